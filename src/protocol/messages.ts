@@ -1,0 +1,100 @@
+// This module is browser compatible.
+
+/**
+ * The messages that travel inside sealed frames, as tagged unions.
+ *
+ * A message is a small JSON header (routing fields and metadata, tag `t`) plus an
+ * opaque binary body (message text as UTF-8, later file chunks or end-to-end
+ * ciphertext). The router reads headers only, never bodies, so bodies can become
+ * end-to-end encrypted without changing the server.
+ *
+ * Tags on the wire never change meaning once released; add new ones instead.
+ */
+
+/** Milliseconds since the Unix epoch. */
+export type Timestamp = number;
+
+/** What a client sends. `id` is chosen by the client and echoed as `re` in the reply. */
+export type ClientMessage =
+  | { t: "register"; id: number; name: string }
+  | { t: "say"; id: number } // body: text for the public room
+  | { t: "msg"; id: number; to: string } // body: text for one user
+  | { t: "gsay"; id: number; group: string } // body: text for a group
+  | { t: "list"; id: number }
+  | { t: "groups"; id: number }
+  | { t: "create"; id: number; group: string }
+  | { t: "join"; id: number; group: string }
+  | { t: "leave"; id: number; group: string }
+  | { t: "members"; id: number; group?: string }
+  | { t: "bye" };
+
+export type ClientMessageType = ClientMessage["t"];
+
+/** One online user as `/list` shows it. */
+export interface UserInfo {
+  name: string;
+  /** When they last sent a public, private or group message; null if never. */
+  lastMessageAt: Timestamp | null;
+}
+
+export interface GroupInfo {
+  name: string;
+  members: number;
+}
+
+export interface GroupMembers {
+  group: string;
+  /** Member names in the order they joined. */
+  members: string[];
+  /** The subset of `members` that is online now. */
+  online: string[];
+}
+
+/** What the server sends. */
+export type ServerMessage =
+  | { t: "welcome"; re: number; name: string; text: string }
+  | { t: "ok"; re: number; text: string }
+  | { t: "error"; re: number | null; code: ErrorCode; text: string }
+  | { t: "public"; from: string; ts: Timestamp } // body: text
+  | { t: "private"; from: string; ts: Timestamp } // body: text
+  | { t: "group"; group: string; from: string; ts: Timestamp } // body: text
+  | { t: "users"; re: number; users: UserInfo[] }
+  | { t: "groups"; re: number; groups: GroupInfo[] }
+  | { t: "members"; re: number; groups: GroupMembers[] }
+  | { t: "presence"; name: string; online: boolean }
+  | { t: "membership"; group: string; name: string; joined: boolean }
+  | { t: "bye"; reason: ByeReason; text: string };
+
+export type ServerMessageType = ServerMessage["t"];
+
+/** Why the server ends a session. Persisted in logs: do not reorder or rename. */
+export type ByeReason = "quit" | "shutdown" | "replaced" | "violation";
+
+/**
+ * Error codes that may cross the wire. Anything else is logged on the server and
+ * shown to the user only as `internal`. Stable: never change a code's meaning.
+ */
+export const ERROR_CODES = [
+  "bad_request", // a message the server could not understand
+  "not_registered", // a command before registering a name
+  "already_registered", // a second register on one connection
+  "invalid_name", // a user or group name outside the naming rule
+  "name_taken", // someone online already uses that name
+  "no_such_user", // unknown or offline user
+  "no_such_group",
+  "group_exists",
+  "not_member", // group command by a non-member
+  "already_member",
+  "too_long", // message text over the limit
+  "empty", // message text with nothing in it
+  "limit", // a server limit (groups, members, connections) was reached
+  "slow_down", // rate limit
+  "internal",
+] as const;
+
+export type ErrorCode = typeof ERROR_CODES[number];
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === "string" &&
+    (ERROR_CODES as readonly string[]).includes(value);
+}
