@@ -1,0 +1,172 @@
+/**
+ * Command line -> a typed command. The only importer of the command-line
+ * parser package; nothing here performs the command or exits the process.
+ */
+
+import {
+  Command,
+  CommanderError,
+  InvalidArgumentError,
+  Option,
+} from "commander";
+import { DEFAULT_PORT } from "./protocol/limits.ts";
+
+export const VERSION = "0.1.0";
+export const DEFAULT_KEY_DIR = "keys";
+export const DEFAULT_PRIVATE_KEY = `${DEFAULT_KEY_DIR}/private.pem`;
+export const DEFAULT_PUBLIC_KEY = `${DEFAULT_KEY_DIR}/public.pem`;
+
+export type RsaBits = 2048 | 3072 | 4096;
+
+export type CliCommand =
+  | {
+    cmd: "keygen";
+    bits: RsaBits;
+    privatePath: string;
+    publicPath: string;
+    force: boolean;
+  }
+  | {
+    cmd: "serve";
+    keyPath: string;
+    keyPathIsDefault: boolean;
+    host: string;
+    port: number;
+  }
+  | {
+    cmd: "connect";
+    target: string;
+    port: number | null;
+    pubPath: string;
+    user: string | null;
+  }
+  /** Help, version, or a usage error: print `output` and exit with `code`. */
+  | { cmd: "exit"; code: number; output: string };
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 0 || port > 65535) {
+    throw new InvalidArgumentError("a port is a number from 0 to 65535.");
+  }
+  return port;
+}
+
+function parseBits(value: string): RsaBits {
+  if (value === "2048" || value === "3072" || value === "4096") {
+    return Number(value) as RsaBits;
+  }
+  throw new InvalidArgumentError("choose 2048, 3072 or 4096.");
+}
+
+function joinPath(dir: string, file: string): string {
+  return dir.endsWith("/") ? `${dir}${file}` : `${dir}/${file}`;
+}
+
+export function parseCommandLine(args: readonly string[]): CliCommand {
+  let result: CliCommand | null = null;
+  let output = "";
+  const program = new Command()
+    .name("chat")
+    .description("Peer-hosted, encrypted chat for a LAN.")
+    .version(VERSION, "-V, --version")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => (output += text),
+      writeErr: (text) => (output += text),
+    })
+    .showHelpAfterError("(run 'chat --help' for usage)");
+
+  program.command("keygen")
+    .description("create the server's RSA key pair (RSA-OAEP, SHA-256)")
+    .addOption(
+      new Option("--bits <bits>", "key size: 2048, 3072 or 4096").default(3072)
+        .argParser(
+          parseBits,
+        ),
+    )
+    .option(
+      "--out <dir>",
+      "folder for private.pem and public.pem",
+      DEFAULT_KEY_DIR,
+    )
+    .option(
+      "--private <path>",
+      "where to write the private key (overrides --out)",
+    )
+    .option(
+      "--public <path>",
+      "where to write the public key (overrides --out)",
+    )
+    .option("--force", "overwrite existing key files without asking", false)
+    .action((opts: {
+      bits: RsaBits;
+      out: string;
+      private?: string;
+      public?: string;
+      force: boolean;
+    }) => {
+      result = {
+        cmd: "keygen",
+        bits: opts.bits,
+        privatePath: opts.private ?? joinPath(opts.out, "private.pem"),
+        publicPath: opts.public ?? joinPath(opts.out, "public.pem"),
+        force: opts.force,
+      };
+    });
+
+  program.command("serve")
+    .description("run a chat server")
+    .option("--key <path>", "the server's private key", DEFAULT_PRIVATE_KEY)
+    .option("--host <address>", "address to listen on", "0.0.0.0")
+    .addOption(
+      new Option("--port <port>", "port to listen on").default(DEFAULT_PORT)
+        .argParser(
+          parsePort,
+        ),
+    )
+    .action(
+      (opts: { key: string; host: string; port: number }, command: Command) => {
+        result = {
+          cmd: "serve",
+          keyPath: opts.key,
+          keyPathIsDefault: command.getOptionValueSource("key") === "default",
+          host: opts.host,
+          port: opts.port,
+        };
+      },
+    );
+
+  program.command("connect")
+    .description("connect to a chat server")
+    .argument("<host>", "IP, host name, host:port or ws:// URL of the server")
+    .addOption(
+      new Option("--port <port>", `server port (default ${DEFAULT_PORT})`)
+        .argParser(parsePort),
+    )
+    .option("--pub <path>", "the server's public key", DEFAULT_PUBLIC_KEY)
+    .option("--user <name>", "username (otherwise you are asked)")
+    .action(
+      (target: string, opts: { port?: number; pub: string; user?: string }) => {
+        result = {
+          cmd: "connect",
+          target,
+          port: opts.port ?? null,
+          pubPath: opts.pub,
+          user: opts.user ?? null,
+        };
+      },
+    );
+
+  try {
+    program.parse([...args], { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return { cmd: "exit", code: error.exitCode, output };
+    }
+    throw error;
+  }
+  if (result === null) {
+    return { cmd: "exit", code: 2, output: program.helpInformation() };
+  }
+  return result;
+}

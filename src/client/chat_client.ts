@@ -1,0 +1,211 @@
+/**
+ * A protocol-level chat client: connection, handshake, requests matched to
+ * their replies, and a stream of everything else the server sends. It knows
+ * nothing about terminals; the interactive session, tests and the benchmark
+ * all drive it.
+ */
+
+import { parseServerMessage } from "../protocol/codec.ts";
+import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
+import { CloseCode, WebSocketConnection } from "../transport/connection.ts";
+import {
+  ChannelError,
+  messageOf,
+  openChannel,
+  type SecureChannel,
+} from "../transport/secure_channel.ts";
+
+/** A client message before the client numbers it. */
+export type Request = ClientMessage extends infer M
+  ? M extends { id: number } ? Omit<M, "id"> : never
+  : never;
+
+/** A reply to a request: the server always answers with one of these. */
+export type Reply = Extract<ServerMessage, { re: number | null }>;
+
+export interface Incoming {
+  message: ServerMessage;
+  body: Uint8Array;
+}
+
+export interface ConnectOptions {
+  pinnedSpki?: Uint8Array;
+  handshakeTimeoutMs?: number;
+}
+
+/** How the session ended, as the user should hear it. */
+export interface Ending {
+  /** True when we said goodbye or the server did; false when the link was cut. */
+  clean: boolean;
+  reason: string;
+}
+
+export class ChatClient {
+  readonly serverFingerprint: string;
+  readonly ended: Promise<Ending>;
+  #channel: SecureChannel;
+  #nextId = 1;
+  #pending = new Map<number, (reply: Reply) => void>();
+  #listeners: ((incoming: Incoming) => void)[] = [];
+  #backlog: Incoming[] = [];
+  #quitting = false;
+  #name: string | null = null;
+
+  private constructor(channel: SecureChannel, serverFingerprint: string) {
+    this.#channel = channel;
+    this.serverFingerprint = serverFingerprint;
+    this.ended = this.#receiveLoop();
+  }
+
+  static async connect(
+    url: string,
+    options: ConnectOptions = {},
+  ): Promise<ChatClient> {
+    const conn = await WebSocketConnection.open(url);
+    const { channel, serverFingerprint } = await openChannel(conn, {
+      ...(options.pinnedSpki ? { pinnedSpki: options.pinnedSpki } : {}),
+      ...(options.handshakeTimeoutMs
+        ? { timeoutMs: options.handshakeTimeoutMs }
+        : {}),
+    });
+    return new ChatClient(channel, serverFingerprint);
+  }
+
+  /** The name the server accepted, once registered. */
+  get name(): string | null {
+    return this.#name;
+  }
+
+  /** Requests still waiting for their reply. */
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Receives every server message that is not a reply. Messages that arrived
+   * before the first listener was added are replayed to it.
+   */
+  onMessage(listener: (incoming: Incoming) => void): void {
+    this.#listeners.push(listener);
+    const backlog = this.#backlog;
+    this.#backlog = [];
+    for (const incoming of backlog) listener(incoming);
+  }
+
+  /** Sends a request and resolves with the server's reply. */
+  request(request: Request, body?: Uint8Array): Promise<Reply> {
+    const id = this.#nextId++;
+    const promise = new Promise<Reply>((resolve) =>
+      this.#pending.set(id, resolve)
+    );
+    this.#channel.send({ ...request, id } as ClientMessage, body);
+    return promise;
+  }
+
+  async register(name: string): Promise<Reply> {
+    const reply = await this.request({ t: "register", name });
+    if (reply.t === "welcome") this.#name = reply.name;
+    return reply;
+  }
+
+  /** Sends text to the public room, a user or a group. */
+  say(text: string): Promise<Reply> {
+    return this.request({ t: "say" }, encodeText(text));
+  }
+
+  msg(to: string, text: string): Promise<Reply> {
+    return this.request({ t: "msg", to }, encodeText(text));
+  }
+
+  gsay(group: string, text: string): Promise<Reply> {
+    return this.request({ t: "gsay", group }, encodeText(text));
+  }
+
+  /** Says goodbye (encrypted), waits until it is on the wire, and closes. */
+  async quit(): Promise<Ending> {
+    if (!this.#quitting) {
+      this.#quitting = true;
+      this.#channel.send({ t: "bye" });
+      await this.#channel.drain();
+      this.#channel.close(CloseCode.normal, "bye");
+    }
+    return this.ended;
+  }
+
+  /** Drops the connection without a goodbye (tests use this to cut the link). */
+  abort(): void {
+    this.#channel.close(CloseCode.goingAway, "");
+  }
+
+  async #receiveLoop(): Promise<Ending> {
+    let ending: Ending | null = null;
+    try {
+      while (ending === null) {
+        const batch = await this.#channel.receive();
+        if (batch === null) break;
+        for (const { header, body } of batch) {
+          const message = parseServerMessage(header);
+          if (message.t === "bye") {
+            ending = { clean: true, reason: message.text };
+          }
+          this.#dispatch(message, body);
+        }
+      }
+    } catch (error) {
+      const reason = error instanceof ChannelError || error instanceof TypeError
+        ? `the server broke the protocol (${messageOf(error)})`
+        : messageOf(error);
+      ending = { clean: false, reason };
+      this.#channel.close(CloseCode.protocolError, "protocol error");
+    }
+    if (ending === null) {
+      ending = this.#quitting
+        ? { clean: true, reason: "Disconnected." }
+        : { clean: false, reason: "The connection to the server was lost." };
+    }
+    if (ending.clean && !this.#quitting) this.#channel.close();
+    this.#failPending(ending.reason);
+    return ending;
+  }
+
+  #dispatch(message: ServerMessage, body: Uint8Array): void {
+    if ("re" in message && message.re !== null) {
+      const resolve = this.#pending.get(message.re);
+      if (resolve) {
+        this.#pending.delete(message.re);
+        resolve(message);
+        return;
+      }
+    }
+    const incoming = { message, body };
+    if (this.#listeners.length === 0) {
+      this.#backlog.push(incoming);
+      return;
+    }
+    for (const listener of this.#listeners) listener(incoming);
+  }
+
+  #failPending(reason: string): void {
+    for (const [id, resolve] of this.#pending) {
+      resolve({
+        t: "error",
+        re: id,
+        code: "internal",
+        text: `ERROR: Not sent: ${reason}`,
+      });
+    }
+    this.#pending.clear();
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeText(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/** Bodies from the network may hold invalid UTF-8: decode leniently. */
+export function decodeText(body: Uint8Array): string {
+  return decoder.decode(body);
+}

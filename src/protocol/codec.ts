@@ -1,0 +1,311 @@
+// This module is browser compatible.
+
+/**
+ * Encoding of messages inside a sealed frame.
+ *
+ * A frame's plaintext is a batch: one or more messages back to back, each
+ *
+ *     u32be header_length | u32be body_length | header (UTF-8 JSON) | body
+ *
+ * Batching is what lets the server seal one frame per recipient per flush instead
+ * of one per message (see docs/PROTOCOL.md, "Batching"). A message is encoded once
+ * and the same bytes are copied into every recipient's batch.
+ */
+
+import { MAX_BATCH_BYTES, MAX_HEADER_BYTES } from "./limits.ts";
+import {
+  type ClientMessage,
+  type GroupInfo,
+  type GroupMembers,
+  isErrorCode,
+  type ServerMessage,
+  type UserInfo,
+} from "./messages.ts";
+
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Bytes a message adds to a batch besides its header and body. */
+export const MESSAGE_OVERHEAD = 8;
+
+export interface DecodedMessage {
+  header: unknown;
+  body: Uint8Array;
+}
+
+/** Encodes one message; the result can be appended to any number of batches. */
+export function encodeMessage(
+  header: ClientMessage | ServerMessage,
+  body: Uint8Array = EMPTY,
+): Uint8Array {
+  const json = encoder.encode(JSON.stringify(header));
+  if (json.byteLength > MAX_HEADER_BYTES) {
+    throw new RangeError(`Message header too large (${json.byteLength} bytes)`);
+  }
+  const out = new Uint8Array(
+    MESSAGE_OVERHEAD + json.byteLength + body.byteLength,
+  );
+  const view = new DataView(out.buffer);
+  view.setUint32(0, json.byteLength);
+  view.setUint32(4, body.byteLength);
+  out.set(json, MESSAGE_OVERHEAD);
+  out.set(body, MESSAGE_OVERHEAD + json.byteLength);
+  return out;
+}
+
+/**
+ * Splits a batch into messages. Throws SyntaxError on any malformed length,
+ * truncated message, invalid UTF-8 or invalid JSON: a peer that sends one is
+ * broken or hostile, and the whole frame is rejected.
+ */
+export function decodeBatch(batch: Uint8Array): DecodedMessage[] {
+  if (batch.byteLength === 0) throw new SyntaxError("Empty batch");
+  if (batch.byteLength > MAX_BATCH_BYTES) {
+    throw new SyntaxError("Batch too large");
+  }
+  const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+  const messages: DecodedMessage[] = [];
+  let offset = 0;
+  while (offset < batch.byteLength) {
+    if (batch.byteLength - offset < MESSAGE_OVERHEAD) {
+      throw new SyntaxError("Truncated message length");
+    }
+    const headerLength = view.getUint32(offset);
+    const bodyLength = view.getUint32(offset + 4);
+    offset += MESSAGE_OVERHEAD;
+    if (headerLength === 0 || headerLength > MAX_HEADER_BYTES) {
+      throw new SyntaxError(`Bad header length ${headerLength}`);
+    }
+    if (headerLength + bodyLength > batch.byteLength - offset) {
+      throw new SyntaxError("Message longer than its frame");
+    }
+    const header: unknown = JSON.parse(
+      decoder.decode(batch.subarray(offset, offset + headerLength)),
+    );
+    offset += headerLength;
+    const body = batch.subarray(offset, offset + bodyLength);
+    offset += bodyLength;
+    messages.push({ header, body });
+  }
+  return messages;
+}
+
+/** Concatenates encoded messages into batches of at most `limit` bytes each. */
+export function packBatches(
+  messages: readonly Uint8Array[],
+  limit = MAX_BATCH_BYTES,
+): Uint8Array[] {
+  const batches: Uint8Array[] = [];
+  let start = 0;
+  while (start < messages.length) {
+    let end = start;
+    let size = 0;
+    // A single message never exceeds the limit (headers and bodies are bounded),
+    // so every batch holds at least one.
+    while (end < messages.length) {
+      const next = messages[end]!.byteLength;
+      if (end > start && size + next > limit) break;
+      size += next;
+      end++;
+    }
+    if (end === start + 1) {
+      batches.push(messages[start]!);
+    } else {
+      const batch = new Uint8Array(size);
+      let offset = 0;
+      for (let i = start; i < end; i++) {
+        batch.set(messages[i]!, offset);
+        offset += messages[i]!.byteLength;
+      }
+      batches.push(batch);
+    }
+    start = end;
+  }
+  return batches;
+}
+
+// --- Validation of headers received from the network -------------------------
+
+type Fields = Record<string, unknown>;
+
+function fail(reason: string): never {
+  throw new TypeError(reason);
+}
+
+function asRecord(value: unknown): Fields {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    fail("Message header is not an object");
+  }
+  return value as Fields;
+}
+
+function str(fields: Fields, key: string, max = 256): string {
+  const value = fields[key];
+  if (typeof value !== "string") fail(`Field '${key}' must be a string`);
+  if (value.length > max) fail(`Field '${key}' is too long`);
+  return value;
+}
+
+function int(fields: Fields, key: string): number {
+  const value = fields[key];
+  if (
+    typeof value !== "number" || !Number.isSafeInteger(value) || value < 0
+  ) {
+    fail(`Field '${key}' must be a non-negative integer`);
+  }
+  return value;
+}
+
+function optionalInt(fields: Fields, key: string): number | null {
+  return fields[key] === null ? null : int(fields, key);
+}
+
+function bool(fields: Fields, key: string): boolean {
+  const value = fields[key];
+  if (typeof value !== "boolean") fail(`Field '${key}' must be a boolean`);
+  return value;
+}
+
+function list<T>(
+  fields: Fields,
+  key: string,
+  item: (value: unknown) => T,
+  max = 100_000,
+): T[] {
+  const value = fields[key];
+  if (!Array.isArray(value)) fail(`Field '${key}' must be an array`);
+  if (value.length > max) fail(`Field '${key}' has too many items`);
+  return value.map(item);
+}
+
+function nameString(value: unknown): string {
+  if (typeof value !== "string" || value.length > 256) {
+    fail("Expected a name");
+  }
+  return value;
+}
+
+/** Validates a header a client sent. Throws TypeError naming what is wrong. */
+export function parseClientMessage(value: unknown): ClientMessage {
+  const f = asRecord(value);
+  const t = f.t;
+  switch (t) {
+    case "register":
+      return { t, id: int(f, "id"), name: str(f, "name") };
+    case "say":
+    case "list":
+    case "groups":
+      return { t, id: int(f, "id") };
+    case "msg":
+      return { t, id: int(f, "id"), to: str(f, "to") };
+    case "gsay":
+    case "create":
+    case "join":
+    case "leave":
+      return { t, id: int(f, "id"), group: str(f, "group") };
+    case "members": {
+      const id = int(f, "id");
+      return f.group === undefined
+        ? { t, id }
+        : { t, id, group: str(f, "group") };
+    }
+    case "bye":
+      return { t };
+    default:
+      fail(
+        typeof t === "string"
+          ? `Unknown message type '${t.slice(0, 32)}'`
+          : "Missing message type",
+      );
+  }
+}
+
+function userInfo(value: unknown): UserInfo {
+  const f = asRecord(value);
+  return {
+    name: str(f, "name"),
+    lastMessageAt: optionalInt(f, "lastMessageAt"),
+  };
+}
+
+function groupInfo(value: unknown): GroupInfo {
+  const f = asRecord(value);
+  return { name: str(f, "name"), members: int(f, "members") };
+}
+
+function groupMembers(value: unknown): GroupMembers {
+  const f = asRecord(value);
+  return {
+    group: str(f, "group"),
+    members: list(f, "members", nameString),
+    online: list(f, "online", nameString),
+  };
+}
+
+/** Validates a header the server sent. Throws TypeError naming what is wrong. */
+export function parseServerMessage(value: unknown): ServerMessage {
+  const f = asRecord(value);
+  const t = f.t;
+  switch (t) {
+    case "welcome":
+      return {
+        t,
+        re: int(f, "re"),
+        name: str(f, "name"),
+        text: str(f, "text", 4096),
+      };
+    case "ok":
+      return { t, re: int(f, "re"), text: str(f, "text", 4096) };
+    case "error": {
+      const code = f.code;
+      return {
+        t,
+        re: optionalInt(f, "re"),
+        code: isErrorCode(code) ? code : "internal",
+        text: str(f, "text", 4096),
+      };
+    }
+    case "public":
+    case "private":
+      return { t, from: str(f, "from"), ts: int(f, "ts") };
+    case "group":
+      return {
+        t,
+        group: str(f, "group"),
+        from: str(f, "from"),
+        ts: int(f, "ts"),
+      };
+    case "users":
+      return { t, re: int(f, "re"), users: list(f, "users", userInfo) };
+    case "groups":
+      return { t, re: int(f, "re"), groups: list(f, "groups", groupInfo) };
+    case "members":
+      return { t, re: int(f, "re"), groups: list(f, "groups", groupMembers) };
+    case "presence":
+      return { t, name: str(f, "name"), online: bool(f, "online") };
+    case "membership":
+      return {
+        t,
+        group: str(f, "group"),
+        name: str(f, "name"),
+        joined: bool(f, "joined"),
+      };
+    case "bye": {
+      const reason = f.reason;
+      if (
+        reason !== "quit" && reason !== "shutdown" && reason !== "replaced" &&
+        reason !== "violation"
+      ) {
+        fail("Unknown bye reason");
+      }
+      return { t, reason, text: str(f, "text", 4096) };
+    }
+    default:
+      fail(
+        typeof t === "string"
+          ? `Unknown message type '${t.slice(0, 32)}'`
+          : "Missing message type",
+      );
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * The one interface the rest of the program uses for a peer: a pull-based
+ * stream of WebSocket messages plus send and close. Both ends of a chat
+ * session use the same adapter (`WebSocketConnection`), since Deno's upgraded
+ * server socket and its client `WebSocket` are the same type.
+ */
+
+export type WireData = string | Uint8Array;
+
+export interface CloseInfo {
+  code: number;
+  reason: string;
+}
+
+export interface Connection {
+  /** "ip:port" of the peer, for logs and per-address limits. */
+  readonly remoteAddress: string;
+  /** Bytes queued for sending but not yet handed to the network. */
+  readonly bufferedAmount: number;
+  send(data: WireData): void;
+  /** The next message, or null once the connection is closed. */
+  receive(): Promise<WireData | null>;
+  close(code?: number, reason?: string): void;
+  /** Resolves when the underlying socket is gone (not merely asked to close). */
+  readonly closed: Promise<CloseInfo>;
+}
+
+export interface WebSocketConnectionOptions {
+  /** Most bytes allowed to wait unread in the inbox before the peer is cut off. */
+  maxInboxBytes?: number;
+}
+
+const DEFAULT_MAX_INBOX_BYTES = 8 * 1024 * 1024;
+
+/** Close codes used by `chat` (RFC 6455 §7.4 and the private 4000-4999 range). */
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  protocolError: 1002,
+  policyViolation: 1008,
+  tooBig: 1009,
+  /** The peer sent messages faster than they could be processed. */
+  overloaded: 4008,
+} as const;
+
+export class WebSocketConnection implements Connection {
+  readonly remoteAddress: string;
+  readonly closed: Promise<CloseInfo>;
+  #socket: WebSocket;
+  #inbox: WireData[] = [];
+  #inboxBytes = 0;
+  #maxInboxBytes: number;
+  #waiting: ((data: WireData | null) => void) | null = null;
+  #ended = false;
+
+  constructor(
+    socket: WebSocket,
+    remoteAddress: string,
+    options: WebSocketConnectionOptions = {},
+  ) {
+    this.#socket = socket;
+    this.remoteAddress = remoteAddress;
+    this.#maxInboxBytes = options.maxInboxBytes ?? DEFAULT_MAX_INBOX_BYTES;
+    socket.binaryType = "arraybuffer";
+    this.closed = new Promise((resolve) => {
+      socket.addEventListener("close", (event) => {
+        this.#end();
+        resolve({ code: event.code, reason: event.reason });
+      });
+    });
+    socket.addEventListener("message", (event) => this.#push(event.data));
+    // An error is always followed by a close event, which does the cleanup.
+    socket.addEventListener("error", () => {});
+  }
+
+  /** Resolves once the socket is open; rejects if it fails to open. */
+  static open(
+    url: string,
+    options: WebSocketConnectionOptions = {},
+  ): Promise<WebSocketConnection> {
+    const socket = new WebSocket(url);
+    return new Promise((resolve, reject) => {
+      const onOpen = () => {
+        socket.removeEventListener("error", onError);
+        resolve(new WebSocketConnection(socket, new URL(url).host, options));
+      };
+      const onError = (event: Event) => {
+        socket.removeEventListener("open", onOpen);
+        const message = event instanceof ErrorEvent ? event.message : "";
+        reject(new Error(message || `Cannot connect to ${url}`));
+      };
+      socket.addEventListener("open", onOpen, { once: true });
+      socket.addEventListener("error", onError, { once: true });
+    });
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket.bufferedAmount;
+  }
+
+  send(data: WireData): void {
+    if (this.#socket.readyState !== WebSocket.OPEN) return;
+    this.#socket.send(data);
+  }
+
+  receive(): Promise<WireData | null> {
+    const next = this.#inbox.shift();
+    if (next !== undefined) {
+      this.#inboxBytes -= sizeOf(next);
+      return Promise.resolve(next);
+    }
+    if (this.#ended) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      this.#waiting = resolve;
+    });
+  }
+
+  close(code: number = CloseCode.normal, reason = ""): void {
+    this.#end();
+    const state = this.#socket.readyState;
+    if (state === WebSocket.CONNECTING || state === WebSocket.OPEN) {
+      try {
+        this.#socket.close(code, reason);
+      } catch {
+        this.#socket.close();
+      }
+    }
+  }
+
+  #push(raw: unknown): void {
+    if (this.#ended) return;
+    const data = typeof raw === "string"
+      ? raw
+      : raw instanceof ArrayBuffer
+      ? new Uint8Array(raw)
+      : null;
+    if (data === null) return;
+    const waiting = this.#waiting;
+    if (waiting) {
+      this.#waiting = null;
+      waiting(data);
+      return;
+    }
+    this.#inboxBytes += sizeOf(data);
+    if (this.#inboxBytes > this.#maxInboxBytes) {
+      // A peer that sends faster than we can decrypt must not grow our memory.
+      this.close(CloseCode.overloaded, "too much unread data");
+      return;
+    }
+    this.#inbox.push(data);
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#inbox = [];
+    this.#inboxBytes = 0;
+    const waiting = this.#waiting;
+    this.#waiting = null;
+    waiting?.(null);
+  }
+}
+
+function sizeOf(data: WireData): number {
+  return typeof data === "string" ? data.length * 2 : data.byteLength;
+}

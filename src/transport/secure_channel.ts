@@ -1,0 +1,251 @@
+/**
+ * A sealed, sequence-numbered, batching message channel over a Connection.
+ *
+ * Sending: messages are queued and flushed at the end of the current turn of
+ * the event loop (a microtask, not a timer), so an idle channel adds no delay
+ * while a busy one coalesces everything queued meanwhile into one sealed frame.
+ * One flush runs at a time per channel; that keeps frames in sequence order.
+ */
+
+import {
+  ClientHandshake,
+  HandshakeError,
+  ServerHandshake,
+  type SessionKeys,
+} from "../crypto/handshake.ts";
+import type { FrameOpener, FrameSealer } from "../crypto/session_cipher.ts";
+import {
+  decodeBatch,
+  type DecodedMessage,
+  encodeMessage,
+  packBatches,
+} from "../protocol/codec.ts";
+import {
+  HANDSHAKE_TIMEOUT_MS,
+  MAX_FRAME_BYTES,
+  MAX_HANDSHAKE_BYTES,
+} from "../protocol/limits.ts";
+import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
+import { CloseCode, type CloseInfo, type Connection } from "./connection.ts";
+
+/** The peer broke the protocol; the channel must be closed. */
+export class ChannelError extends Error {
+  constructor(
+    message: string,
+    readonly closeCode: number = CloseCode.protocolError,
+  ) {
+    super(message);
+    this.name = "ChannelError";
+  }
+}
+
+export class SecureChannel {
+  readonly #conn: Connection;
+  readonly #sealer: FrameSealer;
+  readonly #opener: FrameOpener;
+  #queue: Uint8Array[] = [];
+  #flushing = false;
+  #idle: (() => void)[] = [];
+  #failed = false;
+
+  constructor(conn: Connection, keys: SessionKeys) {
+    this.#conn = conn;
+    this.#sealer = keys.sender;
+    this.#opener = keys.receiver;
+  }
+
+  get remoteAddress(): string {
+    return this.#conn.remoteAddress;
+  }
+
+  get closed(): Promise<CloseInfo> {
+    return this.#conn.closed;
+  }
+
+  /** Queues one already-encoded message (see `encodeMessage`). */
+  sendEncoded(encoded: Uint8Array): void {
+    if (this.#failed) return;
+    this.#queue.push(encoded);
+    if (!this.#flushing) {
+      this.#flushing = true;
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  send(header: ClientMessage | ServerMessage, body?: Uint8Array): void {
+    this.sendEncoded(encodeMessage(header, body));
+  }
+
+  /** Resolves once everything queued so far has been handed to the socket. */
+  drain(): Promise<void> {
+    if (!this.#flushing) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /**
+   * The messages of the next frame, in order, or null when the peer closed.
+   * Throws ChannelError when the frame breaks the protocol.
+   */
+  async receive(): Promise<DecodedMessage[] | null> {
+    const data = await this.#conn.receive();
+    if (data === null) return null;
+    if (typeof data === "string") {
+      throw new ChannelError("Text frame after the handshake");
+    }
+    if (data.byteLength > MAX_FRAME_BYTES) {
+      throw new ChannelError("Frame too large", CloseCode.tooBig);
+    }
+    let plaintext: Uint8Array;
+    try {
+      plaintext = await this.#opener.open(data);
+    } catch (error) {
+      throw new ChannelError(`Rejected frame: ${messageOf(error)}`);
+    }
+    try {
+      return decodeBatch(plaintext);
+    } catch (error) {
+      throw new ChannelError(`Malformed batch: ${messageOf(error)}`);
+    }
+  }
+
+  close(code: number = CloseCode.normal, reason = ""): void {
+    this.#conn.close(code, reason);
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const queued = this.#queue;
+        this.#queue = [];
+        // Seal all batches before awaiting any: the sealer assigns sequence
+        // numbers at call time, so sending in this order keeps them in order.
+        const frames = packBatches(queued).map((batch) =>
+          this.#sealer.seal(batch)
+        );
+        for (const frame of frames) this.#conn.send(await frame);
+      }
+    } catch (error) {
+      // Only the sealer can throw here: the session is exhausted or broken.
+      this.#failed = true;
+      this.#queue = [];
+      this.#conn.close(CloseCode.policyViolation, "session ended");
+      console.error(`chat: closing ${this.remoteAddress}: ${messageOf(error)}`);
+    } finally {
+      this.#flushing = false;
+      const idle = this.#idle;
+      this.#idle = [];
+      for (const resolve of idle) resolve();
+    }
+  }
+}
+
+// --- Handshake drivers ---------------------------------------------------------
+
+export interface AcceptOptions {
+  privateKey: CryptoKey;
+  publicSpki: Uint8Array;
+  timeoutMs?: number;
+}
+
+/** Server side: runs the handshake on a fresh connection. Throws on failure. */
+export function acceptChannel(
+  conn: Connection,
+  options: AcceptOptions,
+): Promise<SecureChannel> {
+  return withTimeout(
+    conn,
+    options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS,
+    async () => {
+      const handshake = await ServerHandshake.start(options);
+      conn.send(handshake.hello);
+      const serverFinished = await handshake.receiveClientHello(
+        await receiveText(conn),
+      );
+      conn.send(serverFinished);
+      const keys = await handshake.receiveClientFinished(
+        await receiveText(conn),
+      );
+      return new SecureChannel(conn, keys);
+    },
+  );
+}
+
+export interface OpenOptions {
+  /** The server key the user trusts (from --pub); without it any key is accepted. */
+  pinnedSpki?: Uint8Array;
+  timeoutMs?: number;
+}
+
+export interface OpenedChannel {
+  channel: SecureChannel;
+  serverFingerprint: string;
+}
+
+/** Client side: runs the handshake over an open connection. Throws on failure. */
+export function openChannel(
+  conn: Connection,
+  options: OpenOptions,
+): Promise<OpenedChannel> {
+  return withTimeout(
+    conn,
+    options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS,
+    async () => {
+      const handshake = new ClientHandshake(
+        options.pinnedSpki ? { pinnedSpki: options.pinnedSpki } : {},
+      );
+      const hello = await handshake.receiveServerHello(await receiveText(conn));
+      conn.send(hello.reply);
+      const finished = await handshake.receiveServerFinished(
+        await receiveText(conn),
+      );
+      conn.send(finished.reply);
+      return {
+        channel: new SecureChannel(conn, finished.keys),
+        serverFingerprint: hello.fingerprint,
+      };
+    },
+  );
+}
+
+async function receiveText(conn: Connection): Promise<string> {
+  const data = await conn.receive();
+  if (data === null) {
+    throw new HandshakeError("the connection closed during the handshake");
+  }
+  if (typeof data !== "string") {
+    throw new HandshakeError("expected a handshake message, got binary data");
+  }
+  if (data.length > MAX_HANDSHAKE_BYTES) {
+    throw new HandshakeError("handshake message too large");
+  }
+  return data;
+}
+
+async function withTimeout<T>(
+  conn: Connection,
+  timeoutMs: number,
+  run: () => Promise<T>,
+): Promise<T> {
+  let timer: number | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new HandshakeError(
+          `the handshake did not finish within ${timeoutMs / 1000} s`,
+        ),
+      );
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([run(), timeout]);
+  } catch (error) {
+    conn.close(CloseCode.policyViolation, "handshake failed");
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

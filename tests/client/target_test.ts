@@ -1,0 +1,22 @@
+import assert from "node:assert/strict";
+import { parseTarget } from "../../src/client/target.ts";
+
+Deno.test("parseTarget accepts IPs, host names, host:port, IPv6 and ws:// URLs", () => {
+  assert.equal(parseTarget("192.168.1.104"), "ws://192.168.1.104:8767");
+  assert.equal(parseTarget("laptop.local"), "ws://laptop.local:8767");
+  assert.equal(parseTarget("192.168.1.104:9000"), "ws://192.168.1.104:9000");
+  assert.equal(parseTarget("192.168.1.104", 9000), "ws://192.168.1.104:9000");
+  assert.equal(parseTarget("[::1]:9000"), "ws://[::1]:9000");
+  assert.equal(parseTarget("::1"), "ws://[::1]:8767");
+  assert.equal(parseTarget("ws://127.0.0.1:1234"), "ws://127.0.0.1:1234");
+  assert.equal(parseTarget("ws://127.0.0.1"), "ws://127.0.0.1:8767");
+  assert.equal(parseTarget("ws://127.0.0.1", 5000), "ws://127.0.0.1:5000");
+});
+
+Deno.test("parseTarget rejects garbage, other schemes, conflicting and out-of-range ports", () => {
+  assert.throws(() => parseTarget(""), TypeError);
+  assert.throws(() => parseTarget("http://x"), /Unsupported scheme/);
+  assert.throws(() => parseTarget("a b"), TypeError);
+  assert.throws(() => parseTarget("host:1", 2), /Two different ports/);
+  assert.throws(() => parseTarget("host:70000"), /out of range/);
+});

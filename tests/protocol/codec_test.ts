@@ -1,0 +1,164 @@
+import assert from "node:assert/strict";
+import {
+  decodeBatch,
+  encodeMessage,
+  MESSAGE_OVERHEAD,
+  packBatches,
+  parseClientMessage,
+  parseServerMessage,
+} from "../../src/protocol/codec.ts";
+import {
+  MAX_BATCH_BYTES,
+  MAX_HEADER_BYTES,
+} from "../../src/protocol/limits.ts";
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+Deno.test("encodeMessage and decodeBatch round-trip several messages in one batch", () => {
+  const a = encodeMessage({ t: "say", id: 1 }, text("hi"));
+  const b = encodeMessage({ t: "list", id: 2 });
+  const [batch] = packBatches([a, b]);
+  const decoded = decodeBatch(batch!);
+  assert.equal(decoded.length, 2);
+  assert.deepEqual(decoded[0]!.header, { t: "say", id: 1 });
+  assert.deepEqual([...decoded[0]!.body], [...text("hi")]);
+  assert.deepEqual(decoded[1]!.header, { t: "list", id: 2 });
+  assert.equal(decoded[1]!.body.byteLength, 0);
+});
+
+Deno.test("encodeMessage lays out lengths big-endian before header and body", () => {
+  const encoded = encodeMessage({ t: "bye" }, text("xyz"));
+  const view = new DataView(encoded.buffer);
+  const header = '{"t":"bye"}';
+  assert.equal(view.getUint32(0), header.length);
+  assert.equal(view.getUint32(4), 3);
+  assert.equal(
+    new TextDecoder().decode(encoded.subarray(8, 8 + header.length)),
+    header,
+  );
+  assert.equal(encoded.byteLength, MESSAGE_OVERHEAD + header.length + 3);
+});
+
+Deno.test("decodeBatch rejects empty, truncated, oversized and malformed batches", () => {
+  const good = encodeMessage({ t: "say", id: 1 }, text("hello"));
+  assert.throws(() => decodeBatch(new Uint8Array(0)), SyntaxError);
+  assert.throws(() => decodeBatch(good.subarray(0, 5)), SyntaxError);
+  assert.throws(
+    () => decodeBatch(good.subarray(0, good.byteLength - 1)),
+    SyntaxError,
+  );
+  assert.throws(
+    () => decodeBatch(new Uint8Array(MAX_BATCH_BYTES + 1)),
+    SyntaxError,
+  );
+  const zeroHeader = new Uint8Array(8);
+  assert.throws(() => decodeBatch(zeroHeader), SyntaxError);
+  const huge = new Uint8Array(8);
+  new DataView(huge.buffer).setUint32(0, MAX_HEADER_BYTES + 1);
+  assert.throws(() => decodeBatch(huge), SyntaxError);
+  const badJson = new Uint8Array(8 + 3);
+  new DataView(badJson.buffer).setUint32(0, 3);
+  badJson.set(text("{x}"), 8);
+  assert.throws(() => decodeBatch(badJson), SyntaxError);
+  const badUtf8 = new Uint8Array(8 + 2);
+  new DataView(badUtf8.buffer).setUint32(0, 2);
+  badUtf8.set([0xc3, 0x28], 8);
+  assert.throws(() => decodeBatch(badUtf8), TypeError);
+});
+
+Deno.test("packBatches splits at the limit and keeps message order", () => {
+  const messages = Array.from(
+    { length: 10 },
+    (_, i) => encodeMessage({ t: "say", id: i }, new Uint8Array(100)),
+  );
+  const size = messages[0]!.byteLength;
+  const batches = packBatches(messages, size * 3);
+  assert.deepEqual(batches.map((b) => b.byteLength / size), [3, 3, 3, 1]);
+  const ids = batches.flatMap((b) =>
+    decodeBatch(b).map((m) => (m.header as { id: number }).id)
+  );
+  assert.deepEqual(ids, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+});
+
+Deno.test("parseClientMessage accepts every client message type", () => {
+  assert.deepEqual(parseClientMessage({ t: "register", id: 1, name: "nana" }), {
+    t: "register",
+    id: 1,
+    name: "nana",
+  });
+  assert.deepEqual(parseClientMessage({ t: "msg", id: 2, to: "jojo" }), {
+    t: "msg",
+    id: 2,
+    to: "jojo",
+  });
+  assert.deepEqual(parseClientMessage({ t: "members", id: 3 }), {
+    t: "members",
+    id: 3,
+  });
+  assert.deepEqual(parseClientMessage({ t: "members", id: 3, group: "g" }), {
+    t: "members",
+    id: 3,
+    group: "g",
+  });
+  assert.deepEqual(parseClientMessage({ t: "bye" }), { t: "bye" });
+  // Unknown extra fields are dropped, not passed along.
+  assert.deepEqual(parseClientMessage({ t: "say", id: 4, evil: true }), {
+    t: "say",
+    id: 4,
+  });
+});
+
+Deno.test("parseClientMessage rejects unknown types and missing or wrong-typed fields", () => {
+  for (
+    const bad of [
+      null,
+      [],
+      "say",
+      {},
+      { t: "nope", id: 1 },
+      { t: "say" },
+      { t: "say", id: -1 },
+      { t: "say", id: 1.5 },
+      { t: "say", id: 2 ** 53 },
+      { t: "say", id: "1" },
+      { t: "msg", id: 1 },
+      { t: "msg", id: 1, to: 5 },
+      { t: "register", id: 1, name: "x".repeat(300) },
+      { t: "members", id: 1, group: null },
+    ]
+  ) {
+    assert.throws(
+      () => parseClientMessage(bad),
+      TypeError,
+      JSON.stringify(bad),
+    );
+  }
+});
+
+Deno.test("parseServerMessage validates nested lists and maps unknown error codes to internal", () => {
+  assert.deepEqual(
+    parseServerMessage({
+      t: "users",
+      re: 1,
+      users: [{ name: "a", lastMessageAt: null }],
+    }),
+    { t: "users", re: 1, users: [{ name: "a", lastMessageAt: null }] },
+  );
+  assert.throws(
+    () => parseServerMessage({ t: "users", re: 1, users: [{ name: 1 }] }),
+    TypeError,
+  );
+  assert.equal(
+    (parseServerMessage({
+      t: "error",
+      re: null,
+      code: "weird",
+      text: "ERROR: x",
+    }) as { code: string }).code,
+    "internal",
+  );
+  assert.throws(
+    () => parseServerMessage({ t: "bye", reason: "whatever", text: "" }),
+    TypeError,
+  );
+});
