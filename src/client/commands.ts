@@ -1,0 +1,368 @@
+// This module is browser compatible.
+
+/**
+ * Turn a line the user typed into a typed {@linkcode Command}, and complete
+ * partial lines. Pure: no I/O, no knowledge of the connection.
+ *
+ * @module
+ */
+
+import { isValidName, MAX_TEXT_CHARS, NAME_RULE } from "../protocol/limits.ts";
+import { sanitizeForTerminal } from "../text/sanitize.ts";
+
+/** What one input line asks for. */
+export type Command =
+  | { kind: "say"; text: string }
+  | { kind: "msg"; to: string; text: string }
+  | { kind: "gsay"; group: string; text: string }
+  | { kind: "file"; to: string; path: string }
+  | { kind: "groupfile"; group: string; path: string }
+  | { kind: "list" }
+  | { kind: "groups" }
+  | { kind: "create"; group: string }
+  | { kind: "join"; group: string }
+  | { kind: "leave"; group: string }
+  | { kind: "members"; group?: string }
+  | { kind: "help"; topic?: string }
+  | { kind: "quit" }
+  /** Wrong format or unknown command; `message` is the line to show the user. */
+  | { kind: "invalid"; message: string };
+
+export type CommandKind = Command["kind"];
+
+/** What the first argument of a command names, for tab completion. */
+export type Completion = "user" | "group" | "command" | null;
+
+export interface CommandInfo {
+  /** The command as typed, lower case, with its slash: `/msg`. */
+  readonly name: string;
+  readonly usage: string;
+  readonly summary: string;
+  /** What completes the first argument; `null` when it is new or free text. */
+  readonly completes: Completion;
+}
+
+/** Every command, in the order `/help` lists them. */
+export const COMMANDS: readonly CommandInfo[] = [
+  {
+    name: "/msg",
+    usage: "/msg <username> <message>",
+    summary: "Send a private message",
+    completes: "user",
+  },
+  {
+    name: "/group",
+    usage: "/group <groupname> <message>",
+    summary: "Send a message to a group",
+    completes: "group",
+  },
+  {
+    name: "/file",
+    usage: "/file <username> <filename>",
+    summary: "Send a file to a user",
+    completes: "user",
+  },
+  {
+    name: "/groupfile",
+    usage: "/groupfile <groupname> <filename>",
+    summary: "Send a file to a group",
+    completes: "group",
+  },
+  {
+    name: "/list",
+    usage: "/list",
+    summary: "List online users",
+    completes: null,
+  },
+  {
+    name: "/showgroups",
+    usage: "/showgroups",
+    summary: "List groups",
+    completes: null,
+  },
+  {
+    name: "/create",
+    usage: "/create <groupname>",
+    summary: "Create a group and join it",
+    completes: null,
+  },
+  {
+    name: "/join",
+    usage: "/join <groupname>",
+    summary: "Join a group",
+    completes: "group",
+  },
+  {
+    name: "/leave",
+    usage: "/leave <groupname>",
+    summary: "Leave a group",
+    completes: "group",
+  },
+  {
+    name: "/showgroupmembers",
+    usage: "/showgroupmembers [groupname]",
+    summary: "List the members of a group, or of all your groups",
+    completes: "group",
+  },
+  {
+    name: "/help",
+    usage: "/help [command]",
+    summary: "Show all commands, or how to use one",
+    completes: "command",
+  },
+  {
+    name: "/quit",
+    usage: "/quit",
+    summary: "Leave the chat (typing quit also works)",
+    completes: null,
+  },
+];
+
+/** The command called `name` (`/msg`, `msg`, `/MSG`), if there is one. */
+export function findCommand(name: string): CommandInfo | undefined {
+  const key = name.toLowerCase();
+  const slashed = key.startsWith("/") ? key : "/" + key;
+  return COMMANDS.find((command) => command.name === slashed);
+}
+
+/**
+ * Parse one input line. Returns `null` for an empty or blank line.
+ *
+ * A line that does not start with `/` is a public message, kept as typed; `//`
+ * sends a line that starts with `/` (one slash is removed). Command names are
+ * case-insensitive; user and group names keep their case.
+ */
+export function parseInput(line: string): Command | null {
+  const trimmed = line.trim();
+  if (trimmed === "") return null;
+  // The seed's prompt says "(or 'quit' to quit)".
+  if (trimmed.toLowerCase() === "quit") return { kind: "quit" };
+  // Leading blanks do not turn a command into a public message: a stray space
+  // before "/msg" must not broadcast a private message to everyone.
+  const start = line.trimStart();
+  if (!start.startsWith("/")) return say(line);
+  if (start.startsWith("//")) return say(start.slice(1));
+
+  const [word, rest] = splitFirst(start);
+  const name = word.toLowerCase();
+  switch (name) {
+    case "/msg": {
+      const [to, text] = splitFirst(rest);
+      if (to === "" || text === "") return usage(name);
+      return checkUser(to) ?? checkText(text) ?? { kind: "msg", to, text };
+    }
+    case "/group": {
+      const [group, text] = splitFirst(rest);
+      if (group === "" || text === "") return usage(name);
+      return checkGroup(group) ?? checkText(text) ??
+        { kind: "gsay", group, text };
+    }
+    case "/file": {
+      const [to, path] = splitFirst(rest);
+      const file = unquote(path.trimEnd());
+      if (to === "" || file === "") return usage(name);
+      return checkUser(to) ?? { kind: "file", to, path: file };
+    }
+    case "/groupfile": {
+      const [group, path] = splitFirst(rest);
+      const file = unquote(path.trimEnd());
+      if (group === "" || file === "") return usage(name);
+      return checkGroup(group) ?? { kind: "groupfile", group, path: file };
+    }
+    case "/list":
+      return rest === "" ? { kind: "list" } : usage(name);
+    case "/showgroups":
+      return rest === "" ? { kind: "groups" } : usage(name);
+    case "/quit":
+      return rest === "" ? { kind: "quit" } : usage(name);
+    case "/create":
+    case "/join":
+    case "/leave": {
+      const group = oneArgument(rest);
+      if (group === null || group === "") return usage(name);
+      const kind = name === "/create"
+        ? "create"
+        : name === "/join"
+        ? "join"
+        : "leave";
+      return checkGroup(group) ?? { kind, group };
+    }
+    case "/showgroupmembers": {
+      const group = oneArgument(rest);
+      if (group === null) return usage(name);
+      if (group === "") return { kind: "members" };
+      return checkGroup(group) ?? { kind: "members", group };
+    }
+    case "/help": {
+      const topic = oneArgument(rest);
+      if (topic === null) return usage(name);
+      return topic === "" ? { kind: "help" } : { kind: "help", topic };
+    }
+    default:
+      return { kind: "invalid", message: unknownCommand(word) };
+  }
+}
+
+/**
+ * The lines `/help` shows: every command, or how to use the one named by
+ * `topic` (with or without its slash).
+ */
+export function helpText(topic?: string): string[] {
+  if (topic !== undefined && topic.trim() !== "") {
+    const word = topic.trim();
+    const command = findCommand(word);
+    if (command === undefined) {
+      return [unknownCommand(word.startsWith("/") ? word : "/" + word)];
+    }
+    return [`Usage: ${command.usage}`, `  ${command.summary}`];
+  }
+  const width = Math.max(...COMMANDS.map((command) => command.usage.length));
+  return [
+    "Type a message and press Enter to send it to everyone.",
+    "Start it with // to send a message that begins with /.",
+    "Commands:",
+    ...COMMANDS.map((command) =>
+      `  ${command.usage.padEnd(width)}  ${command.summary}`
+    ),
+    "Type /help <command> for one command.",
+  ];
+}
+
+/** Names the completer may offer, as the session knows them. */
+export interface CompletionContext {
+  users: readonly string[];
+  groups: readonly string[];
+}
+
+/**
+ * Complete a partial input line, in the `node:readline` completer format:
+ * `[candidates, the substring being completed]`. Completes command names
+ * after `/`, and the first argument of a command with user, group or command
+ * names (case-insensitive prefix match).
+ */
+export function completeInput(
+  line: string,
+  ctx: CompletionContext,
+): [string[], string] {
+  const start = line.trimStart();
+  if (!start.startsWith("/") || start.startsWith("//")) return [[], ""];
+  const space = start.search(/\s/);
+  if (space < 0) {
+    return [finish(matches(COMMANDS.map((c) => c.name), start)), start];
+  }
+  const argument = start.slice(space).trimStart();
+  // Only the first argument is a name; after it comes free text or a path.
+  if (/\s/.test(argument)) return [[], ""];
+  const command = findCommand(start.slice(0, space));
+  if (command === undefined) return [[], argument];
+  let names: readonly string[];
+  switch (command.completes) {
+    case "user":
+      names = sortedUnique(ctx.users);
+      break;
+    case "group":
+      names = sortedUnique(ctx.groups);
+      break;
+    case "command":
+      names = COMMANDS.map((c) =>
+        argument.startsWith("/") ? c.name : c.name.slice(1)
+      );
+      break;
+    case null:
+      names = [];
+      break;
+    default: {
+      const unreachable: never = command.completes;
+      throw new TypeError(`Unknown completion: ${unreachable}`);
+    }
+  }
+  return [finish(matches(names, argument)), argument];
+}
+
+function matches(names: readonly string[], prefix: string): string[] {
+  const key = prefix.toLowerCase();
+  return names.filter((name) => name.toLowerCase().startsWith(key));
+}
+
+/** A single match is complete, so move on to the next argument as a shell does. */
+function finish(hits: string[]): string[] {
+  return hits.length === 1 ? [hits[0] + " "] : hits;
+}
+
+function sortedUnique(names: readonly string[]): string[] {
+  return [...new Set(names)].sort((a, b) => {
+    const x = a.toLowerCase();
+    const y = b.toLowerCase();
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+}
+
+function say(text: string): Command {
+  return checkText(text) ?? { kind: "say", text };
+}
+
+/** Split off the first word; the rest loses the blanks that separated them. */
+function splitFirst(text: string): [string, string] {
+  const space = text.search(/\s/);
+  if (space < 0) return [text, ""];
+  return [text.slice(0, space), text.slice(space).trimStart()];
+}
+
+/** The single argument in `rest` (`""` if none), or `null` if there are more. */
+function oneArgument(rest: string): string | null {
+  const argument = rest.trimEnd();
+  return /\s/.test(argument) ? null : argument;
+}
+
+/** Strip one pair of matching quotes, as a shell would for a path with spaces. */
+function unquote(path: string): string {
+  if (path.length >= 2) {
+    const first = path[0];
+    if ((first === '"' || first === "'") && path.endsWith(first)) {
+      return path.slice(1, -1);
+    }
+  }
+  return path;
+}
+
+function usage(name: string): Command {
+  const command = findCommand(name);
+  return {
+    kind: "invalid",
+    message: `Usage: ${command?.usage ?? name}`,
+  };
+}
+
+function unknownCommand(word: string): string {
+  return `ERROR: Unknown command '${
+    sanitizeForTerminal(word)
+  }'. Type /help for the list of commands`;
+}
+
+function checkUser(name: string): Command | null {
+  return isValidName(name) ? null : {
+    kind: "invalid",
+    message: `ERROR: Invalid username '${
+      sanitizeForTerminal(name)
+    }': ${NAME_RULE}`,
+  };
+}
+
+function checkGroup(name: string): Command | null {
+  return isValidName(name) ? null : {
+    kind: "invalid",
+    message: `ERROR: Invalid group name '${
+      sanitizeForTerminal(name)
+    }': ${NAME_RULE}`,
+  };
+}
+
+function checkText(text: string): Command | null {
+  return text.length > MAX_TEXT_CHARS
+    ? {
+      kind: "invalid",
+      message:
+        `ERROR: Message too long (${text.length} characters; the limit is ${MAX_TEXT_CHARS})`,
+    }
+    : null;
+}

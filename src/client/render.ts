@@ -1,0 +1,235 @@
+// This module is browser compatible.
+
+/**
+ * What the user sees: server messages and the sender's own confirmations as
+ * terminal lines, in the seed's wording. Every string that came from the
+ * network goes through {@linkcode sanitizeForTerminal}; nothing here writes.
+ *
+ * @module
+ */
+
+import type { ServerMessage } from "../protocol/messages.ts";
+import { nameKey } from "../protocol/limits.ts";
+import { sanitizeForTerminal } from "../text/sanitize.ts";
+import type { Command } from "./commands.ts";
+
+export interface Style {
+  /** Use ANSI SGR colours; when false, lines are plain text. */
+  color: boolean;
+  /** Ring the terminal bell on a private message. */
+  bell?: boolean;
+}
+
+/** The seed's input prompt. */
+export const PROMPT = "Enter message to send (or 'quit' to quit): ";
+
+/** The commands whose sending the user sees confirmed. */
+export type SentCommand = Extract<Command, { kind: "say" | "msg" | "gsay" }>;
+
+// SGR parameters. Each painted piece ends with a full reset, so pieces never
+// depend on what was painted before them.
+const BOLD_NAME = "1;36";
+const BOLD_GROUP = "1;33";
+const PRIVATE = "35";
+const PRIVATE_NAME = "1;35";
+const DIM = "2";
+const DIM_NAME = "2;36";
+const DIM_GROUP = "2;33";
+const ERROR = "31";
+const SUCCESS = "32";
+const NOTICE = "33";
+
+/** A piece of a line: plain text, or `[sgr, text]` to paint it. */
+type Piece = string | readonly [sgr: string, text: string];
+
+function line(style: Style, ...pieces: Piece[]): string {
+  let out = "";
+  for (const piece of pieces) {
+    if (typeof piece === "string") out += piece;
+    else if (style.color && piece[1] !== "") {
+      out += `\x1b[${piece[0]}m${piece[1]}\x1b[0m`;
+    } else out += piece[1];
+  }
+  return out;
+}
+
+const safe = sanitizeForTerminal;
+
+/**
+ * The lines that show `msg`; `body` is its decoded text (public, private and
+ * group messages), ignored for the others.
+ */
+export function renderServerMessage(
+  msg: ServerMessage,
+  body: string,
+  style: Style,
+): string[] {
+  switch (msg.t) {
+    case "public":
+      return [line(
+        style,
+        "[Broadcast from ",
+        [BOLD_NAME, safe(msg.from)],
+        "]: ",
+        safe(body),
+      )];
+    case "private":
+      return [
+        line(
+          style,
+          [PRIVATE, "Private message from "],
+          [PRIVATE_NAME, safe(msg.from)],
+          [PRIVATE, ": " + safe(body)],
+        ) + (style.bell ? "\x07" : ""),
+      ];
+    case "group":
+      return [line(
+        style,
+        "[Receive group ",
+        [BOLD_GROUP, safe(msg.group)],
+        " message from ",
+        [BOLD_NAME, safe(msg.from)],
+        "]: ",
+        safe(body),
+      )];
+    case "welcome":
+    case "ok":
+      return [line(style, [SUCCESS, safe(msg.text)])];
+    case "error":
+      return [line(style, [ERROR, safe(msg.text)])];
+    case "bye":
+      return [line(style, [NOTICE, safe(msg.text)])];
+    case "users":
+      if (msg.users.length === 0) {
+        return [line(style, [DIM, "No users online"])];
+      }
+      return msg.users.map((user) =>
+        line(
+          style,
+          [DIM, "*** "],
+          [BOLD_NAME, safe(user.name)],
+          [
+            DIM,
+            ` - Last Message: ${
+              user.lastMessageAt === null
+                ? "never"
+                : formatTimestamp(user.lastMessageAt)
+            } ***`,
+          ],
+        )
+      );
+    case "groups": {
+      if (msg.groups.length === 0) {
+        return [
+          line(style, "No groups yet. Create one with /create <groupname>"),
+        ];
+      }
+      const pieces: Piece[] = ["Groups: "];
+      msg.groups.forEach((group, i) => {
+        if (i > 0) pieces.push(", ");
+        pieces.push(
+          [BOLD_GROUP, safe(group.name)],
+          [
+            DIM,
+            ` (${safe(String(group.members))} ${
+              group.members === 1 ? "member" : "members"
+            })`,
+          ],
+        );
+      });
+      return [line(style, ...pieces)];
+    }
+    case "members": {
+      if (msg.groups.length === 0) {
+        return [line(
+          style,
+          "You are not in any group. Join one with /join <groupname>",
+        )];
+      }
+      return msg.groups.map((group) => {
+        const online = new Set(group.online.map(nameKey));
+        const pieces: Piece[] = [
+          "Members of ",
+          [BOLD_GROUP, safe(group.group)],
+          ": ",
+        ];
+        if (group.members.length === 0) pieces.push([DIM, "(none)"]);
+        group.members.forEach((member, i) => {
+          if (i > 0) pieces.push(", ");
+          if (online.has(nameKey(member))) {
+            pieces.push([BOLD_NAME, safe(member)]);
+          } else {
+            pieces.push([DIM, `${safe(member)} (offline)`]);
+          }
+        });
+        return line(style, ...pieces);
+      });
+    }
+    case "presence":
+      return [line(
+        style,
+        [DIM, "*** "],
+        [DIM_NAME, safe(msg.name)],
+        [DIM, ` ${msg.online ? "joined" : "left"} the chat ***`],
+      )];
+    case "membership":
+      return [line(
+        style,
+        [DIM, "*** "],
+        [DIM_NAME, safe(msg.name)],
+        [DIM, ` ${msg.joined ? "joined" : "left"} group `],
+        [DIM_GROUP, safe(msg.group)],
+        [DIM, " ***"],
+      )];
+    default: {
+      const unreachable: never = msg;
+      throw new TypeError(
+        `Unknown server message: ${(unreachable as { t: unknown }).t}`,
+      );
+    }
+  }
+}
+
+/** The sender's confirmation of a message they sent, in the seed's wording. */
+export function renderSent(cmd: SentCommand, style: Style): string[] {
+  switch (cmd.kind) {
+    case "say":
+      return [line(style, [DIM, "Broadcast message sent: "], safe(cmd.text))];
+    case "msg":
+      return [line(
+        style,
+        [PRIVATE, "Private message to "],
+        [PRIVATE_NAME, safe(cmd.to)],
+        [PRIVATE, ": " + safe(cmd.text)],
+      )];
+    case "gsay":
+      return [line(
+        style,
+        [DIM, "Group message to "],
+        [BOLD_GROUP, safe(cmd.group)],
+        [DIM, ": "],
+        safe(cmd.text),
+      )];
+    default: {
+      const unreachable: never = cmd;
+      throw new TypeError(
+        `Unknown sent command: ${(unreachable as { kind: unknown }).kind}`,
+      );
+    }
+  }
+}
+
+/**
+ * `ms` (Unix epoch milliseconds) as local time `YYYY-MM-DD HH:MM:SS`, or
+ * `unknown` if it is not a valid time (it came from the network).
+ */
+export function formatTimestamp(ms: number): string {
+  const date = new Date(ms);
+  if (Number.isNaN(date.getTime())) return "unknown";
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${String(date.getFullYear()).padStart(4, "0")}-${
+    two(date.getMonth() + 1)
+  }-${two(date.getDate())} ${two(date.getHours())}:${two(date.getMinutes())}:${
+    two(date.getSeconds())
+  }`;
+}

@@ -1,0 +1,513 @@
+// This module is browser compatible.
+
+/**
+ * The chat room's commands: one client message in, the messages to send out.
+ *
+ * Handlers return what to send and never send it, so this module knows nothing
+ * about sockets and its tests need none. Message bodies are opaque here: the
+ * router checks their length and forwards the same bytes, so they can become
+ * end-to-end encrypted without changing it.
+ *
+ * Reply texts keep the wording of the seed chat's server.
+ */
+
+import {
+  isValidName,
+  MAX_TEXT_BYTES,
+  MAX_TEXT_CHARS,
+  NAME_RULE,
+} from "../protocol/limits.ts";
+import type {
+  ClientMessage,
+  ErrorCode,
+  GroupMembers,
+  ServerMessage,
+  Timestamp,
+} from "../protocol/messages.ts";
+import type { ConnId, Group, ServerState, Session } from "./state.ts";
+
+/**
+ * One message for one or more connections. All recipients share one message
+ * and one body so the edge can serialise it once. Never has an empty `to`.
+ */
+export interface Outbound {
+  to: ConnId[];
+  message: ServerMessage;
+  body?: Uint8Array;
+}
+
+/** An unregistered connection appeared. */
+export function connect(state: ServerState, id: ConnId): void {
+  state.addConnection(id);
+}
+
+/**
+ * A connection is gone: tells the other users if it had registered. The
+ * user's group memberships and last message time stay.
+ */
+export function disconnect(
+  state: ServerState,
+  id: ConnId,
+  _now: Timestamp,
+): Outbound[] {
+  const session = state.removeConnection(id);
+  if (session === null) return [];
+  return send(others(state, id), {
+    t: "presence",
+    name: session.name,
+    online: false,
+  });
+}
+
+/** Handles one message from a connection. Never throws on client input. */
+export function route(
+  state: ServerState,
+  from: ConnId,
+  message: ClientMessage,
+  body: Uint8Array,
+  now: Timestamp,
+): Outbound[] {
+  // The edge closes the connection and then calls disconnect.
+  if (message.t === "bye") return [];
+  if (message.t === "register") {
+    return register(state, from, message.id, message.name, now);
+  }
+  const session = state.session(from);
+  if (session === undefined) {
+    return fail(
+      from,
+      message.id,
+      "not_registered",
+      "ERROR: Register a username first",
+    );
+  }
+  switch (message.t) {
+    case "say":
+      return say(state, session, message.id, body, now);
+    case "msg":
+      return privateMessage(state, session, message.id, message.to, body, now);
+    case "gsay":
+      return groupMessage(
+        state,
+        session,
+        message.id,
+        message.group,
+        body,
+        now,
+      );
+    case "list":
+      return reply(session.id, {
+        t: "users",
+        re: message.id,
+        users: [...state.sessions()].map((s) => ({
+          name: s.name,
+          lastMessageAt: s.lastMessageAt,
+        })),
+      });
+    case "groups":
+      return reply(session.id, {
+        t: "groups",
+        re: message.id,
+        groups: [...state.groups()].map((g) => ({
+          name: g.name,
+          members: g.members.size,
+        })),
+      });
+    case "create":
+      return create(state, session, message.id, message.group, now);
+    case "join":
+      return join(state, session, message.id, message.group);
+    case "leave":
+      return leave(state, session, message.id, message.group);
+    case "members":
+      return members(state, session, message.id, message.group);
+    default: {
+      // Unreachable for decoded messages; answered rather than thrown so a
+      // decoder bug cannot take the server down.
+      const unknown: never = message;
+      const id = (unknown as { id?: unknown }).id;
+      return fail(
+        from,
+        typeof id === "number" ? id : null,
+        "bad_request",
+        "ERROR: Unknown command",
+      );
+    }
+  }
+}
+
+function register(
+  state: ServerState,
+  from: ConnId,
+  re: number,
+  name: string,
+  now: Timestamp,
+): Outbound[] {
+  if (state.session(from) !== undefined) {
+    return fail(
+      from,
+      re,
+      "already_registered",
+      "ERROR: You are already registered",
+    );
+  }
+  if (!isValidName(name)) {
+    const shown = echo(name);
+    return fail(
+      from,
+      re,
+      "invalid_name",
+      shown === null
+        ? `ERROR: Invalid username: ${NAME_RULE}`
+        : `ERROR: Invalid username ${shown}: ${NAME_RULE}`,
+    );
+  }
+  if (state.isOnline(name)) {
+    return fail(
+      from,
+      re,
+      "name_taken",
+      `ERROR: Username '${name}' is already taken. Choose another one`,
+    );
+  }
+  const session = state.register(from, name, now);
+  return [
+    {
+      to: [from],
+      message: {
+        t: "welcome",
+        re,
+        name: session.name,
+        text: "SUCCESS: Username registered.",
+      },
+    },
+    ...send(others(state, from), {
+      t: "presence",
+      name: session.name,
+      online: true,
+    }),
+  ];
+}
+
+function say(
+  state: ServerState,
+  session: Session,
+  re: number,
+  body: Uint8Array,
+  now: Timestamp,
+): Outbound[] {
+  const invalid = checkBody(session.id, re, body);
+  if (invalid !== null) return invalid;
+  state.recordMessage(session.id, now);
+  return [
+    ...ok(session.id, re, ""),
+    ...send(
+      others(state, session.id),
+      { t: "public", from: session.name, ts: now },
+      body,
+    ),
+  ];
+}
+
+function privateMessage(
+  state: ServerState,
+  session: Session,
+  re: number,
+  to: string,
+  body: Uint8Array,
+  now: Timestamp,
+): Outbound[] {
+  const invalid = checkBody(session.id, re, body);
+  if (invalid !== null) return invalid;
+  const recipient = state.sessionByName(to);
+  if (recipient === undefined) {
+    const shown = echo(to);
+    return fail(
+      session.id,
+      re,
+      "no_such_user",
+      shown === null
+        ? "ERROR: No user with that name is online."
+        : `ERROR: User ${shown} is not online.`,
+    );
+  }
+  state.recordMessage(session.id, now);
+  return [
+    ...ok(session.id, re, ""),
+    ...send(
+      [recipient.id],
+      { t: "private", from: session.name, ts: now },
+      body,
+    ),
+  ];
+}
+
+function groupMessage(
+  state: ServerState,
+  session: Session,
+  re: number,
+  name: string,
+  body: Uint8Array,
+  now: Timestamp,
+): Outbound[] {
+  const invalid = checkBody(session.id, re, body);
+  if (invalid !== null) return invalid;
+  const group = state.group(name);
+  if (group === undefined) return noSuchGroup(session.id, re, name);
+  if (!state.isMember(group, session.name)) {
+    return notMember(session.id, re, group);
+  }
+  state.recordMessage(session.id, now);
+  return [
+    ...ok(session.id, re, ""),
+    ...send(
+      onlineMembersExcept(state, group, session.id),
+      { t: "group", group: group.name, from: session.name, ts: now },
+      body,
+    ),
+  ];
+}
+
+function create(
+  state: ServerState,
+  session: Session,
+  re: number,
+  name: string,
+  now: Timestamp,
+): Outbound[] {
+  if (!isValidName(name)) {
+    const shown = echo(name);
+    return fail(
+      session.id,
+      re,
+      "invalid_name",
+      shown === null
+        ? `ERROR: Invalid group name: ${NAME_RULE}`
+        : `ERROR: Invalid group name ${shown}: ${NAME_RULE}`,
+    );
+  }
+  const existing = state.group(name);
+  if (existing !== undefined) {
+    return fail(
+      session.id,
+      re,
+      "group_exists",
+      `ERROR: Group '${existing.name}' already exists.`,
+    );
+  }
+  const { maxGroups, maxGroupsPerUser } = state.limits;
+  if (state.groupCount >= maxGroups) {
+    return fail(
+      session.id,
+      re,
+      "limit",
+      `ERROR: The server already has ${maxGroups} groups, the most it allows.`,
+    );
+  }
+  // Checked before creating so a refused creator leaves no orphan group.
+  if (state.groupCountOf(session.name) >= maxGroupsPerUser) {
+    return tooManyGroups(session.id, re, maxGroupsPerUser);
+  }
+  const group = state.createGroup(name, session.name, now);
+  state.addMember(group, session.name);
+  return ok(
+    session.id,
+    re,
+    `SUCCESS: Group '${group.name}' created and joined.`,
+  );
+}
+
+function join(
+  state: ServerState,
+  session: Session,
+  re: number,
+  name: string,
+): Outbound[] {
+  const group = state.group(name);
+  if (group === undefined) return noSuchGroup(session.id, re, name);
+  if (state.isMember(group, session.name)) {
+    return fail(
+      session.id,
+      re,
+      "already_member",
+      `ERROR: You are already a member of group '${group.name}'.`,
+    );
+  }
+  const { maxMembersPerGroup, maxGroupsPerUser } = state.limits;
+  if (group.members.size >= maxMembersPerGroup) {
+    return fail(
+      session.id,
+      re,
+      "limit",
+      `ERROR: Group '${group.name}' is full: it has ${maxMembersPerGroup} members, the most allowed.`,
+    );
+  }
+  if (state.groupCountOf(session.name) >= maxGroupsPerUser) {
+    return tooManyGroups(session.id, re, maxGroupsPerUser);
+  }
+  state.addMember(group, session.name);
+  return [
+    ...ok(session.id, re, `SUCCESS: Joined group '${group.name}'.`),
+    ...send(onlineMembersExcept(state, group, session.id), {
+      t: "membership",
+      group: group.name,
+      name: session.name,
+      joined: true,
+    }),
+  ];
+}
+
+function leave(
+  state: ServerState,
+  session: Session,
+  re: number,
+  name: string,
+): Outbound[] {
+  const group = state.group(name);
+  if (group === undefined) return noSuchGroup(session.id, re, name);
+  if (!state.removeMember(group, session.name)) {
+    return notMember(session.id, re, group);
+  }
+  return [
+    ...ok(session.id, re, `SUCCESS: Left group '${group.name}'.`),
+    ...send(onlineMembersExcept(state, group, session.id), {
+      t: "membership",
+      group: group.name,
+      name: session.name,
+      joined: false,
+    }),
+  ];
+}
+
+function members(
+  state: ServerState,
+  session: Session,
+  re: number,
+  name: string | undefined,
+): Outbound[] {
+  let groups: Group[];
+  if (name === undefined) {
+    groups = state.groupsOf(session.name);
+  } else {
+    const group = state.group(name);
+    if (group === undefined) return noSuchGroup(session.id, re, name);
+    groups = [group];
+  }
+  return reply(session.id, {
+    t: "members",
+    re,
+    groups: groups.map((group): GroupMembers => ({
+      group: group.name,
+      members: [...group.members.values()],
+      online: state.onlineMembers(group).map((member) =>
+        group.members.get(member.nameKey) ?? member.name
+      ),
+    })),
+  });
+}
+
+/** An error reply for an empty or oversized body, or null if it is fine. */
+function checkBody(
+  from: ConnId,
+  re: number,
+  body: Uint8Array,
+): Outbound[] | null {
+  if (body.byteLength === 0) {
+    return fail(from, re, "empty", "ERROR: Message is empty");
+  }
+  if (body.byteLength > MAX_TEXT_BYTES) {
+    return fail(
+      from,
+      re,
+      "too_long",
+      `ERROR: Message is too long (the limit is ${MAX_TEXT_CHARS} characters)`,
+    );
+  }
+  return null;
+}
+
+function noSuchGroup(from: ConnId, re: number, name: string): Outbound[] {
+  const shown = echo(name);
+  return fail(
+    from,
+    re,
+    "no_such_group",
+    shown === null
+      ? "ERROR: No group with that name exists."
+      : `ERROR: Group ${shown} does not exist.`,
+  );
+}
+
+function notMember(from: ConnId, re: number, group: Group): Outbound[] {
+  return fail(
+    from,
+    re,
+    "not_member",
+    `ERROR: You are not a member of group '${group.name}'. Join it with /join ${group.name}`,
+  );
+}
+
+function tooManyGroups(from: ConnId, re: number, max: number): Outbound[] {
+  return fail(
+    from,
+    re,
+    "limit",
+    `ERROR: You are already in ${max} groups, the most allowed. Leave one first.`,
+  );
+}
+
+// Echoing a name the client sent back into a reply is safe only for short
+// printable ASCII: anything else could carry terminal escapes or flood the
+// reply. Returns the name quoted, or null when it must not be shown.
+const MAX_ECHO_CHARS = 64;
+function echo(name: string): string | null {
+  return name.length <= MAX_ECHO_CHARS && /^[\x20-\x7e]*$/.test(name)
+    ? `'${name}'`
+    : null;
+}
+
+function others(state: ServerState, except: ConnId): ConnId[] {
+  const ids: ConnId[] = [];
+  for (const session of state.sessions()) {
+    if (session.id !== except) ids.push(session.id);
+  }
+  return ids;
+}
+
+function onlineMembersExcept(
+  state: ServerState,
+  group: Group,
+  except: ConnId,
+): ConnId[] {
+  return state.onlineMembers(group)
+    .filter((member) => member.id !== except)
+    .map((member) => member.id);
+}
+
+function reply(to: ConnId, message: ServerMessage): Outbound[] {
+  return [{ to: [to], message }];
+}
+
+function ok(to: ConnId, re: number, text: string): Outbound[] {
+  return reply(to, { t: "ok", re, text });
+}
+
+function fail(
+  to: ConnId,
+  re: number | null,
+  code: ErrorCode,
+  text: string,
+): Outbound[] {
+  return reply(to, { t: "error", re, code, text });
+}
+
+// Skips empty recipient lists so callers never see an Outbound that goes
+// nowhere.
+function send(
+  to: ConnId[],
+  message: ServerMessage,
+  body?: Uint8Array,
+): Outbound[] {
+  if (to.length === 0) return [];
+  return [body === undefined ? { to, message } : { to, message, body }];
+}

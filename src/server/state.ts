@@ -1,0 +1,273 @@
+// This module is browser compatible.
+
+/**
+ * The server's in-memory model: connections, online users, groups and their
+ * members. A plain data model: it never sends anything and does no I/O, so the
+ * router can decide what to send and tests need no sockets.
+ *
+ * Names are unique ignoring case; every index is keyed by {@link nameKey}.
+ * Group membership belongs to a user name, not to a connection: a member who
+ * goes offline stays a member and is back in their groups when they register
+ * the same name again. Groups outlive their last member.
+ */
+
+import { nameKey } from "../protocol/limits.ts";
+import type { Timestamp } from "../protocol/messages.ts";
+
+/** Chosen by the transport edge; unique among live connections. */
+export type ConnId = number;
+
+/** A registered connection. */
+export interface Session {
+  readonly id: ConnId;
+  /** The name as the user registered it. */
+  readonly name: string;
+  readonly nameKey: string;
+  /** When the name was registered on this connection. */
+  readonly connectedAt: Timestamp;
+  /** When they last sent a public, private or group message; null if never. */
+  readonly lastMessageAt: Timestamp | null;
+}
+
+export interface Group {
+  /** The name as it was created. */
+  readonly name: string;
+  readonly key: string;
+  /** Member name key → name as the member registered it, in join order. */
+  readonly members: ReadonlyMap<string, string>;
+  readonly createdBy: string;
+  readonly createdAt: Timestamp;
+}
+
+/** A user's last message time, kept whether or not they are online. */
+export interface LastMessage {
+  readonly name: string;
+  readonly at: Timestamp;
+}
+
+export interface ServerLimits {
+  maxGroups: number;
+  maxMembersPerGroup: number;
+  maxGroupsPerUser: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
+  maxGroups: 1000,
+  maxMembersPerGroup: 1000,
+  maxGroupsPerUser: 100,
+});
+
+interface MutableSession {
+  id: ConnId;
+  name: string;
+  nameKey: string;
+  connectedAt: Timestamp;
+  lastMessageAt: Timestamp | null;
+}
+
+interface MutableGroup {
+  name: string;
+  key: string;
+  members: Map<string, string>;
+  createdBy: string;
+  createdAt: Timestamp;
+}
+
+export class ServerState {
+  readonly limits: Readonly<ServerLimits>;
+
+  // Map order is connection order, which `/list` shows; null until registered.
+  #connections = new Map<ConnId, MutableSession | null>();
+  #online = new Map<string, ConnId>();
+  // Map order is creation order, which `/groups` shows.
+  #groups = new Map<string, MutableGroup>();
+  // Kept apart from the membership lists so per-user limits cost O(1).
+  #groupCounts = new Map<string, number>();
+  // Outlives sessions so `/list` can show it again after a reconnect and a
+  // store can persist it.
+  #lastMessages = new Map<string, LastMessage>();
+
+  constructor(limits: Partial<ServerLimits> = {}) {
+    const merged = { ...DEFAULT_LIMITS, ...limits };
+    for (const [key, value] of Object.entries(merged)) {
+      if (!Number.isSafeInteger(value) || value < 0) {
+        throw new RangeError(
+          `Server limit ${key} must be a non-negative integer, got ${value}`,
+        );
+      }
+    }
+    this.limits = Object.freeze(merged);
+  }
+
+  /** Records a new, unregistered connection. */
+  addConnection(id: ConnId): void {
+    if (this.#connections.has(id)) {
+      throw new Error(`Connection ${id} is already known`);
+    }
+    this.#connections.set(id, null);
+  }
+
+  /** Forgets a connection; returns its session if it had registered. */
+  removeConnection(id: ConnId): Session | null {
+    const session = this.#connections.get(id) ?? null;
+    this.#connections.delete(id);
+    if (session !== null) this.#online.delete(session.nameKey);
+    return session;
+  }
+
+  hasConnection(id: ConnId): boolean {
+    return this.#connections.has(id);
+  }
+
+  /** The session registered on a connection, if any. */
+  session(id: ConnId): Session | undefined {
+    return this.#connections.get(id) ?? undefined;
+  }
+
+  /** The name registered on a connection, or null if none. */
+  nameOf(id: ConnId): string | null {
+    return this.#connections.get(id)?.name ?? null;
+  }
+
+  /** The online session using a name, ignoring case. */
+  sessionByName(name: string): Session | undefined {
+    const id = this.#online.get(nameKey(name));
+    return id === undefined ? undefined : this.session(id);
+  }
+
+  isOnline(name: string): boolean {
+    return this.#online.has(nameKey(name));
+  }
+
+  /** Online sessions in connection order. */
+  *sessions(): IterableIterator<Session> {
+    for (const session of this.#connections.values()) {
+      if (session !== null) yield session;
+    }
+  }
+
+  /**
+   * Registers a name on a connection. The caller checks validity and
+   * uniqueness first; breaking either here is a bug, hence the throws.
+   */
+  register(id: ConnId, name: string, now: Timestamp): Session {
+    const key = nameKey(name);
+    if (this.#online.has(key)) throw new Error(`Name ${name} is online`);
+    if (this.#connections.get(id)) {
+      throw new Error(`Connection ${id} is already registered`);
+    }
+    const session: MutableSession = {
+      id,
+      name,
+      nameKey: key,
+      connectedAt: now,
+      lastMessageAt: this.#lastMessages.get(key)?.at ?? null,
+    };
+    this.#connections.set(id, session);
+    this.#online.set(key, id);
+    return session;
+  }
+
+  /** Notes that a registered connection sent a message. */
+  recordMessage(id: ConnId, now: Timestamp): void {
+    const session = this.#connections.get(id);
+    if (!session) throw new Error(`Connection ${id} is not registered`);
+    session.lastMessageAt = now;
+    this.#lastMessages.set(session.nameKey, { name: session.name, at: now });
+  }
+
+  /** Last message time by name, ignoring case, online or not. */
+  lastMessageAt(name: string): Timestamp | null {
+    return this.#lastMessages.get(nameKey(name))?.at ?? null;
+  }
+
+  /** Every user's last message time, online or not. */
+  lastMessages(): IterableIterator<LastMessage> {
+    return this.#lastMessages.values();
+  }
+
+  get groupCount(): number {
+    return this.#groups.size;
+  }
+
+  /** A group by name, ignoring case. */
+  group(name: string): Group | undefined {
+    return this.#groups.get(nameKey(name));
+  }
+
+  /** All groups in creation order. */
+  groups(): IterableIterator<Group> {
+    return this.#groups.values();
+  }
+
+  /** Creates an empty group. The caller checks name, uniqueness and limits. */
+  createGroup(name: string, createdBy: string, now: Timestamp): Group {
+    const key = nameKey(name);
+    if (this.#groups.has(key)) throw new Error(`Group ${name} exists`);
+    const group: MutableGroup = {
+      name,
+      key,
+      members: new Map(),
+      createdBy,
+      createdAt: now,
+    };
+    this.#groups.set(key, group);
+    return group;
+  }
+
+  isMember(group: Group, name: string): boolean {
+    return group.members.has(nameKey(name));
+  }
+
+  /** Adds a member; false if they already were one. Limits are the caller's. */
+  addMember(group: Group, name: string): boolean {
+    const stored = this.#mutable(group);
+    const key = nameKey(name);
+    if (stored.members.has(key)) return false;
+    stored.members.set(key, name);
+    this.#groupCounts.set(key, (this.#groupCounts.get(key) ?? 0) + 1);
+    return true;
+  }
+
+  /** Removes a member; false if they were not one. The group stays. */
+  removeMember(group: Group, name: string): boolean {
+    const stored = this.#mutable(group);
+    const key = nameKey(name);
+    if (!stored.members.delete(key)) return false;
+    const count = (this.#groupCounts.get(key) ?? 1) - 1;
+    if (count > 0) this.#groupCounts.set(key, count);
+    else this.#groupCounts.delete(key);
+    return true;
+  }
+
+  /** How many groups a user is in, ignoring case, online or not. */
+  groupCountOf(name: string): number {
+    return this.#groupCounts.get(nameKey(name)) ?? 0;
+  }
+
+  /** The groups a user is in, in creation order. */
+  groupsOf(name: string): Group[] {
+    const key = nameKey(name);
+    if (!this.#groupCounts.has(key)) return [];
+    return [...this.#groups.values()].filter((g) => g.members.has(key));
+  }
+
+  /** Members of a group who are online now, in join order. */
+  onlineMembers(group: Group): Session[] {
+    const online: Session[] = [];
+    for (const key of group.members.keys()) {
+      const id = this.#online.get(key);
+      const session = id === undefined ? undefined : this.session(id);
+      if (session) online.push(session);
+    }
+    return online;
+  }
+
+  // Groups handed out are read-only views of the stored objects; resolving by
+  // key rejects a Group that did not come from this state.
+  #mutable(group: Group): MutableGroup {
+    const stored = this.#groups.get(group.key);
+    if (stored !== group) throw new Error(`Group ${group.name} is not known`);
+    return stored;
+  }
+}

@@ -1,0 +1,357 @@
+import assert from "node:assert/strict";
+import {
+  COMMANDS,
+  completeInput,
+  findCommand,
+  helpText,
+  parseInput,
+} from "../../src/client/commands.ts";
+import { NAME_RULE } from "../../src/protocol/limits.ts";
+
+Deno.test("parseInput returns null for an empty or blank line", () => {
+  assert.equal(parseInput(""), null);
+  assert.equal(parseInput("   \t "), null);
+});
+
+Deno.test("parseInput makes plain text a public message kept as typed", () => {
+  assert.deepEqual(parseInput("hi"), { kind: "say", text: "hi" });
+  assert.deepEqual(parseInput("  hi there "), {
+    kind: "say",
+    text: "  hi there ",
+  });
+  assert.deepEqual(parseInput("中文 👋"), { kind: "say", text: "中文 👋" });
+});
+
+Deno.test("parseInput sends a line starting with // with one slash removed", () => {
+  assert.deepEqual(parseInput("//msg is a command"), {
+    kind: "say",
+    text: "/msg is a command",
+  });
+  assert.deepEqual(parseInput("//"), { kind: "say", text: "/" });
+});
+
+Deno.test("parseInput treats a command after leading blanks as a command", () => {
+  assert.deepEqual(parseInput("  /msg jojo secret"), {
+    kind: "msg",
+    to: "jojo",
+    text: "secret",
+  });
+});
+
+Deno.test("parseInput rejects a public message over the limit", () => {
+  assert.deepEqual(parseInput("a".repeat(4000)), {
+    kind: "say",
+    text: "a".repeat(4000),
+  });
+  assert.deepEqual(parseInput("a".repeat(4001)), {
+    kind: "invalid",
+    message: "ERROR: Message too long (4001 characters; the limit is 4000)",
+  });
+});
+
+Deno.test("parseInput parses /msg", () => {
+  assert.deepEqual(parseInput("/msg jojo How are you?"), {
+    kind: "msg",
+    to: "jojo",
+    text: "How are you?",
+  });
+  assert.deepEqual(parseInput("/msg   jojo   two  spaces"), {
+    kind: "msg",
+    to: "jojo",
+    text: "two  spaces",
+  });
+});
+
+Deno.test("parseInput shows the usage line for a wrong format", () => {
+  for (
+    const [line, usage] of [
+      ["/msg", "/msg <username> <message>"],
+      ["/msg jojo", "/msg <username> <message>"],
+      ["/msg jojo   ", "/msg <username> <message>"],
+      ["/group", "/group <groupname> <message>"],
+      ["/group haha", "/group <groupname> <message>"],
+      ["/file jojo", "/file <username> <filename>"],
+      ['/file jojo ""', "/file <username> <filename>"],
+      ["/groupfile haha", "/groupfile <groupname> <filename>"],
+      ["/list all", "/list"],
+      ["/showgroups x", "/showgroups"],
+      ["/create", "/create <groupname>"],
+      ["/create a b", "/create <groupname>"],
+      ["/join", "/join <groupname>"],
+      ["/leave", "/leave <groupname>"],
+      ["/showgroupmembers a b", "/showgroupmembers [groupname]"],
+      ["/help msg list", "/help [command]"],
+      ["/quit now", "/quit"],
+    ]
+  ) {
+    assert.deepEqual(parseInput(line!), {
+      kind: "invalid",
+      message: `Usage: ${usage}`,
+    }, line);
+  }
+});
+
+Deno.test("parseInput parses /group", () => {
+  assert.deepEqual(parseInput("/group haha Hello there!"), {
+    kind: "gsay",
+    group: "haha",
+    text: "Hello there!",
+  });
+});
+
+Deno.test("parseInput rejects a private or group message over the limit", () => {
+  const long = "x".repeat(4001);
+  assert.deepEqual(parseInput(`/msg jojo ${long}`), {
+    kind: "invalid",
+    message: "ERROR: Message too long (4001 characters; the limit is 4000)",
+  });
+  assert.deepEqual(parseInput(`/group haha ${long}`), {
+    kind: "invalid",
+    message: "ERROR: Message too long (4001 characters; the limit is 4000)",
+  });
+});
+
+Deno.test("parseInput parses /file with a path that contains spaces", () => {
+  assert.deepEqual(parseInput("/file jojo example.txt"), {
+    kind: "file",
+    to: "jojo",
+    path: "example.txt",
+  });
+  assert.deepEqual(parseInput("/file jojo my notes/a b.txt  "), {
+    kind: "file",
+    to: "jojo",
+    path: "my notes/a b.txt",
+  });
+  assert.deepEqual(parseInput('/file jojo "my file.txt"'), {
+    kind: "file",
+    to: "jojo",
+    path: "my file.txt",
+  });
+  assert.deepEqual(parseInput("/file jojo 'it''s.txt'"), {
+    kind: "file",
+    to: "jojo",
+    path: "it''s.txt",
+  });
+  assert.deepEqual(parseInput('/file jojo "half.txt'), {
+    kind: "file",
+    to: "jojo",
+    path: '"half.txt',
+  });
+});
+
+Deno.test("parseInput parses /groupfile", () => {
+  assert.deepEqual(parseInput("/groupfile haha 'C:\\My Files\\file.txt'"), {
+    kind: "groupfile",
+    group: "haha",
+    path: "C:\\My Files\\file.txt",
+  });
+});
+
+Deno.test("parseInput parses commands without arguments", () => {
+  assert.deepEqual(parseInput("/list"), { kind: "list" });
+  assert.deepEqual(parseInput("/showgroups"), { kind: "groups" });
+  assert.deepEqual(parseInput("/quit"), { kind: "quit" });
+  assert.deepEqual(parseInput("/list  "), { kind: "list" });
+});
+
+Deno.test("parseInput parses group commands", () => {
+  assert.deepEqual(parseInput("/create haha"), {
+    kind: "create",
+    group: "haha",
+  });
+  assert.deepEqual(parseInput("/join haha "), { kind: "join", group: "haha" });
+  assert.deepEqual(parseInput("/leave haha"), { kind: "leave", group: "haha" });
+});
+
+Deno.test("parseInput parses /showgroupmembers with and without a group", () => {
+  const all = parseInput("/showgroupmembers");
+  assert.deepEqual(all, { kind: "members" });
+  assert.ok(all !== null && !("group" in all));
+  assert.deepEqual(parseInput("/showgroupmembers haha"), {
+    kind: "members",
+    group: "haha",
+  });
+});
+
+Deno.test("parseInput parses /help with and without a topic", () => {
+  const all = parseInput("/help");
+  assert.deepEqual(all, { kind: "help" });
+  assert.ok(all !== null && !("topic" in all));
+  assert.deepEqual(parseInput("/help msg"), { kind: "help", topic: "msg" });
+});
+
+Deno.test("parseInput ignores the case of command names but not of names", () => {
+  assert.deepEqual(parseInput("/MSG JoJo Hi"), {
+    kind: "msg",
+    to: "JoJo",
+    text: "Hi",
+  });
+  assert.deepEqual(parseInput("/ShowGroups"), { kind: "groups" });
+  assert.deepEqual(parseInput("/QUIT"), { kind: "quit" });
+});
+
+Deno.test("parseInput quits on a plain quit in any case", () => {
+  assert.deepEqual(parseInput("quit"), { kind: "quit" });
+  assert.deepEqual(parseInput("  QuIt \t"), { kind: "quit" });
+  assert.deepEqual(parseInput("quit now"), { kind: "say", text: "quit now" });
+});
+
+Deno.test("parseInput rejects invalid user and group names", () => {
+  assert.deepEqual(parseInput("/msg jo\x1b[2Jjo hi"), {
+    kind: "invalid",
+    message: `ERROR: Invalid username 'jo^[[2Jjo': ${NAME_RULE}`,
+  });
+  assert.deepEqual(parseInput("/msg josé hi"), {
+    kind: "invalid",
+    message: `ERROR: Invalid username 'josé': ${NAME_RULE}`,
+  });
+  assert.deepEqual(parseInput("/file jo\u202Ejo a.txt"), {
+    kind: "invalid",
+    message: `ERROR: Invalid username 'jo<U+202E>jo': ${NAME_RULE}`,
+  });
+  assert.deepEqual(parseInput(`/msg ${"a".repeat(33)} hi`), {
+    kind: "invalid",
+    message: `ERROR: Invalid username '${"a".repeat(33)}': ${NAME_RULE}`,
+  });
+  for (
+    const line of [
+      "/group 中文 hi",
+      "/groupfile g/h a.txt",
+      "/create ha\u200Bha",
+      "/join ha\x07ha",
+      "/leave ha!",
+      "/showgroupmembers ha,ha",
+    ]
+  ) {
+    const command = parseInput(line);
+    assert.equal(command?.kind, "invalid", line);
+    assert.ok(
+      command.kind === "invalid" &&
+        command.message.startsWith("ERROR: Invalid group name '") &&
+        command.message.endsWith(`': ${NAME_RULE}`),
+      line,
+    );
+  }
+});
+
+Deno.test("parseInput reports an unknown command with its name made safe", () => {
+  assert.deepEqual(parseInput("/foo bar"), {
+    kind: "invalid",
+    message:
+      "ERROR: Unknown command '/foo'. Type /help for the list of commands",
+  });
+  assert.deepEqual(parseInput("/\x1b]0;x\x07"), {
+    kind: "invalid",
+    message:
+      "ERROR: Unknown command '/^[]0;x^G'. Type /help for the list of commands",
+  });
+  assert.deepEqual(parseInput("/"), {
+    kind: "invalid",
+    message: "ERROR: Unknown command '/'. Type /help for the list of commands",
+  });
+});
+
+Deno.test("COMMANDS lists every command with a usage and a summary", () => {
+  assert.deepEqual(COMMANDS.map((c) => c.name), [
+    "/msg",
+    "/group",
+    "/file",
+    "/groupfile",
+    "/list",
+    "/showgroups",
+    "/create",
+    "/join",
+    "/leave",
+    "/showgroupmembers",
+    "/help",
+    "/quit",
+  ]);
+  for (const command of COMMANDS) {
+    assert.ok(command.usage.startsWith(command.name));
+    assert.notEqual(command.summary, "");
+  }
+  assert.equal(findCommand("MSG")?.name, "/msg");
+  assert.equal(findCommand("/nope"), undefined);
+});
+
+Deno.test("helpText lists every command", () => {
+  const lines = helpText();
+  for (const command of COMMANDS) {
+    assert.ok(
+      lines.some((line) =>
+        line.includes(command.usage) && line.includes(command.summary)
+      ),
+      command.name,
+    );
+  }
+  assert.deepEqual(helpText(""), lines);
+});
+
+Deno.test("helpText explains one command given with or without a slash", () => {
+  const expected = [
+    "Usage: /msg <username> <message>",
+    "  Send a private message",
+  ];
+  assert.deepEqual(helpText("msg"), expected);
+  assert.deepEqual(helpText("/MSG"), expected);
+  assert.deepEqual(helpText("nope\x1b"), [
+    "ERROR: Unknown command '/nope^['. Type /help for the list of commands",
+  ]);
+});
+
+const ctx = {
+  users: ["sophia", "jojo", "Jack", "nana"],
+  groups: ["haha", "team"],
+};
+
+Deno.test("completeInput completes command names", () => {
+  assert.deepEqual(completeInput("/sh", ctx), [
+    ["/showgroups", "/showgroupmembers"],
+    "/sh",
+  ]);
+  assert.deepEqual(completeInput("/gr", ctx), [
+    ["/group", "/groupfile"],
+    "/gr",
+  ]);
+  assert.deepEqual(completeInput("/Ms", ctx), [["/msg "], "/Ms"]);
+  assert.deepEqual(completeInput("/zz", ctx), [[], "/zz"]);
+  assert.equal(completeInput("/", ctx)[0].length, COMMANDS.length);
+});
+
+Deno.test("completeInput completes user names for /msg and /file", () => {
+  assert.deepEqual(completeInput("/msg j", ctx), [["Jack", "jojo"], "j"]);
+  assert.deepEqual(completeInput("/msg JO", ctx), [["jojo "], "JO"]);
+  assert.deepEqual(completeInput("/file s", ctx), [["sophia "], "s"]);
+  assert.deepEqual(completeInput("/msg ", ctx), [
+    ["Jack", "jojo", "nana", "sophia"],
+    "",
+  ]);
+});
+
+Deno.test("completeInput completes group names for group commands", () => {
+  for (
+    const command of [
+      "/group",
+      "/join",
+      "/leave",
+      "/showgroupmembers",
+      "/groupfile",
+    ]
+  ) {
+    assert.deepEqual(completeInput(`${command} h`, ctx), [["haha "], "h"]);
+  }
+  assert.deepEqual(completeInput("/create h", ctx), [[], "h"]);
+});
+
+Deno.test("completeInput completes command names after /help", () => {
+  assert.deepEqual(completeInput("/help li", ctx), [["list "], "li"]);
+  assert.deepEqual(completeInput("/help /li", ctx), [["/list "], "/li"]);
+});
+
+Deno.test("completeInput offers nothing for message text or plain lines", () => {
+  assert.deepEqual(completeInput("/msg jojo he", ctx), [[], ""]);
+  assert.deepEqual(completeInput("hello j", ctx), [[], ""]);
+  assert.deepEqual(completeInput("//ms", ctx), [[], ""]);
+  assert.deepEqual(completeInput("/list x", ctx), [[], "x"]);
+  assert.deepEqual(completeInput("/nope x", ctx), [[], "x"]);
+});

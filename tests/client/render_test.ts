@@ -1,0 +1,288 @@
+import assert from "node:assert/strict";
+import {
+  formatTimestamp,
+  renderSent,
+  renderServerMessage,
+  type Style,
+} from "../../src/client/render.ts";
+import type { ServerMessage } from "../../src/protocol/messages.ts";
+
+// deno-lint-ignore no-control-regex -- matching escape sequences is the point
+const SGR = /\x1b\[[0-9;]*m/g;
+
+function stripSgr(line: string): string {
+  return line.replaceAll(SGR, "");
+}
+
+const plain: Style = { color: false };
+const color: Style = { color: true };
+
+/** 2024-07-21 11:55:33 local time, whatever the test machine's zone. */
+const JULY_21 = new Date(2024, 6, 21, 11, 55, 33).getTime();
+
+const HOSTILE = "\x1b]0;pwned\x07\x1b[2J\x9b31m\u202Eevil\u200B";
+const HOSTILE_SHOWN = "^[]0;pwned^G^[[2J<U+009B>31m<U+202E>evil<U+200B>";
+
+function one(msg: ServerMessage, body = "", style = plain): string {
+  const lines = renderServerMessage(msg, body, style);
+  assert.equal(lines.length, 1);
+  return lines[0]!;
+}
+
+/** One of every server message, with hostile text wherever text can go. */
+const EVERY: [ServerMessage, string][] = [
+  [{ t: "welcome", re: 1, name: HOSTILE, text: HOSTILE }, ""],
+  [{ t: "ok", re: 1, text: HOSTILE }, ""],
+  [{ t: "error", re: null, code: "internal", text: HOSTILE }, ""],
+  [{ t: "public", from: HOSTILE, ts: 0 }, HOSTILE],
+  [{ t: "private", from: HOSTILE, ts: 0 }, HOSTILE],
+  [{ t: "group", group: HOSTILE, from: HOSTILE, ts: 0 }, HOSTILE],
+  [{
+    t: "users",
+    re: 1,
+    users: [{ name: HOSTILE, lastMessageAt: JULY_21 }, {
+      name: HOSTILE,
+      lastMessageAt: null,
+    }],
+  }, ""],
+  [{ t: "groups", re: 1, groups: [{ name: HOSTILE, members: 2 }] }, ""],
+  [{
+    t: "members",
+    re: 1,
+    groups: [{ group: HOSTILE, members: [HOSTILE, "x"], online: ["x"] }],
+  }, ""],
+  [{ t: "presence", name: HOSTILE, online: true }, ""],
+  [{ t: "membership", group: HOSTILE, name: HOSTILE, joined: false }, ""],
+  [{ t: "bye", reason: "violation", text: HOSTILE }, ""],
+];
+
+Deno.test("renderServerMessage shows a public message in the seed's words", () => {
+  assert.equal(
+    one({ t: "public", from: "nana", ts: JULY_21 }, "hi"),
+    "[Broadcast from nana]: hi",
+  );
+});
+
+Deno.test("renderServerMessage shows a private message in the seed's words", () => {
+  assert.equal(
+    one({ t: "private", from: "sophia", ts: JULY_21 }, "How are you?"),
+    "Private message from sophia: How are you?",
+  );
+});
+
+Deno.test("renderServerMessage rings the bell on a private message when asked", () => {
+  const msg: ServerMessage = { t: "private", from: "sophia", ts: 0 };
+  assert.equal(
+    one(msg, "hi", { color: false, bell: true }),
+    "Private message from sophia: hi\x07",
+  );
+  assert.equal(one(msg, "hi", { color: false, bell: false }), one(msg, "hi"));
+  assert.ok(
+    !one({ t: "public", from: "a", ts: 0 }, "hi", { color: false, bell: true })
+      .includes("\x07"),
+  );
+});
+
+Deno.test("renderServerMessage shows a group message in the seed's words", () => {
+  assert.equal(
+    one({ t: "group", group: "haha", from: "jojo", ts: 0 }, "Hello there!"),
+    "[Receive group haha message from jojo]: Hello there!",
+  );
+});
+
+Deno.test("renderServerMessage shows the text of welcome, ok, error and bye", () => {
+  assert.equal(
+    one({
+      t: "welcome",
+      re: 1,
+      name: "sophia",
+      text: "SUCCESS: Username registered.",
+    }),
+    "SUCCESS: Username registered.",
+  );
+  assert.equal(
+    one({ t: "ok", re: 2, text: "SUCCESS: Group 'haha' created and joined." }),
+    "SUCCESS: Group 'haha' created and joined.",
+  );
+  assert.equal(
+    one({
+      t: "error",
+      re: 3,
+      code: "no_such_group",
+      text: "ERROR: Group 'nanana' does not exist.",
+    }),
+    "ERROR: Group 'nanana' does not exist.",
+  );
+  assert.equal(
+    one({ t: "bye", reason: "shutdown", text: "Server is shutting down" }),
+    "Server is shutting down",
+  );
+});
+
+Deno.test("renderServerMessage lists users with their last message time", () => {
+  assert.deepEqual(
+    renderServerMessage(
+      {
+        t: "users",
+        re: 1,
+        users: [
+          { name: "nana", lastMessageAt: JULY_21 },
+          { name: "jojo", lastMessageAt: null },
+        ],
+      },
+      "",
+      plain,
+    ),
+    [
+      "*** nana - Last Message: 2024-07-21 11:55:33 ***",
+      "*** jojo - Last Message: never ***",
+    ],
+  );
+  assert.deepEqual(
+    renderServerMessage({ t: "users", re: 1, users: [] }, "", plain),
+    ["No users online"],
+  );
+});
+
+Deno.test("renderServerMessage lists groups with member counts", () => {
+  assert.equal(
+    one({
+      t: "groups",
+      re: 1,
+      groups: [{ name: "haha", members: 2 }, { name: "team", members: 1 }],
+    }),
+    "Groups: haha (2 members), team (1 member)",
+  );
+  assert.equal(
+    one({ t: "groups", re: 1, groups: [] }),
+    "No groups yet. Create one with /create <groupname>",
+  );
+});
+
+Deno.test("renderServerMessage lists members per group and marks offline ones", () => {
+  assert.deepEqual(
+    renderServerMessage(
+      {
+        t: "members",
+        re: 1,
+        groups: [
+          {
+            group: "haha",
+            members: ["jojo", "sophia", "nana"],
+            online: ["sophia", "jojo"],
+          },
+          { group: "team", members: ["jojo"], online: ["jojo"] },
+          { group: "empty", members: [], online: [] },
+        ],
+      },
+      "",
+      plain,
+    ),
+    [
+      "Members of haha: jojo, sophia, nana (offline)",
+      "Members of team: jojo",
+      "Members of empty: (none)",
+    ],
+  );
+  assert.equal(
+    one({ t: "members", re: 1, groups: [] }),
+    "You are not in any group. Join one with /join <groupname>",
+  );
+});
+
+Deno.test("renderServerMessage announces presence and membership", () => {
+  assert.equal(
+    one({ t: "presence", name: "nana", online: true }),
+    "*** nana joined the chat ***",
+  );
+  assert.equal(
+    one({ t: "presence", name: "nana", online: false }),
+    "*** nana left the chat ***",
+  );
+  assert.equal(
+    one({ t: "membership", group: "haha", name: "jojo", joined: true }),
+    "*** jojo joined group haha ***",
+  );
+  assert.equal(
+    one({ t: "membership", group: "haha", name: "jojo", joined: false }),
+    "*** jojo left group haha ***",
+  );
+});
+
+Deno.test("renderServerMessage sanitises every string from the network", () => {
+  for (const style of [plain, color]) {
+    for (const [msg, body] of EVERY) {
+      for (const line of renderServerMessage(msg, body, style)) {
+        assert.ok(!line.includes("\x07") || msg.t === "private", msg.t);
+        assert.ok(!line.includes("\x9b"), msg.t);
+        assert.ok(!line.includes("\u202E"), msg.t);
+        assert.ok(line.includes(HOSTILE_SHOWN), msg.t);
+        if (!style.color) assert.ok(!line.includes("\x1b"), msg.t);
+      }
+    }
+  }
+  assert.equal(
+    one({ t: "public", from: "nana", ts: 0 }, HOSTILE),
+    `[Broadcast from nana]: ${HOSTILE_SHOWN}`,
+  );
+});
+
+Deno.test("renderServerMessage colours names and errors only when asked", () => {
+  const error = one(
+    { t: "error", re: 1, code: "empty", text: "ERROR: Empty" },
+    "",
+    color,
+  );
+  assert.equal(error, "\x1b[31mERROR: Empty\x1b[0m");
+  const priv = one({ t: "private", from: "sophia", ts: 0 }, "hi", color);
+  assert.ok(priv.includes("\x1b[35m"));
+  assert.equal(
+    // Removing the SGR sequences leaves exactly the plain line.
+    stripSgr(priv),
+    "Private message from sophia: hi",
+  );
+  for (const [msg, body] of EVERY) {
+    for (const [i, line] of renderServerMessage(msg, body, color).entries()) {
+      assert.equal(
+        stripSgr(line),
+        renderServerMessage(msg, body, plain)[i],
+      );
+    }
+  }
+});
+
+Deno.test("renderSent confirms what the user sent in the seed's words", () => {
+  assert.deepEqual(renderSent({ kind: "say", text: "hi" }, plain), [
+    "Broadcast message sent: hi",
+  ]);
+  assert.deepEqual(
+    renderSent({ kind: "msg", to: "jojo", text: "How are you?" }, plain),
+    ["Private message to jojo: How are you?"],
+  );
+  assert.deepEqual(
+    renderSent({ kind: "gsay", group: "haha", text: "Hello there!" }, plain),
+    ["Group message to haha: Hello there!"],
+  );
+});
+
+Deno.test("renderSent sanitises and colours only when asked", () => {
+  assert.deepEqual(renderSent({ kind: "say", text: HOSTILE }, plain), [
+    `Broadcast message sent: ${HOSTILE_SHOWN}`,
+  ]);
+  const [line] = renderSent({ kind: "gsay", group: "haha", text: "x" }, color);
+  assert.ok(line!.includes("\x1b["));
+  assert.equal(
+    stripSgr(line!),
+    "Group message to haha: x",
+  );
+});
+
+Deno.test("formatTimestamp uses local YYYY-MM-DD HH:MM:SS", () => {
+  assert.equal(formatTimestamp(JULY_21), "2024-07-21 11:55:33");
+  assert.equal(
+    formatTimestamp(new Date(2025, 0, 2, 3, 4, 5).getTime()),
+    "2025-01-02 03:04:05",
+  );
+  assert.equal(formatTimestamp(Number.NaN), "unknown");
+  assert.equal(formatTimestamp(1e20), "unknown");
+});

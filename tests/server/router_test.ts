@@ -1,0 +1,825 @@
+import assert from "node:assert/strict";
+import { MAX_TEXT_BYTES, NAME_RULE } from "../../src/protocol/limits.ts";
+import type { ClientMessage, ErrorCode } from "../../src/protocol/messages.ts";
+import {
+  connect,
+  disconnect,
+  type Outbound,
+  route,
+} from "../../src/server/router.ts";
+import {
+  type ConnId,
+  type ServerLimits,
+  ServerState,
+} from "../../src/server/state.ts";
+
+const SOPHIA = 1;
+const JOJO = 2;
+const NANA = 3;
+const NONE = new Uint8Array(0);
+const encoder = new TextEncoder();
+
+function text(value: string): Uint8Array {
+  return encoder.encode(value);
+}
+
+/** sophia, jojo and nana online, registered in that order at times 1, 2, 3. */
+function room(limits: Partial<ServerLimits> = {}): ServerState {
+  const state = new ServerState(limits);
+  for (
+    const [id, name] of [[SOPHIA, "sophia"], [JOJO, "jojo"], [
+      NANA,
+      "nana",
+    ]] as const
+  ) {
+    connect(state, id);
+    route(state, id, { t: "register", id: 0, name }, NONE, id);
+  }
+  return state;
+}
+
+/** Sends a command with no body, as most commands have none. */
+function send(
+  state: ServerState,
+  from: ConnId,
+  message: ClientMessage,
+  body: Uint8Array = NONE,
+  now = 1000,
+): Outbound[] {
+  return route(state, from, message, body, now);
+}
+
+function error(
+  to: ConnId,
+  re: number,
+  code: ErrorCode,
+  text: string,
+): Outbound {
+  return { to: [to], message: { t: "error", re, code, text } };
+}
+
+function ok(to: ConnId, re: number, text = ""): Outbound {
+  return { to: [to], message: { t: "ok", re, text } };
+}
+
+Deno.test("route plays the seed's example chat session", () => {
+  const state = new ServerState();
+  connect(state, SOPHIA);
+  connect(state, JOJO);
+  connect(state, NANA);
+
+  assert.deepEqual(
+    route(state, SOPHIA, { t: "register", id: 1, name: "sophia" }, NONE, 10),
+    [{
+      to: [SOPHIA],
+      message: {
+        t: "welcome",
+        re: 1,
+        name: "sophia",
+        text: "SUCCESS: Username registered.",
+      },
+    }],
+  );
+  assert.deepEqual(
+    route(state, JOJO, { t: "register", id: 1, name: "jojo" }, NONE, 20),
+    [
+      {
+        to: [JOJO],
+        message: {
+          t: "welcome",
+          re: 1,
+          name: "jojo",
+          text: "SUCCESS: Username registered.",
+        },
+      },
+      { to: [SOPHIA], message: { t: "presence", name: "jojo", online: true } },
+    ],
+  );
+  assert.deepEqual(
+    route(state, NANA, { t: "register", id: 1, name: "nana" }, NONE, 30),
+    [
+      {
+        to: [NANA],
+        message: {
+          t: "welcome",
+          re: 1,
+          name: "nana",
+          text: "SUCCESS: Username registered.",
+        },
+      },
+      {
+        to: [SOPHIA, JOJO],
+        message: { t: "presence", name: "nana", online: true },
+      },
+    ],
+  );
+
+  // 1. Public message: everyone else, one Outbound, the same body object.
+  const hello = text("Hello everyone!");
+  const broadcast = route(state, SOPHIA, { t: "say", id: 2 }, hello, 100);
+  assert.deepEqual(broadcast, [
+    ok(SOPHIA, 2),
+    {
+      to: [JOJO, NANA],
+      message: { t: "public", from: "sophia", ts: 100 },
+      body: hello,
+    },
+  ]);
+  assert.equal(broadcast[1]?.body, hello);
+
+  // 2. List clients.
+  assert.deepEqual(route(state, SOPHIA, { t: "list", id: 3 }, NONE, 110), [{
+    to: [SOPHIA],
+    message: {
+      t: "users",
+      re: 3,
+      users: [
+        { name: "sophia", lastMessageAt: 100 },
+        { name: "jojo", lastMessageAt: null },
+        { name: "nana", lastMessageAt: null },
+      ],
+    },
+  }]);
+
+  // 3. Private message: only jojo; nana gets nothing.
+  const howAreYou = text("How are you?");
+  const whisper = route(
+    state,
+    SOPHIA,
+    { t: "msg", id: 4, to: "jojo" },
+    howAreYou,
+    120,
+  );
+  assert.deepEqual(whisper, [
+    ok(SOPHIA, 4),
+    {
+      to: [JOJO],
+      message: { t: "private", from: "sophia", ts: 120 },
+      body: howAreYou,
+    },
+  ]);
+  assert.equal(whisper[1]?.body, howAreYou);
+
+  // 5. Group message.
+  assert.deepEqual(
+    route(state, SOPHIA, { t: "create", id: 5, group: "haha" }, NONE, 130),
+    [ok(SOPHIA, 5, "SUCCESS: Group 'haha' created and joined.")],
+  );
+  assert.deepEqual(route(state, JOJO, { t: "groups", id: 2 }, NONE, 140), [{
+    to: [JOJO],
+    message: { t: "groups", re: 2, groups: [{ name: "haha", members: 1 }] },
+  }]);
+  assert.deepEqual(
+    route(state, JOJO, { t: "join", id: 3, group: "haha" }, NONE, 150),
+    [
+      ok(JOJO, 3, "SUCCESS: Joined group 'haha'."),
+      {
+        to: [SOPHIA],
+        message: { t: "membership", group: "haha", name: "jojo", joined: true },
+      },
+    ],
+  );
+  assert.deepEqual(route(state, JOJO, { t: "members", id: 4 }, NONE, 160), [{
+    to: [JOJO],
+    message: {
+      t: "members",
+      re: 4,
+      groups: [{
+        group: "haha",
+        members: ["sophia", "jojo"],
+        online: ["sophia", "jojo"],
+      }],
+    },
+  }]);
+  // nana is not a member, so she must not see it.
+  const hello2 = text("Hello there!");
+  const groupSay = route(
+    state,
+    JOJO,
+    { t: "gsay", id: 5, group: "haha" },
+    hello2,
+    170,
+  );
+  assert.deepEqual(groupSay, [
+    ok(JOJO, 5),
+    {
+      to: [SOPHIA],
+      message: { t: "group", group: "haha", from: "jojo", ts: 170 },
+      body: hello2,
+    },
+  ]);
+  assert.equal(groupSay[1]?.body, hello2);
+
+  // "If client nana is in the group, she should receive the message ... same
+  // as jojo and sophia at the same time."
+  assert.deepEqual(
+    route(state, NANA, { t: "join", id: 2, group: "haha" }, NONE, 180),
+    [
+      ok(NANA, 2, "SUCCESS: Joined group 'haha'."),
+      {
+        to: [SOPHIA, JOJO],
+        message: { t: "membership", group: "haha", name: "nana", joined: true },
+      },
+    ],
+  );
+  const fromSophia = text("Hi.");
+  assert.deepEqual(
+    route(state, SOPHIA, { t: "gsay", id: 6, group: "haha" }, fromSophia, 190),
+    [
+      ok(SOPHIA, 6),
+      {
+        to: [JOJO, NANA],
+        message: { t: "group", group: "haha", from: "sophia", ts: 190 },
+        body: fromSophia,
+      },
+    ],
+  );
+
+  assert.deepEqual(route(state, NANA, { t: "list", id: 3 }, NONE, 200), [{
+    to: [NANA],
+    message: {
+      t: "users",
+      re: 3,
+      users: [
+        { name: "sophia", lastMessageAt: 190 },
+        { name: "jojo", lastMessageAt: 170 },
+        { name: "nana", lastMessageAt: null },
+      ],
+    },
+  }]);
+
+  // Quitting: bye returns nothing, the edge closes and calls disconnect.
+  assert.deepEqual(route(state, NANA, { t: "bye" }, NONE, 210), []);
+  assert.deepEqual(disconnect(state, NANA, 210), [{
+    to: [SOPHIA, JOJO],
+    message: { t: "presence", name: "nana", online: false },
+  }]);
+});
+
+Deno.test("route refuses every command but register and bye before registering", () => {
+  const state = room();
+  connect(state, 9);
+  const commands: ClientMessage[] = [
+    { t: "say", id: 1 },
+    { t: "msg", id: 2, to: "jojo" },
+    { t: "gsay", id: 3, group: "haha" },
+    { t: "list", id: 4 },
+    { t: "groups", id: 5 },
+    { t: "create", id: 6, group: "haha" },
+    { t: "join", id: 7, group: "haha" },
+    { t: "leave", id: 8, group: "haha" },
+    { t: "members", id: 9 },
+    { t: "members", id: 10, group: "haha" },
+  ];
+  for (const command of commands) {
+    assert.deepEqual(send(state, 9, command, text("hi")), [
+      error(
+        9,
+        (command as { id: number }).id,
+        "not_registered",
+        "ERROR: Register a username first",
+      ),
+    ]);
+  }
+  assert.deepEqual(send(state, 9, { t: "bye" }), []);
+  assert.equal(state.groupCount, 0);
+});
+
+Deno.test("route treats a connection it never saw as unregistered", () => {
+  const state = room();
+  assert.deepEqual(send(state, 42, { t: "list", id: 1 }), [
+    error(42, 1, "not_registered", "ERROR: Register a username first"),
+  ]);
+});
+
+Deno.test("route register rejects invalid names and echoes only printable ones", () => {
+  const state = new ServerState();
+  connect(state, 1);
+  const cases: [string, string][] = [
+    ["bad name!", `ERROR: Invalid username 'bad name!': ${NAME_RULE}`],
+    ["", `ERROR: Invalid username '': ${NAME_RULE}`],
+    [
+      "a".repeat(33),
+      `ERROR: Invalid username '${"a".repeat(33)}': ${NAME_RULE}`,
+    ],
+    ["\x1b[31mred", `ERROR: Invalid username: ${NAME_RULE}`],
+    ["jojo\n", `ERROR: Invalid username: ${NAME_RULE}`],
+    ["jöjö", `ERROR: Invalid username: ${NAME_RULE}`],
+    ["x".repeat(10_000), `ERROR: Invalid username: ${NAME_RULE}`],
+  ];
+  for (const [name, message] of cases) {
+    assert.deepEqual(send(state, 1, { t: "register", id: 7, name }), [
+      error(1, 7, "invalid_name", message),
+    ]);
+  }
+  assert.equal(state.session(1), undefined);
+});
+
+Deno.test("route register keeps names unique ignoring case", () => {
+  const state = room();
+  connect(state, 9);
+  assert.deepEqual(send(state, 9, { t: "register", id: 1, name: "Jojo" }), [
+    error(
+      9,
+      1,
+      "name_taken",
+      "ERROR: Username 'Jojo' is already taken. Choose another one",
+    ),
+  ]);
+  assert.deepEqual(send(state, 9, { t: "register", id: 2, name: "jojo" }), [
+    error(
+      9,
+      2,
+      "name_taken",
+      "ERROR: Username 'jojo' is already taken. Choose another one",
+    ),
+  ]);
+  // After jojo leaves, the name is free in any case.
+  disconnect(state, JOJO, 0);
+  const welcome = send(state, 9, { t: "register", id: 3, name: "Jojo" });
+  assert.deepEqual(welcome[0]?.message, {
+    t: "welcome",
+    re: 3,
+    name: "Jojo",
+    text: "SUCCESS: Username registered.",
+  });
+});
+
+Deno.test("route register refuses a second register on one connection", () => {
+  const state = room();
+  assert.deepEqual(send(state, JOJO, { t: "register", id: 4, name: "other" }), [
+    error(JOJO, 4, "already_registered", "ERROR: You are already registered"),
+  ]);
+  assert.deepEqual(send(state, JOJO, { t: "register", id: 5, name: "jojo" }), [
+    error(JOJO, 5, "already_registered", "ERROR: You are already registered"),
+  ]);
+  assert.equal(state.nameOf(JOJO), "jojo");
+});
+
+Deno.test("route refuses empty and oversized bodies for say, msg and gsay", () => {
+  const state = room();
+  send(state, SOPHIA, { t: "create", id: 1, group: "haha" });
+  send(state, JOJO, { t: "join", id: 1, group: "haha" });
+  const commands: ClientMessage[] = [
+    { t: "say", id: 2 },
+    { t: "msg", id: 3, to: "jojo" },
+    { t: "gsay", id: 4, group: "haha" },
+  ];
+  for (const command of commands) {
+    const re = (command as { id: number }).id;
+    assert.deepEqual(send(state, SOPHIA, command, NONE), [
+      error(SOPHIA, re, "empty", "ERROR: Message is empty"),
+    ]);
+    assert.deepEqual(
+      send(state, SOPHIA, command, new Uint8Array(MAX_TEXT_BYTES + 1)),
+      [
+        error(
+          SOPHIA,
+          re,
+          "too_long",
+          "ERROR: Message is too long (the limit is 4000 characters)",
+        ),
+      ],
+    );
+    const largest = new Uint8Array(MAX_TEXT_BYTES);
+    const sent = send(state, SOPHIA, command, largest);
+    assert.deepEqual(sent[0], ok(SOPHIA, re));
+    assert.ok(sent[1]?.body === largest);
+  }
+  // Refused messages do not count as messages.
+  assert.equal(state.session(SOPHIA)?.lastMessageAt, 1000);
+});
+
+Deno.test("route forwards the body object without reading it", () => {
+  const state = room();
+  send(state, SOPHIA, { t: "create", id: 1, group: "haha" });
+  send(state, JOJO, { t: "join", id: 1, group: "haha" });
+  const touched = new Set<PropertyKey>();
+  // Not valid UTF-8 either: the router must not care.
+  const bytes = new Uint8Array([0xff, 0xfe, 0x00, 0xc3]);
+  const body = new Proxy(bytes, {
+    get(target, property) {
+      touched.add(property);
+      return Reflect.get(target, property);
+    },
+  });
+  const outs = [
+    ...send(state, SOPHIA, { t: "say", id: 2 }, body),
+    ...send(state, SOPHIA, { t: "msg", id: 3, to: "nana" }, body),
+    ...send(state, SOPHIA, { t: "gsay", id: 4, group: "haha" }, body),
+  ];
+  const forwarded = outs.filter((out) => out.body !== undefined);
+  assert.equal(forwarded.length, 3);
+  for (const out of forwarded) assert.ok(out.body === body);
+  assert.deepEqual([...touched], ["byteLength"]);
+});
+
+Deno.test("route msg reaches one online user ignoring case", () => {
+  const state = room();
+  const body = text("nihao");
+  assert.deepEqual(send(state, NANA, { t: "msg", id: 1, to: "JoJo" }, body), [
+    ok(NANA, 1),
+    {
+      to: [JOJO],
+      message: { t: "private", from: "nana", ts: 1000 },
+      body,
+    },
+  ]);
+});
+
+Deno.test("route msg to yourself is allowed", () => {
+  const state = room();
+  const body = text("note to self");
+  assert.deepEqual(send(state, NANA, { t: "msg", id: 1, to: "nana" }, body), [
+    ok(NANA, 1),
+    { to: [NANA], message: { t: "private", from: "nana", ts: 1000 }, body },
+  ]);
+});
+
+Deno.test("route msg to an unknown or offline user fails", () => {
+  const state = room();
+  disconnect(state, JOJO, 0);
+  assert.deepEqual(send(state, NANA, { t: "msg", id: 1, to: "x" }, text("a")), [
+    error(NANA, 1, "no_such_user", "ERROR: User 'x' is not online."),
+  ]);
+  assert.deepEqual(
+    send(state, NANA, { t: "msg", id: 2, to: "jojo" }, text("a")),
+    [error(NANA, 2, "no_such_user", "ERROR: User 'jojo' is not online.")],
+  );
+  assert.deepEqual(
+    send(state, NANA, { t: "msg", id: 3, to: "\x1b]0;pwned\x07" }, text("a")),
+    [error(
+      NANA,
+      3,
+      "no_such_user",
+      "ERROR: No user with that name is online.",
+    )],
+  );
+  assert.equal(state.session(NANA)?.lastMessageAt, null);
+});
+
+Deno.test("route say with nobody else online only confirms", () => {
+  const state = new ServerState();
+  connect(state, 1);
+  send(state, 1, { t: "register", id: 1, name: "alone" });
+  assert.deepEqual(send(state, 1, { t: "say", id: 2 }, text("hello?")), [
+    ok(1, 2),
+  ]);
+});
+
+Deno.test("route gsay fails for unknown groups and non-members", () => {
+  const state = room();
+  send(state, SOPHIA, { t: "create", id: 1, group: "haha" });
+  assert.deepEqual(
+    send(state, NANA, { t: "gsay", id: 1, group: "x" }, text("hi")),
+    [error(NANA, 1, "no_such_group", "ERROR: Group 'x' does not exist.")],
+  );
+  assert.deepEqual(
+    send(state, NANA, { t: "gsay", id: 2, group: "HAHA" }, text("hi")),
+    [
+      error(
+        NANA,
+        2,
+        "not_member",
+        "ERROR: You are not a member of group 'haha'. Join it with /join haha",
+      ),
+    ],
+  );
+  assert.deepEqual(
+    send(state, NANA, { t: "gsay", id: 3, group: "\u202e" }, text("hi")),
+    [
+      error(
+        NANA,
+        3,
+        "no_such_group",
+        "ERROR: No group with that name exists.",
+      ),
+    ],
+  );
+});
+
+Deno.test("route gsay uses the group's name as created and skips offline members", () => {
+  const state = room();
+  send(state, SOPHIA, { t: "create", id: 1, group: "HaHa" });
+  send(state, JOJO, { t: "join", id: 1, group: "haha" });
+  send(state, NANA, { t: "join", id: 1, group: "HAHA" });
+  disconnect(state, NANA, 0);
+  const body = text("hi");
+  assert.deepEqual(
+    send(state, JOJO, { t: "gsay", id: 2, group: "hAhA" }, body),
+    [
+      ok(JOJO, 2),
+      {
+        to: [SOPHIA],
+        message: { t: "group", group: "HaHa", from: "jojo", ts: 1000 },
+        body,
+      },
+    ],
+  );
+  // The only member online: confirmed, delivered to nobody.
+  disconnect(state, SOPHIA, 0);
+  assert.deepEqual(
+    send(state, JOJO, { t: "gsay", id: 3, group: "haha" }, body),
+    [
+      ok(JOJO, 3),
+    ],
+  );
+});
+
+Deno.test("route create validates the name and keeps groups unique ignoring case", () => {
+  const state = room();
+  assert.deepEqual(send(state, JOJO, { t: "create", id: 1, group: "a b" }), [
+    error(
+      JOJO,
+      1,
+      "invalid_name",
+      `ERROR: Invalid group name 'a b': ${NAME_RULE}`,
+    ),
+  ]);
+  assert.deepEqual(send(state, JOJO, { t: "create", id: 2, group: "\x00" }), [
+    error(JOJO, 2, "invalid_name", `ERROR: Invalid group name: ${NAME_RULE}`),
+  ]);
+  send(state, SOPHIA, { t: "create", id: 1, group: "haha" });
+  assert.deepEqual(send(state, JOJO, { t: "create", id: 3, group: "haha" }), [
+    error(JOJO, 3, "group_exists", "ERROR: Group 'haha' already exists."),
+  ]);
+  assert.deepEqual(send(state, JOJO, { t: "create", id: 4, group: "HAHA" }), [
+    error(JOJO, 4, "group_exists", "ERROR: Group 'haha' already exists."),
+  ]);
+  assert.equal(state.groupCount, 1);
+});
+
+Deno.test("route join fails for unknown groups and existing members", () => {
+  const state = room();
+  send(state, SOPHIA, { t: "create", id: 1, group: "haha" });
+  assert.deepEqual(send(state, JOJO, { t: "join", id: 1, group: "nanana" }), [
+    error(JOJO, 1, "no_such_group", "ERROR: Group 'nanana' does not exist."),
+  ]);
+  assert.deepEqual(send(state, SOPHIA, { t: "join", id: 2, group: "HAHA" }), [
+    error(
+      SOPHIA,
+      2,
+      "already_member",
+      "ERROR: You are already a member of group 'haha'.",
+    ),
+  ]);
+});
+
+Deno.test("route leave notifies online members and keeps the empty group", () => {
+  const state = room();
+  send(state, SOPHIA, { t: "create", id: 1, group: "haha" });
+  send(state, JOJO, { t: "join", id: 1, group: "haha" });
+  send(state, NANA, { t: "join", id: 1, group: "haha" });
+  disconnect(state, NANA, 0);
+  assert.deepEqual(send(state, JOJO, { t: "leave", id: 2, group: "haha" }), [
+    ok(JOJO, 2, "SUCCESS: Left group 'haha'."),
+    {
+      to: [SOPHIA],
+      message: { t: "membership", group: "haha", name: "jojo", joined: false },
+    },
+  ]);
+  assert.deepEqual(send(state, JOJO, { t: "leave", id: 3, group: "haha" }), [
+    error(
+      JOJO,
+      3,
+      "not_member",
+      "ERROR: You are not a member of group 'haha'. Join it with /join haha",
+    ),
+  ]);
+  assert.deepEqual(send(state, JOJO, { t: "leave", id: 4, group: "x" }), [
+    error(JOJO, 4, "no_such_group", "ERROR: Group 'x' does not exist."),
+  ]);
+  assert.deepEqual(send(state, SOPHIA, { t: "leave", id: 2, group: "haha" }), [
+    ok(SOPHIA, 2, "SUCCESS: Left group 'haha'."),
+  ]);
+  // nana is offline but still a member; sophia and jojo are out.
+  assert.deepEqual(send(state, JOJO, { t: "groups", id: 5 }), [{
+    to: [JOJO],
+    message: { t: "groups", re: 5, groups: [{ name: "haha", members: 1 }] },
+  }]);
+});
+
+Deno.test("route members lists any group for anyone, or the caller's own groups", () => {
+  const state = room();
+  send(state, SOPHIA, { t: "create", id: 1, group: "haha" });
+  send(state, SOPHIA, { t: "create", id: 2, group: "zeta" });
+  send(state, JOJO, { t: "join", id: 1, group: "zeta" });
+  disconnect(state, SOPHIA, 0);
+  // nana is in no group and may still list one.
+  assert.deepEqual(send(state, NANA, { t: "members", id: 1, group: "ZETA" }), [{
+    to: [NANA],
+    message: {
+      t: "members",
+      re: 1,
+      groups: [{
+        group: "zeta",
+        members: ["sophia", "jojo"],
+        online: ["jojo"],
+      }],
+    },
+  }]);
+  assert.deepEqual(send(state, NANA, { t: "members", id: 2 }), [{
+    to: [NANA],
+    message: { t: "members", re: 2, groups: [] },
+  }]);
+  assert.deepEqual(send(state, NANA, { t: "members", id: 3, group: "x" }), [
+    error(NANA, 3, "no_such_group", "ERROR: Group 'x' does not exist."),
+  ]);
+});
+
+Deno.test("route list shows online users in connection order", () => {
+  const state = new ServerState();
+  connect(state, 1);
+  connect(state, 2);
+  connect(state, 3);
+  send(state, 3, { t: "register", id: 1, name: "nana" });
+  send(state, 1, { t: "register", id: 1, name: "sophia" });
+  send(state, 2, { t: "register", id: 1, name: "jojo" });
+  disconnect(state, 2, 0);
+  assert.deepEqual(send(state, 3, { t: "list", id: 2 }), [{
+    to: [3],
+    message: {
+      t: "users",
+      re: 2,
+      users: [
+        { name: "sophia", lastMessageAt: null },
+        { name: "nana", lastMessageAt: null },
+      ],
+    },
+  }]);
+});
+
+Deno.test("route re-register after disconnect keeps groups and last message time", () => {
+  const state = room();
+  send(state, SOPHIA, { t: "create", id: 1, group: "haha" });
+  send(state, JOJO, { t: "join", id: 1, group: "haha" });
+  send(state, JOJO, { t: "say", id: 2 }, text("bye all"), 500);
+  assert.deepEqual(disconnect(state, JOJO, 600), [{
+    to: [SOPHIA, NANA],
+    message: { t: "presence", name: "jojo", online: false },
+  }]);
+  // Offline members get nothing and are not told twice.
+  assert.deepEqual(
+    send(state, SOPHIA, { t: "gsay", id: 2, group: "haha" }, text("?")),
+    [ok(SOPHIA, 2)],
+  );
+
+  connect(state, 7);
+  assert.deepEqual(send(state, 7, { t: "register", id: 1, name: "jojo" }), [
+    {
+      to: [7],
+      message: {
+        t: "welcome",
+        re: 1,
+        name: "jojo",
+        text: "SUCCESS: Username registered.",
+      },
+    },
+    {
+      to: [SOPHIA, NANA],
+      message: { t: "presence", name: "jojo", online: true },
+    },
+  ]);
+  const body = text("back");
+  assert.deepEqual(
+    send(state, SOPHIA, { t: "gsay", id: 3, group: "haha" }, body),
+    [
+      ok(SOPHIA, 3),
+      {
+        to: [7],
+        message: { t: "group", group: "haha", from: "sophia", ts: 1000 },
+        body,
+      },
+    ],
+  );
+  assert.deepEqual(send(state, 7, { t: "members", id: 2 }), [{
+    to: [7],
+    message: {
+      t: "members",
+      re: 2,
+      groups: [{
+        group: "haha",
+        members: ["sophia", "jojo"],
+        online: ["sophia", "jojo"],
+      }],
+    },
+  }]);
+  const users = send(state, 7, { t: "list", id: 3 })[0]?.message;
+  assert.deepEqual(users, {
+    t: "users",
+    re: 3,
+    users: [
+      { name: "sophia", lastMessageAt: 1000 },
+      { name: "nana", lastMessageAt: null },
+      { name: "jojo", lastMessageAt: 500 },
+    ],
+  });
+});
+
+Deno.test("route membership by name survives a reconnect in another case", () => {
+  const state = room();
+  send(state, SOPHIA, { t: "create", id: 1, group: "haha" });
+  send(state, JOJO, { t: "join", id: 1, group: "haha" });
+  disconnect(state, JOJO, 0);
+  connect(state, 7);
+  send(state, 7, { t: "register", id: 1, name: "JoJo" });
+  const body = text("hi");
+  assert.deepEqual(send(state, 7, { t: "gsay", id: 2, group: "haha" }, body), [
+    ok(7, 2),
+    {
+      to: [SOPHIA],
+      message: { t: "group", group: "haha", from: "JoJo", ts: 1000 },
+      body,
+    },
+  ]);
+});
+
+Deno.test("disconnect of an unregistered or unknown connection sends nothing", () => {
+  const state = room();
+  connect(state, 9);
+  assert.deepEqual(disconnect(state, 9, 0), []);
+  assert.deepEqual(disconnect(state, 9, 0), []);
+  assert.deepEqual(disconnect(state, 404, 0), []);
+  assert.equal(state.hasConnection(9), false);
+});
+
+Deno.test("disconnect of the last user sends nothing", () => {
+  const state = new ServerState();
+  connect(state, 1);
+  send(state, 1, { t: "register", id: 1, name: "alone" });
+  assert.deepEqual(disconnect(state, 1, 0), []);
+});
+
+Deno.test("route answers an unknown command with bad_request", () => {
+  const state = room();
+  const bogus = { t: "nope", id: 5 } as unknown as ClientMessage;
+  assert.deepEqual(send(state, SOPHIA, bogus), [
+    error(SOPHIA, 5, "bad_request", "ERROR: Unknown command"),
+  ]);
+});
+
+Deno.test("route create respects maxGroups", () => {
+  const state = room({ maxGroups: 2 });
+  send(state, SOPHIA, { t: "create", id: 1, group: "a" });
+  send(state, JOJO, { t: "create", id: 1, group: "b" });
+  assert.deepEqual(send(state, NANA, { t: "create", id: 1, group: "c" }), [
+    error(
+      NANA,
+      1,
+      "limit",
+      "ERROR: The server already has 2 groups, the most it allows.",
+    ),
+  ]);
+  // An existing name is still reported as such.
+  assert.deepEqual(send(state, NANA, { t: "create", id: 2, group: "a" }), [
+    error(NANA, 2, "group_exists", "ERROR: Group 'a' already exists."),
+  ]);
+  assert.equal(state.groupCount, 2);
+});
+
+Deno.test("route join respects maxMembersPerGroup", () => {
+  const state = room({ maxMembersPerGroup: 2 });
+  send(state, SOPHIA, { t: "create", id: 1, group: "haha" });
+  send(state, JOJO, { t: "join", id: 1, group: "haha" });
+  assert.deepEqual(send(state, NANA, { t: "join", id: 1, group: "haha" }), [
+    error(
+      NANA,
+      1,
+      "limit",
+      "ERROR: Group 'haha' is full: it has 2 members, the most allowed.",
+    ),
+  ]);
+  // Leaving makes room.
+  send(state, JOJO, { t: "leave", id: 2, group: "haha" });
+  assert.deepEqual(
+    send(state, NANA, { t: "join", id: 2, group: "haha" })[0],
+    ok(
+      NANA,
+      2,
+      "SUCCESS: Joined group 'haha'.",
+    ),
+  );
+});
+
+Deno.test("route create and join respect maxGroupsPerUser", () => {
+  const state = room({ maxGroupsPerUser: 1 });
+  const full =
+    "ERROR: You are already in 1 groups, the most allowed. Leave one first.";
+  send(state, SOPHIA, { t: "create", id: 1, group: "a" });
+  assert.deepEqual(send(state, SOPHIA, { t: "create", id: 2, group: "b" }), [
+    error(SOPHIA, 2, "limit", full),
+  ]);
+  // A refused creator leaves no group behind.
+  assert.equal(state.group("b"), undefined);
+  send(state, JOJO, { t: "create", id: 1, group: "c" });
+  assert.deepEqual(send(state, SOPHIA, { t: "join", id: 3, group: "c" }), [
+    error(SOPHIA, 3, "limit", full),
+  ]);
+  // The limit follows the name across reconnects.
+  disconnect(state, SOPHIA, 0);
+  connect(state, 7);
+  send(state, 7, { t: "register", id: 1, name: "sophia" });
+  assert.deepEqual(send(state, 7, { t: "join", id: 2, group: "c" }), [
+    error(7, 2, "limit", full),
+  ]);
+});

@@ -1,0 +1,176 @@
+import assert from "node:assert/strict";
+import {
+  DEFAULT_LIMITS,
+  type Group,
+  ServerState,
+} from "../../src/server/state.ts";
+
+Deno.test("ServerState uses default limits unless given others", () => {
+  assert.deepEqual(new ServerState().limits, {
+    maxGroups: 1000,
+    maxMembersPerGroup: 1000,
+    maxGroupsPerUser: 100,
+  });
+  assert.deepEqual(new ServerState({ maxGroups: 5 }).limits, {
+    ...DEFAULT_LIMITS,
+    maxGroups: 5,
+  });
+});
+
+Deno.test("ServerState rejects limits that are not non-negative integers", () => {
+  assert.throws(() => new ServerState({ maxGroups: -1 }), RangeError);
+  assert.throws(() => new ServerState({ maxMembersPerGroup: 1.5 }), RangeError);
+  assert.throws(() => new ServerState({ maxGroupsPerUser: NaN }), RangeError);
+});
+
+Deno.test("ServerState.addConnection refuses a connection id twice", () => {
+  const state = new ServerState();
+  state.addConnection(1);
+  assert.throws(() => state.addConnection(1), /already known/);
+});
+
+Deno.test("ServerState.register indexes names ignoring case", () => {
+  const state = new ServerState();
+  state.addConnection(1);
+  assert.equal(state.session(1), undefined);
+  assert.equal(state.nameOf(1), null);
+  const session = state.register(1, "Jojo", 100);
+  assert.deepEqual(session, {
+    id: 1,
+    name: "Jojo",
+    nameKey: "jojo",
+    connectedAt: 100,
+    lastMessageAt: null,
+  });
+  assert.equal(state.nameOf(1), "Jojo");
+  assert.equal(state.sessionByName("JOJO"), session);
+  assert.equal(state.isOnline("jojo"), true);
+  assert.equal(state.isOnline("nana"), false);
+});
+
+Deno.test("ServerState.register throws on a name online or a second register", () => {
+  const state = new ServerState();
+  state.addConnection(1);
+  state.addConnection(2);
+  state.register(1, "jojo", 0);
+  assert.throws(() => state.register(2, "JOJO", 0), /online/);
+  assert.throws(() => state.register(1, "nana", 0), /already registered/);
+});
+
+Deno.test("ServerState.sessions yields online users in connection order", () => {
+  const state = new ServerState();
+  for (const id of [1, 2, 3]) state.addConnection(id);
+  state.register(3, "nana", 0);
+  state.register(1, "sophia", 0);
+  assert.deepEqual([...state.sessions()].map((s) => s.name), [
+    "sophia",
+    "nana",
+  ]);
+});
+
+Deno.test("ServerState.removeConnection frees the name and returns the session", () => {
+  const state = new ServerState();
+  state.addConnection(1);
+  state.addConnection(2);
+  const session = state.register(1, "jojo", 0);
+  assert.equal(state.removeConnection(2), null);
+  assert.equal(state.removeConnection(1), session);
+  assert.equal(state.removeConnection(1), null);
+  assert.equal(state.isOnline("jojo"), false);
+  assert.equal(state.hasConnection(1), false);
+  assert.deepEqual([...state.sessions()], []);
+});
+
+Deno.test("ServerState keeps last message times across reconnects", () => {
+  const state = new ServerState();
+  state.addConnection(1);
+  state.register(1, "jojo", 0);
+  state.recordMessage(1, 42);
+  assert.equal(state.session(1)?.lastMessageAt, 42);
+  state.removeConnection(1);
+  assert.equal(state.lastMessageAt("JOJO"), 42);
+  assert.deepEqual([...state.lastMessages()], [{ name: "jojo", at: 42 }]);
+  state.addConnection(2);
+  assert.equal(state.register(2, "Jojo", 50).lastMessageAt, 42);
+  assert.equal(state.lastMessageAt("nana"), null);
+});
+
+Deno.test("ServerState.recordMessage throws for an unregistered connection", () => {
+  const state = new ServerState();
+  state.addConnection(1);
+  assert.throws(() => state.recordMessage(1, 0), /not registered/);
+});
+
+Deno.test("ServerState groups are unique ignoring case and kept in creation order", () => {
+  const state = new ServerState();
+  const haha = state.createGroup("haha", "sophia", 7);
+  state.createGroup("Zeta", "jojo", 8);
+  assert.deepEqual(haha, {
+    name: "haha",
+    key: "haha",
+    members: new Map(),
+    createdBy: "sophia",
+    createdAt: 7,
+  });
+  assert.equal(state.group("HAHA"), haha);
+  assert.equal(state.group("nanana"), undefined);
+  assert.throws(() => state.createGroup("HaHa", "nana", 9), /exists/);
+  assert.deepEqual([...state.groups()].map((g) => g.name), ["haha", "Zeta"]);
+  assert.equal(state.groupCount, 2);
+});
+
+Deno.test("ServerState membership belongs to names and survives disconnects", () => {
+  const state = new ServerState();
+  const haha = state.createGroup("haha", "sophia", 0);
+  const zeta = state.createGroup("zeta", "sophia", 0);
+  assert.equal(state.addMember(zeta, "Jojo"), true);
+  assert.equal(state.addMember(haha, "jojo"), true);
+  assert.equal(state.addMember(haha, "JOJO"), false);
+  assert.equal(state.isMember(haha, "jOjO"), true);
+  assert.equal(state.groupCountOf("jojo"), 2);
+  // Creation order, not join order.
+  assert.deepEqual(state.groupsOf("jojo"), [haha, zeta]);
+
+  state.addConnection(1);
+  state.register(1, "jojo", 0);
+  assert.deepEqual(state.onlineMembers(haha).map((s) => s.id), [1]);
+  state.removeConnection(1);
+  assert.deepEqual(state.onlineMembers(haha), []);
+  assert.equal(state.isMember(haha, "jojo"), true);
+  assert.deepEqual(state.groupsOf("jojo"), [haha, zeta]);
+});
+
+Deno.test("ServerState.removeMember keeps the group even when it empties", () => {
+  const state = new ServerState();
+  const haha = state.createGroup("haha", "sophia", 0);
+  state.addMember(haha, "sophia");
+  assert.equal(state.removeMember(haha, "SOPHIA"), true);
+  assert.equal(state.removeMember(haha, "sophia"), false);
+  assert.equal(state.group("haha"), haha);
+  assert.equal(haha.members.size, 0);
+  assert.equal(state.groupCountOf("sophia"), 0);
+  assert.deepEqual(state.groupsOf("sophia"), []);
+});
+
+Deno.test("ServerState keeps members in join order with their names as registered", () => {
+  const state = new ServerState();
+  const haha = state.createGroup("haha", "sophia", 0);
+  state.addMember(haha, "sophia");
+  state.addMember(haha, "Jojo");
+  state.addMember(haha, "nana");
+  assert.deepEqual([...haha.members.values()], ["sophia", "Jojo", "nana"]);
+});
+
+Deno.test("ServerState refuses groups it did not create", () => {
+  const state = new ServerState();
+  state.createGroup("haha", "sophia", 0);
+  const forged: Group = {
+    name: "haha",
+    key: "haha",
+    members: new Map(),
+    createdBy: "x",
+    createdAt: 0,
+  };
+  assert.throws(() => state.addMember(forged, "jojo"), /not known/);
+  assert.throws(() => state.removeMember(forged, "jojo"), /not known/);
+});
