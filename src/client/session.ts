@@ -74,7 +74,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
     const reply = await client.register(name);
     terminal.print(render(reply, "", style).join("\n"));
     if (reply.t === "welcome") break;
-    if (reply.code === "internal") return 1; // the connection is gone
+    if (reply.t === "error" && reply.code === "internal") return 1; // the connection is gone
     // A name given on the command line is not asked again.
     if (options.user !== null || !terminal.interactive) {
       await client.quit();
@@ -270,7 +270,7 @@ async function withDeadline(
   promise: Promise<unknown>,
   ms: number,
 ): Promise<void> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
     promise,
     new Promise((resolve) => (timer = setTimeout(resolve, ms))),

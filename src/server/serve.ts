@@ -158,8 +158,9 @@ export async function startServer(
       );
     }
     if (stopping) return new Response("Shutting down\n", { status: 503 });
-    const { socket, response } = Deno.upgradeWebSocket(request);
+    // Read before upgrading: afterwards Deno reports the request as closed.
     const address = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
+    const { socket, response } = Deno.upgradeWebSocket(request);
     const conn = new WebSocketConnection(socket, address);
     sockets.add(conn);
     conn.closed.then(() => sockets.delete(conn));
@@ -224,7 +225,7 @@ async function withDeadline(
   promise: Promise<unknown>,
   ms: number,
 ): Promise<void> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
     promise,
     new Promise((resolve) => (timer = setTimeout(resolve, ms))),

@@ -52,6 +52,7 @@ export class WebSocketConnection implements Connection {
   #maxInboxBytes: number;
   #waiting: ((data: WireData | null) => void) | null = null;
   #ended = false;
+  #early: WireData[] = [];
 
   constructor(
     socket: WebSocket,
@@ -67,6 +68,11 @@ export class WebSocketConnection implements Connection {
         this.#end();
         resolve({ code: event.code, reason: event.reason });
       });
+    });
+    socket.addEventListener("open", () => {
+      const early = this.#early;
+      this.#early = [];
+      for (const data of early) socket.send(data);
     });
     socket.addEventListener("message", (event) => this.#push(event.data));
     // An error is always followed by a close event, which does the cleanup.
@@ -99,8 +105,13 @@ export class WebSocketConnection implements Connection {
   }
 
   send(data: WireData): void {
-    if (this.#socket.readyState !== WebSocket.OPEN) return;
-    this.#socket.send(data);
+    const state = this.#socket.readyState;
+    if (state === WebSocket.OPEN) {
+      this.#socket.send(data);
+    } else if (state === WebSocket.CONNECTING) {
+      // A server-side socket is CONNECTING until the upgrade response is out.
+      this.#early.push(data);
+    }
   }
 
   receive(): Promise<WireData | null> {

@@ -226,7 +226,7 @@ async function withTimeout<T>(
   timeoutMs: number,
   run: () => Promise<T>,
 ): Promise<T> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       reject(

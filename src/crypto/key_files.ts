@@ -1,0 +1,235 @@
+/**
+ * Key files on disk: the I/O edge of keys.ts. Every failure becomes a
+ * {@link KeyFileError} whose message names the file and says what to do.
+ */
+
+import { dirname } from "node:path";
+import {
+  fingerprint,
+  type ImportedPrivateKey,
+  type ImportedPublicKey,
+  importPrivateKeyPem,
+  importPublicKeyPem,
+  KeyFormatError,
+} from "./keys.ts";
+import { randomBytes, toHex } from "./bytes.ts";
+
+/** No PEM key file comes near this; anything larger is the wrong file. */
+const MAX_KEY_FILE_BYTES = 64 * 1024;
+
+const PRIVATE_KEY_MODE = 0o600;
+const PUBLIC_KEY_MODE = 0o644;
+
+/** A key file that cannot be read, used or written. */
+export class KeyFileError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "KeyFileError";
+  }
+}
+
+export interface WriteKeyPairOptions {
+  privatePath: string;
+  publicPath: string;
+  privatePem: string;
+  publicPem: string;
+  /** Replace existing files instead of refusing. */
+  force: boolean;
+}
+
+type KeyKind = "private" | "public";
+
+/**
+ * Reads and imports a PEM RSA private key.
+ *
+ * @throws {KeyFileError} if the file cannot be read or is not a usable key
+ */
+export async function readPrivateKeyFile(
+  path: string,
+): Promise<ImportedPrivateKey & { fingerprint: string }> {
+  const pem = await readKeyText(path, "private");
+  try {
+    const key = await importPrivateKeyPem(pem);
+    return { ...key, fingerprint: await fingerprint(key.publicSpki) };
+  } catch (error) {
+    throw unusableKey(path, "private", error);
+  }
+}
+
+/**
+ * Reads and imports a PEM RSA public key.
+ *
+ * @throws {KeyFileError} if the file cannot be read or is not a usable key
+ */
+export async function readPublicKeyFile(
+  path: string,
+): Promise<ImportedPublicKey & { fingerprint: string }> {
+  const pem = await readKeyText(path, "public");
+  try {
+    const key = await importPublicKeyPem(pem);
+    return { ...key, fingerprint: await fingerprint(key.spki) };
+  } catch (error) {
+    throw unusableKey(path, "public", error);
+  }
+}
+
+/**
+ * Writes a key pair, creating parent directories. The private key gets mode
+ * 0600. Without `force`, existing files are never touched: the check is the
+ * exclusive create itself, so a file appearing meanwhile is not clobbered
+ * either. With `force`, each file is replaced atomically (write a temporary
+ * file, then rename), so an interrupted write never leaves a truncated key.
+ *
+ * @throws {KeyFileError} if a file exists (without `force`) or cannot be written
+ */
+export async function writeKeyPair(
+  options: WriteKeyPairOptions,
+): Promise<void> {
+  const { privatePath, publicPath, privatePem, publicPem, force } = options;
+  if (!force) {
+    // Checked up front too, so an existing public key does not leave a new,
+    // unmatched private key behind.
+    for (const path of [privatePath, publicPath]) {
+      if (await pathExists(path)) throw refuseOverwrite(path);
+    }
+  }
+  await makeParentDir(privatePath);
+  await makeParentDir(publicPath);
+  await writeKeyFile(privatePath, privatePem, PRIVATE_KEY_MODE, force);
+  try {
+    await writeKeyFile(publicPath, publicPem, PUBLIC_KEY_MODE, force);
+  } catch (error) {
+    if (!force) await Deno.remove(privatePath).catch(() => {});
+    throw error;
+  }
+}
+
+/** Whether either file of a key pair exists. */
+export async function keyPairExists(
+  privatePath: string,
+  publicPath: string,
+): Promise<boolean> {
+  return await pathExists(privatePath) || await pathExists(publicPath);
+}
+
+async function readKeyText(path: string, kind: KeyKind): Promise<string> {
+  try {
+    const info = await Deno.stat(path);
+    if (!info.isFile) {
+      throw new KeyFileError(`Cannot read ${kind} key '${path}': not a file`);
+    }
+    if (info.size > MAX_KEY_FILE_BYTES) {
+      throw new KeyFileError(
+        `Cannot read ${kind} key '${path}': ${info.size} bytes is too large for a key file`,
+      );
+    }
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof KeyFileError) throw error;
+    throw new KeyFileError(
+      `Cannot read ${kind} key '${path}': ${describeIoError(error, "read")}${
+        error instanceof Deno.errors.NotFound ? notFoundHint(kind) : ""
+      }`,
+      { cause: error },
+    );
+  }
+}
+
+function notFoundHint(kind: KeyKind): string {
+  return kind === "private"
+    ? ". Run 'chat keygen' to create one"
+    : ". Get the server's public key file and pass its path with --pub";
+}
+
+function unusableKey(
+  path: string,
+  kind: KeyKind,
+  error: unknown,
+): KeyFileError {
+  const reason = error instanceof KeyFormatError
+    ? lowerFirstWord(error.message)
+    : String(error);
+  return new KeyFileError(`Cannot use ${kind} key '${path}': ${reason}`, {
+    cause: error,
+  });
+}
+
+/** "Not a key" -> "not a key", but "OpenSSH keys" and "RSA key" stay as they are. */
+function lowerFirstWord(message: string): string {
+  return /^[A-Z][a-z]*\b/.test(message)
+    ? message[0]!.toLowerCase() + message.slice(1)
+    : message;
+}
+
+async function writeKeyFile(
+  path: string,
+  text: string,
+  mode: number,
+  force: boolean,
+): Promise<void> {
+  if (!force) {
+    try {
+      await Deno.writeTextFile(path, text, { mode, createNew: true });
+    } catch (error) {
+      throw writeError(path, error);
+    }
+    return;
+  }
+  const temporary = `${path}.${toHex(randomBytes(6))}.tmp`;
+  try {
+    await Deno.writeTextFile(temporary, text, { mode, createNew: true });
+    await Deno.rename(temporary, path);
+  } catch (error) {
+    await Deno.remove(temporary).catch(() => {});
+    throw writeError(path, error);
+  }
+}
+
+async function makeParentDir(path: string): Promise<void> {
+  const parent = dirname(path);
+  try {
+    await Deno.mkdir(parent, { recursive: true });
+  } catch (error) {
+    throw new KeyFileError(
+      `Cannot create directory '${parent}': ${describeIoError(error, "write")}`,
+      { cause: error },
+    );
+  }
+}
+
+async function pathExists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw new KeyFileError(
+      `Cannot check '${path}': ${describeIoError(error, "read")}`,
+      { cause: error },
+    );
+  }
+}
+
+function refuseOverwrite(path: string): KeyFileError {
+  return new KeyFileError(
+    `Refusing to overwrite existing '${path}' (use --force)`,
+  );
+}
+
+function writeError(path: string, error: unknown): KeyFileError {
+  if (error instanceof Deno.errors.AlreadyExists) return refuseOverwrite(path);
+  return new KeyFileError(
+    `Cannot write '${path}': ${describeIoError(error, "write")}`,
+    { cause: error },
+  );
+}
+
+function describeIoError(error: unknown, access: "read" | "write"): string {
+  if (error instanceof Deno.errors.NotFound) return "file not found";
+  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (error instanceof Deno.errors.NotCapable) {
+    return `chat was not given ${access} access to it (--allow-${access})`;
+  }
+  if (error instanceof Deno.errors.IsADirectory) return "it is a directory";
+  return error instanceof Error ? error.message : String(error);
+}

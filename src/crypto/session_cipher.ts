@@ -1,0 +1,384 @@
+// This module is browser compatible.
+
+/**
+ * The session cipher: sequence-numbered AES-256-GCM frames, one independent
+ * key schedule per direction.
+ *
+ * Frame layout (all integers big-endian):
+ *
+ *     version (1 byte, 0x01) || seq (8 bytes) || AES-GCM ciphertext || tag (16 bytes)
+ *
+ * The 9-byte header is the additional authenticated data. Sequence numbers
+ * start at 0 in each direction and go up by one per frame; the receiver
+ * accepts only the next one, so replayed, dropped and reordered frames are
+ * all rejected.
+ *
+ * Keys: from a direction's 32-byte traffic secret T0, epoch `e` uses
+ *
+ *     key_e (32) || iv_e (12) = HKDF-SHA256(IKM = T_e, salt = empty, info = "chat/1 traffic", 44)
+ *     T_{e+1}                 = HKDF-SHA256(IKM = T_e, salt = empty, info = "chat/1 next", 32)
+ *
+ * and covers sequence numbers [e * R, (e + 1) * R). The GCM nonce of a frame
+ * is `iv_e XOR (4 zero bytes || seq as 8 bytes)`, unique per key because seq
+ * never repeats. Rekeying every R = 2^20 frames means no key ever protects
+ * 2^24 frames (with frames of up to 1 MiB, that keeps each key well inside
+ * AES-GCM's usage limits); a direction ends after 2^40 frames.
+ */
+
+import { MAX_FRAME_BYTES } from "../protocol/limits.ts";
+import { arrayBufferBacked, concatBytes, utf8Encode } from "./bytes.ts";
+
+/** First byte of every sealed frame. */
+export const FRAME_VERSION = 0x01;
+
+/** Version byte and 8-byte sequence number; also the AAD. */
+export const FRAME_HEADER_BYTES = 9;
+
+/** AES-GCM authentication tag length. */
+export const FRAME_TAG_BYTES = 16;
+
+/** Smallest possible frame: a header and the tag of an empty plaintext. */
+export const MIN_FRAME_BYTES = FRAME_HEADER_BYTES + FRAME_TAG_BYTES;
+
+/** Frames per key epoch (R). */
+export const REKEY_INTERVAL = 2 ** 20;
+
+/** Frames per direction per session; sealing more throws. */
+export const MAX_FRAMES = 2 ** 40;
+
+/** Length of a direction's initial traffic secret T0. */
+export const TRAFFIC_SECRET_BYTES = 32;
+
+/** HKDF info for an epoch's key and IV. */
+export const TRAFFIC_LABEL = "chat/1 traffic";
+
+/** HKDF info for the next epoch's traffic secret. */
+export const NEXT_SECRET_LABEL = "chat/1 next";
+
+/** Upper bound on R: no key may ever see 2^24 frames. */
+const MAX_REKEY_INTERVAL = 2 ** 24;
+
+const AES_KEY_BYTES = 32;
+const IV_BYTES = 12;
+const EMPTY = new Uint8Array(0);
+const TRAFFIC_INFO = utf8Encode(TRAFFIC_LABEL);
+const NEXT_SECRET_INFO = utf8Encode(NEXT_SECRET_LABEL);
+
+export interface SessionCipherOptions {
+  /** Frames per key epoch; default {@link REKEY_INTERVAL}, at most 2^24. */
+  rekeyInterval?: number;
+  /** Frames per direction; default and maximum {@link MAX_FRAMES}. */
+  maxFrames?: number;
+}
+
+export type FrameErrorReason =
+  | "too short"
+  | "too long"
+  | "bad version"
+  | "out of sequence"
+  | "authentication failed";
+
+/**
+ * A received frame that must not be accepted. The connection it came from is
+ * no longer trustworthy and should be closed.
+ */
+export class FrameError extends Error {
+  readonly reason: FrameErrorReason;
+
+  constructor(reason: FrameErrorReason, message: string) {
+    super(message);
+    this.name = "FrameError";
+    this.reason = reason;
+  }
+}
+
+/** The direction has used up its sequence numbers; start a new session. */
+export class SessionExhaustedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SessionExhaustedError";
+  }
+}
+
+/** Encrypts outgoing frames for one direction. */
+export class FrameSealer {
+  readonly #schedule: KeySchedule;
+  readonly #maxFrames: number;
+  #nextSeq = 0;
+
+  constructor(trafficSecret: Uint8Array, options: SessionCipherOptions = {}) {
+    const { rekeyInterval, maxFrames } = checkOptions(options);
+    this.#schedule = new KeySchedule(trafficSecret, rekeyInterval);
+    this.#maxFrames = maxFrames;
+  }
+
+  /** The sequence number the next {@link seal} call will use. */
+  get nextSeq(): number {
+    return this.#nextSeq;
+  }
+
+  /**
+   * Seals one frame. The sequence number is taken when this is called, so
+   * concurrent calls produce frames in call order; send them in that order.
+   * `plaintext` must not change until the returned promise settles.
+   *
+   * @throws {RangeError} if the frame would exceed `MAX_FRAME_BYTES`
+   * @throws {SessionExhaustedError} after `maxFrames` frames
+   */
+  seal(plaintext: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+    const frameBytes = MIN_FRAME_BYTES + plaintext.length;
+    if (frameBytes > MAX_FRAME_BYTES) {
+      return Promise.reject(
+        new RangeError(
+          `Plaintext too long: ${plaintext.length} bytes make a ${frameBytes}-byte frame, the maximum is ${MAX_FRAME_BYTES}`,
+        ),
+      );
+    }
+    if (this.#nextSeq >= this.#maxFrames) {
+      return Promise.reject(
+        new SessionExhaustedError(
+          `Session exhausted: all ${this.#maxFrames} sequence numbers were used`,
+        ),
+      );
+    }
+    const seq = this.#nextSeq++;
+    return this.#seal(seq, this.#schedule.keysFor(seq), plaintext);
+  }
+
+  async #seal(
+    seq: number,
+    keys: Promise<EpochKeys>,
+    plaintext: Uint8Array,
+  ): Promise<Uint8Array<ArrayBuffer>> {
+    const header = frameHeader(seq);
+    const { key, iv } = await keys;
+    const sealed = await crypto.subtle.encrypt(
+      { name: "AES-GCM", iv: frameNonce(iv, seq), additionalData: header },
+      key,
+      arrayBufferBacked(plaintext),
+    );
+    return concatBytes(header, new Uint8Array(sealed));
+  }
+}
+
+/**
+ * Decrypts and checks incoming frames for one direction.
+ *
+ * Call {@link open} for one frame at a time, awaiting each before the next:
+ * the expected sequence number advances only once a frame is authenticated,
+ * so overlapping calls are refused.
+ */
+export class FrameOpener {
+  readonly #schedule: KeySchedule;
+  readonly #maxFrames: number;
+  #expectedSeq = 0;
+  #pending = false;
+
+  constructor(trafficSecret: Uint8Array, options: SessionCipherOptions = {}) {
+    const { rekeyInterval, maxFrames } = checkOptions(options);
+    this.#schedule = new KeySchedule(trafficSecret, rekeyInterval);
+    this.#maxFrames = maxFrames;
+  }
+
+  /** The sequence number the next accepted frame must carry. */
+  get expectedSeq(): number {
+    return this.#expectedSeq;
+  }
+
+  /**
+   * Authenticates and decrypts one frame.
+   *
+   * @throws {FrameError} if the frame is malformed, out of sequence or forged
+   * @throws {SessionExhaustedError} if the peer went past `maxFrames`
+   * @throws {Error} if called while a previous call is still pending
+   */
+  async open(frame: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+    if (this.#pending) {
+      throw new Error(
+        "FrameOpener.open called while another open is pending; open frames one at a time",
+      );
+    }
+    if (frame.length < MIN_FRAME_BYTES) {
+      throw new FrameError(
+        "too short",
+        `Frame too short: ${frame.length} bytes, the minimum is ${MIN_FRAME_BYTES}`,
+      );
+    }
+    if (frame.length > MAX_FRAME_BYTES) {
+      throw new FrameError(
+        "too long",
+        `Frame too long: ${frame.length} bytes, the maximum is ${MAX_FRAME_BYTES}`,
+      );
+    }
+    if (frame[0] !== FRAME_VERSION) {
+      throw new FrameError(
+        "bad version",
+        `Unsupported frame version ${frame[0]} (expected ${FRAME_VERSION})`,
+      );
+    }
+    const expected = this.#expectedSeq;
+    if (expected >= this.#maxFrames) {
+      throw new SessionExhaustedError(
+        `Session exhausted: all ${this.#maxFrames} sequence numbers were used`,
+      );
+    }
+    // Checked before decrypting: a replayed frame is authentic, and only its
+    // sequence number gives it away.
+    const seq = new DataView(frame.buffer, frame.byteOffset + 1, 8)
+      .getBigUint64(0);
+    if (seq !== BigInt(expected)) {
+      throw new FrameError(
+        "out of sequence",
+        `Frame out of sequence: expected ${expected}, got ${seq}`,
+      );
+    }
+
+    this.#pending = true;
+    try {
+      const { key, iv } = await this.#schedule.keysFor(expected);
+      let plaintext: ArrayBuffer;
+      try {
+        plaintext = await crypto.subtle.decrypt(
+          {
+            name: "AES-GCM",
+            iv: frameNonce(iv, expected),
+            additionalData: arrayBufferBacked(
+              frame.subarray(0, FRAME_HEADER_BYTES),
+            ),
+          },
+          key,
+          arrayBufferBacked(frame.subarray(FRAME_HEADER_BYTES)),
+        );
+      } catch {
+        throw new FrameError(
+          "authentication failed",
+          `Frame ${expected} failed authentication`,
+        );
+      }
+      this.#expectedSeq = expected + 1;
+      return new Uint8Array(plaintext);
+    } finally {
+      this.#pending = false;
+    }
+  }
+}
+
+interface EpochKeys {
+  key: CryptoKey;
+  iv: Uint8Array;
+  /** T_e, kept as a non-extractable HKDF key to derive T_{e+1}. */
+  secret: CryptoKey;
+}
+
+/**
+ * The chain of epoch keys. Only the newest epoch is cached: sequence numbers
+ * only grow, and a caller already holding an older epoch's promise keeps it.
+ */
+class KeySchedule {
+  readonly #rekeyInterval: number;
+  #epoch = 0;
+  #current: Promise<EpochKeys>;
+
+  constructor(trafficSecret: Uint8Array, rekeyInterval: number) {
+    if (trafficSecret.length !== TRAFFIC_SECRET_BYTES) {
+      throw new RangeError(
+        `Traffic secret must be ${TRAFFIC_SECRET_BYTES} bytes, got ${trafficSecret.length}`,
+      );
+    }
+    this.#rekeyInterval = rekeyInterval;
+    this.#current = importHkdfKey(trafficSecret.slice()).then(deriveEpoch);
+    // Rejections reach whoever awaits keysFor(); a cipher that is never used
+    // must not crash the process with an unhandled rejection.
+    this.#current.catch(() => {});
+  }
+
+  /** Must be called synchronously in sequence order (it may advance the cache). */
+  keysFor(seq: number): Promise<EpochKeys> {
+    const epoch = Math.floor(seq / this.#rekeyInterval);
+    while (this.#epoch < epoch) {
+      this.#current = this.#current.then(nextEpoch);
+      this.#current.catch(() => {});
+      this.#epoch++;
+    }
+    return this.#current;
+  }
+}
+
+function importHkdfKey(secret: Uint8Array): Promise<CryptoKey> {
+  return crypto.subtle.importKey(
+    "raw",
+    arrayBufferBacked(secret),
+    "HKDF",
+    false,
+    ["deriveBits"],
+  );
+}
+
+function hkdf(
+  secret: CryptoKey,
+  info: Uint8Array<ArrayBuffer>,
+  bytes: number,
+): Promise<ArrayBuffer> {
+  return crypto.subtle.deriveBits(
+    { name: "HKDF", hash: "SHA-256", salt: EMPTY, info },
+    secret,
+    bytes * 8,
+  );
+}
+
+async function deriveEpoch(secret: CryptoKey): Promise<EpochKeys> {
+  const okm = new Uint8Array(
+    await hkdf(secret, TRAFFIC_INFO, AES_KEY_BYTES + IV_BYTES),
+  );
+  const key = await crypto.subtle.importKey(
+    "raw",
+    okm.subarray(0, AES_KEY_BYTES),
+    "AES-GCM",
+    false,
+    ["encrypt", "decrypt"],
+  );
+  return { key, iv: okm.slice(AES_KEY_BYTES), secret };
+}
+
+async function nextEpoch(previous: EpochKeys): Promise<EpochKeys> {
+  const next = new Uint8Array(
+    await hkdf(previous.secret, NEXT_SECRET_INFO, TRAFFIC_SECRET_BYTES),
+  );
+  return await deriveEpoch(await importHkdfKey(next));
+}
+
+function frameHeader(seq: number): Uint8Array<ArrayBuffer> {
+  const header = new Uint8Array(FRAME_HEADER_BYTES);
+  header[0] = FRAME_VERSION;
+  new DataView(header.buffer).setBigUint64(1, BigInt(seq));
+  return header;
+}
+
+/** iv XOR (4 zero bytes || seq as a big-endian u64). */
+function frameNonce(iv: Uint8Array, seq: number): Uint8Array<ArrayBuffer> {
+  const nonce = new Uint8Array(IV_BYTES);
+  new DataView(nonce.buffer).setBigUint64(4, BigInt(seq));
+  for (let i = 0; i < IV_BYTES; i++) nonce[i] = nonce[i]! ^ iv[i]!;
+  return nonce;
+}
+
+function checkOptions(
+  options: SessionCipherOptions,
+): Required<SessionCipherOptions> {
+  const rekeyInterval = options.rekeyInterval ?? REKEY_INTERVAL;
+  const maxFrames = options.maxFrames ?? MAX_FRAMES;
+  if (
+    !Number.isInteger(rekeyInterval) || rekeyInterval < 1 ||
+    rekeyInterval > MAX_REKEY_INTERVAL
+  ) {
+    throw new RangeError(
+      `rekeyInterval must be an integer from 1 to ${MAX_REKEY_INTERVAL}, got ${rekeyInterval}`,
+    );
+  }
+  if (!Number.isInteger(maxFrames) || maxFrames < 1 || maxFrames > MAX_FRAMES) {
+    throw new RangeError(
+      `maxFrames must be an integer from 1 to ${MAX_FRAMES}, got ${maxFrames}`,
+    );
+  }
+  return { rekeyInterval, maxFrames };
+}

@@ -1,0 +1,99 @@
+/** Runs `main.ts` as a real process and reads its output as it arrives. */
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const PERMISSIONS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-run",
+];
+
+export class ChatProcess {
+  readonly child: Deno.ChildProcess;
+  stdout = "";
+  stderr = "";
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #reading: Promise<void>;
+  #changed: (() => void)[] = [];
+
+  constructor(
+    args: string[],
+    options: { cwd?: string; env?: Record<string, string> } = {},
+  ) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", ...PERMISSIONS, MAIN, ...args],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1", ...options.env },
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+    }).spawn();
+    this.#writer = this.child.stdin.getWriter();
+    this.#reading = Promise.all([
+      this.#pump(this.child.stdout, (text) => (this.stdout += text)),
+      this.#pump(this.child.stderr, (text) => (this.stderr += text)),
+    ]).then(() => {});
+  }
+
+  async #pump(
+    stream: ReadableStream<Uint8Array>,
+    append: (text: string) => void,
+  ): Promise<void> {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      append(decoder.decode(chunk, { stream: true }));
+      const changed = this.#changed;
+      this.#changed = [];
+      for (const wake of changed) wake();
+    }
+  }
+
+  /** Waits until stdout matches `pattern`; returns the match. */
+  async waitFor(
+    pattern: RegExp,
+    timeoutMs = 15_000,
+  ): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const match = this.stdout.match(pattern);
+      if (match) return match;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(
+          `timed out waiting for ${pattern}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`,
+        );
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#changed.push(resolve);
+        timer = setTimeout(resolve, Math.min(left, 250));
+      });
+      clearTimeout(timer);
+    }
+  }
+
+  async write(text: string): Promise<void> {
+    await this.#writer.write(new TextEncoder().encode(text));
+  }
+
+  async closeStdin(): Promise<void> {
+    await this.#writer.close().catch(() => {});
+  }
+
+  /** Waits for exit (closing stdin first) and for all output. */
+  async finish(): Promise<Deno.CommandStatus> {
+    await this.closeStdin();
+    const status = await this.child.status;
+    await this.#reading;
+    return status;
+  }
+
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    try {
+      this.child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  }
+}

@@ -1,0 +1,306 @@
+import assert from "node:assert/strict";
+import { MAX_FRAME_BYTES } from "../../src/protocol/limits.ts";
+import {
+  concatBytes,
+  randomBytes,
+  utf8Encode,
+} from "../../src/crypto/bytes.ts";
+import {
+  FrameError,
+  type FrameErrorReason,
+  FrameOpener,
+  FrameSealer,
+  type SessionCipherOptions,
+  SessionExhaustedError,
+} from "../../src/crypto/session_cipher.ts";
+
+function pair(options: SessionCipherOptions = {}, secret = randomBytes(32)) {
+  return {
+    sealer: new FrameSealer(secret, options),
+    opener: new FrameOpener(secret, options),
+  };
+}
+
+async function rejectsWith(
+  promise: Promise<unknown>,
+  reason: FrameErrorReason,
+  message?: RegExp,
+): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof FrameError, `got ${error}`);
+    assert.equal(error.reason, reason);
+    if (message) assert.match(error.message, message);
+    return true;
+  });
+}
+
+function seqOf(frame: Uint8Array): bigint {
+  return new DataView(frame.buffer, frame.byteOffset).getBigUint64(1);
+}
+
+/** An independent reading of the key schedule in session_cipher.ts. */
+async function referenceFrame(
+  secret: Uint8Array<ArrayBuffer>,
+  epoch: number,
+  seq: number,
+  plaintext: Uint8Array<ArrayBuffer>,
+): Promise<Uint8Array> {
+  const hkdf = async (
+    ikm: Uint8Array<ArrayBuffer>,
+    info: string,
+    bytes: number,
+  ) =>
+    new Uint8Array(
+      await crypto.subtle.deriveBits(
+        {
+          name: "HKDF",
+          hash: "SHA-256",
+          salt: new Uint8Array(0),
+          info: utf8Encode(info),
+        },
+        await crypto.subtle.importKey("raw", ikm, "HKDF", false, [
+          "deriveBits",
+        ]),
+        bytes * 8,
+      ),
+    );
+  let t = secret;
+  for (let e = 0; e < epoch; e++) t = await hkdf(t, "chat/1 next", 32);
+  const okm = await hkdf(t, "chat/1 traffic", 44);
+  const key = await crypto.subtle.importKey(
+    "raw",
+    okm.slice(0, 32),
+    "AES-GCM",
+    false,
+    [
+      "encrypt",
+    ],
+  );
+  const header = new Uint8Array(9);
+  header[0] = 1;
+  new DataView(header.buffer).setBigUint64(1, BigInt(seq));
+  const nonce = okm.slice(32, 44);
+  const seqBytes = new Uint8Array(12);
+  new DataView(seqBytes.buffer).setBigUint64(4, BigInt(seq));
+  for (let i = 0; i < 12; i++) nonce[i]! ^= seqBytes[i]!;
+  const sealed = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv: nonce, additionalData: header },
+    key,
+    plaintext,
+  );
+  return concatBytes(header, new Uint8Array(sealed));
+}
+
+Deno.test("FrameSealer and FrameOpener round-trip frames in order", async () => {
+  const { sealer, opener } = pair();
+  const messages = [
+    new Uint8Array(0),
+    utf8Encode("hello"),
+    randomBytes(100_000),
+  ];
+  for (const [i, message] of messages.entries()) {
+    assert.equal(sealer.nextSeq, i);
+    const frame = await sealer.seal(message);
+    assert.equal(frame.length, 9 + message.length + 16);
+    assert.equal(frame[0], 1);
+    assert.equal(seqOf(frame), BigInt(i));
+    assert.deepEqual(await opener.open(frame), message);
+    assert.equal(opener.expectedSeq, i + 1);
+  }
+});
+
+Deno.test("FrameSealer follows the documented key schedule and frame layout", async () => {
+  const secret = randomBytes(32);
+  const sealer = new FrameSealer(secret, { rekeyInterval: 4 });
+  for (let seq = 0; seq < 10; seq++) {
+    const plaintext = utf8Encode(`frame ${seq}`);
+    assert.deepEqual(
+      await sealer.seal(plaintext),
+      await referenceFrame(secret, Math.floor(seq / 4), seq, plaintext),
+      `seq ${seq}`,
+    );
+  }
+});
+
+Deno.test("FrameSealer assigns sequence numbers in call order", async () => {
+  const { sealer, opener } = pair({ rekeyInterval: 2 });
+  // Not awaited one by one: the sequence number is taken at call time, even
+  // across an epoch change.
+  const frames = await Promise.all(
+    [0, 1, 2, 3, 4].map((i) => sealer.seal(utf8Encode(`${i}`))),
+  );
+  assert.deepEqual(frames.map(seqOf), [0n, 1n, 2n, 3n, 4n]);
+  assert.equal(sealer.nextSeq, 5);
+  for (const [i, frame] of frames.entries()) {
+    assert.deepEqual(await opener.open(frame), utf8Encode(`${i}`));
+  }
+});
+
+Deno.test("FrameOpener rejects a repeated frame", async () => {
+  const { sealer, opener } = pair();
+  const frame = await sealer.seal(utf8Encode("once"));
+  await opener.open(frame);
+  await rejectsWith(opener.open(frame), "out of sequence", /expected 1, got 0/);
+});
+
+Deno.test("FrameOpener rejects skipped and reordered frames without advancing", async () => {
+  const { sealer, opener } = pair();
+  const frames = [];
+  for (let i = 0; i < 3; i++) {
+    frames.push(await sealer.seal(utf8Encode(`${i}`)));
+  }
+  await rejectsWith(
+    opener.open(frames[1]!),
+    "out of sequence",
+    /expected 0, got 1/,
+  );
+  await opener.open(frames[0]!);
+  await rejectsWith(
+    opener.open(frames[2]!),
+    "out of sequence",
+    /expected 1, got 2/,
+  );
+  await opener.open(frames[1]!);
+  await opener.open(frames[2]!);
+});
+
+Deno.test("FrameOpener rejects tampered ciphertext, tag and header", async () => {
+  const { sealer, opener } = pair();
+  const frame = await sealer.seal(utf8Encode("attack at dawn"));
+  const tamper = (index: number) => {
+    const copy = frame.slice();
+    copy[index]! ^= 0x01;
+    return copy;
+  };
+  await rejectsWith(opener.open(tamper(9)), "authentication failed", /Frame 0/);
+  await rejectsWith(
+    opener.open(tamper(frame.length - 1)),
+    "authentication failed",
+  );
+  await rejectsWith(opener.open(tamper(8)), "out of sequence");
+  await rejectsWith(
+    opener.open(tamper(0)),
+    "bad version",
+    /version 0 \(expected 1\)/,
+  );
+  // A failed open leaves the opener usable for the genuine frame.
+  assert.deepEqual(await opener.open(frame), utf8Encode("attack at dawn"));
+});
+
+Deno.test("FrameOpener rejects truncated and oversized frames", async () => {
+  const { sealer, opener } = pair();
+  const frame = await sealer.seal(utf8Encode("some text"));
+  await rejectsWith(
+    opener.open(frame.subarray(0, 24)),
+    "too short",
+    /24 bytes/,
+  );
+  await rejectsWith(opener.open(new Uint8Array(0)), "too short");
+  await rejectsWith(
+    opener.open(frame.subarray(0, frame.length - 1)),
+    "authentication failed",
+  );
+  await rejectsWith(
+    opener.open(frame.subarray(0, 25)),
+    "authentication failed",
+  );
+  const huge = new Uint8Array(MAX_FRAME_BYTES + 1);
+  huge[0] = 1;
+  await rejectsWith(opener.open(huge), "too long");
+  assert.deepEqual(await opener.open(frame), utf8Encode("some text"));
+});
+
+Deno.test("FrameOpener rejects a frame sealed for the other direction", async () => {
+  const clientToServer = pair();
+  const serverToClient = pair();
+  const frame = await clientToServer.sealer.seal(utf8Encode("reflected"));
+  await rejectsWith(serverToClient.opener.open(frame), "authentication failed");
+});
+
+Deno.test("FrameOpener opens a sealed frame from a subarray view", async () => {
+  const { sealer, opener } = pair();
+  const frame = await sealer.seal(utf8Encode("view"));
+  const padded = concatBytes(new Uint8Array(3), frame, new Uint8Array(5));
+  assert.deepEqual(
+    await opener.open(padded.subarray(3, 3 + frame.length)),
+    utf8Encode("view"),
+  );
+});
+
+Deno.test("FrameSealer rekeys every rekeyInterval frames", async () => {
+  const secret = randomBytes(32);
+  const { sealer, opener } = pair({ rekeyInterval: 4 }, secret);
+  for (let i = 0; i < 20; i++) {
+    const message = utf8Encode(`message ${i}`);
+    assert.deepEqual(await opener.open(await sealer.seal(message)), message);
+  }
+
+  // Same secret, different epoch boundaries: frames agree up to seq 3 only.
+  const short = new FrameSealer(secret, { rekeyInterval: 4 });
+  const long = new FrameSealer(secret, { rekeyInterval: 8 });
+  const longOpener = new FrameOpener(secret, { rekeyInterval: 8 });
+  const same = utf8Encode("same plaintext");
+  for (let seq = 0; seq < 4; seq++) {
+    const frame = await short.seal(same);
+    assert.deepEqual(frame, await long.seal(same));
+    await longOpener.open(frame);
+  }
+  const epochOne = await short.seal(same);
+  assert.notDeepEqual(epochOne, await long.seal(same));
+  await rejectsWith(longOpener.open(epochOne), "authentication failed");
+});
+
+Deno.test("FrameSealer throws SessionExhaustedError after maxFrames", async () => {
+  const { sealer, opener } = pair({ maxFrames: 3 });
+  for (let i = 0; i < 3; i++) {
+    await opener.open(await sealer.seal(utf8Encode("x")));
+  }
+  await assert.rejects(sealer.seal(utf8Encode("x")), SessionExhaustedError);
+  assert.equal(sealer.nextSeq, 3);
+  // A peer that kept going would be refused as well.
+  const peer = new FrameSealer(randomBytes(32));
+  const frame = await peer.seal(utf8Encode("x"));
+  frame.set([0, 0, 0, 0, 0, 0, 0, 3], 1);
+  await assert.rejects(opener.open(frame), SessionExhaustedError);
+});
+
+Deno.test("FrameSealer refuses plaintext that would exceed the frame limit", async () => {
+  const { sealer } = pair();
+  await assert.rejects(
+    sealer.seal(new Uint8Array(MAX_FRAME_BYTES - 24)),
+    RangeError,
+  );
+  assert.equal(sealer.nextSeq, 0);
+  const largest = await sealer.seal(new Uint8Array(MAX_FRAME_BYTES - 25));
+  assert.equal(largest.length, MAX_FRAME_BYTES);
+});
+
+Deno.test("FrameOpener refuses overlapping open calls", async () => {
+  const { sealer, opener } = pair();
+  const first = await sealer.seal(utf8Encode("1"));
+  const second = await sealer.seal(utf8Encode("2"));
+  const pending = opener.open(first);
+  await assert.rejects(opener.open(second), /another open is pending/);
+  assert.deepEqual(await pending, utf8Encode("1"));
+  assert.deepEqual(await opener.open(second), utf8Encode("2"));
+});
+
+Deno.test("FrameSealer validates its secret and options", () => {
+  assert.throws(() => new FrameSealer(randomBytes(31)), RangeError);
+  assert.throws(
+    () => new FrameOpener(randomBytes(32), { rekeyInterval: 0 }),
+    RangeError,
+  );
+  assert.throws(
+    () => new FrameSealer(randomBytes(32), { rekeyInterval: 2 ** 24 + 1 }),
+    RangeError,
+  );
+  assert.throws(
+    () => new FrameSealer(randomBytes(32), { maxFrames: 2 ** 40 + 1 }),
+    RangeError,
+  );
+  assert.throws(
+    () => new FrameSealer(randomBytes(32), { maxFrames: 1.5 }),
+    RangeError,
+  );
+});

@@ -1,0 +1,226 @@
+/** `main.ts keygen`, `serve` and `connect` as real processes, driven through stdin. */
+
+import assert from "node:assert/strict";
+import { ChatProcess } from "../_helpers/process.ts";
+
+async function keygen(dir: string, ...extra: string[]): Promise<ChatProcess> {
+  const process = new ChatProcess([
+    "keygen",
+    "--bits",
+    "2048",
+    "--out",
+    dir,
+    ...extra,
+  ]);
+  await process.finish();
+  return process;
+}
+
+Deno.test("chat keygen writes a 0600 private key, a public key and prints the fingerprint; refuses to overwrite", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const first = await keygen(dir);
+    assert.equal((await first.child.status).code, 0, first.stderr);
+    assert.match(
+      first.stdout,
+      new RegExp(`Private key saved to ${dir}/private.pem`),
+    );
+    assert.match(
+      first.stdout,
+      new RegExp(`Public key saved to ${dir}/public.pem`),
+    );
+    assert.match(first.stdout, /Fingerprint: SHA256:[A-Za-z0-9+/]{43}\n/);
+    assert.equal((await Deno.stat(`${dir}/private.pem`)).mode! & 0o777, 0o600);
+    const before = await Deno.readTextFile(`${dir}/private.pem`);
+    assert.match(before, /^-----BEGIN PRIVATE KEY-----\n/);
+
+    const again = await keygen(dir);
+    assert.equal((await again.child.status).code, 1);
+    assert.match(again.stderr, /already exists; use --force/);
+    assert.equal(
+      await Deno.readTextFile(`${dir}/private.pem`),
+      before,
+      "not overwritten",
+    );
+
+    const forced = await keygen(dir, "--force");
+    assert.equal((await forced.child.status).code, 0, forced.stderr);
+    assert.notEqual(await Deno.readTextFile(`${dir}/private.pem`), before);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("chat serve and chat connect: two users chat through real processes; SIGTERM shuts down cleanly", async () => {
+  const dir = await Deno.makeTempDir();
+  let server: ChatProcess | null = null;
+  try {
+    await keygen(dir);
+    server = new ChatProcess([
+      "serve",
+      "--key",
+      `${dir}/private.pem`,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+    ]);
+    const [, port] = await server.waitFor(
+      /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
+    );
+    await server.waitFor(/Server key fingerprint: SHA256:/);
+
+    const jojo = new ChatProcess([
+      "connect",
+      `127.0.0.1:${port}`,
+      "--pub",
+      `${dir}/public.pem`,
+    ]);
+    await jojo.waitFor(/Enter your username:/);
+    await jojo.write("jojo\n");
+    await jojo.waitFor(/SUCCESS: Username registered\./);
+
+    const sophia = new ChatProcess([
+      "connect",
+      "127.0.0.1",
+      "--port",
+      port!,
+      "--pub",
+      `${dir}/public.pem`,
+      "--user",
+      "sophia",
+    ]);
+    await sophia.write(
+      "Hello everyone!\n/msg jojo How are you?\n/msg nobody hi\n/bogus\n/quit\nthis is never sent\n",
+    );
+    const sophiaStatus = await sophia.finish();
+    assert.equal(sophiaStatus.code, 0, sophia.stdout + sophia.stderr);
+    const sophiaLines = sophia.stdout.split("\n");
+    for (
+      const line of [
+        `Connecting to ws://127.0.0.1:${port}`,
+        "Handshake Finished. Start AES encrypted transmission",
+        "SUCCESS: Username registered.",
+        "Broadcast message sent: Hello everyone!",
+        "Private message to jojo: How are you?",
+        "ERROR: User 'nobody' is not online.",
+      ]
+    ) {
+      assert.ok(
+        sophiaLines.includes(line),
+        `sophia should see ${JSON.stringify(line)}:\n${sophia.stdout}`,
+      );
+    }
+    assert.match(sophia.stdout, /ERROR: Unknown command '\/bogus'/);
+
+    await jojo.waitFor(/Private message from sophia: How are you\?/);
+    assert.ok(
+      jojo.stdout.split("\n").includes(
+        "[Broadcast from sophia]: Hello everyone!",
+      ),
+      jojo.stdout,
+    );
+    assert.doesNotMatch(jojo.stdout, /this is never sent/);
+    const jojoStatus = await jojo.finish();
+    assert.equal(jojoStatus.code, 0, jojo.stderr);
+
+    server.kill("SIGTERM");
+    const serverStatus = await server.finish();
+    assert.equal(serverStatus.code, 0, server.stderr);
+    assert.match(server.stdout, /Shutting down/);
+  } finally {
+    server?.kill("SIGKILL");
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("chat connect with the wrong public key names both fingerprints and exits non-zero quickly", async () => {
+  const dir = await Deno.makeTempDir();
+  let server: ChatProcess | null = null;
+  try {
+    await keygen(`${dir}/server`);
+    await keygen(`${dir}/other`);
+    server = new ChatProcess([
+      "serve",
+      "--key",
+      `${dir}/server/private.pem`,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+    ]);
+    const [, port] = await server.waitFor(
+      /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
+    );
+    const started = Date.now();
+    const client = new ChatProcess([
+      "connect",
+      `127.0.0.1:${port}`,
+      "--pub",
+      `${dir}/other/public.pem`,
+      "--user",
+      "eve",
+    ]);
+    const status = await client.finish();
+    assert.notEqual(status.code, 0);
+    assert.ok(Date.now() - started < 8000, "no hang");
+    assert.match(
+      client.stdout,
+      /Server key mismatch: expected SHA256:\S+ .*presented SHA256:\S+/,
+    );
+    assert.doesNotMatch(client.stdout, /Handshake Finished/);
+  } finally {
+    server?.kill("SIGKILL");
+    await server?.finish();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("chat serve with a bad key file or a busy port prints one line and exits non-zero", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/bad.pem`, "not a key\n");
+    const bad = new ChatProcess([
+      "serve",
+      "--key",
+      `${dir}/bad.pem`,
+      "--port",
+      "0",
+    ]);
+    const badStatus = await bad.finish();
+    assert.equal(badStatus.code, 1);
+    assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
+    assert.match(bad.stderr, /^chat: /);
+
+    const missing = new ChatProcess([
+      "serve",
+      "--key",
+      `${dir}/none.pem`,
+      "--port",
+      "0",
+    ]);
+    assert.equal((await missing.finish()).code, 1);
+    assert.match(missing.stderr, /none\.pem/);
+
+    await keygen(dir);
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const busyPort = (listener.addr as Deno.NetAddr).port;
+    const busy = new ChatProcess([
+      "serve",
+      "--key",
+      `${dir}/private.pem`,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(busyPort),
+    ]);
+    assert.equal((await busy.finish()).code, 1);
+    assert.match(busy.stderr, new RegExp(`Port ${busyPort} is already in use`));
+
+    const flag = new ChatProcess(["serve", "--port", "notaport"]);
+    assert.notEqual((await flag.finish()).code, 0);
+    assert.match(flag.stderr, /port/i);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
