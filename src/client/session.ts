@@ -104,6 +104,8 @@ async function chat(
   }
 
   client.onMessage(({ message, body }) => {
+    // The goodbye is reported once, where the session ends.
+    if (message.t === "bye") return;
     learnNames(message, users, groups);
     for (const line of render(message, decodeText(body), style)) {
       terminal.print(line);
@@ -133,10 +135,10 @@ async function chat(
   for (;;) {
     const next = await Promise.race([terminal.nextLine(), ended]);
     if (next !== null && typeof next === "object") {
+      terminal.close();
       terminal.print(
         next.ended.clean ? next.ended.reason : `ERROR: ${next.ended.reason}`,
       );
-      terminal.close();
       return 1;
     }
     if (next === null) break;

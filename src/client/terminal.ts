@@ -103,6 +103,11 @@ class ReadlineTerminal implements Terminal {
   }
 
   close(): void {
+    if (this.#prompting) {
+      // Leave no dangling prompt behind the last line printed.
+      readline.clearLine(process.stdout, 0);
+      readline.cursorTo(process.stdout, 0);
+    }
     this.#prompting = false;
     this.#rl.close();
     // readline leaves stdin referenced; unref it so the process can end.
