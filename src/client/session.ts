@@ -120,13 +120,13 @@ async function chat(
     learnNames(reply, users, groups)
   );
 
-  const inFlight = new Set<Promise<void>>();
-  const track = (promise: Promise<void>) => {
-    inFlight.add(promise);
-    promise.finally(() => inFlight.delete(promise));
-  };
-  const show = (lines: string[]) => {
-    for (const line of lines) terminal.print(line);
+  // Each command's result is shown in the order the commands were typed, even
+  // when a local answer (usage, help) is ready before an earlier server reply.
+  let results: Promise<void> = Promise.resolve();
+  const showInOrder = (lines: Promise<string[]>) => {
+    results = results.then(() => lines).then((ready) => {
+      for (const line of ready) terminal.print(line);
+    });
   };
 
   const ended: Promise<{ ended: Ending }> = client.ended.then((ending) => ({
@@ -147,23 +147,21 @@ async function chat(
     if (command.kind === "quit") break;
     const request = perform(client, command);
     if (request === null) {
-      show(localReply(command));
+      showInOrder(Promise.resolve(localReply(command)));
       continue;
     }
-    track(request.then((reply) => {
+    showInOrder(request.then((reply) => {
       learnNames(reply, users, groups);
       const sent = command.kind === "say" || command.kind === "msg" ||
         command.kind === "gsay";
-      show(
-        reply.t === "ok" && sent
-          ? renderSent(command, style)
-          : render(reply, "", style),
-      );
+      return reply.t === "ok" && sent
+        ? renderSent(command, style)
+        : render(reply, "", style);
     }));
   }
 
   // End of input or /quit: let outstanding replies arrive, then say goodbye.
-  await withDeadline(Promise.all(inFlight), REPLY_GRACE_MS);
+  await withDeadline(results, REPLY_GRACE_MS);
   const ending = await client.quit();
   terminal.close();
   return ending.clean ? 0 : 1;

@@ -111,7 +111,18 @@ Deno.test("chat serve and chat connect: two users chat through real processes; S
         `sophia should see ${JSON.stringify(line)}:\n${sophia.stdout}`,
       );
     }
-    assert.match(sophia.stdout, /ERROR: Unknown command '\/bogus'/);
+    // Results come in the order the commands were given, local ones included.
+    const order = [
+      "Broadcast message sent: Hello everyone!",
+      "Private message to jojo: How are you?",
+      "ERROR: User 'nobody' is not online.",
+    ].map((line) => sophiaLines.indexOf(line));
+    order.push(
+      sophiaLines.findIndex((line) =>
+        line.startsWith("ERROR: Unknown command '/bogus'")
+      ),
+    );
+    assert.deepEqual(order, [...order].sort((a, b) => a - b), sophia.stdout);
 
     await jojo.waitFor(/Private message from sophia: How are you\?/);
     assert.ok(

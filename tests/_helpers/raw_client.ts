@@ -1,0 +1,317 @@
+/**
+ * A minimal client that speaks the wire protocol by hand over a plain
+ * `WebSocket`, with the real crypto modules but none of `SecureChannel`'s
+ * guarantees. It keeps the handshake texts and hands out sealed frames before
+ * sending them, so tests can tamper with, replay, reorder or reflect them.
+ */
+
+import {
+  ClientHandshake,
+  type SessionKeys,
+} from "../../src/crypto/handshake.ts";
+import {
+  decodeBatch,
+  encodeMessage,
+  packBatches,
+} from "../../src/protocol/codec.ts";
+import type {
+  ClientMessage,
+  ServerMessage,
+} from "../../src/protocol/messages.ts";
+import { parseServerMessage } from "../../src/protocol/codec.ts";
+
+export type Received = string | Uint8Array;
+
+export interface RawClose {
+  code: number;
+  reason: string;
+}
+
+/** The four handshake messages exactly as they crossed the wire. */
+export interface HandshakeTexts {
+  serverHello: string;
+  clientHello: string;
+  serverFinished: string;
+  clientFinished: string;
+}
+
+export interface RawMessage {
+  message: ServerMessage;
+  body: Uint8Array;
+}
+
+const DEFAULT_TIMEOUT_MS = 5000;
+const CLOSE_WAIT_MS = 2000;
+
+export class RawClient {
+  readonly socket: WebSocket;
+  /** Resolves with the close event, whoever closed. */
+  readonly closed: Promise<RawClose>;
+  /** Everything the server sent, in order, consumed or not. */
+  readonly received: Received[] = [];
+  /** Every server message opened so far, replies included. */
+  readonly messages: RawMessage[] = [];
+  #unread: Received[] = [];
+  #wake: (() => void) | null = null;
+  #isClosed = false;
+  #texts: HandshakeTexts | null = null;
+  #keys: SessionKeys | null = null;
+  #nextId = 1;
+
+  private constructor(socket: WebSocket) {
+    this.socket = socket;
+    socket.binaryType = "arraybuffer";
+    this.closed = new Promise((resolve) => {
+      socket.addEventListener("close", (event) => {
+        this.#isClosed = true;
+        this.#notify();
+        resolve({ code: event.code, reason: event.reason });
+      });
+    });
+    socket.addEventListener("message", (event) => {
+      const data = typeof event.data === "string"
+        ? event.data
+        : new Uint8Array(event.data as ArrayBuffer);
+      this.received.push(data);
+      this.#unread.push(data);
+      this.#notify();
+    });
+    // Always followed by a close event, which is what tests look at.
+    socket.addEventListener("error", () => {});
+  }
+
+  /** Opens a WebSocket to `url`; the handshake is left to the caller. */
+  static open(url: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<RawClient> {
+    const socket = new WebSocket(url);
+    const client = new RawClient(socket);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        socket.close();
+        reject(new Error(`Cannot connect to ${url} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      socket.addEventListener("open", () => {
+        clearTimeout(timer);
+        resolve(client);
+      }, { once: true });
+      client.closed.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`Cannot connect to ${url}`));
+      });
+    });
+  }
+
+  /** Opens a connection and completes a genuine handshake. */
+  static async connect(
+    url: string,
+    options: { pinnedSpki?: Uint8Array } = {},
+  ): Promise<RawClient> {
+    const client = await RawClient.open(url);
+    try {
+      await client.handshake(options);
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
+    return client;
+  }
+
+  get isClosed(): boolean {
+    return this.#isClosed;
+  }
+
+  /** The handshake as sent and received; only after {@link handshake}. */
+  get texts(): HandshakeTexts {
+    if (this.#texts === null) throw new Error("No handshake yet");
+    return this.#texts;
+  }
+
+  get keys(): SessionKeys {
+    if (this.#keys === null) throw new Error("No handshake yet");
+    return this.#keys;
+  }
+
+  /** Sends raw data if the socket is still open; says whether it did. */
+  send(data: string | Uint8Array): boolean {
+    if (this.socket.readyState !== WebSocket.OPEN) return false;
+    this.socket.send(data);
+    return true;
+  }
+
+  /** The next unread message from the server, or null once it is closed. */
+  async next(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Received | null> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const data = this.#unread.shift();
+      if (data !== undefined) return data;
+      if (this.#isClosed) return null;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(`No message from the server within ${timeoutMs} ms`);
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+    }
+  }
+
+  async nextText(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<string> {
+    const data = await this.next(timeoutMs);
+    if (typeof data !== "string") {
+      throw new Error(
+        data === null ? "Closed while expecting text" : "Expected text",
+      );
+    }
+    return data;
+  }
+
+  async nextFrame(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Uint8Array> {
+    const data = await this.next(timeoutMs);
+    if (!(data instanceof Uint8Array)) {
+      throw new Error(
+        data === null ? "Closed while expecting a frame" : "Expected a frame",
+      );
+    }
+    return data;
+  }
+
+  /** Runs the client side of the handshake with the real handshake code. */
+  async handshake(options: { pinnedSpki?: Uint8Array } = {}): Promise<void> {
+    const handshake = new ClientHandshake(
+      options.pinnedSpki ? { pinnedSpki: options.pinnedSpki } : {},
+    );
+    const serverHello = await this.nextText();
+    const hello = await handshake.receiveServerHello(serverHello);
+    this.send(hello.reply);
+    const serverFinished = await this.nextText();
+    const finished = await handshake.receiveServerFinished(serverFinished);
+    this.send(finished.reply);
+    this.#texts = {
+      serverHello,
+      clientHello: hello.reply,
+      serverFinished,
+      clientFinished: finished.reply,
+    };
+    this.#keys = finished.keys;
+  }
+
+  /** A fresh request id, for headers built by hand. */
+  nextId(): number {
+    return this.#nextId++;
+  }
+
+  /**
+   * Seals messages into one frame without sending it. Headers are taken as
+   * is, so they may be anything JSON can carry.
+   */
+  seal(...messages: { header: unknown; body?: Uint8Array }[]): Promise<
+    Uint8Array
+  > {
+    const encoded = messages.map(({ header, body }) =>
+      encodeMessage(header as ClientMessage, body)
+    );
+    const [batch, ...rest] = packBatches(encoded);
+    if (batch === undefined || rest.length > 0) {
+      throw new RangeError("The messages do not fit in one frame");
+    }
+    return this.sealPlaintext(batch);
+  }
+
+  /** Seals arbitrary bytes, which need not be a valid batch. */
+  sealPlaintext(plaintext: Uint8Array): Promise<Uint8Array> {
+    return this.keys.sender.seal(plaintext);
+  }
+
+  /** Seals one message into a frame and sends it; returns the frame. */
+  async sendMessage(header: unknown, body?: Uint8Array): Promise<Uint8Array> {
+    const frame = await this.seal(body ? { header, body } : { header });
+    this.send(frame);
+    return frame;
+  }
+
+  /** Opens the next frame from the server and records its messages. */
+  async receiveMessages(
+    timeoutMs = DEFAULT_TIMEOUT_MS,
+  ): Promise<RawMessage[]> {
+    const frame = await this.nextFrame(timeoutMs);
+    const plaintext = await this.keys.receiver.open(frame);
+    const messages = decodeBatch(plaintext).map(({ header, body }) => ({
+      message: parseServerMessage(header),
+      body,
+    }));
+    this.messages.push(...messages);
+    return messages;
+  }
+
+  /** Reads frames until the reply to request `id` arrives. */
+  async replyTo(
+    id: number,
+    timeoutMs = DEFAULT_TIMEOUT_MS,
+  ): Promise<ServerMessage> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.messages.find(({ message }) =>
+        "re" in message && message.re === id
+      );
+      if (found) return found.message;
+      await this.receiveMessages(Math.max(1, deadline - Date.now()));
+    }
+  }
+
+  /** Sends a request built from `header` plus a fresh id; returns the reply. */
+  async request(
+    header: Record<string, unknown>,
+    body?: Uint8Array,
+  ): Promise<ServerMessage> {
+    const id = this.nextId();
+    await this.sendMessage({ ...header, id }, body);
+    return await this.replyTo(id);
+  }
+
+  /** Resolves with the close event; throws if the socket stays open. */
+  async waitClosed(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<RawClose> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      return await Promise.race([
+        this.closed,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new Error(`The server did not close within ${timeoutMs} ms`),
+              ),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Closes from this side (if still open) and waits for the socket to go. */
+  async close(): Promise<void> {
+    const state = this.socket.readyState;
+    if (state === WebSocket.CONNECTING || state === WebSocket.OPEN) {
+      this.socket.close(1000, "done");
+    }
+    await this.waitClosed(CLOSE_WAIT_MS);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+}
+
+/** The sequence number in a sealed frame's header. */
+export function frameSeq(frame: Uint8Array): bigint {
+  return new DataView(frame.buffer, frame.byteOffset + 1, 8).getBigUint64(0);
+}
