@@ -258,7 +258,7 @@ function learnNames(
 }
 
 function describeConnectError(reason: string, url: string): string {
-  if (/refused|os error 111/i.test(reason)) {
+  if (/refused|tcp connect error|os error 111/i.test(reason)) {
     return `Cannot connect to ${url}: connection refused. Is 'chat serve' running there?`;
   }
   return reason.startsWith("Server key mismatch") || reason.startsWith("Cannot")

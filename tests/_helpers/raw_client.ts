@@ -13,12 +13,12 @@ import {
   decodeBatch,
   encodeMessage,
   packBatches,
+  parseServerMessage,
 } from "../../src/protocol/codec.ts";
 import type {
   ClientMessage,
   ServerMessage,
 } from "../../src/protocol/messages.ts";
-import { parseServerMessage } from "../../src/protocol/codec.ts";
 
 export type Received = string | Uint8Array;
 
