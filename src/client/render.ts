@@ -181,6 +181,16 @@ export function renderServerMessage(
         [DIM_GROUP, safe(msg.group)],
         [DIM, " ***"],
       )];
+    case "file_ready":
+    case "file_progress":
+    case "file_result":
+    case "file_offer":
+    case "file_chunk":
+    case "file_end":
+    case "file_cancel":
+      // File transfer events need the transfer's context (names, paths,
+      // recipients): the transfer code renders them with renderFileEvent.
+      return [];
     default: {
       const unreachable: never = msg;
       throw new TypeError(

@@ -212,6 +212,32 @@ export function parseClientMessage(value: unknown): ClientMessage {
     }
     case "bye":
       return { t };
+    case "file_offer": {
+      const id = int(f, "id");
+      const name = str(f, "name", 1024);
+      const size = int(f, "size");
+      if ((f.to === undefined) === (f.group === undefined)) {
+        fail("A file offer needs exactly one of 'to' and 'group'");
+      }
+      return f.to === undefined
+        ? { t, id, name, size, group: str(f, "group") }
+        : { t, id, name, size, to: str(f, "to") };
+    }
+    case "file_chunk":
+      return { t, xfer: int(f, "xfer"), offset: int(f, "offset") };
+    case "file_end":
+      return { t, xfer: int(f, "xfer"), sha256: str(f, "sha256", 64) };
+    case "file_ack":
+      return { t, xfer: int(f, "xfer"), received: int(f, "received") };
+    case "file_done":
+      return {
+        t,
+        xfer: int(f, "xfer"),
+        ok: bool(f, "ok"),
+        reason: str(f, "reason", 1024),
+      };
+    case "file_cancel":
+      return { t, xfer: int(f, "xfer"), reason: str(f, "reason", 1024) };
     default:
       fail(
         typeof t === "string"
@@ -301,6 +327,41 @@ export function parseServerMessage(value: unknown): ServerMessage {
       }
       return { t, reason, text: str(f, "text", 4096) };
     }
+    case "file_ready":
+      return {
+        t,
+        re: int(f, "re"),
+        xfer: int(f, "xfer"),
+        recipients: list(f, "recipients", nameString),
+      };
+    case "file_progress":
+      return { t, xfer: int(f, "xfer"), acked: int(f, "acked") };
+    case "file_result":
+      return {
+        t,
+        xfer: int(f, "xfer"),
+        name: str(f, "name"),
+        ok: bool(f, "ok"),
+        reason: str(f, "reason", 1024),
+      };
+    case "file_offer": {
+      const common = {
+        t,
+        xfer: int(f, "xfer"),
+        from: str(f, "from"),
+        name: str(f, "name", 1024),
+        size: int(f, "size"),
+      };
+      return f.group === undefined
+        ? common
+        : { ...common, group: str(f, "group") };
+    }
+    case "file_chunk":
+      return { t, xfer: int(f, "xfer"), offset: int(f, "offset") };
+    case "file_end":
+      return { t, xfer: int(f, "xfer"), sha256: str(f, "sha256", 64) };
+    case "file_cancel":
+      return { t, xfer: int(f, "xfer"), reason: str(f, "reason", 1024) };
     default:
       fail(
         typeof t === "string"

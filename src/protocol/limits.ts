@@ -41,3 +41,22 @@ export function isValidName(name: string): boolean {
 export function nameKey(name: string): string {
   return name.toLowerCase();
 }
+
+/** File chunks: what senders should use, and the most a chunk may carry. */
+export const FILE_CHUNK_BYTES = 64 * 1024;
+export const MAX_FILE_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * A sender keeps at most this many bytes sent but not yet acknowledged by the
+ * slowest recipient, which bounds what the server and receivers hold in memory.
+ */
+export const FILE_WINDOW_BYTES = 4 * 1024 * 1024;
+
+/** Recipients acknowledge at least every this many bytes written to disk. */
+export const FILE_ACK_BYTES = 1024 * 1024;
+
+/** Default largest file the server relays (--max-file-size). */
+export const DEFAULT_MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024;
+
+/** SHA-256 as 64 lower-case hex digits. */
+export const SHA256_HEX_PATTERN = /^[0-9a-f]{64}$/;

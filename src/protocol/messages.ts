@@ -26,7 +26,19 @@ export type ClientMessage =
   | { t: "join"; id: number; group: string }
   | { t: "leave"; id: number; group: string }
   | { t: "members"; id: number; group?: string }
-  | { t: "bye" };
+  | { t: "bye" }
+  // File transfer (docs/PROTOCOL.md, "File transfer"). Exactly one of `to` and
+  // `group` is present. The reply is `file_ready` or an error.
+  | FileOfferRequest
+  | { t: "file_chunk"; xfer: number; offset: number } // body: the next bytes
+  | { t: "file_end"; xfer: number; sha256: string } // sender: all bytes sent
+  | { t: "file_ack"; xfer: number; received: number } // recipient: bytes on disk
+  | { t: "file_done"; xfer: number; ok: boolean; reason: string } // recipient: verdict
+  | { t: "file_cancel"; xfer: number; reason: string }; // either side gives up
+
+export type FileOfferRequest =
+  | { t: "file_offer"; id: number; name: string; size: number; to: string }
+  | { t: "file_offer"; id: number; name: string; size: number; group: string };
 
 export type ClientMessageType = ClientMessage["t"];
 
@@ -63,7 +75,33 @@ export type ServerMessage =
   | { t: "members"; re: number; groups: GroupMembers[] }
   | { t: "presence"; name: string; online: boolean }
   | { t: "membership"; group: string; name: string; joined: boolean }
-  | { t: "bye"; reason: ByeReason; text: string };
+  | { t: "bye"; reason: ByeReason; text: string }
+  // File transfer. To the sender:
+  | { t: "file_ready"; re: number; xfer: number; recipients: string[] }
+  | { t: "file_progress"; xfer: number; acked: number } // slowest recipient
+  | {
+    t: "file_result";
+    xfer: number;
+    name: string;
+    ok: boolean;
+    reason: string;
+  }
+  // To recipients:
+  | FileOfferNotice
+  | { t: "file_chunk"; xfer: number; offset: number } // body: bytes
+  | { t: "file_end"; xfer: number; sha256: string }
+  // To either side: the transfer (or this recipient's part of it) is over.
+  | { t: "file_cancel"; xfer: number; reason: string };
+
+export interface FileOfferNotice {
+  t: "file_offer";
+  xfer: number;
+  from: string;
+  /** Present when the file was sent to a group. */
+  group?: string;
+  name: string;
+  size: number;
+}
 
 export type ServerMessageType = ServerMessage["t"];
 
@@ -89,6 +127,8 @@ export const ERROR_CODES = [
   "empty", // message text with nothing in it
   "limit", // a server limit (groups, members, connections) was reached
   "slow_down", // rate limit
+  "too_large", // a file over the server's size limit
+  "no_such_transfer",
   "internal",
 ] as const;
 

@@ -25,6 +25,7 @@ import type {
   Timestamp,
 } from "../protocol/messages.ts";
 import type { ConnId, Group, ServerState, Session } from "./state.ts";
+import { dropTransfers, routeFile } from "./transfers.ts";
 
 /**
  * One message for one or more connections. All recipients share one message
@@ -52,11 +53,14 @@ export function disconnect(
 ): Outbound[] {
   const session = state.removeConnection(id);
   if (session === null) return [];
-  return send(others(state, id), {
-    t: "presence",
-    name: session.name,
-    online: false,
-  });
+  return [
+    ...dropTransfers(state, id, session.name),
+    ...send(others(state, id), {
+      t: "presence",
+      name: session.name,
+      online: false,
+    }),
+  ];
 }
 
 /** Handles one message from a connection. Never throws on client input. */
@@ -76,7 +80,7 @@ export function route(
   if (session === undefined) {
     return fail(
       from,
-      message.id,
+      "id" in message ? message.id : null,
       "not_registered",
       "ERROR: Register a username first",
     );
@@ -121,6 +125,13 @@ export function route(
       return leave(state, session, message.id, message.group);
     case "members":
       return members(state, session, message.id, message.group);
+    case "file_offer":
+    case "file_chunk":
+    case "file_end":
+    case "file_ack":
+    case "file_done":
+    case "file_cancel":
+      return routeFile(state, session, message, body);
     default: {
       // Unreachable for decoded messages; answered rather than thrown so a
       // decoder bug cannot take the server down.

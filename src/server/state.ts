@@ -11,7 +11,8 @@
  * the same name again. Groups outlive their last member.
  */
 
-import { nameKey } from "../protocol/limits.ts";
+import { DEFAULT_MAX_FILE_BYTES, nameKey } from "../protocol/limits.ts";
+import { TransferTable } from "./transfers.ts";
 import type { Timestamp } from "../protocol/messages.ts";
 
 /** Chosen by the transport edge; unique among live connections. */
@@ -49,12 +50,18 @@ export interface ServerLimits {
   maxGroups: number;
   maxMembersPerGroup: number;
   maxGroupsPerUser: number;
+  /** Largest file the server relays, from the declared size and the bytes sent. */
+  maxFileBytes: number;
+  /** File transfers one user may be sending at once. */
+  maxTransfersPerUser: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxGroups: 1000,
   maxMembersPerGroup: 1000,
   maxGroupsPerUser: 100,
+  maxFileBytes: DEFAULT_MAX_FILE_BYTES,
+  maxTransfersPerUser: 8,
 });
 
 interface MutableSession {
@@ -75,6 +82,8 @@ interface MutableGroup {
 
 export class ServerState {
   readonly limits: Readonly<ServerLimits>;
+  /** File transfers in flight. */
+  readonly transfers: TransferTable = new TransferTable();
 
   // Map order is connection order, which `/list` shows; null until registered.
   #connections = new Map<ConnId, MutableSession | null>();

@@ -235,7 +235,11 @@ export class RawClient {
   async receiveMessages(
     timeoutMs = DEFAULT_TIMEOUT_MS,
   ): Promise<RawMessage[]> {
-    const frame = await this.nextFrame(timeoutMs);
+    return await this.openFrame(await this.nextFrame(timeoutMs));
+  }
+
+  /** Opens one server frame (the next in sequence) and records its messages. */
+  async openFrame(frame: Uint8Array): Promise<RawMessage[]> {
     const plaintext = await this.keys.receiver.open(frame);
     const messages = decodeBatch(plaintext).map(({ header, body }) => ({
       message: parseServerMessage(header),

@@ -10,6 +10,8 @@ Deno.test("ServerState uses default limits unless given others", () => {
     maxGroups: 1000,
     maxMembersPerGroup: 1000,
     maxGroupsPerUser: 100,
+    maxFileBytes: 2 * 1024 ** 3,
+    maxTransfersPerUser: 8,
   });
   assert.deepEqual(new ServerState({ maxGroups: 5 }).limits, {
     ...DEFAULT_LIMITS,

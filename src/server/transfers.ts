@@ -1,0 +1,450 @@
+// This module is browser compatible.
+
+/**
+ * File transfers as the server relays them: an offer names the recipients,
+ * chunks are forwarded in order to those still receiving, acknowledgements
+ * flow back as progress (the slowest recipient's), and each recipient's
+ * verdict reaches the sender. Like the router, this returns what to send and
+ * never reads chunk bodies beyond their length, so files can become
+ * end-to-end encrypted without changing it.
+ */
+
+import {
+  FILE_WINDOW_BYTES,
+  MAX_FILE_CHUNK_BYTES,
+  SHA256_HEX_PATTERN,
+} from "../protocol/limits.ts";
+import type {
+  ClientMessage,
+  ErrorCode,
+  ServerMessage,
+} from "../protocol/messages.ts";
+import type { Outbound } from "./router.ts";
+import type { ConnId, ServerState, Session } from "./state.ts";
+
+type FileMessage = Extract<ClientMessage, { t: `file_${string}` }>;
+
+interface Recipient {
+  name: string;
+  /** Bytes this recipient has acknowledged writing. */
+  acked: number;
+}
+
+interface Transfer {
+  id: number;
+  sender: ConnId;
+  senderName: string;
+  size: number;
+  /** Bytes forwarded so far. */
+  sent: number;
+  ended: boolean;
+  /** Recipients still receiving: removed when they finish, fail or leave. */
+  recipients: Map<ConnId, Recipient>;
+  /** The slowest recipient's acknowledged bytes, last reported to the sender. */
+  reported: number;
+}
+
+/** A sender may run ahead of its slowest recipient by this much before it is cut off. */
+const WINDOW_TOLERANCE_BYTES = 2 * FILE_WINDOW_BYTES + MAX_FILE_CHUNK_BYTES;
+
+/** Longest file name the server passes along (receivers shorten it further). */
+const MAX_FILE_NAME_CHARS = 1024;
+
+export class TransferTable {
+  #transfers = new Map<number, Transfer>();
+  #nextId = 1;
+
+  get size(): number {
+    return this.#transfers.size;
+  }
+
+  countBySender(sender: ConnId): number {
+    let count = 0;
+    for (const transfer of this.#transfers.values()) {
+      if (transfer.sender === sender) count++;
+    }
+    return count;
+  }
+
+  /** Transfers a connection takes part in, as sender or recipient. */
+  involving(id: ConnId): Transfer[] {
+    return [...this.#transfers.values()].filter((t) =>
+      t.sender === id || t.recipients.has(id)
+    );
+  }
+
+  get(id: number): Transfer | undefined {
+    return this.#transfers.get(id);
+  }
+
+  add(transfer: Omit<Transfer, "id">): Transfer {
+    const created = { ...transfer, id: this.#nextId++ };
+    this.#transfers.set(created.id, created);
+    return created;
+  }
+
+  delete(id: number): void {
+    this.#transfers.delete(id);
+  }
+}
+
+/** Handles a file_* message from a registered user. */
+export function routeFile(
+  state: ServerState,
+  session: Session,
+  message: FileMessage,
+  body: Uint8Array,
+): Outbound[] {
+  switch (message.t) {
+    case "file_offer":
+      return offer(state, session, message);
+    case "file_chunk":
+      return chunk(state, session, message.xfer, message.offset, body);
+    case "file_end":
+      return end(state, session, message.xfer, message.sha256);
+    case "file_ack":
+      return ack(state, session, message.xfer, message.received);
+    case "file_done":
+      return done(state, session, message.xfer, message.ok, message.reason);
+    case "file_cancel":
+      return cancel(state, session, message.xfer, message.reason);
+    default: {
+      const unreachable: never = message;
+      return unreachable;
+    }
+  }
+}
+
+/** A connection is gone: its transfers end, and senders hear about it. */
+export function dropTransfers(
+  state: ServerState,
+  id: ConnId,
+  name: string,
+): Outbound[] {
+  const out: Outbound[] = [];
+  for (const transfer of state.transfers.involving(id)) {
+    if (transfer.sender === id) {
+      out.push(...abandon(state, transfer, `${name} disconnected`));
+    } else {
+      out.push(
+        ...removeRecipient(state, transfer, id, false, `${name} disconnected`),
+      );
+    }
+  }
+  return out;
+}
+
+function offer(
+  state: ServerState,
+  session: Session,
+  message: Extract<FileMessage, { t: "file_offer" }>,
+): Outbound[] {
+  const re = message.id;
+  const { maxFileBytes, maxTransfersPerUser } = state.limits;
+  if (message.name.length === 0 || message.name.length > MAX_FILE_NAME_CHARS) {
+    return fail(session.id, re, "bad_request", "ERROR: Bad file name");
+  }
+  if (message.size > maxFileBytes) {
+    return fail(
+      session.id,
+      re,
+      "too_large",
+      `ERROR: The file is too large (${message.size} bytes; this server accepts at most ${maxFileBytes})`,
+    );
+  }
+  if (state.transfers.countBySender(session.id) >= maxTransfersPerUser) {
+    return fail(
+      session.id,
+      re,
+      "limit",
+      `ERROR: You already have ${maxTransfersPerUser} transfers running; wait for one to finish`,
+    );
+  }
+  let recipients: Session[];
+  let group: string | undefined;
+  if ("to" in message) {
+    const target = state.sessionByName(message.to);
+    if (target === undefined) {
+      return fail(
+        session.id,
+        re,
+        "no_such_user",
+        `ERROR: User '${printable(message.to)}' is not online.`,
+      );
+    }
+    if (target.id === session.id) {
+      return fail(
+        session.id,
+        re,
+        "bad_request",
+        "ERROR: You cannot send a file to yourself",
+      );
+    }
+    recipients = [target];
+  } else {
+    const found = state.group(message.group);
+    if (found === undefined) {
+      return fail(
+        session.id,
+        re,
+        "no_such_group",
+        `ERROR: Group '${printable(message.group)}' does not exist.`,
+      );
+    }
+    if (!state.isMember(found, session.name)) {
+      return fail(
+        session.id,
+        re,
+        "not_member",
+        `ERROR: You are not a member of group '${found.name}'. Join it with /join ${found.name}`,
+      );
+    }
+    recipients = state.onlineMembers(found).filter((s) => s.id !== session.id);
+    if (recipients.length === 0) {
+      return fail(
+        session.id,
+        re,
+        "no_such_user",
+        `ERROR: Nobody else in group '${found.name}' is online.`,
+      );
+    }
+    group = found.name;
+  }
+  const transfer = state.transfers.add({
+    sender: session.id,
+    senderName: session.name,
+    size: message.size,
+    sent: 0,
+    ended: false,
+    recipients: new Map(
+      recipients.map((r) => [r.id, { name: r.name, acked: 0 }]),
+    ),
+    reported: 0,
+  });
+  const notice: ServerMessage = {
+    t: "file_offer",
+    xfer: transfer.id,
+    from: session.name,
+    ...(group === undefined ? {} : { group }),
+    name: message.name,
+    size: message.size,
+  };
+  return [
+    {
+      to: [session.id],
+      message: {
+        t: "file_ready",
+        re,
+        xfer: transfer.id,
+        recipients: recipients.map((r) => r.name),
+      },
+    },
+    { to: recipients.map((r) => r.id), message: notice },
+  ];
+}
+
+function chunk(
+  state: ServerState,
+  session: Session,
+  xfer: number,
+  offset: number,
+  body: Uint8Array,
+): Outbound[] {
+  const transfer = state.transfers.get(xfer);
+  // Chunks still in flight after a transfer ended are dropped quietly.
+  if (transfer === undefined || transfer.sender !== session.id) return [];
+  if (transfer.ended) {
+    return abandon(state, transfer, "data after the end of the file");
+  }
+  if (offset !== transfer.sent) {
+    return abandon(
+      state,
+      transfer,
+      `chunk at offset ${offset}, expected ${transfer.sent}`,
+    );
+  }
+  if (body.byteLength === 0 || body.byteLength > MAX_FILE_CHUNK_BYTES) {
+    return abandon(state, transfer, "bad chunk size");
+  }
+  if (transfer.sent + body.byteLength > transfer.size) {
+    return abandon(state, transfer, "more bytes than the declared size");
+  }
+  if (
+    transfer.sent + body.byteLength - slowest(transfer) > WINDOW_TOLERANCE_BYTES
+  ) {
+    return abandon(state, transfer, "the sender ignored flow control");
+  }
+  transfer.sent += body.byteLength;
+  return [{
+    to: [...transfer.recipients.keys()],
+    message: { t: "file_chunk", xfer, offset },
+    body,
+  }];
+}
+
+function end(
+  state: ServerState,
+  session: Session,
+  xfer: number,
+  sha256: string,
+): Outbound[] {
+  const transfer = state.transfers.get(xfer);
+  if (
+    transfer === undefined || transfer.sender !== session.id || transfer.ended
+  ) return [];
+  if (transfer.sent !== transfer.size) {
+    return abandon(
+      state,
+      transfer,
+      `truncated: ${transfer.sent} of ${transfer.size} bytes sent`,
+    );
+  }
+  if (!SHA256_HEX_PATTERN.test(sha256)) {
+    return abandon(state, transfer, "bad checksum format");
+  }
+  transfer.ended = true;
+  return [{
+    to: [...transfer.recipients.keys()],
+    message: { t: "file_end", xfer, sha256 },
+  }];
+}
+
+function ack(
+  state: ServerState,
+  session: Session,
+  xfer: number,
+  received: number,
+): Outbound[] {
+  const transfer = state.transfers.get(xfer);
+  const recipient = transfer?.recipients.get(session.id);
+  if (transfer === undefined || recipient === undefined) return [];
+  // Acknowledgements only move forward and never past what was sent.
+  if (received <= recipient.acked || received > transfer.sent) return [];
+  recipient.acked = received;
+  return progress(transfer);
+}
+
+function done(
+  state: ServerState,
+  session: Session,
+  xfer: number,
+  ok: boolean,
+  reason: string,
+): Outbound[] {
+  const transfer = state.transfers.get(xfer);
+  if (transfer === undefined || !transfer.recipients.has(session.id)) return [];
+  // Success is only believable once the whole file went through.
+  const verified = ok && transfer.ended;
+  return removeRecipient(
+    state,
+    transfer,
+    session.id,
+    verified,
+    verified ? "" : ok ? "reported success before the end of the file" : reason,
+  );
+}
+
+function cancel(
+  state: ServerState,
+  session: Session,
+  xfer: number,
+  reason: string,
+): Outbound[] {
+  const transfer = state.transfers.get(xfer);
+  if (transfer === undefined) return [];
+  if (transfer.sender === session.id) {
+    return abandon(state, transfer, `${session.name} cancelled: ${reason}`);
+  }
+  if (transfer.recipients.has(session.id)) {
+    return removeRecipient(state, transfer, session.id, false, reason);
+  }
+  return [];
+}
+
+/** Ends a whole transfer: every remaining recipient and the sender are told why. */
+function abandon(
+  state: ServerState,
+  transfer: Transfer,
+  reason: string,
+): Outbound[] {
+  state.transfers.delete(transfer.id);
+  const out: Outbound[] = [];
+  const recipients = [...transfer.recipients.keys()];
+  if (recipients.length > 0) {
+    out.push({
+      to: recipients,
+      message: { t: "file_cancel", xfer: transfer.id, reason },
+    });
+  }
+  if (state.session(transfer.sender) !== undefined) {
+    out.push({
+      to: [transfer.sender],
+      message: { t: "file_cancel", xfer: transfer.id, reason },
+    });
+  }
+  return out;
+}
+
+function removeRecipient(
+  state: ServerState,
+  transfer: Transfer,
+  id: ConnId,
+  ok: boolean,
+  reason: string,
+): Outbound[] {
+  const recipient = transfer.recipients.get(id);
+  if (recipient === undefined) return [];
+  transfer.recipients.delete(id);
+  // Every caller is the recipient itself or a connection that is gone, so only
+  // the sender needs telling.
+  const out: Outbound[] = [];
+  out.push({
+    to: [transfer.sender],
+    message: {
+      t: "file_result",
+      xfer: transfer.id,
+      name: recipient.name,
+      ok,
+      reason: printable(reason, 300),
+    },
+  });
+  if (transfer.recipients.size === 0) {
+    state.transfers.delete(transfer.id);
+  } else {
+    // The slowest recipient may have just left.
+    out.push(...progress(transfer));
+  }
+  return out;
+}
+
+function progress(transfer: Transfer): Outbound[] {
+  const acked = slowest(transfer);
+  if (acked <= transfer.reported) return [];
+  transfer.reported = acked;
+  return [{
+    to: [transfer.sender],
+    message: { t: "file_progress", xfer: transfer.id, acked },
+  }];
+}
+
+function slowest(transfer: Transfer): number {
+  let min = Infinity;
+  for (const recipient of transfer.recipients.values()) {
+    if (recipient.acked < min) min = recipient.acked;
+  }
+  return min === Infinity ? transfer.sent : min;
+}
+
+function fail(
+  to: ConnId,
+  re: number,
+  code: ErrorCode,
+  text: string,
+): Outbound[] {
+  return [{ to: [to], message: { t: "error", re, code, text } }];
+}
+
+/** Names from clients are echoed only as short printable ASCII. */
+function printable(text: string, max = 64): string {
+  return text.replace(/[^\x20-\x7e]/g, "?").slice(0, max);
+}
