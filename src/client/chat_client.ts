@@ -20,6 +20,9 @@ export type Request = ClientMessage extends infer M
   ? M extends { id: number } ? Omit<M, "id"> : never
   : never;
 
+/** A client message that carries no request id and gets no reply. */
+export type Notice = Exclude<ClientMessage, { id: number }>;
+
 /** A reply to a request: the server always answers with one of these. */
 export type Reply = Extract<ServerMessage, { re: number | null }>;
 
@@ -100,6 +103,19 @@ export class ChatClient {
     );
     this.#channel.send({ ...request, id } as ClientMessage, body);
     return promise;
+  }
+
+  /**
+   * Sends a message that gets no reply (file data and acknowledgements).
+   * Bulk messages yield to everything else (see SecureChannel.sendEncoded).
+   */
+  post(message: Notice, body?: Uint8Array, bulk = false): void {
+    this.#channel.send(message, body, bulk);
+  }
+
+  /** Bytes queued for sending and not yet on the network. */
+  get backlog(): number {
+    return this.#channel.backlog;
   }
 
   async register(name: string): Promise<Reply> {

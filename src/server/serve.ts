@@ -52,7 +52,8 @@ export async function startServer(
     for (const { to, message, body } of outbound) {
       // Encoded once, whatever the number of recipients.
       const encoded = encodeMessage(message, body);
-      for (const id of to) channels.get(id)?.sendEncoded(encoded);
+      const bulk = message.t === "file_chunk" || message.t === "file_end";
+      for (const id of to) channels.get(id)?.sendEncoded(encoded, bulk);
     }
   }
 

@@ -39,19 +39,36 @@ export class ChannelError extends Error {
   }
 }
 
+/** File data sealed per flush at most, so urgent messages wait for little. */
+const BULK_PER_FLUSH = 256 * 1024;
+/** Bulk data waits while the socket holds more than this unsent. */
+const SOCKET_HIGH_WATER = 1024 * 1024;
+const BULK_RETRY_MS = 5;
+
 export class SecureChannel {
   readonly #conn: Connection;
   readonly #sealer: FrameSealer;
   readonly #opener: FrameOpener;
+  /** Chat and control messages: always sent first. */
   #queue: Uint8Array[] = [];
+  /** File data: sent after urgent messages, and only while the socket keeps up. */
+  #bulk: Uint8Array[] = [];
+  #bulkBytes = 0;
   #flushing = false;
   #idle: (() => void)[] = [];
   #failed = false;
+  #gone = false;
 
   constructor(conn: Connection, keys: SessionKeys) {
     this.#conn = conn;
     this.#sealer = keys.sender;
     this.#opener = keys.receiver;
+    conn.closed.then(() => (this.#gone = true));
+  }
+
+  /** Bytes waiting to go out: queued file data plus the socket's own buffer. */
+  get backlog(): number {
+    return this.#bulkBytes + this.#conn.bufferedAmount;
   }
 
   get remoteAddress(): string {
@@ -62,18 +79,31 @@ export class SecureChannel {
     return this.#conn.closed;
   }
 
-  /** Queues one already-encoded message (see `encodeMessage`). */
-  sendEncoded(encoded: Uint8Array): void {
-    if (this.#failed) return;
-    this.#queue.push(encoded);
+  /**
+   * Queues one already-encoded message (see `encodeMessage`). Bulk messages
+   * (file data) keep their order among themselves but let every other message
+   * overtake them, so a transfer never holds up chat.
+   */
+  sendEncoded(encoded: Uint8Array, bulk = false): void {
+    if (this.#failed || this.#gone) return;
+    if (bulk) {
+      this.#bulk.push(encoded);
+      this.#bulkBytes += encoded.byteLength;
+    } else {
+      this.#queue.push(encoded);
+    }
     if (!this.#flushing) {
       this.#flushing = true;
       queueMicrotask(() => this.#flush());
     }
   }
 
-  send(header: ClientMessage | ServerMessage, body?: Uint8Array): void {
-    this.sendEncoded(encodeMessage(header, body));
+  send(
+    header: ClientMessage | ServerMessage,
+    body?: Uint8Array,
+    bulk = false,
+  ): void {
+    this.sendEncoded(encodeMessage(header, body), bulk);
   }
 
   /** Resolves once everything queued so far has been handed to the socket. */
@@ -112,11 +142,35 @@ export class SecureChannel {
     this.#conn.close(code, reason);
   }
 
+  #takeBulk(into: Uint8Array[]): void {
+    let taken = 0;
+    let count = 0;
+    for (const message of this.#bulk) {
+      if (count > 0 && taken + message.byteLength > BULK_PER_FLUSH) break;
+      into.push(message);
+      taken += message.byteLength;
+      count++;
+    }
+    this.#bulk.splice(0, count);
+    this.#bulkBytes -= taken;
+  }
+
   async #flush(): Promise<void> {
     try {
-      while (this.#queue.length > 0) {
+      while (!this.#gone && (this.#queue.length > 0 || this.#bulk.length > 0)) {
         const queued = this.#queue;
         this.#queue = [];
+        if (this.#bulk.length > 0) {
+          if (this.#conn.bufferedAmount < SOCKET_HIGH_WATER) {
+            this.#takeBulk(queued);
+          } else if (queued.length === 0) {
+            // The socket is not keeping up. WebSocket has no drain event, so
+            // look again shortly; urgent messages still go out meanwhile
+            // because sendEncoded does not wait for this.
+            await new Promise((resolve) => setTimeout(resolve, BULK_RETRY_MS));
+            continue;
+          }
+        }
         // Seal all batches before awaiting any: the sealer assigns sequence
         // numbers at call time, so sending in this order keeps them in order.
         const frames = packBatches(queued).map((batch) =>
@@ -128,6 +182,8 @@ export class SecureChannel {
       // Only the sealer can throw here: the session is exhausted or broken.
       this.#failed = true;
       this.#queue = [];
+      this.#bulk = [];
+      this.#bulkBytes = 0;
       this.#conn.close(CloseCode.policyViolation, "session ended");
       console.error(`chat: closing ${this.remoteAddress}: ${messageOf(error)}`);
     } finally {
