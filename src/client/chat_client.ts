@@ -67,7 +67,7 @@ export class ChatClient {
     const conn = await WebSocketConnection.open(url);
     const { channel, serverFingerprint } = await openChannel(conn, {
       ...(options.pinnedSpki ? { pinnedSpki: options.pinnedSpki } : {}),
-      ...(options.handshakeTimeoutMs
+      ...(options.handshakeTimeoutMs !== undefined
         ? { timeoutMs: options.handshakeTimeoutMs }
         : {}),
     });
