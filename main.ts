@@ -24,6 +24,8 @@ import {
   writeKeyPair,
 } from "./src/crypto/key_files.ts";
 import { generateRsaKeyPair } from "./src/crypto/keys.ts";
+import { parseOpenWith } from "./src/files/open.ts";
+import { defaultDownloadsDir } from "./src/files/save.ts";
 import { startServer } from "./src/server/serve.ts";
 import { messageOf } from "./src/transport/secure_channel.ts";
 
@@ -87,6 +89,7 @@ async function serve(
       port: command.port,
       privateKey,
       publicSpki,
+      limits: { maxFileBytes: command.maxFileBytes },
     });
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) {
@@ -124,11 +127,21 @@ async function connect(
 ): Promise<number> {
   const url = parseTarget(command.target, command.port);
   const { spki } = await readPublicKeyFile(command.pubPath);
+  const terminal = openTerminal();
   return await runSession({
     url,
     pinnedSpki: spki,
     user: command.user,
-    terminal: openTerminal(),
+    terminal,
+    files: {
+      downloadsDir: command.downloads ?? defaultDownloadsDir(),
+      maxFileBytes: command.maxFileBytes,
+      // A script's received files are opened only when it asks (--open-with).
+      open: command.open && (terminal.interactive || command.openWith !== null),
+      openWith: command.openWith === null
+        ? null
+        : parseOpenWith(command.openWith),
+    },
   });
 }
 

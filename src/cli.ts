@@ -9,7 +9,7 @@ import {
   InvalidArgumentError,
   Option,
 } from "commander";
-import { DEFAULT_PORT } from "./protocol/limits.ts";
+import { DEFAULT_MAX_FILE_BYTES, DEFAULT_PORT } from "./protocol/limits.ts";
 
 export const VERSION = "0.1.0";
 export const DEFAULT_KEY_DIR = "keys";
@@ -32,6 +32,7 @@ export type CliCommand =
     keyPathIsDefault: boolean;
     host: string;
     port: number;
+    maxFileBytes: number;
   }
   | {
     cmd: "connect";
@@ -39,6 +40,11 @@ export type CliCommand =
     port: number | null;
     pubPath: string;
     user: string | null;
+    /** null: the default downloads folder. */
+    downloads: string | null;
+    open: boolean;
+    openWith: string | null;
+    maxFileBytes: number;
   }
   /** Help, version, or a usage error: print `output` and exit with `code`. */
   | { cmd: "exit"; code: number; output: string };
@@ -56,6 +62,39 @@ function parseBits(value: string): RsaBits {
     return Number(value) as RsaBits;
   }
   throw new InvalidArgumentError("choose 2048, 3072 or 4096.");
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+};
+
+/** "2G", "500MiB", "1048576": sizes in bytes, with binary units. */
+export function parseSize(value: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  const unit = match ? SIZE_UNITS[match[2]!.toLowerCase()] : undefined;
+  if (!match || unit === undefined) {
+    throw new InvalidArgumentError("give a size like 2G, 500M or 1048576.");
+  }
+  const bytes = Math.floor(Number(match[1]) * unit);
+  if (!Number.isSafeInteger(bytes)) {
+    throw new InvalidArgumentError("that size is too large.");
+  }
+  return bytes;
+}
+
+function sizeOption(what: string): Option {
+  return new Option("--max-file-size <size>", `${what}, e.g. 2G or 500M`)
+    .default(DEFAULT_MAX_FILE_BYTES, "2G").argParser(parseSize);
 }
 
 function joinPath(dir: string, file: string): string {
@@ -120,21 +159,22 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     .option("--host <address>", "address to listen on", "0.0.0.0")
     .addOption(
       new Option("--port <port>", "port to listen on").default(DEFAULT_PORT)
-        .argParser(
-          parsePort,
-        ),
+        .argParser(parsePort),
     )
-    .action(
-      (opts: { key: string; host: string; port: number }, command: Command) => {
-        result = {
-          cmd: "serve",
-          keyPath: opts.key,
-          keyPathIsDefault: command.getOptionValueSource("key") === "default",
-          host: opts.host,
-          port: opts.port,
-        };
-      },
-    );
+    .addOption(sizeOption("largest file the server relays"))
+    .action((
+      opts: { key: string; host: string; port: number; maxFileSize: number },
+      command: Command,
+    ) => {
+      result = {
+        cmd: "serve",
+        keyPath: opts.key,
+        keyPathIsDefault: command.getOptionValueSource("key") === "default",
+        host: opts.host,
+        port: opts.port,
+        maxFileBytes: opts.maxFileSize,
+      };
+    });
 
   program.command("connect")
     .description("connect to a chat server")
@@ -145,17 +185,37 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     )
     .option("--pub <path>", "the server's public key", DEFAULT_PUBLIC_KEY)
     .option("--user <name>", "username (otherwise you are asked)")
-    .action(
-      (target: string, opts: { port?: number; pub: string; user?: string }) => {
-        result = {
-          cmd: "connect",
-          target,
-          port: opts.port ?? null,
-          pubPath: opts.pub,
-          user: opts.user ?? null,
-        };
-      },
-    );
+    .option(
+      "--downloads <dir>",
+      "folder for received files (default: chat-downloads in your Downloads or home folder)",
+    )
+    .option("--no-open", "do not open received files")
+    .option(
+      "--open-with <command>",
+      "open received files with this command instead of the platform's opener",
+    )
+    .addOption(sizeOption("largest file you accept"))
+    .action((target: string, opts: {
+      port?: number;
+      pub: string;
+      user?: string;
+      downloads?: string;
+      open: boolean;
+      openWith?: string;
+      maxFileSize: number;
+    }) => {
+      result = {
+        cmd: "connect",
+        target,
+        port: opts.port ?? null,
+        pubPath: opts.pub,
+        user: opts.user ?? null,
+        downloads: opts.downloads ?? null,
+        open: opts.open,
+        openWith: opts.openWith ?? null,
+        maxFileBytes: opts.maxFileSize,
+      };
+    });
 
   try {
     program.parse([...args], { from: "user" });

@@ -243,3 +243,97 @@ export function formatTimestamp(ms: number): string {
     two(date.getSeconds())
   }`;
 }
+
+/** One recipient's verdict on a file. */
+export interface RecipientResult {
+  name: string;
+  ok: boolean;
+  reason: string;
+}
+
+/** What became of a file this user sent. */
+export type SentFileOutcome =
+  /** Nothing was sent: a local problem or the server said no. */
+  | { kind: "refused"; text: string }
+  /** The transfer ended early for everyone. */
+  | {
+    kind: "cancelled";
+    name: string;
+    reason: string;
+    results: RecipientResult[];
+  }
+  /** Every recipient reported, successfully or not. */
+  | {
+    kind: "finished";
+    name: string;
+    size: number;
+    results: RecipientResult[];
+  };
+
+export function renderSentFile(
+  outcome: SentFileOutcome,
+  target: { to: string } | { group: string },
+): string[] {
+  if (outcome.kind === "refused") return [sanitizeForTerminal(outcome.text)];
+  const name = sanitizeForTerminal(outcome.name);
+  const failed = outcome.results.filter((r) => !r.ok);
+  const lines = failed.map((r) =>
+    `ERROR: File ${name} was not received by ${sanitizeForTerminal(r.name)}: ${
+      sanitizeForTerminal(r.reason || "no reason given")
+    }`
+  );
+  if (outcome.kind === "cancelled") {
+    return [
+      `ERROR: Sending file ${name} stopped: ${
+        sanitizeForTerminal(outcome.reason)
+      }`,
+      ...lines.filter((_, i) => failed[i]!.reason !== outcome.reason),
+    ];
+  }
+  const received = outcome.results.filter((r) => r.ok).map((r) =>
+    sanitizeForTerminal(r.name)
+  );
+  if ("to" in target) {
+    return received.length > 0
+      ? [`File ${name} sent to ${received[0]} successfully.`]
+      : lines;
+  }
+  const group = sanitizeForTerminal(target.group);
+  return [
+    received.length > 0
+      ? `File ${name} sent to group ${group}: received by ${
+        received.join(", ")
+      }.`
+      : `File ${name} was not received by anyone in group ${group}.`,
+    ...lines,
+  ];
+}
+
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
+
+export function formatBytes(bytes: number): string {
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
+}
+
+/** One transfer's progress: bytes, percent, rate and time left. */
+export function formatProgress(
+  label: string,
+  done: number,
+  total: number,
+  elapsedMs: number,
+): string {
+  const percent = total === 0 ? 100 : Math.floor((done / total) * 100);
+  const rate = elapsedMs > 0 ? done / (elapsedMs / 1000) : 0;
+  const left = rate > 0 ? Math.ceil((total - done) / rate) : null;
+  return `${sanitizeForTerminal(label)} ${formatBytes(done)}/${
+    formatBytes(total)
+  } ${percent}% ${formatBytes(Math.round(rate))}/s${
+    left === null ? "" : ` ${left}s left`
+  }`;
+}

@@ -3,6 +3,7 @@
  * server messages -> rendered lines. Returns the process exit code; never exits.
  */
 
+import { basename } from "node:path";
 import { nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { messageOf } from "../transport/secure_channel.ts";
@@ -18,7 +19,15 @@ import {
   helpText,
   parseInput,
 } from "./commands.ts";
-import { renderSent, renderServerMessage, type Style } from "./render.ts";
+import { FileReceiver } from "./file_receiver.ts";
+import { FileSender, type SendTarget } from "./file_sender.ts";
+import {
+  formatProgress,
+  renderSent,
+  renderSentFile,
+  renderServerMessage,
+  type Style,
+} from "./render.ts";
 import type { Terminal } from "./terminal.ts";
 
 export interface SessionOptions {
@@ -26,7 +35,20 @@ export interface SessionOptions {
   pinnedSpki: Uint8Array;
   user: string | null;
   terminal: Terminal;
+  files: FileOptions;
 }
+
+export interface FileOptions {
+  downloadsDir: string;
+  maxFileBytes: number;
+  /** Open received files (with `openWith` or the platform opener). */
+  open: boolean;
+  openWith: string[] | null;
+}
+
+/** Transfers smaller than this finish too fast to need a progress display. */
+const PROGRESS_MIN_BYTES = 1024 * 1024;
+const PROGRESS_INTERVAL_MS = 250;
 
 /** How long to wait for outstanding replies when input ends. */
 const REPLY_GRACE_MS = 5000;
@@ -82,13 +104,14 @@ export async function runSession(options: SessionOptions): Promise<number> {
     }
     name = null;
   }
-  return await chat(client, terminal, style);
+  return await chat(client, terminal, style, options.files);
 }
 
 async function chat(
   client: ChatClient,
   terminal: Terminal,
   style: Style,
+  files: FileOptions,
 ): Promise<number> {
   const self = client.name!;
   const users = new Set<string>([self]);
@@ -120,6 +143,69 @@ async function chat(
     learnNames(reply, users, groups)
   );
 
+  // Transfers in progress, shown in front of the prompt on a terminal.
+  const progress = new Map<string, { line: string; at: number }>();
+  const showProgress = (key: string, line: string | null, force = false) => {
+    if (!terminal.interactive) return;
+    const now = Date.now();
+    const last = progress.get(key);
+    if (
+      line !== null && !force && last && now - last.at < PROGRESS_INTERVAL_MS
+    ) return;
+    if (line === null) progress.delete(key);
+    else progress.set(key, { line, at: now });
+    terminal.setStatus(
+      progress.size === 0
+        ? null
+        : [...progress.values()].map((p) => p.line).join(" | "),
+    );
+  };
+  const sender = new FileSender(client);
+  const receiving = new Map<number, number>();
+  new FileReceiver(client, {
+    ...files,
+    print: (line) => terminal.print(line),
+    onProgress: (offer, received) => {
+      if (offer.size < PROGRESS_MIN_BYTES) return;
+      if (!receiving.has(offer.xfer)) receiving.set(offer.xfer, Date.now());
+      showProgress(
+        `in:${offer.xfer}`,
+        formatProgress(
+          `${offer.name} from ${offer.from}`,
+          received,
+          offer.size,
+          Date.now() - receiving.get(offer.xfer)!,
+        ),
+      );
+    },
+    onFinished: (offer) => {
+      receiving.delete(offer.xfer);
+      showProgress(`in:${offer.xfer}`, null);
+    },
+  });
+  const sending = new Set<Promise<void>>();
+  let nextSend = 1;
+  const sendFile = (target: SendTarget, path: string) => {
+    const key = `out:${nextSend++}`;
+    const started = Date.now();
+    const label = `${basename(path)} to ${
+      "to" in target ? target.to : target.group
+    }`;
+    const run = sender.send(target, expandHome(path), (p) => {
+      if (p.size >= PROGRESS_MIN_BYTES) {
+        showProgress(
+          key,
+          formatProgress(label, p.acked, p.size, Date.now() - started),
+        );
+      }
+    }).then((outcome) => {
+      showProgress(key, null);
+      for (const line of renderSentFile(outcome, target)) terminal.print(line);
+    });
+    sending.add(run);
+    run.finally(() => sending.delete(run));
+  };
+
   // Each command's result is shown in the order the commands were typed, even
   // when a local answer (usage, help) is ready before an earlier server reply.
   let results: Promise<void> = Promise.resolve();
@@ -145,6 +231,14 @@ async function chat(
     const command = parseInput(next);
     if (command === null) continue;
     if (command.kind === "quit") break;
+    if (command.kind === "file") {
+      sendFile({ to: command.to }, command.path);
+      continue;
+    }
+    if (command.kind === "groupfile") {
+      sendFile({ group: command.group }, command.path);
+      continue;
+    }
     const request = perform(client, command);
     if (request === null) {
       showInOrder(Promise.resolve(localReply(command)));
@@ -162,6 +256,8 @@ async function chat(
 
   // End of input or /quit: let outstanding replies arrive, then say goodbye.
   await withDeadline(results, REPLY_GRACE_MS);
+  // Files being sent finish (or fail) before we leave.
+  await Promise.all(sending);
   const ending = await client.quit();
   terminal.close();
   return ending.clean ? 0 : 1;
@@ -209,10 +305,6 @@ function localReply(command: Command): string[] {
       return helpText(command.topic);
     case "invalid":
       return [command.message];
-    case "file":
-    case "groupfile":
-      // TODO(#4): file transfer.
-      return ["ERROR: File transfer is not available in this version yet."];
     default:
       return [];
   }
@@ -276,4 +368,12 @@ async function withDeadline(
     new Promise((resolve) => (timer = setTimeout(resolve, ms))),
   ]);
   clearTimeout(timer);
+}
+
+/** `~/x` means the user's home folder, as in a shell. */
+function expandHome(path: string): string {
+  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE");
+  return home && (path === "~" || path.startsWith("~/"))
+    ? home + path.slice(1)
+    : path;
 }

@@ -23,6 +23,11 @@ export interface Terminal {
   question(prompt: string): Promise<string | null>;
   /** The prompt shown while reading chat input. */
   setPrompt(prompt: string): void;
+  /**
+   * A status shown in front of the prompt (transfer progress), or null for
+   * none. Living in the prompt, it is redrawn with the input, never over it.
+   */
+  setStatus(status: string | null): void;
   /** Resolves with the next input line, or null at end of input. */
   nextLine(): Promise<string | null>;
   setCompleter(completer: Completer): void;
@@ -44,6 +49,8 @@ class ReadlineTerminal implements Terminal {
   #ended = false;
   #prompting = false;
   #completer: Completer = (line) => [[], line];
+  #prompt = "";
+  #status: string | null = null;
 
   constructor(interactive: boolean, color: boolean) {
     this.interactive = interactive;
@@ -84,7 +91,23 @@ class ReadlineTerminal implements Terminal {
   }
 
   setPrompt(prompt: string): void {
-    this.#rl.setPrompt(prompt);
+    this.#prompt = prompt;
+    this.#applyPrompt();
+  }
+
+  setStatus(status: string | null): void {
+    if (!this.interactive || status === this.#status) return;
+    this.#status = status;
+    this.#applyPrompt();
+    if (this.#prompting) this.#rl.prompt(true);
+  }
+
+  #applyPrompt(): void {
+    this.#rl.setPrompt(
+      this.#status === null
+        ? this.#prompt
+        : `[${this.#status}] ${this.#prompt}`,
+    );
   }
 
   nextLine(): Promise<string | null> {

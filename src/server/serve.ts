@@ -14,7 +14,7 @@ import {
   type SecureChannel,
 } from "../transport/secure_channel.ts";
 import { connect, disconnect, type Outbound, route } from "./router.ts";
-import { type ConnId, ServerState } from "./state.ts";
+import { type ConnId, type ServerLimits, ServerState } from "./state.ts";
 
 export interface ServerOptions {
   hostname: string;
@@ -22,6 +22,7 @@ export interface ServerOptions {
   privateKey: CryptoKey;
   publicSpki: Uint8Array;
   handshakeTimeoutMs?: number;
+  limits?: Partial<ServerLimits>;
   /** Where operational log lines go (default: stdout with a timestamp). */
   log?: (line: string) => void;
 }
@@ -42,7 +43,7 @@ export async function startServer(
   options: ServerOptions,
 ): Promise<RunningServer> {
   const log = options.log ?? defaultLog;
-  const state = new ServerState();
+  const state = new ServerState(options.limits);
   const channels = new Map<ConnId, SecureChannel>();
   const sockets = new Set<WebSocketConnection>();
   let nextId = 1;

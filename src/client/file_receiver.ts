@@ -1,0 +1,225 @@
+/**
+ * Receiving files: every offer is accepted into the downloads folder unless
+ * it cannot fit, chunks are written in order as they arrive (acknowledged as
+ * they reach the disk, which paces the sender), and the file gets its final
+ * name only after its size and SHA-256 check out.
+ */
+
+import { isRiskyToOpen } from "../files/kind.ts";
+import { openFile } from "../files/open.ts";
+import { IncomingFile } from "../files/save.ts";
+import { FILE_ACK_BYTES } from "../protocol/limits.ts";
+import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
+import { sanitizeForTerminal } from "../text/sanitize.ts";
+import type { ChatClient } from "./chat_client.ts";
+
+export interface ReceiverOptions {
+  downloadsDir: string;
+  /** Largest file accepted, whatever the sender declares. */
+  maxFileBytes: number;
+  /** Open received files with the platform opener (or `openWith`). */
+  open: boolean;
+  /** Replaces the platform opener (`--open-with`). */
+  openWith: string[] | null;
+  /** Where user-facing lines go. */
+  print: (line: string) => void;
+  /** Called as bytes reach the disk, for a progress display. */
+  onProgress?: (offer: FileOfferNotice, received: number) => void;
+  /** Called when a transfer ends either way. */
+  onFinished?: (offer: FileOfferNotice) => void;
+}
+
+interface Incoming {
+  offer: FileOfferNotice;
+  /** Every step for this file runs after the previous one, in arrival order. */
+  chain: Promise<void>;
+  file: IncomingFile | null;
+  received: number;
+  acked: number;
+  failed: boolean;
+}
+
+/** Bytes sniffed to decide whether a file could run code when opened. */
+const SNIFF_BYTES = 512;
+
+export class FileReceiver {
+  #client: ChatClient;
+  #options: ReceiverOptions;
+  #incoming = new Map<number, Incoming>();
+
+  constructor(client: ChatClient, options: ReceiverOptions) {
+    this.#client = client;
+    this.#options = options;
+    client.onMessage(({ message, body }) => this.#dispatch(message, body));
+    client.ended.then(() => {
+      for (const incoming of this.#incoming.values()) {
+        this.#fail(incoming, "the connection to the server was lost", false);
+      }
+    });
+  }
+
+  /** Resolves when every transfer in progress has finished either way. */
+  async idle(): Promise<void> {
+    while (this.#incoming.size > 0) {
+      await Promise.all([...this.#incoming.values()].map((i) => i.chain));
+    }
+  }
+
+  #dispatch(message: ServerMessage, body: Uint8Array): void {
+    switch (message.t) {
+      case "file_offer":
+        return this.#offer(message);
+      case "file_chunk": {
+        const incoming = this.#incoming.get(message.xfer);
+        if (incoming === undefined || incoming.failed) return;
+        this.#then(incoming, () => this.#write(incoming, body));
+        return;
+      }
+      case "file_end": {
+        const incoming = this.#incoming.get(message.xfer);
+        if (incoming === undefined || incoming.failed) return;
+        this.#then(incoming, () => this.#finish(incoming, message.sha256));
+        return;
+      }
+      case "file_cancel": {
+        const incoming = this.#incoming.get(message.xfer);
+        if (incoming !== undefined) this.#fail(incoming, message.reason, false);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  #offer(offer: FileOfferNotice): void {
+    if (this.#incoming.has(offer.xfer)) return;
+    const incoming: Incoming = {
+      offer,
+      chain: Promise.resolve(),
+      file: null,
+      received: 0,
+      acked: 0,
+      failed: false,
+    };
+    this.#incoming.set(offer.xfer, incoming);
+    this.#then(incoming, async () => {
+      incoming.file = await IncomingFile.create(
+        this.#options.downloadsDir,
+        offer.name,
+        offer.size,
+        { maxBytes: this.#options.maxFileBytes },
+      );
+      // An empty file has no chunks: acknowledge it at once.
+      if (offer.size === 0) this.#ack(incoming);
+    });
+  }
+
+  async #write(incoming: Incoming, body: Uint8Array): Promise<void> {
+    await incoming.file!.write(body);
+    incoming.received += body.byteLength;
+    this.#options.onProgress?.(incoming.offer, incoming.received);
+    if (
+      incoming.received - incoming.acked >= FILE_ACK_BYTES ||
+      incoming.received === incoming.offer.size
+    ) this.#ack(incoming);
+  }
+
+  #ack(incoming: Incoming): void {
+    incoming.acked = incoming.received;
+    this.#client.post({
+      t: "file_ack",
+      xfer: incoming.offer.xfer,
+      received: incoming.received,
+    });
+  }
+
+  async #finish(incoming: Incoming, sha256: string): Promise<void> {
+    const { offer } = incoming;
+    const saved = await incoming.file!.finish(sha256);
+    this.#incoming.delete(offer.xfer);
+    this.#client.post({
+      t: "file_done",
+      xfer: offer.xfer,
+      ok: true,
+      reason: "",
+    });
+    this.#options.onFinished?.(offer);
+    const from = sanitizeForTerminal(offer.from);
+    const name = sanitizeForTerminal(saved.name);
+    this.#options.print(
+      offer.group === undefined
+        ? `You received file ${name} from ${from}.`
+        : `[Receive ${name} from Group ${
+          sanitizeForTerminal(offer.group)
+        } ${from}].`,
+    );
+    this.#options.print(`Saved to ${sanitizeForTerminal(saved.path)}`);
+    if (this.#options.open) await this.#open(saved.path, saved.name);
+  }
+
+  async #open(path: string, name: string): Promise<void> {
+    const head = await readHead(path);
+    if (isRiskyToOpen(name, head)) {
+      this.#options.print(
+        `Not opening ${
+          sanitizeForTerminal(name)
+        } automatically because it could run code; it is saved at ${
+          sanitizeForTerminal(path)
+        }`,
+      );
+      return;
+    }
+    const opened = openFile(
+      path,
+      this.#options.openWith ? { command: this.#options.openWith } : {},
+    );
+    if (!opened.ok) this.#options.print(opened.warning);
+  }
+
+  /** Runs `step` after the previous steps; the first failure ends the transfer. */
+  #then(incoming: Incoming, step: () => Promise<void>): void {
+    incoming.chain = incoming.chain.then(async () => {
+      if (incoming.failed) return;
+      try {
+        await step();
+      } catch (error) {
+        this.#fail(incoming, (error as Error).message, true);
+      }
+    });
+  }
+
+  /** Ends a transfer on this side: no partial file stays behind. */
+  #fail(incoming: Incoming, reason: string, tellServer: boolean): void {
+    if (incoming.failed) return;
+    incoming.failed = true;
+    this.#incoming.delete(incoming.offer.xfer);
+    const { offer } = incoming;
+    // Waits for a write in progress, so the abort removes the .part for good.
+    incoming.chain = incoming.chain.then(() => incoming.file?.abort(reason));
+    if (tellServer) {
+      this.#client.post({
+        t: "file_done",
+        xfer: offer.xfer,
+        ok: false,
+        reason,
+      });
+    }
+    this.#options.onFinished?.(offer);
+    this.#options.print(
+      `ERROR: File ${sanitizeForTerminal(offer.name)} from ${
+        sanitizeForTerminal(offer.from)
+      } was not received: ${sanitizeForTerminal(reason)}`,
+    );
+  }
+}
+
+async function readHead(path: string): Promise<Uint8Array> {
+  const file = await Deno.open(path, { read: true });
+  try {
+    const head = new Uint8Array(SNIFF_BYTES);
+    const read = await file.read(head);
+    return head.subarray(0, read ?? 0);
+  } finally {
+    file.close();
+  }
+}
