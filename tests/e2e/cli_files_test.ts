@@ -1,0 +1,118 @@
+/** File transfer between real `main.ts connect` processes: saving, and opening only safe files. */
+
+import assert from "node:assert/strict";
+import { ChatProcess } from "../_helpers/process.ts";
+
+Deno.test("chat connect --open-with opens received documents, and never scripts or executables", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-cli-files-" });
+  let server: ChatProcess | null = null;
+  try {
+    const keygen = new ChatProcess([
+      "keygen",
+      "--bits",
+      "2048",
+      "--out",
+      `${dir}/keys`,
+    ]);
+    assert.equal((await keygen.finish()).code, 0);
+    server = new ChatProcess([
+      "serve",
+      "--key",
+      `${dir}/keys/private.pem`,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+    ]);
+    const [, port] = await server.waitFor(
+      /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
+    );
+
+    const opener = `${dir}/opener.sh`;
+    await Deno.writeTextFile(
+      opener,
+      `#!/bin/sh\nprintf '%s\\n' "$1" >> "${dir}/opened.log"\n`,
+    );
+    await Deno.chmod(opener, 0o755);
+    const downloads = `${dir}/jojo downloads`;
+    const jojo = new ChatProcess([
+      "connect",
+      `127.0.0.1:${port}`,
+      "--pub",
+      `${dir}/keys/public.pem`,
+      "--user",
+      "jojo",
+      "--downloads",
+      downloads,
+      "--open-with",
+      opener,
+    ]);
+    await jojo.waitFor(/SUCCESS: Username registered\./);
+
+    await Deno.writeTextFile(`${dir}/notes.txt`, "meeting notes\n");
+    await Deno.writeTextFile(`${dir}/run.sh`, "#!/bin/sh\necho pwned\n");
+    // An executable in disguise: the content decides, not just the name.
+    await Deno.writeFile(
+      `${dir}/photo.jpg`,
+      new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]),
+    );
+    const sophia = new ChatProcess([
+      "connect",
+      `127.0.0.1:${port}`,
+      "--pub",
+      `${dir}/keys/public.pem`,
+      "--user",
+      "sophia",
+    ]);
+    await sophia.write(
+      `/file jojo ${dir}/notes.txt\n/file jojo ${dir}/run.sh\n/file jojo ${dir}/photo.jpg\n/file jojo ${dir}/nope.txt\n`,
+    );
+    const status = await sophia.finish();
+    assert.equal(status.code, 0, sophia.stdout + sophia.stderr);
+    for (const name of ["notes.txt", "run.sh", "photo.jpg"]) {
+      assert.ok(
+        sophia.stdout.includes(`File ${name} sent to jojo successfully.`),
+        sophia.stdout,
+      );
+    }
+    assert.match(sophia.stdout, /ERROR: File ".*nope\.txt" not found/);
+
+    // The three transfers run side by side and may finish in any order.
+    for (const name of ["notes.txt", "run.sh", "photo.jpg"]) {
+      await jojo.waitFor(
+        new RegExp(
+          `You received file ${name.replace(".", "\\.")} from sophia\\.`,
+        ),
+      );
+    }
+    await jojo.waitFor(/Not opening photo\.jpg automatically/);
+    await jojo.waitFor(/Not opening run\.sh automatically/);
+    assert.ok(
+      jojo.stdout.includes(`Saved to ${downloads}/notes.txt`),
+      jojo.stdout,
+    );
+    // The opener runs detached: give it a moment to write.
+    const deadline = Date.now() + 5000;
+    let opened = "";
+    while (Date.now() < deadline) {
+      opened = await Deno.readTextFile(`${dir}/opened.log`).catch(() => "");
+      if (opened) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(
+      opened,
+      `${downloads}/notes.txt\n`,
+      "only the document was opened, as one argument",
+    );
+    assert.equal(
+      await Deno.readTextFile(`${downloads}/run.sh`),
+      "#!/bin/sh\necho pwned\n",
+    );
+    assert.equal((await Deno.stat(`${downloads}/run.sh`)).mode! & 0o111, 0);
+    assert.equal((await jojo.finish()).code, 0);
+  } finally {
+    server?.kill("SIGKILL");
+    await server?.finish();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
