@@ -7,6 +7,7 @@ const PERMISSIONS = [
   "--allow-write",
   "--allow-env",
   "--allow-run",
+  "--allow-sys=statfs",
 ];
 
 export class ChatProcess {

@@ -1,0 +1,507 @@
+/**
+ * Saving a received file: the disk edge of the file transfer.
+ *
+ * Everything about the file is untrusted, so the rules are: the name goes
+ * through {@linkcode safeFileName}; bytes land in a fresh `.part` file that
+ * is created exclusively (a symlink or file planted under that name is never
+ * followed or overwritten); nothing beyond the declared size is written; the
+ * file only gets its real name once its size and SHA-256 match, and that
+ * name is one that did not exist, so no existing file is ever replaced. Any
+ * failure removes the `.part`. Files are never made executable.
+ *
+ * Every failure is a {@linkcode SaveError} whose message can be shown to the
+ * user as it is.
+ *
+ * @module
+ */
+
+import { statfs } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { createSha256, type Sha256 } from "./digest.ts";
+import { numberedName, safeFileName } from "./naming.ts";
+
+/** Readable and writable by the owner, readable by others, never executable. */
+const FILE_MODE = 0o644;
+const DIR_MODE = 0o755;
+
+/** How many ` (n)` variants of a name are tried before giving up. */
+const MAX_NAME_ATTEMPTS = 1000;
+
+/**
+ * Free space a transfer must leave behind, so that accepting a file that
+ * just fits does not leave the system with a full disk.
+ */
+const FREE_SPACE_MARGIN = 16 * 1024 * 1024;
+
+const PART_SUFFIX = ".part";
+
+/** A received file that cannot be saved; the message is meant for the user. */
+export class SaveError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "SaveError";
+  }
+}
+
+export interface IncomingFileOptions {
+  /** Largest file accepted, in bytes. */
+  maxBytes: number;
+}
+
+/** Where {@linkcode IncomingFile.finish} put the file. */
+export interface SavedFile {
+  /** Absolute path of the saved file. */
+  path: string;
+  /** Its name inside the downloads folder (maybe with ` (n)` added). */
+  name: string;
+}
+
+/**
+ * `$HOME/Downloads/chat-downloads` when `$HOME/Downloads` exists, otherwise
+ * `$HOME/chat-downloads` (`%USERPROFILE%` instead of `$HOME` on Windows).
+ *
+ * @throws {SaveError} if the home folder is not set
+ */
+export function defaultDownloadsDir(): string {
+  const variable = Deno.build.os === "windows" ? "USERPROFILE" : "HOME";
+  const home = Deno.env.get(variable);
+  if (!home) {
+    throw new SaveError(
+      `Cannot find your home folder: set ${variable} or choose a downloads folder`,
+    );
+  }
+  const downloads = join(home, "Downloads");
+  return join(isDirectory(downloads) ? downloads : home, "chat-downloads");
+}
+
+type State = "open" | "finishing" | "finished" | "aborted";
+
+/**
+ * A file being received into a downloads folder.
+ *
+ * @example
+ * ```ts
+ * const file = await IncomingFile.create(dir, offer.name, offer.size, {
+ *   maxBytes: 1 << 30,
+ * });
+ * try {
+ *   for await (const chunk of chunks) await file.write(chunk);
+ *   const { path } = await file.finish(offer.sha256);
+ * } catch (error) {
+ *   await file.abort("transfer failed");
+ *   throw error;
+ * }
+ * ```
+ */
+export class IncomingFile {
+  readonly #dir: string;
+  readonly #name: string;
+  readonly #partPath: string;
+  readonly #declaredSize: number;
+  readonly #hash: Sha256 = createSha256();
+  #file: Deno.FsFile | undefined;
+  #received = 0;
+  #state: State = "open";
+  #abortReason = "";
+  /** Writes run one after another even if the caller does not await them. */
+  #queue: Promise<void> = Promise.resolve();
+  /** Cleared once a hard link fails for a reason other than a taken name. */
+  #linkWorks = true;
+
+  private constructor(
+    dir: string,
+    name: string,
+    partPath: string,
+    file: Deno.FsFile,
+    declaredSize: number,
+  ) {
+    this.#dir = dir;
+    this.#name = name;
+    this.#partPath = partPath;
+    this.#file = file;
+    this.#declaredSize = declaredSize;
+  }
+
+  /**
+   * Checks the offer and opens a new `.part` file for it in `dir`, creating
+   * `dir` if missing. Nothing is created when the file is refused for its
+   * size.
+   *
+   * @param untrustedName the name the sender gave; it is made safe here
+   * @param declaredSize the size the sender announced; no more is accepted
+   * @throws {SaveError} if the file is too large for `opts.maxBytes` or the
+   *   free space, or `dir` is a symlink or not a folder, or cannot be written
+   */
+  static async create(
+    dir: string,
+    untrustedName: string,
+    declaredSize: number,
+    opts: IncomingFileOptions,
+  ): Promise<IncomingFile> {
+    if (!Number.isSafeInteger(declaredSize) || declaredSize < 0) {
+      throw new SaveError(
+        `Cannot accept the file: the sender gave an invalid size (${declaredSize})`,
+      );
+    }
+    if (declaredSize > opts.maxBytes) {
+      const [size, limit] = formatSizes(declaredSize, opts.maxBytes);
+      throw new SaveError(
+        `Cannot accept the file: it is ${size}, over the limit of ${limit}`,
+      );
+    }
+    const directory = resolve(dir);
+    await ensureDirectory(directory);
+    await checkFreeSpace(directory, declaredSize);
+    const name = safeFileName(untrustedName);
+    const { file, path } = await createPart(directory, name);
+    return new IncomingFile(directory, name, path, file, declaredSize);
+  }
+
+  /** Bytes written so far. */
+  get received(): number {
+    return this.#received;
+  }
+
+  /** The size the sender announced. */
+  get declaredSize(): number {
+    return this.#declaredSize;
+  }
+
+  /** The safe name the file will be saved under, before any ` (n)`. */
+  get name(): string {
+    return this.#name;
+  }
+
+  /** Absolute path of the `.part` file the bytes are written to. */
+  get partPath(): string {
+    return this.#partPath;
+  }
+
+  /**
+   * Appends `chunk` to the file. Calls are applied in order.
+   *
+   * @throws {SaveError} if the chunk would go past the declared size, the
+   *   disk is full or the write fails; the `.part` is removed then
+   */
+  write(chunk: Uint8Array): Promise<void> {
+    const run = this.#queue.then(() => this.#append(chunk));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Checks that all declared bytes arrived and that their SHA-256 is
+   * `expectedSha256Hex`, then gives the file its final name: the safe name,
+   * or `name (1).ext`, `name (2).ext`, … if that is taken. An existing file
+   * or symlink is never replaced.
+   *
+   * @throws {SaveError} if the file is truncated, fails the checksum or
+   *   cannot be moved into place; the `.part` is removed then
+   */
+  async finish(expectedSha256Hex: string): Promise<SavedFile> {
+    await this.#queue;
+    this.#assertOpen();
+    this.#state = "finishing";
+    try {
+      if (this.#received !== this.#declaredSize) {
+        throw new SaveError(
+          `Cannot save '${this.#name}': the file is truncated: got ${this.#received} of ${this.#declaredSize} bytes`,
+        );
+      }
+      if (this.#hash.digestHex() !== expectedSha256Hex.toLowerCase()) {
+        throw new SaveError(
+          `Cannot save '${this.#name}': checksum mismatch, the file was damaged or altered on the way`,
+        );
+      }
+      this.#closeFile();
+      const saved = await this.#moveIntoPlace();
+      this.#state = "finished";
+      return saved;
+    } catch (error) {
+      this.#state = "aborted";
+      this.#abortReason = error instanceof Error ? error.message : "failed";
+      await this.#discard();
+      throw error;
+    }
+  }
+
+  /**
+   * Stops receiving: closes and removes the `.part`. Does nothing if the
+   * file was already aborted or saved, or while {@linkcode finish} is
+   * running (it cleans up itself if it fails).
+   */
+  async abort(reason: string): Promise<void> {
+    if (this.#state !== "open") return;
+    this.#state = "aborted";
+    this.#abortReason = reason;
+    await this.#discard();
+  }
+
+  async #append(chunk: Uint8Array): Promise<void> {
+    this.#assertOpen();
+    const file = this.#file;
+    if (file === undefined) throw new SaveError(`'${this.#name}' is closed`);
+    if (chunk.length > this.#declaredSize - this.#received) {
+      const reason =
+        `Cannot save '${this.#name}': the sender sent more than the ${this.#declaredSize} bytes it announced`;
+      await this.abort(reason);
+      throw new SaveError(reason);
+    }
+    try {
+      await writeAll(file, chunk);
+    } catch (error) {
+      // An abort() while this write was under way closed the file.
+      this.#assertOpen();
+      const failure = new SaveError(
+        `Cannot save '${this.#name}': ${describeIoError(error, this.#dir)}`,
+        { cause: error },
+      );
+      await this.abort(failure.message);
+      throw failure;
+    }
+    this.#hash.update(chunk);
+    this.#received += chunk.length;
+  }
+
+  #assertOpen(): void {
+    switch (this.#state) {
+      case "open":
+        return;
+      case "aborted":
+        throw new SaveError(this.#abortReason);
+      case "finishing":
+      case "finished":
+        throw new SaveError(`'${this.#name}' is already complete`);
+      default: {
+        const unreachable: never = this.#state;
+        throw new TypeError(`Unknown state ${unreachable}`);
+      }
+    }
+  }
+
+  #closeFile(): void {
+    const file = this.#file;
+    this.#file = undefined;
+    try {
+      file?.close();
+    } catch {
+      // Already closed: there is nothing left to release.
+    }
+  }
+
+  async #discard(): Promise<void> {
+    this.#closeFile();
+    try {
+      await Deno.remove(this.#partPath);
+    } catch {
+      // Best effort: already gone, or the folder became unwritable. The
+      // `.part` name makes a leftover recognisable as incomplete.
+    }
+  }
+
+  async #moveIntoPlace(): Promise<SavedFile> {
+    for (let n = 0; n < MAX_NAME_ATTEMPTS; n++) {
+      const name = numberedName(this.#name, n);
+      const path = join(this.#dir, name);
+      if (await this.#claim(path)) return { path, name };
+    }
+    throw new SaveError(
+      `Cannot save '${this.#name}': ${MAX_NAME_ATTEMPTS} files with that name already exist in '${this.#dir}', remove some`,
+    );
+  }
+
+  /** Moves the part to `path` unless something exists there; true if moved. */
+  async #claim(path: string): Promise<boolean> {
+    if (this.#linkWorks) {
+      try {
+        // link() fails if `path` exists, even as a dangling symlink, and
+        // never follows one: the no-replace rename the platform lacks.
+        await Deno.link(this.#partPath, path);
+        await Deno.remove(this.#partPath).catch(() => {});
+        return true;
+      } catch (error) {
+        if (error instanceof Deno.errors.AlreadyExists) return false;
+        if (error instanceof Deno.errors.NotCapable) {
+          throw this.#moveError(error);
+        }
+        // No hard links here (FAT, exFAT, some network or FUSE filesystems
+        // say EPERM or ENOTSUP). Any real problem shows up in rename below.
+        this.#linkWorks = false;
+      }
+    }
+    // rename() replaces an existing file, so look first. Someone racing us
+    // inside the downloads folder could still slip a file in between; that
+    // is the price of a filesystem without hard links.
+    try {
+      await Deno.lstat(path);
+      return false;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        throw this.#moveError(error);
+      }
+    }
+    try {
+      await Deno.rename(this.#partPath, path);
+    } catch (error) {
+      throw this.#moveError(error);
+    }
+    return true;
+  }
+
+  #moveError(error: unknown): SaveError {
+    return new SaveError(
+      `Cannot save '${this.#name}': ${describeIoError(error, this.#dir)}`,
+      { cause: error },
+    );
+  }
+}
+
+/** Creates `dir` if missing and refuses anything but a real directory. */
+async function ensureDirectory(dir: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(dir);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) {
+      throw folderError(dir, error);
+    }
+    try {
+      await Deno.mkdir(dir, { recursive: true, mode: DIR_MODE });
+      // Check what is there now, not what mkdir was asked for: something
+      // may have been put in its place meanwhile.
+      info = await Deno.lstat(dir);
+    } catch (error) {
+      throw folderError(dir, error);
+    }
+  }
+  if (info.isSymlink) {
+    // A planted link would send files wherever its owner likes; the user
+    // can name the real folder instead.
+    throw new SaveError(
+      `Downloads folder '${dir}' is a symbolic link: choose the folder it points to or another one`,
+    );
+  }
+  if (!info.isDirectory) {
+    throw new SaveError(
+      `Downloads folder '${dir}' is not a folder: move it away or choose another folder`,
+    );
+  }
+}
+
+function folderError(dir: string, error: unknown): SaveError {
+  return new SaveError(
+    `Cannot use downloads folder '${dir}': ${describeIoError(error, dir)}`,
+    { cause: error },
+  );
+}
+
+async function checkFreeSpace(dir: string, size: number): Promise<void> {
+  // statfs needs --allow-sys; asking for it would put a permission prompt in
+  // the middle of the chat. Without it the check is skipped and a full disk
+  // is still caught when a write fails.
+  if (
+    Deno.permissions.querySync({ name: "sys", kind: "statfs" }).state !==
+      "granted"
+  ) {
+    return;
+  }
+  let free: number;
+  try {
+    const stats = await statfs(dir);
+    free = stats.bavail * stats.bsize;
+  } catch {
+    return;
+  }
+  const usable = Math.max(0, free - FREE_SPACE_MARGIN);
+  if (size > usable) {
+    const [needed, available] = formatSizes(size, usable);
+    throw new SaveError(
+      `Cannot accept the file: it is ${needed} but only ${available} can be used in '${dir}', free some space`,
+    );
+  }
+}
+
+/** Creates the first free `name.part`, `name (1).part`, … exclusively. */
+async function createPart(
+  dir: string,
+  name: string,
+): Promise<{ file: Deno.FsFile; path: string }> {
+  for (let n = 0; n < MAX_NAME_ATTEMPTS; n++) {
+    const path = join(dir, numberedName(name, n) + PART_SUFFIX);
+    try {
+      // createNew is O_CREAT|O_EXCL: it fails on any existing entry,
+      // including a symlink, instead of following or truncating it.
+      const file = await Deno.open(path, {
+        write: true,
+        createNew: true,
+        mode: FILE_MODE,
+      });
+      return { file, path };
+    } catch (error) {
+      if (error instanceof Deno.errors.AlreadyExists) continue;
+      throw new SaveError(
+        `Cannot create a file in '${dir}': ${describeIoError(error, dir)}`,
+        { cause: error },
+      );
+    }
+  }
+  throw new SaveError(
+    `Cannot create a file in '${dir}': ${MAX_NAME_ATTEMPTS} unfinished downloads of '${name}' are in the way, remove the .part files`,
+  );
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    written += await file.write(bytes.subarray(written));
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** A reason the user can act on, for an error from a file operation. */
+function describeIoError(error: unknown, dir: string): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === "ENOSPC") {
+    return `the disk is full, free some space in '${dir}' and try again`;
+  }
+  if (code === "EDQUOT") return "your disk quota is used up";
+  if (code === "EROFS") return `'${dir}' is on a read-only disk`;
+  if (error instanceof Deno.errors.NotCapable) {
+    return "chat was started without permission to write files (--allow-write)";
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return `permission denied, check that you can write to '${dir}'`;
+  }
+  if (error instanceof Deno.errors.NotFound) {
+    return `'${dir}' or a file in it disappeared`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Both sizes for a message comparing them; in bytes if rounding would make
+ * them look equal ("2.0 KiB is over the 2.0 KiB limit").
+ */
+function formatSizes(a: number, b: number): [string, string] {
+  const [x, y] = [formatBytes(a), formatBytes(b)];
+  return x === y ? [`${a} bytes`, `${b} bytes`] : [x, y];
+}
+
+function formatBytes(bytes: number): string {
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  if (bytes < 1024) return `${bytes} bytes`;
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}

@@ -1,0 +1,407 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { createSha256 } from "../../src/files/digest.ts";
+import {
+  defaultDownloadsDir,
+  IncomingFile,
+  SaveError,
+} from "../../src/files/save.ts";
+
+const POSIX = Deno.build.os !== "windows";
+const LIMIT = { maxBytes: 1024 * 1024 };
+const CONTENT = new TextEncoder().encode("hello, file transfer\n".repeat(50));
+const CONTENT_SHA256 = sha256Hex(CONTENT);
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "chat_save_test_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  return names.sort();
+}
+
+/** Writes `bytes` in chunks of `size`. */
+async function writeChunks(
+  file: IncomingFile,
+  bytes: Uint8Array,
+  size = 100,
+): Promise<void> {
+  for (let i = 0; i < bytes.length; i += size) {
+    await file.write(bytes.subarray(i, i + size));
+  }
+}
+
+async function receive(
+  dir: string,
+  name: string,
+  bytes = CONTENT,
+): Promise<{ path: string; name: string }> {
+  const file = await IncomingFile.create(dir, name, bytes.length, LIMIT);
+  await writeChunks(file, bytes);
+  return await file.finish(sha256Hex(bytes));
+}
+
+async function rejectsWithSaveError(
+  promise: Promise<unknown>,
+  message: RegExp,
+): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof SaveError, `got ${error}`);
+    assert.match(error.message, message);
+    return true;
+  });
+}
+
+Deno.test("IncomingFile saves the file under its name and checks its hash", async () => {
+  await withTempDir(async (dir) => {
+    const file = await IncomingFile.create(
+      dir,
+      "example.txt",
+      CONTENT.length,
+      LIMIT,
+    );
+    assert.equal(file.declaredSize, CONTENT.length);
+    assert.equal(file.partPath, join(dir, "example.txt.part"));
+    await writeChunks(file, CONTENT, 333);
+    assert.equal(file.received, CONTENT.length);
+    const saved = await file.finish(CONTENT_SHA256.toUpperCase());
+    assert.deepEqual(saved, {
+      path: join(dir, "example.txt"),
+      name: "example.txt",
+    });
+    assert.deepEqual(await Deno.readFile(saved.path), CONTENT);
+    assert.deepEqual(await listDir(dir), ["example.txt"]);
+  });
+});
+
+Deno.test("IncomingFile never makes the file executable", {
+  ignore: !POSIX,
+}, async () => {
+  await withTempDir(async (dir) => {
+    const { path } = await receive(dir, "script.sh");
+    const mode = (await Deno.stat(path)).mode ?? 0;
+    assert.equal(mode & 0o111, 0, mode.toString(8));
+    assert.equal(mode & 0o600, 0o600);
+  });
+});
+
+Deno.test("IncomingFile returns an absolute path for a relative folder", async () => {
+  await withTempDir(async (dir) => {
+    const previous = Deno.cwd();
+    Deno.chdir(dir);
+    try {
+      const { path } = await receive("downloads", "a.txt");
+      assert.equal(path, join(Deno.realPathSync(dir), "downloads", "a.txt"));
+    } finally {
+      Deno.chdir(previous);
+    }
+  });
+});
+
+Deno.test("IncomingFile saves a hostile name inside the folder", async () => {
+  await withTempDir(async (dir) => {
+    const downloads = join(dir, "downloads");
+    const saved = await receive(downloads, "../../.bashrc");
+    assert.equal(saved.path, join(downloads, "bashrc"));
+    assert.deepEqual(await listDir(dir), ["downloads"]);
+    const escaped = await receive(downloads, "\x1b[2J/etc/NUL.txt");
+    assert.equal(escaped.name, "_NUL.txt");
+  });
+});
+
+Deno.test("IncomingFile saves an empty file", async () => {
+  await withTempDir(async (dir) => {
+    const saved = await receive(dir, "empty", new Uint8Array());
+    assert.equal((await Deno.stat(saved.path)).size, 0);
+  });
+});
+
+Deno.test("IncomingFile creates a missing downloads folder", async () => {
+  await withTempDir(async (dir) => {
+    const downloads = join(dir, "a", "b");
+    const { path } = await receive(downloads, "x.bin");
+    assert.equal(path, join(downloads, "x.bin"));
+    assert.ok((await Deno.lstat(downloads)).isDirectory);
+  });
+});
+
+Deno.test("IncomingFile picks a numbered name instead of replacing a file", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(join(dir, "example.txt"), "mine");
+    await Deno.writeTextFile(join(dir, "example (1).txt"), "mine too");
+    const saved = await receive(dir, "example.txt");
+    assert.equal(saved.name, "example (2).txt");
+    assert.equal(saved.path, join(dir, "example (2).txt"));
+    assert.equal(await Deno.readTextFile(join(dir, "example.txt")), "mine");
+    assert.equal(
+      await Deno.readTextFile(join(dir, "example (1).txt")),
+      "mine too",
+    );
+    const again = await receive(dir, "archive.tar.gz");
+    const third = await receive(dir, "archive.tar.gz");
+    assert.equal(again.name, "archive.tar.gz");
+    assert.equal(third.name, "archive (1).tar.gz");
+  });
+});
+
+Deno.test("IncomingFile does not follow a symlink planted as the part file", {
+  ignore: !POSIX,
+}, async () => {
+  await withTempDir(async (dir) => {
+    const downloads = join(dir, "downloads");
+    await Deno.mkdir(downloads);
+    const target = join(dir, "victim.txt");
+    await Deno.writeTextFile(target, "original");
+    await Deno.symlink(target, join(downloads, "example.txt.part"));
+    const file = await IncomingFile.create(
+      downloads,
+      "example.txt",
+      CONTENT.length,
+      LIMIT,
+    );
+    assert.equal(file.partPath, join(downloads, "example (1).txt.part"));
+    await writeChunks(file, CONTENT);
+    const saved = await file.finish(CONTENT_SHA256);
+    assert.equal(saved.name, "example.txt");
+    assert.deepEqual(await Deno.readFile(saved.path), CONTENT);
+    assert.equal(await Deno.readTextFile(target), "original");
+    assert.ok(
+      (await Deno.lstat(join(downloads, "example.txt.part"))).isSymlink,
+    );
+  });
+});
+
+Deno.test("IncomingFile does not follow a symlink planted as the final file", {
+  ignore: !POSIX,
+}, async () => {
+  await withTempDir(async (dir) => {
+    const downloads = join(dir, "downloads");
+    await Deno.mkdir(downloads);
+    const target = join(dir, "victim.txt");
+    const missing = join(dir, "created-through-link.txt");
+    await Deno.writeTextFile(target, "original");
+    await Deno.symlink(target, join(downloads, "example.txt"));
+    // A dangling link must not get its target created either.
+    await Deno.symlink(missing, join(downloads, "example (1).txt"));
+    const saved = await receive(downloads, "example.txt");
+    assert.equal(saved.name, "example (2).txt");
+    assert.equal(await Deno.readTextFile(target), "original");
+    await assert.rejects(Deno.lstat(missing), Deno.errors.NotFound);
+    assert.ok((await Deno.lstat(join(downloads, "example.txt"))).isSymlink);
+    assert.ok((await Deno.lstat(saved.path)).isFile);
+  });
+});
+
+Deno.test("IncomingFile refuses a downloads folder that is a symlink", {
+  ignore: !POSIX,
+}, async () => {
+  await withTempDir(async (dir) => {
+    const real = join(dir, "real");
+    const link = join(dir, "link");
+    await Deno.mkdir(real);
+    await Deno.symlink(real, link);
+    await rejectsWithSaveError(
+      IncomingFile.create(link, "a.txt", 1, LIMIT),
+      new RegExp(`^Downloads folder '${link}' is a symbolic link: `),
+    );
+    assert.deepEqual(await listDir(real), []);
+  });
+});
+
+Deno.test("IncomingFile refuses a downloads folder that is a file", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "file");
+    await Deno.writeTextFile(path, "x");
+    await rejectsWithSaveError(
+      IncomingFile.create(path, "a.txt", 1, LIMIT),
+      /is not a folder/,
+    );
+  });
+});
+
+Deno.test("IncomingFile.finish leaves nothing behind on a checksum mismatch", async () => {
+  await withTempDir(async (dir) => {
+    const file = await IncomingFile.create(
+      dir,
+      "example.txt",
+      CONTENT.length,
+      LIMIT,
+    );
+    await writeChunks(file, CONTENT);
+    await rejectsWithSaveError(
+      file.finish(sha256Hex(new Uint8Array([1]))),
+      /^Cannot save 'example\.txt': checksum mismatch/,
+    );
+    assert.deepEqual(await listDir(dir), []);
+    // The transfer is over; nothing more is accepted.
+    await rejectsWithSaveError(file.write(new Uint8Array(1)), /checksum/);
+    await rejectsWithSaveError(file.finish(CONTENT_SHA256), /checksum/);
+  });
+});
+
+Deno.test("IncomingFile.write refuses more bytes than declared", async () => {
+  await withTempDir(async (dir) => {
+    const file = await IncomingFile.create(dir, "example.txt", 10, LIMIT);
+    await file.write(new Uint8Array(6));
+    await rejectsWithSaveError(
+      file.write(new Uint8Array(5)),
+      /sent more than the 10 bytes it announced/,
+    );
+    assert.equal(file.received, 6);
+    assert.deepEqual(await listDir(dir), []);
+    await rejectsWithSaveError(file.write(new Uint8Array(1)), /sent more/);
+  });
+});
+
+Deno.test("IncomingFile.finish refuses a truncated file", async () => {
+  await withTempDir(async (dir) => {
+    const file = await IncomingFile.create(
+      dir,
+      "example.txt",
+      CONTENT.length,
+      LIMIT,
+    );
+    const half = CONTENT.subarray(0, 100);
+    await file.write(half);
+    await rejectsWithSaveError(
+      file.finish(CONTENT_SHA256),
+      new RegExp(`truncated: got 100 of ${CONTENT.length} bytes`),
+    );
+    assert.deepEqual(await listDir(dir), []);
+  });
+});
+
+Deno.test("IncomingFile.create refuses a file over maxBytes before creating anything", async () => {
+  await withTempDir(async (dir) => {
+    const downloads = join(dir, "downloads");
+    await rejectsWithSaveError(
+      IncomingFile.create(downloads, "big.iso", 2048, { maxBytes: 2047 }),
+      /^Cannot accept the file: it is 2048 bytes, over the limit of 2047 bytes$/,
+    );
+    await rejectsWithSaveError(
+      IncomingFile.create(downloads, "big.iso", 3 * 2 ** 30, {
+        maxBytes: 2 ** 30,
+      }),
+      /^Cannot accept the file: it is 3\.0 GiB, over the limit of 1\.0 GiB$/,
+    );
+    assert.deepEqual(await listDir(dir), []);
+  });
+});
+
+Deno.test("IncomingFile.create refuses an invalid declared size", async () => {
+  await withTempDir(async (dir) => {
+    for (const size of [-1, 1.5, NaN, Infinity]) {
+      await rejectsWithSaveError(
+        IncomingFile.create(dir, "a", size, LIMIT),
+        /invalid size/,
+      );
+    }
+    assert.deepEqual(await listDir(dir), []);
+  });
+});
+
+Deno.test("IncomingFile.create refuses a file larger than the free space", {
+  // statfs needs --allow-sys=statfs; without it the check is skipped.
+  ignore: Deno.permissions.querySync({ name: "sys", kind: "statfs" }).state !==
+    "granted",
+}, async () => {
+  await withTempDir(async (dir) => {
+    const huge = Number.MAX_SAFE_INTEGER;
+    await rejectsWithSaveError(
+      IncomingFile.create(dir, "huge.bin", huge, { maxBytes: huge }),
+      /can be used in .*free some space$/,
+    );
+    assert.deepEqual(await listDir(dir), []);
+  });
+});
+
+Deno.test("IncomingFile.abort removes the part file and is idempotent", async () => {
+  await withTempDir(async (dir) => {
+    const file = await IncomingFile.create(dir, "a.txt", 10, LIMIT);
+    await file.write(new Uint8Array(4));
+    assert.deepEqual(await listDir(dir), ["a.txt.part"]);
+    await file.abort("cancelled by you");
+    await file.abort("again");
+    assert.deepEqual(await listDir(dir), []);
+    await rejectsWithSaveError(
+      file.write(new Uint8Array(1)),
+      /^cancelled by you$/,
+    );
+    await rejectsWithSaveError(file.finish(""), /^cancelled by you$/);
+  });
+});
+
+Deno.test("IncomingFile.abort after finish keeps the saved file", async () => {
+  await withTempDir(async (dir) => {
+    const file = await IncomingFile.create(dir, "a.txt", CONTENT.length, LIMIT);
+    await file.write(CONTENT);
+    const { path } = await file.finish(CONTENT_SHA256);
+    await file.abort("too late");
+    assert.deepEqual(await Deno.readFile(path), CONTENT);
+  });
+});
+
+Deno.test("IncomingFile.write keeps order when writes are not awaited", async () => {
+  await withTempDir(async (dir) => {
+    const file = await IncomingFile.create(dir, "a.txt", CONTENT.length, LIMIT);
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < CONTENT.length; i += 7) {
+      writes.push(file.write(CONTENT.subarray(i, i + 7)));
+    }
+    const { path } = await file.finish(CONTENT_SHA256);
+    await Promise.all(writes);
+    assert.deepEqual(await Deno.readFile(path), CONTENT);
+  });
+});
+
+Deno.test("defaultDownloadsDir prefers ~/Downloads/chat-downloads", {
+  ignore: !POSIX,
+}, async () => {
+  const previous = Deno.env.get("HOME");
+  await withTempDir(async (home) => {
+    try {
+      Deno.env.set("HOME", home);
+      assert.equal(defaultDownloadsDir(), join(home, "chat-downloads"));
+      await Deno.mkdir(join(home, "Downloads"));
+      assert.equal(
+        defaultDownloadsDir(),
+        join(home, "Downloads", "chat-downloads"),
+      );
+      Deno.env.delete("HOME");
+      assert.throws(() => defaultDownloadsDir(), SaveError);
+    } finally {
+      if (previous === undefined) Deno.env.delete("HOME");
+      else Deno.env.set("HOME", previous);
+    }
+  });
+});
+
+Deno.test("createSha256 digests incrementally", () => {
+  const hash = createSha256();
+  hash.update(new TextEncoder().encode("a"));
+  hash.update(new TextEncoder().encode("bc"));
+  const abc =
+    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+  assert.equal(hash.digestHex(), abc);
+  assert.equal(hash.digestHex(), abc);
+  assert.throws(() => hash.update(new Uint8Array(1)), TypeError);
+});
+
+Deno.test("createSha256 digests nothing", () => {
+  assert.equal(
+    createSha256().digestHex(),
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+  );
+});
