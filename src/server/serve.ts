@@ -14,6 +14,9 @@ import {
   type SecureChannel,
 } from "../transport/secure_channel.ts";
 import { connect, disconnect, type Outbound, route } from "./router.ts";
+import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./config.ts";
+import { LogLimiter } from "./log_limiter.ts";
+import { TokenBucket } from "./rate_limit.ts";
 import { type ConnId, type ServerLimits, ServerState } from "./state.ts";
 
 export interface ServerOptions {
@@ -21,7 +24,9 @@ export interface ServerOptions {
   port: number;
   privateKey: CryptoKey;
   publicSpki: Uint8Array;
-  handshakeTimeoutMs?: number;
+  /** Overrides of the connection limits (see config.ts for the defaults). */
+  connectionLimits?: Partial<ConnectionLimits>;
+  /** Overrides of the room's limits: groups, members, files. */
   limits?: Partial<ServerLimits>;
   /** Where operational log lines go (default: stdout with a timestamp). */
   log?: (line: string) => void;
@@ -31,6 +36,8 @@ export interface RunningServer {
   readonly hostname: string;
   readonly port: number;
   readonly fingerprint: string;
+  /** Connections whose sockets are still open, handshake or not. */
+  readonly connectionCount: number;
   /** Tells every client, closes every connection, stops listening. */
   shutdown(): Promise<void>;
   readonly finished: Promise<void>;
@@ -39,13 +46,22 @@ export interface RunningServer {
 /** How long shutdown waits for peers to acknowledge the close. */
 const SHUTDOWN_GRACE_MS = 2000;
 
+/** Messages that are flow-controlled by the file window, not the rate limit. */
+const FILE_DATA = new Set(["file_chunk", "file_ack", "file_end", "file_done"]);
+
 export async function startServer(
   options: ServerOptions,
 ): Promise<RunningServer> {
   const log = options.log ?? defaultLog;
+  const limits: ConnectionLimits = {
+    ...DEFAULT_CONNECTION_LIMITS,
+    ...options.connectionLimits,
+  };
+  const refusals = new LogLimiter(log);
   const state = new ServerState(options.limits);
   const channels = new Map<ConnId, SecureChannel>();
   const sockets = new Set<WebSocketConnection>();
+  const perAddress = new Map<string, number>();
   let nextId = 1;
   let stopping = false;
 
@@ -54,12 +70,35 @@ export async function startServer(
       // Encoded once, whatever the number of recipients.
       const encoded = encodeMessage(message, body);
       const bulk = message.t === "file_chunk" || message.t === "file_end";
-      for (const id of to) channels.get(id)?.sendEncoded(encoded, bulk);
+      for (const id of to) {
+        const channel = channels.get(id);
+        if (channel === undefined) continue;
+        channel.sendEncoded(encoded, bulk);
+        // A client that does not read must not grow our memory without bound.
+        if (channel.backlog > limits.maxBacklogBytes) {
+          dismiss(id, channel, "you are not reading your messages fast enough");
+        }
+      }
     }
   }
 
-  function reply(channel: SecureChannel, message: ServerMessage): void {
-    channel.send(message);
+  /** Ends a connection for breaking a rule: an encrypted goodbye, then close. */
+  function dismiss(id: ConnId, channel: SecureChannel, why: string): void {
+    if (!channels.has(id)) return;
+    channels.delete(id);
+    refusals.log(
+      `dismiss:${channel.remoteAddress}`,
+      `disconnecting ${describe(id, channel)}: ${why}`,
+    );
+    channel.send({
+      t: "bye",
+      reason: "violation",
+      text: `Disconnected by the server: ${why}.`,
+    });
+    channel.drain().then(() =>
+      channel.close(CloseCode.policyViolation, "violation")
+    );
+    deliver(disconnect(state, id, Date.now()));
   }
 
   async function serveConnection(conn: WebSocketConnection): Promise<void> {
@@ -68,12 +107,13 @@ export async function startServer(
       channel = await acceptChannel(conn, {
         privateKey: options.privateKey,
         publicSpki: options.publicSpki,
-        ...(options.handshakeTimeoutMs === undefined
-          ? {}
-          : { timeoutMs: options.handshakeTimeoutMs }),
+        timeoutMs: limits.handshakeTimeoutMs,
       });
     } catch (error) {
-      log(`handshake with ${conn.remoteAddress} failed: ${messageOf(error)}`);
+      refusals.log(
+        `handshake:${hostOf(conn.remoteAddress)}`,
+        `handshake with ${conn.remoteAddress} failed: ${messageOf(error)}`,
+      );
       return;
     }
     if (stopping) {
@@ -83,20 +123,31 @@ export async function startServer(
     const id = nextId++;
     channels.set(id, channel);
     connect(state, id);
+    const registerTimer = setTimeout(() => {
+      if (state.nameOf(id) === null) {
+        dismiss(id, channel, "no username was registered in time");
+      }
+    }, limits.registerTimeoutMs);
+    const bucket = new TokenBucket(
+      limits.messagesPerSecond,
+      limits.messageBurst,
+      Date.now(),
+    );
+    let strikes = 0;
     try {
       for (;;) {
         const batch = await channel.receive();
-        if (batch === null) break;
+        // Null when the peer closed, or when we dismissed it.
+        if (batch === null || !channels.has(id)) break;
         let quit = false;
         for (const { header, body } of batch) {
           let message;
           try {
             message = parseClientMessage(header);
           } catch (error) {
-            const re = reRequestId(header);
-            reply(channel, {
+            channel.send({
               t: "error",
-              re,
+              re: requestIdOf(header),
               code: "bad_request",
               text: `ERROR: Bad request: ${messageOf(error)}`,
             });
@@ -106,11 +157,31 @@ export async function startServer(
             quit = true;
             break;
           }
+          if (!FILE_DATA.has(message.t) && !bucket.take(Date.now())) {
+            if (++strikes >= limits.floodStrikes) {
+              dismiss(id, channel, "too many messages too fast");
+              break;
+            }
+            refusals.log(
+              `flood:${channel.remoteAddress}`,
+              `slowing down ${describe(id, channel)}`,
+            );
+            channel.send({
+              t: "error",
+              re: requestIdOf(header),
+              code: "slow_down",
+              text: "ERROR: slow down",
+            });
+            continue;
+          }
+          strikes = 0;
           const before = state.nameOf(id);
           deliver(route(state, id, message, body, Date.now()));
-          const after = state.nameOf(id);
-          if (before === null && after !== null) {
-            log(`${after} registered from ${conn.remoteAddress}`);
+          if (before === null) {
+            const after = state.nameOf(id);
+            if (after !== null) {
+              log(`${after} registered from ${conn.remoteAddress}`);
+            }
           }
         }
         if (quit) {
@@ -123,21 +194,42 @@ export async function startServer(
       const code = error instanceof ChannelError
         ? error.closeCode
         : CloseCode.protocolError;
-      log(`closing ${describe(id, conn)}: ${messageOf(error)}`);
+      refusals.log(
+        `protocol:${conn.remoteAddress}`,
+        `closing ${describe(id, channel)}: ${messageOf(error)}`,
+      );
       channel.close(code, "protocol error");
     } finally {
+      clearTimeout(registerTimer);
+      if (conn.localCloseReason !== null) {
+        refusals.log(
+          `local:${conn.remoteAddress}`,
+          `closed ${describe(id, channel)}: ${conn.localCloseReason}`,
+        );
+      }
       const name = state.nameOf(id);
-      channels.delete(id);
-      deliver(disconnect(state, id, Date.now()));
-      if (name !== null) log(`${name} left`);
+      if (channels.delete(id)) {
+        deliver(disconnect(state, id, Date.now()));
+        if (name !== null) log(`${name} left`);
+      }
     }
   }
 
-  function describe(id: ConnId, conn: WebSocketConnection): string {
+  function describe(id: ConnId, channel: SecureChannel): string {
     const name = state.nameOf(id);
     return name === null
-      ? conn.remoteAddress
-      : `${name} (${conn.remoteAddress})`;
+      ? channel.remoteAddress
+      : `${name} (${channel.remoteAddress})`;
+  }
+
+  /** Refuses a new connection when a limit is reached; null lets it in. */
+  function admit(host: string): string | null {
+    if (stopping) return "the server is shutting down";
+    if (sockets.size >= limits.maxConnections) return "the server is full";
+    if ((perAddress.get(host) ?? 0) >= limits.maxConnectionsPerAddress) {
+      return "too many connections from your address";
+    }
+    return null;
   }
 
   const abort = new AbortController();
@@ -159,13 +251,31 @@ export async function startServer(
         { status: 426, headers: { upgrade: "websocket" } },
       );
     }
-    if (stopping) return new Response("Shutting down\n", { status: 503 });
     // Read before upgrading: afterwards Deno reports the request as closed.
-    const address = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
-    const { socket, response } = Deno.upgradeWebSocket(request);
+    const host = info.remoteAddr.hostname;
+    const address = `${host}:${info.remoteAddr.port}`;
+    const refused = admit(host);
+    if (refused !== null) {
+      refusals.log(
+        `admit:${host}`,
+        `refused a connection from ${address}: ${refused}`,
+      );
+      return new Response(`Refused: ${refused}\n`, { status: 503 });
+    }
+    const { socket, response } = Deno.upgradeWebSocket(request, {
+      idleTimeout: limits.idleTimeoutSeconds,
+    });
     const conn = new WebSocketConnection(socket, address);
+    // Counted until the socket is really gone: after close() a silent peer
+    // can hold it open for a long time (DEVELOPERS.md).
     sockets.add(conn);
-    conn.closed.then(() => sockets.delete(conn));
+    perAddress.set(host, (perAddress.get(host) ?? 0) + 1);
+    conn.closed.then(() => {
+      sockets.delete(conn);
+      const left = (perAddress.get(host) ?? 1) - 1;
+      if (left === 0) perAddress.delete(host);
+      else perAddress.set(host, left);
+    });
     serveConnection(conn).catch((error) =>
       log(`internal error: ${messageOf(error)}`)
     );
@@ -208,12 +318,20 @@ export async function startServer(
     hostname: addr.hostname,
     port: addr.port,
     fingerprint: serverFingerprint,
+    get connectionCount() {
+      return sockets.size;
+    },
     shutdown,
     finished: server.finished,
   };
 }
 
-function reRequestId(header: unknown): number | null {
+/** "1.2.3.4:5678" -> "1.2.3.4"; "[::1]:5678" -> "[::1]". */
+function hostOf(address: string): string {
+  return address.slice(0, address.lastIndexOf(":"));
+}
+
+function requestIdOf(header: unknown): number | null {
   if (typeof header === "object" && header !== null && "id" in header) {
     const id = (header as { id: unknown }).id;
     if (typeof id === "number" && Number.isSafeInteger(id) && id >= 0) {

@@ -53,6 +53,7 @@ export class WebSocketConnection implements Connection {
   #waiting: ((data: WireData | null) => void) | null = null;
   #ended = false;
   #early: WireData[] = [];
+  #localCloseReason: string | null = null;
 
   constructor(
     socket: WebSocket,
@@ -98,6 +99,11 @@ export class WebSocketConnection implements Connection {
       socket.addEventListener("open", onOpen, { once: true });
       socket.addEventListener("error", onError, { once: true });
     });
+  }
+
+  /** Why this side cut the connection on its own (e.g. an overflowing inbox). */
+  get localCloseReason(): string | null {
+    return this.#localCloseReason;
   }
 
   get bufferedAmount(): number {
@@ -155,6 +161,7 @@ export class WebSocketConnection implements Connection {
     this.#inboxBytes += sizeOf(data);
     if (this.#inboxBytes > this.#maxInboxBytes) {
       // A peer that sends faster than we can decrypt must not grow our memory.
+      this.#localCloseReason = "it sent more than could be processed";
       this.close(CloseCode.overloaded, "too much unread data");
       return;
     }

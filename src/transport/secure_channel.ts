@@ -51,6 +51,7 @@ export class SecureChannel {
   readonly #opener: FrameOpener;
   /** Chat and control messages: always sent first. */
   #queue: Uint8Array[] = [];
+  #queueBytes = 0;
   /** File data: sent after urgent messages, and only while the socket keeps up. */
   #bulk: Uint8Array[] = [];
   #bulkBytes = 0;
@@ -66,9 +67,9 @@ export class SecureChannel {
     conn.closed.then(() => (this.#gone = true));
   }
 
-  /** Bytes waiting to go out: queued file data plus the socket's own buffer. */
+  /** Bytes waiting to go out: everything queued plus the socket's own buffer. */
   get backlog(): number {
-    return this.#bulkBytes + this.#conn.bufferedAmount;
+    return this.#queueBytes + this.#bulkBytes + this.#conn.bufferedAmount;
   }
 
   get remoteAddress(): string {
@@ -91,6 +92,7 @@ export class SecureChannel {
       this.#bulkBytes += encoded.byteLength;
     } else {
       this.#queue.push(encoded);
+      this.#queueBytes += encoded.byteLength;
     }
     if (!this.#flushing) {
       this.#flushing = true;
@@ -160,6 +162,7 @@ export class SecureChannel {
       while (!this.#gone && (this.#queue.length > 0 || this.#bulk.length > 0)) {
         const queued = this.#queue;
         this.#queue = [];
+        this.#queueBytes = 0;
         if (this.#bulk.length > 0) {
           if (this.#conn.bufferedAmount < SOCKET_HIGH_WATER) {
             this.#takeBulk(queued);
@@ -182,6 +185,7 @@ export class SecureChannel {
       // Only the sealer can throw here: the session is exhausted or broken.
       this.#failed = true;
       this.#queue = [];
+      this.#queueBytes = 0;
       this.#bulk = [];
       this.#bulkBytes = 0;
       this.#conn.close(CloseCode.policyViolation, "session ended");

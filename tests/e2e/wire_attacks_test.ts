@@ -499,7 +499,9 @@ for (const { what, data, log } of garbage) {
 // --- 9. Handshake timeout -----------------------------------------------------
 
 Deno.test("acceptChannel closes a silent client after handshakeTimeoutMs", async () => {
-  await using server = await startTestServer({ handshakeTimeoutMs: 300 });
+  await using server = await startTestServer({
+    connectionLimits: { handshakeTimeoutMs: 300 },
+  });
   await using users = await bystanders(server);
   const started = performance.now();
   await using raw = await RawClient.open(server.url);
