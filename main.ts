@@ -133,6 +133,7 @@ async function connect(
     pinnedSpki: spki,
     user: command.user,
     terminal,
+    reconnect: command.reconnect,
     files: {
       downloadsDir: command.downloads ?? defaultDownloadsDir(),
       maxFileBytes: command.maxFileBytes,

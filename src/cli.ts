@@ -45,6 +45,7 @@ export type CliCommand =
     open: boolean;
     openWith: string | null;
     maxFileBytes: number;
+    reconnect: boolean;
   }
   /** Help, version, or a usage error: print `output` and exit with `code`. */
   | { cmd: "exit"; code: number; output: string };
@@ -195,6 +196,10 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       "open received files with this command instead of the platform's opener",
     )
     .addOption(sizeOption("largest file you accept"))
+    .option(
+      "--no-reconnect",
+      "exit when the connection drops instead of reconnecting",
+    )
     .action((target: string, opts: {
       port?: number;
       pub: string;
@@ -203,6 +208,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       open: boolean;
       openWith?: string;
       maxFileSize: number;
+      reconnect: boolean;
     }) => {
       result = {
         cmd: "connect",
@@ -214,6 +220,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         open: opts.open,
         openWith: opts.openWith ?? null,
         maxFileBytes: opts.maxFileSize,
+        reconnect: opts.reconnect,
       };
     });
 

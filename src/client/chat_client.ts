@@ -34,7 +34,14 @@ export interface Incoming {
 export interface ConnectOptions {
   pinnedSpki?: Uint8Array;
   handshakeTimeoutMs?: number;
+  /**
+   * After this long without hearing from the server the client pings it;
+   * after twice as long it gives up on the connection. 0 turns it off.
+   */
+  pingIntervalMs?: number;
 }
+
+const DEFAULT_PING_INTERVAL_MS = 30_000;
 
 /** How the session ended, as the user should hear it. */
 export interface Ending {
@@ -54,10 +61,36 @@ export class ChatClient {
   #quitting = false;
   #name: string | null = null;
 
-  private constructor(channel: SecureChannel, serverFingerprint: string) {
+  #lastHeard = Date.now();
+  #silence: string | null = null;
+
+  private constructor(
+    channel: SecureChannel,
+    serverFingerprint: string,
+    pingIntervalMs: number,
+  ) {
     this.#channel = channel;
     this.serverFingerprint = serverFingerprint;
     this.ended = this.#receiveLoop();
+    if (pingIntervalMs > 0) this.#watch(pingIntervalMs);
+  }
+
+  /** Pings a quiet server, and drops a connection that stays silent. */
+  #watch(intervalMs: number): void {
+    const check = () => {
+      const quiet = Date.now() - this.#lastHeard;
+      if (quiet >= 2 * intervalMs) {
+        this.#silence = "The server stopped answering.";
+        this.#channel.close(CloseCode.goingAway, "no answer");
+        return;
+      }
+      if (quiet >= intervalMs) void this.request({ t: "ping" });
+      timer = setTimeout(check, intervalMs / 2);
+      Deno.unrefTimer(timer);
+    };
+    let timer = setTimeout(check, intervalMs / 2);
+    Deno.unrefTimer(timer);
+    this.ended.finally(() => clearTimeout(timer));
   }
 
   static async connect(
@@ -71,7 +104,11 @@ export class ChatClient {
         ? { timeoutMs: options.handshakeTimeoutMs }
         : {}),
     });
-    return new ChatClient(channel, serverFingerprint);
+    return new ChatClient(
+      channel,
+      serverFingerprint,
+      options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
+    );
   }
 
   /** The name the server accepted, once registered. */
@@ -159,6 +196,7 @@ export class ChatClient {
       while (ending === null) {
         const batch = await this.#channel.receive();
         if (batch === null) break;
+        this.#lastHeard = Date.now();
         for (const { header, body } of batch) {
           const message = parseServerMessage(header);
           if (message.t === "bye") {
@@ -175,9 +213,10 @@ export class ChatClient {
       this.#channel.close(CloseCode.protocolError, "protocol error");
     }
     if (ending === null) {
-      ending = this.#quitting
-        ? { clean: true, reason: "Disconnected." }
-        : { clean: false, reason: "The connection to the server was lost." };
+      ending = this.#quitting ? { clean: true, reason: "Disconnected." } : {
+        clean: false,
+        reason: this.#silence ?? "The connection to the server was lost.",
+      };
     }
     if (ending.clean && !this.#quitting) this.#channel.close();
     this.#failPending(ending.reason);

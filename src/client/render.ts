@@ -181,6 +181,8 @@ export function renderServerMessage(
         [DIM_GROUP, safe(msg.group)],
         [DIM, " ***"],
       )];
+    case "pong":
+      return [];
     case "file_ready":
     case "file_progress":
     case "file_result":

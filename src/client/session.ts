@@ -36,6 +36,8 @@ export interface SessionOptions {
   user: string | null;
   terminal: Terminal;
   files: FileOptions;
+  /** Reconnect automatically when the connection drops (--no-reconnect turns it off). */
+  reconnect: boolean;
 }
 
 export interface FileOptions {
@@ -104,16 +106,34 @@ export async function runSession(options: SessionOptions): Promise<number> {
     }
     name = null;
   }
-  return await chat(client, terminal, style, options.files);
+  return await chat(client, {
+    terminal,
+    style,
+    files: options.files,
+    url: options.url,
+    pinnedSpki: options.pinnedSpki,
+    reconnect: options.reconnect,
+  });
 }
 
-async function chat(
-  client: ChatClient,
-  terminal: Terminal,
-  style: Style,
-  files: FileOptions,
-): Promise<number> {
-  const self = client.name!;
+/** Reconnection: delays grow from 1 s to 30 s, each with random jitter. */
+const RECONNECT_FIRST_MS = 1000;
+const RECONNECT_MAX_MS = 30_000;
+/** A script gives up after this many attempts; a person at a terminal never does. */
+const SCRIPT_RECONNECT_ATTEMPTS = 6;
+
+interface ChatContext {
+  terminal: Terminal;
+  style: Style;
+  files: FileOptions;
+  url: string;
+  pinnedSpki: Uint8Array;
+  reconnect: boolean;
+}
+
+async function chat(first: ChatClient, context: ChatContext): Promise<number> {
+  const { terminal, style, files } = context;
+  const self = first.name!;
   const users = new Set<string>([self]);
   const groups = new Set<string>();
   terminal.setCompleter((line) =>
@@ -126,32 +146,13 @@ async function chat(
     );
   }
 
-  client.onMessage(({ message, body }) => {
-    // The goodbye is reported once, where the session ends.
-    if (message.t === "bye") return;
-    learnNames(message, users, groups);
-    for (const line of render(message, decodeText(body), style)) {
-      terminal.print(line);
-    }
-  });
-
-  // Seed tab completion with who and what is there already; the replies are not shown.
-  void client.request({ t: "list" }).then((reply) =>
-    learnNames(reply, users, groups)
-  );
-  void client.request({ t: "groups" }).then((reply) =>
-    learnNames(reply, users, groups)
-  );
-
   // Transfers in progress, shown in front of the prompt on a terminal.
   const progress = new Map<string, { line: string; at: number }>();
-  const showProgress = (key: string, line: string | null, force = false) => {
+  const showProgress = (key: string, line: string | null) => {
     if (!terminal.interactive) return;
     const now = Date.now();
     const last = progress.get(key);
-    if (
-      line !== null && !force && last && now - last.at < PROGRESS_INTERVAL_MS
-    ) return;
+    if (line !== null && last && now - last.at < PROGRESS_INTERVAL_MS) return;
     if (line === null) progress.delete(key);
     else progress.set(key, { line, at: now });
     terminal.setStatus(
@@ -160,29 +161,50 @@ async function chat(
         : [...progress.values()].map((p) => p.line).join(" | "),
     );
   };
-  const sender = new FileSender(client);
-  const receiving = new Map<number, number>();
-  new FileReceiver(client, {
-    ...files,
-    print: (line) => terminal.print(line),
-    onProgress: (offer, received) => {
-      if (offer.size < PROGRESS_MIN_BYTES) return;
-      if (!receiving.has(offer.xfer)) receiving.set(offer.xfer, Date.now());
-      showProgress(
-        `in:${offer.xfer}`,
-        formatProgress(
-          `${offer.name} from ${offer.from}`,
-          received,
-          offer.size,
-          Date.now() - receiving.get(offer.xfer)!,
-        ),
-      );
-    },
-    onFinished: (offer) => {
-      receiving.delete(offer.xfer);
-      showProgress(`in:${offer.xfer}`, null);
-    },
-  });
+
+  /** Everything that lives as long as one connection. */
+  const attach = (client: ChatClient) => {
+    client.onMessage(({ message, body }) => {
+      // The goodbye is reported once, where the connection ends.
+      if (message.t === "bye") return;
+      learnNames(message, users, groups);
+      for (const line of render(message, decodeText(body), style)) {
+        terminal.print(line);
+      }
+    });
+    // Seed tab completion with who and what is there; the replies are not shown.
+    void client.request({ t: "list" }).then((r) =>
+      learnNames(r, users, groups)
+    );
+    void client.request({ t: "groups" }).then((r) =>
+      learnNames(r, users, groups)
+    );
+    const receiving = new Map<number, number>();
+    new FileReceiver(client, {
+      ...files,
+      print: (line) => terminal.print(line),
+      onProgress: (offer, received) => {
+        if (offer.size < PROGRESS_MIN_BYTES) return;
+        if (!receiving.has(offer.xfer)) receiving.set(offer.xfer, Date.now());
+        showProgress(
+          `in:${offer.xfer}`,
+          formatProgress(
+            `${offer.name} from ${offer.from}`,
+            received,
+            offer.size,
+            Date.now() - receiving.get(offer.xfer)!,
+          ),
+        );
+      },
+      onFinished: (offer) => {
+        receiving.delete(offer.xfer);
+        showProgress(`in:${offer.xfer}`, null);
+      },
+    });
+    return { client, sender: new FileSender(client) };
+  };
+  let link = attach(first);
+
   const sending = new Set<Promise<void>>();
   let nextSend = 1;
   const sendFile = (target: SendTarget, path: string) => {
@@ -191,7 +213,7 @@ async function chat(
     const label = `${basename(path)} to ${
       "to" in target ? target.to : target.group
     }`;
-    const run = sender.send(target, expandHome(path), (p) => {
+    const run = link.sender.send(target, expandHome(path), (p) => {
       if (p.size >= PROGRESS_MIN_BYTES) {
         showProgress(
           key,
@@ -215,34 +237,26 @@ async function chat(
     });
   };
 
-  const ended: Promise<{ ended: Ending }> = client.ended.then((ending) => ({
-    ended: ending,
-  }));
-  for (;;) {
-    const next = await Promise.race([terminal.nextLine(), ended]);
-    if (next !== null && typeof next === "object") {
-      terminal.close();
-      terminal.print(
-        next.ended.clean ? next.ended.reason : `ERROR: ${next.ended.reason}`,
-      );
-      return 1;
+  /** Acts on one input line; false when the user asked to leave. */
+  const handle = (line: string): boolean => {
+    const command = parseInput(line);
+    if (command === null) return true;
+    switch (command.kind) {
+      case "quit":
+        return false;
+      case "file":
+        sendFile({ to: command.to }, command.path);
+        return true;
+      case "groupfile":
+        sendFile({ group: command.group }, command.path);
+        return true;
+      default:
+        break;
     }
-    if (next === null) break;
-    const command = parseInput(next);
-    if (command === null) continue;
-    if (command.kind === "quit") break;
-    if (command.kind === "file") {
-      sendFile({ to: command.to }, command.path);
-      continue;
-    }
-    if (command.kind === "groupfile") {
-      sendFile({ group: command.group }, command.path);
-      continue;
-    }
-    const request = perform(client, command);
+    const request = perform(link.client, command);
     if (request === null) {
       showInOrder(Promise.resolve(localReply(command)));
-      continue;
+      return true;
     }
     showInOrder(request.then((reply) => {
       learnNames(reply, users, groups);
@@ -252,15 +266,128 @@ async function chat(
         ? renderSent(command, style)
         : render(reply, "", style);
     }));
+    return true;
+  };
+
+  // The line being waited for survives a reconnection, so nothing typed is lost.
+  let pendingLine: Promise<string | null> | null = null;
+  const nextLine = () => (pendingLine ??= terminal.nextLine());
+  for (;;) {
+    const event = await Promise.race([
+      nextLine().then((line) => ({ line })),
+      link.client.ended.then((ending) => ({ ending })),
+    ]);
+    if ("line" in event) {
+      pendingLine = null;
+      if (event.line === null || !handle(event.line)) break;
+      continue;
+    }
+    const { ending } = event;
+    terminal.print(ending.clean ? ending.reason : `ERROR: ${ending.reason}`);
+    // A server that dismissed us (a rule was broken) is not pestered again.
+    if (
+      !context.reconnect ||
+      ending.reason.startsWith("Disconnected by the server")
+    ) {
+      terminal.close();
+      return 1;
+    }
+    const typed: string[] = [];
+    const next = await reconnect(
+      self,
+      context,
+      typed,
+      nextLine,
+      () => (pendingLine = null),
+    );
+    if (next === null) {
+      for (const line of typed) terminal.print(`Not sent: ${line}`);
+      terminal.close();
+      return 1;
+    }
+    link = attach(next);
+    terminal.print(`Reconnected as ${self}.`);
+    let quit = false;
+    for (const line of typed) {
+      if (!handle(line)) {
+        quit = true;
+        break;
+      }
+    }
+    if (quit) break;
   }
 
   // End of input or /quit: let outstanding replies arrive, then say goodbye.
   await withDeadline(results, REPLY_GRACE_MS);
   // Files being sent finish (or fail) before we leave.
   await Promise.all(sending);
-  const ending = await client.quit();
+  const ending = await link.client.quit();
   terminal.close();
   return ending.clean ? 0 : 1;
+}
+
+/**
+ * Tries to get back in under the same name, with exponential backoff and
+ * jitter, while collecting what the user types meanwhile into `typed`.
+ * Resolves with the new client, or null when giving up (or the user left).
+ */
+async function reconnect(
+  name: string,
+  context: ChatContext,
+  typed: string[],
+  nextLine: () => Promise<string | null>,
+  consumed: () => void,
+): Promise<ChatClient | null> {
+  const { terminal } = context;
+  const attempts = terminal.interactive ? Infinity : SCRIPT_RECONNECT_ATTEMPTS;
+  let left = false;
+  // Lines typed while offline are kept; the end of input or /quit stops trying.
+  const collect = async () => {
+    while (!left) {
+      const line = await nextLine();
+      consumed();
+      if (line === null || parseInput(line)?.kind === "quit") {
+        left = true;
+        return;
+      }
+      typed.push(line);
+    }
+  };
+  const collecting = collect();
+  let delay = RECONNECT_FIRST_MS;
+  for (let attempt = 1; attempt <= attempts && !left; attempt++) {
+    const wait = Math.round(delay * (0.5 + Math.random() / 2));
+    terminal.print(
+      `Reconnecting in ${(wait / 1000).toFixed(1)} s (attempt ${attempt})...`,
+    );
+    await Promise.race([sleep(wait), collecting]);
+    if (left) break;
+    try {
+      const client = await ChatClient.connect(context.url, {
+        pinnedSpki: context.pinnedSpki,
+      });
+      const reply = await client.register(name);
+      if (reply.t === "welcome") {
+        left = true; // stops collecting; lines already taken stay in `typed`
+        return client;
+      }
+      await client.quit();
+      // Most likely the server has not yet noticed that our old connection died.
+      terminal.print(render(reply, "", context.style).join(" "));
+    } catch (error) {
+      terminal.print(
+        `ERROR: ${describeConnectError(messageOf(error), context.url)}`,
+      );
+    }
+    delay = Math.min(delay * 2, RECONNECT_MAX_MS);
+  }
+  left = true;
+  terminal.print("ERROR: Could not reconnect; giving up.");
+  return null;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Sends the request for a command, or returns null for commands handled locally. */

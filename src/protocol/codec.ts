@@ -196,6 +196,7 @@ export function parseClientMessage(value: unknown): ClientMessage {
     case "say":
     case "list":
     case "groups":
+    case "ping":
       return { t, id: int(f, "id") };
     case "msg":
       return { t, id: int(f, "id"), to: str(f, "to") };
@@ -327,6 +328,8 @@ export function parseServerMessage(value: unknown): ServerMessage {
       }
       return { t, reason, text: str(f, "text", 4096) };
     }
+    case "pong":
+      return { t, re: int(f, "re") };
     case "file_ready":
       return {
         t,

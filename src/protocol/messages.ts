@@ -27,6 +27,8 @@ export type ClientMessage =
   | { t: "leave"; id: number; group: string }
   | { t: "members"; id: number; group?: string }
   | { t: "bye" }
+  /** Liveness: answered with `pong`, also before registering. */
+  | { t: "ping"; id: number }
   // File transfer (docs/PROTOCOL.md, "File transfer"). Exactly one of `to` and
   // `group` is present. The reply is `file_ready` or an error.
   | FileOfferRequest
@@ -76,6 +78,7 @@ export type ServerMessage =
   | { t: "presence"; name: string; online: boolean }
   | { t: "membership"; group: string; name: string; joined: boolean }
   | { t: "bye"; reason: ByeReason; text: string }
+  | { t: "pong"; re: number }
   // File transfer. To the sender:
   | { t: "file_ready"; re: number; xfer: number; recipients: string[] }
   | { t: "file_progress"; xfer: number; acked: number } // slowest recipient

@@ -73,6 +73,7 @@ export function route(
 ): Outbound[] {
   // The edge closes the connection and then calls disconnect.
   if (message.t === "bye") return [];
+  if (message.t === "ping") return reply(from, { t: "pong", re: message.id });
   if (message.t === "register") {
     return register(state, from, message.id, message.name, now);
   }
