@@ -74,7 +74,10 @@ Deno.test("identityFingerprint is SHA256: and unpadded base64 of the SHA-256 of 
   const digest = new Uint8Array(
     await crypto.subtle.digest("SHA-256", GENERATED.publicRaw),
   );
-  assert.deepEqual(fromBase64(fingerprint.slice("SHA256:".length) + "="), digest);
+  assert.deepEqual(
+    fromBase64(fingerprint.slice("SHA256:".length) + "="),
+    digest,
+  );
 });
 
 Deno.test("identityFingerprint rejects a key that is not 32 bytes", async () => {
@@ -179,7 +182,11 @@ Deno.test("signChallenge makes a 64-byte signature that verifyChallenge accepts"
 Deno.test("verifyChallenge rejects a signature made for another session, challenge or name", async () => {
   const variants = [
     { transcriptHash: randomBytes(32), challenge: CHALLENGE, name: "alice" },
-    { transcriptHash: TRANSCRIPT_HASH, challenge: randomBytes(32), name: "alice" },
+    {
+      transcriptHash: TRANSCRIPT_HASH,
+      challenge: randomBytes(32),
+      name: "alice",
+    },
     { transcriptHash: TRANSCRIPT_HASH, challenge: CHALLENGE, name: "bob" },
   ];
   for (const variant of variants) {
