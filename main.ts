@@ -90,6 +90,7 @@ async function serve(
       privateKey,
       publicSpki,
       limits: { maxFileBytes: command.maxFileBytes },
+      connectionLimits: command.connectionLimits,
     });
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) {

@@ -10,6 +10,7 @@ import {
   Option,
 } from "commander";
 import { DEFAULT_MAX_FILE_BYTES, DEFAULT_PORT } from "./protocol/limits.ts";
+import type { ConnectionLimits } from "./server/config.ts";
 
 export const VERSION = "0.1.0";
 export const DEFAULT_KEY_DIR = "keys";
@@ -33,6 +34,8 @@ export type CliCommand =
     host: string;
     port: number;
     maxFileBytes: number;
+    /** Only the limits given on the command line; the rest keep their defaults. */
+    connectionLimits: Partial<ConnectionLimits>;
   }
   | {
     cmd: "connect";
@@ -91,6 +94,16 @@ export function parseSize(value: string): number {
     throw new InvalidArgumentError("that size is too large.");
   }
   return bytes;
+}
+
+function countOption(flags: string, description: string): Option {
+  return new Option(flags, description).argParser((value: string) => {
+    const count = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(count)) {
+      throw new InvalidArgumentError("give a whole number.");
+    }
+    return count;
+  });
 }
 
 function sizeOption(what: string): Option {
@@ -163,8 +176,41 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         .argParser(parsePort),
     )
     .addOption(sizeOption("largest file the server relays"))
+    .addOption(
+      countOption(
+        "--max-connections <n>",
+        "connections open at once (default 20000)",
+      ),
+    )
+    .addOption(
+      countOption(
+        "--max-per-address <n>",
+        "connections from one address (default 64)",
+      ),
+    )
+    .addOption(
+      countOption(
+        "--rate <n>",
+        "messages per second per connection, 0 for no limit (default 20)",
+      ),
+    )
+    .addOption(
+      countOption(
+        "--burst <n>",
+        "messages allowed in a burst above the rate (default 40)",
+      ),
+    )
     .action((
-      opts: { key: string; host: string; port: number; maxFileSize: number },
+      opts: {
+        key: string;
+        host: string;
+        port: number;
+        maxFileSize: number;
+        maxConnections?: number;
+        maxPerAddress?: number;
+        rate?: number;
+        burst?: number;
+      },
       command: Command,
     ) => {
       result = {
@@ -174,6 +220,16 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         host: opts.host,
         port: opts.port,
         maxFileBytes: opts.maxFileSize,
+        connectionLimits: {
+          ...(opts.maxConnections === undefined
+            ? {}
+            : { maxConnections: opts.maxConnections }),
+          ...(opts.maxPerAddress === undefined
+            ? {}
+            : { maxConnectionsPerAddress: opts.maxPerAddress }),
+          ...(opts.rate === undefined ? {} : { messagesPerSecond: opts.rate }),
+          ...(opts.burst === undefined ? {} : { messageBurst: opts.burst }),
+        },
       };
     });
 
