@@ -5,6 +5,14 @@
  * all drive it.
  */
 
+import { fromBase64, toBase64 } from "../crypto/bytes.ts";
+import {
+  generateIdentity,
+  type Identity,
+  identityChallengeMessage,
+  importIdentityPem,
+  signChallenge,
+} from "../crypto/identity.ts";
 import { parseServerMessage } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
 import { CloseCode, WebSocketConnection } from "../transport/connection.ts";
@@ -155,8 +163,38 @@ export class ChatClient {
     return this.#channel.backlog;
   }
 
-  async register(name: string): Promise<Reply> {
-    const reply = await this.request({ t: "register", name });
+  /**
+   * Registers `name`, proving possession of `identity` (a throwaway identity
+   * when none is given: fine for tests, but then the name is bound to a key
+   * that is gone when this client is).
+   */
+  async register(name: string, identity?: Identity): Promise<Reply> {
+    const id = identity ??
+      await importIdentityPem((await generateIdentity()).privatePem);
+    const first = await this.request({
+      t: "register",
+      name,
+      key: toBase64(id.publicRaw),
+    });
+    if (first.t !== "challenge") return first;
+    let challenge: Uint8Array;
+    try {
+      challenge = fromBase64(first.nonce);
+    } catch {
+      return {
+        t: "error",
+        re: first.re,
+        code: "internal",
+        text: "ERROR: The server sent a bad challenge",
+      };
+    }
+    const message = identityChallengeMessage({
+      transcriptHash: this.#channel.transcriptHash,
+      challenge,
+      name,
+    });
+    const signature = toBase64(await signChallenge(id, message));
+    const reply = await this.request({ t: "prove", signature });
     if (reply.t === "welcome") this.#name = reply.name;
     return reply;
   }

@@ -182,6 +182,7 @@ export function renderServerMessage(
         [DIM, " ***"],
       )];
     case "pong":
+    case "challenge":
       return [];
     case "file_ready":
     case "file_progress":

@@ -7,12 +7,7 @@ import { basename } from "node:path";
 import { nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { messageOf } from "../transport/secure_channel.ts";
-import {
-  ChatClient,
-  decodeText,
-  type Ending,
-  type Reply,
-} from "./chat_client.ts";
+import { ChatClient, decodeText, type Reply } from "./chat_client.ts";
 import {
   type Command,
   completeInput,

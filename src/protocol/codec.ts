@@ -192,7 +192,14 @@ export function parseClientMessage(value: unknown): ClientMessage {
   const t = f.t;
   switch (t) {
     case "register":
-      return { t, id: int(f, "id"), name: str(f, "name") };
+      return {
+        t,
+        id: int(f, "id"),
+        name: str(f, "name"),
+        key: str(f, "key", 64),
+      };
+    case "prove":
+      return { t, id: int(f, "id"), signature: str(f, "signature", 128) };
     case "say":
     case "list":
     case "groups":
@@ -330,6 +337,8 @@ export function parseServerMessage(value: unknown): ServerMessage {
     }
     case "pong":
       return { t, re: int(f, "re") };
+    case "challenge":
+      return { t, re: int(f, "re"), nonce: str(f, "nonce", 64) };
     case "file_ready":
       return {
         t,

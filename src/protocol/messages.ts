@@ -16,7 +16,10 @@ export type Timestamp = number;
 
 /** What a client sends. `id` is chosen by the client and echoed as `re` in the reply. */
 export type ClientMessage =
-  | { t: "register"; id: number; name: string }
+  /** `key`: the client's Ed25519 identity public key, raw, base64. Answered with `challenge`. */
+  | { t: "register"; id: number; name: string; key: string }
+  /** The signature over the challenge message (docs/PROTOCOL.md, "Identity"), base64. */
+  | { t: "prove"; id: number; signature: string }
   | { t: "say"; id: number } // body: text for the public room
   | { t: "msg"; id: number; to: string } // body: text for one user
   | { t: "gsay"; id: number; group: string } // body: text for a group
@@ -67,6 +70,8 @@ export interface GroupMembers {
 /** What the server sends. */
 export type ServerMessage =
   | { t: "welcome"; re: number; name: string; text: string }
+  /** 32 random bytes, base64, for the client to sign with its identity key. */
+  | { t: "challenge"; re: number; nonce: string }
   | { t: "ok"; re: number; text: string }
   | { t: "error"; re: number | null; code: ErrorCode; text: string }
   | { t: "public"; from: string; ts: Timestamp } // body: text
@@ -121,6 +126,7 @@ export const ERROR_CODES = [
   "already_registered", // a second register on one connection
   "invalid_name", // a user or group name outside the naming rule
   "name_taken", // someone online already uses that name
+  "identity", // the name belongs to another identity key, or the proof failed
   "no_such_user", // unknown or offline user
   "no_such_group",
   "group_exists",

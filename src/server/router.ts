@@ -126,6 +126,14 @@ export function route(
       return leave(state, session, message.id, message.group);
     case "members":
       return members(state, session, message.id, message.group);
+    case "prove":
+      // Proofs are checked by the identity gate before the router sees a name.
+      return fail(
+        from,
+        message.id,
+        "bad_request",
+        "ERROR: Nothing to prove: register first",
+      );
     case "file_offer":
     case "file_chunk":
     case "file_end":

@@ -15,6 +15,11 @@ import {
 } from "../transport/secure_channel.ts";
 import { connect, disconnect, type Outbound, route } from "./router.ts";
 import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./config.ts";
+import {
+  type IdentityBindings,
+  IdentityGate,
+  MemoryBindings,
+} from "./identity_gate.ts";
 import { LogLimiter } from "./log_limiter.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import { type ConnId, type ServerLimits, ServerState } from "./state.ts";
@@ -28,6 +33,8 @@ export interface ServerOptions {
   connectionLimits?: Partial<ConnectionLimits>;
   /** Overrides of the room's limits: groups, members, files. */
   limits?: Partial<ServerLimits>;
+  /** Name -> identity key bindings (default: kept in memory). */
+  identities?: IdentityBindings;
   /** Where operational log lines go (default: stdout with a timestamp). */
   log?: (line: string) => void;
 }
@@ -59,6 +66,8 @@ export async function startServer(
   };
   const refusals = new LogLimiter(log);
   const state = new ServerState(options.limits);
+  const identities: IdentityBindings = options.identities ??
+    new MemoryBindings();
   const channels = new Map<ConnId, SecureChannel>();
   const sockets = new Set<WebSocketConnection>();
   const perAddress = new Map<string, number>();
@@ -128,6 +137,7 @@ export async function startServer(
         dismiss(id, channel, "no username was registered in time");
       }
     }, limits.registerTimeoutMs);
+    const gate = new IdentityGate(identities, channel.transcriptHash);
     const bucket = new TokenBucket(
       limits.messagesPerSecond,
       limits.messageBurst,
@@ -175,14 +185,28 @@ export async function startServer(
             continue;
           }
           strikes = 0;
-          const before = state.nameOf(id);
-          deliver(route(state, id, message, body, Date.now()));
-          if (before === null) {
-            const after = state.nameOf(id);
-            if (after !== null) {
-              log(`${after} registered from ${conn.remoteAddress}`);
+          if (
+            (message.t === "register" || message.t === "prove") &&
+            state.nameOf(id) === null
+          ) {
+            const result = message.t === "register"
+              ? await gate.begin(message)
+              : await gate.prove(message);
+            if (result.kind === "reply") {
+              channel.send(result.message);
+              continue;
             }
+            deliver(route(state, id, result.register, body, Date.now()));
+            const name = state.nameOf(id);
+            if (name !== null && result.fingerprint !== null) {
+              gate.bindIfFree(name, result.fingerprint);
+              log(
+                `${name} registered from ${conn.remoteAddress} (${result.fingerprint})`,
+              );
+            }
+            continue;
           }
+          deliver(route(state, id, message, body, Date.now()));
         }
         if (quit) {
           await channel.drain();

@@ -60,7 +60,11 @@ export class SecureChannel {
   #failed = false;
   #gone = false;
 
+  /** Hash of this session's handshake: identity proofs are bound to it. */
+  readonly transcriptHash: Uint8Array;
+
   constructor(conn: Connection, keys: SessionKeys) {
+    this.transcriptHash = keys.transcriptHash;
     this.#conn = conn;
     this.#sealer = keys.sender;
     this.#opener = keys.receiver;

@@ -5,6 +5,13 @@
  * sending them, so tests can tamper with, replay, reorder or reflect them.
  */
 
+import { fromBase64, toBase64 } from "../../src/crypto/bytes.ts";
+import {
+  generateIdentity,
+  identityChallengeMessage,
+  importIdentityPem,
+  signChallenge,
+} from "../../src/crypto/identity.ts";
 import {
   ClientHandshake,
   type SessionKeys,
@@ -272,6 +279,31 @@ export class RawClient {
     const id = this.nextId();
     await this.sendMessage({ ...header, id }, body);
     return await this.replyTo(id);
+  }
+
+  /**
+   * Registers `name` with a fresh identity key: register, then prove the
+   * challenge. Resolves with the reply to the proof (`welcome` or an error).
+   */
+  async register(name: string): Promise<ServerMessage> {
+    const identity = await importIdentityPem(
+      (await generateIdentity()).privatePem,
+    );
+    const challenge = await this.request({
+      t: "register",
+      name,
+      key: toBase64(identity.publicRaw),
+    });
+    if (challenge.t !== "challenge") return challenge;
+    const signature = await signChallenge(
+      identity,
+      identityChallengeMessage({
+        transcriptHash: this.keys.transcriptHash,
+        challenge: fromBase64(challenge.nonce),
+        name,
+      }),
+    );
+    return await this.request({ t: "prove", signature: toBase64(signature) });
   }
 
   /** Resolves with the close event; throws if the socket stays open. */

@@ -141,7 +141,8 @@ Deno.test("presence: others hear who joins and leaves; names are unique ignoring
     pinnedSpki: server.spki,
   });
   const taken = await impostor.register("JOJO");
-  assert.equal(taken.t === "error" && taken.code, "name_taken");
+  // Another identity key cannot have jojo's name, online or not.
+  assert.equal(taken.t === "error" && taken.code, "identity");
   const invalid = await impostor.register("bad\u001b[31mname");
   assert.equal(invalid.t === "error" && invalid.code, "invalid_name");
   await impostor.quit();

@@ -81,10 +81,18 @@ Deno.test("packBatches splits at the limit and keeps message order", () => {
 });
 
 Deno.test("parseClientMessage accepts every client message type", () => {
-  assert.deepEqual(parseClientMessage({ t: "register", id: 1, name: "nana" }), {
-    t: "register",
-    id: 1,
-    name: "nana",
+  assert.deepEqual(
+    parseClientMessage({ t: "register", id: 1, name: "nana", key: "k" }),
+    { t: "register", id: 1, name: "nana", key: "k" },
+  );
+  assert.deepEqual(parseClientMessage({ t: "prove", id: 2, signature: "s" }), {
+    t: "prove",
+    id: 2,
+    signature: "s",
+  });
+  assert.deepEqual(parseClientMessage({ t: "ping", id: 3 }), {
+    t: "ping",
+    id: 3,
   });
   assert.deepEqual(parseClientMessage({ t: "msg", id: 2, to: "jojo" }), {
     t: "msg",

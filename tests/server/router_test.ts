@@ -17,6 +17,8 @@ const SOPHIA = 1;
 const JOJO = 2;
 const NANA = 3;
 const NONE = new Uint8Array(0);
+/** The router never reads the identity key: the gate in serve.ts checks it first. */
+const KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 const encoder = new TextEncoder();
 
 function text(value: string): Uint8Array {
@@ -33,7 +35,7 @@ function room(limits: Partial<ServerLimits> = {}): ServerState {
     ]] as const
   ) {
     connect(state, id);
-    route(state, id, { t: "register", id: 0, name }, NONE, id);
+    route(state, id, { t: "register", id: 0, name, key: KEY }, NONE, id);
   }
   return state;
 }
@@ -69,7 +71,13 @@ Deno.test("route plays the seed's example chat session", () => {
   connect(state, NANA);
 
   assert.deepEqual(
-    route(state, SOPHIA, { t: "register", id: 1, name: "sophia" }, NONE, 10),
+    route(
+      state,
+      SOPHIA,
+      { t: "register", id: 1, name: "sophia", key: KEY },
+      NONE,
+      10,
+    ),
     [{
       to: [SOPHIA],
       message: {
@@ -81,7 +89,13 @@ Deno.test("route plays the seed's example chat session", () => {
     }],
   );
   assert.deepEqual(
-    route(state, JOJO, { t: "register", id: 1, name: "jojo" }, NONE, 20),
+    route(
+      state,
+      JOJO,
+      { t: "register", id: 1, name: "jojo", key: KEY },
+      NONE,
+      20,
+    ),
     [
       {
         to: [JOJO],
@@ -96,7 +110,13 @@ Deno.test("route plays the seed's example chat session", () => {
     ],
   );
   assert.deepEqual(
-    route(state, NANA, { t: "register", id: 1, name: "nana" }, NONE, 30),
+    route(
+      state,
+      NANA,
+      { t: "register", id: 1, name: "nana", key: KEY },
+      NONE,
+      30,
+    ),
     [
       {
         to: [NANA],
@@ -308,7 +328,7 @@ Deno.test("route register rejects invalid names and echoes only printable ones",
     ["x".repeat(10_000), `ERROR: Invalid username: ${NAME_RULE}`],
   ];
   for (const [name, message] of cases) {
-    assert.deepEqual(send(state, 1, { t: "register", id: 7, name }), [
+    assert.deepEqual(send(state, 1, { t: "register", id: 7, name, key: KEY }), [
       error(1, 7, "invalid_name", message),
     ]);
   }
@@ -318,25 +338,36 @@ Deno.test("route register rejects invalid names and echoes only printable ones",
 Deno.test("route register keeps names unique ignoring case", () => {
   const state = room();
   connect(state, 9);
-  assert.deepEqual(send(state, 9, { t: "register", id: 1, name: "Jojo" }), [
-    error(
-      9,
-      1,
-      "name_taken",
-      "ERROR: Username 'Jojo' is already taken. Choose another one",
-    ),
-  ]);
-  assert.deepEqual(send(state, 9, { t: "register", id: 2, name: "jojo" }), [
-    error(
-      9,
-      2,
-      "name_taken",
-      "ERROR: Username 'jojo' is already taken. Choose another one",
-    ),
-  ]);
+  assert.deepEqual(
+    send(state, 9, { t: "register", id: 1, name: "Jojo", key: KEY }),
+    [
+      error(
+        9,
+        1,
+        "name_taken",
+        "ERROR: Username 'Jojo' is already taken. Choose another one",
+      ),
+    ],
+  );
+  assert.deepEqual(
+    send(state, 9, { t: "register", id: 2, name: "jojo", key: KEY }),
+    [
+      error(
+        9,
+        2,
+        "name_taken",
+        "ERROR: Username 'jojo' is already taken. Choose another one",
+      ),
+    ],
+  );
   // After jojo leaves, the name is free in any case.
   disconnect(state, JOJO, 0);
-  const welcome = send(state, 9, { t: "register", id: 3, name: "Jojo" });
+  const welcome = send(state, 9, {
+    t: "register",
+    id: 3,
+    name: "Jojo",
+    key: KEY,
+  });
   assert.deepEqual(welcome[0]?.message, {
     t: "welcome",
     re: 3,
@@ -347,12 +378,18 @@ Deno.test("route register keeps names unique ignoring case", () => {
 
 Deno.test("route register refuses a second register on one connection", () => {
   const state = room();
-  assert.deepEqual(send(state, JOJO, { t: "register", id: 4, name: "other" }), [
-    error(JOJO, 4, "already_registered", "ERROR: You are already registered"),
-  ]);
-  assert.deepEqual(send(state, JOJO, { t: "register", id: 5, name: "jojo" }), [
-    error(JOJO, 5, "already_registered", "ERROR: You are already registered"),
-  ]);
+  assert.deepEqual(
+    send(state, JOJO, { t: "register", id: 4, name: "other", key: KEY }),
+    [
+      error(JOJO, 4, "already_registered", "ERROR: You are already registered"),
+    ],
+  );
+  assert.deepEqual(
+    send(state, JOJO, { t: "register", id: 5, name: "jojo", key: KEY }),
+    [
+      error(JOJO, 5, "already_registered", "ERROR: You are already registered"),
+    ],
+  );
   assert.equal(state.nameOf(JOJO), "jojo");
 });
 
@@ -461,7 +498,7 @@ Deno.test("route msg to an unknown or offline user fails", () => {
 Deno.test("route say with nobody else online only confirms", () => {
   const state = new ServerState();
   connect(state, 1);
-  send(state, 1, { t: "register", id: 1, name: "alone" });
+  send(state, 1, { t: "register", id: 1, name: "alone", key: KEY });
   assert.deepEqual(send(state, 1, { t: "say", id: 2 }, text("hello?")), [
     ok(1, 2),
   ]);
@@ -632,9 +669,9 @@ Deno.test("route list shows online users in connection order", () => {
   connect(state, 1);
   connect(state, 2);
   connect(state, 3);
-  send(state, 3, { t: "register", id: 1, name: "nana" });
-  send(state, 1, { t: "register", id: 1, name: "sophia" });
-  send(state, 2, { t: "register", id: 1, name: "jojo" });
+  send(state, 3, { t: "register", id: 1, name: "nana", key: KEY });
+  send(state, 1, { t: "register", id: 1, name: "sophia", key: KEY });
+  send(state, 2, { t: "register", id: 1, name: "jojo", key: KEY });
   disconnect(state, 2, 0);
   assert.deepEqual(send(state, 3, { t: "list", id: 2 }), [{
     to: [3],
@@ -665,21 +702,24 @@ Deno.test("route re-register after disconnect keeps groups and last message time
   );
 
   connect(state, 7);
-  assert.deepEqual(send(state, 7, { t: "register", id: 1, name: "jojo" }), [
-    {
-      to: [7],
-      message: {
-        t: "welcome",
-        re: 1,
-        name: "jojo",
-        text: "SUCCESS: Username registered.",
+  assert.deepEqual(
+    send(state, 7, { t: "register", id: 1, name: "jojo", key: KEY }),
+    [
+      {
+        to: [7],
+        message: {
+          t: "welcome",
+          re: 1,
+          name: "jojo",
+          text: "SUCCESS: Username registered.",
+        },
       },
-    },
-    {
-      to: [SOPHIA, NANA],
-      message: { t: "presence", name: "jojo", online: true },
-    },
-  ]);
+      {
+        to: [SOPHIA, NANA],
+        message: { t: "presence", name: "jojo", online: true },
+      },
+    ],
+  );
   const body = text("back");
   assert.deepEqual(
     send(state, SOPHIA, { t: "gsay", id: 3, group: "haha" }, body),
@@ -722,7 +762,7 @@ Deno.test("route membership by name survives a reconnect in another case", () =>
   send(state, JOJO, { t: "join", id: 1, group: "haha" });
   disconnect(state, JOJO, 0);
   connect(state, 7);
-  send(state, 7, { t: "register", id: 1, name: "JoJo" });
+  send(state, 7, { t: "register", id: 1, name: "JoJo", key: KEY });
   const body = text("hi");
   assert.deepEqual(send(state, 7, { t: "gsay", id: 2, group: "haha" }, body), [
     ok(7, 2),
@@ -746,7 +786,7 @@ Deno.test("disconnect of an unregistered or unknown connection sends nothing", (
 Deno.test("disconnect of the last user sends nothing", () => {
   const state = new ServerState();
   connect(state, 1);
-  send(state, 1, { t: "register", id: 1, name: "alone" });
+  send(state, 1, { t: "register", id: 1, name: "alone", key: KEY });
   assert.deepEqual(disconnect(state, 1, 0), []);
 });
 
@@ -818,7 +858,7 @@ Deno.test("route create and join respect maxGroupsPerUser", () => {
   // The limit follows the name across reconnects.
   disconnect(state, SOPHIA, 0);
   connect(state, 7);
-  send(state, 7, { t: "register", id: 1, name: "sophia" });
+  send(state, 7, { t: "register", id: 1, name: "sophia", key: KEY });
   assert.deepEqual(send(state, 7, { t: "join", id: 2, group: "c" }), [
     error(7, 2, "limit", full),
   ]);

@@ -1,0 +1,150 @@
+/**
+ * Proof of identity at registration. A name is bound to the first identity key
+ * that proves possession of it (trust on first use); later registrations must
+ * prove possession of the same key by signing a fresh challenge bound to this
+ * session's handshake transcript, so a proof cannot be replayed or relayed.
+ */
+
+import { fromBase64, randomBytes, toBase64 } from "../crypto/bytes.ts";
+import {
+  IDENTITY_CHALLENGE_BYTES,
+  IDENTITY_PUBLIC_KEY_BYTES,
+  identityChallengeMessage,
+  identityFingerprint,
+  verifyChallenge,
+} from "../crypto/identity.ts";
+import { isValidName, nameKey } from "../protocol/limits.ts";
+import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
+
+/** Where name -> identity bindings are kept (the store, or memory). */
+export interface IdentityBindings {
+  fingerprintOf(nameKey: string): string | null;
+  /** Binds only if the name has no key yet. */
+  bind(name: string, nameKey: string, fingerprint: string): void;
+}
+
+/** A registration waiting for its proof. */
+interface Pending {
+  register: Extract<ClientMessage, { t: "register" }>;
+  publicRaw: Uint8Array;
+  fingerprint: string;
+  nonce: Uint8Array;
+}
+
+export type GateResult =
+  /** Send this to the client and wait for its next message. */
+  | { kind: "reply"; message: ServerMessage }
+  /**
+   * Hand this register message to the router; `fingerprint` is the proven key
+   * (null for a name the router will refuse anyway).
+   */
+  | {
+    kind: "proven";
+    register: Extract<ClientMessage, { t: "register" }>;
+    fingerprint: string | null;
+  };
+
+export class IdentityGate {
+  #pending: Pending | null = null;
+
+  constructor(
+    readonly bindings: IdentityBindings,
+    readonly transcriptHash: Uint8Array,
+  ) {}
+
+  /** Step 1: a register message. Refuses a key that does not own the name. */
+  async begin(
+    register: Extract<ClientMessage, { t: "register" }>,
+  ): Promise<GateResult> {
+    const re = register.id;
+    // Invalid names are the router's to refuse, with its wording.
+    if (!isValidName(register.name)) {
+      return { kind: "proven", register, fingerprint: null };
+    }
+    let publicRaw: Uint8Array;
+    try {
+      publicRaw = fromBase64(register.key);
+    } catch {
+      return refuse(re, "ERROR: Bad identity key");
+    }
+    if (publicRaw.byteLength !== IDENTITY_PUBLIC_KEY_BYTES) {
+      return refuse(re, "ERROR: Bad identity key");
+    }
+    const fingerprint = await identityFingerprint(publicRaw);
+    const bound = this.bindings.fingerprintOf(nameKey(register.name));
+    if (bound !== null && bound !== fingerprint) {
+      return refuse(
+        re,
+        `ERROR: The name '${register.name}' belongs to another identity key (${bound}); yours is ${fingerprint}. If you lost your key, ask the server's operator to release the name`,
+      );
+    }
+    const nonce = randomBytes(IDENTITY_CHALLENGE_BYTES);
+    this.#pending = { register, publicRaw, fingerprint, nonce };
+    return {
+      kind: "reply",
+      message: { t: "challenge", re, nonce: toBase64(nonce) },
+    };
+  }
+
+  /** Step 2: the signature. On success the name is bound to the key if it was free. */
+  async prove(
+    prove: Extract<ClientMessage, { t: "prove" }>,
+  ): Promise<GateResult> {
+    const pending = this.#pending;
+    this.#pending = null;
+    if (pending === null) {
+      return refuse(prove.id, "ERROR: Nothing to prove: register first");
+    }
+    let signature: Uint8Array;
+    try {
+      signature = fromBase64(prove.signature);
+    } catch {
+      signature = new Uint8Array(0);
+    }
+    const message = identityChallengeMessage({
+      transcriptHash: this.transcriptHash,
+      challenge: pending.nonce,
+      name: pending.register.name,
+    });
+    if (!await verifyChallenge(pending.publicRaw, message, signature)) {
+      return refuse(prove.id, "ERROR: The identity proof did not verify");
+    }
+    const key = nameKey(pending.register.name);
+    // Checked again: another connection may have bound the name meanwhile.
+    const bound = this.bindings.fingerprintOf(key);
+    if (bound !== null && bound !== pending.fingerprint) {
+      return refuse(
+        prove.id,
+        `ERROR: The name '${pending.register.name}' belongs to another identity key (${bound})`,
+      );
+    }
+    return {
+      kind: "proven",
+      register: { ...pending.register, id: prove.id },
+      fingerprint: pending.fingerprint,
+    };
+  }
+
+  /** After the router accepted the name: bind it on first use. */
+  bindIfFree(name: string, fingerprint: string): void {
+    const key = nameKey(name);
+    if (this.bindings.fingerprintOf(key) === null) {
+      this.bindings.bind(name, key, fingerprint);
+    }
+  }
+}
+
+function refuse(re: number, text: string): GateResult {
+  return { kind: "reply", message: { t: "error", re, code: "identity", text } };
+}
+
+/** Bindings kept in memory, for servers run with no store. */
+export class MemoryBindings implements IdentityBindings {
+  #bound = new Map<string, string>();
+  fingerprintOf(nameKey: string): string | null {
+    return this.#bound.get(nameKey) ?? null;
+  }
+  bind(_name: string, nameKey: string, fingerprint: string): void {
+    if (!this.#bound.has(nameKey)) this.#bound.set(nameKey, fingerprint);
+  }
+}
