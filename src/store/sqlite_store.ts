@@ -1,0 +1,821 @@
+/**
+ * The `Store` on `node:sqlite`, built into Deno: one database file in WAL
+ * mode, its schema created and migrated by `migrations.ts`.
+ *
+ * Durability: a transaction is in the write-ahead log when `transaction()`
+ * returns. With the default `synchronous: "NORMAL"` that survives the
+ * program crashing or being killed (kill -9), since the log is written to the
+ * operating system before COMMIT returns; a power loss or an OS crash may
+ * lose the last transactions, though never corrupt the database. Pass
+ * `synchronous: "FULL"` to sync the log to the disk at every commit and keep
+ * those too, at the cost of one disk flush per transaction.
+ */
+
+import {
+  DatabaseSync,
+  type SQLInputValue,
+  type SQLOutputValue,
+  type StatementSync,
+} from "node:sqlite";
+import { migrate, MIGRATIONS, readSchemaVersion } from "./migrations.ts";
+import {
+  type BindResult,
+  type GroupRecord,
+  type HistoryQuery,
+  type MemberRecord,
+  type MembershipPeriod,
+  type NewMessage,
+  type NewTransfer,
+  type Store,
+  type StoredMessage,
+  StoreError,
+  TRANSFER_INTERRUPTED,
+  type TransferRecord,
+  type TransferResult,
+  type UserRecord,
+} from "./store.ts";
+import type { Timestamp } from "../protocol/messages.ts";
+
+/**
+ * The database file's name inside a data folder, for callers that have a
+ * folder. Persisted in effect: renaming it would orphan existing data.
+ */
+export const DATABASE_FILE = "chat.db";
+
+export interface StoreOptions {
+  /**
+   * "NORMAL" (the default) survives a crash or kill -9 of the program; power
+   * loss may lose the last transactions. "FULL" survives power loss too.
+   */
+  synchronous?: "NORMAL" | "FULL";
+  /** How long to wait for another process holding the write lock. */
+  busyTimeoutMs?: number;
+}
+
+const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+// Bounds the log left behind after a large transaction; SQLite otherwise
+// keeps the file at its largest size.
+const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Opens (creating if needed) the store at `path`, or a throwaway one for
+ * ":memory:". Creates the parent folder of a new file. Throws `StoreError`
+ * naming the path when the file cannot be used.
+ */
+export function openStore(
+  path: string,
+  options: StoreOptions = {},
+): SqliteStore {
+  return SqliteStore.open(path, options);
+}
+
+type Row = Record<string, SQLOutputValue>;
+
+export class SqliteStore implements Store {
+  /** The path given to `openStore`, or ":memory:". */
+  readonly path: string;
+  #db: DatabaseSync;
+  #statements = new Map<string, StatementSync>();
+  // How many transaction() calls are running; above 0, calls nest as
+  // savepoints.
+  #depth = 0;
+
+  private constructor(db: DatabaseSync, path: string) {
+    this.#db = db;
+    this.path = path;
+  }
+
+  static open(path: string, options: StoreOptions = {}): SqliteStore {
+    const memory = path === ":memory:";
+    if (!memory) prepareLocation(path);
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(path, {
+        enableForeignKeyConstraints: true,
+        timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
+      });
+    } catch (error) {
+      throw translate(error, path);
+    }
+    const label = memory ? "The in-memory database" : `The database ${path}`;
+    try {
+      // Checked before configure() switches the file to WAL, so a database
+      // that is refused is also left as it was.
+      readSchemaVersion(db, label);
+      configure(db, memory, options);
+      migrate(db, MIGRATIONS, label);
+    } catch (error) {
+      db.close();
+      throw translate(error, path);
+    }
+    return new SqliteStore(db, path);
+  }
+
+  transaction<T>(fn: () => T): T {
+    const nested = this.#depth > 0;
+    const savepoint = `nested_${this.#depth}`;
+    this.#guard(() =>
+      this.#db.exec(nested ? `SAVEPOINT ${savepoint}` : "BEGIN IMMEDIATE")
+    );
+    this.#depth++;
+    try {
+      const result = fn();
+      if (isThenable(result)) {
+        throw new TypeError(
+          "Store transactions need a synchronous function: an async one would commit before it finished",
+        );
+      }
+      this.#db.exec(nested ? `RELEASE ${savepoint}` : "COMMIT");
+      return result;
+    } catch (error) {
+      this.#undo(nested, savepoint);
+      throw translate(error, this.path);
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  close(): void {
+    if (!this.#db.isOpen) return;
+    if (this.#depth > 0) {
+      throw new Error("Cannot close the store inside a transaction");
+    }
+    try {
+      // SQLite's advice for long-lived connections: keeps the planner's
+      // statistics current as tables grow. Cheap, and optional.
+      this.#db.exec("PRAGMA optimize");
+    } catch {
+      // A read-only or busy database can still be closed.
+    }
+    this.#statements.clear();
+    this.#db.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /**
+   * Runs SQLite's full consistency check; returns the problems it reports,
+   * none for a sound database. Reads the whole file: for tools, not for
+   * every start.
+   */
+  integrityCheck(): string[] {
+    let rows: Row[];
+    try {
+      rows = this.#all("PRAGMA integrity_check");
+    } catch (error) {
+      // Damage to the structures the check walks stops it short; that is
+      // its finding too.
+      if (error instanceof StoreError && error.code === "corrupt") {
+        return [error.message];
+      }
+      throw error;
+    }
+    const problems = rows.map((row) => text(row, "integrity_check"));
+    return problems.length === 1 && problems[0] === "ok" ? [] : problems;
+  }
+
+  // Users.
+
+  getUser(nameKey: string): UserRecord | undefined {
+    const row = this.#get(`${USER_SELECT} WHERE name_key = ?`, nameKey);
+    return row === undefined ? undefined : toUser(row);
+  }
+
+  listUsers(): UserRecord[] {
+    return this.#all(`${USER_SELECT} ORDER BY id`).map(toUser);
+  }
+
+  ensureUser(name: string, nameKey: string, now: Timestamp): UserRecord {
+    const row = this.#get(
+      `INSERT INTO users (name_key, name, created_at) VALUES (?, ?, ?)
+       ON CONFLICT (name_key) DO UPDATE SET name = excluded.name
+       RETURNING ${USER_COLUMNS}`,
+      nameKey,
+      name,
+      now,
+    );
+    if (row === undefined) throw new Error("INSERT ... RETURNING gave no row");
+    return toUser(row);
+  }
+
+  bindFingerprint(nameKey: string, fingerprint: string): BindResult {
+    return this.transaction(() => {
+      const bound = this.#run(
+        `UPDATE users SET fingerprint = ?
+         WHERE name_key = ? AND fingerprint IS NULL`,
+        fingerprint,
+        nameKey,
+      );
+      if (bound > 0) return "bound";
+      const user = this.getUser(nameKey);
+      if (user === undefined) {
+        throw new Error(`User ${nameKey} is not in the store`);
+      }
+      return user.fingerprint === fingerprint ? "matched" : "mismatch";
+    });
+  }
+
+  releaseName(nameKey: string): boolean {
+    return this.#run(
+      `UPDATE users SET fingerprint = NULL
+       WHERE name_key = ? AND fingerprint IS NOT NULL`,
+      nameKey,
+    ) > 0;
+  }
+
+  touchSeen(nameKey: string, at: Timestamp): boolean {
+    return this.#run(
+      "UPDATE users SET last_seen = ? WHERE name_key = ?",
+      at,
+      nameKey,
+    ) > 0;
+  }
+
+  touchMessage(nameKey: string, at: Timestamp): boolean {
+    return this.#run(
+      "UPDATE users SET last_message_at = ? WHERE name_key = ?",
+      at,
+      nameKey,
+    ) > 0;
+  }
+
+  // Groups and membership.
+
+  getGroup(key: string): GroupRecord | undefined {
+    const row = this.#get(`${GROUP_SELECT} WHERE group_key = ?`, key);
+    return row === undefined ? undefined : toGroup(row);
+  }
+
+  listGroups(): GroupRecord[] {
+    return this.#all(`${GROUP_SELECT} ORDER BY id`).map(toGroup);
+  }
+
+  createGroup(
+    name: string,
+    key: string,
+    createdBy: string,
+    at: Timestamp,
+  ): GroupRecord {
+    return this.transaction(() => {
+      if (this.getGroup(key) !== undefined) {
+        throw new Error(`Group ${key} already exists`);
+      }
+      this.#run(
+        `INSERT INTO groups (group_key, name, created_by, created_at)
+         VALUES (?, ?, ?, ?)`,
+        key,
+        name,
+        createdBy,
+        at,
+      );
+      return { name, key, createdBy, createdAt: at };
+    });
+  }
+
+  addMember(
+    groupKey: string,
+    userKey: string,
+    userName: string,
+    at: Timestamp,
+  ): boolean {
+    // The unique index on current periods makes a second join a no-op.
+    return this.#run(
+      `INSERT INTO memberships (group_key, user_key, user_name, joined_at)
+       VALUES (?, ?, ?, ?)
+       ON CONFLICT DO NOTHING`,
+      groupKey,
+      userKey,
+      userName,
+      at,
+    ) > 0;
+  }
+
+  removeMember(groupKey: string, userKey: string, at: Timestamp): boolean {
+    return this.#run(
+      `UPDATE memberships SET left_at = ?
+       WHERE group_key = ? AND user_key = ? AND left_at IS NULL`,
+      at,
+      groupKey,
+      userKey,
+    ) > 0;
+  }
+
+  members(groupKey: string): MemberRecord[] {
+    return this.#all(
+      `SELECT user_key, user_name, joined_at FROM memberships
+       WHERE group_key = ? AND left_at IS NULL
+       ORDER BY id`,
+      groupKey,
+    ).map((row) => ({
+      userKey: text(row, "user_key"),
+      userName: text(row, "user_name"),
+      joinedAt: integer(row, "joined_at"),
+    }));
+  }
+
+  groupsOf(userKey: string): GroupRecord[] {
+    return this.#all(
+      `SELECT g.group_key, g.name, g.created_by, g.created_at
+       FROM memberships m JOIN groups g ON g.group_key = m.group_key
+       WHERE m.user_key = ? AND m.left_at IS NULL
+       ORDER BY g.id`,
+      userKey,
+    ).map(toGroup);
+  }
+
+  membershipPeriods(groupKey: string, userKey: string): MembershipPeriod[] {
+    return this.#all(
+      `SELECT joined_at, left_at FROM memberships
+       WHERE group_key = ? AND user_key = ?
+       ORDER BY id`,
+      groupKey,
+      userKey,
+    ).map((row) => ({
+      joinedAt: integer(row, "joined_at"),
+      leftAt: integerOrNull(row, "left_at"),
+    }));
+  }
+
+  // Messages.
+
+  appendMessage(message: NewMessage): number {
+    const toKey = message.kind === "private" ? message.toKey : null;
+    const groupKey = message.kind === "group" ? message.groupKey : null;
+    return this.transaction(() => {
+      const row = this.#get(
+        `INSERT INTO messages
+           (ts, kind, from_key, from_name, to_key, group_key, body)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         RETURNING id`,
+        message.ts,
+        message.kind,
+        message.fromKey,
+        message.fromName,
+        toKey,
+        groupKey,
+        message.body,
+      );
+      if (row === undefined) {
+        throw new Error("INSERT ... RETURNING gave no row");
+      }
+      const id = integer(row, "id");
+      for (const recipient of message.recipients) {
+        // A recipient listed twice counts once, delivered if either says so.
+        this.#run(
+          `INSERT INTO deliveries (message_id, user_key, delivered)
+           VALUES (?, ?, ?)
+           ON CONFLICT (message_id, user_key) DO UPDATE
+             SET delivered = max(delivered, excluded.delivered)`,
+          id,
+          recipient.userKey,
+          recipient.delivered ? 1 : 0,
+        );
+      }
+      return id;
+    });
+  }
+
+  markDelivered(messageId: number, userKey: string): boolean {
+    return this.#run(
+      `UPDATE deliveries SET delivered = 1
+       WHERE message_id = ? AND user_key = ? AND delivered = 0`,
+      messageId,
+      userKey,
+    ) > 0;
+  }
+
+  pendingFor(userKey: string, limit: number): StoredMessage[] {
+    checkLimit(limit);
+    // `delivered = 0` as a literal lets SQLite use the partial index.
+    return this.#all(
+      `${MESSAGE_SELECT}
+       JOIN deliveries d ON d.message_id = m.id
+       WHERE d.user_key = ? AND d.delivered = 0
+       ORDER BY d.message_id
+       LIMIT ?`,
+      userKey,
+      limit,
+    ).map(toMessage);
+  }
+
+  history(query: HistoryQuery, limit: number): StoredMessage[] {
+    checkLimit(limit);
+    let rows: Row[];
+    // Kinds appear as literals so SQLite can use the partial indexes.
+    switch (query.kind) {
+      case "public":
+        rows = this.#all(
+          `${MESSAGE_SELECT}
+           WHERE m.kind = 'public'
+           ORDER BY m.id DESC
+           LIMIT ?`,
+          limit,
+        );
+        break;
+      case "group":
+        // Entitlement was fixed when each message was sent: the viewer sees
+        // what they sent and what they were a recipient of, which leaves out
+        // everything from before they joined or while they had left.
+        rows = this.#all(
+          `${MESSAGE_SELECT}
+           WHERE m.kind = 'group' AND m.group_key = ?
+             AND (m.from_key = ? OR EXISTS (
+               SELECT 1 FROM deliveries d
+               WHERE d.message_id = m.id AND d.user_key = ?))
+           ORDER BY m.id DESC
+           LIMIT ?`,
+          query.groupKey,
+          query.viewerKey,
+          query.viewerKey,
+          limit,
+        );
+        break;
+      case "private":
+        // One indexed range per direction, each cut to the limit first.
+        rows = this.#all(
+          `${MESSAGE_SELECT}
+           WHERE m.id IN (
+             SELECT id FROM (
+               SELECT id FROM messages
+               WHERE kind = 'private' AND from_key = ? AND to_key = ?
+               ORDER BY id DESC LIMIT ?)
+             UNION ALL
+             SELECT id FROM (
+               SELECT id FROM messages
+               WHERE kind = 'private' AND from_key = ? AND to_key = ?
+               ORDER BY id DESC LIMIT ?))
+           ORDER BY m.id DESC
+           LIMIT ?`,
+          query.viewerKey,
+          query.otherKey,
+          limit,
+          query.otherKey,
+          query.viewerKey,
+          limit,
+          limit,
+        );
+        break;
+      default: {
+        const unknown: never = query;
+        throw new TypeError(
+          `Unknown history kind ${(unknown as { kind: unknown }).kind}`,
+        );
+      }
+    }
+    return rows.reverse().map(toMessage);
+  }
+
+  // File transfers.
+
+  recordTransfer(transfer: NewTransfer): number {
+    const toKey = "toKey" in transfer ? transfer.toKey : null;
+    const groupKey = "groupKey" in transfer ? transfer.groupKey : null;
+    return this.transaction(() => {
+      // Wire ids restart with the server, so an unfinished record with this
+      // id is from a run that ended before the transfer did. Its true end is
+      // unknown; this start is the latest it can have been.
+      this.#run(
+        `UPDATE transfers SET finished_at = ?, outcome = ?
+         WHERE xfer_id = ? AND finished_at IS NULL`,
+        transfer.startedAt,
+        TRANSFER_INTERRUPTED,
+        transfer.id,
+      );
+      const row = this.#get(
+        `INSERT INTO transfers
+           (xfer_id, from_key, name, size, to_key, group_key, started_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         RETURNING id`,
+        transfer.id,
+        transfer.fromKey,
+        transfer.name,
+        transfer.size,
+        toKey,
+        groupKey,
+        transfer.startedAt,
+      );
+      if (row === undefined) {
+        throw new Error("INSERT ... RETURNING gave no row");
+      }
+      return integer(row, "id");
+    });
+  }
+
+  finishTransfer(id: number, result: TransferResult): boolean {
+    return this.#run(
+      `UPDATE transfers SET finished_at = ?, outcome = ?
+       WHERE xfer_id = ? AND finished_at IS NULL`,
+      result.finishedAt,
+      result.outcome,
+      id,
+    ) > 0;
+  }
+
+  interruptTransfers(at: Timestamp): number {
+    return this.#run(
+      `UPDATE transfers SET finished_at = ?, outcome = ?
+       WHERE finished_at IS NULL`,
+      at,
+      TRANSFER_INTERRUPTED,
+    );
+  }
+
+  recentTransfers(limit: number): TransferRecord[] {
+    checkLimit(limit);
+    return this.#all(
+      `SELECT id, xfer_id, from_key, name, size, to_key, group_key,
+              started_at, finished_at, outcome
+       FROM transfers ORDER BY id DESC LIMIT ?`,
+      limit,
+    ).reverse().map((row) => ({
+      recordId: integer(row, "id"),
+      id: integer(row, "xfer_id"),
+      fromKey: text(row, "from_key"),
+      name: text(row, "name"),
+      size: integer(row, "size"),
+      toKey: textOrNull(row, "to_key"),
+      groupKey: textOrNull(row, "group_key"),
+      startedAt: integer(row, "started_at"),
+      finishedAt: integerOrNull(row, "finished_at"),
+      outcome: textOrNull(row, "outcome"),
+    }));
+  }
+
+  // Statements are prepared once per SQL text and reused.
+  #statement(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
+    return this.#guard(() => this.#statement(sql).get(...params));
+  }
+
+  #all(sql: string, ...params: SQLInputValue[]): Row[] {
+    return this.#guard(() => this.#statement(sql).all(...params));
+  }
+
+  /** Returns how many rows changed. */
+  #run(sql: string, ...params: SQLInputValue[]): number {
+    return this.#guard(() =>
+      Number(this.#statement(sql).run(...params).changes)
+    );
+  }
+
+  #guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      throw translate(error, this.path);
+    }
+  }
+
+  #undo(nested: boolean, savepoint: string): void {
+    // SQLite rolls back by itself after some errors (a full disk, say);
+    // there is then nothing left to undo.
+    if (!this.#db.isTransaction) return;
+    try {
+      if (nested) {
+        this.#db.exec(`ROLLBACK TO ${savepoint}`);
+        this.#db.exec(`RELEASE ${savepoint}`);
+      } else {
+        this.#db.exec("ROLLBACK");
+      }
+    } catch {
+      // The error that caused the rollback is the one worth reporting.
+    }
+  }
+}
+
+const USER_COLUMNS =
+  "name_key, name, fingerprint, created_at, last_seen, last_message_at";
+const USER_SELECT = `SELECT ${USER_COLUMNS} FROM users`;
+const GROUP_SELECT =
+  "SELECT group_key, name, created_by, created_at FROM groups";
+const MESSAGE_SELECT = `
+  SELECT m.id, m.ts, m.kind, m.from_key, m.from_name, m.to_key,
+         tu.name AS to_name, m.group_key, g.name AS group_name, m.body
+  FROM messages m
+  LEFT JOIN users tu ON tu.name_key = m.to_key
+  LEFT JOIN groups g ON g.group_key = m.group_key`;
+
+function configure(
+  db: DatabaseSync,
+  memory: boolean,
+  options: StoreOptions,
+): void {
+  let synchronous = options.synchronous ?? "NORMAL";
+  if (!memory) {
+    const mode = db.prepare("PRAGMA journal_mode = WAL").get()?.journal_mode;
+    // Some file systems cannot do WAL and SQLite keeps a rollback journal,
+    // which needs FULL to stay intact on power loss.
+    if (mode !== "wal") synchronous = "FULL";
+  }
+  db.exec(`PRAGMA synchronous = ${synchronous}`);
+  db.exec("PRAGMA foreign_keys = ON");
+  db.exec(`PRAGMA journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
+  // The file may come from anywhere: never run SQL functions its schema
+  // names with side effects.
+  db.exec("PRAGMA trusted_schema = OFF");
+}
+
+// Creates the folder for a new database and refuses a folder in place of the
+// file, which SQLite reports only as "unable to open".
+function prepareLocation(path: string): void {
+  let info: Deno.FileInfo | null = null;
+  try {
+    info = Deno.statSync(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  if (info?.isDirectory) {
+    throw new StoreError(
+      "cannot_open",
+      `Cannot use ${path} as the database: it is a folder`,
+    );
+  }
+  const folder = parentOf(path);
+  if (info === null && folder !== null) {
+    try {
+      Deno.mkdirSync(folder, { recursive: true });
+    } catch (error) {
+      throw new StoreError(
+        "cannot_open",
+        `Cannot create the folder ${folder} for the database: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        { cause: error },
+      );
+    }
+  }
+}
+
+function parentOf(path: string): string | null {
+  const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+  if (cut < 0) return null;
+  return cut === 0 ? path.slice(0, 1) : path.slice(0, cut);
+}
+
+// node:sqlite reports every SQLite failure as ERR_SQLITE_ERROR with
+// SQLite's message, so the message is all there is to tell them apart.
+const KNOWN_FAILURES: readonly {
+  pattern: RegExp;
+  code: StoreError["code"];
+  explain: (path: string) => string;
+}[] = [
+  {
+    pattern: /file is not a database/,
+    code: "not_a_database",
+    explain: (path) =>
+      `The file ${path} is not a chat database: move it away or choose another data folder`,
+  },
+  {
+    pattern: /malformed|corrupt/,
+    code: "corrupt",
+    explain: (path) =>
+      `The database ${path} is damaged: restore it from a backup, or move it away to start afresh`,
+  },
+  {
+    pattern: /unable to open database file/,
+    code: "cannot_open",
+    explain: (path) =>
+      `Cannot open the database ${path}: check that its folder exists and that you may write to it`,
+  },
+  {
+    pattern: /readonly database/,
+    code: "read_only",
+    explain: (path) =>
+      `Cannot write to the database ${path}: check the permissions of the file and its folder`,
+  },
+  {
+    pattern: /database or disk is full/,
+    code: "disk_full",
+    explain: (path) => `Cannot write to the database ${path}: the disk is full`,
+  },
+  {
+    pattern: /database is locked|database table is locked/,
+    code: "busy",
+    explain: (path) =>
+      `The database ${path} is locked by another process: stop the other chat server using it`,
+  },
+];
+
+/** A `StoreError` for failures a user can act on; anything else as it was. */
+function translate(error: unknown, path: string): unknown {
+  if (error instanceof StoreError || !(error instanceof Error)) return error;
+  if ((error as { code?: unknown }).code !== "ERR_SQLITE_ERROR") return error;
+  for (const failure of KNOWN_FAILURES) {
+    if (failure.pattern.test(error.message)) {
+      return new StoreError(
+        failure.code,
+        `${failure.explain(path)} (SQLite: ${error.message})`,
+        { cause: error },
+      );
+    }
+  }
+  return error;
+}
+
+function isThenable(value: unknown): boolean {
+  return typeof value === "object" && value !== null &&
+    typeof (value as { then?: unknown }).then === "function";
+}
+
+function checkLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 0) {
+    throw new RangeError(`Limit must be a non-negative integer, got ${limit}`);
+  }
+}
+
+function toUser(row: Row): UserRecord {
+  return {
+    name: text(row, "name"),
+    nameKey: text(row, "name_key"),
+    fingerprint: textOrNull(row, "fingerprint"),
+    createdAt: integer(row, "created_at"),
+    lastSeen: integerOrNull(row, "last_seen"),
+    lastMessageAt: integerOrNull(row, "last_message_at"),
+  };
+}
+
+function toGroup(row: Row): GroupRecord {
+  return {
+    name: text(row, "name"),
+    key: text(row, "group_key"),
+    createdBy: text(row, "created_by"),
+    createdAt: integer(row, "created_at"),
+  };
+}
+
+function toMessage(row: Row): StoredMessage {
+  const fields = {
+    id: integer(row, "id"),
+    ts: integer(row, "ts"),
+    fromKey: text(row, "from_key"),
+    fromName: text(row, "from_name"),
+    body: blob(row, "body"),
+  };
+  const kind = text(row, "kind");
+  switch (kind) {
+    case "public":
+      return { ...fields, kind };
+    case "private":
+      return {
+        ...fields,
+        kind,
+        toKey: text(row, "to_key"),
+        toName: text(row, "to_name"),
+      };
+    case "group":
+      return {
+        ...fields,
+        kind,
+        groupKey: text(row, "group_key"),
+        groupName: text(row, "group_name"),
+      };
+    default:
+      // The CHECK constraint rules this out for databases of this schema.
+      throw new TypeError(`Message ${fields.id} has unknown kind ${kind}`);
+  }
+}
+
+function text(row: Row, column: string): string {
+  const value = row[column];
+  if (typeof value !== "string") throw columnType(column, "text", value);
+  return value;
+}
+
+function textOrNull(row: Row, column: string): string | null {
+  return row[column] === null ? null : text(row, column);
+}
+
+function integer(row: Row, column: string): number {
+  const value = row[column];
+  if (typeof value !== "number") throw columnType(column, "a number", value);
+  return value;
+}
+
+function integerOrNull(row: Row, column: string): number | null {
+  return row[column] === null ? null : integer(row, column);
+}
+
+function blob(row: Row, column: string): Uint8Array {
+  const value = row[column];
+  if (!(value instanceof Uint8Array)) throw columnType(column, "bytes", value);
+  return value;
+}
+
+function columnType(column: string, wanted: string, value: unknown): TypeError {
+  return new TypeError(
+    `Column ${column} holds ${
+      value === null ? "null" : typeof value
+    }, not ${wanted}`,
+  );
+}

@@ -1,0 +1,303 @@
+// This module is browser compatible.
+
+/**
+ * What the server persists, as an interface with plain record types: users
+ * and the identity key bound to their name, groups and membership periods,
+ * every public, private and group message with who was entitled to it, and
+ * file transfer records. The sqlite implementation is `sqlite_store.ts`; the
+ * router depends only on this file, so it stays free of I/O and tests can
+ * stand in for the store.
+ *
+ * Every method is synchronous (node:sqlite is), so a handler can do its
+ * writes and decide its replies in one turn of the event loop. Keys are
+ * name keys (`nameKey()` in `protocol/limits.ts`); names are as the user or
+ * group was registered, for display.
+ */
+
+import type { Timestamp } from "../protocol/messages.ts";
+
+/**
+ * Message kinds. These strings are persisted and must remain stable: never
+ * rename or reuse one; add a new kind (and a migration) instead.
+ */
+export const MESSAGE_KINDS = ["public", "private", "group"] as const;
+export type MessageKind = typeof MESSAGE_KINDS[number];
+
+/**
+ * The outcome `interruptTransfers` records for transfers cut short by a
+ * server stop. Persisted: must remain stable.
+ */
+export const TRANSFER_INTERRUPTED = "interrupted";
+
+export interface UserRecord {
+  /** The name as the user last registered it. */
+  readonly name: string;
+  readonly nameKey: string;
+  /** Fingerprint of the identity key bound to the name; null while unbound. */
+  readonly fingerprint: string | null;
+  readonly createdAt: Timestamp;
+  /** When the user was last seen online; null if never recorded. */
+  readonly lastSeen: Timestamp | null;
+  /** When they last sent a public, private or group message; null if never. */
+  readonly lastMessageAt: Timestamp | null;
+}
+
+/**
+ * What `bindFingerprint` did: bound the name now (first use), found it
+ * already bound to this fingerprint, or found it bound to another one (the
+ * connection must be refused).
+ */
+export type BindResult = "bound" | "matched" | "mismatch";
+
+export interface GroupRecord {
+  /** The name as it was created. */
+  readonly name: string;
+  readonly key: string;
+  /** The creator's name as they registered it. */
+  readonly createdBy: string;
+  readonly createdAt: Timestamp;
+}
+
+/** A current member of a group. */
+export interface MemberRecord {
+  readonly userKey: string;
+  /** The name as the member registered it when joining. */
+  readonly userName: string;
+  readonly joinedAt: Timestamp;
+}
+
+/** One stretch of time a user was a member of a group. */
+export interface MembershipPeriod {
+  readonly joinedAt: Timestamp;
+  /** Null while they are still a member. */
+  readonly leftAt: Timestamp | null;
+}
+
+/**
+ * A user entitled to a message when it was sent, and whether it reached
+ * them then. Undelivered ones are what `pendingFor` returns later.
+ */
+export interface Recipient {
+  readonly userKey: string;
+  readonly delivered: boolean;
+}
+
+interface MessageFields {
+  readonly ts: Timestamp;
+  readonly fromKey: string;
+  readonly fromName: string;
+  /** Stored as opaque bytes: it may be end-to-end ciphertext. */
+  readonly body: Uint8Array;
+}
+
+/** Where a message went, by kind. */
+export type MessageTarget =
+  | { readonly kind: "public" }
+  | { readonly kind: "private"; readonly toKey: string }
+  | { readonly kind: "group"; readonly groupKey: string };
+
+/**
+ * A message to append. `recipients` lists everyone entitled to it when sent,
+ * not the sender: the online ones as delivered, the offline ones as not. An
+ * empty list is fine for public messages, whose history is open to all.
+ */
+export type NewMessage = MessageFields & MessageTarget & {
+  readonly recipients: readonly Recipient[];
+};
+
+/** A stored message, with display names for its target. */
+export type StoredMessage =
+  & MessageFields
+  & { readonly id: number }
+  & (
+    | { readonly kind: "public" }
+    | {
+      readonly kind: "private";
+      readonly toKey: string;
+      readonly toName: string;
+    }
+    | {
+      readonly kind: "group";
+      readonly groupKey: string;
+      readonly groupName: string;
+    }
+  );
+
+/**
+ * Whose history to read. Public history is open to every registered user;
+ * group history holds only the messages the viewer sent or was a recipient
+ * of (entitled when sent), so nothing from before they joined or from while
+ * they had left; private history is the conversation between two users.
+ * Whether the viewer may ask at all (say, only current members) is the
+ * caller's rule.
+ */
+export type HistoryQuery =
+  | { readonly kind: "public" }
+  | {
+    readonly kind: "group";
+    readonly groupKey: string;
+    readonly viewerKey: string;
+  }
+  | {
+    readonly kind: "private";
+    readonly viewerKey: string;
+    readonly otherKey: string;
+  };
+
+/**
+ * A file transfer as offered; the file body is never stored. `id` is the
+ * transfer id on the wire, unique only among transfers in flight (it starts
+ * again at 1 when the server restarts).
+ */
+export type NewTransfer =
+  & {
+    readonly id: number;
+    readonly fromKey: string;
+    readonly name: string;
+    readonly size: number;
+    readonly startedAt: Timestamp;
+  }
+  & ({ readonly toKey: string } | { readonly groupKey: string });
+
+export interface TransferResult {
+  readonly finishedAt: Timestamp;
+  /** Free text such as "complete" or a failure reason; persisted as given. */
+  readonly outcome: string;
+}
+
+export interface TransferRecord {
+  /** The store's own id, unique for ever. */
+  readonly recordId: number;
+  /** The id on the wire when it ran. */
+  readonly id: number;
+  readonly fromKey: string;
+  readonly name: string;
+  readonly size: number;
+  readonly toKey: string | null;
+  readonly groupKey: string | null;
+  readonly startedAt: Timestamp;
+  /** Null while in flight. */
+  readonly finishedAt: Timestamp | null;
+  readonly outcome: string | null;
+}
+
+/** Why the store failed in a way the operator can act on. */
+export type StoreErrorCode =
+  | "not_a_database" // the file is something else
+  | "corrupt" // an SQLite file whose contents are damaged
+  | "too_new" // written by a newer version of the program
+  | "foreign" // an SQLite database of another application
+  | "cannot_open" // missing permissions, a folder, a bad path
+  | "read_only"
+  | "disk_full"
+  | "busy"; // another process holds the database for too long
+
+/**
+ * A failure of the store that a user can act on. The message names the
+ * database path and what to do; `cause` keeps SQLite's own error.
+ */
+export class StoreError extends Error {
+  override readonly name = "StoreError";
+  readonly code: StoreErrorCode;
+
+  constructor(code: StoreErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/**
+ * The server's persistent memory. Methods throw on broken preconditions
+ * (such as a message from a user the store does not know), which are bugs in
+ * the caller, and `StoreError` for trouble with the database itself.
+ */
+export interface Store {
+  /**
+   * Runs `fn` in one transaction and returns its result once committed;
+   * rolls back and rethrows if it throws. The server wraps all writes caused
+   * by one incoming frame in one call and sends replies after it returns, so
+   * a reply confirms the writes are on disk. Calls nest: an inner call that
+   * throws undoes only its own writes. `fn` must be synchronous.
+   */
+  transaction<T>(fn: () => T): T;
+  /** Closes the database; later calls throw. Closing twice is harmless. */
+  close(): void;
+
+  // Users.
+  getUser(nameKey: string): UserRecord | undefined;
+  /** Every user, in the order they were first seen. */
+  listUsers(): UserRecord[];
+  /**
+   * Returns the user, creating them at `now` if new; an existing user's name
+   * takes the casing they registered with this time.
+   */
+  ensureUser(name: string, nameKey: string, now: Timestamp): UserRecord;
+  /** Trust on first use: binds the fingerprint only while none is bound. */
+  bindFingerprint(nameKey: string, fingerprint: string): BindResult;
+  /**
+   * Forgets the fingerprint bound to a name so the next key can bind (for
+   * someone who lost their key). False if the user is unknown or unbound.
+   */
+  releaseName(nameKey: string): boolean;
+  /** Records when the user was seen online; false if the user is unknown. */
+  touchSeen(nameKey: string, at: Timestamp): boolean;
+  /** Records when the user sent a message; false if the user is unknown. */
+  touchMessage(nameKey: string, at: Timestamp): boolean;
+
+  // Groups and membership.
+  getGroup(key: string): GroupRecord | undefined;
+  /** Every group in creation order. */
+  listGroups(): GroupRecord[];
+  /** Creates an empty group; throws if the key is taken. */
+  createGroup(
+    name: string,
+    key: string,
+    createdBy: string,
+    at: Timestamp,
+  ): GroupRecord;
+  /** Starts a membership period; false if they already are a member. */
+  addMember(
+    groupKey: string,
+    userKey: string,
+    userName: string,
+    at: Timestamp,
+  ): boolean;
+  /** Ends the current membership period; false if they were not a member. */
+  removeMember(groupKey: string, userKey: string, at: Timestamp): boolean;
+  /** Current members in join order (a member who rejoined counts from then). */
+  members(groupKey: string): MemberRecord[];
+  /** Groups the user is a member of now, in creation order. */
+  groupsOf(userKey: string): GroupRecord[];
+  /** Every period the user was a member of the group, oldest first. */
+  membershipPeriods(groupKey: string, userKey: string): MembershipPeriod[];
+
+  // Messages.
+  /** Stores a message and its recipients; returns its id (ids only grow). */
+  appendMessage(message: NewMessage): number;
+  /** Notes a message reached a recipient; false if there was nothing to mark. */
+  markDelivered(messageId: number, userKey: string): boolean;
+  /**
+   * The oldest `limit` messages that have not reached the user yet, oldest
+   * first. Mark them delivered and call again for the next batch.
+   */
+  pendingFor(userKey: string, limit: number): StoredMessage[];
+  /** The last `limit` messages the query allows, oldest first. */
+  history(query: HistoryQuery, limit: number): StoredMessage[];
+
+  // File transfers.
+  /**
+   * Records a transfer as it starts; returns its record id. An unfinished
+   * record with the same wire id can only be left over from an earlier run
+   * of the server, and is closed as interrupted.
+   */
+  recordTransfer(transfer: NewTransfer): number;
+  /** Closes the transfer in flight with this wire id; false if none. */
+  finishTransfer(id: number, result: TransferResult): boolean;
+  /**
+   * Closes every transfer still in flight as interrupted; for the server to
+   * call when it starts. Returns how many it closed.
+   */
+  interruptTransfers(at: Timestamp): number;
+  /** The last `limit` transfers, oldest first. */
+  recentTransfers(limit: number): TransferRecord[];
+}

@@ -1,0 +1,798 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { SCHEMA_VERSION } from "../../src/store/migrations.ts";
+import { openStore, type SqliteStore } from "../../src/store/sqlite_store.ts";
+import {
+  type StoredMessage,
+  StoreError,
+  TRANSFER_INTERRUPTED,
+} from "../../src/store/store.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+async function withTempDir(fn: (dir: string) => Promise<void> | void) {
+  const dir = await Deno.makeTempDir({ prefix: "chat_store_test_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function withMemoryStore(fn: (store: SqliteStore) => void): void {
+  const store = openStore(":memory:");
+  try {
+    fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+/** Adds users known since time 1, keyed by their lowercased names. */
+function addUsers(store: SqliteStore, ...names: string[]): void {
+  for (const name of names) store.ensureUser(name, name.toLowerCase(), 1);
+}
+
+function say(store: SqliteStore, from: string, text: string, ts: number) {
+  return store.appendMessage({
+    ts,
+    kind: "public",
+    fromKey: from,
+    fromName: from,
+    body: encoder.encode(text),
+    recipients: [],
+  });
+}
+
+function tell(
+  store: SqliteStore,
+  from: string,
+  to: string,
+  text: string,
+  ts: number,
+  delivered = true,
+) {
+  return store.appendMessage({
+    ts,
+    kind: "private",
+    toKey: to,
+    fromKey: from,
+    fromName: from,
+    body: encoder.encode(text),
+    recipients: [{ userKey: to, delivered }],
+  });
+}
+
+// As the server will: every current member but the sender is a recipient,
+// and the offline ones have not received it yet.
+function groupSay(
+  store: SqliteStore,
+  from: string,
+  group: string,
+  text: string,
+  ts: number,
+  offline: string[] = [],
+) {
+  return store.appendMessage({
+    ts,
+    kind: "group",
+    groupKey: group,
+    fromKey: from,
+    fromName: from,
+    body: encoder.encode(text),
+    recipients: store.members(group)
+      .filter((member) => member.userKey !== from)
+      .map((member) => ({
+        userKey: member.userKey,
+        delivered: !offline.includes(member.userKey),
+      })),
+  });
+}
+
+function texts(messages: StoredMessage[]): string[] {
+  return messages.map((message) => decoder.decode(message.body));
+}
+
+Deno.test("openStore creates the database, its folder and the schema, in WAL mode", async () => {
+  await withTempDir((dir) => {
+    const path = `${dir}/data/nested/chat.db`;
+    const store = openStore(path);
+    assert.equal(store.path, path);
+    assert.deepEqual(store.integrityCheck(), []);
+    store.close();
+    store.close(); // harmless the second time
+
+    const db = new DatabaseSync(path);
+    try {
+      const pragma = (name: string) =>
+        db.prepare(`PRAGMA ${name}`).get()?.[name];
+      assert.equal(pragma("journal_mode"), "wal");
+      assert.equal(pragma("user_version"), SCHEMA_VERSION);
+    } finally {
+      db.close();
+    }
+  });
+});
+
+Deno.test("openStore(':memory:') keeps nothing from one opening to the next", () => {
+  withMemoryStore((store) => addUsers(store, "alice"));
+  withMemoryStore((store) => assert.deepEqual(store.listUsers(), []));
+});
+
+Deno.test("SqliteStore finds users, groups, memberships, messages and pending deliveries intact after a reopen", async () => {
+  await withTempDir((dir) => {
+    const path = `${dir}/chat.db`;
+    let store = openStore(path);
+    let publicId = 0;
+    let privateId = 0;
+    let groupId = 0;
+    store.transaction(() => {
+      addUsers(store, "alice", "bob", "carol");
+      store.bindFingerprint("alice", "SHA256:alice");
+      store.touchSeen("alice", 50);
+      store.createGroup("Team", "team", "alice", 10);
+      store.addMember("team", "alice", "alice", 10);
+      store.addMember("team", "bob", "bob", 11);
+      store.createGroup("ops", "ops", "carol", 12);
+      store.addMember("ops", "carol", "carol", 12);
+      publicId = say(store, "alice", "hello all", 20);
+      store.touchMessage("alice", 20);
+      privateId = tell(store, "alice", "carol", "psst", 21, false);
+      groupId = groupSay(store, "alice", "team", "standup", 22, ["bob"]);
+      store.recordTransfer({
+        id: 1,
+        fromKey: "alice",
+        name: "notes.txt",
+        size: 5,
+        toKey: "bob",
+        startedAt: 23,
+      });
+    });
+    const users = store.listUsers();
+    const groups = store.listGroups();
+    store.close();
+
+    store = openStore(path);
+    try {
+      assert.deepEqual(store.listUsers(), users);
+      assert.deepEqual(store.getUser("alice"), {
+        name: "alice",
+        nameKey: "alice",
+        fingerprint: "SHA256:alice",
+        createdAt: 1,
+        lastSeen: 50,
+        lastMessageAt: 20,
+      });
+      assert.deepEqual(store.listGroups(), groups);
+      assert.deepEqual(store.listGroups().map((g) => g.name), ["Team", "ops"]);
+      assert.deepEqual(store.members("team").map((m) => m.userName), [
+        "alice",
+        "bob",
+      ]);
+      assert.deepEqual(store.groupsOf("bob").map((g) => g.key), ["team"]);
+
+      const carolPending = store.pendingFor("carol", 10);
+      assert.deepEqual(carolPending.map((m) => m.id), [privateId]);
+      assert.deepEqual(carolPending[0], {
+        id: privateId,
+        ts: 21,
+        kind: "private",
+        fromKey: "alice",
+        fromName: "alice",
+        toKey: "carol",
+        toName: "carol",
+        body: encoder.encode("psst"),
+      });
+      const bobPending = store.pendingFor("bob", 10);
+      assert.deepEqual(bobPending.map((m) => m.id), [groupId]);
+      assert.equal(bobPending[0]?.kind, "group");
+      assert.deepEqual(texts(store.history({ kind: "public" }, 20)), [
+        "hello all",
+      ]);
+      assert.equal(store.history({ kind: "public" }, 20)[0]?.id, publicId);
+      assert.equal(store.recentTransfers(10)[0]?.name, "notes.txt");
+      assert.deepEqual(store.integrityCheck(), []);
+    } finally {
+      store.close();
+    }
+  });
+});
+
+Deno.test("ensureUser creates a user once, keeps createdAt and takes the latest casing", () => {
+  withMemoryStore((store) => {
+    assert.equal(store.getUser("alice"), undefined);
+    const created = store.ensureUser("alice", "alice", 100);
+    assert.deepEqual(created, {
+      name: "alice",
+      nameKey: "alice",
+      fingerprint: null,
+      createdAt: 100,
+      lastSeen: null,
+      lastMessageAt: null,
+    });
+    const again = store.ensureUser("Alice", "alice", 200);
+    assert.equal(again.name, "Alice");
+    assert.equal(again.createdAt, 100);
+    store.ensureUser("bob", "bob", 300);
+    assert.deepEqual(store.listUsers().map((u) => u.name), ["Alice", "bob"]);
+  });
+});
+
+Deno.test("bindFingerprint binds a name on first use and refuses another key until releaseName", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice");
+    assert.equal(store.bindFingerprint("alice", "key-1"), "bound");
+    assert.equal(store.bindFingerprint("alice", "key-1"), "matched");
+    assert.equal(store.bindFingerprint("alice", "key-2"), "mismatch");
+    assert.equal(store.getUser("alice")?.fingerprint, "key-1");
+
+    assert.equal(store.releaseName("alice"), true);
+    assert.equal(store.getUser("alice")?.fingerprint, null);
+    assert.equal(store.releaseName("alice"), false, "nothing left to release");
+    assert.equal(store.releaseName("nobody"), false);
+    assert.equal(store.bindFingerprint("alice", "key-2"), "bound");
+    assert.equal(store.bindFingerprint("alice", "key-1"), "mismatch");
+
+    assert.throws(
+      () => store.bindFingerprint("nobody", "key-3"),
+      /User nobody is not in the store/,
+    );
+  });
+});
+
+Deno.test("touchSeen and touchMessage record times, and report unknown users", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice");
+    assert.equal(store.touchSeen("alice", 10), true);
+    assert.equal(store.touchMessage("alice", 20), true);
+    assert.equal(store.touchSeen("alice", 30), true);
+    const alice = store.getUser("alice");
+    assert.equal(alice?.lastSeen, 30);
+    assert.equal(alice?.lastMessageAt, 20);
+    assert.equal(store.touchSeen("nobody", 10), false);
+    assert.equal(store.touchMessage("nobody", 10), false);
+  });
+});
+
+Deno.test("createGroup refuses a taken key and listGroups keeps creation order", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice");
+    const created = store.createGroup("Zeta", "zeta", "alice", 5);
+    assert.deepEqual(created, {
+      name: "Zeta",
+      key: "zeta",
+      createdBy: "alice",
+      createdAt: 5,
+    });
+    store.createGroup("alpha", "alpha", "alice", 6);
+    assert.throws(
+      () => store.createGroup("ZETA", "zeta", "alice", 7),
+      /Group zeta already exists/,
+    );
+    assert.deepEqual(store.getGroup("zeta"), created);
+    assert.equal(store.getGroup("nope"), undefined);
+    assert.deepEqual(store.listGroups().map((g) => g.key), ["zeta", "alpha"]);
+  });
+});
+
+Deno.test("members keeps join order and a member who rejoins counts from the rejoin", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice", "bob", "carol");
+    store.createGroup("team", "team", "alice", 1);
+    store.createGroup("ops", "ops", "alice", 1);
+    assert.equal(store.addMember("team", "alice", "alice", 10), true);
+    assert.equal(store.addMember("team", "bob", "Bob", 11), true);
+    assert.equal(store.addMember("team", "carol", "carol", 12), true);
+    assert.equal(store.addMember("team", "bob", "Bob", 13), false);
+    assert.deepEqual(store.members("team"), [
+      { userKey: "alice", userName: "alice", joinedAt: 10 },
+      { userKey: "bob", userName: "Bob", joinedAt: 11 },
+      { userKey: "carol", userName: "carol", joinedAt: 12 },
+    ]);
+
+    assert.equal(store.removeMember("team", "alice", 20), true);
+    assert.equal(store.removeMember("team", "alice", 21), false);
+    assert.equal(store.addMember("team", "alice", "alice", 30), true);
+    assert.deepEqual(store.members("team").map((m) => m.userKey), [
+      "bob",
+      "carol",
+      "alice",
+    ]);
+    assert.deepEqual(store.membershipPeriods("team", "alice"), [
+      { joinedAt: 10, leftAt: 20 },
+      { joinedAt: 30, leftAt: null },
+    ]);
+
+    store.addMember("ops", "alice", "alice", 40);
+    assert.deepEqual(store.groupsOf("alice").map((g) => g.key), [
+      "team",
+      "ops",
+    ]);
+    store.removeMember("team", "alice", 50);
+    assert.deepEqual(store.groupsOf("alice").map((g) => g.key), ["ops"]);
+    assert.deepEqual(store.groupsOf("nobody"), []);
+    assert.deepEqual(store.members("nope"), []);
+  });
+});
+
+Deno.test("history of a group hides what was sent before the viewer joined", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice", "bob");
+    store.createGroup("team", "team", "alice", 1);
+    store.addMember("team", "alice", "alice", 1);
+    groupSay(store, "alice", "team", "before bob", 2);
+    store.addMember("team", "bob", "bob", 3);
+    groupSay(store, "alice", "team", "after bob joined", 4);
+    groupSay(store, "bob", "team", "hi from bob", 5);
+
+    const asBob = {
+      kind: "group",
+      groupKey: "team",
+      viewerKey: "bob",
+    } as const;
+    assert.deepEqual(texts(store.history(asBob, 20)), [
+      "after bob joined",
+      "hi from bob",
+    ]);
+    assert.deepEqual(
+      texts(
+        store.history(
+          { kind: "group", groupKey: "team", viewerKey: "alice" },
+          20,
+        ),
+      ),
+      ["before bob", "after bob joined", "hi from bob"],
+    );
+    const [first] = store.history(asBob, 1);
+    assert.equal(first?.kind, "group");
+    if (first?.kind === "group") {
+      assert.equal(first.groupName, "team");
+      assert.equal(first.fromName, "bob");
+      assert.equal(first.ts, 5);
+    }
+  });
+});
+
+Deno.test("history of a group leaves out the time the viewer had left", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice", "bob", "carol");
+    store.createGroup("team", "team", "alice", 1);
+    store.addMember("team", "alice", "alice", 1);
+    store.addMember("team", "bob", "bob", 1);
+    groupSay(store, "alice", "team", "one", 2);
+    store.removeMember("team", "bob", 3);
+    groupSay(store, "alice", "team", "two, bob away", 4);
+    store.addMember("team", "bob", "bob", 5);
+    groupSay(store, "alice", "team", "three", 6);
+    const view = (viewerKey: string) =>
+      texts(store.history({ kind: "group", groupKey: "team", viewerKey }, 20));
+    assert.deepEqual(view("bob"), ["one", "three"]);
+    assert.deepEqual(view("alice"), ["one", "two, bob away", "three"]);
+    assert.deepEqual(view("carol"), [], "never a member");
+  });
+});
+
+Deno.test("history of private messages holds only the two users' conversation, both ways", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice", "bob", "carol");
+    tell(store, "alice", "bob", "a to b", 1);
+    tell(store, "bob", "alice", "b to a", 2);
+    tell(store, "alice", "carol", "a to c", 3);
+    tell(store, "carol", "bob", "c to b", 4);
+    tell(store, "alice", "bob", "a to b again", 5);
+
+    const between = (viewerKey: string, otherKey: string, limit = 20) =>
+      store.history({ kind: "private", viewerKey, otherKey }, limit);
+    assert.deepEqual(texts(between("alice", "bob")), [
+      "a to b",
+      "b to a",
+      "a to b again",
+    ]);
+    assert.deepEqual(texts(between("bob", "alice")), [
+      "a to b",
+      "b to a",
+      "a to b again",
+    ]);
+    assert.deepEqual(texts(between("alice", "bob", 2)), [
+      "b to a",
+      "a to b again",
+    ]);
+    assert.deepEqual(texts(between("bob", "carol")), ["c to b"]);
+    const [last] = between("bob", "alice", 1);
+    assert.equal(last?.kind, "private");
+    if (last?.kind === "private") {
+      assert.equal(last.toKey, "bob");
+      assert.equal(last.toName, "bob");
+    }
+  });
+});
+
+Deno.test("history of the public room is the last N, oldest first", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice", "bob");
+    const ids = [1, 2, 3, 4, 5].map((n) =>
+      say(store, n % 2 ? "alice" : "bob", `public ${n}`, n)
+    );
+    tell(store, "alice", "bob", "not public", 6);
+    const last3 = store.history({ kind: "public" }, 3);
+    assert.deepEqual(last3.map((m) => m.id), ids.slice(2));
+    assert.deepEqual(texts(last3), ["public 3", "public 4", "public 5"]);
+    assert.deepEqual(last3.map((m) => m.ts), [3, 4, 5]);
+    assert.deepEqual(store.history({ kind: "public" }, 0), []);
+    assert.throws(() => store.history({ kind: "public" }, -1), RangeError);
+    assert.throws(() => store.history({ kind: "public" }, 1.5), RangeError);
+  });
+});
+
+Deno.test("pendingFor returns undelivered messages oldest first and markDelivered takes them off", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice", "bob", "carol");
+    store.createGroup("team", "team", "alice", 1);
+    for (const user of ["alice", "bob", "carol"]) {
+      store.addMember("team", user, user, 1);
+    }
+    const p1 = tell(store, "alice", "carol", "private 1", 10, false);
+    tell(store, "alice", "carol", "seen at once", 11, true);
+    const g1 = groupSay(store, "bob", "team", "group 1", 12, ["carol"]);
+    const p2 = tell(store, "bob", "carol", "private 2", 13, false);
+    say(store, "alice", "public", 14);
+
+    assert.deepEqual(store.pendingFor("carol", 10).map((m) => m.id), [
+      p1,
+      g1,
+      p2,
+    ]);
+    assert.deepEqual(texts(store.pendingFor("carol", 2)), [
+      "private 1",
+      "group 1",
+    ]);
+    assert.deepEqual(store.pendingFor("alice", 10), []);
+    assert.deepEqual(store.pendingFor("bob", 10), [], "online when sent");
+
+    store.transaction(() => {
+      for (const message of store.pendingFor("carol", 2)) {
+        assert.equal(store.markDelivered(message.id, "carol"), true);
+      }
+    });
+    assert.deepEqual(store.pendingFor("carol", 10).map((m) => m.id), [p2]);
+    assert.equal(store.markDelivered(p1, "carol"), false, "already delivered");
+    assert.equal(store.markDelivered(p1, "bob"), false, "not a recipient");
+    assert.equal(store.markDelivered(p2, "carol"), true);
+    assert.deepEqual(store.pendingFor("carol", 10), []);
+  });
+});
+
+Deno.test("appendMessage keeps the body as opaque bytes and ids only grow", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice");
+    const frame = new Uint8Array([0xff, 0, 1, 0x80, 0, 0xfe, 7]);
+    const body = frame.subarray(1, 6);
+    const first = store.appendMessage({
+      ts: 1,
+      kind: "public",
+      fromKey: "alice",
+      fromName: "alice",
+      body,
+      recipients: [],
+    });
+    const second = say(store, "alice", "next", 2);
+    assert.ok(second > first);
+    const [stored] = store.history({ kind: "public" }, 2);
+    assert.deepEqual(stored?.body, new Uint8Array([0, 1, 0x80, 0, 0xfe]));
+  });
+});
+
+Deno.test("appendMessage stores nothing when a recipient is unknown", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice");
+    assert.throws(
+      () => tell(store, "alice", "ghost", "boo", 1, false),
+      /FOREIGN KEY constraint failed/,
+    );
+    assert.throws(
+      () =>
+        store.appendMessage({
+          ts: 1,
+          kind: "public",
+          fromKey: "alice",
+          fromName: "alice",
+          body: encoder.encode("hi"),
+          recipients: [{ userKey: "ghost", delivered: false }],
+        }),
+      /FOREIGN KEY constraint failed/,
+    );
+    assert.deepEqual(store.history({ kind: "public" }, 10), []);
+  });
+});
+
+Deno.test("transaction commits on return, rolls back on throw, and an inner failure undoes only its own writes", () => {
+  withMemoryStore((store) => {
+    assert.equal(
+      store.transaction(() => {
+        addUsers(store, "alice");
+        return 42;
+      }),
+      42,
+    );
+    assert.throws(
+      () =>
+        store.transaction(() => {
+          addUsers(store, "bob");
+          throw new Error("Handler failed");
+        }),
+      /Handler failed/,
+    );
+    assert.equal(store.getUser("bob"), undefined);
+
+    store.transaction(() => {
+      addUsers(store, "carol");
+      assert.throws(() =>
+        store.transaction(() => {
+          addUsers(store, "dave");
+          throw new Error("Inner failed");
+        })
+      );
+      addUsers(store, "erin");
+    });
+    assert.deepEqual(store.listUsers().map((u) => u.name), [
+      "alice",
+      "carol",
+      "erin",
+    ]);
+
+    assert.throws(
+      () =>
+        store.transaction(() => {
+          addUsers(store, "frank");
+          return Promise.resolve();
+        }),
+      /synchronous function/,
+    );
+    assert.equal(store.getUser("frank"), undefined);
+  });
+});
+
+Deno.test("transaction makes writes visible to another connection only once it returns", async () => {
+  await withTempDir((dir) => {
+    const path = `${dir}/chat.db`;
+    const writer = openStore(path);
+    const reader = openStore(path);
+    try {
+      writer.transaction(() => {
+        addUsers(writer, "alice");
+        assert.equal(reader.getUser("alice"), undefined);
+      });
+      assert.equal(reader.getUser("alice")?.name, "alice");
+    } finally {
+      writer.close();
+      reader.close();
+    }
+  });
+});
+
+Deno.test("recordTransfer, finishTransfer and interruptTransfers keep transfer records", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice", "bob");
+    store.createGroup("team", "team", "alice", 1);
+    const first = store.recordTransfer({
+      id: 1,
+      fromKey: "alice",
+      name: "a.txt",
+      size: 10,
+      toKey: "bob",
+      startedAt: 100,
+    });
+    store.recordTransfer({
+      id: 2,
+      fromKey: "alice",
+      name: "b.bin",
+      size: 20,
+      groupKey: "team",
+      startedAt: 101,
+    });
+    assert.equal(
+      store.finishTransfer(1, { finishedAt: 110, outcome: "complete" }),
+      true,
+    );
+    assert.equal(
+      store.finishTransfer(1, { finishedAt: 111, outcome: "complete" }),
+      false,
+      "already finished",
+    );
+    // After a restart wire ids start again: the stale record is closed.
+    const reused = store.recordTransfer({
+      id: 2,
+      fromKey: "bob",
+      name: "c.txt",
+      size: 0,
+      toKey: "alice",
+      startedAt: 200,
+    });
+    store.recordTransfer({
+      id: 3,
+      fromKey: "bob",
+      name: "d.txt",
+      size: 1,
+      toKey: "alice",
+      startedAt: 201,
+    });
+    assert.equal(store.interruptTransfers(300), 2);
+    assert.equal(store.interruptTransfers(301), 0);
+
+    const records = store.recentTransfers(10);
+    assert.deepEqual(records[0], {
+      recordId: first,
+      id: 1,
+      fromKey: "alice",
+      name: "a.txt",
+      size: 10,
+      toKey: "bob",
+      groupKey: null,
+      startedAt: 100,
+      finishedAt: 110,
+      outcome: "complete",
+    });
+    assert.deepEqual(
+      records.map((r) => [r.id, r.name, r.finishedAt, r.outcome]),
+      [
+        [1, "a.txt", 110, "complete"],
+        [2, "b.bin", 200, TRANSFER_INTERRUPTED],
+        [2, "c.txt", 300, TRANSFER_INTERRUPTED],
+        [3, "d.txt", 300, TRANSFER_INTERRUPTED],
+      ],
+    );
+    assert.equal(records[2]?.recordId, reused);
+    assert.equal(records[1]?.groupKey, "team");
+    assert.deepEqual(store.recentTransfers(1).map((r) => r.name), ["d.txt"]);
+  });
+});
+
+function assertStoreError(code: StoreError["code"], path: string) {
+  return (error: unknown): boolean => {
+    assert.ok(error instanceof StoreError, `not a StoreError: ${error}`);
+    assert.equal(error.code, code);
+    assert.ok(error.message.includes(path), error.message);
+    assert.match(error.message, /^[A-Z]/);
+    assert.doesNotMatch(error.message, /\.$/);
+    return true;
+  };
+}
+
+Deno.test("openStore refuses a file that is not a database, naming it and leaving it alone", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/notes.txt`;
+    const content = "Shopping list: eggs, milk, and a new keyboard.\n".repeat(
+      200,
+    );
+    await Deno.writeTextFile(path, content);
+    assert.throws(
+      () => openStore(path),
+      assertStoreError("not_a_database", path),
+    );
+    assert.equal(await Deno.readTextFile(path), content);
+  });
+});
+
+Deno.test("openStore refuses a damaged database", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/chat.db`;
+    const store = openStore(path);
+    addUsers(store, "alice");
+    store.close();
+    // Overwrite the schema table on the first page, past the file header.
+    const bytes = await Deno.readFile(path);
+    bytes.fill(0x5a, 100, 4000);
+    await Deno.writeFile(path, bytes);
+    assert.throws(() => openStore(path), assertStoreError("corrupt", path));
+  });
+});
+
+Deno.test("openStore refuses a database written by a newer version of chat", async () => {
+  await withTempDir((dir) => {
+    const path = `${dir}/chat.db`;
+    openStore(path).close();
+    const db = new DatabaseSync(path);
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    assert.throws(() => openStore(path), (error) => {
+      assertStoreError("too_new", path)(error);
+      assert.match(String(error), /upgrade chat/);
+      return true;
+    });
+  });
+});
+
+Deno.test("openStore refuses another program's SQLite database and a folder", async () => {
+  await withTempDir((dir) => {
+    const path = `${dir}/other.db`;
+    const db = new DatabaseSync(path);
+    db.exec("CREATE TABLE notes (body TEXT)");
+    db.close();
+    assert.throws(() => openStore(path), assertStoreError("foreign", path));
+    const check = new DatabaseSync(path);
+    try {
+      assert.equal(
+        check.prepare("PRAGMA journal_mode").get()?.journal_mode,
+        "delete",
+        "not switched to WAL",
+      );
+    } finally {
+      check.close();
+    }
+
+    assert.throws(() => openStore(dir), assertStoreError("cannot_open", dir));
+  });
+});
+
+Deno.test({
+  name:
+    "SqliteStore keeps every acknowledged message when its process is killed with SIGKILL",
+  async fn() {
+    await withTempDir(async (dir) => {
+      const path = `${dir}/chat.db`;
+      const writer = new URL("./_writer.ts", import.meta.url).pathname;
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--quiet",
+          "--no-lock",
+          `--allow-read=${dir}`,
+          `--allow-write=${dir}`,
+          writer,
+          path,
+        ],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const stderr = new Response(child.stderr).text();
+
+      // Reads ids as the writer acknowledges them; kills it mid-stream,
+      // then keeps what was already in the pipe: acknowledged too.
+      const acknowledged: number[] = [];
+      const killAfter = 1500 + Math.floor(Math.random() * 1000);
+      let killed = false;
+      let pending = "";
+      const textDecoder = new TextDecoder();
+      for await (const chunk of child.stdout) {
+        pending += textDecoder.decode(chunk, { stream: true });
+        const lines = pending.split("\n");
+        pending = lines.pop() ?? "";
+        for (const line of lines) acknowledged.push(Number(line));
+        if (!killed && acknowledged.length >= killAfter) {
+          child.kill("SIGKILL");
+          killed = true;
+        }
+      }
+      const status = await child.status;
+      const errors = await stderr;
+      assert.ok(killed, `the writer stopped by itself: ${errors}`);
+      assert.equal(status.signal, "SIGKILL", errors);
+      assert.ok(acknowledged.every(Number.isSafeInteger));
+
+      const store = openStore(path);
+      try {
+        assert.deepEqual(store.integrityCheck(), []);
+        const stored = new Set(
+          store.history(
+            { kind: "group", groupKey: "team", viewerKey: "bob" },
+            acknowledged.length + 1000,
+          ).map((m) => m.id),
+        );
+        const missing = acknowledged.filter((id) => !stored.has(id));
+        assert.deepEqual(missing, [], "acknowledged messages lost");
+        // Every other message was sent to bob while he was "offline".
+        const pending = new Set(
+          store.pendingFor("bob", stored.size + 1).map((m) => m.id),
+        );
+        acknowledged.forEach((id, index) => {
+          assert.equal(pending.has(id), index % 2 === 1, `message ${id}`);
+        });
+        assert.equal(store.getUser("alice")?.name, "alice");
+      } finally {
+        store.close();
+      }
+    });
+  },
+});
