@@ -220,6 +220,15 @@ export function parseClientMessage(value: unknown): ClientMessage {
     }
     case "bye":
       return { t };
+    case "history": {
+      const message: Extract<ClientMessage, { t: "history" }> = {
+        t,
+        id: int(f, "id"),
+      };
+      if (f.target !== undefined) message.target = str(f, "target");
+      if (f.limit !== undefined) message.limit = int(f, "limit");
+      return message;
+    }
     case "file_offer": {
       const id = int(f, "id");
       const name = str(f, "name", 1024);
@@ -277,6 +286,15 @@ function groupMembers(value: unknown): GroupMembers {
   };
 }
 
+function withHistory<T extends object>(
+  f: Fields,
+  message: T,
+): T & { history?: true } {
+  if (f.history === undefined) return message;
+  if (f.history !== true) fail("Field 'history' must be true when present");
+  return { ...message, history: true };
+}
+
 /** Validates a header the server sent. Throws TypeError naming what is wrong. */
 export function parseServerMessage(value: unknown): ServerMessage {
   const f = asRecord(value);
@@ -301,15 +319,22 @@ export function parseServerMessage(value: unknown): ServerMessage {
       };
     }
     case "public":
-    case "private":
-      return { t, from: str(f, "from"), ts: int(f, "ts") };
+      return withHistory(f, { t, from: str(f, "from"), ts: int(f, "ts") });
+    case "private": {
+      const message = withHistory(f, {
+        t,
+        from: str(f, "from"),
+        ts: int(f, "ts"),
+      });
+      return f.to === undefined ? message : { ...message, to: str(f, "to") };
+    }
     case "group":
-      return {
+      return withHistory(f, {
         t,
         group: str(f, "group"),
         from: str(f, "from"),
         ts: int(f, "ts"),
-      };
+      });
     case "users":
       return { t, re: int(f, "re"), users: list(f, "users", userInfo) };
     case "groups":

@@ -60,3 +60,7 @@ export const DEFAULT_MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024;
 
 /** SHA-256 as 64 lower-case hex digits. */
 export const SHA256_HEX_PATTERN = /^[0-9a-f]{64}$/;
+
+/** `/history` shows this many messages unless asked for another number. */
+export const DEFAULT_HISTORY = 20;
+export const MAX_HISTORY = 500;

@@ -29,6 +29,11 @@ export type ClientMessage =
   | { t: "join"; id: number; group: string }
   | { t: "leave"; id: number; group: string }
   | { t: "members"; id: number; group?: string }
+  /**
+   * Past messages: of a group you are in or your conversation with a user
+   * (`target`, a group name tried first), or of the public room (no target).
+   */
+  | { t: "history"; id: number; target?: string; limit?: number }
   | { t: "bye" }
   /** Liveness: answered with `pong`, also before registering. */
   | { t: "ping"; id: number }
@@ -74,9 +79,12 @@ export type ServerMessage =
   | { t: "challenge"; re: number; nonce: string }
   | { t: "ok"; re: number; text: string }
   | { t: "error"; re: number | null; code: ErrorCode; text: string }
-  | { t: "public"; from: string; ts: Timestamp } // body: text
-  | { t: "private"; from: string; ts: Timestamp } // body: text
-  | { t: "group"; group: string; from: string; ts: Timestamp } // body: text
+  // Chat messages; body: text. `history` marks one sent earlier (missed while
+  // offline, or asked for with `history`); `to` names the recipient of a
+  // private message in history, which may be the viewer or the other user.
+  | { t: "public"; from: string; ts: Timestamp; history?: true }
+  | { t: "private"; from: string; ts: Timestamp; history?: true; to?: string }
+  | { t: "group"; group: string; from: string; ts: Timestamp; history?: true }
   | { t: "users"; re: number; users: UserInfo[] }
   | { t: "groups"; re: number; groups: GroupInfo[] }
   | { t: "members"; re: number; groups: GroupMembers[] }

@@ -15,6 +15,7 @@ import {
 } from "../crypto/identity.ts";
 import { isValidName, nameKey } from "../protocol/limits.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
+import type { Store } from "../store/store.ts";
 
 /** Where name -> identity bindings are kept (the store, or memory). */
 export interface IdentityBindings {
@@ -146,5 +147,19 @@ export class MemoryBindings implements IdentityBindings {
   }
   bind(_name: string, nameKey: string, fingerprint: string): void {
     if (!this.#bound.has(nameKey)) this.#bound.set(nameKey, fingerprint);
+  }
+}
+
+/** Bindings kept in the store, so a name stays its owner's across restarts. */
+export class StoreBindings implements IdentityBindings {
+  constructor(readonly store: Store, readonly now: () => number = Date.now) {}
+  fingerprintOf(nameKey: string): string | null {
+    return this.store.getUser(nameKey)?.fingerprint ?? null;
+  }
+  bind(name: string, nameKey: string, fingerprint: string): void {
+    this.store.transaction(() => {
+      this.store.ensureUser(name, nameKey, this.now());
+      this.store.bindFingerprint(nameKey, fingerprint);
+    });
   }
 }

@@ -12,10 +12,13 @@
  */
 
 import {
+  DEFAULT_HISTORY,
   isValidName,
+  MAX_HISTORY,
   MAX_TEXT_BYTES,
   MAX_TEXT_CHARS,
   NAME_RULE,
+  nameKey,
 } from "../protocol/limits.ts";
 import type {
   ClientMessage,
@@ -24,6 +27,7 @@ import type {
   ServerMessage,
   Timestamp,
 } from "../protocol/messages.ts";
+import type { HistoryQuery, StoredMessage } from "../store/store.ts";
 import type { ConnId, Group, ServerState, Session } from "./state.ts";
 import { dropTransfers, routeFile } from "./transfers.ts";
 
@@ -49,12 +53,12 @@ export function connect(state: ServerState, id: ConnId): void {
 export function disconnect(
   state: ServerState,
   id: ConnId,
-  _now: Timestamp,
+  now: Timestamp,
 ): Outbound[] {
-  const session = state.removeConnection(id);
+  const session = state.removeConnection(id, now);
   if (session === null) return [];
   return [
-    ...dropTransfers(state, id, session.name),
+    ...dropTransfers(state, id, session.name, now),
     ...send(others(state, id), {
       t: "presence",
       name: session.name,
@@ -121,11 +125,19 @@ export function route(
     case "create":
       return create(state, session, message.id, message.group, now);
     case "join":
-      return join(state, session, message.id, message.group);
+      return join(state, session, message.id, message.group, now);
     case "leave":
-      return leave(state, session, message.id, message.group);
+      return leave(state, session, message.id, message.group, now);
     case "members":
       return members(state, session, message.id, message.group);
+    case "history":
+      return history(
+        state,
+        session,
+        message.id,
+        message.target,
+        message.limit ?? DEFAULT_HISTORY,
+      );
     case "prove":
       // Proofs are checked by the identity gate before the router sees a name.
       return fail(
@@ -140,7 +152,7 @@ export function route(
     case "file_ack":
     case "file_done":
     case "file_cancel":
-      return routeFile(state, session, message, body);
+      return routeFile(state, session, message, body, now);
     default: {
       // Unreachable for decoded messages; answered rather than thrown so a
       // decoder bug cannot take the server down.
@@ -201,11 +213,115 @@ function register(
         text: "SUCCESS: Username registered.",
       },
     },
+    // What arrived for them while they were away, after the welcome.
+    ...missed(state, session),
     ...send(others(state, from), {
       t: "presence",
       name: session.name,
       online: true,
     }),
+  ];
+}
+
+/** Messages that waited for a user, marked as history; now delivered. */
+function missed(state: ServerState, session: Session): Outbound[] {
+  const store = state.store;
+  if (store === null) return [];
+  const pending = store.pendingFor(session.nameKey, MAX_HISTORY);
+  for (const message of pending) {
+    store.markDelivered(message.id, session.nameKey);
+  }
+  return pending.map((message) => asHistory(session.id, message));
+}
+
+function asHistory(to: ConnId, message: StoredMessage): Outbound {
+  const common = {
+    from: message.fromName,
+    ts: message.ts,
+    history: true,
+  } as const;
+  switch (message.kind) {
+    case "public":
+      return {
+        to: [to],
+        message: { t: "public", ...common },
+        body: message.body,
+      };
+    case "private":
+      return {
+        to: [to],
+        message: { t: "private", ...common, to: message.toName },
+        body: message.body,
+      };
+    case "group":
+      return {
+        to: [to],
+        message: { t: "group", group: message.groupName, ...common },
+        body: message.body,
+      };
+  }
+}
+
+function history(
+  state: ServerState,
+  session: Session,
+  re: number,
+  target: string | undefined,
+  limit: number,
+): Outbound[] {
+  const store = state.store;
+  if (store === null) {
+    return ok(session.id, re, "This server keeps no history.");
+  }
+  const count = Math.min(Math.max(limit, 1), MAX_HISTORY);
+  let query: HistoryQuery;
+  let what: string;
+  if (target === undefined) {
+    query = { kind: "public" };
+    what = "the public room";
+  } else {
+    const group = state.group(target);
+    if (group !== undefined && state.isMember(group, session.name)) {
+      query = {
+        kind: "group",
+        groupKey: group.key,
+        viewerKey: session.nameKey,
+      };
+      what = `group '${group.name}'`;
+    } else {
+      const other = state.knownUser(target);
+      if (other === null) {
+        if (group !== undefined) return notMember(session.id, re, group);
+        const shown = echo(target);
+        return fail(
+          session.id,
+          re,
+          "no_such_user",
+          `ERROR: No group you are in and no user is called ${
+            shown ?? "that"
+          }.`,
+        );
+      }
+      query = {
+        kind: "private",
+        viewerKey: session.nameKey,
+        otherKey: nameKey(other),
+      };
+      what = `your conversation with ${other}`;
+    }
+  }
+  const messages = store.history(query, count);
+  return [
+    ...messages.map((message) => asHistory(session.id, message)),
+    ...ok(
+      session.id,
+      re,
+      messages.length === 0
+        ? `No history for ${what}.`
+        : `End of history for ${what} (${messages.length} message${
+          messages.length === 1 ? "" : "s"
+        }).`,
+    ),
   ];
 }
 
@@ -219,6 +335,15 @@ function say(
   const invalid = checkBody(session.id, re, body);
   if (invalid !== null) return invalid;
   state.recordMessage(session.id, now);
+  // Public history is open to all, so no recipient rows are needed.
+  state.store?.appendMessage({
+    kind: "public",
+    ts: now,
+    fromKey: session.nameKey,
+    fromName: session.name,
+    body,
+    recipients: [],
+  });
   return [
     ...ok(session.id, re, ""),
     ...send(
@@ -240,7 +365,9 @@ function privateMessage(
   const invalid = checkBody(session.id, re, body);
   if (invalid !== null) return invalid;
   const recipient = state.sessionByName(to);
-  if (recipient === undefined) {
+  // Someone known but offline gets it when they next connect.
+  const known = recipient === undefined ? state.knownUser(to) : recipient.name;
+  if (known === null) {
     const shown = echo(to);
     return fail(
       session.id,
@@ -252,6 +379,25 @@ function privateMessage(
     );
   }
   state.recordMessage(session.id, now);
+  state.store?.appendMessage({
+    kind: "private",
+    toKey: nameKey(known),
+    ts: now,
+    fromKey: session.nameKey,
+    fromName: session.name,
+    body,
+    recipients: [{
+      userKey: nameKey(known),
+      delivered: recipient !== undefined,
+    }],
+  });
+  if (recipient === undefined) {
+    return ok(
+      session.id,
+      re,
+      `${known} is offline; the message will be delivered when they connect.`,
+    );
+  }
   return [
     ...ok(session.id, re, ""),
     ...send(
@@ -278,6 +424,18 @@ function groupMessage(
     return notMember(session.id, re, group);
   }
   state.recordMessage(session.id, now);
+  // Every member is entitled to it; those offline get it when they connect.
+  state.store?.appendMessage({
+    kind: "group",
+    groupKey: group.key,
+    ts: now,
+    fromKey: session.nameKey,
+    fromName: session.name,
+    body,
+    recipients: [...group.members.keys()]
+      .filter((key) => key !== session.nameKey)
+      .map((key) => ({ userKey: key, delivered: state.isOnline(key) })),
+  });
   return [
     ...ok(session.id, re, ""),
     ...send(
@@ -329,7 +487,7 @@ function create(
     return tooManyGroups(session.id, re, maxGroupsPerUser);
   }
   const group = state.createGroup(name, session.name, now);
-  state.addMember(group, session.name);
+  state.addMember(group, session.name, now);
   return ok(
     session.id,
     re,
@@ -342,6 +500,7 @@ function join(
   session: Session,
   re: number,
   name: string,
+  now: Timestamp,
 ): Outbound[] {
   const group = state.group(name);
   if (group === undefined) return noSuchGroup(session.id, re, name);
@@ -365,7 +524,7 @@ function join(
   if (state.groupCountOf(session.name) >= maxGroupsPerUser) {
     return tooManyGroups(session.id, re, maxGroupsPerUser);
   }
-  state.addMember(group, session.name);
+  state.addMember(group, session.name, now);
   return [
     ...ok(session.id, re, `SUCCESS: Joined group '${group.name}'.`),
     ...send(onlineMembersExcept(state, group, session.id), {
@@ -382,10 +541,11 @@ function leave(
   session: Session,
   re: number,
   name: string,
+  now: Timestamp,
 ): Outbound[] {
   const group = state.group(name);
   if (group === undefined) return noSuchGroup(session.id, re, name);
-  if (!state.removeMember(group, session.name)) {
+  if (!state.removeMember(group, session.name, now)) {
     return notMember(session.id, re, group);
   }
   return [

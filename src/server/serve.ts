@@ -5,7 +5,8 @@
 
 import { fingerprint } from "../crypto/keys.ts";
 import { encodeMessage, parseClientMessage } from "../protocol/codec.ts";
-import type { ServerMessage } from "../protocol/messages.ts";
+import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
+import type { Store } from "../store/store.ts";
 import { CloseCode, WebSocketConnection } from "../transport/connection.ts";
 import {
   acceptChannel,
@@ -19,6 +20,7 @@ import {
   type IdentityBindings,
   IdentityGate,
   MemoryBindings,
+  StoreBindings,
 } from "./identity_gate.ts";
 import { LogLimiter } from "./log_limiter.ts";
 import { TokenBucket } from "./rate_limit.ts";
@@ -33,8 +35,11 @@ export interface ServerOptions {
   connectionLimits?: Partial<ConnectionLimits>;
   /** Overrides of the room's limits: groups, members, files. */
   limits?: Partial<ServerLimits>;
-  /** Name -> identity key bindings (default: kept in memory). */
-  identities?: IdentityBindings;
+  /**
+   * Where groups, messages, users and identity bindings are kept. Without
+   * one the server forgets everything when it stops.
+   */
+  store?: Store;
   /** Where operational log lines go (default: stdout with a timestamp). */
   log?: (line: string) => void;
 }
@@ -65,9 +70,42 @@ export async function startServer(
     ...options.connectionLimits,
   };
   const refusals = new LogLimiter(log);
-  const state = new ServerState(options.limits);
-  const identities: IdentityBindings = options.identities ??
-    new MemoryBindings();
+  const store = options.store ?? null;
+  const state = new ServerState(options.limits, store);
+  const identities: IdentityBindings = store === null
+    ? new MemoryBindings()
+    : new StoreBindings(store);
+  // Transfers cut short by the last stop are recorded as such.
+  store?.interruptTransfers(Date.now());
+
+  /**
+   * Routes one message with all its writes in one transaction, committed
+   * before anything is sent: what a reply confirms is on disk.
+   */
+  function routeDurably(
+    id: ConnId,
+    message: ClientMessage,
+    body: Uint8Array,
+  ): Outbound[] {
+    const now = Date.now();
+    if (store === null) return route(state, id, message, body, now);
+    try {
+      return store.transaction(() => route(state, id, message, body, now));
+    } catch (error) {
+      // Details stay in the log; the user only learns that it failed.
+      log(`store failed: ${messageOf(error)}`);
+      const re = "id" in message ? message.id : null;
+      return [{
+        to: [id],
+        message: {
+          t: "error",
+          re,
+          code: "internal",
+          text: "ERROR: The server could not save that; try again",
+        },
+      }];
+    }
+  }
   const channels = new Map<ConnId, SecureChannel>();
   const sockets = new Set<WebSocketConnection>();
   const perAddress = new Map<string, number>();
@@ -196,7 +234,7 @@ export async function startServer(
               channel.send(result.message);
               continue;
             }
-            deliver(route(state, id, result.register, body, Date.now()));
+            deliver(routeDurably(id, result.register, body));
             const name = state.nameOf(id);
             if (name !== null && result.fingerprint !== null) {
               gate.bindIfFree(name, result.fingerprint);
@@ -206,7 +244,7 @@ export async function startServer(
             }
             continue;
           }
-          deliver(route(state, id, message, body, Date.now()));
+          deliver(routeDurably(id, message, body));
         }
         if (quit) {
           await channel.drain();

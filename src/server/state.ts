@@ -12,6 +12,7 @@
  */
 
 import { DEFAULT_MAX_FILE_BYTES, nameKey } from "../protocol/limits.ts";
+import type { Store } from "../store/store.ts";
 import { TransferTable } from "./transfers.ts";
 import type { Timestamp } from "../protocol/messages.ts";
 
@@ -96,7 +97,11 @@ export class ServerState {
   // store can persist it.
   #lastMessages = new Map<string, LastMessage>();
 
-  constructor(limits: Partial<ServerLimits> = {}) {
+  /** Where everything that must survive a restart is written; null keeps it in memory. */
+  readonly store: Store | null;
+
+  constructor(limits: Partial<ServerLimits> = {}, store: Store | null = null) {
+    this.store = store;
     const merged = { ...DEFAULT_LIMITS, ...limits };
     for (const [key, value] of Object.entries(merged)) {
       if (!Number.isSafeInteger(value) || value < 0) {
@@ -106,6 +111,46 @@ export class ServerState {
       }
     }
     this.limits = Object.freeze(merged);
+    if (store !== null) this.#load(store);
+  }
+
+  /** Groups, members and last message times come back from the store. */
+  #load(store: Store): void {
+    for (const user of store.listUsers()) {
+      if (user.lastMessageAt !== null) {
+        this.#lastMessages.set(user.nameKey, {
+          name: user.name,
+          at: user.lastMessageAt,
+        });
+      }
+    }
+    for (const record of store.listGroups()) {
+      const group: MutableGroup = {
+        name: record.name,
+        key: record.key,
+        members: new Map(),
+        createdBy: record.createdBy,
+        createdAt: record.createdAt,
+      };
+      for (const member of store.members(record.key)) {
+        group.members.set(member.userKey, member.userName);
+        this.#groupCounts.set(
+          member.userKey,
+          (this.#groupCounts.get(member.userKey) ?? 0) + 1,
+        );
+      }
+      this.#groups.set(record.key, group);
+    }
+  }
+
+  /**
+   * A user's name as last registered, whether online or only remembered by
+   * the store; null for a name never seen.
+   */
+  knownUser(name: string): string | null {
+    const online = this.sessionByName(name);
+    if (online) return online.name;
+    return this.store?.getUser(nameKey(name))?.name ?? null;
   }
 
   /** Records a new, unregistered connection. */
@@ -117,10 +162,13 @@ export class ServerState {
   }
 
   /** Forgets a connection; returns its session if it had registered. */
-  removeConnection(id: ConnId): Session | null {
+  removeConnection(id: ConnId, now?: Timestamp): Session | null {
     const session = this.#connections.get(id) ?? null;
     this.#connections.delete(id);
-    if (session !== null) this.#online.delete(session.nameKey);
+    if (session !== null) {
+      this.#online.delete(session.nameKey);
+      if (now !== undefined) this.store?.touchSeen(session.nameKey, now);
+    }
     return session;
   }
 
@@ -174,6 +222,8 @@ export class ServerState {
     };
     this.#connections.set(id, session);
     this.#online.set(key, id);
+    this.store?.ensureUser(name, key, now);
+    this.store?.touchSeen(key, now);
     return session;
   }
 
@@ -183,6 +233,7 @@ export class ServerState {
     if (!session) throw new Error(`Connection ${id} is not registered`);
     session.lastMessageAt = now;
     this.#lastMessages.set(session.nameKey, { name: session.name, at: now });
+    this.store?.touchMessage(session.nameKey, now);
   }
 
   /** Last message time by name, ignoring case, online or not. */
@@ -221,6 +272,7 @@ export class ServerState {
       createdAt: now,
     };
     this.#groups.set(key, group);
+    this.store?.createGroup(name, key, createdBy, now);
     return group;
   }
 
@@ -229,20 +281,22 @@ export class ServerState {
   }
 
   /** Adds a member; false if they already were one. Limits are the caller's. */
-  addMember(group: Group, name: string): boolean {
+  addMember(group: Group, name: string, now: Timestamp = 0): boolean {
     const stored = this.#mutable(group);
     const key = nameKey(name);
     if (stored.members.has(key)) return false;
     stored.members.set(key, name);
+    this.store?.addMember(group.key, key, name, now);
     this.#groupCounts.set(key, (this.#groupCounts.get(key) ?? 0) + 1);
     return true;
   }
 
   /** Removes a member; false if they were not one. The group stays. */
-  removeMember(group: Group, name: string): boolean {
+  removeMember(group: Group, name: string, now: Timestamp = 0): boolean {
     const stored = this.#mutable(group);
     const key = nameKey(name);
     if (!stored.members.delete(key)) return false;
+    this.store?.removeMember(group.key, key, now);
     const count = (this.#groupCounts.get(key) ?? 1) - 1;
     if (count > 0) this.#groupCounts.set(key, count);
     else this.#groupCounts.delete(key);

@@ -42,6 +42,8 @@ interface Transfer {
   recipients: Map<ConnId, Recipient>;
   /** The slowest recipient's acknowledged bytes, last reported to the sender. */
   reported: number;
+  /** Each recipient's verdict so far, for the transfer record. */
+  outcomes: string[];
 }
 
 /** A sender may run ahead of its slowest recipient by this much before it is cut off. */
@@ -94,20 +96,28 @@ export function routeFile(
   session: Session,
   message: FileMessage,
   body: Uint8Array,
+  now: number,
 ): Outbound[] {
   switch (message.t) {
     case "file_offer":
-      return offer(state, session, message);
+      return offer(state, session, message, now);
     case "file_chunk":
-      return chunk(state, session, message.xfer, message.offset, body);
+      return chunk(state, session, message.xfer, message.offset, body, now);
     case "file_end":
-      return end(state, session, message.xfer, message.sha256);
+      return end(state, session, message.xfer, message.sha256, now);
     case "file_ack":
       return ack(state, session, message.xfer, message.received);
     case "file_done":
-      return done(state, session, message.xfer, message.ok, message.reason);
+      return done(
+        state,
+        session,
+        message.xfer,
+        message.ok,
+        message.reason,
+        now,
+      );
     case "file_cancel":
-      return cancel(state, session, message.xfer, message.reason);
+      return cancel(state, session, message.xfer, message.reason, now);
     default: {
       const unreachable: never = message;
       return unreachable;
@@ -120,14 +130,22 @@ export function dropTransfers(
   state: ServerState,
   id: ConnId,
   name: string,
+  now: number,
 ): Outbound[] {
   const out: Outbound[] = [];
   for (const transfer of state.transfers.involving(id)) {
     if (transfer.sender === id) {
-      out.push(...abandon(state, transfer, `${name} disconnected`));
+      out.push(...abandon(state, transfer, `${name} disconnected`, now));
     } else {
       out.push(
-        ...removeRecipient(state, transfer, id, false, `${name} disconnected`),
+        ...removeRecipient(
+          state,
+          transfer,
+          id,
+          false,
+          `${name} disconnected`,
+          now,
+        ),
       );
     }
   }
@@ -138,6 +156,7 @@ function offer(
   state: ServerState,
   session: Session,
   message: Extract<FileMessage, { t: "file_offer" }>,
+  now: number,
 ): Outbound[] {
   const re = message.id;
   const { maxFileBytes, maxTransfersPerUser } = state.limits;
@@ -220,6 +239,18 @@ function offer(
       recipients.map((r) => [r.id, { name: r.name, acked: 0 }]),
     ),
     reported: 0,
+    outcomes: [],
+  });
+  // The record keeps who sent what to whom, never the file itself.
+  state.store?.recordTransfer({
+    id: transfer.id,
+    fromKey: session.nameKey,
+    name: message.name,
+    size: message.size,
+    startedAt: now,
+    ...(group === undefined
+      ? { toKey: recipients[0]!.nameKey }
+      : { groupKey: state.group(group)!.key }),
   });
   const notice: ServerMessage = {
     t: "file_offer",
@@ -249,30 +280,32 @@ function chunk(
   xfer: number,
   offset: number,
   body: Uint8Array,
+  now: number,
 ): Outbound[] {
   const transfer = state.transfers.get(xfer);
   // Chunks still in flight after a transfer ended are dropped quietly.
   if (transfer === undefined || transfer.sender !== session.id) return [];
   if (transfer.ended) {
-    return abandon(state, transfer, "data after the end of the file");
+    return abandon(state, transfer, "data after the end of the file", now);
   }
   if (offset !== transfer.sent) {
     return abandon(
       state,
       transfer,
       `chunk at offset ${offset}, expected ${transfer.sent}`,
+      now,
     );
   }
   if (body.byteLength === 0 || body.byteLength > MAX_FILE_CHUNK_BYTES) {
-    return abandon(state, transfer, "bad chunk size");
+    return abandon(state, transfer, "bad chunk size", now);
   }
   if (transfer.sent + body.byteLength > transfer.size) {
-    return abandon(state, transfer, "more bytes than the declared size");
+    return abandon(state, transfer, "more bytes than the declared size", now);
   }
   if (
     transfer.sent + body.byteLength - slowest(transfer) > WINDOW_TOLERANCE_BYTES
   ) {
-    return abandon(state, transfer, "the sender ignored flow control");
+    return abandon(state, transfer, "the sender ignored flow control", now);
   }
   transfer.sent += body.byteLength;
   return [{
@@ -287,6 +320,7 @@ function end(
   session: Session,
   xfer: number,
   sha256: string,
+  now: number,
 ): Outbound[] {
   const transfer = state.transfers.get(xfer);
   if (
@@ -297,10 +331,11 @@ function end(
       state,
       transfer,
       `truncated: ${transfer.sent} of ${transfer.size} bytes sent`,
+      now,
     );
   }
   if (!SHA256_HEX_PATTERN.test(sha256)) {
-    return abandon(state, transfer, "bad checksum format");
+    return abandon(state, transfer, "bad checksum format", now);
   }
   transfer.ended = true;
   return [{
@@ -330,6 +365,7 @@ function done(
   xfer: number,
   ok: boolean,
   reason: string,
+  now: number,
 ): Outbound[] {
   const transfer = state.transfers.get(xfer);
   if (transfer === undefined || !transfer.recipients.has(session.id)) return [];
@@ -341,6 +377,7 @@ function done(
     session.id,
     verified,
     verified ? "" : ok ? "reported success before the end of the file" : reason,
+    now,
   );
 }
 
@@ -349,14 +386,20 @@ function cancel(
   session: Session,
   xfer: number,
   reason: string,
+  now: number,
 ): Outbound[] {
   const transfer = state.transfers.get(xfer);
   if (transfer === undefined) return [];
   if (transfer.sender === session.id) {
-    return abandon(state, transfer, `${session.name} cancelled: ${reason}`);
+    return abandon(
+      state,
+      transfer,
+      `${session.name} cancelled: ${reason}`,
+      now,
+    );
   }
   if (transfer.recipients.has(session.id)) {
-    return removeRecipient(state, transfer, session.id, false, reason);
+    return removeRecipient(state, transfer, session.id, false, reason, now);
   }
   return [];
 }
@@ -366,8 +409,9 @@ function abandon(
   state: ServerState,
   transfer: Transfer,
   reason: string,
+  now: number,
 ): Outbound[] {
-  state.transfers.delete(transfer.id);
+  finish(state, transfer, `stopped: ${reason}`, now);
   const out: Outbound[] = [];
   const recipients = [...transfer.recipients.keys()];
   if (recipients.length > 0) {
@@ -391,6 +435,7 @@ function removeRecipient(
   id: ConnId,
   ok: boolean,
   reason: string,
+  now: number,
 ): Outbound[] {
   const recipient = transfer.recipients.get(id);
   if (recipient === undefined) return [];
@@ -408,13 +453,25 @@ function removeRecipient(
       reason: printable(reason, 300),
     },
   });
+  transfer.outcomes.push(`${recipient.name}: ${ok ? "received" : reason}`);
   if (transfer.recipients.size === 0) {
-    state.transfers.delete(transfer.id);
+    finish(state, transfer, transfer.outcomes.join("; "), now);
   } else {
     // The slowest recipient may have just left.
     out.push(...progress(transfer));
   }
   return out;
+}
+
+/** Forgets a transfer and records how it ended. */
+function finish(
+  state: ServerState,
+  transfer: Transfer,
+  outcome: string,
+  now: number,
+): void {
+  state.transfers.delete(transfer.id);
+  state.store?.finishTransfer(transfer.id, { finishedAt: now, outcome });
 }
 
 function progress(transfer: Transfer): Outbound[] {

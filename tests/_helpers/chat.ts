@@ -11,6 +11,7 @@ import {
   importPublicKeyPem,
 } from "../../src/crypto/keys.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
+import { openStore } from "../../src/store/sqlite_store.ts";
 import {
   type RunningServer,
   type ServerOptions,
@@ -60,6 +61,8 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const keys = await testKeys();
   const logs: string[] = [];
+  // Like `chat serve --data :memory:`: everything but the disk.
+  const store = options.store ?? openStore(":memory:");
   const server = await startServer({
     hostname: "127.0.0.1",
     port: 0,
@@ -67,12 +70,19 @@ export async function startTestServer(
     publicSpki: keys.publicSpki,
     log: (line) => logs.push(line),
     ...options,
+    store,
   });
+  const stop = server.shutdown;
+  const shutdown = async () => {
+    await stop();
+    if (options.store === undefined) store.close();
+  };
   return Object.assign(server, {
     url: `ws://127.0.0.1:${server.port}`,
     logs,
     spki: keys.publicSpki,
-    [Symbol.asyncDispose]: () => server.shutdown(),
+    shutdown,
+    [Symbol.asyncDispose]: shutdown,
   });
 }
 
