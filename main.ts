@@ -14,7 +14,16 @@ import {
   DEFAULT_PUBLIC_KEY,
   parseCommandLine,
 } from "./src/cli.ts";
-import { runSession } from "./src/client/session.ts";
+import { dirname, join } from "node:path";
+import { defaultKnownHostsPath, KnownHosts } from "./src/client/known_hosts.ts";
+import { runSession, type ServerTrust } from "./src/client/session.ts";
+import {
+  createIdentityFile,
+  defaultIdentityPath,
+  loadOrCreateIdentity,
+} from "./src/crypto/identity_files.ts";
+import { nameKey } from "./src/protocol/limits.ts";
+import { DATABASE_FILE, openStore } from "./src/store/sqlite_store.ts";
 import { parseTarget } from "./src/client/target.ts";
 import { openTerminal } from "./src/client/terminal.ts";
 import {
@@ -82,6 +91,11 @@ async function serve(
     );
   }
   const { privateKey, publicSpki } = await readPrivateKeyFile(command.keyPath);
+  const dataDir = command.dataDir ??
+    join(dirname(command.keyPath), "chat-data");
+  const store = openStore(
+    dataDir === ":memory:" ? ":memory:" : join(dataDir, DATABASE_FILE),
+  );
   let server;
   try {
     server = await startServer({
@@ -89,6 +103,7 @@ async function serve(
       port: command.port,
       privateKey,
       publicSpki,
+      store,
       limits: { maxFileBytes: command.maxFileBytes },
       connectionLimits: command.connectionLimits,
     });
@@ -110,12 +125,18 @@ async function serve(
   );
   console.log(`Server key fingerprint: ${server.fingerprint}`);
   console.log(
+    dataDir === ":memory:"
+      ? "Keeping nothing on disk (--data :memory:)"
+      : `Data is kept in ${dataDir}`,
+  );
+  console.log(
     `Clients connect with: chat connect <this machine's IP> --pub <a copy of the public key>`,
   );
 
   const stop = () => {
     console.log("Shutting down...");
-    server.shutdown().then(() => Deno.exit(0));
+    // Everything acknowledged is already committed; closing checkpoints the WAL.
+    server.shutdown().then(() => store.close()).then(() => Deno.exit(0));
   };
   Deno.addSignalListener("SIGINT", stop);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
@@ -127,11 +148,19 @@ async function connect(
   command: Extract<CliCommand, { cmd: "connect" }>,
 ): Promise<number> {
   const url = parseTarget(command.target, command.port);
-  const { spki } = await readPublicKeyFile(command.pubPath);
+  const trust = await serverTrust(command.pubPath);
+  const identityPath = command.identityPath ?? defaultIdentityPath();
+  const { identity, created } = await loadOrCreateIdentity(identityPath);
+  if (created) {
+    console.log(
+      `Created your identity key ${identity.fingerprint} in ${identityPath}`,
+    );
+  }
   const terminal = openTerminal();
   return await runSession({
     url,
-    pinnedSpki: spki,
+    trust,
+    identity,
     user: command.user,
     terminal,
     reconnect: command.reconnect,
@@ -145,6 +174,65 @@ async function connect(
         : parseOpenWith(command.openWith),
     },
   });
+}
+
+/** --pub pins a key; without it keys/public.pem if there is one, else known hosts. */
+async function serverTrust(pubPath: string | null): Promise<ServerTrust> {
+  const path = pubPath ??
+    (await exists(DEFAULT_PUBLIC_KEY) ? DEFAULT_PUBLIC_KEY : null);
+  if (path !== null) {
+    return { kind: "pinned", spki: (await readPublicKeyFile(path)).spki };
+  }
+  return {
+    kind: "known-hosts",
+    hosts: await KnownHosts.load(defaultKnownHostsPath()),
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function identityKeygen(
+  command: Extract<CliCommand, { cmd: "identity" }>,
+): Promise<number> {
+  const path = command.path ?? defaultIdentityPath();
+  const identity = await createIdentityFile(path, { force: command.force });
+  console.log(`Identity key saved to ${path}`);
+  console.log(`Fingerprint: ${identity.fingerprint}`);
+  return 0;
+}
+
+async function release(
+  command: Extract<CliCommand, { cmd: "release" }>,
+): Promise<number> {
+  const path = join(command.dataDir, DATABASE_FILE);
+  if (!await exists(path)) {
+    console.error(
+      `chat: no chat database in ${command.dataDir} (give the server's --data folder)`,
+    );
+    return 1;
+  }
+  const store = openStore(path);
+  try {
+    if (!store.releaseName(nameKey(command.name))) {
+      console.error(
+        `chat: no user called '${command.name}' in ${command.dataDir}`,
+      );
+      return 1;
+    }
+    console.log(
+      `Released '${command.name}': the next identity key to sign in with that name will own it.`,
+    );
+    return 0;
+  } finally {
+    store.close();
+  }
 }
 
 async function main(args: string[]): Promise<number> {
@@ -161,6 +249,10 @@ async function main(args: string[]): Promise<number> {
         return await serve(command);
       case "connect":
         return await connect(command);
+      case "identity":
+        return await identityKeygen(command);
+      case "release":
+        return await release(command);
       default: {
         const unreachable: never = command;
         return unreachable;

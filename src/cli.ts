@@ -34,6 +34,8 @@ export type CliCommand =
     host: string;
     port: number;
     maxFileBytes: number;
+    /** The store's folder, ":memory:" for none, or null for the default beside the key. */
+    dataDir: string | null;
     /** Only the limits given on the command line; the rest keep their defaults. */
     connectionLimits: Partial<ConnectionLimits>;
   }
@@ -41,8 +43,11 @@ export type CliCommand =
     cmd: "connect";
     target: string;
     port: number | null;
-    pubPath: string;
+    /** null: keys/public.pem if it exists, else the known-hosts file. */
+    pubPath: string | null;
     user: string | null;
+    /** null: the default identity file in the user's config folder. */
+    identityPath: string | null;
     /** null: the default downloads folder. */
     downloads: string | null;
     open: boolean;
@@ -50,6 +55,10 @@ export type CliCommand =
     maxFileBytes: number;
     reconnect: boolean;
   }
+  /** `chat keygen --identity [PATH]`: a user's identity key instead of a server key. */
+  | { cmd: "identity"; path: string | null; force: boolean }
+  /** `chat admin release NAME`: frees a name from its identity key. */
+  | { cmd: "release"; name: string; dataDir: string }
   /** Help, version, or a usage error: print `output` and exit with `code`. */
   | { cmd: "exit"; code: number; output: string };
 
@@ -151,13 +160,26 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       "where to write the public key (overrides --out)",
     )
     .option("--force", "overwrite existing key files without asking", false)
+    .option(
+      "--identity [path]",
+      "create your identity key (Ed25519) instead, at PATH or in your config folder",
+    )
     .action((opts: {
       bits: RsaBits;
       out: string;
       private?: string;
       public?: string;
       force: boolean;
+      identity?: string | true;
     }) => {
+      if (opts.identity !== undefined) {
+        result = {
+          cmd: "identity",
+          path: opts.identity === true ? null : opts.identity,
+          force: opts.force,
+        };
+        return;
+      }
       result = {
         cmd: "keygen",
         bits: opts.bits,
@@ -174,6 +196,10 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     .addOption(
       new Option("--port <port>", "port to listen on").default(DEFAULT_PORT)
         .argParser(parsePort),
+    )
+    .option(
+      "--data <dir>",
+      "folder for the server's database (default: chat-data beside the key; :memory: keeps nothing)",
     )
     .addOption(sizeOption("largest file the server relays"))
     .addOption(
@@ -206,6 +232,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         host: string;
         port: number;
         maxFileSize: number;
+        data?: string;
         maxConnections?: number;
         maxPerAddress?: number;
         rate?: number;
@@ -220,6 +247,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         host: opts.host,
         port: opts.port,
         maxFileBytes: opts.maxFileSize,
+        dataDir: opts.data ?? null,
         connectionLimits: {
           ...(opts.maxConnections === undefined
             ? {}
@@ -240,7 +268,14 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       new Option("--port <port>", `server port (default ${DEFAULT_PORT})`)
         .argParser(parsePort),
     )
-    .option("--pub <path>", "the server's public key", DEFAULT_PUBLIC_KEY)
+    .option(
+      "--pub <path>",
+      `the server's public key (default: ${DEFAULT_PUBLIC_KEY} if it exists, else the key remembered for that server)`,
+    )
+    .option(
+      "--identity <path>",
+      "your identity key (default: identity.pem in your config folder)",
+    )
     .option("--user <name>", "username (otherwise you are asked)")
     .option(
       "--downloads <dir>",
@@ -258,7 +293,8 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     )
     .action((target: string, opts: {
       port?: number;
-      pub: string;
+      pub?: string;
+      identity?: string;
       user?: string;
       downloads?: string;
       open: boolean;
@@ -270,14 +306,32 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         cmd: "connect",
         target,
         port: opts.port ?? null,
-        pubPath: opts.pub,
+        pubPath: opts.pub ?? null,
         user: opts.user ?? null,
+        identityPath: opts.identity ?? null,
         downloads: opts.downloads ?? null,
         open: opts.open,
         openWith: opts.openWith ?? null,
         maxFileBytes: opts.maxFileSize,
         reconnect: opts.reconnect,
       };
+    });
+
+  const admin = program.command("admin").description(
+    "look after a server's data",
+  );
+  admin.command("release")
+    .description(
+      "free a username from its identity key, for a user who lost their key",
+    )
+    .argument("<name>", "the username")
+    .option(
+      "--data <dir>",
+      "the server's data folder",
+      `${DEFAULT_KEY_DIR}/chat-data`,
+    )
+    .action((name: string, opts: { data: string }) => {
+      result = { cmd: "release", name, dataDir: opts.data };
     });
 
   try {

@@ -7,7 +7,12 @@
  * @module
  */
 
-import { isValidName, MAX_TEXT_CHARS, NAME_RULE } from "../protocol/limits.ts";
+import {
+  isValidName,
+  MAX_HISTORY,
+  MAX_TEXT_CHARS,
+  NAME_RULE,
+} from "../protocol/limits.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 
 /** What one input line asks for. */
@@ -23,6 +28,8 @@ export type Command =
   | { kind: "join"; group: string }
   | { kind: "leave"; group: string }
   | { kind: "members"; group?: string }
+  /** No target: the public room; a target is a group you are in or a user. */
+  | { kind: "history"; target?: string; limit?: number }
   | { kind: "help"; topic?: string }
   | { kind: "quit" }
   /** Wrong format or unknown command; `message` is the line to show the user. */
@@ -102,6 +109,13 @@ export const COMMANDS: readonly CommandInfo[] = [
     name: "/showgroupmembers",
     usage: "/showgroupmembers [groupname]",
     summary: "List the members of a group, or of all your groups",
+    completes: "group",
+  },
+  {
+    name: "/history",
+    usage: "/history [groupname|username] [N]",
+    summary:
+      "Show the last N (default 20) messages of the room, a group or a conversation",
     completes: "group",
   },
   {
@@ -192,6 +206,35 @@ export function parseInput(line: string): Command | null {
       if (group === null) return usage(name);
       if (group === "") return { kind: "members" };
       return checkGroup(group) ?? { kind: "members", group };
+    }
+    case "/history": {
+      const words = rest.trim() === "" ? [] : rest.trim().split(/\s+/);
+      if (words.length > 2) return usage(name);
+      let target: string | undefined;
+      let limit: number | undefined;
+      for (const word of words) {
+        if (/^\d+$/.test(word) && limit === undefined) {
+          limit = Number(word);
+          if (limit < 1 || limit > MAX_HISTORY) {
+            return {
+              kind: "invalid",
+              message:
+                `ERROR: Choose a number of messages from 1 to ${MAX_HISTORY}`,
+            };
+          }
+        } else if (target === undefined) {
+          const invalid = checkGroup(word);
+          if (invalid !== null) return invalid;
+          target = word;
+        } else {
+          return usage(name);
+        }
+      }
+      return {
+        kind: "history",
+        ...(target === undefined ? {} : { target }),
+        ...(limit === undefined ? {} : { limit }),
+      };
     }
     case "/help": {
       const topic = oneArgument(rest);

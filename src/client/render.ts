@@ -66,32 +66,40 @@ export function renderServerMessage(
 ): string[] {
   switch (msg.t) {
     case "public":
-      return [line(
-        style,
-        "[Broadcast from ",
-        [BOLD_NAME, safe(msg.from)],
-        "]: ",
-        safe(body),
-      )];
+      return [
+        past(msg, style) + line(
+          style,
+          "[Broadcast from ",
+          [BOLD_NAME, safe(msg.from)],
+          "]: ",
+          safe(body),
+        ),
+      ];
     case "private":
       return [
-        line(
+        past(msg, style) + line(
           style,
           [PRIVATE, "Private message from "],
           [PRIVATE_NAME, safe(msg.from)],
+          // In history, a message may be one this user sent.
+          ...(msg.to === undefined
+            ? []
+            : [[PRIVATE, " to "], [PRIVATE_NAME, safe(msg.to)]] as const),
           [PRIVATE, ": " + safe(body)],
-        ) + (style.bell ? "\x07" : ""),
+        ) + (style.bell && !msg.history ? "\x07" : ""),
       ];
     case "group":
-      return [line(
-        style,
-        "[Receive group ",
-        [BOLD_GROUP, safe(msg.group)],
-        " message from ",
-        [BOLD_NAME, safe(msg.from)],
-        "]: ",
-        safe(body),
-      )];
+      return [
+        past(msg, style) + line(
+          style,
+          "[Receive group ",
+          [BOLD_GROUP, safe(msg.group)],
+          " message from ",
+          [BOLD_NAME, safe(msg.from)],
+          "]: ",
+          safe(body),
+        ),
+      ];
     case "welcome":
     case "ok":
       return [line(style, [SUCCESS, safe(msg.text)])];
@@ -236,6 +244,13 @@ export function renderSent(cmd: SentCommand, style: Style): string[] {
  * `ms` (Unix epoch milliseconds) as local time `YYYY-MM-DD HH:MM:SS`, or
  * `unknown` if it is not a valid time (it came from the network).
  */
+/** Messages from history say when they were sent. */
+function past(msg: { ts: number; history?: true }, style: Style): string {
+  return msg.history
+    ? line(style, [DIM, `[history ${formatTimestamp(msg.ts)}] `])
+    : "";
+}
+
 export function formatTimestamp(ms: number): string {
   const date = new Date(ms);
   if (Number.isNaN(date.getTime())) return "unknown";

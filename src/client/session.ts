@@ -23,11 +23,26 @@ import {
   renderServerMessage,
   type Style,
 } from "./render.ts";
+import type { Identity } from "../crypto/identity.ts";
+import {
+  changedKeyMessage,
+  hostKeyOf,
+  type KnownHosts,
+} from "./known_hosts.ts";
 import type { Terminal } from "./terminal.ts";
+
+/** How the client knows it reached the right server. */
+export type ServerTrust =
+  /** The key the user gave (--pub): anything else is refused. */
+  | { kind: "pinned"; spki: Uint8Array }
+  /** Trust on first use, then the key remembered for that host (known_hosts). */
+  | { kind: "known-hosts"; hosts: KnownHosts };
 
 export interface SessionOptions {
   url: string;
-  pinnedSpki: Uint8Array;
+  trust: ServerTrust;
+  /** Proves the user's name is theirs. */
+  identity: Identity;
   user: string | null;
   terminal: Terminal;
   files: FileOptions;
@@ -57,9 +72,11 @@ export async function runSession(options: SessionOptions): Promise<number> {
 
   // The handshake runs while the user types their name; a failure (wrong key,
   // no server) is reported at once rather than after the prompt.
-  const connecting = ChatClient.connect(options.url, {
-    pinnedSpki: options.pinnedSpki,
-  });
+  const connecting = connectTrusted(
+    options.url,
+    options.trust,
+    (line) => terminal.print(line),
+  );
   const failed = connecting.then(() => null, (error) => messageOf(error));
 
   let client: ChatClient | null = null;
@@ -90,7 +107,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
       client = await connecting;
       terminal.print("Handshake Finished. Start AES encrypted transmission");
     }
-    const reply = await client.register(name);
+    const reply = await client.register(name, options.identity);
     terminal.print(render(reply, "", style).join("\n"));
     if (reply.t === "welcome") break;
     if (reply.t === "error" && reply.code === "internal") return 1; // the connection is gone
@@ -106,7 +123,8 @@ export async function runSession(options: SessionOptions): Promise<number> {
     style,
     files: options.files,
     url: options.url,
-    pinnedSpki: options.pinnedSpki,
+    trust: options.trust,
+    identity: options.identity,
     reconnect: options.reconnect,
   });
 }
@@ -122,7 +140,8 @@ interface ChatContext {
   style: Style;
   files: FileOptions;
   url: string;
-  pinnedSpki: Uint8Array;
+  trust: ServerTrust;
+  identity: Identity;
   reconnect: boolean;
 }
 
@@ -257,9 +276,14 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       learnNames(reply, users, groups);
       const sent = command.kind === "say" || command.kind === "msg" ||
         command.kind === "gsay";
-      return reply.t === "ok" && sent
-        ? renderSent(command, style)
-        : render(reply, "", style);
+      if (reply.t === "ok" && sent) {
+        // The server may add a note, e.g. that the recipient is offline.
+        return [
+          ...renderSent(command, style),
+          ...(reply.text ? [reply.text] : []),
+        ];
+      }
+      return render(reply, "", style);
     }));
     return true;
   };
@@ -358,10 +382,12 @@ async function reconnect(
     await Promise.race([sleep(wait), collecting]);
     if (left) break;
     try {
-      const client = await ChatClient.connect(context.url, {
-        pinnedSpki: context.pinnedSpki,
-      });
-      const reply = await client.register(name);
+      const client = await connectTrusted(
+        context.url,
+        context.trust,
+        (line) => terminal.print(line),
+      );
+      const reply = await client.register(name, context.identity);
       if (reply.t === "welcome") {
         left = true; // stops collecting; lines already taken stay in `typed`
         return client;
@@ -379,6 +405,40 @@ async function reconnect(
   left = true;
   terminal.print("ERROR: Could not reconnect; giving up.");
   return null;
+}
+
+/**
+ * Connects and checks the server's key: against the pinned key (in the
+ * handshake itself), or against the one remembered for this host, which a
+ * first connection records. Nothing but the handshake happens before the check.
+ */
+async function connectTrusted(
+  url: string,
+  trust: ServerTrust,
+  notice: (line: string) => void,
+): Promise<ChatClient> {
+  const client = await ChatClient.connect(
+    url,
+    trust.kind === "pinned" ? { pinnedSpki: trust.spki } : {},
+  );
+  if (trust.kind === "known-hosts") {
+    const host = hostKeyOf(url);
+    const presented = client.serverFingerprint;
+    const check = trust.hosts.check(host, presented);
+    if (check.status === "changed") {
+      client.abort();
+      throw new Error(
+        changedKeyMessage(host, check.expected, presented, trust.hosts.path),
+      );
+    }
+    if (check.status === "new") {
+      await trust.hosts.remember(host, presented);
+      notice(
+        `First connection to ${host}: its key is ${presented}. Remembering it in ${trust.hosts.path}; compare it with what the server printed.`,
+      );
+    }
+  }
+  return client;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -408,6 +468,12 @@ function perform(client: ChatClient, command: Command): Promise<Reply> | null {
           ? { t: "members" }
           : { t: "members", group: command.group },
       );
+    case "history":
+      return client.request({
+        t: "history",
+        ...(command.target === undefined ? {} : { target: command.target }),
+        ...(command.limit === undefined ? {} : { limit: command.limit }),
+      });
     case "file":
     case "groupfile":
     case "help":
@@ -475,7 +541,9 @@ function describeConnectError(reason: string, url: string): string {
   if (/refused|tcp connect error|os error 111/i.test(reason)) {
     return `Cannot connect to ${url}: connection refused. Is 'chat serve' running there?`;
   }
-  return reason.startsWith("Server key mismatch") || reason.startsWith("Cannot")
+  return reason.startsWith("Server key mismatch") ||
+      reason.startsWith("Cannot") ||
+      reason.startsWith("The key of server")
     ? reason
     : `Cannot connect to ${url}: ${reason}`;
 }

@@ -1,6 +1,12 @@
 /** Runs `main.ts` as a real process and reads its output as it arrives. */
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/**
+ * Identity keys and known hosts of test clients live here, never in the
+ * config folder of whoever runs the tests.
+ */
+const CONFIG_HOME = Deno.makeTempDirSync({ prefix: "chat-test-config-" });
 const PERMISSIONS = [
   "--allow-net",
   "--allow-read",
@@ -27,7 +33,7 @@ export class ChatProcess {
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1", ...options.env },
+      env: { NO_COLOR: "1", XDG_CONFIG_HOME: CONFIG_HOME, ...options.env },
       ...(options.cwd ? { cwd: options.cwd } : {}),
     }).spawn();
     this.#writer = this.child.stdin.getWriter();

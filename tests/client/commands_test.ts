@@ -263,6 +263,7 @@ Deno.test("COMMANDS lists every command with a usage and a summary", () => {
     "/join",
     "/leave",
     "/showgroupmembers",
+    "/history",
     "/help",
     "/quit",
   ]);
@@ -354,4 +355,26 @@ Deno.test("completeInput offers nothing for message text or plain lines", () => 
   assert.deepEqual(completeInput("//ms", ctx), [[], ""]);
   assert.deepEqual(completeInput("/list x", ctx), [[], "x"]);
   assert.deepEqual(completeInput("/nope x", ctx), [[], "x"]);
+});
+
+Deno.test("parseInput reads /history with an optional target and count in either order", () => {
+  assert.deepEqual(parseInput("/history"), { kind: "history" });
+  assert.deepEqual(parseInput("/history haha"), {
+    kind: "history",
+    target: "haha",
+  });
+  assert.deepEqual(parseInput("/history 50"), { kind: "history", limit: 50 });
+  assert.deepEqual(parseInput("/history jojo 5"), {
+    kind: "history",
+    target: "jojo",
+    limit: 5,
+  });
+  assert.deepEqual(parseInput("/history 5 jojo"), {
+    kind: "history",
+    target: "jojo",
+    limit: 5,
+  });
+  assert.equal(parseInput("/history a b c")?.kind, "invalid");
+  assert.equal(parseInput("/history 0")?.kind, "invalid");
+  assert.equal(parseInput("/history bad\u001bname")?.kind, "invalid");
 });
