@@ -231,10 +231,11 @@ function missed(state: ServerState, session: Session): Outbound[] {
   for (const message of pending) {
     store.markDelivered(message.id, session.nameKey);
   }
-  return pending.map((message) => asHistory(session.id, message));
+  return pending.map((message) => asHistory(session, message));
 }
 
-function asHistory(to: ConnId, message: StoredMessage): Outbound {
+function asHistory(viewer: Session, message: StoredMessage): Outbound {
+  const to = [viewer.id];
   const common = {
     from: message.fromName,
     ts: message.ts,
@@ -242,20 +243,19 @@ function asHistory(to: ConnId, message: StoredMessage): Outbound {
   } as const;
   switch (message.kind) {
     case "public":
-      return {
-        to: [to],
-        message: { t: "public", ...common },
-        body: message.body,
-      };
+      return { to, message: { t: "public", ...common }, body: message.body };
     case "private":
       return {
-        to: [to],
-        message: { t: "private", ...common, to: message.toName },
+        to,
+        // The recipient is named only when it is not the viewer.
+        message: message.toKey === viewer.nameKey
+          ? { t: "private", ...common }
+          : { t: "private", ...common, to: message.toName },
         body: message.body,
       };
     case "group":
       return {
-        to: [to],
+        to,
         message: { t: "group", group: message.groupName, ...common },
         body: message.body,
       };
@@ -312,7 +312,7 @@ function history(
   }
   const messages = store.history(query, count);
   return [
-    ...messages.map((message) => asHistory(session.id, message)),
+    ...messages.map((message) => asHistory(session, message)),
     ...ok(
       session.id,
       re,

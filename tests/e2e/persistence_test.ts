@@ -1,0 +1,331 @@
+/** Memory and identity across restarts, with real server processes and a real database. */
+
+import assert from "node:assert/strict";
+import { ChatClient, decodeText } from "../../src/client/chat_client.ts";
+import { readPublicKeyFile } from "../../src/crypto/key_files.ts";
+import { startTestServer, TestClient } from "../_helpers/chat.ts";
+import { ChatProcess } from "../_helpers/process.ts";
+
+async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "chat-persist-" });
+  try {
+    await run(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function keygen(dir: string): Promise<void> {
+  const process = new ChatProcess(["keygen", "--bits", "2048", "--out", dir]);
+  assert.equal((await process.finish()).code, 0, process.stderr);
+}
+
+function serve(
+  dir: string,
+  port: number | string = 0,
+  keyDir = dir,
+  ...extra: string[]
+): ChatProcess {
+  return new ChatProcess([
+    "serve",
+    ...extra,
+    "--key",
+    `${keyDir}/private.pem`,
+    "--data",
+    `${dir}/data`,
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+  ]);
+}
+
+function client(
+  dir: string,
+  port: string,
+  user: string,
+  identity: string,
+  ...extra: string[]
+): ChatProcess {
+  return new ChatProcess([
+    "connect",
+    `127.0.0.1:${port}`,
+    "--pub",
+    `${dir}/public.pem`,
+    "--user",
+    user,
+    "--identity",
+    identity,
+    ...extra,
+  ]);
+}
+
+async function stop(server: ChatProcess): Promise<void> {
+  server.kill("SIGTERM");
+  assert.equal((await server.finish()).code, 0, server.stderr);
+}
+
+Deno.test("a restarted server keeps groups, membership, history and a pending offline message", async () => {
+  await withDir(async (dir) => {
+    await keygen(dir);
+    let server = serve(dir);
+    try {
+      const [, port] = await server.waitFor(
+        /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
+      );
+      await server.waitFor(/Data is kept in .*data/);
+      const jojo = client(dir, port!, "jojo", `${dir}/jojo.pem`);
+      await jojo.waitFor(/SUCCESS: Username registered\./);
+      const sophia = client(dir, port!, "sophia", `${dir}/sophia.pem`);
+      await sophia.waitFor(/SUCCESS: Username registered\./);
+      await sophia.write("/create haha\n");
+      await sophia.waitFor(/SUCCESS: Group 'haha' created and joined\./);
+      await jojo.write("/join haha\n");
+      await jojo.waitFor(/SUCCESS: Joined group 'haha'\./);
+      await sophia.write("/group haha before the restart\n");
+      await jojo.waitFor(
+        /\[Receive group haha message from sophia\]: before the restart/,
+      );
+      assert.equal((await jojo.finish()).code, 0);
+      await sophia.write(
+        "/msg jojo waiting for you\n/group haha while jojo was away\n/quit\n",
+      );
+      assert.equal((await sophia.finish()).code, 0);
+      assert.match(
+        sophia.stdout,
+        /jojo is offline; the message will be delivered when they connect\./,
+      );
+
+      await stop(server);
+      server = serve(dir, port!);
+      await server.waitFor(/listening on/);
+
+      const back = client(dir, port!, "jojo", `${dir}/jojo.pem`);
+      await back.waitFor(
+        /\[history \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] Private message from sophia: waiting for you/,
+      );
+      await back.waitFor(
+        /\[history [^\]]+\] \[Receive group haha message from sophia\]: while jojo was away/,
+      );
+      await back.write("/showgroupmembers haha\n/history haha\n/quit\n");
+      assert.equal((await back.finish()).code, 0, back.stderr);
+      assert.match(back.stdout, /Members of haha: sophia \(offline\), jojo/);
+      const history = back.stdout.slice(back.stdout.indexOf("Members of haha"));
+      assert.match(
+        history,
+        /\[history [^\]]+\] \[Receive group haha message from sophia\]: before the restart\n.*while jojo was away/,
+      );
+      assert.match(history, /End of history for group 'haha' \(2 messages\)\./);
+      // Delivered once: connecting again shows no pending messages.
+      const again = client(dir, port!, "jojo", `${dir}/jojo.pem`);
+      await again.write("/quit\n");
+      assert.equal((await again.finish()).code, 0);
+      assert.doesNotMatch(again.stdout, /waiting for you/);
+    } finally {
+      server.kill("SIGKILL");
+      await server.finish();
+    }
+  });
+});
+
+Deno.test("a name cannot be taken with another identity key until the operator releases it", async () => {
+  await withDir(async (dir) => {
+    await keygen(dir);
+    const server = serve(dir);
+    try {
+      const [, port] = await server.waitFor(
+        /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
+      );
+      const owner = client(dir, port!, "jojo", `${dir}/owner.pem`);
+      await owner.write("/quit\n");
+      assert.equal((await owner.finish()).code, 0);
+      assert.match(owner.stdout, /Created your identity key SHA256:/);
+
+      // Offline or online, another key is refused with both fingerprints.
+      const thief = client(dir, port!, "JoJo", `${dir}/thief.pem`);
+      assert.equal((await thief.finish()).code, 1);
+      assert.match(
+        thief.stdout,
+        /ERROR: The name 'JoJo' belongs to another identity key \(SHA256:\S+\); yours is SHA256:\S+\./,
+      );
+
+      const released = new ChatProcess([
+        "admin",
+        "release",
+        "jojo",
+        "--data",
+        `${dir}/data`,
+      ]);
+      assert.equal((await released.finish()).code, 0, released.stderr);
+      assert.match(released.stdout, /Released 'jojo'/);
+      const newOwner = client(dir, port!, "jojo", `${dir}/thief.pem`);
+      await newOwner.write("/quit\n");
+      assert.equal((await newOwner.finish()).code, 0, newOwner.stdout);
+      const oldOwner = client(dir, port!, "jojo", `${dir}/owner.pem`);
+      assert.equal(
+        (await oldOwner.finish()).code,
+        1,
+        "the name now belongs to the new key",
+      );
+    } finally {
+      server.kill("SIGKILL");
+      await server.finish();
+    }
+  });
+});
+
+Deno.test("history respects membership: nothing from before someone joined or while they had left", async () => {
+  await using server = await startTestServer();
+  const sophia = await TestClient.connect(server, "sophia");
+  const nana = await TestClient.connect(server, "nana");
+  await sophia.client.request({ t: "create", group: "haha" });
+  await sophia.client.gsay("haha", "one: before nana joined");
+  await nana.client.request({ t: "join", group: "haha" });
+  await sophia.client.gsay("haha", "two: nana is a member");
+  await nana.client.request({ t: "leave", group: "haha" });
+  await sophia.client.gsay("haha", "three: nana has left");
+  await nana.client.request({ t: "join", group: "haha" });
+  await sophia.client.gsay("haha", "four: nana is back");
+
+  const texts = async (who: TestClient) => {
+    const before = who.inbox.length;
+    const reply = await who.client.request({ t: "history", target: "haha" });
+    assert.equal(reply.t, "ok");
+    return who.inbox.slice(before).filter((m) => m.message.t === "group").map((
+      m,
+    ) => m.text);
+  };
+  assert.deepEqual(await texts(nana), [
+    "two: nana is a member",
+    "four: nana is back",
+  ]);
+  assert.deepEqual(await texts(sophia), [
+    "one: before nana joined",
+    "two: nana is a member",
+    "three: nana has left",
+    "four: nana is back",
+  ]);
+  // Not a member: no group history at all.
+  const outsider = await TestClient.connect(server, "outsider");
+  const refused = await outsider.client.request({
+    t: "history",
+    target: "haha",
+  });
+  assert.equal(refused.t === "error" && refused.code, "not_member");
+  await Promise.all([sophia.quit(), nana.quit(), outsider.quit()]);
+});
+
+Deno.test("every acknowledged message survives a kill -9 of the server mid-traffic", async () => {
+  await withDir(async (dir) => {
+    await keygen(dir);
+    // No rate limit: the talker sends as fast as the server answers.
+    let server = serve(dir, 0, dir, "--rate", "0");
+    try {
+      const [, port] = await server.waitFor(
+        /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
+      );
+      const { spki } = await readPublicKeyFile(`${dir}/public.pem`);
+      const url = `ws://127.0.0.1:${port}`;
+      const talker = await ChatClient.connect(url, { pinnedSpki: spki });
+      assert.equal((await talker.register("talker")).t, "welcome");
+      const acknowledged: string[] = [];
+      // Requests in flight when the server dies may or may not have been saved;
+      // every one that was answered ok must be there.
+      const sending = (async () => {
+        for (let i = 0; i < 5000; i++) {
+          const text = `message ${i}`;
+          const reply = await talker.say(text);
+          if (reply.t !== "ok") break;
+          acknowledged.push(text);
+        }
+      })();
+      const deadline = Date.now() + 10_000;
+      while (acknowledged.length < 150 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      server.kill("SIGKILL");
+      await server.finish();
+      await sending;
+      await talker.ended;
+
+      server = serve(dir, port!);
+      await server.waitFor(/listening on/);
+      const reader = await ChatClient.connect(url, { pinnedSpki: spki });
+      assert.equal((await reader.register("reader")).t, "welcome");
+      const seen: string[] = [];
+      reader.onMessage(({ message, body }) => {
+        if (message.t === "public" && message.history) {
+          seen.push(decodeText(body));
+        }
+      });
+      const reply = await reader.request({ t: "history", limit: 500 });
+      assert.equal(reply.t, "ok");
+      assert.ok(acknowledged.length >= 150 && acknowledged.length < 500);
+      assert.deepEqual(seen.slice(0, acknowledged.length), acknowledged);
+      await reader.quit();
+    } finally {
+      server.kill("SIGKILL");
+      await server.finish();
+    }
+  });
+});
+
+Deno.test("chat connect without --pub remembers a server's key and refuses it when it changes", async () => {
+  await withDir(async (dir) => {
+    await keygen(`${dir}/first`);
+    await keygen(`${dir}/second`);
+    const home = `${dir}/config`;
+    let server = serve(dir, 0, `${dir}/first`);
+    const run = (port: string) =>
+      new ChatProcess(["connect", `127.0.0.1:${port}`, "--user", "sophia"], {
+        cwd: dir, // no keys/public.pem here: the known-hosts file decides
+        env: { XDG_CONFIG_HOME: home },
+      });
+    try {
+      const [, port] = await server.waitFor(
+        /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
+      );
+      const [, fingerprint] = await server.waitFor(
+        /Server key fingerprint: (SHA256:\S+)/,
+      );
+      const first = run(port!);
+      await first.write("/quit\n");
+      assert.equal((await first.finish()).code, 0, first.stdout + first.stderr);
+      assert.ok(
+        first.stdout.includes(
+          `First connection to 127.0.0.1:${port}: its key is ${fingerprint}.`,
+        ),
+        first.stdout,
+      );
+      assert.match(
+        await Deno.readTextFile(`${home}/chat/known_hosts`),
+        new RegExp(
+          `127\\.0\\.0\\.1:${port} ${fingerprint!.replace(/[+/]/g, "\\$&")}`,
+        ),
+      );
+
+      const again = run(port!);
+      await again.write("/quit\n");
+      assert.equal((await again.finish()).code, 0);
+      assert.doesNotMatch(again.stdout, /First connection/);
+
+      await stop(server);
+      server = serve(dir, port!, `${dir}/second`);
+      const [, other] = await server.waitFor(
+        /Server key fingerprint: (SHA256:\S+)/,
+      );
+      const refused = run(port!);
+      assert.equal((await refused.finish()).code, 1);
+      assert.ok(
+        refused.stdout.includes(
+          `you trusted ${fingerprint}, it now presents ${other}`,
+        ),
+        refused.stdout,
+      );
+      assert.doesNotMatch(refused.stdout, /Username registered/);
+    } finally {
+      server.kill("SIGKILL");
+      await server.finish();
+    }
+  });
+});
