@@ -13,7 +13,7 @@ import {
   importIdentityPem,
   signChallenge,
 } from "../crypto/identity.ts";
-import { parseServerMessage } from "../protocol/codec.ts";
+import { isKnownServerType, parseServerMessage } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
 import { CloseCode, WebSocketConnection } from "../transport/connection.ts";
 import {
@@ -236,6 +236,8 @@ export class ChatClient {
         if (batch === null) break;
         this.#lastHeard = Date.now();
         for (const { header, body } of batch) {
+          // Newer servers may send types this client does not know: skip them.
+          if (!isKnownServerType(header)) continue;
           const message = parseServerMessage(header);
           if (message.t === "bye") {
             ending = { clean: true, reason: message.text };

@@ -111,21 +111,24 @@ export function renderServerMessage(
       if (msg.users.length === 0) {
         return [line(style, [DIM, "No users online"])];
       }
-      return msg.users.map((user) =>
-        line(
-          style,
-          [DIM, "*** "],
-          [BOLD_NAME, safe(user.name)],
-          [
-            DIM,
-            ` - Last Message: ${
-              user.lastMessageAt === null
-                ? "never"
-                : formatTimestamp(user.lastMessageAt)
-            } ***`,
-          ],
-        )
-      );
+      return [
+        ...msg.users.map((user) =>
+          line(
+            style,
+            [DIM, "*** "],
+            [BOLD_NAME, safe(user.name)],
+            [
+              DIM,
+              ` - Last Message: ${
+                user.lastMessageAt === null
+                  ? "never"
+                  : formatTimestamp(user.lastMessageAt)
+              } ***`,
+            ],
+          )
+        ),
+        ...andMore(msg.more, "users", style),
+      ];
     case "groups": {
       if (msg.groups.length === 0) {
         return [
@@ -145,7 +148,7 @@ export function renderServerMessage(
           ],
         );
       });
-      return [line(style, ...pieces)];
+      return [line(style, ...pieces), ...andMore(msg.more, "groups", style)];
     }
     case "members": {
       if (msg.groups.length === 0) {
@@ -244,6 +247,17 @@ export function renderSent(cmd: SentCommand, style: Style): string[] {
  * `ms` (Unix epoch milliseconds) as local time `YYYY-MM-DD HH:MM:SS`, or
  * `unknown` if it is not a valid time (it came from the network).
  */
+/** The line for list entries the server left out. */
+function andMore(
+  more: number | undefined,
+  what: string,
+  style: Style,
+): string[] {
+  return more === undefined
+    ? []
+    : [line(style, [DIM, `... and ${more} more ${what}`])];
+}
+
 /** Messages from history say when they were sent. */
 function past(msg: { ts: number; history?: true }, style: Style): string {
   return msg.history

@@ -286,6 +286,13 @@ function groupMembers(value: unknown): GroupMembers {
   };
 }
 
+function withMore<T extends object>(
+  f: Fields,
+  message: T,
+): T & { more?: number } {
+  return f.more === undefined ? message : { ...message, more: int(f, "more") };
+}
+
 function withHistory<T extends object>(
   f: Fields,
   message: T,
@@ -293,6 +300,42 @@ function withHistory<T extends object>(
   if (f.history === undefined) return message;
   if (f.history !== true) fail("Field 'history' must be true when present");
   return { ...message, history: true };
+}
+
+// A Record so the compiler insists on every tag of ServerMessage.
+const SERVER_TYPES: Readonly<Record<ServerMessage["t"], true>> = {
+  welcome: true,
+  challenge: true,
+  ok: true,
+  error: true,
+  pong: true,
+  public: true,
+  private: true,
+  group: true,
+  users: true,
+  groups: true,
+  members: true,
+  presence: true,
+  membership: true,
+  bye: true,
+  file_ready: true,
+  file_progress: true,
+  file_result: true,
+  file_offer: true,
+  file_chunk: true,
+  file_end: true,
+  file_cancel: true,
+};
+
+/**
+ * Whether a header has a type this client understands. Unknown types are
+ * skipped rather than fatal, so servers can add messages without breaking
+ * older clients (docs/PROTOCOL.md, "Versioning").
+ */
+export function isKnownServerType(header: unknown): boolean {
+  if (typeof header !== "object" || header === null) return true; // fails in parse
+  const t = (header as { t?: unknown }).t;
+  return typeof t !== "string" || Object.hasOwn(SERVER_TYPES, t);
 }
 
 /** Validates a header the server sent. Throws TypeError naming what is wrong. */
@@ -336,9 +379,17 @@ export function parseServerMessage(value: unknown): ServerMessage {
         ts: int(f, "ts"),
       });
     case "users":
-      return { t, re: int(f, "re"), users: list(f, "users", userInfo) };
+      return withMore(f, {
+        t,
+        re: int(f, "re"),
+        users: list(f, "users", userInfo),
+      });
     case "groups":
-      return { t, re: int(f, "re"), groups: list(f, "groups", groupInfo) };
+      return withMore(f, {
+        t,
+        re: int(f, "re"),
+        groups: list(f, "groups", groupInfo),
+      });
     case "members":
       return { t, re: int(f, "re"), groups: list(f, "groups", groupMembers) };
     case "presence":

@@ -13,8 +13,11 @@ export const MAX_FRAME_BYTES = 1024 * 1024 + 64;
 /** Largest plaintext a sealed frame may carry (a batch of messages). */
 export const MAX_BATCH_BYTES = 1024 * 1024;
 
-/** Largest JSON header of a single message. */
-export const MAX_HEADER_BYTES = 16 * 1024;
+/** Largest JSON header of a single message (lists of users and groups live there). */
+export const MAX_HEADER_BYTES = 256 * 1024;
+
+/** `/list` and `/showgroups` name at most this many; the rest are counted in `more`. */
+export const MAX_LIST_ITEMS = 2000;
 
 /** Largest handshake message (text frame); the RSA-4096 public key dominates. */
 export const MAX_HANDSHAKE_BYTES = 8 * 1024;

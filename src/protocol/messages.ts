@@ -85,8 +85,9 @@ export type ServerMessage =
   | { t: "public"; from: string; ts: Timestamp; history?: true }
   | { t: "private"; from: string; ts: Timestamp; history?: true; to?: string }
   | { t: "group"; group: string; from: string; ts: Timestamp; history?: true }
-  | { t: "users"; re: number; users: UserInfo[] }
-  | { t: "groups"; re: number; groups: GroupInfo[] }
+  /** `more`: how many were left out to keep the reply small. */
+  | { t: "users"; re: number; users: UserInfo[]; more?: number }
+  | { t: "groups"; re: number; groups: GroupInfo[]; more?: number }
   | { t: "members"; re: number; groups: GroupMembers[] }
   | { t: "presence"; name: string; online: boolean }
   | { t: "membership"; group: string; name: string; joined: boolean }

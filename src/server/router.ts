@@ -15,6 +15,7 @@ import {
   DEFAULT_HISTORY,
   isValidName,
   MAX_HISTORY,
+  MAX_LIST_ITEMS,
   MAX_TEXT_BYTES,
   MAX_TEXT_CHARS,
   NAME_RULE,
@@ -104,24 +105,27 @@ export function route(
         body,
         now,
       );
-    case "list":
+    case "list": {
+      const { shown, more } = cap([...state.sessions()]);
       return reply(session.id, {
         t: "users",
         re: message.id,
-        users: [...state.sessions()].map((s) => ({
+        users: shown.map((s) => ({
           name: s.name,
           lastMessageAt: s.lastMessageAt,
         })),
+        ...more,
       });
-    case "groups":
+    }
+    case "groups": {
+      const { shown, more } = cap([...state.groups()]);
       return reply(session.id, {
         t: "groups",
         re: message.id,
-        groups: [...state.groups()].map((g) => ({
-          name: g.name,
-          members: g.members.size,
-        })),
+        groups: shown.map((g) => ({ name: g.name, members: g.members.size })),
+        ...more,
       });
+    }
     case "create":
       return create(state, session, message.id, message.group, now);
     case "join":
@@ -587,6 +591,13 @@ function members(
 }
 
 /** An error reply for an empty or oversized body, or null if it is fine. */
+/** At most MAX_LIST_ITEMS of a list, and how many were left out (if any). */
+function cap<T>(items: T[]): { shown: T[]; more: { more?: number } } {
+  const shown = items.slice(0, MAX_LIST_ITEMS);
+  const more = items.length - shown.length;
+  return { shown, more: more > 0 ? { more } : {} };
+}
+
 function checkBody(
   from: ConnId,
   re: number,
@@ -600,7 +611,7 @@ function checkBody(
       from,
       re,
       "too_long",
-      `ERROR: Message is too long (the limit is ${MAX_TEXT_CHARS} characters)`,
+      `ERROR: Message is too long (the limit is ${MAX_TEXT_CHARS} characters, or ${MAX_TEXT_BYTES} bytes of UTF-8)`,
     );
   }
   return null;

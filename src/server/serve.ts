@@ -115,7 +115,14 @@ export async function startServer(
   function deliver(outbound: readonly Outbound[]): void {
     for (const { to, message, body } of outbound) {
       // Encoded once, whatever the number of recipients.
-      const encoded = encodeMessage(message, body);
+      let encoded: Uint8Array;
+      try {
+        encoded = encodeMessage(message, body);
+      } catch (error) {
+        // A bug, not the recipients' fault: keep their connections.
+        log(`could not encode a '${message.t}' message: ${messageOf(error)}`);
+        continue;
+      }
       const bulk = message.t === "file_chunk" || message.t === "file_end";
       for (const id of to) {
         const channel = channels.get(id);

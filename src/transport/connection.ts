@@ -66,7 +66,7 @@ export class WebSocketConnection implements Connection {
     socket.binaryType = "arraybuffer";
     this.closed = new Promise((resolve) => {
       socket.addEventListener("close", (event) => {
-        this.#end();
+        this.#end(true);
         resolve({ code: event.code, reason: event.reason });
       });
     });
@@ -168,11 +168,18 @@ export class WebSocketConnection implements Connection {
     this.#inbox.push(data);
   }
 
-  #end(): void {
+  /**
+   * No more messages will arrive. When the peer closed, what it sent before
+   * stays readable (a client's last messages before its goodbye must still
+   * be handled); when we closed, it is dropped.
+   */
+  #end(keepInbox = false): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#inbox = [];
-    this.#inboxBytes = 0;
+    if (!keepInbox) {
+      this.#inbox = [];
+      this.#inboxBytes = 0;
+    }
     const waiting = this.#waiting;
     this.#waiting = null;
     waiting?.(null);

@@ -183,6 +183,9 @@ export class SecureChannel {
         const frames = packBatches(queued).map((batch) =>
           this.#sealer.seal(batch)
         );
+        // If the sealer refuses one (session exhausted), the first refusal is
+        // thrown below; the others must not become unhandled rejections.
+        for (const frame of frames) frame.catch(() => {});
         for (const frame of frames) this.#conn.send(await frame);
       }
     } catch (error) {

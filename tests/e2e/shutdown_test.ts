@@ -44,3 +44,30 @@ Deno.test("ChatClient.ended reports a cut connection as not clean, and pending r
     reason: "Disconnected.",
   });
 });
+
+Deno.test("ChatClient.quit right after sending: every message before the goodbye is still handled", async () => {
+  await using server = await startTestServer({
+    connectionLimits: { messagesPerSecond: 0 },
+  });
+  const listener = await TestClient.connect(server, "listener");
+  const talker = await TestClient.connect(server, "talker");
+  // Not awaited: large enough to fill several 1 MiB frames, which the server
+  // is still decrypting when the goodbye and the close arrive.
+  const padding = "x".repeat(12_000);
+  for (let i = 0; i < 300; i++) {
+    void talker.client.say(`last words ${i} ${padding}`);
+  }
+  await talker.client.quit();
+  await listener.waitFor((m) =>
+    m.message.t === "presence" && !m.message.online
+  );
+  const heard = listener.inbox.filter((m) => m.message.t === "public").map((
+    m,
+  ) => m.text);
+  assert.equal(heard.length, 300);
+  assert.equal(
+    heard.at(-1)?.split(" ").slice(0, 3).join(" "),
+    "last words 299",
+  );
+  await listener.quit();
+});

@@ -414,7 +414,7 @@ Deno.test("route refuses empty and oversized bodies for say, msg and gsay", () =
           SOPHIA,
           re,
           "too_long",
-          "ERROR: Message is too long (the limit is 4000 characters)",
+          "ERROR: Message is too long (the limit is 4000 characters, or 16000 bytes of UTF-8)",
         ),
       ],
     );
