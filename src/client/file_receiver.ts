@@ -46,6 +46,8 @@ export class FileReceiver {
   #client: ChatClient;
   #options: ReceiverOptions;
   #incoming = new Map<number, Incoming>();
+  /** Failed transfers whose .part files are still being removed. */
+  #aborting = new Set<Promise<void>>();
 
   constructor(client: ChatClient, options: ReceiverOptions) {
     this.#client = client;
@@ -60,8 +62,11 @@ export class FileReceiver {
 
   /** Resolves when every transfer in progress has finished either way. */
   async idle(): Promise<void> {
-    while (this.#incoming.size > 0) {
-      await Promise.all([...this.#incoming.values()].map((i) => i.chain));
+    while (this.#incoming.size > 0 || this.#aborting.size > 0) {
+      await Promise.all([
+        ...[...this.#incoming.values()].map((i) => i.chain),
+        ...this.#aborting,
+      ]);
     }
   }
 
@@ -195,7 +200,10 @@ export class FileReceiver {
     this.#incoming.delete(incoming.offer.xfer);
     const { offer } = incoming;
     // Waits for a write in progress, so the abort removes the .part for good.
-    incoming.chain = incoming.chain.then(() => incoming.file?.abort(reason));
+    const aborted = incoming.chain.then(() => incoming.file?.abort(reason));
+    incoming.chain = aborted;
+    this.#aborting.add(aborted);
+    aborted.finally(() => this.#aborting.delete(aborted));
     if (tellServer) {
       this.#client.post({
         t: "file_done",

@@ -194,7 +194,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       learnNames(r, users, groups)
     );
     const receiving = new Map<number, number>();
-    new FileReceiver(client, {
+    const receiver = new FileReceiver(client, {
       ...files,
       print: (line) => terminal.print(line),
       onProgress: (offer, received) => {
@@ -215,7 +215,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         showProgress(`in:${offer.xfer}`, null);
       },
     });
-    return { client, sender: new FileSender(client) };
+    return { client, receiver, sender: new FileSender(client) };
   };
   let link = attach(first);
 
@@ -341,6 +341,8 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   // Files being sent finish (or fail) before we leave.
   await Promise.all(sending);
   const ending = await link.client.quit();
+  // Files still arriving are abandoned: let their .part files be removed.
+  await withDeadline(link.receiver.idle(), REPLY_GRACE_MS);
   terminal.close();
   return ending.clean ? 0 : 1;
 }

@@ -116,3 +116,79 @@ Deno.test("chat connect --open-with opens received documents, and never scripts 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("chat connect that quits while a file is arriving leaves no .part behind", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-cli-quit-" });
+  let server: ChatProcess | null = null;
+  try {
+    const keygen = new ChatProcess([
+      "keygen",
+      "--bits",
+      "2048",
+      "--out",
+      `${dir}/keys`,
+    ]);
+    assert.equal((await keygen.finish()).code, 0);
+    server = new ChatProcess([
+      "serve",
+      "--key",
+      `${dir}/keys/private.pem`,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+    ]);
+    const [, port] = await server.waitFor(
+      /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
+    );
+    const downloads = `${dir}/downloads`;
+    const jojo = new ChatProcess([
+      "connect",
+      `127.0.0.1:${port}`,
+      "--pub",
+      `${dir}/keys/public.pem`,
+      "--user",
+      "jojo",
+      "--downloads",
+      downloads,
+      "--no-open",
+    ]);
+    await jojo.waitFor(/SUCCESS: Username registered\./);
+    const big = new Uint8Array(200 * 1024 * 1024);
+    await Deno.writeFile(`${dir}/big.bin`, big);
+    const sophia = new ChatProcess([
+      "connect",
+      `127.0.0.1:${port}`,
+      "--pub",
+      `${dir}/keys/public.pem`,
+      "--user",
+      "sophia",
+    ]);
+    await sophia.write(`/file jojo ${dir}/big.bin\n`);
+    // Quit as soon as the file starts arriving.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const names = await Array.fromAsync(Deno.readDir(downloads)).catch(
+        () => [],
+      );
+      if (names.some((e) => e.name.endsWith(".part"))) break;
+      assert.ok(Date.now() < deadline, "the transfer started");
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await jojo.write("/quit\n");
+    assert.equal((await jojo.finish()).code, 0, jojo.stderr);
+    assert.deepEqual(
+      (await Array.fromAsync(Deno.readDir(downloads))).map((e) => e.name),
+      [],
+    );
+    await sophia.finish();
+    assert.match(
+      sophia.stdout,
+      /ERROR: File big\.bin was not received by jojo/,
+    );
+  } finally {
+    server?.kill("SIGKILL");
+    await server?.finish();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
