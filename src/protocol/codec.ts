@@ -56,8 +56,8 @@ export function encodeMessage(
 
 /**
  * Splits a batch into messages. Throws SyntaxError on any malformed length,
- * truncated message, invalid UTF-8 or invalid JSON: a peer that sends one is
- * broken or hostile, and the whole frame is rejected.
+ * truncated message or invalid JSON, and TypeError on invalid UTF-8: a peer
+ * that sends one is broken or hostile, and the whole frame is rejected.
  */
 export function decodeBatch(batch: Uint8Array): DecodedMessage[] {
   if (batch.byteLength === 0) throw new SyntaxError("Empty batch");

@@ -227,16 +227,38 @@ function register(
   ];
 }
 
-/** Messages that waited for a user, marked as history; now delivered. */
+/**
+ * Messages that waited for a user, marked as history; now delivered. Past a
+ * ceiling the rest stay waiting for the next sign-in, and the user is told.
+ */
 function missed(state: ServerState, session: Session): Outbound[] {
   const store = state.store;
   if (store === null) return [];
-  const pending = store.pendingFor(session.nameKey, MAX_HISTORY);
-  for (const message of pending) {
-    store.markDelivered(message.id, session.nameKey);
+  const out: Outbound[] = [];
+  for (;;) {
+    const pending = store.pendingFor(session.nameKey, MAX_HISTORY);
+    if (pending.length === 0) return out;
+    if (out.length >= MAX_MISSED) {
+      return [
+        ...out,
+        ...reply(session.id, {
+          t: "error",
+          re: null,
+          code: "limit",
+          text:
+            `ERROR: More messages are waiting than can be shown at once; the next ones come when you reconnect, or see /history`,
+        }),
+      ];
+    }
+    for (const message of pending) {
+      store.markDelivered(message.id, session.nameKey);
+      out.push(asHistory(session, message));
+    }
   }
-  return pending.map((message) => asHistory(session, message));
 }
+
+/** The most missed messages one sign-in delivers. */
+const MAX_MISSED = 10 * MAX_HISTORY;
 
 function asHistory(viewer: Session, message: StoredMessage): Outbound {
   const to = [viewer.id];

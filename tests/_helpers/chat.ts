@@ -10,6 +10,11 @@ import {
   importPrivateKeyPem,
   importPublicKeyPem,
 } from "../../src/crypto/keys.ts";
+import {
+  generateIdentity,
+  type Identity,
+  importIdentityPem,
+} from "../../src/crypto/identity.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
 import {
@@ -106,11 +111,15 @@ export class TestClient {
     });
   }
 
-  static async connect(server: TestServer, name: string): Promise<TestClient> {
+  static async connect(
+    server: TestServer,
+    name: string,
+    identity?: Identity,
+  ): Promise<TestClient> {
     const client = await ChatClient.connect(server.url, {
       pinnedSpki: server.spki,
     });
-    const reply = await client.register(name);
+    const reply = await client.register(name, identity);
     if (reply.t !== "welcome") {
       throw new Error(`register ${name} failed: ${JSON.stringify(reply)}`);
     }
@@ -164,4 +173,9 @@ export class TestClient {
 /** Lets in-flight deliveries land: one round trip through the server. */
 export async function settle(...clients: TestClient[]): Promise<void> {
   await Promise.all(clients.map((c) => c.client.request({ t: "list" })));
+}
+
+/** An identity key to sign in with the same name more than once. */
+export async function testIdentity(): Promise<Identity> {
+  return await importIdentityPem((await generateIdentity()).privatePem);
 }

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { ChatClient, decodeText } from "../../src/client/chat_client.ts";
 import { readPublicKeyFile } from "../../src/crypto/key_files.ts";
-import { startTestServer, TestClient } from "../_helpers/chat.ts";
+import { startTestServer, TestClient, testIdentity } from "../_helpers/chat.ts";
 import { ChatProcess } from "../_helpers/process.ts";
 
 async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
@@ -328,4 +328,28 @@ Deno.test("chat connect without --pub remembers a server's key and refuses it wh
       await server.finish();
     }
   });
+});
+
+Deno.test("every missed message is delivered at sign-in, beyond one history page", async () => {
+  await using server = await startTestServer({
+    connectionLimits: { messagesPerSecond: 0 },
+  });
+  const key = await testIdentity();
+  const jojo = await TestClient.connect(server, "jojo", key);
+  await jojo.quit();
+  const sophia = await TestClient.connect(server, "sophia");
+  const sent = await Promise.all(
+    Array.from(
+      { length: 600 },
+      (_, i) => sophia.client.msg("jojo", `missed ${i}`),
+    ),
+  );
+  assert.ok(sent.every((r) => r.t === "ok" && r.text.includes("is offline")));
+  const back = await TestClient.connect(server, "jojo", key);
+  await back.waitFor((m) => m.text === "missed 599");
+  const texts = back.inbox.filter((m) => m.message.t === "private").map((m) =>
+    m.text
+  );
+  assert.deepEqual(texts, Array.from({ length: 600 }, (_, i) => `missed ${i}`));
+  await Promise.all([sophia.quit(), back.quit()]);
 });
