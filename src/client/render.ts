@@ -173,8 +173,11 @@ export function renderServerMessage(
             pieces.push([DIM, `${safe(member)} (offline)`]);
           }
         });
+        if (group.more !== undefined) {
+          pieces.push([DIM, ` and ${group.more} more`]);
+        }
         return line(style, ...pieces);
-      });
+      }).concat(andMore(msg.more, "groups", style));
     }
     case "presence":
       return [line(
@@ -243,10 +246,6 @@ export function renderSent(cmd: SentCommand, style: Style): string[] {
   }
 }
 
-/**
- * `ms` (Unix epoch milliseconds) as local time `YYYY-MM-DD HH:MM:SS`, or
- * `unknown` if it is not a valid time (it came from the network).
- */
 /** The line for list entries the server left out. */
 function andMore(
   more: number | undefined,
@@ -265,6 +264,10 @@ function past(msg: { ts: number; history?: true }, style: Style): string {
     : "";
 }
 
+/**
+ * `ms` (Unix epoch milliseconds) as local time `YYYY-MM-DD HH:MM:SS`, or
+ * `unknown` if it is not a valid time (it came from the network).
+ */
 export function formatTimestamp(ms: number): string {
   const date = new Date(ms);
   if (Number.isNaN(date.getTime())) return "unknown";

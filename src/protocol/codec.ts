@@ -279,11 +279,11 @@ function groupInfo(value: unknown): GroupInfo {
 
 function groupMembers(value: unknown): GroupMembers {
   const f = asRecord(value);
-  return {
+  return withMore(f, {
     group: str(f, "group"),
     members: list(f, "members", nameString),
     online: list(f, "online", nameString),
-  };
+  });
 }
 
 function withMore<T extends object>(
@@ -391,7 +391,11 @@ export function parseServerMessage(value: unknown): ServerMessage {
         groups: list(f, "groups", groupInfo),
       });
     case "members":
-      return { t, re: int(f, "re"), groups: list(f, "groups", groupMembers) };
+      return withMore(f, {
+        t,
+        re: int(f, "re"),
+        groups: list(f, "groups", groupMembers),
+      });
     case "presence":
       return { t, name: str(f, "name"), online: bool(f, "online") };
     case "membership":

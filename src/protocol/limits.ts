@@ -19,6 +19,10 @@ export const MAX_HEADER_BYTES = 256 * 1024;
 /** `/list` and `/showgroups` name at most this many; the rest are counted in `more`. */
 export const MAX_LIST_ITEMS = 2000;
 
+/** `/showgroupmembers` shows at most this many groups, each with at most this many names. */
+export const MAX_GROUPS_SHOWN = 20;
+export const MAX_MEMBERS_SHOWN = 200;
+
 /** Largest handshake message (text frame); the RSA-4096 public key dominates. */
 export const MAX_HANDSHAKE_BYTES = 8 * 1024;
 

@@ -66,10 +66,12 @@ export interface GroupInfo {
 
 export interface GroupMembers {
   group: string;
-  /** Member names in the order they joined. */
+  /** Member names in the order they joined (at most MAX_MEMBERS_SHOWN). */
   members: string[];
   /** The subset of `members` that is online now. */
   online: string[];
+  /** Members left out of `members` to keep the reply small. */
+  more?: number;
 }
 
 /** What the server sends. */
@@ -81,14 +83,15 @@ export type ServerMessage =
   | { t: "error"; re: number | null; code: ErrorCode; text: string }
   // Chat messages; body: text. `history` marks one sent earlier (missed while
   // offline, or asked for with `history`); `to` names the recipient of a
-  // private message in history, which may be the viewer or the other user.
+  // private message in history when that is not the viewer.
   | { t: "public"; from: string; ts: Timestamp; history?: true }
   | { t: "private"; from: string; ts: Timestamp; history?: true; to?: string }
   | { t: "group"; group: string; from: string; ts: Timestamp; history?: true }
   /** `more`: how many were left out to keep the reply small. */
   | { t: "users"; re: number; users: UserInfo[]; more?: number }
   | { t: "groups"; re: number; groups: GroupInfo[]; more?: number }
-  | { t: "members"; re: number; groups: GroupMembers[] }
+  /** `more`: groups left out to keep the reply small. */
+  | { t: "members"; re: number; groups: GroupMembers[]; more?: number }
   | { t: "presence"; name: string; online: boolean }
   | { t: "membership"; group: string; name: string; joined: boolean }
   | { t: "bye"; reason: ByeReason; text: string }

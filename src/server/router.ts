@@ -14,8 +14,10 @@
 import {
   DEFAULT_HISTORY,
   isValidName,
+  MAX_GROUPS_SHOWN,
   MAX_HISTORY,
   MAX_LIST_ITEMS,
+  MAX_MEMBERS_SHOWN,
   MAX_TEXT_BYTES,
   MAX_TEXT_CHARS,
   NAME_RULE,
@@ -257,8 +259,11 @@ function missed(state: ServerState, session: Session): Outbound[] {
   }
 }
 
-/** The most missed messages one sign-in delivers. */
-const MAX_MISSED = 10 * MAX_HISTORY;
+/**
+ * The most missed messages one sign-in delivers: at most 16 MB of text, well
+ * under what the server queues for one client before cutting it off.
+ */
+const MAX_MISSED = 2 * MAX_HISTORY;
 
 function asHistory(viewer: Session, message: StoredMessage): Outbound {
   const to = [viewer.id];
@@ -599,20 +604,30 @@ function members(
     if (group === undefined) return noSuchGroup(session.id, re, name);
     groups = [group];
   }
+  // Bounded so the reply always fits in one message header.
+  const shown = groups.slice(0, MAX_GROUPS_SHOWN);
+  const more = groups.length - shown.length;
   return reply(session.id, {
     t: "members",
     re,
-    groups: groups.map((group): GroupMembers => ({
-      group: group.name,
-      members: [...group.members.values()],
-      online: state.onlineMembers(group).map((member) =>
-        group.members.get(member.nameKey) ?? member.name
-      ),
-    })),
+    groups: shown.map((group): GroupMembers => {
+      const names = [...group.members.values()];
+      const listed = names.slice(0, MAX_MEMBERS_SHOWN);
+      const listedKeys = new Set(listed.map((n) => nameKey(n)));
+      const left = names.length - listed.length;
+      return {
+        group: group.name,
+        members: listed,
+        online: state.onlineMembers(group)
+          .filter((member) => listedKeys.has(member.nameKey))
+          .map((member) => group.members.get(member.nameKey) ?? member.name),
+        ...(left > 0 ? { more: left } : {}),
+      };
+    }),
+    ...(more > 0 ? { more } : {}),
   });
 }
 
-/** An error reply for an empty or oversized body, or null if it is fine. */
 /** At most MAX_LIST_ITEMS of a list, and how many were left out (if any). */
 function cap<T>(items: T[]): { shown: T[]; more: { more?: number } } {
   const shown = items.slice(0, MAX_LIST_ITEMS);
@@ -620,6 +635,7 @@ function cap<T>(items: T[]): { shown: T[]; more: { more?: number } } {
   return { shown, more: more > 0 ? { more } : {} };
 }
 
+/** An error reply for an empty or oversized body, or null if it is fine. */
 function checkBody(
   from: ConnId,
   re: number,

@@ -196,6 +196,8 @@ export async function startServer(
         if (batch === null || !channels.has(id)) break;
         let quit = false;
         for (const { header, body } of batch) {
+          // Dismissed by one of this batch's own effects: read no further.
+          if (!channels.has(id)) break;
           let message;
           try {
             message = parseClientMessage(header);

@@ -129,10 +129,15 @@ const SERVER: Record<string, Shape> = {
   members: {
     required: {
       re: INT,
-      groups: list(
-        obj({ group: NAME, members: list(NAME), online: list(NAME) }),
-      ),
+      groups: list({
+        k: "obj",
+        shape: {
+          required: { group: NAME, members: list(NAME), online: list(NAME) },
+          optional: { more: INT },
+        },
+      }),
     },
+    optional: { more: INT },
   },
   presence: { required: { name: NAME, online: BOOL } },
   membership: { required: { group: NAME, name: NAME, joined: BOOL } },

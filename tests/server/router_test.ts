@@ -863,3 +863,41 @@ Deno.test("route create and join respect maxGroupsPerUser", () => {
     error(7, 2, "limit", full),
   ]);
 });
+
+Deno.test("route caps /showgroupmembers at 20 groups of 200 names, counting the rest", () => {
+  const state = room({ maxGroupsPerUser: 50, maxMembersPerGroup: 500 });
+  for (let g = 0; g < 25; g++) {
+    send(state, SOPHIA, { t: "create", id: 1, group: `g${g}` });
+  }
+  const big = state.group("g0")!;
+  for (let m = 0; m < 300; m++) state.addMember(big, `member${m}`);
+  const [out] = send(state, SOPHIA, { t: "members", id: 2 });
+  assert.ok(out !== undefined && out.message.t === "members");
+  if (out.message.t !== "members") return;
+  assert.equal(out.message.groups.length, 20);
+  assert.equal(out.message.more, 5);
+  const first = out.message.groups[0]!;
+  assert.equal(first.members.length, 200);
+  assert.equal(first.more, 101); // sophia and 300 members, 200 shown
+  assert.deepEqual(first.online, ["sophia"]);
+  assert.equal(out.message.groups[1]!.more, undefined);
+});
+
+Deno.test("route caps /list at MAX_LIST_ITEMS users, counting the rest", () => {
+  const state = room();
+  for (let i = 0; i < 2005; i++) {
+    connect(state, 100 + i);
+    route(
+      state,
+      100 + i,
+      { t: "register", id: 0, name: `u${i}`, key: KEY },
+      NONE,
+      5,
+    );
+  }
+  const [out] = send(state, SOPHIA, { t: "list", id: 3 });
+  assert.ok(out !== undefined && out.message.t === "users");
+  if (out.message.t !== "users") return;
+  assert.equal(out.message.users.length, 2000);
+  assert.equal(out.message.more, 2008 - 2000);
+});
