@@ -1,0 +1,435 @@
+/**
+ * The bench's results: their JSON shape, the table printed on stdout and
+ * the issue's targets judged against the figures.
+ */
+
+import type { Machine, MachineLimits } from "./_machine.ts";
+import type { ProfileSummary } from "./_profile.ts";
+import type {
+  BenchConfig,
+  HandshakeRun,
+  IdleRun,
+  LatencyMode,
+  RoomResult,
+  TargetKind,
+} from "./_scenarios.ts";
+import { type Spread, spread, spreadOf } from "./_stats.ts";
+
+export interface TargetCheck {
+  target: string;
+  ours: string;
+  reference: string;
+  met: boolean | null;
+  by: string;
+}
+
+export interface Results {
+  version: 1;
+  startedAt: string;
+  finishedAt: string;
+  seconds: number;
+  quick: boolean;
+  config: BenchConfig;
+  machine: Machine;
+  loadAverageAtEnd: number[];
+  machineLimits: MachineLimits;
+  chatServerArgs: string[];
+  /** How the chat and plain-relay load clients connected. */
+  transport: string;
+  notes: string[];
+  room: Partial<Record<TargetKind, RoomResult>>;
+  idle: Partial<Record<TargetKind, IdleRun[]>>;
+  handshake: HandshakeRun[];
+  /** --profile: the chat server under fan-out, public latency load, a file relay. */
+  profile: ProfileSummary | null;
+  latencyProfile: ProfileSummary | null;
+  fileProfile: ProfileSummary | null;
+  targets: TargetCheck[];
+}
+
+const KINDS: TargetKind[] = ["chat", "irc", "plain"];
+const MODES: LatencyMode[] = ["public", "group", "private"];
+
+type Cell = Spread | null;
+
+function num(n: number, digits: number): string {
+  if (!Number.isFinite(n)) return "n/a";
+  if (Math.abs(n) >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (Math.abs(n) >= 1e4) return `${(n / 1e3).toFixed(1)}k`;
+  return n.toFixed(digits);
+}
+
+function cell(s: Cell, digits: number, runs: number): string {
+  if (s === null || !Number.isFinite(s.median)) return "-";
+  if (runs <= 1 || s.min === s.max) return num(s.median, digits);
+  return `${num(s.median, digits)} (${num(s.min, digits)}–${
+    num(s.max, digits)
+  })`;
+}
+
+function ratio(a: Cell, b: Cell): string {
+  if (a === null || b === null || !(b.median !== 0)) return "-";
+  const r = a.median / b.median;
+  return Number.isFinite(r) ? `${r.toFixed(r >= 10 ? 1 : 2)}x` : "-";
+}
+
+interface Row {
+  label: string;
+  cells: Record<TargetKind, Cell>;
+  digits: number;
+}
+
+export function rows(results: Results): (Row | string)[] {
+  const room = results.room;
+  const pick = (
+    f: (r: RoomResult) => Spread | null,
+  ): Record<TargetKind, Cell> => {
+    const out = {} as Record<TargetKind, Cell>;
+    for (const kind of KINDS) {
+      const r = room[kind];
+      out[kind] = r ? f(r) : null;
+    }
+    return out;
+  };
+  const out: (Row | string)[] = [];
+  out.push("1. Fan-out (public room, closed-loop senders)");
+  out.push({
+    label: "deliveries/s (higher is better)",
+    cells: pick((r) => spreadOf(r.fanout, (x) => x.deliveriesPerSec)),
+    digits: 0,
+  });
+  out.push({
+    label: "server CPU µs per delivery",
+    cells: pick((r) => spreadOf(r.fanout, (x) => x.serverCpuUsPerDelivery)),
+    digits: 2,
+  });
+  out.push({
+    label: "server CPU (cores busy)",
+    cells: pick((r) => spreadOf(r.fanout, (x) => x.serverCores)),
+    digits: 2,
+  });
+  out.push({
+    label: "load processes CPU (cores, all)",
+    cells: pick((r) =>
+      spreadOf(r.fanout, (x) => x.loadCores.reduce((a, b) => a + b, 0))
+    ),
+    digits: 2,
+  });
+  out.push({
+    label: "other work on the machine (cores)",
+    cells: pick((r) => spreadOf(r.fanout, (x) => x.otherCores)),
+    digits: 2,
+  });
+  out.push(
+    `2. Latency at ${results.config.latencyRate} msg/s, ${results.config.roomClients} users (ms, lower is better)`,
+  );
+  for (const mode of MODES) {
+    const name = mode === "group"
+      ? `${results.config.groups} groups of ${results.config.groupSize}`
+      : mode;
+    for (const p of ["p50", "p99", "max"] as const) {
+      out.push({
+        label: `${name} ${p}`,
+        cells: pick((r) => spreadOf(r.latency[mode], (x) => x[p])),
+        digits: 2,
+      });
+    }
+  }
+  out.push({
+    label: "other work on the machine (cores)",
+    cells: pick((r) =>
+      spreadOf(
+        [...r.latency.public, ...r.latency.group, ...r.latency.private],
+        (x) => x.otherCores,
+      )
+    ),
+    digits: 2,
+  });
+  const mb = (results.config.fileBytes / 1024 / 1024).toFixed(0);
+  out.push(`3. File relay, ${mb} MiB (MB/s, higher is better)`);
+  out.push({
+    label: "one to one MB/s",
+    cells: pick((r) =>
+      r.file ? spreadOf(r.file.direct, (x) => x.megabytesPerSec) : null
+    ),
+    digits: 0,
+  });
+  out.push({
+    label: `one to a group of ${results.config.fileGroupRecipients} MB/s`,
+    cells: pick((r) =>
+      r.file ? spreadOf(r.file.group, (x) => x.megabytesPerSec) : null
+    ),
+    digits: 0,
+  });
+  out.push({
+    label: "server peak RSS MiB (1:1 / group)",
+    cells: pick((r) =>
+      r.file
+        ? spreadOf(
+          [...r.file.direct, ...r.file.group],
+          (x) => x.serverPeakRss / 1048576,
+        )
+        : null
+    ),
+    digits: 0,
+  });
+  out.push({
+    label: "server RSS growth MiB during transfer",
+    cells: pick((r) =>
+      r.file
+        ? spreadOf(
+          [...r.file.direct, ...r.file.group],
+          (x) => (x.serverPeakRss - x.serverBaselineRss) / 1048576,
+        )
+        : null
+    ),
+    digits: 0,
+  });
+  out.push({
+    label: "load process peak RSS MiB",
+    cells: pick((r) =>
+      r.file
+        ? spreadOf(
+          [...r.file.direct, ...r.file.group],
+          (x) => x.clientPeakRss / 1048576,
+        )
+        : null
+    ),
+    digits: 0,
+  });
+  out.push("4. Idle connections (handshake done, nothing sent)");
+  for (const [i, count] of results.config.idleCounts.entries()) {
+    const idle = (kind: TargetKind, f: (r: IdleRun) => number): Cell => {
+      const runs = results.idle[kind];
+      return runs ? spreadOf(runs, f) : null;
+    };
+    out.push({
+      label: `${count} idle: server KiB per connection`,
+      cells: {
+        chat: idle("chat", (r) => (r.steps[i]?.rssPerConnection ?? NaN) / 1024),
+        irc: null,
+        plain: idle(
+          "plain",
+          (r) => (r.steps[i]?.rssPerConnection ?? NaN) / 1024,
+        ),
+      },
+      digits: 1,
+    });
+    out.push({
+      label: `${count} idle: server RSS MiB`,
+      cells: {
+        chat: idle("chat", (r) => (r.steps[i]?.serverRss ?? NaN) / 1048576),
+        irc: null,
+        plain: idle("plain", (r) => (r.steps[i]?.serverRss ?? NaN) / 1048576),
+      },
+      digits: 0,
+    });
+  }
+  const hs = results.handshake;
+  out.push(
+    `5. Handshakes (RSA-${results.config.rsaBits}) and reconnection`,
+  );
+  const only = (f: (r: HandshakeRun) => number): Record<TargetKind, Cell> => ({
+    chat: hs.length ? spreadOf(hs, f) : null,
+    irc: null,
+    plain: null,
+  });
+  out.push({
+    label: "handshakes/s",
+    cells: only((r) => r.handshakesPerSec),
+    digits: 0,
+  });
+  out.push({
+    label: "server CPU ms per handshake",
+    cells: only((r) => r.serverCpuMsPerHandshake),
+    digits: 2,
+  });
+  out.push({
+    label: `${results.config.handshakeClients} register, s`,
+    cells: only((r) => r.registerSeconds),
+    digits: 2,
+  });
+  out.push({
+    label: `${results.config.handshakeClients} back after restart, s`,
+    cells: only((r) => r.reconnectSeconds),
+    digits: 2,
+  });
+  out.push({
+    label: "  whole outage (stop to all back), s",
+    cells: only((r) => r.outageSeconds),
+    digits: 2,
+  });
+  return out;
+}
+
+export function table(results: Results): string {
+  const runs = results.config.runs;
+  const header = [
+    "",
+    "chat (ours)",
+    "ngircd",
+    "plain relay",
+    "ours/ngircd",
+    "ours/plain",
+  ];
+  const body: string[][] = [];
+  for (const row of rows(results)) {
+    if (typeof row === "string") {
+      body.push([row]);
+      continue;
+    }
+    body.push([
+      `  ${row.label}`,
+      cell(row.cells.chat, row.digits, runs),
+      cell(row.cells.irc, row.digits, runs),
+      cell(row.cells.plain, row.digits, runs),
+      ratio(row.cells.chat, row.cells.irc),
+      ratio(row.cells.chat, row.cells.plain),
+    ]);
+  }
+  const widths = header.map((h, i) =>
+    Math.max(
+      h.length,
+      ...body.filter((r) => r.length > 1).map((r) => r[i]!.length),
+    )
+  );
+  const line = (r: string[]) =>
+    r.length === 1
+      ? r[0]!
+      : r.map((c, i) => i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))
+        .join("  ");
+  const limits = results.machineLimits;
+  const lines = [
+    runs > 1
+      ? `Median of ${runs} runs (min–max in brackets).`
+      : "One run each.",
+    line(header),
+    ...body.map(line),
+    "Machine limits (measured in-process by the bench)",
+    `  WebCrypto AES-256-GCM, 100-byte messages: ${
+      num(limits.aes100OpsPerSec, 0)
+    } ops/s; 1 MiB buffers: ${
+      (limits.aes1MiBBytesPerSec / 1e9).toFixed(2)
+    } GB/s`,
+    `  node:crypto AES-256-GCM (synchronous), 100-byte messages: ${
+      num(limits.nodeAes100OpsPerSec, 0)
+    } ops/s; 1 MiB buffers: ${
+      (limits.nodeAes1MiBBytesPerSec / 1e9).toFixed(2)
+    } GB/s`,
+    `  RSA-OAEP decryptions/s: ${
+      Object.entries(limits.rsaDecryptsPerSec).map(([k, v]) =>
+        `${k.replace("rsa", "")}-bit ${v.toFixed(0)}`
+      ).join(", ")
+    }`,
+  ];
+  return lines.join("\n");
+}
+
+function median(runs: readonly number[]): number {
+  return spread(runs).median;
+}
+
+/** The issue's targets, judged on this run's medians. */
+export function checkTargets(results: Results): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const chat = results.room.chat;
+  const irc = results.room.irc;
+  const plain = results.room.plain;
+  const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
+  if (chat) {
+    const ours = median(chat.fanout.map((r) => r.deliveriesPerSec));
+    const theirs = irc
+      ? median(irc.fanout.map((r) => r.deliveriesPerSec))
+      : NaN;
+    checks.push({
+      target:
+        "Fan-out: encrypted deliveries/s >= ngircd's plaintext deliveries/s",
+      ours: `${num(ours, 0)}/s`,
+      reference: irc ? `ngircd ${num(theirs, 0)}/s` : "ngircd not run",
+      met: irc ? ours >= theirs : null,
+      by: irc
+        ? `${pct(ours, theirs)} of ngircd (x${(ours / theirs).toFixed(3)})`
+        : "-",
+    });
+    const p99 = median(chat.latency.public.map((r) => r.p99));
+    const ircP99 = irc ? median(irc.latency.public.map((r) => r.p99)) : NaN;
+    checks.push({
+      target:
+        `Latency: public p99 <= 5 ms at ${results.config.latencyRate} msg/s x ${results.config.roomClients} users, and below ngircd's`,
+      ours: `${p99.toFixed(2)} ms`,
+      reference: irc ? `ngircd ${ircP99.toFixed(2)} ms` : "ngircd not run",
+      met: p99 <= 5 && (!irc || p99 < ircP99),
+      by: `${p99 <= 5 ? "under" : "over"} 5 ms by ${
+        Math.abs(5 - p99).toFixed(2)
+      } ms${irc ? `; ${(p99 / ircP99).toFixed(2)}x ngircd's p99` : ""}`,
+    });
+    if (chat.file && plain?.file) {
+      const ours = median(chat.file.direct.map((r) => r.megabytesPerSec));
+      const theirs = median(plain.file.direct.map((r) => r.megabytesPerSec));
+      const growth = Math.max(
+        ...[...chat.file.direct, ...chat.file.group].map((r) =>
+          r.serverPeakRss - r.serverBaselineRss
+        ),
+      ) / 1048576;
+      checks.push({
+        target:
+          "File relay >= 50% of the plain relay's MB/s (one to one), with flat memory (server grows < 64 MiB)",
+        ours: `${ours.toFixed(0)} MB/s, server +${growth.toFixed(0)} MiB`,
+        reference: `plain relay ${theirs.toFixed(0)} MB/s`,
+        met: ours >= theirs / 2 && growth < 64,
+        by: `${pct(ours, theirs)} of the plain relay; server peak +${
+          growth.toFixed(0)
+        } MiB`,
+      });
+    }
+  }
+  const idle = results.idle.chat;
+  const last = results.config.idleCounts.length - 1;
+  if (idle && idle.length > 0) {
+    const count = results.config.idleCounts[last]!;
+    const rss = median(idle.map((r) => r.steps[last]?.serverRss ?? NaN)) /
+      1048576;
+    const perConnection = median(idle.map((r) =>
+      r.steps[last]?.rssPerConnection ?? NaN
+    )) / 1024;
+    if (count >= 10_000) {
+      checks.push({
+        target: "10,000 idle connections in under 512 MiB of server RSS",
+        ours: `${rss.toFixed(0)} MiB at ${count}`,
+        reference: "512 MiB",
+        met: rss < 512,
+        by: `${Math.abs(512 - rss).toFixed(0)} MiB ${
+          rss < 512 ? "to spare" : "over"
+        } (${perConnection.toFixed(1)} KiB per connection)`,
+      });
+    } else {
+      // A quick run has too few connections for the total to mean anything;
+      // judge the per-connection cost against the 10,000-connection budget.
+      const budget = 512 * 1024 / 10_000;
+      checks.push({
+        target: `Idle connections within the 10,000-in-512-MiB budget (${
+          budget.toFixed(1)
+        } KiB each)`,
+        ours: `${perConnection.toFixed(1)} KiB per connection at ${count}`,
+        reference: `${budget.toFixed(1)} KiB`,
+        met: perConnection < budget,
+        by: `${(perConnection / budget * 100).toFixed(0)}% of the budget`,
+      });
+    }
+  }
+  return checks;
+}
+
+export function formatTargets(checks: TargetCheck[], quick: boolean): string {
+  const lines = [
+    quick
+      ? "Targets (quick run: fewer clients and smaller files, so only indicative)"
+      : "Targets",
+  ];
+  for (const c of checks) {
+    const verdict = c.met === null ? "n/a " : c.met ? "MET " : "MISS";
+    lines.push(`  [${verdict}] ${c.target}`);
+    lines.push(`         ours ${c.ours}; ${c.reference}; ${c.by}`);
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,826 @@
+/**
+ * The orchestrator's side of the scenarios: which server to start, which
+ * load processes own which clients, when each step starts on the shared
+ * clock, and what is measured from outside (/proc). The clients' side is in
+ * bench/_driver.ts.
+ */
+
+import { LoadProcess, now, sleep, sleepUntil } from "./_ipc.ts";
+import { CpuMeter, PeakSampler, rss } from "./_proc.ts";
+import {
+  IRC_OPERATOR,
+  type ServerProcess,
+  startChatServer,
+  startNgircd,
+  startPlainRelay,
+} from "./_servers.ts";
+import { type Percentiles, percentiles } from "./_stats.ts";
+import type { Transport } from "./_driver.ts";
+
+export type TargetKind = "chat" | "irc" | "plain";
+export type LatencyMode = "public" | "group" | "private";
+
+const LOAD_CLIENT_TS = new URL("./load_client.ts", import.meta.url).pathname;
+const IRC_LOAD_CLIENT_TS =
+  new URL("./irc_load_client.ts", import.meta.url).pathname;
+const PUBLIC_CHANNEL = "#bench";
+
+export interface BenchConfig {
+  quick: boolean;
+  runs: number;
+  loadProcesses: number;
+  roomClients: number;
+  groups: number;
+  groupSize: number;
+  fanoutSenders: number;
+  fanoutWindow: number;
+  fanoutMs: number;
+  warmupMs: number;
+  latencyRate: number;
+  latencyMs: number;
+  fileBytes: number;
+  fileGroupRecipients: number;
+  idleCounts: number[];
+  idleProcesses: number;
+  handshakeClients: number;
+  connectConcurrency: number;
+  rsaBits: number;
+  /** Lead time before a timed step starts, and quiet time that ends one. */
+  settleMs: number;
+}
+
+/** How to start each server and its load processes. */
+export interface Environment {
+  config: BenchConfig;
+  /** Folder with the server's private.pem, copied into a fresh folder per server. */
+  keyDir: string;
+  tempDir: string;
+  spkiBase64: string;
+  chatPermissions: string[];
+  chatArgs: string[];
+  ngircd: string | null;
+  lifetimeMs: number;
+  /** How chat and plain-relay load clients connect (see bench/_driver.ts). */
+  transport: Transport;
+}
+
+export interface Target {
+  kind: TargetKind;
+  server: ServerProcess;
+  /** Folder of a chat server (key and data), to restart it in place. */
+  dir: string;
+}
+
+let serverCount = 0;
+
+/** A fresh folder holding a copy of the key: each chat server starts with no data. */
+async function freshChatDir(env: Environment): Promise<string> {
+  const dir = `${env.tempDir}/server-${++serverCount}`;
+  await Deno.mkdir(dir);
+  await Deno.copyFile(`${env.keyDir}/private.pem`, `${dir}/private.pem`);
+  return dir;
+}
+
+export async function startTarget(
+  env: Environment,
+  kind: TargetKind,
+  options: { profileDir?: string } = {},
+): Promise<Target> {
+  switch (kind) {
+    case "chat": {
+      const dir = await freshChatDir(env);
+      const server = await startChatServer({
+        dir,
+        port: 0,
+        permissions: env.chatPermissions,
+        extraArgs: env.chatArgs,
+        ...(options.profileDir ? { profileDir: options.profileDir } : {}),
+      });
+      return { kind, server, dir };
+    }
+    case "plain":
+      return { kind, server: await startPlainRelay(), dir: "" };
+    case "irc": {
+      if (env.ngircd === null) throw new Error("ngircd is not available");
+      const dir = `${env.tempDir}/ngircd-${++serverCount}`;
+      await Deno.mkdir(dir);
+      return { kind, server: await startNgircd(env.ngircd, dir), dir };
+    }
+  }
+}
+
+/** Restarts a chat server on the same port with the same key and data. */
+export function restartChat(
+  env: Environment,
+  target: Target,
+): Promise<ServerProcess> {
+  return startChatServer({
+    dir: target.dir,
+    port: target.server.port,
+    permissions: env.chatPermissions,
+    extraArgs: env.chatArgs,
+  });
+}
+
+function loadArgv(
+  env: Environment,
+  target: Target,
+  transport: Transport,
+): string[] {
+  const lifetime = [
+    "--lifetime-ms",
+    String(env.lifetimeMs),
+    ...(target.kind === "irc" ? [] : ["--transport", transport]),
+  ];
+  const deno = [Deno.execPath(), "run", "--allow-net=127.0.0.1"];
+  const url = `ws://127.0.0.1:${target.server.port}`;
+  switch (target.kind) {
+    case "chat":
+      return [
+        ...deno,
+        LOAD_CLIENT_TS,
+        "--target",
+        "chat",
+        "--url",
+        url,
+        "--spki",
+        env.spkiBase64,
+        ...lifetime,
+      ];
+    case "plain":
+      return [
+        ...deno,
+        LOAD_CLIENT_TS,
+        "--target",
+        "plain",
+        "--url",
+        url,
+        ...lifetime,
+      ];
+    case "irc":
+      return [
+        ...deno,
+        IRC_LOAD_CLIENT_TS,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(target.server.port),
+        "--channel",
+        PUBLIC_CHANNEL,
+        "--oper",
+        `${IRC_OPERATOR.name}:${IRC_OPERATOR.password}`,
+        ...lifetime,
+      ];
+  }
+}
+
+/** Load processes for one target; client `i` of a list belongs to process `i % count`. */
+export class Fleet {
+  readonly procs: LoadProcess[];
+
+  constructor(
+    env: Environment,
+    target: Target,
+    count: number,
+    transport: Transport = env.transport,
+  ) {
+    const argv = loadArgv(env, target, transport);
+    this.procs = Array.from(
+      { length: count },
+      (_, k) => new LoadProcess(`${target.kind} load ${k}`, argv),
+    );
+  }
+
+  get pids(): number[] {
+    return this.procs.map((p) => p.pid);
+  }
+
+  owner(index: number): LoadProcess {
+    return this.procs[index % this.procs.length]!;
+  }
+
+  /** Splits `names` by owning process. */
+  split(names: readonly string[]): string[][] {
+    const parts: string[][] = this.procs.map(() => []);
+    names.forEach((name, i) => parts[i % this.procs.length]!.push(name));
+    return parts;
+  }
+
+  all<T>(
+    cmd: string,
+    args: (k: number) => Record<string, unknown>,
+    timeoutMs: number,
+  ): Promise<T[]> {
+    return Promise.all(
+      this.procs.map((p, k) => p.call<T>(cmd, args(k), timeoutMs)),
+    );
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.procs.map((p) => p.stop()));
+  }
+}
+
+interface ConnectResult {
+  connected: number;
+  failed: number;
+  firstError: string;
+  startedAt: number;
+  finishedAt: number;
+}
+
+/** Connects `names` (spread over the fleet); throws if any fails. */
+export async function connectAll(
+  fleet: Fleet,
+  names: readonly string[],
+  register: boolean,
+  concurrency: number,
+): Promise<{ seconds: number; connected: number }> {
+  const parts = fleet.split(names);
+  const results = await fleet.all<ConnectResult>(
+    "connect",
+    (k) => ({ names: parts[k], register, concurrency }),
+    180_000,
+  );
+  const failed = results.reduce((n, r) => n + r.failed, 0);
+  if (failed > 0) {
+    const why = results.find((r) => r.firstError)?.firstError;
+    throw new Error(
+      `${failed} of ${names.length} clients failed to connect: ${why}`,
+    );
+  }
+  const start = Math.min(...results.map((r) => r.startedAt));
+  const end = Math.max(...results.map((r) => r.finishedAt));
+  return { seconds: (end - start) / 1000, connected: names.length };
+}
+
+/** Measures each load process's clock against ours (they should agree). */
+export async function clockOffsets(fleet: Fleet): Promise<number[]> {
+  const offsets: number[] = [];
+  for (const proc of fleet.procs) {
+    let best = { rtt: Infinity, offset: 0 };
+    for (let i = 0; i < 10; i++) {
+      const before = now();
+      const theirs = await proc.call<number>("clock");
+      const after = now();
+      if (after - before < best.rtt) {
+        best = { rtt: after - before, offset: theirs - (before + after) / 2 };
+      }
+    }
+    offsets.push(Math.round(best.offset * 1000) / 1000);
+  }
+  return offsets;
+}
+
+// --- The room: fan-out, latency and files ------------------------------------
+
+export interface FanoutRun {
+  deliveriesPerSec: number;
+  serverCpuUsPerDelivery: number;
+  serverCores: number;
+  loadCores: number[];
+  /** Cores busy with other work on the machine during the window (orchestrator included). */
+  otherCores: number;
+  sentPerSec: number;
+  errors: number;
+  lastError: string;
+  drained: boolean;
+}
+
+export interface LatencyRun extends Percentiles {
+  mode: LatencyMode;
+  sent: number;
+  expected: number;
+  lost: number;
+  errors: number;
+  serverCores: number;
+  /** Cores busy with other work on the machine meanwhile. */
+  otherCores: number;
+}
+
+export interface FileRun {
+  recipients: number;
+  ok: boolean;
+  reason: string;
+  seconds: number;
+  megabytesPerSec: number;
+  serverBaselineRss: number;
+  serverPeakRss: number;
+  clientPeakRss: number;
+  serverCores: number;
+  otherCores: number;
+}
+
+export interface RoomResult {
+  kind: TargetKind;
+  connectSeconds: number;
+  clockOffsetsMs: number[];
+  fanout: FanoutRun[];
+  latency: Record<LatencyMode, LatencyRun[]>;
+  file: { direct: FileRun[]; group: FileRun[] } | null;
+  notes: string[];
+}
+
+export function roomNames(config: BenchConfig): string[] {
+  return Array.from({ length: config.roomClients }, (_, i) => `u${i}`);
+}
+
+function groupOf(config: BenchConfig, index: number): string | null {
+  const g = Math.floor(index / config.groupSize);
+  return g < config.groups ? `g${g}` : null;
+}
+
+/** Creates and joins groups: first members create, then the rest join. */
+async function joinGroups(
+  fleet: Fleet,
+  memberships: [string, string, number][],
+): Promise<void> {
+  const creators = new Set<string>();
+  const first: [string, string, number][] = [];
+  const rest: [string, string, number][] = [];
+  for (const m of memberships) {
+    if (creators.has(m[1])) rest.push(m);
+    else {
+      creators.add(m[1]);
+      first.push(m);
+    }
+  }
+  for (const batch of [first, rest]) {
+    await Promise.all(fleet.procs.map((proc, k) =>
+      proc.call("join", {
+        pairs: batch
+          .filter(([, , index]) => index % fleet.procs.length === k)
+          .map(([name, group]) => [name, group]),
+      }, 60_000)
+    ));
+  }
+}
+
+/** Connects the room's clients to `target` and runs scenarios 1-3 on it. */
+export async function runRoom(
+  env: Environment,
+  target: Target,
+  log: (line: string) => void,
+  skip: ReadonlySet<string> = new Set(),
+): Promise<RoomResult> {
+  const { config } = env;
+  const fleet = new Fleet(env, target, config.loadProcesses);
+  const notes: string[] = [];
+  try {
+    const names = roomNames(config);
+    const connected = await connectAll(
+      fleet,
+      names,
+      true,
+      config.connectConcurrency,
+    );
+    log(
+      `  ${names.length} clients connected in ${
+        connected.seconds.toFixed(2)
+      } s`,
+    );
+    const memberships: [string, string, number][] = [];
+    names.forEach((name, i) => {
+      const group = groupOf(config, i);
+      if (group !== null) memberships.push([name, group, i]);
+    });
+    await joinGroups(fleet, memberships);
+    const offsets = await clockOffsets(fleet);
+
+    const fanout: FanoutRun[] = [];
+    for (let r = 0; r < (skip.has("fanout") ? 0 : config.runs); r++) {
+      const run = await runFanout(env, target, fleet, names);
+      log(
+        `  fan-out run ${r + 1}: ${fmt(run.deliveriesPerSec)} deliveries/s, ` +
+          `${run.serverCpuUsPerDelivery.toFixed(2)} µs server CPU each ` +
+          `(server ${run.serverCores.toFixed(2)} cores, load ${
+            run.loadCores.join("+")
+          }, other work ${run.otherCores} cores)` +
+          (run.errors ? `, ${run.errors} errors (${run.lastError})` : ""),
+      );
+      fanout.push(run);
+    }
+
+    const latency = { public: [], group: [], private: [] } as Record<
+      LatencyMode,
+      LatencyRun[]
+    >;
+    for (const mode of ["public", "group", "private"] as const) {
+      for (let r = 0; r < (skip.has("latency") ? 0 : config.runs); r++) {
+        const run = await runLatency(env, target, fleet, names, mode);
+        log(
+          `  latency ${mode} run ${r + 1}: p50 ${run.p50.toFixed(2)} ms, ` +
+            `p99 ${run.p99.toFixed(2)} ms, max ${run.max.toFixed(2)} ms ` +
+            `(${run.count} deliveries, ${run.lost} missing; server ` +
+            `${run.serverCores} cores, other work ${run.otherCores} cores)`,
+        );
+        latency[mode].push(run);
+      }
+    }
+
+    let file: RoomResult["file"] = null;
+    if (target.kind !== "irc" && !skip.has("files")) {
+      const members = names.slice(0, config.fileGroupRecipients + 1);
+      await joinGroups(
+        fleet,
+        members.map((name, i) => [name, "files", i]),
+      );
+      await Promise.all(fleet.procs.map((proc, k) =>
+        proc.call("file_arm", {
+          names: members.filter((_, i) => i % fleet.procs.length === k),
+        })
+      ));
+      file = { direct: [], group: [] };
+      for (
+        const [kindOfRun, fileTarget] of [
+          ["direct", { to: members[1]! }],
+          ["group", { group: "files" }],
+        ] as const
+      ) {
+        for (let r = 0; r < config.runs; r++) {
+          const run = await runFile(
+            env,
+            target,
+            fleet,
+            members[0]!,
+            fileTarget,
+          );
+          log(
+            `  file ${kindOfRun} run ${r + 1}: ${
+              run.megabytesPerSec.toFixed(0)
+            } MB/s ` +
+              `to ${run.recipients}, server peak RSS ${
+                mib(run.serverPeakRss)
+              } MiB (server ${run.serverCores} cores, other work ${run.otherCores} cores)` +
+              (run.ok ? "" : ` FAILED: ${run.reason}`),
+          );
+          file[kindOfRun].push(run);
+        }
+      }
+    }
+    await fleet.all("close", () => ({ timeoutMs: 5000, abort: true }), 15_000)
+      .catch((error) => notes.push(`closing: ${error.message}`));
+    return {
+      kind: target.kind,
+      connectSeconds: connected.seconds,
+      clockOffsetsMs: offsets,
+      fanout,
+      latency,
+      file,
+      notes,
+    };
+  } finally {
+    await fleet.stop();
+  }
+}
+
+interface FanoutReply {
+  delivered: number;
+  deliveredTotal: number;
+  sent: number;
+  sentInWindow: number;
+  drained: boolean;
+  errors: number;
+  lastError: string;
+}
+
+export async function runFanout(
+  env: Environment,
+  target: Target,
+  fleet: Fleet,
+  names: readonly string[],
+): Promise<FanoutRun> {
+  const { config } = env;
+  const senders = names.slice(0, config.fanoutSenders);
+  const sendersOf = fleet.split(senders);
+  const startAt = now() + config.warmupMs + config.settleMs;
+  const meter = new CpuMeter([target.server.pid, ...fleet.pids]);
+  const replies = fleet.all<FanoutReply>("fanout", (k) => ({
+    senders: sendersOf[k],
+    window: config.fanoutWindow,
+    body: "fan-out message.",
+    startAt,
+    warmupMs: config.warmupMs,
+    durationMs: config.fanoutMs,
+    drainMs: 10_000,
+    quietMs: config.settleMs,
+  }), config.fanoutMs + config.warmupMs + 60_000);
+  await sleepUntil(startAt);
+  await meter.start();
+  await sleepUntil(startAt + config.fanoutMs);
+  const { processes: usage, otherCores } = await meter.stop();
+  const results = await replies;
+  const delivered = results.reduce((n, r) => n + r.delivered, 0);
+  const seconds = config.fanoutMs / 1000;
+  return {
+    deliveriesPerSec: delivered / seconds,
+    serverCpuUsPerDelivery: (usage[0]!.seconds / delivered) * 1e6,
+    serverCores: usage[0]!.cores,
+    loadCores: usage.slice(1).map((u) => Math.round(u.cores * 100) / 100),
+    otherCores: Math.round(otherCores * 100) / 100,
+    sentPerSec: results.reduce((n, r) => n + r.sentInWindow, 0) / seconds,
+    errors: results.reduce((n, r) => n + r.errors, 0),
+    lastError: results.find((r) => r.lastError)?.lastError ?? "",
+    drained: results.every((r) => r.drained),
+  };
+}
+
+interface LatencyReply {
+  sent: number;
+  samples: number[];
+  errors: number;
+}
+
+export async function runLatency(
+  env: Environment,
+  target: Target,
+  fleet: Fleet,
+  names: readonly string[],
+  mode: LatencyMode,
+): Promise<LatencyRun> {
+  const { config } = env;
+  const groupOfName: Record<string, string> = {};
+  names.forEach((name, i) => {
+    const group = groupOf(config, i);
+    if (group !== null) groupOfName[name] = group;
+  });
+  // Group messages come from group members only.
+  const senders = mode === "group"
+    ? names.filter((name) => name in groupOfName)
+    : [...names];
+  const parts = fleet.split(senders);
+  const startAt = now() + config.settleMs;
+  const replies = fleet.all<LatencyReply>("latency", (k) => ({
+    mode,
+    senders: parts[k],
+    ratePerSecond: config.latencyRate / fleet.procs.length,
+    startAt,
+    durationMs: config.latencyMs,
+    drainMs: 5000,
+    quietMs: config.settleMs,
+    everyone: names,
+    groupOf: groupOfName,
+  }), config.latencyMs + 30_000);
+  const meter = new CpuMeter([target.server.pid, ...fleet.pids]);
+  await sleepUntil(startAt);
+  await meter.start();
+  await sleepUntil(startAt + config.latencyMs);
+  const usage = await meter.stop();
+  const results = await replies;
+  const samples = results.flatMap((r) => r.samples);
+  const sent = results.reduce((n, r) => n + r.sent, 0);
+  const fanout = mode === "public"
+    ? names.length - 1
+    : mode === "group"
+    ? config.groupSize - 1
+    : 1;
+  const stats = percentiles(samples);
+  return {
+    mode,
+    ...stats,
+    sent,
+    expected: sent * fanout,
+    lost: sent * fanout - stats.count,
+    errors: results.reduce((n, r) => n + r.errors, 0),
+    serverCores: Math.round(usage.processes[0]!.cores * 100) / 100,
+    otherCores: Math.round(usage.otherCores * 100) / 100,
+  };
+}
+
+interface FileReply {
+  ok: boolean;
+  recipients: number;
+  reason: string;
+  startedAt: number;
+  finishedAt: number;
+}
+
+export async function runFile(
+  env: Environment,
+  target: Target,
+  fleet: Fleet,
+  from: string,
+  fileTarget: { to: string } | { group: string },
+): Promise<FileRun> {
+  const { config } = env;
+  const serverBaselineRss = await rss(target.server.pid) ?? NaN;
+  const sampler = await PeakSampler.start([target.server.pid, ...fleet.pids]);
+  const meter = new CpuMeter([target.server.pid, ...fleet.pids]);
+  await meter.start();
+  let reply: FileReply;
+  let peaks: Map<number, number>;
+  try {
+    reply = await fleet.owner(0).call<FileReply>("file_send", {
+      from,
+      target: fileTarget,
+      size: config.fileBytes,
+      chunkBytes: 64 * 1024,
+    }, 300_000);
+  } finally {
+    // Stopped in any case: an interval left running would keep us alive.
+    peaks = await sampler.stop();
+  }
+  const usage = await meter.stop();
+  const seconds = (reply.finishedAt - reply.startedAt) / 1000;
+  return {
+    recipients: reply.recipients,
+    ok: reply.ok,
+    reason: reply.reason,
+    seconds,
+    megabytesPerSec: config.fileBytes / seconds / 1e6,
+    serverBaselineRss,
+    serverPeakRss: peaks.get(target.server.pid) ?? NaN,
+    clientPeakRss: Math.max(...fleet.pids.map((pid) => peaks.get(pid) ?? 0)),
+    serverCores: Math.round(usage.processes[0]!.cores * 100) / 100,
+    otherCores: Math.round(usage.otherCores * 100) / 100,
+  };
+}
+
+// --- Idle connections ---------------------------------------------------------
+
+export interface IdleStep {
+  connections: number;
+  serverRss: number;
+  rssPerConnection: number;
+  connectSeconds: number;
+}
+
+export interface IdleRun {
+  baselineRss: number;
+  steps: IdleStep[];
+}
+
+/** Opens idle connections in steps (e.g. 2,000 then 10,000) on a fresh server. */
+export async function runIdle(
+  env: Environment,
+  kind: TargetKind,
+  log: (line: string) => void,
+): Promise<IdleRun> {
+  const { config } = env;
+  const target = await startTarget(env, kind);
+  const fleet = new Fleet(env, target, config.idleProcesses);
+  try {
+    // Let the fresh server and its load processes settle before the baseline.
+    await Promise.all(fleet.procs.map((p) => p.call("clock")));
+    await sleep(2 * config.settleMs);
+    const baselineRss = await rss(target.server.pid) ?? NaN;
+    const steps: IdleStep[] = [];
+    let open = 0;
+    for (const count of config.idleCounts) {
+      const names = Array.from(
+        { length: count - open },
+        (_, i) => `i${open + i}`,
+      );
+      // Plain relay connections carry a name; chat ones register nothing.
+      const { seconds } = await connectAll(
+        fleet,
+        names,
+        false,
+        config.connectConcurrency,
+      );
+      open = count;
+      await sleep(2 * config.settleMs);
+      const serverRss = await rss(target.server.pid) ?? NaN;
+      const step = {
+        connections: count,
+        serverRss,
+        rssPerConnection: (serverRss - baselineRss) / count,
+        connectSeconds: seconds,
+      };
+      log(
+        `  ${kind} idle ${count}: server RSS ${mib(serverRss)} MiB, ` +
+          `${(step.rssPerConnection / 1024).toFixed(1)} KiB per connection ` +
+          `(connected ${names.length} in ${seconds.toFixed(1)} s)`,
+      );
+      steps.push(step);
+    }
+    await fleet.all("close", () => ({ timeoutMs: 10_000, abort: true }), 30_000)
+      .catch(() => {});
+    return { baselineRss, steps };
+  } finally {
+    await fleet.stop();
+    await target.server.stop();
+  }
+}
+
+// --- Handshakes and reconnection -----------------------------------------------
+
+export interface HandshakeRun {
+  clients: number;
+  handshakesPerSec: number;
+  serverCpuMsPerHandshake: number;
+  registerSeconds: number;
+  restartSeconds: number;
+  /** From the new server's first "listening" line to the last client registered again. */
+  reconnectSeconds: number;
+  /** From asking the old server to stop to the last client registered again. */
+  outageSeconds: number;
+  reconnected: number;
+  attempts: number;
+}
+
+interface ReconnectReply {
+  armed: number;
+  reconnected: number;
+  lastAt: number;
+  attempts: number;
+  lastError: string;
+}
+
+export async function runHandshakes(
+  env: Environment,
+  log: (line: string) => void,
+): Promise<HandshakeRun> {
+  const { config } = env;
+  const target = await startTarget(env, "chat");
+  let server = target.server;
+  const fleet = new Fleet(env, target, config.loadProcesses);
+  try {
+    await Promise.all(fleet.procs.map((p) => p.call("clock")));
+    const names = Array.from(
+      { length: config.handshakeClients },
+      (_, i) => `h${i}`,
+    );
+    const meter = new CpuMeter([server.pid]);
+    await meter.start();
+    const { seconds } = await connectAll(
+      fleet,
+      names,
+      false,
+      config.connectConcurrency,
+    );
+    const [cpu] = (await meter.stop()).processes;
+    const registerStart = now();
+    const registered = await fleet.all<{ failed: number; firstError: string }>(
+      "register",
+      () => ({ concurrency: config.connectConcurrency }),
+      120_000,
+    );
+    const failed = registered.reduce((n, r) => n + r.failed, 0);
+    if (failed > 0) {
+      throw new Error(
+        `${failed} clients failed to register: ${
+          registered.find((r) => r.firstError)?.firstError
+        }`,
+      );
+    }
+    const registerSeconds = (now() - registerStart) / 1000;
+    await fleet.all("arm_reconnect", () => ({
+      retryMs: 100,
+      timeoutMs: 60_000,
+    }), 10_000);
+    const stopAsked = now();
+    await server.stop();
+    server = await restartChat(env, target);
+    const listening = now();
+    const results = await fleet.all<ReconnectReply>(
+      "await_reconnect",
+      () => ({ timeoutMs: 60_000 }),
+      70_000,
+    );
+    const reconnected = results.reduce((n, r) => n + r.reconnected, 0);
+    const lastAt = Math.max(...results.map((r) => r.lastAt));
+    const run: HandshakeRun = {
+      clients: names.length,
+      handshakesPerSec: names.length / seconds,
+      serverCpuMsPerHandshake: (cpu!.seconds / names.length) * 1000,
+      registerSeconds,
+      restartSeconds: (listening - stopAsked) / 1000,
+      reconnectSeconds: (lastAt - listening) / 1000,
+      outageSeconds: (lastAt - stopAsked) / 1000,
+      reconnected,
+      attempts: results.reduce((n, r) => n + r.attempts, 0),
+    };
+    if (reconnected < names.length) {
+      log(
+        `  only ${reconnected} of ${names.length} reconnected: ${
+          results.find((r) => r.lastError)?.lastError
+        }`,
+      );
+    }
+    log(
+      `  handshakes: ${run.handshakesPerSec.toFixed(0)}/s ` +
+        `(${run.serverCpuMsPerHandshake.toFixed(2)} ms server CPU each); ` +
+        `${names.length} registered in ${registerSeconds.toFixed(2)} s; ` +
+        `after a restart all back in ${run.reconnectSeconds.toFixed(2)} s ` +
+        `(${run.outageSeconds.toFixed(2)} s outage)`,
+    );
+    await fleet.all("close", () => ({ timeoutMs: 5000, abort: true }), 20_000)
+      .catch(() => {});
+    return run;
+  } finally {
+    await fleet.stop();
+    await server.stop();
+  }
+}
+
+export function mib(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(0);
+}
+
+export function fmt(n: number): string {
+  if (!Number.isFinite(n)) return "n/a";
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
+  return n.toFixed(0);
+}

@@ -1,0 +1,427 @@
+/**
+ * `deno task bench`: measures `chat serve` under load, side by side with
+ * ngircd and a plain Deno WebSocket relay on the same machine in the same run,
+ * and reports the figures, the ratios and the issue's targets.
+ *
+ *     deno task bench [--quick] [--runs N] [--profile] [--out DIR]
+ *                     [--skip chat,irc,plain,room,fanout,latency,files,idle,handshake]
+ *                     [--server-args "--data :memory:"] [--transport tcp|websocket]
+ *                     [--senders N] [--window N] [--fanout-ms N]
+ *
+ * Progress goes to stderr; the report table to stdout; raw figures to
+ * bench/results/<timestamp>.json and the latency chart to
+ * bench/results/latency.svg. Every process it starts is killed when it ends,
+ * whatever happens; the whole run is bounded (--quick: about 30 s).
+ */
+
+import { toBase64 } from "../src/crypto/bytes.ts";
+import { generateRsaKeyPair, importPublicKeyPem } from "../src/crypto/keys.ts";
+import { parseFlags } from "./_args.ts";
+import { killAll, messageOf, now } from "./_ipc.ts";
+import { describeMachine, measureMachineLimits } from "./_machine.ts";
+import { closeProc, initProc } from "./_proc.ts";
+import {
+  formatProfile,
+  type ProfileSummary,
+  summariseProfileDir,
+} from "./_profile.ts";
+import { checkTargets, formatTargets, type Results, table } from "./_report.ts";
+import {
+  type BenchConfig,
+  connectAll,
+  type Environment,
+  Fleet,
+  type HandshakeRun,
+  type IdleRun,
+  type LatencyMode,
+  roomNames,
+  runFanout,
+  runFile,
+  runHandshakes,
+  runIdle,
+  runLatency,
+  runRoom,
+  startTarget,
+  type TargetKind,
+} from "./_scenarios.ts";
+import { findNgircd, liftedLimits, serverPermissions } from "./_servers.ts";
+import { spreadOf } from "./_stats.ts";
+import { latencySvg } from "./_svg.ts";
+
+const FULL: BenchConfig = {
+  quick: false,
+  runs: 3,
+  loadProcesses: 2,
+  roomClients: 100,
+  groups: 10,
+  groupSize: 10,
+  fanoutSenders: 4,
+  fanoutWindow: 256,
+  fanoutMs: 10_000,
+  warmupMs: 300,
+  latencyRate: 200,
+  latencyMs: 1000,
+  fileBytes: 256 * 1024 * 1024,
+  fileGroupRecipients: 5,
+  idleCounts: [2000, 10_000],
+  idleProcesses: 4,
+  handshakeClients: 1000,
+  connectConcurrency: 16,
+  rsaBits: 2048,
+  settleMs: 200,
+};
+
+const QUICK: BenchConfig = {
+  ...FULL,
+  quick: true,
+  runs: 1,
+  roomClients: 20,
+  groups: 4,
+  groupSize: 5,
+  fanoutSenders: 2,
+  fanoutMs: 1000,
+  warmupMs: 200,
+  latencyMs: 500,
+  settleMs: 100,
+  fileBytes: 16 * 1024 * 1024,
+  idleCounts: [200, 1000],
+  idleProcesses: 2,
+  handshakeClients: 200,
+};
+
+/** The whole run is cut short (and everything killed) after this. */
+const HARD_LIMIT_MS = { quick: 120_000, full: 900_000 };
+
+const COLORS: Record<TargetKind, string> = {
+  chat: "#1f77b4",
+  irc: "#ff7f0e",
+  plain: "#7f7f7f",
+};
+const LABELS: Record<TargetKind, string> = {
+  chat: "chat (encrypted)",
+  irc: "ngircd (plaintext IRC)",
+  plain: "plain Deno relay",
+};
+
+const began = performance.now();
+
+function log(line: string): void {
+  const seconds = ((performance.now() - began) / 1000).toFixed(1).padStart(5);
+  console.error(`[${seconds} s] ${line}`);
+}
+
+function transportOf(flag: string | undefined): "tcp" | "websocket" {
+  return flag === "websocket" ? "websocket" : "tcp";
+}
+
+function timestamp(date: Date): string {
+  return date.toISOString().replace(/[:]/g, "-").replace(/\.\d+Z$/, "Z");
+}
+
+/** Runs one scenario on a chat server started with --cpu-prof; summarises the profile. */
+async function profileScenario(
+  env: Environment,
+  scenario: "fanout" | "latency" | "file",
+  outDir: string,
+  stamp: string,
+): Promise<ProfileSummary | null> {
+  const profileDir = `${env.tempDir}/profile-${scenario}`;
+  await Deno.mkdir(profileDir);
+  const target = await startTarget(env, "chat", { profileDir });
+  const fleet = new Fleet(env, target, env.config.loadProcesses);
+  try {
+    const names = roomNames(env.config);
+    await connectAll(fleet, names, true, env.config.connectConcurrency);
+    if (scenario === "fanout") {
+      const run = await runFanout(env, target, fleet, names);
+      log(
+        `  profiled fan-out: ${
+          run.deliveriesPerSec.toFixed(0)
+        } deliveries/s (profiling slows it down)`,
+      );
+    } else if (scenario === "file") {
+      await fleet.owner(1).call("file_arm", { names: [names[1]] });
+      const run = await runFile(env, target, fleet, names[0]!, {
+        to: names[1]!,
+      });
+      log(
+        `  profiled file relay: ${
+          run.megabytesPerSec.toFixed(0)
+        } MB/s one to one (profiling slows it down)`,
+      );
+    } else {
+      const run = await runLatency(env, target, fleet, names, "public");
+      log(
+        `  profiled public latency: p50 ${run.p50.toFixed(2)} ms, p99 ${
+          run.p99.toFixed(2)
+        } ms (profiling slows it down)`,
+      );
+    }
+  } finally {
+    await fleet.stop();
+    // SIGTERM makes the server shut down and exit, which writes the profile.
+    await target.server.stop();
+  }
+  const summary = await summariseProfileDir(profileDir);
+  if (summary === null) return null;
+  const kept = `${outDir}/profile-${scenario}-${stamp}.cpuprofile`;
+  await Deno.copyFile(summary.file, kept);
+  summary.file = kept;
+  await Deno.writeTextFile(
+    `${outDir}/profile-${scenario}-${stamp}.txt`,
+    formatProfile(summary) + "\n",
+  );
+  return summary;
+}
+
+function writeSvg(results: Results): string {
+  const titles: Record<LatencyMode, string> = {
+    public: "public room",
+    group: `${results.config.groups} groups of ${results.config.groupSize}`,
+    private: "private messages",
+  };
+  const kinds = (["chat", "irc", "plain"] as const).filter((k) =>
+    results.room[k] !== undefined
+  );
+  return latencySvg(
+    (["public", "group", "private"] as const).map((mode) => ({
+      title: titles[mode],
+      series: kinds.map((kind) => {
+        const runs = results.room[kind]!.latency[mode];
+        return {
+          label: LABELS[kind],
+          color: COLORS[kind],
+          p50: spreadOf(runs, (r) => r.p50),
+          p99: spreadOf(runs, (r) => r.p99),
+          max: spreadOf(runs, (r) => r.max),
+        };
+      }),
+    })),
+    {
+      title:
+        `Delivery latency at ${results.config.latencyRate} messages/s, ${results.config.roomClients} users`,
+      subtitle:
+        `${results.machine.cpus} CPUs (${results.machine.cpuModel}), Deno ${results.machine.deno}, ${results.startedAt}${
+          results.quick ? ", quick run" : ""
+        }; bar: median of ${results.config.runs} run(s), whisker: min–max`,
+      targetMs: 5,
+    },
+  );
+}
+
+async function main(args: string[]): Promise<number> {
+  const flags = parseFlags(args);
+  const quick = flags.has("quick");
+  const config: BenchConfig = { ...(quick ? QUICK : FULL) };
+  if (flags.has("runs")) config.runs = Math.max(1, Number(flags.get("runs")));
+  if (flags.has("senders")) config.fanoutSenders = Number(flags.get("senders"));
+  if (flags.has("window")) config.fanoutWindow = Number(flags.get("window"));
+  if (flags.has("fanout-ms")) config.fanoutMs = Number(flags.get("fanout-ms"));
+  const skip = new Set((flags.get("skip") ?? "").split(",").filter(Boolean));
+  const outDir = flags.get("out") ??
+    new URL("./results", import.meta.url).pathname;
+  const started = new Date();
+  const stamp = timestamp(started);
+  const startedAt = now();
+
+  const hardLimit = setTimeout(() => {
+    log(`bench: over ${quick ? "2" : "15"} minutes; stopping everything`);
+    killAll();
+    Deno.exit(2);
+  }, quick ? HARD_LIMIT_MS.quick : HARD_LIMIT_MS.full);
+  const onSignal = () => {
+    killAll();
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+
+  const tempDir = await Deno.makeTempDir({ prefix: "chat-bench-" });
+  try {
+    await Deno.mkdir(outDir, { recursive: true });
+    await initProc();
+    const machine = await describeMachine();
+    log(
+      `bench: ${machine.cpus} CPUs, ${machine.cpuModel}, Deno ${machine.deno}${
+        quick ? " (quick)" : ""
+      }`,
+    );
+    const machineLimits = await measureMachineLimits(quick ? 600 : 2000);
+
+    const keyDir = `${tempDir}/key`;
+    await Deno.mkdir(keyDir);
+    const pair = await generateRsaKeyPair(config.rsaBits as 2048);
+    await Deno.writeTextFile(`${keyDir}/private.pem`, pair.privatePem, {
+      mode: 0o600,
+    });
+    const { spki } = await importPublicKeyPem(pair.publicPem);
+
+    const notes: string[] = [];
+    const lifted = await liftedLimits();
+    if (lifted.missing.length > 0) {
+      notes.push(
+        `chat serve has no ${
+          lifted.missing.join(", ")
+        }: its default limits apply`,
+      );
+    }
+    const extra = (flags.get("server-args") ?? "").split(/\s+/).filter(Boolean);
+    const chatArgs = [...lifted.args, ...extra];
+    notes.push(
+      `chat serve runs with ${
+        chatArgs.join(" ")
+      } (per-client rate and per-address limits lifted, as ngircd's flood limits are) and its default data folder beside a fresh copy of the key`,
+    );
+    notes.push(
+      transportOf(flags.get("transport")) === "tcp"
+        ? "chat and plain-relay load clients speak WebSocket over TCP_NODELAY sockets (bench/_tcp_websocket.ts): Deno's own WebSocket client stalls ~40 ms on frames of about 1-64 KiB (Nagle plus delayed ACK); --transport websocket measures with it"
+        : "load clients use Deno's own WebSocket client (--transport websocket), as `chat connect` does",
+    );
+    const ngircd = skip.has("irc")
+      ? { path: null, note: "ngircd skipped (--skip irc)" }
+      : await findNgircd(!quick);
+    if (ngircd.note) notes.push(ngircd.note);
+    if (ngircd.path !== null) {
+      notes.push(
+        "ngircd runs with its flood limits lifted (MaxPenaltyTime = 0, MaxConnectionsIP = 0, clients are operators with user mode +F); it does not set TCP_NODELAY, so some of its writes wait for a delayed ACK (~40 ms): that is ngircd as shipped",
+      );
+    }
+    if (ngircd.note) log(`bench: ${ngircd.note}`);
+
+    const env: Environment = {
+      config,
+      keyDir,
+      tempDir,
+      spkiBase64: toBase64(spki),
+      chatPermissions: await serverPermissions(),
+      chatArgs,
+      ngircd: ngircd.path,
+      lifetimeMs: quick ? HARD_LIMIT_MS.quick : HARD_LIMIT_MS.full,
+      transport: transportOf(flags.get("transport")),
+    };
+
+    const results: Results = {
+      version: 1,
+      startedAt: started.toISOString(),
+      finishedAt: "",
+      seconds: 0,
+      quick,
+      config,
+      machine,
+      loadAverageAtEnd: [],
+      machineLimits,
+      chatServerArgs: chatArgs,
+      transport: env.transport,
+      notes,
+      room: {},
+      idle: {},
+      handshake: [],
+      profile: null,
+      latencyProfile: null,
+      fileProfile: null,
+      targets: [],
+    };
+
+    for (const kind of ["chat", "irc", "plain"] as const) {
+      if (skip.has("room") || skip.has(kind)) continue;
+      if (kind === "irc" && env.ngircd === null) continue;
+      log(
+        `bench: ${LABELS[kind]}: fan-out, latency${
+          kind === "irc" ? "" : ", files"
+        }`,
+      );
+      const target = await startTarget(env, kind);
+      try {
+        results.room[kind] = await runRoom(env, target, log, skip);
+      } finally {
+        await target.server.stop();
+      }
+    }
+
+    if (!skip.has("idle")) {
+      for (const kind of ["chat", "plain"] as const) {
+        if (skip.has(kind)) continue;
+        log(`bench: ${LABELS[kind]}: idle connections`);
+        const runs: IdleRun[] = [];
+        // The bare relay is a reference point, measured once; ours three times.
+        const count = kind === "plain" ? 1 : config.runs;
+        for (let r = 0; r < count; r++) {
+          runs.push(await runIdle(env, kind, log));
+        }
+        results.idle[kind] = runs;
+      }
+    }
+
+    if (!skip.has("handshake") && !skip.has("chat")) {
+      log("bench: chat: handshakes and reconnection after a restart");
+      const runs: HandshakeRun[] = [];
+      for (let r = 0; r < config.runs; r++) {
+        runs.push(await runHandshakes(env, log));
+      }
+      results.handshake = runs;
+    }
+
+    if (flags.has("profile")) {
+      log("bench: profiling the chat server under fan-out (--cpu-prof)");
+      results.profile = await profileScenario(env, "fanout", outDir, stamp);
+      log("bench: profiling the chat server under public latency load");
+      results.latencyProfile = await profileScenario(
+        env,
+        "latency",
+        outDir,
+        stamp,
+      );
+      log("bench: profiling the chat server relaying a file");
+      results.fileProfile = await profileScenario(env, "file", outDir, stamp);
+    }
+
+    results.targets = checkTargets(results);
+    results.finishedAt = new Date().toISOString();
+    results.seconds = Math.round((now() - startedAt) / 100) / 10;
+    results.loadAverageAtEnd = Deno.loadavg();
+    const jsonPath = `${outDir}/${stamp}.json`;
+    await Deno.writeTextFile(jsonPath, JSON.stringify(results, null, 2) + "\n");
+    const svgPath = `${outDir}/latency.svg`;
+    await Deno.writeTextFile(svgPath, writeSvg(results));
+
+    console.log(`chat bench, ${results.startedAt}${quick ? " (quick)" : ""}`);
+    console.log(table(results));
+    console.log("");
+    console.log(formatTargets(results.targets, quick));
+    for (
+      const profile of [
+        results.profile,
+        results.latencyProfile,
+        results.fileProfile,
+      ]
+    ) {
+      if (profile === null) continue;
+      console.log("");
+      console.log(formatProfile(profile));
+    }
+    if (notes.length > 0) {
+      console.log("");
+      console.log("Notes");
+      for (const note of notes) console.log(`  - ${note}`);
+    }
+    console.log("");
+    console.log(`Raw figures: ${jsonPath}`);
+    console.log(`Latency chart: ${svgPath}`);
+    console.log(`Took ${results.seconds} s`);
+    return 0;
+  } catch (error) {
+    log(`bench: ${error instanceof Error ? error.stack : messageOf(error)}`);
+    return 1;
+  } finally {
+    killAll();
+    await closeProc();
+    clearTimeout(hardLimit);
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    await Deno.remove(tempDir, { recursive: true }).catch(() => {});
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
