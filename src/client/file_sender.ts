@@ -25,8 +25,8 @@ export interface SendProgress {
 }
 
 /** The socket may hold this much unsent before the sender reads more. */
-const BACKLOG_LIMIT = 2 * 1024 * 1024;
-const BACKLOG_POLL_MS = 5;
+const BACKLOG_LIMIT = 4 * 1024 * 1024;
+const BACKLOG_POLL_MS = 1;
 
 interface Outgoing {
   acked: number;

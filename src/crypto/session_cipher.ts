@@ -266,8 +266,12 @@ export class FrameOpener {
 interface EpochKeys {
   key: CryptoKey;
   iv: Uint8Array;
-  /** T_e, kept as a non-extractable HKDF key to derive T_{e+1}. */
-  secret: CryptoKey;
+  /**
+   * T_e, to derive T_{e+1}. Kept as raw bytes, not an HKDF CryptoKey: a key
+   * object costs about 4 KiB per connection in Deno and is needed only at a
+   * rekey (the handshake held these bytes in memory anyway).
+   */
+  secret: Uint8Array;
 }
 
 /**
@@ -286,7 +290,7 @@ class KeySchedule {
       );
     }
     this.#rekeyInterval = rekeyInterval;
-    this.#current = importHkdfKey(trafficSecret.slice()).then(deriveEpoch);
+    this.#current = deriveEpoch(trafficSecret.slice());
     // Rejections reach whoever awaits keysFor(); a cipher that is never used
     // must not crash the process with an unhandled rejection.
     this.#current.catch(() => {});
@@ -326,9 +330,13 @@ function hkdf(
   );
 }
 
-async function deriveEpoch(secret: CryptoKey): Promise<EpochKeys> {
+async function deriveEpoch(secret: Uint8Array): Promise<EpochKeys> {
   const okm = new Uint8Array(
-    await hkdf(secret, TRAFFIC_INFO, AES_KEY_BYTES + IV_BYTES),
+    await hkdf(
+      await importHkdfKey(secret),
+      TRAFFIC_INFO,
+      AES_KEY_BYTES + IV_BYTES,
+    ),
   );
   const key = await crypto.subtle.importKey(
     "raw",
@@ -342,9 +350,13 @@ async function deriveEpoch(secret: CryptoKey): Promise<EpochKeys> {
 
 async function nextEpoch(previous: EpochKeys): Promise<EpochKeys> {
   const next = new Uint8Array(
-    await hkdf(previous.secret, NEXT_SECRET_INFO, TRAFFIC_SECRET_BYTES),
+    await hkdf(
+      await importHkdfKey(previous.secret),
+      NEXT_SECRET_INFO,
+      TRAFFIC_SECRET_BYTES,
+    ),
   );
-  return await deriveEpoch(await importHkdfKey(next));
+  return await deriveEpoch(next);
 }
 
 function frameHeader(seq: number): Uint8Array<ArrayBuffer> {

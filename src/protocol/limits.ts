@@ -56,6 +56,8 @@ export const MAX_FILE_CHUNK_BYTES = 256 * 1024;
 /**
  * A sender keeps at most this many bytes sent but not yet acknowledged by the
  * slowest recipient, which bounds what the server and receivers hold in memory.
+ * It must stay well under the server's inbox limit (8 MiB unread per
+ * connection), or a fast sender is cut off as flooding.
  */
 export const FILE_WINDOW_BYTES = 4 * 1024 * 1024;
 

@@ -58,6 +58,11 @@ export interface RunningServer {
 /** How long shutdown waits for peers to acknowledge the close. */
 const SHUTDOWN_GRACE_MS = 2000;
 
+/** One thing to do for a message of a batch, in order. */
+type Step = { message: ClientMessage; body: Uint8Array } | {
+  reply: ServerMessage;
+};
+
 /** Messages that are flow-controlled by the file window, not the rate limit. */
 const FILE_DATA = new Set(["file_chunk", "file_ack", "file_end", "file_done"]);
 
@@ -79,33 +84,39 @@ export async function startServer(
   store?.interruptTransfers(Date.now());
 
   /**
-   * Routes one message with all its writes in one transaction, committed
-   * before anything is sent: what a reply confirms is on disk.
+   * Routes a run of messages from one connection with all their writes in one
+   * transaction, committed before anything is sent: what a reply confirms is
+   * on disk. One transaction per run, not per message, because a commit costs
+   * more than routing a message.
    */
-  function routeDurably(
-    id: ConnId,
-    message: ClientMessage,
-    body: Uint8Array,
-  ): Outbound[] {
+  function routeRun(id: ConnId, steps: readonly Step[]): Outbound[] {
     const now = Date.now();
-    if (store === null) return route(state, id, message, body, now);
+    const run = () =>
+      steps.flatMap((step): Outbound[] =>
+        "reply" in step
+          ? [{ to: [id], message: step.reply }]
+          : route(state, id, step.message, step.body, now)
+      );
+    if (store === null) return run();
     try {
-      return store.transaction(() => route(state, id, message, body, now));
+      return store.transaction(run);
     } catch (error) {
       // Details stay in the log; the user only learns that it failed.
       log(`store failed: ${messageOf(error)}`);
-      const re = "id" in message ? message.id : null;
-      return [{
-        to: [id],
-        message: {
-          t: "error",
-          re,
-          code: "internal",
-          text: "ERROR: The server could not save that; try again",
-        },
-      }];
+      return steps.flatMap((step): Outbound[] =>
+        "reply" in step || !("id" in step.message) ? [] : [{
+          to: [id],
+          message: {
+            t: "error",
+            re: step.message.id,
+            code: "internal",
+            text: "ERROR: The server could not save that; try again",
+          },
+        }]
+      );
     }
   }
+
   const channels = new Map<ConnId, SecureChannel>();
   const sockets = new Set<WebSocketConnection>();
   const perAddress = new Map<string, number>();
@@ -195,6 +206,14 @@ export async function startServer(
         // Null when the peer closed, or when we dismissed it.
         if (batch === null || !channels.has(id)) break;
         let quit = false;
+        // Messages to route, and direct replies kept in their order among them.
+        let steps: Step[] = [];
+        const flush = () => {
+          if (steps.length === 0) return;
+          const run = steps;
+          steps = [];
+          deliver(routeRun(id, run));
+        };
         for (const { header, body } of batch) {
           // Dismissed by one of this batch's own effects: read no further.
           if (!channels.has(id)) break;
@@ -202,11 +221,13 @@ export async function startServer(
           try {
             message = parseClientMessage(header);
           } catch (error) {
-            channel.send({
-              t: "error",
-              re: requestIdOf(header),
-              code: "bad_request",
-              text: `ERROR: Bad request: ${messageOf(error)}`,
+            steps.push({
+              reply: {
+                t: "error",
+                re: requestIdOf(header),
+                code: "bad_request",
+                text: `ERROR: Bad request: ${messageOf(error)}`,
+              },
             });
             continue;
           }
@@ -216,6 +237,7 @@ export async function startServer(
           }
           if (!FILE_DATA.has(message.t) && !bucket.take(Date.now())) {
             if (++strikes >= limits.floodStrikes) {
+              flush();
               dismiss(id, channel, "too many messages too fast");
               break;
             }
@@ -223,11 +245,13 @@ export async function startServer(
               `flood:${channel.remoteAddress}`,
               `slowing down ${describe(id, channel)}`,
             );
-            channel.send({
-              t: "error",
-              re: requestIdOf(header),
-              code: "slow_down",
-              text: "ERROR: slow down",
+            steps.push({
+              reply: {
+                t: "error",
+                re: requestIdOf(header),
+                code: "slow_down",
+                text: "ERROR: slow down",
+              },
             });
             continue;
           }
@@ -236,6 +260,8 @@ export async function startServer(
             (message.t === "register" || message.t === "prove") &&
             state.nameOf(id) === null
           ) {
+            // The proof needs async crypto: a transaction must not span it.
+            flush();
             const result = message.t === "register"
               ? await gate.begin(message)
               : await gate.prove(message);
@@ -243,7 +269,7 @@ export async function startServer(
               channel.send(result.message);
               continue;
             }
-            deliver(routeDurably(id, result.register, body));
+            deliver(routeRun(id, [{ message: result.register, body }]));
             const name = state.nameOf(id);
             if (name !== null && result.fingerprint !== null) {
               gate.bindIfFree(name, result.fingerprint);
@@ -253,8 +279,9 @@ export async function startServer(
             }
             continue;
           }
-          deliver(routeDurably(id, message, body));
+          steps.push({ message, body });
         }
+        flush();
         if (quit) {
           await channel.drain();
           channel.close(CloseCode.normal, "bye");

@@ -43,7 +43,7 @@ export class ChannelError extends Error {
 const BULK_PER_FLUSH = 256 * 1024;
 /** Bulk data waits while the socket holds more than this unsent. */
 const SOCKET_HIGH_WATER = 1024 * 1024;
-const BULK_RETRY_MS = 5;
+const BULK_RETRY_MS = 1;
 
 export class SecureChannel {
   readonly #conn: Connection;
