@@ -67,6 +67,7 @@ export class ChatClient {
   #listeners: ((incoming: Incoming) => void)[] = [];
   #backlog: Incoming[] = [];
   #quitting = false;
+  #over = false;
   #name: string | null = null;
 
   #lastHeard = Date.now();
@@ -122,6 +123,11 @@ export class ChatClient {
   /** The name the server accepted, once registered. */
   get name(): string | null {
     return this.#name;
+  }
+
+  /** True once the session has ended, whoever ended it. */
+  get isOver(): boolean {
+    return this.#over;
   }
 
   /** Requests still waiting for their reply. */
@@ -259,6 +265,7 @@ export class ChatClient {
       };
     }
     if (ending.clean && !this.#quitting) this.#channel.close();
+    this.#over = true;
     this.#failPending(ending.reason);
     return ending;
   }

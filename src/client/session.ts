@@ -267,11 +267,14 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       default:
         break;
     }
-    const request = perform(link.client, command);
-    if (request === null) {
+    if (isLocal(command)) {
       showInOrder(Promise.resolve(localReply(command)));
       return true;
     }
+    const request = withPatience(() => perform(link.client, command)!);
+    // A script sends one command at a time, so a rate-limited server slows it
+    // down instead of refusing half of it; a person types slowly anyway.
+    if (!terminal.interactive) lastRequest = request.then(() => {});
     showInOrder(request.then((reply) => {
       learnNames(reply, users, groups);
       const sent = command.kind === "say" || command.kind === "msg" ||
@@ -288,6 +291,8 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     return true;
   };
 
+  let lastRequest: Promise<void> = Promise.resolve();
+
   // The line being waited for survives a reconnection, so nothing typed is lost.
   let pendingLine: Promise<string | null> | null = null;
   const nextLine = () => (pendingLine ??= terminal.nextLine());
@@ -299,6 +304,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     if ("line" in event) {
       pendingLine = null;
       if (event.line === null || !handle(event.line)) break;
+      await lastRequest;
       continue;
     }
     const { ending } = event;
@@ -338,13 +344,31 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
 
   // End of input or /quit: let outstanding replies arrive, then say goodbye.
   await withDeadline(results, REPLY_GRACE_MS);
+  // The server may have ended the session meanwhile: that is not a clean exit.
+  const cut = link.client.isOver;
   // Files being sent finish (or fail) before we leave.
   await Promise.all(sending);
   const ending = await link.client.quit();
   // Files still arriving are abandoned: let their .part files be removed.
   await withDeadline(link.receiver.idle(), REPLY_GRACE_MS);
   terminal.close();
-  return ending.clean ? 0 : 1;
+  return ending.clean && !cut ? 0 : 1;
+}
+
+/** How often a request refused with `slow_down` is tried again, and after how long. */
+const SLOW_DOWN_RETRIES = 10;
+const SLOW_DOWN_WAIT_MS = 500;
+
+/** Sends a request, and again after a pause while the server says `slow_down`. */
+async function withPatience(send: () => Promise<Reply>): Promise<Reply> {
+  for (let attempt = 1;; attempt++) {
+    const reply = await send();
+    if (
+      reply.t !== "error" || reply.code !== "slow_down" ||
+      attempt > SLOW_DOWN_RETRIES
+    ) return reply;
+    await sleep(SLOW_DOWN_WAIT_MS * attempt);
+  }
 }
 
 /**
@@ -487,6 +511,12 @@ function perform(client: ChatClient, command: Command): Promise<Reply> | null {
       return unreachable;
     }
   }
+}
+
+function isLocal(command: Command): boolean {
+  return command.kind === "help" || command.kind === "invalid" ||
+    command.kind === "quit" || command.kind === "file" ||
+    command.kind === "groupfile";
 }
 
 function localReply(command: Command): string[] {

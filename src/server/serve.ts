@@ -148,7 +148,12 @@ export async function startServer(
   }
 
   /** Ends a connection for breaking a rule: an encrypted goodbye, then close. */
-  function dismiss(id: ConnId, channel: SecureChannel, why: string): void {
+  function dismiss(
+    id: ConnId,
+    channel: SecureChannel,
+    why: string,
+    reason: "violation" | "replaced" = "violation",
+  ): void {
     if (!channels.has(id)) return;
     channels.delete(id);
     refusals.log(
@@ -157,11 +162,11 @@ export async function startServer(
     );
     channel.send({
       t: "bye",
-      reason: "violation",
+      reason,
       text: `Disconnected by the server: ${why}.`,
     });
     channel.drain().then(() =>
-      channel.close(CloseCode.policyViolation, "violation")
+      channel.close(CloseCode.policyViolation, reason)
     );
     deliver(disconnect(state, id, Date.now()));
   }
@@ -268,6 +273,20 @@ export async function startServer(
             if (result.kind === "reply") {
               channel.send(result.message);
               continue;
+            }
+            // The same key signing in again (typically a reconnect the server
+            // has not noticed the end of yet) takes over the old session.
+            const stale = result.fingerprint === null
+              ? undefined
+              : state.sessionByName(result.register.name);
+            const staleChannel = stale && channels.get(stale.id);
+            if (stale && staleChannel) {
+              dismiss(
+                stale.id,
+                staleChannel,
+                "you signed in from another place",
+                "replaced",
+              );
             }
             deliver(routeRun(id, [{ message: result.register, body }]));
             const name = state.nameOf(id);

@@ -235,3 +235,78 @@ Deno.test("chat serve with a bad key file or a busy port prints one line and exi
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("chat connect paces a script under the server's rate limit, and exits 1 when the server ends the session", async () => {
+  const dir = await Deno.makeTempDir();
+  let server: ChatProcess | null = null;
+  try {
+    await keygen(dir);
+    server = new ChatProcess([
+      "serve",
+      "--key",
+      `${dir}/private.pem`,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--rate",
+      "20",
+      "--burst",
+      "5",
+    ]);
+    const [, port] = await server.waitFor(
+      /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
+    );
+    const listener = new ChatProcess([
+      "connect",
+      `127.0.0.1:${port}`,
+      "--pub",
+      `${dir}/public.pem`,
+      "--user",
+      "listener",
+    ]);
+    await listener.waitFor(/SUCCESS: Username registered\./);
+    const script = new ChatProcess([
+      "connect",
+      `127.0.0.1:${port}`,
+      "--pub",
+      `${dir}/public.pem`,
+      "--user",
+      "script",
+    ]);
+    const lines = Array.from({ length: 60 }, (_, i) => `line ${i}`);
+    await script.write(lines.join("\n") + "\n");
+    assert.equal((await script.finish()).code, 0, script.stdout);
+    assert.doesNotMatch(script.stdout, /slow down/);
+    await listener.waitFor(/\[Broadcast from script\]: line 59/);
+    const heard = listener.stdout.split("\n").filter((l) =>
+      l.startsWith("[Broadcast from script]")
+    );
+    assert.deepEqual(
+      heard,
+      lines.map((l) => `[Broadcast from script]: ${l}`),
+      "all of them, in order",
+    );
+
+    // The server goes away while a script is still sending: exit status 1.
+    const late = new ChatProcess([
+      "connect",
+      `127.0.0.1:${port}`,
+      "--pub",
+      `${dir}/public.pem`,
+      "--user",
+      "late",
+      "--no-reconnect",
+    ]);
+    await late.write(lines.join("\n") + "\n");
+    await late.closeStdin();
+    await listener.waitFor(/\[Broadcast from late\]: line 10/);
+    server.kill("SIGTERM");
+    assert.equal((await late.finish()).code, 1, late.stdout);
+    await listener.finish();
+  } finally {
+    server?.kill("SIGKILL");
+    await server?.finish();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -354,3 +354,20 @@ Deno.test("every missed message is delivered at sign-in, beyond one history page
   assert.deepEqual(texts, Array.from({ length: 600 }, (_, i) => `missed ${i}`));
   await Promise.all([sophia.quit(), back.quit()]);
 });
+
+Deno.test("the same identity key signing in again takes over its old session; another key cannot", async () => {
+  await using server = await startTestServer();
+  const key = await testIdentity();
+  const old = await TestClient.connect(server, "jojo", key);
+  const fresh = await TestClient.connect(server, "jojo", key);
+  assert.deepEqual(await old.client.ended, {
+    clean: true,
+    reason: "Disconnected by the server: you signed in from another place.",
+  });
+  assert.equal((await fresh.client.say("still me")).t, "ok");
+  await assert.rejects(
+    TestClient.connect(server, "jojo"),
+    /belongs to another identity key/,
+  );
+  await fresh.quit();
+});
