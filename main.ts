@@ -95,6 +95,7 @@ async function serve(
     join(dirname(command.keyPath), "chat-data");
   const store = openStore(
     dataDir === ":memory:" ? ":memory:" : join(dataDir, DATABASE_FILE),
+    { synchronous: command.sync },
   );
   let server;
   try {

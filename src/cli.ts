@@ -36,6 +36,8 @@ export type CliCommand =
     maxFileBytes: number;
     /** The store's folder, ":memory:" for none, or null for the default beside the key. */
     dataDir: string | null;
+    /** FULL: every commit synced to disk; NORMAL: survives a crash, not a power cut. */
+    sync: "FULL" | "NORMAL";
     /** Only the limits given on the command line; the rest keep their defaults. */
     connectionLimits: Partial<ConnectionLimits>;
   }
@@ -201,6 +203,12 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       "--data <dir>",
       "folder for the server's database (default: chat-data beside the key; :memory: keeps nothing)",
     )
+    .addOption(
+      new Option(
+        "--sync <mode>",
+        "full: a reply waits until its data is synced to disk; normal: faster, survives a crash of the server but not a power cut",
+      ).choices(["full", "normal"]).default("full"),
+    )
     .addOption(sizeOption("largest file the server relays"))
     .addOption(
       countOption(
@@ -233,6 +241,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         port: number;
         maxFileSize: number;
         data?: string;
+        sync: "full" | "normal";
         maxConnections?: number;
         maxPerAddress?: number;
         rate?: number;
@@ -248,6 +257,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         port: opts.port,
         maxFileBytes: opts.maxFileSize,
         dataDir: opts.data ?? null,
+        sync: opts.sync === "normal" ? "NORMAL" : "FULL",
         connectionLimits: {
           ...(opts.maxConnections === undefined
             ? {}
