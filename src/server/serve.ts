@@ -120,6 +120,8 @@ export async function startServer(
   const channels = new Map<ConnId, SecureChannel>();
   const sockets = new Set<WebSocketConnection>();
   const perAddress = new Map<string, number>();
+  /** When each connection last sent us anything. */
+  const lastHeard = new Map<ConnId, number>();
   let nextId = 1;
   let stopping = false;
 
@@ -148,6 +150,22 @@ export async function startServer(
   }
 
   /** Ends a connection for breaking a rule: an encrypted goodbye, then close. */
+  /**
+   * A connection ended without saying goodbye, or was cut off: what was sent
+   * to it since it was last heard from may never have been shown, so it waits
+   * for the next sign-in (as history; maybe twice, never lost).
+   */
+  function requeueUnconfirmed(id: ConnId): void {
+    const session = state.session(id);
+    const since = lastHeard.get(id);
+    if (store === null || session === undefined || since === undefined) return;
+    try {
+      store.requeueSince(session.nameKey, since);
+    } catch (error) {
+      log(`store failed: ${messageOf(error)}`);
+    }
+  }
+
   function dismiss(
     id: ConnId,
     channel: SecureChannel,
@@ -155,6 +173,7 @@ export async function startServer(
     reason: "violation" | "replaced" = "violation",
   ): void {
     if (!channels.has(id)) return;
+    requeueUnconfirmed(id);
     channels.delete(id);
     refusals.log(
       `dismiss:${channel.remoteAddress}`,
@@ -199,6 +218,8 @@ export async function startServer(
       }
     }, limits.registerTimeoutMs);
     const gate = new IdentityGate(identities, channel.transcriptHash);
+    let said: "goodbye" | null = null;
+    lastHeard.set(id, Date.now());
     const bucket = new TokenBucket(
       limits.messagesPerSecond,
       limits.messageBurst,
@@ -210,6 +231,7 @@ export async function startServer(
         const batch = await channel.receive();
         // Null when the peer closed, or when we dismissed it.
         if (batch === null || !channels.has(id)) break;
+        lastHeard.set(id, Date.now());
         let quit = false;
         // Messages to route, and direct replies kept in their order among them.
         let steps: Step[] = [];
@@ -302,6 +324,7 @@ export async function startServer(
         }
         flush();
         if (quit) {
+          said = "goodbye";
           await channel.drain();
           channel.close(CloseCode.normal, "bye");
           break;
@@ -325,10 +348,13 @@ export async function startServer(
         );
       }
       const name = state.nameOf(id);
-      if (channels.delete(id)) {
+      if (channels.has(id)) {
+        if (said !== "goodbye") requeueUnconfirmed(id);
+        channels.delete(id);
         deliver(disconnect(state, id, Date.now()));
         if (name !== null) log(`${name} left`);
       }
+      lastHeard.delete(id);
     }
   }
 

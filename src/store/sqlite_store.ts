@@ -387,6 +387,16 @@ export class SqliteStore implements Store {
     ) > 0;
   }
 
+  requeueSince(userKey: string, since: number): number {
+    return this.#run(
+      `UPDATE deliveries SET delivered = 0
+       WHERE user_key = ? AND delivered = 1
+         AND message_id IN (SELECT id FROM messages WHERE ts >= ?)`,
+      userKey,
+      since,
+    );
+  }
+
   pendingFor(userKey: string, limit: number): StoredMessage[] {
     checkLimit(limit);
     // `delivered = 0` as a literal lets SQLite use the partial index.

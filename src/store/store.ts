@@ -277,6 +277,11 @@ export interface Store {
   /** Notes a message reached a recipient; false if there was nothing to mark. */
   markDelivered(messageId: number, userKey: string): boolean;
   /**
+   * Marks the user's messages sent at or after `since` as not delivered again
+   * (their connection died and may not have shown them); returns how many.
+   */
+  requeueSince(userKey: string, since: Timestamp): number;
+  /**
    * The oldest `limit` messages that have not reached the user yet, oldest
    * first. Mark them delivered and call again for the next batch.
    */

@@ -1,16 +1,21 @@
 /**
  * A chat client in its own process, for tests that freeze it with SIGSTOP so
- * that it stops reading its socket. Usage: frozen_client.ts URL SPKI_BASE64 NAME
+ * that it stops reading its socket.
+ * Usage: frozen_client.ts URL SPKI_BASE64 NAME [IDENTITY_PEM_FILE]
  */
 
 import { ChatClient } from "../../src/client/chat_client.ts";
 import { fromBase64 } from "../../src/crypto/bytes.ts";
+import { importIdentityPem } from "../../src/crypto/identity.ts";
 
-const [url, spki, name] = Deno.args;
+const [url, spki, name, identityFile] = Deno.args;
 const client = await ChatClient.connect(url!, {
   pinnedSpki: fromBase64(spki!),
 });
-const reply = await client.register(name!);
+const identity = identityFile === undefined
+  ? undefined
+  : await importIdentityPem(await Deno.readTextFile(identityFile));
+const reply = await client.register(name!, identity);
 console.log(
   reply.t === "welcome" ? "ready" : `failed ${JSON.stringify(reply)}`,
 );

@@ -2,6 +2,11 @@
 
 import assert from "node:assert/strict";
 import { ChatClient, decodeText } from "../../src/client/chat_client.ts";
+import { toBase64 } from "../../src/crypto/bytes.ts";
+import {
+  generateIdentity,
+  importIdentityPem,
+} from "../../src/crypto/identity.ts";
 import { readPublicKeyFile } from "../../src/crypto/key_files.ts";
 import { startTestServer, TestClient, testIdentity } from "../_helpers/chat.ts";
 import { ChatProcess } from "../_helpers/process.ts";
@@ -370,4 +375,61 @@ Deno.test("the same identity key signing in again takes over its old session; an
     /belongs to another identity key/,
   );
   await fresh.quit();
+});
+
+Deno.test("messages sent to a connection that dies unheard are delivered again at the next sign-in", async () => {
+  await using server = await startTestServer();
+  const dir = await Deno.makeTempDir({ prefix: "chat-requeue-" });
+  const { privatePem } = await generateIdentity();
+  await Deno.writeTextFile(`${dir}/jojo.pem`, privatePem);
+  const frozen = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      `--allow-read=${dir}`,
+      new URL("../_helpers/frozen_client.ts", import.meta.url).pathname,
+      server.url,
+      toBase64(server.spki),
+      "jojo",
+      `${dir}/jojo.pem`,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = frozen.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    assert.equal((await reader.read()).value?.trim(), "ready");
+    const sophia = await TestClient.connect(server, "sophia");
+    frozen.kill("SIGSTOP");
+    // The server still thinks jojo is online: this goes to a connection that will die.
+    const reply = await sophia.client.msg("jojo", "did you get this?");
+    assert.ok(reply.t === "ok" && reply.text === "", "sent live, not queued");
+    frozen.kill("SIGKILL");
+    await frozen.status;
+    await sophia.waitFor((m) =>
+      m.message.t === "presence" && m.message.name === "jojo" &&
+      !m.message.online
+    );
+    const back = await TestClient.connect(
+      server,
+      "jojo",
+      await importIdentityPem(privatePem),
+    );
+    const missed = await back.waitFor((m) => m.message.t === "private");
+    assert.equal(missed.text, "did you get this?");
+    assert.equal(
+      missed.message.t === "private" && missed.message.history,
+      true,
+    );
+    await Promise.all([sophia.quit(), back.quit()]);
+  } finally {
+    try {
+      frozen.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    await frozen.status;
+    await reader.cancel().catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
 });
