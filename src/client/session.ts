@@ -570,6 +570,9 @@ function learnNames(
 }
 
 function describeConnectError(reason: string, url: string): string {
+  if (/Invalid status code: 503/.test(reason)) {
+    return `The server at ${url} refused the connection: it is full, or there are too many connections from your address. Try again later`;
+  }
   if (/refused|tcp connect error|os error 111/i.test(reason)) {
     return `Cannot connect to ${url}: connection refused. Is 'chat serve' running there?`;
   }

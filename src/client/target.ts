@@ -21,10 +21,20 @@ export function parseTarget(
     } catch {
       throw new TypeError(`Not a valid URL: '${trimmed}'`);
     }
-    if (port !== null && url.port === "") url.port = String(port);
-    if (url.port === "" && url.protocol === "ws:") {
-      url.port = String(DEFAULT_PORT);
+    // URL drops a port equal to the scheme's default (ws://host:80), so ask
+    // the text whether one was written.
+    const written = /^wss?:\/\/(\[[^\]]*\]|[^/:?#]*):(\d+)/i.exec(trimmed)?.[2];
+    if (written !== undefined) {
+      if (port !== null && Number(written) !== port) {
+        throw new TypeError(
+          `Two different ports given: ${written} in '${trimmed}' and --port ${port}`,
+        );
+      }
+      return `${url.protocol}//${url.hostname}:${written}${
+        url.pathname === "/" ? "" : url.pathname
+      }`;
     }
+    url.port = String(port ?? (url.protocol === "ws:" ? DEFAULT_PORT : 443));
     return url.href.replace(/\/$/, "");
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) {

@@ -63,6 +63,13 @@ type Step = { message: ClientMessage; body: Uint8Array } | {
   reply: ServerMessage;
 };
 
+/** Error codes that mean a limit was reached: worth a line in the log. */
+const LOGGED_REFUSALS: ReadonlySet<string> = new Set([
+  "too_long",
+  "limit",
+  "too_large",
+]);
+
 /** Messages that are flow-controlled by the file window, not the rate limit. */
 const FILE_DATA = new Set(["file_chunk", "file_ack", "file_end", "file_done"]);
 
@@ -97,9 +104,14 @@ export async function startServer(
           ? [{ to: [id], message: step.reply }]
           : route(state, id, step.message, step.body, now)
       );
-    if (store === null) return run();
+    const logged = () => {
+      const out = run();
+      noteRefusals(id, out);
+      return out;
+    };
+    if (store === null) return logged();
     try {
-      return store.transaction(run);
+      return store.transaction(logged);
     } catch (error) {
       // Details stay in the log; the user only learns that it failed.
       log(`store failed: ${messageOf(error)}`);
@@ -150,6 +162,20 @@ export async function startServer(
   }
 
   /** Ends a connection for breaking a rule: an encrypted goodbye, then close. */
+  /** Refusals at a limit are logged (once per kind and address), like the others. */
+  function noteRefusals(id: ConnId, out: readonly Outbound[]): void {
+    const channel = channels.get(id);
+    if (channel === undefined) return;
+    for (const { message } of out) {
+      if (message.t === "error" && LOGGED_REFUSALS.has(message.code)) {
+        refusals.log(
+          `${message.code}:${channel.remoteAddress}`,
+          `refused ${describe(id, channel)}: ${message.text}`,
+        );
+      }
+    }
+  }
+
   /**
    * A connection ended without saying goodbye, or was cut off: what was sent
    * to it since it was last heard from may never have been shown, so it waits
@@ -410,7 +436,7 @@ export async function startServer(
     });
     const conn = new WebSocketConnection(socket, address);
     // Counted until the socket is really gone: after close() a silent peer
-    // can hold it open for a long time (DEVELOPERS.md).
+    // can hold it open for a long time (measured with Deno 2.9.6).
     sockets.add(conn);
     perAddress.set(host, (perAddress.get(host) ?? 0) + 1);
     conn.closed.then(() => {
@@ -447,8 +473,7 @@ export async function startServer(
     for (const conn of sockets) {
       conn.close(CloseCode.goingAway, "server is shutting down");
     }
-    // A peer that never answers the close frame keeps its socket open (see
-    // DEVELOPERS.md); do not let it hold the shutdown hostage.
+    // A peer that never answers the close frame keeps its socket open ; do not let it hold the shutdown hostage.
     await withDeadline(
       Promise.all([...sockets].map((conn) => conn.closed)),
       SHUTDOWN_GRACE_MS,

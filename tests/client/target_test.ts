@@ -20,3 +20,13 @@ Deno.test("parseTarget rejects garbage, other schemes, conflicting and out-of-ra
   assert.throws(() => parseTarget("host:1", 2), /Two different ports/);
   assert.throws(() => parseTarget("host:70000"), /out of range/);
 });
+
+Deno.test("parseTarget keeps a port written in a ws:// URL, even the scheme's default", () => {
+  assert.equal(parseTarget("ws://127.0.0.1:80"), "ws://127.0.0.1:80");
+  assert.equal(parseTarget("ws://127.0.0.1:80", 80), "ws://127.0.0.1:80");
+  assert.throws(
+    () => parseTarget("ws://127.0.0.1:80", 9000),
+    /Two different ports/,
+  );
+  assert.equal(parseTarget("ws://[::1]:9000"), "ws://[::1]:9000");
+});
