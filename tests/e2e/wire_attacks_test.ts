@@ -23,68 +23,17 @@ import {
   otherPublicSpki,
   settle,
   startTestServer,
-  TestClient,
   type TestServer,
 } from "../_helpers/chat.ts";
 import { frameSeq, RawClient } from "../_helpers/raw_client.ts";
+import {
+  assertStillChatting,
+  type Bystanders,
+  bystanders,
+  waitForLog,
+} from "../_helpers/bystanders.ts";
 
 const encoder = new TextEncoder();
-const LOG_WAIT_MS = 3000;
-
-/** Two registered users who should not notice anything. */
-interface Bystanders {
-  alice: TestClient;
-  bob: TestClient;
-  [Symbol.asyncDispose](): Promise<void>;
-}
-
-async function bystanders(server: TestServer): Promise<Bystanders> {
-  const alice = await TestClient.connect(server, "alice");
-  const bob = await TestClient.connect(server, "bob");
-  return {
-    alice,
-    bob,
-    [Symbol.asyncDispose]: async () => {
-      await Promise.all([alice.quit(), bob.quit()]);
-    },
-  };
-}
-
-/** Alice and Bob still exchange a broadcast and a private message. */
-async function assertStillChatting(
-  { alice, bob }: Bystanders,
-  tag: string,
-): Promise<void> {
-  assert.equal((await alice.client.say(`still here ${tag}`)).t, "ok");
-  await bob.waitFor((m) =>
-    m.message.t === "public" && m.message.from === "alice" &&
-    m.text === `still here ${tag}`
-  );
-  assert.equal((await bob.client.msg("alice", `me too ${tag}`)).t, "ok");
-  await alice.waitFor((m) =>
-    m.message.t === "private" && m.message.from === "bob" &&
-    m.text === `me too ${tag}`
-  );
-}
-
-/** Resolves with the first log line matching `pattern`; bounded in time. */
-async function waitForLog(
-  server: TestServer,
-  pattern: RegExp,
-  timeoutMs = LOG_WAIT_MS,
-): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const line = server.logs.find((l) => pattern.test(l));
-    if (line !== undefined) return line;
-    if (Date.now() >= deadline) {
-      assert.fail(
-        `no log line matches ${pattern}; logs: ${JSON.stringify(server.logs)}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** The server closed `raw` with `code` and logged a line matching `reason`. */
 async function assertClosedByServer(
