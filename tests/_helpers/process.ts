@@ -104,3 +104,36 @@ export class ChatProcess {
     }
   }
 }
+
+/** A 2048-bit server key pair in `dir` (fast); throws if `keygen` fails. */
+export async function makeKeys(dir: string): Promise<void> {
+  const keygen = new ChatProcess(["keygen", "--bits", "2048", "--out", dir]);
+  const status = await keygen.finish();
+  if (status.code !== 0) throw new Error(`keygen failed: ${keygen.stderr}`);
+}
+
+/** `main.ts serve` on 127.0.0.1 with the key in `keyDir`, plus `extra` options. */
+export function serveProcess(
+  keyDir: string,
+  port: number | string = 0,
+  ...extra: string[]
+): ChatProcess {
+  return new ChatProcess([
+    "serve",
+    "--key",
+    `${keyDir}/private.pem`,
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    ...extra,
+  ]);
+}
+
+/** The port a server process says it listens on. */
+export async function listeningPort(server: ChatProcess): Promise<string> {
+  const [, port] = await server.waitFor(
+    /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
+  );
+  return port!;
+}

@@ -1,7 +1,11 @@
 /** File transfer between real `main.ts connect` processes: saving, and opening only safe files. */
 
 import assert from "node:assert/strict";
-import { ChatProcess } from "../_helpers/process.ts";
+import {
+  ChatProcess,
+  listeningPort,
+  serveProcess,
+} from "../_helpers/process.ts";
 
 Deno.test("chat connect --open-with opens received documents, and never scripts or executables", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-cli-files-" });
@@ -15,18 +19,8 @@ Deno.test("chat connect --open-with opens received documents, and never scripts 
       `${dir}/keys`,
     ]);
     assert.equal((await keygen.finish()).code, 0);
-    server = new ChatProcess([
-      "serve",
-      "--key",
-      `${dir}/keys/private.pem`,
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-    ]);
-    const [, port] = await server.waitFor(
-      /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
-    );
+    server = serveProcess(`${dir}/keys`);
+    const port = await listeningPort(server);
 
     const opener = `${dir}/opener.sh`;
     await Deno.writeTextFile(
@@ -129,18 +123,8 @@ Deno.test("chat connect that quits while a file is arriving leaves no .part behi
       `${dir}/keys`,
     ]);
     assert.equal((await keygen.finish()).code, 0);
-    server = new ChatProcess([
-      "serve",
-      "--key",
-      `${dir}/keys/private.pem`,
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-    ]);
-    const [, port] = await server.waitFor(
-      /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
-    );
+    server = serveProcess(`${dir}/keys`);
+    const port = await listeningPort(server);
     const downloads = `${dir}/downloads`;
     const jojo = new ChatProcess([
       "connect",

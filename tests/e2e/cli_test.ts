@@ -1,7 +1,11 @@
 /** `main.ts keygen`, `serve` and `connect` as real processes, driven through stdin. */
 
 import assert from "node:assert/strict";
-import { ChatProcess } from "../_helpers/process.ts";
+import {
+  ChatProcess,
+  listeningPort,
+  serveProcess,
+} from "../_helpers/process.ts";
 
 async function keygen(dir: string, ...extra: string[]): Promise<ChatProcess> {
   const process = new ChatProcess([
@@ -56,18 +60,8 @@ Deno.test("chat serve and chat connect: two users chat through real processes; S
   let server: ChatProcess | null = null;
   try {
     await keygen(dir);
-    server = new ChatProcess([
-      "serve",
-      "--key",
-      `${dir}/private.pem`,
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-    ]);
-    const [, port] = await server.waitFor(
-      /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
-    );
+    server = serveProcess(dir);
+    const port = await listeningPort(server);
     await server.waitFor(/Server key fingerprint: SHA256:/);
 
     const jojo = new ChatProcess([
@@ -84,7 +78,7 @@ Deno.test("chat serve and chat connect: two users chat through real processes; S
       "connect",
       "127.0.0.1",
       "--port",
-      port!,
+      port,
       "--pub",
       `${dir}/public.pem`,
       "--user",
@@ -151,18 +145,8 @@ Deno.test("chat connect with the wrong public key names both fingerprints and ex
   try {
     await keygen(`${dir}/server`);
     await keygen(`${dir}/other`);
-    server = new ChatProcess([
-      "serve",
-      "--key",
-      `${dir}/server/private.pem`,
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-    ]);
-    const [, port] = await server.waitFor(
-      /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
-    );
+    server = serveProcess(`${dir}/server`);
+    const port = await listeningPort(server);
     const started = Date.now();
     const client = new ChatProcess([
       "connect",
@@ -216,15 +200,7 @@ Deno.test("chat serve with a bad key file or a busy port prints one line and exi
     await keygen(dir);
     using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const busyPort = (listener.addr as Deno.NetAddr).port;
-    const busy = new ChatProcess([
-      "serve",
-      "--key",
-      `${dir}/private.pem`,
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(busyPort),
-    ]);
+    const busy = serveProcess(dir, String(busyPort));
     assert.equal((await busy.finish()).code, 1);
     assert.match(busy.stderr, new RegExp(`Port ${busyPort} is already in use`));
 
@@ -241,22 +217,8 @@ Deno.test("chat connect paces a script under the server's rate limit, and exits 
   let server: ChatProcess | null = null;
   try {
     await keygen(dir);
-    server = new ChatProcess([
-      "serve",
-      "--key",
-      `${dir}/private.pem`,
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--rate",
-      "20",
-      "--burst",
-      "5",
-    ]);
-    const [, port] = await server.waitFor(
-      /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
-    );
+    server = serveProcess(dir, 0, "--rate", "20", "--burst", "5");
+    const port = await listeningPort(server);
     const listener = new ChatProcess([
       "connect",
       `127.0.0.1:${port}`,

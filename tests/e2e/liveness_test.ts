@@ -3,40 +3,30 @@
 import assert from "node:assert/strict";
 import { ChatClient } from "../../src/client/chat_client.ts";
 import { readPublicKeyFile } from "../../src/crypto/key_files.ts";
-import { ChatProcess } from "../_helpers/process.ts";
+import {
+  ChatProcess,
+  listeningPort,
+  makeKeys,
+  serveProcess,
+} from "../_helpers/process.ts";
 import { startTestServer } from "../_helpers/chat.ts";
 
 async function withKeys(run: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "chat-live-" });
   try {
-    const keygen = new ChatProcess(["keygen", "--bits", "2048", "--out", dir]);
-    assert.equal((await keygen.finish()).code, 0);
+    await makeKeys(dir);
     await run(dir);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 }
 
-function serve(dir: string, port: number | string = 0): ChatProcess {
-  return new ChatProcess([
-    "serve",
-    "--key",
-    `${dir}/private.pem`,
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(port),
-  ]);
-}
-
 Deno.test("chat connect reconnects after a server restart, under the same name, and sends what was typed meanwhile", async () => {
   await withKeys(async (dir) => {
-    let server = serve(dir);
+    let server = serveProcess(dir);
     const servers = [server];
     try {
-      const [, port] = await server.waitFor(
-        /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
-      );
+      const port = await listeningPort(server);
       const sophia = new ChatProcess([
         "connect",
         `127.0.0.1:${port}`,
@@ -53,7 +43,7 @@ Deno.test("chat connect reconnects after a server restart, under the same name, 
       );
       await sophia.write("typed while offline\n");
 
-      server = serve(dir, port!);
+      server = serveProcess(dir, port);
       servers.push(server);
       await server.waitFor(/listening on/);
       await sophia.waitFor(/Reconnected as sophia\./, 20_000);
@@ -85,11 +75,9 @@ Deno.test("chat connect reconnects after a server restart, under the same name, 
 
 Deno.test("chat connect --no-reconnect says the server went away and exits non-zero", async () => {
   await withKeys(async (dir) => {
-    const server = serve(dir);
+    const server = serveProcess(dir);
     try {
-      const [, port] = await server.waitFor(
-        /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
-      );
+      const port = await listeningPort(server);
       const client = new ChatProcess([
         "connect",
         `127.0.0.1:${port}`,
@@ -113,11 +101,9 @@ Deno.test("chat connect --no-reconnect says the server went away and exits non-z
 
 Deno.test("ChatClient notices a server that stops answering (frozen process) by its pings", async () => {
   await withKeys(async (dir) => {
-    const server = serve(dir);
+    const server = serveProcess(dir);
     try {
-      const [, port] = await server.waitFor(
-        /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
-      );
+      const port = await listeningPort(server);
       const { spki } = await readPublicKeyFile(`${dir}/public.pem`);
       const client = await ChatClient.connect(`ws://127.0.0.1:${port}`, {
         pinnedSpki: spki,

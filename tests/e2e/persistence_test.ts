@@ -9,7 +9,12 @@ import {
 } from "../../src/crypto/identity.ts";
 import { readPublicKeyFile } from "../../src/crypto/key_files.ts";
 import { startTestServer, TestClient, testIdentity } from "../_helpers/chat.ts";
-import { ChatProcess } from "../_helpers/process.ts";
+import {
+  ChatProcess,
+  listeningPort,
+  makeKeys,
+  serveProcess,
+} from "../_helpers/process.ts";
 
 async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "chat-persist-" });
@@ -20,29 +25,14 @@ async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-async function keygen(dir: string): Promise<void> {
-  const process = new ChatProcess(["keygen", "--bits", "2048", "--out", dir]);
-  assert.equal((await process.finish()).code, 0, process.stderr);
-}
-
+/** A server on 127.0.0.1 keeping its data in `dir`/data. */
 function serve(
   dir: string,
   port: number | string = 0,
   keyDir = dir,
   ...extra: string[]
 ): ChatProcess {
-  return new ChatProcess([
-    "serve",
-    ...extra,
-    "--key",
-    `${keyDir}/private.pem`,
-    "--data",
-    `${dir}/data`,
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(port),
-  ]);
+  return serveProcess(keyDir, port, "--data", `${dir}/data`, ...extra);
 }
 
 function client(
@@ -72,16 +62,14 @@ async function stop(server: ChatProcess): Promise<void> {
 
 Deno.test("a restarted server keeps groups, membership, history and a pending offline message", async () => {
   await withDir(async (dir) => {
-    await keygen(dir);
+    await makeKeys(dir);
     let server = serve(dir);
     try {
-      const [, port] = await server.waitFor(
-        /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
-      );
+      const port = await listeningPort(server);
       await server.waitFor(/Data is kept in .*data/);
-      const jojo = client(dir, port!, "jojo", `${dir}/jojo.pem`);
+      const jojo = client(dir, port, "jojo", `${dir}/jojo.pem`);
       await jojo.waitFor(/SUCCESS: Username registered\./);
-      const sophia = client(dir, port!, "sophia", `${dir}/sophia.pem`);
+      const sophia = client(dir, port, "sophia", `${dir}/sophia.pem`);
       await sophia.waitFor(/SUCCESS: Username registered\./);
       await sophia.write("/create haha\n");
       await sophia.waitFor(/SUCCESS: Group 'haha' created and joined\./);
@@ -102,10 +90,10 @@ Deno.test("a restarted server keeps groups, membership, history and a pending of
       );
 
       await stop(server);
-      server = serve(dir, port!);
+      server = serve(dir, port);
       await server.waitFor(/listening on/);
 
-      const back = client(dir, port!, "jojo", `${dir}/jojo.pem`);
+      const back = client(dir, port, "jojo", `${dir}/jojo.pem`);
       await back.waitFor(
         /\[history \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] Private message from sophia: waiting for you/,
       );
@@ -122,7 +110,7 @@ Deno.test("a restarted server keeps groups, membership, history and a pending of
       );
       assert.match(history, /End of history for group 'haha' \(2 messages\)\./);
       // Delivered once: connecting again shows no pending messages.
-      const again = client(dir, port!, "jojo", `${dir}/jojo.pem`);
+      const again = client(dir, port, "jojo", `${dir}/jojo.pem`);
       await again.write("/quit\n");
       assert.equal((await again.finish()).code, 0);
       assert.doesNotMatch(again.stdout, /waiting for you/);
@@ -135,19 +123,17 @@ Deno.test("a restarted server keeps groups, membership, history and a pending of
 
 Deno.test("a name cannot be taken with another identity key until the operator releases it", async () => {
   await withDir(async (dir) => {
-    await keygen(dir);
+    await makeKeys(dir);
     const server = serve(dir);
     try {
-      const [, port] = await server.waitFor(
-        /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
-      );
-      const owner = client(dir, port!, "jojo", `${dir}/owner.pem`);
+      const port = await listeningPort(server);
+      const owner = client(dir, port, "jojo", `${dir}/owner.pem`);
       await owner.write("/quit\n");
       assert.equal((await owner.finish()).code, 0);
       assert.match(owner.stdout, /Created your identity key SHA256:/);
 
       // Offline or online, another key is refused with both fingerprints.
-      const thief = client(dir, port!, "JoJo", `${dir}/thief.pem`);
+      const thief = client(dir, port, "JoJo", `${dir}/thief.pem`);
       assert.equal((await thief.finish()).code, 1);
       assert.match(
         thief.stdout,
@@ -163,10 +149,10 @@ Deno.test("a name cannot be taken with another identity key until the operator r
       ]);
       assert.equal((await released.finish()).code, 0, released.stderr);
       assert.match(released.stdout, /Released 'jojo'/);
-      const newOwner = client(dir, port!, "jojo", `${dir}/thief.pem`);
+      const newOwner = client(dir, port, "jojo", `${dir}/thief.pem`);
       await newOwner.write("/quit\n");
       assert.equal((await newOwner.finish()).code, 0, newOwner.stdout);
-      const oldOwner = client(dir, port!, "jojo", `${dir}/owner.pem`);
+      const oldOwner = client(dir, port, "jojo", `${dir}/owner.pem`);
       assert.equal(
         (await oldOwner.finish()).code,
         1,
@@ -223,13 +209,11 @@ Deno.test("history respects membership: nothing from before someone joined or wh
 
 Deno.test("every acknowledged message survives a kill -9 of the server mid-traffic", async () => {
   await withDir(async (dir) => {
-    await keygen(dir);
+    await makeKeys(dir);
     // No rate limit: the talker sends as fast as the server answers.
     let server = serve(dir, 0, dir, "--rate", "0");
     try {
-      const [, port] = await server.waitFor(
-        /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
-      );
+      const port = await listeningPort(server);
       const { spki } = await readPublicKeyFile(`${dir}/public.pem`);
       const url = `ws://127.0.0.1:${port}`;
       const talker = await ChatClient.connect(url, { pinnedSpki: spki });
@@ -254,7 +238,7 @@ Deno.test("every acknowledged message survives a kill -9 of the server mid-traff
       await sending;
       await talker.ended;
 
-      server = serve(dir, port!);
+      server = serve(dir, port);
       await server.waitFor(/listening on/);
       const reader = await ChatClient.connect(url, { pinnedSpki: spki });
       assert.equal((await reader.register("reader")).t, "welcome");
@@ -278,8 +262,8 @@ Deno.test("every acknowledged message survives a kill -9 of the server mid-traff
 
 Deno.test("chat connect without --pub remembers a server's key and refuses it when it changes", async () => {
   await withDir(async (dir) => {
-    await keygen(`${dir}/first`);
-    await keygen(`${dir}/second`);
+    await makeKeys(`${dir}/first`);
+    await makeKeys(`${dir}/second`);
     const home = `${dir}/config`;
     let server = serve(dir, 0, `${dir}/first`);
     const run = (port: string) =>
@@ -288,13 +272,11 @@ Deno.test("chat connect without --pub remembers a server's key and refuses it wh
         env: { XDG_CONFIG_HOME: home },
       });
     try {
-      const [, port] = await server.waitFor(
-        /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
-      );
+      const port = await listeningPort(server);
       const [, fingerprint] = await server.waitFor(
         /Server key fingerprint: (SHA256:\S+)/,
       );
-      const first = run(port!);
+      const first = run(port);
       await first.write("/quit\n");
       assert.equal((await first.finish()).code, 0, first.stdout + first.stderr);
       assert.ok(
@@ -310,17 +292,17 @@ Deno.test("chat connect without --pub remembers a server's key and refuses it wh
         ),
       );
 
-      const again = run(port!);
+      const again = run(port);
       await again.write("/quit\n");
       assert.equal((await again.finish()).code, 0);
       assert.doesNotMatch(again.stdout, /First connection/);
 
       await stop(server);
-      server = serve(dir, port!, `${dir}/second`);
+      server = serve(dir, port, `${dir}/second`);
       const [, other] = await server.waitFor(
         /Server key fingerprint: (SHA256:\S+)/,
       );
-      const refused = run(port!);
+      const refused = run(port);
       assert.equal((await refused.finish()).code, 1);
       assert.ok(
         refused.stdout.includes(
