@@ -128,6 +128,12 @@ interface LatencyArgs {
   senders: string[];
   ratePerSecond: number;
   startAt: number;
+  /**
+   * When this process's first message goes out after `startAt`: the load
+   * processes interleave their schedules so that the total rate is evenly
+   * spaced rather than every process sending at the same instants.
+   */
+  offsetMs: number;
   durationMs: number;
   drainMs: number;
   quietMs: number;
@@ -274,14 +280,12 @@ export function loadCommands(target: Target): Record<string, Handler> {
       });
       const senders = args.senders.map(get);
       const interval = 1000 / args.ratePerSecond;
+      const first = args.startAt + args.offsetMs;
       let i = 0;
-      while (args.startAt + i * interval < end) {
-        await sleepUntil(args.startAt + i * interval);
+      while (first + i * interval < end) {
+        await sleepUntil(first + i * interval);
         // A late timer sends everything that is due, each stamped when sent.
-        while (
-          args.startAt + i * interval <= now() &&
-          args.startAt + i * interval < end
-        ) {
+        while (first + i * interval <= now() && first + i * interval < end) {
           const sender = senders[i % senders.length]!;
           let to = "";
           if (args.mode === "group") to = args.groupOf[sender.name]!;

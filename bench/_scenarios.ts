@@ -294,6 +294,8 @@ export interface LatencyRun extends Percentiles {
   lost: number;
   errors: number;
   serverCores: number;
+  /** Cores busy in each load process meanwhile. */
+  loadCores: number[];
   /** Cores busy with other work on the machine meanwhile. */
   otherCores: number;
 }
@@ -412,7 +414,8 @@ export async function runRoom(
           `  latency ${mode} run ${r + 1}: p50 ${run.p50.toFixed(2)} ms, ` +
             `p99 ${run.p99.toFixed(2)} ms, max ${run.max.toFixed(2)} ms ` +
             `(${run.count} deliveries, ${run.lost} missing; server ` +
-            `${run.serverCores} cores, other work ${run.otherCores} cores)`,
+            `${run.serverCores} cores, load ${run.loadCores.join("+")}, ` +
+            `other work ${run.otherCores} cores)`,
         );
         latency[mode].push(run);
       }
@@ -555,6 +558,7 @@ export async function runLatency(
     senders: parts[k],
     ratePerSecond: config.latencyRate / fleet.procs.length,
     startAt,
+    offsetMs: k * 1000 / config.latencyRate,
     durationMs: config.latencyMs,
     drainMs: 5000,
     quietMs: config.settleMs,
@@ -583,6 +587,9 @@ export async function runLatency(
     lost: sent * fanout - stats.count,
     errors: results.reduce((n, r) => n + r.errors, 0),
     serverCores: Math.round(usage.processes[0]!.cores * 100) / 100,
+    loadCores: usage.processes.slice(1).map((u) =>
+      Math.round(u.cores * 100) / 100
+    ),
     otherCores: Math.round(usage.otherCores * 100) / 100,
   };
 }

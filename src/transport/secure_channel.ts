@@ -13,6 +13,7 @@ import {
   ServerHandshake,
   type SessionKeys,
 } from "../crypto/handshake.ts";
+import { nativeSmallFrames } from "../crypto/native_aead.ts";
 import type { FrameOpener, FrameSealer } from "../crypto/session_cipher.ts";
 import {
   decodeBatch,
@@ -223,7 +224,11 @@ export function acceptChannel(
     conn,
     options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS,
     async () => {
-      const handshake = await ServerHandshake.start(options);
+      const handshake = await ServerHandshake.start({
+        privateKey: options.privateKey,
+        publicSpki: options.publicSpki,
+        cipher: { smallFrames: nativeSmallFrames },
+      });
       conn.send(handshake.hello);
       const serverFinished = await handshake.receiveClientHello(
         await receiveText(conn),
@@ -257,9 +262,10 @@ export function openChannel(
     conn,
     options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS,
     async () => {
-      const handshake = new ClientHandshake(
-        options.pinnedSpki ? { pinnedSpki: options.pinnedSpki } : {},
-      );
+      const handshake = new ClientHandshake({
+        ...(options.pinnedSpki ? { pinnedSpki: options.pinnedSpki } : {}),
+        cipher: { smallFrames: nativeSmallFrames },
+      });
       const hello = await handshake.receiveServerHello(await receiveText(conn));
       conn.send(hello.reply);
       const finished = await handshake.receiveServerFinished(

@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { randomBytes, utf8Encode } from "../../src/crypto/bytes.ts";
+import {
+  nativeSmallFrames,
+  SMALL_FRAME_LIMIT,
+} from "../../src/crypto/native_aead.ts";
+import {
+  FrameError,
+  FrameOpener,
+  FrameSealer,
+  type SmallFrameAead,
+} from "../../src/crypto/session_cipher.ts";
+
+const SIZES = [0, 1, 100, SMALL_FRAME_LIMIT - 1, SMALL_FRAME_LIMIT, 100_000];
+
+/** nativeSmallFrames, counting the frames it handles. */
+function counting(): SmallFrameAead & { seals: number; opens: number } {
+  const spy = {
+    maxPlaintext: nativeSmallFrames.maxPlaintext,
+    seals: 0,
+    opens: 0,
+    sealInto(...args: Parameters<SmallFrameAead["sealInto"]>) {
+      spy.seals++;
+      nativeSmallFrames.sealInto(...args);
+    },
+    open(...args: Parameters<SmallFrameAead["open"]>) {
+      spy.opens++;
+      return nativeSmallFrames.open(...args);
+    },
+  };
+  return spy;
+}
+
+async function rejectsAuth(promise: Promise<unknown>, reason: string) {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof FrameError, `got ${error}`);
+    assert.equal(error.reason, reason);
+    return true;
+  });
+}
+
+Deno.test("small frames sealed through node:crypto are byte for byte WebCrypto's frames", async () => {
+  const secret = randomBytes(32);
+  const spy = counting();
+  const native = new FrameSealer(secret, {
+    rekeyInterval: 4,
+    smallFrames: spy,
+  });
+  const web = new FrameSealer(secret, { rekeyInterval: 4 });
+  // Twelve frames cross two epoch changes.
+  for (let round = 0; round < 2; round++) {
+    for (const size of SIZES) {
+      const plaintext = randomBytes(size);
+      assert.deepEqual(
+        await native.seal(plaintext),
+        await web.seal(plaintext),
+        `${size} bytes`,
+      );
+    }
+  }
+  // Only the frames up to the limit took the synchronous path.
+  assert.equal(
+    spy.seals,
+    2 * SIZES.filter((s) => s <= SMALL_FRAME_LIMIT).length,
+  );
+});
+
+Deno.test("either side may use node:crypto: frames open across implementations, in call order", async () => {
+  const secret = randomBytes(32);
+  for (const [sealWith, openWith] of [["native", "web"], ["web", "native"]]) {
+    const options = (kind: string) =>
+      kind === "native"
+        ? { rekeyInterval: 3, smallFrames: nativeSmallFrames }
+        : { rekeyInterval: 3 };
+    const sealer = new FrameSealer(secret, options(sealWith!));
+    const opener = new FrameOpener(secret, options(openWith!));
+    const plaintexts = [...SIZES, ...SIZES].map((size) => randomBytes(size));
+    // Sealed without awaiting, small and large mixed, across epochs: the
+    // synchronous frames must still take their sequence numbers in call order.
+    const frames = await Promise.all(plaintexts.map((p) => sealer.seal(p)));
+    for (const [i, frame] of frames.entries()) {
+      assert.deepEqual(
+        await opener.open(frame),
+        plaintexts[i],
+        `${sealWith} → ${openWith}, frame ${i}`,
+      );
+    }
+  }
+});
+
+Deno.test("node:crypto opener rejects tampered, truncated and misdirected small frames", async () => {
+  const secret = randomBytes(32);
+  const spy = counting();
+  const sealer = new FrameSealer(secret);
+  const opener = new FrameOpener(secret, { smallFrames: spy });
+  const frame = await sealer.seal(utf8Encode("attack at dawn"));
+  for (const index of [9, 15, frame.length - 1]) {
+    const copy = frame.slice();
+    copy[index]! ^= 0x01;
+    await rejectsAuth(opener.open(copy), "authentication failed");
+  }
+  await rejectsAuth(
+    opener.open(frame.subarray(0, frame.length - 1)),
+    "authentication failed",
+  );
+  const other = new FrameSealer(randomBytes(32));
+  await rejectsAuth(
+    opener.open(await other.seal(utf8Encode("attack at dawn"))),
+    "authentication failed",
+  );
+  assert.ok(spy.opens >= 5, "the synchronous path was the one tested");
+  // Nothing was accepted meanwhile: the genuine frame still opens, from a view.
+  const padded = new Uint8Array(frame.length + 8);
+  padded.set(frame, 3);
+  assert.deepEqual(
+    await opener.open(padded.subarray(3, 3 + frame.length)),
+    utf8Encode("attack at dawn"),
+  );
+  assert.equal(opener.expectedSeq, 1);
+});
