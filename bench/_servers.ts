@@ -135,7 +135,9 @@ export async function serverPermissions(): Promise<string[]> {
       await Deno.readTextFile(new URL("deno.json", ROOT)),
     );
     const start: string = config.tasks?.start ?? "";
-    const flags = start.split(/\s+/).filter((w) => w.startsWith("--allow"));
+    const flags = start.split(/\s+/).filter((w) =>
+      w.startsWith("--allow") || w.startsWith("--v8-flags")
+    );
     return flags.length > 0 ? flags : fallback;
   } catch {
     return fallback;

@@ -696,11 +696,7 @@ function echo(name: string): string | null {
 }
 
 function others(state: ServerState, except: ConnId): ConnId[] {
-  const ids: ConnId[] = [];
-  for (const session of state.sessions()) {
-    if (session.id !== except) ids.push(session.id);
-  }
-  return ids;
+  return state.onlineIds().filter((id) => id !== except);
 }
 
 function onlineMembersExcept(

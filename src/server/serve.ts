@@ -154,7 +154,10 @@ export async function startServer(
         if (channel === undefined) continue;
         channel.sendEncoded(encoded, bulk);
         // A client that does not read must not grow our memory without bound.
-        if (channel.backlog > limits.maxBacklogBytes) {
+        if (
+          channel.backlogEstimate > limits.maxBacklogBytes &&
+          channel.backlog > limits.maxBacklogBytes
+        ) {
           dismiss(id, channel, "you are not reading your messages fast enough");
         }
       }

@@ -96,6 +96,7 @@ export class ServerState {
   // Outlives sessions so `/list` can show it again after a reconnect and a
   // store can persist it.
   #lastMessages = new Map<string, LastMessage>();
+  #onlineIds: ConnId[] | null = null;
 
   /** Where everything that must survive a restart is written; null keeps it in memory. */
   readonly store: Store | null;
@@ -166,6 +167,7 @@ export class ServerState {
     const session = this.#connections.get(id) ?? null;
     this.#connections.delete(id);
     if (session !== null) {
+      this.#onlineIds = null;
       this.#online.delete(session.nameKey);
       if (now !== undefined) this.store?.touchSeen(session.nameKey, now);
     }
@@ -204,6 +206,18 @@ export class ServerState {
   }
 
   /**
+   * The connection ids of all online sessions, in connection order. Cached
+   * until someone registers or leaves: every public message needs it.
+   * Callers must not change the array.
+   */
+  onlineIds(): readonly ConnId[] {
+    if (this.#onlineIds === null) {
+      this.#onlineIds = [...this.sessions()].map((session) => session.id);
+    }
+    return this.#onlineIds;
+  }
+
+  /**
    * Registers a name on a connection. The caller checks validity and
    * uniqueness first; breaking either here is a bug, hence the throws.
    */
@@ -221,6 +235,7 @@ export class ServerState {
       lastMessageAt: this.#lastMessages.get(key)?.at ?? null,
     };
     this.#connections.set(id, session);
+    this.#onlineIds = null;
     this.#online.set(key, id);
     this.store?.ensureUser(name, key, now);
     this.store?.touchSeen(key, now);

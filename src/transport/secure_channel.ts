@@ -57,6 +57,8 @@ export class SecureChannel {
   #bulk: Uint8Array[] = [];
   #bulkBytes = 0;
   #flushing = false;
+  /** The socket's bufferedAmount when the last flush ended. */
+  #socketBuffered = 0;
   #idle: (() => void)[] = [];
   #failed = false;
   #gone = false;
@@ -75,6 +77,16 @@ export class SecureChannel {
   /** Bytes waiting to go out: everything queued plus the socket's own buffer. */
   get backlog(): number {
     return this.#queueBytes + this.#bulkBytes + this.#conn.bufferedAmount;
+  }
+
+  /**
+   * {@link backlog} with the socket's buffer as of the last flush: no call
+   * into the runtime, for checks made once per message per recipient. The
+   * socket's buffer only grows when we flush, so this is never below the
+   * real figure by more than what drained since.
+   */
+  get backlogEstimate(): number {
+    return this.#queueBytes + this.#bulkBytes + this.#socketBuffered;
   }
 
   get remoteAddress(): string {
@@ -200,6 +212,7 @@ export class SecureChannel {
       console.error(`chat: closing ${this.remoteAddress}: ${messageOf(error)}`);
     } finally {
       this.#flushing = false;
+      this.#socketBuffered = this.#conn.bufferedAmount;
       const idle = this.#idle;
       this.#idle = [];
       for (const resolve of idle) resolve();

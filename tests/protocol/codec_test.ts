@@ -170,3 +170,27 @@ Deno.test("parseServerMessage validates nested lists and maps unknown error code
     TypeError,
   );
 });
+
+Deno.test("decodeBatch reads ASCII, non-ASCII and long headers alike, and still refuses invalid UTF-8", () => {
+  const headers = [
+    { t: "error", id: 1, code: "internal", text: "plain ascii" },
+    { t: "error", id: 2, code: "internal", text: "café, 名前, 🙂" },
+    { t: "error", id: 3, code: "internal", text: "x".repeat(600) },
+    { t: "error", id: 4, code: "internal", text: "é" + "y".repeat(600) },
+  ];
+  const [batch] = packBatches(
+    headers.map((header) => encodeMessage(header as never)),
+  );
+  assert.deepEqual(decodeBatch(batch!).map((m) => m.header), headers);
+
+  // A short header with a byte that is not valid UTF-8 (0xff) is refused,
+  // as a long one is.
+  for (const padding of [0, 600]) {
+    const json = text(`{"t":"error","text":"${"z".repeat(padding)}?"}`);
+    json[json.length - 3] = 0xff;
+    const message = new Uint8Array(MESSAGE_OVERHEAD + json.length);
+    new DataView(message.buffer).setUint32(0, json.length);
+    message.set(json, MESSAGE_OVERHEAD);
+    assert.throws(() => decodeBatch(message), TypeError, `padding ${padding}`);
+  }
+});

@@ -70,6 +70,23 @@ Deno.test("ServerState.sessions yields online users in connection order", () => 
   ]);
 });
 
+Deno.test("ServerState.onlineIds follows registrations and departures", () => {
+  const state = new ServerState();
+  for (const id of [1, 2, 3, 4]) state.addConnection(id);
+  assert.deepEqual(state.onlineIds(), []);
+  state.register(2, "jojo", 0);
+  state.register(1, "sophia", 0);
+  // Connection order, as sessions() gives it; an unregistered one is absent.
+  assert.deepEqual(state.onlineIds(), [1, 2]);
+  assert.equal(state.onlineIds(), state.onlineIds(), "cached between changes");
+  state.register(4, "nana", 0);
+  assert.deepEqual(state.onlineIds(), [1, 2, 4]);
+  state.removeConnection(3);
+  assert.deepEqual(state.onlineIds(), [1, 2, 4]);
+  state.removeConnection(2);
+  assert.deepEqual(state.onlineIds(), [1, 4]);
+});
+
 Deno.test("ServerState.removeConnection frees the name and returns the session", () => {
   const state = new ServerState();
   state.addConnection(1);

@@ -255,6 +255,29 @@ Deno.test("touchSeen and touchMessage record times, and report unknown users", (
   });
 });
 
+Deno.test("touchMessage inside a transaction is written once at commit, and not at all after a rollback", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice", "bob");
+    store.transaction(() => {
+      assert.equal(store.touchMessage("alice", 20), true);
+      assert.equal(store.touchMessage("alice", 25), true);
+      assert.equal(store.touchMessage("alice", 22), true);
+      assert.equal(store.touchMessage("nobody", 22), false);
+    });
+    assert.equal(store.getUser("alice")?.lastMessageAt, 25);
+    assert.throws(() =>
+      store.transaction(() => {
+        store.touchMessage("bob", 30);
+        throw new Error("the run failed");
+      })
+    );
+    assert.equal(store.getUser("bob")?.lastMessageAt, null);
+    // The abandoned touch does not leak into the next transaction either.
+    store.transaction(() => store.touchSeen("bob", 40));
+    assert.equal(store.getUser("bob")?.lastMessageAt, null);
+  });
+});
+
 Deno.test("createGroup refuses a taken key and listGroups keeps creation order", () => {
   withMemoryStore((store) => {
     addUsers(store, "alice");
