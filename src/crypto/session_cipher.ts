@@ -193,6 +193,24 @@ export class FrameSealer {
     return this.#seal(seq, keys, plaintext);
   }
 
+  /**
+   * Seals the frame right away when it can be (a {@link SmallFrameAead} is
+   * set, the plaintext is small and this epoch's keys are derived); else
+   * returns null and takes no sequence number, and {@link seal} is the way.
+   */
+  trySealNow(plaintext: Uint8Array): Uint8Array<ArrayBuffer> | null {
+    const small = this.#small;
+    if (small === undefined || plaintext.length > small.maxPlaintext) {
+      return null;
+    }
+    const seq = this.#nextSeq;
+    if (seq >= this.#maxFrames) return null;
+    const ready = this.#schedule.readyKeys(seq);
+    if (ready === null) return null;
+    this.#nextSeq++;
+    return sealSmall(small, seq, ready, plaintext);
+  }
+
   async #seal(
     seq: number,
     keys: Promise<EpochKeys>,
@@ -438,10 +456,11 @@ async function deriveEpoch(secret: Uint8Array): Promise<EpochKeys> {
     false,
     ["encrypt", "decrypt"],
   );
+  // Views into one buffer: each ArrayBuffer costs memory per connection.
   return {
     key,
-    rawKey: okm.slice(0, AES_KEY_BYTES),
-    iv: okm.slice(AES_KEY_BYTES),
+    rawKey: okm.subarray(0, AES_KEY_BYTES),
+    iv: okm.subarray(AES_KEY_BYTES),
     secret,
   };
 }

@@ -193,7 +193,17 @@ export class SecureChannel {
         }
         // Seal all batches before awaiting any: the sealer assigns sequence
         // numbers at call time, so sending in this order keeps them in order.
-        const frames = packBatches(queued).map((batch) =>
+        // Small frames are sealed on the spot and go out in this turn, with
+        // no await: most chat traffic, one frame per recipient per message.
+        const batches = packBatches(queued);
+        let i = 0;
+        for (; i < batches.length; i++) {
+          const frame = this.#sealer.trySealNow(batches[i]!);
+          if (frame === null) break;
+          this.#conn.send(frame);
+        }
+        if (i === batches.length) continue;
+        const frames = batches.slice(i).map((batch) =>
           this.#sealer.seal(batch)
         );
         // If the sealer refuses one (session exhausted), the first refusal is

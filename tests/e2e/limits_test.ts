@@ -94,6 +94,35 @@ Deno.test("startServer closes a connection that never registers a name", async (
   });
 });
 
+Deno.test("startServer times out each unregistered connection on its own deadline, and never a registered one", async () => {
+  await using server = await startTestServer({
+    connectionLimits: { registerTimeoutMs: 300 },
+  });
+  const connect = () =>
+    ChatClient.connect(server.url, { pinnedSpki: server.spki });
+  const started = performance.now();
+  const early = await connect();
+  const named = await TestClient.connect(server, "named");
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  const late = await connect();
+  const endedAt = async (client: ChatClient) => {
+    const ending = await client.ended;
+    assert.match(ending.reason, /no username was registered in time/);
+    return performance.now() - started;
+  };
+  const [earlyEnd, lateEnd] = await Promise.all([
+    endedAt(early),
+    endedAt(late),
+  ]);
+  // The late one was not swept with the early one: its own 300 ms ran first.
+  assert.ok(lateEnd - earlyEnd >= 100, `${earlyEnd} then ${lateEnd} ms`);
+  // Well past every deadline, the registered client is still served.
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  const reply = await named.client.request({ t: "list" } as never);
+  assert.notEqual(reply.t, "error");
+  await named.quit();
+});
+
 Deno.test("startServer cuts off a client that stops reading, without delaying anyone else", async () => {
   await using server = await startTestServer({
     connectionLimits: { maxBacklogBytes: 256 * 1024, messagesPerSecond: 0 },
