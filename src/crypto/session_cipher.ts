@@ -180,14 +180,13 @@ export class FrameSealer {
         ),
       );
     }
+    const now = this.trySealNow(plaintext);
+    if (now !== null) return Promise.resolve(now);
     const seq = this.#nextSeq++;
     const keys = this.#schedule.keysFor(seq);
     const small = this.#small;
     if (small !== undefined && plaintext.length <= small.maxPlaintext) {
-      const ready = this.#schedule.readyKeys(seq);
-      if (ready !== null) {
-        return Promise.resolve(sealSmall(small, seq, ready, plaintext));
-      }
+      // This epoch's keys are still being derived.
       return keys.then((ready) => sealSmall(small, seq, ready, plaintext));
     }
     return this.#seal(seq, keys, plaintext);
