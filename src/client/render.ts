@@ -55,9 +55,14 @@ function line(style: Style, ...pieces: Piece[]): string {
 
 const safe = sanitizeForTerminal;
 
+/** Whether `msg`'s body is text to show: public, private and group messages. */
+export function hasTextBody(msg: ServerMessage): boolean {
+  return msg.t === "public" || msg.t === "private" || msg.t === "group";
+}
+
 /**
- * The lines that show `msg`; `body` is its decoded text (public, private and
- * group messages), ignored for the others.
+ * The lines that show `msg`; `body` is its decoded text (see
+ * {@link hasTextBody}), ignored for the others.
  */
 export function renderServerMessage(
   msg: ServerMessage,

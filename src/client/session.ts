@@ -18,6 +18,7 @@ import { FileReceiver } from "./file_receiver.ts";
 import { FileSender, type SendTarget } from "./file_sender.ts";
 import {
   formatProgress,
+  hasTextBody,
   renderSent,
   renderSentFile,
   renderServerMessage,
@@ -182,7 +183,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       // The goodbye is reported once, where the connection ends.
       if (message.t === "bye") return;
       learnNames(message, users, groups);
-      for (const line of render(message, decodeText(body), style)) {
+      // File data is not text: decoding each chunk would cost a string as
+      // long as the chunk (and a JavaScript heap that grows with the rate).
+      const text = hasTextBody(message) ? decodeText(body) : "";
+      for (const line of render(message, text, style)) {
         terminal.print(line);
       }
     });
