@@ -13,7 +13,11 @@ import {
   importIdentityPem,
   signChallenge,
 } from "../crypto/identity.ts";
-import { isKnownServerType, parseServerMessage } from "../protocol/codec.ts";
+import {
+  type DecodedMessage,
+  isKnownServerType,
+  parseServerMessage,
+} from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
 import { CloseCode, WebSocketConnection } from "../transport/connection.ts";
 import {
@@ -38,6 +42,15 @@ export interface Incoming {
   message: ServerMessage;
   body: Uint8Array;
 }
+
+/**
+ * Gets server messages. A listener that reads a `file_chunk` body after it
+ * returns must return a promise that settles once it is done with it: the
+ * frame the body came in is freed then.
+ */
+export type MessageListener = (
+  incoming: Incoming,
+) => void | Promise<unknown>;
 
 export interface ConnectOptions {
   pinnedSpki?: Uint8Array;
@@ -64,7 +77,7 @@ export class ChatClient {
   #channel: SecureChannel;
   #nextId = 1;
   #pending = new Map<number, (reply: Reply) => void>();
-  #listeners: ((incoming: Incoming) => void)[] = [];
+  #listeners: MessageListener[] = [];
   #backlog: Incoming[] = [];
   #quitting = false;
   #over = false;
@@ -139,7 +152,7 @@ export class ChatClient {
    * Receives every server message that is not a reply. Messages that arrived
    * before the first listener was added are replayed to it.
    */
-  onMessage(listener: (incoming: Incoming) => void): void {
+  onMessage(listener: MessageListener): void {
     this.#listeners.push(listener);
     const backlog = this.#backlog;
     this.#backlog = [];
@@ -158,7 +171,7 @@ export class ChatClient {
 
   /**
    * Sends a message that gets no reply (file data and acknowledgements).
-   * Bulk messages yield to everything else (see SecureChannel.sendEncoded).
+   * Bulk messages yield to everything else (see SecureChannel.sendBulk).
    */
   post(message: Notice, body?: Uint8Array, bulk = false): void {
     this.#channel.send(message, body, bulk);
@@ -241,6 +254,8 @@ export class ChatClient {
         const batch = await this.#channel.receive();
         if (batch === null) break;
         this.#lastHeard = Date.now();
+        const holds: Promise<unknown>[] = [];
+        let untracked = false;
         for (const { header, body } of batch) {
           // Newer servers may send types this client does not know: skip them.
           if (!isKnownServerType(header)) continue;
@@ -248,8 +263,10 @@ export class ChatClient {
           if (message.t === "bye") {
             ending = { clean: true, reason: message.text };
           }
-          this.#dispatch(message, body);
+          const tracked = this.#dispatch(message, body, holds);
+          if (body.byteLength > 0 && !tracked) untracked = true;
         }
+        this.#recycleWhenDone(batch, holds, untracked);
       }
     } catch (error) {
       const reason = error instanceof ChannelError || error instanceof TypeError
@@ -270,21 +287,49 @@ export class ChatClient {
     return ending;
   }
 
-  #dispatch(message: ServerMessage, body: Uint8Array): void {
+  /**
+   * Hands a message to whoever waits for it. Returns whether the body's last
+   * reader is known: file data goes to listeners that return a promise for as
+   * long as they read it (into `holds`); any other body may be kept anywhere.
+   */
+  #dispatch(
+    message: ServerMessage,
+    body: Uint8Array,
+    holds: Promise<unknown>[],
+  ): boolean {
     if ("re" in message && message.re !== null) {
       const resolve = this.#pending.get(message.re);
       if (resolve) {
         this.#pending.delete(message.re);
         resolve(message);
-        return;
+        return true;
       }
     }
     const incoming = { message, body };
     if (this.#listeners.length === 0) {
       this.#backlog.push(incoming);
-      return;
+      return false;
     }
-    for (const listener of this.#listeners) listener(incoming);
+    for (const listener of this.#listeners) {
+      const hold = listener(incoming);
+      if (hold !== undefined) holds.push(hold);
+    }
+    return message.t === "file_chunk";
+  }
+
+  /**
+   * Frees a received frame once every file chunk in it is written, rather
+   * than leaving it to the garbage collector (see `releaseBuffer`): a
+   * download would otherwise hold tens of MiB of dead frames at its peak.
+   */
+  #recycleWhenDone(
+    batch: DecodedMessage[],
+    holds: Promise<unknown>[],
+    untracked: boolean,
+  ): void {
+    if (untracked) return;
+    if (holds.length === 0) this.#channel.recycle(batch);
+    else Promise.allSettled(holds).then(() => this.#channel.recycle(batch));
   }
 
   #failPending(reason: string): void {

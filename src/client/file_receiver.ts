@@ -70,15 +70,19 @@ export class FileReceiver {
     }
   }
 
-  #dispatch(message: ServerMessage, body: Uint8Array): void {
+  /** Returns, for a chunk, the promise of its write (it reads `body`). */
+  #dispatch(
+    message: ServerMessage,
+    body: Uint8Array,
+  ): Promise<void> | undefined {
     switch (message.t) {
       case "file_offer":
-        return this.#offer(message);
+        this.#offer(message);
+        return;
       case "file_chunk": {
         const incoming = this.#incoming.get(message.xfer);
         if (incoming === undefined || incoming.failed) return;
-        this.#then(incoming, () => this.#write(incoming, body));
-        return;
+        return this.#then(incoming, () => this.#write(incoming, body));
       }
       case "file_end": {
         const incoming = this.#incoming.get(message.xfer);
@@ -182,7 +186,8 @@ export class FileReceiver {
   }
 
   /** Runs `step` after the previous steps; the first failure ends the transfer. */
-  #then(incoming: Incoming, step: () => Promise<void>): void {
+  /** Runs `step` after the transfer's previous steps; returns when it is done. */
+  #then(incoming: Incoming, step: () => Promise<void>): Promise<void> {
     incoming.chain = incoming.chain.then(async () => {
       if (incoming.failed) return;
       try {
@@ -191,6 +196,7 @@ export class FileReceiver {
         this.#fail(incoming, (error as Error).message, true);
       }
     });
+    return incoming.chain;
   }
 
   /** Ends a transfer on this side: no partial file stays behind. */

@@ -26,7 +26,12 @@
  */
 
 import { MAX_FRAME_BYTES } from "../protocol/limits.ts";
-import { arrayBufferBacked, concatBytes, utf8Encode } from "./bytes.ts";
+import {
+  arrayBufferBacked,
+  concatBytes,
+  releaseBuffer,
+  utf8Encode,
+} from "./bytes.ts";
 
 /** First byte of every sealed frame. */
 export const FRAME_VERSION = 0x01;
@@ -222,7 +227,9 @@ export class FrameSealer {
       key,
       arrayBufferBacked(plaintext),
     );
-    return concatBytes(header, new Uint8Array(sealed));
+    const frame = concatBytes(header, new Uint8Array(sealed));
+    releaseBuffer(sealed);
+    return frame;
   }
 }
 

@@ -13,6 +13,7 @@ import {
   ChannelError,
   messageOf,
   type SecureChannel,
+  SharedBytes,
 } from "../transport/secure_channel.ts";
 import { connect, disconnect, type Outbound, route } from "./router.ts";
 import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./config.ts";
@@ -184,11 +185,17 @@ export async function startServer(
         log(`could not encode a '${message.t}' message: ${messageOf(error)}`);
         continue;
       }
-      const bulk = message.t === "file_chunk" || message.t === "file_end";
+      // File data yields to chat, and is freed as soon as every recipient's
+      // channel has sealed it (a recipient that is gone never drops its hold,
+      // which only leaves the bytes to the garbage collector).
+      const shared = message.t === "file_chunk" || message.t === "file_end"
+        ? new SharedBytes(encoded, to.length)
+        : null;
       for (const id of to) {
         const channel = channels.get(id);
         if (channel === undefined) continue;
-        channel.sendEncoded(encoded, bulk);
+        if (shared === null) channel.sendEncoded(encoded);
+        else channel.sendBulk(shared);
         // A client that does not read must not grow our memory without bound.
         if (
           channel.backlogEstimate > limits.maxBacklogBytes &&
@@ -385,6 +392,8 @@ export async function startServer(
           steps.push({ message, body });
         }
         flush();
+        // Routing copied every body it passed on: the frame is dead.
+        channel.recycle(batch);
         if (quit) {
           said = "goodbye";
           await channel.drain();

@@ -17,8 +17,15 @@ export interface Connection {
   readonly remoteAddress: string;
   /** Bytes queued for sending but not yet handed to the network. */
   readonly bufferedAmount: number;
+  /**
+   * Queues a message. Bytes are copied before this returns: the caller may
+   * reuse or free its buffer.
+   */
   send(data: WireData): void;
-  /** The next message, or null once the connection is closed. */
+  /**
+   * The next message, or null once the connection is closed. Bytes are the
+   * caller's from then on (a channel frees each frame once it has read it).
+   */
   receive(): Promise<WireData | null>;
   close(code?: number, reason?: string): void;
   /** Resolves when the underlying socket is gone (not merely asked to close). */
@@ -116,7 +123,8 @@ export class WebSocketConnection implements Connection {
       this.#socket.send(data);
     } else if (state === WebSocket.CONNECTING) {
       // A server-side socket is CONNECTING until the upgrade response is out.
-      this.#early.push(data);
+      // Copied, as WebSocket.send would: the caller may free its buffer.
+      this.#early.push(typeof data === "string" ? data : data.slice());
     }
   }
 

@@ -13,6 +13,7 @@ import {
   ServerHandshake,
   type SessionKeys,
 } from "../crypto/handshake.ts";
+import { RELEASE_MIN_BYTES, releaseBuffer } from "../crypto/bytes.ts";
 import { nativeSmallFrames } from "../crypto/native_aead.ts";
 import type { FrameOpener, FrameSealer } from "../crypto/session_cipher.ts";
 import {
@@ -46,6 +47,28 @@ const BULK_PER_FLUSH = 256 * 1024;
 const SOCKET_HIGH_WATER = 1024 * 1024;
 const BULK_RETRY_MS = 1;
 
+/**
+ * Encoded bulk bytes (a file chunk) queued on one or more channels. Each
+ * channel drops its hold once the bytes are sealed, and the last one frees
+ * them at once: a relay would otherwise leave every chunk for the garbage
+ * collector (see `releaseBuffer`).
+ */
+export class SharedBytes {
+  #holders: number;
+
+  /** `holders`: how many channels will queue these bytes. */
+  constructor(readonly bytes: Uint8Array, holders: number) {
+    this.#holders = holders;
+  }
+
+  /** One holder is done with the bytes; after the last, they are freed. */
+  drop(): void {
+    if (--this.#holders === 0) releaseBuffer(this.bytes.buffer);
+  }
+}
+
+const NOTHING_TAKEN: SharedBytes[] = [];
+
 export class SecureChannel {
   readonly #conn: Connection;
   readonly #sealer: FrameSealer;
@@ -54,7 +77,7 @@ export class SecureChannel {
   #queue: Uint8Array[] = [];
   #queueBytes = 0;
   /** File data: sent after urgent messages, and only while the socket keeps up. */
-  #bulk: Uint8Array[] = [];
+  #bulk: SharedBytes[] = [];
   #bulkBytes = 0;
   #flushing = false;
   /** The socket's bufferedAmount when the last flush ended. */
@@ -98,23 +121,27 @@ export class SecureChannel {
   }
 
   /**
-   * Queues one already-encoded message (see `encodeMessage`). Bulk messages
-   * (file data) keep their order among themselves but let every other message
-   * overtake them, so a transfer never holds up chat.
+   * Queues one already-encoded message (see `encodeMessage`); the same bytes
+   * may be queued on any number of channels.
    */
-  sendEncoded(encoded: Uint8Array, bulk = false): void {
+  sendEncoded(encoded: Uint8Array): void {
     if (this.#failed || this.#gone) return;
-    if (bulk) {
-      this.#bulk.push(encoded);
-      this.#bulkBytes += encoded.byteLength;
-    } else {
-      this.#queue.push(encoded);
-      this.#queueBytes += encoded.byteLength;
-    }
-    if (!this.#flushing) {
-      this.#flushing = true;
-      queueMicrotask(() => this.#flush());
-    }
+    this.#queue.push(encoded);
+    this.#queueBytes += encoded.byteLength;
+    this.#scheduleFlush();
+  }
+
+  /**
+   * Queues bulk data (file chunks and their end mark). Bulk messages keep
+   * their order among themselves but let every other message overtake them,
+   * so a transfer never holds up chat. The channel drops its hold on `shared`
+   * once it is sealed, or never if the channel ends first.
+   */
+  sendBulk(shared: SharedBytes): void {
+    if (this.#failed || this.#gone) return;
+    this.#bulk.push(shared);
+    this.#bulkBytes += shared.bytes.byteLength;
+    this.#scheduleFlush();
   }
 
   send(
@@ -122,7 +149,16 @@ export class SecureChannel {
     body?: Uint8Array,
     bulk = false,
   ): void {
-    this.sendEncoded(encodeMessage(header, body), bulk);
+    const encoded = encodeMessage(header, body);
+    if (bulk) this.sendBulk(new SharedBytes(encoded, 1));
+    else this.sendEncoded(encoded);
+  }
+
+  #scheduleFlush(): void {
+    if (!this.#flushing) {
+      this.#flushing = true;
+      queueMicrotask(() => this.#flush());
+    }
   }
 
   /** Resolves once everything queued so far has been handed to the socket. */
@@ -150,6 +186,8 @@ export class SecureChannel {
     } catch (error) {
       throw new ChannelError(`Rejected frame: ${messageOf(error)}`);
     }
+    // The frame is ours (Connection.receive hands it over) and now read.
+    releaseBuffer(data.buffer);
     try {
       return decodeBatch(plaintext);
     } catch (error) {
@@ -157,21 +195,33 @@ export class SecureChannel {
     }
   }
 
+  /**
+   * Frees a batch {@link receive} returned, now rather than at the next
+   * garbage collection. Call it only once nothing reads any of its bodies.
+   */
+  recycle(batch: readonly DecodedMessage[]): void {
+    // Every body is a view of the one decrypted frame.
+    const first = batch[0];
+    if (first !== undefined) releaseBuffer(first.body.buffer);
+  }
+
   close(code: number = CloseCode.normal, reason = ""): void {
     this.#conn.close(code, reason);
   }
 
-  #takeBulk(into: Uint8Array[]): void {
+  /** Moves the next flush's share of bulk data to `into`; returns what it took. */
+  #takeBulk(into: Uint8Array[]): SharedBytes[] {
     let taken = 0;
     let count = 0;
-    for (const message of this.#bulk) {
-      if (count > 0 && taken + message.byteLength > BULK_PER_FLUSH) break;
-      into.push(message);
-      taken += message.byteLength;
+    for (const shared of this.#bulk) {
+      const size = shared.bytes.byteLength;
+      if (count > 0 && taken + size > BULK_PER_FLUSH) break;
+      into.push(shared.bytes);
+      taken += size;
       count++;
     }
-    this.#bulk.splice(0, count);
     this.#bulkBytes -= taken;
+    return this.#bulk.splice(0, count);
   }
 
   async #flush(): Promise<void> {
@@ -180,9 +230,10 @@ export class SecureChannel {
         const queued = this.#queue;
         this.#queue = [];
         this.#queueBytes = 0;
+        let taken: SharedBytes[] = NOTHING_TAKEN;
         if (this.#bulk.length > 0) {
           if (this.#conn.bufferedAmount < SOCKET_HIGH_WATER) {
-            this.#takeBulk(queued);
+            taken = this.#takeBulk(queued);
           } else if (queued.length === 0) {
             // The socket is not keeping up. WebSocket has no drain event, so
             // look again shortly; urgent messages still go out meanwhile
@@ -202,14 +253,31 @@ export class SecureChannel {
           if (frame === null) break;
           this.#conn.send(frame);
         }
-        if (i === batches.length) continue;
-        const frames = batches.slice(i).map((batch) =>
-          this.#sealer.seal(batch)
-        );
-        // If the sealer refuses one (session exhausted), the first refusal is
-        // thrown below; the others must not become unhandled rejections.
-        for (const frame of frames) frame.catch(() => {});
-        for (const frame of frames) this.#conn.send(await frame);
+        if (i < batches.length) {
+          const frames = batches.slice(i).map((batch) =>
+            this.#sealer.seal(batch)
+          );
+          // If the sealer refuses one (session exhausted), the first refusal
+          // is thrown below; the others must not become unhandled rejections.
+          for (const frame of frames) frame.catch(() => {});
+          for (const frame of frames) {
+            const sealed = await frame;
+            this.#conn.send(sealed);
+            // Connection.send copies: the frame is dead.
+            releaseBuffer(sealed.buffer);
+          }
+        }
+        // All sealed: batches packed for this flush are dead, and so is bulk
+        // data nobody else holds. (A one-message batch is the queued message
+        // itself, which other channels may share.)
+        for (const batch of batches) {
+          if (
+            batch.byteLength >= RELEASE_MIN_BYTES && !queued.includes(batch)
+          ) {
+            releaseBuffer(batch.buffer);
+          }
+        }
+        for (const shared of taken) shared.drop();
       }
     } catch (error) {
       // Only the sealer can throw here: the session is exhausted or broken.

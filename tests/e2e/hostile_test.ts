@@ -590,7 +590,8 @@ class RecordingConnection implements Connection {
     this.closed = new Promise((resolve) => (this.#resolve = resolve));
   }
   send(data: WireData): void {
-    this.sent.push(data);
+    // Connection.send copies: the caller may free its buffer on return.
+    this.sent.push(typeof data === "string" ? data : data.slice());
   }
   receive(): Promise<WireData | null> {
     return this.closed.then(() => null);
