@@ -5,6 +5,8 @@ import {
   equalBytes,
   fromBase64,
   randomBytes,
+  RELEASE_MIN_BYTES,
+  releaseBuffer,
   toBase64,
   toHex,
   u32be,
@@ -150,4 +152,28 @@ Deno.test("arrayBufferBacked copies only views of shared memory", () => {
   const copy = arrayBufferBacked(shared);
   assert.ok(copy.buffer instanceof ArrayBuffer);
   assert.deepEqual([...copy], [4, 5, 6]);
+});
+
+Deno.test("releaseBuffer frees a large buffer at once, and leaves small, shared and resizable ones alone", () => {
+  const large = new Uint8Array(RELEASE_MIN_BYTES);
+  const view = large.subarray(10, 20);
+  releaseBuffer(large.buffer);
+  assert.equal(large.buffer.detached, true);
+  assert.equal(large.length, 0);
+  assert.equal(view.length, 0, "every view reads as empty");
+  releaseBuffer(large.buffer); // a second release is harmless
+
+  const small = new Uint8Array(RELEASE_MIN_BYTES - 1);
+  releaseBuffer(small.buffer);
+  assert.equal(small.length, RELEASE_MIN_BYTES - 1);
+
+  const shared = new SharedArrayBuffer(RELEASE_MIN_BYTES);
+  releaseBuffer(shared);
+  assert.equal(shared.byteLength, RELEASE_MIN_BYTES);
+
+  const resizable = new ArrayBuffer(RELEASE_MIN_BYTES, {
+    maxByteLength: 2 * RELEASE_MIN_BYTES,
+  });
+  releaseBuffer(resizable);
+  assert.equal(resizable.detached, false);
 });

@@ -23,13 +23,9 @@ import {
 import { encodeMessage } from "../../src/protocol/codec.ts";
 import { MAX_HANDSHAKE_BYTES } from "../../src/protocol/limits.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
-import {
-  CloseCode,
-  type CloseInfo,
-  type Connection,
-  type WireData,
-} from "../../src/transport/connection.ts";
+import { CloseCode, type Connection } from "../../src/transport/connection.ts";
 import { SecureChannel } from "../../src/transport/secure_channel.ts";
+import { RecordingConnection } from "../_helpers/recording_connection.ts";
 import {
   assertStillChatting,
   bystanders,
@@ -575,31 +571,6 @@ for (const seq of [2n ** 64n - 1n, 2n ** 53n, 2n ** 40n]) {
     );
     await assertStillChatting(users, `after counter ${seq}`);
   });
-}
-
-/** An in-memory Connection that records what is sent and how it is closed. */
-class RecordingConnection implements Connection {
-  readonly remoteAddress = "test:1";
-  readonly bufferedAmount = 0;
-  readonly sent: WireData[] = [];
-  readonly closes: [number | undefined, string | undefined][] = [];
-  readonly closed: Promise<CloseInfo>;
-  #resolve!: (info: CloseInfo) => void;
-
-  constructor() {
-    this.closed = new Promise((resolve) => (this.#resolve = resolve));
-  }
-  send(data: WireData): void {
-    // Connection.send copies: the caller may free its buffer on return.
-    this.sent.push(typeof data === "string" ? data : data.slice());
-  }
-  receive(): Promise<WireData | null> {
-    return this.closed.then(() => null);
-  }
-  close(code?: number, reason?: string): void {
-    this.closes.push([code, reason]);
-    this.#resolve({ code: code ?? CloseCode.normal, reason: reason ?? "" });
-  }
 }
 
 function channelWithLimit(

@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { RELEASE_MIN_BYTES } from "../../src/crypto/bytes.ts";
+import { FrameOpener, FrameSealer } from "../../src/crypto/session_cipher.ts";
+import { decodeBatch, encodeMessage } from "../../src/protocol/codec.ts";
+import {
+  SecureChannel,
+  SharedBytes,
+} from "../../src/transport/secure_channel.ts";
+import { RecordingConnection } from "../_helpers/recording_connection.ts";
+
+/** A channel over a recording connection; both directions use `secret`. */
+function channelPair(): {
+  channel: SecureChannel;
+  conn: RecordingConnection;
+  opener: FrameOpener;
+  secret: Uint8Array;
+} {
+  const secret = crypto.getRandomValues(new Uint8Array(32));
+  const conn = new RecordingConnection();
+  const channel = new SecureChannel(conn, {
+    sender: new FrameSealer(secret),
+    receiver: new FrameOpener(secret),
+    transcriptHash: new Uint8Array(32),
+  });
+  return { channel, conn, opener: new FrameOpener(secret), secret };
+}
+
+Deno.test("SharedBytes frees its bytes when the last holder drops them, not before", () => {
+  const bytes = new Uint8Array(RELEASE_MIN_BYTES);
+  const shared = new SharedBytes(bytes, 2);
+  shared.drop();
+  assert.equal(bytes.length, RELEASE_MIN_BYTES);
+  shared.drop();
+  assert.equal(bytes.length, 0);
+});
+
+Deno.test("bulk bytes queued on two channels reach both intact and are freed once both sealed them", async () => {
+  const body = crypto.getRandomValues(new Uint8Array(64 * 1024));
+  const encoded = encodeMessage({ t: "file_chunk", xfer: 1, offset: 0 }, body);
+  const shared = new SharedBytes(encoded, 2);
+  const a = channelPair();
+  const b = channelPair();
+  a.channel.sendBulk(shared);
+  await a.channel.drain();
+  assert.equal(encoded.length > 0, true, "b holds it still");
+  b.channel.sendBulk(shared);
+  await b.channel.drain();
+  assert.equal(encoded.length, 0, "freed after the last seal");
+  for (const { conn, opener } of [a, b]) {
+    const [frame] = conn.sent;
+    assert.ok(frame instanceof Uint8Array);
+    const [message] = decodeBatch(await opener.open(frame));
+    assert.deepEqual(message!.header, { t: "file_chunk", xfer: 1, offset: 0 });
+    assert.deepEqual(message!.body, body);
+  }
+});
+
+Deno.test("a channel frees a received frame once opened, and the batch when recycled", async () => {
+  const { channel, conn, secret } = channelPair();
+  const body = crypto.getRandomValues(new Uint8Array(64 * 1024));
+  const frame = await new FrameSealer(secret).seal(
+    encodeMessage({ t: "file_chunk", xfer: 1, offset: 0 }, body),
+  );
+  conn.deliver(frame);
+  const batch = await channel.receive();
+  assert.ok(batch !== null);
+  assert.equal(frame.length, 0, "the frame was freed once opened");
+  assert.deepEqual(batch[0]!.body, body);
+  channel.recycle(batch);
+  assert.equal(batch[0]!.body.length, 0);
+});
