@@ -42,6 +42,11 @@ export interface BenchConfig {
   fileGroupRecipients: number;
   idleCounts: number[];
   idleProcesses: number;
+  /**
+   * After the last idle step, how long to watch the server's RSS for the
+   * collection of the connection storm's garbage (0: not at all).
+   */
+  idleSettleMs: number;
   handshakeClients: number;
   connectConcurrency: number;
   rsaBits: number;
@@ -647,9 +652,18 @@ export async function runFile(
 
 export interface IdleStep {
   connections: number;
+  /** Right after the last connection finished its handshake. */
   serverRss: number;
   rssPerConnection: number;
   connectSeconds: number;
+  /**
+   * The lowest RSS while the connections sat idle afterwards (last step of
+   * a chat run only, else null): the handshakes' garbage collected.
+   */
+  settledRss: number | null;
+  settledPerConnection: number | null;
+  /** When the settled figure was first reached, after the step's reading. */
+  settledAfterSeconds: number | null;
 }
 
 export interface IdleRun {
@@ -688,16 +702,30 @@ export async function runIdle(
       open = count;
       await sleep(2 * config.settleMs);
       const serverRss = await rss(target.server.pid) ?? NaN;
-      const step = {
+      const last = count === config.idleCounts.at(-1);
+      const settled = last && kind === "chat" && config.idleSettleMs > 0
+        ? await settle(target.server.pid, baselineRss, serverRss, config)
+        : null;
+      const step: IdleStep = {
         connections: count,
         serverRss,
         rssPerConnection: (serverRss - baselineRss) / count,
         connectSeconds: seconds,
+        settledRss: settled?.rss ?? null,
+        settledPerConnection: settled
+          ? (settled.rss - baselineRss) / count
+          : null,
+        settledAfterSeconds: settled?.afterSeconds ?? null,
       };
       log(
         `  ${kind} idle ${count}: server RSS ${mib(serverRss)} MiB, ` +
           `${(step.rssPerConnection / 1024).toFixed(1)} KiB per connection ` +
-          `(connected ${names.length} in ${seconds.toFixed(1)} s)`,
+          `(connected ${names.length} in ${seconds.toFixed(1)} s)` +
+          (settled
+            ? `; settled ${mib(settled.rss)} MiB, ${
+              (step.settledPerConnection! / 1024).toFixed(1)
+            } KiB per connection, ${settled.afterSeconds.toFixed(1)} s later`
+            : ""),
       );
       steps.push(step);
     }
@@ -708,6 +736,38 @@ export async function runIdle(
     await fleet.stop();
     await target.server.stop();
   }
+}
+
+/**
+ * Watches an idle server's RSS until the garbage of the connection storm is
+ * collected. Deno runs no collection on its own while a server sits idle
+ * except V8's memory reducer, some 10-30 s after the last one; until then
+ * RSS holds the handshakes' dead objects (promoted while thousands of
+ * handshakes waited for the RSA key). Stops 3 s after RSS fell by a fifth
+ * of its growth, or after `idleSettleMs`; returns the lowest RSS seen.
+ */
+async function settle(
+  pid: number,
+  baselineRss: number,
+  startRss: number,
+  config: BenchConfig,
+): Promise<{ rss: number; afterSeconds: number }> {
+  const started = now();
+  const dropped = startRss - 0.2 * (startRss - baselineRss);
+  let lowest = startRss;
+  let lowestAt = started;
+  let stopAt = started + config.idleSettleMs;
+  while (now() < stopAt) {
+    await sleep(500);
+    const current = await rss(pid);
+    if (current === null) break;
+    if (current < lowest) {
+      lowest = current;
+      lowestAt = now();
+    }
+    if (lowest <= dropped) stopAt = Math.min(stopAt, lowestAt + 3000);
+  }
+  return { rss: lowest, afterSeconds: (lowestAt - started) / 1000 };
 }
 
 // --- Handshakes and reconnection -----------------------------------------------

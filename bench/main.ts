@@ -65,6 +65,7 @@ const FULL: BenchConfig = {
   fileGroupRecipients: 5,
   idleCounts: [2000, 10_000],
   idleProcesses: 4,
+  idleSettleMs: 40_000,
   handshakeClients: 1000,
   connectConcurrency: 16,
   rsaBits: 2048,
@@ -86,6 +87,7 @@ const QUICK: BenchConfig = {
   fileBytes: 16 * 1024 * 1024,
   idleCounts: [200, 1000],
   idleProcesses: 2,
+  idleSettleMs: 0,
   handshakeClients: 200,
 };
 
