@@ -93,9 +93,10 @@ export async function startServer(
 
   /**
    * Routes a run of messages from one connection with all their writes in one
-   * transaction, committed before anything is sent: what a reply confirms is
-   * on disk. One transaction per run, not per message, because a commit costs
-   * more than routing a message.
+   * transaction, committed before anything is sent (and synced before the
+   * sender's replies go, see deliverRun): what a reply confirms is on disk.
+   * One transaction per run, not per message, because a commit costs more
+   * than routing a message.
    */
   function routeRun(id: ConnId, steps: readonly Step[]): Outbound[] {
     const now = Date.now();
@@ -207,6 +208,31 @@ export async function startServer(
     }
   }
 
+  /**
+   * Sends what a run from `id` produced. What goes back to `id` (the replies
+   * that confirm its writes) waits until those writes are on disk (see
+   * Store.durable); everyone else gets theirs now, so no one waits for the
+   * disk but the sender.
+   */
+  function deliverRun(id: ConnId, outbound: Outbound[]): void {
+    const durable = store?.durable() ?? null;
+    if (durable === null) return deliver(outbound);
+    const now: Outbound[] = [];
+    const held: Outbound[] = [];
+    for (const out of outbound) {
+      if (!out.to.includes(id)) {
+        now.push(out);
+      } else if (out.to.length === 1) {
+        held.push(out);
+      } else {
+        now.push({ ...out, to: out.to.filter((to) => to !== id) });
+        held.push({ ...out, to: [id] });
+      }
+    }
+    deliver(now);
+    if (held.length > 0) durable.then(() => deliver(held));
+  }
+
   /** Ends a connection for breaking a rule: an encrypted goodbye, then close. */
   /** Refusals at a limit are logged (once per kind and address), like the others. */
   function noteRefusals(id: ConnId, out: readonly Outbound[]): void {
@@ -308,7 +334,7 @@ export async function startServer(
           if (steps.length === 0) return;
           const run = steps;
           steps = [];
-          deliver(routeRun(id, run));
+          deliverRun(id, routeRun(id, run));
         };
         for (const { header, body } of batch) {
           // Dismissed by one of this batch's own effects: read no further.
@@ -379,7 +405,7 @@ export async function startServer(
                 "replaced",
               );
             }
-            deliver(routeRun(id, [{ message: result.register, body }]));
+            deliverRun(id, routeRun(id, [{ message: result.register, body }]));
             const name = state.nameOf(id);
             if (name !== null && result.fingerprint !== null) {
               gate.bindIfFree(name, result.fingerprint);

@@ -220,6 +220,13 @@ export interface Store {
    * throws undoes only its own writes. `fn` must be synchronous.
    */
   transaction<T>(fn: () => T): T;
+  /**
+   * Resolves once every transaction committed so far is safe from a power
+   * cut, or returns null when there is nothing to wait for (the store syncs
+   * each commit itself, or promises only to survive a crash). The server
+   * sends its replies then; deliveries to others need not wait.
+   */
+  durable(): Promise<void> | null;
   /** Closes the database; later calls throw. Closing twice is harmless. */
   close(): void;
 

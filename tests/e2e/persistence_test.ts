@@ -8,7 +8,13 @@ import {
   importIdentityPem,
 } from "../../src/crypto/identity.ts";
 import { readPublicKeyFile } from "../../src/crypto/key_files.ts";
-import { startTestServer, TestClient, testIdentity } from "../_helpers/chat.ts";
+import { openStore } from "../../src/store/sqlite_store.ts";
+import {
+  settle,
+  startTestServer,
+  TestClient,
+  testIdentity,
+} from "../_helpers/chat.ts";
 import {
   ChatProcess,
   listeningPort,
@@ -414,4 +420,57 @@ Deno.test("messages sent to a connection that dies unheard are delivered again a
     await reader.cancel().catch(() => {});
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("with --sync full, a sender's reply waits for the disk while the others already have the message", async () => {
+  await withDir(async (dir) => {
+    const real = openStore(`${dir}/chat.db`, { synchronous: "FULL" });
+    // The real store, with a hand on when the next sync is seen to finish.
+    let holdNext: Promise<void> | null = null;
+    const store = new Proxy(real, {
+      get(target, prop) {
+        if (prop === "durable") {
+          return () => {
+            const synced = target.durable();
+            if (holdNext === null || synced === null) return synced;
+            const hold = holdNext;
+            holdNext = null;
+            return Promise.all([synced, hold]).then(() => {});
+          };
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    await using server = await startTestServer({ store });
+    const alice = await TestClient.connect(server, "alice");
+    const bob = await TestClient.connect(server, "bob");
+    try {
+      // Everything written so far (sign-ins, acknowledgements) is synced.
+      await settle(alice, bob);
+      let release!: () => void;
+      holdNext = new Promise((resolve) => (release = resolve));
+      let replied = false;
+      const reply = alice.client.request(
+        { t: "say" },
+        new TextEncoder().encode("saved first"),
+      ).then((r) => {
+        replied = true;
+        return r;
+      });
+      await bob.waitFor((m) =>
+        m.message.t === "public" && m.text === "saved first"
+      );
+      // A round trip for bob, so alice's reply had every chance to arrive.
+      await bob.client.request({ t: "list" });
+      assert.equal(replied, false, "the reply waits for the sync");
+      release();
+      assert.equal((await reply).t, "ok");
+    } finally {
+      await alice.quit();
+      await bob.quit();
+      await server.shutdown();
+      real.close();
+    }
+  });
 });

@@ -819,3 +819,79 @@ Deno.test({
     });
   },
 });
+
+Deno.test("durable() has nothing to wait for in memory, with NORMAL, or before any commit", async () => {
+  withMemoryStore((store) => {
+    addUsers(store, "sophia");
+    assert.equal(store.durable(), null);
+  });
+  await withTempDir((dir) => {
+    const normal = openStore(`${dir}/normal.db`);
+    try {
+      addUsers(normal, "sophia");
+      assert.equal(normal.durable(), null);
+    } finally {
+      normal.close();
+    }
+    const full = openStore(`${dir}/full.db`, { synchronous: "FULL" });
+    try {
+      assert.equal(full.durable(), null, "opened, nothing committed yet");
+    } finally {
+      full.close();
+    }
+  });
+});
+
+Deno.test("with FULL, durable() resolves once the commits so far are synced, one sync for many commits", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/chat.db`;
+    const store = openStore(path, { synchronous: "FULL" });
+    try {
+      addUsers(store, "sophia", "jojo");
+      const first = store.durable();
+      assert.ok(first instanceof Promise, "a commit waits for its sync");
+      say(store, "sophia", "one", 2);
+      say(store, "sophia", "two", 3);
+      const second = store.durable();
+      assert.ok(second instanceof Promise);
+      const order: string[] = [];
+      await Promise.all([
+        first.then(() => order.push("first")),
+        second.then(() => order.push("second")),
+      ]);
+      assert.deepEqual(order, ["first", "second"], "in commit order");
+      assert.equal(store.durable(), null, "nothing new since the sync");
+      assert.deepEqual(texts(store.history({ kind: "public" }, 10)), [
+        "one",
+        "two",
+      ]);
+    } finally {
+      store.close();
+    }
+  });
+});
+
+Deno.test("with FULL, a log that cannot be synced hands syncing back to SQLite and releases the waiters", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/chat.db`;
+    const store = openStore(path, { synchronous: "FULL" });
+    const errors: string[] = [];
+    const consoleError = console.error;
+    console.error = (line: string) => errors.push(line);
+    try {
+      addUsers(store, "sophia");
+      // The store opens its own descriptor of the log at the first sync.
+      await Deno.remove(`${path}-wal`);
+      const waiting = store.durable();
+      assert.ok(waiting instanceof Promise);
+      await waiting;
+      assert.equal(errors.length, 1, errors.join("\n"));
+      assert.match(errors[0]!, /cannot sync .*chat\.db-wal/);
+      addUsers(store, "jojo");
+      assert.equal(store.durable(), null, "SQLite syncs each commit now");
+    } finally {
+      console.error = consoleError;
+      store.close();
+    }
+  });
+});
