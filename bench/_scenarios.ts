@@ -412,6 +412,19 @@ export async function runRoom(
       LatencyMode,
       LatencyRun[]
     >;
+    if (!skip.has("latency")) {
+      // Discarded: the first run after connecting (or after the fan-out's
+      // flood) measures the JIT compiling the paths and the collector
+      // clearing the flood's garbage, not the server under steady load.
+      // Every target gets it, ngircd included.
+      const warmup = await runLatency(env, target, fleet, names, "public");
+      log(
+        `  latency warm-up (discarded): p50 ${warmup.p50.toFixed(2)} ms, ` +
+          `p99 ${
+            warmup.p99.toFixed(2)
+          } ms (server ${warmup.serverCores} cores)`,
+      );
+    }
     for (const mode of ["public", "group", "private"] as const) {
       for (let r = 0; r < (skip.has("latency") ? 0 : config.runs); r++) {
         const run = await runLatency(env, target, fleet, names, mode);
