@@ -446,9 +446,11 @@ export class SqliteStore implements Store {
 
   requeueSince(userKey: string, since: number): number {
     return this.#run(
+      // `kind <> 'public'` as a literal lets SQLite use the partial index.
       `UPDATE deliveries SET delivered = 0
        WHERE user_key = ? AND delivered = 1
-         AND message_id IN (SELECT id FROM messages WHERE ts >= ?)`,
+         AND message_id IN (
+           SELECT id FROM messages WHERE kind <> 'public' AND ts >= ?)`,
       userKey,
       since,
     );

@@ -67,6 +67,7 @@ Deno.test("migrate creates the current schema on an empty database", () => {
       "messages_group",
       "messages_private",
       "messages_public",
+      "messages_with_recipients_by_time",
       "transfers_in_flight",
     ]);
     assert.equal(pragma(db, "foreign_keys"), 1, "foreign keys back on");

@@ -895,3 +895,34 @@ Deno.test("with FULL, a log that cannot be synced hands syncing back to SQLite a
     }
   });
 });
+
+Deno.test("requeueSince puts back what a user was sent since a time, and only that", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice", "bob", "carol");
+    const before = tell(store, "alice", "bob", "before", 10, true);
+    const after = tell(store, "alice", "bob", "after", 20, true);
+    const forCarol = tell(store, "alice", "carol", "carol's", 20, true);
+    say(store, "alice", "public", 20);
+    assert.equal(store.requeueSince("bob", 20), 1);
+    assert.deepEqual(store.pendingFor("bob", 10).map((m) => m.id), [after]);
+    assert.deepEqual(store.pendingFor("carol", 10), []);
+    assert.ok(before < after && forCarol > after);
+  });
+});
+
+Deno.test("the schema lets requeueSince find recent messages through an index, not by reading the whole history", async () => {
+  await withTempDir((dir) => {
+    openStore(`${dir}/chat.db`).close();
+    const db = new DatabaseSync(`${dir}/chat.db`);
+    try {
+      // The subquery requeueSince runs for every connection that drops.
+      const plan = db.prepare(
+        `EXPLAIN QUERY PLAN
+         SELECT id FROM messages WHERE kind <> 'public' AND ts >= ?`,
+      ).all(1).map((row) => String(row.detail)).join("\n");
+      assert.match(plan, /USING INDEX messages_with_recipients_by_time/, plan);
+    } finally {
+      db.close();
+    }
+  });
+});
