@@ -232,7 +232,7 @@ export function rows(results: Results): (Row | string)[] {
           return step ? f(step) ?? NaN : NaN;
         });
       out.push({
-        label: `  settled (garbage collected): KiB per connection`,
+        label: `  settled (first run; garbage collected): KiB per connection`,
         cells: {
           chat: settled((step) =>
             step.settledPerConnection === null

@@ -671,7 +671,7 @@ export interface IdleStep {
   connectSeconds: number;
   /**
    * The lowest RSS while the connections sat idle afterwards (last step of
-   * a chat run only, else null): the handshakes' garbage collected.
+   * the first chat run only, else null): the handshakes' garbage collected.
    */
   settledRss: number | null;
   settledPerConnection: number | null;
@@ -689,6 +689,7 @@ export async function runIdle(
   env: Environment,
   kind: TargetKind,
   log: (line: string) => void,
+  settleAfterLast: boolean,
 ): Promise<IdleRun> {
   const { config } = env;
   const target = await startTarget(env, kind);
@@ -716,7 +717,8 @@ export async function runIdle(
       await sleep(2 * config.settleMs);
       const serverRss = await rss(target.server.pid) ?? NaN;
       const last = count === config.idleCounts.at(-1);
-      const settled = last && kind === "chat" && config.idleSettleMs > 0
+      const settled = last && settleAfterLast && kind === "chat" &&
+          config.idleSettleMs > 0
         ? await settle(target.server.pid, baselineRss, serverRss, config)
         : null;
       const step: IdleStep = {
