@@ -36,6 +36,7 @@ import type {
 } from "./_driver.ts";
 import { sleep } from "./_ipc.ts";
 import { TcpWebSocketConnection } from "./_tcp_websocket.ts";
+import { countingDecoder } from "./_counting_decoder.ts";
 
 /**
  * `ChatClient`'s constructor, private in TypeScript only. `ChatClient.connect`
@@ -307,7 +308,8 @@ export class ChatTarget implements Target {
     }
   }
 
-  async #open(): Promise<ChatClient> {
+  /** `owner.conn`: the connection the client will belong to, once made. */
+  async #open(owner: { conn: ChatConn | null }): Promise<ChatClient> {
     if (this.#transport === "websocket") {
       // Exactly what `chat connect` does.
       return await ChatClient.connect(this.#url, {
@@ -320,6 +322,7 @@ export class ChatTarget implements Target {
     try {
       const { channel, serverFingerprint } = await openChannel(conn, {
         pinnedSpki: this.#spki,
+        decode: countingDecoder(() => owner.conn?.onChat ?? null),
       });
       return new (ChatClient as unknown as ChatClientConstructor)(
         channel,
@@ -345,9 +348,11 @@ export class ChatTarget implements Target {
   }
 
   async connect(name: string, register: boolean): Promise<BenchConn> {
-    const client = await this.#open();
+    const owner: { conn: ChatConn | null } = { conn: null };
+    const client = await this.#open(owner);
     // Made only when first needed: idle connections never register.
     const conn = new ChatConn(client, name, () => this.#identity(name));
+    owner.conn = conn;
     if (register) {
       try {
         await conn.register();

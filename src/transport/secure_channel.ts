@@ -69,10 +69,26 @@ export class SharedBytes {
 
 const NOTHING_TAKEN: SharedBytes[] = [];
 
+/**
+ * Splits an opened frame into its messages, throwing as `decodeBatch` does
+ * on a malformed one.
+ */
+export type BatchDecoder = (plaintext: Uint8Array) => DecodedMessage[];
+
+export interface ChannelOptions {
+  /**
+   * How opened frames become messages (default `decodeBatch`). A relay that
+   * forwards batches, or the bench's load client counting deliveries, may
+   * do less than parse every header.
+   */
+  decode?: BatchDecoder;
+}
+
 export class SecureChannel {
   readonly #conn: Connection;
   readonly #sealer: FrameSealer;
   readonly #opener: FrameOpener;
+  readonly #decode: BatchDecoder;
   /** Chat and control messages: always sent first. */
   #queue: Uint8Array[] = [];
   #queueBytes = 0;
@@ -89,11 +105,16 @@ export class SecureChannel {
   /** Hash of this session's handshake: identity proofs are bound to it. */
   readonly transcriptHash: Uint8Array;
 
-  constructor(conn: Connection, keys: SessionKeys) {
+  constructor(
+    conn: Connection,
+    keys: SessionKeys,
+    options: ChannelOptions = {},
+  ) {
     this.transcriptHash = keys.transcriptHash;
     this.#conn = conn;
     this.#sealer = keys.sender;
     this.#opener = keys.receiver;
+    this.#decode = options.decode ?? decodeBatch;
     conn.closed.then(() => (this.#gone = true));
   }
 
@@ -189,7 +210,7 @@ export class SecureChannel {
     // The frame is ours (Connection.receive hands it over) and now read.
     releaseBuffer(data.buffer);
     try {
-      return decodeBatch(plaintext);
+      return this.#decode(plaintext);
     } catch (error) {
       throw new ChannelError(`Malformed batch: ${messageOf(error)}`);
     }
@@ -333,7 +354,7 @@ export function acceptChannel(
   );
 }
 
-export interface OpenOptions {
+export interface OpenOptions extends ChannelOptions {
   /** The server key the user trusts (from --pub); without it any key is accepted. */
   pinnedSpki?: Uint8Array;
   timeoutMs?: number;
@@ -364,7 +385,11 @@ export function openChannel(
       );
       conn.send(finished.reply);
       return {
-        channel: new SecureChannel(conn, finished.keys),
+        channel: new SecureChannel(
+          conn,
+          finished.keys,
+          options.decode ? { decode: options.decode } : {},
+        ),
         serverFingerprint: hello.fingerprint,
       };
     },

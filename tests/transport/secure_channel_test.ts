@@ -69,3 +69,27 @@ Deno.test("a channel frees a received frame once opened, and the batch when recy
   channel.recycle(batch);
   assert.equal(batch[0]!.body.length, 0);
 });
+
+Deno.test("a channel splits frames with the decoder it was given, and a decoder's refusal ends the session", async () => {
+  const secret = crypto.getRandomValues(new Uint8Array(32));
+  const conn = new RecordingConnection();
+  const seen: number[] = [];
+  const channel = new SecureChannel(conn, {
+    sender: new FrameSealer(secret),
+    receiver: new FrameOpener(secret),
+    transcriptHash: new Uint8Array(32),
+  }, {
+    decode: (plaintext) => {
+      seen.push(plaintext.length);
+      if (seen.length > 1) throw new SyntaxError("not for me");
+      return [];
+    },
+  });
+  const sealer = new FrameSealer(secret);
+  const message = encodeMessage({ t: "pong", re: 1 });
+  conn.deliver(await sealer.seal(message));
+  conn.deliver(await sealer.seal(message));
+  assert.deepEqual(await channel.receive(), []);
+  await assert.rejects(() => channel.receive(), /Malformed batch: not for me/);
+  assert.deepEqual(seen, [message.length, message.length]);
+});

@@ -1,0 +1,81 @@
+/**
+ * The load client's fast path for chat deliveries: a decrypted batch whose
+ * messages are all public, group or private messages is walked by its
+ * length fields and each message handed to the counter as a kind and a body
+ * view, without parsing its JSON header, as the IRC load client finds
+ * PRIVMSG lines without making strings. Every frame is still decrypted and
+ * authenticated; any other batch (replies, notices, file data, anything
+ * malformed) is decoded in full by `decodeBatch`, as a real client does.
+ */
+
+import {
+  decodeBatch,
+  type DecodedMessage,
+  MESSAGE_OVERHEAD,
+} from "../src/protocol/codec.ts";
+import type { BatchDecoder } from "../src/transport/secure_channel.ts";
+import type { ChatKind } from "./_driver.ts";
+
+export type ChatSink = (kind: ChatKind, body: Uint8Array) => void;
+
+const encoder = new TextEncoder();
+/** How the server's chat headers begin: `{"t":"public",...`. */
+const PREFIXES: [ChatKind, Uint8Array][] = (
+  ["public", "group", "private"] as const
+).map((kind) => [kind, encoder.encode(`{"t":"${kind}",`)]);
+
+const NOTHING: DecodedMessage[] = [];
+
+/**
+ * A decoder for one connection; `sink()` gives its current delivery
+ * counter, or null to decode everything (the scenario is not counting).
+ */
+export function countingDecoder(sink: () => ChatSink | null): BatchDecoder {
+  const kinds: ChatKind[] = [];
+  const bodies: number[] = [];
+  return (plaintext) => {
+    const onChat = sink();
+    if (onChat === null) return decodeBatch(plaintext);
+    kinds.length = 0;
+    bodies.length = 0;
+    const view = new DataView(
+      plaintext.buffer,
+      plaintext.byteOffset,
+      plaintext.byteLength,
+    );
+    let offset = 0;
+    while (offset < plaintext.byteLength) {
+      if (plaintext.byteLength - offset < MESSAGE_OVERHEAD) {
+        return decodeBatch(plaintext);
+      }
+      const headerLength = view.getUint32(offset);
+      const bodyLength = view.getUint32(offset + 4);
+      const header = offset + MESSAGE_OVERHEAD;
+      const end = header + headerLength + bodyLength;
+      if (end > plaintext.byteLength) return decodeBatch(plaintext);
+      const kind = kindOf(plaintext, header, headerLength);
+      if (kind === null) return decodeBatch(plaintext);
+      kinds.push(kind);
+      bodies.push(header + headerLength, end);
+      offset = end;
+    }
+    for (let i = 0; i < kinds.length; i++) {
+      onChat(kinds[i]!, plaintext.subarray(bodies[2 * i]!, bodies[2 * i + 1]!));
+    }
+    return NOTHING;
+  };
+}
+
+function kindOf(
+  bytes: Uint8Array,
+  start: number,
+  length: number,
+): ChatKind | null {
+  for (const [kind, prefix] of PREFIXES) {
+    if (length <= prefix.length) continue;
+    let i = 0;
+    while (i < prefix.length && bytes[start + i] === prefix[i]) i++;
+    if (i === prefix.length) return kind;
+  }
+  return null;
+}

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { countingDecoder } from "../../bench/_counting_decoder.ts";
+import { encodeMessage, packBatches } from "../../src/protocol/codec.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function batch(...messages: Uint8Array[]): Uint8Array {
+  const [packed] = packBatches(messages);
+  return packed!;
+}
+
+const chat = [
+  encodeMessage({ t: "public", from: "a", ts: 1 }, encoder.encode("one")),
+  encodeMessage(
+    { t: "group", group: "g", from: "b", ts: 2 },
+    encoder.encode("two"),
+  ),
+  encodeMessage({ t: "private", from: "c", ts: 3 }, encoder.encode("three")),
+];
+
+Deno.test("countingDecoder hands each chat message of a batch to the counter without decoding it", () => {
+  const seen: [string, string][] = [];
+  const decode = countingDecoder(() => (kind, body) =>
+    seen.push([kind, decoder.decode(body)])
+  );
+  assert.deepEqual(decode(batch(...chat)), []);
+  assert.deepEqual(seen, [
+    ["public", "one"],
+    ["group", "two"],
+    ["private", "three"],
+  ]);
+});
+
+Deno.test("countingDecoder decodes in full a batch with anything else in it, or when nobody counts", () => {
+  const counted: string[] = [];
+  const counting = countingDecoder(() => (kind) => counted.push(kind));
+  const mixed = batch(chat[0]!, encodeMessage({ t: "ok", re: 7, text: "" }));
+  const messages = counting(mixed);
+  assert.deepEqual(messages.map((m) => m.header), [
+    { t: "public", from: "a", ts: 1 },
+    { t: "ok", re: 7, text: "" },
+  ]);
+  assert.deepEqual(counted, [], "nothing counted twice");
+  const idle = countingDecoder(() => null);
+  assert.equal(idle(batch(...chat)).length, 3);
+});
+
+Deno.test("countingDecoder refuses a malformed batch as decodeBatch does", () => {
+  const decode = countingDecoder(() => () => {});
+  const truncated = batch(...chat).subarray(0, 20);
+  assert.throws(() => decode(truncated), SyntaxError);
+});
