@@ -39,19 +39,54 @@ export function encodeMessage(
   header: ClientMessage | ServerMessage,
   body: Uint8Array = EMPTY,
 ): Uint8Array {
-  const json = encoder.encode(JSON.stringify(header));
+  const text = JSON.stringify(header);
+  return (text.length <= ASCII_FAST_PATH_BYTES
+    ? encodeAsciiMessage(text, body)
+    : null) ?? encodeUtf8Message(encoder.encode(text), body);
+}
+
+/**
+ * The message with an ASCII header written in JavaScript, or null if the
+ * header is not ASCII: a server encodes one per message it routes, and a
+ * call into the runtime's TextEncoder costs more than this loop for a short
+ * header (as for decoding, see decodeHeaderText).
+ */
+function encodeAsciiMessage(text: string, body: Uint8Array): Uint8Array | null {
+  const length = text.length;
+  const out = new Uint8Array(MESSAGE_OVERHEAD + length + body.byteLength);
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) return null;
+    out[MESSAGE_OVERHEAD + i] = code;
+  }
+  writeLengths(out, length, body.byteLength);
+  out.set(body, MESSAGE_OVERHEAD + length);
+  return out;
+}
+
+function encodeUtf8Message(json: Uint8Array, body: Uint8Array): Uint8Array {
   if (json.byteLength > MAX_HEADER_BYTES) {
     throw new RangeError(`Message header too large (${json.byteLength} bytes)`);
   }
   const out = new Uint8Array(
     MESSAGE_OVERHEAD + json.byteLength + body.byteLength,
   );
-  const view = new DataView(out.buffer);
-  view.setUint32(0, json.byteLength);
-  view.setUint32(4, body.byteLength);
+  writeLengths(out, json.byteLength, body.byteLength);
   out.set(json, MESSAGE_OVERHEAD);
   out.set(body, MESSAGE_OVERHEAD + json.byteLength);
   return out;
+}
+
+/** The two big-endian u32 lengths that start every message. */
+function writeLengths(out: Uint8Array, header: number, body: number): void {
+  out[0] = header >>> 24;
+  out[1] = (header >>> 16) & 0xff;
+  out[2] = (header >>> 8) & 0xff;
+  out[3] = header & 0xff;
+  out[4] = body >>> 24;
+  out[5] = (body >>> 16) & 0xff;
+  out[6] = (body >>> 8) & 0xff;
+  out[7] = body & 0xff;
 }
 
 /**

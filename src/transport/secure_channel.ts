@@ -285,20 +285,24 @@ export class SecureChannel {
             const sealed = await frame;
             this.#conn.send(sealed);
             // Connection.send copies: the frame is dead.
-            releaseBuffer(sealed.buffer);
+            if (taken.length > 0) releaseBuffer(sealed.buffer);
           }
         }
-        // All sealed: batches packed for this flush are dead, and so is bulk
-        // data nobody else holds. (A one-message batch is the queued message
-        // itself, which other channels may share.)
-        for (const batch of batches) {
-          if (
-            batch.byteLength >= RELEASE_MIN_BYTES && !queued.includes(batch)
-          ) {
-            releaseBuffer(batch.buffer);
+        // All sealed: with file data in this flush, the batches packed for
+        // it are dead, and so is bulk data nobody else holds. Chat-only
+        // flushes leave their buffers to the collector: few are large, and
+        // freeing them costs time on the busiest path. (A one-message batch
+        // is the queued message itself, which other channels may share.)
+        if (taken.length > 0) {
+          for (const batch of batches) {
+            if (
+              batch.byteLength >= RELEASE_MIN_BYTES && !queued.includes(batch)
+            ) {
+              releaseBuffer(batch.buffer);
+            }
           }
+          for (const shared of taken) shared.drop();
         }
-        for (const shared of taken) shared.drop();
       }
     } catch (error) {
       // Only the sealer can throw here: the session is exhausted or broken.

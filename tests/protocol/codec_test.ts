@@ -194,3 +194,23 @@ Deno.test("decodeBatch reads ASCII, non-ASCII and long headers alike, and still 
     assert.throws(() => decodeBatch(message), TypeError, `padding ${padding}`);
   }
 });
+
+Deno.test("encodeMessage writes ASCII, non-ASCII and long headers alike, byte for byte what TextEncoder gives", () => {
+  const body = new TextEncoder().encode("body");
+  const headers = [
+    { t: "public", from: "sophia", ts: 1 },
+    { t: "public", from: "zoë 🎉", ts: 2 },
+    { t: "public", from: "x".repeat(600), ts: 3 },
+  ] as const;
+  for (const header of headers) {
+    const encoded = encodeMessage(header as never, body);
+    const json = new TextEncoder().encode(JSON.stringify(header));
+    const view = new DataView(encoded.buffer);
+    assert.equal(view.getUint32(0), json.length);
+    assert.equal(view.getUint32(4), body.length);
+    assert.deepEqual(encoded.subarray(8, 8 + json.length), json);
+    const [message] = decodeBatch(encoded);
+    assert.deepEqual(message!.header, header);
+    assert.deepEqual(message!.body, body);
+  }
+});
