@@ -109,7 +109,8 @@ class ChatConn implements BenchConn {
       case "public":
       case "group":
       case "private":
-        this.onChat?.(message.t, body);
+        // A replay of missed messages is not a delivery being measured.
+        if (!message.history) this.onChat?.(message.t, body);
         return;
       case "file_offer":
         if (this.#accepting) {

@@ -4,8 +4,9 @@
  * length fields and each message handed to the counter as a kind and a body
  * view, without parsing its JSON header, as the IRC load client finds
  * PRIVMSG lines without making strings. Every frame is still decrypted and
- * authenticated; any other batch (replies, notices, file data, anything
- * malformed) is decoded in full by `decodeBatch`, as a real client does.
+ * authenticated; any other batch (replies, notices, file data, history
+ * replays, anything malformed) is decoded in full by `decodeBatch`, as a real
+ * client does.
  */
 
 import {
@@ -35,7 +36,9 @@ export function countingDecoder(sink: () => ChatSink | null): BatchDecoder {
   const bodies: number[] = [];
   return (plaintext) => {
     const onChat = sink();
-    if (onChat === null) return decodeBatch(plaintext);
+    if (onChat === null || plaintext.byteLength === 0) {
+      return decodeBatch(plaintext);
+    }
     kinds.length = 0;
     bodies.length = 0;
     const view = new DataView(
@@ -66,11 +69,20 @@ export function countingDecoder(sink: () => ChatSink | null): BatchDecoder {
   };
 }
 
+/**
+ * The kind of a live chat message's header, or null for anything else. A
+ * live one ends with its `ts` (`...,"ts":1732560000000}`); a history
+ * replay ends with `"history":true}` (or its `to`) and is not counted.
+ */
 function kindOf(
   bytes: Uint8Array,
   start: number,
   length: number,
 ): ChatKind | null {
+  const last = bytes[start + length - 2]!;
+  if (bytes[start + length - 1] !== 0x7d || last < 0x30 || last > 0x39) {
+    return null;
+  }
   for (const [kind, prefix] of PREFIXES) {
     if (length <= prefix.length) continue;
     let i = 0;

@@ -222,12 +222,18 @@ export async function startServer(
     for (const out of outbound) {
       if (!out.to.includes(id)) {
         now.push(out);
-      } else if (out.to.length === 1) {
-        held.push(out);
-      } else {
-        now.push({ ...out, to: out.to.filter((to) => to !== id) });
-        held.push({ ...out, to: [id] });
+        continue;
       }
+      if (out.to.length > 1) {
+        now.push({ ...out, to: out.to.filter((to) => to !== id) });
+      }
+      // A body is a view of the received frame, which is freed once the
+      // batch is routed (recycle): what waits keeps a copy.
+      held.push({
+        ...out,
+        to: [id],
+        ...(out.body === undefined ? {} : { body: out.body.slice() }),
+      });
     }
     deliver(now);
     if (held.length > 0) durable.then(() => deliver(held));
@@ -388,7 +394,9 @@ export async function startServer(
               ? await gate.begin(message)
               : await gate.prove(message);
             if (result.kind === "reply") {
-              channel.send(result.message);
+              // Behind any reply of this connection still waiting for the
+              // disk, as every reply is.
+              deliverRun(id, [{ to: [id], message: result.message }]);
               continue;
             }
             // The same key signing in again (typically a reconnect the server
@@ -405,20 +413,24 @@ export async function startServer(
                 "replaced",
               );
             }
-            deliverRun(id, routeRun(id, [{ message: result.register, body }]));
+            const welcome = routeRun(id, [{ message: result.register, body }]);
             const name = state.nameOf(id);
             if (name !== null && result.fingerprint !== null) {
+              // Written before the welcome is sent, so that it waits for
+              // this too (deliverRun): a welcome means the name is bound.
               gate.bindIfFree(name, result.fingerprint);
               log(
                 `${name} registered from ${conn.remoteAddress} (${result.fingerprint})`,
               );
             }
+            deliverRun(id, welcome);
             continue;
           }
           steps.push({ message, body });
         }
         flush();
-        // Routing copied every body it passed on: the frame is dead.
+        // Every body passed on was encoded (copied) for its recipients, or
+        // copied to wait for the disk (deliverRun): the frame is dead.
         channel.recycle(batch);
         if (quit) {
           said = "goodbye";
@@ -535,6 +547,14 @@ export async function startServer(
       text: "Server is shutting down.",
     };
     const encoded = encodeMessage(goodbye);
+    // Replies still waiting for the disk go out first: a client stops
+    // reading at the goodbye, and would count a stored message as not sent.
+    // (A few rounds at most: connections may still be writing meanwhile.)
+    for (let round = 0; round < 5; round++) {
+      const synced = store?.durable();
+      if (!synced) break;
+      await synced;
+    }
     await Promise.all(
       [...channels.values()].map(async (channel) => {
         channel.sendEncoded(encoded);

@@ -89,7 +89,7 @@ export class SqliteStore implements Store {
     this.#db = db;
     this.path = path;
     this.#walSync = walSync
-      ? new WalSync(`${path}-wal`, (reason) => this.#syncFailed(reason))
+      ? new WalSync(path, (reason) => this.#syncFailed(reason))
       : null;
   }
 
@@ -131,7 +131,12 @@ export class SqliteStore implements Store {
   /** The log cannot be synced our way: SQLite syncs each commit from now on. */
   #syncFailed(reason: string): void {
     this.#walSync = null;
-    if (this.#db.isOpen) this.#db.exec("PRAGMA synchronous = FULL");
+    if (this.#db.isOpen) {
+      this.#db.exec("PRAGMA synchronous = FULL");
+      // A checkpoint syncs the log before copying it: what was committed
+      // meanwhile is on disk before its replies go.
+      this.#db.prepare("PRAGMA wal_checkpoint(PASSIVE)").get();
+    }
     console.error(
       `chat: cannot sync ${this.path}-wal (${reason}); each commit now waits for the disk`,
     );
@@ -724,7 +729,8 @@ function configure(
  * database open, so one descriptor serves the whole session.
  */
 class WalSync {
-  readonly #path: string;
+  /** The database file; the log is beside it, with "-wal" appended. */
+  readonly #dbPath: string;
   readonly #onFailure: (reason: string) => void;
   #file: Deno.FsFile | null = null;
   /** The most rows written that anyone waits for, and the last sync's. */
@@ -734,8 +740,8 @@ class WalSync {
   #waiting: { upTo: number; resolve: () => void }[] = [];
   #closed = false;
 
-  constructor(path: string, onFailure: (reason: string) => void) {
-    this.#path = path;
+  constructor(dbPath: string, onFailure: (reason: string) => void) {
+    this.#dbPath = dbPath;
     this.#onFailure = onFailure;
   }
 
@@ -766,13 +772,23 @@ class WalSync {
       while (this.#waiting.length > 0 && !this.#closed) {
         const upTo = this.#wanted;
         try {
-          this.#file ??= await Deno.open(this.#path, { read: true });
+          // SQLite keeps the log beside the real file, not beside a
+          // symlink to it. Opened for writing (never written): Windows
+          // flushes only a handle with write access.
+          this.#file ??= await Deno.open(
+            `${await Deno.realPath(this.#dbPath)}-wal`,
+            { read: true, write: true },
+          );
           await this.#file.syncData();
         } catch (error) {
-          // Replies still go out (the commits are in the log, only not
-          // known to be on the platter), and SQLite takes over the syncing.
+          // SQLite takes over the syncing, and syncs what waits (see
+          // #syncFailed) before the replies go out.
           this.#closed = true;
-          this.#onFailure(error instanceof Error ? error.message : "failed");
+          try {
+            this.#onFailure(error instanceof Error ? error.message : "failed");
+          } catch (failure) {
+            console.error(`chat: ${failure}`);
+          }
         }
         this.#synced = upTo;
         this.#release(upTo);

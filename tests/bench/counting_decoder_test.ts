@@ -46,8 +46,20 @@ Deno.test("countingDecoder decodes in full a batch with anything else in it, or 
   assert.equal(idle(batch(...chat)).length, 3);
 });
 
-Deno.test("countingDecoder refuses a malformed batch as decodeBatch does", () => {
+Deno.test("countingDecoder refuses a malformed or empty batch as decodeBatch does", () => {
   const decode = countingDecoder(() => () => {});
   const truncated = batch(...chat).subarray(0, 20);
   assert.throws(() => decode(truncated), SyntaxError);
+  assert.throws(() => decode(new Uint8Array(0)), SyntaxError);
+});
+
+Deno.test("countingDecoder leaves history replays to the full decoder, uncounted", () => {
+  const counted: string[] = [];
+  const decode = countingDecoder(() => (kind) => counted.push(kind));
+  const replay = encodeMessage(
+    { t: "public", from: "a", ts: 1, history: true },
+    encoder.encode("old"),
+  );
+  assert.equal(decode(batch(chat[0]!, replay)).length, 2);
+  assert.deepEqual(counted, []);
 });

@@ -474,3 +474,75 @@ Deno.test("with --sync full, a sender's reply waits for the disk while the other
     }
   });
 });
+
+Deno.test("with --sync full, messages to oneself in a large frame arrive whole once stored", async () => {
+  await withDir(async (dir) => {
+    const store = openStore(`${dir}/chat.db`, { synchronous: "FULL" });
+    await using server = await startTestServer({ store });
+    const alice = await TestClient.connect(server, "alice");
+    try {
+      // Two in one frame of over 16 KiB: the frame is freed once routed,
+      // while the replies and the self-deliveries still wait for the disk.
+      const text = "x".repeat(10_000);
+      const body = new TextEncoder().encode(text);
+      const replies = await Promise.all([
+        alice.client.request({ t: "msg", to: "alice" }, body),
+        alice.client.request({ t: "msg", to: "alice" }, body),
+      ]);
+      assert.deepEqual(replies.map((r) => r.t), ["ok", "ok"]);
+      await alice.waitFor(() =>
+        alice.inbox.filter((m) => m.message.t === "private").length === 2
+      );
+      const received = alice.inbox.filter((m) => m.message.t === "private");
+      assert.deepEqual(received.map((m) => m.text), [text, text]);
+      assert.deepEqual(server.logs.filter((l) => l.includes("encode")), []);
+    } finally {
+      await alice.quit();
+      await server.shutdown();
+      store.close();
+    }
+  });
+});
+
+Deno.test("with --sync full, a server that shuts down sends the replies still waiting for the disk before its goodbye", async () => {
+  await withDir(async (dir) => {
+    const real = openStore(`${dir}/chat.db`, { synchronous: "FULL" });
+    // A disk that takes its time: no sync finishes while `slow` is pending.
+    let slow: Promise<void> | null = null;
+    const store = new Proxy(real, {
+      get(target, prop) {
+        if (prop === "durable") {
+          return () => {
+            const synced = target.durable();
+            if (slow === null) return synced;
+            return Promise.all([synced, slow]).then(() => {});
+          };
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const server = await startTestServer({ store });
+    const alice = await TestClient.connect(server, "alice");
+    try {
+      await settle(alice);
+      let release!: () => void;
+      slow = new Promise((resolve) => (release = resolve));
+      const reply = alice.client.request(
+        { t: "say" },
+        new TextEncoder().encode("last words"),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const stopped = server.shutdown();
+      setTimeout(() => {
+        slow = null;
+        release();
+      }, 100);
+      assert.equal((await reply).t, "ok", "stored, and told so");
+      await stopped;
+    } finally {
+      await server.shutdown();
+      real.close();
+    }
+  });
+});

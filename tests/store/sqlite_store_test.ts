@@ -926,3 +926,27 @@ Deno.test("the schema lets requeueSince find recent messages through an index, n
     }
   });
 });
+
+Deno.test("with FULL, a database opened through a symlink syncs the log beside the real file", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(`${dir}/real`);
+    const store0 = openStore(`${dir}/real/chat.db`);
+    store0.close();
+    await Deno.symlink(`${dir}/real/chat.db`, `${dir}/link.db`);
+    const store = openStore(`${dir}/link.db`, { synchronous: "FULL" });
+    const errors: string[] = [];
+    const consoleError = console.error;
+    console.error = (line: string) => errors.push(line);
+    try {
+      addUsers(store, "sophia");
+      await store.durable();
+      addUsers(store, "jojo");
+      assert.ok(store.durable() instanceof Promise, "still syncing its way");
+      await store.durable();
+      assert.deepEqual(errors, []);
+    } finally {
+      console.error = consoleError;
+      store.close();
+    }
+  });
+});
