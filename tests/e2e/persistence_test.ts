@@ -8,7 +8,7 @@ import {
   importIdentityPem,
 } from "../../src/crypto/identity.ts";
 import { readPublicKeyFile } from "../../src/crypto/key_files.ts";
-import { openStore } from "../../src/store/sqlite_store.ts";
+import { openStore, type SqliteStore } from "../../src/store/sqlite_store.ts";
 import {
   settle,
   startTestServer,
@@ -422,25 +422,30 @@ Deno.test("messages sent to a connection that dies unheard are delivered again a
   }
 });
 
+/** The real store, with `durable()`'s answer passed through `wrap`. */
+function withDurable(
+  store: SqliteStore,
+  wrap: (synced: Promise<void> | null) => Promise<void> | null,
+): SqliteStore {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === "durable") return () => wrap(target.durable());
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
 Deno.test("with --sync full, a sender's reply waits for the disk while the others already have the message", async () => {
   await withDir(async (dir) => {
     const real = openStore(`${dir}/chat.db`, { synchronous: "FULL" });
     // The real store, with a hand on when the next sync is seen to finish.
     let holdNext: Promise<void> | null = null;
-    const store = new Proxy(real, {
-      get(target, prop) {
-        if (prop === "durable") {
-          return () => {
-            const synced = target.durable();
-            if (holdNext === null || synced === null) return synced;
-            const hold = holdNext;
-            holdNext = null;
-            return Promise.all([synced, hold]).then(() => {});
-          };
-        }
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
+    const store = withDurable(real, (synced) => {
+      if (holdNext === null || synced === null) return synced;
+      const hold = holdNext;
+      holdNext = null;
+      return Promise.all([synced, hold]).then(() => {});
     });
     await using server = await startTestServer({ store });
     const alice = await TestClient.connect(server, "alice");
@@ -509,19 +514,11 @@ Deno.test("with --sync full, a server that shuts down sends the replies still wa
     const real = openStore(`${dir}/chat.db`, { synchronous: "FULL" });
     // A disk that takes its time: no sync finishes while `slow` is pending.
     let slow: Promise<void> | null = null;
-    const store = new Proxy(real, {
-      get(target, prop) {
-        if (prop === "durable") {
-          return () => {
-            const synced = target.durable();
-            if (slow === null) return synced;
-            return Promise.all([synced, slow]).then(() => {});
-          };
-        }
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+    const store = withDurable(
+      real,
+      (synced) =>
+        slow === null ? synced : Promise.all([synced, slow]).then(() => {}),
+    );
     const server = await startTestServer({ store });
     const alice = await TestClient.connect(server, "alice");
     try {
