@@ -3,13 +3,14 @@ import { RELEASE_MIN_BYTES } from "../../src/crypto/bytes.ts";
 import { FrameOpener, FrameSealer } from "../../src/crypto/session_cipher.ts";
 import { decodeBatch, encodeMessage } from "../../src/protocol/codec.ts";
 import {
+  type ChannelOptions,
   SecureChannel,
   SharedBytes,
 } from "../../src/transport/secure_channel.ts";
 import { RecordingConnection } from "../_helpers/recording_connection.ts";
 
 /** A channel over a recording connection; both directions use `secret`. */
-function channelPair(): {
+function channelPair(options: ChannelOptions = {}): {
   channel: SecureChannel;
   conn: RecordingConnection;
   opener: FrameOpener;
@@ -21,7 +22,7 @@ function channelPair(): {
     sender: new FrameSealer(secret),
     receiver: new FrameOpener(secret),
     transcriptHash: new Uint8Array(32),
-  });
+  }, options);
   return { channel, conn, opener: new FrameOpener(secret), secret };
 }
 
@@ -71,14 +72,8 @@ Deno.test("a channel frees a received frame once opened, and the batch when recy
 });
 
 Deno.test("a channel splits frames with the decoder it was given, and a decoder's refusal ends the session", async () => {
-  const secret = crypto.getRandomValues(new Uint8Array(32));
-  const conn = new RecordingConnection();
   const seen: number[] = [];
-  const channel = new SecureChannel(conn, {
-    sender: new FrameSealer(secret),
-    receiver: new FrameOpener(secret),
-    transcriptHash: new Uint8Array(32),
-  }, {
+  const { channel, conn, secret } = channelPair({
     decode: (plaintext) => {
       seen.push(plaintext.length);
       if (seen.length > 1) throw new SyntaxError("not for me");
