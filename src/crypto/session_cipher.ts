@@ -186,13 +186,18 @@ export class FrameSealer {
       );
     }
     const now = this.trySealNow(plaintext);
-    if (now !== null) return Promise.resolve(now);
+    // The scratch frame is overwritten by the next seal: the caller gets a copy.
+    if (now !== null) return Promise.resolve(now.slice());
     const seq = this.#nextSeq++;
     const keys = this.#schedule.keysFor(seq);
     const small = this.#small;
     if (small !== undefined && plaintext.length <= small.maxPlaintext) {
       // This epoch's keys are still being derived.
-      return keys.then((ready) => sealSmall(small, seq, ready, plaintext));
+      return keys.then((ready) => {
+        const frame = new Uint8Array(MIN_FRAME_BYTES + plaintext.length);
+        sealSmallInto(small, seq, ready, plaintext, frame);
+        return frame;
+      });
     }
     return this.#seal(seq, keys, plaintext);
   }
@@ -201,6 +206,12 @@ export class FrameSealer {
    * Seals the frame right away when it can be (a {@link SmallFrameAead} is
    * set, the plaintext is small and this epoch's keys are derived); else
    * returns null and takes no sequence number, and {@link seal} is the way.
+   *
+   * The frame is written into a scratch buffer that the next call to
+   * `trySealNow` on any sealer overwrites: hand it to something that copies
+   * it (`Connection.send` does) before sealing again. A server seals one
+   * small frame per recipient of each chat message, and a fresh buffer for
+   * each was most of what its collector had to sweep.
    */
   trySealNow(plaintext: Uint8Array): Uint8Array<ArrayBuffer> | null {
     const small = this.#small;
@@ -212,7 +223,10 @@ export class FrameSealer {
     const ready = this.#schedule.readyKeys(seq);
     if (ready === null) return null;
     this.#nextSeq++;
-    return sealSmall(small, seq, ready, plaintext);
+    const frame = scratchFrame(MIN_FRAME_BYTES + small.maxPlaintext)
+      .subarray(0, MIN_FRAME_BYTES + plaintext.length);
+    sealSmallInto(small, seq, ready, plaintext, frame);
+    return frame;
   }
 
   async #seal(
@@ -298,9 +312,9 @@ export class FrameOpener {
     }
     // Checked before decrypting: a replayed frame is authentic, and only its
     // sequence number gives it away.
-    const seq = new DataView(frame.buffer, frame.byteOffset + 1, 8)
-      .getBigUint64(0);
-    if (seq !== BigInt(expected)) {
+    if (!hasSeq(frame, 1, expected)) {
+      const seq = new DataView(frame.buffer, frame.byteOffset + 1, 8)
+        .getBigUint64(0);
       throw new FrameError(
         "out of sequence",
         `Frame out of sequence: expected ${expected}, got ${seq}`,
@@ -319,7 +333,7 @@ export class FrameOpener {
       ) {
         const opened = small.open(
           keys.rawKey,
-          frameNonce(iv, expected),
+          writeFrameNonce(scratchNonce, iv, expected),
           frame.subarray(0, FRAME_HEADER_BYTES),
           frame.subarray(FRAME_HEADER_BYTES),
         );
@@ -471,23 +485,33 @@ async function deriveEpoch(secret: Uint8Array): Promise<EpochKeys> {
   };
 }
 
-function sealSmall(
+/** `frame` is exactly `MIN_FRAME_BYTES + plaintext.length` bytes long. */
+function sealSmallInto(
   small: SmallFrameAead,
   seq: number,
   keys: EpochKeys,
   plaintext: Uint8Array,
-): Uint8Array<ArrayBuffer> {
-  const frame = new Uint8Array(MIN_FRAME_BYTES + plaintext.length);
+  frame: Uint8Array,
+): void {
   writeFrameHeader(frame, seq);
   small.sealInto(
     keys.rawKey,
-    frameNonce(keys.iv, seq),
+    writeFrameNonce(scratchNonce, keys.iv, seq),
     frame.subarray(0, FRAME_HEADER_BYTES),
     plaintext,
     frame,
     FRAME_HEADER_BYTES,
   );
-  return frame;
+}
+
+// Scratch space for synchronous seals (see trySealNow); JavaScript runs one
+// seal at a time, so one of each serves every sealer.
+let scratch = new Uint8Array(0);
+const scratchNonce = new Uint8Array(new ArrayBuffer(IV_BYTES));
+
+function scratchFrame(bytes: number): Uint8Array<ArrayBuffer> {
+  if (scratch.length < bytes) scratch = new Uint8Array(bytes);
+  return scratch;
 }
 
 async function nextEpoch(previous: EpochKeys): Promise<EpochKeys> {
@@ -509,16 +533,50 @@ function frameHeader(seq: number): Uint8Array<ArrayBuffer> {
 
 function writeFrameHeader(frame: Uint8Array, seq: number): void {
   frame[0] = FRAME_VERSION;
-  new DataView(frame.buffer, frame.byteOffset, FRAME_HEADER_BYTES)
-    .setBigUint64(1, BigInt(seq));
+  writeSeq(frame, 1, seq);
 }
 
 /** iv XOR (4 zero bytes || seq as a big-endian u64). */
 function frameNonce(iv: Uint8Array, seq: number): Uint8Array<ArrayBuffer> {
-  const nonce = new Uint8Array(IV_BYTES);
-  new DataView(nonce.buffer).setBigUint64(4, BigInt(seq));
+  return writeFrameNonce(new Uint8Array(new ArrayBuffer(IV_BYTES)), iv, seq);
+}
+
+function writeFrameNonce<T extends Uint8Array>(
+  nonce: T,
+  iv: Uint8Array,
+  seq: number,
+): T {
+  nonce.fill(0, 0, 4);
+  writeSeq(nonce, 4, seq);
   for (let i = 0; i < IV_BYTES; i++) nonce[i] = nonce[i]! ^ iv[i]!;
   return nonce;
+}
+
+/** Whether the big-endian u64 at `offset` is `seq` (read without garbage). */
+function hasSeq(bytes: Uint8Array, offset: number, seq: number): boolean {
+  const high = ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) |
+    (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
+  const low = ((bytes[offset + 4]! << 24) | (bytes[offset + 5]! << 16) |
+    (bytes[offset + 6]! << 8) | bytes[offset + 7]!) >>> 0;
+  return high === Math.floor(seq / 0x1_0000_0000) && low === seq >>> 0;
+}
+
+/**
+ * `seq` as a big-endian u64 at `offset`, without a DataView or BigInt
+ * (garbage on the path every frame takes). Sequence numbers stay below
+ * MAX_FRAMES, far inside the integers a double holds exactly.
+ */
+function writeSeq(out: Uint8Array, offset: number, seq: number): void {
+  const high = Math.floor(seq / 0x1_0000_0000);
+  const low = seq >>> 0;
+  out[offset] = high >>> 24;
+  out[offset + 1] = (high >>> 16) & 0xff;
+  out[offset + 2] = (high >>> 8) & 0xff;
+  out[offset + 3] = high & 0xff;
+  out[offset + 4] = low >>> 24;
+  out[offset + 5] = (low >>> 16) & 0xff;
+  out[offset + 6] = (low >>> 8) & 0xff;
+  out[offset + 7] = low & 0xff;
 }
 
 function checkOptions(
