@@ -21,6 +21,7 @@ import {
   type DecodedMessage,
   encodeMessage,
   packBatches,
+  SharedBatchPacker,
 } from "../protocol/codec.ts";
 import {
   HANDSHAKE_TIMEOUT_MS,
@@ -68,6 +69,9 @@ export class SharedBytes {
 }
 
 const NOTHING_TAKEN: SharedBytes[] = [];
+
+/** Chat-only flushes of every channel share their packed batches. */
+const sharedPacker = new SharedBatchPacker();
 
 /**
  * Splits an opened frame into its messages, throwing as `decodeBatch` does
@@ -267,7 +271,11 @@ export class SecureChannel {
         // numbers at call time, so sending in this order keeps them in order.
         // Small frames are sealed on the spot and go out in this turn, with
         // no await: most chat traffic, one frame per recipient per message.
-        const batches = packBatches(queued);
+        // A flush with file data frees its batches once sealed, so it packs
+        // its own; chat batches are shared with the other recipients.
+        const batches = taken.length > 0
+          ? packBatches(queued)
+          : sharedPacker.pack(queued);
         let i = 0;
         for (; i < batches.length; i++) {
           const frame = this.#sealer.trySealNow(batches[i]!);

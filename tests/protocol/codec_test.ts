@@ -6,6 +6,7 @@ import {
   packBatches,
   parseClientMessage,
   parseServerMessage,
+  SharedBatchPacker,
 } from "../../src/protocol/codec.ts";
 import {
   MAX_BATCH_BYTES,
@@ -78,6 +79,37 @@ Deno.test("packBatches splits at the limit and keeps message order", () => {
     decodeBatch(b).map((m) => (m.header as { id: number }).id)
   );
   assert.deepEqual(ids, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+});
+
+Deno.test("SharedBatchPacker packs the same messages once for every recipient, and only those", () => {
+  const [a, b, c] = [1, 2, 3].map((i) =>
+    encodeMessage({ t: "say", id: i }, text(`message ${i}`))
+  ) as [Uint8Array, Uint8Array, Uint8Array];
+  const packer = new SharedBatchPacker(2);
+  const first = packer.pack([a, b, c]);
+  assert.deepEqual(first, packBatches([a, b, c]));
+  // Another recipient's queue holding the same messages gets the same batch,
+  // even in an array of its own.
+  assert.equal(packer.pack([a, b, c])[0], first[0]);
+  // A different list (a sender does not get its own message back), an equal
+  // copy of a message, or another order: packed on their own.
+  for (const list of [[a, c], [a, b, c.slice()], [b, a, c]]) {
+    const batches = packer.pack(list);
+    assert.notEqual(batches[0], first[0]);
+    assert.deepEqual(batches, packBatches(list));
+  }
+  // It remembers the last two lists only.
+  assert.notEqual(packer.pack([a, b, c])[0], first[0]);
+});
+
+Deno.test("SharedBatchPacker passes one message through, and does not remember lists of several batches", () => {
+  const message = encodeMessage({ t: "say", id: 1 }, new Uint8Array(100));
+  const packer = new SharedBatchPacker(4, message.byteLength * 2);
+  assert.equal(packer.pack([message])[0], message);
+  const three = [message, message, message];
+  const batches = packer.pack(three);
+  assert.equal(batches.length, 2);
+  assert.notEqual(packer.pack(three)[0], batches[0]);
 });
 
 Deno.test("parseClientMessage accepts every client message type", () => {
