@@ -190,26 +190,31 @@ export function packBatches(
  * recipient's flush packs the same encoded messages in the same order, and
  * packing them once instead of once per recipient saves a copy of every byte
  * of every delivery. The batches it returns may be shared: never write to
- * or free them. Only lists that fit one batch are remembered, so what it
- * keeps alive is a few batches at most.
+ * or free them. Only lists that pack into one batch of at most
+ * `rememberBytes` are remembered, so what it keeps alive stays small.
  */
 export class SharedBatchPacker {
   readonly #recent: {
     messages: readonly Uint8Array[];
-    batches: Uint8Array[];
+    batches: readonly Uint8Array[];
   }[] = [];
 
-  constructor(readonly remember = 4, readonly limit = MAX_BATCH_BYTES) {}
+  constructor(
+    readonly remember = 4,
+    readonly limit = MAX_BATCH_BYTES,
+    readonly rememberBytes = 64 * 1024,
+  ) {}
 
-  pack(messages: readonly Uint8Array[]): Uint8Array[] {
+  pack(messages: readonly Uint8Array[]): readonly Uint8Array[] {
     // One message is its own batch: nothing to pack, nothing to remember.
     if (messages.length < 2) return packBatches(messages, this.limit);
     for (const entry of this.#recent) {
       if (sameMessages(entry.messages, messages)) return entry.batches;
     }
     const batches = packBatches(messages, this.limit);
-    // Kept only while small: what is remembered stays alive until pushed out.
-    if (batches.length > 1) return batches;
+    if (batches.length > 1 || batches[0]!.byteLength > this.rememberBytes) {
+      return batches;
+    }
     // The list is copied: a caller may reuse its array.
     this.#recent.unshift({ messages: messages.slice(), batches });
     if (this.#recent.length > this.remember) this.#recent.pop();

@@ -102,14 +102,22 @@ Deno.test("SharedBatchPacker packs the same messages once for every recipient, a
   assert.notEqual(packer.pack([a, b, c])[0], first[0]);
 });
 
-Deno.test("SharedBatchPacker passes one message through, and does not remember lists of several batches", () => {
+Deno.test("SharedBatchPacker passes one message through, and remembers only small single batches", () => {
   const message = encodeMessage({ t: "say", id: 1 }, new Uint8Array(100));
-  const packer = new SharedBatchPacker(4, message.byteLength * 2);
+  const size = message.byteLength;
+  const packer = new SharedBatchPacker(4, size * 2, size * 2);
   assert.equal(packer.pack([message])[0], message);
+  // Three messages make two batches: not remembered.
   const three = [message, message, message];
   const batches = packer.pack(three);
   assert.equal(batches.length, 2);
   assert.notEqual(packer.pack(three)[0], batches[0]);
+  // Two make one batch of exactly rememberBytes: remembered.
+  const two = [message, message];
+  assert.equal(packer.pack(two)[0], packer.pack(two)[0]);
+  // One batch over rememberBytes: not remembered.
+  const small = new SharedBatchPacker(4, size * 2, size * 2 - 1);
+  assert.notEqual(small.pack(two)[0], small.pack(two)[0]);
 });
 
 Deno.test("parseClientMessage accepts every client message type", () => {
