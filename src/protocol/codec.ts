@@ -190,20 +190,20 @@ export function packBatches(
  * recipient's flush packs the same encoded messages in the same order, and
  * packing them once instead of once per recipient saves a copy of every byte
  * of every delivery. The batches it returns may be shared: never write to
- * or free them. Only lists that pack into one batch of at most
- * `rememberBytes` are remembered, so what it keeps alive stays small.
+ * or free them. Only lists that pack into one batch are remembered, and only
+ * until the current turn's microtasks have run (the flushes of one routed
+ * frame run there, one after another), so an idle server keeps none.
  */
 export class SharedBatchPacker {
   readonly #recent: {
     messages: readonly Uint8Array[];
     batches: readonly Uint8Array[];
   }[] = [];
+  readonly #forget = () => {
+    this.#recent.length = 0;
+  };
 
-  constructor(
-    readonly remember = 4,
-    readonly limit = MAX_BATCH_BYTES,
-    readonly rememberBytes = 64 * 1024,
-  ) {}
+  constructor(readonly remember = 4, readonly limit = MAX_BATCH_BYTES) {}
 
   pack(messages: readonly Uint8Array[]): readonly Uint8Array[] {
     // One message is its own batch: nothing to pack, nothing to remember.
@@ -212,9 +212,8 @@ export class SharedBatchPacker {
       if (sameMessages(entry.messages, messages)) return entry.batches;
     }
     const batches = packBatches(messages, this.limit);
-    if (batches.length > 1 || batches[0]!.byteLength > this.rememberBytes) {
-      return batches;
-    }
+    if (batches.length > 1) return batches;
+    if (this.#recent.length === 0) queueMicrotask(this.#forget);
     // The list is copied: a caller may reuse its array.
     this.#recent.unshift({ messages: messages.slice(), batches });
     if (this.#recent.length > this.remember) this.#recent.pop();

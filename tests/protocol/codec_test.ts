@@ -102,22 +102,25 @@ Deno.test("SharedBatchPacker packs the same messages once for every recipient, a
   assert.notEqual(packer.pack([a, b, c])[0], first[0]);
 });
 
-Deno.test("SharedBatchPacker passes one message through, and remembers only small single batches", () => {
+Deno.test("SharedBatchPacker passes one message through, and remembers single batches until the turn's microtasks are done", async () => {
   const message = encodeMessage({ t: "say", id: 1 }, new Uint8Array(100));
   const size = message.byteLength;
-  const packer = new SharedBatchPacker(4, size * 2, size * 2);
+  const packer = new SharedBatchPacker(4, size * 2);
   assert.equal(packer.pack([message])[0], message);
   // Three messages make two batches: not remembered.
   const three = [message, message, message];
   const batches = packer.pack(three);
   assert.equal(batches.length, 2);
   assert.notEqual(packer.pack(three)[0], batches[0]);
-  // Two make one batch of exactly rememberBytes: remembered.
+  // Two make one batch: remembered through the microtasks queued before it
+  // (the other recipients' flushes), forgotten after.
   const two = [message, message];
-  assert.equal(packer.pack(two)[0], packer.pack(two)[0]);
-  // One batch over rememberBytes: not remembered.
-  const small = new SharedBatchPacker(4, size * 2, size * 2 - 1);
-  assert.notEqual(small.pack(two)[0], small.pack(two)[0]);
+  let during: Uint8Array | undefined;
+  queueMicrotask(() => (during = packer.pack(two)[0]));
+  const first = packer.pack(two)[0];
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(during, first);
+  assert.notEqual(packer.pack(two)[0], first);
 });
 
 Deno.test("parseClientMessage accepts every client message type", () => {
