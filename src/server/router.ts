@@ -367,13 +367,11 @@ function say(
   if (invalid !== null) return invalid;
   state.recordMessage(session.id, now);
   // Public history is open to all, so no recipient rows are needed.
-  state.store?.appendMessage({
-    kind: "public",
+  state.store?.appendPublic({
     ts: now,
     fromKey: session.nameKey,
     fromName: session.name,
     body,
-    recipients: [],
   });
   return [
     ...ok(session.id, re, ""),

@@ -96,6 +96,9 @@ export type MessageTarget =
   | { readonly kind: "private"; readonly toKey: string }
   | { readonly kind: "group"; readonly groupKey: string };
 
+/** A public-room message to append (see `Store.appendPublic`). */
+export type NewPublicMessage = MessageFields;
+
 /**
  * A message to append. `recipients` lists everyone entitled to it when sent,
  * not the sender: the online ones as delivered, the offline ones as not. An
@@ -281,6 +284,14 @@ export interface Store {
   // Messages.
   /** Stores a message and its recipients; returns its id (ids only grow). */
   appendMessage(message: NewMessage): number;
+  /**
+   * Stores a public-room message, the busiest write there is. Inside a
+   * transaction the row may be written later, in one statement with the
+   * public messages after it, but always before the transaction commits and
+   * before any other statement runs (so ids still follow call order, and
+   * every read sees it). `body` must stay unchanged until then.
+   */
+  appendPublic(message: NewPublicMessage): void;
   /** Notes a message reached a recipient; false if there was nothing to mark. */
   markDelivered(messageId: number, userKey: string): boolean;
   /**

@@ -576,6 +576,132 @@ Deno.test("transaction commits on return, rolls back on throw, and an inner fail
   });
 });
 
+function shout(store: SqliteStore, from: string, text: string, ts: number) {
+  store.appendPublic({
+    ts,
+    fromKey: from,
+    fromName: from,
+    body: encoder.encode(text),
+  });
+}
+
+/** Every stored message, oldest first, as "kind:text". */
+function everything(store: SqliteStore): string[] {
+  const db = new DatabaseSync(store.path, { readOnly: true });
+  try {
+    return db.prepare("SELECT kind, body FROM messages ORDER BY id").all()
+      .map((row) => `${row.kind}:${decoder.decode(row.body as Uint8Array)}`);
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("appendPublic keeps call order with every other write, and reads inside the transaction see it", async () => {
+  await withTempDir((dir) => {
+    const store = openStore(`${dir}/chat.db`);
+    try {
+      addUsers(store, "alice", "bob");
+      shout(store, "alice", "outside", 1);
+      store.transaction(() => {
+        shout(store, "alice", "p1", 2);
+        shout(store, "bob", "p2", 3);
+        // A private message in between: its own statement (and savepoint).
+        tell(store, "alice", "bob", "d1", 4);
+        shout(store, "alice", "p3", 5);
+        // A read in the same transaction sees what was appended before it.
+        assert.deepEqual(texts(store.history({ kind: "public" }, 10)), [
+          "outside",
+          "p1",
+          "p2",
+          "p3",
+        ]);
+        shout(store, "bob", "p4", 6);
+      });
+      assert.deepEqual(everything(store), [
+        "public:outside",
+        "public:p1",
+        "public:p2",
+        "private:d1",
+        "public:p3",
+        "public:p4",
+      ]);
+      const stored = store.history({ kind: "public" }, 10);
+      assert.deepEqual(stored.map((m) => [m.fromName, m.ts]), [
+        ["alice", 1],
+        ["alice", 2],
+        ["bob", 3],
+        ["alice", 5],
+        ["bob", 6],
+      ]);
+    } finally {
+      store.close();
+    }
+  });
+});
+
+Deno.test("appendPublic's rows go with their transaction: an inner failure drops only its own, an outer one all", async () => {
+  await withTempDir((dir) => {
+    const store = openStore(`${dir}/chat.db`);
+    try {
+      addUsers(store, "alice");
+      store.transaction(() => {
+        shout(store, "alice", "kept 1", 1);
+        assert.throws(() =>
+          store.transaction(() => {
+            shout(store, "alice", "undone", 2);
+            throw new Error("Inner failed");
+          })
+        );
+        shout(store, "alice", "kept 2", 3);
+      });
+      assert.throws(
+        () =>
+          store.transaction(() => {
+            shout(store, "alice", "rolled back", 4);
+            throw new Error("Outer failed");
+          }),
+        /Outer failed/,
+      );
+      // Nothing of the failed transaction is left pending for the next one.
+      store.transaction(() => shout(store, "alice", "later", 5));
+      assert.deepEqual(everything(store), [
+        "public:kept 1",
+        "public:kept 2",
+        "public:later",
+      ]);
+    } finally {
+      store.close();
+    }
+  });
+});
+
+Deno.test("appendPublic writes any number of rows in one transaction, in order and intact", async () => {
+  await withTempDir((dir) => {
+    const store = openStore(`${dir}/chat.db`);
+    try {
+      addUsers(store, "alice");
+      // 64 + 16 + 4 + 1 rows in a statement, more than are held at once:
+      // every statement size and the early write are used.
+      const count = 64 * 5 + 16 + 4 * 3 + 1;
+      store.transaction(() => {
+        for (let i = 0; i < count; i++) shout(store, "alice", `m${i}`, i);
+      });
+      const stored = everything(store);
+      assert.equal(stored.length, count);
+      assert.deepEqual(
+        stored,
+        Array.from({ length: count }, (_, i) => `public:m${i}`),
+      );
+      assert.deepEqual(
+        store.history({ kind: "public" }, count).map((m) => m.ts),
+        Array.from({ length: count }, (_, i) => i),
+      );
+    } finally {
+      store.close();
+    }
+  });
+});
+
 Deno.test("transaction makes writes visible to another connection only once it returns", async () => {
   await withTempDir((dir) => {
     const path = `${dir}/chat.db`;
