@@ -36,14 +36,33 @@ export const nativeSmallFrames: SmallFrameAead = {
     decipher.setAAD(aad);
     decipher.setAuthTag(sealed.subarray(split));
     const body = decipher.update(sealed.subarray(0, split));
+    let tail: Uint8Array;
     try {
-      const tail = decipher.final();
-      const plaintext = new Uint8Array(body.length + tail.length);
-      plaintext.set(body);
-      plaintext.set(tail, body.length);
-      return plaintext;
+      tail = decipher.final();
     } catch {
       return null;
     }
+    // GCM is a stream mode: final() adds nothing, and the plaintext is the
+    // buffer update() made for it (a copy would be one more buffer per
+    // frame for the collector). Seen as a plain Uint8Array: a node Buffer's
+    // slice() makes a view, not the copy callers count on.
+    if (tail.length === 0 && isWholeArrayBuffer(body)) {
+      return new Uint8Array(body.buffer, 0, body.byteLength);
+    }
+    const plaintext = new Uint8Array(body.length + tail.length);
+    plaintext.set(body);
+    plaintext.set(tail, body.length);
+    return plaintext;
   },
 };
+
+/**
+ * Whether `bytes` is all of an ArrayBuffer of its own: what the caller may
+ * keep, and free (a view into a shared slab, as Buffer pools make, is not).
+ */
+function isWholeArrayBuffer(
+  bytes: Uint8Array,
+): bytes is Uint8Array<ArrayBuffer> {
+  return bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 &&
+    bytes.byteLength === bytes.buffer.byteLength;
+}

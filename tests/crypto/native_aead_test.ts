@@ -158,3 +158,20 @@ Deno.test("node:crypto opener reads all 64 bits of the sequence number", async (
   }
   assert.deepEqual(await opener.open(frame), utf8Encode("first"));
 });
+
+Deno.test("node:crypto opener returns a plain Uint8Array with a buffer of its own", async () => {
+  const secret = randomBytes(32);
+  const sealer = new FrameSealer(secret);
+  const opener = new FrameOpener(secret, { smallFrames: nativeSmallFrames });
+  const plaintext = await opener.open(
+    await sealer.seal(utf8Encode("a body the server may hold")),
+  );
+  // Not a node Buffer: its slice() would make a view, and callers copy with it.
+  assert.equal(Object.getPrototypeOf(plaintext), Uint8Array.prototype);
+  const copy = plaintext.slice();
+  copy[0] = 0;
+  assert.equal(plaintext[0], "a".charCodeAt(0));
+  // The whole buffer is the plaintext's: freeing it frees nothing else.
+  assert.equal(plaintext.byteOffset, 0);
+  assert.equal(plaintext.buffer.byteLength, plaintext.byteLength);
+});
