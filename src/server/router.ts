@@ -39,7 +39,7 @@ import { dropTransfers, routeFile } from "./transfers.ts";
  * and one body so the edge can serialise it once. Never has an empty `to`.
  */
 export interface Outbound {
-  to: ConnId[];
+  to: readonly ConnId[];
   message: ServerMessage;
   body?: Uint8Array;
 }
@@ -693,8 +693,8 @@ function echo(name: string): string | null {
     : null;
 }
 
-function others(state: ServerState, except: ConnId): ConnId[] {
-  return state.onlineIds().filter((id) => id !== except);
+function others(state: ServerState, except: ConnId): readonly ConnId[] {
+  return state.onlineIdsExcept(except);
 }
 
 function onlineMembersExcept(
@@ -727,7 +727,7 @@ function fail(
 // Skips empty recipient lists so callers never see an Outbound that goes
 // nowhere.
 function send(
-  to: ConnId[],
+  to: readonly ConnId[],
   message: ServerMessage,
   body?: Uint8Array,
 ): Outbound[] {

@@ -57,6 +57,9 @@ export interface ServerLimits {
   maxTransfersPerUser: number;
 }
 
+/** Senders whose "everyone but me" list is kept (onlineIdsExcept). */
+const ONLINE_EXCEPT_CACHED = 64;
+
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxGroups: 1000,
   maxMembersPerGroup: 1000,
@@ -97,6 +100,8 @@ export class ServerState {
   // store can persist it.
   #lastMessages = new Map<string, LastMessage>();
   #onlineIds: ConnId[] | null = null;
+  /** onlineIdsExcept's lists, valid as long as #onlineIds. */
+  #onlineIdsExcept = new Map<ConnId, readonly ConnId[]>();
 
   /** Where everything that must survive a restart is written; null keeps it in memory. */
   readonly store: Store | null;
@@ -168,6 +173,7 @@ export class ServerState {
     this.#connections.delete(id);
     if (session !== null) {
       this.#onlineIds = null;
+      this.#onlineIdsExcept.clear();
       this.#online.delete(session.nameKey);
       if (now !== undefined) this.store?.touchSeen(session.nameKey, now);
     }
@@ -218,6 +224,24 @@ export class ServerState {
   }
 
   /**
+   * onlineIds() without `except`, cached likewise for the most recent
+   * senders: a busy room would otherwise build a list of everyone for every
+   * message it routes.
+   */
+  onlineIdsExcept(except: ConnId): readonly ConnId[] {
+    let ids = this.#onlineIdsExcept.get(except);
+    if (ids === undefined) {
+      ids = this.onlineIds().filter((id) => id !== except);
+      // Bounded: one list per sender is a list per user in a large room.
+      if (this.#onlineIdsExcept.size >= ONLINE_EXCEPT_CACHED) {
+        this.#onlineIdsExcept.clear();
+      }
+      this.#onlineIdsExcept.set(except, ids);
+    }
+    return ids;
+  }
+
+  /**
    * Registers a name on a connection. The caller checks validity and
    * uniqueness first; breaking either here is a bug, hence the throws.
    */
@@ -236,6 +260,7 @@ export class ServerState {
     };
     this.#connections.set(id, session);
     this.#onlineIds = null;
+    this.#onlineIdsExcept.clear();
     this.#online.set(key, id);
     this.store?.ensureUser(name, key, now);
     this.store?.touchSeen(key, now);

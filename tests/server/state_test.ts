@@ -87,6 +87,31 @@ Deno.test("ServerState.onlineIds follows registrations and departures", () => {
   assert.deepEqual(state.onlineIds(), [1, 4]);
 });
 
+Deno.test("ServerState.onlineIdsExcept follows registrations and departures, for any number of senders", () => {
+  const state = new ServerState();
+  for (const id of [1, 2, 3]) state.addConnection(id);
+  state.register(1, "sophia", 0);
+  state.register(2, "jojo", 0);
+  assert.deepEqual(state.onlineIdsExcept(1), [2]);
+  assert.equal(state.onlineIdsExcept(1), state.onlineIdsExcept(1), "cached");
+  state.register(3, "nana", 0);
+  assert.deepEqual(state.onlineIdsExcept(1), [2, 3]);
+  state.removeConnection(2);
+  assert.deepEqual(state.onlineIdsExcept(1), [3]);
+  assert.deepEqual(state.onlineIdsExcept(3), [1]);
+  // More senders than lists kept: every answer is still right.
+  for (let id = 10; id < 210; id++) {
+    state.addConnection(id);
+    state.register(id, `user${id}`, 0);
+  }
+  const everyone = state.onlineIds();
+  for (const id of [...everyone, ...everyone]) {
+    const others = state.onlineIdsExcept(id);
+    assert.equal(others.length, everyone.length - 1);
+    assert.ok(!others.includes(id));
+  }
+});
+
 Deno.test("ServerState.removeConnection frees the name and returns the session", () => {
   const state = new ServerState();
   state.addConnection(1);
