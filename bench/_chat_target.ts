@@ -29,6 +29,7 @@ import {
 import type {
   BenchConn,
   ChatKind,
+  ChatListener,
   FileOutcome,
   FileTarget,
   Target,
@@ -73,7 +74,7 @@ interface Sending {
 class ChatConn implements BenchConn {
   readonly name: string;
   readonly ended: Promise<void>;
-  onChat: ((kind: ChatKind, body: Uint8Array | string) => void) | null = null;
+  onChat: ChatListener | null = null;
   onAck: (() => void) | null = null;
   unacked = 0;
   errors = 0;
@@ -110,7 +111,7 @@ class ChatConn implements BenchConn {
       case "group":
       case "private":
         // A replay of missed messages is not a delivery being measured.
-        if (!message.history) this.onChat?.(message.t, body);
+        if (!message.history) this.onChat?.(message.t, body, 0, body.length);
         return;
       case "file_offer":
         if (this.#accepting) {

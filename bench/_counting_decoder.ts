@@ -17,7 +17,13 @@ import {
 import type { BatchDecoder } from "../src/transport/secure_channel.ts";
 import type { ChatKind } from "./_driver.ts";
 
-export type ChatSink = (kind: ChatKind, body: Uint8Array) => void;
+/** Gets each message's body as `plaintext` from `start` to `end`. */
+export type ChatSink = (
+  kind: ChatKind,
+  plaintext: Uint8Array,
+  start: number,
+  end: number,
+) => void;
 
 const encoder = new TextEncoder();
 /** How the server's chat headers begin: `{"t":"public",...`. */
@@ -63,7 +69,7 @@ export function countingDecoder(sink: () => ChatSink | null): BatchDecoder {
       offset = end;
     }
     for (let i = 0; i < kinds.length; i++) {
-      onChat(kinds[i]!, plaintext.subarray(bodies[2 * i]!, bodies[2 * i + 1]!));
+      onChat(kinds[i]!, plaintext, bodies[2 * i]!, bodies[2 * i + 1]!);
     }
     return NOTHING;
   };

@@ -11,7 +11,13 @@
  * closed connection counts as an error in the results.)
  */
 
-import type { BenchConn, ChatKind, FileOutcome, Target } from "./_driver.ts";
+import type {
+  BenchConn,
+  ChatKind,
+  ChatListener,
+  FileOutcome,
+  Target,
+} from "./_driver.ts";
 
 const REPLY_TIMEOUT_MS = 15_000;
 const CLOSE_TIMEOUT_MS = 3000;
@@ -33,7 +39,7 @@ interface Waiter {
 class IrcConn implements BenchConn {
   readonly name: string;
   readonly ended: Promise<void>;
-  onChat: ((kind: ChatKind, body: Uint8Array | string) => void) | null = null;
+  onChat: ChatListener | null = null;
   onAck: (() => void) | null = null;
   unacked = 0;
   errors = 0;
@@ -207,8 +213,8 @@ class IrcConn implements BenchConn {
               buffer[target + 1] === this.#publicChannel.charCodeAt(1)
           ? "public"
           : "group";
-        // The body follows " :". A view: listeners read it before returning.
-        this.onChat?.(kind, buffer.subarray(targetEnd + 2, end));
+        // The body follows " :"; listeners read it before returning.
+        this.onChat?.(kind, buffer, targetEnd + 2, end);
         return;
       }
       // PONG: acknowledges every line before its PING.

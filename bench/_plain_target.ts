@@ -16,6 +16,7 @@ import {
 import type {
   BenchConn,
   ChatKind,
+  ChatListener,
   FileOutcome,
   FileTarget,
   Target,
@@ -33,7 +34,7 @@ type ReplyWaiter = ((text: string) => void) | null;
 class PlainConn implements BenchConn {
   readonly name: string;
   readonly ended: Promise<void>;
-  onChat: ((kind: ChatKind, body: Uint8Array | string) => void) | null = null;
+  onChat: ChatListener | null = null;
   onAck: (() => void) | null = null;
   unacked = 0;
   errors = 0;
@@ -99,15 +100,20 @@ class PlainConn implements BenchConn {
     }
     switch (data[0]) {
       case "p":
-        this.onChat?.("public", data.slice(data.indexOf(" ") + 1));
+        this.onChat?.("public", data, data.indexOf(" ") + 1, data.length);
         return;
       case "g": {
         const from = data.indexOf(" ");
-        this.onChat?.("group", data.slice(data.indexOf(" ", from + 1) + 1));
+        this.onChat?.(
+          "group",
+          data,
+          data.indexOf(" ", from + 1) + 1,
+          data.length,
+        );
         return;
       }
       case "m":
-        this.onChat?.("private", data.slice(data.indexOf(" ") + 1));
+        this.onChat?.("private", data, data.indexOf(" ") + 1, data.length);
         return;
       case "K":
       case "E":

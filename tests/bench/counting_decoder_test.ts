@@ -21,8 +21,8 @@ const chat = [
 
 Deno.test("countingDecoder hands each chat message of a batch to the counter without decoding it", () => {
   const seen: [string, string][] = [];
-  const decode = countingDecoder(() => (kind, body) =>
-    seen.push([kind, decoder.decode(body)])
+  const decode = countingDecoder(() => (kind, plaintext, start, end) =>
+    seen.push([kind, decoder.decode(plaintext.subarray(start, end))])
   );
   assert.deepEqual(decode(batch(...chat)), []);
   assert.deepEqual(seen, [
