@@ -85,6 +85,12 @@ export class SqliteStore implements Store {
   #touches = new Map<string, Timestamp>();
   /** Public messages not written yet, PUBLIC_COLUMNS values each (appendPublic). */
   #publicRows: SQLInputValue[] = [];
+  /**
+   * Where writing held public rows failed: the transaction depth then, and
+   * the error. Part of them may be written, and the caller that saw the
+   * error may have caught it: the transaction must not commit.
+   */
+  #publicWriteFailure: { depth: number; error: unknown } | null = null;
   /** Syncs the write-ahead log off the event loop; null: SQLite does it. */
   #walSync: WalSync | null;
 
@@ -165,6 +171,9 @@ export class SqliteStore implements Store {
       }
       if (!nested) {
         this.#writePublicRows();
+        if (this.#publicWriteFailure !== null) {
+          throw this.#publicWriteFailure.error;
+        }
         for (const [key, at] of this.#touches) this.#writeTouch(key, at);
         this.#touches.clear();
       }
@@ -173,10 +182,15 @@ export class SqliteStore implements Store {
     } catch (error) {
       if (!nested) this.#touches.clear();
       this.#publicRows = [];
+      // Undoing this savepoint undoes a partial write made inside it.
+      if ((this.#publicWriteFailure?.depth ?? -1) >= this.#depth) {
+        this.#publicWriteFailure = null;
+      }
       this.#undo(nested, savepoint);
       throw translate(error, this.path);
     } finally {
       this.#depth--;
+      if (!nested) this.#publicWriteFailure = null;
     }
   }
 
@@ -430,14 +444,23 @@ export class SqliteStore implements Store {
     this.#publicRows = [];
     const total = rows.length / PUBLIC_COLUMNS;
     let written = 0;
-    while (written < total) {
-      const count = PUBLIC_INSERT_SIZES.find((n) => n <= total - written)!;
-      const params = rows.slice(
-        written * PUBLIC_COLUMNS,
-        (written + count) * PUBLIC_COLUMNS,
-      );
-      this.#guard(() => this.#prepared(publicInsertSql(count)).run(...params));
-      written += count;
+    try {
+      while (written < total) {
+        const count = PUBLIC_INSERT_SIZES.find((n) => n <= total - written)!;
+        const params = rows.slice(
+          written * PUBLIC_COLUMNS,
+          (written + count) * PUBLIC_COLUMNS,
+        );
+        this.#guard(() =>
+          this.#prepared(publicInsertSql(count)).run(...params)
+        );
+        written += count;
+      }
+    } catch (error) {
+      if (this.#depth > 0) {
+        this.#publicWriteFailure ??= { depth: this.#depth, error };
+      }
+      throw error;
     }
   }
 

@@ -289,7 +289,9 @@ export interface Store {
    * transaction the row may be written later, in one statement with the
    * public messages after it, but always before the transaction commits and
    * before any other statement runs (so ids still follow call order, and
-   * every read sees it). `body` must stay unchanged until then.
+   * every read sees it). `body` must stay unchanged until then. A failure to
+   * write it surfaces there (from the later statement, or the commit) and
+   * the transaction then cannot commit, even if that error was caught.
    */
   appendPublic(message: NewPublicMessage): void;
   /** Notes a message reached a recipient; false if there was nothing to mark. */

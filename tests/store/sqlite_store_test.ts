@@ -675,6 +675,54 @@ Deno.test("appendPublic's rows go with their transaction: an inner failure drops
   });
 });
 
+Deno.test("a transaction whose held public rows failed to be written cannot commit, even if the error was caught", async () => {
+  await withTempDir((dir) => {
+    const store = openStore(`${dir}/chat.db`);
+    try {
+      addUsers(store, "alice");
+      const append = (i: number, body: Uint8Array | null) =>
+        store.appendPublic({
+          ts: i,
+          fromKey: "alice",
+          fromName: "alice",
+          body: body as Uint8Array,
+        });
+      assert.throws(
+        () =>
+          store.transaction(() => {
+            // 64 good rows go in one statement, then a NOT NULL violation
+            // in the next: a partial write.
+            for (let i = 0; i < 70; i++) {
+              append(i, i === 66 ? null : encoder.encode(`m${i}`));
+            }
+            // The read writes the held rows first, and fails; the caller
+            // carries on as if nothing happened.
+            assert.throws(() => store.history({ kind: "public" }, 1));
+            shout(store, "alice", "after", 100);
+          }),
+        /NOT NULL/,
+      );
+      assert.deepEqual(everything(store), []);
+      // A failure inside a savepoint is undone with it: the outer commits.
+      store.transaction(() => {
+        shout(store, "alice", "before", 1);
+        assert.throws(() =>
+          store.transaction(() => {
+            for (let i = 0; i < 70; i++) {
+              append(i, i === 66 ? null : encoder.encode(`n${i}`));
+            }
+            store.history({ kind: "public" }, 1);
+          })
+        );
+        shout(store, "alice", "after", 2);
+      });
+      assert.deepEqual(everything(store), ["public:before", "public:after"]);
+    } finally {
+      store.close();
+    }
+  });
+});
+
 Deno.test("appendPublic writes any number of rows in one transaction, in order and intact", async () => {
   await withTempDir((dir) => {
     const store = openStore(`${dir}/chat.db`);
