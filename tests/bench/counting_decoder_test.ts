@@ -63,3 +63,31 @@ Deno.test("countingDecoder leaves history replays to the full decoder, uncounted
   assert.equal(decode(batch(chat[0]!, replay)).length, 2);
   assert.deepEqual(counted, []);
 });
+
+Deno.test("countingDecoder frees a counted batch once its listeners have read it, and only such a batch", () => {
+  const many = Array.from(
+    { length: 400 },
+    (_, i) =>
+      encodeMessage(
+        { t: "public", from: "a", ts: i },
+        encoder.encode("x".repeat(40)),
+      ),
+  );
+  const counted = batch(...many).slice();
+  assert.ok(counted.byteLength >= 16 * 1024, "large enough to be freed");
+  let bodies = 0;
+  const decode = countingDecoder(() => (_kind, plaintext, start, end) => {
+    // Readable while the listener runs.
+    assert.equal(decoder.decode(plaintext.subarray(start, end)).length, 40);
+    bodies++;
+  });
+  assert.deepEqual(decode(counted), []);
+  assert.equal(bodies, 400);
+  assert.equal(counted.buffer.byteLength, 0, "freed after counting");
+  // A batch decoded in full keeps its bytes: its bodies are read later.
+  const mixed = batch(...many, encodeMessage({ t: "ok", re: 1, text: "" }))
+    .slice();
+  const messages = decode(mixed);
+  assert.equal(messages.length, 401);
+  assert.equal(decoder.decode(messages[0]!.body).length, 40);
+});
