@@ -29,6 +29,18 @@ function withMemoryStore(fn: (store: SqliteStore) => void): void {
   }
 }
 
+/** A store in a file of its own (another connection can read it). */
+async function withFileStore(fn: (store: SqliteStore) => void): Promise<void> {
+  await withTempDir((dir) => {
+    const store = openStore(`${dir}/chat.db`);
+    try {
+      fn(store);
+    } finally {
+      store.close();
+    }
+  });
+}
+
 /** Adds users known since time 1, keyed by their lowercased names. */
 function addUsers(store: SqliteStore, ...names: string[]): void {
   for (const name of names) store.ensureUser(name, name.toLowerCase(), 1);
@@ -597,156 +609,136 @@ function everything(store: SqliteStore): string[] {
 }
 
 Deno.test("appendPublic keeps call order with every other write, and reads inside the transaction see it", async () => {
-  await withTempDir((dir) => {
-    const store = openStore(`${dir}/chat.db`);
-    try {
-      addUsers(store, "alice", "bob");
-      shout(store, "alice", "outside", 1);
-      store.transaction(() => {
-        shout(store, "alice", "p1", 2);
-        shout(store, "bob", "p2", 3);
-        // A private message in between: its own statement (and savepoint).
-        tell(store, "alice", "bob", "d1", 4);
-        shout(store, "alice", "p3", 5);
-        // A read in the same transaction sees what was appended before it.
-        assert.deepEqual(texts(store.history({ kind: "public" }, 10)), [
-          "outside",
-          "p1",
-          "p2",
-          "p3",
-        ]);
-        shout(store, "bob", "p4", 6);
-      });
-      assert.deepEqual(everything(store), [
-        "public:outside",
-        "public:p1",
-        "public:p2",
-        "private:d1",
-        "public:p3",
-        "public:p4",
+  await withFileStore((store) => {
+    addUsers(store, "alice", "bob");
+    shout(store, "alice", "outside", 1);
+    store.transaction(() => {
+      shout(store, "alice", "p1", 2);
+      shout(store, "bob", "p2", 3);
+      // A private message in between: its own statement (and savepoint).
+      tell(store, "alice", "bob", "d1", 4);
+      shout(store, "alice", "p3", 5);
+      // A read in the same transaction sees what was appended before it.
+      assert.deepEqual(texts(store.history({ kind: "public" }, 10)), [
+        "outside",
+        "p1",
+        "p2",
+        "p3",
       ]);
-      const stored = store.history({ kind: "public" }, 10);
-      assert.deepEqual(stored.map((m) => [m.fromName, m.ts]), [
-        ["alice", 1],
-        ["alice", 2],
-        ["bob", 3],
-        ["alice", 5],
-        ["bob", 6],
-      ]);
-    } finally {
-      store.close();
-    }
+      shout(store, "bob", "p4", 6);
+    });
+    assert.deepEqual(everything(store), [
+      "public:outside",
+      "public:p1",
+      "public:p2",
+      "private:d1",
+      "public:p3",
+      "public:p4",
+    ]);
+    const stored = store.history({ kind: "public" }, 10);
+    assert.deepEqual(stored.map((m) => [m.fromName, m.ts]), [
+      ["alice", 1],
+      ["alice", 2],
+      ["bob", 3],
+      ["alice", 5],
+      ["bob", 6],
+    ]);
   });
 });
 
 Deno.test("appendPublic's rows go with their transaction: an inner failure drops only its own, an outer one all", async () => {
-  await withTempDir((dir) => {
-    const store = openStore(`${dir}/chat.db`);
-    try {
-      addUsers(store, "alice");
-      store.transaction(() => {
-        shout(store, "alice", "kept 1", 1);
-        assert.throws(() =>
-          store.transaction(() => {
-            shout(store, "alice", "undone", 2);
-            throw new Error("Inner failed");
-          })
-        );
-        shout(store, "alice", "kept 2", 3);
-      });
-      assert.throws(
-        () =>
-          store.transaction(() => {
-            shout(store, "alice", "rolled back", 4);
-            throw new Error("Outer failed");
-          }),
-        /Outer failed/,
+  await withFileStore((store) => {
+    addUsers(store, "alice");
+    store.transaction(() => {
+      shout(store, "alice", "kept 1", 1);
+      assert.throws(() =>
+        store.transaction(() => {
+          shout(store, "alice", "undone", 2);
+          throw new Error("Inner failed");
+        })
       );
-      // Nothing of the failed transaction is left pending for the next one.
-      store.transaction(() => shout(store, "alice", "later", 5));
-      assert.deepEqual(everything(store), [
-        "public:kept 1",
-        "public:kept 2",
-        "public:later",
-      ]);
-    } finally {
-      store.close();
-    }
+      shout(store, "alice", "kept 2", 3);
+    });
+    assert.throws(
+      () =>
+        store.transaction(() => {
+          shout(store, "alice", "rolled back", 4);
+          throw new Error("Outer failed");
+        }),
+      /Outer failed/,
+    );
+    // Nothing of the failed transaction is left pending for the next one.
+    store.transaction(() => shout(store, "alice", "later", 5));
+    assert.deepEqual(everything(store), [
+      "public:kept 1",
+      "public:kept 2",
+      "public:later",
+    ]);
   });
 });
 
 Deno.test("a transaction whose held public rows failed to be written cannot commit, even if the error was caught", async () => {
-  await withTempDir((dir) => {
-    const store = openStore(`${dir}/chat.db`);
-    try {
-      addUsers(store, "alice");
-      const append = (i: number, body: Uint8Array | null) =>
-        store.appendPublic({
-          ts: i,
-          fromKey: "alice",
-          fromName: "alice",
-          body: body as Uint8Array,
-        });
-      assert.throws(
-        () =>
-          store.transaction(() => {
-            // 64 good rows go in one statement, then a NOT NULL violation
-            // in the next: a partial write.
-            for (let i = 0; i < 70; i++) {
-              append(i, i === 66 ? null : encoder.encode(`m${i}`));
-            }
-            // The read writes the held rows first, and fails; the caller
-            // carries on as if nothing happened.
-            assert.throws(() => store.history({ kind: "public" }, 1));
-            shout(store, "alice", "after", 100);
-          }),
-        /NOT NULL/,
-      );
-      assert.deepEqual(everything(store), []);
-      // A failure inside a savepoint is undone with it: the outer commits.
-      store.transaction(() => {
-        shout(store, "alice", "before", 1);
-        assert.throws(() =>
-          store.transaction(() => {
-            for (let i = 0; i < 70; i++) {
-              append(i, i === 66 ? null : encoder.encode(`n${i}`));
-            }
-            store.history({ kind: "public" }, 1);
-          })
-        );
-        shout(store, "alice", "after", 2);
+  await withFileStore((store) => {
+    addUsers(store, "alice");
+    const append = (i: number, body: Uint8Array | null) =>
+      store.appendPublic({
+        ts: i,
+        fromKey: "alice",
+        fromName: "alice",
+        body: body as Uint8Array,
       });
-      assert.deepEqual(everything(store), ["public:before", "public:after"]);
-    } finally {
-      store.close();
-    }
+    assert.throws(
+      () =>
+        store.transaction(() => {
+          // 64 good rows go in one statement, then a NOT NULL violation
+          // in the next: a partial write.
+          for (let i = 0; i < 70; i++) {
+            append(i, i === 66 ? null : encoder.encode(`m${i}`));
+          }
+          // The read writes the held rows first, and fails; the caller
+          // carries on as if nothing happened.
+          assert.throws(() => store.history({ kind: "public" }, 1));
+          shout(store, "alice", "after", 100);
+        }),
+      /NOT NULL/,
+    );
+    assert.deepEqual(everything(store), []);
+    // A failure inside a savepoint is undone with it: the outer commits.
+    store.transaction(() => {
+      shout(store, "alice", "before", 1);
+      assert.throws(() =>
+        store.transaction(() => {
+          for (let i = 0; i < 70; i++) {
+            append(i, i === 66 ? null : encoder.encode(`n${i}`));
+          }
+          store.history({ kind: "public" }, 1);
+        })
+      );
+      shout(store, "alice", "after", 2);
+    });
+    assert.deepEqual(everything(store), ["public:before", "public:after"]);
   });
 });
 
 Deno.test("appendPublic writes any number of rows in one transaction, in order and intact", async () => {
-  await withTempDir((dir) => {
-    const store = openStore(`${dir}/chat.db`);
-    try {
-      addUsers(store, "alice");
-      // 64 + 16 + 4 + 1 rows in a statement, more than are held at once:
-      // every statement size and the early write are used.
-      const count = 64 * 5 + 16 + 4 * 3 + 1;
-      store.transaction(() => {
-        for (let i = 0; i < count; i++) shout(store, "alice", `m${i}`, i);
-      });
-      const stored = everything(store);
-      assert.equal(stored.length, count);
-      assert.deepEqual(
-        stored,
-        Array.from({ length: count }, (_, i) => `public:m${i}`),
-      );
-      assert.deepEqual(
-        store.history({ kind: "public" }, count).map((m) => m.ts),
-        Array.from({ length: count }, (_, i) => i),
-      );
-    } finally {
-      store.close();
-    }
+  await withFileStore((store) => {
+    addUsers(store, "alice");
+    // 64 + 16 + 4 + 1 rows in a statement, more than are held at once:
+    // every statement size and the early write are used.
+    const count = 64 * 5 + 16 + 4 * 3 + 1;
+    store.transaction(() => {
+      for (let i = 0; i < count; i++) shout(store, "alice", `m${i}`, i);
+    });
+    const stored = everything(store);
+    assert.equal(stored.length, count);
+    assert.deepEqual(
+      stored,
+      Array.from({ length: count }, (_, i) => `public:m${i}`),
+    );
+    assert.deepEqual(
+      store.history({ kind: "public" }, count).map((m) => m.ts),
+      Array.from({ length: count }, (_, i) => i),
+    );
   });
 });
 
