@@ -282,6 +282,9 @@ async function main(args: string[]): Promise<number> {
         ? "chat and plain-relay load clients speak WebSocket over TCP_NODELAY sockets (bench/_tcp_websocket.ts): Deno's own WebSocket client stalls ~40 ms on frames of about 1-64 KiB (Nagle plus delayed ACK); --transport websocket measures with it"
         : "load clients use Deno's own WebSocket client (--transport websocket), as `chat connect` does",
     );
+    notes.push(
+      `fan-out: ${config.fanoutSenders} senders, each keeping ${config.fanoutWindow} messages unanswered, the same for every server (enough to keep each one busy: compare the "server CPU (cores busy)" row; --window changes it)`,
+    );
     const ngircd = skip.has("irc")
       ? { path: null, note: "ngircd skipped (--skip irc)" }
       : await findNgircd(!quick);
