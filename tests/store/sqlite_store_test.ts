@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { SCHEMA_VERSION } from "../../src/store/migrations.ts";
-import { openStore, type SqliteStore } from "../../src/store/sqlite_store.ts";
+import {
+  openStore,
+  type SqliteStore,
+  type StoreOptions,
+} from "../../src/store/sqlite_store.ts";
 import {
   type StoredMessage,
   StoreError,
@@ -30,11 +34,15 @@ function withMemoryStore(fn: (store: SqliteStore) => void): void {
 }
 
 /** A store in a file of its own (another connection can read it). */
-async function withFileStore(fn: (store: SqliteStore) => void): Promise<void> {
-  await withTempDir((dir) => {
-    const store = openStore(`${dir}/chat.db`);
+async function withFileStore(
+  fn: (store: SqliteStore, path: string) => Promise<void> | void,
+  options: StoreOptions = {},
+): Promise<void> {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/chat.db`;
+    const store = openStore(path, options);
     try {
-      fn(store);
+      await fn(store, path);
     } finally {
       store.close();
     }
@@ -1009,38 +1017,30 @@ Deno.test("durable() has nothing to wait for in memory, with NORMAL, or before a
 });
 
 Deno.test("with FULL, durable() resolves once the commits so far are synced, one sync for many commits", async () => {
-  await withTempDir(async (dir) => {
-    const path = `${dir}/chat.db`;
-    const store = openStore(path, { synchronous: "FULL" });
-    try {
-      addUsers(store, "sophia", "jojo");
-      const first = store.durable();
-      assert.ok(first instanceof Promise, "a commit waits for its sync");
-      say(store, "sophia", "one", 2);
-      say(store, "sophia", "two", 3);
-      const second = store.durable();
-      assert.ok(second instanceof Promise);
-      const order: string[] = [];
-      await Promise.all([
-        first.then(() => order.push("first")),
-        second.then(() => order.push("second")),
-      ]);
-      assert.deepEqual(order, ["first", "second"], "in commit order");
-      assert.equal(store.durable(), null, "nothing new since the sync");
-      assert.deepEqual(texts(store.history({ kind: "public" }, 10)), [
-        "one",
-        "two",
-      ]);
-    } finally {
-      store.close();
-    }
-  });
+  await withFileStore(async (store) => {
+    addUsers(store, "sophia", "jojo");
+    const first = store.durable();
+    assert.ok(first instanceof Promise, "a commit waits for its sync");
+    say(store, "sophia", "one", 2);
+    say(store, "sophia", "two", 3);
+    const second = store.durable();
+    assert.ok(second instanceof Promise);
+    const order: string[] = [];
+    await Promise.all([
+      first.then(() => order.push("first")),
+      second.then(() => order.push("second")),
+    ]);
+    assert.deepEqual(order, ["first", "second"], "in commit order");
+    assert.equal(store.durable(), null, "nothing new since the sync");
+    assert.deepEqual(texts(store.history({ kind: "public" }, 10)), [
+      "one",
+      "two",
+    ]);
+  }, { synchronous: "FULL" });
 });
 
 Deno.test("with FULL, a log that cannot be synced hands syncing back to SQLite and releases the waiters", async () => {
-  await withTempDir(async (dir) => {
-    const path = `${dir}/chat.db`;
-    const store = openStore(path, { synchronous: "FULL" });
+  await withFileStore(async (store, path) => {
     const errors: string[] = [];
     const consoleError = console.error;
     console.error = (line: string) => errors.push(line);
@@ -1057,9 +1057,8 @@ Deno.test("with FULL, a log that cannot be synced hands syncing back to SQLite a
       assert.equal(store.durable(), null, "SQLite syncs each commit now");
     } finally {
       console.error = consoleError;
-      store.close();
     }
-  });
+  }, { synchronous: "FULL" });
 });
 
 Deno.test("requeueSince puts back what a user was sent since a time, and only that", () => {
