@@ -146,15 +146,25 @@ Deno.test("startServer cuts off a client that stops reading, without delaying an
     const listener = await TestClient.connect(server, "listener");
     frozen.kill("SIGSTOP");
     // Large messages, in rounds, until the frozen client's backlog (past what
-    // the kernel's socket buffers absorb) passes the bound.
+    // the kernel's socket buffers absorb) passes the bound. Each round waits
+    // for the listener to have read it, so on a loaded machine only the
+    // frozen client falls behind (a round is well under the bound).
     const text = "x".repeat(3900);
     const dismissed = () =>
       server.logs.some((l) => l.includes("disconnecting sleepy"));
-    for (let round = 0; round < 100 && !dismissed(); round++) {
+    for (let round = 0; round < 200 && !dismissed(); round++) {
+      const last = `round ${round} ${text}`;
       const replies = await Promise.all(
-        Array.from({ length: 50 }, () => talker.client.say(text)),
+        Array.from(
+          { length: 25 },
+          (_, i) => talker.client.say(i === 24 ? last : text),
+        ),
       );
       assert.ok(replies.every((r) => r.t === "ok"));
+      await listener.waitFor((m) => m.text === last);
+      // Drop the round's chat (keeping e.g. presence) so waits stay short.
+      const kept = listener.inbox.filter((m) => m.message.t !== "public");
+      listener.inbox.splice(0, Infinity, ...kept);
     }
     assert.ok(
       server.logs.some((l) =>
