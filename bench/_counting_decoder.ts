@@ -1,9 +1,9 @@
 /**
  * The load client's fast path for chat deliveries: a decrypted batch whose
- * messages are all public, group or private messages is walked by its
- * length fields and each message handed to the counter as a kind and a body
- * view, without parsing its JSON header, as the IRC load client finds
- * PRIVMSG lines without making strings. Every frame is still decrypted and
+ * messages are all live public, group or private messages (compact, or JSON)
+ * is walked by its length fields and each message handed to the counter as a
+ * kind and a body range, without making strings, as the IRC load client
+ * finds PRIVMSG lines. Every frame is still decrypted and
  * authenticated; any other batch (replies, notices, file data, history
  * replays, anything malformed) is decoded in full by `decodeBatch`, as a real
  * client does.
@@ -32,6 +32,13 @@ const PREFIXES: [ChatKind, Uint8Array][] = (
   ["public", "group", "private"] as const
 ).map((kind) => [kind, encoder.encode(`{"t":"${kind}",`)]);
 
+/** A compact message's first byte, by kind (docs/PROTOCOL.md, 4.1). */
+const COMPACT_KINDS: Readonly<Record<number, ChatKind>> = {
+  1: "public",
+  2: "private",
+  3: "group",
+};
+
 const NOTHING: DecodedMessage[] = [];
 
 /**
@@ -55,6 +62,26 @@ export function countingDecoder(sink: () => ChatSink | null): BatchDecoder {
     );
     let offset = 0;
     while (offset < plaintext.byteLength) {
+      const form = plaintext[offset]!;
+      if (form !== 0) {
+        // Compact: form, u48 ts, from, [group], u32 body length, body.
+        const kind = COMPACT_KINDS[form];
+        if (kind === undefined) return decodeBatch(plaintext);
+        let at = offset + 7;
+        for (let names = kind === "group" ? 2 : 1; names > 0; names--) {
+          const length = plaintext[at] ?? 0;
+          if (length === 0) return decodeBatch(plaintext);
+          at += 1 + length;
+        }
+        if (at + 4 > plaintext.byteLength) return decodeBatch(plaintext);
+        const start = at + 4;
+        const end = start + view.getUint32(at);
+        if (end > plaintext.byteLength) return decodeBatch(plaintext);
+        kinds.push(kind);
+        bodies.push(start, end);
+        offset = end;
+        continue;
+      }
       if (plaintext.byteLength - offset < MESSAGE_OVERHEAD) {
         return decodeBatch(plaintext);
       }

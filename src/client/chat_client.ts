@@ -194,6 +194,8 @@ export class ChatClient {
       t: "register",
       name,
       key: toBase64(id.publicRaw),
+      // This client reads both forms of chat message (codec.ts).
+      compact: true,
     });
     if (first.t !== "challenge") return first;
     let challenge: Uint8Array;

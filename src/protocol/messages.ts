@@ -16,8 +16,12 @@ export type Timestamp = number;
 
 /** What a client sends. `id` is chosen by the client and echoed as `re` in the reply. */
 export type ClientMessage =
-  /** `key`: the client's Ed25519 identity public key, raw, base64. Answered with `challenge`. */
-  | { t: "register"; id: number; name: string; key: string }
+  /**
+   * `key`: the client's Ed25519 identity public key, raw, base64. Answered with
+   * `challenge`. `compact`: live chat messages may come in the compact form
+   * (docs/PROTOCOL.md, "Compact chat messages").
+   */
+  | { t: "register"; id: number; name: string; key: string; compact?: boolean }
   /** The signature over the challenge message (docs/PROTOCOL.md, "Identity"), base64. */
   | { t: "prove"; id: number; signature: string }
   | { t: "say"; id: number } // body: text for the public room

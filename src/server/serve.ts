@@ -4,7 +4,11 @@
  */
 
 import { fingerprint } from "../crypto/keys.ts";
-import { encodeMessage, parseClientMessage } from "../protocol/codec.ts";
+import {
+  encodeCompactChat,
+  encodeMessage,
+  parseClientMessage,
+} from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
 import type { Store } from "../store/store.ts";
 import { CloseCode, WebSocketConnection } from "../transport/connection.ts";
@@ -136,6 +140,8 @@ export async function startServer(
   const perAddress = new Map<string, number>();
   /** When each connection last sent us anything. */
   const lastHeard = new Map<ConnId, number>();
+  /** Connections that asked for compact chat messages when registering. */
+  const compactReaders = new Set<ConnId>();
   let nextId = 1;
   let stopping = false;
 
@@ -177,26 +183,33 @@ export async function startServer(
 
   function deliver(outbound: readonly Outbound[]): void {
     for (const { to, message, body } of outbound) {
-      // Encoded once, whatever the number of recipients.
-      let encoded: Uint8Array;
-      try {
-        encoded = encodeMessage(message, body);
-      } catch (error) {
-        // A bug, not the recipients' fault: keep their connections.
-        log(`could not encode a '${message.t}' message: ${messageOf(error)}`);
-        continue;
+      // Encoded once per form, whatever the number of recipients: compact for
+      // a live chat message to those who asked for it, JSON for the rest.
+      const compact = encodeCompactChat(message, body);
+      let json: Uint8Array | null = null;
+      if (compact === null || to.some((id) => !compactReaders.has(id))) {
+        try {
+          json = encodeMessage(message, body);
+        } catch (error) {
+          // A bug, not the recipients' fault: keep their connections.
+          log(`could not encode a '${message.t}' message: ${messageOf(error)}`);
+          continue;
+        }
       }
       // File data yields to chat, and is freed as soon as every recipient's
       // channel has sealed it (a recipient that is gone never drops its hold,
       // which only leaves the bytes to the garbage collector).
-      const shared = message.t === "file_chunk" || message.t === "file_end"
-        ? new SharedBytes(encoded, to.length)
+      const shared = json !== null &&
+          (message.t === "file_chunk" || message.t === "file_end")
+        ? new SharedBytes(json, to.length)
         : null;
       for (const id of to) {
         const channel = channels.get(id);
         if (channel === undefined) continue;
-        if (shared === null) channel.sendEncoded(encoded);
-        else channel.sendBulk(shared);
+        if (shared !== null) channel.sendBulk(shared);
+        else if (compact !== null && compactReaders.has(id)) {
+          channel.sendEncoded(compact);
+        } else channel.sendEncoded(json!);
         // A client that does not read must not grow our memory without bound.
         if (
           channel.backlogEstimate > limits.maxBacklogBytes &&
@@ -415,6 +428,9 @@ export async function startServer(
             }
             const welcome = routeRun(id, [{ message: result.register, body }]);
             const name = state.nameOf(id);
+            if (name !== null && result.register.compact === true) {
+              compactReaders.add(id);
+            }
             if (name !== null && result.fingerprint !== null) {
               // Written before the welcome is sent, so that it waits for
               // this too (deliverRun): a welcome means the name is bound.
@@ -465,6 +481,7 @@ export async function startServer(
         if (name !== null) log(`${name} left`);
       }
       lastHeard.delete(id);
+      compactReaders.delete(id);
     }
   }
 

@@ -58,6 +58,8 @@ export class RawClient {
   readonly received: Received[] = [];
   /** Every server message opened so far, replies included. */
   readonly messages: RawMessage[] = [];
+  /** The plaintext of every server frame opened so far, in order. */
+  readonly batches: Uint8Array[] = [];
   #unread: Received[] = [];
   #wake: (() => void) | null = null;
   #isClosed = false;
@@ -248,6 +250,7 @@ export class RawClient {
   /** Opens one server frame (the next in sequence) and records its messages. */
   async openFrame(frame: Uint8Array): Promise<RawMessage[]> {
     const plaintext = await this.keys.receiver.open(frame);
+    this.batches.push(plaintext);
     const messages = decodeBatch(plaintext).map(({ header, body }) => ({
       message: parseServerMessage(header),
       body,
@@ -285,7 +288,10 @@ export class RawClient {
    * Registers `name` with a fresh identity key: register, then prove the
    * challenge. Resolves with the reply to the proof (`welcome` or an error).
    */
-  async register(name: string): Promise<ServerMessage> {
+  async register(
+    name: string,
+    options: { compact?: boolean } = {},
+  ): Promise<ServerMessage> {
     const identity = await importIdentityPem(
       (await generateIdentity()).privatePem,
     );
@@ -293,6 +299,7 @@ export class RawClient {
       t: "register",
       name,
       key: toBase64(identity.publicRaw),
+      ...options,
     });
     if (challenge.t !== "challenge") return challenge;
     const signature = await signChallenge(

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { countingDecoder } from "../../bench/_counting_decoder.ts";
-import { encodeMessage, packBatches } from "../../src/protocol/codec.ts";
+import {
+  encodeCompactChat,
+  encodeMessage,
+  packBatches,
+} from "../../src/protocol/codec.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -30,6 +34,44 @@ Deno.test("countingDecoder hands each chat message of a batch to the counter wit
     ["group", "two"],
     ["private", "three"],
   ]);
+});
+
+Deno.test("countingDecoder counts compact chat messages too, mixed with JSON ones", () => {
+  const seen: [string, string][] = [];
+  const decode = countingDecoder(() => (kind, plaintext, start, end) =>
+    seen.push([kind, decoder.decode(plaintext.subarray(start, end))])
+  );
+  const compact = [
+    encodeCompactChat(
+      { t: "group", group: "team", from: "b", ts: 2 ** 40 },
+      encoder.encode("two"),
+    ),
+    encodeCompactChat(
+      { t: "private", from: "carol", ts: 3 },
+      encoder.encode(""),
+    ),
+    encodeCompactChat(
+      { t: "public", from: "a", ts: 4 },
+      encoder.encode("four"),
+    ),
+  ].map((m) => m!);
+  assert.deepEqual(
+    decode(batch(compact[0]!, chat[0]!, compact[1]!, compact[2]!)),
+    [],
+  );
+  assert.deepEqual(seen, [
+    ["group", "two"],
+    ["public", "one"],
+    ["private", ""],
+    ["public", "four"],
+  ]);
+  // A compact message with an empty name, or cut short, is decodeBatch's to
+  // refuse.
+  const nameless = compact[2]!.slice();
+  nameless[7] = 0;
+  assert.throws(() => decode(batch(nameless)), SyntaxError);
+  assert.throws(() => decode(compact[0]!.subarray(0, 12)), SyntaxError);
+  assert.equal(seen.length, 4);
 });
 
 Deno.test("countingDecoder decodes in full a batch with anything else in it, or when nobody counts", () => {

@@ -13,6 +13,7 @@ import {
   FRAME_HEADER_BYTES,
   MIN_FRAME_BYTES,
 } from "../../src/crypto/session_cipher.ts";
+import { encodeCompactChat } from "../../src/protocol/codec.ts";
 import {
   MAX_FRAME_BYTES,
   MAX_HANDSHAKE_BYTES,
@@ -544,10 +545,10 @@ Deno.test("SecureChannel.receive closes with 1002 on a sealed frame whose plaint
   await using users = await bystanders(server);
   await using raw = await registeredRaw(server, "mallory");
 
-  // Claims a 4 GiB header: authentic, but not a valid batch.
+  // Claims a 16 MiB header: authentic, but not a valid batch.
   raw.send(
     await raw.sealPlaintext(
-      new Uint8Array([255, 255, 255, 255, 0, 0, 0, 0, 1]),
+      new Uint8Array([0, 255, 255, 255, 0, 0, 0, 0, 1]),
     ),
   );
 
@@ -555,9 +556,35 @@ Deno.test("SecureChannel.receive closes with 1002 on a sealed frame whose plaint
     server,
     raw,
     CloseCode.protocolError,
-    /closing mallory .*: Malformed batch: Bad header length 4294967295/,
+    /closing mallory .*: Malformed batch: Bad header length 16777215/,
   );
   await assertStillChatting(users, "after a malformed batch");
+});
+
+Deno.test("a compact chat message from a client is a request of unknown type: bad_request, and the session goes on", async () => {
+  await using server = await startTestServer();
+  await using users = await bystanders(server);
+  await using raw = await registeredRaw(server, "mallory");
+
+  // The server's form of a public message, posing as "alice".
+  raw.send(
+    await raw.sealPlaintext(
+      encodeCompactChat(
+        { t: "public", from: "alice", ts: Date.now() },
+        encoder.encode("forged"),
+      )!,
+    ),
+  );
+  const [reply] = await raw.receiveMessages();
+  assert.deepEqual(reply?.message, {
+    t: "error",
+    re: null,
+    code: "bad_request",
+    text: "ERROR: Bad request: Unknown message type 'public'",
+  });
+  assert.deepEqual(await heard(users, "forged"), []);
+  assert.equal(raw.isClosed, false);
+  await assertStillChatting(users, "after a compact message from a client");
 });
 
 // --- 11. Commands before registering ------------------------------------------

@@ -17,6 +17,7 @@ import assert from "node:assert/strict";
 import {
   decodeBatch,
   type DecodedMessage,
+  encodeCompactChat,
   encodeMessage,
   MESSAGE_OVERHEAD,
   packBatches,
@@ -345,6 +346,46 @@ function referenceDecode(
     ((batch[i]! << 24) | (batch[i + 1]! << 16) | (batch[i + 2]! << 8) |
       batch[i + 3]!) >>> 0;
   while (at < batch.byteLength) {
+    if (batch[at] !== 0) {
+      // The compact chat form: u8 form (1 public, 2 private, 3 group),
+      // u48be ts, u8-prefixed from, [u8-prefixed group], u32be body length.
+      const form = batch[at]!;
+      if (form > 3) return null;
+      if (at + 7 > batch.byteLength) return null;
+      const ts = ((batch[at + 1]! << 8) | batch[at + 2]!) * 2 ** 32 +
+        u32(at + 3);
+      let p = at + 7;
+      const names: string[] = [];
+      for (let n = form === 3 ? 2 : 1; n > 0; n--) {
+        if (p >= batch.byteLength) return null;
+        const length = batch[p]!;
+        if (length === 0 || p + 1 + length > batch.byteLength) return null;
+        try {
+          names.push(
+            new TextDecoder("utf-8", { fatal: true }).decode(
+              batch.slice(p + 1, p + 1 + length),
+            ),
+          );
+        } catch {
+          return null;
+        }
+        p += 1 + length;
+      }
+      if (p + 4 > batch.byteLength) return null;
+      const bodyLength = u32(p);
+      p += 4;
+      if (p + bodyLength > batch.byteLength) return null;
+      const t = ["public", "private", "group"][form - 1]!;
+      const header = form === 3
+        ? { t, group: names[1], from: names[0], ts }
+        : { t, from: names[0], ts };
+      out.push({
+        header: JSON.stringify(header),
+        body: batch.slice(p, p + bodyLength),
+      });
+      at = p + bodyLength;
+      continue;
+    }
     if (at + 8 > batch.byteLength) return null;
     const headerLength = u32(at);
     const bodyLength = u32(at + 4);
@@ -735,9 +776,43 @@ function randomBatchBytes(rng: Rng): Uint8Array {
     if (rng.chance(0.15)) {
       view.setUint32(4, rng.pick([0, 1, rng.u32(), view.getUint32(4) + 1]));
     }
-    parts.push(rng.chance(0.1) ? rng.bytes(rng.int(12)) : part);
+    parts.push(
+      rng.chance(0.1)
+        ? rng.bytes(rng.int(12))
+        : rng.chance(0.3)
+        ? rawCompact(rng)
+        : part,
+    );
   }
   return concat(parts);
+}
+
+/** Something shaped like a compact chat message, often subtly wrong. */
+function rawCompact(rng: Rng): Uint8Array {
+  const name = () => {
+    const bytes = rng.chance(0.8)
+      ? new TextEncoder().encode(randomString(rng, 12))
+      : rng.bytes(rng.length(12));
+    const length = rng.chance(0.9) ? bytes.byteLength : rng.int(256);
+    return concat([new Uint8Array([length & 0xff]), bytes]);
+  };
+  const form = rng.chance(0.9) ? rng.range(1, 3) : rng.range(4, 255);
+  const body = rng.bytes(rng.length(40));
+  const bodyLength = new Uint8Array(4);
+  new DataView(bodyLength.buffer).setUint32(
+    0,
+    rng.chance(0.9)
+      ? body.byteLength
+      : rng.pick([body.byteLength + 1, rng.u32()]),
+  );
+  return concat([
+    new Uint8Array([form]),
+    rng.bytes(6),
+    name(),
+    ...(form === 3 || rng.chance(0.05) ? [name()] : []),
+    bodyLength,
+    body,
+  ]);
 }
 
 /** A batch of valid messages, as the encoder builds it. */
@@ -756,8 +831,13 @@ function validBatch(
     const canonical = reference(schema, JSON.parse(JSON.stringify(header)))!;
     headers.push(canonical);
     bodies.push(body);
+    // A live chat message from the server, in its compact form half the
+    // time (null when it has no compact form).
+    const compact = schema === SERVER && rng.chance(0.5)
+      ? encodeCompactChat(canonical as unknown as ServerMessage, body)
+      : null;
     encoded.push(
-      encodeMessage(
+      compact ?? encodeMessage(
         canonical as unknown as ClientMessage | ServerMessage,
         body,
       ),

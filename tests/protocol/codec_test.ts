@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   decodeBatch,
+  encodeCompactChat,
   encodeMessage,
   MESSAGE_OVERHEAD,
   packBatches,
@@ -67,6 +68,114 @@ Deno.test("decodeBatch rejects empty, truncated, oversized and malformed batches
   assert.throws(() => decodeBatch(badUtf8), TypeError);
 });
 
+Deno.test("encodeCompactChat lays out a live chat message as PROTOCOL.md 4.1 says", () => {
+  const hex = (bytes: Uint8Array | null) =>
+    [...bytes!].map((b) => b.toString(16).padStart(2, "0")).join(" ");
+  const ts = 0x0102_0304_0506;
+  assert.equal(
+    hex(encodeCompactChat({ t: "public", from: "al", ts }, text("hi"))),
+    "01 01 02 03 04 05 06 02 61 6c 00 00 00 02 68 69",
+  );
+  assert.equal(
+    hex(encodeCompactChat({ t: "private", from: "b", ts: 0 })),
+    "02 00 00 00 00 00 00 01 62 00 00 00 00",
+  );
+  // Group: the sender, then the group.
+  assert.equal(
+    hex(encodeCompactChat({ t: "group", group: "g", from: "é", ts: 1 })),
+    "03 00 00 00 00 00 01 02 c3 a9 01 67 00 00 00 00",
+  );
+});
+
+Deno.test("encodeCompactChat leaves everything but a live chat message to JSON", () => {
+  for (
+    const message of [
+      { t: "ok", re: 1, text: "" },
+      { t: "presence", name: "a", online: true },
+      { t: "public", from: "a", ts: 1, history: true },
+      { t: "private", from: "a", ts: 1, history: true, to: "b" },
+      { t: "public", from: "", ts: 1 },
+      { t: "public", from: "x".repeat(256), ts: 1 },
+      { t: "public", from: "\ud800", ts: 1 },
+      { t: "group", group: "", from: "a", ts: 1 },
+      { t: "public", from: "a", ts: 2 ** 48 },
+      { t: "public", from: "a", ts: -1 },
+    ] as const
+  ) {
+    assert.equal(encodeCompactChat(message), null, JSON.stringify(message));
+  }
+  assert.ok(encodeCompactChat({ t: "public", from: "x".repeat(255), ts: 1 }));
+  assert.ok(encodeCompactChat({ t: "public", from: "a", ts: 2 ** 48 - 1 }));
+});
+
+Deno.test("decodeBatch reads compact and JSON messages side by side, the same headers either way", () => {
+  const live = [
+    { t: "public", from: "alice", ts: 1767225600000 },
+    { t: "private", from: "bob", ts: 2 ** 48 - 1 },
+    { t: "group", group: "team", from: "carol", ts: 7 },
+  ] as const;
+  const [batch] = packBatches([
+    encodeCompactChat(live[0], text("one"))!,
+    encodeMessage({ t: "ok", re: 3, text: "fine" }),
+    encodeCompactChat(live[1], text(""))!,
+    encodeCompactChat(live[2], text("three"))!,
+    encodeMessage(live[0], text("json")),
+  ]);
+  const decoded = decodeBatch(batch!);
+  assert.deepEqual(decoded.map((m) => m.header), [
+    live[0],
+    { t: "ok", re: 3, text: "fine" },
+    live[1],
+    live[2],
+    live[0],
+  ]);
+  assert.deepEqual(
+    decoded.map((m) => new TextDecoder().decode(m.body)),
+    ["one", "", "", "three", "json"],
+  );
+  for (const { header } of decoded) parseServerMessage(header);
+});
+
+Deno.test("decodeBatch refuses a malformed compact message, and the whole batch with it", () => {
+  const good = encodeCompactChat(
+    { t: "group", group: "team", from: "carol", ts: 7 },
+    text("body"),
+  )!;
+  const broken = (change: (bytes: Uint8Array) => void) => {
+    const bytes = good.slice();
+    change(bytes);
+    return bytes;
+  };
+  for (
+    const [why, batch] of [
+      ["unknown form", broken((b) => (b[0] = 4))],
+      ["form 0xff", broken((b) => (b[0] = 0xff))],
+      ["empty sender", broken((b) => (b[7] = 0))],
+      ["sender past the end", broken((b) => (b[7] = 250))],
+      ["empty group", broken((b) => (b[13] = 0))],
+      ["body past the end", broken((b) => (b[21] = 5))],
+      ["invalid UTF-8 name", broken((b) => (b[8] = 0xff))],
+      ["cut in the ts", good.subarray(0, 5)],
+      ["cut before the body length", good.subarray(0, 20)],
+      ["cut in the body", good.subarray(0, good.byteLength - 1)],
+    ] as const
+  ) {
+    assert.throws(
+      () => decodeBatch(concat(encodeMessage({ t: "pong", re: 1 }), batch)),
+      (e) => e instanceof SyntaxError || e instanceof TypeError,
+      why,
+    );
+  }
+  assert.equal(decodeBatch(good).length, 1);
+});
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a);
+  out.set(b, a.byteLength);
+  return out;
+}
+
 Deno.test("packBatches splits at the limit and keeps message order", () => {
   const messages = Array.from(
     { length: 10 },
@@ -128,6 +237,16 @@ Deno.test("parseClientMessage accepts every client message type", () => {
     parseClientMessage({ t: "register", id: 1, name: "nana", key: "k" }),
     { t: "register", id: 1, name: "nana", key: "k" },
   );
+  assert.deepEqual(
+    parseClientMessage({
+      t: "register",
+      id: 1,
+      name: "nana",
+      key: "k",
+      compact: true,
+    }),
+    { t: "register", id: 1, name: "nana", key: "k", compact: true },
+  );
   assert.deepEqual(parseClientMessage({ t: "prove", id: 2, signature: "s" }), {
     t: "prove",
     id: 2,
@@ -175,6 +294,7 @@ Deno.test("parseClientMessage rejects unknown types and missing or wrong-typed f
       { t: "msg", id: 1 },
       { t: "msg", id: 1, to: 5 },
       { t: "register", id: 1, name: "x".repeat(300) },
+      { t: "register", id: 1, name: "a", key: "k", compact: 1 },
       { t: "members", id: 1, group: null },
     ]
   ) {
