@@ -80,6 +80,16 @@ Deno.test("encodeCompactChat lays out a live chat message as PROTOCOL.md 4.1 say
     hex(encodeCompactChat({ t: "private", from: "b", ts: 0 })),
     "02 00 00 00 00 00 00 01 62 00 00 00 00",
   );
+  // The worked example of PROTOCOL.md section 9.
+  assert.equal(
+    hex(
+      encodeCompactChat(
+        { t: "public", from: "alice", ts: 1767225600000 },
+        text("Hello!"),
+      ),
+    ),
+    "01 01 9b 76 da a8 00 05 61 6c 69 63 65 00 00 00 06 48 65 6c 6c 6f 21",
+  );
   // Group: the sender, then the group.
   assert.equal(
     hex(encodeCompactChat({ t: "group", group: "g", from: "é", ts: 1 })),
