@@ -164,6 +164,17 @@ export function encodeCompactChat(
  * has a lone surrogate (UTF-8 cannot carry it; JSON's `\ud800` can).
  */
 function nameBytes(name: string): Uint8Array | null {
+  // Names are short ASCII in practice, and a call into TextEncoder costs
+  // more than this loop (as in encodeAsciiMessage).
+  const length = name.length;
+  if (length >= 1 && length <= 255) {
+    const ascii = new Uint8Array(length);
+    let i = 0;
+    for (let code; i < length && (code = name.charCodeAt(i)) < 0x80; i++) {
+      ascii[i] = code;
+    }
+    if (i === length) return ascii;
+  }
   if (!name.isWellFormed()) return null;
   const bytes = encoder.encode(name);
   return bytes.byteLength >= 1 && bytes.byteLength <= 255 ? bytes : null;

@@ -140,8 +140,6 @@ export async function startServer(
   const perAddress = new Map<string, number>();
   /** When each connection last sent us anything. */
   const lastHeard = new Map<ConnId, number>();
-  /** Connections that asked for compact chat messages when registering. */
-  const compactReaders = new Set<ConnId>();
   let nextId = 1;
   let stopping = false;
 
@@ -181,25 +179,35 @@ export async function startServer(
     scheduleRegistrationSweep();
   }
 
+  /** The message in JSON form, or null (logged) if it cannot be encoded. */
+  function encodeJson(
+    message: ServerMessage,
+    body: Uint8Array | undefined,
+  ): Uint8Array | null {
+    try {
+      return encodeMessage(message, body);
+    } catch (error) {
+      // A bug, not the recipients' fault: keep their connections.
+      log(`could not encode a '${message.t}' message: ${messageOf(error)}`);
+      return null;
+    }
+  }
+
   function deliver(outbound: readonly Outbound[]): void {
     for (const { to, message, body } of outbound) {
       // Encoded once per form, whatever the number of recipients: compact for
-      // a live chat message to those who asked for it, JSON for the rest.
+      // a live chat message to those who asked for it, JSON for the rest
+      // (made when first needed: in a busy room, often never).
       const compact = encodeCompactChat(message, body);
-      let json: Uint8Array | null = null;
-      if (compact === null || to.some((id) => !compactReaders.has(id))) {
-        try {
-          json = encodeMessage(message, body);
-        } catch (error) {
-          // A bug, not the recipients' fault: keep their connections.
-          log(`could not encode a '${message.t}' message: ${messageOf(error)}`);
-          continue;
-        }
+      let json: Uint8Array | null | undefined;
+      if (compact === null) {
+        json = encodeJson(message, body);
+        if (json === null) continue;
       }
       // File data yields to chat, and is freed as soon as every recipient's
       // channel has sealed it (a recipient that is gone never drops its hold,
       // which only leaves the bytes to the garbage collector).
-      const shared = json !== null &&
+      const shared = json != null &&
           (message.t === "file_chunk" || message.t === "file_end")
         ? new SharedBytes(json, to.length)
         : null;
@@ -207,9 +215,12 @@ export async function startServer(
         const channel = channels.get(id);
         if (channel === undefined) continue;
         if (shared !== null) channel.sendBulk(shared);
-        else if (compact !== null && compactReaders.has(id)) {
+        else if (compact !== null && channel.readsCompactChat) {
           channel.sendEncoded(compact);
-        } else channel.sendEncoded(json!);
+        } else {
+          if (json === undefined) json = encodeJson(message, body);
+          if (json !== null) channel.sendEncoded(json);
+        }
         // A client that does not read must not grow our memory without bound.
         if (
           channel.backlogEstimate > limits.maxBacklogBytes &&
@@ -429,7 +440,7 @@ export async function startServer(
             const welcome = routeRun(id, [{ message: result.register, body }]);
             const name = state.nameOf(id);
             if (name !== null && result.register.compact === true) {
-              compactReaders.add(id);
+              channel.readsCompactChat = true;
             }
             if (name !== null && result.fingerprint !== null) {
               // Written before the welcome is sent, so that it waits for
@@ -481,7 +492,6 @@ export async function startServer(
         if (name !== null) log(`${name} left`);
       }
       lastHeard.delete(id);
-      compactReaders.delete(id);
     }
   }
 

@@ -109,6 +109,13 @@ export class SecureChannel {
   /** Hash of this session's handshake: identity proofs are bound to it. */
   readonly transcriptHash: Uint8Array;
 
+  /**
+   * Whether the peer asked for live chat messages in the compact form
+   * (docs/PROTOCOL.md 4.1): set by the server when the peer registers, read
+   * for every delivery (a field, not a lookup, as it is on the hot path).
+   */
+  readsCompactChat = false;
+
   constructor(
     conn: Connection,
     keys: SessionKeys,
