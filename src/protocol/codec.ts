@@ -126,12 +126,13 @@ export function encodeCompactChat(
   ) {
     return null;
   }
-  const from = nameBytes(message.from);
-  const group = message.t === "group" ? nameBytes(message.group) : null;
+  const from = compactName(message.from);
+  const group = message.t === "group" ? compactName(message.group) : null;
   if (from === null || (message.t === "group" && group === null)) return null;
-  const groupBytes = group === null ? 0 : 1 + group.byteLength;
+  const groupBytes = group === null ? 0 : 1 + group.length;
+  const length = body.byteLength;
   const out = new Uint8Array(
-    COMPACT_OVERHEAD + from.byteLength + groupBytes + body.byteLength,
+    COMPACT_OVERHEAD + from.length + groupBytes + length,
   );
   out[0] = COMPACT_FORMS[message.t];
   const high = Math.floor(message.ts / 2 ** 32);
@@ -142,42 +143,52 @@ export function encodeCompactChat(
   out[4] = (low >>> 16) & 0xff;
   out[5] = (low >>> 8) & 0xff;
   out[6] = low & 0xff;
-  out[7] = from.byteLength;
-  out.set(from, 8);
-  let offset = 8 + from.byteLength;
-  if (group !== null) {
-    out[offset] = group.byteLength;
-    out.set(group, offset + 1);
-    offset += 1 + group.byteLength;
-  }
-  const length = body.byteLength;
+  let offset = writeName(out, 7, from);
+  if (group !== null) offset = writeName(out, offset, group);
   out[offset] = length >>> 24;
   out[offset + 1] = (length >>> 16) & 0xff;
   out[offset + 2] = (length >>> 8) & 0xff;
   out[offset + 3] = length & 0xff;
-  out.set(body, offset + 4);
+  offset += 4;
+  // A server encodes one per message it routes: a short copy by hand costs
+  // less than a call to set().
+  if (length <= 64) {
+    for (let i = 0; i < length; i++) out[offset + i] = body[i]!;
+  } else out.set(body, offset);
   return out;
 }
 
 /**
- * A name as 1 to 255 bytes of UTF-8, or null if it does not fit in that or
- * has a lone surrogate (UTF-8 cannot carry it; JSON's `\ud800` can).
+ * A name for the compact form: the string itself if it is 1 to 255 ASCII
+ * characters (written char by char: names are short ASCII in practice, and
+ * TextEncoder costs more than that), else its 1 to 255 bytes of UTF-8, or
+ * null if it does not fit in that or has a lone surrogate (UTF-8 cannot
+ * carry it; JSON's `\ud800` can).
  */
-function nameBytes(name: string): Uint8Array | null {
-  // Names are short ASCII in practice, and a call into TextEncoder costs
-  // more than this loop (as in encodeAsciiMessage).
+function compactName(name: string): string | Uint8Array | null {
   const length = name.length;
   if (length >= 1 && length <= 255) {
-    const ascii = new Uint8Array(length);
     let i = 0;
-    for (let code; i < length && (code = name.charCodeAt(i)) < 0x80; i++) {
-      ascii[i] = code;
-    }
-    if (i === length) return ascii;
+    while (i < length && name.charCodeAt(i) < 0x80) i++;
+    if (i === length) return name;
   }
   if (!name.isWellFormed()) return null;
   const bytes = encoder.encode(name);
   return bytes.byteLength >= 1 && bytes.byteLength <= 255 ? bytes : null;
+}
+
+/** Writes a u8 length and the name at `offset`; returns the offset after. */
+function writeName(
+  out: Uint8Array,
+  offset: number,
+  name: string | Uint8Array,
+): number {
+  const length = name.length;
+  out[offset] = length;
+  if (typeof name === "string") {
+    for (let i = 0; i < length; i++) out[offset + 1 + i] = name.charCodeAt(i);
+  } else out.set(name, offset + 1);
+  return offset + 1 + length;
 }
 
 /**
