@@ -179,6 +179,24 @@ export async function startServer(
     scheduleRegistrationSweep();
   }
 
+  /** The compact form of a live chat message; null for others, or (logged) on a bug. */
+  function encodeCompact(
+    message: ServerMessage,
+    body: Uint8Array | undefined,
+  ): Uint8Array | null {
+    try {
+      return encodeCompactChat(message, body);
+    } catch (error) {
+      // JSON still works for everyone.
+      log(
+        `could not encode a '${message.t}' message compactly: ${
+          messageOf(error)
+        }`,
+      );
+      return null;
+    }
+  }
+
   /** The message in JSON form, or null (logged) if it cannot be encoded. */
   function encodeJson(
     message: ServerMessage,
@@ -198,7 +216,7 @@ export async function startServer(
       // Encoded once per form, whatever the number of recipients: compact for
       // a live chat message to those who asked for it, JSON for the rest
       // (made when first needed: in a busy room, often never).
-      const compact = encodeCompactChat(message, body);
+      const compact = encodeCompact(message, body);
       let json: Uint8Array | null | undefined;
       if (compact === null) {
         json = encodeJson(message, body);

@@ -52,16 +52,27 @@ Deno.test("live chat messages come compact to clients that asked, JSON to the re
   const sender = await TestClient.connect(server, "sender");
   const readers: RawClient[] = [];
   try {
+    // In this order, so a JSON reader comes after a compact one too (the
+    // server makes the JSON form when it first needs it).
     for (
-      const [name, compact] of [["plain", false], ["terse", true]] as const
+      const [name, compact] of [
+        ["plain", false],
+        ["terse", true],
+        ["later", false],
+      ] as const
     ) {
       const raw = await RawClient.connect(server.url, {
         pinnedSpki: server.spki,
       });
       readers.push(raw);
+      if (name === "later") {
+        // Asked for compact in a registration that failed: it does not count.
+        const refused = await raw.register("no good!", { compact: true });
+        assert.equal(refused.t, "error");
+      }
       assert.equal((await raw.register(name, { compact })).t, "welcome");
     }
-    const [plain, terse] = readers as [RawClient, RawClient];
+    const [plain, terse, later] = readers as [RawClient, RawClient, RawClient];
     assert.equal(
       (await sender.client.request({ t: "create", group: "team" } as never)).t,
       "ok",
@@ -70,7 +81,7 @@ Deno.test("live chat messages come compact to clients that asked, JSON to the re
       assert.equal((await raw.request({ t: "join", group: "team" })).t, "ok");
     }
     assert.equal((await sender.client.say("to everyone")).t, "ok");
-    for (const to of ["plain", "terse"]) {
+    for (const to of ["plain", "terse", "later"]) {
       const reply = await sender.client.request(
         { t: "msg", to } as never,
         new TextEncoder().encode(`just for ${to}`),
@@ -102,14 +113,23 @@ Deno.test("live chat messages come compact to clients that asked, JSON to the re
       [{ t: "private", from: "sender" }, "just for terse"],
       [{ t: "group", group: "team", from: "sender" }, "to the team"],
     ]);
+    assert.deepEqual(strip(chat(later)), [
+      [{ t: "public", from: "sender" }, "to everyone"],
+      [{ t: "private", from: "sender" }, "just for later"],
+      [{ t: "group", group: "team", from: "sender" }, "to the team"],
+    ]);
     // The same routing time in either form.
     assert.equal(chat(plain)[0]![0].ts, chat(terse)[0]![0].ts);
     assert.ok(sawJsonChat(plain), "the client that did not ask got JSON");
+    assert.ok(sawJsonChat(later), "nor did the one whose ask was refused");
     assert.ok(!sawJsonChat(terse), "the client that asked got no JSON chat");
-    assert.ok(
-      terse.batches.some((batch) => batch.includes(0x01)),
-      "a compact public message",
-    );
+    // Each chat message came in a frame of its own: its form is the first byte.
+    for (const form of [0x01, 0x02, 0x03]) {
+      assert.ok(
+        terse.batches.some((batch) => batch[0] === form),
+        `a frame starting with compact form ${form}`,
+      );
+    }
 
     // History is never compact: it carries `history` (and maybe `to`).
     const before = terse.batches.length;

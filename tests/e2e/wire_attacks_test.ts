@@ -561,6 +561,27 @@ Deno.test("SecureChannel.receive closes with 1002 on a sealed frame whose plaint
   await assertStillChatting(users, "after a malformed batch");
 });
 
+Deno.test("SecureChannel.receive closes with 1002 on a batch whose message starts with no known form", async () => {
+  await using server = await startTestServer();
+  await using users = await bystanders(server);
+  await using raw = await registeredRaw(server, "mallory");
+
+  // 0x04 and up start no message form (0x00 JSON, 0x01-0x03 compact chat).
+  raw.send(
+    await raw.sealPlaintext(
+      new Uint8Array([255, 255, 255, 255, 0, 0, 0, 0, 1]),
+    ),
+  );
+
+  await assertClosedByServer(
+    server,
+    raw,
+    CloseCode.protocolError,
+    /closing mallory .*: Malformed batch: Unknown message form 255/,
+  );
+  await assertStillChatting(users, "after a batch of no known form");
+});
+
 Deno.test("a compact chat message from a client is a request of unknown type: bad_request, and the session goes on", async () => {
   await using server = await startTestServer();
   await using users = await bystanders(server);

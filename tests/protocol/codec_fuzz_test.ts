@@ -74,7 +74,10 @@ const obj = (required: Record<string, Kind>): Kind => ({
 const MAX_ITEMS_PER_LIST = 100_000;
 
 const CLIENT: Record<string, Shape> = {
-  register: { required: { id: INT, name: NAME, key: str(64) } },
+  register: {
+    required: { id: INT, name: NAME, key: str(64) },
+    optional: { compact: BOOL },
+  },
   prove: { required: { id: INT, signature: str(128) } },
   say: { required: { id: INT } },
   list: { required: { id: INT } },
@@ -362,7 +365,7 @@ function referenceDecode(
         if (length === 0 || p + 1 + length > batch.byteLength) return null;
         try {
           names.push(
-            new TextDecoder("utf-8", { fatal: true }).decode(
+            new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(
               batch.slice(p + 1, p + 1 + length),
             ),
           );
@@ -394,9 +397,10 @@ function referenceDecode(
     if (at + headerLength + bodyLength > batch.byteLength) return null;
     let header: string;
     try {
-      header = new TextDecoder("utf-8", { fatal: true }).decode(
-        batch.slice(at, at + headerLength),
-      );
+      header = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+        .decode(
+          batch.slice(at, at + headerLength),
+        );
       JSON.parse(header);
     } catch {
       return null;

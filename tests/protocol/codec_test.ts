@@ -90,6 +90,15 @@ Deno.test("encodeCompactChat lays out a live chat message as PROTOCOL.md 4.1 say
     ),
     "01 01 9b 76 da a8 00 05 61 6c 69 63 65 00 00 00 06 48 65 6c 6c 6f 21",
   );
+  assert.equal(
+    hex(
+      encodeCompactChat(
+        { t: "group", group: "team", from: "alice", ts: 1767225600123 },
+        text("Hi"),
+      ),
+    ),
+    "03 01 9b 76 da a8 7b 05 61 6c 69 63 65 04 74 65 61 6d 00 00 00 02 48 69",
+  );
   // Group: the sender, then the group.
   assert.equal(
     hex(encodeCompactChat({ t: "group", group: "g", from: "é", ts: 1 })),
