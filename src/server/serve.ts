@@ -179,37 +179,34 @@ export async function startServer(
     scheduleRegistrationSweep();
   }
 
-  /** The compact form of a live chat message; null for others, or (logged) on a bug. */
-  function encodeCompact(
+  /**
+   * `encode`'s result, or null (logged) if it throws: a bug, not the
+   * recipients' fault, so their connections stay (and a failed compact form
+   * falls back to JSON).
+   */
+  function encodedOrNull(
     message: ServerMessage,
-    body: Uint8Array | undefined,
+    form: string,
+    encode: () => Uint8Array | null,
   ): Uint8Array | null {
     try {
-      return encodeCompactChat(message, body);
+      return encode();
     } catch (error) {
-      // JSON still works for everyone.
       log(
-        `could not encode a '${message.t}' message compactly: ${
-          messageOf(error)
-        }`,
+        `could not encode a '${message.t}' message${form}: ${messageOf(error)}`,
       );
       return null;
     }
   }
 
-  /** The message in JSON form, or null (logged) if it cannot be encoded. */
-  function encodeJson(
-    message: ServerMessage,
-    body: Uint8Array | undefined,
-  ): Uint8Array | null {
-    try {
-      return encodeMessage(message, body);
-    } catch (error) {
-      // A bug, not the recipients' fault: keep their connections.
-      log(`could not encode a '${message.t}' message: ${messageOf(error)}`);
-      return null;
-    }
-  }
+  const encodeCompact = (message: ServerMessage, body?: Uint8Array) =>
+    encodedOrNull(
+      message,
+      " compactly",
+      () => encodeCompactChat(message, body),
+    );
+  const encodeJson = (message: ServerMessage, body?: Uint8Array) =>
+    encodedOrNull(message, "", () => encodeMessage(message, body));
 
   function deliver(outbound: readonly Outbound[]): void {
     for (const { to, message, body } of outbound) {

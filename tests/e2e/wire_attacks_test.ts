@@ -540,47 +540,38 @@ Deno.test("server answers bad_request to sealed messages of unknown type or wron
   await assertStillChatting(users, "after bad requests");
 });
 
-Deno.test("SecureChannel.receive closes with 1002 on a sealed frame whose plaintext is not a batch", async () => {
-  await using server = await startTestServer();
-  await using users = await bystanders(server);
-  await using raw = await registeredRaw(server, "mallory");
+for (
+  const [what, plaintext, logged] of [
+    // Claims a 16 MiB header: authentic, but not a valid batch.
+    [
+      "a sealed frame whose plaintext is not a batch",
+      [0, 255, 255, 255, 0, 0, 0, 0, 1],
+      /closing mallory .*: Malformed batch: Bad header length 16777215/,
+    ],
+    // 0x04 and up start no message form (0x00 JSON, 0x01-0x03 compact chat).
+    [
+      "a batch whose message starts with no known form",
+      [255, 255, 255, 255, 0, 0, 0, 0, 1],
+      /closing mallory .*: Malformed batch: Unknown message form 255/,
+    ],
+  ] as const
+) {
+  Deno.test(`SecureChannel.receive closes with 1002 on ${what}`, async () => {
+    await using server = await startTestServer();
+    await using users = await bystanders(server);
+    await using raw = await registeredRaw(server, "mallory");
 
-  // Claims a 16 MiB header: authentic, but not a valid batch.
-  raw.send(
-    await raw.sealPlaintext(
-      new Uint8Array([0, 255, 255, 255, 0, 0, 0, 0, 1]),
-    ),
-  );
+    raw.send(await raw.sealPlaintext(new Uint8Array(plaintext)));
 
-  await assertClosedByServer(
-    server,
-    raw,
-    CloseCode.protocolError,
-    /closing mallory .*: Malformed batch: Bad header length 16777215/,
-  );
-  await assertStillChatting(users, "after a malformed batch");
-});
-
-Deno.test("SecureChannel.receive closes with 1002 on a batch whose message starts with no known form", async () => {
-  await using server = await startTestServer();
-  await using users = await bystanders(server);
-  await using raw = await registeredRaw(server, "mallory");
-
-  // 0x04 and up start no message form (0x00 JSON, 0x01-0x03 compact chat).
-  raw.send(
-    await raw.sealPlaintext(
-      new Uint8Array([255, 255, 255, 255, 0, 0, 0, 0, 1]),
-    ),
-  );
-
-  await assertClosedByServer(
-    server,
-    raw,
-    CloseCode.protocolError,
-    /closing mallory .*: Malformed batch: Unknown message form 255/,
-  );
-  await assertStillChatting(users, "after a batch of no known form");
-});
+    await assertClosedByServer(
+      server,
+      raw,
+      CloseCode.protocolError,
+      logged,
+    );
+    await assertStillChatting(users, `after ${what}`);
+  });
+}
 
 Deno.test("a compact chat message from a client is a request of unknown type: bad_request, and the session goes on", async () => {
   await using server = await startTestServer();
