@@ -235,10 +235,14 @@ export class FrameSealer {
     plaintext: Uint8Array,
   ): Promise<Uint8Array<ArrayBuffer>> {
     const header = frameHeader(seq);
-    const { key, iv } = await keys;
+    const ready = await keys;
     const sealed = await crypto.subtle.encrypt(
-      { name: "AES-GCM", iv: frameNonce(iv, seq), additionalData: header },
-      key,
+      {
+        name: "AES-GCM",
+        iv: frameNonce(ready.iv, seq),
+        additionalData: header,
+      },
+      await ready.aesKey(),
       arrayBufferBacked(plaintext),
     );
     const frame = concatBytes(header, new Uint8Array(sealed));
@@ -325,7 +329,7 @@ export class FrameOpener {
     try {
       const keys = this.#schedule.readyKeys(expected) ??
         await this.#schedule.keysFor(expected);
-      const { key, iv } = keys;
+      const iv = keys.iv;
       const small = this.#small;
       if (
         small !== undefined &&
@@ -346,6 +350,7 @@ export class FrameOpener {
         this.#expectedSeq = expected + 1;
         return opened;
       }
+      const key = await keys.aesKey();
       let plaintext: ArrayBuffer;
       try {
         plaintext = await crypto.subtle.decrypt(
@@ -373,17 +378,37 @@ export class FrameOpener {
   }
 }
 
-interface EpochKeys {
-  key: CryptoKey;
-  /** The same AES key as bytes, for a {@link SmallFrameAead}. */
-  rawKey: Uint8Array;
-  iv: Uint8Array;
+/** One epoch's keys for one direction. */
+class EpochKeys {
+  #aesKey: Promise<CryptoKey> | null = null;
+
+  constructor(
+    /** The AES key as bytes, for a {@link SmallFrameAead}. */
+    readonly rawKey: Uint8Array,
+    readonly iv: Uint8Array,
+    /**
+     * T_e, to derive T_{e+1}. Kept as raw bytes, not an HKDF CryptoKey: a
+     * key object costs about 4 KiB per connection in Deno and is needed only
+     * at a rekey (the handshake held these bytes in memory anyway).
+     */
+    readonly secret: Uint8Array,
+  ) {}
+
   /**
-   * T_e, to derive T_{e+1}. Kept as raw bytes, not an HKDF CryptoKey: a key
-   * object costs about 4 KiB per connection in Deno and is needed only at a
-   * rekey (the handshake held these bytes in memory anyway).
+   * The AES key as a WebCrypto key, imported when a frame first needs it:
+   * an AES CryptoKey holds ~2 KiB of heap in Deno 2.9.6, and a connection
+   * whose frames are all small (sealed with a SmallFrameAead, as every idle
+   * one on a server is) never needs it.
    */
-  secret: Uint8Array;
+  aesKey(): Promise<CryptoKey> {
+    return this.#aesKey ??= crypto.subtle.importKey(
+      "raw",
+      arrayBufferBacked(this.rawKey),
+      "AES-GCM",
+      false,
+      ["encrypt", "decrypt"],
+    );
+  }
 }
 
 /**
@@ -469,20 +494,12 @@ async function deriveEpoch(secret: Uint8Array): Promise<EpochKeys> {
       AES_KEY_BYTES + IV_BYTES,
     ),
   );
-  const key = await crypto.subtle.importKey(
-    "raw",
-    okm.subarray(0, AES_KEY_BYTES),
-    "AES-GCM",
-    false,
-    ["encrypt", "decrypt"],
-  );
   // Views into one buffer: each ArrayBuffer costs memory per connection.
-  return {
-    key,
-    rawKey: okm.subarray(0, AES_KEY_BYTES),
-    iv: okm.subarray(AES_KEY_BYTES),
+  return new EpochKeys(
+    okm.subarray(0, AES_KEY_BYTES),
+    okm.subarray(AES_KEY_BYTES),
     secret,
-  };
+  );
 }
 
 /** `frame` is exactly `MIN_FRAME_BYTES + plaintext.length` bytes long. */

@@ -13,6 +13,10 @@ import {
   type SessionCipherOptions,
   SessionExhaustedError,
 } from "../../src/crypto/session_cipher.ts";
+import {
+  nativeSmallFrames,
+  SMALL_FRAME_LIMIT,
+} from "../../src/crypto/native_aead.ts";
 
 function pair(options: SessionCipherOptions = {}, secret = randomBytes(32)) {
   return {
@@ -303,4 +307,36 @@ Deno.test("FrameSealer validates its secret and options", () => {
     () => new FrameSealer(randomBytes(32), { maxFrames: 1.5 }),
     RangeError,
   );
+});
+
+Deno.test("a cipher with a SmallFrameAead imports the WebCrypto AES key only once a frame is too large for it, and then once", async () => {
+  const importKey = crypto.subtle.importKey;
+  let aesImports = 0;
+  crypto.subtle.importKey = function (
+    this: SubtleCrypto,
+    ...args: Parameters<SubtleCrypto["importKey"]>
+  ) {
+    const algorithm = args[2];
+    const name = typeof algorithm === "string" ? algorithm : algorithm.name;
+    if (name === "AES-GCM") aesImports++;
+    return importKey.apply(this, args);
+  } as SubtleCrypto["importKey"];
+  try {
+    const options = { smallFrames: nativeSmallFrames };
+    const { sealer, opener } = pair(options);
+    for (let i = 0; i < 3; i++) {
+      const small = utf8Encode(`small ${i}`);
+      assert.deepEqual(await opener.open(await sealer.seal(small)), small);
+    }
+    // An idle connection's keys: nothing imported.
+    assert.equal(aesImports, 0);
+    const large = randomBytes(SMALL_FRAME_LIMIT + 1);
+    for (let i = 0; i < 2; i++) {
+      assert.deepEqual(await opener.open(await sealer.seal(large)), large);
+    }
+    // One key per direction, imported on first use and kept.
+    assert.equal(aesImports, 2);
+  } finally {
+    crypto.subtle.importKey = importKey;
+  }
 });
