@@ -93,20 +93,31 @@ export interface SmallFrameAead {
   /** Largest plaintext (or ciphertext without tag) handled here. */
   readonly maxPlaintext: number;
   /**
+   * This AEAD under one key, made when an epoch's first small frame needs
+   * it and kept with the epoch's keys (so a key schedule is computed once,
+   * not per frame).
+   */
+  forKey(rawKey: Uint8Array): SmallFrameKey;
+}
+
+/** A {@link SmallFrameAead} under one key. */
+export interface SmallFrameKey {
+  /**
    * Writes `ciphertext || tag` of `plaintext` into `out` at `offset`
    * (`out` has room for `plaintext.length + 16` bytes there).
    */
   sealInto(
-    key: Uint8Array,
     nonce: Uint8Array,
     aad: Uint8Array,
     plaintext: Uint8Array,
     out: Uint8Array,
     offset: number,
   ): void;
-  /** The plaintext of `ciphertext || tag`, or null if it fails authentication. */
+  /**
+   * The plaintext of `ciphertext || tag`, or null if it fails
+   * authentication: a plain Uint8Array with a buffer of its own.
+   */
   open(
-    key: Uint8Array,
     nonce: Uint8Array,
     aad: Uint8Array,
     sealed: Uint8Array,
@@ -335,8 +346,7 @@ export class FrameOpener {
         small !== undefined &&
         frame.length - MIN_FRAME_BYTES <= small.maxPlaintext
       ) {
-        const opened = small.open(
-          keys.rawKey,
+        const opened = keys.smallKey(small).open(
           writeFrameNonce(scratchNonce, iv, expected),
           frame.subarray(0, FRAME_HEADER_BYTES),
           frame.subarray(FRAME_HEADER_BYTES),
@@ -381,6 +391,8 @@ export class FrameOpener {
 /** One epoch's keys for one direction. */
 class EpochKeys {
   #aesKey: Promise<CryptoKey> | null = null;
+  #small: SmallFrameKey | null = null;
+  #smallAead: SmallFrameAead | null = null;
 
   constructor(
     /** The AES key as bytes, for a {@link SmallFrameAead}. */
@@ -393,6 +405,15 @@ class EpochKeys {
      */
     readonly secret: Uint8Array,
   ) {}
+
+  /** The small-frame AEAD under this epoch's key, made on first use. */
+  smallKey(aead: SmallFrameAead): SmallFrameKey {
+    if (this.#smallAead !== aead || this.#small === null) {
+      this.#small = aead.forKey(this.rawKey);
+      this.#smallAead = aead;
+    }
+    return this.#small;
+  }
 
   /**
    * The AES key as a WebCrypto key, imported when a frame first needs it:
@@ -511,8 +532,7 @@ function sealSmallInto(
   frame: Uint8Array,
 ): void {
   writeFrameHeader(frame, seq);
-  small.sealInto(
-    keys.rawKey,
+  keys.smallKey(small).sealInto(
     writeFrameNonce(scratchNonce, keys.iv, seq),
     frame.subarray(0, FRAME_HEADER_BYTES),
     plaintext,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes, utf8Encode } from "../../src/crypto/bytes.ts";
 import {
+  JS_FRAME_LIMIT,
   nativeSmallFrames,
   SMALL_FRAME_LIMIT,
 } from "../../src/crypto/native_aead.ts";
@@ -9,23 +10,45 @@ import {
   FrameOpener,
   FrameSealer,
   type SmallFrameAead,
+  type SmallFrameKey,
 } from "../../src/crypto/session_cipher.ts";
 
-const SIZES = [0, 1, 100, SMALL_FRAME_LIMIT - 1, SMALL_FRAME_LIMIT, 100_000];
+// Each side of both limits: TypeScript, node:crypto, WebCrypto.
+const SIZES = [
+  0,
+  1,
+  100,
+  JS_FRAME_LIMIT,
+  JS_FRAME_LIMIT + 1,
+  SMALL_FRAME_LIMIT - 1,
+  SMALL_FRAME_LIMIT,
+  100_000,
+];
 
-/** nativeSmallFrames, counting the frames it handles. */
-function counting(): SmallFrameAead & { seals: number; opens: number } {
+/** nativeSmallFrames, counting the frames it handles and the keys it makes. */
+function counting(): SmallFrameAead & {
+  seals: number;
+  opens: number;
+  keys: number;
+} {
   const spy = {
     maxPlaintext: nativeSmallFrames.maxPlaintext,
     seals: 0,
     opens: 0,
-    sealInto(...args: Parameters<SmallFrameAead["sealInto"]>) {
-      spy.seals++;
-      nativeSmallFrames.sealInto(...args);
-    },
-    open(...args: Parameters<SmallFrameAead["open"]>) {
-      spy.opens++;
-      return nativeSmallFrames.open(...args);
+    keys: 0,
+    forKey(rawKey: Uint8Array): SmallFrameKey {
+      spy.keys++;
+      const inner = nativeSmallFrames.forKey(rawKey);
+      return {
+        sealInto(...args: Parameters<SmallFrameKey["sealInto"]>) {
+          spy.seals++;
+          inner.sealInto(...args);
+        },
+        open(...args: Parameters<SmallFrameKey["open"]>) {
+          spy.opens++;
+          return inner.open(...args);
+        },
+      };
     },
   };
   return spy;
@@ -39,7 +62,7 @@ async function rejectsAuth(promise: Promise<unknown>, reason: string) {
   });
 }
 
-Deno.test("small frames sealed through node:crypto are byte for byte WebCrypto's frames", async () => {
+Deno.test("small frames sealed synchronously are byte for byte WebCrypto's frames", async () => {
   const secret = randomBytes(32);
   const spy = counting();
   const native = new FrameSealer(secret, {
@@ -47,7 +70,7 @@ Deno.test("small frames sealed through node:crypto are byte for byte WebCrypto's
     smallFrames: spy,
   });
   const web = new FrameSealer(secret, { rekeyInterval: 4 });
-  // Twelve frames cross two epoch changes.
+  // Sixteen frames cross three epoch changes.
   for (let round = 0; round < 2; round++) {
     for (const size of SIZES) {
       const plaintext = randomBytes(size);
@@ -63,9 +86,11 @@ Deno.test("small frames sealed through node:crypto are byte for byte WebCrypto's
     spy.seals,
     2 * SIZES.filter((s) => s <= SMALL_FRAME_LIMIT).length,
   );
+  // One expanded key per epoch of 4 frames, not one per frame.
+  assert.equal(spy.keys, (2 * SIZES.length) / 4);
 });
 
-Deno.test("either side may use node:crypto: frames open across implementations, in call order", async () => {
+Deno.test("either side may seal small frames synchronously: frames open across implementations, in call order", async () => {
   const secret = randomBytes(32);
   for (const [sealWith, openWith] of [["native", "web"], ["web", "native"]]) {
     const options = (kind: string) =>
@@ -88,7 +113,7 @@ Deno.test("either side may use node:crypto: frames open across implementations, 
   }
 });
 
-Deno.test("node:crypto opener rejects tampered, truncated and misdirected small frames", async () => {
+Deno.test("the synchronous opener rejects tampered, truncated and misdirected small frames", async () => {
   const secret = randomBytes(32);
   const spy = counting();
   const sealer = new FrameSealer(secret);
@@ -144,7 +169,7 @@ Deno.test("trySealNow's frame is scratch space that the next seal reuses, so it 
   );
 });
 
-Deno.test("node:crypto opener reads all 64 bits of the sequence number", async () => {
+Deno.test("the synchronous opener reads all 64 bits of the sequence number", async () => {
   const secret = randomBytes(32);
   const sealer = new FrameSealer(secret);
   const opener = new FrameOpener(secret, { smallFrames: nativeSmallFrames });
@@ -159,19 +184,22 @@ Deno.test("node:crypto opener reads all 64 bits of the sequence number", async (
   assert.deepEqual(await opener.open(frame), utf8Encode("first"));
 });
 
-Deno.test("node:crypto opener returns a plain Uint8Array with a buffer of its own", async () => {
+Deno.test("the synchronous opener returns a plain Uint8Array with a buffer of its own", async () => {
   const secret = randomBytes(32);
   const sealer = new FrameSealer(secret);
   const opener = new FrameOpener(secret, { smallFrames: nativeSmallFrames });
-  const plaintext = await opener.open(
-    await sealer.seal(utf8Encode("a body the server may hold")),
-  );
-  // Not a node Buffer: its slice() would make a view, and callers copy with it.
-  assert.equal(Object.getPrototypeOf(plaintext), Uint8Array.prototype);
-  const copy = plaintext.slice();
-  copy[0] = 0;
-  assert.equal(plaintext[0], "a".charCodeAt(0));
-  // The whole buffer is the plaintext's: freeing it frees nothing else.
-  assert.equal(plaintext.byteOffset, 0);
-  assert.equal(plaintext.buffer.byteLength, plaintext.byteLength);
+  for (const size of [26, JS_FRAME_LIMIT + 100]) {
+    const sent = utf8Encode("a body the server may hold".padEnd(size, "."));
+    const plaintext = await opener.open(await sealer.seal(sent));
+    assert.deepEqual(plaintext, sent);
+    // Not a node Buffer: its slice() would make a view, and callers copy
+    // with it.
+    assert.equal(Object.getPrototypeOf(plaintext), Uint8Array.prototype);
+    const copy = plaintext.slice();
+    copy[0] = 0;
+    assert.equal(plaintext[0], "a".charCodeAt(0));
+    // The whole buffer is the plaintext's: freeing it frees nothing else.
+    assert.equal(plaintext.byteOffset, 0);
+    assert.equal(plaintext.buffer.byteLength, plaintext.byteLength);
+  }
 });
