@@ -2,8 +2,9 @@
 
 /**
  * AES-256-GCM (NIST SP 800-38D, 96-bit nonces, 128-bit tags) in plain
- * TypeScript, for the session's small frames: a key is expanded once, and a
- * seal or an open allocates nothing but the plaintext it returns.
+ * TypeScript, for the session's small frames: a key is expanded once, and
+ * once the JIT has compiled it a seal allocates nothing and an open only the
+ * plaintext it returns.
  *
  * Why not `node:crypto` for every small frame, as before: each call builds a
  * cipher object (a Node stream) and two or three ArrayBuffers. A server
@@ -13,12 +14,23 @@
  * thread inside the scavenge (2-5 ms pauses, measured with
  * `--trace-gc-nvp`), which set the room's p99 latency. See bench/BASELINE.md.
  *
- * Side channels: AES uses T-tables and GHASH 4-bit tables, whose memory
- * accesses depend on the key and the data. That leaks through the CPU cache
- * to code running on the same machine, not across a network, where each
- * frame's few nanoseconds drown in the event loop's and the LAN's jitter.
- * @noble/ciphers (audited by Cure53) makes the same trade-off. Larger frames
- * still go to the runtime's native AES (WebCrypto, or node:crypto).
+ * Side channels, accepted knowingly: AES here uses T-tables and GHASH 4-bit
+ * tables, so which cache lines are touched depends on the key and the data.
+ * Code sharing the CPU (another process, another VM on the same host, another
+ * page's script in a browser) can observe that, and so in principle can a
+ * remote attacker who times very many encryptions (Bernstein's 2005 attack
+ * used hundreds of millions of packets against a quiet server). Here a key
+ * seals at most 2^20 frames before the session rekeys (REKEY_INTERVAL), each
+ * frame's timing differences are nanoseconds under the event loop's tens of
+ * microseconds of jitter, and the frames anyone can time are sealed under
+ * their own session's key. @noble/ciphers makes the same choice ("T-tables
+ * ... can leak access timings", its README). Frames above
+ * JS_SMALL_FRAME_LIMIT still go to the runtime's native AES. A browser client
+ * should prefer WebCrypto for every frame over {@link jsSmallFrames}.
+ *
+ * Inputs must not be shared memory (a SharedArrayBuffer another thread
+ * writes): `open` reads the ciphertext once to check the tag and again to
+ * decrypt it.
  *
  * Correctness is checked against WebCrypto and node:crypto on random keys,
  * nonces, AAD and lengths, and against the GCM specification's test cases
@@ -83,6 +95,14 @@ const REM_4BIT = new Int32Array(16);
     REM_4BIT[rem] = top << 16;
   }
 })();
+
+function checkNonce(nonce: Uint8Array): void {
+  if (nonce.length !== 12) {
+    throw new RangeError(
+      `AES-GCM here needs a 12-byte nonce, got ${nonce.length}`,
+    );
+  }
+}
 
 function xtime(x: number): number {
   return ((x << 1) ^ (x & 0x80 ? 0x1b : 0)) & 0xff;
@@ -154,6 +174,7 @@ export class AesGcmKey implements SmallFrameKey {
         }
       }
     }
+    this.#wipe();
   }
 
   /**
@@ -167,6 +188,18 @@ export class AesGcmKey implements SmallFrameKey {
     out: Uint8Array,
     offset: number,
   ): void {
+    // A typed array drops writes past its end: a short `out` would otherwise
+    // lose the tag without a word.
+    if (
+      !Number.isInteger(offset) || offset < 0 ||
+      offset + plaintext.length + TAG_BYTES > out.length
+    ) {
+      throw new RangeError(
+        `No room for ${
+          plaintext.length + TAG_BYTES
+        } bytes at offset ${offset} of ${out.length}`,
+      );
+    }
     this.#begin(nonce, aad);
     const n0 = readWord(nonce, 0);
     const n1 = readWord(nonce, 4);
@@ -201,6 +234,7 @@ export class AesGcmKey implements SmallFrameKey {
     writeWord(out, tag + 4, this.#y1);
     writeWord(out, tag + 8, this.#y2);
     writeWord(out, tag + 12, this.#y3);
+    this.#wipe();
   }
 
   /**
@@ -212,6 +246,7 @@ export class AesGcmKey implements SmallFrameKey {
     aad: Uint8Array,
     sealed: Uint8Array,
   ): Uint8Array<ArrayBuffer> | null {
+    checkNonce(nonce);
     if (sealed.length < TAG_BYTES) return null;
     const length = sealed.length - TAG_BYTES;
     this.#begin(nonce, aad);
@@ -234,7 +269,10 @@ export class AesGcmKey implements SmallFrameKey {
       (readWord(sealed, length + 4) ^ this.#y1) |
       (readWord(sealed, length + 8) ^ this.#y2) |
       (readWord(sealed, length + 12) ^ this.#y3);
-    if (difference !== 0) return null;
+    if (difference !== 0) {
+      this.#wipe();
+      return null;
+    }
     const plaintext = new Uint8Array(length);
     const n0 = readWord(nonce, 0);
     const n1 = readWord(nonce, 4);
@@ -256,16 +294,35 @@ export class AesGcmKey implements SmallFrameKey {
         xorPartial(sealed, at, end, plaintext, at);
       }
     }
+    this.#wipe();
     return plaintext;
+  }
+
+  /**
+   * Leaves no keystream, hash key, tag mask or tag behind a call: the next
+   * call sets everything up afresh anyway, and this costs a few assignments.
+   */
+  #wipe(): void {
+    b0 =
+      b1 =
+      b2 =
+      b3 =
+        0;
+    this.#t0 =
+      this.#t1 =
+      this.#t2 =
+      this.#t3 =
+        0;
+    this.#y0 =
+      this.#y1 =
+      this.#y2 =
+      this.#y3 =
+        0;
   }
 
   /** Starts a message: the tag mask E(K, J0), and GHASH over the AAD. */
   #begin(nonce: Uint8Array, aad: Uint8Array): void {
-    if (nonce.length !== 12) {
-      throw new RangeError(
-        `AES-GCM here needs a 12-byte nonce, got ${nonce.length}`,
-      );
-    }
+    checkNonce(nonce);
     b0 = readWord(nonce, 0);
     b1 = readWord(nonce, 4);
     b2 = readWord(nonce, 8);
@@ -294,8 +351,13 @@ export class AesGcmKey implements SmallFrameKey {
 
   /** Hashes the lengths block; leaves the tag in y0..y3. */
   #finish(aadBytes: number, textBytes: number): void {
-    // Lengths in bits as two 64-bit numbers; frames are far below 2^29 bytes.
-    this.#hash(0, aadBytes * 8, 0, textBytes * 8);
+    // Lengths in bits as two 64-bit numbers, each as two 32-bit words.
+    this.#hash(
+      Math.floor(aadBytes / 2 ** 29),
+      (aadBytes * 8) >>> 0,
+      Math.floor(textBytes / 2 ** 29),
+      (textBytes * 8) >>> 0,
+    );
     this.#y0 ^= this.#t0;
     this.#y1 ^= this.#t1;
     this.#y2 ^= this.#t2;

@@ -206,7 +206,8 @@ export class FrameSealer {
       // This epoch's keys are still being derived.
       return keys.then((ready) => {
         const frame = new Uint8Array(MIN_FRAME_BYTES + plaintext.length);
-        sealSmallInto(small, seq, ready, plaintext, frame);
+        const header = frame.subarray(0, FRAME_HEADER_BYTES);
+        sealSmallInto(small, seq, ready, plaintext, frame, header);
         return frame;
       });
     }
@@ -234,9 +235,11 @@ export class FrameSealer {
     const ready = this.#schedule.readyKeys(seq);
     if (ready === null) return null;
     this.#nextSeq++;
-    const frame = scratchFrame(MIN_FRAME_BYTES + small.maxPlaintext)
-      .subarray(0, MIN_FRAME_BYTES + plaintext.length);
-    sealSmallInto(small, seq, ready, plaintext, frame);
+    const frame = scratch.frame(
+      MIN_FRAME_BYTES + plaintext.length,
+      MIN_FRAME_BYTES + small.maxPlaintext,
+    );
+    sealSmallInto(small, seq, ready, plaintext, frame, scratch.header);
     return frame;
   }
 
@@ -523,33 +526,57 @@ async function deriveEpoch(secret: Uint8Array): Promise<EpochKeys> {
   );
 }
 
-/** `frame` is exactly `MIN_FRAME_BYTES + plaintext.length` bytes long. */
+/**
+ * `frame` is exactly `MIN_FRAME_BYTES + plaintext.length` bytes long;
+ * `header` is a view of its first FRAME_HEADER_BYTES.
+ */
 function sealSmallInto(
   small: SmallFrameAead,
   seq: number,
   keys: EpochKeys,
   plaintext: Uint8Array,
   frame: Uint8Array,
+  header: Uint8Array,
 ): void {
   writeFrameHeader(frame, seq);
   keys.smallKey(small).sealInto(
     writeFrameNonce(scratchNonce, keys.iv, seq),
-    frame.subarray(0, FRAME_HEADER_BYTES),
+    header,
     plaintext,
     frame,
     FRAME_HEADER_BYTES,
   );
 }
 
-// Scratch space for synchronous seals (see trySealNow); JavaScript runs one
-// seal at a time, so one of each serves every sealer.
-let scratch = new Uint8Array(0);
-const scratchNonce = new Uint8Array(new ArrayBuffer(IV_BYTES));
+/**
+ * Scratch space for synchronous seals (see trySealNow); JavaScript runs one
+ * seal at a time, so one serves every sealer. Its views are kept too (one per
+ * frame length): a server seals a frame per recipient of every message, and
+ * two fresh views per frame were ~200 bytes of garbage each time.
+ */
+class ScratchFrames {
+  #bytes = new Uint8Array(0);
+  #header = this.#bytes;
+  #views: Uint8Array<ArrayBuffer>[] = [];
 
-function scratchFrame(bytes: number): Uint8Array<ArrayBuffer> {
-  if (scratch.length < bytes) scratch = new Uint8Array(bytes);
-  return scratch;
+  /** The first FRAME_HEADER_BYTES of the buffer. */
+  get header(): Uint8Array {
+    return this.#header;
+  }
+
+  /** The first `length` bytes of a buffer of at least `capacity` bytes. */
+  frame(length: number, capacity: number): Uint8Array<ArrayBuffer> {
+    if (this.#bytes.length < capacity) {
+      this.#bytes = new Uint8Array(capacity);
+      this.#header = this.#bytes.subarray(0, FRAME_HEADER_BYTES);
+      this.#views = [];
+    }
+    return this.#views[length] ??= this.#bytes.subarray(0, length);
+  }
 }
+
+const scratch = new ScratchFrames();
+const scratchNonce = new Uint8Array(new ArrayBuffer(IV_BYTES));
 
 async function nextEpoch(previous: EpochKeys): Promise<EpochKeys> {
   const next = new Uint8Array(

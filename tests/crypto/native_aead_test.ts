@@ -114,34 +114,43 @@ Deno.test("either side may seal small frames synchronously: frames open across i
 });
 
 Deno.test("the synchronous opener rejects tampered, truncated and misdirected small frames", async () => {
-  const secret = randomBytes(32);
-  const spy = counting();
-  const sealer = new FrameSealer(secret);
-  const opener = new FrameOpener(secret, { smallFrames: spy });
-  const frame = await sealer.seal(utf8Encode("attack at dawn"));
-  for (const index of [9, 15, frame.length - 1]) {
-    const copy = frame.slice();
-    copy[index]! ^= 0x01;
-    await rejectsAuth(opener.open(copy), "authentication failed");
+  // One size for each synchronous implementation: TypeScript, node:crypto.
+  for (const size of [14, JS_FRAME_LIMIT + 1, SMALL_FRAME_LIMIT]) {
+    const secret = randomBytes(32);
+    const spy = counting();
+    const sealer = new FrameSealer(secret);
+    const opener = new FrameOpener(secret, { smallFrames: spy });
+    const message = utf8Encode("attack at dawn".padEnd(size, "!"));
+    const frame = await sealer.seal(message);
+    for (const index of [9, 15, frame.length - 1]) {
+      const copy = frame.slice();
+      copy[index]! ^= 0x01;
+      await rejectsAuth(opener.open(copy), "authentication failed");
+    }
+    await rejectsAuth(
+      opener.open(frame.subarray(0, frame.length - 1)),
+      "authentication failed",
+    );
+    const other = new FrameSealer(randomBytes(32));
+    await rejectsAuth(
+      opener.open(await other.seal(message)),
+      "authentication failed",
+    );
+    assert.equal(
+      spy.opens,
+      5,
+      `${size} bytes: the synchronous path was tested`,
+    );
+    // Nothing was accepted meanwhile: the genuine frame still opens, from a
+    // view.
+    const padded = new Uint8Array(frame.length + 8);
+    padded.set(frame, 3);
+    assert.deepEqual(
+      await opener.open(padded.subarray(3, 3 + frame.length)),
+      message,
+    );
+    assert.equal(opener.expectedSeq, 1);
   }
-  await rejectsAuth(
-    opener.open(frame.subarray(0, frame.length - 1)),
-    "authentication failed",
-  );
-  const other = new FrameSealer(randomBytes(32));
-  await rejectsAuth(
-    opener.open(await other.seal(utf8Encode("attack at dawn"))),
-    "authentication failed",
-  );
-  assert.ok(spy.opens >= 5, "the synchronous path was the one tested");
-  // Nothing was accepted meanwhile: the genuine frame still opens, from a view.
-  const padded = new Uint8Array(frame.length + 8);
-  padded.set(frame, 3);
-  assert.deepEqual(
-    await opener.open(padded.subarray(3, 3 + frame.length)),
-    utf8Encode("attack at dawn"),
-  );
-  assert.equal(opener.expectedSeq, 1);
 });
 
 Deno.test("trySealNow's frame is scratch space that the next seal reuses, so it is copied before then", async () => {
