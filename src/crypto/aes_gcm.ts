@@ -201,33 +201,8 @@ export class AesGcmKey implements SmallFrameKey {
       );
     }
     this.#begin(nonce, aad);
-    const n0 = readWord(nonce, 0);
-    const n1 = readWord(nonce, 4);
-    const n2 = readWord(nonce, 8);
     const length = plaintext.length;
-    let counter = 2;
-    for (let at = 0; at < length; at += 16) {
-      b0 = n0;
-      b1 = n1;
-      b2 = n2;
-      b3 = counter++;
-      this.#encryptBlock();
-      const end = Math.min(16, length - at);
-      if (end === 16) {
-        const c0 = readWord(plaintext, at) ^ b0;
-        const c1 = readWord(plaintext, at + 4) ^ b1;
-        const c2 = readWord(plaintext, at + 8) ^ b2;
-        const c3 = readWord(plaintext, at + 12) ^ b3;
-        writeWord(out, offset + at, c0);
-        writeWord(out, offset + at + 4, c1);
-        writeWord(out, offset + at + 8, c2);
-        writeWord(out, offset + at + 12, c3);
-        this.#hash(c0, c1, c2, c3);
-      } else {
-        xorPartial(plaintext, at, end, out, offset + at);
-        this.#hashPartial(out, offset + at, end);
-      }
-    }
+    this.#ctr(nonce, plaintext, out, offset, length, true);
     this.#finish(aad.length, length);
     const tag = offset + length;
     writeWord(out, tag, this.#y0);
@@ -274,6 +249,24 @@ export class AesGcmKey implements SmallFrameKey {
       return null;
     }
     const plaintext = new Uint8Array(length);
+    this.#ctr(nonce, sealed, plaintext, 0, length, false);
+    this.#wipe();
+    return plaintext;
+  }
+
+  /**
+   * out[to...] = the first `length` bytes of `input` XOR the keystream (the
+   * counter blocks from 2). With `hashOutput`, GHASH takes in each output
+   * block as it is made: sealing hashes the ciphertext it writes.
+   */
+  #ctr(
+    nonce: Uint8Array,
+    input: Uint8Array,
+    out: Uint8Array,
+    to: number,
+    length: number,
+    hashOutput: boolean,
+  ): void {
     const n0 = readWord(nonce, 0);
     const n1 = readWord(nonce, 4);
     const n2 = readWord(nonce, 8);
@@ -286,16 +279,20 @@ export class AesGcmKey implements SmallFrameKey {
       this.#encryptBlock();
       const end = Math.min(16, length - at);
       if (end === 16) {
-        writeWord(plaintext, at, readWord(sealed, at) ^ b0);
-        writeWord(plaintext, at + 4, readWord(sealed, at + 4) ^ b1);
-        writeWord(plaintext, at + 8, readWord(sealed, at + 8) ^ b2);
-        writeWord(plaintext, at + 12, readWord(sealed, at + 12) ^ b3);
+        const c0 = readWord(input, at) ^ b0;
+        const c1 = readWord(input, at + 4) ^ b1;
+        const c2 = readWord(input, at + 8) ^ b2;
+        const c3 = readWord(input, at + 12) ^ b3;
+        writeWord(out, to + at, c0);
+        writeWord(out, to + at + 4, c1);
+        writeWord(out, to + at + 8, c2);
+        writeWord(out, to + at + 12, c3);
+        if (hashOutput) this.#hash(c0, c1, c2, c3);
       } else {
-        xorPartial(sealed, at, end, plaintext, at);
+        xorPartial(input, at, end, out, to + at);
+        if (hashOutput) this.#hashPartial(out, to + at, end);
       }
     }
-    this.#wipe();
-    return plaintext;
   }
 
   /**
