@@ -75,38 +75,32 @@ export interface SessionCipherOptions {
   /** Frames per direction; default and maximum {@link MAX_FRAMES}. */
   maxFrames?: number;
   /**
-   * A synchronous AES-256-GCM for small frames (see {@link SmallFrameAead}).
-   * Without it every frame goes through WebCrypto.
+   * A synchronous native AES-256-GCM for small frames (see
+   * {@link SmallFrameAead}). Without it every frame goes through WebCrypto.
    */
   smallFrames?: SmallFrameAead;
 }
 
 /**
- * AES-256-GCM computed synchronously, for frames of up to `maxPlaintext`
- * bytes. WebCrypto's AES-GCM is asynchronous: every call costs 15-25 µs of
- * scheduling whatever its size, which dominates a 100-byte chat frame sent to
- * 99 recipients one by one. Frames above `maxPlaintext` still go through
- * WebCrypto, which is faster on large buffers. Both produce the same bytes:
- * this changes the cost of a frame, never its format.
+ * The platform's native AES-256-GCM called synchronously, for frames of up to
+ * `maxPlaintext` bytes (`native_aead.ts` provides it with node:crypto; a
+ * browser has none and leaves it unset). WebCrypto's AES-GCM is
+ * asynchronous: every call waits for the event loop, which dominates a
+ * 100-byte chat frame sent to 99 recipients one by one. Frames above
+ * `maxPlaintext` still go through WebCrypto. Both produce the same bytes:
+ * this changes the cost of a frame, never its format. No cipher is computed
+ * here: this is only the seam that keeps this module browser compatible.
  */
 export interface SmallFrameAead {
   /** Largest plaintext (or ciphertext without tag) handled here. */
   readonly maxPlaintext: number;
   /**
-   * This AEAD under one key, made when an epoch's first small frame needs
-   * it and kept with the epoch's keys (so a key schedule is computed once,
-   * not per frame).
-   */
-  forKey(rawKey: Uint8Array): SmallFrameKey;
-}
-
-/** A {@link SmallFrameAead} under one key. */
-export interface SmallFrameKey {
-  /**
-   * Writes `ciphertext || tag` of `plaintext` into `out` at `offset`
-   * (`out` has room for `plaintext.length + 16` bytes there).
+   * Writes `ciphertext || tag` of `plaintext` under the 32-byte `key` into
+   * `out` at `offset` (`out` has room for `plaintext.length + 16` bytes
+   * there).
    */
   sealInto(
+    key: Uint8Array,
     nonce: Uint8Array,
     aad: Uint8Array,
     plaintext: Uint8Array,
@@ -118,6 +112,7 @@ export interface SmallFrameKey {
    * authentication: a plain Uint8Array with a buffer of its own.
    */
   open(
+    key: Uint8Array,
     nonce: Uint8Array,
     aad: Uint8Array,
     sealed: Uint8Array,
@@ -349,7 +344,8 @@ export class FrameOpener {
         small !== undefined &&
         frame.length - MIN_FRAME_BYTES <= small.maxPlaintext
       ) {
-        const opened = keys.smallKey(small).open(
+        const opened = small.open(
+          keys.rawKey,
           writeFrameNonce(scratchNonce, iv, expected),
           frame.subarray(0, FRAME_HEADER_BYTES),
           frame.subarray(FRAME_HEADER_BYTES),
@@ -394,8 +390,6 @@ export class FrameOpener {
 /** One epoch's keys for one direction. */
 class EpochKeys {
   #aesKey: Promise<CryptoKey> | null = null;
-  #small: SmallFrameKey | null = null;
-  #smallAead: SmallFrameAead | null = null;
 
   constructor(
     /** The AES key as bytes, for a {@link SmallFrameAead}. */
@@ -408,15 +402,6 @@ class EpochKeys {
      */
     readonly secret: Uint8Array,
   ) {}
-
-  /** The small-frame AEAD under this epoch's key, made on first use. */
-  smallKey(aead: SmallFrameAead): SmallFrameKey {
-    if (this.#smallAead !== aead || this.#small === null) {
-      this.#small = aead.forKey(this.rawKey);
-      this.#smallAead = aead;
-    }
-    return this.#small;
-  }
 
   /**
    * The AES key as a WebCrypto key, imported when a frame first needs it:
@@ -539,7 +524,8 @@ function sealSmallInto(
   header: Uint8Array,
 ): void {
   writeFrameHeader(frame, seq);
-  keys.smallKey(small).sealInto(
+  small.sealInto(
+    keys.rawKey,
     writeFrameNonce(scratchNonce, keys.iv, seq),
     header,
     plaintext,
