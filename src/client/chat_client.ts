@@ -9,7 +9,9 @@ import { fromBase64, toBase64 } from "../crypto/bytes.ts";
 import {
   generateIdentity,
   type Identity,
+  IDENTITY_PROOF_VERSION,
   identityChallengeMessage,
+  identityKeyProblem,
   importIdentityPem,
   signChallenge,
 } from "../crypto/identity.ts";
@@ -26,6 +28,13 @@ import {
   openChannel,
   type SecureChannel,
 } from "../transport/secure_channel.ts";
+
+/**
+ * What `register` answers when the server's challenge does not announce the
+ * current identity proof: the server predates it and would refuse the proof.
+ */
+export const OUTDATED_SERVER =
+  "ERROR: The server runs an older version of chat that cannot check this client's identity proof; ask its operator to update chat";
 
 /** A client message before the client numbers it. */
 export type Request = ClientMessage extends infer M
@@ -190,6 +199,17 @@ export class ChatClient {
   async register(name: string, identity?: Identity): Promise<Reply> {
     const id = identity ??
       await importIdentityPem((await generateIdentity()).privatePem);
+    // An Identity can be built by hand (tests, the bench): a key anyone can
+    // sign for never leaves this client.
+    const problem = identityKeyProblem(id.publicRaw);
+    if (problem !== null) {
+      return {
+        t: "error",
+        re: null,
+        code: "identity",
+        text: `ERROR: Bad identity key: ${problem}`,
+      };
+    }
     const first = await this.request({
       t: "register",
       name,
@@ -209,7 +229,18 @@ export class ChatClient {
         text: "ERROR: The server sent a bad challenge",
       };
     }
+    if (first.proof !== IDENTITY_PROOF_VERSION) {
+      // Such a server verifies the first proof format, without the key,
+      // which this client no longer signs (docs/PROTOCOL.md section 10).
+      return {
+        t: "error",
+        re: first.re,
+        code: "identity",
+        text: OUTDATED_SERVER,
+      };
+    }
     const message = identityChallengeMessage({
+      publicKey: id.publicRaw,
       transcriptHash: this.#channel.transcriptHash,
       challenge,
       name,

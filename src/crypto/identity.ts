@@ -8,7 +8,8 @@
  * first time the name is used; afterwards the client proves possession of the
  * key by signing {@link identityChallengeMessage} inside the encrypted session:
  *
- *     message   = field("chat/1 identity") || field(TH) || field(challenge) || field(utf8(lower-case name))
+ *     message   = field("chat/1 identity v2") || field(public key) || field(TH)
+ *              || field(challenge) || field(utf8(lower-case name))
  *     field(x)  = u32be(byte length of x) || x
  *     signature = Ed25519(identity private key, message)          (64 bytes)
  *
@@ -16,6 +17,9 @@
  * challenge is 32 fresh random bytes from the server.
  *
  * Public keys travel and are fingerprinted as the 32-byte raw Ed25519 key.
+ * Keys of small order, and encodings that are not canonical, are refused
+ * everywhere ({@link identityKeyProblem}): with such a key a signature can be
+ * made without any private key.
  */
 
 import {
@@ -31,8 +35,21 @@ import { isValidName, NAME_RULE, nameKey } from "../protocol/limits.ts";
 
 // ---- Protocol constants: changing any of these is a protocol change. ----
 
-/** Domain-separation label of the signed challenge, used as UTF-8. */
-export const IDENTITY_LABEL = "chat/1 identity";
+/**
+ * Domain-separation label of the signed challenge, used as UTF-8. "v2": the
+ * message includes the public key (docs/PROTOCOL.md section 10).
+ */
+export const IDENTITY_LABEL = "chat/1 identity v2";
+
+/**
+ * The label of the first identity proof, which did not include the key. Not
+ * accepted any more; a server only recognises it to tell an old client to
+ * update.
+ */
+export const LEGACY_IDENTITY_LABEL = "chat/1 identity";
+
+/** The identity-proof revision a server announces in `challenge.proof`. */
+export const IDENTITY_PROOF_VERSION = 2;
 
 /** Length of a raw Ed25519 public key. */
 export const IDENTITY_PUBLIC_KEY_BYTES = 32;
@@ -85,12 +102,64 @@ export interface GeneratedIdentity {
 
 /** What the signed challenge is made of. */
 export interface IdentityChallenge {
+  /** The raw 32-byte identity public key whose possession is proven. */
+  publicKey: Uint8Array;
   /** `SessionKeys.transcriptHash` of the session the proof is for. */
   transcriptHash: Uint8Array;
   /** The server's fresh random challenge. */
   challenge: Uint8Array;
   /** The user name being claimed, in any case. */
   name: string;
+}
+
+/**
+ * The y coordinates (little endian, the top bit that carries the sign of x
+ * cleared) of every Ed25519 point of small order, as libsodium's
+ * `has_small_order` lists them: 0 (the two points of order 4), 1 (the
+ * identity), the two y values of the four points of order 8, p - 1 (order 2),
+ * and p and p + 1 (non-canonical spellings of 0 and 1). With either sign bit
+ * that is every encoding of a point whose order divides 8. A byte comparison,
+ * not arithmetic: these are public constants.
+ */
+const SMALL_ORDER_Y: readonly string[] = [
+  "0000000000000000000000000000000000000000000000000000000000000000",
+  "0100000000000000000000000000000000000000000000000000000000000000",
+  "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+  "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+  "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+  "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+  "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+];
+
+/**
+ * Why `publicRaw` cannot be an identity public key, or null if nothing is
+ * known against it (whether it is a point at all is left to Ed25519):
+ *
+ * - a point of small order: a signature with R = that point's multiple and
+ *   S = 0 verifies for every message (for the key `01 00..00`, R = `01
+ *   00..00`), so anyone could prove "possession" of it;
+ * - a y coordinate of p or more: a non-canonical encoding, which RFC 8032
+ *   says to reject, and which would give one point several fingerprints.
+ */
+export function identityKeyProblem(publicRaw: Uint8Array): string | null {
+  if (publicRaw.length !== IDENTITY_PUBLIC_KEY_BYTES) {
+    return `an identity public key is ${IDENTITY_PUBLIC_KEY_BYTES} bytes, not ${publicRaw.length}`;
+  }
+  let y = "";
+  for (let i = 0; i < IDENTITY_PUBLIC_KEY_BYTES; i++) {
+    const byte = i === IDENTITY_PUBLIC_KEY_BYTES - 1
+      ? publicRaw[i]! & 0x7f
+      : publicRaw[i]!;
+    y += byte.toString(16).padStart(2, "0");
+  }
+  if (SMALL_ORDER_Y.includes(y)) {
+    return "the key is a point of small order, for which anyone can forge a signature";
+  }
+  // y >= p = 2^255 - 19: ed ff .. ff 7f and above, little endian.
+  if (y.slice(2) === "ff".repeat(30) + "7f" && publicRaw[0]! >= 0xed) {
+    return "the key is not canonically encoded";
+  }
+  return null;
 }
 
 /** Generates a new Ed25519 identity. */
@@ -105,6 +174,12 @@ export async function generateIdentity(): Promise<GeneratedIdentity> {
   const publicRaw = new Uint8Array(
     await crypto.subtle.exportKey("raw", pair.publicKey),
   );
+  // Cannot happen for a key derived from a seed (its order is the group's
+  // prime), but a broken generator must not hand out a forgeable key.
+  const problem = identityKeyProblem(publicRaw);
+  if (problem !== null) {
+    throw new IdentityKeyError(`The new identity key is unusable: ${problem}`);
+  }
   return {
     privatePem: toPem(PEM_PRIVATE, pkcs8),
     publicRaw,
@@ -142,6 +217,12 @@ export async function importIdentityPem(pem: string): Promise<Identity> {
   const publicRaw = jwk.x === undefined ? null : fromBase64Url(jwk.x);
   if (publicRaw === null || publicRaw.length !== IDENTITY_PUBLIC_KEY_BYTES) {
     throw new IdentityKeyError("Not an Ed25519 private key");
+  }
+  const problem = identityKeyProblem(publicRaw);
+  if (problem !== null) {
+    throw new IdentityKeyError(
+      `Unusable Ed25519 identity key: ${problem}; create a new identity with 'chat keygen --identity'`,
+    );
   }
   const privateKey = await crypto.subtle.importKey(
     "pkcs8",
@@ -185,7 +266,8 @@ export async function identityFingerprint(
 }
 
 /**
- * The bytes a client signs to prove it holds the identity key for `name`.
+ * The bytes a client signs to prove it holds the identity key `publicKey`
+ * for `name`.
  *
  * The transcript hash ties the proof to this one encrypted session: a man in
  * the middle who relays the server's challenge to the real client sits in a
@@ -193,17 +275,52 @@ export async function identityFingerprint(
  * to him; and a recorded signature cannot be replayed in a later session. The
  * random challenge keeps the proof fresh even if a transcript hash ever
  * repeated, and the name stops a proof for one name being used for another.
- * The public key itself need not be included: an Ed25519 signature already
- * commits to it. Every field is length-prefixed so no two different inputs
- * encode to the same bytes.
+ * The public key is included because an Ed25519 signature does not commit to
+ * one key in every implementation (a signature can verify under a key of
+ * small order, or under two keys at once): signing it rules out a proof made
+ * for one key being counted for another. Every field is length-prefixed so no
+ * two different inputs encode to the same bytes.
  *
- * @throws {RangeError} if the hash or challenge is not 32 bytes
+ * @throws {RangeError} if the key is not 32 bytes or the hash or challenge is
+ * not 32 bytes
  * @throws {TypeError} if the name is not a valid user name
  */
 export function identityChallengeMessage(
   fields: IdentityChallenge,
 ): Uint8Array<ArrayBuffer> {
+  const { publicKey, transcriptHash, challenge, name } = fields;
+  if (publicKey.length !== IDENTITY_PUBLIC_KEY_BYTES) {
+    throw new RangeError(
+      `The identity public key must be ${IDENTITY_PUBLIC_KEY_BYTES} bytes, got ${publicKey.length}`,
+    );
+  }
+  return fieldsMessage([
+    utf8Encode(IDENTITY_LABEL),
+    publicKey,
+    ...challengeFields(transcriptHash, challenge, name),
+  ]);
+}
+
+/**
+ * The message the first identity proof signed (label "chat/1 identity", no
+ * key). Never accepted: a server verifies a failed proof against it only to
+ * tell an out-of-date client to update, rather than that its proof is wrong.
+ */
+export function legacyIdentityChallengeMessage(
+  fields: Omit<IdentityChallenge, "publicKey">,
+): Uint8Array<ArrayBuffer> {
   const { transcriptHash, challenge, name } = fields;
+  return fieldsMessage([
+    utf8Encode(LEGACY_IDENTITY_LABEL),
+    ...challengeFields(transcriptHash, challenge, name),
+  ]);
+}
+
+function challengeFields(
+  transcriptHash: Uint8Array,
+  challenge: Uint8Array,
+  name: string,
+): Uint8Array[] {
   if (transcriptHash.length !== TRANSCRIPT_HASH_BYTES) {
     throw new RangeError(
       `The transcript hash must be ${TRANSCRIPT_HASH_BYTES} bytes, got ${transcriptHash.length}`,
@@ -217,13 +334,12 @@ export function identityChallengeMessage(
   if (!isValidName(name)) {
     throw new TypeError(`Invalid user name: ${NAME_RULE}`);
   }
+  return [transcriptHash, challenge, utf8Encode(nameKey(name))];
+}
+
+function fieldsMessage(fields: Uint8Array[]): Uint8Array<ArrayBuffer> {
   return concatBytes(
-    ...[
-      utf8Encode(IDENTITY_LABEL),
-      transcriptHash,
-      challenge,
-      utf8Encode(nameKey(name)),
-    ].flatMap((field) => [u32be(field.length), field]),
+    ...fields.flatMap((field) => [u32be(field.length), field]),
   );
 }
 
@@ -238,8 +354,9 @@ export async function signChallenge(
 /**
  * Whether `signature` is a valid signature of `message` by the identity
  * public key `publicRaw`. Never throws: any malformed input (a key that is
- * not 32 bytes or not a valid point, a signature that is not 64 bytes, a value
- * of the wrong type) is simply not a valid proof.
+ * not 32 bytes or not a valid point, a key {@link identityKeyProblem} refuses,
+ * a signature that is not 64 bytes, a value of the wrong type) is simply not
+ * a valid proof.
  */
 export async function verifyChallenge(
   publicRaw: Uint8Array,
@@ -252,7 +369,8 @@ export async function verifyChallenge(
       !(message instanceof Uint8Array) ||
       !(signature instanceof Uint8Array) ||
       publicRaw.length !== IDENTITY_PUBLIC_KEY_BYTES ||
-      signature.length !== IDENTITY_SIGNATURE_BYTES
+      signature.length !== IDENTITY_SIGNATURE_BYTES ||
+      identityKeyProblem(publicRaw) !== null
     ) {
       return false;
     }

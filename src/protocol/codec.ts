@@ -711,7 +711,12 @@ export function parseServerMessage(value: unknown): ServerMessage {
     case "pong":
       return { t, re: int(f, "re") };
     case "challenge":
-      return { t, re: int(f, "re"), nonce: str(f, "nonce", 64) };
+      return {
+        t,
+        re: int(f, "re"),
+        nonce: str(f, "nonce", 64),
+        ...(f.proof === undefined ? {} : { proof: int(f, "proof") }),
+      };
     case "file_ready":
       return {
         t,

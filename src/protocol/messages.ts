@@ -81,8 +81,12 @@ export interface GroupMembers {
 /** What the server sends. */
 export type ServerMessage =
   | { t: "welcome"; re: number; name: string; text: string }
-  /** 32 random bytes, base64, for the client to sign with its identity key. */
-  | { t: "challenge"; re: number; nonce: string }
+  /**
+   * 32 random bytes, base64, for the client to sign with its identity key.
+   * `proof`: the identity-proof revision the server verifies (2: the signed
+   * message includes the key); absent from servers before it.
+   */
+  | { t: "challenge"; re: number; nonce: string; proof?: number }
   | { t: "ok"; re: number; text: string }
   | { t: "error"; re: number | null; code: ErrorCode; text: string }
   // Chat messages; body: text. `history` marks one sent earlier (missed while

@@ -8,9 +8,12 @@
 import { fromBase64, randomBytes, toBase64 } from "../crypto/bytes.ts";
 import {
   IDENTITY_CHALLENGE_BYTES,
+  IDENTITY_PROOF_VERSION,
   IDENTITY_PUBLIC_KEY_BYTES,
   identityChallengeMessage,
   identityFingerprint,
+  identityKeyProblem,
+  legacyIdentityChallengeMessage,
   verifyChallenge,
 } from "../crypto/identity.ts";
 import { isValidName, nameKey } from "../protocol/limits.ts";
@@ -71,6 +74,12 @@ export class IdentityGate {
     if (publicRaw.byteLength !== IDENTITY_PUBLIC_KEY_BYTES) {
       return refuse(re, "ERROR: Bad identity key");
     }
+    // Before anything is bound or signed: a proof for such a key can be
+    // forged without its private key.
+    const problem = identityKeyProblem(publicRaw);
+    if (problem !== null) {
+      return refuse(re, `ERROR: Bad identity key: ${problem}`);
+    }
     const fingerprint = await identityFingerprint(publicRaw);
     const bound = this.bindings.fingerprintOf(nameKey(register.name));
     if (bound !== null && bound !== fingerprint) {
@@ -83,7 +92,12 @@ export class IdentityGate {
     this.#pending = { register, publicRaw, fingerprint, nonce };
     return {
       kind: "reply",
-      message: { t: "challenge", re, nonce: toBase64(nonce) },
+      message: {
+        t: "challenge",
+        re,
+        nonce: toBase64(nonce),
+        proof: IDENTITY_PROOF_VERSION,
+      },
     };
   }
 
@@ -102,12 +116,22 @@ export class IdentityGate {
     } catch {
       signature = new Uint8Array(0);
     }
-    const message = identityChallengeMessage({
+    const fields = {
       transcriptHash: this.transcriptHash,
       challenge: pending.nonce,
       name: pending.register.name,
+    };
+    const message = identityChallengeMessage({
+      publicKey: pending.publicRaw,
+      ...fields,
     });
     if (!await verifyChallenge(pending.publicRaw, message, signature)) {
+      // Only to choose the error text: a client from before the key was
+      // signed gets told to update rather than that its proof is wrong.
+      const legacy = legacyIdentityChallengeMessage(fields);
+      if (await verifyChallenge(pending.publicRaw, legacy, signature)) {
+        return refuse(prove.id, OUTDATED_CLIENT);
+      }
       return refuse(prove.id, "ERROR: The identity proof did not verify");
     }
     const key = nameKey(pending.register.name);
@@ -134,6 +158,10 @@ export class IdentityGate {
     }
   }
 }
+
+/** The `identity` error for a proof in the first format (without the key). */
+export const OUTDATED_CLIENT =
+  "ERROR: Your chat client is out of date: its identity proof does not include the key, which this server requires. Update chat and connect again";
 
 function refuse(re: number, text: string): GateResult {
   return { kind: "reply", message: { t: "error", re, code: "identity", text } };

@@ -305,6 +305,7 @@ export class RawClient {
     const signature = await signChallenge(
       identity,
       identityChallengeMessage({
+        publicKey: identity.publicRaw,
         transcriptHash: this.keys.transcriptHash,
         challenge: fromBase64(challenge.nonce),
         name,

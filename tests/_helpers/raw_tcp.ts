@@ -408,6 +408,7 @@ export class TcpChatPeer {
     const signature = await signChallenge(
       identity,
       identityChallengeMessage({
+        publicKey: identity.publicRaw,
         transcriptHash: this.keys.transcriptHash,
         challenge: fromBase64(challenge.nonce),
         name,

@@ -5,15 +5,24 @@ import {
   identityChallengeMessage,
   identityFingerprint,
   IdentityKeyError,
+  identityKeyProblem,
   importIdentityPem,
+  legacyIdentityChallengeMessage,
   signChallenge,
   verifyChallenge,
 } from "../../src/crypto/identity.ts";
 import { generateRsaKeyPair } from "../../src/crypto/keys.ts";
 import {
+  FORGED_KEY,
+  FORGED_SIGNATURE,
+  hexBytes,
+  SMALL_ORDER_KEYS,
+} from "../_helpers/small_order.ts";
+import {
   concatBytes,
   fromBase64,
   randomBytes,
+  toBase64,
   u32be,
   utf8Encode,
 } from "../../src/crypto/bytes.ts";
@@ -25,6 +34,7 @@ const OTHER = await importIdentityPem((await generateIdentity()).privatePem);
 const TRANSCRIPT_HASH = randomBytes(32);
 const CHALLENGE = randomBytes(32);
 const MESSAGE = identityChallengeMessage({
+  publicKey: IDENTITY.publicRaw,
   transcriptHash: TRANSCRIPT_HASH,
   challenge: CHALLENGE,
   name: "Alice",
@@ -116,10 +126,12 @@ Deno.test("importIdentityPem rejects text that is not a usable Ed25519 private k
   );
 });
 
-Deno.test("identityChallengeMessage length-prefixes the label, transcript hash, challenge and lower-case name", () => {
+Deno.test("identityChallengeMessage length-prefixes the label, public key, transcript hash, challenge and lower-case name", () => {
   const expected = concatBytes(
-    u32be(15),
-    utf8Encode("chat/1 identity"),
+    u32be(18),
+    utf8Encode("chat/1 identity v2"),
+    u32be(32),
+    IDENTITY.publicRaw,
     u32be(32),
     TRANSCRIPT_HASH,
     u32be(32),
@@ -127,13 +139,50 @@ Deno.test("identityChallengeMessage length-prefixes the label, transcript hash, 
     u32be(5),
     utf8Encode("alice"),
   );
-  assert.equal(IDENTITY_LABEL, "chat/1 identity");
+  assert.equal(IDENTITY_LABEL, "chat/1 identity v2");
   assert.deepEqual(MESSAGE, expected);
-  assert.equal(MESSAGE.length, 4 + 15 + 4 + 32 + 4 + 32 + 4 + 5);
+  assert.equal(MESSAGE.length, 4 + 18 + 4 + 32 + 4 + 32 + 4 + 32 + 4 + 5);
+});
+
+Deno.test("legacyIdentityChallengeMessage is the first format: old label, no key", () => {
+  const legacy = legacyIdentityChallengeMessage({
+    transcriptHash: TRANSCRIPT_HASH,
+    challenge: CHALLENGE,
+    name: "Alice",
+  });
+  assert.deepEqual(
+    legacy,
+    concatBytes(
+      u32be(15),
+      utf8Encode("chat/1 identity"),
+      u32be(32),
+      TRANSCRIPT_HASH,
+      u32be(32),
+      CHALLENGE,
+      u32be(5),
+      utf8Encode("alice"),
+    ),
+  );
+});
+
+Deno.test("verifyChallenge rejects a signature made for the same fields under another key", async () => {
+  // The signed key is part of the message: a proof names its key.
+  const forOther = identityChallengeMessage({
+    publicKey: OTHER.publicRaw,
+    transcriptHash: TRANSCRIPT_HASH,
+    challenge: CHALLENGE,
+    name: "alice",
+  });
+  assert.notDeepEqual(forOther, MESSAGE);
+  assert.equal(
+    await verifyChallenge(IDENTITY.publicRaw, forOther, SIGNATURE),
+    false,
+  );
 });
 
 Deno.test("identityChallengeMessage treats names that differ only in case as the same name", () => {
   const upper = identityChallengeMessage({
+    publicKey: IDENTITY.publicRaw,
     transcriptHash: TRANSCRIPT_HASH,
     challenge: CHALLENGE,
     name: "ALICE",
@@ -141,8 +190,21 @@ Deno.test("identityChallengeMessage treats names that differ only in case as the
   assert.deepEqual(upper, MESSAGE);
 });
 
-Deno.test("identityChallengeMessage rejects wrong-length hashes and challenges and invalid names", () => {
-  const base = { transcriptHash: TRANSCRIPT_HASH, challenge: CHALLENGE };
+Deno.test("identityChallengeMessage rejects wrong-length keys, hashes and challenges and invalid names", () => {
+  const base = {
+    publicKey: IDENTITY.publicRaw,
+    transcriptHash: TRANSCRIPT_HASH,
+    challenge: CHALLENGE,
+  };
+  assert.throws(
+    () =>
+      identityChallengeMessage({
+        ...base,
+        publicKey: new Uint8Array(33),
+        name: "alice",
+      }),
+    RangeError,
+  );
   assert.throws(
     () =>
       identityChallengeMessage({
@@ -180,14 +242,26 @@ Deno.test("signChallenge makes a 64-byte signature that verifyChallenge accepts"
 });
 
 Deno.test("verifyChallenge rejects a signature made for another session, challenge or name", async () => {
+  const publicKey = IDENTITY.publicRaw;
   const variants = [
-    { transcriptHash: randomBytes(32), challenge: CHALLENGE, name: "alice" },
     {
+      publicKey,
+      transcriptHash: randomBytes(32),
+      challenge: CHALLENGE,
+      name: "alice",
+    },
+    {
+      publicKey,
       transcriptHash: TRANSCRIPT_HASH,
       challenge: randomBytes(32),
       name: "alice",
     },
-    { transcriptHash: TRANSCRIPT_HASH, challenge: CHALLENGE, name: "bob" },
+    {
+      publicKey,
+      transcriptHash: TRANSCRIPT_HASH,
+      challenge: CHALLENGE,
+      name: "bob",
+    },
   ];
   for (const variant of variants) {
     const message = identityChallengeMessage(variant);
@@ -274,3 +348,175 @@ Deno.test("verifyChallenge accepts bytes that are a view into a larger buffer", 
     true,
   );
 });
+
+// ---- Keys of small order (issue 14) ----
+
+Deno.test("the issue's forgery verifies under WebCrypto for any message, so the key must be refused before it", async () => {
+  // The platform's Ed25519 accepts it (the reason for the list): if this ever
+  // fails, the runtime started refusing small-order keys itself.
+  const key = await crypto.subtle.importKey(
+    "raw",
+    FORGED_KEY,
+    "Ed25519",
+    false,
+    ["verify"],
+  );
+  for (const text of ["any message", "another one"]) {
+    assert.equal(
+      await crypto.subtle.verify(
+        "Ed25519",
+        key,
+        FORGED_SIGNATURE,
+        utf8Encode(text),
+      ),
+      true,
+    );
+  }
+});
+
+Deno.test("verifyChallenge refuses the issue's forgery: key 01 00..00, R = 01 00..00, S = 0", async () => {
+  const message = identityChallengeMessage({
+    publicKey: FORGED_KEY,
+    transcriptHash: TRANSCRIPT_HASH,
+    challenge: CHALLENGE,
+    name: "alice",
+  });
+  assert.equal(
+    await verifyChallenge(FORGED_KEY, message, FORGED_SIGNATURE),
+    false,
+  );
+  assert.equal(await verifyChallenge(FORGED_KEY, MESSAGE, SIGNATURE), false);
+});
+
+Deno.test("identityKeyProblem refuses every small-order encoding, with either sign bit", () => {
+  assert.equal(SMALL_ORDER_KEYS.length, 14);
+  for (const key of SMALL_ORDER_KEYS) {
+    assert.match(
+      identityKeyProblem(key) ?? "accepted",
+      /^the key is a point of small order, for which anyone can forge a signature$/,
+      [...key].map((b) => b.toString(16).padStart(2, "0")).join(""),
+    );
+  }
+});
+
+Deno.test("verifyChallenge refuses every small-order key, whatever the signature", async () => {
+  for (const key of SMALL_ORDER_KEYS) {
+    assert.equal(await verifyChallenge(key, MESSAGE, FORGED_SIGNATURE), false);
+    assert.equal(await verifyChallenge(key, MESSAGE, SIGNATURE), false);
+  }
+});
+
+Deno.test("identityKeyProblem refuses non-canonical encodings (y of p or more) and passes the values just below p", () => {
+  for (let low = 0xed; low <= 0xff; low++) {
+    for (const top of [0x7f, 0xff]) {
+      const key = new Uint8Array(32).fill(0xff);
+      key[0] = low;
+      key[31] = top;
+      assert.notEqual(identityKeyProblem(key), null, `y low byte ${low}`);
+    }
+  }
+  // p - 2 and the like are canonical: whether they are points is Ed25519's
+  // business (and p - 1 is on the small-order list).
+  const belowP = new Uint8Array(32).fill(0xff);
+  belowP[0] = 0xeb;
+  belowP[31] = 0x7f;
+  assert.equal(identityKeyProblem(belowP), null);
+});
+
+Deno.test("identityKeyProblem passes generated keys and RFC 8032's test key, which still sign and verify", async () => {
+  const rfc8032 = hexBytes(
+    "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+  );
+  for (const key of [IDENTITY.publicRaw, OTHER.publicRaw, rfc8032]) {
+    assert.equal(identityKeyProblem(key), null);
+  }
+  assert.equal(GENERATED.publicRaw.length, 32);
+  assert.equal(identityKeyProblem(GENERATED.publicRaw), null);
+  assert.equal(
+    await verifyChallenge(IDENTITY.publicRaw, MESSAGE, SIGNATURE),
+    true,
+  );
+});
+
+Deno.test("identityKeyProblem names a key of the wrong length", () => {
+  assert.match(
+    identityKeyProblem(new Uint8Array(31)) ?? "",
+    /32 bytes, not 31/,
+  );
+});
+
+// ---- docs/PROTOCOL.md A.3: the document's bytes, checked ----
+
+/** The hex (and base64) values of a fenced block in PROTOCOL.md's A.3. */
+async function protocolVector(): Promise<Map<string, string>> {
+  const doc = await Deno.readTextFile(
+    new URL("../../docs/PROTOCOL.md", import.meta.url),
+  );
+  const start = doc.indexOf("### A.3 Identity proof");
+  assert.ok(start >= 0, "PROTOCOL.md has no A.3");
+  const block = doc.slice(start).split("```")[1]!;
+  // "label <hex>" or "label\n        <hex>" lines; continuation lines are
+  // indented hex. Collects each label's hex digits in order.
+  const values = new Map<string, string>();
+  let label = "";
+  for (const line of block.split("\n")) {
+    const labelled = /^(\S[^:]*?)(?:,.*)?(?:\s{2,}(.*))?$/.exec(line);
+    if (line.trim() === "") continue;
+    if (!line.startsWith(" ") && labelled) {
+      label = labelled[1]!.trim();
+      const rest = labelled[2] ?? "";
+      values.set(
+        label,
+        /^[0-9a-f ]+$/.test(rest) ? rest.replace(/ /g, "") : "",
+      );
+      continue;
+    }
+    const text = line.trim();
+    if (text.startsWith("base64 ")) {
+      values.set(`${label} base64`, text.slice(7));
+    } else if (text.startsWith("SHA256:")) {
+      values.set(label, text);
+    } else if (/^[0-9a-f ]+$/.test(text)) {
+      values.set(label, (values.get(label) ?? "") + text.replace(/ /g, ""));
+    }
+  }
+  return values;
+}
+
+Deno.test("PROTOCOL.md A.3's identity proof vector is what this code computes", async () => {
+  const vector = await protocolVector();
+  const get = (label: string) => {
+    const value = vector.get(label);
+    assert.ok(value, `A.3 has no '${label}': ${[...vector.keys()]}`);
+    return value;
+  };
+  const seed = hexBytes(get("private key (seed)"));
+  // PKCS#8 for an Ed25519 seed (RFC 8410): a fixed prefix, then the seed.
+  const pkcs8 = concatBytes(hexBytes("302e020100300506032b657004220420"), seed);
+  const pem = `-----BEGIN PRIVATE KEY-----\n${
+    toBase64(pkcs8)
+  }\n-----END PRIVATE KEY-----\n`;
+  const identity = await importIdentityPem(pem);
+  assert.deepEqual(identity.publicRaw, hexBytes(get("public key")));
+  assert.equal(toBase64(identity.publicRaw), get("public key base64"));
+  assert.equal(identity.fingerprint, get("fingerprint"));
+  const message = identityChallengeMessage({
+    publicKey: identity.publicRaw,
+    transcriptHash: hexBytes(get("TH")),
+    challenge: hexBytes(get("challenge (nonce)")),
+    name: "Alice",
+  });
+  assert.equal(toHex(message), get("message (revision 2)"));
+  // Ed25519 is deterministic: the document's signature is the one we make.
+  const signature = await signChallenge(identity, message);
+  assert.equal(toHex(signature), get("signature"));
+  assert.equal(toBase64(signature), get("signature base64"));
+  assert.equal(
+    await verifyChallenge(identity.publicRaw, message, signature),
+    true,
+  );
+});
+
+function toHex(bytes: Uint8Array): string {
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { fromBase64, randomBytes, toBase64 } from "../../src/crypto/bytes.ts";
+import {
+  identityChallengeMessage,
+  legacyIdentityChallengeMessage,
+  signChallenge,
+} from "../../src/crypto/identity.ts";
+import {
+  type GateResult,
+  IdentityGate,
+  MemoryBindings,
+  OUTDATED_CLIENT,
+} from "../../src/server/identity_gate.ts";
+import type { ServerMessage } from "../../src/protocol/messages.ts";
+import { testIdentity } from "../_helpers/chat.ts";
+import {
+  FORGED_KEY,
+  FORGED_SIGNATURE,
+  SMALL_ORDER_KEYS,
+} from "../_helpers/small_order.ts";
+
+const TH = randomBytes(32);
+
+function register(key: Uint8Array, name = "alice") {
+  return { t: "register" as const, id: 1, name, key: toBase64(key) };
+}
+
+function reply(result: GateResult): ServerMessage {
+  assert.equal(result.kind, "reply", JSON.stringify(result));
+  return (result as Extract<GateResult, { kind: "reply" }>).message;
+}
+
+Deno.test("IdentityGate.begin refuses every small-order key with an identity error, before any challenge", async () => {
+  for (const key of SMALL_ORDER_KEYS) {
+    const gate = new IdentityGate(new MemoryBindings(), TH);
+    assert.deepEqual(reply(await gate.begin(register(key))), {
+      t: "error",
+      re: 1,
+      code: "identity",
+      text:
+        "ERROR: Bad identity key: the key is a point of small order, for which anyone can forge a signature",
+    });
+    // Nothing is pending: a proof that follows has nothing to prove.
+    const proof = reply(
+      await gate.prove({
+        t: "prove",
+        id: 2,
+        signature: toBase64(FORGED_SIGNATURE),
+      }),
+    );
+    assert.equal(
+      proof.t === "error" && proof.text,
+      "ERROR: Nothing to prove: register first",
+    );
+  }
+});
+
+Deno.test("IdentityGate.begin refuses a non-canonical key encoding", async () => {
+  const key = new Uint8Array(32).fill(0xff);
+  key[0] = 0xf0;
+  key[31] = 0x7f;
+  const gate = new IdentityGate(new MemoryBindings(), TH);
+  const message = reply(await gate.begin(register(key)));
+  assert.equal(
+    message.t === "error" && message.text,
+    "ERROR: Bad identity key: the key is not canonically encoded",
+  );
+});
+
+Deno.test("the issue's forgery does not take a name: key 01 00..00 is refused and the name stays free", async () => {
+  const bindings = new MemoryBindings();
+  const gate = new IdentityGate(bindings, TH);
+  const message = reply(await gate.begin(register(FORGED_KEY)));
+  assert.equal(message.t, "error");
+  assert.equal(bindings.fingerprintOf("alice"), null);
+});
+
+Deno.test("IdentityGate accepts a normal key's revision-2 proof and announces proof 2 in its challenge", async () => {
+  const identity = await testIdentity();
+  const gate = new IdentityGate(new MemoryBindings(), TH);
+  const challenge = reply(await gate.begin(register(identity.publicRaw)));
+  assert.ok(challenge.t === "challenge", JSON.stringify(challenge));
+  assert.equal(challenge.proof, 2);
+  const signature = await signChallenge(
+    identity,
+    identityChallengeMessage({
+      publicKey: identity.publicRaw,
+      transcriptHash: TH,
+      challenge: fromBase64(challenge.nonce),
+      name: "alice",
+    }),
+  );
+  const result = await gate.prove({
+    t: "prove",
+    id: 2,
+    signature: toBase64(signature),
+  });
+  assert.equal(result.kind, "proven");
+  assert.equal(
+    result.kind === "proven" && result.fingerprint,
+    identity.fingerprint,
+  );
+});
+
+Deno.test("IdentityGate tells a client that signs the revision-1 message to update, and does not accept it", async () => {
+  const identity = await testIdentity();
+  const bindings = new MemoryBindings();
+  const gate = new IdentityGate(bindings, TH);
+  const challenge = reply(await gate.begin(register(identity.publicRaw)));
+  assert.ok(challenge.t === "challenge");
+  const fields = {
+    transcriptHash: TH,
+    challenge: fromBase64(challenge.nonce),
+    name: "alice",
+  };
+  const legacy = await signChallenge(
+    identity,
+    legacyIdentityChallengeMessage(fields),
+  );
+  assert.deepEqual(
+    reply(
+      await gate.prove({ t: "prove", id: 2, signature: toBase64(legacy) }),
+    ),
+    { t: "error", re: 2, code: "identity", text: OUTDATED_CLIENT },
+  );
+  assert.equal(bindings.fingerprintOf("alice"), null);
+  // A proof that is neither gets the plain text.
+  await gate.begin(register(identity.publicRaw));
+  const bad = reply(
+    await gate.prove({
+      t: "prove",
+      id: 3,
+      signature: toBase64(randomBytes(64)),
+    }),
+  );
+  assert.equal(
+    bad.t === "error" && bad.text,
+    "ERROR: The identity proof did not verify",
+  );
+});
