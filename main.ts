@@ -15,7 +15,15 @@ import {
   parseCommandLine,
 } from "./src/cli.ts";
 import { dirname, join } from "node:path";
-import { defaultKnownHostsPath, KnownHosts } from "./src/client/known_hosts.ts";
+import {
+  defaultKnownHostsPath,
+  hostKeyOf,
+  KnownHosts,
+} from "./src/client/known_hosts.ts";
+import {
+  defaultTrustedSendersPath,
+  TrustedSenders,
+} from "./src/client/trusted_senders.ts";
 import { runSession, type ServerTrust } from "./src/client/session.ts";
 import {
   createIdentityFile,
@@ -158,6 +166,10 @@ async function connect(
     );
   }
   const terminal = openTerminal();
+  const trusted = await TrustedSenders.load(
+    defaultTrustedSendersPath(),
+    hostKeyOf(url),
+  );
   return await runSession({
     url,
     trust,
@@ -168,6 +180,9 @@ async function connect(
     files: {
       downloadsDir: command.downloads ?? defaultDownloadsDir(),
       maxFileBytes: command.maxFileBytes,
+      // Nobody can answer for a script: it takes files only when told to.
+      accept: command.acceptFiles ?? (terminal.interactive ? "ask" : "none"),
+      trusted,
       // A script's received files are opened only when it asks (--open-with).
       open: command.open && (terminal.interactive || command.openWith !== null),
       openWith: command.openWith === null

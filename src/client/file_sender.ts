@@ -50,16 +50,23 @@ export class FileSender {
     });
   }
 
+  /**
+   * Offers the file at `path`, waits for the recipients' answers (the
+   * server's reply comes once all have answered), then sends it to those who
+   * accepted. `onOffered` is called once the offer is on its way.
+   */
   async send(
     target: SendTarget,
     path: string,
     onProgress: (progress: SendProgress) => void = () => {},
+    onOffered: (name: string, size: number) => void = () => {},
   ): Promise<SentFileOutcome> {
     const opened = await openForSending(path);
     if ("error" in opened) return { kind: "refused", text: opened.error };
     const { file, size } = opened;
     const name = basename(path);
     try {
+      onOffered(name, size);
       const reply = await this.#client.request({
         t: "file_offer",
         name,
@@ -73,6 +80,7 @@ export class FileSender {
         };
       }
       const xfer = reply.xfer;
+      const declined = reply.declined ?? [];
       const outgoing: Outgoing = {
         acked: 0,
         results: new Map(),
@@ -143,12 +151,13 @@ export class FileSender {
             }
         );
         return outgoing.results.size >= everyone
-          ? { kind: "finished", name, size, results }
+          ? { kind: "finished", name, size, results, declined }
           : {
             kind: "cancelled",
             name,
             reason: outgoing.cancelled ?? "",
             results,
+            declined,
           };
       } finally {
         this.#outgoing.delete(xfer);

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { ServerMessage } from "../protocol/messages.ts";
+import type { Declined, ServerMessage } from "../protocol/messages.ts";
 import { nameKey } from "../protocol/limits.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { Command } from "./commands.ts";
@@ -301,6 +301,8 @@ export type SentFileOutcome =
     name: string;
     reason: string;
     results: RecipientResult[];
+    /** Those who did not accept the offer. */
+    declined: Declined[];
   }
   /** Every recipient reported, successfully or not. */
   | {
@@ -308,13 +310,43 @@ export type SentFileOutcome =
     name: string;
     size: number;
     results: RecipientResult[];
+    /** Those who did not accept the offer. */
+    declined: Declined[];
   };
+
+/**
+ * One line for a recipient that did not take a file: `jojo declined
+ * big.bin.`, `jojo did not answer about big.bin.`, or the reason given.
+ */
+export function renderDeclined(declined: Declined, file: string): string {
+  const name = sanitizeForTerminal(declined.name);
+  const shown = sanitizeForTerminal(file);
+  switch (declined.reason) {
+    case "declined":
+      return `${name} declined ${shown}.`;
+    case "did not answer":
+      return `${name} did not answer about ${shown}.`;
+    default:
+      return `${shown} was not sent to ${name}: ${
+        sanitizeForTerminal(declined.reason)
+      }`;
+  }
+}
 
 export function renderSentFile(
   outcome: SentFileOutcome,
   target: { to: string } | { group: string },
 ): string[] {
   if (outcome.kind === "refused") return [sanitizeForTerminal(outcome.text)];
+  const declined = outcome.declined.map((d) => renderDeclined(d, outcome.name));
+  return [...declined, ...renderTaken(outcome, target)];
+}
+
+/** What became of a file among those who accepted it. */
+function renderTaken(
+  outcome: Exclude<SentFileOutcome, { kind: "refused" }>,
+  target: { to: string } | { group: string },
+): string[] {
   const name = sanitizeForTerminal(outcome.name);
   const failed = outcome.results.filter((r) => !r.ok);
   const lines = failed.map((r) =>

@@ -40,6 +40,8 @@ Deno.test("chat connect --open-with opens received documents, and never scripts 
       downloads,
       "--open-with",
       opener,
+      "--accept-files",
+      "all",
     ]);
     await jojo.waitFor(/SUCCESS: Username registered\./);
 
@@ -136,6 +138,8 @@ Deno.test("chat connect that quits while a file is arriving leaves no .part behi
       "--downloads",
       downloads,
       "--no-open",
+      "--accept-files",
+      "all",
     ]);
     await jojo.waitFor(/SUCCESS: Username registered\./);
     const big = new Uint8Array(200 * 1024 * 1024);
