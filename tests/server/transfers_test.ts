@@ -242,3 +242,49 @@ Deno.test("routeFile ignores answers from connections that were not asked", () =
   assert.deepEqual(send(state, JOJO, { t: "file_accept", xfer: 99 }), []);
   assert.equal(state.transfers.get(1)?.answerBy, T0 + ANSWER_MS);
 });
+
+Deno.test("expireAnswers tells the sender of a private offer that its recipient did not answer", () => {
+  const state = room();
+  offerTo(state, { to: "jojo" });
+  assert.deepEqual(expireAnswers(state, T0 + ANSWER_MS).at(-1), {
+    to: [SOPHIA],
+    message: {
+      t: "error",
+      re: 7,
+      code: "declined",
+      text: "ERROR: jojo did not answer about big.bin",
+    },
+  });
+});
+
+Deno.test("routeFile answers a sender that cancels its own offer before the reply", () => {
+  const state = room();
+  offerTo(state, { to: "jojo" });
+  assert.deepEqual(
+    send(state, SOPHIA, {
+      t: "file_cancel",
+      xfer: 1,
+      reason: "changed my mind",
+    }),
+    [
+      {
+        to: [JOJO],
+        message: {
+          t: "file_cancel",
+          xfer: 1,
+          reason: "sophia cancelled: changed my mind",
+        },
+      },
+      {
+        to: [SOPHIA],
+        message: {
+          t: "error",
+          re: 7,
+          code: "bad_request",
+          text:
+            "ERROR: Sending big.bin stopped: sophia cancelled: changed my mind",
+        },
+      },
+    ],
+  );
+});
