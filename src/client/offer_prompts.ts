@@ -45,10 +45,11 @@ export class OfferPrompts {
         offer,
         resolve,
         timer: setTimeout(() => {
+          const within = timeout >= 1000
+            ? `${Math.round(timeout / 1000)} s`
+            : `${timeout} ms`;
           this.#print(
-            `No answer within ${Math.round(timeout / 1000)} s: declined ${
-              describeOffer(offer)
-            }.`,
+            `No answer within ${within}: declined ${describeOffer(offer)}.`,
           );
           this.#settle(pending, "timeout");
         }, timeout),

@@ -41,7 +41,7 @@ Deno.test("OfferPrompts declines an offer left unanswered and says so, then asks
   assert.equal(await late, "timeout");
   assert.match(
     lines[1]!,
-    /^No answer within 0 s: declined f1\.txt \(3 B\) from sophia\.$/,
+    /^No answer within 20 ms: declined f1\.txt \(3 B\) from sophia\.$/,
   );
   assert.match(lines[2]!, /f2\.txt .*Accept\?/);
   prompts.close();
