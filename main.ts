@@ -179,6 +179,7 @@ async function connect(
     reconnect: command.reconnect,
     files: {
       downloadsDir: command.downloads ?? defaultDownloadsDir(),
+      ownDownloadsDir: command.downloads === null,
       maxFileBytes: command.maxFileBytes,
       // Nobody can answer for a script: it takes files only when told to.
       accept: command.acceptFiles ?? (terminal.interactive ? "ask" : "none"),

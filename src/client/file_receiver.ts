@@ -17,6 +17,8 @@ import type { ChatClient } from "./chat_client.ts";
 
 export interface ReceiverOptions {
   downloadsDir: string;
+  /** The downloads folder is chat's default one, kept 0700 (save.ts). */
+  ownDownloadsDir?: boolean;
   /** Largest file accepted, whatever the sender declares. */
   maxFileBytes: number;
   /** Open received files with the platform opener (or `openWith`). */
@@ -139,7 +141,10 @@ export class FileReceiver {
         this.#options.downloadsDir,
         offer.name,
         offer.size,
-        { maxBytes: this.#options.maxFileBytes },
+        {
+          maxBytes: this.#options.maxFileBytes,
+          ownFolder: this.#options.ownDownloadsDir ?? false,
+        },
       );
       // An older server sends without waiting for an answer (consent.ts).
       if (offer.timeout !== undefined) {

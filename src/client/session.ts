@@ -58,6 +58,8 @@ export interface SessionOptions {
 
 export interface FileOptions {
   downloadsDir: string;
+  /** `downloadsDir` is the default folder, chat's own (kept 0700). */
+  ownDownloadsDir: boolean;
   maxFileBytes: number;
   /** Which offers are taken, asked about or declined (--accept-files). */
   accept: AcceptPolicy;

@@ -50,6 +50,12 @@ export class SaveError extends Error {
 export interface IncomingFileOptions {
   /** Largest file accepted, in bytes. */
   maxBytes: number;
+  /**
+   * The folder is chat's own (the default `chat-downloads`): made 0700 even
+   * if it already existed (an earlier version created it 0755). A folder the
+   * user named keeps the mode it has.
+   */
+  ownFolder?: boolean;
 }
 
 /** Where {@linkcode IncomingFile.finish} put the file. */
@@ -150,7 +156,7 @@ export class IncomingFile {
     const tooLarge = sizeRefusal(declaredSize, opts.maxBytes);
     if (tooLarge !== null) throw new SaveError(tooLarge);
     const directory = resolve(dir);
-    await ensureDirectory(directory);
+    await ensureDirectory(directory, opts.ownFolder ?? false);
     await checkFreeSpace(directory, declaredSize);
     const name = safeFileName(untrustedName);
     const { file, path } = await createPart(directory, name);
@@ -438,8 +444,11 @@ export function downloadMark(
   }
 }
 
-/** Creates `dir` if missing and refuses anything but a real directory. */
-async function ensureDirectory(dir: string): Promise<void> {
+/**
+ * Creates `dir` (mode 0700) if missing and refuses anything but a real
+ * directory. `own`: chat's own folder, made 0700 if it is not.
+ */
+async function ensureDirectory(dir: string, own: boolean): Promise<void> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.lstat(dir);
@@ -452,11 +461,20 @@ async function ensureDirectory(dir: string): Promise<void> {
       // Check what is there now, not what mkdir was asked for: something
       // may have been put in its place meanwhile.
       info = await Deno.lstat(dir);
-      // mkdir's mode went through the umask. A folder that already existed
-      // is the user's choice and keeps its mode.
+      // mkdir's mode went through the umask; chmod does not.
       if (info.isDirectory && Deno.build.os !== "windows") {
         await Deno.chmod(dir, DIR_MODE);
       }
+    } catch (error) {
+      throw folderError(dir, error);
+    }
+  }
+  if (
+    own && info.isDirectory && !info.isSymlink &&
+    Deno.build.os !== "windows" && ((info.mode ?? 0) & 0o777) !== DIR_MODE
+  ) {
+    try {
+      await Deno.chmod(dir, DIR_MODE);
     } catch (error) {
       throw folderError(dir, error);
     }

@@ -481,3 +481,21 @@ Deno.test("sizeRefusal refuses only what is over the limit", () => {
     "Cannot accept the file: it is 3.0 GiB, over the limit of 2.0 GiB",
   );
 });
+
+Deno.test(
+  "IncomingFile makes chat's own downloads folder 0700 even if it existed",
+  {
+    ignore: !POSIX,
+  },
+  async () => {
+    await withTempDir(async (dir) => {
+      await Deno.chmod(dir, 0o755);
+      const file = await IncomingFile.create(dir, "a.txt", 0, {
+        ...LIMIT,
+        ownFolder: true,
+      });
+      await file.abort("test");
+      assert.equal((await Deno.stat(dir)).mode! & 0o777, 0o700);
+    });
+  },
+);
