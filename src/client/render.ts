@@ -301,8 +301,6 @@ export type SentFileOutcome =
     name: string;
     reason: string;
     results: RecipientResult[];
-    /** Those who did not accept the offer. */
-    declined: Declined[];
   }
   /** Every recipient reported, successfully or not. */
   | {
@@ -310,8 +308,6 @@ export type SentFileOutcome =
     name: string;
     size: number;
     results: RecipientResult[];
-    /** Those who did not accept the offer. */
-    declined: Declined[];
   };
 
 /**
@@ -338,15 +334,6 @@ export function renderSentFile(
   target: { to: string } | { group: string },
 ): string[] {
   if (outcome.kind === "refused") return [sanitizeForTerminal(outcome.text)];
-  const declined = outcome.declined.map((d) => renderDeclined(d, outcome.name));
-  return [...declined, ...renderTaken(outcome, target)];
-}
-
-/** What became of a file among those who accepted it. */
-function renderTaken(
-  outcome: Exclude<SentFileOutcome, { kind: "refused" }>,
-  target: { to: string } | { group: string },
-): string[] {
   const name = sanitizeForTerminal(outcome.name);
   const failed = outcome.results.filter((r) => !r.ok);
   const lines = failed.map((r) =>

@@ -23,6 +23,7 @@ import {
   formatBytes,
   formatProgress,
   hasTextBody,
+  renderDeclined,
   renderSent,
   renderSentFile,
   renderServerMessage,
@@ -301,12 +302,17 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
             "to" in target ? target.to : `group ${target.group}`,
           )
         }; waiting for an answer.`,
-      )).then((outcome) => {
-        showProgress(key, null);
-        for (const line of renderSentFile(outcome, target)) {
-          terminal.print(line);
-        }
-      });
+      ), (declined) => {
+      // Said as soon as the answers are in, not after a long transfer.
+      for (const d of declined) {
+        terminal.print(renderDeclined(d, basename(path)));
+      }
+    }).then((outcome) => {
+      showProgress(key, null);
+      for (const line of renderSentFile(outcome, target)) {
+        terminal.print(line);
+      }
+    });
     sending.add(run);
     run.finally(() => sending.delete(run));
   };

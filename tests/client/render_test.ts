@@ -3,7 +3,6 @@ import {
   formatTimestamp,
   renderDeclined,
   renderSent,
-  renderSentFile,
   renderServerMessage,
   type Style,
 } from "../../src/client/render.ts";
@@ -301,21 +300,5 @@ Deno.test("renderDeclined names who did not take a file and why", () => {
   assert.equal(
     renderDeclined({ name: "ana", reason: "disk\x1b[2J full" }, "big.bin"),
     "big.bin was not sent to ana: disk^[[2J full",
-  );
-});
-
-Deno.test("renderSentFile lists those who declined before the result", () => {
-  assert.deepEqual(
-    renderSentFile({
-      kind: "finished",
-      name: "big.bin",
-      size: 3,
-      results: [{ name: "nana", ok: true, reason: "" }],
-      declined: [{ name: "jojo", reason: "declined" }],
-    }, { group: "team" }),
-    [
-      "jojo declined big.bin.",
-      "File big.bin sent to group team: received by nana.",
-    ],
   );
 });
