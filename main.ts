@@ -166,10 +166,7 @@ async function connect(
     );
   }
   const terminal = openTerminal();
-  const trusted = await TrustedSenders.load(
-    defaultTrustedSendersPath(),
-    hostKeyOf(url),
-  );
+  const trusted = await loadTrustedSenders(hostKeyOf(url));
   return await runSession({
     url,
     trust,
@@ -191,6 +188,18 @@ async function connect(
         : parseOpenWith(command.openWith),
     },
   });
+}
+
+/** The senders trusted on this server; in memory when there is no config folder. */
+async function loadTrustedSenders(hostKey: string): Promise<TrustedSenders> {
+  let path: string;
+  try {
+    path = defaultTrustedSendersPath();
+  } catch {
+    // No $HOME (a service account, say): [a]lways lasts for the session.
+    return TrustedSenders.inMemory(hostKey);
+  }
+  return await TrustedSenders.load(path, hostKey);
 }
 
 /** --pub pins a key; without it keys/public.pem if there is one, else known hosts. */

@@ -217,7 +217,11 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
           terminal.print(
             `From now on files from ${sanitizeForTerminal(offer.from)}'s key ${
               senderKey(offer)
-            } are accepted without asking (remembered in ${files.trusted.path})`,
+            } are accepted without asking (${
+              files.trusted.path === null
+                ? "for this session: there is no config folder"
+                : `remembered in ${files.trusted.path}`
+            })`,
           );
         } catch (error) {
           terminal.print(`ERROR: ${messageOf(error)}`);

@@ -67,11 +67,16 @@ export function addTrustedSender(
 }
 
 export class TrustedSenders {
-  readonly path: string;
+  /** Where the list is kept; null: in memory for this session only. */
+  readonly path: string | null;
   readonly hostKey: string;
   #fingerprints: Set<string>;
 
-  private constructor(path: string, hostKey: string, found: Set<string>) {
+  private constructor(
+    path: string | null,
+    hostKey: string,
+    found: Set<string>,
+  ) {
     this.path = path;
     this.hostKey = hostKey;
     this.#fingerprints = found;
@@ -96,6 +101,18 @@ export class TrustedSenders {
     );
   }
 
+  /**
+   * A list kept in memory only, for a client with no config folder (no
+   * `$HOME`); [a]lways then lasts for the session.
+   */
+  static inMemory(hostPort: string): TrustedSenders {
+    const host = normalizeHostKey(hostPort);
+    if (host === null) {
+      throw new TypeError(`Not a server address: '${hostPort}'`);
+    }
+    return new TrustedSenders(null, host, new Set());
+  }
+
   has(fingerprint: string): boolean {
     return this.#fingerprints.has(fingerprint);
   }
@@ -109,6 +126,7 @@ export class TrustedSenders {
    */
   async add(fingerprint: string, name: string): Promise<void> {
     this.#fingerprints.add(fingerprint);
+    if (this.path === null) return;
     const current = await readText(this.path) ?? "";
     await writePrivateAtomically(
       this.path,

@@ -55,3 +55,10 @@ Deno.test("TrustedSenders remembers a key per server in a 0600 file", {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("TrustedSenders.inMemory trusts for the session and writes nothing", async () => {
+  const list = TrustedSenders.inMemory("127.0.0.1:8767");
+  assert.equal(list.path, null);
+  await list.add(A, "sophia");
+  assert.equal(list.has(A), true);
+});
