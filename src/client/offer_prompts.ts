@@ -15,8 +15,18 @@ import {
   parseAnswer,
 } from "./consent.ts";
 
-/** How a question ended: answered, timed out, or taken back (cancelled). */
-export type PromptOutcome = OfferAnswer | "timeout" | "withdrawn";
+/**
+ * How a question ended: answered, timed out, taken back (cancelled), or
+ * never asked because too many were waiting.
+ */
+export type PromptOutcome = OfferAnswer | "timeout" | "withdrawn" | "busy";
+
+/**
+ * Questions that may wait at once. The server lets each sender have 8
+ * transfers; past this many waiting, a flood of offers is declined rather
+ * than queued without end.
+ */
+export const MAX_WAITING = 32;
 
 interface Pending {
   offer: FileOfferNotice;
@@ -39,6 +49,14 @@ export class OfferPrompts {
 
   /** Queues the question for `offer`; resolves with how it ended. */
   ask(offer: FileOfferNotice): Promise<PromptOutcome> {
+    if (this.#queue.length >= MAX_WAITING) {
+      this.#print(
+        `Declined ${
+          describeOffer(offer)
+        }: ${MAX_WAITING} offers are already waiting for an answer`,
+      );
+      return Promise.resolve("busy");
+    }
     return new Promise((resolve) => {
       const timeout = answerTimeoutMs(offer);
       const pending: Pending = {

@@ -231,6 +231,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         return "no_answer";
       case "no":
       case "withdrawn":
+      case "busy":
         return "decline";
     }
   };

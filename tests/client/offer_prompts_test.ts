@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { OfferPrompts } from "../../src/client/offer_prompts.ts";
+import { MAX_WAITING, OfferPrompts } from "../../src/client/offer_prompts.ts";
 import type { FileOfferNotice } from "../../src/protocol/messages.ts";
 
 function offer(xfer: number, timeout = 60_000): FileOfferNotice {
@@ -58,4 +58,20 @@ Deno.test("OfferPrompts drops a withdrawn question without asking it", async () 
   prompts.withdraw(1);
   assert.equal(await first, "withdrawn");
   assert.equal(lines.length, 1);
+});
+
+Deno.test("OfferPrompts declines offers past MAX_WAITING instead of queueing them", async () => {
+  const lines: string[] = [];
+  const prompts = new OfferPrompts((line) => lines.push(line));
+  const waiting = Array.from(
+    { length: MAX_WAITING },
+    (_, i) => prompts.ask(offer(i)),
+  );
+  assert.equal(await prompts.ask(offer(99)), "busy");
+  assert.match(
+    lines.at(-1)!,
+    /^Declined f99\.txt \(3 B\) from sophia: 32 offers are already waiting/,
+  );
+  prompts.close();
+  assert.ok((await Promise.all(waiting)).every((o) => o === "withdrawn"));
 });
