@@ -171,6 +171,18 @@ const DECLINED = "declined";
 const NO_ANSWER = "did not answer";
 
 /**
+ * A decliner's own reason is cut to this, so that `file_ready` for a group of
+ * 1000 stays well under the 256 KiB header limit.
+ */
+const MAX_DECLINED_REASON_CHARS = 100;
+
+/**
+ * Decliners named in the error text when nobody accepted: clients take at
+ * most 4096 characters of `text`.
+ */
+const MAX_DECLINED_NAMED = 20;
+
+/**
  * Time is up for offers whose recipients have not all answered: those who
  * have not are counted as declined (and told), and the senders get their
  * reply. Called by the edge at {@linkcode TransferTable.nextAnswerDeadline}.
@@ -378,7 +390,11 @@ function decline(
   const recipient = transfer.recipients.get(id);
   if (recipient === undefined) return [];
   transfer.recipients.delete(id);
-  noteDeclined(transfer, recipient.name, printable(reason, 300));
+  noteDeclined(
+    transfer,
+    recipient.name,
+    printable(reason, MAX_DECLINED_REASON_CHARS),
+  );
   return answered(state, transfer, now);
 }
 
@@ -442,11 +458,15 @@ function nobodyAccepted(transfer: Transfer): string {
       ? `ERROR: ${only.name} did not answer about ${file}`
       : `ERROR: ${file} was not sent to ${only.name}: ${only.reason}`;
   }
-  const why = transfer.declined.map(({ name, reason }) =>
+  const why = transfer.declined.slice(0, MAX_DECLINED_NAMED).map((
+    { name, reason },
+  ) =>
     reason === DECLINED || reason === NO_ANSWER
       ? `${name} ${reason}`
       : `${name}: ${reason}`
   );
+  const more = transfer.declined.length - why.length;
+  if (more > 0) why.push(`and ${more} more`);
   return `ERROR: Nobody in group '${transfer.group}' accepted ${file} (${
     why.join("; ")
   })`;

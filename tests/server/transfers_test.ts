@@ -288,3 +288,30 @@ Deno.test("routeFile answers a sender that cancels its own offer before the repl
     ],
   );
 });
+
+Deno.test("routeFile keeps the nobody-accepted text within what clients read", () => {
+  const state = new ServerState({ fileAnswerMs: ANSWER_MS });
+  connect(state, 1);
+  route(state, 1, { t: "register", id: 0, name: "sophia", key: KEY }, NONE, 1);
+  route(state, 1, { t: "create", id: 1, group: "big" }, NONE, T0);
+  for (let id = 2; id <= 200; id++) {
+    connect(state, id);
+    const name = `member-with-a-long-name-${id}`;
+    route(state, id, { t: "register", id: 0, name, key: KEY }, NONE, id);
+    route(state, id, { t: "join", id: 1, group: "big" }, NONE, T0);
+  }
+  send(state, 1, { t: "file_offer", id: 7, name: "x", size: 1, group: "big" });
+  let last: Outbound[] = [];
+  for (let id = 2; id <= 200; id++) {
+    last = send(state, id, {
+      t: "file_cancel",
+      xfer: 1,
+      reason: "z".repeat(1000),
+    });
+  }
+  const reply = last.at(-1)!.message;
+  assert.equal(reply.t, "error");
+  const text = reply.t === "error" ? reply.text : "";
+  assert.ok(text.length <= 4096, `${text.length}`);
+  assert.match(text, /; and 179 more\)$/);
+});
