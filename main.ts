@@ -15,7 +15,15 @@ import {
   parseCommandLine,
 } from "./src/cli.ts";
 import { dirname, join } from "node:path";
-import { defaultKnownHostsPath, KnownHosts } from "./src/client/known_hosts.ts";
+import {
+  defaultKnownHostsPath,
+  hostKeyOf,
+  KnownHosts,
+} from "./src/client/known_hosts.ts";
+import {
+  defaultTrustedSendersPath,
+  TrustedSenders,
+} from "./src/client/trusted_senders.ts";
 import { runSession, type ServerTrust } from "./src/client/session.ts";
 import {
   createIdentityFile,
@@ -158,6 +166,7 @@ async function connect(
     );
   }
   const terminal = openTerminal();
+  const trusted = await loadTrustedSenders(hostKeyOf(url));
   return await runSession({
     url,
     trust,
@@ -167,7 +176,11 @@ async function connect(
     reconnect: command.reconnect,
     files: {
       downloadsDir: command.downloads ?? defaultDownloadsDir(),
+      ownDownloadsDir: command.downloads === null,
       maxFileBytes: command.maxFileBytes,
+      // Nobody can answer for a script: it takes files only when told to.
+      accept: command.acceptFiles ?? (terminal.interactive ? "ask" : "none"),
+      trusted,
       // A script's received files are opened only when it asks (--open-with).
       open: command.open && (terminal.interactive || command.openWith !== null),
       openWith: command.openWith === null
@@ -175,6 +188,18 @@ async function connect(
         : parseOpenWith(command.openWith),
     },
   });
+}
+
+/** The senders trusted on this server; in memory when there is no config folder. */
+async function loadTrustedSenders(hostKey: string): Promise<TrustedSenders> {
+  let path: string;
+  try {
+    path = defaultTrustedSendersPath();
+  } catch {
+    // No $HOME (a service account, say): [a]lways lasts for the session.
+    return TrustedSenders.inMemory(hostKey);
+  }
+  return await TrustedSenders.load(path, hostKey);
 }
 
 /** --pub pins a key; without it keys/public.pem if there is one, else known hosts. */

@@ -120,6 +120,8 @@ class ChatConn implements BenchConn {
             received: 0,
             acked: 0,
           });
+          // The server forwards nothing before the recipient accepts.
+          this.#client.post({ t: "file_accept", xfer: message.xfer });
         }
         return;
       case "file_chunk": {

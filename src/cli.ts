@@ -11,6 +11,7 @@ import {
 } from "commander";
 import { DEFAULT_MAX_FILE_BYTES, DEFAULT_PORT } from "./protocol/limits.ts";
 import type { ConnectionLimits } from "./server/config.ts";
+import { ACCEPT_POLICIES, type AcceptPolicy } from "./client/consent.ts";
 
 export const VERSION = "0.1.0";
 export const DEFAULT_KEY_DIR = "keys";
@@ -54,6 +55,8 @@ export type CliCommand =
     downloads: string | null;
     open: boolean;
     openWith: string | null;
+    /** null: `ask` when stdin is a terminal, `none` when it is not. */
+    acceptFiles: AcceptPolicy | null;
     maxFileBytes: number;
     reconnect: boolean;
   }
@@ -296,6 +299,12 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       "--open-with <command>",
       "open received files with this command instead of the platform's opener",
     )
+    .addOption(
+      new Option(
+        "--accept-files <policy>",
+        "which file offers to take: ask (each time), trusted (only senders you chose [a]lways for), all, none (default: ask on a terminal, none otherwise)",
+      ).choices(ACCEPT_POLICIES),
+    )
     .addOption(sizeOption("largest file you accept"))
     .option(
       "--no-reconnect",
@@ -309,6 +318,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       downloads?: string;
       open: boolean;
       openWith?: string;
+      acceptFiles?: AcceptPolicy;
       maxFileSize: number;
       reconnect: boolean;
     }) => {
@@ -322,6 +332,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         downloads: opts.downloads ?? null,
         open: opts.open,
         openWith: opts.openWith ?? null,
+        acceptFiles: opts.acceptFiles ?? null,
         maxFileBytes: opts.maxFileSize,
         reconnect: opts.reconnect,
       };

@@ -1,13 +1,15 @@
 /**
- * Receiving files: every offer is accepted into the downloads folder unless
- * it cannot fit, chunks are written in order as they arrive (acknowledged as
- * they reach the disk, which paces the sender), and the file gets its final
- * name only after its size and SHA-256 check out.
+ * Receiving files: each offer goes to `consent` first (the user's policy or
+ * answer) and nothing is written before it says yes; an accepted file goes
+ * into the downloads folder unless it cannot fit, chunks are written in order
+ * as they arrive (acknowledged as they reach the disk, which paces the
+ * sender), and the file gets its final name only after its size and SHA-256
+ * check out. It is then opened only if it is a passive kind (files/kind.ts).
  */
 
-import { isRiskyToOpen } from "../files/kind.ts";
+import { explainNotOpened, passiveKind, SNIFF_BYTES } from "../files/kind.ts";
 import { openFile } from "../files/open.ts";
-import { IncomingFile } from "../files/save.ts";
+import { IncomingFile, SaveError, sizeRefusal } from "../files/save.ts";
 import { FILE_ACK_BYTES } from "../protocol/limits.ts";
 import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
@@ -15,12 +17,19 @@ import type { ChatClient } from "./chat_client.ts";
 
 export interface ReceiverOptions {
   downloadsDir: string;
+  /** The downloads folder is chat's default one, kept 0700 (save.ts). */
+  ownDownloadsDir?: boolean;
   /** Largest file accepted, whatever the sender declares. */
   maxFileBytes: number;
   /** Open received files with the platform opener (or `openWith`). */
   open: boolean;
   /** Replaces the platform opener (`--open-with`). */
   openWith: string[] | null;
+  /**
+   * Whether to take an offer; nothing is written before it resolves with
+   * "accept". "no_answer" declines as the user not answering in time.
+   */
+  consent: (offer: FileOfferNotice) => Promise<ConsentAnswer>;
   /** Where user-facing lines go. */
   print: (line: string) => void;
   /** Called as bytes reach the disk, for a progress display. */
@@ -28,6 +37,8 @@ export interface ReceiverOptions {
   /** Called when a transfer ends either way. */
   onFinished?: (offer: FileOfferNotice) => void;
 }
+
+export type ConsentAnswer = "accept" | "decline" | "no_answer";
 
 interface Incoming {
   offer: FileOfferNotice;
@@ -38,9 +49,6 @@ interface Incoming {
   acked: number;
   failed: boolean;
 }
-
-/** Bytes sniffed to decide whether a file could run code when opened. */
-const SNIFF_BYTES = 512;
 
 export class FileReceiver {
   #client: ChatClient;
@@ -112,12 +120,36 @@ export class FileReceiver {
     };
     this.#incoming.set(offer.xfer, incoming);
     this.#then(incoming, async () => {
+      // Nobody is asked about a file that could not be taken anyway.
+      const tooLarge = sizeRefusal(offer.size, this.#options.maxFileBytes);
+      if (tooLarge !== null) throw new SaveError(tooLarge);
+      const answer = await this.#options.consent(offer);
+      // Cancelled while the user was being asked: already reported.
+      if (incoming.failed) return;
+      if (answer !== "accept") {
+        incoming.failed = true;
+        this.#incoming.delete(offer.xfer);
+        this.#client.post(
+          answer === "decline"
+            ? { t: "file_decline", xfer: offer.xfer }
+            : { t: "file_cancel", xfer: offer.xfer, reason: "did not answer" },
+        );
+        this.#options.onFinished?.(offer);
+        return;
+      }
       incoming.file = await IncomingFile.create(
         this.#options.downloadsDir,
         offer.name,
         offer.size,
-        { maxBytes: this.#options.maxFileBytes },
+        {
+          maxBytes: this.#options.maxFileBytes,
+          ownFolder: this.#options.ownDownloadsDir ?? false,
+        },
       );
+      // An older server sends without waiting for an answer (consent.ts).
+      if (offer.timeout !== undefined) {
+        this.#client.post({ t: "file_accept", xfer: offer.xfer });
+      }
       // An empty file has no chunks: acknowledge it at once.
       if (offer.size === 0) this.#ack(incoming);
     });
@@ -167,15 +199,9 @@ export class FileReceiver {
   }
 
   async #open(path: string, name: string): Promise<void> {
-    const head = await readHead(path);
-    if (isRiskyToOpen(name, head)) {
-      this.#options.print(
-        `Not opening ${
-          sanitizeForTerminal(name)
-        } automatically because it could run code; it is saved at ${
-          sanitizeForTerminal(path)
-        }`,
-      );
+    const verdict = passiveKind(name, await readHead(path));
+    if (!verdict.ok) {
+      this.#options.print(explainNotOpened(name, path, verdict.why));
       return;
     }
     const opened = openFile(
@@ -227,12 +253,18 @@ export class FileReceiver {
   }
 }
 
+/** The first SNIFF_BYTES of the file (all of a shorter one). */
 async function readHead(path: string): Promise<Uint8Array> {
   const file = await Deno.open(path, { read: true });
   try {
     const head = new Uint8Array(SNIFF_BYTES);
-    const read = await file.read(head);
-    return head.subarray(0, read ?? 0);
+    let filled = 0;
+    while (filled < head.length) {
+      const read = await file.read(head.subarray(filled));
+      if (read === null) break;
+      filled += read;
+    }
+    return head.subarray(0, filled);
   } finally {
     file.close();
   }

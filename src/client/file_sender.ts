@@ -10,7 +10,7 @@
 import { basename } from "node:path";
 import { createSha256 } from "../files/digest.ts";
 import { FILE_CHUNK_BYTES, FILE_WINDOW_BYTES } from "../protocol/limits.ts";
-import type { ServerMessage } from "../protocol/messages.ts";
+import type { Declined, ServerMessage } from "../protocol/messages.ts";
 import type { ChatClient } from "./chat_client.ts";
 import type { RecipientResult, SentFileOutcome } from "./render.ts";
 
@@ -50,16 +50,25 @@ export class FileSender {
     });
   }
 
+  /**
+   * Offers the file at `path`, waits for the recipients' answers (the
+   * server's reply comes once all have answered), then sends it to those who
+   * accepted. `onOffered` is called once the offer is on its way, and
+   * `onAnswered` with those who did not take it once all have answered.
+   */
   async send(
     target: SendTarget,
     path: string,
     onProgress: (progress: SendProgress) => void = () => {},
+    onOffered: (name: string, size: number) => void = () => {},
+    onAnswered: (declined: Declined[]) => void = () => {},
   ): Promise<SentFileOutcome> {
     const opened = await openForSending(path);
     if ("error" in opened) return { kind: "refused", text: opened.error };
     const { file, size } = opened;
     const name = basename(path);
     try {
+      onOffered(name, size);
       const reply = await this.#client.request({
         t: "file_offer",
         name,
@@ -73,6 +82,7 @@ export class FileSender {
         };
       }
       const xfer = reply.xfer;
+      onAnswered(reply.declined ?? []);
       const outgoing: Outgoing = {
         acked: 0,
         results: new Map(),

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { ServerMessage } from "../protocol/messages.ts";
+import type { Declined, ServerMessage } from "../protocol/messages.ts";
 import { nameKey } from "../protocol/limits.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { Command } from "./commands.ts";
@@ -309,6 +309,25 @@ export type SentFileOutcome =
     size: number;
     results: RecipientResult[];
   };
+
+/**
+ * One line for a recipient that did not take a file: `jojo declined
+ * big.bin.`, `jojo did not answer about big.bin.`, or the reason given.
+ */
+export function renderDeclined(declined: Declined, file: string): string {
+  const name = sanitizeForTerminal(declined.name);
+  const shown = sanitizeForTerminal(file);
+  switch (declined.reason) {
+    case "declined":
+      return `${name} declined ${shown}.`;
+    case "did not answer":
+      return `${name} did not answer about ${shown}.`;
+    default:
+      return `${shown} was not sent to ${name}: ${
+        sanitizeForTerminal(declined.reason)
+      }`;
+  }
+}
 
 export function renderSentFile(
   outcome: SentFileOutcome,

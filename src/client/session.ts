@@ -5,7 +5,7 @@
 
 import { basename } from "node:path";
 import { nameKey } from "../protocol/limits.ts";
-import type { ServerMessage } from "../protocol/messages.ts";
+import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
 import { messageOf } from "../transport/secure_channel.ts";
 import { ChatClient, decodeText, type Reply } from "./chat_client.ts";
 import {
@@ -14,11 +14,16 @@ import {
   helpText,
   parseInput,
 } from "./commands.ts";
-import { FileReceiver } from "./file_receiver.ts";
+import { type AcceptPolicy, decideOffer, senderKey } from "./consent.ts";
+import { type ConsentAnswer, FileReceiver } from "./file_receiver.ts";
+import { OfferPrompts } from "./offer_prompts.ts";
+import type { TrustedSenders } from "./trusted_senders.ts";
 import { FileSender, type SendTarget } from "./file_sender.ts";
 import {
+  formatBytes,
   formatProgress,
   hasTextBody,
+  renderDeclined,
   renderSent,
   renderSentFile,
   renderServerMessage,
@@ -31,6 +36,7 @@ import {
   type KnownHosts,
 } from "./known_hosts.ts";
 import type { Terminal } from "./terminal.ts";
+import { sanitizeForTerminal } from "../text/sanitize.ts";
 
 /** How the client knows it reached the right server. */
 export type ServerTrust =
@@ -53,7 +59,13 @@ export interface SessionOptions {
 
 export interface FileOptions {
   downloadsDir: string;
+  /** `downloadsDir` is the default folder, chat's own (kept 0700). */
+  ownDownloadsDir: boolean;
   maxFileBytes: number;
+  /** Which offers are taken, asked about or declined (--accept-files). */
+  accept: AcceptPolicy;
+  /** Senders accepted without asking ([a]lways), for this server. */
+  trusted: TrustedSenders;
   /** Open received files (with `openWith` or the platform opener). */
   open: boolean;
   openWith: string[] | null;
@@ -177,6 +189,53 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     );
   };
 
+  // Offers are asked about one at a time; an answer is a line of input.
+  const prompts = new OfferPrompts((line) => terminal.print(line));
+  const consent = async (offer: FileOfferNotice): Promise<ConsentAnswer> => {
+    const decision = decideOffer(
+      offer,
+      files.accept,
+      senderKey(offer) !== null && files.trusted.has(senderKey(offer)!),
+    );
+    switch (decision.kind) {
+      case "accept":
+        if (decision.note !== null) terminal.print(decision.note);
+        return "accept";
+      case "decline":
+        terminal.print(decision.note);
+        return "decline";
+      case "ask":
+        break;
+    }
+    const outcome = await prompts.ask(offer);
+    switch (outcome) {
+      case "yes":
+        return "accept";
+      case "always":
+        try {
+          await files.trusted.add(senderKey(offer)!, offer.from);
+          terminal.print(
+            `From now on files from ${sanitizeForTerminal(offer.from)}'s key ${
+              senderKey(offer)
+            } are accepted without asking (${
+              files.trusted.path === null
+                ? "for this session: there is no config folder"
+                : `remembered in ${files.trusted.path}`
+            })`,
+          );
+        } catch (error) {
+          terminal.print(`ERROR: ${messageOf(error)}`);
+        }
+        return "accept";
+      case "timeout":
+        return "no_answer";
+      case "no":
+      case "withdrawn":
+      case "busy":
+        return "decline";
+    }
+  };
+
   /** Everything that lives as long as one connection. */
   const attach = (client: ChatClient) => {
     client.onMessage(({ message, body }) => {
@@ -200,6 +259,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     const receiving = new Map<number, number>();
     const receiver = new FileReceiver(client, {
       ...files,
+      consent,
       print: (line) => terminal.print(line),
       onProgress: (offer, received) => {
         if (offer.size < PROGRESS_MIN_BYTES) return;
@@ -215,6 +275,8 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         );
       },
       onFinished: (offer) => {
+        // A transfer cancelled while its question waits: no answer is needed.
+        prompts.withdraw(offer.xfer);
         receiving.delete(offer.xfer);
         showProgress(`in:${offer.xfer}`, null);
       },
@@ -238,9 +300,23 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
           formatProgress(label, p.acked, p.size, Date.now() - started),
         );
       }
+    }, (name, size) =>
+      terminal.print(
+        `Offering ${sanitizeForTerminal(name)} (${formatBytes(size)}) to ${
+          sanitizeForTerminal(
+            "to" in target ? target.to : `group ${target.group}`,
+          )
+        }; waiting for an answer.`,
+      ), (declined) => {
+      // Said as soon as the answers are in, not after a long transfer.
+      for (const d of declined) {
+        terminal.print(renderDeclined(d, basename(path)));
+      }
     }).then((outcome) => {
       showProgress(key, null);
-      for (const line of renderSentFile(outcome, target)) terminal.print(line);
+      for (const line of renderSentFile(outcome, target)) {
+        terminal.print(line);
+      }
     });
     sending.add(run);
     run.finally(() => sending.delete(run));
@@ -257,6 +333,8 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
 
   /** Acts on one input line; false when the user asked to leave. */
   const handle = (line: string): boolean => {
+    // While an offer waits, y / n / a answer it; anything else is chat.
+    if (prompts.answer(line)) return true;
     const command = parseInput(line);
     if (command === null) return true;
     switch (command.kind) {
@@ -346,6 +424,8 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     if (quit) break;
   }
 
+  // Offers still waiting for an answer are declined on the way out.
+  prompts.close();
   // End of input or /quit: let outstanding replies arrive, then say goodbye.
   await withDeadline(results, REPLY_GRACE_MS);
   // The server may have ended the session meanwhile: that is not a clean exit.

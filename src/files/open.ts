@@ -14,30 +14,60 @@ import { resolve } from "node:path";
 export interface OpenOptions {
   /** Program and leading arguments (from `--open-with`); the path is appended. */
   command?: string[];
+  /** Replaces the platform's opener (tests run the Windows mechanism with sh). */
+  opener?: Opener;
 }
 
 export type OpenResult = { ok: true } | { ok: false; warning: string };
 
-/** The command that opens a file with its default program on `os`. */
+/**
+ * How a desktop opens a file with its default program: the command, and
+ * whether the path goes as its last argument or in the environment variable
+ * {@linkcode OPEN_PATH_VARIABLE}.
+ */
+export interface Opener {
+  command: string[];
+  pathIn: "argument" | "environment";
+}
+
+/** Where the Windows opener finds the path (see platformOpener). */
+export const OPEN_PATH_VARIABLE = "CHAT_OPEN_PATH";
+
+/** The opener for `os`. */
 export function platformOpener(
   os: typeof Deno.build.os = Deno.build.os,
-): string[] {
+): Opener {
   switch (os) {
     case "darwin":
-      return ["open"];
+      return { command: ["open"], pathIn: "argument" };
     case "windows":
-      // `start` is built into cmd.exe; "" is the window title, which start
-      // would otherwise take from a quoted path.
-      return ["cmd", "/c", "start", ""];
+      // Not `cmd /c start`: it searches PATHEXT, so a name without an
+      // extension (or one cmd parses as something else) can run a program,
+      // and cmd re-parses its command line (& | ^ %). Not `explorer.exe`:
+      // it parses commas and slashes in its argument as switches and reports
+      // no failure. PowerShell's Start-Process -LiteralPath hands the exact
+      // path to ShellExecute, which opens it by its own extension; the path
+      // travels in the environment, so no command line ever contains it.
+      return {
+        command: [
+          "powershell.exe",
+          "-NoProfile",
+          "-NonInteractive",
+          "-Command",
+          `Start-Process -LiteralPath $env:${OPEN_PATH_VARIABLE}`,
+        ],
+        pathIn: "environment",
+      };
     default:
-      return ["xdg-open"];
+      return { command: ["xdg-open"], pathIn: "argument" };
   }
 }
 
 /**
  * Starts `opts.command` (default: {@linkcode platformOpener}) with the
- * absolute form of `path` as its last argument, detached from the terminal.
- * Failing to start is reported as a one-line warning, never thrown.
+ * absolute form of `path` as its last argument (or in the environment, for
+ * the Windows opener), detached from the terminal. Failing to start is
+ * reported as a one-line warning, never thrown.
  *
  * @example
  * ```ts
@@ -46,12 +76,13 @@ export function platformOpener(
  * ```
  */
 export function openFile(path: string, opts: OpenOptions = {}): OpenResult {
-  const command = opts.command !== undefined && opts.command.length > 0
-    ? opts.command
-    : platformOpener();
-  const [program = "", ...leading] = command;
+  const opener: Opener = opts.command !== undefined && opts.command.length > 0
+    ? { command: opts.command, pathIn: "argument" }
+    : opts.opener ?? platformOpener();
+  const [program = "", ...leading] = opener.command;
   // Absolute, so the argument can never be mistaken for an option.
-  let args = [...leading, resolve(path)];
+  const absolute = resolve(path);
+  let args = opener.pathIn === "argument" ? [...leading, absolute] : leading;
   let windowsRawArguments = false;
   if (Deno.build.os === "windows" && isCmd(program)) {
     const quoted = cmdArguments(args);
@@ -72,6 +103,9 @@ export function openFile(path: string, opts: OpenOptions = {}): OpenResult {
       stdout: "null",
       stderr: "null",
       windowsRawArguments,
+      ...(opener.pathIn === "environment"
+        ? { env: { [OPEN_PATH_VARIABLE]: absolute } }
+        : {}),
     }).spawn();
     // A viewer may run for hours; chat must still be able to exit.
     child.unref();

@@ -20,9 +20,13 @@ import { join, resolve } from "node:path";
 import { createSha256, type Sha256 } from "./digest.ts";
 import { numberedName, safeFileName } from "./naming.ts";
 
-/** Readable and writable by the owner, readable by others, never executable. */
-const FILE_MODE = 0o644;
-const DIR_MODE = 0o755;
+/**
+ * Received files are the owner's alone and never executable; the folder too,
+ * so no one else on the machine can read, plant or swap files in it. Set
+ * with chmod after creating, so the umask cannot widen or narrow them.
+ */
+export const FILE_MODE = 0o600;
+export const DIR_MODE = 0o700;
 
 /** How many ` (n)` variants of a name are tried before giving up. */
 const MAX_NAME_ATTEMPTS = 1000;
@@ -46,6 +50,12 @@ export class SaveError extends Error {
 export interface IncomingFileOptions {
   /** Largest file accepted, in bytes. */
   maxBytes: number;
+  /**
+   * The folder is chat's own (the default `chat-downloads`): made 0700 even
+   * if it already existed (an earlier version created it 0755). A folder the
+   * user named keeps the mode it has.
+   */
+  ownFolder?: boolean;
 }
 
 /** Where {@linkcode IncomingFile.finish} put the file. */
@@ -143,17 +153,16 @@ export class IncomingFile {
         `Cannot accept the file: the sender gave an invalid size (${declaredSize})`,
       );
     }
-    if (declaredSize > opts.maxBytes) {
-      const [size, limit] = formatSizes(declaredSize, opts.maxBytes);
-      throw new SaveError(
-        `Cannot accept the file: it is ${size}, over the limit of ${limit}`,
-      );
-    }
+    const tooLarge = sizeRefusal(declaredSize, opts.maxBytes);
+    if (tooLarge !== null) throw new SaveError(tooLarge);
     const directory = resolve(dir);
-    await ensureDirectory(directory);
+    await ensureDirectory(directory, opts.ownFolder ?? false);
     await checkFreeSpace(directory, declaredSize);
     const name = safeFileName(untrustedName);
     const { file, path } = await createPart(directory, name);
+    // Marked before a single byte lands, and the mark stays with the file
+    // when it gets its final name (a hard link or rename keeps it).
+    await markDownloaded(path);
     return new IncomingFile(directory, name, path, file, declaredSize);
   }
 
@@ -356,8 +365,90 @@ export class IncomingFile {
   }
 }
 
-/** Creates `dir` if missing and refuses anything but a real directory. */
-async function ensureDirectory(dir: string): Promise<void> {
+/**
+ * Why a file of `declaredSize` bytes cannot be accepted under `maxBytes`, or
+ * null if it can (as far as its size goes).
+ */
+export function sizeRefusal(
+  declaredSize: number,
+  maxBytes: number,
+): string | null {
+  if (declaredSize <= maxBytes) return null;
+  const [size, limit] = formatSizes(declaredSize, maxBytes);
+  return `Cannot accept the file: it is ${size}, over the limit of ${limit}`;
+}
+
+/**
+ * Marks a file as downloaded from elsewhere, as browsers do, so the system
+ * warns before running it or opening it with active content: the
+ * `Zone.Identifier` stream with zone 3 (Internet) on Windows, the
+ * `com.apple.quarantine` attribute on macOS. Best effort: a filesystem
+ * without streams or attributes (FAT, some network shares) saves the file
+ * unmarked.
+ */
+export async function markDownloaded(
+  path: string,
+  os: typeof Deno.build.os = Deno.build.os,
+): Promise<void> {
+  const mark = downloadMark(path, os);
+  try {
+    if (mark?.kind === "stream") {
+      await Deno.writeTextFile(mark.path, mark.content);
+    } else if (mark?.kind === "command") {
+      await new Deno.Command(mark.command[0]!, {
+        args: mark.command.slice(1),
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).output();
+    }
+  } catch {
+    // Unmarked, as on Linux: chat still never opens it unless it is passive.
+  }
+}
+
+export type DownloadMark =
+  | { kind: "stream"; path: string; content: string }
+  | { kind: "command"; command: string[] };
+
+/** How {@linkcode markDownloaded} marks `path` on `os` (null: no such mark). */
+export function downloadMark(
+  path: string,
+  os: typeof Deno.build.os,
+  now: number = Date.now(),
+): DownloadMark | null {
+  switch (os) {
+    case "windows":
+      return {
+        kind: "stream",
+        path: `${path}:Zone.Identifier`,
+        content: "[ZoneTransfer]\r\nZoneId=3\r\n",
+      };
+    case "darwin": {
+      // flags;time (hex seconds);agent;id. 0083: downloaded, user-approval
+      // required before first launch.
+      const time = Math.floor(now / 1000).toString(16).padStart(8, "0");
+      return {
+        kind: "command",
+        command: [
+          "/usr/bin/xattr",
+          "-w",
+          "com.apple.quarantine",
+          `0083;${time};chat;`,
+          path,
+        ],
+      };
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * Creates `dir` (mode 0700) if missing and refuses anything but a real
+ * directory. `own`: chat's own folder, made 0700 if it is not.
+ */
+async function ensureDirectory(dir: string, own: boolean): Promise<void> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.lstat(dir);
@@ -370,6 +461,20 @@ async function ensureDirectory(dir: string): Promise<void> {
       // Check what is there now, not what mkdir was asked for: something
       // may have been put in its place meanwhile.
       info = await Deno.lstat(dir);
+      // mkdir's mode went through the umask; chmod does not.
+      if (info.isDirectory && Deno.build.os !== "windows") {
+        await Deno.chmod(dir, DIR_MODE);
+      }
+    } catch (error) {
+      throw folderError(dir, error);
+    }
+  }
+  if (
+    own && info.isDirectory && !info.isSymlink &&
+    Deno.build.os !== "windows" && ((info.mode ?? 0) & 0o777) !== DIR_MODE
+  ) {
+    try {
+      await Deno.chmod(dir, DIR_MODE);
     } catch (error) {
       throw folderError(dir, error);
     }
@@ -436,6 +541,17 @@ async function createPart(
         createNew: true,
         mode: FILE_MODE,
       });
+      // The mode above went through the umask; this does not. Exact 0600
+      // before any byte is written.
+      if (Deno.build.os !== "windows") {
+        try {
+          await Deno.chmod(path, FILE_MODE);
+        } catch (error) {
+          file.close();
+          await Deno.remove(path).catch(() => {});
+          throw error;
+        }
+      }
       return { file, path };
     } catch (error) {
       if (error instanceof Deno.errors.AlreadyExists) continue;

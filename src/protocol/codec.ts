@@ -23,6 +23,7 @@
 import { MAX_BATCH_BYTES, MAX_HEADER_BYTES } from "./limits.ts";
 import {
   type ClientMessage,
+  type Declined,
   type GroupInfo,
   type GroupMembers,
   isErrorCode,
@@ -548,6 +549,9 @@ export function parseClientMessage(value: unknown): ClientMessage {
       };
     case "file_cancel":
       return { t, xfer: int(f, "xfer"), reason: str(f, "reason", 1024) };
+    case "file_accept":
+    case "file_decline":
+      return { t, xfer: int(f, "xfer") };
     default:
       fail(
         typeof t === "string"
@@ -555,6 +559,11 @@ export function parseClientMessage(value: unknown): ClientMessage {
           : "Missing message type",
       );
   }
+}
+
+function declined(value: unknown): Declined {
+  const f = asRecord(value);
+  return { name: str(f, "name"), reason: str(f, "reason", 1024) };
 }
 
 function userInfo(value: unknown): UserInfo {
@@ -717,13 +726,17 @@ export function parseServerMessage(value: unknown): ServerMessage {
         nonce: str(f, "nonce", 64),
         ...(f.proof === undefined ? {} : { proof: int(f, "proof") }),
       };
-    case "file_ready":
-      return {
+    case "file_ready": {
+      const message = {
         t,
         re: int(f, "re"),
         xfer: int(f, "xfer"),
         recipients: list(f, "recipients", nameString),
       };
+      return f.declined === undefined
+        ? message
+        : { ...message, declined: list(f, "declined", declined) };
+    }
     case "file_progress":
       return { t, xfer: int(f, "xfer"), acked: int(f, "acked") };
     case "file_result":
@@ -741,6 +754,10 @@ export function parseServerMessage(value: unknown): ServerMessage {
         from: str(f, "from"),
         name: str(f, "name", 1024),
         size: int(f, "size"),
+        ...(f.fingerprint === undefined
+          ? {}
+          : { fingerprint: str(f, "fingerprint", 64) }),
+        ...(f.timeout === undefined ? {} : { timeout: int(f, "timeout") }),
       };
       return f.group === undefined
         ? common

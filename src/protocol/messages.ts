@@ -48,7 +48,11 @@ export type ClientMessage =
   | { t: "file_end"; xfer: number; sha256: string } // sender: all bytes sent
   | { t: "file_ack"; xfer: number; received: number } // recipient: bytes on disk
   | { t: "file_done"; xfer: number; ok: boolean; reason: string } // recipient: verdict
-  | { t: "file_cancel"; xfer: number; reason: string }; // either side gives up
+  | { t: "file_cancel"; xfer: number; reason: string } // either side gives up
+  // A recipient's answer to an offer (docs/PROTOCOL.md, "Consent"): nothing is
+  // forwarded to a recipient before it accepts.
+  | { t: "file_accept"; xfer: number }
+  | { t: "file_decline"; xfer: number };
 
 export type FileOfferRequest =
   | { t: "file_offer"; id: number; name: string; size: number; to: string }
@@ -105,7 +109,17 @@ export type ServerMessage =
   | { t: "bye"; reason: ByeReason; text: string }
   | { t: "pong"; re: number }
   // File transfer. To the sender:
-  | { t: "file_ready"; re: number; xfer: number; recipients: string[] }
+  /**
+   * Sent once every recipient answered (or the answer timeout passed):
+   * `recipients` accepted; `declined` (left out when empty) did not.
+   */
+  | {
+    t: "file_ready";
+    re: number;
+    xfer: number;
+    recipients: string[];
+    declined?: Declined[];
+  }
   | { t: "file_progress"; xfer: number; acked: number } // slowest recipient
   | {
     t: "file_result";
@@ -129,6 +143,23 @@ export interface FileOfferNotice {
   group?: string;
   name: string;
   size: number;
+  /**
+   * The sender's identity-key fingerprint (`SHA256:...`), as the server bound
+   * it to `from`. Sent by servers that ask for consent.
+   */
+  fingerprint?: string;
+  /**
+   * Milliseconds the server waits for `file_accept` or `file_decline` before
+   * counting the recipient as declined. Its presence means the server asks:
+   * an offer without it comes from an older server that sends at once.
+   */
+  timeout?: number;
+}
+
+/** A recipient that did not take a file, and why ("declined", "did not answer", ...). */
+export interface Declined {
+  name: string;
+  reason: string;
 }
 
 export type ServerMessageType = ServerMessage["t"];
@@ -158,6 +189,7 @@ export const ERROR_CODES = [
   "slow_down", // rate limit
   "too_large", // a file over the server's size limit
   "no_such_transfer",
+  "declined", // no recipient accepted a file offer
   "internal",
 ] as const;
 

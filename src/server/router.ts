@@ -158,6 +158,8 @@ export function route(
     case "file_ack":
     case "file_done":
     case "file_cancel":
+    case "file_accept":
+    case "file_decline":
       return routeFile(state, session, message, body, now);
     default: {
       // Unreachable for decoded messages; answered rather than thrown so a

@@ -20,6 +20,7 @@ import {
   SharedBytes,
 } from "../transport/secure_channel.ts";
 import { connect, disconnect, type Outbound, route } from "./router.ts";
+import { expireAnswers } from "./transfers.ts";
 import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./config.ts";
 import {
   type IdentityBindings,
@@ -179,6 +180,30 @@ export async function startServer(
     scheduleRegistrationSweep();
   }
 
+  // File offers wait for their recipients' answers until a deadline; one
+  // timer for the earliest of them.
+  let answerSweep: ReturnType<typeof setTimeout> | undefined;
+
+  function scheduleAnswerSweep(): void {
+    if (answerSweep !== undefined || stopping) return;
+    const next = state.transfers.nextAnswerDeadline();
+    if (next === null) return;
+    answerSweep = setTimeout(() => {
+      answerSweep = undefined;
+      const now = Date.now();
+      try {
+        deliver(
+          store === null
+            ? expireAnswers(state, now)
+            : store.transaction(() => expireAnswers(state, now)),
+        );
+      } catch (error) {
+        log(`store failed: ${messageOf(error)}`);
+      }
+      scheduleAnswerSweep();
+    }, Math.max(0, next - Date.now()));
+  }
+
   /**
    * `encode`'s result, or null (logged) if it throws: a bug, not the
    * recipients' fault, so their connections stay (and a failed compact form
@@ -254,6 +279,7 @@ export async function startServer(
    * disk but the sender.
    */
   function deliverRun(id: ConnId, outbound: Outbound[]): void {
+    scheduleAnswerSweep();
     const durable = store?.durable() ?? null;
     if (durable === null) return deliver(outbound);
     const now: Outbound[] = [];
@@ -461,6 +487,8 @@ export async function startServer(
               // Written before the welcome is sent, so that it waits for
               // this too (deliverRun): a welcome means the name is bound.
               gate.bindIfFree(name, result.fingerprint);
+              // Shown with this user's file offers ("always from sophia").
+              state.setFingerprint(id, result.fingerprint);
               log(
                 `${name} registered from ${conn.remoteAddress} (${result.fingerprint})`,
               );
@@ -614,6 +642,8 @@ export async function startServer(
     );
     abort.abort();
     stopRegistrationSweep();
+    clearTimeout(answerSweep);
+    answerSweep = undefined;
     await withDeadline(server.finished, SHUTDOWN_GRACE_MS);
   }
 

@@ -29,6 +29,12 @@ export interface Session {
   readonly connectedAt: Timestamp;
   /** When they last sent a public, private or group message; null if never. */
   readonly lastMessageAt: Timestamp | null;
+  /**
+   * The fingerprint of the identity key this user proved at registration
+   * (the key the name is bound to), shown with their file offers; null
+   * until the edge records it.
+   */
+  readonly fingerprint: string | null;
 }
 
 export interface Group {
@@ -55,6 +61,12 @@ export interface ServerLimits {
   maxFileBytes: number;
   /** File transfers one user may be sending at once. */
   maxTransfersPerUser: number;
+  /**
+   * How long the server waits for each recipient of a file to accept or
+   * decline it, in milliseconds; one who has not answered by then counts as
+   * declined.
+   */
+  fileAnswerMs: number;
 }
 
 /** Senders whose "everyone but me" list is kept (onlineIdsExcept). */
@@ -66,6 +78,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxGroupsPerUser: 100,
   maxFileBytes: DEFAULT_MAX_FILE_BYTES,
   maxTransfersPerUser: 8,
+  fileAnswerMs: 90_000,
 });
 
 interface MutableSession {
@@ -74,6 +87,7 @@ interface MutableSession {
   nameKey: string;
   connectedAt: Timestamp;
   lastMessageAt: Timestamp | null;
+  fingerprint: string | null;
 }
 
 interface MutableGroup {
@@ -189,6 +203,12 @@ export class ServerState {
     return this.#connections.get(id) ?? undefined;
   }
 
+  /** Records the identity key a registered connection proved. */
+  setFingerprint(id: ConnId, fingerprint: string): void {
+    const session = this.#connections.get(id);
+    if (session) session.fingerprint = fingerprint;
+  }
+
   /** The name registered on a connection, or null if none. */
   nameOf(id: ConnId): string | null {
     return this.#connections.get(id)?.name ?? null;
@@ -257,6 +277,7 @@ export class ServerState {
       nameKey: key,
       connectedAt: now,
       lastMessageAt: this.#lastMessages.get(key)?.at ?? null,
+      fingerprint: null,
     };
     this.#connections.set(id, session);
     this.#onlineIds = null;

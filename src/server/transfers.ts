@@ -2,9 +2,11 @@
 
 /**
  * File transfers as the server relays them: an offer names the recipients,
- * chunks are forwarded in order to those still receiving, acknowledgements
- * flow back as progress (the slowest recipient's), and each recipient's
- * verdict reaches the sender. Like the router, this returns what to send and
+ * each of whom must accept it (or is counted as declined after a timeout)
+ * before the sender hears `file_ready`; chunks are then forwarded in order to
+ * those who accepted and are still receiving, acknowledgements flow back as
+ * progress (the slowest recipient's), and each recipient's verdict reaches
+ * the sender. Like the router, this returns what to send and
  * never reads chunk bodies beyond their length, so files can become
  * end-to-end encrypted without changing it.
  */
@@ -16,6 +18,7 @@ import {
 } from "../protocol/limits.ts";
 import type {
   ClientMessage,
+  Declined,
   ErrorCode,
   ServerMessage,
 } from "../protocol/messages.ts";
@@ -28,12 +31,27 @@ interface Recipient {
   name: string;
   /** Bytes this recipient has acknowledged writing. */
   acked: number;
+  /** Whether it said `file_accept`; nothing is forwarded to it before. */
+  accepted: boolean;
 }
 
 interface Transfer {
   id: number;
   sender: ConnId;
   senderName: string;
+  /** The id of the sender's `file_offer`, answered once every recipient has. */
+  re: number;
+  /** The file name, as it may be echoed in the sender's reply. */
+  fileName: string;
+  /** The group it was sent to, if any. */
+  group: string | undefined;
+  /**
+   * Until when recipients may still answer; null once the sender has its
+   * reply, after which only those who accepted are left.
+   */
+  answerBy: number | null;
+  /** Recipients that did not take the file, for the sender's reply. */
+  declined: Declined[];
   size: number;
   /** Bytes forwarded so far. */
   sent: number;
@@ -79,6 +97,25 @@ export class TransferTable {
     return this.#transfers.get(id);
   }
 
+  /** The earliest time a transfer stops waiting for answers, or null. */
+  nextAnswerDeadline(): number | null {
+    let next: number | null = null;
+    for (const transfer of this.#transfers.values()) {
+      if (
+        transfer.answerBy !== null &&
+        (next === null || transfer.answerBy < next)
+      ) next = transfer.answerBy;
+    }
+    return next;
+  }
+
+  /** Transfers still waiting for answers whose time is up at `now`. */
+  expired(now: number): Transfer[] {
+    return [...this.#transfers.values()].filter((t) =>
+      t.answerBy !== null && t.answerBy <= now
+    );
+  }
+
   add(transfer: Omit<Transfer, "id">): Transfer {
     const created = { ...transfer, id: this.#nextId++ };
     this.#transfers.set(created.id, created);
@@ -118,11 +155,59 @@ export function routeFile(
       );
     case "file_cancel":
       return cancel(state, session, message.xfer, message.reason, now);
+    case "file_accept":
+      return accept(state, session, message.xfer, now);
+    case "file_decline":
+      return cancel(state, session, message.xfer, DECLINED, now);
     default: {
       const unreachable: never = message;
       return unreachable;
     }
   }
+}
+
+/** Reasons the sender's reply gives for a recipient that did not take the file. */
+const DECLINED = "declined";
+const NO_ANSWER = "did not answer";
+
+/**
+ * A decliner's own reason is cut to this, so that `file_ready` for a group of
+ * 1000 stays well under the 256 KiB header limit.
+ */
+const MAX_DECLINED_REASON_CHARS = 100;
+
+/**
+ * Decliners named in the error text when nobody accepted: clients take at
+ * most 4096 characters of `text`.
+ */
+const MAX_DECLINED_NAMED = 20;
+
+/**
+ * Time is up for offers whose recipients have not all answered: those who
+ * have not are counted as declined (and told), and the senders get their
+ * reply. Called by the edge at {@linkcode TransferTable.nextAnswerDeadline}.
+ */
+export function expireAnswers(state: ServerState, now: number): Outbound[] {
+  const out: Outbound[] = [];
+  for (const transfer of state.transfers.expired(now)) {
+    const silent = [...transfer.recipients].filter(([, r]) => !r.accepted);
+    for (const [id, recipient] of silent) {
+      transfer.recipients.delete(id);
+      noteDeclined(transfer, recipient.name, NO_ANSWER);
+    }
+    if (silent.length > 0) {
+      out.push({
+        to: silent.map(([id]) => id),
+        message: {
+          t: "file_cancel",
+          xfer: transfer.id,
+          reason: "you did not answer in time",
+        },
+      });
+    }
+    out.push(...answered(state, transfer, now));
+  }
+  return out;
 }
 
 /** A connection is gone: its transfers end, and senders hear about it. */
@@ -136,6 +221,8 @@ export function dropTransfers(
   for (const transfer of state.transfers.involving(id)) {
     if (transfer.sender === id) {
       out.push(...abandon(state, transfer, `${name} disconnected`, now));
+    } else if (transfer.answerBy !== null) {
+      out.push(...decline(state, transfer, id, "disconnected", now));
     } else {
       out.push(
         ...removeRecipient(
@@ -232,11 +319,18 @@ function offer(
   const transfer = state.transfers.add({
     sender: session.id,
     senderName: session.name,
+    re,
+    fileName: message.name,
+    group,
+    answerBy: now + state.limits.fileAnswerMs,
+    declined: [],
     size: message.size,
     sent: 0,
     ended: false,
     recipients: new Map(
-      recipients.map((r) => [r.id, { name: r.name, acked: 0 }]),
+      recipients.map((
+        r,
+      ) => [r.id, { name: r.name, acked: 0, accepted: false }]),
     ),
     reported: 0,
     outcomes: [],
@@ -259,19 +353,123 @@ function offer(
     ...(group === undefined ? {} : { group }),
     name: message.name,
     size: message.size,
+    ...(session.fingerprint === null
+      ? {}
+      : { fingerprint: session.fingerprint }),
+    timeout: state.limits.fileAnswerMs,
   };
-  return [
-    {
-      to: [session.id],
-      message: {
-        t: "file_ready",
-        re,
-        xfer: transfer.id,
-        recipients: recipients.map((r) => r.name),
-      },
+  // The sender's reply waits for the answers (see answered).
+  return [{ to: recipients.map((r) => r.id), message: notice }];
+}
+
+/** A recipient said yes: the offer may now be ready for the sender. */
+function accept(
+  state: ServerState,
+  session: Session,
+  xfer: number,
+  now: number,
+): Outbound[] {
+  const transfer = state.transfers.get(xfer);
+  const recipient = transfer?.recipients.get(session.id);
+  if (
+    transfer === undefined || recipient === undefined ||
+    transfer.answerBy === null
+  ) return [];
+  recipient.accepted = true;
+  return answered(state, transfer, now);
+}
+
+/** A recipient that has not started receiving says no (or is gone). */
+function decline(
+  state: ServerState,
+  transfer: Transfer,
+  id: ConnId,
+  reason: string,
+  now: number,
+): Outbound[] {
+  const recipient = transfer.recipients.get(id);
+  if (recipient === undefined) return [];
+  transfer.recipients.delete(id);
+  noteDeclined(
+    transfer,
+    recipient.name,
+    printable(reason, MAX_DECLINED_REASON_CHARS),
+  );
+  return answered(state, transfer, now);
+}
+
+function noteDeclined(transfer: Transfer, name: string, reason: string): void {
+  transfer.declined.push({ name, reason });
+  transfer.outcomes.push(`${name}: ${reason}`);
+}
+
+/**
+ * Once every recipient has answered (or was counted out), replies to the
+ * sender's offer: `file_ready` naming those who accepted, or, when nobody
+ * did, an error and the transfer is over. Waiting for every answer rather
+ * than starting with the first "yes" means no recipient joins late, so none
+ * misses a chunk and none needs chunks kept for it.
+ */
+function answered(
+  state: ServerState,
+  transfer: Transfer,
+  now: number,
+): Outbound[] {
+  if (transfer.answerBy === null) return [];
+  for (const recipient of transfer.recipients.values()) {
+    if (!recipient.accepted) return [];
+  }
+  transfer.answerBy = null;
+  const senderOnline = state.session(transfer.sender) !== undefined;
+  if (transfer.recipients.size === 0) {
+    finish(state, transfer, transfer.outcomes.join("; "), now);
+    if (!senderOnline) return [];
+    return fail(
+      transfer.sender,
+      transfer.re,
+      "declined",
+      nobodyAccepted(transfer),
+    );
+  }
+  if (!senderOnline) return [];
+  return [{
+    to: [transfer.sender],
+    message: {
+      t: "file_ready",
+      re: transfer.re,
+      xfer: transfer.id,
+      recipients: [...transfer.recipients.values()].map((r) => r.name),
+      ...(transfer.declined.length === 0
+        ? {}
+        : { declined: transfer.declined }),
     },
-    { to: recipients.map((r) => r.id), message: notice },
-  ];
+  }];
+}
+
+/** The error text when no recipient took the file. */
+function nobodyAccepted(transfer: Transfer): string {
+  const file = printable(transfer.fileName);
+  const only = transfer.declined[0];
+  if (transfer.group === undefined && only !== undefined) {
+    // The same words the reference client uses for a group's decliners.
+    return only.reason === DECLINED
+      ? `ERROR: ${only.name} declined ${file}`
+      : only.reason === NO_ANSWER
+      ? `ERROR: ${only.name} did not answer about ${file}`
+      : `ERROR: ${file} was not sent to ${only.name}: ${only.reason}`;
+  }
+  const why = transfer.declined.slice(0, MAX_DECLINED_NAMED).map((
+    { name, reason },
+  ) =>
+    reason === DECLINED || reason === NO_ANSWER
+      ? `${name} ${reason}`
+      : `${name}: ${reason}`
+  );
+  const more = transfer.declined.length - why.length;
+  if (more > 0) why.push(`and ${more} more`);
+  return `ERROR: Nobody in group '${transfer.group}' accepted ${file} (${
+    why.join("; ")
+  })`;
 }
 
 function chunk(
@@ -283,8 +481,13 @@ function chunk(
   now: number,
 ): Outbound[] {
   const transfer = state.transfers.get(xfer);
-  // Chunks still in flight after a transfer ended are dropped quietly.
-  if (transfer === undefined || transfer.sender !== session.id) return [];
+  // Chunks still in flight after a transfer ended are dropped quietly, and so
+  // are chunks for an offer not yet answered (the sender cannot know its
+  // number; nothing reaches a recipient who has not accepted).
+  if (
+    transfer === undefined || transfer.sender !== session.id ||
+    transfer.answerBy !== null
+  ) return [];
   if (transfer.ended) {
     return abandon(state, transfer, "data after the end of the file", now);
   }
@@ -324,7 +527,8 @@ function end(
 ): Outbound[] {
   const transfer = state.transfers.get(xfer);
   if (
-    transfer === undefined || transfer.sender !== session.id || transfer.ended
+    transfer === undefined || transfer.sender !== session.id ||
+    transfer.ended || transfer.answerBy !== null
   ) return [];
   if (transfer.sent !== transfer.size) {
     return abandon(
@@ -369,6 +573,9 @@ function done(
 ): Outbound[] {
   const transfer = state.transfers.get(xfer);
   if (transfer === undefined || !transfer.recipients.has(session.id)) return [];
+  if (transfer.answerBy !== null) {
+    return decline(state, transfer, session.id, ok ? DECLINED : reason, now);
+  }
   // Success is only believable once the whole file went through.
   const verified = ok && transfer.ended;
   return removeRecipient(
@@ -399,7 +606,10 @@ function cancel(
     );
   }
   if (transfer.recipients.has(session.id)) {
-    return removeRecipient(state, transfer, session.id, false, reason, now);
+    // Before the sender's reply, giving up is declining.
+    return transfer.answerBy !== null
+      ? decline(state, transfer, session.id, reason, now)
+      : removeRecipient(state, transfer, session.id, false, reason, now);
   }
   return [];
 }
@@ -420,12 +630,26 @@ function abandon(
       message: { t: "file_cancel", xfer: transfer.id, reason },
     });
   }
-  if (state.session(transfer.sender) !== undefined) {
-    out.push({
-      to: [transfer.sender],
-      message: { t: "file_cancel", xfer: transfer.id, reason },
-    });
-  }
+  if (state.session(transfer.sender) === undefined) return out;
+  // Before its reply the sender does not know the transfer: the reply says it.
+  out.push(
+    transfer.answerBy === null
+      ? {
+        to: [transfer.sender],
+        message: { t: "file_cancel", xfer: transfer.id, reason },
+      }
+      : {
+        to: [transfer.sender],
+        message: {
+          t: "error",
+          re: transfer.re,
+          code: "bad_request",
+          text: `ERROR: Sending ${printable(transfer.fileName)} stopped: ${
+            printable(reason, 300)
+          }`,
+        },
+      },
+  );
   return out;
 }
 

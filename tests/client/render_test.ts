@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   formatTimestamp,
+  renderDeclined,
   renderSent,
   renderServerMessage,
   type Style,
@@ -285,4 +286,19 @@ Deno.test("formatTimestamp uses local YYYY-MM-DD HH:MM:SS", () => {
   );
   assert.equal(formatTimestamp(Number.NaN), "unknown");
   assert.equal(formatTimestamp(1e20), "unknown");
+});
+
+Deno.test("renderDeclined names who did not take a file and why", () => {
+  assert.equal(
+    renderDeclined({ name: "jojo", reason: "declined" }, "big.bin"),
+    "jojo declined big.bin.",
+  );
+  assert.equal(
+    renderDeclined({ name: "nana", reason: "did not answer" }, "big.bin"),
+    "nana did not answer about big.bin.",
+  );
+  assert.equal(
+    renderDeclined({ name: "ana", reason: "disk\x1b[2J full" }, "big.bin"),
+    "big.bin was not sent to ana: disk^[[2J full",
+  );
 });

@@ -40,11 +40,18 @@ Deno.test("chat connect --open-with opens received documents, and never scripts 
       downloads,
       "--open-with",
       opener,
+      "--accept-files",
+      "all",
     ]);
     await jojo.waitFor(/SUCCESS: Username registered\./);
 
     await Deno.writeTextFile(`${dir}/notes.txt`, "meeting notes\n");
     await Deno.writeTextFile(`${dir}/run.sh`, "#!/bin/sh\necho pwned\n");
+    // No extension: Windows would search PATHEXT, xdg-open would sniff HTML.
+    await Deno.writeTextFile(
+      `${dir}/readme`,
+      "<html><script>alert(1)</script></html>",
+    );
     // An executable in disguise: the content decides, not just the name.
     await Deno.writeFile(
       `${dir}/photo.jpg`,
@@ -59,11 +66,11 @@ Deno.test("chat connect --open-with opens received documents, and never scripts 
       "sophia",
     ]);
     await sophia.write(
-      `/file jojo ${dir}/notes.txt\n/file jojo ${dir}/run.sh\n/file jojo ${dir}/photo.jpg\n/file jojo ${dir}/nope.txt\n`,
+      `/file jojo ${dir}/notes.txt\n/file jojo ${dir}/run.sh\n/file jojo ${dir}/photo.jpg\n/file jojo ${dir}/readme\n/file jojo ${dir}/nope.txt\n`,
     );
     const status = await sophia.finish();
     assert.equal(status.code, 0, sophia.stdout + sophia.stderr);
-    for (const name of ["notes.txt", "run.sh", "photo.jpg"]) {
+    for (const name of ["notes.txt", "run.sh", "photo.jpg", "readme"]) {
       assert.ok(
         sophia.stdout.includes(`File ${name} sent to jojo successfully.`),
         sophia.stdout,
@@ -81,6 +88,9 @@ Deno.test("chat connect --open-with opens received documents, and never scripts 
     }
     await jojo.waitFor(/Not opening photo\.jpg automatically/);
     await jojo.waitFor(/Not opening run\.sh automatically/);
+    await jojo.waitFor(
+      /Not opening readme automatically: its name has no extension\. It is saved at /,
+    );
     assert.ok(
       jojo.stdout.includes(`Saved to ${downloads}/notes.txt`),
       jojo.stdout,
@@ -136,6 +146,8 @@ Deno.test("chat connect that quits while a file is arriving leaves no .part behi
       "--downloads",
       downloads,
       "--no-open",
+      "--accept-files",
+      "all",
     ]);
     await jojo.waitFor(/SUCCESS: Username registered\./);
     const big = new Uint8Array(200 * 1024 * 1024);

@@ -93,7 +93,14 @@ Deno.test({
           user,
           ...extra,
         ]);
-      const jojo = connect("jojo", "--downloads", `${dir}/dl`, "--no-open");
+      const jojo = connect(
+        "jojo",
+        "--downloads",
+        `${dir}/dl`,
+        "--no-open",
+        "--accept-files",
+        "all",
+      );
       clients.push(jojo);
       await jojo.waitFor(/SUCCESS: Username registered\./);
       const sophia = connect("sophia");

@@ -37,6 +37,8 @@ async function fileUser(
     maxFileBytes: 1024 ** 3,
     open: false,
     openWith: null,
+    // These tests are about the transfer: everyone says yes.
+    consent: () => Promise.resolve("accept"),
     print: (line) => lines.push(line),
   });
   return { client, sender: new FileSender(client.client), downloads, lines };

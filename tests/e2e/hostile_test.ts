@@ -20,7 +20,11 @@ import {
   FrameSealer,
   MIN_FRAME_BYTES,
 } from "../../src/crypto/session_cipher.ts";
-import { encodeMessage } from "../../src/protocol/codec.ts";
+import {
+  decodeBatch,
+  encodeMessage,
+  parseServerMessage,
+} from "../../src/protocol/codec.ts";
 import { MAX_HANDSHAKE_BYTES } from "../../src/protocol/limits.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
 import { CloseCode, type Connection } from "../../src/transport/connection.ts";
@@ -862,6 +866,18 @@ Deno.test("router answers invalid_name to names with controls, escapes, bidi, ze
 
 // --- 9. A file transfer abandoned by a receiver ------------------------------------
 
+/** Reads what the server sends `peer` until a file offer; returns its number. */
+async function offerSeenBy(peer: TcpChatPeer): Promise<number> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const data = await peer.tcp.readBinary(Math.max(1, deadline - Date.now()));
+    for (const { header } of decodeBatch(await peer.keys.receiver.open(data))) {
+      const message = parseServerMessage(header);
+      if (message.t === "file_offer") return message.xfer;
+    }
+  }
+}
+
 Deno.test("a receiver that drops mid-transfer is reported to the sender as failed; the transfer goes on for the others", async () => {
   await using server = await startTestServer();
   await using users = await bystanders(server);
@@ -882,12 +898,18 @@ Deno.test("a receiver that drops mid-transfer is reported to the sender as faile
     assert.equal(ghostJoined.t, "ok", JSON.stringify(ghostJoined));
 
     const size = 4 * 64 * 1024;
-    const ready = await sophia.client.request({
+    const offered = sophia.client.request({
       t: "file_offer",
       name: "half.bin",
       size,
       group: "crew",
     });
+    // Both accept: nothing is forwarded to a recipient before it does.
+    const offer = await users.bob.waitFor((m) => m.message.t === "file_offer");
+    const xfer = offer.message.t === "file_offer" ? offer.message.xfer : -1;
+    users.bob.client.post({ t: "file_accept", xfer });
+    await ghost.sendFrame(await ghost.seal({ t: "file_accept", xfer }));
+    const ready = await offered;
     assert.equal(ready.t, "file_ready", JSON.stringify(ready));
     if (ready.t !== "file_ready") return;
     assert.deepEqual(ready.recipients.sort(), ["bob", "ghost"]);
@@ -950,12 +972,15 @@ Deno.test("a private transfer whose only receiver drops is over: the sender is t
   const ghost = await TcpChatPeer.connect(server.port, server.spki);
   try {
     assert.equal((await ghost.register("ghost")).t, "welcome");
-    const ready = await sophia.client.request({
+    const offered = sophia.client.request({
       t: "file_offer",
       name: "gone.bin",
       size: 200_000,
       to: "ghost",
     });
+    const xfer = await offerSeenBy(ghost);
+    await ghost.sendFrame(await ghost.seal({ t: "file_accept", xfer }));
+    const ready = await offered;
     assert.equal(ready.t, "file_ready", JSON.stringify(ready));
     if (ready.t !== "file_ready") return;
     sophia.client.post(

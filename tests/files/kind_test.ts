@@ -1,123 +1,199 @@
 import assert from "node:assert/strict";
 import {
-  ACTIVE_DOCUMENT_EXTENSIONS,
-  DISK_IMAGE_EXTENSIONS,
-  EXECUTABLE_SIGNATURES,
-  INSTALLER_EXTENSIONS,
-  isRiskyToOpen,
-  LAUNCHER_EXTENSIONS,
-  PROGRAM_EXTENSIONS,
-  RISKY_EXTENSIONS,
-  SCRIPT_EXTENSIONS,
-  sniffExecutable,
+  explainNotOpened,
+  isPlainText,
+  PASSIVE_RULES,
+  passiveKind,
 } from "../../src/files/kind.ts";
+import { safeFileName } from "../../src/files/naming.ts";
 
-const NO_BYTES = new Uint8Array();
 const text = (s: string) => new TextEncoder().encode(s);
+const bytes = (...parts: (number[] | string)[]) =>
+  new Uint8Array(
+    parts.flatMap((p) => typeof p === "string" ? [...text(p)] : p),
+  );
 
-/** The extensions the file-transfer design asks for at the very least. */
-const REQUIRED = (
-  "exe com bat cmd ps1 psm1 vbs vbe js jse wsf wsh msi msp msix appx scr pif " +
-  "cpl hta lnk url reg inf scf jar desktop app command tool sh bash zsh csh " +
-  "ksh fish py pyw pl rb php run bin elf deb rpm apk dmg pkg mpkg appimage " +
-  "flatpakref snap html htm xhtml svg mht mhtml shtml xml docm xlsm pptm iso " +
-  "img vhd so dylib dll sys drv ocx workflow scpt applescript terminal " +
-  "webloc inetloc action"
-).split(" ");
+const ELF = [0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0];
+const BOM = [0xef, 0xbb, 0xbf];
+const PNG = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13];
+const JPEG = [0xff, 0xd8, 0xff, 0xe0, 0, 16];
+const HTML = "<!DOCTYPE html><html><script>alert(1)</script></html>";
 
-Deno.test("isRiskyToOpen flags every required extension", () => {
-  for (const extension of REQUIRED) {
-    assert.ok(RISKY_EXTENSIONS.has(extension), extension);
-    assert.ok(isRiskyToOpen(`file.${extension}`, NO_BYTES), extension);
+/**
+ * Hostile names and contents, from the issue and beyond: none may be opened.
+ * Each row: name as received, content, and what the refusal must mention.
+ */
+const HOSTILE: [string, Uint8Array, RegExp][] = [
+  [
+    "page.xht",
+    text(
+      `<html xmlns="http://www.w3.org/1999/xhtml"><script>x()</script></html>`,
+    ),
+    /\.xht is not/,
+  ],
+  ["readme", text(HTML), /no extension/],
+  [
+    "notes",
+    text("[Desktop Entry]\nType=Application\nExec=sh -c 'id'\n"),
+    /no extension/,
+  ],
+  ["drawing.svgz", bytes([0x1f, 0x8b, 8, 0]), /\.svgz is not/],
+  ["dark.theme", text("[Theme]\nDisplayName=x\n"), /\.theme is not/],
+  ["letter.rtf", text("{\\rtf1\\ansi{\\object\\objemb}}"), /\.rtf is not/],
+  [
+    "report.doc",
+    bytes([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]),
+    /\.doc is not/,
+  ],
+  ["notebook.one", bytes([0xe4, 0x52, 0x5c, 0x7b]), /\.one is not/],
+  [
+    "wifi.mobileconfig",
+    text('<?xml version="1.0"?><plist></plist>'),
+    /\.mobileconfig is not/,
+  ],
+  ["photos.zip", bytes("PK", [3, 4]), /\.zip is not/],
+  ["tool", bytes(ELF), /no extension/],
+  ["space.txt", bytes(" ", ELF), /not plain text/],
+  ["bom.txt", bytes(BOM, ELF), /not plain text/],
+  ["image.png", text(HTML), /not a PNG image/],
+  ["notes.txt", bytes(ELF), /not plain text/],
+  ["invoice.pdf.exe", bytes([0x4d, 0x5a, 0x90, 0]), /\.exe is not/],
+  ["photo.jpg.html", text(HTML), /\.html is not/],
+  ["photo.jpg.", bytes(JPEG), /ends with a dot/],
+  ["photo.jpg ", bytes(JPEG), /ends with a dot or a space/],
+  ["photo\u202egpj.exe", bytes(JPEG), /invisible or control/],
+  ["cute\u202ekcod.jpg", bytes(JPEG), /invisible or control/],
+  ["page.html", text(HTML), /\.html is not/],
+  ["page.htm", text(HTML), /\.htm is not/],
+  ["drawing.svg", text("<svg onload='x()'/>"), /\.svg is not/],
+  ["run.sh", text("#!/bin/sh\nid\n"), /\.sh is not/],
+  ["setup.msi", bytes([0xd0, 0xcf, 0x11, 0xe0]), /\.msi is not/],
+  ["link.desktop", text("[Desktop Entry]\nExec=id\n"), /\.desktop is not/],
+  [
+    "link.url",
+    text("[InternetShortcut]\nURL=file:///c:/x.exe\n"),
+    /\.url is not/,
+  ],
+  ["disk.iso", bytes([0, 0, 0, 0]), /\.iso is not/],
+  ["page.txt", text(HTML), /not plain text/],
+  [
+    "indented.txt",
+    text("   \n\t<html><body>x</body></html>"),
+    /not plain text/,
+  ],
+  ["later.txt", text("hello\n\n<script>alert(1)</script>"), /not plain text/],
+  ["launcher.txt", text("[Desktop Entry]\nExec=id\n"), /not plain text/],
+  ["script.txt", text("#!/bin/sh\nid\n"), /not plain text/],
+  ["doc.txt", text("{\\rtf1 x}"), /not plain text/],
+  ["nul.txt", text("a\u0000b"), /not plain text/],
+  ["latin1.txt", bytes("caf", [0xe9, 0x0a]), /not plain text/],
+  ["fake.pdf", text("not a pdf"), /not a PDF document/],
+  ["late.pdf", bytes(" %PDF-1.7"), /not a PDF document/],
+  ["fake.jpg", bytes(PNG), /not a JPEG image/],
+  ["fake.mp4", text(HTML), /not an MPEG-4 video/],
+  ["fake.mp3", text(HTML), /not MP3 audio/],
+  ["fake.gif", text("GIF8"), /not a GIF image/],
+  [".png", bytes(PNG), /no extension/],
+  ["", text("x"), /no extension/],
+];
+
+Deno.test("passiveKind opens none of the hostile names and contents", () => {
+  for (const [name, head, why] of HOSTILE) {
+    const verdict = passiveKind(name, head);
+    assert.equal(verdict.ok, false, JSON.stringify(name));
+    assert.match(verdict.ok ? "" : verdict.why, why, JSON.stringify(name));
   }
 });
 
-Deno.test("RISKY_EXTENSIONS is the lower-case union of the category lists", () => {
-  const all = [
-    ...PROGRAM_EXTENSIONS,
-    ...SCRIPT_EXTENSIONS,
-    ...INSTALLER_EXTENSIONS,
-    ...LAUNCHER_EXTENSIONS,
-    ...ACTIVE_DOCUMENT_EXTENSIONS,
-    ...DISK_IMAGE_EXTENSIONS,
+Deno.test("passiveKind after naming.ts cleaned the name opens only what really is a JPEG named .jpg", () => {
+  // The receiver checks the name it saved the file under: cleaning drops a
+  // trailing dot or a bidi override, and a real JPEG then opens as one.
+  for (const [name, head] of HOSTILE) {
+    const saved = safeFileName(name);
+    const verdict = passiveKind(saved, head);
+    if (!verdict.ok) continue;
+    assert.equal(verdict.kind, "image", name);
+    assert.match(saved, /\.jpg$/, name);
+    assert.deepEqual([...head], JPEG, name);
+  }
+});
+
+Deno.test("passiveKind opens images, audio, video, PDF and plain text whose content agrees", () => {
+  const cases: [string, Uint8Array, string][] = [
+    ["photo.png", bytes(PNG), "image"],
+    ["PHOTO.JPG", bytes(JPEG), "image"],
+    ["photo.jpeg", bytes(JPEG), "image"],
+    ["anim.gif", text("GIF89a\x01\x00"), "image"],
+    ["pic.webp", bytes("RIFF", [0, 0, 0, 0], "WEBPVP8 "), "image"],
+    [
+      "pic.bmp",
+      bytes("BM", [0, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0, 40, 0, 0, 0]),
+      "image",
+    ],
+    ["song.mp3", bytes("ID3", [4, 0]), "audio"],
+    ["song.mp3", bytes([0xff, 0xfb, 0x90, 0x64]), "audio"],
+    ["song.ogg", text("OggS\x00\x02"), "audio"],
+    ["song.flac", text("fLaC\x00"), "audio"],
+    ["song.wav", bytes("RIFF", [0, 0, 0, 0], "WAVEfmt "), "audio"],
+    ["song.m4a", bytes([0, 0, 0, 32], "ftypM4A "), "audio"],
+    ["clip.mp4", bytes([0, 0, 0, 32], "ftypisom"), "video"],
+    ["clip.mov", bytes([0, 0, 0, 20], "ftypqt  "), "video"],
+    ["clip.webm", bytes([0x1a, 0x45, 0xdf, 0xa3]), "video"],
+    ["clip.avi", bytes("RIFF", [0, 0, 0, 0], "AVI LIST"), "video"],
+    ["paper.pdf", text("%PDF-1.7\n"), "PDF"],
+    ["notes.txt", text("meeting notes\n\tnext week: <- not a tag\n"), "text"],
+    ["bom.txt", bytes(BOM, "hello"), "text"],
+    ["utf8.txt", text("café 日本語 😀\r\n"), "text"],
+    ["empty.txt", new Uint8Array(), "text"],
+    ["app.log", text("[2026-12-02 18:00] started\n"), "text"],
+    // Double extensions are judged by the last one, as every opener does.
+    ["holiday.exe.jpg", bytes(JPEG), "image"],
   ];
-  assert.equal(RISKY_EXTENSIONS.size, all.length, "no duplicates");
-  for (const extension of all) {
-    assert.equal(extension, extension.toLowerCase());
-    assert.ok(!extension.startsWith("."));
+  for (const [name, head, kind] of cases) {
+    assert.deepEqual(passiveKind(name, head), { ok: true, kind }, name);
   }
 });
 
-Deno.test("isRiskyToOpen goes by the final extension, in any case", () => {
-  assert.ok(isRiskyToOpen("invoice.pdf.exe", NO_BYTES));
-  assert.ok(isRiskyToOpen("SETUP.EXE", NO_BYTES));
-  assert.ok(isRiskyToOpen("Report.DocM", NO_BYTES));
-  assert.ok(isRiskyToOpen("evil.exe. ", NO_BYTES));
-  assert.ok(isRiskyToOpen(".desktop", NO_BYTES));
-  assert.ok(!isRiskyToOpen("setup.exe.txt", NO_BYTES));
-  assert.ok(!isRiskyToOpen("exe", NO_BYTES));
+Deno.test("isPlainText accepts a head cut in the middle of a character", () => {
+  const full = text("ab😀");
+  assert.ok(isPlainText(full.subarray(0, full.length - 2)));
+  assert.ok(isPlainText(full));
 });
 
-Deno.test("isRiskyToOpen lets ordinary documents and media through", () => {
+Deno.test("PASSIVE_RULES lists no extension that can carry active content", () => {
   for (
-    const name of [
-      "photo.jpg",
-      "scan.PNG",
-      "notes.txt",
-      "report.pdf",
-      "letter.docx",
-      "budget.xlsx",
-      "song.mp3",
-      "clip.mp4",
-      "archive.zip",
-      "backup.tar.gz",
-      "data.csv",
-      "README",
+    const active of [
+      "html",
+      "htm",
+      "xht",
+      "xhtml",
+      "svg",
+      "svgz",
+      "xml",
+      "md",
+      "csv",
+      "rtf",
+      "doc",
+      "docx",
+      "one",
+      "zip",
+      "theme",
+      "mobileconfig",
+      "desktop",
+      "exe",
+      "js",
+      "tif",
+      "ico",
+      "heic",
     ]
   ) {
-    assert.ok(!isRiskyToOpen(name, text("plain content")), name);
+    assert.ok(!PASSIVE_RULES.has(active), active);
   }
 });
 
-Deno.test("isRiskyToOpen sniffs executables whatever their name", () => {
-  const heads: [string, number[]][] = [
-    ["ELF", [0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01]],
-    ["Mach-O 32", [0xfe, 0xed, 0xfa, 0xce]],
-    ["Mach-O 64", [0xfe, 0xed, 0xfa, 0xcf]],
-    ["Mach-O 32 LE", [0xce, 0xfa, 0xed, 0xfe]],
-    ["Mach-O 64 LE", [0xcf, 0xfa, 0xed, 0xfe, 0x07, 0x00]],
-    ["fat / Java class", [0xca, 0xfe, 0xba, 0xbe, 0x00, 0x00]],
-    ["PE", [0x4d, 0x5a, 0x90, 0x00]],
-    ["shebang", [...text("#!/bin/sh\nrm -rf ~\n")]],
-    ["shortcut", [0x4c, 0x00, 0x00, 0x00, 0x01, 0x14, 0x02, 0x00, 0x00]],
-  ];
-  for (const [label, bytes] of heads) {
-    const head = new Uint8Array(bytes);
-    assert.ok(isRiskyToOpen("holiday.jpg", head), label);
-    assert.notEqual(sniffExecutable(head), undefined, label);
-  }
-});
-
-Deno.test("sniffExecutable names what it found", () => {
-  assert.equal(sniffExecutable(text("MZ")), "Windows program");
-  assert.equal(sniffExecutable(text("#!/usr/bin/env python3")), "script");
-  assert.equal(sniffExecutable(text("\x7fELF")), "ELF program");
-});
-
-Deno.test("sniffExecutable ignores heads too short or unlike a program", () => {
-  assert.equal(sniffExecutable(NO_BYTES), undefined);
-  assert.equal(sniffExecutable(new Uint8Array([0x7f, 0x45, 0x4c])), undefined);
-  assert.equal(sniffExecutable(new Uint8Array([0x4d])), undefined);
-  assert.equal(sniffExecutable(text("# heading\n")), undefined);
-  assert.equal(sniffExecutable(new Uint8Array([0xff, 0xd8, 0xff])), undefined);
-  assert.equal(sniffExecutable(text("%PDF-1.7")), undefined);
-  assert.equal(sniffExecutable(text("PK\x03\x04")), undefined);
-});
-
-Deno.test("EXECUTABLE_SIGNATURES entries are non-empty byte patterns", () => {
-  for (const { kind, bytes } of EXECUTABLE_SIGNATURES) {
-    assert.ok(kind.length > 0);
-    assert.ok(bytes.length >= 2);
-    assert.ok(bytes.every((b) => Number.isInteger(b) && b >= 0 && b <= 255));
-  }
+Deno.test("explainNotOpened says why and where the file is", () => {
+  assert.equal(
+    explainNotOpened("run.sh", "/dl/run.sh", "it is a script"),
+    "Not opening run.sh automatically: it is a script. It is saved at /dl/run.sh",
+  );
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   cmdArguments,
+  OPEN_PATH_VARIABLE,
   openFile,
   parseOpenWith,
   platformOpener,
@@ -45,11 +46,53 @@ async function readWhenWritten(path: string): Promise<string> {
 }
 
 Deno.test("platformOpener picks each desktop's opener", () => {
-  assert.deepEqual(platformOpener("linux"), ["xdg-open"]);
-  assert.deepEqual(platformOpener("freebsd"), ["xdg-open"]);
-  assert.deepEqual(platformOpener("darwin"), ["open"]);
-  assert.deepEqual(platformOpener("windows"), ["cmd", "/c", "start", ""]);
+  assert.deepEqual(platformOpener("linux"), {
+    command: ["xdg-open"],
+    pathIn: "argument",
+  });
+  assert.deepEqual(platformOpener("freebsd").command, ["xdg-open"]);
+  assert.deepEqual(platformOpener("darwin").command, ["open"]);
 });
+
+Deno.test("platformOpener on Windows uses Start-Process -LiteralPath with the path outside the command line, never cmd", () => {
+  const opener = platformOpener("windows");
+  assert.equal(opener.pathIn, "environment");
+  assert.equal(opener.command[0], "powershell.exe");
+  assert.ok(!opener.command.some((word) => /^cmd|start$/i.test(word)));
+  assert.equal(
+    opener.command.at(-1),
+    `Start-Process -LiteralPath $env:${OPEN_PATH_VARIABLE}`,
+  );
+});
+
+Deno.test(
+  "openFile hands an environment opener the path outside its command line",
+  {
+    ignore: !POSIX,
+  },
+  async () => {
+    // The Windows opener's mechanism, run with sh.
+    await withTempDir(async (dir) => {
+      const record = join(dir, "env");
+      const path = join(dir, "a b;$(touch pwned).txt");
+      await Deno.writeTextFile(path, "x");
+      const opened = openFile(path, {
+        opener: {
+          command: [
+            "sh",
+            "-c",
+            `printf "%s\\n" "$#" "$${OPEN_PATH_VARIABLE}" > "$0"`,
+            record,
+          ],
+          pathIn: "environment",
+        },
+      });
+      assert.deepEqual(opened, { ok: true });
+      assert.equal(await readWhenWritten(record), `0\n${path}\n`);
+      assert.ok(!(await Deno.stat(join(dir, "pwned")).catch(() => null)));
+    });
+  },
+);
 
 Deno.test("openFile passes a hostile path as one argument", {
   ignore: !POSIX,

@@ -4,8 +4,10 @@ import { join } from "node:path";
 import { createSha256 } from "../../src/files/digest.ts";
 import {
   defaultDownloadsDir,
+  downloadMark,
   IncomingFile,
   SaveError,
+  sizeRefusal,
 } from "../../src/files/save.ts";
 
 const POSIX = Deno.build.os !== "windows";
@@ -405,3 +407,95 @@ Deno.test("createSha256 digests nothing", () => {
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
   );
 });
+
+const UNDER_UMASK = new URL("./_save_under_umask.ts", import.meta.url).pathname;
+
+for (const umask of ["000", "022", "277"]) {
+  Deno.test(
+    `IncomingFile makes the folder 0700 and the .part and saved file 0600 under umask ${umask}`,
+    {
+      ignore: !POSIX,
+    },
+    async () => {
+      await withTempDir(async (root) => {
+        // A real process with that umask: the test runner's own cannot change
+        // without --allow-sys=umask.
+        const output = await new Deno.Command("sh", {
+          args: [
+            "-c",
+            `umask ${umask} && exec "$0" run --quiet --allow-read --allow-write "$1" "$2"`,
+            Deno.execPath(),
+            UNDER_UMASK,
+            join(root, "downloads"),
+          ],
+        }).output();
+        const stderr = new TextDecoder().decode(output.stderr);
+        assert.equal(output.code, 0, stderr);
+        assert.deepEqual(
+          JSON.parse(new TextDecoder().decode(output.stdout)),
+          { folder: 0o700, part: 0o600, saved: 0o600 },
+        );
+      });
+    },
+  );
+}
+
+Deno.test(
+  "IncomingFile leaves the mode of a downloads folder that already existed",
+  {
+    ignore: !POSIX,
+  },
+  async () => {
+    await withTempDir(async (dir) => {
+      await Deno.chmod(dir, 0o750);
+      await receive(dir, "a.txt");
+      assert.equal((await Deno.stat(dir)).mode! & 0o777, 0o750);
+      assert.equal((await Deno.stat(join(dir, "a.txt"))).mode! & 0o777, 0o600);
+    });
+  },
+);
+
+Deno.test("downloadMark writes a Zone.Identifier stream on Windows and a quarantine attribute on macOS", () => {
+  assert.deepEqual(downloadMark("C:\\dl\\a.pdf", "windows"), {
+    kind: "stream",
+    path: "C:\\dl\\a.pdf:Zone.Identifier",
+    content: "[ZoneTransfer]\r\nZoneId=3\r\n",
+  });
+  assert.deepEqual(downloadMark("/dl/a.pdf", "darwin", 0x5e8b9c1a * 1000), {
+    kind: "command",
+    command: [
+      "/usr/bin/xattr",
+      "-w",
+      "com.apple.quarantine",
+      "0083;5e8b9c1a;chat;",
+      "/dl/a.pdf",
+    ],
+  });
+  assert.equal(downloadMark("/dl/a.pdf", "linux"), null);
+});
+
+Deno.test("sizeRefusal refuses only what is over the limit", () => {
+  assert.equal(sizeRefusal(10, 10), null);
+  assert.equal(
+    sizeRefusal(3 * 1024 ** 3, 2 * 1024 ** 3),
+    "Cannot accept the file: it is 3.0 GiB, over the limit of 2.0 GiB",
+  );
+});
+
+Deno.test(
+  "IncomingFile makes chat's own downloads folder 0700 even if it existed",
+  {
+    ignore: !POSIX,
+  },
+  async () => {
+    await withTempDir(async (dir) => {
+      await Deno.chmod(dir, 0o755);
+      const file = await IncomingFile.create(dir, "a.txt", 0, {
+        ...LIMIT,
+        ownFolder: true,
+      });
+      await file.abort("test");
+      assert.equal((await Deno.stat(dir)).mode! & 0o777, 0o700);
+    });
+  },
+);

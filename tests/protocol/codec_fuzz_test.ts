@@ -101,6 +101,8 @@ const CLIENT: Record<string, Shape> = {
   file_ack: { required: { xfer: INT, received: INT } },
   file_done: { required: { xfer: INT, ok: BOOL, reason: str(1024) } },
   file_cancel: { required: { xfer: INT, reason: str(1024) } },
+  file_accept: { required: { xfer: INT } },
+  file_decline: { required: { xfer: INT } },
 };
 
 const HISTORY = { history: { k: "true" } } as const satisfies Record<
@@ -156,14 +158,17 @@ const SERVER: Record<string, Shape> = {
   },
   pong: { required: { re: INT } },
   challenge: { required: { re: INT, nonce: str(64) } },
-  file_ready: { required: { re: INT, xfer: INT, recipients: list(NAME) } },
+  file_ready: {
+    required: { re: INT, xfer: INT, recipients: list(NAME) },
+    optional: { declined: list(obj({ name: NAME, reason: str(1024) })) },
+  },
   file_progress: { required: { xfer: INT, acked: INT } },
   file_result: {
     required: { xfer: INT, name: NAME, ok: BOOL, reason: str(1024) },
   },
   file_offer: {
     required: { xfer: INT, from: NAME, name: str(1024), size: INT },
-    optional: { group: NAME },
+    optional: { group: NAME, fingerprint: str(64), timeout: INT },
   },
   file_chunk: { required: { xfer: INT, offset: INT } },
   file_end: { required: { xfer: INT, sha256: str(64) } },

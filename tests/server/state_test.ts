@@ -12,6 +12,7 @@ Deno.test("ServerState uses default limits unless given others", () => {
     maxGroupsPerUser: 100,
     maxFileBytes: 2 * 1024 ** 3,
     maxTransfersPerUser: 8,
+    fileAnswerMs: 90_000,
   });
   assert.deepEqual(new ServerState({ maxGroups: 5 }).limits, {
     ...DEFAULT_LIMITS,
@@ -43,6 +44,7 @@ Deno.test("ServerState.register indexes names ignoring case", () => {
     nameKey: "jojo",
     connectedAt: 100,
     lastMessageAt: null,
+    fingerprint: null,
   });
   assert.equal(state.nameOf(1), "Jojo");
   assert.equal(state.sessionByName("JOJO"), session);
@@ -217,4 +219,14 @@ Deno.test("ServerState refuses groups it did not create", () => {
   };
   assert.throws(() => state.addMember(forged, "jojo"), /not known/);
   assert.throws(() => state.removeMember(forged, "jojo"), /not known/);
+});
+
+Deno.test("ServerState.setFingerprint records the key a registered connection proved", () => {
+  const state = new ServerState();
+  state.addConnection(1);
+  state.setFingerprint(1, "SHA256:ignored-before-registering");
+  state.register(1, "jojo", 0);
+  assert.equal(state.session(1)?.fingerprint, null);
+  state.setFingerprint(1, "SHA256:k");
+  assert.equal(state.sessionByName("jojo")?.fingerprint, "SHA256:k");
 });

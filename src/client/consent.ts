@@ -1,0 +1,152 @@
+// This module is browser compatible.
+
+/**
+ * Whether to take a file someone offers: the `--accept-files` policy, the
+ * senders the user always accepts (by identity key, never by name), and the
+ * question asked when it is the user's call. Pure: the prompt queue and the
+ * list of trusted keys on disk are the session's.
+ *
+ * @module
+ */
+
+import type { FileOfferNotice } from "../protocol/messages.ts";
+import { sanitizeForTerminal } from "../text/sanitize.ts";
+import { formatBytes } from "./render.ts";
+
+/**
+ * `ask`: ask for each offer (keys remembered with [a]lways are accepted
+ * without asking); `trusted`: accept only those keys, decline the rest;
+ * `all`: accept everything; `none`: decline everything.
+ */
+export type AcceptPolicy = "ask" | "trusted" | "all" | "none";
+
+export const ACCEPT_POLICIES: readonly AcceptPolicy[] = [
+  "ask",
+  "trusted",
+  "all",
+  "none",
+];
+
+/** What the user typed in answer to an offer. */
+export type OfferAnswer = "yes" | "no" | "always";
+
+export type OfferDecision =
+  | { kind: "accept"; note: string | null }
+  | { kind: "decline"; note: string }
+  | { kind: "ask" };
+
+/** A key fingerprint as the server sends it: SHA-256, unpadded base64. */
+const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+/** The offer's sender key, if the server named a well-formed one. */
+export function senderKey(offer: FileOfferNotice): string | null {
+  return offer.fingerprint !== undefined && FINGERPRINT.test(offer.fingerprint)
+    ? offer.fingerprint
+    : null;
+}
+
+/** The longest the client waits for the user, however long the server waits. */
+export const MAX_ANSWER_MS = 60_000;
+
+/**
+ * What to do with an offer before anyone is asked. `trusted`: the offer's
+ * sender key is one the user always accepts.
+ */
+export function decideOffer(
+  offer: FileOfferNotice,
+  policy: AcceptPolicy,
+  trusted: boolean,
+): OfferDecision {
+  const what = describeOffer(offer);
+  if (offer.timeout === undefined) {
+    // An older server sends the file without waiting for an answer: there is
+    // no time to ask, so only a user who accepts everything receives it.
+    return policy === "all" ? { kind: "accept", note: null } : {
+      kind: "decline",
+      note:
+        `Declined ${what}: this server sends files without asking first; only --accept-files all receives from it`,
+    };
+  }
+  switch (policy) {
+    case "all":
+      return { kind: "accept", note: null };
+    case "none":
+      return {
+        kind: "decline",
+        note:
+          `Declined ${what} (--accept-files none; use --accept-files ask to be asked)`,
+      };
+    case "trusted":
+      return trusted ? { kind: "accept", note: trustedNote(offer) } : {
+        kind: "decline",
+        note:
+          `Declined ${what}: not a sender you always accept (--accept-files trusted)`,
+      };
+    case "ask":
+      return trusted
+        ? { kind: "accept", note: trustedNote(offer) }
+        : { kind: "ask" };
+    default: {
+      const unreachable: never = policy;
+      return unreachable;
+    }
+  }
+}
+
+/**
+ * The question for one offer, e.g.
+ * `sophia wants to send you big.bin (20.0 MiB). Accept? [y]es / [n]o / [a]lways from sophia`.
+ * [a]lways is offered only when the server named the sender's key.
+ */
+export function offerQuestion(offer: FileOfferNotice): string {
+  const from = sanitizeForTerminal(offer.from);
+  const where = offer.group === undefined
+    ? "you"
+    : `group ${sanitizeForTerminal(offer.group)}`;
+  const always = senderKey(offer) === null ? "" : ` / [a]lways from ${from}`;
+  return `${from} wants to send ${where} ${sanitizeForTerminal(offer.name)} (${
+    formatBytes(offer.size)
+  }). Accept? [y]es / [n]o${always}`;
+}
+
+/** The answer a line gives, or null if it is not one (it is then chat input). */
+export function parseAnswer(
+  line: string,
+  offer: FileOfferNotice,
+): OfferAnswer | null {
+  switch (line.trim().toLowerCase()) {
+    case "y":
+    case "yes":
+      return "yes";
+    case "n":
+    case "no":
+      return "no";
+    case "a":
+    case "always":
+      return senderKey(offer) === null ? null : "always";
+    default:
+      return null;
+  }
+}
+
+/**
+ * How long the user has to answer: two thirds of the server's wait (so the
+ * user hears "declined" from their own client, not a late cancel from the
+ * server), at most {@linkcode MAX_ANSWER_MS}.
+ */
+export function answerTimeoutMs(offer: FileOfferNotice): number {
+  return Math.min(MAX_ANSWER_MS, Math.floor((offer.timeout ?? 0) * 2 / 3));
+}
+
+/** `big.bin (20.0 MiB) from sophia`, sanitised. */
+export function describeOffer(offer: FileOfferNotice): string {
+  return `${sanitizeForTerminal(offer.name)} (${
+    formatBytes(offer.size)
+  }) from ${sanitizeForTerminal(offer.from)}`;
+}
+
+function trustedNote(offer: FileOfferNotice): string {
+  return `Accepting ${
+    describeOffer(offer)
+  }: you always accept files from this key`;
+}

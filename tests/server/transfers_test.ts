@@ -1,0 +1,317 @@
+/** The server's side of file consent, over the router: no sockets. */
+
+import assert from "node:assert/strict";
+import type { ClientMessage } from "../../src/protocol/messages.ts";
+import {
+  connect,
+  disconnect,
+  type Outbound,
+  route,
+} from "../../src/server/router.ts";
+import { type ConnId, ServerState } from "../../src/server/state.ts";
+import { expireAnswers } from "../../src/server/transfers.ts";
+
+const SOPHIA = 1;
+const JOJO = 2;
+const NANA = 3;
+const NONE = new Uint8Array(0);
+const KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+const SOPHIA_KEY = "SHA256:" + "s".repeat(43);
+const ANSWER_MS = 30_000;
+const T0 = 1000;
+
+/** sophia, jojo and nana online; sophia and jojo in group team (nana too). */
+function room(): ServerState {
+  const state = new ServerState({ fileAnswerMs: ANSWER_MS });
+  for (
+    const [id, name] of [[SOPHIA, "sophia"], [JOJO, "jojo"], [
+      NANA,
+      "nana",
+    ]] as const
+  ) {
+    connect(state, id);
+    route(state, id, { t: "register", id: 0, name, key: KEY }, NONE, id);
+  }
+  state.setFingerprint(SOPHIA, SOPHIA_KEY);
+  route(state, SOPHIA, { t: "create", id: 1, group: "team" }, NONE, T0);
+  route(state, JOJO, { t: "join", id: 1, group: "team" }, NONE, T0);
+  route(state, NANA, { t: "join", id: 1, group: "team" }, NONE, T0);
+  return state;
+}
+
+function send(
+  state: ServerState,
+  from: ConnId,
+  message: ClientMessage,
+  now = T0,
+  body: Uint8Array = NONE,
+): Outbound[] {
+  return route(state, from, message, body, now);
+}
+
+function offerTo(
+  state: ServerState,
+  target: { to: string } | { group: string },
+) {
+  return send(state, SOPHIA, {
+    t: "file_offer",
+    id: 7,
+    name: "big.bin",
+    size: 3,
+    ...target,
+  });
+}
+
+Deno.test("routeFile asks the recipient first: the offer names the sender's key and the wait, the sender hears nothing yet", () => {
+  const state = room();
+  assert.deepEqual(offerTo(state, { to: "jojo" }), [{
+    to: [JOJO],
+    message: {
+      t: "file_offer",
+      xfer: 1,
+      from: "sophia",
+      name: "big.bin",
+      size: 3,
+      fingerprint: SOPHIA_KEY,
+      timeout: ANSWER_MS,
+    },
+  }]);
+});
+
+Deno.test("routeFile forwards nothing to a recipient before it accepts, then file_ready goes to the sender", () => {
+  const state = room();
+  offerTo(state, { to: "jojo" });
+  // A sender guessing the transfer number early gets nothing through.
+  assert.deepEqual(
+    send(
+      state,
+      SOPHIA,
+      { t: "file_chunk", xfer: 1, offset: 0 },
+      T0,
+      new Uint8Array(3),
+    ),
+    [],
+  );
+  assert.deepEqual(send(state, JOJO, { t: "file_accept", xfer: 1 }), [{
+    to: [SOPHIA],
+    message: { t: "file_ready", re: 7, xfer: 1, recipients: ["jojo"] },
+  }]);
+  const chunk = send(
+    state,
+    SOPHIA,
+    { t: "file_chunk", xfer: 1, offset: 0 },
+    T0,
+    new Uint8Array(3),
+  );
+  assert.deepEqual(chunk.map((o) => [o.to, o.message.t]), [[
+    [JOJO],
+    "file_chunk",
+  ]]);
+});
+
+Deno.test("routeFile answers the sender's offer with a declined error when the only recipient declines", () => {
+  const state = room();
+  offerTo(state, { to: "jojo" });
+  assert.deepEqual(send(state, JOJO, { t: "file_decline", xfer: 1 }), [{
+    to: [SOPHIA],
+    message: {
+      t: "error",
+      re: 7,
+      code: "declined",
+      text: "ERROR: jojo declined big.bin",
+    },
+  }]);
+  assert.equal(state.transfers.size, 0);
+});
+
+Deno.test("routeFile in a group waits for every answer and sends to those who accepted", () => {
+  const state = room();
+  const notice = offerTo(state, { group: "team" });
+  assert.deepEqual(notice[0]!.to, [JOJO, NANA]);
+  assert.deepEqual(send(state, JOJO, { t: "file_decline", xfer: 1 }), []);
+  assert.deepEqual(send(state, NANA, { t: "file_accept", xfer: 1 }), [{
+    to: [SOPHIA],
+    message: {
+      t: "file_ready",
+      re: 7,
+      xfer: 1,
+      recipients: ["nana"],
+      declined: [{ name: "jojo", reason: "declined" }],
+    },
+  }]);
+  const chunk = send(
+    state,
+    SOPHIA,
+    { t: "file_chunk", xfer: 1, offset: 0 },
+    T0,
+    new Uint8Array(3),
+  );
+  assert.deepEqual(chunk[0]!.to, [NANA]);
+  // jojo is out of it: its acknowledgements and verdicts change nothing.
+  assert.deepEqual(send(state, JOJO, { t: "file_accept", xfer: 1 }), []);
+  assert.deepEqual(
+    send(state, JOJO, { t: "file_ack", xfer: 1, received: 3 }),
+    [],
+  );
+});
+
+Deno.test("expireAnswers counts a recipient that never answers as declined and tells it", () => {
+  const state = room();
+  offerTo(state, { group: "team" });
+  send(state, NANA, { t: "file_accept", xfer: 1 });
+  assert.equal(state.transfers.nextAnswerDeadline(), T0 + ANSWER_MS);
+  assert.deepEqual(expireAnswers(state, T0 + ANSWER_MS - 1), []);
+  assert.deepEqual(expireAnswers(state, T0 + ANSWER_MS), [
+    {
+      to: [JOJO],
+      message: {
+        t: "file_cancel",
+        xfer: 1,
+        reason: "you did not answer in time",
+      },
+    },
+    {
+      to: [SOPHIA],
+      message: {
+        t: "file_ready",
+        re: 7,
+        xfer: 1,
+        recipients: ["nana"],
+        declined: [{ name: "jojo", reason: "did not answer" }],
+      },
+    },
+  ]);
+  assert.equal(state.transfers.nextAnswerDeadline(), null);
+});
+
+Deno.test("expireAnswers ends an offer nobody answered with one error for the sender", () => {
+  const state = room();
+  offerTo(state, { group: "team" });
+  const out = expireAnswers(state, T0 + ANSWER_MS);
+  assert.deepEqual(out.at(-1), {
+    to: [SOPHIA],
+    message: {
+      t: "error",
+      re: 7,
+      code: "declined",
+      text:
+        "ERROR: Nobody in group 'team' accepted big.bin (jojo did not answer; nana did not answer)",
+    },
+  });
+  assert.equal(state.transfers.size, 0);
+});
+
+Deno.test("routeFile counts a recipient's cancel or departure before answering as declined, with its reason", () => {
+  const state = room();
+  offerTo(state, { group: "team" });
+  send(state, JOJO, {
+    t: "file_cancel",
+    xfer: 1,
+    reason: "Cannot accept the file: it is 3 bytes, over the limit of 2 bytes",
+  });
+  const out = disconnect(state, NANA, T0);
+  assert.deepEqual(out[0], {
+    to: [SOPHIA],
+    message: {
+      t: "error",
+      re: 7,
+      code: "declined",
+      text:
+        "ERROR: Nobody in group 'team' accepted big.bin (jojo: Cannot accept the file: it is 3 bytes, over the limit of 2 bytes; nana: disconnected)",
+    },
+  });
+});
+
+Deno.test("routeFile cancels a waiting offer for its recipients when the sender leaves", () => {
+  const state = room();
+  offerTo(state, { to: "jojo" });
+  const out = disconnect(state, SOPHIA, T0);
+  assert.deepEqual(out[0], {
+    to: [JOJO],
+    message: { t: "file_cancel", xfer: 1, reason: "sophia disconnected" },
+  });
+  assert.equal(state.transfers.size, 0);
+});
+
+Deno.test("routeFile ignores answers from connections that were not asked", () => {
+  const state = room();
+  offerTo(state, { to: "jojo" });
+  assert.deepEqual(send(state, NANA, { t: "file_accept", xfer: 1 }), []);
+  assert.deepEqual(send(state, NANA, { t: "file_decline", xfer: 1 }), []);
+  assert.deepEqual(send(state, SOPHIA, { t: "file_accept", xfer: 1 }), []);
+  assert.deepEqual(send(state, JOJO, { t: "file_accept", xfer: 99 }), []);
+  assert.equal(state.transfers.get(1)?.answerBy, T0 + ANSWER_MS);
+});
+
+Deno.test("expireAnswers tells the sender of a private offer that its recipient did not answer", () => {
+  const state = room();
+  offerTo(state, { to: "jojo" });
+  assert.deepEqual(expireAnswers(state, T0 + ANSWER_MS).at(-1), {
+    to: [SOPHIA],
+    message: {
+      t: "error",
+      re: 7,
+      code: "declined",
+      text: "ERROR: jojo did not answer about big.bin",
+    },
+  });
+});
+
+Deno.test("routeFile answers a sender that cancels its own offer before the reply", () => {
+  const state = room();
+  offerTo(state, { to: "jojo" });
+  assert.deepEqual(
+    send(state, SOPHIA, {
+      t: "file_cancel",
+      xfer: 1,
+      reason: "changed my mind",
+    }),
+    [
+      {
+        to: [JOJO],
+        message: {
+          t: "file_cancel",
+          xfer: 1,
+          reason: "sophia cancelled: changed my mind",
+        },
+      },
+      {
+        to: [SOPHIA],
+        message: {
+          t: "error",
+          re: 7,
+          code: "bad_request",
+          text:
+            "ERROR: Sending big.bin stopped: sophia cancelled: changed my mind",
+        },
+      },
+    ],
+  );
+});
+
+Deno.test("routeFile keeps the nobody-accepted text within what clients read", () => {
+  const state = new ServerState({ fileAnswerMs: ANSWER_MS });
+  connect(state, 1);
+  route(state, 1, { t: "register", id: 0, name: "sophia", key: KEY }, NONE, 1);
+  route(state, 1, { t: "create", id: 1, group: "big" }, NONE, T0);
+  for (let id = 2; id <= 200; id++) {
+    connect(state, id);
+    const name = `member-with-a-long-name-${id}`;
+    route(state, id, { t: "register", id: 0, name, key: KEY }, NONE, id);
+    route(state, id, { t: "join", id: 1, group: "big" }, NONE, T0);
+  }
+  send(state, 1, { t: "file_offer", id: 7, name: "x", size: 1, group: "big" });
+  let last: Outbound[] = [];
+  for (let id = 2; id <= 200; id++) {
+    last = send(state, id, {
+      t: "file_cancel",
+      xfer: 1,
+      reason: "z".repeat(1000),
+    });
+  }
+  const reply = last.at(-1)!.message;
+  assert.equal(reply.t, "error");
+  const text = reply.t === "error" ? reply.text : "";
+  assert.ok(text.length <= 4096, `${text.length}`);
+  assert.match(text, /; and 179 more\)$/);
+});
