@@ -21,6 +21,7 @@ import { dirname, join } from "node:path";
 import { DEFAULT_PORT } from "../protocol/limits.ts";
 import { randomBytes, toHex } from "../crypto/bytes.ts";
 import { defaultConfigDir } from "../crypto/identity_files.ts";
+import { createPrivateDir, PRIVATE_FILE_MODE } from "../fs/private_paths.ts";
 
 /** A fingerprint as keys.ts writes it: SHA-256, unpadded base64. */
 export const FINGERPRINT_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/;
@@ -29,8 +30,7 @@ export const FINGERPRINT_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/;
 const MAX_KNOWN_HOSTS_BYTES = 4 * 1024 * 1024;
 
 /** Which servers someone talks to is nobody else's business. */
-const KNOWN_HOSTS_MODE = 0o600;
-const CONFIG_DIR_MODE = 0o700;
+const KNOWN_HOSTS_MODE = PRIVATE_FILE_MODE;
 
 const KNOWN_HOSTS_FILE = "known_hosts";
 
@@ -324,7 +324,8 @@ async function writeAtomically(path: string, text: string): Promise<void> {
   const target = await Deno.realPath(path).catch(() => path);
   const parent = dirname(target);
   try {
-    await Deno.mkdir(parent, { recursive: true, mode: CONFIG_DIR_MODE });
+    // Exactly 0700 if created here, whatever the umask.
+    createPrivateDir(parent);
   } catch (error) {
     throw new KnownHostsError(
       `Cannot create folder '${parent}' for known servers: ${

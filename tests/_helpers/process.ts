@@ -26,10 +26,22 @@ export class ChatProcess {
 
   constructor(
     args: string[],
-    options: { cwd?: string; env?: Record<string, string> } = {},
+    options: {
+      cwd?: string;
+      env?: Record<string, string>;
+      /** Run under this umask (octal, e.g. "000"), set by a shell first. */
+      umask?: string;
+    } = {},
   ) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--quiet", ...PERMISSIONS, MAIN, ...args],
+    const [program, programArgs] = underUmask(options.umask, [
+      "run",
+      "--quiet",
+      ...PERMISSIONS,
+      MAIN,
+      ...args,
+    ]);
+    this.child = new Deno.Command(program, {
+      args: programArgs,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -103,6 +115,19 @@ export class ChatProcess {
       // Already gone.
     }
   }
+}
+
+/** `deno` with `args`, or a shell that sets `umask` and then execs it. */
+function underUmask(
+  umask: string | undefined,
+  args: string[],
+): [string, string[]] {
+  if (umask === undefined) return [Deno.execPath(), args];
+  if (!/^[0-7]{3,4}$/.test(umask)) throw new TypeError(`Bad umask '${umask}'`);
+  return [
+    "sh",
+    ["-c", `umask ${umask} && exec "$0" "$@"`, Deno.execPath(), ...args],
+  ];
 }
 
 /** A 2048-bit server key pair in `dir` (fast); throws if `keygen` fails. */
