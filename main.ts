@@ -3,7 +3,7 @@
  *
  *     chat keygen [--bits 3072] [--out keys] [--force]
  *     chat serve [--key keys/private.pem] [--host 0.0.0.0] [--port 8767]
- *     chat connect HOST [--port 8767] [--pub keys/public.pem] [--user NAME]
+ *     chat connect HOST [--port 8767] [--pub keys/public.pem | --trust-first-use] [--user NAME]
  *
  * Parses the command line, runs the command, and is the only caller of Deno.exit.
  */
@@ -204,7 +204,7 @@ async function connect(
   command: Extract<CliCommand, { cmd: "connect" }>,
 ): Promise<number> {
   const url = parseTarget(command.target, command.port);
-  const trust = await serverTrust(command.pubPath);
+  const trust = await serverTrust(command.pubPath, command.trustFirstUse);
   if (command.identityPath === null || trust.kind === "known-hosts") {
     narrowConfigDir();
   }
@@ -237,16 +237,28 @@ async function connect(
   });
 }
 
-/** --pub pins a key; without it keys/public.pem if there is one, else known hosts. */
-async function serverTrust(pubPath: string | null): Promise<ServerTrust> {
+/**
+ * --pub pins a key; without it keys/public.pem if there is one, else known
+ * hosts, where a server not known yet is asked about on a terminal, trusted
+ * with --trust-first-use, and otherwise refused.
+ */
+async function serverTrust(
+  pubPath: string | null,
+  trustFirstUse: boolean,
+): Promise<ServerTrust> {
   const path = pubPath ??
     (await exists(DEFAULT_PUBLIC_KEY) ? DEFAULT_PUBLIC_KEY : null);
   if (path !== null) {
-    return { kind: "pinned", spki: (await readPublicKeyFile(path)).spki };
+    return { kind: "pinned", spki: (await readPublicKeyFile(path)).spki, path };
   }
   return {
     kind: "known-hosts",
     hosts: await KnownHosts.load(defaultKnownHostsPath()),
+    firstContact: trustFirstUse
+      ? "trust"
+      : Deno.stdin.isTerminal()
+      ? "ask"
+      : "refuse",
   };
 }
 
