@@ -36,6 +36,8 @@ function serve(dir: string, umask = "000"): ChatProcess {
 }
 
 async function stop(server: ChatProcess): Promise<void> {
+  // Its last line: printed once it handles SIGTERM.
+  await server.waitFor(/Clients connect with/);
   server.kill("SIGTERM");
   assert.equal((await server.finish()).code, 0, server.stderr);
 }
@@ -146,5 +148,97 @@ Deno.test({
       }
       // The warning is a warning: the mode is the operator's to change.
       assert.equal(modeOf(key), 0o644);
+    }),
+});
+
+Deno.test({
+  name:
+    "chat connect under umask 000 keeps its config folder 0700 and its identity key and known hosts 0600",
+  ignore: !unix,
+  fn: () =>
+    withDir(async (dir) => {
+      await makeKeys(`${dir}/keys`);
+      const server = serve(dir, "022");
+      try {
+        const port = await listeningPort(server);
+        Deno.mkdirSync(`${dir}/client`);
+        const client = new ChatProcess([
+          "connect",
+          `127.0.0.1:${port}`,
+          "--user",
+          "sophia",
+          "--trust-first-use",
+        ], {
+          cwd: `${dir}/client`, // no keys/public.pem here: known hosts are used
+          env: { XDG_CONFIG_HOME: `${dir}/config` },
+          umask: "000",
+        });
+        await client.waitFor(/SUCCESS: Username registered\./);
+        await client.write("/quit\n");
+        assert.equal((await client.finish()).code, 0, client.stderr);
+        assert.equal(modeOf(`${dir}/config`), 0o700);
+        assert.equal(modeOf(`${dir}/config/chat`), 0o700);
+        assert.equal(modeOf(`${dir}/config/chat/identity.pem`), 0o600);
+        assert.equal(modeOf(`${dir}/config/chat/known_hosts`), 0o600);
+      } finally {
+        await stop(server);
+      }
+    }),
+});
+
+Deno.test({
+  name:
+    "chat connect narrows a config folder others can read and warns about an identity key others can read",
+  ignore: !unix,
+  fn: () =>
+    withDir(async (dir) => {
+      await makeKeys(`${dir}/keys`);
+      const server = serve(dir, "022");
+      const run = () =>
+        new ChatProcess([
+          "connect",
+          `127.0.0.1:${port}`,
+          "--user",
+          "sophia",
+          "--pub",
+          `${dir}/keys/public.pem`,
+        ], { env: { XDG_CONFIG_HOME: `${dir}/config` } });
+      let port = "";
+      try {
+        port = await listeningPort(server);
+        const first = run();
+        await first.waitFor(/SUCCESS: Username registered\./);
+        await first.write("/quit\n");
+        assert.equal((await first.finish()).code, 0, first.stderr);
+        assert.doesNotMatch(first.stderr, /UNPROTECTED/);
+
+        const config = `${dir}/config/chat`;
+        Deno.chmodSync(config, 0o755);
+        Deno.chmodSync(`${config}/identity.pem`, 0o644);
+        const second = run();
+        await second.waitFor(/SUCCESS: Username registered\./);
+        await second.write("/quit\n");
+        assert.equal((await second.finish()).code, 0, second.stderr);
+        assert.ok(
+          second.stdout.includes(
+            `Made your configuration folder '${config}' private: its mode was 0755, now 0700`,
+          ),
+          second.stdout,
+        );
+        assert.match(second.stderr, /WARNING: UNPROTECTED PRIVATE KEY FILE!/);
+        assert.ok(
+          second.stderr.includes(
+            `Permissions 0644 for '${config}/identity.pem' are too open.`,
+          ),
+        );
+        assert.ok(
+          second.stderr.includes(
+            "Anyone who can read it can sign in with your names.",
+          ),
+        );
+        assert.equal(modeOf(config), 0o700);
+      } finally {
+        await stop(server);
+      }
     }),
 });
