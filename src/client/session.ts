@@ -535,8 +535,12 @@ async function connectTrusted(
         `Permanently added '${host}' to the list of known servers (${hosts.path}).`,
       );
       // The server stops waiting for a name after a while: if it gave up
-      // while the user read the fingerprint, connect again (now known).
-      if (client.isOver) return await connectTrusted(url, trust, asker);
+      // while the user read the fingerprint, connect again (now known). A
+      // round trip tells, where the close may still be on its way.
+      if (client.isOver || (await client.request({ t: "ping" })).t !== "pong") {
+        client.abort();
+        return await connectTrusted(url, trust, asker);
+      }
       return client;
     case "trust":
       await hosts.remember(host, presented);
