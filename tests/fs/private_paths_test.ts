@@ -20,13 +20,24 @@ async function withTempDir(fn: (dir: string) => Promise<void> | void) {
   }
 }
 
-/** Runs `fn` with a umask that takes nothing away, as a careless shell might set. */
-async function withUmask(mask: number, fn: () => Promise<void> | void) {
-  const previous = Deno.umask(mask);
-  try {
-    await fn();
-  } finally {
-    Deno.umask(previous);
+const MODULE = new URL("../../src/fs/private_paths.ts", import.meta.url).href;
+
+/**
+ * Runs `code` (which may use `createPrivateDir`) in a new Deno process
+ * under `umask`, set by a shell, as a careless login might set it. A child,
+ * since changing this process's umask needs --allow-sys=umask.
+ */
+async function underUmask(umask: string, code: string): Promise<void> {
+  const output = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      `umask ${umask} && exec "$0" eval "$1"`,
+      Deno.execPath(),
+      `import { createPrivateDir } from ${JSON.stringify(MODULE)};\n${code}`,
+    ],
+  }).output();
+  if (!output.success) {
+    throw new Error(new TextDecoder().decode(output.stderr));
   }
 }
 
@@ -38,26 +49,22 @@ Deno.test({
   name: "createPrivateDir makes a new folder exactly 0700 under umask 000",
   ignore: !unix,
   fn: () =>
-    withTempDir((dir) =>
-      withUmask(0o000, () => {
-        const path = join(dir, "a", "b");
-        createPrivateDir(path);
-        assert.equal(modeOf(path), 0o700);
-      })
-    ),
+    withTempDir(async (dir) => {
+      const path = join(dir, "a", "b");
+      await underUmask("000", `createPrivateDir(${JSON.stringify(path)});`);
+      assert.equal(modeOf(path), 0o700);
+    }),
 });
 
 Deno.test({
   name: "createPrivateDir makes a new folder exactly 0700 under umask 277",
   ignore: !unix,
   fn: () =>
-    withTempDir((dir) =>
-      withUmask(0o277, () => {
-        const path = join(dir, "data");
-        createPrivateDir(path);
-        assert.equal(modeOf(path), 0o700);
-      })
-    ),
+    withTempDir(async (dir) => {
+      const path = join(dir, "data");
+      await underUmask("277", `createPrivateDir(${JSON.stringify(path)});`);
+      assert.equal(modeOf(path), 0o700);
+    }),
 });
 
 Deno.test({

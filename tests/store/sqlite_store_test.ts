@@ -140,26 +140,37 @@ Deno.test({
     "openStore under umask 000 creates the folder 0700 and the database, its log and shared memory 0600",
   ignore: Deno.build.os === "windows",
   fn: async () => {
-    await withTempDir((dir) => {
+    await withTempDir(async (dir) => {
       const path = `${dir}/data/chat.db`;
-      const previous = Deno.umask(0o000);
-      let store: SqliteStore;
-      try {
-        store = openStore(path);
-      } finally {
-        Deno.umask(previous);
-      }
-      try {
-        store.transaction(() => addUsers(store, "alice"));
-        const mode = (p: string) => Deno.statSync(p).mode! & 0o7777;
-        assert.equal(mode(`${dir}/data`), 0o700);
-        // The log and shared memory exist while the store is open.
-        for (const file of [path, `${path}-wal`, `${path}-shm`]) {
-          assert.equal(mode(file), 0o600, file);
-        }
-      } finally {
-        store.close();
-      }
+      // In a child started by a shell under umask 000, since changing this
+      // process's umask needs --allow-sys=umask. It prints the modes while
+      // the store is open (the log and shared memory exist only then).
+      const module = new URL("../../src/store/sqlite_store.ts", import.meta.url)
+        .href;
+      const code = `
+        import { openStore } from ${JSON.stringify(module)};
+        const path = ${JSON.stringify(path)};
+        const store = openStore(path);
+        store.transaction(() => store.ensureUser("alice", "alice", 1));
+        const mode = (p) => Deno.statSync(p).mode & 0o7777;
+        const files = [${
+        JSON.stringify(`${dir}/data`)
+      }, path, path + "-wal", path + "-shm"];
+        console.log(JSON.stringify(files.map(mode)));
+        store.close();`;
+      const output = await new Deno.Command("sh", {
+        args: [
+          "-c",
+          `umask 000 && exec "$0" eval "$1"`,
+          Deno.execPath(),
+          code,
+        ],
+      }).output();
+      assert.ok(output.success, new TextDecoder().decode(output.stderr));
+      assert.deepEqual(
+        JSON.parse(new TextDecoder().decode(output.stdout)),
+        [0o700, 0o600, 0o600, 0o600],
+      );
     });
   },
 });
