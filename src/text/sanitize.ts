@@ -166,11 +166,20 @@ function markRun(text: string, at: number): { count: number; end: number } {
   return { count, end: i };
 }
 
+/**
+ * Everything {@link rewrite} may change: controls, format, default-ignorable
+ * and separator characters, marks, lone surrogates. Text without any (most
+ * text, in any script) is returned as it is after one native scan.
+ */
+const ATTENTION =
+  /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{Zl}\p{Zp}\p{M}\p{Cs}]/u;
+
 function rewrite(
   text: string,
   replace: Replacer,
   flood: (count: number) => string,
 ): string {
+  if (!ATTENTION.test(text)) return text;
   let out = "";
   // Start of the text not yet copied to `out`; stays 0 while nothing changed.
   let from = 0;
