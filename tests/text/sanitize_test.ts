@@ -219,6 +219,10 @@ Deno.test("sanitizeForTerminal keeps the emoji sequences that need joiners, sele
       "🏳\uFE0F\u200D🌈", // rainbow flag: VS16 then ZWJ
       "🧑\u{1F3FD}\u200D💻", // skin tone then ZWJ
       "👁\uFE0F\u200D🗨\uFE0F", // eye in speech bubble
+      "🏳\uFE0F\u200D\u26A7\uFE0F", // transgender flag: VS16 on both sides
+      "\u2764\uFE0F\u200D🔥", // heart on fire
+      "🧔\u200D\u2642\uFE0F", // man: beard
+      "👩\u{1F3FF}\u200D🦰", // red hair component
       "1\uFE0F\u20E3", // keycap
       "#\uFE0F\u20E3",
       "☺\uFE0E", // text presentation
