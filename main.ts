@@ -3,7 +3,7 @@
  *
  *     chat keygen [--bits 3072] [--out keys] [--force]
  *     chat serve [--key keys/private.pem] [--host 0.0.0.0] [--port 8767]
- *     chat connect HOST [--port 8767] [--pub keys/public.pem] [--user NAME]
+ *     chat connect HOST [--port 8767] [--pub keys/public.pem | --trust-first-use] [--user NAME]
  *
  * Parses the command line, runs the command, and is the only caller of Deno.exit.
  */
@@ -27,6 +27,7 @@ import {
 import { runSession, type ServerTrust } from "./src/client/session.ts";
 import {
   createIdentityFile,
+  defaultConfigDir,
   defaultIdentityPath,
   loadOrCreateIdentity,
 } from "./src/crypto/identity_files.ts";
@@ -44,6 +45,13 @@ import { generateRsaKeyPair } from "./src/crypto/keys.ts";
 import { parseOpenWith } from "./src/files/open.ts";
 import { defaultDownloadsDir } from "./src/files/save.ts";
 import { startServer } from "./src/server/serve.ts";
+import {
+  createPrivateDir,
+  describeModeChange,
+  looseMode,
+  restrictMode,
+  unprotectedKeyWarning,
+} from "./src/fs/private_paths.ts";
 import { messageOf } from "./src/transport/secure_channel.ts";
 
 async function keygen(
@@ -99,11 +107,16 @@ async function serve(
     );
   }
   const { privateKey, publicSpki } = await readPrivateKeyFile(command.keyPath);
+  warnIfUnprotected(
+    command.keyPath,
+    "can pose as this server to every client",
+  );
   const dataDir = command.dataDir ??
     join(dirname(command.keyPath), "chat-data");
+  if (dataDir !== ":memory:") prepareDataDir(dataDir);
   const store = openStore(
     dataDir === ":memory:" ? ":memory:" : join(dataDir, DATABASE_FILE),
-    { synchronous: command.sync },
+    { synchronous: command.sync, notice: (line) => console.log(line) },
   );
   let server;
   try {
@@ -153,17 +166,64 @@ async function serve(
   return 0;
 }
 
+/** The data folder holds every message: created 0700, or narrowed to it. */
+function prepareDataDir(dataDir: string): void {
+  try {
+    createPrivateDir(dataDir);
+    const change = restrictMode(dataDir);
+    if (change !== null) {
+      console.log(describeModeChange(change, "the data folder"));
+    }
+  } catch (error) {
+    throw new Error(
+      `Cannot prepare the data folder '${dataDir}': ${messageOf(error)}`,
+    );
+  }
+}
+
+/**
+ * The configuration folder holds the identity key and the servers one talks
+ * to: one made by an older version, or by hand, that others can read is
+ * narrowed to 0700 (a missing one is created 0700 when first written).
+ */
+function narrowConfigDir(): void {
+  const dir = defaultConfigDir();
+  try {
+    const change = restrictMode(dir);
+    if (change !== null) {
+      console.log(describeModeChange(change, "your configuration folder"));
+    }
+  } catch (error) {
+    console.error(
+      `chat: cannot make your configuration folder '${dir}' private (${
+        messageOf(error)
+      }); run chmod 700 on it`,
+    );
+  }
+}
+
+/** As ssh does for a private key others can read, but warn rather than refuse. */
+function warnIfUnprotected(path: string, risk: string): void {
+  const mode = looseMode(path);
+  if (mode !== null) console.error(unprotectedKeyWarning(path, mode, risk));
+}
+
 async function connect(
   command: Extract<CliCommand, { cmd: "connect" }>,
 ): Promise<number> {
   const url = parseTarget(command.target, command.port);
-  const trust = await serverTrust(command.pubPath);
+  const trust = await serverTrust(command.pubPath, command.trustFirstUse);
+  if (command.identityPath === null || trust.kind === "known-hosts") {
+    narrowConfigDir();
+  }
   const identityPath = command.identityPath ?? defaultIdentityPath();
   const { identity, created } = await loadOrCreateIdentity(identityPath);
   if (created) {
     console.log(
       `Created your identity key ${identity.fingerprint} in ${identityPath}`,
     );
+  } else {
+    warnIfUnprotected(identityPath, "can sign in with your names");
   }
   const terminal = openTerminal();
   const trusted = await loadTrustedSenders(hostKeyOf(url));
@@ -202,16 +262,28 @@ async function loadTrustedSenders(hostKey: string): Promise<TrustedSenders> {
   return await TrustedSenders.load(path, hostKey);
 }
 
-/** --pub pins a key; without it keys/public.pem if there is one, else known hosts. */
-async function serverTrust(pubPath: string | null): Promise<ServerTrust> {
+/**
+ * --pub pins a key; without it keys/public.pem if there is one, else known
+ * hosts, where a server not known yet is asked about on a terminal, trusted
+ * with --trust-first-use, and otherwise refused.
+ */
+async function serverTrust(
+  pubPath: string | null,
+  trustFirstUse: boolean,
+): Promise<ServerTrust> {
   const path = pubPath ??
     (await exists(DEFAULT_PUBLIC_KEY) ? DEFAULT_PUBLIC_KEY : null);
   if (path !== null) {
-    return { kind: "pinned", spki: (await readPublicKeyFile(path)).spki };
+    return { kind: "pinned", spki: (await readPublicKeyFile(path)).spki, path };
   }
   return {
     kind: "known-hosts",
     hosts: await KnownHosts.load(defaultKnownHostsPath()),
+    firstContact: trustFirstUse
+      ? "trust"
+      : Deno.stdin.isTerminal()
+      ? "ask"
+      : "refuse",
   };
 }
 

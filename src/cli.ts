@@ -48,6 +48,8 @@ export type CliCommand =
     port: number | null;
     /** null: keys/public.pem if it exists, else the known-hosts file. */
     pubPath: string | null;
+    /** Remember an unknown server's key without asking (scripts). */
+    trustFirstUse: boolean;
     user: string | null;
     /** null: the default identity file in the user's config folder. */
     identityPath: string | null;
@@ -286,6 +288,11 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       `the server's public key (default: ${DEFAULT_PUBLIC_KEY} if it exists, else the key remembered for that server)`,
     )
     .option(
+      "--trust-first-use",
+      "trust and remember the key an unknown server presents, without asking (needed in a script without --pub)",
+      false,
+    )
+    .option(
       "--identity <path>",
       "your identity key (default: identity.pem in your config folder)",
     )
@@ -313,6 +320,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     .action((target: string, opts: {
       port?: number;
       pub?: string;
+      trustFirstUse: boolean;
       identity?: string;
       user?: string;
       downloads?: string;
@@ -327,6 +335,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         target,
         port: opts.port ?? null,
         pubPath: opts.pub ?? null,
+        trustFirstUse: opts.trustFirstUse,
         user: opts.user ?? null,
         identityPath: opts.identity ?? null,
         downloads: opts.downloads ?? null,

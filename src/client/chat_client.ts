@@ -91,6 +91,8 @@ export class ChatClient {
   #quitting = false;
   #over = false;
   #name: string | null = null;
+  /** Why the session ended, once it has: later requests fail with it. */
+  #endReason: string | null = null;
 
   #lastHeard = Date.now();
   #silence: string | null = null;
@@ -171,6 +173,10 @@ export class ChatClient {
   /** Sends a request and resolves with the server's reply. */
   request(request: Request, body?: Uint8Array): Promise<Reply> {
     const id = this.#nextId++;
+    if (this.#endReason !== null) {
+      // No reply can come any more: say so now rather than never.
+      return Promise.resolve(notSent(id, this.#endReason));
+    }
     const promise = new Promise<Reply>((resolve) =>
       this.#pending.set(id, resolve)
     );
@@ -366,16 +372,19 @@ export class ChatClient {
   }
 
   #failPending(reason: string): void {
-    for (const [id, resolve] of this.#pending) {
-      resolve({
-        t: "error",
-        re: id,
-        code: "internal",
-        text: `ERROR: Not sent: ${reason}`,
-      });
-    }
+    this.#endReason = reason;
+    for (const [id, resolve] of this.#pending) resolve(notSent(id, reason));
     this.#pending.clear();
   }
+}
+
+function notSent(id: number, reason: string): Reply {
+  return {
+    t: "error",
+    re: id,
+    code: "internal",
+    text: `ERROR: Not sent: ${reason}`,
+  };
 }
 
 const encoder = new TextEncoder();

@@ -21,6 +21,7 @@ import { dirname, join } from "node:path";
 import { DEFAULT_PORT } from "../protocol/limits.ts";
 import { randomBytes, toHex } from "../crypto/bytes.ts";
 import { defaultConfigDir } from "../crypto/identity_files.ts";
+import { createPrivateDir, PRIVATE_FILE_MODE } from "../fs/private_paths.ts";
 
 /** A fingerprint as keys.ts writes it: SHA-256, unpadded base64. */
 export const FINGERPRINT_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/;
@@ -29,8 +30,7 @@ export const FINGERPRINT_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/;
 const MAX_KNOWN_HOSTS_BYTES = 4 * 1024 * 1024;
 
 /** Which servers someone talks to is nobody else's business. */
-const KNOWN_HOSTS_MODE = 0o600;
-const CONFIG_DIR_MODE = 0o700;
+const KNOWN_HOSTS_MODE = PRIVATE_FILE_MODE;
 
 const KNOWN_HOSTS_FILE = "known_hosts";
 
@@ -180,20 +180,41 @@ export function updateKnownHosts(
 }
 
 /**
+ * The 1-based numbers of the lines in `text` that name `hostKey`, for telling
+ * the user which line to remove.
+ */
+export function hostLineNumbers(text: string, hostKey: string): number[] {
+  const host = normalizeHostKey(hostKey);
+  const numbers: number[] = [];
+  splitLines(text).forEach((line, index) => {
+    if (host !== null && parseLine(line)?.host === host) {
+      numbers.push(index + 1);
+    }
+  });
+  return numbers;
+}
+
+/**
  * What to tell the user when a server's key is not the one remembered. Both
- * fingerprints are shown so the user can compare them with the operator's.
+ * fingerprints are shown so the user can compare them with the operator's,
+ * and the lines to remove are named (`lines`, when known).
  */
 export function changedKeyMessage(
   hostKey: string,
   expected: string,
   presented: string,
   path: string,
+  lines: readonly number[] = [],
 ): string {
+  const where = lines.length === 0
+    ? `the line for ${hostKey} from '${path}'`
+    : `${lines.length === 1 ? "line" : "lines"} ${lines.join(", ")} ` +
+      `(${hostKey}) from '${path}'`;
   return `The key of server ${hostKey} has changed: you trusted ${expected}, ` +
     `it now presents ${presented}. Someone may be intercepting the connection, ` +
     `or the server was given a new key. Refusing to connect; if the server's ` +
-    `operator confirms the new fingerprint, remove the line for ${hostKey} from ` +
-    `'${path}' or pass the server's public key with --pub`;
+    `operator confirms the new fingerprint, remove ${where} ` +
+    `or pass the server's public key with --pub FILE`;
 }
 
 /** The known-hosts file, loaded once and updated on {@link remember}. */
@@ -201,10 +222,13 @@ export class KnownHosts {
   /** The file this list is read from and written to. */
   readonly path: string;
   #entries: Map<string, string[]>;
+  /** The file as last read or written, for {@link lineNumbers}. */
+  #text: string;
 
-  private constructor(path: string, entries: Map<string, string[]>) {
+  private constructor(path: string, text: string) {
     this.path = path;
-    this.#entries = entries;
+    this.#text = text;
+    this.#entries = parseKnownHosts(text);
   }
 
   /**
@@ -214,7 +238,12 @@ export class KnownHosts {
    */
   static async load(path: string): Promise<KnownHosts> {
     const text = await readKnownHostsText(path);
-    return new KnownHosts(path, parseKnownHosts(text ?? ""));
+    return new KnownHosts(path, text ?? "");
+  }
+
+  /** The 1-based lines of the file that name the server (see {@link hostLineNumbers}). */
+  lineNumbers(hostPort: string): number[] {
+    return hostLineNumbers(this.#text, hostPort);
   }
 
   /**
@@ -258,6 +287,7 @@ export class KnownHosts {
     const current = await readKnownHostsText(this.path);
     const updated = updateKnownHosts(current ?? "", host, fingerprint);
     this.#entries = parseKnownHosts(updated);
+    this.#text = updated;
     await writeAtomically(this.path, updated);
   }
 }
@@ -324,7 +354,8 @@ async function writeAtomically(path: string, text: string): Promise<void> {
   const target = await Deno.realPath(path).catch(() => path);
   const parent = dirname(target);
   try {
-    await Deno.mkdir(parent, { recursive: true, mode: CONFIG_DIR_MODE });
+    // Exactly 0700 if created here, whatever the umask.
+    createPrivateDir(parent);
   } catch (error) {
     throw new KnownHostsError(
       `Cannot create folder '${parent}' for known servers: ${

@@ -35,15 +35,26 @@ import {
   hostKeyOf,
   type KnownHosts,
 } from "./known_hosts.ts";
+import {
+  type Asker,
+  askFirstContact,
+  type FirstContact,
+  firstContactDeclined,
+  firstContactRefusal,
+} from "./first_contact.ts";
+import { KeyMismatchError } from "../crypto/handshake.ts";
 import type { Terminal } from "./terminal.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 
 /** How the client knows it reached the right server. */
 export type ServerTrust =
-  /** The key the user gave (--pub): anything else is refused. */
-  | { kind: "pinned"; spki: Uint8Array }
-  /** Trust on first use, then the key remembered for that host (known_hosts). */
-  | { kind: "known-hosts"; hosts: KnownHosts };
+  /** The key the user gave (--pub, from `path`): anything else is refused. */
+  | { kind: "pinned"; spki: Uint8Array; path: string }
+  /**
+   * The key remembered for that host (known_hosts); a host not known yet is
+   * asked about, trusted or refused as `firstContact` says.
+   */
+  | { kind: "known-hosts"; hosts: KnownHosts; firstContact: FirstContact };
 
 export interface SessionOptions {
   url: string;
@@ -85,12 +96,19 @@ export async function runSession(options: SessionOptions): Promise<number> {
 
   // The handshake runs while the user types their name; a failure (wrong key,
   // no server) is reported at once rather than after the prompt.
-  const connecting = connectTrusted(
-    options.url,
-    options.trust,
-    (line) => terminal.print(line),
+  const connecting = connectTrusted(options.url, options.trust, terminal);
+  const failed = connecting.then(
+    () => null,
+    (error) => explainConnectError(error, options.url),
   );
-  const failed = connecting.then(() => null, (error) => messageOf(error));
+  if (asksFirst(options.url, options.trust)) {
+    // The key's fingerprint is shown and asked about before the name is.
+    const reason = await failed;
+    if (reason !== null) {
+      terminal.print(`ERROR: ${reason}`);
+      return 1;
+    }
+  }
 
   let client: ChatClient | null = null;
   let name = options.user;
@@ -103,9 +121,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
         ) => (reason === null ? new Promise<never>(() => {}) : { reason })),
       ]);
       if (answer !== null && typeof answer === "object") {
-        terminal.print(
-          `ERROR: ${describeConnectError(answer.reason, options.url)}`,
-        );
+        terminal.print(`ERROR: ${answer.reason}`);
         return 1;
       }
       if (answer === null) return 1;
@@ -114,7 +130,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
     if (client === null) {
       const reason = await failed;
       if (reason !== null) {
-        terminal.print(`ERROR: ${describeConnectError(reason, options.url)}`);
+        terminal.print(`ERROR: ${reason}`);
         return 1;
       }
       client = await connecting;
@@ -495,7 +511,7 @@ async function reconnect(
       const client = await connectTrusted(
         context.url,
         context.trust,
-        (line) => terminal.print(line),
+        terminal,
       );
       const reply = await client.register(name, context.identity);
       if (reply.t === "welcome") {
@@ -506,9 +522,9 @@ async function reconnect(
       // Most likely the server has not yet noticed that our old connection died.
       terminal.print(render(reply, "", context.style).join(" "));
     } catch (error) {
-      terminal.print(
-        `ERROR: ${describeConnectError(messageOf(error), context.url)}`,
-      );
+      terminal.print(`ERROR: ${explainConnectError(error, context.url)}`);
+      // Another attempt would meet the same key: that is for a person to sort out.
+      if (error instanceof ServerTrustError) break;
     }
     delay = Math.min(delay * 2, RECONNECT_MAX_MS);
   }
@@ -517,38 +533,106 @@ async function reconnect(
   return null;
 }
 
+/** The server is not the one the user trusts, or the user did not trust it. */
+class ServerTrustError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ServerTrustError";
+  }
+}
+
+/** Whether connecting will ask the user about the server's key. */
+function asksFirst(url: string, trust: ServerTrust): boolean {
+  return trust.kind === "known-hosts" && trust.firstContact === "ask" &&
+    trust.hosts.lookup(hostKeyOf(url)) === null;
+}
+
 /**
  * Connects and checks the server's key: against the pinned key (in the
- * handshake itself), or against the one remembered for this host, which a
- * first connection records. Nothing but the handshake happens before the check.
+ * handshake itself), or against the one remembered for this host. A host not
+ * known yet is asked about, trusted or refused (see first_contact.ts). Nothing
+ * but the handshake happens before the check.
  */
 async function connectTrusted(
   url: string,
   trust: ServerTrust,
-  notice: (line: string) => void,
+  asker: Asker,
 ): Promise<ChatClient> {
-  const client = await ChatClient.connect(
-    url,
-    trust.kind === "pinned" ? { pinnedSpki: trust.spki } : {},
-  );
-  if (trust.kind === "known-hosts") {
-    const host = hostKeyOf(url);
-    const presented = client.serverFingerprint;
-    const check = trust.hosts.check(host, presented);
-    if (check.status === "changed") {
-      client.abort();
-      throw new Error(
-        changedKeyMessage(host, check.expected, presented, trust.hosts.path),
+  let client: ChatClient;
+  try {
+    client = await ChatClient.connect(
+      url,
+      trust.kind === "pinned" ? { pinnedSpki: trust.spki } : {},
+    );
+  } catch (error) {
+    if (error instanceof KeyMismatchError && trust.kind === "pinned") {
+      throw new ServerTrustError(
+        `Server key mismatch: expected ${error.expected} (from '${trust.path}'), ` +
+          `the server presented ${error.presented}. Someone may be intercepting ` +
+          `the connection, or '${trust.path}' is not this server's key. Refusing ` +
+          `to connect; get the server's public key from its operator and pass it with --pub FILE`,
       );
     }
-    if (check.status === "new") {
-      await trust.hosts.remember(host, presented);
-      notice(
-        `First connection to ${host}: its key is ${presented}. Remembering it in ${trust.hosts.path}; compare it with what the server printed.`,
+    throw error;
+  }
+  if (trust.kind === "pinned") return client;
+  const { hosts } = trust;
+  const host = hostKeyOf(url);
+  const presented = client.serverFingerprint;
+  const check = hosts.check(host, presented);
+  switch (check.status) {
+    case "known":
+      return client;
+    case "changed":
+      client.abort();
+      throw new ServerTrustError(
+        changedKeyMessage(
+          host,
+          check.expected,
+          presented,
+          hosts.path,
+          hosts.lineNumbers(host),
+        ),
       );
+    case "new":
+      break;
+    default: {
+      const unreachable: never = check;
+      return unreachable;
     }
   }
-  return client;
+  switch (trust.firstContact) {
+    case "refuse":
+      client.abort();
+      throw new ServerTrustError(firstContactRefusal(host, presented));
+    case "ask":
+      if (!await askFirstContact(asker, host, presented)) {
+        client.abort();
+        throw new ServerTrustError(firstContactDeclined(host));
+      }
+      await hosts.remember(host, presented);
+      asker.print(
+        `Permanently added '${host}' to the list of known servers (${hosts.path}).`,
+      );
+      // The server stops waiting for a name after a while: if it gave up
+      // while the user read the fingerprint, connect again (now known). A
+      // round trip tells, where the close may still be on its way.
+      if (client.isOver || (await client.request({ t: "ping" })).t !== "pong") {
+        client.abort();
+        return await connectTrusted(url, trust, asker);
+      }
+      return client;
+    case "trust":
+      await hosts.remember(host, presented);
+      asker.print(
+        `First connection to ${host}: its key is ${presented}. Remembering it in ${hosts.path}; compare it with what the server printed.`,
+      );
+      return client;
+    default: {
+      const unreachable: never = trust.firstContact;
+      return unreachable;
+    }
+  }
 }
 
 function sleep(ms: number): Promise<void> {
@@ -653,6 +737,11 @@ function learnNames(
   }
 }
 
+function explainConnectError(error: unknown, url: string): string {
+  if (error instanceof ServerTrustError) return error.message;
+  return describeConnectError(messageOf(error), url);
+}
+
 function describeConnectError(reason: string, url: string): string {
   if (/Invalid status code: 503/.test(reason)) {
     return `The server at ${url} refused the connection: it is full, or there are too many connections from your address. Try again later`;
@@ -660,9 +749,7 @@ function describeConnectError(reason: string, url: string): string {
   if (/refused|tcp connect error|os error 111/i.test(reason)) {
     return `Cannot connect to ${url}: connection refused. Is 'chat serve' running there?`;
   }
-  return reason.startsWith("Server key mismatch") ||
-      reason.startsWith("Cannot") ||
-      reason.startsWith("The key of server")
+  return reason.startsWith("Cannot")
     ? reason
     : `Cannot connect to ${url}: ${reason}`;
 }

@@ -12,13 +12,13 @@ import {
   importIdentityPem,
 } from "./identity.ts";
 import { randomBytes, toHex } from "./bytes.ts";
+import { createPrivateDir, PRIVATE_FILE_MODE } from "../fs/private_paths.ts";
 
 /** No PEM identity file comes near this; anything larger is the wrong file. */
 const MAX_IDENTITY_FILE_BYTES = 64 * 1024;
 
 /** The key is a secret: only its owner may read it, or list the folder it is in. */
-const IDENTITY_FILE_MODE = 0o600;
-const CONFIG_DIR_MODE = 0o700;
+const IDENTITY_FILE_MODE = PRIVATE_FILE_MODE;
 
 const APP_DIR = "chat";
 const IDENTITY_FILE = "identity.pem";
@@ -110,7 +110,7 @@ export async function loadOrCreateIdentity(
     };
   }
   const generated = await generateIdentity();
-  await makeParentDir(path);
+  makeParentDir(path);
   if (await publishNew(path, generated.privatePem)) {
     return {
       identity: await importIdentityFile(path, generated.privatePem),
@@ -140,7 +140,7 @@ export async function createIdentityFile(
   options: CreateIdentityOptions,
 ): Promise<Identity> {
   const generated = await generateIdentity();
-  await makeParentDir(path);
+  makeParentDir(path);
   if (options.force) {
     const temporary = temporaryPath(path);
     try {
@@ -242,10 +242,11 @@ async function importIdentityFile(
   }
 }
 
-async function makeParentDir(path: string): Promise<void> {
+function makeParentDir(path: string): void {
   const parent = (Deno.build.os === "windows" ? win32 : posix).dirname(path);
   try {
-    await Deno.mkdir(parent, { recursive: true, mode: CONFIG_DIR_MODE });
+    // Exactly 0700 if created here, whatever the umask.
+    createPrivateDir(parent);
   } catch (error) {
     throw new IdentityFileError(
       `Cannot create folder '${parent}' for identity '${path}': ${

@@ -13,11 +13,12 @@ import {
   KeyFormatError,
 } from "./keys.ts";
 import { randomBytes, toHex } from "./bytes.ts";
+import { createPrivateDir, PRIVATE_FILE_MODE } from "../fs/private_paths.ts";
 
 /** No PEM key file comes near this; anything larger is the wrong file. */
 const MAX_KEY_FILE_BYTES = 64 * 1024;
 
-const PRIVATE_KEY_MODE = 0o600;
+const PRIVATE_KEY_MODE = PRIVATE_FILE_MODE;
 const PUBLIC_KEY_MODE = 0o644;
 
 /** A key file that cannot be read, used or written. */
@@ -93,8 +94,8 @@ export async function writeKeyPair(
       if (await pathExists(path)) throw refuseOverwrite(path);
     }
   }
-  await makeParentDir(privatePath);
-  await makeParentDir(publicPath);
+  makeParentDir(privatePath);
+  makeParentDir(publicPath);
   await writeKeyFile(privatePath, privatePem, PRIVATE_KEY_MODE, force);
   try {
     await writeKeyFile(publicPath, publicPem, PUBLIC_KEY_MODE, force);
@@ -185,10 +186,12 @@ async function writeKeyFile(
   }
 }
 
-async function makeParentDir(path: string): Promise<void> {
+function makeParentDir(path: string): void {
   const parent = dirname(path);
   try {
-    await Deno.mkdir(parent, { recursive: true });
+    // A new key folder is the owner's alone (ssh's ~/.ssh is 0700); the
+    // public key is handed out by copying it, not by reading it in place.
+    createPrivateDir(parent);
   } catch (error) {
     throw new KeyFileError(
       `Cannot create directory '${parent}': ${describeIoError(error, "write")}`,

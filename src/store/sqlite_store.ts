@@ -36,6 +36,12 @@ import {
   type UserRecord,
 } from "./store.ts";
 import type { Timestamp } from "../protocol/messages.ts";
+import {
+  createPrivateDir,
+  describeModeChange,
+  PRIVATE_FILE_MODE,
+  restrictMode,
+} from "../fs/private_paths.ts";
 
 /**
  * The database file's name inside a data folder, for callers that have a
@@ -51,6 +57,11 @@ export interface StoreOptions {
   synchronous?: "NORMAL" | "FULL";
   /** How long to wait for another process holding the write lock. */
   busyTimeoutMs?: number;
+  /**
+   * Told when an existing database, log or shared-memory file was readable
+   * by others and has been made private (the line says which and how).
+   */
+  notice?: (line: string) => void;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
@@ -104,7 +115,7 @@ export class SqliteStore implements Store {
 
   static open(path: string, options: StoreOptions = {}): SqliteStore {
     const memory = path === ":memory:";
-    if (!memory) prepareLocation(path);
+    if (!memory) prepareLocation(path, options.notice ?? (() => {}));
     let db: DatabaseSync;
     try {
       db = new DatabaseSync(path, {
@@ -909,9 +920,15 @@ class WalSync {
   }
 }
 
-// Creates the folder for a new database and refuses a folder in place of the
-// file, which SQLite reports only as "unable to open".
-function prepareLocation(path: string): void {
+// Creates the folder for a new database (0700) and the file itself (0600),
+// narrows an existing database and its log and shared-memory files to 0600,
+// and refuses a folder in place of the file, which SQLite reports only as
+// "unable to open". The database holds every private and group message.
+//
+// SQLite creates a new database 0644 whatever the umask, and its -wal and
+// -shm files with the mode of the database file: creating the (empty, and so
+// valid) database file 0600 first makes all three private.
+function prepareLocation(path: string, notice: (line: string) => void): void {
   let info: Deno.FileInfo | null = null;
   try {
     info = Deno.statSync(path);
@@ -927,7 +944,7 @@ function prepareLocation(path: string): void {
   const folder = parentOf(path);
   if (info === null && folder !== null) {
     try {
-      Deno.mkdirSync(folder, { recursive: true });
+      createPrivateDir(folder);
     } catch (error) {
       throw new StoreError(
         "cannot_open",
@@ -935,6 +952,32 @@ function prepareLocation(path: string): void {
           error instanceof Error ? error.message : String(error)
         }`,
         { cause: error },
+      );
+    }
+  }
+  if (info === null) {
+    try {
+      Deno.writeFileSync(path, new Uint8Array(), {
+        mode: PRIVATE_FILE_MODE,
+        createNew: true,
+      });
+    } catch {
+      // Created by another process meanwhile (narrowed below like any other),
+      // or not creatable: SQLite then says why, in the words translate() knows.
+    }
+  }
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      const change = restrictMode(file);
+      if (change !== null) {
+        notice(describeModeChange(change, "the database file"));
+      }
+    } catch (error) {
+      // Someone else's file, say: the data is still safe to use, only exposed.
+      notice(
+        `Cannot make the database file '${file}' private (${
+          error instanceof Error ? error.message : String(error)
+        }); make it readable only by the user who runs the server`,
       );
     }
   }

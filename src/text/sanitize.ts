@@ -4,19 +4,38 @@
  * Make text from other people safe to print on a terminal.
  *
  * Anything that could steer the terminal (C0 and C1 controls, so no escape
- * sequence ever reaches it raw) or hide what the text says (bidi overrides,
- * zero-width characters) is made visible instead of being dropped, so the
- * reader sees that something was there. Joiners and variation selectors that
- * emoji sequences need are kept.
+ * sequence ever reaches it raw) or hide what the text says (bidi controls,
+ * format characters, default-ignorable characters such as zero-width spaces,
+ * tag characters and Hangul fillers, stray variation selectors, floods of
+ * combining marks) is made visible instead of being dropped, so the reader
+ * sees that something was there. What emoji and ideographs need is kept:
+ *
+ * - ZWJ (U+200D) between two emoji: it draws one picture from several
+ *   (👨‍👩‍👧, 🏳️‍🌈) and hides nothing, since both sides are visible
+ *   emoji; at worst a terminal that lacks the sequence shows them side by
+ *   side. Anywhere else (including Indic conjuncts, like ZWNJ) it is shown,
+ *   because there it could join or split a word invisibly.
+ * - One variation selector straight after a character it can select a form
+ *   of: VS15/VS16 after an emoji, VS1-VS14 after an ideograph or a maths
+ *   symbol (standardised variants), VS17-VS256 after an ideograph
+ *   (ideographic variation sequences). Any other, and any second one in a
+ *   row, is shown: 256 selectors in a row is how bytes are smuggled in text
+ *   that looks like one emoji.
+ * - Tag characters only as an emoji flag's subdivision (🏴 + 2-6 letters or
+ *   digits + CANCEL TAG, e.g. England's flag). Any other tag is shown: tags
+ *   spell invisible ASCII.
  *
  * @module
  */
 
 /**
- * Return `text` with control, bidi and invisible characters made visible:
+ * Return `text` with control, format and invisible characters made visible:
  * C0 controls and DEL in caret notation (ESC as `^[`, newline as `^J`, DEL as
- * `^?`), a tab as one space, C1 controls, bidi controls, zero-width and other
- * invisible format characters as `<U+XXXX>`, lone surrogates as U+FFFD.
+ * `^?`), a tab as one space, C1 controls, bidi controls, format characters
+ * (Unicode category Cf), default-ignorable characters, line and paragraph
+ * separators and stray variation selectors as `<U+XXXX>`, more than
+ * {@linkcode MAX_COMBINING_MARKS} combining marks in a row as `<+N marks>`,
+ * lone surrogates as U+FFFD.
  *
  * @example
  * ```ts
@@ -24,7 +43,7 @@
  * ```
  */
 export function sanitizeForTerminal(text: string): string {
-  return rewrite(text, visible);
+  return rewrite(text, visible, (count) => `<+${count} marks>`);
 }
 
 /**
@@ -33,8 +52,15 @@ export function sanitizeForTerminal(text: string): string {
  * marker would only be noise, such as a window title.
  */
 export function stripControls(text: string): string {
-  return rewrite(text, removed);
+  return rewrite(text, removed, removed);
 }
+
+/**
+ * Combining marks kept on one base character. Real text stacks a few (Vietnamese
+ * two, pointed Hebrew with cantillation four or so); "Zalgo" text stacks
+ * hundreds, which draw over the lines around it.
+ */
+export const MAX_COMBINING_MARKS = 8;
 
 type Replacer = (code: number) => string;
 
@@ -48,49 +74,204 @@ function removed(): string {
   return "";
 }
 
-/** Whether a UTF-16 code unit (not a surrogate) must not reach the terminal. */
-function isUnsafe(code: number): boolean {
-  return code < 0x20 ||
-    (code >= 0x7f && code <= 0x9f) ||
-    code === 0x00ad || // soft hyphen: invisible unless a line breaks there
-    code === 0x061c || // Arabic letter mark (bidi)
-    code === 0x180e || // Mongolian vowel separator
-    (code >= 0x200b && code <= 0x200f && code !== 0x200d) || // ZWSP, ZWNJ, LRM, RLM; ZWJ joins emoji
-    (code >= 0x2028 && code <= 0x202e) || // line/paragraph separators, bidi embeddings and overrides
-    // Word joiner, invisible operators, bidi isolates and the deprecated
-    // (still invisible) shaping controls: the whole block is default-ignorable.
-    (code >= 0x2060 && code <= 0x206f) ||
-    code === 0xfeff;
+/**
+ * Never printed as they are: format characters (Cf: bidi controls, zero-width
+ * characters, tags, Arabic number signs...), default-ignorable code points
+ * (Hangul fillers, CGJ, Mongolian and Khmer invisibles, and the reserved
+ * ignorable ranges, so characters assigned later are covered too), line and
+ * paragraph separators, and controls.
+ */
+const INVISIBLE =
+  /^[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{Zl}\p{Zp}]$/u;
+const MARK = /^\p{M}$/u;
+const PICTOGRAPHIC = /^\p{Extended_Pictographic}$/u;
+const EMOJI = /^\p{Emoji}$/u;
+const EMOJI_MODIFIER = /^\p{Emoji_Modifier}$/u;
+const IDEOGRAPH = /^\p{Ideographic}$/u;
+const MATH = /^\p{Sm}$/u;
+
+const ZWJ = 0x200d;
+const VS15 = 0xfe0e;
+const VS16 = 0xfe0f;
+const BLACK_FLAG = 0x1f3f4;
+const CANCEL_TAG = 0xe007f;
+
+/** What a variation selector right after this character may select. */
+type VariationBase = "emoji" | "ideograph" | "math" | null;
+
+function variationBase(char: string): VariationBase {
+  if (IDEOGRAPH.test(char)) return "ideograph";
+  if (EMOJI.test(char)) return "emoji";
+  if (MATH.test(char)) return "math";
+  return null;
 }
 
-function rewrite(text: string, replace: Replacer): string {
+function isVariationSelector(code: number): boolean {
+  return (code >= 0xfe00 && code <= 0xfe0f) ||
+    (code >= 0xe0100 && code <= 0xe01ef);
+}
+
+function variationAllowed(code: number, base: VariationBase): boolean {
+  switch (base) {
+    case null:
+      return false;
+    case "emoji":
+      return code === VS15 || code === VS16;
+    case "ideograph":
+      return code !== VS15 && code !== VS16;
+    case "math":
+      return code >= 0xfe00 && code <= 0xfe0d;
+    default: {
+      const unreachable: never = base;
+      return unreachable;
+    }
+  }
+}
+
+/** A subdivision flag's tag letters or digits. */
+function isFlagTag(code: number): boolean {
+  return (code >= 0xe0030 && code <= 0xe0039) ||
+    (code >= 0xe0061 && code <= 0xe007a);
+}
+
+/**
+ * The length in UTF-16 units of an emoji tag sequence's tags and CANCEL TAG
+ * starting at `at` (just after 🏴), or 0 if there is none there.
+ */
+function flagTagsLength(text: string, at: number): number {
+  let i = at;
+  let tags = 0;
+  for (;;) {
+    const code = text.codePointAt(i);
+    if (code === CANCEL_TAG) {
+      return tags >= 2 && tags <= 6 ? i + 2 - at : 0;
+    }
+    if (code === undefined || !isFlagTag(code) || ++tags > 6) return 0;
+    i += 2;
+  }
+}
+
+/** The number of code points in the run of combining marks starting at `at`, and its length. */
+function markRun(text: string, at: number): { count: number; end: number } {
+  let i = at;
+  let count = 0;
+  for (;;) {
+    const code = text.codePointAt(i);
+    if (code === undefined) break;
+    const char = String.fromCodePoint(code);
+    if (!MARK.test(char) || isVariationSelector(code)) break;
+    count++;
+    i += char.length;
+  }
+  return { count, end: i };
+}
+
+/**
+ * Everything {@link rewrite} may change: controls, format, default-ignorable
+ * and separator characters, marks, lone surrogates. Text without any (most
+ * text, in any script) is returned as it is after one native scan.
+ */
+const ATTENTION =
+  /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{Zl}\p{Zp}\p{M}\p{Cs}]/u;
+
+function rewrite(
+  text: string,
+  replace: Replacer,
+  flood: (count: number) => string,
+): string {
+  if (!ATTENTION.test(text)) return text;
   let out = "";
   // Start of the text not yet copied to `out`; stays 0 while nothing changed.
   let from = 0;
+  // What the last base character lets follow it (reset by anything else).
+  let afterPictographic = false;
+  let base: VariationBase = null;
+  let marks = 0;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     // Fast path: printable ASCII is the common case and always safe.
-    if (code >= 0x20 && code < 0x7f) continue;
+    if (code >= 0x20 && code < 0x7f) {
+      afterPictographic = false;
+      // Keycaps: 1️⃣ is a digit, VS16 and U+20E3.
+      base = (code >= 0x30 && code <= 0x39) || code === 0x23 || code === 0x2a
+        ? "emoji"
+        : null;
+      marks = 0;
+      continue;
+    }
     let replacement: string;
-    if (code >= 0xd800 && code <= 0xdfff) {
-      const next = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
-      if (code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
-        // A well-formed pair (emoji, variation selectors supplement, tags).
-        i++;
-        continue;
-      }
+    let skip = 0;
+    if (code >= 0xdc00 && code <= 0xdfff) {
+      // A low surrogate here has no high surrogate before it.
+      replacement = "\ufffd";
+    } else if (
+      code >= 0xd800 && code <= 0xdbff &&
+      !(text.charCodeAt(i + 1) >= 0xdc00 && text.charCodeAt(i + 1) <= 0xdfff)
+    ) {
       // A lone surrogate cannot be encoded to UTF-8 for the terminal.
       replacement = "\ufffd";
     } else if (code === 0x09) {
       // A tab would jump to the next tab stop and could hide text behind it.
       replacement = " ";
-    } else if (isUnsafe(code)) {
-      replacement = replace(code);
     } else {
-      continue;
+      const point = text.codePointAt(i)!;
+      const char = String.fromCodePoint(point);
+      const width = char.length;
+      if (point === ZWJ) {
+        if (afterPictographic && PICTOGRAPHIC.test(nextChar(text, i + 1))) {
+          base = null;
+          marks = 0;
+          continue;
+        }
+        replacement = replace(point);
+      } else if (isVariationSelector(point)) {
+        if (variationAllowed(point, base)) {
+          base = null;
+          i += width - 1;
+          continue;
+        }
+        replacement = replace(point);
+        skip = width - 1;
+      } else if (point === BLACK_FLAG) {
+        const tags = flagTagsLength(text, i + 2);
+        i += 1 + tags;
+        afterPictographic = true;
+        base = tags === 0 ? "emoji" : null;
+        marks = 0;
+        continue;
+      } else if (INVISIBLE.test(char)) {
+        replacement = replace(point);
+        skip = width - 1;
+      } else if (MARK.test(char)) {
+        if (marks < MAX_COMBINING_MARKS) {
+          marks++;
+          i += width - 1;
+          continue;
+        }
+        const run = markRun(text, i);
+        replacement = flood(run.count);
+        skip = run.end - i - 1;
+      } else {
+        // A visible character: it decides what may follow it.
+        if (!EMOJI_MODIFIER.test(char)) {
+          afterPictographic = PICTOGRAPHIC.test(char);
+        }
+        base = variationBase(char);
+        marks = 0;
+        i += width - 1;
+        continue;
+      }
+      afterPictographic = false;
+      base = null;
     }
     out += text.slice(from, i) + replacement;
+    i += skip;
     from = i + 1;
   }
   return from === 0 ? text : out + text.slice(from);
+}
+
+function nextChar(text: string, at: number): string {
+  const code = text.codePointAt(at);
+  return code === undefined ? "" : String.fromCodePoint(code);
 }

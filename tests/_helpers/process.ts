@@ -26,10 +26,27 @@ export class ChatProcess {
 
   constructor(
     args: string[],
-    options: { cwd?: string; env?: Record<string, string> } = {},
+    options: {
+      cwd?: string;
+      env?: Record<string, string>;
+      /** Run under this umask (octal, e.g. "000"), set by a shell first. */
+      umask?: string;
+      /**
+       * Run on a pseudo-terminal (util-linux `script`, see {@link hasPty}):
+       * stdin and stdout are then a terminal, as for a person.
+       */
+      tty?: boolean;
+    } = {},
   ) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--quiet", ...PERMISSIONS, MAIN, ...args],
+    const [program, programArgs] = launcher(options, [
+      "run",
+      "--quiet",
+      ...PERMISSIONS,
+      MAIN,
+      ...args,
+    ]);
+    this.child = new Deno.Command(program, {
+      args: programArgs,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -103,6 +120,64 @@ export class ChatProcess {
       // Already gone.
     }
   }
+}
+
+/**
+ * `deno` with `args`; or, to set a umask or give it a terminal, a shell
+ * command run by `sh` or by `script` (which runs it on a new pseudo-terminal
+ * and relays our pipes to it).
+ */
+function launcher(
+  options: { umask?: string; tty?: boolean },
+  args: string[],
+): [string, string[]] {
+  if (options.umask === undefined && !options.tty) {
+    return [Deno.execPath(), args];
+  }
+  if (options.umask !== undefined && !/^[0-7]{3,4}$/.test(options.umask)) {
+    throw new TypeError(`Bad umask '${options.umask}'`);
+  }
+  const command =
+    (options.umask === undefined ? "" : `umask ${options.umask} && `) +
+    `exec ${[Deno.execPath(), ...args].map(shellQuote).join(" ")}`;
+  return options.tty
+    ? ["script", [
+      "--quiet",
+      "--return",
+      "--flush",
+      "--command",
+      command,
+      "/dev/null",
+    ]]
+    : ["sh", ["-c", command]];
+}
+
+function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * Whether {@link ChatProcess} can run a process on a pseudo-terminal: util-linux
+ * `script` (Debian's bsdutils, an essential package) is installed, or could be
+ * installed here (as root, with apt-get, as bench/_servers.ts does for ngircd).
+ */
+export async function hasPty(): Promise<boolean> {
+  const found = () =>
+    new Deno.Command("script", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    })
+      .output().then((r) => r.success, () => false);
+  if (await found()) return true;
+  // Fails harmlessly where we are not root or apt-get is not there.
+  if (Deno.build.os !== "linux") return false;
+  await new Deno.Command("apt-get", {
+    args: ["install", "-y", "bsdutils"],
+    stdout: "null",
+    stderr: "null",
+  }).output().catch(() => {});
+  return await found();
 }
 
 /** A 2048-bit server key pair in `dir` (fast); throws if `keygen` fails. */

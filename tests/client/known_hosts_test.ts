@@ -3,6 +3,7 @@ import { join } from "node:path";
 import {
   changedKeyMessage,
   hostKeyOf,
+  hostLineNumbers,
   KnownHosts,
   KnownHostsError,
   normalizeHostKey,
@@ -240,4 +241,31 @@ Deno.test("changedKeyMessage shows both fingerprints and what to do", () => {
   assert.match(message, /^The key of server a\.lan:8767 has changed/);
   assert.match(message, /'\/x\/known_hosts'/);
   assert.ok(!message.endsWith("."));
+  assert.ok(message.endsWith("pass the server's public key with --pub FILE"));
+});
+
+Deno.test("changedKeyMessage names the lines to remove when it knows them", () => {
+  assert.ok(
+    changedKeyMessage("a.lan:8767", FP_A, FP_B, "/x/known_hosts", [4]).includes(
+      "remove line 4 (a.lan:8767) from '/x/known_hosts'",
+    ),
+  );
+  assert.ok(
+    changedKeyMessage("a.lan:8767", FP_A, FP_B, "/x/known_hosts", [2, 7])
+      .includes("remove lines 2, 7 (a.lan:8767) from '/x/known_hosts'"),
+  );
+});
+
+Deno.test("hostLineNumbers finds every line for a server, in any spelling", () => {
+  const text = [
+    "# comment",
+    `A.LAN ${FP_A}`,
+    "garbage",
+    `b.lan:8767 ${FP_B}`,
+    `a.lan:8767 ${FP_B}`,
+    `a.lan:9000 ${FP_B}`,
+  ].join("\n");
+  assert.deepEqual(hostLineNumbers(text, "a.lan:8767"), [2, 5]);
+  assert.deepEqual(hostLineNumbers(text, "c.lan"), []);
+  assert.deepEqual(hostLineNumbers(text, "not an address"), []);
 });

@@ -266,23 +266,26 @@ Deno.test("every acknowledged message survives a kill -9 of the server mid-traff
   });
 });
 
-Deno.test("chat connect without --pub remembers a server's key and refuses it when it changes", async () => {
+Deno.test("chat connect --trust-first-use remembers a server's key, and refuses it when it changes, naming the line to remove", async () => {
   await withDir(async (dir) => {
     await makeKeys(`${dir}/first`);
     await makeKeys(`${dir}/second`);
     const home = `${dir}/config`;
     let server = serve(dir, 0, `${dir}/first`);
-    const run = (port: string) =>
-      new ChatProcess(["connect", `127.0.0.1:${port}`, "--user", "sophia"], {
-        cwd: dir, // no keys/public.pem here: the known-hosts file decides
-        env: { XDG_CONFIG_HOME: home },
-      });
+    const run = (port: string, ...extra: string[]) =>
+      new ChatProcess(
+        ["connect", `127.0.0.1:${port}`, "--user", "sophia", ...extra],
+        {
+          cwd: dir, // no keys/public.pem here: the known-hosts file decides
+          env: { XDG_CONFIG_HOME: home },
+        },
+      );
     try {
       const port = await listeningPort(server);
       const [, fingerprint] = await server.waitFor(
         /Server key fingerprint: (SHA256:\S+)/,
       );
-      const first = run(port);
+      const first = run(port, "--trust-first-use");
       await first.write("/quit\n");
       assert.equal((await first.finish()).code, 0, first.stdout + first.stderr);
       assert.ok(
@@ -316,6 +319,17 @@ Deno.test("chat connect without --pub remembers a server's key and refuses it wh
         ),
         refused.stdout,
       );
+      // The header takes lines 1-3; the server is on line 4.
+      assert.ok(
+        refused.stdout.includes(
+          `remove line 4 (127.0.0.1:${port}) from '${home}/chat/known_hosts' or pass the server's public key with --pub FILE`,
+        ),
+        refused.stdout,
+      );
+      // --trust-first-use trusts a first contact only, never a changed key.
+      const stillRefused = run(port, "--trust-first-use");
+      assert.equal((await stillRefused.finish()).code, 1);
+      assert.match(stillRefused.stdout, /The key of server .* has changed/);
       assert.doesNotMatch(refused.stdout, /Username registered/);
     } finally {
       server.kill("SIGKILL");

@@ -135,6 +135,79 @@ Deno.test("openStore creates the database, its folder and the schema, in WAL mod
   });
 });
 
+Deno.test({
+  name:
+    "openStore under umask 000 creates the folder 0700 and the database, its log and shared memory 0600",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      const path = `${dir}/data/chat.db`;
+      // In a child started by a shell under umask 000, since changing this
+      // process's umask needs --allow-sys=umask. It prints the modes while
+      // the store is open (the log and shared memory exist only then).
+      const module = new URL("../../src/store/sqlite_store.ts", import.meta.url)
+        .href;
+      const code = `
+        import { openStore } from ${JSON.stringify(module)};
+        const path = ${JSON.stringify(path)};
+        const store = openStore(path);
+        store.transaction(() => store.ensureUser("alice", "alice", 1));
+        const mode = (p) => Deno.statSync(p).mode & 0o7777;
+        const files = [${
+        JSON.stringify(`${dir}/data`)
+      }, path, path + "-wal", path + "-shm"];
+        console.log(JSON.stringify(files.map(mode)));
+        store.close();`;
+      const output = await new Deno.Command("sh", {
+        args: [
+          "-c",
+          `umask 000 && exec "$0" eval "$1"`,
+          Deno.execPath(),
+          code,
+        ],
+      }).output();
+      assert.ok(output.success, new TextDecoder().decode(output.stderr));
+      assert.deepEqual(
+        JSON.parse(new TextDecoder().decode(output.stdout)),
+        [0o700, 0o600, 0o600, 0o600],
+      );
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "openStore narrows an existing database, log and shared memory to 0600 and says so",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    await withTempDir((dir) => {
+      const path = `${dir}/chat.db`;
+      // As SQLite (and chat before issue 14) left them: 0644. The first
+      // store stays open so that the log and shared memory exist.
+      const first = openStore(path);
+      first.transaction(() => addUsers(first, "alice"));
+      const files = [path, `${path}-wal`, `${path}-shm`];
+      for (const file of files) Deno.chmodSync(file, 0o644);
+      const notices: string[] = [];
+      const store = openStore(path, { notice: (line) => notices.push(line) });
+      try {
+        for (const file of files) {
+          assert.equal(Deno.statSync(file).mode! & 0o777, 0o600, file);
+        }
+        assert.deepEqual(
+          notices,
+          files.map((file) =>
+            `Made the database file '${file}' private: its mode was 0644, now 0600`
+          ),
+        );
+      } finally {
+        store.close();
+        first.close();
+      }
+    });
+  },
+});
+
 Deno.test("openStore(':memory:') keeps nothing from one opening to the next", () => {
   withMemoryStore((store) => addUsers(store, "alice"));
   withMemoryStore((store) => assert.deepEqual(store.listUsers(), []));

@@ -1,0 +1,119 @@
+/**
+ * Folders and files only their owner may use: the server's data folder and
+ * database, key files, the client's configuration. Modes are set exactly,
+ * whatever the umask: a folder is chmod-ed after `mkdir` (which the umask
+ * narrows or, with a permissive umask, leaves too open), and an existing
+ * folder or file that group or others can use is narrowed, or reported.
+ *
+ * Windows has no Unix permission bits (Deno.chmod throws there, and stat
+ * gives no mode): there everything here does nothing, and the folders
+ * inherit the ACL of the user's profile.
+ */
+
+/** Only the owner may list, enter or change it. */
+export const PRIVATE_DIR_MODE = 0o700;
+/** Only the owner may read or write it. */
+export const PRIVATE_FILE_MODE = 0o600;
+
+/** Permission bits that give the group or others any access. */
+const GROUP_OR_OTHERS = 0o077;
+
+/** A mode this module narrowed. */
+export interface ModeChange {
+  path: string;
+  from: number;
+  to: number;
+}
+
+function hasModes(): boolean {
+  return Deno.build.os !== "windows";
+}
+
+/** "0644": permission bits as chmod and ls users know them. */
+export function formatMode(mode: number): string {
+  return (mode & 0o7777).toString(8).padStart(4, "0");
+}
+
+/**
+ * Creates `path` and any missing parents. If `path` itself did not exist,
+ * it ends up exactly {@link PRIVATE_DIR_MODE}; an existing folder is left as
+ * it is (see {@link restrictMode}), since it may be anyone's, like /tmp.
+ *
+ * @throws the error of `Deno.mkdir` or `Deno.chmod`
+ */
+export function createPrivateDir(path: string): void {
+  let existed = true;
+  try {
+    Deno.statSync(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    existed = false;
+  }
+  Deno.mkdirSync(path, { recursive: true, mode: PRIVATE_DIR_MODE });
+  if (!existed && hasModes()) Deno.chmodSync(path, PRIVATE_DIR_MODE);
+}
+
+/**
+ * Narrows an existing folder to {@link PRIVATE_DIR_MODE} or file to
+ * {@link PRIVATE_FILE_MODE} when the group or others have any access, and
+ * says what it changed; null when there is nothing at `path` or nothing to
+ * change. Follows a symbolic link, as chmod does.
+ *
+ * @throws the error of `Deno.stat` (other than not found) or `Deno.chmod`
+ */
+export function restrictMode(path: string): ModeChange | null {
+  if (!hasModes()) return null;
+  const mode = looseMode(path);
+  if (mode === null) return null;
+  const info = Deno.statSync(path);
+  const to = info.isDirectory ? PRIVATE_DIR_MODE : PRIVATE_FILE_MODE;
+  Deno.chmodSync(path, to);
+  return { path, from: mode, to };
+}
+
+/**
+ * The permission bits of `path` when the group or others have any access to
+ * it, else null (also when there is nothing there, or on Windows).
+ *
+ * @throws the error of `Deno.stat` other than not found
+ */
+export function looseMode(path: string): number | null {
+  if (!hasModes()) return null;
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+  const mode = (info.mode ?? 0) & 0o7777;
+  return (mode & GROUP_OR_OTHERS) === 0 ? null : mode;
+}
+
+/** The log line for a mode this module narrowed. */
+export function describeModeChange(change: ModeChange, what: string): string {
+  return `Made ${what} '${change.path}' private: its mode was ${
+    formatMode(change.from)
+  }, now ${formatMode(change.to)}`;
+}
+
+/**
+ * ssh's warning for a private key that the group or others can read, with
+ * what that risks ("can pose as this server") and the command that fixes it. ssh refuses such a key; chat warns and goes on,
+ * so that a server someone relies on still starts.
+ */
+export function unprotectedKeyWarning(
+  path: string,
+  mode: number,
+  risk: string,
+): string {
+  const bar = "@".repeat(59);
+  return [
+    bar,
+    "@         WARNING: UNPROTECTED PRIVATE KEY FILE!          @",
+    bar,
+    `Permissions ${formatMode(mode)} for '${path}' are too open.`,
+    `Anyone who can read it ${risk}. Fix it with:`,
+    `    chmod 600 '${path.replaceAll("'", `'\\''`)}'`,
+  ].join("\n");
+}

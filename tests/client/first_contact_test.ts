@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import {
+  type Asker,
+  askFirstContact,
+  FIRST_CONTACT_QUESTION,
+  firstContactLines,
+  firstContactRefusal,
+  parseFirstContactAnswer,
+} from "../../src/client/first_contact.ts";
+
+const FP = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU";
+const OTHER = "SHA256:rB/WMu3IX0cdNkPCFb+HUN1RkEt+fBNXNdi0hBVsJAs";
+
+/** An asker that answers from a list (null: end of input) and records everything. */
+function scripted(answers: (string | null)[]): Asker & {
+  printed: string[];
+  asked: string[];
+} {
+  const printed: string[] = [];
+  const asked: string[] = [];
+  return {
+    printed,
+    asked,
+    print: (line) => printed.push(line),
+    question: (prompt) => {
+      asked.push(prompt);
+      if (answers.length === 0) {
+        throw new Error(`unexpected question ${prompt}`);
+      }
+      return Promise.resolve(answers.shift()!);
+    },
+  };
+}
+
+Deno.test("parseFirstContactAnswer reads yes, no and fingerprints as ssh does", () => {
+  const table: [string, string][] = [
+    ["yes", "yes"],
+    ["YES", "yes"],
+    [" Yes ", "yes"],
+    ["no", "no"],
+    ["No", "no"],
+    [FP, "yes"],
+    [FP.slice("SHA256:".length), "yes"],
+    [`${FP}=`, "yes"],
+    [OTHER, "mismatch"],
+    ["y", "unclear"],
+    ["n", "unclear"],
+    ["yes please", "unclear"],
+    ["", "unclear"],
+    ["SHA256:short", "unclear"],
+  ];
+  for (const [answer, kind] of table) {
+    assert.equal(parseFirstContactAnswer(answer, FP).kind, kind, answer);
+  }
+});
+
+Deno.test("askFirstContact shows the host and fingerprint and accepts yes", async () => {
+  const asker = scripted(["yes"]);
+  assert.equal(await askFirstContact(asker, "10.0.0.5:8767", FP), true);
+  assert.deepEqual(asker.printed, [
+    "The authenticity of host '10.0.0.5:8767' can't be established.",
+    `Server key fingerprint is ${FP}.`,
+    "Compare it with the fingerprint 'chat serve' printed on the server, or ask its operator.",
+  ]);
+  assert.deepEqual(asker.asked, [FIRST_CONTACT_QUESTION]);
+  assert.equal(
+    FIRST_CONTACT_QUESTION,
+    "Are you sure you want to continue connecting (yes/no/[fingerprint])? ",
+  );
+});
+
+Deno.test("askFirstContact refuses on no and at the end of input", async () => {
+  assert.equal(await askFirstContact(scripted(["no"]), "h:1", FP), false);
+  assert.equal(await askFirstContact(scripted([null]), "h:1", FP), false);
+});
+
+Deno.test("askFirstContact asks again until the answer is clear", async () => {
+  const asker = scripted(["y", "", "sure", "yes"]);
+  assert.equal(await askFirstContact(asker, "h:1", FP), true);
+  assert.equal(asker.asked.length, 4);
+  assert.deepEqual(
+    asker.asked.slice(1),
+    Array(3).fill("Please type 'yes', 'no' or the fingerprint: "),
+  );
+});
+
+Deno.test("askFirstContact accepts the matching fingerprint and refuses another one", async () => {
+  assert.equal(await askFirstContact(scripted([FP]), "h:1", FP), true);
+  const asker = scripted([OTHER]);
+  assert.equal(await askFirstContact(asker, "h:1", FP), false);
+  assert.match(
+    asker.printed.at(-1)!,
+    /^That is not the fingerprint of the key h:1 presents \(SHA256:47DE.*\): someone may be intercepting the connection\.$/,
+  );
+});
+
+Deno.test("firstContactLines and firstContactRefusal name the host and fingerprint; the refusal says what to pass", () => {
+  assert.ok(firstContactLines("h:1", FP).some((line) => line.includes(FP)));
+  const refusal = firstContactRefusal("10.0.0.5:8767", FP);
+  assert.match(
+    refusal,
+    /^The authenticity of host '10\.0\.0\.5:8767' can't be established/,
+  );
+  assert.ok(refusal.includes(FP));
+  assert.ok(refusal.includes("stdin is not a terminal"));
+  assert.ok(
+    refusal.endsWith(
+      "pass the server's public key with --pub FILE, or --trust-first-use to trust the key it presents now",
+    ),
+  );
+});

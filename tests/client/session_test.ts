@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { KnownHosts } from "../../src/client/known_hosts.ts";
+import { runSession } from "../../src/client/session.ts";
+import type { Terminal } from "../../src/client/terminal.ts";
+import { startTestServer, testIdentity } from "../_helpers/chat.ts";
+
+/** Waits for `condition` with a deadline (polling, since it is another party's state). */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** A terminal with a person at it, answering questions through `answer`. */
+function personAt(
+  answer: (prompt: string) => Promise<string | null>,
+  lines: string[],
+): Terminal & { printed: string[] } {
+  const printed: string[] = [];
+  return {
+    printed,
+    interactive: true,
+    color: false,
+    print: (line) => printed.push(line),
+    question: answer,
+    setPrompt: () => {},
+    setStatus: () => {},
+    nextLine: () => Promise.resolve(lines.shift() ?? null),
+    setCompleter: () => {},
+    close: () => {},
+  };
+}
+
+Deno.test("runSession connects again, without asking again, when the server gave up while the user read the fingerprint", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat_session_test_" });
+  await using server = await startTestServer({
+    connectionLimits: { registerTimeoutMs: 300 },
+  });
+  try {
+    const hosts = await KnownHosts.load(join(dir, "known_hosts"));
+    const terminal = personAt(async (prompt) => {
+      if (prompt.startsWith("Are you sure")) {
+        // A slow reader: the server drops the connection meanwhile.
+        await until(
+          () =>
+            server.logs.some((l) => l.includes("no username was registered")),
+          "the server to give up",
+        );
+        return "yes";
+      }
+      return "sophia";
+    }, ["/quit"]);
+    const code = await runSession({
+      url: server.url,
+      trust: { kind: "known-hosts", hosts, firstContact: "ask" },
+      identity: await testIdentity(),
+      user: null,
+      terminal,
+      files: {
+        downloadsDir: join(dir, "downloads"),
+        maxFileBytes: 1024,
+        open: false,
+        openWith: null,
+      },
+      reconnect: false,
+    });
+    assert.equal(code, 0, terminal.printed.join("\n"));
+    assert.equal(
+      terminal.printed.filter((l) => l.startsWith("The authenticity")).length,
+      1,
+    );
+    assert.ok(
+      terminal.printed.includes("SUCCESS: Username registered."),
+      terminal.printed.join("\n"),
+    );
+    assert.ok(
+      (await KnownHosts.load(join(dir, "known_hosts"))).lookup(
+        server.url.slice("ws://".length),
+      ) !== null,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
