@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { KnownHosts } from "../../src/client/known_hosts.ts";
 import { runSession } from "../../src/client/session.ts";
+import { TrustedSenders } from "../../src/client/trusted_senders.ts";
 import type { Terminal } from "../../src/client/terminal.ts";
 import { startTestServer, testIdentity } from "../_helpers/chat.ts";
 
@@ -61,7 +62,10 @@ Deno.test("runSession connects again, without asking again, when the server gave
       terminal,
       files: {
         downloadsDir: join(dir, "downloads"),
+        ownDownloadsDir: false,
         maxFileBytes: 1024,
+        accept: "none",
+        trusted: TrustedSenders.inMemory(new URL(server.url).host),
         open: false,
         openWith: null,
       },
