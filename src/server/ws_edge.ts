@@ -27,6 +27,7 @@ import {
   Inbox,
   type WireData,
 } from "../transport/connection.ts";
+import { releaseBuffer } from "../crypto/bytes.ts";
 import { addressGroup } from "./address_group.ts";
 
 export interface EdgeOptions {
@@ -181,9 +182,9 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     listener.on("close", resolve)
   );
   await new Promise<void>((resolve, reject) => {
-    listener.once("error", reject);
+    listener.once("error", (error) => reject(denoError(error)));
     listener.listen(options.port, options.hostname, () => {
-      listener.off("error", reject);
+      listener.removeAllListeners("error");
       resolve();
     });
   });
@@ -207,6 +208,18 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     },
     finished,
   };
+}
+
+/** node's listen errors as the Deno errors callers know (main.ts). */
+function denoError(error: Error & { code?: string }): Error {
+  switch (error.code) {
+    case "EADDRINUSE":
+      return new Deno.errors.AddrInUse(error.message);
+    case "EADDRNOTAVAIL":
+      return new Deno.errors.AddrNotAvailable(error.message);
+    default:
+      return error;
+  }
 }
 
 /** A quarter of the shortest deadline, within 50 ms .. 1 s. */
@@ -293,8 +306,12 @@ class WsConnection implements EdgeConnection {
 
   send(data: WireData): void {
     if (this.#ws.readyState !== OPEN) return;
-    // Copied: `ws` would hand the caller's buffer to the socket as it is.
-    this.#ws.send(typeof data === "string" ? data : Buffer.from(data));
+    if (typeof data === "string") return this.#ws.send(data);
+    // Copied: `ws` hands the caller's buffer to the socket as it is, and the
+    // caller may free it. The copy is freed as soon as it is written, not at
+    // the next garbage collection (a file's worth would pile up meanwhile).
+    const copy = data.slice();
+    this.#ws.send(copy, () => releaseBuffer(copy.buffer));
   }
 
   receive(): Promise<WireData | null> {
