@@ -72,11 +72,6 @@ export class KeyedTokenBuckets {
     return entry.bucket.take(now);
   }
 
-  /** Whether `key`'s bucket has a token, taking none. */
-  peek(key: string, now: number): boolean {
-    return this.#buckets.get(key)?.bucket.peek(now) ?? true;
-  }
-
   #expire(now: number): void {
     for (const [key, { used }] of this.#buckets) {
       if (this.#buckets.size < this.maxKeys && now - used < this.#refillMs) {
