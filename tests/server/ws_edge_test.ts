@@ -9,7 +9,15 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { connect, type Socket } from "node:net";
-import { CloseCode } from "../../src/transport/connection.ts";
+import {
+  CloseCode,
+  WebSocketConnection,
+} from "../../src/transport/connection.ts";
+import {
+  type EdgeConnection,
+  type EdgeOptions,
+  startEdge,
+} from "../../src/server/ws_edge.ts";
 import {
   assertStillChatting,
   bystanders,
@@ -306,4 +314,92 @@ Deno.test("startServer answers a request for another protocol 426, and a plain G
     h2c.close();
   }
   await until(() => server.connectionCount === 0, "the sockets to go");
+});
+
+// --- The Connection the edge hands over: WebSocketConnection's contract ------
+
+/** An edge alone on an ephemeral port; its connections go to `onConnection`. */
+async function edgeWith(
+  onConnection: (conn: EdgeConnection) => void,
+  overrides: Partial<EdgeOptions> = {},
+) {
+  const edge = await startEdge({
+    hostname: "127.0.0.1",
+    port: 0,
+    maxPayloadBytes: 2 * MIB,
+    maxMessageFragments: 1024,
+    closeTimeoutMs: 1000,
+    headersTimeoutMs: 5000,
+    idleTimeoutSeconds: 0,
+    maxSockets: 100,
+    maxSocketsPerGroup: 100,
+    accept: () => ({ kind: "in" }),
+    admit: () => null,
+    onConnection,
+    ...overrides,
+  });
+  return Object.assign(edge, {
+    url: `ws://127.0.0.1:${edge.port}`,
+    [Symbol.asyncDispose]: () => edge.close(),
+  });
+}
+
+Deno.test("startEdge's connections copy bytes on send: the caller may free or reuse its buffer at once", async () => {
+  await using edge = await edgeWith((conn) => {
+    // Sixteen MiB first, so that what follows waits in the socket's queue.
+    for (let i = 0; i < 16; i++) {
+      const big = new Uint8Array(MIB).fill(i);
+      conn.send(big);
+      big.buffer.transfer(0); // Freed (detached) right after send.
+    }
+    const small = new Uint8Array([1, 2, 3]);
+    conn.send(small);
+    small.fill(9); // Reused right after send.
+  });
+  const client = await WebSocketConnection.open(edge.url, {
+    maxInboxBytes: 32 * MIB,
+  });
+  try {
+    for (let i = 0; i < 16; i++) {
+      const big = await client.receive();
+      assert.ok(big instanceof Uint8Array);
+      assert.equal(big.byteLength, MIB);
+      assert.ok(big.every((b) => b === i), `message ${i} intact`);
+    }
+    assert.deepEqual(await client.receive(), new Uint8Array([1, 2, 3]));
+  } finally {
+    client.close();
+    await client.closed;
+  }
+});
+
+Deno.test("startEdge's connections keep what the peer sent before it closed, and resolve closed when the socket is gone", async () => {
+  let served!: (conn: EdgeConnection) => void;
+  const accepted = new Promise<EdgeConnection>((resolve) => served = resolve);
+  await using edge = await edgeWith((conn) => served(conn));
+  const client = await WebSocketConnection.open(edge.url);
+  const conn = await accepted;
+  client.send("one");
+  client.send(new Uint8Array([2, 3]));
+  client.close(CloseCode.normal, "bye");
+  assert.deepEqual(await conn.closed, { code: 1000, reason: "bye" });
+  assert.equal(edge.socketCount, 0, "the socket is gone");
+  assert.equal(await conn.receive(), "one");
+  assert.deepEqual(await conn.receive(), new Uint8Array([2, 3]));
+  assert.equal(await conn.receive(), null);
+  await client.closed;
+});
+
+Deno.test("startEdge's connections cut off with 4008 a peer whose unread messages pass the inbox limit", async () => {
+  let served!: (conn: EdgeConnection) => void;
+  const accepted = new Promise<EdgeConnection>((resolve) => served = resolve);
+  await using edge = await edgeWith((conn) => served(conn));
+  const client = await WebSocketConnection.open(edge.url);
+  const conn = await accepted;
+  // Nine MiB the server never reads: over the 8 MiB inbox.
+  for (let i = 0; i < 9; i++) client.send(new Uint8Array(MIB));
+  assert.equal((await client.closed).code, CloseCode.overloaded);
+  assert.equal(conn.localCloseReason, "it sent more than could be processed");
+  assert.equal(await conn.receive(), null, "what was unread is dropped");
+  await conn.closed;
 });
