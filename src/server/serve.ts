@@ -20,6 +20,7 @@ import {
   SharedBytes,
 } from "../transport/secure_channel.ts";
 import { connect, disconnect, type Outbound, route } from "./router.ts";
+import { AdmissionPolicy, TOO_MANY_NEW } from "./admission.ts";
 import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./config.ts";
 import {
   type IdentityBindings,
@@ -28,10 +29,10 @@ import {
   StoreBindings,
 } from "./identity_gate.ts";
 import { LogLimiter } from "./log_limiter.ts";
-import { KeyedTokenBuckets, TokenBucket } from "./rate_limit.ts";
+import { TokenBucket } from "./rate_limit.ts";
 import { Semaphore } from "./semaphore.ts";
 import { type ConnId, type ServerLimits, ServerState } from "./state.ts";
-import { type Admission, type EdgeConnection, startEdge } from "./ws_edge.ts";
+import { type EdgeConnection, startEdge } from "./ws_edge.ts";
 
 export interface ServerOptions {
   hostname: string;
@@ -139,17 +140,7 @@ export async function startServer(
 
   const channels = new Map<ConnId, SecureChannel>();
   const conns = new Set<EdgeConnection>();
-  // Checked before any RSA work: each new WebSocket costs its address a token.
-  const handshakes = new KeyedTokenBuckets(
-    limits.handshakesPerSecond,
-    limits.handshakeBurst,
-  );
-  // An address past its handshake rate is told so at that rate too (see
-  // accept).
-  const refusalAnswers = new KeyedTokenBuckets(
-    limits.handshakesPerSecond,
-    limits.handshakeBurst,
-  );
+  const admission = new AdmissionPolicy(limits);
   const decrypts = new Semaphore(limits.maxDecryptsInFlight);
   /** When each connection last sent us anything. */
   const lastHeard = new Map<ConnId, number>();
@@ -531,37 +522,6 @@ export async function startServer(
       : `${name} (${channel.remoteAddress})`;
   }
 
-  /**
-   * Refuses a new connection when a limit is reached; null lets it in. The
-   * counts include the asking socket.
-   */
-  function admit(group: string): string | null {
-    if (stopping) return "the server is shutting down";
-    if (edge.socketCount > limits.maxConnections) return "the server is full";
-    if (edge.socketsFrom(group) > limits.maxConnectionsPerAddress) {
-      return "too many connections from your address";
-    }
-    return null;
-  }
-
-  /**
-   * Each TCP connection costs its address a handshake token, taken before
-   * any HTTP or RSA work. Past the rate it is told why, at that rate too;
-   * past that, dropped unanswered.
-   */
-  function accept(group: string, address: string): Admission {
-    const now = Date.now();
-    if (handshakes.take(group, now)) return { kind: "in" };
-    const why =
-      "too many new connections from your address; try again in a few seconds";
-    refusals.log(
-      `admit:${group}`,
-      `refused a connection from ${address}: ${why}`,
-    );
-    if (!refusalAnswers.take(group, now)) return { kind: "drop" };
-    return { kind: "refuse", why };
-  }
-
   const edge = await startEdge({
     hostname: options.hostname,
     port: options.port,
@@ -573,9 +533,20 @@ export async function startServer(
     // Room to answer the refused with a 503 before dropping them unanswered.
     maxSockets: limits.maxConnections + limits.maxConnectionsPerAddress,
     maxSocketsPerGroup: 2 * limits.maxConnectionsPerAddress,
-    accept,
+    accept: (group, address) => {
+      const decided = admission.accept(group, Date.now());
+      if (decided.kind !== "in") {
+        refusals.log(
+          `admit:${group}`,
+          `refused a connection from ${address}: ${TOO_MANY_NEW}`,
+        );
+      }
+      return decided;
+    },
     admit: (group, address) => {
-      const refused = admit(group);
+      const refused = stopping
+        ? "the server is shutting down"
+        : admission.admit(edge, group);
       if (refused !== null) {
         refusals.log(
           `admit:${group}`,

@@ -29,6 +29,7 @@ import {
 } from "../transport/connection.ts";
 import { releaseBuffer } from "../crypto/bytes.ts";
 import { addressGroup } from "./address_group.ts";
+import type { Admission } from "./admission.ts";
 
 export interface EdgeOptions {
   hostname: string;
@@ -62,11 +63,6 @@ export interface EdgeOptions {
   /** A new WebSocket connection from the address group `group`. */
   onConnection(conn: EdgeConnection, group: string): void;
 }
-
-export type Admission =
-  | { kind: "in" }
-  | { kind: "refuse"; why: string }
-  | { kind: "drop" };
 
 /** A `Connection` as the edge hands it over. */
 export interface EdgeConnection extends Connection {
