@@ -128,6 +128,9 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       return;
     }
     if (admission.kind === "refuse") refused.set(socket, admission.why);
+    // Small frames go out at once (node:http would set this on its own
+    // listener; this one is ours).
+    socket.setNoDelay(true);
     sockets.add(socket);
     perGroup.set(group, count + 1);
     socket.once("close", () => {
