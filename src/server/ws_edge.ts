@@ -131,6 +131,9 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     // Small frames go out at once (node:http would set this on its own
     // listener; this one is ours).
     socket.setNoDelay(true);
+    // A reset peer must not throw where no one listens (after the upgrade
+    // handler answered it, say): the close that follows does the cleanup.
+    socket.on("error", () => {});
     sockets.add(socket);
     perGroup.set(group, count + 1);
     socket.once("close", () => {
