@@ -239,6 +239,18 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         "messages allowed in a burst above the rate (default 40)",
       ),
     )
+    .addOption(
+      countOption(
+        "--handshake-rate <n>",
+        "new connections (handshakes) per second from one address, 0 for no limit (default 10)",
+      ),
+    )
+    .addOption(
+      countOption(
+        "--handshake-burst <n>",
+        "new connections allowed in a burst above the handshake rate (default 30)",
+      ),
+    )
     .action((
       opts: {
         key: string;
@@ -251,6 +263,8 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         maxPerAddress?: number;
         rate?: number;
         burst?: number;
+        handshakeRate?: number;
+        handshakeBurst?: number;
       },
       command: Command,
     ) => {
@@ -272,6 +286,12 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
             : { maxConnectionsPerAddress: opts.maxPerAddress }),
           ...(opts.rate === undefined ? {} : { messagesPerSecond: opts.rate }),
           ...(opts.burst === undefined ? {} : { messageBurst: opts.burst }),
+          ...(opts.handshakeRate === undefined
+            ? {}
+            : { handshakesPerSecond: opts.handshakeRate }),
+          ...(opts.handshakeBurst === undefined
+            ? {}
+            : { handshakeBurst: opts.handshakeBurst }),
         },
       };
     });

@@ -5,6 +5,8 @@
  * State-level limits (groups, members, files) live in `ServerLimits`.
  */
 
+import { MAX_FRAME_BYTES } from "../protocol/limits.ts";
+
 export interface ConnectionLimits {
   /** Connections open at once, counted until each socket is really gone. */
   maxConnections: number;
@@ -24,6 +26,30 @@ export interface ConnectionLimits {
   maxBacklogBytes: number;
   /** Seconds of silence before the server pings; no pong in as long again closes. */
   idleTimeoutSeconds: number;
+  /**
+   * Largest WebSocket message, all its fragments together: past it the
+   * connection closes with 1009 at once, so a message that never ends cannot
+   * grow the server's memory.
+   */
+  maxPayloadBytes: number;
+  /**
+   * Most WebSocket frames one message may come in: each costs the server an
+   * object, so a message in one-byte fragments must not cost a million.
+   */
+  maxMessageFragments: number;
+  /** A peer that has not finished the close handshake by then is cut off. */
+  closeTimeoutMs: number;
+  /** The HTTP request (its headers) must have arrived within this. */
+  headersTimeoutMs: number;
+  /**
+   * New WebSocket connections per second from one address (an IPv6 /64),
+   * each one a handshake with an RSA decryption; 0 turns it off.
+   */
+  handshakesPerSecond: number;
+  /** Handshakes from one address allowed in a burst above the rate. */
+  handshakeBurst: number;
+  /** RSA decryptions running at once, whoever asked for them. */
+  maxDecryptsInFlight: number;
 }
 
 export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object
@@ -37,4 +63,13 @@ export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object
     floodStrikes: 50,
     maxBacklogBytes: 32 * 1024 * 1024,
     idleTimeoutSeconds: 30,
+    // The largest sealed frame; the handshake's texts are far smaller.
+    maxPayloadBytes: MAX_FRAME_BYTES,
+    maxMessageFragments: 16 * 1024,
+    closeTimeoutMs: 4000,
+    headersTimeoutMs: 5000,
+    // Generous: a class behind one NAT address shares it.
+    handshakesPerSecond: 10,
+    handshakeBurst: 30,
+    maxDecryptsInFlight: 2,
   });

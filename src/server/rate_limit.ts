@@ -19,12 +19,65 @@ export class TokenBucket {
 
   /** Takes one token if there is one. A rate of 0 means no limit. */
   take(now: number): boolean {
+    if (!this.peek(now)) return false;
+    if (this.rate !== 0) this.#tokens -= 1;
+    return true;
+  }
+
+  /** Whether there is a token to take, taking none. */
+  peek(now: number): boolean {
     if (this.rate === 0) return true;
     const elapsed = Math.max(0, now - this.#last) / 1000;
     this.#last = now;
     this.#tokens = Math.min(this.burst, this.#tokens + elapsed * this.rate);
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
+    return this.#tokens >= 1;
+  }
+}
+
+/**
+ * One {@link TokenBucket} per key (an address group), for limits that must
+ * hold per sender rather than per connection. The map stays bounded: a
+ * bucket left alone long enough to be full again is the same as a new one,
+ * so it is dropped, and past `maxKeys` the longest idle go first.
+ */
+export class KeyedTokenBuckets {
+  // In order of last use (a used key moves to the end): the idle come first.
+  readonly #buckets = new Map<string, { bucket: TokenBucket; used: number }>();
+  readonly #refillMs: number;
+
+  constructor(
+    readonly rate: number,
+    readonly burst: number,
+    readonly maxKeys = 100_000,
+  ) {
+    this.#refillMs = rate === 0 ? 0 : (burst / rate) * 1000;
+  }
+
+  /** Buckets held now. */
+  get size(): number {
+    return this.#buckets.size;
+  }
+
+  /** Takes one token from `key`'s bucket if there is one. */
+  take(key: string, now: number): boolean {
+    if (this.rate === 0) return true;
+    this.#expire(now);
+    const entry = this.#buckets.get(key) ?? {
+      bucket: new TokenBucket(this.rate, this.burst, now),
+      used: now,
+    };
+    this.#buckets.delete(key);
+    entry.used = now;
+    this.#buckets.set(key, entry);
+    return entry.bucket.take(now);
+  }
+
+  #expire(now: number): void {
+    for (const [key, { used }] of this.#buckets) {
+      if (this.#buckets.size < this.maxKeys && now - used < this.#refillMs) {
+        break;
+      }
+      this.#buckets.delete(key);
+    }
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The server's I/O edge: `Deno.serve` -> WebSocket upgrade -> handshake ->
+ * The server's wiring: the edge (ws_edge.ts) -> `Connection` -> handshake ->
  * SecureChannel -> router. The router decides; this file only delivers.
  */
 
@@ -11,7 +11,7 @@ import {
 } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
 import type { Store } from "../store/store.ts";
-import { CloseCode, WebSocketConnection } from "../transport/connection.ts";
+import { CloseCode } from "../transport/connection.ts";
 import {
   acceptChannel,
   ChannelError,
@@ -21,6 +21,7 @@ import {
 } from "../transport/secure_channel.ts";
 import { connect, disconnect, type Outbound, route } from "./router.ts";
 import { expireAnswers } from "./transfers.ts";
+import { AdmissionPolicy, TOO_MANY_NEW } from "./admission.ts";
 import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./config.ts";
 import {
   type IdentityBindings,
@@ -30,7 +31,9 @@ import {
 } from "./identity_gate.ts";
 import { LogLimiter } from "./log_limiter.ts";
 import { TokenBucket } from "./rate_limit.ts";
+import { Semaphore } from "./semaphore.ts";
 import { type ConnId, type ServerLimits, ServerState } from "./state.ts";
+import { type EdgeConnection, startEdge } from "./ws_edge.ts";
 
 export interface ServerOptions {
   hostname: string;
@@ -54,7 +57,7 @@ export interface RunningServer {
   readonly hostname: string;
   readonly port: number;
   readonly fingerprint: string;
-  /** Connections whose sockets are still open, handshake or not. */
+  /** TCP connections still open, upgraded or not, handshake or not. */
   readonly connectionCount: number;
   /** Tells every client, closes every connection, stops listening. */
   shutdown(): Promise<void>;
@@ -137,8 +140,9 @@ export async function startServer(
   }
 
   const channels = new Map<ConnId, SecureChannel>();
-  const sockets = new Set<WebSocketConnection>();
-  const perAddress = new Map<string, number>();
+  const conns = new Set<EdgeConnection>();
+  const admission = new AdmissionPolicy(limits);
+  const decrypts = new Semaphore(limits.maxDecryptsInFlight);
   /** When each connection last sent us anything. */
   const lastHeard = new Map<ConnId, number>();
   let nextId = 1;
@@ -359,13 +363,14 @@ export async function startServer(
     deliver(disconnect(state, id, Date.now()));
   }
 
-  async function serveConnection(conn: WebSocketConnection): Promise<void> {
+  async function serveConnection(conn: EdgeConnection): Promise<void> {
     let channel: SecureChannel;
     try {
       channel = await acceptChannel(conn, {
         privateKey: options.privateKey,
         publicSpki: options.publicSpki,
         timeoutMs: limits.handshakeTimeoutMs,
+        limitDecrypt: (decrypt) => decrypts.run(decrypt),
       });
     } catch (error) {
       refusals.log(
@@ -545,71 +550,51 @@ export async function startServer(
       : `${name} (${channel.remoteAddress})`;
   }
 
-  /** Refuses a new connection when a limit is reached; null lets it in. */
-  function admit(host: string): string | null {
-    if (stopping) return "the server is shutting down";
-    if (sockets.size >= limits.maxConnections) return "the server is full";
-    if ((perAddress.get(host) ?? 0) >= limits.maxConnectionsPerAddress) {
-      return "too many connections from your address";
-    }
-    return null;
-  }
-
-  const abort = new AbortController();
-  let ready!: (addr: Deno.NetAddr) => void;
-  const listening = new Promise<Deno.NetAddr>((resolve) => (ready = resolve));
-  const server = Deno.serve({
+  const edge = await startEdge({
     hostname: options.hostname,
     port: options.port,
-    signal: abort.signal,
-    onListen: (addr) => ready(addr as Deno.NetAddr),
-    onError: (error) => {
-      log(`request failed: ${messageOf(error)}`);
-      return new Response("Internal error", { status: 500 });
+    maxPayloadBytes: limits.maxPayloadBytes,
+    maxMessageFragments: limits.maxMessageFragments,
+    closeTimeoutMs: limits.closeTimeoutMs,
+    headersTimeoutMs: limits.headersTimeoutMs,
+    idleTimeoutSeconds: limits.idleTimeoutSeconds,
+    // Room to answer the refused with a 503 before dropping them unanswered.
+    maxSockets: limits.maxConnections + limits.maxConnectionsPerAddress,
+    maxSocketsPerGroup: 2 * limits.maxConnectionsPerAddress,
+    accept: (group, address) => {
+      const decided = admission.accept(group, Date.now());
+      if (decided.kind !== "in") {
+        refusals.log(
+          `admit:${group}`,
+          `refused a connection from ${address}: ${TOO_MANY_NEW}`,
+        );
+      }
+      return decided;
     },
-  }, (request, info) => {
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return new Response(
-        "This is a chat server. Connect with: chat connect <host>\n",
-        { status: 426, headers: { upgrade: "websocket" } },
+    admit: (group, address) => {
+      const refused = stopping
+        ? "the server is shutting down"
+        : admission.admit(edge, group);
+      if (refused !== null) {
+        refusals.log(
+          `admit:${group}`,
+          `refused a connection from ${address}: ${refused}`,
+        );
+      }
+      return refused;
+    },
+    onConnection: (conn) => {
+      conns.add(conn);
+      conn.closed.then(() => conns.delete(conn));
+      serveConnection(conn).catch((error) =>
+        log(`internal error: ${messageOf(error)}`)
       );
-    }
-    // Read before upgrading: afterwards Deno reports the request as closed.
-    const host = info.remoteAddr.hostname;
-    const address = `${host}:${info.remoteAddr.port}`;
-    const refused = admit(host);
-    if (refused !== null) {
-      refusals.log(
-        `admit:${host}`,
-        `refused a connection from ${address}: ${refused}`,
-      );
-      return new Response(`Refused: ${refused}\n`, { status: 503 });
-    }
-    const { socket, response } = Deno.upgradeWebSocket(request, {
-      idleTimeout: limits.idleTimeoutSeconds,
-    });
-    const conn = new WebSocketConnection(socket, address);
-    // Counted until the socket is really gone: after close() a silent peer
-    // can hold it open for a long time (measured with Deno 2.9.6).
-    sockets.add(conn);
-    perAddress.set(host, (perAddress.get(host) ?? 0) + 1);
-    conn.closed.then(() => {
-      sockets.delete(conn);
-      const left = (perAddress.get(host) ?? 1) - 1;
-      if (left === 0) perAddress.delete(host);
-      else perAddress.set(host, left);
-    });
-    serveConnection(conn).catch((error) =>
-      log(`internal error: ${messageOf(error)}`)
-    );
-    return response;
+    },
   });
-
-  const addr = await listening;
   const serverFingerprint = await fingerprint(options.publicSpki);
 
   async function shutdown(): Promise<void> {
-    if (stopping) return server.finished;
+    if (stopping) return edge.finished;
     stopping = true;
     const goodbye: ServerMessage = {
       t: "bye",
@@ -632,30 +617,30 @@ export async function startServer(
         channel.close(CloseCode.goingAway, "server is shutting down");
       }),
     );
-    for (const conn of sockets) {
+    for (const conn of conns) {
       conn.close(CloseCode.goingAway, "server is shutting down");
     }
-    // A peer that never answers the close frame keeps its socket open ; do not let it hold the shutdown hostage.
+    // A peer that never answers the close frame must not hold the shutdown
+    // hostage: after the grace, the edge destroys what is left.
     await withDeadline(
-      Promise.all([...sockets].map((conn) => conn.closed)),
+      Promise.all([...conns].map((conn) => conn.closed)),
       SHUTDOWN_GRACE_MS,
     );
-    abort.abort();
     stopRegistrationSweep();
     clearTimeout(answerSweep);
     answerSweep = undefined;
-    await withDeadline(server.finished, SHUTDOWN_GRACE_MS);
+    await edge.close();
   }
 
   return {
-    hostname: addr.hostname,
-    port: addr.port,
+    hostname: edge.hostname,
+    port: edge.port,
     fingerprint: serverFingerprint,
     get connectionCount() {
-      return sockets.size;
+      return edge.socketCount;
     },
     shutdown,
-    finished: server.finished,
+    finished: edge.finished,
   };
 }
 

@@ -1,8 +1,9 @@
 /**
  * The one interface the rest of the program uses for a peer: a pull-based
- * stream of WebSocket messages plus send and close. Both ends of a chat
- * session use the same adapter (`WebSocketConnection`), since Deno's upgraded
- * server socket and its client `WebSocket` are the same type.
+ * stream of WebSocket messages plus send and close. `WebSocketConnection`
+ * adapts a WHATWG WebSocket (the client's, or one from Deno.upgradeWebSocket);
+ * the server's edge has its own adapter over npm `ws` (src/server/ws_edge.ts),
+ * sharing the {@link Inbox}.
  */
 
 export type WireData = string | Uint8Array;
@@ -37,7 +38,7 @@ export interface WebSocketConnectionOptions {
   maxInboxBytes?: number;
 }
 
-const DEFAULT_MAX_INBOX_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_MAX_INBOX_BYTES = 8 * 1024 * 1024;
 
 /** Close codes used by `chat` (RFC 6455 §7.4 and the private 4000-4999 range). */
 export const CloseCode = {
@@ -50,15 +51,70 @@ export const CloseCode = {
   overloaded: 4008,
 } as const;
 
+/**
+ * The receiving half every `Connection` shares: messages wait here until
+ * read, up to a byte limit. When the peer closed, what it sent before stays
+ * readable (a client's last messages before its goodbye must still be
+ * handled); when we closed, it is dropped.
+ */
+export class Inbox {
+  #queue: WireData[] = [];
+  #bytes = 0;
+  #waiting: ((data: WireData | null) => void) | null = null;
+  #ended = false;
+
+  constructor(readonly maxBytes: number = DEFAULT_MAX_INBOX_BYTES) {}
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Queues a message; false (and nothing kept) if it overflows the limit. */
+  push(data: WireData): boolean {
+    if (this.#ended) return true;
+    const waiting = this.#waiting;
+    if (waiting) {
+      this.#waiting = null;
+      waiting(data);
+      return true;
+    }
+    this.#bytes += sizeOf(data);
+    if (this.#bytes > this.maxBytes) return false;
+    this.#queue.push(data);
+    return true;
+  }
+
+  receive(): Promise<WireData | null> {
+    const next = this.#queue.shift();
+    if (next !== undefined) {
+      this.#bytes -= sizeOf(next);
+      return Promise.resolve(next);
+    }
+    if (this.#ended) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      this.#waiting = resolve;
+    });
+  }
+
+  /** No more messages will arrive; `keep` leaves what is queued readable. */
+  end(keep: boolean): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (!keep) {
+      this.#queue = [];
+      this.#bytes = 0;
+    }
+    const waiting = this.#waiting;
+    this.#waiting = null;
+    waiting?.(null);
+  }
+}
+
 export class WebSocketConnection implements Connection {
   readonly remoteAddress: string;
   readonly closed: Promise<CloseInfo>;
   #socket: WebSocket;
-  #inbox: WireData[] = [];
-  #inboxBytes = 0;
-  #maxInboxBytes: number;
-  #waiting: ((data: WireData | null) => void) | null = null;
-  #ended = false;
+  #inbox: Inbox;
   #early: WireData[] = [];
   #localCloseReason: string | null = null;
 
@@ -69,11 +125,11 @@ export class WebSocketConnection implements Connection {
   ) {
     this.#socket = socket;
     this.remoteAddress = remoteAddress;
-    this.#maxInboxBytes = options.maxInboxBytes ?? DEFAULT_MAX_INBOX_BYTES;
+    this.#inbox = new Inbox(options.maxInboxBytes);
     socket.binaryType = "arraybuffer";
     this.closed = new Promise((resolve) => {
       socket.addEventListener("close", (event) => {
-        this.#end(true);
+        this.#inbox.end(true);
         resolve({ code: event.code, reason: event.reason });
       });
     });
@@ -129,19 +185,11 @@ export class WebSocketConnection implements Connection {
   }
 
   receive(): Promise<WireData | null> {
-    const next = this.#inbox.shift();
-    if (next !== undefined) {
-      this.#inboxBytes -= sizeOf(next);
-      return Promise.resolve(next);
-    }
-    if (this.#ended) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      this.#waiting = resolve;
-    });
+    return this.#inbox.receive();
   }
 
   close(code: number = CloseCode.normal, reason = ""): void {
-    this.#end();
+    this.#inbox.end(false);
     const state = this.#socket.readyState;
     if (state === WebSocket.CONNECTING || state === WebSocket.OPEN) {
       try {
@@ -153,44 +201,15 @@ export class WebSocketConnection implements Connection {
   }
 
   #push(raw: unknown): void {
-    if (this.#ended) return;
     const data = typeof raw === "string"
       ? raw
       : raw instanceof ArrayBuffer
       ? new Uint8Array(raw)
       : null;
-    if (data === null) return;
-    const waiting = this.#waiting;
-    if (waiting) {
-      this.#waiting = null;
-      waiting(data);
-      return;
-    }
-    this.#inboxBytes += sizeOf(data);
-    if (this.#inboxBytes > this.#maxInboxBytes) {
-      // A peer that sends faster than we can decrypt must not grow our memory.
-      this.#localCloseReason = "it sent more than could be processed";
-      this.close(CloseCode.overloaded, "too much unread data");
-      return;
-    }
-    this.#inbox.push(data);
-  }
-
-  /**
-   * No more messages will arrive. When the peer closed, what it sent before
-   * stays readable (a client's last messages before its goodbye must still
-   * be handled); when we closed, it is dropped.
-   */
-  #end(keepInbox = false): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    if (!keepInbox) {
-      this.#inbox = [];
-      this.#inboxBytes = 0;
-    }
-    const waiting = this.#waiting;
-    this.#waiting = null;
-    waiting?.(null);
+    if (data === null || this.#inbox.push(data)) return;
+    // A peer that sends faster than we can decrypt must not grow our memory.
+    this.#localCloseReason = "it sent more than could be processed";
+    this.close(CloseCode.overloaded, "too much unread data");
   }
 }
 

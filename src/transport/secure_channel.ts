@@ -344,6 +344,11 @@ export interface AcceptOptions {
   privateKey: CryptoKey;
   publicSpki: Uint8Array;
   timeoutMs?: number;
+  /**
+   * Runs the step that decrypts the client's RSA ciphertext (the costly
+   * one): the server bounds how many run at once.
+   */
+  limitDecrypt?: <T>(decrypt: () => Promise<T>) => Promise<T>;
 }
 
 /** Server side: runs the handshake on a fresh connection. Throws on failure. */
@@ -361,9 +366,10 @@ export function acceptChannel(
         cipher: { smallFrames: nativeSmallFrames },
       });
       conn.send(handshake.hello);
-      const serverFinished = await handshake.receiveClientHello(
-        await receiveText(conn),
-      );
+      const clientHello = await receiveText(conn);
+      const decrypt = () => handshake.receiveClientHello(clientHello);
+      const serverFinished = await (options.limitDecrypt?.(decrypt) ??
+        decrypt());
       conn.send(serverFinished);
       const keys = await handshake.receiveClientFinished(
         await receiveText(conn),

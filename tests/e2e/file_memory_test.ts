@@ -20,6 +20,14 @@ const FILE_BYTES = 256 * 1024 * 1024;
  * sender each grew by ~80 MiB, and buffering a whole file would be 256+.
  */
 const MAX_GROWTH_MIB = 40;
+/**
+ * The server's: its WebSocket edge is npm `ws` on node:net (src/server/
+ * ws_edge.ts), whose 64 KiB read buffers are JavaScript garbage until the
+ * next collection, where Deno's own WebSocket kept them in Rust. Measured
+ * 50-53 MiB; a bare `ws` server receiving 256 MiB or 1 GiB peaks at the same
+ * ~90 MiB (so it is bounded, not a leak).
+ */
+const MAX_SERVER_GROWTH_MIB = 64;
 
 /**
  * Resident memory of each process, from /proc. Read through `cat`: Deno
@@ -138,7 +146,7 @@ Deno.test({
         .join(", ");
       for (const [role, mib] of growth) {
         assert.ok(
-          mib <= MAX_GROWTH_MIB,
+          mib <= (role === "server" ? MAX_SERVER_GROWTH_MIB : MAX_GROWTH_MIB),
           `the ${role} grew by ${mib.toFixed(1)} MiB (${report} MiB)`,
         );
       }

@@ -922,6 +922,9 @@ async function coordinate(options: Options): Promise<number> {
       String(options.clients * 2 + 100),
       "--max-connections",
       String(options.clients * 4 + 100),
+      // Every client (and every reconnect) comes from 127.0.0.1.
+      "--handshake-rate",
+      "0",
     ]);
     let announce!: (port: number) => void;
     const listening = new Promise<number>((resolve) => (announce = resolve));

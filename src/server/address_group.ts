@@ -1,0 +1,63 @@
+// This module is browser compatible.
+
+/**
+ * The key per-address limits count by. One person holds one IPv4 address,
+ * but a whole IPv6 /64: grouping by the /64 stops one machine from passing
+ * as millions of addresses.
+ */
+
+/**
+ * "1.2.3.4" -> "1.2.3.4"; "2001:db8:1:2:3:4:5:6" -> "2001:db8:1:2::/64";
+ * "::ffff:1.2.3.4" (IPv4-mapped) -> "1.2.3.4". Brackets and a zone ("%eth0")
+ * are ignored. Anything that is not an address is returned unchanged, so it
+ * still gets a group of its own.
+ */
+export function addressGroup(address: string): string {
+  let host = address.startsWith("[") && address.endsWith("]")
+    ? address.slice(1, -1)
+    : address;
+  const zone = host.indexOf("%");
+  if (zone >= 0) host = host.slice(0, zone);
+  if (!host.includes(":")) return host;
+  const words = ipv6Words(host);
+  if (words === null) return address;
+  if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) {
+    const [hi, lo] = [words[6]!, words[7]!];
+    return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+  }
+  return `${words.slice(0, 4).map((w) => w.toString(16)).join(":")}::/64`;
+}
+
+const HEXTET = /^[0-9a-fA-F]{1,4}$/;
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/** The eight 16-bit words of an IPv6 address, or null if it is not one. */
+function ipv6Words(text: string): number[] | null {
+  const halves = text.split("::");
+  if (halves.length > 2) return null;
+  const parse = (part: string, last: boolean): number[] | null => {
+    if (part === "") return [];
+    const out: number[] = [];
+    const pieces = part.split(":");
+    for (const [i, piece] of pieces.entries()) {
+      const v4 = last && i === pieces.length - 1 ? IPV4.exec(piece) : null;
+      if (v4 !== null) {
+        const bytes = v4.slice(1).map(Number);
+        if (bytes.some((b) => b > 255)) return null;
+        out.push((bytes[0]! << 8) | bytes[1]!, (bytes[2]! << 8) | bytes[3]!);
+      } else if (HEXTET.test(piece)) {
+        out.push(parseInt(piece, 16));
+      } else {
+        return null;
+      }
+    }
+    return out;
+  };
+  const head = parse(halves[0]!, halves.length === 1);
+  const tail = halves.length === 2 ? parse(halves[1]!, true) : [];
+  if (head === null || tail === null) return null;
+  if (halves.length === 1) return head.length === 8 ? head : null;
+  const missing = 8 - head.length - tail.length;
+  if (missing < 1) return null;
+  return [...head, ...new Array<number>(missing).fill(0), ...tail];
+}

@@ -1,0 +1,355 @@
+/**
+ * The server's network edge: `node:http` and npm `ws` -> `Connection`.
+ *
+ * Why not `Deno.serve` + `Deno.upgradeWebSocket`: in Deno 2.9.6 they buffer
+ * the fragments of one message without a total cap and cannot destroy a
+ * socket (denoland/deno#15809), so one peer could grow the server's memory
+ * without bound or hold a slot forever by never finishing a close. `ws` caps
+ * a message across its fragments (`maxPayload`), can `terminate()` a socket,
+ * and `node:http` bounds how long request headers may take. This file is the
+ * only one that knows `ws` exists: once Deno caps fragments, `Deno.serve`
+ * comes back here and nowhere else.
+ */
+
+import { Buffer } from "node:buffer";
+import { createServer, type IncomingMessage } from "node:http";
+import {
+  type AddressInfo,
+  createServer as createTcpServer,
+  type Socket,
+} from "node:net";
+// @ts-types="@types/ws"
+import { type WebSocket, WebSocketServer } from "ws";
+import {
+  CloseCode,
+  type CloseInfo,
+  type Connection,
+  Inbox,
+  type WireData,
+} from "../transport/connection.ts";
+import { releaseBuffer } from "../crypto/bytes.ts";
+import { addressGroup } from "./address_group.ts";
+import type { Admission } from "./admission.ts";
+
+export interface EdgeOptions {
+  hostname: string;
+  port: number;
+  /** Largest WebSocket message, all fragments together; past it: 1009. */
+  maxPayloadBytes: number;
+  /** Most frames one message may come in; past it: 1008. */
+  maxMessageFragments: number;
+  /** After our Close (or the peer's), the socket is destroyed by then. */
+  closeTimeoutMs: number;
+  /** HTTP request headers must have arrived by then, or the socket goes. */
+  headersTimeoutMs: number;
+  /** Silence before a ping; no pong in as long again closes. 0: never. */
+  idleTimeoutSeconds: number;
+  /** TCP connections beyond these are dropped unanswered (no room to reply). */
+  maxSockets: number;
+  maxSocketsPerGroup: number;
+  /**
+   * Asked when a TCP connection arrives, before any HTTP parsing: let it in,
+   * refuse it (with a 503 saying why, once its request has arrived), or drop
+   * it at once, unanswered (what costs least when one address floods).
+   */
+  accept(group: string, address: string): Admission;
+  /**
+   * Asked when a request for a WebSocket arrives on a socket let in: null
+   * lets it in, a text refuses it with a 503 saying so. Counts include the
+   * asking socket.
+   * `address` ("ip:port") is for the log.
+   */
+  admit(group: string, address: string): string | null;
+  /** A new WebSocket connection from the address group `group`. */
+  onConnection(conn: EdgeConnection, group: string): void;
+}
+
+/** A `Connection` as the edge hands it over. */
+export interface EdgeConnection extends Connection {
+  /** Why this side cut the connection on its own (e.g. an oversized message). */
+  readonly localCloseReason: string | null;
+}
+
+export interface Edge {
+  readonly hostname: string;
+  readonly port: number;
+  /** TCP connections open now, upgraded or not, counted until really gone. */
+  readonly socketCount: number;
+  /** The same for one address group. */
+  socketsFrom(group: string): number;
+  /** Stops listening and destroys every socket still open. */
+  close(): Promise<void>;
+  readonly finished: Promise<void>;
+}
+
+const NOT_A_WEBSOCKET =
+  "This is a chat server. Connect with: chat connect <host>\n";
+
+export async function startEdge(options: EdgeOptions): Promise<Edge> {
+  const sockets = new Set<Socket>();
+  const perGroup = new Map<string, number>();
+  const connections = new Set<WsConnection>();
+  /** Sockets let in only to be told why they are refused. */
+  const refused = new WeakMap<Socket, string>();
+  const idleMs = options.idleTimeoutSeconds * 1000;
+
+  const server = createServer({
+    headersTimeout: options.headersTimeoutMs,
+    requestTimeout: options.headersTimeoutMs,
+    // Node checks both timeouts at this interval (30 s by default).
+    connectionsCheckingInterval: sweepInterval(options.headersTimeoutMs),
+  }, (_request, response) => {
+    response.writeHead(426, {
+      upgrade: "websocket",
+      connection: "close",
+      "content-type": "text/plain; charset=utf-8",
+    });
+    response.end(NOT_A_WEBSOCKET);
+  });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxPayloadBytes,
+    maxFragments: options.maxMessageFragments,
+    clientTracking: false,
+    perMessageDeflate: false,
+  });
+
+  // TCP connections are accepted here and only then handed to the HTTP
+  // server: one dropped costs no HTTP parser.
+  const listener = createTcpServer((socket: Socket) => {
+    const group = addressGroup(socket.remoteAddress ?? "");
+    const count = perGroup.get(group) ?? 0;
+    const admission: Admission =
+      sockets.size >= options.maxSockets || count >= options.maxSocketsPerGroup
+        ? { kind: "drop" }
+        : options.accept(group, `${socket.remoteAddress}:${socket.remotePort}`);
+    if (admission.kind === "drop") {
+      socket.destroy();
+      return;
+    }
+    if (admission.kind === "refuse") refused.set(socket, admission.why);
+    // Small frames go out at once (node:http would set this on its own
+    // listener; this one is ours).
+    socket.setNoDelay(true);
+    // A reset peer must not throw where no one listens (after the upgrade
+    // handler answered it, say): the close that follows does the cleanup.
+    socket.on("error", () => {});
+    sockets.add(socket);
+    perGroup.set(group, count + 1);
+    socket.once("close", () => {
+      sockets.delete(socket);
+      const left = (perGroup.get(group) ?? 1) - 1;
+      if (left === 0) perGroup.delete(group);
+      else perGroup.set(group, left);
+    });
+    server.emit("connection", socket);
+  });
+
+  server.on(
+    "upgrade",
+    (request: IncomingMessage, socket: Socket, head: Buffer) => {
+      if (request.headers.upgrade?.toLowerCase() !== "websocket") {
+        return answer(socket, 426, "Upgrade Required", NOT_A_WEBSOCKET);
+      }
+      const group = addressGroup(socket.remoteAddress ?? "");
+      const address = `${socket.remoteAddress}:${socket.remotePort}`;
+      const refusal = refused.get(socket) ?? options.admit(group, address);
+      if (refusal !== null) {
+        return answer(
+          socket,
+          503,
+          "Service Unavailable",
+          `Refused: ${refusal}\n`,
+        );
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        const conn = new WsConnection(ws, address);
+        connections.add(conn);
+        conn.closed.then(() => connections.delete(conn));
+        options.onConnection(conn, group);
+      });
+    },
+  );
+
+  // One timer for every connection's ping and close deadlines, not one per
+  // connection: a timer costs about 1 KiB, 10 MiB at 10,000 idle connections.
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const conn of connections) {
+      conn.sweep(now, idleMs, options.closeTimeoutMs);
+    }
+  }, sweepInterval(Math.min(options.closeTimeoutMs, idleMs || Infinity)));
+
+  const finished = new Promise<void>((resolve) =>
+    listener.on("close", resolve)
+  );
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", (error) => reject(denoError(error)));
+    listener.listen(options.port, options.hostname, () => {
+      listener.removeAllListeners("error");
+      resolve();
+    });
+  });
+  // What server.listen() would do: starts its check of headersTimeoutMs.
+  server.emit("listening");
+  const address = listener.address() as AddressInfo;
+
+  return {
+    hostname: options.hostname,
+    port: address.port,
+    get socketCount() {
+      return sockets.size;
+    },
+    socketsFrom: (group) => perGroup.get(group) ?? 0,
+    async close() {
+      clearInterval(sweep);
+      listener.close();
+      server.close();
+      for (const socket of sockets) socket.destroy();
+      await finished;
+    },
+    finished,
+  };
+}
+
+/** node's listen errors as the Deno errors callers know (main.ts). */
+function denoError(error: Error & { code?: string }): Error {
+  switch (error.code) {
+    case "EADDRINUSE":
+      return new Deno.errors.AddrInUse(error.message);
+    case "EADDRNOTAVAIL":
+      return new Deno.errors.AddrNotAvailable(error.message);
+    default:
+      return error;
+  }
+}
+
+/** A quarter of the shortest deadline, within 50 ms .. 1 s. */
+function sweepInterval(deadlineMs: number): number {
+  return Math.max(50, Math.min(1000, Math.floor(deadlineMs / 4)));
+}
+
+/** An HTTP answer on a socket the HTTP server has handed over. */
+function answer(
+  socket: Socket,
+  status: number,
+  statusText: string,
+  text: string,
+): void {
+  const body = Buffer.from(text);
+  socket.end(
+    `HTTP/1.1 ${status} ${statusText}\r\n` +
+      (status === 426 ? "Upgrade: websocket\r\n" : "") +
+      "Content-Type: text/plain; charset=utf-8\r\n" +
+      `Content-Length: ${body.byteLength}\r\nConnection: close\r\n\r\n${text}`,
+  );
+}
+
+const OPEN = 1;
+const CLOSING = 2;
+const decoder = new TextDecoder();
+
+/**
+ * A `Connection` over a `ws` socket, with WebSocketConnection's contract:
+ * bytes copied on send, a bounded inbox, what the peer sent before its close
+ * still readable, `closed` resolved when the socket is really gone.
+ */
+class WsConnection implements EdgeConnection {
+  readonly remoteAddress: string;
+  readonly closed: Promise<CloseInfo>;
+  readonly #ws: WebSocket;
+  readonly #inbox = new Inbox();
+  #localCloseReason: string | null = null;
+  #lastHeard = Date.now();
+  #pingSent: number | null = null;
+  #closingSince: number | null = null;
+
+  constructor(ws: WebSocket, remoteAddress: string) {
+    this.#ws = ws;
+    this.remoteAddress = remoteAddress;
+    // An ArrayBuffer of our own: `ws` copies a message out of a buffer it
+    // shares (the channel frees each frame it has read).
+    ws.binaryType = "arraybuffer";
+    this.closed = new Promise((resolve) => {
+      ws.on("close", (code: number, reason: Buffer) => {
+        this.#inbox.end(true);
+        resolve({ code, reason: reason.toString() });
+      });
+    });
+    ws.on("message", (data: ArrayBuffer, isBinary: boolean) => {
+      this.#heard();
+      const message = isBinary ? new Uint8Array(data) : decoder.decode(data);
+      if (this.#inbox.push(message)) return;
+      // A peer that sends faster than we can decrypt must not grow our memory.
+      this.#localCloseReason = "it sent more than could be processed";
+      this.close(CloseCode.overloaded, "too much unread data");
+    });
+    ws.on("ping", () => this.#heard());
+    ws.on("pong", () => this.#heard());
+    // `ws` has already sent its Close (1009 for an oversized message, 1007
+    // for invalid UTF-8, 1002 otherwise) and stopped reading.
+    ws.on("error", (error: Error & { code?: string }) => {
+      this.#localCloseReason ??=
+        error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH"
+          ? "its message was larger than the limit"
+          : `it broke the WebSocket protocol (${error.message})`;
+      this.#closingSince ??= Date.now();
+      this.#inbox.end(true);
+    });
+  }
+
+  get localCloseReason(): string | null {
+    return this.#localCloseReason;
+  }
+
+  get bufferedAmount(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  send(data: WireData): void {
+    if (this.#ws.readyState !== OPEN) return;
+    if (typeof data === "string") return this.#ws.send(data);
+    // Copied: `ws` hands the caller's buffer to the socket as it is, and the
+    // caller may free it. The copy is freed as soon as it is written, not at
+    // the next garbage collection (a file's worth would pile up meanwhile).
+    const copy = data.slice();
+    this.#ws.send(copy, () => releaseBuffer(copy.buffer));
+  }
+
+  receive(): Promise<WireData | null> {
+    return this.#inbox.receive();
+  }
+
+  close(code: number = CloseCode.normal, reason = ""): void {
+    this.#inbox.end(false);
+    this.#closingSince ??= Date.now();
+    if (this.#ws.readyState === OPEN) this.#ws.close(code, reason);
+  }
+
+  /** Pings a silent peer, closes a dead one, destroys one slow to close. */
+  sweep(now: number, idleMs: number, closeTimeoutMs: number): void {
+    if (this.#closingSince === null && this.#ws.readyState === CLOSING) {
+      // The peer sent its Close: nothing more will come.
+      this.#closingSince = now;
+      this.#inbox.end(true);
+    }
+    if (this.#closingSince !== null) {
+      if (now - this.#closingSince >= closeTimeoutMs) this.#ws.terminate();
+      return;
+    }
+    if (idleMs <= 0) return;
+    if (this.#pingSent === null) {
+      if (now - this.#lastHeard < idleMs) return;
+      this.#pingSent = now;
+      this.#ws.ping();
+    } else if (now - this.#pingSent >= idleMs) {
+      this.#localCloseReason = "it did not answer a ping";
+      this.close(CloseCode.goingAway, "no answer to ping");
+    }
+  }
+
+  #heard(): void {
+    this.#lastHeard = Date.now();
+    this.#pingSent = null;
+  }
+}

@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { KeyedTokenBuckets, TokenBucket } from "../../src/server/rate_limit.ts";
+
+Deno.test("TokenBucket passes a burst, then holds a flood to the rate", () => {
+  const bucket = new TokenBucket(10, 3, 0);
+  assert.deepEqual([0, 0, 0, 0].map(() => bucket.take(0)), [
+    true,
+    true,
+    true,
+    false,
+  ]);
+  assert.equal(bucket.take(50), false);
+  assert.equal(bucket.take(100), true);
+  assert.equal(bucket.take(100), false);
+});
+
+Deno.test("KeyedTokenBuckets limits each key on its own", () => {
+  const buckets = new KeyedTokenBuckets(10, 2);
+  assert.equal(buckets.take("a", 0), true);
+  assert.equal(buckets.take("a", 0), true);
+  assert.equal(buckets.take("a", 0), false);
+  assert.equal(buckets.take("b", 0), true, "another key has its own bucket");
+  assert.equal(buckets.take("a", 100), true, "refilled at the rate");
+});
+
+Deno.test("KeyedTokenBuckets drops buckets idle long enough to be full again", () => {
+  const buckets = new KeyedTokenBuckets(10, 2); // full again after 200 ms
+  for (let i = 0; i < 1000; i++) buckets.take(`10.0.${i >> 8}.${i & 255}`, i);
+  // At t=1000 only the keys used in the last 200 ms are kept.
+  buckets.take("late", 1000);
+  assert.ok(buckets.size <= 202, `${buckets.size} buckets`);
+  // A dropped key starts with a full burst, as it would have had anyway.
+  assert.equal(buckets.take("10.0.0.0", 1000), true);
+  assert.equal(buckets.take("10.0.0.0", 1000), true);
+  assert.equal(buckets.take("10.0.0.0", 1000), false);
+});
+
+Deno.test("KeyedTokenBuckets holds at most maxKeys buckets, however many keys come", () => {
+  const buckets = new KeyedTokenBuckets(1, 30, 100);
+  for (let i = 0; i < 10_000; i++) buckets.take(`k${i}`, 0);
+  assert.ok(buckets.size <= 100, `${buckets.size} buckets`);
+});
+
+Deno.test("KeyedTokenBuckets with a rate of 0 lets everything through and keeps nothing", () => {
+  const buckets = new KeyedTokenBuckets(0, 0);
+  for (let i = 0; i < 100; i++) assert.equal(buckets.take("a", 0), true);
+  assert.equal(buckets.size, 0);
+});
