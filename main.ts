@@ -142,6 +142,15 @@ async function serve(
     }
     throw error;
   }
+  // Before the first line is printed: whoever waits for that line to know the
+  // server is up may stop it at once, and must get a clean shutdown.
+  const stop = () => {
+    console.log("Shutting down...");
+    // Everything acknowledged is already committed; closing checkpoints the WAL.
+    server.shutdown().then(() => store.close()).then(() => Deno.exit(0));
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
   console.log(
     `WebSocket server started and listening on ws://${command.host}:${server.port}`,
   );
@@ -155,13 +164,6 @@ async function serve(
     `Clients connect with: chat connect <this machine's IP> --pub <a copy of the public key>`,
   );
 
-  const stop = () => {
-    console.log("Shutting down...");
-    // Everything acknowledged is already committed; closing checkpoints the WAL.
-    server.shutdown().then(() => store.close()).then(() => Deno.exit(0));
-  };
-  Deno.addSignalListener("SIGINT", stop);
-  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
   await server.finished;
   return 0;
 }

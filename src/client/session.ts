@@ -744,7 +744,7 @@ function explainConnectError(error: unknown, url: string): string {
 
 function describeConnectError(reason: string, url: string): string {
   if (/Invalid status code: 503/.test(reason)) {
-    return `The server at ${url} refused the connection: it is full, or there are too many connections from your address. Try again later`;
+    return `The server at ${url} refused the connection: it is full, or too many connections came from your address (at once or in the last seconds). Try again in a few seconds`;
   }
   if (/refused|tcp connect error|os error 111/i.test(reason)) {
     return `Cannot connect to ${url}: connection refused. Is 'chat serve' running there?`;
