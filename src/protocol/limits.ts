@@ -73,3 +73,8 @@ export const SHA256_HEX_PATTERN = /^[0-9a-f]{64}$/;
 /** `/history` shows this many messages unless asked for another number. */
 export const DEFAULT_HISTORY = 20;
 export const MAX_HISTORY = 500;
+/**
+ * One `history` reply holds at most this many bytes of bodies: 500 messages
+ * of 16,000 bytes would be 8 MB, built and queued at once for one request.
+ */
+export const MAX_HISTORY_BYTES = 256 * 1024;

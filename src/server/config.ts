@@ -20,6 +20,13 @@ export interface ConnectionLimits {
   messagesPerSecond: number;
   /** Messages allowed in a burst above the rate. */
   messageBurst: number;
+  /**
+   * `history` requests per second per connection, on top of the message
+   * rate: each reply may hold 256 KiB read from the disk. 0 turns it off.
+   */
+  historyPerSecond: number;
+  /** `history` requests allowed in a burst above their rate. */
+  historyBurst: number;
   /** Refused messages in a row before a flooding client is disconnected. */
   floodStrikes: number;
   /** Bytes queued for one client before it counts as not reading and is cut off. */
@@ -60,6 +67,8 @@ export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object
     registerTimeoutMs: 60_000,
     messagesPerSecond: 20,
     messageBurst: 40,
+    historyPerSecond: 1,
+    historyBurst: 5,
     floodStrikes: 50,
     maxBacklogBytes: 32 * 1024 * 1024,
     idleTimeoutSeconds: 30,

@@ -16,6 +16,7 @@ import {
   isValidName,
   MAX_GROUPS_SHOWN,
   MAX_HISTORY,
+  MAX_HISTORY_BYTES,
   MAX_LIST_ITEMS,
   MAX_MEMBERS_SHOWN,
   MAX_TEXT_BYTES,
@@ -267,6 +268,9 @@ function missed(state: ServerState, session: Session): Outbound[] {
  */
 const MAX_MISSED = 2 * MAX_HISTORY;
 
+/** Added to the end of a history reply that had to leave older messages out. */
+const HISTORY_CUT = "; older ones do not fit in one reply";
+
 function asHistory(viewer: Session, message: StoredMessage): Outbound {
   const to = [viewer.id];
   const common = {
@@ -343,16 +347,22 @@ function history(
       what = `your conversation with ${other}`;
     }
   }
-  const messages = store.history(query, count);
+  const messages = store.history(query, count, MAX_HISTORY_BYTES);
+  // The store hands over the message that broke the budget too: its being
+  // there says that older ones were left out.
+  const cut = messages.reduce((n, m) => n + m.body.byteLength, 0) >
+    MAX_HISTORY_BYTES;
+  if (cut) messages.shift();
+  const n = messages.length;
   return [
     ...messages.map((message) => asHistory(session, message)),
     ...ok(
       session.id,
       re,
-      messages.length === 0
+      n === 0
         ? `No history for ${what}.`
-        : `End of history for ${what} (${messages.length} message${
-          messages.length === 1 ? "" : "s"
+        : `End of history for ${what} (${n} message${n === 1 ? "" : "s"}${
+          cut ? HISTORY_CUT : ""
         }).`,
     ),
   ];

@@ -64,6 +64,8 @@ export interface RunningServer {
   readonly finished: Promise<void>;
 }
 
+const NOT_READING = "you are not reading your messages fast enough";
+
 /** How long shutdown waits for peers to acknowledge the close. */
 const SHUTDOWN_GRACE_MS = 2000;
 
@@ -81,6 +83,16 @@ const LOGGED_REFUSALS: ReadonlySet<string> = new Set([
 
 /** Messages that are flow-controlled by the file window, not the rate limit. */
 const FILE_DATA = new Set(["file_chunk", "file_ack", "file_end", "file_done"]);
+
+/** Replies whose header can be large (lists of names): measured, not guessed. */
+const LIST_REPLIES = new Set(["users", "groups", "members"]);
+
+/** What a run routed, and whether it stopped at its sender's backlog limit. */
+interface Routed {
+  out: Outbound[];
+  /** Steps were left unrouted: what is queued for the sender passed the limit. */
+  full: boolean;
+}
 
 export async function startServer(
   options: ServerOptions,
@@ -104,20 +116,33 @@ export async function startServer(
    * transaction, committed before anything is sent (and synced before the
    * sender's replies go, see deliverRun): what a reply confirms is on disk.
    * One transaction per run, not per message, because a commit costs more
-   * than routing a message.
+   * than routing a message. Routing stops once what is queued for the sender
+   * passes maxBacklogBytes: a frame of requests whose replies are big (40
+   * `history` of 256 KiB each) must not be built whole before that is seen.
    */
-  function routeRun(id: ConnId, steps: readonly Step[]): Outbound[] {
+  function routeRun(id: ConnId, steps: readonly Step[]): Routed {
     const now = Date.now();
-    const run = () =>
-      steps.flatMap((step): Outbound[] =>
-        "reply" in step
+    const run = (): Routed => {
+      const out: Outbound[] = [];
+      let queued = queuedFor(id);
+      for (const step of steps) {
+        const routed: Outbound[] = "reply" in step
           ? [{ to: [id], message: step.reply }]
-          : route(state, id, step.message, step.body, now)
-      );
+          : route(state, id, step.message, step.body, now);
+        for (const one of routed) {
+          out.push(one);
+          if (one.to.length === 1 ? one.to[0] === id : one.to.includes(id)) {
+            queued += roughSize(one);
+          }
+        }
+        if (queued > limits.maxBacklogBytes) return { out, full: true };
+      }
+      return { out, full: false };
+    };
     const logged = () => {
-      const out = run();
-      noteRefusals(id, out);
-      return out;
+      const routed = run();
+      noteRefusals(id, routed.out);
+      return routed;
     };
     if (store === null) return logged();
     try {
@@ -125,7 +150,7 @@ export async function startServer(
     } catch (error) {
       // Details stay in the log; the user only learns that it failed.
       log(`store failed: ${messageOf(error)}`);
-      return steps.flatMap((step): Outbound[] =>
+      const out = steps.flatMap((step): Outbound[] =>
         "reply" in step || !("id" in step.message) ? [] : [{
           to: [id],
           message: {
@@ -136,7 +161,16 @@ export async function startServer(
           },
         }]
       );
+      return { out, full: false };
     }
+  }
+
+  /** Bytes of replies waiting for the disk, per connection (deliverRun). */
+  const heldBytes = new Map<ConnId, number>();
+
+  /** Bytes queued for `id`: in its channel, and waiting for the disk. */
+  function queuedFor(id: ConnId): number {
+    return (channels.get(id)?.backlog ?? 0) + (heldBytes.get(id) ?? 0);
   }
 
   const channels = new Map<ConnId, SecureChannel>();
@@ -270,7 +304,7 @@ export async function startServer(
           channel.backlogEstimate > limits.maxBacklogBytes &&
           channel.backlog > limits.maxBacklogBytes
         ) {
-          dismiss(id, channel, "you are not reading your messages fast enough");
+          dismiss(id, channel, NOT_READING);
         }
       }
     }
@@ -282,7 +316,11 @@ export async function startServer(
    * Store.durable); everyone else gets theirs now, so no one waits for the
    * disk but the sender.
    */
-  function deliverRun(id: ConnId, outbound: Outbound[]): void {
+  function deliverRun(
+    id: ConnId,
+    outbound: Outbound[],
+    frame?: ArrayBufferLike,
+  ): void {
     scheduleAnswerSweep();
     const durable = store?.durable() ?? null;
     if (durable === null) return deliver(outbound);
@@ -296,16 +334,27 @@ export async function startServer(
       if (out.to.length > 1) {
         now.push({ ...out, to: out.to.filter((to) => to !== id) });
       }
-      // A body is a view of the received frame, which is freed once the
-      // batch is routed (recycle): what waits keeps a copy.
+      // A body that is a view of the received frame, which is freed once
+      // the batch is routed (recycle), is copied to wait; one from the store
+      // (history) is not.
       held.push({
         ...out,
         to: [id],
-        ...(out.body === undefined ? {} : { body: out.body.slice() }),
+        ...(out.body?.buffer === frame && out.body !== undefined
+          ? { body: out.body.slice() }
+          : {}),
       });
     }
     deliver(now);
-    if (held.length > 0) durable.then(() => deliver(held));
+    if (held.length === 0) return;
+    const bytes = held.reduce((n, out) => n + roughSize(out), 0);
+    heldBytes.set(id, (heldBytes.get(id) ?? 0) + bytes);
+    durable.then(() => {
+      const left = (heldBytes.get(id) ?? bytes) - bytes;
+      if (left > 0) heldBytes.set(id, left);
+      else heldBytes.delete(id);
+      deliver(held);
+    });
   }
 
   /** Ends a connection for breaking a rule: an encrypted goodbye, then close. */
@@ -396,6 +445,13 @@ export async function startServer(
       limits.messageBurst,
       Date.now(),
     );
+    // A history reply costs the server up to 256 KiB read from the disk and
+    // queued: such requests get a small bucket of their own.
+    const historyBucket = new TokenBucket(
+      limits.historyPerSecond,
+      limits.historyBurst,
+      Date.now(),
+    );
     let strikes = 0;
     try {
       for (;;) {
@@ -406,11 +462,26 @@ export async function startServer(
         let quit = false;
         // Messages to route, and direct replies kept in their order among them.
         let steps: Step[] = [];
+        const frame = batch[0]?.body.buffer;
         const flush = () => {
           if (steps.length === 0) return;
           const run = steps;
           steps = [];
-          deliverRun(id, routeRun(id, run));
+          const { out, full } = routeRun(id, run);
+          if (!full) return deliverRun(id, out, frame);
+          // Others still get what the routed part sent them.
+          deliverRun(
+            id,
+            out.flatMap((one) =>
+              one.to.includes(id)
+                ? one.to.length === 1
+                  ? []
+                  : [{ ...one, to: one.to.filter((to) => to !== id) }]
+                : [one]
+            ),
+            frame,
+          );
+          dismiss(id, channel, NOT_READING);
         };
         for (const { header, body } of batch) {
           // Dismissed by one of this batch's own effects: read no further.
@@ -433,7 +504,11 @@ export async function startServer(
             quit = true;
             break;
           }
-          if (!FILE_DATA.has(message.t) && !bucket.take(Date.now())) {
+          const now = Date.now();
+          if (
+            (!FILE_DATA.has(message.t) && !bucket.take(now)) ||
+            (message.t === "history" && !historyBucket.take(now))
+          ) {
             if (++strikes >= limits.floodStrikes) {
               flush();
               dismiss(id, channel, "too many messages too fast");
@@ -483,7 +558,8 @@ export async function startServer(
                 "replaced",
               );
             }
-            const welcome = routeRun(id, [{ message: result.register, body }]);
+            const welcome =
+              routeRun(id, [{ message: result.register, body }]).out;
             const name = state.nameOf(id);
             if (name !== null && result.register.compact === true) {
               channel.readsCompactChat = true;
@@ -642,6 +718,15 @@ export async function startServer(
     shutdown,
     finished: edge.finished,
   };
+}
+
+/**
+ * About the bytes an outbound message costs its recipient's queue: its body,
+ * and a header that is small unless it lists names.
+ */
+function roughSize({ message, body }: Outbound): number {
+  return (body?.byteLength ?? 0) +
+    (LIST_REPLIES.has(message.t) ? JSON.stringify(message).length : 64);
 }
 
 /** "1.2.3.4:5678" -> "1.2.3.4"; "[::1]:5678" -> "[::1]". */

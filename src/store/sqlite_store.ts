@@ -553,13 +553,32 @@ export class SqliteStore implements Store {
     ).map(toMessage);
   }
 
-  history(query: HistoryQuery, limit: number): StoredMessage[] {
+  history(
+    query: HistoryQuery,
+    limit: number,
+    maxBodyBytes = Number.POSITIVE_INFINITY,
+  ): StoredMessage[] {
     checkLimit(limit);
     let rows: Row[];
+    // Newest first: rows are read one by one and no more once the bodies
+    // pass the budget, so a big history costs no more than the budget.
+    const newest = (sql: string, ...params: SQLInputValue[]) =>
+      this.#guard(() => {
+        const out: Row[] = [];
+        let bytes = 0;
+        for (
+          const row of this.#statement(sql).iterate(...params) as Iterable<Row>
+        ) {
+          out.push(row);
+          bytes += bodyBytes(row);
+          if (bytes > maxBodyBytes) break;
+        }
+        return out;
+      });
     // Kinds appear as literals so SQLite can use the partial indexes.
     switch (query.kind) {
       case "public":
-        rows = this.#all(
+        rows = newest(
           `${MESSAGE_SELECT}
            WHERE m.kind = 'public'
            ORDER BY m.id DESC
@@ -571,7 +590,7 @@ export class SqliteStore implements Store {
         // Entitlement was fixed when each message was sent: the viewer sees
         // what they sent and what they were a recipient of, which leaves out
         // everything from before they joined or while they had left.
-        rows = this.#all(
+        rows = newest(
           `${MESSAGE_SELECT}
            WHERE m.kind = 'group' AND m.group_key = ?
              AND (m.from_key = ? OR EXISTS (
@@ -587,7 +606,7 @@ export class SqliteStore implements Store {
         break;
       case "private":
         // One indexed range per direction, each cut to the limit first.
-        rows = this.#all(
+        rows = newest(
           `${MESSAGE_SELECT}
            WHERE m.id IN (
              SELECT id FROM (
@@ -1130,6 +1149,12 @@ function integer(row: Row, column: string): number {
 
 function integerOrNull(row: Row, column: string): number | null {
   return row[column] === null ? null : integer(row, column);
+}
+
+/** A message row's body size (0 if it is not bytes: toMessage says why). */
+function bodyBytes(row: Row): number {
+  const body = row.body;
+  return body instanceof Uint8Array ? body.byteLength : 0;
 }
 
 function blob(row: Row, column: string): Uint8Array {

@@ -306,8 +306,17 @@ export interface Store {
    * first. Mark them delivered and call again for the next batch.
    */
   pendingFor(userKey: string, limit: number): StoredMessage[];
-  /** The last `limit` messages the query allows, oldest first. */
-  history(query: HistoryQuery, limit: number): StoredMessage[];
+  /**
+   * The last `limit` messages the query allows, oldest first. Read newest
+   * first, it stops after the message whose body takes the bodies' total
+   * past `maxBodyBytes` (that one included, so a caller can tell that older
+   * ones were cut off).
+   */
+  history(
+    query: HistoryQuery,
+    limit: number,
+    maxBodyBytes?: number,
+  ): StoredMessage[];
 
   // File transfers.
   /**
