@@ -365,7 +365,7 @@ export async function startServer(
     for (const { message } of out) {
       if (message.t === "error" && LOGGED_REFUSALS.has(message.code)) {
         refusals.log(
-          `${message.code}:${channel.remoteAddress}`,
+          `${message.code}:${groupOf(id)}`,
           `refused ${describe(id, channel)}: ${message.text}`,
         );
       }
@@ -398,7 +398,7 @@ export async function startServer(
     requeueUnconfirmed(id);
     channels.delete(id);
     refusals.log(
-      `dismiss:${channel.remoteAddress}`,
+      `dismiss:${groupOf(id)}`,
       `disconnecting ${describe(id, channel)}: ${why}`,
     );
     channel.send({
@@ -412,7 +412,17 @@ export async function startServer(
     deliver(disconnect(state, id, Date.now()));
   }
 
-  async function serveConnection(conn: EdgeConnection): Promise<void> {
+  /**
+   * Each connection's address group (address_group.ts): the log's limiter
+   * keys by it, not by "ip:port", or every new connection is a new key.
+   */
+  const groups = new Map<ConnId, string>();
+  const groupOf = (id: ConnId) => groups.get(id) ?? "";
+
+  async function serveConnection(
+    conn: EdgeConnection,
+    group: string,
+  ): Promise<void> {
     let channel: SecureChannel;
     try {
       channel = await acceptChannel(conn, {
@@ -423,7 +433,7 @@ export async function startServer(
       });
     } catch (error) {
       refusals.log(
-        `handshake:${hostOf(conn.remoteAddress)}`,
+        `handshake:${group}`,
         `handshake with ${conn.remoteAddress} failed: ${messageOf(error)}`,
       );
       return;
@@ -434,6 +444,7 @@ export async function startServer(
     }
     const id = nextId++;
     channels.set(id, channel);
+    groups.set(id, group);
     connect(state, id);
     registrationDeadlines.set(id, Date.now() + limits.registerTimeoutMs);
     scheduleRegistrationSweep();
@@ -515,7 +526,7 @@ export async function startServer(
               break;
             }
             refusals.log(
-              `flood:${channel.remoteAddress}`,
+              `flood:${group}`,
               `slowing down ${describe(id, channel)}`,
             );
             steps.push({
@@ -595,7 +606,7 @@ export async function startServer(
         ? error.closeCode
         : CloseCode.protocolError;
       refusals.log(
-        `protocol:${conn.remoteAddress}`,
+        `protocol:${group}`,
         `closing ${describe(id, channel)}: ${messageOf(error)}`,
       );
       channel.close(code, "protocol error");
@@ -604,7 +615,7 @@ export async function startServer(
       if (registrationDeadlines.size === 0) stopRegistrationSweep();
       if (conn.localCloseReason !== null) {
         refusals.log(
-          `local:${conn.remoteAddress}`,
+          `local:${group}`,
           `closed ${describe(id, channel)}: ${conn.localCloseReason}`,
         );
       }
@@ -616,6 +627,7 @@ export async function startServer(
         if (name !== null) log(`${name} left`);
       }
       lastHeard.delete(id);
+      groups.delete(id);
     }
   }
 
@@ -659,10 +671,10 @@ export async function startServer(
       }
       return refused;
     },
-    onConnection: (conn) => {
+    onConnection: (conn, group) => {
       conns.add(conn);
       conn.closed.then(() => conns.delete(conn));
-      serveConnection(conn).catch((error) =>
+      serveConnection(conn, group).catch((error) =>
         log(`internal error: ${messageOf(error)}`)
       );
     },
@@ -727,11 +739,6 @@ export async function startServer(
 function roughSize({ message, body }: Outbound): number {
   return (body?.byteLength ?? 0) +
     (LIST_REPLIES.has(message.t) ? JSON.stringify(message).length : 64);
-}
-
-/** "1.2.3.4:5678" -> "1.2.3.4"; "[::1]:5678" -> "[::1]". */
-function hostOf(address: string): string {
-  return address.slice(0, address.lastIndexOf(":"));
 }
 
 function requestIdOf(header: unknown): number | null {
