@@ -359,7 +359,7 @@ export function acceptChannel(
   return withTimeout(
     conn,
     options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS,
-    async () => {
+    async (ended) => {
       const handshake = await ServerHandshake.start({
         privateKey: options.privateKey,
         publicSpki: options.publicSpki,
@@ -367,7 +367,16 @@ export function acceptChannel(
       });
       conn.send(handshake.hello);
       const clientHello = await receiveText(conn);
-      const decrypt = () => handshake.receiveClientHello(clientHello);
+      const decrypt = () => {
+        // Queued behind other decryptions, the connection may have timed
+        // out or closed meanwhile: the RSA work would be for no one.
+        if (ended()) {
+          return Promise.reject(
+            new HandshakeError("the connection ended before its decryption"),
+          );
+        }
+        return handshake.receiveClientHello(clientHello);
+      };
       const serverFinished = await (options.limitDecrypt?.(decrypt) ??
         decrypt());
       conn.send(serverFinished);
@@ -435,14 +444,18 @@ async function receiveText(conn: Connection): Promise<string> {
   return data;
 }
 
+/** Runs `run` with a deadline; `run` can ask whether the connection ended. */
 async function withTimeout<T>(
   conn: Connection,
   timeoutMs: number,
-  run: () => Promise<T>,
+  run: (ended: () => boolean) => Promise<T>,
 ): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let ended = false;
+  conn.closed.then(() => (ended = true));
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
+      ended = true;
       reject(
         new HandshakeError(
           `the handshake did not finish within ${timeoutMs / 1000} s`,
@@ -451,8 +464,9 @@ async function withTimeout<T>(
     }, timeoutMs);
   });
   try {
-    return await Promise.race([run(), timeout]);
+    return await Promise.race([run(() => ended), timeout]);
   } catch (error) {
+    ended = true;
     conn.close(CloseCode.policyViolation, "handshake failed");
     throw error;
   } finally {

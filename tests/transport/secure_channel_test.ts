@@ -2,11 +2,16 @@ import assert from "node:assert/strict";
 import { RELEASE_MIN_BYTES } from "../../src/crypto/bytes.ts";
 import { FrameOpener, FrameSealer } from "../../src/crypto/session_cipher.ts";
 import { decodeBatch, encodeMessage } from "../../src/protocol/codec.ts";
+import { ClientHandshake } from "../../src/crypto/handshake.ts";
+import { Inbox, type WireData } from "../../src/transport/connection.ts";
 import {
+  acceptChannel,
   type ChannelOptions,
   SecureChannel,
   SharedBytes,
 } from "../../src/transport/secure_channel.ts";
+import { until } from "../_helpers/bystanders.ts";
+import { testKeys } from "../_helpers/chat.ts";
 import { RecordingConnection } from "../_helpers/recording_connection.ts";
 
 /** A channel over a recording connection; both directions use `secret`. */
@@ -87,4 +92,69 @@ Deno.test("a channel splits frames with the decoder it was given, and a decoder'
   assert.deepEqual(await channel.receive(), []);
   await assert.rejects(() => channel.receive(), /Malformed batch: not for me/);
   assert.deepEqual(seen, [message.length, message.length]);
+});
+
+/** A recording connection whose `receive` also waits for a later delivery. */
+class WaitingConnection extends RecordingConnection {
+  readonly #inbox = new Inbox();
+  override deliver(data: WireData): void {
+    this.#inbox.push(data);
+  }
+  override receive(): Promise<WireData | null> {
+    return this.#inbox.receive();
+  }
+  override close(code?: number, reason?: string): void {
+    this.#inbox.end(false);
+    super.close(code, reason);
+  }
+}
+
+/** A server handshake over `conn` whose decryption waits for `release`. */
+async function heldHandshake(conn: WaitingConnection, timeoutMs: number) {
+  const keys = await testKeys();
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  // Boxed: a promise resolved with a promise would wait for that one.
+  let queued!: (decrypted: { done: Promise<unknown> }) => void;
+  const decryption = new Promise<{ done: Promise<unknown> }>((resolve) =>
+    queued = resolve
+  );
+  const accepted = acceptChannel(conn, {
+    privateKey: keys.privateKey,
+    publicSpki: keys.publicSpki,
+    timeoutMs,
+    limitDecrypt: async <T>(decrypt: () => Promise<T>) => {
+      await gate;
+      const decrypted = decrypt();
+      queued({ done: decrypted });
+      return await decrypted;
+    },
+  });
+  await until(() => conn.sent.length === 1, "the server's hello");
+  const client = new ClientHandshake({ pinnedSpki: keys.publicSpki });
+  const hello = await client.receiveServerHello(conn.sent[0] as string);
+  conn.deliver(hello.reply);
+  return { accepted, release, decryption };
+}
+
+Deno.test("acceptChannel does not decrypt for a connection that closed while its decryption waited its turn", async () => {
+  const conn = new WaitingConnection();
+  const { accepted, release, decryption } = await heldHandshake(conn, 10_000);
+  const failed = assert.rejects(accepted);
+  conn.close();
+  await conn.closed;
+  release();
+  await assert.rejects((await decryption).done, /ended before its decryption/);
+  await failed;
+  // No server_finished: the RSA decryption never ran.
+  assert.equal(conn.sent.length, 1);
+});
+
+Deno.test("acceptChannel does not decrypt for a connection whose handshake timed out while its decryption waited", async () => {
+  const conn = new WaitingConnection();
+  const { accepted, release, decryption } = await heldHandshake(conn, 50);
+  await assert.rejects(accepted, /did not finish within/);
+  release();
+  await assert.rejects((await decryption).done, /ended before its decryption/);
+  assert.equal(conn.sent.length, 1);
 });
