@@ -164,6 +164,8 @@ export async function liftedLimits(): Promise<
     ["--max-connections", "20000"],
     // Every bench client connects from 127.0.0.1, 10,000 of them at once.
     ["--handshake-rate", "0"],
+    ["--max-unfinished", "20000"],
+    ["--max-unfinished-per-address", "20000"],
   ];
   const args: string[] = [];
   const missing: string[] = [];

@@ -251,6 +251,18 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         "new connections allowed in a burst above the handshake rate (default 30)",
       ),
     )
+    .addOption(
+      countOption(
+        "--max-unfinished <n>",
+        "connections still in their handshake, on the server, 0 for no limit (default 256)",
+      ),
+    )
+    .addOption(
+      countOption(
+        "--max-unfinished-per-address <n>",
+        "connections still in their handshake, from one address, 0 for no limit (default 8)",
+      ),
+    )
     .action((
       opts: {
         key: string;
@@ -265,6 +277,8 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         burst?: number;
         handshakeRate?: number;
         handshakeBurst?: number;
+        maxUnfinished?: number;
+        maxUnfinishedPerAddress?: number;
       },
       command: Command,
     ) => {
@@ -292,6 +306,12 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
           ...(opts.handshakeBurst === undefined
             ? {}
             : { handshakeBurst: opts.handshakeBurst }),
+          ...(opts.maxUnfinished === undefined
+            ? {}
+            : { maxUnfinished: opts.maxUnfinished }),
+          ...(opts.maxUnfinishedPerAddress === undefined
+            ? {}
+            : { maxUnfinishedPerAddress: opts.maxUnfinishedPerAddress }),
         },
       };
     });

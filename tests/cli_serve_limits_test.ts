@@ -25,3 +25,19 @@ Deno.test("parseCommandLine leaves the handshake limits at their defaults when n
     false,
   );
 });
+
+Deno.test("parseCommandLine takes --max-unfinished and --max-unfinished-per-address as connection limits of chat serve", () => {
+  const command = parseCommandLine([
+    "serve",
+    "--max-unfinished",
+    "1000",
+    "--max-unfinished-per-address",
+    "0",
+  ]);
+  assert.equal(command.cmd, "serve");
+  if (command.cmd !== "serve") return;
+  assert.deepEqual(command.connectionLimits, {
+    maxUnfinished: 1000,
+    maxUnfinishedPerAddress: 0,
+  });
+});

@@ -27,6 +27,9 @@ export interface SocketCounts {
 export const TOO_MANY_NEW =
   "too many new connections from your address; try again in a few seconds";
 
+export const TOO_MANY_UNFINISHED =
+  "too many connections are still starting; try again in a few seconds";
+
 type AdmissionLimits = Pick<
   ConnectionLimits,
   | "maxConnections"
@@ -54,11 +57,17 @@ export class AdmissionPolicy {
     );
   }
 
-  /** A TCP connection from `group` has just been accepted. */
-  accept(group: string, now: number): Admission {
-    if (this.#handshakes.take(group, now)) return { kind: "in" };
+  /**
+   * A TCP connection from `group` has just been accepted; `unfinished`: its
+   * group or the server is at its cap of connections still in the handshake.
+   */
+  accept(group: string, now: number, unfinished = false): Admission {
+    if (!unfinished && this.#handshakes.take(group, now)) return { kind: "in" };
     if (!this.#answers.take(group, now)) return { kind: "drop" };
-    return { kind: "refuse", why: TOO_MANY_NEW };
+    return {
+      kind: "refuse",
+      why: unfinished ? TOO_MANY_UNFINISHED : TOO_MANY_NEW,
+    };
   }
 
   /**

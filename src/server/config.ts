@@ -5,7 +5,7 @@
  * State-level limits (groups, members, files) live in `ServerLimits`.
  */
 
-import { MAX_FRAME_BYTES } from "../protocol/limits.ts";
+import { MAX_FRAME_BYTES, MAX_HANDSHAKE_BYTES } from "../protocol/limits.ts";
 
 export interface ConnectionLimits {
   /** Connections open at once, counted until each socket is really gone. */
@@ -40,8 +40,14 @@ export interface ConnectionLimits {
    */
   maxPayloadBytes: number;
   /**
-   * Most WebSocket frames one message may come in: each costs the server an
-   * object, so a message in one-byte fragments must not cost a million.
+   * The same for a connection whose handshake is not done: a peer that has
+   * proven nothing gets no more than the largest handshake message.
+   */
+  maxHandshakePayloadBytes: number;
+  /**
+   * Most WebSocket frames one message may come in: each costs the server
+   * about 270 bytes, so a message in one-byte fragments must not cost a
+   * million. Neither our client nor browsers fragment what they send.
    */
   maxMessageFragments: number;
   /** A peer that has not finished the close handshake by then is cut off. */
@@ -57,6 +63,14 @@ export interface ConnectionLimits {
   handshakeBurst: number;
   /** RSA decryptions running at once, whoever asked for them. */
   maxDecryptsInFlight: number;
+  /**
+   * Connections whose handshake is not done (from the TCP accept on), on the
+   * server: past it new connections are refused, so that peers that never
+   * finish cannot take the slots registered users need. 0 turns it off.
+   */
+  maxUnfinished: number;
+  /** The same from one address (an IPv6 /64). */
+  maxUnfinishedPerAddress: number;
 }
 
 export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object
@@ -74,11 +88,14 @@ export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object
     idleTimeoutSeconds: 30,
     // The largest sealed frame; the handshake's texts are far smaller.
     maxPayloadBytes: MAX_FRAME_BYTES,
-    maxMessageFragments: 16 * 1024,
+    maxHandshakePayloadBytes: MAX_HANDSHAKE_BYTES,
+    maxMessageFragments: 64,
     closeTimeoutMs: 4000,
     headersTimeoutMs: 5000,
     // Generous: a class behind one NAT address shares it.
     handshakesPerSecond: 10,
     handshakeBurst: 30,
     maxDecryptsInFlight: 2,
+    maxUnfinished: 256,
+    maxUnfinishedPerAddress: 8,
   });

@@ -21,7 +21,11 @@ import {
 } from "../transport/secure_channel.ts";
 import { connect, disconnect, type Outbound, route } from "./router.ts";
 import { expireAnswers } from "./transfers.ts";
-import { AdmissionPolicy, TOO_MANY_NEW } from "./admission.ts";
+import {
+  AdmissionPolicy,
+  TOO_MANY_NEW,
+  TOO_MANY_UNFINISHED,
+} from "./admission.ts";
 import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./config.ts";
 import {
   type IdentityBindings,
@@ -431,6 +435,7 @@ export async function startServer(
         timeoutMs: limits.handshakeTimeoutMs,
         limitDecrypt: (decrypt) => decrypts.run(decrypt),
       });
+      conn.handshakeDone();
     } catch (error) {
       refusals.log(
         `handshake:${group}`,
@@ -642,6 +647,9 @@ export async function startServer(
     hostname: options.hostname,
     port: options.port,
     maxPayloadBytes: limits.maxPayloadBytes,
+    maxHandshakePayloadBytes: limits.maxHandshakePayloadBytes,
+    maxUnfinished: limits.maxUnfinished,
+    maxUnfinishedPerGroup: limits.maxUnfinishedPerAddress,
     maxMessageFragments: limits.maxMessageFragments,
     closeTimeoutMs: limits.closeTimeoutMs,
     headersTimeoutMs: limits.headersTimeoutMs,
@@ -649,12 +657,17 @@ export async function startServer(
     // Room to answer the refused with a 503 before dropping them unanswered.
     maxSockets: limits.maxConnections + limits.maxConnectionsPerAddress,
     maxSocketsPerGroup: 2 * limits.maxConnectionsPerAddress,
-    accept: (group, address) => {
-      const decided = admission.accept(group, Date.now());
+    accept: (group, address, unfinished) => {
+      const decided = admission.accept(group, Date.now(), unfinished);
       if (decided.kind !== "in") {
+        const why = decided.kind === "refuse"
+          ? decided.why
+          : unfinished
+          ? TOO_MANY_UNFINISHED
+          : TOO_MANY_NEW;
         refusals.log(
           `admit:${group}`,
-          `refused a connection from ${address}: ${TOO_MANY_NEW}`,
+          `refused a connection from ${address}: ${why}`,
         );
       }
       return decided;

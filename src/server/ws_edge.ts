@@ -36,6 +36,18 @@ export interface EdgeOptions {
   port: number;
   /** Largest WebSocket message, all fragments together; past it: 1009. */
   maxPayloadBytes: number;
+  /**
+   * The same until the connection's handshake is done (`handshakeDone`):
+   * a peer that has proven nothing may make the server hold no more.
+   */
+  maxHandshakePayloadBytes: number;
+  /**
+   * TCP connections whose handshake is not done, on the server and from one
+   * address group; past either, new ones are refused (`accept` says how).
+   * 0: no cap.
+   */
+  maxUnfinished: number;
+  maxUnfinishedPerGroup: number;
   /** Most frames one message may come in; past it: 1008. */
   maxMessageFragments: number;
   /** After our Close (or the peer's), the socket is destroyed by then. */
@@ -51,8 +63,10 @@ export interface EdgeOptions {
    * Asked when a TCP connection arrives, before any HTTP parsing: let it in,
    * refuse it (with a 503 saying why, once its request has arrived), or drop
    * it at once, unanswered (what costs least when one address floods).
+   * `unfinished` says whether its address group or the server is already at
+   * its cap of connections whose handshake is not done.
    */
-  accept(group: string, address: string): Admission;
+  accept(group: string, address: string, unfinished: boolean): Admission;
   /**
    * Asked when a request for a WebSocket arrives on a socket let in: null
    * lets it in, a text refuses it with a 503 saying so. Counts include the
@@ -68,6 +82,11 @@ export interface EdgeOptions {
 export interface EdgeConnection extends Connection {
   /** Why this side cut the connection on its own (e.g. an oversized message). */
   readonly localCloseReason: string | null;
+  /**
+   * The peer completed the handshake: its messages may now be as large as
+   * maxPayloadBytes, and it no longer counts as unfinished.
+   */
+  handshakeDone(): void;
 }
 
 export interface Edge {
@@ -88,6 +107,15 @@ const NOT_A_WEBSOCKET =
 export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const sockets = new Set<Socket>();
   const perGroup = new Map<string, number>();
+  /** Sockets let in whose handshake is not done, and their groups. */
+  const unfinished = new Map<Socket, string>();
+  const unfinishedPerGroup = new Map<string, number>();
+  const finish = (socket: Socket) => {
+    const group = unfinished.get(socket);
+    if (group === undefined) return;
+    unfinished.delete(socket);
+    count(unfinishedPerGroup, group, -1);
+  };
   const connections = new Set<WsConnection>();
   /** Sockets let in only to be told why they are refused. */
   const refused = new WeakMap<Socket, string>();
@@ -108,7 +136,8 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   });
   const wss = new WebSocketServer({
     noServer: true,
-    maxPayload: options.maxPayloadBytes,
+    // Raised per connection once its handshake is done (handshakeDone).
+    maxPayload: options.maxHandshakePayloadBytes,
     maxFragments: options.maxMessageFragments,
     clientTracking: false,
     perMessageDeflate: false,
@@ -118,16 +147,29 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   // server: one dropped costs no HTTP parser.
   const listener = createTcpServer((socket: Socket) => {
     const group = addressGroup(socket.remoteAddress ?? "");
-    const count = perGroup.get(group) ?? 0;
-    const admission: Admission =
-      sockets.size >= options.maxSockets || count >= options.maxSocketsPerGroup
-        ? { kind: "drop" }
-        : options.accept(group, `${socket.remoteAddress}:${socket.remotePort}`);
+    const admission: Admission = sockets.size >= options.maxSockets ||
+        (perGroup.get(group) ?? 0) >= options.maxSocketsPerGroup
+      ? { kind: "drop" }
+      : options.accept(
+        group,
+        `${socket.remoteAddress}:${socket.remotePort}`,
+        atCap(unfinished.size, options.maxUnfinished) ||
+          atCap(
+            unfinishedPerGroup.get(group) ?? 0,
+            options.maxUnfinishedPerGroup,
+          ),
+      );
     if (admission.kind === "drop") {
       socket.destroy();
       return;
     }
     if (admission.kind === "refuse") refused.set(socket, admission.why);
+    else {
+      // Counted until its handshake is done (or it is gone); the refused
+      // only wait for their answer.
+      unfinished.set(socket, group);
+      count(unfinishedPerGroup, group, 1);
+    }
     // Small frames go out at once (node:http would set this on its own
     // listener; this one is ours).
     socket.setNoDelay(true);
@@ -135,12 +177,11 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     // handler answered it, say): the close that follows does the cleanup.
     socket.on("error", () => {});
     sockets.add(socket);
-    perGroup.set(group, count + 1);
+    count(perGroup, group, 1);
     socket.once("close", () => {
       sockets.delete(socket);
-      const left = (perGroup.get(group) ?? 1) - 1;
-      if (left === 0) perGroup.delete(group);
-      else perGroup.set(group, left);
+      count(perGroup, group, -1);
+      finish(socket);
     });
     server.emit("connection", socket);
   });
@@ -163,7 +204,10 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         );
       }
       wss.handleUpgrade(request, socket, head, (ws) => {
-        const conn = new WsConnection(ws, address);
+        const conn = new WsConnection(ws, address, () => {
+          finish(socket);
+          setMaxPayload(ws, options.maxPayloadBytes);
+        });
         connections.add(conn);
         conn.closed.then(() => connections.delete(conn));
         options.onConnection(conn, group);
@@ -210,6 +254,36 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     },
     finished,
   };
+}
+
+/** Whether `n` has reached `cap`; a cap of 0 is no cap. */
+function atCap(n: number, cap: number): boolean {
+  return cap > 0 && n >= cap;
+}
+
+/** Adds `delta` to `key`'s count, forgetting keys that reach 0. */
+function count(counts: Map<string, number>, key: string, delta: number): void {
+  const n = (counts.get(key) ?? 0) + delta;
+  if (n <= 0) counts.delete(key);
+  else counts.set(key, n);
+}
+
+/**
+ * Raises the largest message one `ws` socket takes. `ws` 8 reads its
+ * receiver's `_maxPayload` at each frame but offers no way to change it after
+ * the upgrade: this is the one use of its private fields, checked here (and
+ * by tests/server/ws_edge_test.ts) so that a `ws` that renames them fails
+ * loudly rather than leaving every connection at the handshake's limit.
+ */
+function setMaxPayload(ws: WebSocket, bytes: number): void {
+  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })
+    ._receiver;
+  if (typeof receiver?._maxPayload !== "number") {
+    throw new Error(
+      "This version of ws has no _receiver._maxPayload: see setMaxPayload in src/server/ws_edge.ts",
+    );
+  }
+  receiver._maxPayload = bytes;
 }
 
 /** node's listen errors as the Deno errors callers know (main.ts). */
@@ -263,10 +337,16 @@ class WsConnection implements EdgeConnection {
   #lastHeard = Date.now();
   #pingSent: number | null = null;
   #closingSince: number | null = null;
+  readonly #onHandshakeDone: () => void;
 
-  constructor(ws: WebSocket, remoteAddress: string) {
+  constructor(
+    ws: WebSocket,
+    remoteAddress: string,
+    onHandshakeDone: () => void,
+  ) {
     this.#ws = ws;
     this.remoteAddress = remoteAddress;
+    this.#onHandshakeDone = onHandshakeDone;
     // An ArrayBuffer of our own: `ws` copies a message out of a buffer it
     // shares (the channel frees each frame it has read).
     ws.binaryType = "arraybuffer";
@@ -300,6 +380,10 @@ class WsConnection implements EdgeConnection {
 
   get localCloseReason(): string | null {
     return this.#localCloseReason;
+  }
+
+  handshakeDone(): void {
+    this.#onHandshakeDone();
   }
 
   get bufferedAmount(): number {

@@ -26,7 +26,12 @@ import {
 } from "../_helpers/bystanders.ts";
 import { startTestServer, TestClient } from "../_helpers/chat.ts";
 import { RawClient } from "../_helpers/raw_client.ts";
-import { fragmented, Opcode, RawTcp } from "../_helpers/raw_tcp.ts";
+import {
+  fragmented,
+  Opcode,
+  RawTcp,
+  upgradeRequest,
+} from "../_helpers/raw_tcp.ts";
 
 const MIB = 1024 * 1024;
 
@@ -34,66 +39,106 @@ function rssBytes(): number {
   return Deno.memoryUsage().rss;
 }
 
-/** The first fragment of a binary message that never ends, and the next ones. */
-function endlessMessage(fragmentBytes: number): [Uint8Array, Uint8Array] {
-  const first = fragmented(
-    Opcode.binary,
-    new Uint8Array(fragmentBytes),
-    fragmentBytes,
-    false,
-  );
-  const next = first.slice();
-  next[0] = Opcode.continuation;
-  return [first, next];
+/** The source addresses of the flood: all of 127/8 is loopback on Linux. */
+const FLOOD_ADDRESSES = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"];
+
+/**
+ * Upgrades from `localAddress`, sends `flood` (a message that never ends)
+ * without waiting for the handshake, and resolves with the code of the
+ * server's Close (null if there was none), or the refusal's status line.
+ * The peer never answers the Close: it hangs up once it has it.
+ */
+function floodFrom(
+  port: number,
+  localAddress: string,
+  flood: Uint8Array,
+): Promise<number | string | null> {
+  return new Promise((resolve) => {
+    let buffered = Buffer.alloc(0);
+    let upgraded = false;
+    let code: number | null = null;
+    const socket = connect({ host: "127.0.0.1", port, localAddress }, () => {
+      socket.write(upgradeRequest());
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => resolve(code));
+    socket.on("data", (data: Buffer) => {
+      buffered = Buffer.concat([buffered, data]);
+      if (!upgraded) {
+        const end = buffered.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        const status = buffered.subarray(0, end).toString().split("\r\n")[0]!;
+        if (!status.startsWith("HTTP/1.1 101")) {
+          socket.destroy();
+          return resolve(status);
+        }
+        upgraded = true;
+        buffered = buffered.subarray(end + 4);
+        socket.write(flood);
+      }
+      // The server's frames: its hello, then its Close.
+      while (buffered.byteLength >= 2) {
+        let length = buffered[1]! & 0x7f;
+        let offset = 2;
+        if (length === 126) [length, offset] = [buffered.readUInt16BE(2), 4];
+        if (buffered.byteLength < offset + length) return;
+        if ((buffered[0]! & 0x0f) === Opcode.close) {
+          code = buffered.readUInt16BE(offset);
+          socket.destroy();
+          return;
+        }
+        buffered = buffered.subarray(offset + length);
+      }
+    });
+  });
 }
 
-Deno.test("startServer keeps its RSS under 150 MiB more while 8 peers flood it with endless fragmented messages, and bystanders keep chatting", async () => {
+Deno.test("startServer keeps its RSS under 48 MiB more while 32 peers from 4 addresses flood it with endless fragmented messages before their handshake, and bystanders keep chatting", async () => {
   await using server = await startTestServer({
     connectionLimits: { handshakesPerSecond: 0, closeTimeoutMs: 1000 },
   });
   await using users = await bystanders(server);
+  assert.ok(
+    await canBindSecondLoopback(server.port),
+    "127.0.0.2 must be usable as a source address on loopback",
+  );
+  await until(() => server.connectionCount === 2, "the probe to go");
+  // 16,383 one-byte fragments (about 270 bytes each to a server that keeps
+  // them all), or 1 MiB in 256 KiB fragments, and no final one.
+  const tiny = fragmented(Opcode.binary, new Uint8Array(16_383), 1, false);
+  const big = fragmented(Opcode.binary, new Uint8Array(MIB), 256 * 1024, false);
   const rssBefore = rssBytes();
   let peak = rssBefore;
-  const [first, next] = endlessMessage(256 * 1024);
-  let cutOff = 0;
-  let flooding = true;
-  // Each flooder upgrades and sends an endless message, four times over.
-  const flooders = Array.from({ length: 8 }, async () => {
-    for (let round = 0; round < 4; round++) {
-      const { tcp, head } = await RawTcp.upgrade(server.port);
-      try {
-        assert.match(head, /^HTTP\/1\.1 101 /);
-        let closed = false;
-        const closing = tcp.readUntilClosed(10_000).finally(() =>
-          closed = true
+  const codes: (number | string | null)[] = [];
+  for (let round = 0; round < 4; round++) {
+    // Eight from each address: as many as may be unfinished at once.
+    const flooders = FLOOD_ADDRESSES.flatMap((address) =>
+      Array.from({ length: 8 }, async (_, i) => {
+        const code = await floodFrom(
+          server.port,
+          address,
+          i % 2 === 0 ? tiny : big,
         );
-        let sent = 0;
-        while (!closed) {
-          if (!await tcp.write(sent === 0 ? first : next)) break;
-          sent += 256 * 1024;
-          peak = Math.max(peak, rssBytes());
-        }
-        const { code } = await closing.catch(() => ({ code: null }));
-        if (code === CloseCode.tooBig) cutOff++;
-      } finally {
-        tcp.close();
-      }
-    }
-  });
-  let rounds = 0;
-  const chatting = (async () => {
-    while (flooding) {
-      await assertStillChatting(users, `during the flood ${rounds++}`);
-      peak = Math.max(peak, rssBytes());
-    }
-  })();
-  await Promise.all(flooders).finally(() => flooding = false);
-  await chatting;
+        peak = Math.max(peak, rssBytes());
+        codes.push(code);
+      })
+    );
+    await assertStillChatting(users, `during flood round ${round}`);
+    await Promise.all(flooders);
+    peak = Math.max(peak, rssBytes());
+    // The next round's eight per address are let in once these are gone.
+    await until(() => server.connectionCount === 2, "the flooders to go");
+  }
   const grown = peak - rssBefore;
-  assert.ok(grown < 150 * MIB, `RSS grew by ${(grown / MIB).toFixed(0)} MiB`);
-  assert.equal(cutOff, 32, "every endless message cut off with 1009");
-  assert.ok(rounds >= 1, "the bystanders chatted during the flood");
-  await until(() => server.connectionCount === 2, "the sockets to go", 5000);
+  assert.ok(grown < 48 * MIB, `RSS grew by ${(grown / MIB).toFixed(0)} MiB`);
+  // Cut off at the 65th fragment (1008) or past the handshake's 8 KiB (1009).
+  assert.equal(codes.length, 128);
+  assert.equal(
+    codes.filter((c) => c === CloseCode.policyViolation).length,
+    64,
+    JSON.stringify(codes),
+  );
+  assert.equal(codes.filter((c) => c === CloseCode.tooBig).length, 64);
   await assertStillChatting(users, "after the flood");
 });
 
@@ -103,6 +148,8 @@ Deno.test("startServer destroys peers that never answer its Close after closeTim
       maxConnections: 10,
       handshakeTimeoutMs: 300,
       closeTimeoutMs: 1000,
+      // The eight silent peers are not refused as unfinished.
+      maxUnfinishedPerAddress: 0,
     },
   });
   await using users = await bystanders(server);
@@ -274,7 +321,9 @@ Deno.test("startServer keeps handshakes from one address near their normal time 
 
   await waitForLog(
     server,
-    /^refused a connection from 127\.0\.0\.2:\d+: too many new connections from your address/,
+    // Past its rate, or its cap of unfinished handshakes (what comes first
+    // is logged, once a minute).
+    /^refused a connection from 127\.0\.0\.2:\d+: too many (new connections from your address|connections are still starting)/,
   );
   const before = median(normal);
   const after = median(during);
@@ -327,6 +376,9 @@ async function edgeWith(
     hostname: "127.0.0.1",
     port: 0,
     maxPayloadBytes: 2 * MIB,
+    maxHandshakePayloadBytes: 2 * MIB,
+    maxUnfinished: 0,
+    maxUnfinishedPerGroup: 0,
     maxMessageFragments: 1024,
     closeTimeoutMs: 1000,
     headersTimeoutMs: 5000,
@@ -402,4 +454,101 @@ Deno.test("startEdge's connections cut off with 4008 a peer whose unread message
   assert.equal(conn.localCloseReason, "it sent more than could be processed");
   assert.equal(await conn.receive(), null, "what was unread is dropped");
   await conn.closed;
+});
+
+/** Upgrades from `localAddress` and stays silent; resolves with the status line. */
+function silentFrom(
+  port: number,
+  localAddress: string,
+): Promise<{ status: string; socket: Socket }> {
+  return new Promise((resolve, reject) => {
+    let head = "";
+    const socket = connect({ host: "127.0.0.1", port, localAddress }, () => {
+      socket.write(upgradeRequest());
+    });
+    socket.on("error", reject);
+    socket.on("data", (data: Buffer) => {
+      if (head.includes("\r\n\r\n")) return;
+      head += data.toString("latin1");
+      if (head.includes("\r\n\r\n")) {
+        resolve({ status: head.split("\r\n")[0]!, socket });
+      }
+    });
+  });
+}
+
+Deno.test("startServer refuses a ninth connection still in its handshake from one address, and one past maxUnfinished on the server, and lets them in once others finish", async () => {
+  await using server = await startTestServer({
+    // Ten on the server instead of 256, to keep the test small.
+    connectionLimits: { handshakesPerSecond: 0, maxUnfinished: 10 },
+  });
+  await using users = await bystanders(server);
+  assert.ok(await canBindSecondLoopback(server.port));
+  await until(() => server.connectionCount === 2, "the probe to go");
+  const silent: Socket[] = [];
+  try {
+    for (let i = 0; i < 8; i++) {
+      const { status, socket } = await silentFrom(server.port, "127.0.0.3");
+      silent.push(socket);
+      assert.match(status, /^HTTP\/1\.1 101 /);
+    }
+    const ninth = await silentFrom(server.port, "127.0.0.3");
+    ninth.socket.destroy();
+    assert.match(ninth.status, /^HTTP\/1\.1 503 /);
+    await waitForLog(
+      server,
+      /^refused a connection from 127\.0\.0\.3:\d+: too many connections are still starting; try again in a few seconds$/,
+    );
+    // Another address still gets in, up to the server's cap of ten...
+    for (let i = 0; i < 2; i++) {
+      const { status, socket } = await silentFrom(server.port, "127.0.0.4");
+      silent.push(socket);
+      assert.match(status, /^HTTP\/1\.1 101 /);
+    }
+    const eleventh = await silentFrom(server.port, "127.0.0.4");
+    eleventh.socket.destroy();
+    assert.match(eleventh.status, /^HTTP\/1\.1 503 /);
+    await assert.rejects(TestClient.connect(server, "carol"));
+    // ...and once one of them is gone, a client that finishes gets in.
+    silent.pop()!.destroy();
+    await until(
+      () => server.connectionCount === 11,
+      `the slot to come back (now ${server.connectionCount})`,
+    );
+    const carol = await TestClient.connect(server, "carol");
+    await carol.quit();
+  } finally {
+    for (const socket of silent) socket.destroy();
+  }
+  await assertStillChatting(users, "after unfinished connections");
+});
+
+Deno.test("startEdge takes messages up to maxHandshakePayloadBytes before handshakeDone, and up to maxPayloadBytes after", async () => {
+  let served!: (conn: EdgeConnection) => void;
+  let accepted = new Promise<EdgeConnection>((resolve) => served = resolve);
+  await using edge = await edgeWith((conn) => served(conn), {
+    maxHandshakePayloadBytes: 8192,
+  });
+  // Before: 8193 bytes is one too many.
+  const early = await WebSocketConnection.open(edge.url);
+  const first = await accepted;
+  early.send(new Uint8Array(8193));
+  assert.equal((await early.closed).code, CloseCode.tooBig);
+  assert.equal(first.localCloseReason, "its message was larger than the limit");
+  await first.closed;
+
+  // After: 1 MiB passes (ws keeps the limit in a private field: this fails
+  // if a new ws moves it).
+  accepted = new Promise<EdgeConnection>((resolve) => served = resolve);
+  const late = await WebSocketConnection.open(edge.url);
+  const second = await accepted;
+  second.handshakeDone();
+  second.send("go on");
+  assert.equal(await late.receive(), "go on");
+  late.send(new Uint8Array(MIB));
+  const got = await second.receive();
+  assert.ok(got instanceof Uint8Array && got.byteLength === MIB);
+  late.close();
+  await late.closed;
+  await second.closed;
 });
