@@ -3,29 +3,59 @@
 /**
  * The key per-address limits count by. One person holds one IPv4 address,
  * but a whole IPv6 /64: grouping by the /64 stops one machine from passing
- * as millions of addresses.
+ * as millions of addresses. On a LAN, though, a /64 is everyone: link-local
+ * peers (fe80::/10) and peers in one of the server's own /64s are told apart
+ * by their full address (an on-link attacker can then pose as many; the
+ * server-wide caps still hold).
  */
 
 /**
  * "1.2.3.4" -> "1.2.3.4"; "2001:db8:1:2:3:4:5:6" -> "2001:db8:1:2::/64";
- * "::ffff:1.2.3.4" (IPv4-mapped) -> "1.2.3.4". Brackets and a zone ("%eth0")
- * are ignored. Anything that is not an address is returned unchanged, so it
- * still gets a group of its own.
+ * "::ffff:1.2.3.4" (IPv4-mapped) -> "1.2.3.4"; "fe80::1%eth0" ->
+ * "fe80:0:0:0:0:0:0:1%eth0" (link-local: the whole address and its zone).
+ * With `local`, the server's address the peer connected to, a peer in the
+ * same /64 also gets its whole address. Brackets are ignored. Anything that
+ * is not an address is returned unchanged, so it still gets a group of its
+ * own.
  */
-export function addressGroup(address: string): string {
-  let host = address.startsWith("[") && address.endsWith("]")
-    ? address.slice(1, -1)
-    : address;
-  const zone = host.indexOf("%");
-  if (zone >= 0) host = host.slice(0, zone);
-  if (!host.includes(":")) return host;
-  const words = ipv6Words(host);
-  if (words === null) return address;
+export function addressGroup(address: string, local?: string): string {
+  const parsed = parse(address);
+  if (parsed === null) return address;
+  if (typeof parsed === "string") return parsed;
+  const { words, zone } = parsed;
   if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) {
     const [hi, lo] = [words[6]!, words[7]!];
     return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
   }
-  return `${words.slice(0, 4).map((w) => w.toString(16)).join(":")}::/64`;
+  const hex = (from: number, to: number) =>
+    words.slice(from, to).map((w) => w.toString(16)).join(":");
+  if ((words[0]! & 0xffc0) === 0xfe80) return `${hex(0, 8)}${zone}`;
+  const server = local === undefined ? null : parse(local);
+  if (
+    server !== null && typeof server !== "string" &&
+    server.words.slice(0, 4).every((w, i) => w === words[i])
+  ) {
+    return hex(0, 8);
+  }
+  return `${hex(0, 4)}::/64`;
+}
+
+/**
+ * An IPv4 address as it is, an IPv6 address as words and zone ("" or
+ * "%eth0"), or null if it is neither.
+ */
+function parse(
+  address: string,
+): string | { words: number[]; zone: string } | null {
+  let host = address.startsWith("[") && address.endsWith("]")
+    ? address.slice(1, -1)
+    : address;
+  const at = host.indexOf("%");
+  const zone = at >= 0 ? host.slice(at) : "";
+  if (at >= 0) host = host.slice(0, at);
+  if (!host.includes(":")) return host;
+  const words = ipv6Words(host);
+  return words === null ? null : { words, zone };
 }
 
 const HEXTET = /^[0-9a-fA-F]{1,4}$/;

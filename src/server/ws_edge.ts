@@ -146,7 +146,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   // TCP connections are accepted here and only then handed to the HTTP
   // server: one dropped costs no HTTP parser.
   const listener = createTcpServer((socket: Socket) => {
-    const group = addressGroup(socket.remoteAddress ?? "");
+    const group = addressGroup(socket.remoteAddress ?? "", socket.localAddress);
     const admission: Admission = sockets.size >= options.maxSockets ||
         (perGroup.get(group) ?? 0) >= options.maxSocketsPerGroup
       ? { kind: "drop" }
@@ -192,7 +192,10 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       if (request.headers.upgrade?.toLowerCase() !== "websocket") {
         return answer(socket, 426, "Upgrade Required", NOT_A_WEBSOCKET);
       }
-      const group = addressGroup(socket.remoteAddress ?? "");
+      const group = addressGroup(
+        socket.remoteAddress ?? "",
+        socket.localAddress,
+      );
       const address = `${socket.remoteAddress}:${socket.remotePort}`;
       const refusal = refused.get(socket) ?? options.admit(group, address);
       if (refusal !== null) {
