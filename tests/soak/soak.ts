@@ -925,6 +925,10 @@ async function coordinate(options: Options): Promise<number> {
       // Every client (and every reconnect) comes from 127.0.0.1.
       "--handshake-rate",
       "0",
+      "--max-unfinished",
+      "0",
+      "--max-unfinished-per-address",
+      "0",
     ]);
     let announce!: (port: number) => void;
     const listening = new Promise<number>((resolve) => (announce = resolve));
