@@ -13,7 +13,11 @@ const PEERS = 12;
 
 Deno.test("startServer logs protocol violations once per address group, not once per connection", async () => {
   await using server = await startTestServer({
-    connectionLimits: { handshakesPerSecond: 0, closeTimeoutMs: 200 },
+    connectionLimits: {
+      handshakesPerSecond: 0,
+      maxUnfinishedPerAddress: 0,
+      closeTimeoutMs: 200,
+    },
   });
   const peers = await Promise.all(
     Array.from(
@@ -43,6 +47,7 @@ Deno.test("startServer logs dismissals once per address group, not once per conn
   await using server = await startTestServer({
     connectionLimits: {
       handshakesPerSecond: 0,
+      maxUnfinishedPerAddress: 0,
       registerTimeoutMs: 100,
       closeTimeoutMs: 200,
     },
