@@ -551,9 +551,13 @@ export async function startServer(
           ) {
             // The proof needs async crypto: a transaction must not span it.
             flush();
+            // Dismissed by what the flush queued, or while the proof ran: a
+            // registration now would leave a session no one serves.
+            if (!channels.has(id)) break;
             const result = message.t === "register"
               ? await gate.begin(message)
               : await gate.prove(message);
+            if (!channels.has(id)) break;
             if (result.kind === "reply") {
               // Behind any reply of this connection still waiting for the
               // disk, as every reply is.
