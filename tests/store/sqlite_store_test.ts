@@ -1188,3 +1188,35 @@ Deno.test("with FULL, a database opened through a symlink syncs the log beside t
     }
   });
 });
+
+Deno.test("SqliteStore.history stops at the message whose body takes the total past maxBodyBytes, and keeps the newest", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice", "bob");
+    for (let i = 0; i < 10; i++) say(store, "alice", `${i}`.repeat(100), i);
+    tell(store, "alice", "bob", "a".repeat(100), 20);
+    tell(store, "bob", "alice", "b".repeat(100), 21);
+    tell(store, "alice", "bob", "c".repeat(100), 22);
+    // 250 bytes: two messages fit, the third breaks the budget and comes too.
+    assert.deepEqual(
+      texts(store.history({ kind: "public" }, 20, 250)),
+      ["7", "8", "9"].map((d) => d.repeat(100)),
+    );
+    // Exactly at the budget is within it: the next one still comes, as the
+    // sign that there are more.
+    assert.equal(store.history({ kind: "public" }, 20, 200).length, 3);
+    assert.equal(store.history({ kind: "public" }, 2, 200).length, 2);
+    // The limit still holds, and no budget means none.
+    assert.equal(store.history({ kind: "public" }, 4, 10_000).length, 4);
+    assert.equal(store.history({ kind: "public" }, 20).length, 10);
+    assert.deepEqual(
+      texts(
+        store.history(
+          { kind: "private", viewerKey: "alice", otherKey: "bob" },
+          20,
+          150,
+        ),
+      ),
+      ["b".repeat(100), "c".repeat(100)],
+    );
+  });
+});
