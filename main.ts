@@ -15,11 +15,7 @@ import {
   parseCommandLine,
 } from "./src/cli.ts";
 import { dirname, join } from "node:path";
-import {
-  defaultKnownHostsPath,
-  hostKeyOf,
-  KnownHosts,
-} from "./src/client/known_hosts.ts";
+import { defaultKnownHostsPath, KnownHosts } from "./src/client/known_hosts.ts";
 import {
   defaultTrustedSendersPath,
   TrustedSenders,
@@ -228,7 +224,7 @@ async function connect(
     warnIfUnprotected(identityPath, "can sign in with your names");
   }
   const terminal = openTerminal();
-  const trusted = await loadTrustedSenders(hostKeyOf(url));
+  const trusted = await loadTrustedSenders();
   return await runSession({
     url,
     trust,
@@ -252,16 +248,16 @@ async function connect(
   });
 }
 
-/** The senders trusted on this server; in memory when there is no config folder. */
-async function loadTrustedSenders(hostKey: string): Promise<TrustedSenders> {
+/** The senders trusted, per server key; in memory when there is no config folder. */
+async function loadTrustedSenders(): Promise<TrustedSenders> {
   let path: string;
   try {
     path = defaultTrustedSendersPath();
   } catch {
     // No $HOME (a service account, say): [a]lways lasts for the session.
-    return TrustedSenders.inMemory(hostKey);
+    return TrustedSenders.inMemory();
   }
-  return await TrustedSenders.load(path, hostKey);
+  return await TrustedSenders.load(path);
 }
 
 /**

@@ -75,7 +75,7 @@ export interface FileOptions {
   maxFileBytes: number;
   /** Which offers are taken, asked about or declined (--accept-files). */
   accept: AcceptPolicy;
-  /** Senders accepted without asking ([a]lways), for this server. */
+  /** Senders accepted without asking ([a]lways), per server key. */
   trusted: TrustedSenders;
   /** Open received files (with `openWith` or the platform opener). */
   open: boolean;
@@ -207,11 +207,16 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
 
   // Offers are asked about one at a time; an answer is a line of input.
   const prompts = new OfferPrompts((line) => terminal.print(line));
-  const consent = async (offer: FileOfferNotice): Promise<ConsentAnswer> => {
+  // `server`: the key this connection verified; trust is per server key, so
+  // a new server at the same address does not inherit it.
+  const consent = async (
+    offer: FileOfferNotice,
+    server: string,
+  ): Promise<ConsentAnswer> => {
     const decision = decideOffer(
       offer,
       files.accept,
-      senderKey(offer) !== null && files.trusted.has(senderKey(offer)!),
+      senderKey(offer) !== null && files.trusted.has(server, senderKey(offer)!),
     );
     switch (decision.kind) {
       case "accept":
@@ -229,7 +234,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         return "accept";
       case "always":
         try {
-          await files.trusted.add(senderKey(offer)!, offer.from);
+          await files.trusted.add(server, senderKey(offer)!, offer.from);
           terminal.print(
             `From now on files from ${sanitizeForTerminal(offer.from)}'s key ${
               senderKey(offer)
@@ -275,7 +280,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     const receiving = new Map<number, number>();
     const receiver = new FileReceiver(client, {
       ...files,
-      consent,
+      consent: (offer) => consent(offer, client.serverFingerprint),
       print: (line) => terminal.print(line),
       onProgress: (offer, received) => {
         if (offer.size < PROGRESS_MIN_BYTES) return;

@@ -65,7 +65,7 @@ Deno.test("runSession connects again, without asking again, when the server gave
         ownDownloadsDir: false,
         maxFileBytes: 1024,
         accept: "none",
-        trusted: TrustedSenders.inMemory(new URL(server.url).host),
+        trusted: TrustedSenders.inMemory(),
         open: false,
         openWith: null,
       },

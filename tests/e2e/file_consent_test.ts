@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ChatClient } from "../../src/client/chat_client.ts";
+import { fingerprint } from "../../src/crypto/keys.ts";
 import {
   startTestServer,
   TestClient,
@@ -136,7 +137,7 @@ Deno.test("chat connect [a]lways remembers the sender's key, per server, and --a
   const trusted = join(r.dir, "jojo-config", "chat", "trusted_senders");
   assert.ok(
     (await Deno.readTextFile(trusted)).split("\n").includes(
-      `127.0.0.1:${r.server.port} ${sophiaKey!} sophia`,
+      `${await fingerprint(r.server.spki)} ${sophiaKey!} sophia`,
     ),
   );
   assert.equal((await Deno.stat(trusted)).mode! & 0o777, 0o600);
