@@ -14,7 +14,7 @@ import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { formatBytes } from "./render.ts";
 
 /**
- * `ask`: ask for each offer (keys remembered with [a]lways are accepted
+ * `ask`: ask for each offer (keys remembered with `always` are accepted
  * without asking); `trusted`: accept only those keys, decline the rest;
  * `all`: accept everything; `none`: decline everything.
  */
@@ -95,15 +95,16 @@ export function decideOffer(
 
 /**
  * The question for one offer, e.g.
- * `sophia wants to send you big.bin (20.0 MiB). Accept? [y]es / [n]o / [a]lways from sophia`.
- * [a]lways is offered only when the server named the sender's key.
+ * `sophia wants to send you big.bin (20.0 MiB). Accept? [y]es / [n]o / always from sophia`.
+ * `always` is offered only when the server named the sender's key, and is a
+ * whole word to type: it trusts a key for good, so one stray `a` must not.
  */
 export function offerQuestion(offer: FileOfferNotice): string {
   const from = sanitizeForTerminal(offer.from);
   const where = offer.group === undefined
     ? "you"
     : `group ${sanitizeForTerminal(offer.group)}`;
-  const always = senderKey(offer) === null ? "" : ` / [a]lways from ${from}`;
+  const always = senderKey(offer) === null ? "" : ` / always from ${from}`;
   return `${from} wants to send ${where} ${sanitizeForTerminal(offer.name)} (${
     formatBytes(offer.size)
   }). Accept? [y]es / [n]o${always}`;
@@ -121,7 +122,6 @@ export function parseAnswer(
     case "n":
     case "no":
       return "no";
-    case "a":
     case "always":
       return senderKey(offer) === null ? null : "always";
     default:

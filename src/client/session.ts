@@ -75,7 +75,7 @@ export interface FileOptions {
   maxFileBytes: number;
   /** Which offers are taken, asked about or declined (--accept-files). */
   accept: AcceptPolicy;
-  /** Senders accepted without asking ([a]lways), per server key. */
+  /** Senders accepted without asking (`always`), per server key. */
   trusted: TrustedSenders;
   /** Open received files (with `openWith` or the platform opener). */
   open: boolean;

@@ -1,5 +1,5 @@
 /**
- * The senders a user always accepts files from ([a]lways at the prompt),
+ * The senders a user always accepts files from (`always` at the prompt),
  * per server key and by identity-key fingerprint, never by name: a name can
  * change hands (an operator may release it), a key cannot. The server is
  * named by its key too, not by its address: a new server at the same address
@@ -102,7 +102,7 @@ export class TrustedSenders {
 
   /**
    * A list kept in memory only, for a client with no config folder (no
-   * `$HOME`); [a]lways then lasts for the session.
+   * `$HOME`); `always` then lasts for the session.
    */
   static inMemory(): TrustedSenders {
     return new TrustedSenders(null, "");
