@@ -22,6 +22,7 @@ import {
 } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
 import { CloseCode, WebSocketConnection } from "../transport/connection.ts";
+import { sanitizeForTerminal } from "../text/sanitize.ts";
 import {
   ChannelError,
   messageOf,
@@ -77,6 +78,7 @@ const DEFAULT_PING_INTERVAL_MS = 30_000;
 export interface Ending {
   /** True when we said goodbye or the server did; false when the link was cut. */
   clean: boolean;
+  /** Safe to print: sanitised (it may quote the server). */
   reason: string;
 }
 
@@ -321,6 +323,9 @@ export class ChatClient {
       };
     }
     if (ending.clean && !this.#quitting) this.#channel.close();
+    // The server's goodbye, and errors that quote what it sent (a JSON parse
+    // error shows the input), reach a terminal: made safe here, once.
+    ending = { ...ending, reason: sanitizeForTerminal(ending.reason) };
     this.#over = true;
     this.#failPending(ending.reason);
     return ending;

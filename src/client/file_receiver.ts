@@ -201,14 +201,17 @@ export class FileReceiver {
   async #open(path: string, name: string): Promise<void> {
     const verdict = passiveKind(name, await readHead(path));
     if (!verdict.ok) {
-      this.#options.print(explainNotOpened(name, path, verdict.why));
+      this.#options.print(
+        sanitizeForTerminal(explainNotOpened(name, path, verdict.why)),
+      );
       return;
     }
     const opened = openFile(
       path,
       this.#options.openWith ? { command: this.#options.openWith } : {},
     );
-    if (!opened.ok) this.#options.print(opened.warning);
+    // The warning names the file, whose name the sender chose.
+    if (!opened.ok) this.#options.print(sanitizeForTerminal(opened.warning));
   }
 
   /** Runs `step` after the previous steps; the first failure ends the transfer. */

@@ -4,7 +4,7 @@
  */
 
 import { basename } from "node:path";
-import { nameKey } from "../protocol/limits.ts";
+import { isValidName, nameKey } from "../protocol/limits.ts";
 import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
 import { messageOf } from "../transport/secure_channel.ts";
 import { ChatClient, decodeText, type Reply } from "./chat_client.ts";
@@ -386,7 +386,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         // The server may add a note, e.g. that the recipient is offline.
         return [
           ...renderSent(command, style),
-          ...(reply.text ? [reply.text] : []),
+          ...(reply.text ? [sanitizeForTerminal(reply.text)] : []),
         ];
       }
       return render(reply, "", style);
@@ -707,22 +707,32 @@ function render(message: ServerMessage, body: string, style: Style): string[] {
   return renderServerMessage(message, body, style);
 }
 
-/** Keeps the names tab completion offers in step with what the server says. */
-function learnNames(
+/**
+ * Keeps the names tab completion offers in step with what the server says.
+ * Only names the naming rule allows are taken: completion writes them into
+ * the input line, unsanitised.
+ */
+export function learnNames(
   message: ServerMessage,
   users: Set<string>,
   groups: Set<string>,
 ): void {
+  const user = (name: string) => {
+    if (isValidName(name)) users.add(name);
+  };
+  const group = (name: string) => {
+    if (isValidName(name)) groups.add(name);
+  };
   switch (message.t) {
     case "users":
-      for (const user of message.users) users.add(user.name);
+      for (const u of message.users) user(u.name);
       break;
     case "groups":
-      for (const group of message.groups) groups.add(group.name);
+      for (const g of message.groups) group(g.name);
       break;
     case "presence":
       if (message.online) {
-        users.add(message.name);
+        user(message.name);
       } else {
         for (const user of users) {
           if (nameKey(user) === nameKey(message.name)) users.delete(user);
@@ -731,11 +741,11 @@ function learnNames(
       break;
     case "membership":
     case "group":
-      groups.add(message.group);
+      group(message.group);
       break;
     case "public":
     case "private":
-      users.add(message.from);
+      user(message.from);
       break;
     default:
       break;
@@ -744,7 +754,8 @@ function learnNames(
 
 function explainConnectError(error: unknown, url: string): string {
   if (error instanceof ServerTrustError) return error.message;
-  return describeConnectError(messageOf(error), url);
+  // A failed handshake's message may quote what the server sent.
+  return sanitizeForTerminal(describeConnectError(messageOf(error), url));
 }
 
 function describeConnectError(reason: string, url: string): string {
