@@ -41,6 +41,8 @@ import { generateRsaKeyPair } from "./src/crypto/keys.ts";
 import { parseOpenWith } from "./src/files/open.ts";
 import { defaultDownloadsDir } from "./src/files/save.ts";
 import { startServer } from "./src/server/serve.ts";
+import { unprovableNames } from "./src/server/identity_gate.ts";
+import type { Store } from "./src/store/store.ts";
 import {
   createPrivateDir,
   describeModeChange,
@@ -156,6 +158,7 @@ async function serve(
       ? "Keeping nothing on disk (--data :memory:)"
       : `Data is kept in ${dataDir}`,
   );
+  await warnUnprovableNames(store, dataDir);
   console.log(
     `Clients connect with: chat connect <this machine's IP> --pub <a copy of the public key>`,
   );
@@ -175,6 +178,23 @@ function prepareDataDir(dataDir: string): void {
   } catch (error) {
     throw new Error(
       `Cannot prepare the data folder '${dataDir}': ${messageOf(error)}`,
+    );
+  }
+}
+
+/**
+ * Names bound to a key of small order (or not canonically encoded) before
+ * such keys were refused cannot be signed in with by anyone any more; they
+ * are not released behind the operator's back: each is named with the
+ * command that frees it.
+ */
+async function warnUnprovableNames(
+  store: Store,
+  dataDir: string,
+): Promise<void> {
+  for (const user of await unprovableNames(store.listUsers())) {
+    console.log(
+      `WARNING: the name '${user.name}' is bound to an identity key nobody can sign in with (${user.fingerprint}: a key of small order, accepted before such keys were refused). Free it with: chat admin release ${user.name} --data ${dataDir}`,
     );
   }
 }
