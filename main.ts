@@ -37,7 +37,7 @@ import {
   readPublicKeyFile,
   writeKeyPair,
 } from "./src/crypto/key_files.ts";
-import { generateRsaKeyPair } from "./src/crypto/keys.ts";
+import { fingerprint, generateRsaKeyPair } from "./src/crypto/keys.ts";
 import { parseOpenWith } from "./src/files/open.ts";
 import { defaultDownloadsDir } from "./src/files/save.ts";
 import { startServer } from "./src/server/serve.ts";
@@ -292,7 +292,15 @@ async function serverTrust(
   const path = pubPath ??
     (await exists(DEFAULT_PUBLIC_KEY) ? DEFAULT_PUBLIC_KEY : null);
   if (path !== null) {
-    return { kind: "pinned", spki: (await readPublicKeyFile(path)).spki, path };
+    const { spki } = await readPublicKeyFile(path);
+    // A key file picked up from the current folder decides whom we trust:
+    // say so, rather than pin it silently.
+    if (pubPath === null) {
+      console.log(
+        `Using the server key in ${path} (${await fingerprint(spki)})`,
+      );
+    }
+    return { kind: "pinned", spki, path };
   }
   return {
     kind: "known-hosts",
