@@ -10,6 +10,8 @@
  */
 
 import type { FileOfferNotice } from "../protocol/messages.ts";
+import { notOpenedByName } from "../files/kind.ts";
+import { safeFileName } from "../files/naming.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { formatBytes } from "./render.ts";
 
@@ -96,6 +98,10 @@ export function decideOffer(
 /**
  * The question for one offer, e.g.
  * `sophia wants to send you big.bin (20.0 MiB). Accept? [y]es / [n]o / always from sophia`.
+ * The name shown is the one the file will be saved under (naming.ts), not
+ * the one offered, sanitised so padding such as U+2800 shows; a name whose
+ * kind is never opened says so (`photo.jpg.exe (3 B) (.exe: will be saved,
+ * not opened)`), so a disguised extension is seen before the answer.
  * `always` is offered only when the server named the sender's key, and is a
  * whole word to type: it trusts a key for good, so one stray `a` must not.
  */
@@ -105,9 +111,12 @@ export function offerQuestion(offer: FileOfferNotice): string {
     ? "you"
     : `group ${sanitizeForTerminal(offer.group)}`;
   const always = senderKey(offer) === null ? "" : ` / always from ${from}`;
-  return `${from} wants to send ${where} ${sanitizeForTerminal(offer.name)} (${
+  const saved = safeFileName(offer.name);
+  const notOpened = notOpenedByName(saved);
+  const note = notOpened === null ? "" : ` (${notOpened})`;
+  return `${from} wants to send ${where} ${sanitizeForTerminal(saved)} (${
     formatBytes(offer.size)
-  }). Accept? [y]es / [n]o${always}`;
+  })${note}. Accept? [y]es / [n]o${always}`;
 }
 
 /** The answer a line gives, or null if it is not one (it is then chat input). */

@@ -22,11 +22,15 @@ const OFFER: FileOfferNotice = {
 Deno.test("offerQuestion asks in the issue's words, with always as a whole word", () => {
   assert.equal(
     offerQuestion(OFFER),
-    "sophia wants to send you big.bin (20.0 MiB). Accept? [y]es / [n]o / always from sophia",
+    "sophia wants to send you big.bin (20.0 MiB) (.bin: will be saved, not opened). Accept? [y]es / [n]o / always from sophia",
+  );
+  assert.equal(
+    offerQuestion({ ...OFFER, name: "photo.jpg" }),
+    "sophia wants to send you photo.jpg (20.0 MiB). Accept? [y]es / [n]o / always from sophia",
   );
   assert.equal(
     offerQuestion({ ...OFFER, group: "team", size: 5 }),
-    "sophia wants to send group team big.bin (5 B). Accept? [y]es / [n]o / always from sophia",
+    "sophia wants to send group team big.bin (5 B) (.bin: will be saved, not opened). Accept? [y]es / [n]o / always from sophia",
   );
 });
 
@@ -36,6 +40,24 @@ Deno.test("offerQuestion offers always only with a well-formed sender key", () =
   assert.match(offerQuestion({ ...OFFER, fingerprint: "x" }), /\[n\]o$/);
   assert.equal(senderKey({ ...OFFER, fingerprint: "SHA256:short" }), null);
   assert.equal(parseAnswer("always", noKey), null);
+});
+
+Deno.test("offerQuestion shows the name the file is saved under, and when its kind is not opened", () => {
+  // Padding pushes ".exe" off the screen in the offered name; the saved
+  // name has none of it.
+  const blank = "\u2800".repeat(40);
+  assert.equal(
+    offerQuestion({ ...OFFER, name: `photo.jpg${blank}.exe`, size: 3 }),
+    "sophia wants to send you photo.jpg.exe (3 B) (.exe: will be saved, not opened). Accept? [y]es / [n]o / always from sophia",
+  );
+  assert.match(
+    offerQuestion({ ...OFFER, name: "../../.bashrc" }),
+    /send you bashrc \(20\.0 MiB\) \(no extension: will be saved, not opened\)\. /,
+  );
+  assert.match(
+    offerQuestion({ ...OFFER, name: "notes.txt\u202e" }),
+    /send you notes\.txt \(20\.0 MiB\)\. Accept/,
+  );
 });
 
 Deno.test("offerQuestion sanitises what the sender chose", () => {
