@@ -39,7 +39,7 @@ import {
 } from "./src/crypto/key_files.ts";
 import { fingerprint, generateRsaKeyPair } from "./src/crypto/keys.ts";
 import { parseOpenWith } from "./src/files/open.ts";
-import { defaultDownloadsDir } from "./src/files/save.ts";
+import { defaultDownloadsDir, sharedFolderWarning } from "./src/files/save.ts";
 import { startServer } from "./src/server/serve.ts";
 import { unprovableNames } from "./src/server/identity_gate.ts";
 import type { Store } from "./src/store/store.ts";
@@ -242,6 +242,11 @@ async function connect(
     );
   } else {
     warnIfUnprotected(identityPath, "can sign in with your names");
+  }
+  if (command.downloads !== null) {
+    // A folder the user named keeps its mode: say when others can write it.
+    const warning = await sharedFolderWarning(command.downloads);
+    if (warning !== null) console.error(warning);
   }
   const terminal = openTerminal();
   const trusted = await loadTrustedSenders();
