@@ -3,6 +3,10 @@ import { ChatClient } from "../../src/client/chat_client.ts";
 import { encodeMessage } from "../../src/protocol/codec.ts";
 import { startHostileServer } from "../_helpers/hostile_server.ts";
 
+function hasControl(text: string): boolean {
+  return [...text].some((c) => c.charCodeAt(0) < 0x20 || c === "\x7f");
+}
+
 Deno.test("ChatClient.ended gives a server's goodbye sanitised for the terminal", async () => {
   await using server = await startHostileServer();
   const client = await ChatClient.connect(server.url, {
@@ -17,7 +21,9 @@ Deno.test("ChatClient.ended gives a server's goodbye sanitised for the terminal"
   const ending = await client.ended;
   assert.equal(ending.clean, true);
   assert.match(ending.reason, /^Disconnected by the server/);
-  assert.doesNotMatch(ending.reason, /[\x1b\x07\u202e]/);
+  for (const char of ["\x1b", "\x07", "\u202e"]) {
+    assert.ok(!ending.reason.includes(char), ending.reason);
+  }
 });
 
 Deno.test("ChatClient.ended sanitises a protocol error that quotes the server", async () => {
@@ -36,5 +42,5 @@ Deno.test("ChatClient.ended sanitises a protocol error that quotes the server", 
   const ending = await client.ended;
   assert.equal(ending.clean, false);
   assert.match(ending.reason, /pwned/, "the error quotes the header");
-  assert.doesNotMatch(ending.reason, /[\x00-\x08\x0b-\x1f\x7f]/);
+  assert.ok(!hasControl(ending.reason), ending.reason);
 });
