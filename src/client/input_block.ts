@@ -153,6 +153,81 @@ export function eraseBlock(block: InputBlock, columns: number): string {
   return `${cursorRow > 0 ? `${ESC}[${cursorRow}A` : ""}\r${ESC}[J`;
 }
 
+/** Whether `block` ends exactly at the right edge (drawBlock then wraps it). */
+function endsAtEdge(block: InputBlock, columns: number): boolean {
+  const end = advance(0, block.prompt + shownLine(block.line), columns);
+  return end > 0 && end % columns === 0;
+}
+
+/**
+ * The text typed since `drawn` when `next` only adds to its end (the usual
+ * keystroke), or null when the block must be drawn again.
+ */
+function appended(
+  drawn: InputBlock,
+  next: InputBlock,
+): string | null {
+  if (
+    drawn.prompt !== next.prompt ||
+    drawn.status.length !== next.status.length ||
+    drawn.status.some((status, i) => status !== next.status[i]) ||
+    drawn.cursor !== drawn.line.length ||
+    next.cursor !== next.line.length ||
+    !next.line.startsWith(drawn.line)
+  ) {
+    return null;
+  }
+  return shownLine(next.line.slice(drawn.line.length));
+}
+
+/**
+ * Turns the block on screen from `drawn` (drawn `drawnColumns` wide, or null
+ * for none) into `next` (or null for none), `columns` wide now. Typing at the
+ * end of the line only writes what was typed, as readline does; anything else
+ * erases the block and draws it again.
+ */
+export function updateBlock(
+  drawn: InputBlock | null,
+  drawnColumns: number,
+  next: InputBlock | null,
+  columns: number,
+): string {
+  const cols = Math.max(1, columns);
+  if (drawn === null) return next === null ? "" : drawBlock(next, cols);
+  if (next === null) return eraseBlock(drawn, cols);
+  const typed = drawnColumns === cols ? appended(drawn, next) : null;
+  if (typed === null) return eraseBlock(drawn, cols) + drawBlock(next, cols);
+  return typed + (typed !== "" && endsAtEdge(next, cols) ? " \r" : "");
+}
+
+/**
+ * Enter: the block (`drawn`, drawn `drawnColumns` wide) becomes the line as
+ * it stays on screen, `prompt` and `line`, and the cursor goes to the start of
+ * the next row. When the line was typed at the end, only the rest of it and
+ * the line break are written.
+ */
+export function commitBlock(
+  drawn: InputBlock | null,
+  drawnColumns: number,
+  prompt: string,
+  line: string,
+  columns: number,
+): string {
+  const cols = Math.max(1, columns);
+  const done: InputBlock = { status: [], prompt, line, cursor: line.length };
+  const typed = drawn !== null && drawnColumns === cols
+    ? appended(drawn, done)
+    : null;
+  // A line drawn ending at the edge was wrapped onto a fresh row (drawBlock),
+  // which would be left as an empty line; typing more fills it.
+  const stranded = typed === "" && endsAtEdge(drawn!, cols);
+  if (typed !== null && !stranded) {
+    return `${typed}\r\n`;
+  }
+  return (drawn === null ? "" : eraseBlock(drawn, cols)) +
+    committedLine(prompt, line);
+}
+
 /** The line as it stays on screen once Enter is pressed (block erased first). */
 export function committedLine(prompt: string, line: string): string {
   return printedText(prompt + shownLine(line));

@@ -15,11 +15,12 @@ import { EventEmitter } from "node:events";
 import process from "node:process";
 import readline from "node:readline";
 import {
-  committedLine,
+  commitBlock,
   drawBlock,
   eraseBlock,
   type InputBlock,
   printedText,
+  updateBlock,
 } from "./input_block.ts";
 
 export type Completer = (line: string) => [string[], string];
@@ -94,6 +95,8 @@ class ReadlineTerminal implements Terminal {
   #status: string | null = null;
   /** The block as last drawn, or null when none is on screen. */
   #drawn: InputBlock | null = null;
+  /** The width it was drawn at. */
+  #drawnColumns = 0;
   #renderQueued = false;
   #closed = false;
   /** Keys pressed so far; a second Tab in a row lists the completions. */
@@ -227,7 +230,8 @@ class ReadlineTerminal implements Terminal {
   #draw(): string {
     const block = this.#block();
     this.#drawn = block;
-    return block === null ? "" : drawBlock(block, columnsNow());
+    this.#drawnColumns = columnsNow();
+    return block === null ? "" : drawBlock(block, this.#drawnColumns);
   }
 
   #queueRender(): void {
@@ -236,13 +240,22 @@ class ReadlineTerminal implements Terminal {
     queueMicrotask(() => {
       this.#renderQueued = false;
       if (this.#closed) return;
-      process.stdout.write(this.#erase() + this.#draw());
+      const next = this.#block();
+      const columns = columnsNow();
+      const out = updateBlock(this.#drawn, this.#drawnColumns, next, columns);
+      this.#drawn = next;
+      this.#drawnColumns = columns;
+      if (out !== "") process.stdout.write(out);
     });
   }
 
   /** Enter: the line stays on screen as it was typed, and a new block begins. */
   #commit(line: string): void {
-    process.stdout.write(this.#erase() + committedLine(this.#prompt, line));
+    const columns = columnsNow();
+    process.stdout.write(
+      commitBlock(this.#drawn, this.#drawnColumns, this.#prompt, line, columns),
+    );
+    this.#drawn = null;
     this.#queueRender();
   }
 
