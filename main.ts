@@ -45,6 +45,8 @@ import { generateRsaKeyPair } from "./src/crypto/keys.ts";
 import { parseOpenWith } from "./src/files/open.ts";
 import { defaultDownloadsDir } from "./src/files/save.ts";
 import { startServer } from "./src/server/serve.ts";
+import { connectHint } from "./src/server/connect_hint.ts";
+import { upInterfaceAddresses } from "./src/server/interfaces.ts";
 import {
   createPrivateDir,
   describeModeChange,
@@ -160,12 +162,36 @@ async function serve(
       ? "Keeping nothing on disk (--data :memory:)"
       : `Data is kept in ${dataDir}`,
   );
-  console.log(
-    `Clients connect with: chat connect <this machine's IP> --pub <a copy of the public key>`,
-  );
+  for (
+    const line of connectHint({
+      host: command.host,
+      port: server.port,
+      interfaces: upInterfaceAddresses(),
+      publicKeyPath: await publicKeyBeside(command.keyPath, publicSpki),
+      privateKeyPath: command.keyPath,
+      launcher: Deno.build.standalone ? "executable" : "sources",
+    })
+  ) console.log(line);
 
   await server.finished;
   return 0;
+}
+
+/**
+ * The `public.pem` beside the private key, if it is this key's public half:
+ * the file to hand out. Null when there is none (keys made elsewhere).
+ */
+async function publicKeyBeside(
+  keyPath: string,
+  publicSpki: Uint8Array,
+): Promise<string | null> {
+  const path = join(dirname(keyPath), "public.pem");
+  try {
+    const { spki } = await readPublicKeyFile(path);
+    return spki.toHex() === publicSpki.toHex() ? path : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The data folder holds every message: created 0700, or narrowed to it. */
