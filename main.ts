@@ -153,8 +153,12 @@ async function serve(
   };
   Deno.addSignalListener("SIGINT", stop);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
+  // An IPv6 address in a URL is bracketed: ws://[::]:8767.
+  const shownHost = command.host.includes(":") && !command.host.startsWith("[")
+    ? `[${command.host}]`
+    : command.host;
   console.log(
-    `WebSocket server started and listening on ws://${command.host}:${server.port}`,
+    `WebSocket server started and listening on ws://${shownHost}:${server.port}`,
   );
   console.log(`Server key fingerprint: ${server.fingerprint}`);
   console.log(
