@@ -101,7 +101,8 @@ class ReadlineTerminal implements Terminal {
   #closed = false;
   /** Keys pressed so far; a second Tab in a row lists the completions. */
   #keys = 0;
-  #lastTab: { keys: number; line: string } | null = null;
+  /** The key count at the last completion. */
+  #lastTab = -1;
   #onKey = (_text: unknown, key: { name?: string; ctrl?: boolean }) => {
     this.#keys++;
     if (key?.ctrl && key.name === "l") this.#clearScreen();
@@ -269,11 +270,11 @@ class ReadlineTerminal implements Terminal {
   #complete(line: string): [string[], string] {
     const result = this.#completer(line);
     const [hits, word] = result;
-    // readline lists the choices on a second Tab, into the sink: list them
-    // above the block instead.
-    const again = this.#lastTab !== null &&
-      this.#lastTab.keys === this.#keys - 1 && this.#lastTab.line === line;
-    this.#lastTab = { keys: this.#keys, line };
+    // readline lists the choices on a second Tab in a row, into the sink:
+    // list them above the block instead. (Keys pasted in one go complete
+    // only at the last one: a pasted tab is text.)
+    const again = this.#lastTab === this.#keys - 1;
+    this.#lastTab = this.#keys;
     if (again && hits.length > 1 && this.interactive) {
       const common = hits.reduce((a, b) => {
         let i = 0;

@@ -281,6 +281,22 @@ Deno.test({
     await assertScreen("and a rest");
     await send("and a rest");
 
+    // A second Tab lists the completions above the input, which stays.
+    await pane.type("/s");
+    await pane.keys("Tab");
+    await assertScreen("/showgroup");
+    await pane.keys("Tab");
+    await pane.waitFor(
+      "the list of commands",
+      (l) => l.includes("/showgroups  /showgroupmembers"),
+    );
+    await assertScreen("/showgroup");
+    await pane.keys("C-u");
+    await pane.waitFor(
+      "the emptied input",
+      (l) => l.filter((line) => line !== "").at(-1) === "sophia>",
+    );
+
     // Resized while typing, wider then narrower, the cursor moved back.
     const before = typed(150, "r");
     await pane.type(before);
