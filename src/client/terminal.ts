@@ -136,7 +136,10 @@ class ReadlineTerminal implements Terminal {
       // Before readline's own listener: the count is the key being handled.
       process.stdin.prependListener("keypress", this.#onKey);
       // The width is read again at every drawing; the signal only makes a
-      // resize redraw at once rather than at the next key.
+      // resize redraw at once rather than at the next key. (Output computed
+      // for the old width that reaches the terminal after it rewrapped, but
+      // before the new width could be read, still erases from the wrong row:
+      // a race of milliseconds every terminal program has.)
       if (Deno.build.os !== "windows") {
         Deno.addSignalListener("SIGWINCH", this.#onResize);
       }

@@ -145,11 +145,13 @@ Deno.test({
   name:
     "terminal keeps every incoming line above a wrapped, resized input and a progress row",
   ignore: !TMUX,
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     await using server = await startTestServer();
     const dir = await Deno.makeTempDir({ prefix: "chat-term-" });
+    // Disposed last: after the pane that writes into it has gone.
+    await using _dir = {
+      [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+    };
     await Deno.writeTextFile(
       `${dir}/public.pem`,
       (await testKeys()).publicPem,
@@ -353,6 +355,5 @@ Deno.test({
     await send(reply);
 
     await jojo.quit();
-    await Deno.remove(dir, { recursive: true });
   },
 });
