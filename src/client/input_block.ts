@@ -84,16 +84,13 @@ function advance(offset: number, text: string, columns: number): number {
   return offset;
 }
 
-/** How a character of the typed line is shown: controls made visible. */
-function shown(char: string): string {
-  return sanitizeForTerminal(char);
-}
-
-/** The typed line as drawn, up to `end` (an index into `line`). */
+/**
+ * The typed line as drawn, up to `end` (an index into `line`): controls and
+ * invisible characters made visible, as in everything else shown. The whole
+ * prefix at once, so an emoji's variation selector or joiner stays with it.
+ */
 function shownLine(line: string, end = line.length): string {
-  let out = "";
-  for (const char of line.slice(0, end)) out += shown(char);
-  return out;
+  return sanitizeForTerminal(line.slice(0, end));
 }
 
 /** Rows a logical line `width` columns wide takes (at least one). */
@@ -172,12 +169,15 @@ function appended(
     drawn.status.length !== next.status.length ||
     drawn.status.some((status, i) => status !== next.status[i]) ||
     drawn.cursor !== drawn.line.length ||
-    next.cursor !== next.line.length ||
-    !next.line.startsWith(drawn.line)
+    next.cursor !== next.line.length
   ) {
     return null;
   }
-  return shownLine(next.line.slice(drawn.line.length));
+  // Compared as shown: a selector typed after an emoji changes how the
+  // text before it is shown (a lone one is made visible, a paired one not).
+  const before = shownLine(drawn.line);
+  const after = shownLine(next.line);
+  return after.startsWith(before) ? after.slice(before.length) : null;
 }
 
 /**

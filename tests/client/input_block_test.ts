@@ -172,3 +172,14 @@ Deno.test("commitBlock ends the typed line with a line break", () => {
   );
   assert.equal(commitBlock(null, 80, "> ", "hi", 80), "> hi\r\n");
 });
+
+Deno.test("updateBlock keeps an emoji's variation selector with it", () => {
+  // Alone, U+FE0F would be shown as <U+FE0F>; typed after ❤ it selects the
+  // emoji form and is written as it is, for the terminal to join.
+  assert.equal(
+    updateBlock(block("I ❤"), 80, block("I ❤\ufe0f"), 80),
+    "\ufe0f",
+  );
+  assert.ok(drawBlock(block("\ufe0f"), 80).includes("<U+FE0F>"));
+  assert.ok(!drawBlock(block("I ❤\ufe0f"), 80).includes("<U+FE0F>"));
+});
