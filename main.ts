@@ -43,6 +43,8 @@ import { defaultDownloadsDir, sharedFolderWarning } from "./src/files/save.ts";
 import { startServer } from "./src/server/serve.ts";
 import { unprovableNames } from "./src/server/identity_gate.ts";
 import type { Store } from "./src/store/store.ts";
+import { connectHint } from "./src/server/connect_hint.ts";
+import { upInterfaceAddresses } from "./src/server/interfaces.ts";
 import {
   createPrivateDir,
   describeModeChange,
@@ -149,8 +151,12 @@ async function serve(
   };
   Deno.addSignalListener("SIGINT", stop);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
+  // An IPv6 address in a URL is bracketed: ws://[::]:8767.
+  const shownHost = command.host.includes(":") && !command.host.startsWith("[")
+    ? `[${command.host}]`
+    : command.host;
   console.log(
-    `WebSocket server started and listening on ws://${command.host}:${server.port}`,
+    `WebSocket server started and listening on ws://${shownHost}:${server.port}`,
   );
   console.log(`Server key fingerprint: ${server.fingerprint}`);
   console.log(
@@ -159,12 +165,36 @@ async function serve(
       : `Data is kept in ${dataDir}`,
   );
   await warnUnprovableNames(store, dataDir);
-  console.log(
-    `Clients connect with: chat connect <this machine's IP> --pub <a copy of the public key>`,
-  );
+  for (
+    const line of connectHint({
+      host: command.host,
+      port: server.port,
+      interfaces: upInterfaceAddresses(),
+      publicKeyPath: await publicKeyBeside(command.keyPath, publicSpki),
+      privateKeyPath: command.keyPath,
+      launcher: Deno.build.standalone ? "executable" : "sources",
+    })
+  ) console.log(line);
 
   await server.finished;
   return 0;
+}
+
+/**
+ * The `public.pem` beside the private key, if it is this key's public half:
+ * the file to hand out. Null when there is none (keys made elsewhere).
+ */
+async function publicKeyBeside(
+  keyPath: string,
+  publicSpki: Uint8Array,
+): Promise<string | null> {
+  const path = join(dirname(keyPath), "public.pem");
+  try {
+    const { spki } = await readPublicKeyFile(path);
+    return spki.toHex() === publicSpki.toHex() ? path : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The data folder holds every message: created 0700, or narrowed to it. */
