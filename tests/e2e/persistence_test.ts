@@ -202,7 +202,7 @@ Deno.test("chat serve names each name bound to a small-order key with the comman
         ),
         line,
       );
-      await server.waitFor(/Clients connect with/);
+      await server.waitFor(/they connect with:/);
       assert.doesNotMatch(server.stdout, /'jojo' is bound/);
     } finally {
       server.kill("SIGKILL");
