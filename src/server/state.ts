@@ -35,6 +35,11 @@ export interface Session {
    * until the edge records it.
    */
   readonly fingerprint: string | null;
+  /**
+   * Whether the client acknowledges what it shows (docs/PROTOCOL.md,
+   * "Delivery"): its messages then wait until acknowledged, not merely sent.
+   */
+  readonly acks: boolean;
 }
 
 export interface Group {
@@ -88,6 +93,7 @@ interface MutableSession {
   connectedAt: Timestamp;
   lastMessageAt: Timestamp | null;
   fingerprint: string | null;
+  readonly acks: boolean;
 }
 
 interface MutableGroup {
@@ -265,7 +271,7 @@ export class ServerState {
    * Registers a name on a connection. The caller checks validity and
    * uniqueness first; breaking either here is a bug, hence the throws.
    */
-  register(id: ConnId, name: string, now: Timestamp): Session {
+  register(id: ConnId, name: string, now: Timestamp, acks = false): Session {
     const key = nameKey(name);
     if (this.#online.has(key)) throw new Error(`Name ${name} is online`);
     if (this.#connections.get(id)) {
@@ -278,6 +284,7 @@ export class ServerState {
       connectedAt: now,
       lastMessageAt: this.#lastMessages.get(key)?.at ?? null,
       fingerprint: null,
+      acks,
     };
     this.#connections.set(id, session);
     this.#onlineIds = null;

@@ -45,6 +45,7 @@ Deno.test("ServerState.register indexes names ignoring case", () => {
     connectedAt: 100,
     lastMessageAt: null,
     fingerprint: null,
+    acks: false,
   });
   assert.equal(state.nameOf(1), "Jojo");
   assert.equal(state.sessionByName("JOJO"), session);

@@ -41,6 +41,7 @@ import {
   type Incoming,
   type Reply,
 } from "../../src/client/chat_client.ts";
+import { DeliveryLedger } from "../../src/client/delivery.ts";
 import { toBase64 } from "../../src/crypto/bytes.ts";
 import {
   generateIdentity,
@@ -97,8 +98,11 @@ interface SessionRecord {
   end: "quit" | "drop" | "lost" | "final" | null;
 }
 
-/** [message id, "p" | "m" | "g", 1 if delivered as history]. */
-type Receipt = [string, string, 0 | 1];
+/**
+ * [message id, "p" | "m" | "g", 1 if delivered as history, 1 if the client
+ * marked it late: older than one already shown from its sender].
+ */
+type Receipt = [string, string, 0 | 1, 0 | 1];
 
 interface WorkerResult {
   worker: number;
@@ -164,6 +168,8 @@ class User {
   session: SessionRecord | null = null;
   seq = 0;
   sessionCount = 0;
+  /** What this user was shown, across its sessions, as a real client keeps it. */
+  readonly ledger = new DeliveryLedger();
   /** Groups this user believes it is in; `uncertain` after a lost reply. */
   readonly member = new Set<string>();
   readonly uncertain = new Set<string>();
@@ -210,7 +216,7 @@ class User {
     return { reply, sentAt, ackAt };
   }
 
-  onMessage(sid: string, { message, body }: Incoming): void {
+  onMessage(sid: string, { message, body, late }: Incoming): void {
     if (
       message.t !== "public" && message.t !== "private" && message.t !== "group"
     ) {
@@ -243,7 +249,9 @@ class User {
       mid,
       KIND_CODE[kind as Kind],
       message.history === true ? 1 : 0,
+      late ? 1 : 0,
     ]);
+    if (late) this.w.count("marked late");
     this.w.count(message.history === true ? "history received" : "received");
   }
 
@@ -278,7 +286,7 @@ class User {
       client.onMessage((incoming) => this.onMessage(sid, incoming));
       let timer: ReturnType<typeof setTimeout> | undefined;
       const reply = await Promise.race([
-        client.register(this.name, this.identity),
+        client.register(this.name, this.identity, this.ledger),
         new Promise<null>((resolve) => {
           timer = setTimeout(() => resolve(null), REQUEST_TIMEOUT_MS);
         }),
@@ -627,7 +635,7 @@ function check(results: WorkerResult[]): Report {
       const lastSeq = new Map<string, number>();
       const seen = seenByUser.get(session.user) ?? new Set<string>();
       seenByUser.set(session.user, seen);
-      for (const [mid, kindCode, history] of list) {
+      for (const [mid, kindCode, history, late] of list) {
         stat(history ? "history deliveries" : "live deliveries");
         if (history) {
           historyCount.set(sid, (historyCount.get(sid) ?? 0) + 1);
@@ -644,17 +652,22 @@ function check(results: WorkerResult[]): Report {
           violate(`${sid} got ${mid} (${send.kind}) as another kind`);
         }
         const previous = lastSeq.get(send.from) ?? 0;
-        if (send.seq <= previous) {
-          violate(
-            `${sid} got ${mid} after ${send.from}:${previous}: out of order`,
-          );
+        // One the client marked late is shown as history, where it belongs.
+        if (late) {
+          if (!history) violate(`${sid} got ${mid} late, not as history`);
+        } else {
+          if (send.seq <= previous) {
+            violate(
+              `${sid} got ${mid} after ${send.from}:${previous}: out of order`,
+            );
+          }
+          lastSeq.set(send.from, send.seq);
         }
-        lastSeq.set(send.from, send.seq);
         if (send.outcome.startsWith("error:")) {
           violate(`${sid} got ${mid}, which was refused (${send.outcome})`);
         }
         if (send.from === session.user) violate(`${sid} got its own ${mid}`);
-        if (send.kind === "public" && history) {
+        if (send.kind === "public" && history && !late) {
           violate(`${sid} got public ${mid} as history at sign-in`);
         }
         if (send.kind === "private" && send.target !== session.user) {
@@ -1064,7 +1077,9 @@ async function coordinate(options: Options): Promise<number> {
     console.log(
       `  joins ${n("join ok")}, leaves ${n("leave ok")}; deliveries ${
         n("live deliveries")
-      } live, ${n("history deliveries")} as history`,
+      } live, ${n("history deliveries")} as history (${
+        n("marked late")
+      } marked late by the client)`,
     );
     console.log(
       `  checked: ${n("entitled live")} live deliveries owed, ${
