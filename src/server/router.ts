@@ -264,6 +264,7 @@ function missed(state: ServerState, session: Session): Outbound[] {
     const pending = store.pendingFor(session.nameKey, MAX_HISTORY, after);
     if (pending.length === 0) return out;
     if (out.length >= MAX_MISSED) {
+      if (session.acks) state.setAckCeiling(session.id, after);
       return [
         ...out,
         ...reply(session.id, {
@@ -302,6 +303,7 @@ function acknowledge(
         ? { kind: "private", otherKey: nameKey(cursor.to) }
         : { kind: "group", groupKey: nameKey(cursor.group) },
       cursor.seq,
+      session.ackCeiling ?? undefined,
     );
   }
 }

@@ -40,6 +40,13 @@ export interface Session {
    * "Delivery"): its messages then wait until acknowledged, not merely sent.
    */
   readonly acks: boolean;
+  /**
+   * Set when the sign-in could not send every waiting message: the last id
+   * it sent. Acknowledgements on this connection then cover nothing past
+   * it, so that a cursor cannot pass over a message that was never shown
+   * (those past it come again at the next sign-in, maybe twice, never lost).
+   */
+  readonly ackCeiling: number | null;
 }
 
 export interface Group {
@@ -94,6 +101,7 @@ interface MutableSession {
   lastMessageAt: Timestamp | null;
   fingerprint: string | null;
   readonly acks: boolean;
+  ackCeiling: number | null;
 }
 
 interface MutableGroup {
@@ -215,6 +223,12 @@ export class ServerState {
     if (session) session.fingerprint = fingerprint;
   }
 
+  /** See Session.ackCeiling. */
+  setAckCeiling(id: ConnId, ceiling: number): void {
+    const session = this.#connections.get(id);
+    if (session) session.ackCeiling = ceiling;
+  }
+
   /** The name registered on a connection, or null if none. */
   nameOf(id: ConnId): string | null {
     return this.#connections.get(id)?.name ?? null;
@@ -285,6 +299,7 @@ export class ServerState {
       lastMessageAt: this.#lastMessages.get(key)?.at ?? null,
       fingerprint: null,
       acks,
+      ackCeiling: null,
     };
     this.#connections.set(id, session);
     this.#onlineIds = null;

@@ -622,6 +622,7 @@ export class SqliteStore implements Store {
     userKey: string,
     conversation: Conversation,
     seq: number,
+    maxId = Number.MAX_SAFE_INTEGER,
   ): number {
     // Only the user's waiting deliveries are read (the partial index), not
     // the conversation's history.
@@ -634,11 +635,12 @@ export class SqliteStore implements Store {
          SELECT d.message_id FROM deliveries d
          JOIN messages m ON m.id = d.message_id
          WHERE d.user_key = ? AND d.delivered = 0 AND ${where}
-           AND m.seq <= ?)`,
+           AND m.seq <= ? AND m.id <= ?)`,
       userKey,
       userKey,
       key,
       seq,
+      maxId,
     );
   }
 

@@ -326,9 +326,15 @@ export interface Store {
   requeueSince(userKey: string, since: Timestamp): number;
   /**
    * The user has shown every message of the conversation up to `seq`: marks
-   * those waiting for them as delivered; returns how many.
+   * those waiting for them as delivered (only up to id `maxId`, if given);
+   * returns how many.
    */
-  acknowledge(userKey: string, conversation: Conversation, seq: number): number;
+  acknowledge(
+    userKey: string,
+    conversation: Conversation,
+    seq: number,
+    maxId?: number,
+  ): number;
   /**
    * The oldest `limit` messages that have not reached the user yet with an
    * id above `afterId`, oldest first. Mark them delivered, or page on with

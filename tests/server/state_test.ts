@@ -46,6 +46,7 @@ Deno.test("ServerState.register indexes names ignoring case", () => {
     lastMessageAt: null,
     fingerprint: null,
     acks: false,
+    ackCeiling: null,
   });
   assert.equal(state.nameOf(1), "Jojo");
   assert.equal(state.sessionByName("JOJO"), session);
