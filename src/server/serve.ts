@@ -64,6 +64,11 @@ export interface RunningServer {
 /** How long shutdown waits for peers to acknowledge the close. */
 const SHUTDOWN_GRACE_MS = 2000;
 
+function isChat({ message }: Outbound): boolean {
+  return message.t === "public" || message.t === "private" ||
+    message.t === "group";
+}
+
 /** A point in a connection's queue held until writes are durable. */
 interface Gate {
   open: boolean;
@@ -266,7 +271,11 @@ export async function startServer(
     if (queue.length === 0) waiting.delete(id);
   }
 
-  function deliver(outbound: readonly Outbound[]): void {
+  /**
+   * Sends `outbound`, behind what waits for the disk for each recipient;
+   * `direct` skips that queue (for replies routed before anything in it).
+   */
+  function deliver(outbound: readonly Outbound[], direct = false): void {
     for (const { to, message, body } of outbound) {
       // Encoded once per form, whatever the number of recipients: compact for
       // a live chat message to those who asked for it (with its id and seq
@@ -286,7 +295,7 @@ export async function startServer(
           (message.t === "file_chunk" || message.t === "file_end")
         ? new SharedBytes(json, to.length)
         : null;
-      const queued = waiting.size > 0;
+      const queued = !direct && waiting.size > 0;
       for (const id of to) {
         const channel = channels.get(id);
         if (channel === undefined) continue;
@@ -345,9 +354,17 @@ export async function startServer(
     }
     deliver(now);
     if (held.length === 0) return;
-    // Behind a gate: what comes for `id` from now on queues behind these.
-    const gate: Gate = { open: false };
     const queue = waiting.get(id);
+    if (queue === undefined && !held.some(isChat)) {
+      // Replies only (the usual `ok` to a `say`): nothing newer for `id`
+      // need wait for them, and nothing older waits (no queue), so they go
+      // straight out once synced, past any queue made meanwhile.
+      durable.then(() => deliver(held, true));
+      return;
+    }
+    // Chat messages (the missed ones after a welcome, a history): what
+    // comes for `id` from now on queues behind them, behind a gate.
+    const gate: Gate = { open: false };
     if (queue === undefined) waiting.set(id, [gate]);
     else queue.push(gate);
     deliver(held);

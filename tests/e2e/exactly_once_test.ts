@@ -168,3 +168,57 @@ Deno.test("acknowledgements go in batches while connected: what was shown is not
     store.close();
   }
 });
+
+Deno.test("what waited comes before a newer live message, even while the welcome waits for the disk", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-order-" });
+  const real = openStore(`${dir}/chat.db`, { synchronous: "FULL" });
+  // The real store, but the sync after the `count`th next call to durable()
+  // is seen to finish only when released.
+  let count = 0;
+  let release!: () => void;
+  const hold = new Promise<void>((resolve) => (release = resolve));
+  const store = new Proxy(real, {
+    get(target, prop) {
+      if (prop === "durable") {
+        return () => {
+          const synced = target.durable();
+          if (count === 0 || --count > 0 || synced === null) return synced;
+          return Promise.all([synced, hold]).then(() => {});
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  await using server = await startTestServer({ store });
+  try {
+    const key = await testIdentity();
+    const shown: Shown[] = [];
+    await (await signIn(server, "jojo", key, new DeliveryLedger(), [])).quit();
+    const sophia = await TestClient.connect(server, "sophia");
+    assert.equal((await sophia.client.msg("jojo", "waited")).t, "ok");
+    // jojo signs in: the challenge's sync goes by, the welcome's is held.
+    count = 2;
+    const jojo = signIn(server, "jojo", key, new DeliveryLedger(), shown);
+    await sophia.waitFor((m) =>
+      m.message.t === "presence" && m.message.name === "jojo" &&
+      m.message.online
+    );
+    // Registered on the server, welcome not sent: this one is live.
+    assert.equal((await sophia.client.msg("jojo", "live")).t, "ok");
+    release();
+    const client = await jojo;
+    await until(() => shown.length === 2, "both messages");
+    assert.deepEqual(shown, [
+      { text: "waited", history: true, late: false },
+      { text: "live", history: false, late: false },
+    ]);
+    await client.quit();
+    await sophia.quit();
+  } finally {
+    release();
+    await server.shutdown();
+    real.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
