@@ -27,8 +27,12 @@ type ChatMessage = Extract<
  */
 export type Verdict = "show" | "late" | "duplicate";
 
-/** How many message ids a ledger remembers by default. */
-export const DEFAULT_REMEMBERED_IDS = 100_000;
+/**
+ * How many message ids a ledger remembers by default. What the server sends
+ * again is what was shown but not acknowledged when a connection ended: at
+ * most a quarter of a second or 64 messages' worth (ChatClient), far fewer.
+ */
+export const DEFAULT_REMEMBERED_IDS = 10_000;
 
 export class DeliveryLedger {
   readonly #remember: number;
@@ -60,12 +64,17 @@ export class DeliveryLedger {
     const { id, seq } = message;
     if (id === undefined || seq === undefined) return "show";
     const conversation = conversationOf(message, viewer);
-    if (conversation !== null) this.#note(conversation, seq);
-    if (this.#shown.has(id)) return "duplicate";
-    this.#shown.add(id);
-    if (this.#shown.size > this.#remember) {
-      const oldest = this.#shown.values().next();
-      if (!oldest.done) this.#shown.delete(oldest.value);
+    // A public message is never sent twice (only history requests show it
+    // again): its id need not be remembered, which keeps a busy room's
+    // ledger small.
+    if (conversation !== null) {
+      this.#note(conversation, seq);
+      if (this.#shown.has(id)) return "duplicate";
+      this.#shown.add(id);
+      if (this.#shown.size > this.#remember) {
+        const oldest = this.#shown.values().next();
+        if (!oldest.done) this.#shown.delete(oldest.value);
+      }
     }
     const sender = message.from.toLowerCase();
     const conversationKey = conversation?.key ?? "public";

@@ -97,3 +97,20 @@ Deno.test("DeliveryLedger forgets the oldest ids past its bound", () => {
   // Forgotten, so not a duplicate any more; still older than what was shown.
   assert.equal(ledger.receive(dm("alice", 1, 1), "jojo"), "late");
 });
+
+Deno.test("DeliveryLedger does not remember public ids: a public message is never sent twice", () => {
+  const ledger = new DeliveryLedger(1);
+  const hello: Chat = { t: "public", from: "bob", ts: 1, id: 9, seq: 3 };
+  assert.equal(ledger.receive(dm("alice", 5, 1), "jojo"), "show");
+  assert.equal(ledger.receive(hello, "jojo"), "show");
+  // The one remembered id is still alice's.
+  assert.equal(ledger.receive(dm("alice", 5, 1), "jojo"), "duplicate");
+  // Still in order: an older public seq is late.
+  assert.equal(
+    ledger.receive(
+      { t: "public", from: "carol", ts: 1, id: 10, seq: 2 },
+      "jojo",
+    ),
+    "late",
+  );
+});
