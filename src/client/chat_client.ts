@@ -501,6 +501,7 @@ export class ChatClient {
     this.#endReason = reason;
     for (const [id, resolve] of this.#pending) resolve(notSent(id, reason));
     this.#pending.clear();
+    this.#historyRequests.clear();
   }
 }
 

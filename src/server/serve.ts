@@ -248,11 +248,11 @@ export async function startServer(
     encodedOrNull(message, "", () => encodeMessage(message, body));
 
   /**
-   * Connections with replies waiting for the disk (deliverRun), and what
-   * comes for them meanwhile, in order: a gate is passed once its writes are
-   * durable. Whatever else is sent to such a connection queues behind, so
-   * that each connection gets its messages in the order they were routed
-   * (a welcome and the history after it before the next live message).
+   * Connections with chat messages waiting for the disk (deliverRun), and
+   * what comes for them meanwhile, in order: a gate is passed once its
+   * writes are durable. Whatever else is sent to such a connection queues
+   * behind, so that it gets its chat messages in the order they were routed
+   * (the missed ones after a welcome before the next live one).
    */
   const waiting = new Map<ConnId, (Uint8Array | Gate)[]>();
 
