@@ -502,6 +502,9 @@ export async function startServer(
             break;
           }
           if (!FILE_DATA.has(message.t) && !bucket.take(Date.now())) {
+            // Dropped silently: it has no reply to refuse, and what it
+            // covers is sent again at the next sign-in (never lost).
+            if (message.t === "ack") continue;
             if (++strikes >= limits.floodStrikes) {
               flush();
               dismiss(id, channel, "too many messages too fast");

@@ -9,6 +9,7 @@ import { DeliveryLedger } from "../../src/client/delivery.ts";
 import type { Identity } from "../../src/crypto/identity.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
 import { startTestServer, TestClient, testIdentity } from "../_helpers/chat.ts";
+import { RawClient } from "../_helpers/raw_client.ts";
 import type { TestServer } from "../_helpers/chat.ts";
 
 /** Every chat message one user was shown, across its connections. */
@@ -220,5 +221,42 @@ Deno.test("what waited comes before a newer live message, even while the welcome
     await server.shutdown();
     real.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an ack over the rate limit is dropped silently: no reply, no refusal counted", async () => {
+  await using server = await startTestServer({
+    connectionLimits: {
+      messagesPerSecond: 1,
+      messageBurst: 4,
+      floodStrikes: 3,
+    },
+  });
+  const raw = await RawClient.connect(server.url, { pinnedSpki: server.spki });
+  try {
+    // register and prove take two of the four tokens.
+    assert.equal((await raw.register("jojo", { acks: true })).t, "welcome");
+    const ping = (id: number) => ({ header: { t: "ping", id } });
+    const ack = { header: { t: "ack", cursors: [{ to: "nana", seq: 1 }] } };
+    // Two pings take the last tokens; then more acks than the strikes that
+    // would end the session, then a ping that is refused.
+    raw.send(
+      await raw.seal(ping(100), ping(101), ack, ack, ack, ack, ack, ping(102)),
+    );
+    const refused = await raw.replyTo(102);
+    assert.equal(refused.t === "error" && refused.code, "slow_down");
+    const answers = raw.messages.map(({ message }) => message);
+    assert.deepEqual(
+      answers.filter((m) => m.t === "pong").map((m) => m.t === "pong" && m.re),
+      [100, 101],
+    );
+    assert.deepEqual(
+      answers.filter((m) => m.t === "error" && m.re === null),
+      [],
+      "nothing answered the acks",
+    );
+    assert.ok(!raw.isClosed, "still connected");
+  } finally {
+    await raw.close();
   }
 });
