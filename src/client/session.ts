@@ -8,6 +8,7 @@ import { isValidName, nameKey } from "../protocol/limits.ts";
 import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
 import { messageOf } from "../transport/secure_channel.ts";
 import { ChatClient, decodeText, type Reply } from "./chat_client.ts";
+import { DeliveryLedger } from "./delivery.ts";
 import {
   type Command,
   completeInput,
@@ -112,6 +113,8 @@ export async function runSession(options: SessionOptions): Promise<number> {
 
   let client: ChatClient | null = null;
   let name = options.user;
+  // What was shown, kept across reconnections: nothing is shown twice.
+  const ledger = new DeliveryLedger();
   for (;;) {
     if (name === null) {
       const answer = await Promise.race([
@@ -136,7 +139,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
       client = await connecting;
       terminal.print("Handshake Finished. Start AES encrypted transmission");
     }
-    const reply = await client.register(name, options.identity);
+    const reply = await client.register(name, options.identity, ledger);
     terminal.print(render(reply, "", style).join("\n"));
     if (reply.t === "welcome") break;
     if (reply.t === "error" && reply.code === "internal") return 1; // the connection is gone
@@ -155,6 +158,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
     trust: options.trust,
     identity: options.identity,
     reconnect: options.reconnect,
+    ledger,
   });
 }
 
@@ -172,6 +176,7 @@ interface ChatContext {
   trust: ServerTrust;
   identity: Identity;
   reconnect: boolean;
+  ledger: DeliveryLedger;
 }
 
 async function chat(first: ChatClient, context: ChatContext): Promise<number> {
@@ -518,7 +523,11 @@ async function reconnect(
         context.trust,
         terminal,
       );
-      const reply = await client.register(name, context.identity);
+      const reply = await client.register(
+        name,
+        context.identity,
+        context.ledger,
+      );
       if (reply.t === "welcome") {
         left = true; // stops collecting; lines already taken stay in `typed`
         return client;
