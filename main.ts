@@ -15,11 +15,7 @@ import {
   parseCommandLine,
 } from "./src/cli.ts";
 import { dirname, join } from "node:path";
-import {
-  defaultKnownHostsPath,
-  hostKeyOf,
-  KnownHosts,
-} from "./src/client/known_hosts.ts";
+import { defaultKnownHostsPath, KnownHosts } from "./src/client/known_hosts.ts";
 import {
   defaultTrustedSendersPath,
   TrustedSenders,
@@ -41,10 +37,14 @@ import {
   readPublicKeyFile,
   writeKeyPair,
 } from "./src/crypto/key_files.ts";
-import { generateRsaKeyPair } from "./src/crypto/keys.ts";
+import { fingerprint, generateRsaKeyPair } from "./src/crypto/keys.ts";
 import { parseOpenWith } from "./src/files/open.ts";
-import { defaultDownloadsDir } from "./src/files/save.ts";
+import { defaultDownloadsDir, sharedFolderWarning } from "./src/files/save.ts";
 import { startServer } from "./src/server/serve.ts";
+import { unprovableNames } from "./src/server/identity_gate.ts";
+import type { Store } from "./src/store/store.ts";
+import { connectHint } from "./src/server/connect_hint.ts";
+import { upInterfaceAddresses } from "./src/server/interfaces.ts";
 import {
   createPrivateDir,
   describeModeChange,
@@ -151,8 +151,12 @@ async function serve(
   };
   Deno.addSignalListener("SIGINT", stop);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
+  // An IPv6 address in a URL is bracketed: ws://[::]:8767.
+  const shownHost = command.host.includes(":") && !command.host.startsWith("[")
+    ? `[${command.host}]`
+    : command.host;
   console.log(
-    `WebSocket server started and listening on ws://${command.host}:${server.port}`,
+    `WebSocket server started and listening on ws://${shownHost}:${server.port}`,
   );
   console.log(`Server key fingerprint: ${server.fingerprint}`);
   console.log(
@@ -160,12 +164,37 @@ async function serve(
       ? "Keeping nothing on disk (--data :memory:)"
       : `Data is kept in ${dataDir}`,
   );
-  console.log(
-    `Clients connect with: chat connect <this machine's IP> --pub <a copy of the public key>`,
-  );
+  await warnUnprovableNames(store, dataDir);
+  for (
+    const line of connectHint({
+      host: command.host,
+      port: server.port,
+      interfaces: upInterfaceAddresses(),
+      publicKeyPath: await publicKeyBeside(command.keyPath, publicSpki),
+      privateKeyPath: command.keyPath,
+      launcher: Deno.build.standalone ? "executable" : "sources",
+    })
+  ) console.log(line);
 
   await server.finished;
   return 0;
+}
+
+/**
+ * The `public.pem` beside the private key, if it is this key's public half:
+ * the file to hand out. Null when there is none (keys made elsewhere).
+ */
+async function publicKeyBeside(
+  keyPath: string,
+  publicSpki: Uint8Array,
+): Promise<string | null> {
+  const path = join(dirname(keyPath), "public.pem");
+  try {
+    const { spki } = await readPublicKeyFile(path);
+    return spki.toHex() === publicSpki.toHex() ? path : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The data folder holds every message: created 0700, or narrowed to it. */
@@ -179,6 +208,23 @@ function prepareDataDir(dataDir: string): void {
   } catch (error) {
     throw new Error(
       `Cannot prepare the data folder '${dataDir}': ${messageOf(error)}`,
+    );
+  }
+}
+
+/**
+ * Names bound to a key of small order (or not canonically encoded) before
+ * such keys were refused cannot be signed in with by anyone any more; they
+ * are not released behind the operator's back: each is named with the
+ * command that frees it.
+ */
+async function warnUnprovableNames(
+  store: Store,
+  dataDir: string,
+): Promise<void> {
+  for (const user of await unprovableNames(store.listUsers())) {
+    console.log(
+      `WARNING: the name '${user.name}' is bound to an identity key nobody can sign in with (${user.fingerprint}: a key of small order, accepted before such keys were refused). Free it with: chat admin release ${user.name} --data ${dataDir}`,
     );
   }
 }
@@ -227,8 +273,13 @@ async function connect(
   } else {
     warnIfUnprotected(identityPath, "can sign in with your names");
   }
+  if (command.downloads !== null) {
+    // A folder the user named keeps its mode: say when others can write it.
+    const warning = await sharedFolderWarning(command.downloads);
+    if (warning !== null) console.error(warning);
+  }
   const terminal = openTerminal();
-  const trusted = await loadTrustedSenders(hostKeyOf(url));
+  const trusted = await loadTrustedSenders();
   return await runSession({
     url,
     trust,
@@ -252,16 +303,16 @@ async function connect(
   });
 }
 
-/** The senders trusted on this server; in memory when there is no config folder. */
-async function loadTrustedSenders(hostKey: string): Promise<TrustedSenders> {
+/** The senders trusted, per server key; in memory when there is no config folder. */
+async function loadTrustedSenders(): Promise<TrustedSenders> {
   let path: string;
   try {
     path = defaultTrustedSendersPath();
   } catch {
     // No $HOME (a service account, say): [a]lways lasts for the session.
-    return TrustedSenders.inMemory(hostKey);
+    return TrustedSenders.inMemory();
   }
-  return await TrustedSenders.load(path, hostKey);
+  return await TrustedSenders.load(path);
 }
 
 /**
@@ -276,7 +327,15 @@ async function serverTrust(
   const path = pubPath ??
     (await exists(DEFAULT_PUBLIC_KEY) ? DEFAULT_PUBLIC_KEY : null);
   if (path !== null) {
-    return { kind: "pinned", spki: (await readPublicKeyFile(path)).spki, path };
+    const { spki } = await readPublicKeyFile(path);
+    // A key file picked up from the current folder decides whom we trust:
+    // say so, rather than pin it silently.
+    if (pubPath === null) {
+      console.log(
+        `Using the server key in ${path} (${await fingerprint(spki)})`,
+      );
+    }
+    return { kind: "pinned", spki, path };
   }
   return {
     kind: "known-hosts",

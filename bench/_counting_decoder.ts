@@ -37,6 +37,9 @@ const COMPACT_KINDS: Readonly<Record<number, ChatKind>> = {
   1: "public",
   2: "private",
   3: "group",
+  4: "public",
+  5: "private",
+  6: "group",
 };
 
 const NOTHING: DecodedMessage[] = [];
@@ -64,10 +67,11 @@ export function countingDecoder(sink: () => ChatSink | null): BatchDecoder {
     while (offset < plaintext.byteLength) {
       const form = plaintext[offset]!;
       if (form !== 0) {
-        // Compact: form, u48 ts, from, [group], u32 body length, body.
+        // Compact: form, u48 ts, [u48 id, u48 seq: forms 4-6], from,
+        // [group], u32 body length, body.
         const kind = COMPACT_KINDS[form];
         if (kind === undefined) return decodeBatch(plaintext);
-        let at = offset + 7;
+        let at = offset + (form > 3 ? 19 : 7);
         for (let names = kind === "group" ? 2 : 1; names > 0; names--) {
           const length = plaintext[at] ?? 0;
           if (length === 0) return decodeBatch(plaintext);

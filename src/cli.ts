@@ -349,7 +349,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     .addOption(
       new Option(
         "--accept-files <policy>",
-        "which file offers to take: ask (each time), trusted (only senders you chose [a]lways for), all, none (default: ask on a terminal, none otherwise)",
+        "which file offers to take: ask (each time), trusted (only senders you chose always for), all, none (default: ask on a terminal, none otherwise)",
       ).choices(ACCEPT_POLICIES),
     )
     .addOption(sizeOption("largest file you accept"))

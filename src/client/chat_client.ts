@@ -20,8 +20,14 @@ import {
   isKnownServerType,
   parseServerMessage,
 } from "../protocol/codec.ts";
-import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
+import {
+  type ClientMessage,
+  MAX_ACK_CURSORS,
+  type ServerMessage,
+} from "../protocol/messages.ts";
+import { DeliveryLedger } from "./delivery.ts";
 import { CloseCode, WebSocketConnection } from "../transport/connection.ts";
+import { sanitizeForTerminal } from "../text/sanitize.ts";
 import {
   ChannelError,
   messageOf,
@@ -50,6 +56,12 @@ export type Reply = Extract<ServerMessage, { re: number | null }>;
 export interface Incoming {
   message: ServerMessage;
   body: Uint8Array;
+  /**
+   * A chat message older than one already shown from its sender or in its
+   * conversation: marked as history (`message.history`), to be shown as such
+   * (docs/PROTOCOL.md, "Delivery").
+   */
+  late?: true;
 }
 
 /**
@@ -69,14 +81,29 @@ export interface ConnectOptions {
    * after twice as long it gives up on the connection. 0 turns it off.
    */
   pingIntervalMs?: number;
+  /**
+   * How long after showing a message the client acknowledges it, unless
+   * ACK_BATCH more come first (default ACK_DELAY_MS).
+   */
+  ackDelayMs?: number;
 }
 
 const DEFAULT_PING_INTERVAL_MS = 30_000;
+
+/**
+ * Acknowledgements go at most this long after a message was shown, or at
+ * once after this many: a few a second at most, never one per message.
+ */
+const ACK_DELAY_MS = 250;
+const ACK_BATCH = 64;
+/** How long quitting waits for the server to take the last acknowledgement. */
+const QUIT_ACK_MS = 2000;
 
 /** How the session ended, as the user should hear it. */
 export interface Ending {
   /** True when we said goodbye or the server did; false when the link was cut. */
   clean: boolean;
+  /** Safe to print: sanitised (it may quote the server). */
   reason: string;
 }
 
@@ -93,16 +120,29 @@ export class ChatClient {
   #name: string | null = null;
   /** Why the session ended, once it has: later requests fail with it. */
   #endReason: string | null = null;
+  /** What this user was shown; may outlive this connection (register). */
+  #ledger = new DeliveryLedger();
+  /** Whether the server takes acknowledgements (its welcome said so). */
+  #acks = false;
+  #ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** History requests waiting for their reply: the messages before it answer them. */
+  #historyRequests = new Set<number>();
 
   #lastHeard = Date.now();
   #silence: string | null = null;
+
+  readonly #ackDelayMs: number;
 
   private constructor(
     channel: SecureChannel,
     serverFingerprint: string,
     pingIntervalMs: number,
+    // A default, so that the constructor keeps its three parameters (the
+    // bench builds clients on its own connections: bench/_chat_target.ts).
+    ackDelayMs = ACK_DELAY_MS,
   ) {
     this.#channel = channel;
+    this.#ackDelayMs = ackDelayMs;
     this.serverFingerprint = serverFingerprint;
     this.ended = this.#receiveLoop();
     if (pingIntervalMs > 0) this.#watch(pingIntervalMs);
@@ -141,6 +181,7 @@ export class ChatClient {
       channel,
       serverFingerprint,
       options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
+      options.ackDelayMs ?? ACK_DELAY_MS,
     );
   }
 
@@ -180,6 +221,7 @@ export class ChatClient {
     const promise = new Promise<Reply>((resolve) =>
       this.#pending.set(id, resolve)
     );
+    if (request.t === "history") this.#historyRequests.add(id);
     this.#channel.send({ ...request, id } as ClientMessage, body);
     return promise;
   }
@@ -200,9 +242,16 @@ export class ChatClient {
   /**
    * Registers `name`, proving possession of `identity` (a throwaway identity
    * when none is given: fine for tests, but then the name is bound to a key
-   * that is gone when this client is).
+   * that is gone when this client is). `ledger`: what this user was shown
+   * on earlier connections, to drop what the server sends again (pass the
+   * same one at every reconnect).
    */
-  async register(name: string, identity?: Identity): Promise<Reply> {
+  async register(
+    name: string,
+    identity?: Identity,
+    ledger?: DeliveryLedger,
+  ): Promise<Reply> {
+    if (ledger !== undefined) this.#ledger = ledger;
     const id = identity ??
       await importIdentityPem((await generateIdentity()).privatePem);
     // An Identity can be built by hand (tests, the bench): a key anyone can
@@ -220,8 +269,10 @@ export class ChatClient {
       t: "register",
       name,
       key: toBase64(id.publicRaw),
-      // This client reads both forms of chat message (codec.ts).
+      // This client reads every form of chat message (codec.ts), and
+      // acknowledges what it shows.
       compact: true,
+      acks: true,
     });
     if (first.t !== "challenge") return first;
     let challenge: Uint8Array;
@@ -253,8 +304,51 @@ export class ChatClient {
     });
     const signature = toBase64(await signChallenge(id, message));
     const reply = await this.request({ t: "prove", signature });
-    if (reply.t === "welcome") this.#name = reply.name;
+    if (reply.t === "welcome") {
+      this.#name = reply.name;
+      this.#acks = reply.acks === true;
+      // What was shown before the welcome (nothing, usually) is owed too.
+      this.#scheduleAcks();
+    }
     return reply;
+  }
+
+  /** Sends an acknowledgement soon, or now when enough has been shown. */
+  #scheduleAcks(): void {
+    if (!this.#acks || this.#ledger.pending === 0) return;
+    if (this.#ledger.noted >= ACK_BATCH) {
+      this.#sendAcks();
+      return;
+    }
+    if (this.#ackTimer !== undefined) return;
+    this.#ackTimer = setTimeout(() => {
+      this.#ackTimer = undefined;
+      this.#sendAcks();
+    }, this.#ackDelayMs);
+    Deno.unrefTimer(this.#ackTimer);
+  }
+
+  /**
+   * Acknowledges every conversation shown since the last time; returns
+   * whether it sent anything.
+   */
+  #sendAcks(): boolean {
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    if (!this.#acks || this.#ledger.pending === 0) return false;
+    const cursors = this.#ledger.takeCursors();
+    if (this.#endReason !== null || this.#quitting) {
+      // Not sent: the next connection acknowledges them.
+      this.#ledger.restore(cursors);
+      return false;
+    }
+    for (let i = 0; i < cursors.length; i += MAX_ACK_CURSORS) {
+      this.#channel.send({
+        t: "ack",
+        cursors: cursors.slice(i, i + MAX_ACK_CURSORS),
+      });
+    }
+    return true;
   }
 
   /** Sends text to the public room, a user or a group. */
@@ -273,6 +367,18 @@ export class ChatClient {
   /** Says goodbye (encrypted), waits until it is on the wire, and closes. */
   async quit(): Promise<Ending> {
     if (!this.#quitting) {
+      // What was shown is acknowledged before the goodbye, and known to be
+      // taken once a ping after it is answered: the last frames before a
+      // process exits can be lost (then it is shown again, as history).
+      if (this.#sendAcks()) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          this.request({ t: "ping" }),
+          new Promise((resolve) => (timer = setTimeout(resolve, QUIT_ACK_MS))),
+        ]);
+        clearTimeout(timer);
+      }
+      if (this.#quitting) return this.ended;
       this.#quitting = true;
       this.#channel.send({ t: "bye" });
       await this.#channel.drain();
@@ -306,6 +412,7 @@ export class ChatClient {
           if (body.byteLength > 0 && !tracked) untracked = true;
         }
         this.#recycleWhenDone(batch, holds, untracked);
+        this.#scheduleAcks();
       }
     } catch (error) {
       const reason = error instanceof ChannelError || error instanceof TypeError
@@ -321,8 +428,13 @@ export class ChatClient {
       };
     }
     if (ending.clean && !this.#quitting) this.#channel.close();
+    // The server's goodbye, and errors that quote what it sent (a JSON parse
+    // error shows the input), reach a terminal: made safe here, once.
+    ending = { ...ending, reason: sanitizeForTerminal(ending.reason) };
     this.#over = true;
     this.#failPending(ending.reason);
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
     return ending;
   }
 
@@ -340,11 +452,30 @@ export class ChatClient {
       const resolve = this.#pending.get(message.re);
       if (resolve) {
         this.#pending.delete(message.re);
+        this.#historyRequests.delete(message.re);
         resolve(message);
         return true;
       }
     }
-    const incoming = { message, body };
+    const incoming: Incoming = { message, body };
+    if (
+      (message.t === "public" || message.t === "private" ||
+        message.t === "group") &&
+      // What a history request asked for is shown whatever was shown before.
+      !(message.history === true && this.#historyRequests.size > 0)
+    ) {
+      switch (this.#ledger.receive(message, this.#name ?? "")) {
+        case "duplicate":
+          // Nobody reads its body.
+          return true;
+        case "late":
+          incoming.message = { ...message, history: true };
+          incoming.late = true;
+          break;
+        case "show":
+          break;
+      }
+    }
     if (this.#listeners.length === 0) {
       this.#backlog.push(incoming);
       return false;
@@ -375,6 +506,7 @@ export class ChatClient {
     this.#endReason = reason;
     for (const [id, resolve] of this.#pending) resolve(notSent(id, reason));
     this.#pending.clear();
+    this.#historyRequests.clear();
   }
 }
 

@@ -10,11 +10,13 @@
  */
 
 import type { FileOfferNotice } from "../protocol/messages.ts";
+import { notOpenedByName } from "../files/kind.ts";
+import { safeFileName } from "../files/naming.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { formatBytes } from "./render.ts";
 
 /**
- * `ask`: ask for each offer (keys remembered with [a]lways are accepted
+ * `ask`: ask for each offer (keys remembered with `always` are accepted
  * without asking); `trusted`: accept only those keys, decline the rest;
  * `all`: accept everything; `none`: decline everything.
  */
@@ -95,18 +97,26 @@ export function decideOffer(
 
 /**
  * The question for one offer, e.g.
- * `sophia wants to send you big.bin (20.0 MiB). Accept? [y]es / [n]o / [a]lways from sophia`.
- * [a]lways is offered only when the server named the sender's key.
+ * `sophia wants to send you big.bin (20.0 MiB). Accept? [y]es / [n]o / always from sophia`.
+ * The name shown is the one the file will be saved under (naming.ts), not
+ * the one offered, sanitised so padding such as U+2800 shows; a name whose
+ * kind is never opened says so (`photo.jpg.exe (3 B) (.exe: will be saved,
+ * not opened)`), so a disguised extension is seen before the answer.
+ * `always` is offered only when the server named the sender's key, and is a
+ * whole word to type: it trusts a key for good, so one stray `a` must not.
  */
 export function offerQuestion(offer: FileOfferNotice): string {
   const from = sanitizeForTerminal(offer.from);
   const where = offer.group === undefined
     ? "you"
     : `group ${sanitizeForTerminal(offer.group)}`;
-  const always = senderKey(offer) === null ? "" : ` / [a]lways from ${from}`;
-  return `${from} wants to send ${where} ${sanitizeForTerminal(offer.name)} (${
+  const always = senderKey(offer) === null ? "" : ` / always from ${from}`;
+  const saved = safeFileName(offer.name);
+  const notOpened = notOpenedByName(saved);
+  const note = notOpened === null ? "" : ` (${notOpened})`;
+  return `${from} wants to send ${where} ${sanitizeForTerminal(saved)} (${
     formatBytes(offer.size)
-  }). Accept? [y]es / [n]o${always}`;
+  })${note}. Accept? [y]es / [n]o${always}`;
 }
 
 /** The answer a line gives, or null if it is not one (it is then chat input). */
@@ -121,7 +131,6 @@ export function parseAnswer(
     case "n":
     case "no":
       return "no";
-    case "a":
     case "always":
       return senderKey(offer) === null ? null : "always";
     default:

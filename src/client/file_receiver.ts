@@ -45,6 +45,12 @@ interface Incoming {
   /** Every step for this file runs after the previous one, in arrival order. */
   chain: Promise<void>;
   file: IncomingFile | null;
+  /**
+   * We told the server to send (or it is an older server that sends without
+   * asking). Until then a chunk is the server breaking the rules: dropped,
+   * not queued, so it cannot pile up in memory while the user decides.
+   */
+  accepted: boolean;
   received: number;
   acked: number;
   failed: boolean;
@@ -90,11 +96,13 @@ export class FileReceiver {
       case "file_chunk": {
         const incoming = this.#incoming.get(message.xfer);
         if (incoming === undefined || incoming.failed) return;
+        if (!incoming.accepted) return;
         return this.#then(incoming, () => this.#write(incoming, body));
       }
       case "file_end": {
         const incoming = this.#incoming.get(message.xfer);
         if (incoming === undefined || incoming.failed) return;
+        if (!incoming.accepted) return;
         this.#then(incoming, () => this.#finish(incoming, message.sha256));
         return;
       }
@@ -114,6 +122,9 @@ export class FileReceiver {
       offer,
       chain: Promise.resolve(),
       file: null,
+      // An older server sends at once: its data is expected before any
+      // answer (only --accept-files all takes such offers, see consent.ts).
+      accepted: offer.timeout === undefined,
       received: 0,
       acked: 0,
       failed: false,
@@ -148,6 +159,7 @@ export class FileReceiver {
       );
       // An older server sends without waiting for an answer (consent.ts).
       if (offer.timeout !== undefined) {
+        incoming.accepted = true;
         this.#client.post({ t: "file_accept", xfer: offer.xfer });
       }
       // An empty file has no chunks: acknowledge it at once.
@@ -201,14 +213,17 @@ export class FileReceiver {
   async #open(path: string, name: string): Promise<void> {
     const verdict = passiveKind(name, await readHead(path));
     if (!verdict.ok) {
-      this.#options.print(explainNotOpened(name, path, verdict.why));
+      this.#options.print(
+        sanitizeForTerminal(explainNotOpened(name, path, verdict.why)),
+      );
       return;
     }
     const opened = openFile(
       path,
       this.#options.openWith ? { command: this.#options.openWith } : {},
     );
-    if (!opened.ok) this.#options.print(opened.warning);
+    // The warning names the file, whose name the sender chose.
+    if (!opened.ok) this.#options.print(sanitizeForTerminal(opened.warning));
   }
 
   /** Runs `step` after the previous steps; the first failure ends the transfer. */

@@ -1,9 +1,17 @@
 /**
  * File offers waiting for the user's answer, asked one at a time: the first
- * offer's question is shown; a typed `y`, `n` or `a` answers it and the next
- * question is shown. Each offer has its own deadline from when it arrived;
- * when it passes unanswered, the offer is declined and the screen says so.
- * Any other line typed meanwhile is not an answer and goes to the chat.
+ * offer's question is shown; a typed `y`, `n` or `always` answers it and the
+ * next question is shown. Each offer has its own deadline from when it
+ * arrived; when it passes unanswered, the offer is declined and the screen
+ * says so. Any other line typed meanwhile is not an answer and goes to the
+ * chat.
+ *
+ * An answer is tied to the question it was typed for: one that arrives
+ * within {@linkcode ANSWER_GUARD_MS} of a question being shown (first shown,
+ * shown again, or shown because the one before it ended) was most likely
+ * typed before the user could read it (a chat reply `y`, or a `y` meant for
+ * an offer withdrawn just then). It is neither taken nor sent as chat: the
+ * screen says so and shows the question again. A withdrawn question says so.
  */
 
 import type { FileOfferNotice } from "../protocol/messages.ts";
@@ -28,6 +36,14 @@ export type PromptOutcome = OfferAnswer | "timeout" | "withdrawn" | "busy";
  */
 export const MAX_WAITING = 32;
 
+/** An answer must come at least this long after its question was shown. */
+export const ANSWER_GUARD_MS = 1000;
+
+export interface OfferPromptsOptions {
+  /** The clock, in milliseconds (tests move it by hand). */
+  now?: () => number;
+}
+
 interface Pending {
   offer: FileOfferNotice;
   resolve: (outcome: PromptOutcome) => void;
@@ -36,10 +52,18 @@ interface Pending {
 
 export class OfferPrompts {
   #print: (line: string) => void;
+  #now: () => number;
   #queue: Pending[] = [];
+  /** When the first question in the queue was last shown. */
+  #shownAt = 0;
+  #closing = false;
 
-  constructor(print: (line: string) => void) {
+  constructor(
+    print: (line: string) => void,
+    options: OfferPromptsOptions = {},
+  ) {
     this.#print = print;
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /** Whether a question is waiting for an answer. */
@@ -79,13 +103,24 @@ export class OfferPrompts {
 
   /**
    * Takes `line` as the answer to the question shown, if it is one (`y`,
-   * `yes`, `n`, `no`, `a`, `always`, any case). Returns whether it was.
+   * `yes`, `n`, `no`, `always`, any case). Returns whether the line was
+   * used up: an answer, or one that came too soon after its question (not
+   * taken, not chat: the question is shown again).
    */
   answer(line: string): boolean {
     const current = this.#queue[0];
     if (current === undefined) return false;
     const answer = parseAnswer(line, current.offer);
     if (answer === null) return false;
+    if (this.#now() - this.#shownAt < ANSWER_GUARD_MS) {
+      this.#print(
+        `'${line.trim()}' was not taken as an answer nor sent as chat: it came less than ${
+          ANSWER_GUARD_MS / 1000
+        } s after the question. Answer again:`,
+      );
+      this.#show();
+      return true;
+    }
     if (answer === "no") {
       this.#print(`Declined ${describeOffer(current.offer)}.`);
     }
@@ -99,8 +134,9 @@ export class OfferPrompts {
     if (pending !== undefined) this.#settle(pending, "withdrawn");
   }
 
-  /** Withdraws every question (the session is over). */
+  /** Withdraws every question (the session is over); nothing is shown. */
   close(): void {
+    this.#closing = true;
     for (const pending of [...this.#queue]) this.#settle(pending, "withdrawn");
   }
 
@@ -110,11 +146,20 @@ export class OfferPrompts {
     clearTimeout(pending.timer);
     this.#queue.splice(index, 1);
     pending.resolve(outcome);
-    if (index === 0 && this.#queue.length > 0) this.#show();
+    if (index !== 0 || this.#closing) return;
+    // The question on screen is gone: an answer typed now is not for the next.
+    if (outcome === "withdrawn") {
+      this.#print(
+        `Question withdrawn: ${describeOffer(pending.offer)} was cancelled.`,
+      );
+    }
+    if (this.#queue.length > 0) this.#show();
   }
 
   #show(): void {
     const current = this.#queue[0];
-    if (current !== undefined) this.#print(offerQuestion(current.offer));
+    if (current === undefined) return;
+    this.#shownAt = this.#now();
+    this.#print(offerQuestion(current.offer));
   }
 }

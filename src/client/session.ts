@@ -4,10 +4,11 @@
  */
 
 import { basename } from "node:path";
-import { nameKey } from "../protocol/limits.ts";
+import { isValidName, nameKey } from "../protocol/limits.ts";
 import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
 import { messageOf } from "../transport/secure_channel.ts";
 import { ChatClient, decodeText, type Reply } from "./chat_client.ts";
+import { DeliveryLedger } from "./delivery.ts";
 import {
   type Command,
   completeInput,
@@ -75,7 +76,7 @@ export interface FileOptions {
   maxFileBytes: number;
   /** Which offers are taken, asked about or declined (--accept-files). */
   accept: AcceptPolicy;
-  /** Senders accepted without asking ([a]lways), for this server. */
+  /** Senders accepted without asking (`always`), per server key. */
   trusted: TrustedSenders;
   /** Open received files (with `openWith` or the platform opener). */
   open: boolean;
@@ -112,6 +113,8 @@ export async function runSession(options: SessionOptions): Promise<number> {
 
   let client: ChatClient | null = null;
   let name = options.user;
+  // What was shown, kept across reconnections: nothing is shown twice.
+  const ledger = new DeliveryLedger();
   for (;;) {
     if (name === null) {
       const answer = await Promise.race([
@@ -136,7 +139,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
       client = await connecting;
       terminal.print("Handshake Finished. Start AES encrypted transmission");
     }
-    const reply = await client.register(name, options.identity);
+    const reply = await client.register(name, options.identity, ledger);
     terminal.print(render(reply, "", style).join("\n"));
     if (reply.t === "welcome") break;
     if (reply.t === "error" && reply.code === "internal") return 1; // the connection is gone
@@ -155,6 +158,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
     trust: options.trust,
     identity: options.identity,
     reconnect: options.reconnect,
+    ledger,
   });
 }
 
@@ -172,6 +176,7 @@ interface ChatContext {
   trust: ServerTrust;
   identity: Identity;
   reconnect: boolean;
+  ledger: DeliveryLedger;
 }
 
 async function chat(first: ChatClient, context: ChatContext): Promise<number> {
@@ -207,11 +212,16 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
 
   // Offers are asked about one at a time; an answer is a line of input.
   const prompts = new OfferPrompts((line) => terminal.print(line));
-  const consent = async (offer: FileOfferNotice): Promise<ConsentAnswer> => {
+  // `server`: the key this connection verified; trust is per server key, so
+  // a new server at the same address does not inherit it.
+  const consent = async (
+    offer: FileOfferNotice,
+    server: string,
+  ): Promise<ConsentAnswer> => {
     const decision = decideOffer(
       offer,
       files.accept,
-      senderKey(offer) !== null && files.trusted.has(senderKey(offer)!),
+      senderKey(offer) !== null && files.trusted.has(server, senderKey(offer)!),
     );
     switch (decision.kind) {
       case "accept":
@@ -229,7 +239,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         return "accept";
       case "always":
         try {
-          await files.trusted.add(senderKey(offer)!, offer.from);
+          await files.trusted.add(server, senderKey(offer)!, offer.from);
           terminal.print(
             `From now on files from ${sanitizeForTerminal(offer.from)}'s key ${
               senderKey(offer)
@@ -275,7 +285,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     const receiving = new Map<number, number>();
     const receiver = new FileReceiver(client, {
       ...files,
-      consent,
+      consent: (offer) => consent(offer, client.serverFingerprint),
       print: (line) => terminal.print(line),
       onProgress: (offer, received) => {
         if (offer.size < PROGRESS_MIN_BYTES) return;
@@ -381,7 +391,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         // The server may add a note, e.g. that the recipient is offline.
         return [
           ...renderSent(command, style),
-          ...(reply.text ? [reply.text] : []),
+          ...(reply.text ? [sanitizeForTerminal(reply.text)] : []),
         ];
       }
       return render(reply, "", style);
@@ -513,7 +523,11 @@ async function reconnect(
         context.trust,
         terminal,
       );
-      const reply = await client.register(name, context.identity);
+      const reply = await client.register(
+        name,
+        context.identity,
+        context.ledger,
+      );
       if (reply.t === "welcome") {
         left = true; // stops collecting; lines already taken stay in `typed`
         return client;
@@ -702,22 +716,32 @@ function render(message: ServerMessage, body: string, style: Style): string[] {
   return renderServerMessage(message, body, style);
 }
 
-/** Keeps the names tab completion offers in step with what the server says. */
-function learnNames(
+/**
+ * Keeps the names tab completion offers in step with what the server says.
+ * Only names the naming rule allows are taken: completion writes them into
+ * the input line, unsanitised.
+ */
+export function learnNames(
   message: ServerMessage,
   users: Set<string>,
   groups: Set<string>,
 ): void {
+  const user = (name: string) => {
+    if (isValidName(name)) users.add(name);
+  };
+  const group = (name: string) => {
+    if (isValidName(name)) groups.add(name);
+  };
   switch (message.t) {
     case "users":
-      for (const user of message.users) users.add(user.name);
+      for (const u of message.users) user(u.name);
       break;
     case "groups":
-      for (const group of message.groups) groups.add(group.name);
+      for (const g of message.groups) group(g.name);
       break;
     case "presence":
       if (message.online) {
-        users.add(message.name);
+        user(message.name);
       } else {
         for (const user of users) {
           if (nameKey(user) === nameKey(message.name)) users.delete(user);
@@ -726,11 +750,11 @@ function learnNames(
       break;
     case "membership":
     case "group":
-      groups.add(message.group);
+      group(message.group);
       break;
     case "public":
     case "private":
-      users.add(message.from);
+      user(message.from);
       break;
     default:
       break;
@@ -739,7 +763,8 @@ function learnNames(
 
 function explainConnectError(error: unknown, url: string): string {
   if (error instanceof ServerTrustError) return error.message;
-  return describeConnectError(messageOf(error), url);
+  // A failed handshake's message may quote what the server sent.
+  return sanitizeForTerminal(describeConnectError(messageOf(error), url));
 }
 
 function describeConnectError(reason: string, url: string): string {

@@ -1,14 +1,27 @@
 /**
  * The only code that touches stdin and stdout on the client.
  *
- * On a terminal: a readline prompt with history and tab completion, and
- * incoming lines printed above the prompt, which is then redrawn with the
- * partial input intact. Otherwise: plain lines in, plain lines out, so scripts
- * and tests can drive the client.
+ * On a terminal: node:readline edits the line (keys, history, completion)
+ * and this file draws it. readline's own drawing clears only the row the
+ * cursor is on, so text printed while the input took several rows was drawn
+ * over (issue 15). Here readline writes into a sink, and an input block
+ * (input_block.ts: status rows, prompt, the line, wrapped) is drawn by us:
+ * incoming text goes where the block starts and the whole block is drawn again
+ * below it, with the cursor where it was. Otherwise (stdin not a terminal):
+ * plain lines in, plain lines out, so scripts and tests can drive the client.
  */
 
+import { EventEmitter } from "node:events";
 import process from "node:process";
 import readline from "node:readline";
+import {
+  commitBlock,
+  drawBlock,
+  eraseBlock,
+  type InputBlock,
+  printedText,
+  updateBlock,
+} from "./input_block.ts";
 
 export type Completer = (line: string) => [string[], string];
 
@@ -24,8 +37,9 @@ export interface Terminal {
   /** The prompt shown while reading chat input. */
   setPrompt(prompt: string): void;
   /**
-   * A status shown in front of the prompt (transfer progress), or null for
-   * none. Living in the prompt, it is redrawn with the input, never over it.
+   * A status (transfer progress) shown on its own row above the prompt, or
+   * null for none. It is part of the input block, redrawn with it, never over
+   * incoming text, and never left in the scrollback.
    */
   setStatus(status: string | null): void;
   /** Resolves with the next input line, or null at end of input. */
@@ -40,6 +54,34 @@ export function openTerminal(): Terminal {
   return new ReadlineTerminal(interactive, color);
 }
 
+/** The terminal's width now (it changes when the window is resized). */
+function columnsNow(): number {
+  try {
+    return Deno.consoleSize().columns || 80;
+  } catch {
+    return 80;
+  }
+}
+
+/**
+ * Where readline writes on a terminal. Its writes are not shown: each one
+ * only says the line may have changed, and the block is drawn again.
+ */
+class ReadlineSink extends EventEmitter {
+  readonly isTTY = true;
+  constructor(readonly changed: () => void) {
+    super();
+  }
+  get columns(): number {
+    return columnsNow();
+  }
+  write(_data: unknown, callback?: unknown): boolean {
+    this.changed();
+    if (typeof callback === "function") queueMicrotask(() => callback());
+    return true;
+  }
+}
+
 class ReadlineTerminal implements Terminal {
   readonly interactive: boolean;
   readonly color: boolean;
@@ -51,23 +93,57 @@ class ReadlineTerminal implements Terminal {
   #completer: Completer = (line) => [[], line];
   #prompt = "";
   #status: string | null = null;
+  /** The block as last drawn, or null when none is on screen. */
+  #drawn: InputBlock | null = null;
+  /** The width it was drawn at. */
+  #drawnColumns = 0;
+  #renderQueued = false;
+  #closed = false;
+  /** Keys pressed so far; a second Tab in a row lists the completions. */
+  #keys = 0;
+  /** The key count at the last completion. */
+  #lastTab = -1;
+  #onKey = (_text: unknown, key: { name?: string; ctrl?: boolean }) => {
+    this.#keys++;
+    if (key?.ctrl && key.name === "l") this.#clearScreen();
+  };
+  #onResize = () => this.#queueRender();
 
   constructor(interactive: boolean, color: boolean) {
     this.interactive = interactive;
     this.color = color;
     this.#rl = readline.createInterface({
       input: process.stdin,
-      output: interactive ? process.stdout : undefined,
+      output: interactive
+        ? new ReadlineSink(() =>
+          this.#queueRender()
+        ) as unknown as NodeJS.WritableStream
+        : undefined,
       terminal: interactive,
       historySize: 1000,
       removeHistoryDuplicates: true,
-      completer: (line: string) => this.#completer(line),
+      completer: (line: string) => this.#complete(line),
     });
     // Lines are queued from the start: a script's whole input may arrive while
     // the client is still connecting.
-    this.#rl.on("line", (line) => this.#push(line));
+    this.#rl.on("line", (line) => {
+      if (this.interactive) this.#commit(line);
+      this.#push(line);
+    });
     this.#rl.on("close", () => this.#end());
     this.#rl.on("SIGINT", () => this.#rl.close());
+    if (interactive) {
+      // Before readline's own listener: the count is the key being handled.
+      process.stdin.prependListener("keypress", this.#onKey);
+      // The width is read again at every drawing; the signal only makes a
+      // resize redraw at once rather than at the next key. (Output computed
+      // for the old width that reaches the terminal after it rewrapped, but
+      // before the new width could be read, still erases from the wrong row:
+      // a race of milliseconds every terminal program has.)
+      if (Deno.build.os !== "windows") {
+        Deno.addSignalListener("SIGWINCH", this.#onResize);
+      }
+    }
   }
 
   print(line: string): void {
@@ -75,15 +151,17 @@ class ReadlineTerminal implements Terminal {
       process.stdout.write(`${line}\n`);
       return;
     }
-    readline.clearLine(process.stdout, 0);
-    readline.cursorTo(process.stdout, 0);
-    process.stdout.write(`${line}\n`);
-    if (this.#prompting) this.#rl.prompt(true);
+    if (this.#closed) {
+      process.stdout.write(printedText(line));
+      return;
+    }
+    process.stdout.write(this.#erase() + printedText(line) + this.#draw());
   }
 
   question(prompt: string): Promise<string | null> {
     if (this.interactive) {
-      this.#rl.setPrompt(prompt);
+      this.#prompt = prompt;
+      this.#queueRender();
     } else {
       process.stdout.write(`${prompt}\n`);
     }
@@ -92,22 +170,13 @@ class ReadlineTerminal implements Terminal {
 
   setPrompt(prompt: string): void {
     this.#prompt = prompt;
-    this.#applyPrompt();
+    this.#queueRender();
   }
 
   setStatus(status: string | null): void {
     if (!this.interactive || status === this.#status) return;
     this.#status = status;
-    this.#applyPrompt();
-    if (this.#prompting) this.#rl.prompt(true);
-  }
-
-  #applyPrompt(): void {
-    this.#rl.setPrompt(
-      this.#status === null
-        ? this.#prompt
-        : `[${this.#status}] ${this.#prompt}`,
-    );
+    this.#queueRender();
   }
 
   nextLine(): Promise<string | null> {
@@ -116,6 +185,7 @@ class ReadlineTerminal implements Terminal {
     if (this.#ended) return Promise.resolve(null);
     if (this.interactive) {
       this.#prompting = true;
+      // Resumes input that readline paused; its drawing goes to the sink.
       this.#rl.prompt(true);
     }
     return new Promise((resolve) => (this.#waiting = resolve));
@@ -126,15 +196,97 @@ class ReadlineTerminal implements Terminal {
   }
 
   close(): void {
-    if (this.#prompting) {
+    if (this.interactive && !this.#closed) {
       // Leave no dangling prompt behind the last line printed.
-      readline.clearLine(process.stdout, 0);
-      readline.cursorTo(process.stdout, 0);
+      process.stdout.write(this.#erase());
+      process.stdin.removeListener("keypress", this.#onKey);
+      if (Deno.build.os !== "windows") {
+        Deno.removeSignalListener("SIGWINCH", this.#onResize);
+      }
     }
+    this.#closed = true;
     this.#prompting = false;
     this.#rl.close();
     // readline leaves stdin referenced; unref it so the process can end.
     process.stdin.pause();
+  }
+
+  /** The block as it should look now, or null when none is to be shown. */
+  #block(): InputBlock | null {
+    const line = this.#rl.line ?? "";
+    if (this.#closed || (!this.#prompting && line === "")) return null;
+    return {
+      status: this.#status === null ? [] : [this.#status],
+      prompt: this.#prompt,
+      line,
+      cursor: this.#rl.cursor ?? line.length,
+    };
+  }
+
+  /** Erases the drawn block; the cursor is left where it began. */
+  #erase(): string {
+    const drawn = this.#drawn;
+    this.#drawn = null;
+    return drawn === null ? "" : eraseBlock(drawn, columnsNow());
+  }
+
+  /** Draws the block from the cursor (where it begins). */
+  #draw(): string {
+    const block = this.#block();
+    this.#drawn = block;
+    this.#drawnColumns = columnsNow();
+    return block === null ? "" : drawBlock(block, this.#drawnColumns);
+  }
+
+  #queueRender(): void {
+    if (this.#renderQueued || !this.interactive) return;
+    this.#renderQueued = true;
+    queueMicrotask(() => {
+      this.#renderQueued = false;
+      if (this.#closed) return;
+      const next = this.#block();
+      const columns = columnsNow();
+      const out = updateBlock(this.#drawn, this.#drawnColumns, next, columns);
+      this.#drawn = next;
+      this.#drawnColumns = columns;
+      if (out !== "") process.stdout.write(out);
+    });
+  }
+
+  /** Enter: the line stays on screen as it was typed, and a new block begins. */
+  #commit(line: string): void {
+    const columns = columnsNow();
+    process.stdout.write(
+      commitBlock(this.#drawn, this.#drawnColumns, this.#prompt, line, columns),
+    );
+    this.#drawn = null;
+    this.#queueRender();
+  }
+
+  #clearScreen(): void {
+    // The visible screen only: the scrollback keeps what was said.
+    this.#drawn = null;
+    process.stdout.write("\x1b[H\x1b[J");
+    this.#queueRender();
+  }
+
+  #complete(line: string): [string[], string] {
+    const result = this.#completer(line);
+    const [hits, word] = result;
+    // readline lists the choices on a second Tab in a row, into the sink:
+    // list them above the block instead. (Keys pasted in one go complete
+    // only at the last one: a pasted tab is text.)
+    const again = this.#lastTab === this.#keys - 1;
+    this.#lastTab = this.#keys;
+    if (again && hits.length > 1 && this.interactive) {
+      const common = hits.reduce((a, b) => {
+        let i = 0;
+        while (i < a.length && a[i] === b[i]) i++;
+        return a.slice(0, i);
+      });
+      if (common.length <= word.length) this.print(hits.join("  "));
+    }
+    return result;
   }
 
   #push(line: string): void {

@@ -1,23 +1,28 @@
 /**
- * The senders a user always accepts files from ([a]lways at the prompt),
- * per server and by identity-key fingerprint, never by name: a name can
- * change hands (an operator may release it), a key cannot.
+ * The senders a user always accepts files from (`always` at the prompt),
+ * per server key and by identity-key fingerprint, never by name: a name can
+ * change hands (an operator may release it), a key cannot. The server is
+ * named by its key too, not by its address: a new server at the same address
+ * (whose key the user accepted) must not inherit the old one's trusted
+ * senders, since the server is what vouches for a sender's key.
  *
  * The file is `<config folder>/trusted_senders`, one sender per line:
  *
  *     # comment
- *     192.168.1.20:8767 SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU sophia
+ *     SHA256:<server key> SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU sophia
  *
  * The name after the fingerprint is a reminder for whoever reads the file;
  * it decides nothing. Lines that cannot be understood are skipped on reading
- * and kept on writing. Written atomically (temporary file, then rename) with
- * mode 0600 whatever the umask, in a 0700 folder.
+ * and kept on writing; that includes lines of the address-keyed format of
+ * unreleased builds (`host:port SHA256:...`), which are ignored, so such a
+ * sender is asked about again. Written atomically (temporary file, then
+ * rename) with mode 0600 whatever the umask, in a 0700 folder.
  */
 
 import { dirname, join } from "node:path";
 import { randomBytes, toHex } from "../crypto/bytes.ts";
 import { defaultConfigDir } from "../crypto/identity_files.ts";
-import { FINGERPRINT_PATTERN, normalizeHostKey } from "./known_hosts.ts";
+import { FINGERPRINT_PATTERN } from "./known_hosts.ts";
 
 const FILE_NAME = "trusted_senders";
 const FILE_MODE = 0o600;
@@ -26,7 +31,7 @@ const DIR_MODE = 0o700;
 const MAX_BYTES = 4 * 1024 * 1024;
 
 const HEADER =
-  "# Senders chat accepts files from without asking: <server host:port> <identity key fingerprint> <name when added>.\n" +
+  "# Senders chat accepts files from without asking: <server key fingerprint> <identity key fingerprint> <name when added>.\n" +
   "# Delete a line to be asked again.\n";
 
 /** `<config folder>/trusted_senders`. */
@@ -34,115 +39,129 @@ export function defaultTrustedSendersPath(): string {
   return join(defaultConfigDir(), FILE_NAME);
 }
 
-/** The fingerprints listed for `hostKey` in the file's text. */
+/** The sender fingerprints listed for the server key `serverKey` in the file's text. */
 export function parseTrustedSenders(
   text: string,
-  hostKey: string,
+  serverKey: string,
 ): Set<string> {
   const found = new Set<string>();
   for (const line of text.split(/\r?\n/)) {
     const entry = parseLine(line);
-    if (entry !== null && entry.host === hostKey) found.add(entry.fingerprint);
+    if (entry !== null && entry.server === serverKey) {
+      found.add(entry.fingerprint);
+    }
   }
   return found;
 }
 
-/** `text` with the sender added for `hostKey` (unchanged if already there). */
+/** `text` with the sender added for the server key `serverKey` (unchanged if already there). */
 export function addTrustedSender(
   text: string,
-  hostKey: string,
+  serverKey: string,
   fingerprint: string,
   name: string,
 ): string {
-  if (!FINGERPRINT_PATTERN.test(fingerprint)) {
-    throw new TypeError(`Not a key fingerprint: '${fingerprint}'`);
+  for (const key of [serverKey, fingerprint]) {
+    if (!FINGERPRINT_PATTERN.test(key)) {
+      throw new TypeError(`Not a key fingerprint: '${key}'`);
+    }
   }
-  if (parseTrustedSenders(text, hostKey).has(fingerprint)) return text;
+  if (parseTrustedSenders(text, serverKey).has(fingerprint)) return text;
   const lines = text === "" ? [HEADER.trimEnd()] : text.replace(/\n+$/, "")
     .split("\n");
   // The name is only a reminder; keep it one printable word.
   const label = name.replace(/[^A-Za-z0-9_.-]/g, "?").slice(0, 64);
-  lines.push(`${hostKey} ${fingerprint} ${label}`);
+  lines.push(`${serverKey} ${fingerprint} ${label}`);
   return lines.join("\n") + "\n";
 }
 
 export class TrustedSenders {
   /** Where the list is kept; null: in memory for this session only. */
   readonly path: string | null;
-  readonly hostKey: string;
-  #fingerprints: Set<string>;
+  /** Server key fingerprint -> sender key fingerprints. */
+  #senders: Map<string, Set<string>>;
 
-  private constructor(
-    path: string | null,
-    hostKey: string,
-    found: Set<string>,
-  ) {
+  private constructor(path: string | null, text: string) {
     this.path = path;
-    this.hostKey = hostKey;
-    this.#fingerprints = found;
+    this.#senders = new Map();
+    for (const line of text.split(/\r?\n/)) {
+      const entry = parseLine(line);
+      if (entry !== null) this.#remember(entry.server, entry.fingerprint);
+    }
   }
 
   /**
-   * The senders trusted on the server `hostPort`, from `path` (a missing
-   * file is an empty list).
+   * The senders trusted in `path`, for every server key (a missing file is
+   * an empty list).
    *
-   * @throws {TypeError} if `hostPort` is not a server address
    * @throws {Error} if the file exists but cannot be read
    */
-  static async load(path: string, hostPort: string): Promise<TrustedSenders> {
-    const host = normalizeHostKey(hostPort);
-    if (host === null) {
-      throw new TypeError(`Not a server address: '${hostPort}'`);
-    }
-    return new TrustedSenders(
-      path,
-      host,
-      parseTrustedSenders(await readText(path) ?? "", host),
-    );
+  static async load(path: string): Promise<TrustedSenders> {
+    return new TrustedSenders(path, await readText(path) ?? "");
   }
 
   /**
    * A list kept in memory only, for a client with no config folder (no
-   * `$HOME`); [a]lways then lasts for the session.
+   * `$HOME`); `always` then lasts for the session.
    */
-  static inMemory(hostPort: string): TrustedSenders {
-    const host = normalizeHostKey(hostPort);
-    if (host === null) {
-      throw new TypeError(`Not a server address: '${hostPort}'`);
-    }
-    return new TrustedSenders(null, host, new Set());
-  }
-
-  has(fingerprint: string): boolean {
-    return this.#fingerprints.has(fingerprint);
+  static inMemory(): TrustedSenders {
+    return new TrustedSenders(null, "");
   }
 
   /**
-   * Trusts `fingerprint` from now on and saves the file (re-read first, so
-   * what another client added meanwhile stays).
+   * Whether `fingerprint` is trusted on the server whose key (the one this
+   * session verified) has the fingerprint `serverKey`.
+   */
+  has(serverKey: string, fingerprint: string): boolean {
+    return this.#senders.get(serverKey)?.has(fingerprint) ?? false;
+  }
+
+  /**
+   * Trusts `fingerprint` on the server with key `serverKey` from now on and
+   * saves the file (re-read first, so what another client added meanwhile
+   * stays).
    *
+   * @throws {TypeError} if either is not a key fingerprint
    * @throws {Error} with a message for the user if the file cannot be
    *   written; the sender stays trusted for this session
    */
-  async add(fingerprint: string, name: string): Promise<void> {
-    this.#fingerprints.add(fingerprint);
+  async add(
+    serverKey: string,
+    fingerprint: string,
+    name: string,
+  ): Promise<void> {
+    // Both must be fingerprints before anything is remembered.
+    addTrustedSender("", serverKey, fingerprint, name);
+    this.#remember(serverKey, fingerprint);
     if (this.path === null) return;
     const current = await readText(this.path) ?? "";
     await writePrivateAtomically(
       this.path,
-      addTrustedSender(current, this.hostKey, fingerprint, name),
+      addTrustedSender(current, serverKey, fingerprint, name),
     );
+  }
+
+  #remember(serverKey: string, fingerprint: string): void {
+    let senders = this.#senders.get(serverKey);
+    if (senders === undefined) {
+      senders = new Set();
+      this.#senders.set(serverKey, senders);
+    }
+    senders.add(fingerprint);
   }
 }
 
-function parseLine(line: string): { host: string; fingerprint: string } | null {
+function parseLine(
+  line: string,
+): { server: string; fingerprint: string } | null {
   const trimmed = line.trim();
   if (trimmed === "" || trimmed.startsWith("#")) return null;
-  const [hostField, fingerprint] = trimmed.split(/\s+/);
-  if (hostField === undefined || fingerprint === undefined) return null;
+  const [server, fingerprint] = trimmed.split(/\s+/);
+  if (server === undefined || fingerprint === undefined) return null;
+  // An address in the first field is the old format: not a server key.
+  if (!FINGERPRINT_PATTERN.test(server)) return null;
   if (!FINGERPRINT_PATTERN.test(fingerprint)) return null;
-  const host = normalizeHostKey(hostField);
-  return host === null ? null : { host, fingerprint };
+  return { server, fingerprint };
 }
 
 async function readText(path: string): Promise<string | null> {

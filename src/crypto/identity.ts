@@ -162,6 +162,32 @@ export function identityKeyProblem(publicRaw: Uint8Array): string | null {
   return null;
 }
 
+/**
+ * Every 32-byte encoding {@linkcode identityKeyProblem} refuses: the small-
+ * order points with either sign bit, and the non-canonical y >= p. A finite
+ * list, so keys bound before the check existed can be found by fingerprint.
+ */
+export function unusableIdentityKeys(): Uint8Array[] {
+  const candidates: Uint8Array[] = [];
+  const fromHex = (hex: string) =>
+    Uint8Array.from(hex.match(/../g)!, (byte) => parseInt(byte, 16));
+  for (const y of SMALL_ORDER_Y) candidates.push(fromHex(y));
+  for (let first = 0xed; first <= 0xff; first++) {
+    candidates.push(
+      Uint8Array.of(first, ...new Uint8Array(30).fill(0xff), 0x7f),
+    );
+  }
+  const keys = new Map<string, Uint8Array>();
+  for (const clear of candidates) {
+    const set = clear.slice();
+    set[IDENTITY_PUBLIC_KEY_BYTES - 1]! |= 0x80;
+    for (const key of [clear, set]) {
+      if (identityKeyProblem(key) !== null) keys.set(toBase64(key), key);
+    }
+  }
+  return [...keys.values()];
+}
+
 /** Generates a new Ed25519 identity. */
 export async function generateIdentity(): Promise<GeneratedIdentity> {
   const pair = await crypto.subtle.generateKey(ED25519, true, [

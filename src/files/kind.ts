@@ -168,6 +168,43 @@ export type OpenVerdict =
  * ```
  */
 export function passiveKind(name: string, head: Uint8Array): OpenVerdict {
+  const byName = passiveRuleByName(name);
+  if (!byName.ok) return byName;
+  const { rule, extension } = byName;
+  if (!rule.matches(head)) {
+    return {
+      ok: false,
+      why: `its content is not ${rule.label}, as .${extension} says`,
+    };
+  }
+  return { ok: true, kind: rule.kind };
+}
+
+/**
+ * Why a file saved as `name` will not be opened whatever its content, or
+ * null if its name allows it (the content is checked once it has arrived):
+ * for the question asked before a file is accepted.
+ *
+ * @example
+ * ```ts
+ * notOpenedByName("photo.jpg.exe"); // ".exe: will be saved, not opened"
+ * notOpenedByName("photo.jpg"); // null
+ * ```
+ */
+export function notOpenedByName(name: string): string | null {
+  const verdict = passiveRuleByName(name);
+  if (verdict.ok) return null;
+  const extension = finalExtension(name);
+  return `${
+    verdict.noExtension || extension === "" ? "no extension" : `.${extension}`
+  }: will be saved, not opened`;
+}
+
+function passiveRuleByName(
+  name: string,
+):
+  | { ok: true; rule: KindRule; extension: string }
+  | { ok: false; why: string; noExtension?: true } {
   // A received name has been made safe already (naming.ts); these are
   // checked again because the verdict must not depend on that.
   if (/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(name)) {
@@ -180,7 +217,7 @@ export function passiveKind(name: string, head: Uint8Array): OpenVerdict {
     Math.max(name.lastIndexOf("/"), name.lastIndexOf("\\")) + 1,
   );
   if (!base.slice(1).includes(".")) {
-    return { ok: false, why: "its name has no extension" };
+    return { ok: false, why: "its name has no extension", noExtension: true };
   }
   const extension = finalExtension(base);
   const rule = PASSIVE_RULES.get(extension);
@@ -191,13 +228,7 @@ export function passiveKind(name: string, head: Uint8Array): OpenVerdict {
         `chat opens only images, audio, video, PDF and plain text, and .${extension} is not one of those`,
     };
   }
-  if (!rule.matches(head)) {
-    return {
-      ok: false,
-      why: `its content is not ${rule.label}, as .${extension} says`,
-    };
-  }
-  return { ok: true, kind: rule.kind };
+  return { ok: true, rule, extension };
 }
 
 /** The line shown for a file saved but not opened. */

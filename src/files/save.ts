@@ -117,6 +117,13 @@ export class IncomingFile {
   #queue: Promise<void> = Promise.resolve();
   /** Cleared once a hard link fails for a reason other than a taken name. */
   #linkWorks = true;
+  /**
+   * The `.part` we created and wrote (device and inode of the open handle);
+   * null where the platform has none (Windows). In a folder others can
+   * write, the file under the `.part` name may be swapped for theirs before
+   * it gets its final name: checked before and after the move.
+   */
+  #identity: FileIdentity | null = null;
 
   private constructor(
     dir: string,
@@ -222,6 +229,7 @@ export class IncomingFile {
           `Cannot save '${this.#name}': checksum mismatch, the file was damaged or altered on the way`,
         );
       }
+      this.#identity = identityOf(await this.#file!.stat());
       this.#closeFile();
       const saved = await this.#moveIntoPlace();
       this.#state = "finished";
@@ -319,13 +327,40 @@ export class IncomingFile {
     );
   }
 
+  /**
+   * Throws unless the entry at `path` (not followed) is the file we wrote.
+   * `removeIfNot`: the entry is ours to remove (we just put it there).
+   */
+  async #assertOurs(path: string, removeIfNot: boolean): Promise<void> {
+    const expected = this.#identity;
+    if (expected === null) return;
+    let info: Deno.FileInfo | null;
+    try {
+      info = await Deno.lstat(path);
+    } catch {
+      info = null;
+    }
+    const actual = info === null || !info.isFile ? null : identityOf(info);
+    if (
+      actual !== null && actual.dev === expected.dev &&
+      actual.ino === expected.ino
+    ) return;
+    if (removeIfNot) await Deno.remove(path).catch(() => {});
+    throw new SaveError(
+      `Cannot save '${this.#name}': the file being received was replaced by another one in '${this.#dir}' (someone else can write to that folder); choose a downloads folder only you can write to`,
+    );
+  }
+
   /** Moves the part to `path` unless something exists there; true if moved. */
   async #claim(path: string): Promise<boolean> {
+    await this.#assertOurs(this.#partPath, false);
     if (this.#linkWorks) {
       try {
         // link() fails if `path` exists, even as a dangling symlink, and
         // never follows one: the no-replace rename the platform lacks.
         await Deno.link(this.#partPath, path);
+        // A swap between the check above and the link shows here.
+        await this.#assertOurs(path, true);
         await Deno.remove(this.#partPath).catch(() => {});
         return true;
       } catch (error) {
@@ -354,6 +389,7 @@ export class IncomingFile {
     } catch (error) {
       throw this.#moveError(error);
     }
+    await this.#assertOurs(path, true);
     return true;
   }
 
@@ -363,6 +399,37 @@ export class IncomingFile {
       { cause: error },
     );
   }
+}
+
+interface FileIdentity {
+  dev: number;
+  ino: number;
+}
+
+function identityOf(info: Deno.FileInfo): FileIdentity | null {
+  return info.ino === null ? null : { dev: info.dev, ino: info.ino };
+}
+
+/**
+ * A warning for a downloads folder the user named that others can write to
+ * (group or others have write permission), or null. In such a folder a
+ * file being received can be swapped for another before it gets its final
+ * name; chat checks for that, but a folder only the user can write is the
+ * fix. A missing folder is created 0700: nothing to warn about.
+ */
+export async function sharedFolderWarning(dir: string): Promise<string | null> {
+  if (Deno.build.os === "windows") return null;
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch {
+    return null;
+  }
+  const mode = (info.mode ?? 0) & 0o7777;
+  if (!info.isDirectory || (mode & 0o022) === 0) return null;
+  return `WARNING: others can write to the downloads folder '${dir}' (mode ${
+    mode.toString(8).padStart(4, "0")
+  }): they could swap a file as it arrives. chat refuses a swapped file, but choose a folder only you can write to (or chmod go-w it)`;
 }
 
 /**

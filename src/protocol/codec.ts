@@ -10,8 +10,11 @@
  * or, for a live chat message to a client that asked for it at `register`,
  * the compact form (its first byte is never 0, a JSON header's length's is):
  *
- *     u8 form | u48be ts | u8 from_length | from | [u8 group_length | group]
- *       | u32be body_length | body
+ *     u8 form | u48be ts | [u48be id | u48be seq] | u8 from_length | from
+ *       | [u8 group_length | group] | u32be body_length | body
+ *
+ * (forms 1-3 without id and seq; 4-6, with them, only to clients that
+ * registered with `acks`).
  *
  * Batching is what lets the server seal one frame per recipient per flush instead
  * of one per message (see docs/PROTOCOL.md, "Batching"). A message is encoded once
@@ -23,10 +26,12 @@
 import { MAX_BATCH_BYTES, MAX_HEADER_BYTES } from "./limits.ts";
 import {
   type ClientMessage,
+  type Cursor,
   type Declined,
   type GroupInfo,
   type GroupMembers,
   isErrorCode,
+  MAX_ACK_CURSORS,
   type ServerMessage,
   type UserInfo,
 } from "./messages.ts";
@@ -108,63 +113,87 @@ type AllKeys<T> = T extends unknown ? keyof T : never;
 /**
  * Compiles only while every field of a chat message has a compact form or
  * sends the message as JSON (`history`, `to`): a new field must decide which
- * before it can be added, or compact readers would silently lose it.
+ * before it can be added, or compact readers would silently lose it. `id`
+ * and `seq` are in forms 4-6, and left out of forms 1-3, whose readers do
+ * not acknowledge.
  */
 const CHAT_FIELDS_COVERED: [
   Exclude<
     AllKeys<ChatMessage>,
-    "t" | "from" | "ts" | "group" | "history" | "to"
+    "t" | "from" | "ts" | "group" | "history" | "to" | "id" | "seq"
   >,
 ] extends [never] ? true : false = true;
 void CHAT_FIELDS_COVERED;
 
 /** The first byte of a compact chat message, by type (0 starts a JSON one). */
 const COMPACT_FORMS = { public: 1, private: 2, group: 3 } as const;
-const COMPACT_TYPES = [null, "public", "private", "group"] as const;
+/** Forms 4-6 are 1-3 with an id and a seq after the time. */
+const COMPACT_WITH_POSITION = 3;
+const COMPACT_TYPES = [
+  null,
+  "public",
+  "private",
+  "group",
+  "public",
+  "private",
+  "group",
+] as const;
 
-/** Bytes of a compact message besides its names and body. */
+/** Bytes of a compact message besides its names, body and position. */
 const COMPACT_OVERHEAD = 1 + 6 + 1 + 4;
+/** Bytes of an id and a seq in forms 4-6. */
+const COMPACT_POSITION = 6 + 6;
 
-/** The largest `ts` the compact form's u48 holds (the year 10889). */
-const MAX_COMPACT_TS = 2 ** 48 - 1;
+/** The largest `ts`, `id` or `seq` the compact form's u48 holds. */
+const MAX_U48 = 2 ** 48 - 1;
 
 /**
  * Encodes a live chat message (`public`, `private` or `group`, without
  * `history` or `to`) in the compact form, or returns null for any other
- * message: those are only ever sent as JSON (`encodeMessage`).
+ * message: those are only ever sent as JSON (`encodeMessage`). With
+ * `position`, a message that has an id and a seq takes form 4-6 (for readers
+ * that registered with `acks`); without, they are left out.
  */
 export function encodeCompactChat(
   message: ServerMessage,
   body: Uint8Array = EMPTY,
+  position = false,
 ): Uint8Array | null {
   if (
     (message.t !== "public" && message.t !== "private" &&
       message.t !== "group") ||
     message.history !== undefined ||
     (message.t === "private" && message.to !== undefined) ||
-    !Number.isSafeInteger(message.ts) || message.ts < 0 ||
-    message.ts > MAX_COMPACT_TS
+    !isU48(message.ts)
   ) {
     return null;
   }
+  const { id, seq } = message;
+  const withPosition = position && (id !== undefined || seq !== undefined);
+  // Half a position, or one too large, goes as JSON: never lost silently.
+  if (
+    withPosition &&
+    (id === undefined || seq === undefined || !isU48(id) || !isU48(seq))
+  ) return null;
   const from = compactName(message.from);
   const group = message.t === "group" ? compactName(message.group) : null;
   if (from === null || (message.t === "group" && group === null)) return null;
   const groupBytes = group === null ? 0 : 1 + group.length;
   const length = body.byteLength;
   const out = new Uint8Array(
-    COMPACT_OVERHEAD + from.length + groupBytes + length,
+    COMPACT_OVERHEAD + (withPosition ? COMPACT_POSITION : 0) + from.length +
+      groupBytes + length,
   );
-  out[0] = COMPACT_FORMS[message.t];
-  const high = Math.floor(message.ts / 2 ** 32);
-  const low = message.ts >>> 0;
-  out[1] = high >>> 8;
-  out[2] = high & 0xff;
-  out[3] = low >>> 24;
-  out[4] = (low >>> 16) & 0xff;
-  out[5] = (low >>> 8) & 0xff;
-  out[6] = low & 0xff;
-  let offset = writeName(out, 7, from);
+  out[0] = COMPACT_FORMS[message.t] +
+    (withPosition ? COMPACT_WITH_POSITION : 0);
+  writeU48(out, 1, message.ts);
+  let offset = 7;
+  if (withPosition) {
+    writeU48(out, 7, id!);
+    writeU48(out, 13, seq!);
+    offset = 19;
+  }
+  offset = writeName(out, offset, from);
   if (group !== null) offset = writeName(out, offset, group);
   out[offset] = length >>> 24;
   out[offset + 1] = (length >>> 16) & 0xff;
@@ -177,6 +206,26 @@ export function encodeCompactChat(
     for (let i = 0; i < length; i++) out[offset + i] = body[i]!;
   } else out.set(body, offset);
   return out;
+}
+
+function isU48(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0 && value <= MAX_U48;
+}
+
+function writeU48(out: Uint8Array, offset: number, value: number): void {
+  const high = Math.floor(value / 2 ** 32);
+  const low = value >>> 0;
+  out[offset] = high >>> 8;
+  out[offset + 1] = high & 0xff;
+  out[offset + 2] = low >>> 24;
+  out[offset + 3] = (low >>> 16) & 0xff;
+  out[offset + 4] = (low >>> 8) & 0xff;
+  out[offset + 5] = low & 0xff;
+}
+
+function readU48(bytes: Uint8Array, offset: number): number {
+  return (bytes[offset]! * 2 ** 8 + bytes[offset + 1]!) * 2 ** 32 +
+    readU32(bytes, offset + 2);
 }
 
 /**
@@ -220,17 +269,26 @@ function decodeCompactChat(
   batch: Uint8Array,
   offset: number,
 ): [DecodedMessage, number] {
-  const t = COMPACT_TYPES[batch[offset]!];
+  const form = batch[offset]!;
+  const t = COMPACT_TYPES[form];
   if (t === undefined || t === null) {
-    throw new SyntaxError(`Unknown message form ${batch[offset]}`);
+    throw new SyntaxError(`Unknown message form ${form}`);
   }
+  const withPosition = form > COMPACT_WITH_POSITION;
   const end = batch.byteLength;
-  if (end - offset < COMPACT_OVERHEAD + 1) {
+  if (
+    end - offset <
+      COMPACT_OVERHEAD + (withPosition ? COMPACT_POSITION : 0) + 1
+  ) {
     throw new SyntaxError("Truncated compact message");
   }
-  const ts = (batch[offset + 1]! * 2 ** 8 + batch[offset + 2]!) * 2 ** 32 +
-    readU32(batch, offset + 3);
+  const ts = readU48(batch, offset + 1);
   let at = offset + 7;
+  let position: { id: number; seq: number } | null = null;
+  if (withPosition) {
+    position = { id: readU48(batch, at), seq: readU48(batch, at + 6) };
+    at += COMPACT_POSITION;
+  }
   const [from, afterFrom] = readName(batch, at);
   at = afterFrom;
   let group: string | null = null;
@@ -241,7 +299,9 @@ function decodeCompactChat(
   if (bodyLength > end - at) {
     throw new SyntaxError("Message longer than its frame");
   }
-  const header = group === null ? { t, from, ts } : { t, group, from, ts };
+  const header = group === null
+    ? { t, from, ts, ...position }
+    : { t, group, from, ts, ...position };
   return [
     { header, body: batch.subarray(at, at + bodyLength) },
     at + bodyLength,
@@ -491,6 +551,7 @@ export function parseClientMessage(value: unknown): ClientMessage {
         name: str(f, "name"),
         key: str(f, "key", 64),
         ...(f.compact === undefined ? {} : { compact: bool(f, "compact") }),
+        ...(f.acks === undefined ? {} : { acks: bool(f, "acks") }),
       };
     case "prove":
       return { t, id: int(f, "id"), signature: str(f, "signature", 128) };
@@ -514,6 +575,8 @@ export function parseClientMessage(value: unknown): ClientMessage {
     }
     case "bye":
       return { t };
+    case "ack":
+      return { t, cursors: list(f, "cursors", cursor, MAX_ACK_CURSORS) };
     case "history": {
       const message: Extract<ClientMessage, { t: "history" }> = {
         t,
@@ -559,6 +622,33 @@ export function parseClientMessage(value: unknown): ClientMessage {
           : "Missing message type",
       );
   }
+}
+
+function cursor(value: unknown): Cursor {
+  const f = asRecord(value);
+  const seq = int(f, "seq");
+  if ((f.to === undefined) === (f.group === undefined)) {
+    fail("A cursor needs exactly one of 'to' and 'group'");
+  }
+  return f.to === undefined
+    ? { group: str(f, "group"), seq }
+    : { to: str(f, "to"), seq };
+}
+
+/**
+ * `id` and `seq` of a chat message. A server sends both or neither; each is
+ * read on its own, and a reader uses them only together.
+ */
+function withPosition<T extends object>(
+  f: Fields,
+  message: T,
+): T & { id?: number; seq?: number } {
+  if (f.id === undefined && f.seq === undefined) return message;
+  return {
+    ...message,
+    ...(f.id === undefined ? {} : { id: int(f, "id") }),
+    ...(f.seq === undefined ? {} : { seq: int(f, "seq") }),
+  };
 }
 
 function declined(value: unknown): Declined {
@@ -645,13 +735,17 @@ export function parseServerMessage(value: unknown): ServerMessage {
   const f = asRecord(value);
   const t = f.t;
   switch (t) {
-    case "welcome":
-      return {
+    case "welcome": {
+      const message = {
         t,
         re: int(f, "re"),
         name: str(f, "name"),
         text: str(f, "text", 4096),
       };
+      if (f.acks === undefined) return message;
+      if (f.acks !== true) fail("Field 'acks' must be true when present");
+      return { ...message, acks: true };
+    }
     case "ok":
       return { t, re: int(f, "re"), text: str(f, "text", 4096) };
     case "error": {
@@ -664,22 +758,27 @@ export function parseServerMessage(value: unknown): ServerMessage {
       };
     }
     case "public":
-      return withHistory(f, { t, from: str(f, "from"), ts: int(f, "ts") });
+      return withPosition(
+        f,
+        withHistory(f, { t, from: str(f, "from"), ts: int(f, "ts") }),
+      );
     case "private": {
-      const message = withHistory(f, {
-        t,
-        from: str(f, "from"),
-        ts: int(f, "ts"),
-      });
+      const message = withPosition(
+        f,
+        withHistory(f, { t, from: str(f, "from"), ts: int(f, "ts") }),
+      );
       return f.to === undefined ? message : { ...message, to: str(f, "to") };
     }
     case "group":
-      return withHistory(f, {
-        t,
-        group: str(f, "group"),
-        from: str(f, "from"),
-        ts: int(f, "ts"),
-      });
+      return withPosition(
+        f,
+        withHistory(f, {
+          t,
+          group: str(f, "group"),
+          from: str(f, "from"),
+          ts: int(f, "ts"),
+        }),
+      );
     case "users":
       return withMore(f, {
         t,

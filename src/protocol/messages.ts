@@ -19,9 +19,17 @@ export type ClientMessage =
   /**
    * `key`: the client's Ed25519 identity public key, raw, base64. Answered with
    * `challenge`. `compact`: live chat messages may come in the compact form
-   * (docs/PROTOCOL.md, "Compact chat messages").
+   * (docs/PROTOCOL.md, "Compact chat messages"). `acks`: this client
+   * acknowledges what it shows (docs/PROTOCOL.md, "Delivery").
    */
-  | { t: "register"; id: number; name: string; key: string; compact?: boolean }
+  | {
+    t: "register";
+    id: number;
+    name: string;
+    key: string;
+    compact?: boolean;
+    acks?: boolean;
+  }
   /** The signature over the challenge message (docs/PROTOCOL.md, "Identity"), base64. */
   | { t: "prove"; id: number; signature: string }
   | { t: "say"; id: number } // body: text for the public room
@@ -39,6 +47,11 @@ export type ClientMessage =
    */
   | { t: "history"; id: number; target?: string; limit?: number }
   | { t: "bye" }
+  /**
+   * What the client has shown, per conversation: no reply. Only to a server
+   * whose welcome said `acks` (docs/PROTOCOL.md, "Delivery").
+   */
+  | { t: "ack"; cursors: Cursor[] }
   /** Liveness: answered with `pong`, also before registering. */
   | { t: "ping"; id: number }
   // File transfer (docs/PROTOCOL.md, "File transfer"). Exactly one of `to` and
@@ -59,6 +72,17 @@ export type FileOfferRequest =
   | { t: "file_offer"; id: number; name: string; size: number; group: string };
 
 export type ClientMessageType = ClientMessage["t"];
+
+/**
+ * The highest `seq` shown of one conversation: with a user (`to`) or of a
+ * group. Every message there up to it has been shown or was never owed.
+ */
+export type Cursor =
+  | { to: string; seq: number }
+  | { group: string; seq: number };
+
+/** The most cursors one `ack` may carry. */
+export const MAX_ACK_CURSORS = 256;
 
 /** One online user as `/list` shows it. */
 export interface UserInfo {
@@ -84,7 +108,8 @@ export interface GroupMembers {
 
 /** What the server sends. */
 export type ServerMessage =
-  | { t: "welcome"; re: number; name: string; text: string }
+  /** `acks`: the server takes acknowledgements (docs/PROTOCOL.md, "Delivery"). */
+  | { t: "welcome"; re: number; name: string; text: string; acks?: true }
   /**
    * 32 random bytes, base64, for the client to sign with its identity key.
    * `proof`: the identity-proof revision the server verifies (2: the signed
@@ -95,10 +120,32 @@ export type ServerMessage =
   | { t: "error"; re: number | null; code: ErrorCode; text: string }
   // Chat messages; body: text. `history` marks one sent earlier (missed while
   // offline, or asked for with `history`); `to` names the recipient of a
-  // private message in history when that is not the viewer.
-  | { t: "public"; from: string; ts: Timestamp; history?: true }
-  | { t: "private"; from: string; ts: Timestamp; history?: true; to?: string }
-  | { t: "group"; group: string; from: string; ts: Timestamp; history?: true }
+  // private message in history when that is not the viewer. `id` and `seq`
+  // (ChatPosition) come from servers that keep a store.
+  | (
+    & { t: "public"; from: string; ts: Timestamp; history?: true }
+    & ChatPosition
+  )
+  | (
+    & {
+      t: "private";
+      from: string;
+      ts: Timestamp;
+      history?: true;
+      to?: string;
+    }
+    & ChatPosition
+  )
+  | (
+    & {
+      t: "group";
+      group: string;
+      from: string;
+      ts: Timestamp;
+      history?: true;
+    }
+    & ChatPosition
+  )
   /** `more`: how many were left out to keep the reply small. */
   | { t: "users"; re: number; users: UserInfo[]; more?: number }
   | { t: "groups"; re: number; groups: GroupInfo[]; more?: number }
@@ -134,6 +181,17 @@ export type ServerMessage =
   | { t: "file_end"; xfer: number; sha256: string }
   // To either side: the transfer (or this recipient's part of it) is over.
   | { t: "file_cancel"; xfer: number; reason: string };
+
+/**
+ * Where the server stored a chat message (docs/PROTOCOL.md, "Delivery"):
+ * `id` is unique among all its messages and grows with each one; `seq` is
+ * the message's place in its conversation (the public room, two users, a
+ * group), growing with each message there. Both or neither.
+ */
+export interface ChatPosition {
+  id?: number;
+  seq?: number;
+}
 
 export interface FileOfferNotice {
   t: "file_offer";

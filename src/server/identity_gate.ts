@@ -14,11 +14,29 @@ import {
   identityFingerprint,
   identityKeyProblem,
   legacyIdentityChallengeMessage,
+  unusableIdentityKeys,
   verifyChallenge,
 } from "../crypto/identity.ts";
 import { isValidName, nameKey } from "../protocol/limits.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
 import type { Store } from "../store/store.ts";
+
+/**
+ * The names bound to a key nobody can sign in with any more (bound before
+ * small-order and non-canonical keys were refused): a proof for such a key
+ * could be forged, so the gate refuses it, and the name stays bound and
+ * unprovable until the operator releases it.
+ */
+export async function unprovableNames<
+  T extends { readonly name: string; readonly fingerprint: string | null },
+>(users: readonly T[]): Promise<T[]> {
+  const unusable = new Set(
+    await Promise.all(unusableIdentityKeys().map(identityFingerprint)),
+  );
+  return users.filter((user) =>
+    user.fingerprint !== null && unusable.has(user.fingerprint)
+  );
+}
 
 /** Where name -> identity bindings are kept (the store, or memory). */
 export interface IdentityBindings {

@@ -73,6 +73,16 @@ const NOT_READING = "you are not reading your messages fast enough";
 /** How long shutdown waits for peers to acknowledge the close. */
 const SHUTDOWN_GRACE_MS = 2000;
 
+function isChat({ message }: Outbound): boolean {
+  return message.t === "public" || message.t === "private" ||
+    message.t === "group";
+}
+
+/** A point in a connection's queue held until writes are durable. */
+interface Gate {
+  open: boolean;
+}
+
 /** One thing to do for a message of a batch, in order. */
 type Step = { message: ClientMessage; body: Uint8Array } | {
   reply: ServerMessage;
@@ -266,21 +276,55 @@ export async function startServer(
     }
   }
 
-  const encodeCompact = (message: ServerMessage, body?: Uint8Array) =>
+  const encodeCompact = (
+    message: ServerMessage,
+    body?: Uint8Array,
+    position = false,
+  ) =>
     encodedOrNull(
       message,
       " compactly",
-      () => encodeCompactChat(message, body),
+      () => encodeCompactChat(message, body, position),
     );
   const encodeJson = (message: ServerMessage, body?: Uint8Array) =>
     encodedOrNull(message, "", () => encodeMessage(message, body));
 
-  function deliver(outbound: readonly Outbound[]): void {
+  /**
+   * Connections with chat messages waiting for the disk (deliverRun), and
+   * what comes for them meanwhile, in order: a gate is passed once its
+   * writes are durable. Whatever else is sent to such a connection queues
+   * behind, so that it gets its chat messages in the order they were routed
+   * (the missed ones after a welcome before the next live one).
+   */
+  const waiting = new Map<ConnId, (Uint8Array | Gate)[]>();
+
+  function passGate(id: ConnId, gate: Gate): void {
+    gate.open = true;
+    const queue = waiting.get(id);
+    if (queue === undefined) return;
+    const channel = channels.get(id);
+    let sent = 0;
+    for (; sent < queue.length; sent++) {
+      const item = queue[sent]!;
+      if (item instanceof Uint8Array) channel?.sendEncoded(item);
+      else if (!item.open) break;
+    }
+    queue.splice(0, sent);
+    if (queue.length === 0) waiting.delete(id);
+  }
+
+  /**
+   * Sends `outbound`, behind what waits for the disk for each recipient;
+   * `direct` skips that queue (for replies routed before anything in it).
+   */
+  function deliver(outbound: readonly Outbound[], direct = false): void {
     for (const { to, message, body } of outbound) {
       // Encoded once per form, whatever the number of recipients: compact for
-      // a live chat message to those who asked for it, JSON for the rest
-      // (made when first needed: in a busy room, often never).
+      // a live chat message to those who asked for it (with its id and seq
+      // to those that acknowledge), JSON for the rest (made when first
+      // needed: in a busy room, often never).
       const compact = encodeCompact(message, body);
+      let positioned: Uint8Array | null | undefined;
       let json: Uint8Array | null | undefined;
       if (compact === null) {
         json = encodeJson(message, body);
@@ -293,16 +337,24 @@ export async function startServer(
           (message.t === "file_chunk" || message.t === "file_end")
         ? new SharedBytes(json, to.length)
         : null;
+      const queued = !direct && waiting.size > 0;
       for (const id of to) {
         const channel = channels.get(id);
         if (channel === undefined) continue;
-        if (shared !== null) channel.sendBulk(shared);
-        else if (compact !== null && channel.readsCompactChat) {
-          channel.sendEncoded(compact);
+        let bytes: Uint8Array | null;
+        if (compact !== null && channel.readsCompactChat) {
+          bytes = channel.readsChatPositions
+            ? (positioned ??= encodeCompact(message, body, true) ?? compact)
+            : compact;
         } else {
           if (json === undefined) json = encodeJson(message, body);
-          if (json !== null) channel.sendEncoded(json);
+          bytes = json;
         }
+        if (bytes === null) continue;
+        const queue = queued ? waiting.get(id) : undefined;
+        if (queue !== undefined) queue.push(bytes);
+        else if (shared !== null) channel.sendBulk(shared);
+        else channel.sendEncoded(bytes);
         // A client that does not read must not grow our memory without bound.
         if (
           channel.backlogEstimate > limits.maxBacklogBytes &&
@@ -351,13 +403,35 @@ export async function startServer(
     }
     deliver(now);
     if (held.length === 0) return;
+    // Counted toward the sender's backlog until the disk lets them go
+    // (routeRun stops a run that would take it past the limit).
     const bytes = held.reduce((n, out) => n + roughSize(out), 0);
     heldBytes.set(id, (heldBytes.get(id) ?? 0) + bytes);
-    durable.then(() => {
+    const release = () => {
       const left = (heldBytes.get(id) ?? bytes) - bytes;
       if (left > 0) heldBytes.set(id, left);
       else heldBytes.delete(id);
-      deliver(held);
+    };
+    const queue = waiting.get(id);
+    if (queue === undefined && !held.some(isChat)) {
+      // Replies only (the usual `ok` to a `say`): nothing newer for `id`
+      // need wait for them, and nothing older waits (no queue), so they go
+      // straight out once synced, past any queue made meanwhile.
+      durable.then(() => {
+        release();
+        deliver(held, true);
+      });
+      return;
+    }
+    // Chat messages (the missed ones after a welcome, a history): what
+    // comes for `id` from now on queues behind them, behind a gate.
+    const gate: Gate = { open: false };
+    if (queue === undefined) waiting.set(id, [gate]);
+    else queue.push(gate);
+    deliver(held);
+    durable.then(() => {
+      release();
+      passGate(id, gate);
     });
   }
 
@@ -377,14 +451,19 @@ export async function startServer(
   }
 
   /**
-   * A connection ended without saying goodbye, or was cut off: what was sent
-   * to it since it was last heard from may never have been shown, so it waits
-   * for the next sign-in (as history; maybe twice, never lost).
+   * A connection of a client that does not acknowledge ended without saying
+   * goodbye, or was cut off: what was sent to it since it was last heard
+   * from may never have been shown, so it waits for the next sign-in (as
+   * history; maybe twice, never lost). A client that acknowledges has
+   * everything it did not acknowledge wait anyway.
    */
   function requeueUnconfirmed(id: ConnId): void {
     const session = state.session(id);
     const since = lastHeard.get(id);
-    if (store === null || session === undefined || since === undefined) return;
+    if (
+      store === null || session === undefined || since === undefined ||
+      session.acks
+    ) return;
     try {
       store.requeueSince(session.nameKey, since);
     } catch (error) {
@@ -401,6 +480,7 @@ export async function startServer(
     if (!channels.has(id)) return;
     requeueUnconfirmed(id);
     channels.delete(id);
+    waiting.delete(id);
     refusals.log(
       `dismiss:${groupOf(id)}`,
       `disconnecting ${describe(id, channel)}: ${why}`,
@@ -525,6 +605,9 @@ export async function startServer(
             (!FILE_DATA.has(message.t) && !bucket.take(now)) ||
             (message.t === "history" && !historyBucket.take(now))
           ) {
+            // Dropped silently: it has no reply to refuse, and what it
+            // covers is sent again at the next sign-in (never lost).
+            if (message.t === "ack") continue;
             if (++strikes >= limits.floodStrikes) {
               flush();
               dismiss(id, channel, "too many messages too fast");
@@ -583,6 +666,7 @@ export async function startServer(
             const name = state.nameOf(id);
             if (name !== null && result.register.compact === true) {
               channel.readsCompactChat = true;
+              channel.readsChatPositions = result.register.acks === true;
             }
             if (name !== null && result.fingerprint !== null) {
               // Written before the welcome is sent, so that it waits for
@@ -632,6 +716,7 @@ export async function startServer(
       if (channels.has(id)) {
         if (said !== "goodbye") requeueUnconfirmed(id);
         channels.delete(id);
+        waiting.delete(id);
         deliver(disconnect(state, id, Date.now()));
         if (name !== null) log(`${name} left`);
       }

@@ -35,6 +35,18 @@ export interface Session {
    * until the edge records it.
    */
   readonly fingerprint: string | null;
+  /**
+   * Whether the client acknowledges what it shows (docs/PROTOCOL.md,
+   * "Delivery"): its messages then wait until acknowledged, not merely sent.
+   */
+  readonly acks: boolean;
+  /**
+   * Set when the sign-in could not send every waiting message: the last id
+   * it sent. Acknowledgements on this connection then cover nothing past
+   * it, so that a cursor cannot pass over a message that was never shown
+   * (those past it come again at the next sign-in, maybe twice, never lost).
+   */
+  readonly ackCeiling: number | null;
 }
 
 export interface Group {
@@ -88,6 +100,8 @@ interface MutableSession {
   connectedAt: Timestamp;
   lastMessageAt: Timestamp | null;
   fingerprint: string | null;
+  readonly acks: boolean;
+  ackCeiling: number | null;
 }
 
 interface MutableGroup {
@@ -209,6 +223,12 @@ export class ServerState {
     if (session) session.fingerprint = fingerprint;
   }
 
+  /** See Session.ackCeiling. */
+  setAckCeiling(id: ConnId, ceiling: number): void {
+    const session = this.#connections.get(id);
+    if (session) session.ackCeiling = ceiling;
+  }
+
   /** The name registered on a connection, or null if none. */
   nameOf(id: ConnId): string | null {
     return this.#connections.get(id)?.name ?? null;
@@ -265,7 +285,7 @@ export class ServerState {
    * Registers a name on a connection. The caller checks validity and
    * uniqueness first; breaking either here is a bug, hence the throws.
    */
-  register(id: ConnId, name: string, now: Timestamp): Session {
+  register(id: ConnId, name: string, now: Timestamp, acks = false): Session {
     const key = nameKey(name);
     if (this.#online.has(key)) throw new Error(`Name ${name} is online`);
     if (this.#connections.get(id)) {
@@ -278,6 +298,8 @@ export class ServerState {
       connectedAt: now,
       lastMessageAt: this.#lastMessages.get(key)?.at ?? null,
       fingerprint: null,
+      acks,
+      ackCeiling: null,
     };
     this.#connections.set(id, session);
     this.#onlineIds = null;

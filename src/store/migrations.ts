@@ -146,6 +146,31 @@ export const MIGRATIONS: readonly Migration[] = [
     up: `CREATE INDEX messages_with_recipients_by_time
            ON messages (ts) WHERE kind <> 'public';`,
   },
+  {
+    version: 3,
+    description: "a sequence number per conversation for every message",
+    // A message's place in its conversation (the public room, one pair of
+    // users, one group), counted from 1: clients acknowledge what they have
+    // shown by it (docs/PROTOCOL.md, "Delivery"). Existing messages are
+    // numbered in id order.
+    up: `
+      ALTER TABLE messages ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+      UPDATE messages SET seq = numbered.n
+      FROM (
+        SELECT id, row_number() OVER (
+          PARTITION BY CASE kind
+            WHEN 'group' THEN 'g ' || group_key
+            ELSE 'p ' || min(from_key, to_key) || ' ' || max(from_key, to_key)
+          END
+          ORDER BY id) AS n
+        FROM messages WHERE kind <> 'public'
+        UNION ALL
+        SELECT id, row_number() OVER (ORDER BY id) AS n
+        FROM messages WHERE kind = 'public'
+      ) AS numbered
+      WHERE messages.id = numbered.id;
+    `,
+  },
 ];
 
 /** The schema version this program writes and understands. */

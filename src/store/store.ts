@@ -74,8 +74,10 @@ export interface MembershipPeriod {
 }
 
 /**
- * A user entitled to a message when it was sent, and whether it reached
- * them then. Undelivered ones are what `pendingFor` returns later.
+ * A user entitled to a message when it was sent, and whether it counts as
+ * delivered already (it reached a session that does not acknowledge what it
+ * shows). The others wait until acknowledged (`acknowledge`), and are what
+ * `pendingFor` returns.
  */
 export interface Recipient {
   readonly userKey: string;
@@ -108,10 +110,30 @@ export type NewMessage = MessageFields & MessageTarget & {
   readonly recipients: readonly Recipient[];
 };
 
+/**
+ * Where the store put a message: `id` is unique among all messages and only
+ * grows; `seq` is its place in its conversation (the public room, one pair
+ * of users, one group), starting at 1 and growing with every message there.
+ * Both are the store's to hand out, so that any process sharing the store
+ * agrees on them.
+ */
+export interface MessagePosition {
+  readonly id: number;
+  readonly seq: number;
+}
+
+/**
+ * A conversation whose messages wait for a user until acknowledged: their
+ * private conversation with another user, or a group.
+ */
+export type Conversation =
+  | { readonly kind: "private"; readonly otherKey: string }
+  | { readonly kind: "group"; readonly groupKey: string };
+
 /** A stored message, with display names for its target. */
 export type StoredMessage =
   & MessageFields
-  & { readonly id: number }
+  & MessagePosition
   & (
     | { readonly kind: "public" }
     | {
@@ -282,8 +304,8 @@ export interface Store {
   membershipPeriods(groupKey: string, userKey: string): MembershipPeriod[];
 
   // Messages.
-  /** Stores a message and its recipients; returns its id (ids only grow). */
-  appendMessage(message: NewMessage): number;
+  /** Stores a message and its recipients; returns where it went. */
+  appendMessage(message: NewMessage): MessagePosition;
   /**
    * Stores a public-room message, the busiest write there is. Inside a
    * transaction the row may be written later, in one statement with the
@@ -292,8 +314,9 @@ export interface Store {
    * every read sees it). `body` must stay unchanged until then. A failure to
    * write it surfaces there (from the later statement, or the commit) and
    * the transaction then cannot commit, even if that error was caught.
+   * The position is the one the row gets (ids and seqs are handed out here).
    */
-  appendPublic(message: NewPublicMessage): void;
+  appendPublic(message: NewPublicMessage): MessagePosition;
   /** Notes a message reached a recipient; false if there was nothing to mark. */
   markDelivered(messageId: number, userKey: string): boolean;
   /**
@@ -302,10 +325,22 @@ export interface Store {
    */
   requeueSince(userKey: string, since: Timestamp): number;
   /**
-   * The oldest `limit` messages that have not reached the user yet, oldest
-   * first. Mark them delivered and call again for the next batch.
+   * The user has shown every message of the conversation up to `seq`: marks
+   * those waiting for them as delivered (only up to id `maxId`, if given);
+   * returns how many.
    */
-  pendingFor(userKey: string, limit: number): StoredMessage[];
+  acknowledge(
+    userKey: string,
+    conversation: Conversation,
+    seq: number,
+    maxId?: number,
+  ): number;
+  /**
+   * The oldest `limit` messages that have not reached the user yet with an
+   * id above `afterId`, oldest first. Mark them delivered, or page on with
+   * the last id, for the next batch.
+   */
+  pendingFor(userKey: string, limit: number, afterId?: number): StoredMessage[];
   /**
    * The last `limit` messages the query allows, oldest first. Read newest
    * first, it stops after the message whose body takes the bodies' total

@@ -21,9 +21,16 @@
  *   (ideographic variation sequences). Any other, and any second one in a
  *   row, is shown: 256 selectors in a row is how bytes are smuggled in text
  *   that looks like one emoji.
- * - Tag characters only as an emoji flag's subdivision (🏴 + 2-6 letters or
- *   digits + CANCEL TAG, e.g. England's flag). Any other tag is shown: tags
- *   spell invisible ASCII.
+ * - Tag characters only in the three recommended (RGI) subdivision flags:
+ *   🏴 + `gbeng`, `gbsct` or `gbwls` + CANCEL TAG (England, Scotland,
+ *   Wales). Any other tag is shown: tags spell invisible ASCII, and any
+ *   2-6 letters would let each flag carry 6 hidden characters.
+ *
+ * Also shown: characters that draw nothing though they are not format
+ * characters (U+2800 BRAILLE PATTERN BLANK, U+1D159 MUSICAL SYMBOL NULL
+ * NOTEHEAD, U+16FE4 KHITAN SMALL SCRIPT FILLER), private-use code points
+ * (Co: what they draw depends on the reader's fonts) and unassigned ones (Cn:
+ * nothing to draw yet, as far as this runtime's Unicode knows).
  *
  * @module
  */
@@ -82,7 +89,7 @@ function removed(): string {
  * paragraph separators, and controls.
  */
 const INVISIBLE =
-  /^[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{Zl}\p{Zp}]$/u;
+  /^[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{Zl}\p{Zp}\p{Co}\p{Cn}\u2800\u{16FE4}\u{1D159}]$/u;
 const MARK = /^\p{M}$/u;
 const PICTOGRAPHIC = /^\p{Extended_Pictographic}$/u;
 const EMOJI = /^\p{Emoji}$/u;
@@ -128,27 +135,24 @@ function variationAllowed(code: number, base: VariationBase): boolean {
   }
 }
 
-/** A subdivision flag's tag letters or digits. */
-function isFlagTag(code: number): boolean {
-  return (code >= 0xe0030 && code <= 0xe0039) ||
-    (code >= 0xe0061 && code <= 0xe007a);
-}
+/**
+ * The subdivision flags Unicode recommends for general interchange (RGI);
+ * the only tag sequences kept.
+ */
+const RGI_SUBDIVISIONS = ["gbeng", "gbsct", "gbwls"].map((name) =>
+  [...name].map((c) => String.fromCodePoint(0xe0000 + c.charCodeAt(0)))
+    .join("") + String.fromCodePoint(CANCEL_TAG)
+);
 
 /**
- * The length in UTF-16 units of an emoji tag sequence's tags and CANCEL TAG
- * starting at `at` (just after 🏴), or 0 if there is none there.
+ * The length in UTF-16 units of an RGI subdivision flag's tags and CANCEL
+ * TAG starting at `at` (just after 🏴), or 0 if there is none there.
  */
 function flagTagsLength(text: string, at: number): number {
-  let i = at;
-  let tags = 0;
-  for (;;) {
-    const code = text.codePointAt(i);
-    if (code === CANCEL_TAG) {
-      return tags >= 2 && tags <= 6 ? i + 2 - at : 0;
-    }
-    if (code === undefined || !isFlagTag(code) || ++tags > 6) return 0;
-    i += 2;
+  for (const tags of RGI_SUBDIVISIONS) {
+    if (text.startsWith(tags, at)) return tags.length;
   }
+  return 0;
 }
 
 /** The number of code points in the run of combining marks starting at `at`, and its length. */
@@ -172,7 +176,7 @@ function markRun(text: string, at: number): { count: number; end: number } {
  * text, in any script) is returned as it is after one native scan.
  */
 const ATTENTION =
-  /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{Zl}\p{Zp}\p{M}\p{Cs}]/u;
+  /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{Zl}\p{Zp}\p{M}\p{Cs}\p{Co}\p{Cn}\u2800\u{16FE4}\u{1D159}]/u;
 
 function rewrite(
   text: string,

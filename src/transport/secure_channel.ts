@@ -115,6 +115,12 @@ export class SecureChannel {
    * for every delivery (a field, not a lookup, as it is on the hot path).
    */
   readsCompactChat = false;
+  /**
+   * Whether the peer acknowledges what it shows, and so reads the compact
+   * forms with an id and a seq (docs/PROTOCOL.md, "Delivery"); set with
+   * `readsCompactChat`.
+   */
+  readsChatPositions = false;
 
   constructor(
     conn: Connection,

@@ -13,7 +13,7 @@ const PERMISSIONS = [
   "--allow-write",
   "--allow-env",
   "--allow-run",
-  "--allow-sys=statfs",
+  "--allow-sys=statfs,networkInterfaces",
 ];
 
 export class ChatProcess {

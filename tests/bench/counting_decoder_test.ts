@@ -54,9 +54,16 @@ Deno.test("countingDecoder counts compact chat messages too, mixed with JSON one
       { t: "public", from: "a", ts: 4 },
       encoder.encode("four"),
     ),
+    // Form 6: with an id and a seq, for clients that acknowledge.
+    encodeCompactChat(
+      { t: "group", group: "team", from: "d", ts: 5, id: 70, seq: 8 },
+      encoder.encode("five"),
+      true,
+    ),
   ].map((m) => m!);
+  assert.equal(compact[3]![0], 6);
   assert.deepEqual(
-    decode(batch(compact[0]!, chat[0]!, compact[1]!, compact[2]!)),
+    decode(batch(compact[0]!, chat[0]!, compact[1]!, compact[2]!, compact[3]!)),
     [],
   );
   assert.deepEqual(seen, [
@@ -64,6 +71,7 @@ Deno.test("countingDecoder counts compact chat messages too, mixed with JSON one
     ["public", "one"],
     ["private", ""],
     ["public", "four"],
+    ["group", "five"],
   ]);
   // A compact message with an empty name, or cut short, is decodeBatch's to
   // refuse.
@@ -71,7 +79,7 @@ Deno.test("countingDecoder counts compact chat messages too, mixed with JSON one
   nameless[7] = 0;
   assert.throws(() => decode(batch(nameless)), SyntaxError);
   assert.throws(() => decode(compact[0]!.subarray(0, 12)), SyntaxError);
-  assert.equal(seen.length, 4);
+  assert.equal(seen.length, 5);
 });
 
 Deno.test("countingDecoder decodes in full a batch with anything else in it, or when nobody counts", () => {
@@ -103,6 +111,12 @@ Deno.test("countingDecoder leaves history replays to the full decoder, uncounted
     encoder.encode("old"),
   );
   assert.equal(decode(batch(chat[0]!, replay)).length, 2);
+  // As the server writes one with its position: `history` last.
+  const positioned = encodeMessage(
+    { t: "group", group: "g", from: "a", ts: 1, id: 5, seq: 2, history: true },
+    encoder.encode("old"),
+  );
+  assert.equal(decode(batch(chat[0]!, positioned)).length, 2);
   assert.deepEqual(counted, []);
 });
 

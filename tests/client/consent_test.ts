@@ -19,23 +19,45 @@ const OFFER: FileOfferNotice = {
   timeout: 90_000,
 };
 
-Deno.test("offerQuestion asks in the issue's words", () => {
+Deno.test("offerQuestion asks in the issue's words, with always as a whole word", () => {
   assert.equal(
     offerQuestion(OFFER),
-    "sophia wants to send you big.bin (20.0 MiB). Accept? [y]es / [n]o / [a]lways from sophia",
+    "sophia wants to send you big.bin (20.0 MiB) (.bin: will be saved, not opened). Accept? [y]es / [n]o / always from sophia",
+  );
+  assert.equal(
+    offerQuestion({ ...OFFER, name: "photo.jpg" }),
+    "sophia wants to send you photo.jpg (20.0 MiB). Accept? [y]es / [n]o / always from sophia",
   );
   assert.equal(
     offerQuestion({ ...OFFER, group: "team", size: 5 }),
-    "sophia wants to send group team big.bin (5 B). Accept? [y]es / [n]o / [a]lways from sophia",
+    "sophia wants to send group team big.bin (5 B) (.bin: will be saved, not opened). Accept? [y]es / [n]o / always from sophia",
   );
 });
 
-Deno.test("offerQuestion offers [a]lways only with a well-formed sender key", () => {
+Deno.test("offerQuestion offers always only with a well-formed sender key", () => {
   const { fingerprint: _, ...noKey } = OFFER;
   assert.match(offerQuestion(noKey), /\[n\]o$/);
   assert.match(offerQuestion({ ...OFFER, fingerprint: "x" }), /\[n\]o$/);
   assert.equal(senderKey({ ...OFFER, fingerprint: "SHA256:short" }), null);
-  assert.equal(parseAnswer("a", noKey), null);
+  assert.equal(parseAnswer("always", noKey), null);
+});
+
+Deno.test("offerQuestion shows the name the file is saved under, and when its kind is not opened", () => {
+  // Padding pushes ".exe" off the screen in the offered name; the saved
+  // name has none of it.
+  const blank = "\u2800".repeat(40);
+  assert.equal(
+    offerQuestion({ ...OFFER, name: `photo.jpg${blank}.exe`, size: 3 }),
+    "sophia wants to send you photo.jpg.exe (3 B) (.exe: will be saved, not opened). Accept? [y]es / [n]o / always from sophia",
+  );
+  assert.match(
+    offerQuestion({ ...OFFER, name: "../../.bashrc" }),
+    /send you bashrc \(20\.0 MiB\) \(no extension: will be saved, not opened\)\. /,
+  );
+  assert.match(
+    offerQuestion({ ...OFFER, name: "notes.txt\u202e" }),
+    /send you notes\.txt \(20\.0 MiB\)\. Accept/,
+  );
 });
 
 Deno.test("offerQuestion sanitises what the sender chose", () => {
@@ -46,20 +68,21 @@ Deno.test("offerQuestion sanitises what the sender chose", () => {
   assert.ok(!question.includes("\x1b") && !question.includes("\u202e"));
 });
 
-Deno.test("parseAnswer takes y, n, a and their words in any case, and nothing else", () => {
+Deno.test("parseAnswer takes y, n, their words and always in any case, and nothing else", () => {
   for (
     const [line, answer] of [
       ["y", "yes"],
       [" YES ", "yes"],
       ["n", "no"],
       ["No", "no"],
-      ["a", "always"],
       ["always", "always"],
+      [" Always ", "always"],
     ] as const
   ) {
     assert.equal(parseAnswer(line, OFFER), answer, line);
   }
-  for (const line of ["", "yeah", "ok", "/file x y", "y please"]) {
+  // A single `a` would trust a key for good on one stray keystroke.
+  for (const line of ["", "yeah", "ok", "/file x y", "y please", "a", "A"]) {
     assert.equal(parseAnswer(line, OFFER), null, line);
   }
 });

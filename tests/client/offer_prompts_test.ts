@@ -1,12 +1,20 @@
 import assert from "node:assert/strict";
-import { MAX_WAITING, OfferPrompts } from "../../src/client/offer_prompts.ts";
+import {
+  ANSWER_GUARD_MS,
+  MAX_WAITING,
+  OfferPrompts,
+} from "../../src/client/offer_prompts.ts";
 import type { FileOfferNotice } from "../../src/protocol/messages.ts";
 
-function offer(xfer: number, timeout = 60_000): FileOfferNotice {
+function offer(
+  xfer: number,
+  timeout = 60_000,
+  from = "sophia",
+): FileOfferNotice {
   return {
     t: "file_offer",
     xfer,
-    from: "sophia",
+    from,
     name: `f${xfer}.txt`,
     size: 3,
     fingerprint: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
@@ -14,64 +22,142 @@ function offer(xfer: number, timeout = 60_000): FileOfferNotice {
   };
 }
 
-Deno.test("OfferPrompts asks one offer at a time, in arrival order", async () => {
+/** Prompts on a clock the test moves by hand. */
+function prompts() {
   const lines: string[] = [];
-  const prompts = new OfferPrompts((line) => lines.push(line));
-  const first = prompts.ask(offer(1));
-  const second = prompts.ask(offer(2));
+  const clock = { now: 0 };
+  const p = new OfferPrompts((line) => lines.push(line), {
+    now: () => clock.now,
+  });
+  const later = () => (clock.now += ANSWER_GUARD_MS);
+  return { lines, clock, prompts: p, later };
+}
+
+Deno.test("OfferPrompts asks one offer at a time, in arrival order", async () => {
+  const { lines, prompts: p, later } = prompts();
+  const first = p.ask(offer(1));
+  const second = p.ask(offer(2));
   assert.equal(lines.length, 1);
   assert.match(lines[0]!, /f1\.txt/);
-  assert.equal(prompts.answer("hello"), false, "chat is not an answer");
-  assert.equal(prompts.answer("y"), true);
+  later();
+  assert.equal(p.answer("hello"), false, "chat is not an answer");
+  assert.equal(p.answer("y"), true);
   assert.equal(await first, "yes");
   assert.match(lines[1]!, /f2\.txt .*Accept\?/);
-  assert.equal(prompts.answer("n"), true);
+  later();
+  assert.equal(p.answer("n"), true);
   assert.equal(await second, "no");
   assert.equal(lines[2], "Declined f2.txt (3 B) from sophia.");
-  assert.equal(prompts.waiting, false);
-  assert.equal(prompts.answer("y"), false, "no question, no answer");
+  assert.equal(p.waiting, false);
+  assert.equal(p.answer("y"), false, "no question, no answer");
+});
+
+Deno.test("OfferPrompts takes no answer within ANSWER_GUARD_MS of the question, nor lets it through as chat", async () => {
+  const { lines, clock, prompts: p } = prompts();
+  const first = p.ask(offer(1));
+  clock.now = ANSWER_GUARD_MS - 1;
+  // A chat reply `y` typed as the question popped up.
+  assert.equal(p.answer("y"), true, "used up, not sent as chat");
+  assert.match(lines[1]!, /^'y' was not taken as an answer nor sent as chat/);
+  assert.match(lines[2]!, /f1\.txt .*Accept\?/, "asked again");
+  // Shown again: the guard starts over.
+  clock.now += ANSWER_GUARD_MS - 1;
+  assert.equal(p.answer("yes"), true);
+  assert.equal(lines.length, 5);
+  clock.now += ANSWER_GUARD_MS;
+  assert.equal(p.answer("yes"), true);
+  assert.equal(await first, "yes");
+  // Chat is still chat inside the guard.
+  const second = p.ask(offer(2));
+  assert.equal(p.answer("hello"), false);
+  p.close();
+  assert.equal(await second, "withdrawn");
+});
+
+Deno.test("OfferPrompts does not give an answer meant for a withdrawn offer to the next one", async () => {
+  const { lines, clock, prompts: p } = prompts();
+  const first = p.ask(offer(1));
+  const second = p.ask(offer(2, 60_000, "nana"));
+  clock.now += 5000;
+  // Offer 1 is withdrawn just before the user's `y` for it arrives.
+  p.withdraw(1);
+  assert.equal(await first, "withdrawn");
+  assert.equal(
+    lines[1],
+    "Question withdrawn: f1.txt (3 B) from sophia was cancelled.",
+  );
+  assert.match(lines[2]!, /^nana wants to send you f2\.txt/);
+  clock.now += 10;
+  assert.equal(p.answer("y"), true);
+  assert.match(lines[3]!, /not taken as an answer/);
+  assert.match(lines[4]!, /^nana wants to send you f2\.txt/);
+  clock.now += ANSWER_GUARD_MS;
+  assert.equal(p.answer("n"), true);
+  assert.equal(await second, "no");
+});
+
+Deno.test("OfferPrompts takes always only as the whole word", async () => {
+  const { prompts: p, later } = prompts();
+  const first = p.ask(offer(1));
+  later();
+  assert.equal(p.answer("a"), false, "a stray a is chat");
+  assert.equal(p.answer("always"), true);
+  assert.equal(await first, "always");
 });
 
 Deno.test("OfferPrompts declines an offer left unanswered and says so, then asks the next", async () => {
+  // The real clock: the timeout is a real timer.
   const lines: string[] = [];
-  const prompts = new OfferPrompts((line) => lines.push(line));
+  const p = new OfferPrompts((line) => lines.push(line));
   // The client waits two thirds of the server's 30 ms.
-  const late = prompts.ask(offer(1, 30));
-  const next = prompts.ask(offer(2));
+  const late = p.ask(offer(1, 30));
+  const next = p.ask(offer(2));
   assert.equal(await late, "timeout");
   assert.match(
     lines[1]!,
     /^No answer within 20 ms: declined f1\.txt \(3 B\) from sophia\.$/,
   );
   assert.match(lines[2]!, /f2\.txt .*Accept\?/);
-  prompts.close();
+  // The next question is shown fresh: an answer at once is not taken.
+  assert.equal(p.answer("y"), true);
+  assert.match(lines[3]!, /not taken as an answer/);
+  p.close();
   assert.equal(await next, "withdrawn");
 });
 
-Deno.test("OfferPrompts drops a withdrawn question without asking it", async () => {
-  const lines: string[] = [];
-  const prompts = new OfferPrompts((line) => lines.push(line));
-  const first = prompts.ask(offer(1));
-  const second = prompts.ask(offer(2));
-  prompts.withdraw(2);
+Deno.test("OfferPrompts drops a question not shown yet without a word, and says when the shown one is withdrawn", async () => {
+  const { lines, prompts: p } = prompts();
+  const first = p.ask(offer(1));
+  const second = p.ask(offer(2));
+  p.withdraw(2);
   assert.equal(await second, "withdrawn");
-  prompts.withdraw(1);
+  assert.equal(lines.length, 1);
+  p.withdraw(1);
   assert.equal(await first, "withdrawn");
+  assert.deepEqual(lines.slice(1), [
+    "Question withdrawn: f1.txt (3 B) from sophia was cancelled.",
+  ]);
+});
+
+Deno.test("OfferPrompts.close withdraws every question silently", async () => {
+  const { lines, prompts: p } = prompts();
+  const asked = [p.ask(offer(1)), p.ask(offer(2))];
+  p.close();
+  assert.deepEqual(await Promise.all(asked), ["withdrawn", "withdrawn"]);
   assert.equal(lines.length, 1);
 });
 
 Deno.test("OfferPrompts declines offers past MAX_WAITING instead of queueing them", async () => {
-  const lines: string[] = [];
-  const prompts = new OfferPrompts((line) => lines.push(line));
+  const { lines, prompts: p } = prompts();
   const waiting = Array.from(
     { length: MAX_WAITING },
-    (_, i) => prompts.ask(offer(i)),
+    (_, i) => p.ask(offer(i)),
   );
-  assert.equal(await prompts.ask(offer(99)), "busy");
+  assert.equal(await p.ask(offer(99)), "busy");
   assert.match(
     lines.at(-1)!,
     /^Declined f99\.txt \(3 B\) from sophia: 32 offers are already waiting/,
   );
-  prompts.close();
+  p.close();
   assert.ok((await Promise.all(waiting)).every((o) => o === "withdrawn"));
 });

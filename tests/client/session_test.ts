@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { KnownHosts } from "../../src/client/known_hosts.ts";
-import { runSession } from "../../src/client/session.ts";
+import { learnNames, runSession } from "../../src/client/session.ts";
 import { TrustedSenders } from "../../src/client/trusted_senders.ts";
 import type { Terminal } from "../../src/client/terminal.ts";
 import { startTestServer, testIdentity } from "../_helpers/chat.ts";
@@ -65,7 +65,7 @@ Deno.test("runSession connects again, without asking again, when the server gave
         ownDownloadsDir: false,
         maxFileBytes: 1024,
         accept: "none",
-        trusted: TrustedSenders.inMemory(new URL(server.url).host),
+        trusted: TrustedSenders.inMemory(),
         open: false,
         openWith: null,
       },
@@ -88,4 +88,33 @@ Deno.test("runSession connects again, without asking again, when the server gave
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("learnNames takes for completion only names the naming rule allows", () => {
+  const users = new Set<string>();
+  const groups = new Set<string>();
+  const evil = "\x1b]0;pwned\x07";
+  learnNames(
+    {
+      t: "users",
+      re: 1,
+      users: [{ name: "nana", lastMessageAt: null }, {
+        name: evil,
+        lastMessageAt: null,
+      }],
+    },
+    users,
+    groups,
+  );
+  learnNames({ t: "presence", name: "a b", online: true }, users, groups);
+  learnNames({ t: "public", from: `${evil}x`, ts: 1 }, users, groups);
+  learnNames({ t: "private", from: "jojo", ts: 1 }, users, groups);
+  learnNames(
+    { t: "membership", group: "team\u202e", name: "jojo", joined: true },
+    users,
+    groups,
+  );
+  learnNames({ t: "group", group: "haha", from: "jojo", ts: 1 }, users, groups);
+  assert.deepEqual([...users], ["nana", "jojo"]);
+  assert.deepEqual([...groups], ["haha"]);
 });

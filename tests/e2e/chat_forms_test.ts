@@ -55,10 +55,11 @@ Deno.test("live chat messages come compact to clients that asked, JSON to the re
     // In this order, so a JSON reader comes after a compact one too (the
     // server makes the JSON form when it first needs it).
     for (
-      const [name, compact] of [
-        ["plain", false],
-        ["terse", true],
-        ["later", false],
+      const [name, compact, acks] of [
+        ["plain", false, false],
+        ["terse", true, false],
+        ["later", false, false],
+        ["acker", true, true],
       ] as const
     ) {
       const raw = await RawClient.connect(server.url, {
@@ -70,9 +71,16 @@ Deno.test("live chat messages come compact to clients that asked, JSON to the re
         const refused = await raw.register("no good!", { compact: true });
         assert.equal(refused.t, "error");
       }
-      assert.equal((await raw.register(name, { compact })).t, "welcome");
+      const welcome = await raw.register(name, { compact, acks });
+      assert.equal(welcome.t, "welcome");
+      assert.equal(welcome.t === "welcome" && welcome.acks, acks || undefined);
     }
-    const [plain, terse, later] = readers as [RawClient, RawClient, RawClient];
+    const [plain, terse, later, acker] = readers as [
+      RawClient,
+      RawClient,
+      RawClient,
+      RawClient,
+    ];
     assert.equal(
       (await sender.client.request({ t: "create", group: "team" } as never)).t,
       "ok",
@@ -81,7 +89,7 @@ Deno.test("live chat messages come compact to clients that asked, JSON to the re
       assert.equal((await raw.request({ t: "join", group: "team" })).t, "ok");
     }
     assert.equal((await sender.client.say("to everyone")).t, "ok");
-    for (const to of ["plain", "terse", "later"]) {
+    for (const to of ["plain", "terse", "later", "acker"]) {
       const reply = await sender.client.request(
         { t: "msg", to } as never,
         new TextEncoder().encode(`just for ${to}`),
@@ -97,10 +105,22 @@ Deno.test("live chat messages come compact to clients that asked, JSON to the re
       await until(raw, (m, text) => m.t === "group" && text === "to the team");
     }
 
+    // Ids and seqs, where sent, are the same for every reader.
+    const positions = (raw: RawClient) =>
+      chat(raw).filter(([m]) => m.t !== "private").map(([m]) => [m.id, m.seq]);
+    const stored = positions(plain);
+    assert.ok(stored.flat().every(Number.isSafeInteger), "JSON has them");
+    assert.deepEqual(positions(later), stored);
+    assert.deepEqual(positions(acker), stored, "so do compact forms 4-6");
+    assert.deepEqual(
+      positions(terse).flat(),
+      [undefined, undefined, undefined, undefined],
+      "forms 1-3 leave them out",
+    );
     const strip = (messages: [ChatMessage, string][]) =>
       messages.map(([m, text]) => {
         assert.ok(Number.isSafeInteger(m.ts) && m.ts > 0);
-        const { ts: _, ...rest } = m;
+        const { ts: _, id: _id, seq: _seq, ...rest } = m;
         return [rest, text];
       });
     assert.deepEqual(strip(chat(plain)), [
@@ -118,6 +138,18 @@ Deno.test("live chat messages come compact to clients that asked, JSON to the re
       [{ t: "private", from: "sender" }, "just for later"],
       [{ t: "group", group: "team", from: "sender" }, "to the team"],
     ]);
+    assert.deepEqual(strip(chat(acker)), [
+      [{ t: "public", from: "sender" }, "to everyone"],
+      [{ t: "private", from: "sender" }, "just for acker"],
+      [{ t: "group", group: "team", from: "sender" }, "to the team"],
+    ]);
+    assert.ok(!sawJsonChat(acker), "the acknowledging client got no JSON chat");
+    for (const form of [0x04, 0x05, 0x06]) {
+      assert.ok(
+        acker.batches.some((batch) => batch[0] === form),
+        `a frame starting with compact form ${form}`,
+      );
+    }
     // The same routing time in either form.
     assert.equal(chat(plain)[0]![0].ts, chat(terse)[0]![0].ts);
     assert.ok(sawJsonChat(plain), "the client that did not ask got JSON");

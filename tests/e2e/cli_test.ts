@@ -171,6 +171,49 @@ Deno.test("chat connect with the wrong public key names both fingerprints and ex
   }
 });
 
+Deno.test("chat connect says which keys/public.pem it pins when it finds one in the current folder", async () => {
+  const dir = await Deno.makeTempDir();
+  let server: ChatProcess | null = null;
+  try {
+    await keygen(`${dir}/keys`);
+    server = serveProcess(`${dir}/keys`);
+    const port = await listeningPort(server);
+    const [, printed] = await server.waitFor(
+      /Server key fingerprint: (SHA256:\S+)/,
+    );
+    const client = new ChatProcess([
+      "connect",
+      `127.0.0.1:${port}`,
+      "--user",
+      "jojo",
+    ], { cwd: dir });
+    await client.write("/quit\n");
+    assert.equal((await client.finish()).code, 0, client.stdout);
+    assert.ok(
+      client.stdout.split("\n").includes(
+        `Using the server key in keys/public.pem (${printed})`,
+      ),
+      client.stdout,
+    );
+    // Given with --pub, the user chose it: nothing to point out.
+    const chosen = new ChatProcess([
+      "connect",
+      `127.0.0.1:${port}`,
+      "--pub",
+      `${dir}/keys/public.pem`,
+      "--user",
+      "nana",
+    ]);
+    await chosen.write("/quit\n");
+    assert.equal((await chosen.finish()).code, 0, chosen.stdout);
+    assert.doesNotMatch(chosen.stdout, /Using the server key/);
+  } finally {
+    server?.kill("SIGKILL");
+    await server?.finish();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("chat serve with a bad key file or a busy port prints one line and exits non-zero", async () => {
   const dir = await Deno.makeTempDir();
   try {

@@ -7,6 +7,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ChatClient } from "../../src/client/chat_client.ts";
+import { ANSWER_GUARD_MS } from "../../src/client/offer_prompts.ts";
+import { fingerprint } from "../../src/crypto/keys.ts";
 import {
   startTestServer,
   TestClient,
@@ -72,12 +74,22 @@ async function listDir(dir: string): Promise<string[]> {
   }
 }
 
+/**
+ * Types `line` once the question on screen has been there for longer than
+ * ANSWER_GUARD_MS: an answer sooner is not taken (offer_prompts.ts). The wait
+ * is the rule under test's own minimum, not a stand-in for a condition.
+ */
+async function answer(chat: ChatProcess, line: string): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ANSWER_GUARD_MS + 100));
+  await chat.write(line);
+}
+
 const question = (from: string, file: string, size: string, always = true) =>
   new RegExp(
     `${from} wants to send you ${file.replace(".", "\\.")} \\(${
       size.replace(".", "\\.")
-    }\\)\\. Accept\\? \\[y\\]es / \\[n\\]o${
-      always ? ` / \\[a\\]lways from ${from}` : ""
+    }\\)(?: \\([^)]*: will be saved, not opened\\))?\\. Accept\\? \\[y\\]es / \\[n\\]o${
+      always ? ` / always from ${from}` : ""
     }\\n`,
   );
 
@@ -97,10 +109,16 @@ Deno.test("chat connect --accept-files ask writes nothing before y, asks one off
   await sophia.waitFor(/Offering notes\.txt .* waiting for an answer\./);
   assert.deepEqual(await listDir(join(r.dir, "jojo-downloads")), []);
 
+  // A `y` at once (a chat reply typed as the question popped up) is neither
+  // an answer nor chat; the question is asked again.
   await jojo.write("y\n");
+  await jojo.waitFor(
+    /'y' was not taken as an answer nor sent as chat: it came less than 1 s after the question\. Answer again:\n.*big\.bin .*Accept\?/,
+  );
+  await answer(jojo, "y\n");
   await jojo.waitFor(question("sophia", "notes.txt", "6 B"));
   // Asked in turn: the second question came after the first was answered.
-  assert.equal(jojo.stdout.match(/Accept\?/g)?.length, 2);
+  assert.equal(jojo.stdout.match(/Accept\?/g)?.length, 3);
   await jojo.waitFor(/You received file big\.bin from sophia\./);
   await sophia.waitFor(/File big\.bin sent to jojo successfully\./);
   const saved = join(r.dir, "jojo-downloads", "big.bin");
@@ -112,14 +130,17 @@ Deno.test("chat connect --accept-files ask writes nothing before y, asks one off
   );
 
   // A chat line typed while a question waits is chat, not an answer.
-  await jojo.write("hello everyone\nN\n");
+  await jojo.write("hello everyone\n");
+  await answer(jojo, "N\n");
   await sophia.waitFor(/\[Broadcast from jojo\]: hello everyone/);
+  // Sent after the early `y`, so that `y` would have arrived first.
+  assert.doesNotMatch(sophia.stdout, /\[Broadcast from jojo\]: y\n/);
   await jojo.waitFor(/Declined notes\.txt \(6 B\) from sophia\./);
   await sophia.waitFor(/ERROR: jojo declined notes\.txt\n/);
   assert.deepEqual(await listDir(join(r.dir, "jojo-downloads")), ["big.bin"]);
 });
 
-Deno.test("chat connect [a]lways remembers the sender's key, per server, and --accept-files trusted takes only such keys", async () => {
+Deno.test("chat connect always remembers the sender's key, per server, and --accept-files trusted takes only such keys", async () => {
   await using r = await room();
   const jojo = await r.connect("jojo", "--accept-files", "ask");
   const sophia = await r.connect("sophia");
@@ -131,12 +152,12 @@ Deno.test("chat connect [a]lways remembers the sender's key, per server, and --a
   }
   await sophia.write(`/file jojo ${r.dir}/a.txt\n`);
   await jojo.waitFor(question("sophia", "a.txt", "6 B"));
-  await jojo.write("a\n");
+  await answer(jojo, "always\n");
   await jojo.waitFor(/You received file a\.txt from sophia\./);
   const trusted = join(r.dir, "jojo-config", "chat", "trusted_senders");
   assert.ok(
     (await Deno.readTextFile(trusted)).split("\n").includes(
-      `127.0.0.1:${r.server.port} ${sophiaKey!} sophia`,
+      `${await fingerprint(r.server.spki)} ${sophiaKey!} sophia`,
     ),
   );
   assert.equal((await Deno.stat(trusted)).mode! & 0o777, 0o600);
@@ -229,7 +250,7 @@ Deno.test("a group file goes on for those who accepted when one declines; a scri
   await bot.waitFor(
     /Declined team\.bin \(293\.0 KiB\) from sophia \(--accept-files none; use --accept-files ask to be asked\)/,
   );
-  await jojo.write("n\n");
+  await answer(jojo, "n\n");
   await sophia.waitFor(/File team\.bin sent to group team: received by nana\./);
   // Told as soon as the answers are in, before the file has gone through.
   const done = sophia.stdout.indexOf("File team.bin sent to group team");

@@ -5,10 +5,16 @@ import { ChatClient, decodeText } from "../../src/client/chat_client.ts";
 import { toBase64 } from "../../src/crypto/bytes.ts";
 import {
   generateIdentity,
+  identityFingerprint,
   importIdentityPem,
 } from "../../src/crypto/identity.ts";
 import { readPublicKeyFile } from "../../src/crypto/key_files.ts";
-import { openStore, type SqliteStore } from "../../src/store/sqlite_store.ts";
+import {
+  DATABASE_FILE,
+  openStore,
+  type SqliteStore,
+} from "../../src/store/sqlite_store.ts";
+import { FORGED_KEY } from "../_helpers/small_order.ts";
 import {
   settle,
   startTestServer,
@@ -164,6 +170,40 @@ Deno.test("a name cannot be taken with another identity key until the operator r
         1,
         "the name now belongs to the new key",
       );
+    } finally {
+      server.kill("SIGKILL");
+      await server.finish();
+    }
+  });
+});
+
+Deno.test("chat serve names each name bound to a small-order key with the command that releases it", async () => {
+  await withDir(async (dir) => {
+    await makeKeys(dir);
+    await Deno.mkdir(`${dir}/data`, { mode: 0o700 });
+    // As a server before the small-order check would have left it.
+    const store = openStore(`${dir}/data/${DATABASE_FILE}`);
+    store.ensureUser("Mallory", "mallory", 1);
+    store.bindFingerprint("mallory", await identityFingerprint(FORGED_KEY));
+    store.ensureUser("jojo", "jojo", 1);
+    store.bindFingerprint("jojo", (await testIdentity()).fingerprint);
+    store.close();
+
+    const server = serve(dir);
+    try {
+      await listeningPort(server);
+      await server.waitFor(/Data is kept in /);
+      const [line] = await server.waitFor(
+        /WARNING: the name 'Mallory' is bound to an identity key nobody can sign in with \(SHA256:\S+: a key of small order.*\n/,
+      );
+      assert.ok(
+        line!.includes(
+          `Free it with: chat admin release Mallory --data ${dir}/data`,
+        ),
+        line,
+      );
+      await server.waitFor(/they connect with:/);
+      assert.doesNotMatch(server.stdout, /'jojo' is bound/);
     } finally {
       server.kill("SIGKILL");
       await server.finish();

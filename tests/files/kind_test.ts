@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   explainNotOpened,
   isPlainText,
+  notOpenedByName,
   PASSIVE_RULES,
   passiveKind,
 } from "../../src/files/kind.ts";
@@ -196,4 +197,22 @@ Deno.test("explainNotOpened says why and where the file is", () => {
     explainNotOpened("run.sh", "/dl/run.sh", "it is a script"),
     "Not opening run.sh automatically: it is a script. It is saved at /dl/run.sh",
   );
+});
+
+Deno.test("notOpenedByName says before the file arrives when its name alone rules opening out", () => {
+  assert.equal(notOpenedByName("photo.jpg"), null);
+  assert.equal(notOpenedByName("notes.TXT"), null);
+  assert.equal(
+    notOpenedByName("photo.jpg.exe"),
+    ".exe: will be saved, not opened",
+  );
+  assert.equal(
+    notOpenedByName("readme"),
+    "no extension: will be saved, not opened",
+  );
+  assert.equal(
+    notOpenedByName(".bashrc"),
+    "no extension: will be saved, not opened",
+  );
+  assert.equal(notOpenedByName("page.xht"), ".xht: will be saved, not opened");
 });

@@ -7,6 +7,7 @@ import {
   downloadMark,
   IncomingFile,
   SaveError,
+  sharedFolderWarning,
   sizeRefusal,
 } from "../../src/files/save.ts";
 
@@ -496,6 +497,60 @@ Deno.test(
       });
       await file.abort("test");
       assert.equal((await Deno.stat(dir)).mode! & 0o777, 0o700);
+    });
+  },
+);
+
+Deno.test(
+  "IncomingFile.finish refuses a part file swapped for another one, and links nothing",
+  {
+    ignore: !POSIX,
+  },
+  async () => {
+    await withTempDir(async (dir) => {
+      const file = await IncomingFile.create(
+        dir,
+        "photo.jpg",
+        CONTENT.length,
+        LIMIT,
+      );
+      await file.write(CONTENT);
+      // Someone who can write to the folder puts their own file, with the
+      // very bytes announced (so size and hash agree), under the .part name.
+      await Deno.remove(file.partPath);
+      await Deno.writeFile(file.partPath, CONTENT);
+      await assert.rejects(
+        () => file.finish(CONTENT_SHA256),
+        (error: unknown) =>
+          error instanceof SaveError &&
+          /was replaced by another one/.test(error.message),
+      );
+      assert.ok(!(await listDir(dir)).includes("photo.jpg"));
+    });
+  },
+);
+
+Deno.test(
+  "sharedFolderWarning warns about a folder others can write to, and only then",
+  {
+    ignore: !POSIX,
+  },
+  async () => {
+    await withTempDir(async (dir) => {
+      const shared = join(dir, "shared");
+      const mine = join(dir, "mine");
+      await Deno.mkdir(shared);
+      await Deno.chmod(shared, 0o777);
+      await Deno.mkdir(mine);
+      await Deno.chmod(mine, 0o755);
+      assert.match(
+        (await sharedFolderWarning(shared))!,
+        /^WARNING: others can write to the downloads folder '.*shared' \(mode 0777\)/,
+      );
+      await Deno.chmod(shared, 0o770);
+      assert.match((await sharedFolderWarning(shared))!, /mode 0770/);
+      assert.equal(await sharedFolderWarning(mine), null);
+      assert.equal(await sharedFolderWarning(join(dir, "missing")), null);
     });
   },
 );

@@ -76,7 +76,7 @@ const MAX_ITEMS_PER_LIST = 100_000;
 const CLIENT: Record<string, Shape> = {
   register: {
     required: { id: INT, name: NAME, key: str(64) },
-    optional: { compact: BOOL },
+    optional: { compact: BOOL, acks: BOOL },
   },
   prove: { required: { id: INT, signature: str(128) } },
   say: { required: { id: INT } },
@@ -90,6 +90,18 @@ const CLIENT: Record<string, Shape> = {
   leave: { required: { id: INT, group: NAME } },
   members: { required: { id: INT }, optional: { group: NAME } },
   bye: { required: {} },
+  ack: {
+    required: {
+      cursors: list({
+        k: "obj",
+        shape: {
+          required: { seq: INT },
+          optional: { to: NAME, group: NAME },
+          exactlyOne: ["to", "group"],
+        },
+      }),
+    },
+  },
   history: { required: { id: INT }, optional: { target: NAME, limit: INT } },
   file_offer: {
     required: { id: INT, name: str(1024), size: INT },
@@ -110,16 +122,28 @@ const HISTORY = { history: { k: "true" } } as const satisfies Record<
   Kind
 >;
 
+/** A stored chat message's place (docs/PROTOCOL.md, "Delivery"). */
+const POSITION = { id: INT, seq: INT } as const;
+
 const SERVER: Record<string, Shape> = {
-  welcome: { required: { re: INT, name: NAME, text: str(4096) } },
+  welcome: {
+    required: { re: INT, name: NAME, text: str(4096) },
+    optional: { acks: { k: "true" } },
+  },
   ok: { required: { re: INT, text: str(4096) } },
   error: { required: { re: NINT, code: { k: "code" }, text: str(4096) } },
-  public: { required: { from: NAME, ts: INT }, optional: HISTORY },
+  public: {
+    required: { from: NAME, ts: INT },
+    optional: { ...HISTORY, ...POSITION },
+  },
   private: {
     required: { from: NAME, ts: INT },
-    optional: { ...HISTORY, to: NAME },
+    optional: { ...HISTORY, ...POSITION, to: NAME },
   },
-  group: { required: { group: NAME, from: NAME, ts: INT }, optional: HISTORY },
+  group: {
+    required: { group: NAME, from: NAME, ts: INT },
+    optional: { ...HISTORY, ...POSITION },
+  },
   // `more`: how many a capped list left out.
   users: {
     required: {
@@ -355,16 +379,21 @@ function referenceDecode(
       batch[i + 3]!) >>> 0;
   while (at < batch.byteLength) {
     if (batch[at] !== 0) {
-      // The compact chat form: u8 form (1 public, 2 private, 3 group),
-      // u48be ts, u8-prefixed from, [u8-prefixed group], u32be body length.
+      // The compact chat form: u8 form (1 public, 2 private, 3 group; 4-6
+      // the same with a position), u48be ts, [u48be id, u48be seq],
+      // u8-prefixed from, [u8-prefixed group], u32be body length.
       const form = batch[at]!;
-      if (form > 3) return null;
-      if (at + 7 > batch.byteLength) return null;
-      const ts = ((batch[at + 1]! << 8) | batch[at + 2]!) * 2 ** 32 +
-        u32(at + 3);
-      let p = at + 7;
+      if (form > 6) return null;
+      const u48 = (i: number) =>
+        ((batch[i]! << 8) | batch[i + 1]!) * 2 ** 32 + u32(i + 2);
+      const positioned = form > 3;
+      if (at + (positioned ? 19 : 7) > batch.byteLength) return null;
+      const ts = u48(at + 1);
+      const position = positioned ? { id: u48(at + 7), seq: u48(at + 13) } : {};
+      let p = at + (positioned ? 19 : 7);
+      const kind = positioned ? form - 3 : form;
       const names: string[] = [];
-      for (let n = form === 3 ? 2 : 1; n > 0; n--) {
+      for (let n = kind === 3 ? 2 : 1; n > 0; n--) {
         if (p >= batch.byteLength) return null;
         const length = batch[p]!;
         if (length === 0 || p + 1 + length > batch.byteLength) return null;
@@ -383,10 +412,10 @@ function referenceDecode(
       const bodyLength = u32(p);
       p += 4;
       if (p + bodyLength > batch.byteLength) return null;
-      const t = ["public", "private", "group"][form - 1]!;
-      const header = form === 3
-        ? { t, group: names[1], from: names[0], ts }
-        : { t, from: names[0], ts };
+      const t = ["public", "private", "group"][kind - 1]!;
+      const header = kind === 3
+        ? { t, group: names[1], from: names[0], ts, ...position }
+        : { t, from: names[0], ts, ...position };
       out.push({
         header: JSON.stringify(header),
         body: batch.slice(p, p + bodyLength),
@@ -805,7 +834,7 @@ function rawCompact(rng: Rng): Uint8Array {
     const length = rng.chance(0.9) ? bytes.byteLength : rng.int(256);
     return concat([new Uint8Array([length & 0xff]), bytes]);
   };
-  const form = rng.chance(0.9) ? rng.range(1, 3) : rng.range(4, 255);
+  const form = rng.chance(0.9) ? rng.range(1, 6) : rng.range(7, 255);
   const body = rng.bytes(rng.length(40));
   const bodyLength = new Uint8Array(4);
   new DataView(bodyLength.buffer).setUint32(
@@ -817,8 +846,9 @@ function rawCompact(rng: Rng): Uint8Array {
   return concat([
     new Uint8Array([form]),
     rng.bytes(6),
+    ...(form >= 4 && form <= 6 ? [rng.bytes(12)] : []),
     name(),
-    ...(form === 3 || rng.chance(0.05) ? [name()] : []),
+    ...(form === 3 || form === 6 || rng.chance(0.05) ? [name()] : []),
     bodyLength,
     body,
   ]);
@@ -841,9 +871,9 @@ function validBatch(
     headers.push(canonical);
     bodies.push(body);
     // A live chat message from the server, in its compact form half the
-    // time (null when it has no compact form).
+    // time (null when it has no compact form), with its position if any.
     const compact = schema === SERVER && rng.chance(0.5)
-      ? encodeCompactChat(canonical as unknown as ServerMessage, body)
+      ? encodeCompactChat(canonical as unknown as ServerMessage, body, true)
       : null;
     encoded.push(
       compact ?? encodeMessage(

@@ -396,3 +396,74 @@ Deno.test("encodeMessage writes ASCII, non-ASCII and long headers alike, byte fo
     assert.deepEqual(message!.body, body);
   }
 });
+
+Deno.test("encodeCompactChat puts id and seq in forms 4-6 only for readers that acknowledge", () => {
+  const hex = (bytes: Uint8Array | null) =>
+    [...bytes!].map((b) => b.toString(16).padStart(2, "0")).join(" ");
+  const ts = 0x0102_0304_0506;
+  const message = { t: "public", from: "al", ts, id: 1234, seq: 56 } as const;
+  // The example of PROTOCOL.md 4.1.
+  assert.equal(
+    hex(encodeCompactChat(message, text("hi"), true)),
+    "04 01 02 03 04 05 06 00 00 00 00 04 d2 00 00 00 00 00 38 02 61 6c " +
+      "00 00 00 02 68 69",
+  );
+  // Without: form 1, position left out.
+  assert.equal(
+    hex(encodeCompactChat(message, text("hi"))),
+    "01 01 02 03 04 05 06 02 61 6c 00 00 00 02 68 69",
+  );
+  const group = encodeCompactChat(
+    { t: "group", group: "g", from: "a", ts: 1, id: 2 ** 48 - 1, seq: 3 },
+    text("x"),
+    true,
+  );
+  assert.equal(group?.[0], 6);
+  const [decoded] = decodeBatch(group!);
+  assert.deepEqual(parseServerMessage(decoded!.header), {
+    t: "group",
+    group: "g",
+    from: "a",
+    ts: 1,
+    id: 2 ** 48 - 1,
+    seq: 3,
+  });
+  // Half a position, or one past u48, goes as JSON rather than lose a field.
+  assert.equal(
+    encodeCompactChat(
+      { t: "private", from: "a", ts: 1, id: 5 },
+      text("x"),
+      true,
+    ),
+    null,
+  );
+  assert.equal(
+    encodeCompactChat(
+      { t: "private", from: "a", ts: 1, id: 2 ** 48, seq: 1 },
+      text("x"),
+      true,
+    ),
+    null,
+  );
+});
+
+Deno.test("parseClientMessage reads an ack's cursors and refuses malformed ones", () => {
+  assert.deepEqual(
+    parseClientMessage({
+      t: "ack",
+      cursors: [{ to: "bob", seq: 4 }, { group: "team", seq: 77 }],
+    }),
+    { t: "ack", cursors: [{ to: "bob", seq: 4 }, { group: "team", seq: 77 }] },
+  );
+  for (
+    const cursors of [
+      "no",
+      [{ to: "bob", group: "team", seq: 1 }],
+      [{ seq: 1 }],
+      [{ to: "bob", seq: -1 }],
+      Array.from({ length: 257 }, () => ({ to: "bob", seq: 1 })),
+    ]
+  ) {
+    assert.throws(() => parseClientMessage({ t: "ack", cursors }), TypeError);
+  }
+});

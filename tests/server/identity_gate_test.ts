@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { fromBase64, randomBytes, toBase64 } from "../../src/crypto/bytes.ts";
 import {
   identityChallengeMessage,
+  identityFingerprint,
   legacyIdentityChallengeMessage,
   signChallenge,
 } from "../../src/crypto/identity.ts";
@@ -10,6 +11,7 @@ import {
   IdentityGate,
   MemoryBindings,
   OUTDATED_CLIENT,
+  unprovableNames,
 } from "../../src/server/identity_gate.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
 import { testIdentity } from "../_helpers/chat.ts";
@@ -137,4 +139,26 @@ Deno.test("IdentityGate tells a client that signs the revision-1 message to upda
     bad.t === "error" && bad.text,
     "ERROR: The identity proof did not verify",
   );
+});
+
+Deno.test("unprovableNames finds names bound to every small-order or non-canonical key, and no other", async () => {
+  const users = [
+    { name: "jojo", fingerprint: (await testIdentity()).fingerprint },
+    { name: "nobody", fingerprint: null },
+    ...await Promise.all(SMALL_ORDER_KEYS.map(async (key, i) => ({
+      name: `small${i}`,
+      fingerprint: await identityFingerprint(key),
+    }))),
+    {
+      name: "noncanonical",
+      fingerprint: await identityFingerprint(
+        Uint8Array.of(0xf0, ...new Uint8Array(30).fill(0xff), 0xff),
+      ),
+    },
+  ];
+  const found = (await unprovableNames(users)).map((u) => u.name);
+  assert.deepEqual(found, [
+    ...SMALL_ORDER_KEYS.map((_, i) => `small${i}`),
+    "noncanonical",
+  ]);
 });

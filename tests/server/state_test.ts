@@ -45,6 +45,8 @@ Deno.test("ServerState.register indexes names ignoring case", () => {
     connectedAt: 100,
     lastMessageAt: null,
     fingerprint: null,
+    acks: false,
+    ackCeiling: null,
   });
   assert.equal(state.nameOf(1), "Jojo");
   assert.equal(state.sessionByName("JOJO"), session);

@@ -1,7 +1,8 @@
 /**
  * A bounded soak test of a real server process, not part of `deno test`:
  *
- *     deno task soak [--seconds 60] [--clients 240] [--workers 3] [--seed N] [--memory]
+ *     deno task soak [--seconds 60] [--clients 240] [--workers 3] [--seed N]
+ *                    [--memory] [--no-restart]
  *
  * It makes a temporary RSA key, starts `main.ts serve` on an ephemeral
  * loopback port with an on-disk store in a temporary folder (`--memory` for
@@ -10,8 +11,12 @@
  * the clients in `--workers` load processes (this same file, `--worker`).
  * Every client chats in public, privately and in groups, joins and leaves
  * groups, and now and then disconnects (cleanly or by dropping the socket) and
- * comes back under the same name and identity key. Every message carries a
- * unique id in its body (sender:sequence).
+ * comes back under the same name and identity key. A third of the way in the
+ * server is stopped with SIGTERM and started again on the same port and data,
+ * and two thirds of the way in it is killed with SIGKILL and started again
+ * (not with `--memory`, or with `--no-restart`): every client then reconnects.
+ * Each user keeps one DeliveryLedger across its sessions, as the CLI does.
+ * Every message carries a unique id in its body (sender:sequence).
  *
  * At the end it checks, from what every client recorded:
  * - every acknowledged message reached every session entitled to it exactly
@@ -24,7 +29,8 @@
  *   their next session;
  * - no user got a message twice, or one that was refused, or one meant for
  *   someone else, or a group message of a group they surely were not in;
- * - each session saw each sender's messages in the order they were sent;
+ * - each session saw each sender's messages in the order they were sent (one
+ *   the client marked late must have come as history);
  * - every body arrived intact, attributed to its sender;
  * - the server logged no internal error and stopped cleanly on SIGTERM.
  * Times are wall-clock milliseconds (Date.now()) from processes on one
@@ -41,6 +47,7 @@ import {
   type Incoming,
   type Reply,
 } from "../../src/client/chat_client.ts";
+import { DeliveryLedger } from "../../src/client/delivery.ts";
 import { toBase64 } from "../../src/crypto/bytes.ts";
 import {
   generateIdentity,
@@ -97,8 +104,11 @@ interface SessionRecord {
   end: "quit" | "drop" | "lost" | "final" | null;
 }
 
-/** [message id, "p" | "m" | "g", 1 if delivered as history]. */
-type Receipt = [string, string, 0 | 1];
+/**
+ * [message id, "p" | "m" | "g", 1 if delivered as history, 1 if the client
+ * marked it late: older than one already shown from its sender].
+ */
+type Receipt = [string, string, 0 | 1, 0 | 1];
 
 interface WorkerResult {
   worker: number;
@@ -164,6 +174,8 @@ class User {
   session: SessionRecord | null = null;
   seq = 0;
   sessionCount = 0;
+  /** What this user was shown, across its sessions, as a real client keeps it. */
+  readonly ledger = new DeliveryLedger();
   /** Groups this user believes it is in; `uncertain` after a lost reply. */
   readonly member = new Set<string>();
   readonly uncertain = new Set<string>();
@@ -210,7 +222,7 @@ class User {
     return { reply, sentAt, ackAt };
   }
 
-  onMessage(sid: string, { message, body }: Incoming): void {
+  onMessage(sid: string, { message, body, late }: Incoming): void {
     if (
       message.t !== "public" && message.t !== "private" && message.t !== "group"
     ) {
@@ -243,7 +255,9 @@ class User {
       mid,
       KIND_CODE[kind as Kind],
       message.history === true ? 1 : 0,
+      late ? 1 : 0,
     ]);
+    if (late) this.w.count("marked late");
     this.w.count(message.history === true ? "history received" : "received");
   }
 
@@ -278,7 +292,7 @@ class User {
       client.onMessage((incoming) => this.onMessage(sid, incoming));
       let timer: ReturnType<typeof setTimeout> | undefined;
       const reply = await Promise.race([
-        client.register(this.name, this.identity),
+        client.register(this.name, this.identity, this.ledger),
         new Promise<null>((resolve) => {
           timer = setTimeout(() => resolve(null), REQUEST_TIMEOUT_MS);
         }),
@@ -627,7 +641,7 @@ function check(results: WorkerResult[]): Report {
       const lastSeq = new Map<string, number>();
       const seen = seenByUser.get(session.user) ?? new Set<string>();
       seenByUser.set(session.user, seen);
-      for (const [mid, kindCode, history] of list) {
+      for (const [mid, kindCode, history, late] of list) {
         stat(history ? "history deliveries" : "live deliveries");
         if (history) {
           historyCount.set(sid, (historyCount.get(sid) ?? 0) + 1);
@@ -644,17 +658,22 @@ function check(results: WorkerResult[]): Report {
           violate(`${sid} got ${mid} (${send.kind}) as another kind`);
         }
         const previous = lastSeq.get(send.from) ?? 0;
-        if (send.seq <= previous) {
-          violate(
-            `${sid} got ${mid} after ${send.from}:${previous}: out of order`,
-          );
+        // One the client marked late is shown as history, where it belongs.
+        if (late) {
+          if (!history) violate(`${sid} got ${mid} late, not as history`);
+        } else {
+          if (send.seq <= previous) {
+            violate(
+              `${sid} got ${mid} after ${send.from}:${previous}: out of order`,
+            );
+          }
+          lastSeq.set(send.from, send.seq);
         }
-        lastSeq.set(send.from, send.seq);
         if (send.outcome.startsWith("error:")) {
           violate(`${sid} got ${mid}, which was refused (${send.outcome})`);
         }
         if (send.from === session.user) violate(`${sid} got its own ${mid}`);
-        if (send.kind === "public" && history) {
+        if (send.kind === "public" && history && !late) {
           violate(`${sid} got public ${mid} as history at sign-in`);
         }
         if (send.kind === "private" && send.target !== session.user) {
@@ -786,6 +805,8 @@ interface Options {
   workers: number;
   seed: number;
   memory: boolean;
+  /** Restart the server in the middle (SIGTERM, then SIGKILL). */
+  restart: boolean;
 }
 
 function parseArgs(args: string[]): Options {
@@ -795,6 +816,7 @@ function parseArgs(args: string[]): Options {
     workers: 3,
     seed: Date.now() % 1_000_000,
     memory: false,
+    restart: true,
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -811,9 +833,12 @@ function parseArgs(args: string[]): Options {
     else if (arg === "--workers") options.workers = Math.max(1, value());
     else if (arg === "--seed") options.seed = value();
     else if (arg === "--memory") options.memory = true;
+    else if (arg === "--no-restart") options.restart = false;
     else throw new Error(`Unknown option ${arg}`);
   }
   options.workers = Math.min(options.workers, options.clients);
+  // A server without a disk forgets everything when it stops.
+  if (options.memory) options.restart = false;
   return options;
 }
 
@@ -882,6 +907,7 @@ async function coordinate(options: Options): Promise<number> {
   const started = Date.now();
   const dir = await Deno.makeTempDir({ prefix: "chat-soak-" });
   const problems: string[] = [];
+  const restarted: string[] = [];
   let server: Deno.ChildProcess | null = null;
   const serverLines: string[] = [];
   let serverOutput: Promise<unknown> = Promise.resolve();
@@ -907,43 +933,50 @@ async function coordinate(options: Options): Promise<number> {
     }
     const { spki } = await readPublicKeyFile(`${dir}/keys/public.pem`);
 
-    server = spawn([
-      MAIN,
-      "serve",
-      "--key",
-      `${dir}/keys/private.pem`,
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--data",
-      options.memory ? ":memory:" : `${dir}/data`,
-      "--max-per-address",
-      String(options.clients * 2 + 100),
-      "--max-connections",
-      String(options.clients * 4 + 100),
-      // Every client (and every reconnect) comes from 127.0.0.1.
-      "--handshake-rate",
-      "0",
-      "--max-unfinished",
-      "0",
-      "--max-unfinished-per-address",
-      "0",
-    ]);
-    let announce!: (port: number) => void;
-    const listening = new Promise<number>((resolve) => (announce = resolve));
-    serverOutput = Promise.all([
-      collect(server.stdout, (line) => {
-        serverLines.push(line);
-        const match = /listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(line);
-        if (match) announce(Number(match[1]));
-      }),
-      collect(server.stderr, (line) => serverLines.push(`stderr: ${line}`)),
-    ]);
-    const port = await withTimeout(listening, 20_000);
-    if (port === "timeout") {
-      throw new Error(`the server did not start:\n${serverLines.join("\n")}`);
-    }
+    /** Starts the server (again, on the same port and data, for a restart). */
+    const startServer = async (port: number): Promise<number> => {
+      const child = spawn([
+        MAIN,
+        "serve",
+        "--key",
+        `${dir}/keys/private.pem`,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--data",
+        options.memory ? ":memory:" : `${dir}/data`,
+        "--max-per-address",
+        String(options.clients * 2 + 100),
+        "--max-connections",
+        String(options.clients * 4 + 100),
+        // Every client (and every reconnect) comes from 127.0.0.1.
+        "--handshake-rate",
+        "0",
+        "--max-unfinished",
+        "0",
+        "--max-unfinished-per-address",
+        "0",
+      ]);
+      server = child;
+      let announce!: (port: number) => void;
+      const listening = new Promise<number>((resolve) => (announce = resolve));
+      const output = Promise.all([
+        collect(child.stdout, (line) => {
+          serverLines.push(line);
+          const match = /listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(line);
+          if (match) announce(Number(match[1]));
+        }),
+        collect(child.stderr, (line) => serverLines.push(`stderr: ${line}`)),
+      ]);
+      serverOutput = Promise.all([serverOutput, output]);
+      const started = await withTimeout(listening, 20_000);
+      if (started === "timeout") {
+        throw new Error(`the server did not start:\n${serverLines.join("\n")}`);
+      }
+      return started;
+    };
+    const port = await startServer(0);
     const url = `ws://127.0.0.1:${port}`;
 
     // The groups, made by a user who then leaves (and stays a member).
@@ -998,6 +1031,33 @@ async function coordinate(options: Options): Promise<number> {
       return { worker, child, output, config };
     });
 
+    // The server restarts in the middle, once stopped with SIGTERM and once
+    // killed with SIGKILL: what it acknowledged must still arrive, once.
+    const restarts = (async () => {
+      if (!options.restart) return;
+      for (
+        const [at, signal] of [
+          [startAt + options.seconds * 350, "SIGTERM"],
+          [startAt + options.seconds * 700, "SIGKILL"],
+        ] as const
+      ) {
+        await sleepUntil(at);
+        const old = server!;
+        old.kill(signal);
+        const status = await withTimeout(old.status, 10_000);
+        if (status === "timeout") {
+          problems.push(`the server did not stop within 10 s of ${signal}`);
+          old.kill("SIGKILL");
+          await old.status;
+        } else if (signal === "SIGTERM" && !status.success) {
+          problems.push(`the server exited with ${status.code} on SIGTERM`);
+        }
+        serverLines.push(`soak: server stopped with ${signal}, restarting`);
+        restarted.push(signal);
+        await startServer(port);
+      }
+    })();
+
     const results: WorkerResult[] = [];
     for (const { worker, child, output, config } of workers) {
       const status = await withTimeout(
@@ -1019,6 +1079,7 @@ async function coordinate(options: Options): Promise<number> {
       }
     }
 
+    await restarts;
     const checkStarted = Date.now();
     const report = check(results);
     const checkMs = Date.now() - checkStarted;
@@ -1029,12 +1090,13 @@ async function coordinate(options: Options): Promise<number> {
         .test(l)
     );
     for (const line of internal.slice(0, 10)) problems.push(`server: ${line}`);
-    server.kill("SIGTERM");
-    const stopped = await withTimeout(server.status, 10_000);
+    const last = server!;
+    last.kill("SIGTERM");
+    const stopped = await withTimeout(last.status, 10_000);
     if (stopped === "timeout") {
       problems.push("the server did not stop within 10 s of SIGTERM");
-      server.kill("SIGKILL");
-      await server.status;
+      last.kill("SIGKILL");
+      await last.status;
     } else if (!stopped.success) {
       problems.push(`the server exited with ${stopped.code}`);
     }
@@ -1071,7 +1133,9 @@ async function coordinate(options: Options): Promise<number> {
     console.log(
       `  joins ${n("join ok")}, leaves ${n("leave ok")}; deliveries ${
         n("live deliveries")
-      } live, ${n("history deliveries")} as history`,
+      } live, ${n("history deliveries")} as history (${
+        n("marked late")
+      } marked late by the client)`,
     );
     console.log(
       `  checked: ${n("entitled live")} live deliveries owed, ${
@@ -1083,7 +1147,9 @@ async function coordinate(options: Options): Promise<number> {
       } violations (checked in ${checkMs} ms)`,
     );
     console.log(
-      `  server: ${serverLines.length} log lines, stopped ${
+      `  server: ${serverLines.length} log lines, restarted ${
+        restarted.length === 0 ? "never" : `after ${restarted.join(", ")}`
+      }, stopped ${
         stopped === "timeout" ? "by force" : `with code ${stopped.code}`
       }; total ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );

@@ -38,7 +38,7 @@ for (let i = 0;; i++) {
       fromName: "alice",
       body,
       recipients: [{ userKey: "bob", delivered: i % 2 === 0 }],
-    });
+    }).id;
   });
   writeAll(encoder.encode(`${id}\n`));
 }

@@ -278,3 +278,32 @@ Deno.test("the schema's partial indexes serve the store's queries", () => {
     );
   });
 });
+
+Deno.test("migration 3 numbers existing messages per conversation in id order", () => {
+  const db = new DatabaseSync(":memory:");
+  try {
+    migrate(db, MIGRATIONS.slice(0, 2));
+    db.exec(`
+      INSERT INTO users (name_key, name, created_at)
+        VALUES ('alice', 'alice', 1), ('bob', 'bob', 1), ('carol', 'carol', 1);
+      INSERT INTO groups (group_key, name, created_by, created_at)
+        VALUES ('team', 'Team', 'alice', 1);
+      INSERT INTO messages (ts, kind, from_key, from_name, to_key, group_key, body)
+        VALUES
+          (1, 'public', 'alice', 'alice', NULL, NULL, x'00'),
+          (2, 'private', 'alice', 'alice', 'bob', NULL, x'00'),
+          (3, 'group', 'bob', 'bob', NULL, 'team', x'00'),
+          (4, 'private', 'bob', 'bob', 'alice', NULL, x'00'),
+          (5, 'private', 'alice', 'alice', 'carol', NULL, x'00'),
+          (6, 'public', 'bob', 'bob', NULL, NULL, x'00'),
+          (7, 'group', 'alice', 'alice', NULL, 'team', x'00'),
+          (8, 'private', 'alice', 'alice', 'bob', NULL, x'00');
+    `);
+    migrate(db);
+    const seqs = db.prepare("SELECT seq FROM messages ORDER BY id").all()
+      .map((row) => row.seq);
+    assert.deepEqual(seqs, [1, 1, 1, 2, 1, 2, 2, 3]);
+  } finally {
+    db.close();
+  }
+});

@@ -62,7 +62,7 @@ function say(store: SqliteStore, from: string, text: string, ts: number) {
     fromName: from,
     body: encoder.encode(text),
     recipients: [],
-  });
+  }).id;
 }
 
 function tell(
@@ -81,7 +81,7 @@ function tell(
     fromName: from,
     body: encoder.encode(text),
     recipients: [{ userKey: to, delivered }],
-  });
+  }).id;
 }
 
 // As the server will: every current member but the sender is a recipient,
@@ -107,7 +107,7 @@ function groupSay(
         userKey: member.userKey,
         delivered: !offline.includes(member.userKey),
       })),
-  });
+  }).id;
 }
 
 function texts(messages: StoredMessage[]): string[] {
@@ -269,6 +269,7 @@ Deno.test("SqliteStore finds users, groups, memberships, messages and pending de
       assert.deepEqual(carolPending.map((m) => m.id), [privateId]);
       assert.deepEqual(carolPending[0], {
         id: privateId,
+        seq: 1,
         ts: 21,
         kind: "private",
         fromKey: "alice",
@@ -591,7 +592,7 @@ Deno.test("appendMessage keeps the body as opaque bytes and ids only grow", () =
       fromName: "alice",
       body,
       recipients: [],
-    });
+    }).id;
     const second = say(store, "alice", "next", 2);
     assert.ok(second > first);
     const [stored] = store.history({ kind: "public" }, 2);
@@ -1218,5 +1219,192 @@ Deno.test("SqliteStore.history stops at the message whose body takes the total p
       ),
       ["b".repeat(100), "c".repeat(100)],
     );
+  });
+});
+
+Deno.test("appendMessage and appendPublic give ids that grow and a seq per conversation", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice", "bob", "carol");
+    store.createGroup("Team", "team", "alice", 1);
+    store.addMember("team", "alice", "alice", 1);
+    store.addMember("team", "bob", "bob", 1);
+    const positions = store.transaction(() => [
+      store.appendPublic({
+        ts: 2,
+        fromKey: "alice",
+        fromName: "alice",
+        body: encoder.encode("hi"),
+      }),
+      store.appendMessage({
+        ts: 3,
+        kind: "private",
+        toKey: "bob",
+        fromKey: "alice",
+        fromName: "alice",
+        body: encoder.encode("a to b"),
+        recipients: [{ userKey: "bob", delivered: false }],
+      }),
+      // The other direction of the same conversation: the next seq.
+      store.appendMessage({
+        ts: 4,
+        kind: "private",
+        toKey: "alice",
+        fromKey: "bob",
+        fromName: "bob",
+        body: encoder.encode("b to a"),
+        recipients: [{ userKey: "alice", delivered: false }],
+      }),
+      store.appendMessage({
+        ts: 5,
+        kind: "group",
+        groupKey: "team",
+        fromKey: "bob",
+        fromName: "bob",
+        body: encoder.encode("team"),
+        recipients: [{ userKey: "alice", delivered: false }],
+      }),
+      store.appendPublic({
+        ts: 6,
+        fromKey: "carol",
+        fromName: "carol",
+        body: encoder.encode("again"),
+      }),
+      store.appendMessage({
+        ts: 7,
+        kind: "private",
+        toKey: "carol",
+        fromKey: "alice",
+        fromName: "alice",
+        body: encoder.encode("a to c"),
+        recipients: [{ userKey: "carol", delivered: false }],
+      }),
+    ]);
+    assert.deepEqual(positions.map((p) => p.seq), [1, 1, 2, 1, 2, 1]);
+    const ids = positions.map((p) => p.id);
+    assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+    assert.equal(new Set(ids).size, ids.length);
+    // What was handed out is what was stored.
+    const stored = store.history({ kind: "public" }, 10);
+    assert.deepEqual(
+      stored.map((m) => [m.id, m.seq]),
+      [[ids[0], 1], [ids[4], 2]],
+    );
+    const conversation = store.history(
+      { kind: "private", viewerKey: "alice", otherKey: "bob" },
+      10,
+    );
+    assert.deepEqual(conversation.map((m) => m.seq), [1, 2]);
+  });
+});
+
+Deno.test("a rolled-back message leaves a gap, never a reused id or seq", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice");
+    const say = (text: string) =>
+      store.appendPublic({
+        ts: 1,
+        fromKey: "alice",
+        fromName: "alice",
+        body: encoder.encode(text),
+      });
+    const first = store.transaction(() => say("kept"));
+    assert.throws(() =>
+      store.transaction(() => {
+        say("undone");
+        throw new Error("no");
+      }), /no/);
+    const third = store.transaction(() => say("kept too"));
+    assert.ok(third.id > first.id && third.seq > first.seq);
+    assert.deepEqual(texts(store.history({ kind: "public" }, 10)), [
+      "kept",
+      "kept too",
+    ]);
+  });
+});
+
+Deno.test("ids and seqs continue where they were after the store is reopened", async () => {
+  await withTempDir((dir) => {
+    const path = `${dir}/chat.db`;
+    let store = openStore(path);
+    addUsers(store, "alice", "bob");
+    const before = tell(store, "alice", "bob", "one", 1, false);
+    store.close();
+    store = openStore(path);
+    try {
+      const after = store.appendMessage({
+        ts: 2,
+        kind: "private",
+        toKey: "alice",
+        fromKey: "bob",
+        fromName: "bob",
+        body: encoder.encode("two"),
+        recipients: [{ userKey: "alice", delivered: false }],
+      });
+      assert.ok(after.id > before);
+      assert.equal(after.seq, 2);
+    } finally {
+      store.close();
+    }
+  });
+});
+
+Deno.test("acknowledge marks a user's waiting messages of one conversation up to a seq, and nothing else", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice", "bob", "carol");
+    store.createGroup("Team", "team", "alice", 1);
+    for (const user of ["alice", "bob", "carol"]) {
+      store.addMember("team", user, user, 1);
+    }
+    const fromAlice = [1, 2, 3].map((i) =>
+      tell(store, "alice", "carol", `a${i}`, i, false)
+    );
+    const fromBob = tell(store, "bob", "carol", "b1", 4, false);
+    const inTeam = [5, 6].map((i) =>
+      groupSay(store, "alice", "team", `t${i}`, i, ["bob", "carol"])
+    );
+    // Up to seq 2 with alice: her first two.
+    assert.equal(
+      store.acknowledge("carol", { kind: "private", otherKey: "alice" }, 2),
+      2,
+    );
+    assert.deepEqual(store.pendingFor("carol", 10).map((m) => m.id), [
+      fromAlice[2],
+      fromBob,
+      ...inTeam,
+    ]);
+    // The group's first message, for carol only.
+    assert.equal(
+      store.acknowledge("carol", { kind: "group", groupKey: "team" }, 1),
+      1,
+    );
+    assert.deepEqual(store.pendingFor("bob", 10).map((m) => m.id), inTeam);
+    // Again, or for a conversation with nothing waiting: nothing changes.
+    assert.equal(
+      store.acknowledge("carol", { kind: "group", groupKey: "team" }, 1),
+      0,
+    );
+    assert.equal(
+      store.acknowledge("carol", { kind: "private", otherKey: "nobody" }, 99),
+      0,
+    );
+    assert.deepEqual(store.pendingFor("carol", 10).map((m) => m.id), [
+      fromAlice[2],
+      fromBob,
+      inTeam[1],
+    ]);
+  });
+});
+
+Deno.test("pendingFor pages on after an id without marking anything", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice", "bob");
+    const ids = [1, 2, 3, 4, 5].map((i) =>
+      tell(store, "alice", "bob", `m${i}`, i, false)
+    );
+    const first = store.pendingFor("bob", 2);
+    assert.deepEqual(first.map((m) => m.id), ids.slice(0, 2));
+    const next = store.pendingFor("bob", 2, first.at(-1)!.id);
+    assert.deepEqual(next.map((m) => m.id), ids.slice(2, 4));
+    assert.deepEqual(store.pendingFor("bob", 10).map((m) => m.id), ids);
   });
 });

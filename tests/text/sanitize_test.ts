@@ -199,12 +199,20 @@ Deno.test("sanitizeForTerminal shows hidden ASCII spelled in tag characters", ()
     "hi<U+E0069><U+E0067><U+E006E><U+E006F><U+E0072><U+E0065><U+E0020>" +
       "<U+E0074><U+E0068><U+E0069><U+E0073>",
   );
-  // Behind a flag but not a subdivision (upper case, too long, no CANCEL TAG).
+  // Behind a flag but not a subdivision (upper case, too long, no CANCEL TAG),
+  // or well-formed but not one of the three RGI flags: 6 hidden letters.
+  const tag = (ascii: string) =>
+    [...ascii].map((c) => String.fromCodePoint(0xe0000 + c.charCodeAt(0)))
+      .join("");
   for (
     const tags of [
       "\u{E0041}\u{E007F}",
       "\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E0067}\u{E0067}\u{E007F}",
       "\u{E0067}\u{E0062}",
+      tag("secret") + "\u{E007F}",
+      tag("usca") + "\u{E007F}",
+      tag("gbeng"),
+      tag("gbengx") + "\u{E007F}",
     ]
   ) {
     const out = sanitizeForTerminal(`🏴${tags}`);
@@ -227,6 +235,8 @@ Deno.test("sanitizeForTerminal keeps the emoji sequences that need joiners, sele
       "#\uFE0F\u20E3",
       "☺\uFE0E", // text presentation
       "🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}", // Scotland
+      "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}", // England
+      "🏴\u{E0067}\u{E0062}\u{E0077}\u{E006C}\u{E0073}\u{E007F}", // Wales
       "葛\u{E0100}", // ideographic variation sequence
       "\u2229\uFE00", // standardised variant of a maths symbol
       "Vi\u1EC7t", // precomposed
@@ -272,4 +282,54 @@ Deno.test("sanitizeForTerminal caps a run of combining marks", () => {
     sanitizeForTerminal(zalgo),
     "h" + "\u0336".repeat(8) + "<+9992 marks>i",
   );
+});
+
+Deno.test("sanitizeForTerminal shows characters that draw nothing though they are not format characters", () => {
+  for (
+    const [char, shown] of [
+      ["\u2800", "<U+2800>"], // braille pattern blank
+      ["\u{1D159}", "<U+1D159>"], // musical symbol null notehead
+      ["\u{16FE4}", "<U+16FE4>"], // khitan small script filler
+    ]
+  ) {
+    assert.equal(
+      sanitizeForTerminal(`photo.jpg${char}${char}.exe`),
+      `photo.jpg${shown}${shown}.exe`,
+    );
+    assert.equal(stripControls(`a${char}b`), "ab");
+  }
+  // Visible braille stays.
+  assert.equal(sanitizeForTerminal("\u2801\u28FF"), "\u2801\u28FF");
+});
+
+Deno.test("sanitizeForTerminal shows private-use and unassigned code points", () => {
+  for (
+    const code of [
+      0xe000,
+      0xf8ff,
+      0xf0000,
+      0x10fffd,
+      0x0378,
+      0x2fffe,
+      0xfdd0,
+      0xffff,
+      0x10ffff,
+    ]
+  ) {
+    const hex = code.toString(16).toUpperCase().padStart(4, "0");
+    assert.equal(
+      sanitizeForTerminal(`a${String.fromCodePoint(code)}b`),
+      `a<U+${hex}>b`,
+    );
+  }
+  // Every private-use and unassigned code point, as far as this runtime knows.
+  const hidden = /^[\p{Co}\p{Cn}]$/u;
+  let checked = 0;
+  for (let code = 0x80; code <= 0x10ffff; code += 7) {
+    const char = String.fromCodePoint(code);
+    if (!hidden.test(char)) continue;
+    assert.match(sanitizeForTerminal(char), /^<U\+[0-9A-F]{4,6}>$/);
+    checked++;
+  }
+  assert.ok(checked > 100_000, `only ${checked} code points`);
 });

@@ -1,0 +1,242 @@
+// This module is browser compatible.
+
+/**
+ * The input block at the bottom of an interactive terminal: what is drawn and
+ * how to get rid of it again, as strings of text and ANSI escapes. Pure: the
+ * terminal edge (terminal.ts) writes what these functions return.
+ *
+ * The block is zero or more status rows (transfer progress today; later a
+ * status bar with unread counts) followed by the prompt and the line being
+ * typed, which wraps over as many rows as it needs. Incoming text is written
+ * where the block starts, after erasing it, and the block is drawn again
+ * below; so nothing incoming is ever drawn over, whatever the block's height.
+ *
+ * To erase the block, the cursor goes up to its first row. How far that is
+ * depends on the width: terminals that reflow wrapped lines on resize (tmux,
+ * VTE, kitty, iTerm2, Windows Terminal) rewrap the block to the new width, so
+ * the distance is recomputed at the width in force when erasing.
+ *
+ * @module
+ */
+
+import { sanitizeForTerminal } from "../text/sanitize.ts";
+
+/** What the block shows. */
+export interface InputBlock {
+  /** Rows above the prompt, each its own line (wrapped if too long). */
+  readonly status: readonly string[];
+  readonly prompt: string;
+  /** The text being typed, as the line editor holds it. */
+  readonly line: string;
+  /** The cursor, as an index into `line` (UTF-16 code units). */
+  readonly cursor: number;
+}
+
+/** Where things are in a drawn block, in rows and columns from its top left. */
+export interface BlockLayout {
+  /** Rows the block occupies. */
+  readonly rows: number;
+  readonly cursorRow: number;
+  readonly cursorColumn: number;
+}
+
+const ESC = "\x1b";
+/** CSI sequences (colours and cursor moves) take no room on screen. */
+// deno-lint-ignore no-control-regex -- an escape sequence begins with ESC
+const CSI_PATTERN = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
+const ZERO_WIDTH = /^[\p{Mn}\p{Me}\u200b-\u200f\u2060\ufe00-\ufe0f]$/u;
+const EMOJI = /^\p{Emoji_Presentation}$/u;
+
+/**
+ * Columns one code point takes on a terminal: 0 for combining marks and
+ * joiners, 2 for East Asian wide and fullwidth characters and emoji, else 1.
+ */
+export function charWidth(char: string): 0 | 1 | 2 {
+  const code = char.codePointAt(0) ?? 0;
+  if (ZERO_WIDTH.test(char)) return 0;
+  if (
+    (code >= 0x1100 && code <= 0x115f) ||
+    (code >= 0x2e80 && code <= 0xa4cf && code !== 0x303f) ||
+    (code >= 0xac00 && code <= 0xd7a3) ||
+    (code >= 0xf900 && code <= 0xfaff) ||
+    (code >= 0xfe30 && code <= 0xfe4f) ||
+    (code >= 0xff00 && code <= 0xff60) ||
+    (code >= 0xffe0 && code <= 0xffe6) ||
+    (code >= 0x20000 && code <= 0x3fffd) ||
+    EMOJI.test(char)
+  ) {
+    return 2;
+  }
+  return 1;
+}
+
+/**
+ * Advances `offset` (columns from the start of a logical line) over `text`
+ * laid out `columns` wide. A wide character that would straddle the right
+ * edge goes to the next row, leaving one cell empty, as terminals do.
+ */
+function advance(offset: number, text: string, columns: number): number {
+  for (const char of text.replace(CSI_PATTERN, "")) {
+    const width = charWidth(char);
+    if (width === 2 && offset % columns === columns - 1) offset++;
+    offset += width;
+  }
+  return offset;
+}
+
+/**
+ * The typed line as drawn, up to `end` (an index into `line`): controls and
+ * invisible characters made visible, as in everything else shown. The whole
+ * prefix at once, so an emoji's variation selector or joiner stays with it.
+ */
+function shownLine(line: string, end = line.length): string {
+  return sanitizeForTerminal(line.slice(0, end));
+}
+
+/** Rows a logical line `width` columns wide takes (at least one). */
+function rowsOf(width: number, columns: number): number {
+  return Math.max(1, Math.ceil(width / columns));
+}
+
+/** Where everything is when `block` is drawn `columns` wide. */
+export function layoutBlock(block: InputBlock, columns: number): BlockLayout {
+  const cols = Math.max(1, columns);
+  let top = 0;
+  for (const status of block.status) {
+    top += rowsOf(advance(0, status, cols), cols);
+  }
+  const start = advance(0, block.prompt, cols);
+  const atCursor = advance(start, shownLine(block.line, block.cursor), cols);
+  const end = advance(start, shownLine(block.line), cols);
+  // At the very end of a full row the cursor sits at the start of the next
+  // one (drawBlock puts it there), which is then part of the block.
+  const inputRows = Math.floor(end / cols) + 1;
+  return {
+    rows: top + inputRows,
+    cursorRow: top + Math.floor(atCursor / cols),
+    cursorColumn: atCursor % cols,
+  };
+}
+
+/**
+ * Draws `block` from the start of the current row (which must be where the
+ * block begins) and leaves the cursor where the user's cursor is.
+ */
+export function drawBlock(block: InputBlock, columns: number): string {
+  const cols = Math.max(1, columns);
+  const layout = layoutBlock(block, cols);
+  let out = "";
+  for (const status of block.status) out += `${status}\r\n`;
+  const input = block.prompt + shownLine(block.line);
+  out += input;
+  const end = advance(0, input, cols);
+  // A line that ends exactly at the right edge leaves the cursor pending
+  // there; a space makes the terminal wrap now, so the cursor can move to
+  // the next row like everywhere else (readline does the same).
+  if (end > 0 && end % cols === 0) out += " \r";
+  const endRow = layout.rows - 1;
+  if (endRow > layout.cursorRow) out += `${ESC}[${endRow - layout.cursorRow}A`;
+  out += `${ESC}[${layout.cursorColumn + 1}G`;
+  return out;
+}
+
+/**
+ * Erases a drawn `block` from the cursor (wherever drawBlock left it), leaving
+ * the cursor at the start of the block's first row. `columns` is the width
+ * now: a terminal that reflowed the block rewrapped it to that width.
+ */
+export function eraseBlock(block: InputBlock, columns: number): string {
+  const { cursorRow } = layoutBlock(block, columns);
+  return `${cursorRow > 0 ? `${ESC}[${cursorRow}A` : ""}\r${ESC}[J`;
+}
+
+/** Whether `block` ends exactly at the right edge (drawBlock then wraps it). */
+function endsAtEdge(block: InputBlock, columns: number): boolean {
+  const end = advance(0, block.prompt + shownLine(block.line), columns);
+  return end > 0 && end % columns === 0;
+}
+
+/**
+ * The text typed since `drawn` when `next` only adds to its end (the usual
+ * keystroke), or null when the block must be drawn again.
+ */
+function appended(
+  drawn: InputBlock,
+  next: InputBlock,
+): string | null {
+  if (
+    drawn.prompt !== next.prompt ||
+    drawn.status.length !== next.status.length ||
+    drawn.status.some((status, i) => status !== next.status[i]) ||
+    drawn.cursor !== drawn.line.length ||
+    next.cursor !== next.line.length
+  ) {
+    return null;
+  }
+  // Compared as shown: a selector typed after an emoji changes how the
+  // text before it is shown (a lone one is made visible, a paired one not).
+  const before = shownLine(drawn.line);
+  const after = shownLine(next.line);
+  return after.startsWith(before) ? after.slice(before.length) : null;
+}
+
+/**
+ * Turns the block on screen from `drawn` (drawn `drawnColumns` wide, or null
+ * for none) into `next` (or null for none), `columns` wide now. Typing at the
+ * end of the line only writes what was typed, as readline does; anything else
+ * erases the block and draws it again.
+ */
+export function updateBlock(
+  drawn: InputBlock | null,
+  drawnColumns: number,
+  next: InputBlock | null,
+  columns: number,
+): string {
+  const cols = Math.max(1, columns);
+  if (drawn === null) return next === null ? "" : drawBlock(next, cols);
+  if (next === null) return eraseBlock(drawn, cols);
+  const typed = drawnColumns === cols ? appended(drawn, next) : null;
+  if (typed === null) return eraseBlock(drawn, cols) + drawBlock(next, cols);
+  return typed + (typed !== "" && endsAtEdge(next, cols) ? " \r" : "");
+}
+
+/**
+ * Enter: the block (`drawn`, drawn `drawnColumns` wide) becomes the line as
+ * it stays on screen, `prompt` and `line`, and the cursor goes to the start of
+ * the next row. When the line was typed at the end, only the rest of it and
+ * the line break are written.
+ */
+export function commitBlock(
+  drawn: InputBlock | null,
+  drawnColumns: number,
+  prompt: string,
+  line: string,
+  columns: number,
+): string {
+  const cols = Math.max(1, columns);
+  const done: InputBlock = { status: [], prompt, line, cursor: line.length };
+  const typed = drawn !== null && drawnColumns === cols
+    ? appended(drawn, done)
+    : null;
+  // A line drawn ending at the edge was wrapped onto a fresh row (drawBlock),
+  // which would be left as an empty line; typing more fills it.
+  const stranded = typed === "" && endsAtEdge(drawn!, cols);
+  if (typed !== null && !stranded) {
+    return `${typed}\r\n`;
+  }
+  return (drawn === null ? "" : eraseBlock(drawn, cols)) +
+    committedLine(prompt, line);
+}
+
+/** The line as it stays on screen once Enter is pressed (block erased first). */
+export function committedLine(prompt: string, line: string): string {
+  return printedText(prompt + shownLine(line));
+}
+
+/**
+ * Text printed above the block: each line begins at the left edge. The
+ * terminal is in raw mode, where a bare newline would not return the cursor.
+ */
+export function printedText(text: string): string {
+  return `${text.replace(/\r?\n/g, "\r\n")}\r\n`;
+}

@@ -1,0 +1,98 @@
+// This module is browser compatible.
+
+/**
+ * The lines `chat serve` ends its start-up with: what to give people and the
+ * command each of them can paste to connect (issue 15, item 6). Pure: the
+ * addresses and how the program was started are found by the caller.
+ *
+ * @module
+ */
+
+import { DEFAULT_PORT } from "../protocol/limits.ts";
+
+/** One address of a network interface that is up. */
+export interface InterfaceAddress {
+  readonly family: "IPv4" | "IPv6";
+  readonly address: string;
+}
+
+/** How the program runs, hence how people start it the same way. */
+export type Launcher = "executable" | "sources";
+
+export interface ConnectHint {
+  /** What `--host` the server listens on. */
+  readonly host: string;
+  readonly port: number;
+  /** Addresses of this machine's interfaces that are up. */
+  readonly interfaces: readonly InterfaceAddress[];
+  /** The public key to hand out, or null when it was not found. */
+  readonly publicKeyPath: string | null;
+  /** The private key, named when the public one was not found. */
+  readonly privateKeyPath: string;
+  readonly launcher: Launcher;
+}
+
+const isLoopback = ({ family, address }: InterfaceAddress) =>
+  family === "IPv4"
+    ? address.startsWith("127.")
+    : address === "::1" || address.toLowerCase() === "::ffff:127.0.0.1";
+
+/** fe80::/10 needs a zone (`%eth0`) that a WebSocket URL cannot carry. */
+const isLinkLocalV6 = ({ family, address }: InterfaceAddress) =>
+  family === "IPv6" && /^fe[89ab]/i.test(address);
+
+/**
+ * The addresses people on the LAN can reach the server at: every
+ * non-loopback address of the family it listens on (`0.0.0.0`: IPv4; `::`:
+ * IPv4 and IPv6), or the one address given with `--host`.
+ */
+export function reachableAddresses(
+  host: string,
+  interfaces: readonly InterfaceAddress[],
+): string[] {
+  const wildcard = host === "0.0.0.0"
+    ? ["IPv4"]
+    : host === "::" || host === "[::]"
+    ? ["IPv4", "IPv6"]
+    : null;
+  if (wildcard === null) return [host];
+  const found = interfaces
+    .filter((a) => wildcard.includes(a.family))
+    .filter((a) => !isLoopback(a) && !isLinkLocalV6(a))
+    // IPv4 first: the shorter, more familiar one to read out to people.
+    .sort((a, b) => a.family.localeCompare(b.family))
+    .map((a) => a.address);
+  return [...new Set(found)];
+}
+
+/** `host` as `chat connect` takes it, with the port unless it is the default. */
+export function connectTarget(address: string, port: number): string {
+  const bare = address.replace(/^\[(.*)\]$/, "$1");
+  const host = bare.includes(":") ? `[${bare}]` : bare;
+  return port === DEFAULT_PORT ? host : `${host}:${port}`;
+}
+
+/** The hint's lines, ready to print. */
+export function connectHint(hint: ConnectHint): string[] {
+  const program = hint.launcher === "executable"
+    ? "chat connect"
+    : "deno task connect";
+  const pub = hint.publicKeyPath === null
+    ? "<a copy of the public key>"
+    : baseName(hint.publicKeyPath);
+  const addresses = reachableAddresses(hint.host, hint.interfaces);
+  const targets = addresses.length === 0
+    ? ["<this machine's IP address>"]
+    : addresses.map((address) => connectTarget(address, hint.port));
+  const what = hint.publicKeyPath ??
+    `the public key of ${hint.privateKeyPath}`;
+  const which = targets.length > 1 ? " one of" : "";
+  return [
+    `Give people a copy of ${what} (never the private key); they connect with${which}:`,
+    ...targets.map((target) => `    ${program} ${target} --pub ${pub}`),
+  ];
+}
+
+function baseName(path: string): string {
+  return path.split(/[\\/]/).pop() || path;
+}

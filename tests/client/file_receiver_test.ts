@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { ChatClient } from "../../src/client/chat_client.ts";
+import {
+  type ConsentAnswer,
+  FileReceiver,
+} from "../../src/client/file_receiver.ts";
+import type { ClientMessage } from "../../src/protocol/messages.ts";
+import type { SecureChannel } from "../../src/transport/secure_channel.ts";
+import { startHostileServer } from "../_helpers/hostile_server.ts";
+
+/** The next message of type `t` the client sends. */
+async function nextFromClient<T extends ClientMessage["t"]>(
+  channel: SecureChannel,
+  t: T,
+): Promise<Extract<ClientMessage, { t: T }>> {
+  for (;;) {
+    const batch = await channel.receive();
+    if (batch === null) throw new Error(`closed before ${t}`);
+    for (const { header } of batch) {
+      if ((header as ClientMessage).t === t) {
+        return header as Extract<ClientMessage, { t: T }>;
+      }
+    }
+  }
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  return new Uint8Array(
+    await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
+  ).toHex();
+}
+
+Deno.test("FileReceiver drops chunks a server sends before the user accepted", async () => {
+  await using server = await startHostileServer();
+  const dir = await Deno.makeTempDir({ prefix: "chat-receiver-" });
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    const channel = await server.session;
+    const asked = Promise.withResolvers<void>();
+    const answer = Promise.withResolvers<ConsentAnswer>();
+    const marker = Promise.withResolvers<void>();
+    client.onMessage(({ message }) => {
+      if (message.t === "presence") marker.resolve();
+    });
+    const lines: string[] = [];
+    const receiver = new FileReceiver(client, {
+      downloadsDir: dir,
+      maxFileBytes: 1024,
+      open: false,
+      openWith: null,
+      consent: () => {
+        asked.resolve();
+        return answer.promise;
+      },
+      print: (line) => lines.push(line),
+    });
+    const data = new TextEncoder().encode("abc");
+    channel.send({
+      t: "file_offer",
+      xfer: 1,
+      from: "sophia",
+      name: "a.txt",
+      size: 3,
+      timeout: 60_000,
+    });
+    // The file's bytes before anyone said yes, then a message that shows the
+    // client has read past them.
+    channel.send({ t: "file_chunk", xfer: 1, offset: 0 }, data);
+    channel.send({ t: "presence", name: "marker", online: true });
+    await Promise.all([asked.promise, marker.promise]);
+    answer.resolve("accept");
+    await nextFromClient(channel, "file_accept");
+    // The chunk was not kept: the file is short, and is not saved.
+    channel.send({ t: "file_end", xfer: 1, sha256: await sha256Hex(data) });
+    const done = await nextFromClient(channel, "file_done");
+    assert.equal(done.ok, false, JSON.stringify(done));
+    await receiver.idle();
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+    assert.match(lines.join("\n"), /a\.txt from sophia was not received/);
+  } finally {
+    await client.quit();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

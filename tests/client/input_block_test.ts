@@ -1,0 +1,185 @@
+import assert from "node:assert/strict";
+import {
+  charWidth,
+  commitBlock,
+  committedLine,
+  drawBlock,
+  eraseBlock,
+  type InputBlock,
+  layoutBlock,
+  printedText,
+  updateBlock,
+} from "../../src/client/input_block.ts";
+
+const block = (
+  line: string,
+  cursor = line.length,
+  prompt = "sophia> ",
+  status: string[] = [],
+): InputBlock => ({ status, prompt, line, cursor });
+
+Deno.test("charWidth counts wide, zero-width and ordinary characters", () => {
+  assert.equal(charWidth("a"), 1);
+  assert.equal(charWidth("é"), 1);
+  assert.equal(charWidth("漢"), 2);
+  assert.equal(charWidth("한"), 2);
+  assert.equal(charWidth("😀"), 2);
+  assert.equal(charWidth("\u0301"), 0); // combining acute accent
+  assert.equal(charWidth("\u200d"), 0); // zero-width joiner
+});
+
+Deno.test("layoutBlock wraps the prompt and line at the width", () => {
+  // 8 + 85 = 93 columns: two rows of 60, the cursor on the second.
+  assert.deepEqual(layoutBlock(block("x".repeat(85)), 60), {
+    rows: 2,
+    cursorRow: 1,
+    cursorColumn: 33,
+  });
+  // The cursor moved back to the first row.
+  assert.deepEqual(layoutBlock(block("x".repeat(85), 10), 60), {
+    rows: 2,
+    cursorRow: 0,
+    cursorColumn: 18,
+  });
+  // 8 + 599 = 607 columns of 80: eight rows.
+  assert.equal(layoutBlock(block("y".repeat(599)), 80).rows, 8);
+});
+
+Deno.test("layoutBlock puts a cursor at the end of a full row on the next", () => {
+  assert.deepEqual(layoutBlock(block("x".repeat(52)), 60), {
+    rows: 2,
+    cursorRow: 1,
+    cursorColumn: 0,
+  });
+});
+
+Deno.test("layoutBlock counts status rows above the prompt", () => {
+  const layout = layoutBlock(
+    block("hi", 2, "sophia> ", ["big.bin from jojo 1.0 MiB/4.0 MiB 25%"]),
+    80,
+  );
+  assert.deepEqual(layout, { rows: 2, cursorRow: 1, cursorColumn: 10 });
+  // A status longer than the width takes two rows.
+  assert.equal(
+    layoutBlock(block("", 0, "> ", ["s".repeat(100)]), 80).rows,
+    3,
+  );
+});
+
+Deno.test("layoutBlock moves a wide character that would straddle the edge", () => {
+  // "> " + 7 ASCII = 9 columns; the ideograph cannot start in the 10th of 10.
+  const layout = layoutBlock(block("abcdefg漢", 8, "> "), 10);
+  assert.deepEqual(layout, { rows: 2, cursorRow: 1, cursorColumn: 2 });
+});
+
+Deno.test("layoutBlock takes colour escapes in the prompt as no width", () => {
+  assert.deepEqual(
+    layoutBlock(block("ab", 2, "\x1b[1msophia\x1b[0m> "), 80),
+    { rows: 1, cursorRow: 0, cursorColumn: 10 },
+  );
+});
+
+Deno.test("layoutBlock shows control characters in the line visibly", () => {
+  // ESC is drawn as ^[ (two columns): nothing typed can steer the terminal.
+  assert.equal(layoutBlock(block("\x1b[2J", 4, ""), 80).cursorColumn, 5);
+  assert.ok(!drawBlock(block("\x1b[2J", 4, ""), 80).includes("\x1b[2J"));
+});
+
+Deno.test("drawBlock writes the block and moves the cursor back to its place", () => {
+  assert.equal(
+    drawBlock(block("x".repeat(85), 10), 60),
+    `sophia> ${"x".repeat(85)}\x1b[1A\x1b[19G`,
+  );
+  assert.equal(
+    drawBlock(block("hi", 2, "> ", ["50%"]), 80),
+    "50%\r\n> hi\x1b[5G",
+  );
+});
+
+Deno.test("drawBlock makes a line ending at the edge wrap at once", () => {
+  assert.equal(
+    drawBlock(block("x".repeat(52)), 60),
+    `sophia> ${"x".repeat(52)} \r\x1b[1G`,
+  );
+});
+
+Deno.test("eraseBlock goes up to the block's first row at the width now", () => {
+  const typed = block("x".repeat(150));
+  // Drawn 60 wide, the cursor is on the third row.
+  assert.equal(eraseBlock(typed, 60), "\x1b[2A\r\x1b[J");
+  // Rewrapped 100 wide by the terminal, on the second; 45 wide, the fourth.
+  assert.equal(eraseBlock(typed, 100), "\x1b[1A\r\x1b[J");
+  assert.equal(eraseBlock(typed, 45), "\x1b[3A\r\x1b[J");
+  assert.equal(eraseBlock(block("hi"), 80), "\r\x1b[J");
+});
+
+Deno.test("printedText ends every line at the left edge", () => {
+  assert.equal(printedText("a\nb"), "a\r\nb\r\n");
+  assert.equal(printedText("a\r\nb"), "a\r\nb\r\n");
+  assert.equal(committedLine("> ", "hi\x07"), "> hi^G\r\n");
+});
+
+Deno.test("updateBlock writes only what was typed at the end of the line", () => {
+  assert.equal(updateBlock(block("hel"), 80, block("hello"), 80), "lo");
+  assert.equal(updateBlock(block("hello"), 80, block("hello"), 80), "");
+  // Reaching the edge wraps at once, as drawBlock does.
+  assert.equal(
+    updateBlock(block("x".repeat(51)), 60, block("x".repeat(52)), 60),
+    "x \r",
+  );
+});
+
+Deno.test("updateBlock draws again after an edit, a new width or a status", () => {
+  const redrawn = (next: InputBlock) =>
+    eraseBlock(block("hello"), 80) + drawBlock(next, 80);
+  assert.equal(
+    updateBlock(block("hello"), 80, block("help"), 80),
+    redrawn(block("help")),
+  );
+  assert.equal(
+    updateBlock(block("hello"), 80, block("hello!", 1), 80),
+    redrawn(block("hello!", 1)),
+  );
+  const status = block("hello", 5, "sophia> ", ["50%"]);
+  assert.equal(updateBlock(block("hello"), 80, status, 80), redrawn(status));
+  assert.equal(
+    updateBlock(block("hello"), 60, block("hello!"), 80),
+    redrawn(block("hello!")),
+  );
+  assert.equal(
+    updateBlock(null, 80, block("hi"), 80),
+    drawBlock(block("hi"), 80),
+  );
+  assert.equal(updateBlock(block("hi"), 80, null, 80), "\r\x1b[J");
+});
+
+Deno.test("commitBlock ends the typed line with a line break", () => {
+  assert.equal(
+    commitBlock(block("hel"), 80, "sophia> ", "hello", 80),
+    "lo\r\n",
+  );
+  // With a status row, the line is written again without it.
+  assert.equal(
+    commitBlock(block("hi", 2, "sophia> ", ["50%"]), 80, "sophia> ", "hi", 80),
+    "\x1b[1A\r\x1b[Jsophia> hi\r\n",
+  );
+  // A line that ended at the edge left the cursor on a fresh row: written
+  // again, so that row does not stay as an empty line.
+  const full = "x".repeat(52);
+  assert.equal(
+    commitBlock(block(full), 60, "sophia> ", full, 60),
+    `\x1b[1A\r\x1b[Jsophia> ${full}\r\n`,
+  );
+  assert.equal(commitBlock(null, 80, "> ", "hi", 80), "> hi\r\n");
+});
+
+Deno.test("updateBlock keeps an emoji's variation selector with it", () => {
+  // Alone, U+FE0F would be shown as <U+FE0F>; typed after ❤ it selects the
+  // emoji form and is written as it is, for the terminal to join.
+  assert.equal(
+    updateBlock(block("I ❤"), 80, block("I ❤\ufe0f"), 80),
+    "\ufe0f",
+  );
+  assert.ok(drawBlock(block("\ufe0f"), 80).includes("<U+FE0F>"));
+  assert.ok(!drawBlock(block("I ❤\ufe0f"), 80).includes("<U+FE0F>"));
+});

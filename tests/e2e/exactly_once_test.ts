@@ -1,0 +1,262 @@
+/**
+ * Exactly once and in order across reconnects (docs/PROTOCOL.md,
+ * "Delivery"), with a real server, store and clients.
+ */
+
+import assert from "node:assert/strict";
+import { ChatClient, decodeText } from "../../src/client/chat_client.ts";
+import { DeliveryLedger } from "../../src/client/delivery.ts";
+import type { Identity } from "../../src/crypto/identity.ts";
+import { openStore } from "../../src/store/sqlite_store.ts";
+import { startTestServer, TestClient, testIdentity } from "../_helpers/chat.ts";
+import { RawClient } from "../_helpers/raw_client.ts";
+import type { TestServer } from "../_helpers/chat.ts";
+
+/** Every chat message one user was shown, across its connections. */
+interface Shown {
+  text: string;
+  history: boolean;
+  late: boolean;
+}
+
+async function signIn(
+  server: TestServer,
+  name: string,
+  identity: Identity,
+  ledger: DeliveryLedger,
+  shown: Shown[],
+  ackDelayMs?: number,
+): Promise<ChatClient> {
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+    ...(ackDelayMs === undefined ? {} : { ackDelayMs }),
+  });
+  // Listening first: what waited comes right after the welcome.
+  client.onMessage(({ message, body, late }) => {
+    if (
+      message.t === "public" || message.t === "private" ||
+      message.t === "group"
+    ) {
+      shown.push({
+        text: decodeText(body),
+        history: message.history === true,
+        late: late === true,
+      });
+    }
+  });
+  const welcome = await client.register(name, identity, ledger);
+  assert.equal(welcome.t, "welcome");
+  assert.equal(welcome.t === "welcome" && welcome.acks, true);
+  return client;
+}
+
+/** Waits, with a deadline, until `check` holds. */
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+Deno.test("a reconnect after a dropped connection shows nothing twice and loses nothing", async () => {
+  const store = openStore(":memory:");
+  await using server = await startTestServer({ store });
+  try {
+    const key = await testIdentity();
+    const ledger = new DeliveryLedger();
+    const shown: Shown[] = [];
+    const texts = () => shown.map((s) => s.text);
+    // Acknowledgements held back, so that the drop surely loses them.
+    let jojo = await signIn(server, "jojo", key, ledger, shown, 60_000);
+    const sophia = await TestClient.connect(server, "sophia");
+    assert.equal(
+      (await sophia.client.request({ t: "create", group: "team" })).t,
+      "ok",
+    );
+    assert.equal((await jojo.request({ t: "join", group: "team" })).t, "ok");
+    for (let i = 1; i <= 3; i++) {
+      assert.equal((await sophia.client.msg("jojo", `dm ${i}`)).t, "ok");
+      assert.equal((await sophia.client.gsay("team", `team ${i}`)).t, "ok");
+    }
+    await until(() => shown.length === 6, "the live messages");
+    // Cut off unheard: the server still owes all six.
+    jojo.abort();
+    await jojo.ended;
+    await sophia.waitFor((m) =>
+      m.message.t === "presence" && !m.message.online
+    );
+    assert.equal(store.pendingFor("jojo", 100).length, 6);
+    assert.equal((await sophia.client.msg("jojo", "while away")).t, "ok");
+    assert.equal((await sophia.client.gsay("team", "team away")).t, "ok");
+
+    jojo = await signIn(server, "jojo", key, ledger, shown);
+    await until(() => shown.length === 8, "what was missed");
+    // A round trip: anything sent twice would have arrived by now.
+    assert.equal((await jojo.request({ t: "ping" })).t, "pong");
+    assert.deepEqual(texts(), [
+      "dm 1",
+      "team 1",
+      "dm 2",
+      "team 2",
+      "dm 3",
+      "team 3",
+      "while away",
+      "team away",
+    ]);
+    assert.deepEqual(
+      shown.slice(6).map((s) => [s.history, s.late]),
+      [[true, false], [true, false]],
+      "missed while away: history, in order, not late",
+    );
+    // A goodbye acknowledges what was shown: nothing waits any more.
+    await jojo.quit();
+    await until(
+      () => store.pendingFor("jojo", 100).length === 0,
+      "the acknowledgement",
+    );
+
+    // Even a fresh client (no ledger) is sent nothing again.
+    const fresh: Shown[] = [];
+    jojo = await signIn(server, "jojo", key, new DeliveryLedger(), fresh);
+    assert.equal((await jojo.request({ t: "ping" })).t, "pong");
+    assert.deepEqual(fresh, []);
+    await jojo.quit();
+    await sophia.quit();
+  } finally {
+    await server.shutdown();
+    store.close();
+  }
+});
+
+Deno.test("acknowledgements go in batches while connected: what was shown is not sent again", async () => {
+  const store = openStore(":memory:");
+  await using server = await startTestServer({
+    store,
+    connectionLimits: { messagesPerSecond: 0 },
+  });
+  try {
+    const key = await testIdentity();
+    const shown: Shown[] = [];
+    const jojo = await signIn(
+      server,
+      "jojo",
+      key,
+      new DeliveryLedger(),
+      shown,
+      20,
+    );
+    const sophia = await TestClient.connect(server, "sophia");
+    const sent = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => sophia.client.msg("jojo", `${i}`)),
+    );
+    assert.ok(sent.every((r) => r.t === "ok"));
+    await until(() => shown.length === 100, "the messages");
+    assert.deepEqual(
+      shown.map((s) => s.text),
+      Array.from({ length: 100 }, (_, i) => `${i}`),
+    );
+    // Acknowledged without a goodbye: the connection can drop now.
+    await until(
+      () => store.pendingFor("jojo", 200).length === 0,
+      "the acknowledgements",
+    );
+    jojo.abort();
+    await jojo.ended;
+    await sophia.quit();
+  } finally {
+    await server.shutdown();
+    store.close();
+  }
+});
+
+Deno.test("what waited comes before a newer live message, even while the welcome waits for the disk", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-order-" });
+  const real = openStore(`${dir}/chat.db`, { synchronous: "FULL" });
+  // The real store, but the sync after the `count`th next call to durable()
+  // is seen to finish only when released.
+  let count = 0;
+  let release!: () => void;
+  const hold = new Promise<void>((resolve) => (release = resolve));
+  const store = new Proxy(real, {
+    get(target, prop) {
+      if (prop === "durable") {
+        return () => {
+          const synced = target.durable();
+          if (count === 0 || --count > 0 || synced === null) return synced;
+          return Promise.all([synced, hold]).then(() => {});
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  await using server = await startTestServer({ store });
+  try {
+    const key = await testIdentity();
+    const shown: Shown[] = [];
+    await (await signIn(server, "jojo", key, new DeliveryLedger(), [])).quit();
+    const sophia = await TestClient.connect(server, "sophia");
+    assert.equal((await sophia.client.msg("jojo", "waited")).t, "ok");
+    // jojo signs in: the challenge's sync goes by, the welcome's is held.
+    count = 2;
+    const jojo = signIn(server, "jojo", key, new DeliveryLedger(), shown);
+    await sophia.waitFor((m) =>
+      m.message.t === "presence" && m.message.name === "jojo" &&
+      m.message.online
+    );
+    // Registered on the server, welcome not sent: this one is live.
+    assert.equal((await sophia.client.msg("jojo", "live")).t, "ok");
+    release();
+    const client = await jojo;
+    await until(() => shown.length === 2, "both messages");
+    assert.deepEqual(shown, [
+      { text: "waited", history: true, late: false },
+      { text: "live", history: false, late: false },
+    ]);
+    await client.quit();
+    await sophia.quit();
+  } finally {
+    release();
+    await server.shutdown();
+    real.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an ack over the rate limit is dropped silently: no reply, no refusal counted", async () => {
+  await using server = await startTestServer({
+    connectionLimits: {
+      messagesPerSecond: 1,
+      messageBurst: 4,
+      floodStrikes: 3,
+    },
+  });
+  const raw = await RawClient.connect(server.url, { pinnedSpki: server.spki });
+  try {
+    // register and prove take two of the four tokens.
+    assert.equal((await raw.register("jojo", { acks: true })).t, "welcome");
+    const ping = (id: number) => ({ header: { t: "ping", id } });
+    const ack = { header: { t: "ack", cursors: [{ to: "nana", seq: 1 }] } };
+    // Two pings take the last tokens; then more acks than the strikes that
+    // would end the session, then a ping that is refused.
+    raw.send(
+      await raw.seal(ping(100), ping(101), ack, ack, ack, ack, ack, ping(102)),
+    );
+    const refused = await raw.replyTo(102);
+    assert.equal(refused.t === "error" && refused.code, "slow_down");
+    const answers = raw.messages.map(({ message }) => message);
+    assert.deepEqual(
+      answers.filter((m) => m.t === "pong").map((m) => m.t === "pong" && m.re),
+      [100, 101],
+    );
+    assert.deepEqual(
+      answers.filter((m) => m.t === "error" && m.re === null),
+      [],
+      "nothing answered the acks",
+    );
+    assert.ok(!raw.isClosed, "still connected");
+  } finally {
+    await raw.close();
+  }
+});

@@ -1,0 +1,118 @@
+/**
+ * `chat serve` ends its start-up with the command people paste to connect:
+ * one per LAN address, with the public key to hand out (issue 15, item 6).
+ * Each printed command is run, and must connect.
+ */
+
+import assert from "node:assert/strict";
+import { ChatProcess, makeKeys } from "../_helpers/process.ts";
+
+const HINT = /they connect with(?: one of)?:\n/;
+
+async function stop(server: ChatProcess): Promise<void> {
+  server.kill("SIGTERM");
+  await server.finish();
+}
+
+Deno.test("chat serve prints a connect command per LAN address that connects", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-hint-" });
+  await makeKeys(`${dir}/keys`);
+  const server = new ChatProcess([
+    "serve",
+    "--key",
+    `${dir}/keys/private.pem`,
+    "--host",
+    "0.0.0.0",
+    "--port",
+    "0",
+    "--data",
+    ":memory:",
+  ]);
+  try {
+    const [, port] = await server.waitFor(
+      /listening on ws:\/\/0\.0\.0\.0:(\d+)/,
+    );
+    await server.waitFor(HINT);
+    assert.match(
+      server.stdout,
+      new RegExp(
+        `Give people a copy of ${dir}/keys/public\\.pem \\(never the private key\\); they connect with`,
+      ),
+    );
+    const [, first] = await server.waitFor(/ {4}(deno task connect .*)\n/);
+    if (first!.includes("<this machine's IP address>")) {
+      // A machine with no network but loopback: nothing to connect to.
+      console.warn(
+        "No LAN address on this machine; only the placeholder checked",
+      );
+      return;
+    }
+    // Every line of the hint is out once the first client is logged.
+    const connectAs = async (command: string, user: string) => {
+      // Run as the printed command says, in the folder holding public.pem.
+      const args = command.replace(/^deno task connect /, "").split(" ");
+      assert.equal(args.length, 3, command);
+      assert.equal(args[1], "--pub");
+      assert.equal(args[2], "public.pem");
+      const [, address, printedPort] = /^([\d.]+):(\d+)$/.exec(args[0]!) ??
+        [];
+      assert.ok(address, `an IPv4 address and port: ${command}`);
+      assert.ok(!address.startsWith("127."), "not a loopback address");
+      assert.equal(printedPort, port);
+      const client = new ChatProcess(
+        ["connect", ...args, "--user", user],
+        { cwd: `${dir}/keys` },
+      );
+      await client.waitFor(/SUCCESS: Username registered\./);
+      await client.write("/quit\n");
+      assert.equal((await client.finish()).code, 0, client.stdout);
+    };
+    await connectAs(first!, "first");
+    await server.waitFor(/first registered from/);
+    const after = server.stdout.slice(server.stdout.search(HINT));
+    const printed = [...after.matchAll(/^ {4}(deno task connect .*)$/gm)]
+      .map((m) => m[1]!);
+    assert.equal(printed[0], first);
+    for (const [i, command] of printed.slice(1).entries()) {
+      await connectAs(command, `user${i}`);
+    }
+  } finally {
+    await stop(server);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("chat serve names the --host address, and the key when no public.pem is beside it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-hint-" });
+  await makeKeys(`${dir}/keys`);
+  await Deno.mkdir(`${dir}/elsewhere`);
+  await Deno.copyFile(`${dir}/keys/private.pem`, `${dir}/elsewhere/server.pem`);
+  await Deno.chmod(`${dir}/elsewhere/server.pem`, 0o600);
+  const server = new ChatProcess([
+    "serve",
+    "--key",
+    `${dir}/elsewhere/server.pem`,
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--data",
+    ":memory:",
+  ]);
+  try {
+    const [, port] = await server.waitFor(
+      /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
+    );
+    await server.waitFor(/ {4}deno task connect .*\n/);
+    assert.ok(
+      server.stdout.includes(
+        `Give people a copy of the public key of ${dir}/elsewhere/server.pem (never the private key); they connect with:\n` +
+          `    deno task connect 127.0.0.1:${port} --pub <a copy of the public key>\n`,
+      ),
+      server.stdout,
+    );
+  } finally {
+    await stop(server);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

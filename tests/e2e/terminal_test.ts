@@ -1,0 +1,359 @@
+/**
+ * The interactive client in a real terminal emulator: a tmux pane runs
+ * `chat connect` against a real server, keys are typed with `send-keys` and
+ * the screen and scrollback are read with `capture-pane`. Every incoming line
+ * must be there, intact, whatever the input's length, the window's width, a
+ * resize or a transfer's progress row; and the half-typed input must survive
+ * and send as typed (issue 15, item 1).
+ */
+
+import assert from "node:assert/strict";
+import { startTestServer, TestClient, testKeys } from "../_helpers/chat.ts";
+import { FILE_CHUNK_BYTES } from "../../src/protocol/limits.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/** tmux is there, or can be installed (as root, with apt-get). */
+async function hasTmux(): Promise<boolean> {
+  const found = () =>
+    new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" })
+      .output().then((r) => r.success, () => false);
+  if (await found()) return true;
+  if (Deno.build.os !== "linux") return false;
+  await new Deno.Command("apt-get", {
+    args: ["install", "-y", "tmux"],
+    stdout: "null",
+    stderr: "null",
+  }).output().catch(() => {});
+  return await found();
+}
+
+const TMUX = await hasTmux();
+if (!TMUX) {
+  console.warn(
+    "tests/e2e/terminal_test.ts: skipped: tmux is not installed and could not be installed with apt-get",
+  );
+}
+
+const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
+
+/** A tmux server of its own with one pane running `chat connect`. */
+class Pane {
+  readonly socket = `chat-term-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+
+  async tmux(...args: string[]): Promise<string> {
+    const out = await new Deno.Command("tmux", {
+      args: ["-u", "-L", this.socket, "-f", "/dev/null", ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      throw new Error(
+        `tmux ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`,
+      );
+    }
+    return new TextDecoder().decode(out.stdout);
+  }
+
+  start(command: string[], width: number): Promise<string> {
+    return this.tmux(
+      "new-session",
+      "-d",
+      "-x",
+      String(width),
+      "-y",
+      "30",
+      command.map(quote).join(" "),
+    );
+  }
+
+  /** Screen and scrollback, wrapped rows joined into their lines. */
+  async lines(): Promise<string[]> {
+    const text = await this.tmux("capture-pane", "-p", "-J", "-S", "-");
+    return text.split("\n").map((line) => line.trimEnd());
+  }
+
+  /** Waits until `check` accepts the captured lines; returns them. */
+  async waitFor(
+    what: string,
+    check: (lines: string[]) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const lines = await this.lines();
+      if (check(lines)) return lines;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `timed out waiting for ${what}; the pane shows:\n${lines.join("\n")}`,
+        );
+      }
+      // Polling tmux, not waiting for time to pass: the check decides.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  type(text: string): Promise<string> {
+    return this.tmux("send-keys", "-l", text);
+  }
+
+  keys(...keys: string[]): Promise<string> {
+    return this.tmux("send-keys", ...keys);
+  }
+
+  /**
+   * Resizes the window and waits until the program can see it: tmux rewraps
+   * its screen at once but tells the pane's terminal a moment later. Output
+   * the program computed for the old width and that arrives in between
+   * lands on the rewrapped screen: a race no program can see, so the test
+   * does not run into it on purpose.
+   */
+  async resize(width: number): Promise<void> {
+    await this.tmux("resize-window", "-x", String(width));
+    const tty = (await this.tmux("display", "-p", "#{pane_tty}")).trim();
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const out = await new Deno.Command("stty", {
+        args: ["-F", tty, "size"],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      const [, columns] = new TextDecoder().decode(out.stdout).trim().split(
+        " ",
+      );
+      if (Number(columns) === width) return;
+      if (Date.now() > deadline) {
+        throw new Error(`the pane's terminal never became ${width} wide`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.tmux("kill-server").catch(() => {});
+  }
+}
+
+/** Text that shows where it was cut or garbled: numbered words. */
+function typed(length: number, tag: string): string {
+  let text = "";
+  for (let i = 0; text.length < length; i++) text += `${tag}${i} `;
+  return text.slice(0, length - 1) + ".";
+}
+
+Deno.test({
+  name:
+    "terminal keeps every incoming line above a wrapped, resized input and a progress row",
+  ignore: !TMUX,
+  async fn() {
+    await using server = await startTestServer();
+    const dir = await Deno.makeTempDir({ prefix: "chat-term-" });
+    // Disposed last: after the pane that writes into it has gone.
+    await using _dir = {
+      [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+    };
+    await Deno.writeTextFile(
+      `${dir}/public.pem`,
+      (await testKeys()).publicPem,
+    );
+    await using pane = new Pane();
+    await pane.start([
+      "env",
+      `XDG_CONFIG_HOME=${dir}/config`,
+      "NO_COLOR=1",
+      "TERM=screen",
+      Deno.execPath(),
+      "run",
+      "--quiet",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-run",
+      "--allow-sys=statfs",
+      MAIN,
+      "connect",
+      `127.0.0.1:${server.port}`,
+      "--pub",
+      `${dir}/public.pem`,
+      "--user",
+      "sophia",
+      "--accept-files",
+      "all",
+      "--downloads",
+      `${dir}/downloads`,
+      "--no-open",
+    ], 80);
+    await pane.waitFor("the prompt", (l) => l.includes("sophia>"));
+    const jojo = await TestClient.connect(server, "jojo");
+    await pane.waitFor(
+      "jojo joining",
+      (l) => l.includes("*** jojo joined the chat ***"),
+    );
+
+    const sent: string[] = [];
+    const incoming: string[] = [];
+    /** jojo says `text`; it must appear as its own line, intact. */
+    const say = async (text: string) => {
+      await jojo.client.say(text);
+      incoming.push(`[Broadcast from jojo]: ${text}`);
+      await pane.waitFor(`'${text}'`, (l) => l.includes(incoming.at(-1)!));
+    };
+    /** The pane shows every line so far, intact, and `input` being typed. */
+    const assertScreen = async (input: string) => {
+      const lines = await pane.waitFor(
+        `the input '${input.slice(-20)}'`,
+        (l) => l.includes(`sophia> ${input}`),
+      );
+      for (const line of incoming) assert.ok(lines.includes(line), line);
+      for (const line of sent) {
+        assert.ok(lines.includes(`sophia> ${line}`), line);
+      }
+      // No stale copy of the input block was left behind.
+      assert.equal(
+        lines.filter((l) => l.startsWith("sophia>")).length,
+        sent.length + 1,
+        lines.join("\n"),
+      );
+    };
+    /** Enter sends the input as typed. */
+    const send = async (input: string) => {
+      await pane.keys("Enter");
+      sent.push(input);
+      const got = await jojo.waitFor((m) =>
+        m.message.t === "public" && m.text === input
+      );
+      assert.equal(got.text, input);
+      await pane.waitFor(
+        "the new prompt",
+        (l) => l.filter((line) => line !== "").at(-1) === "sophia>",
+      );
+    };
+
+    // A long input wraps over eight rows.
+    const long = typed(599, "w");
+    await pane.type(long);
+    await assertScreen(long);
+    await say("one line while a long input wraps");
+    await say("and another");
+    await assertScreen(long);
+    await send(long);
+
+    // A narrow window: 85 characters take two rows of 60.
+    await pane.resize(60);
+    const narrow = typed(85, "n");
+    await pane.type(narrow);
+    await say("a line in a narrow window");
+    await assertScreen(narrow);
+    await send(narrow);
+
+    // An input that ends exactly at the right edge, then goes past it.
+    const edge = typed(52, "e");
+    await pane.type(edge);
+    await say("a line above an input at the edge");
+    await assertScreen(edge);
+    await send(edge);
+    const after = await pane.lines();
+    assert.match(
+      after[after.indexOf(`sophia> ${edge}`) + 1] ?? "",
+      /^Broadcast message sent: /,
+      "no empty row is left after a line that filled its row",
+    );
+    await pane.type(`${edge}+`);
+    await assertScreen(`${edge}+`);
+    await pane.keys("BSpace");
+    await assertScreen(edge);
+    await send(edge);
+
+    // Wide characters wrap as the terminal wraps them.
+    const wide = `${"漢字とかな、한국어 ".repeat(6)}end`;
+    await pane.type(wide);
+    await say("a line above wide characters");
+    await assertScreen(wide);
+    await send(wide);
+
+    // A paste with a line break sends its first line; the rest stays typed.
+    await pane.tmux("set-buffer", "-b", "p", "pasted first line\nand a rest");
+    await pane.tmux("paste-buffer", "-b", "p");
+    sent.push("pasted first line");
+    await jojo.waitFor((m) =>
+      m.message.t === "public" && m.text === "pasted first line"
+    );
+    await say("a line after the paste");
+    await assertScreen("and a rest");
+    await send("and a rest");
+
+    // A second Tab lists the completions above the input, which stays.
+    await pane.type("/s");
+    await pane.keys("Tab");
+    await assertScreen("/showgroup");
+    await pane.keys("Tab");
+    await pane.waitFor(
+      "the list of commands",
+      (l) => l.includes("/showgroups  /showgroupmembers"),
+    );
+    await assertScreen("/showgroup");
+    await pane.keys("C-u");
+    await pane.waitFor(
+      "the emptied input",
+      (l) => l.filter((line) => line !== "").at(-1) === "sophia>",
+    );
+
+    // Resized while typing, wider then narrower, the cursor moved back.
+    const before = typed(150, "r");
+    await pane.type(before);
+    await assertScreen(before);
+    await pane.resize(100);
+    await say("after widening");
+    await assertScreen(before);
+    await pane.resize(45);
+    await say("after narrowing");
+    await pane.keys("Left", "Left");
+    await pane.type("XY");
+    const edited = `${before.slice(0, -2)}XY${before.slice(-2)}`;
+    await assertScreen(edited);
+    await send(edited);
+
+    // A transfer in progress: its status row sits above the input.
+    await pane.resize(80);
+    const size = 64 * FILE_CHUNK_BYTES;
+    const offer = await jojo.client.request({
+      t: "file_offer",
+      name: "big.bin",
+      size,
+      to: "sophia",
+    });
+    assert.equal(offer.t, "file_ready");
+    const xfer = (offer as { xfer: number }).xfer;
+    for (let i = 0; i < 4; i++) {
+      jojo.client.post(
+        { t: "file_chunk", xfer, offset: i * FILE_CHUNK_BYTES },
+        new Uint8Array(FILE_CHUNK_BYTES),
+        true,
+      );
+    }
+    const status = /^big\.bin from jojo .*%/;
+    await pane.waitFor(
+      "the progress row",
+      (l) => l.some((line) => status.test(line)),
+    );
+    const reply = "short reply, typed while a file comes in";
+    await pane.type(reply);
+    await say("a line during the transfer");
+    await assertScreen(reply);
+    const during = await pane.lines();
+    assert.ok(
+      status.test(during[during.indexOf(`sophia> ${reply}`) - 1] ?? ""),
+      during.join("\n"),
+    );
+    jojo.client.post({ t: "file_cancel", xfer, reason: "test over" });
+    await pane.waitFor(
+      "the progress row gone",
+      (l) => !l.some((line) => status.test(line)),
+    );
+    await assertScreen(reply);
+    await send(reply);
+
+    await jojo.quit();
+  },
+});
