@@ -64,9 +64,31 @@ export interface StoreOptions {
    * by others and has been made private (the line says which and how).
    */
   notice?: (line: string) => void;
+  /**
+   * The most bytes the database's pages in use may take; 0 (the default)
+   * for no cap. Past it the oldest messages no one is still owed are
+   * deleted (public ones first, and never the newest of a conversation,
+   * which carries its seq), and if that is not enough `full()` turns true.
+   * Told through `notice` when that happens and when room is back.
+   */
+  maxBytes?: number;
+  /**
+   * The size is read after this many commits, or at the first commit a
+   * second after it was last read, whichever comes first (reading it costs
+   * two PRAGMAs, too much for every message).
+   */
+  capCheckEvery?: number;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+const DEFAULT_CAP_CHECK_EVERY = 256;
+const CAP_CHECK_MS = 1000;
+/** Pruning goes down to this part of the cap, so it does not run at every check. */
+const CAP_TARGET = 0.9;
+/** Messages deleted per statement, and statements per check at most. */
+const PRUNE_BATCH = 256;
+const PRUNE_BATCHES_PER_CHECK = 32;
 
 // Bounds the log left behind after a large transaction; SQLite otherwise
 // keeps the file at its largest size.
@@ -114,10 +136,29 @@ export class SqliteStore implements Store {
   #lastSeq = new Map<string, number>();
   /** Syncs the write-ahead log off the event loop; null: SQLite does it. */
   #walSync: WalSync | null;
+  readonly #maxBytes: number;
+  readonly #capCheckEvery: number;
+  readonly #notice: (line: string) => void;
+  /** Commits since the size was last read, and when it was. */
+  #commitsSinceCheck = 0;
+  #lastCheck = 0;
+  #checking = false;
+  #full = false;
 
-  private constructor(db: DatabaseSync, path: string, walSync: boolean) {
+  private constructor(
+    db: DatabaseSync,
+    path: string,
+    walSync: boolean,
+    options: StoreOptions,
+  ) {
     this.#db = db;
     this.path = path;
+    this.#maxBytes = options.maxBytes ?? 0;
+    this.#capCheckEvery = options.capCheckEvery ?? DEFAULT_CAP_CHECK_EVERY;
+    this.#notice = options.notice ?? (() => {});
+    if (!(this.#maxBytes >= 0) || !(this.#capCheckEvery >= 1)) {
+      throw new RangeError("The store's cap and its check interval");
+    }
     this.#walSync = walSync
       ? new WalSync(path, (reason) => this.#syncFailed(reason))
       : null;
@@ -142,7 +183,10 @@ export class SqliteStore implements Store {
       readSchemaVersion(db, label);
       const walSync = configure(db, memory, options);
       migrate(db, MIGRATIONS, label);
-      return new SqliteStore(db, path, walSync);
+      const store = new SqliteStore(db, path, walSync, options);
+      // A store already past its cap makes room, or says so, at once.
+      store.#checkCap();
+      return store;
     } catch (error) {
       db.close();
       throw translate(error, path);
@@ -199,6 +243,7 @@ export class SqliteStore implements Store {
         this.#touches.clear();
       }
       this.#db.exec(nested ? `RELEASE ${savepoint}` : "COMMIT");
+      if (!nested) this.#afterCommit();
       return result;
     } catch (error) {
       if (!nested) this.#touches.clear();
@@ -214,6 +259,94 @@ export class SqliteStore implements Store {
       this.#depth--;
       if (!nested) this.#publicWriteFailure = null;
     }
+  }
+
+  full(): boolean {
+    return this.#full;
+  }
+
+  /** Reads the size now and then (see StoreOptions.capCheckEvery). */
+  #afterCommit(): void {
+    if (this.#maxBytes === 0 || this.#checking) return;
+    if (
+      ++this.#commitsSinceCheck >= this.#capCheckEvery ||
+      Date.now() - this.#lastCheck >= CAP_CHECK_MS
+    ) {
+      this.#checkCap();
+    }
+  }
+
+  /**
+   * If the pages in use pass the cap, deletes the oldest messages no one is
+   * still owed until they are under CAP_TARGET of it (a bounded amount per
+   * check: the rest at the next); SQLite reuses the freed pages, so the
+   * file stops growing. `full` when nothing is left to delete.
+   */
+  #checkCap(): void {
+    if (this.#maxBytes === 0 || this.#checking) return;
+    this.#checking = true;
+    this.#commitsSinceCheck = 0;
+    this.#lastCheck = Date.now();
+    try {
+      let used = this.usedBytes();
+      let deletable = true;
+      if (used > this.#maxBytes) {
+        const target = this.#maxBytes * CAP_TARGET;
+        for (
+          let batch = 0;
+          batch < PRUNE_BATCHES_PER_CHECK && used > target;
+          batch++
+        ) {
+          const deleted = this.transaction(() =>
+            this.#run(PRUNE_PUBLIC_SQL, PRUNE_BATCH) ||
+            this.#run(PRUNE_OWED_NOTHING_SQL, PRUNE_BATCH)
+          );
+          used = this.usedBytes();
+          if (deleted === 0) {
+            deletable = false;
+            break;
+          }
+        }
+      }
+      this.#setFull(used > this.#maxBytes && !deletable, used);
+    } catch (error) {
+      // The messages stay; writing goes on while the disk lets it.
+      this.#notice(
+        `Could not make room in the store: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      );
+    } finally {
+      this.#checking = false;
+    }
+  }
+
+  #setFull(full: boolean, used: number): void {
+    if (full === this.#full) return;
+    this.#full = full;
+    const mib = (bytes: number) => (bytes / (1024 * 1024)).toFixed(1);
+    this.#notice(
+      full
+        ? `The store is full (${mib(used)} MiB in use, its cap is ${
+          mib(this.#maxBytes)
+        } MiB) and holds only messages still owed to someone: new messages are refused until they are delivered or the cap is raised (--max-store-mb)`
+        : `The store has room again (${
+          mib(used)
+        } MiB in use): new messages are accepted`,
+    );
+  }
+
+  /**
+   * Bytes in the database's pages in use (free pages left out: SQLite
+   * reuses them). Two PRAGMAs: cheap, but not for every message.
+   */
+  usedBytes(): number {
+    const row = this.#get(
+      `SELECT (p.page_count - f.freelist_count) * s.page_size AS n
+       FROM pragma_page_count() p, pragma_freelist_count() f,
+            pragma_page_size() s`,
+    );
+    return Number(row?.n ?? 0);
   }
 
   close(): void {
@@ -901,6 +1034,43 @@ export class SqliteStore implements Store {
     }
   }
 }
+
+/**
+ * The oldest public messages but the newest (it carries the room's seq).
+ * Public history is open to all: no one is owed it.
+ */
+const PRUNE_PUBLIC_SQL = `
+  DELETE FROM messages WHERE id IN (
+    SELECT id FROM messages
+    WHERE kind = 'public'
+      AND id < (SELECT max(id) FROM messages WHERE kind = 'public')
+    ORDER BY id LIMIT ?)`;
+
+/**
+ * The oldest private and group messages that have reached everyone they
+ * were for (a delivery still pending keeps its message), but the newest of
+ * each conversation (it carries the conversation's seq). Their delivery rows
+ * go with them (ON DELETE CASCADE).
+ */
+const PRUNE_OWED_NOTHING_SQL = `
+  DELETE FROM messages WHERE id IN (
+    SELECT m.id FROM messages m
+    WHERE m.kind <> 'public'
+      AND NOT EXISTS (
+        SELECT 1 FROM deliveries d
+        WHERE d.message_id = m.id AND d.delivered = 0)
+      AND CASE m.kind
+        WHEN 'group' THEN EXISTS (
+          SELECT 1 FROM messages n
+          WHERE n.kind = 'group' AND n.group_key = m.group_key
+            AND n.id > m.id)
+        ELSE EXISTS (
+          SELECT 1 FROM messages n
+          WHERE n.kind = 'private' AND n.id > m.id
+            AND ((n.from_key = m.from_key AND n.to_key = m.to_key)
+              OR (n.from_key = m.to_key AND n.to_key = m.from_key)))
+      END
+    ORDER BY m.id LIMIT ?)`;
 
 /** Values per pending public message: id, seq, ts, from_key, from_name, body. */
 const PUBLIC_COLUMNS = 6;
