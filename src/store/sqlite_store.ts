@@ -144,6 +144,13 @@ export class SqliteStore implements Store {
   #lastCheck = 0;
   #checking = false;
   #full = false;
+  /**
+   * Whether something may have become deletable since pruning last found
+   * nothing (a delivery marked done, a newer message in a conversation):
+   * until then a full store does not scan its messages again at every
+   * check, which would cost the most exactly when it is under attack.
+   */
+  #mayHaveRoom = true;
 
   private constructor(
     db: DatabaseSync,
@@ -289,8 +296,8 @@ export class SqliteStore implements Store {
     this.#lastCheck = Date.now();
     try {
       let used = this.usedBytes();
-      let deletable = true;
-      if (used > this.#maxBytes) {
+      let deletable = this.#mayHaveRoom || !this.#full;
+      if (used > this.#maxBytes && deletable) {
         const target = this.#maxBytes * CAP_TARGET;
         for (
           let batch = 0;
@@ -304,6 +311,7 @@ export class SqliteStore implements Store {
           used = this.usedBytes();
           if (deleted === 0) {
             deletable = false;
+            this.#mayHaveRoom = false;
             break;
           }
         }
@@ -577,6 +585,7 @@ export class SqliteStore implements Store {
   // Messages.
 
   appendPublic(message: NewPublicMessage): MessagePosition {
+    this.#mayHaveRoom = true;
     const position = this.#nextPosition(
       PUBLIC_CONVERSATION,
       () =>
@@ -675,6 +684,7 @@ export class SqliteStore implements Store {
   }
 
   appendMessage(message: NewMessage): MessagePosition {
+    this.#mayHaveRoom = true;
     const toKey = message.kind === "private" ? message.toKey : null;
     const groupKey = message.kind === "group" ? message.groupKey : null;
     // One statement is atomic by itself; a savepoint per public message
@@ -762,7 +772,7 @@ export class SqliteStore implements Store {
     const [where, key] = conversation.kind === "group"
       ? ["m.kind = 'group' AND m.group_key = ?", conversation.groupKey]
       : ["m.kind = 'private' AND m.from_key = ?", conversation.otherKey];
-    return this.#run(
+    return this.#delivered(this.#run(
       `UPDATE deliveries SET delivered = 1
        WHERE user_key = ? AND delivered = 0 AND message_id IN (
          SELECT d.message_id FROM deliveries d
@@ -774,16 +784,22 @@ export class SqliteStore implements Store {
       key,
       seq,
       maxId,
-    );
+    ));
   }
 
   markDelivered(messageId: number, userKey: string): boolean {
-    return this.#run(
+    return this.#delivered(this.#run(
       `UPDATE deliveries SET delivered = 1
        WHERE message_id = ? AND user_key = ? AND delivered = 0`,
       messageId,
       userKey,
-    ) > 0;
+    )) > 0;
+  }
+
+  /** Deliveries marked done may leave messages no one is owed: room. */
+  #delivered(changes: number): number {
+    if (changes > 0) this.#mayHaveRoom = true;
+    return changes;
   }
 
   requeueSince(userKey: string, since: number): number {
