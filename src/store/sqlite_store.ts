@@ -299,15 +299,21 @@ export class SqliteStore implements Store {
       let deletable = this.#mayHaveRoom || !this.#full;
       if (used > this.#maxBytes && deletable) {
         const target = this.#maxBytes * CAP_TARGET;
+        // What a batch passed over stays owed: the next one starts past it.
+        let after = 0;
         for (
           let batch = 0;
           batch < PRUNE_BATCHES_PER_CHECK && used > target;
           batch++
         ) {
-          const deleted = this.transaction(() =>
-            this.#run(PRUNE_PUBLIC_SQL, PRUNE_BATCH) ||
-            this.#run(PRUNE_OWED_NOTHING_SQL, PRUNE_BATCH)
-          );
+          const deleted = this.transaction(() => {
+            const publicOnes = this.#run(PRUNE_PUBLIC_SQL, PRUNE_BATCH);
+            if (publicOnes > 0) return publicOnes;
+            const ids = this.#all(PRUNE_OWED_NOTHING_SQL, after, PRUNE_BATCH)
+              .map((row) => integer(row, "id"));
+            after = Math.max(after, ...ids);
+            return ids.length;
+          });
           used = this.usedBytes();
           if (deleted === 0) {
             deletable = false;
@@ -1065,13 +1071,14 @@ const PRUNE_PUBLIC_SQL = `
 /**
  * The oldest private and group messages that have reached everyone they
  * were for (a delivery still pending keeps its message), but the newest of
- * each conversation (it carries the conversation's seq). Their delivery rows
- * go with them (ON DELETE CASCADE).
+ * each conversation (it carries the conversation's seq), from past an id
+ * (those before it were passed over as owed). Their delivery rows go with
+ * them (ON DELETE CASCADE). Returns the ids deleted.
  */
 const PRUNE_OWED_NOTHING_SQL = `
   DELETE FROM messages WHERE id IN (
     SELECT m.id FROM messages m
-    WHERE m.kind <> 'public'
+    WHERE m.kind <> 'public' AND m.id > ?
       AND NOT EXISTS (
         SELECT 1 FROM deliveries d
         WHERE d.message_id = m.id AND d.delivered = 0)
@@ -1086,7 +1093,8 @@ const PRUNE_OWED_NOTHING_SQL = `
             AND ((n.from_key = m.from_key AND n.to_key = m.to_key)
               OR (n.from_key = m.to_key AND n.to_key = m.from_key)))
       END
-    ORDER BY m.id LIMIT ?)`;
+    ORDER BY m.id LIMIT ?)
+  RETURNING id`;
 
 /** Values per pending public message: id, seq, ts, from_key, from_name, body. */
 const PUBLIC_COLUMNS = 6;

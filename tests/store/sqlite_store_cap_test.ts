@@ -170,3 +170,41 @@ Deno.test("SqliteStore with maxBytes 0 or none keeps every message", () => {
 Deno.test("openStore refuses a negative cap", () => {
   assert.throws(() => openStore(":memory:", { maxBytes: -1 }), RangeError);
 });
+
+Deno.test("SqliteStore with maxBytes deletes delivered messages past older ones still owed, batch after batch", () => {
+  const store = openStore(":memory:", {
+    maxBytes: 160 * KIB,
+    capCheckEvery: 1,
+  });
+  try {
+    store.ensureUser("a", "a", 1);
+    store.ensureUser("b", "b", 1);
+    const tell = (i: number, delivered: boolean) =>
+      store.appendMessage({
+        ts: i,
+        kind: "private",
+        toKey: "b",
+        fromKey: "a",
+        fromName: "a",
+        body: new TextEncoder().encode(`${i} `.padEnd(60, "z")),
+        recipients: [{ userKey: "b", delivered }],
+      }).id;
+    // One transaction, checked once after it: the owed ones come first, so
+    // every batch of the prune (256 messages) has to pass them.
+    const owed: number[] = [];
+    store.transaction(() => {
+      for (let i = 0; i < 300; i++) owed.push(tell(i, false));
+      for (let i = 300; i < 2000; i++) tell(i, true);
+    });
+    assert.ok(store.usedBytes() <= 160 * KIB, `${store.usedBytes()} bytes`);
+    assert.equal(store.full(), false);
+    assert.deepEqual(store.pendingFor("b", 1000).map((m) => m.id), owed);
+    const left = store.history(
+      { kind: "private", viewerKey: "b", otherKey: "a" },
+      2000,
+    ).length;
+    assert.ok(left < 2000 - 2 * 256, `${left} left: more than two batches`);
+  } finally {
+    store.close();
+  }
+});
