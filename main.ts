@@ -116,7 +116,11 @@ async function serve(
   if (dataDir !== ":memory:") prepareDataDir(dataDir);
   const store = openStore(
     dataDir === ":memory:" ? ":memory:" : join(dataDir, DATABASE_FILE),
-    { synchronous: command.sync, notice: (line) => console.log(line) },
+    {
+      synchronous: command.sync,
+      notice: (line) => console.log(line),
+      maxBytes: command.maxStoreBytes,
+    },
   );
   let server;
   try {

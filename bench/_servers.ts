@@ -166,6 +166,9 @@ export async function liftedLimits(): Promise<
     ["--handshake-rate", "0"],
     ["--max-unfinished", "20000"],
     ["--max-unfinished-per-address", "20000"],
+    // What all the connections of one address may send and have queued.
+    ["--rate-per-address", "0"],
+    ["--max-backlog-per-address-mb", "0"],
   ];
   const args: string[] = [];
   const missing: string[] = [];

@@ -10,7 +10,10 @@ import {
   Option,
 } from "commander";
 import { DEFAULT_MAX_FILE_BYTES, DEFAULT_PORT } from "./protocol/limits.ts";
-import type { ConnectionLimits } from "./server/config.ts";
+import {
+  type ConnectionLimits,
+  DEFAULT_MAX_STORE_BYTES,
+} from "./server/config.ts";
 import { ACCEPT_POLICIES, type AcceptPolicy } from "./client/consent.ts";
 
 export const VERSION = "0.1.0";
@@ -41,6 +44,8 @@ export type CliCommand =
     sync: "FULL" | "NORMAL";
     /** Only the limits given on the command line; the rest keep their defaults. */
     connectionLimits: Partial<ConnectionLimits>;
+    /** The most the database's pages in use may take; 0 for no cap. */
+    maxStoreBytes: number;
   }
   | {
     cmd: "connect";
@@ -241,6 +246,30 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     )
     .addOption(
       countOption(
+        "--rate-per-address <n>",
+        "messages per second from one address, all its connections together, 0 for no limit (default 60)",
+      ),
+    )
+    .addOption(
+      countOption(
+        "--burst-per-address <n>",
+        "messages one address may send in a burst above that rate (default 120)",
+      ),
+    )
+    .addOption(
+      countOption(
+        "--max-backlog-per-address-mb <n>",
+        "MiB queued for the clients of one address together before the one with the most is cut off as not reading, 0 for no limit (default 64)",
+      ),
+    )
+    .addOption(
+      countOption(
+        "--max-store-mb <n>",
+        "largest the database may grow, in MiB: past it the oldest messages no one is owed are deleted, then new ones refused; 0 for no cap",
+      ).default(DEFAULT_MAX_STORE_BYTES / (1024 * 1024)),
+    )
+    .addOption(
+      countOption(
         "--handshake-rate <n>",
         "new connections (handshakes) per second from one address, 0 for no limit (default 10)",
       ),
@@ -275,6 +304,10 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         maxPerAddress?: number;
         rate?: number;
         burst?: number;
+        ratePerAddress?: number;
+        burstPerAddress?: number;
+        maxBacklogPerAddressMb?: number;
+        maxStoreMb: number;
         handshakeRate?: number;
         handshakeBurst?: number;
         maxUnfinished?: number;
@@ -300,6 +333,16 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
             : { maxConnectionsPerAddress: opts.maxPerAddress }),
           ...(opts.rate === undefined ? {} : { messagesPerSecond: opts.rate }),
           ...(opts.burst === undefined ? {} : { messageBurst: opts.burst }),
+          ...(opts.ratePerAddress === undefined
+            ? {}
+            : { messagesPerSecondPerAddress: opts.ratePerAddress }),
+          ...(opts.burstPerAddress === undefined
+            ? {}
+            : { messageBurstPerAddress: opts.burstPerAddress }),
+          ...(opts.maxBacklogPerAddressMb === undefined ? {} : {
+            maxBacklogBytesPerAddress: opts.maxBacklogPerAddressMb * 1024 *
+              1024,
+          }),
           ...(opts.handshakeRate === undefined
             ? {}
             : { handshakesPerSecond: opts.handshakeRate }),
@@ -313,6 +356,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
             ? {}
             : { maxUnfinishedPerAddress: opts.maxUnfinishedPerAddress }),
         },
+        maxStoreBytes: opts.maxStoreMb * 1024 * 1024,
       };
     });
 

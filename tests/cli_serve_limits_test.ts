@@ -41,3 +41,32 @@ Deno.test("parseCommandLine takes --max-unfinished and --max-unfinished-per-addr
     maxUnfinishedPerAddress: 0,
   });
 });
+
+Deno.test("parseCommandLine takes the per-address limits of chat serve, and --max-store-mb in bytes", () => {
+  const command = parseCommandLine([
+    "serve",
+    "--rate-per-address",
+    "0",
+    "--burst-per-address",
+    "500",
+    "--max-backlog-per-address-mb",
+    "16",
+    "--max-store-mb",
+    "10",
+  ]);
+  assert.equal(command.cmd, "serve");
+  if (command.cmd !== "serve") return;
+  assert.deepEqual(command.connectionLimits, {
+    messagesPerSecondPerAddress: 0,
+    messageBurstPerAddress: 500,
+    maxBacklogBytesPerAddress: 16 * 1024 * 1024,
+  });
+  assert.equal(command.maxStoreBytes, 10 * 1024 * 1024);
+});
+
+Deno.test("parseCommandLine caps the store at 1 GiB by default, and 0 means no cap", () => {
+  const command = parseCommandLine(["serve"]);
+  assert.equal(command.cmd === "serve" && command.maxStoreBytes, 1024 ** 3);
+  const none = parseCommandLine(["serve", "--max-store-mb", "0"]);
+  assert.equal(none.cmd === "serve" && none.maxStoreBytes, 0);
+});

@@ -21,6 +21,14 @@ export interface ConnectionLimits {
   /** Messages allowed in a burst above the rate. */
   messageBurst: number;
   /**
+   * Chat messages and commands per second from one address (an IPv6 /64),
+   * all its connections together: without it, each connection an address
+   * may hold multiplies its rate. 0 turns it off.
+   */
+  messagesPerSecondPerAddress: number;
+  /** Messages one address may send in a burst above its rate. */
+  messageBurstPerAddress: number;
+  /**
    * `history` requests per second per connection, on top of the message
    * rate: each reply may hold 256 KiB read from the disk. 0 turns it off.
    */
@@ -31,6 +39,13 @@ export interface ConnectionLimits {
   floodStrikes: number;
   /** Bytes queued for one client before it counts as not reading and is cut off. */
   maxBacklogBytes: number;
+  /**
+   * Bytes queued for all the connections of one address (an IPv6 /64)
+   * together: past it, the one with the most queued is cut off as not
+   * reading. Without it, each connection an address may hold multiplies
+   * maxBacklogBytes. 0 turns it off.
+   */
+  maxBacklogBytesPerAddress: number;
   /** Seconds of silence before the server pings; no pong in as long again closes. */
   idleTimeoutSeconds: number;
   /**
@@ -81,10 +96,14 @@ export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object
     registerTimeoutMs: 60_000,
     messagesPerSecond: 20,
     messageBurst: 40,
+    // Three connections' worth: a few clients behind one address chat freely.
+    messagesPerSecondPerAddress: 60,
+    messageBurstPerAddress: 120,
     historyPerSecond: 1,
     historyBurst: 5,
     floodStrikes: 50,
     maxBacklogBytes: 32 * 1024 * 1024,
+    maxBacklogBytesPerAddress: 64 * 1024 * 1024,
     idleTimeoutSeconds: 30,
     // The largest sealed frame; the handshake's texts are far smaller.
     maxPayloadBytes: MAX_FRAME_BYTES,
@@ -99,3 +118,10 @@ export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object
     maxUnfinished: 256,
     maxUnfinishedPerAddress: 8,
   });
+
+/**
+ * The largest the server's database may grow (its pages in use), in bytes:
+ * past it the oldest messages no one is still owed are deleted, and if that
+ * is not enough new messages are refused. 0 means no cap.
+ */
+export const DEFAULT_MAX_STORE_BYTES = 1024 * 1024 * 1024;

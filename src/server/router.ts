@@ -426,7 +426,7 @@ function say(
   body: Uint8Array,
   now: Timestamp,
 ): Outbound[] {
-  const invalid = checkBody(session.id, re, body);
+  const invalid = checkBody(state, session.id, re, body);
   if (invalid !== null) return invalid;
   state.recordMessage(session.id, now);
   // Public history is open to all, so no recipient rows are needed.
@@ -454,7 +454,7 @@ function privateMessage(
   body: Uint8Array,
   now: Timestamp,
 ): Outbound[] {
-  const invalid = checkBody(session.id, re, body);
+  const invalid = checkBody(state, session.id, re, body);
   if (invalid !== null) return invalid;
   const recipient = state.sessionByName(to);
   // Someone known but offline gets it when they next connect.
@@ -509,7 +509,7 @@ function groupMessage(
   body: Uint8Array,
   now: Timestamp,
 ): Outbound[] {
-  const invalid = checkBody(session.id, re, body);
+  const invalid = checkBody(state, session.id, re, body);
   if (invalid !== null) return invalid;
   const group = state.group(name);
   if (group === undefined) return noSuchGroup(session.id, re, name);
@@ -708,7 +708,12 @@ function cap<T>(items: T[]): { shown: T[]; more: { more?: number } } {
 }
 
 /** An error reply for an empty or oversized body, or null if it is fine. */
+/**
+ * A refusal for a message that cannot be taken: empty, too long, or no room
+ * left in the store (Store.full); null if it can.
+ */
 function checkBody(
+  state: ServerState,
   from: ConnId,
   re: number,
   body: Uint8Array,
@@ -724,8 +729,15 @@ function checkBody(
       `ERROR: Message is too long (the limit is ${MAX_TEXT_CHARS} characters, or ${MAX_TEXT_BYTES} bytes of UTF-8)`,
     );
   }
+  if (state.store?.full() === true) {
+    return fail(from, re, "limit", STORE_FULL);
+  }
   return null;
 }
+
+/** The store keeps only messages still owed to someone, up to its cap. */
+export const STORE_FULL =
+  "ERROR: The server's storage is full; ask the host to make room";
 
 function noSuchGroup(from: ConnId, re: number, name: string): Outbound[] {
   const shown = echo(name);

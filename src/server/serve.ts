@@ -34,7 +34,8 @@ import {
   StoreBindings,
 } from "./identity_gate.ts";
 import { LogLimiter } from "./log_limiter.ts";
-import { TokenBucket } from "./rate_limit.ts";
+import { GroupBacklog } from "./group_backlog.ts";
+import { KeyedTokenBuckets, TokenBucket } from "./rate_limit.ts";
 import { Semaphore } from "./semaphore.ts";
 import { type ConnId, type ServerLimits, ServerState } from "./state.ts";
 import { type EdgeConnection, startEdge } from "./ws_edge.ts";
@@ -69,6 +70,14 @@ export interface RunningServer {
 }
 
 const NOT_READING = "you are not reading your messages fast enough";
+
+/**
+ * An address's queued bytes are summed each time one of its connections'
+ * backlog grows by this part of the budget (group_backlog.ts): 64 MiB / 256
+ * = 256 KiB, so 64 connections pass the budget by 16 MiB at most.
+ */
+const BACKLOG_STEPS = 256;
+const MIN_BACKLOG_STEP_BYTES = 16 * 1024;
 
 /** How long shutdown waits for peers to acknowledge the close. */
 const SHUTDOWN_GRACE_MS = 2000;
@@ -191,6 +200,19 @@ export async function startServer(
   const conns = new Set<EdgeConnection>();
   const admission = new AdmissionPolicy(limits);
   const decrypts = new Semaphore(limits.maxDecryptsInFlight);
+  // What all the connections of one address may send and have queued
+  // together: otherwise each connection it may open multiplies its limits.
+  const addressBuckets = new KeyedTokenBuckets(
+    limits.messagesPerSecondPerAddress,
+    limits.messageBurstPerAddress,
+  );
+  const addressBacklogs = new GroupBacklog<ConnId>(
+    limits.maxBacklogBytesPerAddress,
+    Math.max(
+      MIN_BACKLOG_STEP_BYTES,
+      Math.ceil(limits.maxBacklogBytesPerAddress / BACKLOG_STEPS),
+    ),
+  );
   /** When each connection last sent us anything. */
   const lastHeard = new Map<ConnId, number>();
   let nextId = 1;
@@ -356,11 +378,14 @@ export async function startServer(
         else if (shared !== null) channel.sendBulk(shared);
         else channel.sendEncoded(bytes);
         // A client that does not read must not grow our memory without bound.
+        const estimate = channel.backlogEstimate;
         if (
-          channel.backlogEstimate > limits.maxBacklogBytes &&
+          estimate > limits.maxBacklogBytes &&
           channel.backlog > limits.maxBacklogBytes
         ) {
           dismiss(id, channel, NOT_READING);
+        } else if (addressBacklogs.crossed(id, estimate)) {
+          checkAddressBacklog(id);
         }
       }
     }
@@ -435,7 +460,24 @@ export async function startServer(
     });
   }
 
-  /** Ends a connection for breaking a rule: an encrypted goodbye, then close. */
+  /**
+   * Cuts off the connection with the most queued in `id`'s address group if
+   * the group's total passed its budget: the rest of the group keeps going.
+   */
+  function checkAddressBacklog(id: ConnId): void {
+    const over = addressBacklogs.over(id, queuedFor);
+    if (over === null) return;
+    const channel = channels.get(over.largest);
+    if (channel === undefined) return addressBacklogs.remove(over.largest);
+    refusals.log(
+      `backlog:${groupOf(id)}`,
+      `${
+        groupOf(id)
+      } has ${over.total} bytes queued for its connections, over its ${limits.maxBacklogBytesPerAddress}: cutting off the one with the most`,
+    );
+    dismiss(over.largest, channel, NOT_READING);
+  }
+
   /** Refusals at a limit are logged (once per kind and address), like the others. */
   function noteRefusals(id: ConnId, out: readonly Outbound[]): void {
     const channel = channels.get(id);
@@ -471,6 +513,7 @@ export async function startServer(
     }
   }
 
+  /** Ends a connection for breaking a rule: an encrypted goodbye, then close. */
   function dismiss(
     id: ConnId,
     channel: SecureChannel,
@@ -480,6 +523,7 @@ export async function startServer(
     if (!channels.has(id)) return;
     requeueUnconfirmed(id);
     channels.delete(id);
+    addressBacklogs.remove(id);
     waiting.delete(id);
     refusals.log(
       `dismiss:${groupOf(id)}`,
@@ -530,6 +574,7 @@ export async function startServer(
     const id = nextId++;
     channels.set(id, channel);
     groups.set(id, group);
+    addressBacklogs.add(id, group);
     connect(state, id);
     registrationDeadlines.set(id, Date.now() + limits.registerTimeoutMs);
     scheduleRegistrationSweep();
@@ -601,8 +646,13 @@ export async function startServer(
             break;
           }
           const now = Date.now();
+          // The address's shared bucket is taken from only when the
+          // connection's own has a token: a connection held to its own rate
+          // does not use up its neighbours'.
           if (
-            (!FILE_DATA.has(message.t) && !bucket.take(now)) ||
+            (!FILE_DATA.has(message.t) &&
+              !(bucket.peek(now) && addressBuckets.take(group, now) &&
+                bucket.take(now))) ||
             (message.t === "history" && !historyBucket.take(now))
           ) {
             // Dropped silently: it has no reply to refuse, and what it
@@ -722,6 +772,7 @@ export async function startServer(
       }
       lastHeard.delete(id);
       groups.delete(id);
+      addressBacklogs.remove(id);
     }
   }
 

@@ -64,9 +64,31 @@ export interface StoreOptions {
    * by others and has been made private (the line says which and how).
    */
   notice?: (line: string) => void;
+  /**
+   * The most bytes the database's pages in use may take; 0 (the default)
+   * for no cap. Past it the oldest messages no one is still owed are
+   * deleted (public ones first, and never the newest of a conversation,
+   * which carries its seq), and if that is not enough `full()` turns true.
+   * Told through `notice` when that happens and when room is back.
+   */
+  maxBytes?: number;
+  /**
+   * The size is read after this many commits, or at the first commit a
+   * second after it was last read, whichever comes first (reading it costs
+   * two PRAGMAs, too much for every message).
+   */
+  capCheckEvery?: number;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+const DEFAULT_CAP_CHECK_EVERY = 256;
+const CAP_CHECK_MS = 1000;
+/** Pruning goes down to this part of the cap, so it does not run at every check. */
+const CAP_TARGET = 0.9;
+/** Messages deleted per statement, and statements per check at most. */
+const PRUNE_BATCH = 256;
+const PRUNE_BATCHES_PER_CHECK = 32;
 
 // Bounds the log left behind after a large transaction; SQLite otherwise
 // keeps the file at its largest size.
@@ -114,10 +136,36 @@ export class SqliteStore implements Store {
   #lastSeq = new Map<string, number>();
   /** Syncs the write-ahead log off the event loop; null: SQLite does it. */
   #walSync: WalSync | null;
+  readonly #maxBytes: number;
+  readonly #capCheckEvery: number;
+  readonly #notice: (line: string) => void;
+  /** Commits since the size was last read, and when it was. */
+  #commitsSinceCheck = 0;
+  #lastCheck = 0;
+  #checking = false;
+  #full = false;
+  /**
+   * Whether something may have become deletable since pruning last found
+   * nothing (a delivery marked done, a newer message in a conversation):
+   * until then a full store does not scan its messages again at every
+   * check, which would cost the most exactly when it is under attack.
+   */
+  #mayHaveRoom = true;
 
-  private constructor(db: DatabaseSync, path: string, walSync: boolean) {
+  private constructor(
+    db: DatabaseSync,
+    path: string,
+    walSync: boolean,
+    options: StoreOptions,
+  ) {
     this.#db = db;
     this.path = path;
+    this.#maxBytes = options.maxBytes ?? 0;
+    this.#capCheckEvery = options.capCheckEvery ?? DEFAULT_CAP_CHECK_EVERY;
+    this.#notice = options.notice ?? (() => {});
+    if (!(this.#maxBytes >= 0) || !(this.#capCheckEvery >= 1)) {
+      throw new RangeError("The store's cap and its check interval");
+    }
     this.#walSync = walSync
       ? new WalSync(path, (reason) => this.#syncFailed(reason))
       : null;
@@ -142,7 +190,10 @@ export class SqliteStore implements Store {
       readSchemaVersion(db, label);
       const walSync = configure(db, memory, options);
       migrate(db, MIGRATIONS, label);
-      return new SqliteStore(db, path, walSync);
+      const store = new SqliteStore(db, path, walSync, options);
+      // A store already past its cap makes room, or says so, at once.
+      store.#checkCap();
+      return store;
     } catch (error) {
       db.close();
       throw translate(error, path);
@@ -199,6 +250,7 @@ export class SqliteStore implements Store {
         this.#touches.clear();
       }
       this.#db.exec(nested ? `RELEASE ${savepoint}` : "COMMIT");
+      if (!nested) this.#afterCommit();
       return result;
     } catch (error) {
       if (!nested) this.#touches.clear();
@@ -214,6 +266,101 @@ export class SqliteStore implements Store {
       this.#depth--;
       if (!nested) this.#publicWriteFailure = null;
     }
+  }
+
+  full(): boolean {
+    return this.#full;
+  }
+
+  /** Reads the size now and then (see StoreOptions.capCheckEvery). */
+  #afterCommit(): void {
+    if (this.#maxBytes === 0 || this.#checking) return;
+    if (
+      ++this.#commitsSinceCheck >= this.#capCheckEvery ||
+      Date.now() - this.#lastCheck >= CAP_CHECK_MS
+    ) {
+      this.#checkCap();
+    }
+  }
+
+  /**
+   * If the pages in use pass the cap, deletes the oldest messages no one is
+   * still owed until they are under CAP_TARGET of it (a bounded amount per
+   * check: the rest at the next); SQLite reuses the freed pages, so the
+   * file stops growing. `full` when nothing is left to delete.
+   */
+  #checkCap(): void {
+    if (this.#maxBytes === 0 || this.#checking) return;
+    this.#checking = true;
+    this.#commitsSinceCheck = 0;
+    this.#lastCheck = Date.now();
+    try {
+      let used = this.usedBytes();
+      let deletable = this.#mayHaveRoom || !this.#full;
+      if (used > this.#maxBytes && deletable) {
+        const target = this.#maxBytes * CAP_TARGET;
+        // What a batch passed over stays owed: the next one starts past it.
+        let after = 0;
+        for (
+          let batch = 0;
+          batch < PRUNE_BATCHES_PER_CHECK && used > target;
+          batch++
+        ) {
+          const deleted = this.transaction(() => {
+            const publicOnes = this.#run(PRUNE_PUBLIC_SQL, PRUNE_BATCH);
+            if (publicOnes > 0) return publicOnes;
+            const ids = this.#all(PRUNE_OWED_NOTHING_SQL, after, PRUNE_BATCH)
+              .map((row) => integer(row, "id"));
+            after = Math.max(after, ...ids);
+            return ids.length;
+          });
+          used = this.usedBytes();
+          if (deleted === 0) {
+            deletable = false;
+            this.#mayHaveRoom = false;
+            break;
+          }
+        }
+      }
+      this.#setFull(used > this.#maxBytes && !deletable, used);
+    } catch (error) {
+      // The messages stay; writing goes on while the disk lets it.
+      this.#notice(
+        `Could not make room in the store: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      );
+    } finally {
+      this.#checking = false;
+    }
+  }
+
+  #setFull(full: boolean, used: number): void {
+    if (full === this.#full) return;
+    this.#full = full;
+    const mib = (bytes: number) => (bytes / (1024 * 1024)).toFixed(1);
+    this.#notice(
+      full
+        ? `The store is full (${mib(used)} MiB in use, its cap is ${
+          mib(this.#maxBytes)
+        } MiB) and holds only messages still owed to someone: new messages are refused until they are delivered or the cap is raised (--max-store-mb)`
+        : `The store has room again (${
+          mib(used)
+        } MiB in use): new messages are accepted`,
+    );
+  }
+
+  /**
+   * Bytes in the database's pages in use (free pages left out: SQLite
+   * reuses them). Two PRAGMAs: cheap, but not for every message.
+   */
+  usedBytes(): number {
+    const row = this.#get(
+      `SELECT (p.page_count - f.freelist_count) * s.page_size AS n
+       FROM pragma_page_count() p, pragma_freelist_count() f,
+            pragma_page_size() s`,
+    );
+    return Number(row?.n ?? 0);
   }
 
   close(): void {
@@ -444,6 +591,7 @@ export class SqliteStore implements Store {
   // Messages.
 
   appendPublic(message: NewPublicMessage): MessagePosition {
+    this.#mayHaveRoom = true;
     const position = this.#nextPosition(
       PUBLIC_CONVERSATION,
       () =>
@@ -542,6 +690,7 @@ export class SqliteStore implements Store {
   }
 
   appendMessage(message: NewMessage): MessagePosition {
+    this.#mayHaveRoom = true;
     const toKey = message.kind === "private" ? message.toKey : null;
     const groupKey = message.kind === "group" ? message.groupKey : null;
     // One statement is atomic by itself; a savepoint per public message
@@ -629,7 +778,7 @@ export class SqliteStore implements Store {
     const [where, key] = conversation.kind === "group"
       ? ["m.kind = 'group' AND m.group_key = ?", conversation.groupKey]
       : ["m.kind = 'private' AND m.from_key = ?", conversation.otherKey];
-    return this.#run(
+    return this.#delivered(this.#run(
       `UPDATE deliveries SET delivered = 1
        WHERE user_key = ? AND delivered = 0 AND message_id IN (
          SELECT d.message_id FROM deliveries d
@@ -641,16 +790,22 @@ export class SqliteStore implements Store {
       key,
       seq,
       maxId,
-    );
+    ));
   }
 
   markDelivered(messageId: number, userKey: string): boolean {
-    return this.#run(
+    return this.#delivered(this.#run(
       `UPDATE deliveries SET delivered = 1
        WHERE message_id = ? AND user_key = ? AND delivered = 0`,
       messageId,
       userKey,
-    ) > 0;
+    )) > 0;
+  }
+
+  /** Deliveries marked done may leave messages no one is owed: room. */
+  #delivered(changes: number): number {
+    if (changes > 0) this.#mayHaveRoom = true;
+    return changes;
   }
 
   requeueSince(userKey: string, since: number): number {
@@ -901,6 +1056,45 @@ export class SqliteStore implements Store {
     }
   }
 }
+
+/**
+ * The oldest public messages but the newest (it carries the room's seq).
+ * Public history is open to all: no one is owed it.
+ */
+const PRUNE_PUBLIC_SQL = `
+  DELETE FROM messages WHERE id IN (
+    SELECT id FROM messages
+    WHERE kind = 'public'
+      AND id < (SELECT max(id) FROM messages WHERE kind = 'public')
+    ORDER BY id LIMIT ?)`;
+
+/**
+ * The oldest private and group messages that have reached everyone they
+ * were for (a delivery still pending keeps its message), but the newest of
+ * each conversation (it carries the conversation's seq), from past an id
+ * (those before it were passed over as owed). Their delivery rows go with
+ * them (ON DELETE CASCADE). Returns the ids deleted.
+ */
+const PRUNE_OWED_NOTHING_SQL = `
+  DELETE FROM messages WHERE id IN (
+    SELECT m.id FROM messages m
+    WHERE m.kind <> 'public' AND m.id > ?
+      AND NOT EXISTS (
+        SELECT 1 FROM deliveries d
+        WHERE d.message_id = m.id AND d.delivered = 0)
+      AND CASE m.kind
+        WHEN 'group' THEN EXISTS (
+          SELECT 1 FROM messages n
+          WHERE n.kind = 'group' AND n.group_key = m.group_key
+            AND n.id > m.id)
+        ELSE EXISTS (
+          SELECT 1 FROM messages n
+          WHERE n.kind = 'private' AND n.id > m.id
+            AND ((n.from_key = m.from_key AND n.to_key = m.to_key)
+              OR (n.from_key = m.to_key AND n.to_key = m.from_key)))
+      END
+    ORDER BY m.id LIMIT ?)
+  RETURNING id`;
 
 /** Values per pending public message: id, seq, ts, from_key, from_name, body. */
 const PUBLIC_COLUMNS = 6;

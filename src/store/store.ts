@@ -254,6 +254,12 @@ export interface Store {
   durable(): Promise<void> | null;
   /** Closes the database; later calls throw. Closing twice is harmless. */
   close(): void;
+  /**
+   * True while the store is at its size cap and what it may delete to make
+   * room (messages no one is still owed) is gone: new messages must be
+   * refused until that changes. Always false without a cap.
+   */
+  full(): boolean;
 
   // Users.
   getUser(nameKey: string): UserRecord | undefined;

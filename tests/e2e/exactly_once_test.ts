@@ -133,7 +133,7 @@ Deno.test("acknowledgements go in batches while connected: what was shown is not
   const store = openStore(":memory:");
   await using server = await startTestServer({
     store,
-    connectionLimits: { messagesPerSecond: 0 },
+    connectionLimits: { messagesPerSecond: 0, messagesPerSecondPerAddress: 0 },
   });
   try {
     const key = await testIdentity();

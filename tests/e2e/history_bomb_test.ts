@@ -63,6 +63,7 @@ async function historyBomb(peer: TcpChatPeer, count: number): Promise<void> {
 
 const FAST: Partial<ConnectionLimits> = {
   messagesPerSecond: 0,
+  messagesPerSecondPerAddress: 0,
   historyPerSecond: 0,
 };
 
@@ -129,7 +130,11 @@ Deno.test("startServer lets a connection make only historyBurst history requests
   const { store, reads } = countingStore();
   await using server = await startTestServer({
     store,
-    connectionLimits: { messagesPerSecond: 0, historyBurst: 5 },
+    connectionLimits: {
+      messagesPerSecond: 0,
+      messagesPerSecondPerAddress: 0,
+      historyBurst: 5,
+    },
   });
   await using people = await bystanders(server);
   const peer = await TcpChatPeer.connect(server.port, server.spki);

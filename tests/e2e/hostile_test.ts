@@ -682,7 +682,7 @@ Deno.test({
 
 Deno.test("server answers bad_request to negative, NaN, infinite, fractional and 2^53 numbers and keeps the connection", async () => {
   await using server = await startTestServer({
-    connectionLimits: { messagesPerSecond: 0 },
+    connectionLimits: { messagesPerSecond: 0, messagesPerSecondPerAddress: 0 },
   });
   await using users = await bystanders(server);
   await using raw = await registeredRaw(server, "mallory");
@@ -823,7 +823,7 @@ const hostileNames: { what: string; name: string }[] = [
 
 Deno.test("router answers invalid_name to names with controls, escapes, bidi, zero-width and look-alike characters, echoing none of them", async () => {
   await using server = await startTestServer({
-    connectionLimits: { messagesPerSecond: 0 },
+    connectionLimits: { messagesPerSecond: 0, messagesPerSecondPerAddress: 0 },
   });
   await using users = await bystanders(server);
   const jojo = await TestClient.connect(server, "jojo");

@@ -125,7 +125,11 @@ Deno.test("startServer times out each unregistered connection on its own deadlin
 
 Deno.test("startServer cuts off a client that stops reading, without delaying anyone else", async () => {
   await using server = await startTestServer({
-    connectionLimits: { maxBacklogBytes: 256 * 1024, messagesPerSecond: 0 },
+    connectionLimits: {
+      maxBacklogBytes: 256 * 1024,
+      messagesPerSecond: 0,
+      messagesPerSecondPerAddress: 0,
+    },
   });
   const frozen = new Deno.Command(Deno.execPath(), {
     args: [

@@ -257,7 +257,7 @@ Deno.test("every acknowledged message survives a kill -9 of the server mid-traff
   await withDir(async (dir) => {
     await makeKeys(dir);
     // No rate limit: the talker sends as fast as the server answers.
-    let server = serve(dir, 0, dir, "--rate", "0");
+    let server = serve(dir, 0, dir, "--rate", "0", "--rate-per-address", "0");
     try {
       const port = await listeningPort(server);
       const { spki } = await readPublicKeyFile(`${dir}/public.pem`);
@@ -380,7 +380,7 @@ Deno.test("chat connect --trust-first-use remembers a server's key, and refuses 
 
 Deno.test("every missed message is delivered at sign-in, beyond one history page", async () => {
   await using server = await startTestServer({
-    connectionLimits: { messagesPerSecond: 0 },
+    connectionLimits: { messagesPerSecond: 0, messagesPerSecondPerAddress: 0 },
   });
   const key = await testIdentity();
   const jojo = await TestClient.connect(server, "jojo", key);

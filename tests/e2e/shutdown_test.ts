@@ -47,7 +47,7 @@ Deno.test("ChatClient.ended reports a cut connection as not clean, and pending r
 
 Deno.test("ChatClient.quit right after sending: every message before the goodbye is still handled", async () => {
   await using server = await startTestServer({
-    connectionLimits: { messagesPerSecond: 0 },
+    connectionLimits: { messagesPerSecond: 0, messagesPerSecondPerAddress: 0 },
   });
   const listener = await TestClient.connect(server, "listener");
   const talker = await TestClient.connect(server, "talker");

@@ -957,6 +957,12 @@ async function coordinate(options: Options): Promise<number> {
         "0",
         "--max-unfinished-per-address",
         "0",
+        // Nor by what all the connections of one address send and have
+        // queued together.
+        "--rate-per-address",
+        "0",
+        "--max-backlog-per-address-mb",
+        "0",
       ]);
       server = child;
       let announce!: (port: number) => void;
