@@ -31,8 +31,6 @@ import { releaseBuffer } from "../crypto/bytes.ts";
 import { addressGroup } from "./address_group.ts";
 import type { Admission } from "./admission.ts";
 
-/** Connections the kernel may hold for us to accept (capped by somaxconn). */
-const LISTEN_BACKLOG = 4096;
 export interface EdgeOptions {
   hostname: string;
   port: number;
@@ -234,15 +232,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   );
   await new Promise<void>((resolve, reject) => {
     listener.once("error", (error) => reject(denoError(error)));
-    // A deep accept queue: after a restart every client reconnects at once,
-    // and a SYN dropped at a full queue is retried by the kernel only after
-    // 1, 3, 7, 15 s (the bench's 1,000 reconnecting clients overflowed the
-    // default queue 488 times; none with this one).
-    listener.listen({
-      port: options.port,
-      host: options.hostname,
-      backlog: LISTEN_BACKLOG,
-    }, () => {
+    listener.listen(options.port, options.hostname, () => {
       listener.removeAllListeners("error");
       resolve();
     });
