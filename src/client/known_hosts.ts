@@ -17,20 +17,16 @@
  * The functions above the class are pure; the class is the I/O edge.
  */
 
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { DEFAULT_PORT } from "../protocol/limits.ts";
-import { randomBytes, toHex } from "../crypto/bytes.ts";
 import { defaultConfigDir } from "../crypto/identity_files.ts";
-import { createPrivateDir, PRIVATE_FILE_MODE } from "../fs/private_paths.ts";
+import { writePrivateFileAtomically } from "../fs/private_paths.ts";
 
 /** A fingerprint as keys.ts writes it: SHA-256, unpadded base64. */
 export const FINGERPRINT_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
 /** No list of servers comes near this; anything larger is the wrong file. */
 const MAX_KNOWN_HOSTS_BYTES = 4 * 1024 * 1024;
-
-/** Which servers someone talks to is nobody else's business. */
-const KNOWN_HOSTS_MODE = PRIVATE_FILE_MODE;
 
 const KNOWN_HOSTS_FILE = "known_hosts";
 
@@ -352,27 +348,9 @@ async function writeAtomically(path: string, text: string): Promise<void> {
   // Write through a symbolic link (a dotfiles manager's, say) rather than
   // replacing the link with a plain file.
   const target = await Deno.realPath(path).catch(() => path);
-  const parent = dirname(target);
   try {
-    // Exactly 0700 if created here, whatever the umask.
-    createPrivateDir(parent);
+    await writePrivateFileAtomically(target, text);
   } catch (error) {
-    throw new KnownHostsError(
-      `Cannot create folder '${parent}' for known servers: ${
-        describeIoError(error, "write")
-      }`,
-      { cause: error },
-    );
-  }
-  const temporary = `${target}.${toHex(randomBytes(6))}.tmp`;
-  try {
-    await Deno.writeTextFile(temporary, text, {
-      mode: KNOWN_HOSTS_MODE,
-      createNew: true,
-    });
-    await Deno.rename(temporary, target);
-  } catch (error) {
-    await Deno.remove(temporary).catch(() => {});
     throw new KnownHostsError(
       `Cannot save known servers '${path}': ${describeIoError(error, "write")}`,
       { cause: error },

@@ -19,14 +19,12 @@
  * rename) with mode 0600 whatever the umask, in a 0700 folder.
  */
 
-import { dirname, join } from "node:path";
-import { randomBytes, toHex } from "../crypto/bytes.ts";
+import { join } from "node:path";
 import { defaultConfigDir } from "../crypto/identity_files.ts";
+import { writePrivateFileAtomically } from "../fs/private_paths.ts";
 import { FINGERPRINT_PATTERN } from "./known_hosts.ts";
 
 const FILE_NAME = "trusted_senders";
-const FILE_MODE = 0o600;
-const DIR_MODE = 0o700;
 /** No list of senders comes near this; anything larger is the wrong file. */
 const MAX_BYTES = 4 * 1024 * 1024;
 
@@ -181,24 +179,14 @@ async function readText(path: string): Promise<string | null> {
   }
 }
 
-/** Replaces `path` with `text`, mode 0600 whatever the umask. */
+/** Replaces `path` with `text`, mode 0600 in a 0700 folder, whatever the umask. */
 async function writePrivateAtomically(
   path: string,
   text: string,
 ): Promise<void> {
-  const parent = dirname(path);
-  const temporary = `${path}.${toHex(randomBytes(6))}.tmp`;
   try {
-    await Deno.mkdir(parent, { recursive: true, mode: DIR_MODE });
-    await Deno.writeTextFile(temporary, text, {
-      mode: FILE_MODE,
-      createNew: true,
-    });
-    // The mode given at creation is masked by the umask; this is not.
-    if (Deno.build.os !== "windows") await Deno.chmod(temporary, FILE_MODE);
-    await Deno.rename(temporary, path);
+    await writePrivateFileAtomically(path, text);
   } catch (error) {
-    await Deno.remove(temporary).catch(() => {});
     throw new Error(
       `Cannot save trusted senders '${path}': ${
         error instanceof Error ? error.message : String(error)

@@ -10,6 +10,8 @@
  * inherit the ACL of the user's profile.
  */
 
+import { dirname } from "node:path";
+
 /** Only the owner may list, enter or change it. */
 export const PRIVATE_DIR_MODE = 0o700;
 /** Only the owner may read or write it. */
@@ -51,6 +53,33 @@ export function createPrivateDir(path: string): void {
   }
   Deno.mkdirSync(path, { recursive: true, mode: PRIVATE_DIR_MODE });
   if (!existed && hasModes()) Deno.chmodSync(path, PRIVATE_DIR_MODE);
+}
+
+/**
+ * Replaces the file at `path` with `text`, mode 0600, in its private folder
+ * (created 0700 if missing): written to a temporary file beside it and renamed
+ * over it, so a reader sees the old text or the new, never half of it.
+ *
+ * @throws the error of the failing file operation (the temporary file removed)
+ */
+export async function writePrivateFileAtomically(
+  path: string,
+  text: string,
+): Promise<void> {
+  createPrivateDir(dirname(path));
+  const suffix = crypto.getRandomValues(new Uint8Array(6)).toHex();
+  const temporary = `${path}.${suffix}.tmp`;
+  try {
+    // The umask can only remove bits: 0600 at creation stays 0600 or less.
+    await Deno.writeTextFile(temporary, text, {
+      mode: PRIVATE_FILE_MODE,
+      createNew: true,
+    });
+    await Deno.rename(temporary, path);
+  } catch (error) {
+    await Deno.remove(temporary).catch(() => {});
+    throw error;
+  }
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   looseMode,
   restrictMode,
   unprotectedKeyWarning,
+  writePrivateFileAtomically,
 } from "../../src/fs/private_paths.ts";
 
 const unix = Deno.build.os !== "windows";
@@ -33,7 +34,9 @@ async function underUmask(umask: string, code: string): Promise<void> {
       "-c",
       `umask ${umask} && exec "$0" eval "$1"`,
       Deno.execPath(),
-      `import { createPrivateDir } from ${JSON.stringify(MODULE)};\n${code}`,
+      `import { createPrivateDir, writePrivateFileAtomically } from ${
+        JSON.stringify(MODULE)
+      };\n${code}`,
     ],
   }).output();
   if (!output.success) {
@@ -53,6 +56,30 @@ Deno.test({
       const path = join(dir, "a", "b");
       await underUmask("000", `createPrivateDir(${JSON.stringify(path)});`);
       assert.equal(modeOf(path), 0o700);
+    }),
+});
+
+Deno.test({
+  name:
+    "writePrivateFileAtomically writes 0600 in a new 0700 folder under umask 000, and replaces what was there",
+  ignore: !unix,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const path = join(dir, "config", "chat", "trusted_senders");
+      const write = (text: string) =>
+        `await writePrivateFileAtomically(${JSON.stringify(path)}, ${
+          JSON.stringify(text)
+        });`;
+      await underUmask("000", write("first\n"));
+      assert.equal(modeOf(join(dir, "config", "chat")), 0o700);
+      assert.equal(modeOf(join(dir, "config")), 0o700);
+      assert.equal(modeOf(path), 0o600);
+      await writePrivateFileAtomically(path, "second\n");
+      assert.equal(await Deno.readTextFile(path), "second\n");
+      assert.deepEqual(
+        [...Deno.readDirSync(join(dir, "config", "chat"))].map((e) => e.name),
+        ["trusted_senders"],
+      );
     }),
 });
 
