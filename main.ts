@@ -32,6 +32,10 @@ import { DATABASE_FILE, openStore } from "./src/store/sqlite_store.ts";
 import { parseTarget } from "./src/client/target.ts";
 import { openTerminal } from "./src/client/terminal.ts";
 import {
+  diagnosticsOnStderr,
+  writeJsonLine,
+} from "./src/client/json_terminal.ts";
+import {
   keyPairExists,
   readPrivateKeyFile,
   readPublicKeyFile,
@@ -271,7 +275,8 @@ async function connect(
   const identityPath = command.identityPath ?? defaultIdentityPath();
   const { identity, created } = await loadOrCreateIdentity(identityPath);
   if (created) {
-    console.log(
+    // In --json, stdout carries JSON lines only.
+    (command.json ? console.error : console.log)(
       `Created your identity key ${identity.fingerprint} in ${identityPath}`,
     );
   } else {
@@ -282,9 +287,12 @@ async function connect(
     const warning = await sharedFolderWarning(command.downloads);
     if (warning !== null) console.error(warning);
   }
-  const terminal = openTerminal();
+  const terminal = command.json
+    ? diagnosticsOnStderr(openTerminal(true))
+    : openTerminal();
   const trusted = await loadTrustedSenders();
   return await runSession({
+    ...(command.json ? { json: writeJsonLine } : {}),
     url,
     trust,
     identity,
@@ -296,7 +304,9 @@ async function connect(
       ownDownloadsDir: command.downloads === null,
       maxFileBytes: command.maxFileBytes,
       // Nobody can answer for a script: it takes files only when told to.
-      accept: command.acceptFiles ?? (terminal.interactive ? "ask" : "none"),
+      // A program in --json answers offer events with commands.
+      accept: command.acceptFiles ??
+        (terminal.interactive || command.json ? "ask" : "none"),
       trusted,
       // A script's received files are opened only when it asks (--open-with).
       open: command.open && (terminal.interactive || command.openWith !== null),

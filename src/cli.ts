@@ -66,6 +66,8 @@ export type CliCommand =
     acceptFiles: AcceptPolicy | null;
     maxFileBytes: number;
     reconnect: boolean;
+    /** One JSON object per line on stdout for every event (bots, scripts). */
+    json: boolean;
   }
   /** `chat keygen --identity [PATH]`: a user's identity key instead of a server key. */
   | { cmd: "identity"; path: string | null; force: boolean }
@@ -401,6 +403,11 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       "--no-reconnect",
       "exit when the connection drops instead of reconnecting",
     )
+    .option(
+      "--json",
+      "one JSON object per line on stdout for every event; commands as lines or JSON objects on stdin (README: JSON mode)",
+      false,
+    )
     .action((target: string, opts: {
       port?: number;
       pub?: string;
@@ -413,6 +420,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       acceptFiles?: AcceptPolicy;
       maxFileSize: number;
       reconnect: boolean;
+      json: boolean;
     }) => {
       result = {
         cmd: "connect",
@@ -428,6 +436,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         acceptFiles: opts.acceptFiles ?? null,
         maxFileBytes: opts.maxFileSize,
         reconnect: opts.reconnect,
+        json: opts.json,
       };
     });
 

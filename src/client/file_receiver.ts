@@ -36,7 +36,13 @@ export interface ReceiverOptions {
   onProgress?: (offer: FileOfferNotice, received: number) => void;
   /** Called when a transfer ends either way. */
   onFinished?: (offer: FileOfferNotice) => void;
+  /** Called with a file saved, or why an accepted one was not (`--json`). */
+  onResult?: (offer: FileOfferNotice, result: ReceiveResult) => void;
 }
+
+export type ReceiveResult =
+  | { ok: true; name: string; path: string }
+  | { ok: false; reason: string };
 
 export type ConsentAnswer = "accept" | "decline" | "no_answer";
 
@@ -207,6 +213,11 @@ export class FileReceiver {
         } ${from}].`,
     );
     this.#options.print(`Saved to ${sanitizeForTerminal(saved.path)}`);
+    this.#options.onResult?.(offer, {
+      ok: true,
+      name: saved.name,
+      path: saved.path,
+    });
     if (this.#options.open) await this.#open(saved.path, saved.name);
   }
 
@@ -265,6 +276,7 @@ export class FileReceiver {
         sanitizeForTerminal(offer.from)
       } was not received: ${sanitizeForTerminal(reason)}`,
     );
+    this.#options.onResult?.(offer, { ok: false, reason });
   }
 }
 

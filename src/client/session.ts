@@ -20,16 +20,7 @@ import { type ConsentAnswer, FileReceiver } from "./file_receiver.ts";
 import { OfferPrompts } from "./offer_prompts.ts";
 import type { TrustedSenders } from "./trusted_senders.ts";
 import { FileSender, type SendTarget } from "./file_sender.ts";
-import {
-  formatBytes,
-  formatProgress,
-  hasTextBody,
-  renderDeclined,
-  renderSent,
-  renderSentFile,
-  renderServerMessage,
-  type Style,
-} from "./render.ts";
+import { hasTextBody, renderServerMessage, type Style } from "./render.ts";
 import type { Identity } from "../crypto/identity.ts";
 import {
   changedKeyMessage,
@@ -46,6 +37,17 @@ import {
 import { KeyMismatchError } from "../crypto/handshake.ts";
 import type { Terminal } from "./terminal.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
+import { isFailure, type Re, type SessionEvent } from "./session_events.ts";
+import { statusOf, textOf } from "./text_output.ts";
+import { jsonOf } from "./json_output.ts";
+import { type InputAction, parseJsonInput } from "./json_input.ts";
+import { OfferAnswers } from "./offer_answers.ts";
+import {
+  reconnectDelay,
+  type ReconnectState,
+  StateChanges,
+  statusLine,
+} from "./reconnect_status.ts";
 
 /** How the client knows it reached the right server. */
 export type ServerTrust =
@@ -67,6 +69,12 @@ export interface SessionOptions {
   files: FileOptions;
   /** Reconnect automatically when the connection drops (--no-reconnect turns it off). */
   reconnect: boolean;
+  /**
+   * `--json`: every event is written here as one JSON object (without the
+   * newline), input lines may be JSON commands, and `terminal` only reads
+   * input and shows diagnostics (stderr).
+   */
+  json?: (line: string) => void;
 }
 
 export interface FileOptions {
@@ -93,7 +101,16 @@ const REPLY_GRACE_MS = 5000;
 export async function runSession(options: SessionOptions): Promise<number> {
   const { terminal } = options;
   const style: Style = { color: terminal.color, bell: terminal.interactive };
-  terminal.print(`Connecting to ${options.url}`);
+  const output = outputFor(terminal, style, options.json);
+  const emit = output.emit;
+  const connectionError = (reason: string) =>
+    emit({
+      type: "error",
+      re: null,
+      code: "connection",
+      text: `ERROR: ${reason}`,
+    });
+  emit({ type: "notice", text: `Connecting to ${options.url}` });
 
   // The handshake runs while the user types their name; a failure (wrong key,
   // no server) is reported at once rather than after the prompt.
@@ -106,7 +123,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
     // The key's fingerprint is shown and asked about before the name is.
     const reason = await failed;
     if (reason !== null) {
-      terminal.print(`ERROR: ${reason}`);
+      connectionError(reason);
       return 1;
     }
   }
@@ -124,7 +141,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
         ) => (reason === null ? new Promise<never>(() => {}) : { reason })),
       ]);
       if (answer !== null && typeof answer === "object") {
-        terminal.print(`ERROR: ${answer.reason}`);
+        connectionError(answer.reason);
         return 1;
       }
       if (answer === null) return 1;
@@ -133,14 +150,17 @@ export async function runSession(options: SessionOptions): Promise<number> {
     if (client === null) {
       const reason = await failed;
       if (reason !== null) {
-        terminal.print(`ERROR: ${reason}`);
+        connectionError(reason);
         return 1;
       }
       client = await connecting;
-      terminal.print("Handshake Finished. Start AES encrypted transmission");
+      emit({
+        type: "notice",
+        text: "Handshake Finished. Start AES encrypted transmission",
+      });
     }
     const reply = await client.register(name, options.identity, ledger);
-    terminal.print(render(reply, "", style).join("\n"));
+    emit({ type: "incoming", message: reply, text: "" });
     if (reply.t === "welcome") break;
     if (reply.t === "error" && reply.code === "internal") return 1; // the connection is gone
     // A name given on the command line is not asked again.
@@ -159,12 +179,36 @@ export async function runSession(options: SessionOptions): Promise<number> {
     identity: options.identity,
     reconnect: options.reconnect,
     ledger,
+    output,
+    json: options.json !== undefined,
   });
 }
 
-/** Reconnection: delays grow from 1 s to 30 s, each with random jitter. */
-const RECONNECT_FIRST_MS = 1000;
-const RECONNECT_MAX_MS = 30_000;
+/** Where events go: a JSON line each, or lines on the terminal. */
+function outputFor(
+  terminal: Terminal,
+  style: Style,
+  json: ((line: string) => void) | undefined,
+): { emit: (event: SessionEvent) => void; failed: boolean } {
+  const output = {
+    failed: false,
+    emit: (event: SessionEvent) => {
+      if (isFailure(event)) output.failed = true;
+      if (json !== undefined) {
+        const object = jsonOf(event);
+        if (object !== null) json(JSON.stringify(object));
+        return;
+      }
+      const { lines, error } = textOf(event, style);
+      for (const line of lines) {
+        if (error) terminal.printError(line);
+        else terminal.print(line);
+      }
+    },
+  };
+  return output;
+}
+
 /** A script gives up after this many attempts; a person at a terminal never does. */
 const SCRIPT_RECONNECT_ATTEMPTS = 6;
 
@@ -177,10 +221,13 @@ interface ChatContext {
   identity: Identity;
   reconnect: boolean;
   ledger: DeliveryLedger;
+  output: { emit: (event: SessionEvent) => void; failed: boolean };
+  json: boolean;
 }
 
 async function chat(first: ChatClient, context: ChatContext): Promise<number> {
-  const { terminal, style, files } = context;
+  const { terminal, files } = context;
+  const { emit } = context.output;
   const self = first.name!;
   const users = new Set<string>([self]);
   const groups = new Set<string>();
@@ -194,24 +241,40 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     );
   }
 
-  // Transfers in progress, shown in front of the prompt on a terminal.
+  // Transfers in progress (and the connection, while it is down), shown in
+  // front of the prompt on a terminal; events in --json.
   const progress = new Map<string, { line: string; at: number }>();
-  const showProgress = (key: string, line: string | null) => {
-    if (!terminal.interactive) return;
+  let connectionStatus: string | null = null;
+  const updateStatus = () => {
+    const rows = [...progress.values()].map((p) => p.line);
+    if (connectionStatus !== null) rows.unshift(connectionStatus);
+    terminal.setStatus(rows.length === 0 ? null : rows.join(" | "));
+  };
+  const showProgress = (
+    key: string,
+    event: Extract<SessionEvent, { type: "file_progress" }> | null,
+  ) => {
+    if (!terminal.interactive && !context.json) return;
     const now = Date.now();
     const last = progress.get(key);
-    if (line !== null && last && now - last.at < PROGRESS_INTERVAL_MS) return;
-    if (line === null) progress.delete(key);
-    else progress.set(key, { line, at: now });
-    terminal.setStatus(
-      progress.size === 0
-        ? null
-        : [...progress.values()].map((p) => p.line).join(" | "),
-    );
+    if (event !== null && last && now - last.at < PROGRESS_INTERVAL_MS) return;
+    if (event === null) progress.delete(key);
+    else progress.set(key, { line: statusOf(event, now) ?? "", at: now });
+    if (context.json) {
+      if (event !== null) emit(event);
+      return;
+    }
+    updateStatus();
+  };
+  const showConnection = (line: string | null) => {
+    connectionStatus = line;
+    updateStatus();
   };
 
   // Offers are asked about one at a time; an answer is a line of input.
+  // A program (--json) answers each offer event with a command instead.
   const prompts = new OfferPrompts((line) => terminal.print(line));
+  const answers = new OfferAnswers();
   // `server`: the key this connection verified; trust is per server key, so
   // a new server at the same address does not inherit it.
   const consent = async (
@@ -223,6 +286,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       files.accept,
       senderKey(offer) !== null && files.trusted.has(server, senderKey(offer)!),
     );
+    if (context.json) emit({ type: "file_offer", offer });
     switch (decision.kind) {
       case "accept":
         if (decision.note !== null) terminal.print(decision.note);
@@ -232,6 +296,18 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         return "decline";
       case "ask":
         break;
+    }
+    if (context.json) {
+      const outcome = await answers.wait(offer);
+      switch (outcome) {
+        case "accept":
+          return "accept";
+        case "timeout":
+          return "no_answer";
+        case "decline":
+        case "withdrawn":
+          return "decline";
+      }
     }
     const outcome = await prompts.ask(offer);
     switch (outcome) {
@@ -250,7 +326,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
             })`,
           );
         } catch (error) {
-          terminal.print(`ERROR: ${messageOf(error)}`);
+          terminal.printError(`ERROR: ${messageOf(error)}`);
         }
         return "accept";
       case "timeout":
@@ -271,9 +347,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       // File data is not text: decoding each chunk would cost a string as
       // long as the chunk (and a JavaScript heap that grows with the rate).
       const text = hasTextBody(message) ? decodeText(body) : "";
-      for (const line of render(message, text, style)) {
-        terminal.print(line);
-      }
+      emit({ type: "incoming", message, text });
     });
     // Seed tab completion with who and what is there; the replies are not shown.
     void client.request({ t: "list" }).then((r) =>
@@ -286,23 +360,38 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     const receiver = new FileReceiver(client, {
       ...files,
       consent: (offer) => consent(offer, client.serverFingerprint),
-      print: (line) => terminal.print(line),
+      print: (line) => {
+        // A program gets file_received and file_failed events instead.
+        if (!context.json) terminal.print(line);
+      },
+      onResult: (offer, result) =>
+        emit(
+          result.ok
+            ? {
+              type: "file_received",
+              offer,
+              name: result.name,
+              path: result.path,
+            }
+            : { type: "file_failed", offer, reason: result.reason },
+        ),
       onProgress: (offer, received) => {
         if (offer.size < PROGRESS_MIN_BYTES) return;
         if (!receiving.has(offer.xfer)) receiving.set(offer.xfer, Date.now());
-        showProgress(
-          `in:${offer.xfer}`,
-          formatProgress(
-            `${offer.name} from ${offer.from}`,
-            received,
-            offer.size,
-            Date.now() - receiving.get(offer.xfer)!,
-          ),
-        );
+        showProgress(`in:${offer.xfer}`, {
+          type: "file_progress",
+          direction: "in",
+          name: offer.name,
+          peer: offer.from,
+          bytes: received,
+          size: offer.size,
+          elapsedMs: Date.now() - receiving.get(offer.xfer)!,
+        });
       },
       onFinished: (offer) => {
         // A transfer cancelled while its question waits: no answer is needed.
         prompts.withdraw(offer.xfer);
+        answers.withdraw(offer.xfer);
         receiving.delete(offer.xfer);
         showProgress(`in:${offer.xfer}`, null);
       },
@@ -313,97 +402,129 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
 
   const sending = new Set<Promise<void>>();
   let nextSend = 1;
-  const sendFile = (target: SendTarget, path: string) => {
+  const sendFile = (target: SendTarget, path: string, re: Re) => {
     const key = `out:${nextSend++}`;
     const started = Date.now();
-    const label = `${basename(path)} to ${
-      "to" in target ? target.to : target.group
-    }`;
-    const run = link.sender.send(target, expandHome(path), (p) => {
-      if (p.size >= PROGRESS_MIN_BYTES) {
-        showProgress(
-          key,
-          formatProgress(label, p.acked, p.size, Date.now() - started),
-        );
-      }
-    }, (name, size) =>
-      terminal.print(
-        `Offering ${sanitizeForTerminal(name)} (${formatBytes(size)}) to ${
-          sanitizeForTerminal(
-            "to" in target ? target.to : `group ${target.group}`,
-          )
-        }; waiting for an answer.`,
-      ), (declined) => {
-      // Said as soon as the answers are in, not after a long transfer.
-      for (const d of declined) {
-        terminal.print(renderDeclined(d, basename(path)));
-      }
-    }).then((outcome) => {
+    const peer = "to" in target ? target.to : target.group;
+    const run = link.sender.send(
+      target,
+      expandHome(path),
+      (p) => {
+        if (p.size >= PROGRESS_MIN_BYTES) {
+          showProgress(key, {
+            type: "file_progress",
+            direction: "out",
+            name: basename(path),
+            peer,
+            bytes: p.acked,
+            size: p.size,
+            elapsedMs: Date.now() - started,
+          });
+        }
+      },
+      (name, size) => emit({ type: "file_offering", re, name, size, target }),
+      (declined) => {
+        // Said as soon as the answers are in, not after a long transfer.
+        for (const d of declined) {
+          emit({
+            type: "file_declined",
+            re,
+            file: basename(path),
+            declined: d,
+          });
+        }
+      },
+    ).then((outcome) => {
       showProgress(key, null);
-      for (const line of renderSentFile(outcome, target)) {
-        terminal.print(line);
-      }
+      emit({ type: "file_sent", re, target, outcome });
     });
     sending.add(run);
     run.finally(() => sending.delete(run));
+    return run;
   };
 
   // Each command's result is shown in the order the commands were typed, even
   // when a local answer (usage, help) is ready before an earlier server reply.
   let results: Promise<void> = Promise.resolve();
-  const showInOrder = (lines: Promise<string[]>) => {
-    results = results.then(() => lines).then((ready) => {
-      for (const line of ready) terminal.print(line);
-    });
+  const showInOrder = (show: Promise<() => void>): Promise<void> => {
+    results = results.then(() => show).then((run) => run());
+    return results;
   };
 
-  /** Acts on one input line; false when the user asked to leave. */
-  const handle = (line: string): boolean => {
-    // While an offer waits, y / n / a answer it; anything else is chat.
-    if (prompts.answer(line)) return true;
+  /** What a line asks for: in --json, it may be a JSON command. */
+  const parse = (line: string): InputAction | null => {
+    if (context.json) return parseJsonInput(line);
     const command = parseInput(line);
-    if (command === null) return true;
+    return command === null ? null : { kind: "command", command, id: null };
+  };
+
+  /**
+   * Acts on input line number `number`; resolves once its results are
+   * shown, or "quit" when the user asked to leave.
+   */
+  const handle = (line: string, number: number): Promise<void> | "quit" => {
+    // While an offer waits, y / n / a answer it; anything else is chat.
+    if (!context.json && prompts.answer(line)) return Promise.resolve();
+    const action = parse(line);
+    if (action === null) return Promise.resolve();
+    const re = action.id ?? number;
+    switch (action.kind) {
+      case "invalid":
+        return showInOrder(
+          Promise.resolve(() =>
+            emit({ type: "error", re, code: "usage", text: action.message })
+          ),
+        );
+      case "answer":
+        return showInOrder(Promise.resolve(() => {
+          if (!answers.answer(action.xfer, action.accept)) {
+            emit({
+              type: "error",
+              re,
+              code: "no_such_offer",
+              text:
+                `ERROR: No file offer ${action.xfer} is waiting for an answer`,
+            });
+          }
+        }));
+      case "command":
+        break;
+    }
+    const { command } = action;
     switch (command.kind) {
       case "quit":
-        return false;
+        return "quit";
       case "file":
-        sendFile({ to: command.to }, command.path);
-        return true;
+        return sendFile({ to: command.to }, command.path, re);
       case "groupfile":
-        sendFile({ group: command.group }, command.path);
-        return true;
+        return sendFile({ group: command.group }, command.path, re);
+      case "help":
+        return showInOrder(
+          Promise.resolve(() =>
+            emit({ type: "help", re, lines: helpText(command.topic) })
+          ),
+        );
+      case "invalid":
+        return showInOrder(
+          Promise.resolve(() =>
+            emit({ type: "error", re, code: "usage", text: command.message })
+          ),
+        );
       default:
         break;
     }
-    if (isLocal(command)) {
-      showInOrder(Promise.resolve(localReply(command)));
-      return true;
-    }
     const request = withPatience(() => perform(link.client, command)!);
-    // A script sends one command at a time, so a rate-limited server slows it
-    // down instead of refusing half of it; a person types slowly anyway.
-    if (!terminal.interactive) lastRequest = request.then(() => {});
-    showInOrder(request.then((reply) => {
+    return showInOrder(request.then((reply) => {
       learnNames(reply, users, groups);
-      const sent = command.kind === "say" || command.kind === "msg" ||
-        command.kind === "gsay";
-      if (reply.t === "ok" && sent) {
-        // The server may add a note, e.g. that the recipient is offline.
-        return [
-          ...renderSent(command, style),
-          ...(reply.text ? [sanitizeForTerminal(reply.text)] : []),
-        ];
-      }
-      return render(reply, "", style);
+      return () => emit({ type: "reply", re, command, reply });
     }));
-    return true;
   };
 
-  let lastRequest: Promise<void> = Promise.resolve();
-
+  let lineNumber = 0;
   // The line being waited for survives a reconnection, so nothing typed is lost.
   let pendingLine: Promise<string | null> | null = null;
   const nextLine = () => (pendingLine ??= terminal.nextLine());
+  const queue: Queued[] = [];
   for (;;) {
     const event = await Promise.race([
       nextLine().then((line) => ({ line })),
@@ -411,47 +532,74 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     ]);
     if ("line" in event) {
       pendingLine = null;
-      if (event.line === null || !handle(event.line)) break;
-      await lastRequest;
+      if (event.line === null) break;
+      const done = handle(event.line, ++lineNumber);
+      if (done === "quit") break;
+      // A script's commands run one after the other: each one's results
+      // (a file's "sent successfully" too) come before the next one's, and
+      // a rate-limited server slows it down instead of refusing half of it.
+      if (!terminal.interactive) await done;
       continue;
     }
     const { ending } = event;
-    terminal.print(ending.clean ? ending.reason : `ERROR: ${ending.reason}`);
     // A server that dismissed us (a rule was broken) is not pestered again.
     if (
       !context.reconnect ||
       ending.reason.startsWith("Disconnected by the server")
     ) {
+      if (ending.clean) emit({ type: "notice", text: ending.reason });
+      else {
+        emit({
+          type: "error",
+          re: null,
+          code: "connection",
+          text: `ERROR: ${ending.reason}`,
+        });
+      }
       terminal.close();
       return 1;
     }
-    const typed: string[] = [];
-    const next = await reconnect(
-      self,
-      context,
-      typed,
+    const next = await reconnect(self, context, ending.reason, {
+      queue,
       nextLine,
-      () => (pendingLine = null),
-    );
+      consumed: () => (pendingLine = null),
+      number: () => ++lineNumber,
+      reOf: (line, number) => parse(line)?.id ?? number,
+      isQuit: (line) => {
+        const action = parse(line);
+        return action?.kind === "command" && action.command.kind === "quit";
+      },
+      showStatus: showConnection,
+    });
     if (next === null) {
-      for (const line of typed) terminal.print(`Not sent: ${line}`);
+      for (const { line, re } of queue.splice(0)) {
+        emit({
+          type: "error",
+          re,
+          code: "connection",
+          text: `ERROR: Not sent: ${sanitizeForTerminal(line)}`,
+        });
+      }
       terminal.close();
       return 1;
     }
     link = attach(next);
-    terminal.print(`Reconnected as ${self}.`);
+    // What was typed meanwhile goes now, in order, once.
     let quit = false;
-    for (const line of typed) {
-      if (!handle(line)) {
+    for (const { line, number } of queue.splice(0)) {
+      const done = handle(line, number);
+      if (done === "quit") {
         quit = true;
         break;
       }
+      if (!terminal.interactive) await done;
     }
     if (quit) break;
   }
 
   // Offers still waiting for an answer are declined on the way out.
   prompts.close();
+  answers.close();
   // End of input or /quit: let outstanding replies arrive, then say goodbye.
   await withDeadline(results, REPLY_GRACE_MS);
   // The server may have ended the session meanwhile: that is not a clean exit.
@@ -462,7 +610,16 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   // Files still arriving are abandoned: let their .part files be removed.
   await withDeadline(link.receiver.idle(), REPLY_GRACE_MS);
   terminal.close();
-  return ending.clean && !cut ? 0 : 1;
+  if (!ending.clean || cut) return 1;
+  // A script learns from the exit status that a command failed.
+  return context.output.failed && !terminal.interactive ? 1 : 0;
+}
+
+/** A line typed while disconnected, and the command number it will have. */
+interface Queued {
+  line: string;
+  number: number;
+  re: Re;
 }
 
 /** How often a request refused with `slow_down` is tried again, and after how long. */
@@ -481,70 +638,166 @@ async function withPatience(send: () => Promise<Reply>): Promise<Reply> {
   }
 }
 
+/** What reconnecting needs from the session. */
+interface Waiting {
+  /** Lines typed meanwhile, to be handled once back. */
+  queue: Queued[];
+  nextLine: () => Promise<string | null>;
+  /** The line from `nextLine` was taken. */
+  consumed: () => void;
+  /** The next input line's number. */
+  number: () => number;
+  reOf: (line: string, number: number) => Re;
+  isQuit: (line: string) => boolean;
+  /** The status row on a terminal (null: none). */
+  showStatus: (line: string | null) => void;
+}
+
 /**
- * Tries to get back in under the same name, with exponential backoff and
- * jitter, while collecting what the user types meanwhile into `typed`.
- * Resolves with the new client, or null when giving up (or the user left).
+ * Tries to get back in under the same name, with backoff and jitter
+ * (reconnect_status.ts), while queueing what the user types meanwhile. A
+ * person sees one status row, updated in place, and a key retries at once;
+ * a script gets one line per change of state. Resolves with the new
+ * client, or null when giving up (or the user left).
  */
 async function reconnect(
   name: string,
   context: ChatContext,
-  typed: string[],
-  nextLine: () => Promise<string | null>,
-  consumed: () => void,
+  reason: string,
+  waiting: Waiting,
 ): Promise<ChatClient | null> {
   const { terminal } = context;
+  const { emit } = context.output;
+  const { queue } = waiting;
   const attempts = terminal.interactive ? Infinity : SCRIPT_RECONNECT_ATTEMPTS;
+  const changes = new StateChanges();
+  let state: ReconnectState = { kind: "lost", reason };
+  const show = () => {
+    if (terminal.interactive && !context.json) {
+      waiting.showStatus(statusLine(state, queue.length, Date.now()));
+      // The end of it stays in the scrollback.
+      if (state.kind === "reconnected") {
+        emit({ type: "notice", text: `Reconnected as ${state.name}.` });
+      }
+      if (state.kind === "gave_up") {
+        emit({
+          type: "error",
+          re: null,
+          code: "connection",
+          text: `ERROR: Could not reconnect: ${state.reason}`,
+        });
+      }
+      return;
+    }
+    const line = changes.line(state);
+    if (line === null) return;
+    if (context.json) {
+      emit({ type: "connection", state, queued: queue.length });
+    } else if (state.kind === "gave_up") {
+      emit({
+        type: "error",
+        re: null,
+        code: "connection",
+        text: `ERROR: ${line}`,
+      });
+    } else {
+      emit({ type: "notice", text: line });
+    }
+  };
+  const enter = (next: ReconnectState) => {
+    state = next;
+    show();
+  };
+  show();
+
   let left = false;
+  // Wakes the wait before the next attempt (a key pressed, a line typed).
+  let retryNow = () => {};
   // Lines typed while offline are kept; the end of input or /quit stops trying.
   const collect = async () => {
     while (!left) {
-      const line = await nextLine();
-      consumed();
-      if (line === null || parseInput(line)?.kind === "quit") {
+      const line = await waiting.nextLine();
+      if (left) return; // taken by the session again: not ours
+      waiting.consumed();
+      if (line === null || waiting.isQuit(line)) {
         left = true;
+        retryNow();
         return;
       }
-      typed.push(line);
+      if (line.trim() === "") continue;
+      const number = waiting.number();
+      const re = waiting.reOf(line, number);
+      queue.push({ line, number, re });
+      emit({ type: "queued", re, line });
+      show();
     }
   };
   const collecting = collect();
-  let delay = RECONNECT_FIRST_MS;
-  for (let attempt = 1; attempt <= attempts && !left; attempt++) {
-    const wait = Math.round(delay * (0.5 + Math.random() / 2));
-    terminal.print(
-      `Reconnecting in ${(wait / 1000).toFixed(1)} s (attempt ${attempt})...`,
-    );
-    await Promise.race([sleep(wait), collecting]);
-    if (left) break;
-    try {
-      const client = await connectTrusted(
-        context.url,
-        context.trust,
-        terminal,
-      );
-      const reply = await client.register(
-        name,
-        context.identity,
-        context.ledger,
-      );
-      if (reply.t === "welcome") {
-        left = true; // stops collecting; lines already taken stay in `typed`
-        return client;
+  const stopKeys = terminal.onKeypress(() => retryNow());
+  // On a terminal the countdown moves every second.
+  const ticker = terminal.interactive
+    ? setInterval(() => state.kind === "waiting" && show(), 1000)
+    : undefined;
+  let lastError: string | null = null;
+  try {
+    for (let attempt = 1; attempt <= attempts && !left; attempt++) {
+      const wait = reconnectDelay(attempt);
+      enter({
+        kind: "waiting",
+        attempt,
+        retryAt: Date.now() + wait,
+        lastError,
+      });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, wait);
+          retryNow = resolve;
+        }),
+        collecting,
+      ]);
+      clearTimeout(timer);
+      retryNow = () => {};
+      if (left) break;
+      enter({ kind: "connecting", attempt, lastError });
+      try {
+        const client = await connectTrusted(
+          context.url,
+          context.trust,
+          terminal,
+        );
+        const reply = await client.register(
+          name,
+          context.identity,
+          context.ledger,
+        );
+        if (reply.t === "welcome") {
+          left = true; // stops collecting; lines already taken stay queued
+          waiting.showStatus(null);
+          enter({ kind: "reconnected", name });
+          return client;
+        }
+        await client.quit();
+        // Most likely the server has not yet noticed that our old connection died.
+        lastError = render(reply, "", { color: false }).join(" ");
+      } catch (error) {
+        lastError = explainConnectError(error, context.url);
+        // Another attempt would meet the same key: that is for a person to sort out.
+        if (error instanceof ServerTrustError) break;
       }
-      await client.quit();
-      // Most likely the server has not yet noticed that our old connection died.
-      terminal.print(render(reply, "", context.style).join(" "));
-    } catch (error) {
-      terminal.print(`ERROR: ${explainConnectError(error, context.url)}`);
-      // Another attempt would meet the same key: that is for a person to sort out.
-      if (error instanceof ServerTrustError) break;
     }
-    delay = Math.min(delay * 2, RECONNECT_MAX_MS);
+    left = true;
+    waiting.showStatus(null);
+    enter({
+      kind: "gave_up",
+      reason: lastError ?? "the connection was closed",
+    });
+    return null;
+  } finally {
+    left = true;
+    stopKeys();
+    clearInterval(ticker);
   }
-  left = true;
-  terminal.print("ERROR: Could not reconnect; giving up.");
-  return null;
 }
 
 /** The server is not the one the user trusts, or the user did not trust it. */
@@ -692,23 +945,6 @@ function perform(client: ChatClient, command: Command): Promise<Reply> | null {
       const unreachable: never = command;
       return unreachable;
     }
-  }
-}
-
-function isLocal(command: Command): boolean {
-  return command.kind === "help" || command.kind === "invalid" ||
-    command.kind === "quit" || command.kind === "file" ||
-    command.kind === "groupfile";
-}
-
-function localReply(command: Command): string[] {
-  switch (command.kind) {
-    case "help":
-      return helpText(command.topic);
-    case "invalid":
-      return [command.message];
-    default:
-      return [];
   }
 }
 

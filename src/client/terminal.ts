@@ -32,6 +32,11 @@ export interface Terminal {
   readonly color: boolean;
   /** Prints a line without garbling what the user is typing. */
   print(line: string): void;
+  /**
+   * Prints an error: on stderr for a script (stdin not a terminal), as
+   * `print` for a person, whose terminal shows both anyway.
+   */
+  printError(line: string): void;
   /** Shows `prompt` and resolves with the next line, or null at end of input. */
   question(prompt: string): Promise<string | null>;
   /** The prompt shown while reading chat input. */
@@ -45,11 +50,14 @@ export interface Terminal {
   /** Resolves with the next input line, or null at end of input. */
   nextLine(): Promise<string | null>;
   setCompleter(completer: Completer): void;
+  /** Calls `listener` at each key pressed (a person's terminal only); returns a remover. */
+  onKeypress(listener: () => void): () => void;
   close(): void;
 }
 
-export function openTerminal(): Terminal {
-  const interactive = Deno.stdin.isTerminal();
+/** `lines`: read plain lines even from a terminal (`--json`). */
+export function openTerminal(lines = false): Terminal {
+  const interactive = !lines && Deno.stdin.isTerminal();
   const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
   return new ReadlineTerminal(interactive, color);
 }
@@ -103,8 +111,10 @@ class ReadlineTerminal implements Terminal {
   #keys = 0;
   /** The key count at the last completion. */
   #lastTab = -1;
+  #keyListeners = new Set<() => void>();
   #onKey = (_text: unknown, key: { name?: string; ctrl?: boolean }) => {
     this.#keys++;
+    for (const listener of this.#keyListeners) listener();
     if (key?.ctrl && key.name === "l") this.#clearScreen();
   };
   #onResize = () => this.#queueRender();
@@ -156,6 +166,16 @@ class ReadlineTerminal implements Terminal {
       return;
     }
     process.stdout.write(this.#erase() + printedText(line) + this.#draw());
+  }
+
+  printError(line: string): void {
+    if (this.interactive) this.print(line);
+    else process.stderr.write(`${line}\n`);
+  }
+
+  onKeypress(listener: () => void): () => void {
+    this.#keyListeners.add(listener);
+    return () => this.#keyListeners.delete(listener);
   }
 
   question(prompt: string): Promise<string | null> {

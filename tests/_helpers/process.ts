@@ -74,13 +74,26 @@ export class ChatProcess {
   }
 
   /** Waits until stdout matches `pattern`; returns the match. */
-  async waitFor(
+  waitFor(pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
+    return this.#waitFor(() => this.stdout, pattern, timeoutMs);
+  }
+
+  /** Waits until stderr (where a script's errors go) matches `pattern`. */
+  waitForStderr(
     pattern: RegExp,
     timeoutMs = 15_000,
   ): Promise<RegExpMatchArray> {
+    return this.#waitFor(() => this.stderr, pattern, timeoutMs);
+  }
+
+  async #waitFor(
+    text: () => string,
+    pattern: RegExp,
+    timeoutMs: number,
+  ): Promise<RegExpMatchArray> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const match = this.stdout.match(pattern);
+      const match = text().match(pattern);
       if (match) return match;
       const left = deadline - Date.now();
       if (left <= 0) {

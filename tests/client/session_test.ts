@@ -26,11 +26,13 @@ function personAt(
     interactive: true,
     color: false,
     print: (line) => printed.push(line),
+    printError: (line) => printed.push(line),
     question: answer,
     setPrompt: () => {},
     setStatus: () => {},
     nextLine: () => Promise.resolve(lines.shift() ?? null),
     setCompleter: () => {},
+    onKeypress: () => () => {},
     close: () => {},
   };
 }

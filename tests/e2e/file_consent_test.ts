@@ -104,9 +104,11 @@ Deno.test("chat connect --accept-files ask writes nothing before y, asks one off
   await sophia.write(`/file jojo ${r.dir}/big.bin\n`);
   await sophia.waitFor(/Offering big\.bin \(20\.0 KiB\) to jojo; waiting/);
   await jojo.waitFor(question("sophia", "big.bin", "20.0 KiB"));
-  // A second offer waits behind the first; nothing is on disk yet.
-  await sophia.write(`/file jojo ${r.dir}/notes.txt\n`);
-  await sophia.waitFor(/Offering notes\.txt .* waiting for an answer\./);
+  // A second offer waits behind the first; nothing is on disk yet. (From
+  // another sender: a script's commands run one after the other.)
+  const nana = await r.connect("nana");
+  await nana.write(`/file jojo ${r.dir}/notes.txt\n`);
+  await nana.waitFor(/Offering notes\.txt .* waiting for an answer\./);
   assert.deepEqual(await listDir(join(r.dir, "jojo-downloads")), []);
 
   // A `y` at once (a chat reply typed as the question popped up) is neither
@@ -116,7 +118,7 @@ Deno.test("chat connect --accept-files ask writes nothing before y, asks one off
     /'y' was not taken as an answer nor sent as chat: it came less than 1 s after the question\. Answer again:\n.*big\.bin .*Accept\?/,
   );
   await answer(jojo, "y\n");
-  await jojo.waitFor(question("sophia", "notes.txt", "6 B"));
+  await jojo.waitFor(question("nana", "notes.txt", "6 B"));
   // Asked in turn: the second question came after the first was answered.
   assert.equal(jojo.stdout.match(/Accept\?/g)?.length, 3);
   await jojo.waitFor(/You received file big\.bin from sophia\./);
@@ -135,8 +137,9 @@ Deno.test("chat connect --accept-files ask writes nothing before y, asks one off
   await sophia.waitFor(/\[Broadcast from jojo\]: hello everyone/);
   // Sent after the early `y`, so that `y` would have arrived first.
   assert.doesNotMatch(sophia.stdout, /\[Broadcast from jojo\]: y\n/);
-  await jojo.waitFor(/Declined notes\.txt \(6 B\) from sophia\./);
-  await sophia.waitFor(/ERROR: jojo declined notes\.txt\n/);
+  await jojo.waitFor(/Declined notes\.txt \(6 B\) from nana\./);
+  // A script reads its errors on stderr.
+  await nana.waitForStderr(/ERROR: jojo declined notes\.txt\n/);
   assert.deepEqual(await listDir(join(r.dir, "jojo-downloads")), ["big.bin"]);
 });
 
@@ -179,7 +182,7 @@ Deno.test("chat connect always remembers the sender's key, per server, and --acc
   await jojo2.waitFor(
     /Declined c\.txt \(6 B\) from nana: not a sender you always accept \(--accept-files trusted\)/,
   );
-  await nana.waitFor(/ERROR: jojo declined c\.txt\n/);
+  await nana.waitForStderr(/ERROR: jojo declined c\.txt\n/);
   await sophia.write(`/file jojo ${r.dir}/d.txt\n`);
   await jojo2.waitFor(/You received file d\.txt from sophia\./);
   assert.doesNotMatch(jojo2.stdout, /Accept\?/);
@@ -196,7 +199,7 @@ Deno.test("chat connect declines an offer nobody answers in time, says so, and t
   await jojo.waitFor(
     /No answer within 2 s: declined late\.txt \(5 B\) from sophia\./,
   );
-  await sophia.waitFor(/ERROR: jojo did not answer about late\.txt\n/);
+  await sophia.waitForStderr(/ERROR: jojo did not answer about late\.txt\n/);
   // A late "y" is chat, not an answer, and brings no file.
   await jojo.write("y\n");
   await sophia.waitFor(/\[Broadcast from jojo\]: y\n/);
@@ -217,7 +220,7 @@ Deno.test("the server counts a client that never answers (an older one) as decli
   const sophia = await r.connect("sophia");
   await Deno.writeTextFile(join(r.dir, "x.txt"), "x".repeat(1000));
   await sophia.write(`/file old ${r.dir}/x.txt\n`);
-  await sophia.waitFor(/ERROR: old did not answer about x\.txt\n/);
+  await sophia.waitForStderr(/ERROR: old did not answer about x\.txt\n/);
   const cancel = await old.waitFor((m) => m.message.t === "file_cancel");
   assert.deepEqual(cancel.message, {
     t: "file_cancel",

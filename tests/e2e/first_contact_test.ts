@@ -74,13 +74,13 @@ Deno.test("chat connect in a script refuses an unknown server without --pub or -
       await client.write("hello\n");
       assert.equal((await client.finish()).code, 1);
       assert.ok(
-        client.stdout.includes(
+        client.stderr.includes(
           `ERROR: The authenticity of host '127.0.0.1:${port}' can't be established: ` +
             `its key (fingerprint ${fingerprint}) is not known yet, and stdin is not a terminal to ask on. ` +
             "Refusing to connect; pass the server's public key with --pub FILE, " +
             "or --trust-first-use to trust the key it presents now",
         ),
-        client.stdout,
+        client.stderr,
       );
       assert.doesNotMatch(client.stdout, /Username registered|Broadcast/);
       assert.equal(knownHosts(dir), null);
@@ -157,7 +157,7 @@ Deno.test("chat connect --pub with another server's key is refused, naming the f
       ]);
       assert.equal((await client.finish()).code, 1);
       assert.match(
-        client.stdout,
+        client.stderr,
         new RegExp(
           `Server key mismatch: expected SHA256:\\S+ \\(from '${dir}/other/public.pem'\\), the server presented ${
             fingerprint.replace(/[+/]/g, "\\$&")
@@ -165,7 +165,7 @@ Deno.test("chat connect --pub with another server's key is refused, naming the f
         ),
       );
       assert.ok(
-        client.stdout.includes(
+        client.stderr.includes(
           "get the server's public key from its operator and pass it with --pub FILE",
         ),
         client.stdout,

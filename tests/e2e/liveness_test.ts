@@ -39,9 +39,12 @@ Deno.test("chat connect reconnects after a server restart, under the same name, 
       server.kill("SIGKILL");
       await server.finish();
       await sophia.waitFor(
-        /ERROR: The connection to the server was lost\.\nReconnecting in \d+\.\d s \(attempt 1\)\.\.\./,
+        /The connection to the server was lost\. Reconnecting\.\.\.\n/,
       );
       await sophia.write("typed while offline\n");
+      await sophia.waitFor(/\(queued\) typed while offline\n/);
+      // Attempts fail while the server is down: said once, not per try.
+      await sophia.waitFor(/Still reconnecting: Cannot connect to .*refused/);
 
       server = serveProcess(dir, port);
       servers.push(server);
@@ -58,11 +61,26 @@ Deno.test("chat connect reconnects after a server restart, under the same name, 
       await jojo.waitFor(/SUCCESS: Username registered\./);
       await sophia.write("after the restart\n/quit\n");
       assert.equal((await sophia.finish()).code, 0, sophia.stdout);
+      // The queued line is confirmed once it went, after the reconnection.
       assert.match(
         sophia.stdout,
-        /Broadcast message sent: typed while offline/,
+        /Reconnected as sophia\.\nBroadcast message sent: typed while offline\n/,
+      );
+      // One line per change of state, however many attempts it took.
+      assert.equal(sophia.stdout.match(/Reconnecting/g)?.length, 1);
+      assert.ok(
+        (sophia.stdout.match(/Still reconnecting/g)?.length ?? 0) <= 2,
+        sophia.stdout,
       );
       await jojo.waitFor(/\[Broadcast from sophia\]: after the restart/);
+      // Sent once: the room's history holds it once.
+      await jojo.write("/history\n");
+      await jojo.waitFor(/End of history|No history/);
+      assert.equal(
+        jojo.stdout.match(/sophia\]: typed while offline/g)?.length,
+        1,
+        jojo.stdout,
+      );
       assert.equal((await jojo.finish()).code, 0);
     } finally {
       for (const s of servers) {

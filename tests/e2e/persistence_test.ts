@@ -148,7 +148,7 @@ Deno.test("a name cannot be taken with another identity key until the operator r
       const thief = client(dir, port, "JoJo", `${dir}/thief.pem`);
       assert.equal((await thief.finish()).code, 1);
       assert.match(
-        thief.stdout,
+        thief.stderr,
         /ERROR: The name 'JoJo' belongs to another identity key \(SHA256:\S+\); yours is SHA256:\S+\./,
       );
 
@@ -354,22 +354,22 @@ Deno.test("chat connect --trust-first-use remembers a server's key, and refuses 
       const refused = run(port);
       assert.equal((await refused.finish()).code, 1);
       assert.ok(
-        refused.stdout.includes(
+        refused.stderr.includes(
           `you trusted ${fingerprint}, it now presents ${other}`,
         ),
-        refused.stdout,
+        refused.stderr,
       );
       // The header takes lines 1-3; the server is on line 4.
       assert.ok(
-        refused.stdout.includes(
+        refused.stderr.includes(
           `remove line 4 (127.0.0.1:${port}) from '${home}/chat/known_hosts' or pass the server's public key with --pub FILE`,
         ),
-        refused.stdout,
+        refused.stderr,
       );
       // --trust-first-use trusts a first contact only, never a changed key.
       const stillRefused = run(port, "--trust-first-use");
       assert.equal((await stillRefused.finish()).code, 1);
-      assert.match(stillRefused.stdout, /The key of server .* has changed/);
+      assert.match(stillRefused.stderr, /The key of server .* has changed/);
       assert.doesNotMatch(refused.stdout, /Username registered/);
     } finally {
       server.kill("SIGKILL");

@@ -1,0 +1,36 @@
+/**
+ * The terminal of `chat connect --json`: stdout carries only JSON lines, so
+ * whatever the session shows as text (questions, notes, warnings) goes to
+ * stderr, and input is read as plain lines even from a terminal.
+ */
+
+import type { Terminal } from "./terminal.ts";
+
+export function diagnosticsOnStderr(terminal: Terminal): Terminal {
+  const say = (line: string) => console.error(line);
+  return {
+    interactive: terminal.interactive,
+    color: false,
+    print: say,
+    printError: say,
+    question: (prompt) => {
+      say(prompt);
+      return terminal.nextLine();
+    },
+    setPrompt: () => {},
+    setStatus: () => {},
+    nextLine: () => terminal.nextLine(),
+    setCompleter: () => {},
+    onKeypress: () => () => {},
+    close: () => terminal.close(),
+  };
+}
+
+/** Writes one JSON line to stdout, all of it, before anything else. */
+export function writeJsonLine(line: string): void {
+  const bytes = new TextEncoder().encode(line + "\n");
+  let written = 0;
+  while (written < bytes.length) {
+    written += Deno.stdout.writeSync(bytes.subarray(written));
+  }
+}

@@ -1,0 +1,128 @@
+// This module is browser compatible.
+
+/**
+ * What the user sees while the client reconnects (issue 15): the delays
+ * between attempts and one status, updated in place on a terminal, or one
+ * line per change of state for a script (never one per attempt).
+ *
+ * @module
+ */
+
+/** The first delay; each attempt doubles it up to the cap. */
+export const RECONNECT_FIRST_MS = 1000;
+/** No wait is longer than this: a server back after a restart is found soon. */
+export const RECONNECT_MAX_MS = 10_000;
+
+/**
+ * How long to wait before attempt `attempt` (1, 2, ...): 1 s, 2 s, 4 s, 8 s,
+ * then 10 s, each scaled by a random 50-100 % so that clients cut at once do
+ * not all come back at once. `random` returns a number in [0, 1).
+ */
+export function reconnectDelay(
+  attempt: number,
+  random: () => number = Math.random,
+): number {
+  const base = Math.min(
+    RECONNECT_FIRST_MS * 2 ** Math.min(Math.max(attempt - 1, 0), 16),
+    RECONNECT_MAX_MS,
+  );
+  return Math.round(base * (0.5 + random() / 2));
+}
+
+/** Where reconnecting stands. */
+export type ReconnectState =
+  /** The connection dropped; `reason` says how (safe to print). */
+  | { kind: "lost"; reason: string }
+  /** Waiting until `retryAt` (epoch ms) before attempt `attempt`. */
+  | {
+    kind: "waiting";
+    attempt: number;
+    retryAt: number;
+    /** Why the last attempt failed, or null before the first one. */
+    lastError: string | null;
+  }
+  /** Attempt `attempt` is under way. */
+  | { kind: "connecting"; attempt: number; lastError: string | null }
+  /** Back in, under `name`. */
+  | { kind: "reconnected"; name: string }
+  /** No more attempts. */
+  | { kind: "gave_up"; reason: string };
+
+/**
+ * The status row shown on a terminal while reconnecting, or null when
+ * there is nothing to show (back in). `queued`: lines typed meanwhile.
+ */
+export function statusLine(
+  state: ReconnectState,
+  queued: number,
+  now: number,
+): string | null {
+  const waiting = queued === 0
+    ? ""
+    : `; ${queued} ${queued === 1 ? "line" : "lines"} queued`;
+  switch (state.kind) {
+    case "lost":
+      return `${state.reason} Reconnecting${waiting}...`;
+    case "waiting": {
+      const seconds = Math.max(0, Math.ceil((state.retryAt - now) / 1000));
+      return `Reconnecting in ${seconds} s (attempt ${state.attempt}${waiting}; press a key to retry now)${
+        lastTry(state.lastError)
+      }`;
+    }
+    case "connecting":
+      return `Reconnecting (attempt ${state.attempt}${waiting})...${
+        lastTry(state.lastError)
+      }`;
+    case "reconnected":
+      return null;
+    case "gave_up":
+      return `Could not reconnect: ${state.reason}`;
+    default: {
+      const unreachable: never = state;
+      return unreachable;
+    }
+  }
+}
+
+function lastTry(error: string | null): string {
+  return error === null ? "" : ` Last try: ${error}`;
+}
+
+/**
+ * For output that cannot be redrawn (a script's stdout): one line per change
+ * of state, not per attempt. Attempts that fail the same way as the one
+ * before say nothing new; a different failure, the reconnection or giving
+ * up does.
+ */
+export class StateChanges {
+  #last: string | null = null;
+
+  /** The line to print for `state`, or null when it says nothing new. */
+  line(state: ReconnectState): string | null {
+    let line: string | null;
+    switch (state.kind) {
+      case "lost":
+        line = `${state.reason} Reconnecting...`;
+        break;
+      case "waiting":
+      case "connecting":
+        line = state.lastError === null
+          ? null
+          : `Still reconnecting: ${state.lastError}`;
+        break;
+      case "reconnected":
+        line = `Reconnected as ${state.name}.`;
+        break;
+      case "gave_up":
+        line = `Could not reconnect: ${state.reason}`;
+        break;
+      default: {
+        const unreachable: never = state;
+        return unreachable;
+      }
+    }
+    if (line === null || line === this.#last) return null;
+    this.#last = line;
+    return line;
+  }
+}

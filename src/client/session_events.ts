@@ -1,0 +1,115 @@
+// This module is browser compatible.
+
+/**
+ * What a chat session has to tell its user, as typed events: the session
+ * emits them, and an output writes them as terminal lines
+ * (text_output.ts) or as JSON lines for programs (json_output.ts). Nothing
+ * here writes.
+ *
+ * @module
+ */
+
+import type {
+  Declined,
+  FileOfferNotice,
+  ServerMessage,
+} from "../protocol/messages.ts";
+import type { Command } from "./commands.ts";
+import type { ReconnectState } from "./reconnect_status.ts";
+import type { SentFileOutcome } from "./render.ts";
+
+/**
+ * Which command an event answers: the `id` a JSON command carried, else the
+ * number of the input line it came from (1 for the first line).
+ */
+export type Re = number | string;
+
+/** A reply from the server to a request. */
+export type ServerReply = Extract<ServerMessage, { re: number | null }>;
+
+export type FileTarget = { to: string } | { group: string };
+
+export type SessionEvent =
+  /** How the session is doing (connecting, signed in, a note). */
+  | { type: "notice"; text: string }
+  /**
+   * Something went wrong; `re` names the command it answers, if any.
+   * `code`: a server error code (protocol/messages.ts) or one of the
+   * client's: `usage`, `file`, `connection`, `no_such_offer`.
+   */
+  | { type: "error"; re: Re | null; code: string; text: string }
+  /** Sent by the server unasked: chat, presence, membership. */
+  | { type: "incoming"; message: ServerMessage; text: string }
+  /** The server's reply to command `re`. */
+  | { type: "reply"; re: Re; command: Command; reply: ServerReply }
+  | { type: "help"; re: Re; lines: string[] }
+  /** A line typed while disconnected, kept to be handled once back. */
+  | { type: "queued"; re: Re; line: string }
+  | { type: "connection"; state: ReconnectState; queued: number }
+  /** Someone offers this user a file. */
+  | { type: "file_offer"; offer: FileOfferNotice }
+  /** This user's offer is on its way; the recipients are being asked. */
+  | {
+    type: "file_offering";
+    re: Re;
+    name: string;
+    size: number;
+    target: FileTarget;
+  }
+  | { type: "file_declined"; re: Re; file: string; declined: Declined }
+  | {
+    type: "file_progress";
+    direction: "in" | "out";
+    name: string;
+    /** The sender (in) or the recipient or group (out). */
+    peer: string;
+    bytes: number;
+    size: number;
+    elapsedMs: number;
+  }
+  | {
+    type: "file_received";
+    offer: FileOfferNotice;
+    name: string;
+    path: string;
+  }
+  | { type: "file_failed"; offer: FileOfferNotice; reason: string }
+  | { type: "file_sent"; re: Re; target: FileTarget; outcome: SentFileOutcome };
+
+export type SessionEventType = SessionEvent["type"];
+
+export interface SessionOutput {
+  emit(event: SessionEvent): void;
+}
+
+/**
+ * Whether `event` says a command failed: a script's exit status is not 0
+ * after one (issue 15).
+ */
+export function isFailure(event: SessionEvent): boolean {
+  switch (event.type) {
+    case "error":
+      return event.re !== null;
+    case "reply":
+      return event.reply.t === "error";
+    case "file_sent":
+      return event.outcome.kind !== "finished" ||
+        event.outcome.results.some((r) => !r.ok);
+    case "notice":
+    case "incoming":
+    case "help":
+    case "queued":
+    case "connection":
+    case "file_offer":
+    case "file_offering":
+    case "file_declined":
+    case "file_progress":
+    case "file_received":
+    case "file_failed":
+      return false;
+    default: {
+      const unreachable: never = event;
+      return unreachable;
+    }
+  }
+}

@@ -1,0 +1,125 @@
+// This module is browser compatible.
+
+/**
+ * Session events as terminal lines, in the seed's wording (render.ts), and
+ * whether they are errors: a script reads errors on stderr (issue 15).
+ *
+ * @module
+ */
+
+import { sanitizeForTerminal } from "../text/sanitize.ts";
+import { statusLine } from "./reconnect_status.ts";
+import {
+  formatBytes,
+  formatProgress,
+  renderDeclined,
+  renderSent,
+  renderSentFile,
+  renderServerMessage,
+  type Style,
+} from "./render.ts";
+import type { SessionEvent } from "./session_events.ts";
+
+export interface TextLines {
+  lines: string[];
+  /** The lines report a failure: stderr, for a script. */
+  error: boolean;
+}
+
+/**
+ * The lines that show `event`. Connection and progress events give no
+ * lines: on a terminal they are a status row (see `statusOf`); a script gets
+ * connection changes from the session as notices.
+ */
+export function textOf(event: SessionEvent, style: Style): TextLines {
+  const out = (lines: string[], error = false) => ({ lines, error });
+  switch (event.type) {
+    case "notice":
+      return out([event.text]);
+    case "error":
+      return out(
+        renderServerMessage(
+          { t: "error", re: null, code: "internal", text: event.text },
+          "",
+          style,
+        ),
+        true,
+      );
+    case "incoming":
+      return out(
+        renderServerMessage(event.message, event.text, style),
+        event.message.t === "error",
+      );
+    case "reply": {
+      const { command, reply } = event;
+      const sent = command.kind === "say" || command.kind === "msg" ||
+        command.kind === "gsay";
+      if (reply.t === "ok" && sent) {
+        // The server may add a note, e.g. that the recipient is offline.
+        return out([
+          ...renderSent(command, style),
+          ...(reply.text ? [sanitizeForTerminal(reply.text)] : []),
+        ]);
+      }
+      return out(renderServerMessage(reply, "", style), reply.t === "error");
+    }
+    case "help":
+      return out(event.lines);
+    case "queued":
+      return out([`(queued) ${sanitizeForTerminal(event.line)}`]);
+    case "connection":
+      return out([]);
+    case "file_offer":
+      // Asked about or decided by the consent code, which says so.
+      return out([]);
+    case "file_offering":
+      return out([
+        `Offering ${sanitizeForTerminal(event.name)} (${
+          formatBytes(event.size)
+        }) to ${
+          sanitizeForTerminal(
+            "to" in event.target
+              ? event.target.to
+              : `group ${event.target.group}`,
+          )
+        }; waiting for an answer.`,
+      ]);
+    case "file_declined":
+      return out([renderDeclined(event.declined, event.file)]);
+    case "file_progress":
+      return out([]);
+    case "file_received":
+    case "file_failed":
+      // The receiver prints these in its own words (file_receiver.ts).
+      return out([]);
+    case "file_sent":
+      return out(
+        renderSentFile(event.outcome, event.target),
+        event.outcome.kind !== "finished" ||
+          event.outcome.results.some((r) => !r.ok),
+      );
+    default: {
+      const unreachable: never = event;
+      return unreachable;
+    }
+  }
+}
+
+/** The status row for a progress or connection event; null for others. */
+export function statusOf(event: SessionEvent, now: number): string | null {
+  switch (event.type) {
+    case "connection":
+      return statusLine(event.state, event.queued, now);
+    case "file_progress":
+      return formatProgress(
+        `${event.name} ${
+          event.direction === "in" ? "from" : "to"
+        } ${event.peer}`,
+        event.bytes,
+        event.size,
+        event.elapsedMs,
+      );
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,240 @@
+import assert from "node:assert/strict";
+import {
+  isoTime,
+  JSON_SCHEMA,
+  jsonOf,
+  schemaProblem,
+} from "../../src/client/json_output.ts";
+import type { SessionEvent } from "../../src/client/session_events.ts";
+import type { FileOfferNotice } from "../../src/protocol/messages.ts";
+
+const offer: FileOfferNotice = {
+  t: "file_offer",
+  xfer: 4,
+  from: "jojo",
+  group: "haha",
+  name: "a.txt",
+  size: 3,
+  fingerprint: "SHA256:x",
+  timeout: 60_000,
+};
+const ts = Date.UTC(2026, 0, 2, 3, 4, 5);
+
+/** At least one event of every kind the session emits. */
+const EVENTS: SessionEvent[] = [
+  { type: "notice", text: "Connecting" },
+  { type: "error", re: null, code: "connection", text: "ERROR: x" },
+  { type: "error", re: 3, code: "usage", text: "Usage: /msg" },
+  {
+    type: "incoming",
+    message: { t: "group", group: "haha", from: "jojo", ts, id: 9, seq: 2 },
+    text: "!time",
+  },
+  {
+    type: "incoming",
+    message: { t: "private", from: "jojo", ts, history: true, to: "sophia" },
+    text: "old",
+  },
+  { type: "incoming", message: { t: "public", from: "a", ts }, text: "x" },
+  {
+    type: "incoming",
+    message: { t: "presence", name: "jojo", online: false },
+    text: "",
+  },
+  {
+    type: "incoming",
+    message: { t: "membership", group: "g", name: "jojo", joined: true },
+    text: "",
+  },
+  {
+    type: "incoming",
+    message: { t: "welcome", re: 2, name: "bot", text: "SUCCESS" },
+    text: "",
+  },
+  {
+    type: "incoming",
+    message: { t: "bye", reason: "shutdown", text: "bye" },
+    text: "",
+  },
+  {
+    type: "reply",
+    re: "m1",
+    command: { kind: "msg", to: "jojo", text: "hi" },
+    reply: { t: "ok", re: 5, text: "jojo is offline" },
+  },
+  {
+    type: "reply",
+    re: 2,
+    command: { kind: "say", text: "hi" },
+    reply: { t: "ok", re: 5, text: "" },
+  },
+  {
+    type: "reply",
+    re: 2,
+    command: { kind: "gsay", group: "g", text: "hi" },
+    reply: { t: "error", re: 5, code: "not_member", text: "ERROR: no" },
+  },
+  {
+    type: "reply",
+    re: 2,
+    command: { kind: "create", group: "g" },
+    reply: { t: "ok", re: 5, text: "SUCCESS: created" },
+  },
+  {
+    type: "reply",
+    re: 2,
+    command: { kind: "list" },
+    reply: {
+      t: "users",
+      re: 5,
+      users: [{ name: "a", lastMessageAt: null }, {
+        name: "b",
+        lastMessageAt: ts,
+      }],
+      more: 3,
+    },
+  },
+  {
+    type: "reply",
+    re: 2,
+    command: { kind: "groups" },
+    reply: { t: "groups", re: 5, groups: [{ name: "g", members: 2 }] },
+  },
+  {
+    type: "reply",
+    re: 2,
+    command: { kind: "members" },
+    reply: {
+      t: "members",
+      re: 5,
+      groups: [{ group: "g", members: ["a"], online: [] }],
+    },
+  },
+  { type: "help", re: 1, lines: ["/msg"] },
+  { type: "queued", re: 4, line: "typed offline" },
+  { type: "connection", state: { kind: "lost", reason: "lost" }, queued: 0 },
+  {
+    type: "connection",
+    state: { kind: "waiting", attempt: 2, retryAt: ts, lastError: "refused" },
+    queued: 1,
+  },
+  {
+    type: "connection",
+    state: { kind: "connecting", attempt: 2, lastError: null },
+    queued: 1,
+  },
+  {
+    type: "connection",
+    state: { kind: "reconnected", name: "bot" },
+    queued: 1,
+  },
+  {
+    type: "connection",
+    state: { kind: "gave_up", reason: "refused" },
+    queued: 0,
+  },
+  { type: "file_offer", offer },
+  {
+    type: "file_offering",
+    re: 1,
+    name: "a.txt",
+    size: 3,
+    target: { to: "jojo" },
+  },
+  {
+    type: "file_declined",
+    re: 1,
+    file: "a.txt",
+    declined: { name: "jojo", reason: "declined" },
+  },
+  {
+    type: "file_progress",
+    direction: "in",
+    name: "a",
+    peer: "jojo",
+    bytes: 1,
+    size: 2,
+    elapsedMs: 5,
+  },
+  { type: "file_received", offer, name: "a (1).txt", path: "/tmp/a (1).txt" },
+  { type: "file_failed", offer, reason: "checksum" },
+  {
+    type: "file_sent",
+    re: 1,
+    target: { group: "g" },
+    outcome: {
+      kind: "finished",
+      name: "a",
+      size: 3,
+      results: [{ name: "jojo", ok: true, reason: "" }],
+    },
+  },
+  {
+    type: "file_sent",
+    re: 1,
+    target: { to: "jojo" },
+    outcome: { kind: "cancelled", name: "a", reason: "gone", results: [] },
+  },
+  {
+    type: "file_sent",
+    re: 1,
+    target: { to: "jojo" },
+    outcome: { kind: "refused", text: "ERROR: File not found" },
+  },
+];
+
+Deno.test("jsonOf gives every session event an object that follows JSON_SCHEMA and survives JSON", () => {
+  const types = new Set<string>();
+  for (const event of EVENTS) {
+    const object = jsonOf(event);
+    assert.notEqual(object, null, JSON.stringify(event));
+    assert.equal(schemaProblem(object), null, JSON.stringify(object));
+    assert.deepEqual(JSON.parse(JSON.stringify(object)), object);
+    types.add(object!.type);
+  }
+  // Every type the schema lists is one the session can produce.
+  assert.deepEqual([...types].sort(), Object.keys(JSON_SCHEMA).sort());
+});
+
+Deno.test("jsonOf writes a chat message with its kind, group, ISO time, id and seq", () => {
+  assert.deepEqual(jsonOf(EVENTS[3]!), {
+    type: "message",
+    kind: "group",
+    from: "jojo",
+    group: "haha",
+    text: "!time",
+    time: "2026-01-02T03:04:05.000Z",
+    history: false,
+    id: 9,
+    seq: 2,
+  });
+  assert.deepEqual(jsonOf(EVENTS[10]!), {
+    type: "sent",
+    re: "m1",
+    kind: "private",
+    to: "jojo",
+    text: "hi",
+    note: "jojo is offline",
+  });
+});
+
+Deno.test("schemaProblem names unknown types, unknown or missing fields and wrong types", () => {
+  assert.match(schemaProblem({ type: "nope" })!, /unknown type/);
+  assert.match(schemaProblem({ type: "notice" })!, /missing field 'text'/);
+  assert.match(
+    schemaProblem({ type: "notice", text: "x", extra: 1 })!,
+    /unknown field 'extra'/,
+  );
+  assert.match(schemaProblem({ type: "notice", text: 1 })!, /not string/);
+  assert.match(
+    schemaProblem({ type: "ok", re: null, text: "x" })!,
+    /'re' is null/,
+  );
+  assert.equal(schemaProblem([]), "not an object");
+});
+
+Deno.test("isoTime is null for a time that is not one", () => {
+  assert.equal(isoTime(Number.NaN), null);
+  assert.equal(isoTime(1e20), null);
+  assert.equal(isoTime(0), "1970-01-01T00:00:00.000Z");
+});

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import {
+  RECONNECT_MAX_MS,
+  reconnectDelay,
+  StateChanges,
+  statusLine,
+} from "../../src/client/reconnect_status.ts";
+
+Deno.test("reconnectDelay doubles from 1 s, never passes 10 s, and keeps 50-100 % of the step", () => {
+  const low = () => 0;
+  const high = () => 0.999999;
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6, 50].map((n) => reconnectDelay(n, high)),
+    [1000, 2000, 4000, 8000, 10_000, 10_000, 10_000],
+  );
+  assert.deepEqual(
+    [1, 2, 5, 1000].map((n) => reconnectDelay(n, low)),
+    [500, 1000, 5000, 5000],
+  );
+  for (let attempt = 1; attempt < 100; attempt++) {
+    const delay = reconnectDelay(attempt);
+    assert.ok(delay > 0 && delay <= RECONNECT_MAX_MS, `${attempt}: ${delay}`);
+  }
+});
+
+Deno.test("statusLine counts down to the next attempt, says what failed and how many lines wait", () => {
+  const now = 1_000_000;
+  assert.equal(
+    statusLine(
+      {
+        kind: "waiting",
+        attempt: 3,
+        retryAt: now + 2500,
+        lastError: "Cannot connect: connection refused",
+      },
+      2,
+      now,
+    ),
+    "Reconnecting in 3 s (attempt 3; 2 lines queued; press a key to retry now) Last try: Cannot connect: connection refused",
+  );
+  assert.equal(
+    statusLine(
+      { kind: "waiting", attempt: 1, retryAt: now - 5, lastError: null },
+      1,
+      now,
+    ),
+    "Reconnecting in 0 s (attempt 1; 1 line queued; press a key to retry now)",
+  );
+  assert.equal(
+    statusLine({ kind: "reconnected", name: "sophia" }, 0, now),
+    null,
+  );
+});
+
+Deno.test("StateChanges gives one line per change of state, not one per attempt", () => {
+  const changes = new StateChanges();
+  const refused = "Cannot connect: connection refused";
+  const lines = [
+    changes.line({ kind: "lost", reason: "The connection was lost." }),
+    changes.line({ kind: "waiting", attempt: 1, retryAt: 0, lastError: null }),
+    changes.line({ kind: "connecting", attempt: 1, lastError: null }),
+    changes.line({
+      kind: "waiting",
+      attempt: 2,
+      retryAt: 0,
+      lastError: refused,
+    }),
+    changes.line({ kind: "connecting", attempt: 2, lastError: refused }),
+    changes.line({
+      kind: "waiting",
+      attempt: 3,
+      retryAt: 0,
+      lastError: refused,
+    }),
+    changes.line({ kind: "reconnected", name: "sophia" }),
+  ].filter((line) => line !== null);
+  assert.deepEqual(lines, [
+    "The connection was lost. Reconnecting...",
+    `Still reconnecting: ${refused}`,
+    "Reconnected as sophia.",
+  ]);
+});
