@@ -26,7 +26,7 @@ type FieldType =
   | "string[]"
   | "object[]";
 
-interface Field {
+export interface Field {
   type: FieldType;
   optional?: true;
   nullable?: true;
@@ -60,7 +60,6 @@ export const JSON_SCHEMA: Readonly<Record<string, Record<string, Field>>> = {
   },
   presence: { name: f("string"), online: f("boolean") },
   membership: { group: f("string"), name: f("string"), joined: f("boolean") },
-  bye: { reason: f("string"), text: f("string") },
   sent: {
     re: f("re"),
     kind: f("string"),
@@ -445,7 +444,8 @@ function serverJson(
     case "welcome":
       return { type: "welcome", name: message.name, text: message.text };
     case "bye":
-      return { type: "bye", reason: message.reason, text: message.text };
+      // The session reports how it ended (a notice or an error).
+      return { type: "notice", text: message.text };
     case "error":
       return { type: "error", re, code: message.code, text: message.text };
     case "ok":

@@ -5,6 +5,7 @@ import {
   jsonOf,
   schemaProblem,
 } from "../../src/client/json_output.ts";
+import { JSON_COMMANDS } from "../../src/client/json_input.ts";
 import type { SessionEvent } from "../../src/client/session_events.ts";
 import type { FileOfferNotice } from "../../src/protocol/messages.ts";
 
@@ -237,4 +238,26 @@ Deno.test("isoTime is null for a time that is not one", () => {
   assert.equal(isoTime(Number.NaN), null);
   assert.equal(isoTime(1e20), null);
   assert.equal(isoTime(0), "1970-01-01T00:00:00.000Z");
+});
+
+Deno.test("the README's JSON mode tables name every event type with its fields, and every command", async () => {
+  const readme = await Deno.readTextFile(
+    new URL("../../README.md", import.meta.url),
+  );
+  for (const [type, fields] of Object.entries(JSON_SCHEMA)) {
+    // The last such row: the events table follows the commands table.
+    const row = readme.split("\n").findLast((line) =>
+      line.startsWith(`| \`${type}\` `)
+    );
+    assert.ok(row !== undefined, `README has no row for ${type}`);
+    for (const [name, field] of Object.entries(fields)) {
+      assert.ok(
+        row.includes(`\`${name}${field.optional ? "?" : ""}\``),
+        `README's ${type} row lacks ${name}`,
+      );
+    }
+  }
+  for (const command of JSON_COMMANDS) {
+    assert.ok(readme.includes(`| \`${command}\` `), command);
+  }
 });

@@ -1,0 +1,250 @@
+/**
+ * `chat connect` driven by programs: `--json` (every stdout line a JSON
+ * object that follows the schema, commands as JSON or typed lines, file
+ * offers answered with commands), the README's bot example, and a script's
+ * text output (in the order of its commands, errors on stderr, exit status).
+ * A real server, real `chat connect` processes.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { schemaProblem } from "../../src/client/json_output.ts";
+import {
+  startTestServer,
+  testKeys,
+  type TestServer,
+} from "../_helpers/chat.ts";
+import { ChatProcess } from "../_helpers/process.ts";
+
+interface Room {
+  dir: string;
+  server: TestServer;
+  pub: string;
+  connect(user: string, ...extra: string[]): ChatProcess;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+async function room(): Promise<Room> {
+  const dir = await Deno.makeTempDir({ prefix: "chat-scripting-" });
+  const pub = join(dir, "server.pub");
+  await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+  const server = await startTestServer();
+  const processes: ChatProcess[] = [];
+  return {
+    dir,
+    server,
+    pub,
+    connect(user, ...extra) {
+      const chat = new ChatProcess(
+        [
+          "connect",
+          `127.0.0.1:${server.port}`,
+          "--pub",
+          pub,
+          "--user",
+          user,
+          "--downloads",
+          join(dir, `${user}-downloads`),
+          "--no-open",
+          ...extra,
+        ],
+        { env: { XDG_CONFIG_HOME: join(dir, `${user}-config`) } },
+      );
+      processes.push(chat);
+      return chat;
+    },
+    async [Symbol.asyncDispose]() {
+      for (const chat of processes) chat.kill("SIGKILL");
+      await Promise.all(processes.map((chat) => chat.finish()));
+      await server.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Every stdout line, parsed; fails on a line that is not a schema-valid event. */
+function events(chat: ChatProcess): Record<string, unknown>[] {
+  return chat.stdout.split("\n").filter((line) => line !== "").map((line) => {
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      assert.fail(`not JSON: ${line}\nstdout:\n${chat.stdout}`);
+    }
+    assert.equal(schemaProblem(value), null, line);
+    return value as Record<string, unknown>;
+  });
+}
+
+Deno.test("chat connect --json: only schema-valid JSON lines, messages with kind, group, time and id, replies tagged re in command order, exit 1 after a failed command", async () => {
+  await using r = await room();
+  await Deno.writeTextFile(join(r.dir, "a.txt"), "abc");
+  const bot = r.connect("bot", "--json");
+  await bot.write('{"cmd":"create","group":"haha","id":"c"}\n');
+  await bot.waitFor(/"type":"ok","re":"c"/);
+  const jojo = r.connect("jojo", "--accept-files", "all");
+  await jojo.waitFor(/SUCCESS: Username registered\./);
+  await bot.waitFor(/"type":"presence","name":"jojo","online":true/);
+  await jojo.write("/join haha\n/group haha hi bot\n");
+  await bot.waitFor(/"type":"message","kind":"group"/);
+  await bot.write(
+    [
+      "/msg jojo typed like a person",
+      '{"cmd":"msg","to":"nobody","text":"x"}',
+      `{"cmd":"file","to":"jojo","path":${
+        JSON.stringify(join(r.dir, "a.txt"))
+      }}`,
+      '{"cmd":"history","target":"haha","id":"h"}',
+      '{"cmd":"bogus"}',
+      '{"cmd":"list","id":7}',
+      '{"cmd":"quit"}',
+      "",
+    ].join("\n"),
+  );
+  const status = await bot.finish();
+  assert.equal(status.code, 1, bot.stdout + bot.stderr);
+  const all = events(bot);
+
+  const message = all.find((e) => e.type === "message" && !e.history)!;
+  assert.equal(message.kind, "group");
+  assert.equal(message.group, "haha");
+  assert.equal(message.from, "jojo");
+  assert.equal(message.text, "hi bot");
+  assert.match(
+    String(message.time),
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/,
+  );
+  assert.ok(Math.abs(Date.parse(String(message.time)) - Date.now()) < 60_000);
+  assert.equal(typeof message.id, "number");
+  assert.equal(typeof message.seq, "number");
+
+  // Each command's events, tagged with its id or its line number, come
+  // before the next command's: the file's result before the history.
+  const answers = all.filter((e) => "re" in e && e.re !== null).map((e) =>
+    `${e.re} ${e.type}${e.type === "error" ? ` ${e.code}` : ""}`
+  );
+  assert.deepEqual(answers, [
+    "c ok",
+    "2 sent",
+    "3 error no_such_user",
+    "4 file_offering",
+    "4 file_sent",
+    "h ok",
+    "6 error usage",
+    "7 users",
+  ]);
+  const sent = all.find((e) => e.type === "file_sent")!;
+  assert.equal(sent.ok, true);
+  assert.deepEqual(sent.results, [{ name: "jojo", ok: true, reason: "" }]);
+  // History messages come before the history reply, marked as such.
+  const history = all.findIndex((e) => e.history === true);
+  assert.ok(history !== -1 && history < all.findIndex((e) => e.re === "h"));
+  await jojo.write("/quit\n");
+  assert.equal((await jojo.finish()).code, 0, jojo.stderr);
+});
+
+Deno.test("chat connect --json: a file offer is an event, taken with an accept command; an unknown offer is an error", async () => {
+  await using r = await room();
+  await Deno.writeTextFile(join(r.dir, "notes.txt"), "notes\n");
+  const bot = r.connect("bot", "--json");
+  await bot.waitFor(/"type":"welcome"/);
+  const sophia = r.connect("sophia");
+  await sophia.waitFor(/SUCCESS: Username registered\./);
+  await sophia.write(`/file bot ${join(r.dir, "notes.txt")}\n`);
+  const [offer] = await bot.waitFor(/\{"type":"file_offer"[^\n]*\}/);
+  const parsed = JSON.parse(offer!);
+  assert.equal(schemaProblem(parsed), null);
+  assert.equal(parsed.from, "sophia");
+  assert.equal(parsed.name, "notes.txt");
+  assert.equal(parsed.size, 6);
+  await bot.write(`{"cmd":"decline","xfer":${parsed.xfer + 1000}}\n`);
+  await bot.waitFor(/"type":"error","re":1,"code":"no_such_offer"/);
+  await bot.write(`{"cmd":"accept","xfer":${parsed.xfer}}\n`);
+  const [received] = await bot.waitFor(/\{"type":"file_received"[^\n]*\}/);
+  const path = JSON.parse(received!).path;
+  assert.equal(await Deno.readTextFile(path), "notes\n");
+  await sophia.waitFor(/File notes\.txt sent to bot successfully\./);
+  await bot.write('{"cmd":"quit"}\n');
+  // The unknown offer was a failed command.
+  assert.equal((await bot.finish()).code, 1);
+  events(bot);
+  await sophia.write("/quit\n");
+  assert.equal((await sophia.finish()).code, 0);
+});
+
+Deno.test("the README's bot example answers !time in a group", async () => {
+  await using r = await room();
+  const example = await Deno.readTextFile(
+    new URL("../../examples/time_bot.ts", import.meta.url),
+  );
+  const readme = await Deno.readTextFile(
+    new URL("../../README.md", import.meta.url),
+  );
+  assert.ok(readme.includes(example), "README shows examples/time_bot.ts");
+  assert.ok(example.trimEnd().split("\n").length <= 20);
+
+  const jojo = r.connect("jojo");
+  await jojo.write("/create haha\n");
+  await jojo.waitFor(/Group 'haha' created/);
+  const main = new URL("../../main.ts", import.meta.url).pathname;
+  const bot = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--check",
+      "--allow-run",
+      new URL("../../examples/time_bot.ts", import.meta.url).pathname,
+      Deno.execPath(),
+      "run",
+      "--quiet",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-run",
+      "--allow-sys=statfs",
+      main,
+      "connect",
+      `127.0.0.1:${r.server.port}`,
+      "--pub",
+      r.pub,
+      "--user",
+      "timebot",
+      "--json",
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+    env: { XDG_CONFIG_HOME: join(r.dir, "bot-config") },
+  }).spawn();
+  try {
+    await jojo.waitFor(/timebot joined group haha/, 30_000);
+    await jojo.write("/group haha !time\n");
+    const [, time] = await jojo.waitFor(
+      /\[Receive group haha message from timebot\]: It is (\S+)/,
+    );
+    assert.ok(Math.abs(Date.parse(time!) - Date.now()) < 60_000, time);
+  } finally {
+    bot.kill("SIGKILL");
+    await bot.status;
+  }
+});
+
+Deno.test("a script's output follows its commands: a file's result before a later /history, errors on stderr, exit 1", async () => {
+  await using r = await room();
+  await Deno.writeTextFile(join(r.dir, "a.txt"), "abc");
+  const jojo = r.connect("jojo", "--accept-files", "all");
+  await jojo.waitFor(/SUCCESS: Username registered\./);
+  const sophia = r.connect("sophia");
+  await sophia.write(
+    `/file jojo ${join(r.dir, "a.txt")}\n/history\n/msg nobody hi\n/list\n`,
+  );
+  assert.equal((await sophia.finish()).code, 1, sophia.stdout);
+  const sent = sophia.stdout.indexOf("File a.txt sent to jojo successfully.");
+  const history = sophia.stdout.search(/No history for|End of history/);
+  const list = sophia.stdout.indexOf("*** jojo - Last Message");
+  assert.ok(sent !== -1 && sent < history && history < list, sophia.stdout);
+  assert.equal(sophia.stderr, "ERROR: User 'nobody' is not online.\n");
+  await jojo.write("/quit\n");
+  assert.equal((await jojo.finish()).code, 0);
+});
