@@ -1,0 +1,90 @@
+/**
+ * A tmux pane running one command, read with `capture-pane`: a real terminal
+ * emulator for tests of what a person sees. (tests/e2e/terminal_test.ts has
+ * its own, with resizing.)
+ */
+
+/** tmux is there, or can be installed (as root, with apt-get). */
+export async function hasTmux(): Promise<boolean> {
+  const found = () =>
+    new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" })
+      .output().then((r) => r.success, () => false);
+  if (await found()) return true;
+  if (Deno.build.os !== "linux") return false;
+  await new Deno.Command("apt-get", {
+    args: ["install", "-y", "tmux"],
+    stdout: "null",
+    stderr: "null",
+  }).output().catch(() => {});
+  return await found();
+}
+
+const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
+
+export class Pane {
+  readonly socket = `chat-pane-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+
+  async tmux(...args: string[]): Promise<string> {
+    const out = await new Deno.Command("tmux", {
+      args: ["-u", "-L", this.socket, "-f", "/dev/null", ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      throw new Error(
+        `tmux ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`,
+      );
+    }
+    return new TextDecoder().decode(out.stdout);
+  }
+
+  start(command: string[], width = 100): Promise<string> {
+    return this.tmux(
+      "new-session",
+      "-d",
+      "-x",
+      String(width),
+      "-y",
+      "30",
+      command.map(quote).join(" "),
+    );
+  }
+
+  /** Screen and scrollback, wrapped rows joined into their lines. */
+  async lines(): Promise<string[]> {
+    const text = await this.tmux("capture-pane", "-p", "-J", "-S", "-");
+    return text.split("\n").map((line) => line.trimEnd());
+  }
+
+  /** Waits until `check` accepts the captured lines; returns them. */
+  async waitFor(
+    what: string,
+    check: (lines: string[]) => boolean,
+    timeoutMs = 15_000,
+  ): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const lines = await this.lines();
+      if (check(lines)) return lines;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `timed out waiting for ${what}; the pane shows:\n${lines.join("\n")}`,
+        );
+      }
+      // Polling tmux, not waiting for time to pass: the check decides.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  type(text: string): Promise<string> {
+    return this.tmux("send-keys", "-l", text);
+  }
+
+  keys(...keys: string[]): Promise<string> {
+    return this.tmux("send-keys", ...keys);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.tmux("kill-server").catch(() => {});
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Reconnecting as a person sees it, in a real terminal emulator (tmux): the
+ * server is killed and started again; meanwhile one status row counts down
+ * and is updated in place (never a line per attempt), a line typed is marked
+ * `(queued)`, and once back it is sent, once (issue 15, item 4).
+ */
+
+import assert from "node:assert/strict";
+import { hasTmux, Pane } from "../_helpers/tmux.ts";
+import {
+  type ChatProcess,
+  listeningPort,
+  makeKeys,
+  serveProcess,
+} from "../_helpers/process.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const TMUX = await hasTmux();
+
+const count = (lines: string[], pattern: RegExp) =>
+  lines.filter((line) => pattern.test(line)).length;
+
+Deno.test({
+  name:
+    "a terminal shows one reconnect status row, updated in place; a line typed meanwhile is queued and sent once after reconnecting",
+  ignore: !TMUX,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "chat-reconnect-" });
+    const servers: ChatProcess[] = [];
+    try {
+      await makeKeys(dir);
+      servers.push(serveProcess(dir));
+      const port = await listeningPort(servers[0]!);
+      await using pane = new Pane();
+      await pane.start([
+        "env",
+        `XDG_CONFIG_HOME=${dir}/config`,
+        "NO_COLOR=1",
+        "TERM=screen",
+        Deno.execPath(),
+        "run",
+        "--quiet",
+        "--allow-net",
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "--allow-run",
+        "--allow-sys=statfs",
+        MAIN,
+        "connect",
+        `127.0.0.1:${port}`,
+        "--pub",
+        `${dir}/public.pem`,
+        "--user",
+        "sophia",
+      ]);
+      await pane.waitFor("the prompt", (l) => l.some((x) => x === "sophia>"));
+
+      servers[0]!.kill("SIGKILL");
+      await servers[0]!.finish();
+      // Two failed attempts later, still one row about it.
+      const waiting = await pane.waitFor(
+        "a second attempt",
+        (l) =>
+          l.some((x) => /Reconnecting in \d+ s \(attempt [3-9]/.test(x)) &&
+          l.some((x) => x.includes("Last try: Cannot connect")),
+        30_000,
+      );
+      assert.equal(count(waiting, /Reconnect/), 1, waiting.join("\n"));
+      await pane.type("typed while offline");
+      await pane.keys("Enter");
+      const queued = await pane.waitFor(
+        "the queued mark",
+        (l) =>
+          l.includes("(queued) typed while offline") &&
+          l.some((x) => x.includes("1 line queued")),
+      );
+      assert.equal(count(queued, /Reconnect/), 1, queued.join("\n"));
+
+      servers.push(serveProcess(dir, port));
+      await servers[1]!.waitFor(/listening on/);
+      // A key retries at once (the next wait may be several seconds).
+      await pane.keys("Right");
+      const back = await pane.waitFor(
+        "the queued line sent",
+        (l) => l.includes("Broadcast message sent: typed while offline"),
+      );
+      assert.equal(count(back, /Reconnected as sophia\./), 1, back.join("\n"));
+      // The status row is gone: nothing about reconnecting is left behind.
+      assert.equal(count(back, /Reconnecting/), 0, back.join("\n"));
+      assert.equal(
+        count(back, /Broadcast message sent: typed while offline/),
+        1,
+      );
+      assert.ok(
+        back.indexOf("Reconnected as sophia.") <
+          back.indexOf("Broadcast message sent: typed while offline"),
+      );
+      await pane.type("/quit");
+      await pane.keys("Enter");
+    } finally {
+      for (const server of servers) {
+        server.kill("SIGKILL");
+        await server.finish();
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
