@@ -395,7 +395,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     .addOption(
       new Option(
         "--accept-files <policy>",
-        "which file offers to take: ask (each time), trusted (only senders you chose always for), all, none (default: ask on a terminal, none otherwise)",
+        "which file offers to take: ask (each time), trusted (only senders you chose always for), all, none (default: ask on a terminal and with --json, none otherwise)",
       ).choices(ACCEPT_POLICIES),
     )
     .addOption(sizeOption("largest file you accept"))

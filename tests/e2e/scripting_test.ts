@@ -14,7 +14,12 @@ import {
   testKeys,
   type TestServer,
 } from "../_helpers/chat.ts";
-import { ChatProcess } from "../_helpers/process.ts";
+import {
+  ChatProcess,
+  listeningPort,
+  makeKeys,
+  serveProcess,
+} from "../_helpers/process.ts";
 
 interface Room {
   dir: string;
@@ -247,4 +252,54 @@ Deno.test("a script's output follows its commands: a file's result before a late
   assert.equal(sophia.stderr, "ERROR: User 'nobody' is not online.\n");
   await jojo.write("/quit\n");
   assert.equal((await jojo.finish()).code, 0);
+});
+
+Deno.test("chat connect --json reports reconnecting as connection events, one per change, and sends a command queued meanwhile once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-scripting-" });
+  const servers: ChatProcess[] = [];
+  try {
+    await makeKeys(dir);
+    servers.push(serveProcess(dir));
+    const port = await listeningPort(servers[0]!);
+    const bot = new ChatProcess([
+      "connect",
+      `127.0.0.1:${port}`,
+      "--pub",
+      `${dir}/public.pem`,
+      "--user",
+      "bot",
+      "--json",
+    ], { env: { XDG_CONFIG_HOME: join(dir, "config") } });
+    await bot.waitFor(/"type":"welcome"/);
+    servers[0]!.kill("SIGKILL");
+    await servers[0]!.finish();
+    await bot.waitFor(/"type":"connection","state":"lost"/);
+    await bot.write('{"cmd":"send","text":"while away","id":"w"}\n');
+    // `text`: the line as it was read.
+    await bot.waitFor(/"type":"queued","re":"w","text":"\{\\"cmd\\":\\"send/);
+    await bot.waitFor(/"type":"connection","state":"waiting"[^\n]*"error"/);
+    servers.push(serveProcess(dir, port));
+    await servers[1]!.waitFor(/listening on/);
+    await bot.waitFor(/"type":"connection","state":"reconnected"/, 20_000);
+    await bot.waitFor(/"type":"sent","re":"w"/);
+    await bot.write('{"cmd":"quit"}\n');
+    assert.equal((await bot.finish()).code, 0, bot.stderr);
+    const all = events(bot);
+    const states = all.filter((e) => e.type === "connection").map((e) =>
+      e.state
+    );
+    assert.equal(states[0], "lost");
+    assert.equal(states.at(-1), "reconnected");
+    // Not one per attempt: the same failure is reported once.
+    const errors = all.filter((e) => e.type === "connection" && e.error)
+      .map((e) => e.error);
+    assert.deepEqual(errors, [...new Set(errors)]);
+    assert.equal(all.filter((e) => e.type === "sent").length, 1);
+  } finally {
+    for (const server of servers) {
+      server.kill("SIGKILL");
+      await server.finish();
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
 });
