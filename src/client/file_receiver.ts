@@ -32,6 +32,8 @@ export interface ReceiverOptions {
   consent: (offer: FileOfferNotice) => Promise<ConsentAnswer>;
   /** Where user-facing lines go. */
   print: (line: string) => void;
+  /** Where a file that did not arrive is reported (default: `print`). */
+  printError?: (line: string) => void;
   /** Called as bytes reach the disk, for a progress display. */
   onProgress?: (offer: FileOfferNotice, received: number) => void;
   /** Called when a transfer ends either way. */
@@ -271,7 +273,7 @@ export class FileReceiver {
       });
     }
     this.#options.onFinished?.(offer);
-    this.#options.print(
+    (this.#options.printError ?? this.#options.print)(
       `ERROR: File ${sanitizeForTerminal(offer.name)} from ${
         sanitizeForTerminal(offer.from)
       } was not received: ${sanitizeForTerminal(reason)}`,

@@ -360,9 +360,12 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     const receiver = new FileReceiver(client, {
       ...files,
       consent: (offer) => consent(offer, client.serverFingerprint),
+      // A program gets file_received and file_failed events instead.
       print: (line) => {
-        // A program gets file_received and file_failed events instead.
         if (!context.json) terminal.print(line);
+      },
+      printError: (line) => {
+        if (!context.json) terminal.printError(line);
       },
       onResult: (offer, result) =>
         emit(
