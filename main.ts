@@ -242,12 +242,12 @@ async function warnUnprovableNames(
  * to: one made by an older version, or by hand, that others can read is
  * narrowed to 0700 (a missing one is created 0700 when first written).
  */
-function narrowConfigDir(): void {
+function narrowConfigDir(say: (line: string) => void = console.log): void {
   const dir = defaultConfigDir();
   try {
     const change = restrictMode(dir);
     if (change !== null) {
-      console.log(describeModeChange(change, "your configuration folder"));
+      say(describeModeChange(change, "your configuration folder"));
     }
   } catch (error) {
     console.error(
@@ -268,15 +268,20 @@ async function connect(
   command: Extract<CliCommand, { cmd: "connect" }>,
 ): Promise<number> {
   const url = parseTarget(command.target, command.port);
-  const trust = await serverTrust(command.pubPath, command.trustFirstUse);
+  // In --json, stdout carries JSON lines only.
+  const say = command.json ? console.error : console.log;
+  const trust = await serverTrust(
+    command.pubPath,
+    command.trustFirstUse,
+    say,
+  );
   if (command.identityPath === null || trust.kind === "known-hosts") {
-    narrowConfigDir();
+    narrowConfigDir(say);
   }
   const identityPath = command.identityPath ?? defaultIdentityPath();
   const { identity, created } = await loadOrCreateIdentity(identityPath);
   if (created) {
-    // In --json, stdout carries JSON lines only.
-    (command.json ? console.error : console.log)(
+    say(
       `Created your identity key ${identity.fingerprint} in ${identityPath}`,
     );
   } else {
@@ -337,6 +342,7 @@ async function loadTrustedSenders(): Promise<TrustedSenders> {
 async function serverTrust(
   pubPath: string | null,
   trustFirstUse: boolean,
+  say: (line: string) => void,
 ): Promise<ServerTrust> {
   const path = pubPath ??
     (await exists(DEFAULT_PUBLIC_KEY) ? DEFAULT_PUBLIC_KEY : null);
@@ -345,9 +351,7 @@ async function serverTrust(
     // A key file picked up from the current folder decides whom we trust:
     // say so, rather than pin it silently.
     if (pubPath === null) {
-      console.log(
-        `Using the server key in ${path} (${await fingerprint(spki)})`,
-      );
+      say(`Using the server key in ${path} (${await fingerprint(spki)})`);
     }
     return { kind: "pinned", spki, path };
   }

@@ -303,3 +303,21 @@ Deno.test("chat connect --json reports reconnecting as connection events, one pe
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("chat connect --json keeps its notes off stdout: the key found in keys/public.pem and a new identity key are said on stderr", async () => {
+  await using r = await room();
+  await Deno.mkdir(join(r.dir, "keys"));
+  await Deno.copyFile(r.pub, join(r.dir, "keys", "public.pem"));
+  const bot = new ChatProcess(
+    ["connect", `127.0.0.1:${r.server.port}`, "--user", "bot", "--json"],
+    { cwd: r.dir, env: { XDG_CONFIG_HOME: join(r.dir, "fresh-config") } },
+  );
+  await bot.write('{"cmd":"quit"}\n');
+  assert.equal((await bot.finish()).code, 0, bot.stderr);
+  assert.match(bot.stderr, /Using the server key in keys\/public\.pem/);
+  assert.match(bot.stderr, /Created your identity key/);
+  assert.deepEqual(
+    events(bot).map((e) => e.type),
+    ["notice", "notice", "welcome"],
+  );
+});
