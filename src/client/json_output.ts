@@ -91,6 +91,7 @@ export const JSON_SCHEMA: Readonly<Record<string, Record<string, Field>>> = {
     size: f("number"),
     fingerprint: opt("string"),
     timeoutMs: opt("number"),
+    decision: f("string"),
   },
   file_offering: {
     re: f("re"),
@@ -307,6 +308,7 @@ export function jsonOf(event: SessionEvent): JsonEvent | null {
           ? {}
           : { fingerprint: offer.fingerprint }),
         ...(offer.timeout === undefined ? {} : { timeoutMs: offer.timeout }),
+        decision: event.decision,
       };
     }
     case "file_offering":

@@ -286,7 +286,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       files.accept,
       senderKey(offer) !== null && files.trusted.has(server, senderKey(offer)!),
     );
-    if (context.json) emit({ type: "file_offer", offer });
+    if (context.json) {
+      emit({ type: "file_offer", offer, decision: decision.kind });
+    }
     switch (decision.kind) {
       case "accept":
         if (decision.note !== null) terminal.print(decision.note);

@@ -46,8 +46,15 @@ export type SessionEvent =
   /** A line typed while disconnected, kept to be handled once back. */
   | { type: "queued"; re: Re; line: string }
   | { type: "connection"; state: ReconnectState; queued: number }
-  /** Someone offers this user a file. */
-  | { type: "file_offer"; offer: FileOfferNotice }
+  /**
+   * Someone offers this user a file; `decision`: taken or refused by
+   * --accept-files, or to be answered (`ask`).
+   */
+  | {
+    type: "file_offer";
+    offer: FileOfferNotice;
+    decision: "ask" | "accept" | "decline";
+  }
   /** This user's offer is on its way; the recipients are being asked. */
   | {
     type: "file_offering";

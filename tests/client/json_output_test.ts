@@ -134,7 +134,7 @@ const EVENTS: SessionEvent[] = [
     state: { kind: "gave_up", reason: "refused" },
     queued: 0,
   },
-  { type: "file_offer", offer },
+  { type: "file_offer", offer, decision: "ask" },
   {
     type: "file_offering",
     re: 1,

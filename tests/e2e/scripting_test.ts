@@ -162,6 +162,7 @@ Deno.test("chat connect --json: a file offer is an event, taken with an accept c
   assert.equal(parsed.from, "sophia");
   assert.equal(parsed.name, "notes.txt");
   assert.equal(parsed.size, 6);
+  assert.equal(parsed.decision, "ask");
   await bot.write(`{"cmd":"decline","xfer":${parsed.xfer + 1000}}\n`);
   await bot.waitFor(/"type":"error","re":1,"code":"no_such_offer"/);
   await bot.write(`{"cmd":"accept","xfer":${parsed.xfer}}\n`);
