@@ -112,6 +112,8 @@ export const JSON_SCHEMA: Readonly<Record<string, Record<string, Field>>> = {
     peer: f("string"),
     bytes: f("number"),
     size: f("number"),
+    xfer: opt("number"),
+    re: opt("re"),
   },
   file_received: {
     xfer: f("number"),
@@ -335,6 +337,8 @@ export function jsonOf(event: SessionEvent): JsonEvent | null {
         peer: event.peer,
         bytes: event.bytes,
         size: event.size,
+        ...(event.xfer === undefined ? {} : { xfer: event.xfer }),
+        ...(event.re === undefined ? {} : { re: event.re }),
       };
     case "file_received":
       return {

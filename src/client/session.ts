@@ -391,6 +391,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
           bytes: received,
           size: offer.size,
           elapsedMs: Date.now() - receiving.get(offer.xfer)!,
+          xfer: offer.xfer,
         });
       },
       onFinished: (offer) => {
@@ -424,6 +425,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
             bytes: p.acked,
             size: p.size,
             elapsedMs: Date.now() - started,
+            re,
           });
         }
       },

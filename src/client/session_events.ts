@@ -73,6 +73,9 @@ export type SessionEvent =
     bytes: number;
     size: number;
     elapsedMs: number;
+    /** Which transfer: the offer's number (in) or the command's (out). */
+    xfer?: number;
+    re?: Re;
   }
   | {
     type: "file_received";

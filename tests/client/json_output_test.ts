@@ -156,6 +156,7 @@ const EVENTS: SessionEvent[] = [
     bytes: 1,
     size: 2,
     elapsedMs: 5,
+    xfer: 4,
   },
   { type: "file_received", offer, name: "a (1).txt", path: "/tmp/a (1).txt" },
   { type: "file_failed", offer, reason: "checksum" },

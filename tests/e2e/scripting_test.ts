@@ -150,7 +150,11 @@ Deno.test("chat connect --json: only schema-valid JSON lines, messages with kind
 
 Deno.test("chat connect --json: a file offer is an event, taken with an accept command; an unknown offer is an error", async () => {
   await using r = await room();
-  await Deno.writeTextFile(join(r.dir, "notes.txt"), "notes\n");
+  // Big enough for progress events (1 MiB and more).
+  const bytes = crypto.getRandomValues(new Uint8Array(65536));
+  const big = new Uint8Array(2 * 1024 * 1024);
+  for (let i = 0; i < big.length; i += bytes.length) big.set(bytes, i);
+  await Deno.writeFile(join(r.dir, "notes.txt"), big);
   const bot = r.connect("bot", "--json");
   await bot.waitFor(/"type":"welcome"/);
   const sophia = r.connect("sophia");
@@ -161,19 +165,25 @@ Deno.test("chat connect --json: a file offer is an event, taken with an accept c
   assert.equal(schemaProblem(parsed), null);
   assert.equal(parsed.from, "sophia");
   assert.equal(parsed.name, "notes.txt");
-  assert.equal(parsed.size, 6);
+  assert.equal(parsed.size, big.length);
   assert.equal(parsed.decision, "ask");
   await bot.write(`{"cmd":"decline","xfer":${parsed.xfer + 1000}}\n`);
   await bot.waitFor(/"type":"error","re":1,"code":"no_such_offer"/);
   await bot.write(`{"cmd":"accept","xfer":${parsed.xfer}}\n`);
   const [received] = await bot.waitFor(/\{"type":"file_received"[^\n]*\}/);
   const path = JSON.parse(received!).path;
-  assert.equal(await Deno.readTextFile(path), "notes\n");
+  assert.deepEqual(await Deno.readFile(path), big);
   await sophia.waitFor(/File notes\.txt sent to bot successfully\./);
   await bot.write('{"cmd":"quit"}\n');
   // The unknown offer was a failed command.
   assert.equal((await bot.finish()).code, 1);
-  events(bot);
+  const progress = events(bot).filter((e) => e.type === "file_progress");
+  assert.ok(progress.length >= 1, bot.stdout);
+  for (const p of progress) {
+    assert.equal(p.direction, "in");
+    assert.equal(p.xfer, parsed.xfer);
+    assert.ok(Number(p.bytes) <= big.length);
+  }
   await sophia.write("/quit\n");
   assert.equal((await sophia.finish()).code, 0);
 });
