@@ -66,6 +66,10 @@ export type CliCommand =
     acceptFiles: AcceptPolicy | null;
     maxFileBytes: number;
     reconnect: boolean;
+    /** `[HH:MM]` before received lines on a terminal (--no-time: not). */
+    time: boolean;
+    /** Keep typed lines per server in the config folder (--no-history-file: not). */
+    historyFile: boolean;
   }
   /** `chat keygen --identity [PATH]`: a user's identity key instead of a server key. */
   | { cmd: "identity"; path: string | null; force: boolean }
@@ -401,6 +405,11 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       "--no-reconnect",
       "exit when the connection drops instead of reconnecting",
     )
+    .option("--no-time", "do not show [HH:MM] before received lines")
+    .option(
+      "--no-history-file",
+      "do not keep the lines you type in your config folder (history/<server key>)",
+    )
     .action((target: string, opts: {
       port?: number;
       pub?: string;
@@ -413,6 +422,8 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       acceptFiles?: AcceptPolicy;
       maxFileSize: number;
       reconnect: boolean;
+      time: boolean;
+      historyFile: boolean;
     }) => {
       result = {
         cmd: "connect",
@@ -428,6 +439,8 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         acceptFiles: opts.acceptFiles ?? null,
         maxFileBytes: opts.maxFileSize,
         reconnect: opts.reconnect,
+        time: opts.time,
+        historyFile: opts.historyFile,
       };
     });
 

@@ -12,6 +12,7 @@
 
 import { isValidName, NAME_RULE, nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
+import { sanitizeForTerminal } from "../text/sanitize.ts";
 
 /** A place messages are said in. */
 export type Conversation =
@@ -33,9 +34,9 @@ export function parseQueryTarget(argument: string): Conversation {
   const name = group ? word.slice(1) : word;
   if (!isValidName(name)) {
     throw new TypeError(
-      `ERROR: Invalid ${
-        group ? "group name" : "username"
-      } '${name}': ${NAME_RULE}`,
+      `ERROR: Invalid ${group ? "group name" : "username"} '${
+        sanitizeForTerminal(name)
+      }': ${NAME_RULE}`,
     );
   }
   return group ? { kind: "group", name } : { kind: "user", name };

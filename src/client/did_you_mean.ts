@@ -53,6 +53,8 @@ export function didYouMean(
   let best: string | null = null;
   let bestDistance = Infinity;
   for (const candidate of candidates) {
+    // Cheap bound first: a line of any length may be typed as a command.
+    if (Math.abs(candidate.length - word.length) > limit) continue;
     const distance = editDistance(word, candidate);
     if (distance <= limit && distance < bestDistance) {
       best = candidate;

@@ -9,18 +9,24 @@ import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
 import { messageOf } from "../transport/secure_channel.ts";
 import { ChatClient, decodeText, type Reply } from "./chat_client.ts";
 import { DeliveryLedger } from "./delivery.ts";
+import { type Command, helpText, parseInput } from "./commands.ts";
+import { actionBody } from "./actions.ts";
+import { completeLine, type PathEntry } from "./completion.ts";
 import {
-  type Command,
-  completeInput,
-  helpText,
-  parseInput,
-} from "./commands.ts";
+  type Conversation,
+  conversationOf,
+  Conversations,
+} from "./conversations.ts";
+import { defaultIgnorePath, IgnoreFile } from "./ignore_file.ts";
+import { HistoryFile, historyPath } from "./history_file.ts";
+import { defaultConfigDir } from "../crypto/identity_files.ts";
 import { type AcceptPolicy, decideOffer, senderKey } from "./consent.ts";
 import { type ConsentAnswer, FileReceiver } from "./file_receiver.ts";
 import { OfferPrompts } from "./offer_prompts.ts";
 import type { TrustedSenders } from "./trusted_senders.ts";
 import { FileSender, type SendTarget } from "./file_sender.ts";
 import {
+  clockPrefix,
   formatBytes,
   formatProgress,
   hasTextBody,
@@ -28,11 +34,13 @@ import {
   renderSent,
   renderSentFile,
   renderServerMessage,
+  type SentCommand,
   type Style,
 } from "./render.ts";
 import type { Identity } from "../crypto/identity.ts";
 import {
   changedKeyMessage,
+  FINGERPRINT_PATTERN,
   hostKeyOf,
   type KnownHosts,
 } from "./known_hosts.ts";
@@ -67,6 +75,16 @@ export interface SessionOptions {
   files: FileOptions;
   /** Reconnect automatically when the connection drops (--no-reconnect turns it off). */
   reconnect: boolean;
+  /** How the terminal behaves (issue 15); defaults for a script when absent. */
+  ui?: InterfaceOptions;
+}
+
+/** Terminal niceties a user can turn off. */
+export interface InterfaceOptions {
+  /** `[HH:MM]` before each received line, on a terminal (--no-time: not). */
+  time: boolean;
+  /** Typed lines kept per server in the config folder (--no-history-file: not). */
+  historyFile: boolean;
 }
 
 export interface FileOptions {
@@ -159,6 +177,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
     identity: options.identity,
     reconnect: options.reconnect,
     ledger,
+    ui: options.ui ?? { time: true, historyFile: true },
   });
 }
 
@@ -177,17 +196,47 @@ interface ChatContext {
   identity: Identity;
   reconnect: boolean;
   ledger: DeliveryLedger;
+  ui: InterfaceOptions;
 }
 
 async function chat(first: ChatClient, context: ChatContext): Promise<number> {
-  const { terminal, style, files } = context;
+  const { terminal, files } = context;
   const self = first.name!;
+  // Mentions of this name are highlighted (mentions.ts).
+  const style: Style = { ...context.style, self };
   const users = new Set<string>([self]);
   const groups = new Set<string>();
+  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE") ?? null;
   terminal.setCompleter((line) =>
-    completeInput(line, { users: [...users], groups: [...groups] })
+    completeLine(
+      line,
+      { users: [...users], groups: [...groups] },
+      listFolder,
+      home,
+    )
   );
-  terminal.setPrompt(terminal.interactive ? `${self}> ` : "");
+  // Where plain lines go, and what waits unread elsewhere (the prompt says).
+  const conversations = new Conversations();
+  const showPrompt = () =>
+    terminal.setPrompt(terminal.interactive ? conversations.prompt(self) : "");
+  showPrompt();
+  // Identity keys by name key, as /list tells them: /ignore is by key.
+  const keys = new Map<string, string>();
+  const learnKeys = (message: ServerMessage) => {
+    if (message.t !== "users") return;
+    for (const user of message.users) {
+      if (
+        user.fingerprint !== undefined &&
+        FINGERPRINT_PATTERN.test(user.fingerprint)
+      ) keys.set(nameKey(user.name), user.fingerprint);
+    }
+  };
+  const keyOf = (name: string) => keys.get(nameKey(name)) ?? null;
+  const ignore = await loadIgnoreFile(first.serverFingerprint, terminal);
+  const history = terminal.interactive && context.ui.historyFile
+    ? await loadHistoryFile(first.serverFingerprint, terminal)
+    : null;
+  let historyFailed = false;
   if (terminal.interactive) {
     terminal.print(
       "Type a message and press Enter to send it to everyone; /help lists the commands.",
@@ -268,17 +317,34 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       // The goodbye is reported once, where the connection ends.
       if (message.t === "bye") return;
       learnNames(message, users, groups);
+      const chat = hasTextBody(message) &&
+        (message.t === "public" || message.t === "private" ||
+          message.t === "group");
+      if (chat && ignore.list.isIgnored(message.from, keyOf(message.from))) {
+        return;
+      }
       // File data is not text: decoding each chunk would cost a string as
       // long as the chunk (and a JavaScript heap that grows with the rate).
       const text = hasTextBody(message) ? decodeText(body) : "";
-      for (const line of render(message, text, style)) {
-        terminal.print(line);
-      }
+      const lines = render(message, text, style);
+      if (lines.length === 0) return;
+      const past = "history" in message && message.history === true;
+      const conversation = conversationOf(message, self);
+      if (
+        conversation !== null && !past &&
+        conversations.noteIncoming(conversation)
+      ) showPrompt();
+      // History lines carry their own time (render.ts).
+      const stamp = context.ui.time && terminal.interactive && !past
+        ? clockPrefix("ts" in message ? message.ts : Date.now())
+        : "";
+      for (const line of lines) terminal.print(stamp + line);
     });
     // Seed tab completion with who and what is there; the replies are not shown.
-    void client.request({ t: "list" }).then((r) =>
-      learnNames(r, users, groups)
-    );
+    void client.request({ t: "list" }).then((r) => {
+      learnNames(r, users, groups);
+      learnKeys(r);
+    });
     void client.request({ t: "groups" }).then((r) =>
       learnNames(r, users, groups)
     );
@@ -361,11 +427,47 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   const handle = (line: string): boolean => {
     // While an offer waits, y / n / a answer it; anything else is chat.
     if (prompts.answer(line)) return true;
-    const command = parseInput(line);
-    if (command === null) return true;
+    if (history !== null) {
+      history.add(line).catch((error) => {
+        // Said once: the chat goes on without it.
+        if (!historyFailed) terminal.print(`ERROR: ${messageOf(error)}`);
+        historyFailed = true;
+      });
+    }
+    const parsed = parseInput(line);
+    if (parsed === null) return true;
+    // Plain lines and actions go where /query points.
+    const command: Command = parsed.kind === "say"
+      ? addressed(parsed.text, conversations.current)
+      : parsed.kind === "me"
+      ? addressed(actionBody(parsed.text), conversations.current)
+      : parsed;
     switch (command.kind) {
       case "quit":
         return false;
+      case "query":
+        conversations.setCurrent(command.conversation);
+        showPrompt();
+        showInOrder(Promise.resolve([queryNote(command.conversation)]));
+        return true;
+      case "ignore":
+        showInOrder(
+          command.name === undefined
+            ? Promise.resolve(ignoredList(ignore))
+            : ignoreUser(command.name),
+        );
+        return true;
+      case "unignore":
+        showInOrder(
+          ignore.remove(command.name, keyOf(command.name)).then(
+            (removed) =>
+              removed > 0
+                ? [`${command.name}'s messages are shown again`]
+                : [`ERROR: You are not ignoring ${command.name}`],
+            (error) => [`ERROR: ${messageOf(error)}`],
+          ),
+        );
+        return true;
       case "file":
         sendFile({ to: command.to }, command.path);
         return true;
@@ -385,6 +487,15 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     if (!terminal.interactive) lastRequest = request.then(() => {});
     showInOrder(request.then((reply) => {
       learnNames(reply, users, groups);
+      learnKeys(reply);
+      if (
+        command.kind === "away" && reply.t === "error" &&
+        reply.code === "bad_request"
+      ) {
+        return [
+          "ERROR: This server does not support /away (it is older than this client)",
+        ];
+      }
       const sent = command.kind === "say" || command.kind === "msg" ||
         command.kind === "gsay";
       if (reply.t === "ok" && sent) {
@@ -400,6 +511,34 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   };
 
   let lastRequest: Promise<void> = Promise.resolve();
+
+  /** `/ignore NAME`: by the key the server says the name is bound to. */
+  const ignoreUser = async (name: string): Promise<string[]> => {
+    if (nameKey(name) === nameKey(self)) {
+      return ["ERROR: You cannot ignore yourself"];
+    }
+    // Ask who is online now: their key may have changed since the last /list.
+    const reply = await link.client.request({ t: "list" });
+    learnKeys(reply);
+    const online = reply.t === "users"
+      ? reply.users.find((u) => nameKey(u.name) === nameKey(name))?.name
+      : undefined;
+    const shown = online ?? name;
+    const key = online === undefined ? null : keyOf(online);
+    try {
+      await ignore.add({ fingerprint: key, name: shown });
+    } catch (error) {
+      return [`ERROR: ${messageOf(error)}`];
+    }
+    const where = ignore.path === null
+      ? "for this session: there is no config folder"
+      : `remembered in ${ignore.path}`;
+    return [
+      key === null
+        ? `Ignoring ${shown} by name (their key is not known: they are not online): their messages are not shown (${where}). /unignore ${shown} to see them again`
+        : `Ignoring ${shown} (key ${key}): their messages are not shown, under any name (${where}). /unignore ${shown} to see them again`,
+    ];
+  };
 
   // The line being waited for survives a reconnection, so nothing typed is lost.
   let pendingLine: Promise<string | null> | null = null;
@@ -682,10 +821,20 @@ function perform(client: ChatClient, command: Command): Promise<Reply> | null {
         ...(command.target === undefined ? {} : { target: command.target }),
         ...(command.limit === undefined ? {} : { limit: command.limit }),
       });
+    case "away":
+      return client.request(
+        command.reason === undefined
+          ? { t: "away" }
+          : { t: "away", reason: command.reason },
+      );
     case "file":
     case "groupfile":
     case "help":
     case "quit":
+    case "query":
+    case "me":
+    case "ignore":
+    case "unignore":
     case "invalid":
       return null;
     default: {
@@ -698,7 +847,101 @@ function perform(client: ChatClient, command: Command): Promise<Reply> | null {
 function isLocal(command: Command): boolean {
   return command.kind === "help" || command.kind === "invalid" ||
     command.kind === "quit" || command.kind === "file" ||
-    command.kind === "groupfile";
+    command.kind === "groupfile" || command.kind === "query" ||
+    command.kind === "me" || command.kind === "ignore" ||
+    command.kind === "unignore";
+}
+
+/** A plain line's text as a message to `conversation`. */
+function addressed(text: string, conversation: Conversation): SentCommand {
+  switch (conversation.kind) {
+    case "public":
+      return { kind: "say", text };
+    case "user":
+      return { kind: "msg", to: conversation.name, text };
+    case "group":
+      return { kind: "gsay", group: conversation.name, text };
+    default: {
+      const unreachable: never = conversation;
+      return unreachable;
+    }
+  }
+}
+
+/** What `/query` says. */
+function queryNote(conversation: Conversation): string {
+  switch (conversation.kind) {
+    case "public":
+      return "Plain lines go to everyone again";
+    case "user":
+      return `Plain lines now go to ${conversation.name} (private); /query alone goes back to everyone`;
+    case "group":
+      return `Plain lines now go to group ${conversation.name}; /query alone goes back to everyone`;
+    default: {
+      const unreachable: never = conversation;
+      return unreachable;
+    }
+  }
+}
+
+/** `/ignore` alone. */
+function ignoredList(ignore: IgnoreFile): string[] {
+  const entries = ignore.list.entries();
+  if (entries.length === 0) return ["You are not ignoring anyone"];
+  return [
+    "Ignored:",
+    ...entries.map((e) =>
+      `  ${e.name} ${
+        e.fingerprint === null ? "(by name)" : `(key ${e.fingerprint})`
+      }`
+    ),
+  ];
+}
+
+/** This server's ignore list; for the session only if the file cannot be read. */
+async function loadIgnoreFile(
+  server: string,
+  terminal: Terminal,
+): Promise<IgnoreFile> {
+  try {
+    return await IgnoreFile.load(defaultIgnorePath(), server);
+  } catch (error) {
+    terminal.print(
+      `ERROR: ${messageOf(error)}; /ignore lasts for this session`,
+    );
+    return await IgnoreFile.load(null, server);
+  }
+}
+
+/** This server's input history, given to the terminal; null without a config folder. */
+async function loadHistoryFile(
+  server: string,
+  terminal: Terminal,
+): Promise<HistoryFile | null> {
+  let path: string;
+  try {
+    path = historyPath(defaultConfigDir(), server);
+  } catch {
+    return null; // no $HOME: nothing to keep it in
+  }
+  try {
+    const history = await HistoryFile.load(path);
+    terminal.setHistory(history.lines);
+    return history;
+  } catch (error) {
+    terminal.print(`ERROR: ${messageOf(error)}`);
+    return null;
+  }
+}
+
+/** A folder's entries for path completion; at most a few thousand. */
+function listFolder(path: string): PathEntry[] {
+  const entries: PathEntry[] = [];
+  for (const entry of Deno.readDirSync(path)) {
+    entries.push({ name: entry.name, isDirectory: entry.isDirectory });
+    if (entries.length >= 5000) break;
+  }
+  return entries;
 }
 
 function localReply(command: Command): string[] {

@@ -31,6 +31,7 @@ function personAt(
     setStatus: () => {},
     nextLine: () => Promise.resolve(lines.shift() ?? null),
     setCompleter: () => {},
+    setHistory: () => {},
     close: () => {},
   };
 }
