@@ -237,6 +237,13 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     ? await loadHistoryFile(first.serverFingerprint, terminal)
     : null;
   let historyFailed = false;
+  terminal.onTypedLine((line) => {
+    history?.add(line).catch((error) => {
+      // Said once: the chat goes on without it.
+      if (!historyFailed) terminal.print(`ERROR: ${messageOf(error)}`);
+      historyFailed = true;
+    });
+  });
   if (terminal.interactive) {
     terminal.print(
       "Type a message and press Enter to send it to everyone; /help lists the commands.",
@@ -427,13 +434,6 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   const handle = (line: string): boolean => {
     // While an offer waits, y / n / a answer it; anything else is chat.
     if (prompts.answer(line)) return true;
-    if (history !== null) {
-      history.add(line).catch((error) => {
-        // Said once: the chat goes on without it.
-        if (!historyFailed) terminal.print(`ERROR: ${messageOf(error)}`);
-        historyFailed = true;
-      });
-    }
     const parsed = parseInput(line);
     if (parsed === null) return true;
     // Plain lines and actions go where /query points.

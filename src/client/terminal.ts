@@ -62,6 +62,11 @@ export interface Terminal {
   setCompleter(completer: Completer): void;
   /** Lines typed before (oldest first), for Up and Ctrl-R. */
   setHistory(lines: readonly string[]): void;
+  /**
+   * Calls `listener` with each line typed on a terminal, not pasted (a
+   * burst of several lines is a paste): the lines worth keeping.
+   */
+  onTypedLine(listener: (line: string) => void): void;
   close(): void;
 }
 
@@ -137,6 +142,7 @@ class ReadlineTerminal implements Terminal {
   /** Lines of the burst being received (paste.ts), on a terminal. */
   #burst: string[] = [];
   #burstTimer: ReturnType<typeof setTimeout> | undefined;
+  #typedListener: (line: string) => void = () => {};
   /** A paste waiting for its `Send N lines? [y/N]` answer. */
   #heldPaste: string[] | null = null;
   /** The Ctrl-R search going on, and the line typed before it began. */
@@ -250,6 +256,10 @@ class ReadlineTerminal implements Terminal {
     this.#completer = completer;
   }
 
+  onTypedLine(listener: (line: string) => void): void {
+    this.#typedListener = listener;
+  }
+
   setHistory(lines: readonly string[]): void {
     // readline keeps the newest first.
     this.#editable.history = [...lines].reverse();
@@ -359,6 +369,7 @@ class ReadlineTerminal implements Terminal {
     const lines = this.#burst;
     this.#burst = [];
     if (this.#closed) return;
+    if (lines.length === 1) this.#typedListener(lines[0]!);
     const decision = decideBurst(lines);
     switch (decision.kind) {
       case "send":

@@ -32,6 +32,7 @@ function personAt(
     nextLine: () => Promise.resolve(lines.shift() ?? null),
     setCompleter: () => {},
     setHistory: () => {},
+    onTypedLine: () => {},
     close: () => {},
   };
 }
