@@ -422,7 +422,10 @@ class ReadlineTerminal implements Terminal {
     const line = this.#rl.line ?? "";
     if (
       this.#closed ||
-      (!this.#prompting && line === "" && this.#questionPrompt === null)
+      (!this.#prompting && line === "" && this.#questionPrompt === null) ||
+      // Lines entered but held (a burst may be a paste) are answers already:
+      // the prompt they answered is not drawn again.
+      (this.#burst.length > 0 && line === "")
     ) return null;
     const search = this.#search;
     return {
@@ -514,6 +517,18 @@ class ReadlineTerminal implements Terminal {
   }
 
   #end(): void {
+    // Lines entered just before the end are not lost in the paste window;
+    // a paste that needs an answer gets none.
+    clearTimeout(this.#burstTimer);
+    const burst = this.#burst;
+    this.#burst = [];
+    if (burst.length > 0 && decideBurst(burst).kind === "send") {
+      for (const line of burst) this.#push(line);
+    } else if (burst.length > 0 || this.#heldPaste !== null) {
+      this.#questionPrompt = null;
+      this.print(pasteDropped(burst.length || this.#heldPaste!.length));
+      this.#heldPaste = null;
+    }
     this.#ended = true;
     this.#prompting = false;
     const waiting = this.#waiting;
