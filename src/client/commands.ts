@@ -51,7 +51,13 @@ export type Command =
 export type CommandKind = Command["kind"];
 
 /** What the first argument of a command names, for tab completion. */
-export type Completion = "user" | "group" | "command" | null;
+export type Completion =
+  | "user"
+  | "group"
+  /** A user, or a group written `#name` (`/query`). */
+  | "conversation"
+  | "command"
+  | null;
 
 export interface CommandInfo {
   /** The command as typed, lower case, with its slash: `/msg`. */
@@ -93,7 +99,7 @@ export const COMMANDS: readonly CommandInfo[] = [
     usage: "/query [username|#groupname]",
     summary:
       "Send plain lines to that user or group; /query alone returns to the public room",
-    completes: "user",
+    completes: "conversation",
   },
   {
     name: "/me",
@@ -387,6 +393,12 @@ export function completeInput(
       break;
     case "group":
       names = sortedUnique(ctx.groups);
+      break;
+    case "conversation":
+      names = [
+        ...sortedUnique(ctx.users),
+        ...sortedUnique(ctx.groups).map((group) => `#${group}`),
+      ];
       break;
     case "command":
       names = COMMANDS.map((c) =>

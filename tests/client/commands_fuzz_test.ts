@@ -428,6 +428,8 @@ Deno.test("completeInput on random lines never throws and offers only names it w
     const offered = new Set([
       ...users,
       ...groups,
+      // /query names a group as #name.
+      ...groups.map((group) => `#${group}`),
       ...COMMANDS.map((c) => c.name),
       ...COMMANDS.map((c) => c.name.slice(1)),
     ]);

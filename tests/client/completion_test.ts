@@ -65,3 +65,15 @@ Deno.test("completeLine completes paths for /file and names elsewhere", () => {
     "d",
   ]);
 });
+
+Deno.test("completeLine completes /query with users and #groups", () => {
+  const context = { users: ["jojo", "hana"], groups: ["haha"] };
+  assert.deepEqual(completeLine("/query #h", context, list, null), [
+    ["#haha "],
+    "#h",
+  ]);
+  assert.deepEqual(completeLine("/query h", context, list, null), [
+    ["hana "],
+    "h",
+  ]);
+});
