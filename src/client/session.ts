@@ -496,6 +496,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
           "ERROR: This server does not support /away (it is older than this client)",
         ];
       }
+      if (command.kind === "away" && reply.t === "ok") {
+        away = command.reason ?? null;
+      }
       const sent = command.kind === "say" || command.kind === "msg" ||
         command.kind === "gsay";
       if (reply.t === "ok" && sent) {
@@ -511,6 +514,8 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   };
 
   let lastRequest: Promise<void> = Promise.resolve();
+  /** The away reason the server has for us: said again after a reconnection. */
+  let away: string | null = null;
 
   /** `/ignore NAME`: by the key the server says the name is bound to. */
   const ignoreUser = async (name: string): Promise<string[]> => {
@@ -579,6 +584,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     }
     link = attach(next);
     terminal.print(`Reconnected as ${self}.`);
+    // The server keeps the away state with the connection that set it.
+    if (away !== null) {
+      void link.client.request({ t: "away", reason: away });
+    }
     let quit = false;
     for (const line of typed) {
       if (!handle(line)) {

@@ -185,3 +185,60 @@ Deno.test("chat connect: /ignore hides a user's messages by key, persists 0600 p
   await again.write("/ignore jojo\n");
   await again.waitFor(/ERROR: You cannot ignore yourself/);
 });
+
+Deno.test("chat connect: /away is set again after the client reconnects to a restarted server", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-conv-" });
+  const keygen = new ChatProcess(["keygen", "--bits", "2048", "--out", dir]);
+  assert.equal((await keygen.finish()).code, 0, keygen.stderr);
+  let server = serveProcess(dir);
+  const servers = [server];
+  const clients: ChatProcess[] = [];
+  try {
+    const port = await listeningPort(server);
+    const connect = (name: string) => {
+      const client = new ChatProcess([
+        "connect",
+        `127.0.0.1:${port}`,
+        "--pub",
+        `${dir}/public.pem`,
+        "--user",
+        name,
+      ]);
+      clients.push(client);
+      return client;
+    };
+    const jojo = connect("jojo");
+    await jojo.waitFor(/SUCCESS: Username registered\./);
+    await jojo.write("/away gone fishing\n");
+    await jojo.waitFor(/You are marked as away: gone fishing/);
+    server.kill("SIGKILL");
+    await server.finish();
+    server = serveProcess(dir, port);
+    servers.push(server);
+    await server.waitFor(/listening on/);
+
+    const sophia = connect("sophia");
+    await sophia.waitFor(/SUCCESS: Username registered\./);
+    // jojo comes back on its own schedule: ask until the list shows it away.
+    const away =
+      /\*\*\* jojo - Last Message: never - away: gone fishing \*\*\*/;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      await sophia.write("/list\n");
+      const found = await sophia.waitFor(away, 1000).then(
+        () => true,
+        () => false,
+      );
+      if (found) break;
+      assert.ok(Date.now() < deadline, sophia.stdout + jojo.stdout);
+    }
+  } finally {
+    for (const c of clients) c.kill();
+    await Promise.all(clients.map((c) => c.finish()));
+    for (const s of servers) {
+      s.kill("SIGKILL");
+      await s.finish();
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
