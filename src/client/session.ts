@@ -274,6 +274,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     offer: FileOfferNotice,
     server: string,
   ): Promise<ConsentAnswer> => {
+    // An ignored user's offers are declined unseen, as their messages are.
+    if (
+      ignore.list.isIgnored(offer.from, senderKey(offer) ?? keyOf(offer.from))
+    ) return "decline";
     const decision = decideOffer(
       offer,
       files.accept,

@@ -24,7 +24,11 @@ async function setUp() {
   const server = serveProcess(dir);
   const port = await listeningPort(server);
   const clients: ChatProcess[] = [];
-  const connect = async (name: string, env: Record<string, string> = {}) => {
+  const connect = async (
+    name: string,
+    env: Record<string, string> = {},
+    ...extra: string[]
+  ) => {
     const client = new ChatProcess([
       "connect",
       `127.0.0.1:${port}`,
@@ -32,6 +36,7 @@ async function setUp() {
       `${dir}/public.pem`,
       "--user",
       name,
+      ...extra,
     ], { env });
     clients.push(client);
     await client.waitFor(/SUCCESS: Username registered\./);
@@ -144,7 +149,15 @@ Deno.test("chat connect: /ignore hides a user's messages by key, persists 0600 p
   await using chat = await setUp();
   const config = `${chat.dir}/jojo-config`;
   const env = { XDG_CONFIG_HOME: config };
-  const jojo = await chat.connect("jojo", env);
+  // jojo takes every file offer, but not from someone ignored.
+  const files = [
+    "--accept-files",
+    "all",
+    "--downloads",
+    `${chat.dir}/jojo-downloads`,
+    "--no-open",
+  ];
+  const jojo = await chat.connect("jojo", env, ...files);
   const sophia = await chat.connect("sophia");
   // Clients share one test config folder, so one identity key: nana gets her
   // own, or ignoring sophia's key would hide her too.
@@ -160,6 +173,10 @@ Deno.test("chat connect: /ignore hides a user's messages by key, persists 0600 p
   await nana.write("marker from nana\n");
   await jojo.waitFor(/\[Broadcast from nana\]: marker from nana/);
   assert.doesNotMatch(jojo.stdout, /cannot hear me|nor this/);
+  await Deno.writeTextFile(`${chat.dir}/note.txt`, "a note");
+  await sophia.write(`/file jojo ${chat.dir}/note.txt\n`);
+  await sophia.waitFor(/ERROR: jojo declined note\.txt/);
+  assert.doesNotMatch(jojo.stdout, /note\.txt/);
   await jojo.write("/ignore\n");
   await jojo.waitFor(/Ignored:\n {2}sophia \(key SHA256:/);
 
@@ -172,7 +189,7 @@ Deno.test("chat connect: /ignore hides a user's messages by key, persists 0600 p
   // Still ignored after a restart of the client.
   jojo.kill();
   await jojo.finish();
-  const again = await chat.connect("jojo", env);
+  const again = await chat.connect("jojo", env, ...files);
   await sophia.write("still ignored\n");
   await nana.write("second marker\n");
   await again.waitFor(/\[Broadcast from nana\]: second marker/);
@@ -182,6 +199,8 @@ Deno.test("chat connect: /ignore hides a user's messages by key, persists 0600 p
   await again.waitFor(/sophia's messages are shown again/);
   await sophia.write("heard again\n");
   await again.waitFor(/\[Broadcast from sophia\]: heard again/);
+  await sophia.write(`/file jojo ${chat.dir}/note.txt\n`);
+  await sophia.waitFor(/File note\.txt sent to jojo successfully\./);
   await again.write("/ignore jojo\n");
   await again.waitFor(/ERROR: You cannot ignore yourself/);
 });
