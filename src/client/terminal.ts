@@ -137,7 +137,7 @@ class ReadlineTerminal implements Terminal {
   #keys = 0;
   /** The key count at the last completion. */
   #lastTab = -1;
-  /** The key count at the last Ctrl-C. */
+  /** The key count at the last Ctrl-C on an empty line. */
   #lastInterrupt = -2;
   /** Lines of the burst being received (paste.ts), on a terminal. */
   #burst: string[] = [];
@@ -274,8 +274,6 @@ class ReadlineTerminal implements Terminal {
    * and a second Ctrl-C in a row leaves (as /quit and Ctrl-D do).
    */
   #interrupt(): void {
-    const again = this.#lastInterrupt === this.#keys - 1;
-    this.#lastInterrupt = this.#keys;
     if (this.#search !== null) {
       this.#endSearch(this.#search.typed);
       return;
@@ -288,6 +286,10 @@ class ReadlineTerminal implements Terminal {
       this.#setLine("");
       return;
     }
+    // Only a Ctrl-C on an empty line right after one leaves: a line being
+    // cleared with Ctrl-C, Ctrl-C pressed twice, never ends the session.
+    const again = this.#lastInterrupt === this.#keys - 1;
+    this.#lastInterrupt = this.#keys;
     if (again) {
       this.#rl.close();
       return;

@@ -508,6 +508,17 @@ Deno.test({
     assert.ok(!kept.includes("p1"), "pasted lines are not kept");
     assert.equal((await Deno.stat(`${folder}/${file}`)).mode! & 0o777, 0o600);
 
+    // Tab completes the path after /file NAME; Ctrl-C clears it again.
+    await Deno.writeTextFile(`${dir}/a-file-to-complete.txt`, "x");
+    await pane.type(`/file jojo ${dir}/a-file-to`);
+    await pane.keys("Tab");
+    await pane.waitFor(
+      "the completed path",
+      (l) => lastLine(l) === `sophia> /file jojo ${dir}/a-file-to-complete.txt`,
+    );
+    await pane.keys("C-c");
+    await pane.waitFor("the cleared line", (l) => lastLine(l) === "sophia>");
+
     // Ctrl-C on an empty line says how to leave; a second one leaves.
     await pane.keys("C-c");
     await pane.waitFor(
