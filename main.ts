@@ -304,6 +304,7 @@ async function connect(
     user: command.user,
     terminal,
     reconnect: command.reconnect,
+    ui: { time: command.time, historyFile: command.historyFile },
     files: {
       downloadsDir: command.downloads ?? defaultDownloadsDir(),
       ownDownloadsDir: command.downloads === null,

@@ -68,6 +68,10 @@ export type CliCommand =
     reconnect: boolean;
     /** One JSON object per line on stdout for every event (bots, scripts). */
     json: boolean;
+    /** `[HH:MM]` before received lines on a terminal (--no-time: not). */
+    time: boolean;
+    /** Keep typed lines per server in the config folder (--no-history-file: not). */
+    historyFile: boolean;
   }
   /** `chat keygen --identity [PATH]`: a user's identity key instead of a server key. */
   | { cmd: "identity"; path: string | null; force: boolean }
@@ -408,6 +412,11 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       "one JSON object per line on stdout for every event; commands as lines or JSON objects on stdin (README: JSON mode)",
       false,
     )
+    .option("--no-time", "do not show [HH:MM] before received lines")
+    .option(
+      "--no-history-file",
+      "do not keep the lines you type in your config folder (history/<server key>)",
+    )
     .action((target: string, opts: {
       port?: number;
       pub?: string;
@@ -421,6 +430,8 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       maxFileSize: number;
       reconnect: boolean;
       json: boolean;
+      time: boolean;
+      historyFile: boolean;
     }) => {
       result = {
         cmd: "connect",
@@ -437,6 +448,8 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         maxFileBytes: opts.maxFileSize,
         reconnect: opts.reconnect,
         json: opts.json,
+        time: opts.time,
+        historyFile: opts.historyFile,
       };
     });
 

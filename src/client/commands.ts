@@ -9,11 +9,15 @@
 
 import {
   isValidName,
+  MAX_AWAY_CHARS,
   MAX_HISTORY,
   MAX_TEXT_CHARS,
   NAME_RULE,
 } from "../protocol/limits.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
+import { ACTION_PREFIX } from "./actions.ts";
+import { type Conversation, parseQueryTarget } from "./conversations.ts";
+import { didYouMean } from "./did_you_mean.ts";
 
 /** What one input line asks for. */
 export type Command =
@@ -31,6 +35,15 @@ export type Command =
   /** No target: the public room; a target is a group you are in or a user. */
   | { kind: "history"; target?: string; limit?: number }
   | { kind: "help"; topic?: string }
+  /** Plain lines go to `target` from now on (conversations.ts). */
+  | { kind: "query"; conversation: Conversation }
+  /** An action (`/me waves`), said where plain lines go (actions.ts). */
+  | { kind: "me"; text: string }
+  /** Away with a reason, or back without one. */
+  | { kind: "away"; reason?: string }
+  /** Hide a user's messages; without a name, list those hidden. */
+  | { kind: "ignore"; name?: string }
+  | { kind: "unignore"; name: string }
   | { kind: "quit" }
   /** Wrong format or unknown command; `message` is the line to show the user. */
   | { kind: "invalid"; message: string };
@@ -38,7 +51,13 @@ export type Command =
 export type CommandKind = Command["kind"];
 
 /** What the first argument of a command names, for tab completion. */
-export type Completion = "user" | "group" | "command" | null;
+export type Completion =
+  | "user"
+  | "group"
+  /** A user, or a group written `#name` (`/query`). */
+  | "conversation"
+  | "command"
+  | null;
 
 export interface CommandInfo {
   /** The command as typed, lower case, with its slash: `/msg`. */
@@ -74,6 +93,38 @@ export const COMMANDS: readonly CommandInfo[] = [
     usage: "/groupfile <groupname> <filename>",
     summary: "Send a file to a group",
     completes: "group",
+  },
+  {
+    name: "/query",
+    usage: "/query [username|#groupname]",
+    summary:
+      "Send plain lines to that user or group; /query alone returns to the public room",
+    completes: "conversation",
+  },
+  {
+    name: "/me",
+    usage: "/me <action>",
+    summary: "Say what you do, shown as * yourname action",
+    completes: null,
+  },
+  {
+    name: "/away",
+    usage: "/away [reason]",
+    summary:
+      "Mark yourself away (shown in /list, told to whoever messages you); /away alone: back",
+    completes: null,
+  },
+  {
+    name: "/ignore",
+    usage: "/ignore [username]",
+    summary: "Hide a user's messages (by their key); /ignore alone lists them",
+    completes: "user",
+  },
+  {
+    name: "/unignore",
+    usage: "/unignore <username>",
+    summary: "Show a user's messages again",
+    completes: null,
   },
   {
     name: "/list",
@@ -236,6 +287,42 @@ export function parseInput(line: string): Command | null {
         ...(limit === undefined ? {} : { limit }),
       };
     }
+    case "/query": {
+      const argument = oneArgument(rest);
+      if (argument === null) return usage(name);
+      try {
+        return { kind: "query", conversation: parseQueryTarget(argument) };
+      } catch (error) {
+        return { kind: "invalid", message: (error as Error).message };
+      }
+    }
+    case "/me": {
+      const text = rest.trimEnd();
+      if (text === "") return usage(name);
+      return checkText(ACTION_PREFIX + text) ?? { kind: "me", text };
+    }
+    case "/away": {
+      const reason = rest.trim();
+      if (reason === "") return { kind: "away" };
+      return reason.length > MAX_AWAY_CHARS
+        ? {
+          kind: "invalid",
+          message:
+            `ERROR: Away reason too long (${reason.length} characters; the limit is ${MAX_AWAY_CHARS})`,
+        }
+        : { kind: "away", reason };
+    }
+    case "/ignore": {
+      const user = oneArgument(rest);
+      if (user === null) return usage(name);
+      if (user === "") return { kind: "ignore" };
+      return checkUser(user) ?? { kind: "ignore", name: user };
+    }
+    case "/unignore": {
+      const user = oneArgument(rest);
+      if (user === null || user === "") return usage(name);
+      return checkUser(user) ?? { kind: "unignore", name: user };
+    }
     case "/help": {
       const topic = oneArgument(rest);
       if (topic === null) return usage(name);
@@ -261,8 +348,9 @@ export function helpText(topic?: string): string[] {
   }
   const width = Math.max(...COMMANDS.map((command) => command.usage.length));
   return [
-    "Type a message and press Enter to send it to everyone.",
-    "Start it with // to send a message that begins with /.",
+    "Type a message and press Enter to send it to everyone, or to the user or",
+    "group chosen with /query. Start it with // to send a message that begins",
+    "with /.",
     "Commands:",
     ...COMMANDS.map((command) =>
       `  ${command.usage.padEnd(width)}  ${command.summary}`
@@ -305,6 +393,12 @@ export function completeInput(
       break;
     case "group":
       names = sortedUnique(ctx.groups);
+      break;
+    case "conversation":
+      names = [
+        ...sortedUnique(ctx.users),
+        ...sortedUnique(ctx.groups).map((group) => `#${group}`),
+      ];
       break;
     case "command":
       names = COMMANDS.map((c) =>
@@ -377,9 +471,10 @@ function usage(name: string): Command {
 }
 
 function unknownCommand(word: string): string {
-  return `ERROR: Unknown command '${
-    sanitizeForTerminal(word)
-  }'. Type /help for the list of commands`;
+  const close = didYouMean(word, COMMANDS.map((command) => command.name));
+  return `ERROR: Unknown command '${sanitizeForTerminal(word)}'. ${
+    close === null ? "" : `Did you mean ${close}? `
+  }Type /help for the list of commands`;
 }
 
 function checkUser(name: string): Command | null {

@@ -22,6 +22,9 @@ export function diagnosticsOnStderr(terminal: Terminal): Terminal {
     nextLine: () => terminal.nextLine(),
     setCompleter: () => {},
     onKeypress: () => () => {},
+    // A bot's lines are not kept for Up and Ctrl-R.
+    setHistory: () => {},
+    onTypedLine: () => {},
     close: () => terminal.close(),
   };
 }

@@ -12,12 +12,18 @@ import type { Declined, ServerMessage } from "../protocol/messages.ts";
 import { nameKey } from "../protocol/limits.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { Command } from "./commands.ts";
+import { actionOf } from "./actions.ts";
+import { highlightMentions, mentions } from "./mentions.ts";
 
 export interface Style {
   /** Use ANSI SGR colours; when false, lines are plain text. */
   color: boolean;
-  /** Ring the terminal bell on a private message. */
+  /** Ring the terminal bell on a private message or a mention. */
   bell?: boolean;
+  /** The reader's name: `@name` mentions of it are highlighted, and ring. */
+  self?: string;
+  /** `[HH:MM]` before each live received line (a terminal without --no-time). */
+  clock?: boolean;
 }
 
 /** The seed's input prompt. */
@@ -55,6 +61,25 @@ function line(style: Style, ...pieces: Piece[]): string {
 
 const safe = sanitizeForTerminal;
 
+/** Someone's text made safe, with mentions of the reader highlighted. */
+function said(text: string, style: Style): string {
+  const shown = safe(text);
+  return style.self === undefined
+    ? shown
+    : highlightMentions(shown, style.self, style.color);
+}
+
+/** The bell for a live private message or a live mention of the reader. */
+function ring(
+  msg: { t: string; history?: true },
+  body: string,
+  style: Style,
+): string {
+  if (!style.bell || msg.history) return "";
+  const mentioned = style.self !== undefined && mentions(body, style.self);
+  return msg.t === "private" || mentioned ? "\x07" : "";
+}
+
 /** Whether `msg`'s body is text to show: public, private and group messages. */
 export function hasTextBody(msg: ServerMessage): boolean {
   return msg.t === "public" || msg.t === "private" || msg.t === "group";
@@ -70,41 +95,71 @@ export function renderServerMessage(
   style: Style,
 ): string[] {
   switch (msg.t) {
-    case "public":
+    case "public": {
+      const action = actionOf(body);
       return [
-        past(msg, style) + line(
-          style,
-          "[Broadcast from ",
-          [BOLD_NAME, safe(msg.from)],
-          "]: ",
-          safe(body),
-        ),
+        past(msg, style) + (action === null
+          ? line(
+            style,
+            "[Broadcast from ",
+            [BOLD_NAME, safe(msg.from)],
+            "]: ",
+            said(body, style),
+          )
+          : line(
+            style,
+            "* ",
+            [BOLD_NAME, safe(msg.from)],
+            " ",
+            said(action, style),
+          )) +
+        ring(msg, body, style),
       ];
-    case "private":
+    }
+    case "private": {
+      const action = actionOf(body);
       return [
         past(msg, style) + line(
           style,
-          [PRIVATE, "Private message from "],
+          [PRIVATE, action === null ? "Private message from " : "Private: "],
+          ...(action === null ? [] : [[PRIVATE, "* "]] as const),
           [PRIVATE_NAME, safe(msg.from)],
           // In history, a message may be one this user sent.
           ...(msg.to === undefined
             ? []
             : [[PRIVATE, " to "], [PRIVATE_NAME, safe(msg.to)]] as const),
-          [PRIVATE, ": " + safe(body)],
-        ) + (style.bell && !msg.history ? "\x07" : ""),
+          [
+            PRIVATE,
+            (action === null ? ": " : " ") + said(action ?? body, style),
+          ],
+        ) + ring(msg, body, style),
       ];
-    case "group":
+    }
+    case "group": {
+      const action = actionOf(body);
       return [
-        past(msg, style) + line(
-          style,
-          "[Receive group ",
-          [BOLD_GROUP, safe(msg.group)],
-          " message from ",
-          [BOLD_NAME, safe(msg.from)],
-          "]: ",
-          safe(body),
-        ),
+        past(msg, style) + (action === null
+          ? line(
+            style,
+            "[Receive group ",
+            [BOLD_GROUP, safe(msg.group)],
+            " message from ",
+            [BOLD_NAME, safe(msg.from)],
+            "]: ",
+            said(body, style),
+          )
+          : line(
+            style,
+            "[",
+            [BOLD_GROUP, safe(msg.group)],
+            "] * ",
+            [BOLD_NAME, safe(msg.from)],
+            " ",
+            said(action, style),
+          )) +
+        ring(msg, body, style),
       ];
+    }
     case "welcome":
     case "ok":
       return [line(style, [SUCCESS, safe(msg.text)])];
@@ -128,6 +183,8 @@ export function renderServerMessage(
                 user.lastMessageAt === null
                   ? "never"
                   : formatTimestamp(user.lastMessageAt)
+              }${
+                user.away === undefined ? "" : ` - away: ${safe(user.away)}`
               } ***`,
             ],
           )
@@ -224,6 +281,19 @@ export function renderServerMessage(
 
 /** The sender's confirmation of a message they sent, in the seed's wording. */
 export function renderSent(cmd: SentCommand, style: Style): string[] {
+  const action = actionOf(cmd.text);
+  if (action !== null) {
+    const where = cmd.kind === "say"
+      ? "Action sent: "
+      : cmd.kind === "msg"
+      ? `Private action to ${safe(cmd.to)}: `
+      : `Group action to ${safe(cmd.group)}: `;
+    return [line(
+      style,
+      [DIM, where],
+      `* ${safe(style.self ?? "you")} ${safe(action)}`,
+    )];
+  }
   switch (cmd.kind) {
     case "say":
       return [line(style, [DIM, "Broadcast message sent: "], safe(cmd.text))];
@@ -267,6 +337,17 @@ function past(msg: { ts: number; history?: true }, style: Style): string {
   return msg.history
     ? line(style, [DIM, `[history ${formatTimestamp(msg.ts)}] `])
     : "";
+}
+
+/**
+ * `[HH:MM] `: local time in front of a received line (`--no-time` hides it),
+ * `[--:--] ` if `ms` is not a valid time (it came from the network).
+ */
+export function clockPrefix(ms: number): string {
+  const date = new Date(ms);
+  if (Number.isNaN(date.getTime())) return "[--:--] ";
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `[${two(date.getHours())}:${two(date.getMinutes())}] `;
 }
 
 /**

@@ -9,21 +9,32 @@ import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
 import { messageOf } from "../transport/secure_channel.ts";
 import { ChatClient, decodeText, type Reply } from "./chat_client.ts";
 import { DeliveryLedger } from "./delivery.ts";
+import { type Command, helpText, parseInput } from "./commands.ts";
+import { actionBody } from "./actions.ts";
+import { completeLine, type PathEntry } from "./completion.ts";
 import {
-  type Command,
-  completeInput,
-  helpText,
-  parseInput,
-} from "./commands.ts";
+  type Conversation,
+  conversationOf,
+  Conversations,
+} from "./conversations.ts";
+import { defaultIgnorePath, IgnoreFile } from "./ignore_file.ts";
+import { HistoryFile, historyPath } from "./history_file.ts";
+import { defaultConfigDir } from "../crypto/identity_files.ts";
 import { type AcceptPolicy, decideOffer, senderKey } from "./consent.ts";
 import { type ConsentAnswer, FileReceiver } from "./file_receiver.ts";
 import { OfferPrompts } from "./offer_prompts.ts";
 import type { TrustedSenders } from "./trusted_senders.ts";
 import { FileSender, type SendTarget } from "./file_sender.ts";
-import { hasTextBody, renderServerMessage, type Style } from "./render.ts";
+import {
+  hasTextBody,
+  renderServerMessage,
+  type SentCommand,
+  type Style,
+} from "./render.ts";
 import type { Identity } from "../crypto/identity.ts";
 import {
   changedKeyMessage,
+  FINGERPRINT_PATTERN,
   hostKeyOf,
   type KnownHosts,
 } from "./known_hosts.ts";
@@ -75,6 +86,16 @@ export interface SessionOptions {
    * input and shows diagnostics (stderr).
    */
   json?: (line: string) => void;
+  /** How the terminal behaves (issue 15); defaults for a script when absent. */
+  ui?: InterfaceOptions;
+}
+
+/** Terminal niceties a user can turn off. */
+export interface InterfaceOptions {
+  /** `[HH:MM]` before each received line, on a terminal (--no-time: not). */
+  time: boolean;
+  /** Typed lines kept per server in the config folder (--no-history-file: not). */
+  historyFile: boolean;
 }
 
 export interface FileOptions {
@@ -181,6 +202,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
     ledger,
     output,
     json: options.json !== undefined,
+    ui: options.ui ?? { time: true, historyFile: true },
   });
 }
 
@@ -223,18 +245,58 @@ interface ChatContext {
   ledger: DeliveryLedger;
   output: { emit: (event: SessionEvent) => void; failed: boolean };
   json: boolean;
+  ui: InterfaceOptions;
 }
 
 async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   const { terminal, files } = context;
   const { emit } = context.output;
   const self = first.name!;
+  // Mentions of this name are highlighted (mentions.ts).
+  const style: Style = context.style;
+  style.self = self;
+  // History lines carry their own time (render.ts); scripts keep the seed's lines.
+  style.clock = context.ui.time && terminal.interactive && !context.json;
   const users = new Set<string>([self]);
   const groups = new Set<string>();
+  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE") ?? null;
   terminal.setCompleter((line) =>
-    completeInput(line, { users: [...users], groups: [...groups] })
+    completeLine(
+      line,
+      { users: [...users], groups: [...groups] },
+      listFolder,
+      home,
+    )
   );
-  terminal.setPrompt(terminal.interactive ? `${self}> ` : "");
+  // Where plain lines go, and what waits unread elsewhere (the prompt says).
+  const conversations = new Conversations();
+  const showPrompt = () =>
+    terminal.setPrompt(terminal.interactive ? conversations.prompt(self) : "");
+  showPrompt();
+  // Identity keys by name key, as /list tells them: /ignore is by key.
+  const keys = new Map<string, string>();
+  const learnKeys = (message: ServerMessage) => {
+    if (message.t !== "users") return;
+    for (const user of message.users) {
+      if (
+        user.fingerprint !== undefined &&
+        FINGERPRINT_PATTERN.test(user.fingerprint)
+      ) keys.set(nameKey(user.name), user.fingerprint);
+    }
+  };
+  const keyOf = (name: string) => keys.get(nameKey(name)) ?? null;
+  const ignore = await loadIgnoreFile(first.serverFingerprint, terminal);
+  const history = terminal.interactive && context.ui.historyFile
+    ? await loadHistoryFile(first.serverFingerprint, terminal)
+    : null;
+  let historyFailed = false;
+  terminal.onTypedLine((line) => {
+    history?.add(line).catch((error) => {
+      // Said once: the chat goes on without it.
+      if (!historyFailed) terminal.print(`ERROR: ${messageOf(error)}`);
+      historyFailed = true;
+    });
+  });
   if (terminal.interactive) {
     terminal.print(
       "Type a message and press Enter to send it to everyone; /help lists the commands.",
@@ -281,6 +343,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     offer: FileOfferNotice,
     server: string,
   ): Promise<ConsentAnswer> => {
+    // An ignored user's offers are declined unseen, as their messages are.
+    if (
+      ignore.list.isIgnored(offer.from, senderKey(offer) ?? keyOf(offer.from))
+    ) return "decline";
     const decision = decideOffer(
       offer,
       files.accept,
@@ -346,15 +412,28 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       // The goodbye is reported once, where the connection ends.
       if (message.t === "bye") return;
       learnNames(message, users, groups);
+      const chat = hasTextBody(message) &&
+        (message.t === "public" || message.t === "private" ||
+          message.t === "group");
+      if (chat && ignore.list.isIgnored(message.from, keyOf(message.from))) {
+        return;
+      }
       // File data is not text: decoding each chunk would cost a string as
       // long as the chunk (and a JavaScript heap that grows with the rate).
       const text = hasTextBody(message) ? decodeText(body) : "";
+      const past = "history" in message && message.history === true;
+      const conversation = conversationOf(message, self);
+      if (
+        conversation !== null && !past &&
+        conversations.noteIncoming(conversation)
+      ) showPrompt();
       emit({ type: "incoming", message, text });
     });
     // Seed tab completion with who and what is there; the replies are not shown.
-    void client.request({ t: "list" }).then((r) =>
-      learnNames(r, users, groups)
-    );
+    void client.request({ t: "list" }).then((r) => {
+      learnNames(r, users, groups);
+      learnKeys(r);
+    });
     void client.request({ t: "groups" }).then((r) =>
       learnNames(r, users, groups)
     );
@@ -497,10 +576,48 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       case "command":
         break;
     }
-    const { command } = action;
+    // Plain lines and actions go where /query points.
+    const typed = action.command;
+    const command: Command = typed.kind === "say"
+      ? addressed(typed.text, conversations.current)
+      : typed.kind === "me"
+      ? addressed(actionBody(typed.text), conversations.current)
+      : typed;
+    /** Local lines answering the command: errors as errors. */
+    const tell = (lines: string[]) => () => {
+      for (const text of lines) {
+        if (text.startsWith("ERROR: ")) {
+          emit({ type: "error", re, code: command.kind, text });
+        } else emit({ type: "notice", text });
+      }
+    };
     switch (command.kind) {
       case "quit":
         return "quit";
+      case "query":
+        conversations.setCurrent(command.conversation);
+        showPrompt();
+        return showInOrder(
+          Promise.resolve(tell([queryNote(command.conversation)])),
+        );
+      case "ignore":
+        return showInOrder(
+          (command.name === undefined
+            ? Promise.resolve(ignoredList(ignore))
+            : ignoreUser(command.name)).then(tell),
+        );
+      case "unignore":
+        return showInOrder(
+          ignore.remove(command.name, keyOf(command.name)).then(
+            (removed) =>
+              tell(
+                removed > 0
+                  ? [`${command.name}'s messages are shown again`]
+                  : [`ERROR: You are not ignoring ${command.name}`],
+              ),
+            (error) => tell([`ERROR: ${messageOf(error)}`]),
+          ),
+        );
       case "file":
         return sendFile({ to: command.to }, command.path, re);
       case "groupfile":
@@ -523,11 +640,59 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     const request = withPatience(() => perform(link.client, command)!);
     return showInOrder(request.then((reply) => {
       learnNames(reply, users, groups);
+      learnKeys(reply);
+      if (
+        command.kind === "away" && reply.t === "error" &&
+        reply.code === "bad_request"
+      ) {
+        return () =>
+          emit({
+            type: "error",
+            re,
+            code: "unsupported",
+            text:
+              "ERROR: This server does not support /away (it is older than this client)",
+          });
+      }
+      if (command.kind === "away" && reply.t === "ok") {
+        away = command.reason ?? null;
+      }
       return () => emit({ type: "reply", re, command, reply });
     }));
   };
 
   let lineNumber = 0;
+  /** The away reason the server has for us: said again after a reconnection. */
+  let away: string | null = null;
+
+  /** `/ignore NAME`: by the key the server says the name is bound to. */
+  const ignoreUser = async (name: string): Promise<string[]> => {
+    if (nameKey(name) === nameKey(self)) {
+      return ["ERROR: You cannot ignore yourself"];
+    }
+    // Ask who is online now: their key may have changed since the last /list.
+    const reply = await link.client.request({ t: "list" });
+    learnKeys(reply);
+    const online = reply.t === "users"
+      ? reply.users.find((u) => nameKey(u.name) === nameKey(name))?.name
+      : undefined;
+    const shown = online ?? name;
+    const key = online === undefined ? null : keyOf(online);
+    try {
+      await ignore.add({ fingerprint: key, name: shown });
+    } catch (error) {
+      return [`ERROR: ${messageOf(error)}`];
+    }
+    const where = ignore.path === null
+      ? "for this session: there is no config folder"
+      : `remembered in ${ignore.path}`;
+    return [
+      key === null
+        ? `Ignoring ${shown} by name (their key is not known: they are not online): their messages are not shown (${where}). /unignore ${shown} to see them again`
+        : `Ignoring ${shown} (key ${key}): their messages are not shown, under any name (${where}). /unignore ${shown} to see them again`,
+    ];
+  };
+
   // The line being waited for survives a reconnection, so nothing typed is lost.
   let pendingLine: Promise<string | null> | null = null;
   const nextLine = () => (pendingLine ??= terminal.nextLine());
@@ -592,6 +757,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     }
     link = attach(next);
     // What was typed meanwhile goes now, in order, once.
+    // The server keeps the away state with the connection that set it.
+    if (away !== null) {
+      void link.client.request({ t: "away", reason: away });
+    }
     let quit = false;
     for (const { line, number } of queue.splice(0)) {
       const done = handle(line, number);
@@ -942,10 +1111,20 @@ function perform(client: ChatClient, command: Command): Promise<Reply> | null {
         ...(command.target === undefined ? {} : { target: command.target }),
         ...(command.limit === undefined ? {} : { limit: command.limit }),
       });
+    case "away":
+      return client.request(
+        command.reason === undefined
+          ? { t: "away" }
+          : { t: "away", reason: command.reason },
+      );
     case "file":
     case "groupfile":
     case "help":
     case "quit":
+    case "query":
+    case "me":
+    case "ignore":
+    case "unignore":
     case "invalid":
       return null;
     default: {
@@ -953,6 +1132,98 @@ function perform(client: ChatClient, command: Command): Promise<Reply> | null {
       return unreachable;
     }
   }
+}
+
+/** A plain line's text as a message to `conversation`. */
+function addressed(text: string, conversation: Conversation): SentCommand {
+  switch (conversation.kind) {
+    case "public":
+      return { kind: "say", text };
+    case "user":
+      return { kind: "msg", to: conversation.name, text };
+    case "group":
+      return { kind: "gsay", group: conversation.name, text };
+    default: {
+      const unreachable: never = conversation;
+      return unreachable;
+    }
+  }
+}
+
+/** What `/query` says. */
+function queryNote(conversation: Conversation): string {
+  switch (conversation.kind) {
+    case "public":
+      return "Plain lines go to everyone again";
+    case "user":
+      return `Plain lines now go to ${conversation.name} (private); /query alone goes back to everyone`;
+    case "group":
+      return `Plain lines now go to group ${conversation.name}; /query alone goes back to everyone`;
+    default: {
+      const unreachable: never = conversation;
+      return unreachable;
+    }
+  }
+}
+
+/** `/ignore` alone. */
+function ignoredList(ignore: IgnoreFile): string[] {
+  const entries = ignore.list.entries();
+  if (entries.length === 0) return ["You are not ignoring anyone"];
+  return [
+    "Ignored:",
+    ...entries.map((e) =>
+      `  ${e.name} ${
+        e.fingerprint === null ? "(by name)" : `(key ${e.fingerprint})`
+      }`
+    ),
+  ];
+}
+
+/** This server's ignore list; for the session only if the file cannot be read. */
+async function loadIgnoreFile(
+  server: string,
+  terminal: Terminal,
+): Promise<IgnoreFile> {
+  try {
+    return await IgnoreFile.load(defaultIgnorePath(), server);
+  } catch (error) {
+    terminal.print(
+      `ERROR: ${messageOf(error)}; /ignore lasts for this session`,
+    );
+    return await IgnoreFile.load(null, server);
+  }
+}
+
+/** This server's input history, given to the terminal; null without a config folder. */
+async function loadHistoryFile(
+  server: string,
+  terminal: Terminal,
+): Promise<HistoryFile | null> {
+  let path: string;
+  try {
+    path = historyPath(defaultConfigDir(), server);
+  } catch {
+    return null; // no $HOME: nothing to keep it in
+  }
+  try {
+    const history = await HistoryFile.load(path);
+    terminal.setHistory(history.lines);
+    return history;
+  } catch (error) {
+    terminal.print(`ERROR: ${messageOf(error)}`);
+    return null;
+  }
+}
+
+/** A folder's entries for path completion; at most a few thousand. */
+function listFolder(path: string): PathEntry[] {
+  const entries: PathEntry[] = [];
+  for (const entry of Deno.readDirSync(path)) {
+    entries.push({ name: entry.name, isDirectory: entry.isDirectory });
+    if (entries.length >= 5000) break;
+  }
+  return entries;
 }
 
 function render(message: ServerMessage, body: string, style: Style): string[] {

@@ -22,6 +22,21 @@ import {
   printedText,
   updateBlock,
 } from "./input_block.ts";
+import {
+  decideBurst,
+  PASTE_WINDOW_MS,
+  pasteConfirmed,
+  pasteDropped,
+} from "./paste.ts";
+import {
+  eraseInSearch,
+  type ReverseSearch,
+  searchLine,
+  searchOlder,
+  searchPrompt,
+  startSearch,
+  typeInSearch,
+} from "./reverse_search.ts";
 
 export type Completer = (line: string) => [string[], string];
 
@@ -52,7 +67,24 @@ export interface Terminal {
   setCompleter(completer: Completer): void;
   /** Calls `listener` at each key pressed (a person's terminal only); returns a remover. */
   onKeypress(listener: () => void): () => void;
+  /** Lines typed before (oldest first), for Up and Ctrl-R. */
+  setHistory(lines: readonly string[]): void;
+  /**
+   * Calls `listener` with each line typed on a terminal, not pasted (a
+   * burst of several lines is a paste): the lines worth keeping.
+   */
+  onTypedLine(listener: (line: string) => void): void;
   close(): void;
+}
+
+type Key = { name?: string; ctrl?: boolean; meta?: boolean; sequence?: string };
+type KeyListener = (text: string | undefined, key: Key | undefined) => void;
+
+/** What readline's own line state looks like from here (it is not in its types). */
+interface EditableLine {
+  line: string;
+  cursor: number;
+  history: string[];
 }
 
 /** `lines`: read plain lines even from a terminal (`--json`). */
@@ -100,6 +132,8 @@ class ReadlineTerminal implements Terminal {
   #prompting = false;
   #completer: Completer = (line) => [[], line];
   #prompt = "";
+  /** Shown instead of the prompt while a paste waits for its answer. */
+  #questionPrompt: string | null = null;
   #status: string | null = null;
   /** The block as last drawn, or null when none is on screen. */
   #drawn: InputBlock | null = null;
@@ -112,10 +146,26 @@ class ReadlineTerminal implements Terminal {
   /** The key count at the last completion. */
   #lastTab = -1;
   #keyListeners = new Set<() => void>();
+  /** The key count at the last Ctrl-C on an empty line. */
+  #lastInterrupt = -2;
+  /** Lines of the burst being received (paste.ts), on a terminal. */
+  #burst: string[] = [];
+  #burstTimer: ReturnType<typeof setTimeout> | undefined;
+  #typedListener: (line: string) => void = () => {};
+  /** A paste waiting for its `Send N lines? [y/N]` answer. */
+  #heldPaste: string[] | null = null;
+  /** The Ctrl-R search going on, and the line typed before it began. */
+  #search: { state: ReverseSearch; typed: string } | null = null;
+  /** readline's own keypress listeners, called through #dispatchKey. */
+  #readlineKeys: KeyListener[] = [];
   #onKey = (_text: unknown, key: { name?: string; ctrl?: boolean }) => {
     this.#keys++;
     for (const listener of this.#keyListeners) listener();
     if (key?.ctrl && key.name === "l") this.#clearScreen();
+  };
+  #dispatchKey: KeyListener = (text, key) => {
+    if (this.#searchKey(text, key)) return;
+    for (const listener of this.#readlineKeys) listener(text, key);
   };
   #onResize = () => this.#queueRender();
 
@@ -137,12 +187,23 @@ class ReadlineTerminal implements Terminal {
     // Lines are queued from the start: a script's whole input may arrive while
     // the client is still connecting.
     this.#rl.on("line", (line) => {
-      if (this.interactive) this.#commit(line);
-      this.#push(line);
+      if (!this.interactive) {
+        this.#push(line);
+        return;
+      }
+      this.#commit(line);
+      this.#receive(line);
     });
     this.#rl.on("close", () => this.#end());
-    this.#rl.on("SIGINT", () => this.#rl.close());
+    this.#rl.on("SIGINT", () => this.#interrupt());
     if (interactive) {
+      // readline has no Ctrl-R: its key listeners are called through ours,
+      // which keeps the keys of a search from it (reverse_search.ts).
+      this.#readlineKeys = process.stdin.listeners("keypress") as KeyListener[];
+      for (const listener of this.#readlineKeys) {
+        process.stdin.removeListener("keypress", listener);
+      }
+      process.stdin.on("keypress", this.#dispatchKey);
       // Before readline's own listener: the count is the key being handled.
       process.stdin.prependListener("keypress", this.#onKey);
       // The width is read again at every drawing; the signal only makes a
@@ -215,11 +276,158 @@ class ReadlineTerminal implements Terminal {
     this.#completer = completer;
   }
 
+  onTypedLine(listener: (line: string) => void): void {
+    this.#typedListener = listener;
+  }
+
+  setHistory(lines: readonly string[]): void {
+    // readline keeps the newest first.
+    this.#editable.history = [...lines].reverse();
+  }
+
+  get #editable(): EditableLine {
+    return this.#rl as unknown as EditableLine;
+  }
+
+  /**
+   * Ctrl-C: clears a line being typed; on an empty line, says how to leave,
+   * and a second Ctrl-C in a row leaves (as /quit and Ctrl-D do).
+   */
+  #interrupt(): void {
+    if (this.#search !== null) {
+      this.#endSearch(this.#search.typed);
+      return;
+    }
+    if (this.#heldPaste !== null) {
+      this.#answerPaste("n");
+      return;
+    }
+    if ((this.#rl.line ?? "") !== "") {
+      this.#setLine("");
+      return;
+    }
+    // Only a Ctrl-C on an empty line right after one leaves: a line being
+    // cleared with Ctrl-C, Ctrl-C pressed twice, never ends the session.
+    const again = this.#lastInterrupt === this.#keys - 1;
+    this.#lastInterrupt = this.#keys;
+    if (again) {
+      this.#rl.close();
+      return;
+    }
+    this.print("(Ctrl-C again, /quit or Ctrl-D to leave)");
+  }
+
+  #setLine(line: string): void {
+    this.#editable.line = line;
+    this.#editable.cursor = line.length;
+    this.#queueRender();
+  }
+
+  /**
+   * A key while Ctrl-R searches (or Ctrl-R itself); returns false for keys
+   * readline should have.
+   */
+  #searchKey(text: string | undefined, key: Key | undefined): boolean {
+    const history = [...this.#editable.history].reverse();
+    const search = this.#search;
+    if (search === null) {
+      if (!(key?.ctrl && key.name === "r") || !this.#prompting) return false;
+      this.#search = { state: startSearch(), typed: this.#rl.line ?? "" };
+      this.#showSearch(history);
+      return true;
+    }
+    if (key?.ctrl && key.name === "r") {
+      search.state = searchOlder(history, search.state);
+    } else if (key?.name === "backspace") {
+      search.state = eraseInSearch(history, search.state);
+    } else if (key?.name === "escape" || (key?.ctrl && key.name === "g")) {
+      this.#endSearch(search.typed);
+      return true;
+    } else if (key?.ctrl && key.name === "c") {
+      // readline turns it into SIGINT: #interrupt ends the search.
+      return false;
+    } else if (
+      text !== undefined && !key?.ctrl && !key?.meta &&
+      key?.name !== "return" &&
+      key?.name !== "enter" && key?.name !== "tab" &&
+      !text.startsWith("\x1b") &&
+      [...text].every((c) => c >= " ")
+    ) {
+      search.state = typeInSearch(history, search.state, text);
+    } else {
+      // Any other key takes the line found and is then handled as usual:
+      // Enter sends it, an arrow starts editing it.
+      this.#endSearch(searchLine(history, search.state, search.typed));
+      return false;
+    }
+    this.#showSearch(history);
+    return true;
+  }
+
+  #showSearch(history: readonly string[]): void {
+    const search = this.#search!;
+    this.#editable.line = searchLine(history, search.state, search.typed);
+    this.#editable.cursor = this.#editable.line.length;
+    this.#queueRender();
+  }
+
+  #endSearch(line: string): void {
+    this.#search = null;
+    this.#setLine(line);
+  }
+
+  /** A line typed on a terminal: held while more may come in the same burst. */
+  #receive(line: string): void {
+    if (this.#heldPaste !== null) {
+      this.#answerPaste(line);
+      return;
+    }
+    this.#burst.push(line);
+    clearTimeout(this.#burstTimer);
+    this.#burstTimer = setTimeout(() => this.#endBurst(), PASTE_WINDOW_MS);
+  }
+
+  #endBurst(): void {
+    const lines = this.#burst;
+    this.#burst = [];
+    if (this.#closed) return;
+    if (lines.length === 1) this.#typedListener(lines[0]!);
+    const decision = decideBurst(lines);
+    switch (decision.kind) {
+      case "send":
+        for (const line of lines) this.#push(line);
+        return;
+      case "ask":
+        this.#heldPaste = lines;
+        this.#questionPrompt = decision.question;
+        this.#queueRender();
+        return;
+      default: {
+        const unreachable: never = decision;
+        return unreachable;
+      }
+    }
+  }
+
+  #answerPaste(answer: string): void {
+    const lines = this.#heldPaste ?? [];
+    this.#heldPaste = null;
+    this.#questionPrompt = null;
+    if (pasteConfirmed(answer)) {
+      for (const line of lines) this.#push(line);
+    } else {
+      this.print(pasteDropped(lines.length));
+      this.#queueRender();
+    }
+  }
+
   close(): void {
     if (this.interactive && !this.#closed) {
       // Leave no dangling prompt behind the last line printed.
       process.stdout.write(this.#erase());
       process.stdin.removeListener("keypress", this.#onKey);
+      process.stdin.removeListener("keypress", this.#dispatchKey);
+      clearTimeout(this.#burstTimer);
       if (Deno.build.os !== "windows") {
         Deno.removeSignalListener("SIGWINCH", this.#onResize);
       }
@@ -234,10 +442,19 @@ class ReadlineTerminal implements Terminal {
   /** The block as it should look now, or null when none is to be shown. */
   #block(): InputBlock | null {
     const line = this.#rl.line ?? "";
-    if (this.#closed || (!this.#prompting && line === "")) return null;
+    if (
+      this.#closed ||
+      (!this.#prompting && line === "" && this.#questionPrompt === null) ||
+      // Lines entered but held (a burst may be a paste) are answers already:
+      // the prompt they answered is not drawn again.
+      (this.#burst.length > 0 && line === "")
+    ) return null;
+    const search = this.#search;
     return {
       status: this.#status === null ? [] : [this.#status],
-      prompt: this.#prompt,
+      prompt: search !== null
+        ? searchPrompt(search.state)
+        : this.#questionPrompt ?? this.#prompt,
       line,
       cursor: this.#rl.cursor ?? line.length,
     };
@@ -276,8 +493,9 @@ class ReadlineTerminal implements Terminal {
   /** Enter: the line stays on screen as it was typed, and a new block begins. */
   #commit(line: string): void {
     const columns = columnsNow();
+    const prompt = this.#questionPrompt ?? this.#prompt;
     process.stdout.write(
-      commitBlock(this.#drawn, this.#drawnColumns, this.#prompt, line, columns),
+      commitBlock(this.#drawn, this.#drawnColumns, prompt, line, columns),
     );
     this.#drawn = null;
     this.#queueRender();
@@ -321,6 +539,18 @@ class ReadlineTerminal implements Terminal {
   }
 
   #end(): void {
+    // Lines entered just before the end are not lost in the paste window;
+    // a paste that needs an answer gets none.
+    clearTimeout(this.#burstTimer);
+    const burst = this.#burst;
+    this.#burst = [];
+    if (burst.length > 0 && decideBurst(burst).kind === "send") {
+      for (const line of burst) this.#push(line);
+    } else if (burst.length > 0 || this.#heldPaste !== null) {
+      this.#questionPrompt = null;
+      this.print(pasteDropped(burst.length || this.#heldPaste!.length));
+      this.#heldPaste = null;
+    }
     this.#ended = true;
     this.#prompting = false;
     const waiting = this.#waiting;

@@ -10,6 +10,7 @@
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { statusLine } from "./reconnect_status.ts";
 import {
+  clockPrefix,
   formatBytes,
   formatProgress,
   renderDeclined,
@@ -45,11 +46,15 @@ export function textOf(event: SessionEvent, style: Style): TextLines {
         ),
         true,
       );
-    case "incoming":
-      return out(
-        renderServerMessage(event.message, event.text, style),
-        event.message.t === "error",
-      );
+    case "incoming": {
+      const { message } = event;
+      const lines = renderServerMessage(message, event.text, style);
+      const past = "history" in message && message.history === true;
+      const stamp = style.clock === true && !past
+        ? clockPrefix("ts" in message ? message.ts : Date.now())
+        : "";
+      return out(lines.map((line) => stamp + line), message.t === "error");
+    }
     case "reply": {
       const { command, reply } = event;
       const sent = command.kind === "say" || command.kind === "msg" ||

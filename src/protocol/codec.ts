@@ -23,7 +23,7 @@
  * is why its header has a compact form: ~15 bytes instead of ~54.
  */
 
-import { MAX_BATCH_BYTES, MAX_HEADER_BYTES } from "./limits.ts";
+import { MAX_AWAY_CHARS, MAX_BATCH_BYTES, MAX_HEADER_BYTES } from "./limits.ts";
 import {
   type ClientMessage,
   type Cursor,
@@ -575,6 +575,12 @@ export function parseClientMessage(value: unknown): ClientMessage {
     }
     case "bye":
       return { t };
+    case "away": {
+      const id = int(f, "id");
+      return f.reason === undefined
+        ? { t, id }
+        : { t, id, reason: str(f, "reason", MAX_AWAY_CHARS) };
+    }
     case "ack":
       return { t, cursors: list(f, "cursors", cursor, MAX_ACK_CURSORS) };
     case "history": {
@@ -661,6 +667,10 @@ function userInfo(value: unknown): UserInfo {
   return {
     name: str(f, "name"),
     lastMessageAt: optionalInt(f, "lastMessageAt"),
+    ...(f.away === undefined ? {} : { away: str(f, "away", MAX_AWAY_CHARS) }),
+    ...(f.fingerprint === undefined
+      ? {}
+      : { fingerprint: str(f, "fingerprint", 64) }),
   };
 }
 

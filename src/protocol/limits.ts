@@ -26,6 +26,9 @@ export const MAX_MEMBERS_SHOWN = 200;
 /** Largest handshake message (text frame); the RSA-4096 public key dominates. */
 export const MAX_HANDSHAKE_BYTES = 8 * 1024;
 
+/** The longest `/away` reason, in characters (UTF-16 code units). */
+export const MAX_AWAY_CHARS = 200;
+
 /** Message text length limit, in characters (UTF-16 code units after decoding). */
 export const MAX_TEXT_CHARS = 4000;
 

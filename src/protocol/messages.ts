@@ -46,6 +46,11 @@ export type ClientMessage =
    * (`target`, a group name tried first), or of the public room (no target).
    */
   | { t: "history"; id: number; target?: string; limit?: number }
+  /**
+   * Marks the user away with `reason` (1 to MAX_AWAY_CHARS characters), or
+   * back when there is none (docs/PROTOCOL.md, "Away"). Answered with `ok`.
+   */
+  | { t: "away"; id: number; reason?: string }
   | { t: "bye" }
   /**
    * What the client has shown, per conversation: no reply. Only to a server
@@ -89,6 +94,13 @@ export interface UserInfo {
   name: string;
   /** When they last sent a public, private or group message; null if never. */
   lastMessageAt: Timestamp | null;
+  /** Present while the user is away: the reason they gave. */
+  away?: string;
+  /**
+   * The fingerprint of the identity key the name is bound to (`SHA256:...`),
+   * when the server knows it (docs/PROTOCOL.md, "Away" and "Ignoring").
+   */
+  fingerprint?: string;
 }
 
 export interface GroupInfo {

@@ -14,6 +14,7 @@
 import {
   DEFAULT_HISTORY,
   isValidName,
+  MAX_AWAY_CHARS,
   MAX_GROUPS_SHOWN,
   MAX_HISTORY,
   MAX_HISTORY_BYTES,
@@ -128,6 +129,8 @@ export function route(
         users: shown.map((s) => ({
           name: s.name,
           lastMessageAt: s.lastMessageAt,
+          ...(s.away === null ? {} : { away: s.away }),
+          ...(s.fingerprint === null ? {} : { fingerprint: s.fingerprint }),
         })),
         ...more,
       });
@@ -152,6 +155,8 @@ export function route(
     case "ack":
       acknowledge(state, session, message.cursors);
       return [];
+    case "away":
+      return away(state, session, message.id, message.reason);
     case "history":
       return history(
         state,
@@ -491,14 +496,48 @@ function privateMessage(
       `${known} is offline; the message will be delivered when they connect.`,
     );
   }
+  // The away reason is told to each sender once (docs/PROTOCOL.md, "Away").
+  const away = recipient.away !== null &&
+      state.tellAway(recipient.id, session.nameKey)
+    ? `${recipient.name} is away: ${recipient.away}`
+    : "";
   return [
-    ...ok(session.id, re, ""),
+    ...ok(session.id, re, away),
     ...send(
       [recipient.id],
       { t: "private", from: session.name, ts: now, ...positionOf(position) },
       body,
     ),
   ];
+}
+
+/** `/away reason` marks the user away; `/away` alone marks them back. */
+function away(
+  state: ServerState,
+  session: Session,
+  re: number,
+  reason: string | undefined,
+): Outbound[] {
+  const text = reason?.trim() ?? "";
+  if (text.length > MAX_AWAY_CHARS) {
+    return fail(
+      session.id,
+      re,
+      "too_long",
+      `ERROR: Away reason too long (${text.length} characters; the limit is ${MAX_AWAY_CHARS})`,
+    );
+  }
+  if (text === "") {
+    const was = session.away !== null;
+    state.setAway(session.id, null);
+    return ok(
+      session.id,
+      re,
+      was ? "You are no longer marked as away" : "You were not marked as away",
+    );
+  }
+  state.setAway(session.id, text);
+  return ok(session.id, re, `You are marked as away: ${text}`);
 }
 
 function groupMessage(

@@ -35,6 +35,8 @@ export interface Session {
    * until the edge records it.
    */
   readonly fingerprint: string | null;
+  /** Why the user is away (`/away`), or null while they are not. */
+  readonly away: string | null;
   /**
    * Whether the client acknowledges what it shows (docs/PROTOCOL.md,
    * "Delivery"): its messages then wait until acknowledged, not merely sent.
@@ -100,6 +102,9 @@ interface MutableSession {
   connectedAt: Timestamp;
   lastMessageAt: Timestamp | null;
   fingerprint: string | null;
+  away: string | null;
+  /** Name keys of those told the away reason since it was set: once each. */
+  awayTold: Set<string>;
   readonly acks: boolean;
   ackCeiling: number | null;
 }
@@ -223,6 +228,31 @@ export class ServerState {
     if (session) session.fingerprint = fingerprint;
   }
 
+  /**
+   * Marks a registered connection's user away with `reason`, or back with
+   * null. Kept with the connection: signing in again starts present.
+   */
+  setAway(id: ConnId, reason: string | null): void {
+    const session = this.#connections.get(id);
+    if (!session) return;
+    session.away = reason;
+    session.awayTold.clear();
+  }
+
+  /**
+   * Whether the sender with name key `from` is to be told that the user on
+   * `id` is away: true once per sender while away, then false.
+   */
+  tellAway(id: ConnId, from: string): boolean {
+    const session = this.#connections.get(id);
+    if (!session || session.away === null || session.awayTold.has(from)) {
+      return false;
+    }
+    // Bounded: a sender is remembered only while the user stays away.
+    session.awayTold.add(from);
+    return true;
+  }
+
   /** See Session.ackCeiling. */
   setAckCeiling(id: ConnId, ceiling: number): void {
     const session = this.#connections.get(id);
@@ -298,6 +328,8 @@ export class ServerState {
       connectedAt: now,
       lastMessageAt: this.#lastMessages.get(key)?.at ?? null,
       fingerprint: null,
+      away: null,
+      awayTold: new Set(),
       acks,
       ackCeiling: null,
     };

@@ -172,11 +172,16 @@ const KINDS: Record<Command["kind"], readonly string[]> = {
   members: ["group?"],
   history: ["target?", "limit?"],
   help: ["topic?"],
+  query: ["conversation"],
+  me: ["text"],
+  away: ["reason?"],
+  ignore: ["name?"],
+  unignore: ["name"],
   quit: [],
   invalid: ["message"],
 };
 
-const NAME_FIELDS = new Set(["to", "group", "target"]);
+const NAME_FIELDS = new Set(["to", "group", "target", "name"]);
 
 /** Text that reaches the terminal is exactly what sanitizing would leave. */
 function assertSafe(text: string, what: string): void {
@@ -200,6 +205,14 @@ function assertCommand(line: string, command: Command | null): void {
     const key = field.replace("?", "");
     const value = record[key];
     if (field.endsWith("?") && value === undefined) continue;
+    if (key === "conversation") {
+      const target = value as { kind: string; name?: string };
+      assert.ok(
+        target.kind === "public" || isValidName(target.name ?? ""),
+        `query ${JSON.stringify(target)}`,
+      );
+      continue;
+    }
     if (key === "limit") {
       assert.ok(
         Number.isInteger(value) && (value as number) >= 1 &&
@@ -415,6 +428,8 @@ Deno.test("completeInput on random lines never throws and offers only names it w
     const offered = new Set([
       ...users,
       ...groups,
+      // /query names a group as #name.
+      ...groups.map((group) => `#${group}`),
       ...COMMANDS.map((c) => c.name),
       ...COMMANDS.map((c) => c.name.slice(1)),
     ]);

@@ -257,6 +257,11 @@ Deno.test("COMMANDS lists every command with a usage and a summary", () => {
     "/group",
     "/file",
     "/groupfile",
+    "/query",
+    "/me",
+    "/away",
+    "/ignore",
+    "/unignore",
     "/list",
     "/showgroups",
     "/create",
@@ -377,4 +382,60 @@ Deno.test("parseInput reads /history with an optional target and count in either
   assert.equal(parseInput("/history a b c")?.kind, "invalid");
   assert.equal(parseInput("/history 0")?.kind, "invalid");
   assert.equal(parseInput("/history bad\u001bname")?.kind, "invalid");
+});
+
+Deno.test("parseInput reads /query, /me, /away, /ignore and /unignore", () => {
+  assert.deepEqual(parseInput("/query #haha"), {
+    kind: "query",
+    conversation: { kind: "group", name: "haha" },
+  });
+  assert.deepEqual(parseInput("/QUERY jojo"), {
+    kind: "query",
+    conversation: { kind: "user", name: "jojo" },
+  });
+  assert.deepEqual(parseInput("/query"), {
+    kind: "query",
+    conversation: { kind: "public" },
+  });
+  assert.deepEqual(parseInput("/query a b"), {
+    kind: "invalid",
+    message: "Usage: /query [username|#groupname]",
+  });
+  assert.deepEqual(parseInput("/me waves  "), { kind: "me", text: "waves" });
+  assert.deepEqual(parseInput("/me"), {
+    kind: "invalid",
+    message: "Usage: /me <action>",
+  });
+  assert.deepEqual(parseInput("/away  lunch, back at 2 "), {
+    kind: "away",
+    reason: "lunch, back at 2",
+  });
+  assert.deepEqual(parseInput("/away"), { kind: "away" });
+  assert.match(
+    (parseInput("/away " + "x".repeat(201)) as { message: string }).message,
+    /Away reason too long/,
+  );
+  assert.deepEqual(parseInput("/ignore"), { kind: "ignore" });
+  assert.deepEqual(parseInput("/ignore jojo"), {
+    kind: "ignore",
+    name: "jojo",
+  });
+  assert.deepEqual(parseInput("/unignore jojo"), {
+    kind: "unignore",
+    name: "jojo",
+  });
+  assert.equal(parseInput("/unignore")?.kind, "invalid");
+});
+
+Deno.test("parseInput suggests the closest command for a typo", () => {
+  assert.deepEqual(parseInput("/mgs jojo hi"), {
+    kind: "invalid",
+    message:
+      "ERROR: Unknown command '/mgs'. Did you mean /msg? Type /help for the list of commands",
+  });
+  assert.deepEqual(parseInput("/frobnicate"), {
+    kind: "invalid",
+    message:
+      "ERROR: Unknown command '/frobnicate'. Type /help for the list of commands",
+  });
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  clockPrefix,
   formatTimestamp,
   renderDeclined,
   renderSent,
@@ -301,4 +302,84 @@ Deno.test("renderDeclined names who did not take a file and why", () => {
     renderDeclined({ name: "ana", reason: "disk\x1b[2J full" }, "big.bin"),
     "big.bin was not sent to ana: disk^[[2J full",
   );
+});
+
+Deno.test("renderServerMessage shows /me bodies as actions in every conversation", () => {
+  const plain = { color: false };
+  assert.deepEqual(
+    renderServerMessage(
+      { t: "public", from: "jojo", ts: 0 },
+      "/me waves",
+      plain,
+    ),
+    ["* jojo waves"],
+  );
+  assert.deepEqual(
+    renderServerMessage(
+      { t: "private", from: "jojo", ts: 0 },
+      "/me waves",
+      plain,
+    ),
+    ["Private: * jojo waves"],
+  );
+  assert.deepEqual(
+    renderServerMessage(
+      { t: "group", group: "haha", from: "jojo", ts: 0 },
+      "/me laughs",
+      plain,
+    ),
+    ["[haha] * jojo laughs"],
+  );
+  assert.deepEqual(
+    renderSent({ kind: "say", text: "/me waves" }, {
+      color: false,
+      self: "sophia",
+    }),
+    ["Action sent: * sophia waves"],
+  );
+});
+
+Deno.test("renderServerMessage highlights mentions of the reader and rings for live ones", () => {
+  const style = { color: true, bell: true, self: "sophia" };
+  const [live] = renderServerMessage(
+    { t: "public", from: "jojo", ts: 0 },
+    "hi @sophia\x1b[2J",
+    style,
+  );
+  assert.ok(live!.includes("\x1b[1;7m@sophia\x1b[0m"));
+  assert.ok(live!.includes("^[[2J"), "the text is sanitised");
+  assert.ok(live!.endsWith("\x07"));
+  const [past] = renderServerMessage(
+    { t: "public", from: "jojo", ts: 0, history: true },
+    "hi @sophia",
+    style,
+  );
+  assert.ok(!past!.endsWith("\x07"));
+  const [other] = renderServerMessage(
+    { t: "public", from: "jojo", ts: 0 },
+    "hi @nana",
+    style,
+  );
+  assert.ok(!other!.includes("\x07") && !other!.includes("\x1b[1;7m"));
+});
+
+Deno.test("renderServerMessage shows an away reason in /list, made safe", () => {
+  assert.deepEqual(
+    renderServerMessage(
+      {
+        t: "users",
+        re: 1,
+        users: [{ name: "jojo", lastMessageAt: null, away: "lunch\x1b[31m" }],
+      },
+      "",
+      { color: false },
+    ),
+    ["*** jojo - Last Message: never - away: lunch^[[31m ***"],
+  );
+});
+
+Deno.test("clockPrefix shows local hours and minutes, or dashes for a bad time", () => {
+  const at = new Date(2026, 0, 2, 9, 5).getTime();
+  assert.equal(clockPrefix(at), "[09:05] ");
+  assert.equal(clockPrefix(Number.NaN), "[--:--] ");
 });

@@ -33,6 +33,8 @@ function personAt(
     nextLine: () => Promise.resolve(lines.shift() ?? null),
     setCompleter: () => {},
     onKeypress: () => () => {},
+    setHistory: () => {},
+    onTypedLine: () => {},
     close: () => {},
   };
 }

@@ -183,6 +183,8 @@ Deno.test({
       "--downloads",
       `${dir}/downloads`,
       "--no-open",
+      // Lines are compared as the seed prints them: times are tested below.
+      "--no-time",
     ], 80);
     await pane.waitFor("the prompt", (l) => l.includes("sophia>"));
     const jojo = await TestClient.connect(server, "jojo");
@@ -354,6 +356,190 @@ Deno.test({
     await assertScreen(reply);
     await send(reply);
 
+    await jojo.quit();
+  },
+});
+
+Deno.test({
+  name:
+    "terminal: times, Ctrl-C clears the line, /query in the prompt with unread counts, Ctrl-R, a paste asks, history kept 0600, Ctrl-C twice leaves",
+  ignore: !TMUX,
+  async fn() {
+    await using server = await startTestServer();
+    const dir = await Deno.makeTempDir({ prefix: "chat-term-" });
+    await using _dir = {
+      [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+    };
+    await Deno.writeTextFile(
+      `${dir}/public.pem`,
+      (await testKeys()).publicPem,
+    );
+    const command = [
+      "env",
+      `XDG_CONFIG_HOME=${dir}/config`,
+      `HOME=${dir}`,
+      "NO_COLOR=1",
+      "TERM=screen",
+      Deno.execPath(),
+      "run",
+      "--quiet",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-run",
+      "--allow-sys=statfs",
+      MAIN,
+      "connect",
+      `127.0.0.1:${server.port}`,
+      "--pub",
+      `${dir}/public.pem`,
+      "--user",
+      "sophia",
+    ];
+    await using pane = new Pane();
+    await pane.start(command, 100);
+    const lastLine = (l: string[]) => l.filter((line) => line !== "").at(-1);
+    await pane.waitFor("the prompt", (l) => lastLine(l) === "sophia>");
+    const jojo = await TestClient.connect(server, "jojo");
+    await pane.waitFor(
+      "jojo joining, with a time",
+      (l) =>
+        l.some((line) =>
+          /^\[\d\d:\d\d\] \*\*\* jojo joined the chat \*\*\*$/.test(line)
+        ),
+    );
+    const heard = (text: string, t = "public") =>
+      jojo.waitFor((m) => m.message.t === t && m.text === text);
+
+    // Every received line starts with the local time.
+    await jojo.client.say("hello with a time");
+    await pane.waitFor(
+      "a timed line",
+      (l) =>
+        l.some((line) =>
+          /^\[\d\d:\d\d\] \[Broadcast from jojo\]: hello with a time$/.test(
+            line,
+          )
+        ),
+    );
+
+    // Ctrl-C throws away a half-typed line, and only that.
+    await pane.type("half typed, never sent");
+    await pane.waitFor(
+      "the half-typed line",
+      (l) => lastLine(l) === "sophia> half typed, never sent",
+    );
+    await pane.keys("C-c");
+    await pane.waitFor("the cleared line", (l) => lastLine(l) === "sophia>");
+    await pane.type("after ctrl-c");
+    await pane.keys("Enter");
+    await heard("after ctrl-c");
+    assert.ok(!jojo.chat().some(([, , text]) => text.includes("half typed")));
+
+    // /query: the prompt shows where plain lines go, and they go there.
+    await pane.type("/query jojo");
+    await pane.keys("Enter");
+    await pane.waitFor(
+      "the query prompt",
+      (l) => lastLine(l) === "[jojo] sophia>",
+    );
+    await pane.type("a private hello");
+    await pane.keys("Enter");
+    await heard("a private hello", "private");
+    // A message elsewhere is counted in the prompt until /query goes there.
+    await jojo.client.say("public while you talk to jojo");
+    await pane.waitFor(
+      "the unread count",
+      (l) => lastLine(l) === "(public 1) [jojo] sophia>",
+    );
+    await pane.type("/query");
+    await pane.keys("Enter");
+    await pane.waitFor("the public prompt", (l) => lastLine(l) === "sophia>");
+
+    // Ctrl-R finds an earlier line; Enter sends it (now to everyone).
+    await pane.keys("C-r");
+    await pane.type("private");
+    await pane.waitFor(
+      "the search",
+      (l) => lastLine(l) === "(reverse-i-search)'private': a private hello",
+    );
+    await pane.keys("Enter");
+    await heard("a private hello", "public");
+
+    // A paste of more than three lines asks first; no sends nothing.
+    await pane.tmux("set-buffer", "-b", "p", "p1\np2\np3\np4\np5\n");
+    await pane.tmux("paste-buffer", "-b", "p");
+    await pane.waitFor(
+      "the paste question",
+      (l) => lastLine(l) === "Send 5 lines? [y/N]",
+    );
+    await pane.type("n");
+    await pane.keys("Enter");
+    await pane.waitFor(
+      "the paste dropped",
+      (l) => l.includes("Not sent: the 5 pasted lines"),
+    );
+    await pane.type("marker after the paste");
+    await pane.keys("Enter");
+    await heard("marker after the paste");
+    assert.ok(!jojo.chat().some(([, , text]) => /^p\d$/.test(text)));
+    // ... and yes sends them all, in order.
+    await pane.tmux("paste-buffer", "-b", "p");
+    await pane.waitFor(
+      "the paste question again",
+      (l) => lastLine(l) === "Send 5 lines? [y/N]",
+    );
+    await pane.type("y");
+    await pane.keys("Enter");
+    await heard("p5");
+    assert.deepEqual(
+      jojo.chat().map(([, , text]) => text).filter((t) => /^p\d$/.test(t)),
+      ["p1", "p2", "p3", "p4", "p5"],
+    );
+
+    // The history is kept for this server, 0600, without pasted lines.
+    const folder = `${dir}/config/chat/history`;
+    const [file] = [...Deno.readDirSync(folder)].map((e) => e.name);
+    const kept = await Deno.readTextFile(`${folder}/${file}`);
+    assert.ok(kept.includes("after ctrl-c\n"), kept);
+    assert.ok(kept.includes("/query jojo\n"), kept);
+    assert.ok(!kept.includes("half typed"), kept);
+    assert.ok(!kept.includes("p1"), "pasted lines are not kept");
+    assert.equal((await Deno.stat(`${folder}/${file}`)).mode! & 0o777, 0o600);
+
+    // Tab completes the path after /file NAME; Ctrl-C clears it again.
+    await Deno.writeTextFile(`${dir}/a-file-to-complete.txt`, "x");
+    await pane.type(`/file jojo ${dir}/a-file-to`);
+    await pane.keys("Tab");
+    await pane.waitFor(
+      "the completed path",
+      (l) => lastLine(l) === `sophia> /file jojo ${dir}/a-file-to-complete.txt`,
+    );
+    await pane.keys("C-c");
+    await pane.waitFor("the cleared line", (l) => lastLine(l) === "sophia>");
+
+    // Ctrl-C on an empty line says how to leave; a second one leaves.
+    await pane.keys("C-c");
+    await pane.waitFor(
+      "the hint",
+      (l) => l.includes("(Ctrl-C again, /quit or Ctrl-D to leave)"),
+    );
+    await pane.keys("C-c");
+    await jojo.waitFor((m) =>
+      m.message.t === "presence" && m.message.name === "sophia" &&
+      !m.message.online
+    );
+
+    // The next session recalls the last line typed (not the paste's answer).
+    await using again = new Pane();
+    await again.start(command, 100);
+    await again.waitFor("the prompt", (l) => lastLine(l) === "sophia>");
+    await again.keys("Up");
+    await again.waitFor(
+      "the recalled line",
+      (l) => lastLine(l) === "sophia> marker after the paste",
+    );
     await jojo.quit();
   },
 });

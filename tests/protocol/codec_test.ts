@@ -467,3 +467,39 @@ Deno.test("parseClientMessage reads an ack's cursors and refuses malformed ones"
     assert.throws(() => parseClientMessage({ t: "ack", cursors }), TypeError);
   }
 });
+
+Deno.test("parseClientMessage reads away with or without a reason, capped", () => {
+  assert.deepEqual(parseClientMessage({ t: "away", id: 1 }), {
+    t: "away",
+    id: 1,
+  });
+  assert.deepEqual(parseClientMessage({ t: "away", id: 2, reason: "lunch" }), {
+    t: "away",
+    id: 2,
+    reason: "lunch",
+  });
+  assert.throws(
+    () => parseClientMessage({ t: "away", id: 3, reason: "x".repeat(201) }),
+    TypeError,
+  );
+  assert.throws(() => parseClientMessage({ t: "away", id: 3, reason: 5 }));
+});
+
+Deno.test("parseServerMessage reads users' optional away and fingerprint", () => {
+  const users = {
+    t: "users",
+    re: 1,
+    users: [
+      { name: "a", lastMessageAt: null },
+      { name: "b", lastMessageAt: 5, away: "lunch", fingerprint: "SHA256:x" },
+    ],
+  };
+  assert.deepEqual(parseServerMessage(users), users);
+  assert.throws(() =>
+    parseServerMessage({
+      t: "users",
+      re: 1,
+      users: [{ name: "a", lastMessageAt: null, away: 1 }],
+    })
+  );
+});

@@ -45,6 +45,8 @@ Deno.test("ServerState.register indexes names ignoring case", () => {
     connectedAt: 100,
     lastMessageAt: null,
     fingerprint: null,
+    away: null,
+    awayTold: new Set(),
     acks: false,
     ackCeiling: null,
   });

@@ -1,0 +1,37 @@
+// This module is browser compatible.
+
+/**
+ * A multi-line paste: several lines that arrive in one burst (a person
+ * cannot press Enter twice within a few milliseconds) are held, and more
+ * than {@linkcode MAX_UNASKED_LINES} are sent only after `Send 7 lines?
+ * [y/N]` is answered yes, since a paste may hold commands or text meant for
+ * somewhere else. Pure: the terminal times the bursts and asks.
+ *
+ * @module
+ */
+
+/** Lines arriving within this long of the previous one belong to its burst. */
+export const PASTE_WINDOW_MS = 15;
+/** A burst of up to this many lines is sent without asking. */
+export const MAX_UNASKED_LINES = 3;
+
+/** What to do with the lines of one burst. */
+export type BurstDecision =
+  | { kind: "send" }
+  | { kind: "ask"; question: string };
+
+export function decideBurst(lines: readonly string[]): BurstDecision {
+  return lines.length <= MAX_UNASKED_LINES
+    ? { kind: "send" }
+    : { kind: "ask", question: `Send ${lines.length} lines? [y/N] ` };
+}
+
+/** Whether the answer to the question is yes (`y`, `yes`, any case); anything else is no. */
+export function pasteConfirmed(answer: string): boolean {
+  return /^\s*y(es)?\s*$/i.test(answer);
+}
+
+/** What is said when a burst is not sent. */
+export function pasteDropped(count: number): string {
+  return `Not sent: the ${count} pasted lines`;
+}

@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import {
+  conversationOf,
+  Conversations,
+  parseQueryTarget,
+  PUBLIC,
+} from "../../src/client/conversations.ts";
+
+Deno.test("parseQueryTarget reads #group, a user, or nothing for the public room", () => {
+  assert.deepEqual(parseQueryTarget("#haha"), { kind: "group", name: "haha" });
+  assert.deepEqual(parseQueryTarget(" jojo "), { kind: "user", name: "jojo" });
+  assert.deepEqual(parseQueryTarget(""), PUBLIC);
+  assert.throws(() => parseQueryTarget("#"), /Invalid group name/);
+  assert.throws(() => parseQueryTarget("jo jo"), /Invalid username/);
+});
+
+Deno.test("Conversations.prompt shows the target and unread counts; /query clears them", () => {
+  const c = new Conversations();
+  assert.equal(c.prompt("sophia"), "sophia> ");
+  c.setCurrent({ kind: "group", name: "haha" });
+  assert.equal(c.prompt("sophia"), "[#haha] sophia> ");
+  assert.equal(c.noteIncoming({ kind: "group", name: "HAHA" }), false);
+  assert.equal(c.noteIncoming({ kind: "user", name: "jojo" }), true);
+  c.noteIncoming({ kind: "user", name: "Jojo" });
+  c.noteIncoming(PUBLIC);
+  assert.equal(c.prompt("sophia"), "(jojo 2, public 1) [#haha] sophia> ");
+  c.setCurrent({ kind: "user", name: "JOJO" });
+  assert.equal(c.prompt("sophia"), "(public 1) [JOJO] sophia> ");
+  c.setCurrent(PUBLIC);
+  assert.equal(c.prompt("sophia"), "sophia> ");
+});
+
+Deno.test("Conversations.prompt names three unread conversations and counts the rest", () => {
+  const c = new Conversations();
+  for (const name of ["a", "b", "c", "d", "e"]) {
+    c.noteIncoming({ kind: "user", name });
+  }
+  assert.equal(c.prompt("me"), "(a 1, b 1, c 1, +2 more) me> ");
+});
+
+Deno.test("conversationOf places chat messages; my own history private goes to its recipient", () => {
+  assert.deepEqual(
+    conversationOf({ t: "public", from: "jojo", ts: 1 }, "sophia"),
+    PUBLIC,
+  );
+  assert.deepEqual(
+    conversationOf({ t: "private", from: "jojo", ts: 1 }, "sophia"),
+    { kind: "user", name: "jojo" },
+  );
+  assert.deepEqual(
+    conversationOf(
+      { t: "private", from: "Sophia", to: "jojo", ts: 1, history: true },
+      "sophia",
+    ),
+    { kind: "user", name: "jojo" },
+  );
+  assert.deepEqual(
+    conversationOf({ t: "group", group: "haha", from: "jojo", ts: 1 }, "x"),
+    { kind: "group", name: "haha" },
+  );
+  assert.equal(
+    conversationOf({ t: "presence", name: "jojo", online: true }, "x"),
+    null,
+  );
+});
