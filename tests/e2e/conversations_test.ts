@@ -102,7 +102,7 @@ Deno.test("chat connect: /query sends plain lines to a user or group until /quer
   ]);
   // A mistyped command is not sent anywhere, and a suggestion is made.
   await sophia.write("/mgs jojo oops\n");
-  await sophia.waitFor(
+  await sophia.waitForStderr(
     /ERROR: Unknown command '\/mgs'\. Did you mean \/msg\? Type \/help/,
   );
 });
@@ -175,7 +175,7 @@ Deno.test("chat connect: /ignore hides a user's messages by key, persists 0600 p
   assert.doesNotMatch(jojo.stdout, /cannot hear me|nor this/);
   await Deno.writeTextFile(`${chat.dir}/note.txt`, "a note");
   await sophia.write(`/file jojo ${chat.dir}/note.txt\n`);
-  await sophia.waitFor(/ERROR: jojo declined note\.txt/);
+  await sophia.waitForStderr(/ERROR: jojo declined note\.txt/);
   assert.doesNotMatch(jojo.stdout, /note\.txt/);
   await jojo.write("/ignore\n");
   await jojo.waitFor(/Ignored:\n {2}sophia \(key SHA256:/);
@@ -202,7 +202,7 @@ Deno.test("chat connect: /ignore hides a user's messages by key, persists 0600 p
   await sophia.write(`/file jojo ${chat.dir}/note.txt\n`);
   await sophia.waitFor(/File note\.txt sent to jojo successfully\./);
   await again.write("/ignore jojo\n");
-  await again.waitFor(/ERROR: You cannot ignore yourself/);
+  await again.waitForStderr(/ERROR: You cannot ignore yourself/);
 });
 
 Deno.test("chat connect: /away is set again after the client reconnects to a restarted server", async () => {
