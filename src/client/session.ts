@@ -22,6 +22,7 @@ import { HistoryFile, historyPath } from "./history_file.ts";
 import { defaultConfigDir } from "../crypto/identity_files.ts";
 import { type AcceptPolicy, decideOffer, senderKey } from "./consent.ts";
 import { type ConsentAnswer, FileReceiver } from "./file_receiver.ts";
+import { watchNetwork } from "./network_watch.ts";
 import { OfferPrompts } from "./offer_prompts.ts";
 import type { TrustedSenders } from "./trusted_senders.ts";
 import { FileSender, type SendTarget } from "./file_sender.ts";
@@ -910,6 +911,8 @@ async function reconnect(
   };
   const collecting = collect();
   const stopKeys = terminal.onKeypress(() => retryNow());
+  // A new network (another Wi-Fi, a cable) is worth trying at once too.
+  const stopNetwork = watchNetwork(() => retryNow());
   // On a terminal the countdown moves every second.
   const ticker = terminal.interactive
     ? setInterval(() => state.kind === "waiting" && show(), 1000)
@@ -972,6 +975,7 @@ async function reconnect(
   } finally {
     left = true;
     stopKeys();
+    stopNetwork();
     clearInterval(ticker);
   }
 }
