@@ -124,6 +124,8 @@ export class ChatClient {
   #ledger = new DeliveryLedger();
   /** Whether the server takes acknowledgements (its welcome said so). */
   #acks = false;
+  /** Whether the server recognises retries by client id (its welcome said so). */
+  #cids = false;
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
   /** History requests waiting for their reply: the messages before it answer them. */
   #historyRequests = new Set<number>();
@@ -307,6 +309,7 @@ export class ChatClient {
     if (reply.t === "welcome") {
       this.#name = reply.name;
       this.#acks = reply.acks === true;
+      this.#cids = reply.cids === true;
       // What was shown before the welcome (nothing, usually) is owed too.
       this.#scheduleAcks();
     }
@@ -351,17 +354,33 @@ export class ChatClient {
     return true;
   }
 
-  /** Sends text to the public room, a user or a group. */
-  say(text: string): Promise<Reply> {
-    return this.request({ t: "say" }, encodeText(text));
+  /**
+   * Sends text to the public room, a user or a group. `cid`: the message's
+   * own id (newClientId), the same at every try, so that a server whose
+   * welcome said `cids` stores it once however often it is sent.
+   */
+  say(text: string, cid?: string): Promise<Reply> {
+    return this.request({ t: "say", ...withCid(cid) }, encodeText(text));
   }
 
-  msg(to: string, text: string): Promise<Reply> {
-    return this.request({ t: "msg", to }, encodeText(text));
+  msg(to: string, text: string, cid?: string): Promise<Reply> {
+    return this.request({ t: "msg", to, ...withCid(cid) }, encodeText(text));
   }
 
-  gsay(group: string, text: string): Promise<Reply> {
-    return this.request({ t: "gsay", group }, encodeText(text));
+  gsay(group: string, text: string, cid?: string): Promise<Reply> {
+    return this.request(
+      { t: "gsay", group, ...withCid(cid) },
+      encodeText(text),
+    );
+  }
+
+  /**
+   * Whether the server recognises a chat message sent again with the same
+   * `cid` (its welcome said `cids`): only then is a message whose reply
+   * was lost safe to send again.
+   */
+  get recognisesRetries(): boolean {
+    return this.#cids;
   }
 
   /** Says goodbye (encrypted), waits until it is on the wire, and closes. */
@@ -510,13 +529,38 @@ export class ChatClient {
   }
 }
 
+/** The replies made up here for requests the connection ended under. */
+const unanswered = new WeakSet<Reply>();
+
 function notSent(id: number, reason: string): Reply {
-  return {
+  const reply: Reply = {
     t: "error",
     re: id,
     code: "internal",
     text: `ERROR: Not sent: ${reason}`,
   };
+  unanswered.add(reply);
+  return reply;
+}
+
+/**
+ * True for the reply a request gets when its connection ended before the
+ * server answered: the server may or may not have acted on it.
+ */
+export function wasUnanswered(reply: Reply): boolean {
+  return unanswered.has(reply);
+}
+
+/**
+ * A fresh client id for a chat message: 128 random bits as 32 lowercase hex
+ * digits (docs/PROTOCOL.md, "Delivery").
+ */
+export function newClientId(): string {
+  return crypto.getRandomValues(new Uint8Array(16)).toHex();
+}
+
+function withCid(cid: string | undefined): { cid?: string } {
+  return cid === undefined ? {} : { cid };
 }
 
 const encoder = new TextEncoder();

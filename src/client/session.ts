@@ -7,7 +7,13 @@ import { basename } from "node:path";
 import { isValidName, nameKey } from "../protocol/limits.ts";
 import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
 import { messageOf } from "../transport/secure_channel.ts";
-import { ChatClient, decodeText, type Reply } from "./chat_client.ts";
+import {
+  ChatClient,
+  decodeText,
+  newClientId,
+  type Reply,
+  wasUnanswered,
+} from "./chat_client.ts";
 import { DeliveryLedger } from "./delivery.ts";
 import { type Command, helpText, parseInput } from "./commands.ts";
 import { actionBody } from "./actions.ts";
@@ -545,6 +551,40 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     return command === null ? null : { kind: "command", command, id: null };
   };
 
+  // Chat lines whose connection ended before the server answered, oldest
+  // first: the server may have stored them. Each goes again, with the same
+  // cid, on the next connection (once back, before what was typed
+  // meanwhile); a server that recognises retries stores it once.
+  const unconfirmed: ((next: ChatClient | null) => void)[] = [];
+  const retryUnconfirmed = (next: ChatClient | null) => {
+    for (const retry of unconfirmed.splice(0)) retry(next);
+  };
+  const sendChat = (command: ChatCommand): Promise<Reply> =>
+    new Promise((resolve) => {
+      const cid = newClientId();
+      const attempt = (client: ChatClient) => {
+        void withPatience(() => perform(client, command, cid)!).then(
+          (reply) => {
+            if (!wasUnanswered(reply) || !context.reconnect) {
+              resolve(reply);
+              return;
+            }
+            const retry = (next: ChatClient | null) => {
+              // Without a server that recognises the cid, sending again
+              // could store it twice: the user hears it may not be sent.
+              if (next === null || !next.recognisesRetries) resolve(reply);
+              else attempt(next);
+            };
+            // Already back on a newer connection: go at once.
+            if (link.client !== client && !link.client.isOver) {
+              retry(link.client);
+            } else unconfirmed.push(retry);
+          },
+        );
+      };
+      attempt(link.client);
+    });
+
   /**
    * Acts on input line number `number`; resolves once its results are
    * shown, or "quit" when the user asked to leave.
@@ -638,7 +678,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       default:
         break;
     }
-    const request = withPatience(() => perform(link.client, command)!);
+    const request = isChat(command)
+      ? sendChat(command)
+      : withPatience(() => perform(link.client, command)!);
     return showInOrder(request.then((reply) => {
       learnNames(reply, users, groups);
       learnKeys(reply);
@@ -661,6 +703,11 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       return () => emit({ type: "reply", re, command, reply });
     }));
   };
+
+  // A chat line cut off from its reply waits for the next connection, which
+  // only this loop makes: a script stops waiting for it when the link ends.
+  const untilDoneOrCut = (done: Promise<void>) =>
+    Promise.race([done, link.client.ended]);
 
   let lineNumber = 0;
   /** The away reason the server has for us: said again after a reconnection. */
@@ -711,7 +758,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       // A script's commands run one after the other: each one's results
       // (a file's "sent successfully" too) come before the next one's, and
       // a rate-limited server slows it down instead of refusing half of it.
-      if (!terminal.interactive) await done;
+      if (!terminal.interactive) await untilDoneOrCut(done);
       continue;
     }
     const { ending } = event;
@@ -720,6 +767,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       !context.reconnect ||
       ending.reason.startsWith("Disconnected by the server")
     ) {
+      retryUnconfirmed(null);
       if (ending.clean) emit({ type: "notice", text: ending.reason });
       else {
         emit({
@@ -745,6 +793,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       showStatus: showConnection,
     });
     if (next === null) {
+      retryUnconfirmed(null);
       for (const { line, re } of queue.splice(0)) {
         emit({
           type: "error",
@@ -757,6 +806,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       return 1;
     }
     link = attach(next);
+    retryUnconfirmed(next);
     // What was typed meanwhile goes now, in order, once.
     // The server keeps the away state with the connection that set it.
     if (away !== null) {
@@ -769,7 +819,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         quit = true;
         break;
       }
-      if (!terminal.interactive) await done;
+      if (!terminal.interactive) await untilDoneOrCut(done);
     }
     if (quit) break;
   }
@@ -1087,14 +1137,18 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Sends the request for a command, or returns null for commands handled locally. */
-function perform(client: ChatClient, command: Command): Promise<Reply> | null {
+function perform(
+  client: ChatClient,
+  command: Command,
+  cid?: string,
+): Promise<Reply> | null {
   switch (command.kind) {
     case "say":
-      return client.say(command.text);
+      return client.say(command.text, cid);
     case "msg":
-      return client.msg(command.to, command.text);
+      return client.msg(command.to, command.text, cid);
     case "gsay":
-      return client.gsay(command.group, command.text);
+      return client.gsay(command.group, command.text, cid);
     case "list":
       return client.request({ t: "list" });
     case "groups":
@@ -1228,6 +1282,14 @@ function listFolder(path: string): PathEntry[] {
     if (entries.length >= 5000) break;
   }
   return entries;
+}
+
+/** A line of chat: sent with a client id, and sent again if unconfirmed. */
+type ChatCommand = Extract<Command, { kind: "say" | "msg" | "gsay" }>;
+
+function isChat(command: Command): command is ChatCommand {
+  return command.kind === "say" || command.kind === "msg" ||
+    command.kind === "gsay";
 }
 
 function render(message: ServerMessage, body: string, style: Style): string[] {

@@ -25,6 +25,7 @@
 
 import { MAX_AWAY_CHARS, MAX_BATCH_BYTES, MAX_HEADER_BYTES } from "./limits.ts";
 import {
+  CLIENT_ID_PATTERN,
   type ClientMessage,
   type Cursor,
   type Declined,
@@ -532,6 +533,16 @@ function list<T>(
   return value.map(item);
 }
 
+/** A chat message's optional `cid`, checked against CLIENT_ID_PATTERN. */
+function clientId(fields: Fields): { cid?: string } {
+  const value = fields.cid;
+  if (value === undefined) return {};
+  if (typeof value !== "string" || !CLIENT_ID_PATTERN.test(value)) {
+    fail("Field 'cid' must be 16 to 32 lowercase hex digits");
+  }
+  return { cid: value };
+}
+
 function nameString(value: unknown): string {
   if (typeof value !== "string" || value.length > 256) {
     fail("Expected a name");
@@ -556,13 +567,15 @@ export function parseClientMessage(value: unknown): ClientMessage {
     case "prove":
       return { t, id: int(f, "id"), signature: str(f, "signature", 128) };
     case "say":
+      return { t, id: int(f, "id"), ...clientId(f) };
     case "list":
     case "groups":
     case "ping":
       return { t, id: int(f, "id") };
     case "msg":
-      return { t, id: int(f, "id"), to: str(f, "to") };
+      return { t, id: int(f, "id"), to: str(f, "to"), ...clientId(f) };
     case "gsay":
+      return { t, id: int(f, "id"), group: str(f, "group"), ...clientId(f) };
     case "create":
     case "join":
     case "leave":
@@ -752,12 +765,23 @@ export function parseServerMessage(value: unknown): ServerMessage {
         name: str(f, "name"),
         text: str(f, "text", 4096),
       };
-      if (f.acks === undefined) return message;
-      if (f.acks !== true) fail("Field 'acks' must be true when present");
-      return { ...message, acks: true };
+      for (const flag of ["acks", "cids"]) {
+        if (f[flag] !== undefined && f[flag] !== true) {
+          fail(`Field '${flag}' must be true when present`);
+        }
+      }
+      return {
+        ...message,
+        ...(f.acks === true ? { acks: true } : {}),
+        ...(f.cids === true ? { cids: true } : {}),
+      };
     }
     case "ok":
-      return { t, re: int(f, "re"), text: str(f, "text", 4096) };
+      return withPosition(f, {
+        t,
+        re: int(f, "re"),
+        text: str(f, "text", 4096),
+      });
     case "error": {
       const code = f.code;
       return {

@@ -32,9 +32,12 @@ export type ClientMessage =
   }
   /** The signature over the challenge message (docs/PROTOCOL.md, "Identity"), base64. */
   | { t: "prove"; id: number; signature: string }
-  | { t: "say"; id: number } // body: text for the public room
-  | { t: "msg"; id: number; to: string } // body: text for one user
-  | { t: "gsay"; id: number; group: string } // body: text for a group
+  // Chat messages; body: text. `cid`: the client's own id for the message
+  // (CLIENT_ID_PATTERN), so that a retry is not stored twice
+  // (docs/PROTOCOL.md, "Delivery").
+  | { t: "say"; id: number; cid?: string } // body: text for the public room
+  | { t: "msg"; id: number; to: string; cid?: string } // body: text for one user
+  | { t: "gsay"; id: number; group: string; cid?: string } // body: text for a group
   | { t: "list"; id: number }
   | { t: "groups"; id: number }
   | { t: "create"; id: number; group: string }
@@ -89,6 +92,12 @@ export type Cursor =
 /** The most cursors one `ack` may carry. */
 export const MAX_ACK_CURSORS = 256;
 
+/**
+ * A chat message's client id (`cid`): 16 to 32 lowercase hex digits, 64 to
+ * 128 random bits, chosen by the client once per message.
+ */
+export const CLIENT_ID_PATTERN = /^[0-9a-f]{16,32}$/;
+
 /** One online user as `/list` shows it. */
 export interface UserInfo {
   name: string;
@@ -120,15 +129,30 @@ export interface GroupMembers {
 
 /** What the server sends. */
 export type ServerMessage =
-  /** `acks`: the server takes acknowledgements (docs/PROTOCOL.md, "Delivery"). */
-  | { t: "welcome"; re: number; name: string; text: string; acks?: true }
+  /**
+   * `acks`: the server takes acknowledgements; `cids`: it stores a chat
+   * message's `cid` and answers a retry with the original's position
+   * instead of storing it again (docs/PROTOCOL.md, "Delivery").
+   */
+  | {
+    t: "welcome";
+    re: number;
+    name: string;
+    text: string;
+    acks?: true;
+    cids?: true;
+  }
   /**
    * 32 random bytes, base64, for the client to sign with its identity key.
    * `proof`: the identity-proof revision the server verifies (2: the signed
    * message includes the key); absent from servers before it.
    */
   | { t: "challenge"; re: number; nonce: string; proof?: number }
-  | { t: "ok"; re: number; text: string }
+  /**
+   * `id` and `seq`: where the message of a `say`, `msg` or `gsay` that
+   * carried a `cid` was stored (the first time, for a retry).
+   */
+  | { t: "ok"; re: number; text: string; id?: number; seq?: number }
   | { t: "error"; re: number | null; code: ErrorCode; text: string }
   // Chat messages; body: text. `history` marks one sent earlier (missed while
   // offline, or asked for with `history`); `to` names the recipient of a

@@ -114,7 +114,12 @@ export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object
     // Generous: a class behind one NAT address shares it.
     handshakesPerSecond: 10,
     handshakeBurst: 30,
-    maxDecryptsInFlight: 2,
+    // More than the cores: a decryption's slot passes on only when the
+    // event loop gets to its completion, and with 2 slots a busy loop (a
+    // thousand reconnecting clients registering) left the thread pool idle:
+    // the tail of such a storm waited past the 10 s handshake deadline and
+    // came back 10 s later (bench/BASELINE.md, restart).
+    maxDecryptsInFlight: 8,
     maxUnfinished: 256,
     maxUnfinishedPerAddress: 8,
   });

@@ -109,18 +109,30 @@ export function route(
   }
   switch (message.t) {
     case "say":
-      return say(state, session, message.id, body, now);
+      return sentBefore(state, session, message) ??
+        say(state, session, message.id, body, now, message.cid);
     case "msg":
-      return privateMessage(state, session, message.id, message.to, body, now);
+      return sentBefore(state, session, message) ??
+        privateMessage(
+          state,
+          session,
+          message.id,
+          message.to,
+          body,
+          now,
+          message.cid,
+        );
     case "gsay":
-      return groupMessage(
-        state,
-        session,
-        message.id,
-        message.group,
-        body,
-        now,
-      );
+      return sentBefore(state, session, message) ??
+        groupMessage(
+          state,
+          session,
+          message.id,
+          message.group,
+          body,
+          now,
+          message.cid,
+        );
     case "list": {
       const { shown, more } = cap([...state.sessions()]);
       return reply(session.id, {
@@ -243,6 +255,8 @@ function register(
         text: "SUCCESS: Username registered.",
         // Only a server with a store has anything to acknowledge.
         ...(acks && state.store !== null ? { acks: true } : {}),
+        // And only one with a store can recognise a retry later.
+        ...(state.store !== null ? { cids: true } : {}),
       },
     },
     // What arrived for them while they were away, after the welcome.
@@ -424,12 +438,52 @@ function history(
   ];
 }
 
+/**
+ * A chat message this user already sent with the same client id (a retry
+ * after a lost reply): answered with where the first one was stored, and
+ * not stored or sent again. Null when it is new.
+ */
+function sentBefore(
+  state: ServerState,
+  session: Session,
+  message: { id: number; cid?: string },
+): Outbound[] | null {
+  if (message.cid === undefined || state.store === null) return null;
+  const position = state.store.sentWithClientId(session.nameKey, message.cid);
+  if (position === undefined) return null;
+  return reply(session.id, {
+    t: "ok",
+    re: message.id,
+    text: "",
+    id: position.id,
+    seq: position.seq,
+  });
+}
+
+/** The `ok` for a chat message: with its position when it came with a cid. */
+function sent(
+  to: ConnId,
+  re: number,
+  text: string,
+  cid: string | undefined,
+  position: MessagePosition | undefined,
+): Outbound[] {
+  if (cid === undefined || position === undefined) return ok(to, re, text);
+  return reply(to, { t: "ok", re, text, id: position.id, seq: position.seq });
+}
+
+/** A message's client id for the store, when it has one. */
+function clientIdOf(cid: string | undefined): { clientId?: string } {
+  return cid === undefined ? {} : { clientId: cid };
+}
+
 function say(
   state: ServerState,
   session: Session,
   re: number,
   body: Uint8Array,
   now: Timestamp,
+  cid?: string,
 ): Outbound[] {
   const invalid = checkBody(state, session.id, re, body);
   if (invalid !== null) return invalid;
@@ -440,9 +494,10 @@ function say(
     fromKey: session.nameKey,
     fromName: session.name,
     body,
+    ...clientIdOf(cid),
   });
   return [
-    ...ok(session.id, re, ""),
+    ...sent(session.id, re, "", cid, position),
     ...send(
       others(state, session.id),
       { t: "public", from: session.name, ts: now, ...positionOf(position) },
@@ -458,6 +513,7 @@ function privateMessage(
   to: string,
   body: Uint8Array,
   now: Timestamp,
+  cid?: string,
 ): Outbound[] {
   const invalid = checkBody(state, session.id, re, body);
   if (invalid !== null) return invalid;
@@ -483,6 +539,7 @@ function privateMessage(
     fromKey: session.nameKey,
     fromName: session.name,
     body,
+    ...clientIdOf(cid),
     recipients: [{
       userKey: nameKey(known),
       // One that acknowledges has it wait until it does.
@@ -490,10 +547,12 @@ function privateMessage(
     }],
   });
   if (recipient === undefined) {
-    return ok(
+    return sent(
       session.id,
       re,
       `${known} is offline; the message will be delivered when they connect.`,
+      cid,
+      position,
     );
   }
   // The away reason is told to each sender once (docs/PROTOCOL.md, "Away").
@@ -502,7 +561,7 @@ function privateMessage(
     ? `${recipient.name} is away: ${recipient.away}`
     : "";
   return [
-    ...ok(session.id, re, away),
+    ...sent(session.id, re, away, cid, position),
     ...send(
       [recipient.id],
       { t: "private", from: session.name, ts: now, ...positionOf(position) },
@@ -547,6 +606,7 @@ function groupMessage(
   name: string,
   body: Uint8Array,
   now: Timestamp,
+  cid?: string,
 ): Outbound[] {
   const invalid = checkBody(state, session.id, re, body);
   if (invalid !== null) return invalid;
@@ -565,6 +625,7 @@ function groupMessage(
     fromKey: session.nameKey,
     fromName: session.name,
     body,
+    ...clientIdOf(cid),
     recipients: [...group.members.keys()]
       .filter((key) => key !== session.nameKey)
       .map((key) => ({
@@ -573,7 +634,7 @@ function groupMessage(
       })),
   });
   return [
-    ...ok(session.id, re, ""),
+    ...sent(session.id, re, "", cid, position),
     ...send(
       onlineMembersExcept(state, group, session.id),
       {

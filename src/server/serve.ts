@@ -35,6 +35,7 @@ import {
 } from "./identity_gate.ts";
 import { LogLimiter } from "./log_limiter.ts";
 import { GroupBacklog } from "./group_backlog.ts";
+import { HeldAcks } from "./held_acks.ts";
 import { KeyedTokenBuckets, TokenBucket } from "./rate_limit.ts";
 import { Semaphore } from "./semaphore.ts";
 import { type ConnId, type ServerLimits, ServerState } from "./state.ts";
@@ -499,6 +500,33 @@ export async function startServer(
    * history; maybe twice, never lost). A client that acknowledges has
    * everything it did not acknowledge wait anyway.
    */
+  /** Acknowledgements held per connection (held_acks.ts). */
+  const heldAcks = new Map<ConnId, HeldAcks>();
+  function heldAcksOf(id: ConnId): HeldAcks {
+    let held = heldAcks.get(id);
+    if (held === undefined) heldAcks.set(id, held = new HeldAcks());
+    return held;
+  }
+  function takeHeldAcks(id: ConnId): Step[] {
+    const held = heldAcks.get(id);
+    if (held === undefined) return [];
+    heldAcks.delete(id);
+    return held.take().map((cursors) => ({
+      message: { t: "ack", cursors },
+      body: new Uint8Array(0),
+    }));
+  }
+  /** Applies what a connection that is ending held back, while it is registered. */
+  function applyHeldAcks(id: ConnId): void {
+    const steps = takeHeldAcks(id);
+    if (steps.length === 0 || state.session(id) === undefined) return;
+    try {
+      routeRun(id, steps);
+    } catch (error) {
+      log(`store failed: ${messageOf(error)}`);
+    }
+  }
+
   function requeueUnconfirmed(id: ConnId): void {
     const session = state.session(id);
     const since = lastHeard.get(id);
@@ -521,6 +549,7 @@ export async function startServer(
     reason: "violation" | "replaced" = "violation",
   ): void {
     if (!channels.has(id)) return;
+    applyHeldAcks(id);
     requeueUnconfirmed(id);
     channels.delete(id);
     addressBacklogs.remove(id);
@@ -655,9 +684,12 @@ export async function startServer(
                 bucket.take(now))) ||
             (message.t === "history" && !historyBucket.take(now))
           ) {
-            // Dropped silently: it has no reply to refuse, and what it
-            // covers is sent again at the next sign-in (never lost).
-            if (message.t === "ack") continue;
+            // Held, not refused: it has no reply to refuse, and dropping it
+            // would show what it covers again to a fresh client (held_acks.ts).
+            if (message.t === "ack") {
+              heldAcksOf(id).hold(message.cursors);
+              continue;
+            }
             if (++strikes >= limits.floodStrikes) {
               flush();
               dismiss(id, channel, "too many messages too fast");
@@ -731,6 +763,8 @@ export async function startServer(
             deliverRun(id, welcome);
             continue;
           }
+          // What was held goes first, with the first ack let through.
+          if (message.t === "ack") steps.push(...takeHeldAcks(id));
           steps.push({ message, body });
         }
         flush();
@@ -764,6 +798,7 @@ export async function startServer(
       }
       const name = state.nameOf(id);
       if (channels.has(id)) {
+        applyHeldAcks(id);
         if (said !== "goodbye") requeueUnconfirmed(id);
         channels.delete(id);
         waiting.delete(id);
@@ -771,6 +806,7 @@ export async function startServer(
         if (name !== null) log(`${name} left`);
       }
       lastHeard.delete(id);
+      heldAcks.delete(id);
       groups.delete(id);
       addressBacklogs.remove(id);
     }

@@ -171,6 +171,24 @@ export const MIGRATIONS: readonly Migration[] = [
       WHERE messages.id = numbered.id;
     `,
   },
+  {
+    version: 4,
+    description:
+      "the client's own id of recent messages, to store retries once",
+    // A client that lost its connection before the reply sends the message
+    // again with the same cid (docs/PROTOCOL.md, "Delivery"); the position
+    // is kept here so that a retry gets it even after the message itself
+    // was pruned. Only the newest SENT_IDS_KEPT rows are kept (sqlite_store).
+    up: `
+      CREATE TABLE sent_ids (
+        message_id INTEGER PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        from_key TEXT NOT NULL,
+        client_id TEXT NOT NULL
+      ) STRICT;
+      CREATE UNIQUE INDEX sent_ids_by_sender ON sent_ids (from_key, client_id);
+    `,
+  },
 ];
 
 /** The schema version this program writes and understands. */

@@ -134,6 +134,8 @@ export class SqliteStore implements Store {
    */
   #lastId: number | null = null;
   #lastSeq = new Map<string, number>();
+  /** Client ids recorded since sent_ids was last trimmed. */
+  #sentIdsSinceTrim = 0;
   /** Syncs the write-ahead log off the event loop; null: SQLite does it. */
   #walSync: WalSync | null;
   readonly #maxBytes: number;
@@ -619,7 +621,55 @@ export class SqliteStore implements Store {
         throw error;
       }
     }
+    // Writing it flushes the held rows: only messages with a client id
+    // (from clients that retry) lose the batching.
+    if (message.clientId !== undefined) {
+      this.#recordClientId(message.fromKey, message.clientId, position);
+    }
     return position;
+  }
+
+  sentWithClientId(
+    fromKey: string,
+    clientId: string,
+  ): MessagePosition | undefined {
+    const row = this.#get(
+      `SELECT message_id, seq FROM sent_ids
+       WHERE from_key = ? AND client_id = ?`,
+      fromKey,
+      clientId,
+    );
+    return row === undefined
+      ? undefined
+      : { id: integer(row, "message_id"), seq: integer(row, "seq") };
+  }
+
+  /**
+   * Remembers a message's client id. Every SENT_IDS_TRIM_EVERY of them the
+   * oldest beyond SENT_IDS_KEPT are forgotten: a retry comes within seconds
+   * of the first try, and the table stays a few megabytes at most.
+   */
+  #recordClientId(
+    fromKey: string,
+    clientId: string,
+    position: MessagePosition,
+  ): void {
+    this.#run(
+      `INSERT INTO sent_ids (message_id, seq, from_key, client_id)
+       VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      position.id,
+      position.seq,
+      fromKey,
+      clientId,
+    );
+    if (++this.#sentIdsSinceTrim < SENT_IDS_TRIM_EVERY) return;
+    this.#sentIdsSinceTrim = 0;
+    this.#run(
+      `DELETE FROM sent_ids WHERE message_id < (
+         SELECT message_id FROM sent_ids
+         ORDER BY message_id DESC LIMIT 1 OFFSET ?)`,
+      SENT_IDS_KEPT - 1,
+    );
   }
 
   /**
@@ -718,6 +768,9 @@ export class SqliteStore implements Store {
         groupKey,
         message.body,
       );
+      if (message.clientId !== undefined) {
+        this.#recordClientId(message.fromKey, message.clientId, position);
+      }
       for (const recipient of message.recipients) {
         // A recipient listed twice counts once, delivered if either says so.
         this.#run(
@@ -1095,6 +1148,13 @@ const PRUNE_OWED_NOTHING_SQL = `
       END
     ORDER BY m.id LIMIT ?)
   RETURNING id`;
+
+/**
+ * How many client ids (of the newest messages sent with one) the store keeps
+ * to recognise retries, and how often it forgets older ones.
+ */
+export const SENT_IDS_KEPT = 100_000;
+const SENT_IDS_TRIM_EVERY = 1024;
 
 /** Values per pending public message: id, seq, ts, from_key, from_name, body. */
 const PUBLIC_COLUMNS = 6;

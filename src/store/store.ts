@@ -90,6 +90,11 @@ interface MessageFields {
   readonly fromName: string;
   /** Stored as opaque bytes: it may be end-to-end ciphertext. */
   readonly body: Uint8Array;
+  /**
+   * The sender's own id for the message (`cid`), kept for a while so that
+   * a retry is recognised (`sentWithClientId`).
+   */
+  readonly clientId?: string;
 }
 
 /** Where a message went, by kind. */
@@ -323,6 +328,14 @@ export interface Store {
    * The position is the one the row gets (ids and seqs are handed out here).
    */
   appendPublic(message: NewPublicMessage): MessagePosition;
+  /**
+   * Where the message the user sent with this client id was stored, if it
+   * was among the last SENT_IDS_KEPT messages stored with one.
+   */
+  sentWithClientId(
+    fromKey: string,
+    clientId: string,
+  ): MessagePosition | undefined;
   /** Notes a message reached a recipient; false if there was nothing to mark. */
   markDelivered(messageId: number, userKey: string): boolean;
   /**

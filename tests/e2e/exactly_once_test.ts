@@ -224,7 +224,7 @@ Deno.test("what waited comes before a newer live message, even while the welcome
   }
 });
 
-Deno.test("an ack over the rate limit is dropped silently: no reply, no refusal counted", async () => {
+Deno.test("an ack over the rate limit gets no reply and counts no refusal", async () => {
   await using server = await startTestServer({
     connectionLimits: {
       messagesPerSecond: 1,
@@ -258,5 +258,61 @@ Deno.test("an ack over the rate limit is dropped silently: no reply, no refusal 
     assert.ok(!raw.isClosed, "still connected");
   } finally {
     await raw.close();
+  }
+});
+
+Deno.test("an ack over the rate limit is held and applied when the connection ends: a fresh client is not sent again what was acknowledged", async () => {
+  const store = openStore(":memory:");
+  await using server = await startTestServer({
+    store,
+    connectionLimits: {
+      messagesPerSecond: 1,
+      messageBurst: 4,
+      floodStrikes: 3,
+    },
+  });
+  try {
+    // Two messages wait for jojo, who is known but offline.
+    store.ensureUser("sophia", "sophia", 1);
+    store.ensureUser("jojo", "jojo", 1);
+    for (const text of ["one", "two"]) {
+      store.appendMessage({
+        kind: "private",
+        toKey: "jojo",
+        ts: 2,
+        fromKey: "sophia",
+        fromName: "sophia",
+        body: new TextEncoder().encode(text),
+        recipients: [{ userKey: "jojo", delivered: false }],
+      });
+    }
+    const raw = await RawClient.connect(server.url, {
+      pinnedSpki: server.spki,
+    });
+    // register and prove take two of the four tokens.
+    assert.equal((await raw.register("jojo", { acks: true })).t, "welcome");
+    const shown = () =>
+      raw.messages.filter(({ message }) => message.t === "private");
+    while (shown().length < 2) await raw.receiveMessages();
+    const last = shown()[1]!.message;
+    assert.ok(last.t === "private" && last.seq === 2);
+    const ping = (id: number) => ({ header: { t: "ping", id } });
+    const ack = {
+      header: { t: "ack", cursors: [{ to: "sophia", seq: last.seq }] },
+    };
+    // The pings take the last tokens: the ack is over the limit.
+    raw.send(await raw.seal(ping(100), ping(101), ack, ping(102)));
+    const refused = await raw.replyTo(102);
+    assert.equal(refused.t === "error" && refused.code, "slow_down");
+    assert.equal(store.pendingFor("jojo", 10).length, 2, "held, not applied");
+    await raw.close();
+    // What a fresh client would be sent at its next sign-in: nothing.
+    await until(
+      () => store.pendingFor("jojo", 10).length === 0,
+      "the held acknowledgement",
+    );
+  } finally {
+    await server.shutdown();
+    store.close();
   }
 });

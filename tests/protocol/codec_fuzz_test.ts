@@ -29,6 +29,7 @@ import {
   MAX_HEADER_BYTES,
 } from "../../src/protocol/limits.ts";
 import {
+  CLIENT_ID_PATTERN,
   type ClientMessage,
   ERROR_CODES,
   isErrorCode,
@@ -47,6 +48,8 @@ type Kind =
   | { k: "bool" }
   /** Present only as `true`. */
   | { k: "true" }
+  /** A chat message's client id (CLIENT_ID_PATTERN). */
+  | { k: "cid" }
   | { k: "enum"; values: readonly string[] }
   /** An error code: anything is taken, and an unknown one becomes "internal". */
   | { k: "code" }
@@ -63,6 +66,7 @@ interface Shape {
 const INT: Kind = { k: "int" };
 const NINT: Kind = { k: "nint" };
 const BOOL: Kind = { k: "bool" };
+const CID: Kind = { k: "cid" };
 const str = (max = 256): Kind => ({ k: "str", max });
 const NAME = str();
 const list = (item: Kind): Kind => ({ k: "list", item });
@@ -79,12 +83,12 @@ const CLIENT: Record<string, Shape> = {
     optional: { compact: BOOL, acks: BOOL },
   },
   prove: { required: { id: INT, signature: str(128) } },
-  say: { required: { id: INT } },
+  say: { required: { id: INT }, optional: { cid: CID } },
   list: { required: { id: INT } },
   groups: { required: { id: INT } },
   ping: { required: { id: INT } },
-  msg: { required: { id: INT, to: NAME } },
-  gsay: { required: { id: INT, group: NAME } },
+  msg: { required: { id: INT, to: NAME }, optional: { cid: CID } },
+  gsay: { required: { id: INT, group: NAME }, optional: { cid: CID } },
   create: { required: { id: INT, group: NAME } },
   join: { required: { id: INT, group: NAME } },
   leave: { required: { id: INT, group: NAME } },
@@ -128,9 +132,9 @@ const POSITION = { id: INT, seq: INT } as const;
 const SERVER: Record<string, Shape> = {
   welcome: {
     required: { re: INT, name: NAME, text: str(4096) },
-    optional: { acks: { k: "true" } },
+    optional: { acks: { k: "true" }, cids: { k: "true" } },
   },
-  ok: { required: { re: INT, text: str(4096) } },
+  ok: { required: { re: INT, text: str(4096) }, optional: POSITION },
   error: { required: { re: NINT, code: { k: "code" }, text: str(4096) } },
   public: {
     required: { from: NAME, ts: INT },
@@ -223,6 +227,8 @@ function fits(kind: Kind, value: unknown): boolean {
       return typeof value === "boolean";
     case "true":
       return value === true;
+    case "cid":
+      return typeof value === "string" && CLIENT_ID_PATTERN.test(value);
     case "enum":
       return typeof value === "string" && kind.values.includes(value);
     case "code":
@@ -648,6 +654,12 @@ function validValue(rng: Rng, kind: Kind): unknown {
       return rng.chance(0.5);
     case "true":
       return true;
+    case "cid": {
+      let out = "";
+      const length = 16 + rng.int(17);
+      while (out.length < length) out += rng.pick([..."0123456789abcdef"]);
+      return out;
+    }
     case "enum":
       return rng.pick(kind.values);
     case "code":
@@ -697,6 +709,15 @@ function invalidValue(rng: Rng, kind: Kind): unknown {
       return wrong([0, 1, "true", null, [], undefined]);
     case "true":
       return wrong([false, 1, "true", null, {}]);
+    case "cid":
+      return wrong([
+        "0123456789ABCDEF",
+        "0123456789abcde",
+        "0".repeat(33),
+        "g".repeat(16),
+        16,
+        null,
+      ]);
     case "enum":
       return wrong(["", "QUIT", "other", 0, null, undefined]);
     case "code":

@@ -55,6 +55,7 @@ Deno.test("migrate creates the current schema on an empty database", () => {
       "groups",
       "memberships",
       "messages",
+      "sent_ids",
       "sqlite_sequence",
       "transfers",
       "users",
@@ -68,6 +69,7 @@ Deno.test("migrate creates the current schema on an empty database", () => {
       "messages_private",
       "messages_public",
       "messages_with_recipients_by_time",
+      "sent_ids_by_sender",
       "transfers_in_flight",
     ]);
     assert.equal(pragma(db, "foreign_keys"), 1, "foreign keys back on");

@@ -1408,3 +1408,53 @@ Deno.test("pendingFor pages on after an id without marking anything", () => {
     assert.deepEqual(store.pendingFor("bob", 10).map((m) => m.id), ids);
   });
 });
+
+Deno.test("sentWithClientId finds the position stored with a sender's client id, across a reopen, in and out of transactions", async () => {
+  await withTempDir((dir) => {
+    const path = `${dir}/chat.db`;
+    let store = openStore(path);
+    addUsers(store, "ann", "bob");
+    const cid = "0123456789abcdef0123456789abcdef";
+    const publicOne = store.transaction(() =>
+      store.appendPublic({
+        ts: 1,
+        fromKey: "ann",
+        fromName: "ann",
+        body: encoder.encode("hi"),
+        clientId: cid,
+      })
+    );
+    const privateOne = store.appendMessage({
+      ts: 2,
+      kind: "private",
+      toKey: "bob",
+      fromKey: "bob",
+      fromName: "bob",
+      body: encoder.encode("to myself"),
+      clientId: cid,
+      recipients: [],
+    });
+    assert.deepEqual(store.sentWithClientId("ann", cid), publicOne);
+    // The same cid from another sender is another message.
+    assert.deepEqual(store.sentWithClientId("bob", cid), privateOne);
+    assert.equal(store.sentWithClientId("ann", "0".repeat(32)), undefined);
+    // A transaction that rolls back keeps no client id.
+    assert.throws(() =>
+      store.transaction(() => {
+        store.appendPublic({
+          ts: 3,
+          fromKey: "ann",
+          fromName: "ann",
+          body: encoder.encode("undone"),
+          clientId: "1".repeat(32),
+        });
+        throw new Error("undo");
+      })
+    );
+    assert.equal(store.sentWithClientId("ann", "1".repeat(32)), undefined);
+    store.close();
+    store = openStore(path);
+    assert.deepEqual(store.sentWithClientId("ann", cid), publicOne);
+    store.close();
+  });
+});
