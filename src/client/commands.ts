@@ -22,6 +22,8 @@ export type Command =
   | { kind: "gsay"; group: string; text: string }
   | { kind: "file"; to: string; path: string }
   | { kind: "groupfile"; group: string; path: string }
+  | { kind: "transfers" }
+  | { kind: "cancel"; number: number }
   | { kind: "list" }
   | { kind: "groups" }
   | { kind: "create"; group: string }
@@ -74,6 +76,18 @@ export const COMMANDS: readonly CommandInfo[] = [
     usage: "/groupfile <groupname> <filename>",
     summary: "Send a file to a group",
     completes: "group",
+  },
+  {
+    name: "/transfers",
+    usage: "/transfers",
+    summary: "List file transfers, running and resumable",
+    completes: null,
+  },
+  {
+    name: "/cancel",
+    usage: "/cancel <number>",
+    summary: "Cancel a file transfer listed by /transfers",
+    completes: null,
   },
   {
     name: "/list",
@@ -182,6 +196,15 @@ export function parseInput(line: string): Command | null {
       const file = unquote(path.trimEnd());
       if (group === "" || file === "") return usage(name);
       return checkGroup(group) ?? { kind: "groupfile", group, path: file };
+    }
+    case "/transfers":
+      return rest === "" ? { kind: "transfers" } : usage(name);
+    case "/cancel": {
+      const number = oneArgument(rest);
+      if (number === null || !/^[1-9][0-9]{0,8}$/.test(number)) {
+        return usage(name);
+      }
+      return { kind: "cancel", number: Number(number) };
     }
     case "/list":
       return rest === "" ? { kind: "list" } : usage(name);

@@ -257,6 +257,8 @@ Deno.test("COMMANDS lists every command with a usage and a summary", () => {
     "/group",
     "/file",
     "/groupfile",
+    "/transfers",
+    "/cancel",
     "/list",
     "/showgroups",
     "/create",
