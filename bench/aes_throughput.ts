@@ -18,7 +18,7 @@ const total = Number(Deno.args[0] ?? 128);
 const key = new Uint8Array(32).fill(1);
 const data = new Uint8Array(MIB).fill(7);
 
-function nonce(i: number): Uint8Array {
+function nonce(i: number): Uint8Array<ArrayBuffer> {
   const iv = new Uint8Array(12);
   new DataView(iv.buffer).setUint32(8, i);
   return iv;
