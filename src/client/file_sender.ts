@@ -9,7 +9,7 @@
 
 import { basename } from "node:path";
 import { createSha256, type Sha256 } from "../files/digest.ts";
-import { FILE_WINDOW_BYTES, MAX_FILE_CHUNK_BYTES } from "../protocol/limits.ts";
+import { FILE_CHUNK_BYTES, FILE_WINDOW_BYTES } from "../protocol/limits.ts";
 import type {
   Declined,
   ResumeClaim,
@@ -27,13 +27,6 @@ export interface SendProgress {
   acked: number;
   size: number;
 }
-
-/**
- * Chunks as large as the protocol allows: the costs that do not grow with
- * the bytes (a read, a header, a seal, a WebSocket frame, a write on the
- * receiver's side) are paid a quarter as often as with 64 KiB chunks.
- */
-const CHUNK_BYTES = MAX_FILE_CHUNK_BYTES;
 
 /** The socket may hold this much unsent before the sender reads more. */
 const BACKLOG_LIMIT = 4 * 1024 * 1024;
@@ -167,13 +160,13 @@ export class FileSender {
         const everyone = reply.recipients.length;
         const settled = () =>
           outgoing.cancelled !== null || outgoing.results.size >= everyone;
-        const buffer = new Uint8Array(CHUNK_BYTES);
+        const buffer = new Uint8Array(FILE_CHUNK_BYTES);
         let sent = start;
         while (sent < size && !settled()) {
           // Flow control: stay within the window of the slowest recipient and
           // let the socket drain before reading more.
           while (!settled()) {
-            if (sent - outgoing.acked > FILE_WINDOW_BYTES - CHUNK_BYTES) {
+            if (sent - outgoing.acked > FILE_WINDOW_BYTES - FILE_CHUNK_BYTES) {
               await new Promise<void>((resolve) => (outgoing.wake = resolve));
             } else if (this.#client.backlog > BACKLOG_LIMIT) {
               await new Promise((resolve) =>
