@@ -3,6 +3,7 @@
  * the issue's targets judged against the figures.
  */
 
+import type { RealFilesResult } from "./_files_real.ts";
 import type { Machine, MachineLimits } from "./_machine.ts";
 import type { ProfileSummary } from "./_profile.ts";
 import type {
@@ -45,6 +46,8 @@ export interface Results {
   profile: ProfileSummary | null;
   latencyProfile: ProfileSummary | null;
   fileProfile: ProfileSummary | null;
+  /** Files between real `chat connect` processes, and scp (bench/_files_real.ts). */
+  realFiles?: RealFilesResult;
   targets: TargetCheck[];
 }
 

@@ -4,7 +4,8 @@
  * and reports the figures, the ratios and the issue's targets.
  *
  *     deno task bench [--quick] [--runs N] [--profile] [--out DIR]
- *                     [--skip chat,irc,plain,room,fanout,latency,files,idle,handshake]
+ *                     [--skip chat,irc,plain,room,fanout,latency,files,realfiles,idle,handshake]
+ *                     [--profile-files]
  *                     [--server-args "--data :memory:"] [--transport tcp|websocket]
  *                     [--senders N] [--window N] [--fanout-ms N]
  *
@@ -17,6 +18,13 @@
 import { toBase64 } from "../src/crypto/bytes.ts";
 import { generateRsaKeyPair, importPublicKeyPem } from "../src/crypto/keys.ts";
 import { parseFlags } from "./_args.ts";
+import {
+  formatRealFiles,
+  REAL_FILES_FULL,
+  REAL_FILES_QUICK,
+  realFilesTargets,
+  runRealFiles,
+} from "./_files_real.ts";
 import { killAll, messageOf, now } from "./_ipc.ts";
 import { describeMachine, measureMachineLimits } from "./_machine.ts";
 import { closeProc, initProc } from "./_proc.ts";
@@ -95,7 +103,7 @@ const QUICK: BenchConfig = {
 };
 
 /** The whole run is cut short (and everything killed) after this. */
-const HARD_LIMIT_MS = { quick: 120_000, full: 900_000 };
+const HARD_LIMIT_MS = { quick: 180_000, full: 1_200_000 };
 
 const COLORS: Record<TargetKind, string> = {
   chat: "#1f77b4",
@@ -230,7 +238,7 @@ async function main(args: string[]): Promise<number> {
   const startedAt = now();
 
   const hardLimit = setTimeout(() => {
-    log(`bench: over ${quick ? "2" : "15"} minutes; stopping everything`);
+    log(`bench: over ${quick ? "3" : "20"} minutes; stopping everything`);
     killAll();
     Deno.exit(2);
   }, quick ? HARD_LIMIT_MS.quick : HARD_LIMIT_MS.full);
@@ -370,6 +378,31 @@ async function main(args: string[]): Promise<number> {
       results.handshake = runs;
     }
 
+    if (!skip.has("realfiles") && !skip.has("chat")) {
+      const realConfig = quick ? REAL_FILES_QUICK : REAL_FILES_FULL;
+      log(
+        `bench: files between real chat connect processes, and scp (${
+          realConfig.bytes / 1048576
+        } MiB)`,
+      );
+      const profileDir = flags.has("profile-files")
+        ? `${outDir}/files-profile-${stamp}`
+        : undefined;
+      results.realFiles = await runRealFiles(
+        {
+          tempDir,
+          keyDir,
+          spkiBase64: env.spkiBase64,
+          chatPermissions: env.chatPermissions,
+          chatArgs,
+          ...(profileDir ? { profileDir } : {}),
+        },
+        realConfig,
+        log,
+      );
+      if (profileDir) log(`bench: CPU profiles in ${profileDir}`);
+    }
+
     if (flags.has("profile")) {
       log("bench: profiling the chat server under fan-out (--cpu-prof)");
       results.profile = await profileScenario(env, "fanout", outDir, stamp);
@@ -384,7 +417,10 @@ async function main(args: string[]): Promise<number> {
       results.fileProfile = await profileScenario(env, "file", outDir, stamp);
     }
 
-    results.targets = checkTargets(results);
+    results.targets = [
+      ...checkTargets(results),
+      ...(results.realFiles ? realFilesTargets(results.realFiles) : []),
+    ];
     results.finishedAt = new Date().toISOString();
     results.seconds = Math.round((now() - startedAt) / 100) / 10;
     results.loadAverageAtEnd = Deno.loadavg();
@@ -396,6 +432,10 @@ async function main(args: string[]): Promise<number> {
     console.log(`chat bench, ${results.startedAt}${quick ? " (quick)" : ""}`);
     console.log(table(results));
     console.log("");
+    if (results.realFiles) {
+      console.log(formatRealFiles(results.realFiles));
+      console.log("");
+    }
     console.log(formatTargets(results.targets, quick));
     for (
       const profile of [

@@ -26,6 +26,8 @@ export type Command =
   | { kind: "gsay"; group: string; text: string }
   | { kind: "file"; to: string; path: string }
   | { kind: "groupfile"; group: string; path: string }
+  | { kind: "transfers" }
+  | { kind: "cancel"; number: number }
   | { kind: "list" }
   | { kind: "groups" }
   | { kind: "create"; group: string }
@@ -124,6 +126,18 @@ export const COMMANDS: readonly CommandInfo[] = [
     name: "/unignore",
     usage: "/unignore <username>",
     summary: "Show a user's messages again",
+    completes: null,
+  },
+  {
+    name: "/transfers",
+    usage: "/transfers",
+    summary: "List file transfers, running and resumable",
+    completes: null,
+  },
+  {
+    name: "/cancel",
+    usage: "/cancel <number>",
+    summary: "Cancel a file transfer listed by /transfers",
     completes: null,
   },
   {
@@ -233,6 +247,15 @@ export function parseInput(line: string): Command | null {
       const file = unquote(path.trimEnd());
       if (group === "" || file === "") return usage(name);
       return checkGroup(group) ?? { kind: "groupfile", group, path: file };
+    }
+    case "/transfers":
+      return rest === "" ? { kind: "transfers" } : usage(name);
+    case "/cancel": {
+      const number = oneArgument(rest);
+      if (number === null || !/^[1-9][0-9]{0,8}$/.test(number)) {
+        return usage(name);
+      }
+      return { kind: "cancel", number: Number(number) };
     }
     case "/list":
       return rest === "" ? { kind: "list" } : usage(name);

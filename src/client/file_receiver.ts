@@ -9,6 +9,7 @@
 
 import { explainNotOpened, passiveKind, SNIFF_BYTES } from "../files/kind.ts";
 import { openFile } from "../files/open.ts";
+import { partialKey } from "../files/partials.ts";
 import { IncomingFile, SaveError, sizeRefusal } from "../files/save.ts";
 import { FILE_ACK_BYTES } from "../protocol/limits.ts";
 import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
@@ -40,6 +41,13 @@ export interface ReceiverOptions {
   onFinished?: (offer: FileOfferNotice) => void;
   /** Called with a file saved, or why an accepted one was not (`--json`). */
   onResult?: (offer: FileOfferNotice, result: ReceiveResult) => void;
+  /**
+   * Keep what arrived of a file whose transfer broke (a lost connection, a
+   * sender that left) and continue it when the same sender offers the same
+   * file again (files/partials.ts). Without it a broken transfer leaves
+   * nothing behind.
+   */
+  resume?: boolean;
 }
 
 export type ReceiveResult =
@@ -62,6 +70,20 @@ interface Incoming {
   received: number;
   acked: number;
   failed: boolean;
+  /** The first chunk (or the end) has said where the data starts. */
+  started: boolean;
+  /** The partial's key while this transfer holds it. */
+  key: string | null;
+}
+
+/** A transfer being received, as /transfers shows it. */
+export interface ReceivingInfo {
+  xfer: number;
+  offer: FileOfferNotice;
+  received: number;
+  /** Where this transfer resumed from (0 when it started afresh). */
+  resumedAt: number;
+  partPath: string;
 }
 
 export class FileReceiver {
@@ -70,6 +92,9 @@ export class FileReceiver {
   #incoming = new Map<number, Incoming>();
   /** Failed transfers whose .part files are still being removed. */
   #aborting = new Set<Promise<void>>();
+  /** Partials in use by a transfer of this receiver. */
+  #keys = new Set<string>();
+  #resumedAt = new Map<number, number>();
 
   constructor(client: ChatClient, options: ReceiverOptions) {
     this.#client = client;
@@ -77,9 +102,60 @@ export class FileReceiver {
     client.onMessage(({ message, body }) => this.#dispatch(message, body));
     client.ended.then(() => {
       for (const incoming of this.#incoming.values()) {
-        this.#fail(incoming, "the connection to the server was lost", false);
+        this.#fail(
+          incoming,
+          "the connection to the server was lost",
+          false,
+          true,
+        );
       }
     });
+  }
+
+  /** Transfers being received (accepted), for /transfers. */
+  list(): ReceivingInfo[] {
+    return [...this.#incoming.values()].filter((i) =>
+      i.file !== null && !i.failed
+    ).map((
+      i,
+    ) => ({
+      xfer: i.offer.xfer,
+      offer: i.offer,
+      received: i.received,
+      resumedAt: this.#resumedAt.get(i.offer.xfer) ?? 0,
+      partPath: i.file!.partPath,
+    }));
+  }
+
+  /**
+   * The user is leaving: senders are told (so they do not offer again at
+   * once), and what arrived is kept for resuming.
+   */
+  async leave(): Promise<void> {
+    let told = false;
+    for (const incoming of [...this.#incoming.values()]) {
+      if (incoming.failed) continue;
+      if (incoming.accepted) {
+        told = true;
+        this.#client.post({
+          t: "file_cancel",
+          xfer: incoming.offer.xfer,
+          reason: "they left the chat",
+        });
+      }
+      this.#fail(incoming, "you left the chat", false, true);
+    }
+    // Answered only after the server handled what came before it.
+    if (told) await this.#client.request({ t: "ping" }).catch(() => {});
+  }
+
+  /** Stops receiving `xfer` (/cancel): the sender is told, nothing is kept. */
+  cancel(xfer: number): boolean {
+    const incoming = this.#incoming.get(xfer);
+    if (incoming === undefined) return false;
+    this.#client.post({ t: "file_cancel", xfer, reason: "cancelled" });
+    this.#fail(incoming, "you cancelled it", false);
+    return true;
   }
 
   /** Resolves when every transfer in progress has finished either way. */
@@ -105,7 +181,10 @@ export class FileReceiver {
         const incoming = this.#incoming.get(message.xfer);
         if (incoming === undefined || incoming.failed) return;
         if (!incoming.accepted) return;
-        return this.#then(incoming, () => this.#write(incoming, body));
+        return this.#then(
+          incoming,
+          () => this.#write(incoming, message.offset, body),
+        );
       }
       case "file_end": {
         const incoming = this.#incoming.get(message.xfer);
@@ -116,7 +195,14 @@ export class FileReceiver {
       }
       case "file_cancel": {
         const incoming = this.#incoming.get(message.xfer);
-        if (incoming !== undefined) this.#fail(incoming, message.reason, false);
+        if (incoming !== undefined) {
+          this.#fail(
+            incoming,
+            message.reason,
+            false,
+            message.resumable === true,
+          );
+        }
         return;
       }
       default:
@@ -136,6 +222,8 @@ export class FileReceiver {
       received: 0,
       acked: 0,
       failed: false,
+      started: false,
+      key: null,
     };
     this.#incoming.set(offer.xfer, incoming);
     this.#then(incoming, async () => {
@@ -156,6 +244,16 @@ export class FileReceiver {
         this.#options.onFinished?.(offer);
         return;
       }
+      // Resumable only for a sender the server vouches for by key, and only
+      // once at a time.
+      const key = this.#options.resume && offer.fingerprint !== undefined
+        ? partialKey(offer.fingerprint, offer.name, offer.size)
+        : null;
+      const resume = key !== null && !this.#keys.has(key);
+      if (resume) {
+        incoming.key = key;
+        this.#keys.add(key);
+      }
       incoming.file = await IncomingFile.create(
         this.#options.downloadsDir,
         offer.name,
@@ -163,19 +261,76 @@ export class FileReceiver {
         {
           maxBytes: this.#options.maxFileBytes,
           ownFolder: this.#options.ownDownloadsDir ?? false,
+          ...(resume
+            ? {
+              resume: {
+                key: key!,
+                meta: {
+                  v: 1,
+                  from: offer.from,
+                  fingerprint: offer.fingerprint!,
+                  name: offer.name,
+                  size: offer.size,
+                },
+              },
+            }
+            : {}),
         },
       );
+      const claim = incoming.file.resumeClaim();
+      if (claim !== null && offer.timeout !== undefined) {
+        this.#options.print(
+          `${sanitizeForTerminal(offer.name)} from ${
+            sanitizeForTerminal(offer.from)
+          }: ${claim.offset} of ${offer.size} bytes are already here; asking to resume`,
+        );
+      }
       // An older server sends without waiting for an answer (consent.ts).
       if (offer.timeout !== undefined) {
         incoming.accepted = true;
-        this.#client.post({ t: "file_accept", xfer: offer.xfer });
+        this.#client.post({
+          t: "file_accept",
+          xfer: offer.xfer,
+          ...(claim === null ? {} : claim),
+        });
+      } else if (incoming.file.received > 0) {
+        // It cannot resume: start afresh.
+        await incoming.file.rewindTo(0);
       }
       // An empty file has no chunks: acknowledge it at once.
       if (offer.size === 0) this.#ack(incoming);
     });
   }
 
-  async #write(incoming: Incoming, body: Uint8Array): Promise<void> {
+  /** The first chunk or the end says where the data starts. */
+  async #start(incoming: Incoming, offset: number): Promise<void> {
+    if (incoming.started) return;
+    incoming.started = true;
+    const file = incoming.file!;
+    await file.rewindTo(offset);
+    incoming.received = offset;
+    incoming.acked = offset;
+    if (offset > 0) {
+      this.#resumedAt.set(incoming.offer.xfer, offset);
+      this.#options.print(
+        `Resuming ${sanitizeForTerminal(incoming.offer.name)} from ${
+          sanitizeForTerminal(incoming.offer.from)
+        } at ${offset} of ${incoming.offer.size} bytes`,
+      );
+    }
+  }
+
+  async #write(
+    incoming: Incoming,
+    offset: number,
+    body: Uint8Array,
+  ): Promise<void> {
+    await this.#start(incoming, offset);
+    if (offset !== incoming.received) {
+      throw new SaveError(
+        `Cannot save '${incoming.offer.name}': a chunk came at offset ${offset}, expected ${incoming.received}`,
+      );
+    }
     await incoming.file!.write(body);
     incoming.received += body.byteLength;
     this.#options.onProgress?.(incoming.offer, incoming.received);
@@ -196,8 +351,9 @@ export class FileReceiver {
 
   async #finish(incoming: Incoming, sha256: string): Promise<void> {
     const { offer } = incoming;
+    await this.#start(incoming, offer.size);
     const saved = await incoming.file!.finish(sha256);
-    this.#incoming.delete(offer.xfer);
+    this.#release(incoming);
     this.#client.post({
       t: "file_done",
       xfer: offer.xfer,
@@ -239,7 +395,6 @@ export class FileReceiver {
     if (!opened.ok) this.#options.print(sanitizeForTerminal(opened.warning));
   }
 
-  /** Runs `step` after the previous steps; the first failure ends the transfer. */
   /** Runs `step` after the transfer's previous steps; returns when it is done. */
   #then(incoming: Incoming, step: () => Promise<void>): Promise<void> {
     incoming.chain = incoming.chain.then(async () => {
@@ -253,14 +408,29 @@ export class FileReceiver {
     return incoming.chain;
   }
 
-  /** Ends a transfer on this side: no partial file stays behind. */
-  #fail(incoming: Incoming, reason: string, tellServer: boolean): void {
+  #release(incoming: Incoming): void {
+    this.#incoming.delete(incoming.offer.xfer);
+    this.#resumedAt.delete(incoming.offer.xfer);
+    if (incoming.key !== null) this.#keys.delete(incoming.key);
+  }
+
+  /**
+   * Ends a transfer on this side. No partial file stays behind unless
+   * `keep`: the transfer broke and the file is resumable.
+   */
+  #fail(
+    incoming: Incoming,
+    reason: string,
+    tellServer: boolean,
+    keep = false,
+  ): void {
     if (incoming.failed) return;
     incoming.failed = true;
-    this.#incoming.delete(incoming.offer.xfer);
     const { offer } = incoming;
     // Waits for a write in progress, so the abort removes the .part for good.
-    const aborted = incoming.chain.then(() => incoming.file?.abort(reason));
+    const aborted = incoming.chain.then(() =>
+      keep ? incoming.file?.suspend(reason) : incoming.file?.abort(reason)
+    ).finally(() => this.#release(incoming));
     incoming.chain = aborted;
     this.#aborting.add(aborted);
     aborted.finally(() => this.#aborting.delete(aborted));

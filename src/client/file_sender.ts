@@ -8,9 +8,13 @@
  */
 
 import { basename } from "node:path";
-import { createSha256 } from "../files/digest.ts";
+import { createSha256, type Sha256 } from "../files/digest.ts";
 import { FILE_CHUNK_BYTES, FILE_WINDOW_BYTES } from "../protocol/limits.ts";
-import type { Declined, ServerMessage } from "../protocol/messages.ts";
+import type {
+  Declined,
+  ResumeClaim,
+  ServerMessage,
+} from "../protocol/messages.ts";
 import type { ChatClient } from "./chat_client.ts";
 import type { RecipientResult, SentFileOutcome } from "./render.ts";
 
@@ -29,10 +33,29 @@ const BACKLOG_LIMIT = 4 * 1024 * 1024;
 const BACKLOG_POLL_MS = 1;
 
 interface Outgoing {
+  name: string;
+  size: number;
+  target: SendTarget;
+  sent: number;
+  resumedAt: number;
   acked: number;
   results: Map<string, RecipientResult>;
   cancelled: string | null;
+  /** Ended by a lost connection, not by anyone's choice. */
+  broken: boolean;
   wake: () => void;
+}
+
+/** A transfer being sent, as /transfers shows it. */
+export interface SendingInfo {
+  xfer: number;
+  name: string;
+  size: number;
+  target: SendTarget;
+  /** Bytes the slowest recipient has written. */
+  acked: number;
+  /** Where this transfer resumed from (0 when it started afresh). */
+  resumedAt: number;
 }
 
 export class FileSender {
@@ -44,10 +67,35 @@ export class FileSender {
     client.onMessage(({ message }) => this.#dispatch(message));
     client.ended.then((ending) => {
       for (const outgoing of this.#outgoing.values()) {
-        outgoing.cancelled ??= ending.reason;
+        if (outgoing.cancelled === null) {
+          outgoing.cancelled = ending.reason;
+          outgoing.broken = true;
+        }
         outgoing.wake();
       }
     });
+  }
+
+  /** Transfers being sent, for /transfers. */
+  list(): SendingInfo[] {
+    return [...this.#outgoing].map(([xfer, o]) => ({
+      xfer,
+      name: o.name,
+      size: o.size,
+      target: o.target,
+      acked: o.acked,
+      resumedAt: o.resumedAt,
+    }));
+  }
+
+  /** Stops sending `xfer` (/cancel); every recipient is told. */
+  cancel(xfer: number): boolean {
+    const outgoing = this.#outgoing.get(xfer);
+    if (outgoing === undefined || outgoing.cancelled !== null) return false;
+    this.#client.post({ t: "file_cancel", xfer, reason: "cancelled" });
+    outgoing.cancelled = "you cancelled it";
+    outgoing.wake();
+    return true;
   }
 
   /**
@@ -62,6 +110,7 @@ export class FileSender {
     onProgress: (progress: SendProgress) => void = () => {},
     onOffered: (name: string, size: number) => void = () => {},
     onAnswered: (declined: Declined[]) => void = () => {},
+    onResumed: (offset: number, size: number) => void = () => {},
   ): Promise<SentFileOutcome> {
     const opened = await openForSending(path);
     if ("error" in opened) return { kind: "refused", text: opened.error };
@@ -79,24 +128,40 @@ export class FileSender {
         return {
           kind: "refused",
           text: "text" in reply ? reply.text : "ERROR: Refused",
+          ...(reply.t === "error" ? { code: reply.code } : {}),
         };
       }
       const xfer = reply.xfer;
       onAnswered(reply.declined ?? []);
+      // Recipients that hold a first part: checked against our file, and
+      // the data starts at the lowest part everyone has (0 if anyone has
+      // none or a part that is not ours).
+      const { start, hash } = await resumePoint(
+        file,
+        size,
+        reply.recipients,
+        reply.resume ?? [],
+      );
       const outgoing: Outgoing = {
-        acked: 0,
+        name,
+        size,
+        target,
+        sent: start,
+        resumedAt: start,
+        acked: start,
         results: new Map(),
         cancelled: null,
+        broken: false,
         wake: () => {},
       };
+      if (start > 0) onResumed(start, size);
       this.#outgoing.set(xfer, outgoing);
       try {
         const everyone = reply.recipients.length;
         const settled = () =>
           outgoing.cancelled !== null || outgoing.results.size >= everyone;
-        const hash = createSha256();
         const buffer = new Uint8Array(FILE_CHUNK_BYTES);
-        let sent = 0;
+        let sent = start;
         while (sent < size && !settled()) {
           // Flow control: stay within the window of the slowest recipient and
           // let the socket drain before reading more.
@@ -131,6 +196,7 @@ export class FileSender {
             true,
           );
           sent += read;
+          outgoing.sent = sent;
           onProgress({ sent, acked: outgoing.acked, size });
         }
         if (!settled()) {
@@ -159,6 +225,7 @@ export class FileSender {
             name,
             reason: outgoing.cancelled ?? "",
             results,
+            ...(outgoing.broken ? { broken: true } : {}),
           };
       } finally {
         this.#outgoing.delete(xfer);
@@ -184,6 +251,7 @@ export class FileSender {
           name: message.name,
           ok: message.ok,
           reason: message.reason,
+          ...(message.resumable ? { resumable: true } : {}),
         });
         break;
       case "file_cancel":
@@ -192,6 +260,64 @@ export class FileSender {
     }
     outgoing.wake();
   }
+}
+
+/**
+ * Where to start given the recipients' resume claims, with the SHA-256 of
+ * the file up to there, and the file positioned there. A claim is believed
+ * only if our own first `offset` bytes have its SHA-256.
+ */
+async function resumePoint(
+  file: Deno.FsFile,
+  size: number,
+  recipients: string[],
+  claims: ResumeClaim[],
+): Promise<{ start: number; hash: Sha256 }> {
+  const byName = new Map(
+    claims.filter((c) => c.offset > 0 && c.offset <= size).map((c) => [
+      c.name,
+      c,
+    ]),
+  );
+  if (recipients.some((r) => !byName.has(r))) {
+    return { start: 0, hash: createSha256() };
+  }
+  const offsets = [...new Set([...byName.values()].map((c) => c.offset))]
+    .sort((a, b) => a - b);
+  const hash = createSha256();
+  const digests = new Map<number, string>();
+  const buffer = new Uint8Array(1024 * 1024);
+  let position = 0;
+  for (const offset of offsets) {
+    while (position < offset) {
+      const read = await file.read(
+        buffer.subarray(0, Math.min(buffer.length, offset - position)),
+      );
+      if (read === null || read === 0) break;
+      hash.update(buffer.subarray(0, read));
+      position += read;
+    }
+    if (position === offset) digests.set(offset, hash.peekHex());
+  }
+  let start = Infinity;
+  for (const claim of byName.values()) {
+    const ok = digests.get(claim.offset) === claim.sha256;
+    start = Math.min(start, ok ? claim.offset : 0);
+  }
+  if (start === position) return { start, hash };
+  // Hashed past the start (recipients hold different amounts): again to it.
+  await file.seek(0, Deno.SeekMode.Start);
+  const fresh = createSha256();
+  let at = 0;
+  while (at < start) {
+    const read = await file.read(
+      buffer.subarray(0, Math.min(buffer.length, start - at)),
+    );
+    if (read === null || read === 0) break;
+    fresh.update(buffer.subarray(0, read));
+    at += read;
+  }
+  return { start: at, hash: fresh };
 }
 
 async function openForSending(

@@ -370,18 +370,22 @@ export interface RecipientResult {
   name: string;
   ok: boolean;
   reason: string;
+  /** It disconnected: offering the file again may resume it. */
+  resumable?: boolean;
 }
 
 /** What became of a file this user sent. */
 export type SentFileOutcome =
   /** Nothing was sent: a local problem or the server said no. */
-  | { kind: "refused"; text: string }
+  | { kind: "refused"; text: string; code?: string }
   /** The transfer ended early for everyone. */
   | {
     kind: "cancelled";
     name: string;
     reason: string;
     results: RecipientResult[];
+    /** Our connection was lost: offering it again may resume it. */
+    broken?: boolean;
   }
   /** Every recipient reported, successfully or not. */
   | {

@@ -32,6 +32,13 @@ import { watchNetwork } from "./network_watch.ts";
 import { OfferPrompts } from "./offer_prompts.ts";
 import type { TrustedSenders } from "./trusted_senders.ts";
 import { FileSender, type SendTarget } from "./file_sender.ts";
+import { removePartial, scanPartials } from "../files/partials.ts";
+import {
+  formatTransfers,
+  type TransferEntry,
+  TransferNumbers,
+} from "./transfers_view.ts";
+import type { SentFileOutcome } from "./render.ts";
 import {
   hasTextBody,
   renderServerMessage,
@@ -118,6 +125,12 @@ export interface FileOptions {
   open: boolean;
   openWith: string[] | null;
 }
+
+/**
+ * A file whose transfer broke (our connection, or a recipient's) is offered
+ * again after these pauses, resuming where it stopped; then given up.
+ */
+const RESEND_DELAYS_MS = [1000, 2000, 4000, 8000, 15_000];
 
 /** Transfers smaller than this finish too fast to need a progress display. */
 const PROGRESS_MIN_BYTES = 1024 * 1024;
@@ -340,6 +353,17 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     updateStatus();
   };
 
+  // Partial downloads that cannot be resumed (a part without its
+  // description, older than a week) go at start; the others are kept.
+  const cleaned = await scanPartials(files.downloadsDir, { clean: true });
+  if (cleaned.removed > 0) {
+    terminal.print(
+      `Removed ${cleaned.removed} stale partial download file(s) from ${
+        sanitizeForTerminal(files.downloadsDir)
+      }`,
+    );
+  }
+
   // Offers are asked about one at a time; an answer is a line of input.
   // A program (--json) answers each offer event with a command instead.
   const prompts = new OfferPrompts((line) => terminal.print(line));
@@ -447,6 +471,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     const receiving = new Map<number, number>();
     const receiver = new FileReceiver(client, {
       ...files,
+      resume: true,
       consent: (offer) => consent(offer, client.serverFingerprint),
       // A program gets file_received and file_failed events instead.
       print: (line) => {
@@ -491,14 +516,89 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     return { client, receiver, sender: new FileSender(client) };
   };
   let link = attach(first);
+  // Resolved (and replaced) whenever a new connection takes over, or when
+  // the session ends (then with null).
+  let relinked = Promise.withResolvers<boolean>();
+  let leaving = false;
+  /** Outgoing transfers cancelled with /cancel: not offered again. */
+  const cancelled = new Set<number>();
 
   const sending = new Set<Promise<void>>();
   let nextSend = 1;
   const sendFile = (target: SendTarget, path: string, re: Re) => {
+    const run = sendWithResume(target, path, re);
+    sending.add(run);
+    run.finally(() => sending.delete(run));
+    return run;
+  };
+
+  /** Sends, then offers again to those a broken connection cut off. */
+  const sendWithResume = async (target: SendTarget, path: string, re: Re) => {
+    let targets: SendTarget[] = [target];
+    for (let attempt = 0; targets.length > 0; attempt++) {
+      const retry: SendTarget[] = [];
+      for (const to of targets) {
+        const outcome = await sendOnce(to, path, attempt > 0, re);
+        retry.push(...resendTargets(to, outcome, attempt > 0));
+      }
+      targets = retry;
+      if (targets.length === 0 || leaving) return;
+      const delay = RESEND_DELAYS_MS[attempt];
+      if (delay === undefined) {
+        emit({
+          type: "error",
+          re,
+          code: "file",
+          text: `ERROR: Gave up offering ${
+            sanitizeForTerminal(basename(path))
+          } again; send it again later and it resumes where it stopped`,
+        });
+        return;
+      }
+      if (link.client.isOver) {
+        // Our connection broke: wait for the next one.
+        if (!(await relinked.promise)) return;
+      } else {
+        await Promise.race([sleep(delay), relinked.promise]);
+      }
+      if (leaving) return;
+    }
+  };
+
+  /** What to offer again after `outcome`: its targets that may resume. */
+  const resendTargets = (
+    target: SendTarget,
+    outcome: SentFileOutcome,
+    retrying: boolean,
+  ): SendTarget[] => {
+    switch (outcome.kind) {
+      case "refused":
+        // While offering again, a recipient not back yet is tried later.
+        return retrying && outcome.code === "no_such_user" ? [target] : [];
+      case "cancelled":
+        return outcome.broken ? [target] : [];
+      case "finished":
+        return outcome.results.filter((r) => !r.ok && r.resumable).map((r) =>
+          "to" in target ? target : { to: r.name }
+        );
+      default: {
+        const unreachable: never = outcome;
+        return unreachable;
+      }
+    }
+  };
+
+  const sendOnce = (
+    target: SendTarget,
+    path: string,
+    again: boolean,
+    re: Re,
+  ): Promise<SentFileOutcome> => {
     const key = `out:${nextSend++}`;
     const started = Date.now();
     const peer = "to" in target ? target.to : target.group;
-    const run = link.sender.send(
+    const file = basename(path);
+    return link.sender.send(
       target,
       expandHome(path),
       (p) => {
@@ -506,7 +606,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
           showProgress(key, {
             type: "file_progress",
             direction: "out",
-            name: basename(path),
+            name: file,
             peer,
             bytes: p.acked,
             size: p.size,
@@ -519,21 +619,107 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       (declined) => {
         // Said as soon as the answers are in, not after a long transfer.
         for (const d of declined) {
-          emit({
-            type: "file_declined",
-            re,
-            file: basename(path),
-            declined: d,
-          });
+          emit({ type: "file_declined", re, file, declined: d });
         }
       },
+      (offset, size) =>
+        emit({
+          type: "notice",
+          text: `Resuming ${sanitizeForTerminal(file)} to ${
+            sanitizeForTerminal(peer)
+          } at ${offset} of ${size} bytes`,
+        }),
     ).then((outcome) => {
       showProgress(key, null);
-      emit({ type: "file_sent", re, target, outcome });
+      const resending = resendTargets(target, outcome, again).length > 0 &&
+        !leaving;
+      // While offering again, "not online yet" is not worth a line each time.
+      if (
+        !(again && outcome.kind === "refused" &&
+          outcome.code === "no_such_user")
+      ) {
+        emit({ type: "file_sent", re, target, outcome });
+      }
+      if (resending) {
+        emit({
+          type: "notice",
+          text: `${
+            sanitizeForTerminal(file)
+          } will be offered again, resuming where it stopped`,
+        });
+      }
+      return outcome;
     });
-    sending.add(run);
-    run.finally(() => sending.delete(run));
-    return run;
+  };
+
+  const numbers = new TransferNumbers();
+  const listTransfers = async (): Promise<[number, TransferEntry][]> => {
+    const entries: TransferEntry[] = [];
+    for (const s of link.sender.list()) {
+      entries.push({
+        kind: "sending",
+        xfer: s.xfer,
+        name: s.name,
+        to: "to" in s.target ? s.target.to : `group ${s.target.group}`,
+        done: s.acked,
+        size: s.size,
+        resumedAt: s.resumedAt,
+      });
+    }
+    const receiving = link.receiver.list();
+    for (const r of receiving) {
+      entries.push({
+        kind: "receiving",
+        xfer: r.xfer,
+        name: r.offer.name,
+        from: r.offer.from,
+        done: r.received,
+        size: r.offer.size,
+        resumedAt: r.resumedAt,
+      });
+    }
+    const inUse = new Set(receiving.map((r) => r.partPath));
+    const { partials } = await scanPartials(files.downloadsDir);
+    for (const p of partials) {
+      if (inUse.has(p.partPath)) continue;
+      entries.push({
+        kind: "resumable",
+        key: p.key,
+        name: p.meta.name,
+        from: p.meta.from,
+        done: p.held,
+        size: p.meta.size,
+        modified: p.modified,
+      });
+    }
+    return numbers.number(entries);
+  };
+
+  const cancelTransfer = async (n: number): Promise<string[]> => {
+    // Numbers refer to the last listing; refresh it so that a finished one
+    // is not mistaken for a new one.
+    const entry = numbers.get(n);
+    if (entry === undefined) {
+      return [`ERROR: No transfer ${n}; /transfers lists them`];
+    }
+    const name = sanitizeForTerminal(entry.name);
+    switch (entry.kind) {
+      case "sending":
+        if (!link.sender.cancel(entry.xfer)) break;
+        cancelled.add(entry.xfer);
+        return [`Cancelled sending ${name}.`];
+      case "receiving":
+        if (!link.receiver.cancel(entry.xfer)) break;
+        return [`Cancelled receiving ${name}; its partial file is removed.`];
+      case "resumable":
+        if (!(await removePartial(files.downloadsDir, entry.key))) break;
+        return [`Removed the partial download of ${name}.`];
+      default: {
+        const unreachable: never = entry;
+        return unreachable;
+      }
+    }
+    return [`ERROR: Transfer ${n} (${name}) has already ended`];
   };
 
   // Each command's result is shown in the order the commands were typed, even
@@ -675,6 +861,12 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
             emit({ type: "error", re, code: "usage", text: command.message })
           ),
         );
+      case "transfers":
+        return showInOrder(
+          listTransfers().then((entries) => tell(formatTransfers(entries))),
+        );
+      case "cancel":
+        return showInOrder(cancelTransfer(command.number).then(tell));
       default:
         break;
     }
@@ -812,6 +1004,8 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     if (away !== null) {
       void link.client.request({ t: "away", reason: away });
     }
+    relinked.resolve(true);
+    relinked = Promise.withResolvers<boolean>();
     let quit = false;
     for (const { line, number } of queue.splice(0)) {
       const done = handle(line, number);
@@ -827,14 +1021,17 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   // Offers still waiting for an answer are declined on the way out.
   prompts.close();
   answers.close();
+  leaving = true;
+  relinked.resolve(false);
   // End of input or /quit: let outstanding replies arrive, then say goodbye.
   await withDeadline(results, REPLY_GRACE_MS);
   // The server may have ended the session meanwhile: that is not a clean exit.
   const cut = link.client.isOver;
   // Files being sent finish (or fail) before we leave.
   await Promise.all(sending);
+  await withDeadline(link.receiver.leave(), REPLY_GRACE_MS);
   const ending = await link.client.quit();
-  // Files still arriving are abandoned: let their .part files be removed.
+  // Files still arriving stop (kept for resuming): let their files close.
   await withDeadline(link.receiver.idle(), REPLY_GRACE_MS);
   terminal.close();
   if (!ending.clean || cut) return 1;
@@ -1177,6 +1374,8 @@ function perform(
       );
     case "file":
     case "groupfile":
+    case "transfers":
+    case "cancel":
     case "help":
     case "quit":
     case "query":

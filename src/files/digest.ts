@@ -13,6 +13,8 @@ export interface Sha256 {
   update(bytes: Uint8Array): void;
   /** The digest of everything added, in lower-case hex; may be called again. */
   digestHex(): string;
+  /** The digest of everything added so far, leaving the hash open for more. */
+  peekHex(): string;
 }
 
 /**
@@ -34,6 +36,9 @@ export function createSha256(): Sha256 {
         throw new TypeError("Cannot update a SHA-256 after taking its digest");
       }
       hash.update(bytes);
+    },
+    peekHex() {
+      return hex ?? hash.copy().digest("hex");
     },
     digestHex() {
       // node:crypto refuses a second digest(); remember the first.

@@ -16,9 +16,10 @@
  */
 
 import { statfs } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { createSha256, type Sha256 } from "./digest.ts";
 import { numberedName, safeFileName } from "./naming.ts";
+import { type PartialMeta, partialPaths } from "./partials.ts";
 
 /**
  * Received files are the owner's alone and never executable; the folder too,
@@ -56,6 +57,12 @@ export interface IncomingFileOptions {
    * user named keeps the mode it has.
    */
   ownFolder?: boolean;
+  /**
+   * Keep the bytes as a resumable partial (files/partials.ts) under `key`,
+   * continuing one already there: {@linkcode IncomingFile.held} says how
+   * much it holds.
+   */
+  resume?: { key: string; meta: PartialMeta };
 }
 
 /** Where {@linkcode IncomingFile.finish} put the file. */
@@ -108,7 +115,7 @@ export class IncomingFile {
   readonly #name: string;
   readonly #partPath: string;
   readonly #declaredSize: number;
-  readonly #hash: Sha256 = createSha256();
+  #hash: Sha256 = createSha256();
   #file: Deno.FsFile | undefined;
   #received = 0;
   #state: State = "open";
@@ -124,6 +131,8 @@ export class IncomingFile {
    * it gets its final name: checked before and after the move.
    */
   #identity: FileIdentity | null = null;
+  /** The partial's description, for a resumable file (removed once saved). */
+  readonly #metaPath: string | null;
 
   private constructor(
     dir: string,
@@ -131,12 +140,14 @@ export class IncomingFile {
     partPath: string,
     file: Deno.FsFile,
     declaredSize: number,
+    metaPath: string | null = null,
   ) {
     this.#dir = dir;
     this.#name = name;
     this.#partPath = partPath;
     this.#file = file;
     this.#declaredSize = declaredSize;
+    this.#metaPath = metaPath;
   }
 
   /**
@@ -166,11 +177,155 @@ export class IncomingFile {
     await ensureDirectory(directory, opts.ownFolder ?? false);
     await checkFreeSpace(directory, declaredSize);
     const name = safeFileName(untrustedName);
+    if (opts.resume !== undefined) {
+      return await IncomingFile.#openPartial(
+        directory,
+        name,
+        declaredSize,
+        opts.resume,
+      );
+    }
     const { file, path } = await createPart(directory, name);
     // Marked before a single byte lands, and the mark stays with the file
     // when it gets its final name (a hard link or rename keeps it).
     await markDownloaded(path);
     return new IncomingFile(directory, name, path, file, declaredSize);
+  }
+
+  /**
+   * Continues (or starts) the partial under `resume.key`: what it holds is
+   * hashed, so that {@linkcode resumeClaim} can say how much and what.
+   */
+  static async #openPartial(
+    directory: string,
+    name: string,
+    declaredSize: number,
+    resume: { key: string; meta: PartialMeta },
+  ): Promise<IncomingFile> {
+    const paths = partialPaths(directory, resume.key);
+    await ensureDirectory(paths.dir, true);
+    // Another transfer removes the folder when it empties it: once more.
+    await ensureDirectory(paths.dir, true).catch(() => {});
+    let file: Deno.FsFile;
+    let existed = false;
+    try {
+      const info = await Deno.lstat(paths.part);
+      // Never follow or reuse something that is not a plain file of ours.
+      if (!info.isFile || info.size > declaredSize) {
+        await Deno.remove(paths.part);
+        throw new Deno.errors.NotFound();
+      }
+      file = await Deno.open(paths.part, { read: true, write: true });
+      const opened = identityOf(await file.stat());
+      const seen = identityOf(info);
+      if (
+        opened !== null && seen !== null &&
+        (opened.dev !== seen.dev || opened.ino !== seen.ino)
+      ) {
+        file.close();
+        throw new SaveError(
+          `Cannot resume '${name}': its partial file was replaced in '${paths.dir}'`,
+        );
+      }
+      existed = true;
+    } catch (error) {
+      if (error instanceof SaveError) throw error;
+      try {
+        file = await Deno.open(paths.part, {
+          read: true,
+          write: true,
+          createNew: true,
+          mode: FILE_MODE,
+        });
+      } catch (error) {
+        throw new SaveError(
+          `Cannot create a file in '${paths.dir}': ${
+            describeIoError(error, paths.dir)
+          }`,
+          { cause: error },
+        );
+      }
+    }
+    try {
+      if (Deno.build.os !== "windows") await Deno.chmod(paths.part, FILE_MODE);
+      await Deno.writeTextFile(paths.meta, JSON.stringify(resume.meta), {
+        mode: FILE_MODE,
+      });
+      if (Deno.build.os !== "windows") await Deno.chmod(paths.meta, FILE_MODE);
+      if (!existed) await markDownloaded(paths.part);
+    } catch (error) {
+      file.close();
+      throw new SaveError(
+        `Cannot write in '${paths.dir}': ${describeIoError(error, paths.dir)}`,
+        { cause: error },
+      );
+    }
+    const incoming = new IncomingFile(
+      directory,
+      name,
+      paths.part,
+      file,
+      declaredSize,
+      paths.meta,
+    );
+    if (existed) await incoming.#rehash(Infinity);
+    return incoming;
+  }
+
+  /**
+   * Hashes the first `upTo` bytes of the part afresh (all of it for
+   * Infinity), cuts it there, and leaves the file positioned to append.
+   */
+  async #rehash(upTo: number): Promise<void> {
+    const file = this.#file!;
+    this.#hash = createSha256();
+    this.#received = 0;
+    await file.seek(0, Deno.SeekMode.Start);
+    const buffer = new Uint8Array(1024 * 1024);
+    while (this.#received < upTo) {
+      const want = Math.min(buffer.length, upTo - this.#received);
+      const read = await file.read(buffer.subarray(0, want));
+      if (read === null || read === 0) break;
+      this.#hash.update(buffer.subarray(0, read));
+      this.#received += read;
+    }
+    await file.truncate(this.#received);
+    await file.seek(this.#received, Deno.SeekMode.Start);
+  }
+
+  /**
+   * What a resumable file already holds, to claim in `file_accept`: its
+   * length and SHA-256; null when it holds nothing.
+   */
+  resumeClaim(): { offset: number; sha256: string } | null {
+    if (this.#metaPath === null || this.#received === 0) return null;
+    return { offset: this.#received, sha256: this.#hash.peekHex() };
+  }
+
+  /**
+   * The sender continues at `offset`: keeps the first `offset` bytes (the
+   * rest is sent again).
+   *
+   * @throws {SaveError} if `offset` is past what is held
+   */
+  rewindTo(offset: number): Promise<void> {
+    const run = this.#queue.then(async () => {
+      this.#assertOpen();
+      if (offset === this.#received) return;
+      if (offset > this.#received) {
+        throw new SaveError(
+          `Cannot resume '${this.#name}': the sender continued at ${offset} bytes, but only ${this.#received} are here`,
+        );
+      }
+      await this.#rehash(offset);
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Whether this is a resumable partial (kept when the transfer breaks). */
+  get resumable(): boolean {
+    return this.#metaPath !== null;
   }
 
   /** Bytes written so far. */
@@ -233,6 +388,10 @@ export class IncomingFile {
       this.#closeFile();
       const saved = await this.#moveIntoPlace();
       this.#state = "finished";
+      if (this.#metaPath !== null) {
+        await Deno.remove(this.#metaPath).catch(() => {});
+        await removeIfEmpty(dirname(this.#metaPath));
+      }
       return saved;
     } catch (error) {
       this.#state = "aborted";
@@ -252,6 +411,21 @@ export class IncomingFile {
     this.#state = "aborted";
     this.#abortReason = reason;
     await this.#discard();
+  }
+
+  /**
+   * Stops receiving but keeps a resumable partial for a later offer of the
+   * same file (a lost connection); other files are removed as by
+   * {@linkcode abort}.
+   */
+  async suspend(reason: string): Promise<void> {
+    if (this.#metaPath === null) return await this.abort(reason);
+    if (this.#state !== "open") return;
+    await this.#queue;
+    if (this.#state !== "open") return;
+    this.#state = "aborted";
+    this.#abortReason = reason;
+    this.#closeFile();
   }
 
   async #append(chunk: Uint8Array): Promise<void> {
@@ -308,12 +482,16 @@ export class IncomingFile {
 
   async #discard(): Promise<void> {
     this.#closeFile();
+    if (this.#metaPath !== null) {
+      await Deno.remove(this.#metaPath).catch(() => {});
+    }
     try {
       await Deno.remove(this.#partPath);
     } catch {
       // Best effort: already gone, or the folder became unwritable. The
       // `.part` name makes a leftover recognisable as incomplete.
     }
+    if (this.#metaPath !== null) await removeIfEmpty(dirname(this.#metaPath));
   }
 
   async #moveIntoPlace(): Promise<SavedFile> {
@@ -631,6 +809,12 @@ async function createPart(
   throw new SaveError(
     `Cannot create a file in '${dir}': ${MAX_NAME_ATTEMPTS} unfinished downloads of '${name}' are in the way, remove the .part files`,
   );
+}
+
+/** Removes the partials folder once nothing is left in it. */
+async function removeIfEmpty(dir: string): Promise<void> {
+  // A non-recursive remove fails on a folder that is not empty.
+  await Deno.remove(dir).catch(() => {});
 }
 
 async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {

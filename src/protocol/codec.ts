@@ -33,6 +33,7 @@ import {
   type GroupMembers,
   isErrorCode,
   MAX_ACK_CURSORS,
+  type ResumeClaim,
   type ServerMessage,
   type UserInfo,
 } from "./messages.ts";
@@ -631,7 +632,15 @@ export function parseClientMessage(value: unknown): ClientMessage {
       };
     case "file_cancel":
       return { t, xfer: int(f, "xfer"), reason: str(f, "reason", 1024) };
-    case "file_accept":
+    case "file_accept": {
+      // Each is read on its own; a claim needs both (the server checks).
+      return {
+        t,
+        xfer: int(f, "xfer"),
+        ...(f.offset === undefined ? {} : { offset: int(f, "offset") }),
+        ...(f.sha256 === undefined ? {} : { sha256: str(f, "sha256", 64) }),
+      };
+    }
     case "file_decline":
       return { t, xfer: int(f, "xfer") };
     default:
@@ -667,6 +676,15 @@ function withPosition<T extends object>(
     ...message,
     ...(f.id === undefined ? {} : { id: int(f, "id") }),
     ...(f.seq === undefined ? {} : { seq: int(f, "seq") }),
+  };
+}
+
+function resumeClaim(value: unknown): ResumeClaim {
+  const f = asRecord(value);
+  return {
+    name: str(f, "name"),
+    offset: int(f, "offset"),
+    sha256: str(f, "sha256", 64),
   };
 }
 
@@ -866,20 +884,32 @@ export function parseServerMessage(value: unknown): ServerMessage {
         xfer: int(f, "xfer"),
         recipients: list(f, "recipients", nameString),
       };
-      return f.declined === undefined
-        ? message
-        : { ...message, declined: list(f, "declined", declined) };
+      return {
+        ...message,
+        ...(f.declined === undefined
+          ? {}
+          : { declined: list(f, "declined", declined) }),
+        ...(f.resume === undefined
+          ? {}
+          : { resume: list(f, "resume", resumeClaim) }),
+      };
     }
     case "file_progress":
       return { t, xfer: int(f, "xfer"), acked: int(f, "acked") };
-    case "file_result":
-      return {
+    case "file_result": {
+      const message = {
         t,
         xfer: int(f, "xfer"),
         name: str(f, "name"),
         ok: bool(f, "ok"),
         reason: str(f, "reason", 1024),
       };
+      if (f.resumable === undefined) return message;
+      if (f.resumable !== true) {
+        fail("Field 'resumable' must be true when present");
+      }
+      return { ...message, resumable: true as const };
+    }
     case "file_offer": {
       const common = {
         t,
@@ -900,8 +930,18 @@ export function parseServerMessage(value: unknown): ServerMessage {
       return { t, xfer: int(f, "xfer"), offset: int(f, "offset") };
     case "file_end":
       return { t, xfer: int(f, "xfer"), sha256: str(f, "sha256", 64) };
-    case "file_cancel":
-      return { t, xfer: int(f, "xfer"), reason: str(f, "reason", 1024) };
+    case "file_cancel": {
+      const message = {
+        t,
+        xfer: int(f, "xfer"),
+        reason: str(f, "reason", 1024),
+      };
+      if (f.resumable === undefined) return message;
+      if (f.resumable !== true) {
+        fail("Field 'resumable' must be true when present");
+      }
+      return { ...message, resumable: true as const };
+    }
     default:
       fail(
         typeof t === "string"

@@ -72,7 +72,9 @@ export type ClientMessage =
   | { t: "file_cancel"; xfer: number; reason: string } // either side gives up
   // A recipient's answer to an offer (docs/PROTOCOL.md, "Consent"): nothing is
   // forwarded to a recipient before it accepts.
-  | { t: "file_accept"; xfer: number }
+  // `offset` and `sha256` (together, optional) claim a resume: the recipient
+  // holds the file's first `offset` bytes, whose SHA-256 is `sha256`.
+  | { t: "file_accept"; xfer: number; offset?: number; sha256?: string }
   | { t: "file_decline"; xfer: number };
 
 export type FileOfferRequest =
@@ -202,6 +204,8 @@ export type ServerMessage =
     xfer: number;
     recipients: string[];
     declined?: Declined[];
+    /** Recipients that claimed to hold a first part of the file (resume). */
+    resume?: ResumeClaim[];
   }
   | { t: "file_progress"; xfer: number; acked: number } // slowest recipient
   | {
@@ -210,13 +214,17 @@ export type ServerMessage =
     name: string;
     ok: boolean;
     reason: string;
+    /** The recipient disconnected: offering the file again may resume it. */
+    resumable?: true;
   }
   // To recipients:
   | FileOfferNotice
   | { t: "file_chunk"; xfer: number; offset: number } // body: bytes
   | { t: "file_end"; xfer: number; sha256: string }
   // To either side: the transfer (or this recipient's part of it) is over.
-  | { t: "file_cancel"; xfer: number; reason: string };
+  // `resumable`: it broke (a side disconnected), not cancelled: a recipient
+  // may keep what it has for a later offer of the same file.
+  | { t: "file_cancel"; xfer: number; reason: string; resumable?: true };
 
 /**
  * Where the server stored a chat message (docs/PROTOCOL.md, "Delivery"):
@@ -254,6 +262,13 @@ export interface FileOfferNotice {
 export interface Declined {
   name: string;
   reason: string;
+}
+
+/** A recipient holds the first `offset` bytes of the file, of this SHA-256. */
+export interface ResumeClaim {
+  name: string;
+  offset: number;
+  sha256: string;
 }
 
 export type ServerMessageType = ServerMessage["t"];

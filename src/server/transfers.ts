@@ -33,6 +33,11 @@ interface Recipient {
   acked: number;
   /** Whether it said `file_accept`; nothing is forwarded to it before. */
   accepted: boolean;
+  /**
+   * The first part of the file it says it holds (resume), passed to the
+   * sender, which starts at or below it.
+   */
+  claim?: { offset: number; sha256: string };
 }
 
 interface Transfer {
@@ -53,8 +58,13 @@ interface Transfer {
   /** Recipients that did not take the file, for the sender's reply. */
   declined: Declined[];
   size: number;
-  /** Bytes forwarded so far. */
+  /**
+   * Bytes forwarded so far, counted from the start of the file: a resumed
+   * transfer starts at the offset of its first chunk.
+   */
   sent: number;
+  /** The first chunk (or `file_end`) has fixed where the data starts. */
+  started?: boolean;
   ended: boolean;
   /** Recipients still receiving: removed when they finish, fail or leave. */
   recipients: Map<ConnId, Recipient>;
@@ -156,7 +166,7 @@ export function routeFile(
     case "file_cancel":
       return cancel(state, session, message.xfer, message.reason, now);
     case "file_accept":
-      return accept(state, session, message.xfer, now);
+      return accept(state, session, message, now);
     case "file_decline":
       return cancel(state, session, message.xfer, DECLINED, now);
     default: {
@@ -220,7 +230,9 @@ export function dropTransfers(
   const out: Outbound[] = [];
   for (const transfer of state.transfers.involving(id)) {
     if (transfer.sender === id) {
-      out.push(...abandon(state, transfer, `${name} disconnected`, now));
+      out.push(
+        ...abandon(state, transfer, `${name} disconnected`, now, true),
+      );
     } else if (transfer.answerBy !== null) {
       out.push(...decline(state, transfer, id, "disconnected", now));
     } else {
@@ -232,6 +244,7 @@ export function dropTransfers(
           false,
           `${name} disconnected`,
           now,
+          true,
         ),
       );
     }
@@ -366,16 +379,22 @@ function offer(
 function accept(
   state: ServerState,
   session: Session,
-  xfer: number,
+  message: Extract<FileMessage, { t: "file_accept" }>,
   now: number,
 ): Outbound[] {
-  const transfer = state.transfers.get(xfer);
+  const transfer = state.transfers.get(message.xfer);
   const recipient = transfer?.recipients.get(session.id);
   if (
     transfer === undefined || recipient === undefined ||
     transfer.answerBy === null
   ) return [];
   recipient.accepted = true;
+  // A claim that cannot be true is not passed on: that recipient starts at 0.
+  const { offset, sha256 } = message;
+  if (
+    offset !== undefined && sha256 !== undefined && offset > 0 &&
+    offset <= transfer.size && SHA256_HEX_PATTERN.test(sha256)
+  ) recipient.claim = { offset, sha256 };
   return answered(state, transfer, now);
 }
 
@@ -432,6 +451,9 @@ function answered(
     );
   }
   if (!senderOnline) return [];
+  const resume = [...transfer.recipients.values()].flatMap((r) =>
+    r.claim === undefined ? [] : [{ name: r.name, ...r.claim }]
+  );
   return [{
     to: [transfer.sender],
     message: {
@@ -442,6 +464,7 @@ function answered(
       ...(transfer.declined.length === 0
         ? {}
         : { declined: transfer.declined }),
+      ...(resume.length === 0 ? {} : { resume }),
     },
   }];
 }
@@ -491,6 +514,16 @@ function chunk(
   if (transfer.ended) {
     return abandon(state, transfer, "data after the end of the file", now);
   }
+  if (!transfer.started && !begin(transfer, offset)) {
+    return abandon(
+      state,
+      transfer,
+      `first chunk at offset ${offset}, past what a recipient holds (${
+        lowestClaim(transfer)
+      })`,
+      now,
+    );
+  }
   if (offset !== transfer.sent) {
     return abandon(
       state,
@@ -530,6 +563,8 @@ function end(
     transfer === undefined || transfer.sender !== session.id ||
     transfer.ended || transfer.answerBy !== null
   ) return [];
+  // Every recipient already holds the whole file: nothing to send but the end.
+  if (!transfer.started) begin(transfer, transfer.size);
   if (transfer.sent !== transfer.size) {
     return abandon(
       state,
@@ -620,6 +655,7 @@ function abandon(
   transfer: Transfer,
   reason: string,
   now: number,
+  resumable = false,
 ): Outbound[] {
   finish(state, transfer, `stopped: ${reason}`, now);
   const out: Outbound[] = [];
@@ -627,7 +663,12 @@ function abandon(
   if (recipients.length > 0) {
     out.push({
       to: recipients,
-      message: { t: "file_cancel", xfer: transfer.id, reason },
+      message: {
+        t: "file_cancel",
+        xfer: transfer.id,
+        reason,
+        ...(resumable ? { resumable: true as const } : {}),
+      },
     });
   }
   if (state.session(transfer.sender) === undefined) return out;
@@ -660,6 +701,7 @@ function removeRecipient(
   ok: boolean,
   reason: string,
   now: number,
+  resumable = false,
 ): Outbound[] {
   const recipient = transfer.recipients.get(id);
   if (recipient === undefined) return [];
@@ -675,6 +717,7 @@ function removeRecipient(
       name: recipient.name,
       ok,
       reason: printable(reason, 300),
+      ...(resumable ? { resumable: true as const } : {}),
     },
   });
   transfer.outcomes.push(`${recipient.name}: ${ok ? "received" : reason}`);
@@ -706,6 +749,33 @@ function progress(transfer: Transfer): Outbound[] {
     to: [transfer.sender],
     message: { t: "file_progress", xfer: transfer.id, acked },
   }];
+}
+
+/**
+ * The lowest offset any recipient claims to hold (0 for one that claims
+ * nothing): a resumed transfer may start there or lower, never higher.
+ */
+function lowestClaim(transfer: Transfer): number {
+  let min = Infinity;
+  for (const recipient of transfer.recipients.values()) {
+    min = Math.min(min, recipient.claim?.offset ?? 0);
+  }
+  return min === Infinity ? 0 : min;
+}
+
+/**
+ * Fixes where the data starts, at the first chunk or `file_end`: at 0 or a
+ * resumed offset no recipient lacks. Everyone's acknowledgement starts there.
+ */
+function begin(transfer: Transfer, offset: number): boolean {
+  if (offset !== 0 && offset > lowestClaim(transfer)) return false;
+  transfer.started = true;
+  transfer.sent = offset;
+  transfer.reported = offset;
+  for (const recipient of transfer.recipients.values()) {
+    recipient.acked = offset;
+  }
+  return true;
 }
 
 function slowest(transfer: Transfer): number {

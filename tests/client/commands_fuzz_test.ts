@@ -164,6 +164,8 @@ const KINDS: Record<Command["kind"], readonly string[]> = {
   gsay: ["group", "text"],
   file: ["to", "path"],
   groupfile: ["group", "path"],
+  transfers: [],
+  cancel: ["number"],
   list: [],
   groups: [],
   create: ["group"],
@@ -219,6 +221,10 @@ function assertCommand(line: string, command: Command | null): void {
           (value as number) <= MAX_HISTORY,
         `limit ${value}`,
       );
+      continue;
+    }
+    if (key === "number") {
+      assert.ok(Number.isSafeInteger(value) && (value as number) >= 1);
       continue;
     }
     assert.equal(typeof value, "string", `${key} of ${command.kind}`);

@@ -262,6 +262,8 @@ Deno.test("COMMANDS lists every command with a usage and a summary", () => {
     "/away",
     "/ignore",
     "/unignore",
+    "/transfers",
+    "/cancel",
     "/list",
     "/showgroups",
     "/create",

@@ -121,7 +121,7 @@ Deno.test("chat connect --open-with opens received documents, and never scripts 
   }
 });
 
-Deno.test("chat connect that quits while a file is arriving leaves no .part behind", async () => {
+Deno.test("chat connect that quits while a file is arriving keeps only a resumable 0600 partial, and the sender hears it left", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-cli-quit-" });
   let server: ChatProcess | null = null;
   try {
@@ -167,7 +167,14 @@ Deno.test("chat connect that quits while a file is arriving leaves no .part behi
       const names = await Array.fromAsync(Deno.readDir(downloads)).catch(
         () => [],
       );
-      if (names.some((e) => e.name.endsWith(".part"))) break;
+      const parts = await Array.fromAsync(
+        Deno.readDir(`${downloads}/.chat-partial`),
+      ).catch(() => []);
+      const part = parts.find((e) => e.name.endsWith(".part"));
+      const size = part === undefined ? 0 : await Deno.stat(
+        `${downloads}/.chat-partial/${part.name}`,
+      ).then((info) => info.size, () => 0);
+      if (names.length > 0 && size > 0) break;
       assert.ok(Date.now() < deadline, "the transfer started");
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
@@ -175,12 +182,25 @@ Deno.test("chat connect that quits while a file is arriving leaves no .part behi
     assert.equal((await jojo.finish()).code, 0, jojo.stderr);
     assert.deepEqual(
       (await Array.fromAsync(Deno.readDir(downloads))).map((e) => e.name),
-      [],
+      [".chat-partial"],
     );
+    const kept = await Array.fromAsync(
+      Deno.readDir(`${downloads}/.chat-partial`),
+    );
+    assert.deepEqual(
+      kept.map((e) => e.name.replace(/^[0-9a-f]{32}/, "KEY")).sort(),
+      ["KEY.json", "KEY.part"],
+    );
+    for (const entry of kept) {
+      const { mode } = await Deno.stat(
+        `${downloads}/.chat-partial/${entry.name}`,
+      );
+      assert.equal(mode! & 0o777, 0o600, entry.name);
+    }
     await sophia.finish();
     assert.match(
       sophia.stderr,
-      /ERROR: File big\.bin was not received by jojo/,
+      /ERROR: File big\.bin was not received by jojo: they left the chat/,
     );
   } finally {
     server?.kill("SIGKILL");

@@ -966,6 +966,8 @@ Deno.test("a receiver that drops mid-transfer is reported to the sender as faile
       name: "ghost",
       ok: false,
       reason: "ghost disconnected",
+      // Broken, not refused: offering it again may resume (issue 16).
+      resumable: true,
     });
 
     // Bob still gets the rest, and his verdict reaches Sophia.

@@ -117,7 +117,10 @@ const CLIENT: Record<string, Shape> = {
   file_ack: { required: { xfer: INT, received: INT } },
   file_done: { required: { xfer: INT, ok: BOOL, reason: str(1024) } },
   file_cancel: { required: { xfer: INT, reason: str(1024) } },
-  file_accept: { required: { xfer: INT } },
+  file_accept: {
+    required: { xfer: INT },
+    optional: { offset: INT, sha256: str(64) },
+  },
   file_decline: { required: { xfer: INT } },
 };
 
@@ -188,11 +191,15 @@ const SERVER: Record<string, Shape> = {
   challenge: { required: { re: INT, nonce: str(64) } },
   file_ready: {
     required: { re: INT, xfer: INT, recipients: list(NAME) },
-    optional: { declined: list(obj({ name: NAME, reason: str(1024) })) },
+    optional: {
+      declined: list(obj({ name: NAME, reason: str(1024) })),
+      resume: list(obj({ name: NAME, offset: INT, sha256: str(64) })),
+    },
   },
   file_progress: { required: { xfer: INT, acked: INT } },
   file_result: {
     required: { xfer: INT, name: NAME, ok: BOOL, reason: str(1024) },
+    optional: { resumable: { k: "true" } },
   },
   file_offer: {
     required: { xfer: INT, from: NAME, name: str(1024), size: INT },
@@ -200,7 +207,10 @@ const SERVER: Record<string, Shape> = {
   },
   file_chunk: { required: { xfer: INT, offset: INT } },
   file_end: { required: { xfer: INT, sha256: str(64) } },
-  file_cancel: { required: { xfer: INT, reason: str(1024) } },
+  file_cancel: {
+    required: { xfer: INT, reason: str(1024) },
+    optional: { resumable: { k: "true" } },
+  },
 };
 
 type Fields = Record<string, unknown>;

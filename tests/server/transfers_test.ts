@@ -228,7 +228,12 @@ Deno.test("routeFile cancels a waiting offer for its recipients when the sender 
   const out = disconnect(state, SOPHIA, T0);
   assert.deepEqual(out[0], {
     to: [JOJO],
-    message: { t: "file_cancel", xfer: 1, reason: "sophia disconnected" },
+    message: {
+      t: "file_cancel",
+      xfer: 1,
+      reason: "sophia disconnected",
+      resumable: true,
+    },
   });
   assert.equal(state.transfers.size, 0);
 });
@@ -314,4 +319,138 @@ Deno.test("routeFile keeps the nobody-accepted text within what clients read", (
   const text = reply.t === "error" ? reply.text : "";
   assert.ok(text.length <= 4096, `${text.length}`);
   assert.match(text, /; and 179 more\)$/);
+});
+
+const HASH_A = "a".repeat(64);
+const HASH_B = "b".repeat(64);
+
+/** A group offer of 3 bytes to jojo and nana, each accepting with `claims`. */
+function claimed(
+  state: ServerState,
+  jojo: { offset: number; sha256: string } | null,
+  nana: { offset: number; sha256: string } | null,
+): Outbound[] {
+  offerTo(state, { group: "team" });
+  send(state, JOJO, { t: "file_accept", xfer: 1, ...(jojo ?? {}) });
+  return send(state, NANA, { t: "file_accept", xfer: 1, ...(nana ?? {}) });
+}
+
+Deno.test("routeFile passes valid resume claims to the sender in file_ready and drops impossible ones", () => {
+  const state = room();
+  const out = claimed(state, { offset: 2, sha256: HASH_A }, {
+    offset: 4,
+    sha256: HASH_B,
+  });
+  assert.deepEqual(out, [{
+    to: [SOPHIA],
+    message: {
+      t: "file_ready",
+      re: 7,
+      xfer: 1,
+      recipients: ["jojo", "nana"],
+      // nana claims more than the 3-byte file: it counts as holding nothing.
+      resume: [{ name: "jojo", offset: 2, sha256: HASH_A }],
+    },
+  }]);
+  // A hash that is not 64 lower-case hex digits, or an offset of 0: no claim.
+  for (
+    const claim of [{ offset: 1, sha256: "XYZ" }, { offset: 0, sha256: HASH_A }]
+  ) {
+    const [ready] = claimed(room(), claim, null);
+    assert.equal(ready?.message.t, "file_ready");
+    assert.ok(!("resume" in ready!.message));
+  }
+});
+
+Deno.test("routeFile lets a resumed transfer start at the lowest claim, and every recipient's count starts there", () => {
+  const state = room();
+  claimed(state, { offset: 2, sha256: HASH_A }, { offset: 1, sha256: HASH_B });
+  const out = send(
+    state,
+    SOPHIA,
+    { t: "file_chunk", xfer: 1, offset: 1 },
+    T0,
+    new Uint8Array(2),
+  );
+  assert.deepEqual(out.map((o) => [o.to, o.message]), [[
+    [JOJO, NANA],
+    { t: "file_chunk", xfer: 1, offset: 1 },
+  ]]);
+  // An acknowledgement must move past the start.
+  assert.deepEqual(
+    send(state, JOJO, { t: "file_ack", xfer: 1, received: 1 }),
+    [],
+  );
+  send(state, JOJO, { t: "file_ack", xfer: 1, received: 3 });
+  assert.deepEqual(
+    send(state, NANA, { t: "file_ack", xfer: 1, received: 3 }),
+    [{ to: [SOPHIA], message: { t: "file_progress", xfer: 1, acked: 3 } }],
+  );
+  assert.equal(
+    send(state, SOPHIA, { t: "file_end", xfer: 1, sha256: HASH_A })[0]?.message
+      .t,
+    "file_end",
+  );
+});
+
+Deno.test("routeFile cancels a transfer whose first chunk starts past what a recipient holds", () => {
+  const state = room();
+  claimed(state, { offset: 2, sha256: HASH_A }, null);
+  const out = send(
+    state,
+    SOPHIA,
+    { t: "file_chunk", xfer: 1, offset: 2 },
+    T0,
+    new Uint8Array(1),
+  );
+  assert.deepEqual(out[0], {
+    to: [JOJO, NANA],
+    message: {
+      t: "file_cancel",
+      xfer: 1,
+      reason: "first chunk at offset 2, past what a recipient holds (0)",
+    },
+  });
+  assert.equal(state.transfers.size, 0);
+});
+
+Deno.test("routeFile ends at once a transfer whose recipients all hold the whole file", () => {
+  const state = room();
+  claimed(state, { offset: 3, sha256: HASH_A }, { offset: 3, sha256: HASH_A });
+  assert.deepEqual(
+    send(state, SOPHIA, { t: "file_end", xfer: 1, sha256: HASH_A }),
+    [{
+      to: [JOJO, NANA],
+      message: { t: "file_end", xfer: 1, sha256: HASH_A },
+    }],
+  );
+});
+
+Deno.test("routeFile marks as resumable what a disconnect broke, not what someone cancelled", () => {
+  const state = room();
+  claimed(state, null, null);
+  const left = disconnect(state, NANA, T0);
+  assert.deepEqual(left[0], {
+    to: [SOPHIA],
+    message: {
+      t: "file_result",
+      xfer: 1,
+      name: "nana",
+      ok: false,
+      reason: "nana disconnected",
+      resumable: true,
+    },
+  });
+  const cancelled = send(state, JOJO, {
+    t: "file_cancel",
+    xfer: 1,
+    reason: "cancelled",
+  });
+  assert.deepEqual(cancelled[0]?.message, {
+    t: "file_result",
+    xfer: 1,
+    name: "jojo",
+    ok: false,
+    reason: "cancelled",
+  });
 });

@@ -1,0 +1,134 @@
+// This module is browser compatible.
+
+/**
+ * What `/transfers` shows and what `/cancel N` refers to: the file transfers
+ * running (sent and received) and the partial downloads kept for resuming,
+ * each under a number that stays the same for as long as it is listed.
+ *
+ * @module
+ */
+
+import { sanitizeForTerminal } from "../text/sanitize.ts";
+import { formatBytes } from "./render.ts";
+
+/** One line of `/transfers`, before it gets its number. */
+export type TransferEntry =
+  | {
+    kind: "sending";
+    xfer: number;
+    name: string;
+    /** `jojo` or `group team`. */
+    to: string;
+    done: number;
+    size: number;
+    resumedAt: number;
+  }
+  | {
+    kind: "receiving";
+    xfer: number;
+    name: string;
+    from: string;
+    done: number;
+    size: number;
+    resumedAt: number;
+  }
+  | {
+    kind: "resumable";
+    key: string;
+    name: string;
+    from: string;
+    done: number;
+    size: number;
+    /** Last written, ms since the epoch. */
+    modified: number;
+  };
+
+/** The identity of an entry across listings. */
+export function entryId(entry: TransferEntry): string {
+  switch (entry.kind) {
+    case "sending":
+      return `out:${entry.xfer}`;
+    case "receiving":
+      return `in:${entry.xfer}`;
+    case "resumable":
+      return `part:${entry.key}`;
+    default: {
+      const unreachable: never = entry;
+      return unreachable;
+    }
+  }
+}
+
+/** Numbers entries for `/cancel`: one stays the same while it is listed. */
+export class TransferNumbers {
+  #numbers = new Map<string, number>();
+  #entries = new Map<number, TransferEntry>();
+  #next = 1;
+
+  /** Numbers `entries` (new ones get the next numbers); forgets the rest. */
+  number(entries: TransferEntry[]): [number, TransferEntry][] {
+    const seen = new Map<string, number>();
+    this.#entries.clear();
+    const numbered: [number, TransferEntry][] = entries.map((entry) => {
+      const id = entryId(entry);
+      const n = this.#numbers.get(id) ?? this.#next++;
+      seen.set(id, n);
+      this.#entries.set(n, entry);
+      return [n, entry];
+    });
+    this.#numbers = seen;
+    return numbered.sort((a, b) => a[0] - b[0]);
+  }
+
+  /** The entry listed under `n` the last time, if any. */
+  get(n: number): TransferEntry | undefined {
+    return this.#entries.get(n);
+  }
+}
+
+function share(done: number, size: number): string {
+  const percent = size === 0 ? 100 : Math.floor((done / size) * 100);
+  return `${formatBytes(done)} of ${formatBytes(size)} (${percent}%)`;
+}
+
+/** The lines of `/transfers`. */
+export function formatTransfers(
+  numbered: [number, TransferEntry][],
+): string[] {
+  if (numbered.length === 0) return ["No file transfers."];
+  const lines = ["File transfers (/cancel N stops one):"];
+  for (const [n, entry] of numbered) {
+    const name = sanitizeForTerminal(entry.name);
+    const resumed = entry.kind !== "resumable" && entry.resumedAt > 0
+      ? `, resumed at ${formatBytes(entry.resumedAt)}`
+      : "";
+    switch (entry.kind) {
+      case "sending":
+        lines.push(
+          `  ${n}. sending ${name} to ${sanitizeForTerminal(entry.to)}: ${
+            share(entry.done, entry.size)
+          }${resumed}`,
+        );
+        break;
+      case "receiving":
+        lines.push(
+          `  ${n}. receiving ${name} from ${sanitizeForTerminal(entry.from)}: ${
+            share(entry.done, entry.size)
+          }${resumed}`,
+        );
+        break;
+      case "resumable":
+        lines.push(
+          `  ${n}. resumable ${name} from ${sanitizeForTerminal(entry.from)}: ${
+            share(entry.done, entry.size)
+          } kept; resumes when they send it again`,
+        );
+        break;
+      default: {
+        const unreachable: never = entry;
+        return unreachable;
+      }
+    }
+  }
+  return lines;
+}

@@ -1,0 +1,157 @@
+/**
+ * Partly received files kept for resuming (issue 16): in a `.chat-partial`
+ * folder (0700) inside the downloads folder, each as `<key>.part` (the bytes
+ * received so far, 0600) and `<key>.json` (who sent what). The key is derived
+ * from the sender's identity-key fingerprint, the offered name and the size,
+ * so only the same sender offering the same file finds it again; the sender
+ * then checks the SHA-256 of the part before continuing from its end.
+ *
+ * A partial not touched for a week is removed, and so is anything in the
+ * folder that cannot be resumed (a part without its description, a broken
+ * description).
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+
+export const PARTIAL_DIR = ".chat-partial";
+
+/** Partials untouched for longer than this are removed. */
+export const PARTIAL_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** What is kept beside a partial: enough to list it and to match an offer. */
+export interface PartialMeta {
+  v: 1;
+  /** The sender's name when it was offered (for display only). */
+  from: string;
+  /** The sender's identity-key fingerprint: the part is theirs. */
+  fingerprint: string;
+  /** The name as offered (untrusted; shown sanitised). */
+  name: string;
+  size: number;
+}
+
+export interface Partial {
+  key: string;
+  meta: PartialMeta;
+  /** Bytes held. */
+  held: number;
+  /** Last written, ms since the epoch. */
+  modified: number;
+  partPath: string;
+}
+
+const KEY_PATTERN = /^[0-9a-f]{32}$/;
+
+/** The key of a partial for a file offered by `fingerprint`. */
+export function partialKey(
+  fingerprint: string,
+  name: string,
+  size: number,
+): string {
+  return createHash("sha256").update(JSON.stringify([fingerprint, name, size]))
+    .digest("hex").slice(0, 32);
+}
+
+export function partialPaths(
+  downloadsDir: string,
+  key: string,
+): { dir: string; part: string; meta: string } {
+  const dir = join(downloadsDir, PARTIAL_DIR);
+  return {
+    dir,
+    part: join(dir, `${key}.part`),
+    meta: join(dir, `${key}.json`),
+  };
+}
+
+/** The description of a partial, or null when it is missing or broken. */
+export async function readMeta(path: string): Promise<PartialMeta | null> {
+  try {
+    const info = await Deno.lstat(path);
+    if (!info.isFile || info.size > 16_384) return null;
+    const value = JSON.parse(await Deno.readTextFile(path));
+    if (
+      value?.v !== 1 || typeof value.from !== "string" ||
+      typeof value.fingerprint !== "string" || typeof value.name !== "string" ||
+      !Number.isSafeInteger(value.size) || value.size < 0
+    ) return null;
+    return {
+      v: 1,
+      from: value.from,
+      fingerprint: value.fingerprint,
+      name: value.name,
+      size: value.size,
+    };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The resumable partials in `downloadsDir`, oldest first. With `clean`,
+ * removes what cannot be resumed or is older than `maxAgeMs`, and returns
+ * how many files it removed.
+ */
+export async function scanPartials(
+  downloadsDir: string,
+  options: { clean?: boolean; now?: number; maxAgeMs?: number } = {},
+): Promise<{ partials: Partial[]; removed: number }> {
+  const dir = join(downloadsDir, PARTIAL_DIR);
+  const now = options.now ?? Date.now();
+  const maxAge = options.maxAgeMs ?? PARTIAL_MAX_AGE_MS;
+  const partials: Partial[] = [];
+  let removed = 0;
+  const keys = new Set<string>();
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      const match = entry.name.match(/^([0-9a-f]{32})\.(part|json)$/);
+      if (match && KEY_PATTERN.test(match[1]!)) keys.add(match[1]!);
+    }
+  } catch {
+    return { partials, removed };
+  }
+  for (const key of keys) {
+    const paths = partialPaths(downloadsDir, key);
+    const meta = await readMeta(paths.meta);
+    let info: Deno.FileInfo | null = null;
+    try {
+      info = await Deno.lstat(paths.part);
+    } catch {
+      info = null;
+    }
+    const modified = info?.mtime?.getTime() ?? 0;
+    const resumable = meta !== null && info !== null && info.isFile &&
+      info.size <= meta.size && now - modified <= maxAge;
+    if (resumable) {
+      partials.push({
+        key,
+        meta: meta!,
+        held: info!.size,
+        modified,
+        partPath: paths.part,
+      });
+    } else if (options.clean) {
+      for (const path of [paths.part, paths.meta]) {
+        await Deno.remove(path).then(() => removed++, () => {});
+      }
+    }
+  }
+  partials.sort((a, b) => a.modified - b.modified);
+  return { partials, removed };
+}
+
+/** Removes a partial (at /cancel); true if something was there. */
+export async function removePartial(
+  downloadsDir: string,
+  key: string,
+): Promise<boolean> {
+  const paths = partialPaths(downloadsDir, key);
+  let found = false;
+  for (const path of [paths.part, paths.meta]) {
+    await Deno.remove(path).then(() => (found = true), () => {});
+  }
+  return found;
+}

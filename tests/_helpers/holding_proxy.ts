@@ -1,0 +1,125 @@
+/**
+ * A TCP proxy in front of a server that can hold the server-to-client
+ * direction at a byte count (so a transfer stops at a known point without
+ * timing anything), cut every connection (a dropped network), and count
+ * what it forwarded to clients.
+ */
+
+export class HoldingProxy {
+  readonly port: number;
+  /** Bytes forwarded from the server to clients, all connections. */
+  downBytes = 0;
+  #listener: Deno.Listener;
+  #target: number;
+  #conns = new Set<Deno.Conn>();
+  #holdAt: number | null = null;
+  #released = Promise.withResolvers<void>();
+  #accepting: Promise<void>;
+
+  constructor(targetPort: number) {
+    this.#target = targetPort;
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.port = (this.#listener.addr as Deno.NetAddr).port;
+    this.#accepting = this.#accept();
+  }
+
+  /** Stops forwarding to clients once `downBytes` reaches `bytes`. */
+  holdAt(bytes: number): void {
+    this.#holdAt = bytes;
+  }
+
+  /** Forwards again whatever was held. */
+  release(): void {
+    this.#holdAt = null;
+    this.#released.resolve();
+    this.#released = Promise.withResolvers<void>();
+  }
+
+  /** Closes every connection, both sides, and stops holding. */
+  cutAll(): void {
+    this.release();
+    for (const conn of this.#conns) {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    this.#conns.clear();
+  }
+
+  async close(): Promise<void> {
+    this.#listener.close();
+    this.cutAll();
+    await this.#accepting;
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const client of this.#listener) {
+        let server: Deno.Conn;
+        try {
+          server = await Deno.connect({
+            hostname: "127.0.0.1",
+            port: this.#target,
+          });
+        } catch {
+          client.close();
+          continue;
+        }
+        this.#conns.add(client);
+        this.#conns.add(server);
+        const done = () => {
+          for (const conn of [client, server]) {
+            this.#conns.delete(conn);
+            try {
+              conn.close();
+            } catch {
+              // Already closed.
+            }
+          }
+        };
+        Promise.all([
+          this.#pipe(client, server, false),
+          this.#pipe(server, client, true),
+        ]).finally(done);
+      }
+    } catch {
+      // The listener was closed.
+    }
+  }
+
+  async #pipe(from: Deno.Conn, to: Deno.Conn, down: boolean): Promise<void> {
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      for (;;) {
+        const read = await from.read(buffer);
+        if (read === null) break;
+        let chunk = buffer.subarray(0, read);
+        while (chunk.length > 0) {
+          let allowed = chunk.length;
+          if (down && this.#holdAt !== null) {
+            allowed = Math.min(allowed, this.#holdAt - this.downBytes);
+            if (allowed <= 0) {
+              await this.#released.promise;
+              if (!this.#conns.has(to)) return;
+              continue;
+            }
+          }
+          const part = chunk.subarray(0, allowed);
+          let written = 0;
+          while (written < part.length) {
+            written += await to.write(part.subarray(written));
+          }
+          if (down) this.downBytes += part.length;
+          chunk = chunk.subarray(allowed);
+        }
+      }
+    } catch {
+      // A side closed: the other is closed by the caller.
+    } finally {
+      // Already closed, maybe.
+      await to.closeWrite().catch(() => {});
+    }
+  }
+}
