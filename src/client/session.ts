@@ -771,6 +771,15 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       attempt(link.client);
     });
 
+  /** `/transfers` or `/cancel`: about transfers that may be running. */
+  const controlsTransfers = (line: string | null): boolean => {
+    if (line === null) return false;
+    const action = parse(line);
+    return action !== null && action.kind === "command" &&
+      (action.command.kind === "transfers" ||
+        action.command.kind === "cancel");
+  };
+
   /**
    * Acts on input line number `number`; resolves once its results are
    * shown, or "quit" when the user asked to leave.
@@ -950,7 +959,24 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       // A script's commands run one after the other: each one's results
       // (a file's "sent successfully" too) come before the next one's, and
       // a rate-limited server slows it down instead of refusing half of it.
-      if (!terminal.interactive) await untilDoneOrCut(done);
+      // /transfers and /cancel act on what is running, so they do not wait.
+      if (!terminal.interactive) {
+        let finished = false;
+        const settled = untilDoneOrCut(done).then(() => {
+          finished = true;
+        });
+        while (!finished) {
+          const next = await Promise.race([
+            settled.then(() => null),
+            nextLine().then((line) => ({ line })),
+          ]);
+          // Any other line stays pending for the loop, after this command.
+          if (next === null || !controlsTransfers(next.line)) break;
+          pendingLine = null;
+          void handle(next.line!, ++lineNumber);
+        }
+        await settled;
+      }
       continue;
     }
     const { ending } = event;

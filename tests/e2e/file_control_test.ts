@@ -110,7 +110,7 @@ Deno.test("/transfers lists a running transfer on both sides, and /cancel on the
     /Cancelled receiving big\.bin; its partial file is removed\./,
   );
   r.proxy.release();
-  await sophia.waitFor(
+  await sophia.waitForStderr(
     /ERROR: File big\.bin was not received by jojo: cancelled/,
   );
   // Cancelled, not broken: it is not offered again, and nothing is kept.
@@ -119,7 +119,7 @@ Deno.test("/transfers lists a running transfer on both sides, and /cancel on the
   assert.doesNotMatch(sophia.stdout, /will be offered again/);
   assert.deepEqual(await listDir(`${r.dir}/jojo-downloads`), []);
   await jojo.write("/cancel 99\n");
-  await jojo.waitFor(/ERROR: No transfer 99; \/transfers lists them/);
+  await jojo.waitForStderr(/ERROR: No transfer 99; \/transfers lists them/);
 });
 
 Deno.test("a group transfer goes on for the others when one member cancels", async () => {
@@ -148,7 +148,7 @@ Deno.test("a group transfer goes on for the others when one member cancels", asy
     await Deno.readFile(`${r.dir}/jojo-downloads/big.bin`),
     r.bytes,
   );
-  await sophia.waitFor(
+  await sophia.waitForStderr(
     /ERROR: File big\.bin was not received by nana: cancelled/,
   );
   assert.deepEqual(await listDir(`${r.dir}/nana-downloads`), []);
@@ -173,7 +173,7 @@ Deno.test("a partial kept after the sender died is listed as resumable and /canc
   sophia.kill("SIGKILL");
   await sophia.finish();
   r.proxy.release();
-  await jojo.waitFor(/was not received: sophia disconnected/);
+  await jojo.waitForStderr(/was not received: sophia disconnected/);
   await jojo.write("/transfers\n");
   const [, n] = await jojo.waitFor(
     /\n {2}(\d+)\. resumable big\.bin from sophia: .* of 8\.0 MiB \(\d+%\) kept; resumes when they send it again/,
@@ -194,11 +194,11 @@ Deno.test("/cancel on the sender stops the transfer and the receiver keeps nothi
   const [, n] = await sophia.waitFor(/\n {2}(\d+)\. sending big\.bin to jojo/);
   await sophia.write(`/cancel ${n}\n`);
   await sophia.waitFor(/Cancelled sending big\.bin\./);
-  await sophia.waitFor(
+  await sophia.waitForStderr(
     /ERROR: Sending file big\.bin stopped: you cancelled it/,
   );
   r.proxy.release();
-  await jojo.waitFor(
+  await jojo.waitForStderr(
     /ERROR: File big\.bin from sophia was not received: sophia cancelled: cancelled/,
   );
   const deadline = Date.now() + 5000;

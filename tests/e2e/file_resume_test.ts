@@ -181,7 +181,7 @@ Deno.test("a transfer from a sender killed with SIGKILL resumes when it offers t
   r.sophia.kill("SIGKILL");
   await r.sophia.finish();
   r.proxy.release();
-  await r.jojo.waitFor(
+  await r.jojo.waitForStderr(
     /ERROR: File big\.bin from sophia was not received: sophia disconnected/,
   );
   const mark = r.proxy.downBytes;
