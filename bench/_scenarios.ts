@@ -32,8 +32,15 @@ export interface BenchConfig {
   roomClients: number;
   groups: number;
   groupSize: number;
-  fanoutSenders: number;
-  fanoutWindow: number;
+  /**
+   * The fan-out matrix (issue 21): every combination of senders, messages
+   * each keeps unanswered, and body bytes is one cell, measured `runs` times
+   * on each server with the same load client.
+   */
+  fanoutSenders: number[];
+  fanoutWindows: number[];
+  fanoutBodies: number[];
+  /** Each cell's measured window. */
   fanoutMs: number;
   warmupMs: number;
   latencyRate: number;
@@ -279,7 +286,38 @@ export async function clockOffsets(fleet: Fleet): Promise<number[]> {
 
 // --- The room: fan-out, latency and files ------------------------------------
 
-export interface FanoutRun {
+/** One combination of the fan-out matrix. */
+export interface FanoutCell {
+  senders: number;
+  window: number;
+  bodyBytes: number;
+}
+
+export function fanoutCells(config: BenchConfig): FanoutCell[] {
+  return config.fanoutSenders.flatMap((senders) =>
+    config.fanoutWindows.flatMap((window) =>
+      config.fanoutBodies.map((bodyBytes) => ({ senders, window, bodyBytes }))
+    )
+  );
+}
+
+export function cellLabel(cell: FanoutCell): string {
+  return `${cell.senders} x ${cell.window}, ${cell.bodyBytes} B`;
+}
+
+/**
+ * A public message of exactly `bytes` UTF-8 bytes (ASCII), the 16-byte one
+ * the bench always used first: what people type is nearer 100.
+ */
+export function fanoutBody(bytes: number): string {
+  const base = "fan-out message.";
+  return bytes <= base.length
+    ? base.slice(0, bytes)
+    : base + " lorem ipsum dolor sit amet".repeat(Math.ceil(bytes / 27))
+      .slice(0, bytes - base.length);
+}
+
+export interface FanoutRun extends FanoutCell {
   deliveriesPerSec: number;
   serverCpuUsPerDelivery: number;
   serverCores: number;
@@ -290,6 +328,9 @@ export interface FanoutRun {
   errors: number;
   lastError: string;
   drained: boolean;
+  /** The server's RSS when the cell started, and its peak meanwhile. */
+  serverStartRss: number;
+  serverPeakRss: number;
 }
 
 export interface LatencyRun extends Percentiles {
@@ -395,17 +436,26 @@ export async function runRoom(
     const offsets = await clockOffsets(fleet);
 
     const fanout: FanoutRun[] = [];
+    // Cells inside runs: a drift of the machine spreads over every cell.
     for (let r = 0; r < (skip.has("fanout") ? 0 : config.runs); r++) {
-      const run = await runFanout(env, target, fleet, names);
-      log(
-        `  fan-out run ${r + 1}: ${fmt(run.deliveriesPerSec)} deliveries/s, ` +
-          `${run.serverCpuUsPerDelivery.toFixed(2)} µs server CPU each ` +
-          `(server ${run.serverCores.toFixed(2)} cores, load ${
-            run.loadCores.join("+")
-          }, other work ${run.otherCores} cores)` +
-          (run.errors ? `, ${run.errors} errors (${run.lastError})` : ""),
-      );
-      fanout.push(run);
+      for (const cell of fanoutCells(config)) {
+        if (cell.senders > names.length) continue;
+        const run = await runFanout(env, target, fleet, names, cell);
+        log(
+          `  fan-out ${cellLabel(cell)} run ${r + 1}: ${
+            fmt(run.deliveriesPerSec)
+          } deliveries/s, ` +
+            `${run.serverCpuUsPerDelivery.toFixed(2)} µs server CPU each ` +
+            `(server ${run.serverCores.toFixed(2)} cores, peak RSS ${
+              mib(run.serverPeakRss)
+            } MiB, load ${
+              run.loadCores.join("+")
+            }, other work ${run.otherCores} cores)` +
+            (run.errors ? `, ${run.errors} errors (${run.lastError})` : "") +
+            (run.drained ? "" : ", not drained"),
+        );
+        fanout.push(run);
+      }
     }
 
     const latency = { public: [], group: [], private: [] } as Record<
@@ -510,16 +560,19 @@ export async function runFanout(
   target: Target,
   fleet: Fleet,
   names: readonly string[],
+  cell: FanoutCell,
 ): Promise<FanoutRun> {
   const { config } = env;
-  const senders = names.slice(0, config.fanoutSenders);
+  const senders = names.slice(0, cell.senders);
   const sendersOf = fleet.split(senders);
   const startAt = now() + config.warmupMs + config.settleMs;
   const meter = new CpuMeter([target.server.pid, ...fleet.pids]);
+  const serverStartRss = await rss(target.server.pid) ?? NaN;
+  const sampler = await PeakSampler.start([target.server.pid]);
   const replies = fleet.all<FanoutReply>("fanout", (k) => ({
     senders: sendersOf[k],
-    window: config.fanoutWindow,
-    body: "fan-out message.",
+    window: cell.window,
+    body: fanoutBody(cell.bodyBytes),
     startAt,
     warmupMs: config.warmupMs,
     durationMs: config.fanoutMs,
@@ -530,10 +583,20 @@ export async function runFanout(
   await meter.start();
   await sleepUntil(startAt + config.fanoutMs);
   const { processes: usage, otherCores } = await meter.stop();
-  const results = await replies;
+  let results: FanoutReply[];
+  let peaks: Map<number, number>;
+  try {
+    // Until every sender drained: the peak is often in the drain.
+    results = await replies;
+  } finally {
+    peaks = await sampler.stop();
+  }
   const delivered = results.reduce((n, r) => n + r.delivered, 0);
   const seconds = config.fanoutMs / 1000;
   return {
+    ...cell,
+    serverStartRss,
+    serverPeakRss: peaks.get(target.server.pid) ?? NaN,
     deliveriesPerSec: delivered / seconds,
     serverCpuUsPerDelivery: (usage[0]!.seconds / delivered) * 1e6,
     serverCores: usage[0]!.cores,
