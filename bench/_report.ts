@@ -10,6 +10,7 @@ import {
   cellLabel,
   type FanoutCell,
   fanoutCells,
+  type FanoutMemory,
   type FanoutRun,
   type HandshakeRun,
   type IdleRun,
@@ -188,6 +189,18 @@ export function rows(results: Results): (Row | string)[] {
   out.push({
     label: "server peak RSS MiB, any cell",
     cells: pick((r) => spreadOf(r.fanout, (x) => x.serverPeakRss / 1048576)),
+    digits: 0,
+  });
+  const memory = (f: (m: FanoutMemory) => number) =>
+    pick((r) => r.fanoutMemory ? spread([f(r.fanoutMemory) / 1048576]) : null);
+  out.push({
+    label: "server RSS MiB before the matrix",
+    cells: memory((m) => m.beforeRss),
+    digits: 0,
+  });
+  out.push({
+    label: `  ${results.config.afterFanoutMs / 1000} s after it`,
+    cells: memory((m) => m.afterRss),
     digits: 0,
   });
   out.push(
@@ -481,6 +494,22 @@ export function checkTargets(results: Results): TargetCheck[] {
         peak < 512 ? "to spare" : "over"
       }`,
     });
+    const memory = chat.fanoutMemory;
+    if (memory) {
+      const times = memory.afterRss / memory.beforeRss;
+      checks.push({
+        target:
+          `Fan-out: server RSS back within 2x of its RSS before the matrix, ${
+            memory.afterSeconds.toFixed(0)
+          } s after the load ends`,
+        ours: `${(memory.afterRss / 1048576).toFixed(0)} MiB after, ${
+          (memory.beforeRss / 1048576).toFixed(0)
+        } MiB before`,
+        reference: "2x",
+        met: times <= 2,
+        by: `${times.toFixed(2)}x`,
+      });
+    }
     const p99 = median(chat.latency.public.map((r) => r.p99));
     const ircP99 = irc ? median(irc.latency.public.map((r) => r.p99)) : NaN;
     const plainP99 = plain

@@ -59,6 +59,11 @@ export interface BenchConfig {
   rsaBits: number;
   /** Lead time before a timed step starts, and quiet time that ends one. */
   settleMs: number;
+  /**
+   * After the fan-out matrix, how long to watch the server's RSS come back
+   * (issue 21: within 2x of its RSS before the fan-out within 30 s).
+   */
+  afterFanoutMs: number;
 }
 
 /** How to start each server and its load processes. */
@@ -359,11 +364,22 @@ export interface FileRun {
   otherCores: number;
 }
 
+/** The server's RSS around the fan-out matrix. */
+export interface FanoutMemory {
+  /** Once the room is connected, before the first cell. */
+  beforeRss: number;
+  /** `afterFanoutMs` after the last cell's load ended, and the lowest meanwhile. */
+  afterRss: number;
+  lowestAfterRss: number;
+  afterSeconds: number;
+}
+
 export interface RoomResult {
   kind: TargetKind;
   connectSeconds: number;
   clockOffsetsMs: number[];
   fanout: FanoutRun[];
+  fanoutMemory: FanoutMemory | null;
   latency: Record<LatencyMode, LatencyRun[]>;
   file: { direct: FileRun[]; group: FileRun[] } | null;
   notes: string[];
@@ -436,6 +452,7 @@ export async function runRoom(
     const offsets = await clockOffsets(fleet);
 
     const fanout: FanoutRun[] = [];
+    const beforeRss = await rss(target.server.pid) ?? NaN;
     // Cells inside runs: a drift of the machine spreads over every cell.
     for (let r = 0; r < (skip.has("fanout") ? 0 : config.runs); r++) {
       for (const cell of fanoutCells(config)) {
@@ -456,6 +473,30 @@ export async function runRoom(
         );
         fanout.push(run);
       }
+    }
+    let fanoutMemory: FanoutMemory | null = null;
+    if (fanout.length > 0 && config.afterFanoutMs > 0) {
+      const started = now();
+      let lowest = Infinity;
+      let last = NaN;
+      while (now() - started < config.afterFanoutMs) {
+        await sleep(1000);
+        last = await rss(target.server.pid) ?? NaN;
+        lowest = Math.min(lowest, last);
+      }
+      fanoutMemory = {
+        beforeRss,
+        afterRss: last,
+        lowestAfterRss: lowest,
+        afterSeconds: (now() - started) / 1000,
+      };
+      log(
+        `  server RSS ${mib(beforeRss)} MiB before the fan-out, ${
+          mib(last)
+        } MiB ${fanoutMemory.afterSeconds.toFixed(0)} s after it (lowest ${
+          mib(lowest)
+        } MiB)`,
+      );
     }
 
     const latency = { public: [], group: [], private: [] } as Record<
@@ -536,6 +577,7 @@ export async function runRoom(
       connectSeconds: connected.seconds,
       clockOffsetsMs: offsets,
       fanout,
+      fanoutMemory,
       latency,
       file,
       notes,

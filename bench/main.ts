@@ -80,6 +80,7 @@ const FULL: BenchConfig = {
   connectConcurrency: 16,
   rsaBits: 2048,
   settleMs: 200,
+  afterFanoutMs: 30_000,
 };
 
 const QUICK: BenchConfig = {
@@ -102,6 +103,7 @@ const QUICK: BenchConfig = {
   idleProcesses: 2,
   idleSettleMs: 0,
   handshakeClients: 200,
+  afterFanoutMs: 3000,
 };
 
 /** The whole run is cut short (and everything killed) after this. */

@@ -344,8 +344,11 @@ export class SecureChannel {
             const sealed = await frame;
             handed(batches[i + k]!);
             this.#conn.send(sealed);
-            // Connection.send copies: the frame is dead.
-            if (taken.length > 0) releaseBuffer(sealed.buffer);
+            // Connection.send copies: the frame is dead. Freed now, chat as
+            // well as file data: under a flood each recipient's frame is
+            // hundreds of KiB, and a hundred of them a turn left to the
+            // collector are hundreds of MiB of garbage (issue 21).
+            releaseBuffer(sealed.buffer);
           }
         }
         // All sealed: with file data in this flush, the batches packed for

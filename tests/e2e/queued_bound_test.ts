@@ -28,7 +28,8 @@ const PER_FRAME = 40;
 const BODY_BYTES = 2000;
 /**
  * What may be routed past the bound before the server looks again: one run
- * (serve.ts RUN_STEPS = 32 messages) per sender, and its replies.
+ * (serve.ts RUN_STEPS = 8 messages; 32 here for room) per sender, and its
+ * replies.
  */
 const SLACK = SENDERS * 32 * (BODY_BYTES + 256);
 
