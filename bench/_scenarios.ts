@@ -618,7 +618,9 @@ export async function runFanout(
     startAt,
     warmupMs: config.warmupMs,
     durationMs: config.fanoutMs,
-    drainMs: 10_000,
+    // A flooded cell (99 x 2048) can take this long to deliver what is in
+    // flight; the next cell must not start meanwhile.
+    drainMs: 30_000,
     quietMs: config.settleMs,
   }), config.fanoutMs + config.warmupMs + 60_000);
   await sleepUntil(startAt);
