@@ -306,6 +306,13 @@ export function fanoutCells(config: BenchConfig): FanoutCell[] {
   );
 }
 
+/**
+ * The longest body an IRC line carries: a line is at most 512 bytes with
+ * its CRLF (RFC 2812 2.3), and ngircd answers a longer one with "Request too
+ * long" and drops it, which would leave the sender's window stuck.
+ */
+export const IRC_MAX_BODY_BYTES = 400;
+
 export function cellLabel(cell: FanoutCell): string {
   return `${cell.senders} x ${cell.window}, ${cell.bodyBytes} B`;
 }
@@ -457,6 +464,16 @@ export async function runRoom(
     for (let r = 0; r < (skip.has("fanout") ? 0 : config.runs); r++) {
       for (const cell of fanoutCells(config)) {
         if (cell.senders > names.length) continue;
+        if (target.kind === "irc" && cell.bodyBytes > IRC_MAX_BODY_BYTES) {
+          if (r === 0) {
+            notes.push(
+              `fan-out ${
+                cellLabel(cell)
+              }: not measured, an IRC line carries at most ${IRC_MAX_BODY_BYTES} bytes of text (512 with the command)`,
+            );
+          }
+          continue;
+        }
         const run = await runFanout(env, target, fleet, names, cell);
         log(
           `  fan-out ${cellLabel(cell)} run ${r + 1}: ${

@@ -354,6 +354,14 @@ function answer(
 
 const OPEN = 1;
 const CLOSING = 2;
+
+/**
+ * A connection's socket is not read while this much it sent waits unread
+ * (one frame of the largest size): the server reads a sender no faster than
+ * it routes what it sent, instead of holding up to the inbox's cut-off
+ * (8 MiB) of it for each of a hundred flooding senders (issue 21).
+ */
+const INBOX_PAUSE_BYTES = 1024 * 1024;
 const decoder = new TextDecoder();
 
 /**
@@ -372,6 +380,10 @@ class WsConnection implements EdgeConnection, Pausable {
   #closingSince: number | null = null;
   readonly #onHandshakeDone: () => void;
   #handshakeDone = false;
+  /** Held back with every sender (the gauge), or by its own unread inbox. */
+  #held = false;
+  #full = false;
+  /** Whether `ws` is paused now: held or full, after the handshake. */
   #paused = false;
   readonly #gauge: QueueGauge | null;
   /** Bytes of ours handed to `ws` and not yet written (in the gauge). */
@@ -403,7 +415,13 @@ class WsConnection implements EdgeConnection, Pausable {
     ws.on("message", (data: ArrayBuffer, isBinary: boolean) => {
       this.#heard();
       const message = isBinary ? new Uint8Array(data) : decoder.decode(data);
-      if (this.#inbox.push(message)) return;
+      if (this.#inbox.push(message)) {
+        if (this.#inbox.bytes >= INBOX_PAUSE_BYTES) {
+          this.#full = true;
+          this.#applyPause();
+        }
+        return;
+      }
       // A peer that sends faster than we can decrypt must not grow our memory.
       this.#localCloseReason = "it sent more than could be processed";
       this.close(CloseCode.overloaded, "too much unread data");
@@ -429,18 +447,25 @@ class WsConnection implements EdgeConnection, Pausable {
   handshakeDone(): void {
     this.#handshakeDone = true;
     this.#onHandshakeDone();
+    this.#applyPause();
   }
 
   /** Stops reading the socket (after the handshake only); idempotent. */
   pauseReading(): void {
-    if (!this.#handshakeDone || this.#paused) return;
-    this.#paused = true;
-    this.#ws.pause();
+    this.#held = true;
+    this.#applyPause();
   }
 
   resumeReading(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
+    this.#held = false;
+    this.#applyPause();
+  }
+
+  #applyPause(): void {
+    const pause = this.#handshakeDone && (this.#held || this.#full);
+    if (pause === this.#paused) return;
+    this.#paused = pause;
+    if (pause) return this.#ws.pause();
     // Silent because unread: the idle clock starts again now.
     this.#heard();
     this.#ws.resume();
@@ -480,7 +505,12 @@ class WsConnection implements EdgeConnection, Pausable {
   }
 
   receive(): Promise<WireData | null> {
-    return this.#inbox.receive();
+    const next = this.#inbox.receive();
+    if (this.#full && this.#inbox.bytes < INBOX_PAUSE_BYTES) {
+      this.#full = false;
+      this.#applyPause();
+    }
+    return next;
   }
 
   close(code: number = CloseCode.normal, reason = ""): void {
@@ -488,7 +518,9 @@ class WsConnection implements EdgeConnection, Pausable {
     this.#closingSince ??= Date.now();
     // The peer's answering Close must be read (what else it sends is
     // dropped with the inbox).
-    this.resumeReading();
+    this.#held = false;
+    this.#full = false;
+    this.#applyPause();
     if (this.#ws.readyState === OPEN) this.#ws.close(code, reason);
   }
 
