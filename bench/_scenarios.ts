@@ -313,6 +313,9 @@ export function fanoutCells(config: BenchConfig): FanoutCell[] {
  */
 export const IRC_MAX_BODY_BYTES = 400;
 
+/** Messages in flight the load clients are given per millisecond of warm-up. */
+const WARMUP_MESSAGES_PER_MS = 50;
+
 export function cellLabel(cell: FanoutCell): string {
   return `${cell.senders} x ${cell.window}, ${cell.bodyBytes} B`;
 }
@@ -458,6 +461,40 @@ export async function runRoom(
     await joinGroups(fleet, memberships);
     const offsets = await clockOffsets(fleet);
 
+    // Latency first: a flooded fan-out cell (99 x 2048) can leave more
+    // in flight than the server delivers before the next step, which then
+    // measured nothing.
+    const latency = { public: [], group: [], private: [] } as Record<
+      LatencyMode,
+      LatencyRun[]
+    >;
+    if (!skip.has("latency")) {
+      // Discarded: the first run after connecting measures the JIT
+      // compiling the paths and the collector clearing the connection
+      // storm's garbage, not the server under steady load. Every target
+      // gets it, ngircd included.
+      const warmup = await runLatency(env, target, fleet, names, "public");
+      log(
+        `  latency warm-up (discarded): p50 ${warmup.p50.toFixed(2)} ms, ` +
+          `p99 ${
+            warmup.p99.toFixed(2)
+          } ms (server ${warmup.serverCores} cores)`,
+      );
+    }
+    for (const mode of ["public", "group", "private"] as const) {
+      for (let r = 0; r < (skip.has("latency") ? 0 : config.runs); r++) {
+        const run = await runLatency(env, target, fleet, names, mode);
+        log(
+          `  latency ${mode} run ${r + 1}: p50 ${run.p50.toFixed(2)} ms, ` +
+            `p99 ${run.p99.toFixed(2)} ms, max ${run.max.toFixed(2)} ms ` +
+            `(${run.count} deliveries, ${run.lost} missing; server ` +
+            `${run.serverCores} cores, load ${run.loadCores.join("+")}, ` +
+            `other work ${run.otherCores} cores)`,
+        );
+        latency[mode].push(run);
+      }
+    }
+
     const fanout: FanoutRun[] = [];
     const beforeRss = await rss(target.server.pid) ?? NaN;
     // Cells inside runs: a drift of the machine spreads over every cell.
@@ -514,37 +551,6 @@ export async function runRoom(
           mib(lowest)
         } MiB)`,
       );
-    }
-
-    const latency = { public: [], group: [], private: [] } as Record<
-      LatencyMode,
-      LatencyRun[]
-    >;
-    if (!skip.has("latency")) {
-      // Discarded: the first run after connecting (or after the fan-out's
-      // flood) measures the JIT compiling the paths and the collector
-      // clearing the flood's garbage, not the server under steady load.
-      // Every target gets it, ngircd included.
-      const warmup = await runLatency(env, target, fleet, names, "public");
-      log(
-        `  latency warm-up (discarded): p50 ${warmup.p50.toFixed(2)} ms, ` +
-          `p99 ${
-            warmup.p99.toFixed(2)
-          } ms (server ${warmup.serverCores} cores)`,
-      );
-    }
-    for (const mode of ["public", "group", "private"] as const) {
-      for (let r = 0; r < (skip.has("latency") ? 0 : config.runs); r++) {
-        const run = await runLatency(env, target, fleet, names, mode);
-        log(
-          `  latency ${mode} run ${r + 1}: p50 ${run.p50.toFixed(2)} ms, ` +
-            `p99 ${run.p99.toFixed(2)} ms, max ${run.max.toFixed(2)} ms ` +
-            `(${run.count} deliveries, ${run.lost} missing; server ` +
-            `${run.serverCores} cores, load ${run.loadCores.join("+")}, ` +
-            `other work ${run.otherCores} cores)`,
-        );
-        latency[mode].push(run);
-      }
     }
 
     let file: RoomResult["file"] = null;
@@ -624,7 +630,12 @@ export async function runFanout(
   const { config } = env;
   const senders = names.slice(0, cell.senders);
   const sendersOf = fleet.split(senders);
-  const startAt = now() + config.warmupMs + config.settleMs;
+  // Everyone's first window leaves the load clients at once: 99 x 2048
+  // messages took them seconds to seal and send on a busy 2-core machine,
+  // longer than a 3 s cell, which then measured only the ramp.
+  const warmupMs = config.warmupMs +
+    Math.round((cell.senders * cell.window) / WARMUP_MESSAGES_PER_MS);
+  const startAt = now() + warmupMs + config.settleMs;
   const meter = new CpuMeter([target.server.pid, ...fleet.pids]);
   const serverStartRss = await rss(target.server.pid) ?? NaN;
   const sampler = await PeakSampler.start([target.server.pid]);
@@ -633,13 +644,13 @@ export async function runFanout(
     window: cell.window,
     body: fanoutBody(cell.bodyBytes),
     startAt,
-    warmupMs: config.warmupMs,
+    warmupMs,
     durationMs: config.fanoutMs,
     // A flooded cell (99 x 2048) can take this long to deliver what is in
     // flight; the next cell must not start meanwhile.
     drainMs: 30_000,
     quietMs: config.settleMs,
-  }), config.fanoutMs + config.warmupMs + 60_000);
+  }), config.fanoutMs + warmupMs + 60_000);
   await sleepUntil(startAt);
   await meter.start();
   await sleepUntil(startAt + config.fanoutMs);
