@@ -32,8 +32,15 @@ export interface BenchConfig {
   roomClients: number;
   groups: number;
   groupSize: number;
-  fanoutSenders: number;
-  fanoutWindow: number;
+  /**
+   * The fan-out matrix (issue 21): every combination of senders, messages
+   * each keeps unanswered, and body bytes is one cell, measured `runs` times
+   * on each server with the same load client.
+   */
+  fanoutSenders: number[];
+  fanoutWindows: number[];
+  fanoutBodies: number[];
+  /** Each cell's measured window. */
   fanoutMs: number;
   warmupMs: number;
   latencyRate: number;
@@ -52,6 +59,11 @@ export interface BenchConfig {
   rsaBits: number;
   /** Lead time before a timed step starts, and quiet time that ends one. */
   settleMs: number;
+  /**
+   * After the fan-out matrix, how long to watch the server's RSS come back
+   * (issue 21: within 2x of its RSS before the fan-out within 30 s).
+   */
+  afterFanoutMs: number;
 }
 
 /** How to start each server and its load processes. */
@@ -279,7 +291,48 @@ export async function clockOffsets(fleet: Fleet): Promise<number[]> {
 
 // --- The room: fan-out, latency and files ------------------------------------
 
-export interface FanoutRun {
+/** One combination of the fan-out matrix. */
+export interface FanoutCell {
+  senders: number;
+  window: number;
+  bodyBytes: number;
+}
+
+export function fanoutCells(config: BenchConfig): FanoutCell[] {
+  return config.fanoutSenders.flatMap((senders) =>
+    config.fanoutWindows.flatMap((window) =>
+      config.fanoutBodies.map((bodyBytes) => ({ senders, window, bodyBytes }))
+    )
+  );
+}
+
+/**
+ * The longest body an IRC line carries: a line is at most 512 bytes with
+ * its CRLF (RFC 2812 2.3), and ngircd answers a longer one with "Request too
+ * long" and drops it, which would leave the sender's window stuck.
+ */
+export const IRC_MAX_BODY_BYTES = 400;
+
+/** Messages in flight the load clients are given per millisecond of warm-up. */
+const WARMUP_MESSAGES_PER_MS = 50;
+
+export function cellLabel(cell: FanoutCell): string {
+  return `${cell.senders} x ${cell.window}, ${cell.bodyBytes} B`;
+}
+
+/**
+ * A public message of exactly `bytes` UTF-8 bytes (ASCII), the 16-byte one
+ * the bench always used first: what people type is nearer 100.
+ */
+export function fanoutBody(bytes: number): string {
+  const base = "fan-out message.";
+  return bytes <= base.length
+    ? base.slice(0, bytes)
+    : base + " lorem ipsum dolor sit amet".repeat(Math.ceil(bytes / 27))
+      .slice(0, bytes - base.length);
+}
+
+export interface FanoutRun extends FanoutCell {
   deliveriesPerSec: number;
   serverCpuUsPerDelivery: number;
   serverCores: number;
@@ -290,6 +343,9 @@ export interface FanoutRun {
   errors: number;
   lastError: string;
   drained: boolean;
+  /** The server's RSS when the cell started, and its peak meanwhile. */
+  serverStartRss: number;
+  serverPeakRss: number;
 }
 
 export interface LatencyRun extends Percentiles {
@@ -318,11 +374,22 @@ export interface FileRun {
   otherCores: number;
 }
 
+/** The server's RSS around the fan-out matrix. */
+export interface FanoutMemory {
+  /** Once the room is connected, before the first cell. */
+  beforeRss: number;
+  /** `afterFanoutMs` after the last cell's load ended, and the lowest meanwhile. */
+  afterRss: number;
+  lowestAfterRss: number;
+  afterSeconds: number;
+}
+
 export interface RoomResult {
   kind: TargetKind;
   connectSeconds: number;
   clockOffsetsMs: number[];
   fanout: FanoutRun[];
+  fanoutMemory: FanoutMemory | null;
   latency: Record<LatencyMode, LatencyRun[]>;
   file: { direct: FileRun[]; group: FileRun[] } | null;
   notes: string[];
@@ -394,29 +461,18 @@ export async function runRoom(
     await joinGroups(fleet, memberships);
     const offsets = await clockOffsets(fleet);
 
-    const fanout: FanoutRun[] = [];
-    for (let r = 0; r < (skip.has("fanout") ? 0 : config.runs); r++) {
-      const run = await runFanout(env, target, fleet, names);
-      log(
-        `  fan-out run ${r + 1}: ${fmt(run.deliveriesPerSec)} deliveries/s, ` +
-          `${run.serverCpuUsPerDelivery.toFixed(2)} µs server CPU each ` +
-          `(server ${run.serverCores.toFixed(2)} cores, load ${
-            run.loadCores.join("+")
-          }, other work ${run.otherCores} cores)` +
-          (run.errors ? `, ${run.errors} errors (${run.lastError})` : ""),
-      );
-      fanout.push(run);
-    }
-
+    // Latency first: a flooded fan-out cell (99 x 2048) can leave more
+    // in flight than the server delivers before the next step, which then
+    // measured nothing.
     const latency = { public: [], group: [], private: [] } as Record<
       LatencyMode,
       LatencyRun[]
     >;
     if (!skip.has("latency")) {
-      // Discarded: the first run after connecting (or after the fan-out's
-      // flood) measures the JIT compiling the paths and the collector
-      // clearing the flood's garbage, not the server under steady load.
-      // Every target gets it, ngircd included.
+      // Discarded: the first run after connecting measures the JIT
+      // compiling the paths and the collector clearing the connection
+      // storm's garbage, not the server under steady load. Every target
+      // gets it, ngircd included.
       const warmup = await runLatency(env, target, fleet, names, "public");
       log(
         `  latency warm-up (discarded): p50 ${warmup.p50.toFixed(2)} ms, ` +
@@ -437,6 +493,64 @@ export async function runRoom(
         );
         latency[mode].push(run);
       }
+    }
+
+    const fanout: FanoutRun[] = [];
+    const beforeRss = await rss(target.server.pid) ?? NaN;
+    // Cells inside runs: a drift of the machine spreads over every cell.
+    for (let r = 0; r < (skip.has("fanout") ? 0 : config.runs); r++) {
+      for (const cell of fanoutCells(config)) {
+        if (cell.senders > names.length) continue;
+        if (target.kind === "irc" && cell.bodyBytes > IRC_MAX_BODY_BYTES) {
+          if (r === 0) {
+            notes.push(
+              `fan-out ${
+                cellLabel(cell)
+              }: not measured, an IRC line carries at most ${IRC_MAX_BODY_BYTES} bytes of text (512 with the command)`,
+            );
+          }
+          continue;
+        }
+        const run = await runFanout(env, target, fleet, names, cell);
+        log(
+          `  fan-out ${cellLabel(cell)} run ${r + 1}: ${
+            fmt(run.deliveriesPerSec)
+          } deliveries/s, ` +
+            `${run.serverCpuUsPerDelivery.toFixed(2)} µs server CPU each ` +
+            `(server ${run.serverCores.toFixed(2)} cores, peak RSS ${
+              mib(run.serverPeakRss)
+            } MiB, load ${
+              run.loadCores.join("+")
+            }, other work ${run.otherCores} cores)` +
+            (run.errors ? `, ${run.errors} errors (${run.lastError})` : "") +
+            (run.drained ? "" : ", not drained"),
+        );
+        fanout.push(run);
+      }
+    }
+    let fanoutMemory: FanoutMemory | null = null;
+    if (fanout.length > 0 && config.afterFanoutMs > 0) {
+      const started = now();
+      let lowest = Infinity;
+      let last = NaN;
+      while (now() - started < config.afterFanoutMs) {
+        await sleep(1000);
+        last = await rss(target.server.pid) ?? NaN;
+        lowest = Math.min(lowest, last);
+      }
+      fanoutMemory = {
+        beforeRss,
+        afterRss: last,
+        lowestAfterRss: lowest,
+        afterSeconds: (now() - started) / 1000,
+      };
+      log(
+        `  server RSS ${mib(beforeRss)} MiB before the fan-out, ${
+          mib(last)
+        } MiB ${fanoutMemory.afterSeconds.toFixed(0)} s after it (lowest ${
+          mib(lowest)
+        } MiB)`,
+      );
     }
 
     let file: RoomResult["file"] = null;
@@ -486,6 +600,7 @@ export async function runRoom(
       connectSeconds: connected.seconds,
       clockOffsetsMs: offsets,
       fanout,
+      fanoutMemory,
       latency,
       file,
       notes,
@@ -510,30 +625,50 @@ export async function runFanout(
   target: Target,
   fleet: Fleet,
   names: readonly string[],
+  cell: FanoutCell,
 ): Promise<FanoutRun> {
   const { config } = env;
-  const senders = names.slice(0, config.fanoutSenders);
+  const senders = names.slice(0, cell.senders);
   const sendersOf = fleet.split(senders);
-  const startAt = now() + config.warmupMs + config.settleMs;
+  // Everyone's first window leaves the load clients at once: 99 x 2048
+  // messages took them seconds to seal and send on a busy 2-core machine,
+  // longer than a 3 s cell, which then measured only the ramp.
+  const warmupMs = config.warmupMs +
+    Math.round((cell.senders * cell.window) / WARMUP_MESSAGES_PER_MS);
+  const startAt = now() + warmupMs + config.settleMs;
   const meter = new CpuMeter([target.server.pid, ...fleet.pids]);
+  const serverStartRss = await rss(target.server.pid) ?? NaN;
+  const sampler = await PeakSampler.start([target.server.pid]);
   const replies = fleet.all<FanoutReply>("fanout", (k) => ({
     senders: sendersOf[k],
-    window: config.fanoutWindow,
-    body: "fan-out message.",
+    window: cell.window,
+    body: fanoutBody(cell.bodyBytes),
     startAt,
-    warmupMs: config.warmupMs,
+    warmupMs,
     durationMs: config.fanoutMs,
-    drainMs: 10_000,
+    // A flooded cell (99 x 2048) can take this long to deliver what is in
+    // flight; the next cell must not start meanwhile.
+    drainMs: 30_000,
     quietMs: config.settleMs,
-  }), config.fanoutMs + config.warmupMs + 60_000);
+  }), config.fanoutMs + warmupMs + 60_000);
   await sleepUntil(startAt);
   await meter.start();
   await sleepUntil(startAt + config.fanoutMs);
   const { processes: usage, otherCores } = await meter.stop();
-  const results = await replies;
+  let results: FanoutReply[];
+  let peaks: Map<number, number>;
+  try {
+    // Until every sender drained: the peak is often in the drain.
+    results = await replies;
+  } finally {
+    peaks = await sampler.stop();
+  }
   const delivered = results.reduce((n, r) => n + r.delivered, 0);
   const seconds = config.fanoutMs / 1000;
   return {
+    ...cell,
+    serverStartRss,
+    serverPeakRss: peaks.get(target.server.pid) ?? NaN,
     deliveriesPerSec: delivered / seconds,
     serverCpuUsPerDelivery: (usage[0]!.seconds / delivered) * 1e6,
     serverCores: usage[0]!.cores,

@@ -7,7 +7,7 @@
  *                     [--skip chat,irc,plain,room,fanout,latency,files,realfiles,idle,handshake]
  *                     [--profile-files]
  *                     [--server-args "--data :memory:"] [--transport tcp|websocket]
- *                     [--senders N] [--window N] [--fanout-ms N]
+ *                     [--senders N,..] [--window N,..] [--body N,..] [--fanout-ms N]
  *
  * Progress goes to stderr; the report table to stdout; raw figures to
  * bench/results/<timestamp>.json and the latency chart to
@@ -33,7 +33,13 @@ import {
   type ProfileSummary,
   summariseProfileDir,
 } from "./_profile.ts";
-import { checkTargets, formatTargets, type Results, table } from "./_report.ts";
+import {
+  checkTargets,
+  formatTargets,
+  matrixTable,
+  type Results,
+  table,
+} from "./_report.ts";
 import {
   type BenchConfig,
   connectAll,
@@ -63,12 +69,13 @@ const FULL: BenchConfig = {
   roomClients: 100,
   groups: 10,
   groupSize: 10,
-  fanoutSenders: 4,
-  // Messages each sender keeps unanswered. Enough to keep both servers busy:
-  // at 256 ngircd idled (0.73 cores, 3.7 M deliveries/s; 5.4 M at 2048, 0.98
-  // cores), so the window, not the server, set its figure.
-  fanoutWindow: 2048,
-  fanoutMs: 10_000,
+  // The fan-out matrix (issue 21): a few or everyone sending, each keeping
+  // 4 messages unanswered (people typing) or 2048 (enough to keep both
+  // servers busy), with a 16-byte body, what people type (100) and a long one.
+  fanoutSenders: [4, 99],
+  fanoutWindows: [4, 2048],
+  fanoutBodies: [16, 100, 1000],
+  fanoutMs: 3000,
   warmupMs: 300,
   latencyRate: 200,
   latencyMs: 1000,
@@ -81,6 +88,7 @@ const FULL: BenchConfig = {
   connectConcurrency: 16,
   rsaBits: 2048,
   settleMs: 200,
+  afterFanoutMs: 30_000,
 };
 
 const QUICK: BenchConfig = {
@@ -90,7 +98,10 @@ const QUICK: BenchConfig = {
   roomClients: 20,
   groups: 4,
   groupSize: 5,
-  fanoutSenders: 2,
+  // One small cell.
+  fanoutSenders: [2],
+  fanoutWindows: [2048],
+  fanoutBodies: [100],
   fanoutMs: 1000,
   warmupMs: 200,
   latencyMs: 500,
@@ -100,10 +111,11 @@ const QUICK: BenchConfig = {
   idleProcesses: 2,
   idleSettleMs: 0,
   handshakeClients: 200,
+  afterFanoutMs: 3000,
 };
 
 /** The whole run is cut short (and everything killed) after this. */
-const HARD_LIMIT_MS = { quick: 180_000, full: 1_200_000 };
+const HARD_LIMIT_MS = { quick: 240_000, full: 2_100_000 };
 
 const COLORS: Record<TargetKind, string> = {
   chat: "#1f77b4",
@@ -146,7 +158,11 @@ async function profileScenario(
     const names = roomNames(env.config);
     await connectAll(fleet, names, true, env.config.connectConcurrency);
     if (scenario === "fanout") {
-      const run = await runFanout(env, target, fleet, names);
+      const run = await runFanout(env, target, fleet, names, {
+        senders: env.config.fanoutSenders[0]!,
+        window: env.config.fanoutWindows.at(-1)!,
+        bodyBytes: 100,
+      });
       log(
         `  profiled fan-out: ${
           run.deliveriesPerSec.toFixed(0)
@@ -227,8 +243,10 @@ async function main(args: string[]): Promise<number> {
   const quick = flags.has("quick");
   const config: BenchConfig = { ...(quick ? QUICK : FULL) };
   if (flags.has("runs")) config.runs = Math.max(1, Number(flags.get("runs")));
-  if (flags.has("senders")) config.fanoutSenders = Number(flags.get("senders"));
-  if (flags.has("window")) config.fanoutWindow = Number(flags.get("window"));
+  const list = (flag: string) => flags.get(flag)!.split(",").map(Number);
+  if (flags.has("senders")) config.fanoutSenders = list("senders");
+  if (flags.has("window")) config.fanoutWindows = list("window");
+  if (flags.has("body")) config.fanoutBodies = list("body");
   if (flags.has("fanout-ms")) config.fanoutMs = Number(flags.get("fanout-ms"));
   const skip = new Set((flags.get("skip") ?? "").split(",").filter(Boolean));
   const outDir = flags.get("out") ??
@@ -238,7 +256,7 @@ async function main(args: string[]): Promise<number> {
   const startedAt = now();
 
   const hardLimit = setTimeout(() => {
-    log(`bench: over ${quick ? "3" : "20"} minutes; stopping everything`);
+    log(`bench: over ${quick ? "4" : "35"} minutes; stopping everything`);
     killAll();
     Deno.exit(2);
   }, quick ? HARD_LIMIT_MS.quick : HARD_LIMIT_MS.full);
@@ -291,7 +309,9 @@ async function main(args: string[]): Promise<number> {
         : "load clients use Deno's own WebSocket client (--transport websocket), as `chat connect` does",
     );
     notes.push(
-      `fan-out: ${config.fanoutSenders} senders, each keeping ${config.fanoutWindow} messages unanswered, the same for every server (enough to keep each one busy: compare the "server CPU (cores busy)" row; --window changes it)`,
+      `fan-out matrix: senders {${config.fanoutSenders}} x messages each keeps unanswered {${config.fanoutWindows}} x public body bytes {${config.fanoutBodies}}, ${
+        config.fanoutMs / 1000
+      } s per cell, the same load client for every server (--senders, --window, --body change it)`,
     );
     const ngircd = skip.has("irc")
       ? { path: null, note: "ngircd skipped (--skip irc)" }
@@ -431,6 +451,9 @@ async function main(args: string[]): Promise<number> {
 
     console.log(`chat bench, ${results.startedAt}${quick ? " (quick)" : ""}`);
     console.log(table(results));
+    console.log("");
+    console.log("Fan-out matrix (median, min–max over the runs)");
+    console.log(matrixTable(results));
     console.log("");
     if (results.realFiles) {
       console.log(formatRealFiles(results.realFiles));

@@ -270,6 +270,12 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     )
     .addOption(
       countOption(
+        "--max-queued-mb <n>",
+        "MiB queued for all clients together before the server stops reading senders until half of it is written, 0 for no limit (default 64)",
+      ),
+    )
+    .addOption(
+      countOption(
         "--max-store-mb <n>",
         "largest the database may grow, in MiB: past it the oldest messages no one is owed are deleted, then new ones refused; 0 for no cap",
       ).default(DEFAULT_MAX_STORE_BYTES / (1024 * 1024)),
@@ -313,6 +319,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         ratePerAddress?: number;
         burstPerAddress?: number;
         maxBacklogPerAddressMb?: number;
+        maxQueuedMb?: number;
         maxStoreMb: number;
         handshakeRate?: number;
         handshakeBurst?: number;
@@ -349,6 +356,9 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
             maxBacklogBytesPerAddress: opts.maxBacklogPerAddressMb * 1024 *
               1024,
           }),
+          ...(opts.maxQueuedMb === undefined
+            ? {}
+            : { maxQueuedBytes: opts.maxQueuedMb * 1024 * 1024 }),
           ...(opts.handshakeRate === undefined
             ? {}
             : { handshakesPerSecond: opts.handshakeRate }),

@@ -51,6 +51,8 @@ Deno.test("parseCommandLine takes the per-address limits of chat serve, and --ma
     "500",
     "--max-backlog-per-address-mb",
     "16",
+    "--max-queued-mb",
+    "8",
     "--max-store-mb",
     "10",
   ]);
@@ -60,6 +62,7 @@ Deno.test("parseCommandLine takes the per-address limits of chat serve, and --ma
     messagesPerSecondPerAddress: 0,
     messageBurstPerAddress: 500,
     maxBacklogBytesPerAddress: 16 * 1024 * 1024,
+    maxQueuedBytes: 8 * 1024 * 1024,
   });
   assert.equal(command.maxStoreBytes, 10 * 1024 * 1024);
 });

@@ -46,6 +46,20 @@ export interface ConnectionLimits {
    * maxBacklogBytes. 0 turns it off.
    */
   maxBacklogBytesPerAddress: number;
+  /**
+   * Bytes queued for all recipients together (sealed frames not yet written
+   * to their sockets, and messages not yet sealed): past it the server stops
+   * reading every sender until it drains to half (backpressure.ts), so what
+   * a flood can make the server hold is bounded whatever the number of
+   * recipients. 0 turns it off.
+   */
+  maxQueuedBytes: number;
+  /**
+   * How long senders may be held back by recipients that do not drain: past
+   * it, the connection with the most queued is cut off as not reading (and
+   * again after as long, until it flows).
+   */
+  queueStallMs: number;
   /** Seconds of silence before the server pings; no pong in as long again closes. */
   idleTimeoutSeconds: number;
   /**
@@ -104,6 +118,10 @@ export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object
     floodStrikes: 50,
     maxBacklogBytes: 32 * 1024 * 1024,
     maxBacklogBytesPerAddress: 64 * 1024 * 1024,
+    // Two recipients at their own cut-off; a 100-byte message to 500 users
+    // is about 60 KB sealed, so this is a thousand of them in flight.
+    maxQueuedBytes: 64 * 1024 * 1024,
+    queueStallMs: 5000,
     idleTimeoutSeconds: 30,
     // The largest sealed frame; the handshake's texts are far smaller.
     maxPayloadBytes: MAX_FRAME_BYTES,

@@ -36,6 +36,7 @@ import {
 import { LogLimiter } from "./log_limiter.ts";
 import { GroupBacklog } from "./group_backlog.ts";
 import { HeldAcks } from "./held_acks.ts";
+import { QueueGauge } from "./backpressure.ts";
 import { KeyedTokenBuckets, TokenBucket } from "./rate_limit.ts";
 import { Semaphore } from "./semaphore.ts";
 import { type ConnId, type ServerLimits, ServerState } from "./state.ts";
@@ -65,6 +66,12 @@ export interface RunningServer {
   readonly fingerprint: string;
   /** TCP connections still open, upgraded or not, handshake or not. */
   readonly connectionCount: number;
+  /**
+   * Bytes queued for recipients now, all together (backpressure.ts), and
+   * the most ever queued at once: what limits.maxQueuedBytes bounds.
+   */
+  readonly queuedBytes: number;
+  readonly peakQueuedBytes: number;
   /** Tells every client, closes every connection, stops listening. */
   shutdown(): Promise<void>;
   readonly finished: Promise<void>;
@@ -79,6 +86,16 @@ const NOT_READING = "you are not reading your messages fast enough";
  */
 const BACKLOG_STEPS = 256;
 const MIN_BACKLOG_STEP_BYTES = 16 * 1024;
+
+/**
+ * Messages of one frame routed (in one transaction) before what is queued
+ * for recipients is looked at again: a frame of a thousand messages to a
+ * room of a hundred must not be queued whole while senders are held back.
+ * Each sender may pass maxQueuedBytes by one run: with 99 senders flooding a
+ * room of 100 with 100-byte messages, 32 let the queues reach 1.5 times the
+ * bound; a commit every 8 messages costs little (the sync is shared).
+ */
+const RUN_STEPS = 8;
 
 /** How long shutdown waits for peers to acknowledge the close. */
 const SHUTDOWN_GRACE_MS = 2000;
@@ -199,6 +216,43 @@ export async function startServer(
 
   const channels = new Map<ConnId, SecureChannel>();
   const conns = new Set<EdgeConnection>();
+  const gauge = new QueueGauge(
+    limits.maxQueuedBytes,
+    Math.floor(limits.maxQueuedBytes / 2),
+  );
+  // Held back by recipients that do not drain, senders wait no longer than
+  // queueStallMs: then the recipient with the most queued is cut off.
+  let stall: ReturnType<typeof setTimeout> | undefined;
+  gauge.onChange((held) => {
+    clearTimeout(stall);
+    stall = undefined;
+    if (held) {
+      refusals.log(
+        "queued",
+        `${gauge.bytes} bytes queued for recipients, over ${limits.maxQueuedBytes}: not reading senders until half of it is written`,
+      );
+      stall = setTimeout(cutOffSlowest, limits.queueStallMs);
+    }
+  });
+
+  function cutOffSlowest(): void {
+    stall = undefined;
+    if (!gauge.held) return;
+    let slowest: [ConnId, SecureChannel] | null = null;
+    let most = -1;
+    for (const [id, channel] of channels) {
+      const backlog = channel.backlog;
+      if (backlog > most) [slowest, most] = [[id, channel], backlog];
+    }
+    if (slowest !== null) {
+      refusals.log(
+        "queued-stall",
+        `recipients held senders back for ${limits.queueStallMs} ms: cutting off the one with the most queued (${most} bytes)`,
+      );
+      dismiss(slowest[0], slowest[1], NOT_READING);
+    }
+    if (gauge.held) stall = setTimeout(cutOffSlowest, limits.queueStallMs);
+  }
   const admission = new AdmissionPolicy(limits);
   const decrypts = new Semaphore(limits.maxDecryptsInFlight);
   // What all the connections of one address may send and have queued
@@ -587,6 +641,7 @@ export async function startServer(
         publicSpki: options.publicSpki,
         timeoutMs: limits.handshakeTimeoutMs,
         limitDecrypt: (decrypt) => decrypts.run(decrypt),
+        queued: gauge,
       });
       conn.handshakeDone();
     } catch (error) {
@@ -625,6 +680,9 @@ export async function startServer(
     let strikes = 0;
     try {
       for (;;) {
+        // Held back while recipients' queues are over the bound (the edge
+        // has stopped reading the socket too).
+        if (gauge.held) await gauge.flowing();
         const batch = await channel.receive();
         // Null when the peer closed, or when we dismissed it.
         if (batch === null || !channels.has(id)) break;
@@ -654,6 +712,10 @@ export async function startServer(
           dismiss(id, channel, NOT_READING);
         };
         for (const { header, body } of batch) {
+          if (steps.length >= RUN_STEPS) {
+            flush();
+            if (gauge.held) await gauge.flowing();
+          }
           // Dismissed by one of this batch's own effects: read no further.
           if (!channels.has(id)) break;
           let message;
@@ -830,6 +892,7 @@ export async function startServer(
     closeTimeoutMs: limits.closeTimeoutMs,
     headersTimeoutMs: limits.headersTimeoutMs,
     idleTimeoutSeconds: limits.idleTimeoutSeconds,
+    gauge,
     // Room to answer the refused with a 503 before dropping them unanswered.
     maxSockets: limits.maxConnections + limits.maxConnectionsPerAddress,
     maxSocketsPerGroup: 2 * limits.maxConnectionsPerAddress,
@@ -873,6 +936,8 @@ export async function startServer(
   async function shutdown(): Promise<void> {
     if (stopping) return edge.finished;
     stopping = true;
+    // Everyone is read again, to the end: the goodbyes and closes must pass.
+    gauge.close();
     const goodbye: ServerMessage = {
       t: "bye",
       reason: "shutdown",
@@ -915,6 +980,12 @@ export async function startServer(
     fingerprint: serverFingerprint,
     get connectionCount() {
       return edge.socketCount;
+    },
+    get queuedBytes() {
+      return gauge.bytes;
+    },
+    get peakQueuedBytes() {
+      return gauge.peak;
     },
     shutdown,
     finished: edge.finished,

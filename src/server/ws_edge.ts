@@ -30,6 +30,7 @@ import {
 import { releaseBuffer } from "../crypto/bytes.ts";
 import { addressGroup } from "./address_group.ts";
 import type { Admission } from "./admission.ts";
+import type { QueueGauge } from "./backpressure.ts";
 
 export interface EdgeOptions {
   hostname: string;
@@ -76,6 +77,12 @@ export interface EdgeOptions {
   admit(group: string, address: string): string | null;
   /** A new WebSocket connection from the address group `group`. */
   onConnection(conn: EdgeConnection, group: string): void;
+  /**
+   * Counts the bytes handed to sockets and not yet written, all connections
+   * together; while it is held, no connection whose handshake is done is
+   * read (backpressure.ts).
+   */
+  gauge?: QueueGauge;
 }
 
 /** A `Connection` as the edge hands it over. */
@@ -87,6 +94,12 @@ export interface EdgeConnection extends Connection {
    * maxPayloadBytes, and it no longer counts as unfinished.
    */
   handshakeDone(): void;
+}
+
+/** How the edge holds back a sender (only after its handshake). */
+interface Pausable {
+  pauseReading(): void;
+  resumeReading(): void;
 }
 
 export interface Edge {
@@ -207,10 +220,17 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         );
       }
       wss.handleUpgrade(request, socket, head, (ws) => {
-        const conn = new WsConnection(ws, address, () => {
-          finish(socket);
-          setMaxPayload(ws, options.maxPayloadBytes);
-        });
+        const conn = new WsConnection(
+          ws,
+          address,
+          options.gauge ?? null,
+          () => {
+            finish(socket);
+            setMaxPayload(ws, options.maxPayloadBytes);
+            // Read from now on only while the recipients' queues flow.
+            if (options.gauge?.held) conn.pauseReading();
+          },
+        );
         connections.add(conn);
         conn.closed.then(() => connections.delete(conn));
         options.onConnection(conn, group);
@@ -226,6 +246,16 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       conn.sweep(now, idleMs, options.closeTimeoutMs);
     }
   }, sweepInterval(Math.min(options.closeTimeoutMs, idleMs || Infinity)));
+
+  // Senders are held back together: any of them may feed every recipient
+  // (the room), and which recipients a message goes to is known only after
+  // it is read.
+  options.gauge?.onChange((held) => {
+    for (const conn of connections) {
+      if (held) conn.pauseReading();
+      else conn.resumeReading();
+    }
+  });
 
   const finished = new Promise<void>((resolve) =>
     listener.on("close", resolve)
@@ -324,6 +354,14 @@ function answer(
 
 const OPEN = 1;
 const CLOSING = 2;
+
+/**
+ * A connection's socket is not read while this much it sent waits unread
+ * (one frame of the largest size): the server reads a sender no faster than
+ * it routes what it sent, instead of holding up to the inbox's cut-off
+ * (8 MiB) of it for each of a hundred flooding senders (issue 21).
+ */
+const INBOX_PAUSE_BYTES = 1024 * 1024;
 const decoder = new TextDecoder();
 
 /**
@@ -331,7 +369,7 @@ const decoder = new TextDecoder();
  * bytes copied on send, a bounded inbox, what the peer sent before its close
  * still readable, `closed` resolved when the socket is really gone.
  */
-class WsConnection implements EdgeConnection {
+class WsConnection implements EdgeConnection, Pausable {
   readonly remoteAddress: string;
   readonly closed: Promise<CloseInfo>;
   readonly #ws: WebSocket;
@@ -341,14 +379,25 @@ class WsConnection implements EdgeConnection {
   #pingSent: number | null = null;
   #closingSince: number | null = null;
   readonly #onHandshakeDone: () => void;
+  #handshakeDone = false;
+  /** Held back with every sender (the gauge), or by its own unread inbox. */
+  #held = false;
+  #full = false;
+  /** Whether `ws` is paused now: held or full, after the handshake. */
+  #paused = false;
+  readonly #gauge: QueueGauge | null;
+  /** Bytes of ours handed to `ws` and not yet written (in the gauge). */
+  #unwritten = 0;
 
   constructor(
     ws: WebSocket,
     remoteAddress: string,
+    gauge: QueueGauge | null,
     onHandshakeDone: () => void,
   ) {
     this.#ws = ws;
     this.remoteAddress = remoteAddress;
+    this.#gauge = gauge;
     this.#onHandshakeDone = onHandshakeDone;
     // An ArrayBuffer of our own: `ws` copies a message out of a buffer it
     // shares (the channel frees each frame it has read).
@@ -356,13 +405,23 @@ class WsConnection implements EdgeConnection {
     this.closed = new Promise((resolve) => {
       ws.on("close", (code: number, reason: Buffer) => {
         this.#inbox.end(true);
+        // What was never written never will be: out of the gauge now, and
+        // write callbacks that still come are ignored (#written).
+        this.#gauge?.remove(this.#unwritten);
+        this.#unwritten = 0;
         resolve({ code, reason: reason.toString() });
       });
     });
     ws.on("message", (data: ArrayBuffer, isBinary: boolean) => {
       this.#heard();
       const message = isBinary ? new Uint8Array(data) : decoder.decode(data);
-      if (this.#inbox.push(message)) return;
+      if (this.#inbox.push(message)) {
+        if (this.#inbox.bytes >= INBOX_PAUSE_BYTES) {
+          this.#full = true;
+          this.#applyPause();
+        }
+        return;
+      }
       // A peer that sends faster than we can decrypt must not grow our memory.
       this.#localCloseReason = "it sent more than could be processed";
       this.close(CloseCode.overloaded, "too much unread data");
@@ -386,7 +445,30 @@ class WsConnection implements EdgeConnection {
   }
 
   handshakeDone(): void {
+    this.#handshakeDone = true;
     this.#onHandshakeDone();
+    this.#applyPause();
+  }
+
+  /** Stops reading the socket (after the handshake only); idempotent. */
+  pauseReading(): void {
+    this.#held = true;
+    this.#applyPause();
+  }
+
+  resumeReading(): void {
+    this.#held = false;
+    this.#applyPause();
+  }
+
+  #applyPause(): void {
+    const pause = this.#handshakeDone && (this.#held || this.#full);
+    if (pause === this.#paused) return;
+    this.#paused = pause;
+    if (pause) return this.#ws.pause();
+    // Silent because unread: the idle clock starts again now.
+    this.#heard();
+    this.#ws.resume();
   }
 
   get bufferedAmount(): number {
@@ -400,16 +482,45 @@ class WsConnection implements EdgeConnection {
     // caller may free it. The copy is freed as soon as it is written, not at
     // the next garbage collection (a file's worth would pile up meanwhile).
     const copy = data.slice();
-    this.#ws.send(copy, () => releaseBuffer(copy.buffer));
+    const gauge = this.#gauge;
+    if (gauge === null) {
+      this.#ws.send(copy, () => releaseBuffer(copy.buffer));
+      return;
+    }
+    const bytes = copy.byteLength;
+    this.#unwritten += bytes;
+    gauge.add(bytes);
+    this.#ws.send(copy, () => {
+      releaseBuffer(copy.buffer);
+      this.#written(bytes);
+    });
+  }
+
+  /** `bytes` left for the network (or failed to, the socket being gone). */
+  #written(bytes: number): void {
+    // After the close, everything unwritten was taken off at once.
+    if (this.#unwritten < bytes) return;
+    this.#unwritten -= bytes;
+    this.#gauge?.remove(bytes);
   }
 
   receive(): Promise<WireData | null> {
-    return this.#inbox.receive();
+    const next = this.#inbox.receive();
+    if (this.#full && this.#inbox.bytes < INBOX_PAUSE_BYTES) {
+      this.#full = false;
+      this.#applyPause();
+    }
+    return next;
   }
 
   close(code: number = CloseCode.normal, reason = ""): void {
     this.#inbox.end(false);
     this.#closingSince ??= Date.now();
+    // The peer's answering Close must be read (what else it sends is
+    // dropped with the inbox).
+    this.#held = false;
+    this.#full = false;
+    this.#applyPause();
     if (this.#ws.readyState === OPEN) this.#ws.close(code, reason);
   }
 
@@ -424,7 +535,8 @@ class WsConnection implements EdgeConnection {
       if (now - this.#closingSince >= closeTimeoutMs) this.#ws.terminate();
       return;
     }
-    if (idleMs <= 0) return;
+    // Held back, it cannot be heard: not a sign of a dead peer.
+    if (idleMs <= 0 || this.#paused) return;
     if (this.#pingSent === null) {
       if (now - this.#lastHeard < idleMs) return;
       this.#pingSent = now;

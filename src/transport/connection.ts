@@ -69,6 +69,11 @@ export class Inbox {
     return this.#ended;
   }
 
+  /** Bytes waiting to be read. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
   /** Queues a message; false (and nothing kept) if it overflows the limit. */
   push(data: WireData): boolean {
     if (this.#ended) return true;

@@ -79,7 +79,18 @@ const sharedPacker = new SharedBatchPacker();
  */
 export type BatchDecoder = (plaintext: Uint8Array) => DecodedMessage[];
 
+/**
+ * Told the bytes queued in a channel before they are sealed (the server sums
+ * them over every channel to hold back senders: src/server/backpressure.ts).
+ */
+export interface QueueCounter {
+  add(bytes: number): void;
+  remove(bytes: number): void;
+}
+
 export interface ChannelOptions {
+  /** Told what waits in this channel's queues, as it comes and goes. */
+  queued?: QueueCounter;
   /**
    * How opened frames become messages (default `decodeBatch`). A relay that
    * forwards batches, or the bench's load client counting deliveries, may
@@ -93,6 +104,7 @@ export class SecureChannel {
   readonly #sealer: FrameSealer;
   readonly #opener: FrameOpener;
   readonly #decode: BatchDecoder;
+  readonly #queued: QueueCounter | null;
   /** Chat and control messages: always sent first. */
   #queue: Uint8Array[] = [];
   #queueBytes = 0;
@@ -132,7 +144,17 @@ export class SecureChannel {
     this.#sealer = keys.sender;
     this.#opener = keys.receiver;
     this.#decode = options.decode ?? decodeBatch;
-    conn.closed.then(() => (this.#gone = true));
+    this.#queued = options.queued ?? null;
+    conn.closed.then(() => {
+      this.#gone = true;
+      // Never to be sealed now: out of the count (a flush still running
+      // takes off only what it took).
+      this.#queued?.remove(this.#queueBytes + this.#bulkBytes);
+      this.#queue = [];
+      this.#queueBytes = 0;
+      this.#bulk = [];
+      this.#bulkBytes = 0;
+    });
   }
 
   /** Bytes waiting to go out: everything queued plus the socket's own buffer. */
@@ -166,6 +188,7 @@ export class SecureChannel {
     if (this.#failed || this.#gone) return;
     this.#queue.push(encoded);
     this.#queueBytes += encoded.byteLength;
+    this.#queued?.add(encoded.byteLength);
     this.#scheduleFlush();
   }
 
@@ -179,6 +202,7 @@ export class SecureChannel {
     if (this.#failed || this.#gone) return;
     this.#bulk.push(shared);
     this.#bulkBytes += shared.bytes.byteLength;
+    this.#queued?.add(shared.bytes.byteLength);
     this.#scheduleFlush();
   }
 
@@ -263,15 +287,21 @@ export class SecureChannel {
   }
 
   async #flush(): Promise<void> {
+    // Taken from the queues and still being sealed: counted until the
+    // frames are handed to the connection, which counts them from there.
+    let sealing = 0;
     try {
       while (!this.#gone && (this.#queue.length > 0 || this.#bulk.length > 0)) {
         const queued = this.#queue;
         this.#queue = [];
+        sealing = this.#queueBytes;
         this.#queueBytes = 0;
         let taken: SharedBytes[] = NOTHING_TAKEN;
         if (this.#bulk.length > 0) {
           if (this.#conn.bufferedAmount < SOCKET_HIGH_WATER) {
+            const before = this.#bulkBytes;
             taken = this.#takeBulk(queued);
+            sealing += before - this.#bulkBytes;
           } else if (queued.length === 0) {
             // The socket is not keeping up. WebSocket has no drain event, so
             // look again shortly; urgent messages still go out meanwhile
@@ -289,10 +319,18 @@ export class SecureChannel {
         const batches = taken.length > 0
           ? packBatches(queued)
           : sharedPacker.pack(queued);
+        // Each batch leaves the count as its frame enters the connection's
+        // (just before: a frame counted twice could hold senders for nothing).
+        const handed = (batch: Uint8Array) => {
+          const bytes = Math.min(sealing, batch.byteLength);
+          sealing -= bytes;
+          this.#queued?.remove(bytes);
+        };
         let i = 0;
         for (; i < batches.length; i++) {
           const frame = this.#sealer.trySealNow(batches[i]!);
           if (frame === null) break;
+          handed(batches[i]!);
           this.#conn.send(frame);
         }
         if (i < batches.length) {
@@ -302,11 +340,15 @@ export class SecureChannel {
           // If the sealer refuses one (session exhausted), the first refusal
           // is thrown below; the others must not become unhandled rejections.
           for (const frame of frames) frame.catch(() => {});
-          for (const frame of frames) {
+          for (const [k, frame] of frames.entries()) {
             const sealed = await frame;
+            handed(batches[i + k]!);
             this.#conn.send(sealed);
-            // Connection.send copies: the frame is dead.
-            if (taken.length > 0) releaseBuffer(sealed.buffer);
+            // Connection.send copies: the frame is dead. Freed now, chat as
+            // well as file data: under a flood each recipient's frame is
+            // hundreds of KiB, and a hundred of them a turn left to the
+            // collector are hundreds of MiB of garbage (issue 21).
+            releaseBuffer(sealed.buffer);
           }
         }
         // All sealed: with file data in this flush, the batches packed for
@@ -324,10 +366,13 @@ export class SecureChannel {
           }
           for (const shared of taken) shared.drop();
         }
+        this.#queued?.remove(sealing);
+        sealing = 0;
       }
     } catch (error) {
       // Only the sealer can throw here: the session is exhausted or broken.
       this.#failed = true;
+      this.#queued?.remove(this.#queueBytes + this.#bulkBytes);
       this.#queue = [];
       this.#queueBytes = 0;
       this.#bulk = [];
@@ -335,6 +380,7 @@ export class SecureChannel {
       this.#conn.close(CloseCode.policyViolation, "session ended");
       console.error(`chat: closing ${this.remoteAddress}: ${messageOf(error)}`);
     } finally {
+      this.#queued?.remove(sealing);
       this.#flushing = false;
       this.#socketBuffered = this.#conn.bufferedAmount;
       const idle = this.#idle;
@@ -355,6 +401,8 @@ export interface AcceptOptions {
    * one): the server bounds how many run at once.
    */
   limitDecrypt?: <T>(decrypt: () => Promise<T>) => Promise<T>;
+  /** Told what waits in the channel's queues (ChannelOptions.queued). */
+  queued?: QueueCounter;
 }
 
 /** Server side: runs the handshake on a fresh connection. Throws on failure. */
@@ -389,7 +437,11 @@ export function acceptChannel(
       const keys = await handshake.receiveClientFinished(
         await receiveText(conn),
       );
-      return new SecureChannel(conn, keys);
+      return new SecureChannel(
+        conn,
+        keys,
+        options.queued ? { queued: options.queued } : {},
+      );
     },
   );
 }

@@ -456,6 +456,27 @@ Deno.test("startEdge's connections cut off with 4008 a peer whose unread message
   await conn.closed;
 });
 
+Deno.test("startEdge's connections stop reading a handshaken peer while 1 MiB of what it sent waits unread, instead of cutting it off", async () => {
+  let served!: (conn: EdgeConnection) => void;
+  const accepted = new Promise<EdgeConnection>((resolve) => served = resolve);
+  await using edge = await edgeWith((conn) => served(conn));
+  const client = await WebSocketConnection.open(edge.url);
+  const conn = await accepted;
+  conn.handshakeDone();
+  // Nine MiB, over the 8 MiB inbox: read only as they are taken.
+  for (let i = 0; i < 9; i++) client.send(new Uint8Array(MIB).fill(i));
+  for (let i = 0; i < 9; i++) {
+    const message = await conn.receive();
+    assert.ok(message instanceof Uint8Array, `message ${i}`);
+    assert.equal(message.byteLength, MIB);
+    assert.equal(message[0], i);
+  }
+  assert.equal(conn.localCloseReason, null);
+  client.close(CloseCode.normal, "done");
+  await client.closed;
+  await conn.closed;
+});
+
 /** Upgrades from `localAddress` and stays silent; resolves with the status line. */
 function silentFrom(
   port: number,

@@ -1,0 +1,91 @@
+// This module is browser compatible.
+
+/**
+ * What the server has queued for all its recipients together, held to a
+ * bound by not reading the senders that feed it (as ngircd does): past
+ * `highBytes` the gauge turns to "held" and the server stops reading every
+ * connection; once what is queued drains below `lowBytes` it flows again.
+ * Without it, each recipient stays under its own cut-off (maxBacklogBytes)
+ * while the sum over a few hundred grows without bound.
+ *
+ * The bytes are counted where they wait: sealed frames handed to a socket and
+ * not yet written (the edge adds them on send and takes them off when the
+ * socket has written them, or when it is gone), and messages queued in a
+ * channel, not yet sealed. The same message queued for 99 recipients counts
+ * 99 times: it is sealed 99 times.
+ */
+export class QueueGauge {
+  #bytes = 0;
+  #peak = 0;
+  #held = false;
+  #closed = false;
+  #waiters: (() => void)[] = [];
+  readonly #listeners: ((held: boolean) => void)[] = [];
+
+  /** `highBytes` 0: no bound (the gauge still counts). */
+  constructor(readonly highBytes: number, readonly lowBytes: number) {
+    if (!(lowBytes >= 0 && lowBytes <= highBytes)) {
+      throw new RangeError("The low-water mark must be within 0 .. highBytes");
+    }
+  }
+
+  /** Bytes queued now. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** The most ever queued at once (for tests and the bench). */
+  get peak(): number {
+    return this.#peak;
+  }
+
+  /** Whether senders are being held back now. */
+  get held(): boolean {
+    return this.#held;
+  }
+
+  add(bytes: number): void {
+    this.#bytes += bytes;
+    if (this.#bytes > this.#peak) this.#peak = this.#bytes;
+    if (
+      !this.#held && !this.#closed && this.highBytes > 0 &&
+      this.#bytes > this.highBytes
+    ) {
+      this.#set(true);
+    }
+  }
+
+  remove(bytes: number): void {
+    this.#bytes -= bytes;
+    if (this.#held && this.#bytes <= this.lowBytes) this.#set(false);
+  }
+
+  /** Called with true when senders must be held back, false when released. */
+  onChange(listener: (held: boolean) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Resolves at once when flowing, else once what is queued has drained. */
+  flowing(): Promise<void> {
+    if (!this.#held) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /**
+   * Lets senders go for good, whatever is queued (the server is stopping:
+   * goodbyes and closes must be read); the gauge still counts.
+   */
+  close(): void {
+    this.#closed = true;
+    if (this.#held) this.#set(false);
+  }
+
+  #set(held: boolean): void {
+    this.#held = held;
+    for (const listener of this.#listeners) listener(held);
+    if (held) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

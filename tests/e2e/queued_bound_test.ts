@@ -1,0 +1,134 @@
+/**
+ * Memory bounded under a flood (issue 21): many senders with their rate
+ * limits lifted, recipients that stop reading. What the server queues for
+ * recipients all together must stay near `maxQueuedBytes` (it stops reading
+ * the senders meanwhile), and once the recipients read again every message
+ * arrives, once, in each sender's order.
+ */
+
+import assert from "node:assert/strict";
+import { utf8Encode } from "../../src/crypto/bytes.ts";
+import {
+  decodeBatch,
+  encodeMessage,
+  packBatches,
+  parseServerMessage,
+} from "../../src/protocol/codec.ts";
+import type { ClientMessage } from "../../src/protocol/messages.ts";
+import { startTestServer } from "../_helpers/chat.ts";
+import { waitForLog } from "../_helpers/bystanders.ts";
+import { TcpChatPeer } from "../_helpers/raw_tcp.ts";
+
+const BOUND = 1024 * 1024;
+const SENDERS = 6;
+const RECIPIENTS = 4;
+/** Per sender: 6 x 2,400 x 2 KB = 29 MB, far past what 4 sockets buffer. */
+const MESSAGES = 2400;
+const PER_FRAME = 40;
+const BODY_BYTES = 2000;
+/**
+ * What may be routed past the bound before the server looks again: one run
+ * (serve.ts RUN_STEPS = 8 messages; 32 here for room) per sender, and its
+ * replies.
+ */
+const SLACK = SENDERS * 32 * (BODY_BYTES + 256);
+
+function body(sender: number, n: number): Uint8Array {
+  const head = `s${sender}:${n}:`;
+  return utf8Encode(head.padEnd(BODY_BYTES, "x"));
+}
+
+async function flood(peer: TcpChatPeer, sender: number): Promise<void> {
+  let id = 1000;
+  for (let n = 0; n < MESSAGES; n += PER_FRAME) {
+    const encoded: Uint8Array[] = [];
+    for (let k = n; k < Math.min(MESSAGES, n + PER_FRAME); k++) {
+      const message: ClientMessage = {
+        t: "msg",
+        id: id++,
+        to: `r${k % RECIPIENTS}`,
+      };
+      encoded.push(encodeMessage(message, body(sender, k)));
+    }
+    for (const batch of packBatches(encoded)) {
+      // Blocks while the server does not read us: the backpressure.
+      const sent = await peer.sendFrame(await peer.keys.sender.seal(batch));
+      assert.ok(sent, `sender ${sender} was cut off`);
+    }
+  }
+}
+
+/** Reads private messages until `expected` have come; returns their texts. */
+async function drain(peer: TcpChatPeer, expected: number): Promise<string[]> {
+  const texts: string[] = [];
+  const decoder = new TextDecoder();
+  while (texts.length < expected) {
+    const frame = await peer.tcp.readBinary(60_000);
+    const plaintext = await peer.keys.receiver.open(frame);
+    for (const { header, body } of decodeBatch(plaintext)) {
+      const message = parseServerMessage(header);
+      if (message.t === "private") {
+        texts.push(decoder.decode(body).replace(/x+$/, ""));
+      }
+    }
+  }
+  return texts;
+}
+
+Deno.test("startServer holds senders back while what is queued for recipients passes maxQueuedBytes, and loses nothing", async () => {
+  await using server = await startTestServer({
+    connectionLimits: {
+      messagesPerSecond: 0,
+      messagesPerSecondPerAddress: 0,
+      maxBacklogBytesPerAddress: 0,
+      maxConnectionsPerAddress: 100,
+      handshakesPerSecond: 0,
+      maxUnfinishedPerAddress: 0,
+      maxQueuedBytes: BOUND,
+      // Long enough that no recipient is cut off while it does not read.
+      queueStallMs: 600_000,
+    },
+  });
+  const recipients: TcpChatPeer[] = [];
+  const senders: TcpChatPeer[] = [];
+  try {
+    for (let i = 0; i < RECIPIENTS; i++) {
+      const peer = await TcpChatPeer.connect(server.port, server.spki);
+      recipients.push(peer);
+      assert.equal((await peer.register(`r${i}`)).t, "welcome");
+    }
+    for (let i = 0; i < SENDERS; i++) {
+      const peer = await TcpChatPeer.connect(server.port, server.spki);
+      senders.push(peer);
+      assert.equal((await peer.register(`s${i}`)).t, "welcome");
+    }
+    const flooding = Promise.all(senders.map((peer, i) => flood(peer, i)));
+    flooding.catch(() => {});
+    // The recipients read nothing until the server has held senders back.
+    await waitForLog(server, /not reading senders/, 60_000);
+    const expected = (SENDERS * MESSAGES) / RECIPIENTS;
+    const received = await Promise.all(
+      recipients.map((peer) => drain(peer, expected)),
+    );
+    await flooding;
+
+    assert.ok(
+      server.peakQueuedBytes <= BOUND + SLACK,
+      `peak queued ${server.peakQueuedBytes} bytes, bound ${BOUND} + ${SLACK}`,
+    );
+    received.forEach((texts, r) => {
+      // Each sender's messages to r, all of them, once, in order.
+      for (let s = 0; s < SENDERS; s++) {
+        const mine = texts.filter((t) => t.startsWith(`s${s}:`));
+        const want = Array.from(
+          { length: MESSAGES / RECIPIENTS },
+          (_, j) => `s${s}:${j * RECIPIENTS + r}:`,
+        );
+        assert.deepEqual(mine, want, `r${r} from s${s}`);
+      }
+      assert.equal(texts.length, expected);
+    });
+  } finally {
+    for (const peer of [...recipients, ...senders]) peer.drop();
+  }
+});

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { QueueGauge } from "../../src/server/backpressure.ts";
+
+Deno.test("QueueGauge holds past the high mark and flows again only at the low mark", () => {
+  const gauge = new QueueGauge(100, 50);
+  const changes: boolean[] = [];
+  gauge.onChange((held) => changes.push(held));
+  gauge.add(100);
+  assert.equal(gauge.held, false);
+  gauge.add(1);
+  assert.equal(gauge.held, true);
+  gauge.remove(40);
+  assert.equal(gauge.held, true);
+  gauge.add(500);
+  gauge.remove(510);
+  assert.equal(gauge.bytes, 51);
+  assert.equal(gauge.held, true);
+  gauge.remove(1);
+  assert.equal(gauge.held, false);
+  assert.deepEqual(changes, [true, false]);
+  assert.equal(gauge.peak, 561);
+});
+
+Deno.test("QueueGauge.flowing resolves at once when flowing, else at the release", async () => {
+  const gauge = new QueueGauge(10, 0);
+  await gauge.flowing();
+  gauge.add(11);
+  let released = false;
+  const waiting = gauge.flowing().then(() => (released = true));
+  await Promise.resolve();
+  assert.equal(released, false);
+  gauge.remove(11);
+  await waiting;
+  assert.equal(released, true);
+});
+
+Deno.test("QueueGauge.close releases for good, and a high mark of 0 never holds", () => {
+  const gauge = new QueueGauge(10, 5);
+  gauge.add(20);
+  assert.equal(gauge.held, true);
+  gauge.close();
+  assert.equal(gauge.held, false);
+  gauge.add(1000);
+  assert.equal(gauge.held, false);
+  const unbounded = new QueueGauge(0, 0);
+  unbounded.add(1e12);
+  assert.equal(unbounded.held, false);
+  assert.equal(unbounded.bytes, 1e12);
+});
+
+Deno.test("QueueGauge refuses a low mark above the high mark", () => {
+  assert.throws(() => new QueueGauge(10, 11), RangeError);
+});
