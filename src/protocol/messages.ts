@@ -70,7 +70,13 @@ export type ClientMessage =
   // A recipient's answer to an offer (docs/PROTOCOL.md, "Consent"): nothing is
   // forwarded to a recipient before it accepts.
   | { t: "file_accept"; xfer: number }
-  | { t: "file_decline"; xfer: number };
+  | { t: "file_decline"; xfer: number }
+  // End to end (docs/PROTOCOL.md, "End to end (in progress)"): the server
+  // only stores and hands out prekeys.
+  /** Publishes prekeys; body: a bundle as UTF-8 JSON. Answered with `e2e_keys`. */
+  | { t: "e2e_keys"; id: number }
+  /** Fetches a user's bundle, using up one one-time key. Answered with `e2e_bundle`. */
+  | { t: "e2e_bundle"; id: number; name: string };
 
 export type FileOfferRequest =
   | { t: "file_offer"; id: number; name: string; size: number; to: string }
@@ -192,7 +198,14 @@ export type ServerMessage =
   | { t: "file_chunk"; xfer: number; offset: number } // body: bytes
   | { t: "file_end"; xfer: number; sha256: string }
   // To either side: the transfer (or this recipient's part of it) is over.
-  | { t: "file_cancel"; xfer: number; reason: string };
+  | { t: "file_cancel"; xfer: number; reason: string }
+  // End to end. `one_time`: how many one-time keys the server now holds.
+  | { t: "e2e_keys"; re: number; one_time: number }
+  /**
+   * Body: the bundle as UTF-8 JSON, with at most one one-time key;
+   * `fingerprint`: the identity key the publisher signed in with.
+   */
+  | { t: "e2e_bundle"; re: number; name: string; fingerprint: string };
 
 /**
  * Where the server stored a chat message (docs/PROTOCOL.md, "Delivery"):
@@ -260,6 +273,7 @@ export const ERROR_CODES = [
   "too_large", // a file over the server's size limit
   "no_such_transfer",
   "declined", // no recipient accepted a file offer
+  "no_keys", // the user has published no end-to-end keys
   "internal",
 ] as const;
 

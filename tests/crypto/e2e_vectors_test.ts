@@ -104,3 +104,26 @@ Deno.test("x3dh and the ratchet reproduce the vector secret and messages", async
   );
   assert.equal(new TextDecoder().decode(back.plaintext), "hi alice");
 });
+
+Deno.test("docs/PROTOCOL.md 11.5 shows the same vectors", async () => {
+  const doc = await Deno.readTextFile(
+    new URL("../../docs/PROTOCOL.md", import.meta.url),
+  );
+  const start = doc.indexOf("### 11.5 Test vectors");
+  assert.ok(start >= 0, "PROTOCOL.md has no 11.5");
+  const section = doc.slice(start, doc.indexOf("\n## ", start));
+  const joined = section.replace(/\s+/g, "");
+  for (
+    const hex of [
+      VECTORS.signedPrekeyMessage,
+      VECTORS.sharedKey,
+      VECTORS.associatedData,
+      VECTORS.message1,
+      VECTORS.message2,
+    ]
+  ) {
+    assert.ok(joined.includes(hex), `11.5 lacks ${hex.slice(0, 16)}...`);
+  }
+  assert.ok(section.includes(JSON.stringify(VECTORS.bundle)));
+  assert.ok(section.includes(JSON.stringify(VECTORS.aliceDh)));
+});
