@@ -4,9 +4,7 @@
  * one-time keys, and fetching someone's bundle, checked before any key in it
  * is used.
  *
- * The keyring is in memory for now. TODO(#17): keep it in the config folder
- * (mode 0600), or one-time keys published in an earlier run cannot be
- * answered after a restart.
+ * keyring_file.ts keeps the keyring on disk.
  */
 
 import type { ChatClient } from "./chat_client.ts";
@@ -21,6 +19,9 @@ import {
   type PrekeySecrets,
   verifyBundle,
 } from "../crypto/prekeys.ts";
+
+/** One-time private keys kept at most, over several top-ups. */
+export const MAX_KEPT_ONE_TIME = 10 * MAX_ONE_TIME_PREKEYS;
 
 /** A bundle that could not be published or fetched, with a reason to show. */
 export class E2eKeyError extends Error {
@@ -52,13 +53,15 @@ export async function createKeyring(identity: Identity): Promise<Keyring> {
 
 /**
  * Publishes the keyring's bundle and tops the server's one-time keys up to
- * {@link MAX_ONE_TIME_PREKEYS}; resolves with how many it then holds.
+ * {@link MAX_ONE_TIME_PREKEYS}; resolves with how many it then holds. New
+ * one-time keys are given to `save` before they are sent.
  *
  * @throws {E2eKeyError} if the server refuses
  */
 export async function publishPrekeys(
   client: ChatClient,
   keyring: Keyring,
+  save: (keyring: Keyring) => Promise<void> = async () => {},
 ): Promise<number> {
   // An empty top-up first: the server says how many it still holds.
   const held = await sendBundle(client, { ...keyring.bundle, oneTime: [] });
@@ -73,7 +76,16 @@ export async function publishPrekeys(
   for (const [id, pair] of fresh.secrets.oneTime) {
     keyring.secrets.oneTime.set(id, pair);
   }
+  // Keys handed out but never answered would pile up; the oldest go first
+  // (a first message that old is answered without it, and fails).
+  for (const id of keyring.secrets.oneTime.keys()) {
+    if (keyring.secrets.oneTime.size <= MAX_KEPT_ONE_TIME) break;
+    keyring.secrets.oneTime.delete(id);
+  }
   keyring.nextOneTimeId = (keyring.nextOneTimeId + missing) % 2 ** 32;
+  // Saved before the server has them: a key it could hand out must never be
+  // one whose private half was lost.
+  await save(keyring);
   return await sendBundle(client, {
     ...keyring.bundle,
     oneTime: fresh.bundle.oneTime,
