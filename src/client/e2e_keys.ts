@@ -8,6 +8,7 @@
  */
 
 import type { ChatClient } from "./chat_client.ts";
+import type { ErrorCode } from "../protocol/messages.ts";
 import { type Identity, identityFingerprint } from "../crypto/identity.ts";
 import {
   decodeBundle,
@@ -25,9 +26,15 @@ export const MAX_KEPT_ONE_TIME = 10 * MAX_ONE_TIME_PREKEYS;
 
 /** A bundle that could not be published or fetched, with a reason to show. */
 export class E2eKeyError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
+  /** The server's error code, when the server refused. */
+  readonly code: ErrorCode | null;
+  constructor(
+    message: string,
+    options?: ErrorOptions & { code?: ErrorCode },
+  ) {
     super(message, options);
     this.name = "E2eKeyError";
+    this.code = options?.code ?? null;
   }
 }
 
@@ -117,7 +124,9 @@ export async function fetchBundle(
     t: "e2e_bundle",
     name,
   });
-  if (reply.t === "error") throw new E2eKeyError(reply.text);
+  if (reply.t === "error") {
+    throw new E2eKeyError(reply.text, { code: reply.code });
+  }
   if (reply.t !== "e2e_bundle") {
     throw new E2eKeyError(`Unexpected reply to e2e_bundle: ${reply.t}`);
   }
@@ -150,7 +159,9 @@ async function sendBundle(
     { t: "e2e_keys" },
     new TextEncoder().encode(JSON.stringify(encodeBundle(bundle))),
   );
-  if (reply.t === "error") throw new E2eKeyError(reply.text);
+  if (reply.t === "error") {
+    throw new E2eKeyError(reply.text, { code: reply.code });
+  }
   if (reply.t !== "e2e_keys") {
     throw new E2eKeyError(`Unexpected reply to e2e_keys: ${reply.t}`);
   }

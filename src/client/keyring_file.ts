@@ -3,7 +3,8 @@
  * behind the prekeys this user published, so that a first message sent while
  * the client was stopped can still be answered after a restart.
  *
- * The file is `<config folder>/e2e_keys`, JSON, mode 0600 in a 0700 folder,
+ * The file is `<config folder>/e2e_keys_<identity fingerprint>` (base64url),
+ * JSON, mode 0600 in a 0700 folder,
  * written atomically:
  *
  *     {"version":1,"identity":"SHA256:...","dh":"<seed>",
@@ -31,9 +32,15 @@ const FILE_NAME = "e2e_keys";
 /** A keyring holds a few hundred keys; anything larger is the wrong file. */
 const MAX_BYTES = 1024 * 1024;
 
-/** `<config folder>/e2e_keys`. */
-export function defaultKeyringPath(): string {
-  return join(defaultConfigDir(), FILE_NAME);
+/**
+ * `<config folder>/e2e_keys_<fingerprint>` for an identity: one file per
+ * identity key, so clients signing in with different keys from one config
+ * folder do not replace each other's keys.
+ */
+export function defaultKeyringPath(identity: Identity): string {
+  const id = identity.fingerprint.replace(/^SHA256:/, "").replaceAll("/", "_")
+    .replaceAll("+", "-");
+  return join(defaultConfigDir(), `${FILE_NAME}_${id}`);
 }
 
 /** The keyring as the file's text. */
