@@ -113,6 +113,11 @@ rk_b, cks_b = kdf_rk(rk_b, dh(bob_r1, pub(alice_r1)))
 cks_b, mk = kdf_ck(cks_b)
 message2 = encrypt(mk, ad, header(bob_r1, 0, 0), b"hi alice")
 
+# Alice's first message in its envelope (kind 1: with her X3DH init).
+envelope1 = (bytes([1, 1]) + pub(alice) + pub(alice_dh)
+             + base64.b64decode(alice_dh_json["sig"]) + pub(alice_ek)
+             + struct.pack(">IBI", 1, 1, 7) + message1)
+
 print(json.dumps({
     "signedPrekeyMessage": spk_message.hex(),
     "bundle": bundle,
@@ -121,4 +126,5 @@ print(json.dumps({
     "associatedData": ad.hex(),
     "message1": message1.hex(),
     "message2": message2.hex(),
+    "envelope1": envelope1.hex(),
 }, indent=2))

@@ -21,6 +21,7 @@ import {
   ratchetInitBob,
 } from "../../src/crypto/ratchet.ts";
 import { x3dhInitiate, x3dhRespond } from "../../src/crypto/x3dh.ts";
+import { encodeEnvelope } from "../../src/crypto/e2e_envelope.ts";
 import {
   seededIdentity,
   seededSource,
@@ -86,6 +87,10 @@ Deno.test("x3dh and the ratchet reproduce the vector secret and messages", async
   );
   const sent = await ratchetEncrypt(alice, utf8Encode("hello bob"));
   assert.equal(toHex(sent.message), VECTORS.message1);
+  assert.equal(
+    toHex(encodeEnvelope({ init: a.init, message: sent.message })),
+    VECTORS.envelope1,
+  );
 
   const b = await x3dhRespond(BOB.publicRaw, bob.secrets, a.init);
   assert.equal(toHex(b.sharedKey), VECTORS.sharedKey);
@@ -105,12 +110,12 @@ Deno.test("x3dh and the ratchet reproduce the vector secret and messages", async
   assert.equal(new TextDecoder().decode(back.plaintext), "hi alice");
 });
 
-Deno.test("docs/PROTOCOL.md 11.5 shows the same vectors", async () => {
+Deno.test("docs/PROTOCOL.md 11.6 shows the same vectors", async () => {
   const doc = await Deno.readTextFile(
     new URL("../../docs/PROTOCOL.md", import.meta.url),
   );
-  const start = doc.indexOf("### 11.5 Test vectors");
-  assert.ok(start >= 0, "PROTOCOL.md has no 11.5");
+  const start = doc.indexOf("### 11.6 Test vectors");
+  assert.ok(start >= 0, "PROTOCOL.md has no 11.6");
   const section = doc.slice(start, doc.indexOf("\n## ", start));
   const joined = section.replace(/\s+/g, "");
   for (
@@ -120,9 +125,10 @@ Deno.test("docs/PROTOCOL.md 11.5 shows the same vectors", async () => {
       VECTORS.associatedData,
       VECTORS.message1,
       VECTORS.message2,
+      VECTORS.envelope1,
     ]
   ) {
-    assert.ok(joined.includes(hex), `11.5 lacks ${hex.slice(0, 16)}...`);
+    assert.ok(joined.includes(hex), `11.6 lacks ${hex.slice(0, 16)}...`);
   }
   assert.ok(section.includes(JSON.stringify(VECTORS.bundle)));
   assert.ok(section.includes(JSON.stringify(VECTORS.aliceDh)));
