@@ -20,7 +20,18 @@ import {
   defaultTrustedSendersPath,
   TrustedSenders,
 } from "./src/client/trusted_senders.ts";
-import { runSession, type ServerTrust } from "./src/client/session.ts";
+import {
+  type E2eKeys,
+  runSession,
+  type ServerTrust,
+} from "./src/client/session.ts";
+import { createKeyring } from "./src/client/e2e_keys.ts";
+import {
+  defaultKeyringPath,
+  loadOrCreateKeyring,
+  saveKeyring,
+} from "./src/client/keyring_file.ts";
+import type { Identity } from "./src/crypto/identity.ts";
 import {
   createIdentityFile,
   defaultConfigDir,
@@ -296,7 +307,9 @@ async function connect(
     ? diagnosticsOnStderr(openTerminal(true))
     : openTerminal();
   const trusted = await loadTrustedSenders();
+  const e2e = await loadE2eKeys(identity);
   return await runSession({
+    ...(e2e === undefined ? {} : { e2e }),
     ...(command.json ? { json: writeJsonLine } : {}),
     url,
     trust,
@@ -321,6 +334,29 @@ async function connect(
         : parseOpenWith(command.openWith),
     },
   });
+}
+
+/**
+ * The end-to-end keyring of `identity` (issue 17), published at sign-in; in
+ * memory when there is no config folder; none (with a warning) when its file
+ * cannot be used, as chat works without it for now.
+ */
+async function loadE2eKeys(identity: Identity): Promise<E2eKeys | undefined> {
+  let path: string;
+  try {
+    path = defaultKeyringPath(identity);
+  } catch {
+    return { keyring: await createKeyring(identity), save: async () => {} };
+  }
+  try {
+    const keyring = await loadOrCreateKeyring(path, identity);
+    return { keyring, save: (next) => saveKeyring(path, next) };
+  } catch (error) {
+    console.error(
+      `Warning: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return undefined;
+  }
 }
 
 /** The senders trusted, per server key; in memory when there is no config folder. */

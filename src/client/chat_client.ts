@@ -112,7 +112,7 @@ export class ChatClient {
   readonly ended: Promise<Ending>;
   #channel: SecureChannel;
   #nextId = 1;
-  #pending = new Map<number, (reply: Reply) => void>();
+  #pending = new Map<number, (reply: Reply, body: Uint8Array) => void>();
   #listeners: MessageListener[] = [];
   #backlog: Incoming[] = [];
   #quitting = false;
@@ -224,6 +224,32 @@ export class ChatClient {
       this.#pending.set(id, resolve)
     );
     if (request.t === "history") this.#historyRequests.add(id);
+    this.#channel.send({ ...request, id } as ClientMessage, body);
+    return promise;
+  }
+
+  /**
+   * Sends a request and resolves with the server's reply and the reply's
+   * body (a copy: the end-to-end bundle of `e2e_bundle` travels there).
+   */
+  requestWithBody(
+    request: Request,
+    body?: Uint8Array,
+  ): Promise<{ reply: Reply; body: Uint8Array }> {
+    const id = this.#nextId++;
+    if (this.#endReason !== null) {
+      return Promise.resolve({
+        reply: notSent(id, this.#endReason),
+        body: new Uint8Array(0),
+      });
+    }
+    const promise = new Promise<{ reply: Reply; body: Uint8Array }>(
+      (resolve) =>
+        this.#pending.set(
+          id,
+          (reply, replyBody) => resolve({ reply, body: replyBody.slice() }),
+        ),
+    );
     this.#channel.send({ ...request, id } as ClientMessage, body);
     return promise;
   }
@@ -472,7 +498,7 @@ export class ChatClient {
       if (resolve) {
         this.#pending.delete(message.re);
         this.#historyRequests.delete(message.re);
-        resolve(message);
+        resolve(message, body);
         return true;
       }
     }
@@ -523,7 +549,9 @@ export class ChatClient {
 
   #failPending(reason: string): void {
     this.#endReason = reason;
-    for (const [id, resolve] of this.#pending) resolve(notSent(id, reason));
+    for (const [id, resolve] of this.#pending) {
+      resolve(notSent(id, reason), new Uint8Array(0));
+    }
     this.#pending.clear();
     this.#historyRequests.clear();
   }

@@ -493,8 +493,10 @@ function serverJson(
     case "file_chunk":
     case "file_end":
     case "file_cancel":
-      // Pongs and handshakes are plumbing; file events come from the
-      // transfer code, which knows their context (file_* events).
+    case "e2e_keys":
+    case "e2e_bundle":
+      // Pongs, handshakes and end-to-end keys are plumbing; file events come
+      // from the transfer code, which knows their context (file_* events).
       return re === null ? null : { type: "ok", re, text: "" };
     default: {
       const unreachable: never = message;

@@ -259,6 +259,9 @@ export function renderServerMessage(
       )];
     case "pong":
     case "challenge":
+    // End-to-end keys are plumbing for the session's own use.
+    case "e2e_keys":
+    case "e2e_bundle":
       return [];
     case "file_ready":
     case "file_progress":

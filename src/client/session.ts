@@ -31,6 +31,7 @@ import { type ConsentAnswer, FileReceiver } from "./file_receiver.ts";
 import { watchNetwork } from "./network_watch.ts";
 import { OfferPrompts } from "./offer_prompts.ts";
 import type { TrustedSenders } from "./trusted_senders.ts";
+import { E2eKeyError, type Keyring, publishPrekeys } from "./e2e_keys.ts";
 import { FileSender, type SendTarget } from "./file_sender.ts";
 import { removePartial, scanPartials } from "../files/partials.ts";
 import {
@@ -102,6 +103,14 @@ export interface SessionOptions {
   json?: (line: string) => void;
   /** How the terminal behaves (issue 15); defaults for a script when absent. */
   ui?: InterfaceOptions;
+  /** End-to-end keys to publish at every sign-in (issue 17); absent: none. */
+  e2e?: E2eKeys;
+}
+
+/** The keyring to publish and where new keys are saved first. */
+export interface E2eKeys {
+  keyring: Keyring;
+  save: (keyring: Keyring) => Promise<void>;
 }
 
 /** Terminal niceties a user can turn off. */
@@ -202,7 +211,10 @@ export async function runSession(options: SessionOptions): Promise<number> {
     }
     const reply = await client.register(name, options.identity, ledger);
     emit({ type: "incoming", message: reply, text: "" });
-    if (reply.t === "welcome") break;
+    if (reply.t === "welcome") {
+      publishKeys(client, options.e2e, emit);
+      break;
+    }
     if (reply.t === "error" && reply.code === "internal") return 1; // the connection is gone
     // A name given on the command line is not asked again.
     if (options.user !== null || !terminal.interactive) {
@@ -223,6 +235,30 @@ export async function runSession(options: SessionOptions): Promise<number> {
     output,
     json: options.json !== undefined,
     ui: options.ui ?? { time: true, historyFile: true },
+    e2e: options.e2e,
+  });
+}
+
+/**
+ * Publishes our end-to-end keys and tops up one-time keys, in the
+ * background: chat does not wait for it. A server from before end-to-end
+ * keys answers `bad_request`, and is left alone.
+ */
+function publishKeys(
+  client: ChatClient,
+  e2e: E2eKeys | undefined,
+  emit: (event: SessionEvent) => void,
+): void {
+  if (e2e === undefined) return;
+  publishPrekeys(client, e2e.keyring, e2e.save).catch((error) => {
+    if (client.isOver) return;
+    if (error instanceof E2eKeyError && error.code === "bad_request") return;
+    emit({
+      type: "notice",
+      text: `End-to-end keys not published: ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+    });
   });
 }
 
@@ -266,6 +302,7 @@ interface ChatContext {
   output: { emit: (event: SessionEvent) => void; failed: boolean };
   json: boolean;
   ui: InterfaceOptions;
+  e2e: E2eKeys | undefined;
 }
 
 async function chat(first: ChatClient, context: ChatContext): Promise<number> {
@@ -1224,6 +1261,7 @@ async function reconnect(
           context.ledger,
         );
         if (reply.t === "welcome") {
+          publishKeys(client, context.e2e, context.output.emit);
           left = true; // stops collecting; lines already taken stay queued
           waiting.showStatus(null);
           enter({ kind: "reconnected", name });

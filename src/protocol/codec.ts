@@ -632,6 +632,10 @@ export function parseClientMessage(value: unknown): ClientMessage {
       };
     case "file_cancel":
       return { t, xfer: int(f, "xfer"), reason: str(f, "reason", 1024) };
+    case "e2e_keys":
+      return { t, id: int(f, "id") };
+    case "e2e_bundle":
+      return { t, id: int(f, "id"), name: str(f, "name") };
     case "file_accept": {
       // Each is read on its own; a claim needs both (the server checks).
       return {
@@ -758,6 +762,8 @@ const SERVER_TYPES: Readonly<Record<ServerMessage["t"], true>> = {
   file_chunk: true,
   file_end: true,
   file_cancel: true,
+  e2e_keys: true,
+  e2e_bundle: true,
 };
 
 /**
@@ -942,6 +948,15 @@ export function parseServerMessage(value: unknown): ServerMessage {
       }
       return { ...message, resumable: true as const };
     }
+    case "e2e_keys":
+      return { t, re: int(f, "re"), one_time: int(f, "one_time") };
+    case "e2e_bundle":
+      return {
+        t,
+        re: int(f, "re"),
+        name: str(f, "name"),
+        fingerprint: str(f, "fingerprint", 64),
+      };
     default:
       fail(
         typeof t === "string"

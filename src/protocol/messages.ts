@@ -75,7 +75,13 @@ export type ClientMessage =
   // `offset` and `sha256` (together, optional) claim a resume: the recipient
   // holds the file's first `offset` bytes, whose SHA-256 is `sha256`.
   | { t: "file_accept"; xfer: number; offset?: number; sha256?: string }
-  | { t: "file_decline"; xfer: number };
+  | { t: "file_decline"; xfer: number }
+  // End to end (docs/PROTOCOL.md, "End to end (in progress)"): the server
+  // only stores and hands out prekeys.
+  /** Publishes prekeys; body: a bundle as UTF-8 JSON. Answered with `e2e_keys`. */
+  | { t: "e2e_keys"; id: number }
+  /** Fetches a user's bundle, using up one one-time key. Answered with `e2e_bundle`. */
+  | { t: "e2e_bundle"; id: number; name: string };
 
 export type FileOfferRequest =
   | { t: "file_offer"; id: number; name: string; size: number; to: string }
@@ -224,7 +230,14 @@ export type ServerMessage =
   // To either side: the transfer (or this recipient's part of it) is over.
   // `resumable`: it broke (a side disconnected), not cancelled: a recipient
   // may keep what it has for a later offer of the same file.
-  | { t: "file_cancel"; xfer: number; reason: string; resumable?: true };
+  | { t: "file_cancel"; xfer: number; reason: string; resumable?: true }
+  // End to end. `one_time`: how many one-time keys the server now holds.
+  | { t: "e2e_keys"; re: number; one_time: number }
+  /**
+   * Body: the bundle as UTF-8 JSON, with at most one one-time key;
+   * `fingerprint`: the identity key the publisher signed in with.
+   */
+  | { t: "e2e_bundle"; re: number; name: string; fingerprint: string };
 
 /**
  * Where the server stored a chat message (docs/PROTOCOL.md, "Delivery"):
@@ -299,6 +312,7 @@ export const ERROR_CODES = [
   "too_large", // a file over the server's size limit
   "no_such_transfer",
   "declined", // no recipient accepted a file offer
+  "no_keys", // the user has published no end-to-end keys
   "internal",
 ] as const;
 

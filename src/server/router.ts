@@ -40,6 +40,7 @@ import type {
 } from "../store/store.ts";
 import type { ConnId, Group, ServerState, Session } from "./state.ts";
 import { dropTransfers, routeFile } from "./transfers.ts";
+import { routeE2eKeys } from "./e2e_keys.ts";
 
 /**
  * One message for one or more connections. All recipients share one message
@@ -194,6 +195,9 @@ export function route(
     case "file_accept":
     case "file_decline":
       return routeFile(state, session, message, body, now);
+    case "e2e_keys":
+    case "e2e_bundle":
+      return routeE2eKeys(state, session, message, body);
     default: {
       // Unreachable for decoded messages; answered rather than thrown so a
       // decoder bug cannot take the server down.

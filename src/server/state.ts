@@ -14,6 +14,7 @@
 import { DEFAULT_MAX_FILE_BYTES, nameKey } from "../protocol/limits.ts";
 import type { Store } from "../store/store.ts";
 import { TransferTable } from "./transfers.ts";
+import { PrekeyDirectory } from "./e2e_keys.ts";
 import type { Timestamp } from "../protocol/messages.ts";
 
 /** Chosen by the transport edge; unique among live connections. */
@@ -121,6 +122,8 @@ export class ServerState {
   readonly limits: Readonly<ServerLimits>;
   /** File transfers in flight. */
   readonly transfers: TransferTable = new TransferTable();
+  /** End-to-end prekeys users published (issue 17). */
+  readonly prekeys: PrekeyDirectory = new PrekeyDirectory();
 
   // Map order is connection order, which `/list` shows; null until registered.
   #connections = new Map<ConnId, MutableSession | null>();

@@ -3,6 +3,7 @@ import {
   decodeBatch,
   encodeCompactChat,
   encodeMessage,
+  isKnownServerType,
   MESSAGE_OVERHEAD,
   packBatches,
   parseClientMessage,
@@ -502,4 +503,33 @@ Deno.test("parseServerMessage reads users' optional away and fingerprint", () =>
       users: [{ name: "a", lastMessageAt: null, away: 1 }],
     })
   );
+});
+
+Deno.test("parseClientMessage and parseServerMessage read the end-to-end key messages", () => {
+  assert.deepEqual(parseClientMessage({ t: "e2e_keys", id: 1 }), {
+    t: "e2e_keys",
+    id: 1,
+  });
+  assert.deepEqual(
+    parseClientMessage({ t: "e2e_bundle", id: 2, name: "bob", x: 1 }),
+    { t: "e2e_bundle", id: 2, name: "bob" },
+  );
+  assert.throws(
+    () => parseClientMessage({ t: "e2e_bundle", id: 2 }),
+    TypeError,
+  );
+  assert.deepEqual(
+    parseServerMessage({ t: "e2e_keys", re: 1, one_time: 100 }),
+    { t: "e2e_keys", re: 1, one_time: 100 },
+  );
+  const fingerprint = "SHA256:" + "a".repeat(43);
+  assert.deepEqual(
+    parseServerMessage({ t: "e2e_bundle", re: 2, name: "Bob", fingerprint }),
+    { t: "e2e_bundle", re: 2, name: "Bob", fingerprint },
+  );
+  assert.throws(
+    () => parseServerMessage({ t: "e2e_bundle", re: 2, name: "Bob" }),
+    TypeError,
+  );
+  assert.ok(isKnownServerType({ t: "e2e_bundle" }));
 });

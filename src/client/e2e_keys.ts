@@ -1,0 +1,169 @@
+/**
+ * The client's end-to-end keys as they travel through the server (issue 17
+ * item 1; docs/PROTOCOL.md 11.2): publishing our bundle and topping up
+ * one-time keys, and fetching someone's bundle, checked before any key in it
+ * is used.
+ *
+ * keyring_file.ts keeps the keyring on disk.
+ */
+
+import type { ChatClient } from "./chat_client.ts";
+import type { ErrorCode } from "../protocol/messages.ts";
+import { type Identity, identityFingerprint } from "../crypto/identity.ts";
+import {
+  decodeBundle,
+  encodeBundle,
+  generatePrekeys,
+  MAX_ONE_TIME_PREKEYS,
+  type PrekeyBundle,
+  PrekeyError,
+  type PrekeySecrets,
+  verifyBundle,
+} from "../crypto/prekeys.ts";
+
+/** One-time private keys kept at most, over several top-ups. */
+export const MAX_KEPT_ONE_TIME = 10 * MAX_ONE_TIME_PREKEYS;
+
+/** A bundle that could not be published or fetched, with a reason to show. */
+export class E2eKeyError extends Error {
+  /** The server's error code, when the server refused. */
+  readonly code: ErrorCode | null;
+  constructor(
+    message: string,
+    options?: ErrorOptions & { code?: ErrorCode },
+  ) {
+    super(message, options);
+    this.name = "E2eKeyError";
+    this.code = options?.code ?? null;
+  }
+}
+
+/** Our end-to-end keys: what we publish and the private halves. */
+export interface Keyring {
+  identity: Identity;
+  /** Identity DH key and signed prekey, signed; `oneTime` is unused here. */
+  bundle: PrekeyBundle;
+  secrets: PrekeySecrets;
+  /** The id the next one-time key gets. */
+  nextOneTimeId: number;
+}
+
+/** A new keyring for `identity`: an identity DH key and a signed prekey. */
+export async function createKeyring(identity: Identity): Promise<Keyring> {
+  const { bundle, secrets } = await generatePrekeys(identity, {
+    signedId: 1,
+    firstOneTimeId: 0,
+    oneTimeCount: 0,
+  });
+  return { identity, bundle, secrets, nextOneTimeId: 0 };
+}
+
+/**
+ * Publishes the keyring's bundle and tops the server's one-time keys up to
+ * {@link MAX_ONE_TIME_PREKEYS}; resolves with how many it then holds. New
+ * one-time keys are given to `save` before they are sent.
+ *
+ * @throws {E2eKeyError} if the server refuses
+ */
+export async function publishPrekeys(
+  client: ChatClient,
+  keyring: Keyring,
+  save: (keyring: Keyring) => Promise<void> = async () => {},
+): Promise<number> {
+  // An empty top-up first: the server says how many it still holds.
+  const held = await sendBundle(client, { ...keyring.bundle, oneTime: [] });
+  const missing = MAX_ONE_TIME_PREKEYS - held;
+  if (missing <= 0) return held;
+  const fresh = await generatePrekeys(keyring.identity, {
+    dh: keyring.secrets.dh,
+    signedId: keyring.secrets.signed.id,
+    firstOneTimeId: keyring.nextOneTimeId,
+    oneTimeCount: missing,
+  });
+  for (const [id, pair] of fresh.secrets.oneTime) {
+    keyring.secrets.oneTime.set(id, pair);
+  }
+  // Keys handed out but never answered would pile up; the oldest go first
+  // (a first message that old is answered without it, and fails).
+  for (const id of keyring.secrets.oneTime.keys()) {
+    if (keyring.secrets.oneTime.size <= MAX_KEPT_ONE_TIME) break;
+    keyring.secrets.oneTime.delete(id);
+  }
+  keyring.nextOneTimeId = (keyring.nextOneTimeId + missing) % 2 ** 32;
+  // Saved before the server has them: a key it could hand out must never be
+  // one whose private half was lost.
+  await save(keyring);
+  return await sendBundle(client, {
+    ...keyring.bundle,
+    oneTime: fresh.bundle.oneTime,
+  });
+}
+
+/** A fetched, verified bundle and who it belongs to. */
+export interface FetchedBundle {
+  /** The name as its owner registered it. */
+  name: string;
+  /** The fingerprint of `bundle.identity`, checked. */
+  fingerprint: string;
+  bundle: PrekeyBundle;
+}
+
+/**
+ * Fetches the bundle of `name` and checks it: well formed, every key signed
+ * by its identity key, and that key the one whose fingerprint the server
+ * reported. Whether that is the key we trust for the name is the caller's
+ * question (known_identities.ts).
+ *
+ * @throws {E2eKeyError} if the server has none or the bundle fails a check
+ */
+export async function fetchBundle(
+  client: ChatClient,
+  name: string,
+): Promise<FetchedBundle> {
+  const { reply, body } = await client.requestWithBody({
+    t: "e2e_bundle",
+    name,
+  });
+  if (reply.t === "error") {
+    throw new E2eKeyError(reply.text, { code: reply.code });
+  }
+  if (reply.t !== "e2e_bundle") {
+    throw new E2eKeyError(`Unexpected reply to e2e_bundle: ${reply.t}`);
+  }
+  let bundle: PrekeyBundle;
+  try {
+    bundle = decodeBundle(JSON.parse(new TextDecoder().decode(body)));
+    await verifyBundle(bundle);
+  } catch (error) {
+    const reason = error instanceof PrekeyError || error instanceof SyntaxError
+      ? error.message
+      : String(error);
+    throw new E2eKeyError(`${reply.name}'s keys are not valid: ${reason}`, {
+      cause: error,
+    });
+  }
+  const fingerprint = await identityFingerprint(bundle.identity);
+  if (fingerprint !== reply.fingerprint) {
+    throw new E2eKeyError(
+      `${reply.name}'s keys are signed by ${fingerprint}, not by the key the server names (${reply.fingerprint})`,
+    );
+  }
+  return { name: reply.name, fingerprint, bundle };
+}
+
+async function sendBundle(
+  client: ChatClient,
+  bundle: PrekeyBundle,
+): Promise<number> {
+  const reply = await client.request(
+    { t: "e2e_keys" },
+    new TextEncoder().encode(JSON.stringify(encodeBundle(bundle))),
+  );
+  if (reply.t === "error") {
+    throw new E2eKeyError(reply.text, { code: reply.code });
+  }
+  if (reply.t !== "e2e_keys") {
+    throw new E2eKeyError(`Unexpected reply to e2e_keys: ${reply.t}`);
+  }
+  return reply.one_time;
+}

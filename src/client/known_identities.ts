@@ -1,0 +1,208 @@
+/**
+ * The identity key first seen for each user name, per server (trust on first
+ * use, issue 17 item 1): the key whose prekeys end-to-end messages to that
+ * name are encrypted for. A later, different key for the name is announced
+ * loudly and not taken until the user accepts it; messages to that person
+ * wait meanwhile (the caller's part).
+ *
+ * The file is `<config folder>/known_identities`, one user per line:
+ *
+ *     # comment
+ *     SHA256:<server key> sophia SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU
+ *
+ * The server is named by its key (not its address), as in trusted_senders;
+ * the name is written as the server compares it (lower case). Lines that
+ * cannot be understood are skipped on reading and kept on writing. Written
+ * atomically with mode 0600 whatever the umask, in a 0700 folder.
+ *
+ * The functions above the class are pure; the class is the I/O edge.
+ */
+
+import { join } from "node:path";
+import { defaultConfigDir } from "../crypto/identity_files.ts";
+import { writePrivateFileAtomically } from "../fs/private_paths.ts";
+import { isValidName, nameKey } from "../protocol/limits.ts";
+import { FINGERPRINT_PATTERN } from "./known_hosts.ts";
+
+const FILE_NAME = "known_identities";
+/** No list of users comes near this; anything larger is the wrong file. */
+const MAX_BYTES = 4 * 1024 * 1024;
+const HEADER =
+  "# Identity keys first seen per user: <server key fingerprint> <name> <identity key fingerprint>.\n" +
+  "# chat warns when a user's key differs from the one here.\n";
+
+/** What a key seen for a name means. */
+export type IdentityCheck =
+  /** The first key seen for the name on this server: now remembered. */
+  | { kind: "first" }
+  /** The key remembered. */
+  | { kind: "same" }
+  /** A different key: not taken until the user accepts it. */
+  | { kind: "changed"; previous: string };
+
+/** `<config folder>/known_identities`. */
+export function defaultKnownIdentitiesPath(): string {
+  return join(defaultConfigDir(), FILE_NAME);
+}
+
+/** Name key -> identity fingerprint, for the server key `serverKey`. */
+export function parseKnownIdentities(
+  text: string,
+  serverKey: string,
+): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const line of text.split(/\r?\n/)) {
+    const entry = parseLine(line);
+    if (entry !== null && entry.server === serverKey) {
+      found.set(entry.name, entry.fingerprint);
+    }
+  }
+  return found;
+}
+
+/**
+ * `text` with `name` bound to `fingerprint` on the server `serverKey`,
+ * replacing the line that bound it before (other lines kept as they are).
+ *
+ * @throws {TypeError} if a key is not a fingerprint or the name is invalid
+ */
+export function setKnownIdentity(
+  text: string,
+  serverKey: string,
+  name: string,
+  fingerprint: string,
+): string {
+  for (const key of [serverKey, fingerprint]) {
+    if (!FINGERPRINT_PATTERN.test(key)) {
+      throw new TypeError(`Not a key fingerprint: '${key}'`);
+    }
+  }
+  if (!isValidName(name)) throw new TypeError(`Not a user name: '${name}'`);
+  const key = nameKey(name);
+  const lines = (text === "" ? HEADER : text).replace(/\n+$/, "").split("\n")
+    .filter((line) => {
+      const entry = parseLine(line);
+      return entry === null || entry.server !== serverKey || entry.name !== key;
+    });
+  lines.push(`${serverKey} ${key} ${fingerprint}`);
+  return lines.join("\n") + "\n";
+}
+
+/** The loud announcement of a changed key, as lines to show. */
+export function identityChangeWarning(
+  name: string,
+  previous: string,
+  current: string,
+): string[] {
+  return [
+    `WARNING: ${name}'s identity key has changed!`,
+    `  before: ${previous}`,
+    `  now:    ${current}`,
+    `Someone may be pretending to be ${name}, or ${name} made a new key.`,
+    `Private messages to ${name} are held until you check with them and accept the new key.`,
+  ];
+}
+
+export class KnownIdentities {
+  /** Where the list is kept; null: in memory for this session only. */
+  readonly path: string | null;
+  #text: string;
+
+  private constructor(path: string | null, text: string) {
+    this.path = path;
+    this.#text = text;
+  }
+
+  /**
+   * The list in `path` (a missing file is an empty list).
+   *
+   * @throws {Error} if the file exists but cannot be read
+   */
+  static async load(path: string): Promise<KnownIdentities> {
+    return new KnownIdentities(path, await readText(path) ?? "");
+  }
+
+  /** A list kept in memory only, for a client with no config folder. */
+  static inMemory(): KnownIdentities {
+    return new KnownIdentities(null, "");
+  }
+
+  /**
+   * Checks the key `fingerprint` seen for `name` on the server `serverKey`;
+   * the first key seen is remembered (and saved).
+   *
+   * @throws {Error} with a message for the user if the file cannot be written
+   */
+  async check(
+    serverKey: string,
+    name: string,
+    fingerprint: string,
+  ): Promise<IdentityCheck> {
+    const known = parseKnownIdentities(this.#text, serverKey).get(
+      nameKey(name),
+    );
+    if (known === fingerprint) return { kind: "same" };
+    if (known !== undefined) return { kind: "changed", previous: known };
+    await this.accept(serverKey, name, fingerprint);
+    return { kind: "first" };
+  }
+
+  /**
+   * Takes `fingerprint` as the key of `name` from now on and saves the file
+   * (re-read first, so what another client added meanwhile stays).
+   */
+  async accept(
+    serverKey: string,
+    name: string,
+    fingerprint: string,
+  ): Promise<void> {
+    this.#text = setKnownIdentity(this.#text, serverKey, name, fingerprint);
+    if (this.path === null) return;
+    const current = await readText(this.path) ?? "";
+    const text = setKnownIdentity(current, serverKey, name, fingerprint);
+    try {
+      await writePrivateFileAtomically(this.path, text);
+    } catch (error) {
+      throw new Error(
+        `Cannot save known identities '${this.path}': ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        { cause: error },
+      );
+    }
+    this.#text = text;
+  }
+}
+
+function parseLine(
+  line: string,
+): { server: string; name: string; fingerprint: string } | null {
+  const trimmed = line.trim();
+  if (trimmed === "" || trimmed.startsWith("#")) return null;
+  const [server, name, fingerprint, extra] = trimmed.split(/\s+/);
+  if (
+    server === undefined || name === undefined || fingerprint === undefined ||
+    extra !== undefined || !FINGERPRINT_PATTERN.test(server) ||
+    !FINGERPRINT_PATTERN.test(fingerprint) || !isValidName(name)
+  ) {
+    return null;
+  }
+  return { server, name: nameKey(name), fingerprint };
+}
+
+async function readText(path: string): Promise<string | null> {
+  try {
+    const info = await Deno.stat(path);
+    if (!info.isFile || info.size > MAX_BYTES) {
+      throw new Error(
+        `Cannot read known identities '${path}': not a small text file; move it away`,
+      );
+    }
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error instanceof Deno.errors.PermissionDenied
+      ? new Error(`Cannot read known identities '${path}': permission denied`)
+      : error;
+  }
+}

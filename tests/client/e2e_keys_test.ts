@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { encodeBundle } from "../../src/crypto/prekeys.ts";
+import { identityFingerprint } from "../../src/crypto/identity.ts";
+import {
+  ratchetDecrypt,
+  ratchetEncrypt,
+  ratchetInitAlice,
+  ratchetInitBob,
+} from "../../src/crypto/ratchet.ts";
+import { x3dhInitiate, x3dhRespond } from "../../src/crypto/x3dh.ts";
+import {
+  createKeyring,
+  E2eKeyError,
+  fetchBundle,
+  publishPrekeys,
+} from "../../src/client/e2e_keys.ts";
+import { startTestServer, TestClient, testIdentity } from "../_helpers/chat.ts";
+
+Deno.test("publishPrekeys tops up to 100 and fetchBundle gives each one-time key once, over a real server", async () => {
+  await using server = await startTestServer();
+  const bobIdentity = await testIdentity();
+  const bob = await TestClient.connect(server, "Bob", bobIdentity);
+  const alice = await TestClient.connect(server, "alice");
+  try {
+    const keyring = await createKeyring(bobIdentity);
+    assert.equal(await publishPrekeys(bob.client, keyring), 100);
+    assert.equal(keyring.secrets.oneTime.size, 100);
+    // Already full: nothing new is made or sent.
+    assert.equal(await publishPrekeys(bob.client, keyring), 100);
+    assert.equal(keyring.secrets.oneTime.size, 100);
+
+    const seen = new Set<number>();
+    for (let i = 0; i < 3; i++) {
+      const fetched = await fetchBundle(alice.client, "BOB");
+      assert.equal(fetched.name, "Bob");
+      assert.equal(
+        fetched.fingerprint,
+        await identityFingerprint(bobIdentity.publicRaw),
+      );
+      assert.equal(fetched.bundle.oneTime.length, 1);
+      seen.add(fetched.bundle.oneTime[0]!.id);
+    }
+    assert.equal(seen.size, 3);
+    // Bob signs in again later and tops up what was used.
+    assert.equal(await publishPrekeys(bob.client, keyring), 100);
+    assert.equal(keyring.secrets.oneTime.size, 103);
+
+    // The fetched bundle carries a real agreement and ratchet.
+    const aliceIdentity = await testIdentity();
+    const aliceKeys = await createKeyring(aliceIdentity);
+    const fetched = await fetchBundle(alice.client, "bob");
+    const a = await x3dhInitiate({
+      identity: aliceIdentity.publicRaw,
+      dh: aliceKeys.bundle.dh,
+      dhPair: aliceKeys.secrets.dh,
+    }, fetched.bundle);
+    const sent = await ratchetEncrypt(
+      await ratchetInitAlice(a.sharedKey, a.associatedData, a.theirRatchetKey),
+      new TextEncoder().encode("hello bob"),
+    );
+    const b = await x3dhRespond(bobIdentity.publicRaw, keyring.secrets, a.init);
+    const opened = await ratchetDecrypt(
+      ratchetInitBob(
+        b.sharedKey,
+        b.associatedData,
+        keyring.secrets.signed.pair,
+      ),
+      sent.message,
+    );
+    assert.equal(new TextDecoder().decode(opened.plaintext), "hello bob");
+  } finally {
+    await alice.quit();
+    await bob.quit();
+  }
+});
+
+Deno.test("fetchBundle refuses a bundle signed by another key than the owner's", async () => {
+  await using server = await startTestServer();
+  const bobIdentity = await testIdentity();
+  const bob = await TestClient.connect(server, "bob", bobIdentity);
+  const mallory = await TestClient.connect(server, "mallory");
+  const alice = await TestClient.connect(server, "alice");
+  try {
+    const keyring = await createKeyring(bobIdentity);
+    await publishPrekeys(bob.client, keyring);
+    const bobs = await fetchBundle(alice.client, "bob");
+    // Mallory publishes Bob's (validly signed) bundle under her own name.
+    const reply = await mallory.client.request(
+      { t: "e2e_keys" },
+      new TextEncoder().encode(JSON.stringify(encodeBundle(bobs.bundle))),
+    );
+    assert.equal(reply.t, "e2e_keys");
+    await assert.rejects(
+      () => fetchBundle(alice.client, "mallory"),
+      (error: Error) => {
+        assert.ok(error instanceof E2eKeyError);
+        assert.match(error.message, /^mallory's keys are signed by SHA256:/);
+        return true;
+      },
+    );
+    await assert.rejects(
+      () => fetchBundle(alice.client, "nobody"),
+      /ERROR: nobody has not published end-to-end keys/,
+    );
+  } finally {
+    await alice.quit();
+    await mallory.quit();
+    await bob.quit();
+  }
+});

@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  identityChangeWarning,
+  KnownIdentities,
+  parseKnownIdentities,
+  setKnownIdentity,
+} from "../../src/client/known_identities.ts";
+
+const SERVER = "SHA256:" + "s".repeat(43);
+const OTHER_SERVER = "SHA256:" + "o".repeat(43);
+const KEY_A = "SHA256:" + "a".repeat(43);
+const KEY_B = "SHA256:" + "b".repeat(43);
+
+Deno.test("KnownIdentities.check remembers the first key and flags a change without taking it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-known-identities-" });
+  try {
+    const path = join(dir, "config", "known_identities");
+    const known = await KnownIdentities.load(path);
+    assert.deepEqual(await known.check(SERVER, "Sophia", KEY_A), {
+      kind: "first",
+    });
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+    assert.deepEqual(await known.check(SERVER, "sophia", KEY_A), {
+      kind: "same",
+    });
+    assert.deepEqual(await known.check(SERVER, "SOPHIA", KEY_B), {
+      kind: "changed",
+      previous: KEY_A,
+    });
+    // Still the old key until accepted, also after a restart.
+    const again = await KnownIdentities.load(path);
+    assert.deepEqual(await again.check(SERVER, "sophia", KEY_B), {
+      kind: "changed",
+      previous: KEY_A,
+    });
+    // Per server: the same name elsewhere is someone else.
+    assert.deepEqual(await again.check(OTHER_SERVER, "sophia", KEY_B), {
+      kind: "first",
+    });
+    await again.accept(SERVER, "sophia", KEY_B);
+    const after = await KnownIdentities.load(path);
+    assert.deepEqual(await after.check(SERVER, "sophia", KEY_B), {
+      kind: "same",
+    });
+    const text = await Deno.readTextFile(path);
+    assert.equal(
+      text.split("\n").filter((l) => l.includes(" sophia ")).length,
+      2,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("setKnownIdentity keeps lines it does not understand and replaces the name's line", () => {
+  const text =
+    `# mine\nnot a line\n${SERVER} sophia ${KEY_A}\n${OTHER_SERVER} sophia ${KEY_A}\n`;
+  const next = setKnownIdentity(text, SERVER, "Sophia", KEY_B);
+  assert.equal(
+    next,
+    `# mine\nnot a line\n${OTHER_SERVER} sophia ${KEY_A}\n${SERVER} sophia ${KEY_B}\n`,
+  );
+  assert.deepEqual(
+    parseKnownIdentities(next, SERVER),
+    new Map([["sophia", KEY_B]]),
+  );
+  assert.throws(
+    () => setKnownIdentity("", SERVER, "so phia", KEY_A),
+    TypeError,
+  );
+  assert.throws(() => setKnownIdentity("", SERVER, "sophia", "x"), TypeError);
+});
+
+Deno.test("identityChangeWarning names both keys and says messages are held", () => {
+  const lines = identityChangeWarning("sophia", KEY_A, KEY_B);
+  assert.match(lines[0]!, /^WARNING: sophia's identity key has changed!$/);
+  assert.ok(lines.some((l) => l.includes(KEY_A)));
+  assert.ok(lines.some((l) => l.includes(KEY_B)));
+  assert.ok(lines.some((l) => l.includes("held")));
+});
+
+Deno.test("KnownIdentities.inMemory works without a file", async () => {
+  const known = KnownIdentities.inMemory();
+  assert.equal((await known.check(SERVER, "jojo", KEY_A)).kind, "first");
+  assert.equal((await known.check(SERVER, "jojo", KEY_B)).kind, "changed");
+});

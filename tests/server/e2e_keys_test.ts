@@ -1,0 +1,199 @@
+import assert from "node:assert/strict";
+import { encodeBundle, generatePrekeys } from "../../src/crypto/prekeys.ts";
+import { identityFingerprint } from "../../src/crypto/identity.ts";
+import type { ClientMessage } from "../../src/protocol/messages.ts";
+import {
+  MAX_BUNDLE_BYTES,
+  MAX_STORED_ONE_TIME,
+} from "../../src/server/e2e_keys.ts";
+import { connect, type Outbound, route } from "../../src/server/router.ts";
+import { type ConnId, ServerState } from "../../src/server/state.ts";
+import { seededIdentity } from "../_helpers/e2e_keys.ts";
+
+const BOB = 1;
+const ALICE = 2;
+const BOB_ID = await seededIdentity(0x0b);
+const BOB_FINGERPRINT = await identityFingerprint(BOB_ID.publicRaw);
+const KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+const NONE = new Uint8Array(0);
+
+/** Bob (with his identity's fingerprint) and Alice online. */
+function room(): ServerState {
+  const state = new ServerState();
+  for (const [id, name] of [[BOB, "Bob"], [ALICE, "alice"]] as const) {
+    connect(state, id);
+    route(state, id, { t: "register", id: 0, name, key: KEY }, NONE, id);
+  }
+  state.setFingerprint(BOB, BOB_FINGERPRINT);
+  state.setFingerprint(ALICE, "SHA256:" + "a".repeat(43));
+  return state;
+}
+
+function send(
+  state: ServerState,
+  from: ConnId,
+  message: ClientMessage,
+  body: Uint8Array = NONE,
+): Outbound[] {
+  return route(state, from, message, body, 1000);
+}
+
+async function bundleBody(firstOneTimeId: number, count: number) {
+  const { bundle } = await generatePrekeys(BOB_ID, {
+    signedId: 1,
+    firstOneTimeId,
+    oneTimeCount: count,
+  });
+  return {
+    bundle,
+    body: new TextEncoder().encode(JSON.stringify(encodeBundle(bundle))),
+  };
+}
+
+function bundleOf(out: Outbound[]): unknown {
+  assert.equal(out.length, 1);
+  return JSON.parse(new TextDecoder().decode(out[0]!.body));
+}
+
+Deno.test("e2e_keys stores a bundle and e2e_bundle hands each one-time key out once", async () => {
+  const state = room();
+  const { bundle, body } = await bundleBody(10, 2);
+  assert.deepEqual(send(state, BOB, { t: "e2e_keys", id: 5 }, body), [{
+    to: [BOB],
+    message: { t: "e2e_keys", re: 5, one_time: 2 },
+  }]);
+  const encoded = encodeBundle(bundle);
+  for (const expected of [[encoded.one_time[0]], [encoded.one_time[1]], []]) {
+    const out = send(state, ALICE, { t: "e2e_bundle", id: 6, name: "BOB" });
+    assert.deepEqual(out[0]!.to, [ALICE]);
+    assert.deepEqual(out[0]!.message, {
+      t: "e2e_bundle",
+      re: 6,
+      name: "Bob",
+      fingerprint: BOB_FINGERPRINT,
+    });
+    assert.deepEqual(bundleOf(out), { ...encoded, one_time: expected });
+  }
+  assert.equal(state.prekeys.oneTimeCount("bob"), 0);
+});
+
+Deno.test("e2e_keys tops up one-time keys, refusing reused ids and more than the cap", async () => {
+  const state = room();
+  const first = await bundleBody(0, 60);
+  assert.deepEqual(
+    send(state, BOB, { t: "e2e_keys", id: 1 }, first.body)[0]!.message,
+    { t: "e2e_keys", re: 1, one_time: 60 },
+  );
+  const reused = await bundleBody(59, 1);
+  assert.deepEqual(
+    send(state, BOB, { t: "e2e_keys", id: 2 }, reused.body)[0]!.message,
+    {
+      t: "error",
+      re: 2,
+      code: "bad_request",
+      text: "ERROR: One-time key 59 is already published",
+    },
+  );
+  const tooMany = await bundleBody(60, MAX_STORED_ONE_TIME - 59);
+  assert.deepEqual(
+    send(state, BOB, { t: "e2e_keys", id: 3 }, tooMany.body)[0]!.message,
+    {
+      t: "error",
+      re: 3,
+      code: "limit",
+      text:
+        "ERROR: The server keeps at most 100 one-time keys per user; it holds 60",
+    },
+  );
+  const topUp = await bundleBody(60, MAX_STORED_ONE_TIME - 60);
+  assert.deepEqual(
+    send(state, BOB, { t: "e2e_keys", id: 4 }, topUp.body)[0]!.message,
+    { t: "e2e_keys", re: 4, one_time: MAX_STORED_ONE_TIME },
+  );
+  // An empty top-up asks for the count.
+  const none = await bundleBody(0, 0);
+  assert.deepEqual(
+    send(state, BOB, { t: "e2e_keys", id: 5 }, none.body)[0]!.message,
+    { t: "e2e_keys", re: 5, one_time: MAX_STORED_ONE_TIME },
+  );
+});
+
+Deno.test("e2e_keys refuses malformed or oversized bodies and keeps what it held", async () => {
+  const state = room();
+  const good = await bundleBody(0, 1);
+  send(state, BOB, { t: "e2e_keys", id: 1 }, good.body);
+  const json = encodeBundle(good.bundle);
+  const cases: [Uint8Array, string, string][] = [
+    [NONE, "bad_request", "ERROR: Bad bundle: the body is not UTF-8 JSON"],
+    [
+      Uint8Array.of(0xff),
+      "bad_request",
+      "ERROR: Bad bundle: the body is not UTF-8 JSON",
+    ],
+    [
+      new TextEncoder().encode(JSON.stringify({ ...json, identity: "AA==" })),
+      "bad_request",
+      "ERROR: Bad bundle: 'identity' must be 32 bytes in base64",
+    ],
+    [
+      new Uint8Array(MAX_BUNDLE_BYTES + 1),
+      "too_large",
+      "ERROR: A bundle is at most 32768 bytes",
+    ],
+  ];
+  for (const [body, code, text] of cases) {
+    assert.deepEqual(send(state, BOB, { t: "e2e_keys", id: 2 }, body), [{
+      to: [BOB],
+      message: { t: "error", re: 2, code, text },
+    }]);
+  }
+  assert.equal(state.prekeys.oneTimeCount("bob"), 1);
+});
+
+Deno.test("e2e_bundle of a user who published nothing is no_keys", () => {
+  const state = room();
+  assert.deepEqual(
+    send(state, BOB, { t: "e2e_bundle", id: 3, name: "alice" }),
+    [{
+      to: [BOB],
+      message: {
+        t: "error",
+        re: 3,
+        code: "no_keys",
+        text: "ERROR: alice has not published end-to-end keys",
+      },
+    }],
+  );
+});
+
+Deno.test("e2e_keys needs a proven identity key, and a new key replaces the old bundle", async () => {
+  const state = new ServerState();
+  connect(state, BOB);
+  route(state, BOB, { t: "register", id: 0, name: "Bob", key: KEY }, NONE, 1);
+  const { body } = await bundleBody(0, 3);
+  assert.equal(
+    send(state, BOB, { t: "e2e_keys", id: 1 }, body)[0]!.message.t,
+    "error",
+  );
+  state.setFingerprint(BOB, BOB_FINGERPRINT);
+  send(state, BOB, { t: "e2e_keys", id: 2 }, body);
+  assert.equal(state.prekeys.oneTimeCount("bob"), 3);
+  // The name changed hands (the operator released it): nothing of the old
+  // key's bundle is kept, not even its one-time keys.
+  state.setFingerprint(BOB, "SHA256:" + "n".repeat(43));
+  const next = await bundleBody(0, 1);
+  send(state, BOB, { t: "e2e_keys", id: 3 }, next.body);
+  assert.equal(state.prekeys.oneTimeCount("bob"), 1);
+});
+
+Deno.test("e2e_keys before registering is not_registered", async () => {
+  const state = new ServerState();
+  connect(state, 9);
+  const { body } = await bundleBody(0, 1);
+  assert.equal(
+    (send(state, 9, { t: "e2e_keys", id: 1 }, body)[0]!.message as {
+      code: string;
+    }).code,
+    "not_registered",
+  );
+});
