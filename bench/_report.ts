@@ -469,7 +469,10 @@ export function checkTargets(results: Results): TargetCheck[] {
       const theirs = irc
         ? median(runsOf(irc, cell).map((r) => r.deliveriesPerSec))
         : NaN;
-      return Number.isFinite(ours) ? [{ cell, ratio: ours / theirs }] : [];
+      // A cell ngircd cannot run (a body over an IRC line) is not compared.
+      return Number.isFinite(ours) && (!irc || Number.isFinite(theirs))
+        ? [{ cell, ratio: ours / theirs }]
+        : [];
     });
     const worst = cells.reduce<typeof cells[number] | null>(
       (w, c) => w === null || !(c.ratio >= w.ratio) ? c : w,
