@@ -11,6 +11,7 @@
 
 import {
   isValidName,
+  MAX_AWAY_CHARS,
   MAX_HISTORY,
   MAX_TEXT_CHARS,
   NAME_RULE,
@@ -45,6 +46,9 @@ export const JSON_COMMANDS = [
   "history",
   "accept",
   "decline",
+  "transfers",
+  "cancel",
+  "away",
   "help",
   "quit",
 ] as const;
@@ -198,6 +202,32 @@ export function parseJsonInput(line: string): InputAction | null {
         return problem(`'${o.cmd}' needs "xfer", the offer's number`);
       }
       return { kind: "answer", xfer: o.xfer, accept: o.cmd === "accept", id };
+    }
+    case "transfers":
+      return command({ kind: "transfers" });
+    case "cancel": {
+      const n = o.number;
+      if (
+        typeof n !== "number" || !Number.isSafeInteger(n) || n < 1 ||
+        n > 999_999_999
+      ) {
+        return problem(
+          `'cancel' needs "number", a transfer's number from 'transfers'`,
+        );
+      }
+      return command({ kind: "cancel", number: n });
+    }
+    case "away": {
+      if (o.reason === undefined) return command({ kind: "away" });
+      const reason = str("reason")?.trim();
+      if (reason === undefined) return problem(`"reason" must be a string`);
+      if (reason === "") return command({ kind: "away" });
+      if (reason.length > MAX_AWAY_CHARS) {
+        return problem(
+          `Away reason too long (${reason.length} characters; the limit is ${MAX_AWAY_CHARS})`,
+        );
+      }
+      return command({ kind: "away", reason });
     }
     case "help": {
       const topic = str("topic");

@@ -105,3 +105,30 @@ Deno.test("parseJsonInput explains bad JSON, unknown commands and bad fields, ke
   }
   assert.deepEqual(parseJsonInput('{"cmd":"bogus","id":9}')?.id, 9);
 });
+
+Deno.test("parseJsonInput reads transfers, cancel and away as /transfers, /cancel N and /away give them", () => {
+  const same: [string, string][] = [
+    ['{"cmd":"transfers"}', "/transfers"],
+    ['{"cmd":"cancel","number":3}', "/cancel 3"],
+    ['{"cmd":"away","reason":"lunch"}', "/away lunch"],
+    ['{"cmd":"away"}', "/away"],
+  ];
+  for (const [json, typed] of same) {
+    const fromJson = parseJsonInput(json);
+    const fromLine = parseJsonInput(typed);
+    assert.ok(fromJson !== null && fromJson.kind === "command", json);
+    assert.ok(fromLine !== null && fromLine.kind === "command", typed);
+    assert.deepEqual(fromJson.command, fromLine.command, json);
+  }
+  for (
+    const bad of [
+      '{"cmd":"cancel"}',
+      '{"cmd":"cancel","number":0}',
+      '{"cmd":"cancel","number":"2"}',
+      '{"cmd":"away","reason":7}',
+      `{"cmd":"away","reason":"${"x".repeat(201)}"}`,
+    ]
+  ) {
+    assert.equal(parseJsonInput(bad)?.kind, "invalid", bad);
+  }
+});
