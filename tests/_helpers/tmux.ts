@@ -1,7 +1,6 @@
 /**
  * A tmux pane running one command, read with `capture-pane`: a real terminal
- * emulator for tests of what a person sees. (tests/e2e/terminal_test.ts has
- * its own, with resizing.)
+ * emulator for tests of what a person sees.
  */
 
 /** tmux is there, or can be installed (as root, with apt-get). */
@@ -82,6 +81,34 @@ export class Pane {
 
   keys(...keys: string[]): Promise<string> {
     return this.tmux("send-keys", ...keys);
+  }
+
+  /**
+   * Resizes the window and waits until the program can see it: tmux rewraps
+   * its screen at once but tells the pane's terminal a moment later. Output
+   * the program computed for the old width and that arrives in between
+   * lands on the rewrapped screen: a race no program can see, so the test
+   * does not run into it on purpose.
+   */
+  async resize(width: number): Promise<void> {
+    await this.tmux("resize-window", "-x", String(width));
+    const tty = (await this.tmux("display", "-p", "#{pane_tty}")).trim();
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const out = await new Deno.Command("stty", {
+        args: ["-F", tty, "size"],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      const [, columns] = new TextDecoder().decode(out.stdout).trim().split(
+        " ",
+      );
+      if (Number(columns) === width) return;
+      if (Date.now() > deadline) {
+        throw new Error(`the pane's terminal never became ${width} wide`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -10,128 +10,15 @@
 import assert from "node:assert/strict";
 import { startTestServer, TestClient, testKeys } from "../_helpers/chat.ts";
 import { FILE_CHUNK_BYTES } from "../../src/protocol/limits.ts";
+import { hasTmux, Pane } from "../_helpers/tmux.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
-/** tmux is there, or can be installed (as root, with apt-get). */
-async function hasTmux(): Promise<boolean> {
-  const found = () =>
-    new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" })
-      .output().then((r) => r.success, () => false);
-  if (await found()) return true;
-  if (Deno.build.os !== "linux") return false;
-  await new Deno.Command("apt-get", {
-    args: ["install", "-y", "tmux"],
-    stdout: "null",
-    stderr: "null",
-  }).output().catch(() => {});
-  return await found();
-}
 
 const TMUX = await hasTmux();
 if (!TMUX) {
   console.warn(
     "tests/e2e/terminal_test.ts: skipped: tmux is not installed and could not be installed with apt-get",
   );
-}
-
-const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
-
-/** A tmux server of its own with one pane running `chat connect`. */
-class Pane {
-  readonly socket = `chat-term-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-
-  async tmux(...args: string[]): Promise<string> {
-    const out = await new Deno.Command("tmux", {
-      args: ["-u", "-L", this.socket, "-f", "/dev/null", ...args],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      throw new Error(
-        `tmux ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`,
-      );
-    }
-    return new TextDecoder().decode(out.stdout);
-  }
-
-  start(command: string[], width: number): Promise<string> {
-    return this.tmux(
-      "new-session",
-      "-d",
-      "-x",
-      String(width),
-      "-y",
-      "30",
-      command.map(quote).join(" "),
-    );
-  }
-
-  /** Screen and scrollback, wrapped rows joined into their lines. */
-  async lines(): Promise<string[]> {
-    const text = await this.tmux("capture-pane", "-p", "-J", "-S", "-");
-    return text.split("\n").map((line) => line.trimEnd());
-  }
-
-  /** Waits until `check` accepts the captured lines; returns them. */
-  async waitFor(
-    what: string,
-    check: (lines: string[]) => boolean,
-    timeoutMs = 10_000,
-  ): Promise<string[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const lines = await this.lines();
-      if (check(lines)) return lines;
-      if (Date.now() > deadline) {
-        throw new Error(
-          `timed out waiting for ${what}; the pane shows:\n${lines.join("\n")}`,
-        );
-      }
-      // Polling tmux, not waiting for time to pass: the check decides.
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-
-  type(text: string): Promise<string> {
-    return this.tmux("send-keys", "-l", text);
-  }
-
-  keys(...keys: string[]): Promise<string> {
-    return this.tmux("send-keys", ...keys);
-  }
-
-  /**
-   * Resizes the window and waits until the program can see it: tmux rewraps
-   * its screen at once but tells the pane's terminal a moment later. Output
-   * the program computed for the old width and that arrives in between
-   * lands on the rewrapped screen: a race no program can see, so the test
-   * does not run into it on purpose.
-   */
-  async resize(width: number): Promise<void> {
-    await this.tmux("resize-window", "-x", String(width));
-    const tty = (await this.tmux("display", "-p", "#{pane_tty}")).trim();
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const out = await new Deno.Command("stty", {
-        args: ["-F", tty, "size"],
-        stdout: "piped",
-        stderr: "null",
-      }).output();
-      const [, columns] = new TextDecoder().decode(out.stdout).trim().split(
-        " ",
-      );
-      if (Number(columns) === width) return;
-      if (Date.now() > deadline) {
-        throw new Error(`the pane's terminal never became ${width} wide`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.tmux("kill-server").catch(() => {});
-  }
 }
 
 /** Text that shows where it was cut or garbled: numbered words. */
