@@ -40,6 +40,9 @@ const COMPACT_KINDS: Readonly<Record<number, ChatKind>> = {
   4: "public",
   5: "private",
   6: "group",
+  7: "public",
+  8: "private",
+  9: "group",
 };
 
 const NOTHING: DecodedMessage[] = [];
@@ -68,18 +71,39 @@ export function countingDecoder(sink: () => ChatSink | null): BatchDecoder {
       const form = plaintext[offset]!;
       if (form !== 0) {
         // Compact: form, u48 ts, [u48 id, u48 seq: forms 4-6], from,
-        // [group], u32 body length, body.
+        // [group], u32 body length, body; forms 7-9 with varints for the
+        // ts, id, seq and body length (a malformed one is left to
+        // decodeBatch, which says why).
         const kind = COMPACT_KINDS[form];
         if (kind === undefined) return decodeBatch(plaintext);
-        let at = offset + (form > 3 ? 19 : 7);
+        const varints = form > 6;
+        let at = offset + 1;
+        if (varints) {
+          for (let numbers = 3; numbers > 0; numbers--) {
+            at = skipVarint(plaintext, at);
+            if (at < 0) return decodeBatch(plaintext);
+          }
+        } else at += form > 3 ? 18 : 6;
         for (let names = kind === "group" ? 2 : 1; names > 0; names--) {
           const length = plaintext[at] ?? 0;
           if (length === 0) return decodeBatch(plaintext);
           at += 1 + length;
         }
-        if (at + 4 > plaintext.byteLength) return decodeBatch(plaintext);
-        const start = at + 4;
-        const end = start + view.getUint32(at);
+        let start: number;
+        let length: number;
+        if (varints) {
+          start = skipVarint(plaintext, at);
+          if (start < 0) return decodeBatch(plaintext);
+          length = 0;
+          for (let i = start - 1; i >= at; i--) {
+            length = length * 128 + (plaintext[i]! & 0x7f);
+          }
+        } else {
+          if (at + 4 > plaintext.byteLength) return decodeBatch(plaintext);
+          start = at + 4;
+          length = view.getUint32(at);
+        }
+        const end = start + length;
         if (end > plaintext.byteLength) return decodeBatch(plaintext);
         kinds.push(kind);
         bodies.push(start, end);
@@ -133,4 +157,14 @@ function kindOf(
     if (i === prefix.length) return kind;
   }
   return null;
+}
+
+/** The offset after the varint at `at`, or -1 if it is cut short or too long. */
+function skipVarint(bytes: Uint8Array, at: number): number {
+  for (let i = 0; i < 7; i++) {
+    const byte = bytes[at + i];
+    if (byte === undefined) return -1;
+    if (byte < 0x80) return at + i + 1;
+  }
+  return -1;
 }

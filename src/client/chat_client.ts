@@ -301,6 +301,7 @@ export class ChatClient {
       // acknowledges what it shows.
       compact: true,
       acks: true,
+      varint: true,
     });
     if (first.t !== "challenge") return first;
     let challenge: Uint8Array;

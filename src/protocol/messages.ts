@@ -20,7 +20,8 @@ export type ClientMessage =
    * `key`: the client's Ed25519 identity public key, raw, base64. Answered with
    * `challenge`. `compact`: live chat messages may come in the compact form
    * (docs/PROTOCOL.md, "Compact chat messages"). `acks`: this client
-   * acknowledges what it shows (docs/PROTOCOL.md, "Delivery").
+   * acknowledges what it shows (docs/PROTOCOL.md, "Delivery"). `varint`:
+   * with both, it reads the compact forms whose numbers are varints.
    */
   | {
     t: "register";
@@ -29,6 +30,7 @@ export type ClientMessage =
     key: string;
     compact?: boolean;
     acks?: boolean;
+    varint?: boolean;
   }
   /** The signature over the challenge message (docs/PROTOCOL.md, "Identity"), base64. */
   | { t: "prove"; id: number; signature: string }

@@ -5,6 +5,7 @@
 
 import { fingerprint } from "../crypto/keys.ts";
 import {
+  type CompactPosition,
   encodeCompactChat,
   encodeMessage,
   parseClientMessage,
@@ -356,7 +357,7 @@ export async function startServer(
   const encodeCompact = (
     message: ServerMessage,
     body?: Uint8Array,
-    position = false,
+    position: CompactPosition = "none",
   ) =>
     encodedOrNull(
       message,
@@ -402,6 +403,7 @@ export async function startServer(
       // needed: in a busy room, often never).
       const compact = encodeCompact(message, body);
       let positioned: Uint8Array | null | undefined;
+      let varints: Uint8Array | null | undefined;
       let json: Uint8Array | null | undefined;
       if (compact === null) {
         json = encodeJson(message, body);
@@ -420,9 +422,11 @@ export async function startServer(
         if (channel === undefined) continue;
         let bytes: Uint8Array | null;
         if (compact !== null && channel.readsCompactChat) {
-          bytes = channel.readsChatPositions
-            ? (positioned ??= encodeCompact(message, body, true) ?? compact)
-            : compact;
+          bytes = channel.readsChatPositions === "none"
+            ? compact
+            : channel.readsChatPositions === "fixed"
+            ? (positioned ??= encodeCompact(message, body, "fixed") ?? compact)
+            : (varints ??= encodeCompact(message, body, "varint") ?? compact);
         } else {
           if (json === undefined) json = encodeJson(message, body);
           bytes = json;
@@ -810,7 +814,11 @@ export async function startServer(
             const name = state.nameOf(id);
             if (name !== null && result.register.compact === true) {
               channel.readsCompactChat = true;
-              channel.readsChatPositions = result.register.acks === true;
+              channel.readsChatPositions = result.register.acks !== true
+                ? "none"
+                : result.register.varint === true
+                ? "varint"
+                : "fixed";
             }
             if (name !== null && result.fingerprint !== null) {
               // Written before the welcome is sent, so that it waits for

@@ -17,6 +17,7 @@ import { RELEASE_MIN_BYTES, releaseBuffer } from "../crypto/bytes.ts";
 import { nativeSmallFrames } from "../crypto/native_aead.ts";
 import type { FrameOpener, FrameSealer } from "../crypto/session_cipher.ts";
 import {
+  type CompactPosition,
   decodeBatch,
   type DecodedMessage,
   encodeMessage,
@@ -129,10 +130,10 @@ export class SecureChannel {
   readsCompactChat = false;
   /**
    * Whether the peer acknowledges what it shows, and so reads the compact
-   * forms with an id and a seq (docs/PROTOCOL.md, "Delivery"); set with
-   * `readsCompactChat`.
+   * forms with an id and a seq (docs/PROTOCOL.md, "Delivery"), and in which
+   * of them; set with `readsCompactChat`.
    */
-  readsChatPositions = false;
+  readsChatPositions: CompactPosition = "none";
 
   constructor(
     conn: Connection,

@@ -290,7 +290,7 @@ export class RawClient {
    */
   async register(
     name: string,
-    options: { compact?: boolean; acks?: boolean } = {},
+    options: { compact?: boolean; acks?: boolean; varint?: boolean } = {},
   ): Promise<ServerMessage> {
     const identity = await importIdentityPem(
       (await generateIdentity()).privatePem,

@@ -58,12 +58,28 @@ Deno.test("countingDecoder counts compact chat messages too, mixed with JSON one
     encodeCompactChat(
       { t: "group", group: "team", from: "d", ts: 5, id: 70, seq: 8 },
       encoder.encode("five"),
-      true,
+      "fixed",
+    ),
+    // Form 9: the same with varints, for clients that asked for them.
+    encodeCompactChat(
+      { t: "group", group: "team", from: "e", ts: 6, id: 300, seq: 9 },
+      encoder.encode("six"),
+      "varint",
     ),
   ].map((m) => m!);
   assert.equal(compact[3]![0], 6);
+  assert.equal(compact[4]![0], 9);
   assert.deepEqual(
-    decode(batch(compact[0]!, chat[0]!, compact[1]!, compact[2]!, compact[3]!)),
+    decode(
+      batch(
+        compact[0]!,
+        chat[0]!,
+        compact[1]!,
+        compact[2]!,
+        compact[3]!,
+        compact[4]!,
+      ),
+    ),
     [],
   );
   assert.deepEqual(seen, [
@@ -72,6 +88,7 @@ Deno.test("countingDecoder counts compact chat messages too, mixed with JSON one
     ["private", ""],
     ["public", "four"],
     ["group", "five"],
+    ["group", "six"],
   ]);
   // A compact message with an empty name, or cut short, is decodeBatch's to
   // refuse.
@@ -79,7 +96,7 @@ Deno.test("countingDecoder counts compact chat messages too, mixed with JSON one
   nameless[7] = 0;
   assert.throws(() => decode(batch(nameless)), SyntaxError);
   assert.throws(() => decode(compact[0]!.subarray(0, 12)), SyntaxError);
-  assert.equal(seen.length, 5);
+  assert.equal(seen.length, 6);
 });
 
 Deno.test("countingDecoder decodes in full a batch with anything else in it, or when nobody counts", () => {

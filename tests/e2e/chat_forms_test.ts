@@ -60,6 +60,7 @@ Deno.test("live chat messages come compact to clients that asked, JSON to the re
         ["terse", true, false],
         ["later", false, false],
         ["acker", true, true],
+        ["varint", true, true],
       ] as const
     ) {
       const raw = await RawClient.connect(server.url, {
@@ -71,11 +72,16 @@ Deno.test("live chat messages come compact to clients that asked, JSON to the re
         const refused = await raw.register("no good!", { compact: true });
         assert.equal(refused.t, "error");
       }
-      const welcome = await raw.register(name, { compact, acks });
+      const welcome = await raw.register(name, {
+        compact,
+        acks,
+        ...(name === "varint" ? { varint: true } : {}),
+      });
       assert.equal(welcome.t, "welcome");
       assert.equal(welcome.t === "welcome" && welcome.acks, acks || undefined);
     }
-    const [plain, terse, later, acker] = readers as [
+    const [plain, terse, later, acker, varint] = readers as [
+      RawClient,
       RawClient,
       RawClient,
       RawClient,
@@ -89,7 +95,7 @@ Deno.test("live chat messages come compact to clients that asked, JSON to the re
       assert.equal((await raw.request({ t: "join", group: "team" })).t, "ok");
     }
     assert.equal((await sender.client.say("to everyone")).t, "ok");
-    for (const to of ["plain", "terse", "later", "acker"]) {
+    for (const to of ["plain", "terse", "later", "acker", "varint"]) {
       const reply = await sender.client.request(
         { t: "msg", to } as never,
         new TextEncoder().encode(`just for ${to}`),
@@ -112,6 +118,12 @@ Deno.test("live chat messages come compact to clients that asked, JSON to the re
     assert.ok(stored.flat().every(Number.isSafeInteger), "JSON has them");
     assert.deepEqual(positions(later), stored);
     assert.deepEqual(positions(acker), stored, "so do compact forms 4-6");
+    assert.deepEqual(positions(varint), stored, "and forms 7-9");
+    // Which forms came, by the first byte of each compact message.
+    const forms = (raw: RawClient) =>
+      raw.batches.map((batch) => batch[0]).filter((form) => form !== 0);
+    assert.deepEqual(forms(acker), [4, 5, 6]);
+    assert.deepEqual(forms(varint), [7, 8, 9]);
     assert.deepEqual(
       positions(terse).flat(),
       [undefined, undefined, undefined, undefined],

@@ -80,7 +80,7 @@ const MAX_ITEMS_PER_LIST = 100_000;
 const CLIENT: Record<string, Shape> = {
   register: {
     required: { id: INT, name: NAME, key: str(64) },
-    optional: { compact: BOOL, acks: BOOL },
+    optional: { compact: BOOL, acks: BOOL, varint: BOOL },
   },
   prove: { required: { id: INT, signature: str(128) } },
   say: { required: { id: INT }, optional: { cid: CID } },
@@ -396,18 +396,51 @@ function referenceDecode(
   while (at < batch.byteLength) {
     if (batch[at] !== 0) {
       // The compact chat form: u8 form (1 public, 2 private, 3 group; 4-6
-      // the same with a position), u48be ts, [u48be id, u48be seq],
-      // u8-prefixed from, [u8-prefixed group], u32be body length.
+      // the same with a position; 7-9 with a position and varints), u48be
+      // ts, [u48be id, u48be seq], u8-prefixed from, [u8-prefixed group],
+      // u32be body length; in 7-9 ts, id, seq and body length are LEB128
+      // varints of at most 7 bytes, shortest form, up to 2^48 - 1.
       const form = batch[at]!;
-      if (form > 6) return null;
+      if (form > 9) return null;
       const u48 = (i: number) =>
         ((batch[i]! << 8) | batch[i + 1]!) * 2 ** 32 + u32(i + 2);
+      const varint = (i: number): [number, number] | null => {
+        let value = 0n;
+        for (let n = 0; n < 7; n++) {
+          if (i + n >= batch.byteLength) return null;
+          const byte = batch[i + n]!;
+          value |= BigInt(byte & 0x7f) << BigInt(7 * n);
+          if ((byte & 0x80) === 0) {
+            if (n > 0 && byte === 0) return null;
+            if (value >= 2n ** 48n) return null;
+            return [Number(value), i + n + 1];
+          }
+        }
+        return null;
+      };
+      const varints = form > 6;
       const positioned = form > 3;
-      if (at + (positioned ? 19 : 7) > batch.byteLength) return null;
-      const ts = u48(at + 1);
-      const position = positioned ? { id: u48(at + 7), seq: u48(at + 13) } : {};
-      let p = at + (positioned ? 19 : 7);
-      const kind = positioned ? form - 3 : form;
+      let ts: number;
+      let position = {};
+      let p: number;
+      if (varints) {
+        const numbers: number[] = [];
+        p = at + 1;
+        for (let n = 0; n < 3; n++) {
+          const read = varint(p);
+          if (read === null) return null;
+          numbers.push(read[0]);
+          p = read[1];
+        }
+        ts = numbers[0]!;
+        position = { id: numbers[1], seq: numbers[2] };
+      } else {
+        if (at + (positioned ? 19 : 7) > batch.byteLength) return null;
+        ts = u48(at + 1);
+        if (positioned) position = { id: u48(at + 7), seq: u48(at + 13) };
+        p = at + (positioned ? 19 : 7);
+      }
+      const kind = (form - 1) % 3 + 1;
       const names: string[] = [];
       for (let n = kind === 3 ? 2 : 1; n > 0; n--) {
         if (p >= batch.byteLength) return null;
@@ -424,9 +457,16 @@ function referenceDecode(
         }
         p += 1 + length;
       }
-      if (p + 4 > batch.byteLength) return null;
-      const bodyLength = u32(p);
-      p += 4;
+      let bodyLength: number;
+      if (varints) {
+        const read = varint(p);
+        if (read === null) return null;
+        [bodyLength, p] = read;
+      } else {
+        if (p + 4 > batch.byteLength) return null;
+        bodyLength = u32(p);
+        p += 4;
+      }
       if (p + bodyLength > batch.byteLength) return null;
       const t = ["public", "private", "group"][kind - 1]!;
       const header = kind === 3
@@ -865,24 +905,44 @@ function rawCompact(rng: Rng): Uint8Array {
     const length = rng.chance(0.9) ? bytes.byteLength : rng.int(256);
     return concat([new Uint8Array([length & 0xff]), bytes]);
   };
-  const form = rng.chance(0.9) ? rng.range(1, 6) : rng.range(7, 255);
+  const form = rng.chance(0.9) ? rng.range(1, 9) : rng.range(10, 255);
   const body = rng.bytes(rng.length(40));
-  const bodyLength = new Uint8Array(4);
-  new DataView(bodyLength.buffer).setUint32(
-    0,
-    rng.chance(0.9)
-      ? body.byteLength
-      : rng.pick([body.byteLength + 1, rng.u32()]),
-  );
+  const varints = form >= 7 && form <= 9;
+  const length = rng.chance(0.9)
+    ? body.byteLength
+    : rng.pick([body.byteLength + 1, rng.u32()]);
+  const bodyLength = varints ? rawVarint(rng, length) : new Uint8Array(4);
+  if (!varints) new DataView(bodyLength.buffer).setUint32(0, length);
   return concat([
     new Uint8Array([form]),
-    rng.bytes(6),
-    ...(form >= 4 && form <= 6 ? [rng.bytes(12)] : []),
+    ...(varints
+      ? [0, 1, 2].map(() => rawVarint(rng, rng.int(2 ** 30)))
+      : [rng.bytes(form >= 4 && form <= 6 ? 18 : 6)]),
     name(),
-    ...(form === 3 || form === 6 || rng.chance(0.05) ? [name()] : []),
+    ...(form % 3 === 0 || rng.chance(0.05) ? [name()] : []),
     bodyLength,
     body,
   ]);
+}
+
+/**
+ * `value` as a LEB128 varint, now and then malformed: overlong (a 0x80
+ * byte too many), cut short, or random bytes.
+ */
+function rawVarint(rng: Rng, value: number): Uint8Array {
+  const bytes: number[] = [];
+  while (value >= 0x80) {
+    bytes.push((value % 0x80) | 0x80);
+    value = Math.floor(value / 0x80);
+  }
+  bytes.push(value);
+  if (rng.chance(0.03)) {
+    bytes[bytes.length - 1]! |= 0x80;
+    bytes.push(0);
+  }
+  if (rng.chance(0.03)) bytes.pop();
+  if (rng.chance(0.03)) return rng.bytes(rng.range(1, 9));
+  return new Uint8Array(bytes);
 }
 
 /** A batch of valid messages, as the encoder builds it. */
@@ -904,7 +964,11 @@ function validBatch(
     // A live chat message from the server, in its compact form half the
     // time (null when it has no compact form), with its position if any.
     const compact = schema === SERVER && rng.chance(0.5)
-      ? encodeCompactChat(canonical as unknown as ServerMessage, body, true)
+      ? encodeCompactChat(
+        canonical as unknown as ServerMessage,
+        body,
+        rng.chance(0.5) ? "fixed" : "varint",
+      )
       : null;
     encoded.push(
       compact ?? encodeMessage(

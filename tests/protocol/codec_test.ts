@@ -405,7 +405,7 @@ Deno.test("encodeCompactChat puts id and seq in forms 4-6 only for readers that 
   const message = { t: "public", from: "al", ts, id: 1234, seq: 56 } as const;
   // The example of PROTOCOL.md 4.1.
   assert.equal(
-    hex(encodeCompactChat(message, text("hi"), true)),
+    hex(encodeCompactChat(message, text("hi"), "fixed")),
     "04 01 02 03 04 05 06 00 00 00 00 04 d2 00 00 00 00 00 38 02 61 6c " +
       "00 00 00 02 68 69",
   );
@@ -417,7 +417,7 @@ Deno.test("encodeCompactChat puts id and seq in forms 4-6 only for readers that 
   const group = encodeCompactChat(
     { t: "group", group: "g", from: "a", ts: 1, id: 2 ** 48 - 1, seq: 3 },
     text("x"),
-    true,
+    "fixed",
   );
   assert.equal(group?.[0], 6);
   const [decoded] = decodeBatch(group!);
@@ -434,7 +434,7 @@ Deno.test("encodeCompactChat puts id and seq in forms 4-6 only for readers that 
     encodeCompactChat(
       { t: "private", from: "a", ts: 1, id: 5 },
       text("x"),
-      true,
+      "fixed",
     ),
     null,
   );
@@ -442,10 +442,74 @@ Deno.test("encodeCompactChat puts id and seq in forms 4-6 only for readers that 
     encodeCompactChat(
       { t: "private", from: "a", ts: 1, id: 2 ** 48, seq: 1 },
       text("x"),
-      true,
+      "fixed",
     ),
     null,
   );
+});
+
+Deno.test("encodeCompactChat writes forms 7-9 with varints for readers that asked, and decodeBatch reads them back", () => {
+  const hex = (bytes: Uint8Array | null) =>
+    [...bytes!].map((b) => b.toString(16).padStart(2, "0")).join(" ");
+  const message = {
+    t: "public",
+    from: "al",
+    ts: 0x0102_0304_0506,
+    id: 1234,
+    seq: 56,
+  } as const;
+  // The example of PROTOCOL.md 4.1: 16 bytes where form 4 takes 28.
+  assert.equal(
+    hex(encodeCompactChat(message, text("hi"), "varint")),
+    "07 86 8a 90 98 a0 20 d2 09 38 02 61 6c 02 68 69",
+  );
+  // Without an id and a seq there is nothing to put there: form 1.
+  assert.equal(
+    encodeCompactChat({ t: "public", from: "al", ts: 1 }, text("hi"), "varint")
+      ?.[0],
+    1,
+  );
+  const edges = [0, 127, 128, 2 ** 32 - 1, 2 ** 32, 2 ** 48 - 1];
+  const kinds = [
+    { t: "public", from: "al" },
+    { t: "private", from: "zoë" },
+    { t: "group", group: "g", from: "a" },
+  ] as const;
+  for (const [k, kind] of kinds.entries()) {
+    for (const n of edges) {
+      const full = { ...kind, ts: n, id: edges[5]! - n, seq: n } as const;
+      const body = new Uint8Array(n % 200).fill(7);
+      const encoded = encodeCompactChat(full, body, "varint")!;
+      assert.equal(encoded[0], 7 + k);
+      const [decoded] = decodeBatch(encoded);
+      assert.deepEqual(parseServerMessage(decoded!.header), full);
+      assert.deepEqual(decoded!.body, body);
+    }
+  }
+});
+
+Deno.test("decodeBatch refuses a varint form's number cut short, overlong, too long or over 2^48 - 1", () => {
+  const bytes = (hex: string) =>
+    new Uint8Array(hex.split(" ").map((h) => parseInt(h, 16)));
+  // The valid example, to show the cases below fail for their varint only.
+  assert.equal(
+    decodeBatch(bytes("07 86 8a 90 98 a0 20 d2 09 38 02 61 6c 02 68 69"))
+      .length,
+    1,
+  );
+  for (
+    const [hex, why] of [
+      ["07 86 8a", /Truncated/],
+      ["07 80 00 01 01 02 61 6c 00", /Overlong/],
+      ["07 01 01 01 02 61 6c 80 00", /Overlong/],
+      ["07 ff ff ff ff ff ff 7f 01 01 02 61 6c 00", /over 2\^48/],
+      ["07 80 80 80 80 80 80 80 01 01 01 02 61 6c 00", /longer than 7/],
+      ["07 01 01 01 02 61 6c 05 68 69", /longer than its frame/],
+      ["0a 01 01 01 02 61 6c 00", /Unknown message form 10/],
+    ] as const
+  ) {
+    assert.throws(() => decodeBatch(bytes(hex)), why, hex);
+  }
 });
 
 Deno.test("parseClientMessage reads an ack's cursors and refuses malformed ones", () => {
