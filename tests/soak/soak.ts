@@ -45,6 +45,7 @@ import {
   ChatClient,
   decodeText,
   type Incoming,
+  newClientId,
   type Reply,
 } from "../../src/client/chat_client.ts";
 import { DeliveryLedger } from "../../src/client/delivery.ts";
@@ -76,6 +77,12 @@ interface SendRecord {
   sentAt: number;
   ackAt: number | null;
   outcome: Outcome;
+  /**
+   * How many times it was sent again, with the same cid, after a reply lost
+   * with its connection (as the CLI does): its place among its sender's
+   * messages is then unknown, and it must still arrive exactly once.
+   */
+  resent: number;
 }
 
 interface MembershipRecord {
@@ -179,6 +186,8 @@ class User {
   /** Groups this user believes it is in; `uncertain` after a lost reply. */
   readonly member = new Set<string>();
   readonly uncertain = new Set<string>();
+  /** Chat messages whose reply was lost, to send again at the next session. */
+  readonly unanswered: { record: SendRecord; text: string; cid: string }[] = [];
 
   constructor(readonly w: Load, readonly name: string, seed: number) {
     this.rng = new Rng(seed);
@@ -314,6 +323,7 @@ class User {
         });
         this.w.count("sessions");
         await this.settleMemberships();
+        await this.sendAgain();
         return true;
       }
       // Not registered: the previous session may still be online on the server.
@@ -327,6 +337,45 @@ class User {
     }
     this.w.anomaly(`${this.name}: could not register in 30 attempts`);
     return false;
+  }
+
+  /**
+   * Sends again, in order and with the same cids, the chat messages whose
+   * replies were lost: a server that recognises retries stores each once.
+   */
+  async sendAgain(): Promise<void> {
+    while (this.unanswered.length > 0 && this.client?.recognisesRetries) {
+      const { record, text, cid } = this.unanswered[0]!;
+      record.resent++;
+      this.w.count("sent again after a lost reply");
+      const { reply, ackAt } = await this.request((c) =>
+        this.sendChat(c, record, text, cid)
+      );
+      if (reply === null) return;
+      this.unanswered.shift();
+      this.settle(record, reply, ackAt);
+    }
+  }
+
+  sendChat(
+    c: ChatClient,
+    record: SendRecord,
+    text: string,
+    cid: string,
+  ): Promise<Reply> {
+    return record.kind === "public"
+      ? c.say(text, cid)
+      : record.kind === "private"
+      ? c.msg(record.target!, text, cid)
+      : c.gsay(record.target!, text, cid);
+  }
+
+  settle(record: SendRecord, reply: Reply, ackAt: number | null): void {
+    record.ackAt = ackAt;
+    record.outcome = reply.t === "ok"
+      ? "ok"
+      : `error:${reply.t === "error" ? reply.code : reply.t}`;
+    this.w.count(`sent ${record.outcome}`);
   }
 
   /** After a lost reply, a join settles what the server thinks. */
@@ -387,26 +436,20 @@ class User {
         sentAt: this.now(),
         ackAt: null,
         outcome: "lost",
+        resent: 0,
       };
       this.w.sends.push(record);
       const text = `S|${mid}|${kind}|${target ?? ""}|` +
         "x".repeat(this.rng.int(120));
+      const cid = newClientId();
       sends.push(
-        this.request((c) =>
-          kind === "public"
-            ? c.say(text)
-            : kind === "private"
-            ? c.msg(target!, text)
-            : c.gsay(target!, text)
-        ).then(({ reply, sentAt, ackAt }) => {
-          record.sentAt = sentAt;
-          if (reply === null) return;
-          record.ackAt = ackAt;
-          record.outcome = reply.t === "ok"
-            ? "ok"
-            : `error:${reply.t === "error" ? reply.code : reply.t}`;
-          this.w.count(`sent ${record.outcome}`);
-        }),
+        this.request((c) => this.sendChat(c, record, text, cid)).then(
+          ({ reply, sentAt, ackAt }) => {
+            record.sentAt = sentAt;
+            if (reply !== null) this.settle(record, reply, ackAt);
+            else this.unanswered.push({ record, text, cid });
+          },
+        ),
       );
     }
     await Promise.all(sends);
@@ -659,8 +702,12 @@ function check(results: WorkerResult[]): Report {
         }
         const previous = lastSeq.get(send.from) ?? 0;
         // One the client marked late is shown as history, where it belongs.
+        // One sent again after a lost reply has no known place in its
+        // sender's order (the first try may or may not have been stored).
         if (late) {
           if (!history) violate(`${sid} got ${mid} late, not as history`);
+        } else if (send.resent > 0) {
+          stat("resent messages received");
         } else {
           if (send.seq <= previous) {
             violate(
@@ -1134,7 +1181,9 @@ async function coordinate(options: Options): Promise<number> {
         n("sent group")
       }); acknowledged ${n("sent ok")}; refused ${
         refused.join(", ") || "none"
-      }`,
+      }; sent again with their cids after a lost reply ${
+        n("sent again after a lost reply")
+      } (${n("resent messages received")} deliveries of them)`,
     );
     console.log(
       `  joins ${n("join ok")}, leaves ${n("leave ok")}; deliveries ${
