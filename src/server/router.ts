@@ -28,9 +28,7 @@ import {
 import type {
   ClientMessage,
   Cursor,
-  ErrorCode,
   GroupMembers,
-  ServerMessage,
   Timestamp,
 } from "../protocol/messages.ts";
 import type {
@@ -38,19 +36,15 @@ import type {
   MessagePosition,
   StoredMessage,
 } from "../store/store.ts";
-import type { ConnId, Group, ServerState, Session } from "./state.ts";
+import type { ServerState } from "./state.ts";
+import type { ConnId, Session } from "./session.ts";
+import type { Group } from "./group.ts";
+import { fail, ok, type Outbound, reply, send } from "./outbound.ts";
 import { dropTransfers, routeFile } from "./transfers.ts";
 import { routeE2eKeys } from "./e2e_keys.ts";
 
-/**
- * One message for one or more connections. All recipients share one message
- * and one body so the edge can serialise it once. Never has an empty `to`.
- */
-export interface Outbound {
-  to: readonly ConnId[];
-  message: ServerMessage;
-  body?: Uint8Array;
-}
+// Re-exported for those who knew it here (serve.ts, the tests).
+export type { Outbound } from "./outbound.ts";
 
 /** An unregistered connection appeared. */
 export function connect(state: ServerState, id: ConnId): void {
@@ -902,32 +896,4 @@ function positionOf(
   position: MessagePosition | undefined,
 ): { id?: number; seq?: number } {
   return position === undefined ? {} : { id: position.id, seq: position.seq };
-}
-
-function reply(to: ConnId, message: ServerMessage): Outbound[] {
-  return [{ to: [to], message }];
-}
-
-function ok(to: ConnId, re: number, text: string): Outbound[] {
-  return reply(to, { t: "ok", re, text });
-}
-
-function fail(
-  to: ConnId,
-  re: number | null,
-  code: ErrorCode,
-  text: string,
-): Outbound[] {
-  return reply(to, { t: "error", re, code, text });
-}
-
-// Skips empty recipient lists so callers never see an Outbound that goes
-// nowhere.
-function send(
-  to: readonly ConnId[],
-  message: ServerMessage,
-  body?: Uint8Array,
-): Outbound[] {
-  if (to.length === 0) return [];
-  return [body === undefined ? { to, message } : { to, message, body }];
 }

@@ -13,54 +13,17 @@
 
 import { DEFAULT_MAX_FILE_BYTES, nameKey } from "../protocol/limits.ts";
 import type { Store } from "../store/store.ts";
-import { TransferTable } from "./transfers.ts";
-import { PrekeyDirectory } from "./e2e_keys.ts";
+import { TransferTable } from "./transfer_table.ts";
+import { PrekeyDirectory } from "./prekey_directory.ts";
 import type { Timestamp } from "../protocol/messages.ts";
+import type { ConnId, Session } from "./session.ts";
+import type { Group } from "./group.ts";
 
-/** Chosen by the transport edge; unique among live connections. */
-export type ConnId = number;
-
-/** A registered connection. */
-export interface Session {
-  readonly id: ConnId;
-  /** The name as the user registered it. */
-  readonly name: string;
-  readonly nameKey: string;
-  /** When the name was registered on this connection. */
-  readonly connectedAt: Timestamp;
-  /** When they last sent a public, private or group message; null if never. */
-  readonly lastMessageAt: Timestamp | null;
-  /**
-   * The fingerprint of the identity key this user proved at registration
-   * (the key the name is bound to), shown with their file offers; null
-   * until the edge records it.
-   */
-  readonly fingerprint: string | null;
-  /** Why the user is away (`/away`), or null while they are not. */
-  readonly away: string | null;
-  /**
-   * Whether the client acknowledges what it shows (docs/PROTOCOL.md,
-   * "Delivery"): its messages then wait until acknowledged, not merely sent.
-   */
-  readonly acks: boolean;
-  /**
-   * Set when the sign-in could not send every waiting message: the last id
-   * it sent. Acknowledgements on this connection then cover nothing past
-   * it, so that a cursor cannot pass over a message that was never shown
-   * (those past it come again at the next sign-in, maybe twice, never lost).
-   */
-  readonly ackCeiling: number | null;
-}
-
-export interface Group {
-  /** The name as it was created. */
-  readonly name: string;
-  readonly key: string;
-  /** Member name key → name as the member registered it, in join order. */
-  readonly members: ReadonlyMap<string, string>;
-  readonly createdBy: string;
-  readonly createdAt: Timestamp;
-}
+// Their own modules, so that the parts of the router can name them without
+// importing the state (no import cycles); re-exported for those who knew
+// them here.
+export type { ConnId, Session } from "./session.ts";
+export type { Group } from "./group.ts";
 
 /** A user's last message time, kept whether or not they are online. */
 export interface LastMessage {
