@@ -11,18 +11,47 @@ import type { ErrorCode, ServerMessage } from "../protocol/messages.ts";
 import type { ConnId } from "./session.ts";
 
 /**
- * One message for one or more connections. All recipients share one message
- * and one body so the edge can serialise it once. Never has an empty `to`.
+ * Who a message is for, as the routing core decides it: a user, a group or
+ * the public room rather than connections, because where their connections
+ * are (this process or another node) is the delivery layer's business
+ * (recipients.ts resolves an address to this process's connections). Only a
+ * reply to the connection that asked is addressed to that connection.
+ *
+ * `except` is a user's name key: the sender, who is not sent their own
+ * message.
+ */
+export type Address =
+  | { readonly kind: "connection"; readonly id: ConnId }
+  | { readonly kind: "user"; readonly key: string }
+  | { readonly kind: "group"; readonly key: string; readonly except?: string }
+  | { readonly kind: "room"; readonly except?: string };
+
+/**
+ * An address, or connections of this process by id: what file transfers
+ * still use, their recipients being the connections that accepted.
+ * TODO(#19): transfers addressed to users too, for files across nodes.
+ */
+export type Recipients = Address | readonly ConnId[];
+
+/**
+ * One message for its recipients. All of them share one message and one
+ * body so the edge can serialise it once. Goes to no one when the address
+ * resolves to no connection (an empty room); never has an empty list.
  */
 export interface Outbound {
-  to: readonly ConnId[];
+  to: Recipients;
   message: ServerMessage;
   body?: Uint8Array;
 }
 
+/** The connection `id`. */
+export function connection(id: ConnId): Address {
+  return { kind: "connection", id };
+}
+
 /** One message for one connection. */
 export function reply(to: ConnId, message: ServerMessage): Outbound[] {
-  return [{ to: [to], message }];
+  return [{ to: connection(to), message }];
 }
 
 /** An `ok` answering request `re`. */
@@ -40,15 +69,11 @@ export function fail(
   return reply(to, { t: "error", re, code, text });
 }
 
-/**
- * One message for `to`, or nothing when `to` is empty: callers never see an
- * Outbound that goes nowhere.
- */
+/** One message for an address. */
 export function send(
-  to: readonly ConnId[],
+  to: Address,
   message: ServerMessage,
   body?: Uint8Array,
 ): Outbound[] {
-  if (to.length === 0) return [];
   return [body === undefined ? { to, message } : { to, message, body }];
 }

@@ -39,7 +39,15 @@ import type {
 import type { ServerState } from "./state.ts";
 import type { ConnId, Session } from "./session.ts";
 import type { Group } from "./group.ts";
-import { fail, ok, type Outbound, reply, send } from "./outbound.ts";
+import {
+  type Address,
+  connection,
+  fail,
+  ok,
+  type Outbound,
+  reply,
+  send,
+} from "./outbound.ts";
 import { dropTransfers, routeFile } from "./transfers.ts";
 import { routeE2eKeys } from "./e2e_keys.ts";
 
@@ -64,7 +72,7 @@ export function disconnect(
   if (session === null) return [];
   return [
     ...dropTransfers(state, id, session.name, now),
-    ...send(others(state, id), {
+    ...send(room(session), {
       t: "presence",
       name: session.name,
       online: false,
@@ -245,7 +253,7 @@ function register(
   const session = state.register(from, name, now, acks);
   return [
     {
-      to: [from],
+      to: connection(from),
       message: {
         t: "welcome",
         re,
@@ -259,7 +267,7 @@ function register(
     },
     // What arrived for them while they were away, after the welcome.
     ...missed(state, session),
-    ...send(others(state, from), {
+    ...send(room(session), {
       t: "presence",
       name: session.name,
       online: true,
@@ -336,7 +344,7 @@ const MAX_MISSED = 2 * MAX_HISTORY;
 const HISTORY_CUT = "; older ones do not fit in one reply";
 
 function asHistory(viewer: Session, message: StoredMessage): Outbound {
-  const to = [viewer.id];
+  const to = connection(viewer.id);
   // `history` last: a header that ends in a digit is a live one (the
   // bench's counting decoder relies on it).
   const common = {
@@ -497,7 +505,7 @@ function say(
   return [
     ...sent(session.id, re, "", cid, position),
     ...send(
-      others(state, session.id),
+      room(session),
       { t: "public", from: session.name, ts: now, ...positionOf(position) },
       body,
     ),
@@ -561,7 +569,7 @@ function privateMessage(
   return [
     ...sent(session.id, re, away, cid, position),
     ...send(
-      [recipient.id],
+      { kind: "user", key: recipient.nameKey },
       { t: "private", from: session.name, ts: now, ...positionOf(position) },
       body,
     ),
@@ -634,7 +642,7 @@ function groupMessage(
   return [
     ...sent(session.id, re, "", cid, position),
     ...send(
-      onlineMembersExcept(state, group, session.id),
+      groupOf(group, session),
       {
         t: "group",
         group: group.name,
@@ -728,7 +736,7 @@ function join(
   state.addMember(group, session.name, now);
   return [
     ...ok(session.id, re, `SUCCESS: Joined group '${group.name}'.`),
-    ...send(onlineMembersExcept(state, group, session.id), {
+    ...send(groupOf(group, session), {
       t: "membership",
       group: group.name,
       name: session.name,
@@ -751,7 +759,7 @@ function leave(
   }
   return [
     ...ok(session.id, re, `SUCCESS: Left group '${group.name}'.`),
-    ...send(onlineMembersExcept(state, group, session.id), {
+    ...send(groupOf(group, session), {
       t: "membership",
       group: group.name,
       name: session.name,
@@ -877,18 +885,14 @@ function echo(name: string): string | null {
     : null;
 }
 
-function others(state: ServerState, except: ConnId): readonly ConnId[] {
-  return state.onlineIdsExcept(except);
+/** Everyone in the public room but `sender`. */
+function room(sender: Session): Address {
+  return { kind: "room", except: sender.nameKey };
 }
 
-function onlineMembersExcept(
-  state: ServerState,
-  group: Group,
-  except: ConnId,
-): ConnId[] {
-  return state.onlineMembers(group)
-    .filter((member) => member.id !== except)
-    .map((member) => member.id);
+/** The members of `group` but `sender`. */
+function groupOf(group: Group, sender: Session): Address {
+  return { kind: "group", key: group.key, except: sender.nameKey };
 }
 
 /** A stored message's id and seq for the wire; nothing without a store. */

@@ -22,6 +22,7 @@ import {
 } from "../transport/secure_channel.ts";
 import { connect, disconnect, type Outbound, route } from "./router.ts";
 import { expireAnswers } from "./transfers.ts";
+import { reaches, recipients } from "./recipients.ts";
 import {
   AdmissionPolicy,
   TOO_MANY_NEW,
@@ -173,7 +174,7 @@ export async function startServer(
           : route(state, id, step.message, step.body, now);
         for (const one of routed) {
           out.push(one);
-          if (one.to.length === 1 ? one.to[0] === id : one.to.includes(id)) {
+          if (reaches(state, one.to, id)) {
             queued += roughSize(one);
           }
         }
@@ -396,7 +397,9 @@ export async function startServer(
    * `direct` skips that queue (for replies routed before anything in it).
    */
   function deliver(outbound: readonly Outbound[], direct = false): void {
-    for (const { to, message, body } of outbound) {
+    for (const { to: address, message, body } of outbound) {
+      const to = recipients(state, address);
+      if (to.length === 0) continue;
       // Encoded once per form, whatever the number of recipients: compact for
       // a live chat message to those who asked for it (with its id and seq
       // to those that acknowledge), JSON for the rest (made when first
@@ -467,12 +470,13 @@ export async function startServer(
     const now: Outbound[] = [];
     const held: Outbound[] = [];
     for (const out of outbound) {
-      if (!out.to.includes(id)) {
+      if (!reaches(state, out.to, id)) {
         now.push(out);
         continue;
       }
-      if (out.to.length > 1) {
-        now.push({ ...out, to: out.to.filter((to) => to !== id) });
+      const to = recipients(state, out.to);
+      if (to.length > 1) {
+        now.push({ ...out, to: to.filter((one) => one !== id) });
       }
       // A body that is a view of the received frame, which is freed once
       // the batch is routed (recycle), is copied to wait; one from the store
@@ -704,13 +708,12 @@ export async function startServer(
           // Others still get what the routed part sent them.
           deliverRun(
             id,
-            out.flatMap((one) =>
-              one.to.includes(id)
-                ? one.to.length === 1
-                  ? []
-                  : [{ ...one, to: one.to.filter((to) => to !== id) }]
-                : [one]
-            ),
+            out.flatMap((one) => {
+              if (!reaches(state, one.to, id)) return [one];
+              const others = recipients(state, one.to)
+                .filter((to) => to !== id);
+              return others.length === 0 ? [] : [{ ...one, to: others }];
+            }),
             frame,
           );
           dismiss(id, channel, NOT_READING);

@@ -6,7 +6,11 @@ import {
   MAX_BUNDLE_BYTES,
   MAX_STORED_ONE_TIME,
 } from "../../src/server/e2e_keys.ts";
-import { connect, type Outbound, route } from "../../src/server/router.ts";
+import {
+  connect,
+  type Delivered as Outbound,
+  route,
+} from "../_helpers/delivered.ts";
 import { type ConnId, ServerState } from "../../src/server/state.ts";
 import { seededIdentity } from "../_helpers/e2e_keys.ts";
 

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { MAX_AWAY_CHARS } from "../../src/protocol/limits.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
-import { connect, type Outbound, route } from "../../src/server/router.ts";
+import {
+  connect,
+  type Delivered as Outbound,
+  route,
+} from "../_helpers/delivered.ts";
 import { ServerState } from "../../src/server/state.ts";
 
 const SOPHIA = 1;

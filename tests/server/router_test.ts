@@ -3,9 +3,13 @@ import { MAX_TEXT_BYTES, NAME_RULE } from "../../src/protocol/limits.ts";
 import type { ClientMessage, ErrorCode } from "../../src/protocol/messages.ts";
 import {
   connect,
+  type Delivered as Outbound,
   disconnect,
-  type Outbound,
   route,
+} from "../_helpers/delivered.ts";
+import {
+  disconnect as disconnectCore,
+  route as routeCore,
 } from "../../src/server/router.ts";
 import {
   type ConnId,
@@ -900,4 +904,33 @@ Deno.test("route caps /list at MAX_LIST_ITEMS users, counting the rest", () => {
   if (out.message.t !== "users") return;
   assert.equal(out.message.users.length, 2000);
   assert.equal(out.message.more, 2008 - 2000);
+});
+
+Deno.test("route addresses users, groups and the room, never their connections", () => {
+  const state = room();
+  routeCore(state, SOPHIA, { t: "create", id: 1, group: "Team" }, NONE, 5);
+  const hi = text("hi");
+  const addresses = (message: ClientMessage, from = SOPHIA) =>
+    routeCore(state, from, message, hi, 10).map((out) => out.to);
+  assert.deepEqual(addresses({ t: "say", id: 2 }), [
+    { kind: "connection", id: SOPHIA },
+    { kind: "room", except: "sophia" },
+  ]);
+  assert.deepEqual(addresses({ t: "msg", id: 3, to: "JoJo" }), [
+    { kind: "connection", id: SOPHIA },
+    { kind: "user", key: "jojo" },
+  ]);
+  assert.deepEqual(addresses({ t: "join", id: 4, group: "team" }, NANA), [
+    { kind: "connection", id: NANA },
+    { kind: "group", key: "team", except: "nana" },
+  ]);
+  assert.deepEqual(addresses({ t: "gsay", id: 5, group: "TEAM" }), [
+    { kind: "connection", id: SOPHIA },
+    { kind: "group", key: "team", except: "sophia" },
+  ]);
+  // Addressed even were the room empty: who is in it is delivery's to know.
+  assert.deepEqual(
+    disconnectCore(state, JOJO, 11).map((out) => out.to),
+    [{ kind: "room", except: "jojo" }],
+  );
 });

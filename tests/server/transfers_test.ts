@@ -4,10 +4,10 @@ import assert from "node:assert/strict";
 import type { ClientMessage } from "../../src/protocol/messages.ts";
 import {
   connect,
+  type Delivered as Outbound,
   disconnect,
-  type Outbound,
   route,
-} from "../../src/server/router.ts";
+} from "../_helpers/delivered.ts";
 import { type ConnId, ServerState } from "../../src/server/state.ts";
 import { expireAnswers } from "../../src/server/transfers.ts";
 
