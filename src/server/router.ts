@@ -259,10 +259,8 @@ function register(
         re,
         name: session.name,
         text: "SUCCESS: Username registered.",
-        // Only a server with a store has anything to acknowledge.
-        ...(acks && state.store !== null ? { acks: true } : {}),
-        // And only one with a store can recognise a retry later.
-        ...(state.store !== null ? { cids: true } : {}),
+        ...(acks ? { acks: true } : {}),
+        cids: true,
       },
     },
     // What arrived for them while they were away, after the welcome.
@@ -283,7 +281,6 @@ function register(
  */
 function missed(state: ServerState, session: Session): Outbound[] {
   const store = state.store;
-  if (store === null) return [];
   const out: Outbound[] = [];
   let after = 0;
   for (;;) {
@@ -321,7 +318,6 @@ function acknowledge(
   cursors: readonly Cursor[],
 ): void {
   const store = state.store;
-  if (store === null) return;
   for (const cursor of cursors) {
     store.acknowledge(
       session.nameKey,
@@ -383,9 +379,6 @@ function history(
   limit: number,
 ): Outbound[] {
   const store = state.store;
-  if (store === null) {
-    return ok(session.id, re, "This server keeps no history.");
-  }
   const count = Math.min(Math.max(limit, 1), MAX_HISTORY);
   let query: HistoryQuery;
   let what: string;
@@ -454,7 +447,7 @@ function sentBefore(
   session: Session,
   message: { id: number; cid?: string },
 ): Outbound[] | null {
-  if (message.cid === undefined || state.store === null) return null;
+  if (message.cid === undefined) return null;
   const position = state.store.sentWithClientId(session.nameKey, message.cid);
   if (position === undefined) return null;
   return reply(session.id, {
@@ -472,9 +465,9 @@ function sent(
   re: number,
   text: string,
   cid: string | undefined,
-  position: MessagePosition | undefined,
+  position: MessagePosition,
 ): Outbound[] {
-  if (cid === undefined || position === undefined) return ok(to, re, text);
+  if (cid === undefined) return ok(to, re, text);
   return reply(to, { t: "ok", re, text, id: position.id, seq: position.seq });
 }
 
@@ -495,7 +488,7 @@ function say(
   if (invalid !== null) return invalid;
   state.recordMessage(session.id, now);
   // Public history is open to all, so no recipient rows are needed.
-  const position = state.store?.appendPublic({
+  const position = state.store.appendPublic({
     ts: now,
     fromKey: session.nameKey,
     fromName: session.name,
@@ -538,7 +531,7 @@ function privateMessage(
     );
   }
   state.recordMessage(session.id, now);
-  const position = state.store?.appendMessage({
+  const position = state.store.appendMessage({
     kind: "private",
     toKey: nameKey(known),
     ts: now,
@@ -624,7 +617,7 @@ function groupMessage(
   state.recordMessage(session.id, now);
   // Every member is entitled to it; those offline get it when they connect,
   // and those that acknowledge have it wait until they do.
-  const position = state.store?.appendMessage({
+  const position = state.store.appendMessage({
     kind: "group",
     groupKey: group.key,
     ts: now,
@@ -835,7 +828,7 @@ function checkBody(
       `ERROR: Message is too long (the limit is ${MAX_TEXT_CHARS} characters, or ${MAX_TEXT_BYTES} bytes of UTF-8)`,
     );
   }
-  if (state.store?.full() === true) {
+  if (state.store.full()) {
     return fail(from, re, "limit", STORE_FULL);
   }
   return null;
@@ -895,9 +888,7 @@ function groupOf(group: Group, sender: Session): Address {
   return { kind: "group", key: group.key, except: sender.nameKey };
 }
 
-/** A stored message's id and seq for the wire; nothing without a store. */
-function positionOf(
-  position: MessagePosition | undefined,
-): { id?: number; seq?: number } {
-  return position === undefined ? {} : { id: position.id, seq: position.seq };
+/** A stored message's id and seq for the wire. */
+function positionOf(position: MessagePosition): { id: number; seq: number } {
+  return { id: position.id, seq: position.seq };
 }

@@ -32,7 +32,6 @@ import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./config.ts";
 import {
   type IdentityBindings,
   IdentityGate,
-  MemoryBindings,
   StoreBindings,
 } from "./identity_gate.ts";
 import { LogLimiter } from "./log_limiter.ts";
@@ -54,10 +53,11 @@ export interface ServerOptions {
   /** Overrides of the room's limits: groups, members, files. */
   limits?: Partial<ServerLimits>;
   /**
-   * Where groups, messages, users and identity bindings are kept. Without
-   * one the server forgets everything when it stops.
+   * Where groups, messages, users and identity bindings are kept: an SQLite
+   * file, or an in-memory one (`openStore(":memory:")`) that forgets
+   * everything when the server stops.
    */
-  store?: Store;
+  store: Store;
   /** Where operational log lines go (default: stdout with a timestamp). */
   log?: (line: string) => void;
 }
@@ -146,13 +146,11 @@ export async function startServer(
     ...options.connectionLimits,
   };
   const refusals = new LogLimiter(log);
-  const store = options.store ?? null;
-  const state = new ServerState(options.limits, store);
-  const identities: IdentityBindings = store === null
-    ? new MemoryBindings()
-    : new StoreBindings(store);
+  const store = options.store;
+  const state = new ServerState(options.limits ?? {}, store);
+  const identities: IdentityBindings = new StoreBindings(store);
   // Transfers cut short by the last stop are recorded as such.
-  store?.interruptTransfers(Date.now());
+  store.interruptTransfers(Date.now());
 
   /**
    * Routes a run of messages from one connection with all their writes in one
@@ -187,7 +185,6 @@ export async function startServer(
       noteRefusals(id, routed.out);
       return routed;
     };
-    if (store === null) return logged();
     try {
       return store.transaction(logged);
     } catch (error) {
@@ -323,11 +320,7 @@ export async function startServer(
       answerSweep = undefined;
       const now = Date.now();
       try {
-        deliver(
-          store === null
-            ? expireAnswers(state, now)
-            : store.transaction(() => expireAnswers(state, now)),
-        );
+        deliver(store.transaction(() => expireAnswers(state, now)));
       } catch (error) {
         log(`store failed: ${messageOf(error)}`);
       }
@@ -465,7 +458,7 @@ export async function startServer(
     frame?: ArrayBufferLike,
   ): void {
     scheduleAnswerSweep();
-    const durable = store?.durable() ?? null;
+    const durable = store.durable();
     if (durable === null) return deliver(outbound);
     const now: Outbound[] = [];
     const held: Outbound[] = [];
@@ -593,8 +586,7 @@ export async function startServer(
     const session = state.session(id);
     const since = lastHeard.get(id);
     if (
-      store === null || session === undefined || since === undefined ||
-      session.acks
+      session === undefined || since === undefined || session.acks
     ) return;
     try {
       store.requeueSince(session.nameKey, since);
@@ -959,7 +951,7 @@ export async function startServer(
     // reading at the goodbye, and would count a stored message as not sent.
     // (A few rounds at most: connections may still be writing meanwhile.)
     for (let round = 0; round < 5; round++) {
-      const synced = store?.durable();
+      const synced = store.durable();
       if (!synced) break;
       await synced;
     }

@@ -102,10 +102,13 @@ export class ServerState {
   /** onlineIdsExcept's lists, valid as long as #onlineIds. */
   #onlineIdsExcept = new Map<ConnId, readonly ConnId[]>();
 
-  /** Where everything that must survive a restart is written; null keeps it in memory. */
-  readonly store: Store | null;
+  /**
+   * Where everything that must survive a restart is written. Never absent:
+   * `chat serve --data :memory:` and the tests use an in-memory one.
+   */
+  readonly store: Store;
 
-  constructor(limits: Partial<ServerLimits> = {}, store: Store | null = null) {
+  constructor(limits: Partial<ServerLimits>, store: Store) {
     this.store = store;
     const merged = { ...DEFAULT_LIMITS, ...limits };
     for (const [key, value] of Object.entries(merged)) {
@@ -116,7 +119,7 @@ export class ServerState {
       }
     }
     this.limits = Object.freeze(merged);
-    if (store !== null) this.#load(store);
+    this.#load(store);
   }
 
   /** Groups, members and last message times come back from the store. */
@@ -155,7 +158,7 @@ export class ServerState {
   knownUser(name: string): string | null {
     const online = this.sessionByName(name);
     if (online) return online.name;
-    return this.store?.getUser(nameKey(name))?.name ?? null;
+    return this.store.getUser(nameKey(name))?.name ?? null;
   }
 
   /** Records a new, unregistered connection. */
@@ -174,7 +177,7 @@ export class ServerState {
       this.#onlineIds = null;
       this.#onlineIdsExcept.clear();
       this.#online.delete(session.nameKey);
-      if (now !== undefined) this.store?.touchSeen(session.nameKey, now);
+      if (now !== undefined) this.store.touchSeen(session.nameKey, now);
     }
     return session;
   }
@@ -303,8 +306,8 @@ export class ServerState {
     this.#onlineIds = null;
     this.#onlineIdsExcept.clear();
     this.#online.set(key, id);
-    this.store?.ensureUser(name, key, now);
-    this.store?.touchSeen(key, now);
+    this.store.ensureUser(name, key, now);
+    this.store.touchSeen(key, now);
     return session;
   }
 
@@ -314,7 +317,7 @@ export class ServerState {
     if (!session) throw new Error(`Connection ${id} is not registered`);
     session.lastMessageAt = now;
     this.#lastMessages.set(session.nameKey, { name: session.name, at: now });
-    this.store?.touchMessage(session.nameKey, now);
+    this.store.touchMessage(session.nameKey, now);
   }
 
   /** Last message time by name, ignoring case, online or not. */
@@ -353,7 +356,7 @@ export class ServerState {
       createdAt: now,
     };
     this.#groups.set(key, group);
-    this.store?.createGroup(name, key, createdBy, now);
+    this.store.createGroup(name, key, createdBy, now);
     return group;
   }
 
@@ -367,7 +370,7 @@ export class ServerState {
     const key = nameKey(name);
     if (stored.members.has(key)) return false;
     stored.members.set(key, name);
-    this.store?.addMember(group.key, key, name, now);
+    this.store.addMember(group.key, key, name, now);
     this.#groupCounts.set(key, (this.#groupCounts.get(key) ?? 0) + 1);
     return true;
   }
@@ -377,7 +380,7 @@ export class ServerState {
     const stored = this.#mutable(group);
     const key = nameKey(name);
     if (!stored.members.delete(key)) return false;
-    this.store?.removeMember(group.key, key, now);
+    this.store.removeMember(group.key, key, now);
     const count = (this.#groupCounts.get(key) ?? 1) - 1;
     if (count > 0) this.#groupCounts.set(key, count);
     else this.#groupCounts.delete(key);

@@ -250,7 +250,7 @@ function offer(
     outcomes: [],
   });
   // The record keeps who sent what to whom, never the file itself.
-  state.store?.recordTransfer({
+  state.store.recordTransfer({
     id: transfer.id,
     fromKey: session.nameKey,
     name: message.name,
@@ -639,7 +639,7 @@ function finish(
   now: number,
 ): void {
   state.transfers.delete(transfer.id);
-  state.store?.finishTransfer(transfer.id, { finishedAt: now, outcome });
+  state.store.finishTransfer(transfer.id, { finishedAt: now, outcome });
 }
 
 function progress(transfer: Transfer): Outbound[] {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { memoryStore } from "../_helpers/memory_store.ts";
 import type { Address, Recipients } from "../../src/server/outbound.ts";
 import { reaches, recipients } from "../../src/server/recipients.ts";
 import { connect, route } from "../../src/server/router.ts";
@@ -17,7 +18,7 @@ const KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
  * offline "ghost".
  */
 function room(): ServerState {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore("ghost"));
   for (
     const [id, name] of [[SOPHIA, "sophia"], [JOJO, "jojo"], [
       NANA,

@@ -1,6 +1,7 @@
 /** The server's side of file consent, over the router: no sockets. */
 
 import assert from "node:assert/strict";
+import { memoryStore } from "../_helpers/memory_store.ts";
 import type { ClientMessage } from "../../src/protocol/messages.ts";
 import {
   connect,
@@ -22,7 +23,7 @@ const T0 = 1000;
 
 /** sophia, jojo and nana online; sophia and jojo in group team (nana too). */
 function room(): ServerState {
-  const state = new ServerState({ fileAnswerMs: ANSWER_MS });
+  const state = new ServerState({ fileAnswerMs: ANSWER_MS }, memoryStore());
   for (
     const [id, name] of [[SOPHIA, "sophia"], [JOJO, "jojo"], [
       NANA,
@@ -295,7 +296,7 @@ Deno.test("routeFile answers a sender that cancels its own offer before the repl
 });
 
 Deno.test("routeFile keeps the nobody-accepted text within what clients read", () => {
-  const state = new ServerState({ fileAnswerMs: ANSWER_MS });
+  const state = new ServerState({ fileAnswerMs: ANSWER_MS }, memoryStore());
   connect(state, 1);
   route(state, 1, { t: "register", id: 0, name: "sophia", key: KEY }, NONE, 1);
   route(state, 1, { t: "create", id: 1, group: "big" }, NONE, T0);
