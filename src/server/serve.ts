@@ -23,6 +23,7 @@ import {
 import { connect, disconnect, type Outbound, route } from "./router.ts";
 import { expireAnswers } from "./transfers.ts";
 import { reaches, recipients } from "./recipients.ts";
+import { WritePath } from "./write_path.ts";
 import {
   AdmissionPolicy,
   TOO_MANY_NEW,
@@ -149,8 +150,13 @@ export async function startServer(
   const store = options.store;
   const state = new ServerState(options.limits ?? {}, store);
   const identities: IdentityBindings = new StoreBindings(store);
-  // Transfers cut short by the last stop are recorded as such.
-  store.interruptTransfers(Date.now());
+  // Every write goes through here, one unit of work at a time.
+  const writes = new WritePath(store, log);
+  // Transfers cut short by the last stop are recorded as such; a store that
+  // cannot take that will not take anything else: the start fails.
+  writes.commit(() => store.interruptTransfers(Date.now()), (error) => {
+    throw error;
+  });
 
   /**
    * Routes a run of messages from one connection with all their writes in one
@@ -185,11 +191,8 @@ export async function startServer(
       noteRefusals(id, routed.out);
       return routed;
     };
-    try {
-      return store.transaction(logged);
-    } catch (error) {
-      // Details stay in the log; the user only learns that it failed.
-      log(`store failed: ${messageOf(error)}`);
+    // Details stay in the log; the user only learns that it failed.
+    return writes.commit(logged, () => {
       const out = steps.flatMap((step): Outbound[] =>
         "reply" in step || !("id" in step.message) ? [] : [{
           to: [id],
@@ -202,7 +205,7 @@ export async function startServer(
         }]
       );
       return { out, full: false };
-    }
+    });
   }
 
   /** Bytes of replies waiting for the disk, per connection (deliverRun). */
@@ -319,11 +322,7 @@ export async function startServer(
     answerSweep = setTimeout(() => {
       answerSweep = undefined;
       const now = Date.now();
-      try {
-        deliver(store.transaction(() => expireAnswers(state, now)));
-      } catch (error) {
-        log(`store failed: ${messageOf(error)}`);
-      }
+      deliver(writes.commit(() => expireAnswers(state, now), () => []));
       scheduleAnswerSweep();
     }, Math.max(0, next - Date.now()));
   }
@@ -458,7 +457,7 @@ export async function startServer(
     frame?: ArrayBufferLike,
   ): void {
     scheduleAnswerSweep();
-    const durable = store.durable();
+    const durable = writes.durable();
     if (durable === null) return deliver(outbound);
     const now: Outbound[] = [];
     const held: Outbound[] = [];
@@ -575,11 +574,7 @@ export async function startServer(
   function applyHeldAcks(id: ConnId): void {
     const steps = takeHeldAcks(id);
     if (steps.length === 0 || state.session(id) === undefined) return;
-    try {
-      routeRun(id, steps);
-    } catch (error) {
-      log(`store failed: ${messageOf(error)}`);
-    }
+    routeRun(id, steps);
   }
 
   function requeueUnconfirmed(id: ConnId): void {
@@ -588,11 +583,7 @@ export async function startServer(
     if (
       session === undefined || since === undefined || session.acks
     ) return;
-    try {
-      store.requeueSince(session.nameKey, since);
-    } catch (error) {
-      log(`store failed: ${messageOf(error)}`);
-    }
+    writes.commit(() => store.requeueSince(session.nameKey, since), () => 0);
   }
 
   /** Ends a connection for breaking a rule: an encrypted goodbye, then close. */
@@ -620,7 +611,7 @@ export async function startServer(
     channel.drain().then(() =>
       channel.close(CloseCode.policyViolation, reason)
     );
-    deliver(disconnect(state, id, Date.now()));
+    deliver(writes.commit(() => disconnect(state, id, Date.now()), () => []));
   }
 
   /**
@@ -867,7 +858,9 @@ export async function startServer(
         if (said !== "goodbye") requeueUnconfirmed(id);
         channels.delete(id);
         waiting.delete(id);
-        deliver(disconnect(state, id, Date.now()));
+        deliver(
+          writes.commit(() => disconnect(state, id, Date.now()), () => []),
+        );
         if (name !== null) log(`${name} left`);
       }
       lastHeard.delete(id);
@@ -951,7 +944,7 @@ export async function startServer(
     // reading at the goodbye, and would count a stored message as not sent.
     // (A few rounds at most: connections may still be writing meanwhile.)
     for (let round = 0; round < 5; round++) {
-      const synced = store.durable();
+      const synced = writes.durable();
       if (!synced) break;
       await synced;
     }
