@@ -4,12 +4,7 @@
  */
 
 import { fingerprint } from "../crypto/keys.ts";
-import {
-  type CompactPosition,
-  encodeCompactChat,
-  encodeMessage,
-  parseClientMessage,
-} from "../protocol/codec.ts";
+import { encodeMessage, parseClientMessage } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
 import type { Store } from "../store/store.ts";
 import { CloseCode } from "../transport/connection.ts";
@@ -18,12 +13,12 @@ import {
   ChannelError,
   messageOf,
   type SecureChannel,
-  SharedBytes,
 } from "../transport/secure_channel.ts";
 import { connect, disconnect, type Outbound, route } from "./router.ts";
 import { expireAnswers } from "./transfers.ts";
 import { reaches, recipients } from "./recipients.ts";
 import { WritePath } from "./write_path.ts";
+import { Delivery, roughSize } from "./delivery.ts";
 import {
   AdmissionPolicy,
   TOO_MANY_NEW,
@@ -103,16 +98,6 @@ const RUN_STEPS = 8;
 /** How long shutdown waits for peers to acknowledge the close. */
 const SHUTDOWN_GRACE_MS = 2000;
 
-function isChat({ message }: Outbound): boolean {
-  return message.t === "public" || message.t === "private" ||
-    message.t === "group";
-}
-
-/** A point in a connection's queue held until writes are durable. */
-interface Gate {
-  open: boolean;
-}
-
 /** One thing to do for a message of a batch, in order. */
 type Step = { message: ClientMessage; body: Uint8Array } | {
   reply: ServerMessage;
@@ -127,9 +112,6 @@ const LOGGED_REFUSALS: ReadonlySet<string> = new Set([
 
 /** Messages that are flow-controlled by the file window, not the rate limit. */
 const FILE_DATA = new Set(["file_chunk", "file_ack", "file_end", "file_done"]);
-
-/** Replies whose header can be large (lists of names): measured, not guessed. */
-const LIST_REPLIES = new Set(["users", "groups", "members"]);
 
 /** What a run routed, and whether it stopped at its sender's backlog limit. */
 interface Routed {
@@ -208,13 +190,8 @@ export async function startServer(
     });
   }
 
-  /** Bytes of replies waiting for the disk, per connection (deliverRun). */
-  const heldBytes = new Map<ConnId, number>();
-
   /** Bytes queued for `id`: in its channel, and waiting for the disk. */
-  function queuedFor(id: ConnId): number {
-    return (channels.get(id)?.backlog ?? 0) + (heldBytes.get(id) ?? 0);
-  }
+  const queuedFor = (id: ConnId) => delivery.queuedFor(id);
 
   const channels = new Map<ConnId, SecureChannel>();
   const conns = new Set<EdgeConnection>();
@@ -270,6 +247,20 @@ export async function startServer(
       Math.ceil(limits.maxBacklogBytesPerAddress / BACKLOG_STEPS),
     ),
   );
+  const delivery = new Delivery({
+    state,
+    channels,
+    durable: () => writes.durable(),
+    maxBacklogBytes: limits.maxBacklogBytes,
+    cutOff: (id) => {
+      const channel = channels.get(id);
+      if (channel !== undefined) dismiss(id, channel, NOT_READING);
+    },
+    grew: (id, estimate) => {
+      if (addressBacklogs.crossed(id, estimate)) checkAddressBacklog(id);
+    },
+    log,
+  });
   /** When each connection last sent us anything. */
   const lastHeard = new Map<ConnId, number>();
   let nextId = 1;
@@ -327,192 +318,18 @@ export async function startServer(
     }, Math.max(0, next - Date.now()));
   }
 
-  /**
-   * `encode`'s result, or null (logged) if it throws: a bug, not the
-   * recipients' fault, so their connections stay (and a failed compact form
-   * falls back to JSON).
-   */
-  function encodedOrNull(
-    message: ServerMessage,
-    form: string,
-    encode: () => Uint8Array | null,
-  ): Uint8Array | null {
-    try {
-      return encode();
-    } catch (error) {
-      log(
-        `could not encode a '${message.t}' message${form}: ${messageOf(error)}`,
-      );
-      return null;
-    }
+  function deliver(outbound: readonly Outbound[]): void {
+    delivery.deliver(outbound);
   }
 
-  const encodeCompact = (
-    message: ServerMessage,
-    body?: Uint8Array,
-    position: CompactPosition = "none",
-  ) =>
-    encodedOrNull(
-      message,
-      " compactly",
-      () => encodeCompactChat(message, body, position),
-    );
-  const encodeJson = (message: ServerMessage, body?: Uint8Array) =>
-    encodedOrNull(message, "", () => encodeMessage(message, body));
-
-  /**
-   * Connections with chat messages waiting for the disk (deliverRun), and
-   * what comes for them meanwhile, in order: a gate is passed once its
-   * writes are durable. Whatever else is sent to such a connection queues
-   * behind, so that it gets its chat messages in the order they were routed
-   * (the missed ones after a welcome before the next live one).
-   */
-  const waiting = new Map<ConnId, (Uint8Array | Gate)[]>();
-
-  function passGate(id: ConnId, gate: Gate): void {
-    gate.open = true;
-    const queue = waiting.get(id);
-    if (queue === undefined) return;
-    const channel = channels.get(id);
-    let sent = 0;
-    for (; sent < queue.length; sent++) {
-      const item = queue[sent]!;
-      if (item instanceof Uint8Array) channel?.sendEncoded(item);
-      else if (!item.open) break;
-    }
-    queue.splice(0, sent);
-    if (queue.length === 0) waiting.delete(id);
-  }
-
-  /**
-   * Sends `outbound`, behind what waits for the disk for each recipient;
-   * `direct` skips that queue (for replies routed before anything in it).
-   */
-  function deliver(outbound: readonly Outbound[], direct = false): void {
-    for (const { to: address, message, body } of outbound) {
-      const to = recipients(state, address);
-      if (to.length === 0) continue;
-      // Encoded once per form, whatever the number of recipients: compact for
-      // a live chat message to those who asked for it (with its id and seq
-      // to those that acknowledge), JSON for the rest (made when first
-      // needed: in a busy room, often never).
-      const compact = encodeCompact(message, body);
-      let positioned: Uint8Array | null | undefined;
-      let varints: Uint8Array | null | undefined;
-      let json: Uint8Array | null | undefined;
-      if (compact === null) {
-        json = encodeJson(message, body);
-        if (json === null) continue;
-      }
-      // File data yields to chat, and is freed as soon as every recipient's
-      // channel has sealed it (a recipient that is gone never drops its hold,
-      // which only leaves the bytes to the garbage collector).
-      const shared = json != null &&
-          (message.t === "file_chunk" || message.t === "file_end")
-        ? new SharedBytes(json, to.length)
-        : null;
-      const queued = !direct && waiting.size > 0;
-      for (const id of to) {
-        const channel = channels.get(id);
-        if (channel === undefined) continue;
-        let bytes: Uint8Array | null;
-        if (compact !== null && channel.readsCompactChat) {
-          bytes = channel.readsChatPositions === "none"
-            ? compact
-            : channel.readsChatPositions === "fixed"
-            ? (positioned ??= encodeCompact(message, body, "fixed") ?? compact)
-            : (varints ??= encodeCompact(message, body, "varint") ?? compact);
-        } else {
-          if (json === undefined) json = encodeJson(message, body);
-          bytes = json;
-        }
-        if (bytes === null) continue;
-        const queue = queued ? waiting.get(id) : undefined;
-        if (queue !== undefined) queue.push(bytes);
-        else if (shared !== null) channel.sendBulk(shared);
-        else channel.sendEncoded(bytes);
-        // A client that does not read must not grow our memory without bound.
-        const estimate = channel.backlogEstimate;
-        if (
-          estimate > limits.maxBacklogBytes &&
-          channel.backlog > limits.maxBacklogBytes
-        ) {
-          dismiss(id, channel, NOT_READING);
-        } else if (addressBacklogs.crossed(id, estimate)) {
-          checkAddressBacklog(id);
-        }
-      }
-    }
-  }
-
-  /**
-   * Sends what a run from `id` produced. What goes back to `id` (the replies
-   * that confirm its writes) waits until those writes are on disk (see
-   * Store.durable); everyone else gets theirs now, so no one waits for the
-   * disk but the sender.
-   */
+  /** Sends what a run from `id` produced (Delivery.deliverRun). */
   function deliverRun(
     id: ConnId,
     outbound: Outbound[],
     frame?: ArrayBufferLike,
   ): void {
     scheduleAnswerSweep();
-    const durable = writes.durable();
-    if (durable === null) return deliver(outbound);
-    const now: Outbound[] = [];
-    const held: Outbound[] = [];
-    for (const out of outbound) {
-      if (!reaches(state, out.to, id)) {
-        now.push(out);
-        continue;
-      }
-      const to = recipients(state, out.to);
-      if (to.length > 1) {
-        now.push({ ...out, to: to.filter((one) => one !== id) });
-      }
-      // A body that is a view of the received frame, which is freed once
-      // the batch is routed (recycle), is copied to wait; one from the store
-      // (history) is not.
-      held.push({
-        ...out,
-        to: [id],
-        ...(out.body?.buffer === frame && out.body !== undefined
-          ? { body: out.body.slice() }
-          : {}),
-      });
-    }
-    deliver(now);
-    if (held.length === 0) return;
-    // Counted toward the sender's backlog until the disk lets them go
-    // (routeRun stops a run that would take it past the limit).
-    const bytes = held.reduce((n, out) => n + roughSize(out), 0);
-    heldBytes.set(id, (heldBytes.get(id) ?? 0) + bytes);
-    const release = () => {
-      const left = (heldBytes.get(id) ?? bytes) - bytes;
-      if (left > 0) heldBytes.set(id, left);
-      else heldBytes.delete(id);
-    };
-    const queue = waiting.get(id);
-    if (queue === undefined && !held.some(isChat)) {
-      // Replies only (the usual `ok` to a `say`): nothing newer for `id`
-      // need wait for them, and nothing older waits (no queue), so they go
-      // straight out once synced, past any queue made meanwhile.
-      durable.then(() => {
-        release();
-        deliver(held, true);
-      });
-      return;
-    }
-    // Chat messages (the missed ones after a welcome, a history): what
-    // comes for `id` from now on queues behind them, behind a gate.
-    const gate: Gate = { open: false };
-    if (queue === undefined) waiting.set(id, [gate]);
-    else queue.push(gate);
-    deliver(held);
-    durable.then(() => {
-      release();
-      passGate(id, gate);
-    });
+    delivery.deliverRun(id, outbound, frame);
   }
 
   /**
@@ -598,7 +415,7 @@ export async function startServer(
     requeueUnconfirmed(id);
     channels.delete(id);
     addressBacklogs.remove(id);
-    waiting.delete(id);
+    delivery.forget(id);
     refusals.log(
       `dismiss:${groupOf(id)}`,
       `disconnecting ${describe(id, channel)}: ${why}`,
@@ -857,7 +674,7 @@ export async function startServer(
         applyHeldAcks(id);
         if (said !== "goodbye") requeueUnconfirmed(id);
         channels.delete(id);
-        waiting.delete(id);
+        delivery.forget(id);
         deliver(
           writes.commit(() => disconnect(state, id, Date.now()), () => []),
         );
@@ -986,15 +803,6 @@ export async function startServer(
     shutdown,
     finished: edge.finished,
   };
-}
-
-/**
- * About the bytes an outbound message costs its recipient's queue: its body,
- * and a header that is small unless it lists names.
- */
-function roughSize({ message, body }: Outbound): number {
-  return (body?.byteLength ?? 0) +
-    (LIST_REPLIES.has(message.t) ? JSON.stringify(message).length : 64);
 }
 
 function requestIdOf(header: unknown): number | null {
