@@ -19,6 +19,7 @@ import { expireAnswers } from "./transfers.ts";
 import { reaches, recipients } from "./recipients.ts";
 import { WritePath } from "./write_path.ts";
 import { Delivery, roughSize } from "./delivery.ts";
+import { DeadlineSweep } from "./deadline_sweep.ts";
 import {
   AdmissionPolicy,
   TOO_MANY_NEW,
@@ -266,41 +267,13 @@ export async function startServer(
   let nextId = 1;
   let stopping = false;
 
-  // Connections that must register by a deadline. One timer for all of
-  // them, not one per connection: a timer costs about 1 KiB, which is 10 MiB
-  // at 10,000 idle connections. Deadlines are now + a constant, so the map's
-  // insertion order is deadline order.
-  const registrationDeadlines = new Map<ConnId, number>();
-  let registrationSweep: ReturnType<typeof setTimeout> | undefined;
-
-  function scheduleRegistrationSweep(): void {
-    if (registrationSweep !== undefined) return;
-    const first = registrationDeadlines.values().next();
-    if (first.done) return;
-    registrationSweep = setTimeout(
-      sweepRegistrations,
-      Math.max(0, first.value - Date.now()),
-    );
-  }
-
-  function stopRegistrationSweep(): void {
-    clearTimeout(registrationSweep);
-    registrationSweep = undefined;
-  }
-
-  function sweepRegistrations(): void {
-    registrationSweep = undefined;
-    const now = Date.now();
-    for (const [id, deadline] of registrationDeadlines) {
-      if (deadline > now) break;
-      registrationDeadlines.delete(id);
-      const channel = channels.get(id);
-      if (channel !== undefined && state.nameOf(id) === null) {
-        dismiss(id, channel, "no username was registered in time");
-      }
+  // Connections that must register by a deadline, one timer for them all.
+  const registrationDeadlines = new DeadlineSweep<ConnId>((id) => {
+    const channel = channels.get(id);
+    if (channel !== undefined && state.nameOf(id) === null) {
+      dismiss(id, channel, "no username was registered in time");
     }
-    scheduleRegistrationSweep();
-  }
+  });
 
   // File offers wait for their recipients' answers until a deadline; one
   // timer for the earliest of them.
@@ -468,8 +441,7 @@ export async function startServer(
     groups.set(id, group);
     addressBacklogs.add(id, group);
     connect(state, id);
-    registrationDeadlines.set(id, Date.now() + limits.registerTimeoutMs);
-    scheduleRegistrationSweep();
+    registrationDeadlines.add(id, limits.registerTimeoutMs);
     const gate = new IdentityGate(identities, channel.transcriptHash);
     let said: "goodbye" | null = null;
     lastHeard.set(id, Date.now());
@@ -662,7 +634,6 @@ export async function startServer(
       channel.close(code, "protocol error");
     } finally {
       registrationDeadlines.delete(id);
-      if (registrationDeadlines.size === 0) stopRegistrationSweep();
       if (conn.localCloseReason !== null) {
         refusals.log(
           `local:${group}`,
@@ -781,7 +752,7 @@ export async function startServer(
       Promise.all([...conns].map((conn) => conn.closed)),
       SHUTDOWN_GRACE_MS,
     );
-    stopRegistrationSweep();
+    registrationDeadlines.stop();
     clearTimeout(answerSweep);
     answerSweep = undefined;
     await edge.close();
