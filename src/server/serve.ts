@@ -35,7 +35,8 @@ import { LogLimiter } from "./log_limiter.ts";
 import { GroupBacklog } from "./group_backlog.ts";
 import { HeldAcks } from "./held_acks.ts";
 import { QueueGauge } from "./backpressure.ts";
-import { KeyedTokenBuckets, TokenBucket } from "./rate_limit.ts";
+import { KeyedTokenBuckets } from "./rate_limit.ts";
+import { MessageRate } from "./message_rate.ts";
 import { Semaphore } from "./semaphore.ts";
 import { type ConnId, type ServerLimits, ServerState } from "./state.ts";
 import { type EdgeConnection, startEdge } from "./ws_edge.ts";
@@ -110,9 +111,6 @@ const LOGGED_REFUSALS: ReadonlySet<string> = new Set([
   "limit",
   "too_large",
 ]);
-
-/** Messages that are flow-controlled by the file window, not the rate limit. */
-const FILE_DATA = new Set(["file_chunk", "file_ack", "file_end", "file_done"]);
 
 /** What a run routed, and whether it stopped at its sender's backlog limit. */
 interface Routed {
@@ -445,19 +443,7 @@ export async function startServer(
     const gate = new IdentityGate(identities, channel.transcriptHash);
     let said: "goodbye" | null = null;
     lastHeard.set(id, Date.now());
-    const bucket = new TokenBucket(
-      limits.messagesPerSecond,
-      limits.messageBurst,
-      Date.now(),
-    );
-    // A history reply costs the server up to 256 KiB read from the disk and
-    // queued: such requests get a small bucket of their own.
-    const historyBucket = new TokenBucket(
-      limits.historyPerSecond,
-      limits.historyBurst,
-      Date.now(),
-    );
-    let strikes = 0;
+    const rate = new MessageRate(limits, addressBuckets, group, Date.now());
     try {
       for (;;) {
         // Held back while recipients' queues are over the bound (the edge
@@ -515,23 +501,13 @@ export async function startServer(
             quit = true;
             break;
           }
-          const now = Date.now();
-          // The address's shared bucket is taken from only when the
-          // connection's own has a token: a connection held to its own rate
-          // does not use up its neighbours'.
-          if (
-            (!FILE_DATA.has(message.t) &&
-              !(bucket.peek(now) && addressBuckets.take(group, now) &&
-                bucket.take(now))) ||
-            (message.t === "history" && !historyBucket.take(now))
-          ) {
-            // Held, not refused: it has no reply to refuse, and dropping it
-            // would show what it covers again to a fresh client (held_acks.ts).
+          const verdict = rate.judge(message.t, Date.now());
+          if (verdict !== "pass") {
             if (message.t === "ack") {
               heldAcksOf(id).hold(message.cursors);
               continue;
             }
-            if (++strikes >= limits.floodStrikes) {
+            if (verdict === "flood") {
               flush();
               dismiss(id, channel, "too many messages too fast");
               break;
@@ -550,7 +526,6 @@ export async function startServer(
             });
             continue;
           }
-          strikes = 0;
           if (
             (message.t === "register" || message.t === "prove") &&
             state.nameOf(id) === null
