@@ -8,6 +8,7 @@
  */
 
 import type { ErrorCode, ServerMessage } from "../protocol/messages.ts";
+import type { Group } from "./group.ts";
 import type { ConnId } from "./session.ts";
 
 /**
@@ -67,6 +68,16 @@ export function fail(
   text: string,
 ): Outbound[] {
   return reply(to, { t: "error", re, code, text });
+}
+
+/** A request about a group the user is not in (router.ts, transfers.ts). */
+export function notMember(to: ConnId, re: number, group: Group): Outbound[] {
+  return fail(
+    to,
+    re,
+    "not_member",
+    `ERROR: You are not a member of group '${group.name}'. Join it with /join ${group.name}`,
+  );
 }
 
 /** One message for an address. */

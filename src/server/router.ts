@@ -43,6 +43,7 @@ import {
   type Address,
   connection,
   fail,
+  notMember,
   ok,
   type Outbound,
   reply,
@@ -847,15 +848,6 @@ function noSuchGroup(from: ConnId, re: number, name: string): Outbound[] {
     shown === null
       ? "ERROR: No group with that name exists."
       : `ERROR: Group ${shown} does not exist.`,
-  );
-}
-
-function notMember(from: ConnId, re: number, group: Group): Outbound[] {
-  return fail(
-    from,
-    re,
-    "not_member",
-    `ERROR: You are not a member of group '${group.name}'. Join it with /join ${group.name}`,
   );
 }
 

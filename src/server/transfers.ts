@@ -16,12 +16,8 @@ import {
   MAX_FILE_CHUNK_BYTES,
   SHA256_HEX_PATTERN,
 } from "../protocol/limits.ts";
-import type {
-  ClientMessage,
-  ErrorCode,
-  ServerMessage,
-} from "../protocol/messages.ts";
-import type { Outbound } from "./outbound.ts";
+import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
+import { fail, notMember, type Outbound } from "./outbound.ts";
 import type { ConnId, Session } from "./session.ts";
 import type { ServerState } from "./state.ts";
 import type { Transfer } from "./transfer_table.ts";
@@ -212,12 +208,7 @@ function offer(
       );
     }
     if (!state.isMember(found, session.name)) {
-      return fail(
-        session.id,
-        re,
-        "not_member",
-        `ERROR: You are not a member of group '${found.name}'. Join it with /join ${found.name}`,
-      );
+      return notMember(session.id, re, found);
     }
     recipients = state.onlineMembers(found).filter((s) => s.id !== session.id);
     if (recipients.length === 0) {
@@ -685,15 +676,6 @@ function slowest(transfer: Transfer): number {
     if (recipient.acked < min) min = recipient.acked;
   }
   return min === Infinity ? transfer.sent : min;
-}
-
-function fail(
-  to: ConnId,
-  re: number,
-  code: ErrorCode,
-  text: string,
-): Outbound[] {
-  return [{ to: [to], message: { t: "error", re, code, text } }];
 }
 
 /** Names from clients are echoed only as short printable ASCII. */

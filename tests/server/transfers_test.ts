@@ -6,6 +6,7 @@ import type { ClientMessage } from "../../src/protocol/messages.ts";
 import {
   connect,
   type Delivered as Outbound,
+  delivered,
   disconnect,
   route,
 } from "../_helpers/delivered.ts";
@@ -162,7 +163,7 @@ Deno.test("expireAnswers counts a recipient that never answers as declined and t
   send(state, NANA, { t: "file_accept", xfer: 1 });
   assert.equal(state.transfers.nextAnswerDeadline(), T0 + ANSWER_MS);
   assert.deepEqual(expireAnswers(state, T0 + ANSWER_MS - 1), []);
-  assert.deepEqual(expireAnswers(state, T0 + ANSWER_MS), [
+  assert.deepEqual(delivered(state, expireAnswers(state, T0 + ANSWER_MS)), [
     {
       to: [JOJO],
       message: {
@@ -188,7 +189,7 @@ Deno.test("expireAnswers counts a recipient that never answers as declined and t
 Deno.test("expireAnswers ends an offer nobody answered with one error for the sender", () => {
   const state = room();
   offerTo(state, { group: "team" });
-  const out = expireAnswers(state, T0 + ANSWER_MS);
+  const out = delivered(state, expireAnswers(state, T0 + ANSWER_MS));
   assert.deepEqual(out.at(-1), {
     to: [SOPHIA],
     message: {
@@ -252,15 +253,18 @@ Deno.test("routeFile ignores answers from connections that were not asked", () =
 Deno.test("expireAnswers tells the sender of a private offer that its recipient did not answer", () => {
   const state = room();
   offerTo(state, { to: "jojo" });
-  assert.deepEqual(expireAnswers(state, T0 + ANSWER_MS).at(-1), {
-    to: [SOPHIA],
-    message: {
-      t: "error",
-      re: 7,
-      code: "declined",
-      text: "ERROR: jojo did not answer about big.bin",
+  assert.deepEqual(
+    delivered(state, expireAnswers(state, T0 + ANSWER_MS)).at(-1),
+    {
+      to: [SOPHIA],
+      message: {
+        t: "error",
+        re: 7,
+        code: "declined",
+        text: "ERROR: jojo did not answer about big.bin",
+      },
     },
-  });
+  );
 });
 
 Deno.test("routeFile answers a sender that cancels its own offer before the reply", () => {
