@@ -1,6 +1,9 @@
 /**
- * The server's wiring: the edge (ws_edge.ts) -> `Connection` -> handshake ->
- * SecureChannel -> router. The router decides; this file only delivers.
+ * The server's wiring: `Connection` -> handshake -> SecureChannel -> the
+ * session loop -> router -> delivery (delivery.ts). `createCore` is all of
+ * it but the network, and takes any connection (tests use in-memory
+ * pairs); `startServer` puts the edge (ws_edge.ts) in front of it. The
+ * router decides; this file only carries out.
  */
 
 import { fingerprint } from "../crypto/keys.ts";
@@ -21,7 +24,9 @@ import { WritePath } from "./write_path.ts";
 import { Delivery, roughSize } from "./delivery.ts";
 import { DeadlineSweep } from "./deadline_sweep.ts";
 import {
+  type Admission,
   AdmissionPolicy,
+  type SocketCounts,
   TOO_MANY_NEW,
   TOO_MANY_UNFINISHED,
 } from "./admission.ts";
@@ -119,9 +124,36 @@ interface Routed {
   full: boolean;
 }
 
-export async function startServer(
-  options: ServerOptions,
-): Promise<RunningServer> {
+/** What the server needs that is not about the network. */
+export type CoreOptions = Omit<ServerOptions, "hostname" | "port">;
+
+/**
+ * The server without its network edge: it takes connections (any
+ * `EdgeConnection`: the edge's sockets, or an in-memory pair in tests) and
+ * runs each from its handshake to its end. startServer is the glue that
+ * puts it behind ws_edge.ts.
+ */
+export interface ServerCore {
+  /** The connection limits in force, the defaults with the overrides. */
+  readonly limits: Readonly<ConnectionLimits>;
+  /** What is queued for recipients (the edge stops reading while held). */
+  readonly gauge: QueueGauge;
+  /** Whether shutdown has begun. */
+  readonly stopping: boolean;
+  /** The admission policy's first answer for a socket (ws_edge.ts accept). */
+  accept(group: string, address: string, unfinished: boolean): Admission;
+  /** Its second, at the upgrade; null lets the connection in (ws_edge.ts admit). */
+  admit(group: string, address: string, sockets: SocketCounts): string | null;
+  /** Serves one connection from its handshake to its end. */
+  serve(conn: EdgeConnection, group: string): void;
+  /**
+   * Says goodbye to everyone once what waits for the disk is out, closes
+   * every connection, and resolves when they are closed or the grace is up.
+   */
+  stop(): Promise<void>;
+}
+
+export function createCore(options: CoreOptions): ServerCore {
   const log = options.log ?? defaultLog;
   const limits: ConnectionLimits = {
     ...DEFAULT_CONNECTION_LIMITS,
@@ -640,60 +672,52 @@ export async function startServer(
       : `${name} (${channel.remoteAddress})`;
   }
 
-  const edge = await startEdge({
-    hostname: options.hostname,
-    port: options.port,
-    maxPayloadBytes: limits.maxPayloadBytes,
-    maxHandshakePayloadBytes: limits.maxHandshakePayloadBytes,
-    maxUnfinished: limits.maxUnfinished,
-    maxUnfinishedPerGroup: limits.maxUnfinishedPerAddress,
-    maxMessageFragments: limits.maxMessageFragments,
-    closeTimeoutMs: limits.closeTimeoutMs,
-    headersTimeoutMs: limits.headersTimeoutMs,
-    idleTimeoutSeconds: limits.idleTimeoutSeconds,
-    gauge,
-    // Room to answer the refused with a 503 before dropping them unanswered.
-    maxSockets: limits.maxConnections + limits.maxConnectionsPerAddress,
-    maxSocketsPerGroup: 2 * limits.maxConnectionsPerAddress,
-    accept: (group, address, unfinished) => {
-      const decided = admission.accept(group, Date.now(), unfinished);
-      if (decided.kind !== "in") {
-        const why = decided.kind === "refuse"
-          ? decided.why
-          : unfinished
-          ? TOO_MANY_UNFINISHED
-          : TOO_MANY_NEW;
-        refusals.log(
-          `admit:${group}`,
-          `refused a connection from ${address}: ${why}`,
-        );
-      }
-      return decided;
-    },
-    admit: (group, address) => {
-      const refused = stopping
-        ? "the server is shutting down"
-        : admission.admit(edge, group);
-      if (refused !== null) {
-        refusals.log(
-          `admit:${group}`,
-          `refused a connection from ${address}: ${refused}`,
-        );
-      }
-      return refused;
-    },
-    onConnection: (conn, group) => {
-      conns.add(conn);
-      conn.closed.then(() => conns.delete(conn));
-      serveConnection(conn, group).catch((error) =>
-        log(`internal error: ${messageOf(error)}`)
+  function accept(
+    group: string,
+    address: string,
+    unfinished: boolean,
+  ): Admission {
+    const decided = admission.accept(group, Date.now(), unfinished);
+    if (decided.kind !== "in") {
+      const why = decided.kind === "refuse"
+        ? decided.why
+        : unfinished
+        ? TOO_MANY_UNFINISHED
+        : TOO_MANY_NEW;
+      refusals.log(
+        `admit:${group}`,
+        `refused a connection from ${address}: ${why}`,
       );
-    },
-  });
-  const serverFingerprint = await fingerprint(options.publicSpki);
+    }
+    return decided;
+  }
 
-  async function shutdown(): Promise<void> {
-    if (stopping) return edge.finished;
+  function admit(
+    group: string,
+    address: string,
+    sockets: SocketCounts,
+  ): string | null {
+    const refused = stopping
+      ? "the server is shutting down"
+      : admission.admit(sockets, group);
+    if (refused !== null) {
+      refusals.log(
+        `admit:${group}`,
+        `refused a connection from ${address}: ${refused}`,
+      );
+    }
+    return refused;
+  }
+
+  function serve(conn: EdgeConnection, group: string): void {
+    conns.add(conn);
+    conn.closed.then(() => conns.delete(conn));
+    serveConnection(conn, group).catch((error) =>
+      log(`internal error: ${messageOf(error)}`)
+    );
+  }
+
+  async function stop(): Promise<void> {
     stopping = true;
     // Everyone is read again, to the end: the goodbyes and closes must pass.
     gauge.close();
@@ -730,6 +754,51 @@ export async function startServer(
     registrationDeadlines.stop();
     clearTimeout(answerSweep);
     answerSweep = undefined;
+  }
+
+  return {
+    limits,
+    gauge,
+    get stopping() {
+      return stopping;
+    },
+    accept,
+    admit,
+    serve,
+    stop,
+  };
+}
+
+/** The core behind the network edge: listening, sockets, upgrades. */
+export async function startServer(
+  options: ServerOptions,
+): Promise<RunningServer> {
+  const core = createCore(options);
+  const { limits, gauge } = core;
+  const edge = await startEdge({
+    hostname: options.hostname,
+    port: options.port,
+    maxPayloadBytes: limits.maxPayloadBytes,
+    maxHandshakePayloadBytes: limits.maxHandshakePayloadBytes,
+    maxUnfinished: limits.maxUnfinished,
+    maxUnfinishedPerGroup: limits.maxUnfinishedPerAddress,
+    maxMessageFragments: limits.maxMessageFragments,
+    closeTimeoutMs: limits.closeTimeoutMs,
+    headersTimeoutMs: limits.headersTimeoutMs,
+    idleTimeoutSeconds: limits.idleTimeoutSeconds,
+    gauge,
+    // Room to answer the refused with a 503 before dropping them unanswered.
+    maxSockets: limits.maxConnections + limits.maxConnectionsPerAddress,
+    maxSocketsPerGroup: 2 * limits.maxConnectionsPerAddress,
+    accept: core.accept,
+    admit: (group, address) => core.admit(group, address, edge),
+    onConnection: core.serve,
+  });
+  const serverFingerprint = await fingerprint(options.publicSpki);
+
+  async function shutdown(): Promise<void> {
+    if (core.stopping) return edge.finished;
+    await core.stop();
     await edge.close();
   }
 
