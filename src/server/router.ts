@@ -28,9 +28,7 @@ import {
 import type {
   ClientMessage,
   Cursor,
-  ErrorCode,
   GroupMembers,
-  ServerMessage,
   Timestamp,
 } from "../protocol/messages.ts";
 import type {
@@ -38,19 +36,24 @@ import type {
   MessagePosition,
   StoredMessage,
 } from "../store/store.ts";
-import type { ConnId, Group, ServerState, Session } from "./state.ts";
+import type { ServerState } from "./state.ts";
+import type { ConnId, Session } from "./session.ts";
+import type { Group } from "./group.ts";
+import {
+  type Address,
+  connection,
+  fail,
+  notMember,
+  ok,
+  type Outbound,
+  reply,
+  send,
+} from "./outbound.ts";
 import { dropTransfers, routeFile } from "./transfers.ts";
 import { routeE2eKeys } from "./e2e_keys.ts";
 
-/**
- * One message for one or more connections. All recipients share one message
- * and one body so the edge can serialise it once. Never has an empty `to`.
- */
-export interface Outbound {
-  to: readonly ConnId[];
-  message: ServerMessage;
-  body?: Uint8Array;
-}
+// Re-exported for those who knew it here (serve.ts, the tests).
+export type { Outbound } from "./outbound.ts";
 
 /** An unregistered connection appeared. */
 export function connect(state: ServerState, id: ConnId): void {
@@ -70,7 +73,7 @@ export function disconnect(
   if (session === null) return [];
   return [
     ...dropTransfers(state, id, session.name, now),
-    ...send(others(state, id), {
+    ...send(room(session), {
       t: "presence",
       name: session.name,
       online: false,
@@ -251,21 +254,19 @@ function register(
   const session = state.register(from, name, now, acks);
   return [
     {
-      to: [from],
+      to: connection(from),
       message: {
         t: "welcome",
         re,
         name: session.name,
         text: "SUCCESS: Username registered.",
-        // Only a server with a store has anything to acknowledge.
-        ...(acks && state.store !== null ? { acks: true } : {}),
-        // And only one with a store can recognise a retry later.
-        ...(state.store !== null ? { cids: true } : {}),
+        ...(acks ? { acks: true } : {}),
+        cids: true,
       },
     },
     // What arrived for them while they were away, after the welcome.
     ...missed(state, session),
-    ...send(others(state, from), {
+    ...send(room(session), {
       t: "presence",
       name: session.name,
       online: true,
@@ -281,7 +282,6 @@ function register(
  */
 function missed(state: ServerState, session: Session): Outbound[] {
   const store = state.store;
-  if (store === null) return [];
   const out: Outbound[] = [];
   let after = 0;
   for (;;) {
@@ -319,7 +319,6 @@ function acknowledge(
   cursors: readonly Cursor[],
 ): void {
   const store = state.store;
-  if (store === null) return;
   for (const cursor of cursors) {
     store.acknowledge(
       session.nameKey,
@@ -342,7 +341,7 @@ const MAX_MISSED = 2 * MAX_HISTORY;
 const HISTORY_CUT = "; older ones do not fit in one reply";
 
 function asHistory(viewer: Session, message: StoredMessage): Outbound {
-  const to = [viewer.id];
+  const to = connection(viewer.id);
   // `history` last: a header that ends in a digit is a live one (the
   // bench's counting decoder relies on it).
   const common = {
@@ -381,9 +380,6 @@ function history(
   limit: number,
 ): Outbound[] {
   const store = state.store;
-  if (store === null) {
-    return ok(session.id, re, "This server keeps no history.");
-  }
   const count = Math.min(Math.max(limit, 1), MAX_HISTORY);
   let query: HistoryQuery;
   let what: string;
@@ -452,7 +448,7 @@ function sentBefore(
   session: Session,
   message: { id: number; cid?: string },
 ): Outbound[] | null {
-  if (message.cid === undefined || state.store === null) return null;
+  if (message.cid === undefined) return null;
   const position = state.store.sentWithClientId(session.nameKey, message.cid);
   if (position === undefined) return null;
   return reply(session.id, {
@@ -470,9 +466,9 @@ function sent(
   re: number,
   text: string,
   cid: string | undefined,
-  position: MessagePosition | undefined,
+  position: MessagePosition,
 ): Outbound[] {
-  if (cid === undefined || position === undefined) return ok(to, re, text);
+  if (cid === undefined) return ok(to, re, text);
   return reply(to, { t: "ok", re, text, id: position.id, seq: position.seq });
 }
 
@@ -493,7 +489,7 @@ function say(
   if (invalid !== null) return invalid;
   state.recordMessage(session.id, now);
   // Public history is open to all, so no recipient rows are needed.
-  const position = state.store?.appendPublic({
+  const position = state.store.appendPublic({
     ts: now,
     fromKey: session.nameKey,
     fromName: session.name,
@@ -503,7 +499,7 @@ function say(
   return [
     ...sent(session.id, re, "", cid, position),
     ...send(
-      others(state, session.id),
+      room(session),
       { t: "public", from: session.name, ts: now, ...positionOf(position) },
       body,
     ),
@@ -536,7 +532,7 @@ function privateMessage(
     );
   }
   state.recordMessage(session.id, now);
-  const position = state.store?.appendMessage({
+  const position = state.store.appendMessage({
     kind: "private",
     toKey: nameKey(known),
     ts: now,
@@ -567,7 +563,7 @@ function privateMessage(
   return [
     ...sent(session.id, re, away, cid, position),
     ...send(
-      [recipient.id],
+      { kind: "user", key: recipient.nameKey },
       { t: "private", from: session.name, ts: now, ...positionOf(position) },
       body,
     ),
@@ -622,7 +618,7 @@ function groupMessage(
   state.recordMessage(session.id, now);
   // Every member is entitled to it; those offline get it when they connect,
   // and those that acknowledge have it wait until they do.
-  const position = state.store?.appendMessage({
+  const position = state.store.appendMessage({
     kind: "group",
     groupKey: group.key,
     ts: now,
@@ -640,7 +636,7 @@ function groupMessage(
   return [
     ...sent(session.id, re, "", cid, position),
     ...send(
-      onlineMembersExcept(state, group, session.id),
+      groupOf(group, session),
       {
         t: "group",
         group: group.name,
@@ -734,7 +730,7 @@ function join(
   state.addMember(group, session.name, now);
   return [
     ...ok(session.id, re, `SUCCESS: Joined group '${group.name}'.`),
-    ...send(onlineMembersExcept(state, group, session.id), {
+    ...send(groupOf(group, session), {
       t: "membership",
       group: group.name,
       name: session.name,
@@ -757,7 +753,7 @@ function leave(
   }
   return [
     ...ok(session.id, re, `SUCCESS: Left group '${group.name}'.`),
-    ...send(onlineMembersExcept(state, group, session.id), {
+    ...send(groupOf(group, session), {
       t: "membership",
       group: group.name,
       name: session.name,
@@ -833,7 +829,7 @@ function checkBody(
       `ERROR: Message is too long (the limit is ${MAX_TEXT_CHARS} characters, or ${MAX_TEXT_BYTES} bytes of UTF-8)`,
     );
   }
-  if (state.store?.full() === true) {
+  if (state.store.full()) {
     return fail(from, re, "limit", STORE_FULL);
   }
   return null;
@@ -852,15 +848,6 @@ function noSuchGroup(from: ConnId, re: number, name: string): Outbound[] {
     shown === null
       ? "ERROR: No group with that name exists."
       : `ERROR: Group ${shown} does not exist.`,
-  );
-}
-
-function notMember(from: ConnId, re: number, group: Group): Outbound[] {
-  return fail(
-    from,
-    re,
-    "not_member",
-    `ERROR: You are not a member of group '${group.name}'. Join it with /join ${group.name}`,
   );
 }
 
@@ -883,51 +870,17 @@ function echo(name: string): string | null {
     : null;
 }
 
-function others(state: ServerState, except: ConnId): readonly ConnId[] {
-  return state.onlineIdsExcept(except);
+/** Everyone in the public room but `sender`. */
+function room(sender: Session): Address {
+  return { kind: "room", except: sender.nameKey };
 }
 
-function onlineMembersExcept(
-  state: ServerState,
-  group: Group,
-  except: ConnId,
-): ConnId[] {
-  return state.onlineMembers(group)
-    .filter((member) => member.id !== except)
-    .map((member) => member.id);
+/** The members of `group` but `sender`. */
+function groupOf(group: Group, sender: Session): Address {
+  return { kind: "group", key: group.key, except: sender.nameKey };
 }
 
-/** A stored message's id and seq for the wire; nothing without a store. */
-function positionOf(
-  position: MessagePosition | undefined,
-): { id?: number; seq?: number } {
-  return position === undefined ? {} : { id: position.id, seq: position.seq };
-}
-
-function reply(to: ConnId, message: ServerMessage): Outbound[] {
-  return [{ to: [to], message }];
-}
-
-function ok(to: ConnId, re: number, text: string): Outbound[] {
-  return reply(to, { t: "ok", re, text });
-}
-
-function fail(
-  to: ConnId,
-  re: number | null,
-  code: ErrorCode,
-  text: string,
-): Outbound[] {
-  return reply(to, { t: "error", re, code, text });
-}
-
-// Skips empty recipient lists so callers never see an Outbound that goes
-// nowhere.
-function send(
-  to: readonly ConnId[],
-  message: ServerMessage,
-  body?: Uint8Array,
-): Outbound[] {
-  if (to.length === 0) return [];
-  return [body === undefined ? { to, message } : { to, message, body }];
+/** A stored message's id and seq for the wire. */
+function positionOf(position: MessagePosition): { id: number; seq: number } {
+  return { id: position.id, seq: position.seq };
 }

@@ -1,15 +1,13 @@
 /**
- * The server's wiring: the edge (ws_edge.ts) -> `Connection` -> handshake ->
- * SecureChannel -> router. The router decides; this file only delivers.
+ * The server's wiring: `Connection` -> handshake -> SecureChannel -> the
+ * session loop -> router -> delivery (delivery.ts). `createCore` is all of
+ * it but the network, and takes any connection (tests use in-memory
+ * pairs); `startServer` puts the edge (ws_edge.ts) in front of it. The
+ * router decides; this file only carries out.
  */
 
 import { fingerprint } from "../crypto/keys.ts";
-import {
-  type CompactPosition,
-  encodeCompactChat,
-  encodeMessage,
-  parseClientMessage,
-} from "../protocol/codec.ts";
+import { encodeMessage, parseClientMessage } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
 import type { Store } from "../store/store.ts";
 import { CloseCode } from "../transport/connection.ts";
@@ -18,12 +16,17 @@ import {
   ChannelError,
   messageOf,
   type SecureChannel,
-  SharedBytes,
 } from "../transport/secure_channel.ts";
 import { connect, disconnect, type Outbound, route } from "./router.ts";
 import { expireAnswers } from "./transfers.ts";
+import { reaches, recipients } from "./recipients.ts";
+import { WritePath } from "./write_path.ts";
+import { Delivery, roughSize } from "./delivery.ts";
+import { DeadlineSweep } from "./deadline_sweep.ts";
 import {
+  type Admission,
   AdmissionPolicy,
+  type SocketCounts,
   TOO_MANY_NEW,
   TOO_MANY_UNFINISHED,
 } from "./admission.ts";
@@ -31,14 +34,14 @@ import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./config.ts";
 import {
   type IdentityBindings,
   IdentityGate,
-  MemoryBindings,
   StoreBindings,
 } from "./identity_gate.ts";
 import { LogLimiter } from "./log_limiter.ts";
 import { GroupBacklog } from "./group_backlog.ts";
 import { HeldAcks } from "./held_acks.ts";
 import { QueueGauge } from "./backpressure.ts";
-import { KeyedTokenBuckets, TokenBucket } from "./rate_limit.ts";
+import { KeyedTokenBuckets } from "./rate_limit.ts";
+import { MessageRate } from "./message_rate.ts";
 import { Semaphore } from "./semaphore.ts";
 import { type ConnId, type ServerLimits, ServerState } from "./state.ts";
 import { type EdgeConnection, startEdge } from "./ws_edge.ts";
@@ -53,10 +56,11 @@ export interface ServerOptions {
   /** Overrides of the room's limits: groups, members, files. */
   limits?: Partial<ServerLimits>;
   /**
-   * Where groups, messages, users and identity bindings are kept. Without
-   * one the server forgets everything when it stops.
+   * Where groups, messages, users and identity bindings are kept: an SQLite
+   * file, or an in-memory one (`openStore(":memory:")`) that forgets
+   * everything when the server stops.
    */
-  store?: Store;
+  store: Store;
   /** Where operational log lines go (default: stdout with a timestamp). */
   log?: (line: string) => void;
 }
@@ -101,16 +105,6 @@ const RUN_STEPS = 8;
 /** How long shutdown waits for peers to acknowledge the close. */
 const SHUTDOWN_GRACE_MS = 2000;
 
-function isChat({ message }: Outbound): boolean {
-  return message.t === "public" || message.t === "private" ||
-    message.t === "group";
-}
-
-/** A point in a connection's queue held until writes are durable. */
-interface Gate {
-  open: boolean;
-}
-
 /** One thing to do for a message of a batch, in order. */
 type Step = { message: ClientMessage; body: Uint8Array } | {
   reply: ServerMessage;
@@ -123,12 +117,6 @@ const LOGGED_REFUSALS: ReadonlySet<string> = new Set([
   "too_large",
 ]);
 
-/** Messages that are flow-controlled by the file window, not the rate limit. */
-const FILE_DATA = new Set(["file_chunk", "file_ack", "file_end", "file_done"]);
-
-/** Replies whose header can be large (lists of names): measured, not guessed. */
-const LIST_REPLIES = new Set(["users", "groups", "members"]);
-
 /** What a run routed, and whether it stopped at its sender's backlog limit. */
 interface Routed {
   out: Outbound[];
@@ -136,22 +124,52 @@ interface Routed {
   full: boolean;
 }
 
-export async function startServer(
-  options: ServerOptions,
-): Promise<RunningServer> {
+/** What the server needs that is not about the network. */
+export type CoreOptions = Omit<ServerOptions, "hostname" | "port">;
+
+/**
+ * The server without its network edge: it takes connections (any
+ * `EdgeConnection`: the edge's sockets, or an in-memory pair in tests) and
+ * runs each from its handshake to its end. startServer is the glue that
+ * puts it behind ws_edge.ts.
+ */
+export interface ServerCore {
+  /** The connection limits in force, the defaults with the overrides. */
+  readonly limits: Readonly<ConnectionLimits>;
+  /** What is queued for recipients (the edge stops reading while held). */
+  readonly gauge: QueueGauge;
+  /** Whether shutdown has begun. */
+  readonly stopping: boolean;
+  /** The admission policy's first answer for a socket (ws_edge.ts accept). */
+  accept(group: string, address: string, unfinished: boolean): Admission;
+  /** Its second, at the upgrade; null lets the connection in (ws_edge.ts admit). */
+  admit(group: string, address: string, sockets: SocketCounts): string | null;
+  /** Serves one connection from its handshake to its end. */
+  serve(conn: EdgeConnection, group: string): void;
+  /**
+   * Says goodbye to everyone once what waits for the disk is out, closes
+   * every connection, and resolves when they are closed or the grace is up.
+   */
+  stop(): Promise<void>;
+}
+
+export function createCore(options: CoreOptions): ServerCore {
   const log = options.log ?? defaultLog;
   const limits: ConnectionLimits = {
     ...DEFAULT_CONNECTION_LIMITS,
     ...options.connectionLimits,
   };
   const refusals = new LogLimiter(log);
-  const store = options.store ?? null;
-  const state = new ServerState(options.limits, store);
-  const identities: IdentityBindings = store === null
-    ? new MemoryBindings()
-    : new StoreBindings(store);
-  // Transfers cut short by the last stop are recorded as such.
-  store?.interruptTransfers(Date.now());
+  const store = options.store;
+  const state = new ServerState(options.limits ?? {}, store);
+  const identities: IdentityBindings = new StoreBindings(store);
+  // Every write goes through here, one unit of work at a time.
+  const writes = new WritePath(store, log);
+  // Transfers cut short by the last stop are recorded as such; a store that
+  // cannot take that will not take anything else: the start fails.
+  writes.commit(() => store.interruptTransfers(Date.now()), (error) => {
+    throw error;
+  });
 
   /**
    * Routes a run of messages from one connection with all their writes in one
@@ -173,7 +191,7 @@ export async function startServer(
           : route(state, id, step.message, step.body, now);
         for (const one of routed) {
           out.push(one);
-          if (one.to.length === 1 ? one.to[0] === id : one.to.includes(id)) {
+          if (reaches(state, one.to, id)) {
             queued += roughSize(one);
           }
         }
@@ -186,12 +204,8 @@ export async function startServer(
       noteRefusals(id, routed.out);
       return routed;
     };
-    if (store === null) return logged();
-    try {
-      return store.transaction(logged);
-    } catch (error) {
-      // Details stay in the log; the user only learns that it failed.
-      log(`store failed: ${messageOf(error)}`);
+    // Details stay in the log; the user only learns that it failed.
+    return writes.commit(logged, () => {
       const out = steps.flatMap((step): Outbound[] =>
         "reply" in step || !("id" in step.message) ? [] : [{
           to: [id],
@@ -204,16 +218,11 @@ export async function startServer(
         }]
       );
       return { out, full: false };
-    }
+    });
   }
-
-  /** Bytes of replies waiting for the disk, per connection (deliverRun). */
-  const heldBytes = new Map<ConnId, number>();
 
   /** Bytes queued for `id`: in its channel, and waiting for the disk. */
-  function queuedFor(id: ConnId): number {
-    return (channels.get(id)?.backlog ?? 0) + (heldBytes.get(id) ?? 0);
-  }
+  const queuedFor = (id: ConnId) => delivery.queuedFor(id);
 
   const channels = new Map<ConnId, SecureChannel>();
   const conns = new Set<EdgeConnection>();
@@ -269,46 +278,32 @@ export async function startServer(
       Math.ceil(limits.maxBacklogBytesPerAddress / BACKLOG_STEPS),
     ),
   );
+  const delivery = new Delivery({
+    state,
+    channels,
+    durable: () => writes.durable(),
+    maxBacklogBytes: limits.maxBacklogBytes,
+    cutOff: (id) => {
+      const channel = channels.get(id);
+      if (channel !== undefined) dismiss(id, channel, NOT_READING);
+    },
+    grew: (id, estimate) => {
+      if (addressBacklogs.crossed(id, estimate)) checkAddressBacklog(id);
+    },
+    log,
+  });
   /** When each connection last sent us anything. */
   const lastHeard = new Map<ConnId, number>();
   let nextId = 1;
   let stopping = false;
 
-  // Connections that must register by a deadline. One timer for all of
-  // them, not one per connection: a timer costs about 1 KiB, which is 10 MiB
-  // at 10,000 idle connections. Deadlines are now + a constant, so the map's
-  // insertion order is deadline order.
-  const registrationDeadlines = new Map<ConnId, number>();
-  let registrationSweep: ReturnType<typeof setTimeout> | undefined;
-
-  function scheduleRegistrationSweep(): void {
-    if (registrationSweep !== undefined) return;
-    const first = registrationDeadlines.values().next();
-    if (first.done) return;
-    registrationSweep = setTimeout(
-      sweepRegistrations,
-      Math.max(0, first.value - Date.now()),
-    );
-  }
-
-  function stopRegistrationSweep(): void {
-    clearTimeout(registrationSweep);
-    registrationSweep = undefined;
-  }
-
-  function sweepRegistrations(): void {
-    registrationSweep = undefined;
-    const now = Date.now();
-    for (const [id, deadline] of registrationDeadlines) {
-      if (deadline > now) break;
-      registrationDeadlines.delete(id);
-      const channel = channels.get(id);
-      if (channel !== undefined && state.nameOf(id) === null) {
-        dismiss(id, channel, "no username was registered in time");
-      }
+  // Connections that must register by a deadline, one timer for them all.
+  const registrationDeadlines = new DeadlineSweep<ConnId>((id) => {
+    const channel = channels.get(id);
+    if (channel !== undefined && state.nameOf(id) === null) {
+      dismiss(id, channel, "no username was registered in time");
     }
-    scheduleRegistrationSweep();
-  }
+  });
 
   // File offers wait for their recipients' answers until a deadline; one
   // timer for the earliest of them.
@@ -321,202 +316,23 @@ export async function startServer(
     answerSweep = setTimeout(() => {
       answerSweep = undefined;
       const now = Date.now();
-      try {
-        deliver(
-          store === null
-            ? expireAnswers(state, now)
-            : store.transaction(() => expireAnswers(state, now)),
-        );
-      } catch (error) {
-        log(`store failed: ${messageOf(error)}`);
-      }
+      deliver(writes.commit(() => expireAnswers(state, now), () => []));
       scheduleAnswerSweep();
     }, Math.max(0, next - Date.now()));
   }
 
-  /**
-   * `encode`'s result, or null (logged) if it throws: a bug, not the
-   * recipients' fault, so their connections stay (and a failed compact form
-   * falls back to JSON).
-   */
-  function encodedOrNull(
-    message: ServerMessage,
-    form: string,
-    encode: () => Uint8Array | null,
-  ): Uint8Array | null {
-    try {
-      return encode();
-    } catch (error) {
-      log(
-        `could not encode a '${message.t}' message${form}: ${messageOf(error)}`,
-      );
-      return null;
-    }
+  function deliver(outbound: readonly Outbound[]): void {
+    delivery.deliver(outbound);
   }
 
-  const encodeCompact = (
-    message: ServerMessage,
-    body?: Uint8Array,
-    position: CompactPosition = "none",
-  ) =>
-    encodedOrNull(
-      message,
-      " compactly",
-      () => encodeCompactChat(message, body, position),
-    );
-  const encodeJson = (message: ServerMessage, body?: Uint8Array) =>
-    encodedOrNull(message, "", () => encodeMessage(message, body));
-
-  /**
-   * Connections with chat messages waiting for the disk (deliverRun), and
-   * what comes for them meanwhile, in order: a gate is passed once its
-   * writes are durable. Whatever else is sent to such a connection queues
-   * behind, so that it gets its chat messages in the order they were routed
-   * (the missed ones after a welcome before the next live one).
-   */
-  const waiting = new Map<ConnId, (Uint8Array | Gate)[]>();
-
-  function passGate(id: ConnId, gate: Gate): void {
-    gate.open = true;
-    const queue = waiting.get(id);
-    if (queue === undefined) return;
-    const channel = channels.get(id);
-    let sent = 0;
-    for (; sent < queue.length; sent++) {
-      const item = queue[sent]!;
-      if (item instanceof Uint8Array) channel?.sendEncoded(item);
-      else if (!item.open) break;
-    }
-    queue.splice(0, sent);
-    if (queue.length === 0) waiting.delete(id);
-  }
-
-  /**
-   * Sends `outbound`, behind what waits for the disk for each recipient;
-   * `direct` skips that queue (for replies routed before anything in it).
-   */
-  function deliver(outbound: readonly Outbound[], direct = false): void {
-    for (const { to, message, body } of outbound) {
-      // Encoded once per form, whatever the number of recipients: compact for
-      // a live chat message to those who asked for it (with its id and seq
-      // to those that acknowledge), JSON for the rest (made when first
-      // needed: in a busy room, often never).
-      const compact = encodeCompact(message, body);
-      let positioned: Uint8Array | null | undefined;
-      let varints: Uint8Array | null | undefined;
-      let json: Uint8Array | null | undefined;
-      if (compact === null) {
-        json = encodeJson(message, body);
-        if (json === null) continue;
-      }
-      // File data yields to chat, and is freed as soon as every recipient's
-      // channel has sealed it (a recipient that is gone never drops its hold,
-      // which only leaves the bytes to the garbage collector).
-      const shared = json != null &&
-          (message.t === "file_chunk" || message.t === "file_end")
-        ? new SharedBytes(json, to.length)
-        : null;
-      const queued = !direct && waiting.size > 0;
-      for (const id of to) {
-        const channel = channels.get(id);
-        if (channel === undefined) continue;
-        let bytes: Uint8Array | null;
-        if (compact !== null && channel.readsCompactChat) {
-          bytes = channel.readsChatPositions === "none"
-            ? compact
-            : channel.readsChatPositions === "fixed"
-            ? (positioned ??= encodeCompact(message, body, "fixed") ?? compact)
-            : (varints ??= encodeCompact(message, body, "varint") ?? compact);
-        } else {
-          if (json === undefined) json = encodeJson(message, body);
-          bytes = json;
-        }
-        if (bytes === null) continue;
-        const queue = queued ? waiting.get(id) : undefined;
-        if (queue !== undefined) queue.push(bytes);
-        else if (shared !== null) channel.sendBulk(shared);
-        else channel.sendEncoded(bytes);
-        // A client that does not read must not grow our memory without bound.
-        const estimate = channel.backlogEstimate;
-        if (
-          estimate > limits.maxBacklogBytes &&
-          channel.backlog > limits.maxBacklogBytes
-        ) {
-          dismiss(id, channel, NOT_READING);
-        } else if (addressBacklogs.crossed(id, estimate)) {
-          checkAddressBacklog(id);
-        }
-      }
-    }
-  }
-
-  /**
-   * Sends what a run from `id` produced. What goes back to `id` (the replies
-   * that confirm its writes) waits until those writes are on disk (see
-   * Store.durable); everyone else gets theirs now, so no one waits for the
-   * disk but the sender.
-   */
+  /** Sends what a run from `id` produced (Delivery.deliverRun). */
   function deliverRun(
     id: ConnId,
     outbound: Outbound[],
     frame?: ArrayBufferLike,
   ): void {
     scheduleAnswerSweep();
-    const durable = store?.durable() ?? null;
-    if (durable === null) return deliver(outbound);
-    const now: Outbound[] = [];
-    const held: Outbound[] = [];
-    for (const out of outbound) {
-      if (!out.to.includes(id)) {
-        now.push(out);
-        continue;
-      }
-      if (out.to.length > 1) {
-        now.push({ ...out, to: out.to.filter((to) => to !== id) });
-      }
-      // A body that is a view of the received frame, which is freed once
-      // the batch is routed (recycle), is copied to wait; one from the store
-      // (history) is not.
-      held.push({
-        ...out,
-        to: [id],
-        ...(out.body?.buffer === frame && out.body !== undefined
-          ? { body: out.body.slice() }
-          : {}),
-      });
-    }
-    deliver(now);
-    if (held.length === 0) return;
-    // Counted toward the sender's backlog until the disk lets them go
-    // (routeRun stops a run that would take it past the limit).
-    const bytes = held.reduce((n, out) => n + roughSize(out), 0);
-    heldBytes.set(id, (heldBytes.get(id) ?? 0) + bytes);
-    const release = () => {
-      const left = (heldBytes.get(id) ?? bytes) - bytes;
-      if (left > 0) heldBytes.set(id, left);
-      else heldBytes.delete(id);
-    };
-    const queue = waiting.get(id);
-    if (queue === undefined && !held.some(isChat)) {
-      // Replies only (the usual `ok` to a `say`): nothing newer for `id`
-      // need wait for them, and nothing older waits (no queue), so they go
-      // straight out once synced, past any queue made meanwhile.
-      durable.then(() => {
-        release();
-        deliver(held, true);
-      });
-      return;
-    }
-    // Chat messages (the missed ones after a welcome, a history): what
-    // comes for `id` from now on queues behind them, behind a gate.
-    const gate: Gate = { open: false };
-    if (queue === undefined) waiting.set(id, [gate]);
-    else queue.push(gate);
-    deliver(held);
-    durable.then(() => {
-      release();
-      passGate(id, gate);
-    });
+    delivery.deliverRun(id, outbound, frame);
   }
 
   /**
@@ -578,25 +394,16 @@ export async function startServer(
   function applyHeldAcks(id: ConnId): void {
     const steps = takeHeldAcks(id);
     if (steps.length === 0 || state.session(id) === undefined) return;
-    try {
-      routeRun(id, steps);
-    } catch (error) {
-      log(`store failed: ${messageOf(error)}`);
-    }
+    routeRun(id, steps);
   }
 
   function requeueUnconfirmed(id: ConnId): void {
     const session = state.session(id);
     const since = lastHeard.get(id);
     if (
-      store === null || session === undefined || since === undefined ||
-      session.acks
+      session === undefined || since === undefined || session.acks
     ) return;
-    try {
-      store.requeueSince(session.nameKey, since);
-    } catch (error) {
-      log(`store failed: ${messageOf(error)}`);
-    }
+    writes.commit(() => store.requeueSince(session.nameKey, since), () => 0);
   }
 
   /** Ends a connection for breaking a rule: an encrypted goodbye, then close. */
@@ -611,7 +418,7 @@ export async function startServer(
     requeueUnconfirmed(id);
     channels.delete(id);
     addressBacklogs.remove(id);
-    waiting.delete(id);
+    delivery.forget(id);
     refusals.log(
       `dismiss:${groupOf(id)}`,
       `disconnecting ${describe(id, channel)}: ${why}`,
@@ -624,7 +431,7 @@ export async function startServer(
     channel.drain().then(() =>
       channel.close(CloseCode.policyViolation, reason)
     );
-    deliver(disconnect(state, id, Date.now()));
+    deliver(writes.commit(() => disconnect(state, id, Date.now()), () => []));
   }
 
   /**
@@ -664,24 +471,11 @@ export async function startServer(
     groups.set(id, group);
     addressBacklogs.add(id, group);
     connect(state, id);
-    registrationDeadlines.set(id, Date.now() + limits.registerTimeoutMs);
-    scheduleRegistrationSweep();
+    registrationDeadlines.add(id, limits.registerTimeoutMs);
     const gate = new IdentityGate(identities, channel.transcriptHash);
     let said: "goodbye" | null = null;
     lastHeard.set(id, Date.now());
-    const bucket = new TokenBucket(
-      limits.messagesPerSecond,
-      limits.messageBurst,
-      Date.now(),
-    );
-    // A history reply costs the server up to 256 KiB read from the disk and
-    // queued: such requests get a small bucket of their own.
-    const historyBucket = new TokenBucket(
-      limits.historyPerSecond,
-      limits.historyBurst,
-      Date.now(),
-    );
-    let strikes = 0;
+    const rate = new MessageRate(limits, addressBuckets, group, Date.now());
     try {
       for (;;) {
         // Held back while recipients' queues are over the bound (the edge
@@ -704,13 +498,12 @@ export async function startServer(
           // Others still get what the routed part sent them.
           deliverRun(
             id,
-            out.flatMap((one) =>
-              one.to.includes(id)
-                ? one.to.length === 1
-                  ? []
-                  : [{ ...one, to: one.to.filter((to) => to !== id) }]
-                : [one]
-            ),
+            out.flatMap((one) => {
+              if (!reaches(state, one.to, id)) return [one];
+              const others = recipients(state, one.to)
+                .filter((to) => to !== id);
+              return others.length === 0 ? [] : [{ ...one, to: others }];
+            }),
             frame,
           );
           dismiss(id, channel, NOT_READING);
@@ -740,23 +533,13 @@ export async function startServer(
             quit = true;
             break;
           }
-          const now = Date.now();
-          // The address's shared bucket is taken from only when the
-          // connection's own has a token: a connection held to its own rate
-          // does not use up its neighbours'.
-          if (
-            (!FILE_DATA.has(message.t) &&
-              !(bucket.peek(now) && addressBuckets.take(group, now) &&
-                bucket.take(now))) ||
-            (message.t === "history" && !historyBucket.take(now))
-          ) {
-            // Held, not refused: it has no reply to refuse, and dropping it
-            // would show what it covers again to a fresh client (held_acks.ts).
+          const verdict = rate.judge(message.t, Date.now());
+          if (verdict !== "pass") {
             if (message.t === "ack") {
               heldAcksOf(id).hold(message.cursors);
               continue;
             }
-            if (++strikes >= limits.floodStrikes) {
+            if (verdict === "flood") {
               flush();
               dismiss(id, channel, "too many messages too fast");
               break;
@@ -775,7 +558,6 @@ export async function startServer(
             });
             continue;
           }
-          strikes = 0;
           if (
             (message.t === "register" || message.t === "prove") &&
             state.nameOf(id) === null
@@ -859,7 +641,6 @@ export async function startServer(
       channel.close(code, "protocol error");
     } finally {
       registrationDeadlines.delete(id);
-      if (registrationDeadlines.size === 0) stopRegistrationSweep();
       if (conn.localCloseReason !== null) {
         refusals.log(
           `local:${group}`,
@@ -871,8 +652,10 @@ export async function startServer(
         applyHeldAcks(id);
         if (said !== "goodbye") requeueUnconfirmed(id);
         channels.delete(id);
-        waiting.delete(id);
-        deliver(disconnect(state, id, Date.now()));
+        delivery.forget(id);
+        deliver(
+          writes.commit(() => disconnect(state, id, Date.now()), () => []),
+        );
         if (name !== null) log(`${name} left`);
       }
       lastHeard.delete(id);
@@ -889,60 +672,52 @@ export async function startServer(
       : `${name} (${channel.remoteAddress})`;
   }
 
-  const edge = await startEdge({
-    hostname: options.hostname,
-    port: options.port,
-    maxPayloadBytes: limits.maxPayloadBytes,
-    maxHandshakePayloadBytes: limits.maxHandshakePayloadBytes,
-    maxUnfinished: limits.maxUnfinished,
-    maxUnfinishedPerGroup: limits.maxUnfinishedPerAddress,
-    maxMessageFragments: limits.maxMessageFragments,
-    closeTimeoutMs: limits.closeTimeoutMs,
-    headersTimeoutMs: limits.headersTimeoutMs,
-    idleTimeoutSeconds: limits.idleTimeoutSeconds,
-    gauge,
-    // Room to answer the refused with a 503 before dropping them unanswered.
-    maxSockets: limits.maxConnections + limits.maxConnectionsPerAddress,
-    maxSocketsPerGroup: 2 * limits.maxConnectionsPerAddress,
-    accept: (group, address, unfinished) => {
-      const decided = admission.accept(group, Date.now(), unfinished);
-      if (decided.kind !== "in") {
-        const why = decided.kind === "refuse"
-          ? decided.why
-          : unfinished
-          ? TOO_MANY_UNFINISHED
-          : TOO_MANY_NEW;
-        refusals.log(
-          `admit:${group}`,
-          `refused a connection from ${address}: ${why}`,
-        );
-      }
-      return decided;
-    },
-    admit: (group, address) => {
-      const refused = stopping
-        ? "the server is shutting down"
-        : admission.admit(edge, group);
-      if (refused !== null) {
-        refusals.log(
-          `admit:${group}`,
-          `refused a connection from ${address}: ${refused}`,
-        );
-      }
-      return refused;
-    },
-    onConnection: (conn, group) => {
-      conns.add(conn);
-      conn.closed.then(() => conns.delete(conn));
-      serveConnection(conn, group).catch((error) =>
-        log(`internal error: ${messageOf(error)}`)
+  function accept(
+    group: string,
+    address: string,
+    unfinished: boolean,
+  ): Admission {
+    const decided = admission.accept(group, Date.now(), unfinished);
+    if (decided.kind !== "in") {
+      const why = decided.kind === "refuse"
+        ? decided.why
+        : unfinished
+        ? TOO_MANY_UNFINISHED
+        : TOO_MANY_NEW;
+      refusals.log(
+        `admit:${group}`,
+        `refused a connection from ${address}: ${why}`,
       );
-    },
-  });
-  const serverFingerprint = await fingerprint(options.publicSpki);
+    }
+    return decided;
+  }
 
-  async function shutdown(): Promise<void> {
-    if (stopping) return edge.finished;
+  function admit(
+    group: string,
+    address: string,
+    sockets: SocketCounts,
+  ): string | null {
+    const refused = stopping
+      ? "the server is shutting down"
+      : admission.admit(sockets, group);
+    if (refused !== null) {
+      refusals.log(
+        `admit:${group}`,
+        `refused a connection from ${address}: ${refused}`,
+      );
+    }
+    return refused;
+  }
+
+  function serve(conn: EdgeConnection, group: string): void {
+    conns.add(conn);
+    conn.closed.then(() => conns.delete(conn));
+    serveConnection(conn, group).catch((error) =>
+      log(`internal error: ${messageOf(error)}`)
+    );
+  }
+
+  async function stop(): Promise<void> {
     stopping = true;
     // Everyone is read again, to the end: the goodbyes and closes must pass.
     gauge.close();
@@ -956,7 +731,7 @@ export async function startServer(
     // reading at the goodbye, and would count a stored message as not sent.
     // (A few rounds at most: connections may still be writing meanwhile.)
     for (let round = 0; round < 5; round++) {
-      const synced = store?.durable();
+      const synced = writes.durable();
       if (!synced) break;
       await synced;
     }
@@ -976,9 +751,54 @@ export async function startServer(
       Promise.all([...conns].map((conn) => conn.closed)),
       SHUTDOWN_GRACE_MS,
     );
-    stopRegistrationSweep();
+    registrationDeadlines.stop();
     clearTimeout(answerSweep);
     answerSweep = undefined;
+  }
+
+  return {
+    limits,
+    gauge,
+    get stopping() {
+      return stopping;
+    },
+    accept,
+    admit,
+    serve,
+    stop,
+  };
+}
+
+/** The core behind the network edge: listening, sockets, upgrades. */
+export async function startServer(
+  options: ServerOptions,
+): Promise<RunningServer> {
+  const core = createCore(options);
+  const { limits, gauge } = core;
+  const edge = await startEdge({
+    hostname: options.hostname,
+    port: options.port,
+    maxPayloadBytes: limits.maxPayloadBytes,
+    maxHandshakePayloadBytes: limits.maxHandshakePayloadBytes,
+    maxUnfinished: limits.maxUnfinished,
+    maxUnfinishedPerGroup: limits.maxUnfinishedPerAddress,
+    maxMessageFragments: limits.maxMessageFragments,
+    closeTimeoutMs: limits.closeTimeoutMs,
+    headersTimeoutMs: limits.headersTimeoutMs,
+    idleTimeoutSeconds: limits.idleTimeoutSeconds,
+    gauge,
+    // Room to answer the refused with a 503 before dropping them unanswered.
+    maxSockets: limits.maxConnections + limits.maxConnectionsPerAddress,
+    maxSocketsPerGroup: 2 * limits.maxConnectionsPerAddress,
+    accept: core.accept,
+    admit: (group, address) => core.admit(group, address, edge),
+    onConnection: core.serve,
+  });
+  const serverFingerprint = await fingerprint(options.publicSpki);
+
+  async function shutdown(): Promise<void> {
+    if (core.stopping) return edge.finished;
+    await core.stop();
     await edge.close();
   }
 
@@ -998,15 +818,6 @@ export async function startServer(
     shutdown,
     finished: edge.finished,
   };
-}
-
-/**
- * About the bytes an outbound message costs its recipient's queue: its body,
- * and a header that is small unless it lists names.
- */
-function roughSize({ message, body }: Outbound): number {
-  return (body?.byteLength ?? 0) +
-    (LIST_REPLIES.has(message.t) ? JSON.stringify(message).length : 64);
 }
 
 function requestIdOf(header: unknown): number | null {

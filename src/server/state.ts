@@ -13,54 +13,17 @@
 
 import { DEFAULT_MAX_FILE_BYTES, nameKey } from "../protocol/limits.ts";
 import type { Store } from "../store/store.ts";
-import { TransferTable } from "./transfers.ts";
-import { PrekeyDirectory } from "./e2e_keys.ts";
+import { TransferTable } from "./transfer_table.ts";
+import { PrekeyDirectory } from "./prekey_directory.ts";
 import type { Timestamp } from "../protocol/messages.ts";
+import type { ConnId, Session } from "./session.ts";
+import type { Group } from "./group.ts";
 
-/** Chosen by the transport edge; unique among live connections. */
-export type ConnId = number;
-
-/** A registered connection. */
-export interface Session {
-  readonly id: ConnId;
-  /** The name as the user registered it. */
-  readonly name: string;
-  readonly nameKey: string;
-  /** When the name was registered on this connection. */
-  readonly connectedAt: Timestamp;
-  /** When they last sent a public, private or group message; null if never. */
-  readonly lastMessageAt: Timestamp | null;
-  /**
-   * The fingerprint of the identity key this user proved at registration
-   * (the key the name is bound to), shown with their file offers; null
-   * until the edge records it.
-   */
-  readonly fingerprint: string | null;
-  /** Why the user is away (`/away`), or null while they are not. */
-  readonly away: string | null;
-  /**
-   * Whether the client acknowledges what it shows (docs/PROTOCOL.md,
-   * "Delivery"): its messages then wait until acknowledged, not merely sent.
-   */
-  readonly acks: boolean;
-  /**
-   * Set when the sign-in could not send every waiting message: the last id
-   * it sent. Acknowledgements on this connection then cover nothing past
-   * it, so that a cursor cannot pass over a message that was never shown
-   * (those past it come again at the next sign-in, maybe twice, never lost).
-   */
-  readonly ackCeiling: number | null;
-}
-
-export interface Group {
-  /** The name as it was created. */
-  readonly name: string;
-  readonly key: string;
-  /** Member name key → name as the member registered it, in join order. */
-  readonly members: ReadonlyMap<string, string>;
-  readonly createdBy: string;
-  readonly createdAt: Timestamp;
-}
+// Their own modules, so that the parts of the router can name them without
+// importing the state (no import cycles); re-exported for those who knew
+// them here.
+export type { ConnId, Session } from "./session.ts";
+export type { Group } from "./group.ts";
 
 /** A user's last message time, kept whether or not they are online. */
 export interface LastMessage {
@@ -139,10 +102,13 @@ export class ServerState {
   /** onlineIdsExcept's lists, valid as long as #onlineIds. */
   #onlineIdsExcept = new Map<ConnId, readonly ConnId[]>();
 
-  /** Where everything that must survive a restart is written; null keeps it in memory. */
-  readonly store: Store | null;
+  /**
+   * Where everything that must survive a restart is written. Never absent:
+   * `chat serve --data :memory:` and the tests use an in-memory one.
+   */
+  readonly store: Store;
 
-  constructor(limits: Partial<ServerLimits> = {}, store: Store | null = null) {
+  constructor(limits: Partial<ServerLimits>, store: Store) {
     this.store = store;
     const merged = { ...DEFAULT_LIMITS, ...limits };
     for (const [key, value] of Object.entries(merged)) {
@@ -153,7 +119,7 @@ export class ServerState {
       }
     }
     this.limits = Object.freeze(merged);
-    if (store !== null) this.#load(store);
+    this.#load(store);
   }
 
   /** Groups, members and last message times come back from the store. */
@@ -192,7 +158,7 @@ export class ServerState {
   knownUser(name: string): string | null {
     const online = this.sessionByName(name);
     if (online) return online.name;
-    return this.store?.getUser(nameKey(name))?.name ?? null;
+    return this.store.getUser(nameKey(name))?.name ?? null;
   }
 
   /** Records a new, unregistered connection. */
@@ -211,7 +177,7 @@ export class ServerState {
       this.#onlineIds = null;
       this.#onlineIdsExcept.clear();
       this.#online.delete(session.nameKey);
-      if (now !== undefined) this.store?.touchSeen(session.nameKey, now);
+      if (now !== undefined) this.store.touchSeen(session.nameKey, now);
     }
     return session;
   }
@@ -340,8 +306,8 @@ export class ServerState {
     this.#onlineIds = null;
     this.#onlineIdsExcept.clear();
     this.#online.set(key, id);
-    this.store?.ensureUser(name, key, now);
-    this.store?.touchSeen(key, now);
+    this.store.ensureUser(name, key, now);
+    this.store.touchSeen(key, now);
     return session;
   }
 
@@ -351,7 +317,7 @@ export class ServerState {
     if (!session) throw new Error(`Connection ${id} is not registered`);
     session.lastMessageAt = now;
     this.#lastMessages.set(session.nameKey, { name: session.name, at: now });
-    this.store?.touchMessage(session.nameKey, now);
+    this.store.touchMessage(session.nameKey, now);
   }
 
   /** Last message time by name, ignoring case, online or not. */
@@ -390,7 +356,7 @@ export class ServerState {
       createdAt: now,
     };
     this.#groups.set(key, group);
-    this.store?.createGroup(name, key, createdBy, now);
+    this.store.createGroup(name, key, createdBy, now);
     return group;
   }
 
@@ -404,7 +370,7 @@ export class ServerState {
     const key = nameKey(name);
     if (stored.members.has(key)) return false;
     stored.members.set(key, name);
-    this.store?.addMember(group.key, key, name, now);
+    this.store.addMember(group.key, key, name, now);
     this.#groupCounts.set(key, (this.#groupCounts.get(key) ?? 0) + 1);
     return true;
   }
@@ -414,7 +380,7 @@ export class ServerState {
     const stored = this.#mutable(group);
     const key = nameKey(name);
     if (!stored.members.delete(key)) return false;
-    this.store?.removeMember(group.key, key, now);
+    this.store.removeMember(group.key, key, now);
     const count = (this.#groupCounts.get(key) ?? 1) - 1;
     if (count > 0) this.#groupCounts.set(key, count);
     else this.#groupCounts.delete(key);

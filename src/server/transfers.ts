@@ -16,126 +16,23 @@ import {
   MAX_FILE_CHUNK_BYTES,
   SHA256_HEX_PATTERN,
 } from "../protocol/limits.ts";
-import type {
-  ClientMessage,
-  Declined,
-  ErrorCode,
-  ServerMessage,
-} from "../protocol/messages.ts";
-import type { Outbound } from "./router.ts";
-import type { ConnId, ServerState, Session } from "./state.ts";
+import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
+import { fail, notMember, type Outbound } from "./outbound.ts";
+import type { ConnId, Session } from "./session.ts";
+import type { ServerState } from "./state.ts";
+import type { Transfer } from "./transfer_table.ts";
+
+// Kept in its own module so that ServerState can hold one without importing
+// this router part (no import cycles); re-exported for those who knew it here.
+export { TransferTable } from "./transfer_table.ts";
 
 type FileMessage = Extract<ClientMessage, { t: `file_${string}` }>;
-
-interface Recipient {
-  name: string;
-  /** Bytes this recipient has acknowledged writing. */
-  acked: number;
-  /** Whether it said `file_accept`; nothing is forwarded to it before. */
-  accepted: boolean;
-  /**
-   * The first part of the file it says it holds (resume), passed to the
-   * sender, which starts at or below it.
-   */
-  claim?: { offset: number; sha256: string };
-}
-
-interface Transfer {
-  id: number;
-  sender: ConnId;
-  senderName: string;
-  /** The id of the sender's `file_offer`, answered once every recipient has. */
-  re: number;
-  /** The file name, as it may be echoed in the sender's reply. */
-  fileName: string;
-  /** The group it was sent to, if any. */
-  group: string | undefined;
-  /**
-   * Until when recipients may still answer; null once the sender has its
-   * reply, after which only those who accepted are left.
-   */
-  answerBy: number | null;
-  /** Recipients that did not take the file, for the sender's reply. */
-  declined: Declined[];
-  size: number;
-  /**
-   * Bytes forwarded so far, counted from the start of the file: a resumed
-   * transfer starts at the offset of its first chunk.
-   */
-  sent: number;
-  /** The first chunk (or `file_end`) has fixed where the data starts. */
-  started?: boolean;
-  ended: boolean;
-  /** Recipients still receiving: removed when they finish, fail or leave. */
-  recipients: Map<ConnId, Recipient>;
-  /** The slowest recipient's acknowledged bytes, last reported to the sender. */
-  reported: number;
-  /** Each recipient's verdict so far, for the transfer record. */
-  outcomes: string[];
-}
 
 /** A sender may run ahead of its slowest recipient by this much before it is cut off. */
 const WINDOW_TOLERANCE_BYTES = 2 * FILE_WINDOW_BYTES + MAX_FILE_CHUNK_BYTES;
 
 /** Longest file name the server passes along (receivers shorten it further). */
 const MAX_FILE_NAME_CHARS = 1024;
-
-export class TransferTable {
-  #transfers = new Map<number, Transfer>();
-  #nextId = 1;
-
-  get size(): number {
-    return this.#transfers.size;
-  }
-
-  countBySender(sender: ConnId): number {
-    let count = 0;
-    for (const transfer of this.#transfers.values()) {
-      if (transfer.sender === sender) count++;
-    }
-    return count;
-  }
-
-  /** Transfers a connection takes part in, as sender or recipient. */
-  involving(id: ConnId): Transfer[] {
-    return [...this.#transfers.values()].filter((t) =>
-      t.sender === id || t.recipients.has(id)
-    );
-  }
-
-  get(id: number): Transfer | undefined {
-    return this.#transfers.get(id);
-  }
-
-  /** The earliest time a transfer stops waiting for answers, or null. */
-  nextAnswerDeadline(): number | null {
-    let next: number | null = null;
-    for (const transfer of this.#transfers.values()) {
-      if (
-        transfer.answerBy !== null &&
-        (next === null || transfer.answerBy < next)
-      ) next = transfer.answerBy;
-    }
-    return next;
-  }
-
-  /** Transfers still waiting for answers whose time is up at `now`. */
-  expired(now: number): Transfer[] {
-    return [...this.#transfers.values()].filter((t) =>
-      t.answerBy !== null && t.answerBy <= now
-    );
-  }
-
-  add(transfer: Omit<Transfer, "id">): Transfer {
-    const created = { ...transfer, id: this.#nextId++ };
-    this.#transfers.set(created.id, created);
-    return created;
-  }
-
-  delete(id: number): void {
-    this.#transfers.delete(id);
-  }
-}
 
 /** Handles a file_* message from a registered user. */
 export function routeFile(
@@ -311,12 +208,7 @@ function offer(
       );
     }
     if (!state.isMember(found, session.name)) {
-      return fail(
-        session.id,
-        re,
-        "not_member",
-        `ERROR: You are not a member of group '${found.name}'. Join it with /join ${found.name}`,
-      );
+      return notMember(session.id, re, found);
     }
     recipients = state.onlineMembers(found).filter((s) => s.id !== session.id);
     if (recipients.length === 0) {
@@ -349,7 +241,7 @@ function offer(
     outcomes: [],
   });
   // The record keeps who sent what to whom, never the file itself.
-  state.store?.recordTransfer({
+  state.store.recordTransfer({
     id: transfer.id,
     fromKey: session.nameKey,
     name: message.name,
@@ -738,7 +630,7 @@ function finish(
   now: number,
 ): void {
   state.transfers.delete(transfer.id);
-  state.store?.finishTransfer(transfer.id, { finishedAt: now, outcome });
+  state.store.finishTransfer(transfer.id, { finishedAt: now, outcome });
 }
 
 function progress(transfer: Transfer): Outbound[] {
@@ -784,15 +676,6 @@ function slowest(transfer: Transfer): number {
     if (recipient.acked < min) min = recipient.acked;
   }
   return min === Infinity ? transfer.sent : min;
-}
-
-function fail(
-  to: ConnId,
-  re: number,
-  code: ErrorCode,
-  text: string,
-): Outbound[] {
-  return [{ to: [to], message: { t: "error", re, code, text } }];
 }
 
 /** Names from clients are echoed only as short printable ASCII. */

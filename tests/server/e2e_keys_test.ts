@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { memoryStore } from "../_helpers/memory_store.ts";
 import { encodeBundle, generatePrekeys } from "../../src/crypto/prekeys.ts";
 import { identityFingerprint } from "../../src/crypto/identity.ts";
 import type { ClientMessage } from "../../src/protocol/messages.ts";
@@ -6,7 +7,11 @@ import {
   MAX_BUNDLE_BYTES,
   MAX_STORED_ONE_TIME,
 } from "../../src/server/e2e_keys.ts";
-import { connect, type Outbound, route } from "../../src/server/router.ts";
+import {
+  connect,
+  type Delivered as Outbound,
+  route,
+} from "../_helpers/delivered.ts";
 import { type ConnId, ServerState } from "../../src/server/state.ts";
 import { seededIdentity } from "../_helpers/e2e_keys.ts";
 
@@ -19,7 +24,7 @@ const NONE = new Uint8Array(0);
 
 /** Bob (with his identity's fingerprint) and Alice online. */
 function room(): ServerState {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore());
   for (const [id, name] of [[BOB, "Bob"], [ALICE, "alice"]] as const) {
     connect(state, id);
     route(state, id, { t: "register", id: 0, name, key: KEY }, NONE, id);
@@ -167,7 +172,7 @@ Deno.test("e2e_bundle of a user who published nothing is no_keys", () => {
 });
 
 Deno.test("e2e_keys needs a proven identity key, and a new key replaces the old bundle", async () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore());
   connect(state, BOB);
   route(state, BOB, { t: "register", id: 0, name: "Bob", key: KEY }, NONE, 1);
   const { body } = await bundleBody(0, 3);
@@ -187,7 +192,7 @@ Deno.test("e2e_keys needs a proven identity key, and a new key replaces the old 
 });
 
 Deno.test("e2e_keys before registering is not_registered", async () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore());
   connect(state, 9);
   const { body } = await bundleBody(0, 1);
   assert.equal(

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
+import { memoryStore } from "../_helpers/memory_store.ts";
 import { MAX_AWAY_CHARS } from "../../src/protocol/limits.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
-import { connect, type Outbound, route } from "../../src/server/router.ts";
+import {
+  connect,
+  type Delivered as Outbound,
+  route,
+} from "../_helpers/delivered.ts";
 import { ServerState } from "../../src/server/state.ts";
 
 const SOPHIA = 1;
@@ -12,7 +17,7 @@ const KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 const HI = new TextEncoder().encode("hi");
 
 function room(): ServerState {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore());
   for (
     const [id, name] of [[SOPHIA, "sophia"], [JOJO, "jojo"], [
       NANA,

@@ -8,10 +8,10 @@ import { MAX_HISTORY } from "../../src/protocol/limits.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
 import {
   connect,
+  type Delivered as Outbound,
   disconnect,
-  type Outbound,
   route,
-} from "../../src/server/router.ts";
+} from "../_helpers/delivered.ts";
 import { type ConnId, ServerState } from "../../src/server/state.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
 

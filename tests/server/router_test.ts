@@ -1,11 +1,17 @@
 import assert from "node:assert/strict";
+import { memoryStore } from "../_helpers/memory_store.ts";
 import { MAX_TEXT_BYTES, NAME_RULE } from "../../src/protocol/limits.ts";
 import type { ClientMessage, ErrorCode } from "../../src/protocol/messages.ts";
+import type { Store } from "../../src/store/store.ts";
 import {
   connect,
+  type Delivered as Outbound,
   disconnect,
-  type Outbound,
   route,
+} from "../_helpers/delivered.ts";
+import {
+  disconnect as disconnectCore,
+  route as routeCore,
 } from "../../src/server/router.ts";
 import {
   type ConnId,
@@ -26,8 +32,11 @@ function text(value: string): Uint8Array {
 }
 
 /** sophia, jojo and nana online, registered in that order at times 1, 2, 3. */
-function room(limits: Partial<ServerLimits> = {}): ServerState {
-  const state = new ServerState(limits);
+function room(
+  limits: Partial<ServerLimits> = {},
+  store: Store = memoryStore(),
+): ServerState {
+  const state = new ServerState(limits, store);
   for (
     const [id, name] of [[SOPHIA, "sophia"], [JOJO, "jojo"], [
       NANA,
@@ -65,7 +74,7 @@ function ok(to: ConnId, re: number, text = ""): Outbound {
 }
 
 Deno.test("route plays the seed's example chat session", () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore());
   connect(state, SOPHIA);
   connect(state, JOJO);
   connect(state, NANA);
@@ -85,6 +94,7 @@ Deno.test("route plays the seed's example chat session", () => {
         re: 1,
         name: "sophia",
         text: "SUCCESS: Username registered.",
+        cids: true,
       },
     }],
   );
@@ -104,6 +114,7 @@ Deno.test("route plays the seed's example chat session", () => {
           re: 1,
           name: "jojo",
           text: "SUCCESS: Username registered.",
+          cids: true,
         },
       },
       { to: [SOPHIA], message: { t: "presence", name: "jojo", online: true } },
@@ -125,6 +136,7 @@ Deno.test("route plays the seed's example chat session", () => {
           re: 1,
           name: "nana",
           text: "SUCCESS: Username registered.",
+          cids: true,
         },
       },
       {
@@ -141,7 +153,7 @@ Deno.test("route plays the seed's example chat session", () => {
     ok(SOPHIA, 2),
     {
       to: [JOJO, NANA],
-      message: { t: "public", from: "sophia", ts: 100 },
+      message: { t: "public", from: "sophia", ts: 100, id: 1, seq: 1 },
       body: hello,
     },
   ]);
@@ -174,7 +186,7 @@ Deno.test("route plays the seed's example chat session", () => {
     ok(SOPHIA, 4),
     {
       to: [JOJO],
-      message: { t: "private", from: "sophia", ts: 120 },
+      message: { t: "private", from: "sophia", ts: 120, id: 2, seq: 1 },
       body: howAreYou,
     },
   ]);
@@ -224,7 +236,14 @@ Deno.test("route plays the seed's example chat session", () => {
     ok(JOJO, 5),
     {
       to: [SOPHIA],
-      message: { t: "group", group: "haha", from: "jojo", ts: 170 },
+      message: {
+        t: "group",
+        group: "haha",
+        from: "jojo",
+        ts: 170,
+        id: 3,
+        seq: 1,
+      },
       body: hello2,
     },
   ]);
@@ -249,7 +268,14 @@ Deno.test("route plays the seed's example chat session", () => {
       ok(SOPHIA, 6),
       {
         to: [JOJO, NANA],
-        message: { t: "group", group: "haha", from: "sophia", ts: 190 },
+        message: {
+          t: "group",
+          group: "haha",
+          from: "sophia",
+          ts: 190,
+          id: 4,
+          seq: 2,
+        },
         body: fromSophia,
       },
     ],
@@ -313,7 +339,7 @@ Deno.test("route treats a connection it never saw as unregistered", () => {
 });
 
 Deno.test("route register rejects invalid names and echoes only printable ones", () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore());
   connect(state, 1);
   const cases: [string, string][] = [
     ["bad name!", `ERROR: Invalid username 'bad name!': ${NAME_RULE}`],
@@ -373,6 +399,7 @@ Deno.test("route register keeps names unique ignoring case", () => {
     re: 3,
     name: "Jojo",
     text: "SUCCESS: Username registered.",
+    cids: true,
   });
 });
 
@@ -428,12 +455,26 @@ Deno.test("route refuses empty and oversized bodies for say, msg and gsay", () =
 });
 
 Deno.test("route forwards the body object without reading it", () => {
-  const state = room();
+  // Not valid UTF-8 either: the router must not care.
+  const bytes = new Uint8Array([0xff, 0xfe, 0x00, 0xc3]);
+  // The store keeps the bytes (it must read them): it is handed the plain
+  // array, so that what is watched is the router alone.
+  const real = memoryStore();
+  const store = new Proxy(real, {
+    get(target, property) {
+      const value = Reflect.get(target, property);
+      if (typeof value !== "function") return value;
+      if (property === "appendPublic" || property === "appendMessage") {
+        return (message: { body: Uint8Array }) =>
+          value.call(target, { ...message, body: bytes });
+      }
+      return value.bind(target);
+    },
+  });
+  const state = room({}, store);
   send(state, SOPHIA, { t: "create", id: 1, group: "haha" });
   send(state, JOJO, { t: "join", id: 1, group: "haha" });
   const touched = new Set<PropertyKey>();
-  // Not valid UTF-8 either: the router must not care.
-  const bytes = new Uint8Array([0xff, 0xfe, 0x00, 0xc3]);
   const body = new Proxy(bytes, {
     get(target, property) {
       touched.add(property);
@@ -449,6 +490,10 @@ Deno.test("route forwards the body object without reading it", () => {
   assert.equal(forwarded.length, 3);
   for (const out of forwarded) assert.ok(out.body === body);
   assert.deepEqual([...touched], ["byteLength"]);
+  assert.deepEqual(
+    real.history({ kind: "public" }, 1).map((message) => message.body),
+    [bytes],
+  );
 });
 
 Deno.test("route msg reaches one online user ignoring case", () => {
@@ -458,7 +503,7 @@ Deno.test("route msg reaches one online user ignoring case", () => {
     ok(NANA, 1),
     {
       to: [JOJO],
-      message: { t: "private", from: "nana", ts: 1000 },
+      message: { t: "private", from: "nana", ts: 1000, id: 1, seq: 1 },
       body,
     },
   ]);
@@ -469,7 +514,11 @@ Deno.test("route msg to yourself is allowed", () => {
   const body = text("note to self");
   assert.deepEqual(send(state, NANA, { t: "msg", id: 1, to: "nana" }, body), [
     ok(NANA, 1),
-    { to: [NANA], message: { t: "private", from: "nana", ts: 1000 }, body },
+    {
+      to: [NANA],
+      message: { t: "private", from: "nana", ts: 1000, id: 1, seq: 1 },
+      body,
+    },
   ]);
 });
 
@@ -480,10 +529,6 @@ Deno.test("route msg to an unknown or offline user fails", () => {
     error(NANA, 1, "no_such_user", "ERROR: User 'x' is not online."),
   ]);
   assert.deepEqual(
-    send(state, NANA, { t: "msg", id: 2, to: "jojo" }, text("a")),
-    [error(NANA, 2, "no_such_user", "ERROR: User 'jojo' is not online.")],
-  );
-  assert.deepEqual(
     send(state, NANA, { t: "msg", id: 3, to: "\x1b]0;pwned\x07" }, text("a")),
     [error(
       NANA,
@@ -493,10 +538,19 @@ Deno.test("route msg to an unknown or offline user fails", () => {
     )],
   );
   assert.equal(state.session(NANA)?.lastMessageAt, null);
+  // Known but offline: it waits for them.
+  assert.deepEqual(
+    send(state, NANA, { t: "msg", id: 2, to: "jojo" }, text("a")),
+    [ok(
+      NANA,
+      2,
+      "jojo is offline; the message will be delivered when they connect.",
+    )],
+  );
 });
 
 Deno.test("route say with nobody else online only confirms", () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore());
   connect(state, 1);
   send(state, 1, { t: "register", id: 1, name: "alone", key: KEY });
   assert.deepEqual(send(state, 1, { t: "say", id: 2 }, text("hello?")), [
@@ -548,7 +602,14 @@ Deno.test("route gsay uses the group's name as created and skips offline members
       ok(JOJO, 2),
       {
         to: [SOPHIA],
-        message: { t: "group", group: "HaHa", from: "jojo", ts: 1000 },
+        message: {
+          t: "group",
+          group: "HaHa",
+          from: "jojo",
+          ts: 1000,
+          id: 1,
+          seq: 1,
+        },
         body,
       },
     ],
@@ -665,7 +726,7 @@ Deno.test("route members lists any group for anyone, or the caller's own groups"
 });
 
 Deno.test("route list shows online users in connection order", () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore());
   connect(state, 1);
   connect(state, 2);
   connect(state, 3);
@@ -695,7 +756,7 @@ Deno.test("route re-register after disconnect keeps groups and last message time
     to: [SOPHIA, NANA],
     message: { t: "presence", name: "jojo", online: false },
   }]);
-  // Offline members get nothing and are not told twice.
+  // Offline members get it when they are back (missed, as history).
   assert.deepEqual(
     send(state, SOPHIA, { t: "gsay", id: 2, group: "haha" }, text("?")),
     [ok(SOPHIA, 2)],
@@ -712,7 +773,21 @@ Deno.test("route re-register after disconnect keeps groups and last message time
           re: 1,
           name: "jojo",
           text: "SUCCESS: Username registered.",
+          cids: true,
         },
+      },
+      {
+        to: [7],
+        message: {
+          t: "group",
+          group: "haha",
+          from: "sophia",
+          ts: 1000,
+          id: 2,
+          seq: 1,
+          history: true,
+        },
+        body: text("?"),
       },
       {
         to: [SOPHIA, NANA],
@@ -727,7 +802,14 @@ Deno.test("route re-register after disconnect keeps groups and last message time
       ok(SOPHIA, 3),
       {
         to: [7],
-        message: { t: "group", group: "haha", from: "sophia", ts: 1000 },
+        message: {
+          t: "group",
+          group: "haha",
+          from: "sophia",
+          ts: 1000,
+          id: 3,
+          seq: 2,
+        },
         body,
       },
     ],
@@ -768,7 +850,14 @@ Deno.test("route membership by name survives a reconnect in another case", () =>
     ok(7, 2),
     {
       to: [SOPHIA],
-      message: { t: "group", group: "haha", from: "JoJo", ts: 1000 },
+      message: {
+        t: "group",
+        group: "haha",
+        from: "JoJo",
+        ts: 1000,
+        id: 1,
+        seq: 1,
+      },
       body,
     },
   ]);
@@ -784,7 +873,7 @@ Deno.test("disconnect of an unregistered or unknown connection sends nothing", (
 });
 
 Deno.test("disconnect of the last user sends nothing", () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore());
   connect(state, 1);
   send(state, 1, { t: "register", id: 1, name: "alone", key: KEY });
   assert.deepEqual(disconnect(state, 1, 0), []);
@@ -870,7 +959,10 @@ Deno.test("route caps /showgroupmembers at 20 groups of 200 names, counting the 
     send(state, SOPHIA, { t: "create", id: 1, group: `g${g}` });
   }
   const big = state.group("g0")!;
-  for (let m = 0; m < 300; m++) state.addMember(big, `member${m}`);
+  for (let m = 0; m < 300; m++) {
+    state.store.ensureUser(`member${m}`, `member${m}`, 0);
+    state.addMember(big, `member${m}`);
+  }
   const [out] = send(state, SOPHIA, { t: "members", id: 2 });
   assert.ok(out !== undefined && out.message.t === "members");
   if (out.message.t !== "members") return;
@@ -900,4 +992,33 @@ Deno.test("route caps /list at MAX_LIST_ITEMS users, counting the rest", () => {
   if (out.message.t !== "users") return;
   assert.equal(out.message.users.length, 2000);
   assert.equal(out.message.more, 2008 - 2000);
+});
+
+Deno.test("route addresses users, groups and the room, never their connections", () => {
+  const state = room();
+  routeCore(state, SOPHIA, { t: "create", id: 1, group: "Team" }, NONE, 5);
+  const hi = text("hi");
+  const addresses = (message: ClientMessage, from = SOPHIA) =>
+    routeCore(state, from, message, hi, 10).map((out) => out.to);
+  assert.deepEqual(addresses({ t: "say", id: 2 }), [
+    { kind: "connection", id: SOPHIA },
+    { kind: "room", except: "sophia" },
+  ]);
+  assert.deepEqual(addresses({ t: "msg", id: 3, to: "JoJo" }), [
+    { kind: "connection", id: SOPHIA },
+    { kind: "user", key: "jojo" },
+  ]);
+  assert.deepEqual(addresses({ t: "join", id: 4, group: "team" }, NANA), [
+    { kind: "connection", id: NANA },
+    { kind: "group", key: "team", except: "nana" },
+  ]);
+  assert.deepEqual(addresses({ t: "gsay", id: 5, group: "TEAM" }), [
+    { kind: "connection", id: SOPHIA },
+    { kind: "group", key: "team", except: "sophia" },
+  ]);
+  // Addressed even were the room empty: who is in it is delivery's to know.
+  assert.deepEqual(
+    disconnectCore(state, JOJO, 11).map((out) => out.to),
+    [{ kind: "room", except: "jojo" }],
+  );
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { memoryStore } from "../_helpers/memory_store.ts";
 import {
   DEFAULT_LIMITS,
   type Group,
@@ -6,7 +7,7 @@ import {
 } from "../../src/server/state.ts";
 
 Deno.test("ServerState uses default limits unless given others", () => {
-  assert.deepEqual(new ServerState().limits, {
+  assert.deepEqual(new ServerState({}, memoryStore()).limits, {
     maxGroups: 1000,
     maxMembersPerGroup: 1000,
     maxGroupsPerUser: 100,
@@ -14,26 +15,35 @@ Deno.test("ServerState uses default limits unless given others", () => {
     maxTransfersPerUser: 8,
     fileAnswerMs: 90_000,
   });
-  assert.deepEqual(new ServerState({ maxGroups: 5 }).limits, {
+  assert.deepEqual(new ServerState({ maxGroups: 5 }, memoryStore()).limits, {
     ...DEFAULT_LIMITS,
     maxGroups: 5,
   });
 });
 
 Deno.test("ServerState rejects limits that are not non-negative integers", () => {
-  assert.throws(() => new ServerState({ maxGroups: -1 }), RangeError);
-  assert.throws(() => new ServerState({ maxMembersPerGroup: 1.5 }), RangeError);
-  assert.throws(() => new ServerState({ maxGroupsPerUser: NaN }), RangeError);
+  assert.throws(
+    () => new ServerState({ maxGroups: -1 }, memoryStore()),
+    RangeError,
+  );
+  assert.throws(
+    () => new ServerState({ maxMembersPerGroup: 1.5 }, memoryStore()),
+    RangeError,
+  );
+  assert.throws(
+    () => new ServerState({ maxGroupsPerUser: NaN }, memoryStore()),
+    RangeError,
+  );
 });
 
 Deno.test("ServerState.addConnection refuses a connection id twice", () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore());
   state.addConnection(1);
   assert.throws(() => state.addConnection(1), /already known/);
 });
 
 Deno.test("ServerState.register indexes names ignoring case", () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore());
   state.addConnection(1);
   assert.equal(state.session(1), undefined);
   assert.equal(state.nameOf(1), null);
@@ -57,7 +67,7 @@ Deno.test("ServerState.register indexes names ignoring case", () => {
 });
 
 Deno.test("ServerState.register throws on a name online or a second register", () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore());
   state.addConnection(1);
   state.addConnection(2);
   state.register(1, "jojo", 0);
@@ -66,7 +76,7 @@ Deno.test("ServerState.register throws on a name online or a second register", (
 });
 
 Deno.test("ServerState.sessions yields online users in connection order", () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore());
   for (const id of [1, 2, 3]) state.addConnection(id);
   state.register(3, "nana", 0);
   state.register(1, "sophia", 0);
@@ -77,7 +87,7 @@ Deno.test("ServerState.sessions yields online users in connection order", () => 
 });
 
 Deno.test("ServerState.onlineIds follows registrations and departures", () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore());
   for (const id of [1, 2, 3, 4]) state.addConnection(id);
   assert.deepEqual(state.onlineIds(), []);
   state.register(2, "jojo", 0);
@@ -94,7 +104,7 @@ Deno.test("ServerState.onlineIds follows registrations and departures", () => {
 });
 
 Deno.test("ServerState.onlineIdsExcept follows registrations and departures, for any number of senders", () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore());
   for (const id of [1, 2, 3]) state.addConnection(id);
   state.register(1, "sophia", 0);
   state.register(2, "jojo", 0);
@@ -119,7 +129,7 @@ Deno.test("ServerState.onlineIdsExcept follows registrations and departures, for
 });
 
 Deno.test("ServerState.removeConnection frees the name and returns the session", () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore());
   state.addConnection(1);
   state.addConnection(2);
   const session = state.register(1, "jojo", 0);
@@ -132,7 +142,7 @@ Deno.test("ServerState.removeConnection frees the name and returns the session",
 });
 
 Deno.test("ServerState keeps last message times across reconnects", () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore());
   state.addConnection(1);
   state.register(1, "jojo", 0);
   state.recordMessage(1, 42);
@@ -146,13 +156,13 @@ Deno.test("ServerState keeps last message times across reconnects", () => {
 });
 
 Deno.test("ServerState.recordMessage throws for an unregistered connection", () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore());
   state.addConnection(1);
   assert.throws(() => state.recordMessage(1, 0), /not registered/);
 });
 
 Deno.test("ServerState groups are unique ignoring case and kept in creation order", () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore());
   const haha = state.createGroup("haha", "sophia", 7);
   state.createGroup("Zeta", "jojo", 8);
   assert.deepEqual(haha, {
@@ -170,7 +180,7 @@ Deno.test("ServerState groups are unique ignoring case and kept in creation orde
 });
 
 Deno.test("ServerState membership belongs to names and survives disconnects", () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore("sophia", "jojo", "nana"));
   const haha = state.createGroup("haha", "sophia", 0);
   const zeta = state.createGroup("zeta", "sophia", 0);
   assert.equal(state.addMember(zeta, "Jojo"), true);
@@ -191,7 +201,7 @@ Deno.test("ServerState membership belongs to names and survives disconnects", ()
 });
 
 Deno.test("ServerState.removeMember keeps the group even when it empties", () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore("sophia", "jojo", "nana"));
   const haha = state.createGroup("haha", "sophia", 0);
   state.addMember(haha, "sophia");
   assert.equal(state.removeMember(haha, "SOPHIA"), true);
@@ -203,7 +213,7 @@ Deno.test("ServerState.removeMember keeps the group even when it empties", () =>
 });
 
 Deno.test("ServerState keeps members in join order with their names as registered", () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore("sophia", "jojo", "nana"));
   const haha = state.createGroup("haha", "sophia", 0);
   state.addMember(haha, "sophia");
   state.addMember(haha, "Jojo");
@@ -212,7 +222,7 @@ Deno.test("ServerState keeps members in join order with their names as registere
 });
 
 Deno.test("ServerState refuses groups it did not create", () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore());
   state.createGroup("haha", "sophia", 0);
   const forged: Group = {
     name: "haha",
@@ -226,7 +236,7 @@ Deno.test("ServerState refuses groups it did not create", () => {
 });
 
 Deno.test("ServerState.setFingerprint records the key a registered connection proved", () => {
-  const state = new ServerState();
+  const state = new ServerState({}, memoryStore());
   state.addConnection(1);
   state.setFingerprint(1, "SHA256:ignored-before-registering");
   state.register(1, "jojo", 0);

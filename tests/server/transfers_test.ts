@@ -1,13 +1,15 @@
 /** The server's side of file consent, over the router: no sockets. */
 
 import assert from "node:assert/strict";
+import { memoryStore } from "../_helpers/memory_store.ts";
 import type { ClientMessage } from "../../src/protocol/messages.ts";
 import {
   connect,
+  type Delivered as Outbound,
+  delivered,
   disconnect,
-  type Outbound,
   route,
-} from "../../src/server/router.ts";
+} from "../_helpers/delivered.ts";
 import { type ConnId, ServerState } from "../../src/server/state.ts";
 import { expireAnswers } from "../../src/server/transfers.ts";
 
@@ -22,7 +24,7 @@ const T0 = 1000;
 
 /** sophia, jojo and nana online; sophia and jojo in group team (nana too). */
 function room(): ServerState {
-  const state = new ServerState({ fileAnswerMs: ANSWER_MS });
+  const state = new ServerState({ fileAnswerMs: ANSWER_MS }, memoryStore());
   for (
     const [id, name] of [[SOPHIA, "sophia"], [JOJO, "jojo"], [
       NANA,
@@ -161,7 +163,7 @@ Deno.test("expireAnswers counts a recipient that never answers as declined and t
   send(state, NANA, { t: "file_accept", xfer: 1 });
   assert.equal(state.transfers.nextAnswerDeadline(), T0 + ANSWER_MS);
   assert.deepEqual(expireAnswers(state, T0 + ANSWER_MS - 1), []);
-  assert.deepEqual(expireAnswers(state, T0 + ANSWER_MS), [
+  assert.deepEqual(delivered(state, expireAnswers(state, T0 + ANSWER_MS)), [
     {
       to: [JOJO],
       message: {
@@ -187,7 +189,7 @@ Deno.test("expireAnswers counts a recipient that never answers as declined and t
 Deno.test("expireAnswers ends an offer nobody answered with one error for the sender", () => {
   const state = room();
   offerTo(state, { group: "team" });
-  const out = expireAnswers(state, T0 + ANSWER_MS);
+  const out = delivered(state, expireAnswers(state, T0 + ANSWER_MS));
   assert.deepEqual(out.at(-1), {
     to: [SOPHIA],
     message: {
@@ -251,15 +253,18 @@ Deno.test("routeFile ignores answers from connections that were not asked", () =
 Deno.test("expireAnswers tells the sender of a private offer that its recipient did not answer", () => {
   const state = room();
   offerTo(state, { to: "jojo" });
-  assert.deepEqual(expireAnswers(state, T0 + ANSWER_MS).at(-1), {
-    to: [SOPHIA],
-    message: {
-      t: "error",
-      re: 7,
-      code: "declined",
-      text: "ERROR: jojo did not answer about big.bin",
+  assert.deepEqual(
+    delivered(state, expireAnswers(state, T0 + ANSWER_MS)).at(-1),
+    {
+      to: [SOPHIA],
+      message: {
+        t: "error",
+        re: 7,
+        code: "declined",
+        text: "ERROR: jojo did not answer about big.bin",
+      },
     },
-  });
+  );
 });
 
 Deno.test("routeFile answers a sender that cancels its own offer before the reply", () => {
@@ -295,7 +300,7 @@ Deno.test("routeFile answers a sender that cancels its own offer before the repl
 });
 
 Deno.test("routeFile keeps the nobody-accepted text within what clients read", () => {
-  const state = new ServerState({ fileAnswerMs: ANSWER_MS });
+  const state = new ServerState({ fileAnswerMs: ANSWER_MS }, memoryStore());
   connect(state, 1);
   route(state, 1, { t: "register", id: 0, name: "sophia", key: KEY }, NONE, 1);
   route(state, 1, { t: "create", id: 1, group: "big" }, NONE, T0);

@@ -1,0 +1,298 @@
+/**
+ * Delivery: what the router returned, to this process's connections. An
+ * address becomes connections (recipients.ts), a message is encoded once
+ * per form whatever the number of recipients, and what confirms a sender's
+ * writes waits until they are durable while everyone else gets theirs now.
+ *
+ * It knows connections only as the channels it writes to; the server
+ * decides what happens to a recipient that does not read (`cutOff`,
+ * `grew`). A node of several (issue 19) would hand the addresses it cannot
+ * resolve alone (users, groups, the room) to a bus here as well.
+ */
+
+import {
+  type CompactPosition,
+  encodeCompactChat,
+  encodeMessage,
+} from "../protocol/codec.ts";
+import type { ServerMessage } from "../protocol/messages.ts";
+import { messageOf, SharedBytes } from "../transport/secure_channel.ts";
+import type { Outbound } from "./outbound.ts";
+import { reaches, recipients } from "./recipients.ts";
+import type { ConnId } from "./session.ts";
+import type { ServerState } from "./state.ts";
+
+/** What delivery needs of a connection's secure channel. */
+export interface DeliveryChannel {
+  /** It asked for chat messages in the compact form. */
+  readonly readsCompactChat: boolean;
+  /**
+   * …with their id and seq (it acknowledges what it shows), in fixed-size
+   * or varint fields; "none" without.
+   */
+  readonly readsChatPositions: CompactPosition;
+  /** Bytes queued for it, exactly (costly to read). */
+  readonly backlog: number;
+  /** Bytes queued for it, at least this many (cheap). */
+  readonly backlogEstimate: number;
+  sendEncoded(encoded: Uint8Array): void;
+  sendBulk(shared: SharedBytes): void;
+}
+
+export interface DeliveryOptions {
+  state: ServerState;
+  /** Open channels by connection; one not there is gone and gets nothing. */
+  channels: ReadonlyMap<ConnId, DeliveryChannel>;
+  /** See Store.durable. */
+  durable(): Promise<void> | null;
+  /** What one connection may have queued before it is cut off. */
+  maxBacklogBytes: number;
+  /** `id` has more than maxBacklogBytes queued: it must go. */
+  cutOff(id: ConnId): void;
+  /** `id` was sent something and has about `estimate` bytes queued. */
+  grew(id: ConnId, estimate: number): void;
+  log(line: string): void;
+}
+
+/** A point in a connection's queue held until writes are durable. */
+interface Gate {
+  open: boolean;
+}
+
+/** Replies whose header can be large (lists of names): measured, not guessed. */
+const LIST_REPLIES = new Set(["users", "groups", "members"]);
+
+/**
+ * About the bytes an outbound message costs its recipient's queue: its body,
+ * and a header that is small unless it lists names.
+ */
+export function roughSize({ message, body }: Outbound): number {
+  return (body?.byteLength ?? 0) +
+    (LIST_REPLIES.has(message.t) ? JSON.stringify(message).length : 64);
+}
+
+function isChat({ message }: Outbound): boolean {
+  return message.t === "public" || message.t === "private" ||
+    message.t === "group";
+}
+
+export class Delivery {
+  readonly #state: ServerState;
+  readonly #channels: ReadonlyMap<ConnId, DeliveryChannel>;
+  readonly #options: DeliveryOptions;
+  readonly #maxBacklogBytes: number;
+
+  /** Bytes of replies waiting for the disk, per connection (deliverRun). */
+  readonly #heldBytes = new Map<ConnId, number>();
+
+  /**
+   * Connections with chat messages waiting for the disk (deliverRun), and
+   * what comes for them meanwhile, in order: a gate is passed once its
+   * writes are durable. Whatever else is sent to such a connection queues
+   * behind, so that it gets its chat messages in the order they were routed
+   * (the missed ones after a welcome before the next live one).
+   */
+  readonly #waiting = new Map<ConnId, (Uint8Array | Gate)[]>();
+
+  constructor(options: DeliveryOptions) {
+    this.#options = options;
+    this.#state = options.state;
+    this.#channels = options.channels;
+    this.#maxBacklogBytes = options.maxBacklogBytes;
+  }
+
+  /** Bytes queued for `id`: in its channel, and waiting for the disk. */
+  queuedFor(id: ConnId): number {
+    return (this.#channels.get(id)?.backlog ?? 0) +
+      (this.#heldBytes.get(id) ?? 0);
+  }
+
+  /** Drops what waits for a connection that is gone. */
+  forget(id: ConnId): void {
+    this.#waiting.delete(id);
+  }
+
+  /**
+   * Sends `outbound`, behind what waits for the disk for each recipient;
+   * `direct` skips that queue (for replies routed before anything in it).
+   */
+  deliver(outbound: readonly Outbound[], direct = false): void {
+    const channels = this.#channels;
+    const waiting = this.#waiting;
+    for (const { to: address, message, body } of outbound) {
+      const to = recipients(this.#state, address);
+      if (to.length === 0) continue;
+      // Encoded once per form, whatever the number of recipients: compact for
+      // a live chat message to those who asked for it (with its id and seq
+      // to those that acknowledge), JSON for the rest (made when first
+      // needed: in a busy room, often never).
+      const compact = this.#encodeCompact(message, body);
+      let positioned: Uint8Array | null | undefined;
+      let varints: Uint8Array | null | undefined;
+      let json: Uint8Array | null | undefined;
+      if (compact === null) {
+        json = this.#encodeJson(message, body);
+        if (json === null) continue;
+      }
+      // File data yields to chat, and is freed as soon as every recipient's
+      // channel has sealed it (a recipient that is gone never drops its hold,
+      // which only leaves the bytes to the garbage collector).
+      const shared = json != null &&
+          (message.t === "file_chunk" || message.t === "file_end")
+        ? new SharedBytes(json, to.length)
+        : null;
+      const queued = !direct && waiting.size > 0;
+      for (const id of to) {
+        const channel = channels.get(id);
+        if (channel === undefined) continue;
+        let bytes: Uint8Array | null;
+        if (compact !== null && channel.readsCompactChat) {
+          bytes = channel.readsChatPositions === "none"
+            ? compact
+            : channel.readsChatPositions === "fixed"
+            ? (positioned ??= this.#encodeCompact(message, body, "fixed") ??
+              compact)
+            : (varints ??= this.#encodeCompact(message, body, "varint") ??
+              compact);
+        } else {
+          if (json === undefined) json = this.#encodeJson(message, body);
+          bytes = json;
+        }
+        if (bytes === null) continue;
+        const queue = queued ? waiting.get(id) : undefined;
+        if (queue !== undefined) queue.push(bytes);
+        else if (shared !== null) channel.sendBulk(shared);
+        else channel.sendEncoded(bytes);
+        // A client that does not read must not grow our memory without bound.
+        const estimate = channel.backlogEstimate;
+        if (
+          estimate > this.#maxBacklogBytes &&
+          channel.backlog > this.#maxBacklogBytes
+        ) {
+          this.#options.cutOff(id);
+        } else {
+          this.#options.grew(id, estimate);
+        }
+      }
+    }
+  }
+
+  /**
+   * Sends what a run from `id` produced. What goes back to `id` (the replies
+   * that confirm its writes) waits until those writes are on disk (see
+   * Store.durable); everyone else gets theirs now, so no one waits for the
+   * disk but the sender. `frame` is the buffer the run's bodies may be
+   * views of, freed once the run is routed: those held are copied.
+   */
+  deliverRun(id: ConnId, outbound: Outbound[], frame?: ArrayBufferLike): void {
+    const durable = this.#options.durable();
+    if (durable === null) return this.deliver(outbound);
+    const state = this.#state;
+    const now: Outbound[] = [];
+    const held: Outbound[] = [];
+    for (const out of outbound) {
+      if (!reaches(state, out.to, id)) {
+        now.push(out);
+        continue;
+      }
+      const to = recipients(state, out.to);
+      if (to.length > 1) {
+        now.push({ ...out, to: to.filter((one) => one !== id) });
+      }
+      // A body that is a view of the received frame, which is freed once
+      // the batch is routed (recycle), is copied to wait; one from the store
+      // (history) is not.
+      held.push({
+        ...out,
+        to: [id],
+        ...(out.body?.buffer === frame && out.body !== undefined
+          ? { body: out.body.slice() }
+          : {}),
+      });
+    }
+    this.deliver(now);
+    if (held.length === 0) return;
+    // Counted toward the sender's backlog until the disk lets them go
+    // (the server stops routing a run that would take it past the limit).
+    const heldBytes = this.#heldBytes;
+    const bytes = held.reduce((n, out) => n + roughSize(out), 0);
+    heldBytes.set(id, (heldBytes.get(id) ?? 0) + bytes);
+    const release = () => {
+      const left = (heldBytes.get(id) ?? bytes) - bytes;
+      if (left > 0) heldBytes.set(id, left);
+      else heldBytes.delete(id);
+    };
+    const queue = this.#waiting.get(id);
+    if (queue === undefined && !held.some(isChat)) {
+      // Replies only (the usual `ok` to a `say`): nothing newer for `id`
+      // need wait for them, and nothing older waits (no queue), so they go
+      // straight out once synced, past any queue made meanwhile.
+      durable.then(() => {
+        release();
+        this.deliver(held, true);
+      });
+      return;
+    }
+    // Chat messages (the missed ones after a welcome, a history): what
+    // comes for `id` from now on queues behind them, behind a gate.
+    const gate: Gate = { open: false };
+    if (queue === undefined) this.#waiting.set(id, [gate]);
+    else queue.push(gate);
+    this.deliver(held);
+    durable.then(() => {
+      release();
+      this.#passGate(id, gate);
+    });
+  }
+
+  #passGate(id: ConnId, gate: Gate): void {
+    gate.open = true;
+    const queue = this.#waiting.get(id);
+    if (queue === undefined) return;
+    const channel = this.#channels.get(id);
+    let sent = 0;
+    for (; sent < queue.length; sent++) {
+      const item = queue[sent]!;
+      if (item instanceof Uint8Array) channel?.sendEncoded(item);
+      else if (!item.open) break;
+    }
+    queue.splice(0, sent);
+    if (queue.length === 0) this.#waiting.delete(id);
+  }
+
+  /**
+   * `encode`'s result, or null (logged) if it throws: a bug, not the
+   * recipients' fault, so their connections stay (and a failed compact form
+   * falls back to JSON).
+   */
+  #encodedOrNull(
+    message: ServerMessage,
+    form: string,
+    encode: () => Uint8Array | null,
+  ): Uint8Array | null {
+    try {
+      return encode();
+    } catch (error) {
+      this.#options.log(
+        `could not encode a '${message.t}' message${form}: ${messageOf(error)}`,
+      );
+      return null;
+    }
+  }
+
+  #encodeCompact(
+    message: ServerMessage,
+    body?: Uint8Array,
+    position: CompactPosition = "none",
+  ): Uint8Array | null {
+    return this.#encodedOrNull(
+      message,
+      " compactly",
+      () => encodeCompactChat(message, body, position),
+    );
+  }
+
+  #encodeJson(message: ServerMessage, body?: Uint8Array): Uint8Array | null {
+    return this.#encodedOrNull(message, "", () => encodeMessage(message, body));
+  }
+}

@@ -1,0 +1,93 @@
+// This module is browser compatible.
+
+/**
+ * Every user's published end-to-end prekey bundle (issue 17 item 1), as the
+ * server holds it: see e2e_keys.ts for the messages that fill and read it.
+ */
+
+import { MAX_ONE_TIME_PREKEYS, type PrekeyBundle } from "../crypto/prekeys.ts";
+import { nameKey } from "../protocol/limits.ts";
+import type { ErrorCode } from "../protocol/messages.ts";
+
+/** The most one-time keys the server holds for one user. */
+export const MAX_STORED_ONE_TIME = MAX_ONE_TIME_PREKEYS;
+
+export interface Entry {
+  /** The name as its owner registered it. */
+  name: string;
+  /** The identity key (fingerprint) the bundle was published under. */
+  fingerprint: string;
+  bundle: PrekeyBundle;
+}
+
+/** What `e2e_keys` can end in. */
+export type PublishResult =
+  | { kind: "stored"; oneTime: number }
+  | { kind: "refused"; code: ErrorCode; text: string };
+
+/** Every user's published bundle, by name key. */
+export class PrekeyDirectory {
+  #entries = new Map<string, Entry>();
+
+  /**
+   * Stores `bundle` for `name`: its identity DH key and signed prekey replace
+   * the previous ones, its one-time keys join those held. A bundle under a
+   * different identity key (the name changed hands) replaces everything.
+   */
+  publish(
+    name: string,
+    fingerprint: string,
+    bundle: PrekeyBundle,
+  ): PublishResult {
+    const key = nameKey(name);
+    const old = this.#entries.get(key);
+    const kept = old !== undefined && old.fingerprint === fingerprint
+      ? old.bundle.oneTime
+      : [];
+    const ids = new Set(kept.map((one) => one.id));
+    for (const one of bundle.oneTime) {
+      if (ids.has(one.id)) {
+        return {
+          kind: "refused",
+          code: "bad_request",
+          text: `ERROR: One-time key ${one.id} is already published`,
+        };
+      }
+    }
+    if (kept.length + bundle.oneTime.length > MAX_STORED_ONE_TIME) {
+      return {
+        kind: "refused",
+        code: "limit",
+        text:
+          `ERROR: The server keeps at most ${MAX_STORED_ONE_TIME} one-time keys per user; it holds ${kept.length}`,
+      };
+    }
+    const oneTime = [...kept, ...bundle.oneTime];
+    this.#entries.set(key, {
+      name,
+      fingerprint,
+      bundle: { ...bundle, oneTime },
+    });
+    return { kind: "stored", oneTime: oneTime.length };
+  }
+
+  /**
+   * The bundle of `name` with its oldest one-time key, which is deleted; with
+   * none when they are used up. Null if the name published nothing.
+   */
+  take(name: string): Entry | null {
+    const entry = this.#entries.get(nameKey(name));
+    if (entry === undefined) return null;
+    const [first, ...rest] = entry.bundle.oneTime;
+    entry.bundle = { ...entry.bundle, oneTime: rest };
+    return {
+      ...entry,
+      bundle: { ...entry.bundle, oneTime: first === undefined ? [] : [first] },
+    };
+  }
+
+  /** How many one-time keys are held for `name`. */
+  oneTimeCount(name: string): number {
+    return this.#entries.get(nameKey(name))?.bundle.oneTime.length ?? 0;
+  }
+}

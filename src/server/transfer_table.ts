@@ -1,0 +1,113 @@
+// This module is browser compatible.
+
+/**
+ * The file transfers in flight, as the server tracks them: who sends, who
+ * receives and how far each is. transfers.ts decides what they do.
+ */
+
+import type { Declined } from "../protocol/messages.ts";
+import type { ConnId } from "./session.ts";
+
+export interface Recipient {
+  name: string;
+  /** Bytes this recipient has acknowledged writing. */
+  acked: number;
+  /** Whether it said `file_accept`; nothing is forwarded to it before. */
+  accepted: boolean;
+  /**
+   * The first part of the file it says it holds (resume), passed to the
+   * sender, which starts at or below it.
+   */
+  claim?: { offset: number; sha256: string };
+}
+
+export interface Transfer {
+  id: number;
+  sender: ConnId;
+  senderName: string;
+  /** The id of the sender's `file_offer`, answered once every recipient has. */
+  re: number;
+  /** The file name, as it may be echoed in the sender's reply. */
+  fileName: string;
+  /** The group it was sent to, if any. */
+  group: string | undefined;
+  /**
+   * Until when recipients may still answer; null once the sender has its
+   * reply, after which only those who accepted are left.
+   */
+  answerBy: number | null;
+  /** Recipients that did not take the file, for the sender's reply. */
+  declined: Declined[];
+  size: number;
+  /**
+   * Bytes forwarded so far, counted from the start of the file: a resumed
+   * transfer starts at the offset of its first chunk.
+   */
+  sent: number;
+  /** The first chunk (or `file_end`) has fixed where the data starts. */
+  started?: boolean;
+  ended: boolean;
+  /** Recipients still receiving: removed when they finish, fail or leave. */
+  recipients: Map<ConnId, Recipient>;
+  /** The slowest recipient's acknowledged bytes, last reported to the sender. */
+  reported: number;
+  /** Each recipient's verdict so far, for the transfer record. */
+  outcomes: string[];
+}
+
+export class TransferTable {
+  #transfers = new Map<number, Transfer>();
+  #nextId = 1;
+
+  get size(): number {
+    return this.#transfers.size;
+  }
+
+  countBySender(sender: ConnId): number {
+    let count = 0;
+    for (const transfer of this.#transfers.values()) {
+      if (transfer.sender === sender) count++;
+    }
+    return count;
+  }
+
+  /** Transfers a connection takes part in, as sender or recipient. */
+  involving(id: ConnId): Transfer[] {
+    return [...this.#transfers.values()].filter((t) =>
+      t.sender === id || t.recipients.has(id)
+    );
+  }
+
+  get(id: number): Transfer | undefined {
+    return this.#transfers.get(id);
+  }
+
+  /** The earliest time a transfer stops waiting for answers, or null. */
+  nextAnswerDeadline(): number | null {
+    let next: number | null = null;
+    for (const transfer of this.#transfers.values()) {
+      if (
+        transfer.answerBy !== null &&
+        (next === null || transfer.answerBy < next)
+      ) next = transfer.answerBy;
+    }
+    return next;
+  }
+
+  /** Transfers still waiting for answers whose time is up at `now`. */
+  expired(now: number): Transfer[] {
+    return [...this.#transfers.values()].filter((t) =>
+      t.answerBy !== null && t.answerBy <= now
+    );
+  }
+
+  add(transfer: Omit<Transfer, "id">): Transfer {
+    const created = { ...transfer, id: this.#nextId++ };
+    this.#transfers.set(created.id, created);
+    return created;
+  }
+
+  delete(id: number): void {
+    this.#transfers.delete(id);
+  }
+}

@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import type { ClientMessage } from "../../src/protocol/messages.ts";
+import { MessageRate, type Verdict } from "../../src/server/message_rate.ts";
+import { KeyedTokenBuckets } from "../../src/server/rate_limit.ts";
+
+const LIMITS = {
+  messagesPerSecond: 10,
+  messageBurst: 3,
+  historyPerSecond: 1,
+  historyBurst: 1,
+  floodStrikes: 3,
+};
+
+function rate(shared = new KeyedTokenBuckets(100, 100)): MessageRate {
+  return new MessageRate(LIMITS, shared, "10.0.0.1", 0);
+}
+
+function judge(
+  limiter: MessageRate,
+  types: ClientMessage["t"][],
+  now = 0,
+): Verdict[] {
+  return types.map((type) => limiter.judge(type, now));
+}
+
+Deno.test("MessageRate passes a burst, then refuses, then cuts off after floodStrikes refusals in a row", () => {
+  assert.deepEqual(
+    judge(rate(), ["say", "say", "say", "say", "say", "say"]),
+    ["pass", "pass", "pass", "slow_down", "slow_down", "flood"],
+  );
+});
+
+Deno.test("MessageRate forgives strikes once a message passes again", () => {
+  const limiter = rate();
+  judge(limiter, ["say", "say", "say"]);
+  assert.deepEqual(judge(limiter, ["say", "say"]), ["slow_down", "slow_down"]);
+  // 100 ms later one token is back: it passes, and the count starts over.
+  assert.deepEqual(judge(limiter, ["say", "say", "say"], 100), [
+    "pass",
+    "slow_down",
+    "slow_down",
+  ]);
+});
+
+Deno.test("MessageRate holds acks over the rate without a strike, and lets file data through", () => {
+  const limiter = rate();
+  judge(limiter, ["say", "say", "say"]);
+  assert.deepEqual(
+    judge(limiter, ["ack", "ack", "ack", "file_chunk", "file_ack", "say"]),
+    ["hold", "hold", "hold", "pass", "pass", "slow_down"],
+  );
+});
+
+Deno.test("MessageRate gives history a small bucket of its own", () => {
+  const limiter = rate();
+  assert.deepEqual(judge(limiter, ["history", "history", "say"]), [
+    "pass",
+    "slow_down",
+    "pass",
+  ]);
+  assert.deepEqual(judge(limiter, ["history"], 1000), ["pass"]);
+});
+
+Deno.test("MessageRate shares its address's bucket, taken from only when its own has a token", () => {
+  const shared = new KeyedTokenBuckets(1, 4);
+  const first = rate(shared);
+  const second = rate(shared);
+  assert.deepEqual(judge(first, ["say", "say", "say", "say", "say"]), [
+    "pass",
+    "pass",
+    "pass",
+    // Its own bucket is empty: the address's last token stays.
+    "slow_down",
+    "slow_down",
+  ]);
+  assert.deepEqual(judge(second, ["say", "say"]), ["pass", "slow_down"]);
+});
