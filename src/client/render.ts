@@ -262,6 +262,8 @@ export function renderServerMessage(
     // End-to-end keys are plumbing for the session's own use.
     case "e2e_keys":
     case "e2e_bundle":
+    // Shown once opened, as the private message inside (e2e_session.ts).
+    case "e2e_private":
       return [];
     case "file_ready":
     case "file_progress":

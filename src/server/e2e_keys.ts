@@ -119,7 +119,7 @@ export class PrekeyDirectory {
   }
 }
 
-type E2eMessage = Extract<ClientMessage, { t: `e2e_${string}` }>;
+type E2eMessage = Extract<ClientMessage, { t: "e2e_keys" | "e2e_bundle" }>;
 
 /** Handles `e2e_keys` and `e2e_bundle`. Never throws on client input. */
 export function routeE2eKeys(

@@ -41,6 +41,7 @@ import type {
 import type { ConnId, Group, ServerState, Session } from "./state.ts";
 import { dropTransfers, routeFile } from "./transfers.ts";
 import { routeE2eKeys } from "./e2e_keys.ts";
+import { e2eHistory, routeE2eMessage } from "./e2e_relay.ts";
 
 /**
  * One message for one or more connections. All recipients share one message
@@ -198,6 +199,8 @@ export function route(
     case "e2e_keys":
     case "e2e_bundle":
       return routeE2eKeys(state, session, message, body);
+    case "e2e_msg":
+      return routeE2eMessage(state, session, message, body, now);
     default: {
       // Unreachable for decoded messages; answered rather than thrown so a
       // decoder bug cannot take the server down.
@@ -342,6 +345,8 @@ const MAX_MISSED = 2 * MAX_HISTORY;
 const HISTORY_CUT = "; older ones do not fit in one reply";
 
 function asHistory(viewer: Session, message: StoredMessage): Outbound {
+  const e2e = e2eHistory(viewer, message);
+  if (e2e !== null) return e2e;
   const to = [viewer.id];
   // `history` last: a header that ends in a digit is a live one (the
   // bench's counting decoder relies on it).

@@ -95,6 +95,12 @@ interface MessageFields {
    * a retry is recognised (`sentWithClientId`).
    */
   readonly clientId?: string;
+  /**
+   * Set for an end-to-end private message (docs/PROTOCOL.md 11.7), whose
+   * body is the envelope: the fingerprint of the identity key its sender
+   * signed in with.
+   */
+  readonly e2eFingerprint?: string;
 }
 
 /** Where a message went, by kind. */
