@@ -637,7 +637,13 @@ export function parseClientMessage(value: unknown): ClientMessage {
     case "e2e_bundle":
       return { t, id: int(f, "id"), name: str(f, "name") };
     case "e2e_msg":
-      return { t, id: int(f, "id"), to: str(f, "to"), ...clientId(f) };
+      return {
+        t,
+        id: int(f, "id"),
+        to: str(f, "to"),
+        fingerprint: str(f, "fingerprint", 64),
+        ...clientId(f),
+      };
     case "file_accept": {
       // Each is read on its own; a claim needs both (the server checks).
       return {

@@ -84,9 +84,16 @@ export type ClientMessage =
   | { t: "e2e_bundle"; id: number; name: string }
   /**
    * A private message end to end (docs/PROTOCOL.md 11.7); body: the envelope
-   * (11.5), opaque to the server. Answered as `msg` is.
+   * (11.5), opaque to the server. `fingerprint`: the recipient's identity
+   * key it is sealed for. Answered as `msg` is.
    */
-  | { t: "e2e_msg"; id: number; to: string; cid?: string };
+  | {
+    t: "e2e_msg";
+    id: number;
+    to: string;
+    fingerprint: string;
+    cid?: string;
+  };
 
 export type FileOfferRequest =
   | { t: "file_offer"; id: number; name: string; size: number; to: string }

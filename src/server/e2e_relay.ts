@@ -83,6 +83,19 @@ export function routeE2eMessage(
         : `ERROR: User ${shown} is not online.`,
     );
   }
+  // Sealed for another key than the one the name is bound to now (the
+  // name was released and taken again): the sender must hear of it, or it
+  // would go on using a session nobody can open.
+  const bound = recipient?.fingerprint ??
+    state.store?.getUser(nameKey(known))?.fingerprint ?? null;
+  if (bound !== null && bound !== message.fingerprint) {
+    return fail(
+      session.id,
+      re,
+      "identity",
+      `ERROR: ${known}'s identity key is not the one this message is sealed for: it is now ${bound}`,
+    );
+  }
   state.recordMessage(session.id, now);
   const position = state.store?.appendMessage({
     kind: "private",

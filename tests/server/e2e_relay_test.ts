@@ -66,7 +66,13 @@ Deno.test("routeE2eMessage relays the envelope as e2e_private with the sender's 
     const out = send(
       state,
       1,
-      { t: "e2e_msg", id: 3, to: "bob", cid: "0".repeat(32) },
+      {
+        t: "e2e_msg",
+        id: 3,
+        to: "bob",
+        fingerprint: BOB_FP,
+        cid: "0".repeat(32),
+      },
       ENVELOPE,
     );
     assert.equal(out.length, 2);
@@ -92,7 +98,13 @@ Deno.test("routeE2eMessage relays the envelope as e2e_private with the sender's 
     const again = send(
       state,
       1,
-      { t: "e2e_msg", id: 4, to: "bob", cid: "0".repeat(32) },
+      {
+        t: "e2e_msg",
+        id: 4,
+        to: "bob",
+        fingerprint: BOB_FP,
+        cid: "0".repeat(32),
+      },
       ENVELOPE,
     );
     assert.deepEqual(again.map((o) => o.message), [
@@ -106,7 +118,12 @@ Deno.test("routeE2eMessage keeps the envelope for an offline recipient, who gets
     signIn(state, 1, "alice", ALICE_FP);
     signIn(state, 2, "bob", BOB_FP);
     disconnect(state, 2, 10);
-    const out = send(state, 1, { t: "e2e_msg", id: 3, to: "bob" }, ENVELOPE);
+    const out = send(state, 1, {
+      t: "e2e_msg",
+      id: 3,
+      to: "bob",
+      fingerprint: BOB_FP,
+    }, ENVELOPE);
     assert.deepEqual(out.map((o) => o.message), [{
       t: "ok",
       re: 3,
@@ -126,7 +143,12 @@ Deno.test("routeE2eMessage keeps the envelope for an offline recipient, who gets
     });
     assert.deepEqual(missed[0]!.body, ENVELOPE);
     // In the sender's history it names the recipient; a plain msg stays plain.
-    send(state, 5, { t: "msg", id: 6, to: "alice" }, new Uint8Array([0x68]));
+    send(
+      state,
+      5,
+      { t: "msg", id: 6, to: "alice" },
+      new Uint8Array([0x68]),
+    );
     const history = send(state, 1, { t: "history", id: 7, target: "bob" });
     assert.deepEqual(history.map((o) => o.message.t), [
       "e2e_private",
@@ -140,39 +162,75 @@ Deno.test("routeE2eMessage keeps the envelope for an offline recipient, who gets
   });
 });
 
-Deno.test("routeE2eMessage refuses an empty or oversized envelope, an unknown user, and an unproven sender", () => {
+Deno.test("routeE2eMessage refuses an empty or oversized envelope, an unknown user, an unproven sender, and one sealed for another key", () => {
   withState((state) => {
     signIn(state, 1, "alice", ALICE_FP);
     signIn(state, 2, "bob", null);
     const codes = (out: Outbound[]) =>
       out.map((o) => o.message.t === "error" ? o.message.code : o.message.t);
     assert.deepEqual(
-      codes(send(state, 1, { t: "e2e_msg", id: 1, to: "bob" }, NONE)),
+      codes(
+        send(
+          state,
+          1,
+          { t: "e2e_msg", id: 1, to: "bob", fingerprint: BOB_FP },
+          NONE,
+        ),
+      ),
       ["empty"],
     );
     assert.deepEqual(
       codes(send(
         state,
         1,
-        { t: "e2e_msg", id: 2, to: "bob" },
+        { t: "e2e_msg", id: 2, to: "bob", fingerprint: BOB_FP },
         new Uint8Array(MAX_E2E_MESSAGE_BYTES + 1),
       )),
       ["too_long"],
     );
     assert.deepEqual(
-      codes(send(state, 1, { t: "e2e_msg", id: 3, to: "nobody" }, ENVELOPE)),
+      codes(
+        send(state, 1, {
+          t: "e2e_msg",
+          id: 3,
+          to: "nobody",
+          fingerprint: BOB_FP,
+        }, ENVELOPE),
+      ),
       ["no_such_user"],
     );
     assert.deepEqual(
-      codes(send(state, 2, { t: "e2e_msg", id: 4, to: "alice" }, ENVELOPE)),
+      codes(
+        send(state, 2, {
+          t: "e2e_msg",
+          id: 4,
+          to: "alice",
+          fingerprint: ALICE_FP,
+        }, ENVELOPE),
+      ),
       ["identity"],
     );
+    // Sealed for another key than bob's.
+    state.setFingerprint(2, BOB_FP);
+    const stale = send(
+      state,
+      1,
+      { t: "e2e_msg", id: 6, to: "bob", fingerprint: ALICE_FP },
+      ENVELOPE,
+    );
+    assert.deepEqual(stale.map((o) => o.message), [{
+      t: "error",
+      re: 6,
+      code: "identity",
+      text:
+        `ERROR: bob's identity key is not the one this message is sealed for: it is now ${BOB_FP}`,
+    }]);
     // A full-size envelope passes.
     assert.deepEqual(
       codes(send(
         state,
         1,
-        { t: "e2e_msg", id: 5, to: "bob" },
+        { t: "e2e_msg", id: 5, to: "bob", fingerprint: BOB_FP },
         new Uint8Array(MAX_E2E_MESSAGE_BYTES),
       )),
       ["ok", "e2e_private"],

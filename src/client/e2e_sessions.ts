@@ -1,0 +1,658 @@
+/**
+ * 1:1 private messages end to end, as a client sends and opens them (issue
+ * 17 items 1, 2, 4 and 5; docs/PROTOCOL.md 11.7-11.9): a ratchet session per
+ * peer, started from the peer's published bundle (X3DH) on first use; trust
+ * on first use of each peer's identity key, with a changed key announced and
+ * everything to and from that peer held until the user accepts it; safety
+ * numbers; and an archive of what was sent and opened, for `/history`.
+ *
+ * No Deno API here: persistence comes in as callbacks (e2e_state_file.ts,
+ * keyring_file.ts, known_identities.ts), so a browser client can reuse it.
+ * Every operation runs alone (one at a time), so two messages never race for
+ * one session.
+ */
+
+import { identityFingerprint } from "../crypto/identity.ts";
+import {
+  decodeEnvelope,
+  initiateSession,
+  openEnvelope,
+  sealEnvelope,
+} from "../crypto/e2e_envelope.ts";
+import { safetyNumber } from "../crypto/safety_number.ts";
+import { nameKey } from "../protocol/limits.ts";
+import type { ServerMessage } from "../protocol/messages.ts";
+import type { ChatClient, Reply } from "./chat_client.ts";
+import { E2eKeyError, fetchBundle, type Keyring } from "./e2e_keys.ts";
+import {
+  archive,
+  archiveKey,
+  type E2eState,
+  peerKey,
+  type PeerSession,
+} from "./e2e_state.ts";
+import {
+  identityChangeWarning,
+  type IdentityCheck,
+} from "./known_identities.ts";
+
+// ---- Protocol constants: changing any of these is a protocol change. ----
+
+/** The plaintext's content types (docs/PROTOCOL.md 11.7). Stable. */
+export const ContentType = { text: 1 } as const;
+
+// ---- End of protocol constants. ----
+
+/** An `e2e_private` notice. */
+export type E2ePrivate = Extract<ServerMessage, { t: "e2e_private" }>;
+
+/** The private message inside an opened `e2e_private`. */
+export type PrivateMessage = Extract<ServerMessage, { t: "private" }>;
+
+/** What became of an `e2e_private`. */
+export type Opened =
+  /** Opened (or found in the archive): show it as this private message. */
+  | { kind: "message"; message: PrivateMessage; text: string }
+  /** Not shown: these lines say why (errors start with "ERROR: "). */
+  | { kind: "refused"; lines: string[] };
+
+/** The identity keys seen per name (known_identities.ts). */
+export interface IdentityBook {
+  check(server: string, name: string, fingerprint: string): Promise<
+    IdentityCheck
+  >;
+  accept(server: string, name: string, fingerprint: string): Promise<void>;
+}
+
+export interface E2eSessionsOptions {
+  keyring: Keyring;
+  saveKeyring: (keyring: Keyring) => Promise<void>;
+  identities: IdentityBook;
+  state: E2eState;
+  saveState: (state: E2eState) => Promise<void>;
+  /** Lines to show the user at once (warnings; errors start with "ERROR: "). */
+  notify: (lines: string[]) => void;
+}
+
+/** A key change not yet accepted, and what waits for it. */
+interface Change {
+  name: string;
+  fingerprint: string;
+  previous: string;
+  /** Texts to send once accepted. */
+  outgoing: { text: string; cid: string }[];
+  /** Messages to open once accepted. */
+  incoming: { message: E2ePrivate; body: Uint8Array }[];
+}
+
+/** A held message sent once its recipient's new key was accepted. */
+export interface Sent {
+  to: string;
+  text: string;
+  reply: Reply;
+}
+
+/** A verification state as `/list` shows it. */
+export type Verification = "verified" | "unverified" | "changed";
+
+export class E2eSessions {
+  readonly #o: E2eSessionsOptions;
+  #queue: Promise<unknown> = Promise.resolve();
+  /** Envelopes already sealed, by cid: a retry sends the same bytes. */
+  readonly #sealed = new Map<
+    string,
+    { envelope: Uint8Array; fingerprint: string }
+  >();
+  /**
+   * Peers that have published no keys, by peer key: their messages go as
+   * plain `msg` without asking again, until they sign in anew (clients
+   * publish at sign-in: `signedIn`).
+   */
+  readonly #keyless = new Set<string>();
+  /** Key changes waiting for `/trust`, by peer key. */
+  readonly #changes = new Map<string, Change>();
+
+  constructor(options: E2eSessionsOptions) {
+    this.#o = options;
+  }
+
+  /** Runs `fn` after every operation before it. */
+  #alone<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Sends `text` to `to` end to end, or as a plain `msg` when `to` has
+   * published no keys (the user is told the host can read it). A message to
+   * someone whose key changed is held until `/trust`: the reply is an error
+   * saying so.
+   */
+  sendText(
+    client: ChatClient,
+    to: string,
+    text: string,
+    cid: string,
+  ): Promise<Reply> {
+    return this.#alone(() => this.#send(client, to, text, cid, false));
+  }
+
+  /**
+   * `#sendOnce`, and once more with a fresh bundle when the server says the
+   * recipient's key is not the one our session is with (their name went to
+   * a new key): the fetch then finds the change, and holds the message.
+   */
+  async #send(
+    client: ChatClient,
+    to: string,
+    text: string,
+    cid: string,
+    released: boolean,
+  ): Promise<Reply> {
+    const reply = await this.#sendOnce(client, to, text, cid, released);
+    if (reply.t !== "error" || reply.code !== "identity") return reply;
+    const key = peerKey(client.serverFingerprint, nameKey(to));
+    if (!this.#o.state.sessions.delete(key)) return reply;
+    await this.#o.saveState(this.#o.state);
+    return await this.#sendOnce(client, to, text, cid, released);
+  }
+
+  async #sendOnce(
+    client: ChatClient,
+    to: string,
+    text: string,
+    cid: string,
+    released: boolean,
+  ): Promise<Reply> {
+    const server = client.serverFingerprint;
+    const key = peerKey(server, nameKey(to));
+    let sealed = this.#sealed.get(cid);
+    if (sealed === undefined) {
+      const change = this.#changes.get(key);
+      if (change !== undefined && !released) {
+        change.outgoing.push({ text, cid });
+        return heldReply(change.name);
+      }
+      const peer = await this.#peerFor(client, to, key);
+      if (peer.kind === "plain") {
+        this.#o.notify([
+          `${to} has not published end-to-end keys: this message is not end-to-end encrypted, and the host of the server can read it`,
+        ]);
+        return await client.msg(to, text, cid);
+      }
+      if (peer.kind === "refused") return peer.reply;
+      if (peer.kind === "held") {
+        peer.change.outgoing.push({ text, cid });
+        return heldReply(peer.change.name);
+      }
+      const out = await sealEnvelope(peer.session.session, contentOf(text));
+      this.#o.state.sessions.set(key, {
+        identity: peer.session.identity,
+        session: out.session,
+      });
+      // Saved before it is sent: a message key must never be used twice.
+      await this.#o.saveState(this.#o.state);
+      sealed = {
+        envelope: out.envelope,
+        fingerprint: await identityFingerprint(peer.session.identity),
+      };
+      this.#sealed.set(cid, sealed);
+    }
+    const reply = await client.request(
+      { t: "e2e_msg", to, fingerprint: sealed.fingerprint, cid },
+      sealed.envelope,
+    );
+    if (reply.t === "ok" || reply.t === "error") this.#sealed.delete(cid);
+    if (reply.t === "ok" && reply.id !== undefined) {
+      archive(this.#o.state, {
+        server,
+        id: reply.id,
+        from: client.name ?? "",
+        to,
+        ts: Date.now(),
+        text,
+      });
+      await this.#o.saveState(this.#o.state);
+    }
+    return reply;
+  }
+
+  /** The session to send to `to` with: ours, or a new one from their bundle. */
+  async #peerFor(
+    client: ChatClient,
+    to: string,
+    key: string,
+  ): Promise<
+    | { kind: "session"; session: PeerSession }
+    | { kind: "plain" }
+    | { kind: "held"; change: Change }
+    | { kind: "refused"; reply: Reply }
+  > {
+    const server = client.serverFingerprint;
+    const current = this.#o.state.sessions.get(key);
+    if (current !== undefined) {
+      const fingerprint = await identityFingerprint(current.identity);
+      const check = await this.#o.identities.check(server, to, fingerprint);
+      if (check.kind !== "changed") {
+        return { kind: "session", session: current };
+      }
+    }
+    if (this.#keyless.has(key)) return { kind: "plain" };
+    let fetched;
+    try {
+      fetched = await fetchBundle(client, to);
+    } catch (error) {
+      if (error instanceof E2eKeyError && error.code === "no_keys") {
+        this.#keyless.add(key);
+        return { kind: "plain" };
+      }
+      if (client.isOver) {
+        // The connection ended before the answer: a request on it now gets
+        // the reply that says so, which lets the session send the line again
+        // on the next connection (with the same cid).
+        return {
+          kind: "refused",
+          reply: await client.request({ t: "ping" }),
+        };
+      }
+      return {
+        kind: "refused",
+        reply: errorReply(
+          error instanceof E2eKeyError && error.code !== null
+            ? error.code
+            : "identity",
+          `ERROR: Not sent: ${describe(error)}`,
+        ),
+      };
+    }
+    const check = await this.#o.identities.check(
+      server,
+      fetched.name,
+      fetched.fingerprint,
+    );
+    if (check.kind === "changed") {
+      return {
+        kind: "held",
+        change: this.#announce(
+          key,
+          fetched.name,
+          fetched.fingerprint,
+          check.previous,
+        ),
+      };
+    }
+    const own = this.#o.keyring;
+    const session = await initiateSession({
+      identity: own.identity.publicRaw,
+      dh: own.bundle.dh,
+      dhPair: own.secrets.dh,
+    }, fetched.bundle);
+    return {
+      kind: "session",
+      session: { identity: fetched.bundle.identity, session },
+    };
+  }
+
+  /** Records a changed key and says so, loudly, once. */
+  #announce(
+    key: string,
+    name: string,
+    fingerprint: string,
+    previous: string,
+  ): Change {
+    const known = this.#changes.get(key);
+    if (known !== undefined && known.fingerprint === fingerprint) return known;
+    const change: Change = {
+      name,
+      fingerprint,
+      previous,
+      outgoing: known?.outgoing ?? [],
+      incoming: known?.incoming ?? [],
+    };
+    this.#changes.set(key, change);
+    this.#o.notify([
+      ...identityChangeWarning(name, previous, fingerprint),
+      `Check with ${name} (/verify ${name} shows your safety number once accepted), then accept it with /trust ${name}`,
+    ]);
+    return change;
+  }
+
+  /** A new connection: who has keys is asked again. */
+  connected(): void {
+    this.#keyless.clear();
+  }
+
+  /** `name` signed in (a `presence`): they may have published keys now. */
+  signedIn(server: string, name: string): void {
+    this.#keyless.delete(peerKey(server, nameKey(name)));
+  }
+
+  /**
+   * Opens an `e2e_private` from the server `server` for the user `self`.
+   * Never throws: what cannot be opened is refused with a reason.
+   */
+  open(
+    client: ChatClient,
+    message: E2ePrivate,
+    body: Uint8Array,
+  ): Promise<Opened> {
+    const copy = body.slice();
+    return this.#alone(() => this.#open(client, message, copy, false));
+  }
+
+  async #open(
+    client: ChatClient,
+    message: E2ePrivate,
+    body: Uint8Array,
+    released: boolean,
+  ): Promise<Opened> {
+    const server = client.serverFingerprint;
+    const from = message.from;
+    const shown = (text: string): Opened => ({
+      kind: "message",
+      message: privateOf(message),
+      text,
+    });
+    if (message.id !== undefined) {
+      const archived = this.#o.state.archive.get(
+        archiveKey(server, message.id),
+      );
+      // Opened before (sent again, or asked for with /history): its keys
+      // are gone, the archive has it.
+      if (archived !== undefined) return shown(archived.text);
+    }
+    if (message.to !== undefined) {
+      return refused(
+        `ERROR: Your end-to-end message to ${message.to} of ${
+          new Date(message.ts).toISOString()
+        } is not in this client's archive, so it cannot be shown`,
+      );
+    }
+    const key = peerKey(server, nameKey(from));
+    const change = this.#changes.get(key);
+    if (change !== undefined && !released) {
+      change.incoming.push({ message, body });
+      return refused(
+        `A private message from ${from} waits until you accept their new key (/trust ${from})`,
+      );
+    }
+    try {
+      const envelope = decodeEnvelope(body);
+      const check = released
+        ? { kind: "same" as const }
+        : await this.#o.identities.check(server, from, message.fingerprint);
+      if (check.kind === "changed") {
+        this.#announce(key, from, message.fingerprint, check.previous)
+          .incoming.push({ message, body });
+        return refused(
+          `A private message from ${from} waits until you accept their new key (/trust ${from})`,
+        );
+      }
+      const current = this.#o.state.sessions.get(key);
+      const peerIdentity = envelope.init?.identity ?? current?.identity;
+      if (peerIdentity === undefined) {
+        throw new Error("there is no session with them, and no init");
+      }
+      if (
+        await identityFingerprint(peerIdentity) !== message.fingerprint
+      ) {
+        throw new Error(
+          "it is sealed by another identity key than the one the server names",
+        );
+      }
+      // A session agreed with another key than the one now trusted is not
+      // used: the init of the new key starts a new one.
+      const session = current !== undefined &&
+          await identityFingerprint(current.identity) === message.fingerprint
+        ? current.session
+        : null;
+      const usedOneTime = envelope.init?.oneTimeId ?? null;
+      const out = await openEnvelope(
+        {
+          identity: this.#o.keyring.identity.publicRaw,
+          secrets: this.#o.keyring.secrets,
+        },
+        peerIdentity,
+        session,
+        body,
+      );
+      const text = textOf(out.plaintext);
+      this.#o.state.sessions.set(key, {
+        identity: peerIdentity,
+        session: out.session,
+      });
+      if (message.id !== undefined) {
+        archive(this.#o.state, {
+          server,
+          id: message.id,
+          from,
+          to: client.name ?? "",
+          ts: message.ts,
+          text,
+        });
+      }
+      // Saved before it is shown (and so acknowledged).
+      await this.#o.saveState(this.#o.state);
+      if (
+        usedOneTime !== null &&
+        !this.#o.keyring.secrets.oneTime.has(usedOneTime)
+      ) {
+        await this.#o.saveKeyring(this.#o.keyring);
+      }
+      return shown(text);
+    } catch (error) {
+      return refused(
+        `ERROR: A private message from ${from} could not be opened, and is not shown: ${
+          describe(error)
+        }`,
+      );
+    }
+  }
+
+  /**
+   * `/trust NAME`: accepts the changed key of `name`, then sends what was
+   * held for them and opens what came from them meanwhile.
+   */
+  trust(
+    client: ChatClient,
+    name: string,
+  ): Promise<{ lines: string[]; sent: Sent[]; opened: Opened[] }> {
+    return this.#alone(async () => {
+      const server = client.serverFingerprint;
+      const key = peerKey(server, nameKey(name));
+      const change = this.#changes.get(key);
+      if (change === undefined) {
+        return {
+          lines: [
+            `ERROR: ${name}'s identity key has not changed: there is nothing to accept`,
+          ],
+          sent: [],
+          opened: [],
+        };
+      }
+      await this.#o.identities.accept(server, change.name, change.fingerprint);
+      this.#changes.delete(key);
+      // The old session and verification were for the old key.
+      this.#o.state.sessions.delete(key);
+      this.#o.state.verified.delete(key);
+      await this.#o.saveState(this.#o.state);
+      const sent: Sent[] = [];
+      for (const held of change.outgoing) {
+        sent.push({
+          to: change.name,
+          text: held.text,
+          reply: await this.#send(
+            client,
+            change.name,
+            held.text,
+            held.cid,
+            true,
+          ),
+        });
+      }
+      const opened: Opened[] = [];
+      for (const held of change.incoming) {
+        opened.push(await this.#open(client, held.message, held.body, true));
+      }
+      return {
+        lines: [
+          `${change.name}'s new identity key ${change.fingerprint} is accepted${
+            change.outgoing.length + change.incoming.length === 0
+              ? ""
+              : `; ${change.outgoing.length} held message(s) sent, ${change.incoming.length} opened`
+          }. /verify ${change.name} to compare safety numbers`,
+        ],
+        sent,
+        opened,
+      };
+    });
+  }
+
+  /**
+   * `/verify NAME [NUMBER]`: shows the safety number of this user (`self`)
+   * and `name`, or compares it with `pasted` (60 digits) and marks `name`
+   * verified when they match.
+   */
+  verify(
+    client: ChatClient,
+    name: string,
+    pasted: string | null,
+  ): Promise<string[]> {
+    return this.#alone(async () => {
+      const server = client.serverFingerprint;
+      const self = client.name ?? "";
+      const key = peerKey(server, nameKey(name));
+      if (this.#changes.has(key)) {
+        return [
+          `ERROR: ${name}'s identity key has changed and is not accepted yet: /trust ${name} first`,
+        ];
+      }
+      let identity = this.#o.state.sessions.get(key)?.identity;
+      let shownName = name;
+      if (identity === undefined) {
+        try {
+          const fetched = await fetchBundle(client, name);
+          const check = await this.#o.identities.check(
+            server,
+            fetched.name,
+            fetched.fingerprint,
+          );
+          if (check.kind === "changed") {
+            this.#announce(
+              key,
+              fetched.name,
+              fetched.fingerprint,
+              check.previous,
+            );
+            return [`ERROR: ${fetched.name}'s identity key has changed`];
+          }
+          identity = fetched.bundle.identity;
+          shownName = fetched.name;
+        } catch (error) {
+          return [
+            `ERROR: No safety number with ${name}: ${describe(error)}`,
+          ];
+        }
+      }
+      const number = await safetyNumber(
+        {
+          identityKey: this.#o.keyring.identity.publicRaw,
+          nameKey: nameKey(self),
+        },
+        { identityKey: identity, nameKey: nameKey(name) },
+      );
+      const fingerprint = await identityFingerprint(identity);
+      if (pasted === null) {
+        const groups = number.split(" ");
+        return [
+          `Safety number with ${shownName} (the same on both sides; compare it with theirs, then /verify ${shownName} <number>):`,
+          `  ${groups.slice(0, 6).join(" ")}`,
+          `  ${groups.slice(6).join(" ")}`,
+          this.#o.state.verified.get(key) === fingerprint
+            ? `${shownName} is verified.`
+            : `${shownName} is not verified.`,
+        ];
+      }
+      if (pasted !== number.replaceAll(" ", "")) {
+        return [
+          `ERROR: The safety numbers differ: ${shownName} is NOT verified. Someone may be between you, or one of you has a new key`,
+        ];
+      }
+      this.#o.state.verified.set(key, fingerprint);
+      await this.#o.saveState(this.#o.state);
+      return [
+        `The safety numbers match: ${shownName} (key ${fingerprint}) is marked verified`,
+      ];
+    });
+  }
+
+  /**
+   * Whether `name`'s key on `server` is verified: `changed` when the key
+   * verified is not `fingerprint`, the one the server names now; null when
+   * no key is known.
+   */
+  verification(
+    server: string,
+    name: string,
+    fingerprint: string | undefined,
+  ): Verification | null {
+    const verified = this.#o.state.verified.get(peerKey(server, nameKey(name)));
+    if (verified === undefined) {
+      return fingerprint === undefined ? null : "unverified";
+    }
+    return fingerprint === undefined || fingerprint === verified
+      ? "verified"
+      : "changed";
+  }
+}
+
+/** The plaintext of a text message. */
+export function contentOf(text: string): Uint8Array {
+  const utf8 = new TextEncoder().encode(text);
+  const out = new Uint8Array(1 + utf8.length);
+  out[0] = ContentType.text;
+  out.set(utf8, 1);
+  return out;
+}
+
+/**
+ * The text of a plaintext.
+ *
+ * @throws {Error} if it is not a text message
+ */
+export function textOf(plaintext: Uint8Array): string {
+  if (plaintext[0] !== ContentType.text) {
+    throw new Error(
+      `it holds content of type ${plaintext[0]}, which this client cannot show`,
+    );
+  }
+  return new TextDecoder().decode(plaintext.subarray(1));
+}
+
+function privateOf(message: E2ePrivate): PrivateMessage {
+  const { fingerprint: _, t: __, ...rest } = message;
+  return { t: "private", ...rest };
+}
+
+function heldReply(name: string): Reply {
+  return errorReply(
+    "identity",
+    `ERROR: Not sent yet: ${name}'s identity key has changed. The message is held until you accept the new key with /trust ${name}`,
+  );
+}
+
+function errorReply(
+  code: Extract<Reply, { t: "error" }>["code"],
+  text: string,
+): Reply {
+  return { t: "error", re: null, code, text };
+}
+
+function refused(line: string): Opened {
+  return { kind: "refused", lines: [line] };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
