@@ -12,9 +12,11 @@
  * one session.
  */
 
+import { equalBytes } from "../crypto/bytes.ts";
 import { identityFingerprint } from "../crypto/identity.ts";
 import {
   decodeEnvelope,
+  type E2eSession,
   initiateSession,
   openEnvelope,
   sealEnvelope,
@@ -42,6 +44,9 @@ import {
 export const ContentType = { text: 1 } as const;
 
 // ---- End of protocol constants. ----
+
+/** Earlier sessions kept per peer, tried when the current one fails. */
+const MAX_PREVIOUS_SESSIONS = 3;
 
 /** An `e2e_private` notice. */
 export type E2ePrivate = Extract<ServerMessage, { t: "e2e_private" }>;
@@ -186,9 +191,16 @@ export class E2eSessions {
         peer.change.outgoing.push({ text, cid });
         return heldReply(peer.change.name);
       }
-      const out = await sealEnvelope(peer.session.session, contentOf(text));
+      const out = await sealEnvelope(
+        peer.session.session,
+        encodeContent({
+          from: nameKey(client.name ?? ""),
+          to: nameKey(to),
+          text,
+        }),
+      );
       this.#o.state.sessions.set(key, {
-        identity: peer.session.identity,
+        ...peer.session,
         session: out.session,
       });
       // Saved before it is sent: a message key must never be used twice.
@@ -290,7 +302,11 @@ export class E2eSessions {
     }, fetched.bundle);
     return {
       kind: "session",
-      session: { identity: fetched.bundle.identity, session },
+      session: {
+        identity: fetched.bundle.identity,
+        session,
+        previous: [],
+      },
     };
   }
 
@@ -379,16 +395,6 @@ export class E2eSessions {
     }
     try {
       const envelope = decodeEnvelope(body);
-      const check = released
-        ? { kind: "same" as const }
-        : await this.#o.identities.check(server, from, message.fingerprint);
-      if (check.kind === "changed") {
-        this.#announce(key, from, message.fingerprint, check.previous)
-          .incoming.push({ message, body });
-        return refused(
-          `A private message from ${from} waits until you accept their new key (/trust ${from})`,
-        );
-      }
       const current = this.#o.state.sessions.get(key);
       const peerIdentity = envelope.init?.identity ?? current?.identity;
       if (peerIdentity === undefined) {
@@ -401,26 +407,76 @@ export class E2eSessions {
           "it is sealed by another identity key than the one the server names",
         );
       }
-      // A session agreed with another key than the one now trusted is not
-      // used: the init of the new key starts a new one.
-      const session = current !== undefined &&
+      // Sessions agreed with another key than the one now trusted are not
+      // used: the init of the new key starts a new one. Earlier sessions
+      // with the same key are tried too: when both sides started one at
+      // once, each answers on the other's, and the first reply settles it
+      // (as Signal keeps its previous session states).
+      const candidates = current !== undefined &&
           await identityFingerprint(current.identity) === message.fingerprint
-        ? current.session
-        : null;
-      const usedOneTime = envelope.init?.oneTimeId ?? null;
-      const out = await openEnvelope(
-        {
-          identity: this.#o.keyring.identity.publicRaw,
-          secrets: this.#o.keyring.secrets,
-        },
-        peerIdentity,
-        session,
-        body,
-      );
-      const text = textOf(out.plaintext);
+        ? [current.session, ...current.previous]
+        : [];
+      // Opened on a copy of our one-time keys: nothing changes until the
+      // message has passed every check below.
+      const secrets = {
+        ...this.#o.keyring.secrets,
+        oneTime: new Map(this.#o.keyring.secrets.oneTime),
+      };
+      const own = { identity: this.#o.keyring.identity.publicRaw, secrets };
+      let out: Awaited<ReturnType<typeof openEnvelope>> | null = null;
+      let used: E2eSession | null = null;
+      let failure: unknown = null;
+      for (const candidate of candidates) {
+        try {
+          out = await openEnvelope(own, peerIdentity, candidate, body);
+          // The same agreement, moved on; or a new one from the init, with
+          // the candidate kept.
+          if (equalBytes(out.session.ephemeral, candidate.ephemeral)) {
+            used = candidate;
+          }
+          break;
+        } catch (error) {
+          failure ??= error;
+        }
+      }
+      if (out === null) {
+        // Each candidate already tried the init, if any, as a new agreement.
+        if (failure !== null) throw failure;
+        out = await openEnvelope(own, peerIdentity, null, body);
+      }
+      const content = decodeContent(out.plaintext);
+      // The names inside are the sender's own: a server cannot hand one
+      // user's message over as another's, even one it bound to the same key.
+      if (
+        content.from !== nameKey(from) ||
+        content.to !== nameKey(client.name ?? "")
+      ) {
+        throw new Error(
+          `it was written by ${content.from} for ${content.to}, not by ${from} for you`,
+        );
+      }
+      const { text } = content;
+      // Only a message that opened teaches us a key for a name.
+      const check = released
+        ? { kind: "same" as const }
+        : await this.#o.identities.check(server, from, message.fingerprint);
+      if (check.kind === "changed") {
+        this.#announce(key, from, message.fingerprint, check.previous)
+          .incoming.push({ message, body });
+        return refused(
+          `A private message from ${from} waits until you accept their new key (/trust ${from})`,
+        );
+      }
+      const usedOneTime = this.#o.keyring.secrets.oneTime.size !==
+        secrets.oneTime.size;
+      this.#o.keyring.secrets.oneTime = secrets.oneTime;
       this.#o.state.sessions.set(key, {
         identity: peerIdentity,
         session: out.session,
+        previous: candidates.filter((c) => c !== used).slice(
+          0,
+          MAX_PREVIOUS_SESSIONS,
+        ),
       });
       if (message.id !== undefined) {
         archive(this.#o.state, {
@@ -434,12 +490,7 @@ export class E2eSessions {
       }
       // Saved before it is shown (and so acknowledged).
       await this.#o.saveState(this.#o.state);
-      if (
-        usedOneTime !== null &&
-        !this.#o.keyring.secrets.oneTime.has(usedOneTime)
-      ) {
-        await this.#o.saveKeyring(this.#o.keyring);
-      }
+      if (usedOneTime) await this.#o.saveKeyring(this.#o.keyring);
       return shown(text);
     } catch (error) {
       return refused(
@@ -607,27 +658,59 @@ export class E2eSessions {
   }
 }
 
-/** The plaintext of a text message. */
-export function contentOf(text: string): Uint8Array {
-  const utf8 = new TextEncoder().encode(text);
-  const out = new Uint8Array(1 + utf8.length);
+/** A text message inside an envelope: who wrote it, for whom, and what. */
+export interface TextContent {
+  /** The sender's name key. */
+  from: string;
+  /** The recipient's name key. */
+  to: string;
+  text: string;
+}
+
+/**
+ * The plaintext of a text message (docs/PROTOCOL.md 11.7):
+ * `u8 1 || u8 n || from (n bytes) || u8 m || to (m bytes) || text`, all UTF-8.
+ */
+export function encodeContent(content: TextContent): Uint8Array {
+  const encoder = new TextEncoder();
+  const from = encoder.encode(content.from);
+  const to = encoder.encode(content.to);
+  const text = encoder.encode(content.text);
+  if (from.length > 255 || to.length > 255) {
+    throw new RangeError("A name key is at most 255 bytes");
+  }
+  const out = new Uint8Array(3 + from.length + to.length + text.length);
   out[0] = ContentType.text;
-  out.set(utf8, 1);
+  out[1] = from.length;
+  out.set(from, 2);
+  out[2 + from.length] = to.length;
+  out.set(to, 3 + from.length);
+  out.set(text, 3 + from.length + to.length);
   return out;
 }
 
 /**
- * The text of a plaintext.
+ * A plaintext's text message.
  *
- * @throws {Error} if it is not a text message
+ * @throws {Error} if it is not a well-formed text message
  */
-export function textOf(plaintext: Uint8Array): string {
+export function decodeContent(plaintext: Uint8Array): TextContent {
   if (plaintext[0] !== ContentType.text) {
     throw new Error(
       `it holds content of type ${plaintext[0]}, which this client cannot show`,
     );
   }
-  return new TextDecoder().decode(plaintext.subarray(1));
+  const decoder = new TextDecoder();
+  const n = plaintext[1];
+  const m = n === undefined ? undefined : plaintext[2 + n];
+  if (n === undefined || m === undefined || 3 + n + m > plaintext.length) {
+    throw new Error("its content is malformed");
+  }
+  return {
+    from: decoder.decode(plaintext.subarray(2, 2 + n)),
+    to: decoder.decode(plaintext.subarray(3 + n, 3 + n + m)),
+    text: decoder.decode(plaintext.subarray(3 + n + m)),
+  };
 }
 
 function privateOf(message: E2ePrivate): PrivateMessage {

@@ -22,7 +22,10 @@ export const MAX_ARCHIVED = 5000;
 export interface PeerSession {
   /** The peer's raw Ed25519 identity key. */
   identity: Uint8Array<ArrayBuffer>;
+  /** The session messages are sent on. */
   session: E2eSession;
+  /** Earlier ones with the same key, newest first, tried on receipt. */
+  previous: E2eSession[];
 }
 
 /** A private message this client sent or opened. */
@@ -77,6 +80,7 @@ export function encodeE2eState(state: E2eState): string {
       key,
       identity: b64(peer.identity),
       session: encodeSession(peer.session),
+      previous: peer.previous.map(encodeSession),
     })),
     archive: [...state.archive.values()],
     verified: [...state.verified],
@@ -97,6 +101,7 @@ export function decodeE2eState(text: string): E2eState {
     state.sessions.set(str(s.key, "key"), {
       identity: bytes(s.identity, "identity", 32),
       session: decodeSession(s.session),
+      previous: array(s.previous, "previous").map(decodeSession),
     });
   }
   for (const entry of array(f.archive, "archive")) {

@@ -197,7 +197,8 @@ Deno.test("E2eSessions opens what a real server relays, and refuses an altered, 
       "bob",
       "answer",
     );
-    // A server naming another key for alice: announced, held, not shown.
+    // A server naming another key for alice's genuine envelope: refused,
+    // and it teaches bob nothing about alice's key.
     await send(alice, "bob", "fourth");
     const fourth = await next(bob);
     assertRefused(
@@ -206,11 +207,13 @@ Deno.test("E2eSessions opens what a real server relays, and refuses an altered, 
         { ...fourth.message, fingerprint: fromCarol.message.fingerprint },
         fourth.body,
       ),
-      /waits until you accept their new key \(\/trust alice\)/,
+      /sealed by another identity key than the one the server names/,
     );
-    assert.match(
-      bob.notes.join("\n"),
-      /WARNING: alice's identity key has changed!/,
+    assert.deepEqual(bob.notes, []);
+    assertShown(
+      await bob.e2e.open(bob.client, fourth.message, fourth.body),
+      "alice",
+      "fourth",
     );
   } finally {
     for (const p of [alice, bob, carol]) await p.client.quit();
@@ -278,6 +281,13 @@ Deno.test("E2eSessions shows the same safety number on both sides, holds message
       /WARNING: bob's identity key has changed!/,
     );
     assert.equal(bob.inbox.length, 0);
+    // The new bob writes first: opened, but held until alice accepts his key.
+    await send(bob, "alice", "it is me, new key");
+    const fromNewBob = await next(alice);
+    assertRefused(
+      await alice.e2e.open(alice.client, fromNewBob.message, fromNewBob.body),
+      /^A private message from bob waits until you accept their new key \(\/trust bob\)$/,
+    );
     assert.match(
       (await alice.e2e.verify(alice.client, "bob", null))[0]!,
       /^ERROR: bob's identity key has changed and is not accepted yet/,
@@ -286,8 +296,10 @@ Deno.test("E2eSessions shows the same safety number on both sides, holds message
     const trusted = await alice.e2e.trust(alice.client, "bob");
     assert.match(
       trusted.lines[0]!,
-      /new identity key .* is accepted; 1 held message\(s\) sent/,
+      /new identity key .* is accepted; 1 held message\(s\) sent, 1 opened/,
     );
+    assert.equal(trusted.opened.length, 1);
+    assertShown(trusted.opened[0]!, "bob", "it is me, new key");
     assert.equal(trusted.sent.length, 1);
     assert.equal(trusted.sent[0]!.reply.t, "ok");
     const delivered = await next(bob);
@@ -309,6 +321,47 @@ Deno.test("E2eSessions shows the same safety number on both sides, holds message
       (await alice.e2e.trust(alice.client, "bob")).lines[0]!,
       /^ERROR: bob's identity key has not changed/,
     );
+  } finally {
+    await alice.client.quit();
+    await bob.client.quit();
+  }
+});
+
+Deno.test("E2eSessions settles on one session when both sides write first at once", async () => {
+  await using server = await startTestServer();
+  const alice = await peer(server, "alice");
+  const bob = await peer(server, "bob");
+  try {
+    await send(alice, "bob", "hi bob");
+    await send(bob, "alice", "hi alice");
+    const toBob = await next(bob);
+    const toAlice = await next(alice);
+    assertShown(
+      await bob.e2e.open(bob.client, toBob.message, toBob.body),
+      "alice",
+      "hi bob",
+    );
+    assertShown(
+      await alice.e2e.open(alice.client, toAlice.message, toAlice.body),
+      "bob",
+      "hi alice",
+    );
+    for (let round = 0; round < 3; round++) {
+      await send(alice, "bob", `a${round}`);
+      const a = await next(bob);
+      assertShown(
+        await bob.e2e.open(bob.client, a.message, a.body),
+        "alice",
+        `a${round}`,
+      );
+      await send(bob, "alice", `b${round}`);
+      const b = await next(alice);
+      assertShown(
+        await alice.e2e.open(alice.client, b.message, b.body),
+        "bob",
+        `b${round}`,
+      );
+    }
   } finally {
     await alice.client.quit();
     await bob.client.quit();
