@@ -41,7 +41,13 @@ import {
 // ---- Protocol constants: changing any of these is a protocol change. ----
 
 /** The plaintext's content types (docs/PROTOCOL.md 11.7). Stable. */
-export const ContentType = { text: 1 } as const;
+export const ContentType = { text: 1, secret: 2 } as const;
+
+/** The longest label of a secret, in UTF-8 bytes. */
+export const MAX_SECRET_LABEL_BYTES = 64;
+
+/** The largest secret (a file key is 32 bytes). */
+export const MAX_SECRET_BYTES = 1024;
 
 // ---- End of protocol constants. ----
 
@@ -58,6 +64,8 @@ export type PrivateMessage = Extract<ServerMessage, { t: "private" }>;
 export type Opened =
   /** Opened (or found in the archive): show it as this private message. */
   | { kind: "message"; message: PrivateMessage; text: string }
+  /** A secret for another module (`sendSecret`), not shown as a message. */
+  | { kind: "secret"; from: string; label: string; secret: Uint8Array }
   /** Not shown: these lines say why (errors start with "ERROR: "). */
   | { kind: "refused"; lines: string[] };
 
@@ -140,7 +148,45 @@ export class E2eSessions {
     text: string,
     cid: string,
   ): Promise<Reply> {
-    return this.#alone(() => this.#send(client, to, text, cid, false));
+    return this.#alone(() =>
+      this.#send(client, to, { kind: "text", text }, cid, false)
+    );
+  }
+
+  /**
+   * Sends a small `secret` (a file key, say) to `to` over the end-to-end
+   * channel, for the module that handles `label` on their side (`Opened`
+   * kind "secret"). Never in the clear: to someone without keys, or whose
+   * key changed and is not accepted, the reply is an error and nothing is
+   * sent. Resolves with the server's `ok` (the message's position) or an
+   * error.
+   */
+  sendSecret(
+    client: ChatClient,
+    to: string,
+    label: string,
+    secret: Uint8Array,
+    cid: string,
+  ): Promise<Reply> {
+    const labelBytes = new TextEncoder().encode(label).length;
+    if (
+      labelBytes === 0 || labelBytes > MAX_SECRET_LABEL_BYTES ||
+      secret.length > MAX_SECRET_BYTES
+    ) {
+      return Promise.resolve(errorReply(
+        "bad_request",
+        `ERROR: A secret's label is 1 to ${MAX_SECRET_LABEL_BYTES} bytes and the secret at most ${MAX_SECRET_BYTES}`,
+      ));
+    }
+    return this.#alone(() =>
+      this.#send(
+        client,
+        to,
+        { kind: "secret", label, secret: secret.slice() },
+        cid,
+        false,
+      )
+    );
   }
 
   /**
@@ -151,22 +197,22 @@ export class E2eSessions {
   async #send(
     client: ChatClient,
     to: string,
-    text: string,
+    payload: Payload,
     cid: string,
     released: boolean,
   ): Promise<Reply> {
-    const reply = await this.#sendOnce(client, to, text, cid, released);
+    const reply = await this.#sendOnce(client, to, payload, cid, released);
     if (reply.t !== "error" || reply.code !== "identity") return reply;
     const key = peerKey(client.serverFingerprint, nameKey(to));
     if (!this.#o.state.sessions.delete(key)) return reply;
     await this.#o.saveState(this.#o.state);
-    return await this.#sendOnce(client, to, text, cid, released);
+    return await this.#sendOnce(client, to, payload, cid, released);
   }
 
   async #sendOnce(
     client: ChatClient,
     to: string,
-    text: string,
+    payload: Payload,
     cid: string,
     released: boolean,
   ): Promise<Reply> {
@@ -176,28 +222,42 @@ export class E2eSessions {
     if (sealed === undefined) {
       const change = this.#changes.get(key);
       if (change !== undefined && !released) {
-        change.outgoing.push({ text, cid });
+        if (payload.kind === "secret") return secretRefused(change.name);
+        change.outgoing.push({ text: payload.text, cid });
         return heldReply(change.name);
       }
       const peer = await this.#peerFor(client, to, key);
       if (peer.kind === "plain") {
+        if (payload.kind === "secret") {
+          return errorReply(
+            "no_keys",
+            `ERROR: ${to} has not published end-to-end keys: a secret is never sent in the clear`,
+          );
+        }
         this.#o.notify([
           `${to} has not published end-to-end keys: this message is not end-to-end encrypted, and the host of the server can read it`,
         ]);
-        return await client.msg(to, text, cid);
+        return await client.msg(to, payload.text, cid);
       }
       if (peer.kind === "refused") return peer.reply;
       if (peer.kind === "held") {
-        peer.change.outgoing.push({ text, cid });
+        if (payload.kind === "secret") return secretRefused(peer.change.name);
+        peer.change.outgoing.push({ text: payload.text, cid });
         return heldReply(peer.change.name);
       }
+      const names = { from: nameKey(client.name ?? ""), to: nameKey(to) };
       const out = await sealEnvelope(
         peer.session.session,
-        encodeContent({
-          from: nameKey(client.name ?? ""),
-          to: nameKey(to),
-          text,
-        }),
+        encodeContent(
+          payload.kind === "text"
+            ? { type: "text", ...names, text: payload.text }
+            : {
+              type: "secret",
+              ...names,
+              label: payload.label,
+              secret: payload.secret,
+            },
+        ),
       );
       this.#o.state.sessions.set(key, {
         ...peer.session,
@@ -223,7 +283,9 @@ export class E2eSessions {
         from: client.name ?? "",
         to,
         ts: Date.now(),
-        text,
+        ...(payload.kind === "text"
+          ? { text: payload.text }
+          : { text: "", label: payload.label }),
       });
       await this.#o.saveState(this.#o.state);
     }
@@ -376,7 +438,12 @@ export class E2eSessions {
       );
       // Opened before (sent again, or asked for with /history): its keys
       // are gone, the archive has it.
-      if (archived !== undefined) return shown(archived.text);
+      if (archived !== undefined) {
+        // A secret went to its module the first time: not again.
+        return archived.label === undefined
+          ? shown(archived.text)
+          : { kind: "refused", lines: [] };
+      }
     }
     if (message.to !== undefined) {
       return refused(
@@ -455,7 +522,7 @@ export class E2eSessions {
           `it was written by ${content.from} for ${content.to}, not by ${from} for you`,
         );
       }
-      const { text } = content;
+
       // Only a message that opened teaches us a key for a name.
       const check = released
         ? { kind: "same" as const }
@@ -485,13 +552,20 @@ export class E2eSessions {
           from,
           to: client.name ?? "",
           ts: message.ts,
-          text,
+          ...(content.type === "text"
+            ? { text: content.text }
+            : { text: "", label: content.label }),
         });
       }
       // Saved before it is shown (and so acknowledged).
       await this.#o.saveState(this.#o.state);
       if (usedOneTime) await this.#o.saveKeyring(this.#o.keyring);
-      return shown(text);
+      return content.type === "text" ? shown(content.text) : {
+        kind: "secret",
+        from,
+        label: content.label,
+        secret: content.secret,
+      };
     } catch (error) {
       return refused(
         `ERROR: A private message from ${from} could not be opened, and is not shown: ${
@@ -536,7 +610,7 @@ export class E2eSessions {
           reply: await this.#send(
             client,
             change.name,
-            held.text,
+            { kind: "text", text: held.text },
             held.cid,
             true,
           ),
@@ -658,46 +732,64 @@ export class E2eSessions {
   }
 }
 
-/** A text message inside an envelope: who wrote it, for whom, and what. */
-export interface TextContent {
-  /** The sender's name key. */
-  from: string;
-  /** The recipient's name key. */
-  to: string;
-  text: string;
-}
+/** What is sent: a text, or a secret for another module. */
+type Payload =
+  | { kind: "text"; text: string }
+  | { kind: "secret"; label: string; secret: Uint8Array };
+
+/** What an envelope holds: who wrote it, for whom (name keys), and what. */
+export type Content =
+  | { type: "text"; from: string; to: string; text: string }
+  | {
+    type: "secret";
+    from: string;
+    to: string;
+    label: string;
+    secret: Uint8Array;
+  };
 
 /**
- * The plaintext of a text message (docs/PROTOCOL.md 11.7):
- * `u8 1 || u8 n || from (n bytes) || u8 m || to (m bytes) || text`, all UTF-8.
+ * The plaintext of a message (docs/PROTOCOL.md 11.7):
+ * `u8 type || u8 n || from (n bytes) || u8 m || to (m bytes) || rest`, with
+ * rest the UTF-8 text (type 1) or `u8 l || label (l bytes) || secret`
+ * (type 2).
  */
-export function encodeContent(content: TextContent): Uint8Array {
+export function encodeContent(content: Content): Uint8Array {
   const encoder = new TextEncoder();
   const from = encoder.encode(content.from);
   const to = encoder.encode(content.to);
-  const text = encoder.encode(content.text);
   if (from.length > 255 || to.length > 255) {
     throw new RangeError("A name key is at most 255 bytes");
   }
-  const out = new Uint8Array(3 + from.length + to.length + text.length);
-  out[0] = ContentType.text;
+  let rest: Uint8Array;
+  if (content.type === "text") rest = encoder.encode(content.text);
+  else {
+    const label = encoder.encode(content.label);
+    rest = new Uint8Array(1 + label.length + content.secret.length);
+    rest[0] = label.length;
+    rest.set(label, 1);
+    rest.set(content.secret, 1 + label.length);
+  }
+  const out = new Uint8Array(3 + from.length + to.length + rest.length);
+  out[0] = ContentType[content.type];
   out[1] = from.length;
   out.set(from, 2);
   out[2 + from.length] = to.length;
   out.set(to, 3 + from.length);
-  out.set(text, 3 + from.length + to.length);
+  out.set(rest, 3 + from.length + to.length);
   return out;
 }
 
 /**
- * A plaintext's text message.
+ * A plaintext's content.
  *
- * @throws {Error} if it is not a well-formed text message
+ * @throws {Error} if it is malformed or of a type this client does not know
  */
-export function decodeContent(plaintext: Uint8Array): TextContent {
-  if (plaintext[0] !== ContentType.text) {
+export function decodeContent(plaintext: Uint8Array): Content {
+  const type = plaintext[0];
+  if (type !== ContentType.text && type !== ContentType.secret) {
     throw new Error(
-      `it holds content of type ${plaintext[0]}, which this client cannot show`,
+      `it holds content of type ${type}, which this client cannot show`,
     );
   }
   const decoder = new TextDecoder();
@@ -706,11 +798,30 @@ export function decodeContent(plaintext: Uint8Array): TextContent {
   if (n === undefined || m === undefined || 3 + n + m > plaintext.length) {
     throw new Error("its content is malformed");
   }
+  const from = decoder.decode(plaintext.subarray(2, 2 + n));
+  const to = decoder.decode(plaintext.subarray(3 + n, 3 + n + m));
+  const rest = plaintext.subarray(3 + n + m);
+  if (type === ContentType.text) {
+    return { type: "text", from, to, text: decoder.decode(rest) };
+  }
+  const l = rest[0];
+  if (l === undefined || l === 0 || 1 + l > rest.length) {
+    throw new Error("its secret is malformed");
+  }
   return {
-    from: decoder.decode(plaintext.subarray(2, 2 + n)),
-    to: decoder.decode(plaintext.subarray(3 + n, 3 + n + m)),
-    text: decoder.decode(plaintext.subarray(3 + n + m)),
+    type: "secret",
+    from,
+    to,
+    label: decoder.decode(rest.subarray(1, 1 + l)),
+    secret: rest.slice(1 + l),
   };
+}
+
+function secretRefused(name: string): Reply {
+  return errorReply(
+    "identity",
+    `ERROR: Not sent: ${name}'s identity key has changed and is not accepted (/trust ${name})`,
+  );
 }
 
 function privateOf(message: E2ePrivate): PrivateMessage {

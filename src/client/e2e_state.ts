@@ -36,7 +36,10 @@ export interface ArchivedMessage {
   from: string;
   to: string;
   ts: number;
+  /** The text; empty for a secret. */
   text: string;
+  /** Set for a secret (e2e_sessions.ts `sendSecret`): its label. */
+  label?: string;
 }
 
 /** The whole state. Keys of the maps: `peerKey(server, name)`. */
@@ -113,6 +116,7 @@ export function decodeE2eState(text: string): E2eState {
       to: str(a.to, "to"),
       ts: num(a.ts, "ts"),
       text: str(a.text, "text"),
+      ...(a.label === undefined ? {} : { label: str(a.label, "label") }),
     };
     state.archive.set(archiveKey(message.server, message.id), message);
   }

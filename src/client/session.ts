@@ -349,8 +349,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     state: context.e2e.state,
     saveState: context.e2e.saveState,
     identities: context.e2e.identities,
+    // Names in these lines may come from the server: made safe here.
     notify: (lines) => {
-      for (const text of lines) {
+      for (const text of lines.map(sanitizeForTerminal)) {
         if (text.startsWith("ERROR: ") || text.startsWith("WARNING: ")) {
           emit({ type: "error", re: null, code: "e2e", text });
         } else emit({ type: "notice", text });
@@ -512,12 +513,29 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
 
   /** Shows an opened end-to-end message, or why it was not. */
   const showOpened = (opened: Opened) => {
-    if (opened.kind === "message") show(opened.message, opened.text);
-    else {
-      for (const text of opened.lines) {
-        if (text.startsWith("ERROR: ")) {
-          emit({ type: "error", re: null, code: "e2e", text });
-        } else emit({ type: "notice", text });
+    switch (opened.kind) {
+      case "message":
+        show(opened.message, opened.text);
+        return;
+      case "refused":
+        for (const text of opened.lines.map(sanitizeForTerminal)) {
+          if (text.startsWith("ERROR: ")) {
+            emit({ type: "error", re: null, code: "e2e", text });
+          } else emit({ type: "notice", text });
+        }
+        return;
+      case "secret":
+        // TODO(#17): end-to-end files hand their keys over here.
+        emit({
+          type: "notice",
+          text: sanitizeForTerminal(
+            `${opened.from} sent a secret for '${opened.label}', which this client has no use for yet`,
+          ),
+        });
+        return;
+      default: {
+        const unreachable: never = opened;
+        return unreachable;
       }
     }
   };
@@ -1014,13 +1032,13 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
           e2e === null
             ? Promise.resolve(tell([NO_E2E]))
             : e2e.verify(link.client, command.name, command.number ?? null)
-              .then(tell),
+              .then((lines) => tell(lines.map(sanitizeForTerminal))),
         );
       case "trust":
         if (e2e === null) return showInOrder(Promise.resolve(tell([NO_E2E])));
         return showInOrder(
           e2e.trust(link.client, command.name).then((result) => () => {
-            tell(result.lines)();
+            tell(result.lines.map(sanitizeForTerminal))();
             for (const sent of result.sent) {
               emit({
                 type: "reply",

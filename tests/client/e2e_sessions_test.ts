@@ -367,3 +367,49 @@ Deno.test("E2eSessions settles on one session when both sides write first at onc
     await bob.client.quit();
   }
 });
+
+Deno.test("E2eSessions.sendSecret hands a small secret to the recipient's module once, and never sends it in the clear", async () => {
+  await using server = await startTestServer();
+  const alice = await peer(server, "alice");
+  const bob = await peer(server, "bob");
+  const dave = await TestClient.connect(server, "dave"); // no keys published
+  try {
+    const key = crypto.getRandomValues(new Uint8Array(32));
+    const reply = await alice.e2e.sendSecret(
+      alice.client,
+      "bob",
+      "file-key",
+      key,
+      cid(),
+    );
+    assert.equal(reply.t, "ok");
+    const got = await next(bob);
+    const opened = await bob.e2e.open(bob.client, got.message, got.body);
+    assert.equal(opened.kind, "secret");
+    if (opened.kind === "secret") {
+      assert.equal(opened.from, "alice");
+      assert.equal(opened.label, "file-key");
+      assert.deepEqual(opened.secret, key);
+    }
+    // Sent again by the server: dropped without a word.
+    assert.deepEqual(await bob.e2e.open(bob.client, got.message, got.body), {
+      kind: "refused",
+      lines: [],
+    });
+    const refused = await alice.e2e.sendSecret(
+      alice.client,
+      "dave",
+      "file-key",
+      key,
+      cid(),
+    );
+    assert.equal(refused.t === "error" && refused.code, "no_keys");
+    await dave.client.request({ t: "ping" });
+    assert.equal(
+      dave.inbox.filter((m) => m.message.t === "private").length,
+      0,
+    );
+  } finally {
+    for (const c of [alice.client, bob.client, dave.client]) await c.quit();
+  }
+});

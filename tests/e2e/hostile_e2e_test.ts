@@ -126,7 +126,7 @@ Deno.test("chat connect shows a hostile server's altered, replayed and relabelle
     const seal = async (text: string) => {
       const out = await sealEnvelope(
         session,
-        encodeContent({ from: "alice", to: "bob", text }),
+        encodeContent({ type: "text", from: "alice", to: "bob", text }),
       );
       session = out.session;
       return out.envelope;
