@@ -1056,7 +1056,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     const request = isChat(command)
       ? sendChat(command)
       : withPatience(() => perform(link.client, command)!);
-    return showInOrder(request.then((reply) => {
+    // What arrived before the reply (a history's messages, being opened
+    // if end to end) is shown before it.
+    return showInOrder(request.then(async (reply) => {
+      await shown;
       learnNames(reply, users, groups);
       learnKeys(reply);
       if (
