@@ -102,7 +102,7 @@ const SHUTDOWN_GRACE_MS = 2000;
 
 function isChat({ message }: Outbound): boolean {
   return message.t === "public" || message.t === "private" ||
-    message.t === "group";
+    message.t === "group" || message.t === "e2e_private";
 }
 
 /** A point in a connection's queue held until writes are durable. */
