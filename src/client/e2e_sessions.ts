@@ -75,6 +75,8 @@ export interface IdentityBook {
     IdentityCheck
   >;
   accept(server: string, name: string, fingerprint: string): Promise<void>;
+  /** The key remembered for `name`, or null. */
+  known(server: string, name: string): string | null;
 }
 
 export interface E2eSessionsOptions {
@@ -228,6 +230,16 @@ export class E2eSessions {
       }
       const peer = await this.#peerFor(client, to, key);
       if (peer.kind === "plain") {
+        // Someone whose key we know has had keys: a server that now says
+        // they have none (it restarted, or it wants to read along) does
+        // not get the text in the clear.
+        if (this.#o.identities.known(server, to) !== null) {
+          this.#keyless.delete(key);
+          return errorReply(
+            "no_keys",
+            `ERROR: Not sent: ${to} has used end-to-end keys before, but the server has none for them now (it restarted, or is hiding them). Try again once ${to} has signed in`,
+          );
+        }
         if (payload.kind === "secret") {
           return errorReply(
             "no_keys",

@@ -14,7 +14,7 @@ import {
   E2eSessions,
   type Opened,
 } from "../../src/client/e2e_sessions.ts";
-import { emptyE2eState } from "../../src/client/e2e_state.ts";
+import { type E2eState, emptyE2eState } from "../../src/client/e2e_state.ts";
 import { KnownIdentities } from "../../src/client/known_identities.ts";
 import type { Identity } from "../../src/crypto/identity.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
@@ -27,6 +27,7 @@ import {
 
 interface Peer {
   client: ChatClient;
+  state: E2eState;
   e2e: E2eSessions;
   notes: string[];
   /** Every e2e_private received, with its body. */
@@ -44,6 +45,7 @@ async function peer(
   await publishPrekeys(client, keyring);
   const notes: string[] = [];
   const inbox: Peer["inbox"] = [];
+  const state = emptyE2eState();
   client.onMessage(({ message, body }) => {
     if (message.t === "e2e_private") {
       inbox.push({ message, body: body.slice() });
@@ -51,13 +53,14 @@ async function peer(
   });
   return {
     client,
+    state,
     notes,
     inbox,
     e2e: new E2eSessions({
       keyring,
       saveKeyring: async () => {},
       identities: KnownIdentities.inMemory(),
-      state: emptyE2eState(),
+      state,
       saveState: async () => {},
       notify: (lines) => notes.push(...lines),
     }),
@@ -411,5 +414,33 @@ Deno.test("E2eSessions.sendSecret hands a small secret to the recipient's module
     );
   } finally {
     for (const c of [alice.client, bob.client, dave.client]) await c.quit();
+  }
+});
+
+Deno.test("E2eSessions does not fall back to plain text for someone it knows a key for when a server says they have none", async () => {
+  const identity = await testIdentity();
+  const alice = await (async () => {
+    await using first = await startTestServer();
+    const alice = await peer(first, "alice", identity);
+    const bob = await peer(first, "bob");
+    await send(alice, "bob", "hello");
+    await alice.client.quit();
+    await bob.client.quit();
+    return alice;
+  })();
+  // Another server with the same key, that has no keys for bob (a restart
+  // of the reference server loses them; a hostile one hides them).
+  await using second = await startTestServer();
+  const { client } = await TestClient.connect(second, "alice", identity);
+  try {
+    alice.state.sessions.clear();
+    const reply = await alice.e2e.sendText(client, "bob", "in clear?", cid());
+    assert.equal(reply.t, "error");
+    assert.match(
+      reply.t === "error" ? reply.text : "",
+      /^ERROR: Not sent: bob has used end-to-end keys before, but the server has none for them now/,
+    );
+  } finally {
+    await client.quit();
   }
 });
