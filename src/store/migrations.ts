@@ -201,6 +201,21 @@ export const MIGRATIONS: readonly Migration[] = [
     up: `ALTER TABLE messages ADD COLUMN e2e_fingerprint TEXT
            CHECK (e2e_fingerprint IS NULL OR kind = 'private');`,
   },
+  {
+    version: 6,
+    description: "end-to-end prekeys users published",
+    // One row per user: the bundle (docs/PROTOCOL.md 11.1) as the server
+    // hands it out, JSON, with the one-time keys still held. Kept so that a
+    // first end-to-end message reaches someone offline after a restart.
+    up: `
+      CREATE TABLE prekeys (
+        name_key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        bundle TEXT NOT NULL
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this program writes and understands. */

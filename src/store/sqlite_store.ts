@@ -31,6 +31,7 @@ import {
   type NewTransfer,
   type Store,
   type StoredMessage,
+  type StoredPrekeys,
   StoreError,
   TRANSFER_INTERRUPTED,
   type TransferRecord,
@@ -446,6 +447,36 @@ export class SqliteStore implements Store {
       }
       return user.fingerprint === fingerprint ? "matched" : "mismatch";
     });
+  }
+
+  getPrekeys(nameKey: string): StoredPrekeys | undefined {
+    const row = this.#get(
+      "SELECT name, fingerprint, bundle FROM prekeys WHERE name_key = ?",
+      nameKey,
+    );
+    if (row === undefined) return undefined;
+    return {
+      name: text(row, "name"),
+      fingerprint: text(row, "fingerprint"),
+      bundle: text(row, "bundle"),
+    };
+  }
+
+  putPrekeys(nameKey: string, prekeys: StoredPrekeys | null): void {
+    if (prekeys === null) {
+      this.#run("DELETE FROM prekeys WHERE name_key = ?", nameKey);
+      return;
+    }
+    this.#run(
+      `INSERT INTO prekeys (name_key, name, fingerprint, bundle)
+       VALUES (?, ?, ?, ?)
+       ON CONFLICT (name_key) DO UPDATE SET name = excluded.name,
+         fingerprint = excluded.fingerprint, bundle = excluded.bundle`,
+      nameKey,
+      prekeys.name,
+      prekeys.fingerprint,
+      prekeys.bundle,
+    );
   }
 
   releaseName(nameKey: string): boolean {
