@@ -563,8 +563,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
           type: "error",
           re: null,
           code: "e2e",
-          text:
+          text: sanitizeForTerminal(
             `ERROR: A private message from ${message.from} is end to end, and this session has no end-to-end keys to open it`,
+          ),
         })
       );
       return;
