@@ -217,3 +217,51 @@ Deno.test("an end-to-end message to someone offline, sent and read across server
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("chat connect /verify shows the same safety number on both sides, and /list marks the contact verified once compared", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-e2e-verify-" });
+  const processes: ChatProcess[] = [];
+  try {
+    await makeKeys(dir);
+    const server = serveProcess(dir, 0, "--data", `${dir}/data`);
+    processes.push(server);
+    const port = await listeningPort(server);
+    const bob = connect(dir, port, "bob");
+    const alice = connect(dir, port, "alice");
+    processes.push(bob, alice);
+    await bob.waitFor(/SUCCESS: Username registered\./);
+    await alice.waitFor(/SUCCESS: Username registered\./);
+    await waitForKeys(dir, port, "bob");
+    await waitForKeys(dir, port, "alice");
+    await alice.write("/msg bob hello\n");
+    await bob.waitFor(/Private message from alice: hello/);
+
+    const number =
+      /Safety number with \w+ .*:\n {2}((?:\d{5} ){5}\d{5})\n {2}((?:\d{5} ){5}\d{5})\n/;
+    await alice.write("/verify bob\n");
+    const [, a1, a2] = await alice.waitFor(number);
+    await bob.write("/verify alice\n");
+    const [, b1, b2] = await bob.waitFor(number);
+    assert.equal(`${a1} ${a2}`, `${b1} ${b2}`);
+    await alice.waitFor(/bob is not verified\./);
+
+    await alice.write("/verify bob 12345\n");
+    await alice.waitForStderr(/ERROR: A safety number is 60 digits/);
+    await alice.write(`/verify bob ${b1} ${b2}\n`);
+    await alice.waitFor(
+      /The safety numbers match: bob \(key SHA256:\S+\) is marked verified/,
+    );
+    await alice.write("/list\n");
+    await alice.waitFor(/\*\*\* bob - Last Message: .* - verified \*\*\*/);
+    await quit(bob);
+    // A script exits 1 after a command failed (the short number).
+    await alice.write("/quit\n");
+    assert.equal((await alice.finish()).code, 1);
+  } finally {
+    for (const p of processes) {
+      p.kill();
+      await p.finish();
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
