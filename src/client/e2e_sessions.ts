@@ -29,7 +29,9 @@ import { E2eKeyError, fetchBundle, type Keyring } from "./e2e_keys.ts";
 import {
   archive,
   archiveKey,
+  type E2ePrivate,
   type E2eState,
+  type KeyChange as Change,
   peerKey,
   type PeerSession,
 } from "./e2e_state.ts";
@@ -54,8 +56,7 @@ export const MAX_SECRET_BYTES = 1024;
 /** Earlier sessions kept per peer, tried when the current one fails. */
 const MAX_PREVIOUS_SESSIONS = 3;
 
-/** An `e2e_private` notice. */
-export type E2ePrivate = Extract<ServerMessage, { t: "e2e_private" }>;
+export type { E2ePrivate };
 
 /** The private message inside an opened `e2e_private`. */
 export type PrivateMessage = Extract<ServerMessage, { t: "private" }>;
@@ -89,17 +90,6 @@ export interface E2eSessionsOptions {
   notify: (lines: string[]) => void;
 }
 
-/** A key change not yet accepted, and what waits for it. */
-interface Change {
-  name: string;
-  fingerprint: string;
-  previous: string;
-  /** Texts to send once accepted. */
-  outgoing: { text: string; cid: string }[];
-  /** Messages to open once accepted. */
-  incoming: { message: E2ePrivate; body: Uint8Array }[];
-}
-
 /** A held message sent once its recipient's new key was accepted. */
 export interface Sent {
   to: string;
@@ -124,8 +114,6 @@ export class E2eSessions {
    * publish at sign-in: `signedIn`).
    */
   readonly #keyless = new Set<string>();
-  /** Key changes waiting for `/trust`, by peer key. */
-  readonly #changes = new Map<string, Change>();
 
   constructor(options: E2eSessionsOptions) {
     this.#o = options;
@@ -222,10 +210,11 @@ export class E2eSessions {
     const key = peerKey(server, nameKey(to));
     let sealed = this.#sealed.get(cid);
     if (sealed === undefined) {
-      const change = this.#changes.get(key);
+      const change = this.#o.state.changes.get(key);
       if (change !== undefined && !released) {
         if (payload.kind === "secret") return secretRefused(change.name);
         change.outgoing.push({ text: payload.text, cid });
+        await this.#o.saveState(this.#o.state);
         return heldReply(change.name);
       }
       const peer = await this.#peerFor(client, to, key);
@@ -255,6 +244,7 @@ export class E2eSessions {
       if (peer.kind === "held") {
         if (payload.kind === "secret") return secretRefused(peer.change.name);
         peer.change.outgoing.push({ text: payload.text, cid });
+        await this.#o.saveState(this.#o.state);
         return heldReply(peer.change.name);
       }
       const names = { from: nameKey(client.name ?? ""), to: nameKey(to) };
@@ -360,7 +350,7 @@ export class E2eSessions {
     if (check.kind === "changed") {
       return {
         kind: "held",
-        change: this.#announce(
+        change: await this.#announce(
           key,
           fetched.name,
           fetched.fingerprint,
@@ -384,14 +374,14 @@ export class E2eSessions {
     };
   }
 
-  /** Records a changed key and says so, loudly, once. */
-  #announce(
+  /** Records a changed key (saved) and says so, loudly, once. */
+  async #announce(
     key: string,
     name: string,
     fingerprint: string,
     previous: string,
-  ): Change {
-    const known = this.#changes.get(key);
+  ): Promise<Change> {
+    const known = this.#o.state.changes.get(key);
     if (known !== undefined && known.fingerprint === fingerprint) return known;
     const change: Change = {
       name,
@@ -400,7 +390,8 @@ export class E2eSessions {
       outgoing: known?.outgoing ?? [],
       incoming: known?.incoming ?? [],
     };
-    this.#changes.set(key, change);
+    this.#o.state.changes.set(key, change);
+    await this.#o.saveState(this.#o.state);
     this.#o.notify([
       ...identityChangeWarning(name, previous, fingerprint),
       `Check with ${name} (/verify ${name} shows your safety number once accepted), then accept it with /trust ${name}`,
@@ -465,9 +456,10 @@ export class E2eSessions {
       );
     }
     const key = peerKey(server, nameKey(from));
-    const change = this.#changes.get(key);
+    const change = this.#o.state.changes.get(key);
     if (change !== undefined && !released) {
       change.incoming.push({ message, body });
+      await this.#o.saveState(this.#o.state);
       return refused(
         `A private message from ${from} waits until you accept their new key (/trust ${from})`,
       );
@@ -540,8 +532,9 @@ export class E2eSessions {
         ? { kind: "same" as const }
         : await this.#o.identities.check(server, from, message.fingerprint);
       if (check.kind === "changed") {
-        this.#announce(key, from, message.fingerprint, check.previous)
+        (await this.#announce(key, from, message.fingerprint, check.previous))
           .incoming.push({ message, body });
+        await this.#o.saveState(this.#o.state);
         return refused(
           `A private message from ${from} waits until you accept their new key (/trust ${from})`,
         );
@@ -598,7 +591,7 @@ export class E2eSessions {
     return this.#alone(async () => {
       const server = client.serverFingerprint;
       const key = peerKey(server, nameKey(name));
-      const change = this.#changes.get(key);
+      const change = this.#o.state.changes.get(key);
       if (change === undefined) {
         return {
           lines: [
@@ -609,7 +602,7 @@ export class E2eSessions {
         };
       }
       await this.#o.identities.accept(server, change.name, change.fingerprint);
-      this.#changes.delete(key);
+      this.#o.state.changes.delete(key);
       // The old session and verification were for the old key.
       this.#o.state.sessions.delete(key);
       this.#o.state.verified.delete(key);
@@ -660,7 +653,7 @@ export class E2eSessions {
       const server = client.serverFingerprint;
       const self = client.name ?? "";
       const key = peerKey(server, nameKey(name));
-      if (this.#changes.has(key)) {
+      if (this.#o.state.changes.has(key)) {
         return [
           `ERROR: ${name}'s identity key has changed and is not accepted yet: /trust ${name} first`,
         ];
@@ -676,7 +669,7 @@ export class E2eSessions {
             fetched.fingerprint,
           );
           if (check.kind === "changed") {
-            this.#announce(
+            await this.#announce(
               key,
               fetched.name,
               fetched.fingerprint,

@@ -12,6 +12,8 @@
 
 import { fromBase64, toBase64 } from "../crypto/bytes.ts";
 import type { E2eSession } from "../crypto/e2e_envelope.ts";
+import { parseServerMessage } from "../protocol/codec.ts";
+import type { ServerMessage } from "../protocol/messages.ts";
 import type { RatchetState } from "../crypto/ratchet.ts";
 import type { X3dhInit } from "../crypto/x3dh.ts";
 
@@ -42,6 +44,23 @@ export interface ArchivedMessage {
   label?: string;
 }
 
+/** An `e2e_private` notice. */
+export type E2ePrivate = Extract<ServerMessage, { t: "e2e_private" }>;
+
+/**
+ * A peer's identity key changed and the user has not accepted it yet
+ * (`/trust`): what waits meanwhile, kept across restarts.
+ */
+export interface KeyChange {
+  name: string;
+  fingerprint: string;
+  previous: string;
+  /** Texts to send once accepted. */
+  outgoing: { text: string; cid: string }[];
+  /** Messages to open once accepted. */
+  incoming: { message: E2ePrivate; body: Uint8Array }[];
+}
+
 /** The whole state. Keys of the maps: `peerKey(server, name)`. */
 export interface E2eState {
   sessions: Map<string, PeerSession>;
@@ -49,11 +68,18 @@ export interface E2eState {
   archive: Map<string, ArchivedMessage>;
   /** The identity fingerprint the user verified for each peer. */
   verified: Map<string, string>;
+  /** Key changes not accepted yet. */
+  changes: Map<string, KeyChange>;
 }
 
 /** An empty state. */
 export function emptyE2eState(): E2eState {
-  return { sessions: new Map(), archive: new Map(), verified: new Map() };
+  return {
+    sessions: new Map(),
+    archive: new Map(),
+    verified: new Map(),
+    changes: new Map(),
+  };
 }
 
 /** The key of a peer: their name key on a server. */
@@ -87,6 +113,17 @@ export function encodeE2eState(state: E2eState): string {
     })),
     archive: [...state.archive.values()],
     verified: [...state.verified],
+    changes: [...state.changes].map(([key, change]) => ({
+      key,
+      name: change.name,
+      fingerprint: change.fingerprint,
+      previous: change.previous,
+      outgoing: change.outgoing,
+      incoming: change.incoming.map(({ message, body }) => ({
+        message,
+        body: b64(body),
+      })),
+    })),
   });
 }
 
@@ -123,6 +160,32 @@ export function decodeE2eState(text: string): E2eState {
   for (const entry of array(f.verified, "verified")) {
     const [key, fingerprint] = array(entry, "verified");
     state.verified.set(str(key, "key"), str(fingerprint, "fingerprint"));
+  }
+  // Absent from files written before changes were kept.
+  for (
+    const entry of f.changes === undefined ? [] : array(f.changes, "changes")
+  ) {
+    const c = record(entry, "a change");
+    state.changes.set(str(c.key, "key"), {
+      name: str(c.name, "name"),
+      fingerprint: str(c.fingerprint, "fingerprint"),
+      previous: str(c.previous, "previous"),
+      outgoing: array(c.outgoing, "outgoing").map((o) => {
+        const held = record(o, "outgoing");
+        return { text: str(held.text, "text"), cid: str(held.cid, "cid") };
+      }),
+      incoming: array(c.incoming, "incoming").map((i) => {
+        const held = record(i, "incoming");
+        const message = parseServerMessage(held.message);
+        if (message.t !== "e2e_private") {
+          throw new Error("a held message must be an e2e_private");
+        }
+        return {
+          message,
+          body: fromBase64(str(held.body, "body")),
+        };
+      }),
+    });
   }
   return state;
 }

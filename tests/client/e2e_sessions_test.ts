@@ -14,7 +14,12 @@ import {
   E2eSessions,
   type Opened,
 } from "../../src/client/e2e_sessions.ts";
-import { type E2eState, emptyE2eState } from "../../src/client/e2e_state.ts";
+import {
+  decodeE2eState,
+  type E2eState,
+  emptyE2eState,
+  encodeE2eState,
+} from "../../src/client/e2e_state.ts";
 import { KnownIdentities } from "../../src/client/known_identities.ts";
 import type { Identity } from "../../src/crypto/identity.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
@@ -30,6 +35,8 @@ interface Peer {
   state: E2eState;
   e2e: E2eSessions;
   notes: string[];
+  /** A new E2eSessions from the state last saved (a client restart). */
+  restart(): void;
   /** Every e2e_private received, with its body. */
   inbox: { message: E2ePrivate; body: Uint8Array }[];
 }
@@ -51,20 +58,33 @@ async function peer(
       inbox.push({ message, body: body.slice() });
     }
   });
-  return {
+  const identities = KnownIdentities.inMemory();
+  // What the file would hold: the state as last saved.
+  let saved = encodeE2eState(state);
+  const sessions = (state: E2eState) =>
+    new E2eSessions({
+      keyring,
+      saveKeyring: async () => {},
+      identities,
+      state,
+      saveState: (current) => {
+        saved = encodeE2eState(current);
+        return Promise.resolve();
+      },
+      notify: (lines) => notes.push(...lines),
+    });
+  const p: Peer = {
     client,
     state,
     notes,
     inbox,
-    e2e: new E2eSessions({
-      keyring,
-      saveKeyring: async () => {},
-      identities: KnownIdentities.inMemory(),
-      state,
-      saveState: async () => {},
-      notify: (lines) => notes.push(...lines),
-    }),
+    e2e: sessions(state),
+    restart: () => {
+      p.state = decodeE2eState(saved);
+      p.e2e = sessions(p.state);
+    },
   };
+  return p;
 }
 
 let cids = 0;
@@ -295,6 +315,8 @@ Deno.test("E2eSessions shows the same safety number on both sides, holds message
       (await alice.e2e.verify(alice.client, "bob", null))[0]!,
       /^ERROR: bob's identity key has changed and is not accepted yet/,
     );
+    // What waits for /trust survives a restart of alice's client.
+    alice.restart();
 
     const trusted = await alice.e2e.trust(alice.client, "bob");
     assert.match(

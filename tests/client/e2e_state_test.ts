@@ -14,7 +14,7 @@ import {
 } from "../../src/client/e2e_state.ts";
 import { seededIdentity } from "../_helpers/e2e_keys.ts";
 
-Deno.test("encodeE2eState and decodeE2eState keep sessions, archive and verifications", async () => {
+Deno.test("encodeE2eState and decodeE2eState keep sessions, archive, verifications and held key changes", async () => {
   const alice = await createKeyring(await seededIdentity(0x0a));
   const bob = await generatePrekeys(await seededIdentity(0x0b), {
     signedId: 1,
@@ -43,6 +43,23 @@ Deno.test("encodeE2eState and decodeE2eState keep sessions, archive and verifica
     text: "hello",
   });
   state.verified.set("SHA256:s bob", "SHA256:bobkey");
+  state.changes.set("SHA256:s carol", {
+    name: "Carol",
+    fingerprint: "SHA256:new",
+    previous: "SHA256:old",
+    outgoing: [{ text: "are you there?", cid: "0".repeat(32) }],
+    incoming: [{
+      message: {
+        t: "e2e_private",
+        from: "Carol",
+        fingerprint: "SHA256:new",
+        ts: 1767225600000,
+        id: 42,
+        seq: 2,
+      },
+      body: Uint8Array.of(1, 2, 3),
+    }],
+  });
   const back = decodeE2eState(encodeE2eState(state));
   assert.deepEqual(back, state);
   assert.throws(() => decodeE2eState('{"version":2}'), /unknown version/);
