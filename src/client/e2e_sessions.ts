@@ -25,7 +25,12 @@ import { safetyNumber } from "../crypto/safety_number.ts";
 import { nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import type { ChatClient, Reply } from "./chat_client.ts";
-import { E2eKeyError, fetchBundle, type Keyring } from "./e2e_keys.ts";
+import {
+  E2eKeyError,
+  fetchBundle,
+  type Keyring,
+  signedPrekeyFor,
+} from "./e2e_keys.ts";
 import {
   archive,
   archiveKey,
@@ -489,8 +494,19 @@ export class E2eSessions {
         : [];
       // Opened on a copy of our one-time keys: nothing changes until the
       // message has passed every check below.
+      // A first message may name the signed prekey before the last
+      // rotation (its bundle was fetched before): that one answers it.
+      const signed = envelope.init === null
+        ? this.#o.keyring.secrets.signed
+        : signedPrekeyFor(this.#o.keyring, envelope.init.signedId);
+      if (signed === null) {
+        throw new Error(
+          `it was started with our signed prekey ${envelope.init?.signedId}, which is gone`,
+        );
+      }
       const secrets = {
         ...this.#o.keyring.secrets,
+        signed,
         oneTime: new Map(this.#o.keyring.secrets.oneTime),
       };
       const own = { identity: this.#o.keyring.identity.publicRaw, secrets };

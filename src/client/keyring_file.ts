@@ -9,7 +9,8 @@
  *
  *     {"version":1,"identity":"SHA256:...","dh":"<seed>",
  *      "signed":{"id":1,"seed":"<seed>"},
- *      "one_time":[{"id":0,"seed":"<seed>"}, ...],"next_one_time":100}
+ *      "one_time":[{"id":0,"seed":"<seed>"}, ...],"next_one_time":100,
+ *      "signed_at":<ms>,"retired":{"id":0,"seed":"<seed>","until":<ms>}}
  *
  * Seeds are the 32-byte X25519 private keys in base64. Signatures are not
  * stored: Ed25519 signatures are deterministic, so they are made again when
@@ -61,6 +62,12 @@ export function encodeKeyring(keyring: Keyring): string {
       seed: toBase64(pair.privateSeed),
     })),
     next_one_time: keyring.nextOneTimeId,
+    signed_at: keyring.signedAt,
+    retired: keyring.retired === null ? null : {
+      id: keyring.retired.id,
+      seed: toBase64(keyring.retired.pair.privateSeed),
+      until: keyring.retired.until,
+    },
   }) + "\n";
 }
 
@@ -113,6 +120,12 @@ export async function decodeKeyring(
     },
     secrets: { dh, signed: { id: signedId, pair: signedPair }, oneTime },
     nextOneTimeId: id(f.next_one_time, "next_one_time"),
+    // Absent from files written before rotation: replaced at the next
+    // sign-in.
+    signedAt: f.signed_at === undefined ? 0 : time(f.signed_at, "signed_at"),
+    retired: f.retired === undefined || f.retired === null
+      ? null
+      : await retired(f.retired),
   };
 }
 
@@ -186,6 +199,24 @@ function record(value: unknown, where: string): Record<string, unknown> {
     throw new Error(`${where} must be an object`);
   }
   return value as Record<string, unknown>;
+}
+
+function time(value: unknown, where: string): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+    throw new Error(`'${where}' must be a time`);
+  }
+  return value;
+}
+
+async function retired(
+  value: unknown,
+): Promise<{ id: number; pair: X25519KeyPair; until: number }> {
+  const r = record(value, "retired");
+  return {
+    id: id(r.id, "retired.id"),
+    pair: await pair(r.seed, "retired.seed"),
+    until: time(r.until, "retired.until"),
+  };
 }
 
 function id(value: unknown, where: string): number {

@@ -8,7 +8,12 @@
 
 import assert from "node:assert/strict";
 import type { ChatClient } from "../../src/client/chat_client.ts";
-import { createKeyring, publishPrekeys } from "../../src/client/e2e_keys.ts";
+import {
+  createKeyring,
+  type Keyring,
+  publishPrekeys,
+  SIGNED_PREKEY_LIFETIME_MS,
+} from "../../src/client/e2e_keys.ts";
 import {
   type E2ePrivate,
   E2eSessions,
@@ -32,6 +37,7 @@ import {
 
 interface Peer {
   client: ChatClient;
+  keyring: Keyring;
   state: E2eState;
   e2e: E2eSessions;
   notes: string[];
@@ -75,6 +81,7 @@ async function peer(
     });
   const p: Peer = {
     client,
+    keyring,
     state,
     notes,
     inbox,
@@ -464,5 +471,38 @@ Deno.test("E2eSessions does not fall back to plain text for someone it knows a k
     );
   } finally {
     await client.quit();
+  }
+});
+
+Deno.test("a signed prekey replaced at a sign-in a week on still answers a first message made with the old one", async () => {
+  await using server = await startTestServer();
+  const alice = await peer(server, "alice");
+  const bob = await peer(server, "bob");
+  const carol = await peer(server, "carol");
+  try {
+    const before = bob.keyring.secrets.signed.id;
+    // Alice's first message uses bob's signed prekey as it is now...
+    await send(alice, "bob", "made with the old key");
+    const old = await next(bob);
+    // ...and bob signs in again a week later, with a new one.
+    const later = Date.now() + SIGNED_PREKEY_LIFETIME_MS + 1000;
+    await publishPrekeys(bob.client, bob.keyring, async () => {}, later);
+    assert.equal(bob.keyring.secrets.signed.id, before + 1);
+    assert.equal(bob.keyring.retired?.id, before);
+    assertShown(
+      await bob.e2e.open(bob.client, old.message, old.body),
+      "alice",
+      "made with the old key",
+    );
+    // Carol fetches the new one.
+    await send(carol, "bob", "made with the new key");
+    const fresh = await next(bob);
+    assertShown(
+      await bob.e2e.open(bob.client, fresh.message, fresh.body),
+      "carol",
+      "made with the new key",
+    );
+  } finally {
+    for (const p of [alice, bob, carol]) await p.client.quit();
   }
 });
