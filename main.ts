@@ -31,6 +31,20 @@ import {
   loadOrCreateKeyring,
   saveKeyring,
 } from "./src/client/keyring_file.ts";
+import {
+  defaultStorageKeyPath,
+  loadOrCreateStorageKey,
+} from "./src/client/storage_key.ts";
+import {
+  defaultE2eStatePath,
+  loadE2eState,
+  saveE2eState,
+} from "./src/client/e2e_state_file.ts";
+import { emptyE2eState } from "./src/client/e2e_state.ts";
+import {
+  defaultKnownIdentitiesPath,
+  KnownIdentities,
+} from "./src/client/known_identities.ts";
 import type { Identity } from "./src/crypto/identity.ts";
 import {
   createIdentityFile,
@@ -337,23 +351,56 @@ async function connect(
 }
 
 /**
- * The end-to-end keyring of `identity` (issue 17), published at sign-in; in
- * memory when there is no config folder; none (with a warning) when its file
- * cannot be used, as chat works without it for now.
+ * The end-to-end keys of `identity` (issue 17): the keyring published at
+ * sign-in, the sessions, archive and verifications, sealed at rest under the
+ * config folder's storage key, and the identity keys seen per name. In
+ * memory when there is no config folder; none (with a warning) when a file
+ * cannot be used: private messages then go as plain `msg`.
  */
 async function loadE2eKeys(identity: Identity): Promise<E2eKeys | undefined> {
-  let path: string;
+  let paths: {
+    keyring: string;
+    state: string;
+    storageKey: string;
+    identities: string;
+  };
   try {
-    path = defaultKeyringPath(identity);
+    paths = {
+      keyring: defaultKeyringPath(identity),
+      state: defaultE2eStatePath(identity),
+      storageKey: defaultStorageKeyPath(),
+      identities: defaultKnownIdentitiesPath(),
+    };
   } catch {
-    return { keyring: await createKeyring(identity), save: async () => {} };
+    return {
+      keyring: await createKeyring(identity),
+      save: async () => {},
+      state: emptyE2eState(),
+      saveState: async () => {},
+      identities: KnownIdentities.inMemory(),
+    };
   }
   try {
-    const keyring = await loadOrCreateKeyring(path, identity);
-    return { keyring, save: (next) => saveKeyring(path, next) };
+    const storageKey = await loadOrCreateStorageKey(paths.storageKey);
+    const keyring = await loadOrCreateKeyring(
+      paths.keyring,
+      identity,
+      storageKey,
+    );
+    // A keyring written before it was sealed at rest is sealed now.
+    await saveKeyring(paths.keyring, keyring, storageKey);
+    return {
+      keyring,
+      save: (next) => saveKeyring(paths.keyring, next, storageKey),
+      state: await loadE2eState(paths.state, storageKey),
+      saveState: (state) => saveE2eState(paths.state, storageKey, state),
+      identities: await KnownIdentities.load(paths.identities),
+    };
   } catch (error) {
     console.error(
-      `Warning: ${error instanceof Error ? error.message : String(error)}`,
+      `Warning: ${
+        error instanceof Error ? error.message : String(error)
+      }; private messages will not be end-to-end encrypted`,
     );
     return undefined;
   }

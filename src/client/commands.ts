@@ -46,6 +46,10 @@ export type Command =
   /** Hide a user's messages; without a name, list those hidden. */
   | { kind: "ignore"; name?: string }
   | { kind: "unignore"; name: string }
+  /** Accept a user's changed identity key (end to end). */
+  | { kind: "trust"; name: string }
+  /** Show the safety number with a user, or compare `number` (60 digits). */
+  | { kind: "verify"; name: string; number?: string }
   | { kind: "quit" }
   /** Wrong format or unknown command; `message` is the line to show the user. */
   | { kind: "invalid"; message: string };
@@ -127,6 +131,20 @@ export const COMMANDS: readonly CommandInfo[] = [
     usage: "/unignore <username>",
     summary: "Show a user's messages again",
     completes: null,
+  },
+  {
+    name: "/verify",
+    usage: "/verify <username> [safety number]",
+    summary:
+      "Show your safety number with a user (private messages are end to end), or compare theirs and mark them verified",
+    completes: "user",
+  },
+  {
+    name: "/trust",
+    usage: "/trust <username>",
+    summary:
+      "Accept a user's new identity key after a warning that it changed (check with them first)",
+    completes: "user",
   },
   {
     name: "/transfers",
@@ -346,6 +364,27 @@ export function parseInput(line: string): Command | null {
       if (user === null || user === "") return usage(name);
       return checkUser(user) ?? { kind: "unignore", name: user };
     }
+    case "/trust": {
+      const user = oneArgument(rest);
+      if (user === null || user === "") return usage(name);
+      return checkUser(user) ?? { kind: "trust", name: user };
+    }
+    case "/verify": {
+      const [user, ...number] = rest.trim().split(/\s+/);
+      if (user === undefined || user === "") return usage(name);
+      const digits = number.join("");
+      if (digits !== "" && !/^\d{60}$/.test(digits)) {
+        return {
+          kind: "invalid",
+          message:
+            "ERROR: A safety number is 60 digits (spaces between groups are fine)",
+        };
+      }
+      return checkUser(user) ??
+        (digits === ""
+          ? { kind: "verify", name: user }
+          : { kind: "verify", name: user, number: digits });
+    }
     case "/help": {
       const topic = oneArgument(rest);
       if (topic === null) return usage(name);
@@ -374,6 +413,8 @@ export function helpText(topic?: string): string[] {
     "Type a message and press Enter to send it to everyone, or to the user or",
     "group chosen with /query. Start it with // to send a message that begins",
     "with /.",
+    "Private messages (/msg) are end-to-end encrypted: the server cannot read",
+    "them. The public room and groups are not: the server's host can read them.",
     "Commands:",
     ...COMMANDS.map((command) =>
       `  ${command.usage.padEnd(width)}  ${command.summary}`

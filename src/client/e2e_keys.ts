@@ -10,6 +10,7 @@
 import type { ChatClient } from "./chat_client.ts";
 import type { ErrorCode } from "../protocol/messages.ts";
 import { type Identity, identityFingerprint } from "../crypto/identity.ts";
+import type { X25519KeyPair } from "../crypto/x25519.ts";
 import {
   decodeBundle,
   encodeBundle,
@@ -46,22 +47,92 @@ export interface Keyring {
   secrets: PrekeySecrets;
   /** The id the next one-time key gets. */
   nextOneTimeId: number;
+  /** When the signed prekey was made (ms since the epoch). */
+  signedAt: number;
+  /**
+   * The signed prekey before it, kept until `until` to answer first
+   * messages made with it (a bundle fetched before the rotation).
+   */
+  retired: { id: number; pair: X25519KeyPair; until: number } | null;
 }
 
+/** A signed prekey is replaced after this long (at a sign-in). */
+export const SIGNED_PREKEY_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** A replaced signed prekey still answers first messages this long. */
+export const RETIRED_PREKEY_KEPT_MS = 30 * 24 * 60 * 60 * 1000;
+
 /** A new keyring for `identity`: an identity DH key and a signed prekey. */
-export async function createKeyring(identity: Identity): Promise<Keyring> {
+export async function createKeyring(
+  identity: Identity,
+  now = Date.now(),
+): Promise<Keyring> {
   const { bundle, secrets } = await generatePrekeys(identity, {
     signedId: 1,
     firstOneTimeId: 0,
     oneTimeCount: 0,
   });
-  return { identity, bundle, secrets, nextOneTimeId: 0 };
+  return {
+    identity,
+    bundle,
+    secrets,
+    nextOneTimeId: 0,
+    signedAt: now,
+    retired: null,
+  };
 }
 
 /**
- * Publishes the keyring's bundle and tops the server's one-time keys up to
+ * Replaces a signed prekey older than {@link SIGNED_PREKEY_LIFETIME_MS}
+ * (the next id), keeping the old one as `retired`, and forgets a retired
+ * one past its time. Returns whether the keyring changed.
+ */
+export async function rotateSignedPrekey(
+  keyring: Keyring,
+  now = Date.now(),
+): Promise<boolean> {
+  let changed = false;
+  if (keyring.retired !== null && now > keyring.retired.until) {
+    keyring.retired = null;
+    changed = true;
+  }
+  if (now - keyring.signedAt < SIGNED_PREKEY_LIFETIME_MS) return changed;
+  const old = keyring.secrets.signed;
+  const fresh = await generatePrekeys(keyring.identity, {
+    dh: keyring.secrets.dh,
+    signedId: (old.id + 1) % 2 ** 32,
+    firstOneTimeId: 0,
+    oneTimeCount: 0,
+  });
+  keyring.bundle = { ...keyring.bundle, signed: fresh.bundle.signed };
+  keyring.secrets.signed = fresh.secrets.signed;
+  keyring.retired = { ...old, until: now + RETIRED_PREKEY_KEPT_MS };
+  keyring.signedAt = now;
+  return true;
+}
+
+/**
+ * The signed prekey (id and pair) a first message names: the current one,
+ * or the retired one while it is kept; null if neither.
+ */
+export function signedPrekeyFor(
+  keyring: Keyring,
+  id: number,
+  now = Date.now(),
+): PrekeySecrets["signed"] | null {
+  if (keyring.secrets.signed.id === id) return keyring.secrets.signed;
+  const retired = keyring.retired;
+  if (retired !== null && retired.id === id && now <= retired.until) {
+    return { id: retired.id, pair: retired.pair };
+  }
+  return null;
+}
+
+/**
+ * Publishes the keyring's bundle (with a new signed prekey once the old one
+ * is a week old) and tops the server's one-time keys up to
  * {@link MAX_ONE_TIME_PREKEYS}; resolves with how many it then holds. New
- * one-time keys are given to `save` before they are sent.
+ * keys are given to `save` before they are sent.
  *
  * @throws {E2eKeyError} if the server refuses
  */
@@ -69,7 +140,10 @@ export async function publishPrekeys(
   client: ChatClient,
   keyring: Keyring,
   save: (keyring: Keyring) => Promise<void> = async () => {},
+  now = Date.now(),
 ): Promise<number> {
+  // A new signed prekey is saved before anyone can be handed it.
+  if (await rotateSignedPrekey(keyring, now)) await save(keyring);
   // An empty top-up first: the server says how many it still holds.
   const held = await sendBundle(client, { ...keyring.bundle, oneTime: [] });
   const missing = MAX_ONE_TIME_PREKEYS - held;

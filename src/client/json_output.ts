@@ -495,6 +495,7 @@ function serverJson(
     case "file_cancel":
     case "e2e_keys":
     case "e2e_bundle":
+    case "e2e_private":
       // Pongs, handshakes and end-to-end keys are plumbing; file events come
       // from the transfer code, which knows their context (file_* events).
       return re === null ? null : { type: "ok", re, text: "" };

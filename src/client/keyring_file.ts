@@ -9,18 +9,20 @@
  *
  *     {"version":1,"identity":"SHA256:...","dh":"<seed>",
  *      "signed":{"id":1,"seed":"<seed>"},
- *      "one_time":[{"id":0,"seed":"<seed>"}, ...],"next_one_time":100}
+ *      "one_time":[{"id":0,"seed":"<seed>"}, ...],"next_one_time":100,
+ *      "signed_at":<ms>,"retired":{"id":0,"seed":"<seed>","until":<ms>}}
  *
  * Seeds are the 32-byte X25519 private keys in base64. Signatures are not
  * stored: Ed25519 signatures are deterministic, so they are made again when
  * the file is read. A keyring for another identity key than the one in use is
- * not used (a new one is made). Not encrypted: it sits beside the identity
- * key, which is not either, with the same protection.
- * TODO(#17): encrypt at rest with a key in the config folder, as item 4 asks.
+ * not used (a new one is made). Given a storage key (storage_key.ts), the
+ * JSON is sealed at rest (crypto/at_rest.ts, label "e2e_keys"); a plain file
+ * written before is read and sealed at the next save.
  */
 
 import { join } from "node:path";
 import { fromBase64, toBase64 } from "../crypto/bytes.ts";
+import { isSealed, openAtRest, sealAtRest } from "../crypto/at_rest.ts";
 import { defaultConfigDir } from "../crypto/identity_files.ts";
 import { type Identity } from "../crypto/identity.ts";
 import { MAX_PREKEY_ID, PrekeyKind, signPrekey } from "../crypto/prekeys.ts";
@@ -29,6 +31,8 @@ import { writePrivateFileAtomically } from "../fs/private_paths.ts";
 import { createKeyring, type Keyring, MAX_KEPT_ONE_TIME } from "./e2e_keys.ts";
 
 const FILE_NAME = "e2e_keys";
+/** The sealed file's label (crypto/at_rest.ts). */
+const LABEL = "e2e_keys";
 /** A keyring holds a few hundred keys; anything larger is the wrong file. */
 const MAX_BYTES = 1024 * 1024;
 
@@ -58,6 +62,12 @@ export function encodeKeyring(keyring: Keyring): string {
       seed: toBase64(pair.privateSeed),
     })),
     next_one_time: keyring.nextOneTimeId,
+    signed_at: keyring.signedAt,
+    retired: keyring.retired === null ? null : {
+      id: keyring.retired.id,
+      seed: toBase64(keyring.retired.pair.privateSeed),
+      until: keyring.retired.until,
+    },
   }) + "\n";
 }
 
@@ -110,6 +120,12 @@ export async function decodeKeyring(
     },
     secrets: { dh, signed: { id: signedId, pair: signedPair }, oneTime },
     nextOneTimeId: id(f.next_one_time, "next_one_time"),
+    // Absent from files written before rotation: replaced at the next
+    // sign-in.
+    signedAt: f.signed_at === undefined ? 0 : time(f.signed_at, "signed_at"),
+    retired: f.retired === undefined || f.retired === null
+      ? null
+      : await retired(f.retired),
   };
 }
 
@@ -123,12 +139,20 @@ export async function decodeKeyring(
 export async function loadOrCreateKeyring(
   path: string,
   identity: Identity,
+  storageKey: Uint8Array | null = null,
 ): Promise<Keyring> {
   const text = await readText(path);
   if (text !== null) {
     let keyring: Keyring | null;
     try {
-      keyring = await decodeKeyring(text, identity);
+      keyring = await decodeKeyring(
+        storageKey !== null && isSealed(text)
+          ? new TextDecoder().decode(
+            await openAtRest(storageKey, LABEL, text),
+          )
+          : text,
+        identity,
+      );
     } catch (error) {
       throw new Error(
         `Cannot read end-to-end keys '${path}': ${
@@ -139,17 +163,27 @@ export async function loadOrCreateKeyring(
     if (keyring !== null) return keyring;
   }
   const keyring = await createKeyring(identity);
-  await saveKeyring(path, keyring);
+  await saveKeyring(path, keyring, storageKey);
   return keyring;
 }
 
-/** Writes the keyring to `path` (0600, atomically). */
+/**
+ * Writes the keyring to `path` (0600, atomically), sealed under
+ * `storageKey` when there is one.
+ */
 export async function saveKeyring(
   path: string,
   keyring: Keyring,
+  storageKey: Uint8Array | null = null,
 ): Promise<void> {
+  const text = encodeKeyring(keyring);
   try {
-    await writePrivateFileAtomically(path, encodeKeyring(keyring));
+    await writePrivateFileAtomically(
+      path,
+      storageKey === null
+        ? text
+        : await sealAtRest(storageKey, LABEL, new TextEncoder().encode(text)),
+    );
   } catch (error) {
     throw new Error(
       `Cannot save end-to-end keys '${path}': ${
@@ -165,6 +199,24 @@ function record(value: unknown, where: string): Record<string, unknown> {
     throw new Error(`${where} must be an object`);
   }
   return value as Record<string, unknown>;
+}
+
+function time(value: unknown, where: string): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+    throw new Error(`'${where}' must be a time`);
+  }
+  return value;
+}
+
+async function retired(
+  value: unknown,
+): Promise<{ id: number; pair: X25519KeyPair; until: number }> {
+  const r = record(value, "retired");
+  return {
+    id: id(r.id, "retired.id"),
+    pair: await pair(r.seed, "retired.seed"),
+    until: time(r.until, "retired.until"),
+  };
 }
 
 function id(value: unknown, where: string): number {

@@ -127,6 +127,12 @@ export class KnownIdentities {
     return new KnownIdentities(null, "");
   }
 
+  /** The key remembered for `name` on the server `serverKey`, or null. */
+  known(serverKey: string, name: string): string | null {
+    return parseKnownIdentities(this.#text, serverKey).get(nameKey(name)) ??
+      null;
+  }
+
   /**
    * Checks the key `fingerprint` seen for `name` on the server `serverKey`;
    * the first key seen is remembered (and saved).

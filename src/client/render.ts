@@ -24,6 +24,30 @@ export interface Style {
   self?: string;
   /** `[HH:MM]` before each live received line (a terminal without --no-time). */
   clock?: boolean;
+  /**
+   * Whether a user's identity key is verified (/verify), for /list: null
+   * when nothing is known (e2e_sessions.ts).
+   */
+  verification?: (
+    name: string,
+    fingerprint: string | undefined,
+  ) => "verified" | "unverified" | "changed" | null;
+}
+
+// Not verified is the usual case, and says nothing: the seed's /list stays.
+const VERIFICATION_TEXT = {
+  verified: " - verified",
+  unverified: "",
+  changed: " - KEY CHANGED since verified",
+} as const;
+
+function verificationOf(
+  style: Style,
+  name: string,
+  fingerprint: string | undefined,
+): string {
+  const state = style.verification?.(name, fingerprint) ?? null;
+  return state === null ? "" : VERIFICATION_TEXT[state];
 }
 
 /** The seed's input prompt. */
@@ -183,8 +207,8 @@ export function renderServerMessage(
                 user.lastMessageAt === null
                   ? "never"
                   : formatTimestamp(user.lastMessageAt)
-              }${
-                user.away === undefined ? "" : ` - away: ${safe(user.away)}`
+              }${user.away === undefined ? "" : ` - away: ${safe(user.away)}`}${
+                verificationOf(style, user.name, user.fingerprint)
               } ***`,
             ],
           )
@@ -262,6 +286,8 @@ export function renderServerMessage(
     // End-to-end keys are plumbing for the session's own use.
     case "e2e_keys":
     case "e2e_bundle":
+    // Shown once opened, as the private message inside (e2e_session.ts).
+    case "e2e_private":
       return [];
     case "file_ready":
     case "file_progress":

@@ -32,6 +32,13 @@ import { watchNetwork } from "./network_watch.ts";
 import { OfferPrompts } from "./offer_prompts.ts";
 import type { TrustedSenders } from "./trusted_senders.ts";
 import { E2eKeyError, type Keyring, publishPrekeys } from "./e2e_keys.ts";
+import {
+  type E2ePrivate,
+  E2eSessions,
+  type IdentityBook,
+  type Opened,
+} from "./e2e_sessions.ts";
+import type { E2eState } from "./e2e_state.ts";
 import { FileSender, type SendTarget } from "./file_sender.ts";
 import { removePartial, scanPartials } from "../files/partials.ts";
 import {
@@ -107,10 +114,16 @@ export interface SessionOptions {
   e2e?: E2eKeys;
 }
 
-/** The keyring to publish and where new keys are saved first. */
+/**
+ * The keyring to publish and where new keys are saved first; the sessions,
+ * archive and verifications (e2e_state.ts) and identity keys seen per name.
+ */
 export interface E2eKeys {
   keyring: Keyring;
   save: (keyring: Keyring) => Promise<void>;
+  state: E2eState;
+  saveState: (state: E2eState) => Promise<void>;
+  identities: IdentityBook;
 }
 
 /** Terminal niceties a user can turn off. */
@@ -287,6 +300,10 @@ function outputFor(
   return output;
 }
 
+/** What /verify and /trust say in a session without end-to-end keys. */
+const NO_E2E =
+  "ERROR: This session has no end-to-end keys (see the warning at start), so private messages are not end to end";
+
 /** A script gives up after this many attempts; a person at a terminal never does. */
 const SCRIPT_RECONNECT_ATTEMPTS = 6;
 
@@ -325,6 +342,26 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       home,
     )
   );
+  // Private messages end to end (issue 17), when there are keys.
+  const e2e = context.e2e === undefined ? null : new E2eSessions({
+    keyring: context.e2e.keyring,
+    saveKeyring: context.e2e.save,
+    state: context.e2e.state,
+    saveState: context.e2e.saveState,
+    identities: context.e2e.identities,
+    // Names in these lines may come from the server: made safe here.
+    notify: (lines) => {
+      for (const text of lines.map(sanitizeForTerminal)) {
+        if (text.startsWith("ERROR: ") || text.startsWith("WARNING: ")) {
+          emit({ type: "error", re: null, code: "e2e", text });
+        } else emit({ type: "notice", text });
+      }
+    },
+  });
+  if (e2e !== null) {
+    style.verification = (name, fingerprint) =>
+      e2e.verification(link.client.serverFingerprint, name, fingerprint);
+  }
   // Where plain lines go, and what waits unread elsewhere (the prompt says).
   const conversations = new Conversations();
   const showPrompt = () =>
@@ -474,28 +511,106 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     }
   };
 
+  /** Shows an opened end-to-end message, or why it was not. */
+  const showOpened = (opened: Opened) => {
+    switch (opened.kind) {
+      case "message":
+        show(opened.message, opened.text);
+        return;
+      case "refused":
+        for (const text of opened.lines.map(sanitizeForTerminal)) {
+          if (text.startsWith("ERROR: ")) {
+            emit({ type: "error", re: null, code: "e2e", text });
+          } else emit({ type: "notice", text });
+        }
+        return;
+      case "secret":
+        // TODO(#17): end-to-end files hand their keys over here.
+        emit({
+          type: "notice",
+          text: sanitizeForTerminal(
+            `${opened.from} sent a secret for '${opened.label}', which this client has no use for yet`,
+          ),
+        });
+        return;
+      default: {
+        const unreachable: never = opened;
+        return unreachable;
+      }
+    }
+  };
+  // Chat lines are shown in the order they came: an end-to-end one is
+  // opened first, and those after it wait for it.
+  let shown: Promise<void> = Promise.resolve();
+  const inTurn = (run: () => void | Promise<void>) => {
+    shown = shown.then(run).catch((error) =>
+      emit({
+        type: "error",
+        re: null,
+        code: "e2e",
+        text: `ERROR: ${messageOf(error)}`,
+      })
+    );
+  };
+  const openE2e = (
+    client: ChatClient,
+    message: E2ePrivate,
+    body: Uint8Array,
+  ) => {
+    if (e2e === null) {
+      inTurn(() =>
+        emit({
+          type: "error",
+          re: null,
+          code: "e2e",
+          text: sanitizeForTerminal(
+            `ERROR: A private message from ${message.from} is end to end, and this session has no end-to-end keys to open it`,
+          ),
+        })
+      );
+      return;
+    }
+    const opened = e2e.open(client, message, body);
+    inTurn(async () => showOpened(await opened));
+  };
+
+  /** Shows a chat message (or any other the server sent unasked). */
+  const show = (message: ServerMessage, text: string) => {
+    const chat = hasTextBody(message) &&
+      (message.t === "public" || message.t === "private" ||
+        message.t === "group");
+    if (chat && ignore.list.isIgnored(message.from, keyOf(message.from))) {
+      return;
+    }
+    const past = "history" in message && message.history === true;
+    const conversation = conversationOf(message, self);
+    if (
+      conversation !== null && !past &&
+      conversations.noteIncoming(conversation)
+    ) showPrompt();
+    emit({ type: "incoming", message, text });
+  };
+
   /** Everything that lives as long as one connection. */
   const attach = (client: ChatClient) => {
+    e2e?.connected();
     client.onMessage(({ message, body }) => {
       // The goodbye is reported once, where the connection ends.
       if (message.t === "bye") return;
       learnNames(message, users, groups);
-      const chat = hasTextBody(message) &&
-        (message.t === "public" || message.t === "private" ||
-          message.t === "group");
-      if (chat && ignore.list.isIgnored(message.from, keyOf(message.from))) {
+      if (message.t === "presence" && message.online) {
+        e2e?.signedIn(client.serverFingerprint, message.name);
+      }
+      if (message.t === "e2e_private") {
+        if (!ignore.list.isIgnored(message.from, keyOf(message.from))) {
+          openE2e(client, message, body);
+        }
         return;
       }
       // File data is not text: decoding each chunk would cost a string as
       // long as the chunk (and a JavaScript heap that grows with the rate).
       const text = hasTextBody(message) ? decodeText(body) : "";
-      const past = "history" in message && message.history === true;
-      const conversation = conversationOf(message, self);
-      if (
-        conversation !== null && !past &&
-        conversations.noteIncoming(conversation)
-      ) showPrompt();
-      emit({ type: "incoming", message, text });
+      inTurn(() => show(message, text));
     });
     // Seed tab completion with who and what is there; the replies are not shown.
     void client.request({ t: "list" }).then((r) => {
@@ -786,7 +901,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     new Promise((resolve) => {
       const cid = newClientId();
       const attempt = (client: ChatClient) => {
-        void withPatience(() => perform(client, command, cid)!).then(
+        void withPatience(() => perform(client, command, cid, e2e)!).then(
           (reply) => {
             if (!wasUnanswered(reply) || !context.reconnect) {
               resolve(reply);
@@ -913,13 +1028,39 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         );
       case "cancel":
         return showInOrder(cancelTransfer(command.number).then(tell));
+      case "verify":
+        return showInOrder(
+          e2e === null
+            ? Promise.resolve(tell([NO_E2E]))
+            : e2e.verify(link.client, command.name, command.number ?? null)
+              .then((lines) => tell(lines.map(sanitizeForTerminal))),
+        );
+      case "trust":
+        if (e2e === null) return showInOrder(Promise.resolve(tell([NO_E2E])));
+        return showInOrder(
+          e2e.trust(link.client, command.name).then((result) => () => {
+            tell(result.lines.map(sanitizeForTerminal))();
+            for (const sent of result.sent) {
+              emit({
+                type: "reply",
+                re,
+                command: { kind: "msg", to: sent.to, text: sent.text },
+                reply: sent.reply,
+              });
+            }
+            for (const opened of result.opened) showOpened(opened);
+          }),
+        );
       default:
         break;
     }
     const request = isChat(command)
       ? sendChat(command)
       : withPatience(() => perform(link.client, command)!);
-    return showInOrder(request.then((reply) => {
+    // What arrived before the reply (a history's messages, being opened
+    // if end to end) is shown before it.
+    return showInOrder(request.then(async (reply) => {
+      await shown;
       learnNames(reply, users, groups);
       learnKeys(reply);
       if (
@@ -1402,12 +1543,20 @@ function perform(
   client: ChatClient,
   command: Command,
   cid?: string,
+  e2e: E2eSessions | null = null,
 ): Promise<Reply> | null {
   switch (command.kind) {
     case "say":
       return client.say(command.text, cid);
     case "msg":
-      return client.msg(command.to, command.text, cid);
+      return e2e === null
+        ? client.msg(command.to, command.text, cid)
+        : e2e.sendText(
+          client,
+          command.to,
+          command.text,
+          cid ?? newClientId(),
+        );
     case "gsay":
       return client.gsay(command.group, command.text, cid);
     case "list":
@@ -1446,6 +1595,8 @@ function perform(
     case "me":
     case "ignore":
     case "unignore":
+    case "trust":
+    case "verify":
     case "invalid":
       return null;
     default: {

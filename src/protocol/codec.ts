@@ -732,6 +732,14 @@ export function parseClientMessage(value: unknown): ClientMessage {
       return { t, id: int(f, "id") };
     case "e2e_bundle":
       return { t, id: int(f, "id"), name: str(f, "name") };
+    case "e2e_msg":
+      return {
+        t,
+        id: int(f, "id"),
+        to: str(f, "to"),
+        fingerprint: str(f, "fingerprint", 64),
+        ...clientId(f),
+      };
     case "file_accept": {
       // Each is read on its own; a claim needs both (the server checks).
       return {
@@ -860,6 +868,7 @@ const SERVER_TYPES: Readonly<Record<ServerMessage["t"], true>> = {
   file_cancel: true,
   e2e_keys: true,
   e2e_bundle: true,
+  e2e_private: true,
 };
 
 /**
@@ -1053,6 +1062,18 @@ export function parseServerMessage(value: unknown): ServerMessage {
         name: str(f, "name"),
         fingerprint: str(f, "fingerprint", 64),
       };
+    case "e2e_private": {
+      const message = withPosition(
+        f,
+        withHistory(f, {
+          t,
+          from: str(f, "from"),
+          fingerprint: str(f, "fingerprint", 64),
+          ts: int(f, "ts"),
+        }),
+      );
+      return f.to === undefined ? message : { ...message, to: str(f, "to") };
+    }
     default:
       fail(
         typeof t === "string"

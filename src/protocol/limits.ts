@@ -35,6 +35,13 @@ export const MAX_TEXT_CHARS = 4000;
 /** Message text limit in bytes: 4 UTF-8 bytes per character at most. */
 export const MAX_TEXT_BYTES = MAX_TEXT_CHARS * 4;
 
+/**
+ * The largest end-to-end private message (`e2e_msg` body, docs/PROTOCOL.md
+ * 11.7): the longest text, its content byte, and the envelope's overhead
+ * (227 bytes at most) with room to spare.
+ */
+export const MAX_E2E_MESSAGE_BYTES = MAX_TEXT_BYTES + 1024;
+
 /** A handshake must finish within this many milliseconds. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 

@@ -83,7 +83,19 @@ export type ClientMessage =
   /** Publishes prekeys; body: a bundle as UTF-8 JSON. Answered with `e2e_keys`. */
   | { t: "e2e_keys"; id: number }
   /** Fetches a user's bundle, using up one one-time key. Answered with `e2e_bundle`. */
-  | { t: "e2e_bundle"; id: number; name: string };
+  | { t: "e2e_bundle"; id: number; name: string }
+  /**
+   * A private message end to end (docs/PROTOCOL.md 11.7); body: the envelope
+   * (11.5), opaque to the server. `fingerprint`: the recipient's identity
+   * key it is sealed for. Answered as `msg` is.
+   */
+  | {
+    t: "e2e_msg";
+    id: number;
+    to: string;
+    fingerprint: string;
+    cid?: string;
+  };
 
 export type FileOfferRequest =
   | { t: "file_offer"; id: number; name: string; size: number; to: string }
@@ -239,7 +251,23 @@ export type ServerMessage =
    * Body: the bundle as UTF-8 JSON, with at most one one-time key;
    * `fingerprint`: the identity key the publisher signed in with.
    */
-  | { t: "e2e_bundle"; re: number; name: string; fingerprint: string };
+  | { t: "e2e_bundle"; re: number; name: string; fingerprint: string }
+  /**
+   * A private message end to end (docs/PROTOCOL.md 11.7); body: the
+   * envelope. `fingerprint`: the identity key the sender signed in with.
+   * `history` and `to` as in `private`.
+   */
+  | (
+    & {
+      t: "e2e_private";
+      from: string;
+      fingerprint: string;
+      ts: Timestamp;
+      history?: true;
+      to?: string;
+    }
+    & ChatPosition
+  );
 
 /**
  * Where the server stored a chat message (docs/PROTOCOL.md, "Delivery"):

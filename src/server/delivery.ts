@@ -73,7 +73,7 @@ export function roughSize({ message, body }: Outbound): number {
 
 function isChat({ message }: Outbound): boolean {
   return message.t === "public" || message.t === "private" ||
-    message.t === "group";
+    message.t === "group" || message.t === "e2e_private";
 }
 
 export class Delivery {

@@ -35,7 +35,7 @@ export { MAX_STORED_ONE_TIME } from "./prekey_directory.ts";
 /** The largest `e2e_keys` body: a full bundle is about 16 KiB of JSON. */
 export const MAX_BUNDLE_BYTES = 32 * 1024;
 
-type E2eMessage = Extract<ClientMessage, { t: `e2e_${string}` }>;
+type E2eMessage = Extract<ClientMessage, { t: "e2e_keys" | "e2e_bundle" }>;
 
 /** Handles `e2e_keys` and `e2e_bundle`. Never throws on client input. */
 export function routeE2eKeys(

@@ -3,11 +3,21 @@
 /**
  * Every user's published end-to-end prekey bundle (issue 17 item 1), as the
  * server holds it: see e2e_keys.ts for the messages that fill and read it.
+ *
+ * Kept in the store when there is one (written at every change, read back
+ * when first asked for), so that a first message reaches someone offline
+ * across a restart; in memory otherwise.
  */
 
-import { MAX_ONE_TIME_PREKEYS, type PrekeyBundle } from "../crypto/prekeys.ts";
+import {
+  decodeBundle,
+  encodeBundle,
+  MAX_ONE_TIME_PREKEYS,
+  type PrekeyBundle,
+} from "../crypto/prekeys.ts";
 import { nameKey } from "../protocol/limits.ts";
 import type { ErrorCode } from "../protocol/messages.ts";
+import type { Store } from "../store/store.ts";
 
 /** The most one-time keys the server holds for one user. */
 export const MAX_STORED_ONE_TIME = MAX_ONE_TIME_PREKEYS;
@@ -28,6 +38,42 @@ export type PublishResult =
 /** Every user's published bundle, by name key. */
 export class PrekeyDirectory {
   #entries = new Map<string, Entry>();
+  readonly #store: Store | null;
+
+  constructor(store: Store | null = null) {
+    this.#store = store;
+  }
+
+  /** The entry of a name key: from memory, else from the store. */
+  #entry(key: string): Entry | undefined {
+    const known = this.#entries.get(key);
+    if (known !== undefined || this.#store === null) return known;
+    const stored = this.#store.getPrekeys(key);
+    if (stored === undefined) return undefined;
+    let bundle: PrekeyBundle;
+    try {
+      bundle = decodeBundle(JSON.parse(stored.bundle));
+    } catch {
+      // Only this code writes the rows: a bad one is dropped, not served.
+      return undefined;
+    }
+    const entry = {
+      name: stored.name,
+      fingerprint: stored.fingerprint,
+      bundle,
+    };
+    this.#entries.set(key, entry);
+    return entry;
+  }
+
+  #save(key: string, entry: Entry): void {
+    this.#entries.set(key, entry);
+    this.#store?.putPrekeys(key, {
+      name: entry.name,
+      fingerprint: entry.fingerprint,
+      bundle: JSON.stringify(encodeBundle(entry.bundle)),
+    });
+  }
 
   /**
    * Stores `bundle` for `name`: its identity DH key and signed prekey replace
@@ -40,7 +86,7 @@ export class PrekeyDirectory {
     bundle: PrekeyBundle,
   ): PublishResult {
     const key = nameKey(name);
-    const old = this.#entries.get(key);
+    const old = this.#entry(key);
     const kept = old !== undefined && old.fingerprint === fingerprint
       ? old.bundle.oneTime
       : [];
@@ -63,11 +109,7 @@ export class PrekeyDirectory {
       };
     }
     const oneTime = [...kept, ...bundle.oneTime];
-    this.#entries.set(key, {
-      name,
-      fingerprint,
-      bundle: { ...bundle, oneTime },
-    });
+    this.#save(key, { name, fingerprint, bundle: { ...bundle, oneTime } });
     return { kind: "stored", oneTime: oneTime.length };
   }
 
@@ -76,10 +118,15 @@ export class PrekeyDirectory {
    * none when they are used up. Null if the name published nothing.
    */
   take(name: string): Entry | null {
-    const entry = this.#entries.get(nameKey(name));
+    const key = nameKey(name);
+    const entry = this.#entry(key);
     if (entry === undefined) return null;
     const [first, ...rest] = entry.bundle.oneTime;
-    entry.bundle = { ...entry.bundle, oneTime: rest };
+    // Written before it is handed out: a one-time key goes out once, even
+    // across a restart.
+    if (first !== undefined) {
+      this.#save(key, { ...entry, bundle: { ...entry.bundle, oneTime: rest } });
+    }
     return {
       ...entry,
       bundle: { ...entry.bundle, oneTime: first === undefined ? [] : [first] },
@@ -88,6 +135,6 @@ export class PrekeyDirectory {
 
   /** How many one-time keys are held for `name`. */
   oneTimeCount(name: string): number {
-    return this.#entries.get(nameKey(name))?.bundle.oneTime.length ?? 0;
+    return this.#entry(nameKey(name))?.bundle.oneTime.length ?? 0;
   }
 }

@@ -51,6 +51,8 @@ import {
 } from "./outbound.ts";
 import { dropTransfers, routeFile } from "./transfers.ts";
 import { routeE2eKeys } from "./e2e_keys.ts";
+import { e2eHistory, routeE2eMessage } from "./e2e_relay.ts";
+import { clientIdOf, echo, sent, sentBefore } from "./chat_replies.ts";
 
 // Re-exported for those who knew it here (serve.ts, the tests).
 export type { Outbound } from "./outbound.ts";
@@ -201,6 +203,8 @@ export function route(
     case "e2e_keys":
     case "e2e_bundle":
       return routeE2eKeys(state, session, message, body);
+    case "e2e_msg":
+      return routeE2eMessage(state, session, message, body, now);
     default: {
       // Unreachable for decoded messages; answered rather than thrown so a
       // decoder bug cannot take the server down.
@@ -341,6 +345,8 @@ const MAX_MISSED = 2 * MAX_HISTORY;
 const HISTORY_CUT = "; older ones do not fit in one reply";
 
 function asHistory(viewer: Session, message: StoredMessage): Outbound {
+  const e2e = e2eHistory(viewer, message);
+  if (e2e !== null) return e2e;
   const to = connection(viewer.id);
   // `history` last: a header that ends in a digit is a live one (the
   // bench's counting decoder relies on it).
@@ -436,45 +442,6 @@ function history(
         }).`,
     ),
   ];
-}
-
-/**
- * A chat message this user already sent with the same client id (a retry
- * after a lost reply): answered with where the first one was stored, and
- * not stored or sent again. Null when it is new.
- */
-function sentBefore(
-  state: ServerState,
-  session: Session,
-  message: { id: number; cid?: string },
-): Outbound[] | null {
-  if (message.cid === undefined) return null;
-  const position = state.store.sentWithClientId(session.nameKey, message.cid);
-  if (position === undefined) return null;
-  return reply(session.id, {
-    t: "ok",
-    re: message.id,
-    text: "",
-    id: position.id,
-    seq: position.seq,
-  });
-}
-
-/** The `ok` for a chat message: with its position when it came with a cid. */
-function sent(
-  to: ConnId,
-  re: number,
-  text: string,
-  cid: string | undefined,
-  position: MessagePosition,
-): Outbound[] {
-  if (cid === undefined) return ok(to, re, text);
-  return reply(to, { t: "ok", re, text, id: position.id, seq: position.seq });
-}
-
-/** A message's client id for the store, when it has one. */
-function clientIdOf(cid: string | undefined): { clientId?: string } {
-  return cid === undefined ? {} : { clientId: cid };
 }
 
 function say(
@@ -858,16 +825,6 @@ function tooManyGroups(from: ConnId, re: number, max: number): Outbound[] {
     "limit",
     `ERROR: You are already in ${max} groups, the most allowed. Leave one first.`,
   );
-}
-
-// Echoing a name the client sent back into a reply is safe only for short
-// printable ASCII: anything else could carry terminal escapes or flood the
-// reply. Returns the name quoted, or null when it must not be shown.
-const MAX_ECHO_CHARS = 64;
-function echo(name: string): string | null {
-  return name.length <= MAX_ECHO_CHARS && /^[\x20-\x7e]*$/.test(name)
-    ? `'${name}'`
-    : null;
 }
 
 /** Everyone in the public room but `sender`. */

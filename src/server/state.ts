@@ -86,7 +86,7 @@ export class ServerState {
   /** File transfers in flight. */
   readonly transfers: TransferTable = new TransferTable();
   /** End-to-end prekeys users published (issue 17). */
-  readonly prekeys: PrekeyDirectory = new PrekeyDirectory();
+  readonly prekeys: PrekeyDirectory;
 
   // Map order is connection order, which `/list` shows; null until registered.
   #connections = new Map<ConnId, MutableSession | null>();
@@ -110,6 +110,7 @@ export class ServerState {
 
   constructor(limits: Partial<ServerLimits>, store: Store) {
     this.store = store;
+    this.prekeys = new PrekeyDirectory(store);
     const merged = { ...DEFAULT_LIMITS, ...limits };
     for (const [key, value] of Object.entries(merged)) {
       if (!Number.isSafeInteger(value) || value < 0) {

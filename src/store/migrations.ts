@@ -189,6 +189,33 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX sent_ids_by_sender ON sent_ids (from_key, client_id);
     `,
   },
+  {
+    version: 5,
+    description: "end-to-end private messages: the sender's identity key",
+    // An end-to-end private message (docs/PROTOCOL.md 11.7) is a 'private'
+    // message whose body is the envelope, opaque to the server, so that
+    // sequences, deliveries and acknowledgements work for it unchanged.
+    // This column tells it apart: the fingerprint of the identity key its
+    // sender signed in with, sent with it as `e2e_private`; NULL for a
+    // plain message.
+    up: `ALTER TABLE messages ADD COLUMN e2e_fingerprint TEXT
+           CHECK (e2e_fingerprint IS NULL OR kind = 'private');`,
+  },
+  {
+    version: 6,
+    description: "end-to-end prekeys users published",
+    // One row per user: the bundle (docs/PROTOCOL.md 11.1) as the server
+    // hands it out, JSON, with the one-time keys still held. Kept so that a
+    // first end-to-end message reaches someone offline after a restart.
+    up: `
+      CREATE TABLE prekeys (
+        name_key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        bundle TEXT NOT NULL
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this program writes and understands. */

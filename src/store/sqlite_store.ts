@@ -31,6 +31,7 @@ import {
   type NewTransfer,
   type Store,
   type StoredMessage,
+  type StoredPrekeys,
   StoreError,
   TRANSFER_INTERRUPTED,
   type TransferRecord,
@@ -448,6 +449,36 @@ export class SqliteStore implements Store {
     });
   }
 
+  getPrekeys(nameKey: string): StoredPrekeys | undefined {
+    const row = this.#get(
+      "SELECT name, fingerprint, bundle FROM prekeys WHERE name_key = ?",
+      nameKey,
+    );
+    if (row === undefined) return undefined;
+    return {
+      name: text(row, "name"),
+      fingerprint: text(row, "fingerprint"),
+      bundle: text(row, "bundle"),
+    };
+  }
+
+  putPrekeys(nameKey: string, prekeys: StoredPrekeys | null): void {
+    if (prekeys === null) {
+      this.#run("DELETE FROM prekeys WHERE name_key = ?", nameKey);
+      return;
+    }
+    this.#run(
+      `INSERT INTO prekeys (name_key, name, fingerprint, bundle)
+       VALUES (?, ?, ?, ?)
+       ON CONFLICT (name_key) DO UPDATE SET name = excluded.name,
+         fingerprint = excluded.fingerprint, bundle = excluded.bundle`,
+      nameKey,
+      prekeys.name,
+      prekeys.fingerprint,
+      prekeys.bundle,
+    );
+  }
+
   releaseName(nameKey: string): boolean {
     return this.#run(
       `UPDATE users SET fingerprint = NULL
@@ -756,8 +787,9 @@ export class SqliteStore implements Store {
       const { id, seq } = position;
       this.#run(
         `INSERT INTO messages
-           (id, seq, ts, kind, from_key, from_name, to_key, group_key, body)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           (id, seq, ts, kind, from_key, from_name, to_key, group_key, body,
+            e2e_fingerprint)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         id,
         seq,
         message.ts,
@@ -767,6 +799,7 @@ export class SqliteStore implements Store {
         toKey,
         groupKey,
         message.body,
+        message.e2eFingerprint ?? null,
       );
       if (message.clientId !== undefined) {
         this.#recordClientId(message.fromKey, message.clientId, position);
@@ -1192,7 +1225,8 @@ const GROUP_SELECT =
   "SELECT group_key, name, created_by, created_at FROM groups";
 const MESSAGE_SELECT = `
   SELECT m.id, m.seq, m.ts, m.kind, m.from_key, m.from_name, m.to_key,
-         tu.name AS to_name, m.group_key, g.name AS group_name, m.body
+         tu.name AS to_name, m.group_key, g.name AS group_name, m.body,
+         m.e2e_fingerprint
   FROM messages m
   LEFT JOIN users tu ON tu.name_key = m.to_key
   LEFT JOIN groups g ON g.group_key = m.group_key`;
@@ -1509,13 +1543,16 @@ function toMessage(row: Row): StoredMessage {
   switch (kind) {
     case "public":
       return { ...fields, kind };
-    case "private":
+    case "private": {
+      const e2e = row.e2e_fingerprint;
       return {
         ...fields,
+        ...(typeof e2e === "string" ? { e2eFingerprint: e2e } : {}),
         kind,
         toKey: text(row, "to_key"),
         toName: text(row, "to_name"),
       };
+    }
     case "group":
       return {
         ...fields,

@@ -29,6 +29,16 @@ export type MessageKind = typeof MESSAGE_KINDS[number];
  */
 export const TRANSFER_INTERRUPTED = "interrupted";
 
+/** A user's published prekeys: opaque to the store. */
+export interface StoredPrekeys {
+  /** The name as its owner registered it. */
+  readonly name: string;
+  /** The identity key (fingerprint) they were published under. */
+  readonly fingerprint: string;
+  /** The bundle as JSON text (docs/PROTOCOL.md 11.1). */
+  readonly bundle: string;
+}
+
 export interface UserRecord {
   /** The name as the user last registered it. */
   readonly name: string;
@@ -95,6 +105,12 @@ interface MessageFields {
    * a retry is recognised (`sentWithClientId`).
    */
   readonly clientId?: string;
+  /**
+   * Set for an end-to-end private message (docs/PROTOCOL.md 11.7), whose
+   * body is the envelope: the fingerprint of the identity key its sender
+   * signed in with.
+   */
+  readonly e2eFingerprint?: string;
 }
 
 /** Where a message went, by kind. */
@@ -282,6 +298,14 @@ export interface Store {
    * someone who lost their key). False if the user is unknown or unbound.
    */
   releaseName(nameKey: string): boolean;
+  /**
+   * The end-to-end prekeys a user published (issue 17), as the server keeps
+   * them (server/e2e_keys.ts), so that a first message can reach someone
+   * offline across a restart; undefined if none.
+   */
+  getPrekeys(nameKey: string): StoredPrekeys | undefined;
+  /** Stores a user's prekeys, replacing what was there; null deletes them. */
+  putPrekeys(nameKey: string, prekeys: StoredPrekeys | null): void;
   /** Records when the user was seen online; false if the user is unknown. */
   touchSeen(nameKey: string, at: Timestamp): boolean;
   /** Records when the user sent a message; false if the user is unknown. */

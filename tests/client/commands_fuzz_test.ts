@@ -179,6 +179,8 @@ const KINDS: Record<Command["kind"], readonly string[]> = {
   away: ["reason?"],
   ignore: ["name?"],
   unignore: ["name"],
+  trust: ["name"],
+  verify: ["name", "number?"],
   quit: [],
   invalid: ["message"],
 };

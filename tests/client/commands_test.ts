@@ -262,6 +262,8 @@ Deno.test("COMMANDS lists every command with a usage and a summary", () => {
     "/away",
     "/ignore",
     "/unignore",
+    "/verify",
+    "/trust",
     "/transfers",
     "/cancel",
     "/list",
@@ -440,4 +442,22 @@ Deno.test("parseInput suggests the closest command for a typo", () => {
     message:
       "ERROR: Unknown command '/frobnicate'. Type /help for the list of commands",
   });
+});
+
+Deno.test("parseInput reads /trust NAME and /verify NAME with or without a 60-digit number", () => {
+  const digits = "12345".repeat(12);
+  assert.deepEqual(parseInput("/trust bob"), { kind: "trust", name: "bob" });
+  assert.deepEqual(parseInput("/verify bob"), { kind: "verify", name: "bob" });
+  assert.deepEqual(
+    parseInput(`/verify bob ${digits.match(/.{5}/g)!.join(" ")}`),
+    { kind: "verify", name: "bob", number: digits },
+  );
+  assert.deepEqual(parseInput(`/verify bob ${digits}`), {
+    kind: "verify",
+    name: "bob",
+    number: digits,
+  });
+  assert.equal(parseInput("/verify bob 12345")?.kind, "invalid");
+  assert.equal(parseInput("/trust")?.kind, "invalid");
+  assert.equal(parseInput("/verify")?.kind, "invalid");
 });

@@ -6,7 +6,12 @@ import {
   loadOrCreateKeyring,
   saveKeyring,
 } from "../../src/client/keyring_file.ts";
-import { createKeyring, publishPrekeys } from "../../src/client/e2e_keys.ts";
+import {
+  createKeyring,
+  publishPrekeys,
+  rotateSignedPrekey,
+  SIGNED_PREKEY_LIFETIME_MS,
+} from "../../src/client/e2e_keys.ts";
 import { verifyBundle } from "../../src/crypto/prekeys.ts";
 import { startTestServer, TestClient, testIdentity } from "../_helpers/chat.ts";
 
@@ -43,6 +48,8 @@ Deno.test("publishPrekeys saves new one-time keys, which survive a restart", asy
     assert.equal(reread.secrets.oneTime.size, 100);
     assert.deepEqual(reread.secrets.oneTime, keyring.secrets.oneTime);
     assert.equal(reread.nextOneTimeId, 100);
+    assert.equal(reread.signedAt, keyring.signedAt);
+    assert.equal(reread.retired, null);
   } finally {
     await bob.quit();
     await Deno.remove(dir, { recursive: true });
@@ -65,4 +72,28 @@ Deno.test("decodeKeyring refuses corrupt files with a reason", async () => {
   for (const [text, message] of bad) {
     await assert.rejects(() => decodeKeyring(text, identity), message);
   }
+});
+
+Deno.test("encodeKeyring keeps a rotated signed prekey and the retired one; decodeKeyring reads them back", async () => {
+  const identity = await testIdentity();
+  const keyring = await createKeyring(identity, 1000);
+  assert.equal(await rotateSignedPrekey(keyring, 2000), false);
+  assert.equal(
+    await rotateSignedPrekey(keyring, 1000 + SIGNED_PREKEY_LIFETIME_MS),
+    true,
+  );
+  await verifyBundle({ ...keyring.bundle, oneTime: [] });
+  const back = await decodeKeyring(encodeKeyring(keyring), identity);
+  assert.ok(back !== null);
+  assert.equal(back.secrets.signed.id, 2);
+  assert.deepEqual(back.secrets.signed, keyring.secrets.signed);
+  assert.deepEqual(back.retired, keyring.retired);
+  assert.equal(back.signedAt, 1000 + SIGNED_PREKEY_LIFETIME_MS);
+  // Each rotation retires the key it replaces (and forgets the one before).
+  assert.equal(
+    await rotateSignedPrekey(keyring, keyring.retired!.until + 1),
+    true,
+  );
+  assert.equal(keyring.secrets.signed.id, 3);
+  assert.equal(keyring.retired?.id, 2);
 });

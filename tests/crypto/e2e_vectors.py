@@ -9,6 +9,7 @@ our code against it); regenerate it with:
 """
 
 import base64
+import hashlib
 import json
 import struct
 
@@ -118,6 +119,21 @@ envelope1 = (bytes([1, 1]) + pub(alice) + pub(alice_dh)
              + base64.b64decode(alice_dh_json["sig"]) + pub(alice_ek)
              + struct.pack(">IBI", 1, 1, 7) + message1)
 
+
+
+# The safety number of alice (IK seed 0a) and bob (0b), docs/PROTOCOL.md 11.8:
+# libsignal's NumericFingerprintGenerator, version 0, 5200 iterations.
+def safety_half(key, name_key):
+    h = struct.pack(">H", 0) + key + name_key.encode()
+    for _ in range(5200):
+        h = hashlib.sha512(h + key).digest()
+    return "".join("%05d" % (int.from_bytes(h[i:i + 5], "big") % 100000)
+                   for i in range(0, 30, 5))
+
+
+safety = "".join(sorted([safety_half(pub(alice), "alice"),
+                         safety_half(pub(bob), "bob")]))
+
 print(json.dumps({
     "signedPrekeyMessage": spk_message.hex(),
     "bundle": bundle,
@@ -127,4 +143,5 @@ print(json.dumps({
     "message1": message1.hex(),
     "message2": message2.hex(),
     "envelope1": envelope1.hex(),
+    "safetyNumber": safety,
 }, indent=2))

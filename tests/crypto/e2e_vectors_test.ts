@@ -126,6 +126,7 @@ Deno.test("docs/PROTOCOL.md 11.6 shows the same vectors", async () => {
       VECTORS.message1,
       VECTORS.message2,
       VECTORS.envelope1,
+      VECTORS.safetyNumber,
     ]
   ) {
     assert.ok(joined.includes(hex), `11.6 lacks ${hex.slice(0, 16)}...`);

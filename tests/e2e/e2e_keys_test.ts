@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { ChatClient } from "../../src/client/chat_client.ts";
 import { E2eKeyError, fetchBundle } from "../../src/client/e2e_keys.ts";
 import { importPublicKeyPem } from "../../src/crypto/keys.ts";
+import { isSealed, openAtRest } from "../../src/crypto/at_rest.ts";
+import { fromBase64 } from "../../src/crypto/bytes.ts";
 import {
   ChatProcess,
   listeningPort,
@@ -16,7 +18,7 @@ import {
   serveProcess,
 } from "../_helpers/process.ts";
 
-Deno.test("chat connect publishes end-to-end keys at sign-in and keeps them 0600", async () => {
+Deno.test("chat connect publishes end-to-end keys at sign-in and keeps them sealed, 0600", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-e2e-keys-" });
   const config = join(dir, "config");
   let server: ChatProcess | null = null;
@@ -65,7 +67,19 @@ Deno.test("chat connect publishes end-to-end keys at sign-in and keeps them 0600
     assert.equal(files.length, 1, files.join(", "));
     const path = join(folder, files[0]!);
     assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
-    const saved = JSON.parse(await Deno.readTextFile(path));
+    // Sealed at rest under the folder's storage key.
+    const storageKey = fromBase64(
+      (await Deno.readTextFile(join(folder, "storage_key"))).trim(),
+    );
+    assert.equal(
+      (await Deno.stat(join(folder, "storage_key"))).mode! & 0o777,
+      0o600,
+    );
+    const text = await Deno.readTextFile(path);
+    assert.ok(isSealed(text));
+    const saved = JSON.parse(
+      new TextDecoder().decode(await openAtRest(storageKey, "e2e_keys", text)),
+    );
     assert.equal(saved.one_time.length, 100);
 
     await bob.write("/quit\n");

@@ -13,6 +13,7 @@ import {
   route,
 } from "../_helpers/delivered.ts";
 import { type ConnId, ServerState } from "../../src/server/state.ts";
+import { openStore } from "../../src/store/sqlite_store.ts";
 import { seededIdentity } from "../_helpers/e2e_keys.ts";
 
 const BOB = 1;
@@ -201,4 +202,45 @@ Deno.test("e2e_keys before registering is not_registered", async () => {
     }).code,
     "not_registered",
   );
+});
+
+Deno.test("PrekeyDirectory keeps bundles in the store: after a restart each one-time key still goes out once", async () => {
+  const store = openStore(":memory:");
+  try {
+    const before = new ServerState({}, store);
+    const { body } = await bundleBody(10, 3);
+    for (const [id, name] of [[BOB, "Bob"], [ALICE, "alice"]] as const) {
+      connect(before, id);
+      route(before, id, { t: "register", id: 0, name, key: KEY }, NONE, id);
+    }
+    before.setFingerprint(BOB, BOB_FINGERPRINT);
+    send(before, BOB, { t: "e2e_keys", id: 1 }, body);
+    const first = bundleOf(
+      send(before, ALICE, { t: "e2e_bundle", id: 2, name: "bob" }),
+    ) as { one_time: { id: number }[] };
+    assert.deepEqual(first.one_time.map((k) => k.id), [10]);
+
+    // A new server state on the same store: a restart.
+    const after = new ServerState({}, store);
+    connect(after, ALICE);
+    route(
+      after,
+      ALICE,
+      { t: "register", id: 0, name: "alice", key: KEY },
+      NONE,
+      1,
+    );
+    const out = send(after, ALICE, { t: "e2e_bundle", id: 3, name: "BOB" });
+    assert.equal(out[0]!.message.t, "e2e_bundle");
+    assert.deepEqual(
+      out[0]!.message.t === "e2e_bundle" &&
+        [out[0]!.message.name, out[0]!.message.fingerprint],
+      ["Bob", BOB_FINGERPRINT],
+    );
+    const second = bundleOf(out) as { one_time: { id: number }[] };
+    assert.deepEqual(second.one_time.map((k) => k.id), [11]);
+    assert.equal(after.prekeys.oneTimeCount("bob"), 1);
+  } finally {
+    store.close();
+  }
 });

@@ -1,0 +1,873 @@
+/**
+ * 1:1 private messages end to end, as a client sends and opens them (issue
+ * 17 items 1, 2, 4 and 5; docs/PROTOCOL.md 11.7-11.9): a ratchet session per
+ * peer, started from the peer's published bundle (X3DH) on first use; trust
+ * on first use of each peer's identity key, with a changed key announced and
+ * everything to and from that peer held until the user accepts it; safety
+ * numbers; and an archive of what was sent and opened, for `/history`.
+ *
+ * No Deno API here: persistence comes in as callbacks (e2e_state_file.ts,
+ * keyring_file.ts, known_identities.ts), so a browser client can reuse it.
+ * Every operation runs alone (one at a time), so two messages never race for
+ * one session.
+ */
+
+import { equalBytes } from "../crypto/bytes.ts";
+import { identityFingerprint } from "../crypto/identity.ts";
+import {
+  decodeEnvelope,
+  type E2eSession,
+  initiateSession,
+  openEnvelope,
+  sealEnvelope,
+} from "../crypto/e2e_envelope.ts";
+import { safetyNumber } from "../crypto/safety_number.ts";
+import { nameKey } from "../protocol/limits.ts";
+import type { ServerMessage } from "../protocol/messages.ts";
+import type { ChatClient, Reply } from "./chat_client.ts";
+import {
+  E2eKeyError,
+  fetchBundle,
+  type Keyring,
+  signedPrekeyFor,
+} from "./e2e_keys.ts";
+import {
+  archive,
+  archiveKey,
+  type E2ePrivate,
+  type E2eState,
+  type KeyChange as Change,
+  peerKey,
+  type PeerSession,
+} from "./e2e_state.ts";
+import {
+  identityChangeWarning,
+  type IdentityCheck,
+} from "./known_identities.ts";
+
+// ---- Protocol constants: changing any of these is a protocol change. ----
+
+/** The plaintext's content types (docs/PROTOCOL.md 11.7). Stable. */
+export const ContentType = { text: 1, secret: 2 } as const;
+
+/** The longest label of a secret, in UTF-8 bytes. */
+export const MAX_SECRET_LABEL_BYTES = 64;
+
+/** The largest secret (a file key is 32 bytes). */
+export const MAX_SECRET_BYTES = 1024;
+
+// ---- End of protocol constants. ----
+
+/** Earlier sessions kept per peer, tried when the current one fails. */
+const MAX_PREVIOUS_SESSIONS = 3;
+
+export type { E2ePrivate };
+
+/** The private message inside an opened `e2e_private`. */
+export type PrivateMessage = Extract<ServerMessage, { t: "private" }>;
+
+/** What became of an `e2e_private`. */
+export type Opened =
+  /** Opened (or found in the archive): show it as this private message. */
+  | { kind: "message"; message: PrivateMessage; text: string }
+  /** A secret for another module (`sendSecret`), not shown as a message. */
+  | { kind: "secret"; from: string; label: string; secret: Uint8Array }
+  /** Not shown: these lines say why (errors start with "ERROR: "). */
+  | { kind: "refused"; lines: string[] };
+
+/** The identity keys seen per name (known_identities.ts). */
+export interface IdentityBook {
+  check(server: string, name: string, fingerprint: string): Promise<
+    IdentityCheck
+  >;
+  accept(server: string, name: string, fingerprint: string): Promise<void>;
+  /** The key remembered for `name`, or null. */
+  known(server: string, name: string): string | null;
+}
+
+export interface E2eSessionsOptions {
+  keyring: Keyring;
+  saveKeyring: (keyring: Keyring) => Promise<void>;
+  identities: IdentityBook;
+  state: E2eState;
+  saveState: (state: E2eState) => Promise<void>;
+  /** Lines to show the user at once (warnings; errors start with "ERROR: "). */
+  notify: (lines: string[]) => void;
+}
+
+/** A held message sent once its recipient's new key was accepted. */
+export interface Sent {
+  to: string;
+  text: string;
+  reply: Reply;
+}
+
+/** A verification state as `/list` shows it. */
+export type Verification = "verified" | "unverified" | "changed";
+
+export class E2eSessions {
+  readonly #o: E2eSessionsOptions;
+  #queue: Promise<unknown> = Promise.resolve();
+  /** Envelopes already sealed, by cid: a retry sends the same bytes. */
+  readonly #sealed = new Map<
+    string,
+    { envelope: Uint8Array; fingerprint: string }
+  >();
+  /**
+   * Peers that have published no keys, by peer key: their messages go as
+   * plain `msg` without asking again, until they sign in anew (clients
+   * publish at sign-in: `signedIn`).
+   */
+  readonly #keyless = new Set<string>();
+
+  constructor(options: E2eSessionsOptions) {
+    this.#o = options;
+  }
+
+  /** Runs `fn` after every operation before it. */
+  #alone<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Sends `text` to `to` end to end, or as a plain `msg` when `to` has
+   * published no keys (the user is told the host can read it). A message to
+   * someone whose key changed is held until `/trust`: the reply is an error
+   * saying so.
+   */
+  sendText(
+    client: ChatClient,
+    to: string,
+    text: string,
+    cid: string,
+  ): Promise<Reply> {
+    return this.#alone(() =>
+      this.#send(client, to, { kind: "text", text }, cid, false)
+    );
+  }
+
+  /**
+   * Sends a small `secret` (a file key, say) to `to` over the end-to-end
+   * channel, for the module that handles `label` on their side (`Opened`
+   * kind "secret"). Never in the clear: to someone without keys, or whose
+   * key changed and is not accepted, the reply is an error and nothing is
+   * sent. Resolves with the server's `ok` (the message's position) or an
+   * error.
+   */
+  sendSecret(
+    client: ChatClient,
+    to: string,
+    label: string,
+    secret: Uint8Array,
+    cid: string,
+  ): Promise<Reply> {
+    const labelBytes = new TextEncoder().encode(label).length;
+    if (
+      labelBytes === 0 || labelBytes > MAX_SECRET_LABEL_BYTES ||
+      secret.length > MAX_SECRET_BYTES
+    ) {
+      return Promise.resolve(errorReply(
+        "bad_request",
+        `ERROR: A secret's label is 1 to ${MAX_SECRET_LABEL_BYTES} bytes and the secret at most ${MAX_SECRET_BYTES}`,
+      ));
+    }
+    return this.#alone(() =>
+      this.#send(
+        client,
+        to,
+        { kind: "secret", label, secret: secret.slice() },
+        cid,
+        false,
+      )
+    );
+  }
+
+  /**
+   * `#sendOnce`, and once more with a fresh bundle when the server says the
+   * recipient's key is not the one our session is with (their name went to
+   * a new key): the fetch then finds the change, and holds the message.
+   */
+  async #send(
+    client: ChatClient,
+    to: string,
+    payload: Payload,
+    cid: string,
+    released: boolean,
+  ): Promise<Reply> {
+    const reply = await this.#sendOnce(client, to, payload, cid, released);
+    if (reply.t !== "error" || reply.code !== "identity") return reply;
+    const key = peerKey(client.serverFingerprint, nameKey(to));
+    if (!this.#o.state.sessions.delete(key)) return reply;
+    await this.#o.saveState(this.#o.state);
+    return await this.#sendOnce(client, to, payload, cid, released);
+  }
+
+  async #sendOnce(
+    client: ChatClient,
+    to: string,
+    payload: Payload,
+    cid: string,
+    released: boolean,
+  ): Promise<Reply> {
+    const server = client.serverFingerprint;
+    const key = peerKey(server, nameKey(to));
+    let sealed = this.#sealed.get(cid);
+    if (sealed === undefined) {
+      const change = this.#o.state.changes.get(key);
+      if (change !== undefined && !released) {
+        if (payload.kind === "secret") return secretRefused(change.name);
+        change.outgoing.push({ text: payload.text, cid });
+        await this.#o.saveState(this.#o.state);
+        return heldReply(change.name);
+      }
+      const peer = await this.#peerFor(client, to, key);
+      if (peer.kind === "plain") {
+        // Someone whose key we know has had keys: a server that now says
+        // they have none (it restarted, or it wants to read along) does
+        // not get the text in the clear.
+        if (this.#o.identities.known(server, to) !== null) {
+          this.#keyless.delete(key);
+          return errorReply(
+            "no_keys",
+            `ERROR: Not sent: ${to} has used end-to-end keys before, but the server has none for them now (it restarted, or is hiding them). Try again once ${to} has signed in`,
+          );
+        }
+        if (payload.kind === "secret") {
+          return errorReply(
+            "no_keys",
+            `ERROR: ${to} has not published end-to-end keys: a secret is never sent in the clear`,
+          );
+        }
+        this.#o.notify([
+          `${to} has not published end-to-end keys: this message is not end-to-end encrypted, and the host of the server can read it`,
+        ]);
+        return await client.msg(to, payload.text, cid);
+      }
+      if (peer.kind === "refused") return peer.reply;
+      if (peer.kind === "held") {
+        if (payload.kind === "secret") return secretRefused(peer.change.name);
+        peer.change.outgoing.push({ text: payload.text, cid });
+        await this.#o.saveState(this.#o.state);
+        return heldReply(peer.change.name);
+      }
+      const names = { from: nameKey(client.name ?? ""), to: nameKey(to) };
+      const out = await sealEnvelope(
+        peer.session.session,
+        encodeContent(
+          payload.kind === "text"
+            ? { type: "text", ...names, text: payload.text }
+            : {
+              type: "secret",
+              ...names,
+              label: payload.label,
+              secret: payload.secret,
+            },
+        ),
+      );
+      this.#o.state.sessions.set(key, {
+        ...peer.session,
+        session: out.session,
+      });
+      // Saved before it is sent: a message key must never be used twice.
+      await this.#o.saveState(this.#o.state);
+      sealed = {
+        envelope: out.envelope,
+        fingerprint: await identityFingerprint(peer.session.identity),
+      };
+      this.#sealed.set(cid, sealed);
+    }
+    const reply = await client.request(
+      { t: "e2e_msg", to, fingerprint: sealed.fingerprint, cid },
+      sealed.envelope,
+    );
+    if (reply.t === "ok" || reply.t === "error") this.#sealed.delete(cid);
+    if (reply.t === "ok" && reply.id !== undefined) {
+      archive(this.#o.state, {
+        server,
+        id: reply.id,
+        from: client.name ?? "",
+        to,
+        ts: Date.now(),
+        ...(payload.kind === "text"
+          ? { text: payload.text }
+          : { text: "", label: payload.label }),
+      });
+      await this.#o.saveState(this.#o.state);
+    }
+    return reply;
+  }
+
+  /** The session to send to `to` with: ours, or a new one from their bundle. */
+  async #peerFor(
+    client: ChatClient,
+    to: string,
+    key: string,
+  ): Promise<
+    | { kind: "session"; session: PeerSession }
+    | { kind: "plain" }
+    | { kind: "held"; change: Change }
+    | { kind: "refused"; reply: Reply }
+  > {
+    const server = client.serverFingerprint;
+    const current = this.#o.state.sessions.get(key);
+    if (current !== undefined) {
+      const fingerprint = await identityFingerprint(current.identity);
+      const check = await this.#o.identities.check(server, to, fingerprint);
+      if (check.kind !== "changed") {
+        return { kind: "session", session: current };
+      }
+    }
+    if (this.#keyless.has(key)) return { kind: "plain" };
+    let fetched;
+    try {
+      fetched = await fetchBundle(client, to);
+    } catch (error) {
+      if (error instanceof E2eKeyError && error.code === "no_keys") {
+        this.#keyless.add(key);
+        return { kind: "plain" };
+      }
+      if (client.isOver) {
+        // The connection ended before the answer: a request on it now gets
+        // the reply that says so, which lets the session send the line again
+        // on the next connection (with the same cid).
+        return {
+          kind: "refused",
+          reply: await client.request({ t: "ping" }),
+        };
+      }
+      return {
+        kind: "refused",
+        reply: errorReply(
+          error instanceof E2eKeyError && error.code !== null
+            ? error.code
+            : "identity",
+          `ERROR: Not sent: ${describe(error)}`,
+        ),
+      };
+    }
+    const check = await this.#o.identities.check(
+      server,
+      fetched.name,
+      fetched.fingerprint,
+    );
+    if (check.kind === "changed") {
+      return {
+        kind: "held",
+        change: await this.#announce(
+          key,
+          fetched.name,
+          fetched.fingerprint,
+          check.previous,
+        ),
+      };
+    }
+    const own = this.#o.keyring;
+    const session = await initiateSession({
+      identity: own.identity.publicRaw,
+      dh: own.bundle.dh,
+      dhPair: own.secrets.dh,
+    }, fetched.bundle);
+    return {
+      kind: "session",
+      session: {
+        identity: fetched.bundle.identity,
+        session,
+        previous: [],
+      },
+    };
+  }
+
+  /** Records a changed key (saved) and says so, loudly, once. */
+  async #announce(
+    key: string,
+    name: string,
+    fingerprint: string,
+    previous: string,
+  ): Promise<Change> {
+    const known = this.#o.state.changes.get(key);
+    if (known !== undefined && known.fingerprint === fingerprint) return known;
+    const change: Change = {
+      name,
+      fingerprint,
+      previous,
+      outgoing: known?.outgoing ?? [],
+      incoming: known?.incoming ?? [],
+    };
+    this.#o.state.changes.set(key, change);
+    await this.#o.saveState(this.#o.state);
+    this.#o.notify([
+      ...identityChangeWarning(name, previous, fingerprint),
+      `Check with ${name} (/verify ${name} shows your safety number once accepted), then accept it with /trust ${name}`,
+    ]);
+    return change;
+  }
+
+  /** A new connection: who has keys is asked again. */
+  connected(): void {
+    this.#keyless.clear();
+  }
+
+  /** `name` signed in (a `presence`): they may have published keys now. */
+  signedIn(server: string, name: string): void {
+    this.#keyless.delete(peerKey(server, nameKey(name)));
+  }
+
+  /**
+   * Opens an `e2e_private` from the server `server` for the user `self`.
+   * Never throws: what cannot be opened is refused with a reason.
+   */
+  open(
+    client: ChatClient,
+    message: E2ePrivate,
+    body: Uint8Array,
+  ): Promise<Opened> {
+    const copy = body.slice();
+    return this.#alone(() => this.#open(client, message, copy, false));
+  }
+
+  async #open(
+    client: ChatClient,
+    message: E2ePrivate,
+    body: Uint8Array,
+    released: boolean,
+  ): Promise<Opened> {
+    const server = client.serverFingerprint;
+    const from = message.from;
+    const shown = (text: string): Opened => ({
+      kind: "message",
+      message: privateOf(message),
+      text,
+    });
+    if (message.id !== undefined) {
+      const archived = this.#o.state.archive.get(
+        archiveKey(server, message.id),
+      );
+      // Opened before (sent again, or asked for with /history): its keys
+      // are gone, the archive has it.
+      if (archived !== undefined) {
+        // A secret went to its module the first time: not again.
+        return archived.label === undefined
+          ? shown(archived.text)
+          : { kind: "refused", lines: [] };
+      }
+    }
+    if (message.to !== undefined) {
+      return refused(
+        `ERROR: Your end-to-end message to ${message.to} of ${
+          new Date(message.ts).toISOString()
+        } is not in this client's archive, so it cannot be shown`,
+      );
+    }
+    const key = peerKey(server, nameKey(from));
+    const change = this.#o.state.changes.get(key);
+    if (change !== undefined && !released) {
+      change.incoming.push({ message, body });
+      await this.#o.saveState(this.#o.state);
+      return refused(
+        `A private message from ${from} waits until you accept their new key (/trust ${from})`,
+      );
+    }
+    try {
+      const envelope = decodeEnvelope(body);
+      const current = this.#o.state.sessions.get(key);
+      const peerIdentity = envelope.init?.identity ?? current?.identity;
+      if (peerIdentity === undefined) {
+        throw new Error("there is no session with them, and no init");
+      }
+      if (
+        await identityFingerprint(peerIdentity) !== message.fingerprint
+      ) {
+        throw new Error(
+          "it is sealed by another identity key than the one the server names",
+        );
+      }
+      // Sessions agreed with another key than the one now trusted are not
+      // used: the init of the new key starts a new one. Earlier sessions
+      // with the same key are tried too: when both sides started one at
+      // once, each answers on the other's, and the first reply settles it
+      // (as Signal keeps its previous session states).
+      const candidates = current !== undefined &&
+          await identityFingerprint(current.identity) === message.fingerprint
+        ? [current.session, ...current.previous]
+        : [];
+      // Opened on a copy of our one-time keys: nothing changes until the
+      // message has passed every check below.
+      // A first message may name the signed prekey before the last
+      // rotation (its bundle was fetched before): that one answers it.
+      const signed = envelope.init === null
+        ? this.#o.keyring.secrets.signed
+        : signedPrekeyFor(this.#o.keyring, envelope.init.signedId);
+      if (signed === null) {
+        throw new Error(
+          `it was started with our signed prekey ${envelope.init?.signedId}, which is gone`,
+        );
+      }
+      const secrets = {
+        ...this.#o.keyring.secrets,
+        signed,
+        oneTime: new Map(this.#o.keyring.secrets.oneTime),
+      };
+      const own = { identity: this.#o.keyring.identity.publicRaw, secrets };
+      let out: Awaited<ReturnType<typeof openEnvelope>> | null = null;
+      let used: E2eSession | null = null;
+      let failure: unknown = null;
+      for (const candidate of candidates) {
+        try {
+          out = await openEnvelope(own, peerIdentity, candidate, body);
+          // The same agreement, moved on; or a new one from the init, with
+          // the candidate kept.
+          if (equalBytes(out.session.ephemeral, candidate.ephemeral)) {
+            used = candidate;
+          }
+          break;
+        } catch (error) {
+          failure ??= error;
+        }
+      }
+      if (out === null) {
+        // Each candidate already tried the init, if any, as a new agreement.
+        if (failure !== null) throw failure;
+        out = await openEnvelope(own, peerIdentity, null, body);
+      }
+      const content = decodeContent(out.plaintext);
+      // The names inside are the sender's own: a server cannot hand one
+      // user's message over as another's, even one it bound to the same key.
+      if (
+        content.from !== nameKey(from) ||
+        content.to !== nameKey(client.name ?? "")
+      ) {
+        throw new Error(
+          `it was written by ${content.from} for ${content.to}, not by ${from} for you`,
+        );
+      }
+
+      // Only a message that opened teaches us a key for a name.
+      const check = released
+        ? { kind: "same" as const }
+        : await this.#o.identities.check(server, from, message.fingerprint);
+      if (check.kind === "changed") {
+        (await this.#announce(key, from, message.fingerprint, check.previous))
+          .incoming.push({ message, body });
+        await this.#o.saveState(this.#o.state);
+        return refused(
+          `A private message from ${from} waits until you accept their new key (/trust ${from})`,
+        );
+      }
+      const usedOneTime = this.#o.keyring.secrets.oneTime.size !==
+        secrets.oneTime.size;
+      this.#o.keyring.secrets.oneTime = secrets.oneTime;
+      this.#o.state.sessions.set(key, {
+        identity: peerIdentity,
+        session: out.session,
+        previous: candidates.filter((c) => c !== used).slice(
+          0,
+          MAX_PREVIOUS_SESSIONS,
+        ),
+      });
+      if (message.id !== undefined) {
+        archive(this.#o.state, {
+          server,
+          id: message.id,
+          from,
+          to: client.name ?? "",
+          ts: message.ts,
+          ...(content.type === "text"
+            ? { text: content.text }
+            : { text: "", label: content.label }),
+        });
+      }
+      // Saved before it is shown (and so acknowledged).
+      await this.#o.saveState(this.#o.state);
+      if (usedOneTime) await this.#o.saveKeyring(this.#o.keyring);
+      return content.type === "text" ? shown(content.text) : {
+        kind: "secret",
+        from,
+        label: content.label,
+        secret: content.secret,
+      };
+    } catch (error) {
+      return refused(
+        `ERROR: A private message from ${from} could not be opened, and is not shown: ${
+          describe(error)
+        }`,
+      );
+    }
+  }
+
+  /**
+   * `/trust NAME`: accepts the changed key of `name`, then sends what was
+   * held for them and opens what came from them meanwhile.
+   */
+  trust(
+    client: ChatClient,
+    name: string,
+  ): Promise<{ lines: string[]; sent: Sent[]; opened: Opened[] }> {
+    return this.#alone(async () => {
+      const server = client.serverFingerprint;
+      const key = peerKey(server, nameKey(name));
+      const change = this.#o.state.changes.get(key);
+      if (change === undefined) {
+        return {
+          lines: [
+            `ERROR: ${name}'s identity key has not changed: there is nothing to accept`,
+          ],
+          sent: [],
+          opened: [],
+        };
+      }
+      await this.#o.identities.accept(server, change.name, change.fingerprint);
+      this.#o.state.changes.delete(key);
+      // The old session and verification were for the old key.
+      this.#o.state.sessions.delete(key);
+      this.#o.state.verified.delete(key);
+      await this.#o.saveState(this.#o.state);
+      const sent: Sent[] = [];
+      for (const held of change.outgoing) {
+        sent.push({
+          to: change.name,
+          text: held.text,
+          reply: await this.#send(
+            client,
+            change.name,
+            { kind: "text", text: held.text },
+            held.cid,
+            true,
+          ),
+        });
+      }
+      const opened: Opened[] = [];
+      for (const held of change.incoming) {
+        opened.push(await this.#open(client, held.message, held.body, true));
+      }
+      return {
+        lines: [
+          `${change.name}'s new identity key ${change.fingerprint} is accepted${
+            change.outgoing.length + change.incoming.length === 0
+              ? ""
+              : `; ${change.outgoing.length} held message(s) sent, ${change.incoming.length} opened`
+          }. /verify ${change.name} to compare safety numbers`,
+        ],
+        sent,
+        opened,
+      };
+    });
+  }
+
+  /**
+   * `/verify NAME [NUMBER]`: shows the safety number of this user (`self`)
+   * and `name`, or compares it with `pasted` (60 digits) and marks `name`
+   * verified when they match.
+   */
+  verify(
+    client: ChatClient,
+    name: string,
+    pasted: string | null,
+  ): Promise<string[]> {
+    return this.#alone(async () => {
+      const server = client.serverFingerprint;
+      const self = client.name ?? "";
+      const key = peerKey(server, nameKey(name));
+      if (this.#o.state.changes.has(key)) {
+        return [
+          `ERROR: ${name}'s identity key has changed and is not accepted yet: /trust ${name} first`,
+        ];
+      }
+      let identity = this.#o.state.sessions.get(key)?.identity;
+      let shownName = name;
+      if (identity === undefined) {
+        try {
+          const fetched = await fetchBundle(client, name);
+          const check = await this.#o.identities.check(
+            server,
+            fetched.name,
+            fetched.fingerprint,
+          );
+          if (check.kind === "changed") {
+            await this.#announce(
+              key,
+              fetched.name,
+              fetched.fingerprint,
+              check.previous,
+            );
+            return [`ERROR: ${fetched.name}'s identity key has changed`];
+          }
+          identity = fetched.bundle.identity;
+          shownName = fetched.name;
+        } catch (error) {
+          return [
+            `ERROR: No safety number with ${name}: ${describe(error)}`,
+          ];
+        }
+      }
+      const number = await safetyNumber(
+        {
+          identityKey: this.#o.keyring.identity.publicRaw,
+          nameKey: nameKey(self),
+        },
+        { identityKey: identity, nameKey: nameKey(name) },
+      );
+      const fingerprint = await identityFingerprint(identity);
+      if (pasted === null) {
+        const groups = number.split(" ");
+        return [
+          `Safety number with ${shownName} (the same on both sides; compare it with theirs, then /verify ${shownName} <number>):`,
+          `  ${groups.slice(0, 6).join(" ")}`,
+          `  ${groups.slice(6).join(" ")}`,
+          this.#o.state.verified.get(key) === fingerprint
+            ? `${shownName} is verified.`
+            : `${shownName} is not verified.`,
+        ];
+      }
+      if (pasted !== number.replaceAll(" ", "")) {
+        return [
+          `ERROR: The safety numbers differ: ${shownName} is NOT verified. Someone may be between you, or one of you has a new key`,
+        ];
+      }
+      this.#o.state.verified.set(key, fingerprint);
+      await this.#o.saveState(this.#o.state);
+      return [
+        `The safety numbers match: ${shownName} (key ${fingerprint}) is marked verified`,
+      ];
+    });
+  }
+
+  /**
+   * Whether `name`'s key on `server` is verified: `changed` when the key
+   * verified is not `fingerprint`, the one the server names now; null when
+   * no key is known.
+   */
+  verification(
+    server: string,
+    name: string,
+    fingerprint: string | undefined,
+  ): Verification | null {
+    const verified = this.#o.state.verified.get(peerKey(server, nameKey(name)));
+    if (verified === undefined) {
+      return fingerprint === undefined ? null : "unverified";
+    }
+    return fingerprint === undefined || fingerprint === verified
+      ? "verified"
+      : "changed";
+  }
+}
+
+/** What is sent: a text, or a secret for another module. */
+type Payload =
+  | { kind: "text"; text: string }
+  | { kind: "secret"; label: string; secret: Uint8Array };
+
+/** What an envelope holds: who wrote it, for whom (name keys), and what. */
+export type Content =
+  | { type: "text"; from: string; to: string; text: string }
+  | {
+    type: "secret";
+    from: string;
+    to: string;
+    label: string;
+    secret: Uint8Array;
+  };
+
+/**
+ * The plaintext of a message (docs/PROTOCOL.md 11.7):
+ * `u8 type || u8 n || from (n bytes) || u8 m || to (m bytes) || rest`, with
+ * rest the UTF-8 text (type 1) or `u8 l || label (l bytes) || secret`
+ * (type 2).
+ */
+export function encodeContent(content: Content): Uint8Array {
+  const encoder = new TextEncoder();
+  const from = encoder.encode(content.from);
+  const to = encoder.encode(content.to);
+  if (from.length > 255 || to.length > 255) {
+    throw new RangeError("A name key is at most 255 bytes");
+  }
+  let rest: Uint8Array;
+  if (content.type === "text") rest = encoder.encode(content.text);
+  else {
+    const label = encoder.encode(content.label);
+    rest = new Uint8Array(1 + label.length + content.secret.length);
+    rest[0] = label.length;
+    rest.set(label, 1);
+    rest.set(content.secret, 1 + label.length);
+  }
+  const out = new Uint8Array(3 + from.length + to.length + rest.length);
+  out[0] = ContentType[content.type];
+  out[1] = from.length;
+  out.set(from, 2);
+  out[2 + from.length] = to.length;
+  out.set(to, 3 + from.length);
+  out.set(rest, 3 + from.length + to.length);
+  return out;
+}
+
+/**
+ * A plaintext's content.
+ *
+ * @throws {Error} if it is malformed or of a type this client does not know
+ */
+export function decodeContent(plaintext: Uint8Array): Content {
+  const type = plaintext[0];
+  if (type !== ContentType.text && type !== ContentType.secret) {
+    throw new Error(
+      `it holds content of type ${type}, which this client cannot show`,
+    );
+  }
+  const decoder = new TextDecoder();
+  const n = plaintext[1];
+  const m = n === undefined ? undefined : plaintext[2 + n];
+  if (n === undefined || m === undefined || 3 + n + m > plaintext.length) {
+    throw new Error("its content is malformed");
+  }
+  const from = decoder.decode(plaintext.subarray(2, 2 + n));
+  const to = decoder.decode(plaintext.subarray(3 + n, 3 + n + m));
+  const rest = plaintext.subarray(3 + n + m);
+  if (type === ContentType.text) {
+    return { type: "text", from, to, text: decoder.decode(rest) };
+  }
+  const l = rest[0];
+  if (l === undefined || l === 0 || 1 + l > rest.length) {
+    throw new Error("its secret is malformed");
+  }
+  return {
+    type: "secret",
+    from,
+    to,
+    label: decoder.decode(rest.subarray(1, 1 + l)),
+    secret: rest.slice(1 + l),
+  };
+}
+
+function secretRefused(name: string): Reply {
+  return errorReply(
+    "identity",
+    `ERROR: Not sent: ${name}'s identity key has changed and is not accepted (/trust ${name})`,
+  );
+}
+
+function privateOf(message: E2ePrivate): PrivateMessage {
+  const { fingerprint: _, t: __, ...rest } = message;
+  return { t: "private", ...rest };
+}
+
+function heldReply(name: string): Reply {
+  return errorReply(
+    "identity",
+    `ERROR: Not sent yet: ${name}'s identity key has changed. The message is held until you accept the new key with /trust ${name}`,
+  );
+}
+
+function errorReply(
+  code: Extract<Reply, { t: "error" }>["code"],
+  text: string,
+): Reply {
+  return { t: "error", re: null, code, text };
+}
+
+function refused(line: string): Opened {
+  return { kind: "refused", lines: [line] };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,305 @@
+// This module is browser compatible.
+
+/**
+ * What a client keeps of its end-to-end conversations (issue 17 items 2, 4
+ * and 5), as a value and as JSON: the ratchet session with each peer, an
+ * archive of the private messages it sent and opened (so that `/history`
+ * shows them: an opened message's keys are deleted, by design), and which
+ * peers' keys were verified. Everything is per server key, as names are.
+ *
+ * The JSON is sealed at rest by e2e_state_file.ts; this module does no I/O.
+ */
+
+import { fromBase64, toBase64 } from "../crypto/bytes.ts";
+import type { E2eSession } from "../crypto/e2e_envelope.ts";
+import { parseServerMessage } from "../protocol/codec.ts";
+import type { ServerMessage } from "../protocol/messages.ts";
+import type { RatchetState } from "../crypto/ratchet.ts";
+import type { X3dhInit } from "../crypto/x3dh.ts";
+
+/** Archived messages kept at most, the oldest dropped first. */
+export const MAX_ARCHIVED = 5000;
+
+/** A session with one peer, and the identity key it was agreed with. */
+export interface PeerSession {
+  /** The peer's raw Ed25519 identity key. */
+  identity: Uint8Array<ArrayBuffer>;
+  /** The session messages are sent on. */
+  session: E2eSession;
+  /** Earlier ones with the same key, newest first, tried on receipt. */
+  previous: E2eSession[];
+}
+
+/** A private message this client sent or opened. */
+export interface ArchivedMessage {
+  server: string;
+  /** The server's message id. */
+  id: number;
+  from: string;
+  to: string;
+  ts: number;
+  /** The text; empty for a secret. */
+  text: string;
+  /** Set for a secret (e2e_sessions.ts `sendSecret`): its label. */
+  label?: string;
+}
+
+/** An `e2e_private` notice. */
+export type E2ePrivate = Extract<ServerMessage, { t: "e2e_private" }>;
+
+/**
+ * A peer's identity key changed and the user has not accepted it yet
+ * (`/trust`): what waits meanwhile, kept across restarts.
+ */
+export interface KeyChange {
+  name: string;
+  fingerprint: string;
+  previous: string;
+  /** Texts to send once accepted. */
+  outgoing: { text: string; cid: string }[];
+  /** Messages to open once accepted. */
+  incoming: { message: E2ePrivate; body: Uint8Array }[];
+}
+
+/** The whole state. Keys of the maps: `peerKey(server, name)`. */
+export interface E2eState {
+  sessions: Map<string, PeerSession>;
+  /** By `archiveKey(server, id)`, oldest first. */
+  archive: Map<string, ArchivedMessage>;
+  /** The identity fingerprint the user verified for each peer. */
+  verified: Map<string, string>;
+  /** Key changes not accepted yet. */
+  changes: Map<string, KeyChange>;
+}
+
+/** An empty state. */
+export function emptyE2eState(): E2eState {
+  return {
+    sessions: new Map(),
+    archive: new Map(),
+    verified: new Map(),
+    changes: new Map(),
+  };
+}
+
+/** The key of a peer: their name key on a server. */
+export function peerKey(server: string, nameKey: string): string {
+  return `${server} ${nameKey}`;
+}
+
+/** The key of an archived message. */
+export function archiveKey(server: string, id: number): string {
+  return `${server} ${id}`;
+}
+
+/** Archives `message`, dropping the oldest past {@link MAX_ARCHIVED}. */
+export function archive(state: E2eState, message: ArchivedMessage): void {
+  state.archive.set(archiveKey(message.server, message.id), message);
+  for (const key of state.archive.keys()) {
+    if (state.archive.size <= MAX_ARCHIVED) break;
+    state.archive.delete(key);
+  }
+}
+
+/** The state as JSON text. */
+export function encodeE2eState(state: E2eState): string {
+  return JSON.stringify({
+    version: 1,
+    sessions: [...state.sessions].map(([key, peer]) => ({
+      key,
+      identity: b64(peer.identity),
+      session: encodeSession(peer.session),
+      previous: peer.previous.map(encodeSession),
+    })),
+    archive: [...state.archive.values()],
+    verified: [...state.verified],
+    changes: [...state.changes].map(([key, change]) => ({
+      key,
+      name: change.name,
+      fingerprint: change.fingerprint,
+      previous: change.previous,
+      outgoing: change.outgoing,
+      incoming: change.incoming.map(({ message, body }) => ({
+        message,
+        body: b64(body),
+      })),
+    })),
+  });
+}
+
+/**
+ * A state from its JSON text.
+ *
+ * @throws {Error} if the text is not a state of version 1
+ */
+export function decodeE2eState(text: string): E2eState {
+  const f = record(JSON.parse(text), "the state");
+  if (f.version !== 1) throw new Error("unknown version");
+  const state = emptyE2eState();
+  for (const entry of array(f.sessions, "sessions")) {
+    const s = record(entry, "a session");
+    state.sessions.set(str(s.key, "key"), {
+      identity: bytes(s.identity, "identity", 32),
+      session: decodeSession(s.session),
+      previous: array(s.previous, "previous").map(decodeSession),
+    });
+  }
+  for (const entry of array(f.archive, "archive")) {
+    const a = record(entry, "an archived message");
+    const message: ArchivedMessage = {
+      server: str(a.server, "server"),
+      id: num(a.id, "id"),
+      from: str(a.from, "from"),
+      to: str(a.to, "to"),
+      ts: num(a.ts, "ts"),
+      text: str(a.text, "text"),
+      ...(a.label === undefined ? {} : { label: str(a.label, "label") }),
+    };
+    state.archive.set(archiveKey(message.server, message.id), message);
+  }
+  for (const entry of array(f.verified, "verified")) {
+    const [key, fingerprint] = array(entry, "verified");
+    state.verified.set(str(key, "key"), str(fingerprint, "fingerprint"));
+  }
+  // Absent from files written before changes were kept.
+  for (
+    const entry of f.changes === undefined ? [] : array(f.changes, "changes")
+  ) {
+    const c = record(entry, "a change");
+    state.changes.set(str(c.key, "key"), {
+      name: str(c.name, "name"),
+      fingerprint: str(c.fingerprint, "fingerprint"),
+      previous: str(c.previous, "previous"),
+      outgoing: array(c.outgoing, "outgoing").map((o) => {
+        const held = record(o, "outgoing");
+        return { text: str(held.text, "text"), cid: str(held.cid, "cid") };
+      }),
+      incoming: array(c.incoming, "incoming").map((i) => {
+        const held = record(i, "incoming");
+        const message = parseServerMessage(held.message);
+        if (message.t !== "e2e_private") {
+          throw new Error("a held message must be an e2e_private");
+        }
+        return {
+          message,
+          body: fromBase64(str(held.body, "body")),
+        };
+      }),
+    });
+  }
+  return state;
+}
+
+function encodeSession(session: E2eSession): unknown {
+  const r = session.ratchet;
+  const init = session.pendingInit;
+  return {
+    ratchet: {
+      dhs: [b64(r.dhs.privateSeed), b64(r.dhs.publicRaw)],
+      dhr: r.dhr === null ? null : b64(r.dhr),
+      rk: b64(r.rk),
+      cks: r.cks === null ? null : b64(r.cks),
+      ckr: r.ckr === null ? null : b64(r.ckr),
+      ns: r.ns,
+      nr: r.nr,
+      pn: r.pn,
+      skipped: [...r.skipped].map(([id, key]) => [id, b64(key)]),
+      ad: b64(r.ad),
+    },
+    init: init === null ? null : {
+      identity: b64(init.identity),
+      dh: { id: init.dh.id, key: b64(init.dh.key), sig: b64(init.dh.sig) },
+      ephemeral: b64(init.ephemeral),
+      signedId: init.signedId,
+      oneTimeId: init.oneTimeId,
+    },
+    ephemeral: b64(session.ephemeral),
+  };
+}
+
+function decodeSession(value: unknown): E2eSession {
+  const f = record(value, "a session");
+  const r = record(f.ratchet, "a ratchet");
+  const [seed, pub] = array(r.dhs, "dhs");
+  const ratchet: RatchetState = {
+    dhs: {
+      privateSeed: bytes(seed, "dhs", 32),
+      publicRaw: bytes(pub, "dhs", 32),
+    },
+    dhr: r.dhr === null ? null : bytes(r.dhr, "dhr", 32),
+    rk: bytes(r.rk, "rk", 32),
+    cks: r.cks === null ? null : bytes(r.cks, "cks", 32),
+    ckr: r.ckr === null ? null : bytes(r.ckr, "ckr", 32),
+    ns: num(r.ns, "ns"),
+    nr: num(r.nr, "nr"),
+    pn: num(r.pn, "pn"),
+    skipped: new Map(
+      array(r.skipped, "skipped").map((entry) => {
+        const [id, key] = array(entry, "skipped");
+        return [str(id, "skipped"), bytes(key, "skipped", 32)];
+      }),
+    ),
+    ad: bytes(r.ad, "ad", 128),
+  };
+  let init: X3dhInit | null = null;
+  if (f.init !== null) {
+    const i = record(f.init, "an init");
+    const dh = record(i.dh, "an init's dh");
+    init = {
+      identity: bytes(i.identity, "init", 32),
+      dh: {
+        id: num(dh.id, "dh.id"),
+        key: bytes(dh.key, "dh.key", 32),
+        sig: bytes(dh.sig, "dh.sig", 64),
+      },
+      ephemeral: bytes(i.ephemeral, "init", 32),
+      signedId: num(i.signedId, "signedId"),
+      oneTimeId: i.oneTimeId === null ? null : num(i.oneTimeId, "oneTimeId"),
+    };
+  }
+  return {
+    ratchet,
+    pendingInit: init,
+    ephemeral: bytes(f.ephemeral, "ephemeral", 32),
+  };
+}
+
+function b64(value: Uint8Array): string {
+  return toBase64(value);
+}
+
+function bytes(
+  value: unknown,
+  where: string,
+  length: number,
+): Uint8Array<ArrayBuffer> {
+  const decoded = fromBase64(str(value, where));
+  if (decoded.length !== length) {
+    throw new Error(`'${where}' must be ${length} bytes`);
+  }
+  return decoded;
+}
+
+function record(value: unknown, where: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new Error(`${where} must be an object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function array(value: unknown, where: string): unknown[] {
+  if (!Array.isArray(value)) throw new Error(`'${where}' must be a list`);
+  return value;
+}
+
+function str(value: unknown, where: string): string {
+  if (typeof value !== "string") throw new Error(`'${where}' must be text`);
+  return value;
+}
+
+function num(value: unknown, where: string): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+    throw new Error(`'${where}' must be an integer`);
+  }
+  return value;
+}

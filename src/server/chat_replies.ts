@@ -1,0 +1,61 @@
+// This module is browser compatible.
+
+/**
+ * The replies every kind of chat message shares (router.ts for `msg`,
+ * e2e_relay.ts for `e2e_msg`): the `ok` carrying where a message was stored,
+ * the answer to a retry by client id, and the one safe way to echo a name.
+ */
+
+import type { MessagePosition } from "../store/store.ts";
+import { ok, type Outbound, reply } from "./outbound.ts";
+import type { ConnId, Session } from "./session.ts";
+import type { ServerState } from "./state.ts";
+
+// Echoing a name the client sent back into a reply is safe only for short
+// printable ASCII: anything else could carry terminal escapes or flood the
+// reply. Returns the name quoted, or null when it must not be shown.
+const MAX_ECHO_CHARS = 64;
+export function echo(name: string): string | null {
+  return name.length <= MAX_ECHO_CHARS && /^[\x20-\x7e]*$/.test(name)
+    ? `'${name}'`
+    : null;
+}
+
+/**
+ * A chat message this user already sent with the same client id (a retry
+ * after a lost reply): answered with where the first one was stored, and
+ * not stored or sent again. Null when it is new.
+ */
+export function sentBefore(
+  state: ServerState,
+  session: Session,
+  message: { id: number; cid?: string },
+): Outbound[] | null {
+  if (message.cid === undefined) return null;
+  const position = state.store.sentWithClientId(session.nameKey, message.cid);
+  if (position === undefined) return null;
+  return reply(session.id, {
+    t: "ok",
+    re: message.id,
+    text: "",
+    id: position.id,
+    seq: position.seq,
+  });
+}
+
+/** The `ok` for a chat message: with its position when it came with a cid. */
+export function sent(
+  to: ConnId,
+  re: number,
+  text: string,
+  cid: string | undefined,
+  position: MessagePosition,
+): Outbound[] {
+  if (cid === undefined) return ok(to, re, text);
+  return reply(to, { t: "ok", re, text, id: position.id, seq: position.seq });
+}
+
+/** A message's client id for the store, when it has one. */
+export function clientIdOf(cid: string | undefined): { clientId?: string } {
+  return cid === undefined ? {} : { clientId: cid };
+}

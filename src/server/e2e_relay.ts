@@ -1,0 +1,166 @@
+// This module is browser compatible.
+
+/**
+ * End-to-end private messages as the server relays them (issue 17 item 2;
+ * docs/PROTOCOL.md 11.7): `e2e_msg` in, `e2e_private` out, stored as a
+ * private message whose body is the envelope, so that positions, waiting
+ * deliveries, acknowledgements and retries by `cid` work as for `msg`.
+ *
+ * The server checks the routing header and the body's size, never the
+ * envelope: it cannot read it, and a client must not trust the server's
+ * opinion of it anyway. What it adds is the sender's name and the
+ * fingerprint of the identity key the sender proved at sign-in; the
+ * recipient checks both against the envelope (a forged sender does not
+ * decrypt).
+ */
+
+import { MAX_E2E_MESSAGE_BYTES, nameKey } from "../protocol/limits.ts";
+import type { ClientMessage, Timestamp } from "../protocol/messages.ts";
+import type { StoredMessage } from "../store/store.ts";
+import { echo, sent, sentBefore } from "./chat_replies.ts";
+import { connection, fail, type Outbound } from "./outbound.ts";
+import type { Session } from "./session.ts";
+import type { ServerState } from "./state.ts";
+
+type E2eMsg = Extract<ClientMessage, { t: "e2e_msg" }>;
+
+/** Handles `e2e_msg`. Never throws on client input. */
+export function routeE2eMessage(
+  state: ServerState,
+  session: Session,
+  message: E2eMsg,
+  body: Uint8Array,
+  now: Timestamp,
+): Outbound[] {
+  const re = message.id;
+  const retry = sentBefore(state, session, message);
+  if (retry !== null) return retry;
+  if (session.fingerprint === null) {
+    return fail(
+      session.id,
+      re,
+      "identity",
+      "ERROR: End-to-end messages need a proven identity key",
+    );
+  }
+  if (body.byteLength === 0) {
+    return fail(session.id, re, "empty", "ERROR: Message is empty");
+  }
+  if (body.byteLength > MAX_E2E_MESSAGE_BYTES) {
+    return fail(
+      session.id,
+      re,
+      "too_long",
+      `ERROR: An end-to-end message is at most ${MAX_E2E_MESSAGE_BYTES} bytes`,
+    );
+  }
+  if (state.store.full()) {
+    return fail(
+      session.id,
+      re,
+      "limit",
+      "ERROR: The server's storage is full; ask the host to make room",
+    );
+  }
+  const recipient = state.sessionByName(message.to);
+  const known = recipient === undefined
+    ? state.knownUser(message.to)
+    : recipient.name;
+  if (known === null) {
+    const shown = echo(message.to);
+    return fail(
+      session.id,
+      re,
+      "no_such_user",
+      shown === null
+        ? "ERROR: No user with that name is online."
+        : `ERROR: User ${shown} is not online.`,
+    );
+  }
+  // Sealed for another key than the one the name is bound to now (the
+  // name was released and taken again): the sender must hear of it, or it
+  // would go on using a session nobody can open.
+  const bound = recipient?.fingerprint ??
+    state.store.getUser(nameKey(known))?.fingerprint ?? null;
+  if (bound !== null && bound !== message.fingerprint) {
+    return fail(
+      session.id,
+      re,
+      "identity",
+      `ERROR: ${known}'s identity key is not the one this message is sealed for: it is now ${bound}`,
+    );
+  }
+  state.recordMessage(session.id, now);
+  const position = state.store.appendMessage({
+    kind: "private",
+    toKey: nameKey(known),
+    ts: now,
+    fromKey: session.nameKey,
+    fromName: session.name,
+    body,
+    e2eFingerprint: session.fingerprint,
+    ...(message.cid === undefined ? {} : { clientId: message.cid }),
+    recipients: [{
+      userKey: nameKey(known),
+      delivered: recipient !== undefined && !recipient.acks,
+    }],
+  });
+  if (recipient === undefined) {
+    return sent(
+      session.id,
+      re,
+      `${known} is offline; the message will be delivered when they connect.`,
+      message.cid,
+      position,
+    );
+  }
+  const away = recipient.away !== null &&
+      state.tellAway(recipient.id, session.nameKey)
+    ? `${recipient.name} is away: ${recipient.away}`
+    : "";
+  return [
+    ...sent(session.id, re, away, message.cid, position),
+    {
+      to: { kind: "user", key: recipient.nameKey },
+      message: {
+        t: "e2e_private",
+        from: session.name,
+        fingerprint: session.fingerprint,
+        ts: now,
+        id: position.id,
+        seq: position.seq,
+      },
+      body,
+    },
+  ];
+}
+
+/**
+ * A stored end-to-end message as `viewer` gets it again (missed, or asked
+ * for with `history`); null for any other message.
+ */
+export function e2eHistory(
+  viewer: Session,
+  message: StoredMessage,
+): Outbound | null {
+  if (message.kind !== "private" || message.e2eFingerprint === undefined) {
+    return null;
+  }
+  const common = {
+    t: "e2e_private",
+    from: message.fromName,
+    fingerprint: message.e2eFingerprint,
+    ts: message.ts,
+    id: message.id,
+    seq: message.seq,
+    history: true,
+  } as const;
+  return {
+    to: connection(viewer.id),
+    // The recipient is named only when it is not the viewer.
+    message: message.toKey === viewer.nameKey
+      ? common
+      : { ...common, to: message.toName },
+    body: message.body,
+  };
+}

@@ -1,0 +1,508 @@
+/**
+ * E2eSessions between real clients through a real server (docs/PROTOCOL.md
+ * 11.7, 11.8): what a server might do to an envelope (alter it, replay it,
+ * hand it over as someone else's, name another key) is refused and never
+ * shown; a changed key holds messages until /trust; safety numbers match on
+ * both sides and change with a key.
+ */
+
+import assert from "node:assert/strict";
+import type { ChatClient } from "../../src/client/chat_client.ts";
+import {
+  createKeyring,
+  type Keyring,
+  publishPrekeys,
+  SIGNED_PREKEY_LIFETIME_MS,
+} from "../../src/client/e2e_keys.ts";
+import {
+  type E2ePrivate,
+  E2eSessions,
+  type Opened,
+} from "../../src/client/e2e_sessions.ts";
+import {
+  decodeE2eState,
+  type E2eState,
+  emptyE2eState,
+  encodeE2eState,
+} from "../../src/client/e2e_state.ts";
+import { KnownIdentities } from "../../src/client/known_identities.ts";
+import type { Identity } from "../../src/crypto/identity.ts";
+import { openStore } from "../../src/store/sqlite_store.ts";
+import {
+  startTestServer,
+  TestClient,
+  testIdentity,
+  type TestServer,
+} from "../_helpers/chat.ts";
+
+interface Peer {
+  client: ChatClient;
+  keyring: Keyring;
+  state: E2eState;
+  e2e: E2eSessions;
+  notes: string[];
+  /** A new E2eSessions from the state last saved (a client restart). */
+  restart(): void;
+  /** Every e2e_private received, with its body. */
+  inbox: { message: E2ePrivate; body: Uint8Array }[];
+}
+
+async function peer(
+  server: TestServer,
+  name: string,
+  identity?: Identity,
+): Promise<Peer> {
+  const id = identity ?? await testIdentity();
+  const { client } = await TestClient.connect(server, name, id);
+  const keyring = await createKeyring(id);
+  await publishPrekeys(client, keyring);
+  const notes: string[] = [];
+  const inbox: Peer["inbox"] = [];
+  const state = emptyE2eState();
+  client.onMessage(({ message, body }) => {
+    if (message.t === "e2e_private") {
+      inbox.push({ message, body: body.slice() });
+    }
+  });
+  const identities = KnownIdentities.inMemory();
+  // What the file would hold: the state as last saved.
+  let saved = encodeE2eState(state);
+  const sessions = (state: E2eState) =>
+    new E2eSessions({
+      keyring,
+      saveKeyring: async () => {},
+      identities,
+      state,
+      saveState: (current) => {
+        saved = encodeE2eState(current);
+        return Promise.resolve();
+      },
+      notify: (lines) => notes.push(...lines),
+    });
+  const p: Peer = {
+    client,
+    keyring,
+    state,
+    notes,
+    inbox,
+    e2e: sessions(state),
+    restart: () => {
+      p.state = decodeE2eState(saved);
+      p.e2e = sessions(p.state);
+    },
+  };
+  return p;
+}
+
+let cids = 0;
+function cid(): string {
+  return (++cids).toString(16).padStart(32, "0");
+}
+
+/** The next e2e_private `p` receives (waited for, with a deadline). */
+async function next(
+  p: Peer,
+): Promise<{ message: E2ePrivate; body: Uint8Array }> {
+  const deadline = Date.now() + 5000;
+  while (p.inbox.length === 0) {
+    if (Date.now() > deadline) assert.fail("no e2e_private arrived");
+    await p.client.request({ t: "ping" });
+  }
+  return p.inbox.shift()!;
+}
+
+async function send(from: Peer, to: string, text: string) {
+  const reply = await from.e2e.sendText(from.client, to, text, cid());
+  assert.equal(reply.t, "ok", JSON.stringify(reply));
+}
+
+/** The safety number in /verify's lines. */
+function numberOf(lines: string[]): string {
+  return lines.slice(1, 3).map((line) => line.trim()).join(" ");
+}
+
+function assertShown(opened: Opened, from: string, text: string): void {
+  assert.equal(opened.kind, "message", JSON.stringify(opened));
+  if (opened.kind !== "message") return;
+  assert.equal(opened.message.t, "private");
+  assert.equal(opened.message.from, from);
+  assert.equal(opened.text, text);
+}
+
+function assertRefused(opened: Opened, pattern: RegExp): void {
+  assert.equal(opened.kind, "refused", JSON.stringify(opened));
+  if (opened.kind !== "refused") return;
+  assert.match(opened.lines.join("\n"), pattern);
+}
+
+Deno.test("E2eSessions opens what a real server relays, and refuses an altered, replayed or swapped envelope without showing it", async () => {
+  await using server = await startTestServer();
+  const alice = await peer(server, "alice");
+  const bob = await peer(server, "bob");
+  const carol = await peer(server, "carol");
+  try {
+    await send(alice, "bob", "first");
+    const first = await next(bob);
+    assertShown(
+      await bob.e2e.open(bob.client, first.message, first.body),
+      "alice",
+      "first",
+    );
+    // Sent again by the server under the same id: shown from the archive.
+    assertShown(
+      await bob.e2e.open(bob.client, first.message, first.body),
+      "alice",
+      "first",
+    );
+    // Replayed under a new id: its keys are gone.
+    assertRefused(
+      await bob.e2e.open(
+        bob.client,
+        { ...first.message, id: first.message.id! + 1000 },
+        first.body,
+      ),
+      /^ERROR: A private message from alice could not be opened/,
+    );
+
+    await send(alice, "bob", "second");
+    const second = await next(bob);
+    const altered = second.body.slice();
+    altered[altered.length - 1]! ^= 1;
+    assertRefused(
+      await bob.e2e.open(bob.client, second.message, altered),
+      /could not be opened/,
+    );
+    // The failed attempt changed nothing: the genuine one still opens.
+    assertShown(
+      await bob.e2e.open(bob.client, second.message, second.body),
+      "alice",
+      "second",
+    );
+
+    // Carol's envelope handed to bob as if alice had sent it, and alice's
+    // as if carol had: neither opens.
+    await send(carol, "bob", "from carol");
+    const fromCarol = await next(bob);
+    assertRefused(
+      await bob.e2e.open(
+        bob.client,
+        {
+          ...fromCarol.message,
+          from: "alice",
+          fingerprint: first.message.fingerprint,
+        },
+        fromCarol.body,
+      ),
+      /could not be opened/,
+    );
+    await send(alice, "bob", "third");
+    const third = await next(bob);
+    assertRefused(
+      await bob.e2e.open(
+        bob.client,
+        {
+          ...third.message,
+          from: "carol",
+          fingerprint: fromCarol.message.fingerprint,
+        },
+        third.body,
+      ),
+      /could not be opened/,
+    );
+    assertShown(
+      await bob.e2e.open(bob.client, fromCarol.message, fromCarol.body),
+      "carol",
+      "from carol",
+    );
+    assertShown(
+      await bob.e2e.open(bob.client, third.message, third.body),
+      "alice",
+      "third",
+    );
+    // Bob answers alice on the same session.
+    await send(bob, "alice", "answer");
+    const answer = await next(alice);
+    assertShown(
+      await alice.e2e.open(alice.client, answer.message, answer.body),
+      "bob",
+      "answer",
+    );
+    // A server naming another key for alice's genuine envelope: refused,
+    // and it teaches bob nothing about alice's key.
+    await send(alice, "bob", "fourth");
+    const fourth = await next(bob);
+    assertRefused(
+      await bob.e2e.open(
+        bob.client,
+        { ...fourth.message, fingerprint: fromCarol.message.fingerprint },
+        fourth.body,
+      ),
+      /sealed by another identity key than the one the server names/,
+    );
+    assert.deepEqual(bob.notes, []);
+    assertShown(
+      await bob.e2e.open(bob.client, fourth.message, fourth.body),
+      "alice",
+      "fourth",
+    );
+  } finally {
+    for (const p of [alice, bob, carol]) await p.client.quit();
+  }
+});
+
+Deno.test("E2eSessions shows the same safety number on both sides, holds messages to a changed key until /trust, and the number then changes", async () => {
+  const store = openStore(":memory:");
+  await using server = await startTestServer({ store });
+  const alice = await peer(server, "alice");
+  let bob = await peer(server, "bob");
+  try {
+    await send(alice, "bob", "hello");
+    const hello = await next(bob);
+    assertShown(
+      await bob.e2e.open(bob.client, hello.message, hello.body),
+      "alice",
+      "hello",
+    );
+
+    const fromAlice = await alice.e2e.verify(alice.client, "bob", null);
+    const fromBob = await bob.e2e.verify(bob.client, "alice", null);
+    const number = numberOf(fromAlice);
+    assert.match(number, /^(\d{5} ){11}\d{5}$/);
+    assert.equal(numberOf(fromBob), number);
+    assert.match(fromAlice[3]!, /bob is not verified/);
+    assert.equal(
+      alice.e2e.verification(
+        alice.client.serverFingerprint,
+        "bob",
+        hello.message.fingerprint,
+      ),
+      "unverified",
+    );
+    assert.match(
+      (await alice.e2e.verify(alice.client, "bob", "1".repeat(60)))[0]!,
+      /^ERROR: The safety numbers differ/,
+    );
+    assert.match(
+      (await alice.e2e.verify(alice.client, "bob", number.replaceAll(" ", "")))[
+        0
+      ]!,
+      /match: bob .* is marked verified/,
+    );
+    const bobKey = await bob.client.request({ t: "list" });
+    assert.equal(bobKey.t, "users");
+
+    // Bob's name goes to a new key (the operator released it).
+    await bob.client.quit();
+    store.releaseName("bob");
+    bob = await peer(server, "bob");
+    const held = await alice.e2e.sendText(
+      alice.client,
+      "bob",
+      "are you bob?",
+      cid(),
+    );
+    assert.equal(held.t, "error");
+    assert.match(
+      held.t === "error" ? held.text : "",
+      /held until you accept the new key with \/trust bob/,
+    );
+    assert.match(
+      alice.notes.join("\n"),
+      /WARNING: bob's identity key has changed!/,
+    );
+    assert.equal(bob.inbox.length, 0);
+    // The new bob writes first: opened, but held until alice accepts his key.
+    await send(bob, "alice", "it is me, new key");
+    const fromNewBob = await next(alice);
+    assertRefused(
+      await alice.e2e.open(alice.client, fromNewBob.message, fromNewBob.body),
+      /^A private message from bob waits until you accept their new key \(\/trust bob\)$/,
+    );
+    assert.match(
+      (await alice.e2e.verify(alice.client, "bob", null))[0]!,
+      /^ERROR: bob's identity key has changed and is not accepted yet/,
+    );
+    // What waits for /trust survives a restart of alice's client.
+    alice.restart();
+
+    const trusted = await alice.e2e.trust(alice.client, "bob");
+    assert.match(
+      trusted.lines[0]!,
+      /new identity key .* is accepted; 1 held message\(s\) sent, 1 opened/,
+    );
+    assert.equal(trusted.opened.length, 1);
+    assertShown(trusted.opened[0]!, "bob", "it is me, new key");
+    assert.equal(trusted.sent.length, 1);
+    assert.equal(trusted.sent[0]!.reply.t, "ok");
+    const delivered = await next(bob);
+    assertShown(
+      await bob.e2e.open(bob.client, delivered.message, delivered.body),
+      "alice",
+      "are you bob?",
+    );
+    const after = await alice.e2e.verify(alice.client, "bob", null);
+    const newNumber = numberOf(after);
+    assert.notEqual(newNumber, number);
+    assert.equal(
+      numberOf(await bob.e2e.verify(bob.client, "alice", null)),
+      newNumber,
+    );
+    // The verification was of the old key.
+    assert.match(after[3]!, /bob is not verified/);
+    assert.match(
+      (await alice.e2e.trust(alice.client, "bob")).lines[0]!,
+      /^ERROR: bob's identity key has not changed/,
+    );
+  } finally {
+    await alice.client.quit();
+    await bob.client.quit();
+  }
+});
+
+Deno.test("E2eSessions settles on one session when both sides write first at once", async () => {
+  await using server = await startTestServer();
+  const alice = await peer(server, "alice");
+  const bob = await peer(server, "bob");
+  try {
+    await send(alice, "bob", "hi bob");
+    await send(bob, "alice", "hi alice");
+    const toBob = await next(bob);
+    const toAlice = await next(alice);
+    assertShown(
+      await bob.e2e.open(bob.client, toBob.message, toBob.body),
+      "alice",
+      "hi bob",
+    );
+    assertShown(
+      await alice.e2e.open(alice.client, toAlice.message, toAlice.body),
+      "bob",
+      "hi alice",
+    );
+    for (let round = 0; round < 3; round++) {
+      await send(alice, "bob", `a${round}`);
+      const a = await next(bob);
+      assertShown(
+        await bob.e2e.open(bob.client, a.message, a.body),
+        "alice",
+        `a${round}`,
+      );
+      await send(bob, "alice", `b${round}`);
+      const b = await next(alice);
+      assertShown(
+        await alice.e2e.open(alice.client, b.message, b.body),
+        "bob",
+        `b${round}`,
+      );
+    }
+  } finally {
+    await alice.client.quit();
+    await bob.client.quit();
+  }
+});
+
+Deno.test("E2eSessions.sendSecret hands a small secret to the recipient's module once, and never sends it in the clear", async () => {
+  await using server = await startTestServer();
+  const alice = await peer(server, "alice");
+  const bob = await peer(server, "bob");
+  const dave = await TestClient.connect(server, "dave"); // no keys published
+  try {
+    const key = crypto.getRandomValues(new Uint8Array(32));
+    const reply = await alice.e2e.sendSecret(
+      alice.client,
+      "bob",
+      "file-key",
+      key,
+      cid(),
+    );
+    assert.equal(reply.t, "ok");
+    const got = await next(bob);
+    const opened = await bob.e2e.open(bob.client, got.message, got.body);
+    assert.equal(opened.kind, "secret");
+    if (opened.kind === "secret") {
+      assert.equal(opened.from, "alice");
+      assert.equal(opened.label, "file-key");
+      assert.deepEqual(opened.secret, key);
+    }
+    // Sent again by the server: dropped without a word.
+    assert.deepEqual(await bob.e2e.open(bob.client, got.message, got.body), {
+      kind: "refused",
+      lines: [],
+    });
+    const refused = await alice.e2e.sendSecret(
+      alice.client,
+      "dave",
+      "file-key",
+      key,
+      cid(),
+    );
+    assert.equal(refused.t === "error" && refused.code, "no_keys");
+    await dave.client.request({ t: "ping" });
+    assert.equal(
+      dave.inbox.filter((m) => m.message.t === "private").length,
+      0,
+    );
+  } finally {
+    for (const c of [alice.client, bob.client, dave.client]) await c.quit();
+  }
+});
+
+Deno.test("E2eSessions does not fall back to plain text for someone it knows a key for when a server says they have none", async () => {
+  const identity = await testIdentity();
+  const alice = await (async () => {
+    await using first = await startTestServer();
+    const alice = await peer(first, "alice", identity);
+    const bob = await peer(first, "bob");
+    await send(alice, "bob", "hello");
+    await alice.client.quit();
+    await bob.client.quit();
+    return alice;
+  })();
+  // Another server with the same key, that has no keys for bob (a restart
+  // of the reference server loses them; a hostile one hides them).
+  await using second = await startTestServer();
+  const { client } = await TestClient.connect(second, "alice", identity);
+  try {
+    alice.state.sessions.clear();
+    const reply = await alice.e2e.sendText(client, "bob", "in clear?", cid());
+    assert.equal(reply.t, "error");
+    assert.match(
+      reply.t === "error" ? reply.text : "",
+      /^ERROR: Not sent: bob has used end-to-end keys before, but the server has none for them now/,
+    );
+  } finally {
+    await client.quit();
+  }
+});
+
+Deno.test("a signed prekey replaced at a sign-in a week on still answers a first message made with the old one", async () => {
+  await using server = await startTestServer();
+  const alice = await peer(server, "alice");
+  const bob = await peer(server, "bob");
+  const carol = await peer(server, "carol");
+  try {
+    const before = bob.keyring.secrets.signed.id;
+    // Alice's first message uses bob's signed prekey as it is now...
+    await send(alice, "bob", "made with the old key");
+    const old = await next(bob);
+    // ...and bob signs in again a week later, with a new one.
+    const later = Date.now() + SIGNED_PREKEY_LIFETIME_MS + 1000;
+    await publishPrekeys(bob.client, bob.keyring, async () => {}, later);
+    assert.equal(bob.keyring.secrets.signed.id, before + 1);
+    assert.equal(bob.keyring.retired?.id, before);
+    assertShown(
+      await bob.e2e.open(bob.client, old.message, old.body),
+      "alice",
+      "made with the old key",
+    );
+    // Carol fetches the new one.
+    await send(carol, "bob", "made with the new key");
+    const fresh = await next(bob);
+    assertShown(
+      await bob.e2e.open(bob.client, fresh.message, fresh.body),
+      "carol",
+      "made with the new key",
+    );
+  } finally {
+    for (const p of [alice, bob, carol]) await p.client.quit();
+  }
+});

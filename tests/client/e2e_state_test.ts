@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import {
+  initiateSession,
+  sealEnvelope,
+} from "../../src/crypto/e2e_envelope.ts";
+import { generatePrekeys } from "../../src/crypto/prekeys.ts";
+import { createKeyring } from "../../src/client/e2e_keys.ts";
+import {
+  archive,
+  decodeE2eState,
+  emptyE2eState,
+  encodeE2eState,
+  MAX_ARCHIVED,
+} from "../../src/client/e2e_state.ts";
+import { seededIdentity } from "../_helpers/e2e_keys.ts";
+
+Deno.test("encodeE2eState and decodeE2eState keep sessions, archive, verifications and held key changes", async () => {
+  const alice = await createKeyring(await seededIdentity(0x0a));
+  const bob = await generatePrekeys(await seededIdentity(0x0b), {
+    signedId: 1,
+    firstOneTimeId: 7,
+    oneTimeCount: 1,
+  });
+  const fresh = await initiateSession({
+    identity: alice.identity.publicRaw,
+    dh: alice.bundle.dh,
+    dhPair: alice.secrets.dh,
+  }, bob.bundle);
+  // One message on: a skipped key would be kept too.
+  const { session } = await sealEnvelope(fresh, Uint8Array.of(1, 2, 3));
+  const state = emptyE2eState();
+  state.sessions.set("SHA256:s bob", {
+    identity: bob.bundle.identity,
+    session,
+    previous: [fresh],
+  });
+  archive(state, {
+    server: "SHA256:s",
+    id: 41,
+    from: "alice",
+    to: "bob",
+    ts: 1767225600000,
+    text: "hello",
+  });
+  state.verified.set("SHA256:s bob", "SHA256:bobkey");
+  state.changes.set("SHA256:s carol", {
+    name: "Carol",
+    fingerprint: "SHA256:new",
+    previous: "SHA256:old",
+    outgoing: [{ text: "are you there?", cid: "0".repeat(32) }],
+    incoming: [{
+      message: {
+        t: "e2e_private",
+        from: "Carol",
+        fingerprint: "SHA256:new",
+        ts: 1767225600000,
+        id: 42,
+        seq: 2,
+      },
+      body: Uint8Array.of(1, 2, 3),
+    }],
+  });
+  const back = decodeE2eState(encodeE2eState(state));
+  assert.deepEqual(back, state);
+  assert.throws(() => decodeE2eState('{"version":2}'), /unknown version/);
+});
+
+Deno.test("archive keeps the newest MAX_ARCHIVED messages", () => {
+  const state = emptyE2eState();
+  for (let id = 1; id <= MAX_ARCHIVED + 2; id++) {
+    archive(state, { server: "s", id, from: "a", to: "b", ts: id, text: "" });
+  }
+  assert.equal(state.archive.size, MAX_ARCHIVED);
+  assert.equal(state.archive.has("s 1"), false);
+  assert.equal(state.archive.has("s 3"), true);
+});
