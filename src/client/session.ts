@@ -61,6 +61,7 @@ import {
   firstContactRefusal,
 } from "./first_contact.ts";
 import { KeyMismatchError } from "../crypto/handshake.ts";
+import { nativeSmallFrames } from "../crypto/native_aead.ts";
 import type { Terminal } from "./terminal.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { isFailure, type Re, type SessionEvent } from "./session_events.ts";
@@ -1318,10 +1319,10 @@ async function connectTrusted(
 ): Promise<ChatClient> {
   let client: ChatClient;
   try {
-    client = await ChatClient.connect(
-      url,
-      trust.kind === "pinned" ? { pinnedSpki: trust.spki } : {},
-    );
+    client = await ChatClient.connect(url, {
+      ...(trust.kind === "pinned" ? { pinnedSpki: trust.spki } : {}),
+      smallFrames: nativeSmallFrames,
+    });
   } catch (error) {
     if (error instanceof KeyMismatchError && trust.kind === "pinned") {
       throw new ServerTrustError(

@@ -4,6 +4,7 @@
  */
 
 import { fingerprint } from "../crypto/keys.ts";
+import { nativeSmallFrames } from "../crypto/native_aead.ts";
 import {
   encodeCompactChat,
   encodeMessage,
@@ -642,6 +643,7 @@ export async function startServer(
         timeoutMs: limits.handshakeTimeoutMs,
         limitDecrypt: (decrypt) => decrypts.run(decrypt),
         queued: gauge,
+        smallFrames: nativeSmallFrames,
       });
       conn.handshakeDone();
     } catch (error) {

@@ -56,6 +56,7 @@ import {
 } from "../../src/crypto/identity.ts";
 import { readPublicKeyFile } from "../../src/crypto/key_files.ts";
 import { fromBase64 } from "../../src/crypto/bytes.ts";
+import { nativeSmallFrames } from "../../src/crypto/native_aead.ts";
 import { MAX_HISTORY } from "../../src/protocol/limits.ts";
 import { Rng } from "../_helpers/fuzz.ts";
 
@@ -270,6 +271,7 @@ class User {
         client = await ChatClient.connect(this.w.config.url, {
           pinnedSpki: fromBase64(this.w.config.spki),
           handshakeTimeoutMs: 10_000,
+          smallFrames: nativeSmallFrames,
         });
       } catch {
         this.w.count("connect failures");
@@ -988,7 +990,10 @@ async function coordinate(options: Options): Promise<number> {
     // The groups, made by a user who then leaves (and stays a member).
     const groupCount = Math.max(4, Math.round(options.clients / 30));
     const groups = Array.from({ length: groupCount }, (_, i) => `g${i}`);
-    const admin = await ChatClient.connect(url, { pinnedSpki: spki });
+    const admin = await ChatClient.connect(url, {
+      pinnedSpki: spki,
+      smallFrames: nativeSmallFrames,
+    });
     const welcome = await admin.register("soakadmin");
     if (welcome.t !== "welcome") {
       throw new Error(`admin: ${JSON.stringify(welcome)}`);
