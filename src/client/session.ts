@@ -16,13 +16,10 @@ import {
 } from "./chat_client.ts";
 import { DeliveryLedger } from "./delivery.ts";
 import { type Command, helpText, parseInput } from "./commands.ts";
+import { addressed, perform, queryNote } from "./command_requests.ts";
 import { actionBody } from "./actions.ts";
 import { completeLine, type PathEntry } from "./completion.ts";
-import {
-  type Conversation,
-  conversationOf,
-  Conversations,
-} from "./conversations.ts";
+import { conversationOf, Conversations } from "./conversations.ts";
 import { defaultIgnorePath, IgnoreFile } from "./ignore_file.ts";
 import { HistoryFile, historyPath } from "./history_file.ts";
 import { defaultConfigDir } from "../crypto/identity_files.ts";
@@ -40,12 +37,7 @@ import {
   TransferNumbers,
 } from "./transfers_view.ts";
 import type { SentFileOutcome } from "./render.ts";
-import {
-  hasTextBody,
-  renderServerMessage,
-  type SentCommand,
-  type Style,
-} from "./render.ts";
+import { hasTextBody, renderServerMessage, type Style } from "./render.ts";
 import type { Identity } from "../crypto/identity.ts";
 import {
   changedKeyMessage,
@@ -1396,96 +1388,6 @@ async function connectTrusted(
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Sends the request for a command, or returns null for commands handled locally. */
-function perform(
-  client: ChatClient,
-  command: Command,
-  cid?: string,
-): Promise<Reply> | null {
-  switch (command.kind) {
-    case "say":
-      return client.say(command.text, cid);
-    case "msg":
-      return client.msg(command.to, command.text, cid);
-    case "gsay":
-      return client.gsay(command.group, command.text, cid);
-    case "list":
-      return client.request({ t: "list" });
-    case "groups":
-      return client.request({ t: "groups" });
-    case "create":
-    case "join":
-    case "leave":
-      return client.request({ t: command.kind, group: command.group });
-    case "members":
-      return client.request(
-        command.group === undefined
-          ? { t: "members" }
-          : { t: "members", group: command.group },
-      );
-    case "history":
-      return client.request({
-        t: "history",
-        ...(command.target === undefined ? {} : { target: command.target }),
-        ...(command.limit === undefined ? {} : { limit: command.limit }),
-      });
-    case "away":
-      return client.request(
-        command.reason === undefined
-          ? { t: "away" }
-          : { t: "away", reason: command.reason },
-      );
-    case "file":
-    case "groupfile":
-    case "transfers":
-    case "cancel":
-    case "help":
-    case "quit":
-    case "query":
-    case "me":
-    case "ignore":
-    case "unignore":
-    case "invalid":
-      return null;
-    default: {
-      const unreachable: never = command;
-      return unreachable;
-    }
-  }
-}
-
-/** A plain line's text as a message to `conversation`. */
-function addressed(text: string, conversation: Conversation): SentCommand {
-  switch (conversation.kind) {
-    case "public":
-      return { kind: "say", text };
-    case "user":
-      return { kind: "msg", to: conversation.name, text };
-    case "group":
-      return { kind: "gsay", group: conversation.name, text };
-    default: {
-      const unreachable: never = conversation;
-      return unreachable;
-    }
-  }
-}
-
-/** What `/query` says. */
-function queryNote(conversation: Conversation): string {
-  switch (conversation.kind) {
-    case "public":
-      return "Plain lines go to everyone again";
-    case "user":
-      return `Plain lines now go to ${conversation.name} (private); /query alone goes back to everyone`;
-    case "group":
-      return `Plain lines now go to group ${conversation.name}; /query alone goes back to everyone`;
-    default: {
-      const unreachable: never = conversation;
-      return unreachable;
-    }
-  }
 }
 
 /** `/ignore` alone. */
