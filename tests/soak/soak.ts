@@ -870,8 +870,11 @@ function collect(
 ): Promise<void> {
   return (async () => {
     let pending = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      pending += chunk;
+    // A TextDecoder rather than a TextDecoderStream: with the DOM lib in the
+    // same deno check (src/web/), pipeThrough(TextDecoderStream) mistypes.
+    const decoder = new TextDecoder();
+    for await (const bytes of stream) {
+      pending += decoder.decode(bytes, { stream: true });
       const lines = pending.split("\n");
       pending = lines.pop()!;
       for (const line of lines) onLine(line);

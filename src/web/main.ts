@@ -1,0 +1,468 @@
+/// <reference lib="dom" />
+/**
+ * The web client's page: the terminal client's protocol, command parsing and
+ * wording, over the browser's WebSocket and WebCrypto. Bundled for the
+ * browser by `deno task build:web` (build.ts) and served by `chat serve`.
+ * Text from others reaches the page through `textContent` only.
+ *
+ * @module
+ */
+
+import { actionBody } from "../client/actions.ts";
+import {
+  ChatClient,
+  decodeText,
+  type Incoming,
+  newClientId,
+  type Reply,
+} from "../client/chat_client.ts";
+import { addressed, perform, queryNote } from "../client/command_requests.ts";
+import { type Command, helpText, parseInput } from "../client/commands.ts";
+import {
+  type Conversation,
+  conversationLabel,
+  conversationOf,
+  Conversations,
+  PUBLIC,
+} from "../client/conversations.ts";
+import { DeliveryLedger } from "../client/delivery.ts";
+import { mentions } from "../client/mentions.ts";
+import { hasTextBody, type Style } from "../client/render.ts";
+import type { SessionEvent } from "../client/session_events.ts";
+import { textOf } from "../client/text_output.ts";
+import type { Identity } from "../crypto/identity.ts";
+import { nameKey } from "../protocol/limits.ts";
+import type { ServerMessage } from "../protocol/messages.ts";
+import { loadIdentity } from "./identity_store.ts";
+import { changedServerKeyMessage, checkServerKey } from "./server_pin.ts";
+
+const NAME_KEY = "chat.name";
+
+function element<T extends HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (found === null) throw new Error(`The page lacks #${id}`);
+  return found as T;
+}
+
+const ui = {
+  server: element<HTMLElement>("server"),
+  fingerprint: element<HTMLElement>("fingerprint"),
+  trustNote: element<HTMLElement>("trust-note"),
+  joinForm: element<HTMLFormElement>("join"),
+  name: element<HTMLInputElement>("name"),
+  joinButton: element<HTMLButtonElement>("join-button"),
+  joinError: element<HTMLElement>("join-error"),
+  chat: element<HTMLElement>("chat"),
+  log: element<HTMLElement>("log"),
+  people: element<HTMLUListElement>("people"),
+  groups: element<HTMLUListElement>("groups"),
+  groupForm: element<HTMLFormElement>("new-group"),
+  groupName: element<HTMLInputElement>("group-name"),
+  sendForm: element<HTMLFormElement>("send"),
+  target: element<HTMLButtonElement>("target"),
+  line: element<HTMLInputElement>("line"),
+  status: element<HTMLElement>("status"),
+};
+
+const host = location.host;
+const url = `${location.protocol === "https:" ? "wss" : "ws"}://${host}/`;
+ui.server.textContent = host;
+
+let client: ChatClient | null = null;
+/** The connection being made or made, before the user joins. */
+let link: Promise<ChatClient | null>;
+let self = "";
+let identity: Identity | null = null;
+const ledger = new DeliveryLedger();
+const conversations = new Conversations();
+/** Who is online (by name key), and the groups this page has heard of. */
+const people = new Map<string, string>();
+const groups = new Map<string, { name: string; joined: boolean }>();
+/** Typed lines, newest last, for the arrow keys. */
+const typed: string[] = [];
+let typedAt = 0;
+
+// --- Output -------------------------------------------------------------------
+
+/** Appends lines to the log, as text (never as HTML). */
+function show(lines: string[], kind: string): void {
+  const stick = ui.log.scrollTop + ui.log.clientHeight >=
+    ui.log.scrollHeight - 4;
+  for (const text of lines) {
+    const row = document.createElement("div");
+    row.className = `line ${kind}`;
+    row.textContent = text;
+    ui.log.append(row);
+  }
+  if (stick) ui.log.scrollTop = ui.log.scrollHeight;
+}
+
+function emit(event: SessionEvent): void {
+  const style: Style = { color: false, clock: true, self };
+  const { lines, error } = textOf(event, style);
+  show(lines, error ? "error" : kindOf(event));
+}
+
+function kindOf(event: SessionEvent): string {
+  if (event.type !== "incoming") return event.type;
+  const { message, text } = event;
+  const past = "history" in message && message.history === true;
+  const base = message.t === "public" || message.t === "private" ||
+      message.t === "group"
+    ? message.t
+    : "notice";
+  const mention = base !== "notice" && self !== "" && mentions(text, self)
+    ? " mention"
+    : "";
+  return `${base}${past ? " history" : ""}${mention}`;
+}
+
+function setStatus(text: string): void {
+  ui.status.textContent = text;
+}
+
+// --- Side lists ------------------------------------------------------------
+
+function learn(message: ServerMessage): void {
+  switch (message.t) {
+    case "users":
+      people.clear();
+      for (const u of message.users) people.set(nameKey(u.name), u.name);
+      break;
+    case "presence":
+      if (message.online) people.set(nameKey(message.name), message.name);
+      else people.delete(nameKey(message.name));
+      break;
+    case "groups":
+      for (const g of message.groups) {
+        const known = groups.get(nameKey(g.name));
+        groups.set(nameKey(g.name), {
+          name: g.name,
+          joined: known?.joined ?? false,
+        });
+      }
+      break;
+    case "membership":
+      if (nameKey(message.name) === nameKey(self)) {
+        groups.set(nameKey(message.group), {
+          name: message.group,
+          joined: message.joined,
+        });
+      } else if (!groups.has(nameKey(message.group))) {
+        groups.set(nameKey(message.group), {
+          name: message.group,
+          joined: false,
+        });
+      }
+      break;
+    case "group":
+      groups.set(nameKey(message.group), {
+        name: message.group,
+        joined: true,
+      });
+      break;
+    default:
+      return;
+  }
+  drawLists();
+}
+
+function drawLists(): void {
+  const sorted = (names: Iterable<string>) =>
+    [...names].sort((a, b) => a.localeCompare(b));
+  ui.people.replaceChildren(
+    ...sorted(people.values()).map((name) =>
+      listButton(
+        name === self ? `${name} (you)` : name,
+        { kind: "user", name },
+        name === self,
+      )
+    ),
+  );
+  ui.groups.replaceChildren(
+    ...sorted([...groups.values()].map((g) => g.name)).map((name) => {
+      const group = groups.get(nameKey(name))!;
+      const item = listButton(`#${name}`, { kind: "group", name }, false);
+      if (!group.joined) {
+        const join = document.createElement("button");
+        join.type = "button";
+        join.className = "small";
+        join.textContent = "Join";
+        join.addEventListener("click", () => run(`/join ${name}`));
+        item.append(join);
+      }
+      return item;
+    }),
+  );
+}
+
+function listButton(
+  label: string,
+  conversation: Conversation,
+  disabled: boolean,
+): HTMLLIElement {
+  const item = document.createElement("li");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = label;
+  button.disabled = disabled;
+  button.title = conversation.kind === "user"
+    ? `Write to ${label} privately`
+    : `Write to group ${label}`;
+  button.addEventListener("click", () => {
+    setConversation(conversation);
+    ui.line.focus();
+  });
+  item.append(button);
+  return item;
+}
+
+function setConversation(conversation: Conversation): void {
+  conversations.setCurrent(conversation);
+  drawTarget();
+}
+
+function drawTarget(): void {
+  const current = conversations.current;
+  ui.target.textContent = current.kind === "public"
+    ? "everyone"
+    : conversationLabel(current);
+  ui.target.title = current.kind === "public"
+    ? "Plain lines go to everyone"
+    : "Plain lines go here; click to write to everyone again";
+  ui.line.placeholder = current.kind === "public"
+    ? "Message everyone, or /help"
+    : `Message ${conversationLabel(current)}, or /help`;
+  const unread = conversations.unread();
+  document.title = unread.length === 0
+    ? "chat"
+    : `(${unread.reduce((n, e) => n + e.count, 0)}) chat`;
+}
+
+// --- Input --------------------------------------------------------------------
+
+/** Acts on one typed line, as the terminal session does. */
+function run(line: string): void {
+  const typedCommand = parseInput(line);
+  if (typedCommand === null) return;
+  const command: Command = typedCommand.kind === "say"
+    ? addressed(typedCommand.text, conversations.current)
+    : typedCommand.kind === "me"
+    ? addressed(actionBody(typedCommand.text), conversations.current)
+    : typedCommand;
+  const tell = (text: string) =>
+    emit(
+      text.startsWith("ERROR: ")
+        ? { type: "error", re: null, code: command.kind, text }
+        : { type: "notice", text },
+    );
+  switch (command.kind) {
+    case "quit":
+      void client?.quit();
+      return;
+    case "query":
+      setConversation(command.conversation);
+      tell(queryNote(command.conversation));
+      return;
+    case "help":
+      emit({ type: "help", re: 0, lines: helpText(command.topic) });
+      return;
+    case "invalid":
+      emit({ type: "error", re: 0, code: "usage", text: command.message });
+      return;
+    case "file":
+    case "groupfile":
+    case "transfers":
+    case "cancel":
+      // TODO(#18): files from the page (picker, drag and drop).
+      tell("ERROR: This page cannot send files yet; use chat connect");
+      return;
+    case "ignore":
+    case "unignore":
+      tell("ERROR: This page has no /ignore yet; use chat connect");
+      return;
+    default:
+      break;
+  }
+  const current = client;
+  if (current === null || current.isOver) {
+    tell("ERROR: Not connected");
+    return;
+  }
+  const chat = command.kind === "say" || command.kind === "msg" ||
+    command.kind === "gsay";
+  const request = perform(current, command, chat ? newClientId() : undefined);
+  if (request === null) return;
+  void request.then((reply: Reply) => {
+    learn(reply);
+    emit({ type: "reply", re: 0, command, reply });
+  });
+}
+
+ui.sendForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const line = ui.line.value;
+  if (line.trim() === "") return;
+  ui.line.value = "";
+  if (typed.at(-1) !== line) typed.push(line);
+  typedAt = typed.length;
+  run(line);
+});
+
+ui.line.addEventListener("keydown", (event) => {
+  if (event.key === "ArrowUp" && typedAt > 0) {
+    typedAt--;
+    ui.line.value = typed[typedAt] ?? "";
+    event.preventDefault();
+  } else if (event.key === "ArrowDown" && typedAt < typed.length) {
+    typedAt++;
+    ui.line.value = typed[typedAt] ?? "";
+    event.preventDefault();
+  } else if (event.key === "Escape") {
+    setConversation(PUBLIC);
+  }
+});
+
+ui.target.addEventListener("click", () => {
+  setConversation(PUBLIC);
+  ui.line.focus();
+});
+
+ui.groupForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const name = ui.groupName.value.trim();
+  if (name === "") return;
+  ui.groupName.value = "";
+  run(`/create ${name}`);
+});
+
+// --- Connection ---------------------------------------------------------------
+
+function onIncoming({ message, body }: Incoming): void {
+  if (message.t === "bye") return;
+  if (message.t === "file_offer") {
+    // TODO(#18): receive behind an accept prompt.
+    client?.post({ t: "file_decline", xfer: message.xfer });
+    emit({
+      type: "notice",
+      text:
+        `${message.from} offered a file (${message.name}); this page cannot receive files yet, so it was declined`,
+    });
+    return;
+  }
+  learn(message);
+  const text = hasTextBody(message) ? decodeText(body) : "";
+  const past = "history" in message && message.history === true;
+  const conversation = conversationOf(message, self);
+  if (conversation !== null && !past) {
+    if (conversations.noteIncoming(conversation)) drawTarget();
+  }
+  emit({ type: "incoming", message, text });
+}
+
+async function connect(): Promise<ChatClient | null> {
+  setStatus(`Connecting to ${host}…`);
+  let next: ChatClient;
+  try {
+    next = await ChatClient.connect(url);
+  } catch (error) {
+    setStatus(`Cannot connect to ${host}: ${messageOf(error)}`);
+    ui.joinError.textContent = `ERROR: Cannot connect to ${host}: ${
+      messageOf(error)
+    }`;
+    return null;
+  }
+  const fingerprint = next.serverFingerprint;
+  ui.fingerprint.textContent = fingerprint;
+  const check = checkServerKey(localStorage, host, fingerprint);
+  switch (check.kind) {
+    case "changed": {
+      next.abort();
+      const text = changedServerKeyMessage(
+        host,
+        check.remembered,
+        fingerprint,
+      );
+      document.body.classList.add("key-changed");
+      ui.trustNote.textContent = text;
+      setStatus("Refused: the server's key changed");
+      return null;
+    }
+    case "new":
+      ui.trustNote.textContent =
+        "First visit: this browser now remembers this key for this server. Compare it with the fingerprint the host's 'chat serve' printed.";
+      break;
+    case "known":
+      ui.trustNote.textContent =
+        "The same key as on your earlier visits from this browser.";
+      break;
+    default: {
+      const unreachable: never = check;
+      return unreachable;
+    }
+  }
+  setStatus(`Connected to ${host}`);
+  return next;
+}
+
+async function join(name: string): Promise<void> {
+  ui.joinButton.disabled = true;
+  ui.joinError.textContent = "";
+  try {
+    identity ??= await loadIdentity();
+    let joining = await link;
+    if (joining === null || joining.isOver) {
+      link = connect();
+      joining = await link;
+    }
+    if (joining === null) return;
+    const reply = await joining.register(name, identity, ledger);
+    if (reply.t !== "welcome") {
+      ui.joinError.textContent = reply.t === "error"
+        ? reply.text
+        : `ERROR: Unexpected answer from the server (${reply.t})`;
+      ui.name.focus();
+      return;
+    }
+    self = reply.name;
+    client = joining;
+    localStorage.setItem(NAME_KEY, self);
+    ui.joinForm.hidden = true;
+    ui.chat.hidden = false;
+    emit({ type: "incoming", message: reply, text: "" });
+    emit({
+      type: "notice",
+      text: `Your identity key: ${identity.fingerprint}`,
+    });
+    const joined = joining;
+    joined.onMessage(onIncoming);
+    void joined.request({ t: "list" }).then(learn);
+    void joined.request({ t: "groups" }).then(learn);
+    void joined.ended.then((ending) => {
+      emit({ type: "notice", text: ending.reason });
+      setStatus(`Disconnected: ${ending.reason}`);
+      document.body.classList.add("disconnected");
+    });
+    drawTarget();
+    ui.line.focus();
+  } catch (error) {
+    ui.joinError.textContent = `ERROR: ${messageOf(error)}`;
+  } finally {
+    ui.joinButton.disabled = false;
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+ui.joinForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const name = ui.name.value.trim();
+  if (name !== "") void join(name);
+});
+
+ui.name.value = localStorage.getItem(NAME_KEY) ?? "";
+ui.name.focus();
+// Connect at once: the fingerprint is there to compare before joining.
+link = connect();
