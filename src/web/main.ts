@@ -385,6 +385,7 @@ async function connect(): Promise<ChatClient | null> {
       );
       document.body.classList.add("key-changed");
       ui.trustNote.textContent = text;
+      ui.joinError.textContent = text;
       setStatus("Refused: the server's key changed");
       return null;
     }

@@ -20,6 +20,10 @@ Deno.test("webAnswer serves the page, its script and its style with their types"
     webAnswer("GET", "/style.css", undefined)?.headers["content-type"] ?? "",
     /^text\/css/,
   );
+  assert.equal(
+    webAnswer("GET", "/favicon.svg", undefined)?.headers["content-type"],
+    "image/svg+xml",
+  );
 });
 
 Deno.test("webAnswer leaves other methods and paths to the caller", () => {

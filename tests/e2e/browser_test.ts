@@ -1,0 +1,325 @@
+/// <reference lib="dom" />
+/**
+ * The web client in a real browser (issue 18, item 6): headless Chromium
+ * from Debian, driven by puppeteer-core, opens the page a real `chat serve`
+ * process serves, and its user talks with a real `chat connect` process.
+ * Slow (a browser starts): in `deno task test:slow`, not the default task.
+ */
+
+import assert from "node:assert/strict";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import {
+  ChatProcess,
+  listeningPort,
+  makeKeys,
+  serveProcess,
+} from "../_helpers/process.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const WAIT_MS = 20_000;
+
+/** Chromium from Debian, installed here when missing (the test runs as root). */
+async function ensureChromium(): Promise<void> {
+  try {
+    await Deno.stat(CHROMIUM);
+    return;
+  } catch {
+    // Not installed yet.
+  }
+  const install = await new Deno.Command("apt-get", {
+    args: ["install", "-y", "--no-install-recommends", "chromium"],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!install.success) {
+    throw new Error(
+      `Cannot install chromium (apt-get install chromium): ${
+        new TextDecoder().decode(install.stderr)
+      }`,
+    );
+  }
+}
+
+/** A server process, its fingerprint, and terminal clients to start. */
+async function setUp() {
+  const dir = await Deno.makeTempDir({ prefix: "chat-browser-" });
+  await makeKeys(dir);
+  const server = serveProcess(dir);
+  const port = await listeningPort(server);
+  const [, fingerprint] = await server.waitFor(
+    /Server key fingerprint: (SHA256:\S+)/,
+  );
+  await ensureChromium();
+  const browser: Browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // Root in a container: Chromium's sandbox needs user namespaces.
+    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+  });
+  const clients: ChatProcess[] = [];
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    fingerprint: fingerprint!,
+    browser,
+    server,
+    async terminal(name: string): Promise<ChatProcess> {
+      const client = new ChatProcess([
+        "connect",
+        `127.0.0.1:${port}`,
+        "--pub",
+        `${dir}/public.pem`,
+        "--user",
+        name,
+      ]);
+      clients.push(client);
+      await client.waitFor(/SUCCESS: Username registered\./);
+      return client;
+    },
+    async [Symbol.asyncDispose]() {
+      await browser.close();
+      for (const client of clients) client.kill();
+      await Promise.all(clients.map((c) => c.finish()));
+      server.kill();
+      await server.finish();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Opens the page, failing the test on any script error or CSP violation. */
+async function openPage(
+  browser: Browser,
+  url: string,
+  problems: string[],
+): Promise<Page> {
+  const page = await browser.newPage();
+  page.on("pageerror", (error) => problems.push(`page error: ${error}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") {
+      problems.push(`console error: ${message.text()}`);
+    }
+  });
+  await page.goto(url);
+  return page;
+}
+
+/** Waits until a line of the page's log matches `pattern`. */
+async function waitForLine(page: Page, pattern: RegExp): Promise<void> {
+  try {
+    await page.waitForFunction(
+      (source: string, flags: string) => {
+        const re = new RegExp(source, flags);
+        return [...document.querySelectorAll("#log .line")].some((row) =>
+          re.test(row.textContent ?? "")
+        );
+      },
+      { timeout: WAIT_MS },
+      pattern.source,
+      pattern.flags,
+    );
+  } catch (error) {
+    const log = await page.$eval("#log", (e) => e.textContent);
+    throw new Error(`No line matching ${pattern} in the page:\n${log}`, {
+      cause: error,
+    });
+  }
+}
+
+/** Types `line` into the focused field and presses Enter, as a person would. */
+async function typeLine(page: Page, line: string): Promise<void> {
+  await page.keyboard.type(line);
+  await page.keyboard.press("Enter");
+}
+
+/** Joins as `name` with the keyboard alone; resolves once registered. */
+async function join(page: Page, name: string): Promise<void> {
+  await page.waitForFunction(
+    () => document.activeElement?.id === "name",
+    { timeout: WAIT_MS },
+  );
+  await page.$eval("#name", (e) => ((e as HTMLInputElement).value = ""));
+  await typeLine(page, name);
+  await waitForLine(page, /SUCCESS: Username registered\.$/);
+  await page.waitForFunction(
+    () => document.activeElement?.id === "line",
+    { timeout: WAIT_MS },
+  );
+}
+
+const slow = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test({
+  name:
+    "web client: a browser user and a terminal user exchange public, private and group messages",
+  // puppeteer keeps its own pipes and timers to Chromium until it is closed.
+  ...slow,
+  async fn() {
+    await using chat = await setUp();
+    const problems: string[] = [];
+    const page = await openPage(chat.browser, chat.url, problems);
+
+    // The page shows the server key to compare with what `chat serve` printed.
+    await page.waitForFunction(
+      (expected: string) =>
+        document.getElementById("fingerprint")?.textContent === expected,
+      { timeout: WAIT_MS },
+      chat.fingerprint,
+    );
+    assert.match(
+      await page.$eval("#trust-note", (e) => e.textContent ?? ""),
+      /First visit/,
+    );
+    assert.match(
+      await page.$eval("#http-notice", (e) => e.textContent ?? ""),
+      /plain HTTP[\s\S]*chat connect --pub/,
+    );
+
+    await join(page, "webby");
+    const termy = await chat.terminal("termy");
+    // The list of people shows the newcomer (a button to write to them).
+    await page.waitForFunction(
+      () => document.getElementById("people")?.textContent?.includes("termy"),
+      { timeout: WAIT_MS },
+    );
+
+    // Public, both ways.
+    await typeLine(page, "hello from the web");
+    await termy.waitFor(/\[Broadcast from webby\]: hello from the web/);
+    await termy.write("hi browser\n");
+    await waitForLine(page, /\[Broadcast from termy\]: hi browser$/);
+
+    // Private, both ways.
+    await typeLine(page, "/msg termy just between us");
+    await termy.waitFor(/Private message from webby: just between us/);
+    await waitForLine(page, /Private message to termy: just between us/);
+    await termy.write("/msg webby got it\n");
+    await waitForLine(page, /Private message from termy: got it$/);
+
+    // A group, both ways.
+    await typeLine(page, "/create team");
+    await waitForLine(page, /Group 'team' created/);
+    await termy.write("/join team\n");
+    await termy.waitFor(/Joined group 'team'/);
+    await typeLine(page, "/group team web says hi");
+    await termy.waitFor(
+      /\[Receive group team message from webby\]: web says hi/,
+    );
+    await termy.write("/group team terminal says hi\n");
+    await waitForLine(
+      page,
+      /\[Receive group team message from termy\]: terminal says hi$/,
+    );
+
+    // Text from others is text: markup arrives as characters, not elements.
+    await termy.write(
+      '<img src=x id=injected onerror="alert(1)"><b>bold</b>\n',
+    );
+    await waitForLine(page, /<img src=x id=injected.*<b>bold<\/b>$/);
+    assert.equal(await page.$("#injected"), null);
+    assert.equal(await page.$("#log b"), null);
+
+    // /list through the same command parser as the terminal.
+    await typeLine(page, "/list");
+    await waitForLine(page, /termy/);
+    assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name:
+    "web client: the identity stays in the browser (non-extractable) and a changed server key is refused",
+  ...slow,
+  async fn() {
+    await using chat = await setUp();
+    const problems: string[] = [];
+    const page = await openPage(chat.browser, chat.url, problems);
+    await join(page, "keeper");
+    const extractable = await page.evaluate(() =>
+      new Promise<boolean | null>((resolve, reject) => {
+        const open = indexedDB.open("chat");
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const get = open.result.transaction("identity").objectStore(
+            "identity",
+          ).get("default");
+          get.onsuccess = () => {
+            const key = get.result?.privateKey as CryptoKey | undefined;
+            resolve(key === undefined ? null : key.extractable);
+          };
+        };
+      })
+    );
+    assert.equal(extractable, false);
+
+    // Reloaded, the page signs in again as the same key: the name is bound
+    // to it since the first registration.
+    await page.reload();
+    await join(page, "keeper");
+    assert.match(
+      await page.$eval("#trust-note", (e) => e.textContent ?? ""),
+      /same key/,
+    );
+
+    // Another key for this server: refused before anything is sent.
+    await page.evaluate(() => {
+      localStorage.setItem(
+        `chat.server-key.${location.host}`,
+        "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
+      );
+    });
+    await page.reload();
+    await page.waitForFunction(
+      () => document.body.classList.contains("key-changed"),
+      { timeout: WAIT_MS },
+    );
+    const note = await page.$eval("#trust-note", (e) => e.textContent ?? "");
+    assert.match(note, /^ERROR: The server at .* presented the key SHA256:/);
+    assert.match(note, /Nothing was sent/);
+    await page.$eval("#name", (e) => ((e as HTMLInputElement).value = ""));
+    await page.focus("#name");
+    await typeLine(page, "keeper");
+    await page.waitForFunction(
+      () =>
+        (document.getElementById("join-error")?.textContent ?? "")
+          .startsWith("ERROR: The server at"),
+      { timeout: WAIT_MS },
+    );
+    assert.equal(
+      await page.$eval("#chat", (e) => (e as HTMLElement).hidden),
+      true,
+    );
+    // Registered twice (the first visit and the reload), not a third time.
+    const registrations = (chat.server.stdout + chat.server.stderr).match(
+      /keeper registered from/g,
+    );
+    assert.equal(registrations?.length, 2);
+    assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name: "web client: usable at phone width with the keyboard alone",
+  ...slow,
+  async fn() {
+    await using chat = await setUp();
+    const problems: string[] = [];
+    const page = await chat.browser.newPage();
+    await page.setViewport({ width: 390, height: 844, isMobile: true });
+    page.on("pageerror", (error) => problems.push(`page error: ${error}`));
+    await page.goto(chat.url);
+    await join(page, "phone");
+    await typeLine(page, "typed on a phone");
+    await waitForLine(page, /Broadcast message sent: typed on a phone/);
+    const layout = await page.evaluate(() => {
+      const line = document.getElementById("line")!.getBoundingClientRect();
+      return {
+        scrollWidth: document.documentElement.scrollWidth,
+        lineRight: line.right,
+        lineBottom: line.bottom,
+      };
+    });
+    assert.ok(layout.scrollWidth <= 390, `page is ${layout.scrollWidth} wide`);
+    assert.ok(layout.lineRight <= 390 && layout.lineBottom <= 844);
+    assert.deepEqual(problems, []);
+  },
+});
