@@ -27,6 +27,11 @@ import {
 } from "../client/conversations.ts";
 import { DeliveryLedger } from "../client/delivery.ts";
 import { mentions } from "../client/mentions.ts";
+import {
+  reconnectDelay,
+  type ReconnectState,
+  statusLine,
+} from "../client/reconnect_status.ts";
 import { hasTextBody, type Style } from "../client/render.ts";
 import type { SessionEvent } from "../client/session_events.ts";
 import { textOf } from "../client/text_output.ts";
@@ -258,6 +263,8 @@ function run(line: string): void {
     );
   switch (command.kind) {
     case "quit":
+      quitting = true;
+      retryNow();
       void client?.quit();
       return;
     case "query":
@@ -286,7 +293,14 @@ function run(line: string): void {
   }
   const current = client;
   if (current === null || current.isOver) {
-    tell("ERROR: Not connected");
+    if (quitting || keyChanged) {
+      tell("ERROR: Not connected");
+      return;
+    }
+    // Sent once reconnected, as the terminal client does.
+    queued.push(line);
+    emit({ type: "queued", re: 0, line });
+    retryNow();
     return;
   }
   const chat = command.kind === "say" || command.kind === "msg" ||
@@ -360,16 +374,21 @@ function onIncoming({ message, body }: Incoming): void {
   emit({ type: "incoming", message, text });
 }
 
+/** The server's key changed: the page stops trying until reloaded. */
+let keyChanged = false;
+
+/**
+ * Connects and checks the server's key; null when that failed (the reason is
+ * in `lastConnectError`) or the key changed (`keyChanged`).
+ */
 async function connect(): Promise<ChatClient | null> {
-  setStatus(`Connecting to ${host}…`);
+  if (keyChanged) return null;
   let next: ChatClient;
   try {
     next = await ChatClient.connect(url);
   } catch (error) {
-    setStatus(`Cannot connect to ${host}: ${messageOf(error)}`);
-    ui.joinError.textContent = `ERROR: Cannot connect to ${host}: ${
-      messageOf(error)
-    }`;
+    lastConnectError = `Cannot connect to ${host}: ${messageOf(error)}`;
+    ui.joinError.textContent = `ERROR: ${lastConnectError}`;
     return null;
   }
   const fingerprint = next.serverFingerprint;
@@ -383,10 +402,12 @@ async function connect(): Promise<ChatClient | null> {
         check.remembered,
         fingerprint,
       );
+      keyChanged = true;
       document.body.classList.add("key-changed");
       ui.trustNote.textContent = text;
       ui.joinError.textContent = text;
       setStatus("Refused: the server's key changed");
+      if (self !== "") emit({ type: "error", re: null, code: "key", text });
       return null;
     }
     case "new":
@@ -404,6 +425,92 @@ async function connect(): Promise<ChatClient | null> {
   }
   setStatus(`Connected to ${host}`);
   return next;
+}
+
+let lastConnectError = "";
+
+/** Starts using a client the server welcomed. */
+function use(joined: ChatClient): void {
+  client = joined;
+  document.body.classList.remove("disconnected");
+  joined.onMessage(onIncoming);
+  void joined.request({ t: "list" }).then(learn);
+  void joined.request({ t: "groups" }).then(learn);
+  void joined.ended.then((ending) => {
+    if (client !== joined) return;
+    emit({ type: "notice", text: ending.reason });
+    document.body.classList.add("disconnected");
+    people.clear();
+    drawLists();
+    if (quitting) setStatus(`Disconnected: ${ending.reason}`);
+    else void reconnect(ending.reason);
+  });
+}
+
+/** The user typed /quit: no reconnecting. */
+let quitting = false;
+/** Lines typed while disconnected, sent once back, in order. */
+const queued: string[] = [];
+/** Cuts the wait before the next attempt short (a line was typed). */
+let retryNow = () => {};
+
+/**
+ * Reconnects as the terminal client does (reconnect_status.ts): 1, 2, 4,
+ * 8, then every 10 s, until back in, the key changed or the name is refused.
+ */
+async function reconnect(reason: string): Promise<void> {
+  let state: ReconnectState = { kind: "lost", reason };
+  const show = () =>
+    setStatus(statusLine(state, queued.length, Date.now()) ?? "");
+  show();
+  const ticker = setInterval(show, 1000);
+  let lastError: string | null = null;
+  try {
+    for (let attempt = 1;; attempt++) {
+      const wait = reconnectDelay(attempt);
+      state = {
+        kind: "waiting",
+        attempt,
+        retryAt: Date.now() + wait,
+        lastError,
+      };
+      show();
+      // The product's back-off between attempts, cut short by typing.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        retryNow = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      retryNow = () => {};
+      state = { kind: "connecting", attempt, lastError };
+      show();
+      const next = await connect();
+      if (keyChanged) return;
+      if (next === null) {
+        lastError = lastConnectError;
+        continue;
+      }
+      const reply = await next.register(self, identity!, ledger);
+      if (reply.t === "welcome") {
+        use(next);
+        emit({ type: "notice", text: `Reconnected as ${reply.name}.` });
+        setStatus(`Connected to ${host}`);
+        for (const line of queued.splice(0)) run(line);
+        return;
+      }
+      if (reply.t === "error" && reply.code !== "internal") {
+        // Refused (the name, the key): trying again would not change it.
+        emit({ type: "incoming", message: reply, text: "" });
+        setStatus(`Could not reconnect: ${reply.text}`);
+        return;
+      }
+      lastError = reply.t === "error" ? reply.text : reply.t;
+    }
+  } finally {
+    clearInterval(ticker);
+  }
 }
 
 async function join(name: string): Promise<void> {
@@ -426,7 +533,6 @@ async function join(name: string): Promise<void> {
       return;
     }
     self = reply.name;
-    client = joining;
     localStorage.setItem(NAME_KEY, self);
     ui.joinForm.hidden = true;
     ui.chat.hidden = false;
@@ -435,15 +541,7 @@ async function join(name: string): Promise<void> {
       type: "notice",
       text: `Your identity key: ${identity.fingerprint}`,
     });
-    const joined = joining;
-    joined.onMessage(onIncoming);
-    void joined.request({ t: "list" }).then(learn);
-    void joined.request({ t: "groups" }).then(learn);
-    void joined.ended.then((ending) => {
-      emit({ type: "notice", text: ending.reason });
-      setStatus(`Disconnected: ${ending.reason}`);
-      document.body.classList.add("disconnected");
-    });
+    use(joining);
     drawTarget();
     ui.line.focus();
   } catch (error) {

@@ -44,7 +44,7 @@ async function ensureChromium(): Promise<void> {
 async function setUp() {
   const dir = await Deno.makeTempDir({ prefix: "chat-browser-" });
   await makeKeys(dir);
-  const server = serveProcess(dir);
+  let server = serveProcess(dir);
   const port = await listeningPort(server);
   const [, fingerprint] = await server.waitFor(
     /Server key fingerprint: (SHA256:\S+)/,
@@ -61,7 +61,18 @@ async function setUp() {
     url: `http://127.0.0.1:${port}/`,
     fingerprint: fingerprint!,
     browser,
-    server,
+    get server() {
+      return server;
+    },
+    /** Stops the server; `start` brings it back on the same port and data. */
+    async stop(): Promise<void> {
+      server.kill();
+      await server.finish();
+    },
+    async start(): Promise<void> {
+      server = serveProcess(dir, port);
+      await listeningPort(server);
+    },
     async terminal(name: string): Promise<ChatProcess> {
       const client = new ChatProcess([
         "connect",
@@ -321,5 +332,39 @@ Deno.test({
     assert.ok(layout.scrollWidth <= 390, `page is ${layout.scrollWidth} wide`);
     assert.ok(layout.lineRight <= 390 && layout.lineBottom <= 844);
     assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name:
+    "web client: reconnects after the server restarts and sends what was typed meanwhile",
+  ...slow,
+  async fn() {
+    await using chat = await setUp();
+    const problems: string[] = [];
+    const page = await openPage(chat.browser, chat.url, problems);
+    await join(page, "phoenix");
+
+    await chat.stop();
+    await page.waitForFunction(
+      () => document.body.classList.contains("disconnected"),
+      { timeout: WAIT_MS },
+    );
+    await typeLine(page, "typed while away");
+    await waitForLine(page, /\(queued\) typed while away$/);
+
+    await chat.start();
+    await waitForLine(page, /Reconnected as phoenix\.$/);
+    // The queued line went out once back: the server confirmed it.
+    await waitForLine(page, /Broadcast message sent: typed while away$/);
+    const termy = await chat.terminal("termy");
+    await typeLine(page, "back after the restart");
+    await termy.waitFor(/\[Broadcast from phoenix\]: back after the restart/);
+    // The page cannot load resources while the server is down: those
+    // failures (and only those) are expected.
+    assert.deepEqual(
+      problems.filter((p) => !/ERR_CONNECTION_REFUSED|WebSocket/.test(p)),
+      [],
+    );
   },
 });
