@@ -32,13 +32,22 @@ import {
   type ReconnectState,
   statusLine,
 } from "../client/reconnect_status.ts";
-import { hasTextBody, type Style } from "../client/render.ts";
+import { describeOffer } from "../client/consent.ts";
+import {
+  formatBytes,
+  formatProgress,
+  hasTextBody,
+  type Style,
+} from "../client/render.ts";
 import type { SessionEvent } from "../client/session_events.ts";
 import { textOf } from "../client/text_output.ts";
 import type { Identity } from "../crypto/identity.ts";
 import { nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
+import { safeFileName } from "../files/naming.ts";
+import type { FileOfferNotice } from "../protocol/messages.ts";
 import { loadIdentity } from "./identity_store.ts";
+import { type FileTarget, WebFiles } from "./web_files.ts";
 import { changedServerKeyMessage, checkServerKey } from "./server_pin.ts";
 
 const NAME_KEY = "chat.name";
@@ -66,6 +75,8 @@ const ui = {
   sendForm: element<HTMLFormElement>("send"),
   target: element<HTMLButtonElement>("target"),
   line: element<HTMLInputElement>("line"),
+  attach: element<HTMLButtonElement>("attach"),
+  fileInput: element<HTMLInputElement>("file-input"),
   status: element<HTMLElement>("status"),
 };
 
@@ -74,6 +85,8 @@ const url = `${location.protocol === "https:" ? "wss" : "ws"}://${host}/`;
 ui.server.textContent = host;
 
 let client: ChatClient | null = null;
+/** The transfers on `client`'s connection. */
+let files: WebFiles | null = null;
 /** The connection being made or made, before the user joins. */
 let link: Promise<ChatClient | null>;
 let self = "";
@@ -281,8 +294,10 @@ function run(line: string): void {
     case "groupfile":
     case "transfers":
     case "cancel":
-      // TODO(#18): files from the page (picker, drag and drop).
-      tell("ERROR: This page cannot send files yet; use chat connect");
+      // A page cannot read a path: the file comes from a picker or a drop.
+      tell(
+        "ERROR: In the browser, send a file with the File… button or by dropping it on the page; it goes to the person or group you write to",
+      );
       return;
     case "ignore":
     case "unignore":
@@ -350,20 +365,194 @@ ui.groupForm.addEventListener("submit", (event) => {
   run(`/create ${name}`);
 });
 
+// --- Files ----------------------------------------------------------------
+
+/** A row of the log holding elements (a prompt, a link), not only text. */
+function showRow(kind: string, ...children: (Node | string)[]): HTMLElement {
+  const stick = ui.log.scrollTop + ui.log.clientHeight >=
+    ui.log.scrollHeight - 4;
+  const row = document.createElement("div");
+  row.className = `line ${kind}`;
+  row.append(...children);
+  ui.log.append(row);
+  if (stick) ui.log.scrollTop = ui.log.scrollHeight;
+  return row;
+}
+
+function button(label: string, onClick: () => void): HTMLButtonElement {
+  const made = document.createElement("button");
+  made.type = "button";
+  made.className = "small";
+  made.textContent = label;
+  made.addEventListener("click", onClick);
+  return made;
+}
+
+/** A progress row for a transfer, updated in place. */
+function progressRow(label: string): (done: number, total: number) => void {
+  const text = document.createElement("span");
+  const bar = document.createElement("progress");
+  const row = showRow("progress", bar, " ", text);
+  const started = Date.now();
+  return (done, total) => {
+    bar.max = Math.max(total, 1);
+    bar.value = done;
+    text.textContent = formatProgress(label, done, total, Date.now() - started);
+    if (done >= total) row.classList.add("done");
+  };
+}
+
+const incomingProgress = new Map<
+  number,
+  (done: number, total: number) => void
+>();
+
+const receiving = {
+  ask(
+    offer: FileOfferNotice,
+    answer: (accept: boolean) => void,
+    deadlineMs: number,
+  ): void {
+    const where = offer.group === undefined ? "you" : `group ${offer.group}`;
+    const question = document.createElement("span");
+    question.textContent = `${offer.from} wants to send ${where} ${
+      safeFileName(offer.name)
+    } (${formatBytes(offer.size)}). Accept? `;
+    const answered = (accept: boolean) => () => {
+      answer(accept);
+      row.replaceChildren(
+        `${accept ? "Accepted" : "Declined"} ${describeOffer(offer)}.`,
+      );
+      ui.line.focus();
+    };
+    const row = showRow(
+      "offer",
+      question,
+      button("Accept", answered(true)),
+      " ",
+      button("Decline", answered(false)),
+      ` (within ${Math.round(deadlineMs / 1000)} s)`,
+    );
+  },
+  declined(offer: FileOfferNotice, why: string): void {
+    emit({
+      type: "notice",
+      text: `Declined ${describeOffer(offer)}: ${why}.`,
+    });
+  },
+  progress(offer: FileOfferNotice, received: number): void {
+    let update = incomingProgress.get(offer.xfer);
+    if (update === undefined) {
+      update = progressRow(`${safeFileName(offer.name)} from ${offer.from}`);
+      incomingProgress.set(offer.xfer, update);
+    }
+    update(received, offer.size);
+  },
+  received(offer: FileOfferNotice, file: Blob): void {
+    incomingProgress.delete(offer.xfer);
+    const name = safeFileName(offer.name);
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(file);
+    // A download, never opened: the name is the sender's, made safe.
+    link.download = name;
+    link.textContent = `Save ${name}`;
+    showRow(
+      "notice received",
+      offer.group === undefined
+        ? `You received file ${name} from ${offer.from}. `
+        : `[Receive ${name} from Group ${offer.group} ${offer.from}]. `,
+      link,
+    );
+  },
+  failed(offer: FileOfferNotice, reason: string): void {
+    incomingProgress.delete(offer.xfer);
+    emit({
+      type: "error",
+      re: null,
+      code: "file",
+      text: `ERROR: Receiving ${describeOffer(offer)} failed: ${reason}`,
+    });
+  },
+};
+
+/** Sends files to whom plain lines go now (a person or a group). */
+function sendFiles(list: Iterable<File>): void {
+  const current = conversations.current;
+  if (current.kind === "public") {
+    emit({
+      type: "error",
+      re: null,
+      code: "usage",
+      text:
+        "ERROR: Files go to a person or a group: click a name in the lists (or type /query NAME) first",
+    });
+    return;
+  }
+  const target: FileTarget = current.kind === "user"
+    ? { to: current.name }
+    : { group: current.name };
+  for (const file of list) void sendFile(target, file);
+}
+
+async function sendFile(target: FileTarget, file: File): Promise<void> {
+  const sender = files;
+  if (sender === null || client === null || client.isOver) {
+    emit({
+      type: "error",
+      re: null,
+      code: "file",
+      text: "ERROR: Not connected",
+    });
+    return;
+  }
+  let update: ((done: number, total: number) => void) | null = null;
+  const outcome = await sender.send(target, file, {
+    offered: () =>
+      emit({
+        type: "file_offering",
+        re: 0,
+        name: file.name,
+        size: file.size,
+        target,
+      }),
+    answered: (declined) => {
+      for (const d of declined) {
+        emit({ type: "file_declined", re: 0, file: file.name, declined: d });
+      }
+    },
+    progress: (acked, size) => {
+      update ??= progressRow(
+        `${file.name} to ${"to" in target ? target.to : target.group}`,
+      );
+      update(acked, size);
+    },
+  });
+  emit({ type: "file_sent", re: 0, target, outcome });
+}
+
+ui.attach.addEventListener("click", () => ui.fileInput.click());
+ui.fileInput.addEventListener("change", () => {
+  sendFiles(ui.fileInput.files ?? []);
+  ui.fileInput.value = "";
+  ui.line.focus();
+});
+document.addEventListener("dragover", (event) => {
+  if (event.dataTransfer?.types.includes("Files")) event.preventDefault();
+});
+document.addEventListener("drop", (event) => {
+  const dropped = event.dataTransfer?.files;
+  if (dropped === undefined || dropped.length === 0) return;
+  event.preventDefault();
+  if (ui.chat.hidden) return;
+  sendFiles(dropped);
+});
+
 // --- Connection ---------------------------------------------------------------
 
 function onIncoming({ message, body }: Incoming): void {
   if (message.t === "bye") return;
-  if (message.t === "file_offer") {
-    // TODO(#18): receive behind an accept prompt.
-    client?.post({ t: "file_decline", xfer: message.xfer });
-    emit({
-      type: "notice",
-      text:
-        `${message.from} offered a file (${message.name}); this page cannot receive files yet, so it was declined`,
-    });
-    return;
-  }
+  // Transfers are WebFiles' (web_files.ts).
+  if (message.t.startsWith("file_")) return;
   learn(message);
   const text = hasTextBody(message) ? decodeText(body) : "";
   const past = "history" in message && message.history === true;
@@ -432,6 +621,7 @@ let lastConnectError = "";
 /** Starts using a client the server welcomed. */
 function use(joined: ChatClient): void {
   client = joined;
+  files = new WebFiles(joined, receiving);
   document.body.classList.remove("disconnected");
   joined.onMessage(onIncoming);
   void joined.request({ t: "list" }).then(learn);

@@ -73,7 +73,8 @@ async function setUp() {
       server = serveProcess(dir, port);
       await listeningPort(server);
     },
-    async terminal(name: string): Promise<ChatProcess> {
+    dir,
+    async terminal(name: string, ...extra: string[]): Promise<ChatProcess> {
       const client = new ChatProcess([
         "connect",
         `127.0.0.1:${port}`,
@@ -81,6 +82,7 @@ async function setUp() {
         `${dir}/public.pem`,
         "--user",
         name,
+        ...extra,
       ]);
       clients.push(client);
       await client.waitFor(/SUCCESS: Username registered\./);
@@ -155,6 +157,22 @@ async function join(page: Page, name: string): Promise<void> {
     () => document.activeElement?.id === "line",
     { timeout: WAIT_MS },
   );
+}
+
+/** The file at `path` once it has `size` bytes (a download is written). */
+async function waitForFile(path: string, size: number): Promise<Uint8Array> {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    try {
+      const bytes = await Deno.readFile(path);
+      if (bytes.byteLength === size) return bytes;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    if (Date.now() > deadline) throw new Error(`${path} was not saved`);
+    // Polled: Chromium says nothing to this process when a download ends.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 const slow = { sanitizeOps: false, sanitizeResources: false };
@@ -366,5 +384,90 @@ Deno.test({
       problems.filter((p) => !/ERR_CONNECTION_REFUSED|WebSocket/.test(p)),
       [],
     );
+  },
+});
+
+Deno.test({
+  name:
+    "web client: files each way between a browser user and a terminal user, behind the page's accept prompt",
+  ...slow,
+  async fn() {
+    await using chat = await setUp();
+    const problems: string[] = [];
+    const page = await openPage(chat.browser, chat.url, problems);
+    await join(page, "webby");
+    const downloads = `${chat.dir}/termy downloads`;
+    const termy = await chat.terminal(
+      "termy",
+      "--accept-files",
+      "all",
+      "--downloads",
+      downloads,
+      "--open-with",
+      "true",
+    );
+
+    // Terminal to browser: asked first, then offered for saving, not opened.
+    const notes = "meeting notes\n<script>alert(1)</script>\n".repeat(5000);
+    await Deno.writeTextFile(`${chat.dir}/notes.txt`, notes);
+    await termy.write(`/file webby ${chat.dir}/notes.txt\n`);
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll("#log .line.offer")].some((row) =>
+          row.textContent?.startsWith("termy wants to send you notes.txt")
+        ),
+      { timeout: WAIT_MS },
+    );
+    const [accept] = await page.$$("#log .line.offer button");
+    await accept!.click();
+    await termy.waitFor(/File notes\.txt sent to webby successfully\./);
+    await page.waitForSelector("#log .line.received a", { timeout: WAIT_MS });
+    // Saved through the browser's download, into a folder of the test's.
+    const browserDownloads = `${chat.dir}/browser downloads`;
+    const cdp = await page.createCDPSession();
+    await cdp.send("Browser.setDownloadBehavior", {
+      behavior: "allow",
+      downloadPath: browserDownloads,
+    });
+    assert.equal(
+      await page.$eval(
+        "#log .line.received a",
+        (a) => (a as HTMLAnchorElement).download,
+      ),
+      "notes.txt",
+    );
+    await page.click("#log .line.received a");
+    const saved = await waitForFile(
+      `${browserDownloads}/notes.txt`,
+      new TextEncoder().encode(notes).byteLength,
+    );
+    assert.ok(
+      new TextDecoder().decode(saved) === notes,
+      "the page saved other bytes than were sent",
+    );
+    await waitForLine(page, /You received file notes\.txt from termy\./);
+
+    // Browser to terminal: to whom the page writes (a click on the name).
+    // Several chunks and acknowledgements' worth, of random bytes.
+    const photo = new Uint8Array(1_500_000);
+    for (let at = 0; at < photo.length; at += 65536) {
+      crypto.getRandomValues(photo.subarray(at, at + 65536));
+    }
+    await Deno.writeFile(`${chat.dir}/photo.bin`, photo);
+    await page.waitForFunction(
+      () => document.getElementById("people")?.textContent?.includes("termy"),
+      { timeout: WAIT_MS },
+    );
+    const [termyButton] = await page.$$(
+      "xpath/.//ul[@id='people']//button[text()='termy']",
+    );
+    await termyButton!.click();
+    const input = await page.$("#file-input");
+    await (input as unknown as { uploadFile(path: string): Promise<void> })
+      .uploadFile(`${chat.dir}/photo.bin`);
+    await termy.waitFor(/You received file photo\.bin from webby\./);
+    await waitForLine(page, /File photo\.bin sent to termy successfully\.$/);
+    assert.deepEqual(await Deno.readFile(`${downloads}/photo.bin`), photo);
+    assert.deepEqual(problems, []);
   },
 });
