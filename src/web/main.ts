@@ -122,6 +122,15 @@ function emit(event: SessionEvent): void {
 }
 
 function kindOf(event: SessionEvent): string {
+  if (event.type === "reply") {
+    // What this user sent, coloured as what others send there.
+    const sent = event.command.kind === "msg"
+      ? " private"
+      : event.command.kind === "gsay"
+      ? " group"
+      : "";
+    return `reply${sent}`;
+  }
   if (event.type !== "incoming") return event.type;
   const { message, text } = event;
   const past = "history" in message && message.history === true;
@@ -565,13 +574,18 @@ function onIncoming({ message, body }: Incoming): void {
 
 /** The server's key changed: the page stops trying until reloaded. */
 let keyChanged = false;
+/** What the page says about it, again at each try. */
+let keyChangedText = "";
 
 /**
  * Connects and checks the server's key; null when that failed (the reason is
  * in `lastConnectError`) or the key changed (`keyChanged`).
  */
 async function connect(): Promise<ChatClient | null> {
-  if (keyChanged) return null;
+  if (keyChanged) {
+    ui.joinError.textContent = keyChangedText;
+    return null;
+  }
   let next: ChatClient;
   try {
     next = await ChatClient.connect(url);
@@ -592,6 +606,7 @@ async function connect(): Promise<ChatClient | null> {
         fingerprint,
       );
       keyChanged = true;
+      keyChangedText = text;
       document.body.classList.add("key-changed");
       ui.trustNote.textContent = text;
       ui.joinError.textContent = text;
