@@ -17,7 +17,12 @@ import {
   type Reply,
 } from "../client/chat_client.ts";
 import { addressed, perform, queryNote } from "../client/command_requests.ts";
-import { type Command, helpText, parseInput } from "../client/commands.ts";
+import {
+  type Command,
+  completeInput,
+  helpText,
+  parseInput,
+} from "../client/commands.ts";
 import {
   type Conversation,
   conversationLabel,
@@ -358,8 +363,34 @@ ui.line.addEventListener("keydown", (event) => {
     event.preventDefault();
   } else if (event.key === "Escape") {
     setConversation(PUBLIC);
+  } else if (event.key === "Tab" && !event.shiftKey && complete()) {
+    // Tab moves on as usual, except in a command it can complete.
+    event.preventDefault();
   }
 });
+
+/**
+ * Completes the command, user or group name being typed, as the terminal
+ * does (commands.ts); returns whether the line was a command it could help.
+ */
+function complete(): boolean {
+  const line = ui.line.value;
+  const [hits, part] = completeInput(line, {
+    users: [...people.values()],
+    groups: [...groups.values()].map((g) => g.name),
+  });
+  if (hits.length === 0) return false;
+  const common = hits.reduce((a, b) => {
+    let i = 0;
+    while (i < a.length && i < b.length && a[i] === b[i]) i++;
+    return a.slice(0, i);
+  });
+  if (common.length > part.length) {
+    ui.line.value = line.slice(0, line.length - part.length) + common;
+  }
+  setStatus(hits.length > 1 ? hits.join("  ") : "");
+  return true;
+}
 
 ui.target.addEventListener("click", () => {
   setConversation(PUBLIC);

@@ -66,6 +66,18 @@ Deno.test({
     await termy.write("/msg webby got it\n");
     await waitForLine(page, /Private message from termy: got it$/);
 
+    // Tab completes commands and names, as in the terminal.
+    await page.keyboard.type("/ms");
+    await page.keyboard.press("Tab");
+    await page.keyboard.type("ter");
+    await page.keyboard.press("Tab");
+    assert.equal(
+      await page.$eval("#line", (e) => (e as HTMLInputElement).value),
+      "/msg termy ",
+    );
+    await typeLine(page, "completed");
+    await termy.waitFor(/Private message from webby: completed/);
+
     // A group, both ways.
     await typeLine(page, "/create team");
     await waitForLine(page, /Group 'team' created/);
