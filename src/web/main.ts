@@ -25,6 +25,7 @@ import {
 } from "../client/commands.ts";
 import {
   type Conversation,
+  conversationKey,
   conversationLabel,
   conversationOf,
   Conversations,
@@ -215,14 +216,14 @@ function drawLists(): void {
     ...sorted([...groups.values()].map((g) => g.name)).map((name) => {
       const group = groups.get(nameKey(name))!;
       const item = listButton(`#${name}`, { kind: "group", name }, false);
-      if (!group.joined) {
-        const join = document.createElement("button");
-        join.type = "button";
-        join.className = "small";
-        join.textContent = "Join";
-        join.addEventListener("click", () => run(`/join ${name}`));
-        item.append(join);
-      }
+      const action = group.joined ? "leave" : "join";
+      const toggle = document.createElement("button");
+      toggle.type = "button";
+      toggle.className = "small";
+      toggle.textContent = group.joined ? "Leave" : "Join";
+      toggle.title = `${toggle.textContent} group ${name}`;
+      toggle.addEventListener("click", () => run(`/${action} ${name}`));
+      item.append(toggle);
       return item;
     }),
   );
@@ -238,6 +239,20 @@ function listButton(
   button.type = "button";
   button.textContent = label;
   button.disabled = disabled;
+  const key = conversationKey(conversation);
+  if (key === conversationKey(conversations.current)) {
+    button.setAttribute("aria-current", "true");
+  }
+  const unread = conversations.unread().find((e) =>
+    conversationKey(e.conversation) === key
+  );
+  if (unread !== undefined) {
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    badge.textContent = String(unread.count);
+    badge.title = `${unread.count} unread`;
+    button.append(" ", badge);
+  }
   button.title = conversation.kind === "user"
     ? `Write to ${label} privately`
     : `Write to group ${label}`;
@@ -265,6 +280,7 @@ function drawTarget(): void {
   ui.line.placeholder = current.kind === "public"
     ? "Message everyone, or /help"
     : `Message ${conversationLabel(current)}, or /help`;
+  drawLists();
   const unread = conversations.unread();
   document.title = unread.length === 0
     ? "chat"
@@ -338,6 +354,17 @@ function run(line: string): void {
   if (request === null) return;
   void request.then((reply: Reply) => {
     learn(reply);
+    if (
+      reply.t === "ok" &&
+      (command.kind === "create" || command.kind === "join" ||
+        command.kind === "leave")
+    ) {
+      groups.set(nameKey(command.group), {
+        name: groups.get(nameKey(command.group))?.name ?? command.group,
+        joined: command.kind !== "leave",
+      });
+      drawLists();
+    }
     emit({ type: "reply", re: 0, command, reply });
   });
 }

@@ -65,6 +65,8 @@ Deno.test({
     await waitForLine(page, /Private message to termy: just between us/);
     await termy.write("/msg webby got it\n");
     await waitForLine(page, /Private message from termy: got it$/);
+    // Unread where the user is not writing: a count beside the name.
+    assert.equal(await page.$eval("#people .badge", (e) => e.textContent), "1");
 
     // Tab completes commands and names, as in the terminal.
     await page.keyboard.type("/ms");
@@ -81,6 +83,10 @@ Deno.test({
     // A group, both ways.
     await typeLine(page, "/create team");
     await waitForLine(page, /Group 'team' created/);
+    await page.waitForFunction(
+      () => document.getElementById("groups")?.textContent === "#teamLeave",
+      { timeout: WAIT_MS },
+    );
     await termy.write("/join team\n");
     await termy.waitFor(/Joined group 'team'/);
     await typeLine(page, "/group team web says hi");
