@@ -694,9 +694,15 @@ let lastConnectError = "";
 /** Starts using a client the server welcomed. */
 function use(joined: ChatClient): void {
   client = joined;
-  files = new WebFiles(joined, receiving);
+  const transfers = new WebFiles(joined, receiving);
+  files = transfers;
   document.body.classList.remove("disconnected");
-  joined.onMessage(onIncoming);
+  // One listener: what arrived before it (offline messages, say) is replayed
+  // to the first listener only.
+  joined.onMessage((incoming) => {
+    transfers.receive(incoming);
+    onIncoming(incoming);
+  });
   void joined.request({ t: "list" }).then(learn);
   void joined.request({ t: "groups" }).then(learn);
   void joined.ended.then((ending) => {

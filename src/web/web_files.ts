@@ -13,18 +13,14 @@
  * @module
  */
 
-import type { ChatClient } from "../client/chat_client.ts";
+import type { ChatClient, Incoming } from "../client/chat_client.ts";
 import type { RecipientResult, SentFileOutcome } from "../client/render.ts";
 import {
   FILE_ACK_BYTES,
   FILE_CHUNK_BYTES,
   FILE_WINDOW_BYTES,
 } from "../protocol/limits.ts";
-import type {
-  Declined,
-  FileOfferNotice,
-  ServerMessage,
-} from "../protocol/messages.ts";
+import type { Declined, FileOfferNotice } from "../protocol/messages.ts";
 
 /** The largest file a page sends or takes: it holds it whole in memory. */
 export const WEB_MAX_FILE_BYTES = 256 * 1024 * 1024;
@@ -78,7 +74,7 @@ interface Outgoing {
   wake: () => void;
 }
 
-interface Incoming {
+interface Receiving {
   offer: FileOfferNotice;
   accepted: boolean;
   chunks: Uint8Array[];
@@ -86,17 +82,20 @@ interface Incoming {
   acked: number;
 }
 
-/** The page's transfers on one connection. */
+/**
+ * The page's transfers on one connection. The page hands it every message
+ * it gets ({@link WebFiles.receive}): a ChatClient replays what came before
+ * its first listener to that listener only, so the page keeps one.
+ */
 export class WebFiles {
   #client: ChatClient;
   #receive: ReceiveCallbacks;
   #outgoing = new Map<number, Outgoing>();
-  #incoming = new Map<number, Incoming>();
+  #incoming = new Map<number, Receiving>();
 
   constructor(client: ChatClient, receive: ReceiveCallbacks) {
     this.#client = client;
     this.#receive = receive;
-    client.onMessage(({ message, body }) => this.#dispatch(message, body));
     void client.ended.then((ending) => {
       for (const outgoing of this.#outgoing.values()) {
         outgoing.cancelled ??= ending.reason;
@@ -213,7 +212,8 @@ export class WebFiles {
     }
   }
 
-  #dispatch(message: ServerMessage, body: Uint8Array): void {
+  /** Takes a message from the server; all but file transfers are ignored. */
+  receive({ message, body }: Incoming): void {
     switch (message.t) {
       case "file_progress":
       case "file_result": {
@@ -269,7 +269,7 @@ export class WebFiles {
       this.#receive.declined(offer, why);
       return;
     }
-    const incoming: Incoming = {
+    const incoming: Receiving = {
       offer,
       accepted: false,
       chunks: [],
@@ -359,7 +359,7 @@ export class WebFiles {
     this.#receive.received(offer, file);
   }
 
-  #ack(incoming: Incoming): void {
+  #ack(incoming: Receiving): void {
     incoming.acked = incoming.received;
     this.#client.post({
       t: "file_ack",
@@ -368,7 +368,7 @@ export class WebFiles {
     });
   }
 
-  #fail(incoming: Incoming, reason: string): void {
+  #fail(incoming: Receiving, reason: string): void {
     this.#incoming.delete(incoming.offer.xfer);
     this.#client.post({
       t: "file_done",

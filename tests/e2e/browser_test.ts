@@ -140,10 +140,17 @@ Deno.test({
     );
     assert.equal(extractable, false);
 
-    // Reloaded, the page signs in again as the same key: the name is bound
-    // to it since the first registration.
-    await page.reload();
+    // Away from the page, a private message waits on the server; back
+    // (the same key: the name is bound to it since the first sign-in), the
+    // page signs in again and shows it as history.
+    const termy = await chat.terminal("termy");
+    await page.goto("about:blank");
+    await termy.waitFor(/\*\*\* keeper left the chat \*\*\*/);
+    await termy.write("/msg keeper while you were away\n");
+    await termy.waitFor(/Private message to keeper: while you were away/);
+    await page.goto(chat.url);
     await join(page, "keeper");
+    await waitForLine(page, /Private message from termy: while you were away/);
     assert.match(
       await page.$eval("#trust-note", (e) => e.textContent ?? ""),
       /same key/,

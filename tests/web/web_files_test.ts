@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { ChatClient } from "../../src/client/chat_client.ts";
 import type { FileOfferNotice } from "../../src/protocol/messages.ts";
 import {
   type ReceiveCallbacks,
@@ -34,6 +35,13 @@ function recorder(accept: boolean) {
   return { events, done, callbacks };
 }
 
+/** WebFiles on `client`, given every message it gets. */
+function listen(client: ChatClient, callbacks: ReceiveCallbacks): WebFiles {
+  const files = new WebFiles(client, callbacks);
+  client.onMessage((incoming) => files.receive(incoming));
+  return files;
+}
+
 function randomBytes(size: number): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(size);
   for (let at = 0; at < size; at += 65536) {
@@ -47,8 +55,8 @@ Deno.test("WebFiles sends a file through a real server to a WebFiles that accept
   const alice = await TestClient.connect(server, "alice");
   const bob = await TestClient.connect(server, "bob");
   const bobSide = recorder(true);
-  new WebFiles(bob.client, bobSide.callbacks);
-  const aliceFiles = new WebFiles(alice.client, recorder(false).callbacks);
+  listen(bob.client, bobSide.callbacks);
+  const aliceFiles = listen(alice.client, recorder(false).callbacks);
   // Past the 4 MiB window: the sender must wait for acknowledgements.
   const bytes = randomBytes(5 * 1024 * 1024 + 123);
   const progress: number[] = [];
@@ -88,8 +96,8 @@ Deno.test("WebFiles: an offer the user declines reaches the sender as refused wi
   const alice = await TestClient.connect(server, "alice");
   const bob = await TestClient.connect(server, "bob");
   const bobSide = recorder(false);
-  new WebFiles(bob.client, bobSide.callbacks);
-  const aliceFiles = new WebFiles(alice.client, recorder(false).callbacks);
+  listen(bob.client, bobSide.callbacks);
+  const aliceFiles = listen(alice.client, recorder(false).callbacks);
   const outcome = await aliceFiles.send(
     { to: "bob" },
     new File([randomBytes(1000)], "no.bin"),
@@ -107,7 +115,7 @@ Deno.test("WebFiles declines without asking an offer too large for a browser", a
   const alice = await TestClient.connect(server, "alice");
   const bob = await TestClient.connect(server, "bob");
   const bobSide = recorder(true);
-  new WebFiles(bob.client, bobSide.callbacks);
+  listen(bob.client, bobSide.callbacks);
   const reply = await alice.client.request({
     t: "file_offer",
     name: "huge.iso",
