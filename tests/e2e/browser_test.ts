@@ -335,6 +335,24 @@ Deno.test({
     await termy.waitFor(/You received file photo\.bin from webby\./);
     await waitForLine(page, /File photo\.bin sent to termy successfully\.$/);
     assert.deepEqual(await Deno.readFile(`${downloads}/photo.bin`), photo);
+
+    // To a group: everyone in it but the sender is asked.
+    await typeLine(page, "/create crew");
+    await waitForLine(page, /Group 'crew' created/);
+    await termy.write("/join crew\n");
+    await termy.waitFor(/Joined group 'crew'/);
+    const [crewButton] = await page.$$(
+      "xpath/.//ul[@id='groups']//button[text()='#crew']",
+    );
+    await crewButton!.click();
+    await Deno.writeTextFile(`${chat.dir}/plan.txt`, "the plan\n");
+    await (input as unknown as { uploadFile(path: string): Promise<void> })
+      .uploadFile(`${chat.dir}/plan.txt`);
+    await termy.waitFor(/\[Receive plan\.txt from Group crew webby\]\./);
+    await waitForLine(
+      page,
+      /File plan\.txt sent to group crew: received by termy\.$/,
+    );
     assert.deepEqual(problems, []);
   },
 });
