@@ -17,6 +17,12 @@ import {
 import { DeliveryLedger } from "./delivery.ts";
 import { type Command, helpText, parseInput } from "./commands.ts";
 import { addressed, perform, queryNote } from "./command_requests.ts";
+import {
+  CANNOT_IGNORE_SELF,
+  ignoredLines,
+  ignoringText,
+  unignoredText,
+} from "./ignore_texts.ts";
 import { actionBody } from "./actions.ts";
 import { completeLine, type PathEntry } from "./completion.ts";
 import { conversationOf, Conversations } from "./conversations.ts";
@@ -869,18 +875,13 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       case "ignore":
         return showInOrder(
           (command.name === undefined
-            ? Promise.resolve(ignoredList(ignore))
+            ? Promise.resolve(ignoredLines(ignore.list.entries()))
             : ignoreUser(command.name)).then(tell),
         );
       case "unignore":
         return showInOrder(
           ignore.remove(command.name, keyOf(command.name)).then(
-            (removed) =>
-              tell(
-                removed > 0
-                  ? [`${command.name}'s messages are shown again`]
-                  : [`ERROR: You are not ignoring ${command.name}`],
-              ),
+            (removed) => tell([unignoredText(command.name, removed)]),
             (error) => tell([`ERROR: ${messageOf(error)}`]),
           ),
         );
@@ -946,9 +947,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
 
   /** `/ignore NAME`: by the key the server says the name is bound to. */
   const ignoreUser = async (name: string): Promise<string[]> => {
-    if (nameKey(name) === nameKey(self)) {
-      return ["ERROR: You cannot ignore yourself"];
-    }
+    if (nameKey(name) === nameKey(self)) return [CANNOT_IGNORE_SELF];
     // Ask who is online now: their key may have changed since the last /list.
     const reply = await link.client.request({ t: "list" });
     learnKeys(reply);
@@ -965,11 +964,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     const where = ignore.path === null
       ? "for this session: there is no config folder"
       : `remembered in ${ignore.path}`;
-    return [
-      key === null
-        ? `Ignoring ${shown} by name (their key is not known: they are not online): their messages are not shown (${where}). /unignore ${shown} to see them again`
-        : `Ignoring ${shown} (key ${key}): their messages are not shown, under any name (${where}). /unignore ${shown} to see them again`,
-    ];
+    return [ignoringText(shown, key, where)];
   };
 
   // The line being waited for survives a reconnection, so nothing typed is lost.
@@ -1388,20 +1383,6 @@ async function connectTrusted(
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** `/ignore` alone. */
-function ignoredList(ignore: IgnoreFile): string[] {
-  const entries = ignore.list.entries();
-  if (entries.length === 0) return ["You are not ignoring anyone"];
-  return [
-    "Ignored:",
-    ...entries.map((e) =>
-      `  ${e.name} ${
-        e.fingerprint === null ? "(by name)" : `(key ${e.fingerprint})`
-      }`
-    ),
-  ];
 }
 
 /** This server's ignore list; for the session only if the file cannot be read. */
