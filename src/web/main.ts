@@ -32,6 +32,18 @@ import {
   PUBLIC,
 } from "../client/conversations.ts";
 import { DeliveryLedger } from "../client/delivery.ts";
+import {
+  addIgnoreEntry,
+  IgnoreList,
+  parseIgnoreFile,
+  removeIgnoreEntries,
+} from "../client/ignore_list.ts";
+import {
+  CANNOT_IGNORE_SELF,
+  ignoredLines,
+  ignoringText,
+  unignoredText,
+} from "../client/ignore_texts.ts";
 import { mentions } from "../client/mentions.ts";
 import {
   reconnectDelay,
@@ -159,7 +171,12 @@ function learn(message: ServerMessage): void {
   switch (message.t) {
     case "users":
       people.clear();
-      for (const u of message.users) people.set(nameKey(u.name), u.name);
+      for (const u of message.users) {
+        people.set(nameKey(u.name), u.name);
+        if (u.fingerprint !== undefined && KEY_PATTERN.test(u.fingerprint)) {
+          keys.set(nameKey(u.name), u.fingerprint);
+        }
+      }
       break;
     case "presence":
       if (message.online) people.set(nameKey(message.name), message.name);
@@ -286,6 +303,68 @@ function drawTarget(): void {
     : `(${unread.reduce((n, e) => n + e.count, 0)}) chat`;
 }
 
+// --- Ignoring -------------------------------------------------------------
+
+const IGNORED_KEY = "chat.ignored";
+const KEY_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/;
+/** Identity keys by name key, as /list says them: /ignore is by key. */
+const keys = new Map<string, string>();
+let ignoreList: IgnoreList | null = null;
+
+/** The ignore list of the server connected to, as this browser keeps it. */
+function ignoring(): IgnoreList {
+  const server = client?.serverFingerprint ?? "";
+  if (ignoreList === null || ignoreList.server !== server) {
+    ignoreList = new IgnoreList(
+      server,
+      parseIgnoreFile(localStorage.getItem(IGNORED_KEY) ?? ""),
+    );
+  }
+  return ignoreList;
+}
+
+function isIgnored(name: string, fingerprint?: string): boolean {
+  return ignoring().isIgnored(
+    name,
+    fingerprint ?? keys.get(nameKey(name)) ?? null,
+  );
+}
+
+async function ignoreUser(name: string): Promise<string> {
+  if (nameKey(name) === nameKey(self)) return CANNOT_IGNORE_SELF;
+  const current = client;
+  if (current === null) return "ERROR: Not connected";
+  // Who is online now: their key may have changed since the last /list.
+  const reply = await current.request({ t: "list" });
+  learn(reply);
+  const online = reply.t === "users"
+    ? reply.users.find((u) => nameKey(u.name) === nameKey(name))?.name
+    : undefined;
+  const shown = online ?? name;
+  const key = online === undefined ? null : keys.get(nameKey(online)) ?? null;
+  const entry = ignoring().add({ fingerprint: key, name: shown });
+  localStorage.setItem(
+    IGNORED_KEY,
+    addIgnoreEntry(localStorage.getItem(IGNORED_KEY) ?? "", entry),
+  );
+  return ignoringText(shown, key, "remembered in this browser");
+}
+
+function unignoreUser(name: string): string {
+  const key = keys.get(nameKey(name)) ?? null;
+  const removed = ignoring().remove(name, key);
+  localStorage.setItem(
+    IGNORED_KEY,
+    removeIgnoreEntries(
+      localStorage.getItem(IGNORED_KEY) ?? "",
+      ignoring().server,
+      name,
+      key,
+    ),
+  );
+  return unignoredText(name, removed);
+}
+
 // --- Input --------------------------------------------------------------------
 
 /** Acts on one typed line, as the terminal session does. */
@@ -329,8 +408,12 @@ function run(line: string): void {
       );
       return;
     case "ignore":
+      if (command.name === undefined) {
+        for (const text of ignoredLines(ignoring().entries())) tell(text);
+      } else void ignoreUser(command.name).then(tell);
+      return;
     case "unignore":
-      tell("ERROR: This page has no /ignore yet; use chat connect");
+      tell(unignoreUser(command.name));
       return;
     default:
       break;
@@ -479,6 +562,11 @@ const receiving = {
     answer: (accept: boolean) => void,
     deadlineMs: number,
   ): void {
+    // An ignored user's offers are declined unseen, as their messages are.
+    if (isIgnored(offer.from, offer.fingerprint)) {
+      answer(false);
+      return;
+    }
     const where = offer.group === undefined ? "you" : `group ${offer.group}`;
     const question = document.createElement("span");
     question.textContent = `${offer.from} wants to send ${where} ${
@@ -620,6 +708,9 @@ function onIncoming({ message, body }: Incoming): void {
   // Transfers are WebFiles' (web_files.ts).
   if (message.t.startsWith("file_")) return;
   learn(message);
+  const chat = message.t === "public" || message.t === "private" ||
+    message.t === "group";
+  if (chat && isIgnored(message.from)) return;
   const text = hasTextBody(message) ? decodeText(body) : "";
   const past = "history" in message && message.history === true;
   const conversation = conversationOf(message, self);

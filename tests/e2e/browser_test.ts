@@ -107,9 +107,22 @@ Deno.test({
     assert.equal(await page.$("#injected"), null);
     assert.equal(await page.$("#log b"), null);
 
-    // /list through the same command parser as the terminal.
+    // /ignore hides a user's messages (by key), /unignore shows them again.
+    await typeLine(page, "/ignore termy");
+    await waitForLine(page, /^Ignoring termy \(key SHA256:/);
+    await termy.write("you should not see this\n");
+    await termy.waitFor(/Broadcast message sent: you should not see this/);
+    // The server answers this after it has passed on termy's message.
     await typeLine(page, "/list");
-    await waitForLine(page, /termy/);
+    await waitForLine(page, /\*\*\* termy - Last Message/);
+    await typeLine(page, "/unignore termy");
+    await waitForLine(page, /^termy's messages are shown again$/);
+    await termy.write("and now you do\n");
+    await waitForLine(page, /\[Broadcast from termy\]: and now you do$/);
+    assert.doesNotMatch(
+      await page.$eval("#log", (e) => e.textContent ?? ""),
+      /you should not see this/,
+    );
     assert.deepEqual(problems, []);
   },
 });
