@@ -59,6 +59,7 @@ import {
 } from "../client/render.ts";
 import type { SessionEvent } from "../client/session_events.ts";
 import { textOf } from "../client/text_output.ts";
+import { formatTransfers, TransferNumbers } from "../client/transfers_view.ts";
 import type { Identity } from "../crypto/identity.ts";
 import { nameKey } from "../protocol/limits.ts";
 import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
@@ -303,6 +304,24 @@ function drawTarget(): void {
     : `(${unread.reduce((n, e) => n + e.count, 0)}) chat`;
 }
 
+// --- Transfers ------------------------------------------------------------
+
+/** The numbers /transfers shows and /cancel takes. */
+const numbers = new TransferNumbers();
+
+function cancelTransfer(n: number): string {
+  const entry = numbers.get(n);
+  if (entry === undefined) {
+    return `ERROR: No transfer ${n}; /transfers lists them`;
+  }
+  if (files?.cancel(entry) === true) {
+    return entry.kind === "sending"
+      ? `Cancelled sending ${entry.name}.`
+      : `Cancelled receiving ${entry.name}.`;
+  }
+  return `ERROR: Transfer ${n} (${entry.name}) has already ended`;
+}
+
 // --- Ignoring -------------------------------------------------------------
 
 const IGNORED_KEY = "chat.ignored";
@@ -400,12 +419,18 @@ function run(line: string): void {
       return;
     case "file":
     case "groupfile":
-    case "transfers":
-    case "cancel":
       // A page cannot read a path: the file comes from a picker or a drop.
       tell(
         "ERROR: In the browser, send a file with the File… button or by dropping it on the page; it goes to the person or group you write to",
       );
+      return;
+    case "transfers":
+      for (const text of formatTransfers(numbers.number(files?.list() ?? []))) {
+        tell(text);
+      }
+      return;
+    case "cancel":
+      tell(cancelTransfer(command.number));
       return;
     case "ignore":
       if (command.name === undefined) {

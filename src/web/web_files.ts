@@ -15,6 +15,7 @@
 
 import type { ChatClient, Incoming } from "../client/chat_client.ts";
 import type { RecipientResult, SentFileOutcome } from "../client/render.ts";
+import type { TransferEntry } from "../client/transfers_view.ts";
 import {
   FILE_ACK_BYTES,
   FILE_CHUNK_BYTES,
@@ -67,6 +68,9 @@ export interface ReceiveCallbacks {
 }
 
 interface Outgoing {
+  name: string;
+  size: number;
+  target: FileTarget;
   acked: number;
   results: Map<string, RecipientResult>;
   cancelled: string | null;
@@ -111,6 +115,74 @@ export class WebFiles {
     });
   }
 
+  /** The transfers running, as /transfers lists them (transfers_view.ts). */
+  list(): TransferEntry[] {
+    const entries: TransferEntry[] = [];
+    for (const [xfer, o] of this.#outgoing) {
+      entries.push({
+        kind: "sending",
+        xfer,
+        name: o.name,
+        to: "to" in o.target ? o.target.to : `group ${o.target.group}`,
+        done: o.acked,
+        size: o.size,
+        resumedAt: 0,
+      });
+    }
+    for (const [xfer, r] of this.#incoming) {
+      if (!r.accepted) continue;
+      entries.push({
+        kind: "receiving",
+        xfer,
+        name: r.offer.name,
+        from: r.offer.from,
+        done: r.received,
+        size: r.offer.size,
+        resumedAt: 0,
+      });
+    }
+    return entries;
+  }
+
+  /**
+   * Stops a transfer (/cancel); false when it has already ended. Everyone
+   * in it is told.
+   */
+  cancel(entry: TransferEntry): boolean {
+    switch (entry.kind) {
+      case "sending": {
+        const outgoing = this.#outgoing.get(entry.xfer);
+        if (outgoing === undefined || outgoing.cancelled !== null) return false;
+        this.#client.post({
+          t: "file_cancel",
+          xfer: entry.xfer,
+          reason: "cancelled",
+        });
+        outgoing.cancelled = "you cancelled it";
+        outgoing.wake();
+        return true;
+      }
+      case "receiving": {
+        const incoming = this.#incoming.get(entry.xfer);
+        if (incoming === undefined || !incoming.accepted) return false;
+        this.#incoming.delete(entry.xfer);
+        this.#client.post({
+          t: "file_cancel",
+          xfer: entry.xfer,
+          reason: "cancelled",
+        });
+        return true;
+      }
+      case "resumable":
+        // A page keeps no partial files.
+        return false;
+      default: {
+        const unreachable: never = entry;
+        return unreachable;
+      }
+    }
+  }
+
   /** Offers `file` to `target`, then sends it to those who accept. */
   async send(
     target: FileTarget,
@@ -151,6 +223,9 @@ export class WebFiles {
     const { xfer, recipients } = reply;
     callbacks.answered(reply.declined ?? []);
     const outgoing: Outgoing = {
+      name,
+      size,
+      target,
       acked: 0,
       results: new Map(),
       cancelled: null,
@@ -168,6 +243,7 @@ export class WebFiles {
       while (sent < size && !settled()) {
         if (sent - outgoing.acked > FILE_WINDOW_BYTES - FILE_CHUNK_BYTES) {
           await waitForNews();
+          callbacks.progress(outgoing.acked, size);
           continue;
         }
         if (this.#client.backlog > BACKLOG_LIMIT) {

@@ -366,6 +366,9 @@ Deno.test({
       page,
       /File plan\.txt sent to group crew: received by termy\.$/,
     );
+    // All done: /transfers (the terminal's listing) has nothing to show.
+    await typeLine(page, "/transfers");
+    await waitForLine(page, /^No file transfers\.$/);
     assert.deepEqual(problems, []);
   },
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { ChatClient } from "../../src/client/chat_client.ts";
+import type { TransferEntry } from "../../src/client/transfers_view.ts";
 import type { FileOfferNotice } from "../../src/protocol/messages.ts";
 import {
   type ReceiveCallbacks,
@@ -127,6 +128,43 @@ Deno.test("WebFiles declines without asking an offer too large for a browser", a
   assert.deepEqual(bobSide.events, [
     "declined huge.iso: too large for a browser (256 MiB at most)",
   ]);
+  await alice.quit();
+  await bob.quit();
+});
+
+Deno.test("WebFiles lists a transfer under way and cancels it: the sender hears it stopped, the receiver that it was cancelled", async () => {
+  await using server = await startTestServer();
+  const alice = await TestClient.connect(server, "alice");
+  const bob = await TestClient.connect(server, "bob");
+  const bobSide = recorder(true);
+  listen(bob.client, bobSide.callbacks);
+  const aliceFiles = listen(alice.client, recorder(false).callbacks);
+  const bytes = randomBytes(32 * 1024 * 1024);
+  let listed: TransferEntry[] = [];
+  const outcome = await aliceFiles.send(
+    { to: "bob" },
+    new File([bytes], "big.bin"),
+    {
+      offered() {},
+      answered() {},
+      progress(acked) {
+        if (acked === 0 || listed.length > 0) return;
+        // Under way: past the first window, not at the end.
+        listed = aliceFiles.list();
+        assert.equal(aliceFiles.cancel(listed[0]!), true);
+        assert.equal(aliceFiles.cancel(listed[0]!), false);
+      },
+    },
+  );
+  assert.equal(listed.length, 1);
+  assert.equal(listed[0]?.kind, "sending");
+  assert.equal(listed[0]?.name, "big.bin");
+  assert.equal(outcome.kind, "cancelled");
+  assert.equal(
+    outcome.kind === "cancelled" && outcome.reason,
+    "you cancelled it",
+  );
+  assert.match(await bobSide.done as string, /^failed: alice cancelled/);
   await alice.quit();
   await bob.quit();
 });
