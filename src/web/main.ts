@@ -120,15 +120,29 @@ let typedAt = 0;
 
 // --- Output -------------------------------------------------------------------
 
+/**
+ * Rows the log keeps: a page left open all day must not grow without end
+ * (/history brings older messages back).
+ */
+const MAX_ROWS = 5000;
+
 /** Appends lines to the log, as text (never as HTML). */
 function show(lines: string[], kind: string): void {
-  const stick = ui.log.scrollTop + ui.log.clientHeight >=
-    ui.log.scrollHeight - 4;
   for (const text of lines) {
     const row = document.createElement("div");
     row.className = `line ${kind}`;
     row.textContent = text;
-    ui.log.append(row);
+    appendRow(row);
+  }
+}
+
+/** Adds a row, following the end of the log if the reader was there. */
+function appendRow(row: HTMLElement): void {
+  const stick = ui.log.scrollTop + ui.log.clientHeight >=
+    ui.log.scrollHeight - 4;
+  ui.log.append(row);
+  while (ui.log.childElementCount > MAX_ROWS) {
+    ui.log.firstElementChild?.remove();
   }
   if (stick) ui.log.scrollTop = ui.log.scrollHeight;
 }
@@ -543,13 +557,10 @@ ui.groupForm.addEventListener("submit", (event) => {
 
 /** A row of the log holding elements (a prompt, a link), not only text. */
 function showRow(kind: string, ...children: (Node | string)[]): HTMLElement {
-  const stick = ui.log.scrollTop + ui.log.clientHeight >=
-    ui.log.scrollHeight - 4;
   const row = document.createElement("div");
   row.className = `line ${kind}`;
   row.append(...children);
-  ui.log.append(row);
-  if (stick) ui.log.scrollTop = ui.log.scrollHeight;
+  appendRow(row);
   return row;
 }
 
