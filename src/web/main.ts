@@ -33,12 +33,6 @@ import {
 } from "../client/conversations.ts";
 import { DeliveryLedger } from "../client/delivery.ts";
 import {
-  addIgnoreEntry,
-  IgnoreList,
-  parseIgnoreFile,
-  removeIgnoreEntries,
-} from "../client/ignore_list.ts";
-import {
   CANNOT_IGNORE_SELF,
   ignoredLines,
   ignoringText,
@@ -50,21 +44,21 @@ import {
   type ReconnectState,
   statusLine,
 } from "../client/reconnect_status.ts";
-import { describeOffer } from "../client/consent.ts";
-import {
-  formatBytes,
-  formatProgress,
-  hasTextBody,
-  type Style,
-} from "../client/render.ts";
+import { hasTextBody, type Style } from "../client/render.ts";
 import type { SessionEvent } from "../client/session_events.ts";
 import { textOf } from "../client/text_output.ts";
 import { formatTransfers, TransferNumbers } from "../client/transfers_view.ts";
 import type { Identity } from "../crypto/identity.ts";
 import { nameKey } from "../protocol/limits.ts";
-import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
-import { safeFileName } from "../files/naming.ts";
+import type { ServerMessage } from "../protocol/messages.ts";
+import {
+  type FilesViewContext,
+  receivingView,
+  sendFromPage,
+} from "./files_view.ts";
 import { loadIdentity } from "./identity_store.ts";
+import { IgnoreStore } from "./ignore_store.ts";
+import { LogView } from "./log_view.ts";
 import { type FileTarget, WebFiles } from "./web_files.ts";
 import { changedServerKeyMessage, checkServerKey } from "./server_pin.ts";
 
@@ -120,37 +114,12 @@ let typedAt = 0;
 
 // --- Output -------------------------------------------------------------------
 
-/**
- * Rows the log keeps: a page left open all day must not grow without end
- * (/history brings older messages back).
- */
-const MAX_ROWS = 5000;
-
-/** Appends lines to the log, as text (never as HTML). */
-function show(lines: string[], kind: string): void {
-  for (const text of lines) {
-    const row = document.createElement("div");
-    row.className = `line ${kind}`;
-    row.textContent = text;
-    appendRow(row);
-  }
-}
-
-/** Adds a row, following the end of the log if the reader was there. */
-function appendRow(row: HTMLElement): void {
-  const stick = ui.log.scrollTop + ui.log.clientHeight >=
-    ui.log.scrollHeight - 4;
-  ui.log.append(row);
-  while (ui.log.childElementCount > MAX_ROWS) {
-    ui.log.firstElementChild?.remove();
-  }
-  if (stick) ui.log.scrollTop = ui.log.scrollHeight;
-}
+const log = new LogView(ui.log);
 
 function emit(event: SessionEvent): void {
   const style: Style = { color: false, clock: true, self };
   const { lines, error } = textOf(event, style);
-  show(lines, error ? "error" : kindOf(event));
+  log.lines(lines, error ? "error" : kindOf(event));
 }
 
 function kindOf(event: SessionEvent): string {
@@ -338,26 +307,18 @@ function cancelTransfer(n: number): string {
 
 // --- Ignoring -------------------------------------------------------------
 
-const IGNORED_KEY = "chat.ignored";
 const KEY_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/;
 /** Identity keys by name key, as /list says them: /ignore is by key. */
 const keys = new Map<string, string>();
-let ignoreList: IgnoreList | null = null;
+const ignored = new IgnoreStore(localStorage);
 
-/** The ignore list of the server connected to, as this browser keeps it. */
-function ignoring(): IgnoreList {
-  const server = client?.serverFingerprint ?? "";
-  if (ignoreList === null || ignoreList.server !== server) {
-    ignoreList = new IgnoreList(
-      server,
-      parseIgnoreFile(localStorage.getItem(IGNORED_KEY) ?? ""),
-    );
-  }
-  return ignoreList;
+/** The server connected to, as its key: /ignore is per server. */
+function serverKey(): string {
+  return client?.serverFingerprint ?? "";
 }
 
 function isIgnored(name: string, fingerprint?: string): boolean {
-  return ignoring().isIgnored(
+  return ignored.list(serverKey()).isIgnored(
     name,
     fingerprint ?? keys.get(nameKey(name)) ?? null,
   );
@@ -375,26 +336,13 @@ async function ignoreUser(name: string): Promise<string> {
     : undefined;
   const shown = online ?? name;
   const key = online === undefined ? null : keys.get(nameKey(online)) ?? null;
-  const entry = ignoring().add({ fingerprint: key, name: shown });
-  localStorage.setItem(
-    IGNORED_KEY,
-    addIgnoreEntry(localStorage.getItem(IGNORED_KEY) ?? "", entry),
-  );
+  ignored.add(serverKey(), { fingerprint: key, name: shown });
   return ignoringText(shown, key, "remembered in this browser");
 }
 
 function unignoreUser(name: string): string {
   const key = keys.get(nameKey(name)) ?? null;
-  const removed = ignoring().remove(name, key);
-  localStorage.setItem(
-    IGNORED_KEY,
-    removeIgnoreEntries(
-      localStorage.getItem(IGNORED_KEY) ?? "",
-      ignoring().server,
-      name,
-      key,
-    ),
-  );
+  const removed = ignored.remove(serverKey(), name, key);
   return unignoredText(name, removed);
 }
 
@@ -448,7 +396,9 @@ function run(line: string): void {
       return;
     case "ignore":
       if (command.name === undefined) {
-        for (const text of ignoredLines(ignoring().entries())) tell(text);
+        for (const text of ignoredLines(ignored.list(serverKey()).entries())) {
+          tell(text);
+        }
       } else void ignoreUser(command.name).then(tell);
       return;
     case "unignore":
@@ -555,115 +505,13 @@ ui.groupForm.addEventListener("submit", (event) => {
 
 // --- Files ----------------------------------------------------------------
 
-/** A row of the log holding elements (a prompt, a link), not only text. */
-function showRow(kind: string, ...children: (Node | string)[]): HTMLElement {
-  const row = document.createElement("div");
-  row.className = `line ${kind}`;
-  row.append(...children);
-  appendRow(row);
-  return row;
-}
-
-function button(label: string, onClick: () => void): HTMLButtonElement {
-  const made = document.createElement("button");
-  made.type = "button";
-  made.className = "small";
-  made.textContent = label;
-  made.addEventListener("click", onClick);
-  return made;
-}
-
-/** A progress row for a transfer, updated in place. */
-function progressRow(label: string): (done: number, total: number) => void {
-  const text = document.createElement("span");
-  const bar = document.createElement("progress");
-  const row = showRow("progress", bar, " ", text);
-  const started = Date.now();
-  return (done, total) => {
-    bar.max = Math.max(total, 1);
-    bar.value = done;
-    text.textContent = formatProgress(label, done, total, Date.now() - started);
-    if (done >= total) row.classList.add("done");
-  };
-}
-
-const incomingProgress = new Map<
-  number,
-  (done: number, total: number) => void
->();
-
-const receiving = {
-  ask(
-    offer: FileOfferNotice,
-    answer: (accept: boolean) => void,
-    deadlineMs: number,
-  ): void {
-    // An ignored user's offers are declined unseen, as their messages are.
-    if (isIgnored(offer.from, offer.fingerprint)) {
-      answer(false);
-      return;
-    }
-    const where = offer.group === undefined ? "you" : `group ${offer.group}`;
-    const question = document.createElement("span");
-    question.textContent = `${offer.from} wants to send ${where} ${
-      safeFileName(offer.name)
-    } (${formatBytes(offer.size)}). Accept? `;
-    const answered = (accept: boolean) => () => {
-      answer(accept);
-      row.replaceChildren(
-        `${accept ? "Accepted" : "Declined"} ${describeOffer(offer)}.`,
-      );
-      ui.line.focus();
-    };
-    const row = showRow(
-      "offer",
-      question,
-      button("Accept", answered(true)),
-      " ",
-      button("Decline", answered(false)),
-      ` (within ${Math.round(deadlineMs / 1000)} s)`,
-    );
-  },
-  declined(offer: FileOfferNotice, why: string): void {
-    emit({
-      type: "notice",
-      text: `Declined ${describeOffer(offer)}: ${why}.`,
-    });
-  },
-  progress(offer: FileOfferNotice, received: number): void {
-    let update = incomingProgress.get(offer.xfer);
-    if (update === undefined) {
-      update = progressRow(`${safeFileName(offer.name)} from ${offer.from}`);
-      incomingProgress.set(offer.xfer, update);
-    }
-    update(received, offer.size);
-  },
-  received(offer: FileOfferNotice, file: Blob): void {
-    incomingProgress.delete(offer.xfer);
-    const name = safeFileName(offer.name);
-    const link = document.createElement("a");
-    link.href = URL.createObjectURL(file);
-    // A download, never opened: the name is the sender's, made safe.
-    link.download = name;
-    link.textContent = `Save ${name}`;
-    showRow(
-      "notice received",
-      offer.group === undefined
-        ? `You received file ${name} from ${offer.from}. `
-        : `[Receive ${name} from Group ${offer.group} ${offer.from}]. `,
-      link,
-    );
-  },
-  failed(offer: FileOfferNotice, reason: string): void {
-    incomingProgress.delete(offer.xfer);
-    emit({
-      type: "error",
-      re: null,
-      code: "file",
-      text: `ERROR: Receiving ${describeOffer(offer)} failed: ${reason}`,
-    });
-  },
+const filesView: FilesViewContext = {
+  log,
+  emit,
+  isIgnored,
+  focusInput: () => ui.line.focus(),
 };
+const receiving = receivingView(filesView);
 
 /** Sends files to whom plain lines go now (a person or a group). */
 function sendFiles(list: Iterable<File>): void {
@@ -684,7 +532,7 @@ function sendFiles(list: Iterable<File>): void {
   for (const file of list) void sendFile(target, file);
 }
 
-async function sendFile(target: FileTarget, file: File): Promise<void> {
+function sendFile(target: FileTarget, file: File): Promise<void> {
   const sender = files;
   if (sender === null || client === null || client.isOver) {
     emit({
@@ -693,31 +541,9 @@ async function sendFile(target: FileTarget, file: File): Promise<void> {
       code: "file",
       text: "ERROR: Not connected",
     });
-    return;
+    return Promise.resolve();
   }
-  let update: ((done: number, total: number) => void) | null = null;
-  const outcome = await sender.send(target, file, {
-    offered: () =>
-      emit({
-        type: "file_offering",
-        re: 0,
-        name: file.name,
-        size: file.size,
-        target,
-      }),
-    answered: (declined) => {
-      for (const d of declined) {
-        emit({ type: "file_declined", re: 0, file: file.name, declined: d });
-      }
-    },
-    progress: (acked, size) => {
-      update ??= progressRow(
-        `${file.name} to ${"to" in target ? target.to : target.group}`,
-      );
-      update(acked, size);
-    },
-  });
-  emit({ type: "file_sent", re: 0, target, outcome });
+  return sendFromPage(filesView, sender, target, file);
 }
 
 ui.attach.addEventListener("click", () => ui.fileInput.click());
