@@ -582,6 +582,13 @@ function onIncoming({ message, body }: Incoming): void {
   emit({ type: "incoming", message, text });
 }
 
+/**
+ * Four times the terminal's: a browser runs a background tab's timers once a
+ * minute at most, and the client gives up after two intervals of silence,
+ * which a late timer would otherwise take for a dead server.
+ */
+const PING_INTERVAL_MS = 120_000;
+
 /** The server's key changed: the page stops trying until reloaded. */
 let keyChanged = false;
 /** What the page says about it, again at each try. */
@@ -598,7 +605,7 @@ async function connect(): Promise<ChatClient | null> {
   }
   let next: ChatClient;
   try {
-    next = await ChatClient.connect(url);
+    next = await ChatClient.connect(url, { pingIntervalMs: PING_INTERVAL_MS });
   } catch (error) {
     lastConnectError = `Cannot connect to ${host}: ${messageOf(error)}`;
     ui.joinError.textContent = `ERROR: ${lastConnectError}`;
