@@ -372,3 +372,36 @@ Deno.test({
     assert.deepEqual(problems, []);
   },
 });
+
+Deno.test({
+  name:
+    "web client: the Content-Security-Policy stops script that reaches the page as HTML",
+  ...slow,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const page = await chat.browser.newPage();
+    const violations: string[] = [];
+    page.on("console", (message) => {
+      if (/Content Security Policy/.test(message.text())) {
+        violations.push(message.text());
+      }
+    });
+    await page.goto(chat.url);
+    // As if the page had a bug that put hostile text in as HTML: the
+    // inline handler must not run.
+    const ran = await page.evaluate(() =>
+      new Promise<boolean>((resolve) => {
+        const holder = document.createElement("div");
+        holder.innerHTML =
+          '<img src="/nothing-here" onerror="window.__ran = true">';
+        const img = holder.querySelector("img")!;
+        img.addEventListener("error", () =>
+          // Handlers run in order: an inline one would have run by now.
+          resolve((window as { __ran?: boolean }).__ran === true));
+        document.body.append(holder);
+      })
+    );
+    assert.equal(ran, false);
+    assert.ok(violations.length > 0, "the browser reported no CSP violation");
+  },
+});
