@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { ChatClient, Reply } from "./chat_client.ts";
+import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
 import type { Command } from "./commands.ts";
 import type { Conversation } from "./conversations.ts";
 import type { SentCommand } from "./render.ts";
@@ -16,17 +16,30 @@ import type { SentCommand } from "./render.ts";
 /** The part of a client that commands use. */
 export type Requester = Pick<ChatClient, "say" | "msg" | "gsay" | "request">;
 
+/**
+ * Sends a private message some other way than in the clear (end to end,
+ * issue 17); `cid` is always given, so that a retry is recognised.
+ */
+export type PrivateSender = (
+  to: string,
+  text: string,
+  cid: string,
+) => Promise<Reply>;
+
 /** Sends the request for a command, or returns null for commands handled locally. */
 export function perform(
   client: Requester,
   command: Command,
   cid?: string,
+  sendPrivate: PrivateSender | null = null,
 ): Promise<Reply> | null {
   switch (command.kind) {
     case "say":
       return client.say(command.text, cid);
     case "msg":
-      return client.msg(command.to, command.text, cid);
+      return sendPrivate === null
+        ? client.msg(command.to, command.text, cid)
+        : sendPrivate(command.to, command.text, cid ?? newClientId());
     case "gsay":
       return client.gsay(command.group, command.text, cid);
     case "list":

@@ -69,3 +69,19 @@ Deno.test("addressed sends a plain line to the current conversation", () => {
   });
   assert.match(queryNote({ kind: "group", name: "team" }), /group team/);
 });
+
+Deno.test("perform sends a private message through sendPrivate when given, always with a client id", async () => {
+  const { client, sent } = recorder();
+  const via: [string, string, string][] = [];
+  const command = parseInput("/msg bob secret");
+  assert.ok(command !== null);
+  const reply = await perform(client, command, undefined, (to, text, cid) => {
+    via.push([to, text, cid]);
+    return Promise.resolve({ t: "ok", re: 2, text: "" });
+  });
+  assert.deepEqual(reply, { t: "ok", re: 2, text: "" });
+  assert.deepEqual(sent, []);
+  assert.equal(via.length, 1);
+  assert.deepEqual(via[0]!.slice(0, 2), ["bob", "secret"]);
+  assert.match(via[0]![2], /^[0-9a-f]{32}$/);
+});
