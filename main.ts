@@ -72,7 +72,7 @@ import { defaultDownloadsDir, sharedFolderWarning } from "./src/files/save.ts";
 import { startServer } from "./src/server/serve.ts";
 import { unprovableNames } from "./src/server/identity_gate.ts";
 import type { Store } from "./src/store/store.ts";
-import { connectHint } from "./src/server/connect_hint.ts";
+import { connectHint, webHint } from "./src/server/connect_hint.ts";
 import { upInterfaceAddresses } from "./src/server/interfaces.ts";
 import {
   createPrivateDir,
@@ -206,6 +206,13 @@ async function serve(
       publicKeyPath: await publicKeyBeside(command.keyPath, publicSpki),
       privateKeyPath: command.keyPath,
       launcher: Deno.build.standalone ? "executable" : "sources",
+    })
+  ) console.log(line);
+  for (
+    const line of webHint({
+      host: command.host,
+      port: server.port,
+      interfaces: upInterfaceAddresses(),
     })
   ) console.log(line);
 

@@ -25,6 +25,7 @@ import {
   MAX_ACK_CURSORS,
   type ServerMessage,
 } from "../protocol/messages.ts";
+import type { SmallFrameAead } from "../crypto/session_cipher.ts";
 import { DeliveryLedger } from "./delivery.ts";
 import { CloseCode, WebSocketConnection } from "../transport/connection.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
@@ -86,6 +87,12 @@ export interface ConnectOptions {
    * ACK_BATCH more come first (default ACK_DELAY_MS).
    */
   ackDelayMs?: number;
+  /**
+   * A synchronous AES-GCM for small frames: the terminal client passes
+   * `nativeSmallFrames` (native_aead.ts, node:crypto); a browser leaves it
+   * unset and WebCrypto seals every frame.
+   */
+  smallFrames?: SmallFrameAead;
 }
 
 const DEFAULT_PING_INTERVAL_MS = 30_000;
@@ -161,10 +168,10 @@ export class ChatClient {
       }
       if (quiet >= intervalMs) void this.request({ t: "ping" });
       timer = setTimeout(check, intervalMs / 2);
-      Deno.unrefTimer(timer);
+      unrefTimer(timer);
     };
     let timer = setTimeout(check, intervalMs / 2);
-    Deno.unrefTimer(timer);
+    unrefTimer(timer);
     this.ended.finally(() => clearTimeout(timer));
   }
 
@@ -178,6 +185,7 @@ export class ChatClient {
       ...(options.handshakeTimeoutMs !== undefined
         ? { timeoutMs: options.handshakeTimeoutMs }
         : {}),
+      ...(options.smallFrames ? { smallFrames: options.smallFrames } : {}),
     });
     return new ChatClient(
       channel,
@@ -355,7 +363,7 @@ export class ChatClient {
       this.#ackTimer = undefined;
       this.#sendAcks();
     }, this.#ackDelayMs);
-    Deno.unrefTimer(this.#ackTimer);
+    unrefTimer(this.#ackTimer);
   }
 
   /**
@@ -592,6 +600,17 @@ export function wasUnanswered(reply: Reply): boolean {
  */
 export function newClientId(): string {
   return crypto.getRandomValues(new Uint8Array(16)).toHex();
+}
+
+/**
+ * Lets the process exit while the timer waits (Deno); a browser has no such
+ * notion, and no `Deno`.
+ */
+function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
+  const deno = (globalThis as {
+    Deno?: { unrefTimer(id: number): void };
+  }).Deno;
+  deno?.unrefTimer(timer as unknown as number);
 }
 
 function withCid(cid: string | undefined): { cid?: string } {

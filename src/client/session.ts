@@ -16,13 +16,16 @@ import {
 } from "./chat_client.ts";
 import { DeliveryLedger } from "./delivery.ts";
 import { type Command, helpText, parseInput } from "./commands.ts";
+import { addressed, perform, queryNote } from "./command_requests.ts";
+import {
+  CANNOT_IGNORE_SELF,
+  ignoredLines,
+  ignoringText,
+  unignoredText,
+} from "./ignore_texts.ts";
 import { actionBody } from "./actions.ts";
 import { completeLine, type PathEntry } from "./completion.ts";
-import {
-  type Conversation,
-  conversationOf,
-  Conversations,
-} from "./conversations.ts";
+import { conversationOf, Conversations } from "./conversations.ts";
 import { defaultIgnorePath, IgnoreFile } from "./ignore_file.ts";
 import { HistoryFile, historyPath } from "./history_file.ts";
 import { defaultConfigDir } from "../crypto/identity_files.ts";
@@ -47,12 +50,7 @@ import {
   TransferNumbers,
 } from "./transfers_view.ts";
 import type { SentFileOutcome } from "./render.ts";
-import {
-  hasTextBody,
-  renderServerMessage,
-  type SentCommand,
-  type Style,
-} from "./render.ts";
+import { hasTextBody, renderServerMessage, type Style } from "./render.ts";
 import type { Identity } from "../crypto/identity.ts";
 import {
   changedKeyMessage,
@@ -68,6 +66,7 @@ import {
   firstContactRefusal,
 } from "./first_contact.ts";
 import { KeyMismatchError } from "../crypto/handshake.ts";
+import { nativeSmallFrames } from "../crypto/native_aead.ts";
 import type { Terminal } from "./terminal.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { isFailure, type Re, type SessionEvent } from "./session_events.ts";
@@ -901,7 +900,16 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     new Promise((resolve) => {
       const cid = newClientId();
       const attempt = (client: ChatClient) => {
-        void withPatience(() => perform(client, command, cid, e2e)!).then(
+        void withPatience(() =>
+          perform(
+            client,
+            command,
+            cid,
+            e2e === null
+              ? null
+              : (to, text, cid) => e2e.sendText(client, to, text, cid),
+          )!
+        ).then(
           (reply) => {
             if (!wasUnanswered(reply) || !context.reconnect) {
               resolve(reply);
@@ -991,18 +999,13 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       case "ignore":
         return showInOrder(
           (command.name === undefined
-            ? Promise.resolve(ignoredList(ignore))
+            ? Promise.resolve(ignoredLines(ignore.list.entries()))
             : ignoreUser(command.name)).then(tell),
         );
       case "unignore":
         return showInOrder(
           ignore.remove(command.name, keyOf(command.name)).then(
-            (removed) =>
-              tell(
-                removed > 0
-                  ? [`${command.name}'s messages are shown again`]
-                  : [`ERROR: You are not ignoring ${command.name}`],
-              ),
+            (removed) => tell([unignoredText(command.name, removed)]),
             (error) => tell([`ERROR: ${messageOf(error)}`]),
           ),
         );
@@ -1094,9 +1097,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
 
   /** `/ignore NAME`: by the key the server says the name is bound to. */
   const ignoreUser = async (name: string): Promise<string[]> => {
-    if (nameKey(name) === nameKey(self)) {
-      return ["ERROR: You cannot ignore yourself"];
-    }
+    if (nameKey(name) === nameKey(self)) return [CANNOT_IGNORE_SELF];
     // Ask who is online now: their key may have changed since the last /list.
     const reply = await link.client.request({ t: "list" });
     learnKeys(reply);
@@ -1113,11 +1114,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     const where = ignore.path === null
       ? "for this session: there is no config folder"
       : `remembered in ${ignore.path}`;
-    return [
-      key === null
-        ? `Ignoring ${shown} by name (their key is not known: they are not online): their messages are not shown (${where}). /unignore ${shown} to see them again`
-        : `Ignoring ${shown} (key ${key}): their messages are not shown, under any name (${where}). /unignore ${shown} to see them again`,
-    ];
+    return [ignoringText(shown, key, where)];
   };
 
   // The line being waited for survives a reconnection, so nothing typed is lost.
@@ -1459,10 +1456,10 @@ async function connectTrusted(
 ): Promise<ChatClient> {
   let client: ChatClient;
   try {
-    client = await ChatClient.connect(
-      url,
-      trust.kind === "pinned" ? { pinnedSpki: trust.spki } : {},
-    );
+    client = await ChatClient.connect(url, {
+      ...(trust.kind === "pinned" ? { pinnedSpki: trust.spki } : {}),
+      smallFrames: nativeSmallFrames,
+    });
   } catch (error) {
     if (error instanceof KeyMismatchError && trust.kind === "pinned") {
       throw new ServerTrustError(
@@ -1536,120 +1533,6 @@ async function connectTrusted(
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Sends the request for a command, or returns null for commands handled locally. */
-function perform(
-  client: ChatClient,
-  command: Command,
-  cid?: string,
-  e2e: E2eSessions | null = null,
-): Promise<Reply> | null {
-  switch (command.kind) {
-    case "say":
-      return client.say(command.text, cid);
-    case "msg":
-      return e2e === null
-        ? client.msg(command.to, command.text, cid)
-        : e2e.sendText(
-          client,
-          command.to,
-          command.text,
-          cid ?? newClientId(),
-        );
-    case "gsay":
-      return client.gsay(command.group, command.text, cid);
-    case "list":
-      return client.request({ t: "list" });
-    case "groups":
-      return client.request({ t: "groups" });
-    case "create":
-    case "join":
-    case "leave":
-      return client.request({ t: command.kind, group: command.group });
-    case "members":
-      return client.request(
-        command.group === undefined
-          ? { t: "members" }
-          : { t: "members", group: command.group },
-      );
-    case "history":
-      return client.request({
-        t: "history",
-        ...(command.target === undefined ? {} : { target: command.target }),
-        ...(command.limit === undefined ? {} : { limit: command.limit }),
-      });
-    case "away":
-      return client.request(
-        command.reason === undefined
-          ? { t: "away" }
-          : { t: "away", reason: command.reason },
-      );
-    case "file":
-    case "groupfile":
-    case "transfers":
-    case "cancel":
-    case "help":
-    case "quit":
-    case "query":
-    case "me":
-    case "ignore":
-    case "unignore":
-    case "trust":
-    case "verify":
-    case "invalid":
-      return null;
-    default: {
-      const unreachable: never = command;
-      return unreachable;
-    }
-  }
-}
-
-/** A plain line's text as a message to `conversation`. */
-function addressed(text: string, conversation: Conversation): SentCommand {
-  switch (conversation.kind) {
-    case "public":
-      return { kind: "say", text };
-    case "user":
-      return { kind: "msg", to: conversation.name, text };
-    case "group":
-      return { kind: "gsay", group: conversation.name, text };
-    default: {
-      const unreachable: never = conversation;
-      return unreachable;
-    }
-  }
-}
-
-/** What `/query` says. */
-function queryNote(conversation: Conversation): string {
-  switch (conversation.kind) {
-    case "public":
-      return "Plain lines go to everyone again";
-    case "user":
-      return `Plain lines now go to ${conversation.name} (private); /query alone goes back to everyone`;
-    case "group":
-      return `Plain lines now go to group ${conversation.name}; /query alone goes back to everyone`;
-    default: {
-      const unreachable: never = conversation;
-      return unreachable;
-    }
-  }
-}
-
-/** `/ignore` alone. */
-function ignoredList(ignore: IgnoreFile): string[] {
-  const entries = ignore.list.entries();
-  if (entries.length === 0) return ["You are not ignoring anyone"];
-  return [
-    "Ignored:",
-    ...entries.map((e) =>
-      `  ${e.name} ${
-        e.fingerprint === null ? "(by name)" : `(key ${e.fingerprint})`
-      }`
-    ),
-  ];
 }
 
 /** This server's ignore list; for the session only if the file cannot be read. */

@@ -93,6 +93,27 @@ export function connectHint(hint: ConnectHint): string[] {
   ];
 }
 
+/**
+ * The lines after the hint for those without the program: the web client's
+ * address (issue 18), one per address, with the default port too (a browser
+ * would otherwise try port 80).
+ */
+export function webHint(
+  hint: Pick<ConnectHint, "host" | "port" | "interfaces">,
+): string[] {
+  const addresses = reachableAddresses(hint.host, hint.interfaces);
+  const targets = addresses.length === 0
+    ? ["<this machine's IP address>"]
+    : addresses.map((address) => {
+      const bare = address.replace(/^\[(.*)\]$/, "$1");
+      return bare.includes(":") ? `[${bare}]` : bare;
+    });
+  return [
+    "Or, with nothing to install, they open in a browser (and compare the server key fingerprint above):",
+    ...targets.map((target) => `    http://${target}:${hint.port}/`),
+  ];
+}
+
 function baseName(path: string): string {
   return path.split(/[\\/]/).pop() || path;
 }

@@ -7,6 +7,7 @@
  */
 
 import { fingerprint } from "../crypto/keys.ts";
+import { nativeSmallFrames } from "../crypto/native_aead.ts";
 import { encodeMessage, parseClientMessage } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
 import type { Store } from "../store/store.ts";
@@ -453,6 +454,7 @@ export function createCore(options: CoreOptions): ServerCore {
         timeoutMs: limits.handshakeTimeoutMs,
         limitDecrypt: (decrypt) => decrypts.run(decrypt),
         queued: gauge,
+        smallFrames: nativeSmallFrames,
       });
       conn.handshakeDone();
     } catch (error) {

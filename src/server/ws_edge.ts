@@ -31,6 +31,7 @@ import { releaseBuffer } from "../crypto/bytes.ts";
 import { addressGroup } from "./address_group.ts";
 import type { Admission } from "./admission.ts";
 import type { QueueGauge } from "./backpressure.ts";
+import { webAnswer } from "./web_assets.ts";
 
 export interface EdgeOptions {
   hostname: string;
@@ -139,7 +140,19 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     requestTimeout: options.headersTimeoutMs,
     // Node checks both timeouts at this interval (30 s by default).
     connectionsCheckingInterval: sweepInterval(options.headersTimeoutMs),
-  }, (_request, response) => {
+  }, (request, response) => {
+    // The web client's page (web_assets.ts); anything else is told to
+    // upgrade, as before.
+    const web = webAnswer(
+      request.method,
+      request.url,
+      request.headers["if-none-match"],
+    );
+    if (web !== null) {
+      response.writeHead(web.status, web.headers);
+      response.end(web.body);
+      return;
+    }
     response.writeHead(426, {
       upgrade: "websocket",
       connection: "close",

@@ -141,7 +141,7 @@ export class WebSocketConnection implements Connection {
     socket.addEventListener("open", () => {
       const early = this.#early;
       this.#early = [];
-      for (const data of early) socket.send(data);
+      for (const data of early) socket.send(asSendable(data));
     });
     socket.addEventListener("message", (event) => this.#push(event.data));
     // An error is always followed by a close event, which does the cleanup.
@@ -181,7 +181,7 @@ export class WebSocketConnection implements Connection {
   send(data: WireData): void {
     const state = this.#socket.readyState;
     if (state === WebSocket.OPEN) {
-      this.#socket.send(data);
+      this.#socket.send(asSendable(data));
     } else if (state === WebSocket.CONNECTING) {
       // A server-side socket is CONNECTING until the upgrade response is out.
       // Copied, as WebSocket.send would: the caller may free its buffer.
@@ -216,6 +216,14 @@ export class WebSocketConnection implements Connection {
     this.#localCloseReason = "it sent more than could be processed";
     this.close(CloseCode.overloaded, "too much unread data");
   }
+}
+
+/**
+ * The DOM's WebSocket.send is typed for bytes over an ArrayBuffer only; ours
+ * never sit in a SharedArrayBuffer (Deno's typing already takes them).
+ */
+function asSendable(data: WireData): string | Uint8Array<ArrayBuffer> {
+  return data as string | Uint8Array<ArrayBuffer>;
 }
 
 function sizeOf(data: WireData): number {

@@ -14,8 +14,11 @@ import {
   type SessionKeys,
 } from "../crypto/handshake.ts";
 import { RELEASE_MIN_BYTES, releaseBuffer } from "../crypto/bytes.ts";
-import { nativeSmallFrames } from "../crypto/native_aead.ts";
-import type { FrameOpener, FrameSealer } from "../crypto/session_cipher.ts";
+import type {
+  FrameOpener,
+  FrameSealer,
+  SmallFrameAead,
+} from "../crypto/session_cipher.ts";
 import {
   type CompactPosition,
   decodeBatch,
@@ -404,6 +407,13 @@ export interface AcceptOptions {
   limitDecrypt?: <T>(decrypt: () => Promise<T>) => Promise<T>;
   /** Told what waits in the channel's queues (ChannelOptions.queued). */
   queued?: QueueCounter;
+  /**
+   * A synchronous AES-GCM for small frames (the server passes
+   * `nativeSmallFrames` from native_aead.ts); without it WebCrypto seals
+   * every frame. Injected, not imported here, so that this module stays free
+   * of node:crypto and runs in a browser.
+   */
+  smallFrames?: SmallFrameAead;
 }
 
 /** Server side: runs the handshake on a fresh connection. Throws on failure. */
@@ -418,7 +428,7 @@ export function acceptChannel(
       const handshake = await ServerHandshake.start({
         privateKey: options.privateKey,
         publicSpki: options.publicSpki,
-        cipher: { smallFrames: nativeSmallFrames },
+        cipher: smallFramesOption(options.smallFrames),
       });
       conn.send(handshake.hello);
       const clientHello = await receiveText(conn);
@@ -451,6 +461,8 @@ export interface OpenOptions extends ChannelOptions {
   /** The server key the user trusts (from --pub); without it any key is accepted. */
   pinnedSpki?: Uint8Array;
   timeoutMs?: number;
+  /** As in {@link AcceptOptions.smallFrames}: unset in a browser. */
+  smallFrames?: SmallFrameAead;
 }
 
 export interface OpenedChannel {
@@ -469,7 +481,7 @@ export function openChannel(
     async () => {
       const handshake = new ClientHandshake({
         ...(options.pinnedSpki ? { pinnedSpki: options.pinnedSpki } : {}),
-        cipher: { smallFrames: nativeSmallFrames },
+        cipher: smallFramesOption(options.smallFrames),
       });
       const hello = await handshake.receiveServerHello(await receiveText(conn));
       conn.send(hello.reply);
@@ -487,6 +499,12 @@ export function openChannel(
       };
     },
   );
+}
+
+function smallFramesOption(
+  smallFrames: SmallFrameAead | undefined,
+): { smallFrames?: SmallFrameAead } {
+  return smallFrames === undefined ? {} : { smallFrames };
 }
 
 async function receiveText(conn: Connection): Promise<string> {

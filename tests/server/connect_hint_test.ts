@@ -4,6 +4,7 @@ import {
   connectTarget,
   type InterfaceAddress,
   reachableAddresses,
+  webHint,
 } from "../../src/server/connect_hint.ts";
 
 const INTERFACES: InterfaceAddress[] = [
@@ -101,4 +102,27 @@ Deno.test("connectHint says what to do without an address or a public key file",
       "    chat connect <this machine's IP address> --pub <a copy of the public key>",
     ],
   );
+});
+
+Deno.test("webHint gives the page's address on each LAN address, with the port", () => {
+  assert.deepEqual(
+    webHint({
+      host: "::",
+      port: 8767,
+      interfaces: [
+        { family: "IPv4", address: "127.0.0.1" },
+        { family: "IPv4", address: "192.168.1.20" },
+        { family: "IPv6", address: "fd00::20" },
+      ],
+    }),
+    [
+      "Or, with nothing to install, they open in a browser (and compare the server key fingerprint above):",
+      "    http://192.168.1.20:8767/",
+      "    http://[fd00::20]:8767/",
+    ],
+  );
+  assert.deepEqual(webHint({ host: "10.0.0.5", port: 9000, interfaces: [] }), [
+    "Or, with nothing to install, they open in a browser (and compare the server key fingerprint above):",
+    "    http://10.0.0.5:9000/",
+  ]);
 });

@@ -338,9 +338,10 @@ Deno.test("startServer keeps handshakes from one address near their normal time 
   await assertStillChatting(users, "after a handshake flood");
 });
 
-Deno.test("startServer answers a request for another protocol 426, and a plain GET 426 with how to connect", async () => {
+Deno.test("startServer answers a request for another protocol 426, and a plain GET outside the web page 426 with how to connect", async () => {
   await using server = await startTestServer();
-  const response = await fetch(`http://127.0.0.1:${server.port}/`);
+  // "/" is the web client's page (tests/server/web_assets_test.ts).
+  const response = await fetch(`http://127.0.0.1:${server.port}/chat`);
   assert.equal(response.status, 426);
   assert.equal(
     await response.text(),

@@ -1,0 +1,82 @@
+/// <reference lib="dom" />
+/**
+ * The page's log: rows of text (set as text, never as HTML), and rows that
+ * hold elements (a question with buttons, a link to save a file, a progress
+ * bar). It keeps its last rows only and follows the end while the reader
+ * is there. Browser only (the DOM).
+ *
+ * @module
+ */
+
+import { formatProgress } from "../client/render.ts";
+
+/**
+ * Rows the log keeps: a page left open all day must not grow without end
+ * (/history brings older messages back).
+ */
+export const MAX_ROWS = 5000;
+
+export class LogView {
+  constructor(readonly element: HTMLElement, readonly maxRows = MAX_ROWS) {}
+
+  /** Appends `lines`, one row each, with the CSS classes `line kind`. */
+  lines(lines: readonly string[], kind: string): void {
+    for (const text of lines) {
+      const row = document.createElement("div");
+      row.className = `line ${kind}`;
+      row.textContent = text;
+      this.#append(row);
+    }
+  }
+
+  /** A row of elements and text (strings become text nodes). */
+  row(kind: string, ...children: (Node | string)[]): HTMLElement {
+    const row = document.createElement("div");
+    row.className = `line ${kind}`;
+    row.append(...children);
+    this.#append(row);
+    return row;
+  }
+
+  /** A progress row for a transfer; the function returned updates it. */
+  progress(label: string): (done: number, total: number) => void {
+    const text = document.createElement("span");
+    const bar = document.createElement("progress");
+    const row = this.row("progress", bar, " ", text);
+    const started = Date.now();
+    return (done, total) => {
+      bar.max = Math.max(total, 1);
+      bar.value = done;
+      text.textContent = formatProgress(
+        label,
+        done,
+        total,
+        Date.now() - started,
+      );
+      if (done >= total) row.classList.add("done");
+    };
+  }
+
+  #append(row: HTMLElement): void {
+    const log = this.element;
+    const stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+    log.append(row);
+    while (log.childElementCount > this.maxRows) {
+      log.firstElementChild?.remove();
+    }
+    if (stick) log.scrollTop = log.scrollHeight;
+  }
+}
+
+/** A small button, as the log and the lists use. */
+export function smallButton(
+  label: string,
+  onClick: () => void,
+): HTMLButtonElement {
+  const made = document.createElement("button");
+  made.type = "button";
+  made.className = "small";
+  made.textContent = label;
+  made.addEventListener("click", onClick);
+  return made;
+}

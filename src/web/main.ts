@@ -1,0 +1,795 @@
+/// <reference lib="dom" />
+/**
+ * The web client's page: the terminal client's protocol, command parsing and
+ * wording, over the browser's WebSocket and WebCrypto. Bundled for the
+ * browser by `deno task build:web` (build.ts) and served by `chat serve`.
+ * Text from others reaches the page through `textContent` only.
+ *
+ * @module
+ */
+
+import { actionBody } from "../client/actions.ts";
+import {
+  ChatClient,
+  decodeText,
+  type Incoming,
+  newClientId,
+  type Reply,
+} from "../client/chat_client.ts";
+import { addressed, perform, queryNote } from "../client/command_requests.ts";
+import {
+  type Command,
+  completeInput,
+  helpText,
+  parseInput,
+} from "../client/commands.ts";
+import {
+  type Conversation,
+  conversationKey,
+  conversationLabel,
+  conversationOf,
+  Conversations,
+  PUBLIC,
+} from "../client/conversations.ts";
+import { DeliveryLedger } from "../client/delivery.ts";
+import {
+  CANNOT_IGNORE_SELF,
+  ignoredLines,
+  ignoringText,
+  unignoredText,
+} from "../client/ignore_texts.ts";
+import { mentions } from "../client/mentions.ts";
+import {
+  reconnectDelay,
+  type ReconnectState,
+  statusLine,
+} from "../client/reconnect_status.ts";
+import { hasTextBody, type Style } from "../client/render.ts";
+import type { SessionEvent } from "../client/session_events.ts";
+import { textOf } from "../client/text_output.ts";
+import { formatTransfers, TransferNumbers } from "../client/transfers_view.ts";
+import type { Identity } from "../crypto/identity.ts";
+import { nameKey } from "../protocol/limits.ts";
+import type { ServerMessage } from "../protocol/messages.ts";
+import {
+  type FilesViewContext,
+  receivingView,
+  sendFromPage,
+} from "./files_view.ts";
+import { loadIdentity } from "./identity_store.ts";
+import { IgnoreStore } from "./ignore_store.ts";
+import { LogView } from "./log_view.ts";
+import { type FileTarget, WebFiles } from "./web_files.ts";
+import { changedServerKeyMessage, checkServerKey } from "./server_pin.ts";
+
+const NAME_KEY = "chat.name";
+
+function element<T extends HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (found === null) throw new Error(`The page lacks #${id}`);
+  return found as T;
+}
+
+const ui = {
+  server: element<HTMLElement>("server"),
+  fingerprint: element<HTMLElement>("fingerprint"),
+  trustNote: element<HTMLElement>("trust-note"),
+  joinForm: element<HTMLFormElement>("join"),
+  name: element<HTMLInputElement>("name"),
+  joinButton: element<HTMLButtonElement>("join-button"),
+  joinError: element<HTMLElement>("join-error"),
+  chat: element<HTMLElement>("chat"),
+  log: element<HTMLElement>("log"),
+  people: element<HTMLUListElement>("people"),
+  groups: element<HTMLUListElement>("groups"),
+  groupForm: element<HTMLFormElement>("new-group"),
+  groupName: element<HTMLInputElement>("group-name"),
+  sendForm: element<HTMLFormElement>("send"),
+  target: element<HTMLButtonElement>("target"),
+  line: element<HTMLInputElement>("line"),
+  attach: element<HTMLButtonElement>("attach"),
+  fileInput: element<HTMLInputElement>("file-input"),
+  status: element<HTMLElement>("status"),
+};
+
+const host = location.host;
+const url = `${location.protocol === "https:" ? "wss" : "ws"}://${host}/`;
+ui.server.textContent = host;
+
+let client: ChatClient | null = null;
+/** The transfers on `client`'s connection. */
+let files: WebFiles | null = null;
+/** The connection being made or made, before the user joins. */
+let link: Promise<ChatClient | null>;
+let self = "";
+let identity: Identity | null = null;
+const ledger = new DeliveryLedger();
+const conversations = new Conversations();
+/** Who is online (by name key), and the groups this page has heard of. */
+const people = new Map<string, string>();
+const groups = new Map<string, { name: string; joined: boolean }>();
+/** Typed lines, newest last, for the arrow keys. */
+const typed: string[] = [];
+let typedAt = 0;
+
+// --- Output -------------------------------------------------------------------
+
+const log = new LogView(ui.log);
+
+function emit(event: SessionEvent): void {
+  const style: Style = { color: false, clock: true, self };
+  const { lines, error } = textOf(event, style);
+  log.lines(lines, error ? "error" : kindOf(event));
+}
+
+function kindOf(event: SessionEvent): string {
+  if (event.type === "reply") {
+    // What this user sent, coloured as what others send there.
+    const sent = event.command.kind === "msg"
+      ? " private"
+      : event.command.kind === "gsay"
+      ? " group"
+      : "";
+    return `reply${sent}`;
+  }
+  if (event.type !== "incoming") return event.type;
+  const { message, text } = event;
+  const past = "history" in message && message.history === true;
+  const base = message.t === "public" || message.t === "private" ||
+      message.t === "group"
+    ? message.t
+    : "notice";
+  const mention = base !== "notice" && self !== "" && mentions(text, self)
+    ? " mention"
+    : "";
+  return `${base}${past ? " history" : ""}${mention}`;
+}
+
+function setStatus(text: string): void {
+  ui.status.textContent = text;
+}
+
+// --- Side lists ------------------------------------------------------------
+
+function learn(message: ServerMessage): void {
+  switch (message.t) {
+    case "users":
+      people.clear();
+      for (const u of message.users) {
+        people.set(nameKey(u.name), u.name);
+        if (u.fingerprint !== undefined && KEY_PATTERN.test(u.fingerprint)) {
+          keys.set(nameKey(u.name), u.fingerprint);
+        }
+      }
+      break;
+    case "presence":
+      if (message.online) people.set(nameKey(message.name), message.name);
+      else people.delete(nameKey(message.name));
+      break;
+    case "groups":
+      for (const g of message.groups) {
+        const known = groups.get(nameKey(g.name));
+        groups.set(nameKey(g.name), {
+          name: g.name,
+          joined: known?.joined ?? false,
+        });
+      }
+      break;
+    case "membership":
+      if (nameKey(message.name) === nameKey(self)) {
+        groups.set(nameKey(message.group), {
+          name: message.group,
+          joined: message.joined,
+        });
+      } else if (!groups.has(nameKey(message.group))) {
+        groups.set(nameKey(message.group), {
+          name: message.group,
+          joined: false,
+        });
+      }
+      break;
+    case "group":
+      groups.set(nameKey(message.group), {
+        name: message.group,
+        joined: true,
+      });
+      break;
+    default:
+      return;
+  }
+  drawLists();
+}
+
+function drawLists(): void {
+  const sorted = (names: Iterable<string>) =>
+    [...names].sort((a, b) => a.localeCompare(b));
+  ui.people.replaceChildren(
+    ...sorted(people.values()).map((name) =>
+      listButton(
+        name === self ? `${name} (you)` : name,
+        { kind: "user", name },
+        name === self,
+      )
+    ),
+  );
+  ui.groups.replaceChildren(
+    ...sorted([...groups.values()].map((g) => g.name)).map((name) => {
+      const group = groups.get(nameKey(name))!;
+      const item = listButton(`#${name}`, { kind: "group", name }, false);
+      const action = group.joined ? "leave" : "join";
+      const toggle = document.createElement("button");
+      toggle.type = "button";
+      toggle.className = "small";
+      toggle.textContent = group.joined ? "Leave" : "Join";
+      toggle.title = `${toggle.textContent} group ${name}`;
+      toggle.addEventListener("click", () => run(`/${action} ${name}`));
+      item.append(toggle);
+      return item;
+    }),
+  );
+}
+
+function listButton(
+  label: string,
+  conversation: Conversation,
+  disabled: boolean,
+): HTMLLIElement {
+  const item = document.createElement("li");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = label;
+  button.disabled = disabled;
+  const key = conversationKey(conversation);
+  if (key === conversationKey(conversations.current)) {
+    button.setAttribute("aria-current", "true");
+  }
+  const unread = conversations.unread().find((e) =>
+    conversationKey(e.conversation) === key
+  );
+  if (unread !== undefined) {
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    badge.textContent = String(unread.count);
+    badge.title = `${unread.count} unread`;
+    button.append(" ", badge);
+  }
+  button.title = conversation.kind === "user"
+    ? `Write to ${label} privately`
+    : `Write to group ${label}`;
+  button.addEventListener("click", () => {
+    setConversation(conversation);
+    ui.line.focus();
+  });
+  item.append(button);
+  return item;
+}
+
+function setConversation(conversation: Conversation): void {
+  conversations.setCurrent(conversation);
+  drawTarget();
+}
+
+function drawTarget(): void {
+  const current = conversations.current;
+  ui.target.textContent = current.kind === "public"
+    ? "everyone"
+    : conversationLabel(current);
+  ui.target.title = current.kind === "public"
+    ? "Plain lines go to everyone"
+    : "Plain lines go here; click to write to everyone again";
+  ui.line.placeholder = current.kind === "public"
+    ? "Message everyone, or /help"
+    : `Message ${conversationLabel(current)}, or /help`;
+  drawLists();
+  const unread = conversations.unread();
+  document.title = unread.length === 0
+    ? "chat"
+    : `(${unread.reduce((n, e) => n + e.count, 0)}) chat`;
+}
+
+// --- Transfers ------------------------------------------------------------
+
+/** The numbers /transfers shows and /cancel takes. */
+const numbers = new TransferNumbers();
+
+function cancelTransfer(n: number): string {
+  const entry = numbers.get(n);
+  if (entry === undefined) {
+    return `ERROR: No transfer ${n}; /transfers lists them`;
+  }
+  if (files?.cancel(entry) === true) {
+    return entry.kind === "sending"
+      ? `Cancelled sending ${entry.name}.`
+      : `Cancelled receiving ${entry.name}.`;
+  }
+  return `ERROR: Transfer ${n} (${entry.name}) has already ended`;
+}
+
+// --- Ignoring -------------------------------------------------------------
+
+const KEY_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/;
+/** Identity keys by name key, as /list says them: /ignore is by key. */
+const keys = new Map<string, string>();
+const ignored = new IgnoreStore(localStorage);
+
+/** The server connected to, as its key: /ignore is per server. */
+function serverKey(): string {
+  return client?.serverFingerprint ?? "";
+}
+
+function isIgnored(name: string, fingerprint?: string): boolean {
+  return ignored.list(serverKey()).isIgnored(
+    name,
+    fingerprint ?? keys.get(nameKey(name)) ?? null,
+  );
+}
+
+async function ignoreUser(name: string): Promise<string> {
+  if (nameKey(name) === nameKey(self)) return CANNOT_IGNORE_SELF;
+  const current = client;
+  if (current === null) return "ERROR: Not connected";
+  // Who is online now: their key may have changed since the last /list.
+  const reply = await current.request({ t: "list" });
+  learn(reply);
+  const online = reply.t === "users"
+    ? reply.users.find((u) => nameKey(u.name) === nameKey(name))?.name
+    : undefined;
+  const shown = online ?? name;
+  const key = online === undefined ? null : keys.get(nameKey(online)) ?? null;
+  ignored.add(serverKey(), { fingerprint: key, name: shown });
+  return ignoringText(shown, key, "remembered in this browser");
+}
+
+function unignoreUser(name: string): string {
+  const key = keys.get(nameKey(name)) ?? null;
+  const removed = ignored.remove(serverKey(), name, key);
+  return unignoredText(name, removed);
+}
+
+// --- Input --------------------------------------------------------------------
+
+/** Acts on one typed line, as the terminal session does. */
+function run(line: string): void {
+  const typedCommand = parseInput(line);
+  if (typedCommand === null) return;
+  const command: Command = typedCommand.kind === "say"
+    ? addressed(typedCommand.text, conversations.current)
+    : typedCommand.kind === "me"
+    ? addressed(actionBody(typedCommand.text), conversations.current)
+    : typedCommand;
+  const tell = (text: string) =>
+    emit(
+      text.startsWith("ERROR: ")
+        ? { type: "error", re: null, code: command.kind, text }
+        : { type: "notice", text },
+    );
+  switch (command.kind) {
+    case "quit":
+      quitting = true;
+      retryNow();
+      void client?.quit();
+      return;
+    case "query":
+      setConversation(command.conversation);
+      tell(queryNote(command.conversation));
+      return;
+    case "help":
+      emit({ type: "help", re: 0, lines: helpText(command.topic) });
+      return;
+    case "invalid":
+      emit({ type: "error", re: 0, code: "usage", text: command.message });
+      return;
+    case "file":
+    case "groupfile":
+      // A page cannot read a path: the file comes from a picker or a drop.
+      tell(
+        "ERROR: In the browser, send a file with the File… button or by dropping it on the page; it goes to the person or group you write to",
+      );
+      return;
+    case "transfers":
+      for (const text of formatTransfers(numbers.number(files?.list() ?? []))) {
+        tell(text);
+      }
+      return;
+    case "cancel":
+      tell(cancelTransfer(command.number));
+      return;
+    case "ignore":
+      if (command.name === undefined) {
+        for (const text of ignoredLines(ignored.list(serverKey()).entries())) {
+          tell(text);
+        }
+      } else void ignoreUser(command.name).then(tell);
+      return;
+    case "unignore":
+      tell(unignoreUser(command.name));
+      return;
+    default:
+      break;
+  }
+  const current = client;
+  if (current === null || current.isOver) {
+    if (quitting || keyChanged) {
+      tell("ERROR: Not connected");
+      return;
+    }
+    // Sent once reconnected, as the terminal client does.
+    queued.push(line);
+    emit({ type: "queued", re: 0, line });
+    retryNow();
+    return;
+  }
+  const chat = command.kind === "say" || command.kind === "msg" ||
+    command.kind === "gsay";
+  const request = perform(current, command, chat ? newClientId() : undefined);
+  if (request === null) return;
+  void request.then((reply: Reply) => {
+    learn(reply);
+    if (
+      reply.t === "ok" &&
+      (command.kind === "create" || command.kind === "join" ||
+        command.kind === "leave")
+    ) {
+      groups.set(nameKey(command.group), {
+        name: groups.get(nameKey(command.group))?.name ?? command.group,
+        joined: command.kind !== "leave",
+      });
+      drawLists();
+    }
+    emit({ type: "reply", re: 0, command, reply });
+  });
+}
+
+ui.sendForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const line = ui.line.value;
+  if (line.trim() === "") return;
+  ui.line.value = "";
+  if (typed.at(-1) !== line) typed.push(line);
+  typedAt = typed.length;
+  run(line);
+});
+
+ui.line.addEventListener("keydown", (event) => {
+  if (event.key === "ArrowUp" && typedAt > 0) {
+    typedAt--;
+    ui.line.value = typed[typedAt] ?? "";
+    event.preventDefault();
+  } else if (event.key === "ArrowDown" && typedAt < typed.length) {
+    typedAt++;
+    ui.line.value = typed[typedAt] ?? "";
+    event.preventDefault();
+  } else if (event.key === "Escape") {
+    setConversation(PUBLIC);
+  } else if (event.key === "Tab" && !event.shiftKey && complete()) {
+    // Tab moves on as usual, except in a command it can complete.
+    event.preventDefault();
+  }
+});
+
+/**
+ * Completes the command, user or group name being typed, as the terminal
+ * does (commands.ts); returns whether the line was a command it could help.
+ */
+function complete(): boolean {
+  const line = ui.line.value;
+  const [hits, part] = completeInput(line, {
+    users: [...people.values()],
+    groups: [...groups.values()].map((g) => g.name),
+  });
+  if (hits.length === 0) return false;
+  const common = hits.reduce((a, b) => {
+    let i = 0;
+    while (i < a.length && i < b.length && a[i] === b[i]) i++;
+    return a.slice(0, i);
+  });
+  if (common.length > part.length) {
+    ui.line.value = line.slice(0, line.length - part.length) + common;
+  }
+  setStatus(hits.length > 1 ? hits.join("  ") : "");
+  return true;
+}
+
+ui.target.addEventListener("click", () => {
+  setConversation(PUBLIC);
+  ui.line.focus();
+});
+
+ui.groupForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const name = ui.groupName.value.trim();
+  if (name === "") return;
+  ui.groupName.value = "";
+  run(`/create ${name}`);
+});
+
+// --- Files ----------------------------------------------------------------
+
+const filesView: FilesViewContext = {
+  log,
+  emit,
+  isIgnored,
+  focusInput: () => ui.line.focus(),
+};
+const receiving = receivingView(filesView);
+
+/** Sends files to whom plain lines go now (a person or a group). */
+function sendFiles(list: Iterable<File>): void {
+  const current = conversations.current;
+  if (current.kind === "public") {
+    emit({
+      type: "error",
+      re: null,
+      code: "usage",
+      text:
+        "ERROR: Files go to a person or a group: click a name in the lists (or type /query NAME) first",
+    });
+    return;
+  }
+  const target: FileTarget = current.kind === "user"
+    ? { to: current.name }
+    : { group: current.name };
+  for (const file of list) void sendFile(target, file);
+}
+
+function sendFile(target: FileTarget, file: File): Promise<void> {
+  const sender = files;
+  if (sender === null || client === null || client.isOver) {
+    emit({
+      type: "error",
+      re: null,
+      code: "file",
+      text: "ERROR: Not connected",
+    });
+    return Promise.resolve();
+  }
+  return sendFromPage(filesView, sender, target, file);
+}
+
+ui.attach.addEventListener("click", () => ui.fileInput.click());
+ui.fileInput.addEventListener("change", () => {
+  sendFiles(ui.fileInput.files ?? []);
+  ui.fileInput.value = "";
+  ui.line.focus();
+});
+document.addEventListener("dragover", (event) => {
+  if (event.dataTransfer?.types.includes("Files")) event.preventDefault();
+});
+document.addEventListener("drop", (event) => {
+  const dropped = event.dataTransfer?.files;
+  if (dropped === undefined || dropped.length === 0) return;
+  event.preventDefault();
+  if (ui.chat.hidden) return;
+  sendFiles(dropped);
+});
+
+// --- Connection ---------------------------------------------------------------
+
+function onIncoming({ message, body }: Incoming): void {
+  if (message.t === "bye") return;
+  // Transfers are WebFiles' (web_files.ts).
+  if (message.t.startsWith("file_")) return;
+  learn(message);
+  const chat = message.t === "public" || message.t === "private" ||
+    message.t === "group";
+  if (chat && isIgnored(message.from)) return;
+  const text = hasTextBody(message) ? decodeText(body) : "";
+  const past = "history" in message && message.history === true;
+  const conversation = conversationOf(message, self);
+  if (conversation !== null && !past) {
+    if (conversations.noteIncoming(conversation)) drawTarget();
+  }
+  emit({ type: "incoming", message, text });
+}
+
+/**
+ * Four times the terminal's: a browser runs a background tab's timers once a
+ * minute at most, and the client gives up after two intervals of silence,
+ * which a late timer would otherwise take for a dead server.
+ */
+const PING_INTERVAL_MS = 120_000;
+
+/** The server's key changed: the page stops trying until reloaded. */
+let keyChanged = false;
+/** What the page says about it, again at each try. */
+let keyChangedText = "";
+
+/**
+ * Connects and checks the server's key; null when that failed (the reason is
+ * in `lastConnectError`) or the key changed (`keyChanged`).
+ */
+async function connect(): Promise<ChatClient | null> {
+  if (keyChanged) {
+    ui.joinError.textContent = keyChangedText;
+    return null;
+  }
+  let next: ChatClient;
+  try {
+    next = await ChatClient.connect(url, { pingIntervalMs: PING_INTERVAL_MS });
+  } catch (error) {
+    lastConnectError = `Cannot connect to ${host}: ${messageOf(error)}`;
+    ui.joinError.textContent = `ERROR: ${lastConnectError}`;
+    return null;
+  }
+  const fingerprint = next.serverFingerprint;
+  ui.fingerprint.textContent = fingerprint;
+  const check = checkServerKey(localStorage, host, fingerprint);
+  switch (check.kind) {
+    case "changed": {
+      next.abort();
+      const text = changedServerKeyMessage(
+        host,
+        check.remembered,
+        fingerprint,
+      );
+      keyChanged = true;
+      keyChangedText = text;
+      document.body.classList.add("key-changed");
+      ui.trustNote.textContent = text;
+      ui.joinError.textContent = text;
+      setStatus("Refused: the server's key changed");
+      if (self !== "") emit({ type: "error", re: null, code: "key", text });
+      return null;
+    }
+    case "new":
+      ui.trustNote.textContent =
+        "First visit: this browser now remembers this key for this server. Compare it with the fingerprint the host's 'chat serve' printed.";
+      break;
+    case "known":
+      ui.trustNote.textContent =
+        "The same key as on your earlier visits from this browser.";
+      break;
+    default: {
+      const unreachable: never = check;
+      return unreachable;
+    }
+  }
+  setStatus(`Connected to ${host}`);
+  return next;
+}
+
+let lastConnectError = "";
+
+/** Starts using a client the server welcomed. */
+function use(joined: ChatClient): void {
+  client = joined;
+  const transfers = new WebFiles(joined, receiving);
+  files = transfers;
+  document.body.classList.remove("disconnected");
+  // One listener: what arrived before it (offline messages, say) is replayed
+  // to the first listener only.
+  joined.onMessage((incoming) => {
+    transfers.receive(incoming);
+    onIncoming(incoming);
+  });
+  void joined.request({ t: "list" }).then(learn);
+  void joined.request({ t: "groups" }).then(learn);
+  void joined.ended.then((ending) => {
+    if (client !== joined) return;
+    emit({ type: "notice", text: ending.reason });
+    document.body.classList.add("disconnected");
+    people.clear();
+    drawLists();
+    if (quitting) setStatus(`Disconnected: ${ending.reason}`);
+    else void reconnect(ending.reason);
+  });
+}
+
+/** The user typed /quit: no reconnecting. */
+let quitting = false;
+/** Lines typed while disconnected, sent once back, in order. */
+const queued: string[] = [];
+/** Cuts the wait before the next attempt short (a line was typed). */
+let retryNow = () => {};
+
+/**
+ * Reconnects as the terminal client does (reconnect_status.ts): 1, 2, 4,
+ * 8, then every 10 s, until back in, the key changed or the name is refused.
+ */
+async function reconnect(reason: string): Promise<void> {
+  let state: ReconnectState = { kind: "lost", reason };
+  const show = () =>
+    setStatus(statusLine(state, queued.length, Date.now()) ?? "");
+  show();
+  const ticker = setInterval(show, 1000);
+  let lastError: string | null = null;
+  try {
+    for (let attempt = 1;; attempt++) {
+      const wait = reconnectDelay(attempt);
+      state = {
+        kind: "waiting",
+        attempt,
+        retryAt: Date.now() + wait,
+        lastError,
+      };
+      show();
+      // The product's back-off between attempts, cut short by typing.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        retryNow = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      retryNow = () => {};
+      state = { kind: "connecting", attempt, lastError };
+      show();
+      const next = await connect();
+      if (keyChanged) return;
+      if (next === null) {
+        lastError = lastConnectError;
+        continue;
+      }
+      const reply = await next.register(self, identity!, ledger);
+      if (reply.t === "welcome") {
+        use(next);
+        emit({ type: "notice", text: `Reconnected as ${reply.name}.` });
+        setStatus(`Connected to ${host}`);
+        for (const line of queued.splice(0)) run(line);
+        return;
+      }
+      if (reply.t === "error" && reply.code !== "internal") {
+        // Refused (the name, the key): trying again would not change it.
+        emit({ type: "incoming", message: reply, text: "" });
+        setStatus(`Could not reconnect: ${reply.text}`);
+        return;
+      }
+      lastError = reply.t === "error" ? reply.text : reply.t;
+    }
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+async function join(name: string): Promise<void> {
+  ui.joinButton.disabled = true;
+  ui.joinError.textContent = "";
+  try {
+    identity ??= await loadIdentity();
+    let joining = await link;
+    if (joining === null || joining.isOver) {
+      link = connect();
+      joining = await link;
+    }
+    if (joining === null) return;
+    const reply = await joining.register(name, identity, ledger);
+    if (reply.t !== "welcome") {
+      ui.joinError.textContent = reply.t === "error"
+        ? reply.text
+        : `ERROR: Unexpected answer from the server (${reply.t})`;
+      ui.name.focus();
+      return;
+    }
+    self = reply.name;
+    localStorage.setItem(NAME_KEY, self);
+    ui.joinForm.hidden = true;
+    ui.chat.hidden = false;
+    emit({ type: "incoming", message: reply, text: "" });
+    emit({
+      type: "notice",
+      text: `Your identity key: ${identity.fingerprint}`,
+    });
+    use(joining);
+    drawTarget();
+    ui.line.focus();
+  } catch (error) {
+    ui.joinError.textContent = `ERROR: ${messageOf(error)}`;
+  } finally {
+    ui.joinButton.disabled = false;
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+ui.joinForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const name = ui.name.value.trim();
+  if (name !== "") void join(name);
+});
+
+ui.name.value = localStorage.getItem(NAME_KEY) ?? "";
+ui.name.focus();
+// Connect at once: the fingerprint is there to compare before joining.
+link = connect();

@@ -1,0 +1,466 @@
+// This module is browser compatible.
+
+/**
+ * Files from and to the web page (docs/PROTOCOL.md 5.6), over one
+ * ChatClient: the terminal's FileSender and FileReceiver stream through
+ * files on disk and node:crypto's incremental SHA-256; a page has a File (or
+ * Blob) in memory and WebCrypto, which hashes a whole buffer at once. So the
+ * page sends and receives files up to {@link WEB_MAX_FILE_BYTES}, without
+ * resume (an offer of a partial file starts from 0, which the protocol
+ * allows). Nothing received is shown or opened: it becomes a Blob the page
+ * offers to save.
+ *
+ * @module
+ */
+
+import type { ChatClient, Incoming } from "../client/chat_client.ts";
+import type { RecipientResult, SentFileOutcome } from "../client/render.ts";
+import type { TransferEntry } from "../client/transfers_view.ts";
+import {
+  FILE_ACK_BYTES,
+  FILE_CHUNK_BYTES,
+  FILE_WINDOW_BYTES,
+} from "../protocol/limits.ts";
+import type { Declined, FileOfferNotice } from "../protocol/messages.ts";
+
+/** The largest file a page sends or takes: it holds it whole in memory. */
+export const WEB_MAX_FILE_BYTES = 256 * 1024 * 1024;
+
+/** The socket may hold this much unsent before more chunks are queued. */
+const BACKLOG_LIMIT = 4 * 1024 * 1024;
+const BACKLOG_POLL_MS = 5;
+
+export type FileTarget = { to: string } | { group: string };
+
+/** A file to send: a File from a picker or a drop. */
+export interface NamedBlob {
+  readonly name: string;
+  readonly size: number;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+export interface SendCallbacks {
+  /** The offer is on its way; the recipients are being asked. */
+  offered(): void;
+  /** Everyone answered; `declined` did not take it. */
+  answered(declined: Declined[]): void;
+  /** Bytes the slowest recipient has taken. */
+  progress(acked: number, size: number): void;
+}
+
+/** What the page shows about a file offered to its user. */
+export interface ReceiveCallbacks {
+  /**
+   * Asks the user; `answer` takes their choice (once). The page must answer
+   * before `deadlineMs` or the offer is declined as not answered.
+   */
+  ask(
+    offer: FileOfferNotice,
+    answer: (accept: boolean) => void,
+    deadlineMs: number,
+  ): void;
+  /** The offer was declined without asking (too large), or timed out. */
+  declined(offer: FileOfferNotice, why: string): void;
+  progress(offer: FileOfferNotice, received: number): void;
+  /** All bytes arrived and their SHA-256 matches: `file` is ready to save. */
+  received(offer: FileOfferNotice, file: Blob): void;
+  failed(offer: FileOfferNotice, reason: string): void;
+}
+
+interface Outgoing {
+  name: string;
+  size: number;
+  target: FileTarget;
+  acked: number;
+  results: Map<string, RecipientResult>;
+  cancelled: string | null;
+  broken: boolean;
+  wake: () => void;
+}
+
+interface Receiving {
+  offer: FileOfferNotice;
+  accepted: boolean;
+  chunks: Uint8Array[];
+  received: number;
+  acked: number;
+}
+
+/**
+ * The page's transfers on one connection. The page hands it every message
+ * it gets ({@link WebFiles.receive}): a ChatClient replays what came before
+ * its first listener to that listener only, so the page keeps one.
+ */
+export class WebFiles {
+  #client: ChatClient;
+  #receive: ReceiveCallbacks;
+  #outgoing = new Map<number, Outgoing>();
+  #incoming = new Map<number, Receiving>();
+
+  constructor(client: ChatClient, receive: ReceiveCallbacks) {
+    this.#client = client;
+    this.#receive = receive;
+    void client.ended.then((ending) => {
+      for (const outgoing of this.#outgoing.values()) {
+        outgoing.cancelled ??= ending.reason;
+        outgoing.broken = true;
+        outgoing.wake();
+      }
+      for (const incoming of this.#incoming.values()) {
+        if (incoming.accepted) {
+          this.#receive.failed(incoming.offer, ending.reason);
+        }
+      }
+      this.#incoming.clear();
+    });
+  }
+
+  /** The transfers running, as /transfers lists them (transfers_view.ts). */
+  list(): TransferEntry[] {
+    const entries: TransferEntry[] = [];
+    for (const [xfer, o] of this.#outgoing) {
+      entries.push({
+        kind: "sending",
+        xfer,
+        name: o.name,
+        to: "to" in o.target ? o.target.to : `group ${o.target.group}`,
+        done: o.acked,
+        size: o.size,
+        resumedAt: 0,
+      });
+    }
+    for (const [xfer, r] of this.#incoming) {
+      if (!r.accepted) continue;
+      entries.push({
+        kind: "receiving",
+        xfer,
+        name: r.offer.name,
+        from: r.offer.from,
+        done: r.received,
+        size: r.offer.size,
+        resumedAt: 0,
+      });
+    }
+    return entries;
+  }
+
+  /**
+   * Stops a transfer (/cancel); false when it has already ended. Everyone
+   * in it is told.
+   */
+  cancel(entry: TransferEntry): boolean {
+    switch (entry.kind) {
+      case "sending": {
+        const outgoing = this.#outgoing.get(entry.xfer);
+        if (outgoing === undefined || outgoing.cancelled !== null) return false;
+        this.#client.post({
+          t: "file_cancel",
+          xfer: entry.xfer,
+          reason: "cancelled",
+        });
+        outgoing.cancelled = "you cancelled it";
+        outgoing.wake();
+        return true;
+      }
+      case "receiving": {
+        const incoming = this.#incoming.get(entry.xfer);
+        if (incoming === undefined || !incoming.accepted) return false;
+        this.#incoming.delete(entry.xfer);
+        this.#client.post({
+          t: "file_cancel",
+          xfer: entry.xfer,
+          reason: "cancelled",
+        });
+        return true;
+      }
+      case "resumable":
+        // A page keeps no partial files.
+        return false;
+      default: {
+        const unreachable: never = entry;
+        return unreachable;
+      }
+    }
+  }
+
+  /** Offers `file` to `target`, then sends it to those who accept. */
+  async send(
+    target: FileTarget,
+    file: NamedBlob,
+    callbacks: SendCallbacks,
+  ): Promise<SentFileOutcome> {
+    const { name, size } = file;
+    if (size > WEB_MAX_FILE_BYTES) {
+      return {
+        kind: "refused",
+        text: `ERROR: ${name} is too large to send from a browser (${
+          WEB_MAX_FILE_BYTES / 1024 / 1024
+        } MiB at most); use chat connect`,
+      };
+    }
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    if (bytes.byteLength !== size) {
+      return {
+        kind: "refused",
+        text: `ERROR: ${name} changed while it was being read`,
+      };
+    }
+    const sha256 = await sha256Hex(bytes);
+    callbacks.offered();
+    const reply = await this.#client.request({
+      t: "file_offer",
+      name,
+      size,
+      ...target,
+    });
+    if (reply.t !== "file_ready") {
+      return {
+        kind: "refused",
+        text: "text" in reply ? reply.text : "ERROR: Refused",
+        ...(reply.t === "error" ? { code: reply.code } : {}),
+      };
+    }
+    const { xfer, recipients } = reply;
+    callbacks.answered(reply.declined ?? []);
+    const outgoing: Outgoing = {
+      name,
+      size,
+      target,
+      acked: 0,
+      results: new Map(),
+      cancelled: null,
+      broken: false,
+      wake: () => {},
+    };
+    this.#outgoing.set(xfer, outgoing);
+    const settled = () =>
+      outgoing.cancelled !== null || outgoing.results.size >= recipients.length;
+    const waitForNews = () =>
+      new Promise<void>((resolve) => (outgoing.wake = resolve));
+    try {
+      // Resume claims are not checked here: starting at 0 is always allowed.
+      let sent = 0;
+      while (sent < size && !settled()) {
+        if (sent - outgoing.acked > FILE_WINDOW_BYTES - FILE_CHUNK_BYTES) {
+          await waitForNews();
+          callbacks.progress(outgoing.acked, size);
+          continue;
+        }
+        if (this.#client.backlog > BACKLOG_LIMIT) {
+          await new Promise((resolve) => setTimeout(resolve, BACKLOG_POLL_MS));
+          continue;
+        }
+        const chunk = bytes.subarray(sent, sent + FILE_CHUNK_BYTES);
+        this.#client.post(
+          { t: "file_chunk", xfer, offset: sent },
+          chunk,
+          true,
+        );
+        sent += chunk.byteLength;
+      }
+      if (!settled()) {
+        this.#client.post({ t: "file_end", xfer, sha256 }, undefined, true);
+      }
+      while (!settled()) {
+        callbacks.progress(outgoing.acked, size);
+        await waitForNews();
+      }
+      callbacks.progress(outgoing.acked, size);
+      const results = recipients.map((recipient) =>
+        outgoing.results.get(recipient) ??
+          {
+            name: recipient,
+            ok: false,
+            reason: outgoing.cancelled ?? "no answer",
+          }
+      );
+      return outgoing.results.size >= recipients.length
+        ? { kind: "finished", name, size, results }
+        : {
+          kind: "cancelled",
+          name,
+          reason: outgoing.cancelled ?? "",
+          results,
+          ...(outgoing.broken ? { broken: true } : {}),
+        };
+    } finally {
+      this.#outgoing.delete(xfer);
+    }
+  }
+
+  /** Takes a message from the server; all but file transfers are ignored. */
+  receive({ message, body }: Incoming): void {
+    switch (message.t) {
+      case "file_progress":
+      case "file_result": {
+        const outgoing = this.#outgoing.get(message.xfer);
+        if (outgoing === undefined) return;
+        if (message.t === "file_progress") {
+          outgoing.acked = Math.max(outgoing.acked, message.acked);
+        } else {
+          outgoing.results.set(message.name, {
+            name: message.name,
+            ok: message.ok,
+            reason: message.reason,
+          });
+        }
+        outgoing.wake();
+        return;
+      }
+      case "file_cancel": {
+        const outgoing = this.#outgoing.get(message.xfer);
+        if (outgoing !== undefined) {
+          outgoing.cancelled = message.reason;
+          outgoing.wake();
+        }
+        const incoming = this.#incoming.get(message.xfer);
+        if (incoming !== undefined) {
+          this.#incoming.delete(message.xfer);
+          if (incoming.accepted) {
+            this.#receive.failed(incoming.offer, message.reason);
+          } else this.#receive.declined(incoming.offer, message.reason);
+        }
+        return;
+      }
+      case "file_offer":
+        this.#offered(message);
+        return;
+      case "file_chunk":
+        this.#chunk(message.xfer, message.offset, body);
+        return;
+      case "file_end":
+        void this.#end(message.xfer, message.sha256);
+        return;
+      default:
+        return;
+    }
+  }
+
+  #offered(offer: FileOfferNotice): void {
+    if (offer.size > WEB_MAX_FILE_BYTES) {
+      const why = `too large for a browser (${
+        WEB_MAX_FILE_BYTES / 1024 / 1024
+      } MiB at most)`;
+      this.#client.post({ t: "file_cancel", xfer: offer.xfer, reason: why });
+      this.#receive.declined(offer, why);
+      return;
+    }
+    const incoming: Receiving = {
+      offer,
+      accepted: false,
+      chunks: [],
+      received: 0,
+      acked: 0,
+    };
+    this.#incoming.set(offer.xfer, incoming);
+    // As the terminal client: two thirds of the server's wait, at most 60 s,
+    // so that the page declines (and says so) before the server gives up.
+    const deadlineMs = Math.min((offer.timeout ?? 90_000) * 2 / 3, 60_000);
+    let answered = false;
+    const timer = setTimeout(() => {
+      if (answered) return;
+      answered = true;
+      this.#incoming.delete(offer.xfer);
+      this.#client.post({
+        t: "file_cancel",
+        xfer: offer.xfer,
+        reason: "did not answer",
+      });
+      this.#receive.declined(offer, "you did not answer in time");
+    }, deadlineMs);
+    this.#receive.ask(offer, (accept) => {
+      if (answered || this.#incoming.get(offer.xfer) !== incoming) return;
+      answered = true;
+      clearTimeout(timer);
+      if (!accept) {
+        this.#incoming.delete(offer.xfer);
+        this.#client.post({ t: "file_decline", xfer: offer.xfer });
+        return;
+      }
+      incoming.accepted = true;
+      this.#client.post({ t: "file_accept", xfer: offer.xfer });
+      if (offer.size === 0) this.#ack(incoming);
+    }, deadlineMs);
+  }
+
+  #chunk(xfer: number, offset: number, body: Uint8Array): void {
+    const incoming = this.#incoming.get(xfer);
+    // Data for an offer not accepted is dropped (PROTOCOL 5.6, "Consent").
+    if (incoming === undefined || !incoming.accepted) return;
+    if (
+      offset !== incoming.received ||
+      incoming.received + body.byteLength > incoming.offer.size
+    ) {
+      this.#fail(
+        incoming,
+        offset !== incoming.received
+          ? `a chunk came at offset ${offset}, expected ${incoming.received}`
+          : "more bytes than the declared size",
+      );
+      return;
+    }
+    // Copied: the frame the body came in is reused once this returns.
+    incoming.chunks.push(body.slice());
+    incoming.received += body.byteLength;
+    this.#receive.progress(incoming.offer, incoming.received);
+    if (
+      incoming.received - incoming.acked >= FILE_ACK_BYTES ||
+      incoming.received === incoming.offer.size
+    ) this.#ack(incoming);
+  }
+
+  async #end(xfer: number, sha256: string): Promise<void> {
+    const incoming = this.#incoming.get(xfer);
+    if (incoming === undefined || !incoming.accepted) return;
+    const { offer } = incoming;
+    if (incoming.received !== offer.size) {
+      this.#fail(
+        incoming,
+        `truncated: ${incoming.received} of ${offer.size} bytes arrived`,
+      );
+      return;
+    }
+    const file = new Blob(incoming.chunks as BlobPart[], {
+      // Never shown by the browser as what the name claims: saved only.
+      type: "application/octet-stream",
+    });
+    const whole = new Uint8Array(await file.arrayBuffer());
+    if (this.#incoming.get(xfer) !== incoming) return;
+    if (await sha256Hex(whole) !== sha256) {
+      this.#fail(incoming, "checksum mismatch");
+      return;
+    }
+    this.#incoming.delete(xfer);
+    this.#client.post({ t: "file_done", xfer, ok: true, reason: "" });
+    this.#receive.received(offer, file);
+  }
+
+  #ack(incoming: Receiving): void {
+    incoming.acked = incoming.received;
+    this.#client.post({
+      t: "file_ack",
+      xfer: incoming.offer.xfer,
+      received: incoming.received,
+    });
+  }
+
+  #fail(incoming: Receiving, reason: string): void {
+    this.#incoming.delete(incoming.offer.xfer);
+    this.#client.post({
+      t: "file_done",
+      xfer: incoming.offer.xfer,
+      ok: false,
+      reason,
+    });
+    this.#receive.failed(incoming.offer, reason);
+  }
+}
+
+/** SHA-256 as 64 lower-case hex digits (file_end's form). */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    bytes as Uint8Array<ArrayBuffer>,
+  );
+  return new Uint8Array(digest).toHex();
+}

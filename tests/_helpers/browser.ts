@@ -1,0 +1,178 @@
+/// <reference lib="dom" />
+/**
+ * A real `chat serve` process, headless Chromium from Debian driven by
+ * puppeteer-core, and `chat connect` processes: for the web client's tests
+ * (tests/e2e/browser_test.ts) and its README screenshots
+ * (tests/e2e/web_screenshots.ts).
+ */
+
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import {
+  ChatProcess,
+  listeningPort,
+  makeKeys,
+  serveProcess,
+} from "./process.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+export const WAIT_MS = 20_000;
+
+/** Chromium from Debian, installed here when missing (the test runs as root). */
+export async function ensureChromium(): Promise<void> {
+  try {
+    await Deno.stat(CHROMIUM);
+    return;
+  } catch {
+    // Not installed yet.
+  }
+  const install = await new Deno.Command("apt-get", {
+    args: ["install", "-y", "--no-install-recommends", "chromium"],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!install.success) {
+    throw new Error(
+      `Cannot install chromium (apt-get install chromium): ${
+        new TextDecoder().decode(install.stderr)
+      }`,
+    );
+  }
+}
+
+/** A server process, its fingerprint, and terminal clients to start. */
+export async function startBrowserChat() {
+  const dir = await Deno.makeTempDir({ prefix: "chat-browser-" });
+  await makeKeys(dir);
+  let server = serveProcess(dir);
+  const port = await listeningPort(server);
+  const [, fingerprint] = await server.waitFor(
+    /Server key fingerprint: (SHA256:\S+)/,
+  );
+  await ensureChromium();
+  const browser: Browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // Root in a container: Chromium's sandbox needs user namespaces.
+    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+  });
+  const clients: ChatProcess[] = [];
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    fingerprint: fingerprint!,
+    browser,
+    get server() {
+      return server;
+    },
+    /** Stops the server; `start` brings it back on the same port and data. */
+    async stop(): Promise<void> {
+      server.kill();
+      await server.finish();
+    },
+    async start(): Promise<void> {
+      server = serveProcess(dir, port);
+      await listeningPort(server);
+    },
+    dir,
+    async terminal(name: string, ...extra: string[]): Promise<ChatProcess> {
+      const client = new ChatProcess([
+        "connect",
+        `127.0.0.1:${port}`,
+        "--pub",
+        `${dir}/public.pem`,
+        "--user",
+        name,
+        ...extra,
+      ]);
+      clients.push(client);
+      await client.waitFor(/SUCCESS: Username registered\./);
+      return client;
+    },
+    async [Symbol.asyncDispose]() {
+      await browser.close();
+      for (const client of clients) client.kill();
+      await Promise.all(clients.map((c) => c.finish()));
+      server.kill();
+      await server.finish();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Opens the page, failing the test on any script error or CSP violation. */
+export async function openPage(
+  browser: Browser,
+  url: string,
+  problems: string[],
+): Promise<Page> {
+  const page = await browser.newPage();
+  page.on("pageerror", (error) => problems.push(`page error: ${error}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") {
+      problems.push(`console error: ${message.text()}`);
+    }
+  });
+  await page.goto(url);
+  return page;
+}
+
+/** Waits until a line of the page's log matches `pattern`. */
+export async function waitForLine(page: Page, pattern: RegExp): Promise<void> {
+  try {
+    await page.waitForFunction(
+      (source: string, flags: string) => {
+        const re = new RegExp(source, flags);
+        return [...document.querySelectorAll("#log .line")].some((row) =>
+          re.test(row.textContent ?? "")
+        );
+      },
+      { timeout: WAIT_MS },
+      pattern.source,
+      pattern.flags,
+    );
+  } catch (error) {
+    const log = await page.$eval("#log", (e) => e.textContent);
+    throw new Error(`No line matching ${pattern} in the page:\n${log}`, {
+      cause: error,
+    });
+  }
+}
+
+/** Types `line` into the focused field and presses Enter, as a person would. */
+export async function typeLine(page: Page, line: string): Promise<void> {
+  await page.keyboard.type(line);
+  await page.keyboard.press("Enter");
+}
+
+/** Joins as `name` with the keyboard alone; resolves once registered. */
+export async function join(page: Page, name: string): Promise<void> {
+  await page.waitForFunction(
+    () => document.activeElement?.id === "name",
+    { timeout: WAIT_MS },
+  );
+  await page.$eval("#name", (e) => ((e as HTMLInputElement).value = ""));
+  await typeLine(page, name);
+  await waitForLine(page, /SUCCESS: Username registered\.$/);
+  await page.waitForFunction(
+    () => document.activeElement?.id === "line",
+    { timeout: WAIT_MS },
+  );
+}
+
+/** The file at `path` once it has `size` bytes (a download is written). */
+export async function waitForFile(
+  path: string,
+  size: number,
+): Promise<Uint8Array> {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    try {
+      const bytes = await Deno.readFile(path);
+      if (bytes.byteLength === size) return bytes;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    if (Date.now() > deadline) throw new Error(`${path} was not saved`);
+    // Polled: Chromium says nothing to this process when a download ends.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -1,0 +1,407 @@
+/// <reference lib="dom" />
+/**
+ * The web client in a real browser (issue 18, item 6): headless Chromium
+ * from Debian, driven by puppeteer-core, opens the page a real `chat serve`
+ * process serves, and its user talks with a real `chat connect` process.
+ * Slow (a browser starts): in `deno task test:slow`, not the default task.
+ */
+
+import assert from "node:assert/strict";
+import {
+  join,
+  openPage,
+  startBrowserChat,
+  typeLine,
+  WAIT_MS,
+  waitForFile,
+  waitForLine,
+} from "../_helpers/browser.ts";
+
+const slow = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test({
+  name:
+    "web client: a browser user and a terminal user exchange public, private and group messages",
+  // puppeteer keeps its own pipes and timers to Chromium until it is closed.
+  ...slow,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await openPage(chat.browser, chat.url, problems);
+
+    // The page shows the server key to compare with what `chat serve` printed.
+    await page.waitForFunction(
+      (expected: string) =>
+        document.getElementById("fingerprint")?.textContent === expected,
+      { timeout: WAIT_MS },
+      chat.fingerprint,
+    );
+    assert.match(
+      await page.$eval("#trust-note", (e) => e.textContent ?? ""),
+      /First visit/,
+    );
+    assert.match(
+      await page.$eval("#http-notice", (e) => e.textContent ?? ""),
+      /plain HTTP[\s\S]*chat connect --pub/,
+    );
+
+    await join(page, "webby");
+    const termy = await chat.terminal("termy");
+    // The list of people shows the newcomer (a button to write to them).
+    await page.waitForFunction(
+      () => document.getElementById("people")?.textContent?.includes("termy"),
+      { timeout: WAIT_MS },
+    );
+
+    // Public, both ways.
+    await typeLine(page, "hello from the web");
+    await termy.waitFor(/\[Broadcast from webby\]: hello from the web/);
+    await termy.write("hi browser\n");
+    await waitForLine(page, /\[Broadcast from termy\]: hi browser$/);
+
+    // Private, both ways.
+    await typeLine(page, "/msg termy just between us");
+    await termy.waitFor(/Private message from webby: just between us/);
+    await waitForLine(page, /Private message to termy: just between us/);
+    await termy.write("/msg webby got it\n");
+    await waitForLine(page, /Private message from termy: got it$/);
+    // Unread where the user is not writing: a count beside the name.
+    assert.equal(await page.$eval("#people .badge", (e) => e.textContent), "1");
+
+    // Tab completes commands and names, as in the terminal.
+    await page.keyboard.type("/ms");
+    await page.keyboard.press("Tab");
+    await page.keyboard.type("ter");
+    await page.keyboard.press("Tab");
+    assert.equal(
+      await page.$eval("#line", (e) => (e as HTMLInputElement).value),
+      "/msg termy ",
+    );
+    await typeLine(page, "completed");
+    await termy.waitFor(/Private message from webby: completed/);
+
+    // A group, both ways.
+    await typeLine(page, "/create team");
+    await waitForLine(page, /Group 'team' created/);
+    await page.waitForFunction(
+      () => document.getElementById("groups")?.textContent === "#teamLeave",
+      { timeout: WAIT_MS },
+    );
+    await termy.write("/join team\n");
+    await termy.waitFor(/Joined group 'team'/);
+    await typeLine(page, "/group team web says hi");
+    await termy.waitFor(
+      /\[Receive group team message from webby\]: web says hi/,
+    );
+    await termy.write("/group team terminal says hi\n");
+    await waitForLine(
+      page,
+      /\[Receive group team message from termy\]: terminal says hi$/,
+    );
+
+    // Text from others is text: markup arrives as characters, not elements.
+    await termy.write(
+      '<img src=x id=injected onerror="alert(1)"><b>bold</b>\n',
+    );
+    await waitForLine(page, /<img src=x id=injected.*<b>bold<\/b>$/);
+    assert.equal(await page.$("#injected"), null);
+    assert.equal(await page.$("#log b"), null);
+
+    // /ignore hides a user's messages (by key), /unignore shows them again.
+    await typeLine(page, "/ignore termy");
+    await waitForLine(page, /^Ignoring termy \(key SHA256:/);
+    await termy.write("you should not see this\n");
+    await termy.waitFor(/Broadcast message sent: you should not see this/);
+    // The server answers this after it has passed on termy's message.
+    await typeLine(page, "/list");
+    await waitForLine(page, /\*\*\* termy - Last Message/);
+    await typeLine(page, "/unignore termy");
+    await waitForLine(page, /^termy's messages are shown again$/);
+    await termy.write("and now you do\n");
+    await waitForLine(page, /\[Broadcast from termy\]: and now you do$/);
+    assert.doesNotMatch(
+      await page.$eval("#log", (e) => e.textContent ?? ""),
+      /you should not see this/,
+    );
+    assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name:
+    "web client: the identity stays in the browser (non-extractable) and a changed server key is refused",
+  ...slow,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await openPage(chat.browser, chat.url, problems);
+    await join(page, "keeper");
+    const extractable = await page.evaluate(() =>
+      new Promise<boolean | null>((resolve, reject) => {
+        const open = indexedDB.open("chat");
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const get = open.result.transaction("identity").objectStore(
+            "identity",
+          ).get("default");
+          get.onsuccess = () => {
+            const key = get.result?.privateKey as CryptoKey | undefined;
+            resolve(key === undefined ? null : key.extractable);
+          };
+        };
+      })
+    );
+    assert.equal(extractable, false);
+
+    // Away from the page, a private message waits on the server; back
+    // (the same key: the name is bound to it since the first sign-in), the
+    // page signs in again and shows it as history.
+    const termy = await chat.terminal("termy");
+    await page.goto("about:blank");
+    await termy.waitFor(/\*\*\* keeper left the chat \*\*\*/);
+    await termy.write("/msg keeper while you were away\n");
+    await termy.waitFor(/Private message to keeper: while you were away/);
+    await page.goto(chat.url);
+    await join(page, "keeper");
+    await waitForLine(page, /Private message from termy: while you were away/);
+    assert.match(
+      await page.$eval("#trust-note", (e) => e.textContent ?? ""),
+      /same key/,
+    );
+
+    // Another key for this server: refused before anything is sent.
+    await page.evaluate(() => {
+      localStorage.setItem(
+        `chat.server-key.${location.host}`,
+        "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
+      );
+    });
+    await page.reload();
+    await page.waitForFunction(
+      () => document.body.classList.contains("key-changed"),
+      { timeout: WAIT_MS },
+    );
+    const note = await page.$eval("#trust-note", (e) => e.textContent ?? "");
+    assert.match(note, /^ERROR: The server at .* presented the key SHA256:/);
+    assert.match(note, /Nothing was sent/);
+    await page.$eval("#name", (e) => ((e as HTMLInputElement).value = ""));
+    await page.focus("#name");
+    await typeLine(page, "keeper");
+    await page.waitForFunction(
+      () =>
+        (document.getElementById("join-error")?.textContent ?? "")
+          .startsWith("ERROR: The server at"),
+      { timeout: WAIT_MS },
+    );
+    assert.equal(
+      await page.$eval("#chat", (e) => (e as HTMLElement).hidden),
+      true,
+    );
+    // Registered twice (the first visit and the reload), not a third time.
+    const registrations = (chat.server.stdout + chat.server.stderr).match(
+      /keeper registered from/g,
+    );
+    assert.equal(registrations?.length, 2);
+    assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name: "web client: usable at phone width with the keyboard alone",
+  ...slow,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await chat.browser.newPage();
+    await page.setViewport({ width: 390, height: 844, isMobile: true });
+    page.on("pageerror", (error) => problems.push(`page error: ${error}`));
+    await page.goto(chat.url);
+    await join(page, "phone");
+    await typeLine(page, "typed on a phone");
+    await waitForLine(page, /Broadcast message sent: typed on a phone/);
+    const layout = await page.evaluate(() => {
+      const line = document.getElementById("line")!.getBoundingClientRect();
+      return {
+        scrollWidth: document.documentElement.scrollWidth,
+        lineRight: line.right,
+        lineBottom: line.bottom,
+      };
+    });
+    assert.ok(layout.scrollWidth <= 390, `page is ${layout.scrollWidth} wide`);
+    assert.ok(layout.lineRight <= 390 && layout.lineBottom <= 844);
+    assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name:
+    "web client: reconnects after the server restarts and sends what was typed meanwhile",
+  ...slow,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await openPage(chat.browser, chat.url, problems);
+    await join(page, "phoenix");
+
+    await chat.stop();
+    await page.waitForFunction(
+      () => document.body.classList.contains("disconnected"),
+      { timeout: WAIT_MS },
+    );
+    await typeLine(page, "typed while away");
+    await waitForLine(page, /\(queued\) typed while away$/);
+
+    await chat.start();
+    await waitForLine(page, /Reconnected as phoenix\.$/);
+    // The queued line went out once back: the server confirmed it.
+    await waitForLine(page, /Broadcast message sent: typed while away$/);
+    const termy = await chat.terminal("termy");
+    await typeLine(page, "back after the restart");
+    await termy.waitFor(/\[Broadcast from phoenix\]: back after the restart/);
+    // The page cannot load resources while the server is down: those
+    // failures (and only those) are expected.
+    assert.deepEqual(
+      problems.filter((p) => !/ERR_CONNECTION_REFUSED|WebSocket/.test(p)),
+      [],
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "web client: files each way between a browser user and a terminal user, behind the page's accept prompt",
+  ...slow,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await openPage(chat.browser, chat.url, problems);
+    await join(page, "webby");
+    const downloads = `${chat.dir}/termy downloads`;
+    const termy = await chat.terminal(
+      "termy",
+      "--accept-files",
+      "all",
+      "--downloads",
+      downloads,
+      "--open-with",
+      "true",
+    );
+
+    // Terminal to browser: asked first, then offered for saving, not opened.
+    const notes = "meeting notes\n<script>alert(1)</script>\n".repeat(5000);
+    await Deno.writeTextFile(`${chat.dir}/notes.txt`, notes);
+    await termy.write(`/file webby ${chat.dir}/notes.txt\n`);
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll("#log .line.offer")].some((row) =>
+          row.textContent?.startsWith("termy wants to send you notes.txt")
+        ),
+      { timeout: WAIT_MS },
+    );
+    const [accept] = await page.$$("#log .line.offer button");
+    await accept!.click();
+    await termy.waitFor(/File notes\.txt sent to webby successfully\./);
+    await page.waitForSelector("#log .line.received a", { timeout: WAIT_MS });
+    // Saved through the browser's download, into a folder of the test's.
+    const browserDownloads = `${chat.dir}/browser downloads`;
+    const cdp = await page.createCDPSession();
+    await cdp.send("Browser.setDownloadBehavior", {
+      behavior: "allow",
+      downloadPath: browserDownloads,
+    });
+    assert.equal(
+      await page.$eval(
+        "#log .line.received a",
+        (a) => (a as HTMLAnchorElement).download,
+      ),
+      "notes.txt",
+    );
+    await page.click("#log .line.received a");
+    const saved = await waitForFile(
+      `${browserDownloads}/notes.txt`,
+      new TextEncoder().encode(notes).byteLength,
+    );
+    assert.ok(
+      new TextDecoder().decode(saved) === notes,
+      "the page saved other bytes than were sent",
+    );
+    await waitForLine(page, /You received file notes\.txt from termy\./);
+
+    // Browser to terminal: to whom the page writes (a click on the name).
+    // Several chunks and acknowledgements' worth, of random bytes.
+    const photo = new Uint8Array(1_500_000);
+    for (let at = 0; at < photo.length; at += 65536) {
+      crypto.getRandomValues(photo.subarray(at, at + 65536));
+    }
+    await Deno.writeFile(`${chat.dir}/photo.bin`, photo);
+    await page.waitForFunction(
+      () => document.getElementById("people")?.textContent?.includes("termy"),
+      { timeout: WAIT_MS },
+    );
+    const [termyButton] = await page.$$(
+      "xpath/.//ul[@id='people']//button[text()='termy']",
+    );
+    await termyButton!.click();
+    const input = await page.$("#file-input");
+    await (input as unknown as { uploadFile(path: string): Promise<void> })
+      .uploadFile(`${chat.dir}/photo.bin`);
+    await termy.waitFor(/You received file photo\.bin from webby\./);
+    await waitForLine(page, /File photo\.bin sent to termy successfully\.$/);
+    assert.deepEqual(await Deno.readFile(`${downloads}/photo.bin`), photo);
+
+    // To a group: everyone in it but the sender is asked.
+    await typeLine(page, "/create crew");
+    await waitForLine(page, /Group 'crew' created/);
+    await termy.write("/join crew\n");
+    await termy.waitFor(/Joined group 'crew'/);
+    const [crewButton] = await page.$$(
+      "xpath/.//ul[@id='groups']//button[text()='#crew']",
+    );
+    await crewButton!.click();
+    await Deno.writeTextFile(`${chat.dir}/plan.txt`, "the plan\n");
+    await (input as unknown as { uploadFile(path: string): Promise<void> })
+      .uploadFile(`${chat.dir}/plan.txt`);
+    await termy.waitFor(/\[Receive plan\.txt from Group crew webby\]\./);
+    await waitForLine(
+      page,
+      /File plan\.txt sent to group crew: received by termy\.$/,
+    );
+    // All done: /transfers (the terminal's listing) has nothing to show.
+    await typeLine(page, "/transfers");
+    await waitForLine(page, /^No file transfers\.$/);
+    assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name:
+    "web client: the Content-Security-Policy stops script that reaches the page as HTML",
+  ...slow,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const page = await chat.browser.newPage();
+    const violations: string[] = [];
+    page.on("console", (message) => {
+      if (/Content Security Policy/.test(message.text())) {
+        violations.push(message.text());
+      }
+    });
+    await page.goto(chat.url);
+    // As if the page had a bug that put hostile text in as HTML: the
+    // inline handler must not run.
+    const ran = await page.evaluate(() =>
+      new Promise<boolean>((resolve) => {
+        const holder = document.createElement("div");
+        holder.innerHTML =
+          '<img src="/nothing-here" onerror="window.__ran = true">';
+        const img = holder.querySelector("img")!;
+        img.addEventListener("error", () =>
+          // Handlers run in order: an inline one would have run by now.
+          resolve((window as { __ran?: boolean }).__ran === true));
+        document.body.append(holder);
+      })
+    );
+    assert.equal(ran, false);
+    assert.ok(violations.length > 0, "the browser reported no CSP violation");
+  },
+});

@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { WEB_HEADERS, webAnswer } from "../../src/server/web_assets.ts";
+import { WEB_ASSETS } from "../../src/web/assets.gen.ts";
+import { startTestServer, TestClient } from "../_helpers/chat.ts";
+
+Deno.test("webAnswer serves the page, its script and its style with their types", () => {
+  const page = webAnswer("GET", "/", undefined);
+  assert.equal(page?.status, 200);
+  assert.equal(page?.headers["content-type"], "text/html; charset=utf-8");
+  assert.equal(page?.body, WEB_ASSETS["/"]?.body);
+  assert.equal(
+    webAnswer("GET", "/index.html?x=1", undefined)?.body,
+    page?.body,
+  );
+  assert.match(
+    webAnswer("GET", "/app.js", undefined)?.headers["content-type"] ?? "",
+    /^text\/javascript/,
+  );
+  assert.match(
+    webAnswer("GET", "/style.css", undefined)?.headers["content-type"] ?? "",
+    /^text\/css/,
+  );
+  assert.equal(
+    webAnswer("GET", "/favicon.svg", undefined)?.headers["content-type"],
+    "image/svg+xml",
+  );
+});
+
+Deno.test("webAnswer leaves other methods and paths to the caller", () => {
+  assert.equal(webAnswer("POST", "/", undefined), null);
+  assert.equal(webAnswer("GET", "/chat", undefined), null);
+  assert.equal(webAnswer("GET", "/../etc/passwd", undefined), null);
+  assert.equal(webAnswer("GET", "__proto__", undefined), null);
+  assert.equal(webAnswer("GET", "constructor", undefined), null);
+  assert.equal(webAnswer(undefined, undefined, undefined), null);
+});
+
+Deno.test("webAnswer answers HEAD without a body and a matching If-None-Match with 304", () => {
+  const head = webAnswer("HEAD", "/app.js", undefined);
+  assert.equal(head?.status, 200);
+  assert.equal(head?.body, "");
+  assert.equal(
+    head?.headers["content-length"],
+    String(new TextEncoder().encode(WEB_ASSETS["/app.js"]?.body).length),
+  );
+  const etag = head?.headers.etag ?? "";
+  assert.equal(webAnswer("GET", "/app.js", etag)?.status, 304);
+  assert.equal(webAnswer("GET", "/app.js", `"x", W/${etag}`)?.status, 304);
+  assert.equal(webAnswer("GET", "/app.js", '"other"')?.status, 200);
+});
+
+Deno.test("startServer serves the web page with a CSP forbidding inline script, and still upgrades", async () => {
+  await using server = await startTestServer();
+  const base = `http://127.0.0.1:${server.port}`;
+  const page = await fetch(`${base}/`);
+  assert.equal(page.status, 200);
+  const csp = page.headers.get("content-security-policy") ?? "";
+  assert.match(csp, /script-src 'self'(;|$)/);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+  assert.equal(page.headers.get("x-content-type-options"), "nosniff");
+  assert.equal(page.headers.get("cache-control"), "no-cache");
+  assert.equal(await page.text(), WEB_ASSETS["/"]?.body);
+  const script = await fetch(`${base}/app.js`);
+  assert.equal(await script.text(), WEB_ASSETS["/app.js"]?.body);
+  const again = await fetch(`${base}/app.js`, {
+    headers: { "if-none-match": script.headers.get("etag") ?? "" },
+  });
+  assert.equal(again.status, 304);
+  await again.body?.cancel();
+  for (const [name, value] of Object.entries(WEB_HEADERS)) {
+    if (name !== "connection") assert.equal(again.headers.get(name), value);
+  }
+  // The page's sockets are gone, and a chat client still gets in.
+  const alice = await TestClient.connect(server, "alice");
+  assert.equal(alice.client.name, "alice");
+  await alice.quit();
+});

@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import type { ChatClient } from "../../src/client/chat_client.ts";
+import type { TransferEntry } from "../../src/client/transfers_view.ts";
+import type { FileOfferNotice } from "../../src/protocol/messages.ts";
+import {
+  type ReceiveCallbacks,
+  sha256Hex,
+  WEB_MAX_FILE_BYTES,
+  WebFiles,
+} from "../../src/web/web_files.ts";
+import { startTestServer, TestClient } from "../_helpers/chat.ts";
+
+/** Receive callbacks that record what happened and answer with `accept`. */
+function recorder(accept: boolean) {
+  const events: string[] = [];
+  let resolveDone: (value: Blob | string) => void = () => {};
+  const done = new Promise<Blob | string>((resolve) => (resolveDone = resolve));
+  const callbacks: ReceiveCallbacks = {
+    ask(offer: FileOfferNotice, answer) {
+      events.push(`ask ${offer.name} ${offer.size} from ${offer.from}`);
+      answer(accept);
+      if (!accept) resolveDone("declined by the user");
+    },
+    declined(offer, why) {
+      events.push(`declined ${offer.name}: ${why}`);
+      resolveDone(why);
+    },
+    progress() {},
+    received(_offer, file) {
+      resolveDone(file);
+    },
+    failed(_offer, reason) {
+      resolveDone(`failed: ${reason}`);
+    },
+  };
+  return { events, done, callbacks };
+}
+
+/** WebFiles on `client`, given every message it gets. */
+function listen(client: ChatClient, callbacks: ReceiveCallbacks): WebFiles {
+  const files = new WebFiles(client, callbacks);
+  client.onMessage((incoming) => files.receive(incoming));
+  return files;
+}
+
+function randomBytes(size: number): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(size);
+  for (let at = 0; at < size; at += 65536) {
+    crypto.getRandomValues(bytes.subarray(at, at + 65536));
+  }
+  return bytes;
+}
+
+Deno.test("WebFiles sends a file through a real server to a WebFiles that accepts it, intact", async () => {
+  await using server = await startTestServer();
+  const alice = await TestClient.connect(server, "alice");
+  const bob = await TestClient.connect(server, "bob");
+  const bobSide = recorder(true);
+  listen(bob.client, bobSide.callbacks);
+  const aliceFiles = listen(alice.client, recorder(false).callbacks);
+  // Past the 4 MiB window: the sender must wait for acknowledgements.
+  const bytes = randomBytes(5 * 1024 * 1024 + 123);
+  const progress: number[] = [];
+  const outcome = await aliceFiles.send(
+    { to: "bob" },
+    new File([bytes], "data.bin"),
+    {
+      offered() {},
+      answered(declined) {
+        assert.deepEqual(declined, []);
+      },
+      progress: (acked) => progress.push(acked),
+    },
+  );
+  assert.deepEqual(outcome, {
+    kind: "finished",
+    name: "data.bin",
+    size: bytes.length,
+    results: [{ name: "bob", ok: true, reason: "" }],
+  });
+  assert.equal(progress.at(-1), bytes.length);
+  const got = await bobSide.done;
+  assert.ok(got instanceof Blob);
+  assert.equal(
+    await sha256Hex(new Uint8Array(await got.arrayBuffer())),
+    await sha256Hex(bytes),
+  );
+  assert.deepEqual(bobSide.events, [
+    `ask data.bin ${bytes.length} from alice`,
+  ]);
+  await alice.quit();
+  await bob.quit();
+});
+
+Deno.test("WebFiles: an offer the user declines reaches the sender as refused with code declined", async () => {
+  await using server = await startTestServer();
+  const alice = await TestClient.connect(server, "alice");
+  const bob = await TestClient.connect(server, "bob");
+  const bobSide = recorder(false);
+  listen(bob.client, bobSide.callbacks);
+  const aliceFiles = listen(alice.client, recorder(false).callbacks);
+  const outcome = await aliceFiles.send(
+    { to: "bob" },
+    new File([randomBytes(1000)], "no.bin"),
+    { offered() {}, answered() {}, progress() {} },
+  );
+  assert.equal(outcome.kind, "refused");
+  assert.equal(outcome.kind === "refused" && outcome.code, "declined");
+  assert.equal(await bobSide.done, "declined by the user");
+  await alice.quit();
+  await bob.quit();
+});
+
+Deno.test("WebFiles declines without asking an offer too large for a browser", async () => {
+  await using server = await startTestServer();
+  const alice = await TestClient.connect(server, "alice");
+  const bob = await TestClient.connect(server, "bob");
+  const bobSide = recorder(true);
+  listen(bob.client, bobSide.callbacks);
+  const reply = await alice.client.request({
+    t: "file_offer",
+    name: "huge.iso",
+    size: WEB_MAX_FILE_BYTES + 1,
+    to: "bob",
+  });
+  assert.equal(reply.t, "error");
+  assert.match(await bobSide.done as string, /too large for a browser/);
+  assert.deepEqual(bobSide.events, [
+    "declined huge.iso: too large for a browser (256 MiB at most)",
+  ]);
+  await alice.quit();
+  await bob.quit();
+});
+
+Deno.test("WebFiles lists a transfer under way and cancels it: the sender hears it stopped, the receiver that it was cancelled", async () => {
+  await using server = await startTestServer();
+  const alice = await TestClient.connect(server, "alice");
+  const bob = await TestClient.connect(server, "bob");
+  const bobSide = recorder(true);
+  listen(bob.client, bobSide.callbacks);
+  const aliceFiles = listen(alice.client, recorder(false).callbacks);
+  const bytes = randomBytes(32 * 1024 * 1024);
+  let listed: TransferEntry[] = [];
+  const outcome = await aliceFiles.send(
+    { to: "bob" },
+    new File([bytes], "big.bin"),
+    {
+      offered() {},
+      answered() {},
+      progress(acked) {
+        if (acked === 0 || listed.length > 0) return;
+        // Under way: past the first window, not at the end.
+        listed = aliceFiles.list();
+        assert.equal(aliceFiles.cancel(listed[0]!), true);
+        assert.equal(aliceFiles.cancel(listed[0]!), false);
+      },
+    },
+  );
+  assert.equal(listed.length, 1);
+  assert.equal(listed[0]?.kind, "sending");
+  assert.equal(listed[0]?.name, "big.bin");
+  assert.equal(outcome.kind, "cancelled");
+  assert.equal(
+    outcome.kind === "cancelled" && outcome.reason,
+    "you cancelled it",
+  );
+  assert.match(await bobSide.done as string, /^failed: alice cancelled/);
+  await alice.quit();
+  await bob.quit();
+});
