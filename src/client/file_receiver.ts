@@ -7,6 +7,8 @@
  * check out. It is then opened only if it is a passive kind (files/kind.ts).
  */
 
+import { releaseBuffer } from "../crypto/bytes.ts";
+import { FileCipher } from "../crypto/file_cipher.ts";
 import { explainNotOpened, passiveKind, SNIFF_BYTES } from "../files/kind.ts";
 import { openFile } from "../files/open.ts";
 import { partialKey } from "../files/partials.ts";
@@ -15,6 +17,7 @@ import { FILE_ACK_BYTES } from "../protocol/limits.ts";
 import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { ChatClient } from "./chat_client.ts";
+import { fileKeyOfOffer } from "./file_key.ts";
 
 export interface ReceiverOptions {
   downloadsDir: string;
@@ -74,6 +77,10 @@ interface Incoming {
   started: boolean;
   /** The partial's key while this transfer holds it. */
   key: string | null;
+  /** Opens the chunks, once accepted. */
+  cipher: FileCipher | null;
+  /** The number of the next chunk, from 0 (its place in the AAD). */
+  index: number;
 }
 
 /** A transfer being received, as /transfers shows it. */
@@ -224,12 +231,25 @@ export class FileReceiver {
       failed: false,
       started: false,
       key: null,
+      cipher: null,
+      index: 0,
     };
     this.#incoming.set(offer.xfer, incoming);
     this.#then(incoming, async () => {
       // Nobody is asked about a file that could not be taken anyway.
       const tooLarge = sizeRefusal(offer.size, this.#options.maxFileBytes);
       if (tooLarge !== null) throw new SaveError(tooLarge);
+      const fileKey = fileKeyOfOffer(offer);
+      if (fileKey === null) {
+        throw new SaveError(
+          `Cannot take '${offer.name}': the offer carries no file key`,
+        );
+      }
+      incoming.cipher = await FileCipher.create(
+        fileKey,
+        offer.xfer,
+        offer.size,
+      );
       const answer = await this.#options.consent(offer);
       // Cancelled while the user was being asked: already reported.
       if (incoming.failed) return;
@@ -331,8 +351,22 @@ export class FileReceiver {
         `Cannot save '${incoming.offer.name}': a chunk came at offset ${offset}, expected ${incoming.received}`,
       );
     }
-    await incoming.file!.write(body);
-    incoming.received += body.byteLength;
+    // Opened as the chunk that must come next: one reordered, replayed or
+    // altered on the way fails here.
+    const chunk = await incoming.cipher!.open(
+      { index: incoming.index, offset },
+      body,
+    );
+    if (chunk === null) {
+      throw new SaveError(
+        `Cannot save '${incoming.offer.name}': chunk ${incoming.index} (at offset ${offset}) failed authentication`,
+      );
+    }
+    incoming.index++;
+    await incoming.file!.write(chunk);
+    incoming.received += chunk.byteLength;
+    // Written and hashed: freed now rather than left to the collector.
+    releaseBuffer(chunk.buffer);
     this.#options.onProgress?.(incoming.offer, incoming.received);
     if (
       incoming.received - incoming.acked >= FILE_ACK_BYTES ||

@@ -3,11 +3,15 @@
  * (the slowest recipient's acknowledgements) and the socket's backlog, send its
  * SHA-256 at the end, and collect each recipient's verdict.
  *
- * Memory stays flat whatever the file size: one chunk buffer, reused, because
- * the channel encodes (copies) a message as soon as it is posted.
+ * Each chunk is sealed once, with a key made for this offer
+ * (crypto/file_cipher.ts), and the server relays it without opening it.
+ *
+ * Memory stays flat whatever the file size: one chunk buffer, reused, and
+ * each sealed chunk is freed by the channel once it is on the socket.
  */
 
 import { basename } from "node:path";
+import { FileCipher, newFileKey } from "../crypto/file_cipher.ts";
 import { createSha256, type Sha256 } from "../files/digest.ts";
 import { FILE_CHUNK_BYTES, FILE_WINDOW_BYTES } from "../protocol/limits.ts";
 import type {
@@ -16,6 +20,7 @@ import type {
   ServerMessage,
 } from "../protocol/messages.ts";
 import type { ChatClient } from "./chat_client.ts";
+import { fileKeyForOffer } from "./file_key.ts";
 import type { RecipientResult, SentFileOutcome } from "./render.ts";
 
 export type SendTarget = { to: string } | { group: string };
@@ -116,6 +121,9 @@ export class FileSender {
     if ("error" in opened) return { kind: "refused", text: opened.error };
     const { file, size } = opened;
     const name = basename(path);
+    // Fresh for every offer, so an offer made again (a resume) never
+    // seals a chunk under a key and nonce used before.
+    const key = newFileKey();
     try {
       onOffered(name, size);
       const reply = await this.#client.request({
@@ -123,6 +131,7 @@ export class FileSender {
         name,
         size,
         ...target,
+        ...fileKeyForOffer(key),
       });
       if (reply.t !== "file_ready") {
         return {
@@ -132,6 +141,7 @@ export class FileSender {
         };
       }
       const xfer = reply.xfer;
+      const cipher = await FileCipher.create(key, xfer, size);
       onAnswered(reply.declined ?? []);
       // Recipients that hold a first part: checked against our file, and
       // the data starts at the lowest part everyone has (0 if anyone has
@@ -162,6 +172,7 @@ export class FileSender {
           outgoing.cancelled !== null || outgoing.results.size >= everyone;
         const buffer = new Uint8Array(FILE_CHUNK_BYTES);
         let sent = start;
+        let index = 0;
         while (sent < size && !settled()) {
           // Flow control: stay within the window of the slowest recipient and
           // let the socket drain before reading more.
@@ -190,9 +201,12 @@ export class FileSender {
           }
           const chunk = buffer.subarray(0, read);
           hash.update(chunk);
+          // Sealed once, here: the server passes it on as it is (5.6).
+          const sealed = await cipher.seal({ index, offset: sent }, chunk);
+          index++;
           this.#client.post(
             { t: "file_chunk", xfer, offset: sent },
-            chunk,
+            sealed,
             true,
           );
           sent += read;

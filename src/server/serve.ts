@@ -6,6 +6,7 @@
 import { fingerprint } from "../crypto/keys.ts";
 import {
   encodeCompactChat,
+  encodeHeader,
   encodeMessage,
   parseClientMessage,
 } from "../protocol/codec.ts";
@@ -373,7 +374,13 @@ export async function startServer(
    * behind, so that it gets its chat messages in the order they were routed
    * (the missed ones after a welcome before the next live one).
    */
-  const waiting = new Map<ConnId, (Uint8Array | Gate)[]>();
+  const waiting = new Map<ConnId, (Uint8Array | SharedBytes | Gate)[]>();
+  /**
+   * Bodies that came in bulk frames and are being routed: passed on as they
+   * are, where a body inside a batch is copied (the batch is freed once
+   * routed).
+   */
+  const outsideBodies = new WeakSet<Uint8Array>();
 
   function passGate(id: ConnId, gate: Gate): void {
     gate.open = true;
@@ -384,6 +391,7 @@ export async function startServer(
     for (; sent < queue.length; sent++) {
       const item = queue[sent]!;
       if (item instanceof Uint8Array) channel?.sendEncoded(item);
+      else if (item instanceof SharedBytes) channel?.sendBulk(item);
       else if (!item.open) break;
     }
     queue.splice(0, sent);
@@ -400,6 +408,29 @@ export async function startServer(
       // a live chat message to those who asked for it (with its id and seq
       // to those that acknowledge), JSON for the rest (made when first
       // needed: in a busy room, often never).
+      // File data yields to chat, and is freed as soon as every recipient's
+      // channel has sealed it (a recipient that is gone never drops its hold,
+      // which only leaves the bytes to the garbage collector). A chunk goes
+      // on in a bulk frame: its header sealed per recipient, its body (sealed
+      // by the sender with the file key) as it came.
+      if (message.t === "file_chunk" && body !== undefined) {
+        const header = encodedOrNull(message, "", () => encodeHeader(message));
+        if (header === null) continue;
+        // A body that came inside a batch is freed with it (recycle).
+        const payload = outsideBodies.has(body) ? body : body.slice();
+        const shared = new SharedBytes(header, to.length, payload);
+        for (const id of to) {
+          const channel = channels.get(id);
+          if (channel === undefined) continue;
+          const queue = !direct && waiting.size > 0
+            ? waiting.get(id)
+            : undefined;
+          if (queue !== undefined) queue.push(shared);
+          else channel.sendBulk(shared);
+          checkBacklog(id, channel);
+        }
+        continue;
+      }
       const compact = encodeCompact(message, body);
       let positioned: Uint8Array | null | undefined;
       let json: Uint8Array | null | undefined;
@@ -407,11 +438,7 @@ export async function startServer(
         json = encodeJson(message, body);
         if (json === null) continue;
       }
-      // File data yields to chat, and is freed as soon as every recipient's
-      // channel has sealed it (a recipient that is gone never drops its hold,
-      // which only leaves the bytes to the garbage collector).
-      const shared = json != null &&
-          (message.t === "file_chunk" || message.t === "file_end")
+      const shared = json != null && message.t === "file_end"
         ? new SharedBytes(json, to.length)
         : null;
       const queued = !direct && waiting.size > 0;
@@ -432,17 +459,21 @@ export async function startServer(
         if (queue !== undefined) queue.push(bytes);
         else if (shared !== null) channel.sendBulk(shared);
         else channel.sendEncoded(bytes);
-        // A client that does not read must not grow our memory without bound.
-        const estimate = channel.backlogEstimate;
-        if (
-          estimate > limits.maxBacklogBytes &&
-          channel.backlog > limits.maxBacklogBytes
-        ) {
-          dismiss(id, channel, NOT_READING);
-        } else if (addressBacklogs.crossed(id, estimate)) {
-          checkAddressBacklog(id);
-        }
+        checkBacklog(id, channel);
       }
+    }
+  }
+
+  /** A client that does not read must not grow our memory without bound. */
+  function checkBacklog(id: ConnId, channel: SecureChannel): void {
+    const estimate = channel.backlogEstimate;
+    if (
+      estimate > limits.maxBacklogBytes &&
+      channel.backlog > limits.maxBacklogBytes
+    ) {
+      dismiss(id, channel, NOT_READING);
+    } else if (addressBacklogs.crossed(id, estimate)) {
+      checkAddressBacklog(id);
     }
   }
 
@@ -711,6 +742,7 @@ export async function startServer(
           );
           dismiss(id, channel, NOT_READING);
         };
+        if (batch[0]?.outside === true) outsideBodies.add(batch[0].body);
         for (const { header, body } of batch) {
           if (steps.length >= RUN_STEPS) {
             flush();
@@ -831,8 +863,11 @@ export async function startServer(
         }
         flush();
         // Every body passed on was encoded (copied) for its recipients, or
-        // copied to wait for the disk (deliverRun): the frame is dead.
-        channel.recycle(batch);
+        // copied to wait for the disk (deliverRun): the frame is dead. Not a
+        // bulk frame's: its body waits in the recipients' queues, freed once
+        // they have all sealed it (SharedBytes).
+        if (batch[0]?.outside === true) outsideBodies.delete(batch[0].body);
+        else channel.recycle(batch);
         if (quit) {
           said = "goodbye";
           await channel.drain();
