@@ -19,6 +19,9 @@ import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { ChatClient } from "./chat_client.ts";
 import { fileKeyOfOffer } from "./file_key.ts";
 
+/** Chunks opened ahead of the one being written, at most. */
+const OPENS_AHEAD = 2;
+
 export interface ReceiverOptions {
   downloadsDir: string;
   /** The downloads folder is chat's default one, kept 0700 (save.ts). */
@@ -79,8 +82,10 @@ interface Incoming {
   key: string | null;
   /** Opens the chunks, once accepted. */
   cipher: FileCipher | null;
-  /** The number of the next chunk, from 0 (its place in the AAD). */
-  index: number;
+  /** Chunks received so far: the next one's number (in its AAD). */
+  opened: number;
+  /** Chunks being opened, or opened and not yet written. */
+  opening: number;
 }
 
 /** A transfer being received, as /transfers shows it. */
@@ -188,9 +193,16 @@ export class FileReceiver {
         const incoming = this.#incoming.get(message.xfer);
         if (incoming === undefined || incoming.failed) return;
         if (!incoming.accepted) return;
+        // Opened now, on WebCrypto's threads, while earlier chunks are still
+        // being written (a few at a time, each holding its plaintext until
+        // written); #write checks the offset it was opened for.
+        const index = incoming.opened++;
+        const open = () =>
+          this.#openChunk(incoming, index, message.offset, body);
+        const opening = incoming.opening < OPENS_AHEAD ? open() : null;
         return this.#then(
           incoming,
-          () => this.#write(incoming, message.offset, body),
+          () => this.#write(incoming, message.offset, opening ?? open()),
         );
       }
       case "file_end": {
@@ -232,7 +244,8 @@ export class FileReceiver {
       started: false,
       key: null,
       cipher: null,
-      index: 0,
+      opened: 0,
+      opening: 0,
     };
     this.#incoming.set(offer.xfer, incoming);
     this.#then(incoming, async () => {
@@ -340,29 +353,43 @@ export class FileReceiver {
     }
   }
 
+  /**
+   * Opens the next chunk of `incoming`, numbered in arrival order, for the
+   * offset it says it has (#write then checks that offset is the expected
+   * one): a chunk reordered, replayed or altered on the way yields null.
+   */
+  #openChunk(
+    incoming: Incoming,
+    index: number,
+    offset: number,
+    body: Uint8Array,
+  ): Promise<{ index: number; chunk: Uint8Array<ArrayBuffer> | null }> {
+    incoming.opening++;
+    const cipher = incoming.cipher;
+    if (cipher === null) return Promise.resolve({ index, chunk: null });
+    return cipher.open({ index, offset }, body).then((chunk) => ({
+      index,
+      chunk,
+    }));
+  }
+
   async #write(
     incoming: Incoming,
     offset: number,
-    body: Uint8Array,
+    opening: Promise<{ index: number; chunk: Uint8Array<ArrayBuffer> | null }>,
   ): Promise<void> {
+    const { index, chunk } = await opening.finally(() => incoming.opening--);
     await this.#start(incoming, offset);
     if (offset !== incoming.received) {
       throw new SaveError(
         `Cannot save '${incoming.offer.name}': a chunk came at offset ${offset}, expected ${incoming.received}`,
       );
     }
-    // Opened as the chunk that must come next: one reordered, replayed or
-    // altered on the way fails here.
-    const chunk = await incoming.cipher!.open(
-      { index: incoming.index, offset },
-      body,
-    );
     if (chunk === null) {
       throw new SaveError(
-        `Cannot save '${incoming.offer.name}': chunk ${incoming.index} (at offset ${offset}) failed authentication`,
+        `Cannot save '${incoming.offer.name}': chunk ${index} (at offset ${offset}) failed authentication`,
       );
     }
-    incoming.index++;
     await incoming.file!.write(chunk);
     incoming.received += chunk.byteLength;
     // Written and hashed: freed now rather than left to the collector.

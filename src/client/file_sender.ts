@@ -36,6 +36,8 @@ export interface SendProgress {
 /** The socket may hold this much unsent before the sender reads more. */
 const BACKLOG_LIMIT = 4 * 1024 * 1024;
 const BACKLOG_POLL_MS = 1;
+/** Chunks sealed at once, ahead of the one being sent. */
+const SEALS_IN_FLIGHT = 3;
 
 interface Outgoing {
   name: string;
@@ -170,7 +172,20 @@ export class FileSender {
         const everyone = reply.recipients.length;
         const settled = () =>
           outgoing.cancelled !== null || outgoing.results.size >= everyone;
-        const buffer = new Uint8Array(FILE_CHUNK_BYTES);
+        // Chunks being sealed, in order, each in a buffer of its own: the
+        // next one is read and hashed while earlier ones are sealed (on
+        // WebCrypto's threads), so reading, sealing and sending overlap.
+        const buffers = Array.from(
+          { length: SEALS_IN_FLIGHT },
+          () => new Uint8Array(FILE_CHUNK_BYTES),
+        );
+        const sealing: { offset: number; sealed: Promise<Uint8Array> }[] = [];
+        const postOldest = async () => {
+          const { offset, sealed } = sealing.shift()!;
+          const body = await sealed;
+          if (settled()) return;
+          this.#client.post({ t: "file_chunk", xfer, offset }, body, true);
+        };
         let sent = start;
         let index = 0;
         while (sent < size && !settled()) {
@@ -188,6 +203,9 @@ export class FileSender {
             }
           }
           if (settled()) break;
+          // The buffer this chunk is read into was sealed and posted.
+          if (sealing.length >= SEALS_IN_FLIGHT) await postOldest();
+          const buffer = buffers[index % SEALS_IN_FLIGHT]!;
           const want = Math.min(buffer.byteLength, size - sent);
           const read = await file.read(buffer.subarray(0, want));
           if (read === null || read === 0) {
@@ -202,17 +220,16 @@ export class FileSender {
           const chunk = buffer.subarray(0, read);
           hash.update(chunk);
           // Sealed once, here: the server passes it on as it is (5.6).
-          const sealed = await cipher.seal({ index, offset: sent }, chunk);
+          sealing.push({
+            offset: sent,
+            sealed: cipher.seal({ index, offset: sent }, chunk),
+          });
           index++;
-          this.#client.post(
-            { t: "file_chunk", xfer, offset: sent },
-            sealed,
-            true,
-          );
           sent += read;
           outgoing.sent = sent;
           onProgress({ sent, acked: outgoing.acked, size });
         }
+        while (sealing.length > 0) await postOldest();
         if (!settled()) {
           this.#client.post(
             { t: "file_end", xfer, sha256: hash.digestHex() },

@@ -53,7 +53,7 @@ export function nameKey(name: string): string {
 }
 
 /** File chunks: what senders should use, and the most a chunk may carry. */
-export const FILE_CHUNK_BYTES = 64 * 1024;
+export const FILE_CHUNK_BYTES = 256 * 1024;
 export const MAX_FILE_CHUNK_BYTES = 256 * 1024;
 /**
  * A `file_chunk`'s body is its bytes sealed with the file key: this much
