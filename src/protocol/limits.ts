@@ -52,8 +52,13 @@ export function nameKey(name: string): string {
   return name.toLowerCase();
 }
 
-/** File chunks: what senders should use, and the most a chunk may carry. */
-export const FILE_CHUNK_BYTES = 256 * 1024;
+/**
+ * File chunks: what senders should use, and the most a chunk may carry.
+ * 128 KiB: WebCrypto's AES-GCM and the relay cost less per byte than at 64
+ * KiB; at 256 KiB the CPU is a little lower still but the server's RSS grows
+ * ~15 MiB more (bench/BASELINE.md, "Files, session 9").
+ */
+export const FILE_CHUNK_BYTES = 128 * 1024;
 export const MAX_FILE_CHUNK_BYTES = 256 * 1024;
 /**
  * A `file_chunk`'s body is its bytes sealed with the file key: this much
