@@ -20,6 +20,7 @@ import {
 import {
   FILE_ACK_BYTES,
   FILE_CHUNK_BYTES,
+  FILE_CHUNK_TAG_BYTES,
   FILE_WINDOW_BYTES,
 } from "../src/protocol/limits.ts";
 import {
@@ -127,7 +128,8 @@ class ChatConn implements BenchConn {
       case "file_chunk": {
         const receiving = this.#receiving.get(message.xfer);
         if (receiving === undefined) return;
-        receiving.received += body.byteLength;
+        // The body is the chunk sealed with the file key (not opened here).
+        receiving.received += body.byteLength - FILE_CHUNK_TAG_BYTES;
         if (
           receiving.received - receiving.acked >= FILE_ACK_BYTES ||
           receiving.received === receiving.size
@@ -227,6 +229,9 @@ class ChatConn implements BenchConn {
       name: "bench.bin",
       size,
       ...target,
+      // The wire as a real sender has it; this client does not seal chunks
+      // (the server cannot tell), so the key only has to be well formed.
+      key: "00".repeat(32),
     });
     if (reply.t !== "file_ready") {
       throw new Error(`file offer refused: ${JSON.stringify(reply)}`);
@@ -256,11 +261,10 @@ class ChatConn implements BenchConn {
           continue;
         }
         const length = Math.min(chunkBytes, size - sent);
-        this.#client.post(
-          { t: "file_chunk", xfer, offset: sent },
-          chunk.subarray(0, length),
-          true,
-        );
+        // A body of the sealed chunk's length, and the channel's to free.
+        const body = new Uint8Array(length + FILE_CHUNK_TAG_BYTES);
+        body.set(chunk.subarray(0, length));
+        this.#client.post({ t: "file_chunk", xfer, offset: sent }, body, true);
         sent += length;
       }
       if (!settled()) {

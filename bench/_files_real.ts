@@ -16,7 +16,7 @@
 
 import { children, spawnRaised, Tail } from "./_ipc.ts";
 import type { TargetCheck } from "./_report.ts";
-import { PeakSampler, rss } from "./_proc.ts";
+import { cpuSeconds, PeakSampler, rss } from "./_proc.ts";
 import {
   freePort,
   MAIN_TS,
@@ -55,6 +55,11 @@ export interface RealFileRun {
   /** Per receiver (the file's bytes over the time until the last one saved it). */
   megabytesPerSec: number;
   memory: MemoryGrowth[];
+  /**
+   * CPU seconds (user + system, all threads) each process spent during the
+   * transfer: on a shared machine a steadier figure than the wall clock.
+   */
+  cpu?: { label: string; seconds: number }[];
 }
 
 export interface RealFilesResult {
@@ -379,6 +384,9 @@ async function runChat(
       ...receivers.map((r) => ({ label: r.label, pid: r.pid })),
     ];
     const baselines = await Promise.all(processes.map((p) => rss(p.pid)));
+    const cpuBefore = await Promise.all(
+      processes.map((p) => cpuSeconds(p.pid)),
+    );
     const sampler = await PeakSampler.start(processes.map((p) => p.pid), 100);
     const started = performance.now();
     await sender.send(
@@ -391,6 +399,11 @@ async function runChat(
       receivers.map((r) => r.waitFor(/^Saved to (.*)$/, timeout)),
     );
     run.seconds = (performance.now() - started) / 1000;
+    const cpuAfter = await Promise.all(processes.map((p) => cpuSeconds(p.pid)));
+    run.cpu = processes.map((p, i) => ({
+      label: p.label,
+      seconds: (cpuAfter[i] ?? NaN) - (cpuBefore[i] ?? NaN),
+    }));
     const peaks = await sampler.stop();
     run.memory = processes.map((p, i) => ({
       label: p.label,
@@ -715,6 +728,13 @@ export function formatRealFiles(result: RealFilesResult): string {
         `    RSS growth MiB: ${
           run.memory.map((m) => `${m.label} ${mib(m.peak - m.baseline)}`)
             .join(", ")
+        }`,
+      );
+    }
+    if (run.cpu !== undefined && run.cpu.length > 0) {
+      out.push(
+        `    CPU s: ${
+          run.cpu.map((c) => `${c.label} ${c.seconds.toFixed(2)}`).join(", ")
         }`,
       );
     }

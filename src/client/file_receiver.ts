@@ -7,6 +7,8 @@
  * check out. It is then opened only if it is a passive kind (files/kind.ts).
  */
 
+import { releaseBuffer } from "../crypto/bytes.ts";
+import { FileCipher } from "../crypto/file_cipher.ts";
 import { explainNotOpened, passiveKind, SNIFF_BYTES } from "../files/kind.ts";
 import { openFile } from "../files/open.ts";
 import { partialKey } from "../files/partials.ts";
@@ -15,6 +17,10 @@ import { FILE_ACK_BYTES } from "../protocol/limits.ts";
 import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { ChatClient } from "./chat_client.ts";
+import { fileKeyOfOffer } from "./file_key.ts";
+
+/** Chunks opened ahead of the one being written, at most. */
+const OPENS_AHEAD = 2;
 
 export interface ReceiverOptions {
   downloadsDir: string;
@@ -74,6 +80,12 @@ interface Incoming {
   started: boolean;
   /** The partial's key while this transfer holds it. */
   key: string | null;
+  /** Opens the chunks, once accepted. */
+  cipher: FileCipher | null;
+  /** Chunks received so far: the next one's number (in its AAD). */
+  opened: number;
+  /** Chunks being opened, or opened and not yet written. */
+  opening: number;
 }
 
 /** A transfer being received, as /transfers shows it. */
@@ -181,9 +193,16 @@ export class FileReceiver {
         const incoming = this.#incoming.get(message.xfer);
         if (incoming === undefined || incoming.failed) return;
         if (!incoming.accepted) return;
+        // Opened now, on WebCrypto's threads, while earlier chunks are still
+        // being written (a few at a time, each holding its plaintext until
+        // written); #write checks the offset it was opened for.
+        const index = incoming.opened++;
+        const open = () =>
+          this.#openChunk(incoming, index, message.offset, body);
+        const opening = incoming.opening < OPENS_AHEAD ? open() : null;
         return this.#then(
           incoming,
-          () => this.#write(incoming, message.offset, body),
+          () => this.#write(incoming, message.offset, opening ?? open()),
         );
       }
       case "file_end": {
@@ -224,12 +243,26 @@ export class FileReceiver {
       failed: false,
       started: false,
       key: null,
+      cipher: null,
+      opened: 0,
+      opening: 0,
     };
     this.#incoming.set(offer.xfer, incoming);
     this.#then(incoming, async () => {
       // Nobody is asked about a file that could not be taken anyway.
       const tooLarge = sizeRefusal(offer.size, this.#options.maxFileBytes);
       if (tooLarge !== null) throw new SaveError(tooLarge);
+      const fileKey = fileKeyOfOffer(offer);
+      if (fileKey === null) {
+        throw new SaveError(
+          `Cannot take '${offer.name}': the offer carries no file key`,
+        );
+      }
+      incoming.cipher = await FileCipher.create(
+        fileKey,
+        offer.xfer,
+        offer.size,
+      );
       const answer = await this.#options.consent(offer);
       // Cancelled while the user was being asked: already reported.
       if (incoming.failed) return;
@@ -320,19 +353,47 @@ export class FileReceiver {
     }
   }
 
+  /**
+   * Opens the next chunk of `incoming`, numbered in arrival order, for the
+   * offset it says it has (#write then checks that offset is the expected
+   * one): a chunk reordered, replayed or altered on the way yields null.
+   */
+  #openChunk(
+    incoming: Incoming,
+    index: number,
+    offset: number,
+    body: Uint8Array,
+  ): Promise<{ index: number; chunk: Uint8Array<ArrayBuffer> | null }> {
+    incoming.opening++;
+    const cipher = incoming.cipher;
+    if (cipher === null) return Promise.resolve({ index, chunk: null });
+    return cipher.open({ index, offset }, body).then((chunk) => ({
+      index,
+      chunk,
+    }));
+  }
+
   async #write(
     incoming: Incoming,
     offset: number,
-    body: Uint8Array,
+    opening: Promise<{ index: number; chunk: Uint8Array<ArrayBuffer> | null }>,
   ): Promise<void> {
+    const { index, chunk } = await opening.finally(() => incoming.opening--);
     await this.#start(incoming, offset);
     if (offset !== incoming.received) {
       throw new SaveError(
         `Cannot save '${incoming.offer.name}': a chunk came at offset ${offset}, expected ${incoming.received}`,
       );
     }
-    await incoming.file!.write(body);
-    incoming.received += body.byteLength;
+    if (chunk === null) {
+      throw new SaveError(
+        `Cannot save '${incoming.offer.name}': chunk ${index} (at offset ${offset}) failed authentication`,
+      );
+    }
+    await incoming.file!.write(chunk);
+    incoming.received += chunk.byteLength;
+    // Written and hashed: freed now rather than left to the collector.
+    releaseBuffer(chunk.buffer);
     this.#options.onProgress?.(incoming.offer, incoming.received);
     if (
       incoming.received - incoming.acked >= FILE_ACK_BYTES ||

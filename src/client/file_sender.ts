@@ -3,11 +3,15 @@
  * (the slowest recipient's acknowledgements) and the socket's backlog, send its
  * SHA-256 at the end, and collect each recipient's verdict.
  *
- * Memory stays flat whatever the file size: one chunk buffer, reused, because
- * the channel encodes (copies) a message as soon as it is posted.
+ * Each chunk is sealed once, with a key made for this offer
+ * (crypto/file_cipher.ts), and the server relays it without opening it.
+ *
+ * Memory stays flat whatever the file size: one chunk buffer, reused, and
+ * each sealed chunk is freed by the channel once it is on the socket.
  */
 
 import { basename } from "node:path";
+import { FileCipher, newFileKey } from "../crypto/file_cipher.ts";
 import { createSha256, type Sha256 } from "../files/digest.ts";
 import { FILE_CHUNK_BYTES, FILE_WINDOW_BYTES } from "../protocol/limits.ts";
 import type {
@@ -16,6 +20,7 @@ import type {
   ServerMessage,
 } from "../protocol/messages.ts";
 import type { ChatClient } from "./chat_client.ts";
+import { fileKeyForOffer } from "./file_key.ts";
 import type { RecipientResult, SentFileOutcome } from "./render.ts";
 
 export type SendTarget = { to: string } | { group: string };
@@ -31,6 +36,8 @@ export interface SendProgress {
 /** The socket may hold this much unsent before the sender reads more. */
 const BACKLOG_LIMIT = 4 * 1024 * 1024;
 const BACKLOG_POLL_MS = 1;
+/** Chunks sealed at once, ahead of the one being sent. */
+const SEALS_IN_FLIGHT = 3;
 
 interface Outgoing {
   name: string;
@@ -116,6 +123,9 @@ export class FileSender {
     if ("error" in opened) return { kind: "refused", text: opened.error };
     const { file, size } = opened;
     const name = basename(path);
+    // Fresh for every offer, so an offer made again (a resume) never
+    // seals a chunk under a key and nonce used before.
+    const key = newFileKey();
     try {
       onOffered(name, size);
       const reply = await this.#client.request({
@@ -123,6 +133,7 @@ export class FileSender {
         name,
         size,
         ...target,
+        ...fileKeyForOffer(key),
       });
       if (reply.t !== "file_ready") {
         return {
@@ -132,6 +143,7 @@ export class FileSender {
         };
       }
       const xfer = reply.xfer;
+      const cipher = await FileCipher.create(key, xfer, size);
       onAnswered(reply.declined ?? []);
       // Recipients that hold a first part: checked against our file, and
       // the data starts at the lowest part everyone has (0 if anyone has
@@ -160,8 +172,22 @@ export class FileSender {
         const everyone = reply.recipients.length;
         const settled = () =>
           outgoing.cancelled !== null || outgoing.results.size >= everyone;
-        const buffer = new Uint8Array(FILE_CHUNK_BYTES);
+        // Chunks being sealed, in order, each in a buffer of its own: the
+        // next one is read and hashed while earlier ones are sealed (on
+        // WebCrypto's threads), so reading, sealing and sending overlap.
+        const buffers = Array.from(
+          { length: SEALS_IN_FLIGHT },
+          () => new Uint8Array(FILE_CHUNK_BYTES),
+        );
+        const sealing: { offset: number; sealed: Promise<Uint8Array> }[] = [];
+        const postOldest = async () => {
+          const { offset, sealed } = sealing.shift()!;
+          const body = await sealed;
+          if (settled()) return;
+          this.#client.post({ t: "file_chunk", xfer, offset }, body, true);
+        };
         let sent = start;
+        let index = 0;
         while (sent < size && !settled()) {
           // Flow control: stay within the window of the slowest recipient and
           // let the socket drain before reading more.
@@ -177,6 +203,9 @@ export class FileSender {
             }
           }
           if (settled()) break;
+          // The buffer this chunk is read into was sealed and posted.
+          if (sealing.length >= SEALS_IN_FLIGHT) await postOldest();
+          const buffer = buffers[index % SEALS_IN_FLIGHT]!;
           const want = Math.min(buffer.byteLength, size - sent);
           const read = await file.read(buffer.subarray(0, want));
           if (read === null || read === 0) {
@@ -190,15 +219,17 @@ export class FileSender {
           }
           const chunk = buffer.subarray(0, read);
           hash.update(chunk);
-          this.#client.post(
-            { t: "file_chunk", xfer, offset: sent },
-            chunk,
-            true,
-          );
+          // Sealed once, here: the server passes it on as it is (5.6).
+          sealing.push({
+            offset: sent,
+            sealed: cipher.seal({ index, offset: sent }, chunk),
+          });
+          index++;
           sent += read;
           outgoing.sent = sent;
           onProgress({ sent, acked: outgoing.acked, size });
         }
+        while (sealing.length > 0) await postOldest();
         if (!settled()) {
           this.#client.post(
             { t: "file_end", xfer, sha256: hash.digestHex() },

@@ -45,6 +45,19 @@ export const FRAME_TAG_BYTES = 16;
 /** Smallest possible frame: a header and the tag of an empty plaintext. */
 export const MIN_FRAME_BYTES = FRAME_HEADER_BYTES + FRAME_TAG_BYTES;
 
+/**
+ * First byte of a bulk frame: a sealed message header followed by a body
+ * this layer does not encrypt (a file chunk, already sealed end to end by
+ * its sender; docs/PROTOCOL.md 3.7).
+ */
+export const BULK_FRAME_VERSION = 0x02;
+
+/** Version byte, sequence number and the body's length: a bulk frame's AAD. */
+export const BULK_HEADER_BYTES = 13;
+
+/** Smallest bulk frame: a 1-byte header, its tag and an empty body. */
+export const MIN_BULK_FRAME_BYTES = BULK_HEADER_BYTES + 1 + FRAME_TAG_BYTES;
+
 /** Frames per key epoch (R). */
 export const REKEY_INTERVAL = 2 ** 20;
 
@@ -124,6 +137,7 @@ export type FrameErrorReason =
   | "too long"
   | "bad version"
   | "out of sequence"
+  | "bad body length"
   | "authentication failed";
 
 /**
@@ -238,6 +252,98 @@ export class FrameSealer {
     return frame;
   }
 
+  /**
+   * Seals a bulk frame (docs/PROTOCOL.md 3.7): `header` encrypted and
+   * authenticated as `seal` does a batch, `body` appended as it is, bound by
+   * its length. Frames come out in call order, as with {@link seal}.
+   *
+   * @throws {RangeError} if the frame would exceed `MAX_FRAME_BYTES`
+   * @throws {SessionExhaustedError} after `maxFrames` frames
+   */
+  sealBulk(
+    header: Uint8Array,
+    body: Uint8Array,
+  ): Promise<Uint8Array<ArrayBuffer>> {
+    const frameBytes = bulkFrameBytes(header, body);
+    if (frameBytes > MAX_FRAME_BYTES || header.length === 0) {
+      return Promise.reject(
+        new RangeError(
+          `Bad bulk frame: a ${header.length}-byte header and a ${body.length}-byte body make a ${frameBytes}-byte frame, the maximum is ${MAX_FRAME_BYTES}`,
+        ),
+      );
+    }
+    if (this.#nextSeq >= this.#maxFrames) {
+      return Promise.reject(
+        new SessionExhaustedError(
+          `Session exhausted: all ${this.#maxFrames} sequence numbers were used`,
+        ),
+      );
+    }
+    const now = this.trySealBulkNow(header, body);
+    if (now !== null) return Promise.resolve(now.slice());
+    const seq = this.#nextSeq++;
+    return this.#sealBulk(seq, this.#schedule.keysFor(seq), header, body);
+  }
+
+  /**
+   * {@link sealBulk} right away when it can be (as {@link trySealNow}: a
+   * {@link SmallFrameAead}, a small header, this epoch's keys derived), into
+   * a scratch buffer the next call overwrites; else null, and no sequence
+   * number is taken. Only the header is encrypted: the body is copied in.
+   */
+  trySealBulkNow(
+    header: Uint8Array,
+    body: Uint8Array,
+  ): Uint8Array<ArrayBuffer> | null {
+    const small = this.#small;
+    const length = bulkFrameBytes(header, body);
+    if (
+      small === undefined || header.length > small.maxPlaintext ||
+      header.length === 0 || length > MAX_FRAME_BYTES
+    ) return null;
+    const seq = this.#nextSeq;
+    if (seq >= this.#maxFrames) return null;
+    const ready = this.#schedule.readyKeys(seq);
+    if (ready === null) return null;
+    this.#nextSeq++;
+    if (bulkScratch.length < length) {
+      bulkScratch = new Uint8Array(Math.max(length, MAX_FRAME_BYTES));
+    }
+    const frame = bulkScratch.subarray(0, length);
+    writeBulkHeader(frame, seq, body.length);
+    small.sealInto(
+      ready.rawKey,
+      writeFrameNonce(scratchNonce, ready.iv, seq),
+      frame.subarray(0, BULK_HEADER_BYTES),
+      header,
+      frame,
+      BULK_HEADER_BYTES,
+    );
+    frame.set(body, length - body.length);
+    return frame;
+  }
+
+  async #sealBulk(
+    seq: number,
+    keys: Promise<EpochKeys>,
+    header: Uint8Array,
+    body: Uint8Array,
+  ): Promise<Uint8Array<ArrayBuffer>> {
+    const prefix = new Uint8Array(BULK_HEADER_BYTES);
+    writeBulkHeader(prefix, seq, body.length);
+    const ready = await keys;
+    const sealed = await crypto.subtle.encrypt(
+      {
+        name: "AES-GCM",
+        iv: frameNonce(ready.iv, seq),
+        additionalData: prefix,
+      },
+      await ready.aesKey(),
+      arrayBufferBacked(header),
+    );
+    return concatBytes(prefix, new Uint8Array(sealed), body);
+  }
+
   async #seal(
     seq: number,
     keys: Promise<EpochKeys>,
@@ -294,15 +400,66 @@ export class FrameOpener {
    * @throws {Error} if called while a previous call is still pending
    */
   async open(frame: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+    const expected = this.#check(frame, FRAME_VERSION, MIN_FRAME_BYTES);
+    this.#pending = true;
+    try {
+      return await this.#decrypt(
+        expected,
+        frame.subarray(0, FRAME_HEADER_BYTES),
+        frame.subarray(FRAME_HEADER_BYTES),
+      );
+    } finally {
+      this.#pending = false;
+    }
+  }
+
+  /**
+   * Authenticates and decrypts one bulk frame (docs/PROTOCOL.md 3.7): its
+   * header's plaintext, and its body as it came (a view of `frame`).
+   *
+   * @throws as {@link open} does
+   */
+  async openBulk(
+    frame: Uint8Array,
+  ): Promise<{ header: Uint8Array<ArrayBuffer>; body: Uint8Array }> {
+    const expected = this.#check(
+      frame,
+      BULK_FRAME_VERSION,
+      MIN_BULK_FRAME_BYTES,
+    );
+    const bodyLength = ((frame[9]! << 24) | (frame[10]! << 16) |
+      (frame[11]! << 8) | frame[12]!) >>> 0;
+    const sealedEnd = frame.length - bodyLength;
+    if (bodyLength > frame.length - MIN_BULK_FRAME_BYTES) {
+      throw new FrameError(
+        "bad body length",
+        `Bulk frame body of ${bodyLength} bytes in a ${frame.length}-byte frame`,
+      );
+    }
+    this.#pending = true;
+    try {
+      const header = await this.#decrypt(
+        expected,
+        frame.subarray(0, BULK_HEADER_BYTES),
+        frame.subarray(BULK_HEADER_BYTES, sealedEnd),
+      );
+      return { header, body: frame.subarray(sealedEnd) };
+    } finally {
+      this.#pending = false;
+    }
+  }
+
+  /** The checks made before decrypting; returns the frame's `seq`. */
+  #check(frame: Uint8Array, version: number, minBytes: number): number {
     if (this.#pending) {
       throw new Error(
         "FrameOpener.open called while another open is pending; open frames one at a time",
       );
     }
-    if (frame.length < MIN_FRAME_BYTES) {
+    if (frame.length < minBytes) {
       throw new FrameError(
         "too short",
-        `Frame too short: ${frame.length} bytes, the minimum is ${MIN_FRAME_BYTES}`,
+        `Frame too short: ${frame.length} bytes, the minimum is ${minBytes}`,
       );
     }
     if (frame.length > MAX_FRAME_BYTES) {
@@ -311,10 +468,10 @@ export class FrameOpener {
         `Frame too long: ${frame.length} bytes, the maximum is ${MAX_FRAME_BYTES}`,
       );
     }
-    if (frame[0] !== FRAME_VERSION) {
+    if (frame[0] !== version) {
       throw new FrameError(
         "bad version",
-        `Unsupported frame version ${frame[0]} (expected ${FRAME_VERSION})`,
+        `Unsupported frame version ${frame[0]} (expected ${version})`,
       );
     }
     const expected = this.#expectedSeq;
@@ -333,57 +490,58 @@ export class FrameOpener {
         `Frame out of sequence: expected ${expected}, got ${seq}`,
       );
     }
+    return expected;
+  }
 
-    this.#pending = true;
-    try {
-      const keys = this.#schedule.readyKeys(expected) ??
-        await this.#schedule.keysFor(expected);
-      const iv = keys.iv;
-      const small = this.#small;
-      if (
-        small !== undefined &&
-        frame.length - MIN_FRAME_BYTES <= small.maxPlaintext
-      ) {
-        const opened = small.open(
-          keys.rawKey,
-          writeFrameNonce(scratchNonce, iv, expected),
-          frame.subarray(0, FRAME_HEADER_BYTES),
-          frame.subarray(FRAME_HEADER_BYTES),
-        );
-        if (opened === null) {
-          throw new FrameError(
-            "authentication failed",
-            `Frame ${expected} failed authentication`,
-          );
-        }
-        this.#expectedSeq = expected + 1;
-        return opened;
-      }
-      const key = await keys.aesKey();
-      let plaintext: ArrayBuffer;
-      try {
-        plaintext = await crypto.subtle.decrypt(
-          {
-            name: "AES-GCM",
-            iv: frameNonce(iv, expected),
-            additionalData: arrayBufferBacked(
-              frame.subarray(0, FRAME_HEADER_BYTES),
-            ),
-          },
-          key,
-          arrayBufferBacked(frame.subarray(FRAME_HEADER_BYTES)),
-        );
-      } catch {
+  /** Opens `sealed` (ciphertext and tag) of frame `expected`, with `aad`. */
+  async #decrypt(
+    expected: number,
+    aad: Uint8Array,
+    sealed: Uint8Array,
+  ): Promise<Uint8Array<ArrayBuffer>> {
+    const keys = this.#schedule.readyKeys(expected) ??
+      await this.#schedule.keysFor(expected);
+    const iv = keys.iv;
+    const small = this.#small;
+    if (
+      small !== undefined &&
+      sealed.length - FRAME_TAG_BYTES <= small.maxPlaintext
+    ) {
+      const opened = small.open(
+        keys.rawKey,
+        writeFrameNonce(scratchNonce, iv, expected),
+        aad,
+        sealed,
+      );
+      if (opened === null) {
         throw new FrameError(
           "authentication failed",
           `Frame ${expected} failed authentication`,
         );
       }
       this.#expectedSeq = expected + 1;
-      return new Uint8Array(plaintext);
-    } finally {
-      this.#pending = false;
+      return opened;
     }
+    const key = await keys.aesKey();
+    let plaintext: ArrayBuffer;
+    try {
+      plaintext = await crypto.subtle.decrypt(
+        {
+          name: "AES-GCM",
+          iv: frameNonce(iv, expected),
+          additionalData: arrayBufferBacked(aad),
+        },
+        key,
+        arrayBufferBacked(sealed),
+      );
+    } catch {
+      throw new FrameError(
+        "authentication failed",
+        `Frame ${expected} failed authentication`,
+      );
+    }
+    this.#expectedSeq = expected + 1;
+    return new Uint8Array(plaintext);
   }
 }
 
@@ -562,6 +720,21 @@ class ScratchFrames {
 }
 
 const scratch = new ScratchFrames();
+/** Scratch for synchronous bulk frames (trySealBulkNow), grown on demand. */
+let bulkScratch = new Uint8Array(0);
+
+function bulkFrameBytes(header: Uint8Array, body: Uint8Array): number {
+  return BULK_HEADER_BYTES + header.length + FRAME_TAG_BYTES + body.length;
+}
+
+function writeBulkHeader(frame: Uint8Array, seq: number, bodyLength: number) {
+  frame[0] = BULK_FRAME_VERSION;
+  writeSeq(frame, 1, seq);
+  frame[9] = bodyLength >>> 24;
+  frame[10] = (bodyLength >>> 16) & 0xff;
+  frame[11] = (bodyLength >>> 8) & 0xff;
+  frame[12] = bodyLength & 0xff;
+}
 const scratchNonce = new Uint8Array(new ArrayBuffer(IV_BYTES));
 
 async function nextEpoch(previous: EpochKeys): Promise<EpochKeys> {

@@ -27,7 +27,12 @@
  * is why its header has a compact form: ~15 bytes instead of ~54.
  */
 
-import { MAX_AWAY_CHARS, MAX_BATCH_BYTES, MAX_HEADER_BYTES } from "./limits.ts";
+import {
+  MAX_AWAY_CHARS,
+  MAX_BATCH_BYTES,
+  MAX_HEADER_BYTES,
+  SHA256_HEX_PATTERN,
+} from "./limits.ts";
 import {
   CLIENT_ID_PATTERN,
   type ClientMessage,
@@ -54,6 +59,38 @@ export const MESSAGE_OVERHEAD = 8;
 export interface DecodedMessage {
   header: unknown;
   body: Uint8Array;
+  /**
+   * The body came outside the connection's encryption, in a bulk frame
+   * (docs/PROTOCOL.md 3.7): a view of that frame, sealed by its sender.
+   */
+  outside?: true;
+}
+
+/**
+ * A message header alone, as a bulk frame seals it (docs/PROTOCOL.md 3.7):
+ * the UTF-8 JSON text.
+ *
+ * @throws {RangeError} if it is over `MAX_HEADER_BYTES`
+ */
+export function encodeHeader(
+  header: ClientMessage | ServerMessage,
+): Uint8Array {
+  const json = encoder.encode(JSON.stringify(header));
+  if (json.byteLength > MAX_HEADER_BYTES) {
+    throw new RangeError(`Message header too large (${json.byteLength} bytes)`);
+  }
+  return json;
+}
+
+/**
+ * The header a bulk frame sealed. Throws SyntaxError on invalid JSON or a
+ * header over `MAX_HEADER_BYTES`, TypeError on invalid UTF-8.
+ */
+export function decodeHeader(bytes: Uint8Array): unknown {
+  if (bytes.byteLength === 0 || bytes.byteLength > MAX_HEADER_BYTES) {
+    throw new SyntaxError(`Bad header length ${bytes.byteLength}`);
+  }
+  return JSON.parse(decodeHeaderText(bytes));
 }
 
 /** Encodes one message; the result can be appended to any number of batches. */
@@ -597,6 +634,16 @@ function str(fields: Fields, key: string, max = 256): string {
   return value;
 }
 
+/** A file offer's optional `key`: 64 lower-case hex digits when present. */
+function fileKey(fields: Fields): { key?: string } {
+  if (fields.key === undefined) return {};
+  const key = str(fields, "key", 64);
+  if (!SHA256_HEX_PATTERN.test(key)) {
+    fail("Field 'key' must be 64 lower-case hex digits");
+  }
+  return { key };
+}
+
 function int(fields: Fields, key: string): number {
   const value = fields[key];
   if (
@@ -709,9 +756,10 @@ export function parseClientMessage(value: unknown): ClientMessage {
       if ((f.to === undefined) === (f.group === undefined)) {
         fail("A file offer needs exactly one of 'to' and 'group'");
       }
+      const key = fileKey(f);
       return f.to === undefined
-        ? { t, id, name, size, group: str(f, "group") }
-        : { t, id, name, size, to: str(f, "to") };
+        ? { t, id, name, size, group: str(f, "group"), ...key }
+        : { t, id, name, size, to: str(f, "to"), ...key };
     }
     case "file_chunk":
       return { t, xfer: int(f, "xfer"), offset: int(f, "offset") };
@@ -1032,6 +1080,7 @@ export function parseServerMessage(value: unknown): ServerMessage {
           ? {}
           : { fingerprint: str(f, "fingerprint", 64) }),
         ...(f.timeout === undefined ? {} : { timeout: int(f, "timeout") }),
+        ...fileKey(f),
       };
       return f.group === undefined
         ? common

@@ -67,7 +67,8 @@ export type ClientMessage =
   // File transfer (docs/PROTOCOL.md, "File transfer"). Exactly one of `to` and
   // `group` is present. The reply is `file_ready` or an error.
   | FileOfferRequest
-  | { t: "file_chunk"; xfer: number; offset: number } // body: the next bytes
+  // body: the next bytes of the file, sealed with the file key (+16 bytes)
+  | { t: "file_chunk"; xfer: number; offset: number }
   | { t: "file_end"; xfer: number; sha256: string } // sender: all bytes sent
   | { t: "file_ack"; xfer: number; received: number } // recipient: bytes on disk
   | { t: "file_done"; xfer: number; ok: boolean; reason: string } // recipient: verdict
@@ -97,9 +98,28 @@ export type ClientMessage =
     cid?: string;
   };
 
+/**
+ * `key` (64 lower-case hex digits) is the file key its chunks are sealed
+ * with (docs/PROTOCOL.md 5.6, "Chunk encryption"), passed on to the
+ * recipients in their offer until it travels end to end (issue 17).
+ */
 export type FileOfferRequest =
-  | { t: "file_offer"; id: number; name: string; size: number; to: string }
-  | { t: "file_offer"; id: number; name: string; size: number; group: string };
+  | {
+    t: "file_offer";
+    id: number;
+    name: string;
+    size: number;
+    to: string;
+    key?: string;
+  }
+  | {
+    t: "file_offer";
+    id: number;
+    name: string;
+    size: number;
+    group: string;
+    key?: string;
+  };
 
 export type ClientMessageType = ClientMessage["t"];
 
@@ -299,6 +319,11 @@ export interface FileOfferNotice {
    * an offer without it comes from an older server that sends at once.
    */
   timeout?: number;
+  /**
+   * The file key the chunks are sealed with, as the sender's offer gave it
+   * (64 lower-case hex digits; src/client/file_key.ts reads it).
+   */
+  key?: string;
 }
 
 /** A recipient that did not take a file, and why ("declined", "did not answer", ...). */

@@ -13,6 +13,7 @@
 import {
   type CompactPosition,
   encodeCompactChat,
+  encodeHeader,
   encodeMessage,
 } from "../protocol/codec.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
@@ -92,7 +93,15 @@ export class Delivery {
    * behind, so that it gets its chat messages in the order they were routed
    * (the missed ones after a welcome before the next live one).
    */
-  readonly #waiting = new Map<ConnId, (Uint8Array | Gate)[]>();
+  readonly #waiting = new Map<ConnId, (Uint8Array | SharedBytes | Gate)[]>();
+
+  /**
+   * Bodies that came in bulk frames and are being routed: passed on as they
+   * are, where a body inside a batch is copied (the batch is freed once
+   * routed). The server adds a bulk frame's body before routing it and
+   * deletes it after.
+   */
+  readonly bulkBodies = new WeakSet<Uint8Array>();
 
   constructor(options: DeliveryOptions) {
     this.#options = options;
@@ -122,6 +131,33 @@ export class Delivery {
     for (const { to: address, message, body } of outbound) {
       const to = recipients(this.#state, address);
       if (to.length === 0) continue;
+      // File data yields to chat, and is freed as soon as every recipient's
+      // channel has sealed it (a recipient that is gone never drops its hold,
+      // which only leaves the bytes to the garbage collector). A chunk goes
+      // on in a bulk frame: its header sealed per recipient, its body (sealed
+      // by the sender with the file key) as it came.
+      if (message.t === "file_chunk" && body !== undefined) {
+        const header = this.#encodedOrNull(
+          message,
+          "",
+          () => encodeHeader(message),
+        );
+        if (header === null) continue;
+        // A body that came inside a batch is freed with it (recycle).
+        const payload = this.bulkBodies.has(body) ? body : body.slice();
+        const shared = new SharedBytes(header, to.length, payload);
+        for (const id of to) {
+          const channel = channels.get(id);
+          if (channel === undefined) continue;
+          const queue = !direct && waiting.size > 0
+            ? waiting.get(id)
+            : undefined;
+          if (queue !== undefined) queue.push(shared);
+          else channel.sendBulk(shared);
+          this.#checkBacklog(id, channel);
+        }
+        continue;
+      }
       // Encoded once per form, whatever the number of recipients: compact for
       // a live chat message to those who asked for it (with its id and seq
       // to those that acknowledge), JSON for the rest (made when first
@@ -134,11 +170,8 @@ export class Delivery {
         json = this.#encodeJson(message, body);
         if (json === null) continue;
       }
-      // File data yields to chat, and is freed as soon as every recipient's
-      // channel has sealed it (a recipient that is gone never drops its hold,
-      // which only leaves the bytes to the garbage collector).
-      const shared = json != null &&
-          (message.t === "file_chunk" || message.t === "file_end")
+      // The end of a file yields to chat as its chunks do (above).
+      const shared = json != null && message.t === "file_end"
         ? new SharedBytes(json, to.length)
         : null;
       const queued = !direct && waiting.size > 0;
@@ -163,17 +196,21 @@ export class Delivery {
         if (queue !== undefined) queue.push(bytes);
         else if (shared !== null) channel.sendBulk(shared);
         else channel.sendEncoded(bytes);
-        // A client that does not read must not grow our memory without bound.
-        const estimate = channel.backlogEstimate;
-        if (
-          estimate > this.#maxBacklogBytes &&
-          channel.backlog > this.#maxBacklogBytes
-        ) {
-          this.#options.cutOff(id);
-        } else {
-          this.#options.grew(id, estimate);
-        }
+        this.#checkBacklog(id, channel);
       }
+    }
+  }
+
+  /** A client that does not read must not grow our memory without bound. */
+  #checkBacklog(id: ConnId, channel: DeliveryChannel): void {
+    const estimate = channel.backlogEstimate;
+    if (
+      estimate > this.#maxBacklogBytes &&
+      channel.backlog > this.#maxBacklogBytes
+    ) {
+      this.#options.cutOff(id);
+    } else {
+      this.#options.grew(id, estimate);
     }
   }
 
@@ -254,6 +291,7 @@ export class Delivery {
     for (; sent < queue.length; sent++) {
       const item = queue[sent]!;
       if (item instanceof Uint8Array) channel?.sendEncoded(item);
+      else if (item instanceof SharedBytes) channel?.sendBulk(item);
       else if (!item.open) break;
     }
     queue.splice(0, sent);

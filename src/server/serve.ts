@@ -510,6 +510,7 @@ export function createCore(options: CoreOptions): ServerCore {
           );
           dismiss(id, channel, NOT_READING);
         };
+        if (batch[0]?.outside === true) delivery.bulkBodies.add(batch[0].body);
         for (const { header, body } of batch) {
           if (steps.length >= RUN_STEPS) {
             flush();
@@ -623,8 +624,12 @@ export function createCore(options: CoreOptions): ServerCore {
         }
         flush();
         // Every body passed on was encoded (copied) for its recipients, or
-        // copied to wait for the disk (deliverRun): the frame is dead.
-        channel.recycle(batch);
+        // copied to wait for the disk (deliverRun): the frame is dead. Not a
+        // bulk frame's: its body waits in the recipients' queues, freed once
+        // they have all sealed it (SharedBytes).
+        if (batch[0]?.outside === true) {
+          delivery.bulkBodies.delete(batch[0].body);
+        } else channel.recycle(batch);
         if (quit) {
           said = "goodbye";
           await channel.drain();

@@ -46,6 +46,8 @@ export interface Transfer {
   sent: number;
   /** The first chunk (or `file_end`) has fixed where the data starts. */
   started?: boolean;
+  /** The file key from the offer, passed on to the recipients (5.6). */
+  key: string | undefined;
   ended: boolean;
   /** Recipients still receiving: removed when they finish, fail or leave. */
   recipients: Map<ConnId, Recipient>;

@@ -12,6 +12,7 @@
  */
 
 import {
+  FILE_CHUNK_TAG_BYTES,
   FILE_WINDOW_BYTES,
   MAX_FILE_CHUNK_BYTES,
   SHA256_HEX_PATTERN,
@@ -231,6 +232,7 @@ function offer(
     declined: [],
     size: message.size,
     sent: 0,
+    key: message.key,
     ended: false,
     recipients: new Map(
       recipients.map((
@@ -262,6 +264,7 @@ function offer(
       ? {}
       : { fingerprint: session.fingerprint }),
     timeout: state.limits.fileAnswerMs,
+    ...(transfer.key === undefined ? {} : { key: transfer.key }),
   };
   // The sender's reply waits for the answers (see answered).
   return [{ to: recipients.map((r) => r.id), message: notice }];
@@ -424,18 +427,19 @@ function chunk(
       now,
     );
   }
-  if (body.byteLength === 0 || body.byteLength > MAX_FILE_CHUNK_BYTES) {
+  // The body is the chunk sealed with the file key, which the server does
+  // not use: it counts the file's bytes, the body less the tag.
+  const bytes = body.byteLength - FILE_CHUNK_TAG_BYTES;
+  if (bytes <= 0 || bytes > MAX_FILE_CHUNK_BYTES) {
     return abandon(state, transfer, "bad chunk size", now);
   }
-  if (transfer.sent + body.byteLength > transfer.size) {
+  if (transfer.sent + bytes > transfer.size) {
     return abandon(state, transfer, "more bytes than the declared size", now);
   }
-  if (
-    transfer.sent + body.byteLength - slowest(transfer) > WINDOW_TOLERANCE_BYTES
-  ) {
+  if (transfer.sent + bytes - slowest(transfer) > WINDOW_TOLERANCE_BYTES) {
     return abandon(state, transfer, "the sender ignored flow control", now);
   }
-  transfer.sent += body.byteLength;
+  transfer.sent += bytes;
   return [{
     to: [...transfer.recipients.keys()],
     message: { t: "file_chunk", xfer, offset },

@@ -27,7 +27,7 @@ import {
   Inbox,
   type WireData,
 } from "../transport/connection.ts";
-import { releaseBuffer } from "../crypto/bytes.ts";
+import { SendBuffers } from "./send_buffers.ts";
 import { addressGroup } from "./address_group.ts";
 import type { Admission } from "./admission.ts";
 import type { QueueGauge } from "./backpressure.ts";
@@ -382,6 +382,9 @@ const decoder = new TextDecoder();
  * bytes copied on send, a bounded inbox, what the peer sent before its close
  * still readable, `closed` resolved when the socket is really gone.
  */
+/** Every connection's large frames share one pool: they come and go in turn. */
+const sendBuffers = new SendBuffers();
+
 class WsConnection implements EdgeConnection, Pausable {
   readonly remoteAddress: string;
   readonly closed: Promise<CloseInfo>;
@@ -492,19 +495,20 @@ class WsConnection implements EdgeConnection, Pausable {
     if (this.#ws.readyState !== OPEN) return;
     if (typeof data === "string") return this.#ws.send(data);
     // Copied: `ws` hands the caller's buffer to the socket as it is, and the
-    // caller may free it. The copy is freed as soon as it is written, not at
-    // the next garbage collection (a file's worth would pile up meanwhile).
-    const copy = data.slice();
+    // caller may free it. The copy is reused or freed as soon as it is
+    // written, not left for the next garbage collection (a file's worth
+    // would pile up meanwhile).
+    const copy = sendBuffers.copy(data);
     const gauge = this.#gauge;
     if (gauge === null) {
-      this.#ws.send(copy, () => releaseBuffer(copy.buffer));
+      this.#ws.send(copy, () => sendBuffers.written(copy));
       return;
     }
     const bytes = copy.byteLength;
     this.#unwritten += bytes;
     gauge.add(bytes);
     this.#ws.send(copy, () => {
-      releaseBuffer(copy.buffer);
+      sendBuffers.written(copy);
       this.#written(bytes);
     });
   }

@@ -14,15 +14,18 @@ import {
   type SessionKeys,
 } from "../crypto/handshake.ts";
 import { RELEASE_MIN_BYTES, releaseBuffer } from "../crypto/bytes.ts";
-import type {
-  FrameOpener,
-  FrameSealer,
-  SmallFrameAead,
+import {
+  BULK_FRAME_VERSION,
+  type FrameOpener,
+  type FrameSealer,
+  type SmallFrameAead,
 } from "../crypto/session_cipher.ts";
 import {
   type CompactPosition,
   decodeBatch,
   type DecodedMessage,
+  decodeHeader,
+  encodeHeader,
   encodeMessage,
   packBatches,
   SharedBatchPacker,
@@ -61,14 +64,31 @@ const BULK_RETRY_MS = 1;
 export class SharedBytes {
   #holders: number;
 
-  /** `holders`: how many channels will queue these bytes. */
-  constructor(readonly bytes: Uint8Array, holders: number) {
+  /**
+   * `holders`: how many channels will queue these bytes. With `body`, they
+   * go out as a bulk frame (docs/PROTOCOL.md 3.7): `bytes` is the header to
+   * seal and `body` the bytes appended as they are (a file chunk its sender
+   * sealed); both are freed after the last holder.
+   */
+  constructor(
+    readonly bytes: Uint8Array,
+    holders: number,
+    readonly body: Uint8Array | null = null,
+  ) {
     this.#holders = holders;
+  }
+
+  /** What this adds to a queue. */
+  get byteLength(): number {
+    return this.bytes.byteLength + (this.body?.byteLength ?? 0);
   }
 
   /** One holder is done with the bytes; after the last, they are freed. */
   drop(): void {
-    if (--this.#holders === 0) releaseBuffer(this.bytes.buffer);
+    if (--this.#holders === 0) {
+      releaseBuffer(this.bytes.buffer);
+      if (this.body !== null) releaseBuffer(this.body.buffer);
+    }
   }
 }
 
@@ -205,16 +225,26 @@ export class SecureChannel {
   sendBulk(shared: SharedBytes): void {
     if (this.#failed || this.#gone) return;
     this.#bulk.push(shared);
-    this.#bulkBytes += shared.bytes.byteLength;
-    this.#queued?.add(shared.bytes.byteLength);
+    this.#bulkBytes += shared.byteLength;
+    this.#queued?.add(shared.byteLength);
     this.#scheduleFlush();
   }
 
+  /**
+   * Queues one message. With `bulk`, on the bulk lane; a `file_chunk` there
+   * goes out in a bulk frame of its own, its body not encrypted again
+   * (docs/PROTOCOL.md 3.7): that body is the channel's from then on, freed
+   * once sealed, so it must be bytes nobody else reads or changes.
+   */
   send(
     header: ClientMessage | ServerMessage,
     body?: Uint8Array,
     bulk = false,
   ): void {
+    if (bulk && header.t === "file_chunk" && body !== undefined) {
+      this.sendBulk(new SharedBytes(encodeHeader(header), 1, body));
+      return;
+    }
     const encoded = encodeMessage(header, body);
     if (bulk) this.sendBulk(new SharedBytes(encoded, 1));
     else this.sendEncoded(encoded);
@@ -246,6 +276,7 @@ export class SecureChannel {
     if (data.byteLength > MAX_FRAME_BYTES) {
       throw new ChannelError("Frame too large", CloseCode.tooBig);
     }
+    if (data[0] === BULK_FRAME_VERSION) return await this.#receiveBulk(data);
     let plaintext: Uint8Array;
     try {
       plaintext = await this.#opener.open(data);
@@ -262,6 +293,30 @@ export class SecureChannel {
   }
 
   /**
+   * A bulk frame's one message: only a `file_chunk` may come this way, as
+   * its body is not protected by this channel's encryption (its sender
+   * sealed it with the file key). The body is a view of the frame.
+   */
+  async #receiveBulk(data: Uint8Array): Promise<DecodedMessage[]> {
+    let opened: { header: Uint8Array; body: Uint8Array };
+    try {
+      opened = await this.#opener.openBulk(data);
+    } catch (error) {
+      throw new ChannelError(`Rejected frame: ${messageOf(error)}`);
+    }
+    let header: unknown;
+    try {
+      header = decodeHeader(opened.header);
+    } catch (error) {
+      throw new ChannelError(`Malformed bulk frame: ${messageOf(error)}`);
+    }
+    if ((header as { t?: unknown } | null)?.t !== "file_chunk") {
+      throw new ChannelError("Malformed bulk frame: not a file_chunk");
+    }
+    return [{ header, body: opened.body, outside: true }];
+  }
+
+  /**
    * Frees a batch {@link receive} returned, now rather than at the next
    * garbage collection. Call it only once nothing reads any of its bodies.
    */
@@ -275,14 +330,21 @@ export class SecureChannel {
     this.#conn.close(code, reason);
   }
 
-  /** Moves the next flush's share of bulk data to `into`; returns what it took. */
-  #takeBulk(into: Uint8Array[]): SharedBytes[] {
+  /**
+   * Takes the next flush's share of bulk data: messages to pack go to `into`,
+   * bulk frames to `frames` (after which nothing more is packed, to keep
+   * the lane's order: the batch goes out before the frames). Returns all it
+   * took.
+   */
+  #takeBulk(into: Uint8Array[], frames: SharedBytes[]): SharedBytes[] {
     let taken = 0;
     let count = 0;
     for (const shared of this.#bulk) {
-      const size = shared.bytes.byteLength;
+      const size = shared.byteLength;
       if (count > 0 && taken + size > BULK_PER_FLUSH) break;
-      into.push(shared.bytes);
+      if (shared.body !== null) frames.push(shared);
+      else if (frames.length > 0) break;
+      else into.push(shared.bytes);
       taken += size;
       count++;
     }
@@ -301,10 +363,11 @@ export class SecureChannel {
         sealing = this.#queueBytes;
         this.#queueBytes = 0;
         let taken: SharedBytes[] = NOTHING_TAKEN;
+        const bulkFrames: SharedBytes[] = [];
         if (this.#bulk.length > 0) {
           if (this.#conn.bufferedAmount < SOCKET_HIGH_WATER) {
             const before = this.#bulkBytes;
-            taken = this.#takeBulk(queued);
+            taken = this.#takeBulk(queued, bulkFrames);
             sealing += before - this.#bulkBytes;
           } else if (queued.length === 0) {
             // The socket is not keeping up. WebSocket has no drain event, so
@@ -320,33 +383,43 @@ export class SecureChannel {
         // no await: most chat traffic, one frame per recipient per message.
         // A flush with file data frees its batches once sealed, so it packs
         // its own; chat batches are shared with the other recipients.
-        const batches = taken.length > 0
+        const batches = queued.length === 0
+          ? []
+          : taken.length > 0
           ? packBatches(queued)
           : sharedPacker.pack(queued);
         // Each batch leaves the count as its frame enters the connection's
         // (just before: a frame counted twice could hold senders for nothing).
-        const handed = (batch: Uint8Array) => {
-          const bytes = Math.min(sealing, batch.byteLength);
+        const handed = (length: number) => {
+          const bytes = Math.min(sealing, length);
           sealing -= bytes;
           this.#queued?.remove(bytes);
         };
+        // The batches, then the bulk frames: in this order on the wire.
+        const jobs: readonly (Uint8Array | SharedBytes)[] =
+          bulkFrames.length === 0 ? batches : [...batches, ...bulkFrames];
         let i = 0;
-        for (; i < batches.length; i++) {
-          const frame = this.#sealer.trySealNow(batches[i]!);
+        for (; i < jobs.length; i++) {
+          const job = jobs[i]!;
+          const frame = job instanceof SharedBytes
+            ? this.#sealer.trySealBulkNow(job.bytes, job.body!)
+            : this.#sealer.trySealNow(job);
           if (frame === null) break;
-          handed(batches[i]!);
+          handed(job.byteLength);
           this.#conn.send(frame);
         }
-        if (i < batches.length) {
-          const frames = batches.slice(i).map((batch) =>
-            this.#sealer.seal(batch)
+        if (i < jobs.length) {
+          const frames = jobs.slice(i).map((job) =>
+            job instanceof SharedBytes
+              ? this.#sealer.sealBulk(job.bytes, job.body!)
+              : this.#sealer.seal(job)
           );
           // If the sealer refuses one (session exhausted), the first refusal
           // is thrown below; the others must not become unhandled rejections.
           for (const frame of frames) frame.catch(() => {});
           for (const [k, frame] of frames.entries()) {
             const sealed = await frame;
-            handed(batches[i + k]!);
+            handed(jobs[i + k]!.byteLength);
             this.#conn.send(sealed);
             // Connection.send copies: the frame is dead. Freed now, chat as
             // well as file data: under a flood each recipient's frame is

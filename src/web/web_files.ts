@@ -14,6 +14,12 @@
  */
 
 import type { ChatClient, Incoming } from "../client/chat_client.ts";
+import { fileKeyForOffer, fileKeyOfOffer } from "../client/file_key.ts";
+import {
+  FILE_TAG_BYTES,
+  FileCipher,
+  newFileKey,
+} from "../crypto/file_cipher.ts";
 import type { RecipientResult, SentFileOutcome } from "../client/render.ts";
 import type { TransferEntry } from "../client/transfers_view.ts";
 import {
@@ -81,7 +87,17 @@ interface Outgoing {
 interface Receiving {
   offer: FileOfferNotice;
   accepted: boolean;
+  /** Opens the chunks (the offer's file key); made when the offer comes. */
+  cipher: Promise<FileCipher>;
+  /** The plaintext chunks opened so far, in order. */
   chunks: Uint8Array[];
+  /** Where the next chunk must start: counted as chunks arrive. */
+  expected: number;
+  /** Chunks that arrived, which numbers the next one (its nonce). */
+  arrived: number;
+  /** Chunks are opened one after another, in arrival order. */
+  opening: Promise<void>;
+  /** Bytes opened and checked. */
   received: number;
   acked: number;
 }
@@ -206,12 +222,15 @@ export class WebFiles {
       };
     }
     const sha256 = await sha256Hex(bytes);
+    // Fresh for every offer: no key and nonce are ever used twice.
+    const key = newFileKey();
     callbacks.offered();
     const reply = await this.#client.request({
       t: "file_offer",
       name,
       size,
       ...target,
+      ...fileKeyForOffer(key),
     });
     if (reply.t !== "file_ready") {
       return {
@@ -221,6 +240,7 @@ export class WebFiles {
       };
     }
     const { xfer, recipients } = reply;
+    const cipher = await FileCipher.create(key, xfer, size);
     callbacks.answered(reply.declined ?? []);
     const outgoing: Outgoing = {
       name,
@@ -240,6 +260,7 @@ export class WebFiles {
     try {
       // Resume claims are not checked here: starting at 0 is always allowed.
       let sent = 0;
+      let index = 0;
       while (sent < size && !settled()) {
         if (sent - outgoing.acked > FILE_WINDOW_BYTES - FILE_CHUNK_BYTES) {
           await waitForNews();
@@ -251,11 +272,15 @@ export class WebFiles {
           continue;
         }
         const chunk = bytes.subarray(sent, sent + FILE_CHUNK_BYTES);
+        // Sealed here, once: the server passes it on as it is (5.6).
+        const sealed = await cipher.seal({ index, offset: sent }, chunk);
+        if (settled()) break;
         this.#client.post(
           { t: "file_chunk", xfer, offset: sent },
-          chunk,
+          sealed,
           true,
         );
+        index++;
         sent += chunk.byteLength;
       }
       if (!settled()) {
@@ -345,10 +370,21 @@ export class WebFiles {
       this.#receive.declined(offer, why);
       return;
     }
+    const key = fileKeyOfOffer(offer);
+    if (key === null) {
+      const why = "the offer carries no file key";
+      this.#client.post({ t: "file_cancel", xfer: offer.xfer, reason: why });
+      this.#receive.declined(offer, why);
+      return;
+    }
     const incoming: Receiving = {
       offer,
       accepted: false,
+      cipher: FileCipher.create(key, offer.xfer, offer.size),
       chunks: [],
+      expected: 0,
+      arrived: 0,
+      opening: Promise.resolve(),
       received: 0,
       acked: 0,
     };
@@ -387,31 +423,48 @@ export class WebFiles {
     const incoming = this.#incoming.get(xfer);
     // Data for an offer not accepted is dropped (PROTOCOL 5.6, "Consent").
     if (incoming === undefined || !incoming.accepted) return;
+    const bytes = body.byteLength - FILE_TAG_BYTES;
     if (
-      offset !== incoming.received ||
-      incoming.received + body.byteLength > incoming.offer.size
+      offset !== incoming.expected || bytes <= 0 ||
+      incoming.expected + bytes > incoming.offer.size
     ) {
       this.#fail(
         incoming,
-        offset !== incoming.received
-          ? `a chunk came at offset ${offset}, expected ${incoming.received}`
+        offset !== incoming.expected
+          ? `a chunk came at offset ${offset}, expected ${incoming.expected}`
+          : bytes <= 0
+          ? "a chunk too short to be sealed"
           : "more bytes than the declared size",
       );
       return;
     }
+    incoming.expected += bytes;
+    const place = { index: incoming.arrived++, offset };
     // Copied: the frame the body came in is reused once this returns.
-    incoming.chunks.push(body.slice());
-    incoming.received += body.byteLength;
-    this.#receive.progress(incoming.offer, incoming.received);
-    if (
-      incoming.received - incoming.acked >= FILE_ACK_BYTES ||
-      incoming.received === incoming.offer.size
-    ) this.#ack(incoming);
+    const sealed = body.slice();
+    incoming.opening = incoming.opening.then(async () => {
+      const chunk = await (await incoming.cipher).open(place, sealed);
+      if (this.#incoming.get(xfer) !== incoming) return;
+      if (chunk === null) {
+        this.#fail(incoming, "a chunk did not authenticate");
+        return;
+      }
+      incoming.chunks.push(chunk);
+      incoming.received += chunk.byteLength;
+      this.#receive.progress(incoming.offer, incoming.received);
+      if (
+        incoming.received - incoming.acked >= FILE_ACK_BYTES ||
+        incoming.received === incoming.offer.size
+      ) this.#ack(incoming);
+    });
   }
 
   async #end(xfer: number, sha256: string): Promise<void> {
     const incoming = this.#incoming.get(xfer);
     if (incoming === undefined || !incoming.accepted) return;
+    // After every chunk that came before it is opened.
+    await incoming.opening;
+    if (this.#incoming.get(xfer) !== incoming) return;
     const { offer } = incoming;
     if (incoming.received !== offer.size) {
       this.#fail(

@@ -5,6 +5,7 @@
  * sending them, so tests can tamper with, replay, reorder or reflect them.
  */
 
+import { BULK_FRAME_VERSION } from "../../src/crypto/session_cipher.ts";
 import { fromBase64, toBase64 } from "../../src/crypto/bytes.ts";
 import {
   generateIdentity,
@@ -18,6 +19,7 @@ import {
 } from "../../src/crypto/handshake.ts";
 import {
   decodeBatch,
+  decodeHeader,
   encodeMessage,
   packBatches,
   parseServerMessage,
@@ -249,6 +251,13 @@ export class RawClient {
 
   /** Opens one server frame (the next in sequence) and records its messages. */
   async openFrame(frame: Uint8Array): Promise<RawMessage[]> {
+    // A file chunk comes in a bulk frame of its own (PROTOCOL.md 3.7).
+    if (frame[0] === BULK_FRAME_VERSION) {
+      const { header, body } = await this.keys.receiver.openBulk(frame);
+      const chunk = { message: parseServerMessage(decodeHeader(header)), body };
+      this.messages.push(chunk);
+      return [chunk];
+    }
     const plaintext = await this.keys.receiver.open(frame);
     this.batches.push(plaintext);
     const messages = decodeBatch(plaintext).map(({ header, body }) => ({

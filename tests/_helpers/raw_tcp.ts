@@ -4,6 +4,7 @@
  * odd upgrade requests, and connections dropped without a close frame.
  */
 
+import { BULK_FRAME_VERSION } from "../../src/crypto/session_cipher.ts";
 import { fromBase64, toBase64 } from "../../src/crypto/bytes.ts";
 import {
   ClientHandshake,
@@ -17,6 +18,7 @@ import {
 } from "../../src/crypto/identity.ts";
 import {
   decodeBatch,
+  decodeHeader,
   encodeMessage,
   packBatches,
   parseServerMessage,
@@ -386,8 +388,11 @@ export class TcpChatPeer {
       const data = await this.tcp.readBinary(
         Math.max(1, deadline - Date.now()),
       );
-      const plaintext = await this.keys.receiver.open(data);
-      for (const { header } of decodeBatch(plaintext)) {
+      // A file chunk comes in a bulk frame of its own (PROTOCOL.md 3.7).
+      const headers = data[0] === BULK_FRAME_VERSION
+        ? [decodeHeader((await this.keys.receiver.openBulk(data)).header)]
+        : decodeBatch(await this.keys.receiver.open(data)).map((m) => m.header);
+      for (const header of headers) {
         const message = parseServerMessage(header);
         if ("re" in message && message.re === id) return message;
       }

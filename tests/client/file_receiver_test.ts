@@ -7,6 +7,8 @@ import {
 import type { ClientMessage } from "../../src/protocol/messages.ts";
 import type { SecureChannel } from "../../src/transport/secure_channel.ts";
 import { startHostileServer } from "../_helpers/hostile_server.ts";
+import { fileKeyForOffer } from "../../src/client/file_key.ts";
+import { FileCipher, newFileKey } from "../../src/crypto/file_cipher.ts";
 
 /** The next message of type `t` the client sends. */
 async function nextFromClient<T extends ClientMessage["t"]>(
@@ -64,6 +66,7 @@ Deno.test("FileReceiver drops chunks a server sends before the user accepted", a
       name: "a.txt",
       size: 3,
       timeout: 60_000,
+      key: "ab".repeat(32),
     });
     // The file's bytes before anyone said yes, then a message that shows the
     // client has read past them.
@@ -79,6 +82,105 @@ Deno.test("FileReceiver drops chunks a server sends before the user accepted", a
     await receiver.idle();
     assert.deepEqual([...Deno.readDirSync(dir)], []);
     assert.match(lines.join("\n"), /a\.txt from sophia was not received/);
+  } finally {
+    await client.quit();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FileReceiver refuses an offer without a file key before asking its user, and tells the server", async () => {
+  await using server = await startHostileServer();
+  const dir = await Deno.makeTempDir({ prefix: "chat-receiver-" });
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    const channel = await server.session;
+    let asked = false;
+    const lines: string[] = [];
+    const receiver = new FileReceiver(client, {
+      downloadsDir: dir,
+      maxFileBytes: 1024,
+      open: false,
+      openWith: null,
+      consent: () => {
+        asked = true;
+        return Promise.resolve("accept");
+      },
+      print: (line) => lines.push(line),
+    });
+    channel.send({
+      t: "file_offer",
+      xfer: 1,
+      from: "sophia",
+      name: "a.txt",
+      size: 3,
+      timeout: 60_000,
+    });
+    const done = await nextFromClient(channel, "file_done");
+    assert.deepEqual(done, {
+      t: "file_done",
+      xfer: 1,
+      ok: false,
+      reason: "Cannot take 'a.txt': the offer carries no file key",
+    });
+    await receiver.idle();
+    assert.equal(asked, false);
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  } finally {
+    await client.quit();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FileReceiver fails a transfer whose chunk does not open with the offer's key, and saves nothing", async () => {
+  await using server = await startHostileServer();
+  const dir = await Deno.makeTempDir({ prefix: "chat-receiver-" });
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    const channel = await server.session;
+    const lines: string[] = [];
+    const receiver = new FileReceiver(client, {
+      downloadsDir: dir,
+      maxFileBytes: 1024,
+      open: false,
+      openWith: null,
+      consent: () => Promise.resolve("accept"),
+      print: (line) => lines.push(line),
+    });
+    const key = newFileKey();
+    channel.send({
+      t: "file_offer",
+      xfer: 1,
+      from: "sophia",
+      name: "a.txt",
+      size: 6,
+      timeout: 60_000,
+      ...fileKeyForOffer(key),
+    });
+    await nextFromClient(channel, "file_accept");
+    const cipher = await FileCipher.create(key, 1, 6);
+    // Chunk 0 is fine; the next one was sealed as chunk 0 too (a replay).
+    channel.send(
+      { t: "file_chunk", xfer: 1, offset: 0 },
+      await cipher.seal({ index: 0, offset: 0 }, new Uint8Array(3)),
+      true,
+    );
+    channel.send(
+      { t: "file_chunk", xfer: 1, offset: 3 },
+      await cipher.seal({ index: 0, offset: 3 }, new Uint8Array(3)),
+      true,
+    );
+    const done = await nextFromClient(channel, "file_done");
+    assert.equal(done.ok, false);
+    assert.equal(
+      done.reason,
+      "Cannot save 'a.txt': chunk 1 (at offset 3) failed authentication",
+    );
+    await receiver.idle();
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
   } finally {
     await client.quit();
     await Deno.remove(dir, { recursive: true });

@@ -340,3 +340,87 @@ Deno.test("a cipher with a SmallFrameAead imports the WebCrypto AES key only onc
     crypto.subtle.importKey = importKey;
   }
 });
+
+/** docs/PROTOCOL.md A.1's T0, and A.4's bulk frame (Python's `cryptography`). */
+const VECTOR_T0 = Uint8Array.from({ length: 32 }, (_, i) => i);
+const BULK_VECTOR = {
+  header: '{"t":"file_chunk","xfer":1,"offset":0}',
+  body: "8b4b8d35fbac99b28096db3f8376a48c66622cd027",
+  frame: "0200000000000000020000001594" +
+    "9ba5a97e1a0c6abf696afa08891827c83c309c66d893d9c7020ba353b0b5654a948a77" +
+    "005072d96ec1ef36ac9188f4e8dc9103ebe68b4b8d35fbac99b28096db3f8376a48c66" +
+    "622cd027",
+};
+
+function fromHex(hex: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(hex.match(/../g)!, (byte) => parseInt(byte, 16));
+}
+
+for (
+  const [label, options] of [
+    ["WebCrypto", {}],
+    ["a SmallFrameAead", { smallFrames: nativeSmallFrames }],
+  ] as const
+) {
+  Deno.test(`FrameSealer.sealBulk with ${label} makes docs/PROTOCOL.md's bulk frame, and FrameOpener.openBulk reads it`, async () => {
+    const { sealer, opener } = pair(options, VECTOR_T0);
+    // Bulk frames share the sequence with batch frames: this one is seq 2.
+    for (let i = 0; i < 2; i++) {
+      await opener.open(await sealer.seal(utf8Encode("x")));
+    }
+    const body = fromHex(BULK_VECTOR.body);
+    const frame = await sealer.sealBulk(utf8Encode(BULK_VECTOR.header), body);
+    assert.equal(
+      [...frame].map((b) => b.toString(16).padStart(2, "0")).join(""),
+      BULK_VECTOR.frame,
+    );
+    const opened = await opener.openBulk(frame);
+    assert.equal(new TextDecoder().decode(opened.header), BULK_VECTOR.header);
+    assert.deepEqual(opened.body, body);
+    assert.equal(opened.body.buffer, frame.buffer, "the body is a view");
+    // And the sequence goes on with batch frames.
+    await opener.open(await sealer.seal(utf8Encode("y")));
+  });
+}
+
+Deno.test("FrameOpener.openBulk rejects a changed length, header or sequence, and each version only where it belongs", async () => {
+  const { sealer, opener } = pair({ smallFrames: nativeSmallFrames });
+  const frame = await sealer.sealBulk(utf8Encode("{}"), new Uint8Array(100));
+  const longer = frame.slice();
+  longer[12] = longer[12]! + 1;
+  await rejectsWith(opener.openBulk(longer), "authentication failed");
+  const altered = frame.slice();
+  altered[14] = altered[14]! ^ 1;
+  await rejectsWith(opener.openBulk(altered), "authentication failed");
+  const huge = frame.slice();
+  huge[9] = 0xff;
+  await rejectsWith(opener.openBulk(huge), "bad body length");
+  await rejectsWith(opener.open(frame), "bad version");
+  await rejectsWith(
+    opener.openBulk(await sealer.seal(utf8Encode("x".repeat(10)))),
+    "bad version",
+  );
+  await rejectsWith(
+    opener.openBulk(frame.subarray(0, 29)),
+    "too short",
+  );
+  // The body itself is not this layer's to check (its sender sealed it).
+  const body = frame.slice();
+  body[body.length - 1] = body[body.length - 1]! ^ 1;
+  const opened = await opener.openBulk(body);
+  assert.equal(opened.body[99], 1);
+  await rejectsWith(opener.openBulk(frame), "out of sequence");
+});
+
+Deno.test("FrameSealer.sealBulk refuses a frame over the limit or an empty header", async () => {
+  const { sealer } = pair();
+  await assert.rejects(
+    sealer.sealBulk(utf8Encode("{}"), new Uint8Array(MAX_FRAME_BYTES)),
+    RangeError,
+  );
+  await assert.rejects(
+    sealer.sealBulk(new Uint8Array(0), new Uint8Array(1)),
+    RangeError,
+  );
+  assert.equal(sealer.nextSeq, 0);
+});

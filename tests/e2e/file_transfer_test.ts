@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { FileReceiver } from "../../src/client/file_receiver.ts";
 import { FileSender } from "../../src/client/file_sender.ts";
+import { fileKeyForOffer } from "../../src/client/file_key.ts";
+import { FileCipher, newFileKey } from "../../src/crypto/file_cipher.ts";
 import { renderSentFile } from "../../src/client/render.ts";
 import { FILE_CHUNK_BYTES } from "../../src/protocol/limits.ts";
 import {
@@ -112,15 +114,19 @@ async function sendRaw(
   bytes: Uint8Array,
   options: { sha256?: string; stopAfter?: number } = {},
 ): Promise<number> {
+  const key = newFileKey();
   const reply = await user.client.client.request({
     t: "file_offer",
     name,
     size: bytes.byteLength,
     ...target,
+    ...fileKeyForOffer(key),
   });
   assert.equal(reply.t, "file_ready", JSON.stringify(reply));
   if (reply.t !== "file_ready") return -1;
+  const cipher = await FileCipher.create(key, reply.xfer, bytes.byteLength);
   const stop = options.stopAfter ?? bytes.byteLength;
+  let index = 0;
   for (let offset = 0; offset < stop; offset += FILE_CHUNK_BYTES) {
     const chunk = bytes.subarray(
       offset,
@@ -128,7 +134,7 @@ async function sendRaw(
     );
     user.client.client.post(
       { t: "file_chunk", xfer: reply.xfer, offset },
-      chunk,
+      await cipher.seal({ index: index++, offset }, chunk),
       true,
     );
   }
@@ -361,6 +367,7 @@ Deno.test("the server refuses a file over its size limit, and cuts off a sender 
       name: "liar.bin",
       size: 1000,
       to: "jojo",
+      ...fileKeyForOffer(newFileKey()),
     });
     assert.equal(reply.t, "file_ready");
     if (reply.t !== "file_ready") return;

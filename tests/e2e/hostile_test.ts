@@ -25,7 +25,10 @@ import {
   encodeMessage,
   parseServerMessage,
 } from "../../src/protocol/codec.ts";
-import { MAX_HANDSHAKE_BYTES } from "../../src/protocol/limits.ts";
+import {
+  FILE_CHUNK_TAG_BYTES,
+  MAX_HANDSHAKE_BYTES,
+} from "../../src/protocol/limits.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
 import { CloseCode, type Connection } from "../../src/transport/connection.ts";
 import { SecureChannel } from "../../src/transport/secure_channel.ts";
@@ -945,11 +948,12 @@ Deno.test("a receiver that drops mid-transfer is reported to the sender as faile
     assert.equal(ready.t, "file_ready", JSON.stringify(ready));
     if (ready.t !== "file_ready") return;
     assert.deepEqual(ready.recipients.sort(), ["bob", "ghost"]);
-    const chunk = new Uint8Array(64 * 1024).fill(7);
+    // A body as long as 64 KiB sealed with the file key (the server does
+    // not open it), fresh each time: the channel frees it once sealed.
     const post = (offset: number) =>
       sophia.client.post(
         { t: "file_chunk", xfer: ready.xfer, offset },
-        chunk,
+        new Uint8Array(64 * 1024 + FILE_CHUNK_TAG_BYTES).fill(7),
         true,
       );
     post(0);
@@ -1019,7 +1023,7 @@ Deno.test("a private transfer whose only receiver drops is over: the sender is t
     if (ready.t !== "file_ready") return;
     sophia.client.post(
       { t: "file_chunk", xfer: ready.xfer, offset: 0 },
-      new Uint8Array(100_000),
+      new Uint8Array(100_000 + FILE_CHUNK_TAG_BYTES),
       true,
     );
     await settle(sophia);
@@ -1038,7 +1042,7 @@ Deno.test("a private transfer whose only receiver drops is over: the sender is t
     // Still in flight from Sophia's side: ignored, no error, no cancel.
     sophia.client.post(
       { t: "file_chunk", xfer: ready.xfer, offset: 100_000 },
-      new Uint8Array(100_000),
+      new Uint8Array(100_000 + FILE_CHUNK_TAG_BYTES),
       true,
     );
     await settle(sophia);

@@ -7,6 +7,8 @@
  * and send as typed (issue 15, item 1).
  */
 
+import { fileKeyForOffer } from "../../src/client/file_key.ts";
+import { FileCipher, newFileKey } from "../../src/crypto/file_cipher.ts";
 import assert from "node:assert/strict";
 import { startTestServer, TestClient, testKeys } from "../_helpers/chat.ts";
 import { FILE_CHUNK_BYTES } from "../../src/protocol/limits.ts";
@@ -206,18 +208,25 @@ Deno.test({
     // A transfer in progress: its status row sits above the input.
     await pane.resize(80);
     const size = 64 * FILE_CHUNK_BYTES;
+    const key = newFileKey();
     const offer = await jojo.client.request({
       t: "file_offer",
       name: "big.bin",
       size,
       to: "sophia",
+      ...fileKeyForOffer(key),
     });
     assert.equal(offer.t, "file_ready");
     const xfer = (offer as { xfer: number }).xfer;
+    const cipher = await FileCipher.create(key, xfer, size);
     for (let i = 0; i < 4; i++) {
+      const offset = i * FILE_CHUNK_BYTES;
       jojo.client.post(
-        { t: "file_chunk", xfer, offset: i * FILE_CHUNK_BYTES },
-        new Uint8Array(FILE_CHUNK_BYTES),
+        { t: "file_chunk", xfer, offset },
+        await cipher.seal(
+          { index: i, offset },
+          new Uint8Array(FILE_CHUNK_BYTES),
+        ),
         true,
       );
     }

@@ -50,6 +50,8 @@ type Kind =
   | { k: "true" }
   /** A chat message's client id (CLIENT_ID_PATTERN). */
   | { k: "cid" }
+  /** A file key: 64 lower-case hex digits. */
+  | { k: "hex64" }
   | { k: "enum"; values: readonly string[] }
   /** An error code: anything is taken, and an unknown one becomes "internal". */
   | { k: "code" }
@@ -67,6 +69,7 @@ const INT: Kind = { k: "int" };
 const NINT: Kind = { k: "nint" };
 const BOOL: Kind = { k: "bool" };
 const CID: Kind = { k: "cid" };
+const HEX64: Kind = { k: "hex64" };
 const str = (max = 256): Kind => ({ k: "str", max });
 const NAME = str();
 const list = (item: Kind): Kind => ({ k: "list", item });
@@ -109,7 +112,7 @@ const CLIENT: Record<string, Shape> = {
   history: { required: { id: INT }, optional: { target: NAME, limit: INT } },
   file_offer: {
     required: { id: INT, name: str(1024), size: INT },
-    optional: { to: NAME, group: NAME },
+    optional: { to: NAME, group: NAME, key: HEX64 },
     exactlyOne: ["to", "group"],
   },
   file_chunk: { required: { xfer: INT, offset: INT } },
@@ -203,7 +206,12 @@ const SERVER: Record<string, Shape> = {
   },
   file_offer: {
     required: { xfer: INT, from: NAME, name: str(1024), size: INT },
-    optional: { group: NAME, fingerprint: str(64), timeout: INT },
+    optional: {
+      group: NAME,
+      fingerprint: str(64),
+      timeout: INT,
+      key: HEX64,
+    },
   },
   file_chunk: { required: { xfer: INT, offset: INT } },
   file_end: { required: { xfer: INT, sha256: str(64) } },
@@ -239,6 +247,8 @@ function fits(kind: Kind, value: unknown): boolean {
       return value === true;
     case "cid":
       return typeof value === "string" && CLIENT_ID_PATTERN.test(value);
+    case "hex64":
+      return typeof value === "string" && /^[0-9a-f]{64}$/.test(value);
     case "enum":
       return typeof value === "string" && kind.values.includes(value);
     case "code":
@@ -710,6 +720,11 @@ function validValue(rng: Rng, kind: Kind): unknown {
       while (out.length < length) out += rng.pick([..."0123456789abcdef"]);
       return out;
     }
+    case "hex64": {
+      let out = "";
+      while (out.length < 64) out += rng.pick([..."0123456789abcdef"]);
+      return out;
+    }
     case "enum":
       return rng.pick(kind.values);
     case "code":
@@ -759,6 +774,8 @@ function invalidValue(rng: Rng, kind: Kind): unknown {
       return wrong([0, 1, "true", null, [], undefined]);
     case "true":
       return wrong([false, 1, "true", null, {}]);
+    case "hex64":
+      return wrong(["A".repeat(64), "a".repeat(63), "a".repeat(65), 7, null]);
     case "cid":
       return wrong([
         "0123456789ABCDEF",

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
-import { FrameOpener, FrameSealer } from "../../src/crypto/session_cipher.ts";
-import { decodeBatch } from "../../src/protocol/codec.ts";
+import {
+  BULK_FRAME_VERSION,
+  FrameOpener,
+  FrameSealer,
+} from "../../src/crypto/session_cipher.ts";
+import { decodeBatch, decodeHeader } from "../../src/protocol/codec.ts";
 import { Delivery, type DeliveryOptions } from "../../src/server/delivery.ts";
 import type { Outbound } from "../../src/server/outbound.ts";
 import { connect, route } from "../../src/server/router.ts";
@@ -42,6 +46,13 @@ class Peer {
     for (; this.#read < this.conn.sent.length; this.#read++) {
       const frame = this.conn.sent[this.#read];
       assert.ok(frame instanceof Uint8Array);
+      if (frame[0] === BULK_FRAME_VERSION) {
+        // A file chunk: its header sealed, its body as it came.
+        const { header, body } = await this.#opener.openBulk(frame);
+        this.bytes += header.byteLength + body.byteLength;
+        out.push([decodeHeader(header), new TextDecoder().decode(body)]);
+        continue;
+      }
       const plaintext = await this.#opener.open(frame);
       this.bytes += plaintext.byteLength;
       for (const { header, body } of decodeBatch(plaintext)) {

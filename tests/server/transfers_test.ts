@@ -12,6 +12,7 @@ import {
 } from "../_helpers/delivered.ts";
 import { type ConnId, ServerState } from "../../src/server/state.ts";
 import { expireAnswers } from "../../src/server/transfers.ts";
+import { FILE_CHUNK_TAG_BYTES } from "../../src/protocol/limits.ts";
 
 const SOPHIA = 1;
 const JOJO = 2;
@@ -20,6 +21,7 @@ const NONE = new Uint8Array(0);
 const KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 const SOPHIA_KEY = "SHA256:" + "s".repeat(43);
 const ANSWER_MS = 30_000;
+const FILE_KEY = "ab".repeat(32);
 const T0 = 1000;
 
 /** sophia, jojo and nana online; sophia and jojo in group team (nana too). */
@@ -51,6 +53,11 @@ function send(
   return route(state, from, message, body, now);
 }
 
+/** A `file_chunk` body for `bytes` bytes of the file: sealed, 16 bytes more. */
+function sealedChunk(bytes: number): Uint8Array {
+  return new Uint8Array(bytes + FILE_CHUNK_TAG_BYTES);
+}
+
 function offerTo(
   state: ServerState,
   target: { to: string } | { group: string },
@@ -61,6 +68,7 @@ function offerTo(
     name: "big.bin",
     size: 3,
     ...target,
+    key: FILE_KEY,
   });
 }
 
@@ -76,6 +84,7 @@ Deno.test("routeFile asks the recipient first: the offer names the sender's key 
       size: 3,
       fingerprint: SOPHIA_KEY,
       timeout: ANSWER_MS,
+      key: FILE_KEY,
     },
   }]);
 });
@@ -90,7 +99,7 @@ Deno.test("routeFile forwards nothing to a recipient before it accepts, then fil
       SOPHIA,
       { t: "file_chunk", xfer: 1, offset: 0 },
       T0,
-      new Uint8Array(3),
+      sealedChunk(3),
     ),
     [],
   );
@@ -103,7 +112,7 @@ Deno.test("routeFile forwards nothing to a recipient before it accepts, then fil
     SOPHIA,
     { t: "file_chunk", xfer: 1, offset: 0 },
     T0,
-    new Uint8Array(3),
+    sealedChunk(3),
   );
   assert.deepEqual(chunk.map((o) => [o.to, o.message.t]), [[
     [JOJO],
@@ -146,7 +155,7 @@ Deno.test("routeFile in a group waits for every answer and sends to those who ac
     SOPHIA,
     { t: "file_chunk", xfer: 1, offset: 0 },
     T0,
-    new Uint8Array(3),
+    sealedChunk(3),
   );
   assert.deepEqual(chunk[0]!.to, [NANA]);
   // jojo is out of it: its acknowledgements and verdicts change nothing.
@@ -375,7 +384,7 @@ Deno.test("routeFile lets a resumed transfer start at the lowest claim, and ever
     SOPHIA,
     { t: "file_chunk", xfer: 1, offset: 1 },
     T0,
-    new Uint8Array(2),
+    sealedChunk(2),
   );
   assert.deepEqual(out.map((o) => [o.to, o.message]), [[
     [JOJO, NANA],
@@ -406,7 +415,7 @@ Deno.test("routeFile cancels a transfer whose first chunk starts past what a rec
     SOPHIA,
     { t: "file_chunk", xfer: 1, offset: 2 },
     T0,
-    new Uint8Array(1),
+    sealedChunk(1),
   );
   assert.deepEqual(out[0], {
     to: [JOJO, NANA],
@@ -458,4 +467,32 @@ Deno.test("routeFile marks as resumable what a disconnect broke, not what someon
     ok: false,
     reason: "cancelled",
   });
+});
+
+Deno.test("routeFile counts a chunk as its body less the tag, and cancels one with no file bytes", () => {
+  const state = room();
+  offerTo(state, { to: "jojo" });
+  send(state, JOJO, { t: "file_accept", xfer: 1 });
+  const relayed = send(
+    state,
+    SOPHIA,
+    { t: "file_chunk", xfer: 1, offset: 0 },
+    T0,
+    sealedChunk(2),
+  );
+  assert.deepEqual(relayed.map((out) => out.message.t), ["file_chunk"]);
+  assert.equal(relayed[0]!.body!.byteLength, 2 + FILE_CHUNK_TAG_BYTES);
+  const empty = send(
+    state,
+    SOPHIA,
+    { t: "file_chunk", xfer: 1, offset: 2 },
+    T0,
+    new Uint8Array(FILE_CHUNK_TAG_BYTES),
+  );
+  assert.deepEqual(
+    empty.map((
+      out,
+    ) => [out.message.t, "reason" in out.message && out.message.reason]),
+    [["file_cancel", "bad chunk size"], ["file_cancel", "bad chunk size"]],
+  );
 });

@@ -158,3 +158,47 @@ Deno.test("acceptChannel does not decrypt for a connection whose handshake timed
   await assert.rejects((await decryption).done, /ended before its decryption/);
   assert.equal(conn.sent.length, 1);
 });
+
+Deno.test("a file_chunk sent on the bulk lane goes out in a bulk frame after the queued batch, its body freed once sealed", async () => {
+  const sender = channelPair();
+  const body = crypto.getRandomValues(new Uint8Array(64 * 1024));
+  const copy = body.slice();
+  sender.channel.send({ t: "file_end", xfer: 1, sha256: "0".repeat(64) });
+  sender.channel.send({ t: "file_chunk", xfer: 1, offset: 0 }, body, true);
+  await sender.channel.drain();
+  assert.equal(body.length, 0, "the body was freed once sealed");
+  const [batchFrame, bulkFrame] = sender.conn.sent;
+  assert.ok(
+    batchFrame instanceof Uint8Array && bulkFrame instanceof Uint8Array,
+  );
+  assert.equal(batchFrame[0], 0x01);
+  assert.equal(bulkFrame[0], 0x02);
+  // The receiving channel reads both, the chunk's body marked as outside.
+  const conn = new RecordingConnection();
+  const receiver = new SecureChannel(conn, {
+    sender: new FrameSealer(sender.secret),
+    receiver: new FrameOpener(sender.secret),
+    transcriptHash: new Uint8Array(32),
+  });
+  conn.deliver(batchFrame);
+  conn.deliver(bulkFrame);
+  const first = await receiver.receive();
+  assert.equal((first![0]!.header as { t: string }).t, "file_end");
+  const [chunk] = (await receiver.receive())!;
+  assert.deepEqual(chunk!.header, { t: "file_chunk", xfer: 1, offset: 0 });
+  assert.deepEqual(chunk!.body, copy);
+  assert.equal(chunk!.outside, true);
+});
+
+Deno.test("a bulk frame that carries anything but a file_chunk ends the session", async () => {
+  const { channel, conn, secret } = channelPair();
+  const frame = await new FrameSealer(secret).sealBulk(
+    new TextEncoder().encode('{"t":"say","id":1}'),
+    new TextEncoder().encode("hi"),
+  );
+  conn.deliver(frame);
+  await assert.rejects(
+    channel.receive(),
+    /Malformed bulk frame: not a file_chunk/,
+  );
+});
