@@ -46,6 +46,7 @@ import { MessageRate } from "./message_rate.ts";
 import { Semaphore } from "./semaphore.ts";
 import { type ConnId, type ServerLimits, ServerState } from "./state.ts";
 import { type EdgeConnection, startEdge } from "./ws_edge.ts";
+import { startMemoryTrim } from "./memory_trim.ts";
 
 export interface ServerOptions {
   hostname: string;
@@ -802,9 +803,14 @@ export async function startServer(
     onConnection: core.serve,
   });
   const serverFingerprint = await fingerprint(options.publicSpki);
+  const memoryTrim = startMemoryTrim({
+    queuedBytes: () => gauge.bytes,
+    log: options.log ?? defaultLog,
+  });
 
   async function shutdown(): Promise<void> {
     if (core.stopping) return edge.finished;
+    memoryTrim.stop();
     await core.stop();
     await edge.close();
   }

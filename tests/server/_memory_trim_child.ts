@@ -1,0 +1,61 @@
+/**
+ * Run by memory_trim_test.ts in a process of its own: frees memory held
+ * outside the JS heap and reports whether startMemoryTrim gave it back.
+ * With --probe, only says whether the trimmer is active.
+ */
+import { startMemoryTrim } from "../../src/server/memory_trim.ts";
+
+const MIB = 1024 * 1024;
+if (Deno.args.includes("--probe")) {
+  const trim = startMemoryTrim({ queuedBytes: () => 0, log: () => {} });
+  trim.stop();
+  console.log(JSON.stringify({ active: trim.active }));
+  Deno.exit(0);
+}
+
+const start = Deno.memoryUsage().rss;
+const lines: string[] = [];
+let trimmed = () => {};
+// Started before the load, as in the server, which it calls queued bytes
+// until it is over.
+let queued = 64 * MIB;
+const trim = startMemoryTrim({
+  queuedBytes: () => queued,
+  log: (line) => {
+    lines.push(line);
+    trimmed();
+  },
+  policy: { growthBytes: 16 * MIB, intervalMs: 1000, quietQueuedBytes: MIB },
+});
+// Buffers of a frame's size, allocated by the runtime's malloc outside the
+// JS heap, as the server's frames are.
+let kept: Uint8Array[] = [];
+for (let i = 0; i < 100_000; i++) kept.push(new Uint8Array(1000).fill(1));
+const peak = Deno.memoryUsage().rss;
+kept = [];
+// Backing stores are freed after a collection, some on a later task.
+for (let i = 0; i < 3; i++) {
+  (globalThis as { gc?: () => void }).gc?.();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+queued = 0;
+// Until half of what the load added is back, or 20 s: the trims say when.
+const target = start + (peak - start) / 2;
+const deadline = Date.now() + 20_000;
+while (Deno.memoryUsage().rss > target && Date.now() < deadline) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await new Promise<void>((resolve) => {
+    trimmed = resolve;
+    timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+  });
+  clearTimeout(timer);
+}
+trim.stop();
+console.log(JSON.stringify({
+  active: trim.active,
+  lines,
+  start,
+  peak,
+  after: Deno.memoryUsage().rss,
+  kept: kept.length,
+}));
