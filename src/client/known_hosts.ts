@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { DEFAULT_PORT } from "../protocol/limits.ts";
 import { defaultConfigDir } from "../crypto/identity_files.ts";
 import { writePrivateFileAtomically } from "../fs/private_paths.ts";
+import { describeIoError } from "../fs/io_errors.ts";
 
 /** A fingerprint as keys.ts writes it: SHA-256, unpadded base64. */
 export const FINGERPRINT_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/;
@@ -356,14 +357,4 @@ async function writeAtomically(path: string, text: string): Promise<void> {
       { cause: error },
     );
   }
-}
-
-function describeIoError(error: unknown, access: "read" | "write"): string {
-  if (error instanceof Deno.errors.NotFound) return "file not found";
-  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (error instanceof Deno.errors.NotCapable) {
-    return `chat was not given ${access} access to it (--allow-${access})`;
-  }
-  if (error instanceof Deno.errors.IsADirectory) return "it is a directory";
-  return error instanceof Error ? error.message : String(error);
 }

@@ -13,6 +13,7 @@ import {
 } from "./identity.ts";
 import { randomBytes, toHex } from "./bytes.ts";
 import { createPrivateDir, PRIVATE_FILE_MODE } from "../fs/private_paths.ts";
+import { describeIoError } from "../fs/io_errors.ts";
 
 /** No PEM identity file comes near this; anything larger is the wrong file. */
 const MAX_IDENTITY_FILE_BYTES = 64 * 1024;
@@ -288,14 +289,4 @@ function lowerFirstWord(message: string): string {
   return /^[A-Z][a-z]*\b/.test(message)
     ? message[0]!.toLowerCase() + message.slice(1)
     : message;
-}
-
-function describeIoError(error: unknown, access: "read" | "write"): string {
-  if (error instanceof Deno.errors.NotFound) return "file not found";
-  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (error instanceof Deno.errors.NotCapable) {
-    return `chat was not given ${access} access to it (--allow-${access})`;
-  }
-  if (error instanceof Deno.errors.IsADirectory) return "it is a directory";
-  return error instanceof Error ? error.message : String(error);
 }

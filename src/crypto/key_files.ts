@@ -14,6 +14,7 @@ import {
 } from "./keys.ts";
 import { randomBytes, toHex } from "./bytes.ts";
 import { createPrivateDir, PRIVATE_FILE_MODE } from "../fs/private_paths.ts";
+import { describeIoError } from "../fs/io_errors.ts";
 
 /** No PEM key file comes near this; anything larger is the wrong file. */
 const MAX_KEY_FILE_BYTES = 64 * 1024;
@@ -225,14 +226,4 @@ function writeError(path: string, error: unknown): KeyFileError {
     `Cannot write '${path}': ${describeIoError(error, "write")}`,
     { cause: error },
   );
-}
-
-function describeIoError(error: unknown, access: "read" | "write"): string {
-  if (error instanceof Deno.errors.NotFound) return "file not found";
-  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (error instanceof Deno.errors.NotCapable) {
-    return `chat was not given ${access} access to it (--allow-${access})`;
-  }
-  if (error instanceof Deno.errors.IsADirectory) return "it is a directory";
-  return error instanceof Error ? error.message : String(error);
 }
