@@ -80,6 +80,7 @@ import {
   StateChanges,
   statusLine,
 } from "./reconnect_status.ts";
+import { withDeadline } from "../transport/with_deadline.ts";
 
 /** How the client knows it reached the right server. */
 export type ServerTrust =
@@ -1654,18 +1655,6 @@ function describeConnectError(reason: string, url: string): string {
   return reason.startsWith("Cannot")
     ? reason
     : `Cannot connect to ${url}: ${reason}`;
-}
-
-async function withDeadline(
-  promise: Promise<unknown>,
-  ms: number,
-): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    promise,
-    new Promise((resolve) => (timer = setTimeout(resolve, ms))),
-  ]);
-  clearTimeout(timer);
 }
 
 /** `~/x` means the user's home folder, as in a shell. */

@@ -47,6 +47,7 @@ import { Semaphore } from "./semaphore.ts";
 import { type ConnId, type ServerLimits, ServerState } from "./state.ts";
 import { type EdgeConnection, startEdge } from "./ws_edge.ts";
 import { startMemoryTrim } from "./memory_trim.ts";
+import { withDeadline } from "../transport/with_deadline.ts";
 
 export interface ServerOptions {
   hostname: string;
@@ -841,18 +842,6 @@ function requestIdOf(header: unknown): number | null {
     }
   }
   return null;
-}
-
-async function withDeadline(
-  promise: Promise<unknown>,
-  ms: number,
-): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    promise,
-    new Promise((resolve) => (timer = setTimeout(resolve, ms))),
-  ]);
-  clearTimeout(timer);
 }
 
 function defaultLog(line: string): void {
