@@ -21,6 +21,7 @@ import {
   parseServerMessage,
 } from "../protocol/codec.ts";
 import {
+  type ByeReason,
   type ClientMessage,
   MAX_ACK_CURSORS,
   type ServerMessage,
@@ -112,6 +113,8 @@ export interface Ending {
   clean: boolean;
   /** Safe to print: sanitised (it may quote the server). */
   reason: string;
+  /** Why the server said goodbye, when it did. */
+  bye?: ByeReason;
 }
 
 export class ChatClient {
@@ -460,7 +463,7 @@ export class ChatClient {
           if (!isKnownServerType(header)) continue;
           const message = parseServerMessage(header);
           if (message.t === "bye") {
-            ending = { clean: true, reason: message.text };
+            ending = { clean: true, reason: message.text, bye: message.reason };
           }
           const tracked = this.#dispatch(message, body, holds);
           if (body.byteLength > 0 && !tracked) untracked = true;

@@ -1156,10 +1156,11 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       continue;
     }
     const { ending } = event;
-    // A server that dismissed us (a rule was broken) is not pestered again.
+    // A server that dismissed us (a rule was broken, or this name signed
+    // in elsewhere) is not pestered again; one that stopped is.
     if (
-      !context.reconnect ||
-      ending.reason.startsWith("Disconnected by the server")
+      !context.reconnect || ending.bye === "violation" ||
+      ending.bye === "replaced"
     ) {
       retryUnconfirmed(null);
       if (ending.clean) emit({ type: "notice", text: ending.reason });

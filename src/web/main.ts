@@ -670,7 +670,11 @@ function use(joined: ChatClient): void {
     document.body.classList.add("disconnected");
     people.clear();
     drawLists();
-    if (quitting) setStatus(`Disconnected: ${ending.reason}`);
+    // As the terminal: a server that dismissed this page (a rule broken, or
+    // the same name signed in from another tab or place) is not pestered
+    // again, or two tabs would take the name from each other for ever.
+    const dismissed = ending.bye === "violation" || ending.bye === "replaced";
+    if (quitting || dismissed) setStatus(`Disconnected: ${ending.reason}`);
     else void reconnect(ending.reason);
   });
 }

@@ -20,6 +20,7 @@ Deno.test("ChatClient.ended gives a server's goodbye sanitised for the terminal"
   });
   const ending = await client.ended;
   assert.equal(ending.clean, true);
+  assert.equal(ending.bye, "violation");
   assert.match(ending.reason, /^Disconnected by the server/);
   for (const char of ["\x1b", "\x07", "\u202e"]) {
     assert.ok(!ending.reason.includes(char), ending.reason);

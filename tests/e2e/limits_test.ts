@@ -69,6 +69,7 @@ Deno.test("startServer slows a flooding client down, then disconnects it; others
   assert.deepEqual(ending, {
     clean: true,
     reason: "Disconnected by the server: too many messages too fast.",
+    bye: "violation",
   });
   assert.equal((await good.client.say("hello")).t, "ok");
   await other.waitFor((m) => m.text === "hello");
@@ -91,6 +92,7 @@ Deno.test("startServer closes a connection that never registers a name", async (
   assert.deepEqual(ending, {
     clean: true,
     reason: "Disconnected by the server: no username was registered in time.",
+    bye: "violation",
   });
 });
 

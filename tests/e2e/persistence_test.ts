@@ -413,6 +413,7 @@ Deno.test("the same identity key signing in again takes over its old session; an
   assert.deepEqual(await old.client.ended, {
     clean: true,
     reason: "Disconnected by the server: you signed in from another place.",
+    bye: "replaced",
   });
   assert.equal((await fresh.client.say("still me")).t, "ok");
   await assert.rejects(
