@@ -41,10 +41,11 @@ import {
   saveE2eState,
 } from "./src/client/e2e_state_file.ts";
 import { emptyE2eState } from "./src/client/e2e_state.ts";
+import { KnownIdentities } from "./src/client/known_identities.ts";
 import {
   defaultKnownIdentitiesPath,
-  KnownIdentities,
-} from "./src/client/known_identities.ts";
+  loadKnownIdentities,
+} from "./src/client/known_identities_file.ts";
 import type { Identity } from "./src/crypto/identity.ts";
 import {
   createIdentityFile,
@@ -401,7 +402,7 @@ async function loadE2eKeys(identity: Identity): Promise<E2eKeys | undefined> {
       save: (next) => saveKeyring(paths.keyring, next, storageKey),
       state: await loadE2eState(paths.state, storageKey),
       saveState: (state) => saveE2eState(paths.state, storageKey, state),
-      identities: await KnownIdentities.load(paths.identities),
+      identities: await loadKnownIdentities(paths.identities),
     };
   } catch (error) {
     console.error(
