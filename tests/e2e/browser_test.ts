@@ -7,6 +7,8 @@
  */
 
 import assert from "node:assert/strict";
+import type { Page } from "puppeteer-core";
+import { ChatProcess } from "../_helpers/process.ts";
 import {
   join,
   openPage,
@@ -203,6 +205,157 @@ Deno.test({
     );
     assert.equal(registrations?.length, 2);
     assert.deepEqual(problems, []);
+  },
+});
+
+/** Every file under `path`, as text (the database and its WAL). */
+async function allBytes(path: string): Promise<string> {
+  let out = "";
+  for await (const entry of Deno.readDir(path)) {
+    const full = `${path}/${entry.name}`;
+    if (entry.isFile) {
+      out += new TextDecoder("latin1").decode(await Deno.readFile(full));
+    } else if (entry.isDirectory) out += await allBytes(full);
+  }
+  return out;
+}
+
+/** The text of the page's log. */
+function logText(page: Page): Promise<string> {
+  return page.$eval(
+    "#log",
+    (e) =>
+      [...e.querySelectorAll(".line")].map((row) => row.textContent).join("\n"),
+  );
+}
+
+const SAFETY_NUMBER = /((?:\d{5} ){5}\d{5})\n {2}((?:\d{5} ){5}\d{5})/;
+
+Deno.test({
+  name:
+    "web client: private messages with a terminal user are end to end both ways, /verify numbers match, and a changed key is shown loudly and held until /trust",
+  ...slow,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await openPage(chat.browser, chat.url, problems);
+    await join(page, "webby");
+    const termy = await chat.terminal("termy");
+    const webbyKey = await chat.keysOf("webby");
+    const termyKey = await chat.keysOf("termy");
+
+    // Both ways, end to end (no warning that the host can read them).
+    await typeLine(page, "/msg termy the owl flies at midnight");
+    await termy.waitFor(
+      /Private message from webby: the owl flies at midnight/,
+    );
+    await waitForLine(
+      page,
+      /Private message to termy: the owl flies at midnight$/,
+    );
+    await termy.write("/msg webby bring the lantern\n");
+    await waitForLine(page, /Private message from termy: bring the lantern$/);
+    await typeLine(page, "/msg termy and the map");
+    await termy.waitFor(/Private message from webby: and the map/);
+    assert.doesNotMatch(
+      (await logText(page)) + termy.stdout,
+      /host of the server can read/,
+    );
+    // The page says which conversations are end to end.
+    await typeLine(page, "/query termy");
+    assert.match(
+      await page.$eval("#privacy", (e) => e.textContent ?? ""),
+      /^To termy: end to end, only you and termy can read it/,
+    );
+    await page.keyboard.press("Escape");
+    assert.match(
+      await page.$eval("#privacy", (e) => e.textContent ?? ""),
+      /^To everyone: not end to end, the server's host can read it/,
+    );
+
+    // The same safety number on the page and in the terminal.
+    await typeLine(page, "/verify termy");
+    await waitForLine(page, /^termy is not verified\.$/);
+    const [, p1, p2] = (await logText(page)).match(SAFETY_NUMBER) ?? [];
+    await termy.write("/verify webby\n");
+    const [, t1, t2] = await termy.waitFor(SAFETY_NUMBER);
+    assert.ok(p1 !== undefined && p2 !== undefined);
+    assert.equal(`${p1} ${p2}`, `${t1} ${t2}`);
+    await typeLine(page, `/verify termy ${t1} ${t2}`);
+    await waitForLine(
+      page,
+      /The safety numbers match: termy \(key SHA256:\S+\) is marked verified$/,
+    );
+    await typeLine(page, "/list");
+    await waitForLine(
+      page,
+      /\*\*\* termy - Last Message: .* - verified \*\*\*$/,
+    );
+
+    // History comes from the page's own archive (the server has ciphertext).
+    await page.reload();
+    await join(page, "webby");
+    await typeLine(page, "/history termy");
+    await waitForLine(
+      page,
+      /\[history .*\] Private message from termy: bring the lantern$/,
+    );
+    await waitForLine(
+      page,
+      /\[history .*\] Private message from webby to termy: and the map$/,
+    );
+
+    // Neither the server's database nor its log holds the plaintexts.
+    await termy.write("/quit\n");
+    await termy.finish();
+    await chat.stop();
+    const stored = await allBytes(`${chat.dir}/chat-data`);
+    assert.ok(stored.length > 0);
+    const serverLog = chat.server.stdout + chat.server.stderr;
+    for (const secret of ["owl flies", "lantern", "the map"]) {
+      assert.ok(!stored.includes(secret), `the database holds '${secret}'`);
+      assert.ok(!serverLog.includes(secret), `the log holds '${secret}'`);
+    }
+
+    // termy's name goes to a new identity key (the host released it): the
+    // page says so loudly, and holds what it writes to them until /trust.
+    const release = new ChatProcess([
+      "admin",
+      "release",
+      "termy",
+      "--data",
+      `${chat.dir}/chat-data`,
+    ]);
+    assert.equal((await release.finish()).code, 0, release.stderr);
+    await chat.start();
+    await waitForLine(page, /Reconnected as webby\.$/);
+    const newTermy = await chat.terminalIn(
+      await Deno.makeTempDir({ dir: chat.dir, prefix: "config-" }),
+      "termy",
+    );
+    await chat.keysOf("termy", termyKey);
+    await typeLine(page, "/msg termy is that still you");
+    await page.waitForSelector("#log .line.warning", { timeout: WAIT_MS });
+    assert.match(
+      await page.$eval("#log .line.warning", (e) => e.textContent ?? ""),
+      /^WARNING: termy's identity key has changed!$/,
+    );
+    assert.match(
+      await page.$eval("#status", (e) => e.textContent ?? ""),
+      /termy's identity key has changed/,
+    );
+    await waitForLine(page, /Not sent yet: termy's identity key has changed/);
+    await typeLine(page, "/trust termy");
+    await waitForLine(
+      page,
+      /termy's new identity key .* is accepted; 1 held message\(s\) sent/,
+    );
+    await newTermy.waitFor(/Private message from webby: is that still you/);
+    assert.notEqual(webbyKey, termyKey);
+    assert.deepEqual(
+      problems.filter((p) => !/ERR_CONNECTION_REFUSED|WebSocket/.test(p)),
+      [],
+    );
   },
 });
 
