@@ -162,6 +162,7 @@ async function serve(
       store,
       limits: { maxFileBytes: command.maxFileBytes },
       connectionLimits: command.connectionLimits,
+      web: command.web,
     });
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) {
@@ -209,13 +210,15 @@ async function serve(
       launcher: Deno.build.standalone ? "executable" : "sources",
     })
   ) console.log(line);
-  for (
-    const line of webHint({
+  // --no-web: no page to point browsers at.
+  const webLines = command.web
+    ? webHint({
       host: command.host,
       port: server.port,
       interfaces: upInterfaceAddresses(),
     })
-  ) console.log(line);
+    : [];
+  for (const line of webLines) console.log(line);
 
   await server.finished;
   return 0;
