@@ -117,6 +117,8 @@ let e2e: E2eSessions | null = null;
 let pageE2e: PageE2e | null = null;
 let e2eStarted = false;
 let e2eWarning: string | null = null;
+/** Another tab has the end-to-end keys: private messages go from there. */
+let e2eBusy = false;
 const ledger = new DeliveryLedger();
 const conversations = new Conversations();
 /** Who is online (by name key), and the groups this page has heard of. */
@@ -339,6 +341,12 @@ function drawPrivacy(current: Conversation): void {
         `To group ${current.name}: not end to end, the server's host can read it.`;
       return;
     case "user":
+      if (e2eBusy) {
+        ui.privacy.className = "";
+        ui.privacy.textContent =
+          `To ${current.name}: private messages go from your other tab of this browser, which has your end-to-end keys.`;
+        return;
+      }
       if (e2e === null) {
         ui.privacy.className = "";
         ui.privacy.textContent =
@@ -486,6 +494,13 @@ function run(line: string): void {
     queued.push(line);
     emit({ type: "queued", re: 0, line });
     retryNow();
+    return;
+  }
+  if (command.kind === "msg" && e2eBusy) {
+    // Never in the clear to someone whose keys the other tab knows.
+    tell(
+      "ERROR: Not sent: private messages go from the tab of this browser that has your end-to-end keys (close it and reload this one to send them here)",
+    );
     return;
   }
   if (command.kind === "verify") {
@@ -802,6 +817,10 @@ async function connect(): Promise<ChatClient | null> {
     ui.joinError.textContent = keyChangedText;
     return null;
   }
+  if (NO_CRYPTO !== null) {
+    ui.joinError.textContent = NO_CRYPTO;
+    return null;
+  }
   let next: ChatClient;
   try {
     next = await ChatClient.connect(url, { pingIntervalMs: PING_INTERVAL_MS });
@@ -910,6 +929,13 @@ function publishKeys(joined: ChatClient): void {
 async function startE2e(
   identity: Identity,
 ): Promise<string | null> {
+  // Two tabs writing one ratchet would each overwrite the other's state
+  // (and could use a message key twice): one tab of this browser has the
+  // keys, for as long as it is open.
+  if (!await holdForPage(`chat-e2e ${identity.fingerprint}`)) {
+    e2eBusy = true;
+    return "WARNING: Another tab of this browser is signed in with your end-to-end keys: private messages work in that tab only (close it and reload this one to use them here)";
+  }
   try {
     pageE2e = await loadPageE2e(identity);
   } catch (error) {
@@ -936,6 +962,20 @@ async function startE2e(
     },
   });
   return null;
+}
+
+/**
+ * Takes the Web Lock `name` for as long as this page is open; false when
+ * another tab holds it.
+ */
+function holdForPage(name: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    void navigator.locks.request(name, { ifAvailable: true }, (lock) => {
+      resolve(lock !== null);
+      // Never settles: the lock goes when the page does.
+      return lock === null ? undefined : new Promise<void>(() => {});
+    });
+  });
 }
 
 /** The user typed /quit: no reconnecting. */
@@ -1058,6 +1098,22 @@ ui.joinForm.addEventListener("submit", (event) => {
   const name = ui.name.value.trim();
   if (name !== "") void join(name);
 });
+
+/**
+ * Why this page cannot work here, or null: browsers give a page WebCrypto
+ * only in a secure context (https://, or http://localhost), and a page
+ * loaded over plain http:// from another machine is not one.
+ */
+const NO_CRYPTO = globalThis.crypto?.subtle === undefined
+  ? `ERROR: This browser lets a page encrypt only over https:// or on the machine itself, and this page came over plain http:// from ${host}, so it cannot connect. Use the terminal client (chat connect ${host}), or open the page on the machine that runs chat serve (http://localhost:${
+    location.port || "80"
+  }/)`
+  : null;
+if (NO_CRYPTO !== null) {
+  document.body.classList.add("no-crypto");
+  ui.trustNote.textContent = NO_CRYPTO;
+  ui.joinButton.disabled = true;
+}
 
 ui.name.value = localStorage.getItem(NAME_KEY) ?? "";
 ui.name.focus();

@@ -233,7 +233,7 @@ const SAFETY_NUMBER = /((?:\d{5} ){5}\d{5})\n {2}((?:\d{5} ){5}\d{5})/;
 
 Deno.test({
   name:
-    "web client: private messages with a terminal user are end to end both ways, /verify numbers match, and a changed key is shown loudly and held until /trust",
+    "web client: private messages with a terminal user are end to end both ways (keys sealed in IndexedDB, used by one tab), /verify numbers match, away shows in the people list, and a changed key is shown loudly and held until /trust",
   ...slow,
   async fn() {
     await using chat = await startBrowserChat();
@@ -291,6 +291,68 @@ Deno.test({
       page,
       /\*\*\* termy - Last Message: .* - verified \*\*\*$/,
     );
+
+    // Who is away shows in the people list, in their own words, as text.
+    await termy.write("/away at <b>lunch</b>\n");
+    await termy.waitFor(/You are marked as away: at <b>lunch<\/b>/);
+    await typeLine(page, "/list");
+    await page.waitForFunction(
+      () =>
+        document.querySelector("#people li.away .away")?.textContent ===
+          "away: at <b>lunch</b>",
+      { timeout: WAIT_MS },
+    );
+    assert.equal(await page.$("#people b"), null);
+
+    // The page keeps its keys and sessions sealed in IndexedDB, under a key
+    // no script can read out.
+    const records = await page.evaluate(() =>
+      new Promise<{ extractable: boolean | null; texts: string[] }>(
+        (resolve, reject) => {
+          const open = indexedDB.open("chat-e2e");
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const store = open.result.transaction("records").objectStore(
+              "records",
+            );
+            const keys = store.getAllKeys();
+            const values = store.getAll();
+            values.onsuccess = () => {
+              const texts: string[] = [];
+              let key: CryptoKey | null = null;
+              values.result.forEach((value, i) => {
+                if (value instanceof CryptoKey) key = value;
+                else if (String(keys.result[i]) !== "identities") {
+                  texts.push(String(value));
+                }
+              });
+              resolve({
+                extractable: (key as CryptoKey | null)?.extractable ?? null,
+                texts,
+              });
+            };
+          };
+        },
+      )
+    );
+    assert.equal(records.extractable, false);
+    assert.equal(records.texts.length, 2);
+    for (const text of records.texts) {
+      assert.match(text, /^chat-sealed\/1 /);
+      assert.ok(!text.includes("lantern"));
+    }
+
+    // A second tab of this browser does not touch the keys: it says where
+    // private messages go, and sends none in the clear.
+    const second = await openPage(chat.browser, chat.url, problems);
+    await join(second, "webby2");
+    await waitForLine(second, /^WARNING: Another tab of this browser/);
+    await typeLine(second, "/msg termy from the second tab");
+    await waitForLine(
+      second,
+      /^ERROR: Not sent: private messages go from the tab/,
+    );
+    await second.close();
 
     // History comes from the page's own archive (the server has ciphertext).
     await page.reload();
