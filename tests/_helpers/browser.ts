@@ -42,6 +42,17 @@ export async function ensureChromium(): Promise<void> {
   }
 }
 
+/** Headless Chromium from Debian, with `args` besides the usual ones. */
+export async function launchBrowser(args: string[] = []): Promise<Browser> {
+  await ensureChromium();
+  return await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // Root in a container: Chromium's sandbox needs user namespaces.
+    args: ["--no-sandbox", "--disable-dev-shm-usage", ...args],
+  });
+}
+
 /** A server process, its fingerprint, and terminal clients to start. */
 export async function startBrowserChat() {
   const dir = await Deno.makeTempDir({ prefix: "chat-browser-" });
@@ -51,13 +62,7 @@ export async function startBrowserChat() {
   const [, fingerprint] = await server.waitFor(
     /Server key fingerprint: (SHA256:\S+)/,
   );
-  await ensureChromium();
-  const browser: Browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // Root in a container: Chromium's sandbox needs user namespaces.
-    args: ["--no-sandbox", "--disable-dev-shm-usage"],
-  });
+  const browser = await launchBrowser();
   const clients: ChatProcess[] = [];
   return {
     url: `http://127.0.0.1:${port}/`,

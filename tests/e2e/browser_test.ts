@@ -11,6 +11,7 @@ import type { Page } from "puppeteer-core";
 import { ChatProcess } from "../_helpers/process.ts";
 import {
   join,
+  launchBrowser,
   openPage,
   startBrowserChat,
   typeLine,
@@ -159,10 +160,13 @@ Deno.test({
     // (the same key: the name is bound to it since the first sign-in), the
     // page signs in again and shows it as history.
     const termy = await chat.terminal("termy");
+    await chat.keysOf("keeper");
     await page.goto("about:blank");
     await termy.waitFor(/\*\*\* keeper left the chat \*\*\*/);
     await termy.write("/msg keeper while you were away\n");
     await termy.waitFor(/Private message to keeper: while you were away/);
+    // End to end, to the keys the page published and kept in IndexedDB.
+    assert.doesNotMatch(termy.stdout, /host of the server can read/);
     await page.goto(chat.url);
     await join(page, "keeper");
     await waitForLine(page, /Private message from termy: while you were away/);
@@ -418,6 +422,44 @@ Deno.test({
       problems.filter((p) => !/ERR_CONNECTION_REFUSED|WebSocket/.test(p)),
       [],
     );
+  },
+});
+
+Deno.test({
+  name:
+    "web client: a page loaded over plain http from another machine says it cannot encrypt there, and why",
+  ...slow,
+  async fn() {
+    await using chat = await startBrowserChat();
+    // Another name for this machine: not localhost, so not a secure
+    // context, as the host's LAN address is for everyone else.
+    const port = new URL(chat.url).port;
+    const browser = await launchBrowser([
+      "--host-resolver-rules=MAP chat.test 127.0.0.1",
+    ]);
+    try {
+      const page = await browser.newPage();
+      await page.goto(`http://chat.test:${port}/`);
+      await page.waitForFunction(
+        () => document.body.classList.contains("no-crypto"),
+        { timeout: WAIT_MS },
+      );
+      assert.match(
+        await page.$eval("#trust-note", (e) => e.textContent ?? ""),
+        new RegExp(
+          `^ERROR: This browser lets a page encrypt only over https:// or on the machine itself, .* Use the terminal client \\(chat connect chat\\.test:${port}\\)`,
+        ),
+      );
+      assert.equal(
+        await page.$eval(
+          "#join-button",
+          (e) => (e as HTMLButtonElement).disabled,
+        ),
+        true,
+      );
+    } finally {
+      await browser.close();
+    }
   },
 });
 
