@@ -34,6 +34,7 @@ import {
 import { DeliveryLedger } from "../client/delivery.ts";
 import { E2eKeyError, publishPrekeys } from "../client/e2e_keys.ts";
 import { E2eSessions, type Opened } from "../client/e2e_sessions.ts";
+import { peerKey } from "../client/e2e_state.ts";
 import {
   CANNOT_IGNORE_SELF,
   ignoredLines,
@@ -239,6 +240,14 @@ function drawLists(): void {
         { kind: "user", name },
         name === self,
       );
+      const trust = trustOf(name);
+      if (trust !== null) {
+        const mark = document.createElement("span");
+        mark.className = `trust ${trust.kind}`;
+        mark.textContent = trust.text;
+        mark.title = trust.title;
+        item.append(mark);
+      }
       const reason = away.get(nameKey(name));
       if (reason !== undefined) {
         // Their own words: text, never markup.
@@ -266,6 +275,41 @@ function drawLists(): void {
       return item;
     }),
   );
+}
+
+/**
+ * What the people list says of `name`'s identity key: verified (/verify),
+ * changed and waiting for /trust, or nothing.
+ */
+function trustOf(
+  name: string,
+): { kind: string; text: string; title: string } | null {
+  if (e2e === null || pageE2e === null || name === self) return null;
+  const server = serverKey();
+  if (pageE2e.state.changes.has(peerKey(server, nameKey(name)))) {
+    return {
+      kind: "changed",
+      text: "key changed",
+      title:
+        `${name}'s identity key has changed: check with them, then /trust ${name}`,
+    };
+  }
+  const state = e2e.verification(server, name, keys.get(nameKey(name)));
+  if (state === "verified") {
+    return {
+      kind: "verified",
+      text: "verified",
+      title: `You compared safety numbers with ${name} (/verify)`,
+    };
+  }
+  if (state === "changed") {
+    return {
+      kind: "changed",
+      text: "not the key verified",
+      title: `${name}'s key is not the one you verified: /verify ${name} again`,
+    };
+  }
+  return null;
 }
 
 function listButton(
@@ -507,7 +551,11 @@ function run(line: string): void {
     if (e2e === null) tell(NO_E2E);
     else {
       void e2e.verify(current, command.name, command.number ?? null).then(
-        (lines) => lines.forEach(tell),
+        (lines) => {
+          lines.forEach(tell);
+          // Verified now, perhaps: the people list says so.
+          drawLists();
+        },
       );
     }
     return;
@@ -567,6 +615,7 @@ async function trust(
   const result = await sessions.trust(current, name);
   await shown;
   result.lines.forEach(tell);
+  drawLists();
   for (const sent of result.sent) {
     emit({
       type: "reply",
@@ -950,6 +999,7 @@ async function startE2e(
         // A changed identity key: one loud block, and the status line.
         log.lines(lines, "error warning");
         setStatus(lines[0]);
+        drawLists();
         return;
       }
       for (const text of lines) {

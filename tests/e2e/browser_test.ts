@@ -295,6 +295,15 @@ Deno.test({
       page,
       /\*\*\* termy - Last Message: .* - verified \*\*\*$/,
     );
+    // The people list says so too.
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll("#people li")].some((li) =>
+          li.textContent?.startsWith("termy") &&
+          li.querySelector(".trust.verified") !== null
+        ),
+      { timeout: WAIT_MS },
+    );
 
     // Who is away shows in the people list, in their own words, as text.
     await termy.write("/away at <b>lunch</b>\n");
@@ -411,6 +420,14 @@ Deno.test({
       /termy's identity key has changed/,
     );
     await waitForLine(page, /Not sent yet: termy's identity key has changed/);
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll("#people li")].some((li) =>
+          li.textContent?.startsWith("termy") &&
+          li.querySelector(".trust.changed")?.textContent === "key changed"
+        ),
+      { timeout: WAIT_MS },
+    );
     await typeLine(page, "/trust termy");
     await waitForLine(
       page,
