@@ -444,6 +444,43 @@ Deno.test({
 
 Deno.test({
   name:
+    "web client: two browsers exchange private messages end to end, and the server keeps only ciphertext",
+  ...slow,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const ann = await openPage(chat.browser, chat.url, problems);
+    // Another person: a browser of their own (identity, keys, storage).
+    const other = await chat.browser.createBrowserContext();
+    const bea = await other.newPage();
+    bea.on("pageerror", (error) => problems.push(`page error: ${error}`));
+    await bea.goto(chat.url);
+    await join(ann, "ann");
+    await join(bea, "bea");
+    await chat.keysOf("ann");
+    await chat.keysOf("bea");
+    await typeLine(ann, "/msg bea the kettle is on");
+    await waitForLine(bea, /Private message from ann: the kettle is on$/);
+    await typeLine(bea, "/msg ann two sugars");
+    await waitForLine(ann, /Private message from bea: two sugars$/);
+    assert.doesNotMatch(
+      (await logText(ann)) + (await logText(bea)),
+      /host of the server can read/,
+    );
+    await chat.stop();
+    const stored = await allBytes(`${chat.dir}/chat-data`);
+    for (const secret of ["kettle", "two sugars"]) {
+      assert.ok(!stored.includes(secret), `the database holds '${secret}'`);
+    }
+    assert.deepEqual(
+      problems.filter((p) => !/ERR_CONNECTION_REFUSED|WebSocket/.test(p)),
+      [],
+    );
+  },
+});
+
+Deno.test({
+  name:
     "web client: a page loaded over plain http from another machine says it cannot encrypt there, and why",
   ...slow,
   async fn() {
