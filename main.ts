@@ -41,10 +41,11 @@ import {
   saveE2eState,
 } from "./src/client/e2e_state_file.ts";
 import { emptyE2eState } from "./src/client/e2e_state.ts";
+import { KnownIdentities } from "./src/client/known_identities.ts";
 import {
   defaultKnownIdentitiesPath,
-  KnownIdentities,
-} from "./src/client/known_identities.ts";
+  loadKnownIdentities,
+} from "./src/client/known_identities_file.ts";
 import type { Identity } from "./src/crypto/identity.ts";
 import {
   createIdentityFile,
@@ -161,6 +162,7 @@ async function serve(
       store,
       limits: { maxFileBytes: command.maxFileBytes },
       connectionLimits: command.connectionLimits,
+      web: command.web,
     });
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) {
@@ -208,13 +210,15 @@ async function serve(
       launcher: Deno.build.standalone ? "executable" : "sources",
     })
   ) console.log(line);
-  for (
-    const line of webHint({
+  // --no-web: no page to point browsers at.
+  const webLines = command.web
+    ? webHint({
       host: command.host,
       port: server.port,
       interfaces: upInterfaceAddresses(),
     })
-  ) console.log(line);
+    : [];
+  for (const line of webLines) console.log(line);
 
   await server.finished;
   return 0;
@@ -401,7 +405,7 @@ async function loadE2eKeys(identity: Identity): Promise<E2eKeys | undefined> {
       save: (next) => saveKeyring(paths.keyring, next, storageKey),
       state: await loadE2eState(paths.state, storageKey),
       saveState: (state) => saveE2eState(paths.state, storageKey, state),
-      identities: await KnownIdentities.load(paths.identities),
+      identities: await loadKnownIdentities(paths.identities),
     };
   } catch (error) {
     console.error(

@@ -46,6 +46,8 @@ export type CliCommand =
     connectionLimits: Partial<ConnectionLimits>;
     /** The most the database's pages in use may take; 0 for no cap. */
     maxStoreBytes: number;
+    /** Serve the web client's page (--no-web: not). */
+    web: boolean;
   }
   | {
     cmd: "connect";
@@ -304,8 +306,13 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         "connections still in their handshake, from one address, 0 for no limit (default 8)",
       ),
     )
+    .option(
+      "--no-web",
+      "serve no web page: a browser at http://HOST:PORT/ gets a 404 (the terminal client still connects)",
+    )
     .action((
       opts: {
+        web: boolean;
         key: string;
         host: string;
         port: number;
@@ -373,6 +380,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
             : { maxUnfinishedPerAddress: opts.maxUnfinishedPerAddress }),
         },
         maxStoreBytes: opts.maxStoreMb * 1024 * 1024,
+        web: opts.web,
       };
     });
 

@@ -73,3 +73,10 @@ Deno.test("parseCommandLine caps the store at 1 GiB by default, and 0 means no c
   const none = parseCommandLine(["serve", "--max-store-mb", "0"]);
   assert.equal(none.cmd === "serve" && none.maxStoreBytes, 0);
 });
+
+Deno.test("parseCommandLine: chat serve serves the web page unless --no-web", () => {
+  const served = parseCommandLine(["serve"]);
+  assert.ok(served.cmd === "serve" && served.web);
+  const none = parseCommandLine(["serve", "--no-web"]);
+  assert.ok(none.cmd === "serve" && !none.web);
+});

@@ -1,3 +1,5 @@
+// This module is browser compatible.
+
 /**
  * The client's end-to-end keys as they travel through the server (issue 17
  * item 1; docs/PROTOCOL.md 11.2): publishing our bundle and topping up

@@ -1,3 +1,5 @@
+// This module is browser compatible.
+
 /**
  * 1:1 private messages end to end, as a client sends and opens them (issue
  * 17 items 1, 2, 4 and 5; docs/PROTOCOL.md 11.7-11.9): a ratchet session per
@@ -6,8 +8,9 @@
  * everything to and from that peer held until the user accepts it; safety
  * numbers; and an archive of what was sent and opened, for `/history`.
  *
- * No Deno API here: persistence comes in as callbacks (e2e_state_file.ts,
- * keyring_file.ts, known_identities.ts), so a browser client can reuse it.
+ * No Deno API here: persistence comes in as callbacks over the storage port
+ * (text_slot.ts: files for the terminal, IndexedDB for the web page), so the
+ * browser client reuses it.
  * Every operation runs alone (one at a time), so two messages never race for
  * one session.
  */

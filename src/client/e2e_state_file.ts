@@ -3,21 +3,17 @@
  * folder>/e2e_state_<identity fingerprint>` (base64url), sealed at rest
  * under the storage key (crypto/at_rest.ts, label "e2e_state"), mode 0600,
  * written atomically after every change, before what changed it is shown.
+ * The sealing is e2e_store.ts's, shared with the web page; this module is
+ * the file.
  */
 
 import { join } from "node:path";
-import { openAtRest, sealAtRest } from "../crypto/at_rest.ts";
 import { defaultConfigDir } from "../crypto/identity_files.ts";
 import type { Identity } from "../crypto/identity.ts";
-import { writePrivateFileAtomically } from "../fs/private_paths.ts";
-import {
-  decodeE2eState,
-  type E2eState,
-  emptyE2eState,
-  encodeE2eState,
-} from "./e2e_state.ts";
+import type { E2eState } from "./e2e_state.ts";
+import { loadE2eStateFrom, saveE2eStateTo } from "./e2e_store.ts";
+import { fileSlot } from "./file_slot.ts";
 
-const LABEL = "e2e_state";
 /** Sessions and a 5000-message archive stay far below this. */
 const MAX_BYTES = 64 * 1024 * 1024;
 
@@ -34,57 +30,22 @@ export function defaultE2eStatePath(identity: Identity): string {
  * @throws {Error} with a message for the user if the file cannot be read or
  *   does not open with `storageKey`
  */
-export async function loadE2eState(
+export function loadE2eState(
   path: string,
   storageKey: Uint8Array,
 ): Promise<E2eState> {
-  let text: string;
-  try {
-    const info = await Deno.stat(path);
-    if (!info.isFile || info.size > MAX_BYTES) {
-      throw new Error("not a small file");
-    }
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return emptyE2eState();
-    throw new Error(
-      `Cannot read the end-to-end sessions '${path}': ${describe(error)}`,
-    );
-  }
-  try {
-    return decodeE2eState(
-      new TextDecoder().decode(await openAtRest(storageKey, LABEL, text)),
-    );
-  } catch (error) {
-    throw new Error(
-      `Cannot read the end-to-end sessions '${path}': ${
-        describe(error)
-      }; move it away to start new sessions`,
-    );
-  }
+  return loadE2eStateFrom(slot(path), storageKey);
 }
 
 /** Seals and writes the state to `path` (0600, atomically). */
-export async function saveE2eState(
+export function saveE2eState(
   path: string,
   storageKey: Uint8Array,
   state: E2eState,
 ): Promise<void> {
-  const sealed = await sealAtRest(
-    storageKey,
-    LABEL,
-    new TextEncoder().encode(encodeE2eState(state)),
-  );
-  try {
-    await writePrivateFileAtomically(path, sealed);
-  } catch (error) {
-    throw new Error(
-      `Cannot save the end-to-end sessions '${path}': ${describe(error)}`,
-      { cause: error },
-    );
-  }
+  return saveE2eStateTo(slot(path), storageKey, state);
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+function slot(path: string) {
+  return fileSlot(path, "the end-to-end sessions", MAX_BYTES);
 }

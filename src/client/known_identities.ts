@@ -1,3 +1,5 @@
+// This module is browser compatible.
+
 /**
  * The identity key first seen for each user name, per server (trust on first
  * use, issue 17 item 1): the key whose prekeys end-to-end messages to that
@@ -12,21 +14,19 @@
  *
  * The server is named by its key (not its address), as in trusted_senders;
  * the name is written as the server compares it (lower case). Lines that
- * cannot be understood are skipped on reading and kept on writing. Written
- * atomically with mode 0600 whatever the umask, in a 0700 folder.
+ * cannot be understood are skipped on reading and kept on writing.
  *
- * The functions above the class are pure; the class is the I/O edge.
+ * The functions above the class are pure; the class keeps the list in a
+ * storage port (text_slot.ts): a file for the terminal
+ * (known_identities_file.ts, mode 0600, written atomically), IndexedDB for
+ * the web page (web/e2e_store.ts).
  */
 
-import { join } from "node:path";
-import { defaultConfigDir } from "../crypto/identity_files.ts";
-import { writePrivateFileAtomically } from "../fs/private_paths.ts";
 import { isValidName, nameKey } from "../protocol/limits.ts";
-import { FINGERPRINT_PATTERN } from "./known_hosts.ts";
+import type { TextSlot } from "./text_slot.ts";
 
-const FILE_NAME = "known_identities";
-/** No list of users comes near this; anything larger is the wrong file. */
-const MAX_BYTES = 4 * 1024 * 1024;
+/** A key fingerprint (known_hosts.ts has the same; that one is the file's). */
+const FINGERPRINT_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/;
 const HEADER =
   "# Identity keys first seen per user: <server key fingerprint> <name> <identity key fingerprint>.\n" +
   "# chat warns when a user's key differs from the one here.\n";
@@ -39,11 +39,6 @@ export type IdentityCheck =
   | { kind: "same" }
   /** A different key: not taken until the user accepts it. */
   | { kind: "changed"; previous: string };
-
-/** `<config folder>/known_identities`. */
-export function defaultKnownIdentitiesPath(): string {
-  return join(defaultConfigDir(), FILE_NAME);
-}
 
 /** Name key -> identity fingerprint, for the server key `serverKey`. */
 export function parseKnownIdentities(
@@ -105,21 +100,21 @@ export function identityChangeWarning(
 
 export class KnownIdentities {
   /** Where the list is kept; null: in memory for this session only. */
-  readonly path: string | null;
+  readonly slot: TextSlot | null;
   #text: string;
 
-  private constructor(path: string | null, text: string) {
-    this.path = path;
+  private constructor(slot: TextSlot | null, text: string) {
+    this.slot = slot;
     this.#text = text;
   }
 
   /**
-   * The list in `path` (a missing file is an empty list).
+   * The list kept in `slot` (nothing kept is an empty list).
    *
-   * @throws {Error} if the file exists but cannot be read
+   * @throws {Error} if it is there but cannot be read
    */
-  static async load(path: string): Promise<KnownIdentities> {
-    return new KnownIdentities(path, await readText(path) ?? "");
+  static async load(slot: TextSlot): Promise<KnownIdentities> {
+    return new KnownIdentities(slot, await slot.read() ?? "");
   }
 
   /** A list kept in memory only, for a client with no config folder. */
@@ -163,14 +158,14 @@ export class KnownIdentities {
     fingerprint: string,
   ): Promise<void> {
     this.#text = setKnownIdentity(this.#text, serverKey, name, fingerprint);
-    if (this.path === null) return;
-    const current = await readText(this.path) ?? "";
+    if (this.slot === null) return;
+    const current = await this.slot.read() ?? "";
     const text = setKnownIdentity(current, serverKey, name, fingerprint);
     try {
-      await writePrivateFileAtomically(this.path, text);
+      await this.slot.write(text);
     } catch (error) {
       throw new Error(
-        `Cannot save known identities '${this.path}': ${
+        `Cannot save known identities ${this.slot.where}: ${
           error instanceof Error ? error.message : String(error)
         }`,
         { cause: error },
@@ -194,21 +189,4 @@ function parseLine(
     return null;
   }
   return { server, name: nameKey(name), fingerprint };
-}
-
-async function readText(path: string): Promise<string | null> {
-  try {
-    const info = await Deno.stat(path);
-    if (!info.isFile || info.size > MAX_BYTES) {
-      throw new Error(
-        `Cannot read known identities '${path}': not a small text file; move it away`,
-      );
-    }
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error instanceof Deno.errors.PermissionDenied
-      ? new Error(`Cannot read known identities '${path}': permission denied`)
-      : error;
-  }
 }

@@ -35,6 +35,12 @@ const TAG_BYTES = 16;
 
 // ---- End of format constants. ----
 
+/**
+ * A storage key: its 32 bytes (the terminal's, read from its file), or an
+ * AES-256-GCM `CryptoKey` (the web page's, non-extractable in IndexedDB).
+ */
+export type StorageKey = Uint8Array | CryptoKey;
+
 /** A sealed file that does not open: damaged, or sealed under another key. */
 export class AtRestError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -50,7 +56,7 @@ export function isSealed(text: string): boolean {
 
 /** `contents` sealed under `key` for a file holding `label`. */
 export async function sealAtRest(
-  key: Uint8Array,
+  key: StorageKey,
   label: string,
   contents: Uint8Array,
 ): Promise<string> {
@@ -72,7 +78,7 @@ export async function sealAtRest(
  *   sealed under another key
  */
 export async function openAtRest(
-  key: Uint8Array,
+  key: StorageKey,
   label: string,
   text: string,
 ): Promise<Uint8Array<ArrayBuffer>> {
@@ -110,7 +116,8 @@ function aad(label: string): Uint8Array<ArrayBuffer> {
   return utf8Encode(`chat/1 at rest ${label}`);
 }
 
-async function importKey(key: Uint8Array): Promise<CryptoKey> {
+async function importKey(key: StorageKey): Promise<CryptoKey> {
+  if (key instanceof CryptoKey) return key;
   if (key.length !== STORAGE_KEY_BYTES) {
     throw new AtRestError(`A storage key is ${STORAGE_KEY_BYTES} bytes`);
   }

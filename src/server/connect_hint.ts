@@ -111,6 +111,9 @@ export function webHint(
   return [
     "Or, with nothing to install, they open in a browser (and compare the server key fingerprint above):",
     ...targets.map((target) => `    http://${target}:${hint.port}/`),
+    // Browsers encrypt only in a secure context: plain http from another
+    // machine is not one (README, "In a browser").
+    "(a browser on another machine must be told to treat that address as secure: README, In a browser)",
   ];
 }
 

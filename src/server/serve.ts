@@ -66,6 +66,8 @@ export interface ServerOptions {
   store: Store;
   /** Where operational log lines go (default: stdout with a timestamp). */
   log?: (line: string) => void;
+  /** Serve the web client's page at `/` (default true; `--no-web`: 404). */
+  web?: boolean;
 }
 
 export interface RunningServer {
@@ -787,6 +789,7 @@ export async function startServer(
   const edge = await startEdge({
     hostname: options.hostname,
     port: options.port,
+    web: options.web ?? true,
     maxPayloadBytes: limits.maxPayloadBytes,
     maxHandshakePayloadBytes: limits.maxHandshakePayloadBytes,
     maxUnfinished: limits.maxUnfinished,

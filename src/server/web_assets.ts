@@ -12,7 +12,7 @@
 import { WEB_ASSETS } from "../web/assets.gen.ts";
 
 export interface WebAnswer {
-  status: 200 | 304;
+  status: 200 | 304 | 404;
   headers: Record<string, string>;
   /** Empty for HEAD and 304. */
   body: string;
@@ -76,6 +76,34 @@ export function webAnswer(
       "content-length": String(new TextEncoder().encode(asset.body).length),
     },
     body: method === "HEAD" ? "" : asset.body,
+  };
+}
+
+/** What a server that serves no page (`chat serve --no-web`) says instead. */
+export const NO_WEB_PAGE =
+  "This chat server serves no web page (it was started with --no-web). Join it with the terminal client: chat connect HOST\n";
+
+/**
+ * The answer of a server started with `--no-web` to a request for one of
+ * the page's files: 404, saying so; null for any other request, answered as
+ * before there was a page.
+ */
+export function noWebAnswer(
+  method: string | undefined,
+  url: string | undefined,
+): WebAnswer | null {
+  if (method !== "GET" && method !== "HEAD") return null;
+  if (assetAt(url ?? "") === null) return null;
+  const body = method === "HEAD" ? "" : NO_WEB_PAGE;
+  return {
+    status: 404,
+    headers: {
+      "content-type": "text/plain; charset=utf-8",
+      "content-length": String(new TextEncoder().encode(NO_WEB_PAGE).length),
+      "x-content-type-options": "nosniff",
+      "connection": "close",
+    },
+    body,
   };
 }
 

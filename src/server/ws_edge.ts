@@ -31,11 +31,16 @@ import { SendBuffers } from "./send_buffers.ts";
 import { addressGroup } from "./address_group.ts";
 import type { Admission } from "./admission.ts";
 import type { QueueGauge } from "./backpressure.ts";
-import { webAnswer } from "./web_assets.ts";
+import { noWebAnswer, webAnswer } from "./web_assets.ts";
 
 export interface EdgeOptions {
   hostname: string;
   port: number;
+  /**
+   * Serve the web client's page (default true; false: `chat serve
+   * --no-web`, a 404).
+   */
+  web?: boolean;
   /** Largest WebSocket message, all fragments together; past it: 1009. */
   maxPayloadBytes: number;
   /**
@@ -143,11 +148,13 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   }, (request, response) => {
     // The web client's page (web_assets.ts); anything else is told to
     // upgrade, as before.
-    const web = webAnswer(
-      request.method,
-      request.url,
-      request.headers["if-none-match"],
-    );
+    const web = options.web !== false
+      ? webAnswer(
+        request.method,
+        request.url,
+        request.headers["if-none-match"],
+      )
+      : noWebAnswer(request.method, request.url);
     if (web !== null) {
       response.writeHead(web.status, web.headers);
       response.end(web.body);

@@ -32,6 +32,9 @@ import {
   PUBLIC,
 } from "../client/conversations.ts";
 import { DeliveryLedger } from "../client/delivery.ts";
+import { E2eKeyError, publishPrekeys } from "../client/e2e_keys.ts";
+import { E2eSessions, type Opened } from "../client/e2e_sessions.ts";
+import { peerKey } from "../client/e2e_state.ts";
 import {
   CANNOT_IGNORE_SELF,
   ignoredLines,
@@ -56,6 +59,7 @@ import {
   receivingView,
   sendFromPage,
 } from "./files_view.ts";
+import { loadPageE2e, type PageE2e } from "./e2e_store.ts";
 import { loadIdentity } from "./identity_store.ts";
 import { IgnoreStore } from "./ignore_store.ts";
 import { LogView } from "./log_view.ts";
@@ -90,6 +94,7 @@ const ui = {
   attach: element<HTMLButtonElement>("attach"),
   fileInput: element<HTMLInputElement>("file-input"),
   status: element<HTMLElement>("status"),
+  privacy: element<HTMLElement>("privacy"),
 };
 
 const host = location.host;
@@ -103,10 +108,24 @@ let files: WebFiles | null = null;
 let link: Promise<ChatClient | null>;
 let self = "";
 let identity: Identity | null = null;
+/**
+ * Private messages end to end (issue 17, as the terminal does them): null
+ * when this browser's storage cannot keep the keys (they then go as plain
+ * `msg`, and the page says so).
+ */
+let e2e: E2eSessions | null = null;
+/** What `e2e` keeps in IndexedDB, and whether loading it was tried. */
+let pageE2e: PageE2e | null = null;
+let e2eStarted = false;
+let e2eWarning: string | null = null;
+/** Another tab has the end-to-end keys: private messages go from there. */
+let e2eBusy = false;
 const ledger = new DeliveryLedger();
 const conversations = new Conversations();
 /** Who is online (by name key), and the groups this page has heard of. */
 const people = new Map<string, string>();
+/** Why someone online is away (by name key), as the last /list said. */
+const away = new Map<string, string>();
 const groups = new Map<string, { name: string; joined: boolean }>();
 /** Typed lines, newest last, for the arrow keys. */
 const typed: string[] = [];
@@ -117,7 +136,15 @@ let typedAt = 0;
 const log = new LogView(ui.log);
 
 function emit(event: SessionEvent): void {
-  const style: Style = { color: false, clock: true, self };
+  const style: Style = {
+    color: false,
+    clock: true,
+    self,
+    ...(e2e === null ? {} : {
+      verification: (name: string, fingerprint: string | undefined) =>
+        e2e?.verification(serverKey(), name, fingerprint) ?? null,
+    }),
+  };
   const { lines, error } = textOf(event, style);
   log.lines(lines, error ? "error" : kindOf(event));
 }
@@ -155,8 +182,10 @@ function learn(message: ServerMessage): void {
   switch (message.t) {
     case "users":
       people.clear();
+      away.clear();
       for (const u of message.users) {
         people.set(nameKey(u.name), u.name);
+        if (u.away !== undefined) away.set(nameKey(u.name), u.away);
         if (u.fingerprint !== undefined && KEY_PATTERN.test(u.fingerprint)) {
           keys.set(nameKey(u.name), u.fingerprint);
         }
@@ -165,6 +194,7 @@ function learn(message: ServerMessage): void {
     case "presence":
       if (message.online) people.set(nameKey(message.name), message.name);
       else people.delete(nameKey(message.name));
+      away.delete(nameKey(message.name));
       break;
     case "groups":
       for (const g of message.groups) {
@@ -204,13 +234,31 @@ function drawLists(): void {
   const sorted = (names: Iterable<string>) =>
     [...names].sort((a, b) => a.localeCompare(b));
   ui.people.replaceChildren(
-    ...sorted(people.values()).map((name) =>
-      listButton(
+    ...sorted(people.values()).map((name) => {
+      const item = listButton(
         name === self ? `${name} (you)` : name,
         { kind: "user", name },
         name === self,
-      )
-    ),
+      );
+      const trust = trustOf(name);
+      if (trust !== null) {
+        const mark = document.createElement("span");
+        mark.className = `trust ${trust.kind}`;
+        mark.textContent = trust.text;
+        mark.title = trust.title;
+        item.append(mark);
+      }
+      const reason = away.get(nameKey(name));
+      if (reason !== undefined) {
+        // Their own words: text, never markup.
+        const note = document.createElement("span");
+        note.className = "away";
+        note.textContent = `away: ${reason}`;
+        item.classList.add("away");
+        item.append(note);
+      }
+      return item;
+    }),
   );
   ui.groups.replaceChildren(
     ...sorted([...groups.values()].map((g) => g.name)).map((name) => {
@@ -227,6 +275,41 @@ function drawLists(): void {
       return item;
     }),
   );
+}
+
+/**
+ * What the people list says of `name`'s identity key: verified (/verify),
+ * changed and waiting for /trust, or nothing.
+ */
+function trustOf(
+  name: string,
+): { kind: string; text: string; title: string } | null {
+  if (e2e === null || pageE2e === null || name === self) return null;
+  const server = serverKey();
+  if (pageE2e.state.changes.has(peerKey(server, nameKey(name)))) {
+    return {
+      kind: "changed",
+      text: "key changed",
+      title:
+        `${name}'s identity key has changed: check with them, then /trust ${name}`,
+    };
+  }
+  const state = e2e.verification(server, name, keys.get(nameKey(name)));
+  if (state === "verified") {
+    return {
+      kind: "verified",
+      text: "verified",
+      title: `You compared safety numbers with ${name} (/verify)`,
+    };
+  }
+  if (state === "changed") {
+    return {
+      kind: "changed",
+      text: "not the key verified",
+      title: `${name}'s key is not the one you verified: /verify ${name} again`,
+    };
+  }
+  return null;
 }
 
 function listButton(
@@ -280,11 +363,49 @@ function drawTarget(): void {
   ui.line.placeholder = current.kind === "public"
     ? "Message everyone, or /help"
     : `Message ${conversationLabel(current)}, or /help`;
+  drawPrivacy(current);
   drawLists();
   const unread = conversations.unread();
   document.title = unread.length === 0
     ? "chat"
     : `(${unread.reduce((n, e) => n + e.count, 0)}) chat`;
+}
+
+/** Says whether what is written here is end to end (as /help does). */
+function drawPrivacy(current: Conversation): void {
+  switch (current.kind) {
+    case "public":
+      ui.privacy.className = "";
+      ui.privacy.textContent =
+        "To everyone: not end to end, the server's host can read it.";
+      return;
+    case "group":
+      ui.privacy.className = "";
+      ui.privacy.textContent =
+        `To group ${current.name}: not end to end, the server's host can read it.`;
+      return;
+    case "user":
+      if (e2eBusy) {
+        ui.privacy.className = "";
+        ui.privacy.textContent =
+          `To ${current.name}: private messages go from your other tab of this browser, which has your end-to-end keys.`;
+        return;
+      }
+      if (e2e === null) {
+        ui.privacy.className = "";
+        ui.privacy.textContent =
+          `To ${current.name}: not end to end (this browser cannot keep end-to-end keys), the server's host can read it.`;
+        return;
+      }
+      ui.privacy.className = "e2e";
+      ui.privacy.textContent =
+        `To ${current.name}: end to end, only you and ${current.name} can read it (the page warns if ${current.name} has no keys). /verify ${current.name} compares safety numbers.`;
+      return;
+    default: {
+      const unreachable: never = current;
+      return unreachable;
+    }
+  }
 }
 
 // --- Transfers ------------------------------------------------------------
@@ -419,11 +540,47 @@ function run(line: string): void {
     retryNow();
     return;
   }
+  if (command.kind === "msg" && e2eBusy) {
+    // Never in the clear to someone whose keys the other tab knows.
+    tell(
+      "ERROR: Not sent: private messages go from the tab of this browser that has your end-to-end keys (close it and reload this one to send them here)",
+    );
+    return;
+  }
+  if (command.kind === "verify") {
+    if (e2e === null) tell(NO_E2E);
+    else {
+      void e2e.verify(current, command.name, command.number ?? null).then(
+        (lines) => {
+          lines.forEach(tell);
+          // Verified now, perhaps: the people list says so.
+          drawLists();
+        },
+      );
+    }
+    return;
+  }
+  if (command.kind === "trust") {
+    if (e2e === null) tell(NO_E2E);
+    else void trust(e2e, current, command.name, tell);
+    return;
+  }
   const chat = command.kind === "say" || command.kind === "msg" ||
     command.kind === "gsay";
-  const request = perform(current, command, chat ? newClientId() : undefined);
+  const sessions = e2e;
+  const request = perform(
+    current,
+    command,
+    chat ? newClientId() : undefined,
+    sessions === null
+      ? null
+      : (to, text, cid) => sessions.sendText(current, to, text, cid),
+  );
   if (request === null) return;
-  void request.then((reply: Reply) => {
+  void request.then(async (reply: Reply) => {
+    // What arrived before the reply (a history's messages, being opened if
+    // end to end) is shown before it.
+    await shown;
     learn(reply);
     if (
       reply.t === "ok" &&
@@ -436,8 +593,38 @@ function run(line: string): void {
       });
       drawLists();
     }
+    if (command.kind === "away" && reply.t === "ok") {
+      // The people list shows this user away (or back).
+      void current.request({ t: "list" }).then(learn);
+    }
     emit({ type: "reply", re: 0, command, reply });
   });
+}
+
+/** What /verify and /trust say when this browser has no end-to-end keys. */
+const NO_E2E =
+  "ERROR: This browser could not keep end-to-end keys (see the warning after you joined), so private messages are not end to end";
+
+/** `/trust NAME`: accepts a changed key, sends and opens what waited. */
+async function trust(
+  sessions: E2eSessions,
+  current: ChatClient,
+  name: string,
+  tell: (text: string) => void,
+): Promise<void> {
+  const result = await sessions.trust(current, name);
+  await shown;
+  result.lines.forEach(tell);
+  drawLists();
+  for (const sent of result.sent) {
+    emit({
+      type: "reply",
+      re: 0,
+      command: { kind: "msg", to: sent.to, text: sent.text },
+      reply: sent.reply,
+    });
+  }
+  for (const opened of result.opened) showOpened(opened);
 }
 
 ui.sendForm.addEventListener("submit", (event) => {
@@ -565,15 +752,91 @@ document.addEventListener("drop", (event) => {
 
 // --- Connection ---------------------------------------------------------------
 
-function onIncoming({ message, body }: Incoming): void {
+/** Shown so far: chat lines are shown in the order they came. */
+let shown: Promise<void> = Promise.resolve();
+
+/**
+ * Runs `show` after what came before it: an end-to-end message is opened
+ * first, and the lines after it wait for it.
+ */
+function inTurn(show: () => void | Promise<void>): void {
+  shown = shown.then(show).catch((error) =>
+    emit({
+      type: "error",
+      re: null,
+      code: "e2e",
+      text: `ERROR: ${messageOf(error)}`,
+    })
+  );
+}
+
+function onIncoming({ message, body }: Incoming, from: ChatClient): void {
   if (message.t === "bye") return;
   // Transfers are WebFiles' (web_files.ts).
   if (message.t.startsWith("file_")) return;
   learn(message);
+  if (message.t === "presence" && message.online) {
+    // They may have published keys now.
+    e2e?.signedIn(from.serverFingerprint, message.name);
+  }
+  if (message.t === "e2e_private") {
+    if (isIgnored(message.from, message.fingerprint)) return;
+    const sessions = e2e;
+    if (sessions === null) {
+      inTurn(() =>
+        emit({
+          type: "error",
+          re: null,
+          code: "e2e",
+          text:
+            `ERROR: A private message from ${message.from} is end to end, and this browser has no end-to-end keys to open it`,
+        })
+      );
+      return;
+    }
+    const opened = sessions.open(from, message, body);
+    inTurn(async () => showOpened(await opened));
+    return;
+  }
+  const text = hasTextBody(message) ? decodeText(body) : "";
+  inTurn(() => show(message, text));
+}
+
+/** Shows an opened end-to-end message, or why it was not. */
+function showOpened(opened: Opened): void {
+  switch (opened.kind) {
+    case "message":
+      show(opened.message, opened.text);
+      return;
+    case "refused":
+      for (const text of opened.lines) {
+        emit(
+          text.startsWith("ERROR: ")
+            ? { type: "error", re: null, code: "e2e", text }
+            : { type: "notice", text },
+        );
+      }
+      return;
+    case "secret":
+      // TODO(#17): end-to-end files hand their keys over here.
+      emit({
+        type: "notice",
+        text:
+          `${opened.from} sent a secret for '${opened.label}', which this page has no use for yet`,
+      });
+      return;
+    default: {
+      const unreachable: never = opened;
+      return unreachable;
+    }
+  }
+}
+
+/** Shows a message the server sent unasked (or one opened end to end). */
+function show(message: ServerMessage, text: string): void {
   const chat = message.t === "public" || message.t === "private" ||
     message.t === "group";
   if (chat && isIgnored(message.from)) return;
-  const text = hasTextBody(message) ? decodeText(body) : "";
   const past = "history" in message && message.history === true;
   const conversation = conversationOf(message, self);
   if (conversation !== null && !past) {
@@ -601,6 +864,10 @@ let keyChangedText = "";
 async function connect(): Promise<ChatClient | null> {
   if (keyChanged) {
     ui.joinError.textContent = keyChangedText;
+    return null;
+  }
+  if (NO_CRYPTO !== null) {
+    ui.joinError.textContent = NO_CRYPTO;
     return null;
   }
   let next: ChatClient;
@@ -650,6 +917,9 @@ async function connect(): Promise<ChatClient | null> {
 
 let lastConnectError = "";
 
+/** How often the people list asks who is online and away. */
+const LIST_REFRESH_MS = 30_000;
+
 /** Starts using a client the server welcomed. */
 function use(joined: ChatClient): void {
   client = joined;
@@ -660,11 +930,19 @@ function use(joined: ChatClient): void {
   // to the first listener only.
   joined.onMessage((incoming) => {
     transfers.receive(incoming);
-    onIncoming(incoming);
+    onIncoming(incoming, joined);
   });
+  e2e?.connected();
+  publishKeys(joined);
   void joined.request({ t: "list" }).then(learn);
   void joined.request({ t: "groups" }).then(learn);
+  // Who is away is said only by /list: asked again now and then, for the
+  // people list.
+  const refresh = setInterval(() => {
+    if (!joined.isOver) void joined.request({ t: "list" }).then(learn);
+  }, LIST_REFRESH_MS);
   void joined.ended.then((ending) => {
+    clearInterval(refresh);
     if (client !== joined) return;
     emit({ type: "notice", text: ending.reason });
     document.body.classList.add("disconnected");
@@ -676,6 +954,81 @@ function use(joined: ChatClient): void {
     const dismissed = ending.bye === "violation" || ending.bye === "replaced";
     if (quitting || dismissed) setStatus(`Disconnected: ${ending.reason}`);
     else void reconnect(ending.reason);
+  });
+}
+
+/**
+ * Publishes this browser's end-to-end keys and tops up one-time keys, in
+ * the background, as the terminal does at each sign-in.
+ */
+function publishKeys(joined: ChatClient): void {
+  const kept = pageE2e;
+  if (kept === null) return;
+  publishPrekeys(joined, kept.keyring, kept.saveKeyring).catch((error) => {
+    if (joined.isOver) return;
+    // A server from before end-to-end keys: messages go as plain `msg`.
+    if (error instanceof E2eKeyError && error.code === "bad_request") return;
+    emit({
+      type: "notice",
+      text: `End-to-end keys not published: ${messageOf(error)}`,
+    });
+  });
+}
+
+/**
+ * This browser's end-to-end keys and sessions (web/e2e_store.ts), loaded
+ * at the first join; the warning to show when they cannot be.
+ */
+async function startE2e(
+  identity: Identity,
+): Promise<string | null> {
+  // Two tabs writing one ratchet would each overwrite the other's state
+  // (and could use a message key twice): one tab of this browser has the
+  // keys, for as long as it is open.
+  if (!await holdForPage(`chat-e2e ${identity.fingerprint}`)) {
+    e2eBusy = true;
+    return "WARNING: Another tab of this browser is signed in with your end-to-end keys: private messages work in that tab only (close it and reload this one to use them here)";
+  }
+  try {
+    pageE2e = await loadPageE2e(identity);
+  } catch (error) {
+    return `WARNING: ${
+      messageOf(error)
+    }; private messages will not be end-to-end encrypted`;
+  }
+  e2e = new E2eSessions({
+    ...pageE2e,
+    notify: (lines) => {
+      if (lines[0]?.startsWith("WARNING: ")) {
+        // A changed identity key: one loud block, and the status line.
+        log.lines(lines, "error warning");
+        setStatus(lines[0]);
+        drawLists();
+        return;
+      }
+      for (const text of lines) {
+        emit(
+          text.startsWith("ERROR: ")
+            ? { type: "error", re: null, code: "e2e", text }
+            : { type: "notice", text },
+        );
+      }
+    },
+  });
+  return null;
+}
+
+/**
+ * Takes the Web Lock `name` for as long as this page is open; false when
+ * another tab holds it.
+ */
+function holdForPage(name: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    void navigator.locks.request(name, { ifAvailable: true }, (lock) => {
+      resolve(lock !== null);
+      // Never settles: the lock goes when the page does.
+      return lock === null ? undefined : new Promise<void>(() => {});
+    });
   });
 }
 
@@ -750,6 +1103,10 @@ async function join(name: string): Promise<void> {
   ui.joinError.textContent = "";
   try {
     identity ??= await loadIdentity();
+    if (!e2eStarted) {
+      e2eStarted = true;
+      e2eWarning = await startE2e(identity);
+    }
     let joining = await link;
     if (joining === null || joining.isOver) {
       link = connect();
@@ -773,6 +1130,9 @@ async function join(name: string): Promise<void> {
       type: "notice",
       text: `Your identity key: ${identity.fingerprint}`,
     });
+    if (e2eWarning !== null) {
+      emit({ type: "error", re: null, code: "e2e", text: e2eWarning });
+    }
     use(joining);
     drawTarget();
     ui.line.focus();
@@ -792,6 +1152,22 @@ ui.joinForm.addEventListener("submit", (event) => {
   const name = ui.name.value.trim();
   if (name !== "") void join(name);
 });
+
+/**
+ * Why this page cannot work here, or null: browsers give a page WebCrypto
+ * only in a secure context (https://, or http://localhost), and a page
+ * loaded over plain http:// from another machine is not one.
+ */
+const NO_CRYPTO = globalThis.crypto?.subtle === undefined
+  ? `ERROR: This browser lets a page encrypt only over https:// or on the machine itself, and this page came over plain http:// from ${host}, so it cannot connect. Use the terminal client (chat connect ${host}), or open the page on the machine that runs chat serve (http://localhost:${
+    location.port || "80"
+  }/)`
+  : null;
+if (NO_CRYPTO !== null) {
+  document.body.classList.add("no-crypto");
+  ui.trustNote.textContent = NO_CRYPTO;
+  ui.joinButton.disabled = true;
+}
 
 ui.name.value = localStorage.getItem(NAME_KEY) ?? "";
 ui.name.focus();

@@ -7,6 +7,9 @@
  */
 
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { ChatClient } from "../../src/client/chat_client.ts";
+import { E2eKeyError, fetchBundle } from "../../src/client/e2e_keys.ts";
+import { importPublicKeyPem } from "../../src/crypto/keys.ts";
 import {
   ChatProcess,
   listeningPort,
@@ -39,6 +42,17 @@ export async function ensureChromium(): Promise<void> {
   }
 }
 
+/** Headless Chromium from Debian, with `args` besides the usual ones. */
+export async function launchBrowser(args: string[] = []): Promise<Browser> {
+  await ensureChromium();
+  return await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // Root in a container: Chromium's sandbox needs user namespaces.
+    args: ["--no-sandbox", "--disable-dev-shm-usage", ...args],
+  });
+}
+
 /** A server process, its fingerprint, and terminal clients to start. */
 export async function startBrowserChat() {
   const dir = await Deno.makeTempDir({ prefix: "chat-browser-" });
@@ -48,13 +62,7 @@ export async function startBrowserChat() {
   const [, fingerprint] = await server.waitFor(
     /Server key fingerprint: (SHA256:\S+)/,
   );
-  await ensureChromium();
-  const browser: Browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // Root in a container: Chromium's sandbox needs user namespaces.
-    args: ["--no-sandbox", "--disable-dev-shm-usage"],
-  });
+  const browser = await launchBrowser();
   const clients: ChatProcess[] = [];
   return {
     url: `http://127.0.0.1:${port}/`,
@@ -74,6 +82,18 @@ export async function startBrowserChat() {
     },
     dir,
     async terminal(name: string, ...extra: string[]): Promise<ChatProcess> {
+      return await this.terminalIn(null, name, ...extra);
+    },
+    /**
+     * A terminal client with its own config folder `configHome` (its own
+     * identity key and end-to-end files); null: the one all test clients
+     * of this process share.
+     */
+    async terminalIn(
+      configHome: string | null,
+      name: string,
+      ...extra: string[]
+    ): Promise<ChatProcess> {
       const client = new ChatProcess([
         "connect",
         `127.0.0.1:${port}`,
@@ -82,10 +102,49 @@ export async function startBrowserChat() {
         "--user",
         name,
         ...extra,
-      ]);
+      ], configHome === null ? {} : { env: { XDG_CONFIG_HOME: configHome } });
       clients.push(client);
       await client.waitFor(/SUCCESS: Username registered\./);
       return client;
+    },
+    /**
+     * Waits (with a deadline) until `name` has published end-to-end keys
+     * with one-time keys, under another identity key than `not`; resolves
+     * with the fingerprint of the key they are signed by.
+     */
+    async keysOf(name: string, not: string | null = null): Promise<string> {
+      const { spki } = await importPublicKeyPem(
+        await Deno.readTextFile(`${dir}/public.pem`),
+      );
+      const probe = await ChatClient.connect(`ws://127.0.0.1:${port}`, {
+        pinnedSpki: spki,
+      });
+      try {
+        // A new name each time: a name stays bound to the key that took it.
+        const probeName = `probe-${crypto.randomUUID().slice(0, 8)}`;
+        const welcome = await probe.register(probeName);
+        if (welcome.t !== "welcome") throw new Error("The probe was refused");
+        const deadline = Date.now() + WAIT_MS;
+        for (;;) {
+          try {
+            const fetched = await fetchBundle(probe, name);
+            if (
+              fetched.bundle.oneTime.length > 0 && fetched.fingerprint !== not
+            ) return fetched.fingerprint;
+          } catch (error) {
+            if (!(error instanceof E2eKeyError) || error.code !== "no_keys") {
+              throw error;
+            }
+          }
+          if (Date.now() > deadline) {
+            throw new Error(`${name} published no (new) keys`);
+          }
+          // Polled: nothing tells a third party that keys were published.
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      } finally {
+        await probe.quit();
+      }
     },
     async [Symbol.asyncDispose]() {
       await browser.close();

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
-  decodeKeyring,
-  encodeKeyring,
   loadOrCreateKeyring,
   saveKeyring,
 } from "../../src/client/keyring_file.ts";
+import {
+  decodeKeyring,
+  encodeKeyring,
+} from "../../src/client/keyring_codec.ts";
 import {
   createKeyring,
   publishPrekeys,

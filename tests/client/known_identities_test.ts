@@ -6,17 +6,18 @@ import {
   parseKnownIdentities,
   setKnownIdentity,
 } from "../../src/client/known_identities.ts";
+import { loadKnownIdentities } from "../../src/client/known_identities_file.ts";
 
 const SERVER = "SHA256:" + "s".repeat(43);
 const OTHER_SERVER = "SHA256:" + "o".repeat(43);
 const KEY_A = "SHA256:" + "a".repeat(43);
 const KEY_B = "SHA256:" + "b".repeat(43);
 
-Deno.test("KnownIdentities.check remembers the first key and flags a change without taking it", async () => {
+Deno.test("KnownIdentities.check (in a file: loadKnownIdentities) remembers the first key and flags a change without taking it", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-known-identities-" });
   try {
     const path = join(dir, "config", "known_identities");
-    const known = await KnownIdentities.load(path);
+    const known = await loadKnownIdentities(path);
     assert.deepEqual(await known.check(SERVER, "Sophia", KEY_A), {
       kind: "first",
     });
@@ -29,7 +30,7 @@ Deno.test("KnownIdentities.check remembers the first key and flags a change with
       previous: KEY_A,
     });
     // Still the old key until accepted, also after a restart.
-    const again = await KnownIdentities.load(path);
+    const again = await loadKnownIdentities(path);
     assert.deepEqual(await again.check(SERVER, "sophia", KEY_B), {
       kind: "changed",
       previous: KEY_A,
@@ -39,7 +40,7 @@ Deno.test("KnownIdentities.check remembers the first key and flags a change with
       kind: "first",
     });
     await again.accept(SERVER, "sophia", KEY_B);
-    const after = await KnownIdentities.load(path);
+    const after = await loadKnownIdentities(path);
     assert.deepEqual(await after.check(SERVER, "sophia", KEY_B), {
       kind: "same",
     });

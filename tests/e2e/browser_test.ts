@@ -7,8 +7,11 @@
  */
 
 import assert from "node:assert/strict";
+import type { Page } from "puppeteer-core";
+import { ChatProcess } from "../_helpers/process.ts";
 import {
   join,
+  launchBrowser,
   openPage,
   startBrowserChat,
   typeLine,
@@ -157,10 +160,13 @@ Deno.test({
     // (the same key: the name is bound to it since the first sign-in), the
     // page signs in again and shows it as history.
     const termy = await chat.terminal("termy");
+    await chat.keysOf("keeper");
     await page.goto("about:blank");
     await termy.waitFor(/\*\*\* keeper left the chat \*\*\*/);
     await termy.write("/msg keeper while you were away\n");
     await termy.waitFor(/Private message to keeper: while you were away/);
+    // End to end, to the keys the page published and kept in IndexedDB.
+    assert.doesNotMatch(termy.stdout, /host of the server can read/);
     await page.goto(chat.url);
     await join(page, "keeper");
     await waitForLine(page, /Private message from termy: while you were away/);
@@ -203,6 +209,311 @@ Deno.test({
     );
     assert.equal(registrations?.length, 2);
     assert.deepEqual(problems, []);
+  },
+});
+
+/** Every file under `path`, as text (the database and its WAL). */
+async function allBytes(path: string): Promise<string> {
+  let out = "";
+  for await (const entry of Deno.readDir(path)) {
+    const full = `${path}/${entry.name}`;
+    if (entry.isFile) {
+      out += new TextDecoder("latin1").decode(await Deno.readFile(full));
+    } else if (entry.isDirectory) out += await allBytes(full);
+  }
+  return out;
+}
+
+/** The text of the page's log. */
+function logText(page: Page): Promise<string> {
+  return page.$eval(
+    "#log",
+    (e) =>
+      [...e.querySelectorAll(".line")].map((row) => row.textContent).join("\n"),
+  );
+}
+
+const SAFETY_NUMBER = /((?:\d{5} ){5}\d{5})\n {2}((?:\d{5} ){5}\d{5})/;
+
+Deno.test({
+  name:
+    "web client: private messages with a terminal user are end to end both ways (keys sealed in IndexedDB, used by one tab), /verify numbers match, away shows in the people list, and a changed key is shown loudly and held until /trust",
+  ...slow,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await openPage(chat.browser, chat.url, problems);
+    await join(page, "webby");
+    const termy = await chat.terminal("termy");
+    const webbyKey = await chat.keysOf("webby");
+    const termyKey = await chat.keysOf("termy");
+
+    // Both ways, end to end (no warning that the host can read them).
+    await typeLine(page, "/msg termy the owl flies at midnight");
+    await termy.waitFor(
+      /Private message from webby: the owl flies at midnight/,
+    );
+    await waitForLine(
+      page,
+      /Private message to termy: the owl flies at midnight$/,
+    );
+    await termy.write("/msg webby bring the lantern\n");
+    await waitForLine(page, /Private message from termy: bring the lantern$/);
+    await typeLine(page, "/msg termy and the map");
+    await termy.waitFor(/Private message from webby: and the map/);
+    assert.doesNotMatch(
+      (await logText(page)) + termy.stdout,
+      /host of the server can read/,
+    );
+    // The page says which conversations are end to end.
+    await typeLine(page, "/query termy");
+    assert.match(
+      await page.$eval("#privacy", (e) => e.textContent ?? ""),
+      /^To termy: end to end, only you and termy can read it/,
+    );
+    await page.keyboard.press("Escape");
+    assert.match(
+      await page.$eval("#privacy", (e) => e.textContent ?? ""),
+      /^To everyone: not end to end, the server's host can read it/,
+    );
+
+    // The same safety number on the page and in the terminal.
+    await typeLine(page, "/verify termy");
+    await waitForLine(page, /^termy is not verified\.$/);
+    const [, p1, p2] = (await logText(page)).match(SAFETY_NUMBER) ?? [];
+    await termy.write("/verify webby\n");
+    const [, t1, t2] = await termy.waitFor(SAFETY_NUMBER);
+    assert.ok(p1 !== undefined && p2 !== undefined);
+    assert.equal(`${p1} ${p2}`, `${t1} ${t2}`);
+    await typeLine(page, `/verify termy ${t1} ${t2}`);
+    await waitForLine(
+      page,
+      /The safety numbers match: termy \(key SHA256:\S+\) is marked verified$/,
+    );
+    await typeLine(page, "/list");
+    await waitForLine(
+      page,
+      /\*\*\* termy - Last Message: .* - verified \*\*\*$/,
+    );
+    // The people list says so too.
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll("#people li")].some((li) =>
+          li.textContent?.startsWith("termy") &&
+          li.querySelector(".trust.verified") !== null
+        ),
+      { timeout: WAIT_MS },
+    );
+
+    // Who is away shows in the people list, in their own words, as text.
+    await termy.write("/away at <b>lunch</b>\n");
+    await termy.waitFor(/You are marked as away: at <b>lunch<\/b>/);
+    await typeLine(page, "/list");
+    await page.waitForFunction(
+      () =>
+        document.querySelector("#people li.away .away")?.textContent ===
+          "away: at <b>lunch</b>",
+      { timeout: WAIT_MS },
+    );
+    assert.equal(await page.$("#people b"), null);
+
+    // The page keeps its keys and sessions sealed in IndexedDB, under a key
+    // no script can read out.
+    const records = await page.evaluate(() =>
+      new Promise<{ extractable: boolean | null; texts: string[] }>(
+        (resolve, reject) => {
+          const open = indexedDB.open("chat-e2e");
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const store = open.result.transaction("records").objectStore(
+              "records",
+            );
+            const keys = store.getAllKeys();
+            const values = store.getAll();
+            values.onsuccess = () => {
+              const texts: string[] = [];
+              let key: CryptoKey | null = null;
+              values.result.forEach((value, i) => {
+                if (value instanceof CryptoKey) key = value;
+                else if (String(keys.result[i]) !== "identities") {
+                  texts.push(String(value));
+                }
+              });
+              resolve({
+                extractable: (key as CryptoKey | null)?.extractable ?? null,
+                texts,
+              });
+            };
+          };
+        },
+      )
+    );
+    assert.equal(records.extractable, false);
+    assert.equal(records.texts.length, 2);
+    for (const text of records.texts) {
+      assert.match(text, /^chat-sealed\/1 /);
+      assert.ok(!text.includes("lantern"));
+    }
+
+    // A second tab of this browser does not touch the keys: it says where
+    // private messages go, and sends none in the clear.
+    const second = await openPage(chat.browser, chat.url, problems);
+    await join(second, "webby2");
+    await waitForLine(second, /^WARNING: Another tab of this browser/);
+    await typeLine(second, "/msg termy from the second tab");
+    await waitForLine(
+      second,
+      /^ERROR: Not sent: private messages go from the tab/,
+    );
+    await second.close();
+
+    // History comes from the page's own archive (the server has ciphertext).
+    await page.reload();
+    await join(page, "webby");
+    await typeLine(page, "/history termy");
+    await waitForLine(
+      page,
+      /\[history .*\] Private message from termy: bring the lantern$/,
+    );
+    await waitForLine(
+      page,
+      /\[history .*\] Private message from webby to termy: and the map$/,
+    );
+
+    // Neither the server's database nor its log holds the plaintexts.
+    await termy.write("/quit\n");
+    await termy.finish();
+    await chat.stop();
+    const stored = await allBytes(`${chat.dir}/chat-data`);
+    assert.ok(stored.length > 0);
+    const serverLog = chat.server.stdout + chat.server.stderr;
+    for (const secret of ["owl flies", "lantern", "the map"]) {
+      assert.ok(!stored.includes(secret), `the database holds '${secret}'`);
+      assert.ok(!serverLog.includes(secret), `the log holds '${secret}'`);
+    }
+
+    // termy's name goes to a new identity key (the host released it): the
+    // page says so loudly, and holds what it writes to them until /trust.
+    const release = new ChatProcess([
+      "admin",
+      "release",
+      "termy",
+      "--data",
+      `${chat.dir}/chat-data`,
+    ]);
+    assert.equal((await release.finish()).code, 0, release.stderr);
+    await chat.start();
+    await waitForLine(page, /Reconnected as webby\.$/);
+    const newTermy = await chat.terminalIn(
+      await Deno.makeTempDir({ dir: chat.dir, prefix: "config-" }),
+      "termy",
+    );
+    await chat.keysOf("termy", termyKey);
+    await typeLine(page, "/msg termy is that still you");
+    await page.waitForSelector("#log .line.warning", { timeout: WAIT_MS });
+    assert.match(
+      await page.$eval("#log .line.warning", (e) => e.textContent ?? ""),
+      /^WARNING: termy's identity key has changed!$/,
+    );
+    assert.match(
+      await page.$eval("#status", (e) => e.textContent ?? ""),
+      /termy's identity key has changed/,
+    );
+    await waitForLine(page, /Not sent yet: termy's identity key has changed/);
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll("#people li")].some((li) =>
+          li.textContent?.startsWith("termy") &&
+          li.querySelector(".trust.changed")?.textContent === "key changed"
+        ),
+      { timeout: WAIT_MS },
+    );
+    await typeLine(page, "/trust termy");
+    await waitForLine(
+      page,
+      /termy's new identity key .* is accepted; 1 held message\(s\) sent/,
+    );
+    await newTermy.waitFor(/Private message from webby: is that still you/);
+    assert.notEqual(webbyKey, termyKey);
+    assert.deepEqual(
+      problems.filter((p) => !/ERR_CONNECTION_REFUSED|WebSocket/.test(p)),
+      [],
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "web client: two browsers exchange private messages end to end, and the server keeps only ciphertext",
+  ...slow,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const ann = await openPage(chat.browser, chat.url, problems);
+    // Another person: a browser of their own (identity, keys, storage).
+    const other = await chat.browser.createBrowserContext();
+    const bea = await other.newPage();
+    bea.on("pageerror", (error) => problems.push(`page error: ${error}`));
+    await bea.goto(chat.url);
+    await join(ann, "ann");
+    await join(bea, "bea");
+    await chat.keysOf("ann");
+    await chat.keysOf("bea");
+    await typeLine(ann, "/msg bea the kettle is on");
+    await waitForLine(bea, /Private message from ann: the kettle is on$/);
+    await typeLine(bea, "/msg ann two sugars");
+    await waitForLine(ann, /Private message from bea: two sugars$/);
+    assert.doesNotMatch(
+      (await logText(ann)) + (await logText(bea)),
+      /host of the server can read/,
+    );
+    await chat.stop();
+    const stored = await allBytes(`${chat.dir}/chat-data`);
+    for (const secret of ["kettle", "two sugars"]) {
+      assert.ok(!stored.includes(secret), `the database holds '${secret}'`);
+    }
+    assert.deepEqual(
+      problems.filter((p) => !/ERR_CONNECTION_REFUSED|WebSocket/.test(p)),
+      [],
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "web client: a page loaded over plain http from another machine says it cannot encrypt there, and why",
+  ...slow,
+  async fn() {
+    await using chat = await startBrowserChat();
+    // Another name for this machine: not localhost, so not a secure
+    // context, as the host's LAN address is for everyone else.
+    const port = new URL(chat.url).port;
+    const browser = await launchBrowser([
+      "--host-resolver-rules=MAP chat.test 127.0.0.1",
+    ]);
+    try {
+      const page = await browser.newPage();
+      await page.goto(`http://chat.test:${port}/`);
+      await page.waitForFunction(
+        () => document.body.classList.contains("no-crypto"),
+        { timeout: WAIT_MS },
+      );
+      assert.match(
+        await page.$eval("#trust-note", (e) => e.textContent ?? ""),
+        new RegExp(
+          `^ERROR: This browser lets a page encrypt only over https:// or on the machine itself, .* Use the terminal client \\(chat connect chat\\.test:${port}\\)`,
+        ),
+      );
+      assert.equal(
+        await page.$eval(
+          "#join-button",
+          (e) => (e as HTMLButtonElement).disabled,
+        ),
+        true,
+      );
+    } finally {
+      await browser.close();
+    }
   },
 });
 

@@ -49,7 +49,9 @@ if (import.meta.main) {
   await waitForLine(desktop, /ana/);
   await desktop.screenshot({ path: new URL("web-desktop.png", OUT).pathname });
 
-  const phone = await chat.browser.newPage();
+  // Another person's phone: a browser of its own (its own identity and
+  // end-to-end keys), not a second tab of the desktop's.
+  const phone = await (await chat.browser.createBrowserContext()).newPage();
   await phone.setViewport({
     width: 390,
     height: 760,

@@ -119,10 +119,12 @@ Deno.test("webHint gives the page's address on each LAN address, with the port",
       "Or, with nothing to install, they open in a browser (and compare the server key fingerprint above):",
       "    http://192.168.1.20:8767/",
       "    http://[fd00::20]:8767/",
+      "(a browser on another machine must be told to treat that address as secure: README, In a browser)",
     ],
   );
   assert.deepEqual(webHint({ host: "10.0.0.5", port: 9000, interfaces: [] }), [
     "Or, with nothing to install, they open in a browser (and compare the server key fingerprint above):",
     "    http://10.0.0.5:9000/",
+    "(a browser on another machine must be told to treat that address as secure: README, In a browser)",
   ]);
 });

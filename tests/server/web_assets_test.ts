@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { WEB_HEADERS, webAnswer } from "../../src/server/web_assets.ts";
+import {
+  NO_WEB_PAGE,
+  noWebAnswer,
+  WEB_HEADERS,
+  webAnswer,
+} from "../../src/server/web_assets.ts";
 import { WEB_ASSETS } from "../../src/web/assets.gen.ts";
 import { startTestServer, TestClient } from "../_helpers/chat.ts";
 
@@ -71,6 +76,31 @@ Deno.test("startServer serves the web page with a CSP forbidding inline script, 
     if (name !== "connection") assert.equal(again.headers.get(name), value);
   }
   // The page's sockets are gone, and a chat client still gets in.
+  const alice = await TestClient.connect(server, "alice");
+  assert.equal(alice.client.name, "alice");
+  await alice.quit();
+});
+
+Deno.test("noWebAnswer answers the page's paths with a 404 that says why, and leaves the rest to the caller", () => {
+  const page = noWebAnswer("GET", "/");
+  assert.equal(page?.status, 404);
+  assert.equal(page?.body, NO_WEB_PAGE);
+  assert.equal(noWebAnswer("HEAD", "/app.js")?.body, "");
+  assert.equal(noWebAnswer("GET", "/chat"), null);
+  assert.equal(noWebAnswer("POST", "/"), null);
+});
+
+Deno.test("startServer with web: false (chat serve --no-web) serves no page, and still upgrades", async () => {
+  await using server = await startTestServer({ web: false });
+  const base = `http://127.0.0.1:${server.port}`;
+  for (const path of ["/", "/app.js", "/index.html"]) {
+    const response = await fetch(`${base}${path}`);
+    assert.equal(response.status, 404, path);
+    assert.equal(await response.text(), NO_WEB_PAGE);
+  }
+  const other = await fetch(`${base}/elsewhere`);
+  assert.equal(other.status, 426);
+  await other.body?.cancel();
   const alice = await TestClient.connect(server, "alice");
   assert.equal(alice.client.name, "alice");
   await alice.quit();

@@ -1,0 +1,148 @@
+// This module is browser compatible.
+
+/**
+ * The client's end-to-end records kept in a storage port (text_slot.ts):
+ * the keyring (keyring_codec.ts) and the sessions, archive and verifications
+ * (e2e_state.ts), each sealed at rest under the storage key
+ * (crypto/at_rest.ts; docs/PROTOCOL.md 11.9). Shared by the terminal (files:
+ * keyring_file.ts, e2e_state_file.ts) and the web page (IndexedDB:
+ * web/e2e_store.ts); this module does no I/O of its own.
+ *
+ * @module
+ */
+
+import {
+  isSealed,
+  openAtRest,
+  sealAtRest,
+  type StorageKey,
+} from "../crypto/at_rest.ts";
+import type { Identity } from "../crypto/identity.ts";
+import { createKeyring, type Keyring } from "./e2e_keys.ts";
+import {
+  decodeE2eState,
+  type E2eState,
+  emptyE2eState,
+  encodeE2eState,
+} from "./e2e_state.ts";
+import { decodeKeyring, encodeKeyring } from "./keyring_codec.ts";
+import type { TextSlot } from "./text_slot.ts";
+
+/** The sealed keyring's label (crypto/at_rest.ts). Stable. */
+const KEYRING_LABEL = "e2e_keys";
+/** The sealed state's label (crypto/at_rest.ts). Stable. */
+const STATE_LABEL = "e2e_state";
+
+/**
+ * The keyring in `slot` for `identity`; a new one (saved) if there is none
+ * or it is another identity's. A keyring kept before it was sealed at rest
+ * is read as it is (and sealed at the next save).
+ *
+ * @throws {Error} with a message for the user if it is unreadable or
+ *   corrupt, or a new one cannot be saved
+ */
+export async function loadKeyringFrom(
+  slot: TextSlot,
+  identity: Identity,
+  storageKey: StorageKey | null = null,
+): Promise<Keyring> {
+  const text = await slot.read();
+  if (text !== null) {
+    let keyring: Keyring | null;
+    try {
+      keyring = await decodeKeyring(
+        storageKey !== null && isSealed(text)
+          ? new TextDecoder().decode(
+            await openAtRest(storageKey, KEYRING_LABEL, text),
+          )
+          : text,
+        identity,
+      );
+    } catch (error) {
+      throw new Error(
+        `Cannot read end-to-end keys ${slot.where}: ${
+          describe(error)
+        }; move it away to start new keys`,
+      );
+    }
+    if (keyring !== null) return keyring;
+  }
+  const keyring = await createKeyring(identity);
+  await saveKeyringTo(slot, keyring, storageKey);
+  return keyring;
+}
+
+/** Keeps the keyring in `slot`, sealed under `storageKey` when there is one. */
+export async function saveKeyringTo(
+  slot: TextSlot,
+  keyring: Keyring,
+  storageKey: StorageKey | null = null,
+): Promise<void> {
+  const text = encodeKeyring(keyring);
+  try {
+    await slot.write(
+      storageKey === null ? text : await sealAtRest(
+        storageKey,
+        KEYRING_LABEL,
+        new TextEncoder().encode(text),
+      ),
+    );
+  } catch (error) {
+    throw new Error(
+      `Cannot save end-to-end keys ${slot.where}: ${describe(error)}`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * The state in `slot`, or an empty one if there is none.
+ *
+ * @throws {Error} with a message for the user if it cannot be read or does
+ *   not open with `storageKey`
+ */
+export async function loadE2eStateFrom(
+  slot: TextSlot,
+  storageKey: StorageKey,
+): Promise<E2eState> {
+  const text = await slot.read();
+  if (text === null) return emptyE2eState();
+  try {
+    return decodeE2eState(
+      new TextDecoder().decode(
+        await openAtRest(storageKey, STATE_LABEL, text),
+      ),
+    );
+  } catch (error) {
+    throw new Error(
+      `Cannot read the end-to-end sessions ${slot.where}: ${
+        describe(error)
+      }; move it away to start new sessions`,
+    );
+  }
+}
+
+/** Seals the state and keeps it in `slot`. */
+export async function saveE2eStateTo(
+  slot: TextSlot,
+  storageKey: StorageKey,
+  state: E2eState,
+): Promise<void> {
+  const sealed = await sealAtRest(
+    storageKey,
+    STATE_LABEL,
+    new TextEncoder().encode(encodeE2eState(state)),
+  );
+  try {
+    await slot.write(sealed);
+  } catch (error) {
+    throw new Error(
+      `Cannot save the end-to-end sessions ${slot.where}: ${describe(error)}`,
+      { cause: error },
+    );
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

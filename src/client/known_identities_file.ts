@@ -1,0 +1,29 @@
+/**
+ * The terminal's list of identity keys seen per name (known_identities.ts)
+ * in `<config folder>/known_identities`, mode 0600 whatever the umask, in a
+ * 0700 folder, written atomically.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { defaultConfigDir } from "../crypto/identity_files.ts";
+import { fileSlot } from "./file_slot.ts";
+import { KnownIdentities } from "./known_identities.ts";
+
+/** No list of users comes near this; anything larger is the wrong file. */
+const MAX_BYTES = 4 * 1024 * 1024;
+
+/** `<config folder>/known_identities`. */
+export function defaultKnownIdentitiesPath(): string {
+  return join(defaultConfigDir(), "known_identities");
+}
+
+/**
+ * The list in the file `path` (a missing file is an empty list).
+ *
+ * @throws {Error} if the file exists but cannot be read
+ */
+export function loadKnownIdentities(path: string): Promise<KnownIdentities> {
+  return KnownIdentities.load(fileSlot(path, "known identities", MAX_BYTES));
+}

@@ -1,0 +1,43 @@
+// This module is browser compatible.
+
+/**
+ * The storage port of the client's end-to-end records (the keyring, the
+ * sessions and archive, the identity keys seen per name): one text kept
+ * under one name. The terminal keeps each in a file (file_slot.ts), the web
+ * page in IndexedDB (web/e2e_store.ts); the modules that read and write the
+ * records (e2e_store.ts, known_identities.ts) take a slot and do no I/O of
+ * their own, so both clients share them.
+ *
+ * @module
+ */
+
+export interface TextSlot {
+  /** Names the place in messages for the user: a quoted path, say. */
+  readonly where: string;
+  /**
+   * The text kept, or null when there is none yet.
+   *
+   * @throws {Error} with a message for the user if it cannot be read
+   */
+  read(): Promise<string | null>;
+  /**
+   * Replaces the text, all or nothing (a crash leaves the old text or the
+   * new, never a mix).
+   *
+   * @throws {Error} if it cannot be written
+   */
+  write(text: string): Promise<void>;
+}
+
+/** A slot in memory, for a client with nowhere to keep things, and tests. */
+export function memorySlot(where = "memory", text: string | null = null) {
+  let kept = text;
+  return {
+    where,
+    read: () => Promise.resolve(kept),
+    write: (next: string) => {
+      kept = next;
+      return Promise.resolve();
+    },
+  } satisfies TextSlot;
+}

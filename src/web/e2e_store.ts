@@ -1,0 +1,157 @@
+/// <reference lib="dom" />
+/**
+ * The page's end-to-end records (issue 18 item 2) in IndexedDB: the storage
+ * port (client/text_slot.ts) the terminal fills with files. The database
+ * `chat-e2e` holds, in its store `records`:
+ *
+ *     "storage-key"       the AES-256-GCM key the records are sealed under,
+ *                         a CryptoKey made non-extractable: IndexedDB keeps
+ *                         it as it is, its bytes never reach this code
+ *     "keyring <fp>"      the keyring of the identity key <fp>, sealed
+ *     "state <fp>"        its sessions, archive and verifications, sealed
+ *     "identities"        the identity keys seen per name (known_identities.ts)
+ *
+ * The sealing and the formats are the terminal's (client/e2e_store.ts,
+ * crypto/at_rest.ts), so a record is what the terminal's file would hold.
+ * Sealing protects a copy of the records taken without the key (a backup of
+ * the profile's files, say); script running in this page can use the key,
+ * as the terminal's user can read their config folder.
+ *
+ * @module
+ */
+
+import type { Identity } from "../crypto/identity.ts";
+import type { Keyring } from "../client/e2e_keys.ts";
+import type { E2eState } from "../client/e2e_state.ts";
+import {
+  loadE2eStateFrom,
+  loadKeyringFrom,
+  saveE2eStateTo,
+  saveKeyringTo,
+} from "../client/e2e_store.ts";
+import { KnownIdentities } from "../client/known_identities.ts";
+import type { TextSlot } from "../client/text_slot.ts";
+
+const DB_NAME = "chat-e2e";
+const STORE = "records";
+const STORAGE_KEY = "storage-key";
+
+/** What E2eSessions (client/e2e_sessions.ts) needs kept, for one identity. */
+export interface PageE2e {
+  keyring: Keyring;
+  saveKeyring: (keyring: Keyring) => Promise<void>;
+  state: E2eState;
+  saveState: (state: E2eState) => Promise<void>;
+  identities: KnownIdentities;
+}
+
+/**
+ * The end-to-end records of `identity` in this browser, made on first use.
+ *
+ * @throws {Error} with a message for the user if the browser's storage
+ *   cannot be used, or the records do not open
+ */
+export async function loadPageE2e(identity: Identity): Promise<PageE2e> {
+  const db = await openDatabase();
+  const key = await storageKey(db);
+  const keyringSlot = slot(db, `keyring ${identity.fingerprint}`);
+  const stateSlot = slot(db, `state ${identity.fingerprint}`);
+  return {
+    keyring: await loadKeyringFrom(keyringSlot, identity, key),
+    saveKeyring: (keyring) => saveKeyringTo(keyringSlot, keyring, key),
+    state: await loadE2eStateFrom(stateSlot, key),
+    saveState: (state) => saveE2eStateTo(stateSlot, key, state),
+    identities: await KnownIdentities.load(slot(db, "identities")),
+  };
+}
+
+/** One record of the database as a slot. */
+function slot(db: IDBDatabase, name: string): TextSlot {
+  return {
+    where: `in this browser's storage ('${name}')`,
+    async read() {
+      const value = await request(
+        db.transaction(STORE).objectStore(STORE).get(name),
+      );
+      if (value === undefined) return null;
+      if (typeof value !== "string") {
+        throw new Error(
+          `The browser's end-to-end record '${name}' is damaged; clear this site's data to start afresh`,
+        );
+      }
+      return value;
+    },
+    write: (text) =>
+      // One put in one transaction: all or nothing.
+      complete(db, (store) => store.put(text, name)),
+  };
+}
+
+/** The storage key, made (non-extractable) and kept on first use. */
+async function storageKey(db: IDBDatabase): Promise<CryptoKey> {
+  const get = () =>
+    request(db.transaction(STORE).objectStore(STORE).get(STORAGE_KEY));
+  const kept = await get();
+  if (kept instanceof CryptoKey) return kept;
+  const made = await crypto.subtle.generateKey(
+    { name: "AES-GCM", length: 256 },
+    false,
+    ["encrypt", "decrypt"],
+  );
+  // `add`: when two tabs make one at once, the first one kept wins.
+  try {
+    await complete(db, (store) => store.add(made, STORAGE_KEY));
+  } catch (error) {
+    if (!(error instanceof DOMException && error.name === "ConstraintError")) {
+      throw error;
+    }
+  }
+  const stored = await get();
+  if (!(stored instanceof CryptoKey)) {
+    throw new Error("The browser did not keep the end-to-end storage key");
+  }
+  return stored;
+}
+
+function openDatabase(): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(DB_NAME, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore(STORE);
+    open.onsuccess = () => {
+      // A newer page (in another tab) upgrading the database goes first.
+      open.result.onversionchange = () => open.result.close();
+      resolve(open.result);
+    };
+    open.onerror = () =>
+      reject(
+        new Error(
+          `Cannot open the browser's storage for end-to-end keys: ${open.error}`,
+        ),
+      );
+  });
+}
+
+function request<T>(req: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+/** Runs `change` in a read-write transaction; resolves once it is durable. */
+function complete(
+  db: IDBDatabase,
+  change: (store: IDBObjectStore) => IDBRequest,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(STORE, "readwrite", { durability: "strict" });
+    const req = change(tx.objectStore(STORE));
+    req.onerror = (event) => {
+      // Reported once, by the transaction's abort.
+      event.preventDefault();
+      reject(req.error);
+    };
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error ?? req.error);
+  });
+}
