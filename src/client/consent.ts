@@ -14,6 +14,7 @@ import { notOpenedByName } from "../files/kind.ts";
 import { safeFileName } from "../files/naming.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { formatBytes } from "./render.ts";
+import { FINGERPRINT_PATTERN } from "../crypto/keys.ts";
 
 /**
  * `ask`: ask for each offer (keys remembered with `always` are accepted
@@ -38,11 +39,11 @@ export type OfferDecision =
   | { kind: "ask" };
 
 /** A key fingerprint as the server sends it: SHA-256, unpadded base64. */
-const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
 /** The offer's sender key, if the server named a well-formed one. */
 export function senderKey(offer: FileOfferNotice): string | null {
-  return offer.fingerprint !== undefined && FINGERPRINT.test(offer.fingerprint)
+  return offer.fingerprint !== undefined &&
+      FINGERPRINT_PATTERN.test(offer.fingerprint)
     ? offer.fingerprint
     : null;
 }

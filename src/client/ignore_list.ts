@@ -22,9 +22,9 @@
  */
 
 import { isValidName, nameKey } from "../protocol/limits.ts";
+import { FINGERPRINT_PATTERN } from "../crypto/keys.ts";
 
 /** `SHA256:` and 43 base64 characters (as known_hosts.ts checks them). */
-const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
 export interface IgnoreEntry {
   /** The server's key fingerprint. */
@@ -46,8 +46,8 @@ export function parseIgnoreLine(line: string): IgnoreEntry | null {
   const [server, key, name, extra] = trimmed.split(/\s+/);
   if (
     server === undefined || key === undefined || name === undefined ||
-    extra !== undefined || !FINGERPRINT.test(server) ||
-    (key !== "-" && !FINGERPRINT.test(key)) || !isValidName(name)
+    extra !== undefined || !FINGERPRINT_PATTERN.test(server) ||
+    (key !== "-" && !FINGERPRINT_PATTERN.test(key)) || !isValidName(name)
   ) return null;
   return { server, fingerprint: key === "-" ? null : key, name };
 }

@@ -22,9 +22,10 @@ import { DEFAULT_PORT } from "../protocol/limits.ts";
 import { defaultConfigDir } from "../crypto/identity_files.ts";
 import { writePrivateFileAtomically } from "../fs/private_paths.ts";
 import { describeIoError } from "../fs/io_errors.ts";
+import { FINGERPRINT_PATTERN } from "../crypto/keys.ts";
 
-/** A fingerprint as keys.ts writes it: SHA-256, unpadded base64. */
-export const FINGERPRINT_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/;
+// Re-exported for those who knew it here (session.ts, trusted_senders.ts).
+export { FINGERPRINT_PATTERN };
 
 /** No list of servers comes near this; anything larger is the wrong file. */
 const MAX_KNOWN_HOSTS_BYTES = 4 * 1024 * 1024;

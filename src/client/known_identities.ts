@@ -24,9 +24,9 @@
 
 import { isValidName, nameKey } from "../protocol/limits.ts";
 import type { TextSlot } from "./text_slot.ts";
+import { FINGERPRINT_PATTERN } from "../crypto/keys.ts";
 
 /** A key fingerprint (known_hosts.ts has the same; that one is the file's). */
-const FINGERPRINT_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/;
 const HEADER =
   "# Identity keys first seen per user: <server key fingerprint> <name> <identity key fingerprint>.\n" +
   "# chat warns when a user's key differs from the one here.\n";

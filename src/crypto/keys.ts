@@ -273,6 +273,9 @@ export async function importPublicKeyDer(
   return { publicKey, spki: canonical };
 }
 
+/** What {@link fingerprint} makes: the one check of a fingerprint's form. */
+export const FINGERPRINT_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
 /**
  * OpenSSH-style fingerprint of a public key: `SHA256:` and the unpadded
  * base64 of the SHA-256 of its SPKI DER.

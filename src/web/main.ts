@@ -65,6 +65,7 @@ import { IgnoreStore } from "./ignore_store.ts";
 import { LogView } from "./log_view.ts";
 import { type FileTarget, WebFiles } from "./web_files.ts";
 import { changedServerKeyMessage, checkServerKey } from "./server_pin.ts";
+import { FINGERPRINT_PATTERN } from "../crypto/keys.ts";
 
 const NAME_KEY = "chat.name";
 
@@ -186,7 +187,9 @@ function learn(message: ServerMessage): void {
       for (const u of message.users) {
         people.set(nameKey(u.name), u.name);
         if (u.away !== undefined) away.set(nameKey(u.name), u.away);
-        if (u.fingerprint !== undefined && KEY_PATTERN.test(u.fingerprint)) {
+        if (
+          u.fingerprint !== undefined && FINGERPRINT_PATTERN.test(u.fingerprint)
+        ) {
           keys.set(nameKey(u.name), u.fingerprint);
         }
       }
@@ -428,7 +431,6 @@ function cancelTransfer(n: number): string {
 
 // --- Ignoring -------------------------------------------------------------
 
-const KEY_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/;
 /** Identity keys by name key, as /list says them: /ignore is by key. */
 const keys = new Map<string, string>();
 const ignored = new IgnoreStore(localStorage);
