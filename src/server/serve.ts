@@ -46,6 +46,9 @@ import { MessageRate } from "./message_rate.ts";
 import { Semaphore } from "./semaphore.ts";
 import { type ConnId, type ServerLimits, ServerState } from "./state.ts";
 import { type EdgeConnection, startEdge } from "./ws_edge.ts";
+import { routeRemote } from "./remote_route.ts";
+import type { ClusterPort } from "./cluster/port.ts";
+import type { PresenceChange } from "./remote_users.ts";
 
 export interface ServerOptions {
   hostname: string;
@@ -64,6 +67,11 @@ export interface ServerOptions {
   store: Store;
   /** Where operational log lines go (default: stdout with a timestamp). */
   log?: (line: string) => void;
+  /**
+   * The other nodes of a cluster (issue 19, cluster/node.ts); absent for a
+   * single node, which then loads and awaits nothing of it.
+   */
+  cluster?: ClusterPort;
 }
 
 export interface RunningServer {
@@ -163,7 +171,15 @@ export function createCore(options: CoreOptions): ServerCore {
   const refusals = new LogLimiter(log);
   const store = options.store;
   const state = new ServerState(options.limits ?? {}, store);
-  const identities: IdentityBindings = new StoreBindings(store);
+  const cluster = options.cluster;
+  const local = new StoreBindings(store);
+  // In a cluster a name is bound on all nodes at once (compare-and-set).
+  const identities: IdentityBindings = cluster === undefined ? local : {
+    fingerprintOf: (key) => local.fingerprintOf(key),
+    bind: (name, key, fingerprint) => local.bind(name, key, fingerprint),
+    claim: (name, key, fingerprint) =>
+      cluster.claimName(name, key, fingerprint),
+  };
   // Every write goes through here, one unit of work at a time.
   const writes = new WritePath(store, log);
   // Transfers cut short by the last stop are recorded as such; a store that
@@ -322,8 +338,12 @@ export function createCore(options: CoreOptions): ServerCore {
     }, Math.max(0, next - Date.now()));
   }
 
+  /** Whether a user is signed in on this node (for the cluster's bus). */
+  const isLocal = (key: string) => state.isOnline(key);
+
   function deliver(outbound: readonly Outbound[]): void {
     delivery.deliver(outbound);
+    cluster?.publish(outbound, isLocal);
   }
 
   /** Sends what a run from `id` produced (Delivery.deliverRun). */
@@ -334,6 +354,48 @@ export function createCore(options: CoreOptions): ServerCore {
   ): void {
     scheduleAnswerSweep();
     delivery.deliverRun(id, outbound, frame);
+    cluster?.publish(outbound, isLocal);
+  }
+
+  /**
+   * A connection is gone: the room is told, and so are the other nodes
+   * when a user was signed in on it.
+   */
+  function disconnectNow(id: ConnId): void {
+    const key = state.session(id)?.nameKey;
+    deliver(writes.commit(() => disconnect(state, id, Date.now()), () => []));
+    if (key !== undefined) cluster?.left(key);
+  }
+
+  // What other nodes say: their messages are stored here and sent to this
+  // node's users (never published again); their users' comings and goings
+  // are told to this node's room unless the user is signed in here too.
+  cluster?.attach({
+    event(event) {
+      delivery.deliver(
+        writes.commit(() => routeRemote(state, event, Date.now()), () => []),
+      );
+    },
+    seen(entry, user, seenAt) {
+      announce([state.remote.put(entry, user, seenAt)]);
+    },
+    gone(entry) {
+      announce([state.remote.delete(entry)]);
+    },
+    expire(now, ttlMs) {
+      announce(state.remote.expire(now, ttlMs));
+    },
+    sessions: () => state.sessions(),
+  });
+
+  function announce(changes: readonly (PresenceChange | null)[]): void {
+    for (const change of changes) {
+      if (change === null || state.isOnline(change.name)) continue;
+      delivery.deliver([{
+        to: { kind: "room" },
+        message: { t: "presence", name: change.name, online: change.online },
+      }]);
+    }
   }
 
   /**
@@ -432,7 +494,7 @@ export function createCore(options: CoreOptions): ServerCore {
     channel.drain().then(() =>
       channel.close(CloseCode.policyViolation, reason)
     );
-    deliver(writes.commit(() => disconnect(state, id, Date.now()), () => []));
+    disconnectNow(id);
   }
 
   /**
@@ -615,6 +677,8 @@ export function createCore(options: CoreOptions): ServerCore {
                 `${name} registered from ${conn.remoteAddress} (${result.fingerprint})`,
               );
             }
+            const session = state.session(id);
+            if (session !== undefined) cluster?.joined(session);
             deliverRun(id, welcome);
             continue;
           }
@@ -660,9 +724,7 @@ export function createCore(options: CoreOptions): ServerCore {
         if (said !== "goodbye") requeueUnconfirmed(id);
         channels.delete(id);
         delivery.forget(id);
-        deliver(
-          writes.commit(() => disconnect(state, id, Date.now()), () => []),
-        );
+        disconnectNow(id);
         if (name !== null) log(`${name} left`);
       }
       lastHeard.delete(id);
@@ -849,7 +911,8 @@ async function withDeadline(
   clearTimeout(timer);
 }
 
-function defaultLog(line: string): void {
+/** A log line on stdout with a timestamp: the server's, and its cluster node's. */
+export function defaultLog(line: string): void {
   const time = new Date().toISOString().replace("T", " ").slice(0, 19);
   console.log(`${time} ${line}`);
 }

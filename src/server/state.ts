@@ -15,6 +15,7 @@ import { DEFAULT_MAX_FILE_BYTES, nameKey } from "../protocol/limits.ts";
 import type { Store } from "../store/store.ts";
 import { TransferTable } from "./transfer_table.ts";
 import { PrekeyDirectory } from "./prekey_directory.ts";
+import { RemoteUsers } from "./remote_users.ts";
 import type { Timestamp } from "../protocol/messages.ts";
 import type { ConnId, Session } from "./session.ts";
 import type { Group } from "./group.ts";
@@ -87,6 +88,8 @@ export class ServerState {
   readonly transfers: TransferTable = new TransferTable();
   /** End-to-end prekeys users published (issue 17). */
   readonly prekeys: PrekeyDirectory;
+  /** Users signed in on other nodes of a cluster (issue 19); empty alone. */
+  readonly remote: RemoteUsers = new RemoteUsers();
 
   // Map order is connection order, which `/list` shows; null until registered.
   #connections = new Map<ConnId, MutableSession | null>();

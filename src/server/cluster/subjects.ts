@@ -1,0 +1,42 @@
+// This module is browser compatible.
+
+/**
+ * Where the nodes of a cluster meet on NATS (issue 19): the subjects of the
+ * bus and the names of the key-value buckets. A name may hold '.', which
+ * separates subject tokens and key parts, so names travel in subjects and
+ * keys as the hex of their name key: `chat.user.616c696365` is alice.
+ *
+ * These are persisted in a running cluster: every node must agree on them,
+ * so they do not change meaning.
+ */
+
+/** Public-room messages, to every node. */
+export const ROOM_SUBJECT = "chat.room";
+
+/** Messages to one user, to the nodes they are signed in on. */
+export function userSubject(nameKey: string): string {
+  return `chat.user.${token(nameKey)}`;
+}
+
+/** Who is signed in where: key `<name token>.<node>`, value PresenceRecord. */
+export const PRESENCE_BUCKET = "chat_presence";
+
+/** Name -> identity key bindings: key `<name token>`, value the fingerprint. */
+export const NAMES_BUCKET = "chat_names";
+
+/** The presence key of a user on a node. */
+export function presenceKey(nameKey: string, node: string): string {
+  return `${token(nameKey)}.${node}`;
+}
+
+/** The names key of a user. */
+export function nameBindingKey(nameKey: string): string {
+  return token(nameKey);
+}
+
+/** A node's id: letters and digits only, so that it is one token. */
+export const NODE_ID_PATTERN = /^[A-Za-z0-9]{1,64}$/;
+
+function token(nameKey: string): string {
+  return new TextEncoder().encode(nameKey).toHex();
+}
