@@ -1,0 +1,130 @@
+/**
+ * This process as a node of a cluster joined through NATS (issue 19): the
+ * bus, presence and name bindings behind the one interface the server core
+ * knows (port.ts). main.ts imports this only for `chat serve --cluster`.
+ */
+
+import type { Outbound } from "../outbound.ts";
+import type { Session } from "../session.ts";
+import { ClusterBus } from "./bus.ts";
+import { crossing } from "./bus_event.ts";
+import { ClusterNames } from "./names.ts";
+import { connectNats, type NatsConnection, openBucket } from "./nats.ts";
+import type { ClusterPort, ClusterSink } from "./port.ts";
+import { ClusterPresence } from "./presence.ts";
+import { NAMES_BUCKET, PRESENCE_BUCKET } from "./subjects.ts";
+
+export interface ClusterOptions {
+  /** nats://host:port of one or more NATS servers (with JetStream). */
+  urls: readonly string[];
+  /** How long a node's users stay listed after it stops refreshing them. */
+  presenceTtlMs: number;
+  log: (line: string) => void;
+}
+
+/** How long a user stays listed by default after their node died. */
+export const DEFAULT_PRESENCE_TTL_MS = 15_000;
+
+export class ClusterNode implements ClusterPort {
+  /** This node's id in subjects and entries: fresh at each start. */
+  readonly id: string;
+  readonly #nc: NatsConnection;
+  readonly #bus: ClusterBus;
+  readonly #presence: ClusterPresence;
+  readonly #names: ClusterNames;
+  readonly #log: (line: string) => void;
+  #attached = false;
+
+  private constructor(
+    id: string,
+    nc: NatsConnection,
+    bus: ClusterBus,
+    presence: ClusterPresence,
+    names: ClusterNames,
+    log: (line: string) => void,
+  ) {
+    this.id = id;
+    this.#nc = nc;
+    this.#bus = bus;
+    this.#presence = presence;
+    this.#names = names;
+    this.#log = log;
+  }
+
+  /** Connects to NATS and opens the buckets; throws an error a user can act on. */
+  static async start(options: ClusterOptions): Promise<ClusterNode> {
+    const id = crypto.randomUUID().replaceAll("-", "");
+    const nc = await connectNats(options.urls, `chat-${id}`);
+    try {
+      const presence = await openBucket(
+        nc,
+        PRESENCE_BUCKET,
+        options.presenceTtlMs,
+      );
+      const names = await openBucket(nc, NAMES_BUCKET, 0);
+      return new ClusterNode(
+        id,
+        nc,
+        new ClusterBus(nc, id, options.log),
+        new ClusterPresence(presence, id, options.presenceTtlMs, options.log),
+        new ClusterNames(names),
+        options.log,
+      );
+    } catch (error) {
+      await nc.close();
+      throw error;
+    }
+  }
+
+  /** The NATS server this node is connected to now. */
+  get server(): string {
+    return this.#nc.getServer();
+  }
+
+  attach(sink: ClusterSink): void {
+    if (this.#attached) throw new Error("The cluster node is attached already");
+    this.#attached = true;
+    this.#bus.start((event) => sink.event(event));
+    this.#presence.start(sink).catch((error) =>
+      this.#log(
+        `cluster: cannot watch presence: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      )
+    );
+  }
+
+  publish(
+    outbound: readonly Outbound[],
+    isLocal: (nameKey: string) => boolean,
+  ): void {
+    for (const out of outbound) {
+      const crossed = crossing(out, this.id, isLocal);
+      if (crossed !== null) this.#bus.publish(crossed.subject, crossed.event);
+    }
+  }
+
+  joined(session: Session): void {
+    this.#bus.listen(session.nameKey);
+    this.#presence.joined(session);
+  }
+
+  left(nameKey: string): void {
+    this.#bus.stopListening(nameKey);
+    this.#presence.left(nameKey);
+  }
+
+  claimName(
+    _name: string,
+    nameKey: string,
+    fingerprint: string,
+  ): Promise<string> {
+    return this.#names.claim(nameKey, fingerprint);
+  }
+
+  /** Removes this node's users from the cluster and closes the connection. */
+  async close(): Promise<void> {
+    await this.#presence.stop();
+    await this.#nc.drain().catch(() => {});
+  }
+}
