@@ -80,6 +80,40 @@ export function routeRemote(
         event.body,
       );
     }
+    case "group": {
+      const group = state.group(event.group);
+      // Not known here yet (the groups bucket is behind): its members here
+      // are not known either.
+      if (group === undefined) return [];
+      const position = store.appendMessage({
+        kind: "group",
+        groupKey: group.key,
+        ts: event.ts,
+        fromKey,
+        fromName: event.from,
+        body: event.body,
+        // Owed here only to members signed in here: the sender's node owes
+        // it to those offline everywhere, other nodes to theirs.
+        recipients: state.onlineMembers(group)
+          .filter((member) => member.nameKey !== fromKey)
+          .map((member) => ({
+            userKey: member.nameKey,
+            delivered: !member.acks,
+          })),
+      });
+      return send(
+        { kind: "group", key: group.key, except: fromKey },
+        {
+          t: "group",
+          group: group.name,
+          from: event.from,
+          ts: event.ts,
+          id: position.id,
+          seq: position.seq,
+        },
+        event.body,
+      );
+    }
     default: {
       const unknown: never = event;
       throw new TypeError(`Unknown bus event ${JSON.stringify(unknown)}`);

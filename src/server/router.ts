@@ -626,10 +626,17 @@ function groupMessage(
     ...clientIdOf(cid),
     recipients: [...group.members.keys()]
       .filter((key) => key !== session.nameKey)
-      .map((key) => ({
-        userKey: key,
-        delivered: state.sessionByName(key)?.acks === false,
-      })),
+      .map((key) => {
+        const here = state.sessionByName(key);
+        return {
+          userKey: key,
+          // Owed here to one that acknowledges; one on another node of a
+          // cluster is owed it there (remote_route.ts).
+          delivered: here !== undefined
+            ? !here.acks
+            : state.remote.size > 0 && state.remote.get(key) !== undefined,
+        };
+      }),
   });
   return [
     ...sent(session.id, re, "", cid, position),
@@ -783,14 +790,16 @@ function members(
     groups: shown.map((group): GroupMembers => {
       const names = [...group.members.values()];
       const listed = names.slice(0, MAX_MEMBERS_SHOWN);
-      const listedKeys = new Set(listed.map((n) => nameKey(n)));
       const left = names.length - listed.length;
       return {
         group: group.name,
         members: listed,
-        online: state.onlineMembers(group)
-          .filter((member) => listedKeys.has(member.nameKey))
-          .map((member) => group.members.get(member.nameKey) ?? member.name),
+        // Here, or on another node of a cluster; in join order.
+        online: listed.filter((member) =>
+          state.isOnline(member) ||
+          (state.remote.size > 0 &&
+            state.remote.get(nameKey(member)) !== undefined)
+        ),
         ...(left > 0 ? { more: left } : {}),
       };
     }),

@@ -47,6 +47,7 @@ import { Semaphore } from "./semaphore.ts";
 import { type ConnId, type ServerLimits, ServerState } from "./state.ts";
 import { type EdgeConnection, startEdge } from "./ws_edge.ts";
 import { routeRemote } from "./remote_route.ts";
+import { applyGroupRecord } from "./remote_groups.ts";
 import type { ClusterPort } from "./cluster/port.ts";
 import type { PresenceChange } from "./remote_users.ts";
 
@@ -343,7 +344,14 @@ export function createCore(options: CoreOptions): ServerCore {
 
   function deliver(outbound: readonly Outbound[]): void {
     delivery.deliver(outbound);
-    cluster?.publish(outbound, isLocal);
+    if (cluster !== undefined) share(outbound);
+  }
+
+  /** What the other nodes are owed of a unit of work committed here. */
+  function share(outbound: readonly Outbound[]): void {
+    cluster!.publish(outbound, isLocal);
+    const changes = state.takeGroupChanges();
+    if (changes.length > 0) cluster!.groupsChanged(changes);
   }
 
   /** Sends what a run from `id` produced (Delivery.deliverRun). */
@@ -354,7 +362,7 @@ export function createCore(options: CoreOptions): ServerCore {
   ): void {
     scheduleAnswerSweep();
     delivery.deliverRun(id, outbound, frame);
-    cluster?.publish(outbound, isLocal);
+    if (cluster !== undefined) share(outbound);
   }
 
   /**
@@ -370,11 +378,22 @@ export function createCore(options: CoreOptions): ServerCore {
   // What other nodes say: their messages are stored here and sent to this
   // node's users (never published again); their users' comings and goings
   // are told to this node's room unless the user is signed in here too.
+  if (cluster !== undefined) state.recordGroupChanges();
   cluster?.attach({
     event(event) {
       delivery.deliver(
         writes.commit(() => routeRemote(state, event, Date.now()), () => []),
       );
+    },
+    group(record) {
+      delivery.deliver(
+        writes.commit(
+          () => applyGroupRecord(state, record, Date.now()),
+          () => [],
+        ),
+      );
+      // Made to match the cluster: nothing to tell it back.
+      state.takeGroupChanges();
     },
     seen(entry, user, seenAt) {
       announce([state.remote.put(entry, user, seenAt)]);

@@ -80,7 +80,7 @@ class Bot {
 
 Deno.test({
   name:
-    "chat serve --cluster: users on two nodes see each other in /list, chat publicly and privately across, a name bound on one node is refused on the other, and a node killed with kill -9 drops out within the TTL",
+    "chat serve --cluster: users on two nodes see each other in /list, chat publicly, privately and in a group across, a name bound on one node is refused on the other, and a node killed with kill -9 drops out within the TTL",
   ignore: NATS === null,
   async fn() {
     await using nats = await startNats(NATS!);
@@ -169,13 +169,49 @@ Deno.test({
       await bob.chat.waitFor(
         /"type":"message","kind":"private","from":"alice","text":"psst from A"/,
       );
+
+      // Groups: made on node A, joined on node B once B has it, members
+      // online on both nodes, messages both ways, each once.
+      await alice.ask({ cmd: "create", group: "team" }, "ok");
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const groups = (await bob.ask({ cmd: "groups" }, "groups"))
+          .groups as { name: string }[];
+        if (groups.some((group) => group.name === "team")) break;
+        assert.ok(Date.now() < deadline, "node B never had group team");
+      }
+      await bob.ask({ cmd: "join", group: "team" }, "ok");
+      await alice.chat.waitFor(
+        /"type":"membership","group":"team","name":"bob","joined":true/,
+      );
+      const members = (await alice.ask(
+        { cmd: "members", group: "team" },
+        "members",
+      )).groups as { members: string[]; online: string[] }[];
+      assert.deepEqual(members, [{
+        group: "team",
+        members: ["alice", "bob"],
+        online: ["alice", "bob"],
+      }]);
+      await alice.ask({ cmd: "group", group: "team", text: "team A" }, "sent");
+      await bob.chat.waitFor(
+        /"type":"message","kind":"group","from":"alice","group":"team","text":"team A"/,
+      );
+      await bob.ask({ cmd: "group", group: "team", text: "team B" }, "sent");
+      await alice.chat.waitFor(
+        /"type":"message","kind":"group","from":"bob","group":"team","text":"team B"/,
+      );
+
       // Each message once, however many nodes there are.
-      for (
-        const [who, text] of [[alice, "hello from B"], [bob, "hello from A"], [
-          alice,
-          "psst from B",
-        ], [bob, "psst from A"]] as const
-      ) {
+      const once: [Bot, string][] = [
+        [alice, "hello from B"],
+        [bob, "hello from A"],
+        [alice, "psst from B"],
+        [bob, "psst from A"],
+        [bob, "team A"],
+        [alice, "team B"],
+      ];
+      for (const [who, text] of once) {
         assert.equal(
           who.events().filter((e) => e.type === "message" && e.text === text)
             .length,

@@ -1,14 +1,16 @@
 /**
  * The bus between a cluster's nodes (issue 19): public messages on one
- * subject every node listens to, private messages on a subject per user
- * that only the nodes they are signed in on listen to. Core NATS: a message
+ * subject every node listens to, group messages on a subject per group
+ * that every node listens to (members may be anywhere), private messages
+ * on a subject per user that only the nodes they are signed in on listen
+ * to. Core NATS: a message
  * reaches the nodes listening when it is published, at most once, and a
  * node is never sent its own (noEcho, and the node id as a second check).
  */
 
 import { type BusEvent, decodeBusEvent, encodeBusEvent } from "./bus_event.ts";
 import type { NatsConnection, Subscription } from "./nats.ts";
-import { ROOM_SUBJECT, userSubject } from "./subjects.ts";
+import { ALL_GROUPS_SUBJECT, ROOM_SUBJECT, userSubject } from "./subjects.ts";
 
 export class ClusterBus {
   readonly #nc: NatsConnection;
@@ -27,6 +29,7 @@ export class ClusterBus {
   start(receive: (event: BusEvent) => void): void {
     this.#receive = receive;
     this.#subscribe(ROOM_SUBJECT);
+    this.#subscribe(ALL_GROUPS_SUBJECT);
   }
 
   publish(subject: string, event: BusEvent): void {

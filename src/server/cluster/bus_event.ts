@@ -15,7 +15,12 @@
 
 import { isValidName, MAX_TEXT_BYTES, nameKey } from "../../protocol/limits.ts";
 import type { Outbound } from "../outbound.ts";
-import { NODE_ID_PATTERN, ROOM_SUBJECT, userSubject } from "./subjects.ts";
+import {
+  groupSubject,
+  NODE_ID_PATTERN,
+  ROOM_SUBJECT,
+  userSubject,
+} from "./subjects.ts";
 
 export type BusEvent =
   /** A public message; every node stores it and tells its room. */
@@ -34,6 +39,15 @@ export type BusEvent =
     readonly to: string;
     readonly ts: number;
     readonly body: Uint8Array;
+  }
+  /** A message to group `group` (its name), for its members on every node. */
+  | {
+    readonly kind: "group";
+    readonly node: string;
+    readonly from: string;
+    readonly group: string;
+    readonly ts: number;
+    readonly body: Uint8Array;
   };
 
 /** A bus event and the subject it goes to. */
@@ -47,10 +61,11 @@ const VERSION = 1;
 
 /**
  * The bus event for an outbound message other nodes' users are entitled
- * to, or null: public messages to the room, and private messages to a user
- * not signed in here (`isLocal`). Replies, history, presence (the presence
- * bucket carries it) and what this slice does not share yet (groups, files,
- * end-to-end messages: docs/SCALING.md) stay on this node.
+ * to, or null: public messages to the room, private messages to a user
+ * not signed in here (`isLocal`), and group messages. Replies, history,
+ * presence and membership (their buckets carry them) and what this slice
+ * does not share yet (files, end-to-end messages: docs/SCALING.md) stay on
+ * this node.
  */
 export function crossing(
   out: Outbound,
@@ -83,6 +98,22 @@ export function crossing(
       },
     };
   }
+  if (
+    message.t === "group" && address.kind === "group" &&
+    message.history !== true
+  ) {
+    return {
+      subject: groupSubject(address.key),
+      event: {
+        kind: "group",
+        node,
+        from: message.from,
+        group: message.group,
+        ts: message.ts,
+        body,
+      },
+    };
+  }
   return null;
 }
 
@@ -94,6 +125,7 @@ export function encodeBusEvent(event: BusEvent): Uint8Array {
     from: event.from,
     ts: event.ts,
     ...(event.kind === "private" ? { to: event.to } : {}),
+    ...(event.kind === "group" ? { group: event.group } : {}),
   }));
   const bytes = new Uint8Array(4 + header.byteLength + event.body.byteLength);
   new DataView(bytes.buffer).setUint32(0, header.byteLength);
@@ -147,6 +179,13 @@ export function decodeBusEvent(bytes: Uint8Array): BusEvent {
         throw new TypeError("Bus event has a bad recipient");
       }
       return { kind: "private", node, from, to, ts, body };
+    }
+    case "group": {
+      const group = h.group;
+      if (typeof group !== "string" || !isValidName(group)) {
+        throw new TypeError("Bus event has a bad group");
+      }
+      return { kind: "group", node, from, group, ts, body };
     }
     default:
       throw new TypeError(`Unknown bus event kind ${JSON.stringify(h.k)}`);

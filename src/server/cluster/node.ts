@@ -8,11 +8,13 @@ import type { Outbound } from "../outbound.ts";
 import type { Session } from "../session.ts";
 import { ClusterBus } from "./bus.ts";
 import { crossing } from "./bus_event.ts";
+import { ClusterGroups } from "./groups.ts";
 import { ClusterNames } from "./names.ts";
 import { connectNats, type NatsConnection, openBucket } from "./nats.ts";
 import type { ClusterPort, ClusterSink } from "./port.ts";
 import { ClusterPresence } from "./presence.ts";
-import { NAMES_BUCKET, PRESENCE_BUCKET } from "./subjects.ts";
+import { GROUPS_BUCKET, NAMES_BUCKET, PRESENCE_BUCKET } from "./subjects.ts";
+import type { GroupChange } from "../group.ts";
 
 export interface ClusterOptions {
   /** nats://host:port of one or more NATS servers (with JetStream). */
@@ -32,6 +34,7 @@ export class ClusterNode implements ClusterPort {
   readonly #bus: ClusterBus;
   readonly #presence: ClusterPresence;
   readonly #names: ClusterNames;
+  readonly #groups: ClusterGroups;
   readonly #log: (line: string) => void;
   #attached = false;
 
@@ -41,6 +44,7 @@ export class ClusterNode implements ClusterPort {
     bus: ClusterBus,
     presence: ClusterPresence,
     names: ClusterNames,
+    groups: ClusterGroups,
     log: (line: string) => void,
   ) {
     this.id = id;
@@ -48,6 +52,7 @@ export class ClusterNode implements ClusterPort {
     this.#bus = bus;
     this.#presence = presence;
     this.#names = names;
+    this.#groups = groups;
     this.#log = log;
   }
 
@@ -62,12 +67,14 @@ export class ClusterNode implements ClusterPort {
         options.presenceTtlMs,
       );
       const names = await openBucket(nc, NAMES_BUCKET, 0);
+      const groups = await openBucket(nc, GROUPS_BUCKET, 0);
       return new ClusterNode(
         id,
         nc,
         new ClusterBus(nc, id, options.log),
         new ClusterPresence(presence, id, options.presenceTtlMs, options.log),
         new ClusterNames(names),
+        new ClusterGroups(groups, options.log),
         options.log,
       );
     } catch (error) {
@@ -86,12 +93,15 @@ export class ClusterNode implements ClusterPort {
     this.#attached = true;
     this.#bus.start((event) => sink.event(event));
     this.#presence.start(sink).catch((error) =>
-      this.#log(
-        `cluster: cannot watch presence: ${
-          error instanceof Error ? error.message : String(error)
-        }`,
-      )
+      this.#log(`cluster: cannot watch presence: ${messageOf(error)}`)
     );
+    this.#groups.start(sink).catch((error) =>
+      this.#log(`cluster: cannot watch groups: ${messageOf(error)}`)
+    );
+  }
+
+  groupsChanged(changes: readonly GroupChange[]): void {
+    this.#groups.changed(changes);
   }
 
   publish(
@@ -125,6 +135,11 @@ export class ClusterNode implements ClusterPort {
   /** Removes this node's users from the cluster and closes the connection. */
   async close(): Promise<void> {
     await this.#presence.stop();
+    this.#groups.stop();
     await this.#nc.drain().catch(() => {});
   }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -10,7 +10,9 @@
 import type { Outbound } from "../outbound.ts";
 import type { RemoteUser } from "../remote_users.ts";
 import type { Session } from "../session.ts";
+import type { GroupChange } from "../group.ts";
 import type { BusEvent } from "./bus_event.ts";
+import type { GroupRecord } from "./group_record.ts";
 
 /** What a node tells the core, once attached. */
 export interface ClusterSink {
@@ -22,6 +24,8 @@ export interface ClusterSink {
   gone(entry: string): void;
   /** Entries not refreshed within `ttlMs` of `now` are gone: nodes that died. */
   expire(now: number, ttlMs: number): void;
+  /** A group as the cluster has it now (cluster/groups.ts). */
+  group(record: GroupRecord): void;
   /** This node's signed-in users now, for the refresh of their presence. */
   sessions(): Iterable<Session>;
 }
@@ -34,6 +38,8 @@ export interface ClusterPort {
     outbound: readonly Outbound[],
     isLocal: (nameKey: string) => boolean,
   ): void;
+  /** Changes to groups made here, for the other nodes. */
+  groupsChanged(changes: readonly GroupChange[]): void;
   /** A user signed in here: others see them, and their messages come here. */
   joined(session: Session): void;
   /** A user signed in here left. */

@@ -18,6 +18,22 @@ export function userSubject(nameKey: string): string {
   return `chat.user.${token(nameKey)}`;
 }
 
+/** Messages to one group, to every node (members may sign in anywhere). */
+export function groupSubject(groupKey: string): string {
+  return `chat.group.${token(groupKey)}`;
+}
+
+/** What every node listens to for group messages. */
+export const ALL_GROUPS_SUBJECT = "chat.group.*";
+
+/** Groups and their members: key `<group token>`, value GroupRecord. */
+export const GROUPS_BUCKET = "chat_groups";
+
+/** The groups key of a group. */
+export function groupRecordKey(groupKey: string): string {
+  return token(groupKey);
+}
+
 /** Who is signed in where: key `<name token>.<node>`, value PresenceRecord. */
 export const PRESENCE_BUCKET = "chat_presence";
 

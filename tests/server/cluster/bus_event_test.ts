@@ -14,6 +14,7 @@ Deno.test("encodeBusEvent and decodeBusEvent round-trip public and private event
   const events: BusEvent[] = [
     { kind: "public", node: "n1", from: "alice", ts: 5, body },
     { kind: "private", node: "n2", from: "Bob.B", to: "alice", ts: 6, body },
+    { kind: "group", node: "n3", from: "alice", group: "Team", ts: 7, body },
   ];
   for (const event of events) {
     assert.deepEqual(decodeBusEvent(encodeBusEvent(event)), event);
@@ -53,7 +54,7 @@ Deno.test("decodeBusEvent refuses bad fields with a TypeError", () => {
   assert.throws(() => decodeBusEvent(future), /version 2/);
 });
 
-Deno.test("crossing passes on live public and private messages, not replies, history, presence or local users' messages", () => {
+Deno.test("crossing passes on live public, private and group messages, not replies, history, presence, membership or local users' messages", () => {
   const publicOut = crossing(
     {
       to: { kind: "room", except: "alice" },
@@ -125,12 +126,36 @@ Deno.test("crossing passes on live public and private messages, not replies, his
     crossing(
       {
         to: { kind: "group", key: "g" },
-        message: { t: "group", group: "g", from: "alice", ts: 1 },
-        body,
+        message: { t: "membership", group: "g", name: "alice", joined: true },
       },
       "n1",
       nobodyLocal,
     ),
   ];
   assert.deepEqual(stays, [null, null, null, null, null]);
+  const groupOut = crossing(
+    {
+      to: { kind: "group", key: "team", except: "alice" },
+      message: {
+        t: "group",
+        group: "Team",
+        from: "alice",
+        ts: 3,
+        id: 4,
+        seq: 2,
+      },
+      body,
+    },
+    "n1",
+    nobodyLocal,
+  );
+  assert.equal(groupOut?.subject, "chat.group.7465616d");
+  assert.deepEqual(groupOut?.event, {
+    kind: "group",
+    node: "n1",
+    from: "alice",
+    group: "Team",
+    ts: 3,
+    body,
+  });
 });
