@@ -52,7 +52,7 @@ export async function openBucket(
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
     throw new Error(
-      `Cannot open the NATS key-value bucket ${name}: ${why}. Is JetStream on (nats-server -js)? Every node must be started with the same --presence-ttl`,
+      `Cannot open the NATS key-value bucket ${name}: ${why}. Is JetStream on (nats-server -js)?`,
     );
   }
 }

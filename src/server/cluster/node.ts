@@ -37,6 +37,7 @@ export class ClusterNode implements ClusterPort {
   readonly #groups: ClusterGroups;
   readonly #log: (line: string) => void;
   #attached = false;
+  #closing = false;
 
   private constructor(
     id: string,
@@ -66,13 +67,27 @@ export class ClusterNode implements ClusterPort {
         PRESENCE_BUCKET,
         options.presenceTtlMs,
       );
+      // The bucket keeps the TTL of the node that made it; every node must
+      // expire entries by the same one, or it drops users of the others
+      // between two of their refreshes.
+      const bucketTtl = (await presence.status()).ttl;
+      const ttlMs = bucketTtl > 0 ? bucketTtl : options.presenceTtlMs;
+      if (ttlMs !== options.presenceTtlMs) {
+        options.log(
+          `cluster: using the cluster's presence TTL of ${
+            ttlMs / 1000
+          } s, not --presence-ttl ${
+            options.presenceTtlMs / 1000
+          }: the node that made the bucket set it`,
+        );
+      }
       const names = await openBucket(nc, NAMES_BUCKET, 0);
       const groups = await openBucket(nc, GROUPS_BUCKET, 0);
       return new ClusterNode(
         id,
         nc,
         new ClusterBus(nc, id, options.log),
-        new ClusterPresence(presence, id, options.presenceTtlMs, options.log),
+        new ClusterPresence(presence, id, ttlMs, options.log),
         new ClusterNames(names),
         new ClusterGroups(groups, options.log),
         options.log,
@@ -92,12 +107,18 @@ export class ClusterNode implements ClusterPort {
     if (this.#attached) throw new Error("The cluster node is attached already");
     this.#attached = true;
     this.#bus.start((event) => sink.event(event));
-    this.#presence.start(sink).catch((error) =>
-      this.#log(`cluster: cannot watch presence: ${messageOf(error)}`)
-    );
-    this.#groups.start(sink).catch((error) =>
-      this.#log(`cluster: cannot watch groups: ${messageOf(error)}`)
-    );
+    // A node closed while these start (its port was taken) has nothing to
+    // say about them.
+    this.#presence.start(sink).catch((error) => {
+      if (!this.#closing) {
+        this.#log(`cluster: cannot watch presence: ${messageOf(error)}`);
+      }
+    });
+    this.#groups.start(sink).catch((error) => {
+      if (!this.#closing) {
+        this.#log(`cluster: cannot watch groups: ${messageOf(error)}`);
+      }
+    });
   }
 
   groupsChanged(changes: readonly GroupChange[]): void {
@@ -134,6 +155,7 @@ export class ClusterNode implements ClusterPort {
 
   /** Removes this node's users from the cluster and closes the connection. */
   async close(): Promise<void> {
+    this.#closing = true;
     await this.#presence.stop();
     this.#groups.stop();
     await this.#nc.drain().catch(() => {});
