@@ -3,7 +3,8 @@
  * -js and two `chat serve --cluster` nodes on this machine; a sender on
  * node 1, one receiver on node 1 and one on node 2. Public messages are
  * sent one at a time (latency: send to arrival, on each receiver), then
- * as fast as the sender may (throughput: all sent to all arrived).
+ * as fast as the sender may (throughput: all sent to all arrived); then
+ * how many presence entries JetStream takes per second.
  *
  *     deno run --allow-net --allow-read --allow-write --allow-run --allow-env --allow-sys bench/cluster_hop.ts [--messages N]
  *
@@ -14,6 +15,7 @@
 import { join } from "node:path";
 import { ChatClient, type Incoming } from "../src/client/chat_client.ts";
 import { generateRsaKeyPair, importPublicKeyPem } from "../src/crypto/keys.ts";
+import { connectNats, openBucket } from "../src/server/cluster/nats.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const args = Deno.args;
@@ -223,6 +225,36 @@ try {
     } msg/s, across nodes ${(MESSAGES / farDone * 1000).toFixed(0)} msg/s`,
   );
   await Promise.all([sender.quit(), near.quit(), far.quit()]);
+
+  // What presence costs JetStream: each node rewrites one entry per user
+  // every third of the TTL (cluster/presence.ts), as these puts do.
+  const nc = await connectNats([`nats://127.0.0.1:${natsPort}`], "bench");
+  const kv = await openBucket(nc, "bench_presence", 15_000);
+  const record = new TextEncoder().encode(JSON.stringify({
+    name: "someone",
+    node: "0123456789abcdef0123456789abcdef",
+    connectedAt: Date.now(),
+    lastMessageAt: null,
+    fingerprint: "SHA256:" + "A".repeat(43),
+    away: null,
+  }));
+  const puts = MESSAGES * 5;
+  const putStart = performance.now();
+  const inFlight: Promise<number>[] = [];
+  for (let i = 0; i < puts; i++) {
+    inFlight.push(kv.put(`user${i}.node`, record));
+    if (inFlight.length >= 256) await Promise.all(inFlight.splice(0));
+  }
+  await Promise.all(inFlight);
+  const putRate = puts / (performance.now() - putStart) * 1000;
+  console.log(
+    `presence: ${
+      putRate.toFixed(0)
+    } KV puts/s (${puts} distinct keys, 256 in flight): refreshing every 5 s keeps up to ${
+      (putRate * 5).toFixed(0)
+    } users listed`,
+  );
+  await nc.close();
 } finally {
   for (const child of children) {
     try {

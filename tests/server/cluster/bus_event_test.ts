@@ -159,3 +159,25 @@ Deno.test("crossing passes on live public, private and group messages, not repli
     body,
   });
 });
+
+Deno.test("encodeBusEvent matches the test vector in docs/SCALING.md", () => {
+  const bytes = encodeBusEvent({
+    kind: "private",
+    node: "n1",
+    from: "alice",
+    to: "bob",
+    ts: 1700000000000,
+    body: new TextEncoder().encode("hi"),
+  });
+  assert.equal(
+    bytes.toHex(),
+    "0000004e" +
+      new TextEncoder().encode(
+        '{"v":1,"k":"private","node":"n1","from":"alice","ts":1700000000000,"to":"bob"}',
+      ).toHex() + "6869",
+  );
+  const docs = Deno.readTextFileSync(
+    new URL("../../../docs/SCALING.md", import.meta.url),
+  );
+  assert.ok(docs.includes(bytes.toHex()), "the vector is in the docs");
+});
