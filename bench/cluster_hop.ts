@@ -126,7 +126,7 @@ try {
     mode: 0o600,
   });
   const spki = (await importPublicKeyPem(pair.publicPem)).spki;
-  const node = (n: number) =>
+  const node = () =>
     start(
       Deno.execPath(),
       [
@@ -159,7 +159,7 @@ try {
         `listening on (ws://127\\.0\\.0\\.1:\\d+)[^]*joined the cluster`,
       ),
     );
-  const [url1, url2] = await Promise.all([node(1), node(2)]);
+  const [url1, url2] = await Promise.all([node(), node()]);
   const client = async (url: string, name: string) => {
     const chat = await ChatClient.connect(url, { pinnedSpki: spki });
     const reply = await chat.register(name);
