@@ -381,6 +381,21 @@ export function createCore(options: CoreOptions): ServerCore {
   if (cluster !== undefined) state.recordGroupChanges();
   cluster?.attach({
     event(event) {
+      if (event.kind === "signed_in") {
+        // The same key signed in on another node: as on one server, the
+        // newer session takes over (not an older one whose word came late).
+        const stale = state.sessionByName(event.from);
+        const channel = stale && channels.get(stale.id);
+        if (stale && channel && stale.connectedAt < event.ts) {
+          dismiss(
+            stale.id,
+            channel,
+            "you signed in from another place",
+            "replaced",
+          );
+        }
+        return;
+      }
       delivery.deliver(
         writes.commit(() => routeRemote(state, event, Date.now()), () => []),
       );

@@ -80,7 +80,7 @@ class Bot {
 
 Deno.test({
   name:
-    "chat serve --cluster: users on two nodes see each other in /list, chat publicly, privately and in a group across, a name bound on one node is refused on the other, and a node killed with kill -9 drops out within the TTL",
+    "chat serve --cluster: users on two nodes see each other in /list, chat publicly, privately and in a group across, a name bound on one node is refused on the other, a key signing in on another node takes over, and a node killed with kill -9 drops out within the TTL",
   ignore: NATS === null,
   async fn() {
     await using nats = await startNats(NATS!);
@@ -235,6 +235,18 @@ Deno.test({
       );
       assert.doesNotMatch(thief.chat.stdout, /"type":"welcome"/);
 
+      // carol signs in on node A, then with the same key on node B: as on
+      // one server, the newer session takes over the older.
+      const carolA = connect(portA, "carol", "carol");
+      await carolA.chat.waitFor(/"type":"welcome","name":"carol"/);
+      const carolB = connect(portB, "carol", "carol");
+      await carolB.chat.waitFor(/"type":"welcome","name":"carol"/);
+      await carolA.chat.waitFor(/you signed in from another place/);
+      assert.deepEqual(
+        await bob.waitForList((names) => names.includes("carol"), 10_000),
+        ["alice", "bob", "carol"],
+      );
+
       // Node A dies without a word: alice drops out of bob's list within
       // the TTL (and a sweep), and bob is told she left.
       const killedAt = Date.now();
@@ -244,7 +256,7 @@ Deno.test({
           (names) => !names.includes("alice"),
           TTL_SECONDS * 1000 * 3,
         ),
-        ["bob"],
+        ["bob", "carol"],
       );
       const gone = Date.now() - killedAt;
       assert.ok(gone <= TTL_SECONDS * 1000 * 2, `took ${gone} ms`);

@@ -40,6 +40,16 @@ export type BusEvent =
     readonly ts: number;
     readonly body: Uint8Array;
   }
+  /**
+   * User `from` signed in on `node`: a node where they are signed in too
+   * ends that session, as one server does when a key signs in again.
+   */
+  | {
+    readonly kind: "signed_in";
+    readonly node: string;
+    readonly from: string;
+    readonly ts: number;
+  }
   /** A message to group `group` (its name), for its members on every node. */
   | {
     readonly kind: "group";
@@ -117,6 +127,14 @@ export function crossing(
   return null;
 }
 
+/** The event telling other nodes that `name` signed in on `node`. */
+export function signedIn(name: string, node: string, ts: number): Crossing {
+  return {
+    subject: userSubject(nameKey(name)),
+    event: { kind: "signed_in", node, from: name, ts },
+  };
+}
+
 export function encodeBusEvent(event: BusEvent): Uint8Array {
   const header = new TextEncoder().encode(JSON.stringify({
     v: VERSION,
@@ -127,10 +145,11 @@ export function encodeBusEvent(event: BusEvent): Uint8Array {
     ...(event.kind === "private" ? { to: event.to } : {}),
     ...(event.kind === "group" ? { group: event.group } : {}),
   }));
-  const bytes = new Uint8Array(4 + header.byteLength + event.body.byteLength);
+  const body = "body" in event ? event.body : new Uint8Array(0);
+  const bytes = new Uint8Array(4 + header.byteLength + body.byteLength);
   new DataView(bytes.buffer).setUint32(0, header.byteLength);
   bytes.set(header, 4);
-  bytes.set(event.body, 4 + header.byteLength);
+  bytes.set(body, 4 + header.byteLength);
   return bytes;
 }
 
@@ -167,6 +186,10 @@ export function decodeBusEvent(bytes: Uint8Array): BusEvent {
     throw new TypeError("Bus event has a bad time");
   }
   const body = bytes.slice(4 + length);
+  if (h.k === "signed_in") {
+    if (body.byteLength !== 0) throw new TypeError("Bus event has a body");
+    return { kind: "signed_in", node, from, ts };
+  }
   if (body.byteLength === 0 || body.byteLength > MAX_TEXT_BYTES) {
     throw new TypeError("Bus event has an empty or oversized body");
   }

@@ -7,7 +7,7 @@
 import type { Outbound } from "../outbound.ts";
 import type { Session } from "../session.ts";
 import { ClusterBus } from "./bus.ts";
-import { crossing } from "./bus_event.ts";
+import { crossing, signedIn } from "./bus_event.ts";
 import { ClusterGroups } from "./groups.ts";
 import { ClusterNames } from "./names.ts";
 import { connectNats, type NatsConnection, openBucket } from "./nats.ts";
@@ -138,6 +138,10 @@ export class ClusterNode implements ClusterPort {
   joined(session: Session): void {
     this.#bus.listen(session.nameKey);
     this.#presence.joined(session);
+    // After listening: a node where they are signed in too ends that
+    // session, and its own event (if it was first) ends none here.
+    const told = signedIn(session.name, this.id, session.connectedAt);
+    this.#bus.publish(told.subject, told.event);
   }
 
   left(nameKey: string): void {

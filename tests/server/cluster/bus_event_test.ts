@@ -4,6 +4,7 @@ import {
   crossing,
   decodeBusEvent,
   encodeBusEvent,
+  signedIn,
 } from "../../../src/server/cluster/bus_event.ts";
 import { MAX_TEXT_BYTES } from "../../../src/protocol/limits.ts";
 
@@ -180,4 +181,18 @@ Deno.test("encodeBusEvent matches the test vector in docs/SCALING.md", () => {
     new URL("../../../docs/SCALING.md", import.meta.url),
   );
   assert.ok(docs.includes(bytes.toHex()), "the vector is in the docs");
+});
+
+Deno.test("signedIn goes to the user's subject, without a body, and decodes back", () => {
+  const { subject, event } = signedIn("Alice", "n1", 42);
+  assert.equal(subject, "chat.user.616c696365");
+  const bytes = encodeBusEvent(event);
+  assert.deepEqual(decodeBusEvent(bytes), {
+    kind: "signed_in",
+    node: "n1",
+    from: "Alice",
+    ts: 42,
+  });
+  const withBody = new Uint8Array([...bytes, 1]);
+  assert.throws(() => decodeBusEvent(withBody), /has a body/);
 });
