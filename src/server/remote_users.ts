@@ -5,11 +5,10 @@
  * heard of them: what `/list` shows beside this node's sessions and what
  * makes a private message to them "online". Empty on a single node.
  *
- * A user may be signed in on several nodes at once (the same key on two
- * devices); each node's report is an entry of its own, and the user is
- * online here while any entry is. Entries that are not refreshed within the
- * time to live are dropped: that is how a node that died without a word
- * drops out (cluster/presence.ts refreshes this node's own).
+ * A user may be signed in on several nodes at once (for a moment, while a
+ * newer session takes over); each node's report is an entry of its own, and
+ * the user is online here while any entry is. When a node stops being heard
+ * from, all its entries go at once (cluster/presence.ts decides when).
  */
 
 import type { Timestamp } from "../protocol/messages.ts";
@@ -32,14 +31,9 @@ export interface PresenceChange {
   readonly online: boolean;
 }
 
-interface Entry {
-  user: RemoteUser;
-  seenAt: number;
-}
-
 export class RemoteUsers {
-  /** By entry key (name key and node, cluster/subjects.ts). */
-  readonly #entries = new Map<string, Entry>();
+  /** By entry key (name key and node, cluster/subjects.ts), oldest first. */
+  readonly #entries = new Map<string, RemoteUser>();
   /** Entry keys by name key, in the order the users were first seen. */
   readonly #byName = new Map<string, Set<string>>();
 
@@ -48,15 +42,17 @@ export class RemoteUsers {
   }
 
   /**
-   * Records or refreshes an entry seen at `seenAt`; a change when the user
-   * was not online here before.
+   * Records or updates an entry; a change when the user was not online
+   * here before.
    */
-  put(entry: string, user: RemoteUser, seenAt: number): PresenceChange | null {
+  put(entry: string, user: RemoteUser): PresenceChange | null {
     const old = this.#entries.get(entry);
-    if (old !== undefined && old.user.nameKey !== user.nameKey) {
-      this.#forget(entry, old.user.nameKey);
+    if (old !== undefined && old.nameKey !== user.nameKey) {
+      this.#forget(entry, old.nameKey);
     }
-    this.#entries.set(entry, { user, seenAt });
+    // Re-inserted: the newest entry is last (get).
+    this.#entries.delete(entry);
+    this.#entries.set(entry, user);
     let entries = this.#byName.get(user.nameKey);
     const came = entries === undefined;
     if (entries === undefined) {
@@ -71,37 +67,37 @@ export class RemoteUsers {
     const old = this.#entries.get(entry);
     if (old === undefined) return null;
     this.#entries.delete(entry);
-    return this.#forget(entry, old.user.nameKey)
-      ? { name: old.user.name, online: false }
+    return this.#forget(entry, old.nameKey)
+      ? { name: old.name, online: false }
       : null;
   }
 
-  /** Drops the entries not seen for longer than `ttlMs` before `now`. */
-  expire(now: number, ttlMs: number): PresenceChange[] {
+  /** Removes every entry of `node` (gone); the users who went offline. */
+  dropNode(node: string): PresenceChange[] {
     const changes: PresenceChange[] = [];
-    for (const [entry, { seenAt }] of this.#entries) {
-      if (now - seenAt <= ttlMs) continue;
+    for (const [entry, user] of this.#entries) {
+      if (user.node !== node) continue;
       const change = this.delete(entry);
       if (change !== null) changes.push(change);
     }
     return changes;
   }
 
-  /** The user with this name key, from their most recent entry; undefined when offline. */
+  /** The user with this name key, from their newest entry; undefined when offline. */
   get(nameKey: string): RemoteUser | undefined {
     const entries = this.#byName.get(nameKey);
     if (entries === undefined) return undefined;
-    let newest: Entry | undefined;
+    let newest: RemoteUser | undefined;
     for (const entry of entries) {
-      const one = this.#entries.get(entry);
+      const user = this.#entries.get(entry);
       if (
-        one !== undefined &&
-        (newest === undefined || one.seenAt > newest.seenAt)
+        user !== undefined &&
+        (newest === undefined || user.connectedAt >= newest.connectedAt)
       ) {
-        newest = one;
+        newest = user;
       }
     }
-    return newest?.user;
+    return newest;
   }
 
   /** Every user online elsewhere, once each, in the order first seen. */

@@ -410,14 +410,14 @@ export function createCore(options: CoreOptions): ServerCore {
       // Made to match the cluster: nothing to tell it back.
       state.takeGroupChanges();
     },
-    seen(entry, user, seenAt) {
-      announce([state.remote.put(entry, user, seenAt)]);
+    seen(entry, user) {
+      announce([state.remote.put(entry, user)]);
     },
     gone(entry) {
       announce([state.remote.delete(entry)]);
     },
-    expire(now, ttlMs) {
-      announce(state.remote.expire(now, ttlMs));
+    nodeGone(node) {
+      announce(state.remote.dropNode(node));
     },
     sessions: () => state.sessions(),
   });

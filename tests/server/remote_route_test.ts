@@ -117,8 +117,8 @@ function remote(name: string): RemoteUser {
 
 Deno.test("route lists users of other nodes after this node's, once each", () => {
   const state = node();
-  state.remote.put("s.n2", remote("Sophia"), 1);
-  state.remote.put("j.n2", remote("jojo"), 1);
+  state.remote.put("s.n2", remote("Sophia"));
+  state.remote.put("j.n2", remote("jojo"));
   const [reply] = route(state, 1, { t: "list", id: 4 }, NONE, 9);
   assert.equal(reply?.message.t, "users");
   if (reply?.message.t !== "users") return;
@@ -131,7 +131,7 @@ Deno.test("route lists users of other nodes after this node's, once each", () =>
 
 Deno.test("route sends a private message to a user on another node as online: to their address, owed to no one here", () => {
   const state = node();
-  state.remote.put("s.n2", remote("Sophia"), 1);
+  state.remote.put("s.n2", remote("Sophia"));
   const out = route(state, 1, { t: "msg", id: 5, to: "sophia" }, body, 9);
   // Reaches no connection here: the bus takes it (cluster/bus_event.ts).
   assert.deepEqual(out.map((o) => [o.to, o.message.t]), [[[1], "ok"]]);

@@ -13,7 +13,12 @@ import { ClusterNames } from "./names.ts";
 import { connectNats, type NatsConnection, openBucket } from "./nats.ts";
 import type { ClusterPort, ClusterSink } from "./port.ts";
 import { ClusterPresence } from "./presence.ts";
-import { GROUPS_BUCKET, NAMES_BUCKET, PRESENCE_BUCKET } from "./subjects.ts";
+import {
+  GROUPS_BUCKET,
+  NAMES_BUCKET,
+  NODES_BUCKET,
+  PRESENCE_BUCKET,
+} from "./subjects.ts";
 import type { GroupChange } from "../group.ts";
 
 export interface ClusterOptions {
@@ -62,15 +67,12 @@ export class ClusterNode implements ClusterPort {
     const id = crypto.randomUUID().replaceAll("-", "");
     const nc = await connectNats(options.urls, `chat-${id}`);
     try {
-      const presence = await openBucket(
-        nc,
-        PRESENCE_BUCKET,
-        options.presenceTtlMs,
-      );
+      const presence = await openBucket(nc, PRESENCE_BUCKET, 0);
+      const nodes = await openBucket(nc, NODES_BUCKET, options.presenceTtlMs);
       // The bucket keeps the TTL of the node that made it; every node must
       // expire entries by the same one, or it drops users of the others
       // between two of their refreshes.
-      const bucketTtl = (await presence.status()).ttl;
+      const bucketTtl = (await nodes.status()).ttl;
       const ttlMs = bucketTtl > 0 ? bucketTtl : options.presenceTtlMs;
       if (ttlMs !== options.presenceTtlMs) {
         options.log(
@@ -87,7 +89,7 @@ export class ClusterNode implements ClusterPort {
         id,
         nc,
         new ClusterBus(nc, id, options.log),
-        new ClusterPresence(presence, id, ttlMs, options.log),
+        new ClusterPresence(presence, nodes, id, ttlMs, options.log),
         new ClusterNames(names),
         new ClusterGroups(groups, options.log),
         options.log,

@@ -18,12 +18,12 @@ import type { GroupRecord } from "./group_record.ts";
 export interface ClusterSink {
   /** Another node's event, for this node's users (remote_route.ts). */
   event(event: BusEvent): void;
-  /** Another node reported a user (entry: its presence key) at `seenAt`. */
-  seen(entry: string, user: RemoteUser, seenAt: number): void;
+  /** Another node reported a user (entry: its presence key). */
+  seen(entry: string, user: RemoteUser): void;
   /** Another node's user left (or their entry was removed). */
   gone(entry: string): void;
-  /** Entries not refreshed within `ttlMs` of `now` are gone: nodes that died. */
-  expire(now: number, ttlMs: number): void;
+  /** Another node stopped, or died: its users are offline. */
+  nodeGone(node: string): void;
   /** A group as the cluster has it now (cluster/groups.ts). */
   group(record: GroupRecord): void;
   /** This node's signed-in users now, for the refresh of their presence. */

@@ -37,6 +37,9 @@ export function groupRecordKey(groupKey: string): string {
 /** Who is signed in where: key `<name token>.<node>`, value PresenceRecord. */
 export const PRESENCE_BUCKET = "chat_presence";
 
+/** Which nodes are alive: key the node id, rewritten every TTL/3, with TTL. */
+export const NODES_BUCKET = "chat_nodes";
+
 /** Name -> identity key bindings: key `<name token>`, value the fingerprint. */
 export const NAMES_BUCKET = "chat_names";
 
