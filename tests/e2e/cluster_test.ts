@@ -80,7 +80,7 @@ class Bot {
 
 Deno.test({
   name:
-    "chat serve --cluster: users on two nodes see each other in /list, chat publicly, privately and in a group across, a name bound on one node is refused on the other, a key signing in on another node takes over, and a node killed with kill -9 drops out within the TTL",
+    "chat serve --cluster: users on two nodes see each other in /list, chat publicly, privately and in a group across, a name bound on one node is refused on the other, a key signing in on another node takes over, a node started later learns groups and who is online, and a node killed with kill -9 drops out within the TTL",
   ignore: NATS === null,
   async fn() {
     await using nats = await startNats(NATS!);
@@ -227,6 +227,26 @@ Deno.test({
         /End of history for the public room \(2 messages\)/,
       );
 
+      // A node started later learns the groups and who is online from the
+      // buckets: dave on node C sees team with its two members online.
+      const c = node("c");
+      const portC = await listeningPort(c);
+      await c.waitFor(/joined the cluster through NATS/);
+      const dave = connect(portC, "dave", "dave");
+      await dave.chat.waitFor(/"type":"welcome","name":"dave"/);
+      assert.deepEqual(
+        await dave.waitForList((names) => names.length === 3, 10_000),
+        ["alice", "bob", "dave"],
+      );
+      const late =
+        (await dave.ask({ cmd: "members", group: "team" }, "members"))
+          .groups;
+      assert.deepEqual(late, [{
+        group: "team",
+        members: ["alice", "bob"],
+        online: ["alice", "bob"],
+      }]);
+
       // The name alice is bound to alice's key on node A: another key is
       // refused it on node B, whose own store never saw alice's key.
       const thief = connect(portB, "alice", "thief");
@@ -244,7 +264,7 @@ Deno.test({
       await carolA.chat.waitFor(/you signed in from another place/);
       assert.deepEqual(
         await bob.waitForList((names) => names.includes("carol"), 10_000),
-        ["alice", "bob", "carol"],
+        ["alice", "bob", "carol", "dave"],
       );
 
       // Node A dies without a word: alice drops out of bob's list within
@@ -256,7 +276,7 @@ Deno.test({
           (names) => !names.includes("alice"),
           TTL_SECONDS * 1000 * 3,
         ),
-        ["bob", "carol"],
+        ["bob", "carol", "dave"],
       );
       const gone = Date.now() - killedAt;
       assert.ok(gone <= TTL_SECONDS * 1000 * 2, `took ${gone} ms`);
