@@ -106,7 +106,7 @@ export class ClusterGroups {
       return;
     }
     this.#pending.delete(key);
-    if (this.#chains.get(key) !== undefined) this.#chains.delete(key);
+    this.#chains.delete(key);
     const held = this.#held.get(key);
     this.#held.delete(key);
     // Only what is at least as new as this node's own last write: an

@@ -6,8 +6,7 @@
  * another, but a record is checked field by field before it reaches `/list`.
  */
 
-import { isValidName, nameKey } from "../../protocol/limits.ts";
-import { MAX_AWAY_CHARS } from "../../protocol/limits.ts";
+import { isValidName, MAX_AWAY_CHARS, nameKey } from "../../protocol/limits.ts";
 import type { RemoteUser } from "../remote_users.ts";
 import type { Session } from "../session.ts";
 import { NODE_ID_PATTERN } from "./subjects.ts";
