@@ -36,12 +36,40 @@ export interface NatsServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+export interface RestartableNats extends NatsServer {
+  /** Kills it at once (SIGKILL), as a crash would. */
+  crash(): Promise<void>;
+  /** Starts it again on the same port with the same store. */
+  restart(): Promise<void>;
+}
+
 /** Starts `nats-server -js` with its store in a fresh folder; resolves once ready. */
-export async function startNats(binary: string): Promise<NatsServer> {
+export async function startNats(binary: string): Promise<RestartableNats> {
   const dir = await Deno.makeTempDir({ prefix: "chat-nats-" });
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
+  let running = await spawnNats(binary, port, dir);
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    async crash() {
+      await running.stop("SIGKILL");
+    },
+    async restart() {
+      running = await spawnNats(binary, port, dir);
+    },
+    async [Symbol.asyncDispose]() {
+      await running.stop("SIGTERM");
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+async function spawnNats(
+  binary: string,
+  port: number,
+  dir: string,
+): Promise<{ stop(signal: Deno.Signal): Promise<void> }> {
   const child = new Deno.Command(binary, {
     args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir],
     stdin: "null",
@@ -64,17 +92,18 @@ export async function startNats(binary: string): Promise<NatsServer> {
   const draining = (async () => {
     while (!(await reader.read()).done);
   })().catch(() => {});
+  let stopped = false;
   return {
-    url: `nats://127.0.0.1:${port}`,
-    async [Symbol.asyncDispose]() {
+    async stop(signal) {
+      if (stopped) return;
+      stopped = true;
       try {
-        child.kill("SIGTERM");
+        child.kill(signal);
       } catch {
         // Already gone.
       }
       await child.status;
       await draining;
-      await Deno.remove(dir, { recursive: true });
     },
   };
 }

@@ -109,6 +109,13 @@ export class ClusterNode implements ClusterPort {
     if (this.#attached) throw new Error("The cluster node is attached already");
     this.#attached = true;
     this.#bus.start((event) => sink.event(event));
+    // What presence makes of silence depends on whether NATS is there.
+    (async () => {
+      for await (const status of this.#nc.status()) {
+        if (status.type === "disconnect") this.#presence.reachable(false);
+        else if (status.type === "reconnect") this.#presence.reachable(true);
+      }
+    })().catch(() => {});
     // A node closed while these start (its port was taken) has nothing to
     // say about them.
     this.#presence.start(sink).catch((error) => {

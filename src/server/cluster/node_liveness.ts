@@ -25,6 +25,17 @@ export class NodeLiveness {
     if (!this.#lastHeard.has(node)) this.#lastHeard.set(node, at);
   }
 
+  /**
+   * Every known node counts as heard from at `at`: this node could not hear
+   * anyone until then (its NATS connection was down), which says nothing of
+   * the others.
+   */
+  renewAll(at: number): void {
+    for (const [node, last] of this.#lastHeard) {
+      if (at > last) this.#lastHeard.set(node, at);
+    }
+  }
+
   /** `node` said it stopped. */
   gone(node: string): void {
     this.#lastHeard.delete(node);

@@ -30,6 +30,12 @@ export class ClusterPresence {
   readonly #watches: { stop(): void }[] = [];
   #sink: ClusterSink | null = null;
   #stopped = false;
+  /** When this node's own heartbeat was last written; 0 before the first. */
+  #lastBeat = 0;
+  /** This node's NATS connection is down (node.ts follows its status). */
+  #cutOff = false;
+  /** The last heartbeat failed (said once until one is written again). */
+  #beatFailing = false;
   /** This node's users' entries as last written, by name key. */
   readonly #mine = new Map<string, string>();
   /** Other nodes' entry keys, by node: what to delete when one dies. */
@@ -103,6 +109,11 @@ export class ClusterPresence {
     for (const session of this.#sink?.sessions() ?? []) {
       if (this.#mine.has(session.nameKey)) this.#write(session);
     }
+    // Cut off from NATS, this node hears no one: that says nothing of the
+    // other nodes, so it judges none until its own heartbeat gets through.
+    if (this.#cutOff || Date.now() - this.#lastBeat > (this.#ttlMs * 2) / 3) {
+      return;
+    }
     for (const node of this.#liveness.expire(Date.now(), this.#ttlMs)) {
       this.#log(
         `cluster: node ${node} was not heard from for ${this.#ttlMs} ms: its users are offline`,
@@ -118,9 +129,45 @@ export class ClusterPresence {
   }
 
   #beat(): void {
-    this.#nodes.put(this.#node, String(Date.now())).catch((error) =>
-      this.#log(`cluster: could not write the heartbeat: ${messageOf(error)}`)
-    );
+    const sent = Date.now();
+    this.#nodes.put(this.#node, String(sent)).then(() => {
+      this.#lastBeat = Math.max(this.#lastBeat, sent);
+      // JetStream back for this node (seconds after NATS is): the others
+      // get a TTL from now to be heard again too.
+      if (this.#beatFailing) this.#liveness.renewAll(Date.now());
+      this.#beatFailing = false;
+    }, (error) => {
+      // A beat sent before one that got through failing late says nothing.
+      if (sent < this.#lastBeat) return;
+      // Once per failing spell (JetStream takes seconds to be back after
+      // a NATS restart): the others judge this node by the same silence.
+      if (!this.#beatFailing && !this.#cutOff) {
+        this.#log(
+          `cluster: could not write the heartbeat: ${
+            messageOf(error)
+          }; other nodes list this node's users until the TTL`,
+        );
+      }
+      this.#beatFailing = true;
+    });
+  }
+
+  /** The NATS connection went down (false) or came back (true). */
+  reachable(up: boolean): void {
+    if (up === !this.#cutOff) return;
+    this.#cutOff = !up;
+    if (!up) {
+      this.#log(
+        "cluster: lost NATS: other nodes' users stay listed until it is back",
+      );
+      return;
+    }
+    this.#log("cluster: NATS is reachable again");
+    // Others may have taken this node for dead meanwhile and deleted its
+    // entries: all are written again at the next tick. And the others get
+    // a TTL from now to be heard.
+    for (const key of this.#mine.keys()) this.#mine.set(key, "");
+    this.#liveness.renewAll(Date.now());
   }
 
   /** Writes a user's entry unless it is what was last written. */

@@ -28,3 +28,12 @@ Deno.test("NodeLiveness.gone forgets a node that stopped cleanly", () => {
   nodes.gone("n1");
   assert.deepEqual(nodes.expire(10_000, 1500), []);
 });
+
+Deno.test("NodeLiveness.renewAll gives every known node a TTL from now, never less than it had", () => {
+  const nodes = new NodeLiveness();
+  nodes.heard("a", 1000);
+  nodes.heard("b", 9000);
+  nodes.renewAll(5000);
+  assert.deepEqual(nodes.expire(6501, 1500), ["a"]);
+  assert.deepEqual(nodes.expire(10_000, 1500), []);
+});
