@@ -70,7 +70,7 @@ import {
 import { fingerprint, generateRsaKeyPair } from "./src/crypto/keys.ts";
 import { parseOpenWith } from "./src/files/open.ts";
 import { defaultDownloadsDir, sharedFolderWarning } from "./src/files/save.ts";
-import { startServer } from "./src/server/serve.ts";
+import { defaultLog, startServer } from "./src/server/serve.ts";
 import { unprovableNames } from "./src/server/identity_gate.ts";
 import type { Store } from "./src/store/store.ts";
 import { connectHint, webHint } from "./src/server/connect_hint.ts";
@@ -152,6 +152,14 @@ async function serve(
       maxBytes: command.maxStoreBytes,
     },
   );
+  // Only with --cluster is the NATS client loaded at all.
+  const cluster = command.cluster === null
+    ? null
+    : await (await import("./src/server/cluster/node.ts")).ClusterNode.start({
+      urls: command.cluster,
+      presenceTtlMs: command.presenceTtlMs,
+      log: defaultLog,
+    });
   let server;
   try {
     server = await startServer({
@@ -163,8 +171,10 @@ async function serve(
       limits: { maxFileBytes: command.maxFileBytes },
       connectionLimits: command.connectionLimits,
       web: command.web,
+      ...(cluster === null ? {} : { cluster }),
     });
   } catch (error) {
+    await cluster?.close();
     if (error instanceof Deno.errors.AddrInUse) {
       throw new Error(
         `Port ${command.port} is already in use; choose another with --port`,
@@ -182,7 +192,8 @@ async function serve(
   const stop = () => {
     console.log("Shutting down...");
     // Everything acknowledged is already committed; closing checkpoints the WAL.
-    server.shutdown().then(() => store.close()).then(() => Deno.exit(0));
+    server.shutdown().then(() => cluster?.close()).then(() => store.close())
+      .then(() => Deno.exit(0));
   };
   Deno.addSignalListener("SIGINT", stop);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
@@ -199,6 +210,11 @@ async function serve(
       ? "Keeping nothing on disk (--data :memory:)"
       : `Data is kept in ${dataDir}`,
   );
+  if (cluster !== null) {
+    console.log(
+      `Node ${cluster.id} joined the cluster through NATS at ${cluster.server}`,
+    );
+  }
   await warnUnprovableNames(store, dataDir);
   for (
     const line of connectHint({

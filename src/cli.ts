@@ -48,6 +48,10 @@ export type CliCommand =
     maxStoreBytes: number;
     /** Serve the web client's page (--no-web: not). */
     web: boolean;
+    /** NATS servers to join other nodes through (issue 19); null alone. */
+    cluster: string[] | null;
+    /** How long a dead node's users stay listed elsewhere, in ms. */
+    presenceTtlMs: number;
   }
   | {
     cmd: "connect";
@@ -88,6 +92,32 @@ function parsePort(value: string): number {
     throw new InvalidArgumentError("a port is a number from 0 to 65535.");
   }
   return port;
+}
+
+/**
+ * `--cluster`: NATS server URLs, comma-separated; `host:port` alone means
+ * nats://host:port.
+ */
+function parseClusterUrls(value: string): string[] {
+  const urls = value.split(",").map((one) => one.trim()).filter((one) =>
+    one !== ""
+  );
+  if (urls.length === 0) {
+    throw new InvalidArgumentError("give one or more nats://HOST:PORT.");
+  }
+  return urls.map((one) => {
+    const full = one.includes("://") ? one : `nats://${one}`;
+    let url: URL;
+    try {
+      url = new URL(full);
+    } catch {
+      throw new InvalidArgumentError(`'${one}' is not a nats://HOST:PORT URL.`);
+    }
+    if (url.protocol !== "nats:" || url.hostname === "") {
+      throw new InvalidArgumentError(`'${one}' is not a nats://HOST:PORT URL.`);
+    }
+    return full;
+  });
 }
 
 function parseBits(value: string): RsaBits {
@@ -310,6 +340,24 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       "--no-web",
       "serve no web page: a browser at http://HOST:PORT/ gets a 404 (the terminal client still connects)",
     )
+    .addOption(
+      new Option(
+        "--cluster <urls>",
+        "join other chat serve nodes through these NATS servers (nats://HOST:4222, comma-separated; JetStream on); nodes share the server key",
+      ).argParser(parseClusterUrls),
+    )
+    .addOption(
+      new Option(
+        "--presence-ttl <seconds>",
+        "with --cluster: how long a node that died without a word still shows its users elsewhere; the same on every node",
+      ).default(15).argParser((value: string) => {
+        const seconds = Number(value);
+        if (!/^\d+$/.test(value) || seconds < 1 || seconds > 3600) {
+          throw new InvalidArgumentError("give whole seconds from 1 to 3600.");
+        }
+        return seconds;
+      }),
+    )
     .action((
       opts: {
         web: boolean;
@@ -332,6 +380,8 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         handshakeBurst?: number;
         maxUnfinished?: number;
         maxUnfinishedPerAddress?: number;
+        cluster?: string[];
+        presenceTtl: number;
       },
       command: Command,
     ) => {
@@ -381,6 +431,8 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         },
         maxStoreBytes: opts.maxStoreMb * 1024 * 1024,
         web: opts.web,
+        cluster: opts.cluster ?? null,
+        presenceTtlMs: opts.presenceTtl * 1000,
       };
     });
 

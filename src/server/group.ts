@@ -13,3 +13,22 @@ export interface Group {
   readonly createdBy: string;
   readonly createdAt: Timestamp;
 }
+
+/**
+ * A change to a group made here, for the other nodes of a cluster (issue
+ * 19, cluster/groups.ts): recorded by the state only when asked to
+ * (ServerState.recordGroupChanges), so a single node keeps none.
+ */
+export type GroupChange =
+  | {
+    readonly kind: "create";
+    readonly group: string;
+    readonly createdBy: string;
+    readonly createdAt: Timestamp;
+  }
+  | { readonly kind: "add"; readonly group: string; readonly member: string }
+  | {
+    readonly kind: "remove";
+    readonly group: string;
+    readonly member: string;
+  };

@@ -43,6 +43,13 @@ export interface IdentityBindings {
   fingerprintOf(nameKey: string): string | null;
   /** Binds only if the name has no key yet. */
   bind(name: string, nameKey: string, fingerprint: string): void;
+  /**
+   * Where names are bound beyond this process too (a cluster's nodes,
+   * issue 19): binds the name to `fingerprint` there if it is free
+   * (compare-and-set) and resolves to the key it is bound to. Asked once a
+   * proof verified, before the name is accepted.
+   */
+  claim?(name: string, nameKey: string, fingerprint: string): Promise<string>;
 }
 
 /** A registration waiting for its proof. */
@@ -160,6 +167,34 @@ export class IdentityGate {
         prove.id,
         `ERROR: The name '${pending.register.name}' belongs to another identity key (${bound})`,
       );
+    }
+    if (this.bindings.claim !== undefined) {
+      let owner: string;
+      try {
+        owner = await this.bindings.claim(
+          pending.register.name,
+          key,
+          pending.fingerprint,
+        );
+      } catch {
+        // Which node failed and why is the cluster's log's to say.
+        return {
+          kind: "reply",
+          message: {
+            t: "error",
+            re: prove.id,
+            code: "internal",
+            text:
+              "ERROR: The server could not check that name with its other nodes; try again",
+          },
+        };
+      }
+      if (owner !== pending.fingerprint) {
+        return refuse(
+          prove.id,
+          `ERROR: The name '${pending.register.name}' belongs to another identity key (${owner})`,
+        );
+      }
     }
     return {
       kind: "proven",

@@ -39,6 +39,7 @@ import type {
 import type { ServerState } from "./state.ts";
 import type { ConnId, Session } from "./session.ts";
 import type { Group } from "./group.ts";
+import type { RemoteUser } from "./remote_users.ts";
 import {
   type Address,
   connection,
@@ -140,7 +141,14 @@ export function route(
           message.cid,
         );
     case "list": {
-      const { shown, more } = cap([...state.sessions()]);
+      // Users on other nodes of a cluster after this node's (once each).
+      const users: (Session | RemoteUser)[] = [...state.sessions()];
+      if (state.remote.size > 0) {
+        for (const user of state.remote.users()) {
+          if (!state.isOnline(user.nameKey)) users.push(user);
+        }
+      }
+      const { shown, more } = cap(users);
       return reply(session.id, {
         t: "users",
         re: message.id,
@@ -485,8 +493,15 @@ function privateMessage(
   const invalid = checkBody(state, session.id, re, body);
   if (invalid !== null) return invalid;
   const recipient = state.sessionByName(to);
+  // Signed in on another node of a cluster: that node stores it for them
+  // and sends it (remote_route.ts), so it is not owed to them here.
+  const elsewhere = recipient === undefined
+    ? state.remote.get(nameKey(to))
+    : undefined;
   // Someone known but offline gets it when they next connect.
-  const known = recipient === undefined ? state.knownUser(to) : recipient.name;
+  const known = recipient !== undefined
+    ? recipient.name
+    : elsewhere?.name ?? state.knownUser(to);
   if (known === null) {
     const shown = echo(to);
     return fail(
@@ -499,6 +514,11 @@ function privateMessage(
     );
   }
   state.recordMessage(session.id, now);
+  if (elsewhere !== undefined) {
+    // Its row here (the recipient may be unknown to this store) and the
+    // sender's history; the copy owed to the recipient is the other node's.
+    state.store.ensureUser(elsewhere.name, elsewhere.nameKey, now);
+  }
   const position = state.store.appendMessage({
     kind: "private",
     toKey: nameKey(known),
@@ -510,9 +530,20 @@ function privateMessage(
     recipients: [{
       userKey: nameKey(known),
       // One that acknowledges has it wait until it does.
-      delivered: recipient !== undefined && !recipient.acks,
+      delivered: elsewhere !== undefined ||
+        (recipient !== undefined && !recipient.acks),
     }],
   });
+  if (elsewhere !== undefined) {
+    return [
+      ...sent(session.id, re, "", cid, position),
+      ...send(
+        { kind: "user", key: elsewhere.nameKey },
+        { t: "private", from: session.name, ts: now, ...positionOf(position) },
+        body,
+      ),
+    ];
+  }
   if (recipient === undefined) {
     return sent(
       session.id,
@@ -595,10 +626,17 @@ function groupMessage(
     ...clientIdOf(cid),
     recipients: [...group.members.keys()]
       .filter((key) => key !== session.nameKey)
-      .map((key) => ({
-        userKey: key,
-        delivered: state.sessionByName(key)?.acks === false,
-      })),
+      .map((key) => {
+        const here = state.sessionByName(key);
+        return {
+          userKey: key,
+          // Owed here to one that acknowledges; one on another node of a
+          // cluster is owed it there (remote_route.ts).
+          delivered: here !== undefined
+            ? !here.acks
+            : state.remote.size > 0 && state.remote.get(key) !== undefined,
+        };
+      }),
   });
   return [
     ...sent(session.id, re, "", cid, position),
@@ -752,14 +790,16 @@ function members(
     groups: shown.map((group): GroupMembers => {
       const names = [...group.members.values()];
       const listed = names.slice(0, MAX_MEMBERS_SHOWN);
-      const listedKeys = new Set(listed.map((n) => nameKey(n)));
       const left = names.length - listed.length;
       return {
         group: group.name,
         members: listed,
-        online: state.onlineMembers(group)
-          .filter((member) => listedKeys.has(member.nameKey))
-          .map((member) => group.members.get(member.nameKey) ?? member.name),
+        // Here, or on another node of a cluster; in join order.
+        online: listed.filter((member) =>
+          state.isOnline(member) ||
+          (state.remote.size > 0 &&
+            state.remote.get(nameKey(member)) !== undefined)
+        ),
         ...(left > 0 ? { more: left } : {}),
       };
     }),

@@ -48,6 +48,10 @@ import { type ConnId, type ServerLimits, ServerState } from "./state.ts";
 import { type EdgeConnection, startEdge } from "./ws_edge.ts";
 import { startMemoryTrim } from "./memory_trim.ts";
 import { withDeadline } from "../transport/with_deadline.ts";
+import { routeRemote } from "./remote_route.ts";
+import { applyGroupRecord } from "./remote_groups.ts";
+import type { ClusterPort } from "./cluster/port.ts";
+import type { PresenceChange } from "./remote_users.ts";
 
 export interface ServerOptions {
   hostname: string;
@@ -68,6 +72,11 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** Serve the web client's page at `/` (default true; `--no-web`: 404). */
   web?: boolean;
+  /**
+   * The other nodes of a cluster (issue 19, cluster/node.ts); absent for a
+   * single node, which then loads and awaits nothing of it.
+   */
+  cluster?: ClusterPort;
 }
 
 export interface RunningServer {
@@ -167,7 +176,15 @@ export function createCore(options: CoreOptions): ServerCore {
   const refusals = new LogLimiter(log);
   const store = options.store;
   const state = new ServerState(options.limits ?? {}, store);
-  const identities: IdentityBindings = new StoreBindings(store);
+  const cluster = options.cluster;
+  const local = new StoreBindings(store);
+  // In a cluster a name is bound on all nodes at once (compare-and-set).
+  const identities: IdentityBindings = cluster === undefined ? local : {
+    fingerprintOf: (key) => local.fingerprintOf(key),
+    bind: (name, key, fingerprint) => local.bind(name, key, fingerprint),
+    claim: (name, key, fingerprint) =>
+      cluster.claimName(name, key, fingerprint),
+  };
   // Every write goes through here, one unit of work at a time.
   const writes = new WritePath(store, log);
   // Transfers cut short by the last stop are recorded as such; a store that
@@ -326,8 +343,19 @@ export function createCore(options: CoreOptions): ServerCore {
     }, Math.max(0, next - Date.now()));
   }
 
+  /** Whether a user is signed in on this node (for the cluster's bus). */
+  const isLocal = (key: string) => state.isOnline(key);
+
   function deliver(outbound: readonly Outbound[]): void {
     delivery.deliver(outbound);
+    if (cluster !== undefined) share(outbound);
+  }
+
+  /** What the other nodes are owed of a unit of work committed here. */
+  function share(outbound: readonly Outbound[]): void {
+    cluster!.publish(outbound, isLocal);
+    const changes = state.takeGroupChanges();
+    if (changes.length > 0) cluster!.groupsChanged(changes);
   }
 
   /** Sends what a run from `id` produced (Delivery.deliverRun). */
@@ -338,6 +366,74 @@ export function createCore(options: CoreOptions): ServerCore {
   ): void {
     scheduleAnswerSweep();
     delivery.deliverRun(id, outbound, frame);
+    if (cluster !== undefined) share(outbound);
+  }
+
+  /**
+   * A connection is gone: the room is told, and so are the other nodes
+   * when a user was signed in on it.
+   */
+  function disconnectNow(id: ConnId): void {
+    const key = state.session(id)?.nameKey;
+    deliver(writes.commit(() => disconnect(state, id, Date.now()), () => []));
+    if (key !== undefined) cluster?.left(key);
+  }
+
+  // What other nodes say: their messages are stored here and sent to this
+  // node's users (never published again); their users' comings and goings
+  // are told to this node's room unless the user is signed in here too.
+  if (cluster !== undefined) state.recordGroupChanges();
+  cluster?.attach({
+    event(event) {
+      if (event.kind === "signed_in") {
+        // The same key signed in on another node: as on one server, the
+        // newer session takes over (not an older one whose word came late).
+        const stale = state.sessionByName(event.from);
+        const channel = stale && channels.get(stale.id);
+        if (stale && channel && stale.connectedAt < event.ts) {
+          dismiss(
+            stale.id,
+            channel,
+            "you signed in from another place",
+            "replaced",
+          );
+        }
+        return;
+      }
+      delivery.deliver(
+        writes.commit(() => routeRemote(state, event, Date.now()), () => []),
+      );
+    },
+    group(record) {
+      delivery.deliver(
+        writes.commit(
+          () => applyGroupRecord(state, record, Date.now()),
+          () => [],
+        ),
+      );
+      // Made to match the cluster: nothing to tell it back.
+      state.takeGroupChanges();
+    },
+    seen(entry, user) {
+      announce([state.remote.put(entry, user)]);
+    },
+    gone(entry) {
+      announce([state.remote.delete(entry)]);
+    },
+    nodeGone(node) {
+      announce(state.remote.dropNode(node));
+    },
+    sessions: () => state.sessions(),
+  });
+
+  function announce(changes: readonly (PresenceChange | null)[]): void {
+    for (const change of changes) {
+      if (change === null || state.isOnline(change.name)) continue;
+      delivery.deliver([{
+        to: { kind: "room" },
+        message: { t: "presence", name: change.name, online: change.online },
+      }]);
+    }
   }
 
   /**
@@ -436,7 +532,7 @@ export function createCore(options: CoreOptions): ServerCore {
     channel.drain().then(() =>
       channel.close(CloseCode.policyViolation, reason)
     );
-    deliver(writes.commit(() => disconnect(state, id, Date.now()), () => []));
+    disconnectNow(id);
   }
 
   /**
@@ -619,6 +715,8 @@ export function createCore(options: CoreOptions): ServerCore {
                 `${name} registered from ${conn.remoteAddress} (${result.fingerprint})`,
               );
             }
+            const session = state.session(id);
+            if (session !== undefined) cluster?.joined(session);
             deliverRun(id, welcome);
             continue;
           }
@@ -664,9 +762,7 @@ export function createCore(options: CoreOptions): ServerCore {
         if (said !== "goodbye") requeueUnconfirmed(id);
         channels.delete(id);
         delivery.forget(id);
-        deliver(
-          writes.commit(() => disconnect(state, id, Date.now()), () => []),
-        );
+        disconnectNow(id);
         if (name !== null) log(`${name} left`);
       }
       lastHeard.delete(id);
@@ -847,7 +943,8 @@ function requestIdOf(header: unknown): number | null {
   return null;
 }
 
-function defaultLog(line: string): void {
+/** A log line on stdout with a timestamp: the server's, and its cluster node's. */
+export function defaultLog(line: string): void {
   const time = new Date().toISOString().replace("T", " ").slice(0, 19);
   console.log(`${time} ${line}`);
 }

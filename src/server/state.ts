@@ -15,15 +15,16 @@ import { DEFAULT_MAX_FILE_BYTES, nameKey } from "../protocol/limits.ts";
 import type { Store } from "../store/store.ts";
 import { TransferTable } from "./transfer_table.ts";
 import { PrekeyDirectory } from "./prekey_directory.ts";
+import { RemoteUsers } from "./remote_users.ts";
 import type { Timestamp } from "../protocol/messages.ts";
 import type { ConnId, Session } from "./session.ts";
-import type { Group } from "./group.ts";
+import type { Group, GroupChange } from "./group.ts";
 
 // Their own modules, so that the parts of the router can name them without
 // importing the state (no import cycles); re-exported for those who knew
 // them here.
 export type { ConnId, Session } from "./session.ts";
-export type { Group } from "./group.ts";
+export type { Group, GroupChange } from "./group.ts";
 
 /** A user's last message time, kept whether or not they are online. */
 export interface LastMessage {
@@ -87,6 +88,8 @@ export class ServerState {
   readonly transfers: TransferTable = new TransferTable();
   /** End-to-end prekeys users published (issue 17). */
   readonly prekeys: PrekeyDirectory;
+  /** Users signed in on other nodes of a cluster (issue 19); empty alone. */
+  readonly remote: RemoteUsers = new RemoteUsers();
 
   // Map order is connection order, which `/list` shows; null until registered.
   #connections = new Map<ConnId, MutableSession | null>();
@@ -99,6 +102,8 @@ export class ServerState {
   // store can persist it.
   #lastMessages = new Map<string, LastMessage>();
   #onlineIds: ConnId[] | null = null;
+  /** Group changes made here, kept for a cluster's other nodes; null alone. */
+  #groupChanges: GroupChange[] | null = null;
   /** onlineIdsExcept's lists, valid as long as #onlineIds. */
   #onlineIdsExcept = new Map<ConnId, readonly ConnId[]>();
 
@@ -331,6 +336,19 @@ export class ServerState {
     return this.#lastMessages.values();
   }
 
+  /** Keeps the group changes made from now on, for takeGroupChanges. */
+  recordGroupChanges(): void {
+    this.#groupChanges ??= [];
+  }
+
+  /** The group changes made since the last call (none unless recorded). */
+  takeGroupChanges(): GroupChange[] {
+    const changes = this.#groupChanges;
+    if (changes === null || changes.length === 0) return [];
+    this.#groupChanges = [];
+    return changes;
+  }
+
   get groupCount(): number {
     return this.#groups.size;
   }
@@ -358,6 +376,12 @@ export class ServerState {
     };
     this.#groups.set(key, group);
     this.store.createGroup(name, key, createdBy, now);
+    this.#groupChanges?.push({
+      kind: "create",
+      group: name,
+      createdBy,
+      createdAt: now,
+    });
     return group;
   }
 
@@ -372,6 +396,7 @@ export class ServerState {
     if (stored.members.has(key)) return false;
     stored.members.set(key, name);
     this.store.addMember(group.key, key, name, now);
+    this.#groupChanges?.push({ kind: "add", group: group.name, member: name });
     this.#groupCounts.set(key, (this.#groupCounts.get(key) ?? 0) + 1);
     return true;
   }
@@ -382,6 +407,11 @@ export class ServerState {
     const key = nameKey(name);
     if (!stored.members.delete(key)) return false;
     this.store.removeMember(group.key, key, now);
+    this.#groupChanges?.push({
+      kind: "remove",
+      group: group.name,
+      member: name,
+    });
     const count = (this.#groupCounts.get(key) ?? 1) - 1;
     if (count > 0) this.#groupCounts.set(key, count);
     else this.#groupCounts.delete(key);

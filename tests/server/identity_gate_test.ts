@@ -162,3 +162,71 @@ Deno.test("unprovableNames finds names bound to every small-order or non-canonic
     "noncanonical",
   ]);
 });
+
+/** Bindings whose cluster-wide claim answers `claim`. */
+class ClaimingBindings extends MemoryBindings {
+  claims: string[] = [];
+  constructor(readonly answer: (fingerprint: string) => Promise<string>) {
+    super();
+  }
+  claim(_name: string, nameKey: string, fingerprint: string): Promise<string> {
+    this.claims.push(nameKey);
+    return this.answer(fingerprint);
+  }
+}
+
+async function proveAlice(gate: IdentityGate): Promise<GateResult> {
+  const identity = await testIdentity();
+  const challenge = reply(await gate.begin(register(identity.publicRaw)));
+  assert.ok(challenge.t === "challenge");
+  const signature = await signChallenge(
+    identity,
+    identityChallengeMessage({
+      publicKey: identity.publicRaw,
+      transcriptHash: TH,
+      challenge: fromBase64(challenge.nonce),
+      name: "alice",
+    }),
+  );
+  return await gate.prove({
+    t: "prove",
+    id: 2,
+    signature: toBase64(signature),
+  });
+}
+
+Deno.test("IdentityGate.prove claims the name where bindings are shared (a cluster) and proceeds when it is this key's", async () => {
+  const bindings = new ClaimingBindings((fingerprint) =>
+    Promise.resolve(fingerprint)
+  );
+  const result = await proveAlice(new IdentityGate(bindings, TH));
+  assert.equal(result.kind, "proven");
+  assert.deepEqual(bindings.claims, ["alice"]);
+});
+
+Deno.test("IdentityGate.prove refuses a name another node bound to another key, and says the server failed when the claim cannot be made", async () => {
+  const other = "SHA256:" + "B".repeat(43);
+  const taken = reply(
+    await proveAlice(
+      new IdentityGate(
+        new ClaimingBindings(() => Promise.resolve(other)),
+        TH,
+      ),
+    ),
+  );
+  assert.deepEqual(taken, {
+    t: "error",
+    re: 2,
+    code: "identity",
+    text: `ERROR: The name 'alice' belongs to another identity key (${other})`,
+  });
+  const failed = reply(
+    await proveAlice(
+      new IdentityGate(
+        new ClaimingBindings(() => Promise.reject(new Error("no NATS"))),
+        TH,
+      ),
+    ),
+  );
+  assert.equal(failed.t === "error" && failed.code, "internal");
+});

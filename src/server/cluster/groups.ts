@@ -1,0 +1,147 @@
+/**
+ * Groups and their members shared by a cluster's nodes (issue 19): one
+ * entry per group in the groups bucket (subjects.ts). A node that changed
+ * a group here writes the change into the latest entry with compare-and-set
+ * (retrying when another node wrote first); every node watches the bucket
+ * and makes its own groups match (remote_groups.ts), including a node that
+ * starts later. Its own writes come back through the watch and change
+ * nothing, since its groups already match.
+ */
+
+import { nameKey } from "../../protocol/limits.ts";
+import type { GroupChange } from "../group.ts";
+import {
+  applyGroupChange,
+  encodeGroupRecord,
+  type GroupRecord,
+  parseGroupRecord,
+} from "./group_record.ts";
+import { type KV, type KvWatchEntry, KvWatchInclude } from "./nats.ts";
+import type { ClusterSink } from "./port.ts";
+import { groupRecordKey } from "./subjects.ts";
+
+/** Compare-and-set attempts before a change is given up (and logged). */
+const ATTEMPTS = 20;
+
+export class ClusterGroups {
+  readonly #kv: KV;
+  readonly #log: (line: string) => void;
+  #sink: ClusterSink | null = null;
+  #watch: { stop(): void } | null = null;
+  /** Per group key: this node's writes not finished yet. */
+  readonly #pending = new Map<string, number>();
+  /** Per group key: the newest entry seen while writes were pending. */
+  readonly #held = new Map<string, { revision: number; record: GroupRecord }>();
+  /** Per group key: the revision of this node's last write. */
+  readonly #written = new Map<string, number>();
+  /** Per group key: the chain of this node's writes, one at a time. */
+  readonly #chains = new Map<string, Promise<void>>();
+
+  constructor(kv: KV, log: (line: string) => void) {
+    this.#kv = kv;
+    this.#log = log;
+  }
+
+  async start(sink: ClusterSink): Promise<void> {
+    this.#sink = sink;
+    const watch = await this.#kv.watch({ include: KvWatchInclude.LastValue });
+    this.#watch = watch;
+    (async () => {
+      for await (const entry of watch) this.#seen(entry);
+    })().catch((error) =>
+      this.#log(`cluster: groups watch ended: ${messageOf(error)}`)
+    );
+  }
+
+  stop(): void {
+    this.#watch?.stop();
+  }
+
+  /** Writes changes made here, each group's in order. */
+  changed(changes: readonly GroupChange[]): void {
+    for (const change of changes) {
+      const key = groupRecordKey(nameKey(change.group));
+      this.#pending.set(key, (this.#pending.get(key) ?? 0) + 1);
+      const chain = (this.#chains.get(key) ?? Promise.resolve())
+        .then(() => this.#write(key, change))
+        .catch((error) =>
+          this.#log(
+            `cluster: could not share a change to group ${change.group}: ${
+              messageOf(error)
+            }`,
+          )
+        )
+        .finally(() => this.#settled(key));
+      this.#chains.set(key, chain);
+    }
+  }
+
+  async #write(key: string, change: GroupChange): Promise<void> {
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const entry = await this.#kv.get(key);
+      const current = entry !== null && entry.operation === "PUT"
+        ? parseGroupRecord(entry.value)
+        : null;
+      const next = encodeGroupRecord(applyGroupChange(current, change));
+      try {
+        const revision = entry === null
+          ? await this.#kv.create(key, next)
+          : await this.#kv.update(key, next, entry.revision);
+        this.#written.set(key, revision);
+        return;
+      } catch (error) {
+        // Another node wrote first: apply the change to what it wrote.
+        if (!/wrong last sequence|key exists/i.test(messageOf(error))) {
+          throw error;
+        }
+      }
+    }
+    throw new Error(`${ATTEMPTS} other changes came first`);
+  }
+
+  #settled(key: string): void {
+    const left = (this.#pending.get(key) ?? 1) - 1;
+    if (left > 0) {
+      this.#pending.set(key, left);
+      return;
+    }
+    this.#pending.delete(key);
+    this.#chains.delete(key);
+    const held = this.#held.get(key);
+    this.#held.delete(key);
+    // Only what is at least as new as this node's own last write: an
+    // older entry would undo it here until the watch brings it back.
+    if (held !== undefined && held.revision >= (this.#written.get(key) ?? 0)) {
+      this.#sink?.group(held.record);
+    }
+  }
+
+  #seen(entry: KvWatchEntry): void {
+    if (entry.operation !== "PUT") return;
+    let record: GroupRecord;
+    try {
+      record = parseGroupRecord(entry.value);
+    } catch (error) {
+      this.#log(
+        `cluster: dropped a bad group entry ${entry.key}: ${messageOf(error)}`,
+      );
+      return;
+    }
+    if (entry.key !== groupRecordKey(nameKey(record.name))) {
+      this.#log(
+        `cluster: dropped a group entry under the wrong key ${entry.key}`,
+      );
+      return;
+    }
+    if (this.#pending.has(entry.key)) {
+      this.#held.set(entry.key, { revision: entry.revision, record });
+      return;
+    }
+    if (entry.revision < (this.#written.get(entry.key) ?? 0)) return;
+    this.#sink?.group(record);
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,58 @@
+/**
+ * The one place the NATS client enters (issue 19): the official clients on
+ * npm, maintained by Synadia (@nats-io/transport-node, @nats-io/kv). Only
+ * loaded with `chat serve --cluster`.
+ */
+
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { type KV, Kvm, KvWatchInclude } from "@nats-io/kv";
+
+export type { KV, NatsConnection };
+export { KvWatchInclude };
+export type { KvWatchEntry } from "@nats-io/kv";
+export type { Subscription } from "@nats-io/transport-node";
+
+/**
+ * A connection to the NATS servers at `urls` (nats://host:port), which
+ * keeps reconnecting when they go away. `noEcho`: a node is never sent its
+ * own messages back.
+ */
+export async function connectNats(
+  urls: readonly string[],
+  name: string,
+): Promise<NatsConnection> {
+  try {
+    return await connect({
+      servers: [...urls],
+      name,
+      noEcho: true,
+      maxReconnectAttempts: -1,
+    });
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `Cannot reach NATS at ${
+        urls.join(", ")
+      }: ${why}. Start nats-server -js there, or check --cluster`,
+    );
+  }
+}
+
+/**
+ * The key-value bucket `name` (JetStream), made if it does not exist yet;
+ * `ttlMs` drops keys not written for that long (0: never).
+ */
+export async function openBucket(
+  nc: NatsConnection,
+  name: string,
+  ttlMs: number,
+): Promise<KV> {
+  try {
+    return await new Kvm(nc).create(name, { history: 1, ttl: ttlMs });
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `Cannot open the NATS key-value bucket ${name}: ${why}. Is JetStream on (nats-server -js)?`,
+    );
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * This process as a node of a cluster joined through NATS (issue 19): the
+ * bus, presence and name bindings behind the one interface the server core
+ * knows (port.ts). main.ts imports this only for `chat serve --cluster`.
+ */
+
+import type { Outbound } from "../outbound.ts";
+import type { Session } from "../session.ts";
+import { ClusterBus } from "./bus.ts";
+import { crossing, signedIn } from "./bus_event.ts";
+import { ClusterGroups } from "./groups.ts";
+import { ClusterNames } from "./names.ts";
+import { connectNats, type NatsConnection, openBucket } from "./nats.ts";
+import type { ClusterPort, ClusterSink } from "./port.ts";
+import { ClusterPresence } from "./presence.ts";
+import {
+  GROUPS_BUCKET,
+  NAMES_BUCKET,
+  NODES_BUCKET,
+  PRESENCE_BUCKET,
+} from "./subjects.ts";
+import type { GroupChange } from "../group.ts";
+
+export interface ClusterOptions {
+  /** nats://host:port of one or more NATS servers (with JetStream). */
+  urls: readonly string[];
+  /** How long a node's users stay listed after it stops refreshing them. */
+  presenceTtlMs: number;
+  log: (line: string) => void;
+}
+
+/** How long a user stays listed by default after their node died. */
+export const DEFAULT_PRESENCE_TTL_MS = 15_000;
+
+export class ClusterNode implements ClusterPort {
+  /** This node's id in subjects and entries: fresh at each start. */
+  readonly id: string;
+  readonly #nc: NatsConnection;
+  readonly #bus: ClusterBus;
+  readonly #presence: ClusterPresence;
+  readonly #names: ClusterNames;
+  readonly #groups: ClusterGroups;
+  readonly #log: (line: string) => void;
+  #attached = false;
+  #closing = false;
+
+  private constructor(
+    id: string,
+    nc: NatsConnection,
+    bus: ClusterBus,
+    presence: ClusterPresence,
+    names: ClusterNames,
+    groups: ClusterGroups,
+    log: (line: string) => void,
+  ) {
+    this.id = id;
+    this.#nc = nc;
+    this.#bus = bus;
+    this.#presence = presence;
+    this.#names = names;
+    this.#groups = groups;
+    this.#log = log;
+  }
+
+  /** Connects to NATS and opens the buckets; throws an error a user can act on. */
+  static async start(options: ClusterOptions): Promise<ClusterNode> {
+    const id = crypto.randomUUID().replaceAll("-", "");
+    const nc = await connectNats(options.urls, `chat-${id}`);
+    try {
+      const presence = await openBucket(nc, PRESENCE_BUCKET, 0);
+      const nodes = await openBucket(nc, NODES_BUCKET, options.presenceTtlMs);
+      // The bucket keeps the TTL of the node that made it; every node must
+      // expire entries by the same one, or it drops users of the others
+      // between two of their refreshes.
+      const bucketTtl = (await nodes.status()).ttl;
+      const ttlMs = bucketTtl > 0 ? bucketTtl : options.presenceTtlMs;
+      if (ttlMs !== options.presenceTtlMs) {
+        options.log(
+          `cluster: using the cluster's presence TTL of ${
+            ttlMs / 1000
+          } s, not --presence-ttl ${
+            options.presenceTtlMs / 1000
+          }: the node that made the bucket set it`,
+        );
+      }
+      const names = await openBucket(nc, NAMES_BUCKET, 0);
+      const groups = await openBucket(nc, GROUPS_BUCKET, 0);
+      return new ClusterNode(
+        id,
+        nc,
+        new ClusterBus(nc, id, options.log),
+        new ClusterPresence(presence, nodes, id, ttlMs, options.log),
+        new ClusterNames(names),
+        new ClusterGroups(groups, options.log),
+        options.log,
+      );
+    } catch (error) {
+      await nc.close();
+      throw error;
+    }
+  }
+
+  /** The NATS server this node is connected to now. */
+  get server(): string {
+    return this.#nc.getServer();
+  }
+
+  attach(sink: ClusterSink): void {
+    if (this.#attached) throw new Error("The cluster node is attached already");
+    this.#attached = true;
+    this.#bus.start((event) => sink.event(event));
+    // What presence makes of silence depends on whether NATS is there.
+    (async () => {
+      for await (const status of this.#nc.status()) {
+        if (status.type === "disconnect") this.#presence.reachable(false);
+        else if (status.type === "reconnect") this.#presence.reachable(true);
+      }
+    })().catch(() => {});
+    // A node closed while these start (its port was taken) has nothing to
+    // say about them.
+    this.#presence.start(sink).catch((error) => {
+      if (!this.#closing) {
+        this.#log(`cluster: cannot watch presence: ${messageOf(error)}`);
+      }
+    });
+    this.#groups.start(sink).catch((error) => {
+      if (!this.#closing) {
+        this.#log(`cluster: cannot watch groups: ${messageOf(error)}`);
+      }
+    });
+  }
+
+  groupsChanged(changes: readonly GroupChange[]): void {
+    this.#groups.changed(changes);
+  }
+
+  publish(
+    outbound: readonly Outbound[],
+    isLocal: (nameKey: string) => boolean,
+  ): void {
+    for (const out of outbound) {
+      const crossed = crossing(out, this.id, isLocal);
+      if (crossed !== null) this.#bus.publish(crossed.subject, crossed.event);
+    }
+  }
+
+  joined(session: Session): void {
+    this.#bus.listen(session.nameKey);
+    this.#presence.joined(session);
+    // After listening: a node where they are signed in too ends that
+    // session, and its own event (if it was first) ends none here.
+    const told = signedIn(session.name, this.id, session.connectedAt);
+    this.#bus.publish(told.subject, told.event);
+  }
+
+  left(nameKey: string): void {
+    this.#bus.stopListening(nameKey);
+    this.#presence.left(nameKey);
+  }
+
+  claimName(
+    _name: string,
+    nameKey: string,
+    fingerprint: string,
+  ): Promise<string> {
+    return this.#names.claim(nameKey, fingerprint);
+  }
+
+  /** Removes this node's users from the cluster and closes the connection. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    await this.#presence.stop();
+    this.#groups.stop();
+    await this.#nc.drain().catch(() => {});
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

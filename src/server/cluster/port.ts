@@ -1,0 +1,56 @@
+// This module is browser compatible.
+
+/**
+ * What the server core needs of the other nodes of a cluster (issue 19),
+ * and what it offers them: the core knows this interface only, so that a
+ * single node loads no NATS code (node.ts implements it over NATS and is
+ * imported by main.ts only with --cluster).
+ */
+
+import type { Outbound } from "../outbound.ts";
+import type { RemoteUser } from "../remote_users.ts";
+import type { Session } from "../session.ts";
+import type { GroupChange } from "../group.ts";
+import type { BusEvent } from "./bus_event.ts";
+import type { GroupRecord } from "./group_record.ts";
+
+/** What a node tells the core, once attached. */
+export interface ClusterSink {
+  /** Another node's event, for this node's users (remote_route.ts). */
+  event(event: BusEvent): void;
+  /** Another node reported a user (entry: its presence key). */
+  seen(entry: string, user: RemoteUser): void;
+  /** Another node's user left (or their entry was removed). */
+  gone(entry: string): void;
+  /** Another node stopped, or died: its users are offline. */
+  nodeGone(node: string): void;
+  /** A group as the cluster has it now (cluster/groups.ts). */
+  group(record: GroupRecord): void;
+  /** This node's signed-in users now, for the refresh of their presence. */
+  sessions(): Iterable<Session>;
+}
+
+export interface ClusterPort {
+  /** Starts telling `sink` what other nodes say. Once. */
+  attach(sink: ClusterSink): void;
+  /** Passes to other nodes what of `outbound` their users are entitled to. */
+  publish(
+    outbound: readonly Outbound[],
+    isLocal: (nameKey: string) => boolean,
+  ): void;
+  /** Changes to groups made here, for the other nodes. */
+  groupsChanged(changes: readonly GroupChange[]): void;
+  /** A user signed in here: others see them, and their messages come here. */
+  joined(session: Session): void;
+  /** A user signed in here left. */
+  left(nameKey: string): void;
+  /**
+   * Binds `nameKey` to the identity key `fingerprint` across the cluster if
+   * it is free (compare-and-set); resolves to the key it is bound to.
+   */
+  claimName(
+    name: string,
+    nameKey: string,
+    fingerprint: string,
+  ): Promise<string>;
+}

@@ -1,0 +1,61 @@
+// This module is browser compatible.
+
+/**
+ * Where the nodes of a cluster meet on NATS (issue 19): the subjects of the
+ * bus and the names of the key-value buckets. A name may hold '.', which
+ * separates subject tokens and key parts, so names travel in subjects and
+ * keys as the hex of their name key: `chat.user.616c696365` is alice.
+ *
+ * These are persisted in a running cluster: every node must agree on them,
+ * so they do not change meaning.
+ */
+
+/** Public-room messages, to every node. */
+export const ROOM_SUBJECT = "chat.room";
+
+/** Messages to one user, to the nodes they are signed in on. */
+export function userSubject(nameKey: string): string {
+  return `chat.user.${token(nameKey)}`;
+}
+
+/** Messages to one group, to every node (members may sign in anywhere). */
+export function groupSubject(groupKey: string): string {
+  return `chat.group.${token(groupKey)}`;
+}
+
+/** What every node listens to for group messages. */
+export const ALL_GROUPS_SUBJECT = "chat.group.*";
+
+/** Groups and their members: key `<group token>`, value GroupRecord. */
+export const GROUPS_BUCKET = "chat_groups";
+
+/** The groups key of a group. */
+export function groupRecordKey(groupKey: string): string {
+  return token(groupKey);
+}
+
+/** Who is signed in where: key `<name token>.<node>`, value PresenceRecord. */
+export const PRESENCE_BUCKET = "chat_presence";
+
+/** Which nodes are alive: key the node id, rewritten every TTL/3, with TTL. */
+export const NODES_BUCKET = "chat_nodes";
+
+/** Name -> identity key bindings: key `<name token>`, value the fingerprint. */
+export const NAMES_BUCKET = "chat_names";
+
+/** The presence key of a user on a node. */
+export function presenceKey(nameKey: string, node: string): string {
+  return `${token(nameKey)}.${node}`;
+}
+
+/** The names key of a user. */
+export function nameBindingKey(nameKey: string): string {
+  return token(nameKey);
+}
+
+/** A node's id: letters and digits only, so that it is one token. */
+export const NODE_ID_PATTERN = /^[A-Za-z0-9]{1,64}$/;
+
+function token(nameKey: string): string {
+  return new TextEncoder().encode(nameKey).toHex();
+}

@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { parseCommandLine } from "../src/cli.ts";
+
+Deno.test("parseCommandLine takes --cluster as NATS URLs, host:port alone as nats://, and --presence-ttl in seconds", () => {
+  const command = parseCommandLine([
+    "serve",
+    "--cluster",
+    "nats://10.0.0.1:4222, 10.0.0.2:4222",
+    "--presence-ttl",
+    "5",
+  ]);
+  assert.equal(command.cmd, "serve");
+  if (command.cmd !== "serve") return;
+  assert.deepEqual(command.cluster, [
+    "nats://10.0.0.1:4222",
+    "nats://10.0.0.2:4222",
+  ]);
+  assert.equal(command.presenceTtlMs, 5000);
+});
+
+Deno.test("parseCommandLine runs chat serve alone without --cluster, with a 15 s presence TTL", () => {
+  const command = parseCommandLine(["serve"]);
+  assert.ok(command.cmd === "serve");
+  assert.equal(command.cluster, null);
+  assert.equal(command.presenceTtlMs, 15_000);
+});
+
+Deno.test("parseCommandLine refuses a --cluster that is not nats:// and a --presence-ttl under a second", () => {
+  for (
+    const args of [
+      ["--cluster", "http://x:4222"],
+      ["--cluster", ","],
+      ["--presence-ttl", "0"],
+      ["--presence-ttl", "1.5"],
+    ]
+  ) {
+    const command = parseCommandLine(["serve", ...args]);
+    assert.equal(command.cmd, "exit", args.join(" "));
+    if (command.cmd !== "exit") continue;
+    assert.equal(command.code, 1);
+    assert.match(command.output, /error: option/);
+  }
+});

@@ -1,0 +1,198 @@
+import assert from "node:assert/strict";
+import {
+  type BusEvent,
+  crossing,
+  decodeBusEvent,
+  encodeBusEvent,
+  signedIn,
+} from "../../../src/server/cluster/bus_event.ts";
+import { MAX_TEXT_BYTES } from "../../../src/protocol/limits.ts";
+
+const body = new TextEncoder().encode("hello");
+const nobodyLocal = () => false;
+
+Deno.test("encodeBusEvent and decodeBusEvent round-trip public and private events", () => {
+  const events: BusEvent[] = [
+    { kind: "public", node: "n1", from: "alice", ts: 5, body },
+    { kind: "private", node: "n2", from: "Bob.B", to: "alice", ts: 6, body },
+    { kind: "group", node: "n3", from: "alice", group: "Team", ts: 7, body },
+  ];
+  for (const event of events) {
+    assert.deepEqual(decodeBusEvent(encodeBusEvent(event)), event);
+  }
+});
+
+Deno.test("decodeBusEvent refuses bad fields with a TypeError", () => {
+  const good: BusEvent = {
+    kind: "public",
+    node: "n1",
+    from: "alice",
+    ts: 5,
+    body,
+  };
+  const bad: [string, Uint8Array][] = [
+    ["short", new Uint8Array(2)],
+    ["bad sender", encodeBusEvent({ ...good, from: "no spaces" })],
+    ["bad node", encodeBusEvent({ ...good, node: "a.b" })],
+    ["bad time", encodeBusEvent({ ...good, ts: -1 })],
+    ["empty body", encodeBusEvent({ ...good, body: new Uint8Array(0) })],
+    [
+      "oversized body",
+      encodeBusEvent({ ...good, body: new Uint8Array(MAX_TEXT_BYTES + 1) }),
+    ],
+    [
+      "recipient not a name key",
+      encodeBusEvent({ ...good, kind: "private", to: "Alice" }),
+    ],
+  ];
+  for (const [why, bytes] of bad) {
+    assert.throws(() => decodeBusEvent(bytes), TypeError, why);
+  }
+  const header = new TextEncoder().encode('{"v":2}');
+  const future = new Uint8Array(4 + header.length + 1);
+  new DataView(future.buffer).setUint32(0, header.length);
+  future.set(header, 4);
+  assert.throws(() => decodeBusEvent(future), /version 2/);
+});
+
+Deno.test("crossing passes on live public, private and group messages, not replies, history, presence, membership or local users' messages", () => {
+  const publicOut = crossing(
+    {
+      to: { kind: "room", except: "alice" },
+      message: { t: "public", from: "alice", ts: 1, id: 9, seq: 3 },
+      body,
+    },
+    "n1",
+    nobodyLocal,
+  );
+  assert.deepEqual(publicOut, {
+    subject: "chat.room",
+    // Without the origin's id and seq: each node stores its own.
+    event: { kind: "public", node: "n1", from: "alice", ts: 1, body },
+  });
+  const privateOut = crossing(
+    {
+      to: { kind: "user", key: "bo.b" },
+      message: { t: "private", from: "alice", ts: 2, id: 10, seq: 1 },
+      body,
+    },
+    "n1",
+    nobodyLocal,
+  );
+  assert.equal(privateOut?.subject, "chat.user.626f2e62");
+  assert.deepEqual(privateOut?.event, {
+    kind: "private",
+    node: "n1",
+    from: "alice",
+    to: "bo.b",
+    ts: 2,
+    body,
+  });
+  const stays = [
+    crossing(
+      {
+        to: { kind: "user", key: "bob" },
+        message: { t: "private", from: "alice", ts: 2 },
+        body,
+      },
+      "n1",
+      (key) => key === "bob",
+    ),
+    crossing(
+      {
+        to: { kind: "connection", id: 1 },
+        message: { t: "public", from: "alice", ts: 1, history: true },
+        body,
+      },
+      "n1",
+      nobodyLocal,
+    ),
+    crossing(
+      {
+        to: { kind: "room" },
+        message: { t: "presence", name: "alice", online: true },
+      },
+      "n1",
+      nobodyLocal,
+    ),
+    crossing(
+      {
+        to: [1, 2],
+        message: { t: "public", from: "alice", ts: 1 },
+        body,
+      },
+      "n1",
+      nobodyLocal,
+    ),
+    crossing(
+      {
+        to: { kind: "group", key: "g" },
+        message: { t: "membership", group: "g", name: "alice", joined: true },
+      },
+      "n1",
+      nobodyLocal,
+    ),
+  ];
+  assert.deepEqual(stays, [null, null, null, null, null]);
+  const groupOut = crossing(
+    {
+      to: { kind: "group", key: "team", except: "alice" },
+      message: {
+        t: "group",
+        group: "Team",
+        from: "alice",
+        ts: 3,
+        id: 4,
+        seq: 2,
+      },
+      body,
+    },
+    "n1",
+    nobodyLocal,
+  );
+  assert.equal(groupOut?.subject, "chat.group.7465616d");
+  assert.deepEqual(groupOut?.event, {
+    kind: "group",
+    node: "n1",
+    from: "alice",
+    group: "Team",
+    ts: 3,
+    body,
+  });
+});
+
+Deno.test("encodeBusEvent matches the test vector in docs/SCALING.md", () => {
+  const bytes = encodeBusEvent({
+    kind: "private",
+    node: "n1",
+    from: "alice",
+    to: "bob",
+    ts: 1700000000000,
+    body: new TextEncoder().encode("hi"),
+  });
+  assert.equal(
+    bytes.toHex(),
+    "0000004e" +
+      new TextEncoder().encode(
+        '{"v":1,"k":"private","node":"n1","from":"alice","ts":1700000000000,"to":"bob"}',
+      ).toHex() + "6869",
+  );
+  const docs = Deno.readTextFileSync(
+    new URL("../../../docs/SCALING.md", import.meta.url),
+  );
+  assert.ok(docs.includes(bytes.toHex()), "the vector is in the docs");
+});
+
+Deno.test("signedIn goes to the user's subject, without a body, and decodes back", () => {
+  const { subject, event } = signedIn("Alice", "n1", 42);
+  assert.equal(subject, "chat.user.616c696365");
+  const bytes = encodeBusEvent(event);
+  assert.deepEqual(decodeBusEvent(bytes), {
+    kind: "signed_in",
+    node: "n1",
+    from: "Alice",
+    ts: 42,
+  });
+  const withBody = new Uint8Array([...bytes, 1]);
+  assert.throws(() => decodeBusEvent(withBody), /has a body/);
+});
