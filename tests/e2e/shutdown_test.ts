@@ -14,6 +14,7 @@ Deno.test("RunningServer.shutdown tells every client with an encrypted goodbye a
     assert.deepEqual(ending, {
       clean: true,
       reason: "Server is shutting down.",
+      bye: "shutdown",
     });
     assert.ok(
       client.inbox.some((m) =>
