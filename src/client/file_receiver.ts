@@ -54,6 +54,13 @@ export interface ReceiverOptions {
    * nothing behind.
    */
   resume?: boolean;
+  /**
+   * The file key of an offer, or why it cannot be taken (file_key_share.ts
+   * `receiveFileKey`); without it, the key the offer carries.
+   */
+  fileKey?: (
+    offer: FileOfferNotice,
+  ) => Promise<{ key: Uint8Array<ArrayBuffer> } | { error: string }>;
 }
 
 export type ReceiveResult =
@@ -252,14 +259,19 @@ export class FileReceiver {
       // Nobody is asked about a file that could not be taken anyway.
       const tooLarge = sizeRefusal(offer.size, this.#options.maxFileBytes);
       if (tooLarge !== null) throw new SaveError(tooLarge);
-      const fileKey = fileKeyOfOffer(offer);
+      // The key first: an offer whose key did not come is refused without
+      // asking anyone.
+      const fileKey = this.#options.fileKey === undefined
+        ? fileKeyOfOffer(offer)
+        : await this.#options.fileKey(offer);
       if (fileKey === null) {
         throw new SaveError(
           `Cannot take '${offer.name}': the offer carries no file key`,
         );
       }
+      if ("error" in fileKey) throw new SaveError(fileKey.error);
       incoming.cipher = await FileCipher.create(
-        fileKey,
+        "key" in fileKey ? fileKey.key : fileKey,
         offer.xfer,
         offer.size,
       );

@@ -43,6 +43,11 @@ import {
 } from "./e2e_sessions.ts";
 import type { E2eState } from "./e2e_state.ts";
 import { FileSender, type SendTarget } from "./file_sender.ts";
+import {
+  FileKeyInbox,
+  receiveFileKey,
+  shareFileKey,
+} from "./file_key_share.ts";
 import { removePartial, scanPartials } from "../files/partials.ts";
 import {
   formatTransfers,
@@ -357,6 +362,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       }
     },
   });
+  // File keys that came end to end, until their offers ask for them.
+  const fileKeys = new FileKeyInbox();
+  const usesE2e = (server: string) => (name: string) =>
+    context.e2e?.identities.known(server, name) != null;
   if (e2e !== null) {
     style.verification = (name, fingerprint) =>
       e2e.verification(link.client.serverFingerprint, name, fingerprint);
@@ -524,7 +533,8 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         }
         return;
       case "secret":
-        // TODO(#17): end-to-end files hand their keys over here.
+        // A file's key, for the offer that names it (file_key_share.ts).
+        if (fileKeys.deliver(opened.from, opened.label, opened.secret)) return;
         emit({
           type: "notice",
           text: sanitizeForTerminal(
@@ -624,6 +634,23 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       ...files,
       resume: true,
       consent: (offer) => consent(offer, client.serverFingerprint),
+      ...(e2e === null ? {} : {
+        fileKey: async (offer: FileOfferNotice) => {
+          const got = await receiveFileKey(offer, {
+            inbox: fileKeys,
+            usesE2e: usesE2e(client.serverFingerprint),
+          });
+          if ("key" in got && got.readable) {
+            emit({
+              type: "notice",
+              text: sanitizeForTerminal(
+                `${offer.from} has no end-to-end keys: ${offer.name} is not end-to-end encrypted, and the host of the server can read it`,
+              ),
+            });
+          }
+          return got;
+        },
+      }),
       // A program gets file_received and file_failed events instead.
       print: (line) => {
         if (!context.json) terminal.print(line);
@@ -664,7 +691,22 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         showProgress(`in:${offer.xfer}`, null);
       },
     });
-    return { client, receiver, sender: new FileSender(client) };
+    const sender = new FileSender(
+      client,
+      e2e === null ? null : (target, key, name, size) =>
+        shareFileKey(
+          {
+            sendSecret: (...args) => e2e.sendSecret(...args),
+            usesE2e: usesE2e(client.serverFingerprint),
+          },
+          client,
+          target,
+          key,
+          name,
+          size,
+        ),
+    );
+    return { client, receiver, sender };
   };
   let link = attach(first);
   // Resolved (and replaced) whenever a new connection takes over, or when
@@ -780,6 +822,13 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
             sanitizeForTerminal(peer)
           } at ${offset} of ${size} bytes`,
         }),
+      (lines) => {
+        for (const text of lines.map(sanitizeForTerminal)) {
+          if (text.startsWith("WARNING: ")) {
+            emit({ type: "error", re: null, code: "e2e", text });
+          } else emit({ type: "notice", text });
+        }
+      },
     ).then((outcome) => {
       showProgress(key, null);
       const resending = resendTargets(target, outcome, again).length > 0 &&

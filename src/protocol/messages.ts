@@ -99,9 +99,11 @@ export type ClientMessage =
   };
 
 /**
- * `key` (64 lower-case hex digits) is the file key its chunks are sealed
- * with (docs/PROTOCOL.md 5.6, "Chunk encryption"), passed on to the
- * recipients in their offer until it travels end to end (issue 17).
+ * `key_id` (32 lower-case hex digits) names the file key the sender sent each
+ * recipient end to end (docs/PROTOCOL.md 11.10); `key` (64 lower-case hex
+ * digits) is the file key itself, readable by the server, only for
+ * recipients without end-to-end keys (5.6, "Chunk encryption"). Both are
+ * passed on to the recipients unchanged.
  */
 export type FileOfferRequest =
   | {
@@ -111,6 +113,7 @@ export type FileOfferRequest =
     size: number;
     to: string;
     key?: string;
+    key_id?: string;
   }
   | {
     t: "file_offer";
@@ -119,6 +122,7 @@ export type FileOfferRequest =
     size: number;
     group: string;
     key?: string;
+    key_id?: string;
   };
 
 export type ClientMessageType = ClientMessage["t"];
@@ -321,9 +325,15 @@ export interface FileOfferNotice {
   timeout?: number;
   /**
    * The file key the chunks are sealed with, as the sender's offer gave it
-   * (64 lower-case hex digits; src/client/file_key.ts reads it).
+   * (64 lower-case hex digits; src/client/file_key.ts reads it): only for
+   * recipients without end-to-end keys, readable by the server.
    */
   key?: string;
+  /**
+   * The id of the file key the sender sent this recipient end to end
+   * (32 lower-case hex digits; docs/PROTOCOL.md 11.10).
+   */
+  key_id?: string;
 }
 
 /** A recipient that did not take a file, and why ("declined", "did not answer", ...). */
