@@ -802,6 +802,8 @@ export function parseClientMessage(value: unknown): ClientMessage {
         fingerprint: str(f, "fingerprint", 64),
         ...clientId(f),
       };
+    case "e2e_gsay":
+      return { t, id: int(f, "id"), group: str(f, "group"), ...clientId(f) };
     case "file_accept": {
       // Each is read on its own; a claim needs both (the server checks).
       return {
@@ -931,6 +933,7 @@ const SERVER_TYPES: Readonly<Record<ServerMessage["t"], true>> = {
   e2e_keys: true,
   e2e_bundle: true,
   e2e_private: true,
+  e2e_group: true,
 };
 
 /**
@@ -994,6 +997,17 @@ export function parseServerMessage(value: unknown): ServerMessage {
       );
       return f.to === undefined ? message : { ...message, to: str(f, "to") };
     }
+    case "e2e_group":
+      return withPosition(
+        f,
+        withHistory(f, {
+          t,
+          group: str(f, "group"),
+          from: str(f, "from"),
+          fingerprint: str(f, "fingerprint", 64),
+          ts: int(f, "ts"),
+        }),
+      );
     case "group":
       return withPosition(
         f,

@@ -96,7 +96,12 @@ export type ClientMessage =
     to: string;
     fingerprint: string;
     cid?: string;
-  };
+  }
+  /**
+   * A group message end to end (docs/PROTOCOL.md 11.11); body: a message
+   * sealed on the sender's chain, opaque to the server. Answered as `gsay` is.
+   */
+  | { t: "e2e_gsay"; id: number; group: string; cid?: string };
 
 /**
  * `key_id` (32 lower-case hex digits) names the file key the sender sent each
@@ -289,6 +294,22 @@ export type ServerMessage =
       ts: Timestamp;
       history?: true;
       to?: string;
+    }
+    & ChatPosition
+  )
+  /**
+   * A group message end to end (docs/PROTOCOL.md 11.11); body: the sealed
+   * message. `fingerprint`: the identity key the sender signed in with.
+   * `history` as in `group`.
+   */
+  | (
+    & {
+      t: "e2e_group";
+      group: string;
+      from: string;
+      fingerprint: string;
+      ts: Timestamp;
+      history?: true;
     }
     & ChatPosition
   );
