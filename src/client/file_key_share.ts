@@ -159,6 +159,11 @@ export class FileKeyInbox {
   }
 }
 
+/** An offer's key and whether the server could read it, or why there is none. */
+export type ReceivedKey =
+  | { key: Uint8Array<ArrayBuffer>; readable: boolean }
+  | { error: string };
+
 /** What a receiver needs to decide where an offer's key comes from. */
 export interface FileKeySource {
   inbox: FileKeyInbox;
@@ -173,22 +178,20 @@ export interface FileKeySource {
  * when its sender is not known to use end-to-end keys (otherwise a server
  * could put in a key of its own, and so a file of its own).
  */
-export async function receiveFileKey(
+export function receiveFileKey(
   offer: FileOfferNotice,
   source: FileKeySource,
-): Promise<
-  { key: Uint8Array<ArrayBuffer>; readable: boolean } | {
-    error: string;
-  }
-> {
+): ReceivedKey | Promise<ReceivedKey> {
   const refused = (why: string) => ({
     error: `Cannot take '${offer.name}': ${why}`,
   });
   if (offer.key_id !== undefined) {
-    const taken = await source.inbox.take(offer, source.waitMs);
-    return "error" in taken
-      ? refused(taken.error)
-      : { key: taken.key, readable: false };
+    // Awaited (at most waitMs): the key may still be on its way.
+    return source.inbox.take(offer, source.waitMs).then((taken) =>
+      "error" in taken
+        ? refused(taken.error)
+        : { key: taken.key, readable: false }
+    );
   }
   const key = fileKeyOfOffer(offer);
   if (key === null) return refused("the offer carries no file key");

@@ -28,7 +28,6 @@ import {
   type OwnChain,
   type ReceivedChain,
   sealGroupMessage,
-  signingPublicOf,
 } from "../crypto/sender_key.ts";
 import { toHex } from "../crypto/bytes.ts";
 import { nameKey } from "../protocol/limits.ts";
@@ -472,6 +471,7 @@ export function encodeGroupState(state: GroupState): unknown {
       iteration: chain.iteration,
       chainKey: toBase64(chain.chainKey),
       signingSeed: toBase64(chain.signingSeed),
+      signingPublic: toBase64(chain.signingPublic),
       sentTo,
     })),
     received: [...state.received].map(([key, chains]) => ({
@@ -493,19 +493,18 @@ export function encodeGroupState(state: GroupState): unknown {
  *
  * @throws {Error} if it is malformed
  */
-export async function decodeGroupState(value: unknown): Promise<GroupState> {
+export function decodeGroupState(value: unknown): GroupState {
   const f = record(value);
   const state = emptyGroupState();
   for (const entry of list(f.own)) {
     const o = record(entry);
-    const signingSeed = bytes(o.signingSeed, 32);
     state.own.set(text(o.key), {
       chain: {
         chainId: bytes(o.id, 16),
         iteration: int(o.iteration),
         chainKey: bytes(o.chainKey, 32),
-        signingSeed,
-        signingPublic: await signingPublicOf(signingSeed),
+        signingSeed: bytes(o.signingSeed, 32),
+        signingPublic: bytes(o.signingPublic, 32),
       },
       sentTo: list(o.sentTo).map(text),
     });

@@ -48,6 +48,11 @@ import {
   receiveFileKey,
   shareFileKey,
 } from "./file_key_share.ts";
+import {
+  type E2eGroup,
+  type GroupOpened,
+  GroupSessions,
+} from "./group_sessions.ts";
 import { removePartial, scanPartials } from "../files/partials.ts";
 import {
   formatTransfers,
@@ -366,6 +371,24 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   const fileKeys = new FileKeyInbox();
   const usesE2e = (server: string) => (name: string) =>
     context.e2e?.identities.known(server, name) != null;
+  // Group messages end to end (issue 17 item 3), when there are keys.
+  const e2eKeys = context.e2e;
+  const groupSessions = e2e === null || e2eKeys === undefined
+    ? null
+    : new GroupSessions({
+      state: e2eKeys.state.groups,
+      save: () => e2eKeys.saveState(e2eKeys.state),
+      sendSecret: (...args) => e2e.sendSecret(...args),
+      usesE2e: (server, name) => usesE2e(server)(name),
+      notify: (lines) => {
+        for (const text of lines.map(sanitizeForTerminal)) {
+          if (text.startsWith("ERROR: ") || text.startsWith("WARNING: ")) {
+            emit({ type: "error", re: null, code: "e2e", text });
+          } else emit({ type: "notice", text });
+        }
+      },
+      late: (opened) => inTurn(() => showGroupOpened(opened)),
+    });
   if (e2e !== null) {
     style.verification = (name, fingerprint) =>
       e2e.verification(link.client.serverFingerprint, name, fingerprint);
@@ -533,8 +556,17 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         }
         return;
       case "secret":
-        // A file's key, for the offer that names it (file_key_share.ts).
+        // A file's key, for the offer that names it (file_key_share.ts), or
+        // a member's chain for a group (group_sessions.ts).
         if (fileKeys.deliver(opened.from, opened.label, opened.secret)) return;
+        if (
+          groupSessions?.deliverKey(
+            link.client,
+            opened.from,
+            opened.label,
+            opened.secret,
+          )
+        ) return;
         emit({
           type: "notice",
           text: sanitizeForTerminal(
@@ -583,6 +615,48 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     inTurn(async () => showOpened(await opened));
   };
 
+  /** Shows an opened end-to-end group message, or why it was not. */
+  const showGroupOpened = (opened: GroupOpened) => {
+    switch (opened.kind) {
+      case "message":
+        show(opened.message, opened.text);
+        return;
+      case "refused":
+        for (const text of opened.lines.map(sanitizeForTerminal)) {
+          emit({ type: "error", re: null, code: "e2e", text });
+        }
+        return;
+      case "waiting":
+        // Shown when its sender key comes (`late`).
+        return;
+      default: {
+        const unreachable: never = opened;
+        return unreachable;
+      }
+    }
+  };
+  const openGroup = (
+    client: ChatClient,
+    message: E2eGroup,
+    body: Uint8Array,
+  ) => {
+    if (groupSessions === null) {
+      inTurn(() =>
+        emit({
+          type: "error",
+          re: null,
+          code: "e2e",
+          text: sanitizeForTerminal(
+            `ERROR: A group message from ${message.from} in ${message.group} is end to end, and this session has no end-to-end keys to open it`,
+          ),
+        })
+      );
+      return;
+    }
+    const opened = groupSessions.open(client, message, body);
+    inTurn(async () => showGroupOpened(await opened));
+  };
+
   /** Shows a chat message (or any other the server sent unasked). */
   const show = (message: ServerMessage, text: string) => {
     const chat = hasTextBody(message) &&
@@ -616,6 +690,12 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         }
         return;
       }
+      if (message.t === "e2e_group") {
+        if (!ignore.list.isIgnored(message.from, keyOf(message.from))) {
+          openGroup(client, message, body);
+        }
+        return;
+      }
       // File data is not text: decoding each chunk would cost a string as
       // long as the chunk (and a JavaScript heap that grows with the rate).
       const text = hasTextBody(message) ? decodeText(body) : "";
@@ -635,12 +715,13 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       resume: true,
       consent: (offer) => consent(offer, client.serverFingerprint),
       ...(e2e === null ? {} : {
-        fileKey: async (offer: FileOfferNotice) => {
-          const got = await receiveFileKey(offer, {
+        fileKey: (offer: FileOfferNotice) => {
+          const got = receiveFileKey(offer, {
             inbox: fileKeys,
             usesE2e: usesE2e(client.serverFingerprint),
           });
-          if ("key" in got && got.readable) {
+          // Only a readable key (from the offer) comes at once.
+          if (!(got instanceof Promise) && "key" in got && got.readable) {
             emit({
               type: "notice",
               text: sanitizeForTerminal(
@@ -957,6 +1038,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
             e2e === null
               ? null
               : (to, text, cid) => e2e.sendText(client, to, text, cid),
+            groupSessions === null
+              ? null
+              : (group, text, cid) =>
+                groupSessions.send(client, group, text, cid),
           )!
         ).then(
           (reply) => {

@@ -246,7 +246,7 @@ Deno.test("encodeGroupState and decodeGroupState keep chains, who has them, and 
   await say(alice, "team", "kept");
   await settled(bob, 1);
   for (const m of [alice, bob]) {
-    const copy = await decodeGroupState(
+    const copy = decodeGroupState(
       JSON.parse(JSON.stringify(encodeGroupState(m.state))),
     );
     assert.deepEqual(copy, m.state);
