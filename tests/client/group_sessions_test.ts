@@ -254,3 +254,25 @@ Deno.test("encodeGroupState and decodeGroupState keep chains, who has them, and 
   await alice.client.quit();
   await bob.client.quit();
 });
+
+Deno.test("GroupSessions sends a plain gsay, and says the host can read it, when a member has published no end-to-end keys", async () => {
+  await using server = await startTestServer();
+  const alice = await member(server, "alice");
+  const oldtimer = await TestClient.connect(server, "oldtimer");
+  await alice.client.request({ t: "create", group: "team" });
+  assert.equal(
+    (await oldtimer.client.request({ t: "join", group: "team" })).t,
+    "ok",
+  );
+  await say(alice, "team", "readable by the host");
+  assert.deepEqual(alice.notes, [
+    "WARNING: oldtimer has not published end-to-end keys: this message to team is not end-to-end encrypted, and the host of the server can read it",
+  ]);
+  const { message, text } = await oldtimer.waitFor(({ message }) =>
+    message.t === "group"
+  );
+  assert.equal(message.t === "group" && message.from, "alice");
+  assert.equal(text, "readable by the host");
+  await alice.client.quit();
+  await oldtimer.quit();
+});
