@@ -210,6 +210,13 @@ export class GroupSessions {
         ]);
         return await client.gsay(group, text, cid);
       }
+      // The server lists at most MAX_LIST_ITEMS members: those left out
+      // were not given our chain.
+      if (entry.more !== undefined) {
+        warnings.push(
+          `WARNING: The server listed only some members of ${entry.group}: ${entry.more} of them cannot read your messages`,
+        );
+      }
       if (warnings.length > 0) this.#o.notify(warnings);
       const out = await sealGroupMessage(
         own.chain,
