@@ -14,8 +14,7 @@
 
 import { concatBytes, equalBytes, toHex, utf8Encode } from "../crypto/bytes.ts";
 import { FILE_KEY_BYTES } from "../crypto/file_cipher.ts";
-import { FILE_KEY_ID_PATTERN } from "../protocol/limits.ts";
-import { nameKey } from "../protocol/limits.ts";
+import { FILE_KEY_ID_PATTERN, nameKey } from "../protocol/limits.ts";
 import type { FileOfferNotice } from "../protocol/messages.ts";
 import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
 import { fileKeyForOffer, fileKeyOfOffer } from "./file_key.ts";

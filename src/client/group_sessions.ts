@@ -18,7 +18,7 @@
  * No Deno API: the state comes in as a value with a save callback.
  */
 
-import { fromBase64, toBase64 } from "../crypto/bytes.ts";
+import { fromBase64, toBase64, toHex } from "../crypto/bytes.ts";
 import {
   chainIdOf,
   decodeSenderKey,
@@ -29,7 +29,6 @@ import {
   type ReceivedChain,
   sealGroupMessage,
 } from "../crypto/sender_key.ts";
-import { toHex } from "../crypto/bytes.ts";
 import { nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";

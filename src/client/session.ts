@@ -685,9 +685,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         e2e?.signedIn(client.serverFingerprint, message.name);
       }
       if (message.t === "e2e_private") {
-        if (!ignore.list.isIgnored(message.from, keyOf(message.from))) {
-          openE2e(client, message, body);
-        }
+        // Opened even from someone ignored (`show` hides their messages):
+        // it may hold their chain for a group, needed once they are shown
+        // again.
+        openE2e(client, message, body);
         return;
       }
       if (message.t === "e2e_group") {

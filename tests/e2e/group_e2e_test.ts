@@ -194,3 +194,46 @@ Deno.test("chat connect sends group messages end to end: members read them, a me
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("chat connect reads a group member's messages again after /unignore: their chain came while they were ignored", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-e2e-group-ignore-" });
+  const processes: ChatProcess[] = [];
+  try {
+    await makeKeys(dir);
+    const server = serveProcess(dir);
+    processes.push(server);
+    const port = await listeningPort(server);
+    const alice = connect(dir, port, "alice");
+    const bob = connect(dir, port, "bob");
+    processes.push(alice, bob);
+    for (const p of [alice, bob]) {
+      await p.waitFor(/SUCCESS: Username registered\./);
+    }
+    await waitForKeys(dir, port, "alice", "bob");
+    await alice.write("/create team\n");
+    await alice.waitFor(/Group 'team' created/);
+    await bob.write("/join team\n");
+    await bob.waitFor(/Joined group 'team'/);
+    await bob.write("/ignore alice\n");
+    await bob.waitFor(/Ignoring alice/);
+    await alice.write("/group team you do not hear this\n");
+    await alice.waitFor(/you do not hear this/);
+    await bob.write("/group team marker\n");
+    await alice.waitFor(/\[Receive group team message from bob\]: marker/);
+    await bob.write("/unignore alice\n");
+    await bob.waitFor(/alice's messages are shown again/);
+    await alice.write("/group team heard again\n");
+    await bob.waitFor(
+      /\[Receive group team message from alice\]: heard again/,
+    );
+    assert.doesNotMatch(bob.stdout, /you do not hear this/);
+    await quit(alice);
+    await quit(bob);
+  } finally {
+    for (const p of processes) {
+      p.kill();
+      await p.finish();
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
