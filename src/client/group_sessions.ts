@@ -201,6 +201,12 @@ export class GroupSessions {
         }
       }
       await this.#o.save();
+      if (client.isOver) {
+        // The connection ended on the way: a request on it now gets the
+        // reply that says so, and the whole message (members, chains and
+        // all) is sent again, with the same cid, on the next connection.
+        return await client.request({ t: "ping" });
+      }
       if (keyless.length > 0) {
         this.#o.notify([
           `WARNING: ${keyless.join(", ")} ha${
