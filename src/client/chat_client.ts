@@ -517,7 +517,8 @@ export class ChatClient {
     const incoming: Incoming = { message, body };
     if (
       (message.t === "public" || message.t === "private" ||
-        message.t === "group" || message.t === "e2e_private") &&
+        message.t === "group" || message.t === "e2e_private" ||
+        message.t === "e2e_group") &&
       // What a history request asked for is shown whatever was shown before.
       !(message.history === true && this.#historyRequests.size > 0)
     ) {
@@ -526,6 +527,8 @@ export class ChatClient {
       // keys are gone once it has been opened).
       const chat = message.t === "e2e_private"
         ? { ...message, t: "private" as const }
+        : message.t === "e2e_group"
+        ? { ...message, t: "group" as const }
         : message;
       switch (this.#ledger.receive(chat, this.#name ?? "")) {
         case "duplicate":

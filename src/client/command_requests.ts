@@ -26,12 +26,23 @@ export type PrivateSender = (
   cid: string,
 ) => Promise<Reply>;
 
+/**
+ * Sends a group message some other way than in the clear (end to end, issue
+ * 17); `cid` is always given, so that a retry is recognised.
+ */
+export type GroupSender = (
+  group: string,
+  text: string,
+  cid: string,
+) => Promise<Reply>;
+
 /** Sends the request for a command, or returns null for commands handled locally. */
 export function perform(
   client: Requester,
   command: Command,
   cid?: string,
   sendPrivate: PrivateSender | null = null,
+  sendGroup: GroupSender | null = null,
 ): Promise<Reply> | null {
   switch (command.kind) {
     case "say":
@@ -41,7 +52,9 @@ export function perform(
         ? client.msg(command.to, command.text, cid)
         : sendPrivate(command.to, command.text, cid ?? newClientId());
     case "gsay":
-      return client.gsay(command.group, command.text, cid);
+      return sendGroup === null
+        ? client.gsay(command.group, command.text, cid)
+        : sendGroup(command.group, command.text, cid ?? newClientId());
     case "list":
       return client.request({ t: "list" });
     case "groups":

@@ -413,8 +413,9 @@ export function helpText(topic?: string): string[] {
     "Type a message and press Enter to send it to everyone, or to the user or",
     "group chosen with /query. Start it with // to send a message that begins",
     "with /.",
-    "Private messages (/msg) are end-to-end encrypted: the server cannot read",
-    "them. The public room and groups are not: the server's host can read them.",
+    "Private messages (/msg), group messages and files are end-to-end encrypted:",
+    "the server cannot read them. The public room is not: the server's host can",
+    "read it.",
     "Commands:",
     ...COMMANDS.map((command) =>
       `  ${command.usage.padEnd(width)}  ${command.summary}`

@@ -16,6 +16,12 @@ import { parseServerMessage } from "../protocol/codec.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import type { RatchetState } from "../crypto/ratchet.ts";
 import type { X3dhInit } from "../crypto/x3dh.ts";
+import {
+  decodeGroupState,
+  emptyGroupState,
+  encodeGroupState,
+  type GroupState,
+} from "./group_sessions.ts";
 
 /** Archived messages kept at most, the oldest dropped first. */
 export const MAX_ARCHIVED = 5000;
@@ -70,6 +76,8 @@ export interface E2eState {
   verified: Map<string, string>;
   /** Key changes not accepted yet. */
   changes: Map<string, KeyChange>;
+  /** Group chains and the group archive (group_sessions.ts). */
+  groups: GroupState;
 }
 
 /** An empty state. */
@@ -79,6 +87,7 @@ export function emptyE2eState(): E2eState {
     archive: new Map(),
     verified: new Map(),
     changes: new Map(),
+    groups: emptyGroupState(),
   };
 }
 
@@ -124,6 +133,7 @@ export function encodeE2eState(state: E2eState): string {
         body: b64(body),
       })),
     })),
+    groups: encodeGroupState(state.groups),
   });
 }
 
@@ -187,6 +197,8 @@ export function decodeE2eState(text: string): E2eState {
       }),
     });
   }
+  // Absent from files written before groups were end to end.
+  if (f.groups !== undefined) state.groups = decodeGroupState(f.groups);
   return state;
 }
 

@@ -1,12 +1,10 @@
 // This module is browser compatible.
 
 /**
- * How a file's key (crypto/file_cipher.ts) reaches its recipients: the one
- * place that decides it. For now the key travels in the offer, as `key`,
- * which the server reads and passes on (docs/PROTOCOL.md 5.6, "Chunk
- * encryption"); the server could read every file before this, so nothing got
- * weaker. TODO(#17): send it inside the recipients' end-to-end channel
- * instead, and the server only relays ciphertext it cannot open.
+ * A file key (crypto/file_cipher.ts) in an offer's readable `key` field
+ * (docs/PROTOCOL.md 5.6, "Chunk encryption"). Only for recipients without
+ * end-to-end keys, whose file the server can then read: everyone else gets
+ * the key end to end and the offer names it by id (file_key_share.ts, 11.10).
  */
 
 import { FILE_KEY_BYTES } from "../crypto/file_cipher.ts";

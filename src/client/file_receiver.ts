@@ -54,11 +54,21 @@ export interface ReceiverOptions {
    * nothing behind.
    */
   resume?: boolean;
+  /**
+   * The file key of an offer, or why it cannot be taken (file_key_share.ts
+   * `receiveFileKey`); without it, the key the offer carries.
+   */
+  fileKey?: (offer: FileOfferNotice) => FileKeyResult | Promise<FileKeyResult>;
 }
 
 export type ReceiveResult =
   | { ok: true; name: string; path: string }
   | { ok: false; reason: string };
+
+/** An offer's file key, or why it cannot be taken. */
+export type FileKeyResult =
+  | { key: Uint8Array<ArrayBuffer> }
+  | { error: string };
 
 export type ConsentAnswer = "accept" | "decline" | "no_answer";
 
@@ -252,17 +262,29 @@ export class FileReceiver {
       // Nobody is asked about a file that could not be taken anyway.
       const tooLarge = sizeRefusal(offer.size, this.#options.maxFileBytes);
       if (tooLarge !== null) throw new SaveError(tooLarge);
-      const fileKey = fileKeyOfOffer(offer);
-      if (fileKey === null) {
-        throw new SaveError(
-          `Cannot take '${offer.name}': the offer carries no file key`,
+      // A key that cannot be had (none in the offer, a readable one where
+      // it must not be) refuses the offer before anyone is asked; one that
+      // travels end to end is awaited while the user is asked, and only
+      // once the offer is accepted (an offer declined, from an ignored
+      // sender say, waits for nothing).
+      const fileKey = this.#options.fileKey === undefined
+        ? fileKeyOfOffer(offer)
+        : this.#options.fileKey(offer);
+      const useKey = async (got: typeof fileKey): Promise<void> => {
+        if (got === null) {
+          throw new SaveError(
+            `Cannot take '${offer.name}': the offer carries no file key`,
+          );
+        }
+        if (got instanceof Promise) return await useKey(await got);
+        if ("error" in got) throw new SaveError(got.error);
+        incoming.cipher = await FileCipher.create(
+          "key" in got ? got.key : got,
+          offer.xfer,
+          offer.size,
         );
-      }
-      incoming.cipher = await FileCipher.create(
-        fileKey,
-        offer.xfer,
-        offer.size,
-      );
+      };
+      if (!(fileKey instanceof Promise)) await useKey(fileKey);
       const answer = await this.#options.consent(offer);
       // Cancelled while the user was being asked: already reported.
       if (incoming.failed) return;
@@ -277,6 +299,7 @@ export class FileReceiver {
         this.#options.onFinished?.(offer);
         return;
       }
+      if (fileKey instanceof Promise) await useKey(fileKey);
       // Resumable only for a sender the server vouches for by key, and only
       // once at a time.
       const key = this.#options.resume && offer.fingerprint !== undefined

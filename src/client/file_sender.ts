@@ -21,6 +21,7 @@ import type {
 } from "../protocol/messages.ts";
 import type { ChatClient } from "./chat_client.ts";
 import { fileKeyForOffer } from "./file_key.ts";
+import type { SharedKey } from "./file_key_share.ts";
 import type { RecipientResult, SentFileOutcome } from "./render.ts";
 
 export type SendTarget = { to: string } | { group: string };
@@ -65,12 +66,25 @@ export interface SendingInfo {
   resumedAt: number;
 }
 
+/**
+ * Sends an offer's file key to its recipients and says what the offer carries
+ * (file_key_share.ts `shareFileKey`); without one, the key goes in the offer.
+ */
+export type ShareKey = (
+  target: SendTarget,
+  key: Uint8Array,
+  name: string,
+  size: number,
+) => Promise<SharedKey>;
+
 export class FileSender {
   #client: ChatClient;
   #outgoing = new Map<number, Outgoing>();
+  #shareKey: ShareKey | null;
 
-  constructor(client: ChatClient) {
+  constructor(client: ChatClient, shareKey: ShareKey | null = null) {
     this.#client = client;
+    this.#shareKey = shareKey;
     client.onMessage(({ message }) => this.#dispatch(message));
     client.ended.then((ending) => {
       for (const outgoing of this.#outgoing.values()) {
@@ -118,6 +132,7 @@ export class FileSender {
     onOffered: (name: string, size: number) => void = () => {},
     onAnswered: (declined: Declined[]) => void = () => {},
     onResumed: (offset: number, size: number) => void = () => {},
+    onKeyLines: (lines: string[]) => void = () => {},
   ): Promise<SentFileOutcome> {
     const opened = await openForSending(path);
     if ("error" in opened) return { kind: "refused", text: opened.error };
@@ -127,13 +142,27 @@ export class FileSender {
     // seals a chunk under a key and nonce used before.
     const key = newFileKey();
     try {
+      // The key goes end to end first, so that it is there when the offer is.
+      let keyFields: { key?: string; key_id?: string } = fileKeyForOffer(key);
+      if (this.#shareKey !== null) {
+        const shared = await this.#shareKey(target, key, name, size);
+        if (shared.kind === "refused") {
+          return {
+            kind: "refused",
+            text: shared.reply.text,
+            code: shared.reply.code,
+          };
+        }
+        keyFields = shared.fields;
+        if (shared.lines.length > 0) onKeyLines(shared.lines);
+      }
       onOffered(name, size);
       const reply = await this.#client.request({
         t: "file_offer",
         name,
         size,
         ...target,
-        ...fileKeyForOffer(key),
+        ...keyFields,
       });
       if (reply.t !== "file_ready") {
         return {

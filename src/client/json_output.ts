@@ -496,6 +496,7 @@ function serverJson(
     case "e2e_keys":
     case "e2e_bundle":
     case "e2e_private":
+    case "e2e_group":
       // Pongs, handshakes and end-to-end keys are plumbing; file events come
       // from the transfer code, which knows their context (file_* events).
       return re === null ? null : { type: "ok", re, text: "" };

@@ -286,8 +286,10 @@ export function renderServerMessage(
     // End-to-end keys are plumbing for the session's own use.
     case "e2e_keys":
     case "e2e_bundle":
-    // Shown once opened, as the private message inside (e2e_session.ts).
+    // Shown once opened, as the private or group message inside
+    // (e2e_sessions.ts, group_sessions.ts).
     case "e2e_private":
+    case "e2e_group":
       return [];
     case "file_ready":
     case "file_progress":

@@ -43,6 +43,16 @@ import {
 } from "./e2e_sessions.ts";
 import type { E2eState } from "./e2e_state.ts";
 import { FileSender, type SendTarget } from "./file_sender.ts";
+import {
+  FileKeyInbox,
+  receiveFileKey,
+  shareFileKey,
+} from "./file_key_share.ts";
+import {
+  type E2eGroup,
+  type GroupOpened,
+  GroupSessions,
+} from "./group_sessions.ts";
 import { removePartial, scanPartials } from "../files/partials.ts";
 import {
   formatTransfers,
@@ -358,6 +368,28 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       }
     },
   });
+  // File keys that came end to end, until their offers ask for them.
+  const fileKeys = new FileKeyInbox();
+  const usesE2e = (server: string) => (name: string) =>
+    context.e2e?.identities.known(server, name) != null;
+  // Group messages end to end (issue 17 item 3), when there are keys.
+  const e2eKeys = context.e2e;
+  const groupSessions = e2e === null || e2eKeys === undefined
+    ? null
+    : new GroupSessions({
+      state: e2eKeys.state.groups,
+      save: () => e2eKeys.saveState(e2eKeys.state),
+      sendSecret: (...args) => e2e.sendSecret(...args),
+      usesE2e: (server, name) => usesE2e(server)(name),
+      notify: (lines) => {
+        for (const text of lines.map(sanitizeForTerminal)) {
+          if (text.startsWith("ERROR: ") || text.startsWith("WARNING: ")) {
+            emit({ type: "error", re: null, code: "e2e", text });
+          } else emit({ type: "notice", text });
+        }
+      },
+      late: (opened) => inTurn(() => showGroupOpened(opened)),
+    });
   if (e2e !== null) {
     style.verification = (name, fingerprint) =>
       e2e.verification(link.client.serverFingerprint, name, fingerprint);
@@ -525,7 +557,17 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         }
         return;
       case "secret":
-        // TODO(#17): end-to-end files hand their keys over here.
+        // A file's key, for the offer that names it (file_key_share.ts), or
+        // a member's chain for a group (group_sessions.ts).
+        if (fileKeys.deliver(opened.from, opened.label, opened.secret)) return;
+        if (
+          groupSessions?.deliverKey(
+            link.client,
+            opened.from,
+            opened.label,
+            opened.secret,
+          )
+        ) return;
         emit({
           type: "notice",
           text: sanitizeForTerminal(
@@ -574,6 +616,48 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     inTurn(async () => showOpened(await opened));
   };
 
+  /** Shows an opened end-to-end group message, or why it was not. */
+  const showGroupOpened = (opened: GroupOpened) => {
+    switch (opened.kind) {
+      case "message":
+        show(opened.message, opened.text);
+        return;
+      case "refused":
+        for (const text of opened.lines.map(sanitizeForTerminal)) {
+          emit({ type: "error", re: null, code: "e2e", text });
+        }
+        return;
+      case "waiting":
+        // Shown when its sender key comes (`late`).
+        return;
+      default: {
+        const unreachable: never = opened;
+        return unreachable;
+      }
+    }
+  };
+  const openGroup = (
+    client: ChatClient,
+    message: E2eGroup,
+    body: Uint8Array,
+  ) => {
+    if (groupSessions === null) {
+      inTurn(() =>
+        emit({
+          type: "error",
+          re: null,
+          code: "e2e",
+          text: sanitizeForTerminal(
+            `ERROR: A group message from ${message.from} in ${message.group} is end to end, and this session has no end-to-end keys to open it`,
+          ),
+        })
+      );
+      return;
+    }
+    const opened = groupSessions.open(client, message, body);
+    inTurn(async () => showGroupOpened(await opened));
+  };
+
   /** Shows a chat message (or any other the server sent unasked). */
   const show = (message: ServerMessage, text: string) => {
     const chat = hasTextBody(message) &&
@@ -602,8 +686,15 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         e2e?.signedIn(client.serverFingerprint, message.name);
       }
       if (message.t === "e2e_private") {
+        // Opened even from someone ignored (`show` hides their messages):
+        // it may hold their chain for a group, needed once they are shown
+        // again.
+        openE2e(client, message, body);
+        return;
+      }
+      if (message.t === "e2e_group") {
         if (!ignore.list.isIgnored(message.from, keyOf(message.from))) {
-          openE2e(client, message, body);
+          openGroup(client, message, body);
         }
         return;
       }
@@ -625,6 +716,24 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       ...files,
       resume: true,
       consent: (offer) => consent(offer, client.serverFingerprint),
+      ...(e2e === null ? {} : {
+        fileKey: (offer: FileOfferNotice) => {
+          const got = receiveFileKey(offer, {
+            inbox: fileKeys,
+            usesE2e: usesE2e(client.serverFingerprint),
+          });
+          // Only a readable key (from the offer) comes at once.
+          if (!(got instanceof Promise) && "key" in got && got.readable) {
+            emit({
+              type: "notice",
+              text: sanitizeForTerminal(
+                `${offer.from} has no end-to-end keys: ${offer.name} is not end-to-end encrypted, and the host of the server can read it`,
+              ),
+            });
+          }
+          return got;
+        },
+      }),
       // A program gets file_received and file_failed events instead.
       print: (line) => {
         if (!context.json) terminal.print(line);
@@ -665,7 +774,22 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         showProgress(`in:${offer.xfer}`, null);
       },
     });
-    return { client, receiver, sender: new FileSender(client) };
+    const sender = new FileSender(
+      client,
+      e2e === null ? null : (target, key, name, size) =>
+        shareFileKey(
+          {
+            sendSecret: (...args) => e2e.sendSecret(...args),
+            usesE2e: usesE2e(client.serverFingerprint),
+          },
+          client,
+          target,
+          key,
+          name,
+          size,
+        ),
+    );
+    return { client, receiver, sender };
   };
   let link = attach(first);
   // Resolved (and replaced) whenever a new connection takes over, or when
@@ -781,6 +905,13 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
             sanitizeForTerminal(peer)
           } at ${offset} of ${size} bytes`,
         }),
+      (lines) => {
+        for (const text of lines.map(sanitizeForTerminal)) {
+          if (text.startsWith("WARNING: ")) {
+            emit({ type: "error", re: null, code: "e2e", text });
+          } else emit({ type: "notice", text });
+        }
+      },
     ).then((outcome) => {
       showProgress(key, null);
       const resending = resendTargets(target, outcome, again).length > 0 &&
@@ -909,6 +1040,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
             e2e === null
               ? null
               : (to, text, cid) => e2e.sendText(client, to, text, cid),
+            groupSessions === null
+              ? null
+              : (group, text, cid) =>
+                groupSessions.send(client, group, text, cid),
           )!
         ).then(
           (reply) => {

@@ -28,6 +28,7 @@
  */
 
 import {
+  FILE_KEY_ID_PATTERN,
   MAX_AWAY_CHARS,
   MAX_BATCH_BYTES,
   MAX_HEADER_BYTES,
@@ -634,14 +635,27 @@ function str(fields: Fields, key: string, max = 256): string {
   return value;
 }
 
-/** A file offer's optional `key`: 64 lower-case hex digits when present. */
-function fileKey(fields: Fields): { key?: string } {
-  if (fields.key === undefined) return {};
-  const key = str(fields, "key", 64);
-  if (!SHA256_HEX_PATTERN.test(key)) {
-    fail("Field 'key' must be 64 lower-case hex digits");
+/**
+ * A file offer's optional `key` (64 lower-case hex digits) and `key_id` (32
+ * lower-case hex digits), when present.
+ */
+function fileKey(fields: Fields): { key?: string; key_id?: string } {
+  let out: { key?: string; key_id?: string } = {};
+  if (fields.key !== undefined) {
+    const key = str(fields, "key", 64);
+    if (!SHA256_HEX_PATTERN.test(key)) {
+      fail("Field 'key' must be 64 lower-case hex digits");
+    }
+    out = { key };
   }
-  return { key };
+  if (fields.key_id !== undefined) {
+    const id = str(fields, "key_id", 32);
+    if (!FILE_KEY_ID_PATTERN.test(id)) {
+      fail("Field 'key_id' must be 32 lower-case hex digits");
+    }
+    out = { ...out, key_id: id };
+  }
+  return out;
 }
 
 function int(fields: Fields, key: string): number {
@@ -788,6 +802,8 @@ export function parseClientMessage(value: unknown): ClientMessage {
         fingerprint: str(f, "fingerprint", 64),
         ...clientId(f),
       };
+    case "e2e_gsay":
+      return { t, id: int(f, "id"), group: str(f, "group"), ...clientId(f) };
     case "file_accept": {
       // Each is read on its own; a claim needs both (the server checks).
       return {
@@ -917,6 +933,7 @@ const SERVER_TYPES: Readonly<Record<ServerMessage["t"], true>> = {
   e2e_keys: true,
   e2e_bundle: true,
   e2e_private: true,
+  e2e_group: true,
 };
 
 /**
@@ -980,6 +997,17 @@ export function parseServerMessage(value: unknown): ServerMessage {
       );
       return f.to === undefined ? message : { ...message, to: str(f, "to") };
     }
+    case "e2e_group":
+      return withPosition(
+        f,
+        withHistory(f, {
+          t,
+          group: str(f, "group"),
+          from: str(f, "from"),
+          fingerprint: str(f, "fingerprint", 64),
+          ts: int(f, "ts"),
+        }),
+      );
     case "group":
       return withPosition(
         f,

@@ -91,6 +91,9 @@ export const DEFAULT_MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024;
 /** SHA-256 as 64 lower-case hex digits. */
 export const SHA256_HEX_PATTERN = /^[0-9a-f]{64}$/;
 
+/** A file offer's `key_id` (docs/PROTOCOL.md 11.10): 16 random bytes in hex. */
+export const FILE_KEY_ID_PATTERN = /^[0-9a-f]{32}$/;
+
 /** `/history` shows this many messages unless asked for another number. */
 export const DEFAULT_HISTORY = 20;
 export const MAX_HISTORY = 500;

@@ -96,12 +96,19 @@ export type ClientMessage =
     to: string;
     fingerprint: string;
     cid?: string;
-  };
+  }
+  /**
+   * A group message end to end (docs/PROTOCOL.md 11.11); body: a message
+   * sealed on the sender's chain, opaque to the server. Answered as `gsay` is.
+   */
+  | { t: "e2e_gsay"; id: number; group: string; cid?: string };
 
 /**
- * `key` (64 lower-case hex digits) is the file key its chunks are sealed
- * with (docs/PROTOCOL.md 5.6, "Chunk encryption"), passed on to the
- * recipients in their offer until it travels end to end (issue 17).
+ * `key_id` (32 lower-case hex digits) names the file key the sender sent each
+ * recipient end to end (docs/PROTOCOL.md 11.10); `key` (64 lower-case hex
+ * digits) is the file key itself, readable by the server, only for
+ * recipients without end-to-end keys (5.6, "Chunk encryption"). Both are
+ * passed on to the recipients unchanged.
  */
 export type FileOfferRequest =
   | {
@@ -111,6 +118,7 @@ export type FileOfferRequest =
     size: number;
     to: string;
     key?: string;
+    key_id?: string;
   }
   | {
     t: "file_offer";
@@ -119,6 +127,7 @@ export type FileOfferRequest =
     size: number;
     group: string;
     key?: string;
+    key_id?: string;
   };
 
 export type ClientMessageType = ClientMessage["t"];
@@ -287,6 +296,22 @@ export type ServerMessage =
       to?: string;
     }
     & ChatPosition
+  )
+  /**
+   * A group message end to end (docs/PROTOCOL.md 11.11); body: the sealed
+   * message. `fingerprint`: the identity key the sender signed in with.
+   * `history` as in `group`.
+   */
+  | (
+    & {
+      t: "e2e_group";
+      group: string;
+      from: string;
+      fingerprint: string;
+      ts: Timestamp;
+      history?: true;
+    }
+    & ChatPosition
   );
 
 /**
@@ -321,9 +346,15 @@ export interface FileOfferNotice {
   timeout?: number;
   /**
    * The file key the chunks are sealed with, as the sender's offer gave it
-   * (64 lower-case hex digits; src/client/file_key.ts reads it).
+   * (64 lower-case hex digits; src/client/file_key.ts reads it): only for
+   * recipients without end-to-end keys, readable by the server.
    */
   key?: string;
+  /**
+   * The id of the file key the sender sent this recipient end to end
+   * (32 lower-case hex digits; docs/PROTOCOL.md 11.10).
+   */
+  key_id?: string;
 }
 
 /** A recipient that did not take a file, and why ("declined", "did not answer", ...). */

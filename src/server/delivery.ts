@@ -74,7 +74,8 @@ export function roughSize({ message, body }: Outbound): number {
 
 function isChat({ message }: Outbound): boolean {
   return message.t === "public" || message.t === "private" ||
-    message.t === "group" || message.t === "e2e_private";
+    message.t === "group" || message.t === "e2e_private" ||
+    message.t === "e2e_group";
 }
 
 export class Delivery {

@@ -53,6 +53,7 @@ import {
 import { dropTransfers, routeFile } from "./transfers.ts";
 import { routeE2eKeys } from "./e2e_keys.ts";
 import { e2eHistory, routeE2eMessage } from "./e2e_relay.ts";
+import { e2eGroupHistory, routeE2eGroup } from "./e2e_group_relay.ts";
 import { clientIdOf, echo, sent, sentBefore } from "./chat_replies.ts";
 
 // Re-exported for those who knew it here (serve.ts, the tests).
@@ -213,6 +214,8 @@ export function route(
       return routeE2eKeys(state, session, message, body);
     case "e2e_msg":
       return routeE2eMessage(state, session, message, body, now);
+    case "e2e_gsay":
+      return routeE2eGroup(state, session, message, body, now);
     default: {
       // Unreachable for decoded messages; answered rather than thrown so a
       // decoder bug cannot take the server down.
@@ -353,7 +356,8 @@ const MAX_MISSED = 2 * MAX_HISTORY;
 const HISTORY_CUT = "; older ones do not fit in one reply";
 
 function asHistory(viewer: Session, message: StoredMessage): Outbound {
-  const e2e = e2eHistory(viewer, message);
+  const e2e = e2eHistory(viewer, message) ??
+    e2eGroupHistory(viewer, message);
   if (e2e !== null) return e2e;
   const to = connection(viewer.id);
   // `history` last: a header that ends in a digit is a live one (the

@@ -48,6 +48,8 @@ export interface Transfer {
   started?: boolean;
   /** The file key from the offer, passed on to the recipients (5.6). */
   key: string | undefined;
+  /** The id of the file key sent end to end, passed on too (11.10). */
+  keyId?: string | undefined;
   ended: boolean;
   /** Recipients still receiving: removed when they finish, fail or leave. */
   recipients: Map<ConnId, Recipient>;

@@ -233,6 +233,7 @@ function offer(
     size: message.size,
     sent: 0,
     key: message.key,
+    keyId: message.key_id,
     ended: false,
     recipients: new Map(
       recipients.map((
@@ -265,6 +266,7 @@ function offer(
       : { fingerprint: session.fingerprint }),
     timeout: state.limits.fileAnswerMs,
     ...(transfer.key === undefined ? {} : { key: transfer.key }),
+    ...(transfer.keyId === undefined ? {} : { key_id: transfer.keyId }),
   };
   // The sender's reply waits for the answers (see answered).
   return [{ to: recipients.map((r) => r.id), message: notice }];

@@ -216,6 +216,17 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 7,
+    description: "end-to-end group messages: the sender's identity key",
+    // An end-to-end group message (docs/PROTOCOL.md 11.11) is a 'group'
+    // message whose body is sealed on the sender's chain, opaque to the
+    // server; this column tells it apart as e2e_fingerprint does for private
+    // ones (whose CHECK allows only 'private', and SQLite cannot change a
+    // CHECK without rebuilding the table).
+    up: `ALTER TABLE messages ADD COLUMN e2e_group_fingerprint TEXT
+           CHECK (e2e_group_fingerprint IS NULL OR kind = 'group');`,
+  },
 ];
 
 /** The schema version this program writes and understands. */

@@ -788,8 +788,8 @@ export class SqliteStore implements Store {
       this.#run(
         `INSERT INTO messages
            (id, seq, ts, kind, from_key, from_name, to_key, group_key, body,
-            e2e_fingerprint)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            e2e_fingerprint, e2e_group_fingerprint)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         id,
         seq,
         message.ts,
@@ -799,7 +799,8 @@ export class SqliteStore implements Store {
         toKey,
         groupKey,
         message.body,
-        message.e2eFingerprint ?? null,
+        message.kind === "private" ? message.e2eFingerprint ?? null : null,
+        message.kind === "group" ? message.e2eFingerprint ?? null : null,
       );
       if (message.clientId !== undefined) {
         this.#recordClientId(message.fromKey, message.clientId, position);
@@ -1226,7 +1227,7 @@ const GROUP_SELECT =
 const MESSAGE_SELECT = `
   SELECT m.id, m.seq, m.ts, m.kind, m.from_key, m.from_name, m.to_key,
          tu.name AS to_name, m.group_key, g.name AS group_name, m.body,
-         m.e2e_fingerprint
+         m.e2e_fingerprint, m.e2e_group_fingerprint
   FROM messages m
   LEFT JOIN users tu ON tu.name_key = m.to_key
   LEFT JOIN groups g ON g.group_key = m.group_key`;
@@ -1553,13 +1554,16 @@ function toMessage(row: Row): StoredMessage {
         toName: text(row, "to_name"),
       };
     }
-    case "group":
+    case "group": {
+      const e2e = row.e2e_group_fingerprint;
       return {
         ...fields,
+        ...(typeof e2e === "string" ? { e2eFingerprint: e2e } : {}),
         kind,
         groupKey: text(row, "group_key"),
         groupName: text(row, "group_name"),
       };
+    }
     default:
       // The CHECK constraint rules this out for databases of this schema.
       throw new TypeError(`Message ${fields.id} has unknown kind ${kind}`);

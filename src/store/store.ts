@@ -107,7 +107,8 @@ interface MessageFields {
   readonly clientId?: string;
   /**
    * Set for an end-to-end private message (docs/PROTOCOL.md 11.7), whose
-   * body is the envelope: the fingerprint of the identity key its sender
+   * body is the envelope, or group message (11.11), whose body is sealed on
+   * the sender's chain: the fingerprint of the identity key its sender
    * signed in with.
    */
   readonly e2eFingerprint?: string;

@@ -109,6 +109,15 @@ export async function sendFromPage(
   const { emit } = context;
   let update: ((done: number, total: number) => void) | null = null;
   const outcome = await files.send(target, file, {
+    keyLines: (lines) => {
+      for (const text of lines) {
+        emit(
+          text.startsWith("WARNING: ")
+            ? { type: "error", re: null, code: "e2e", text }
+            : { type: "notice", text },
+        );
+      }
+    },
     offered: () =>
       emit({
         type: "file_offering",

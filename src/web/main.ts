@@ -34,6 +34,16 @@ import {
 import { DeliveryLedger } from "../client/delivery.ts";
 import { E2eKeyError, publishPrekeys } from "../client/e2e_keys.ts";
 import { E2eSessions, type Opened } from "../client/e2e_sessions.ts";
+import {
+  FileKeyInbox,
+  receiveFileKey,
+  shareFileKey,
+} from "../client/file_key_share.ts";
+import {
+  type E2eGroup,
+  type GroupOpened,
+  GroupSessions,
+} from "../client/group_sessions.ts";
 import { peerKey } from "../client/e2e_state.ts";
 import {
   CANNOT_IGNORE_SELF,
@@ -115,6 +125,15 @@ let identity: Identity | null = null;
  * `msg`, and the page says so).
  */
 let e2e: E2eSessions | null = null;
+/** Group messages end to end (sender keys), with `e2e`. */
+let groupSessions: GroupSessions | null = null;
+/** File keys that came end to end, until their offers ask for them. */
+const fileKeys = new FileKeyInbox();
+
+/** Whether `name` is known to use end-to-end keys on `server`. */
+function usesE2e(server: string, name: string): boolean {
+  return pageE2e?.identities.known(server, name) != null;
+}
 /** What `e2e` keeps in IndexedDB, and whether loading it was tried. */
 let pageE2e: PageE2e | null = null;
 let e2eStarted = false;
@@ -383,9 +402,15 @@ function drawPrivacy(current: Conversation): void {
         "To everyone: not end to end, the server's host can read it.";
       return;
     case "group":
-      ui.privacy.className = "";
+      if (groupSessions === null) {
+        ui.privacy.className = "";
+        ui.privacy.textContent =
+          `To group ${current.name}: not end to end (this browser has no end-to-end keys here), the server's host can read it.`;
+        return;
+      }
+      ui.privacy.className = "e2e";
       ui.privacy.textContent =
-        `To group ${current.name}: not end to end, the server's host can read it.`;
+        `To group ${current.name}: end to end among members with keys (the page warns about any without); the server's host decides who is a member, and everyone sees each join.`;
       return;
     case "user":
       if (e2eBusy) {
@@ -577,6 +602,9 @@ function run(line: string): void {
     sessions === null
       ? null
       : (to, text, cid) => sessions.sendText(current, to, text, cid),
+    groupSessions === null
+      ? null
+      : (group, text, cid) => groupSessions!.send(current, group, text, cid),
   );
   if (request === null) return;
   void request.then(async (reply: Reply) => {
@@ -781,8 +809,15 @@ function onIncoming({ message, body }: Incoming, from: ChatClient): void {
     // They may have published keys now.
     e2e?.signedIn(from.serverFingerprint, message.name);
   }
+  if (message.t === "e2e_group") {
+    if (!isIgnored(message.from, message.fingerprint)) {
+      openGroup(from, message, body);
+    }
+    return;
+  }
   if (message.t === "e2e_private") {
-    if (isIgnored(message.from, message.fingerprint)) return;
+    // Opened even from someone ignored (`show` hides their messages): it
+    // may hold their chain for a group, needed once they are shown again.
     const sessions = e2e;
     if (sessions === null) {
       inTurn(() =>
@@ -820,12 +855,67 @@ function showOpened(opened: Opened): void {
       }
       return;
     case "secret":
-      // TODO(#17): end-to-end files hand their keys over here.
+      // A file's key, for the offer that names it (file_key_share.ts), or a
+      // member's chain for a group (group_sessions.ts).
+      if (fileKeys.deliver(opened.from, opened.label, opened.secret)) return;
+      if (
+        client !== null &&
+        groupSessions?.deliverKey(
+          client,
+          opened.from,
+          opened.label,
+          opened.secret,
+        )
+      ) return;
       emit({
         type: "notice",
         text:
           `${opened.from} sent a secret for '${opened.label}', which this page has no use for yet`,
       });
+      return;
+    default: {
+      const unreachable: never = opened;
+      return unreachable;
+    }
+  }
+}
+
+/** Opens an end-to-end group message in turn with the other lines. */
+function openGroup(
+  from: ChatClient,
+  message: E2eGroup,
+  body: Uint8Array,
+): void {
+  const sessions = groupSessions;
+  if (sessions === null) {
+    inTurn(() =>
+      emit({
+        type: "error",
+        re: null,
+        code: "e2e",
+        text:
+          `ERROR: A group message from ${message.from} in ${message.group} is end to end, and this browser has no end-to-end keys to open it`,
+      })
+    );
+    return;
+  }
+  const opened = sessions.open(from, message, body);
+  inTurn(async () => showGroupOpened(await opened));
+}
+
+/** Shows an opened end-to-end group message, or why it was not. */
+function showGroupOpened(opened: GroupOpened): void {
+  switch (opened.kind) {
+    case "message":
+      show(opened.message, opened.text);
+      return;
+    case "refused":
+      for (const text of opened.lines) {
+        emit({ type: "error", re: null, code: "e2e", text });
+      }
+      return;
+    case "waiting":
+      // Shown when its sender key comes (`late`).
       return;
     default: {
       const unreachable: never = opened;
@@ -925,7 +1015,41 @@ const LIST_REFRESH_MS = 30_000;
 /** Starts using a client the server welcomed. */
 function use(joined: ChatClient): void {
   client = joined;
-  const transfers = new WebFiles(joined, receiving);
+  const sessions = e2e;
+  const server = joined.serverFingerprint;
+  const transfers = new WebFiles(
+    joined,
+    receiving,
+    sessions === null ? undefined : {
+      share: (target, key, name, size) =>
+        shareFileKey(
+          {
+            sendSecret: (...args) => sessions.sendSecret(...args),
+            usesE2e: (name) => usesE2e(server, name),
+          },
+          joined,
+          target,
+          key,
+          name,
+          size,
+        ),
+      take: async (offer) => {
+        const got = await receiveFileKey(offer, {
+          inbox: fileKeys,
+          usesE2e: (name) => usesE2e(server, name),
+        });
+        // Only a key from the offer itself is readable by the host.
+        if ("key" in got && got.readable) {
+          emit({
+            type: "notice",
+            text:
+              `${offer.from} has no end-to-end keys: ${offer.name} is not end-to-end encrypted, and the host of the server can read it`,
+          });
+        }
+        return got;
+      },
+    },
+  );
   files = transfers;
   document.body.classList.remove("disconnected");
   // One listener: what arrived before it (offline messages, say) is replayed
@@ -1016,6 +1140,24 @@ async function startE2e(
         );
       }
     },
+  });
+  const kept = pageE2e;
+  const sessions = e2e;
+  groupSessions = new GroupSessions({
+    state: kept.state.groups,
+    save: () => kept.saveState(kept.state),
+    sendSecret: (...args) => sessions.sendSecret(...args),
+    usesE2e,
+    notify: (lines) => {
+      for (const text of lines) {
+        emit(
+          text.startsWith("ERROR: ") || text.startsWith("WARNING: ")
+            ? { type: "error", re: null, code: "e2e", text }
+            : { type: "notice", text },
+        );
+      }
+    },
+    late: (opened) => inTurn(() => showGroupOpened(opened)),
   });
   return null;
 }

@@ -14,7 +14,9 @@
  */
 
 import type { ChatClient, Incoming } from "../client/chat_client.ts";
-import { fileKeyForOffer, fileKeyOfOffer } from "../client/file_key.ts";
+import { fileKeyOfOffer } from "../client/file_key.ts";
+import { fileKeyForOffer } from "../client/file_key.ts";
+import type { ReceivedKey, SharedKey } from "../client/file_key_share.ts";
 import {
   FILE_TAG_BYTES,
   FileCipher,
@@ -45,7 +47,43 @@ export interface NamedBlob {
   arrayBuffer(): Promise<ArrayBuffer>;
 }
 
+/**
+ * Sends an offer's file key to its recipients end to end and says what the
+ * offer carries (file_key_share.ts `shareFileKey`, as the terminal's
+ * FileSender takes it); without one, the key goes in the offer.
+ */
+export type ShareKey = (
+  target: FileTarget,
+  key: Uint8Array,
+  name: string,
+  size: number,
+) => Promise<SharedKey>;
+
+/** How the page gets an offer's key (file_key_share.ts `receiveFileKey`). */
+export type TakeKey = (
+  offer: FileOfferNotice,
+) => ReceivedKey | Promise<ReceivedKey>;
+
+/** Where file keys come from and go to: end to end when the page has keys. */
+export interface FileKeys {
+  share: ShareKey | null;
+  take: TakeKey;
+}
+
+/** Without end-to-end keys: the key in the offer, both ways. */
+export const KEYS_IN_OFFERS: FileKeys = {
+  share: null,
+  take: (offer) => {
+    const key = fileKeyOfOffer(offer);
+    return key === null
+      ? { error: `Cannot take '${offer.name}': the offer carries no file key` }
+      : { key, readable: true };
+  },
+};
+
 export interface SendCallbacks {
+  /** Lines about the file's key (warnings start with "WARNING: "). */
+  keyLines?(lines: string[]): void;
   /** The offer is on its way; the recipients are being asked. */
   offered(): void;
   /** Everyone answered; `declined` did not take it. */
@@ -112,10 +150,16 @@ export class WebFiles {
   #receive: ReceiveCallbacks;
   #outgoing = new Map<number, Outgoing>();
   #incoming = new Map<number, Receiving>();
+  #keys: FileKeys;
 
-  constructor(client: ChatClient, receive: ReceiveCallbacks) {
+  constructor(
+    client: ChatClient,
+    receive: ReceiveCallbacks,
+    keys: FileKeys = KEYS_IN_OFFERS,
+  ) {
     this.#client = client;
     this.#receive = receive;
+    this.#keys = keys;
     void client.ended.then((ending) => {
       for (const outgoing of this.#outgoing.values()) {
         outgoing.cancelled ??= ending.reason;
@@ -224,13 +268,27 @@ export class WebFiles {
     const sha256 = await sha256Hex(bytes);
     // Fresh for every offer: no key and nonce are ever used twice.
     const key = newFileKey();
+    // The key goes end to end first, so that it is there when the offer is.
+    let keyFields: { key?: string; key_id?: string } = fileKeyForOffer(key);
+    if (this.#keys.share !== null) {
+      const shared = await this.#keys.share(target, key, name, size);
+      if (shared.kind === "refused") {
+        return {
+          kind: "refused",
+          text: shared.reply.text,
+          code: shared.reply.code,
+        };
+      }
+      keyFields = shared.fields;
+      if (shared.lines.length > 0) callbacks.keyLines?.(shared.lines);
+    }
     callbacks.offered();
     const reply = await this.#client.request({
       t: "file_offer",
       name,
       size,
       ...target,
-      ...fileKeyForOffer(key),
+      ...keyFields,
     });
     if (reply.t !== "file_ready") {
       return {
@@ -348,7 +406,7 @@ export class WebFiles {
         return;
       }
       case "file_offer":
-        this.#offered(message);
+        void this.#offered(message);
         return;
       case "file_chunk":
         this.#chunk(message.xfer, message.offset, body);
@@ -361,7 +419,7 @@ export class WebFiles {
     }
   }
 
-  #offered(offer: FileOfferNotice): void {
+  async #offered(offer: FileOfferNotice): Promise<void> {
     if (offer.size > WEB_MAX_FILE_BYTES) {
       const why = `too large for a browser (${
         WEB_MAX_FILE_BYTES / 1024 / 1024
@@ -370,13 +428,16 @@ export class WebFiles {
       this.#receive.declined(offer, why);
       return;
     }
-    const key = fileKeyOfOffer(offer);
-    if (key === null) {
-      const why = "the offer carries no file key";
+    // The key first (end to end, it normally came before the offer; at
+    // most 10 s): nobody is asked about a file that could not be opened.
+    const got = await this.#keys.take(offer);
+    if ("error" in got) {
+      const why = got.error.replace(/^Cannot take '[^']*': /, "");
       this.#client.post({ t: "file_cancel", xfer: offer.xfer, reason: why });
       this.#receive.declined(offer, why);
       return;
     }
+    const key = got.key;
     const incoming: Receiving = {
       offer,
       accepted: false,

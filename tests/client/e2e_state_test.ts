@@ -12,6 +12,11 @@ import {
   encodeE2eState,
   MAX_ARCHIVED,
 } from "../../src/client/e2e_state.ts";
+import {
+  decodeSenderKey,
+  encodeSenderKey,
+  newSenderChain,
+} from "../../src/crypto/sender_key.ts";
 import { seededIdentity } from "../_helpers/e2e_keys.ts";
 
 Deno.test("encodeE2eState and decodeE2eState keep sessions, archive, verifications and held key changes", async () => {
@@ -73,4 +78,21 @@ Deno.test("archive keeps the newest MAX_ARCHIVED messages", () => {
   assert.equal(state.archive.size, MAX_ARCHIVED);
   assert.equal(state.archive.has("s 1"), false);
   assert.equal(state.archive.has("s 3"), true);
+});
+
+Deno.test("encodeE2eState keeps group chains; a state written before groups were end to end decodes with none", async () => {
+  const state = emptyE2eState();
+  const chain = await newSenderChain();
+  state.groups.own.set("SHA256:s team", { chain, sentTo: ["bob"] });
+  state.groups.received.set("SHA256:s team bob", [
+    {
+      ...decodeSenderKey(encodeSenderKey(chain)),
+      skipped: new Map([[3, new Uint8Array(32).fill(5)]]),
+    },
+  ]);
+  const back = decodeE2eState(encodeE2eState(state));
+  assert.deepEqual(back.groups, state.groups);
+  const old = JSON.parse(encodeE2eState(emptyE2eState()));
+  delete old.groups;
+  assert.deepEqual(decodeE2eState(JSON.stringify(old)).groups.own.size, 0);
 });

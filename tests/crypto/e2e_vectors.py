@@ -134,6 +134,33 @@ def safety_half(key, name_key):
 safety = "".join(sorted([safety_half(pub(alice), "alice"),
                          safety_half(pub(bob), "bob")]))
 
+# Sender keys for groups, docs/PROTOCOL.md 11.11: chain id 16 bytes c1, chain
+# key 32 bytes c2, signing key seed 32 bytes c3; two messages.
+def hmac256(key, data):
+    h = hmac.HMAC(key, hashes.SHA256())
+    h.update(data)
+    return h.finalize()
+
+
+group_label = b"chat/1 e2e group"
+chain_id = bytes([0xc1]) * 16
+chain_key = bytes([0xc2]) * 32
+group_signer = ed(0xc3)
+sender_key = (bytes([1]) + chain_id + struct.pack(">I", 0) + chain_key
+              + pub(group_signer))
+group_messages = []
+for iteration, text in enumerate([b"hello team", b"second"]):
+    message_key = hmac256(chain_key, b"\x01")
+    chain_key = hmac256(chain_key, b"\x02")
+    material = HKDF(algorithm=hashes.SHA256(), length=44, salt=bytes(32),
+                    info=b"chat/1 e2e group message").derive(message_key)
+    header = bytes([1]) + chain_id + struct.pack(">I", iteration)
+    ciphertext = AESGCM(material[:32]).encrypt(material[32:], text,
+                                               group_label + header)
+    signature = group_signer.sign(group_label + header + ciphertext)
+    group_messages.append((header + ciphertext + signature).hex())
+
+
 print(json.dumps({
     "signedPrekeyMessage": spk_message.hex(),
     "bundle": bundle,
@@ -144,4 +171,6 @@ print(json.dumps({
     "message2": message2.hex(),
     "envelope1": envelope1.hex(),
     "safetyNumber": safety,
+    "senderKey": sender_key.hex(),
+    "groupMessages": group_messages,
 }, indent=2))

@@ -127,6 +127,8 @@ Deno.test("docs/PROTOCOL.md 11.6 shows the same vectors", async () => {
       VECTORS.message2,
       VECTORS.envelope1,
       VECTORS.safetyNumber,
+      VECTORS.senderKey,
+      ...VECTORS.groupMessages,
     ]
   ) {
     assert.ok(joined.includes(hex), `11.6 lacks ${hex.slice(0, 16)}...`);

@@ -52,6 +52,8 @@ type Kind =
   | { k: "cid" }
   /** A file key: 64 lower-case hex digits. */
   | { k: "hex64" }
+  /** A file key's id: 32 lower-case hex digits. */
+  | { k: "hex32" }
   | { k: "enum"; values: readonly string[] }
   /** An error code: anything is taken, and an unknown one becomes "internal". */
   | { k: "code" }
@@ -70,6 +72,7 @@ const NINT: Kind = { k: "nint" };
 const BOOL: Kind = { k: "bool" };
 const CID: Kind = { k: "cid" };
 const HEX64: Kind = { k: "hex64" };
+const HEX32: Kind = { k: "hex32" };
 const str = (max = 256): Kind => ({ k: "str", max });
 const NAME = str();
 const list = (item: Kind): Kind => ({ k: "list", item });
@@ -112,7 +115,7 @@ const CLIENT: Record<string, Shape> = {
   history: { required: { id: INT }, optional: { target: NAME, limit: INT } },
   file_offer: {
     required: { id: INT, name: str(1024), size: INT },
-    optional: { to: NAME, group: NAME, key: HEX64 },
+    optional: { to: NAME, group: NAME, key: HEX64, key_id: HEX32 },
     exactlyOne: ["to", "group"],
   },
   file_chunk: { required: { xfer: INT, offset: INT } },
@@ -211,6 +214,7 @@ const SERVER: Record<string, Shape> = {
       fingerprint: str(64),
       timeout: INT,
       key: HEX64,
+      key_id: HEX32,
     },
   },
   file_chunk: { required: { xfer: INT, offset: INT } },
@@ -249,6 +253,8 @@ function fits(kind: Kind, value: unknown): boolean {
       return typeof value === "string" && CLIENT_ID_PATTERN.test(value);
     case "hex64":
       return typeof value === "string" && /^[0-9a-f]{64}$/.test(value);
+    case "hex32":
+      return typeof value === "string" && /^[0-9a-f]{32}$/.test(value);
     case "enum":
       return typeof value === "string" && kind.values.includes(value);
     case "code":
@@ -720,9 +726,11 @@ function validValue(rng: Rng, kind: Kind): unknown {
       while (out.length < length) out += rng.pick([..."0123456789abcdef"]);
       return out;
     }
-    case "hex64": {
+    case "hex64":
+    case "hex32": {
+      const length = kind.k === "hex64" ? 64 : 32;
       let out = "";
-      while (out.length < 64) out += rng.pick([..."0123456789abcdef"]);
+      while (out.length < length) out += rng.pick([..."0123456789abcdef"]);
       return out;
     }
     case "enum":
@@ -776,6 +784,8 @@ function invalidValue(rng: Rng, kind: Kind): unknown {
       return wrong([false, 1, "true", null, {}]);
     case "hex64":
       return wrong(["A".repeat(64), "a".repeat(63), "a".repeat(65), 7, null]);
+    case "hex32":
+      return wrong(["A".repeat(32), "a".repeat(31), "a".repeat(33), 7, null]);
     case "cid":
       return wrong([
         "0123456789ABCDEF",

@@ -89,6 +89,22 @@ Deno.test("routeFile asks the recipient first: the offer names the sender's key 
   }]);
 });
 
+Deno.test("routeFile passes an offer's key_id on unchanged, and no key when the sender gave none", () => {
+  const state = room();
+  const [out] = send(state, SOPHIA, {
+    t: "file_offer",
+    id: 7,
+    name: "big.bin",
+    size: 3,
+    to: "jojo",
+    key_id: "0123456789abcdef0123456789abcdef",
+  });
+  assert.equal(out?.message.t, "file_offer");
+  const offer = out!.message as { key_id?: string; key?: string };
+  assert.equal(offer.key_id, "0123456789abcdef0123456789abcdef");
+  assert.equal("key" in offer, false);
+});
+
 Deno.test("routeFile forwards nothing to a recipient before it accepts, then file_ready goes to the sender", () => {
   const state = room();
   offerTo(state, { to: "jojo" });

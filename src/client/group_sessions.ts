@@ -1,0 +1,592 @@
+// This module is browser compatible.
+
+/**
+ * Group messages end to end, as a client sends and opens them (issue 17 item
+ * 3; docs/PROTOCOL.md 11.11): a sending chain of our own per group
+ * (crypto/sender_key.ts), its state sent to each other member as a secret
+ * over the 1:1 end-to-end channel (e2e_sessions.ts `sendSecret`), and the
+ * chains other members sent us, to open theirs.
+ *
+ * Before each message the members are asked for: one who is no longer a
+ * member makes a new chain (rotation: they were never given it, so they
+ * cannot read what follows, even with the server's help); one who has not
+ * been given our chain gets it at its current iteration (a new member cannot
+ * read what came before). A member without end-to-end keys makes the message
+ * go as plain `gsay`, and the user is told the host can read it, as for
+ * `/msg`.
+ *
+ * No Deno API: the state comes in as a value with a save callback.
+ */
+
+import { fromBase64, toBase64, toHex } from "../crypto/bytes.ts";
+import {
+  chainIdOf,
+  decodeSenderKey,
+  encodeSenderKey,
+  newSenderChain,
+  openGroupMessage,
+  type OwnChain,
+  type ReceivedChain,
+  sealGroupMessage,
+} from "../crypto/sender_key.ts";
+import { nameKey } from "../protocol/limits.ts";
+import type { ServerMessage } from "../protocol/messages.ts";
+import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
+
+// ---- Protocol constants: changing any of these is a protocol change. ----
+
+/** A sender key's secret is labelled this, then the group's name key. */
+export const SENDER_KEY_LABEL_PREFIX = "sender key ";
+
+/** The plaintext's content type for a text (11.11). */
+export const GROUP_TEXT = 1;
+
+// ---- End of protocol constants. ----
+
+/** How long a group message waits for its chain's sender key to arrive. */
+export const GROUP_KEY_WAIT_MS = 10_000;
+
+/** Chains kept per sender and group (newest first), for late messages. */
+const MAX_CHAINS_PER_SENDER = 4;
+
+/** Messages kept waiting for their sender keys, at most. */
+const MAX_WAITING = 200;
+
+/** Opened group messages kept for `/history`, the oldest dropped first. */
+export const MAX_GROUP_ARCHIVED = 5000;
+
+/** An `e2e_group` notice. */
+export type E2eGroup = Extract<ServerMessage, { t: "e2e_group" }>;
+
+/** The group message inside an opened `e2e_group`. */
+export type GroupMessage = Extract<ServerMessage, { t: "group" }>;
+
+/** A group message this client sent or opened. */
+export interface ArchivedGroupMessage {
+  server: string;
+  id: number;
+  group: string;
+  from: string;
+  ts: number;
+  text: string;
+}
+
+/** What a client keeps of its groups end to end. */
+export interface GroupState {
+  /** Our chain per `server group-key`, and who has been given it. */
+  own: Map<string, { chain: OwnChain; sentTo: string[] }>;
+  /** Chains received per `server group-key sender-key`, newest first. */
+  received: Map<string, ReceivedChain[]>;
+  /** By `server id`, oldest first. */
+  archive: Map<string, ArchivedGroupMessage>;
+}
+
+export function emptyGroupState(): GroupState {
+  return { own: new Map(), received: new Map(), archive: new Map() };
+}
+
+/** What became of an `e2e_group`. */
+export type GroupOpened =
+  | { kind: "message"; message: GroupMessage; text: string }
+  /** Not shown: these lines say why (errors start with "ERROR: "). */
+  | { kind: "refused"; lines: string[] }
+  /** Its sender key has not come yet: `late` gets the outcome. */
+  | { kind: "waiting" };
+
+export interface GroupSessionsOptions {
+  state: GroupState;
+  save: () => Promise<void>;
+  /** e2e_sessions.ts `sendSecret`, bound to its E2eSessions. */
+  sendSecret: (
+    client: ChatClient,
+    to: string,
+    label: string,
+    secret: Uint8Array,
+    cid: string,
+  ) => Promise<Reply>;
+  /** Whether `name` is known to use end-to-end keys on `server`. */
+  usesE2e: (server: string, name: string) => boolean;
+  /** Lines to show at once (warnings start with "WARNING: "). */
+  notify: (lines: string[]) => void;
+  /** A message that waited for its sender key, opened or given up on. */
+  late: (opened: GroupOpened) => void;
+  waitMs?: number;
+}
+
+interface Waiting {
+  client: ChatClient;
+  message: E2eGroup;
+  body: Uint8Array;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class GroupSessions {
+  readonly #o: GroupSessionsOptions;
+  #queue: Promise<unknown> = Promise.resolve();
+  /** Sealed messages by cid: a retry sends the same bytes. */
+  readonly #sealed = new Map<string, { group: string; body: Uint8Array }>();
+  readonly #waiting: Waiting[] = [];
+
+  constructor(options: GroupSessionsOptions) {
+    this.#o = options;
+  }
+
+  #alone<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Sends `text` to `group` end to end, or as a plain `gsay` when a member
+   * has published no end-to-end keys (the user is told the host can read it).
+   */
+  send(
+    client: ChatClient,
+    group: string,
+    text: string,
+    cid: string,
+  ): Promise<Reply> {
+    return this.#alone(() => this.#send(client, group, text, cid));
+  }
+
+  async #send(
+    client: ChatClient,
+    group: string,
+    text: string,
+    cid: string,
+  ): Promise<Reply> {
+    const server = client.serverFingerprint;
+    const self = nameKey(client.name ?? "");
+    let sealed = this.#sealed.get(cid);
+    if (sealed === undefined) {
+      const reply = await client.request({ t: "members", group });
+      if (reply.t !== "members") return reply;
+      const entry = reply.groups[0];
+      if (entry === undefined) return reply;
+      const members = entry.members.filter((m) => nameKey(m) !== self);
+      const keys = new Set(members.map(nameKey));
+      const where = `${server} ${nameKey(entry.group)}`;
+      let own = this.#o.state.own.get(where);
+      // Someone left since our chain was given out: a new chain, which
+      // they never get.
+      if (own === undefined || own.sentTo.some((m) => !keys.has(m))) {
+        own = { chain: await newSenderChain(), sentTo: [] };
+        this.#o.state.own.set(where, own);
+      }
+      const keyless: string[] = [];
+      const warnings: string[] = [];
+      for (const member of members) {
+        if (own.sentTo.includes(nameKey(member))) continue;
+        const given = await this.#o.sendSecret(
+          client,
+          member,
+          SENDER_KEY_LABEL_PREFIX + nameKey(entry.group),
+          encodeSenderKey(own.chain),
+          newClientId(),
+        );
+        if (given.t === "ok") {
+          own.sentTo.push(nameKey(member));
+        } else if (
+          given.t === "error" && given.code === "no_keys" &&
+          !this.#o.usesE2e(server, member)
+        ) {
+          keyless.push(member);
+        } else {
+          warnings.push(
+            `WARNING: ${member} cannot read your messages in ${entry.group} yet: ${
+              "text" in given ? given.text.replace(/^ERROR: /, "") : given.t
+            }`,
+          );
+        }
+      }
+      await this.#o.save();
+      if (client.isOver) {
+        // The connection ended on the way: a request on it now gets the
+        // reply that says so, and the whole message (members, chains and
+        // all) is sent again, with the same cid, on the next connection.
+        return await client.request({ t: "ping" });
+      }
+      if (keyless.length > 0) {
+        this.#o.notify([
+          `WARNING: ${keyless.join(", ")} ha${
+            keyless.length === 1 ? "s" : "ve"
+          } not published end-to-end keys: this message to ${entry.group} is not end-to-end encrypted, and the host of the server can read it`,
+        ]);
+        return await client.gsay(group, text, cid);
+      }
+      // The server lists at most MAX_LIST_ITEMS members: those left out
+      // were not given our chain.
+      if (entry.more !== undefined) {
+        warnings.push(
+          `WARNING: The server listed only some members of ${entry.group}: ${entry.more} of them cannot read your messages`,
+        );
+      }
+      if (warnings.length > 0) this.#o.notify(warnings);
+      const out = await sealGroupMessage(
+        own.chain,
+        encodeGroupContent({
+          from: self,
+          group: nameKey(entry.group),
+          text,
+        }),
+      );
+      own.chain = out.chain;
+      // Saved before it is sent: a message key must never be used twice.
+      await this.#o.save();
+      sealed = { group: entry.group, body: out.message };
+      this.#sealed.set(cid, sealed);
+    }
+    const reply = await client.request(
+      { t: "e2e_gsay", group: sealed.group, cid },
+      sealed.body,
+    );
+    if (reply.t === "ok" || reply.t === "error") this.#sealed.delete(cid);
+    if (reply.t === "ok" && reply.id !== undefined) {
+      this.#archive({
+        server,
+        id: reply.id,
+        group: sealed.group,
+        from: client.name ?? "",
+        ts: Date.now(),
+        text,
+      });
+      await this.#o.save();
+    }
+    return reply;
+  }
+
+  /**
+   * Takes a secret opened from `from` if it is a sender key (its label);
+   * false, with nothing kept, if it is for something else. Messages that
+   * waited for it are opened and go to `late`.
+   */
+  deliverKey(
+    client: ChatClient,
+    from: string,
+    label: string,
+    secret: Uint8Array,
+  ): boolean {
+    if (!label.startsWith(SENDER_KEY_LABEL_PREFIX)) return false;
+    const group = label.slice(SENDER_KEY_LABEL_PREFIX.length);
+    const copy = secret.slice();
+    void this.#alone(async () => {
+      let chain: ReceivedChain;
+      try {
+        chain = decodeSenderKey(copy);
+      } catch {
+        this.#o.notify([
+          `ERROR: ${from} sent a malformed sender key for ${group}`,
+        ]);
+        return;
+      }
+      const where = receivedKey(client.serverFingerprint, group, from);
+      const chains = this.#o.state.received.get(where) ?? [];
+      // A chain already held keeps its place (and its skipped keys).
+      if (!chains.some((c) => toHex(c.chainId) === toHex(chain.chainId))) {
+        chains.unshift(chain);
+        chains.length = Math.min(chains.length, MAX_CHAINS_PER_SENDER);
+        this.#o.state.received.set(where, chains);
+        await this.#o.save();
+      }
+      const ready = this.#waiting.filter((w) =>
+        receivedKey(
+          w.client.serverFingerprint,
+          w.message.group,
+          w.message.from,
+        ) ===
+          where
+      );
+      for (const w of ready) {
+        this.#waiting.splice(this.#waiting.indexOf(w), 1);
+        clearTimeout(w.timer);
+        this.#o.late(await this.#open(w.client, w.message, w.body, true));
+      }
+    });
+    return true;
+  }
+
+  /** Opens an `e2e_group`. Never throws: what cannot be opened is refused. */
+  open(
+    client: ChatClient,
+    message: E2eGroup,
+    body: Uint8Array,
+  ): Promise<GroupOpened> {
+    const copy = body.slice();
+    return this.#alone(() => this.#open(client, message, copy, false));
+  }
+
+  async #open(
+    client: ChatClient,
+    message: E2eGroup,
+    body: Uint8Array,
+    waited: boolean,
+  ): Promise<GroupOpened> {
+    const server = client.serverFingerprint;
+    const shown = (text: string): GroupOpened => ({
+      kind: "message",
+      message: groupOf(message),
+      text,
+    });
+    const refused = (why: string): GroupOpened => ({
+      kind: "refused",
+      lines: [
+        `ERROR: A group message from ${message.from} in ${message.group} could not be opened, and is not shown: ${why}`,
+      ],
+    });
+    // Opened before (sent again, or asked for with /history): its key is
+    // gone, the archive has it.
+    const archived = message.id === undefined
+      ? undefined
+      : this.#o.state.archive.get(`${server} ${message.id}`);
+    if (archived !== undefined) return shown(archived.text);
+    const chainId = chainIdOf(body);
+    if (chainId === null) return refused("it is malformed");
+    const where = receivedKey(server, message.group, message.from);
+    const chains = this.#o.state.received.get(where) ?? [];
+    const index = chains.findIndex((c) => toHex(c.chainId) === chainId);
+    if (index < 0) {
+      if (waited || this.#waiting.length >= MAX_WAITING) {
+        return refused(
+          "its sender key never came (it was sent before you could read the group, or the server withheld the key)",
+        );
+      }
+      const waitMs = this.#o.waitMs ?? GROUP_KEY_WAIT_MS;
+      const entry: Waiting = {
+        client,
+        message,
+        body,
+        timer: setTimeout(() => {
+          const at = this.#waiting.indexOf(entry);
+          if (at < 0) return;
+          this.#waiting.splice(at, 1);
+          this.#o.late(refused(
+            `its sender key did not arrive within ${
+              Math.round(waitMs / 1000)
+            } s (it was sent before you could read the group, or the server withheld the key)`,
+          ));
+        }, waitMs),
+      };
+      this.#waiting.push(entry);
+      return { kind: "waiting" };
+    }
+    try {
+      const out = await openGroupMessage(chains[index]!, body);
+      const content = decodeGroupContent(out.plaintext);
+      // The names inside are the sender's own: a server cannot move a
+      // message to another group or pass it off as another member's.
+      if (
+        content.from !== nameKey(message.from) ||
+        content.group !== nameKey(message.group)
+      ) {
+        throw new Error(
+          `it was written by ${content.from} for ${content.group}, not by ${message.from} for ${message.group}`,
+        );
+      }
+      chains[index] = out.chain;
+      if (message.id !== undefined) {
+        this.#archive({
+          server,
+          id: message.id,
+          group: message.group,
+          from: message.from,
+          ts: message.ts,
+          text: content.text,
+        });
+      }
+      // Saved before it is shown (and so acknowledged).
+      await this.#o.save();
+      return shown(content.text);
+    } catch (error) {
+      return refused(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  #archive(message: ArchivedGroupMessage): void {
+    const archive = this.#o.state.archive;
+    archive.set(`${message.server} ${message.id}`, message);
+    for (const key of archive.keys()) {
+      if (archive.size <= MAX_GROUP_ARCHIVED) break;
+      archive.delete(key);
+    }
+  }
+}
+
+function receivedKey(server: string, group: string, from: string): string {
+  return `${server} ${nameKey(group)} ${nameKey(from)}`;
+}
+
+function groupOf(message: E2eGroup): GroupMessage {
+  const { fingerprint: _, t: __, ...rest } = message;
+  return { t: "group", ...rest };
+}
+
+/** What a group message holds: who wrote it, for which group (name keys). */
+export interface GroupContent {
+  from: string;
+  group: string;
+  text: string;
+}
+
+/**
+ * The plaintext of a group message (docs/PROTOCOL.md 11.11):
+ * `u8 type (1) || u8 n || from (n bytes) || u8 m || group (m bytes) || text`.
+ */
+export function encodeGroupContent(content: GroupContent): Uint8Array {
+  const encoder = new TextEncoder();
+  const from = encoder.encode(content.from);
+  const group = encoder.encode(content.group);
+  if (from.length > 255 || group.length > 255) {
+    throw new RangeError("A name key is at most 255 bytes");
+  }
+  const text = encoder.encode(content.text);
+  const out = new Uint8Array(3 + from.length + group.length + text.length);
+  out[0] = GROUP_TEXT;
+  out[1] = from.length;
+  out.set(from, 2);
+  out[2 + from.length] = group.length;
+  out.set(group, 3 + from.length);
+  out.set(text, 3 + from.length + group.length);
+  return out;
+}
+
+/**
+ * A group message's content.
+ *
+ * @throws {Error} if it is malformed or of a type this client does not know
+ */
+export function decodeGroupContent(plaintext: Uint8Array): GroupContent {
+  if (plaintext[0] !== GROUP_TEXT) {
+    throw new Error(
+      `it holds content of type ${plaintext[0]}, which this client cannot show`,
+    );
+  }
+  const n = plaintext[1];
+  const m = n === undefined ? undefined : plaintext[2 + n];
+  if (n === undefined || m === undefined || 3 + n + m > plaintext.length) {
+    throw new Error("its content is malformed");
+  }
+  const decoder = new TextDecoder();
+  return {
+    from: decoder.decode(plaintext.subarray(2, 2 + n)),
+    group: decoder.decode(plaintext.subarray(3 + n, 3 + n + m)),
+    text: decoder.decode(plaintext.subarray(3 + n + m)),
+  };
+}
+
+/** The state as a JSON value (inside e2e_state.ts's, sealed at rest). */
+export function encodeGroupState(state: GroupState): unknown {
+  return {
+    own: [...state.own].map(([key, { chain, sentTo }]) => ({
+      key,
+      id: toBase64(chain.chainId),
+      iteration: chain.iteration,
+      chainKey: toBase64(chain.chainKey),
+      signingSeed: toBase64(chain.signingSeed),
+      signingPublic: toBase64(chain.signingPublic),
+      sentTo,
+    })),
+    received: [...state.received].map(([key, chains]) => ({
+      key,
+      chains: chains.map((c) => ({
+        id: toBase64(c.chainId),
+        iteration: c.iteration,
+        chainKey: toBase64(c.chainKey),
+        signingPublic: toBase64(c.signingPublic),
+        skipped: [...c.skipped].map(([i, k]) => [i, toBase64(k)]),
+      })),
+    })),
+    archive: [...state.archive.values()],
+  };
+}
+
+/**
+ * A state from its JSON value.
+ *
+ * @throws {Error} if it is malformed
+ */
+export function decodeGroupState(value: unknown): GroupState {
+  const f = record(value);
+  const state = emptyGroupState();
+  for (const entry of list(f.own)) {
+    const o = record(entry);
+    state.own.set(text(o.key), {
+      chain: {
+        chainId: bytes(o.id, 16),
+        iteration: int(o.iteration),
+        chainKey: bytes(o.chainKey, 32),
+        signingSeed: bytes(o.signingSeed, 32),
+        signingPublic: bytes(o.signingPublic, 32),
+      },
+      sentTo: list(o.sentTo).map(text),
+    });
+  }
+  for (const entry of list(f.received)) {
+    const r = record(entry);
+    state.received.set(
+      text(r.key),
+      list(r.chains).map((c) => {
+        const chain = record(c);
+        return {
+          chainId: bytes(chain.id, 16),
+          iteration: int(chain.iteration),
+          chainKey: bytes(chain.chainKey, 32),
+          signingPublic: bytes(chain.signingPublic, 32),
+          skipped: new Map(
+            list(chain.skipped).map((s) => {
+              const [i, k] = list(s);
+              return [int(i), bytes(k, 32)];
+            }),
+          ),
+        };
+      }),
+    );
+  }
+  for (const entry of list(f.archive)) {
+    const a = record(entry);
+    const message: ArchivedGroupMessage = {
+      server: text(a.server),
+      id: int(a.id),
+      group: text(a.group),
+      from: text(a.from),
+      ts: int(a.ts),
+      text: text(a.text),
+    };
+    state.archive.set(`${message.server} ${message.id}`, message);
+  }
+  return state;
+}
+
+function record(value: unknown): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new Error("the group state is malformed");
+  }
+  return value as Record<string, unknown>;
+}
+
+function list(value: unknown): unknown[] {
+  if (!Array.isArray(value)) throw new Error("the group state is malformed");
+  return value;
+}
+
+function text(value: unknown): string {
+  if (typeof value !== "string") {
+    throw new Error("the group state is malformed");
+  }
+  return value;
+}
+
+function int(value: unknown): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+    throw new Error("the group state is malformed");
+  }
+  return value;
+}
+
+function bytes(value: unknown, length: number): Uint8Array<ArrayBuffer> {
+  const decoded = fromBase64(text(value));
+  if (decoded.length !== length) {
+    throw new Error("the group state is malformed");
+  }
+  return decoded;
+}

@@ -1,0 +1,142 @@
+// This module is browser compatible.
+
+/**
+ * End-to-end group messages as the server relays them (issue 17 item 3;
+ * docs/PROTOCOL.md 11.11): `e2e_gsay` in, `e2e_group` out, stored as a group
+ * message whose body is sealed on the sender's chain, so that positions,
+ * waiting deliveries, acknowledgements, history and retries by `cid` work as
+ * for `gsay`.
+ *
+ * The server checks the routing header, membership and the body's size, never
+ * the body: it has no chain key, and a client must not trust its opinion of
+ * the message anyway (the chain's signature says who wrote it). What it adds
+ * is the sender's name and the fingerprint of the identity key the sender
+ * proved at sign-in.
+ */
+
+import { MAX_E2E_MESSAGE_BYTES } from "../protocol/limits.ts";
+import type { ClientMessage, Timestamp } from "../protocol/messages.ts";
+import type { StoredMessage } from "../store/store.ts";
+import { clientIdOf, echo, sent, sentBefore } from "./chat_replies.ts";
+import { connection, fail, notMember, type Outbound } from "./outbound.ts";
+import type { Session } from "./session.ts";
+import type { ServerState } from "./state.ts";
+
+type E2eGsay = Extract<ClientMessage, { t: "e2e_gsay" }>;
+
+/** Handles `e2e_gsay`. Never throws on client input. */
+export function routeE2eGroup(
+  state: ServerState,
+  session: Session,
+  message: E2eGsay,
+  body: Uint8Array,
+  now: Timestamp,
+): Outbound[] {
+  const re = message.id;
+  const retry = sentBefore(state, session, message);
+  if (retry !== null) return retry;
+  if (session.fingerprint === null) {
+    return fail(
+      session.id,
+      re,
+      "identity",
+      "ERROR: End-to-end messages need a proven identity key",
+    );
+  }
+  if (body.byteLength === 0) {
+    return fail(session.id, re, "empty", "ERROR: Message is empty");
+  }
+  if (body.byteLength > MAX_E2E_MESSAGE_BYTES) {
+    return fail(
+      session.id,
+      re,
+      "too_long",
+      `ERROR: An end-to-end message is at most ${MAX_E2E_MESSAGE_BYTES} bytes`,
+    );
+  }
+  if (state.store.full()) {
+    return fail(
+      session.id,
+      re,
+      "limit",
+      "ERROR: The server's storage is full; ask the host to make room",
+    );
+  }
+  const group = state.group(message.group);
+  if (group === undefined) {
+    const shown = echo(message.group);
+    return fail(
+      session.id,
+      re,
+      "no_such_group",
+      shown === null
+        ? "ERROR: No group with that name exists."
+        : `ERROR: Group ${shown} does not exist.`,
+    );
+  }
+  if (!state.isMember(group, session.name)) {
+    return notMember(session.id, re, group);
+  }
+  state.recordMessage(session.id, now);
+  // Every member is entitled to it, as to a `gsay`; only those whose
+  // clients were given the sender's chain can open it.
+  const position = state.store.appendMessage({
+    kind: "group",
+    groupKey: group.key,
+    ts: now,
+    fromKey: session.nameKey,
+    fromName: session.name,
+    body,
+    e2eFingerprint: session.fingerprint,
+    ...clientIdOf(message.cid),
+    recipients: [...group.members.keys()]
+      .filter((key) => key !== session.nameKey)
+      .map((key) => ({
+        userKey: key,
+        delivered: state.sessionByName(key)?.acks === false,
+      })),
+  });
+  return [
+    ...sent(session.id, re, "", message.cid, position),
+    {
+      to: { kind: "group", key: group.key, except: session.nameKey },
+      message: {
+        t: "e2e_group",
+        group: group.name,
+        from: session.name,
+        fingerprint: session.fingerprint,
+        ts: now,
+        id: position.id,
+        seq: position.seq,
+      },
+      body,
+    },
+  ];
+}
+
+/**
+ * A stored end-to-end group message as `viewer` gets it again (missed, or
+ * asked for with `history`); null for any other message.
+ */
+export function e2eGroupHistory(
+  viewer: Session,
+  message: StoredMessage,
+): Outbound | null {
+  if (message.kind !== "group" || message.e2eFingerprint === undefined) {
+    return null;
+  }
+  return {
+    to: connection(viewer.id),
+    message: {
+      t: "e2e_group",
+      group: message.groupName,
+      from: message.fromName,
+      fingerprint: message.e2eFingerprint,
+      ts: message.ts,
+      id: message.id,
+      seq: message.seq,
+      history: true,
+    },
+    body: message.body,
+  };
+}

@@ -1,0 +1,278 @@
+/**
+ * GroupSessions between real clients through a real server (docs/PROTOCOL.md
+ * 11.11): members read each other's group messages; a member who left cannot
+ * read what follows even when handed the ciphertext; a new member cannot
+ * read what came before; what a server alters, relabels or moves is refused.
+ */
+
+import assert from "node:assert/strict";
+import type { ChatClient } from "../../src/client/chat_client.ts";
+import { createKeyring, publishPrekeys } from "../../src/client/e2e_keys.ts";
+import { E2eSessions } from "../../src/client/e2e_sessions.ts";
+import { emptyE2eState } from "../../src/client/e2e_state.ts";
+import {
+  decodeGroupState,
+  type E2eGroup,
+  emptyGroupState,
+  encodeGroupState,
+  type GroupOpened,
+  GroupSessions,
+  type GroupState,
+} from "../../src/client/group_sessions.ts";
+import { KnownIdentities } from "../../src/client/known_identities.ts";
+import {
+  startTestServer,
+  TestClient,
+  testIdentity,
+  type TestServer,
+} from "../_helpers/chat.ts";
+
+interface Member {
+  name: string;
+  client: ChatClient;
+  groups: GroupSessions;
+  state: GroupState;
+  /** Every e2e_group received, with its body. */
+  received: { message: E2eGroup; body: Uint8Array }[];
+  /** What became of each, in the order it was settled. */
+  opened: GroupOpened[];
+  notes: string[];
+}
+
+async function member(server: TestServer, name: string): Promise<Member> {
+  const identity = await testIdentity();
+  const { client } = await TestClient.connect(server, name, identity);
+  const keyring = await createKeyring(identity);
+  await publishPrekeys(client, keyring);
+  const identities = KnownIdentities.inMemory();
+  const e2e = new E2eSessions({
+    keyring,
+    saveKeyring: async () => {},
+    identities,
+    state: emptyE2eState(),
+    saveState: async () => {},
+    notify: () => {},
+  });
+  const m: Member = {
+    name,
+    client,
+    state: emptyGroupState(),
+    received: [],
+    opened: [],
+    notes: [],
+    groups: null as unknown as GroupSessions,
+  };
+  m.groups = new GroupSessions({
+    state: m.state,
+    save: async () => {},
+    sendSecret: (...args) => e2e.sendSecret(...args),
+    usesE2e: (server, n) => identities.known(server, n) !== null,
+    notify: (lines) => m.notes.push(...lines),
+    late: (opened) => m.opened.push(opened),
+    waitMs: 300,
+  });
+  client.onMessage(({ message, body }) => {
+    if (message.t === "e2e_private") {
+      void e2e.open(client, message, body).then((opened) => {
+        if (opened.kind === "secret") {
+          m.groups.deliverKey(client, opened.from, opened.label, opened.secret);
+        }
+      });
+    } else if (message.t === "e2e_group") {
+      m.received.push({ message, body: body.slice() });
+      void m.groups.open(client, message, body).then((opened) => {
+        if (opened.kind !== "waiting") m.opened.push(opened);
+      });
+    }
+  });
+  return m;
+}
+
+let cids = 0;
+function cid(): string {
+  return (++cids).toString(16).padStart(32, "0");
+}
+
+async function say(from: Member, group: string, text: string) {
+  const reply = await from.groups.send(from.client, group, text, cid());
+  assert.equal(reply.t, "ok", JSON.stringify(reply));
+}
+
+/** Waits (with a deadline) until `m` has settled `count` messages. */
+async function settled(m: Member, count: number): Promise<GroupOpened[]> {
+  const deadline = Date.now() + 5000;
+  while (m.opened.length < count) {
+    if (Date.now() > deadline) {
+      assert.fail(`${m.name} settled ${JSON.stringify(m.opened)}`);
+    }
+    await m.client.request({ t: "ping" });
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return m.opened;
+}
+
+function texts(opened: GroupOpened[]): string[] {
+  return opened.map((o) =>
+    o.kind === "message"
+      ? `${o.message.from}@${o.message.group}: ${o.text}`
+      : o.kind === "refused"
+      ? o.lines.join(" ")
+      : "waiting"
+  );
+}
+
+async function join(m: Member, group: string) {
+  const reply = await m.client.request({ t: "join", group });
+  assert.equal(reply.t, "ok", JSON.stringify(reply));
+}
+
+Deno.test("GroupSessions: members read each other's messages, each opened once; a server's altered, relabelled or moved copy is refused", async () => {
+  await using server = await startTestServer();
+  const alice = await member(server, "alice");
+  const bob = await member(server, "bob");
+  const carol = await member(server, "carol");
+  assert.equal(
+    (await alice.client.request({ t: "create", group: "Team" })).t,
+    "ok",
+  );
+  await join(bob, "team");
+  await join(carol, "team");
+  await say(alice, "team", "first from alice");
+  await say(bob, "Team", "bob here");
+  await say(alice, "team", "second from alice");
+  assert.deepEqual(texts(await settled(bob, 2)), [
+    "alice@Team: first from alice",
+    "alice@Team: second from alice",
+  ]);
+  assert.deepEqual(texts(await settled(carol, 3)), [
+    "alice@Team: first from alice",
+    "bob@Team: bob here",
+    "alice@Team: second from alice",
+  ]);
+  assert.deepEqual(alice.notes, []);
+
+  // What a server could do with carol's copies.
+  const [first, , second] = carol.received;
+  const open = (message: E2eGroup, body: Uint8Array) =>
+    carol.groups.open(carol.client, message, body);
+  const altered = second!.body.slice();
+  altered[40]! ^= 1;
+  const refusals = [
+    await open({ ...second!.message, id: 9001 }, altered),
+    // Relabelled as bob's: bob has no such chain.
+    await open({ ...first!.message, id: 9002, from: "bob" }, first!.body),
+    // Replayed under a new id: its key is used.
+    await open({ ...first!.message, id: 9003 }, first!.body),
+    // Moved to another group: no chain of alice's there.
+    await open({ ...first!.message, id: 9004, group: "Other" }, first!.body),
+  ];
+  assert.equal(refusals[1]!.kind, "waiting");
+  assert.match(texts([refusals[0]!])[0]!, /not signed/);
+  assert.match(texts([refusals[2]!])[0]!, /already read/);
+  // The relabelled one is given up on once no key comes.
+  const all = texts(await settled(carol, 5)).slice(3).sort();
+  assert.match(
+    all[0]!,
+    /from alice in Other could not be opened.*did not arrive/,
+  );
+  assert.match(all[1]!, /from bob in Team could not be opened.*did not arrive/);
+  // A copy sent again under its own id comes from the archive.
+  const again = await open(first!.message, first!.body);
+  assert.equal(again.kind === "message" && again.text, "first from alice");
+  for (const m of [alice, bob, carol]) await m.client.quit();
+});
+
+Deno.test("GroupSessions: a member who left cannot read later messages even when handed them, and a new member cannot read earlier ones", async () => {
+  await using server = await startTestServer();
+  const alice = await member(server, "alice");
+  const bob = await member(server, "bob");
+  const carol = await member(server, "carol");
+  await alice.client.request({ t: "create", group: "team" });
+  await join(bob, "team");
+  await join(carol, "team");
+  await say(alice, "team", "before carol left");
+  await settled(carol, 1);
+  await settled(bob, 1);
+  assert.equal(
+    (await carol.client.request({ t: "leave", group: "team" })).t,
+    "ok",
+  );
+  await say(alice, "team", "after carol left");
+  const [, after] = (await settled(bob, 2), bob.received);
+  assert.equal(texts(bob.opened)[1], "alice@team: after carol left");
+  // The server hands carol the ciphertext anyway: she has no key for it.
+  const leaked = await carol.groups.open(
+    carol.client,
+    after!.message,
+    after!.body,
+  );
+  assert.equal(leaked.kind, "waiting");
+  assert.match(
+    texts(await settled(carol, 2))[1]!,
+    /could not be opened.*sender key did not arrive/,
+  );
+  assert.equal(alice.state.own.size, 1);
+
+  // Dave joins: he reads what comes next, not what came before.
+  const dave = await member(server, "dave");
+  await join(dave, "team");
+  await say(alice, "team", "welcome dave");
+  assert.deepEqual(texts(await settled(dave, 1)), [
+    "alice@team: welcome dave",
+  ]);
+  const before = await dave.groups.open(
+    dave.client,
+    bob.received[0]!.message,
+    bob.received[0]!.body,
+  );
+  // Alice's chain changed when carol left, so dave holds no chain for it.
+  assert.notEqual(before.kind, "message");
+  const late = await dave.groups.open(
+    dave.client,
+    after!.message,
+    after!.body,
+  );
+  assert.equal(late.kind, "refused");
+  assert.match(texts([late])[0]!, /already read, or sent before its key/);
+  for (const m of [alice, bob, carol, dave]) await m.client.quit();
+});
+
+Deno.test("encodeGroupState and decodeGroupState keep chains, who has them, and the archive", async () => {
+  await using server = await startTestServer();
+  const alice = await member(server, "alice");
+  const bob = await member(server, "bob");
+  await alice.client.request({ t: "create", group: "team" });
+  await join(bob, "team");
+  await say(alice, "team", "kept");
+  await settled(bob, 1);
+  for (const m of [alice, bob]) {
+    const copy = decodeGroupState(
+      JSON.parse(JSON.stringify(encodeGroupState(m.state))),
+    );
+    assert.deepEqual(copy, m.state);
+  }
+  await alice.client.quit();
+  await bob.client.quit();
+});
+
+Deno.test("GroupSessions sends a plain gsay, and says the host can read it, when a member has published no end-to-end keys", async () => {
+  await using server = await startTestServer();
+  const alice = await member(server, "alice");
+  const oldtimer = await TestClient.connect(server, "oldtimer");
+  await alice.client.request({ t: "create", group: "team" });
+  assert.equal(
+    (await oldtimer.client.request({ t: "join", group: "team" })).t,
+    "ok",
+  );
+  await say(alice, "team", "readable by the host");
+  assert.deepEqual(alice.notes, [
+    "WARNING: oldtimer has not published end-to-end keys: this message to team is not end-to-end encrypted, and the host of the server can read it",
+  ]);
+  const { message, text } = await oldtimer.waitFor(({ message }) =>
+    message.t === "group"
+  );
+  assert.equal(message.t === "group" && message.from, "alice");
+  assert.equal(text, "readable by the host");
+  await alice.client.quit();
+  await oldtimer.quit();
+});
