@@ -142,6 +142,7 @@ export class FileSender {
     // seals a chunk under a key and nonce used before.
     const key = newFileKey();
     try {
+      onOffered(name, size);
       // The key goes end to end first, so that it is there when the offer is.
       let keyFields: { key?: string; key_id?: string } = fileKeyForOffer(key);
       if (this.#shareKey !== null) {
@@ -156,7 +157,6 @@ export class FileSender {
         keyFields = shared.fields;
         if (shared.lines.length > 0) onKeyLines(shared.lines);
       }
-      onOffered(name, size);
       const reply = await this.#client.request({
         t: "file_offer",
         name,
