@@ -138,7 +138,11 @@ export type FrameErrorReason =
   | "bad version"
   | "out of sequence"
   | "bad body length"
-  | "authentication failed";
+  | "authentication failed"
+  // Room frames (room_frame.ts):
+  | "wrong epoch"
+  | "bad signature"
+  | "no room key";
 
 /**
  * A received frame that must not be accepted. The connection it came from is
