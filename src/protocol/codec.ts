@@ -64,6 +64,11 @@ export interface DecodedMessage {
    * (docs/PROTOCOL.md 3.7): a view of that frame, sealed by its sender.
    */
   outside?: true;
+  /**
+   * It came in a room frame (docs/PROTOCOL.md 3.8), sealed once for every
+   * member of the public room, its sender included.
+   */
+  room?: true;
 }
 
 /**
