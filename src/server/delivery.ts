@@ -229,9 +229,7 @@ export class Delivery {
       // others get it sealed for each as before.
       let inRoom = false;
       if (
-        this.#members.size > 0 && message.t === "public" &&
-        !Array.isArray(address) &&
-        (address as { kind?: string }).kind === "room"
+        this.#members.size > 0 && message.t === "public" && isRoom(address)
       ) {
         varints = this.#encodeCompact(message, body, "varint");
         if (varints !== null) {
