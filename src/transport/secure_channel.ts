@@ -132,9 +132,13 @@ const sharedPacker = new SharedBatchPacker();
 
 /**
  * Splits an opened frame into its messages, throwing as `decodeBatch` does
- * on a malformed one.
+ * on a malformed one. `room`: it came in a room frame (docs/PROTOCOL.md
+ * 3.8), which carries the reader's own public messages too.
  */
-export type BatchDecoder = (plaintext: Uint8Array) => DecodedMessage[];
+export type BatchDecoder = (
+  plaintext: Uint8Array,
+  room?: boolean,
+) => DecodedMessage[];
 
 /**
  * Told the bytes queued in a channel before they are sealed (the server sums
@@ -414,7 +418,7 @@ export class SecureChannel {
     }
     let messages: DecodedMessage[];
     try {
-      messages = this.#decode(plaintext);
+      messages = this.#decode(plaintext, true);
     } catch (error) {
       throw new ChannelError(`Malformed room frame: ${messageOf(error)}`);
     }
