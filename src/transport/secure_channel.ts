@@ -416,6 +416,8 @@ export class SecureChannel {
     } catch (error) {
       throw new ChannelError(`Rejected frame: ${messageOf(error)}`);
     }
+    // Every later frame on this channel binds the count (PROTOCOL.md 3.8).
+    this.#opener.roomFrames++;
     let messages: DecodedMessage[];
     try {
       messages = this.#decode(plaintext, true);
@@ -537,7 +539,11 @@ export class SecureChannel {
         this.#conn.send(frame);
       }
       const frame = await shared.frame();
-      if (!this.#gone) this.#conn.send(frame);
+      if (!this.#gone) {
+        this.#conn.send(frame);
+        // Every later frame of ours binds the count (PROTOCOL.md 3.8).
+        this.#sealer.roomFrames++;
+      }
     } finally {
       this.#streamSent = shared.end;
       this.#queued?.remove(counted);

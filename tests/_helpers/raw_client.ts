@@ -266,6 +266,7 @@ export class RawClient {
     if (frame[0] === ROOM_FRAME_VERSION && this.room !== null) {
       this.roomFrames.push(frame.slice());
       const plaintext = await this.room.open(frame);
+      this.keys.receiver.roomFrames++;
       const messages = decodeBatch(plaintext).map(({ header, body }) => ({
         message: parseServerMessage(header),
         body,
