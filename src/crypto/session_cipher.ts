@@ -539,7 +539,8 @@ export class FrameOpener {
     const keys = this.#schedule.readyKeys(expected) ??
       await this.#schedule.keysFor(expected);
     const iv = keys.iv;
-    aad = boundAad(aad, this.roomFrames);
+    // A copy: the scratch buffer is not ours past the await below.
+    aad = this.roomFrames === 0 ? aad : boundAad(aad, this.roomFrames).slice();
     const small = this.#small;
     if (
       small !== undefined &&
