@@ -29,6 +29,7 @@
 
 import { arrayBufferBacked, concatBytes, utf8Encode } from "./bytes.ts";
 import { FrameError } from "./session_cipher.ts";
+import { MAX_FRAME_BYTES } from "../protocol/limits.ts";
 
 /** First byte of a room frame. */
 export const ROOM_FRAME_VERSION = 0x03;
@@ -244,6 +245,12 @@ export class RoomFrameOpener {
       throw new FrameError(
         "too short",
         `Room frame too short: ${frame.length} bytes, the minimum is ${MIN_ROOM_FRAME_BYTES}`,
+      );
+    }
+    if (frame.length > MAX_FRAME_BYTES) {
+      throw new FrameError(
+        "too long",
+        `Room frame too long: ${frame.length} bytes, the maximum is ${MAX_FRAME_BYTES}`,
       );
     }
     if (frame[0] !== ROOM_FRAME_VERSION) {

@@ -11,18 +11,19 @@
 
 import { concatBytes, randomBytes, toBase64 } from "../crypto/bytes.ts";
 import {
+  ROOM_FRAME_OVERHEAD,
   ROOM_FRAMES_PER_KEY,
   ROOM_KEY_BYTES,
   type RoomCrypto,
   RoomFrameSealer,
   type RoomSigner,
 } from "../crypto/room_frame.ts";
-import { MAX_BATCH_BYTES } from "../protocol/limits.ts";
+import { MAX_FRAME_BYTES } from "../protocol/limits.ts";
 import type { RoomKeyMessage } from "../protocol/messages.ts";
 import type { QueueCounter, SharedFrame } from "../transport/secure_channel.ts";
 
-/** A batch's messages at most: a room frame stays under MAX_FRAME_BYTES. */
-export const MAX_ROOM_BATCH_BYTES = MAX_BATCH_BYTES;
+/** A batch's messages at most: a room frame stays within MAX_FRAME_BYTES. */
+export const MAX_ROOM_BATCH_BYTES = MAX_FRAME_BYTES - ROOM_FRAME_OVERHEAD;
 
 export interface RoomFramesOptions {
   crypto: RoomCrypto;

@@ -10,7 +10,7 @@ import {
 } from "../../src/crypto/room_frame.ts";
 import { nativeRoomCrypto } from "../../src/crypto/native_room.ts";
 
-/** docs/PROTOCOL.md 3.8's test vector. */
+/** docs/PROTOCOL.md A.5, the room frame test vector. */
 const VECTOR = {
   key: Uint8Array.from({ length: 32 }, (_, i) => i),
   seed: Uint8Array.from({ length: 32 }, (_, i) => 0x40 + i),
