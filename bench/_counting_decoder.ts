@@ -51,7 +51,7 @@ const NOTHING: DecodedMessage[] = [];
  * A decoder for one connection; `sink()` gives its current delivery
  * counter, or null to decode everything (the scenario is not counting).
  * `self`: the connection's name as ASCII bytes; its own lines, which come
- * back in room frames (docs/PROTOCOL.md 3.8), are not deliveries.
+ * back in the room's batches (docs/PROTOCOL.md 3.8), are not deliveries.
  */
 export function countingDecoder(
   sink: () => ChatSink | null,
@@ -59,7 +59,7 @@ export function countingDecoder(
 ): BatchDecoder {
   const kinds: ChatKind[] = [];
   const bodies: number[] = [];
-  return (plaintext, room = false) => {
+  return (plaintext) => {
     const onChat = sink();
     if (onChat === null || plaintext.byteLength === 0) {
       return decodeBatch(plaintext);
@@ -89,7 +89,8 @@ export function countingDecoder(
             if (at < 0) return decodeBatch(plaintext);
           }
         } else at += form > 3 ? 18 : 6;
-        const own = room && isName(plaintext, at, self);
+        // Our own lines come back in the room's batches (PROTOCOL.md 3.8).
+        const own = isName(plaintext, at, self);
         for (let names = kind === "group" ? 2 : 1; names > 0; names--) {
           const length = plaintext[at] ?? 0;
           if (length === 0) return decodeBatch(plaintext);

@@ -134,6 +134,8 @@ export class ChatClient {
   #name: string | null = null;
   /** #name as names are compared (never equal to a name before the welcome). */
   #nameKey = "\0";
+  /** Whether we asked for room frames at `register`. */
+  #roomFrames = false;
   /** Why the session ended, once it has: later requests fail with it. */
   #endReason: string | null = null;
   /** What this user was shown; may outlive this connection (register). */
@@ -326,6 +328,7 @@ export class ChatClient {
       // channel can check them.
       ...(this.#channel.acceptsRoomFrames ? { room_frames: true } : {}),
     });
+    this.#roomFrames = this.#channel.acceptsRoomFrames;
     if (first.t !== "challenge") return first;
     let challenge: Uint8Array;
     try {
@@ -471,15 +474,17 @@ export class ChatClient {
         this.#lastHeard = Date.now();
         const holds: Promise<unknown>[] = [];
         let untracked = false;
-        for (const { header, body, room } of batch) {
+        for (const { header, body } of batch) {
           // Newer servers may send types this client does not know: skip them.
           if (!isKnownServerType(header)) continue;
           const message = parseServerMessage(header);
-          // A room frame carries our own lines too (the same bytes go to
-          // every member): they were shown when we sent them.
+          // The room's batches carry our own lines too (the same bytes go
+          // to every member, docs/PROTOCOL.md 3.8): they were shown when we
+          // sent them. No server sends a live public message back to its
+          // sender otherwise.
           if (
-            room === true && message.t === "public" &&
-            message.from.toLowerCase() === this.#nameKey
+            message.t === "public" && message.history !== true &&
+            this.#roomFrames && message.from.toLowerCase() === this.#nameKey
           ) continue;
           if (message.t === "bye") {
             ending = { clean: true, reason: message.text };

@@ -118,8 +118,13 @@ export interface SharedFrame {
   readonly start: number;
   /** Where it ends (final once it is sealed). */
   readonly end: number;
-  /** The frame, sealed by the first channel that asks. */
-  frame(): Uint8Array | Promise<Uint8Array>;
+  /**
+   * The frame, sealed by the first channel that asks; or null when each
+   * channel is to seal {@link messages} with its own frames instead.
+   */
+  frame(): Promise<Uint8Array | null>;
+  /** Its encoded messages, once {@link frame} was asked for. */
+  readonly messages: Uint8Array;
   /** One channel is done with it (it sent it, or it ended first). */
   drop(): void;
 }
@@ -529,7 +534,10 @@ export class SecureChannel {
     for (const bytes of before) counted += bytes.byteLength;
     this.#queueBytes -= counted;
     try {
-      for (const batch of sharedPacker.pack(before)) {
+      const sealedOnce = await shared.frame();
+      // A small batch goes in this channel's own frame (room_frames.ts).
+      const own = sealedOnce === null ? [...before, shared.messages] : before;
+      for (const batch of sharedPacker.pack(own)) {
         const now = this.#sealer.trySealNow(batch);
         const frame = now ?? await this.#sealer.seal(batch);
         const handed = Math.min(counted, batch.byteLength);
@@ -538,9 +546,8 @@ export class SecureChannel {
         if (this.#gone) break;
         this.#conn.send(frame);
       }
-      const frame = await shared.frame();
-      if (!this.#gone) {
-        this.#conn.send(frame);
+      if (sealedOnce !== null && !this.#gone) {
+        this.#conn.send(sealedOnce);
         // Every later frame of ours binds the count (PROTOCOL.md 3.8).
         this.#sealer.roomFrames++;
       }

@@ -30,55 +30,74 @@ async function connect(
   return new TestClient(client);
 }
 
-Deno.test("public messages reach every member once and in order, members and others alike, and never their sender", async () => {
-  await using server = await startTestServer();
-  const clients = [
-    await connect(server, "ann"), // WebCrypto room frames
-    await connect(server, "bob", nativeRoomCrypto),
-    await connect(server, "cy", nativeRoomCrypto),
-    await connect(server, "dee", false), // sealed per recipient, as before
-  ];
-  try {
-    const rounds = 20;
-    const sends: Promise<unknown>[] = [];
-    for (let i = 0; i < rounds; i++) {
-      for (const sender of clients) {
-        sends.push(sender.client.say(`${sender.client.name} ${i}`));
+for (
+  const [how, minBytes] of [["room frames", 1], [
+    "small batches",
+    undefined,
+  ]] as const
+) {
+  Deno.test(`public messages reach every member once and in order, members and others alike, and never their sender (${how})`, async () => {
+    await using server = await startTestServer({
+      roomFrames: {
+        crypto: nativeRoomCrypto,
+        signer: await nativeRoomCrypto.signer(),
+        ...(minBytes === undefined ? {} : { minBytes }),
+      },
+    });
+    const clients = [
+      await connect(server, "ann"), // WebCrypto room frames
+      await connect(server, "bob", nativeRoomCrypto),
+      await connect(server, "cy", nativeRoomCrypto),
+      await connect(server, "dee", false), // sealed per recipient, as before
+    ];
+    try {
+      const rounds = 20;
+      const sends: Promise<unknown>[] = [];
+      for (let i = 0; i < rounds; i++) {
+        for (const sender of clients) {
+          sends.push(sender.client.say(`${sender.client.name} ${i}`));
+        }
       }
-    }
-    await Promise.all(sends);
-    for (const reader of clients) {
-      const others = clients.filter((c) => c !== reader);
-      const last = others.map((c) => `${c.client.name} ${rounds - 1}`);
-      for (const text of last) {
-        await reader.waitFor((m) => m.text === text);
+      await Promise.all(sends);
+      for (const reader of clients) {
+        const others = clients.filter((c) => c !== reader);
+        const last = others.map((c) => `${c.client.name} ${rounds - 1}`);
+        for (const text of last) {
+          await reader.waitFor((m) => m.text === text);
+        }
       }
-    }
-    await settle(...clients);
-    for (const reader of clients) {
-      const lines = reader.chat();
-      const name = reader.client.name!;
-      assert.ok(
-        lines.every(([t, from]) => t === "public" && from !== name),
-        `${name} got its own or other lines: ${JSON.stringify(lines)}`,
-      );
-      for (const sender of clients) {
-        if (sender === reader) continue;
-        const from = sender.client.name!;
-        assert.deepEqual(
-          lines.filter(([, who]) => who === from).map(([, , text]) => text),
-          Array.from({ length: rounds }, (_, i) => `${from} ${i}`),
-          `${name} got ${from}'s lines`,
+      await settle(...clients);
+      for (const reader of clients) {
+        const lines = reader.chat();
+        const name = reader.client.name!;
+        assert.ok(
+          lines.every(([t, from]) => t === "public" && from !== name),
+          `${name} got its own or other lines: ${JSON.stringify(lines)}`,
         );
+        for (const sender of clients) {
+          if (sender === reader) continue;
+          const from = sender.client.name!;
+          assert.deepEqual(
+            lines.filter(([, who]) => who === from).map(([, , text]) => text),
+            Array.from({ length: rounds }, (_, i) => `${from} ${i}`),
+            `${name} got ${from}'s lines`,
+          );
+        }
       }
+    } finally {
+      for (const client of clients) await client.quit();
     }
-  } finally {
-    for (const client of clients) await client.quit();
-  }
-});
+  });
+}
 
 Deno.test("a room frame is the same bytes for every member, its sender included, and others get no room frames", async () => {
-  await using server = await startTestServer();
+  await using server = await startTestServer({
+    roomFrames: {
+      crypto: nativeRoomCrypto,
+      signer: await nativeRoomCrypto.signer(),
+      minBytes: 1,
+    },
+  });
   const open = () => RawClient.connect(server.url, { pinnedSpki: server.spki });
   const members = [await open(), await open()];
   const plain = await open();

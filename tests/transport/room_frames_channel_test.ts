@@ -200,6 +200,7 @@ Deno.test("a server channel sends a shared room frame between its own frames, in
   const room = new RoomFrames({
     crypto: nativeRoomCrypto,
     signer: await nativeRoomCrypto.signer(),
+    minBytes: 1,
   });
   const { batch } = room.start();
   for (const { channel } of channels) {
