@@ -276,30 +276,37 @@ export class Delivery {
    */
   #toRoom(encoded: Uint8Array): void {
     const room = this.#room!;
-    let batch = room.openBatch(encoded.byteLength);
-    if (batch === null) {
-      const started = room.start();
-      batch = started.batch;
-      const rekey = started.rekeyed === null
-        ? null
-        : this.#encodeJson(started.rekeyed);
-      const waiting = this.#waiting;
-      for (const id of this.#members) {
-        const channel = this.#channels.get(id);
-        if (channel === undefined) continue;
-        batch.hold();
-        const queue = waiting.size > 0 ? waiting.get(id) : undefined;
-        if (queue !== undefined) {
-          if (rekey !== null) queue.push(rekey);
-          queue.push(batch);
-        } else {
-          if (rekey !== null) channel.sendEncoded(rekey);
-          channel.sendShared(batch);
-        }
-        this.#checkBacklog(id, channel);
-      }
+    const open = room.openBatch(encoded.byteLength);
+    if (open !== null) {
+      open.add(encoded);
+      return;
     }
+    const started = room.start();
+    const batch = started.batch;
+    // In it before it is queued: cutting off a member below sends that
+    // member a goodbye, which closes the batch.
     batch.add(encoded);
+    batch.hold();
+    const rekey = started.rekeyed === null
+      ? null
+      : this.#encodeJson(started.rekeyed);
+    const waiting = this.#waiting;
+    for (const id of this.#members) {
+      const channel = this.#channels.get(id);
+      if (channel === undefined) continue;
+      batch.hold();
+      const queue = waiting.size > 0 ? waiting.get(id) : undefined;
+      if (queue !== undefined) {
+        if (rekey !== null) queue.push(rekey);
+        queue.push(batch);
+      } else {
+        if (rekey !== null) channel.sendEncoded(rekey);
+        channel.sendShared(batch);
+      }
+      this.#checkBacklog(id, channel);
+    }
+    // Our own hold kept it from being freed while it was queued.
+    batch.drop();
   }
 
   /** A client that does not read must not grow our memory without bound. */

@@ -220,7 +220,9 @@ export class RoomFrames {
    * small: then each member's channel seals it with its own frames.
    */
   seal(messages: Uint8Array): Promise<Uint8Array | null> {
-    if (messages.byteLength < this.#minBytes) return Promise.resolve(null);
+    if (messages.byteLength < Math.max(1, this.#minBytes)) {
+      return Promise.resolve(null);
+    }
     // Never past the key's frames: start() began a new epoch before this
     // batch if the last one ran out.
     return this.#sealer.seal(this.#next++, messages);

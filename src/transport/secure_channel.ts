@@ -519,42 +519,61 @@ export class SecureChannel {
   }
 
   /**
-   * Sends what is queued up to the first shared frame, then that frame:
-   * in the order they were queued, which the peer sees (a room frame after
-   * the messages routed before it, before those routed after).
+   * Sends everything queued when shared frames are among it, in order: the
+   * messages and the small shared batches (which each channel seals itself)
+   * packed into as few frames of ours as they fit, and each room frame
+   * between them as it comes. A member that fell behind has many batches
+   * queued: one frame of ours for all of them, not one each.
    */
   async #flushShared(): Promise<void> {
-    const queue = this.#queue;
-    let at = 0;
-    while (queue[at] instanceof Uint8Array) at++;
-    const before = queue.splice(0, at) as Uint8Array[];
-    const shared = queue.shift() as SharedFrame;
-    this.#sharedCount--;
-    let counted = 0;
-    for (const bytes of before) counted += bytes.byteLength;
-    this.#queueBytes -= counted;
-    try {
-      const sealedOnce = await shared.frame();
-      // A small batch goes in this channel's own frame (room_frames.ts).
-      const own = sealedOnce === null ? [...before, shared.messages] : before;
+    const items = this.#queue;
+    this.#queue = [];
+    this.#sharedCount = 0;
+    // The messages' bytes, counted in #queued until handed on.
+    let counted = this.#queueBytes;
+    this.#queueBytes = 0;
+    let own: Uint8Array[] = [];
+    const sendOwn = async () => {
       for (const batch of sharedPacker.pack(own)) {
-        const now = this.#sealer.trySealNow(batch);
-        const frame = now ?? await this.#sealer.seal(batch);
+        const frame = this.#sealer.trySealNow(batch) ??
+          await this.#sealer.seal(batch);
         const handed = Math.min(counted, batch.byteLength);
         counted -= handed;
         this.#queued?.remove(handed);
-        if (this.#gone) break;
-        this.#conn.send(frame);
+        if (!this.#gone) this.#conn.send(frame);
       }
-      if (sealedOnce !== null && !this.#gone) {
-        this.#conn.send(sealedOnce);
-        // Every later frame of ours binds the count (PROTOCOL.md 3.8).
-        this.#sealer.roomFrames++;
+      own = [];
+    };
+    let i = 0;
+    try {
+      for (; i < items.length; i++) {
+        const item = items[i]!;
+        if (item instanceof Uint8Array) {
+          own.push(item);
+          continue;
+        }
+        const sealedOnce = await item.frame();
+        if (sealedOnce === null) {
+          // Small: in our own frame (room_frames.ts).
+          if (item.messages.byteLength > 0) own.push(item.messages);
+        } else {
+          await sendOwn();
+          if (!this.#gone) {
+            this.#conn.send(sealedOnce);
+            // Every later frame of ours binds the count (PROTOCOL.md 3.8).
+            this.#sealer.roomFrames++;
+          }
+        }
+        this.#streamSent = item.end;
+        item.drop();
       }
+      await sendOwn();
     } finally {
-      this.#streamSent = shared.end;
+      for (; i < items.length; i++) {
+        const item = items[i]!;
+        if (!(item instanceof Uint8Array)) item.drop();
+      }
       this.#queued?.remove(counted);
-      shared.drop();
     }
   }
 

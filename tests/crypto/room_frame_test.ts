@@ -210,3 +210,25 @@ Deno.test("roomHeader writes the version, epoch and counter big-endian", () => {
     "03010203040000000100000005",
   );
 });
+
+Deno.test("room frames over 4 KiB (WebCrypto's AES-GCM in nativeRoomCrypto) open with either provider", async () => {
+  const signer = await nativeRoomCrypto.signer();
+  const key = new Uint8Array(32).fill(7);
+  const batch = crypto.getRandomValues(new Uint8Array(64 * 1024));
+  for (
+    const [seal, open] of [[nativeRoomCrypto, webRoomCrypto], [
+      webRoomCrypto,
+      nativeRoomCrypto,
+    ]]
+  ) {
+    const frame = await new RoomFrameSealer(3, key, signer, seal!).seal(
+      9,
+      batch,
+    );
+    const opener = await RoomFrameOpener.create(
+      { epoch: 3, key, next: 9, signingKey: signer.publicKey },
+      open!,
+    );
+    assert.deepEqual(await opener.open(frame), batch);
+  }
+});
