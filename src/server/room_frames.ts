@@ -9,7 +9,12 @@
  * keys, the counters and the batches' bytes.
  */
 
-import { concatBytes, randomBytes, toBase64 } from "../crypto/bytes.ts";
+import {
+  concatBytes,
+  randomBytes,
+  releaseBuffer,
+  toBase64,
+} from "../crypto/bytes.ts";
 import {
   ROOM_FRAME_OVERHEAD,
   ROOM_FRAMES_PER_KEY,
@@ -64,6 +69,10 @@ export class RoomBatch implements SharedFrame {
   #parts: Uint8Array[] = [];
   #messages: Uint8Array | null = null;
   #frame: Promise<Uint8Array | null> | null = null;
+  /** The room frame once sealed, freed after the last holder. */
+  #sealed: Uint8Array | null = null;
+  /** Whether #messages is a concatenation of ours (freed with it). */
+  #joined = false;
   #holders = 0;
   #counted = 0;
 
@@ -121,7 +130,12 @@ export class RoomBatch implements SharedFrame {
       this.#parts = [];
       const messages = parts.length === 1 ? parts[0]! : concatBytes(...parts);
       this.#messages = messages;
-      this.#frame = this.owner.seal(messages);
+      this.#joined = parts.length > 1;
+      this.#frame = this.owner.seal(messages).then((sealed) => {
+        if (this.#holders > 0) this.#sealed = sealed;
+        else if (sealed !== null) releaseBuffer(sealed.buffer);
+        return sealed;
+      });
     }
     return this.#frame;
   }
@@ -131,6 +145,14 @@ export class RoomBatch implements SharedFrame {
     this.queued?.remove(this.#counted);
     this.#counted = 0;
     this.#parts = [];
+    // Every channel copied them (Connection.send) or sealed its own: a
+    // batch of up to 1 MiB, and its frame, are freed now rather than left
+    // to the collector (see releaseBuffer).
+    if (this.#sealed !== null) releaseBuffer(this.#sealed.buffer);
+    if (this.#joined && this.#messages !== null) {
+      releaseBuffer(this.#messages.buffer);
+    }
+    this.#sealed = null;
     this.#messages = null;
   }
 }

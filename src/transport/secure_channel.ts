@@ -533,16 +533,24 @@ export class SecureChannel {
     let counted = this.#queueBytes;
     this.#queueBytes = 0;
     let own: Uint8Array[] = [];
+    // Small batches whose messages are in `own`: dropped once sealed (the
+    // last holder frees their bytes).
+    let packed: SharedFrame[] = [];
     const sendOwn = async () => {
       for (const batch of sharedPacker.pack(own)) {
-        const frame = this.#sealer.trySealNow(batch) ??
-          await this.#sealer.seal(batch);
+        const now = this.#sealer.trySealNow(batch);
+        const frame = now ?? await this.#sealer.seal(batch);
         const handed = Math.min(counted, batch.byteLength);
         counted -= handed;
         this.#queued?.remove(handed);
         if (!this.#gone) this.#conn.send(frame);
+        // Connection.send copied it: freed now, as #flush does (a large
+        // frame per member left to the collector is a lot of garbage).
+        if (now === null) releaseBuffer(frame.buffer);
       }
       own = [];
+      for (const item of packed) item.drop();
+      packed = [];
     };
     let i = 0;
     try {
@@ -556,6 +564,7 @@ export class SecureChannel {
         if (sealedOnce === null) {
           // Small: in our own frame (room_frames.ts).
           if (item.messages.byteLength > 0) own.push(item.messages);
+          packed.push(item);
         } else {
           await sendOwn();
           if (!this.#gone) {
@@ -563,12 +572,14 @@ export class SecureChannel {
             // Every later frame of ours binds the count (PROTOCOL.md 3.8).
             this.#sealer.roomFrames++;
           }
+          item.drop();
         }
         this.#streamSent = item.end;
-        item.drop();
       }
       await sendOwn();
     } finally {
+      for (const item of packed) item.drop();
+      // From the one that failed on, if one did: not dropped yet.
       for (; i < items.length; i++) {
         const item = items[i]!;
         if (!(item instanceof Uint8Array)) item.drop();
