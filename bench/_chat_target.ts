@@ -39,6 +39,7 @@ import type {
 import { sleep } from "./_ipc.ts";
 import { TcpWebSocketConnection } from "./_tcp_websocket.ts";
 import { countingDecoder } from "./_counting_decoder.ts";
+import { nativeRoomCrypto } from "../src/crypto/native_room.ts";
 
 /**
  * `ChatClient`'s constructor, private in TypeScript only. `ChatClient.connect`
@@ -317,20 +318,29 @@ export class ChatTarget implements Target {
   }
 
   /** `owner.conn`: the connection the client will belong to, once made. */
-  async #open(owner: { conn: ChatConn | null }): Promise<ChatClient> {
+  async #open(
+    owner: { conn: ChatConn | null },
+    name: string,
+  ): Promise<ChatClient> {
     if (this.#transport === "websocket") {
       // Exactly what `chat connect` does.
       return await ChatClient.connect(this.#url, {
         pinnedSpki: this.#spki,
         // The bench's clients are never silent long enough to need pings.
         pingIntervalMs: 0,
+        roomCrypto: nativeRoomCrypto,
       });
     }
     const conn = await TcpWebSocketConnection.open(this.#url);
     try {
       const { channel, serverFingerprint } = await openChannel(conn, {
         pinnedSpki: this.#spki,
-        decode: countingDecoder(() => owner.conn?.onChat ?? null),
+        decode: countingDecoder(
+          () => owner.conn?.onChat ?? null,
+          new TextEncoder().encode(name),
+        ),
+        // Room frames checked as `chat connect` checks them.
+        roomCrypto: nativeRoomCrypto,
       });
       return new (ChatClient as unknown as ChatClientConstructor)(
         channel,
@@ -357,7 +367,7 @@ export class ChatTarget implements Target {
 
   async connect(name: string, register: boolean): Promise<BenchConn> {
     const owner: { conn: ChatConn | null } = { conn: null };
-    const client = await this.#open(owner);
+    const client = await this.#open(owner, name);
     // Made only when first needed: idle connections never register.
     const conn = new ChatConn(client, name, () => this.#identity(name));
     owner.conn = conn;

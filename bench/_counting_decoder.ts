@@ -50,8 +50,13 @@ const NOTHING: DecodedMessage[] = [];
 /**
  * A decoder for one connection; `sink()` gives its current delivery
  * counter, or null to decode everything (the scenario is not counting).
+ * `self`: the connection's name as ASCII bytes; its own lines, which come
+ * back in the room's batches (docs/PROTOCOL.md 3.8), are not deliveries.
  */
-export function countingDecoder(sink: () => ChatSink | null): BatchDecoder {
+export function countingDecoder(
+  sink: () => ChatSink | null,
+  self: Uint8Array = new Uint8Array(0),
+): BatchDecoder {
   const kinds: ChatKind[] = [];
   const bodies: number[] = [];
   return (plaintext) => {
@@ -84,6 +89,8 @@ export function countingDecoder(sink: () => ChatSink | null): BatchDecoder {
             if (at < 0) return decodeBatch(plaintext);
           }
         } else at += form > 3 ? 18 : 6;
+        // Our own lines come back in the room's batches (PROTOCOL.md 3.8).
+        const own = isName(plaintext, at, self);
         for (let names = kind === "group" ? 2 : 1; names > 0; names--) {
           const length = plaintext[at] ?? 0;
           if (length === 0) return decodeBatch(plaintext);
@@ -105,8 +112,10 @@ export function countingDecoder(sink: () => ChatSink | null): BatchDecoder {
         }
         const end = start + length;
         if (end > plaintext.byteLength) return decodeBatch(plaintext);
-        kinds.push(kind);
-        bodies.push(start, end);
+        if (!own) {
+          kinds.push(kind);
+          bodies.push(start, end);
+        }
         offset = end;
         continue;
       }
@@ -157,6 +166,15 @@ function kindOf(
     if (i === prefix.length) return kind;
   }
   return null;
+}
+
+/** Whether the u8-length-prefixed name at `at` is `name`. */
+function isName(bytes: Uint8Array, at: number, name: Uint8Array): boolean {
+  if (bytes[at] !== name.length) return false;
+  for (let i = 0; i < name.length; i++) {
+    if (bytes[at + 1 + i] !== name[i]) return false;
+  }
+  return true;
 }
 
 /** The offset after the varint at `at`, or -1 if it is cut short or too long. */

@@ -27,6 +27,7 @@ import {
   type ServerMessage,
 } from "../protocol/messages.ts";
 import type { SmallFrameAead } from "../crypto/session_cipher.ts";
+import { type RoomCrypto, webRoomCrypto } from "../crypto/room_frame.ts";
 import { DeliveryLedger } from "./delivery.ts";
 import { CloseCode, WebSocketConnection } from "../transport/connection.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
@@ -94,6 +95,12 @@ export interface ConnectOptions {
    * unset and WebCrypto seals every frame.
    */
   smallFrames?: SmallFrameAead;
+  /**
+   * How room frames (docs/PROTOCOL.md 3.8) are checked and opened: the
+   * terminal client passes `nativeRoomCrypto` (native_room.ts); the default
+   * is WebCrypto's. `false`: do not ask for room frames.
+   */
+  roomCrypto?: RoomCrypto | false;
 }
 
 const DEFAULT_PING_INTERVAL_MS = 30_000;
@@ -128,6 +135,10 @@ export class ChatClient {
   #quitting = false;
   #over = false;
   #name: string | null = null;
+  /** #name as names are compared (never equal to a name before the welcome). */
+  #nameKey = "\0";
+  /** Whether we asked for room frames at `register`. */
+  #roomFrames = false;
   /** Why the session ended, once it has: later requests fail with it. */
   #endReason: string | null = null;
   /** What this user was shown; may outlive this connection (register). */
@@ -189,6 +200,9 @@ export class ChatClient {
         ? { timeoutMs: options.handshakeTimeoutMs }
         : {}),
       ...(options.smallFrames ? { smallFrames: options.smallFrames } : {}),
+      ...(options.roomCrypto === false
+        ? {}
+        : { roomCrypto: options.roomCrypto ?? webRoomCrypto }),
     });
     return new ChatClient(
       channel,
@@ -313,7 +327,11 @@ export class ChatClient {
       compact: true,
       acks: true,
       varint: true,
+      // …and the public room's messages sealed once for everyone, when this
+      // channel can check them.
+      ...(this.#channel.acceptsRoomFrames ? { room_frames: true } : {}),
     });
+    this.#roomFrames = this.#channel.acceptsRoomFrames;
     if (first.t !== "challenge") return first;
     let challenge: Uint8Array;
     try {
@@ -346,6 +364,7 @@ export class ChatClient {
     const reply = await this.request({ t: "prove", signature });
     if (reply.t === "welcome") {
       this.#name = reply.name;
+      this.#nameKey = reply.name.toLowerCase();
       this.#acks = reply.acks === true;
       this.#cids = reply.cids === true;
       // What was shown before the welcome (nothing, usually) is owed too.
@@ -462,6 +481,14 @@ export class ChatClient {
           // Newer servers may send types this client does not know: skip them.
           if (!isKnownServerType(header)) continue;
           const message = parseServerMessage(header);
+          // The room's batches carry our own lines too (the same bytes go
+          // to every member, docs/PROTOCOL.md 3.8): they were shown when we
+          // sent them. No server sends a live public message back to its
+          // sender otherwise.
+          if (
+            message.t === "public" && message.history !== true &&
+            this.#roomFrames && message.from.toLowerCase() === this.#nameKey
+          ) continue;
           if (message.t === "bye") {
             ending = { clean: true, reason: message.text, bye: message.reason };
           }

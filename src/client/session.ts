@@ -77,6 +77,7 @@ import {
 } from "./first_contact.ts";
 import { KeyMismatchError } from "../crypto/handshake.ts";
 import { nativeSmallFrames } from "../crypto/native_aead.ts";
+import { nativeRoomCrypto } from "../crypto/native_room.ts";
 import type { Terminal } from "./terminal.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { isFailure, type Re, type SessionEvent } from "./session_events.ts";
@@ -1596,6 +1597,7 @@ async function connectTrusted(
     client = await ChatClient.connect(url, {
       ...(trust.kind === "pinned" ? { pinnedSpki: trust.spki } : {}),
       smallFrames: nativeSmallFrames,
+      roomCrypto: nativeRoomCrypto,
     });
   } catch (error) {
     if (error instanceof KeyMismatchError && trust.kind === "pinned") {

@@ -138,7 +138,11 @@ export type FrameErrorReason =
   | "bad version"
   | "out of sequence"
   | "bad body length"
-  | "authentication failed";
+  | "authentication failed"
+  // Room frames (room_frame.ts):
+  | "wrong epoch"
+  | "bad signature"
+  | "no room key";
 
 /**
  * A received frame that must not be accepted. The connection it came from is
@@ -168,6 +172,14 @@ export class FrameSealer {
   readonly #maxFrames: number;
   readonly #small: SmallFrameAead | undefined;
   #nextSeq = 0;
+
+  /**
+   * Room frames (room_frame.ts) sent on this connection so far: once there
+   * is one, every frame sealed after it binds the count in its AAD
+   * (docs/PROTOCOL.md 3.8), so that a room frame cannot be moved past this
+   * direction's own frames, nor dropped, unseen. Read when a seal is asked.
+   */
+  roomFrames = 0;
 
   constructor(trafficSecret: Uint8Array, options: SessionCipherOptions = {}) {
     const { rekeyInterval, maxFrames } = checkOptions(options);
@@ -211,16 +223,17 @@ export class FrameSealer {
     const seq = this.#nextSeq++;
     const keys = this.#schedule.keysFor(seq);
     const small = this.#small;
+    const room = this.roomFrames;
     if (small !== undefined && plaintext.length <= small.maxPlaintext) {
       // This epoch's keys are still being derived.
       return keys.then((ready) => {
         const frame = new Uint8Array(MIN_FRAME_BYTES + plaintext.length);
         const header = frame.subarray(0, FRAME_HEADER_BYTES);
-        sealSmallInto(small, seq, ready, plaintext, frame, header);
+        sealSmallInto(small, seq, ready, plaintext, frame, header, room);
         return frame;
       });
     }
-    return this.#seal(seq, keys, plaintext);
+    return this.#seal(seq, keys, plaintext, room);
   }
 
   /**
@@ -248,7 +261,15 @@ export class FrameSealer {
       MIN_FRAME_BYTES + plaintext.length,
       MIN_FRAME_BYTES + small.maxPlaintext,
     );
-    sealSmallInto(small, seq, ready, plaintext, frame, scratch.header);
+    sealSmallInto(
+      small,
+      seq,
+      ready,
+      plaintext,
+      frame,
+      scratch.header,
+      this.roomFrames,
+    );
     return frame;
   }
 
@@ -282,7 +303,13 @@ export class FrameSealer {
     const now = this.trySealBulkNow(header, body);
     if (now !== null) return Promise.resolve(now.slice());
     const seq = this.#nextSeq++;
-    return this.#sealBulk(seq, this.#schedule.keysFor(seq), header, body);
+    return this.#sealBulk(
+      seq,
+      this.#schedule.keysFor(seq),
+      header,
+      body,
+      this.roomFrames,
+    );
   }
 
   /**
@@ -314,7 +341,7 @@ export class FrameSealer {
     small.sealInto(
       ready.rawKey,
       writeFrameNonce(scratchNonce, ready.iv, seq),
-      frame.subarray(0, BULK_HEADER_BYTES),
+      boundAad(frame.subarray(0, BULK_HEADER_BYTES), this.roomFrames),
       header,
       frame,
       BULK_HEADER_BYTES,
@@ -328,15 +355,17 @@ export class FrameSealer {
     keys: Promise<EpochKeys>,
     header: Uint8Array,
     body: Uint8Array,
+    room: number,
   ): Promise<Uint8Array<ArrayBuffer>> {
     const prefix = new Uint8Array(BULK_HEADER_BYTES);
     writeBulkHeader(prefix, seq, body.length);
+    const aad = boundAad(prefix, room).slice();
     const ready = await keys;
     const sealed = await crypto.subtle.encrypt(
       {
         name: "AES-GCM",
         iv: frameNonce(ready.iv, seq),
-        additionalData: prefix,
+        additionalData: aad,
       },
       await ready.aesKey(),
       arrayBufferBacked(header),
@@ -348,14 +377,16 @@ export class FrameSealer {
     seq: number,
     keys: Promise<EpochKeys>,
     plaintext: Uint8Array,
+    room: number,
   ): Promise<Uint8Array<ArrayBuffer>> {
     const header = frameHeader(seq);
+    const aad = boundAad(header, room).slice();
     const ready = await keys;
     const sealed = await crypto.subtle.encrypt(
       {
         name: "AES-GCM",
         iv: frameNonce(ready.iv, seq),
-        additionalData: header,
+        additionalData: aad,
       },
       await ready.aesKey(),
       arrayBufferBacked(plaintext),
@@ -379,6 +410,12 @@ export class FrameOpener {
   readonly #small: SmallFrameAead | undefined;
   #expectedSeq = 0;
   #pending = false;
+
+  /**
+   * Room frames accepted on this connection so far: bound in the AAD of
+   * every later frame, as {@link FrameSealer.roomFrames}.
+   */
+  roomFrames = 0;
 
   constructor(trafficSecret: Uint8Array, options: SessionCipherOptions = {}) {
     const { rekeyInterval, maxFrames } = checkOptions(options);
@@ -502,6 +539,8 @@ export class FrameOpener {
     const keys = this.#schedule.readyKeys(expected) ??
       await this.#schedule.keysFor(expected);
     const iv = keys.iv;
+    // A copy: the scratch buffer is not ours past the await below.
+    aad = this.roomFrames === 0 ? aad : boundAad(aad, this.roomFrames).slice();
     const small = this.#small;
     if (
       small !== undefined &&
@@ -529,7 +568,7 @@ export class FrameOpener {
         {
           name: "AES-GCM",
           iv: frameNonce(iv, expected),
-          additionalData: arrayBufferBacked(aad),
+          additionalData: aad.slice(),
         },
         key,
         arrayBufferBacked(sealed),
@@ -680,12 +719,13 @@ function sealSmallInto(
   plaintext: Uint8Array,
   frame: Uint8Array,
   header: Uint8Array,
+  room: number,
 ): void {
   writeFrameHeader(frame, seq);
   small.sealInto(
     keys.rawKey,
     writeFrameNonce(scratchNonce, keys.iv, seq),
-    header,
+    boundAad(header, room),
     plaintext,
     frame,
     FRAME_HEADER_BYTES,
@@ -736,6 +776,25 @@ function writeBulkHeader(frame: Uint8Array, seq: number, bodyLength: number) {
   frame[12] = bodyLength & 0xff;
 }
 const scratchNonce = new Uint8Array(new ArrayBuffer(IV_BYTES));
+
+/** Room frame counts are bound as 8 more bytes of AAD. */
+const ROOM_COUNT_BYTES = 8;
+const scratchAad = new Uint8Array(BULK_HEADER_BYTES + ROOM_COUNT_BYTES);
+
+/**
+ * A frame's AAD: its header alone while no room frame came before it on
+ * this connection (so nothing changes for a client that never asked for
+ * them), else header || u64be(room frames before it) (docs/PROTOCOL.md
+ * 3.8). Written into a scratch buffer the next call overwrites: callers
+ * that keep it across an await copy it.
+ */
+function boundAad(header: Uint8Array, room: number): Uint8Array {
+  if (room === 0) return header;
+  const aad = scratchAad.subarray(0, header.length + ROOM_COUNT_BYTES);
+  aad.set(header);
+  writeSeq(aad, header.length, room);
+  return aad;
+}
 
 async function nextEpoch(previous: EpochKeys): Promise<EpochKeys> {
   const next = new Uint8Array(

@@ -44,6 +44,7 @@ import {
   isErrorCode,
   MAX_ACK_CURSORS,
   type ResumeClaim,
+  type RoomKeyMessage,
   type ServerMessage,
   type UserInfo,
 } from "./messages.ts";
@@ -65,6 +66,11 @@ export interface DecodedMessage {
    * (docs/PROTOCOL.md 3.7): a view of that frame, sealed by its sender.
    */
   outside?: true;
+  /**
+   * It came in a room frame (docs/PROTOCOL.md 3.8), sealed once for every
+   * member of the public room, its sender included.
+   */
+  room?: true;
 }
 
 /**
@@ -96,7 +102,7 @@ export function decodeHeader(bytes: Uint8Array): unknown {
 
 /** Encodes one message; the result can be appended to any number of batches. */
 export function encodeMessage(
-  header: ClientMessage | ServerMessage,
+  header: ClientMessage | ServerMessage | RoomKeyMessage,
   body: Uint8Array = EMPTY,
 ): Uint8Array {
   const text = JSON.stringify(header);
@@ -721,6 +727,9 @@ export function parseClientMessage(value: unknown): ClientMessage {
         ...(f.compact === undefined ? {} : { compact: bool(f, "compact") }),
         ...(f.acks === undefined ? {} : { acks: bool(f, "acks") }),
         ...(f.varint === undefined ? {} : { varint: bool(f, "varint") }),
+        ...(f.room_frames === undefined
+          ? {}
+          : { room_frames: bool(f, "room_frames") }),
       };
     case "prove":
       return { t, id: int(f, "id"), signature: str(f, "signature", 128) };

@@ -22,6 +22,7 @@ export type ClientMessage =
    * (docs/PROTOCOL.md, "Compact chat messages"). `acks`: this client
    * acknowledges what it shows (docs/PROTOCOL.md, "Delivery"). `varint`:
    * with both, it reads the compact forms whose numbers are varints.
+   * `room_frames`: see below.
    */
   | {
     t: "register";
@@ -31,6 +32,11 @@ export type ClientMessage =
     compact?: boolean;
     acks?: boolean;
     varint?: boolean;
+    /**
+     * With all three above: the public room's messages may come in room
+     * frames (docs/PROTOCOL.md 3.8).
+     */
+    room_frames?: boolean;
   }
   /** The signature over the challenge message (docs/PROTOCOL.md, "Identity"), base64. */
   | { t: "prove"; id: number; signature: string }
@@ -407,4 +413,20 @@ export type ErrorCode = typeof ERROR_CODES[number];
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === "string" &&
     (ERROR_CODES as readonly string[]).includes(value);
+}
+
+/**
+ * The room key a client that reads room frames gets over its own channel
+ * (docs/PROTOCOL.md 3.8). Not a ServerMessage: the receiving channel takes
+ * it (src/transport/secure_channel.ts), and its reader never sees it.
+ */
+export interface RoomKeyMessage {
+  t: "room_key";
+  /** The room key, 32 bytes, base64. */
+  key: string;
+  epoch: number;
+  /** The counter of the next room frame this client gets. */
+  next: number;
+  /** The server's room-frame signing key, raw Ed25519, base64. */
+  sig_key: string;
 }

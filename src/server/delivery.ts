@@ -16,10 +16,15 @@ import {
   encodeHeader,
   encodeMessage,
 } from "../protocol/codec.ts";
-import type { ServerMessage } from "../protocol/messages.ts";
-import { messageOf, SharedBytes } from "../transport/secure_channel.ts";
-import type { Outbound } from "./outbound.ts";
+import type { RoomKeyMessage, ServerMessage } from "../protocol/messages.ts";
+import {
+  messageOf,
+  SharedBytes,
+  type SharedFrame,
+} from "../transport/secure_channel.ts";
+import type { Address, Outbound, Recipients } from "./outbound.ts";
 import { reaches, recipients } from "./recipients.ts";
+import { RoomBatch, type RoomFrames } from "./room_frames.ts";
 import type { ConnId } from "./session.ts";
 import type { ServerState } from "./state.ts";
 
@@ -32,12 +37,15 @@ export interface DeliveryChannel {
    * or varint fields; "none" without.
    */
   readonly readsChatPositions: CompactPosition;
+  /** It takes the public room's messages in room frames (room_frames.ts). */
+  readonly readsRoomFrames: boolean;
   /** Bytes queued for it, exactly (costly to read). */
   readonly backlog: number;
   /** Bytes queued for it, at least this many (cheap). */
   readonly backlogEstimate: number;
   sendEncoded(encoded: Uint8Array): void;
   sendBulk(shared: SharedBytes): void;
+  sendShared(shared: SharedFrame): void;
 }
 
 export interface DeliveryOptions {
@@ -50,6 +58,11 @@ export interface DeliveryOptions {
   maxBacklogBytes: number;
   /** `id` has more than maxBacklogBytes queued: it must go. */
   cutOff(id: ConnId): void;
+  /**
+   * Room frames for the channels that read them (docs/PROTOCOL.md 3.8);
+   * without, every public message is sealed per recipient.
+   */
+  room?: RoomFrames;
   /** `id` was sent something and has about `estimate` bytes queued. */
   grew(id: ConnId, estimate: number): void;
   log(line: string): void;
@@ -70,6 +83,10 @@ const LIST_REPLIES = new Set(["users", "groups", "members"]);
 export function roughSize({ message, body }: Outbound): number {
   return (body?.byteLength ?? 0) +
     (LIST_REPLIES.has(message.t) ? JSON.stringify(message).length : 64);
+}
+
+function isRoom(to: Recipients): boolean {
+  return !Array.isArray(to) && (to as Address).kind === "room";
 }
 
 function isChat({ message }: Outbound): boolean {
@@ -94,7 +111,17 @@ export class Delivery {
    * behind, so that it gets its chat messages in the order they were routed
    * (the missed ones after a welcome before the next live one).
    */
-  readonly #waiting = new Map<ConnId, (Uint8Array | SharedBytes | Gate)[]>();
+  readonly #waiting = new Map<
+    ConnId,
+    (Uint8Array | SharedBytes | RoomBatch | Gate)[]
+  >();
+
+  readonly #room: RoomFrames | null;
+  /**
+   * The connections that get room frames, each from the first batch
+   * started after it joined (see joinRoom).
+   */
+  readonly #members = new Set<ConnId>();
 
   /**
    * Bodies that came in bulk frames and are being routed: passed on as they
@@ -109,6 +136,24 @@ export class Delivery {
     this.#state = options.state;
     this.#channels = options.channels;
     this.#maxBacklogBytes = options.maxBacklogBytes;
+    this.#room = options.room ?? null;
+  }
+
+  /**
+   * `id`, whose channel reads room frames, gets the public room's messages
+   * in them from now on: first the room key (straight to its channel, ahead
+   * of anything waiting for the disk, so that it comes before any room
+   * frame), then every batch started from now on. The open batch is closed:
+   * it is not queued for `id`, so nothing more may join it.
+   */
+  joinRoom(id: ConnId): void {
+    const channel = this.#channels.get(id);
+    if (this.#room === null || channel === undefined) return;
+    const key = this.#encodeJson(this.#room.keyMessage());
+    if (key === null) return;
+    this.#room.close();
+    channel.sendEncoded(key);
+    this.#members.add(id);
   }
 
   /** Bytes queued for `id`: in its channel, and waiting for the disk. */
@@ -119,7 +164,11 @@ export class Delivery {
 
   /** Drops what waits for a connection that is gone. */
   forget(id: ConnId): void {
+    this.#members.delete(id);
+    const queue = this.#waiting.get(id);
+    if (queue === undefined) return;
     this.#waiting.delete(id);
+    for (const item of queue) if (item instanceof RoomBatch) item.drop();
   }
 
   /**
@@ -176,9 +225,28 @@ export class Delivery {
         ? new SharedBytes(json, to.length)
         : null;
       const queued = !direct && waiting.size > 0;
+      // A public message to the room goes to the members in a room frame,
+      // sealed once (the sender's too: it keeps their counters whole); the
+      // others get it sealed for each as before.
+      let inRoom = false;
+      if (
+        this.#members.size > 0 && message.t === "public" && isRoom(address)
+      ) {
+        varints = this.#encodeCompact(message, body, "varint");
+        if (varints !== null) {
+          this.#toRoom(varints);
+          inRoom = true;
+        }
+      }
       for (const id of to) {
         const channel = channels.get(id);
         if (channel === undefined) continue;
+        if (channel.readsRoomFrames) {
+          if (inRoom) continue;
+          // Anything else for a member: no later message may join the open
+          // batch, which this one would then overtake.
+          this.#room?.close();
+        }
         let bytes: Uint8Array | null;
         if (compact !== null && channel.readsCompactChat) {
           bytes = channel.readsChatPositions === "none"
@@ -200,6 +268,46 @@ export class Delivery {
         this.#checkBacklog(id, channel);
       }
     }
+  }
+
+  /**
+   * Adds an encoded public message to the open room batch, or to a new one
+   * queued on every member's channel (behind what waits for the disk there,
+   * as any message), with the new room key first when the last ran out.
+   */
+  #toRoom(encoded: Uint8Array): void {
+    const room = this.#room!;
+    const open = room.openBatch(encoded.byteLength);
+    if (open !== null) {
+      open.add(encoded);
+      return;
+    }
+    const started = room.start();
+    const batch = started.batch;
+    // In it before it is queued: cutting off a member below sends that
+    // member a goodbye, which closes the batch.
+    batch.add(encoded);
+    batch.hold();
+    const rekey = started.rekeyed === null
+      ? null
+      : this.#encodeJson(started.rekeyed);
+    const waiting = this.#waiting;
+    for (const id of this.#members) {
+      const channel = this.#channels.get(id);
+      if (channel === undefined) continue;
+      batch.hold();
+      const queue = waiting.size > 0 ? waiting.get(id) : undefined;
+      if (queue !== undefined) {
+        if (rekey !== null) queue.push(rekey);
+        queue.push(batch);
+      } else {
+        if (rekey !== null) channel.sendEncoded(rekey);
+        channel.sendShared(batch);
+      }
+      this.#checkBacklog(id, channel);
+    }
+    // Our own hold kept it from being freed while it was queued.
+    batch.drop();
   }
 
   /** A client that does not read must not grow our memory without bound. */
@@ -293,7 +401,10 @@ export class Delivery {
       const item = queue[sent]!;
       if (item instanceof Uint8Array) channel?.sendEncoded(item);
       else if (item instanceof SharedBytes) channel?.sendBulk(item);
-      else if (!item.open) break;
+      else if (item instanceof RoomBatch) {
+        if (channel === undefined) item.drop();
+        else channel.sendShared(item);
+      } else if (!item.open) break;
     }
     queue.splice(0, sent);
     if (queue.length === 0) this.#waiting.delete(id);
@@ -305,7 +416,7 @@ export class Delivery {
    * falls back to JSON).
    */
   #encodedOrNull(
-    message: ServerMessage,
+    message: ServerMessage | RoomKeyMessage,
     form: string,
     encode: () => Uint8Array | null,
   ): Uint8Array | null {
@@ -331,7 +442,10 @@ export class Delivery {
     );
   }
 
-  #encodeJson(message: ServerMessage, body?: Uint8Array): Uint8Array | null {
+  #encodeJson(
+    message: ServerMessage | RoomKeyMessage,
+    body?: Uint8Array,
+  ): Uint8Array | null {
     return this.#encodedOrNull(message, "", () => encodeMessage(message, body));
   }
 }

@@ -8,6 +8,7 @@
 
 import { fingerprint } from "../crypto/keys.ts";
 import { nativeSmallFrames } from "../crypto/native_aead.ts";
+import { nativeRoomCrypto } from "../crypto/native_room.ts";
 import { encodeMessage, parseClientMessage } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
 import type { Store } from "../store/store.ts";
@@ -41,6 +42,7 @@ import { LogLimiter } from "./log_limiter.ts";
 import { GroupBacklog } from "./group_backlog.ts";
 import { HeldAcks } from "./held_acks.ts";
 import { QueueGauge } from "./backpressure.ts";
+import { RoomFrames, type RoomFramesOptions } from "./room_frames.ts";
 import { KeyedTokenBuckets } from "./rate_limit.ts";
 import { MessageRate } from "./message_rate.ts";
 import { Semaphore } from "./semaphore.ts";
@@ -77,6 +79,12 @@ export interface ServerOptions {
    * single node, which then loads and awaits nothing of it.
    */
   cluster?: ClusterPort;
+  /**
+   * Room frames (docs/PROTOCOL.md 3.8): their primitives and the signing
+   * key made at start (startServer makes one with node:crypto). Without,
+   * or `false`, every public message is sealed once per recipient.
+   */
+  roomFrames?: Omit<RoomFramesOptions, "queued"> | false;
 }
 
 export interface RunningServer {
@@ -303,6 +311,9 @@ export function createCore(options: CoreOptions): ServerCore {
   const delivery = new Delivery({
     state,
     channels,
+    ...(options.roomFrames
+      ? { room: new RoomFrames({ ...options.roomFrames, queued: gauge }) }
+      : {}),
     durable: () => writes.durable(),
     maxBacklogBytes: limits.maxBacklogBytes,
     cutOff: (id) => {
@@ -704,6 +715,9 @@ export function createCore(options: CoreOptions): ServerCore {
                 : result.register.varint === true
                 ? "varint"
                 : "fixed";
+              // Room frames carry the varint forms, ids and all.
+              channel.readsRoomFrames = channel.readsChatPositions ===
+                  "varint" && result.register.room_frames === true;
             }
             if (name !== null && result.fingerprint !== null) {
               // Written before the welcome is sent, so that it waits for
@@ -718,6 +732,7 @@ export function createCore(options: CoreOptions): ServerCore {
             const session = state.session(id);
             if (session !== undefined) cluster?.joined(session);
             deliverRun(id, welcome);
+            if (channel.readsRoomFrames) delivery.joinRoom(id);
             continue;
           }
           // What was held goes first, with the first ack let through.
@@ -880,7 +895,17 @@ export function createCore(options: CoreOptions): ServerCore {
 export async function startServer(
   options: ServerOptions,
 ): Promise<RunningServer> {
-  const core = createCore(options);
+  const core = createCore(
+    options.roomFrames === undefined
+      ? {
+        ...options,
+        roomFrames: {
+          crypto: nativeRoomCrypto,
+          signer: await nativeRoomCrypto.signer(),
+        },
+      }
+      : options,
+  );
   const { limits, gauge } = core;
   const edge = await startEdge({
     hostname: options.hostname,

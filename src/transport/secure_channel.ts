@@ -15,6 +15,13 @@ import {
 } from "../crypto/handshake.ts";
 import { RELEASE_MIN_BYTES, releaseBuffer } from "../crypto/bytes.ts";
 import {
+  ROOM_FRAME_VERSION,
+  type RoomCrypto,
+  RoomFrameOpener,
+  type RoomKey,
+} from "../crypto/room_frame.ts";
+import { fromBase64 } from "../crypto/bytes.ts";
+import {
   BULK_FRAME_VERSION,
   type FrameOpener,
   type FrameSealer,
@@ -94,14 +101,49 @@ export class SharedBytes {
 
 const NOTHING_TAKEN: SharedBytes[] = [];
 
+/**
+ * A frame sealed once for many channels (a room frame, docs/PROTOCOL.md
+ * 3.8), queued on each in order with the channel's own frames and sent as
+ * the same bytes. Its memory is counted once, by whoever made it, not by
+ * each channel's QueueCounter.
+ *
+ * Such frames come from one stream, whose batches grow after they are
+ * queued (until sealed): a channel counts what waits for it as the
+ * stream's bytes past the end of the last frame it sent.
+ */
+export interface SharedFrame {
+  /** Every byte ever put in this stream's frames, so far. */
+  readonly stream: { readonly bytes: number };
+  /** Where this frame starts in the stream. */
+  readonly start: number;
+  /** Where it ends (final once it is sealed). */
+  readonly end: number;
+  /**
+   * The frame, sealed by the first channel that asks; or null when each
+   * channel is to seal {@link messages} with its own frames instead.
+   */
+  frame(): Promise<Uint8Array | null>;
+  /** Its encoded messages, once {@link frame} was asked for. */
+  readonly messages: Uint8Array;
+  /** One channel is done with it (it sent it, or it ended first). */
+  drop(): void;
+}
+
+/** What may wait in a channel's urgent queue. */
+type Queued = Uint8Array | SharedFrame;
+
 /** Chat-only flushes of every channel share their packed batches. */
 const sharedPacker = new SharedBatchPacker();
 
 /**
  * Splits an opened frame into its messages, throwing as `decodeBatch` does
- * on a malformed one.
+ * on a malformed one. `room`: it came in a room frame (docs/PROTOCOL.md
+ * 3.8), which carries the reader's own public messages too.
  */
-export type BatchDecoder = (plaintext: Uint8Array) => DecodedMessage[];
+export type BatchDecoder = (
+  plaintext: Uint8Array,
+  room?: boolean,
+) => DecodedMessage[];
 
 /**
  * Told the bytes queued in a channel before they are sealed (the server sums
@@ -121,6 +163,12 @@ export interface ChannelOptions {
    * do less than parse every header.
    */
   decode?: BatchDecoder;
+  /**
+   * Accept room frames (docs/PROTOCOL.md 3.8), checked and opened with
+   * these primitives: a client sets it and then asks for them at
+   * `register`; a server's channel never takes them.
+   */
+  roomCrypto?: RoomCrypto;
 }
 
 export class SecureChannel {
@@ -130,8 +178,17 @@ export class SecureChannel {
   readonly #decode: BatchDecoder;
   readonly #queued: QueueCounter | null;
   /** Chat and control messages: always sent first. */
-  #queue: Uint8Array[] = [];
+  #queue: Queued[] = [];
+  /** Bytes of the Uint8Arrays in #queue (counted in #queued too). */
   #queueBytes = 0;
+  /** The stream of SharedFrames this channel was sent, once it is. */
+  #stream: { readonly bytes: number } | null = null;
+  /** Where in #stream this channel's next shared frame starts. */
+  #streamSent = 0;
+  /** How many SharedFrames #queue holds. */
+  #sharedCount = 0;
+  readonly #roomCrypto: RoomCrypto | null;
+  #room: RoomFrameOpener | null = null;
   /** File data: sent after urgent messages, and only while the socket keeps up. */
   #bulk: SharedBytes[] = [];
   #bulkBytes = 0;
@@ -157,6 +214,11 @@ export class SecureChannel {
    * of them; set with `readsCompactChat`.
    */
   readsChatPositions: CompactPosition = "none";
+  /**
+   * Whether the peer takes the public room's messages in room frames
+   * (docs/PROTOCOL.md 3.8): set by the server when the peer registers.
+   */
+  readsRoomFrames = false;
 
   constructor(
     conn: Connection,
@@ -169,21 +231,40 @@ export class SecureChannel {
     this.#opener = keys.receiver;
     this.#decode = options.decode ?? decodeBatch;
     this.#queued = options.queued ?? null;
+    this.#roomCrypto = options.roomCrypto ?? null;
     conn.closed.then(() => {
       this.#gone = true;
-      // Never to be sealed now: out of the count (a flush still running
-      // takes off only what it took).
-      this.#queued?.remove(this.#queueBytes + this.#bulkBytes);
-      this.#queue = [];
-      this.#queueBytes = 0;
-      this.#bulk = [];
-      this.#bulkBytes = 0;
+      this.#dropQueued();
     });
+  }
+
+  /** Whether this channel takes room frames (ChannelOptions.roomCrypto). */
+  get acceptsRoomFrames(): boolean {
+    return this.#roomCrypto !== null;
+  }
+
+  /**
+   * Empties the queues, never to be sealed: out of the count (a flush still
+   * running takes off only what it took).
+   */
+  #dropQueued(): void {
+    this.#queued?.remove(this.#queueBytes + this.#bulkBytes);
+    if (this.#sharedCount > 0) {
+      for (const item of this.#queue) {
+        if (!(item instanceof Uint8Array)) item.drop();
+      }
+    }
+    this.#queue = [];
+    this.#queueBytes = 0;
+    this.#sharedCount = 0;
+    this.#bulk = [];
+    this.#bulkBytes = 0;
   }
 
   /** Bytes waiting to go out: everything queued plus the socket's own buffer. */
   get backlog(): number {
-    return this.#queueBytes + this.#bulkBytes + this.#conn.bufferedAmount;
+    return this.#queueBytes + this.#sharedWaiting() + this.#bulkBytes +
+      this.#conn.bufferedAmount;
   }
 
   /**
@@ -193,7 +274,15 @@ export class SecureChannel {
    * real figure by more than what drained since.
    */
   get backlogEstimate(): number {
-    return this.#queueBytes + this.#bulkBytes + this.#socketBuffered;
+    return this.#queueBytes + this.#sharedWaiting() + this.#bulkBytes +
+      this.#socketBuffered;
+  }
+
+  /** Bytes of shared frames queued here and not yet sent. */
+  #sharedWaiting(): number {
+    return this.#sharedCount === 0 || this.#stream === null
+      ? 0
+      : this.#stream.bytes - this.#streamSent;
   }
 
   get remoteAddress(): string {
@@ -213,6 +302,25 @@ export class SecureChannel {
     this.#queue.push(encoded);
     this.#queueBytes += encoded.byteLength;
     this.#queued?.add(encoded.byteLength);
+    this.#scheduleFlush();
+  }
+
+  /**
+   * Queues a frame sealed once for many channels, in order with the
+   * messages queued here; the channel drops its hold once it is sent, or
+   * when the channel ends first.
+   */
+  sendShared(shared: SharedFrame): void {
+    if (this.#failed || this.#gone) {
+      shared.drop();
+      return;
+    }
+    if (this.#sharedCount === 0) {
+      this.#stream = shared.stream;
+      this.#streamSent = shared.start;
+    }
+    this.#queue.push(shared);
+    this.#sharedCount++;
     this.#scheduleFlush();
   }
 
@@ -277,6 +385,9 @@ export class SecureChannel {
       throw new ChannelError("Frame too large", CloseCode.tooBig);
     }
     if (data[0] === BULK_FRAME_VERSION) return await this.#receiveBulk(data);
+    if (data[0] === ROOM_FRAME_VERSION && this.#roomCrypto !== null) {
+      return await this.#receiveRoom(data);
+    }
     let plaintext: Uint8Array;
     try {
       plaintext = await this.#opener.open(data);
@@ -285,10 +396,65 @@ export class SecureChannel {
     }
     // The frame is ours (Connection.receive hands it over) and now read.
     releaseBuffer(data.buffer);
+    let messages: DecodedMessage[];
     try {
-      return this.#decode(plaintext);
+      messages = this.#decode(plaintext);
     } catch (error) {
       throw new ChannelError(`Malformed batch: ${messageOf(error)}`);
+    }
+    if (this.#roomCrypto !== null) await this.#takeRoomKeys(messages);
+    return messages;
+  }
+
+  /**
+   * A room frame's messages (docs/PROTOCOL.md 3.8), each marked `room`: only
+   * public messages may come this way, from the room key this channel was
+   * given.
+   */
+  async #receiveRoom(data: Uint8Array): Promise<DecodedMessage[]> {
+    if (this.#room === null) {
+      throw new ChannelError("Rejected frame: a room frame before a room key");
+    }
+    let plaintext: Uint8Array;
+    try {
+      plaintext = await this.#room.open(data);
+    } catch (error) {
+      throw new ChannelError(`Rejected frame: ${messageOf(error)}`);
+    }
+    // Every later frame on this channel binds the count (PROTOCOL.md 3.8).
+    this.#opener.roomFrames++;
+    let messages: DecodedMessage[];
+    try {
+      messages = this.#decode(plaintext, true);
+    } catch (error) {
+      throw new ChannelError(`Malformed room frame: ${messageOf(error)}`);
+    }
+    for (const message of messages) {
+      if ((message.header as { t?: unknown } | null)?.t !== "public") {
+        throw new ChannelError("Malformed room frame: not a public message");
+      }
+      message.room = true;
+    }
+    return messages;
+  }
+
+  /**
+   * Takes `room_key` messages out of `messages` and installs them: they are
+   * this channel's business, not its reader's.
+   */
+  async #takeRoomKeys(messages: DecodedMessage[]): Promise<void> {
+    for (let i = 0; i < messages.length; i++) {
+      const header = messages[i]!.header as { t?: unknown } | null;
+      if (header?.t !== "room_key") continue;
+      const key = parseRoomKey(header);
+      try {
+        if (this.#room === null) {
+          this.#room = await RoomFrameOpener.create(key, this.#roomCrypto!);
+        } else await this.#room.rekey(key);
+      } catch (error) {
+        throw new ChannelError(`Bad room key: ${messageOf(error)}`);
+      }
+      messages.splice(i--, 1);
     }
   }
 
@@ -352,13 +518,87 @@ export class SecureChannel {
     return this.#bulk.splice(0, count);
   }
 
+  /**
+   * Sends everything queued when shared frames are among it, in order: the
+   * messages and the small shared batches (which each channel seals itself)
+   * packed into as few frames of ours as they fit, and each room frame
+   * between them as it comes. A member that fell behind has many batches
+   * queued: one frame of ours for all of them, not one each.
+   */
+  async #flushShared(): Promise<void> {
+    const items = this.#queue;
+    this.#queue = [];
+    this.#sharedCount = 0;
+    // The messages' bytes, counted in #queued until handed on.
+    let counted = this.#queueBytes;
+    this.#queueBytes = 0;
+    let own: Uint8Array[] = [];
+    // Small batches whose messages are in `own`: dropped once sealed (the
+    // last holder frees their bytes).
+    let packed: SharedFrame[] = [];
+    const sendOwn = async () => {
+      for (const batch of sharedPacker.pack(own)) {
+        const now = this.#sealer.trySealNow(batch);
+        const frame = now ?? await this.#sealer.seal(batch);
+        const handed = Math.min(counted, batch.byteLength);
+        counted -= handed;
+        this.#queued?.remove(handed);
+        if (!this.#gone) this.#conn.send(frame);
+        // Connection.send copied it: freed now, as #flush does (a large
+        // frame per member left to the collector is a lot of garbage).
+        if (now === null) releaseBuffer(frame.buffer);
+      }
+      own = [];
+      for (const item of packed) item.drop();
+      packed = [];
+    };
+    let i = 0;
+    try {
+      for (; i < items.length; i++) {
+        const item = items[i]!;
+        if (item instanceof Uint8Array) {
+          own.push(item);
+          continue;
+        }
+        const sealedOnce = await item.frame();
+        if (sealedOnce === null) {
+          // Small: in our own frame (room_frames.ts).
+          if (item.messages.byteLength > 0) own.push(item.messages);
+          packed.push(item);
+        } else {
+          await sendOwn();
+          if (!this.#gone) {
+            this.#conn.send(sealedOnce);
+            // Every later frame of ours binds the count (PROTOCOL.md 3.8).
+            this.#sealer.roomFrames++;
+          }
+          item.drop();
+        }
+        this.#streamSent = item.end;
+      }
+      await sendOwn();
+    } finally {
+      for (const item of packed) item.drop();
+      // From the one that failed on, if one did: not dropped yet.
+      for (; i < items.length; i++) {
+        const item = items[i]!;
+        if (!(item instanceof Uint8Array)) item.drop();
+      }
+      this.#queued?.remove(counted);
+    }
+  }
+
   async #flush(): Promise<void> {
     // Taken from the queues and still being sealed: counted until the
     // frames are handed to the connection, which counts them from there.
     let sealing = 0;
     try {
       while (!this.#gone && (this.#queue.length > 0 || this.#bulk.length > 0)) {
-        const queued = this.#queue;
+        if (this.#sharedCount > 0) {
+          await this.#flushShared();
+          continue;
+        }
+        const queued = this.#queue as Uint8Array[];
         this.#queue = [];
         sealing = this.#queueBytes;
         this.#queueBytes = 0;
@@ -449,11 +689,7 @@ export class SecureChannel {
     } catch (error) {
       // Only the sealer can throw here: the session is exhausted or broken.
       this.#failed = true;
-      this.#queued?.remove(this.#queueBytes + this.#bulkBytes);
-      this.#queue = [];
-      this.#queueBytes = 0;
-      this.#bulk = [];
-      this.#bulkBytes = 0;
+      this.#dropQueued();
       this.#conn.close(CloseCode.policyViolation, "session ended");
       console.error(`chat: closing ${this.remoteAddress}: ${messageOf(error)}`);
     } finally {
@@ -563,11 +799,10 @@ export function openChannel(
       );
       conn.send(finished.reply);
       return {
-        channel: new SecureChannel(
-          conn,
-          finished.keys,
-          options.decode ? { decode: options.decode } : {},
-        ),
+        channel: new SecureChannel(conn, finished.keys, {
+          ...(options.decode ? { decode: options.decode } : {}),
+          ...(options.roomCrypto ? { roomCrypto: options.roomCrypto } : {}),
+        }),
         serverFingerprint: hello.fingerprint,
       };
     },
@@ -626,4 +861,33 @@ async function withTimeout<T>(
 
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A `room_key` message (docs/PROTOCOL.md 3.8):
+ * `{"t":"room_key","key":B64,"epoch":N,"next":N,"sig_key":B64}`.
+ *
+ * @throws {ChannelError} if a field is missing or malformed
+ */
+export function parseRoomKey(header: unknown): RoomKey {
+  const fields = header as Record<string, unknown>;
+  const { key, epoch, next, sig_key: signingKey } = fields;
+  if (
+    typeof key !== "string" || typeof signingKey !== "string" ||
+    typeof epoch !== "number" || typeof next !== "number"
+  ) {
+    throw new ChannelError(
+      "Bad room key: a field is missing or of a wrong type",
+    );
+  }
+  try {
+    return {
+      key: fromBase64(key),
+      epoch,
+      next,
+      signingKey: fromBase64(signingKey),
+    };
+  } catch (error) {
+    throw new ChannelError(`Bad room key: ${messageOf(error)}`);
+  }
 }

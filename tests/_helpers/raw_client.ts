@@ -6,6 +6,13 @@
  */
 
 import { BULK_FRAME_VERSION } from "../../src/crypto/session_cipher.ts";
+import {
+  ROOM_FRAME_VERSION,
+  RoomFrameOpener,
+  type RoomKey,
+  webRoomCrypto,
+} from "../../src/crypto/room_frame.ts";
+import { parseRoomKey } from "../../src/transport/secure_channel.ts";
 import { fromBase64, toBase64 } from "../../src/crypto/bytes.ts";
 import {
   generateIdentity,
@@ -62,6 +69,10 @@ export class RawClient {
   readonly messages: RawMessage[] = [];
   /** The plaintext of every server frame opened so far, in order. */
   readonly batches: Uint8Array[] = [];
+  /** Room frames as they came (PROTOCOL.md 3.8), and the room keys. */
+  readonly roomFrames: Uint8Array[] = [];
+  readonly roomKeys: RoomKey[] = [];
+  room: RoomFrameOpener | null = null;
   #unread: Received[] = [];
   #wake: (() => void) | null = null;
   #isClosed = false;
@@ -251,6 +262,18 @@ export class RawClient {
 
   /** Opens one server frame (the next in sequence) and records its messages. */
   async openFrame(frame: Uint8Array): Promise<RawMessage[]> {
+    // Room frames (PROTOCOL.md 3.8), once a room key came.
+    if (frame[0] === ROOM_FRAME_VERSION && this.room !== null) {
+      this.roomFrames.push(frame.slice());
+      const plaintext = await this.room.open(frame);
+      this.keys.receiver.roomFrames++;
+      const messages = decodeBatch(plaintext).map(({ header, body }) => ({
+        message: parseServerMessage(header),
+        body,
+      }));
+      this.messages.push(...messages);
+      return messages;
+    }
     // A file chunk comes in a bulk frame of its own (PROTOCOL.md 3.7).
     if (frame[0] === BULK_FRAME_VERSION) {
       const { header, body } = await this.keys.receiver.openBulk(frame);
@@ -260,10 +283,20 @@ export class RawClient {
     }
     const plaintext = await this.keys.receiver.open(frame);
     this.batches.push(plaintext);
-    const messages = decodeBatch(plaintext).map(({ header, body }) => ({
-      message: parseServerMessage(header),
-      body,
-    }));
+    const decoded = decodeBatch(plaintext);
+    for (const { header } of decoded) {
+      if ((header as { t?: unknown }).t !== "room_key") continue;
+      const key = parseRoomKey(header);
+      this.roomKeys.push(key);
+      if (this.room === null) {
+        this.room = await RoomFrameOpener.create(key, webRoomCrypto);
+      } else await this.room.rekey(key);
+    }
+    const messages = decoded.flatMap(({ header, body }) =>
+      (header as { t?: unknown }).t === "room_key"
+        ? []
+        : [{ message: parseServerMessage(header), body }]
+    );
     this.messages.push(...messages);
     return messages;
   }
@@ -299,7 +332,12 @@ export class RawClient {
    */
   async register(
     name: string,
-    options: { compact?: boolean; acks?: boolean; varint?: boolean } = {},
+    options: {
+      compact?: boolean;
+      acks?: boolean;
+      varint?: boolean;
+      room_frames?: boolean;
+    } = {},
   ): Promise<ServerMessage> {
     const identity = await importIdentityPem(
       (await generateIdentity()).privatePem,

@@ -164,3 +164,26 @@ Deno.test("countingDecoder frees a counted batch once its listeners have read it
   assert.equal(messages.length, 401);
   assert.equal(decoder.decode(messages[0]!.body).length, 40);
 });
+
+Deno.test("countingDecoder skips the reader's own lines, and only those", () => {
+  const seen: string[] = [];
+  const decode = countingDecoder(
+    () => (_kind, plaintext, start, end) =>
+      seen.push(decoder.decode(plaintext.subarray(start, end))),
+    encoder.encode("me"),
+  );
+  const lines = batch(
+    encodeCompactChat(
+      { t: "public", from: "me", ts: 1, id: 1, seq: 1 },
+      encoder.encode("mine"),
+      "varint",
+    )!,
+    encodeCompactChat(
+      { t: "public", from: "meg", ts: 2, id: 2, seq: 2 },
+      encoder.encode("hers"),
+      "varint",
+    )!,
+  );
+  decode(lines.slice(), true);
+  assert.deepEqual(seen, ["hers"]);
+});

@@ -424,3 +424,32 @@ Deno.test("FrameSealer.sealBulk refuses a frame over the limit or an empty heade
   );
   assert.equal(sealer.nextSeq, 0);
 });
+
+Deno.test("FrameSealer.roomFrames binds the room frames sent before a frame in its AAD, and zero changes nothing", async () => {
+  for (const options of [{}, { smallFrames: nativeSmallFrames }]) {
+    const secret = randomBytes(32);
+    const sealer = new FrameSealer(secret, options);
+    const plain = new FrameOpener(secret, options);
+    // No room frame yet: the frame is what it always was.
+    assert.deepEqual(
+      await plain.open(await sealer.seal(utf8Encode("zero"))),
+      utf8Encode("zero"),
+    );
+    sealer.roomFrames = 2;
+    const frame = await sealer.seal(utf8Encode("two"));
+    const bulk = await sealer.sealBulk(utf8Encode("{}"), utf8Encode("body"));
+    // A receiver that saw one room frame, not two: refused.
+    const behind = new FrameOpener(secret, options);
+    await behind.open(
+      await new FrameSealer(secret, options).seal(utf8Encode("zero")),
+    );
+    behind.roomFrames = 1;
+    await rejectsWith(behind.open(frame), "authentication failed");
+    plain.roomFrames = 2;
+    assert.deepEqual(await plain.open(frame), utf8Encode("two"));
+    assert.deepEqual(
+      (await plain.openBulk(bulk)).header,
+      utf8Encode("{}"),
+    );
+  }
+});

@@ -58,6 +58,7 @@ import {
 import { readPublicKeyFile } from "../../src/crypto/key_files.ts";
 import { fromBase64 } from "../../src/crypto/bytes.ts";
 import { nativeSmallFrames } from "../../src/crypto/native_aead.ts";
+import { nativeRoomCrypto } from "../../src/crypto/native_room.ts";
 import { MAX_HISTORY } from "../../src/protocol/limits.ts";
 import { Rng } from "../_helpers/fuzz.ts";
 
@@ -281,6 +282,7 @@ class User {
           pinnedSpki: fromBase64(this.w.config.spki),
           handshakeTimeoutMs: 10_000,
           smallFrames: nativeSmallFrames,
+          roomCrypto: nativeRoomCrypto,
         });
       } catch {
         this.w.count("connect failures");
@@ -1043,6 +1045,7 @@ async function coordinate(options: Options): Promise<number> {
     const admin = await ChatClient.connect(url, {
       pinnedSpki: spki,
       smallFrames: nativeSmallFrames,
+      roomCrypto: nativeRoomCrypto,
     });
     const welcome = await admin.register("soakadmin");
     if (welcome.t !== "welcome") {
