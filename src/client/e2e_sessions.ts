@@ -12,7 +12,7 @@
  * one session.
  */
 
-import { equalBytes } from "../crypto/bytes.ts";
+import { arrayBufferBacked, equalBytes, toBase64 } from "../crypto/bytes.ts";
 import { identityFingerprint } from "../crypto/identity.ts";
 import {
   decodeEnvelope,
@@ -293,6 +293,7 @@ export class E2eSessions {
         ...(payload.kind === "text"
           ? { text: payload.text }
           : { text: "", label: payload.label }),
+        digest: await envelopeDigest(sealed.envelope),
       });
       await this.#o.saveState(this.#o.state);
     }
@@ -440,13 +441,22 @@ export class E2eSessions {
       message: privateOf(message),
       text,
     });
+    const digest = await envelopeDigest(body);
     if (message.id !== undefined) {
       const archived = this.#o.state.archive.get(
         archiveKey(server, message.id),
       );
       // Opened before (sent again, or asked for with /history): its keys
-      // are gone, the archive has it.
-      if (archived !== undefined) {
+      // are gone, the archive has it. Only for the same sender, recipient
+      // and bytes: the id is the server's word, and a server must not get
+      // an archived text shown as someone else's (one that does not match
+      // is opened below, and fails).
+      if (
+        archived !== undefined &&
+        nameKey(archived.from) === nameKey(from) &&
+        nameKey(archived.to) === nameKey(message.to ?? client.name ?? "") &&
+        (archived.digest === undefined || archived.digest === digest)
+      ) {
         // A secret went to its module the first time: not again.
         return archived.label === undefined
           ? shown(archived.text)
@@ -576,6 +586,7 @@ export class E2eSessions {
           ...(content.type === "text"
             ? { text: content.text }
             : { text: "", label: content.label }),
+          digest,
         });
       }
       // Saved before it is shown (and so acknowledged).
@@ -836,6 +847,15 @@ export function decodeContent(plaintext: Uint8Array): Content {
     label: decoder.decode(rest.subarray(1, 1 + l)),
     secret: rest.slice(1 + l),
   };
+}
+
+/** What the archive keeps of an envelope to know it again: SHA-256. */
+async function envelopeDigest(envelope: Uint8Array): Promise<string> {
+  return toBase64(
+    new Uint8Array(
+      await crypto.subtle.digest("SHA-256", arrayBufferBacked(envelope)),
+    ),
+  );
 }
 
 function secretRefused(name: string): Reply {

@@ -42,6 +42,12 @@ export interface ArchivedMessage {
   text: string;
   /** Set for a secret (e2e_sessions.ts `sendSecret`): its label. */
   label?: string;
+  /**
+   * SHA-256 of the envelope, base64: the archive answers only for the same
+   * bytes (a server cannot pass another body off under this id). Absent
+   * from files written before it was kept.
+   */
+  digest?: string;
 }
 
 /** An `e2e_private` notice. */
@@ -154,6 +160,7 @@ export function decodeE2eState(text: string): E2eState {
       ts: num(a.ts, "ts"),
       text: str(a.text, "text"),
       ...(a.label === undefined ? {} : { label: str(a.label, "label") }),
+      ...(a.digest === undefined ? {} : { digest: str(a.digest, "digest") }),
     };
     state.archive.set(archiveKey(message.server, message.id), message);
   }
