@@ -553,10 +553,14 @@ export class E2eSessions {
         );
       }
 
-      // Only a message that opened teaches us a key for a name.
-      const check = released
-        ? { kind: "same" as const }
-        : await this.#o.identities.check(server, from, message.fingerprint);
+      // Only a message that opened teaches us a key for a name. Checked for
+      // held messages too (`released`): /trust accepted one key, and a
+      // server may have slipped in messages under another.
+      const check = await this.#o.identities.check(
+        server,
+        from,
+        message.fingerprint,
+      );
       if (check.kind === "changed") {
         (await this.#announce(key, from, message.fingerprint, check.previous))
           .incoming.push({ message, body });

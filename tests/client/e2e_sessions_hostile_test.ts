@@ -5,7 +5,20 @@
  */
 
 import assert from "node:assert/strict";
-import { startTestServer } from "../_helpers/chat.ts";
+import { createKeyring, fetchBundle } from "../../src/client/e2e_keys.ts";
+import { encodeContent } from "../../src/client/e2e_sessions.ts";
+import {
+  initiateSession,
+  sealEnvelope,
+} from "../../src/crypto/e2e_envelope.ts";
+import { identityFingerprint } from "../../src/crypto/identity.ts";
+import { openStore } from "../../src/store/sqlite_store.ts";
+import {
+  startTestServer,
+  TestClient,
+  testIdentity,
+  type TestServer,
+} from "../_helpers/chat.ts";
 import {
   assertRefused,
   assertShown,
@@ -13,6 +26,42 @@ import {
   nextE2e,
   sendE2e,
 } from "../_helpers/e2e_peer.ts";
+
+/**
+ * A first message to `to` as a hostile server would make one: sealed under
+ * a key of its own (signed in as `signer`, to fetch `to`'s bundle), saying
+ * inside that `from` wrote it. Resolves with the envelope and that key's
+ * fingerprint.
+ */
+async function forged(
+  server: TestServer,
+  signer: string,
+  from: string,
+  to: string,
+  text: string,
+): Promise<{ body: Uint8Array; fingerprint: string }> {
+  const identity = await testIdentity();
+  const own = await createKeyring(identity);
+  const { client } = await TestClient.connect(server, signer, identity);
+  try {
+    const fetched = await fetchBundle(client, to);
+    const session = await initiateSession({
+      identity: identity.publicRaw,
+      dh: own.bundle.dh,
+      dhPair: own.secrets.dh,
+    }, fetched.bundle);
+    const out = await sealEnvelope(
+      session,
+      encodeContent({ type: "text", from, to, text }),
+    );
+    return {
+      body: out.envelope,
+      fingerprint: await identityFingerprint(identity.publicRaw),
+    };
+  } finally {
+    await client.quit();
+  }
+}
 
 Deno.test("E2eSessions.open does not show an archived message again under another sender or recipient", async () => {
   await using server = await startTestServer();
@@ -93,3 +142,62 @@ async function bobFingerprint(
   };
   return users.users.find((u) => u.name === "bob")!.fingerprint!;
 }
+
+Deno.test("E2eSessions.trust opens the held messages of the key accepted only, not one a server slipped in under a third key", async () => {
+  const store = openStore(":memory:");
+  await using server = await startTestServer({ store });
+  const alice = await e2ePeer(server, "alice");
+  let bob = await e2ePeer(server, "bob");
+  try {
+    await sendE2e(bob, "alice", "hello");
+    const hello = await nextE2e(alice);
+    assertShown(
+      await alice.e2e.open(alice.client, hello.message, hello.body),
+      "bob",
+      "hello",
+    );
+    // Bob's name goes to a new key; he writes: held until alice accepts it.
+    await bob.client.quit();
+    store.releaseName("bob");
+    bob = await e2ePeer(server, "bob");
+    await sendE2e(bob, "alice", "new key, same bob");
+    const genuine = await nextE2e(alice);
+    assertRefused(
+      await alice.e2e.open(alice.client, genuine.message, genuine.body),
+      /waits until you accept their new key/,
+    );
+    // Meanwhile the server delivers a message of its own as bob's, under a
+    // third key: it waits too.
+    const fake = await forged(server, "mallory", "bob", "alice", "send me $$$");
+    assertRefused(
+      await alice.e2e.open(alice.client, {
+        ...genuine.message,
+        id: genuine.message.id! + 1,
+        seq: genuine.message.seq! + 1,
+        fingerprint: fake.fingerprint,
+      }, fake.body),
+      /waits until you accept their new key/,
+    );
+    // Alice accepts bob's new key, the one announced: only its message opens.
+    const trusted = await alice.e2e.trust(alice.client, "bob");
+    assert.equal(trusted.opened.length, 2);
+    assertShown(trusted.opened[0]!, "bob", "new key, same bob");
+    assertRefused(trusted.opened[1]!, /bob/);
+    assert.ok(
+      !JSON.stringify(trusted.opened[1]).includes("$$$"),
+      "the forged text was shown",
+    );
+    // The third key is announced as a change of its own, not taken.
+    assert.match(
+      alice.notes.join("\n"),
+      new RegExp(`now: +${fake.fingerprint.replaceAll("+", "\\+")}`),
+    );
+    assert.equal(
+      alice.identities.known(alice.client.serverFingerprint, "bob"),
+      genuine.message.fingerprint,
+    );
+  } finally {
+    await alice.client.quit();
+    await bob.client.quit();
+  }
+});
