@@ -17,6 +17,7 @@ import { identityFingerprint } from "../crypto/identity.ts";
 import {
   decodeEnvelope,
   type E2eSession,
+  encodeEnvelope,
   initiateSession,
   openEnvelope,
   sealEnvelope,
@@ -520,12 +521,24 @@ export class E2eSessions {
         oneTime: new Map(this.#o.keyring.secrets.oneTime),
       };
       const own = { identity: this.#o.keyring.identity.publicRaw, secrets };
+      // The init of a session we hold (current or earlier) belongs to that
+      // session: its later messages carry it until we answer. It is never
+      // a new agreement, or a server could replay a first message made
+      // without a one-time key (it can always say none are left) to show it
+      // again once a newer session took over (libsignal checks the base key
+      // against its previous states too).
+      const init = envelope.init;
+      const ours = init !== null &&
+        candidates.some((c) => equalBytes(c.ephemeral, init.ephemeral));
+      const opening = ours
+        ? encodeEnvelope({ init: null, message: envelope.message })
+        : body;
       let out: Awaited<ReturnType<typeof openEnvelope>> | null = null;
       let used: E2eSession | null = null;
       let failure: unknown = null;
       for (const candidate of candidates) {
         try {
-          out = await openEnvelope(own, peerIdentity, candidate, body);
+          out = await openEnvelope(own, peerIdentity, candidate, opening);
           // The same agreement, moved on; or a new one from the init, with
           // the candidate kept.
           if (equalBytes(out.session.ephemeral, candidate.ephemeral)) {

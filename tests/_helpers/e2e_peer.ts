@@ -24,6 +24,7 @@ import {
 } from "../../src/client/e2e_state.ts";
 import { KnownIdentities } from "../../src/client/known_identities.ts";
 import type { Identity } from "../../src/crypto/identity.ts";
+import { encodeBundle } from "../../src/crypto/prekeys.ts";
 import { TestClient, testIdentity, type TestServer } from "./chat.ts";
 
 export interface E2ePeer {
@@ -40,16 +41,27 @@ export interface E2ePeer {
   restart(): void;
 }
 
-/** Signs `name` in on `server` and publishes its keys. */
+/**
+ * Signs `name` in on `server` and publishes its keys: without one-time keys
+ * if `oneTime` is false (as when they ran out, or a server withholds them).
+ */
 export async function e2ePeer(
   server: TestServer,
   name: string,
   identity?: Identity,
+  { oneTime = true }: { oneTime?: boolean } = {},
 ): Promise<E2ePeer> {
   const id = identity ?? await testIdentity();
   const { client } = await TestClient.connect(server, name, id);
   const keyring = await createKeyring(id);
-  await publishPrekeys(client, keyring);
+  if (oneTime) await publishPrekeys(client, keyring);
+  else {
+    const reply = await client.request(
+      { t: "e2e_keys" },
+      new TextEncoder().encode(JSON.stringify(encodeBundle(keyring.bundle))),
+    );
+    assert.equal(reply.t, "e2e_keys", JSON.stringify(reply));
+  }
   const notes: string[] = [];
   const inbox: E2ePeer["inbox"] = [];
   client.onMessage(({ message, body }) => {

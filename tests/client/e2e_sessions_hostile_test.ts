@@ -201,3 +201,48 @@ Deno.test("E2eSessions.trust opens the held messages of the key accepted only, n
     await bob.client.quit();
   }
 });
+
+Deno.test("E2eSessions.open refuses a first message replayed after a newer session took over, even one made without a one-time key", async () => {
+  await using server = await startTestServer();
+  const alice = await e2ePeer(server, "alice");
+  // A server can always hand out bob's bundle without a one-time key (it
+  // says they ran out); here bob has none.
+  const bob = await e2ePeer(server, "bob", undefined, { oneTime: false });
+  try {
+    await sendE2e(alice, "bob", "transfer 100 to carol");
+    const first = await nextE2e(bob);
+    assertShown(
+      await bob.e2e.open(bob.client, first.message, first.body),
+      "alice",
+      "transfer 100 to carol",
+    );
+    // Alice starts anew (she lost her session): bob's session moves on.
+    alice.state.sessions.clear();
+    await sendE2e(alice, "bob", "new session");
+    const second = await nextE2e(bob);
+    assertShown(
+      await bob.e2e.open(bob.client, second.message, second.body),
+      "alice",
+      "new session",
+    );
+    // The server replays the first message under a new id.
+    assertRefused(
+      await bob.e2e.open(bob.client, {
+        ...first.message,
+        id: second.message.id! + 1,
+        seq: second.message.seq! + 1,
+      }, first.body),
+      /^ERROR: A private message from alice could not be opened/,
+    );
+    // Both sessions still work.
+    await sendE2e(alice, "bob", "still here");
+    const third = await nextE2e(bob);
+    assertShown(
+      await bob.e2e.open(bob.client, third.message, third.body),
+      "alice",
+      "still here",
+    );
+  } finally {
+    for (const p of [alice, bob]) await p.client.quit();
+  }
+});
