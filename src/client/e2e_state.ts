@@ -20,6 +20,14 @@ import type { X3dhInit } from "../crypto/x3dh.ts";
 /** Archived messages kept at most, the oldest dropped first. */
 export const MAX_ARCHIVED = 5000;
 
+/**
+ * Characters of archived text kept at most, the oldest dropped first: a
+ * peer sending the longest texts of characters JSON escapes six-fold must
+ * not grow the state file past what is read back (e2e_state_file.ts) or
+ * make every save slow. Ordinary messages reach MAX_ARCHIVED first.
+ */
+export const MAX_ARCHIVED_CHARS = 4_000_000;
+
 /** A session with one peer, and the identity key it was agreed with. */
 export interface PeerSession {
   /** The peer's raw Ed25519 identity key. */
@@ -98,12 +106,20 @@ export function archiveKey(server: string, id: number): string {
   return `${server} ${id}`;
 }
 
-/** Archives `message`, dropping the oldest past {@link MAX_ARCHIVED}. */
+/**
+ * Archives `message`, dropping the oldest past {@link MAX_ARCHIVED} messages
+ * or {@link MAX_ARCHIVED_CHARS} characters of text.
+ */
 export function archive(state: E2eState, message: ArchivedMessage): void {
   state.archive.set(archiveKey(message.server, message.id), message);
-  for (const key of state.archive.keys()) {
-    if (state.archive.size <= MAX_ARCHIVED) break;
+  let chars = 0;
+  for (const kept of state.archive.values()) chars += kept.text.length;
+  for (const [key, oldest] of state.archive) {
+    if (state.archive.size <= MAX_ARCHIVED && chars <= MAX_ARCHIVED_CHARS) {
+      break;
+    }
     state.archive.delete(key);
+    chars -= oldest.text.length;
   }
 }
 

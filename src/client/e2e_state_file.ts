@@ -18,8 +18,11 @@ import {
 } from "./e2e_state.ts";
 
 const LABEL = "e2e_state";
-/** Sessions and a 5000-message archive stay far below this. */
-const MAX_BYTES = 64 * 1024 * 1024;
+/**
+ * The largest state file read. Sessions and the archive (capped by count and
+ * size, e2e_state.ts) stay far below it.
+ */
+export const MAX_E2E_STATE_BYTES = 64 * 1024 * 1024;
 
 /** `<config folder>/e2e_state_<fingerprint>` for an identity. */
 export function defaultE2eStatePath(identity: Identity): string {
@@ -41,7 +44,7 @@ export async function loadE2eState(
   let text: string;
   try {
     const info = await Deno.stat(path);
-    if (!info.isFile || info.size > MAX_BYTES) {
+    if (!info.isFile || info.size > MAX_E2E_STATE_BYTES) {
       throw new Error("not a small file");
     }
     text = await Deno.readTextFile(path);

@@ -12,6 +12,7 @@ import {
   encodeE2eState,
   MAX_ARCHIVED,
 } from "../../src/client/e2e_state.ts";
+import { MAX_E2E_STATE_BYTES } from "../../src/client/e2e_state_file.ts";
 import { seededIdentity } from "../_helpers/e2e_keys.ts";
 
 Deno.test("encodeE2eState and decodeE2eState keep sessions, archive, verifications and held key changes", async () => {
@@ -73,4 +74,29 @@ Deno.test("archive keeps the newest MAX_ARCHIVED messages", () => {
   assert.equal(state.archive.size, MAX_ARCHIVED);
   assert.equal(state.archive.has("s 1"), false);
   assert.equal(state.archive.has("s 3"), true);
+});
+
+Deno.test("archive keeps the state file small however large the messages a peer sends", () => {
+  const state = emptyE2eState();
+  // The longest text a message holds, of characters JSON writes as \u0001:
+  // 800 of them would make a 77 MB file, past what loadE2eState reads.
+  const text = "\x01".repeat(16_000);
+  for (let id = 1; id <= 800; id++) {
+    archive(state, {
+      server: "s",
+      id,
+      from: "mallory",
+      to: "bob",
+      ts: id,
+      text,
+    });
+  }
+  const encoded = encodeE2eState(state);
+  assert.ok(
+    encoded.length < MAX_E2E_STATE_BYTES / 2,
+    `${encoded.length} characters`,
+  );
+  // The newest are kept.
+  assert.ok(state.archive.has("s 800"));
+  assert.ok(!state.archive.has("s 1"));
 });
