@@ -62,6 +62,9 @@ export const MAX_SECRET_BYTES = 1024;
 /** Earlier sessions kept per peer, tried when the current one fails. */
 const MAX_PREVIOUS_SESSIONS = 3;
 
+/** Messages from a peer whose key changed kept at most until `/trust`. */
+export const MAX_HELD_MESSAGES = 100;
+
 export type { E2ePrivate };
 
 /** The private message inside an opened `e2e_private`. */
@@ -474,11 +477,7 @@ export class E2eSessions {
     const key = peerKey(server, nameKey(from));
     const change = this.#o.state.changes.get(key);
     if (change !== undefined && !released) {
-      change.incoming.push({ message, body });
-      await this.#o.saveState(this.#o.state);
-      return refused(
-        `A private message from ${from} waits until you accept their new key (/trust ${from})`,
-      );
+      return await this.#hold(change, message, body);
     }
     try {
       const envelope = decodeEnvelope(body);
@@ -575,11 +574,10 @@ export class E2eSessions {
         message.fingerprint,
       );
       if (check.kind === "changed") {
-        (await this.#announce(key, from, message.fingerprint, check.previous))
-          .incoming.push({ message, body });
-        await this.#o.saveState(this.#o.state);
-        return refused(
-          `A private message from ${from} waits until you accept their new key (/trust ${from})`,
+        return await this.#hold(
+          await this.#announce(key, from, message.fingerprint, check.previous),
+          message,
+          body,
         );
       }
       const usedOneTime = this.#o.keyring.secrets.oneTime.size !==
@@ -622,6 +620,27 @@ export class E2eSessions {
         }`,
       );
     }
+  }
+
+  /** Keeps `message` (saved) until the user accepts `change`, if there is room. */
+  async #hold(
+    change: Change,
+    message: E2ePrivate,
+    body: Uint8Array,
+  ): Promise<Opened> {
+    const from = message.from;
+    // Whoever sends them (the server can send any number), they are kept in
+    // the state, which is read back whole at every start.
+    if (change.incoming.length >= MAX_HELD_MESSAGES) {
+      return refused(
+        `ERROR: Too many private messages from ${from} wait for /trust ${from} already (${MAX_HELD_MESSAGES}): this one is dropped`,
+      );
+    }
+    change.incoming.push({ message, body });
+    await this.#o.saveState(this.#o.state);
+    return refused(
+      `A private message from ${from} waits until you accept their new key (/trust ${from})`,
+    );
   }
 
   /**

@@ -6,7 +6,10 @@
 
 import assert from "node:assert/strict";
 import { createKeyring, fetchBundle } from "../../src/client/e2e_keys.ts";
-import { encodeContent } from "../../src/client/e2e_sessions.ts";
+import {
+  encodeContent,
+  MAX_HELD_MESSAGES,
+} from "../../src/client/e2e_sessions.ts";
 import {
   initiateSession,
   sealEnvelope,
@@ -244,5 +247,57 @@ Deno.test("E2eSessions.open refuses a first message replayed after a newer sessi
     );
   } finally {
     for (const p of [alice, bob]) await p.client.quit();
+  }
+});
+
+Deno.test("E2eSessions holds a bounded number of messages from a changed key: a server cannot grow the state without end", async () => {
+  const store = openStore(":memory:");
+  await using server = await startTestServer({ store });
+  const alice = await e2ePeer(server, "alice");
+  let bob = await e2ePeer(server, "bob");
+  try {
+    await sendE2e(bob, "alice", "hello");
+    const hello = await nextE2e(alice);
+    assertShown(
+      await alice.e2e.open(alice.client, hello.message, hello.body),
+      "bob",
+      "hello",
+    );
+    await bob.client.quit();
+    store.releaseName("bob");
+    bob = await e2ePeer(server, "bob");
+    await sendE2e(bob, "alice", "new key");
+    const genuine = await nextE2e(alice);
+    assertRefused(
+      await alice.e2e.open(alice.client, genuine.message, genuine.body),
+      /waits until you accept their new key/,
+    );
+    // The server then floods alice with messages "from bob" (up to
+    // MAX_E2E_MESSAGE_BYTES each; small here, the count is what is capped).
+    const junk = new Uint8Array(1000).fill(1);
+    let dropped = 0;
+    for (let i = 1; i <= MAX_HELD_MESSAGES + 20; i++) {
+      const opened = await alice.e2e.open(alice.client, {
+        ...genuine.message,
+        id: genuine.message.id! + i,
+      }, junk);
+      assert.equal(opened.kind, "refused");
+      if (opened.kind === "refused" && /^ERROR: /.test(opened.lines[0]!)) {
+        assert.match(opened.lines[0]!, /too many .*bob.* dropped/i);
+        dropped++;
+      }
+    }
+    // The genuine one took a place.
+    assert.equal(dropped, 21);
+    assert.equal(
+      alice.state.changes.values().next().value!.incoming.length,
+      MAX_HELD_MESSAGES,
+    );
+    // The genuine one, held first, is still there for /trust.
+    const trusted = await alice.e2e.trust(alice.client, "bob");
+    assertShown(trusted.opened[0]!, "bob", "new key");
+  } finally {
+    await alice.client.quit();
+    await bob.client.quit();
   }
 });
