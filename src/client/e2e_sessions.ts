@@ -470,7 +470,7 @@ export class E2eSessions {
     if (message.to !== undefined) {
       return refused(
         `ERROR: Your end-to-end message to ${message.to} of ${
-          new Date(message.ts).toISOString()
+          isoTime(message.ts)
         } is not in this client's archive, so it cannot be shown`,
       );
     }
@@ -892,6 +892,12 @@ async function envelopeDigest(envelope: Uint8Array): Promise<string> {
       await crypto.subtle.digest("SHA-256", arrayBufferBacked(envelope)),
     ),
   );
+}
+
+/** A server's time as ISO 8601; any safe integer may come, not every one is a date. */
+function isoTime(ts: number): string {
+  const date = new Date(ts);
+  return Number.isNaN(date.getTime()) ? `time ${ts}` : date.toISOString();
 }
 
 function secretRefused(name: string): Reply {

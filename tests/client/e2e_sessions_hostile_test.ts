@@ -301,3 +301,26 @@ Deno.test("E2eSessions holds a bounded number of messages from a changed key: a 
     await bob.client.quit();
   }
 });
+
+Deno.test("E2eSessions.open refuses, never throws, on a history entry with a time no date can hold", async () => {
+  await using server = await startTestServer();
+  const alice = await e2ePeer(server, "alice");
+  try {
+    const opened = await alice.e2e.open(alice.client, {
+      t: "e2e_private",
+      from: "alice",
+      to: "bob",
+      fingerprint: "SHA256:" + "a".repeat(43),
+      ts: Number.MAX_SAFE_INTEGER,
+      id: 1,
+      seq: 1,
+      history: true,
+    }, new Uint8Array(60));
+    assertRefused(
+      opened,
+      /^ERROR: Your end-to-end message to bob .* is not in this client's archive/,
+    );
+  } finally {
+    await alice.client.quit();
+  }
+});
