@@ -29,6 +29,7 @@ import {
   nextE2e,
   sendE2e,
 } from "../_helpers/e2e_peer.ts";
+import { fuzzCases, fuzzSeed, Rng } from "../_helpers/fuzz.ts";
 
 /**
  * A first message to `to` as a hostile server would make one: sealed under
@@ -322,5 +323,59 @@ Deno.test("E2eSessions.open refuses, never throws, on a history entry with a tim
     );
   } finally {
     await alice.client.quit();
+  }
+});
+
+Deno.test("E2eSessions.open shows no altered envelope: seeded bit flips, cuts, additions and relabellings are all refused", async () => {
+  await using server = await startTestServer();
+  const alice = await e2ePeer(server, "alice");
+  const bob = await e2ePeer(server, "bob");
+  try {
+    await sendE2e(alice, "bob", "the one genuine message");
+    const genuine = await nextE2e(bob);
+    const other = "SHA256:" + "z".repeat(43);
+    let cases = 0;
+    const rng = new Rng(fuzzSeed(0xe2e5));
+    for (let i = 0; i < fuzzCases(150); i++) {
+      const body = genuine.body.slice();
+      let mutated: Uint8Array = body;
+      switch (rng.int(4)) {
+        case 0:
+          for (let flips = rng.range(1, 3); flips > 0; flips--) {
+            body[rng.int(body.length)]! ^= 1 << rng.int(8);
+          }
+          break;
+        case 1:
+          mutated = body.subarray(0, rng.int(body.length));
+          break;
+        case 2:
+          mutated = new Uint8Array([...body, ...rng.bytes(rng.range(1, 40))]);
+          break;
+        default:
+          mutated = rng.bytes(rng.length(400));
+      }
+      const from = rng.pick(["alice", "carol", "bob"]);
+      const opened = await bob.e2e.open(bob.client, {
+        ...genuine.message,
+        from,
+        id: genuine.message.id! + 1 + i,
+        fingerprint: rng.chance(0.8) ? genuine.message.fingerprint : other,
+      }, mutated);
+      assert.equal(
+        opened.kind,
+        "refused",
+        `case ${i} (FUZZ_SEED=${rng.seed}): ${JSON.stringify(opened)}`,
+      );
+      cases++;
+    }
+    assert.ok(cases > 0);
+    // Nothing was used up or learnt: the genuine one still opens.
+    assertShown(
+      await bob.e2e.open(bob.client, genuine.message, genuine.body),
+      "alice",
+      "the one genuine message",
+    );
+  } finally {
+    for (const p of [alice, bob]) await p.client.quit();
   }
 });
