@@ -461,9 +461,15 @@ export class E2eSessions {
         nameKey(archived.to) === nameKey(message.to ?? client.name ?? "") &&
         (archived.digest === undefined || archived.digest === digest)
       ) {
-        // A secret went to its module the first time: not again.
+        // A secret went to its module the first time: not again. A text
+        // was shown already: again only as history, at its first time, so
+        // that a server replaying it cannot pass it off as a new message.
         return archived.label === undefined
-          ? shown(archived.text)
+          ? {
+            kind: "message",
+            message: { ...privateOf(message), ts: archived.ts, history: true },
+            text: archived.text,
+          }
           : { kind: "refused", lines: [] };
       }
     }

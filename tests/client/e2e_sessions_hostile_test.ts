@@ -379,3 +379,27 @@ Deno.test("E2eSessions.open shows no altered envelope: seeded bit flips, cuts, a
     for (const p of [alice, bob]) await p.client.quit();
   }
 });
+
+Deno.test("E2eSessions.open shows a message sent again only as history, at its first time: a replay is never a new message", async () => {
+  await using server = await startTestServer();
+  const alice = await e2ePeer(server, "alice");
+  const bob = await e2ePeer(server, "bob");
+  try {
+    await sendE2e(alice, "bob", "pay the invoice");
+    const got = await nextE2e(bob);
+    const first = await bob.e2e.open(bob.client, got.message, got.body);
+    assertShown(first, "alice", "pay the invoice");
+    assert.equal(first.kind === "message" && first.message.history, undefined);
+    // The server sends it again a day later, as if new.
+    const again = await bob.e2e.open(bob.client, {
+      ...got.message,
+      ts: got.message.ts + 86_400_000,
+      seq: got.message.seq! + 5,
+    }, got.body);
+    assertShown(again, "alice", "pay the invoice");
+    assert.equal(again.kind === "message" && again.message.history, true);
+    assert.equal(again.kind === "message" && again.message.ts, got.message.ts);
+  } finally {
+    for (const p of [alice, bob]) await p.client.quit();
+  }
+});
