@@ -2,7 +2,8 @@
  * The end-to-end state (e2e_state.ts) on disk: `<config
  * folder>/e2e_state_<identity fingerprint>` (base64url), sealed at rest
  * under the storage key (crypto/at_rest.ts, label "e2e_state"), mode 0600,
- * written atomically after every change, before what changed it is shown.
+ * written atomically and synced to the disk after every change, before what
+ * changed it is shown or sent.
  */
 
 import { join } from "node:path";
@@ -79,7 +80,10 @@ export async function saveE2eState(
     new TextEncoder().encode(encodeE2eState(state)),
   );
   try {
-    await writePrivateFileAtomically(path, sealed);
+    // Durable: it is saved before a message key is used, and a state
+    // rolled back by a power cut would use that key again (AES-GCM with the
+    // same key and nonce for another text).
+    await writePrivateFileAtomically(path, sealed, { durable: true });
   } catch (error) {
     throw new Error(
       `Cannot save the end-to-end sessions '${path}': ${describe(error)}`,

@@ -57,15 +57,17 @@ export function createPrivateDir(path: string): void {
 
 /**
  * Replaces the file at `path` with `text`, mode 0600, in its private folder
- * (created 0700 if missing): written to a temporary file beside it, synced,
- * and renamed over it (the folder synced then), so a reader sees the old text
- * or the new, never half of it, even after a crash of the machine.
+ * (created 0700 if missing): written to a temporary file beside it and renamed
+ * over it, so a reader sees the old text or the new, never half of it. With
+ * `durable`, the file is synced before the rename and the folder after it,
+ * so that this holds after a crash of the machine too (each costs a few ms).
  *
  * @throws the error of the failing file operation (the temporary file removed)
  */
 export async function writePrivateFileAtomically(
   path: string,
   text: string,
+  { durable = false }: { durable?: boolean } = {},
 ): Promise<void> {
   createPrivateDir(dirname(path));
   const suffix = crypto.getRandomValues(new Uint8Array(6)).toHex();
@@ -83,10 +85,8 @@ export async function writePrivateFileAtomically(
         at += await file.write(bytes.subarray(at));
       }
       // On the disk before the rename can be: after a power cut the file is
-      // the old text or the new, never empty. What callers write here must
-      // survive one (end-to-end state saved before a message key is used:
-      // state rolled back would use the key again, and AES-GCM with it).
-      await file.syncData();
+      // then the old text or the new, never empty.
+      if (durable) await file.syncData();
     } finally {
       file.close();
     }
@@ -95,7 +95,7 @@ export async function writePrivateFileAtomically(
     await Deno.remove(temporary).catch(() => {});
     throw error;
   }
-  await syncFolder(dirname(path));
+  if (durable) await syncFolder(dirname(path));
 }
 
 /** Puts a folder's entries (a rename in it) on the disk, where that exists. */
