@@ -12,7 +12,12 @@
  * one session.
  */
 
-import { arrayBufferBacked, equalBytes, toBase64 } from "../crypto/bytes.ts";
+import {
+  arrayBufferBacked,
+  equalBytes,
+  toBase64,
+  toHex,
+} from "../crypto/bytes.ts";
 import { identityFingerprint } from "../crypto/identity.ts";
 import {
   decodeEnvelope,
@@ -38,6 +43,7 @@ import {
   type E2ePrivate,
   type E2eState,
   type KeyChange as Change,
+  noteInit,
   peerKey,
   type PeerSession,
 } from "./e2e_state.ts";
@@ -535,6 +541,12 @@ export class E2eSessions {
       const init = envelope.init;
       const ours = init !== null &&
         candidates.some((c) => equalBytes(c.ephemeral, init.ephemeral));
+      if (
+        init !== null && !ours &&
+        this.#o.state.seenInits.get(key)?.includes(toHex(init.ephemeral))
+      ) {
+        throw new Error("it is a first message opened before (a replay)");
+      }
       const opening = ours
         ? encodeEnvelope({ init: null, message: envelope.message })
         : body;
@@ -597,6 +609,7 @@ export class E2eSessions {
           MAX_PREVIOUS_SESSIONS,
         ),
       });
+      if (init !== null) noteInit(this.#o.state, key, toHex(init.ephemeral));
       if (message.id !== undefined) {
         archive(this.#o.state, {
           server,

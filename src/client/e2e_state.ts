@@ -84,6 +84,28 @@ export interface E2eState {
   verified: Map<string, string>;
   /** Key changes not accepted yet. */
   changes: Map<string, KeyChange>;
+  /**
+   * The EKs (hex) of first messages opened from each peer, oldest first, at
+   * most {@link MAX_SEEN_INITS}: a replay of one is refused even once its
+   * session is gone (one made without a one-time key would open again).
+   */
+  seenInits: Map<string, string[]>;
+}
+
+/** First-message EKs remembered per peer. */
+export const MAX_SEEN_INITS = 1000;
+
+/** Remembers the EK (hex) of a first message opened from the peer `key`. */
+export function noteInit(
+  state: E2eState,
+  key: string,
+  ephemeral: string,
+): void {
+  const seen = state.seenInits.get(key) ?? [];
+  if (seen.includes(ephemeral)) return;
+  seen.push(ephemeral);
+  if (seen.length > MAX_SEEN_INITS) seen.shift();
+  state.seenInits.set(key, seen);
 }
 
 /** An empty state. */
@@ -93,6 +115,7 @@ export function emptyE2eState(): E2eState {
     archive: new Map(),
     verified: new Map(),
     changes: new Map(),
+    seenInits: new Map(),
   };
 }
 
@@ -146,6 +169,7 @@ export function encodeE2eState(state: E2eState): string {
         body: b64(body),
       })),
     })),
+    seen_inits: [...state.seenInits],
   });
 }
 
@@ -209,6 +233,18 @@ export function decodeE2eState(text: string): E2eState {
         };
       }),
     });
+  }
+  // Absent from files written before first messages were remembered.
+  for (
+    const entry of f.seen_inits === undefined
+      ? []
+      : array(f.seen_inits, "seen_inits")
+  ) {
+    const [key, seen] = array(entry, "seen_inits");
+    state.seenInits.set(
+      str(key, "key"),
+      array(seen, "seen_inits").map((ek) => str(ek, "seen_inits")),
+    );
   }
   return state;
 }

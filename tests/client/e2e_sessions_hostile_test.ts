@@ -403,3 +403,44 @@ Deno.test("E2eSessions.open shows a message sent again only as history, at its f
     for (const p of [alice, bob]) await p.client.quit();
   }
 });
+
+Deno.test("E2eSessions.open refuses a replayed first message even after every session it started is gone", async () => {
+  await using server = await startTestServer();
+  const alice = await e2ePeer(server, "alice");
+  const bob = await e2ePeer(server, "bob", undefined, { oneTime: false });
+  try {
+    await sendE2e(alice, "bob", "transfer 100 to carol");
+    const first = await nextE2e(bob);
+    assertShown(
+      await bob.e2e.open(bob.client, first.message, first.body),
+      "alice",
+      "transfer 100 to carol",
+    );
+    // A server can make alice start anew at will (it answers her with
+    // `identity`): five new sessions push the first out of the four kept.
+    let last = first.message;
+    for (let i = 0; i < 5; i++) {
+      alice.state.sessions.clear();
+      await sendE2e(alice, "bob", `session ${i}`);
+      const next = await nextE2e(bob);
+      assertShown(
+        await bob.e2e.open(bob.client, next.message, next.body),
+        "alice",
+        `session ${i}`,
+      );
+      last = next.message;
+    }
+    // It survives a restart of bob's client.
+    bob.restart();
+    assertRefused(
+      await bob.e2e.open(bob.client, {
+        ...first.message,
+        id: last.id! + 1,
+        seq: last.seq! + 1,
+      }, first.body),
+      /^ERROR: A private message from alice could not be opened, and is not shown: it is a first message opened before \(a replay\)/,
+    );
+  } finally {
+    for (const p of [alice, bob]) await p.client.quit();
+  }
+});

@@ -11,6 +11,8 @@ import {
   emptyE2eState,
   encodeE2eState,
   MAX_ARCHIVED,
+  MAX_SEEN_INITS,
+  noteInit,
 } from "../../src/client/e2e_state.ts";
 import { MAX_E2E_STATE_BYTES } from "../../src/client/e2e_state_file.ts";
 import { seededIdentity } from "../_helpers/e2e_keys.ts";
@@ -99,4 +101,22 @@ Deno.test("archive keeps the state file small however large the messages a peer 
   // The newest are kept.
   assert.ok(state.archive.has("s 800"));
   assert.ok(!state.archive.has("s 1"));
+});
+
+Deno.test("noteInit remembers first-message EKs per peer, at most MAX_SEEN_INITS, across encode and decode", () => {
+  const state = emptyE2eState();
+  for (let i = 0; i <= MAX_SEEN_INITS; i++) {
+    noteInit(state, "s alice", i.toString(16).padStart(64, "0"));
+  }
+  noteInit(state, "s alice", "1".padStart(64, "0")); // already there
+  noteInit(state, "s bob", "f".repeat(64));
+  const back = decodeE2eState(encodeE2eState(state));
+  const alice = back.seenInits.get("s alice")!;
+  assert.equal(alice.length, MAX_SEEN_INITS);
+  assert.equal(alice[0], "1".padStart(64, "0")); // the oldest went
+  assert.deepEqual(back.seenInits.get("s bob"), ["f".repeat(64)]);
+  // A file from before seen_inits existed still reads.
+  const old = JSON.parse(encodeE2eState(emptyE2eState()));
+  delete old.seen_inits;
+  assert.equal(decodeE2eState(JSON.stringify(old)).seenInits.size, 0);
 });
