@@ -11,6 +11,7 @@
 
 import type { ChatClient } from "./chat_client.ts";
 import type { ErrorCode } from "../protocol/messages.ts";
+import { nameKey } from "../protocol/limits.ts";
 import { type Identity, identityFingerprint } from "../crypto/identity.ts";
 import type { X25519KeyPair } from "../crypto/x25519.ts";
 import {
@@ -185,9 +186,9 @@ export interface FetchedBundle {
 }
 
 /**
- * Fetches the bundle of `name` and checks it: well formed, every key signed
- * by its identity key, and that key the one whose fingerprint the server
- * reported. Whether that is the key we trust for the name is the caller's
+ * Fetches the bundle of `name` and checks it: for that name, well formed,
+ * every key signed by its identity key, and that key the one whose
+ * fingerprint the server reported. Whether that is the key we trust for the name is the caller's
  * question (known_identities.ts).
  *
  * @throws {E2eKeyError} if the server has none or the bundle fails a check
@@ -205,6 +206,14 @@ export async function fetchBundle(
   }
   if (reply.t !== "e2e_bundle") {
     throw new E2eKeyError(`Unexpected reply to e2e_bundle: ${reply.t}`);
+  }
+  // The caller checks the key against the one trusted for `reply.name`: a
+  // server answering with someone else's name (one never seen, so trusted
+  // on first use) would otherwise get its own key used for `name`.
+  if (nameKey(reply.name) !== nameKey(name)) {
+    throw new E2eKeyError(
+      `The server answered with the keys of ${reply.name}, not of ${name}`,
+    );
   }
   let bundle: PrekeyBundle;
   try {

@@ -15,11 +15,17 @@
  * one session.
  */
 
-import { equalBytes } from "../crypto/bytes.ts";
+import {
+  arrayBufferBacked,
+  equalBytes,
+  toBase64,
+  toHex,
+} from "../crypto/bytes.ts";
 import { identityFingerprint } from "../crypto/identity.ts";
 import {
   decodeEnvelope,
   type E2eSession,
+  encodeEnvelope,
   initiateSession,
   openEnvelope,
   sealEnvelope,
@@ -40,6 +46,7 @@ import {
   type E2ePrivate,
   type E2eState,
   type KeyChange as Change,
+  noteInit,
   peerKey,
   type PeerSession,
 } from "./e2e_state.ts";
@@ -63,6 +70,9 @@ export const MAX_SECRET_BYTES = 1024;
 
 /** Earlier sessions kept per peer, tried when the current one fails. */
 const MAX_PREVIOUS_SESSIONS = 3;
+
+/** Messages from a peer whose key changed kept at most until `/trust`. */
+export const MAX_HELD_MESSAGES = 100;
 
 export type { E2ePrivate };
 
@@ -296,6 +306,7 @@ export class E2eSessions {
         ...(payload.kind === "text"
           ? { text: payload.text }
           : { text: "", label: payload.label }),
+        digest: await envelopeDigest(sealed.envelope),
       });
       await this.#o.saveState(this.#o.state);
     }
@@ -443,34 +454,45 @@ export class E2eSessions {
       message: privateOf(message),
       text,
     });
+    const digest = await envelopeDigest(body);
     if (message.id !== undefined) {
       const archived = this.#o.state.archive.get(
         archiveKey(server, message.id),
       );
       // Opened before (sent again, or asked for with /history): its keys
-      // are gone, the archive has it.
-      if (archived !== undefined) {
-        // A secret went to its module the first time: not again.
+      // are gone, the archive has it. Only for the same sender, recipient
+      // and bytes: the id is the server's word, and a server must not get
+      // an archived text shown as someone else's (one that does not match
+      // is opened below, and fails).
+      if (
+        archived !== undefined &&
+        nameKey(archived.from) === nameKey(from) &&
+        nameKey(archived.to) === nameKey(message.to ?? client.name ?? "") &&
+        (archived.digest === undefined || archived.digest === digest)
+      ) {
+        // A secret went to its module the first time: not again. A text
+        // was shown already: again only as history, at its first time, so
+        // that a server replaying it cannot pass it off as a new message.
         return archived.label === undefined
-          ? shown(archived.text)
+          ? {
+            kind: "message",
+            message: { ...privateOf(message), ts: archived.ts, history: true },
+            text: archived.text,
+          }
           : { kind: "refused", lines: [] };
       }
     }
     if (message.to !== undefined) {
       return refused(
         `ERROR: Your end-to-end message to ${message.to} of ${
-          new Date(message.ts).toISOString()
+          isoTime(message.ts)
         } is not in this client's archive, so it cannot be shown`,
       );
     }
     const key = peerKey(server, nameKey(from));
     const change = this.#o.state.changes.get(key);
     if (change !== undefined && !released) {
-      change.incoming.push({ message, body });
-      await this.#o.saveState(this.#o.state);
-      return refused(
-        `A private message from ${from} waits until you accept their new key (/trust ${from})`,
-      );
+      return await this.#hold(change, message, body);
     }
     try {
       const envelope = decodeEnvelope(body);
@@ -513,12 +535,30 @@ export class E2eSessions {
         oneTime: new Map(this.#o.keyring.secrets.oneTime),
       };
       const own = { identity: this.#o.keyring.identity.publicRaw, secrets };
+      // The init of a session we hold (current or earlier) belongs to that
+      // session: its later messages carry it until we answer. It is never
+      // a new agreement, or a server could replay a first message made
+      // without a one-time key (it can always say none are left) to show it
+      // again once a newer session took over (libsignal checks the base key
+      // against its previous states too).
+      const init = envelope.init;
+      const ours = init !== null &&
+        candidates.some((c) => equalBytes(c.ephemeral, init.ephemeral));
+      if (
+        init !== null && !ours &&
+        this.#o.state.seenInits.get(key)?.includes(toHex(init.ephemeral))
+      ) {
+        throw new Error("it is a first message opened before (a replay)");
+      }
+      const opening = ours
+        ? encodeEnvelope({ init: null, message: envelope.message })
+        : body;
       let out: Awaited<ReturnType<typeof openEnvelope>> | null = null;
       let used: E2eSession | null = null;
       let failure: unknown = null;
       for (const candidate of candidates) {
         try {
-          out = await openEnvelope(own, peerIdentity, candidate, body);
+          out = await openEnvelope(own, peerIdentity, candidate, opening);
           // The same agreement, moved on; or a new one from the init, with
           // the candidate kept.
           if (equalBytes(out.session.ephemeral, candidate.ephemeral)) {
@@ -546,16 +586,19 @@ export class E2eSessions {
         );
       }
 
-      // Only a message that opened teaches us a key for a name.
-      const check = released
-        ? { kind: "same" as const }
-        : await this.#o.identities.check(server, from, message.fingerprint);
+      // Only a message that opened teaches us a key for a name. Checked for
+      // held messages too (`released`): /trust accepted one key, and a
+      // server may have slipped in messages under another.
+      const check = await this.#o.identities.check(
+        server,
+        from,
+        message.fingerprint,
+      );
       if (check.kind === "changed") {
-        (await this.#announce(key, from, message.fingerprint, check.previous))
-          .incoming.push({ message, body });
-        await this.#o.saveState(this.#o.state);
-        return refused(
-          `A private message from ${from} waits until you accept their new key (/trust ${from})`,
+        return await this.#hold(
+          await this.#announce(key, from, message.fingerprint, check.previous),
+          message,
+          body,
         );
       }
       const usedOneTime = this.#o.keyring.secrets.oneTime.size !==
@@ -569,6 +612,7 @@ export class E2eSessions {
           MAX_PREVIOUS_SESSIONS,
         ),
       });
+      if (init !== null) noteInit(this.#o.state, key, toHex(init.ephemeral));
       if (message.id !== undefined) {
         archive(this.#o.state, {
           server,
@@ -579,6 +623,7 @@ export class E2eSessions {
           ...(content.type === "text"
             ? { text: content.text }
             : { text: "", label: content.label }),
+          digest,
         });
       }
       // Saved before it is shown (and so acknowledged).
@@ -597,6 +642,27 @@ export class E2eSessions {
         }`,
       );
     }
+  }
+
+  /** Keeps `message` (saved) until the user accepts `change`, if there is room. */
+  async #hold(
+    change: Change,
+    message: E2ePrivate,
+    body: Uint8Array,
+  ): Promise<Opened> {
+    const from = message.from;
+    // Whoever sends them (the server can send any number), they are kept in
+    // the state, which is read back whole at every start.
+    if (change.incoming.length >= MAX_HELD_MESSAGES) {
+      return refused(
+        `ERROR: Too many private messages from ${from} wait for /trust ${from} already (${MAX_HELD_MESSAGES}): this one is dropped`,
+      );
+    }
+    change.incoming.push({ message, body });
+    await this.#o.saveState(this.#o.state);
+    return refused(
+      `A private message from ${from} waits until you accept their new key (/trust ${from})`,
+    );
   }
 
   /**
@@ -839,6 +905,21 @@ export function decodeContent(plaintext: Uint8Array): Content {
     label: decoder.decode(rest.subarray(1, 1 + l)),
     secret: rest.slice(1 + l),
   };
+}
+
+/** What the archive keeps of an envelope to know it again: SHA-256. */
+async function envelopeDigest(envelope: Uint8Array): Promise<string> {
+  return toBase64(
+    new Uint8Array(
+      await crypto.subtle.digest("SHA-256", arrayBufferBacked(envelope)),
+    ),
+  );
+}
+
+/** A server's time as ISO 8601; any safe integer may come, not every one is a date. */
+function isoTime(ts: number): string {
+  const date = new Date(ts);
+  return Number.isNaN(date.getTime()) ? `time ${ts}` : date.toISOString();
 }
 
 function secretRefused(name: string): Reply {

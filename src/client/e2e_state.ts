@@ -26,6 +26,14 @@ import {
 /** Archived messages kept at most, the oldest dropped first. */
 export const MAX_ARCHIVED = 5000;
 
+/**
+ * Characters of archived text kept at most, the oldest dropped first: a
+ * peer sending the longest texts of characters JSON escapes six-fold must
+ * not grow the state file past what is read back (e2e_state_file.ts) or
+ * make every save slow. Ordinary messages reach MAX_ARCHIVED first.
+ */
+export const MAX_ARCHIVED_CHARS = 4_000_000;
+
 /** A session with one peer, and the identity key it was agreed with. */
 export interface PeerSession {
   /** The peer's raw Ed25519 identity key. */
@@ -48,6 +56,12 @@ export interface ArchivedMessage {
   text: string;
   /** Set for a secret (e2e_sessions.ts `sendSecret`): its label. */
   label?: string;
+  /**
+   * SHA-256 of the envelope, base64: the archive answers only for the same
+   * bytes (a server cannot pass another body off under this id). Absent
+   * from files written before it was kept.
+   */
+  digest?: string;
 }
 
 /** An `e2e_private` notice. */
@@ -78,6 +92,28 @@ export interface E2eState {
   changes: Map<string, KeyChange>;
   /** Group chains and the group archive (group_sessions.ts). */
   groups: GroupState;
+  /**
+   * The EKs (hex) of first messages opened from each peer, oldest first, at
+   * most {@link MAX_SEEN_INITS}: a replay of one is refused even once its
+   * session is gone (one made without a one-time key would open again).
+   */
+  seenInits: Map<string, string[]>;
+}
+
+/** First-message EKs remembered per peer. */
+export const MAX_SEEN_INITS = 1000;
+
+/** Remembers the EK (hex) of a first message opened from the peer `key`. */
+export function noteInit(
+  state: E2eState,
+  key: string,
+  ephemeral: string,
+): void {
+  const seen = state.seenInits.get(key) ?? [];
+  if (seen.includes(ephemeral)) return;
+  seen.push(ephemeral);
+  if (seen.length > MAX_SEEN_INITS) seen.shift();
+  state.seenInits.set(key, seen);
 }
 
 /** An empty state. */
@@ -88,6 +124,7 @@ export function emptyE2eState(): E2eState {
     verified: new Map(),
     changes: new Map(),
     groups: emptyGroupState(),
+    seenInits: new Map(),
   };
 }
 
@@ -101,12 +138,20 @@ export function archiveKey(server: string, id: number): string {
   return `${server} ${id}`;
 }
 
-/** Archives `message`, dropping the oldest past {@link MAX_ARCHIVED}. */
+/**
+ * Archives `message`, dropping the oldest past {@link MAX_ARCHIVED} messages
+ * or {@link MAX_ARCHIVED_CHARS} characters of text.
+ */
 export function archive(state: E2eState, message: ArchivedMessage): void {
   state.archive.set(archiveKey(message.server, message.id), message);
-  for (const key of state.archive.keys()) {
-    if (state.archive.size <= MAX_ARCHIVED) break;
+  let chars = 0;
+  for (const kept of state.archive.values()) chars += kept.text.length;
+  for (const [key, oldest] of state.archive) {
+    if (state.archive.size <= MAX_ARCHIVED && chars <= MAX_ARCHIVED_CHARS) {
+      break;
+    }
     state.archive.delete(key);
+    chars -= oldest.text.length;
   }
 }
 
@@ -134,6 +179,7 @@ export function encodeE2eState(state: E2eState): string {
       })),
     })),
     groups: encodeGroupState(state.groups),
+    seen_inits: [...state.seenInits],
   });
 }
 
@@ -164,6 +210,7 @@ export function decodeE2eState(text: string): E2eState {
       ts: num(a.ts, "ts"),
       text: str(a.text, "text"),
       ...(a.label === undefined ? {} : { label: str(a.label, "label") }),
+      ...(a.digest === undefined ? {} : { digest: str(a.digest, "digest") }),
     };
     state.archive.set(archiveKey(message.server, message.id), message);
   }
@@ -199,6 +246,18 @@ export function decodeE2eState(text: string): E2eState {
   }
   // Absent from files written before groups were end to end.
   if (f.groups !== undefined) state.groups = decodeGroupState(f.groups);
+  // Absent from files written before first messages were remembered.
+  for (
+    const entry of f.seen_inits === undefined
+      ? []
+      : array(f.seen_inits, "seen_inits")
+  ) {
+    const [key, seen] = array(entry, "seen_inits");
+    state.seenInits.set(
+      str(key, "key"),
+      array(seen, "seen_inits").map((ek) => str(ek, "seen_inits")),
+    );
+  }
   return state;
 }
 

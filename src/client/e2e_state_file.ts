@@ -2,9 +2,9 @@
  * The end-to-end state (e2e_state.ts) on disk: `<config
  * folder>/e2e_state_<identity fingerprint>` (base64url), sealed at rest
  * under the storage key (crypto/at_rest.ts, label "e2e_state"), mode 0600,
- * written atomically after every change, before what changed it is shown.
- * The sealing is e2e_store.ts's, shared with the web page; this module is
- * the file.
+ * written atomically and synced to the disk after every change, before what
+ * changed it is shown or sent. The sealing is e2e_store.ts's, shared with the
+ * web page; this module is the file.
  */
 
 import { join } from "node:path";
@@ -14,8 +14,11 @@ import type { E2eState } from "./e2e_state.ts";
 import { loadE2eStateFrom, saveE2eStateTo } from "./e2e_store.ts";
 import { fileSlot } from "./file_slot.ts";
 
-/** Sessions and a 5000-message archive stay far below this. */
-const MAX_BYTES = 64 * 1024 * 1024;
+/**
+ * The largest state file read. Sessions and the archive (capped by count and
+ * size, e2e_state.ts) stay far below it.
+ */
+export const MAX_E2E_STATE_BYTES = 64 * 1024 * 1024;
 
 /** `<config folder>/e2e_state_<fingerprint>` for an identity. */
 export function defaultE2eStatePath(identity: Identity): string {
@@ -47,5 +50,10 @@ export function saveE2eState(
 }
 
 function slot(path: string) {
-  return fileSlot(path, "the end-to-end sessions", MAX_BYTES);
+  // Durable: it is saved before a message key is used, and a state rolled
+  // back by a power cut would use that key again (AES-GCM with the same key
+  // and nonce for another text).
+  return fileSlot(path, "the end-to-end sessions", MAX_E2E_STATE_BYTES, {
+    durable: true,
+  });
 }

@@ -17,6 +17,7 @@ export function fileSlot(
   path: string,
   what: string,
   maxBytes: number,
+  { durable = false }: { durable?: boolean } = {},
 ): TextSlot {
   return {
     where: `'${path}'`,
@@ -36,6 +37,7 @@ export function fileSlot(
           : error;
       }
     },
-    write: (text) => writePrivateFileAtomically(path, text),
+    // Durable: synced with its folder before the write resolves.
+    write: (text) => writePrivateFileAtomically(path, text, { durable }),
   };
 }

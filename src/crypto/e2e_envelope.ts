@@ -12,10 +12,10 @@
  *                           || u32be OPK id (0 when none)        (169 bytes)
  *     kind 2 (message): no init
  *
- * Pure: sessions are values; the caller stores them. Known limit, as in
- * X3DH itself: an init that used no one-time key can be replayed to start a
- * second session once the first is gone (the replayed message then shows
- * again); one-time keys and the session's own EK check prevent it otherwise.
+ * Pure: sessions are values; the caller stores them. As in X3DH itself, an
+ * init that used no one-time key could be replayed to start a second session
+ * once the first is gone: the caller remembers the EKs of the inits it opened
+ * (e2e_sessions.ts), one-time keys and the session's own EK check do the rest.
  */
 
 import { concatBytes, equalBytes, u32be } from "./bytes.ts";

@@ -220,6 +220,12 @@ export async function ratchetDecrypt(
       next.rk,
       await dh(next.dhs.privateSeed, header.dh),
     );
+  } else if (next.ckr === null) {
+    // Alice before Bob's first message: his first ratchet key is public
+    // (his signed prekey), and nothing was ever sent under it.
+    throw new RatchetError(
+      "The message claims a chain that does not exist yet",
+    );
   } else if (header.n < next.nr) {
     throw new RatchetError(
       "The message was already read or its key deleted (a replay?)",

@@ -58,27 +58,54 @@ export function createPrivateDir(path: string): void {
 /**
  * Replaces the file at `path` with `text`, mode 0600, in its private folder
  * (created 0700 if missing): written to a temporary file beside it and renamed
- * over it, so a reader sees the old text or the new, never half of it.
+ * over it, so a reader sees the old text or the new, never half of it. With
+ * `durable`, the file is synced before the rename and the folder after it,
+ * so that this holds after a crash of the machine too (each costs a few ms).
  *
  * @throws the error of the failing file operation (the temporary file removed)
  */
 export async function writePrivateFileAtomically(
   path: string,
   text: string,
+  { durable = false }: { durable?: boolean } = {},
 ): Promise<void> {
   createPrivateDir(dirname(path));
   const suffix = crypto.getRandomValues(new Uint8Array(6)).toHex();
   const temporary = `${path}.${suffix}.tmp`;
   try {
     // The umask can only remove bits: 0600 at creation stays 0600 or less.
-    await Deno.writeTextFile(temporary, text, {
-      mode: PRIVATE_FILE_MODE,
+    const file = await Deno.open(temporary, {
+      write: true,
       createNew: true,
+      mode: PRIVATE_FILE_MODE,
     });
+    try {
+      const bytes = new TextEncoder().encode(text);
+      for (let at = 0; at < bytes.length;) {
+        at += await file.write(bytes.subarray(at));
+      }
+      // On the disk before the rename can be: after a power cut the file is
+      // then the old text or the new, never empty.
+      if (durable) await file.syncData();
+    } finally {
+      file.close();
+    }
     await Deno.rename(temporary, path);
   } catch (error) {
     await Deno.remove(temporary).catch(() => {});
     throw error;
+  }
+  if (durable) await syncFolder(dirname(path));
+}
+
+/** Puts a folder's entries (a rename in it) on the disk, where that exists. */
+async function syncFolder(path: string): Promise<void> {
+  if (!hasModes()) return; // Windows cannot open a folder as a file.
+  const folder = await Deno.open(path, { read: true });
+  try {
+    await folder.sync();
+  } finally {
+    folder.close();
   }
 }
 

@@ -48,6 +48,8 @@ export function routeE2eKeys(
     case "e2e_keys":
       return publish(state, session, message.id, body);
     case "e2e_bundle": {
+      // Each fetch uses up a one-time key: only users who can use one may.
+      if (session.fingerprint === null) return needIdentity(session, message);
       const entry = state.prekeys.take(message.name);
       if (entry === null) {
         return fail(
@@ -83,14 +85,7 @@ function publish(
   id: number,
   body: Uint8Array,
 ): Outbound[] {
-  if (session.fingerprint === null) {
-    return fail(
-      session.id,
-      id,
-      "identity",
-      "ERROR: End-to-end keys need a proven identity key",
-    );
-  }
+  if (session.fingerprint === null) return needIdentity(session, { id });
   if (body.length > MAX_BUNDLE_BYTES) {
     return fail(
       session.id,
@@ -129,4 +124,13 @@ function publish(
       return unknown;
     }
   }
+}
+
+function needIdentity(session: Session, message: { id: number }): Outbound[] {
+  return fail(
+    session.id,
+    message.id,
+    "identity",
+    "ERROR: End-to-end keys need a proven identity key",
+  );
 }

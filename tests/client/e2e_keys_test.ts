@@ -14,7 +14,10 @@ import {
   fetchBundle,
   publishPrekeys,
 } from "../../src/client/e2e_keys.ts";
+import { ChatClient } from "../../src/client/chat_client.ts";
+import { parseClientMessage } from "../../src/protocol/codec.ts";
 import { startTestServer, TestClient, testIdentity } from "../_helpers/chat.ts";
+import { startHostileServer } from "../_helpers/hostile_server.ts";
 
 Deno.test("publishPrekeys tops up to 100 and fetchBundle gives each one-time key once, over a real server", async () => {
   await using server = await startTestServer();
@@ -106,5 +109,56 @@ Deno.test("fetchBundle refuses a bundle signed by another key than the owner's",
     await alice.quit();
     await mallory.quit();
     await bob.quit();
+  }
+});
+
+Deno.test("fetchBundle refuses a bundle a hostile server hands out under another name than the one asked for", async () => {
+  await using server = await startHostileServer();
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  const channel = await server.session;
+  // The server's own key, as a name nobody has seen yet: trust on first use
+  // would take it, for messages meant for bob.
+  const mallory = await createKeyring(await testIdentity());
+  const serving = (async () => {
+    for (;;) {
+      const batch = await channel.receive();
+      if (batch === null) return;
+      for (const { header } of batch) {
+        const message = parseClientMessage(header);
+        if (message.t !== "e2e_bundle") continue;
+        channel.send(
+          {
+            t: "e2e_bundle",
+            re: message.id,
+            name: "mallory",
+            fingerprint: await identityFingerprint(
+              mallory.identity.publicRaw,
+            ),
+          },
+          new TextEncoder().encode(
+            JSON.stringify(encodeBundle(mallory.bundle)),
+          ),
+        );
+      }
+    }
+  })();
+  try {
+    await assert.rejects(
+      () => fetchBundle(client, "bob"),
+      (error: Error) => {
+        assert.ok(error instanceof E2eKeyError);
+        assert.match(
+          error.message,
+          /^The server answered with the keys of mallory, not of bob$/,
+        );
+        return true;
+      },
+    );
+  } finally {
+    channel.close();
+    await client.ended;
+    await serving;
   }
 });

@@ -11,12 +11,15 @@ import {
   emptyE2eState,
   encodeE2eState,
   MAX_ARCHIVED,
+  MAX_SEEN_INITS,
+  noteInit,
 } from "../../src/client/e2e_state.ts";
 import {
   decodeSenderKey,
   encodeSenderKey,
   newSenderChain,
 } from "../../src/crypto/sender_key.ts";
+import { MAX_E2E_STATE_BYTES } from "../../src/client/e2e_state_file.ts";
 import { seededIdentity } from "../_helpers/e2e_keys.ts";
 
 Deno.test("encodeE2eState and decodeE2eState keep sessions, archive, verifications and held key changes", async () => {
@@ -95,4 +98,47 @@ Deno.test("encodeE2eState keeps group chains; a state written before groups were
   const old = JSON.parse(encodeE2eState(emptyE2eState()));
   delete old.groups;
   assert.deepEqual(decodeE2eState(JSON.stringify(old)).groups.own.size, 0);
+});
+
+Deno.test("archive keeps the state file small however large the messages a peer sends", () => {
+  const state = emptyE2eState();
+  // The longest text a message holds, of characters JSON writes as \u0001:
+  // 800 of them would make a 77 MB file, past what loadE2eState reads.
+  const text = "\x01".repeat(16_000);
+  for (let id = 1; id <= 800; id++) {
+    archive(state, {
+      server: "s",
+      id,
+      from: "mallory",
+      to: "bob",
+      ts: id,
+      text,
+    });
+  }
+  const encoded = encodeE2eState(state);
+  assert.ok(
+    encoded.length < MAX_E2E_STATE_BYTES / 2,
+    `${encoded.length} characters`,
+  );
+  // The newest are kept.
+  assert.ok(state.archive.has("s 800"));
+  assert.ok(!state.archive.has("s 1"));
+});
+
+Deno.test("noteInit remembers first-message EKs per peer, at most MAX_SEEN_INITS, across encode and decode", () => {
+  const state = emptyE2eState();
+  for (let i = 0; i <= MAX_SEEN_INITS; i++) {
+    noteInit(state, "s alice", i.toString(16).padStart(64, "0"));
+  }
+  noteInit(state, "s alice", "1".padStart(64, "0")); // already there
+  noteInit(state, "s bob", "f".repeat(64));
+  const back = decodeE2eState(encodeE2eState(state));
+  const alice = back.seenInits.get("s alice")!;
+  assert.equal(alice.length, MAX_SEEN_INITS);
+  assert.equal(alice[0], "1".padStart(64, "0")); // the oldest went
+  assert.deepEqual(back.seenInits.get("s bob"), ["f".repeat(64)]);
+  // A file from before seen_inits existed still reads.
+  const old = JSON.parse(encodeE2eState(emptyE2eState()));
+  delete old.seen_inits;
+  assert.equal(decodeE2eState(JSON.stringify(old)).seenInits.size, 0);
 });

@@ -195,3 +195,18 @@ Deno.test("ratchet: a message more than MAX_SKIP ahead is refused", async () => 
   const far = await alice.send("far");
   await assert.rejects(() => bob.receive(far), /more than 1000 messages ahead/);
 });
+
+Deno.test("ratchet: a message under Bob's first ratchet key before he can send is refused as a RatchetError", async () => {
+  const { alice } = await pair();
+  // Anyone who saw Bob's bundle knows his signed prekey: Alice's state has
+  // it as his ratchet key, with no receiving chain yet.
+  const forged = new Uint8Array(HEADER_BYTES + 32);
+  forged.set(alice.dhr!);
+  await assert.rejects(
+    () => ratchetDecrypt(alice, forged),
+    (error: Error) => {
+      assert.ok(error instanceof RatchetError, String(error));
+      return true;
+    },
+  );
+});

@@ -209,3 +209,23 @@ Deno.test("unprotectedKeyWarning says what is wrong, what it risks and how to fi
     `    chmod 600 'it'\\''s.pem'`,
   );
 });
+
+Deno.test({
+  name:
+    "writePrivateFileAtomically with durable replaces the text, 0600, and leaves no temporary file",
+  ignore: !unix,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const path = join(dir, "config", "e2e_state");
+      const long = "é".repeat(100_000); // several writes' worth of bytes
+      await writePrivateFileAtomically(path, "first", { durable: true });
+      await writePrivateFileAtomically(path, long, { durable: true });
+      assert.equal(await Deno.readTextFile(path), long);
+      assert.equal(modeOf(path), 0o600);
+      assert.equal(modeOf(join(dir, "config")), 0o700);
+      const names = [...Deno.readDirSync(join(dir, "config"))].map((e) =>
+        e.name
+      );
+      assert.deepEqual(names, ["e2e_state"]);
+    }),
+});

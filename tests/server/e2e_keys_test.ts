@@ -20,6 +20,7 @@ const BOB = 1;
 const ALICE = 2;
 const BOB_ID = await seededIdentity(0x0b);
 const BOB_FINGERPRINT = await identityFingerprint(BOB_ID.publicRaw);
+const ALICE_FINGERPRINT = "SHA256:" + "a".repeat(43);
 const KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 const NONE = new Uint8Array(0);
 
@@ -31,7 +32,7 @@ function room(): ServerState {
     route(state, id, { t: "register", id: 0, name, key: KEY }, NONE, id);
   }
   state.setFingerprint(BOB, BOB_FINGERPRINT);
-  state.setFingerprint(ALICE, "SHA256:" + "a".repeat(43));
+  state.setFingerprint(ALICE, ALICE_FINGERPRINT);
   return state;
 }
 
@@ -214,6 +215,7 @@ Deno.test("PrekeyDirectory keeps bundles in the store: after a restart each one-
       route(before, id, { t: "register", id: 0, name, key: KEY }, NONE, id);
     }
     before.setFingerprint(BOB, BOB_FINGERPRINT);
+    before.setFingerprint(ALICE, ALICE_FINGERPRINT);
     send(before, BOB, { t: "e2e_keys", id: 1 }, body);
     const first = bundleOf(
       send(before, ALICE, { t: "e2e_bundle", id: 2, name: "bob" }),
@@ -230,6 +232,7 @@ Deno.test("PrekeyDirectory keeps bundles in the store: after a restart each one-
       NONE,
       1,
     );
+    after.setFingerprint(ALICE, ALICE_FINGERPRINT);
     const out = send(after, ALICE, { t: "e2e_bundle", id: 3, name: "BOB" });
     assert.equal(out[0]!.message.t, "e2e_bundle");
     assert.deepEqual(
@@ -243,4 +246,32 @@ Deno.test("PrekeyDirectory keeps bundles in the store: after a restart each one-
   } finally {
     store.close();
   }
+});
+
+Deno.test("e2e_bundle needs a proven identity key: an unproven connection cannot use up one-time keys", async () => {
+  const state = room();
+  const { body } = await bundleBody(0, 2);
+  send(state, BOB, { t: "e2e_keys", id: 1 }, body);
+  const stranger = 3;
+  connect(state, stranger);
+  route(
+    state,
+    stranger,
+    { t: "register", id: 0, name: "stranger", key: KEY },
+    NONE,
+    stranger,
+  );
+  assert.deepEqual(
+    send(state, stranger, { t: "e2e_bundle", id: 2, name: "bob" }),
+    [{
+      to: [stranger],
+      message: {
+        t: "error",
+        re: 2,
+        code: "identity",
+        text: "ERROR: End-to-end keys need a proven identity key",
+      },
+    }],
+  );
+  assert.equal(state.prekeys.oneTimeCount("bob"), 2);
 });

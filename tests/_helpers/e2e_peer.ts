@@ -1,0 +1,145 @@
+/**
+ * A user with end-to-end keys on a real test server, driving E2eSessions
+ * directly: what it receives is kept, so a test can hand E2eSessions.open
+ * what a hostile server would deliver instead (docs/PROTOCOL.md 11.7).
+ */
+
+import assert from "node:assert/strict";
+import type { ChatClient, Reply } from "../../src/client/chat_client.ts";
+import {
+  createKeyring,
+  type Keyring,
+  publishPrekeys,
+} from "../../src/client/e2e_keys.ts";
+import {
+  type E2ePrivate,
+  E2eSessions,
+  type Opened,
+} from "../../src/client/e2e_sessions.ts";
+import {
+  decodeE2eState,
+  type E2eState,
+  emptyE2eState,
+  encodeE2eState,
+} from "../../src/client/e2e_state.ts";
+import { KnownIdentities } from "../../src/client/known_identities.ts";
+import type { Identity } from "../../src/crypto/identity.ts";
+import { encodeBundle } from "../../src/crypto/prekeys.ts";
+import { TestClient, testIdentity, type TestServer } from "./chat.ts";
+
+export interface E2ePeer {
+  client: ChatClient;
+  identity: Identity;
+  keyring: Keyring;
+  state: E2eState;
+  e2e: E2eSessions;
+  identities: KnownIdentities;
+  notes: string[];
+  /** Every e2e_private received, with its body. */
+  inbox: { message: E2ePrivate; body: Uint8Array }[];
+  /** A new E2eSessions from the state last saved (a client restart). */
+  restart(): void;
+}
+
+/**
+ * Signs `name` in on `server` and publishes its keys: without one-time keys
+ * if `oneTime` is false (as when they ran out, or a server withholds them).
+ */
+export async function e2ePeer(
+  server: TestServer,
+  name: string,
+  identity?: Identity,
+  { oneTime = true }: { oneTime?: boolean } = {},
+): Promise<E2ePeer> {
+  const id = identity ?? await testIdentity();
+  const { client } = await TestClient.connect(server, name, id);
+  const keyring = await createKeyring(id);
+  if (oneTime) await publishPrekeys(client, keyring);
+  else {
+    const reply = await client.request(
+      { t: "e2e_keys" },
+      new TextEncoder().encode(JSON.stringify(encodeBundle(keyring.bundle))),
+    );
+    assert.equal(reply.t, "e2e_keys", JSON.stringify(reply));
+  }
+  const notes: string[] = [];
+  const inbox: E2ePeer["inbox"] = [];
+  client.onMessage(({ message, body }) => {
+    if (message.t === "e2e_private") {
+      inbox.push({ message, body: body.slice() });
+    }
+  });
+  const identities = KnownIdentities.inMemory();
+  const state = emptyE2eState();
+  // What the file would hold: the state as last saved.
+  let saved = encodeE2eState(state);
+  const sessions = (state: E2eState) =>
+    new E2eSessions({
+      keyring,
+      saveKeyring: async () => {},
+      identities,
+      state,
+      saveState: (current) => {
+        saved = encodeE2eState(current);
+        return Promise.resolve();
+      },
+      notify: (lines) => notes.push(...lines),
+    });
+  const peer: E2ePeer = {
+    client,
+    identity: id,
+    keyring,
+    state,
+    e2e: sessions(state),
+    identities,
+    notes,
+    inbox,
+    restart: () => {
+      peer.state = decodeE2eState(saved);
+      peer.e2e = sessions(peer.state);
+    },
+  };
+  return peer;
+}
+
+let cids = 0;
+/** A fresh client message id. */
+export function cid(): string {
+  return (++cids).toString(16).padStart(32, "0");
+}
+
+/** The next e2e_private `peer` receives (waited for, with a deadline). */
+export async function nextE2e(
+  peer: E2ePeer,
+): Promise<{ message: E2ePrivate; body: Uint8Array }> {
+  const deadline = Date.now() + 5000;
+  while (peer.inbox.length === 0) {
+    if (Date.now() > deadline) assert.fail("no e2e_private arrived");
+    await peer.client.request({ t: "ping" });
+  }
+  return peer.inbox.shift()!;
+}
+
+/** Sends `text` end to end; the server's `ok`. */
+export async function sendE2e(
+  from: E2ePeer,
+  to: string,
+  text: string,
+): Promise<Extract<Reply, { t: "ok" }>> {
+  const reply = await from.e2e.sendText(from.client, to, text, cid());
+  assert.equal(reply.t, "ok", JSON.stringify(reply));
+  return reply as Extract<Reply, { t: "ok" }>;
+}
+
+export function assertShown(opened: Opened, from: string, text: string): void {
+  assert.equal(opened.kind, "message", JSON.stringify(opened));
+  if (opened.kind !== "message") return;
+  assert.equal(opened.message.from, from);
+  assert.equal(opened.text, text);
+}
+
+export function assertRefused(opened: Opened, pattern: RegExp): void {
+  assert.equal(opened.kind, "refused", JSON.stringify(opened));
+  if (opened.kind !== "refused") return;
+  assert.match(opened.lines.join("\n"), pattern);
+}
