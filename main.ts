@@ -171,6 +171,7 @@ async function serve(
       limits: { maxFileBytes: command.maxFileBytes },
       connectionLimits: command.connectionLimits,
       web: command.web,
+      roomFrames: command.roomFrames,
       ...(cluster === null ? {} : { cluster }),
     });
   } catch (error) {

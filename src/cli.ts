@@ -48,6 +48,8 @@ export type CliCommand =
     maxStoreBytes: number;
     /** Serve the web client's page (--no-web: not). */
     web: boolean;
+    /** Send public messages in room frames (docs/PROTOCOL.md 3.8). */
+    roomFrames: boolean;
     /** NATS servers to join other nodes through (issue 19); null alone. */
     cluster: string[] | null;
     /** How long a dead node's users stay listed elsewhere, in ms. */
@@ -337,6 +339,10 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       ),
     )
     .option(
+      "--room-frames",
+      "seal each batch of public messages once for all who can take it (docs/PROTOCOL.md 3.8); off by default: slower than per-recipient sealing under floods for now",
+    )
+    .option(
       "--no-web",
       "serve no web page: a browser at http://HOST:PORT/ gets a 404 (the terminal client still connects)",
     )
@@ -361,6 +367,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     .action((
       opts: {
         web: boolean;
+        roomFrames?: boolean;
         key: string;
         host: string;
         port: number;
@@ -431,6 +438,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         },
         maxStoreBytes: opts.maxStoreMb * 1024 * 1024,
         web: opts.web,
+        roomFrames: opts.roomFrames === true,
         cluster: opts.cluster ?? null,
         presenceTtlMs: opts.presenceTtl * 1000,
       };

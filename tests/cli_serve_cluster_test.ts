@@ -41,3 +41,11 @@ Deno.test("parseCommandLine refuses a --cluster that is not nats:// and a --pres
     assert.match(command.output, /error: option/);
   }
 });
+
+Deno.test("parseCommandLine: room frames are off unless chat serve --room-frames asks for them", () => {
+  const plain = parseCommandLine(["serve"]);
+  const asked = parseCommandLine(["serve", "--room-frames"]);
+  assert.ok(plain.cmd === "serve" && asked.cmd === "serve");
+  assert.equal(plain.roomFrames, false);
+  assert.equal(asked.roomFrames, true);
+});

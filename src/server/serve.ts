@@ -81,10 +81,13 @@ export interface ServerOptions {
   cluster?: ClusterPort;
   /**
    * Room frames (docs/PROTOCOL.md 3.8): their primitives and the signing
-   * key made at start (startServer makes one with node:crypto). Without,
-   * or `false`, every public message is sealed once per recipient.
+   * key made at start, or `true` for startServer to make them with
+   * node:crypto. Without, or `false` (the default: `chat serve
+   * --room-frames` turns them on), every public message is sealed once per
+   * recipient. Off by default because in the flooded cells of the bench's
+   * matrix they cost more than they saved (bench/BASELINE.md, session 10).
    */
-  roomFrames?: Omit<RoomFramesOptions, "queued"> | false;
+  roomFrames?: Omit<RoomFramesOptions, "queued"> | boolean;
 }
 
 export interface RunningServer {
@@ -311,7 +314,8 @@ export function createCore(options: CoreOptions): ServerCore {
   const delivery = new Delivery({
     state,
     channels,
-    ...(options.roomFrames
+    // createCore takes made primitives; `true` is startServer's to make.
+    ...(typeof options.roomFrames === "object"
       ? { room: new RoomFrames({ ...options.roomFrames, queued: gauge }) }
       : {}),
     durable: () => writes.durable(),
@@ -895,17 +899,12 @@ export function createCore(options: CoreOptions): ServerCore {
 export async function startServer(
   options: ServerOptions,
 ): Promise<RunningServer> {
-  const core = createCore(
-    options.roomFrames === undefined
-      ? {
-        ...options,
-        roomFrames: {
-          crypto: nativeRoomCrypto,
-          signer: await nativeRoomCrypto.signer(),
-        },
-      }
-      : options,
-  );
+  const core = createCore({
+    ...options,
+    roomFrames: options.roomFrames === true
+      ? { crypto: nativeRoomCrypto, signer: await nativeRoomCrypto.signer() }
+      : options.roomFrames ?? false,
+  });
   const { limits, gauge } = core;
   const edge = await startEdge({
     hostname: options.hostname,
