@@ -68,6 +68,11 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** Serve the web client's page at `/` (default true; `--no-web`: 404). */
   web?: boolean;
+  /**
+   * Speak TLS too on the same port with this certificate (tls_certificate.ts):
+   * the page over https:// and wss:// for browsers on other machines.
+   */
+  tls?: { cert: string; key: string };
 }
 
 export interface RunningServer {
@@ -790,6 +795,7 @@ export async function startServer(
     hostname: options.hostname,
     port: options.port,
     web: options.web ?? true,
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
     maxPayloadBytes: limits.maxPayloadBytes,
     maxHandshakePayloadBytes: limits.maxHandshakePayloadBytes,
     maxUnfinished: limits.maxUnfinished,
