@@ -73,8 +73,17 @@ import { defaultDownloadsDir, sharedFolderWarning } from "./src/files/save.ts";
 import { startServer } from "./src/server/serve.ts";
 import { unprovableNames } from "./src/server/identity_gate.ts";
 import type { Store } from "./src/store/store.ts";
-import { connectHint, webHint } from "./src/server/connect_hint.ts";
+import {
+  connectHint,
+  reachableAddresses,
+  webHint,
+} from "./src/server/connect_hint.ts";
 import { upInterfaceAddresses } from "./src/server/interfaces.ts";
+import {
+  certificateNames,
+  loadOrMakeCertificate,
+  type TlsCredentials,
+} from "./src/server/tls_certificate.ts";
 import {
   createPrivateDir,
   describeModeChange,
@@ -152,6 +161,10 @@ async function serve(
       maxBytes: command.maxStoreBytes,
     },
   );
+  // The web page's certificate (issue 18); --no-web serves no page, no TLS.
+  const certificate = command.web
+    ? await webCertificate(command.host, dataDir)
+    : null;
   let server;
   try {
     server = await startServer({
@@ -163,6 +176,7 @@ async function serve(
       limits: { maxFileBytes: command.maxFileBytes },
       connectionLimits: command.connectionLimits,
       web: command.web,
+      ...(certificate === null ? {} : { tls: certificate }),
     });
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) {
@@ -211,11 +225,12 @@ async function serve(
     })
   ) console.log(line);
   // --no-web: no page to point browsers at.
-  const webLines = command.web
+  const webLines = certificate !== null
     ? webHint({
       host: command.host,
       port: server.port,
       interfaces: upInterfaceAddresses(),
+      certificateFingerprint: certificate.fingerprint,
     })
     : [];
   for (const line of webLines) console.log(line);
@@ -238,6 +253,43 @@ async function publicKeyBeside(
     return spki.toHex() === publicSpki.toHex() ? path : null;
   } catch {
     return null;
+  }
+}
+
+/**
+ * The TLS certificate for the web page, for every address of this machine:
+ * the one kept in the data folder, or a new one (said so).
+ */
+async function webCertificate(
+  host: string,
+  dataDir: string,
+): Promise<TlsCredentials> {
+  // IPv4 only: a temporary IPv6 address changes daily, and each change would
+  // make a new certificate, hence a new warning in every browser.
+  const names = certificateNames(
+    reachableAddresses(host, upInterfaceAddresses())
+      .filter((address) => !address.includes(":")),
+  );
+  try {
+    const { credentials, origin } = await loadOrMakeCertificate(
+      dataDir === ":memory:" ? null : dataDir,
+      names,
+      new Date(),
+    );
+    if (origin.kind === "made") {
+      console.log(
+        `Made a TLS certificate for the web page (${origin.why}), valid until ${
+          credentials.notAfter.toISOString().slice(0, 10)
+        }`,
+      );
+    }
+    return credentials;
+  } catch (error) {
+    throw new Error(
+      `Cannot make the web page's TLS certificate in '${dataDir}': ${
+        messageOf(error)
+      } (or start with --no-web)`,
+    );
   }
 }
 
