@@ -113,10 +113,16 @@ export function renewalReason(
   if (current.notAfter.getTime() - now.getTime() < RENEW_BEFORE_MS) {
     return `the one kept expires on ${current.notAfter.toISOString()}`;
   }
-  const had = [...current.names].map(canonicalName).sort().join(" ");
-  const want = [...names].map(canonicalName).sort().join(" ");
-  if (had !== want) {
-    return `this machine's addresses changed (it named ${had}; now ${want})`;
+  const had = new Set(current.names.map(canonicalName));
+  const want = new Set(names.map(canonicalName));
+  const added = names.filter((n) => !had.has(canonicalName(n)));
+  const gone = current.names.filter((n) => !want.has(canonicalName(n)));
+  if (added.length > 0 || gone.length > 0) {
+    const parts = [
+      ...(added.length > 0 ? [`now also ${added.join(", ")}`] : []),
+      ...(gone.length > 0 ? [`no longer ${gone.join(", ")}`] : []),
+    ];
+    return `this machine's addresses changed: ${parts.join("; ")}`;
   }
   return null;
 }
