@@ -9,7 +9,11 @@
 import assert from "node:assert/strict";
 // @ts-types="@types/ws"
 import { WebSocket } from "ws";
-import { type EdgeConnection, startEdge } from "../../src/server/ws_edge.ts";
+import {
+  type EdgeConnection,
+  type EdgeOptions,
+  startEdge,
+} from "../../src/server/ws_edge.ts";
 import {
   certificateNames,
   makeCertificate,
@@ -28,7 +32,10 @@ async function testCredentials(): Promise<TlsCredentials> {
 }
 
 /** An echoing edge with TLS; records what `admit` was asked. */
-async function tlsEdge(headersTimeoutMs = 5000) {
+async function tlsEdge(
+  headersTimeoutMs = 5000,
+  overrides: Partial<EdgeOptions> = {},
+) {
   const tls = await testCredentials();
   const admitted: string[] = [];
   const edge = await startEdge({
@@ -50,6 +57,7 @@ async function tlsEdge(headersTimeoutMs = 5000) {
       admitted.push(`${group} ${address}`);
       return null;
     },
+    ...overrides,
     onConnection: (conn: EdgeConnection) => {
       void (async () => {
         for (
@@ -222,5 +230,55 @@ Deno.test("startEdge with tls cuts off a TLS handshake that stalls, and a socket
   );
   const last = Math.max(...ends);
   assert.ok(last >= 900 && last < 3000, `the last went after ${last} ms`);
+  await until(() => edge.socketCount === 0, "the count to return");
+});
+
+Deno.test("startEdge with tls gives a TLS client that completes its handshake and sends no request as long again, then closes it", async () => {
+  await using edge = await tlsEdge(1000);
+  const started = Date.now();
+  const conn = await Deno.connectTls({
+    hostname: "localhost",
+    port: edge.port,
+    caCerts: [edge.tls.cert],
+  });
+  try {
+    await conn.handshake();
+    // Half a request line, then nothing.
+    await conn.write(encoder.encode("GET / HT"));
+    const read = await conn.read(new Uint8Array(1024)).catch(() => null);
+    const after = Date.now() - started;
+    // Closed (perhaps after a 408) by node:http's header deadline.
+    assert.ok(after >= 900 && after < 3000, `closed after ${after} ms`);
+    if (read !== null) {
+      const rest = await conn.read(new Uint8Array(1024)).catch(() => null);
+      assert.equal(rest, null);
+    }
+  } finally {
+    conn.close();
+  }
+  await until(() => edge.socketCount === 0, "the count to return");
+});
+
+Deno.test("startEdge with tls counts TLS connections against the per-address cap, before their first byte", async () => {
+  await using edge = await tlsEdge(5000, { maxSocketsPerGroup: 3 });
+  const held = await Promise.all(
+    Array.from({ length: 3 }, () => RawTcp.connect(edge.port)),
+  );
+  try {
+    for (const tcp of held) {
+      await tcp.write(new Uint8Array([0x16, 0x03, 0x01]));
+    }
+    await until(() => edge.socketCount === 3, "three sockets to be counted");
+    // A fourth from the same address is dropped unanswered, TLS or not.
+    const fourth = await Deno.connectTls({
+      hostname: "localhost",
+      port: edge.port,
+      caCerts: [edge.tls.cert],
+    });
+    await assert.rejects(() => fourth.handshake());
+    fourth.close();
+  } finally {
+    for (const tcp of held) tcp.close();
+  }
   await until(() => edge.socketCount === 0, "the count to return");
 });
