@@ -174,3 +174,31 @@ Deno.test("chat serve prints an https:// address per LAN address and its certifi
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("chat serve --no-web makes no certificate and prints no https:// address", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-noweb-" });
+  await makeKeys(`${dir}/keys`);
+  const server = new ChatProcess([
+    "serve",
+    "--key",
+    `${dir}/keys/private.pem`,
+    "--port",
+    "0",
+    "--data",
+    `${dir}/data`,
+    "--no-web",
+  ]);
+  try {
+    const [, port] = await server.waitFor(/listening on ws:\/\/\S+:(\d+)/);
+    await server.waitFor(HINT);
+    // Nothing speaks TLS there: a handshake gets no certificate.
+    const conn = await Deno.connectTls({ hostname: "localhost", port: +port! });
+    await assert.rejects(() => conn.handshake());
+    conn.close();
+    assert.doesNotMatch(server.stdout, /https:\/\/|TLS certificate/);
+    await assert.rejects(() => Deno.stat(`${dir}/data/tls-cert.pem`));
+  } finally {
+    await stop(server);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
