@@ -15,11 +15,9 @@ import { Buffer } from "node:buffer";
 import { createServer, type IncomingMessage } from "node:http";
 import {
   type AddressInfo,
-  connect as connectTcp,
   createServer as createTcpServer,
   type Socket,
 } from "node:net";
-import { createServer as createTlsServer } from "node:tls";
 // @ts-types="@types/ws"
 import { type WebSocket, WebSocketServer } from "ws";
 import {
@@ -34,6 +32,7 @@ import { addressGroup } from "./address_group.ts";
 import type { Admission } from "./admission.ts";
 import type { QueueGauge } from "./backpressure.ts";
 import { noWebAnswer, secureRedirect, webAnswer } from "./web_assets.ts";
+import { startTlsBridge, TLS_HANDSHAKE } from "./tls_bridge.ts";
 
 export interface EdgeOptions {
   hostname: string;
@@ -366,75 +365,6 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       await finished;
     },
     finished,
-  };
-}
-
-/** The first byte of a TLS record carrying a handshake (a ClientHello). */
-const TLS_HANDSHAKE = 0x16;
-
-interface TlsBridge {
-  /** Carries `front`'s bytes (a TLS client's) to the TLS listener. */
-  bridge(front: Socket): void;
-  close(): Promise<void>;
-}
-
-/**
- * TLS on the port that also speaks plain HTTP. Deno's `node:tls` cannot
- * take a server-side TLS socket over a socket already accepted (its
- * `TLSSocket` wraps client sockets only; its server is `Deno.listenTls`), so
- * a connection that starts with a TLS record is piped, bytes unchanged, to a
- * TLS listener on a loopback port of its own; what that listener decrypts
- * is handed to `secure` with the TCP socket in front, whose address is the
- * peer's. The two loopback sockets live and die with the front one.
- */
-async function startTlsBridge(
-  credentials: { cert: string; key: string },
-  secure: (inner: Socket, front: Socket) => void,
-): Promise<TlsBridge> {
-  /** The loopback port of each bridge's client socket -> its front. */
-  const waiting = new Map<number, Socket>();
-  const inners = new Set<Socket>();
-  const tlsServer = createTlsServer(
-    { cert: credentials.cert, key: credentials.key },
-    (inner: Socket) => {
-      const front = waiting.get(inner.remotePort ?? -1);
-      // Not one of ours (someone else on this machine found the port).
-      if (front === undefined || front.destroyed) return inner.destroy();
-      waiting.delete(inner.remotePort!);
-      inners.add(inner);
-      // Its TLS connection's end reaches the front through the bridge.
-      inner.once("close", () => inners.delete(inner));
-      front.once("close", () => inner.destroy());
-      secure(inner, front);
-    },
-  );
-  await new Promise<void>((resolve) =>
-    tlsServer.listen(0, "127.0.0.1", resolve)
-  );
-  const port = (tlsServer.address() as AddressInfo).port;
-  return {
-    bridge(front) {
-      const pipe = connectTcp({ port, host: "127.0.0.1", noDelay: true });
-      pipe.on("error", () => {});
-      pipe.once("connect", () => {
-        if (front.destroyed) return pipe.destroy();
-        waiting.set(pipe.localPort!, front);
-        front.pipe(pipe);
-        pipe.pipe(front);
-        front.resume();
-      });
-      pipe.once("close", () => {
-        if (pipe.localPort !== undefined) waiting.delete(pipe.localPort);
-        // What the bridge still has for the peer (the TLS close_notify
-        // last) is written first.
-        front.destroySoon();
-      });
-      front.once("close", () => pipe.destroy());
-    },
-    close() {
-      for (const inner of inners) inner.destroy();
-      return new Promise<void>((resolve) => tlsServer.close(() => resolve()));
-    },
   };
 }
 
