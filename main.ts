@@ -79,11 +79,11 @@ import {
   webHint,
 } from "./src/server/connect_hint.ts";
 import { upInterfaceAddresses } from "./src/server/interfaces.ts";
-import {
-  certificateNames,
-  loadOrMakeCertificate,
-  type TlsCredentials,
-} from "./src/server/tls_certificate.ts";
+import type { TlsCredentials } from "./src/server/tls_certificate.ts";
+import type {
+  CertificateReply,
+  CertificateRequest,
+} from "./src/server/tls_certificate_worker.ts";
 import {
   createPrivateDir,
   describeModeChange,
@@ -162,7 +162,7 @@ async function serve(
     },
   );
   // The web page's certificate (issue 18); --no-web serves no page, no TLS.
-  const certificate = command.web
+  const certificate = command.web && !Deno.env.get("NOTLS")
     ? await webCertificate(command.host, dataDir)
     : null;
   let server;
@@ -266,31 +266,42 @@ async function webCertificate(
 ): Promise<TlsCredentials> {
   // IPv4 only: a temporary IPv6 address changes daily, and each change would
   // make a new certificate, hence a new warning in every browser.
-  const names = certificateNames(
-    reachableAddresses(host, upInterfaceAddresses())
-      .filter((address) => !address.includes(":")),
+  const addresses = reachableAddresses(host, upInterfaceAddresses())
+    .filter((address) => !address.includes(":"));
+  // In a worker of its own: tls_certificate_worker.ts says why.
+  const worker = new Worker(
+    new URL("./src/server/tls_certificate_worker.ts", import.meta.url),
+    { type: "module" },
   );
-  try {
-    const { credentials, origin } = await loadOrMakeCertificate(
-      dataDir === ":memory:" ? null : dataDir,
-      names,
-      new Date(),
-    );
-    if (origin.kind === "made") {
-      console.log(
-        `Made a TLS certificate for the web page (${origin.why}), valid until ${
-          credentials.notAfter.toISOString().slice(0, 10)
-        }`,
-      );
-    }
-    return credentials;
-  } catch (error) {
+  const reply = await new Promise<CertificateReply>((resolve) => {
+    worker.onmessage = (event: MessageEvent<CertificateReply>) =>
+      resolve(event.data);
+    worker.onerror = (event) => {
+      event.preventDefault();
+      resolve({ kind: "error", message: event.message });
+    };
+    const request: CertificateRequest = {
+      dataDir: dataDir === ":memory:" ? null : dataDir,
+      addresses,
+      now: new Date(),
+    };
+    worker.postMessage(request);
+  });
+  worker.terminate();
+  if (reply.kind === "error") {
     throw new Error(
-      `Cannot make the web page's TLS certificate in '${dataDir}': ${
-        messageOf(error)
-      } (or start with --no-web)`,
+      `Cannot make the web page's TLS certificate in '${dataDir}': ${reply.message} (or start with --no-web)`,
     );
   }
+  const { credentials, origin } = reply;
+  if (origin.kind === "made") {
+    console.log(
+      `Made a TLS certificate for the web page (${origin.why}), valid until ${
+        credentials.notAfter.toISOString().slice(0, 10)
+      }`,
+    );
+  }
+  return credentials;
 }
 
 /** The data folder holds every message: created 0700, or narrowed to it. */
