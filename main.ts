@@ -73,8 +73,17 @@ import { defaultDownloadsDir, sharedFolderWarning } from "./src/files/save.ts";
 import { defaultLog, startServer } from "./src/server/serve.ts";
 import { unprovableNames } from "./src/server/identity_gate.ts";
 import type { Store } from "./src/store/store.ts";
-import { connectHint, webHint } from "./src/server/connect_hint.ts";
+import {
+  connectHint,
+  reachableAddresses,
+  webHint,
+} from "./src/server/connect_hint.ts";
 import { upInterfaceAddresses } from "./src/server/interfaces.ts";
+import type { TlsCredentials } from "./src/server/tls_certificate.ts";
+import type {
+  CertificateReply,
+  CertificateRequest,
+} from "./src/server/tls_certificate_worker.ts";
 import {
   createPrivateDir,
   describeModeChange,
@@ -160,6 +169,10 @@ async function serve(
       presenceTtlMs: command.presenceTtlMs,
       log: defaultLog,
     });
+  // The web page's certificate (issue 18); --no-web serves no page, no TLS.
+  const certificate = command.web
+    ? await webCertificate(command.host, dataDir)
+    : null;
   let server;
   try {
     server = await startServer({
@@ -173,6 +186,7 @@ async function serve(
       web: command.web,
       roomFrames: command.roomFrames,
       ...(cluster === null ? {} : { cluster }),
+      ...(certificate === null ? {} : { tls: certificate }),
     });
   } catch (error) {
     await cluster?.close();
@@ -228,11 +242,12 @@ async function serve(
     })
   ) console.log(line);
   // --no-web: no page to point browsers at.
-  const webLines = command.web
+  const webLines = certificate !== null
     ? webHint({
       host: command.host,
       port: server.port,
       interfaces: upInterfaceAddresses(),
+      certificateFingerprint: certificate.fingerprint,
     })
     : [];
   for (const line of webLines) console.log(line);
@@ -256,6 +271,54 @@ async function publicKeyBeside(
   } catch {
     return null;
   }
+}
+
+/**
+ * The TLS certificate for the web page, for every address of this machine:
+ * the one kept in the data folder, or a new one (said so).
+ */
+async function webCertificate(
+  host: string,
+  dataDir: string,
+): Promise<TlsCredentials> {
+  // IPv4 only: a temporary IPv6 address changes daily, and each change would
+  // make a new certificate, hence a new warning in every browser.
+  const addresses = reachableAddresses(host, upInterfaceAddresses())
+    .filter((address) => !address.includes(":"));
+  // In a worker of its own: tls_certificate_worker.ts says why.
+  const worker = new Worker(
+    new URL("./src/server/tls_certificate_worker.ts", import.meta.url),
+    { type: "module" },
+  );
+  const reply = await new Promise<CertificateReply>((resolve) => {
+    worker.onmessage = (event: MessageEvent<CertificateReply>) =>
+      resolve(event.data);
+    worker.onerror = (event) => {
+      event.preventDefault();
+      resolve({ kind: "error", message: event.message });
+    };
+    const request: CertificateRequest = {
+      dataDir: dataDir === ":memory:" ? null : dataDir,
+      addresses,
+      now: new Date(),
+    };
+    worker.postMessage(request);
+  });
+  worker.terminate();
+  if (reply.kind === "error") {
+    throw new Error(
+      `Cannot make the web page's TLS certificate in '${dataDir}': ${reply.message} (or start with --no-web)`,
+    );
+  }
+  const { credentials, origin } = reply;
+  if (origin.kind === "made") {
+    console.log(
+      `Made a TLS certificate for the web page (${origin.why}), valid until ${
+        credentials.notAfter.toISOString().slice(0, 10)
+      }`,
+    );
+  }
+  return credentials;
 }
 
 /** The data folder holds every message: created 0700, or narrowed to it. */

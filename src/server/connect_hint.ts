@@ -95,11 +95,15 @@ export function connectHint(hint: ConnectHint): string[] {
 
 /**
  * The lines after the hint for those without the program: the web client's
- * address (issue 18), one per address, with the default port too (a browser
- * would otherwise try port 80).
+ * https:// address (issue 18), one per address, with the default port too (a
+ * browser would otherwise try port 443), and the fingerprint of the
+ * self-signed certificate the browser will warn about (tls_certificate.ts).
  */
 export function webHint(
-  hint: Pick<ConnectHint, "host" | "port" | "interfaces">,
+  hint: Pick<ConnectHint, "host" | "port" | "interfaces"> & {
+    /** SHA-256 of the TLS certificate, "AB:CD:...". */
+    readonly certificateFingerprint: string;
+  },
 ): string[] {
   const addresses = reachableAddresses(hint.host, hint.interfaces);
   const targets = addresses.length === 0
@@ -110,10 +114,10 @@ export function webHint(
     });
   return [
     "Or, with nothing to install, they open in a browser (and compare the server key fingerprint above):",
-    ...targets.map((target) => `    http://${target}:${hint.port}/`),
-    // Browsers encrypt only in a secure context: plain http from another
-    // machine is not one (README, "In a browser").
-    "(a browser on another machine must be told to treat that address as secure: README, In a browser)",
+    ...targets.map((target) => `    https://${target}:${hint.port}/`),
+    // Self-signed: no authority vouches for it (README, In a browser).
+    "The browser warns once that the certificate is self-signed (Advanced, then Proceed); its SHA-256 fingerprint is:",
+    `    ${hint.certificateFingerprint}`,
   ];
 }
 

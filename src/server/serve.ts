@@ -88,6 +88,11 @@ export interface ServerOptions {
    * matrix they cost more than they saved (bench/BASELINE.md, session 10).
    */
   roomFrames?: Omit<RoomFramesOptions, "queued"> | boolean;
+  /**
+   * Speak TLS too on the same port with this certificate (tls_certificate.ts):
+   * the page over https:// and wss:// for browsers on other machines.
+   */
+  tls?: { cert: string; key: string };
 }
 
 export interface RunningServer {
@@ -910,6 +915,7 @@ export async function startServer(
     hostname: options.hostname,
     port: options.port,
     web: options.web ?? true,
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
     maxPayloadBytes: limits.maxPayloadBytes,
     maxHandshakePayloadBytes: limits.maxHandshakePayloadBytes,
     maxUnfinished: limits.maxUnfinished,

@@ -12,7 +12,7 @@
 import { WEB_ASSETS } from "../web/assets.gen.ts";
 
 export interface WebAnswer {
-  status: 200 | 304 | 404;
+  status: 200 | 304 | 307 | 404;
   headers: Record<string, string>;
   /** Empty for HEAD and 304. */
   body: string;
@@ -107,11 +107,54 @@ export function noWebAnswer(
   };
 }
 
+/** Names a browser on the server's own machine uses: a secure context already. */
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d{1,5})?$/i;
+
+/** A `Host` header that is a plain name or address with an optional port. */
+const PLAIN_HOST = /^([a-z0-9.-]{1,253}|\[[0-9a-f:.]{2,45}\])(:\d{1,5})?$/i;
+
+/**
+ * The answer to a request for the page that came over plain HTTP from
+ * another machine, when the server also speaks TLS on this port: 307 to the
+ * same address over https:// (the browser would give the page no WebCrypto
+ * over plain http there, README "In a browser"). Null for anything else:
+ * another path or method, a browser on this machine (`localhost`), or a
+ * `Host` that is not a plain host name (it is the peer's to write).
+ */
+export function secureRedirect(
+  method: string | undefined,
+  url: string | undefined,
+  host: string | undefined,
+): WebAnswer | null {
+  if (method !== "GET" && method !== "HEAD") return null;
+  if (host === undefined || !PLAIN_HOST.test(host)) return null;
+  if (LOOPBACK_HOST.test(host)) return null;
+  if (assetAt(url ?? "") === null) return null;
+  // Without the query: the page keeps nothing there, and what the peer wrote
+  // is not echoed into a header.
+  const path = bare(url ?? "");
+  return {
+    status: 307,
+    headers: {
+      location: `https://${host}${path}`,
+      "content-type": "text/plain; charset=utf-8",
+      "x-content-type-options": "nosniff",
+      "connection": "close",
+    },
+    body: method === "HEAD" ? "" : `Go to https://${host}${path}\n`,
+  };
+}
+
+/** `url` without its query or fragment. */
+function bare(url: string): string {
+  const end = url.search(/[?#]/);
+  return end === -1 ? url : url.slice(0, end);
+}
+
 function assetAt(
   url: string,
 ): { type: string; etag: string; body: string } | null {
-  const end = url.search(/[?#]/);
-  const path = end === -1 ? url : url.slice(0, end);
+  const path = bare(url);
   const key = Object.hasOwn(ALIASES, path) ? ALIASES[path]! : path;
   return Object.hasOwn(WEB_ASSETS, key) ? WEB_ASSETS[key]! : null;
 }

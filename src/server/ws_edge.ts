@@ -31,7 +31,8 @@ import { SendBuffers } from "./send_buffers.ts";
 import { addressGroup } from "./address_group.ts";
 import type { Admission } from "./admission.ts";
 import type { QueueGauge } from "./backpressure.ts";
-import { noWebAnswer, webAnswer } from "./web_assets.ts";
+import { noWebAnswer, secureRedirect, webAnswer } from "./web_assets.ts";
+import { startTlsBridge, TLS_HANDSHAKE } from "./tls_bridge.ts";
 
 export interface EdgeOptions {
   hostname: string;
@@ -41,6 +42,14 @@ export interface EdgeOptions {
    * --no-web`, a 404).
    */
   web?: boolean;
+  /**
+   * Speak TLS too, on the same port (a connection whose first byte is a TLS
+   * handshake record's), with this certificate and key in PEM: the page over
+   * https:// and its WebSocket over wss:// (issue 18). Plain HTTP and ws://
+   * are answered as before, but a request for the page over plain HTTP from
+   * another machine is redirected to https://.
+   */
+  tls?: { cert: string; key: string };
   /** Largest WebSocket message, all fragments together; past it: 1009. */
   maxPayloadBytes: number;
   /**
@@ -59,7 +68,11 @@ export interface EdgeOptions {
   maxMessageFragments: number;
   /** After our Close (or the peer's), the socket is destroyed by then. */
   closeTimeoutMs: number;
-  /** HTTP request headers must have arrived by then, or the socket goes. */
+  /**
+   * HTTP request headers must have arrived by then, or the socket goes;
+   * with `tls`, the first byte and the TLS handshake must also be done
+   * within this (then the headers have as long again).
+   */
   headersTimeoutMs: number;
   /** Silence before a ping; no pong in as long again closes. 0: never. */
   idleTimeoutSeconds: number;
@@ -139,6 +152,10 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   /** Sockets let in only to be told why they are refused. */
   const refused = new WeakMap<Socket, string>();
   const idleMs = options.idleTimeoutSeconds * 1000;
+  /** Sockets that arrived over TLS (decrypted here) -> the TCP socket. */
+  const fronts = new WeakMap<Socket, Socket>();
+  /** TCP sockets not yet handed to HTTP, and by when they must be. */
+  const starting = new Map<Socket, number>();
 
   const server = createServer({
     headersTimeout: options.headersTimeoutMs,
@@ -148,13 +165,17 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   }, (request, response) => {
     // The web client's page (web_assets.ts); anything else is told to
     // upgrade, as before.
-    const web = options.web !== false
+    const redirect = options.web !== false && options.tls !== undefined &&
+        !fronts.has(request.socket as Socket)
+      ? secureRedirect(request.method, request.url, request.headers.host)
+      : null;
+    const web = redirect ?? (options.web !== false
       ? webAnswer(
         request.method,
         request.url,
         request.headers["if-none-match"],
       )
-      : noWebAnswer(request.method, request.url);
+      : noWebAnswer(request.method, request.url));
     if (web !== null) {
       response.writeHead(web.status, web.headers);
       response.end(web.body);
@@ -215,9 +236,33 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       sockets.delete(socket);
       count(perGroup, group, -1);
       finish(socket);
+      starting.delete(socket);
     });
-    server.emit("connection", socket);
+    if (tls === null) return server.emit("connection", socket);
+    // Plain HTTP or TLS: told by the first byte, which must come (and the
+    // TLS handshake be done) by the deadline, as headers must.
+    starting.set(socket, Date.now() + options.headersTimeoutMs);
+    socket.once("data", (chunk: Buffer) => {
+      socket.pause();
+      socket.unshift(chunk);
+      if (chunk[0] === TLS_HANDSHAKE) return tls.bridge(socket);
+      starting.delete(socket);
+      server.emit("connection", socket);
+      socket.resume();
+    });
   });
+
+  const tls = options.tls === undefined ? null : await startTlsBridge(
+    options.tls,
+    (inner, front) => {
+      // Handshake done: from now on the HTTP server's deadlines apply.
+      starting.delete(front);
+      fronts.set(inner, front);
+      inner.setNoDelay(true);
+      inner.on("error", () => {});
+      server.emit("connection", inner);
+    },
+  );
 
   server.on(
     "upgrade",
@@ -225,12 +270,14 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       if (request.headers.upgrade?.toLowerCase() !== "websocket") {
         return answer(socket, 426, "Upgrade Required", NOT_A_WEBSOCKET);
       }
+      // Over TLS, the peer is the one of the TCP socket in front.
+      const front = fronts.get(socket) ?? socket;
       const group = addressGroup(
-        socket.remoteAddress ?? "",
-        socket.localAddress,
+        front.remoteAddress ?? "",
+        front.localAddress,
       );
-      const address = `${socket.remoteAddress}:${socket.remotePort}`;
-      const refusal = refused.get(socket) ?? options.admit(group, address);
+      const address = `${front.remoteAddress}:${front.remotePort}`;
+      const refusal = refused.get(front) ?? options.admit(group, address);
       if (refusal !== null) {
         return answer(
           socket,
@@ -245,7 +292,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
           address,
           options.gauge ?? null,
           () => {
-            finish(socket);
+            finish(front);
             setMaxPayload(ws, options.maxPayloadBytes);
             // Read from now on only while the recipients' queues flow.
             if (options.gauge?.held) conn.pauseReading();
@@ -260,12 +307,23 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
 
   // One timer for every connection's ping and close deadlines, not one per
   // connection: a timer costs about 1 KiB, 10 MiB at 10,000 idle connections.
-  const sweep = setInterval(() => {
-    const now = Date.now();
-    for (const conn of connections) {
-      conn.sweep(now, idleMs, options.closeTimeoutMs);
-    }
-  }, sweepInterval(Math.min(options.closeTimeoutMs, idleMs || Infinity)));
+  const sweep = setInterval(
+    () => {
+      const now = Date.now();
+      for (const conn of connections) {
+        conn.sweep(now, idleMs, options.closeTimeoutMs);
+      }
+      // Silent, or stalling its TLS handshake: cut off like slow headers.
+      for (const [socket, deadline] of starting) {
+        if (now >= deadline) socket.destroy();
+      }
+    },
+    sweepInterval(Math.min(
+      options.closeTimeoutMs,
+      idleMs || Infinity,
+      tls === null ? Infinity : options.headersTimeoutMs,
+    )),
+  );
 
   // Senders are held back together: any of them may feed every recipient
   // (the room), and which recipients a message goes to is known only after
@@ -303,6 +361,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       listener.close();
       server.close();
       for (const socket of sockets) socket.destroy();
+      await tls?.close();
       await finished;
     },
     finished,

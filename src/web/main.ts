@@ -1303,9 +1303,7 @@ ui.joinForm.addEventListener("submit", (event) => {
  * loaded over plain http:// from another machine is not one.
  */
 const NO_CRYPTO = globalThis.crypto?.subtle === undefined
-  ? `ERROR: This browser lets a page encrypt only over https:// or on the machine itself, and this page came over plain http:// from ${host}, so it cannot connect. Use the terminal client (chat connect ${host}), or open the page on the machine that runs chat serve (http://localhost:${
-    location.port || "80"
-  }/)`
+  ? `ERROR: This browser lets a page encrypt only over https:// or on the machine itself, and this page came over plain http:// from ${host}, so it cannot connect. Open https://${host}/ instead (chat serve speaks both on its port), or use the terminal client (chat connect ${host})`
   : null;
 if (NO_CRYPTO !== null) {
   document.body.classList.add("no-crypto");

@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
 import { ChatProcess, makeKeys } from "../_helpers/process.ts";
 
 const HINT = /they connect with(?: one of)?:\n/;
@@ -111,6 +112,91 @@ Deno.test("chat serve names the --host address, and the key when no public.pem i
       ),
       server.stdout,
     );
+  } finally {
+    await stop(server);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("chat serve prints an https:// address per LAN address and its certificate's fingerprint, keeps the certificate and serves the page with it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-https-" });
+  await makeKeys(`${dir}/keys`);
+  const start = () =>
+    new ChatProcess([
+      "serve",
+      "--key",
+      `${dir}/keys/private.pem`,
+      "--port",
+      "0",
+      "--data",
+      `${dir}/data`,
+    ]);
+  let server = start();
+  try {
+    await server.waitFor(
+      /Made a TLS certificate for the web page \(there was none\), valid until \d{4}-\d\d-\d\d\n/,
+    );
+    const [, port] = await server.waitFor(
+      /listening on ws:\/\/0\.0\.0\.0:(\d+)/,
+    );
+    const [, address] = await server.waitFor(/ {4}https:\/\/(\S+)\/\n/);
+    const [, printed] = await server.waitFor(
+      /self-signed \(Advanced, then Proceed\); its SHA-256 fingerprint is:\n {4}([0-9A-F:]{95})\n/,
+    );
+    assert.match(address!, new RegExp(`:${port}$`));
+    const cert = await Deno.readTextFile(`${dir}/data/tls-cert.pem`);
+    assert.equal(new X509Certificate(cert).fingerprint256, printed);
+    for (const file of ["tls-cert.pem", "tls-key.pem"]) {
+      assert.equal(
+        (await Deno.stat(`${dir}/data/${file}`)).mode! & 0o777,
+        0o600,
+      );
+    }
+    // The page over https with that certificate (on this machine's name in it).
+    const client = Deno.createHttpClient({ caCerts: [cert] });
+    try {
+      const page = await fetch(`https://localhost:${port}/`, { client });
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<html/i);
+    } finally {
+      client.close();
+    }
+    await stop(server);
+    // Started again: the same certificate, not a new warning in every browser.
+    server = start();
+    const [, again] = await server.waitFor(
+      /its SHA-256 fingerprint is:\n {4}([0-9A-F:]{95})\n/,
+    );
+    assert.equal(again, printed);
+    assert.doesNotMatch(server.stdout, /Made a TLS certificate/);
+  } finally {
+    await stop(server);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("chat serve --no-web makes no certificate and prints no https:// address", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-noweb-" });
+  await makeKeys(`${dir}/keys`);
+  const server = new ChatProcess([
+    "serve",
+    "--key",
+    `${dir}/keys/private.pem`,
+    "--port",
+    "0",
+    "--data",
+    `${dir}/data`,
+    "--no-web",
+  ]);
+  try {
+    const [, port] = await server.waitFor(/listening on ws:\/\/\S+:(\d+)/);
+    await server.waitFor(HINT);
+    // Nothing speaks TLS there: a handshake gets no certificate.
+    const conn = await Deno.connectTls({ hostname: "localhost", port: +port! });
+    await assert.rejects(() => conn.handshake());
+    conn.close();
+    assert.doesNotMatch(server.stdout, /https:\/\/|TLS certificate/);
+    await assert.rejects(() => Deno.stat(`${dir}/data/tls-cert.pem`));
   } finally {
     await stop(server);
     await Deno.remove(dir, { recursive: true });

@@ -104,7 +104,9 @@ Deno.test("connectHint says what to do without an address or a public key file",
   );
 });
 
-Deno.test("webHint gives the page's address on each LAN address, with the port", () => {
+const CERT = "AB:".repeat(31) + "CD";
+
+Deno.test("webHint gives the page's https:// address on each LAN address, with the port, and the certificate's fingerprint", () => {
   assert.deepEqual(
     webHint({
       host: "::",
@@ -114,17 +116,28 @@ Deno.test("webHint gives the page's address on each LAN address, with the port",
         { family: "IPv4", address: "192.168.1.20" },
         { family: "IPv6", address: "fd00::20" },
       ],
+      certificateFingerprint: CERT,
     }),
     [
       "Or, with nothing to install, they open in a browser (and compare the server key fingerprint above):",
-      "    http://192.168.1.20:8767/",
-      "    http://[fd00::20]:8767/",
-      "(a browser on another machine must be told to treat that address as secure: README, In a browser)",
+      "    https://192.168.1.20:8767/",
+      "    https://[fd00::20]:8767/",
+      "The browser warns once that the certificate is self-signed (Advanced, then Proceed); its SHA-256 fingerprint is:",
+      `    ${CERT}`,
     ],
   );
-  assert.deepEqual(webHint({ host: "10.0.0.5", port: 9000, interfaces: [] }), [
-    "Or, with nothing to install, they open in a browser (and compare the server key fingerprint above):",
-    "    http://10.0.0.5:9000/",
-    "(a browser on another machine must be told to treat that address as secure: README, In a browser)",
-  ]);
+  assert.deepEqual(
+    webHint({
+      host: "10.0.0.5",
+      port: 9000,
+      interfaces: [],
+      certificateFingerprint: CERT,
+    }),
+    [
+      "Or, with nothing to install, they open in a browser (and compare the server key fingerprint above):",
+      "    https://10.0.0.5:9000/",
+      "The browser warns once that the certificate is self-signed (Advanced, then Proceed); its SHA-256 fingerprint is:",
+      `    ${CERT}`,
+    ],
+  );
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   NO_WEB_PAGE,
   noWebAnswer,
+  secureRedirect,
   WEB_HEADERS,
   webAnswer,
 } from "../../src/server/web_assets.ts";
@@ -104,4 +105,26 @@ Deno.test("startServer with web: false (chat serve --no-web) serves no page, and
   const alice = await TestClient.connect(server, "alice");
   assert.equal(alice.client.name, "alice");
   await alice.quit();
+});
+
+Deno.test("secureRedirect sends a page request for another machine's name to https://, without the query", () => {
+  const lan = secureRedirect("GET", "/app.js?v=2", "[fd00::20]:8767");
+  assert.equal(lan?.status, 307);
+  assert.equal(lan?.headers.location, "https://[fd00::20]:8767/app.js");
+  assert.equal(lan?.body, "Go to https://[fd00::20]:8767/app.js\n");
+  assert.equal(secureRedirect("HEAD", "/", "chat.lan")?.body, "");
+  assert.equal(
+    secureRedirect("HEAD", "/", "chat.lan")?.headers.location,
+    "https://chat.lan/",
+  );
+  // This machine's names are a secure context over plain http already.
+  for (const host of ["localhost", "LOCALHOST:8767", "127.0.0.5:1", "[::1]"]) {
+    assert.equal(secureRedirect("GET", "/", host), null, host);
+  }
+  // Not the page, not a read, or no usable Host: answered as before.
+  assert.equal(secureRedirect("GET", "/other", "chat.lan"), null);
+  assert.equal(secureRedirect("POST", "/", "chat.lan"), null);
+  assert.equal(secureRedirect("GET", "/", undefined), null);
+  assert.equal(secureRedirect("GET", "/", "a b"), null);
+  assert.equal(secureRedirect("GET", "/", "x.lan\r\nset-cookie: y"), null);
 });
