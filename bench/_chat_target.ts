@@ -6,6 +6,7 @@
  * keep nothing: the bench measures the relay, not the disks.
  */
 
+import { nativeSmallFrames } from "../src/crypto/native_aead.ts";
 import {
   ChatClient,
   encodeText,
@@ -329,6 +330,8 @@ export class ChatTarget implements Target {
         // The bench's clients are never silent long enough to need pings.
         pingIntervalMs: 0,
         roomCrypto: nativeRoomCrypto,
+        // node:crypto for small frames, as chat connect (session.ts) does.
+        smallFrames: nativeSmallFrames,
       });
     }
     const conn = await TcpWebSocketConnection.open(this.#url);
@@ -339,8 +342,10 @@ export class ChatTarget implements Target {
           () => owner.conn?.onChat ?? null,
           new TextEncoder().encode(name),
         ),
-        // Room frames checked as `chat connect` checks them.
+        // Room frames checked as `chat connect` checks them, and small
+        // frames opened with node:crypto as it opens them.
         roomCrypto: nativeRoomCrypto,
+        smallFrames: nativeSmallFrames,
       });
       return new (ChatClient as unknown as ChatClientConstructor)(
         channel,
