@@ -6,7 +6,7 @@
  * keep nothing: the bench measures the relay, not the disks.
  */
 
-import { nativeSmallFrames } from "../src/crypto/native_aead.ts";
+import { frameAead } from "../src/crypto/native_aead.ts";
 import {
   ChatClient,
   encodeText,
@@ -331,7 +331,7 @@ export class ChatTarget implements Target {
         pingIntervalMs: 0,
         roomCrypto: nativeRoomCrypto,
         // node:crypto for small frames, as chat connect (session.ts) does.
-        smallFrames: nativeSmallFrames,
+        smallFrames: frameAead,
       });
     }
     const conn = await TcpWebSocketConnection.open(this.#url);
@@ -345,7 +345,7 @@ export class ChatTarget implements Target {
         // Room frames checked as `chat connect` checks them, and small
         // frames opened with node:crypto as it opens them.
         roomCrypto: nativeRoomCrypto,
-        smallFrames: nativeSmallFrames,
+        smallFrames: frameAead,
       });
       return new (ChatClient as unknown as ChatClientConstructor)(
         channel,

@@ -81,6 +81,7 @@ export interface RealFilesEnvironment {
 
 /** The permissions of the project's `connect` task. */
 const CONNECT_PERMISSIONS = [
+  "--allow-ffi",
   "--allow-net",
   "--allow-read",
   "--allow-write",

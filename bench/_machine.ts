@@ -5,6 +5,10 @@
  */
 
 import { createCipheriv } from "node:crypto";
+import {
+  type FrameAeadName,
+  frameAeadName,
+} from "../src/crypto/native_aead.ts";
 import { now } from "./_ipc.ts";
 import { cpuModel } from "./_proc.ts";
 
@@ -16,6 +20,8 @@ export interface Machine {
   v8: string;
   kernel: string;
   loadAverageAtStart: number[];
+  /** The AES-256-GCM chat's processes seal frames with in this run. */
+  frameAead: FrameAeadName;
 }
 
 export async function describeMachine(): Promise<Machine> {
@@ -27,6 +33,7 @@ export async function describeMachine(): Promise<Machine> {
     v8: Deno.version.v8,
     kernel: Deno.osRelease(),
     loadAverageAtStart: Deno.loadavg(),
+    frameAead: frameAeadName,
   };
 }
 

@@ -149,7 +149,8 @@ function loadArgv(
     String(env.lifetimeMs),
     ...(target.kind === "irc" ? [] : ["--transport", transport]),
   ];
-  const deno = [Deno.execPath(), "run", "--allow-net=127.0.0.1"];
+  // --allow-ffi: the load client seals with OpenSSL, as chat connect does.
+  const deno = [Deno.execPath(), "run", "--allow-ffi", "--allow-net=127.0.0.1"];
   const url = `ws://127.0.0.1:${target.server.port}`;
   switch (target.kind) {
     case "chat":

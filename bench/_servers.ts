@@ -125,6 +125,7 @@ export function freePort(): number {
 /** The permission flags of the project's `start` task, so that the bench runs the server as users do. */
 export async function serverPermissions(): Promise<string[]> {
   const fallback = [
+    "--allow-ffi",
     "--allow-net",
     "--allow-read",
     "--allow-write",

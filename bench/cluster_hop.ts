@@ -132,6 +132,7 @@ try {
       [
         "run",
         "--quiet",
+        "--allow-ffi",
         "--allow-net",
         "--allow-read",
         "--allow-write",

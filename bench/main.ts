@@ -273,7 +273,7 @@ async function main(args: string[]): Promise<number> {
     await initProc();
     const machine = await describeMachine();
     log(
-      `bench: ${machine.cpus} CPUs, ${machine.cpuModel}, Deno ${machine.deno}${
+      `bench: ${machine.cpus} CPUs, ${machine.cpuModel}, Deno ${machine.deno}, AES-GCM frames through ${machine.frameAead}${
         quick ? " (quick)" : ""
       }`,
     );

@@ -76,7 +76,7 @@ import {
   firstContactRefusal,
 } from "./first_contact.ts";
 import { KeyMismatchError } from "../crypto/handshake.ts";
-import { nativeSmallFrames } from "../crypto/native_aead.ts";
+import { frameAead } from "../crypto/native_aead.ts";
 import { nativeRoomCrypto } from "../crypto/native_room.ts";
 import type { Terminal } from "./terminal.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
@@ -1596,7 +1596,7 @@ async function connectTrusted(
   try {
     client = await ChatClient.connect(url, {
       ...(trust.kind === "pinned" ? { pinnedSpki: trust.spki } : {}),
-      smallFrames: nativeSmallFrames,
+      smallFrames: frameAead,
       roomCrypto: nativeRoomCrypto,
     });
   } catch (error) {

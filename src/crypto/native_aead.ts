@@ -16,7 +16,8 @@
  * offers no way to reuse them or to encrypt into a buffer of ours.
  */
 
-import { createCipheriv, createDecipheriv } from "node:crypto";
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { loadOpenSslAead } from "./openssl_aead.ts";
 import type { SmallFrameAead } from "./session_cipher.ts";
 
 const TAG_BYTES = 16;
@@ -74,4 +75,65 @@ function isWholeArrayBuffer(
 ): bytes is Uint8Array<ArrayBuffer> {
   return bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 &&
     bytes.byteLength === bytes.buffer.byteLength;
+}
+
+/** Which AES-256-GCM {@link frameAead} is: for the bench's setup line. */
+export type FrameAeadName = "openssl" | "node:crypto";
+
+/**
+ * The fastest AES-256-GCM this process may use for its frames: OpenSSL
+ * through FFI (openssl_aead.ts) when the `ffi` permission is granted, a
+ * libcrypto 3 is found and it agrees with node:crypto on a random input at
+ * load; else node:crypto for frames up to {@link SMALL_FRAME_LIMIT} (and
+ * WebCrypto above). `CHAT_AEAD=node` in the environment forces the latter
+ * (to compare the two in one run).
+ */
+export const { frameAead, frameAeadName } = chooseFrameAead();
+
+function chooseFrameAead(): {
+  frameAead: SmallFrameAead;
+  frameAeadName: FrameAeadName;
+} {
+  const fallback = {
+    frameAead: nativeSmallFrames,
+    frameAeadName: "node:crypto",
+  } as const;
+  if (forcedNode()) return fallback;
+  const openssl = loadOpenSslAead();
+  if (openssl === null || !agrees(openssl, nativeSmallFrames)) return fallback;
+  return { frameAead: openssl, frameAeadName: "openssl" };
+}
+
+function forcedNode(): boolean {
+  try {
+    return Deno.env.get("CHAT_AEAD") === "node";
+  } catch {
+    // No env permission: nothing was asked for.
+    return false;
+  }
+}
+
+/** Whether `a` and `b` seal the same bytes and open each other's frames. */
+export function agrees(a: SmallFrameAead, b: SmallFrameAead): boolean {
+  const key = randomBytes(32);
+  const nonce = randomBytes(12);
+  const aad = randomBytes(13);
+  const plaintext = randomBytes(1000);
+  try {
+    const sealedA = new Uint8Array(plaintext.length + TAG_BYTES);
+    const sealedB = new Uint8Array(plaintext.length + TAG_BYTES);
+    a.sealInto(key, nonce, aad, plaintext, sealedA, 0);
+    b.sealInto(key, nonce, aad, plaintext, sealedB, 0);
+    if (!sealedA.every((byte, i) => byte === sealedB[i])) return false;
+    const openedByA = a.open(key, nonce, aad, sealedB);
+    const openedByB = b.open(key, nonce, aad, sealedA);
+    const tampered = sealedA.slice();
+    tampered[5] = tampered[5]! ^ 1;
+    return openedByA !== null && openedByB !== null &&
+      openedByA.every((byte, i) => byte === plaintext[i]) &&
+      openedByB.every((byte, i) => byte === plaintext[i]) &&
+      a.open(key, nonce, aad, tampered) === null;
+  } catch {
+    return false;
+  }
 }

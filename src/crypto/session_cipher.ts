@@ -96,7 +96,8 @@ export interface SessionCipherOptions {
 
 /**
  * The platform's native AES-256-GCM called synchronously, for frames of up to
- * `maxPlaintext` bytes (`native_aead.ts` provides it with node:crypto; a
+ * `maxPlaintext` bytes (`native_aead.ts` provides it: OpenSSL through FFI,
+ * or node:crypto for frames up to 4 KiB; a
  * browser has none and leaves it unset). WebCrypto's AES-GCM is
  * asynchronous: every call waits for the event loop, which dominates a
  * 100-byte chat frame sent to 99 recipients one by one. Frames above
@@ -259,7 +260,7 @@ export class FrameSealer {
     this.#nextSeq++;
     const frame = scratch.frame(
       MIN_FRAME_BYTES + plaintext.length,
-      MIN_FRAME_BYTES + small.maxPlaintext,
+      Math.min(MIN_FRAME_BYTES + small.maxPlaintext, MAX_FRAME_BYTES),
     );
     sealSmallInto(
       small,
@@ -755,9 +756,15 @@ class ScratchFrames {
       this.#header = this.#bytes.subarray(0, FRAME_HEADER_BYTES);
       this.#views = [];
     }
+    // Views of chat-sized frames are kept (one per length seen); a large
+    // frame's is made each time, so that the cache stays small.
+    if (length > CACHED_VIEW_BYTES) return this.#bytes.subarray(0, length);
     return this.#views[length] ??= this.#bytes.subarray(0, length);
   }
 }
+
+/** Scratch views up to this length are cached by {@link ScratchFrames}. */
+const CACHED_VIEW_BYTES = 8 * 1024;
 
 const scratch = new ScratchFrames();
 /** Scratch for synchronous bulk frames (trySealBulkNow), grown on demand. */

@@ -7,7 +7,7 @@
  */
 
 import { fingerprint } from "../crypto/keys.ts";
-import { nativeSmallFrames } from "../crypto/native_aead.ts";
+import { frameAead } from "../crypto/native_aead.ts";
 import { nativeRoomCrypto } from "../crypto/native_room.ts";
 import { encodeMessage, parseClientMessage } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
@@ -574,7 +574,7 @@ export function createCore(options: CoreOptions): ServerCore {
         timeoutMs: limits.handshakeTimeoutMs,
         limitDecrypt: (decrypt) => decrypts.run(decrypt),
         queued: gauge,
-        smallFrames: nativeSmallFrames,
+        smallFrames: frameAead,
       });
       conn.handshakeDone();
     } catch (error) {

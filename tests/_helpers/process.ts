@@ -8,6 +8,7 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
  */
 const CONFIG_HOME = Deno.makeTempDirSync({ prefix: "chat-test-config-" });
 const PERMISSIONS = [
+  "--allow-ffi",
   "--allow-net",
   "--allow-read",
   "--allow-write",

@@ -136,6 +136,7 @@ Deno.test("startServer cuts off a client that stops reading, without delaying an
   const frozen = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      "--allow-ffi",
       "--allow-net",
       new URL("../_helpers/frozen_client.ts", import.meta.url).pathname,
       server.url,

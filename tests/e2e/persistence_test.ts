@@ -431,6 +431,7 @@ Deno.test("messages sent to a connection that dies unheard are delivered again a
   const frozen = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      "--allow-ffi",
       "--allow-net",
       `--allow-read=${dir}`,
       new URL("../_helpers/frozen_client.ts", import.meta.url).pathname,

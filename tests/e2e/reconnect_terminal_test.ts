@@ -40,6 +40,7 @@ Deno.test({
         Deno.execPath(),
         "run",
         "--quiet",
+        "--allow-ffi",
         "--allow-net",
         "--allow-read",
         "--allow-write",

@@ -213,6 +213,7 @@ Deno.test("the README's bot example answers !time in a group", async () => {
       Deno.execPath(),
       "run",
       "--quiet",
+      "--allow-ffi",
       "--allow-net",
       "--allow-read",
       "--allow-write",

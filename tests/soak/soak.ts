@@ -57,7 +57,7 @@ import {
 } from "../../src/crypto/identity.ts";
 import { readPublicKeyFile } from "../../src/crypto/key_files.ts";
 import { fromBase64 } from "../../src/crypto/bytes.ts";
-import { nativeSmallFrames } from "../../src/crypto/native_aead.ts";
+import { frameAead } from "../../src/crypto/native_aead.ts";
 import { nativeRoomCrypto } from "../../src/crypto/native_room.ts";
 import { MAX_HISTORY } from "../../src/protocol/limits.ts";
 import { Rng } from "../_helpers/fuzz.ts";
@@ -281,7 +281,7 @@ class User {
         client = await ChatClient.connect(this.w.config.url, {
           pinnedSpki: fromBase64(this.w.config.spki),
           handshakeTimeoutMs: 10_000,
-          smallFrames: nativeSmallFrames,
+          smallFrames: frameAead,
           roomCrypto: nativeRoomCrypto,
         });
       } catch {
@@ -896,6 +896,7 @@ function parseArgs(args: string[]): Options {
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const SELF = new URL(import.meta.url).pathname;
 const PERMISSIONS = [
+  "--allow-ffi",
   "--allow-net",
   "--allow-read",
   "--allow-write",
@@ -1044,7 +1045,7 @@ async function coordinate(options: Options): Promise<number> {
     const groups = Array.from({ length: groupCount }, (_, i) => `g${i}`);
     const admin = await ChatClient.connect(url, {
       pinnedSpki: spki,
-      smallFrames: nativeSmallFrames,
+      smallFrames: frameAead,
       roomCrypto: nativeRoomCrypto,
     });
     const welcome = await admin.register("soakadmin");
