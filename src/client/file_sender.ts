@@ -144,7 +144,8 @@ export class FileSender {
     try {
       onOffered(name, size);
       // The key goes end to end first, so that it is there when the offer is.
-      let keyFields: { key?: string; key_id?: string } = fileKeyForOffer(key);
+      let keyFields: { key?: string; key_id?: string; name?: string } =
+        fileKeyForOffer(key);
       if (this.#shareKey !== null) {
         const shared = await this.#shareKey(target, key, name, size);
         if (shared.kind === "refused") {
@@ -157,6 +158,7 @@ export class FileSender {
         keyFields = shared.fields;
         if (shared.lines.length > 0) onKeyLines(shared.lines);
       }
+      // The name goes in the clear only where the key does (keyFields).
       const reply = await this.#client.request({
         t: "file_offer",
         name,

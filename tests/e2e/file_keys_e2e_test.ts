@@ -2,9 +2,9 @@
  * File keys end to end through a real `chat serve` (issue 17 items 2 and 3;
  * docs/PROTOCOL.md 11.10): real `chat connect` processes send files to one
  * user and to a group; the offers that reach a third member (a client built
- * here from the library, with end-to-end keys) carry a key id and no key, the
- * key itself arrives in the end-to-end channel, and the server's database and
- * log hold it in no form.
+ * here from the library, with end-to-end keys) carry a key id, no key and no
+ * file name, the key and the name arrive in the end-to-end channel, and the
+ * server's database and log hold the key in no form.
  */
 
 import assert from "node:assert/strict";
@@ -18,7 +18,10 @@ import {
 } from "../../src/client/e2e_keys.ts";
 import { E2eSessions } from "../../src/client/e2e_sessions.ts";
 import { emptyE2eState } from "../../src/client/e2e_state.ts";
-import { FileKeyInbox } from "../../src/client/file_key_share.ts";
+import {
+  FileKeyInbox,
+  HIDDEN_FILE_NAME,
+} from "../../src/client/file_key_share.ts";
 import { KnownIdentities } from "../../src/client/known_identities.ts";
 import { randomBytes, toBase64, toHex } from "../../src/crypto/bytes.ts";
 import { importPublicKeyPem } from "../../src/crypto/keys.ts";
@@ -156,6 +159,9 @@ Deno.test("chat connect sends file keys end to end: offers carry a key id, never
     const taken = await inbox.take(offer, 10_000);
     assert.ok("key" in taken, JSON.stringify(taken));
     const key = taken.key;
+    // The name travels with the key; the server saw a placeholder.
+    assert.equal(offer.name, HIDDEN_FILE_NAME);
+    assert.equal(taken.name, "group.bin");
     client.post({ t: "file_decline", xfer: offer.xfer });
     await bob.waitFor(/Saved to .*group\.bin/);
     assert.deepEqual(
@@ -192,7 +198,7 @@ Deno.test("chat connect sends file keys end to end: offers carry a key id, never
   }
 });
 
-Deno.test("chat connect puts the file key in the offer only for a recipient without end-to-end keys, and tells the sender the host can read that file", async () => {
+Deno.test("chat connect puts the file key and name in the offer only for a recipient without end-to-end keys, and tells the sender the host can read that file", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-e2e-files-keyless-" });
   const processes: ChatProcess[] = [];
   let oldtimer: TestClient | null = null;
@@ -217,9 +223,11 @@ Deno.test("chat connect puts the file key in the offer only for a recipient with
     );
     const offer = message as FileOfferNotice;
     assert.match(offer.key ?? "", /^[0-9a-f]{64}$/);
+    // Its name too: a client without end-to-end keys has no other way to it.
+    assert.equal(offer.name, "notes.txt");
     client.post({ t: "file_decline", xfer: offer.xfer });
     await alice.waitForStderr(
-      /WARNING: oldtimer has not published end-to-end keys: notes\.txt is not end-to-end encrypted, and the host of the server can read it/,
+      /WARNING: oldtimer has not published end-to-end keys: notes\.txt is not end-to-end encrypted, and the host of the server can read it and its name/,
     );
     await alice.write("/quit\n");
     await alice.finish();

@@ -168,7 +168,7 @@ Deno.test("chat connect refuses a file whose end-to-end key a hostile server dro
           from: "alice",
           to: "bob",
           label: fileSecretLabel(keyId),
-          secret: await encodeFileSecret(key, name, size),
+          secret: encodeFileSecret(key, name, size),
         }),
       );
       session = out.session;
@@ -200,10 +200,12 @@ Deno.test("chat connect refuses a file whose end-to-end key a hostile server dro
         ...key,
       });
 
-    // 1: genuine. Its key opens its chunks; the file is saved.
+    // 1: genuine, its offer's name rewritten by the server: the file is
+    // saved under the name that came end to end with its key, which opens
+    // its chunks.
     const contents = randomBytes(5000);
     const genuine = await sendKey("genuine.bin", contents.length);
-    offer(1, "genuine.bin", contents.length, { key_id: genuine.keyId });
+    offer(1, "invoice.exe", contents.length, { key_id: genuine.keyId });
     assert.equal((await answerOf(1)).t, "file_accept");
     const cipher = await FileCipher.create(genuine.key, 1, contents.length);
     channel.send(
@@ -220,6 +222,7 @@ Deno.test("chat connect refuses a file whose end-to-end key a hostile server dro
       true,
     );
     await bob.waitFor(/Saved to .*genuine\.bin/);
+    assert.ok(!bob.stdout.includes("invoice.exe"), bob.stdout);
     await until(
       () => answers.some((m) => m.t === "file_done" && m.xfer === 1 && m.ok),
       "bob's file_done for the genuine file",
@@ -227,8 +230,9 @@ Deno.test("chat connect refuses a file whose end-to-end key a hostile server dro
 
     // 2: the key dropped: the offer names a key that never comes.
     offer(2, "dropped.bin", 100, { key_id: newFileKeyId() });
-    // 3: a genuine key of Alice's, for another file, with this offer.
-    const other = await sendKey("small.txt", 10);
+    // 3: a genuine key of Alice's, for another file (of 11 bytes), with
+    // this offer of 10.
+    const other = await sendKey("small.txt", 11);
     offer(3, "swapped.bin", 10, { key_id: other.keyId });
     // 4: Alice uses end-to-end keys, yet the offer holds a readable key.
     offer(4, "readable.bin", 10, fileKeyForOffer(newFileKey()));
@@ -242,15 +246,13 @@ Deno.test("chat connect refuses a file whose end-to-end key a hostile server dro
     assert.match(reasons[0]!, /its key did not arrive end to end from alice/);
     assert.match(reasons[1]!, /for another file/);
     assert.match(reasons[2]!, /readable by the server, but alice uses/);
-    for (const name of ["dropped.bin", "swapped.bin", "readable.bin"]) {
-      await bob.waitForStderr(
-        new RegExp(
-          `ERROR: File ${
-            name.replace(".", "\\.")
-          } from alice was not received: Cannot take`,
-        ),
-      );
-    }
+    for (
+      const line of [
+        /ERROR: File dropped\.bin from alice was not received: Cannot take a file from alice: its key did not arrive/,
+        /ERROR: File swapped\.bin from alice was not received: Cannot take a file from alice: the key sent for it end to end is for another file/,
+        /ERROR: File readable\.bin from alice was not received: Cannot take 'readable\.bin'/,
+      ]
+    ) await bob.waitForStderr(line);
     assert.ok(
       !answers.some((m) => m.t === "file_accept" && m.xfer !== 1),
       "a file without its genuine key was accepted",
