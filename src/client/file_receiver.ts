@@ -338,7 +338,12 @@ export class FileReceiver {
             : {}),
         },
       );
-      const claim = incoming.file.resumeClaim();
+      const held = incoming.file.resumeClaim();
+      // Its SHA-256 keyed, as the sender checks it (file_cipher.ts).
+      const claim = held === null ? null : {
+        offset: held.offset,
+        sha256: await incoming.cipher.keyedDigest(held.sha256),
+      };
       if (claim !== null && offer.timeout !== undefined) {
         this.#options.print(
           `${sanitizeForTerminal(offer.name)} from ${
@@ -443,7 +448,11 @@ export class FileReceiver {
   async #finish(incoming: Incoming, sha256: string): Promise<void> {
     const { offer } = incoming;
     await this.#start(incoming, offer.size);
-    const saved = await incoming.file!.finish(sha256);
+    const cipher = incoming.cipher!;
+    const saved = await incoming.file!.finish(
+      sha256,
+      (digest) => cipher.keyedDigest(digest),
+    );
     this.#release(incoming);
     this.#client.post({
       t: "file_done",

@@ -184,6 +184,7 @@ export class FileSender {
         size,
         reply.recipients,
         reply.resume ?? [],
+        (sha256) => cipher.keyedDigest(sha256),
       );
       const outgoing: Outgoing = {
         name,
@@ -262,11 +263,9 @@ export class FileSender {
         }
         while (sealing.length > 0) await postOldest();
         if (!settled()) {
-          this.#client.post(
-            { t: "file_end", xfer, sha256: hash.digestHex() },
-            undefined,
-            true,
-          );
+          // Keyed (file_cipher.ts): the server cannot tell a file by it.
+          const sha256 = await cipher.keyedDigest(hash.digestHex());
+          this.#client.post({ t: "file_end", xfer, sha256 }, undefined, true);
         }
         while (!settled()) {
           await new Promise<void>((resolve) => (outgoing.wake = resolve));
@@ -327,13 +326,15 @@ export class FileSender {
 /**
  * Where to start given the recipients' resume claims, with the SHA-256 of
  * the file up to there, and the file positioned there. A claim is believed
- * only if our own first `offset` bytes have its SHA-256.
+ * only if our own first `offset` bytes have its SHA-256 (as `keyed` makes
+ * it cross the server).
  */
 async function resumePoint(
   file: Deno.FsFile,
   size: number,
   recipients: string[],
   claims: ResumeClaim[],
+  keyed: (sha256Hex: string) => Promise<string>,
 ): Promise<{ start: number; hash: Sha256 }> {
   const byName = new Map(
     claims.filter((c) => c.offset > 0 && c.offset <= size).map((c) => [
@@ -359,7 +360,9 @@ async function resumePoint(
       hash.update(buffer.subarray(0, read));
       position += read;
     }
-    if (position === offset) digests.set(offset, hash.peekHex());
+    if (position === offset) {
+      digests.set(offset, await keyed(hash.peekHex()));
+    }
   }
   let start = Infinity;
   for (const claim of byName.values()) {

@@ -344,7 +344,12 @@ export class WebFiles {
         sent += chunk.byteLength;
       }
       if (!settled()) {
-        this.#client.post({ t: "file_end", xfer, sha256 }, undefined, true);
+        // Keyed (file_cipher.ts): the server cannot tell a file by it.
+        this.#client.post(
+          { t: "file_end", xfer, sha256: await cipher.keyedDigest(sha256) },
+          undefined,
+          true,
+        );
       }
       while (!settled()) {
         callbacks.progress(outgoing.acked, size);
@@ -548,7 +553,8 @@ export class WebFiles {
     });
     const whole = new Uint8Array(await file.arrayBuffer());
     if (this.#incoming.get(xfer) !== incoming) return;
-    if (await sha256Hex(whole) !== sha256) {
+    const cipher = await incoming.cipher;
+    if (await cipher.keyedDigest(await sha256Hex(whole)) !== sha256) {
       this.#fail(incoming, "checksum mismatch");
       return;
     }

@@ -94,7 +94,11 @@ Deno.test("chat connect refuses a file whose end-to-end key a hostile server dro
     await crypto.subtle.digest("SHA-256", contents),
   );
   channel.send(
-    { t: "file_end", xfer: 1, sha256: digest.toHex() },
+    {
+      t: "file_end",
+      xfer: 1,
+      sha256: await cipher.keyedDigest(digest.toHex()),
+    },
     undefined,
     true,
   );
