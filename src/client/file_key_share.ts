@@ -51,6 +51,19 @@ export const FILE_KEY_WAIT_MS = 10_000;
 /** Keys kept for offers not seen yet (oldest dropped first). */
 const MAX_WAITING_KEYS = 256;
 
+/**
+ * The server's reply to an offer (`declined`, say, 6.2) with the file named
+ * as its sender knows it: the server names it by the offer's `name`, which is
+ * HIDDEN_FILE_NAME when the name went end to end.
+ */
+export function withRealName(
+  text: string,
+  offered: string,
+  name: string,
+): string {
+  return offered === name ? text : text.replace(offered, name);
+}
+
 /** A fresh key id for an offer: 16 random bytes, 32 lower-case hex digits. */
 export function newFileKeyId(): string {
   return toHex(crypto.getRandomValues(new Uint8Array(16)));

@@ -21,7 +21,7 @@ import type {
 } from "../protocol/messages.ts";
 import type { ChatClient } from "./chat_client.ts";
 import { fileKeyForOffer } from "./file_key.ts";
-import type { SharedKey } from "./file_key_share.ts";
+import { type SharedKey, withRealName } from "./file_key_share.ts";
 import type { RecipientResult, SentFileOutcome } from "./render.ts";
 
 export type SendTarget = { to: string } | { group: string };
@@ -169,7 +169,9 @@ export class FileSender {
       if (reply.t !== "file_ready") {
         return {
           kind: "refused",
-          text: "text" in reply ? reply.text : "ERROR: Refused",
+          text: "text" in reply
+            ? withRealName(reply.text, keyFields.name ?? name, name)
+            : "ERROR: Refused",
           ...(reply.t === "error" ? { code: reply.code } : {}),
         };
       }

@@ -16,7 +16,11 @@
 import type { ChatClient, Incoming } from "../client/chat_client.ts";
 import { fileKeyOfOffer } from "../client/file_key.ts";
 import { fileKeyForOffer } from "../client/file_key.ts";
-import type { ReceivedKey, SharedKey } from "../client/file_key_share.ts";
+import {
+  type ReceivedKey,
+  type SharedKey,
+  withRealName,
+} from "../client/file_key_share.ts";
 import {
   FILE_TAG_BYTES,
   FileCipher,
@@ -295,7 +299,9 @@ export class WebFiles {
     if (reply.t !== "file_ready") {
       return {
         kind: "refused",
-        text: "text" in reply ? reply.text : "ERROR: Refused",
+        text: "text" in reply
+          ? withRealName(reply.text, keyFields.name ?? name, name)
+          : "ERROR: Refused",
         ...(reply.t === "error" ? { code: reply.code } : {}),
       };
     }

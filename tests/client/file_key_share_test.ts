@@ -11,6 +11,7 @@ import {
   newFileKeyId,
   receiveFileKey,
   shareFileKey,
+  withRealName,
 } from "../../src/client/file_key_share.ts";
 import { fileKeyForOffer } from "../../src/client/file_key.ts";
 import { newFileKey } from "../../src/crypto/file_cipher.ts";
@@ -239,4 +240,19 @@ Deno.test("shareFileKey leaves the name out of an offer whose recipients all get
     99,
   );
   assert.equal(long.kind, "refused");
+});
+
+Deno.test("withRealName puts the sender's file name back into a server's reply about a hidden one", () => {
+  assert.equal(
+    withRealName(
+      `ERROR: jojo declined ${HIDDEN_FILE_NAME}`,
+      HIDDEN_FILE_NAME,
+      "q3.xlsx",
+    ),
+    "ERROR: jojo declined q3.xlsx",
+  );
+  assert.equal(
+    withRealName("ERROR: jojo declined a.txt", "a.txt", "a.txt"),
+    "ERROR: jojo declined a.txt",
+  );
 });
