@@ -70,7 +70,10 @@ export interface Incoming {
 /**
  * Gets server messages. A listener that reads a `file_chunk` body after it
  * returns must return a promise that settles once it is done with it: the
- * frame the body came in is freed then.
+ * frame the body came in is freed then. For an `e2e_private` or `e2e_group`,
+ * such a promise delays its acknowledgement (docs/PROTOCOL.md 5.9) until it
+ * settles: return one that settles once the message is opened and kept,
+ * held for later, or shown as an error.
  */
 export type MessageListener = (
   incoming: Incoming,
@@ -132,6 +135,8 @@ export class ChatClient {
   #pending = new Map<number, (reply: Reply, body: Uint8Array) => void>();
   #listeners: MessageListener[] = [];
   #backlog: Incoming[] = [];
+  /** What lets an end-to-end message be acknowledged (`#settleAfter`). */
+  #settles = new WeakMap<Incoming, () => void>();
   #quitting = false;
   #over = false;
   #name: string | null = null;
@@ -235,7 +240,22 @@ export class ChatClient {
     this.#listeners.push(listener);
     const backlog = this.#backlog;
     this.#backlog = [];
-    for (const incoming of backlog) listener(incoming);
+    for (const incoming of backlog) {
+      const hold = listener(incoming);
+      this.#settleAfter(incoming, hold === undefined ? [] : [hold]);
+    }
+  }
+
+  /**
+   * Lets an end-to-end message be acknowledged once the promises its
+   * listeners returned have settled (at once if they returned none).
+   */
+  #settleAfter(incoming: Incoming, handled: Promise<unknown>[]): void {
+    const settle = this.#settles.get(incoming);
+    if (settle === undefined) return;
+    this.#settles.delete(incoming);
+    if (handled.length === 0) settle();
+    else void Promise.allSettled(handled).then(settle);
   }
 
   /** Sends a request and resolves with the server's reply. */
@@ -557,7 +577,10 @@ export class ChatClient {
         : message.t === "e2e_group"
         ? { ...message, t: "group" as const }
         : message;
-      switch (this.#ledger.receive(chat, this.#name ?? "")) {
+      // Acknowledged once its listeners are done with it (opened, kept, or
+      // shown as an error): a client that ends before gets it again.
+      const opening = chat !== message;
+      switch (this.#ledger.receive(chat, this.#name ?? "", opening)) {
         case "duplicate":
           // Nobody reads its body.
           return true;
@@ -568,15 +591,24 @@ export class ChatClient {
         case "show":
           break;
       }
+      if (opening) {
+        this.#settles.set(incoming, () => {
+          this.#ledger.opened(chat, this.#name ?? "");
+          this.#scheduleAcks();
+        });
+      }
     }
     if (this.#listeners.length === 0) {
       this.#backlog.push(incoming);
       return false;
     }
+    const handled: Promise<unknown>[] = [];
     for (const listener of this.#listeners) {
       const hold = listener(incoming);
-      if (hold !== undefined) holds.push(hold);
+      if (hold !== undefined) handled.push(hold);
     }
+    this.#settleAfter(incoming, handled);
+    holds.push(...handled);
     return message.t === "file_chunk";
   }
 

@@ -43,6 +43,16 @@ export class DeliveryLedger {
   readonly #conversationSeq = new Map<string, number>();
   /** Cursors not yet acknowledged, by conversation key. */
   #unacked = new Map<string, Cursor>();
+  /**
+   * Seqs of end-to-end messages being opened, by conversation key: no
+   * cursor passes them before they are dealt with (`opened`).
+   */
+  readonly #opening = new Map<string, number[]>();
+  /** The newest cursor held back behind a message being opened, by key. */
+  readonly #heldBack = new Map<
+    string,
+    { conversation: Conversation; seq: number }
+  >();
   #noted = 0;
 
   /**
@@ -59,8 +69,12 @@ export class DeliveryLedger {
    * duplicate. A message without an id (from a server without a store, or
    * an explicit history request's answer, see `ChatClient`) is always shown.
    * `viewer` is this user's name, to tell whom a private message is with.
+   * `opening`: the message is end to end and is not acknowledged until
+   * `opened` says it was dealt with (opened, kept for later, or shown as an
+   * error), nor is anything after it in its conversation; a duplicate of it
+   * is dropped meanwhile.
    */
-  receive(message: ChatMessage, viewer: string): Verdict {
+  receive(message: ChatMessage, viewer: string, opening = false): Verdict {
     const { id, seq } = message;
     if (id === undefined || seq === undefined) return "show";
     const conversation = conversationOf(message, viewer);
@@ -68,8 +82,15 @@ export class DeliveryLedger {
     // again): its id need not be remembered, which keeps a busy room's
     // ledger small.
     if (conversation !== null) {
-      this.#note(conversation, seq);
-      if (this.#shown.has(id)) return "duplicate";
+      if (this.#shown.has(id)) {
+        this.#note(conversation, seq);
+        return "duplicate";
+      }
+      if (opening) {
+        const seqs = this.#opening.get(conversation.key) ?? [];
+        seqs.push(seq);
+        this.#opening.set(conversation.key, seqs);
+      } else this.#note(conversation, seq);
       this.#shown.add(id);
       if (this.#shown.size > this.#remember) {
         const oldest = this.#shown.values().next();
@@ -84,6 +105,28 @@ export class DeliveryLedger {
     this.#senderId.set(sender, id);
     this.#conversationSeq.set(conversationKey, seq);
     return "show";
+  }
+
+  /**
+   * A message `receive`d with `opening` was dealt with: it, and what was
+   * held back behind it, may now be acknowledged.
+   */
+  opened(message: ChatMessage, viewer: string): void {
+    const { id, seq } = message;
+    if (id === undefined || seq === undefined) return;
+    const conversation = conversationOf(message, viewer);
+    if (conversation === null) return;
+    const seqs = this.#opening.get(conversation.key);
+    const at = seqs?.indexOf(seq) ?? -1;
+    if (seqs === undefined || at < 0) return;
+    seqs.splice(at, 1);
+    if (seqs.length === 0) this.#opening.delete(conversation.key);
+    this.#note(conversation, seq);
+    const held = this.#heldBack.get(conversation.key);
+    if (held !== undefined) {
+      this.#heldBack.delete(conversation.key);
+      this.#note(held.conversation, held.seq);
+    }
   }
 
   /** Conversations with something to acknowledge since the last `take`. */
@@ -119,6 +162,20 @@ export class DeliveryLedger {
 
   #note(conversation: Conversation, seq: number): void {
     this.#noted++;
+    const opening = this.#opening.get(conversation.key);
+    if (opening !== undefined) {
+      // A cursor says everything up to it was shown: it stops below the
+      // first message still being opened, and the rest waits for it.
+      const below = Math.min(...opening) - 1;
+      if (seq > below) {
+        const held = this.#heldBack.get(conversation.key);
+        if (held === undefined || held.seq < seq) {
+          this.#heldBack.set(conversation.key, { conversation, seq });
+        }
+        seq = below;
+        if (seq < 1) return;
+      }
+    }
     const current = this.#unacked.get(conversation.key);
     if (current !== undefined && current.seq >= seq) return;
     this.#unacked.set(conversation.key, conversation.cursor(seq));

@@ -4,15 +4,16 @@
  * File keys end to end (issue 17 items 2 and 3; docs/PROTOCOL.md 11.10): the
  * sender sends each recipient the offer's file key as a secret over the 1:1
  * end-to-end channel (e2e_sessions.ts `sendSecret`) before the offer, and the
- * offer carries only the key's id. The secret is bound to the offer: its
- * label holds the id, and the secret itself the file's name (hashed) and size,
- * so a server that hands a key over with another offer makes the receiver
- * refuse the file, never open it as something else. The offer's readable
- * `key` is kept only for recipients without end-to-end keys, and the sender
- * is told that the host can read that file.
+ * offer carries only the key's id. The secret also carries the file's name,
+ * which the offer then leaves out (HIDDEN_FILE_NAME), so the server sees a
+ * file's size, sender and recipients, never its name; and its size, so a
+ * server that hands a key over with an offer of another size makes the
+ * receiver refuse the file. The offer's readable `key` (and the real name) is
+ * kept only for recipients without end-to-end keys, and the sender is told
+ * that the host can read that file.
  */
 
-import { concatBytes, equalBytes, toHex, utf8Encode } from "../crypto/bytes.ts";
+import { concatBytes, toHex, utf8Encode } from "../crypto/bytes.ts";
 import { FILE_KEY_BYTES } from "../crypto/file_cipher.ts";
 import { FILE_KEY_ID_PATTERN, nameKey } from "../protocol/limits.ts";
 import type { FileOfferNotice } from "../protocol/messages.ts";
@@ -24,8 +25,23 @@ import { fileKeyForOffer, fileKeyOfOffer } from "./file_key.ts";
 /** A file key's secret is labelled this, then the key id (11.10). */
 export const FILE_SECRET_LABEL_PREFIX = "file ";
 
-/** key (32) || SHA-256 of the file name (32) || u64be size (8). */
-export const FILE_SECRET_BYTES = FILE_KEY_BYTES + 32 + 8;
+/** The first byte of a file key's secret: its layout. */
+export const FILE_SECRET_VERSION = 1;
+
+/** version (1) || key (32) || u64be size (8), then the name's UTF-8. */
+export const FILE_SECRET_HEAD_BYTES = 1 + FILE_KEY_BYTES + 8;
+
+/**
+ * A file name in a secret is 1 to this many bytes of UTF-8: a secret is at
+ * most 1,024 bytes (11.7).
+ */
+export const MAX_SECRET_FILE_NAME_BYTES = 1024 - FILE_SECRET_HEAD_BYTES;
+
+/**
+ * What an offer whose name travels end to end says in its readable `name`
+ * (the server needs one that is not empty). Receivers ignore it.
+ */
+export const HIDDEN_FILE_NAME = "(end-to-end)";
 
 // ---- End of protocol constants. ----
 
@@ -34,6 +50,19 @@ export const FILE_KEY_WAIT_MS = 10_000;
 
 /** Keys kept for offers not seen yet (oldest dropped first). */
 const MAX_WAITING_KEYS = 256;
+
+/**
+ * The server's reply to an offer (`declined`, say, 6.2) with the file named
+ * as its sender knows it: the server names it by the offer's `name`, which is
+ * HIDDEN_FILE_NAME when the name went end to end.
+ */
+export function withRealName(
+  text: string,
+  offered: string,
+  name: string,
+): string {
+  return offered === name ? text : text.replace(offered, name);
+}
 
 /** A fresh key id for an offer: 16 random bytes, 32 lower-case hex digits. */
 export function newFileKeyId(): string {
@@ -53,48 +82,65 @@ export function keyIdOfLabel(label: string): string | null {
 }
 
 /** The secret that carries `key` for the file `name` of `size` bytes. */
-export async function encodeFileSecret(
+export function encodeFileSecret(
   key: Uint8Array,
   name: string,
   size: number,
-): Promise<Uint8Array<ArrayBuffer>> {
+): Uint8Array<ArrayBuffer> {
   if (key.length !== FILE_KEY_BYTES) {
     throw new RangeError(`A file key is ${FILE_KEY_BYTES} bytes`);
   }
+  const nameBytes = utf8Encode(name);
+  if (nameBytes.length === 0 || nameBytes.length > MAX_SECRET_FILE_NAME_BYTES) {
+    throw new RangeError(
+      `A file name sent end to end is 1 to ${MAX_SECRET_FILE_NAME_BYTES} bytes of UTF-8`,
+    );
+  }
   const sizeBytes = new Uint8Array(8);
   new DataView(sizeBytes.buffer).setBigUint64(0, BigInt(size));
-  return concatBytes(key, await nameHash(name), sizeBytes);
+  return concatBytes(
+    Uint8Array.of(FILE_SECRET_VERSION),
+    key,
+    sizeBytes,
+    nameBytes,
+  );
 }
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
 /**
- * The file key in `secret` if it was made for `offer` (its name and size),
- * or why not.
+ * The file key and name in `secret` if it was made for an offer of
+ * `offer.size` bytes, or why not. The name is the sender's, authenticated
+ * end to end; the offer's readable `name` plays no part.
  */
-export async function fileKeyOfSecret(
+export function fileKeyOfSecret(
   secret: Uint8Array,
   offer: FileOfferNotice,
-): Promise<{ key: Uint8Array<ArrayBuffer> } | { error: string }> {
-  if (secret.length !== FILE_SECRET_BYTES) {
-    return { error: "its key is malformed" };
-  }
-  const size = new DataView(secret.buffer, secret.byteOffset + 64, 8)
-    .getBigUint64(0);
+): { key: Uint8Array<ArrayBuffer>; name: string } | { error: string } {
+  const malformed = { error: "its key is malformed" };
   if (
-    !equalBytes(secret.subarray(32, 64), await nameHash(offer.name)) ||
-    size !== BigInt(offer.size)
-  ) {
+    secret.length <= FILE_SECRET_HEAD_BYTES ||
+    secret.length > FILE_SECRET_HEAD_BYTES + MAX_SECRET_FILE_NAME_BYTES ||
+    secret[0] !== FILE_SECRET_VERSION
+  ) return malformed;
+  const size = new DataView(
+    secret.buffer,
+    secret.byteOffset + 1 + FILE_KEY_BYTES,
+    8,
+  ).getBigUint64(0);
+  if (size !== BigInt(offer.size)) {
     return {
       error:
         "the key sent for it end to end is for another file (the server may have swapped them)",
     };
   }
-  return { key: secret.slice(0, FILE_KEY_BYTES) };
-}
-
-async function nameHash(name: string): Promise<Uint8Array> {
-  return new Uint8Array(
-    await crypto.subtle.digest("SHA-256", utf8Encode(name)),
-  );
+  let name: string;
+  try {
+    name = strictUtf8.decode(secret.subarray(FILE_SECRET_HEAD_BYTES));
+  } catch {
+    return malformed;
+  }
+  return { key: secret.slice(1, 1 + FILE_KEY_BYTES), name };
 }
 
 /**
@@ -128,7 +174,9 @@ export class FileKeyInbox {
   async take(
     offer: FileOfferNotice,
     waitMs = FILE_KEY_WAIT_MS,
-  ): Promise<{ key: Uint8Array<ArrayBuffer> } | { error: string }> {
+  ): Promise<
+    { key: Uint8Array<ArrayBuffer>; name: string } | { error: string }
+  > {
     const id = offer.key_id;
     if (id === undefined) return { error: "the offer names no key" };
     if (!this.#keys.has(id)) {
@@ -154,13 +202,16 @@ export class FileKeyInbox {
           `the key named by the offer came from ${held.from}, not from ${offer.from}`,
       };
     }
-    return await fileKeyOfSecret(held.secret, offer);
+    return fileKeyOfSecret(held.secret, offer);
   }
 }
 
-/** An offer's key and whether the server could read it, or why there is none. */
+/**
+ * An offer's key, the file's name (from the end-to-end secret, else the
+ * offer's) and whether the server could read them, or why there is none.
+ */
 export type ReceivedKey =
-  | { key: Uint8Array<ArrayBuffer>; readable: boolean }
+  | { key: Uint8Array<ArrayBuffer>; name: string; readable: boolean }
   | { error: string };
 
 /** What a receiver needs to decide where an offer's key comes from. */
@@ -185,11 +236,12 @@ export function receiveFileKey(
     error: `Cannot take '${offer.name}': ${why}`,
   });
   if (offer.key_id !== undefined) {
-    // Awaited (at most waitMs): the key may still be on its way.
+    // Awaited (at most waitMs): the key may still be on its way. Until it
+    // comes the name is unknown (the offer's is not the sender's word).
     return source.inbox.take(offer, source.waitMs).then((taken) =>
       "error" in taken
-        ? refused(taken.error)
-        : { key: taken.key, readable: false }
+        ? { error: `Cannot take a file from ${offer.from}: ${taken.error}` }
+        : { key: taken.key, name: taken.name, readable: false }
     );
   }
   const key = fileKeyOfOffer(offer);
@@ -199,7 +251,7 @@ export function receiveFileKey(
       `its key is readable by the server, but ${offer.from} uses end-to-end keys (the server may be reading or replacing the file)`,
     );
   }
-  return { key, readable: true };
+  return { key, name: offer.name, readable: true };
 }
 
 /** What the sender needs to send a file key end to end. */
@@ -220,8 +272,11 @@ export interface FileKeySender {
 export type SharedKey =
   | {
     kind: "shared";
-    /** The offer's fields: `key_id`, and `key` when someone needs it in the clear. */
-    fields: { key_id: string; key?: string };
+    /**
+     * The offer's fields: `key_id`, and `key` and the real `name` when
+     * someone needs them in the clear (else HIDDEN_FILE_NAME).
+     */
+    fields: { key_id: string; key?: string; name: string };
     /** Lines for the sender (warnings start with "WARNING: "). */
     lines: string[];
   }
@@ -246,7 +301,19 @@ export async function shareFileKey(
 ): Promise<SharedKey> {
   const keyId = newFileKeyId();
   const label = fileSecretLabel(keyId);
-  const secret = await encodeFileSecret(key, name, size);
+  if (utf8Encode(name).length > MAX_SECRET_FILE_NAME_BYTES) {
+    return {
+      kind: "refused",
+      reply: {
+        t: "error",
+        re: 0,
+        code: "too_long",
+        text:
+          `ERROR: The file's name is too long to send end to end (at most ${MAX_SECRET_FILE_NAME_BYTES} bytes of UTF-8); rename it`,
+      },
+    };
+  }
+  const secret = encodeFileSecret(key, name, size);
   let recipients: string[];
   if ("to" in target) recipients = [target.to];
   else {
@@ -288,14 +355,18 @@ export async function shareFileKey(
     lines.unshift(
       `WARNING: ${keyless.join(", ")} ha${
         keyless.length === 1 ? "s" : "ve"
-      } not published end-to-end keys: ${name} is not end-to-end encrypted, and the host of the server can read it`,
+      } not published end-to-end keys: ${name} is not end-to-end encrypted, and the host of the server can read it and its name`,
     );
   }
   return {
     kind: "shared",
     fields: {
       key_id: keyId,
-      ...(keyless.length > 0 ? fileKeyForOffer(key) : {}),
+      // One offer goes to every recipient: a name in the clear for one is
+      // in the clear for all.
+      ...(keyless.length > 0
+        ? { ...fileKeyForOffer(key), name }
+        : { name: HIDDEN_FILE_NAME }),
     },
     lines,
   };

@@ -65,9 +65,12 @@ export type ReceiveResult =
   | { ok: true; name: string; path: string }
   | { ok: false; reason: string };
 
-/** An offer's file key, or why it cannot be taken. */
+/**
+ * An offer's file key and the file's name (end to end, the offer's own is a
+ * placeholder: file_key_share.ts), or why it cannot be taken.
+ */
 export type FileKeyResult =
-  | { key: Uint8Array<ArrayBuffer> }
+  | { key: Uint8Array<ArrayBuffer>; name?: string }
   | { error: string };
 
 export type ConsentAnswer = "accept" | "decline" | "no_answer";
@@ -262,32 +265,35 @@ export class FileReceiver {
       // Nobody is asked about a file that could not be taken anyway.
       const tooLarge = sizeRefusal(offer.size, this.#options.maxFileBytes);
       if (tooLarge !== null) throw new SaveError(tooLarge);
-      // A key that cannot be had (none in the offer, a readable one where
-      // it must not be) refuses the offer before anyone is asked; one that
-      // travels end to end is awaited while the user is asked, and only
-      // once the offer is accepted (an offer declined, from an ignored
-      // sender say, waits for nothing).
-      const fileKey = this.#options.fileKey === undefined
+      // The key first: nobody is asked about a file that could not be
+      // opened, and a file whose name travels end to end with its key is
+      // shown (and saved) under that name only. A key sent end to end
+      // normally came before the offer; it is awaited at most 10 s.
+      const fileKey = await (this.#options.fileKey === undefined
         ? fileKeyOfOffer(offer)
-        : this.#options.fileKey(offer);
-      const useKey = async (got: typeof fileKey): Promise<void> => {
-        if (got === null) {
-          throw new SaveError(
-            `Cannot take '${offer.name}': the offer carries no file key`,
-          );
-        }
-        if (got instanceof Promise) return await useKey(await got);
-        if ("error" in got) throw new SaveError(got.error);
-        incoming.cipher = await FileCipher.create(
-          "key" in got ? got.key : got,
-          offer.xfer,
-          offer.size,
+        : this.#options.fileKey(offer));
+      if (fileKey === null) {
+        throw new SaveError(
+          `Cannot take '${offer.name}': the offer carries no file key`,
         );
-      };
-      if (!(fileKey instanceof Promise)) await useKey(fileKey);
+      }
+      if ("error" in fileKey) {
+        throw new SaveError(fileKey.error);
+      }
+      if (!(fileKey instanceof Uint8Array) && fileKey.name !== undefined) {
+        offer = { ...offer, name: fileKey.name };
+        incoming.offer = offer;
+      }
+      incoming.cipher = await FileCipher.create(
+        fileKey instanceof Uint8Array ? fileKey : fileKey.key,
+        offer.xfer,
+        offer.size,
+      );
       const answer = await this.#options.consent(offer);
       // Cancelled while the user was being asked: already reported.
-      if (incoming.failed) return;
+      if (incoming.failed) {
+        return;
+      }
       if (answer !== "accept") {
         incoming.failed = true;
         this.#incoming.delete(offer.xfer);
@@ -299,7 +305,6 @@ export class FileReceiver {
         this.#options.onFinished?.(offer);
         return;
       }
-      if (fileKey instanceof Promise) await useKey(fileKey);
       // Resumable only for a sender the server vouches for by key, and only
       // once at a time.
       const key = this.#options.resume && offer.fingerprint !== undefined
@@ -333,7 +338,12 @@ export class FileReceiver {
             : {}),
         },
       );
-      const claim = incoming.file.resumeClaim();
+      const held = incoming.file.resumeClaim();
+      // Its SHA-256 keyed, as the sender checks it (file_cipher.ts).
+      const claim = held === null ? null : {
+        offset: held.offset,
+        sha256: await incoming.cipher.keyedDigest(held.sha256),
+      };
       if (claim !== null && offer.timeout !== undefined) {
         this.#options.print(
           `${sanitizeForTerminal(offer.name)} from ${
@@ -354,7 +364,9 @@ export class FileReceiver {
         await incoming.file.rewindTo(0);
       }
       // An empty file has no chunks: acknowledge it at once.
-      if (offer.size === 0) this.#ack(incoming);
+      if (offer.size === 0) {
+        this.#ack(incoming);
+      }
     });
   }
 
@@ -436,7 +448,11 @@ export class FileReceiver {
   async #finish(incoming: Incoming, sha256: string): Promise<void> {
     const { offer } = incoming;
     await this.#start(incoming, offer.size);
-    const saved = await incoming.file!.finish(sha256);
+    const cipher = incoming.cipher!;
+    const saved = await incoming.file!.finish(
+      sha256,
+      (digest) => cipher.keyedDigest(digest),
+    );
     this.#release(incoming);
     this.#client.post({
       t: "file_done",

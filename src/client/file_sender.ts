@@ -21,7 +21,7 @@ import type {
 } from "../protocol/messages.ts";
 import type { ChatClient } from "./chat_client.ts";
 import { fileKeyForOffer } from "./file_key.ts";
-import type { SharedKey } from "./file_key_share.ts";
+import { type SharedKey, withRealName } from "./file_key_share.ts";
 import type { RecipientResult, SentFileOutcome } from "./render.ts";
 
 export type SendTarget = { to: string } | { group: string };
@@ -144,7 +144,8 @@ export class FileSender {
     try {
       onOffered(name, size);
       // The key goes end to end first, so that it is there when the offer is.
-      let keyFields: { key?: string; key_id?: string } = fileKeyForOffer(key);
+      let keyFields: { key?: string; key_id?: string; name?: string } =
+        fileKeyForOffer(key);
       if (this.#shareKey !== null) {
         const shared = await this.#shareKey(target, key, name, size);
         if (shared.kind === "refused") {
@@ -157,6 +158,7 @@ export class FileSender {
         keyFields = shared.fields;
         if (shared.lines.length > 0) onKeyLines(shared.lines);
       }
+      // The name goes in the clear only where the key does (keyFields).
       const reply = await this.#client.request({
         t: "file_offer",
         name,
@@ -167,7 +169,9 @@ export class FileSender {
       if (reply.t !== "file_ready") {
         return {
           kind: "refused",
-          text: "text" in reply ? reply.text : "ERROR: Refused",
+          text: "text" in reply
+            ? withRealName(reply.text, keyFields.name ?? name, name)
+            : "ERROR: Refused",
           ...(reply.t === "error" ? { code: reply.code } : {}),
         };
       }
@@ -182,6 +186,7 @@ export class FileSender {
         size,
         reply.recipients,
         reply.resume ?? [],
+        (sha256) => cipher.keyedDigest(sha256),
       );
       const outgoing: Outgoing = {
         name,
@@ -260,11 +265,9 @@ export class FileSender {
         }
         while (sealing.length > 0) await postOldest();
         if (!settled()) {
-          this.#client.post(
-            { t: "file_end", xfer, sha256: hash.digestHex() },
-            undefined,
-            true,
-          );
+          // Keyed (file_cipher.ts): the server cannot tell a file by it.
+          const sha256 = await cipher.keyedDigest(hash.digestHex());
+          this.#client.post({ t: "file_end", xfer, sha256 }, undefined, true);
         }
         while (!settled()) {
           await new Promise<void>((resolve) => (outgoing.wake = resolve));
@@ -325,13 +328,15 @@ export class FileSender {
 /**
  * Where to start given the recipients' resume claims, with the SHA-256 of
  * the file up to there, and the file positioned there. A claim is believed
- * only if our own first `offset` bytes have its SHA-256.
+ * only if our own first `offset` bytes have its SHA-256 (as `keyed` makes
+ * it cross the server).
  */
 async function resumePoint(
   file: Deno.FsFile,
   size: number,
   recipients: string[],
   claims: ResumeClaim[],
+  keyed: (sha256Hex: string) => Promise<string>,
 ): Promise<{ start: number; hash: Sha256 }> {
   const byName = new Map(
     claims.filter((c) => c.offset > 0 && c.offset <= size).map((c) => [
@@ -357,7 +362,9 @@ async function resumePoint(
       hash.update(buffer.subarray(0, read));
       position += read;
     }
-    if (position === offset) digests.set(offset, hash.peekHex());
+    if (position === offset) {
+      digests.set(offset, await keyed(hash.peekHex()));
+    }
   }
   let start = Infinity;
   for (const claim of byName.values()) {

@@ -90,8 +90,11 @@ export type GroupOpened =
   | { kind: "message"; message: GroupMessage; text: string }
   /** Not shown: these lines say why (errors start with "ERROR: "). */
   | { kind: "refused"; lines: string[] }
-  /** Its sender key has not come yet: `late` gets the outcome. */
-  | { kind: "waiting" };
+  /**
+   * Its sender key has not come yet: `late` gets the outcome, and `settled`
+   * resolves once it has (so that the message is acknowledged only then).
+   */
+  | { kind: "waiting"; settled: Promise<void> };
 
 export interface GroupSessionsOptions {
   state: GroupState;
@@ -118,6 +121,8 @@ interface Waiting {
   message: E2eGroup;
   body: Uint8Array;
   timer: ReturnType<typeof setTimeout>;
+  /** Resolves `settled` of its "waiting" outcome. */
+  done: () => void;
 }
 
 export class GroupSessions {
@@ -300,7 +305,11 @@ export class GroupSessions {
       for (const w of ready) {
         this.#waiting.splice(this.#waiting.indexOf(w), 1);
         clearTimeout(w.timer);
-        this.#o.late(await this.#open(w.client, w.message, w.body, true));
+        try {
+          this.#o.late(await this.#open(w.client, w.message, w.body, true));
+        } finally {
+          w.done();
+        }
       }
     });
     return true;
@@ -352,23 +361,29 @@ export class GroupSessions {
         );
       }
       const waitMs = this.#o.waitMs ?? GROUP_KEY_WAIT_MS;
+      const settled = Promise.withResolvers<void>();
       const entry: Waiting = {
         client,
         message,
         body,
+        done: settled.resolve,
         timer: setTimeout(() => {
           const at = this.#waiting.indexOf(entry);
           if (at < 0) return;
           this.#waiting.splice(at, 1);
-          this.#o.late(refused(
-            `its sender key did not arrive within ${
-              Math.round(waitMs / 1000)
-            } s (it was sent before you could read the group, or the server withheld the key)`,
-          ));
+          try {
+            this.#o.late(refused(
+              `its sender key did not arrive within ${
+                Math.round(waitMs / 1000)
+              } s (it was sent before you could read the group, or the server withheld the key)`,
+            ));
+          } finally {
+            entry.done();
+          }
         }, waitMs),
       };
       this.#waiting.push(entry);
-      return { kind: "waiting" };
+      return { kind: "waiting", settled: settled.promise };
     }
     try {
       const out = await openGroupMessage(chains[index]!, body);

@@ -614,7 +614,17 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       return;
     }
     const opened = e2e.open(client, message, body);
-    inTurn(async () => showOpened(await opened));
+    // Settles once it is shown, kept held, or shown as an error: only then
+    // is it acknowledged (chat_client.ts MessageListener).
+    const dealt = Promise.withResolvers<void>();
+    inTurn(async () => {
+      try {
+        showOpened(await opened);
+      } finally {
+        dealt.resolve();
+      }
+    });
+    return dealt.promise;
   };
 
   /** Shows an opened end-to-end group message, or why it was not. */
@@ -656,7 +666,21 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       return;
     }
     const opened = groupSessions.open(client, message, body);
-    inTurn(async () => showGroupOpened(await opened));
+    // As openE2e; one waiting for its sender key settles with its outcome.
+    const dealt = Promise.withResolvers<void>();
+    inTurn(async () => {
+      const outcome = await opened.catch((error) => {
+        dealt.resolve();
+        throw error;
+      });
+      try {
+        showGroupOpened(outcome);
+      } finally {
+        if (outcome.kind === "waiting") outcome.settled.then(dealt.resolve);
+        else dealt.resolve();
+      }
+    });
+    return dealt.promise;
   };
 
   /** Shows a chat message (or any other the server sent unasked). */
@@ -690,12 +714,11 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         // Opened even from someone ignored (`show` hides their messages):
         // it may hold their chain for a group, needed once they are shown
         // again.
-        openE2e(client, message, body);
-        return;
+        return openE2e(client, message, body);
       }
       if (message.t === "e2e_group") {
         if (!ignore.list.isIgnored(message.from, keyOf(message.from))) {
-          openGroup(client, message, body);
+          return openGroup(client, message, body);
         }
         return;
       }

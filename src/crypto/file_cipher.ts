@@ -16,6 +16,13 @@
  * chunk that was reordered, replayed, dropped, moved from another transfer or
  * from a file of another size fails authentication; a file cut short ends
  * below `size`, which the recipient checks at `file_end`.
+ *
+ * The SHA-256 of the file (in `file_end`) and of a part already held (a
+ * resume claim) cross the server keyed, so that it cannot tell a file it
+ * knows by its hash:
+ *
+ *     digest key = HKDF-SHA-256(IKM = key, salt = 0x00 * 32, info = "chat/1 file digest", L = 32)
+ *     on the wire = hex(HMAC-SHA-256(digest key, SHA-256(bytes)))
  */
 
 import { FILE_CHUNK_TAG_BYTES } from "../protocol/limits.ts";
@@ -29,6 +36,9 @@ export const FILE_TAG_BYTES = FILE_CHUNK_TAG_BYTES;
 
 /** The label that starts every chunk's AAD. */
 export const FILE_AAD_LABEL = "chat/1 file";
+
+/** HKDF's info for the key a file's SHA-256 is keyed with. */
+export const FILE_DIGEST_INFO = "chat/1 file digest";
 
 const LABEL = new TextEncoder().encode(FILE_AAD_LABEL);
 const AAD_BYTES = LABEL.length + 4 * 8;
@@ -49,11 +59,18 @@ export interface ChunkPlace {
 /** Seals and opens the chunks of one transfer (one key, one file). */
 export class FileCipher {
   readonly #key: CryptoKey;
+  readonly #digestKey: CryptoKey;
   readonly #xfer: number;
   readonly #size: number;
 
-  private constructor(key: CryptoKey, xfer: number, size: number) {
+  private constructor(
+    key: CryptoKey,
+    digestKey: CryptoKey,
+    xfer: number,
+    size: number,
+  ) {
     this.#key = key;
+    this.#digestKey = digestKey;
     this.#xfer = xfer;
     this.#size = size;
   }
@@ -80,7 +97,48 @@ export class FileCipher {
       false,
       ["encrypt", "decrypt"],
     );
-    return new FileCipher(imported, xfer, size);
+    const base = await crypto.subtle.importKey(
+      "raw",
+      arrayBufferBacked(key),
+      "HKDF",
+      false,
+      ["deriveKey"],
+    );
+    const digestKey = await crypto.subtle.deriveKey(
+      {
+        name: "HKDF",
+        hash: "SHA-256",
+        salt: new Uint8Array(32),
+        info: new TextEncoder().encode(FILE_DIGEST_INFO),
+      },
+      base,
+      { name: "HMAC", hash: "SHA-256", length: 256 },
+      false,
+      ["sign"],
+    );
+    return new FileCipher(imported, digestKey, xfer, size);
+  }
+
+  /**
+   * A SHA-256 (64 hex digits) as it crosses the server: keyed with this
+   * transfer's digest key, 64 lower-case hex digits.
+   *
+   * @throws {TypeError} if `sha256Hex` is not 64 hex digits
+   */
+  async keyedDigest(sha256Hex: string): Promise<string> {
+    if (!/^[0-9a-fA-F]{64}$/.test(sha256Hex)) {
+      throw new TypeError("A SHA-256 is 64 hex digits");
+    }
+    const digest = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) {
+      digest[i] = parseInt(sha256Hex.slice(2 * i, 2 * i + 2), 16);
+    }
+    const mac = await crypto.subtle.sign("HMAC", this.#digestKey, digest);
+    let hex = "";
+    for (const byte of new Uint8Array(mac)) {
+      hex += byte.toString(16).padStart(2, "0");
+    }
+    return hex;
   }
 
   /** `chunk` sealed for `place`: its ciphertext and tag. */

@@ -361,15 +361,20 @@ export class IncomingFile {
   }
 
   /**
-   * Checks that all declared bytes arrived and that their SHA-256 is
-   * `expectedSha256Hex`, then gives the file its final name: the safe name,
+   * Checks that all declared bytes arrived and that their SHA-256 (as
+   * `keyed` makes it, unchanged by default) is `expectedSha256Hex`, then
+   * gives the file its final name: the safe name,
    * or `name (1).ext`, `name (2).ext`, … if that is taken. An existing file
    * or symlink is never replaced.
    *
    * @throws {SaveError} if the file is truncated, fails the checksum or
    *   cannot be moved into place; the `.part` is removed then
    */
-  async finish(expectedSha256Hex: string): Promise<SavedFile> {
+  async finish(
+    expectedSha256Hex: string,
+    keyed: (sha256Hex: string) => Promise<string> = (hex) =>
+      Promise.resolve(hex),
+  ): Promise<SavedFile> {
     await this.#queue;
     this.#assertOpen();
     this.#state = "finishing";
@@ -379,7 +384,10 @@ export class IncomingFile {
           `Cannot save '${this.#name}': the file is truncated: got ${this.#received} of ${this.#declaredSize} bytes`,
         );
       }
-      if (this.#hash.digestHex() !== expectedSha256Hex.toLowerCase()) {
+      if (
+        await keyed(this.#hash.digestHex()) !==
+          expectedSha256Hex.toLowerCase()
+      ) {
         throw new SaveError(
           `Cannot save '${this.#name}': checksum mismatch, the file was damaged or altered on the way`,
         );

@@ -789,7 +789,7 @@ let shown: Promise<void> = Promise.resolve();
  * Runs `show` after what came before it: an end-to-end message is opened
  * first, and the lines after it wait for it.
  */
-function inTurn(show: () => void | Promise<void>): void {
+function inTurn(show: () => void | Promise<void>): Promise<void> {
   shown = shown.then(show).catch((error) =>
     emit({
       type: "error",
@@ -798,9 +798,18 @@ function inTurn(show: () => void | Promise<void>): void {
       text: `ERROR: ${messageOf(error)}`,
     })
   );
+  return shown;
 }
 
-function onIncoming({ message, body }: Incoming, from: ChatClient): void {
+/**
+ * Shows what the server sent. For an end-to-end message, returns a promise
+ * that settles once it was shown, kept held, or shown as an error: only then
+ * is it acknowledged (chat_client.ts MessageListener).
+ */
+function onIncoming(
+  { message, body }: Incoming,
+  from: ChatClient,
+): Promise<void> | undefined {
   if (message.t === "bye") return;
   // Transfers are WebFiles' (web_files.ts).
   if (message.t.startsWith("file_")) return;
@@ -811,7 +820,7 @@ function onIncoming({ message, body }: Incoming, from: ChatClient): void {
   }
   if (message.t === "e2e_group") {
     if (!isIgnored(message.from, message.fingerprint)) {
-      openGroup(from, message, body);
+      return openGroup(from, message, body);
     }
     return;
   }
@@ -832,8 +841,7 @@ function onIncoming({ message, body }: Incoming, from: ChatClient): void {
       return;
     }
     const opened = sessions.open(from, message, body);
-    inTurn(async () => showOpened(await opened));
-    return;
+    return inTurn(async () => showOpened(await opened));
   }
   const text = hasTextBody(message) ? decodeText(body) : "";
   inTurn(() => show(message, text));
@@ -885,7 +893,7 @@ function openGroup(
   from: ChatClient,
   message: E2eGroup,
   body: Uint8Array,
-): void {
+): Promise<void> | undefined {
   const sessions = groupSessions;
   if (sessions === null) {
     inTurn(() =>
@@ -900,7 +908,13 @@ function openGroup(
     return;
   }
   const opened = sessions.open(from, message, body);
-  inTurn(async () => showGroupOpened(await opened));
+  // One waiting for its sender key settles with its outcome.
+  let waiting: Promise<void> = Promise.resolve();
+  return inTurn(async () => {
+    const outcome = await opened;
+    if (outcome.kind === "waiting") waiting = outcome.settled;
+    showGroupOpened(outcome);
+  }).then(() => waiting);
 }
 
 /** Shows an opened end-to-end group message, or why it was not. */
@@ -1056,7 +1070,7 @@ function use(joined: ChatClient): void {
   // to the first listener only.
   joined.onMessage((incoming) => {
     transfers.receive(incoming);
-    onIncoming(incoming, joined);
+    return onIncoming(incoming, joined);
   });
   e2e?.connected();
   publishKeys(joined);

@@ -16,7 +16,11 @@
 import type { ChatClient, Incoming } from "../client/chat_client.ts";
 import { fileKeyOfOffer } from "../client/file_key.ts";
 import { fileKeyForOffer } from "../client/file_key.ts";
-import type { ReceivedKey, SharedKey } from "../client/file_key_share.ts";
+import {
+  type ReceivedKey,
+  type SharedKey,
+  withRealName,
+} from "../client/file_key_share.ts";
 import {
   FILE_TAG_BYTES,
   FileCipher,
@@ -77,7 +81,7 @@ export const KEYS_IN_OFFERS: FileKeys = {
     const key = fileKeyOfOffer(offer);
     return key === null
       ? { error: `Cannot take '${offer.name}': the offer carries no file key` }
-      : { key, readable: true };
+      : { key, name: offer.name, readable: true };
   },
 };
 
@@ -269,7 +273,9 @@ export class WebFiles {
     // Fresh for every offer: no key and nonce are ever used twice.
     const key = newFileKey();
     // The key goes end to end first, so that it is there when the offer is.
-    let keyFields: { key?: string; key_id?: string } = fileKeyForOffer(key);
+    // The name goes in the clear only where the key does (keyFields).
+    let keyFields: { key?: string; key_id?: string; name?: string } =
+      fileKeyForOffer(key);
     if (this.#keys.share !== null) {
       const shared = await this.#keys.share(target, key, name, size);
       if (shared.kind === "refused") {
@@ -293,7 +299,9 @@ export class WebFiles {
     if (reply.t !== "file_ready") {
       return {
         kind: "refused",
-        text: "text" in reply ? reply.text : "ERROR: Refused",
+        text: "text" in reply
+          ? withRealName(reply.text, keyFields.name ?? name, name)
+          : "ERROR: Refused",
         ...(reply.t === "error" ? { code: reply.code } : {}),
       };
     }
@@ -342,7 +350,12 @@ export class WebFiles {
         sent += chunk.byteLength;
       }
       if (!settled()) {
-        this.#client.post({ t: "file_end", xfer, sha256 }, undefined, true);
+        // Keyed (file_cipher.ts): the server cannot tell a file by it.
+        this.#client.post(
+          { t: "file_end", xfer, sha256: await cipher.keyedDigest(sha256) },
+          undefined,
+          true,
+        );
       }
       while (!settled()) {
         callbacks.progress(outgoing.acked, size);
@@ -419,25 +432,31 @@ export class WebFiles {
     }
   }
 
-  async #offered(offer: FileOfferNotice): Promise<void> {
-    if (offer.size > WEB_MAX_FILE_BYTES) {
+  async #offered(sealed: FileOfferNotice): Promise<void> {
+    if (sealed.size > WEB_MAX_FILE_BYTES) {
       const why = `too large for a browser (${
         WEB_MAX_FILE_BYTES / 1024 / 1024
       } MiB at most)`;
-      this.#client.post({ t: "file_cancel", xfer: offer.xfer, reason: why });
-      this.#receive.declined(offer, why);
+      this.#client.post({ t: "file_cancel", xfer: sealed.xfer, reason: why });
+      this.#receive.declined(sealed, why);
       return;
     }
     // The key first (end to end, it normally came before the offer; at
     // most 10 s): nobody is asked about a file that could not be opened.
-    const got = await this.#keys.take(offer);
+    const got = await this.#keys.take(sealed);
     if ("error" in got) {
-      const why = got.error.replace(/^Cannot take '[^']*': /, "");
-      this.#client.post({ t: "file_cancel", xfer: offer.xfer, reason: why });
-      this.#receive.declined(offer, why);
+      const why = got.error.replace(
+        /^Cannot take ('[^']*'|a file from \S+): /,
+        "",
+      );
+      this.#client.post({ t: "file_cancel", xfer: sealed.xfer, reason: why });
+      this.#receive.declined(sealed, why);
       return;
     }
     const key = got.key;
+    // Shown and saved under the name the key came with (end to end, the
+    // offer's own is only a placeholder the server could have written).
+    const offer = { ...sealed, name: got.name };
     const incoming: Receiving = {
       offer,
       accepted: false,
@@ -540,7 +559,8 @@ export class WebFiles {
     });
     const whole = new Uint8Array(await file.arrayBuffer());
     if (this.#incoming.get(xfer) !== incoming) return;
-    if (await sha256Hex(whole) !== sha256) {
+    const cipher = await incoming.cipher;
+    if (await cipher.keyedDigest(await sha256Hex(whole)) !== sha256) {
       this.#fail(incoming, "checksum mismatch");
       return;
     }

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { ChatClient } from "../../src/client/chat_client.ts";
-import { encodeMessage } from "../../src/protocol/codec.ts";
+import { randomBytes, toBase64 } from "../../src/crypto/bytes.ts";
+import { IDENTITY_PROOF_VERSION } from "../../src/crypto/identity.ts";
+import { encodeMessage, parseClientMessage } from "../../src/protocol/codec.ts";
+import type { Cursor } from "../../src/protocol/messages.ts";
 import { startHostileServer } from "../_helpers/hostile_server.ts";
 
 function hasControl(text: string): boolean {
@@ -44,4 +47,94 @@ Deno.test("ChatClient.ended sanitises a protocol error that quotes the server", 
   assert.equal(ending.clean, false);
   assert.match(ending.reason, /pwned/, "the error quotes the header");
   assert.ok(!hasControl(ending.reason), ending.reason);
+});
+
+Deno.test("ChatClient acknowledges an end-to-end message only once its listener is done with it, and nothing after it in its conversation before", async () => {
+  await using server = await startHostileServer();
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+    ackDelayMs: 1,
+  });
+  const channel = await server.session;
+  const acks: Cursor[] = [];
+  type Waiter = { until: (c: Cursor) => boolean; then: () => void };
+  const waiter: { current: Waiter | null } = { current: null };
+  /** Resolves when an acknowledged cursor passes `until`. */
+  const ackedWhen = (until: (c: Cursor) => boolean) =>
+    new Promise<void>((then) => {
+      waiter.current = { until, then };
+      if (acks.some(until)) then();
+    });
+  void (async () => {
+    for (;;) {
+      const batch = await channel.receive();
+      if (batch === null) return;
+      for (const { header } of batch) {
+        const message = parseClientMessage(header);
+        if (message.t === "register") {
+          channel.send({
+            t: "challenge",
+            re: message.id,
+            nonce: toBase64(randomBytes(32)),
+            proof: IDENTITY_PROOF_VERSION,
+          });
+        } else if (message.t === "prove") {
+          channel.send({
+            t: "welcome",
+            re: message.id,
+            name: "bob",
+            text: "SUCCESS: Username registered.",
+            acks: true,
+          });
+        } else if (message.t === "ack") {
+          acks.push(...message.cursors);
+          const current = waiter.current;
+          if (current !== null && message.cursors.some(current.until)) {
+            current.then();
+          }
+        }
+      }
+    }
+  })();
+  assert.equal((await client.register("bob")).t, "welcome");
+  const opening = Promise.withResolvers<void>();
+  const seen: string[] = [];
+  client.onMessage(({ message }) => {
+    seen.push(message.t);
+    // Opened slowly: held until the test lets it go.
+    return message.t === "e2e_private" ? opening.promise : undefined;
+  });
+  const from = (name: string, id: number, seq: number) => ({
+    from: name,
+    ts: 1,
+    id,
+    seq,
+  });
+  channel.send(
+    { t: "e2e_private", fingerprint: "SHA256:x", ...from("alice", 1, 1) },
+    new Uint8Array(8),
+  );
+  channel.send(
+    { t: "private", ...from("alice", 2, 2) },
+    new TextEncoder().encode("hi"),
+  );
+  channel.send(
+    { t: "private", ...from("carol", 3, 1) },
+    new TextEncoder().encode("yo"),
+  );
+  // Carol's conversation is acknowledged; Alice's waits behind seq 1.
+  await ackedWhen((c) => "to" in c && c.to === "carol");
+  assert.deepEqual(seen, ["e2e_private", "private", "private"]);
+  assert.ok(
+    !acks.some((c) => "to" in c && c.to === "alice"),
+    JSON.stringify(acks),
+  );
+  // Done with: both of Alice's are acknowledged at once.
+  const alice = ackedWhen((c) => "to" in c && c.to === "alice");
+  opening.resolve();
+  await alice;
+  assert.deepEqual(acks.filter((c) => "to" in c && c.to === "alice"), [
+    { to: "alice", seq: 2 },
+  ]);
+  await client.quit();
 });

@@ -114,3 +114,21 @@ Deno.test("DeliveryLedger does not remember public ids: a public message is neve
     "late",
   );
 });
+
+Deno.test("DeliveryLedger.opened: a message being opened holds its conversation's cursor below it until it is dealt with", () => {
+  const ledger = new DeliveryLedger();
+  assert.equal(ledger.receive(dm("alice", 1, 1), "jojo"), "show");
+  assert.equal(ledger.receive(dm("alice", 2, 2), "jojo", true), "show");
+  assert.equal(ledger.receive(dm("alice", 3, 3), "jojo"), "show");
+  assert.equal(ledger.receive(team("bob", 4, 9), "jojo", true), "show");
+  // Sent again while still being opened: dropped, not opened twice.
+  assert.equal(ledger.receive(dm("alice", 2, 2, true), "jojo"), "duplicate");
+  assert.deepEqual(ledger.takeCursors(), [{ to: "alice", seq: 1 }]);
+  ledger.opened(dm("alice", 2, 2), "jojo");
+  assert.deepEqual(ledger.takeCursors(), [{ to: "alice", seq: 3 }]);
+  ledger.opened(team("bob", 4, 9), "jojo");
+  assert.deepEqual(ledger.takeCursors(), [{ group: "Team", seq: 9 }]);
+  // Only once.
+  ledger.opened(team("bob", 4, 9), "jojo");
+  assert.deepEqual(ledger.takeCursors(), []);
+});

@@ -1,17 +1,22 @@
 import assert from "node:assert/strict";
 import {
   encodeFileSecret,
-  FILE_SECRET_BYTES,
+  FILE_SECRET_HEAD_BYTES,
   FileKeyInbox,
   fileKeyOfSecret,
   fileSecretLabel,
+  HIDDEN_FILE_NAME,
   keyIdOfLabel,
+  MAX_SECRET_FILE_NAME_BYTES,
   newFileKeyId,
   receiveFileKey,
+  shareFileKey,
+  withRealName,
 } from "../../src/client/file_key_share.ts";
 import { fileKeyForOffer } from "../../src/client/file_key.ts";
 import { newFileKey } from "../../src/crypto/file_cipher.ts";
 import type { FileOfferNotice } from "../../src/protocol/messages.ts";
+import type { ChatClient, Reply } from "../../src/client/chat_client.ts";
 
 function offer(fields: Partial<FileOfferNotice> = {}): FileOfferNotice {
   return {
@@ -25,29 +30,50 @@ function offer(fields: Partial<FileOfferNotice> = {}): FileOfferNotice {
   };
 }
 
-Deno.test("encodeFileSecret is the key, the SHA-256 of the name and the size, as PROTOCOL.md 11.10 says", async () => {
+Deno.test("encodeFileSecret is the version, the key, the size and the name, as PROTOCOL.md 11.10 says", () => {
   const key = new Uint8Array(32).fill(7);
-  const secret = await encodeFileSecret(key, "a.txt", 258);
-  assert.equal(secret.length, FILE_SECRET_BYTES);
+  const secret = encodeFileSecret(key, "a.txt", 258);
+  assert.equal(secret.length, FILE_SECRET_HEAD_BYTES + 5);
   assert.equal(
     secret.toHex(),
-    "0707070707070707070707070707070707070707070707070707070707070707" +
-      "18b7cb099a9ea3f50ba899b5ba81e0d377a5f3b16f8f6eeb8b3e58cd4692b993" +
-      "0000000000000102",
+    "01" +
+      "0707070707070707070707070707070707070707070707070707070707070707" +
+      "0000000000000102" + "612e747874",
+  );
+  assert.throws(() => encodeFileSecret(key, "", 1), RangeError);
+  assert.throws(
+    () => encodeFileSecret(key, "x".repeat(MAX_SECRET_FILE_NAME_BYTES + 1), 1),
+    RangeError,
+  );
+  // The longest name still fits a secret (at most 1,024 bytes, 11.7).
+  assert.equal(
+    encodeFileSecret(key, "é".repeat(MAX_SECRET_FILE_NAME_BYTES / 2 | 0), 1)
+      .length <= 1024,
+    true,
   );
 });
 
-Deno.test("fileKeyOfSecret gives the key only to the offer of the same name and size", async () => {
+Deno.test("fileKeyOfSecret gives the key and the sender's name only to an offer of the same size, whatever name the offer says", () => {
   const key = newFileKey();
-  const secret = await encodeFileSecret(key, "plans.pdf", 1234);
-  assert.deepEqual(await fileKeyOfSecret(secret, offer()), { key });
-  for (const other of [{ name: "plans.pdf.exe" }, { size: 1235 }]) {
-    const got = await fileKeyOfSecret(secret, offer(other));
-    assert.ok("error" in got);
-    assert.match(got.error, /for another file/);
+  const secret = encodeFileSecret(key, "plans.pdf", 1234);
+  for (const name of ["plans.pdf", HIDDEN_FILE_NAME, "invoice.exe"]) {
+    assert.deepEqual(fileKeyOfSecret(secret, offer({ name })), {
+      key,
+      name: "plans.pdf",
+    });
   }
-  const short = await fileKeyOfSecret(secret.subarray(1), offer());
-  assert.ok("error" in short && /malformed/.test(short.error));
+  const got = fileKeyOfSecret(secret, offer({ size: 1235 }));
+  assert.ok("error" in got);
+  assert.match(got.error, /for another file/);
+  const malformed = [
+    secret.subarray(0, FILE_SECRET_HEAD_BYTES),
+    Uint8Array.of(2, ...secret.subarray(1)),
+    Uint8Array.of(...secret.subarray(0, FILE_SECRET_HEAD_BYTES), 0xff, 0xfe),
+  ];
+  for (const bad of malformed) {
+    const refused = fileKeyOfSecret(bad, offer());
+    assert.ok("error" in refused && /malformed/.test(refused.error));
+  }
 });
 
 Deno.test("keyIdOfLabel reads only labels of file keys", () => {
@@ -69,11 +95,11 @@ Deno.test("FileKeyInbox.take waits for a key that comes after the offer, and han
     inbox.deliver(
       "Alice",
       fileSecretLabel(id),
-      await encodeFileSecret(key, "plans.pdf", 1234),
+      encodeFileSecret(key, "plans.pdf", 1234),
     ),
     true,
   );
-  assert.deepEqual(await waiting, { key });
+  assert.deepEqual(await waiting, { key, name: "plans.pdf" });
   const again = await inbox.take(offer({ key_id: id }), 10);
   assert.ok("error" in again && /did not arrive/.test(again.error));
 });
@@ -85,7 +111,7 @@ Deno.test("FileKeyInbox refuses a key that came from someone else than the offer
   inbox.deliver(
     "mallory",
     fileSecretLabel(id),
-    await encodeFileSecret(newFileKey(), "plans.pdf", 1234),
+    encodeFileSecret(newFileKey(), "plans.pdf", 1234),
   );
   const got = await inbox.take(offer({ key_id: id }), 10);
   assert.ok("error" in got);
@@ -98,7 +124,7 @@ Deno.test("receiveFileKey takes a readable key only from a sender not known to u
   const inbox = new FileKeyInbox();
   assert.deepEqual(
     await receiveFileKey(plain, { inbox, usesE2e: () => false }),
-    { key, readable: true },
+    { key, name: "plans.pdf", readable: true },
   );
   const refused = await receiveFileKey(plain, { inbox, usesE2e: () => true });
   assert.ok("error" in refused);
@@ -114,4 +140,119 @@ Deno.test("receiveFileKey takes a readable key only from a sender not known to u
   assert.ok("error" in both && /did not arrive end to end/.test(both.error));
   const none = await receiveFileKey(offer(), { inbox, usesE2e: () => false });
   assert.ok("error" in none && /carries no file key/.test(none.error));
+});
+
+Deno.test("receiveFileKey names an end-to-end file by its secret, not by the offer", async () => {
+  const inbox = new FileKeyInbox();
+  const id = newFileKeyId();
+  const key = newFileKey();
+  inbox.deliver(
+    "alice",
+    fileSecretLabel(id),
+    encodeFileSecret(key, "q3.xlsx", 1234),
+  );
+  assert.deepEqual(
+    await receiveFileKey(offer({ key_id: id, name: HIDDEN_FILE_NAME }), {
+      inbox,
+      usesE2e: () => true,
+    }),
+    { key, name: "q3.xlsx", readable: false },
+  );
+  const late = await receiveFileKey(offer({ key_id: newFileKeyId() }), {
+    inbox,
+    usesE2e: () => true,
+    waitMs: 10,
+  });
+  assert.ok("error" in late);
+  assert.match(
+    late.error,
+    /^Cannot take a file from alice: its key did not arrive/,
+  );
+});
+
+Deno.test("shareFileKey leaves the name out of an offer whose recipients all get the key end to end, and puts it in (with a warning) for one without keys", async () => {
+  const sent: { to: string; label: string; secret: Uint8Array }[] = [];
+  const reply = (to: string): Reply =>
+    to === "carol"
+      ? {
+        t: "error",
+        re: 1,
+        code: "no_keys",
+        text: "ERROR: carol has not published end-to-end keys",
+      }
+      : { t: "ok", re: 1, text: "" };
+  const sender = {
+    sendSecret: (
+      _client: ChatClient,
+      to: string,
+      label: string,
+      secret: Uint8Array,
+    ) => {
+      sent.push({ to, label, secret });
+      return Promise.resolve(reply(to));
+    },
+    usesE2e: () => false,
+  };
+  const client = { name: "alice" } as ChatClient;
+  const key = newFileKey();
+  const hidden = await shareFileKey(
+    sender,
+    client,
+    { to: "bob" },
+    key,
+    "q3.xlsx",
+    99,
+  );
+  assert.equal(hidden.kind, "shared");
+  if (hidden.kind !== "shared") return;
+  assert.deepEqual(Object.keys(hidden.fields).sort(), ["key_id", "name"]);
+  assert.equal(hidden.fields.name, HIDDEN_FILE_NAME);
+  assert.deepEqual(hidden.lines, []);
+  assert.equal(sent[0]?.label, fileSecretLabel(hidden.fields.key_id));
+  assert.deepEqual(
+    fileKeyOfSecret(sent[0]!.secret, offer({ size: 99 })),
+    { key, name: "q3.xlsx" },
+  );
+
+  const clear = await shareFileKey(
+    sender,
+    client,
+    { to: "carol" },
+    key,
+    "q3.xlsx",
+    99,
+  );
+  assert.equal(clear.kind, "shared");
+  if (clear.kind !== "shared") return;
+  assert.equal(clear.fields.name, "q3.xlsx");
+  assert.deepEqual(clear.fields.key, fileKeyForOffer(key).key);
+  assert.match(
+    clear.lines[0]!,
+    /^WARNING: carol has not published end-to-end keys: q3\.xlsx is not end-to-end encrypted, and the host of the server can read it and its name$/,
+  );
+
+  const long = await shareFileKey(
+    sender,
+    client,
+    { to: "bob" },
+    key,
+    "x".repeat(MAX_SECRET_FILE_NAME_BYTES + 1),
+    99,
+  );
+  assert.equal(long.kind, "refused");
+});
+
+Deno.test("withRealName puts the sender's file name back into a server's reply about a hidden one", () => {
+  assert.equal(
+    withRealName(
+      `ERROR: jojo declined ${HIDDEN_FILE_NAME}`,
+      HIDDEN_FILE_NAME,
+      "q3.xlsx",
+    ),
+    "ERROR: jojo declined q3.xlsx",
+  );
+  assert.equal(
+    withRealName("ERROR: jojo declined a.txt", "a.txt", "a.txt"),
+    "ERROR: jojo declined a.txt",
+  );
 });

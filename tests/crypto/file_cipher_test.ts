@@ -27,6 +27,34 @@ Deno.test("FileCipher seals a chunk as docs/PROTOCOL.md's test vector says", asy
   assert.deepEqual(await cipher.open(place, sealed), HELLO);
 });
 
+Deno.test("FileCipher.keyedDigest keys a SHA-256 as docs/PROTOCOL.md's test vector says, per file key", async () => {
+  const cipher = await FileCipher.create(KEY, 1, 5);
+  const sha256 = toHex(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", HELLO)),
+  );
+  assert.equal(
+    sha256,
+    "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+  );
+  assert.equal(
+    await cipher.keyedDigest(sha256),
+    "3b131951fc7453cc1df93e20d0c04bb266f6e52c067b218b5618b61bafe5d092",
+  );
+  // Upper-case digits are the same digest; the transfer does not matter,
+  // the key does.
+  assert.equal(
+    await (await FileCipher.create(KEY, 9, 77)).keyedDigest(
+      sha256.toUpperCase(),
+    ),
+    await cipher.keyedDigest(sha256),
+  );
+  assert.notEqual(
+    await (await FileCipher.create(newFileKey(), 1, 5)).keyedDigest(sha256),
+    await cipher.keyedDigest(sha256),
+  );
+  await assert.rejects(() => cipher.keyedDigest("abc"), TypeError);
+});
+
 Deno.test("FileCipher.open refuses a chunk at another index or offset, of another transfer or size, or altered", async () => {
   const sealer = await FileCipher.create(KEY, 7, 1000);
   const sealed = await sealer.seal({ index: 3, offset: 300 }, HELLO);

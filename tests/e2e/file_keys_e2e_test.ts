@@ -2,9 +2,9 @@
  * File keys end to end through a real `chat serve` (issue 17 items 2 and 3;
  * docs/PROTOCOL.md 11.10): real `chat connect` processes send files to one
  * user and to a group; the offers that reach a third member (a client built
- * here from the library, with end-to-end keys) carry a key id and no key, the
- * key itself arrives in the end-to-end channel, and the server's database and
- * log hold it in no form.
+ * here from the library, with end-to-end keys) carry a key id, no key and no
+ * file name, the key and the name arrive in the end-to-end channel, and the
+ * server's database and log hold the key in no form.
  */
 
 import assert from "node:assert/strict";
@@ -18,10 +18,15 @@ import {
 } from "../../src/client/e2e_keys.ts";
 import { E2eSessions } from "../../src/client/e2e_sessions.ts";
 import { emptyE2eState } from "../../src/client/e2e_state.ts";
-import { FileKeyInbox } from "../../src/client/file_key_share.ts";
+import {
+  FileKeyInbox,
+  HIDDEN_FILE_NAME,
+} from "../../src/client/file_key_share.ts";
 import { KnownIdentities } from "../../src/client/known_identities.ts";
 import { randomBytes, toBase64, toHex } from "../../src/crypto/bytes.ts";
 import { importPublicKeyPem } from "../../src/crypto/keys.ts";
+import { FileCipher, newFileKey } from "../../src/crypto/file_cipher.ts";
+import { fileKeyForOffer } from "../../src/client/file_key.ts";
 import type { FileOfferNotice } from "../../src/protocol/messages.ts";
 import { TestClient, testIdentity } from "../_helpers/chat.ts";
 import {
@@ -156,6 +161,9 @@ Deno.test("chat connect sends file keys end to end: offers carry a key id, never
     const taken = await inbox.take(offer, 10_000);
     assert.ok("key" in taken, JSON.stringify(taken));
     const key = taken.key;
+    // The name travels with the key; the server saw a placeholder.
+    assert.equal(offer.name, HIDDEN_FILE_NAME);
+    assert.equal(taken.name, "group.bin");
     client.post({ t: "file_decline", xfer: offer.xfer });
     await bob.waitFor(/Saved to .*group\.bin/);
     assert.deepEqual(
@@ -192,7 +200,7 @@ Deno.test("chat connect sends file keys end to end: offers carry a key id, never
   }
 });
 
-Deno.test("chat connect puts the file key in the offer only for a recipient without end-to-end keys, and tells the sender the host can read that file", async () => {
+Deno.test("chat connect puts the file key and name in the offer only for a recipient without end-to-end keys, takes such an offer from one, and tells its user the host can read that file", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-e2e-files-keyless-" });
   const processes: ChatProcess[] = [];
   let oldtimer: TestClient | null = null;
@@ -217,9 +225,52 @@ Deno.test("chat connect puts the file key in the offer only for a recipient with
     );
     const offer = message as FileOfferNotice;
     assert.match(offer.key ?? "", /^[0-9a-f]{64}$/);
+    // Its name too: a client without end-to-end keys has no other way to it.
+    assert.equal(offer.name, "notes.txt");
     client.post({ t: "file_decline", xfer: offer.xfer });
     await alice.waitForStderr(
-      /WARNING: oldtimer has not published end-to-end keys: notes\.txt is not end-to-end encrypted, and the host of the server can read it/,
+      /WARNING: oldtimer has not published end-to-end keys: notes\.txt is not end-to-end encrypted, and the host of the server can read it and its name/,
+    );
+
+    // The other way: oldtimer's offer carries its key and name readably;
+    // alice takes it (oldtimer never used end-to-end keys with her) and is
+    // told the host can read it.
+    const contents = new TextEncoder().encode("the old way\n");
+    const key = newFileKey();
+    const ready = await client.request({
+      t: "file_offer",
+      name: "old.txt",
+      size: contents.length,
+      to: "alice",
+      ...fileKeyForOffer(key),
+    });
+    assert.equal(ready.t, "file_ready", JSON.stringify(ready));
+    if (ready.t !== "file_ready") return;
+    const cipher = await FileCipher.create(key, ready.xfer, contents.length);
+    client.post(
+      { t: "file_chunk", xfer: ready.xfer, offset: 0 },
+      await cipher.seal({ index: 0, offset: 0 }, contents),
+      true,
+    );
+    const digest = new Uint8Array(
+      await crypto.subtle.digest("SHA-256", contents),
+    );
+    client.post(
+      {
+        t: "file_end",
+        xfer: ready.xfer,
+        sha256: await cipher.keyedDigest(digest.toHex()),
+      },
+      undefined,
+      true,
+    );
+    await alice.waitFor(
+      /oldtimer has no end-to-end keys: old\.txt is not end-to-end encrypted, and the host of the server can read it/,
+    );
+    await alice.waitFor(/Saved to .*old\.txt/);
+    assert.deepEqual(
+      await Deno.readFile(join(dir, "downloads-alice", "old.txt")),
+      contents,
     );
     await alice.write("/quit\n");
     await alice.finish();

@@ -143,7 +143,8 @@ async function sendRaw(
       {
         t: "file_end",
         xfer: reply.xfer,
-        sha256: options.sha256 ?? sha256(bytes),
+        // As a sender puts it on the wire: keyed with the file key.
+        sha256: options.sha256 ?? await cipher.keyedDigest(sha256(bytes)),
       },
       undefined,
       true,

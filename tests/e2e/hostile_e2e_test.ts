@@ -4,187 +4,119 @@
  * client in, takes its published keys, and then delivers Alice's genuine
  * end-to-end messages along with altered, replayed and relabelled copies.
  * Only the genuine ones may be shown as messages; every other one is an
- * error on stderr.
+ * error on stderr. Then it swaps alice's published keys for a key of its own
+ * (Mallory's), both ways: bob is warned loudly, sends nothing sealed for that
+ * key and shows nothing written under it.
  */
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { toBase64 } from "../../src/crypto/bytes.ts";
-import {
-  type E2eSession,
-  initiateSession,
-  sealEnvelope,
-} from "../../src/crypto/e2e_envelope.ts";
-import {
-  IDENTITY_PROOF_VERSION,
-  identityFingerprint,
-} from "../../src/crypto/identity.ts";
-import { decodeBundle, type PrekeyBundle } from "../../src/crypto/prekeys.ts";
-import { createKeyring } from "../../src/client/e2e_keys.ts";
-import { encodeContent } from "../../src/client/e2e_sessions.ts";
-import { parseClientMessage } from "../../src/protocol/codec.ts";
-import type { ServerMessage } from "../../src/protocol/messages.ts";
-import type { SecureChannel } from "../../src/transport/secure_channel.ts";
-import { testKeys } from "../_helpers/chat.ts";
-import { startHostileServer } from "../_helpers/hostile_server.ts";
-import { ChatProcess } from "../_helpers/process.ts";
-import { testIdentity } from "../_helpers/chat.ts";
-
-/**
- * Plays the server's part of sign-in and key publishing; resolves with the
- * bundle the client published (with its first one-time key).
- */
-function serve(channel: SecureChannel): Promise<PrekeyBundle> {
-  const published = Promise.withResolvers<PrekeyBundle>();
-  (async () => {
-    for (;;) {
-      const batch = await channel.receive();
-      if (batch === null) return;
-      for (const { header, body } of batch) {
-        const message = parseClientMessage(header);
-        const answer = (reply: ServerMessage) => channel.send(reply);
-        switch (message.t) {
-          case "register":
-            answer({
-              t: "challenge",
-              re: message.id,
-              nonce: toBase64(crypto.getRandomValues(new Uint8Array(32))),
-              proof: IDENTITY_PROOF_VERSION,
-            });
-            break;
-          case "prove":
-            answer({
-              t: "welcome",
-              re: message.id,
-              name: "bob",
-              text: "SUCCESS: Username registered.",
-              acks: true,
-              cids: true,
-            });
-            break;
-          case "e2e_keys": {
-            const bundle = decodeBundle(
-              JSON.parse(new TextDecoder().decode(body)),
-            );
-            answer({
-              t: "e2e_keys",
-              re: message.id,
-              one_time: bundle.oneTime.length,
-            });
-            if (bundle.oneTime.length > 0) {
-              published.resolve({ ...bundle, oneTime: [bundle.oneTime[0]!] });
-            }
-            break;
-          }
-          case "list":
-            answer({ t: "users", re: message.id, users: [] });
-            break;
-          case "groups":
-            answer({ t: "groups", re: message.id, groups: [] });
-            break;
-          case "ping":
-            answer({ t: "pong", re: message.id });
-            break;
-          case "bye":
-            channel.close();
-            return;
-          default:
-            break;
-        }
-      }
-    }
-  })().catch(published.reject);
-  return published.promise;
-}
+import { encodeBundle } from "../../src/crypto/prekeys.ts";
+import type { ClientMessage } from "../../src/protocol/messages.ts";
+import { until } from "../_helpers/bystanders.ts";
+import { HostileAlice, startHostileE2e } from "../_helpers/hostile_e2e.ts";
 
 Deno.test("chat connect shows a hostile server's altered, replayed and relabelled end-to-end messages as errors, never as messages", async () => {
-  await using server = await startHostileServer();
-  const dir = await Deno.makeTempDir({ prefix: "chat-e2e-hostile-" });
-  let bob: ChatProcess | null = null;
-  try {
-    const pub = join(dir, "server.pub");
-    await Deno.writeTextFile(pub, (await testKeys()).publicPem);
-    bob = new ChatProcess([
-      "connect",
-      server.url.replace("ws://", ""),
-      "--pub",
-      pub,
-      "--user",
-      "bob",
-    ], { env: { XDG_CONFIG_HOME: join(dir, "config") } });
-    const bundle = await serve(await server.session);
-    const channel = await server.session;
+  await using run = await startHostileE2e("chat-e2e-hostile-");
+  const { bob, channel, alice } = run;
 
-    // Alice, from the protocol: X3DH with bob's published bundle.
-    const alice = await createKeyring(await testIdentity());
-    const fingerprint = await identityFingerprint(alice.identity.publicRaw);
-    let session: E2eSession = await initiateSession({
-      identity: alice.identity.publicRaw,
-      dh: alice.bundle.dh,
-      dhPair: alice.secrets.dh,
-    }, bundle);
-    const seal = async (text: string) => {
-      const out = await sealEnvelope(
-        session,
-        encodeContent({ type: "text", from: "alice", to: "bob", text }),
-      );
-      session = out.session;
-      return out.envelope;
-    };
-    let id = 0;
-    const deliver = (body: Uint8Array, from = "alice") => {
-      id++;
+  const first = await alice.sealText("first genuine");
+  alice.deliver(channel, first, "carol"); // Alice's message, relabelled as carol's
+  alice.deliver(channel, first, "ev\x1b[2Jil"); // and under a name that clears screens
+  alice.deliver(channel, first); // genuine
+  alice.deliver(channel, first); // replayed under a new id
+  const second = await alice.sealText("second genuine");
+  const altered = second.slice();
+  altered[altered.length - 5]! ^= 0x40;
+  alice.deliver(channel, altered);
+  alice.deliver(channel, second);
+  alice.deliver(channel, await alice.sealText("third genuine"));
+
+  await bob.waitFor(/Private message from alice: third genuine/);
+  await bob.write("/quit\n");
+  await bob.finish();
+  const shown = bob.stdout.split("\n").filter((line) =>
+    line.includes("Private message")
+  );
+  assert.deepEqual(shown, [
+    "Private message from alice: first genuine",
+    "Private message from alice: second genuine",
+    "Private message from alice: third genuine",
+  ]);
+  const errors = bob.stderr.split("\n").filter((line) =>
+    line.startsWith("ERROR: A private message from")
+  );
+  assert.equal(errors.length, 4, bob.stderr);
+  assert.match(
+    errors[0]!,
+    /from carol could not be opened.*written by alice/,
+  );
+  assert.match(errors[1]!, /from ev\^\[\[2Jil could not be opened/);
+  assert.match(errors[2]!, /from alice could not be opened/);
+  assert.match(errors[3]!, /from alice could not be opened/);
+  assert.ok(!bob.stderr.includes("\x1b"), "an escape reached the terminal");
+});
+
+Deno.test("chat connect warns of a published key a hostile server swapped, seals nothing for it and shows nothing written under it", async () => {
+  const sent: ClientMessage[] = [];
+  const handlers: ((message: ClientMessage) => void)[] = [];
+  await using run = await startHostileE2e(
+    "chat-e2e-hostile-swap-",
+    () => [],
+    (message) => {
+      sent.push(message);
+      for (const handle of handlers) handle(message);
+    },
+  );
+  const { bob, channel, alice } = run;
+  // bob meets alice: her key is the one he trusts from now on.
+  alice.deliver(channel, await alice.sealText("hello from the real alice"));
+  await bob.waitFor(/Private message from alice: hello from the real alice/);
+
+  // The server claims alice's name is now bound to Mallory's key, and hands
+  // out Mallory's bundle under her name.
+  const mallory = await HostileAlice.create(run.bundle);
+  mallory.skipTo(100);
+  handlers.push((message) => {
+    if (message.t === "e2e_msg") {
       channel.send({
-        t: "e2e_private",
-        from,
-        fingerprint,
-        ts: Date.now(),
-        id,
-        seq: id,
-      }, body);
-    };
-
-    const first = await seal("first genuine");
-    deliver(first, "carol"); // Alice's message, relabelled as carol's
-    deliver(first, "ev\x1b[2Jil"); // and under a name that clears screens
-    deliver(first); // genuine
-    deliver(first); // replayed under a new id
-    const second = await seal("second genuine");
-    const altered = second.slice();
-    altered[altered.length - 5]! ^= 0x40;
-    deliver(altered);
-    deliver(second);
-    deliver(await seal("third genuine"));
-
-    await bob.waitFor(/Private message from alice: third genuine/);
-    await bob.write("/quit\n");
-    await bob.finish();
-    const shown = bob.stdout.split("\n").filter((line) =>
-      line.includes("Private message")
-    );
-    assert.deepEqual(shown, [
-      "Private message from alice: first genuine",
-      "Private message from alice: second genuine",
-      "Private message from alice: third genuine",
-    ]);
-    const errors = bob.stderr.split("\n").filter((line) =>
-      line.startsWith("ERROR: A private message from")
-    );
-    assert.equal(errors.length, 4, bob.stderr);
-    assert.match(
-      errors[0]!,
-      /from carol could not be opened.*written by alice/,
-    );
-    assert.match(errors[1]!, /from ev\^\[\[2Jil could not be opened/);
-    assert.match(errors[2]!, /from alice could not be opened/);
-    assert.match(errors[3]!, /from alice could not be opened/);
-    assert.ok(!bob.stderr.includes("\x1b"), "an escape reached the terminal");
-    bob = null;
-  } finally {
-    if (bob !== null) {
-      bob.kill("SIGKILL");
-      await bob.finish();
+        t: "error",
+        re: message.id,
+        code: "identity",
+        text:
+          `ERROR: alice's identity key is not the one this message is sealed for: it is now ${mallory.fingerprint}`,
+      });
+    } else if (message.t === "e2e_bundle") {
+      channel.send(
+        {
+          t: "e2e_bundle",
+          re: message.id,
+          name: "alice",
+          fingerprint: mallory.fingerprint,
+        },
+        new TextEncoder().encode(JSON.stringify(encodeBundle(mallory.bundle))),
+      );
     }
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
+  await bob.write("/msg alice the vault code is 0451\n");
+  await bob.waitForStderr(/WARNING: alice's identity key has changed!/);
+  await bob.waitForStderr(
+    /ERROR: Not sent yet: alice's identity key has changed/,
+  );
+  // Sealed once, for the key bob trusts; never again for Mallory's.
+  await until(
+    () => sent.some((m) => m.t === "e2e_bundle"),
+    "bob's fetch of alice's bundle",
+  );
+  assert.equal(sent.filter((m) => m.t === "e2e_msg").length, 1);
+
+  // Mallory writes as alice: held for /trust, never shown (as is, until
+  // bob decides, what comes from alice meanwhile).
+  mallory.deliver(channel, await mallory.sealText("I am alice, trust me"));
+  await bob.waitFor(
+    /A private message from alice waits until you accept their new key \(\/trust alice\)/,
+  );
+  await bob.write("/quit\n");
+  await bob.finish();
+  assert.doesNotMatch(bob.stdout + bob.stderr, /trust me/);
+  assert.equal(sent.filter((m) => m.t === "e2e_msg").length, 1);
 });

@@ -218,7 +218,7 @@ Deno.test("an end-to-end message to someone offline, sent and read across server
   }
 });
 
-Deno.test("chat connect /verify shows the same safety number on both sides, and /list marks the contact verified once compared", async () => {
+Deno.test("chat connect /verify shows the same safety number on both sides, /list marks the contact verified once compared, and a new key is announced and changes the number", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-e2e-verify-" });
   const processes: ChatProcess[] = [];
   try {
@@ -257,6 +257,39 @@ Deno.test("chat connect /verify shows the same safety number on both sides, and 
     // A script exits 1 after a command failed (the short number).
     await alice.write("/quit\n");
     assert.equal((await alice.finish()).code, 1);
+
+    // bob comes back with a new key (a new laptop; the host started afresh,
+    // so the name is free): alice is warned, and the number changes, the
+    // same new one on both sides.
+    server.kill("SIGTERM");
+    await server.finish();
+    await Deno.remove(join(dir, "data"), { recursive: true });
+    await Deno.remove(join(dir, "config-bob"), { recursive: true });
+    const again = serveProcess(dir, Number(port), "--data", `${dir}/data`);
+    processes.push(again);
+    await listeningPort(again);
+    // alice's client again: it remembers bob's key and that it was verified.
+    const alice2 = connect(dir, port, "alice");
+    const newBob = connect(dir, port, "bob");
+    processes.push(alice2, newBob);
+    await alice2.waitFor(/SUCCESS: Username registered\./);
+    await newBob.waitFor(/SUCCESS: Username registered\./);
+    await waitForKeys(dir, port, "bob");
+    await waitForKeys(dir, port, "alice");
+    await newBob.write("/msg alice it is me, on a new laptop\n");
+    await alice2.waitForStderr(/WARNING: bob's identity key has changed!/);
+    await alice2.write("/list\n");
+    await alice2.waitFor(/\*\*\* bob - .* - KEY CHANGED since verified \*\*\*/);
+    await alice2.write("/trust bob\n");
+    await alice2.waitFor(/Private message from bob: it is me, on a new laptop/);
+    await alice2.write("/verify bob\n");
+    const [, c1, c2] = await alice2.waitFor(number);
+    await newBob.write("/verify alice\n");
+    const [, d1, d2] = await newBob.waitFor(number);
+    assert.equal(`${c1} ${c2}`, `${d1} ${d2}`);
+    assert.notEqual(`${c1} ${c2}`, `${a1} ${a2}`);
+    await quit(newBob);
+    await quit(alice2);
   } finally {
     for (const p of processes) {
       p.kill();
