@@ -57,6 +57,13 @@ export function applyLogRecord(
     case "delivered":
       for (const id of record.ids) store.markDelivered(id, record.user);
       return NOTHING;
+    case "user": {
+      const key = nameKey(record.name);
+      if (store.getUser(key) === undefined) {
+        store.ensureUser(record.name, key, now);
+      }
+      return NOTHING;
+    }
     case "public":
     case "private":
     case "group":

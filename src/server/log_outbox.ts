@@ -10,9 +10,9 @@
  *   serve.ts publishes the records, waits until this node has applied them
  *   back from the log (log_apply.ts, under the stream sequence), and only
  *   then answers the sender, with the placeholders replaced;
- * - acknowledgements and deliveries to clients that do not acknowledge are
- *   applied here and kept as records too, for the other nodes, published
- *   once their unit of work commits.
+ * - acknowledgements, deliveries to clients that do not acknowledge and
+ *   users new here are applied here and kept as records too, for the other
+ *   nodes, published once their unit of work commits.
  *
  * So the router stays synchronous and unchanged, and the only positions a
  * client ever sees are the log's, the same on every node.
@@ -222,7 +222,11 @@ export class LogOutbox implements Store {
     return this.inner.listUsers();
   }
   ensureUser(name: string, key: string, now: Timestamp): UserRecord {
-    return this.inner.ensureUser(name, key, now);
+    // New here: the other nodes learn of them (messages may wait for them).
+    const known = this.inner.getUser(key) !== undefined;
+    const user = this.inner.ensureUser(name, key, now);
+    if (!known) this.#records.push({ kind: "user", name });
+    return user;
   }
   bindFingerprint(key: string, fingerprint: string): BindResult {
     return this.inner.bindFingerprint(key, fingerprint);

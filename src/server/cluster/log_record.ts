@@ -73,7 +73,12 @@ export type LogRecord =
     readonly kind: "delivered";
     readonly user: string;
     readonly ids: readonly number[];
-  };
+  }
+  /**
+   * User `name` (as registered) signed in for the first time on some node:
+   * every node knows them from now on, to take messages for them.
+   */
+  | { readonly kind: "user"; readonly name: string };
 
 export type MessageRecord = Extract<
   LogRecord,
@@ -100,6 +105,8 @@ export function logSubject(record: LogRecord): string {
     case "ack":
     case "delivered":
       return logUserSubject(record.user);
+    case "user":
+      return logUserSubject(nameKey(record.name));
     default: {
       const unknown: never = record;
       throw new TypeError(`Unknown log record ${JSON.stringify(unknown)}`);
@@ -116,7 +123,7 @@ export function logSubject(record: LogRecord): string {
 export function logMessageId(record: LogRecord): string | null {
   if (
     record.kind === "ack" || record.kind === "delivered" ||
-    record.cid === undefined
+    record.kind === "user" || record.cid === undefined
   ) {
     return null;
   }
@@ -156,6 +163,9 @@ export function encodeLogRecord(record: LogRecord): Uint8Array {
       break;
     case "delivered":
       fields = { user: record.user, ids: record.ids };
+      break;
+    case "user":
+      fields = { name: record.name };
       break;
     default: {
       const unknown: never = record;
@@ -200,6 +210,14 @@ export function decodeLogRecord(bytes: Uint8Array): LogRecord {
     case "private":
     case "group":
       return messageRecord(h, body);
+    case "user": {
+      if (body.byteLength !== 0) throw new TypeError("Log record has a body");
+      const name = h.name;
+      if (typeof name !== "string" || !isValidName(name)) {
+        throw new TypeError("Log record has a bad name");
+      }
+      return { kind: "user", name };
+    }
     case "ack":
     case "delivered": {
       if (body.byteLength !== 0) throw new TypeError("Log record has a body");
