@@ -181,3 +181,61 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "chat serve --cluster refuses a database that holds messages the cluster's log does not (a single node's), saying what to do",
+  ignore: NATS === null,
+  async fn() {
+    await using nats = await startNats(NATS!);
+    const dir = await Deno.makeTempDir({ prefix: "chat-cluster-log-" });
+    const processes: ChatProcess[] = [];
+    try {
+      await makeKeys(dir);
+      const data = join(dir, "single");
+      const single = serveProcess(dir, 0, "--data", data);
+      processes.push(single);
+      const port = await listeningPort(single);
+      const chat = new ChatProcess(
+        [
+          "connect",
+          `127.0.0.1:${port}`,
+          "--pub",
+          `${dir}/public.pem`,
+          "--user",
+          "alice",
+          "--json",
+        ],
+        { env: { XDG_CONFIG_HOME: join(dir, "alice-config") } },
+      );
+      processes.push(chat);
+      const alice = new Bot(chat);
+      await chat.waitFor(/"type":"welcome","name":"alice"/);
+      await alice.ask({ cmd: "send", text: "said on one node" }, "sent");
+      await chat.write(`${JSON.stringify({ cmd: "quit" })}\n`);
+      await chat.finish();
+      single.kill("SIGTERM");
+      await single.finish();
+
+      const joining = serveProcess(
+        dir,
+        0,
+        "--data",
+        data,
+        "--cluster",
+        nats.url,
+      );
+      processes.push(joining);
+      const status = await joining.finish();
+      assert.equal(status.code, 1);
+      assert.match(
+        joining.stderr,
+        /holds messages the cluster's log does not .*Give each node of a cluster its own new --data folder/,
+      );
+    } finally {
+      for (const process of processes) process.kill("SIGKILL");
+      await Promise.all(processes.map((process) => process.finish()));
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

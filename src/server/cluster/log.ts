@@ -97,6 +97,20 @@ export class ClusterLog {
   }
 
   /**
+   * Throws an error a user can act on if a store whose newest message is
+   * `lastId` cannot be this cluster's copy: it holds messages the log does
+   * not (a single node's database, or a log that was wiped).
+   */
+  async check(lastId: number, where: string): Promise<void> {
+    const info = await this.#jsm.streams.info(LOG_STREAM);
+    if (lastId > info.state.last_seq) {
+      throw new Error(
+        `The database in ${where} holds messages the cluster's log does not (message ${lastId}, the log ends at ${info.state.last_seq}): it was not made by this cluster. Give each node of a cluster its own new --data folder`,
+      );
+    }
+  }
+
+  /**
    * Publishes `record`; resolves once JetStream has stored it (the `ok` a
    * sender gets means this), with its sequence.
    */
