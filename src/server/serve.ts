@@ -389,14 +389,14 @@ export function createCore(options: CoreOptions): ServerCore {
   }
 
   /**
-   * `routed` once its messages are in the cluster's log (shared_log.ts);
-   * as it is on a single node. Called right after routeRun.
+   * `routed` once its messages are in the cluster's log (shared_log.ts).
+   * Called right after routeRun, before anything else commits.
    */
   async function settle(
+    log: SharedLog,
     steps: readonly Step[],
     routed: Routed,
   ): Promise<Routed> {
-    if (shared === null) return routed;
     const chatRequests = new Set<number>();
     for (const step of steps) {
       if ("message" in step && CHAT_REQUESTS.has(step.message.t)) {
@@ -404,7 +404,7 @@ export function createCore(options: CoreOptions): ServerCore {
       }
     }
     return {
-      out: await shared.settle(routed.out, chatRequests),
+      out: await log.settle(routed.out, chatRequests),
       full: routed.full,
     };
   }
@@ -666,7 +666,12 @@ export function createCore(options: CoreOptions): ServerCore {
           if (steps.length === 0) return;
           const run = steps;
           steps = [];
-          const { out, full } = await settle(run, routeRun(id, run));
+          const routed = routeRun(id, run);
+          // On one node nothing may come between the commit and the
+          // delivery (another run's messages would overtake this one's).
+          const { out, full } = shared === null
+            ? routed
+            : await settle(shared, run, routed);
           // Dismissed while the log took the run's messages.
           if (!channels.has(id)) return;
           if (!full) return deliverRun(id, out, frame);
