@@ -137,18 +137,22 @@ export function applyLogRecord(
       };
     }
     case "group": {
-      // Not known here yet (the groups bucket is behind): made empty, so
-      // that its history is kept; the bucket brings its members (the
-      // caller drops the change this makes: it is not news to the cluster).
+      // Not known here yet (the groups bucket is behind): made empty, and
+      // the bucket brings its members (the caller drops the change this
+      // makes: it is not news to the cluster).
       const group = state.group(record.group) ??
         state.createGroup(record.group, record.from, record.ts);
       const groupKey = group.key;
-      const recipients: Recipient[] = [...group.members.keys()]
-        .filter((key) => key !== fromKey)
-        .map((key) => ({
+      // Entitled: who the sender's node found in the group, the same on
+      // every node, whatever this node's copy of the group says yet.
+      const recipients: Recipient[] = record.members.map((name) => {
+        const key = nameKey(name);
+        ensure(name, key);
+        return {
           userKey: key,
           delivered: state.sessionByName(key)?.acks === false,
-        }));
+        };
+      }).filter((recipient) => recipient.userKey !== fromKey);
       store.appendMessage({
         kind: "group",
         groupKey,
@@ -157,27 +161,47 @@ export function applyLogRecord(
         recipients,
       });
       const name = group.name;
-      return {
-        out: [{
+      const message = record.e2e === undefined
+        ? {
+          t: "group",
+          group: name,
+          from: record.from,
+          ts: record.ts,
+          ...position,
+        } as const
+        : {
+          t: "e2e_group",
+          group: name,
+          from: record.from,
+          fingerprint: record.e2e,
+          ts: record.ts,
+          ...position,
+        } as const;
+      // Sent to the entitled signed in here: as one group message when this
+      // node's copy of the group has the same ones online (the usual case),
+      // else to each of them.
+      const here = new Set(
+        recipients
+          .filter((recipient) => state.sessionByName(recipient.userKey))
+          .map((recipient) => recipient.userKey),
+      );
+      const online = state.onlineMembers(group)
+        .filter((session) => session.nameKey !== fromKey);
+      const same = online.length === here.size &&
+        online.every((session) => here.has(session.nameKey));
+      const out: Outbound[] = same
+        ? here.size === 0 ? [] : [{
           to: { kind: "group", key: group.key, except: fromKey },
-          message: record.e2e === undefined
-            ? {
-              t: "group",
-              group: name,
-              from: record.from,
-              ts: record.ts,
-              ...position,
-            }
-            : {
-              t: "e2e_group",
-              group: name,
-              from: record.from,
-              fingerprint: record.e2e,
-              ts: record.ts,
-              ...position,
-            },
+          message,
           body: record.body,
-        }],
+        }]
+        : [...here].map((key) => ({
+          to: { kind: "user", key },
+          message,
+          body: record.body,
+        }));
+      return {
+        out,
         delivered: recipients
           .filter((recipient) => recipient.delivered)
           .map((recipient) => ({ user: recipient.userKey, id: seq })),

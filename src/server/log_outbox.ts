@@ -144,6 +144,10 @@ export class LogOutbox implements Store {
           kind: "group",
           group: this.inner.getGroup(message.groupKey)?.name ??
             message.groupKey,
+          // Who the router found entitled; by name, for nodes new to them.
+          members: message.recipients.map((recipient) =>
+            this.inner.getUser(recipient.userKey)?.name ?? recipient.userKey
+          ),
           ...common,
         });
       default: {

@@ -119,7 +119,7 @@ Deno.test("applyLogRecord makes a user new on another node known here", () => {
   assert.equal(state.knownUser("cy"), "Cy");
 });
 
-Deno.test("applyLogRecord gives a group message to every member but its sender, and sends it to those here", () => {
+Deno.test("applyLogRecord gives a group message to the members the sender's node listed, and sends it to those here in one group message", () => {
   const state = node();
   route(state, 1, { t: "create", id: 1, group: "team" }, NONE, 3);
   route(state, 2, { t: "join", id: 1, group: "team" }, NONE, 3);
@@ -130,6 +130,7 @@ Deno.test("applyLogRecord gives a group message to every member but its sender, 
     kind: "group",
     from: "Sophia",
     group: "team",
+    members: ["jojo", "nana", "Zed"],
     ts: 7,
     body,
   });
@@ -139,19 +140,46 @@ Deno.test("applyLogRecord gives a group message to every member but its sender, 
   ]]);
   assert.deepEqual(applied.delivered, [{ user: "jojo", id: 9 }]);
   assert.deepEqual(state.store.pendingFor("nana", 10).map((m) => m.id), [9]);
+  // Zed, offline and new here, is owed it too: the list says so.
+  assert.deepEqual(state.store.pendingFor("zed", 10).map((m) => m.id), [9]);
   assert.deepEqual(state.store.pendingFor("sophia", 10), []);
 });
 
-Deno.test("applyLogRecord keeps a message to a group not known here yet in its history, owed to no one", () => {
+Deno.test("applyLogRecord sends a group message only to those the sender's node listed, when this node's copy of the group differs", () => {
+  const state = node();
+  route(state, 1, { t: "create", id: 1, group: "team" }, NONE, 3);
+  route(state, 2, { t: "join", id: 1, group: "team" }, NONE, 3);
+  // nana joined after the sender's node saw the group.
+  const applied = apply(state, 9, {
+    kind: "group",
+    from: "Sophia",
+    group: "team",
+    members: ["jojo"],
+    ts: 7,
+    body,
+  });
+  assert.deepEqual(applied.out.map((o) => o.to), [[1]]);
+  assert.deepEqual(state.store.pendingFor("nana", 10), []);
+  assert.deepEqual(
+    state.store.history(
+      { kind: "group", groupKey: "team", viewerKey: "nana" },
+      10,
+    ),
+    [],
+  );
+});
+
+Deno.test("applyLogRecord keeps a message to a group not known here yet, owed to the members listed", () => {
   const state = node();
   const applied = apply(state, 4, {
     kind: "group",
     from: "Sophia",
     group: "Later",
+    members: ["Zed"],
     ts: 7,
     body,
   });
   assert.deepEqual(applied.out, []);
   assert.equal(state.group("later")?.name, "Later");
-  assert.equal(state.store.lastMessageId(), 4);
+  assert.deepEqual(state.store.pendingFor("zed", 10).map((m) => m.id), [4]);
 });

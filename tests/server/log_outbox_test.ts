@@ -29,7 +29,20 @@ Deno.test("LogOutbox holds a new message for the log, answers a placeholder posi
       recipients: [{ userKey: "bo", delivered: false }],
     })
   );
+  inner.createGroup("Team", "team", "ann", 1);
+  const third = outbox.transaction(() =>
+    outbox.appendMessage({
+      kind: "group",
+      groupKey: "team",
+      ts: 3,
+      fromKey: "ann",
+      fromName: "ann",
+      body,
+      recipients: [{ userKey: "bo", delivered: true }],
+    })
+  );
   assert.ok(isPlaceholder(first.id) && isPlaceholder(second.id));
+  assert.ok(isPlaceholder(third.id));
   assert.notEqual(first.id, second.id);
   assert.equal(inner.lastMessageId(), 0);
   const taken = outbox.take();
@@ -37,6 +50,15 @@ Deno.test("LogOutbox holds a new message for the log, answers a placeholder posi
     { kind: "public", from: "ann", ts: 1, cid: CID, body },
     // The recipient by name as registered.
     { kind: "private", to: "Bo", from: "ann", ts: 2, e2e: "SHA256:abc", body },
+    // Who the router found entitled, by name.
+    {
+      kind: "group",
+      group: "Team",
+      members: ["Bo"],
+      from: "ann",
+      ts: 3,
+      body,
+    },
   ]);
   assert.deepEqual(outbox.take(), { messages: [], records: [] });
 });

@@ -51,10 +51,16 @@ export type LogRecord =
     readonly to: string;
     readonly e2e?: string;
   }
-  /** A message to group `group` (its name); `e2e` as for private. */
+  /**
+   * A message to group `group` (its name); `e2e` as for private. `members`:
+   * who is entitled to it (names as registered, not the sender), as the
+   * sender's node saw the group: every node owes it to the same people,
+   * whatever its own copy of the groups bucket says yet.
+   */
   | MessageFields & {
     readonly kind: "group";
     readonly group: string;
+    readonly members: readonly string[];
     readonly e2e?: string;
   }
   /**
@@ -90,6 +96,9 @@ const VERSION = 1;
 
 /** At most this many ids in one `delivered` record. */
 export const MAX_DELIVERED_IDS = 1000;
+
+/** At most this many members in a group record (groups hold 1000). */
+export const MAX_RECORD_MEMBERS = 10_000;
 
 const FINGERPRINT_PATTERN = /^[0-9A-Za-z:+/=_-]{1,128}$/;
 
@@ -144,7 +153,9 @@ export function encodeLogRecord(record: LogRecord): Uint8Array {
         ts: record.ts,
         ...(record.cid === undefined ? {} : { cid: record.cid }),
         ...(record.kind === "private" ? { to: record.to } : {}),
-        ...(record.kind === "group" ? { group: record.group } : {}),
+        ...(record.kind === "group"
+          ? { group: record.group, members: record.members }
+          : {}),
         ...(record.kind !== "public" && record.e2e !== undefined
           ? { e2e: record.e2e }
           : {}),
@@ -299,7 +310,14 @@ function messageRecord(
   if (typeof group !== "string" || !isValidName(group)) {
     throw new TypeError("Log record has a bad group");
   }
-  return { kind: "group", group, ...common, ...sealed };
+  const members = h.members;
+  if (
+    !Array.isArray(members) || members.length > MAX_RECORD_MEMBERS ||
+    !members.every((name) => typeof name === "string" && isValidName(name))
+  ) {
+    throw new TypeError("Log record has bad members");
+  }
+  return { kind: "group", group, members, ...common, ...sealed };
 }
 
 function isNameKey(value: unknown): value is string {

@@ -24,7 +24,14 @@ Deno.test("encodeLogRecord and decodeLogRecord round-trip every kind of record",
       e2e: "SHA256:vdIQUtDa29Hbqqf1puorjVAhBUe52c4ZfnoHFvFeRhg",
       body,
     },
-    { kind: "group", from: "alice", group: "Team", ts: 7, body },
+    {
+      kind: "group",
+      from: "alice",
+      group: "Team",
+      members: ["Bob", "carol"],
+      ts: 7,
+      body,
+    },
     {
       kind: "ack",
       user: "bob",
@@ -106,6 +113,17 @@ Deno.test("decodeLogRecord refuses bad records with a TypeError", () => {
       header({ v: 1, k: "delivered", user: "b", ids: [1.5] }),
     ],
     ["user bad name", header({ v: 1, k: "user", name: "" })],
+    [
+      "group without members",
+      header({ v: 1, k: "group", from: "a", group: "t", ts: 1 }, body),
+    ],
+    [
+      "group bad member",
+      header(
+        { v: 1, k: "group", from: "a", group: "t", ts: 1, members: [""] },
+        body,
+      ),
+    ],
   ];
   for (const [why, bytes] of bad) {
     assert.throws(() => decodeLogRecord(bytes), TypeError, why);
@@ -123,7 +141,14 @@ Deno.test("logSubject puts records under chat.log with names as hex name keys", 
     "chat.log.dm.626f62.616c696365",
   );
   assert.equal(
-    logSubject({ kind: "group", from: "a", group: "T.x", ts: 1, body }),
+    logSubject({
+      kind: "group",
+      from: "a",
+      group: "T.x",
+      members: [],
+      ts: 1,
+      body,
+    }),
     "chat.log.group.742e78",
   );
   assert.equal(
