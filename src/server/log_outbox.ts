@@ -65,12 +65,18 @@ export function isPlaceholder(id: unknown): id is number {
 
 export class LogOutbox implements Store {
   readonly inner: Store;
+  /**
+   * The space this store's positions belong to: the cluster log's, the
+   * same on every node (cluster/log.ts), not the node's database's.
+   */
+  readonly id: string;
   #messages: HeldMessage[] = [];
   #records: LogRecord[] = [];
   #nextPlaceholder = -1;
 
-  constructor(inner: Store) {
+  constructor(inner: Store, id: string) {
     this.inner = inner;
+    this.id = id;
   }
 
   /** What was kept since the last call (committed units only). */

@@ -204,7 +204,9 @@ export function createCore(options: CoreOptions): ServerCore {
   const cluster = options.cluster;
   // In a cluster, chat messages and what waits for whom go through the
   // shared log in JetStream (log_outbox.ts, shared_log.ts, log_apply.ts).
-  const outbox = cluster === undefined ? null : new LogOutbox(options.store);
+  const outbox = cluster === undefined
+    ? null
+    : new LogOutbox(options.store, cluster.log.id);
   const store: Store = outbox ?? options.store;
   const shared = outbox === null
     ? null

@@ -2,12 +2,13 @@ import assert from "node:assert/strict";
 import { memoryStore } from "../_helpers/memory_store.ts";
 import { isPlaceholder, LogOutbox } from "../../src/server/log_outbox.ts";
 
+const LOG_ID = "00112233445566778899aabbccddeeff";
 const body = new TextEncoder().encode("hi");
 const CID = "00112233445566778899aabbccddeeff";
 
 Deno.test("LogOutbox holds a new message for the log, answers a placeholder position and stores nothing", () => {
   const inner = memoryStore("ann", "Bo");
-  const outbox = new LogOutbox(inner);
+  const outbox = new LogOutbox(inner, LOG_ID);
   const first = outbox.transaction(() =>
     outbox.appendPublic({
       ts: 1,
@@ -65,7 +66,7 @@ Deno.test("LogOutbox holds a new message for the log, answers a placeholder posi
 
 Deno.test("LogOutbox stores a message that comes with its position, and holds nothing for it", () => {
   const inner = memoryStore("ann");
-  const outbox = new LogOutbox(inner);
+  const outbox = new LogOutbox(inner, LOG_ID);
   const at = { id: 4, seq: 4 };
   assert.deepEqual(
     outbox.appendPublic({ ts: 1, fromKey: "ann", fromName: "ann", body, at }),
@@ -76,7 +77,7 @@ Deno.test("LogOutbox stores a message that comes with its position, and holds no
 });
 
 Deno.test("LogOutbox forgets what an undone unit of work held", () => {
-  const outbox = new LogOutbox(memoryStore("ann"));
+  const outbox = new LogOutbox(memoryStore("ann"), LOG_ID);
   assert.throws(() =>
     outbox.transaction(() => {
       outbox.appendPublic({ ts: 1, fromKey: "ann", fromName: "ann", body });
@@ -91,7 +92,7 @@ Deno.test("LogOutbox forgets what an undone unit of work held", () => {
 
 Deno.test("LogOutbox keeps records of acknowledgements and deliveries that changed something, and of users new here", () => {
   const inner = memoryStore("ann", "bo");
-  const outbox = new LogOutbox(inner);
+  const outbox = new LogOutbox(inner, LOG_ID);
   const at = (id: number) => ({ id, seq: id });
   for (const id of [1, 2, 3]) {
     inner.appendMessage({
@@ -121,4 +122,8 @@ Deno.test("LogOutbox keeps records of acknowledgements and deliveries that chang
     { kind: "user", name: "Cy" },
   ]);
   assert.deepEqual(outbox.takeRecords(), []);
+});
+
+Deno.test("LogOutbox's id is the log's, not the node's database's", () => {
+  assert.equal(new LogOutbox(memoryStore(), LOG_ID).id, LOG_ID);
 });

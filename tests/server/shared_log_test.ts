@@ -10,6 +10,7 @@ import type { ClusterLogPort } from "../../src/server/cluster/port.ts";
 import type { LogRecord } from "../../src/server/cluster/log_record.ts";
 import type { Outbound } from "../../src/server/outbound.ts";
 
+const LOG_ID = "00112233445566778899aabbccddeeff";
 const body = new TextEncoder().encode("hi");
 const me = { kind: "connection", id: 1 } as const;
 
@@ -51,6 +52,7 @@ Deno.test("failed turns the ok to each chat message into an error and sends othe
 
 /** A log that numbers what it is given from `first` on, or refuses all. */
 class NumberingLog implements ClusterLogPort {
+  readonly id = LOG_ID;
   readonly published: LogRecord[] = [];
   readonly waited: number[] = [];
   #next: number;
@@ -74,7 +76,7 @@ class NumberingLog implements ClusterLogPort {
 }
 
 Deno.test("SharedLog.settle publishes a run's messages in order, waits until the last is applied here, and answers with their sequences", async () => {
-  const outbox = new LogOutbox(memoryStore("ann"));
+  const outbox = new LogOutbox(memoryStore("ann"), LOG_ID);
   const port = new NumberingLog(10);
   const shared = new SharedLog(outbox, port, () => {});
   const first = outbox.appendPublic({
@@ -106,7 +108,7 @@ Deno.test("SharedLog.settle publishes a run's messages in order, waits until the
 
 Deno.test("SharedLog.settle answers errors when the log cannot take the messages", async () => {
   const logged: string[] = [];
-  const outbox = new LogOutbox(memoryStore("ann"));
+  const outbox = new LogOutbox(memoryStore("ann"), LOG_ID);
   const shared = new SharedLog(
     outbox,
     new NumberingLog(1, true),
@@ -128,7 +130,11 @@ Deno.test("SharedLog.settle answers errors when the log cannot take the messages
 
 Deno.test("SharedLog.delivered tells the log one record per user", async () => {
   const port = new NumberingLog(1);
-  const shared = new SharedLog(new LogOutbox(memoryStore()), port, () => {});
+  const shared = new SharedLog(
+    new LogOutbox(memoryStore(), LOG_ID),
+    port,
+    () => {},
+  );
   shared.delivered([
     { user: "bo", id: 3 },
     { user: "cy", id: 3 },

@@ -43,6 +43,13 @@ export interface Published {
 }
 
 export class ClusterLog {
+  /**
+   * The space the log's positions belong to (32 lowercase hex digits): the
+   * same on every node, new if the stream is ever made again. A node
+   * announces it as its store's id (PROTOCOL 5.3 `store`), so a client that
+   * moves between nodes keeps what it has shown.
+   */
+  readonly id: string;
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
@@ -54,11 +61,13 @@ export class ClusterLog {
   #stopConsumer: (() => void) | null = null;
 
   private constructor(
+    id: string,
     nc: NatsConnection,
     js: JetStreamClient,
     jsm: JetStreamManager,
     log: (line: string) => void,
   ) {
+    this.id = id;
     this.#nc = nc;
     this.#js = js;
     this.#jsm = jsm;
@@ -71,29 +80,36 @@ export class ClusterLog {
     log: (line: string) => void,
   ): Promise<ClusterLog> {
     const jsm = await jetstreamManager(nc);
+    let created: string;
     try {
-      await jsm.streams.info(LOG_STREAM);
+      created = (await jsm.streams.info(LOG_STREAM)).created;
     } catch {
       try {
-        await jsm.streams.add({
+        created = (await jsm.streams.add({
           name: LOG_STREAM,
           subjects: [LOG_SUBJECTS],
           storage: StorageType.File,
           retention: RetentionPolicy.Limits,
           duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000,
-        });
+        })).created;
       } catch (error) {
         // Another node made it meanwhile.
-        await jsm.streams.info(LOG_STREAM).catch(() => {
+        created = (await jsm.streams.info(LOG_STREAM).catch(() => {
           throw new Error(
             `Cannot open the NATS stream ${LOG_STREAM}: ${
               messageOf(error)
             }. Is JetStream on (nats-server -js)?`,
           );
-        });
+        })).created;
       }
     }
-    return new ClusterLog(nc, jetstream(nc), jsm, log);
+    return new ClusterLog(
+      await logId(created),
+      nc,
+      jetstream(nc),
+      jsm,
+      log,
+    );
   }
 
   /**
@@ -214,6 +230,18 @@ export class ClusterLog {
     this.#stopped = true;
     this.#stopConsumer?.();
   }
+}
+
+/**
+ * The log's id: the first 16 bytes of SHA-256 over its name and the time
+ * JetStream made it, in hex (docs/SCALING.md "The message log").
+ */
+export async function logId(created: string): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(`${LOG_STREAM}\n${created}`),
+  );
+  return new Uint8Array(digest).subarray(0, 16).toHex();
 }
 
 function messageOf(error: unknown): string {

@@ -37,6 +37,8 @@ export interface ClusterSink {
 
 /** The shared message log (cluster/log.ts), as the core needs it. */
 export interface ClusterLogPort {
+  /** The space the log's positions belong to: what nodes announce as store. */
+  readonly id: string;
   /** Resolves once JetStream stored `record`, with its sequence. */
   publish(record: LogRecord): Promise<{ seq: number; duplicate: boolean }>;
   /** Resolves once this node applied the log up to `seq`. */

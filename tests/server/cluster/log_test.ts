@@ -15,7 +15,7 @@ const CID = "00112233445566778899aabbccddeeff";
 
 Deno.test({
   name:
-    "ClusterLog numbers records in one sequence, stores a retry with the same sender and cid once, and hands every record to a node in order, skipping one that does not decode",
+    "ClusterLog has one id for every node, numbers records in one sequence, stores a retry with the same sender and cid once, and hands every record to a node in order, skipping one that does not decode",
   ignore: NATS === null,
   async fn() {
     await using nats = await startNats(NATS!);
@@ -23,8 +23,10 @@ Deno.test({
     const lines: string[] = [];
     try {
       const log = await ClusterLog.open(nc, (line) => lines.push(line));
-      // A second node opens the same stream.
-      await ClusterLog.open(nc, () => {});
+      // A second node opens the same stream, with the same id.
+      const again = await ClusterLog.open(nc, () => {});
+      assert.match(log.id, /^[0-9a-f]{32}$/);
+      assert.equal(again.id, log.id);
       const first: LogRecord = {
         kind: "private",
         from: "alice",
