@@ -34,6 +34,10 @@ import { LOG_STREAM, LOG_SUBJECTS } from "./subjects.ts";
  */
 export const DUPLICATE_WINDOW_MS = 2 * 60_000;
 
+/** How long a publish is tried again while JetStream is not there. */
+const RETRY_FOR_MS = 5_000;
+const RETRY_FIRST_MS = 100;
+
 /** Where a published record went. */
 export interface Published {
   /** Its stream sequence: the message's id and seq. */
@@ -130,15 +134,31 @@ export class ClusterLog {
    * Publishes `record`; resolves once JetStream has stored it (the `ok` a
    * sender gets means this), with its sequence.
    */
-  publish(record: LogRecord): Promise<Published> {
+  async publish(record: LogRecord): Promise<Published> {
     // Encoded now: the body may be a received frame that is reused later.
     const bytes = encodeLogRecord(record);
     const msgID = logMessageId(record);
-    return this.#js.publish(
-      logSubject(record),
-      bytes,
-      msgID === null ? undefined : { msgID },
-    ).then((ack) => ({ seq: ack.seq, duplicate: ack.duplicate }));
+    const started = Date.now();
+    for (let pause = RETRY_FIRST_MS;; pause = Math.min(2 * pause, 1_000)) {
+      try {
+        const ack = await this.#js.publish(
+          logSubject(record),
+          bytes,
+          msgID === null ? undefined : { msgID },
+        );
+        return { seq: ack.seq, duplicate: ack.duplicate };
+      } catch (error) {
+        // JetStream not there (yet: it recovers its streams after NATS
+        // restarts) stored nothing; a record with a message id is stored
+        // once however often it is sent. Anything else may have been
+        // stored: sending it again could store it twice.
+        const again = isUnavailable(error) || msgID !== null;
+        if (!again || Date.now() - started + pause > RETRY_FOR_MS) {
+          throw error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
   }
 
   /**
@@ -242,6 +262,13 @@ export async function logId(created: string): Promise<string> {
     new TextEncoder().encode(`${LOG_STREAM}\n${created}`),
   );
   return new Uint8Array(digest).subarray(0, 16).toHex();
+}
+
+/** JetStream did not answer at all: nothing was stored. */
+function isUnavailable(error: unknown): boolean {
+  return error instanceof Error &&
+    (error.name === "JetStreamNotEnabled" ||
+      /no responders|not enabled/i.test(error.message));
 }
 
 function messageOf(error: unknown): string {
