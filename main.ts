@@ -169,6 +169,13 @@ async function serve(
       presenceTtlMs: command.presenceTtlMs,
       log: defaultLog,
     });
+  // A node's database is its copy of the cluster's message log (issue 19).
+  await cluster?.log.check(store.lastMessageId(), dataDir).catch(
+    async (error) => {
+      await cluster.close();
+      throw error;
+    },
+  );
   // The web page's certificate (issue 18); --no-web serves no page, no TLS.
   const certificate = command.web
     ? await webCertificate(command.host, dataDir)

@@ -50,7 +50,9 @@ import { type ConnId, type ServerLimits, ServerState } from "./state.ts";
 import { type EdgeConnection, startEdge } from "./ws_edge.ts";
 import { startMemoryTrim } from "./memory_trim.ts";
 import { withDeadline } from "../transport/with_deadline.ts";
-import { routeRemote } from "./remote_route.ts";
+import { applyLogRecord } from "./log_apply.ts";
+import { LogOutbox } from "./log_outbox.ts";
+import { LOG_WAIT_MS, SharedLog } from "./shared_log.ts";
 import { applyGroupRecord } from "./remote_groups.ts";
 import type { ClusterPort } from "./cluster/port.ts";
 import type { PresenceChange } from "./remote_users.ts";
@@ -140,6 +142,15 @@ type Step = { message: ClientMessage; body: Uint8Array } | {
   reply: ServerMessage;
 };
 
+/** Requests that store a chat message (their `ok` says it is stored). */
+const CHAT_REQUESTS: ReadonlySet<string> = new Set([
+  "say",
+  "msg",
+  "gsay",
+  "e2e_msg",
+  "e2e_gsay",
+]);
+
 /** Error codes that mean a limit was reached: worth a line in the log. */
 const LOGGED_REFUSALS: ReadonlySet<string> = new Set([
   "too_long",
@@ -190,9 +201,17 @@ export function createCore(options: CoreOptions): ServerCore {
     ...options.connectionLimits,
   };
   const refusals = new LogLimiter(log);
-  const store = options.store;
-  const state = new ServerState(options.limits ?? {}, store);
   const cluster = options.cluster;
+  // In a cluster, chat messages and what waits for whom go through the
+  // shared log in JetStream (log_outbox.ts, shared_log.ts, log_apply.ts).
+  const outbox = cluster === undefined
+    ? null
+    : new LogOutbox(options.store, cluster.log.id);
+  const store: Store = outbox ?? options.store;
+  const shared = outbox === null
+    ? null
+    : new SharedLog(outbox, cluster!.log, log);
+  const state = new ServerState(options.limits ?? {}, store);
   const local = new StoreBindings(store);
   // In a cluster a name is bound on all nodes at once (compare-and-set).
   const identities: IdentityBindings = cluster === undefined ? local : {
@@ -371,8 +390,30 @@ export function createCore(options: CoreOptions): ServerCore {
     if (cluster !== undefined) share(outbound);
   }
 
+  /**
+   * `routed` once its messages are in the cluster's log (shared_log.ts).
+   * Called right after routeRun, before anything else commits.
+   */
+  async function settle(
+    log: SharedLog,
+    steps: readonly Step[],
+    routed: Routed,
+  ): Promise<Routed> {
+    const chatRequests = new Set<number>();
+    for (const step of steps) {
+      if ("message" in step && CHAT_REQUESTS.has(step.message.t)) {
+        chatRequests.add((step.message as { id: number }).id);
+      }
+    }
+    return {
+      out: await log.settle(routed.out, chatRequests),
+      full: routed.full,
+    };
+  }
+
   /** What the other nodes are owed of a unit of work committed here. */
   function share(outbound: readonly Outbound[]): void {
+    shared!.drain();
     cluster!.publish(outbound, isLocal);
     const changes = state.takeGroupChanges();
     if (changes.length > 0) cluster!.groupsChanged(changes);
@@ -420,9 +461,19 @@ export function createCore(options: CoreOptions): ServerCore {
         }
         return;
       }
-      delivery.deliver(
-        writes.commit(() => routeRemote(state, event, Date.now()), () => []),
+      // Messages come through the log (logRecord below), in its order and
+      // under its positions; the bus carries none of them any more.
+    },
+    logFrom: () => options.store.lastMessageId() + 1,
+    logRecord(seq, record) {
+      const applied = writes.commit(
+        () => applyLogRecord(state, options.store, seq, record, Date.now()),
+        () => ({ out: [], delivered: [] }),
       );
+      // A group made to hold a message is not news to the cluster.
+      state.takeGroupChanges();
+      delivery.deliver(applied.out);
+      if (applied.delivered.length > 0) shared!.delivered(applied.delivered);
     },
     group(record) {
       delivery.deliver(
@@ -516,6 +567,7 @@ export function createCore(options: CoreOptions): ServerCore {
     const steps = takeHeldAcks(id);
     if (steps.length === 0 || state.session(id) === undefined) return;
     routeRun(id, steps);
+    shared?.drain();
   }
 
   function requeueUnconfirmed(id: ConnId): void {
@@ -525,6 +577,7 @@ export function createCore(options: CoreOptions): ServerCore {
       session === undefined || since === undefined || session.acks
     ) return;
     writes.commit(() => store.requeueSince(session.nameKey, since), () => 0);
+    shared?.drain();
   }
 
   /** Ends a connection for breaking a rule: an encrypted goodbye, then close. */
@@ -611,11 +664,18 @@ export function createCore(options: CoreOptions): ServerCore {
         // Messages to route, and direct replies kept in their order among them.
         let steps: Step[] = [];
         const frame = batch[0]?.body.buffer;
-        const flush = () => {
+        const flush = async () => {
           if (steps.length === 0) return;
           const run = steps;
           steps = [];
-          const { out, full } = routeRun(id, run);
+          const routed = routeRun(id, run);
+          // On one node nothing may come between the commit and the
+          // delivery (another run's messages would overtake this one's).
+          const { out, full } = shared === null
+            ? routed
+            : await settle(shared, run, routed);
+          // Dismissed while the log took the run's messages.
+          if (!channels.has(id)) return;
           if (!full) return deliverRun(id, out, frame);
           // Others still get what the routed part sent them.
           deliverRun(
@@ -633,7 +693,7 @@ export function createCore(options: CoreOptions): ServerCore {
         if (batch[0]?.outside === true) delivery.bulkBodies.add(batch[0].body);
         for (const { header, body } of batch) {
           if (steps.length >= RUN_STEPS) {
-            flush();
+            await flush();
             if (gauge.held) await gauge.flowing();
           }
           // Dismissed by one of this batch's own effects: read no further.
@@ -663,7 +723,7 @@ export function createCore(options: CoreOptions): ServerCore {
               continue;
             }
             if (verdict === "flood") {
-              flush();
+              await flush();
               dismiss(id, channel, "too many messages too fast");
               break;
             }
@@ -686,7 +746,7 @@ export function createCore(options: CoreOptions): ServerCore {
             state.nameOf(id) === null
           ) {
             // The proof needs async crypto: a transaction must not span it.
-            flush();
+            await flush();
             // Dismissed by what the flush queued, or while the proof ran: a
             // registration now would leave a session no one serves.
             if (!channels.has(id)) break;
@@ -713,6 +773,18 @@ export function createCore(options: CoreOptions): ServerCore {
                 "you signed in from another place",
                 "replaced",
               );
+            }
+            // Everything the log held before this sign-in is applied here
+            // first: what waits for them may have been sent on another node.
+            if (cluster !== undefined) {
+              await cluster.log.caughtUp(LOG_WAIT_MS).catch((error) =>
+                log(
+                  `cluster: signing in without the newest of the log: ${
+                    messageOf(error)
+                  }`,
+                )
+              );
+              if (!channels.has(id)) break;
             }
             const welcome =
               routeRun(id, [{ message: result.register, body }]).out;
@@ -748,7 +820,7 @@ export function createCore(options: CoreOptions): ServerCore {
           if (message.t === "ack") steps.push(...takeHeldAcks(id));
           steps.push({ message, body });
         }
-        flush();
+        await flush();
         // Every body passed on was encoded (copied) for its recipients, or
         // copied to wait for the disk (deliverRun): the frame is dead. Not a
         // bulk frame's: its body waits in the recipients' queues, freed once

@@ -632,6 +632,7 @@ export class SqliteStore implements Store {
           `SELECT seq FROM messages WHERE kind = 'public'
          ORDER BY id DESC LIMIT 1`,
         ),
+      message.at,
     );
     const rows = this.#publicRows;
     rows.push(
@@ -709,22 +710,42 @@ export class SqliteStore implements Store {
    * Reading flushes held public rows first (#statement), which are counted
    * in what is known: the two cannot disagree.
    */
-  #nextPosition(key: string, readSeq: () => number): MessagePosition {
-    let lastId = this.#lastId;
-    if (lastId === null) {
-      // sqlite_sequence remembers ids of deleted rows too (AUTOINCREMENT).
-      const row = this.#get(
-        `SELECT max(coalesce((SELECT seq FROM sqlite_sequence
-                              WHERE name = 'messages'), 0),
-                    coalesce((SELECT max(id) FROM messages), 0)) AS n`,
-      );
-      lastId = Number(row?.n ?? 0);
+  #nextPosition(
+    key: string,
+    readSeq: () => number,
+    at?: MessagePosition,
+  ): MessagePosition {
+    const lastId = this.lastMessageId();
+    if (at !== undefined) {
+      // A shared log's position (issue 19): ids still only grow.
+      if (
+        !Number.isSafeInteger(at.id) || !Number.isSafeInteger(at.seq) ||
+        at.id <= lastId || at.seq < 1
+      ) {
+        throw new RangeError(
+          `Message position ${at.id}/${at.seq} is not past the last id ${lastId}`,
+        );
+      }
+      this.#lastId = at.id;
+      this.#lastSeq.set(key, at.seq);
+      return at;
     }
     const seq = (this.#lastSeq.get(key) ?? readSeq()) + 1;
     const id = lastId + 1;
     this.#lastId = id;
     this.#lastSeq.set(key, seq);
     return { id, seq };
+  }
+
+  lastMessageId(): number {
+    if (this.#lastId !== null) return this.#lastId;
+    // sqlite_sequence remembers ids of deleted rows too (AUTOINCREMENT).
+    const row = this.#get(
+      `SELECT max(coalesce((SELECT seq FROM sqlite_sequence
+                            WHERE name = 'messages'), 0),
+                  coalesce((SELECT max(id) FROM messages), 0)) AS n`,
+    );
+    return Number(row?.n ?? 0);
   }
 
   #lastSeqWhere(sql: string, ...params: SQLInputValue[]): number {
@@ -783,6 +804,7 @@ export class SqliteStore implements Store {
       const position = this.#nextPosition(
         conversationKey(message),
         () => this.#readLastSeq(message),
+        message.at,
       );
       const { id, seq } = position;
       this.#run(

@@ -112,6 +112,12 @@ interface MessageFields {
    * signed in with.
    */
   readonly e2eFingerprint?: string;
+  /**
+   * Where to put it, when a shared log has handed out its position already
+   * (issue 19: a cluster node applying the JetStream log); it must be past
+   * every message stored so far. Absent: the store hands one out.
+   */
+  readonly at?: MessagePosition;
 }
 
 /** Where a message went, by kind. */
@@ -361,6 +367,8 @@ export interface Store {
     fromKey: string,
     clientId: string,
   ): MessagePosition | undefined;
+  /** The highest message id handed out so far (0 when none). */
+  lastMessageId(): number;
   /** Notes a message reached a recipient; false if there was nothing to mark. */
   markDelivered(messageId: number, userKey: string): boolean;
   /**

@@ -1458,3 +1458,51 @@ Deno.test("sentWithClientId finds the position stored with a sender's client id,
     store.close();
   });
 });
+
+Deno.test("SqliteStore.appendMessage and appendPublic store a message at a position given by a shared log, which must be past the last id", () => {
+  const store = openStore(":memory:");
+  try {
+    assert.equal(store.lastMessageId(), 0);
+    store.ensureUser("ann", "ann", 1);
+    store.ensureUser("bo", "bo", 1);
+    const body = new TextEncoder().encode("x");
+    const common = { ts: 2, fromKey: "ann", fromName: "ann", body };
+    assert.deepEqual(
+      store.appendPublic({ ...common, at: { id: 7, seq: 7 } }),
+      { id: 7, seq: 7 },
+    );
+    assert.deepEqual(
+      store.appendMessage({
+        ...common,
+        kind: "private",
+        toKey: "bo",
+        clientId: "00112233445566778899aabbccddeeff",
+        recipients: [{ userKey: "bo", delivered: false }],
+        at: { id: 9, seq: 9 },
+      }),
+      { id: 9, seq: 9 },
+    );
+    assert.equal(store.lastMessageId(), 9);
+    // A retry is known by its client id, at the log's position.
+    assert.deepEqual(
+      store.sentWithClientId("ann", "00112233445566778899aabbccddeeff"),
+      { id: 9, seq: 9 },
+    );
+    assert.deepEqual(store.pendingFor("bo", 10).map((m) => [m.id, m.seq]), [
+      [9, 9],
+    ]);
+    assert.deepEqual(
+      store.history({ kind: "public" }, 10).map((m) => [m.id, m.seq]),
+      [[7, 7]],
+    );
+    // Ids only grow: a position at or before the last is refused.
+    assert.throws(
+      () => store.appendPublic({ ...common, at: { id: 9, seq: 10 } }),
+      RangeError,
+    );
+    // Without one, the store goes on from the last.
+    assert.deepEqual(store.appendPublic(common), { id: 10, seq: 8 });
+  } finally {
+    store.close();
+  }
+});

@@ -1,11 +1,24 @@
 /**
  * The one place the NATS client enters (issue 19): the official clients on
- * npm, maintained by Synadia (@nats-io/transport-node, @nats-io/kv). Only
+ * npm, maintained by Synadia (@nats-io/transport-node, @nats-io/kv,
+ * @nats-io/jetstream). Only
  * loaded with `chat serve --cluster`.
  */
 
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type KV, Kvm, KvWatchInclude } from "@nats-io/kv";
+export {
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
+export type {
+  JetStreamClient,
+  JetStreamManager,
+  PubAck,
+} from "@nats-io/jetstream";
 
 export type { KV, NatsConnection };
 export { KvWatchInclude };

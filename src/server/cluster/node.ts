@@ -9,6 +9,7 @@ import type { Session } from "../session.ts";
 import { ClusterBus } from "./bus.ts";
 import { crossing, signedIn } from "./bus_event.ts";
 import { ClusterGroups } from "./groups.ts";
+import { ClusterLog } from "./log.ts";
 import { ClusterNames } from "./names.ts";
 import { connectNats, type NatsConnection, openBucket } from "./nats.ts";
 import type { ClusterPort, ClusterSink } from "./port.ts";
@@ -40,6 +41,8 @@ export class ClusterNode implements ClusterPort {
   readonly #presence: ClusterPresence;
   readonly #names: ClusterNames;
   readonly #groups: ClusterGroups;
+  /** The message log (cluster/log.ts). */
+  readonly log: ClusterLog;
   readonly #log: (line: string) => void;
   #attached = false;
   #closing = false;
@@ -51,6 +54,7 @@ export class ClusterNode implements ClusterPort {
     presence: ClusterPresence,
     names: ClusterNames,
     groups: ClusterGroups,
+    messageLog: ClusterLog,
     log: (line: string) => void,
   ) {
     this.id = id;
@@ -59,6 +63,7 @@ export class ClusterNode implements ClusterPort {
     this.#presence = presence;
     this.#names = names;
     this.#groups = groups;
+    this.log = messageLog;
     this.#log = log;
   }
 
@@ -85,6 +90,7 @@ export class ClusterNode implements ClusterPort {
       }
       const names = await openBucket(nc, NAMES_BUCKET, 0);
       const groups = await openBucket(nc, GROUPS_BUCKET, 0);
+      const messageLog = await ClusterLog.open(nc, options.log);
       return new ClusterNode(
         id,
         nc,
@@ -92,6 +98,7 @@ export class ClusterNode implements ClusterPort {
         new ClusterPresence(presence, nodes, id, ttlMs, options.log),
         new ClusterNames(names),
         new ClusterGroups(groups, options.log),
+        messageLog,
         options.log,
       );
     } catch (error) {
@@ -128,6 +135,14 @@ export class ClusterNode implements ClusterPort {
         this.#log(`cluster: cannot watch groups: ${messageOf(error)}`);
       }
     });
+    this.log.start(sink.logFrom(), (seq, record) => sink.logRecord(seq, record))
+      .catch((error) => {
+        if (!this.#closing) {
+          this.#log(
+            `cluster: cannot read the message log: ${messageOf(error)}`,
+          );
+        }
+      });
   }
 
   groupsChanged(changes: readonly GroupChange[]): void {
@@ -171,6 +186,7 @@ export class ClusterNode implements ClusterPort {
     this.#closing = true;
     await this.#presence.stop();
     this.#groups.stop();
+    this.log.stop();
     await this.#nc.drain().catch(() => {});
   }
 }

@@ -13,6 +13,7 @@ import type { Session } from "../session.ts";
 import type { GroupChange } from "../group.ts";
 import type { BusEvent } from "./bus_event.ts";
 import type { GroupRecord } from "./group_record.ts";
+import type { LogRecord } from "./log_record.ts";
 
 /** What a node tells the core, once attached. */
 export interface ClusterSink {
@@ -28,9 +29,27 @@ export interface ClusterSink {
   group(record: GroupRecord): void;
   /** This node's signed-in users now, for the refresh of their presence. */
   sessions(): Iterable<Session>;
+  /** The first log sequence this node's store has not applied. */
+  logFrom(): number;
+  /** The log's record at `seq`, in order, once each (log_apply.ts). */
+  logRecord(seq: number, record: LogRecord): void;
+}
+
+/** The shared message log (cluster/log.ts), as the core needs it. */
+export interface ClusterLogPort {
+  /** The space the log's positions belong to: what nodes announce as store. */
+  readonly id: string;
+  /** Resolves once JetStream stored `record`, with its sequence. */
+  publish(record: LogRecord): Promise<{ seq: number; duplicate: boolean }>;
+  /** Resolves once this node applied the log up to `seq`. */
+  applied(seq: number, timeoutMs: number): Promise<void>;
+  /** Resolves once this node applied all the log held when asked. */
+  caughtUp(timeoutMs: number): Promise<void>;
 }
 
 export interface ClusterPort {
+  /** The message log every node applies (positions, history, what waits). */
+  readonly log: ClusterLogPort;
   /** Starts telling `sink` what other nodes say. Once. */
   attach(sink: ClusterSink): void;
   /** Passes to other nodes what of `outbound` their users are entitled to. */

@@ -53,6 +53,33 @@ export function nameBindingKey(nameKey: string): string {
   return token(nameKey);
 }
 
+/**
+ * The shared message log (JetStream stream, log.ts): every stored chat
+ * message and every change to who waits for one, in one order.
+ */
+export const LOG_STREAM = "CHAT_LOG";
+
+/** Every subject of the log. */
+export const LOG_SUBJECTS = "chat.log.>";
+
+/** Public-room messages in the log. */
+export const ROOM_LOG_SUBJECT = "chat.log.room";
+
+/** Private messages to `toKey` from `fromKey` in the log. */
+export function logPairSubject(toKey: string, fromKey: string): string {
+  return `chat.log.dm.${token(toKey)}.${token(fromKey)}`;
+}
+
+/** Messages to a group in the log. */
+export function logGroupSubject(groupKey: string): string {
+  return `chat.log.group.${token(groupKey)}`;
+}
+
+/** What a user acknowledged or was delivered, in the log. */
+export function logUserSubject(userKey: string): string {
+  return `chat.log.user.${token(userKey)}`;
+}
+
 /** A node's id: letters and digits only, so that it is one token. */
 export const NODE_ID_PATTERN = /^[A-Za-z0-9]{1,64}$/;
 
