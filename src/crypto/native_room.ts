@@ -5,13 +5,11 @@
  * and WebCrypto's promise costs more than the work. Measured on the 2-core
  * bench machine (Deno 2.9.6), per call on a 64-byte message: Ed25519 sign
  * 18.5 µs and verify 39 µs here, against 58 and 68 µs through WebCrypto.
- * AES-GCM over batches above 4 KiB goes to WebCrypto (see `cipher`).
+ * AES-GCM is `frameAead`'s: OpenSSL for every size (see `cipher`).
  * Not browser compatible (node:crypto): the web page uses `webRoomCrypto`.
  */
 
 import {
-  createCipheriv,
-  createDecipheriv,
   createHash,
   createPrivateKey,
   createPublicKey,
@@ -27,58 +25,38 @@ import {
   type RoomCrypto,
   webRoomCrypto,
 } from "./room_frame.ts";
-import { SMALL_FRAME_LIMIT } from "./native_aead.ts";
+import { frameAead } from "./native_aead.ts";
 
-const ALGORITHM = "aes-256-gcm";
 const TAG_BYTES = 16;
 
 export const nativeRoomCrypto: RoomCrypto = {
   cipher(key) {
     const raw = key.slice();
-    // Large batches go to WebCrypto: its AES-GCM is about twice as fast on
-    // large buffers and runs off the main thread (native_aead.ts measures
-    // where the two meet, about 4 KiB).
+    // frameAead (native_aead.ts) is OpenSSL for every size where FFI is
+    // granted; node:crypto's fallback takes up to 4 KiB, and larger batches
+    // then go to WebCrypto (about twice node:crypto's speed on large
+    // buffers, and off the main thread).
     let web: RoomCipher | Promise<RoomCipher> | null = null;
     const large = () => (web ??= webRoomCrypto.cipher(raw));
     return {
       seal(nonce, aad, plaintext) {
-        if (plaintext.length > SMALL_FRAME_LIMIT) {
+        if (plaintext.length > frameAead.maxPlaintext) {
           return Promise.resolve(large()).then((c) =>
             c.seal(nonce, aad, plaintext)
           );
         }
-        const cipher = createCipheriv(ALGORITHM, raw, nonce);
-        cipher.setAAD(aad);
-        const body = cipher.update(plaintext);
-        const tail = cipher.final();
-        const out = new Uint8Array(body.length + tail.length + TAG_BYTES);
-        out.set(body);
-        out.set(tail, body.length);
-        out.set(cipher.getAuthTag(), body.length + tail.length);
+        const out = new Uint8Array(plaintext.length + TAG_BYTES);
+        frameAead.sealInto(raw, nonce, aad, plaintext, out, 0);
         return out;
       },
       open(nonce, aad, sealed) {
         if (sealed.length < TAG_BYTES) return null;
-        if (sealed.length - TAG_BYTES > SMALL_FRAME_LIMIT) {
+        if (sealed.length - TAG_BYTES > frameAead.maxPlaintext) {
           return Promise.resolve(large()).then((c) =>
             c.open(nonce, aad, sealed)
           );
         }
-        const split = sealed.length - TAG_BYTES;
-        const decipher = createDecipheriv(ALGORITHM, raw, nonce);
-        decipher.setAAD(aad);
-        decipher.setAuthTag(sealed.subarray(split));
-        const body = decipher.update(sealed.subarray(0, split));
-        let tail: Uint8Array;
-        try {
-          tail = decipher.final();
-        } catch {
-          return null;
-        }
-        const out = new Uint8Array(body.length + tail.length);
-        out.set(body);
-        out.set(tail, body.length);
-        return out;
+        return frameAead.open(raw, nonce, aad, sealed);
       },
     };
   },
