@@ -81,10 +81,11 @@ export interface ServerOptions {
   cluster?: ClusterPort;
   /**
    * Room frames (docs/PROTOCOL.md 3.8): their primitives, or `true` for
-   * startServer to use native_room.ts's (OpenSSL where FFI is granted). Without, or `false` (the default: `chat serve
-   * --room-frames` turns them on), every public message is sealed once per
-   * recipient. Off by default because in the flooded cells of the bench's
-   * matrix they cost more than they saved (bench/BASELINE.md, session 10).
+   * startServer to use native_room.ts's (OpenSSL where FFI is granted).
+   * Without, or `false` (the default: `chat serve --room-frames` turns them
+   * on), every public message is sealed once per recipient. Off by default
+   * because in the flooded cells of the bench's matrix they cost more than
+   * they saved (bench/BASELINE.md, session 10).
    */
   roomFrames?: Omit<RoomFramesOptions, "queued"> | boolean;
   /**
