@@ -83,9 +83,11 @@ export interface ServerOptions {
    * Room frames (docs/PROTOCOL.md 3.8): their primitives, or `true` for
    * startServer to use native_room.ts's (OpenSSL where FFI is granted).
    * Without, or `false` (the default: `chat serve --room-frames` turns them
-   * on), every public message is sealed once per recipient. Off by default
-   * because in the flooded cells of the bench's matrix they cost more than
-   * they saved (bench/BASELINE.md, session 10).
+   * on), every public message is sealed once per recipient. Off by default:
+   * they save the server at most the per-member seal and packing of large
+   * batches while every member pays a SHA-256 more per frame, and no server
+   * saving showed through the noise (bench/BASELINE.md, "Fan-out, session
+   * 11").
    */
   roomFrames?: Omit<RoomFramesOptions, "queued"> | boolean;
   /**
