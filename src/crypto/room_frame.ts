@@ -310,19 +310,27 @@ export class RoomFrameOpener {
     const header = frame.subarray(0, ROOM_HEADER_BYTES);
     const sealedEnd = frame.length - ROOM_MAC_BYTES;
     const sealed = frame.subarray(ROOM_HEADER_BYTES, sealedEnd);
-    const digest = await this.#crypto.sha256(sealed);
-    const authentic = await this.#mac.verify(
+    // Awaited only when asynchronous (WebCrypto): the native primitives
+    // answer at once, and each needless await is a turn of the microtask
+    // queue per frame for every member.
+    const hashed = this.#crypto.sha256(sealed);
+    const digest = hashed instanceof Promise ? await hashed : hashed;
+    const checked = this.#mac.verify(
       authenticatedMessage(header, digest),
       frame.subarray(sealedEnd),
     );
+    const authentic = typeof checked === "boolean" ? checked : await checked;
     if (!authentic) {
       throw new FrameError(
         "bad mac",
         `Room frame ${counter} does not carry this member's MAC`,
       );
     }
-    const cipher = await this.#cipher;
-    const batch = await cipher.open(roomNonce(header), header, sealed);
+    const cipher = this.#cipher instanceof Promise
+      ? await this.#cipher
+      : this.#cipher;
+    const opened = cipher.open(roomNonce(header), header, sealed);
+    const batch = opened instanceof Promise ? await opened : opened;
     if (batch === null) {
       throw new FrameError(
         "authentication failed",
