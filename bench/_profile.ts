@@ -130,12 +130,23 @@ export function summariseProfile(
 export async function summariseProfileDir(
   dir: string,
 ): Promise<ProfileSummary | null> {
+  // One profile per isolate: the server's main one, and those of workers it
+  // started (the TLS certificate's, which lives a second or two). The main
+  // one is the longest; the directory's order says nothing.
+  let longest: { profile: CpuProfile; path: string } | null = null;
   for await (const entry of Deno.readDir(dir)) {
     if (!entry.name.endsWith(".cpuprofile")) continue;
     const path = `${dir}/${entry.name}`;
-    return summariseProfile(JSON.parse(await Deno.readTextFile(path)), path);
+    const profile = JSON.parse(await Deno.readTextFile(path)) as CpuProfile;
+    if (
+      longest === null ||
+      profile.endTime - profile.startTime >
+        longest.profile.endTime - longest.profile.startTime
+    ) longest = { profile, path };
   }
-  return null;
+  return longest === null
+    ? null
+    : summariseProfile(longest.profile, longest.path);
 }
 
 export function formatProfile(summary: ProfileSummary): string {

@@ -1,129 +1,112 @@
 /**
- * Room-frame primitives (room_frame.ts's {@link RoomCrypto}) from the
- * runtime's native crypto through `node:crypto`, called synchronously: the
- * server signs, and every Deno client verifies, one room frame per batch,
- * and WebCrypto's promise costs more than the work. Measured on the 2-core
- * bench machine (Deno 2.9.6), per call on a 64-byte message: Ed25519 sign
- * 18.5 µs and verify 39 µs here, against 58 and 68 µs through WebCrypto.
- * AES-GCM over batches above 4 KiB goes to WebCrypto (see `cipher`).
+ * Room-frame primitives (room_frame.ts's {@link RoomCrypto}) called
+ * synchronously: the server MACs one room frame per batch for every member,
+ * and every Deno client checks one, and WebCrypto's promise costs more than
+ * the work. AES-GCM is `frameAead`'s (OpenSSL for every size where FFI is
+ * granted, see `cipher`), HMAC-SHA-256 and SHA-256 OpenSSL's too
+ * ({@link roomHashes}).
  * Not browser compatible (node:crypto): the web page uses `webRoomCrypto`.
  */
 
 import {
-  createCipheriv,
-  createDecipheriv,
   createHash,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  sign,
-  verify,
+  createHmac,
+  randomBytes,
+  timingSafeEqual,
 } from "node:crypto";
-import { Buffer } from "node:buffer";
 import {
-  ed25519Pkcs8,
+  ROOM_KEY_BYTES,
+  ROOM_MAC_BYTES,
   type RoomCipher,
   type RoomCrypto,
   webRoomCrypto,
 } from "./room_frame.ts";
-import { SMALL_FRAME_LIMIT } from "./native_aead.ts";
+import { frameAead, type FrameAeadName, frameAeadName } from "./native_aead.ts";
+import { loadOpenSslHashes, type Sha256Functions } from "./openssl_hash.ts";
 
-const ALGORITHM = "aes-256-gcm";
 const TAG_BYTES = 16;
+
+const nodeHashes: Sha256Functions = {
+  sha256: (data) => new Uint8Array(createHash("sha256").update(data).digest()),
+  hmacSha256: (key) => (message) =>
+    new Uint8Array(createHmac("sha256", key).update(message).digest()),
+};
+
+/**
+ * OpenSSL's one-shot SHA-256 and HMAC (openssl_hash.ts) where FFI is granted
+ * and they agree with node:crypto on a random input at load, else
+ * node:crypto's (several times slower per call here); `CHAT_AEAD=node`
+ * forces the latter, as it does for frameAead.
+ */
+export const roomHashes: Sha256Functions & { name: FrameAeadName } =
+  chooseHashes();
+
+function chooseHashes(): Sha256Functions & { name: FrameAeadName } {
+  const fallback = { ...nodeHashes, name: "node:crypto" } as const;
+  if (frameAeadName !== "openssl") return fallback;
+  const openssl = loadOpenSslHashes();
+  if (openssl === null) return fallback;
+  const key = randomBytes(32);
+  const data = randomBytes(100);
+  try {
+    const agree = openssl.sha256(data).toHex() ===
+        nodeHashes.sha256(data).toHex() &&
+      openssl.hmacSha256(key)(data).toHex() ===
+        nodeHashes.hmacSha256(key)(data).toHex();
+    return agree ? { ...openssl, name: "openssl" } : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+const hashes = roomHashes;
 
 export const nativeRoomCrypto: RoomCrypto = {
   cipher(key) {
     const raw = key.slice();
-    // Large batches go to WebCrypto: its AES-GCM is about twice as fast on
-    // large buffers and runs off the main thread (native_aead.ts measures
-    // where the two meet, about 4 KiB).
+    // frameAead (native_aead.ts) is OpenSSL for every size where FFI is
+    // granted; node:crypto's fallback takes up to 4 KiB, and larger batches
+    // then go to WebCrypto (about twice node:crypto's speed on large
+    // buffers, and off the main thread).
     let web: RoomCipher | Promise<RoomCipher> | null = null;
     const large = () => (web ??= webRoomCrypto.cipher(raw));
     return {
       seal(nonce, aad, plaintext) {
-        if (plaintext.length > SMALL_FRAME_LIMIT) {
+        if (plaintext.length > frameAead.maxPlaintext) {
           return Promise.resolve(large()).then((c) =>
             c.seal(nonce, aad, plaintext)
           );
         }
-        const cipher = createCipheriv(ALGORITHM, raw, nonce);
-        cipher.setAAD(aad);
-        const body = cipher.update(plaintext);
-        const tail = cipher.final();
-        const out = new Uint8Array(body.length + tail.length + TAG_BYTES);
-        out.set(body);
-        out.set(tail, body.length);
-        out.set(cipher.getAuthTag(), body.length + tail.length);
+        const out = new Uint8Array(plaintext.length + TAG_BYTES);
+        frameAead.sealInto(raw, nonce, aad, plaintext, out, 0);
         return out;
       },
       open(nonce, aad, sealed) {
         if (sealed.length < TAG_BYTES) return null;
-        if (sealed.length - TAG_BYTES > SMALL_FRAME_LIMIT) {
+        if (sealed.length - TAG_BYTES > frameAead.maxPlaintext) {
           return Promise.resolve(large()).then((c) =>
             c.open(nonce, aad, sealed)
           );
         }
-        const split = sealed.length - TAG_BYTES;
-        const decipher = createDecipheriv(ALGORITHM, raw, nonce);
-        decipher.setAAD(aad);
-        decipher.setAuthTag(sealed.subarray(split));
-        const body = decipher.update(sealed.subarray(0, split));
-        let tail: Uint8Array;
-        try {
-          tail = decipher.final();
-        } catch {
-          return null;
-        }
-        const out = new Uint8Array(body.length + tail.length);
-        out.set(body);
-        out.set(tail, body.length);
-        return out;
+        return frameAead.open(raw, nonce, aad, sealed);
       },
     };
   },
 
-  signer(seed) {
-    let privateKey: KeyObject;
-    let publicKey: KeyObject;
-    if (seed === undefined) {
-      ({ privateKey, publicKey } = generateKeyPairSync("ed25519"));
-    } else {
-      privateKey = createPrivateKey({
-        key: Buffer.from(ed25519Pkcs8(seed)),
-        format: "der",
-        type: "pkcs8",
-      });
-      publicKey = createPublicKey(privateKey);
+  mac(key) {
+    if (key.length !== ROOM_KEY_BYTES) {
+      throw new RangeError("A room MAC key is 32 bytes");
     }
-    const jwk = publicKey.export({ format: "jwk" });
-    return Promise.resolve({
-      publicKey: Uint8Array.fromBase64(jwk.x ?? "", { alphabet: "base64url" }),
-      sign: (message: Uint8Array) =>
-        new Uint8Array(sign(null, message, privateKey)),
-    });
-  },
-
-  verifier(raw) {
-    try {
-      const key = createPublicKey({
-        key: {
-          kty: "OKP",
-          crv: "Ed25519",
-          x: raw.toBase64({ alphabet: "base64url", omitPadding: true }),
-        },
-        format: "jwk",
-      });
-      return Promise.resolve({
-        verify: (message: Uint8Array, signature: Uint8Array) =>
-          verify(null, message, key, signature),
-      });
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const sign = hashes.hmacSha256(key.slice());
+    return {
+      sign,
+      verify: (message: Uint8Array, mac: Uint8Array) =>
+        mac.length === ROOM_MAC_BYTES &&
+        timingSafeEqual(sign(message), mac),
+    };
   },
 
   sha256(data) {
-    return new Uint8Array(createHash("sha256").update(data).digest());
+    return hashes.sha256(data);
   },
 };

@@ -70,7 +70,7 @@ const SYMBOLS = {
 type LibCrypto = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 /** Where libcrypto 3 usually is, per platform (never macOS's system stub). */
-function libraryNames(): string[] {
+export function libraryNames(): string[] {
   switch (Deno.build.os) {
     case "linux":
       return ["libcrypto.so.3", "libcrypto.so"];
@@ -154,7 +154,7 @@ export function loadOpenSslAead(): SmallFrameAead | null {
   return openSslAead(lib, cipher);
 }
 
-function ffiGranted(): boolean {
+export function ffiGranted(): boolean {
   try {
     return Deno.permissions.querySync({ name: "ffi" }).state === "granted";
   } catch {

@@ -142,7 +142,7 @@ export type FrameErrorReason =
   | "authentication failed"
   // Room frames (room_frame.ts):
   | "wrong epoch"
-  | "bad signature"
+  | "bad mac"
   | "no room key";
 
 /**

@@ -427,6 +427,6 @@ export interface RoomKeyMessage {
   epoch: number;
   /** The counter of the next room frame this client gets. */
   next: number;
-  /** The server's room-frame signing key, raw Ed25519, base64. */
-  sig_key: string;
+  /** This client's room-frame MAC key, 32 bytes, base64 (its own alone). */
+  mac_key: string;
 }

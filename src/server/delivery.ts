@@ -26,6 +26,7 @@ import type { Address, Outbound, Recipients } from "./outbound.ts";
 import { reaches, recipients } from "./recipients.ts";
 import { RoomBatch, type RoomFrames } from "./room_frames.ts";
 import type { ConnId } from "./session.ts";
+import type { RoomMac } from "../crypto/room_frame.ts";
 import type { ServerState } from "./state.ts";
 
 /** What delivery needs of a connection's secure channel. */
@@ -39,6 +40,8 @@ export interface DeliveryChannel {
   readonly readsChatPositions: CompactPosition;
   /** It takes the public room's messages in room frames (room_frames.ts). */
   readonly readsRoomFrames: boolean;
+  /** Its MAC on each room frame it is sent (set when it joins the room). */
+  roomMac: RoomMac | null;
   /** Bytes queued for it, exactly (costly to read). */
   readonly backlog: number;
   /** Bytes queued for it, at least this many (cheap). */
@@ -119,9 +122,9 @@ export class Delivery {
   readonly #room: RoomFrames | null;
   /**
    * The connections that get room frames, each from the first batch
-   * started after it joined (see joinRoom).
+   * started after it joined (see joinRoom), and their MAC keys.
    */
-  readonly #members = new Set<ConnId>();
+  readonly #members = new Map<ConnId, Uint8Array>();
 
   /**
    * Bodies that came in bulk frames and are being routed: passed on as they
@@ -141,19 +144,22 @@ export class Delivery {
 
   /**
    * `id`, whose channel reads room frames, gets the public room's messages
-   * in them from now on: first the room key (straight to its channel, ahead
-   * of anything waiting for the disk, so that it comes before any room
-   * frame), then every batch started from now on. The open batch is closed:
-   * it is not queued for `id`, so nothing more may join it.
+   * in them from now on: first the room key and its own MAC key (straight
+   * to its channel, ahead of anything waiting for the disk, so that they
+   * come before any room frame), then every batch started from now on. The
+   * open batch is closed: it is not queued for `id`, so nothing more may
+   * join it.
    */
   joinRoom(id: ConnId): void {
     const channel = this.#channels.get(id);
     if (this.#room === null || channel === undefined) return;
-    const key = this.#encodeJson(this.#room.keyMessage());
+    const member = this.#room.memberKey();
+    const key = this.#encodeJson(this.#room.keyMessage(member.key));
     if (key === null) return;
     this.#room.close();
+    channel.roomMac = member.mac;
     channel.sendEncoded(key);
-    this.#members.add(id);
+    this.#members.set(id, member.key);
   }
 
   /** Bytes queued for `id`: in its channel, and waiting for the disk. */
@@ -288,13 +294,15 @@ export class Delivery {
     // member a goodbye, which closes the batch.
     batch.add(encoded);
     batch.hold();
-    const rekey = started.rekeyed === null
-      ? null
-      : this.#encodeJson(started.rekeyed);
     const waiting = this.#waiting;
-    for (const id of this.#members) {
+    for (const [id, macKey] of this.#members) {
       const channel = this.#channels.get(id);
       if (channel === undefined) continue;
+      // Each member's own: it carries the member's MAC key (rare: once
+      // per ROOM_FRAMES_PER_KEY batches).
+      const rekey = started.rekeyed
+        ? this.#encodeJson(room.keyMessage(macKey))
+        : null;
       batch.hold();
       const queue = waiting.size > 0 ? waiting.get(id) : undefined;
       if (queue !== undefined) {

@@ -2,9 +2,9 @@
 
 /**
  * The server's half of room frames (docs/PROTOCOL.md 3.8): the room key
- * and its epochs, the signing key, and the batches of public messages,
- * each sealed once and sent as the same bytes to every member that asked
- * for room frames. Delivery (delivery.ts) decides what goes in a batch and
+ * and its epochs, the members' MAC keys, and the batches of public
+ * messages, each sealed once and sent as the same bytes (but each member's
+ * MAC) to every member that asked for room frames. Delivery (delivery.ts) decides what goes in a batch and
  * queues each batch on the members' channels; this module only keeps the
  * keys, the counters and the batches' bytes.
  */
@@ -21,7 +21,8 @@ import {
   ROOM_KEY_BYTES,
   type RoomCrypto,
   RoomFrameSealer,
-  type RoomSigner,
+  type RoomMac,
+  type SealedRoomFrame,
 } from "../crypto/room_frame.ts";
 import { MAX_FRAME_BYTES } from "../protocol/limits.ts";
 import type { RoomKeyMessage } from "../protocol/messages.ts";
@@ -32,11 +33,12 @@ export const MAX_ROOM_BATCH_BYTES = MAX_FRAME_BYTES - ROOM_FRAME_OVERHEAD;
 
 export interface RoomFramesOptions {
   crypto: RoomCrypto;
-  /** The server's room-frame signing key, made at start. */
-  signer: RoomSigner;
   /** Frames per key before a new epoch; default ROOM_FRAMES_PER_KEY. */
   framesPerKey?: number;
-  /** Told the bytes batched and not yet sent to every member. */
+  /**
+   * Told the bytes batched and not yet sent, once per member that holds
+   * them (each member's copy of a frame is its own once sent).
+   */
   queued?: QueueCounter;
   /**
    * Batches smaller than this go inside each member's own frames
@@ -48,10 +50,11 @@ export interface RoomFramesOptions {
 /**
  * Batches of fewer bytes than this go to each member inside its own frames,
  * not in a room frame. A room frame saves the server a seal per member but
- * costs every member an Ed25519 verification (~40 µs with node:crypto, more
- * than sealing and opening a small frame for it, ~5 µs each way): worth it
- * once the batch's bytes cost more to seal per member than that. Measured
- * on the bench machine: node:crypto AES-GCM ~7 ns a byte on large buffers.
+ * costs it an HMAC per member instead (~0.6 µs with OpenSSL, about what
+ * sealing a 100-byte frame costs), and costs every member a SHA-256 and an
+ * HMAC more than opening its own frame: worth it once the batch's bytes cost
+ * more to seal per member than that (OpenSSL AES-GCM: ~0.2 ns a byte).
+ * See bench/BASELINE.md "Fan-out, session 11".
  */
 export const MIN_ROOM_FRAME_BYTES = 4096;
 
@@ -68,9 +71,9 @@ export class RoomBatch implements SharedFrame {
   #end: number;
   #parts: Uint8Array[] = [];
   #messages: Uint8Array | null = null;
-  #frame: Promise<Uint8Array | null> | null = null;
+  #frame: Promise<SealedRoomFrame | null> | null = null;
   /** The room frame once sealed, freed after the last holder. */
-  #sealed: Uint8Array | null = null;
+  #sealed: SealedRoomFrame | null = null;
   /** Whether #messages is a concatenation of ours (freed with it). */
   #joined = false;
   #holders = 0;
@@ -109,22 +112,31 @@ export class RoomBatch implements SharedFrame {
     return this.bytes + bytes <= MAX_ROOM_BATCH_BYTES;
   }
 
-  /** Adds an encoded message (the caller checked `open` and `fits`). */
+  /**
+   * Adds an encoded message (the caller checked `open` and `fits`): counted
+   * once per holder, as each will send (or seal) its own copy.
+   */
   add(encoded: Uint8Array): void {
     this.#parts.push(encoded);
     this.#end += encoded.byteLength;
     this.stream.bytes += encoded.byteLength;
-    this.#counted += encoded.byteLength;
-    this.queued?.add(encoded.byteLength);
+    this.#count(encoded.byteLength * this.#holders);
   }
 
-  /** One more channel will send it. */
+  /** One more channel will send it: its bytes so far count once more. */
   hold(): void {
     this.#holders++;
+    this.#count(this.bytes);
+  }
+
+  #count(bytes: number): void {
+    if (bytes === 0) return;
+    this.#counted += bytes;
+    this.queued?.add(bytes);
   }
 
   /** Closes it and decides how it goes (see the class). */
-  frame(): Promise<Uint8Array | null> {
+  frame(): Promise<SealedRoomFrame | null> {
     if (this.#frame === null) {
       const parts = this.#parts;
       this.#parts = [];
@@ -140,10 +152,13 @@ export class RoomBatch implements SharedFrame {
     return this.#frame;
   }
 
+  /** One holder is done with it (it sent it or its channel ended). */
   drop(): void {
-    if (--this.#holders > 0) return;
-    this.queued?.remove(this.#counted);
-    this.#counted = 0;
+    // Its share: every holder counted the batch's bytes (see add and hold).
+    const share = --this.#holders > 0 ? this.bytes : this.#counted;
+    this.#counted -= share;
+    this.queued?.remove(share);
+    if (this.#holders > 0) return;
     this.#parts = [];
     // Every channel copied them (Connection.send) or sealed its own: a
     // batch of up to 1 MiB, and its frame, are freed now rather than left
@@ -159,7 +174,6 @@ export class RoomBatch implements SharedFrame {
 
 export class RoomFrames {
   readonly #crypto: RoomCrypto;
-  readonly #signer: RoomSigner;
   readonly #framesPerKey: number;
   readonly #minBytes: number;
   readonly #queued: QueueCounter | null;
@@ -170,7 +184,6 @@ export class RoomFrames {
 
   constructor(options: RoomFramesOptions) {
     this.#crypto = options.crypto;
-    this.#signer = options.signer;
     this.#framesPerKey = options.framesPerKey ?? ROOM_FRAMES_PER_KEY;
     this.#minBytes = options.minBytes ?? MIN_ROOM_FRAME_BYTES;
     if (
@@ -190,14 +203,26 @@ export class RoomFrames {
     return this.#sealer.epoch;
   }
 
-  /** What a member joining now is told: its first frame is the next one. */
-  keyMessage(): RoomKeyMessage {
+  /**
+   * A new member's MAC key (32 random bytes, its own alone), and the MAC
+   * its channel puts on each room frame it sends.
+   */
+  memberKey(): { key: Uint8Array; mac: RoomMac } {
+    const key = randomBytes(ROOM_KEY_BYTES);
+    return { key, mac: this.#crypto.mac(key) };
+  }
+
+  /**
+   * What the member with `macKey` is told when it joins now (its first
+   * frame is the next one) or when a new epoch starts.
+   */
+  keyMessage(macKey: Uint8Array): RoomKeyMessage {
     return {
       t: "room_key",
       key: toBase64(this.#sealer.key),
       epoch: this.#sealer.epoch,
       next: this.#next,
-      sig_key: toBase64(this.#signer.publicKey),
+      mac_key: toBase64(macKey),
     };
   }
 
@@ -220,17 +245,17 @@ export class RoomFrames {
   }
 
   /**
-   * A new batch (the open one is closed first). `rekeyed` is the new key's
-   * message when the key ran out and a new epoch began: every member must
-   * get it before this batch.
+   * A new batch (the open one is closed first). `rekeyed`: the key ran out
+   * and a new epoch began, and every member must get its
+   * {@link keyMessage} before this batch.
    */
-  start(): { batch: RoomBatch; rekeyed: RoomKeyMessage | null } {
+  start(): { batch: RoomBatch; rekeyed: boolean } {
     this.close();
-    let rekeyed: RoomKeyMessage | null = null;
+    let rekeyed = false;
     if (this.#next >= this.#framesPerKey) {
       this.#sealer = this.#newSealer((this.#sealer.epoch + 1) >>> 0);
       this.#next = 0;
-      rekeyed = this.keyMessage();
+      rekeyed = true;
     }
     const batch = new RoomBatch(this.#stream, this, this.#queued);
     this.#open = batch;
@@ -241,7 +266,7 @@ export class RoomFrames {
    * A closed batch's room frame with the next counter, or null when it is
    * small: then each member's channel seals it with its own frames.
    */
-  seal(messages: Uint8Array): Promise<Uint8Array | null> {
+  seal(messages: Uint8Array): Promise<SealedRoomFrame | null> {
     if (messages.byteLength < Math.max(1, this.#minBytes)) {
       return Promise.resolve(null);
     }
@@ -254,7 +279,6 @@ export class RoomFrames {
     return new RoomFrameSealer(
       epoch,
       randomBytes(ROOM_KEY_BYTES),
-      this.#signer,
       this.#crypto,
     );
   }

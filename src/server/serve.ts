@@ -82,12 +82,14 @@ export interface ServerOptions {
    */
   cluster?: ClusterPort;
   /**
-   * Room frames (docs/PROTOCOL.md 3.8): their primitives and the signing
-   * key made at start, or `true` for startServer to make them with
-   * node:crypto. Without, or `false` (the default: `chat serve
-   * --room-frames` turns them on), every public message is sealed once per
-   * recipient. Off by default because in the flooded cells of the bench's
-   * matrix they cost more than they saved (bench/BASELINE.md, session 10).
+   * Room frames (docs/PROTOCOL.md 3.8): their primitives, or `true` for
+   * startServer to use native_room.ts's (OpenSSL where FFI is granted).
+   * Without, or `false` (the default: `chat serve --room-frames` turns them
+   * on), every public message is sealed once per recipient. Off by default:
+   * they save the server at most the per-member seal and packing of large
+   * batches while every member pays a SHA-256 more per frame, and no server
+   * saving showed through the noise (bench/BASELINE.md, "Fan-out, session
+   * 11").
    */
   roomFrames?: Omit<RoomFramesOptions, "queued"> | boolean;
   /**
@@ -979,7 +981,7 @@ export async function startServer(
   const core = createCore({
     ...options,
     roomFrames: options.roomFrames === true
-      ? { crypto: nativeRoomCrypto, signer: await nativeRoomCrypto.signer() }
+      ? { crypto: nativeRoomCrypto }
       : options.roomFrames ?? false,
   });
   const { limits, gauge } = core;

@@ -19,6 +19,8 @@ import {
   type RoomCrypto,
   RoomFrameOpener,
   type RoomKey,
+  type RoomMac,
+  type SealedRoomFrame,
 } from "../crypto/room_frame.ts";
 import { fromBase64 } from "../crypto/bytes.ts";
 import {
@@ -104,8 +106,9 @@ const NOTHING_TAKEN: SharedBytes[] = [];
 /**
  * A frame sealed once for many channels (a room frame, docs/PROTOCOL.md
  * 3.8), queued on each in order with the channel's own frames and sent as
- * the same bytes. Its memory is counted once, by whoever made it, not by
- * each channel's QueueCounter.
+ * the same bytes but for each channel's MAC. Its memory is counted by
+ * whoever made it (once per channel holding it), not by each channel's
+ * QueueCounter.
  *
  * Such frames come from one stream, whose batches grow after they are
  * queued (until sealed): a channel counts what waits for it as the
@@ -122,7 +125,7 @@ export interface SharedFrame {
    * The frame, sealed by the first channel that asks; or null when each
    * channel is to seal {@link messages} with its own frames instead.
    */
-  frame(): Promise<Uint8Array | null>;
+  frame(): Promise<SealedRoomFrame | null>;
   /** Its encoded messages, once {@link frame} was asked for. */
   readonly messages: Uint8Array;
   /** One channel is done with it (it sent it, or it ended first). */
@@ -219,6 +222,11 @@ export class SecureChannel {
    * (docs/PROTOCOL.md 3.8): set by the server when the peer registers.
    */
   readsRoomFrames = false;
+  /**
+   * This peer's MAC on the room frames sent to it (docs/PROTOCOL.md 3.8):
+   * set by the server when it joins the room.
+   */
+  roomMac: RoomMac | null = null;
 
   constructor(
     conn: Connection,
@@ -402,7 +410,7 @@ export class SecureChannel {
     } catch (error) {
       throw new ChannelError(`Malformed batch: ${messageOf(error)}`);
     }
-    if (this.#roomCrypto !== null) await this.#takeRoomKeys(messages);
+    if (this.#roomCrypto !== null) this.#takeRoomKeys(messages);
     return messages;
   }
 
@@ -442,15 +450,15 @@ export class SecureChannel {
    * Takes `room_key` messages out of `messages` and installs them: they are
    * this channel's business, not its reader's.
    */
-  async #takeRoomKeys(messages: DecodedMessage[]): Promise<void> {
+  #takeRoomKeys(messages: DecodedMessage[]): void {
     for (let i = 0; i < messages.length; i++) {
       const header = messages[i]!.header as { t?: unknown } | null;
       if (header?.t !== "room_key") continue;
       const key = parseRoomKey(header);
       try {
         if (this.#room === null) {
-          this.#room = await RoomFrameOpener.create(key, this.#roomCrypto!);
-        } else await this.#room.rekey(key);
+          this.#room = RoomFrameOpener.create(key, this.#roomCrypto!);
+        } else this.#room.rekey(key);
       } catch (error) {
         throw new ChannelError(`Bad room key: ${messageOf(error)}`);
       }
@@ -568,7 +576,10 @@ export class SecureChannel {
         } else {
           await sendOwn();
           if (!this.#gone) {
-            this.#conn.send(sealedOnce);
+            const mine = sealedOnce.frameFor(this.#roomMacOrFail());
+            // Sent at once: a synchronous MAC writes every member's copy in
+            // one buffer (SealedRoomFrame.frameFor).
+            this.#conn.send(mine instanceof Uint8Array ? mine : await mine);
             // Every later frame of ours binds the count (PROTOCOL.md 3.8).
             this.#sealer.roomFrames++;
           }
@@ -586,6 +597,14 @@ export class SecureChannel {
       }
       this.#queued?.remove(counted);
     }
+  }
+
+  /** The room MAC, or (a bug: a room frame before joinRoom) throws. */
+  #roomMacOrFail(): RoomMac {
+    if (this.roomMac === null) {
+      throw new Error("A room frame for a channel without a room MAC key");
+    }
+    return this.roomMac;
   }
 
   async #flush(): Promise<void> {
@@ -865,15 +884,15 @@ export function messageOf(error: unknown): string {
 
 /**
  * A `room_key` message (docs/PROTOCOL.md 3.8):
- * `{"t":"room_key","key":B64,"epoch":N,"next":N,"sig_key":B64}`.
+ * `{"t":"room_key","key":B64,"epoch":N,"next":N,"mac_key":B64}`.
  *
  * @throws {ChannelError} if a field is missing or malformed
  */
 export function parseRoomKey(header: unknown): RoomKey {
   const fields = header as Record<string, unknown>;
-  const { key, epoch, next, sig_key: signingKey } = fields;
+  const { key, epoch, next, mac_key: macKey } = fields;
   if (
-    typeof key !== "string" || typeof signingKey !== "string" ||
+    typeof key !== "string" || typeof macKey !== "string" ||
     typeof epoch !== "number" || typeof next !== "number"
   ) {
     throw new ChannelError(
@@ -885,7 +904,7 @@ export function parseRoomKey(header: unknown): RoomKey {
       key: fromBase64(key),
       epoch,
       next,
-      signingKey: fromBase64(signingKey),
+      macKey: fromBase64(macKey),
     };
   } catch (error) {
     throw new ChannelError(`Bad room key: ${messageOf(error)}`);

@@ -289,8 +289,8 @@ export class RawClient {
       const key = parseRoomKey(header);
       this.roomKeys.push(key);
       if (this.room === null) {
-        this.room = await RoomFrameOpener.create(key, webRoomCrypto);
-      } else await this.room.rekey(key);
+        this.room = RoomFrameOpener.create(key, webRoomCrypto);
+      } else this.room.rekey(key);
     }
     const messages = decoded.flatMap(({ header, body }) =>
       (header as { t?: unknown }).t === "room_key"

@@ -324,6 +324,8 @@ export class RawTcp {
  */
 export class TcpChatPeer {
   #nextId = 1;
+  /** Headers {@link request} read while waiting for its reply, in order. */
+  readonly skipped: unknown[] = [];
 
   private constructor(readonly tcp: RawTcp, readonly keys: SessionKeys) {}
 
@@ -392,19 +394,36 @@ export class TcpChatPeer {
       const headers = data[0] === BULK_FRAME_VERSION
         ? [decodeHeader((await this.keys.receiver.openBulk(data)).header)]
         : decodeBatch(await this.keys.receiver.open(data)).map((m) => m.header);
+      // The whole frame is read: what follows the reply in it is kept too.
+      let reply: ServerMessage | null = null;
       for (const header of headers) {
+        // A room key (PROTOCOL.md 3.8) is no ServerMessage: kept as it is.
+        if ((header as { t?: unknown }).t === "room_key") {
+          this.skipped.push(header);
+          continue;
+        }
         const message = parseServerMessage(header);
-        if ("re" in message && message.re === id) return message;
+        if (reply === null && "re" in message && message.re === id) {
+          reply = message;
+        } else this.skipped.push(header);
       }
+      if (reply !== null) return reply;
     }
   }
 
-  /** Registers `name` with a fresh identity key; resolves with the last reply. */
-  async register(name: string): Promise<ServerMessage> {
+  /**
+   * Registers `name` with a fresh identity key (and `fields` in the
+   * `register`, e.g. `room_frames`); resolves with the last reply.
+   */
+  async register(
+    name: string,
+    fields: Record<string, unknown> = {},
+  ): Promise<ServerMessage> {
     const identity = await importIdentityPem(
       (await generateIdentity()).privatePem,
     );
     const challenge = await this.request({
+      ...fields,
       t: "register",
       name,
       key: toBase64(identity.publicRaw),

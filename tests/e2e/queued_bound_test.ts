@@ -18,6 +18,12 @@ import type { ClientMessage } from "../../src/protocol/messages.ts";
 import { startTestServer } from "../_helpers/chat.ts";
 import { waitForLog } from "../_helpers/bystanders.ts";
 import { TcpChatPeer } from "../_helpers/raw_tcp.ts";
+import { nativeRoomCrypto } from "../../src/crypto/native_room.ts";
+import {
+  ROOM_FRAME_VERSION,
+  RoomFrameOpener,
+} from "../../src/crypto/room_frame.ts";
+import { parseRoomKey } from "../../src/transport/secure_channel.ts";
 
 const BOUND = 1024 * 1024;
 const SENDERS = 6;
@@ -130,5 +136,151 @@ Deno.test("startServer holds senders back while what is queued for recipients pa
     });
   } finally {
     for (const peer of [...recipients, ...senders]) peer.drop();
+  }
+});
+
+// --- Room frames (PROTOCOL.md 3.8): one batch held by every member ---------
+// That a batch counts once per member holding it is asserted on RoomBatch
+// (tests/server/room_frames_test.ts); here the bound holds end to end, with
+// every message delivered once and in order in room frames.
+
+const MEMBERS = 4;
+const ROOM_SENDERS = 3;
+const ROOM_MESSAGES = 600;
+/** One run per sender past the bound, each message counted per recipient. */
+const ROOM_SLACK = ROOM_SENDERS * 32 * (BODY_BYTES + 256) *
+  (MEMBERS + ROOM_SENDERS);
+
+async function floodRoom(peer: TcpChatPeer, sender: number): Promise<void> {
+  let id = 1000;
+  for (let n = 0; n < ROOM_MESSAGES; n += PER_FRAME) {
+    const encoded: Uint8Array[] = [];
+    for (let k = n; k < Math.min(ROOM_MESSAGES, n + PER_FRAME); k++) {
+      encoded.push(encodeMessage({ t: "say", id: id++ }, body(sender, k)));
+    }
+    for (const batch of packBatches(encoded)) {
+      const sent = await peer.sendFrame(await peer.keys.sender.seal(batch));
+      assert.ok(sent, `sender ${sender} was cut off`);
+    }
+  }
+}
+
+/** Reads (and drops) whatever comes for `peer` until it is dropped. */
+async function discard(peer: TcpChatPeer): Promise<void> {
+  try {
+    for (;;) await peer.tcp.readBinary(600_000);
+  } catch {
+    // Dropped at the end of the test.
+  }
+}
+
+/** A member's public messages, from room frames and its own frames. */
+async function drainRoom(
+  peer: TcpChatPeer,
+  room: RoomFrameOpener,
+  expected: number,
+): Promise<{ texts: string[]; roomFrames: number }> {
+  const texts: string[] = [];
+  const decoder = new TextDecoder();
+  let roomFrames = 0;
+  while (texts.length < expected) {
+    const frame = await peer.tcp.readBinary(60_000);
+    let plaintext: Uint8Array;
+    if (frame[0] === ROOM_FRAME_VERSION) {
+      plaintext = await room.open(frame);
+      peer.keys.receiver.roomFrames++;
+      roomFrames++;
+    } else plaintext = await peer.keys.receiver.open(frame);
+    for (const { header, body } of decodeBatch(plaintext)) {
+      if ((header as { t?: unknown }).t === "public") {
+        texts.push(decoder.decode(body).replace(/x+$/, ""));
+      }
+    }
+  }
+  return { texts, roomFrames };
+}
+
+Deno.test("startServer with room frames holds senders back while what is queued passes maxQueuedBytes, and loses nothing", async () => {
+  await using server = await startTestServer({
+    connectionLimits: {
+      messagesPerSecond: 0,
+      messagesPerSecondPerAddress: 0,
+      maxBacklogBytesPerAddress: 0,
+      maxConnectionsPerAddress: 100,
+      handshakesPerSecond: 0,
+      maxUnfinishedPerAddress: 0,
+      maxQueuedBytes: BOUND,
+      queueStallMs: 600_000,
+    },
+    roomFrames: { crypto: nativeRoomCrypto },
+  });
+  const members: { peer: TcpChatPeer; room: RoomFrameOpener }[] = [];
+  const senders: TcpChatPeer[] = [];
+  try {
+    for (let i = 0; i < MEMBERS; i++) {
+      const peer = await TcpChatPeer.connect(server.port, server.spki);
+      const welcome = await peer.register(`m${i}`, {
+        compact: true,
+        acks: true,
+        varint: true,
+        room_frames: true,
+      });
+      assert.equal(welcome.t, "welcome");
+      // The room key comes right after the welcome, maybe in a later frame.
+      while (
+        !peer.skipped.some((h) => (h as { t?: unknown }).t === "room_key")
+      ) {
+        const frame = await peer.tcp.readBinary(10_000);
+        for (
+          const { header } of decodeBatch(await peer.keys.receiver.open(frame))
+        ) {
+          peer.skipped.push(header);
+        }
+      }
+      const key = peer.skipped.find((h) =>
+        (h as { t?: unknown }).t === "room_key"
+      );
+      members.push({
+        peer,
+        room: RoomFrameOpener.create(parseRoomKey(key), nativeRoomCrypto),
+      });
+    }
+    for (let i = 0; i < ROOM_SENDERS; i++) {
+      const peer = await TcpChatPeer.connect(server.port, server.spki);
+      senders.push(peer);
+      assert.equal((await peer.register(`s${i}`)).t, "welcome");
+    }
+    // The senders read all along (they hear each other); the members not
+    // until the server holds the senders back.
+    const discarding = senders.map(discard);
+    const flooding = Promise.all(senders.map((peer, i) => floodRoom(peer, i)));
+    flooding.catch(() => {});
+    await waitForLog(server, /not reading senders/, 60_000);
+    const expected = ROOM_SENDERS * ROOM_MESSAGES;
+    const received = await Promise.all(
+      members.map(({ peer, room }) => drainRoom(peer, room, expected)),
+    );
+    await flooding;
+
+    assert.ok(
+      server.peakQueuedBytes <= BOUND + ROOM_SLACK,
+      `peak queued ${server.peakQueuedBytes} bytes, bound ${BOUND} + ${ROOM_SLACK}`,
+    );
+    for (const [m, { texts, roomFrames }] of received.entries()) {
+      assert.ok(roomFrames > 0, `m${m} got its messages in room frames`);
+      for (let s = 0; s < ROOM_SENDERS; s++) {
+        assert.deepEqual(
+          texts.filter((t) => t.startsWith(`s${s}:`)),
+          Array.from({ length: ROOM_MESSAGES }, (_, j) => `s${s}:${j}:`),
+          `m${m} from s${s}`,
+        );
+      }
+    }
+    for (const peer of senders) peer.drop();
+    await Promise.all(discarding);
+  } finally {
+    for (const peer of [...members.map((m) => m.peer), ...senders]) {
+      peer.drop();
+    }
   }
 });

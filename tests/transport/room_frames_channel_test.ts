@@ -5,11 +5,11 @@
  */
 
 import assert from "node:assert/strict";
-import { toBase64 } from "../../src/crypto/bytes.ts";
+import { fromBase64, toBase64 } from "../../src/crypto/bytes.ts";
 import { nativeRoomCrypto } from "../../src/crypto/native_room.ts";
 import {
+  RoomFrameOpener,
   RoomFrameSealer,
-  type RoomSigner,
 } from "../../src/crypto/room_frame.ts";
 import { FrameOpener, FrameSealer } from "../../src/crypto/session_cipher.ts";
 import {
@@ -29,7 +29,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** A client channel and what the server would seal for it. */
-async function client() {
+function client() {
   const secret = crypto.getRandomValues(new Uint8Array(32));
   const conn = new RecordingConnection();
   const channel = new SecureChannel(conn, {
@@ -37,25 +37,31 @@ async function client() {
     receiver: new FrameOpener(secret),
     transcriptHash: new Uint8Array(32),
   }, { roomCrypto: nativeRoomCrypto });
-  const signer = await nativeRoomCrypto.signer();
+  const macKey = crypto.getRandomValues(new Uint8Array(32));
   const key = crypto.getRandomValues(new Uint8Array(32));
+  const sealer = new RoomFrameSealer(4, key, nativeRoomCrypto);
+  const mac = nativeRoomCrypto.mac(macKey);
   return {
     channel,
     conn,
-    signer,
+    macKey,
     key,
     server: new FrameSealer(secret),
-    room: new RoomFrameSealer(4, key, signer, nativeRoomCrypto),
+    /** Our copy of a room frame. */
+    room: {
+      seal: async (counter: number, batch: Uint8Array) =>
+        (await (await sealer.seal(counter, batch)).frameFor(mac)).slice(),
+    },
   };
 }
 
-function roomKey(key: Uint8Array, signer: RoomSigner, next = 0) {
+function roomKey(key: Uint8Array, macKey: Uint8Array, next = 0) {
   return encodeMessage({
     t: "room_key",
     key: toBase64(key),
     epoch: 4,
     next,
-    sig_key: toBase64(signer.publicKey),
+    mac_key: toBase64(macKey),
   });
 }
 
@@ -72,11 +78,11 @@ function texts(batch: { body: Uint8Array }[] | null): string[] {
 }
 
 Deno.test("a client channel takes the room key itself and reads room frames as public messages marked room", async () => {
-  const { channel, conn, signer, key, server, room } = await client();
+  const { channel, conn, macKey, key, server, room } = await client();
   conn.deliver(
     await server.seal(
       packBatches([
-        roomKey(key, signer),
+        roomKey(key, macKey),
         encodeMessage({ t: "pong", re: 1 }),
       ])[0]!,
     ),
@@ -142,20 +148,23 @@ for (
     ],
     ["of another epoch", async (c: Awaited<ReturnType<typeof client>>) => {
       await keyed(c);
-      const other = new RoomFrameSealer(5, c.key, c.signer, nativeRoomCrypto);
-      c.conn.deliver(await other.seal(0, say("ann", "hi", 1)));
+      const other = new RoomFrameSealer(5, c.key, nativeRoomCrypto);
+      const mac = nativeRoomCrypto.mac(c.macKey);
+      c.conn.deliver(
+        (await (await other.seal(0, say("ann", "hi", 1))).frameFor(mac))
+          .slice(),
+      );
     }],
     [
-      "signed by a member, not the server",
+      "made by a member (the room key, its own MAC key)",
       async (c: Awaited<ReturnType<typeof client>>) => {
         await keyed(c);
-        const forger = new RoomFrameSealer(
-          4,
-          c.key,
-          await nativeRoomCrypto.signer(),
-          nativeRoomCrypto,
+        const forger = new RoomFrameSealer(4, c.key, nativeRoomCrypto);
+        const theirs = nativeRoomCrypto.mac(new Uint8Array(32).fill(1));
+        c.conn.deliver(
+          (await (await forger.seal(0, say("ann", "hi", 1))).frameFor(theirs))
+            .slice(),
         );
-        c.conn.deliver(await forger.seal(0, say("ann", "hi", 1)));
       },
     ],
     [
@@ -183,10 +192,10 @@ for (
 
 /** The client got its room key. */
 async function keyed(c: Awaited<ReturnType<typeof client>>): Promise<void> {
-  c.conn.deliver(await c.server.seal(roomKey(c.key, c.signer)));
+  c.conn.deliver(await c.server.seal(roomKey(c.key, c.macKey)));
 }
 
-Deno.test("a server channel sends a shared room frame between its own frames, in order, and binds it", async () => {
+Deno.test("a server channel sends a shared room frame between its own frames, in order, with its member's MAC, and binds it", async () => {
   const secret = crypto.getRandomValues(new Uint8Array(32));
   const channels = [0, 1].map(() => {
     const conn = new RecordingConnection();
@@ -197,10 +206,17 @@ Deno.test("a server channel sends a shared room frame between its own frames, in
     });
     return { conn, channel };
   });
-  const room = new RoomFrames({
-    crypto: nativeRoomCrypto,
-    signer: await nativeRoomCrypto.signer(),
-    minBytes: 1,
+  const room = new RoomFrames({ crypto: nativeRoomCrypto, minBytes: 1 });
+  const openers = channels.map(({ channel }) => {
+    const member = room.memberKey();
+    channel.roomMac = member.mac;
+    const message = room.keyMessage(member.key);
+    return RoomFrameOpener.create({
+      key: fromBase64(message.key),
+      epoch: message.epoch,
+      next: message.next,
+      macKey: member.key,
+    }, nativeRoomCrypto);
   });
   const { batch } = room.start();
   for (const { channel } of channels) {
@@ -216,7 +232,18 @@ Deno.test("a server channel sends a shared room frame between its own frames, in
   }
   const [a, b] = channels;
   assert.equal(a!.conn.sent.length, 3);
-  assert.deepEqual(a!.conn.sent[1], b!.conn.sent[1], "the same bytes");
+  const [roomA, roomB] = [a!, b!].map(({ conn }) => conn.sent[1] as Uint8Array);
+  assert.deepEqual(
+    roomA!.subarray(0, -32),
+    roomB!.subarray(0, -32),
+    "the same bytes but the MAC",
+  );
+  assert.notDeepEqual(roomA!.subarray(-32), roomB!.subarray(-32));
+  // Each member opens its own copy, and not the other's.
+  const texts0 = decodeBatch(await openers[0]!.open(roomA!));
+  assert.equal(texts0.length, 2);
+  await assert.rejects(openers[1]!.open(roomA!), /MAC/);
+  assert.equal(decodeBatch(await openers[1]!.open(roomB!)).length, 2);
   const opener = new FrameOpener(secret);
   const first = decodeBatch(await opener.open(a!.conn.sent[0] as Uint8Array));
   assert.deepEqual(first[0]!.header, { t: "pong", re: 1 });
