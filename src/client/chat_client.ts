@@ -532,6 +532,9 @@ export class ChatClient {
     body: Uint8Array,
     holds: Promise<unknown>[],
   ): boolean {
+    // Before anything sent after it (the missed messages may come in the
+    // same batch): their ids and seqs are this store's.
+    if (message.t === "welcome") this.#ledger.useStore(message.store);
     if ("re" in message && message.re !== null) {
       const resolve = this.#pending.get(message.re);
       if (resolve) {

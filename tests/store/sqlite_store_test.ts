@@ -1458,3 +1458,21 @@ Deno.test("sentWithClientId finds the position stored with a sender's client id,
     store.close();
   });
 });
+
+Deno.test("id stays the same across a reopen and differs between two databases", async () => {
+  await withTempDir((dir) => {
+    const one = openStore(`${dir}/one.db`);
+    const id = one.id;
+    one.close();
+    assert.match(id, /^[0-9a-f]{32}$/);
+    const again = openStore(`${dir}/one.db`);
+    const two = openStore(`${dir}/two.db`);
+    try {
+      assert.equal(again.id, id);
+      assert.notEqual(two.id, id);
+    } finally {
+      again.close();
+      two.close();
+    }
+  });
+});
