@@ -59,7 +59,7 @@ Deno.test("runSession connects again, without asking again, when the server gave
       return "sophia";
     }, ["/quit"]);
     const code = await runSession({
-      url: server.url,
+      urls: [server.url],
       trust: { kind: "known-hosts", hosts, firstContact: "ask" },
       identity: await testIdentity(),
       user: null,
