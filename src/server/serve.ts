@@ -50,6 +50,7 @@ import { type ConnId, type ServerLimits, ServerState } from "./state.ts";
 import { type EdgeConnection, startEdge } from "./ws_edge.ts";
 import { startMemoryTrim } from "./memory_trim.ts";
 import { withDeadline } from "../transport/with_deadline.ts";
+import { routeSharedE2eKeys } from "./e2e_keys.ts";
 import { routeRemote } from "./remote_route.ts";
 import { applyGroupRecord } from "./remote_groups.ts";
 import type { ClusterPort } from "./cluster/port.ts";
@@ -742,6 +743,39 @@ export function createCore(options: CoreOptions): ServerCore {
             if (session !== undefined) cluster?.joined(session);
             deliverRun(id, welcome);
             if (channel.readsRoomFrames) delivery.joinRoom(id);
+            continue;
+          }
+          // A cluster holds prekeys for all its nodes: asking it takes a
+          // round trip, which a transaction must not span.
+          const session = state.session(id);
+          if (
+            cluster !== undefined && session !== undefined &&
+            (message.t === "e2e_keys" || message.t === "e2e_bundle")
+          ) {
+            flush();
+            if (!channels.has(id)) break;
+            let out: Outbound[];
+            try {
+              out = await routeSharedE2eKeys(
+                cluster.prekeys,
+                session,
+                message,
+                body,
+              );
+            } catch (error) {
+              log(`cluster: prekeys for ${session.name}: ${messageOf(error)}`);
+              out = [{
+                to: [id],
+                message: {
+                  t: "error",
+                  re: message.id,
+                  code: "internal",
+                  text: "ERROR: The server could not reach its keys; try again",
+                },
+              }];
+            }
+            if (!channels.has(id)) break;
+            deliverRun(id, out);
             continue;
           }
           // What was held goes first, with the first ack let through.

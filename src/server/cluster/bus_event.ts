@@ -13,7 +13,13 @@
  * or an old node must not put a bad row in the store.
  */
 
-import { isValidName, MAX_TEXT_BYTES, nameKey } from "../../protocol/limits.ts";
+import { FINGERPRINT_PATTERN } from "../../crypto/keys.ts";
+import {
+  isValidName,
+  MAX_E2E_MESSAGE_BYTES,
+  MAX_TEXT_BYTES,
+  nameKey,
+} from "../../protocol/limits.ts";
 import type { Outbound } from "../outbound.ts";
 import {
   groupSubject,
@@ -58,6 +64,30 @@ export type BusEvent =
     readonly group: string;
     readonly ts: number;
     readonly body: Uint8Array;
+  }
+  /**
+   * An end-to-end private message (`e2e_private`, PROTOCOL 11.7) to `to`:
+   * the body is the envelope, opaque to every node; `fingerprint` is the
+   * identity key its sender proved on their node.
+   */
+  | {
+    readonly kind: "e2e_private";
+    readonly node: string;
+    readonly from: string;
+    readonly to: string;
+    readonly fingerprint: string;
+    readonly ts: number;
+    readonly body: Uint8Array;
+  }
+  /** An end-to-end group message (`e2e_group`, PROTOCOL 11.11). */
+  | {
+    readonly kind: "e2e_group";
+    readonly node: string;
+    readonly from: string;
+    readonly group: string;
+    readonly fingerprint: string;
+    readonly ts: number;
+    readonly body: Uint8Array;
   };
 
 /** A bus event and the subject it goes to. */
@@ -71,11 +101,11 @@ const VERSION = 1;
 
 /**
  * The bus event for an outbound message other nodes' users are entitled
- * to, or null: public messages to the room, private messages to a user
- * not signed in here (`isLocal`), and group messages. Replies, history,
- * presence and membership (their buckets carry them) and what this slice
- * does not share yet (files, end-to-end messages: docs/SCALING.md) stay on
- * this node.
+ * to, or null: public messages to the room, private messages (plain or end
+ * to end) to a user not signed in here (`isLocal`), and group messages
+ * (plain or end to end). Replies, history, presence and membership (their
+ * buckets carry them) and what this slice does not share yet (files:
+ * docs/SCALING.md) stay on this node.
  */
 export function crossing(
   out: Outbound,
@@ -103,6 +133,40 @@ export function crossing(
         node,
         from: message.from,
         to: address.key,
+        ts: message.ts,
+        body,
+      },
+    };
+  }
+  if (
+    message.t === "e2e_private" && address.kind === "user" &&
+    message.history !== true && !isLocal(address.key)
+  ) {
+    return {
+      subject: userSubject(address.key),
+      event: {
+        kind: "e2e_private",
+        node,
+        from: message.from,
+        to: address.key,
+        fingerprint: message.fingerprint,
+        ts: message.ts,
+        body,
+      },
+    };
+  }
+  if (
+    message.t === "e2e_group" && address.kind === "group" &&
+    message.history !== true
+  ) {
+    return {
+      subject: groupSubject(address.key),
+      event: {
+        kind: "e2e_group",
+        node,
+        from: message.from,
+        group: message.group,
+        fingerprint: message.fingerprint,
         ts: message.ts,
         body,
       },
@@ -142,8 +206,15 @@ export function encodeBusEvent(event: BusEvent): Uint8Array {
     node: event.node,
     from: event.from,
     ts: event.ts,
-    ...(event.kind === "private" ? { to: event.to } : {}),
-    ...(event.kind === "group" ? { group: event.group } : {}),
+    ...(event.kind === "private" || event.kind === "e2e_private"
+      ? { to: event.to }
+      : {}),
+    ...(event.kind === "group" || event.kind === "e2e_group"
+      ? { group: event.group }
+      : {}),
+    ...(event.kind === "e2e_private" || event.kind === "e2e_group"
+      ? { fingerprint: event.fingerprint }
+      : {}),
   }));
   const body = "body" in event ? event.body : new Uint8Array(0);
   const bytes = new Uint8Array(4 + header.byteLength + body.byteLength);
@@ -190,27 +261,64 @@ export function decodeBusEvent(bytes: Uint8Array): BusEvent {
     if (body.byteLength !== 0) throw new TypeError("Bus event has a body");
     return { kind: "signed_in", node, from, ts };
   }
-  if (body.byteLength === 0 || body.byteLength > MAX_TEXT_BYTES) {
+  const e2e = h.k === "e2e_private" || h.k === "e2e_group";
+  if (
+    body.byteLength === 0 ||
+    body.byteLength > (e2e ? MAX_E2E_MESSAGE_BYTES : MAX_TEXT_BYTES)
+  ) {
     throw new TypeError("Bus event has an empty or oversized body");
+  }
+  const fingerprint = h.fingerprint;
+  if (
+    e2e && (typeof fingerprint !== "string" ||
+      !FINGERPRINT_PATTERN.test(fingerprint))
+  ) {
+    throw new TypeError("Bus event has a bad fingerprint");
   }
   switch (h.k) {
     case "public":
       return { kind: "public", node, from, ts, body };
-    case "private": {
-      const to = h.to;
-      if (typeof to !== "string" || !isValidName(to) || nameKey(to) !== to) {
-        throw new TypeError("Bus event has a bad recipient");
-      }
-      return { kind: "private", node, from, to, ts, body };
-    }
-    case "group": {
-      const group = h.group;
-      if (typeof group !== "string" || !isValidName(group)) {
-        throw new TypeError("Bus event has a bad group");
-      }
-      return { kind: "group", node, from, group, ts, body };
-    }
+    case "private":
+      return { kind: "private", node, from, to: recipientOf(h), ts, body };
+    case "group":
+      return { kind: "group", node, from, group: groupOf(h), ts, body };
+    case "e2e_private":
+      return {
+        kind: "e2e_private",
+        node,
+        from,
+        to: recipientOf(h),
+        fingerprint: fingerprint as string,
+        ts,
+        body,
+      };
+    case "e2e_group":
+      return {
+        kind: "e2e_group",
+        node,
+        from,
+        group: groupOf(h),
+        fingerprint: fingerprint as string,
+        ts,
+        body,
+      };
     default:
       throw new TypeError(`Unknown bus event kind ${JSON.stringify(h.k)}`);
   }
+}
+
+function recipientOf(h: Record<string, unknown>): string {
+  const to = h.to;
+  if (typeof to !== "string" || !isValidName(to) || nameKey(to) !== to) {
+    throw new TypeError("Bus event has a bad recipient");
+  }
+  return to;
+}
+
+function groupOf(h: Record<string, unknown>): string {
+  const group = h.group;
+  if (typeof group !== "string" || !isValidName(group)) {
+    throw new TypeError("Bus event has a bad group");
+  }
+  return group;
 }

@@ -10,6 +10,7 @@ import { ClusterBus } from "./bus.ts";
 import { crossing, signedIn } from "./bus_event.ts";
 import { ClusterGroups } from "./groups.ts";
 import { ClusterNames } from "./names.ts";
+import { ClusterPrekeys } from "./prekeys.ts";
 import { connectNats, type NatsConnection, openBucket } from "./nats.ts";
 import type { ClusterPort, ClusterSink } from "./port.ts";
 import { ClusterPresence } from "./presence.ts";
@@ -17,6 +18,7 @@ import {
   GROUPS_BUCKET,
   NAMES_BUCKET,
   NODES_BUCKET,
+  PREKEYS_BUCKET,
   PRESENCE_BUCKET,
 } from "./subjects.ts";
 import type { GroupChange } from "../group.ts";
@@ -40,6 +42,7 @@ export class ClusterNode implements ClusterPort {
   readonly #presence: ClusterPresence;
   readonly #names: ClusterNames;
   readonly #groups: ClusterGroups;
+  readonly prekeys: ClusterPrekeys;
   readonly #log: (line: string) => void;
   #attached = false;
   #closing = false;
@@ -51,6 +54,7 @@ export class ClusterNode implements ClusterPort {
     presence: ClusterPresence,
     names: ClusterNames,
     groups: ClusterGroups,
+    prekeys: ClusterPrekeys,
     log: (line: string) => void,
   ) {
     this.id = id;
@@ -59,6 +63,7 @@ export class ClusterNode implements ClusterPort {
     this.#presence = presence;
     this.#names = names;
     this.#groups = groups;
+    this.prekeys = prekeys;
     this.#log = log;
   }
 
@@ -85,6 +90,7 @@ export class ClusterNode implements ClusterPort {
       }
       const names = await openBucket(nc, NAMES_BUCKET, 0);
       const groups = await openBucket(nc, GROUPS_BUCKET, 0);
+      const prekeys = await openBucket(nc, PREKEYS_BUCKET, 0);
       return new ClusterNode(
         id,
         nc,
@@ -92,6 +98,7 @@ export class ClusterNode implements ClusterPort {
         new ClusterPresence(presence, nodes, id, ttlMs, options.log),
         new ClusterNames(names),
         new ClusterGroups(groups, options.log),
+        new ClusterPrekeys(prekeys, options.log),
         options.log,
       );
     } catch (error) {

@@ -13,6 +13,7 @@ import type { Session } from "../session.ts";
 import type { GroupChange } from "../group.ts";
 import type { BusEvent } from "./bus_event.ts";
 import type { GroupRecord } from "./group_record.ts";
+import type { SharedPrekeys } from "../e2e_keys.ts";
 
 /** What a node tells the core, once attached. */
 export interface ClusterSink {
@@ -53,4 +54,9 @@ export interface ClusterPort {
     nameKey: string,
     fingerprint: string,
   ): Promise<string>;
+  /**
+   * End-to-end prekey bundles, held for the whole cluster: `e2e_keys` and
+   * `e2e_bundle` go here instead of this node's directory.
+   */
+  readonly prekeys: SharedPrekeys;
 }

@@ -43,6 +43,17 @@ export const NODES_BUCKET = "chat_nodes";
 /** Name -> identity key bindings: key `<name token>`, value the fingerprint. */
 export const NAMES_BUCKET = "chat_names";
 
+/**
+ * End-to-end prekey bundles: key `<name token>`, value
+ * `{"name","fingerprint","bundle"}` (cluster/prekeys.ts).
+ */
+export const PREKEYS_BUCKET = "chat_prekeys";
+
+/** The prekeys key of a user. */
+export function prekeysKey(nameKey: string): string {
+  return token(nameKey);
+}
+
 /** The presence key of a user on a node. */
 export function presenceKey(nameKey: string, node: string): string {
   return `${token(nameKey)}.${node}`;

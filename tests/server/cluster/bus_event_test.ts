@@ -10,12 +10,31 @@ import { MAX_TEXT_BYTES } from "../../../src/protocol/limits.ts";
 
 const body = new TextEncoder().encode("hello");
 const nobodyLocal = () => false;
+const FP = "SHA256:" + "f".repeat(43);
 
-Deno.test("encodeBusEvent and decodeBusEvent round-trip public and private events", () => {
+Deno.test("encodeBusEvent and decodeBusEvent round-trip public, private, group and end-to-end events", () => {
   const events: BusEvent[] = [
     { kind: "public", node: "n1", from: "alice", ts: 5, body },
     { kind: "private", node: "n2", from: "Bob.B", to: "alice", ts: 6, body },
     { kind: "group", node: "n3", from: "alice", group: "Team", ts: 7, body },
+    {
+      kind: "e2e_private",
+      node: "n4",
+      from: "alice",
+      to: "bob",
+      fingerprint: FP,
+      ts: 8,
+      body,
+    },
+    {
+      kind: "e2e_group",
+      node: "n5",
+      from: "alice",
+      group: "Team",
+      fingerprint: FP,
+      ts: 9,
+      body,
+    },
   ];
   for (const event of events) {
     assert.deepEqual(decodeBusEvent(encodeBusEvent(event)), event);
@@ -195,4 +214,76 @@ Deno.test("signedIn goes to the user's subject, without a body, and decodes back
   });
   const withBody = new Uint8Array([...bytes, 1]);
   assert.throws(() => decodeBusEvent(withBody), /has a body/);
+});
+
+Deno.test("decodeBusEvent refuses an end-to-end event without a valid fingerprint", () => {
+  const event: BusEvent = {
+    kind: "e2e_private",
+    node: "n1",
+    from: "alice",
+    to: "bob",
+    fingerprint: "SHA256:short",
+    ts: 5,
+    body,
+  };
+  assert.throws(() => decodeBusEvent(encodeBusEvent(event)), TypeError);
+});
+
+Deno.test("crossing passes end-to-end private messages to users elsewhere and end-to-end group messages, with the sender's key", () => {
+  const toBob = crossing(
+    {
+      to: { kind: "user", key: "bob" },
+      message: {
+        t: "e2e_private",
+        from: "alice",
+        fingerprint: FP,
+        ts: 2,
+        id: 4,
+        seq: 1,
+      },
+      body,
+    },
+    "n1",
+    nobodyLocal,
+  );
+  assert.equal(toBob?.subject, "chat.user.626f62");
+  assert.deepEqual(toBob?.event, {
+    kind: "e2e_private",
+    node: "n1",
+    from: "alice",
+    to: "bob",
+    fingerprint: FP,
+    ts: 2,
+    body,
+  });
+  const toTeam = crossing(
+    {
+      to: { kind: "group", key: "team", except: "alice" },
+      message: {
+        t: "e2e_group",
+        group: "Team",
+        from: "alice",
+        fingerprint: FP,
+        ts: 3,
+      },
+      body,
+    },
+    "n1",
+    nobodyLocal,
+  );
+  assert.equal(toTeam?.subject, "chat.group.7465616d");
+  assert.equal(toTeam?.event.kind, "e2e_group");
+  // Signed in here: the bus is not needed.
+  assert.equal(
+    crossing(
+      {
+        to: { kind: "user", key: "bob" },
+        message: { t: "e2e_private", from: "alice", fingerprint: FP, ts: 2 },
+        body,
+      },
+      "n1",
+      (key) => key === "bob",
+    ),
+    null,
+  );
 });
