@@ -23,8 +23,12 @@ export function routeRemote(
   event: BusEvent,
   now: Timestamp,
 ): Outbound[] {
-  // Not a message: the edge ends a session it takes over (serve.ts).
-  if (event.kind === "signed_in") return [];
+  // Not a message: the edge ends a session it takes over, and passes files
+  // on (serve.ts).
+  if (
+    event.kind === "signed_in" || event.kind === "file" ||
+    event.kind === "file_answer"
+  ) return [];
   const store = state.store;
   const fromKey = nameKey(event.from);
   // The sender may never have signed in here; the store keeps who wrote.

@@ -7,12 +7,13 @@
 import type { Outbound } from "../outbound.ts";
 import type { Session } from "../session.ts";
 import { ClusterBus } from "./bus.ts";
-import { crossing, signedIn } from "./bus_event.ts";
+import { crossing, fileAnswer, fileCrossings, signedIn } from "./bus_event.ts";
 import { ClusterGroups } from "./groups.ts";
 import { ClusterNames } from "./names.ts";
 import { ClusterPrekeys } from "./prekeys.ts";
 import { connectNats, type NatsConnection, openBucket } from "./nats.ts";
-import type { ClusterPort, ClusterSink } from "./port.ts";
+import type { ClusterPort, ClusterSink, ClusterView } from "./port.ts";
+import type { FileAnswer } from "../transfers.ts";
 import { ClusterPresence } from "./presence.ts";
 import {
   GROUPS_BUCKET,
@@ -141,14 +142,36 @@ export class ClusterNode implements ClusterPort {
     this.#groups.changed(changes);
   }
 
-  publish(
-    outbound: readonly Outbound[],
-    isLocal: (nameKey: string) => boolean,
-  ): void {
+  publish(outbound: readonly Outbound[], view: ClusterView): void {
+    const now = Date.now();
     for (const out of outbound) {
-      const crossed = crossing(out, this.id, isLocal);
+      const crossed = crossing(out, this.id, (key) => view.isLocal(key));
       if (crossed !== null) this.#bus.publish(crossed.subject, crossed.event);
+      const files = fileCrossings(
+        out,
+        this.id,
+        (id) => view.remoteRecipient(id),
+        now,
+      );
+      for (const file of files) this.#bus.publish(file.subject, file.event);
     }
+  }
+
+  fileAnswer(
+    senderNode: string,
+    xfer: number,
+    from: string,
+    answer: FileAnswer | null,
+  ): void {
+    const told = fileAnswer(
+      senderNode,
+      xfer,
+      this.id,
+      from,
+      answer,
+      Date.now(),
+    );
+    this.#bus.publish(told.subject, told.event);
   }
 
   joined(session: Session): void {

@@ -23,6 +23,19 @@ export function groupSubject(groupKey: string): string {
   return `chat.group.${token(groupKey)}`;
 }
 
+/**
+ * What a recipient's node says about a transfer run on `node` (its
+ * sender's node): one subject per transfer, under the node's.
+ */
+export function transferSubject(node: string, xfer: number): string {
+  return `chat.xfer.${node}.${xfer}`;
+}
+
+/** What a node listens to for answers about the transfers it runs. */
+export function nodeTransfersSubject(node: string): string {
+  return `chat.xfer.${node}.*`;
+}
+
 /** What every node listens to for group messages. */
 export const ALL_GROUPS_SUBJECT = "chat.group.*";
 
