@@ -4,6 +4,8 @@ import {
   crossing,
   decodeBusEvent,
   encodeBusEvent,
+  fileAnswer,
+  fileCrossings,
   signedIn,
 } from "../../../src/server/cluster/bus_event.ts";
 import { MAX_TEXT_BYTES } from "../../../src/protocol/limits.ts";
@@ -286,4 +288,82 @@ Deno.test("crossing passes end-to-end private messages to users elsewhere and en
     ),
     null,
   );
+});
+
+Deno.test("fileCrossings sends a transfer's messages to stand-ins to their users' subjects, with the chunk as it came, and decodes back", () => {
+  const chunkBody = new Uint8Array(40).fill(7);
+  const remoteOf = (id: number) =>
+    id === -1 ? { name: "Bob", nameKey: "bob" } : undefined;
+  const crossings = fileCrossings(
+    {
+      to: [3, -1, -2],
+      message: { t: "file_chunk", xfer: 5, offset: 0 },
+      body: chunkBody,
+    },
+    "n1",
+    remoteOf,
+    99,
+  );
+  assert.equal(crossings.length, 1);
+  assert.equal(crossings[0]!.subject, "chat.user.626f62");
+  const event = crossings[0]!.event;
+  assert.deepEqual(event, {
+    kind: "file",
+    node: "n1",
+    from: "Bob",
+    ts: 99,
+    message: { t: "file_chunk", xfer: 5, offset: 0 },
+    body: chunkBody,
+  });
+  assert.deepEqual(decodeBusEvent(encodeBusEvent(event)), event);
+  // Chat messages and replies are not file crossings.
+  assert.deepEqual(
+    fileCrossings(
+      { to: [-1], message: { t: "pong", re: 1 } },
+      "n1",
+      remoteOf,
+      99,
+    ),
+    [],
+  );
+});
+
+Deno.test("fileAnswer goes to the transfer's subject on the sender's node, and decodes back; a bad one is refused", () => {
+  const told = fileAnswer(
+    "n1",
+    5,
+    "n2",
+    "Bob",
+    { t: "file_ack", xfer: 5, received: 100 },
+    99,
+  );
+  assert.equal(told.subject, "chat.xfer.n1.5");
+  assert.deepEqual(decodeBusEvent(encodeBusEvent(told.event)), told.event);
+  const gone = fileAnswer("n1", 5, "n2", "Bob", null, 99);
+  assert.deepEqual(decodeBusEvent(encodeBusEvent(gone.event)), gone.event);
+  const other = fileAnswer(
+    "n1",
+    5,
+    "n2",
+    "Bob",
+    { t: "file_ack", xfer: 6, received: 100 },
+    99,
+  );
+  assert.throws(() => decodeBusEvent(encodeBusEvent(other.event)), TypeError);
+  const notAnswer = {
+    ...told.event,
+    answer: { t: "say", id: 1 },
+  } as unknown as BusEvent;
+  assert.throws(
+    () => decodeBusEvent(encodeBusEvent(notAnswer)),
+    TypeError,
+  );
+  // A chunk without its bytes is refused.
+  const [empty] = fileCrossings(
+    { to: [-1], message: { t: "file_chunk", xfer: 5, offset: 0 } },
+    "n1",
+    () => ({ name: "Bob", nameKey: "bob" }),
+    99,
+  );
+  assert.throws(() => decodeBusEvent(encodeBusEvent(empty!.event)), TypeError);
 });
