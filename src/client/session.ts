@@ -1583,8 +1583,9 @@ async function reconnect(
         lastError = render(reply, "", { color: false }).join(" ");
       } catch (error) {
         lastError = explainConnectError(error, url);
-        // Another attempt would meet the same key: that is for a person to sort out.
-        if (error instanceof ServerTrustError) break;
+        // Another attempt would meet the same key: that is for a person to
+        // sort out, unless other addresses may still be the server's.
+        if (error instanceof ServerTrustError && urls.length === 1) break;
       }
     }
     left = true;
