@@ -43,7 +43,7 @@ async function waitListed(
 
 Deno.test({
   name:
-    "chat serve --cluster: a file from alice on node A reaches bob on node B byte for byte, and one carol (on node B too) declines is reported declined",
+    "chat serve --cluster: a file from alice on node A reaches bob on node B byte for byte, one carol (on node B too) declines is reported declined, and a group's file reaches its member on node B",
   ignore: NATS === null,
   async fn() {
     await using nats = await startNats(NATS!);
@@ -120,6 +120,32 @@ Deno.test({
       await Deno.writeTextFile(join(dir, "notes.txt"), "not for carol\n");
       await alice.write(`/file carol ${join(dir, "notes.txt")}\n`);
       await alice.waitForStderr(/carol declined notes\.txt/, 30_000);
+
+      // A group made on node A, joined by bob on node B once B has it: a
+      // group's file reaches him too.
+      await alice.write("/create team\n");
+      await alice.waitFor(/Group 'team' created/);
+      const joinBy = Date.now() + 10_000;
+      for (let tries = 1;; tries++) {
+        await bob.write("/join team\n");
+        const [line] = await bob.waitFor(
+          new RegExp(
+            `(Joined group 'team'|(?:[^]*Group team does not exist){${tries}})`,
+          ),
+        );
+        if (line.startsWith("Joined")) break;
+        assert.ok(Date.now() < joinBy, "node B never had group team");
+      }
+      await alice.waitFor(/bob joined group team/i);
+      const small = new Uint8Array(60_000);
+      crypto.getRandomValues(small);
+      await Deno.writeFile(join(dir, "team.bin"), small);
+      await alice.write(`/groupfile team ${join(dir, "team.bin")}\n`);
+      await alice.waitFor(
+        /File team\.bin sent to group team: received by bob\./,
+        30_000,
+      );
+      assert.deepEqual(await Deno.readFile(join(downloads, "team.bin")), small);
     } finally {
       for (const p of processes) p.kill("SIGKILL");
       await Promise.all(processes.map((p) => p.finish()));
