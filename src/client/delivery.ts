@@ -34,38 +34,16 @@ export type Verdict = "show" | "late" | "duplicate";
  */
 export const DEFAULT_REMEMBERED_IDS = 10_000;
 
-/**
- * How many stores' positions a ledger keeps: a client moving round a
- * cluster of a few nodes, each with its own store until they share one,
- * finds its record of each again when it comes back.
- */
-const REMEMBERED_STORES = 8;
-
-/** What was shown and is owed an acknowledgement, in one store's positions. */
-class Positions {
-  /** Ids shown, oldest first (Set order is insertion order). */
-  readonly shown = new Set<number>();
-  /** Newest id shown per sender (name key), and newest seq per conversation. */
-  readonly senderId = new Map<string, number>();
-  readonly conversationSeq = new Map<string, number>();
-  /** Cursors not yet acknowledged, by conversation key. */
-  unacked = new Map<string, Cursor>();
-  noted = 0;
-}
-
 export class DeliveryLedger {
   readonly #remember: number;
-  /**
-   * The positions of the store the client is connected to now; those of
-   * others it was connected to before, by store id. A message's id and seq
-   * mean something only in the store that gave them (docs/PROTOCOL.md 5.3):
-   * after moving to another node, a new message must not be dropped as a
-   * duplicate of one that had the same id on the old node, nor a cursor of
-   * the old node acknowledge anything on the new one.
-   */
-  #current = new Positions();
-  #store: string | null = null;
-  readonly #others = new Map<string, Positions>();
+  /** Ids shown, oldest first (Set order is insertion order). */
+  readonly #shown = new Set<number>();
+  /** Newest id shown per sender (name key), and newest seq per conversation. */
+  readonly #senderId = new Map<string, number>();
+  readonly #conversationSeq = new Map<string, number>();
+  /** Cursors not yet acknowledged, by conversation key. */
+  #unacked = new Map<string, Cursor>();
+  #noted = 0;
 
   /**
    * `remember`: how many ids to keep for spotting duplicates. The server
@@ -74,35 +52,6 @@ export class DeliveryLedger {
    */
   constructor(remember = DEFAULT_REMEMBERED_IDS) {
     this.#remember = remember;
-  }
-
-  /** The store whose positions the ledger judges by now; null: not told yet. */
-  get store(): string | null {
-    return this.#store;
-  }
-
-  /**
-   * The server just welcomed us announcing `store` (undefined: a server
-   * that announces none, whose positions are taken as those seen so far).
-   * Call it before judging anything that server sends.
-   */
-  useStore(store: string | undefined): void {
-    if (store === undefined || store === this.#store) return;
-    if (this.#store === null) {
-      // The first store announced: what was seen so far was seen there
-      // (or from a server that announced none: nothing better to go by).
-      this.#store = store;
-      return;
-    }
-    this.#others.delete(this.#store);
-    this.#others.set(this.#store, this.#current);
-    if (this.#others.size > REMEMBERED_STORES) {
-      const oldest = this.#others.keys().next();
-      if (!oldest.done) this.#others.delete(oldest.value);
-    }
-    this.#current = this.#others.get(store) ?? new Positions();
-    this.#others.delete(store);
-    this.#store = store;
   }
 
   /**
@@ -114,45 +63,44 @@ export class DeliveryLedger {
   receive(message: ChatMessage, viewer: string): Verdict {
     const { id, seq } = message;
     if (id === undefined || seq === undefined) return "show";
-    const positions = this.#current;
     const conversation = conversationOf(message, viewer);
     // A public message is never sent twice (only history requests show it
     // again): its id need not be remembered, which keeps a busy room's
     // ledger small.
     if (conversation !== null) {
       this.#note(conversation, seq);
-      if (positions.shown.has(id)) return "duplicate";
-      positions.shown.add(id);
-      if (positions.shown.size > this.#remember) {
-        const oldest = positions.shown.values().next();
-        if (!oldest.done) positions.shown.delete(oldest.value);
+      if (this.#shown.has(id)) return "duplicate";
+      this.#shown.add(id);
+      if (this.#shown.size > this.#remember) {
+        const oldest = this.#shown.values().next();
+        if (!oldest.done) this.#shown.delete(oldest.value);
       }
     }
     const sender = message.from.toLowerCase();
     const conversationKey = conversation?.key ?? "public";
-    const lastId = positions.senderId.get(sender) ?? 0;
-    const lastSeq = positions.conversationSeq.get(conversationKey) ?? 0;
+    const lastId = this.#senderId.get(sender) ?? 0;
+    const lastSeq = this.#conversationSeq.get(conversationKey) ?? 0;
     if (id < lastId || seq < lastSeq) return "late";
-    positions.senderId.set(sender, id);
-    positions.conversationSeq.set(conversationKey, seq);
+    this.#senderId.set(sender, id);
+    this.#conversationSeq.set(conversationKey, seq);
     return "show";
   }
 
   /** Conversations with something to acknowledge since the last `take`. */
   get pending(): number {
-    return this.#current.unacked.size;
+    return this.#unacked.size;
   }
 
   /** Messages noted for acknowledgement since the last `take`. */
   get noted(): number {
-    return this.#current.noted;
+    return this.#noted;
   }
 
   /** The cursors to acknowledge now; the ledger then starts afresh. */
   takeCursors(): Cursor[] {
-    const cursors = [...this.#current.unacked.values()];
-    this.#current.unacked = new Map();
-    this.#current.noted = 0;
+    const cursors = [...this.#unacked.values()];
+    this.#unacked = new Map();
+    this.#noted = 0;
     return cursors;
   }
 
@@ -162,19 +110,18 @@ export class DeliveryLedger {
       const key = "to" in cursor
         ? privateKey(cursor.to)
         : groupKey(cursor.group);
-      const current = this.#current.unacked.get(key);
+      const current = this.#unacked.get(key);
       if (current === undefined || current.seq < cursor.seq) {
-        this.#current.unacked.set(key, cursor);
+        this.#unacked.set(key, cursor);
       }
     }
   }
 
   #note(conversation: Conversation, seq: number): void {
-    const positions = this.#current;
-    positions.noted++;
-    const current = positions.unacked.get(conversation.key);
+    this.#noted++;
+    const current = this.#unacked.get(conversation.key);
     if (current !== undefined && current.seq >= seq) return;
-    positions.unacked.set(conversation.key, conversation.cursor(seq));
+    this.#unacked.set(conversation.key, conversation.cursor(seq));
   }
 }
 

@@ -14,7 +14,7 @@ import {
   type Reply,
   wasUnanswered,
 } from "./chat_client.ts";
-import { DeliveryLedger } from "./delivery.ts";
+import { StoreLedgers } from "./store_ledgers.ts";
 import { type Command, helpText, parseInput } from "./commands.ts";
 import { addressed, perform, queryNote } from "./command_requests.ts";
 import {
@@ -214,7 +214,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
   let client: ChatClient | null = null;
   let name = options.user;
   // What was shown, kept across reconnections: nothing is shown twice.
-  const ledger = new DeliveryLedger();
+  const ledger = new StoreLedgers();
   for (;;) {
     if (name === null) {
       const answer = await Promise.race([
@@ -354,7 +354,7 @@ interface ChatContext {
   trust: ServerTrust;
   identity: Identity;
   reconnect: boolean;
-  ledger: DeliveryLedger;
+  ledger: StoreLedgers;
   output: { emit: (event: SessionEvent) => void; failed: boolean };
   json: boolean;
   ui: InterfaceOptions;

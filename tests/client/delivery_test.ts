@@ -114,34 +114,3 @@ Deno.test("DeliveryLedger does not remember public ids: a public message is neve
     "late",
   );
 });
-
-Deno.test("DeliveryLedger.useStore judges another store's positions afresh, and finds a store's again on coming back", () => {
-  const ledger = new DeliveryLedger();
-  ledger.useStore("a1");
-  assert.equal(ledger.store, "a1");
-  assert.equal(ledger.receive(dm("alice", 7, 3), "jojo"), "show");
-  // Node B numbers its own messages: its id 7 is another message, and an
-  // older seq there is not late.
-  ledger.useStore("b2");
-  assert.equal(ledger.pending, 0);
-  assert.equal(ledger.receive(dm("alice", 7, 1), "jojo"), "show");
-  assert.equal(ledger.receive(dm("alice", 7, 1), "jojo"), "duplicate");
-  assert.deepEqual(ledger.takeCursors(), [{ to: "alice", seq: 1 }]);
-  // Back on node A: what it resends is still a duplicate, and the cursor
-  // not yet acknowledged there is owed there only.
-  ledger.useStore("a1");
-  assert.equal(ledger.receive(dm("alice", 7, 3), "jojo"), "duplicate");
-  assert.deepEqual(ledger.takeCursors(), [{ to: "alice", seq: 3 }]);
-});
-
-Deno.test("DeliveryLedger.useStore keeps what was seen for the first store announced, and for a server that announces none", () => {
-  const ledger = new DeliveryLedger();
-  assert.equal(ledger.store, null);
-  assert.equal(ledger.receive(dm("alice", 7, 3), "jojo"), "show");
-  ledger.useStore(undefined);
-  ledger.useStore("a1");
-  assert.equal(ledger.receive(dm("alice", 7, 3), "jojo"), "duplicate");
-  ledger.useStore(undefined);
-  assert.equal(ledger.store, "a1");
-  assert.equal(ledger.receive(dm("alice", 7, 3), "jojo"), "duplicate");
-});
