@@ -3,7 +3,7 @@
  *
  *     chat keygen [--bits 3072] [--out keys] [--force]
  *     chat serve [--key keys/private.pem] [--host 0.0.0.0] [--port 8767]
- *     chat connect HOST [--port 8767] [--pub keys/public.pem | --trust-first-use] [--user NAME]
+ *     chat connect HOST[,HOST...] [--port 8767] [--pub keys/public.pem | --trust-first-use] [--user NAME]
  *
  * Parses the command line, runs the command, and is the only caller of Deno.exit.
  */
@@ -55,7 +55,8 @@ import {
 } from "./src/crypto/identity_files.ts";
 import { nameKey } from "./src/protocol/limits.ts";
 import { DATABASE_FILE, openStore } from "./src/store/sqlite_store.ts";
-import { parseTarget } from "./src/client/target.ts";
+import { parseTargets } from "./src/client/target.ts";
+import { expandNames } from "./src/client/target_addresses.ts";
 import { openTerminal } from "./src/client/terminal.ts";
 import {
   diagnosticsOnStderr,
@@ -390,7 +391,11 @@ function warnIfUnprotected(path: string, risk: string): void {
 async function connect(
   command: Extract<CliCommand, { cmd: "connect" }>,
 ): Promise<number> {
-  const url = parseTarget(command.target, command.port);
+  // Several addresses, or a name with several: nodes of one chat (issue 19).
+  const urls = await expandNames(
+    parseTargets(command.target, command.port),
+    (name, type) => Deno.resolveDns(name, type),
+  );
   // In --json, stdout carries JSON lines only.
   const say = command.json ? console.error : console.log;
   const trust = await serverTrust(
@@ -423,7 +428,7 @@ async function connect(
   return await runSession({
     ...(e2e === undefined ? {} : { e2e }),
     ...(command.json ? { json: writeJsonLine } : {}),
-    url,
+    urls,
     trust,
     identity,
     user: command.user,

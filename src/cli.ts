@@ -446,7 +446,10 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
 
   program.command("connect")
     .description("connect to a chat server")
-    .argument("<host>", "IP, host name, host:port or ws:// URL of the server")
+    .argument(
+      "<host>",
+      "IP, host name, host:port or ws:// URL of the server; several, separated by commas, for nodes of one server (a name with several addresses counts as several): chat connects to the first that answers and moves to the next when its node goes away",
+    )
     .addOption(
       new Option("--port <port>", `server port (default ${DEFAULT_PORT})`)
         .argParser(parsePort),

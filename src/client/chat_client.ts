@@ -29,6 +29,7 @@ import {
 import type { SmallFrameAead } from "../crypto/session_cipher.ts";
 import { type RoomCrypto, webRoomCrypto } from "../crypto/room_frame.ts";
 import { DeliveryLedger } from "./delivery.ts";
+import { StoreLedgers } from "./store_ledgers.ts";
 import { CloseCode, WebSocketConnection } from "../transport/connection.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import {
@@ -148,6 +149,8 @@ export class ChatClient {
   #endReason: string | null = null;
   /** What this user was shown; may outlive this connection (register). */
   #ledger = new DeliveryLedger();
+  /** The ledgers of every store this user was shown messages from. */
+  #ledgers = new StoreLedgers(this.#ledger);
   /** Whether the server takes acknowledgements (its welcome said so). */
   #acks = false;
   /** Whether the server recognises retries by client id (its welcome said so). */
@@ -317,14 +320,21 @@ export class ChatClient {
    * when none is given: fine for tests, but then the name is bound to a key
    * that is gone when this client is). `ledger`: what this user was shown
    * on earlier connections, to drop what the server sends again (pass the
-   * same one at every reconnect).
+   * same one at every reconnect): per store (StoreLedgers) for a client
+   * that may reach several nodes, or one DeliveryLedger, taken to be that
+   * of whichever store welcomes it (the web page, which talks to one node).
    */
   async register(
     name: string,
     identity?: Identity,
-    ledger?: DeliveryLedger,
+    ledger?: DeliveryLedger | StoreLedgers,
   ): Promise<Reply> {
-    if (ledger !== undefined) this.#ledger = ledger;
+    if (ledger !== undefined) {
+      this.#ledgers = ledger instanceof StoreLedgers
+        ? ledger
+        : new StoreLedgers(ledger);
+      this.#ledger = this.#ledgers.current;
+    }
     const id = identity ??
       await importIdentityPem((await generateIdentity()).privatePem);
     // An Identity can be built by hand (tests, the bench): a key anyone can
@@ -552,6 +562,11 @@ export class ChatClient {
     body: Uint8Array,
     holds: Promise<unknown>[],
   ): boolean {
+    // Before anything sent after it (the missed messages may come in the
+    // same batch): their ids and seqs are this store's.
+    if (message.t === "welcome") {
+      this.#ledger = this.#ledgers.useStore(message.store);
+    }
     if ("re" in message && message.re !== null) {
       const resolve = this.#pending.get(message.re);
       if (resolve) {

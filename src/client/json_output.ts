@@ -82,6 +82,7 @@ export const JSON_SCHEMA: Readonly<Record<string, Record<string, Field>>> = {
     error: opt("string"),
     reason: opt("string"),
     name: opt("string"),
+    server: opt("string"),
   },
   file_offer: {
     xfer: f("number"),
@@ -283,6 +284,7 @@ export function jsonOf(event: SessionEvent): JsonEvent | null {
             state: "reconnected",
             queued,
             name: state.name,
+            ...(state.server === undefined ? {} : { server: state.server }),
           };
         case "gave_up":
           return {

@@ -43,8 +43,11 @@ export type ReconnectState =
   }
   /** Attempt `attempt` is under way. */
   | { kind: "connecting"; attempt: number; lastError: string | null }
-  /** Back in, under `name`. */
-  | { kind: "reconnected"; name: string }
+  /**
+   * Back in, under `name`; `server` (host:port) when that is another of
+   * the server's addresses than before (a node of a cluster, issue 19).
+   */
+  | { kind: "reconnected"; name: string; server?: string }
   /** No more attempts. */
   | { kind: "gave_up"; reason: string };
 
@@ -111,7 +114,7 @@ export class StateChanges {
           : `Still reconnecting: ${state.lastError}`;
         break;
       case "reconnected":
-        line = `Reconnected as ${state.name}.`;
+        line = reconnectedLine(state);
         break;
       case "gave_up":
         line = `Could not reconnect: ${state.reason}`;
@@ -125,4 +128,13 @@ export class StateChanges {
     this.#last = line;
     return line;
   }
+}
+
+/** What says the client is back: where, when it moved, and as whom. */
+export function reconnectedLine(
+  state: Extract<ReconnectState, { kind: "reconnected" }>,
+): string {
+  return state.server === undefined
+    ? `Reconnected as ${state.name}.`
+    : `Reconnected to ${state.server} as ${state.name}.`;
 }

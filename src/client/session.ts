@@ -14,7 +14,7 @@ import {
   type Reply,
   wasUnanswered,
 } from "./chat_client.ts";
-import { DeliveryLedger } from "./delivery.ts";
+import { StoreLedgers } from "./store_ledgers.ts";
 import { type Command, helpText, parseInput } from "./commands.ts";
 import { addressed, perform, queryNote } from "./command_requests.ts";
 import {
@@ -87,6 +87,7 @@ import { type InputAction, parseJsonInput } from "./json_input.ts";
 import { OfferAnswers } from "./offer_answers.ts";
 import {
   reconnectDelay,
+  reconnectedLine,
   type ReconnectState,
   StateChanges,
   statusLine,
@@ -104,7 +105,12 @@ export type ServerTrust =
   | { kind: "known-hosts"; hosts: KnownHosts; firstContact: FirstContact };
 
 export interface SessionOptions {
-  url: string;
+  /**
+   * The server's addresses (ws:// URLs), one or more: nodes of one chat
+   * that share its key (issue 19). The session connects to the first that
+   * answers, and moves round them when its node goes away.
+   */
+  urls: readonly string[];
   trust: ServerTrust;
   /** Proves the user's name is theirs. */
   identity: Identity;
@@ -184,16 +190,19 @@ export async function runSession(options: SessionOptions): Promise<number> {
       code: "connection",
       text: `ERROR: ${reason}`,
     });
-  emit({ type: "notice", text: `Connecting to ${options.url}` });
+  const { urls } = options;
+  if (urls.length === 0) throw new TypeError("No server address");
+  emit({ type: "notice", text: `Connecting to ${urls.join(", ")}` });
 
   // The handshake runs while the user types their name; a failure (wrong key,
   // no server) is reported at once rather than after the prompt.
-  const connecting = connectTrusted(options.url, options.trust, terminal);
+  const node: Node = { index: 0, key: knownKey(urls, options.trust) };
+  const connecting = connectFirst(urls, node, options.trust, terminal);
   const failed = connecting.then(
     () => null,
-    (error) => explainConnectError(error, options.url),
+    (error) => explainConnectError(error, urls[0]!),
   );
-  if (asksFirst(options.url, options.trust)) {
+  if (node.key === null && asksFirst(urls[0]!, options.trust)) {
     // The key's fingerprint is shown and asked about before the name is.
     const reason = await failed;
     if (reason !== null) {
@@ -205,7 +214,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
   let client: ChatClient | null = null;
   let name = options.user;
   // What was shown, kept across reconnections: nothing is shown twice.
-  const ledger = new DeliveryLedger();
+  const ledger = new StoreLedgers();
   for (;;) {
     if (name === null) {
       const answer = await Promise.race([
@@ -228,6 +237,12 @@ export async function runSession(options: SessionOptions): Promise<number> {
         return 1;
       }
       client = await connecting;
+      if (urls.length > 1) {
+        emit({
+          type: "notice",
+          text: `Connected to ${hostKeyOf(urls[node.index]!)}`,
+        });
+      }
       emit({
         type: "notice",
         text: "Handshake Finished. Start AES encrypted transmission",
@@ -251,7 +266,8 @@ export async function runSession(options: SessionOptions): Promise<number> {
     terminal,
     style,
     files: options.files,
-    url: options.url,
+    urls,
+    node,
     trust: options.trust,
     identity: options.identity,
     reconnect: options.reconnect,
@@ -318,15 +334,27 @@ const NO_E2E =
 /** A script gives up after this many attempts; a person at a terminal never does. */
 const SCRIPT_RECONNECT_ATTEMPTS = 6;
 
+/**
+ * Which of the session's addresses it is connected to (or was last), and
+ * the server key it reached there: the key every other address of the
+ * session must present (the nodes of one chat share it). `key` is null
+ * until known.
+ */
+interface Node {
+  index: number;
+  key: string | null;
+}
+
 interface ChatContext {
   terminal: Terminal;
   style: Style;
   files: FileOptions;
-  url: string;
+  urls: readonly string[];
+  node: Node;
   trust: ServerTrust;
   identity: Identity;
   reconnect: boolean;
-  ledger: DeliveryLedger;
+  ledger: StoreLedgers;
   output: { emit: (event: SessionEvent) => void; failed: boolean };
   json: boolean;
   ui: InterfaceOptions;
@@ -1463,7 +1491,7 @@ async function reconnect(
       waiting.showStatus(statusLine(state, queue.length, Date.now()));
       // The end of it stays in the scrollback.
       if (state.kind === "reconnected") {
-        emit({ type: "notice", text: `Reconnected as ${state.name}.` });
+        emit({ type: "notice", text: reconnectedLine(state) });
       }
       if (state.kind === "gave_up") {
         emit({
@@ -1548,12 +1576,13 @@ async function reconnect(
       retryNow = () => {};
       if (left) break;
       enter({ kind: "connecting", attempt, lastError });
+      // Round robin from the address after the one that was lost: its node
+      // is likely gone, another is likely up.
+      const { urls, node } = context;
+      const index = (node.index + attempt) % urls.length;
+      const url = urls[index]!;
       try {
-        const client = await connectTrusted(
-          context.url,
-          context.trust,
-          terminal,
-        );
+        const client = await connectTrusted(url, context.trust, terminal, node);
         const reply = await client.register(
           name,
           context.identity,
@@ -1563,16 +1592,23 @@ async function reconnect(
           publishKeys(client, context.e2e, context.output.emit);
           left = true; // stops collecting; lines already taken stay queued
           waiting.showStatus(null);
-          enter({ kind: "reconnected", name });
+          const moved = index !== node.index;
+          node.index = index;
+          enter({
+            kind: "reconnected",
+            name,
+            ...(moved ? { server: hostKeyOf(url) } : {}),
+          });
           return client;
         }
         await client.quit();
         // Most likely the server has not yet noticed that our old connection died.
         lastError = render(reply, "", { color: false }).join(" ");
       } catch (error) {
-        lastError = explainConnectError(error, context.url);
-        // Another attempt would meet the same key: that is for a person to sort out.
-        if (error instanceof ServerTrustError) break;
+        lastError = explainConnectError(error, url);
+        // Another attempt would meet the same key: that is for a person to
+        // sort out, unless other addresses may still be the server's.
+        if (error instanceof ServerTrustError && urls.length === 1) break;
       }
     }
     left = true;
@@ -1598,6 +1634,53 @@ class ServerTrustError extends Error {
   }
 }
 
+/**
+ * The key remembered for one of `urls` (known hosts), which the others
+ * must present too; null if none is known, or for a pinned key (checked in
+ * the handshake).
+ */
+function knownKey(urls: readonly string[], trust: ServerTrust): string | null {
+  if (trust.kind !== "known-hosts") return null;
+  for (const url of urls) {
+    const key = trust.hosts.lookup(hostKeyOf(url));
+    if (key !== null) return key;
+  }
+  return null;
+}
+
+/**
+ * Connects to the first of `urls` that answers, in order, and records in
+ * `node` which it was and its key. A key that is not the server's ends the
+ * search: another address would not make it right.
+ */
+async function connectFirst(
+  urls: readonly string[],
+  node: Node,
+  trust: ServerTrust,
+  asker: Asker,
+): Promise<ChatClient> {
+  const failures: string[] = [];
+  for (const [index, url] of urls.entries()) {
+    try {
+      const client = await connectTrusted(url, trust, asker, node);
+      node.index = index;
+      return client;
+    } catch (error) {
+      if (error instanceof ServerTrustError || urls.length === 1) throw error;
+      failures.push(explainConnectError(error, url));
+    }
+  }
+  throw new NoServerError(failures.join("; "));
+}
+
+/** None of the session's addresses answered; the message says why, each. */
+class NoServerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NoServerError";
+  }
+}
+
 /** Whether connecting will ask the user about the server's key. */
 function asksFirst(url: string, trust: ServerTrust): boolean {
   return trust.kind === "known-hosts" && trust.firstContact === "ask" &&
@@ -1614,6 +1697,23 @@ async function connectTrusted(
   url: string,
   trust: ServerTrust,
   asker: Asker,
+  node: Node,
+): Promise<ChatClient> {
+  const client = await connectChecked(url, trust, asker, node.key);
+  node.key = client.serverFingerprint;
+  return client;
+}
+
+/**
+ * connectTrusted's check. `sameAs`: the key another address of this
+ * session presented (or is remembered with): a new address that presents
+ * it is another node of the same server, remembered without asking.
+ */
+async function connectChecked(
+  url: string,
+  trust: ServerTrust,
+  asker: Asker,
+  sameAs: string | null,
 ): Promise<ChatClient> {
   let client: ChatClient;
   try {
@@ -1653,7 +1753,18 @@ async function connectTrusted(
         ),
       );
     case "new":
-      break;
+      if (sameAs === null) break;
+      if (presented !== sameAs) {
+        client.abort();
+        throw new ServerTrustError(
+          `${host} presented the key ${presented}, not the key ${sameAs} of the server's other addresses: it is not a node of the same server. Refusing to connect to it`,
+        );
+      }
+      await hosts.remember(host, presented);
+      asker.print(
+        `${host} presented the same key as the server's other addresses (${presented}); remembering it in ${hosts.path}.`,
+      );
+      return client;
     default: {
       const unreachable: never = check;
       return unreachable;
@@ -1677,7 +1788,7 @@ async function connectTrusted(
       // round trip tells, where the close may still be on its way.
       if (client.isOver || (await client.request({ t: "ping" })).t !== "pong") {
         client.abort();
-        return await connectTrusted(url, trust, asker);
+        return await connectChecked(url, trust, asker, sameAs);
       }
       return client;
     case "trust":
@@ -1801,6 +1912,8 @@ export function learnNames(
 }
 
 function explainConnectError(error: unknown, url: string): string {
+  // Already explained, address by address.
+  if (error instanceof NoServerError) return sanitizeForTerminal(error.message);
   if (error instanceof ServerTrustError) return error.message;
   // A failed handshake's message may quote what the server sent.
   return sanitizeForTerminal(describeConnectError(messageOf(error), url));

@@ -68,3 +68,27 @@ export function parseTarget(
   }
   return `ws://${host}:${finalPort}`;
 }
+
+/**
+ * Several servers of one chat (nodes of a cluster sharing its key, issue
+ * 19), written as `chat connect` takes them: addresses separated by commas,
+ * each as `parseTarget` reads one, `port` the default for those without
+ * their own. The same server written twice is kept once, in first place.
+ */
+export function parseTargets(
+  targets: string,
+  port: number | null = null,
+): string[] {
+  const parts = targets.split(",").map((part) => part.trim());
+  if (parts.length > 1 && parts.some((part) => part === "")) {
+    throw new TypeError(
+      `Empty address in '${targets.trim()}': separate addresses with single commas`,
+    );
+  }
+  const urls: string[] = [];
+  for (const part of parts) {
+    const url = parseTarget(part, port);
+    if (!urls.includes(url)) urls.push(url);
+  }
+  return urls;
+}

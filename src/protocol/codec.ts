@@ -956,6 +956,9 @@ export function isKnownServerType(header: unknown): boolean {
   return typeof t !== "string" || Object.hasOwn(SERVER_TYPES, t);
 }
 
+/** A `welcome`'s store id (docs/PROTOCOL.md 5.3). */
+const STORE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** Validates a header the server sent. Throws TypeError naming what is wrong. */
 export function parseServerMessage(value: unknown): ServerMessage {
   const f = asRecord(value);
@@ -973,10 +976,17 @@ export function parseServerMessage(value: unknown): ServerMessage {
           fail(`Field '${flag}' must be true when present`);
         }
       }
+      if (
+        f.store !== undefined &&
+        (typeof f.store !== "string" || !STORE_ID.test(f.store))
+      ) {
+        fail("Field 'store' must be 1 to 64 letters, digits, '-' or '_'");
+      }
       return {
         ...message,
         ...(f.acks === true ? { acks: true } : {}),
         ...(f.cids === true ? { cids: true } : {}),
+        ...(typeof f.store === "string" ? { store: f.store } : {}),
       };
     }
     case "ok":

@@ -189,7 +189,10 @@ export type ServerMessage =
   /**
    * `acks`: the server takes acknowledgements; `cids`: it stores a chat
    * message's `cid` and answers a retry with the original's position
-   * instead of storing it again (docs/PROTOCOL.md, "Delivery").
+   * instead of storing it again (docs/PROTOCOL.md, "Delivery"). `store`:
+   * the id of the space the ids and seqs of chat messages belong to
+   * (docs/PROTOCOL.md 5.3): a client that moves to a server announcing
+   * another one knows that the positions it has seen mean nothing there.
    */
   | {
     t: "welcome";
@@ -198,6 +201,7 @@ export type ServerMessage =
     text: string;
     acks?: true;
     cids?: true;
+    store?: string;
   }
   /**
    * 32 random bytes, base64, for the client to sign with its identity key.

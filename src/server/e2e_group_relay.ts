@@ -91,10 +91,17 @@ export function routeE2eGroup(
     ...clientIdOf(message.cid),
     recipients: [...group.members.keys()]
       .filter((key) => key !== session.nameKey)
-      .map((key) => ({
-        userKey: key,
-        delivered: state.sessionByName(key)?.acks === false,
-      })),
+      .map((key) => {
+        const here = state.sessionByName(key);
+        return {
+          userKey: key,
+          // Owed here to one that acknowledges; one on another node of a
+          // cluster is owed it there (remote_route.ts).
+          delivered: here !== undefined
+            ? !here.acks
+            : state.remote.size > 0 && state.remote.get(key) !== undefined,
+        };
+      }),
   });
   return [
     ...sent(session.id, re, "", message.cid, position),

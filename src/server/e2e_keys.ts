@@ -27,6 +27,7 @@ import type { ClientMessage } from "../protocol/messages.ts";
 import { fail, type Outbound, reply } from "./outbound.ts";
 import type { Session } from "./session.ts";
 import type { ServerState } from "./state.ts";
+import type { Entry, PublishResult } from "./prekey_directory.ts";
 
 // Kept in its own module so that ServerState can hold one without importing
 // this router part (no import cycles); re-exported for those who knew it here.
@@ -37,6 +38,20 @@ export const MAX_BUNDLE_BYTES = 32 * 1024;
 
 type E2eMessage = Extract<ClientMessage, { t: "e2e_keys" | "e2e_bundle" }>;
 
+/**
+ * Where bundles are held when that is beyond this process: a cluster's
+ * bucket (cluster/prekeys.ts), shared by every node, with each one-time key
+ * taken once across them all.
+ */
+export interface SharedPrekeys {
+  publish(
+    name: string,
+    fingerprint: string,
+    bundle: PrekeyBundle,
+  ): Promise<PublishResult>;
+  take(name: string): Promise<Entry | null>;
+}
+
 /** Handles `e2e_keys` and `e2e_bundle`. Never throws on client input. */
 export function routeE2eKeys(
   state: ServerState,
@@ -45,33 +60,23 @@ export function routeE2eKeys(
   body: Uint8Array,
 ): Outbound[] {
   switch (message.t) {
-    case "e2e_keys":
-      return publish(state, session, message.id, body);
-    case "e2e_bundle": {
+    case "e2e_keys": {
+      const parsed = parsePublish(session, message.id, body);
+      if (!("bundle" in parsed)) return parsed.refused;
+      return publishReply(
+        session,
+        message.id,
+        state.prekeys.publish(session.name, parsed.fingerprint, parsed.bundle),
+      );
+    }
+    case "e2e_bundle":
       // Each fetch uses up a one-time key: only users who can use one may.
       if (session.fingerprint === null) return needIdentity(session, message);
-      const entry = state.prekeys.take(message.name);
-      if (entry === null) {
-        return fail(
-          session.id,
-          message.id,
-          "no_keys",
-          `ERROR: ${message.name} has not published end-to-end keys`,
-        );
-      }
-      return [{
-        to: [session.id],
-        message: {
-          t: "e2e_bundle",
-          re: message.id,
-          name: entry.name,
-          fingerprint: entry.fingerprint,
-        },
-        body: new TextEncoder().encode(
-          JSON.stringify(encodeBundle(entry.bundle)),
-        ),
-      }];
-    }
+      return bundleReply(
+        session,
+        message,
+        state.prekeys.take(message.name),
+      );
     default: {
       const unknown: never = message;
       return unknown;
@@ -79,37 +84,108 @@ export function routeE2eKeys(
   }
 }
 
-function publish(
-  state: ServerState,
+/** routeE2eKeys with the bundles held in `shared` (a cluster's bucket). */
+export async function routeSharedE2eKeys(
+  shared: SharedPrekeys,
+  session: Session,
+  message: E2eMessage,
+  body: Uint8Array,
+): Promise<Outbound[]> {
+  switch (message.t) {
+    case "e2e_keys": {
+      const parsed = parsePublish(session, message.id, body);
+      if (!("bundle" in parsed)) return parsed.refused;
+      return publishReply(
+        session,
+        message.id,
+        await shared.publish(session.name, parsed.fingerprint, parsed.bundle),
+      );
+    }
+    case "e2e_bundle":
+      if (session.fingerprint === null) return needIdentity(session, message);
+      return bundleReply(session, message, await shared.take(message.name));
+    default: {
+      const unknown: never = message;
+      return unknown;
+    }
+  }
+}
+
+function bundleReply(
+  session: Session,
+  message: { id: number; name: string },
+  entry: Entry | null,
+): Outbound[] {
+  if (entry === null) {
+    return fail(
+      session.id,
+      message.id,
+      "no_keys",
+      `ERROR: ${message.name} has not published end-to-end keys`,
+    );
+  }
+  return [{
+    to: [session.id],
+    message: {
+      t: "e2e_bundle",
+      re: message.id,
+      name: entry.name,
+      fingerprint: entry.fingerprint,
+    },
+    body: new TextEncoder().encode(
+      JSON.stringify(encodeBundle(entry.bundle)),
+    ),
+  }];
+}
+
+/** The bundle an `e2e_keys` carries, or the refusal to send. */
+function parsePublish(
   session: Session,
   id: number,
   body: Uint8Array,
-): Outbound[] {
-  if (session.fingerprint === null) return needIdentity(session, { id });
-  if (body.length > MAX_BUNDLE_BYTES) {
-    return fail(
-      session.id,
-      id,
-      "too_large",
-      `ERROR: A bundle is at most ${MAX_BUNDLE_BYTES} bytes`,
-    );
+):
+  | { bundle: PrekeyBundle; fingerprint: string }
+  | { refused: Outbound[] } {
+  if (session.fingerprint === null) {
+    return { refused: needIdentity(session, { id }) };
   }
-  let bundle: PrekeyBundle;
+  if (body.length > MAX_BUNDLE_BYTES) {
+    return {
+      refused: fail(
+        session.id,
+        id,
+        "too_large",
+        `ERROR: A bundle is at most ${MAX_BUNDLE_BYTES} bytes`,
+      ),
+    };
+  }
   try {
-    bundle = decodeBundle(
-      JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body)),
-    );
+    return {
+      bundle: decodeBundle(
+        JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body)),
+      ),
+      fingerprint: session.fingerprint,
+    };
   } catch (error) {
     const reason = error instanceof PrekeyError
       ? error.message
       : "the body is not UTF-8 JSON";
-    return fail(session.id, id, "bad_request", `ERROR: Bad bundle: ${reason}`);
+    return {
+      refused: fail(
+        session.id,
+        id,
+        "bad_request",
+        `ERROR: Bad bundle: ${reason}`,
+      ),
+    };
   }
-  const result = state.prekeys.publish(
-    session.name,
-    session.fingerprint,
-    bundle,
-  );
+}
+
+function publishReply(
+  session: Session,
+  id: number,
+  result: PublishResult,
+): Outbound[] {
   switch (result.kind) {
     case "stored":
       return reply(session.id, {

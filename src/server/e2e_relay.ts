@@ -63,9 +63,14 @@ export function routeE2eMessage(
     );
   }
   const recipient = state.sessionByName(message.to);
-  const known = recipient === undefined
-    ? state.knownUser(message.to)
-    : recipient.name;
+  // Signed in on another node of a cluster: that node stores it for them
+  // and sends it (remote_route.ts), so it is not owed to them here.
+  const elsewhere = recipient === undefined
+    ? state.remote.get(nameKey(message.to))
+    : undefined;
+  const known = recipient !== undefined
+    ? recipient.name
+    : elsewhere?.name ?? state.knownUser(message.to);
   if (known === null) {
     const shown = echo(message.to);
     return fail(
@@ -80,7 +85,7 @@ export function routeE2eMessage(
   // Sealed for another key than the one the name is bound to now (the
   // name was released and taken again): the sender must hear of it, or it
   // would go on using a session nobody can open.
-  const bound = recipient?.fingerprint ??
+  const bound = recipient?.fingerprint ?? elsewhere?.fingerprint ??
     state.store.getUser(nameKey(known))?.fingerprint ?? null;
   if (bound !== null && bound !== message.fingerprint) {
     return fail(
@@ -91,6 +96,11 @@ export function routeE2eMessage(
     );
   }
   state.recordMessage(session.id, now);
+  if (elsewhere !== undefined) {
+    // Its row here (the recipient may be unknown to this store) and the
+    // sender's history; the copy owed to the recipient is the other node's.
+    state.store.ensureUser(elsewhere.name, elsewhere.nameKey, now);
+  }
   const position = state.store.appendMessage({
     kind: "private",
     toKey: nameKey(known),
@@ -102,9 +112,27 @@ export function routeE2eMessage(
     ...(message.cid === undefined ? {} : { clientId: message.cid }),
     recipients: [{
       userKey: nameKey(known),
-      delivered: recipient !== undefined && !recipient.acks,
+      delivered: elsewhere !== undefined ||
+        (recipient !== undefined && !recipient.acks),
     }],
   });
+  if (elsewhere !== undefined) {
+    return [
+      ...sent(session.id, re, "", message.cid, position),
+      {
+        to: { kind: "user", key: elsewhere.nameKey },
+        message: {
+          t: "e2e_private",
+          from: session.name,
+          fingerprint: session.fingerprint,
+          ts: now,
+          id: position.id,
+          seq: position.seq,
+        },
+        body,
+      },
+    ];
+  }
   if (recipient === undefined) {
     return sent(
       session.id,

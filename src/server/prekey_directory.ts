@@ -86,31 +86,9 @@ export class PrekeyDirectory {
     bundle: PrekeyBundle,
   ): PublishResult {
     const key = nameKey(name);
-    const old = this.#entry(key);
-    const kept = old !== undefined && old.fingerprint === fingerprint
-      ? old.bundle.oneTime
-      : [];
-    const ids = new Set(kept.map((one) => one.id));
-    for (const one of bundle.oneTime) {
-      if (ids.has(one.id)) {
-        return {
-          kind: "refused",
-          code: "bad_request",
-          text: `ERROR: One-time key ${one.id} is already published`,
-        };
-      }
-    }
-    if (kept.length + bundle.oneTime.length > MAX_STORED_ONE_TIME) {
-      return {
-        kind: "refused",
-        code: "limit",
-        text:
-          `ERROR: The server keeps at most ${MAX_STORED_ONE_TIME} one-time keys per user; it holds ${kept.length}`,
-      };
-    }
-    const oneTime = [...kept, ...bundle.oneTime];
-    this.#save(key, { name, fingerprint, bundle: { ...bundle, oneTime } });
-    return { kind: "stored", oneTime: oneTime.length };
+    const merged = mergeBundle(this.#entry(key), name, fingerprint, bundle);
+    if (merged.entry !== null) this.#save(key, merged.entry);
+    return merged.result;
   }
 
   /**
@@ -121,20 +99,81 @@ export class PrekeyDirectory {
     const key = nameKey(name);
     const entry = this.#entry(key);
     if (entry === undefined) return null;
-    const [first, ...rest] = entry.bundle.oneTime;
+    const { handed, left } = takeOneTime(entry);
     // Written before it is handed out: a one-time key goes out once, even
     // across a restart.
-    if (first !== undefined) {
-      this.#save(key, { ...entry, bundle: { ...entry.bundle, oneTime: rest } });
-    }
-    return {
-      ...entry,
-      bundle: { ...entry.bundle, oneTime: first === undefined ? [] : [first] },
-    };
+    if (left !== null) this.#save(key, left);
+    return handed;
   }
 
   /** How many one-time keys are held for `name`. */
   oneTimeCount(name: string): number {
     return this.#entry(nameKey(name))?.bundle.oneTime.length ?? 0;
   }
+}
+
+/**
+ * What publishing `bundle` for `name` makes of the entry held (`old`): its
+ * identity DH key and signed prekey replace the old ones, its one-time keys
+ * join those held, unless the identity key changed (then everything goes).
+ * `entry` is null when refused. Pure: the directory here and the cluster's
+ * bucket (cluster/prekeys.ts) both publish through it.
+ */
+export function mergeBundle(
+  old: Entry | undefined,
+  name: string,
+  fingerprint: string,
+  bundle: PrekeyBundle,
+): { entry: Entry | null; result: PublishResult } {
+  const kept = old !== undefined && old.fingerprint === fingerprint
+    ? old.bundle.oneTime
+    : [];
+  const ids = new Set(kept.map((one) => one.id));
+  for (const one of bundle.oneTime) {
+    if (ids.has(one.id)) {
+      return {
+        entry: null,
+        result: {
+          kind: "refused",
+          code: "bad_request",
+          text: `ERROR: One-time key ${one.id} is already published`,
+        },
+      };
+    }
+  }
+  if (kept.length + bundle.oneTime.length > MAX_STORED_ONE_TIME) {
+    return {
+      entry: null,
+      result: {
+        kind: "refused",
+        code: "limit",
+        text:
+          `ERROR: The server keeps at most ${MAX_STORED_ONE_TIME} one-time keys per user; it holds ${kept.length}`,
+      },
+    };
+  }
+  const oneTime = [...kept, ...bundle.oneTime];
+  return {
+    entry: { name, fingerprint, bundle: { ...bundle, oneTime } },
+    result: { kind: "stored", oneTime: oneTime.length },
+  };
+}
+
+/**
+ * The entry as handed out (with its oldest one-time key, or none when they
+ * are used up) and what is left to hold (null: unchanged, none to take).
+ */
+export function takeOneTime(
+  entry: Entry,
+): { handed: Entry; left: Entry | null } {
+  const [first, ...rest] = entry.bundle.oneTime;
+  return {
+    handed: {
+      ...entry,
+      bundle: { ...entry.bundle, oneTime: first === undefined ? [] : [first] },
+    },
+    left: first === undefined
+      ? null
+      : { ...entry, bundle: { ...entry.bundle, oneTime: rest } },
+  };
 }

@@ -23,8 +23,12 @@ export function routeRemote(
   event: BusEvent,
   now: Timestamp,
 ): Outbound[] {
-  // Not a message: the edge ends a session it takes over (serve.ts).
-  if (event.kind === "signed_in") return [];
+  // Not a message: the edge ends a session it takes over, and passes files
+  // on (serve.ts).
+  if (
+    event.kind === "signed_in" || event.kind === "file" ||
+    event.kind === "file_answer"
+  ) return [];
   const store = state.store;
   const fromKey = nameKey(event.from);
   // The sender may never have signed in here; the store keeps who wrote.
@@ -51,7 +55,8 @@ export function routeRemote(
         event.body,
       );
     }
-    case "private": {
+    case "private":
+    case "e2e_private": {
       const recipient = state.sessionByName(event.to);
       // Signed in here when the other node sent it; if they left since, it
       // waits for them here (known: they signed in here to be sent it).
@@ -64,25 +69,31 @@ export function routeRemote(
         fromKey,
         fromName: event.from,
         body: event.body,
+        ...(event.kind === "e2e_private"
+          ? { e2eFingerprint: event.fingerprint }
+          : {}),
         recipients: [{
           userKey: event.to,
           delivered: recipient !== undefined && !recipient.acks,
         }],
       });
       if (recipient === undefined) return [];
+      const common = {
+        from: event.from,
+        ts: event.ts,
+        id: position.id,
+        seq: position.seq,
+      };
       return send(
         { kind: "user", key: event.to },
-        {
-          t: "private",
-          from: event.from,
-          ts: event.ts,
-          id: position.id,
-          seq: position.seq,
-        },
+        event.kind === "e2e_private"
+          ? { t: "e2e_private", fingerprint: event.fingerprint, ...common }
+          : { t: "private", ...common },
         event.body,
       );
     }
-    case "group": {
+    case "group":
+    case "e2e_group": {
       const group = state.group(event.group);
       // Not known here yet (the groups bucket is behind): its members here
       // are not known either.
@@ -94,6 +105,9 @@ export function routeRemote(
         fromKey,
         fromName: event.from,
         body: event.body,
+        ...(event.kind === "e2e_group"
+          ? { e2eFingerprint: event.fingerprint }
+          : {}),
         // Owed here only to members signed in here: the sender's node owes
         // it to those offline everywhere, other nodes to theirs.
         recipients: state.onlineMembers(group)
@@ -103,16 +117,18 @@ export function routeRemote(
             delivered: !member.acks,
           })),
       });
+      const common = {
+        group: group.name,
+        from: event.from,
+        ts: event.ts,
+        id: position.id,
+        seq: position.seq,
+      };
       return send(
         { kind: "group", key: group.key, except: fromKey },
-        {
-          t: "group",
-          group: group.name,
-          from: event.from,
-          ts: event.ts,
-          id: position.id,
-          seq: position.seq,
-        },
+        event.kind === "e2e_group"
+          ? { t: "e2e_group", fingerprint: event.fingerprint, ...common }
+          : { t: "group", ...common },
         event.body,
       );
     }

@@ -277,6 +277,7 @@ function register(
         text: "SUCCESS: Username registered.",
         ...(acks ? { acks: true } : {}),
         cids: true,
+        store: state.store.id,
       },
     },
     // What arrived for them while they were away, after the welcome.

@@ -13,6 +13,7 @@ import { encodeMessage, parseClientMessage } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
 import type { Store } from "../store/store.ts";
 import { CloseCode } from "../transport/connection.ts";
+import { nameKey } from "../protocol/limits.ts";
 import {
   acceptChannel,
   ChannelError,
@@ -20,7 +21,14 @@ import {
   type SecureChannel,
 } from "../transport/secure_channel.ts";
 import { connect, disconnect, type Outbound, route } from "./router.ts";
-import { expireAnswers } from "./transfers.ts";
+import {
+  dropRemoteRecipient,
+  expireAnswers,
+  type FileAnswer,
+  routeFileAnswer,
+} from "./transfers.ts";
+import { FileBridge } from "./file_bridge.ts";
+import type { BusEvent } from "./cluster/bus_event.ts";
 import { reaches, recipients } from "./recipients.ts";
 import { WritePath } from "./write_path.ts";
 import { Delivery, roughSize } from "./delivery.ts";
@@ -53,6 +61,7 @@ import { withDeadline } from "../transport/with_deadline.ts";
 import { applyLogRecord } from "./log_apply.ts";
 import { LogOutbox } from "./log_outbox.ts";
 import { LOG_WAIT_MS, SharedLog } from "./shared_log.ts";
+import { routeSharedE2eKeys } from "./e2e_keys.ts";
 import { applyGroupRecord } from "./remote_groups.ts";
 import type { ClusterPort } from "./cluster/port.ts";
 import type { PresenceChange } from "./remote_users.ts";
@@ -384,8 +393,13 @@ export function createCore(options: CoreOptions): ServerCore {
     }, Math.max(0, next - Date.now()));
   }
 
-  /** Whether a user is signed in on this node (for the cluster's bus). */
-  const isLocal = (key: string) => state.isOnline(key);
+  /** What the cluster's bus needs to know of this node's addresses. */
+  const view = {
+    isLocal: (key: string) => state.isOnline(key),
+    remoteRecipient: (id: ConnId) => state.remoteRecipients.get(id),
+  };
+  /** Files from users on other nodes to users here, renumbered. */
+  const bridge = new FileBridge();
 
   function deliver(outbound: readonly Outbound[]): void {
     delivery.deliver(outbound);
@@ -416,7 +430,7 @@ export function createCore(options: CoreOptions): ServerCore {
   /** What the other nodes are owed of a unit of work committed here. */
   function share(outbound: readonly Outbound[]): void {
     shared!.drain();
-    cluster!.publish(outbound, isLocal);
+    cluster!.publish(outbound, view);
     const changes = state.takeGroupChanges();
     if (changes.length > 0) cluster!.groupsChanged(changes);
   }
@@ -438,6 +452,13 @@ export function createCore(options: CoreOptions): ServerCore {
    */
   function disconnectNow(id: ConnId): void {
     const key = state.session(id)?.nameKey;
+    const name = state.session(id)?.name;
+    // Files coming from other nodes: their senders' nodes hear it now.
+    for (const gone of bridge.dropConnection(id)) {
+      if (name !== undefined) {
+        cluster?.fileAnswer(gone.node, gone.xfer, name, null);
+      }
+    }
     deliver(writes.commit(() => disconnect(state, id, Date.now()), () => []));
     if (key !== undefined) cluster?.left(key);
   }
@@ -463,6 +484,8 @@ export function createCore(options: CoreOptions): ServerCore {
         }
         return;
       }
+      if (event.kind === "file") return fileFromElsewhere(event);
+      if (event.kind === "file_answer") return answerFromElsewhere(event);
       // Messages come through the log (logRecord below), in its order and
       // under its positions; the bus carries none of them any more.
     },
@@ -495,17 +518,119 @@ export function createCore(options: CoreOptions): ServerCore {
     },
     nodeGone(node) {
       announce(state.remote.dropNode(node));
+      // Files from its users stop where they are: resumable, as when a
+      // sender here disconnects.
+      for (const gone of bridge.dropNode(node)) {
+        delivery.deliver([{
+          to: [gone.conn],
+          message: {
+            t: "file_cancel",
+            xfer: gone.local,
+            reason: "the sender's server went away",
+            resumable: true,
+          },
+        }]);
+      }
     },
     sessions: () => state.sessions(),
   });
 
+  /**
+   * A transfer run on another node, for a user here: passed on under an id
+   * of this node's (file_bridge.ts). An offer for someone no longer here is
+   * answered as by someone who left.
+   */
+  function fileFromElsewhere(event: Extract<BusEvent, { kind: "file" }>) {
+    const { message } = event;
+    const user = state.sessionByName(event.from);
+    if (user === undefined) {
+      if (message.t === "file_offer") {
+        cluster?.fileAnswer(event.node, message.xfer, event.from, null);
+      }
+      return;
+    }
+    let bridged = bridge.fromRemote(event.node, message.xfer, user.id);
+    if (message.t === "file_offer") {
+      if (bridged !== undefined) return;
+      bridged = bridge.open(
+        event.node,
+        message.xfer,
+        user.id,
+        state.transfers.reserveId(),
+      );
+    } else if (bridged === undefined) return;
+    if (message.t === "file_cancel") bridge.close(bridged);
+    delivery.deliver([{
+      to: [user.id],
+      message: { ...message, xfer: bridged.local },
+      ...(message.t === "file_chunk" ? { body: event.body } : {}),
+    }]);
+  }
+
+  /** What a recipient on another node says about a transfer run here. */
+  function answerFromElsewhere(
+    event: Extract<BusEvent, { kind: "file_answer" }>,
+  ) {
+    const standIn = state.remoteRecipients.byKey(nameKey(event.from));
+    if (standIn === undefined) return;
+    const party = { id: standIn, name: event.from };
+    const { answer } = event;
+    const now = Date.now();
+    deliver(writes.commit(
+      () =>
+        answer === null
+          ? dropRemoteRecipient(state, event.xfer, party, now)
+          : routeFileAnswer(state, party, answer, now),
+      () => [],
+    ));
+    scheduleAnswerSweep();
+  }
+
+  /**
+   * A user here answers about a transfer run on another node: passed on to
+   * that node under its id. False when `xfer` is not such a transfer.
+   */
+  function answerElsewhere(
+    id: ConnId,
+    name: string,
+    answer: FileAnswer,
+  ): boolean {
+    const bridged = bridge.fromLocal(answer.xfer, id);
+    if (bridged === undefined || cluster === undefined) return false;
+    cluster.fileAnswer(bridged.node, bridged.xfer, name, {
+      ...answer,
+      xfer: bridged.xfer,
+    });
+    // After these the sender's node sends this user nothing more about it.
+    if (
+      answer.t === "file_done" || answer.t === "file_cancel" ||
+      answer.t === "file_decline"
+    ) bridge.close(bridged);
+    return true;
+  }
+
   function announce(changes: readonly (PresenceChange | null)[]): void {
     for (const change of changes) {
+      if (change !== null && !change.online) dropStandIn(change.name);
       if (change === null || state.isOnline(change.name)) continue;
       delivery.deliver([{
         to: { kind: "room" },
         message: { t: "presence", name: change.name, online: change.online },
       }]);
+    }
+  }
+
+  /** A user elsewhere who went offline no longer receives files from here. */
+  function dropStandIn(name: string): void {
+    const standIn = state.remoteRecipients.byKey(nameKey(name));
+    if (standIn === undefined) return;
+    const party = { id: standIn, name };
+    const now = Date.now();
+    for (const transfer of state.transfers.involving(standIn)) {
+      deliver(writes.commit(
+        () => dropRemoteRecipient(state, transfer.id, party, now),
+        () => [],
+      ));
     }
   }
 
@@ -818,6 +943,45 @@ export function createCore(options: CoreOptions): ServerCore {
             if (channel.readsRoomFrames) delivery.joinRoom(id);
             continue;
           }
+          // A cluster holds prekeys for all its nodes: asking it takes a
+          // round trip, which a transaction must not span.
+          const session = state.session(id);
+          if (
+            cluster !== undefined && session !== undefined &&
+            (message.t === "e2e_keys" || message.t === "e2e_bundle")
+          ) {
+            flush();
+            if (!channels.has(id)) break;
+            let out: Outbound[];
+            try {
+              out = await routeSharedE2eKeys(
+                cluster.prekeys,
+                session,
+                message,
+                body,
+              );
+            } catch (error) {
+              log(`cluster: prekeys for ${session.name}: ${messageOf(error)}`);
+              out = [{
+                to: [id],
+                message: {
+                  t: "error",
+                  re: message.id,
+                  code: "internal",
+                  text: "ERROR: The server could not reach its keys; try again",
+                },
+              }];
+            }
+            if (!channels.has(id)) break;
+            deliverRun(id, out);
+            continue;
+          }
+          // About a file from another node: that node runs it.
+          if (
+            cluster !== undefined && session !== undefined &&
+            bridge.size > 0 && isFileAnswer(message) &&
+            answerElsewhere(id, session.name, message)
+          ) continue;
           // What was held goes first, with the first ack let through.
           if (message.t === "ack") steps.push(...takeHeldAcks(id));
           steps.push({ message, body });
@@ -1051,4 +1215,10 @@ function requestIdOf(header: unknown): number | null {
 export function defaultLog(line: string): void {
   const time = new Date().toISOString().replace("T", " ").slice(0, 19);
   console.log(`${time} ${line}`);
+}
+
+function isFileAnswer(message: { t: string }): message is FileAnswer {
+  return message.t === "file_accept" || message.t === "file_decline" ||
+    message.t === "file_ack" || message.t === "file_done" ||
+    message.t === "file_cancel";
 }

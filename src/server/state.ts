@@ -16,6 +16,7 @@ import type { Store } from "../store/store.ts";
 import { TransferTable } from "./transfer_table.ts";
 import { PrekeyDirectory } from "./prekey_directory.ts";
 import { RemoteUsers } from "./remote_users.ts";
+import { RemoteRecipients } from "./remote_recipients.ts";
 import type { Timestamp } from "../protocol/messages.ts";
 import type { ConnId, Session } from "./session.ts";
 import type { Group, GroupChange } from "./group.ts";
@@ -90,6 +91,8 @@ export class ServerState {
   readonly prekeys: PrekeyDirectory;
   /** Users signed in on other nodes of a cluster (issue 19); empty alone. */
   readonly remote: RemoteUsers = new RemoteUsers();
+  /** Stand-in ids of users elsewhere who receive files from here. */
+  readonly remoteRecipients: RemoteRecipients = new RemoteRecipients();
 
   // Map order is connection order, which `/list` shows; null until registered.
   #connections = new Map<ConnId, MutableSession | null>();

@@ -105,6 +105,14 @@ export class TransferTable {
     );
   }
 
+  /**
+   * An id no transfer here has or will have, for one run elsewhere that a
+   * user here knows by it (file_bridge.ts).
+   */
+  reserveId(): number {
+    return this.#nextId++;
+  }
+
   add(transfer: Omit<Transfer, "id">): Transfer {
     const created = { ...transfer, id: this.#nextId++ };
     this.#transfers.set(created.id, created);

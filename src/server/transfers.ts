@@ -18,6 +18,7 @@ import {
   SHA256_HEX_PATTERN,
 } from "../protocol/limits.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
+import { nameKey } from "../protocol/limits.ts";
 import { fail, notMember, type Outbound } from "./outbound.ts";
 import type { ConnId, Session } from "./session.ts";
 import type { ServerState } from "./state.ts";
@@ -28,6 +29,25 @@ import type { Transfer } from "./transfer_table.ts";
 export { TransferTable } from "./transfer_table.ts";
 
 type FileMessage = Extract<ClientMessage, { t: `file_${string}` }>;
+
+/** What a recipient says about a transfer. */
+export type FileAnswer = Extract<
+  FileMessage,
+  {
+    t:
+      | "file_accept"
+      | "file_decline"
+      | "file_ack"
+      | "file_done"
+      | "file_cancel";
+  }
+>;
+
+/** Who a recipient is: a connection here, or a stand-in for a user elsewhere. */
+type Party = Pick<Session, "id" | "name">;
+
+/** Someone a file is offered to. */
+type Offered = Pick<Session, "id" | "name" | "nameKey">;
 
 /** A sender may run ahead of its slowest recipient by this much before it is cut off. */
 const WINDOW_TOLERANCE_BYTES = 2 * FILE_WINDOW_BYTES + MAX_FILE_CHUNK_BYTES;
@@ -51,27 +71,77 @@ export function routeFile(
     case "file_end":
       return end(state, session, message.xfer, message.sha256, now);
     case "file_ack":
-      return ack(state, session, message.xfer, message.received);
+    case "file_done":
+    case "file_cancel":
+    case "file_accept":
+    case "file_decline":
+      return routeFileAnswer(state, session, message, now);
+    default: {
+      const unreachable: never = message;
+      return unreachable;
+    }
+  }
+}
+
+/**
+ * A recipient's answer about a transfer: from a connection here, or from a
+ * user on another node of a cluster under their stand-in id
+ * (remote_recipients.ts), passed on by their node.
+ */
+export function routeFileAnswer(
+  state: ServerState,
+  party: Party,
+  message: FileAnswer,
+  now: number,
+): Outbound[] {
+  switch (message.t) {
+    case "file_ack":
+      return ack(state, party, message.xfer, message.received);
     case "file_done":
       return done(
         state,
-        session,
+        party,
         message.xfer,
         message.ok,
         message.reason,
         now,
       );
     case "file_cancel":
-      return cancel(state, session, message.xfer, message.reason, now);
+      return cancel(state, party, message.xfer, message.reason, now);
     case "file_accept":
-      return accept(state, session, message, now);
+      return accept(state, party, message, now);
     case "file_decline":
-      return cancel(state, session, message.xfer, DECLINED, now);
+      return cancel(state, party, message.xfer, DECLINED, now);
     default: {
       const unreachable: never = message;
       return unreachable;
     }
   }
+}
+
+/**
+ * A recipient on another node is gone (signed out, or its node stopped
+ * answering) from transfer `xfer`: as for a connection that closed.
+ */
+export function dropRemoteRecipient(
+  state: ServerState,
+  xfer: number,
+  party: Party,
+  now: number,
+): Outbound[] {
+  const transfer = state.transfers.get(xfer);
+  if (transfer === undefined || !transfer.recipients.has(party.id)) return [];
+  return transfer.answerBy !== null
+    ? decline(state, transfer, party.id, "disconnected", now)
+    : removeRecipient(
+      state,
+      transfer,
+      party.id,
+      false,
+      `${party.name} disconnected`,
+      now,
+      true,
+    );
 }
 
 /** Reasons the sender's reply gives for a recipient that did not take the file. */
@@ -177,10 +247,11 @@ function offer(
       `ERROR: You already have ${maxTransfersPerUser} transfers running; wait for one to finish`,
     );
   }
-  let recipients: Session[];
+  let recipients: Offered[];
   let group: string | undefined;
   if ("to" in message) {
-    const target = state.sessionByName(message.to);
+    const target = state.sessionByName(message.to) ??
+      elsewhere(state, nameKey(message.to));
     if (target === undefined) {
       return fail(
         session.id,
@@ -212,6 +283,13 @@ function offer(
       return notMember(session.id, re, found);
     }
     recipients = state.onlineMembers(found).filter((s) => s.id !== session.id);
+    if (state.remote.size > 0) {
+      for (const key of found.members.keys()) {
+        if (state.sessionByName(key) !== undefined) continue;
+        const other = elsewhere(state, key);
+        if (other !== undefined) recipients.push(other);
+      }
+    }
     if (recipients.length === 0) {
       return fail(
         session.id,
@@ -243,6 +321,11 @@ function offer(
     reported: 0,
     outcomes: [],
   });
+  const first = recipients[0]!;
+  if (group === undefined && first.id < 0) {
+    // On another node: this store may never have seen them.
+    state.store.ensureUser(first.name, first.nameKey, now);
+  }
   // The record keeps who sent what to whom, never the file itself.
   state.store.recordTransfer({
     id: transfer.id,
@@ -251,7 +334,7 @@ function offer(
     size: message.size,
     startedAt: now,
     ...(group === undefined
-      ? { toKey: recipients[0]!.nameKey }
+      ? { toKey: first.nameKey }
       : { groupKey: state.group(group)!.key }),
   });
   const notice: ServerMessage = {
@@ -272,10 +355,24 @@ function offer(
   return [{ to: recipients.map((r) => r.id), message: notice }];
 }
 
+/**
+ * A user signed in on another node of a cluster, as a recipient here (under
+ * a stand-in id); undefined when they are not.
+ */
+function elsewhere(state: ServerState, key: string): Offered | undefined {
+  const user = state.remote.size > 0 ? state.remote.get(key) : undefined;
+  if (user === undefined) return undefined;
+  return {
+    id: state.remoteRecipients.idOf(user.name, user.nameKey),
+    name: user.name,
+    nameKey: user.nameKey,
+  };
+}
+
 /** A recipient said yes: the offer may now be ready for the sender. */
 function accept(
   state: ServerState,
-  session: Session,
+  session: Party,
   message: Extract<FileMessage, { t: "file_accept" }>,
   now: number,
 ): Outbound[] {
@@ -483,7 +580,7 @@ function end(
 
 function ack(
   state: ServerState,
-  session: Session,
+  session: Party,
   xfer: number,
   received: number,
 ): Outbound[] {
@@ -498,7 +595,7 @@ function ack(
 
 function done(
   state: ServerState,
-  session: Session,
+  session: Party,
   xfer: number,
   ok: boolean,
   reason: string,
@@ -523,7 +620,7 @@ function done(
 
 function cancel(
   state: ServerState,
-  session: Session,
+  session: Party,
   xfer: number,
   reason: string,
   now: number,

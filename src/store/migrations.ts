@@ -227,6 +227,23 @@ export const MIGRATIONS: readonly Migration[] = [
     up: `ALTER TABLE messages ADD COLUMN e2e_group_fingerprint TEXT
            CHECK (e2e_group_fingerprint IS NULL OR kind = 'group');`,
   },
+  {
+    version: 8,
+    description: "the store's id: the space its message positions belong to",
+    // Announced in `welcome` (docs/PROTOCOL.md 5.3) so that a client that
+    // moves to another node (issue 19) knows whether the ids and seqs it
+    // has seen mean anything there. Random, made once per database: the
+    // database's positions outlive restarts, and two databases never share
+    // an id by chance. Key 'store_id' is persisted: it keeps its meaning.
+    up: `
+      CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) STRICT, WITHOUT ROWID;
+      INSERT INTO meta (key, value)
+        VALUES ('store_id', lower(hex(randomblob(16))));
+    `,
+  },
 ];
 
 /** The schema version this program writes and understands. */

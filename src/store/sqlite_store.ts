@@ -112,6 +112,7 @@ type Row = Record<string, SQLOutputValue>;
 export class SqliteStore implements Store {
   /** The path given to `openStore`, or ":memory:". */
   readonly path: string;
+  readonly id: string;
   #db: DatabaseSync;
   #statements = new Map<string, StatementSync>();
   // How many transaction() calls are running; above 0, calls nest as
@@ -163,6 +164,7 @@ export class SqliteStore implements Store {
   ) {
     this.#db = db;
     this.path = path;
+    this.id = readStoreId(db);
     this.#maxBytes = options.maxBytes ?? 0;
     this.#capCheckEvery = options.capCheckEvery ?? DEFAULT_CAP_CHECK_EVERY;
     this.#notice = options.notice ?? (() => {});
@@ -170,7 +172,11 @@ export class SqliteStore implements Store {
       throw new RangeError("The store's cap and its check interval");
     }
     this.#walSync = walSync
-      ? new WalSync(path, (reason) => this.#syncFailed(reason))
+      ? new WalSync(
+        path,
+        (reason) => this.#syncFailed(reason),
+        Number(this.#get("SELECT total_changes() AS n")?.n),
+      )
       : null;
   }
 
@@ -1312,9 +1318,20 @@ class WalSync {
   #waiting: { upTo: number; resolve: () => void }[] = [];
   #closed = false;
 
-  constructor(dbPath: string, onFailure: (reason: string) => void) {
+  /**
+   * `alreadyWritten`: rows written while the store opened (its migrations),
+   * which no reply waits for: lost to a power cut, they are lost together
+   * (one transaction) and written again at the next open.
+   */
+  constructor(
+    dbPath: string,
+    onFailure: (reason: string) => void,
+    alreadyWritten: number,
+  ) {
     this.#dbPath = dbPath;
     this.#onFailure = onFailure;
+    this.#synced = alreadyWritten;
+    this.#wanted = alreadyWritten;
   }
 
   /**
@@ -1630,4 +1647,15 @@ function columnType(column: string, wanted: string, value: unknown): TypeError {
       value === null ? "null" : typeof value
     }, not ${wanted}`,
   );
+}
+
+/** The id migration 8 made for this database. */
+function readStoreId(db: DatabaseSync): string {
+  const row = db.prepare("SELECT value FROM meta WHERE key = 'store_id'")
+    .get() as { value?: unknown } | undefined;
+  const id = row?.value;
+  if (typeof id !== "string" || !/^[0-9a-f]{32}$/.test(id)) {
+    throw new StoreError("corrupt", "The database has no valid store id");
+  }
+  return id;
 }

@@ -266,6 +266,12 @@ export class StoreError extends Error {
  */
 export interface Store {
   /**
+   * The id of the space this store's message ids and seqs belong to (32
+   * lowercase hex digits): the same for as long as the database lives,
+   * different for another database (docs/PROTOCOL.md 5.3, `store`).
+   */
+  readonly id: string;
+  /**
    * Runs `fn` in one transaction and returns its result once committed;
    * rolls back and rethrows if it throws. The server wraps all writes caused
    * by one incoming frame in one call and sends replies after it returns, so

@@ -5,6 +5,10 @@ import { learnNames, runSession } from "../../src/client/session.ts";
 import { TrustedSenders } from "../../src/client/trusted_senders.ts";
 import type { Terminal } from "../../src/client/terminal.ts";
 import { startTestServer, testIdentity } from "../_helpers/chat.ts";
+import {
+  generateRsaKeyPair,
+  importPrivateKeyPem,
+} from "../../src/crypto/keys.ts";
 
 /** Waits for `condition` with a deadline (polling, since it is another party's state). */
 async function until(condition: () => boolean, what: string): Promise<void> {
@@ -59,7 +63,7 @@ Deno.test("runSession connects again, without asking again, when the server gave
       return "sophia";
     }, ["/quit"]);
     const code = await runSession({
-      url: server.url,
+      urls: [server.url],
       trust: { kind: "known-hosts", hosts, firstContact: "ask" },
       identity: await testIdentity(),
       user: null,
@@ -121,4 +125,120 @@ Deno.test("learnNames takes for completion only names the naming rule allows", (
   learnNames({ t: "group", group: "haha", from: "jojo", ts: 1 }, users, groups);
   assert.deepEqual([...users], ["nana", "jojo"]);
   assert.deepEqual([...groups], ["haha"]);
+});
+
+/** A person's terminal whose next lines the test types when it likes. */
+function typist(): Terminal & {
+  printed: string[];
+  statuses: string[];
+  type(line: string): void;
+} {
+  const printed: string[] = [];
+  const statuses: string[] = [];
+  const typed: string[] = [];
+  let wake = () => {};
+  return {
+    printed,
+    statuses,
+    type(line) {
+      typed.push(line);
+      wake();
+    },
+    interactive: true,
+    color: false,
+    print: (line) => printed.push(line),
+    printError: (line) => printed.push(line),
+    question: () => Promise.resolve(null),
+    setPrompt: () => {},
+    setStatus: (line) => {
+      if (line !== null) statuses.push(line);
+    },
+    nextLine: async () => {
+      while (typed.length === 0) {
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+      return typed.shift()!;
+    },
+    setCompleter: () => {},
+    onKeypress: () => () => {},
+    setHistory: () => {},
+    onTypedLine: () => {},
+    close: () => {},
+  };
+}
+
+Deno.test("runSession with two addresses moves to the second when the first goes away, says so, remembers its key as the server's and refuses an address with another key", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat_session_test_" });
+  const first = await startTestServer();
+  await using second = await startTestServer();
+  const pair = await generateRsaKeyPair(2048);
+  const other = await importPrivateKeyPem(pair.privatePem);
+  await using stranger = await startTestServer({
+    privateKey: other.privateKey,
+    publicSpki: other.publicSpki,
+  });
+  try {
+    const path = join(dir, "known_hosts");
+    const terminal = typist();
+    const host = (url: string) => url.slice("ws://".length);
+    const session = runSession({
+      // The stranger comes after the first: it is tried, refused, and the
+      // session goes on round the list to the second.
+      urls: [first.url, stranger.url, second.url],
+      trust: {
+        kind: "known-hosts",
+        hosts: await KnownHosts.load(path),
+        firstContact: "trust",
+      },
+      identity: await testIdentity(),
+      user: "sophia",
+      terminal,
+      files: {
+        downloadsDir: join(dir, "downloads"),
+        ownDownloadsDir: false,
+        maxFileBytes: 1024,
+        accept: "none",
+        trusted: TrustedSenders.inMemory(),
+        open: false,
+        openWith: null,
+      },
+      reconnect: true,
+    });
+    await until(
+      () => terminal.printed.includes("SUCCESS: Username registered."),
+      "the welcome",
+    );
+    assert.ok(
+      terminal.printed.includes(`Connected to ${host(first.url)}`),
+      terminal.printed.join("\n"),
+    );
+    await first.shutdown();
+    await until(
+      () =>
+        terminal.printed.includes(
+          `Reconnected to ${host(second.url)} as sophia.`,
+        ),
+      "the move to the second address",
+    );
+    terminal.type("/quit");
+    assert.equal(await session, 0, terminal.printed.join("\n"));
+    const printed = terminal.printed.join("\n");
+    // On the status row while reconnecting.
+    assert.match(
+      terminal.statuses.join("\n"),
+      new RegExp(`${host(stranger.url)} presented the key .* not the key`),
+    );
+    assert.match(
+      printed,
+      new RegExp(`${host(second.url)} presented the same key`),
+    );
+    const hosts = await KnownHosts.load(path);
+    const key = hosts.lookup(host(first.url));
+    assert.ok(key !== null);
+    assert.equal(hosts.lookup(host(second.url)), key);
+    assert.equal(hosts.lookup(host(stranger.url)), null);
+  } finally {
+    await first.shutdown().catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
 });

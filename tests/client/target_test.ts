@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseTarget } from "../../src/client/target.ts";
+import { parseTarget, parseTargets } from "../../src/client/target.ts";
 
 Deno.test("parseTarget accepts IPs, host names, host:port, IPv6 and ws:// URLs", () => {
   assert.equal(parseTarget("192.168.1.104"), "ws://192.168.1.104:8767");
@@ -29,4 +29,29 @@ Deno.test("parseTarget keeps a port written in a ws:// URL, even the scheme's de
     /Two different ports/,
   );
   assert.equal(parseTarget("ws://[::1]:9000"), "ws://[::1]:9000");
+});
+
+Deno.test("parseTargets reads addresses separated by commas, each with its own port or the default", () => {
+  assert.deepEqual(parseTargets("10.0.0.5,10.0.0.6:9000"), [
+    "ws://10.0.0.5:8767",
+    "ws://10.0.0.6:9000",
+  ]);
+  assert.deepEqual(parseTargets(" a.example , [::1] ", 9000), [
+    "ws://a.example:9000",
+    "ws://[::1]:9000",
+  ]);
+  assert.deepEqual(parseTargets("chat.example"), ["ws://chat.example:8767"]);
+});
+
+Deno.test("parseTargets keeps one of a server written twice and refuses empty addresses", () => {
+  assert.deepEqual(parseTargets("10.0.0.5:8767,10.0.0.5"), [
+    "ws://10.0.0.5:8767",
+  ]);
+  assert.throws(() => parseTargets("10.0.0.5,,10.0.0.6"), /Empty address/);
+  assert.throws(() => parseTargets("10.0.0.5,"), /Empty address/);
+  assert.throws(() => parseTargets(""), /Missing server address/);
+  assert.throws(
+    () => parseTargets("10.0.0.5:9000,10.0.0.6", 8000),
+    /Two different ports/,
+  );
 });

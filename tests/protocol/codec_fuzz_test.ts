@@ -54,6 +54,8 @@ type Kind =
   | { k: "hex64" }
   /** A file key's id: 32 lower-case hex digits. */
   | { k: "hex32" }
+  /** A welcome's store id: 1 to 64 letters, digits, '-' or '_'. */
+  | { k: "token" }
   | { k: "enum"; values: readonly string[] }
   /** An error code: anything is taken, and an unknown one becomes "internal". */
   | { k: "code" }
@@ -141,7 +143,11 @@ const POSITION = { id: INT, seq: INT } as const;
 const SERVER: Record<string, Shape> = {
   welcome: {
     required: { re: INT, name: NAME, text: str(4096) },
-    optional: { acks: { k: "true" }, cids: { k: "true" } },
+    optional: {
+      acks: { k: "true" },
+      cids: { k: "true" },
+      store: { k: "token" },
+    },
   },
   ok: { required: { re: INT, text: str(4096) }, optional: POSITION },
   error: { required: { re: NINT, code: { k: "code" }, text: str(4096) } },
@@ -255,6 +261,8 @@ function fits(kind: Kind, value: unknown): boolean {
       return typeof value === "string" && /^[0-9a-f]{64}$/.test(value);
     case "hex32":
       return typeof value === "string" && /^[0-9a-f]{32}$/.test(value);
+    case "token":
+      return typeof value === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(value);
     case "enum":
       return typeof value === "string" && kind.values.includes(value);
     case "code":
@@ -726,6 +734,12 @@ function validValue(rng: Rng, kind: Kind): unknown {
       while (out.length < length) out += rng.pick([..."0123456789abcdef"]);
       return out;
     }
+    case "token": {
+      let out = "";
+      const length = 1 + rng.int(64);
+      while (out.length < length) out += rng.pick([..."aZ09_-"]);
+      return out;
+    }
     case "hex64":
     case "hex32": {
       const length = kind.k === "hex64" ? 64 : 32;
@@ -786,6 +800,8 @@ function invalidValue(rng: Rng, kind: Kind): unknown {
       return wrong(["A".repeat(64), "a".repeat(63), "a".repeat(65), 7, null]);
     case "hex32":
       return wrong(["A".repeat(32), "a".repeat(31), "a".repeat(33), 7, null]);
+    case "token":
+      return wrong(["", "a.b", "a b", "x".repeat(65), 7, null]);
     case "cid":
       return wrong([
         "0123456789ABCDEF",

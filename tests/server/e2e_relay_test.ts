@@ -237,3 +237,48 @@ Deno.test("routeE2eMessage refuses an empty or oversized envelope, an unknown us
     );
   });
 });
+
+Deno.test("routeE2eMessage sends to a user on another node of a cluster: to their address, refused under another key, owed to no one here", () => {
+  withState((state) => {
+    signIn(state, 1, "alice", ALICE_FP);
+    state.remote.put("b.n2", {
+      name: "Bob",
+      nameKey: "bob",
+      node: "n2",
+      connectedAt: 1,
+      lastMessageAt: null,
+      fingerprint: BOB_FP,
+      away: null,
+    });
+    const wrong = send(
+      state,
+      1,
+      { t: "e2e_msg", id: 2, to: "bob", fingerprint: ALICE_FP },
+      ENVELOPE,
+    );
+    assert.equal(wrong[0]?.message.t, "error");
+    const out = send(
+      state,
+      1,
+      { t: "e2e_msg", id: 3, to: "bob", fingerprint: BOB_FP },
+      ENVELOPE,
+    );
+    assert.deepEqual(out.map((o) => [o.to, o.message.t]), [
+      [{ kind: "connection", id: 1 }, "ok"],
+      [{ kind: "user", key: "bob" }, "e2e_private"],
+    ]);
+    const ok = out[0]!.message;
+    // Online elsewhere: not "offline".
+    assert.equal(ok.t === "ok" ? ok.text : null, "");
+    assert.deepEqual(out[1]!.message, {
+      t: "e2e_private",
+      from: "alice",
+      fingerprint: ALICE_FP,
+      ts: 5000,
+      id: 1,
+      seq: 1,
+    });
+    assert.equal(out[1]!.body, ENVELOPE);
+    assert.equal(state.store.pendingFor("bob", 10).length, 0);
+  });
+});

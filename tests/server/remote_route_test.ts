@@ -146,3 +146,53 @@ Deno.test("route sends a private message to a user on another node as online: to
     "Sophia",
   ]);
 });
+
+Deno.test("routeRemote delivers end-to-end private and group messages as such, stored with the sender's key", () => {
+  const state = node();
+  const fingerprint = "SHA256:" + "s".repeat(43);
+  const toJojo = delivered(
+    state,
+    routeRemote(state, {
+      kind: "e2e_private",
+      node: "n2",
+      from: "sophia",
+      to: "jojo",
+      fingerprint,
+      ts: 7,
+      body,
+    }, 8),
+  );
+  assert.equal(toJojo.length, 1);
+  assert.deepEqual(toJojo[0]!.to, [1]);
+  const message = toJojo[0]!.message;
+  assert.equal(message.t, "e2e_private");
+  assert.equal(
+    message.t === "e2e_private" ? message.fingerprint : null,
+    fingerprint,
+  );
+  const [stored] = state.store.history(
+    { kind: "private", viewerKey: "jojo", otherKey: "sophia" },
+    10,
+  );
+  assert.equal(stored?.e2eFingerprint, fingerprint);
+
+  route(state, 1, { t: "create", id: 3, group: "team" }, NONE, 9);
+  route(state, 2, { t: "join", id: 4, group: "team" }, NONE, 10);
+  const toTeam = delivered(
+    state,
+    routeRemote(state, {
+      kind: "e2e_group",
+      node: "n2",
+      from: "sophia",
+      group: "team",
+      fingerprint,
+      ts: 11,
+      body,
+    }, 12),
+  );
+  assert.deepEqual(toTeam.map((o) => [o.to, o.message.t]), [
+    [[1, 2], "e2e_group"],
+  ]);
+  // nana acknowledges: it waits for her until she does.
+  assert.equal(state.store.pendingFor("nana", 10).length, 1);
+});

@@ -95,6 +95,7 @@ Deno.test("route plays the seed's example chat session", () => {
         name: "sophia",
         text: "SUCCESS: Username registered.",
         cids: true,
+        store: state.store.id,
       },
     }],
   );
@@ -115,6 +116,7 @@ Deno.test("route plays the seed's example chat session", () => {
           name: "jojo",
           text: "SUCCESS: Username registered.",
           cids: true,
+          store: state.store.id,
         },
       },
       { to: [SOPHIA], message: { t: "presence", name: "jojo", online: true } },
@@ -137,6 +139,7 @@ Deno.test("route plays the seed's example chat session", () => {
           name: "nana",
           text: "SUCCESS: Username registered.",
           cids: true,
+          store: state.store.id,
         },
       },
       {
@@ -400,6 +403,7 @@ Deno.test("route register keeps names unique ignoring case", () => {
     name: "Jojo",
     text: "SUCCESS: Username registered.",
     cids: true,
+    store: state.store.id,
   });
 });
 
@@ -774,6 +778,7 @@ Deno.test("route re-register after disconnect keeps groups and last message time
           name: "jojo",
           text: "SUCCESS: Username registered.",
           cids: true,
+          store: state.store.id,
         },
       },
       {

@@ -11,7 +11,11 @@ import {
   route,
 } from "../_helpers/delivered.ts";
 import { type ConnId, ServerState } from "../../src/server/state.ts";
-import { expireAnswers } from "../../src/server/transfers.ts";
+import {
+  dropRemoteRecipient,
+  expireAnswers,
+  routeFileAnswer,
+} from "../../src/server/transfers.ts";
 import { FILE_CHUNK_TAG_BYTES } from "../../src/protocol/limits.ts";
 
 const SOPHIA = 1;
@@ -511,4 +515,86 @@ Deno.test("routeFile counts a chunk as its body less the tag, and cancels one wi
     ) => [out.message.t, "reason" in out.message && out.message.reason]),
     [["file_cancel", "bad chunk size"], ["file_cancel", "bad chunk size"]],
   );
+});
+
+Deno.test("routeFile offers to a user on another node under a stand-in id, takes their answers under it, and drops them resumably when they go", () => {
+  const state = room();
+  state.remote.put("d.n2", {
+    name: "Dave",
+    nameKey: "dave",
+    node: "n2",
+    connectedAt: 1,
+    lastMessageAt: null,
+    fingerprint: null,
+    away: null,
+  });
+  const [offer] = offerTo(state, { to: "dave" });
+  const standIn = state.remoteRecipients.byKey("dave")!;
+  assert.ok(standIn < 0);
+  assert.deepEqual(state.remoteRecipients.get(standIn), {
+    name: "Dave",
+    nameKey: "dave",
+  });
+  assert.deepEqual(offer?.to, [standIn]);
+  assert.equal(offer?.message.t, "file_offer");
+  const dave = { id: standIn, name: "Dave" };
+  const ready = delivered(
+    state,
+    routeFileAnswer(state, dave, { t: "file_accept", xfer: 1 }, T0),
+  );
+  assert.deepEqual(ready.map((o) => [o.to, o.message.t]), [
+    [[SOPHIA], "file_ready"],
+  ]);
+  // A connection here cannot answer for them.
+  assert.deepEqual(
+    send(state, JOJO, { t: "file_ack", xfer: 1, received: 1 }),
+    [],
+  );
+  const chunk = send(
+    state,
+    SOPHIA,
+    { t: "file_chunk", xfer: 1, offset: 0 },
+    T0,
+    sealedChunk(2),
+  );
+  assert.deepEqual(chunk.map((o) => [o.to, o.message.t]), [
+    [[standIn], "file_chunk"],
+  ]);
+  const progress = delivered(
+    state,
+    routeFileAnswer(state, dave, { t: "file_ack", xfer: 1, received: 2 }, T0),
+  );
+  assert.deepEqual(progress.map((o) => o.message), [
+    { t: "file_progress", xfer: 1, acked: 2 },
+  ]);
+  const gone = delivered(state, dropRemoteRecipient(state, 1, dave, T0));
+  assert.deepEqual(gone.map((o) => [o.to, o.message]), [[[SOPHIA], {
+    t: "file_result",
+    xfer: 1,
+    name: "Dave",
+    ok: false,
+    reason: "Dave disconnected",
+    resumable: true,
+  }]]);
+  assert.equal(state.transfers.size, 0);
+});
+
+Deno.test("routeFile offers a group's file to its members on other nodes too", () => {
+  const state = room();
+  state.remote.put("d.n2", {
+    name: "dave",
+    nameKey: "dave",
+    node: "n2",
+    connectedAt: 1,
+    lastMessageAt: null,
+    fingerprint: null,
+    away: null,
+  });
+  connect(state, 9);
+  route(state, 9, { t: "register", id: 0, name: "dave", key: KEY }, NONE, 9);
+  route(state, 9, { t: "join", id: 1, group: "team" }, NONE, T0);
+  disconnect(state, 9, T0);
+  const [offer] = offerTo(state, { group: "team" });
+  const standIn = state.remoteRecipients.byKey("dave")!;
+  assert.deepEqual(offer?.to, [JOJO, NANA, standIn]);
 });

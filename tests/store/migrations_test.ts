@@ -55,6 +55,7 @@ Deno.test("migrate creates the current schema on an empty database", () => {
       "groups",
       "memberships",
       "messages",
+      "meta",
       "prekeys",
       "sent_ids",
       "sqlite_sequence",

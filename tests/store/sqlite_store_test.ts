@@ -1506,3 +1506,21 @@ Deno.test("SqliteStore.appendMessage and appendPublic store a message at a posit
     store.close();
   }
 });
+
+Deno.test("id stays the same across a reopen and differs between two databases", async () => {
+  await withTempDir((dir) => {
+    const one = openStore(`${dir}/one.db`);
+    const id = one.id;
+    one.close();
+    assert.match(id, /^[0-9a-f]{32}$/);
+    const again = openStore(`${dir}/one.db`);
+    const two = openStore(`${dir}/two.db`);
+    try {
+      assert.equal(again.id, id);
+      assert.notEqual(two.id, id);
+    } finally {
+      again.close();
+      two.close();
+    }
+  });
+});

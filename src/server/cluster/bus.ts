@@ -10,7 +10,12 @@
 
 import { type BusEvent, decodeBusEvent, encodeBusEvent } from "./bus_event.ts";
 import type { NatsConnection, Subscription } from "./nats.ts";
-import { ALL_GROUPS_SUBJECT, ROOM_SUBJECT, userSubject } from "./subjects.ts";
+import {
+  ALL_GROUPS_SUBJECT,
+  nodeTransfersSubject,
+  ROOM_SUBJECT,
+  userSubject,
+} from "./subjects.ts";
 
 export class ClusterBus {
   readonly #nc: NatsConnection;
@@ -30,6 +35,8 @@ export class ClusterBus {
     this.#receive = receive;
     this.#subscribe(ROOM_SUBJECT);
     this.#subscribe(ALL_GROUPS_SUBJECT);
+    // What recipients elsewhere say about the transfers run here.
+    this.#subscribe(nodeTransfersSubject(this.#node));
   }
 
   publish(subject: string, event: BusEvent): void {

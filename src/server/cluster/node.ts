@@ -7,17 +7,20 @@
 import type { Outbound } from "../outbound.ts";
 import type { Session } from "../session.ts";
 import { ClusterBus } from "./bus.ts";
-import { crossing, signedIn } from "./bus_event.ts";
+import { crossing, fileAnswer, fileCrossings, signedIn } from "./bus_event.ts";
 import { ClusterGroups } from "./groups.ts";
 import { ClusterLog } from "./log.ts";
 import { ClusterNames } from "./names.ts";
+import { ClusterPrekeys } from "./prekeys.ts";
 import { connectNats, type NatsConnection, openBucket } from "./nats.ts";
-import type { ClusterPort, ClusterSink } from "./port.ts";
+import type { ClusterPort, ClusterSink, ClusterView } from "./port.ts";
+import type { FileAnswer } from "../transfers.ts";
 import { ClusterPresence } from "./presence.ts";
 import {
   GROUPS_BUCKET,
   NAMES_BUCKET,
   NODES_BUCKET,
+  PREKEYS_BUCKET,
   PRESENCE_BUCKET,
 } from "./subjects.ts";
 import type { GroupChange } from "../group.ts";
@@ -43,6 +46,7 @@ export class ClusterNode implements ClusterPort {
   readonly #groups: ClusterGroups;
   /** The message log (cluster/log.ts). */
   readonly log: ClusterLog;
+  readonly prekeys: ClusterPrekeys;
   readonly #log: (line: string) => void;
   #attached = false;
   #closing = false;
@@ -55,6 +59,7 @@ export class ClusterNode implements ClusterPort {
     names: ClusterNames,
     groups: ClusterGroups,
     messageLog: ClusterLog,
+    prekeys: ClusterPrekeys,
     log: (line: string) => void,
   ) {
     this.id = id;
@@ -64,6 +69,7 @@ export class ClusterNode implements ClusterPort {
     this.#names = names;
     this.#groups = groups;
     this.log = messageLog;
+    this.prekeys = prekeys;
     this.#log = log;
   }
 
@@ -91,6 +97,7 @@ export class ClusterNode implements ClusterPort {
       const names = await openBucket(nc, NAMES_BUCKET, 0);
       const groups = await openBucket(nc, GROUPS_BUCKET, 0);
       const messageLog = await ClusterLog.open(nc, options.log);
+      const prekeys = await openBucket(nc, PREKEYS_BUCKET, 0);
       return new ClusterNode(
         id,
         nc,
@@ -99,6 +106,7 @@ export class ClusterNode implements ClusterPort {
         new ClusterNames(names),
         new ClusterGroups(groups, options.log),
         messageLog,
+        new ClusterPrekeys(prekeys, options.log),
         options.log,
       );
     } catch (error) {
@@ -149,14 +157,36 @@ export class ClusterNode implements ClusterPort {
     this.#groups.changed(changes);
   }
 
-  publish(
-    outbound: readonly Outbound[],
-    isLocal: (nameKey: string) => boolean,
-  ): void {
+  publish(outbound: readonly Outbound[], view: ClusterView): void {
+    const now = Date.now();
     for (const out of outbound) {
-      const crossed = crossing(out, this.id, isLocal);
+      const crossed = crossing(out, this.id, (key) => view.isLocal(key));
       if (crossed !== null) this.#bus.publish(crossed.subject, crossed.event);
+      const files = fileCrossings(
+        out,
+        this.id,
+        (id) => view.remoteRecipient(id),
+        now,
+      );
+      for (const file of files) this.#bus.publish(file.subject, file.event);
     }
+  }
+
+  fileAnswer(
+    senderNode: string,
+    xfer: number,
+    from: string,
+    answer: FileAnswer | null,
+  ): void {
+    const told = fileAnswer(
+      senderNode,
+      xfer,
+      this.id,
+      from,
+      answer,
+      Date.now(),
+    );
+    this.#bus.publish(told.subject, told.event);
   }
 
   joined(session: Session): void {

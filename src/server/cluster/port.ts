@@ -14,6 +14,10 @@ import type { GroupChange } from "../group.ts";
 import type { BusEvent } from "./bus_event.ts";
 import type { GroupRecord } from "./group_record.ts";
 import type { LogRecord } from "./log_record.ts";
+import type { SharedPrekeys } from "../e2e_keys.ts";
+import type { RemoteRecipient } from "../remote_recipients.ts";
+import type { ConnId } from "../session.ts";
+import type { FileAnswer } from "../transfers.ts";
 
 /** What a node tells the core, once attached. */
 export interface ClusterSink {
@@ -47,15 +51,30 @@ export interface ClusterLogPort {
   caughtUp(timeoutMs: number): Promise<void>;
 }
 
+/** What the core tells the cluster about its outbound messages' addresses. */
+export interface ClusterView {
+  /** Whether a user is signed in on this node. */
+  isLocal(nameKey: string): boolean;
+  /** Who a stand-in id stands for (remote_recipients.ts). */
+  remoteRecipient(id: ConnId): RemoteRecipient | undefined;
+}
+
 export interface ClusterPort {
   /** The message log every node applies (positions, history, what waits). */
   readonly log: ClusterLogPort;
   /** Starts telling `sink` what other nodes say. Once. */
   attach(sink: ClusterSink): void;
   /** Passes to other nodes what of `outbound` their users are entitled to. */
-  publish(
-    outbound: readonly Outbound[],
-    isLocal: (nameKey: string) => boolean,
+  publish(outbound: readonly Outbound[], view: ClusterView): void;
+  /**
+   * Tells the node running transfer `xfer` (`senderNode`) what its
+   * recipient `from`, signed in here, says about it (null: they are gone).
+   */
+  fileAnswer(
+    senderNode: string,
+    xfer: number,
+    from: string,
+    answer: FileAnswer | null,
   ): void;
   /** Changes to groups made here, for the other nodes. */
   groupsChanged(changes: readonly GroupChange[]): void;
@@ -72,4 +91,9 @@ export interface ClusterPort {
     nameKey: string,
     fingerprint: string,
   ): Promise<string>;
+  /**
+   * End-to-end prekey bundles, held for the whole cluster: `e2e_keys` and
+   * `e2e_bundle` go here instead of this node's directory.
+   */
+  readonly prekeys: SharedPrekeys;
 }

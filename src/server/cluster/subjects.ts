@@ -23,6 +23,19 @@ export function groupSubject(groupKey: string): string {
   return `chat.group.${token(groupKey)}`;
 }
 
+/**
+ * What a recipient's node says about a transfer run on `node` (its
+ * sender's node): one subject per transfer, under the node's.
+ */
+export function transferSubject(node: string, xfer: number): string {
+  return `chat.xfer.${node}.${xfer}`;
+}
+
+/** What a node listens to for answers about the transfers it runs. */
+export function nodeTransfersSubject(node: string): string {
+  return `chat.xfer.${node}.*`;
+}
+
 /** What every node listens to for group messages. */
 export const ALL_GROUPS_SUBJECT = "chat.group.*";
 
@@ -42,6 +55,17 @@ export const NODES_BUCKET = "chat_nodes";
 
 /** Name -> identity key bindings: key `<name token>`, value the fingerprint. */
 export const NAMES_BUCKET = "chat_names";
+
+/**
+ * End-to-end prekey bundles: key `<name token>`, value
+ * `{"name","fingerprint","bundle"}` (cluster/prekeys.ts).
+ */
+export const PREKEYS_BUCKET = "chat_prekeys";
+
+/** The prekeys key of a user. */
+export function prekeysKey(nameKey: string): string {
+  return token(nameKey);
+}
 
 /** The presence key of a user on a node. */
 export function presenceKey(nameKey: string, node: string): string {

@@ -1,0 +1,146 @@
+/**
+ * End-to-end prekey bundles shared by a cluster's nodes (issue 19): one
+ * entry per user in the prekeys bucket (subjects.ts), so that anyone on any
+ * node can start an end-to-end session with anyone else. Both writers use
+ * compare-and-set on the entry's revision and retry when another node wrote
+ * first: a publish merges its one-time keys into the latest entry
+ * (prekey_directory.ts mergeBundle), and a fetch removes the oldest one-time
+ * key before handing it out, so two nodes never hand out the same one.
+ *
+ * The value is JSON `{"name","fingerprint","bundle"}`, the bundle as the
+ * protocol encodes it (docs/PROTOCOL.md 11.1), checked when read.
+ */
+
+import { isValidName, nameKey } from "../../protocol/limits.ts";
+import { FINGERPRINT_PATTERN } from "../../crypto/keys.ts";
+import {
+  decodeBundle,
+  encodeBundle,
+  type PrekeyBundle,
+} from "../../crypto/prekeys.ts";
+import type { SharedPrekeys } from "../e2e_keys.ts";
+import {
+  type Entry,
+  mergeBundle,
+  type PublishResult,
+  takeOneTime,
+} from "../prekey_directory.ts";
+import type { KV } from "./nats.ts";
+import { prekeysKey } from "./subjects.ts";
+
+/** Compare-and-set attempts before giving up (another node kept winning). */
+const ATTEMPTS = 20;
+
+export class ClusterPrekeys implements SharedPrekeys {
+  readonly #kv: KV;
+  readonly #log: (line: string) => void;
+
+  constructor(kv: KV, log: (line: string) => void) {
+    this.#kv = kv;
+    this.#log = log;
+  }
+
+  async publish(
+    name: string,
+    fingerprint: string,
+    bundle: PrekeyBundle,
+  ): Promise<PublishResult> {
+    const key = prekeysKey(nameKey(name));
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const { entry, revision } = await this.#read(key);
+      const merged = mergeBundle(entry ?? undefined, name, fingerprint, bundle);
+      if (merged.entry === null) return merged.result;
+      if (await this.#write(key, merged.entry, revision)) return merged.result;
+    }
+    return busy();
+  }
+
+  async take(name: string): Promise<Entry | null> {
+    const key = prekeysKey(nameKey(name));
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const { entry, revision } = await this.#read(key);
+      if (entry === null) return null;
+      const { handed, left } = takeOneTime(entry);
+      // Written before it is handed out: a one-time key goes out once.
+      if (left === null || await this.#write(key, left, revision)) {
+        return handed;
+      }
+    }
+    throw new Error(`${ATTEMPTS} other nodes changed ${name}'s keys first`);
+  }
+
+  /** The entry under `key` and its revision (0: none yet). */
+  async #read(
+    key: string,
+  ): Promise<{ entry: Entry | null; revision: number }> {
+    const stored = await this.#kv.get(key);
+    if (stored === null || stored.operation !== "PUT") {
+      return { entry: null, revision: stored?.revision ?? 0 };
+    }
+    try {
+      return {
+        entry: parseEntry(stored.string(), key),
+        revision: stored.revision,
+      };
+    } catch (error) {
+      // Only nodes write it: a bad one is replaced by the next publish,
+      // and not served meanwhile.
+      this.#log(
+        `cluster: ignored a bad prekeys entry ${key}: ${messageOf(error)}`,
+      );
+      return { entry: null, revision: stored.revision };
+    }
+  }
+
+  /** Writes `entry` if `key` is still at `revision`; false if not. */
+  async #write(key: string, entry: Entry, revision: number): Promise<boolean> {
+    const value = JSON.stringify({
+      name: entry.name,
+      fingerprint: entry.fingerprint,
+      bundle: encodeBundle(entry.bundle),
+    });
+    try {
+      if (revision === 0) await this.#kv.create(key, value);
+      else await this.#kv.update(key, value, revision);
+      return true;
+    } catch (error) {
+      if (/wrong last sequence|key exists/i.test(messageOf(error))) {
+        return false;
+      }
+      throw error;
+    }
+  }
+}
+
+/** The entry in a bucket value; throws a TypeError saying what is wrong. */
+export function parseEntry(text: string, key: string): Entry {
+  const value = JSON.parse(text) as unknown;
+  if (typeof value !== "object" || value === null) {
+    throw new TypeError("not an object");
+  }
+  const { name, fingerprint, bundle } = value as Record<string, unknown>;
+  if (typeof name !== "string" || !isValidName(name)) {
+    throw new TypeError("bad name");
+  }
+  if (prekeysKey(nameKey(name)) !== key) {
+    throw new TypeError("under another name's key");
+  }
+  if (
+    typeof fingerprint !== "string" || !FINGERPRINT_PATTERN.test(fingerprint)
+  ) {
+    throw new TypeError("bad fingerprint");
+  }
+  return { name, fingerprint, bundle: decodeBundle(bundle) };
+}
+
+function busy(): PublishResult {
+  return {
+    kind: "refused",
+    code: "internal",
+    text: "ERROR: The server is busy; publish your keys again in a moment",
+  };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

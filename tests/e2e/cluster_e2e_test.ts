@@ -1,0 +1,205 @@
+/**
+ * End to end across the nodes of a cluster (issue 19): a real
+ * `nats-server -js`, two real `chat serve --cluster` processes sharing one
+ * key, real `chat connect` clients on each. Prekey bundles live in the
+ * cluster's bucket, so alice on node A and bob on node B exchange private
+ * and group messages end to end, which neither node's database or log can
+ * read; and two nodes fetching the same user's bundle at once never hand
+ * out the same one-time key.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ChatClient } from "../../src/client/chat_client.ts";
+import { E2eKeyError, fetchBundle } from "../../src/client/e2e_keys.ts";
+import { importPublicKeyPem } from "../../src/crypto/keys.ts";
+import {
+  ChatProcess,
+  listeningPort,
+  makeKeys,
+  serveProcess,
+} from "../_helpers/process.ts";
+import { natsServerPath, startNats } from "../_helpers/nats.ts";
+
+const NATS = await natsServerPath();
+if (NATS === null) {
+  console.warn(
+    "cluster_e2e_test: skipped: nats-server is not installed and apt-get could not install it",
+  );
+}
+
+/** A client that signs in as `name` on the node at `port`, for probing. */
+async function probe(
+  dir: string,
+  port: string,
+  name: string,
+): Promise<ChatClient> {
+  const { spki } = await importPublicKeyPem(
+    await Deno.readTextFile(`${dir}/public.pem`),
+  );
+  const client = await ChatClient.connect(`ws://127.0.0.1:${port}`, {
+    pinnedSpki: spki,
+  });
+  assert.equal((await client.register(name)).t, "welcome");
+  return client;
+}
+
+/** Waits (with a deadline) until `name`'s bundle can be fetched through `client`. */
+async function waitForKeys(client: ChatClient, name: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      if ((await fetchBundle(client, name)).bundle.oneTime.length > 0) return;
+    } catch (error) {
+      // Not there yet; or asked too often (the node's message rate).
+      if (
+        !(error instanceof E2eKeyError) ||
+        (error.code !== "no_keys" && error.code !== "slow_down")
+      ) throw error;
+    }
+    if (Date.now() > deadline) assert.fail(`${name} published no keys`);
+    // The pace of the polling, well under the node's message rate.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Every file under `path`, as bytes, joined (the database and its WAL). */
+async function allBytes(path: string): Promise<string> {
+  let out = "";
+  for await (const entry of Deno.readDir(path)) {
+    const full = join(path, entry.name);
+    if (entry.isFile) {
+      out += new TextDecoder("latin1").decode(await Deno.readFile(full));
+    } else if (entry.isDirectory) out += await allBytes(full);
+  }
+  return out;
+}
+
+Deno.test({
+  name:
+    "chat serve --cluster: alice on node A and bob on node B exchange private and group messages end to end, which no node's database or log holds, and two nodes never hand out one one-time key twice",
+  ignore: NATS === null,
+  async fn() {
+    await using nats = await startNats(NATS!);
+    const dir = await Deno.makeTempDir({ prefix: "chat-cluster-e2e-" });
+    const processes: ChatProcess[] = [];
+    const probes: ChatClient[] = [];
+    try {
+      await makeKeys(dir);
+      const node = (data: string) => {
+        const server = serveProcess(
+          dir,
+          0,
+          "--data",
+          join(dir, data),
+          "--cluster",
+          nats.url,
+        );
+        processes.push(server);
+        return server;
+      };
+      const a = node("a");
+      const b = node("b");
+      const portA = await listeningPort(a);
+      const portB = await listeningPort(b);
+      await a.waitFor(/joined the cluster through NATS/);
+      await b.waitFor(/joined the cluster through NATS/);
+      const connect = (port: string, user: string) => {
+        const chat = new ChatProcess([
+          "connect",
+          `127.0.0.1:${port}`,
+          "--pub",
+          `${dir}/public.pem`,
+          "--user",
+          user,
+        ], { env: { XDG_CONFIG_HOME: join(dir, `config-${user}`) } });
+        processes.push(chat);
+        return chat;
+      };
+      const alice = connect(portA, "alice");
+      const bob = connect(portB, "bob");
+      await alice.waitFor(/SUCCESS: Username registered\./);
+      await bob.waitFor(/SUCCESS: Username registered\./);
+      // Each one's keys, published on their node, reach the other node.
+      const onA = await probe(dir, portA, "probea");
+      const onB = await probe(dir, portB, "probeb");
+      probes.push(onA, onB);
+      await waitForKeys(onB, "alice");
+      await waitForKeys(onA, "bob");
+
+      await alice.write("/msg bob the owl flies at midnight\n");
+      await bob.waitFor(
+        /Private message from alice: the owl flies at midnight/,
+      );
+      await bob.write("/msg alice bring the lantern\n");
+      await alice.waitFor(/Private message from bob: bring the lantern/);
+      await alice.write("/msg bob and the map\n");
+      await bob.waitFor(/Private message from alice: and the map/);
+
+      // A group made on node A, joined on node B once B has it.
+      await alice.write("/create team\n");
+      await alice.waitFor(/Group 'team' created/);
+      const deadline = Date.now() + 10_000;
+      for (let tries = 1;; tries++) {
+        await bob.write("/join team\n");
+        const [line] = await bob.waitFor(
+          new RegExp(
+            `(Joined group 'team'|(?:[^]*Group team does not exist){${tries}})`,
+          ),
+        );
+        if (line.startsWith("Joined")) break;
+        assert.ok(Date.now() < deadline, "node B never had group team");
+      }
+      await alice.waitFor(/bob joined group team/i);
+      await alice.write("/group team the eagle lands at dawn\n");
+      await bob.waitFor(
+        /\[Receive group team message from alice\]: the eagle lands at dawn/,
+      );
+      await bob.write("/group team bring the blue kite\n");
+      await alice.waitFor(
+        /\[Receive group team message from bob\]: bring the blue kite/,
+      );
+      assert.doesNotMatch(
+        alice.stdout + bob.stdout,
+        /host of the server can read|not end.to.end/,
+      );
+
+      // Fetched through both nodes at once, each one-time key goes once.
+      const fetched = await Promise.all(
+        Array.from(
+          { length: 8 },
+          (_, i) => fetchBundle(i % 2 === 0 ? onA : onB, "alice"),
+        ),
+      );
+      const ids = fetched.flatMap((one) =>
+        one.bundle.oneTime.map((key) => key.id)
+      );
+      assert.equal(ids.length, 8, "every fetch got a one-time key");
+      assert.equal(new Set(ids).size, ids.length, `handed out twice: ${ids}`);
+
+      for (const p of [alice, bob]) {
+        await p.write("/quit\n");
+        await p.finish();
+      }
+      for (const server of [a, b]) {
+        server.kill("SIGTERM");
+        await server.finish();
+      }
+      const stored = await allBytes(join(dir, "a")) +
+        await allBytes(join(dir, "b"));
+      assert.ok(stored.length > 0);
+      const log = a.stdout + a.stderr + b.stdout + b.stderr;
+      for (
+        const secret of ["owl flies", "lantern", "the map", "eagle", "kite"]
+      ) {
+        assert.ok(!stored.includes(secret), `a database holds '${secret}'`);
+        assert.ok(!log.includes(secret), `a log holds '${secret}'`);
+      }
+    } finally {
+      for (const client of probes) client.abort();
+      for (const p of processes) p.kill("SIGKILL");
+      await Promise.all(processes.map((p) => p.finish()));
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
