@@ -8,12 +8,12 @@
  */
 
 import { releaseBuffer } from "../crypto/bytes.ts";
-import { FileCipher } from "../crypto/file_cipher.ts";
+import { type FileAead, FileCipher } from "../crypto/file_cipher.ts";
 import { explainNotOpened, passiveKind, SNIFF_BYTES } from "../files/kind.ts";
 import { openFile } from "../files/open.ts";
 import { partialKey } from "../files/partials.ts";
 import { IncomingFile, SaveError, sizeRefusal } from "../files/save.ts";
-import { FILE_ACK_BYTES } from "../protocol/limits.ts";
+import { FILE_ACK_BYTES, MAX_FILE_CHUNK_BYTES } from "../protocol/limits.ts";
 import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { ChatClient } from "./chat_client.ts";
@@ -59,6 +59,13 @@ export interface ReceiverOptions {
    * `receiveFileKey`); without it, the key the offer carries.
    */
   fileKey?: (offer: FileOfferNotice) => FileKeyResult | Promise<FileKeyResult>;
+  /**
+   * A synchronous AES-GCM for the chunks (native_aead.ts `fileAead`): each
+   * chunk is then opened just before it is written, into one buffer per
+   * transfer. Without it, WebCrypto opens a few ahead, each into a buffer
+   * of its own.
+   */
+  fileAead?: FileAead | null;
 }
 
 export type ReceiveResult =
@@ -96,6 +103,8 @@ interface Incoming {
   opened: number;
   /** Chunks being opened, or opened and not yet written. */
   opening: number;
+  /** Where a native cipher opens each chunk (allocated at the first). */
+  plain: Uint8Array | null;
 }
 
 /** A transfer being received, as /transfers shows it. */
@@ -203,17 +212,33 @@ export class FileReceiver {
         const incoming = this.#incoming.get(message.xfer);
         if (incoming === undefined || incoming.failed) return;
         if (!incoming.accepted) return;
+        const index = incoming.opened++;
+        const { offset } = message;
+        const cipher = incoming.cipher;
+        if (cipher !== null && cipher.native) {
+          // Opened on the spot, just before it is written, into the one
+          // buffer of this transfer (free again once the write is done).
+          return this.#then(incoming, () => {
+            incoming.plain ??= new Uint8Array(MAX_FILE_CHUNK_BYTES);
+            const chunk = cipher.openInto(
+              { index, offset },
+              body,
+              incoming.plain,
+            );
+            return this.#write(incoming, offset, { index, chunk }, false);
+          });
+        }
         // Opened now, on WebCrypto's threads, while earlier chunks are still
         // being written (a few at a time, each holding its plaintext until
         // written); #write checks the offset it was opened for.
-        const index = incoming.opened++;
-        const open = () =>
-          this.#openChunk(incoming, index, message.offset, body);
+        const open = () => this.#openChunk(incoming, index, offset, body);
         const opening = incoming.opening < OPENS_AHEAD ? open() : null;
-        return this.#then(
-          incoming,
-          () => this.#write(incoming, message.offset, opening ?? open()),
-        );
+        return this.#then(incoming, async () => {
+          const opened = await (opening ?? open()).finally(() =>
+            incoming.opening--
+          );
+          await this.#write(incoming, offset, opened, true);
+        });
       }
       case "file_end": {
         const incoming = this.#incoming.get(message.xfer);
@@ -256,6 +281,7 @@ export class FileReceiver {
       cipher: null,
       opened: 0,
       opening: 0,
+      plain: null,
     };
     this.#incoming.set(offer.xfer, incoming);
     this.#then(incoming, async () => {
@@ -282,6 +308,7 @@ export class FileReceiver {
           "key" in got ? got.key : got,
           offer.xfer,
           offer.size,
+          this.#options.fileAead ?? null,
         );
       };
       if (!(fileKey instanceof Promise)) await useKey(fileKey);
@@ -396,12 +423,13 @@ export class FileReceiver {
     }));
   }
 
+  /** `own`: the chunk's buffer is its own, to be freed once written. */
   async #write(
     incoming: Incoming,
     offset: number,
-    opening: Promise<{ index: number; chunk: Uint8Array<ArrayBuffer> | null }>,
+    { index, chunk }: { index: number; chunk: Uint8Array | null },
+    own: boolean,
   ): Promise<void> {
-    const { index, chunk } = await opening.finally(() => incoming.opening--);
     await this.#start(incoming, offset);
     if (offset !== incoming.received) {
       throw new SaveError(
@@ -416,7 +444,7 @@ export class FileReceiver {
     await incoming.file!.write(chunk);
     incoming.received += chunk.byteLength;
     // Written and hashed: freed now rather than left to the collector.
-    releaseBuffer(chunk.buffer);
+    if (own) releaseBuffer(chunk.buffer);
     this.#options.onProgress?.(incoming.offer, incoming.received);
     if (
       incoming.received - incoming.acked >= FILE_ACK_BYTES ||

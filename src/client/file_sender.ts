@@ -8,10 +8,20 @@
  *
  * Memory stays flat whatever the file size: one chunk buffer, reused, and
  * each sealed chunk is freed by the channel once it is on the socket.
+ *
+ * With a {@link FileAead} (chat connect: OpenSSL through FFI) a chunk is
+ * read, hashed and sealed on the spot; without one (a test, a runtime
+ * without FFI) WebCrypto seals a few chunks ahead on its threads while the
+ * next ones are read.
  */
 
 import { basename } from "node:path";
-import { FileCipher, newFileKey } from "../crypto/file_cipher.ts";
+import {
+  FILE_TAG_BYTES,
+  type FileAead,
+  FileCipher,
+  newFileKey,
+} from "../crypto/file_cipher.ts";
 import { createSha256, type Sha256 } from "../files/digest.ts";
 import { FILE_CHUNK_BYTES, FILE_WINDOW_BYTES } from "../protocol/limits.ts";
 import type {
@@ -81,10 +91,20 @@ export class FileSender {
   #client: ChatClient;
   #outgoing = new Map<number, Outgoing>();
   #shareKey: ShareKey | null;
+  #aead: FileAead | null;
 
-  constructor(client: ChatClient, shareKey: ShareKey | null = null) {
+  /**
+   * `aead`: a synchronous AES-GCM for the chunks (native_aead.ts
+   * `fileAead`); without it, WebCrypto.
+   */
+  constructor(
+    client: ChatClient,
+    shareKey: ShareKey | null = null,
+    aead: FileAead | null = null,
+  ) {
     this.#client = client;
     this.#shareKey = shareKey;
+    this.#aead = aead;
     client.onMessage(({ message }) => this.#dispatch(message));
     client.ended.then((ending) => {
       for (const outgoing of this.#outgoing.values()) {
@@ -172,7 +192,7 @@ export class FileSender {
         };
       }
       const xfer = reply.xfer;
-      const cipher = await FileCipher.create(key, xfer, size);
+      const cipher = await FileCipher.create(key, xfer, size, this.#aead);
       onAnswered(reply.declined ?? []);
       // Recipients that hold a first part: checked against our file, and
       // the data starts at the lowest part everyone has (0 if anyone has
@@ -204,8 +224,10 @@ export class FileSender {
         // Chunks being sealed, in order, each in a buffer of its own: the
         // next one is read and hashed while earlier ones are sealed (on
         // WebCrypto's threads), so reading, sealing and sending overlap.
+        // Sealed on the spot (native), one buffer is enough.
+        const ahead = cipher.native ? 1 : SEALS_IN_FLIGHT;
         const buffers = Array.from(
-          { length: SEALS_IN_FLIGHT },
+          { length: ahead },
           () => new Uint8Array(FILE_CHUNK_BYTES),
         );
         const sealing: { offset: number; sealed: Promise<Uint8Array> }[] = [];
@@ -233,8 +255,8 @@ export class FileSender {
           }
           if (settled()) break;
           // The buffer this chunk is read into was sealed and posted.
-          if (sealing.length >= SEALS_IN_FLIGHT) await postOldest();
-          const buffer = buffers[index % SEALS_IN_FLIGHT]!;
+          if (sealing.length >= ahead) await postOldest();
+          const buffer = buffers[index % ahead]!;
           const want = Math.min(buffer.byteLength, size - sent);
           const read = await file.read(buffer.subarray(0, want));
           if (read === null || read === 0) {
@@ -249,10 +271,22 @@ export class FileSender {
           const chunk = buffer.subarray(0, read);
           hash.update(chunk);
           // Sealed once, here: the server passes it on as it is (5.6).
-          sealing.push({
-            offset: sent,
-            sealed: cipher.seal({ index, offset: sent }, chunk),
-          });
+          const place = { index, offset: sent };
+          if (cipher.native) {
+            // A buffer of its own: the channel frees it once it is sealed.
+            const body = cipher.sealInto(
+              place,
+              chunk,
+              new Uint8Array(chunk.length + FILE_TAG_BYTES),
+            );
+            this.#client.post(
+              { t: "file_chunk", xfer, offset: sent },
+              body,
+              true,
+            );
+          } else {
+            sealing.push({ offset: sent, sealed: cipher.seal(place, chunk) });
+          }
           index++;
           sent += read;
           outgoing.sent = sent;
