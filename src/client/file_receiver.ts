@@ -103,8 +103,14 @@ interface Incoming {
   opened: number;
   /** Chunks being opened, or opened and not yet written. */
   opening: number;
-  /** Where a native cipher opens each chunk (allocated at the first). */
-  plain: Uint8Array | null;
+  /**
+   * Chunks opened natively and not yet written: opened straight into this
+   * buffer (allocated at the first chunk), written when it holds
+   * {@link FILE_ACK_BYTES} or when no more chunks wait.
+   */
+  staged: { buffer: Uint8Array; length: number } | null;
+  /** Chunks received, to be opened natively, and not yet taken up. */
+  waiting: number;
 }
 
 /** A transfer being received, as /transfers shows it. */
@@ -216,16 +222,10 @@ export class FileReceiver {
         const { offset } = message;
         const cipher = incoming.cipher;
         if (cipher !== null && cipher.native) {
-          // Opened on the spot, just before it is written, into the one
-          // buffer of this transfer (free again once the write is done).
+          incoming.waiting++;
           return this.#then(incoming, () => {
-            incoming.plain ??= new Uint8Array(MAX_FILE_CHUNK_BYTES);
-            const chunk = cipher.openInto(
-              { index, offset },
-              body,
-              incoming.plain,
-            );
-            return this.#write(incoming, offset, { index, chunk }, false);
+            incoming.waiting--;
+            return this.#stage(incoming, cipher, index, offset, body);
           });
         }
         // Opened now, on WebCrypto's threads, while earlier chunks are still
@@ -237,7 +237,7 @@ export class FileReceiver {
           const opened = await (opening ?? open()).finally(() =>
             incoming.opening--
           );
-          await this.#write(incoming, offset, opened, true);
+          await this.#write(incoming, offset, opened);
         });
       }
       case "file_end": {
@@ -281,7 +281,8 @@ export class FileReceiver {
       cipher: null,
       opened: 0,
       opening: 0,
-      plain: null,
+      staged: null,
+      waiting: 0,
     };
     this.#incoming.set(offer.xfer, incoming);
     this.#then(incoming, async () => {
@@ -423,28 +424,82 @@ export class FileReceiver {
     }));
   }
 
-  /** `own`: the chunk's buffer is its own, to be freed once written. */
+  /**
+   * Opens the chunk at `offset` natively into the transfer's staging buffer
+   * (#write's checks, in the same order), and writes what is staged once it
+   * reaches FILE_ACK_BYTES, the file is complete, or no other chunk waits:
+   * a few large writes rather than one per chunk (each write is an
+   * operation on another thread), and nothing held while the line is idle.
+   */
+  async #stage(
+    incoming: Incoming,
+    cipher: FileCipher,
+    index: number,
+    offset: number,
+    body: Uint8Array,
+  ): Promise<void> {
+    await this.#start(incoming, offset);
+    incoming.staged ??= {
+      buffer: new Uint8Array(FILE_ACK_BYTES + MAX_FILE_CHUNK_BYTES),
+      length: 0,
+    };
+    const staged = incoming.staged;
+    this.#checkOffset(incoming, offset, incoming.received + staged.length);
+    const chunk = cipher.openInto(
+      { index, offset },
+      body,
+      staged.buffer.subarray(staged.length),
+    );
+    if (chunk === null) throw this.#unauthentic(incoming, index, offset);
+    staged.length += chunk.length;
+    if (
+      staged.length >= FILE_ACK_BYTES || incoming.waiting === 0 ||
+      incoming.received + staged.length === incoming.offer.size
+    ) await this.#writeStaged(incoming);
+  }
+
+  /** Writes what is staged (see #stage). */
+  async #writeStaged(incoming: Incoming): Promise<void> {
+    const staged = incoming.staged;
+    if (staged === null || staged.length === 0) return;
+    await incoming.file!.write(staged.buffer.subarray(0, staged.length));
+    const length = staged.length;
+    staged.length = 0;
+    this.#wrote(incoming, length);
+  }
+
+  #checkOffset(incoming: Incoming, offset: number, expected: number): void {
+    if (offset !== expected) {
+      throw new SaveError(
+        `Cannot save '${incoming.offer.name}': a chunk came at offset ${offset}, expected ${expected}`,
+      );
+    }
+  }
+
+  #unauthentic(incoming: Incoming, index: number, offset: number): SaveError {
+    return new SaveError(
+      `Cannot save '${incoming.offer.name}': chunk ${index} (at offset ${offset}) failed authentication`,
+    );
+  }
+
   async #write(
     incoming: Incoming,
     offset: number,
-    { index, chunk }: { index: number; chunk: Uint8Array | null },
-    own: boolean,
+    { index, chunk }: { index: number; chunk: Uint8Array<ArrayBuffer> | null },
   ): Promise<void> {
     await this.#start(incoming, offset);
-    if (offset !== incoming.received) {
-      throw new SaveError(
-        `Cannot save '${incoming.offer.name}': a chunk came at offset ${offset}, expected ${incoming.received}`,
-      );
-    }
-    if (chunk === null) {
-      throw new SaveError(
-        `Cannot save '${incoming.offer.name}': chunk ${index} (at offset ${offset}) failed authentication`,
-      );
-    }
+    this.#checkOffset(incoming, offset, incoming.received);
+    if (chunk === null) throw this.#unauthentic(incoming, index, offset);
     await incoming.file!.write(chunk);
-    incoming.received += chunk.byteLength;
+    const length = chunk.byteLength;
     // Written and hashed: freed now rather than left to the collector.
-    if (own) releaseBuffer(chunk.buffer);
+    releaseBuffer(chunk.buffer);
+    this.#wrote(incoming, length);
+  }
+
+  /** `length` more bytes are written: progress, and an ack when due. */
+  #wrote(incoming: Incoming, length: number): void {
+    incoming.received += length;
     this.#options.onProgress?.(incoming.offer, incoming.received);
     if (
       incoming.received - incoming.acked >= FILE_ACK_BYTES ||
@@ -464,6 +519,7 @@ export class FileReceiver {
   async #finish(incoming: Incoming, sha256: string): Promise<void> {
     const { offer } = incoming;
     await this.#start(incoming, offer.size);
+    await this.#writeStaged(incoming);
     const saved = await incoming.file!.finish(sha256);
     this.#release(incoming);
     this.#client.post({
@@ -540,9 +596,13 @@ export class FileReceiver {
     incoming.failed = true;
     const { offer } = incoming;
     // Waits for a write in progress, so the abort removes the .part for good.
-    const aborted = incoming.chain.then(() =>
-      keep ? incoming.file?.suspend(reason) : incoming.file?.abort(reason)
-    ).finally(() => this.#release(incoming));
+    // What is staged was opened and checked: kept with the rest (a write
+    // that fails here leaves the part as it was).
+    const aborted = incoming.chain.then(async () => {
+      if (!keep) return await incoming.file?.abort(reason);
+      await this.#writeStaged(incoming).catch(() => {});
+      await incoming.file?.suspend(reason);
+    }).finally(() => this.#release(incoming));
     incoming.chain = aborted;
     this.#aborting.add(aborted);
     aborted.finally(() => this.#aborting.delete(aborted));

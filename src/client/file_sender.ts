@@ -47,8 +47,10 @@ export interface SendProgress {
 /** The socket may hold this much unsent before the sender reads more. */
 const BACKLOG_LIMIT = 4 * 1024 * 1024;
 const BACKLOG_POLL_MS = 1;
-/** Chunks sealed at once, ahead of the one being sent. */
+/** Chunks sealed at once through WebCrypto, ahead of the one being sent. */
 const SEALS_IN_FLIGHT = 3;
+/** What one read of the file asks for: 8 chunks. */
+const READ_BLOCK_BYTES = 8 * FILE_CHUNK_BYTES;
 
 interface Outgoing {
   name: string;
@@ -221,15 +223,16 @@ export class FileSender {
         const everyone = reply.recipients.length;
         const settled = () =>
           outgoing.cancelled !== null || outgoing.results.size >= everyone;
-        // Chunks being sealed, in order, each in a buffer of its own: the
-        // next one is read and hashed while earlier ones are sealed (on
-        // WebCrypto's threads), so reading, sealing and sending overlap.
-        // Sealed on the spot (native), one buffer is enough.
-        const ahead = cipher.native ? 1 : SEALS_IN_FLIGHT;
-        const buffers = Array.from(
-          { length: ahead },
-          () => new Uint8Array(FILE_CHUNK_BYTES),
-        );
+        // The file is read a block at a time (a read is an operation on
+        // another thread, whose hand-over costs more than the copy at 128
+        // KiB) and hashed a block at a time; each chunk of the block is then
+        // sealed into a buffer of its own, which the channel frees once it
+        // is on the socket. Natively on the spot; through WebCrypto (which
+        // copies its input at the call) up to SEALS_IN_FLIGHT ahead, on its
+        // threads, while the next ones are read.
+        const block = new Uint8Array(READ_BLOCK_BYTES);
+        let blockAt = 0;
+        let blockEnd = 0;
         const sealing: { offset: number; sealed: Promise<Uint8Array> }[] = [];
         const postOldest = async () => {
           const { offset, sealed } = sealing.shift()!;
@@ -241,7 +244,7 @@ export class FileSender {
         let index = 0;
         while (sent < size && !settled()) {
           // Flow control: stay within the window of the slowest recipient and
-          // let the socket drain before reading more.
+          // let the socket drain before sealing more.
           while (!settled()) {
             if (sent - outgoing.acked > FILE_WINDOW_BYTES - FILE_CHUNK_BYTES) {
               await new Promise<void>((resolve) => (outgoing.wake = resolve));
@@ -254,26 +257,31 @@ export class FileSender {
             }
           }
           if (settled()) break;
-          // The buffer this chunk is read into was sealed and posted.
-          if (sealing.length >= ahead) await postOldest();
-          const buffer = buffers[index % ahead]!;
-          const want = Math.min(buffer.byteLength, size - sent);
-          const read = await file.read(buffer.subarray(0, want));
-          if (read === null || read === 0) {
-            this.#client.post({
-              t: "file_cancel",
-              xfer,
-              reason: "the file got shorter while sending",
-            });
-            outgoing.cancelled = "the file got shorter while it was being sent";
-            break;
+          if (blockAt === blockEnd) {
+            const want = Math.min(block.byteLength, size - sent);
+            const read = await file.read(block.subarray(0, want));
+            if (read === null || read === 0) {
+              this.#client.post({
+                t: "file_cancel",
+                xfer,
+                reason: "the file got shorter while sending",
+              });
+              outgoing.cancelled =
+                "the file got shorter while it was being sent";
+              break;
+            }
+            blockAt = 0;
+            blockEnd = read;
+            hash.update(block.subarray(0, read));
           }
-          const chunk = buffer.subarray(0, read);
-          hash.update(chunk);
+          const chunk = block.subarray(
+            blockAt,
+            Math.min(blockEnd, blockAt + FILE_CHUNK_BYTES),
+          );
+          blockAt += chunk.length;
           // Sealed once, here: the server passes it on as it is (5.6).
           const place = { index, offset: sent };
           if (cipher.native) {
-            // A buffer of its own: the channel frees it once it is sealed.
             const body = cipher.sealInto(
               place,
               chunk,
@@ -285,10 +293,11 @@ export class FileSender {
               true,
             );
           } else {
+            if (sealing.length >= SEALS_IN_FLIGHT) await postOldest();
             sealing.push({ offset: sent, sealed: cipher.seal(place, chunk) });
           }
           index++;
-          sent += read;
+          sent += chunk.length;
           outgoing.sent = sent;
           onProgress({ sent, acked: outgoing.acked, size });
         }
