@@ -458,14 +458,18 @@ export class FileReceiver {
     ) await this.#writeStaged(incoming);
   }
 
-  /** Writes what is staged (see #stage). */
-  async #writeStaged(incoming: Incoming): Promise<void> {
+  /**
+   * Writes what is staged (see #stage); `tell`: show the progress and
+   * acknowledge it when due (not for a transfer that already ended).
+   */
+  async #writeStaged(incoming: Incoming, tell = true): Promise<void> {
     const staged = incoming.staged;
     if (staged === null || staged.length === 0) return;
     await incoming.file!.write(staged.buffer.subarray(0, staged.length));
     const length = staged.length;
     staged.length = 0;
-    this.#wrote(incoming, length);
+    if (tell) this.#wrote(incoming, length);
+    else incoming.received += length;
   }
 
   #checkOffset(incoming: Incoming, offset: number, expected: number): void {
@@ -600,7 +604,7 @@ export class FileReceiver {
     // that fails here leaves the part as it was).
     const aborted = incoming.chain.then(async () => {
       if (!keep) return await incoming.file?.abort(reason);
-      await this.#writeStaged(incoming).catch(() => {});
+      await this.#writeStaged(incoming, false).catch(() => {});
       await incoming.file?.suspend(reason);
     }).finally(() => this.#release(incoming));
     incoming.chain = aborted;

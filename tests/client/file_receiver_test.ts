@@ -195,3 +195,55 @@ for (const native of [false, true]) {
     },
   );
 }
+
+Deno.test("FileReceiver with OpenSSL fails a chunk at an offset already received (staged or written), and saves nothing", async () => {
+  await using server = await startHostileServer();
+  const dir = await Deno.makeTempDir({ prefix: "chat-receiver-" });
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    const channel = await server.session;
+    const receiver = new FileReceiver(client, {
+      downloadsDir: dir,
+      maxFileBytes: 1024,
+      open: false,
+      openWith: null,
+      consent: () => Promise.resolve("accept"),
+      print: () => {},
+      fileAead,
+    });
+    const key = newFileKey();
+    channel.send({
+      t: "file_offer",
+      xfer: 1,
+      from: "sophia",
+      name: "a.txt",
+      size: 9,
+      timeout: 60_000,
+      ...fileKeyForOffer(key),
+    });
+    await nextFromClient(channel, "file_accept");
+    const cipher = await FileCipher.create(key, 1, 9);
+    // Two good chunks, sent together (the first may still be staged when the
+    // third comes), then one that claims offset 3 again.
+    for (const [index, offset] of [[0, 0], [1, 3], [2, 3]] as const) {
+      channel.send(
+        { t: "file_chunk", xfer: 1, offset },
+        await cipher.seal({ index, offset }, new Uint8Array(3)),
+        true,
+      );
+    }
+    const done = await nextFromClient(channel, "file_done");
+    assert.equal(done.ok, false);
+    assert.equal(
+      done.reason,
+      "Cannot save 'a.txt': a chunk came at offset 3, expected 6",
+    );
+    await receiver.idle();
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  } finally {
+    await client.quit();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
