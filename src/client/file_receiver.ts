@@ -8,12 +8,12 @@
  */
 
 import { releaseBuffer } from "../crypto/bytes.ts";
-import { FileCipher } from "../crypto/file_cipher.ts";
+import { type FileAead, FileCipher } from "../crypto/file_cipher.ts";
 import { explainNotOpened, passiveKind, SNIFF_BYTES } from "../files/kind.ts";
 import { openFile } from "../files/open.ts";
 import { partialKey } from "../files/partials.ts";
 import { IncomingFile, SaveError, sizeRefusal } from "../files/save.ts";
-import { FILE_ACK_BYTES } from "../protocol/limits.ts";
+import { FILE_ACK_BYTES, MAX_FILE_CHUNK_BYTES } from "../protocol/limits.ts";
 import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { ChatClient } from "./chat_client.ts";
@@ -59,6 +59,13 @@ export interface ReceiverOptions {
    * `receiveFileKey`); without it, the key the offer carries.
    */
   fileKey?: (offer: FileOfferNotice) => FileKeyResult | Promise<FileKeyResult>;
+  /**
+   * A synchronous AES-GCM for the chunks (native_aead.ts `fileAead`): each
+   * chunk is then opened just before it is written, into one buffer per
+   * transfer. Without it, WebCrypto opens a few ahead, each into a buffer
+   * of its own.
+   */
+  fileAead?: FileAead | null;
 }
 
 export type ReceiveResult =
@@ -99,6 +106,14 @@ interface Incoming {
   opened: number;
   /** Chunks being opened, or opened and not yet written. */
   opening: number;
+  /**
+   * Chunks opened natively and not yet written: opened straight into this
+   * buffer (allocated at the first chunk), written when it holds
+   * {@link FILE_ACK_BYTES} or when no more chunks wait.
+   */
+  staged: { buffer: Uint8Array; length: number } | null;
+  /** Chunks received, to be opened natively, and not yet taken up. */
+  waiting: number;
 }
 
 /** A transfer being received, as /transfers shows it. */
@@ -206,17 +221,27 @@ export class FileReceiver {
         const incoming = this.#incoming.get(message.xfer);
         if (incoming === undefined || incoming.failed) return;
         if (!incoming.accepted) return;
+        const index = incoming.opened++;
+        const { offset } = message;
+        const cipher = incoming.cipher;
+        if (cipher !== null && cipher.native) {
+          incoming.waiting++;
+          return this.#then(incoming, () => {
+            incoming.waiting--;
+            return this.#stage(incoming, cipher, index, offset, body);
+          });
+        }
         // Opened now, on WebCrypto's threads, while earlier chunks are still
         // being written (a few at a time, each holding its plaintext until
         // written); #write checks the offset it was opened for.
-        const index = incoming.opened++;
-        const open = () =>
-          this.#openChunk(incoming, index, message.offset, body);
+        const open = () => this.#openChunk(incoming, index, offset, body);
         const opening = incoming.opening < OPENS_AHEAD ? open() : null;
-        return this.#then(
-          incoming,
-          () => this.#write(incoming, message.offset, opening ?? open()),
-        );
+        return this.#then(incoming, async () => {
+          const opened = await (opening ?? open()).finally(() =>
+            incoming.opening--
+          );
+          await this.#write(incoming, offset, opened);
+        });
       }
       case "file_end": {
         const incoming = this.#incoming.get(message.xfer);
@@ -259,6 +284,8 @@ export class FileReceiver {
       cipher: null,
       opened: 0,
       opening: 0,
+      staged: null,
+      waiting: 0,
     };
     this.#incoming.set(offer.xfer, incoming);
     this.#then(incoming, async () => {
@@ -288,6 +315,7 @@ export class FileReceiver {
         fileKey instanceof Uint8Array ? fileKey : fileKey.key,
         offer.xfer,
         offer.size,
+        this.#options.fileAead ?? null,
       );
       const answer = await this.#options.consent(offer);
       // Cancelled while the user was being asked: already reported.
@@ -408,27 +436,86 @@ export class FileReceiver {
     }));
   }
 
+  /**
+   * Opens the chunk at `offset` natively into the transfer's staging buffer
+   * (#write's checks, in the same order), and writes what is staged once it
+   * reaches FILE_ACK_BYTES, the file is complete, or no other chunk waits:
+   * a few large writes rather than one per chunk (each write is an
+   * operation on another thread), and nothing held while the line is idle.
+   */
+  async #stage(
+    incoming: Incoming,
+    cipher: FileCipher,
+    index: number,
+    offset: number,
+    body: Uint8Array,
+  ): Promise<void> {
+    await this.#start(incoming, offset);
+    incoming.staged ??= {
+      buffer: new Uint8Array(FILE_ACK_BYTES + MAX_FILE_CHUNK_BYTES),
+      length: 0,
+    };
+    const staged = incoming.staged;
+    this.#checkOffset(incoming, offset, incoming.received + staged.length);
+    const chunk = cipher.openInto(
+      { index, offset },
+      body,
+      staged.buffer.subarray(staged.length),
+    );
+    if (chunk === null) throw this.#unauthentic(incoming, index, offset);
+    staged.length += chunk.length;
+    if (
+      staged.length >= FILE_ACK_BYTES || incoming.waiting === 0 ||
+      incoming.received + staged.length === incoming.offer.size
+    ) await this.#writeStaged(incoming);
+  }
+
+  /**
+   * Writes what is staged (see #stage); `tell`: show the progress and
+   * acknowledge it when due (not for a transfer that already ended).
+   */
+  async #writeStaged(incoming: Incoming, tell = true): Promise<void> {
+    const staged = incoming.staged;
+    if (staged === null || staged.length === 0) return;
+    await incoming.file!.write(staged.buffer.subarray(0, staged.length));
+    const length = staged.length;
+    staged.length = 0;
+    if (tell) this.#wrote(incoming, length);
+    else incoming.received += length;
+  }
+
+  #checkOffset(incoming: Incoming, offset: number, expected: number): void {
+    if (offset !== expected) {
+      throw new SaveError(
+        `Cannot save '${incoming.offer.name}': a chunk came at offset ${offset}, expected ${expected}`,
+      );
+    }
+  }
+
+  #unauthentic(incoming: Incoming, index: number, offset: number): SaveError {
+    return new SaveError(
+      `Cannot save '${incoming.offer.name}': chunk ${index} (at offset ${offset}) failed authentication`,
+    );
+  }
+
   async #write(
     incoming: Incoming,
     offset: number,
-    opening: Promise<{ index: number; chunk: Uint8Array<ArrayBuffer> | null }>,
+    { index, chunk }: { index: number; chunk: Uint8Array<ArrayBuffer> | null },
   ): Promise<void> {
-    const { index, chunk } = await opening.finally(() => incoming.opening--);
     await this.#start(incoming, offset);
-    if (offset !== incoming.received) {
-      throw new SaveError(
-        `Cannot save '${incoming.offer.name}': a chunk came at offset ${offset}, expected ${incoming.received}`,
-      );
-    }
-    if (chunk === null) {
-      throw new SaveError(
-        `Cannot save '${incoming.offer.name}': chunk ${index} (at offset ${offset}) failed authentication`,
-      );
-    }
+    this.#checkOffset(incoming, offset, incoming.received);
+    if (chunk === null) throw this.#unauthentic(incoming, index, offset);
     await incoming.file!.write(chunk);
-    incoming.received += chunk.byteLength;
+    const length = chunk.byteLength;
     // Written and hashed: freed now rather than left to the collector.
     releaseBuffer(chunk.buffer);
+    this.#wrote(incoming, length);
+  }
+
+  /** `length` more bytes are written: progress, and an ack when due. */
+  #wrote(incoming: Incoming, length: number): void {
+    incoming.received += length;
     this.#options.onProgress?.(incoming.offer, incoming.received);
     if (
       incoming.received - incoming.acked >= FILE_ACK_BYTES ||
@@ -448,6 +535,7 @@ export class FileReceiver {
   async #finish(incoming: Incoming, sha256: string): Promise<void> {
     const { offer } = incoming;
     await this.#start(incoming, offer.size);
+    await this.#writeStaged(incoming);
     const cipher = incoming.cipher!;
     const saved = await incoming.file!.finish(
       sha256,
@@ -528,9 +616,13 @@ export class FileReceiver {
     incoming.failed = true;
     const { offer } = incoming;
     // Waits for a write in progress, so the abort removes the .part for good.
-    const aborted = incoming.chain.then(() =>
-      keep ? incoming.file?.suspend(reason) : incoming.file?.abort(reason)
-    ).finally(() => this.#release(incoming));
+    // What is staged was opened and checked: kept with the rest (a write
+    // that fails here leaves the part as it was).
+    const aborted = incoming.chain.then(async () => {
+      if (!keep) return await incoming.file?.abort(reason);
+      await this.#writeStaged(incoming, false).catch(() => {});
+      await incoming.file?.suspend(reason);
+    }).finally(() => this.#release(incoming));
     incoming.chain = aborted;
     this.#aborting.add(aborted);
     aborted.finally(() => this.#aborting.delete(aborted));

@@ -8,10 +8,20 @@
  *
  * Memory stays flat whatever the file size: one chunk buffer, reused, and
  * each sealed chunk is freed by the channel once it is on the socket.
+ *
+ * With a {@link FileAead} (chat connect: OpenSSL through FFI) a chunk is
+ * read, hashed and sealed on the spot; without one (a test, a runtime
+ * without FFI) WebCrypto seals a few chunks ahead on its threads while the
+ * next ones are read.
  */
 
 import { basename } from "node:path";
-import { FileCipher, newFileKey } from "../crypto/file_cipher.ts";
+import {
+  FILE_TAG_BYTES,
+  type FileAead,
+  FileCipher,
+  newFileKey,
+} from "../crypto/file_cipher.ts";
 import { createSha256, type Sha256 } from "../files/digest.ts";
 import { FILE_CHUNK_BYTES, FILE_WINDOW_BYTES } from "../protocol/limits.ts";
 import type {
@@ -37,8 +47,10 @@ export interface SendProgress {
 /** The socket may hold this much unsent before the sender reads more. */
 const BACKLOG_LIMIT = 4 * 1024 * 1024;
 const BACKLOG_POLL_MS = 1;
-/** Chunks sealed at once, ahead of the one being sent. */
+/** Chunks sealed at once through WebCrypto, ahead of the one being sent. */
 const SEALS_IN_FLIGHT = 3;
+/** What one read of the file asks for: 8 chunks. */
+const READ_BLOCK_BYTES = 8 * FILE_CHUNK_BYTES;
 
 interface Outgoing {
   name: string;
@@ -81,10 +93,20 @@ export class FileSender {
   #client: ChatClient;
   #outgoing = new Map<number, Outgoing>();
   #shareKey: ShareKey | null;
+  #aead: FileAead | null;
 
-  constructor(client: ChatClient, shareKey: ShareKey | null = null) {
+  /**
+   * `aead`: a synchronous AES-GCM for the chunks (native_aead.ts
+   * `fileAead`); without it, WebCrypto.
+   */
+  constructor(
+    client: ChatClient,
+    shareKey: ShareKey | null = null,
+    aead: FileAead | null = null,
+  ) {
     this.#client = client;
     this.#shareKey = shareKey;
+    this.#aead = aead;
     client.onMessage(({ message }) => this.#dispatch(message));
     client.ended.then((ending) => {
       for (const outgoing of this.#outgoing.values()) {
@@ -176,7 +198,7 @@ export class FileSender {
         };
       }
       const xfer = reply.xfer;
-      const cipher = await FileCipher.create(key, xfer, size);
+      const cipher = await FileCipher.create(key, xfer, size, this.#aead);
       onAnswered(reply.declined ?? []);
       // Recipients that hold a first part: checked against our file, and
       // the data starts at the lowest part everyone has (0 if anyone has
@@ -206,13 +228,16 @@ export class FileSender {
         const everyone = reply.recipients.length;
         const settled = () =>
           outgoing.cancelled !== null || outgoing.results.size >= everyone;
-        // Chunks being sealed, in order, each in a buffer of its own: the
-        // next one is read and hashed while earlier ones are sealed (on
-        // WebCrypto's threads), so reading, sealing and sending overlap.
-        const buffers = Array.from(
-          { length: SEALS_IN_FLIGHT },
-          () => new Uint8Array(FILE_CHUNK_BYTES),
-        );
+        // The file is read a block at a time (a read is an operation on
+        // another thread, whose hand-over costs more than the copy at 128
+        // KiB) and hashed a block at a time; each chunk of the block is then
+        // sealed into a buffer of its own, which the channel frees once it
+        // is on the socket. Natively on the spot; through WebCrypto (which
+        // copies its input at the call) up to SEALS_IN_FLIGHT ahead, on its
+        // threads, while the next ones are read.
+        const block = new Uint8Array(READ_BLOCK_BYTES);
+        let blockAt = 0;
+        let blockEnd = 0;
         const sealing: { offset: number; sealed: Promise<Uint8Array> }[] = [];
         const postOldest = async () => {
           const { offset, sealed } = sealing.shift()!;
@@ -224,7 +249,7 @@ export class FileSender {
         let index = 0;
         while (sent < size && !settled()) {
           // Flow control: stay within the window of the slowest recipient and
-          // let the socket drain before reading more.
+          // let the socket drain before sealing more.
           while (!settled()) {
             if (sent - outgoing.acked > FILE_WINDOW_BYTES - FILE_CHUNK_BYTES) {
               await new Promise<void>((resolve) => (outgoing.wake = resolve));
@@ -237,29 +262,47 @@ export class FileSender {
             }
           }
           if (settled()) break;
-          // The buffer this chunk is read into was sealed and posted.
-          if (sealing.length >= SEALS_IN_FLIGHT) await postOldest();
-          const buffer = buffers[index % SEALS_IN_FLIGHT]!;
-          const want = Math.min(buffer.byteLength, size - sent);
-          const read = await file.read(buffer.subarray(0, want));
-          if (read === null || read === 0) {
-            this.#client.post({
-              t: "file_cancel",
-              xfer,
-              reason: "the file got shorter while sending",
-            });
-            outgoing.cancelled = "the file got shorter while it was being sent";
-            break;
+          if (blockAt === blockEnd) {
+            const want = Math.min(block.byteLength, size - sent);
+            const read = await file.read(block.subarray(0, want));
+            if (read === null || read === 0) {
+              this.#client.post({
+                t: "file_cancel",
+                xfer,
+                reason: "the file got shorter while sending",
+              });
+              outgoing.cancelled =
+                "the file got shorter while it was being sent";
+              break;
+            }
+            blockAt = 0;
+            blockEnd = read;
+            hash.update(block.subarray(0, read));
           }
-          const chunk = buffer.subarray(0, read);
-          hash.update(chunk);
+          const chunk = block.subarray(
+            blockAt,
+            Math.min(blockEnd, blockAt + FILE_CHUNK_BYTES),
+          );
+          blockAt += chunk.length;
           // Sealed once, here: the server passes it on as it is (5.6).
-          sealing.push({
-            offset: sent,
-            sealed: cipher.seal({ index, offset: sent }, chunk),
-          });
+          const place = { index, offset: sent };
+          if (cipher.native) {
+            const body = cipher.sealInto(
+              place,
+              chunk,
+              new Uint8Array(chunk.length + FILE_TAG_BYTES),
+            );
+            this.#client.post(
+              { t: "file_chunk", xfer, offset: sent },
+              body,
+              true,
+            );
+          } else {
+            if (sealing.length >= SEALS_IN_FLIGHT) await postOldest();
+            sealing.push({ offset: sent, sealed: cipher.seal(place, chunk) });
+          }
           index++;
-          sent += read;
+          sent += chunk.length;
           outgoing.sent = sent;
           onProgress({ sent, acked: outgoing.acked, size });
         }

@@ -76,7 +76,7 @@ import {
   firstContactRefusal,
 } from "./first_contact.ts";
 import { KeyMismatchError } from "../crypto/handshake.ts";
-import { frameAead } from "../crypto/native_aead.ts";
+import { fileAead, frameAead } from "../crypto/native_aead.ts";
 import { nativeRoomCrypto } from "../crypto/native_room.ts";
 import type { Terminal } from "./terminal.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
@@ -766,6 +766,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     const receiving = new Map<number, number>();
     const receiver = new FileReceiver(client, {
       ...files,
+      fileAead,
       resume: true,
       consent: (offer) => consent(offer, client.serverFingerprint),
       ...(e2e === null ? {} : {
@@ -840,6 +841,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
           name,
           size,
         ),
+      fileAead,
     );
     return { client, receiver, sender };
   };

@@ -18,6 +18,7 @@
 
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { loadOpenSslAead } from "./openssl_aead.ts";
+import type { FileAead } from "./file_cipher.ts";
 import type { SmallFrameAead } from "./session_cipher.ts";
 
 const TAG_BYTES = 16;
@@ -88,20 +89,27 @@ export type FrameAeadName = "openssl" | "node:crypto";
  * WebCrypto above). `CHAT_AEAD=node` in the environment forces the latter
  * (to compare the two in one run).
  */
-export const { frameAead, frameAeadName } = chooseFrameAead();
+export const { frameAead, frameAeadName, fileAead } = chooseFrameAead();
 
+/*
+ * `fileAead`: the same OpenSSL for file chunks (file_cipher.ts), or null
+ * where {@link frameAead} is node:crypto: its per-call buffers and software
+ * AES make WebCrypto, on its own threads, the better choice for 128 KiB.
+ */
 function chooseFrameAead(): {
   frameAead: SmallFrameAead;
   frameAeadName: FrameAeadName;
+  fileAead: FileAead | null;
 } {
   const fallback = {
     frameAead: nativeSmallFrames,
     frameAeadName: "node:crypto",
+    fileAead: null,
   } as const;
   if (forcedNode()) return fallback;
   const openssl = loadOpenSslAead();
   if (openssl === null || !agrees(openssl, nativeSmallFrames)) return fallback;
-  return { frameAead: openssl, frameAeadName: "openssl" };
+  return { frameAead: openssl, frameAeadName: "openssl", fileAead: openssl };
 }
 
 function forcedNode(): boolean {

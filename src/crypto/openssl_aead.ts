@@ -22,6 +22,7 @@
  * {@link frameAead}).
  */
 
+import type { FileAead } from "./file_cipher.ts";
 import type { SmallFrameAead } from "./session_cipher.ts";
 
 const KEY_BYTES = 32;
@@ -136,8 +137,14 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * AES-256-GCM through libcrypto, for session frames and file chunks alike,
+ * or null where it cannot be loaded.
+ */
+export type OpenSslAead = SmallFrameAead & FileAead;
+
 /** AES-256-GCM through libcrypto, or null where it cannot be loaded. */
-export function loadOpenSslAead(): SmallFrameAead | null {
+export function loadOpenSslAead(): OpenSslAead | null {
   if (!ffiGranted()) return null;
   let lib: LibCrypto | null = null;
   for (const name of libraryNames()) {
@@ -165,7 +172,7 @@ export function ffiGranted(): boolean {
 function openSslAead(
   lib: LibCrypto,
   cipher: Deno.PointerObject,
-): SmallFrameAead {
+): OpenSslAead {
   const sealing = new ContextCache(lib, cipher, true);
   const opening = new ContextCache(lib, cipher, false);
   // Output lengths OpenSSL reports; read nowhere (GCM writes what it gets).
@@ -173,6 +180,49 @@ function openSslAead(
   const tag = new Uint8Array(TAG_BYTES);
   // GCM's Final writes no bytes; OpenSSL still wants somewhere to write them.
   const finalOut = new Uint8Array(TAG_BYTES);
+
+  function openInto(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    sealed: Uint8Array,
+    out: Uint8Array,
+  ): boolean {
+    checkKeyAndNonce(key, nonce);
+    if (
+      sealed.length < TAG_BYTES || sealed.length > MAX_INPUT_BYTES ||
+      aad.length > MAX_INPUT_BYTES
+    ) return false;
+    const length = sealed.length - TAG_BYTES;
+    if (out.length < length) {
+      throw new RangeError(
+        `Cannot open ${length} bytes into ${out.length}`,
+      );
+    }
+    const ctx = opening.get(key);
+    if (ctx === null) return false;
+    const plaintext = out.subarray(0, length);
+    // SET_TAG reads from the buffer: a copy, so that the caller's is never
+    // handed to C as writable.
+    tag.set(sealed.subarray(length));
+    const ok = lib.EVP_DecryptInit_ex(ctx, null, null, null, nonce) === 1 &&
+      (aad.length === 0 ||
+        lib.EVP_DecryptUpdate(ctx, null, written, aad, aad.length) === 1) &&
+      (length === 0 ||
+        lib.EVP_DecryptUpdate(
+            ctx,
+            plaintext,
+            written,
+            sealed.subarray(0, length),
+            length,
+          ) === 1) &&
+      lib.EVP_CIPHER_CTX_ctrl(ctx, SET_TAG, TAG_BYTES, tag) === 1 &&
+      // Final checks the tag: 1 only when it authenticates.
+      lib.EVP_DecryptFinal_ex(ctx, finalOut, written) === 1;
+    // Nothing of a forged frame leaves this function.
+    if (!ok) plaintext.fill(0);
+    return ok;
+  }
 
   return {
     maxPlaintext: MAX_INPUT_BYTES,
@@ -212,39 +262,14 @@ function openSslAead(
     },
 
     open(key, nonce, aad, sealed) {
-      checkKeyAndNonce(key, nonce);
-      if (
-        sealed.length < TAG_BYTES || sealed.length > MAX_INPUT_BYTES ||
-        aad.length > MAX_INPUT_BYTES
-      ) return null;
-      const ctx = opening.get(key);
-      if (ctx === null) return null;
-      const length = sealed.length - TAG_BYTES;
-      const plaintext = new Uint8Array(length);
-      // SET_TAG reads from the buffer: a copy, so that the caller's is never
-      // handed to C as writable.
-      tag.set(sealed.subarray(length));
-      const ok = lib.EVP_DecryptInit_ex(ctx, null, null, null, nonce) === 1 &&
-        (aad.length === 0 ||
-          lib.EVP_DecryptUpdate(ctx, null, written, aad, aad.length) === 1) &&
-        (length === 0 ||
-          lib.EVP_DecryptUpdate(
-              ctx,
-              plaintext,
-              written,
-              sealed.subarray(0, length),
-              length,
-            ) === 1) &&
-        lib.EVP_CIPHER_CTX_ctrl(ctx, SET_TAG, TAG_BYTES, tag) === 1 &&
-        // Final checks the tag: 1 only when it authenticates.
-        lib.EVP_DecryptFinal_ex(ctx, finalOut, written) === 1;
-      if (!ok) {
-        // Nothing of a forged frame leaves this function.
-        plaintext.fill(0);
+      if (sealed.length < TAG_BYTES || sealed.length > MAX_INPUT_BYTES) {
         return null;
       }
-      return plaintext;
+      const plaintext = new Uint8Array(sealed.length - TAG_BYTES);
+      return openInto(key, nonce, aad, sealed, plaintext) ? plaintext : null;
     },
+
+    openInto,
   };
 }
 

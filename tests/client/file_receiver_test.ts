@@ -9,6 +9,7 @@ import type { SecureChannel } from "../../src/transport/secure_channel.ts";
 import { startHostileServer } from "../_helpers/hostile_server.ts";
 import { fileKeyForOffer } from "../../src/client/file_key.ts";
 import { FileCipher, newFileKey } from "../../src/crypto/file_cipher.ts";
+import { fileAead } from "../../src/crypto/native_aead.ts";
 
 /** The next message of type `t` the client sends. */
 async function nextFromClient<T extends ClientMessage["t"]>(
@@ -133,7 +134,69 @@ Deno.test("FileReceiver refuses an offer without a file key before asking its us
   }
 });
 
-Deno.test("FileReceiver fails a transfer whose chunk does not open with the offer's key, and saves nothing", async () => {
+for (const native of [false, true]) {
+  Deno.test(
+    `FileReceiver fails a transfer whose chunk does not open with the offer's key, and saves nothing (${
+      native ? "OpenSSL" : "WebCrypto"
+    })`,
+    async () => {
+      await using server = await startHostileServer();
+      const dir = await Deno.makeTempDir({ prefix: "chat-receiver-" });
+      const client = await ChatClient.connect(server.url, {
+        pinnedSpki: server.spki,
+      });
+      try {
+        const channel = await server.session;
+        const lines: string[] = [];
+        const receiver = new FileReceiver(client, {
+          downloadsDir: dir,
+          maxFileBytes: 1024,
+          open: false,
+          openWith: null,
+          consent: () => Promise.resolve("accept"),
+          print: (line) => lines.push(line),
+          fileAead: native ? fileAead : null,
+        });
+        const key = newFileKey();
+        channel.send({
+          t: "file_offer",
+          xfer: 1,
+          from: "sophia",
+          name: "a.txt",
+          size: 6,
+          timeout: 60_000,
+          ...fileKeyForOffer(key),
+        });
+        await nextFromClient(channel, "file_accept");
+        const cipher = await FileCipher.create(key, 1, 6);
+        // Chunk 0 is fine; the next one was sealed as chunk 0 too (a replay).
+        channel.send(
+          { t: "file_chunk", xfer: 1, offset: 0 },
+          await cipher.seal({ index: 0, offset: 0 }, new Uint8Array(3)),
+          true,
+        );
+        channel.send(
+          { t: "file_chunk", xfer: 1, offset: 3 },
+          await cipher.seal({ index: 0, offset: 3 }, new Uint8Array(3)),
+          true,
+        );
+        const done = await nextFromClient(channel, "file_done");
+        assert.equal(done.ok, false);
+        assert.equal(
+          done.reason,
+          "Cannot save 'a.txt': chunk 1 (at offset 3) failed authentication",
+        );
+        await receiver.idle();
+        assert.deepEqual([...Deno.readDirSync(dir)], []);
+      } finally {
+        await client.quit();
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  );
+}
+
+Deno.test("FileReceiver with OpenSSL fails a chunk at an offset already received (staged or written), and saves nothing", async () => {
   await using server = await startHostileServer();
   const dir = await Deno.makeTempDir({ prefix: "chat-receiver-" });
   const client = await ChatClient.connect(server.url, {
@@ -141,14 +204,14 @@ Deno.test("FileReceiver fails a transfer whose chunk does not open with the offe
   });
   try {
     const channel = await server.session;
-    const lines: string[] = [];
     const receiver = new FileReceiver(client, {
       downloadsDir: dir,
       maxFileBytes: 1024,
       open: false,
       openWith: null,
       consent: () => Promise.resolve("accept"),
-      print: (line) => lines.push(line),
+      print: () => {},
+      fileAead,
     });
     const key = newFileKey();
     channel.send({
@@ -156,28 +219,26 @@ Deno.test("FileReceiver fails a transfer whose chunk does not open with the offe
       xfer: 1,
       from: "sophia",
       name: "a.txt",
-      size: 6,
+      size: 9,
       timeout: 60_000,
       ...fileKeyForOffer(key),
     });
     await nextFromClient(channel, "file_accept");
-    const cipher = await FileCipher.create(key, 1, 6);
-    // Chunk 0 is fine; the next one was sealed as chunk 0 too (a replay).
-    channel.send(
-      { t: "file_chunk", xfer: 1, offset: 0 },
-      await cipher.seal({ index: 0, offset: 0 }, new Uint8Array(3)),
-      true,
-    );
-    channel.send(
-      { t: "file_chunk", xfer: 1, offset: 3 },
-      await cipher.seal({ index: 0, offset: 3 }, new Uint8Array(3)),
-      true,
-    );
+    const cipher = await FileCipher.create(key, 1, 9);
+    // Two good chunks, sent together (the first may still be staged when the
+    // third comes), then one that claims offset 3 again.
+    for (const [index, offset] of [[0, 0], [1, 3], [2, 3]] as const) {
+      channel.send(
+        { t: "file_chunk", xfer: 1, offset },
+        await cipher.seal({ index, offset }, new Uint8Array(3)),
+        true,
+      );
+    }
     const done = await nextFromClient(channel, "file_done");
     assert.equal(done.ok, false);
     assert.equal(
       done.reason,
-      "Cannot save 'a.txt': chunk 1 (at offset 3) failed authentication",
+      "Cannot save 'a.txt': a chunk came at offset 3, expected 6",
     );
     await receiver.idle();
     assert.deepEqual([...Deno.readDirSync(dir)], []);

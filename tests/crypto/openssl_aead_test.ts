@@ -205,3 +205,31 @@ Deno.test("a session sealed through OpenSSL opens through node:crypto and WebCry
     }
   }
 });
+
+Deno.test("openSslAead.openInto opens into the caller's buffer and wipes it for a forgery", () => {
+  const aead = loadOpenSslAead();
+  assert.ok(aead);
+  const key = randomBytes(32);
+  const nonce = randomBytes(12);
+  const aad = randomBytes(43);
+  const plaintext = randomBytes(1000);
+  const sealed = new Uint8Array(1016);
+  aead.sealInto(key, nonce, aad, plaintext, sealed, 0);
+  const out = new Uint8Array(2000).fill(7);
+  assert.equal(aead.openInto(key, nonce, aad, sealed, out), true);
+  assert.deepEqual(out.subarray(0, 1000), plaintext);
+  // Past the plaintext: untouched.
+  assert.deepEqual(out.subarray(1000), new Uint8Array(1000).fill(7));
+  const forged = sealed.slice();
+  forged[3] = forged[3]! ^ 1;
+  assert.equal(aead.openInto(key, nonce, aad, forged, out), false);
+  assert.deepEqual(out.subarray(0, 1000), new Uint8Array(1000));
+  assert.equal(
+    aead.openInto(key, nonce, aad, sealed.subarray(0, 15), out),
+    false,
+  );
+  assert.throws(
+    () => aead.openInto(key, nonce, aad, sealed, new Uint8Array(999)),
+    RangeError,
+  );
+});

@@ -10,6 +10,7 @@ import { FileReceiver } from "../../src/client/file_receiver.ts";
 import { FileSender } from "../../src/client/file_sender.ts";
 import { fileKeyForOffer } from "../../src/client/file_key.ts";
 import { FileCipher, newFileKey } from "../../src/crypto/file_cipher.ts";
+import { fileAead } from "../../src/crypto/native_aead.ts";
 import { renderSentFile } from "../../src/client/render.ts";
 import { FILE_CHUNK_BYTES } from "../../src/protocol/limits.ts";
 import {
@@ -26,10 +27,12 @@ interface FileUser {
   lines: string[];
 }
 
+/** `native`: chunks sealed and opened through OpenSSL (as chat connect). */
 async function fileUser(
   server: TestServer,
   name: string,
   root: string,
+  native = false,
 ): Promise<FileUser> {
   const client = await TestClient.connect(server, name);
   const downloads = `${root}/${name}-downloads`;
@@ -42,8 +45,10 @@ async function fileUser(
     // These tests are about the transfer: everyone says yes.
     consent: () => Promise.resolve("accept"),
     print: (line) => lines.push(line),
+    fileAead: native ? fileAead : null,
   });
-  return { client, sender: new FileSender(client.client), downloads, lines };
+  const sender = new FileSender(client.client, null, native ? fileAead : null);
+  return { client, sender, downloads, lines };
 }
 
 async function waitForLine(
@@ -236,6 +241,51 @@ Deno.test("FileSender sends a 50 MiB random binary file to one user and to a gro
       digest,
     );
     await Promise.all([sophia, ...others].map((u) => u.client.quit()));
+  });
+});
+
+Deno.test("files sealed through OpenSSL open through WebCrypto and back: byte for byte, one to one and to a group", async () => {
+  assert.ok(fileAead, "the tests run with --allow-ffi, where OpenSSL loads");
+  await withTempDir(async (root) => {
+    await using server = await startTestServer();
+    const fast = await fileUser(server, "fast", root, true);
+    const web = await fileUser(server, "web", root, false);
+    const fast2 = await fileUser(server, "fast2", root, true);
+    // Several chunks and a short last one.
+    const bytes = randomBytes(5 * FILE_CHUNK_BYTES + 1234);
+    const digest = sha256(bytes);
+    await Deno.writeFile(`${root}/mixed.bin`, bytes);
+    const paths = [
+      [fast, web, "web"],
+      [web, fast, "fast"],
+      [fast, fast2, "fast2"],
+    ] as const;
+    for (const [from, to, name] of paths) {
+      const outcome = await from.sender.send(
+        { to: name },
+        `${root}/mixed.bin`,
+      );
+      assert.equal(outcome.kind, "finished", JSON.stringify(outcome));
+      await waitForLine(to, /^Saved to /);
+      to.lines.length = 0;
+      const saved = `${to.downloads}/mixed.bin`;
+      assert.equal(sha256(await Deno.readFile(saved)), digest);
+      await Deno.remove(saved);
+    }
+    await fast.client.client.request({ t: "create", group: "mix" });
+    for (const user of [web, fast2]) {
+      await user.client.client.request({ t: "join", group: "mix" });
+    }
+    const group = await fast.sender.send({ group: "mix" }, `${root}/mixed.bin`);
+    assert.equal(group.kind, "finished", JSON.stringify(group));
+    for (const user of [web, fast2]) {
+      await waitForLine(user, /^Saved to /);
+      assert.equal(
+        sha256(await Deno.readFile(`${user.downloads}/mixed.bin`)),
+        digest,
+      );
+    }
+    await Promise.all([fast, web, fast2].map((u) => u.client.quit()));
   });
 });
 
