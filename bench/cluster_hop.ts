@@ -12,69 +12,15 @@
  * it starts is killed when it ends.
  */
 
-import { join } from "node:path";
 import { ChatClient, type Incoming } from "../src/client/chat_client.ts";
-import { generateRsaKeyPair, importPublicKeyPem } from "../src/crypto/keys.ts";
+import { frameAead } from "../src/crypto/native_aead.ts";
 import { connectNats, openBucket } from "../src/server/cluster/nats.ts";
+import { ClusterProcesses } from "./_cluster.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const args = Deno.args;
 const at = args.indexOf("--messages");
 const MESSAGES = at === -1 ? 300 : Number(args[at + 1]);
 const SEND_RATE_BURST = 40;
-
-const children: Deno.ChildProcess[] = [];
-const dir = await Deno.makeTempDir({ prefix: "chat-cluster-hop-" });
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-/** Starts `command` and resolves once its stdout or stderr shows `ready`. */
-async function start(
-  command: string,
-  commandArgs: string[],
-  ready: RegExp,
-): Promise<string> {
-  const child = new Deno.Command(command, {
-    args: commandArgs,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  children.push(child);
-  let seen = "";
-  const deadline = Date.now() + 30_000;
-  const readers = [child.stdout, child.stderr].map((stream) =>
-    stream.pipeThrough(new TextDecoderStream()).getReader()
-  );
-  return await new Promise<string>((resolve, reject) => {
-    let done = false;
-    const timer = setTimeout(() => {
-      done = true;
-      reject(new Error(`${command} did not start:\n${seen}`));
-    }, deadline - Date.now());
-    for (const reader of readers) {
-      (async () => {
-        for (;;) {
-          const { value, done: ended } = await reader.read();
-          if (ended) return;
-          if (done) continue; // keep draining the pipe
-          seen += value;
-          const match = seen.match(ready);
-          if (match) {
-            done = true;
-            clearTimeout(timer);
-            resolve(match[1] ?? match[0]);
-          }
-        }
-      })().catch(() => {});
-    }
-  });
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
@@ -106,63 +52,19 @@ function arrival(
   return new Promise((resolve) => waiting.set(text, resolve));
 }
 
+const processes = await ClusterProcesses.open();
 try {
-  const natsPort = freePort();
-  await start(
-    "nats-server",
-    [
-      "-js",
-      "-a",
-      "127.0.0.1",
-      "-p",
-      String(natsPort),
-      "-sd",
-      join(dir, "nats"),
-    ],
-    /Server is ready/,
-  );
-  const pair = await generateRsaKeyPair(2048);
-  await Deno.writeTextFile(join(dir, "private.pem"), pair.privatePem, {
-    mode: 0o600,
-  });
-  const spki = (await importPublicKeyPem(pair.publicPem)).spki;
-  const node = () =>
-    start(
-      Deno.execPath(),
-      [
-        "run",
-        "--quiet",
-        "--allow-ffi",
-        "--allow-net",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--allow-sys=networkInterfaces",
-        MAIN,
-        "serve",
-        "--key",
-        join(dir, "private.pem"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--data",
-        ":memory:",
-        // The sender's rate is the bench's to decide.
-        "--rate",
-        "0",
-        "--rate-per-address",
-        "0",
-        "--cluster",
-        `nats://127.0.0.1:${natsPort}`,
-      ],
-      new RegExp(
-        `listening on (ws://127\\.0\\.0\\.1:\\d+)[^]*joined the cluster`,
-      ),
-    );
-  const [url1, url2] = await Promise.all([node(), node()]);
+  const natsPort = processes.natsPort;
+  const spki = processes.spki;
+  const [url1, url2] = (await Promise.all([
+    processes.node(),
+    processes.node(),
+  ])).map((node) => node.url);
   const client = async (url: string, name: string) => {
-    const chat = await ChatClient.connect(url, { pinnedSpki: spki });
+    const chat = await ChatClient.connect(url, {
+      pinnedSpki: spki,
+      smallFrames: frameAead,
+    });
     const reply = await chat.register(name);
     if (reply.t !== "welcome") throw new Error(JSON.stringify(reply));
     return chat;
@@ -255,13 +157,5 @@ try {
   );
   await nc.close();
 } finally {
-  for (const child of children) {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Gone already.
-    }
-  }
-  await Promise.allSettled(children.map((child) => child.status));
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await processes.close();
 }

@@ -95,7 +95,7 @@ export interface ConnectOptions {
   ackDelayMs?: number;
   /**
    * A synchronous AES-GCM for small frames: the terminal client passes
-   * `nativeSmallFrames` (native_aead.ts, node:crypto); a browser leaves it
+   * `frameAead` (native_aead.ts: OpenSSL, or node:crypto); a browser leaves it
    * unset and WebCrypto seals every frame.
    */
   smallFrames?: SmallFrameAead;
