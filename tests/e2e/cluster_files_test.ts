@@ -136,7 +136,19 @@ Deno.test({
         if (line.startsWith("Joined")) break;
         assert.ok(Date.now() < joinBy, "node B never had group team");
       }
-      await alice.waitFor(/bob joined group team/i);
+      // Node A has bob as a member once its copy of the group says so (the
+      // "joined" notice was not seen within 15 s once under the CI's load:
+      // noted on issue 19; what /groupfile needs is the membership).
+      const knownBy = Date.now() + 30_000;
+      for (let tries = 1;; tries++) {
+        await alice.write("/showgroupmembers team\n");
+        const [line] = await alice.waitFor(
+          new RegExp(`(?:[^]*Members of team: [^\n]*){${tries}}`),
+        );
+        if (/Members of team: [^\n]*\bbob\b[^\n]*$/.test(line.trimEnd())) break;
+        assert.ok(Date.now() < knownBy, "node A never had bob in team");
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
       const small = new Uint8Array(60_000);
       crypto.getRandomValues(small);
       await Deno.writeFile(join(dir, "team.bin"), small);
