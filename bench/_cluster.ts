@@ -7,16 +7,10 @@
 
 import { join } from "node:path";
 import { generateRsaKeyPair, importPublicKeyPem } from "../src/crypto/keys.ts";
+import { freePort } from "./_servers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const START_TIMEOUT_MS = 30_000;
-
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 export interface Started {
   child: Deno.ChildProcess;
