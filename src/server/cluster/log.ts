@@ -177,7 +177,7 @@ export class ClusterLog {
       throw new Error(
         `The cluster's log no longer holds records ${from} to ${
           first - 1
-        }, which the database in ${where} has not applied (the log's retention removed them; it starts at ${first}). Start this node on a copy of a current node's database: sqlite3 OTHER/${DATABASE_FILE} ".backup ${where}/${DATABASE_FILE}" (docs/SCALING.md "Retention")`,
+        }, which the database in ${where} has not applied (the log's retention removed them; it starts at ${first}). Start this node on a copy of a current node's database: sqlite3 OTHER/${DATABASE_FILE} "VACUUM INTO '${where}/${DATABASE_FILE}'" (docs/SCALING.md "Retention")`,
       );
     }
   }
