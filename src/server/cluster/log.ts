@@ -24,6 +24,7 @@ import {
   StorageType,
 } from "./nats.ts";
 import { LOG_STREAM, LOG_SUBJECTS } from "./subjects.ts";
+import { LogPublisher } from "./log_publisher.ts";
 import { DATABASE_FILE } from "../../store/sqlite_store.ts";
 
 /**
@@ -85,6 +86,7 @@ export class ClusterLog {
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
   readonly #log: (line: string) => void;
+  readonly #publisher: LogPublisher;
   /** The last stream sequence applied here. */
   #applied = 0;
   #waiters: { seq: number; resolve: () => void }[] = [];
@@ -103,6 +105,7 @@ export class ClusterLog {
     this.#js = js;
     this.#jsm = jsm;
     this.#log = log;
+    this.#publisher = new LogPublisher(nc, LOG_STREAM);
   }
 
   /**
@@ -193,12 +196,7 @@ export class ClusterLog {
     const started = Date.now();
     for (let pause = RETRY_FIRST_MS;; pause = Math.min(2 * pause, 1_000)) {
       try {
-        const ack = await this.#js.publish(
-          logSubject(record),
-          bytes,
-          msgID === null ? undefined : { msgID },
-        );
-        return { seq: ack.seq, duplicate: ack.duplicate };
+        return await this.#publisher.publish(logSubject(record), bytes, msgID);
       } catch (error) {
         // JetStream not there (yet: it recovers its streams after NATS
         // restarts) stored nothing; a record with a message id is stored
@@ -329,6 +327,7 @@ export class ClusterLog {
 
   stop(): void {
     this.#stopped = true;
+    this.#publisher.close();
     this.#stopConsumer?.();
   }
 }
