@@ -225,3 +225,6 @@ console.log(
     Deno.loadavg().map((l) => l.toFixed(2)).join(" ")
   }`,
 );
+// Every process it started is stopped by now; a client's leftover timer or
+// socket kept the bench alive after its last line (session 12).
+Deno.exit(0);

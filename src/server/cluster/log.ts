@@ -387,15 +387,42 @@ async function updateRetention(
   );
 }
 
-/** "records for 168 h, up to 1024 MB" and the like. */
+/** "records for 3 days, up to 50 GiB" and the like. */
 export function describe(retention: LogRetention): string {
   const age = retention.maxAgeMs === 0
     ? "records of any age"
-    : `records for ${retention.maxAgeMs / 1000} s`;
+    : `records for ${
+      inUnits(retention.maxAgeMs, [
+        [86_400_000, "day"],
+        [3_600_000, "hour"],
+        [60_000, "minute"],
+        [1000, "second"],
+        [1, "ms"],
+      ])
+    }`;
   const size = retention.maxBytes === 0
     ? "of any total size"
-    : `up to ${retention.maxBytes / (1024 * 1024)} MB`;
+    : `up to ${
+      inUnits(retention.maxBytes, [
+        [1024 ** 3, "GiB"],
+        [1024 ** 2, "MiB"],
+        [1024, "KiB"],
+        [1, "byte"],
+      ])
+    }`;
   return `${age}, ${size}`;
+}
+
+/** `value` in the largest unit that divides it: "3 days", "500 MiB". */
+function inUnits(
+  value: number,
+  units: readonly (readonly [number, string])[],
+): string {
+  const [size, name] = units.find(([size]) => value % size === 0) ??
+    units.at(-1)!;
+  const count = value / size;
+  const plural = /^[a-z]+$/.test(name) && name !== "ms" && count !== 1;
+  return `${count} ${name}${plural ? "s" : ""}`;
 }
 
 function isStreamNotFound(error: unknown): boolean {

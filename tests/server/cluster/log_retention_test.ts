@@ -50,7 +50,7 @@ Deno.test({
       assert.equal(now.duplicate_window, 30_000 * MS);
       assert.match(
         lines.join("\n"),
-        /the message log now keeps records for 30 s, up to 1 MB \(it kept records for 604800 s, of any total size\)/,
+        /the message log now keeps records for 30 seconds, up to 1 MiB \(it kept records for 7 days, of any total size\)/,
       );
 
       // A node started without the flags keeps the operator's choice.
