@@ -55,7 +55,11 @@ export const DEFAULT_RETENTION: LogRetention = {
 const RETRY_FOR_MS = 5_000;
 const RETRY_FIRST_MS = 100;
 
-/** Records applied in one unit of work, at most (`start`). */
+/**
+ * Records applied in one unit of work, at most (`start`): under
+ * MAX_DELIVERED_IDS, so that a batch's deliveries to one user fit in one
+ * `delivered` record.
+ */
 export const APPLY_BATCH = 500;
 /** Records the consumer asks JetStream for at a time. */
 const PULL_BATCH = 1_000;
