@@ -486,7 +486,7 @@ export function createCore(options: CoreOptions): ServerCore {
       }
       if (event.kind === "file") return fileFromElsewhere(event);
       if (event.kind === "file_answer") return answerFromElsewhere(event);
-      // Messages come through the log (logRecord below), in its order and
+      // Messages come through the log (logRecords below), in its order and
       // under its positions; the bus carries none of them any more.
     },
     logFrom: () =>
