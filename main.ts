@@ -168,10 +168,15 @@ async function serve(
     : await (await import("./src/server/cluster/node.ts")).ClusterNode.start({
       urls: command.cluster,
       presenceTtlMs: command.presenceTtlMs,
+      logRetention: command.logRetention,
       log: defaultLog,
     });
   // A node's database is its copy of the cluster's message log (issue 19).
-  await cluster?.log.check(store.lastMessageId(), dataDir).catch(
+  await cluster?.log.check(
+    store.lastMessageId(),
+    dataDir,
+    Math.max(store.lastMessageId(), store.logPosition()) + 1,
+  ).catch(
     async (error) => {
       await cluster.close();
       throw error;

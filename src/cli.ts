@@ -54,6 +54,11 @@ export type CliCommand =
     cluster: string[] | null;
     /** How long a dead node's users stay listed elsewhere, in ms. */
     presenceTtlMs: number;
+    /**
+     * The cluster log's retention given on the command line (0: no limit);
+     * what is not given keeps the stream's (docs/SCALING.md "Retention").
+     */
+    logRetention: { maxAgeMs?: number; maxBytes?: number };
   }
   | {
     cmd: "connect";
@@ -120,6 +125,28 @@ function parseClusterUrls(value: string): string[] {
     }
     return full;
   });
+}
+
+const DURATION_UNITS: Record<string, number> = {
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** "7d", "12h", "30m", "90s", or "0" for no limit: a duration in ms. */
+export function parseDuration(value: string): number {
+  if (value.trim() === "0") return 0;
+  const match = /^\s*(\d+)\s*([smhd])\s*$/i.exec(value);
+  const ms = match
+    ? Number(match[1]) * DURATION_UNITS[match[2]!.toLowerCase()]!
+    : NaN;
+  if (!Number.isSafeInteger(ms) || ms <= 0 || ms > 3650 * 86_400_000) {
+    throw new InvalidArgumentError(
+      "give a duration like 7d, 12h, 30m or 90s (at most 3650d), or 0 for no limit.",
+    );
+  }
+  return ms;
 }
 
 function parseBits(value: string): RsaBits {
@@ -364,6 +391,18 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         return seconds;
       }),
     )
+    .addOption(
+      new Option(
+        "--log-max-age <duration>",
+        "with --cluster: how long the cluster's message log keeps records (7d, 12h, 30m; 0 for ever); a node that missed more starts on a copy of a current node's database. Default: the stream's, 7d when new",
+      ).argParser(parseDuration),
+    )
+    .addOption(
+      new Option(
+        "--log-max-size <size>",
+        "with --cluster: the most the message log keeps (2G, 500M; 0 for no cap), oldest records removed first. Default: the stream's, no cap when new",
+      ).argParser(parseSize),
+    )
     .action((
       opts: {
         web: boolean;
@@ -389,6 +428,8 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         maxUnfinishedPerAddress?: number;
         cluster?: string[];
         presenceTtl: number;
+        logMaxAge?: number;
+        logMaxSize?: number;
       },
       command: Command,
     ) => {
@@ -441,6 +482,12 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         roomFrames: opts.roomFrames === true,
         cluster: opts.cluster ?? null,
         presenceTtlMs: opts.presenceTtl * 1000,
+        logRetention: {
+          ...(opts.logMaxAge === undefined ? {} : { maxAgeMs: opts.logMaxAge }),
+          ...(opts.logMaxSize === undefined
+            ? {}
+            : { maxBytes: opts.logMaxSize }),
+        },
       };
     });
 

@@ -49,3 +49,29 @@ Deno.test("parseCommandLine: room frames are off unless chat serve --room-frames
   assert.equal(plain.roomFrames, false);
   assert.equal(asked.roomFrames, true);
 });
+
+Deno.test("parseCommandLine takes --log-max-age as a duration and --log-max-size as a size, 0 for no limit, and leaves out what is not given", () => {
+  const given = parseCommandLine([
+    "serve",
+    "--log-max-age",
+    "12h",
+    "--log-max-size",
+    "2G",
+  ]);
+  assert.ok(given.cmd === "serve");
+  assert.deepEqual(given.logRetention, {
+    maxAgeMs: 12 * 3_600_000,
+    maxBytes: 2 * 1024 ** 3,
+  });
+  const none = parseCommandLine(["serve", "--log-max-age", "0"]);
+  assert.ok(none.cmd === "serve");
+  assert.deepEqual(none.logRetention, { maxAgeMs: 0 });
+  const plain = parseCommandLine(["serve"]);
+  assert.ok(plain.cmd === "serve");
+  assert.deepEqual(plain.logRetention, {});
+  for (const age of ["7", "1w", "-1d", "1.5h", "3651d"]) {
+    const command = parseCommandLine(["serve", "--log-max-age", age]);
+    assert.ok(command.cmd === "exit", age);
+    assert.match(command.output, /give a duration like 7d/);
+  }
+});

@@ -299,6 +299,12 @@ export class LogOutbox implements Store {
   lastMessageId(): number {
     return this.inner.lastMessageId();
   }
+  logPosition(): number {
+    return this.inner.logPosition();
+  }
+  setLogPosition(seq: number): void {
+    this.inner.setLogPosition(seq);
+  }
   requeueSince(userKey: string, since: Timestamp): number {
     // This node's own: another node's copy of a delivery it did not make
     // is still waiting there (docs/SCALING.md).

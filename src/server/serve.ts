@@ -486,15 +486,40 @@ export function createCore(options: CoreOptions): ServerCore {
       }
       if (event.kind === "file") return fileFromElsewhere(event);
       if (event.kind === "file_answer") return answerFromElsewhere(event);
-      // Messages come through the log (logRecord below), in its order and
+      // Messages come through the log (logRecords below), in its order and
       // under its positions; the bus carries none of them any more.
     },
-    logFrom: () => options.store.lastMessageId() + 1,
-    logRecord(seq, record) {
-      const applied = writes.commit(
-        () => applyLogRecord(state, options.store, seq, record, Date.now()),
-        () => ({ out: [], delivered: [] }),
-      );
+    logFrom: () =>
+      Math.max(options.store.lastMessageId(), options.store.logPosition()) +
+      1,
+    logRecords(records, last) {
+      const now = Date.now();
+      const applyAll = () => {
+        const out: Outbound[] = [];
+        const delivered: { user: string; id: number }[] = [];
+        for (const { seq, record } of records) {
+          const one = applyLogRecord(state, options.store, seq, record, now);
+          out.push(...one.out);
+          delivered.push(...one.delivered);
+        }
+        options.store.setLogPosition(last);
+        return { out, delivered };
+      };
+      // One unit of work for the batch; if it fails, each record on its
+      // own, so that one that cannot be applied costs only itself.
+      let applied = writes.commit(applyAll, () => null);
+      if (applied === null) {
+        applied = { out: [], delivered: [] };
+        for (const { seq, record } of records) {
+          const one = writes.commit(
+            () => applyLogRecord(state, options.store, seq, record, now),
+            () => ({ out: [], delivered: [] }),
+          );
+          applied.out.push(...one.out);
+          applied.delivered.push(...one.delivered);
+        }
+        writes.commit(() => options.store.setLogPosition(last), () => {});
+      }
       // A group made to hold a message is not news to the cluster.
       state.takeGroupChanges();
       delivery.deliver(applied.out);

@@ -743,6 +743,27 @@ export class SqliteStore implements Store {
     return { id, seq };
   }
 
+  logPosition(): number {
+    const row = this.#get(
+      "SELECT value FROM meta WHERE key = 'log_position'",
+    );
+    const value = Number(row?.value ?? 0);
+    return Number.isSafeInteger(value) && value > 0 ? value : 0;
+  }
+
+  setLogPosition(seq: number): void {
+    if (!Number.isSafeInteger(seq) || seq < 0) {
+      throw new RangeError(`Log position ${seq} is not a sequence`);
+    }
+    // Only grows: a batch applied late never moves it back.
+    this.#run(
+      `INSERT INTO meta (key, value) VALUES ('log_position', ?)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value
+         WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)`,
+      String(seq),
+    );
+  }
+
   lastMessageId(): number {
     if (this.#lastId !== null) return this.#lastId;
     // sqlite_sequence remembers ids of deleted rows too (AUTOINCREMENT).

@@ -375,6 +375,14 @@ export interface Store {
   ): MessagePosition | undefined;
   /** The highest message id handed out so far (0 when none). */
   lastMessageId(): number;
+  /**
+   * The last sequence of a cluster's shared log applied to this store (0
+   * when none; issue 19, docs/SCALING.md "Retention"): past the newest
+   * message when the records after it were acknowledgements.
+   */
+  logPosition(): number;
+  /** Notes that the shared log was applied up to `seq` (only grows). */
+  setLogPosition(seq: number): void;
   /** Notes a message reached a recipient; false if there was nothing to mark. */
   markDelivered(messageId: number, userKey: string): boolean;
   /**

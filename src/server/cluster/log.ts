@@ -24,6 +24,8 @@ import {
   StorageType,
 } from "./nats.ts";
 import { LOG_STREAM, LOG_SUBJECTS } from "./subjects.ts";
+import { LogPublisher } from "./log_publisher.ts";
+import { DATABASE_FILE } from "../../store/sqlite_store.ts";
 
 /**
  * How long JetStream remembers a message id (`Nats-Msg-Id`, our sender key
@@ -34,9 +36,39 @@ import { LOG_STREAM, LOG_SUBJECTS } from "./subjects.ts";
  */
 export const DUPLICATE_WINDOW_MS = 2 * 60_000;
 
+/** How long the log keeps records, and how much of them: 0 for no limit. */
+export interface LogRetention {
+  readonly maxAgeMs: number;
+  readonly maxBytes: number;
+}
+
+/**
+ * A week of records, of any size: a node down for longer than that starts
+ * on a copy of a current node's database (docs/SCALING.md "Retention").
+ */
+export const DEFAULT_RETENTION: LogRetention = {
+  maxAgeMs: 7 * 24 * 3_600_000,
+  maxBytes: 0,
+};
+
 /** How long a publish is tried again while JetStream is not there. */
 const RETRY_FOR_MS = 5_000;
 const RETRY_FIRST_MS = 100;
+
+/**
+ * Records applied in one unit of work, at most (`start`): under
+ * MAX_DELIVERED_IDS, so that a batch's deliveries to one user fit in one
+ * `delivered` record.
+ */
+export const APPLY_BATCH = 500;
+/** Records the consumer asks JetStream for at a time. */
+const PULL_BATCH = 1_000;
+
+/** A record of the log and its stream sequence. */
+export interface SequencedRecord {
+  readonly seq: number;
+  readonly record: LogRecord;
+}
 
 /** Where a published record went. */
 export interface Published {
@@ -58,6 +90,7 @@ export class ClusterLog {
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
   readonly #log: (line: string) => void;
+  readonly #publisher: LogPublisher;
   /** The last stream sequence applied here. */
   #applied = 0;
   #waiters: { seq: number; resolve: () => void }[] = [];
@@ -76,35 +109,45 @@ export class ClusterLog {
     this.#js = js;
     this.#jsm = jsm;
     this.#log = log;
+    this.#publisher = new LogPublisher(nc, LOG_STREAM);
   }
 
-  /** Opens the stream, made if it does not exist yet. */
+  /**
+   * Opens the stream, made if it does not exist yet. `retention` given
+   * (`chat serve --log-max-age`, `--log-max-mb`) is set on the stream, made
+   * or not; not given, a new stream gets the defaults and an existing one
+   * keeps what it has (an operator's choice is not undone by a node
+   * started without the flags).
+   */
   static async open(
     nc: NatsConnection,
     log: (line: string) => void,
+    retention: Partial<LogRetention> = {},
   ): Promise<ClusterLog> {
     const jsm = await jetstreamManager(nc);
     let created: string;
     try {
-      created = (await jsm.streams.info(LOG_STREAM)).created;
-    } catch {
+      const info = await jsm.streams.info(LOG_STREAM);
+      created = info.created;
+      await updateRetention(jsm, info.config, retention, log);
+    } catch (error) {
+      if (!isStreamNotFound(error)) throw unavailable(error);
+      const wanted = { ...DEFAULT_RETENTION, ...retention };
       try {
         created = (await jsm.streams.add({
           name: LOG_STREAM,
           subjects: [LOG_SUBJECTS],
           storage: StorageType.File,
           retention: RetentionPolicy.Limits,
-          duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000,
+          ...streamLimits(wanted),
         })).created;
       } catch (error) {
         // Another node made it meanwhile.
-        created = (await jsm.streams.info(LOG_STREAM).catch(() => {
-          throw new Error(
-            `Cannot open the NATS stream ${LOG_STREAM}: ${
-              messageOf(error)
-            }. Is JetStream on (nats-server -js)?`,
-          );
-        })).created;
+        const info = await jsm.streams.info(LOG_STREAM).catch(() => {
+          throw unavailable(error);
+        });
+        created = info.created;
+        await updateRetention(jsm, info.config, retention, log);
       }
     }
     return new ClusterLog(
@@ -118,14 +161,30 @@ export class ClusterLog {
 
   /**
    * Throws an error a user can act on if a store whose newest message is
-   * `lastId` cannot be this cluster's copy: it holds messages the log does
-   * not (a single node's database, or a log that was wiped).
+   * `lastId`, and which applied the log up to `from - 1`, cannot be this
+   * cluster's copy: it holds messages the log does not (a single node's
+   * database, or a log that was wiped), or it has not applied records the
+   * log no longer holds (retention removed them: docs/SCALING.md
+   * "Retention").
    */
-  async check(lastId: number, where: string): Promise<void> {
+  async check(
+    lastId: number,
+    where: string,
+    from: number = lastId + 1,
+  ): Promise<void> {
     const info = await this.#jsm.streams.info(LOG_STREAM);
-    if (lastId > info.state.last_seq) {
+    const { first_seq: first, last_seq: last } = info.state;
+    const ahead = Math.max(lastId, from - 1);
+    if (ahead > last) {
       throw new Error(
-        `The database in ${where} holds messages the cluster's log does not (message ${lastId}, the log ends at ${info.state.last_seq}): it was not made by this cluster. Give each node of a cluster its own new --data folder`,
+        `The database in ${where} holds messages the cluster's log does not (message ${ahead}, the log ends at ${last}): it was not made by this cluster. Give each node of a cluster its own new --data folder`,
+      );
+    }
+    if (from < first) {
+      throw new Error(
+        `The cluster's log no longer holds records ${from} to ${
+          first - 1
+        }, which the database in ${where} has not applied (the log's retention removed them; it starts at ${first}). Start this node on a copy of a current node's database: sqlite3 OTHER/${DATABASE_FILE} "VACUUM INTO '${where}/${DATABASE_FILE}'" (docs/SCALING.md "Retention")`,
       );
     }
   }
@@ -141,12 +200,7 @@ export class ClusterLog {
     const started = Date.now();
     for (let pause = RETRY_FIRST_MS;; pause = Math.min(2 * pause, 1_000)) {
       try {
-        const ack = await this.#js.publish(
-          logSubject(record),
-          bytes,
-          msgID === null ? undefined : { msgID },
-        );
-        return { seq: ack.seq, duplicate: ack.duplicate };
+        return await this.#publisher.publish(logSubject(record), bytes, msgID);
       } catch (error) {
         // JetStream not there (yet: it recovers its streams after NATS
         // restarts) stored nothing; a record with a message id is stored
@@ -162,13 +216,15 @@ export class ClusterLog {
   }
 
   /**
-   * Starts applying the log from sequence `from` on, in order; `apply`
-   * is called once per record (a record that does not decode is logged
-   * and skipped: it was never stored anywhere).
+   * Starts applying the log from sequence `from` on, in order, in batches:
+   * `apply` gets what the consumer had at hand (at most APPLY_BATCH
+   * records), to apply in one unit of work, and the last sequence the batch
+   * covers (a record that does not decode is logged and skipped: it was
+   * never stored anywhere, but its sequence is passed over).
    */
   async start(
     from: number,
-    apply: (seq: number, record: LogRecord) => void,
+    apply: (records: readonly SequencedRecord[], last: number) => void,
   ): Promise<void> {
     this.#applied = Math.max(this.#applied, from - 1);
     const consumer = await this.#js.consumers.get(
@@ -177,15 +233,46 @@ export class ClusterLog {
         ? { deliver_policy: DeliverPolicy.All }
         : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from },
     );
-    const messages = await consumer.consume();
+    // Larger pulls than the client's 100: a node behind (or started on an
+    // empty database) reads the log in fewer round trips.
+    const messages = await consumer.consume({ max_messages: PULL_BATCH });
     this.#stopConsumer = () => messages.stop();
     if (this.#stopped) messages.stop();
+    let batch: SequencedRecord[] = [];
+    let last = this.#applied;
+    let flushing: ReturnType<typeof setTimeout> | null = null;
+    const flush = () => {
+      if (flushing !== null) clearTimeout(flushing);
+      flushing = null;
+      const records = batch;
+      batch = [];
+      if (last <= this.#applied || this.#stopped) return;
+      try {
+        apply(records, last);
+      } catch (error) {
+        this.#log(
+          `cluster: could not apply log records to ${last}: ${
+            messageOf(error)
+          }`,
+        );
+      }
+      this.#advance(last);
+    };
     for await (const msg of messages) {
       const seq = msg.seq;
-      if (seq <= this.#applied) continue;
-      let record: LogRecord | null = null;
+      if (seq <= last) continue;
+      if (seq > last + 1 && last > 0) {
+        // Sequences of one stream are contiguous: a gap is records removed
+        // (retention, a purge) before this node read them.
+        this.#log(
+          `cluster: the message log no longer holds records ${last + 1} to ${
+            seq - 1
+          }, which this node has not applied: its copy misses them; start it again on a copy of a current node's database (docs/SCALING.md "Retention")`,
+        );
+      }
+      last = seq;
       try {
-        record = decodeLogRecord(msg.data);
+        batch.push({ seq, record: decodeLogRecord(msg.data) });
       } catch (error) {
         this.#log(
           `cluster: skipped log record ${seq} on ${msg.subject}: ${
@@ -193,17 +280,13 @@ export class ClusterLog {
           }`,
         );
       }
-      if (record !== null) {
-        try {
-          apply(seq, record);
-        } catch (error) {
-          this.#log(
-            `cluster: could not apply log record ${seq}: ${messageOf(error)}`,
-          );
-        }
-      }
-      this.#advance(seq);
+      // Applied once the consumer has handed over what it had at hand (the
+      // iterator yields its buffer in microtasks, before any timer), or the
+      // batch is full: one transaction for all, on every node.
+      if (batch.length >= APPLY_BATCH) flush();
+      else if (flushing === null) flushing = setTimeout(flush, 0);
     }
+    flush();
   }
 
   #advance(seq: number): void {
@@ -248,6 +331,7 @@ export class ClusterLog {
 
   stop(): void {
     this.#stopped = true;
+    this.#publisher.close();
     this.#stopConsumer?.();
   }
 }
@@ -262,6 +346,101 @@ export async function logId(created: string): Promise<string> {
     new TextEncoder().encode(`${LOG_STREAM}\n${created}`),
   );
   return new Uint8Array(digest).subarray(0, 16).toHex();
+}
+
+/** The stream's limits for `retention`, in JetStream's units. */
+function streamLimits(retention: LogRetention): {
+  max_age: number;
+  max_bytes: number;
+  duplicate_window: number;
+} {
+  const window = retention.maxAgeMs === 0
+    ? DUPLICATE_WINDOW_MS
+    : Math.min(DUPLICATE_WINDOW_MS, retention.maxAgeMs);
+  return {
+    max_age: retention.maxAgeMs * 1_000_000,
+    max_bytes: retention.maxBytes === 0 ? -1 : retention.maxBytes,
+    // JetStream refuses a duplicate window longer than the records kept.
+    duplicate_window: window * 1_000_000,
+  };
+}
+
+/** Sets the retention asked for on the stream, if it has another. */
+async function updateRetention(
+  jsm: JetStreamManager,
+  config: { max_age: number; max_bytes: number; duplicate_window?: number },
+  retention: Partial<LogRetention>,
+  log: (line: string) => void,
+): Promise<void> {
+  if (retention.maxAgeMs === undefined && retention.maxBytes === undefined) {
+    return;
+  }
+  const has: LogRetention = {
+    maxAgeMs: Math.round(config.max_age / 1_000_000),
+    maxBytes: config.max_bytes < 0 ? 0 : config.max_bytes,
+  };
+  const wanted = { ...has, ...retention };
+  if (wanted.maxAgeMs === has.maxAgeMs && wanted.maxBytes === has.maxBytes) {
+    return;
+  }
+  await jsm.streams.update(LOG_STREAM, streamLimits(wanted));
+  log(
+    `cluster: the message log now keeps ${describe(wanted)} (it kept ${
+      describe(has)
+    })`,
+  );
+}
+
+/** "records for 3 days, up to 50 GiB" and the like. */
+export function describe(retention: LogRetention): string {
+  const age = retention.maxAgeMs === 0
+    ? "records of any age"
+    : `records for ${
+      inUnits(retention.maxAgeMs, [
+        [86_400_000, "day"],
+        [3_600_000, "hour"],
+        [60_000, "minute"],
+        [1000, "second"],
+        [1, "ms"],
+      ])
+    }`;
+  const size = retention.maxBytes === 0
+    ? "of any total size"
+    : `up to ${
+      inUnits(retention.maxBytes, [
+        [1024 ** 3, "GiB"],
+        [1024 ** 2, "MiB"],
+        [1024, "KiB"],
+        [1, "byte"],
+      ])
+    }`;
+  return `${age}, ${size}`;
+}
+
+/** `value` in the largest unit that divides it: "3 days", "500 MiB". */
+function inUnits(
+  value: number,
+  units: readonly (readonly [number, string])[],
+): string {
+  const [size, name] = units.find(([size]) => value % size === 0) ??
+    units.at(-1)!;
+  const count = value / size;
+  const plural = /^[a-z]+$/.test(name) && name !== "ms" && count !== 1;
+  return `${count} ${name}${plural ? "s" : ""}`;
+}
+
+function isStreamNotFound(error: unknown): boolean {
+  return error instanceof Error &&
+    (error.name === "StreamNotFoundError" ||
+      /stream not found/i.test(error.message));
+}
+
+function unavailable(error: unknown): Error {
+  return new Error(
+    `Cannot open the NATS stream ${LOG_STREAM}: ${
+      messageOf(error)
+    }. Is JetStream on (nats-server -js)?`,
+  );
 }
 
 /** JetStream did not answer at all: nothing was stored. */

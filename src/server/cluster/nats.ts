@@ -23,7 +23,8 @@ export type {
 export type { KV, NatsConnection };
 export { KvWatchInclude };
 export type { KvWatchEntry } from "@nats-io/kv";
-export type { Subscription } from "@nats-io/transport-node";
+export type { Msg, Subscription } from "@nats-io/transport-node";
+export { createInbox, headers } from "@nats-io/transport-node";
 
 /**
  * A connection to the NATS servers at `urls` (nats://host:port), which
@@ -40,6 +41,9 @@ export async function connectNats(
       name,
       noEcho: true,
       maxReconnectAttempts: -1,
+      // No stack captured at each request (the client's default): our
+      // errors say what failed without it, and a busy node makes many.
+      noAsyncTraces: true,
     });
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);

@@ -9,7 +9,7 @@ import type { Session } from "../session.ts";
 import { ClusterBus } from "./bus.ts";
 import { crossing, fileAnswer, fileCrossings, signedIn } from "./bus_event.ts";
 import { ClusterGroups } from "./groups.ts";
-import { ClusterLog } from "./log.ts";
+import { ClusterLog, type LogRetention } from "./log.ts";
 import { ClusterNames } from "./names.ts";
 import { ClusterPrekeys } from "./prekeys.ts";
 import { connectNats, type NatsConnection, openBucket } from "./nats.ts";
@@ -30,6 +30,8 @@ export interface ClusterOptions {
   urls: readonly string[];
   /** How long a node's users stay listed after it stops refreshing them. */
   presenceTtlMs: number;
+  /** The message log's retention asked for (cluster/log.ts). */
+  logRetention?: Partial<LogRetention>;
   log: (line: string) => void;
 }
 
@@ -96,7 +98,11 @@ export class ClusterNode implements ClusterPort {
       }
       const names = await openBucket(nc, NAMES_BUCKET, 0);
       const groups = await openBucket(nc, GROUPS_BUCKET, 0);
-      const messageLog = await ClusterLog.open(nc, options.log);
+      const messageLog = await ClusterLog.open(
+        nc,
+        options.log,
+        options.logRetention,
+      );
       const prekeys = await openBucket(nc, PREKEYS_BUCKET, 0);
       return new ClusterNode(
         id,
@@ -143,7 +149,10 @@ export class ClusterNode implements ClusterPort {
         this.#log(`cluster: cannot watch groups: ${messageOf(error)}`);
       }
     });
-    this.log.start(sink.logFrom(), (seq, record) => sink.logRecord(seq, record))
+    this.log.start(
+      sink.logFrom(),
+      (records, last) => sink.logRecords(records, last),
+    )
       .catch((error) => {
         if (!this.#closing) {
           this.#log(

@@ -35,8 +35,14 @@ export interface ClusterSink {
   sessions(): Iterable<Session>;
   /** The first log sequence this node's store has not applied. */
   logFrom(): number;
-  /** The log's record at `seq`, in order, once each (log_apply.ts). */
-  logRecord(seq: number, record: LogRecord): void;
+  /**
+   * The log's next records, in order, once each (log_apply.ts), up to
+   * sequence `last` (past the last record when some did not decode).
+   */
+  logRecords(
+    records: readonly { readonly seq: number; readonly record: LogRecord }[],
+    last: number,
+  ): void;
 }
 
 /** The shared message log (cluster/log.ts), as the core needs it. */

@@ -48,11 +48,17 @@ Deno.test({
       assert.equal(ack.seq, 4);
 
       const applied: [number, string][] = [];
-      log.start(1, (seq, record) => applied.push([seq, record.kind]))
-        .catch(() => {});
+      const lasts: number[] = [];
+      log.start(1, (records, last) => {
+        for (const { seq, record } of records) applied.push([seq, record.kind]);
+        lasts.push(last);
+      }).catch(() => {});
       await log.caughtUp(5_000);
       assert.deepEqual(applied, [[1, "private"], [2, "private"], [4, "user"]]);
       assert.match(lines.join("\n"), /skipped log record 3 on chat\.log\.room/);
+      // Batches cover every sequence, the skipped one too, in order.
+      assert.equal(lasts.at(-1), 4);
+      assert.deepEqual(lasts, [...lasts].sort((a, b) => a - b));
       // Later records come as they are published.
       const later = await log.publish({
         kind: "public",
