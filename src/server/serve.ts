@@ -395,7 +395,6 @@ export function createCore(options: CoreOptions): ServerCore {
 
   /** What the cluster's bus needs to know of this node's addresses. */
   const view = {
-    isLocal: (key: string) => state.isOnline(key),
     remoteRecipient: (id: ConnId) => state.remoteRecipients.get(id),
   };
   /** Files from users on other nodes to users here, renumbered. */

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { memoryStore } from "../_helpers/memory_store.ts";
 import { connect, delivered, route } from "../_helpers/delivered.ts";
 import { applyGroupRecord } from "../../src/server/remote_groups.ts";
-import { routeRemote } from "../../src/server/remote_route.ts";
 import { ServerState } from "../../src/server/state.ts";
 
 const KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
@@ -72,42 +71,6 @@ Deno.test("applyGroupRecord removes those who left, and changes nothing when the
     [],
   );
   assert.deepEqual(state.takeGroupChanges(), []);
-});
-
-Deno.test("routeRemote sends another node's group message to the members here, owed here only to them", () => {
-  const state = node();
-  applyGroupRecord(state, {
-    name: "team",
-    createdBy: "alice",
-    createdAt: 5,
-    members: ["alice", "jojo", "nana"],
-  }, 9);
-  const body = new TextEncoder().encode("hi team");
-  const out = delivered(
-    state,
-    routeRemote(state, {
-      kind: "group",
-      node: "n2",
-      from: "alice",
-      group: "team",
-      ts: 10,
-      body,
-    }, 11),
-  );
-  assert.deepEqual(out.map((o) => [o.to, o.message.t]), [[[1], "group"]]);
-  // nana is offline everywhere: the sender's node owes it to her, not this one.
-  assert.equal(state.store.pendingFor("nana", 10).length, 0);
-  assert.deepEqual(
-    routeRemote(state, {
-      kind: "group",
-      node: "n2",
-      from: "alice",
-      group: "unknown",
-      ts: 10,
-      body,
-    }, 11),
-    [],
-  );
 });
 
 Deno.test("ServerState records group changes only when asked to", () => {

@@ -7,7 +7,7 @@
 import type { Outbound } from "../outbound.ts";
 import type { Session } from "../session.ts";
 import { ClusterBus } from "./bus.ts";
-import { crossing, fileAnswer, fileCrossings, signedIn } from "./bus_event.ts";
+import { fileAnswer, fileCrossings, signedIn } from "./bus_event.ts";
 import { ClusterGroups } from "./groups.ts";
 import { ClusterLog } from "./log.ts";
 import { ClusterNames } from "./names.ts";
@@ -160,8 +160,6 @@ export class ClusterNode implements ClusterPort {
   publish(outbound: readonly Outbound[], view: ClusterView): void {
     const now = Date.now();
     for (const out of outbound) {
-      const crossed = crossing(out, this.id, (key) => view.isLocal(key));
-      if (crossed !== null) this.#bus.publish(crossed.subject, crossed.event);
       const files = fileCrossings(
         out,
         this.id,

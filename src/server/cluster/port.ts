@@ -21,7 +21,7 @@ import type { FileAnswer } from "../transfers.ts";
 
 /** What a node tells the core, once attached. */
 export interface ClusterSink {
-  /** Another node's event, for this node's users (remote_route.ts). */
+  /** Another node's event (a sign-in, a transfer's message) for this node. */
   event(event: BusEvent): void;
   /** Another node reported a user (entry: its presence key). */
   seen(entry: string, user: RemoteUser): void;
@@ -53,8 +53,6 @@ export interface ClusterLogPort {
 
 /** What the core tells the cluster about its outbound messages' addresses. */
 export interface ClusterView {
-  /** Whether a user is signed in on this node. */
-  isLocal(nameKey: string): boolean;
   /** Who a stand-in id stands for (remote_recipients.ts). */
   remoteRecipient(id: ConnId): RemoteRecipient | undefined;
 }
@@ -64,7 +62,7 @@ export interface ClusterPort {
   readonly log: ClusterLogPort;
   /** Starts telling `sink` what other nodes say. Once. */
   attach(sink: ClusterSink): void;
-  /** Passes to other nodes what of `outbound` their users are entitled to. */
+  /** Passes a transfer's messages in `outbound` to recipients on other nodes. */
   publish(outbound: readonly Outbound[], view: ClusterView): void;
   /**
    * Tells the node running transfer `xfer` (`senderNode`) what its
