@@ -430,6 +430,16 @@ export function createCore(options: CoreOptions): ServerCore {
   function share(outbound: readonly Outbound[]): void {
     shared!.drain();
     cluster!.publish(outbound, view);
+    shareGroupChanges();
+  }
+
+  /**
+   * Changes to groups committed here, to the groups bucket. Taken before
+   * anything else commits: what a record from the cluster changes to match
+   * it is taken and dropped after it is applied, and would take these along
+   * (a join lost on the other nodes, with its notice).
+   */
+  function shareGroupChanges(): void {
     const changes = state.takeGroupChanges();
     if (changes.length > 0) cluster!.groupsChanged(changes);
   }
@@ -490,6 +500,7 @@ export function createCore(options: CoreOptions): ServerCore {
     },
     logFrom: () => options.store.lastMessageId() + 1,
     logRecord(seq, record) {
+      shareGroupChanges();
       const applied = writes.commit(
         () => applyLogRecord(state, options.store, seq, record, Date.now()),
         () => ({ out: [], delivered: [] }),
@@ -500,6 +511,7 @@ export function createCore(options: CoreOptions): ServerCore {
       if (applied.delivered.length > 0) shared!.delivered(applied.delivered);
     },
     group(record) {
+      shareGroupChanges();
       delivery.deliver(
         writes.commit(
           () => applyGroupRecord(state, record, Date.now()),
@@ -820,6 +832,8 @@ export function createCore(options: CoreOptions): ServerCore {
             deliverRouted(routed);
             return;
           }
+          // Not after the wait: the log's records are applied meanwhile.
+          shareGroupChanges();
           return settle(shared, run, routed).then((settled) => {
             // Dismissed while the log took the run's messages.
             if (channels.has(id)) deliverRouted(settled);

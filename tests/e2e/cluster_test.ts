@@ -8,6 +8,9 @@ import assert from "node:assert/strict";
 import { crash } from "../_helpers/nats.ts";
 import { Cluster, natsForTest } from "../_helpers/cluster.ts";
 import { Bot } from "../_helpers/json_bot.ts";
+import { RawClient } from "../_helpers/raw_client.ts";
+import { importPublicKeyPem } from "../../src/crypto/keys.ts";
+import { join } from "node:path";
 
 const NATS = await natsForTest("cluster_test");
 
@@ -181,5 +184,63 @@ Deno.test({
       "sent",
     );
     assert.match(String(queued.note), /alice is offline/);
+  },
+});
+
+Deno.test({
+  name:
+    "chat serve --cluster: a join sent in one frame with a message to the group reaches the other node (its member is told, and lists the joiner), though the joiner's node applies the message from the log before it answers",
+  ignore: NATS === null,
+  async fn() {
+    await using cluster = await Cluster.start(NATS!, {
+      prefix: "chat-cluster-join",
+    });
+    const [a, b] = await cluster.nodes("a", "b");
+    const alice = await cluster.bot(a, "alice");
+    await alice.ask({ cmd: "create", group: "team" }, "ok");
+    const { spki } = await importPublicKeyPem(
+      await Deno.readTextFile(join(cluster.dir, "public.pem")),
+    );
+    await using bob = await RawClient.connect(`ws://${b.address}`, {
+      pinnedSpki: spki,
+    });
+    assert.equal((await bob.register("bob")).t, "welcome");
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const groups = await bob.request({ t: "groups" });
+      assert.equal(groups.t, "groups");
+      if (groups.groups.some((group) => group.name === "team")) break;
+      assert.ok(Date.now() < deadline, "node B never had group team");
+    }
+    // One frame, so one run on node B: the join commits, then the message
+    // waits for the log, and node B applies it before it answers.
+    const joinId = bob.nextId();
+    const sayId = bob.nextId();
+    bob.send(
+      await bob.seal(
+        { header: { t: "join", id: joinId, group: "team" } },
+        {
+          header: { t: "gsay", id: sayId, group: "team" },
+          body: new TextEncoder().encode("hi team"),
+        },
+      ),
+    );
+    assert.equal((await bob.replyTo(joinId)).t, "ok");
+    assert.equal((await bob.replyTo(sayId)).t, "ok");
+    await alice.chat.waitFor(
+      /"type":"message","kind":"group","from":"bob","group":"team","text":"hi team"/,
+    );
+    await alice.chat.waitFor(
+      /"type":"membership","group":"team","name":"bob","joined":true/,
+    );
+    const members = (await alice.ask(
+      { cmd: "members", group: "team" },
+      "members",
+    )).groups;
+    assert.deepEqual(members, [{
+      group: "team",
+      members: ["alice", "bob"],
+      online: ["alice", "bob"],
+    }]);
   },
 });
