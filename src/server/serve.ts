@@ -230,6 +230,11 @@ export function createCore(options: CoreOptions): ServerCore {
     bind: (name, key, fingerprint) => local.bind(name, key, fingerprint),
     claim: (name, key, fingerprint) =>
       cluster.claimName(name, key, fingerprint),
+    async recheck(name, key) {
+      const owner = await cluster.nameOwner(key);
+      if (owner !== local.fingerprintOf(key)) local.set(name, key, owner);
+      return owner;
+    },
   };
   // Every write goes through here, one unit of work at a time.
   const writes = new WritePath(store, log);

@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { crash } from "../_helpers/nats.ts";
-import { Cluster, natsForTest } from "../_helpers/cluster.ts";
+import { Cluster, type ClusterNode, natsForTest } from "../_helpers/cluster.ts";
+import { ChatProcess } from "../_helpers/process.ts";
 import { Bot } from "../_helpers/json_bot.ts";
 import { RawClient } from "../_helpers/raw_client.ts";
 import { importPublicKeyPem } from "../../src/crypto/keys.ts";
@@ -242,5 +243,60 @@ Deno.test({
       members: ["alice", "bob"],
       online: ["alice", "bob"],
     }]);
+  },
+});
+
+Deno.test({
+  name:
+    "chat admin release NAME --cluster frees the name on every node: a new key is refused it before, and takes it after on node A, whose own database bound the name to the old key; the old key is then refused on both nodes",
+  ignore: NATS === null,
+  async fn() {
+    await using cluster = await Cluster.start(NATS!, {
+      prefix: "chat-cluster-release",
+    });
+    const [a, b] = await cluster.nodes("a", "b");
+    const refused = async (node: ClusterNode, config: string) => {
+      const chat = cluster.connect(node, "jojo", {
+        config,
+        args: ["--no-reconnect"],
+      });
+      await chat.waitFor(
+        /"type":"error".*The name 'jojo' belongs to another identity key/,
+      );
+      assert.doesNotMatch(chat.stdout, /"type":"welcome"/);
+    };
+    const old = await cluster.bot(a, "jojo", { config: "old-key" });
+    await old.chat.write(`${JSON.stringify({ cmd: "quit" })}\n`);
+    await old.chat.finish();
+    await refused(b, "new-key");
+
+    const release = () =>
+      cluster.track(
+        new ChatProcess([
+          "admin",
+          "release",
+          "jojo",
+          "--cluster",
+          cluster.nats.url,
+        ]),
+      );
+    const released = release();
+    assert.equal((await released.finish()).code, 0, released.stderr);
+    assert.match(
+      released.stdout,
+      /^Released 'jojo' in the cluster \(it was bound to SHA256:\S+\): the next identity key to sign in with that name, on any node, will own it\.$/m,
+    );
+    const again = release();
+    assert.equal((await again.finish()).code, 1);
+    assert.match(
+      again.stderr,
+      /chat: the name 'jojo' is not bound to any key in the cluster/,
+    );
+
+    // Node A's own database still binds jojo to the old key: the cluster's
+    // word wins there.
+    await cluster.bot(a, "jojo", { config: "new-key" });
+    await refused(a, "old-key");
+    await refused(b, "old-key");
   },
 });

@@ -28,11 +28,7 @@ import type { Outbound } from "../outbound.ts";
 import type { RemoteRecipient } from "../remote_recipients.ts";
 import type { ConnId } from "../session.ts";
 import type { FileAnswer } from "../transfers.ts";
-import {
-  NODE_ID_PATTERN,
-  transferSubject,
-  userSubject,
-} from "./subjects.ts";
+import { NODE_ID_PATTERN, transferSubject, userSubject } from "./subjects.ts";
 
 /** What the sender's node of a transfer tells a recipient's node. */
 export type FileToRecipient = Extract<

@@ -209,6 +209,10 @@ export class ClusterNode implements ClusterPort {
     return this.#names.claim(nameKey, fingerprint);
   }
 
+  nameOwner(nameKey: string): Promise<string | null> {
+    return this.#names.owner(nameKey);
+  }
+
   /** Removes this node's users from the cluster and closes the connection. */
   async close(): Promise<void> {
     this.#closing = true;

@@ -89,6 +89,8 @@ export interface ClusterPort {
     nameKey: string,
     fingerprint: string,
   ): Promise<string>;
+  /** The key `nameKey` is bound to across the cluster; null when free. */
+  nameOwner(nameKey: string): Promise<string | null>;
   /**
    * End-to-end prekey bundles, held for the whole cluster: `e2e_keys` and
    * `e2e_bundle` go here instead of this node's directory.
