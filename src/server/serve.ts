@@ -64,6 +64,7 @@ import { LOG_WAIT_MS, SharedLog } from "./shared_log.ts";
 import { routeSharedE2eKeys } from "./e2e_keys.ts";
 import { applyGroupRecord } from "./remote_groups.ts";
 import type { ClusterPort } from "./cluster/port.ts";
+import { AddressShares, CountedBuckets, REPORT_MS } from "./address_shares.ts";
 import type { PresenceChange } from "./remote_users.ts";
 
 export interface ServerOptions {
@@ -340,10 +341,28 @@ export function createCore(options: CoreOptions): ServerCore {
   const decrypts = new Semaphore(limits.maxDecryptsInFlight);
   // What all the connections of one address may send and have queued
   // together: otherwise each connection it may open multiplies its limits.
-  const addressBuckets = new KeyedTokenBuckets(
-    limits.messagesPerSecondPerAddress,
-    limits.messageBurstPerAddress,
-  );
+  // In a cluster an address's limits hold across the nodes: what it holds
+  // and takes here is reported to them every second, and what it takes
+  // there is charged here (address_shares.ts).
+  const shares = cluster === undefined ? null : new AddressShares();
+  const addressBuckets = shares === null
+    ? new KeyedTokenBuckets(
+      limits.messagesPerSecondPerAddress,
+      limits.messageBurstPerAddress,
+    )
+    : new CountedBuckets(
+      limits.messagesPerSecondPerAddress,
+      limits.messageBurstPerAddress,
+      (group) => shares.tookMessage(group),
+    );
+  const reporting = shares === null ? undefined : setInterval(() => {
+    const connections = new Map<string, number>();
+    for (const group of groups.values()) {
+      connections.set(group, (connections.get(group) ?? 0) + 1);
+    }
+    const report = shares.report(connections);
+    if (report !== null) cluster!.shareAddresses(report);
+  }, REPORT_MS);
   const addressBacklogs = new GroupBacklog<ConnId>(
     limits.maxBacklogBytesPerAddress,
     Math.max(
@@ -532,7 +551,15 @@ export function createCore(options: CoreOptions): ServerCore {
     gone(entry) {
       announce([state.remote.delete(entry)]);
     },
+    addresses(report) {
+      const now = Date.now();
+      for (const took of shares!.receive(report, now)) {
+        admission.charge(took.group, took.handshakes, now);
+        addressBuckets.charge(took.group, took.messages, now);
+      }
+    },
     nodeGone(node) {
+      shares?.nodeGone(node);
       announce(state.remote.dropNode(node));
       // Files from its users stop where they are: resumable, as when a
       // sender here disconnects.
@@ -1078,6 +1105,7 @@ export function createCore(options: CoreOptions): ServerCore {
     unfinished: boolean,
   ): Admission {
     const decided = admission.accept(group, Date.now(), unfinished);
+    if (decided.kind === "in") shares?.tookHandshake(group);
     if (decided.kind !== "in") {
       const why = decided.kind === "refuse"
         ? decided.why
@@ -1097,9 +1125,16 @@ export function createCore(options: CoreOptions): ServerCore {
     address: string,
     sockets: SocketCounts,
   ): string | null {
+    // An address's connections on the other nodes of a cluster count too.
+    const counts: SocketCounts = shares === null ? sockets : {
+      socketCount: sockets.socketCount,
+      socketsFrom: (from) =>
+        sockets.socketsFrom(from) +
+        shares.connectionsElsewhere(from, Date.now()),
+    };
     const refused = stopping
       ? "the server is shutting down"
-      : admission.admit(sockets, group);
+      : admission.admit(counts, group);
     if (refused !== null) {
       refusals.log(
         `admit:${group}`,
@@ -1154,6 +1189,7 @@ export function createCore(options: CoreOptions): ServerCore {
     registrationDeadlines.stop();
     clearTimeout(answerSweep);
     answerSweep = undefined;
+    clearInterval(reporting);
   }
 
   return {

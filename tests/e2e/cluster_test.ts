@@ -10,6 +10,7 @@ import { Cluster, type ClusterNode, natsForTest } from "../_helpers/cluster.ts";
 import { ChatProcess } from "../_helpers/process.ts";
 import { Bot } from "../_helpers/json_bot.ts";
 import { RawClient } from "../_helpers/raw_client.ts";
+import { RawTcp } from "../_helpers/raw_tcp.ts";
 import { importPublicKeyPem } from "../../src/crypto/keys.ts";
 import { join } from "node:path";
 
@@ -298,5 +299,46 @@ Deno.test({
     await cluster.bot(a, "jojo", { config: "new-key" });
     await refused(a, "old-key");
     await refused(b, "old-key");
+  },
+});
+
+Deno.test({
+  name:
+    "chat serve --cluster holds an address to --max-per-address across nodes: while node A holds its connections node B refuses it one more, and lets it in again once they close",
+  ignore: NATS === null,
+  async fn() {
+    await using cluster = await Cluster.start(NATS!, {
+      prefix: "chat-cluster-address",
+    });
+    const limits = ["--max-per-address", "3", "--handshake-rate", "0"];
+    const a = await cluster.node("a", ...limits);
+    const b = await cluster.node("b", ...limits);
+    // Every client here is 127.0.0.1: three on node A are the address's
+    // limit for the whole cluster.
+    const held = [];
+    for (const user of ["u1", "u2", "u3"]) {
+      held.push(await cluster.bot(a, user, { args: ["--no-reconnect"] }));
+    }
+    /** Asks node B for a WebSocket until `wanted` answers, for at most 10 s. */
+    const probeUntil = async (wanted: RegExp) => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const { tcp, head } = await RawTcp.upgrade(Number(b.port));
+        tcp.close();
+        if (wanted.test(head)) return head;
+        assert.ok(Date.now() < deadline, `node B kept answering ${head}`);
+      }
+    };
+    // Node B counts node A's connections from its next report (a second).
+    await probeUntil(/^HTTP\/1\.1 503/);
+    await b.process.waitFor(
+      /refused a connection from 127\.0\.0\.1.*: too many connections from your address/,
+    );
+    for (const bot of held) {
+      await bot.chat.write(`${JSON.stringify({ cmd: "quit" })}\n`);
+      await bot.chat.finish();
+    }
+    await probeUntil(/^HTTP\/1\.1 101/);
+    await cluster.bot(b, "u4");
   },
 });

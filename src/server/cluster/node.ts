@@ -17,7 +17,14 @@ import type { ClusterPort, ClusterSink, ClusterView } from "./port.ts";
 import type { FileAnswer } from "../transfers.ts";
 import { ClusterPresence } from "./presence.ts";
 import {
+  type AddressCounts,
+  decodeAddressReport,
+  encodeAddressReport,
+} from "./address_report.ts";
+import {
+  ALL_LIMITS_SUBJECT,
   GROUPS_BUCKET,
+  limitsSubject,
   NAMES_BUCKET,
   NODES_BUCKET,
   PREKEYS_BUCKET,
@@ -124,6 +131,21 @@ export class ClusterNode implements ClusterPort {
     if (this.#attached) throw new Error("The cluster node is attached already");
     this.#attached = true;
     this.#bus.start((event) => sink.event(event));
+    this.#nc.subscribe(ALL_LIMITS_SUBJECT, {
+      callback: (error, msg) => {
+        if (error !== null) return;
+        try {
+          const report = decodeAddressReport(msg.data);
+          if (report.node !== this.id) sink.addresses(report);
+        } catch (bad) {
+          this.#log(
+            `cluster: dropped a bad address report on ${msg.subject}: ${
+              messageOf(bad)
+            }`,
+          );
+        }
+      },
+    });
     // What presence makes of silence depends on whether NATS is there.
     (async () => {
       for await (const status of this.#nc.status()) {
@@ -151,6 +173,17 @@ export class ClusterNode implements ClusterPort {
           );
         }
       });
+  }
+
+  shareAddresses(addresses: readonly AddressCounts[]): void {
+    try {
+      this.#nc.publish(
+        limitsSubject(this.id),
+        encodeAddressReport({ node: this.id, addresses }),
+      );
+    } catch {
+      // Closed or draining: the next report says it again.
+    }
   }
 
   groupsChanged(changes: readonly GroupChange[]): void {

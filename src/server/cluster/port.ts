@@ -13,6 +13,7 @@ import type { Session } from "../session.ts";
 import type { GroupChange } from "../group.ts";
 import type { BusEvent } from "./bus_event.ts";
 import type { GroupRecord } from "./group_record.ts";
+import type { AddressCounts, AddressReport } from "./address_report.ts";
 import type { LogRecord } from "./log_record.ts";
 import type { SharedPrekeys } from "../e2e_keys.ts";
 import type { RemoteRecipient } from "../remote_recipients.ts";
@@ -31,6 +32,8 @@ export interface ClusterSink {
   nodeGone(node: string): void;
   /** A group as the cluster has it now (cluster/groups.ts). */
   group(record: GroupRecord): void;
+  /** Another node's report of its addresses (address_report.ts). */
+  addresses(report: AddressReport): void;
   /** This node's signed-in users now, for the refresh of their presence. */
   sessions(): Iterable<Session>;
   /** The first log sequence this node's store has not applied. */
@@ -74,6 +77,8 @@ export interface ClusterPort {
     from: string,
     answer: FileAnswer | null,
   ): void;
+  /** This node's addresses, for the other nodes' per-address limits. */
+  shareAddresses(addresses: readonly AddressCounts[]): void;
   /** Changes to groups made here, for the other nodes. */
   groupsChanged(changes: readonly GroupChange[]): void;
   /** A user signed in here: others see them, and their messages come here. */

@@ -31,6 +31,14 @@ export function nodeTransfersSubject(node: string): string {
   return `chat.xfer.${node}.*`;
 }
 
+/** A node's report of its addresses (address_report.ts), every second. */
+export function limitsSubject(node: string): string {
+  return `chat.limits.${node}`;
+}
+
+/** What every node listens to for the others' address reports. */
+export const ALL_LIMITS_SUBJECT = "chat.limits.*";
+
 /** Groups and their members: key `<group token>`, value GroupRecord. */
 export const GROUPS_BUCKET = "chat_groups";
 

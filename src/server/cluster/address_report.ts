@@ -1,0 +1,103 @@
+// This module is browser compatible.
+
+/**
+ * What a node of a cluster tells the others, every second, about the
+ * addresses (address groups, address_group.ts) it serves (issue 19): how
+ * many connections each holds there now, and how many handshakes and
+ * messages each took of its per-address limits since the last report. The
+ * other nodes count the connections with their own and charge the tokens to
+ * their own buckets, so that an address's limits hold across the cluster,
+ * a report's interval late at most (address_shares.ts).
+ *
+ * Bytes (subject `chat.limits.<node id>`): UTF-8 JSON
+ * `{"v":1,"node":"<id>","a":[["<group>",connections,handshakes,messages],...]}`.
+ * Nodes trust one another, but a decoder still checks every field.
+ */
+
+import { NODE_ID_PATTERN } from "./subjects.ts";
+
+/** One address group's counts in a report. */
+export interface AddressCounts {
+  readonly group: string;
+  /** Connections open from it on the reporting node now. */
+  readonly connections: number;
+  /** Handshake tokens it took there since the last report. */
+  readonly handshakes: number;
+  /** Message tokens (of the per-address rate) it took there since then. */
+  readonly messages: number;
+}
+
+export interface AddressReport {
+  readonly node: string;
+  readonly addresses: readonly AddressCounts[];
+}
+
+/** At most this many addresses in one report: the busiest. */
+export const MAX_REPORTED_ADDRESSES = 4096;
+
+/** Longer than any address group (an IPv6 address with a zone). */
+const MAX_GROUP_LENGTH = 128;
+
+const MAX_COUNT = 1_000_000_000;
+
+const VERSION = 1;
+
+export function encodeAddressReport(report: AddressReport): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({
+    v: VERSION,
+    node: report.node,
+    a: report.addresses.map((
+      { group, connections, handshakes, messages },
+    ) => [group, connections, handshakes, messages]),
+  }));
+}
+
+/** The report in `bytes`; throws a TypeError saying what is wrong. */
+export function decodeAddressReport(bytes: Uint8Array): AddressReport {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes),
+    );
+  } catch {
+    throw new TypeError("Address report is not JSON");
+  }
+  if (typeof parsed !== "object" || parsed === null) {
+    throw new TypeError("Address report is not an object");
+  }
+  const { v, node, a } = parsed as Record<string, unknown>;
+  if (v !== VERSION) throw new TypeError(`Address report version ${v}`);
+  if (typeof node !== "string" || !NODE_ID_PATTERN.test(node)) {
+    throw new TypeError("Address report has a bad node id");
+  }
+  if (!Array.isArray(a) || a.length > MAX_REPORTED_ADDRESSES) {
+    throw new TypeError("Address report has a bad address list");
+  }
+  const addresses = a.map((entry): AddressCounts => {
+    if (!Array.isArray(entry) || entry.length !== 4) {
+      throw new TypeError("Address report has a bad entry");
+    }
+    const [group, connections, handshakes, messages] = entry as unknown[];
+    if (
+      typeof group !== "string" || group.length === 0 ||
+      group.length > MAX_GROUP_LENGTH || /[\x00-\x20\x7f]/.test(group)
+    ) {
+      throw new TypeError("Address report has a bad address");
+    }
+    for (const count of [connections, handshakes, messages]) {
+      if (
+        typeof count !== "number" || !Number.isSafeInteger(count) ||
+        count < 0 || count > MAX_COUNT
+      ) {
+        throw new TypeError("Address report has a bad count");
+      }
+    }
+    return {
+      group,
+      connections: connections as number,
+      handshakes: handshakes as number,
+      messages: messages as number,
+    };
+  });
+  return { node, addresses };
+}
