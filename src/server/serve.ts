@@ -13,7 +13,7 @@ import { encodeMessage, parseClientMessage } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
 import type { Store } from "../store/store.ts";
 import { CloseCode } from "../transport/connection.ts";
-import { nameKey } from "../protocol/limits.ts";
+import { FILE_CHUNK_TAG_BYTES, nameKey } from "../protocol/limits.ts";
 import {
   acceptChannel,
   ChannelError,
@@ -600,8 +600,42 @@ export function createCore(options: CoreOptions): ServerCore {
         message.xfer,
         user.id,
         state.transfers.reserveId(),
+        message.size,
       );
     } else if (bridged === undefined) return;
+    const expected = message.t === "file_chunk"
+      ? bridge.chunk(
+        bridged,
+        message.offset,
+        event.body.byteLength - FILE_CHUNK_TAG_BYTES,
+      )
+      : message.t === "file_end"
+      ? bridge.end(bridged)
+      : null;
+    if (expected !== null) {
+      // Lost on the way (core NATS is at most once): stopped for this user
+      // as if their connection broke, so the sender offers it again and it
+      // resumes from what they hold.
+      log(
+        `cluster: a chunk of a file from another node to ${event.from} was lost on the way (${
+          message.t === "file_chunk"
+            ? `one at ${message.offset} came`
+            : "the end came"
+        }, expected one at ${expected}): stopped, to be resumed`,
+      );
+      bridge.close(bridged);
+      cluster?.fileAnswer(event.node, message.xfer, event.from, null);
+      delivery.deliver([{
+        to: [user.id],
+        message: {
+          t: "file_cancel",
+          xfer: bridged.local,
+          reason: "part of the file was lost between the servers",
+          resumable: true,
+        },
+      }]);
+      return;
+    }
     if (message.t === "file_cancel") bridge.close(bridged);
     delivery.deliver([{
       to: [user.id],

@@ -9,6 +9,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { ChatProcess } from "../_helpers/process.ts";
 import { Cluster, natsForTest } from "../_helpers/cluster.ts";
+import { connectNats } from "../../src/server/cluster/nats.ts";
+import {
+  decodeBusEvent,
+  encodeBusEvent,
+} from "../../src/server/cluster/bus_event.ts";
+import { userSubject } from "../../src/server/cluster/subjects.ts";
+import { FILE_CHUNK_TAG_BYTES, nameKey } from "../../src/protocol/limits.ts";
 
 const NATS = await natsForTest("cluster_files_test");
 
@@ -119,5 +126,75 @@ Deno.test({
       30_000,
     );
     assert.deepEqual(await Deno.readFile(join(downloads, "team.bin")), small);
+  },
+});
+
+Deno.test({
+  name:
+    "chat serve --cluster: a chunk lost between the nodes stops the transfer for its recipient as resumable, and the sender's client offers it again and it resumes to the same bytes",
+  ignore: NATS === null,
+  async fn() {
+    await using cluster = await Cluster.start(NATS!, {
+      prefix: "chat-cluster-lost-chunk",
+    });
+    const { dir } = cluster;
+    const [a, b] = await cluster.nodes("a", "b");
+    const downloads = join(dir, "bob-downloads");
+    const bob = cluster.connect(b, "bob", {
+      json: false,
+      args: ["--downloads", downloads, "--no-open", "--accept-files", "all"],
+    });
+    await bob.waitFor(/SUCCESS: Username registered\./);
+    const alice = cluster.connect(a, "alice", { json: false });
+    await alice.waitFor(/SUCCESS: Username registered\./);
+    await waitListed(alice, "alice", "bob");
+
+    // What node B hears for bob: after the first chunk, one that is not
+    // the next (as node B sees it when the next was lost on the way).
+    const nc = await connectNats([cluster.nats.url], "chat-test-loss");
+    let forged = false;
+    try {
+      nc.subscribe(userSubject(nameKey("bob")), {
+        callback: (error, msg) => {
+          if (error !== null || forged) return;
+          const event = decodeBusEvent(msg.data);
+          if (event.kind !== "file" || event.message.t !== "file_chunk") {
+            return;
+          }
+          forged = true;
+          const bytes = event.body.byteLength - FILE_CHUNK_TAG_BYTES;
+          nc.publish(
+            msg.subject,
+            encodeBusEvent({
+              ...event,
+              message: {
+                ...event.message,
+                offset: event.message.offset + bytes + 1,
+              },
+              body: new Uint8Array(FILE_CHUNK_TAG_BYTES + 16),
+            }),
+          );
+        },
+      });
+      await nc.flush();
+
+      const file = join(dir, "big.bin");
+      const bytes = new Uint8Array(4 * 1024 * 1024 + 777);
+      for (let i = 0; i < bytes.length; i += 65_536) {
+        crypto.getRandomValues(bytes.subarray(i, i + 65_536));
+      }
+      await Deno.writeFile(file, bytes);
+      await alice.write(`/file bob ${file}\n`);
+      await b.process.waitFor(
+        /a chunk of a file from another node to bob was lost on the way .*: stopped, to be resumed/,
+      );
+      // bob keeps what he has; alice's client offers it again by itself.
+      await bob.waitFor(/You received file big\.bin from alice\./, 60_000);
+      assert.deepEqual(await Deno.readFile(join(downloads, "big.bin")), bytes);
+      assert.match(bob.stdout + bob.stderr, /asking to resume/);
+      assert.ok(forged);
+    } finally {
+      await nc.close();
+    }
   },
 });
