@@ -42,11 +42,16 @@ const MAX_COUNT = 1_000_000_000;
 
 const VERSION = 1;
 
+/**
+ * The report's bytes. An address group that is not printable ASCII of at
+ * most 128 characters (an edge's address that did not parse) is left out,
+ * as a decoder would refuse the whole report for it.
+ */
 export function encodeAddressReport(report: AddressReport): Uint8Array {
   return new TextEncoder().encode(JSON.stringify({
     v: VERSION,
     node: report.node,
-    a: report.addresses.map((
+    a: report.addresses.filter(({ group }) => isReportable(group)).map((
       { group, connections, handshakes, messages },
     ) => [group, connections, handshakes, messages]),
   }));
@@ -78,10 +83,7 @@ export function decodeAddressReport(bytes: Uint8Array): AddressReport {
       throw new TypeError("Address report has a bad entry");
     }
     const [group, connections, handshakes, messages] = entry as unknown[];
-    if (
-      typeof group !== "string" || group.length === 0 ||
-      group.length > MAX_GROUP_LENGTH || /[\x00-\x20\x7f]/.test(group)
-    ) {
+    if (typeof group !== "string" || !isReportable(group)) {
       throw new TypeError("Address report has a bad address");
     }
     for (const count of [connections, handshakes, messages]) {
@@ -100,4 +102,9 @@ export function decodeAddressReport(bytes: Uint8Array): AddressReport {
     };
   });
   return { node, addresses };
+}
+
+function isReportable(group: string): boolean {
+  return group.length > 0 && group.length <= MAX_GROUP_LENGTH &&
+    /^[!-~]+$/.test(group);
 }

@@ -25,6 +25,17 @@ Deno.test("encodeAddressReport writes the JSON docs/SCALING.md gives, and decode
   assert.ok(docs.includes(json), "the example is in the docs");
 });
 
+Deno.test("encodeAddressReport leaves out an address a decoder would refuse, not the report", () => {
+  const bytes = encodeAddressReport({
+    node: "n1",
+    addresses: [
+      { group: "not an address", connections: 1, handshakes: 0, messages: 0 },
+      ...report.addresses,
+    ],
+  });
+  assert.deepEqual(decodeAddressReport(bytes), report);
+});
+
 Deno.test("decodeAddressReport refuses bad fields with a TypeError", () => {
   const text = (value: unknown) =>
     new TextEncoder().encode(JSON.stringify(value));
