@@ -11,9 +11,26 @@
  * may overshoot by what it takes within one interval on each node.
  */
 
-import type { AddressCounts, AddressReport } from "./cluster/address_report.ts";
-import { MAX_REPORTED_ADDRESSES } from "./cluster/address_report.ts";
 import { KeyedTokenBuckets } from "./rate_limit.ts";
+
+/** One address group's counts in a report. */
+export interface AddressCounts {
+  readonly group: string;
+  /** Connections open from it on the reporting node now. */
+  readonly connections: number;
+  /** Handshake tokens it took there since the last report. */
+  readonly handshakes: number;
+  /** Message tokens (of the per-address rate) it took there since then. */
+  readonly messages: number;
+}
+
+export interface AddressReport {
+  readonly node: string;
+  readonly addresses: readonly AddressCounts[];
+}
+
+/** At most this many addresses in one report: the busiest. */
+export const MAX_REPORTED_ADDRESSES = 4096;
 
 /** How often a node reports its addresses. */
 export const REPORT_MS = 1000;

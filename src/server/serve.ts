@@ -534,11 +534,11 @@ export function createCore(options: CoreOptions): ServerCore {
       delivery.deliver(applied.out);
       if (applied.delivered.length > 0) shared!.delivered(applied.delivered);
     },
-    group(record) {
+    group(record, changes) {
       shareGroupChanges();
       delivery.deliver(
         writes.commit(
-          () => applyGroupRecord(state, record, Date.now()),
+          () => applyGroupRecord(state, record, Date.now(), changes),
           () => [],
         ),
       );

@@ -16,7 +16,7 @@ const TTL_SECONDS = 2;
 
 Deno.test({
   name:
-    "chat serve --cluster: while NATS is down for longer than the TTL the nodes keep each other's users listed, and chat and presence flow again once it is back",
+    "chat serve --cluster: while NATS is down for longer than the TTL the nodes keep each other's users listed, and chat, presence and a group made meanwhile flow again once it is back",
   ignore: NATS === null,
   async fn() {
     await using cluster = await Cluster.start(NATS!, {
@@ -34,6 +34,9 @@ Deno.test({
     await nats.crash();
     await a.waitFor(/lost NATS/);
     await b.waitFor(/lost NATS/);
+    // A group made meanwhile on node A reaches node B once NATS is back:
+    // node A tries its change again until NATS answers.
+    await alice.ask({ cmd: "create", group: "meanwhile" }, "ok");
     // Down for three TTLs: node B hears nothing of node A all along, and
     // keeps alice listed (its clients are still served by it meanwhile).
     const downUntil = Date.now() + 3 * TTL_SECONDS * 1000;
@@ -53,6 +56,13 @@ Deno.test({
       await bob.waitForList((names) => names.includes("carol"), 20_000),
       ["alice", "bob", "carol"],
     );
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const groups = (await bob.ask({ cmd: "groups" }, "groups"))
+        .groups as { name: string }[];
+      if (groups.some((group) => group.name === "meanwhile")) break;
+      assert.ok(Date.now() < deadline, "node B never had group meanwhile");
+    }
     // And nobody was taken for gone along the way.
     assert.doesNotMatch(a.stdout + b.stdout, /was not heard from/);
   },

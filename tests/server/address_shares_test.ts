@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import {
   AddressShares,
   CountedBuckets,
+  MAX_REPORTED_ADDRESSES,
   REPORT_STALE_MS,
 } from "../../src/server/address_shares.ts";
-import { MAX_REPORTED_ADDRESSES } from "../../src/server/cluster/address_report.ts";
 
 Deno.test("AddressShares.report says each address's connections and the tokens taken since the last report, then says nothing once there is nothing left to clear", () => {
   const shares = new AddressShares();

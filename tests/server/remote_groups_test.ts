@@ -86,3 +86,41 @@ Deno.test("ServerState records group changes only when asked to", () => {
     { kind: "remove", group: "a", member: "jojo" },
   ]);
 });
+
+Deno.test("applyGroupRecord with the changes made elsewhere tells each one, also of someone who joined and left between two records", () => {
+  const state = node();
+  route(state, 1, { t: "create", id: 1, group: "team" }, NONE, 2);
+  const out = applyGroupRecord(
+    state,
+    {
+      name: "team",
+      createdBy: "jojo",
+      createdAt: 2,
+      members: ["jojo", "alice"],
+      count: 4,
+      changes: [
+        { n: 2, member: "alice", joined: true, node: "n2" },
+        { n: 3, member: "bob", joined: true, node: "n2" },
+        { n: 4, member: "bob", joined: false, node: "n3" },
+      ],
+    },
+    5,
+    [
+      { n: 2, member: "alice", joined: true, node: "n2" },
+      { n: 3, member: "bob", joined: true, node: "n2" },
+      { n: 4, member: "bob", joined: false, node: "n3" },
+    ],
+  );
+  assert.deepEqual([...state.group("team")!.members.values()], [
+    "jojo",
+    "alice",
+  ]);
+  assert.deepEqual(
+    delivered(state, out).map((o) => [o.to, o.message]),
+    [
+      [[1], { t: "membership", group: "team", name: "alice", joined: true }],
+      [[1], { t: "membership", group: "team", name: "bob", joined: true }],
+      [[1], { t: "membership", group: "team", name: "bob", joined: false }],
+    ],
+  );
+});

@@ -14,26 +14,12 @@
  * Nodes trust one another, but a decoder still checks every field.
  */
 
+import {
+  type AddressCounts,
+  type AddressReport,
+  MAX_REPORTED_ADDRESSES,
+} from "../address_shares.ts";
 import { NODE_ID_PATTERN } from "./subjects.ts";
-
-/** One address group's counts in a report. */
-export interface AddressCounts {
-  readonly group: string;
-  /** Connections open from it on the reporting node now. */
-  readonly connections: number;
-  /** Handshake tokens it took there since the last report. */
-  readonly handshakes: number;
-  /** Message tokens (of the per-address rate) it took there since then. */
-  readonly messages: number;
-}
-
-export interface AddressReport {
-  readonly node: string;
-  readonly addresses: readonly AddressCounts[];
-}
-
-/** At most this many addresses in one report: the busiest. */
-export const MAX_REPORTED_ADDRESSES = 4096;
 
 /** Longer than any address group (an IPv6 address with a zone). */
 const MAX_GROUP_LENGTH = 128;

@@ -16,11 +16,8 @@ import { connectNats, type NatsConnection, openBucket } from "./nats.ts";
 import type { ClusterPort, ClusterSink, ClusterView } from "./port.ts";
 import type { FileAnswer } from "../transfers.ts";
 import { ClusterPresence } from "./presence.ts";
-import {
-  type AddressCounts,
-  decodeAddressReport,
-  encodeAddressReport,
-} from "./address_report.ts";
+import type { AddressCounts } from "../address_shares.ts";
+import { decodeAddressReport, encodeAddressReport } from "./address_report.ts";
 import {
   ALL_LIMITS_SUBJECT,
   GROUPS_BUCKET,
@@ -111,7 +108,7 @@ export class ClusterNode implements ClusterPort {
         new ClusterBus(nc, id, options.log),
         new ClusterPresence(presence, nodes, id, ttlMs, options.log),
         new ClusterNames(names),
-        new ClusterGroups(groups, options.log),
+        new ClusterGroups(groups, id, options.log),
         messageLog,
         new ClusterPrekeys(prekeys, options.log),
         options.log,

@@ -12,8 +12,8 @@ import type { RemoteUser } from "../remote_users.ts";
 import type { Session } from "../session.ts";
 import type { GroupChange } from "../group.ts";
 import type { BusEvent } from "./bus_event.ts";
-import type { GroupRecord } from "./group_record.ts";
-import type { AddressCounts, AddressReport } from "./address_report.ts";
+import type { GroupRecord, MemberChange } from "./group_record.ts";
+import type { AddressCounts, AddressReport } from "../address_shares.ts";
 import type { LogRecord } from "./log_record.ts";
 import type { SharedPrekeys } from "../e2e_keys.ts";
 import type { RemoteRecipient } from "../remote_recipients.ts";
@@ -30,8 +30,11 @@ export interface ClusterSink {
   gone(entry: string): void;
   /** Another node stopped, or died: its users are offline. */
   nodeGone(node: string): void;
-  /** A group as the cluster has it now (cluster/groups.ts). */
-  group(record: GroupRecord): void;
+  /**
+   * A group as the cluster has it now (cluster/groups.ts), and the changes
+   * other nodes made to it since the last one (null: not known).
+   */
+  group(record: GroupRecord, changes: readonly MemberChange[] | null): void;
   /** Another node's report of its addresses (address_report.ts). */
   addresses(report: AddressReport): void;
   /** This node's signed-in users now, for the refresh of their presence. */

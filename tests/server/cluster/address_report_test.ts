@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import {
-  type AddressReport,
   decodeAddressReport,
   encodeAddressReport,
 } from "../../../src/server/cluster/address_report.ts";
+import type { AddressReport } from "../../../src/server/address_shares.ts";
 
 const report: AddressReport = {
   node: "n1",
