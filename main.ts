@@ -580,6 +580,23 @@ async function identityKeygen(
 async function release(
   command: Extract<CliCommand, { cmd: "release" }>,
 ): Promise<number> {
+  if (command.cluster !== null) {
+    // Only here is the NATS client loaded, as for chat serve --cluster.
+    const { releaseClusterName } = await import(
+      "./src/server/cluster/names.ts"
+    );
+    const was = await releaseClusterName(command.cluster, command.name);
+    if (was === null) {
+      console.error(
+        `chat: the name '${command.name}' is not bound to any key in the cluster`,
+      );
+      return 1;
+    }
+    console.log(
+      `Released '${command.name}' in the cluster (it was bound to ${was}): the next identity key to sign in with that name, on any node, will own it.`,
+    );
+    return 0;
+  }
   const path = join(command.dataDir, DATABASE_FILE);
   if (!await exists(path)) {
     console.error(

@@ -88,8 +88,16 @@ export type CliCommand =
   }
   /** `chat keygen --identity [PATH]`: a user's identity key instead of a server key. */
   | { cmd: "identity"; path: string | null; force: boolean }
-  /** `chat admin release NAME`: frees a name from its identity key. */
-  | { cmd: "release"; name: string; dataDir: string }
+  /**
+   * `chat admin release NAME`: frees a name from its identity key, in a
+   * node's database or (`cluster`: NATS URLs) in a cluster's names bucket.
+   */
+  | {
+    cmd: "release";
+    name: string;
+    dataDir: string;
+    cluster: string[] | null;
+  }
   /** Help, version, or a usage error: print `output` and exit with `code`. */
   | { cmd: "exit"; code: number; output: string };
 
@@ -594,8 +602,19 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       "the server's data folder",
       `${DEFAULT_KEY_DIR}/chat-data`,
     )
-    .action((name: string, opts: { data: string }) => {
-      result = { cmd: "release", name, dataDir: opts.data };
+    .addOption(
+      new Option(
+        "--cluster <urls>",
+        "release it in the cluster joined through these NATS servers (as given to chat serve --cluster), for every node, instead of in --data",
+      ).argParser(parseClusterUrls),
+    )
+    .action((name: string, opts: { data: string; cluster?: string[] }) => {
+      result = {
+        cmd: "release",
+        name,
+        dataDir: opts.data,
+        cluster: opts.cluster ?? null,
+      };
     });
 
   try {

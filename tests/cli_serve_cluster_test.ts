@@ -75,3 +75,27 @@ Deno.test("parseCommandLine takes --log-max-age as a duration and --log-max-size
     assert.match(command.output, /give a duration like 7d/);
   }
 });
+
+Deno.test("parseCommandLine takes chat admin release NAME --cluster as NATS URLs, and none without it", () => {
+  const command = parseCommandLine([
+    "admin",
+    "release",
+    "jojo",
+    "--cluster",
+    "127.0.0.1:4222",
+  ]);
+  assert.ok(command.cmd === "release");
+  assert.deepEqual(command.cluster, ["nats://127.0.0.1:4222"]);
+  assert.equal(command.name, "jojo");
+  const local = parseCommandLine(["admin", "release", "jojo"]);
+  assert.ok(local.cmd === "release");
+  assert.equal(local.cluster, null);
+  const bad = parseCommandLine([
+    "admin",
+    "release",
+    "jojo",
+    "--cluster",
+    "http://x:4222",
+  ]);
+  assert.equal(bad.cmd, "exit");
+});

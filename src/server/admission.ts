@@ -71,6 +71,14 @@ export class AdmissionPolicy {
   }
 
   /**
+   * `group` took `tokens` handshakes on another node of a cluster: they
+   * count against its rate here too (address_shares.ts).
+   */
+  charge(group: string, tokens: number, now: number): void {
+    this.#handshakes.charge(group, tokens, now);
+  }
+
+  /**
    * A connection let in asks for a WebSocket: null lets it in, else why not.
    * `counts` include the asking socket.
    */

@@ -96,7 +96,7 @@ export function routeE2eGroup(
         return {
           userKey: key,
           // Owed here to one that acknowledges; one on another node of a
-          // cluster is owed it there (remote_route.ts).
+          // cluster is owed it there (log_apply.ts).
           delivered: here !== undefined
             ? !here.acks
             : state.remote.size > 0 && state.remote.get(key) !== undefined,

@@ -63,8 +63,8 @@ export function routeE2eMessage(
     );
   }
   const recipient = state.sessionByName(message.to);
-  // Signed in on another node of a cluster: that node stores it for them
-  // and sends it (remote_route.ts), so it is not owed to them here.
+  // Signed in on another node of a cluster: that node sends it to them
+  // from the shared log (log_apply.ts), so it is not owed to them here.
   const elsewhere = recipient === undefined
     ? state.remote.get(nameKey(message.to))
     : undefined;

@@ -8,6 +8,13 @@
  * becomes this node's id L (taken from this node's own transfers, so that
  * it never clashes with one), and what the user answers about L goes back to
  * N as X.
+ *
+ * Core NATS carries it at most once: a chunk lost between the nodes (a NATS
+ * restart, a slow consumer cut off) shows here as a chunk at another offset
+ * than the next, or an end before the last byte. The transfer then stops
+ * for this recipient as if their connection broke: resumable (PROTOCOL 5.6
+ * "Resume"), so the sender offers it again and it goes on from what they
+ * hold.
  */
 
 import type { ConnId } from "./session.ts";
@@ -24,14 +31,23 @@ export interface Bridged {
 export class FileBridge {
   readonly #byLocal = new Map<number, Bridged>();
   readonly #byRemote = new Map<string, Bridged>();
+  /** Per local id: the file's size, and the offset the next chunk must have. */
+  readonly #progress = new Map<number, { size: number; next: number | null }>();
 
   get size(): number {
     return this.#byLocal.size;
   }
 
-  open(node: string, xfer: number, conn: ConnId, local: number): Bridged {
+  open(
+    node: string,
+    xfer: number,
+    conn: ConnId,
+    local: number,
+    size: number,
+  ): Bridged {
     const bridged = { node, xfer, conn, local };
     this.#byLocal.set(local, bridged);
+    this.#progress.set(local, { size, next: null });
     this.#byRemote.set(remoteKey(node, xfer, conn), bridged);
     return bridged;
   }
@@ -47,7 +63,33 @@ export class FileBridge {
     return bridged?.conn === conn ? bridged : undefined;
   }
 
+  /**
+   * A chunk of `bytes` (plaintext) at `offset` came for `bridged`: null if it
+   * follows the last one (the first may start anywhere: a resume), else the
+   * offset it should have had (one or more were lost on the way).
+   */
+  chunk(bridged: Bridged, offset: number, bytes: number): number | null {
+    const progress = this.#progress.get(bridged.local);
+    if (progress === undefined) return null;
+    if (progress.next !== null && offset !== progress.next) {
+      return progress.next;
+    }
+    progress.next = offset + bytes;
+    return null;
+  }
+
+  /**
+   * The end came for `bridged`: null if its chunks reached the file's size
+   * (or none came: the sender had it all already), else where they stopped.
+   */
+  end(bridged: Bridged): number | null {
+    const progress = this.#progress.get(bridged.local);
+    if (progress === undefined || progress.next === null) return null;
+    return progress.next === progress.size ? null : progress.next;
+  }
+
   close(bridged: Bridged): void {
+    this.#progress.delete(bridged.local);
     this.#byLocal.delete(bridged.local);
     this.#byRemote.delete(remoteKey(bridged.node, bridged.xfer, bridged.conn));
   }

@@ -50,6 +50,13 @@ export interface IdentityBindings {
    * proof verified, before the name is accepted.
    */
   claim?(name: string, nameKey: string, fingerprint: string): Promise<string>;
+  /**
+   * Where `claim` binds: the key the name is bound to there (null: free),
+   * made this process's copy too. Asked only when this process's copy names
+   * another key than the one signing in: the copy may predate a release
+   * made elsewhere (`chat admin release --cluster`).
+   */
+  recheck?(name: string, nameKey: string): Promise<string | null>;
 }
 
 /** A registration waiting for its proof. */
@@ -106,7 +113,18 @@ export class IdentityGate {
       return refuse(re, `ERROR: Bad identity key: ${problem}`);
     }
     const fingerprint = await identityFingerprint(publicRaw);
-    const bound = this.bindings.fingerprintOf(nameKey(register.name));
+    const key = nameKey(register.name);
+    let bound = this.bindings.fingerprintOf(key);
+    if (
+      bound !== null && bound !== fingerprint &&
+      this.bindings.recheck !== undefined
+    ) {
+      try {
+        bound = await this.bindings.recheck(register.name, key);
+      } catch {
+        return unreachableElsewhere(re);
+      }
+    }
     if (bound !== null && bound !== fingerprint) {
       return refuse(
         re,
@@ -177,17 +195,7 @@ export class IdentityGate {
           pending.fingerprint,
         );
       } catch {
-        // Which node failed and why is the cluster's log's to say.
-        return {
-          kind: "reply",
-          message: {
-            t: "error",
-            re: prove.id,
-            code: "internal",
-            text:
-              "ERROR: The server could not check that name with its other nodes; try again",
-          },
-        };
+        return unreachableElsewhere(prove.id);
       }
       if (owner !== pending.fingerprint) {
         return refuse(
@@ -231,11 +239,33 @@ export class MemoryBindings implements IdentityBindings {
   }
 }
 
+/** The name could not be checked with the other nodes of a cluster. */
+function unreachableElsewhere(re: number): GateResult {
+  // Which node failed and why is the cluster's log's to say.
+  return {
+    kind: "reply",
+    message: {
+      t: "error",
+      re,
+      code: "internal",
+      text:
+        "ERROR: The server could not check that name with its other nodes; try again",
+    },
+  };
+}
+
 /** Bindings kept in the store, so a name stays its owner's across restarts. */
 export class StoreBindings implements IdentityBindings {
   constructor(readonly store: Store, readonly now: () => number = Date.now) {}
   fingerprintOf(nameKey: string): string | null {
     return this.store.getUser(nameKey)?.fingerprint ?? null;
+  }
+  /** Makes this store's binding `fingerprint` (null: none). */
+  set(name: string, nameKey: string, fingerprint: string | null): void {
+    this.store.transaction(() => {
+      this.store.releaseName(nameKey);
+      if (fingerprint !== null) this.bind(name, nameKey, fingerprint);
+    });
   }
   bind(name: string, nameKey: string, fingerprint: string): void {
     this.store.transaction(() => {

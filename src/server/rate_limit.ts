@@ -24,6 +24,16 @@ export class TokenBucket {
     return true;
   }
 
+  /**
+   * Takes `tokens` taken for the same sender elsewhere (another node of a
+   * cluster), into debt down to one burst: the rate then holds for both.
+   */
+  charge(tokens: number, now: number): void {
+    if (this.rate === 0) return;
+    this.peek(now);
+    this.#tokens = Math.max(-this.burst, this.#tokens - tokens);
+  }
+
   /** Whether there is a token to take, taking none. */
   peek(now: number): boolean {
     if (this.rate === 0) return true;
@@ -70,6 +80,22 @@ export class KeyedTokenBuckets {
     entry.used = now;
     this.#buckets.set(key, entry);
     return entry.bucket.take(now);
+  }
+
+  /** Charges `key`'s bucket with tokens taken elsewhere ({@link TokenBucket.charge}). */
+  charge(key: string, tokens: number, now: number): void {
+    if (this.rate === 0 || tokens <= 0) return;
+    this.#expire(now);
+    const entry = this.#buckets.get(key) ?? {
+      bucket: new TokenBucket(this.rate, this.burst, now),
+      used: now,
+    };
+    this.#buckets.delete(key);
+    // In debt (one burst at most), it is full again one refill later than
+    // a used one: kept that much longer, or dropping it would forgive it.
+    entry.used = now + this.#refillMs;
+    this.#buckets.set(key, entry);
+    entry.bucket.charge(tokens, now);
   }
 
   #expire(now: number): void {

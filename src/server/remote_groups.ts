@@ -4,7 +4,11 @@
  * A group as the cluster's groups bucket has it (cluster/group_record.ts),
  * made so here: the group created if this node did not know it, members
  * added and removed to match, and this node's online members told who
- * joined or left, as the router tells them for changes made here.
+ * joined or left, as the router tells them for changes made here: from the
+ * record's journal of changes made elsewhere since the last record seen
+ * here (`changes`), each one, even of someone who joined and left between
+ * two records; from the difference alone when the journal does not reach
+ * back that far (null).
  *
  * The node's limits (groups, members per group) are not checked: the node
  * where the change was made checked its own.
@@ -12,7 +16,7 @@
 
 import { nameKey } from "../protocol/limits.ts";
 import type { Timestamp } from "../protocol/messages.ts";
-import type { GroupRecord } from "./cluster/group_record.ts";
+import type { GroupRecord, MemberChange } from "./cluster/group_record.ts";
 import { type Outbound, send } from "./outbound.ts";
 import type { ServerState } from "./state.ts";
 
@@ -20,6 +24,7 @@ export function applyGroupRecord(
   state: ServerState,
   record: GroupRecord,
   now: Timestamp,
+  changes: readonly MemberChange[] | null = null,
 ): Outbound[] {
   const store = state.store;
   let group = state.group(record.name);
@@ -31,13 +36,22 @@ export function applyGroupRecord(
   for (const [key, name] of [...group.members]) {
     if (wanted.has(key)) continue;
     state.removeMember(group, name, now);
-    out.push(...membership(group.key, group.name, name, false));
+    if (changes === null) {
+      out.push(...membership(group.key, group.name, name, false));
+    }
   }
   for (const member of record.members) {
     if (state.isMember(group, member)) continue;
     store.ensureUser(member, nameKey(member), now);
     state.addMember(group, member, now);
-    out.push(...membership(group.key, group.name, member, true));
+    if (changes === null) {
+      out.push(...membership(group.key, group.name, member, true));
+    }
+  }
+  for (const change of changes ?? []) {
+    out.push(
+      ...membership(group.key, group.name, change.member, change.joined),
+    );
   }
   return out;
 }

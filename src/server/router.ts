@@ -498,8 +498,8 @@ function privateMessage(
   const invalid = checkBody(state, session.id, re, body);
   if (invalid !== null) return invalid;
   const recipient = state.sessionByName(to);
-  // Signed in on another node of a cluster: that node stores it for them
-  // and sends it (remote_route.ts), so it is not owed to them here.
+  // Signed in on another node of a cluster: that node sends it to them
+  // from the shared log (log_apply.ts), so it is not owed to them here.
   const elsewhere = recipient === undefined
     ? state.remote.get(nameKey(to))
     : undefined;
@@ -636,7 +636,7 @@ function groupMessage(
         return {
           userKey: key,
           // Owed here to one that acknowledges; one on another node of a
-          // cluster is owed it there (remote_route.ts).
+          // cluster is owed it there (log_apply.ts).
           delivered: here !== undefined
             ? !here.acks
             : state.remote.size > 0 && state.remote.get(key) !== undefined,

@@ -13,7 +13,7 @@ import { encodeMessage, parseClientMessage } from "../protocol/codec.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
 import type { Store } from "../store/store.ts";
 import { CloseCode } from "../transport/connection.ts";
-import { nameKey } from "../protocol/limits.ts";
+import { FILE_CHUNK_TAG_BYTES, nameKey } from "../protocol/limits.ts";
 import {
   acceptChannel,
   ChannelError,
@@ -64,6 +64,7 @@ import { LOG_WAIT_MS, SharedLog } from "./shared_log.ts";
 import { routeSharedE2eKeys } from "./e2e_keys.ts";
 import { applyGroupRecord } from "./remote_groups.ts";
 import type { ClusterPort } from "./cluster/port.ts";
+import { AddressShares, CountedBuckets, REPORT_MS } from "./address_shares.ts";
 import type { PresenceChange } from "./remote_users.ts";
 
 export interface ServerOptions {
@@ -230,6 +231,11 @@ export function createCore(options: CoreOptions): ServerCore {
     bind: (name, key, fingerprint) => local.bind(name, key, fingerprint),
     claim: (name, key, fingerprint) =>
       cluster.claimName(name, key, fingerprint),
+    async recheck(name, key) {
+      const owner = await cluster.nameOwner(key);
+      if (owner !== local.fingerprintOf(key)) local.set(name, key, owner);
+      return owner;
+    },
   };
   // Every write goes through here, one unit of work at a time.
   const writes = new WritePath(store, log);
@@ -335,10 +341,28 @@ export function createCore(options: CoreOptions): ServerCore {
   const decrypts = new Semaphore(limits.maxDecryptsInFlight);
   // What all the connections of one address may send and have queued
   // together: otherwise each connection it may open multiplies its limits.
-  const addressBuckets = new KeyedTokenBuckets(
-    limits.messagesPerSecondPerAddress,
-    limits.messageBurstPerAddress,
-  );
+  // In a cluster an address's limits hold across the nodes: what it holds
+  // and takes here is reported to them every second, and what it takes
+  // there is charged here (address_shares.ts).
+  const shares = cluster === undefined ? null : new AddressShares();
+  const addressBuckets = shares === null
+    ? new KeyedTokenBuckets(
+      limits.messagesPerSecondPerAddress,
+      limits.messageBurstPerAddress,
+    )
+    : new CountedBuckets(
+      limits.messagesPerSecondPerAddress,
+      limits.messageBurstPerAddress,
+      (group) => shares.tookMessage(group),
+    );
+  const reporting = shares === null ? undefined : setInterval(() => {
+    const connections = new Map<string, number>();
+    for (const group of groups.values()) {
+      connections.set(group, (connections.get(group) ?? 0) + 1);
+    }
+    const report = shares.report(connections);
+    if (report !== null) cluster!.shareAddresses(report);
+  }, REPORT_MS);
   const addressBacklogs = new GroupBacklog<ConnId>(
     limits.maxBacklogBytesPerAddress,
     Math.max(
@@ -395,7 +419,6 @@ export function createCore(options: CoreOptions): ServerCore {
 
   /** What the cluster's bus needs to know of this node's addresses. */
   const view = {
-    isLocal: (key: string) => state.isOnline(key),
     remoteRecipient: (id: ConnId) => state.remoteRecipients.get(id),
   };
   /** Files from users on other nodes to users here, renumbered. */
@@ -431,6 +454,16 @@ export function createCore(options: CoreOptions): ServerCore {
   function share(outbound: readonly Outbound[]): void {
     shared!.drain();
     cluster!.publish(outbound, view);
+    shareGroupChanges();
+  }
+
+  /**
+   * Changes to groups committed here, to the groups bucket. Taken before
+   * anything else commits: what a record from the cluster changes to match
+   * it is taken and dropped after it is applied, and would take these along
+   * (a join lost on the other nodes, with its notice).
+   */
+  function shareGroupChanges(): void {
     const changes = state.takeGroupChanges();
     if (changes.length > 0) cluster!.groupsChanged(changes);
   }
@@ -493,6 +526,7 @@ export function createCore(options: CoreOptions): ServerCore {
       Math.max(options.store.lastMessageId(), options.store.logPosition()) +
       1,
     logRecords(records, last) {
+      shareGroupChanges();
       const now = Date.now();
       const applyAll = () => {
         const out: Outbound[] = [];
@@ -525,10 +559,11 @@ export function createCore(options: CoreOptions): ServerCore {
       delivery.deliver(applied.out);
       if (applied.delivered.length > 0) shared!.delivered(applied.delivered);
     },
-    group(record) {
+    group(record, changes) {
+      shareGroupChanges();
       delivery.deliver(
         writes.commit(
-          () => applyGroupRecord(state, record, Date.now()),
+          () => applyGroupRecord(state, record, Date.now(), changes),
           () => [],
         ),
       );
@@ -541,7 +576,15 @@ export function createCore(options: CoreOptions): ServerCore {
     gone(entry) {
       announce([state.remote.delete(entry)]);
     },
+    addresses(report) {
+      const now = Date.now();
+      for (const took of shares!.receive(report, now)) {
+        admission.charge(took.group, took.handshakes, now);
+        addressBuckets.charge(took.group, took.messages, now);
+      }
+    },
     nodeGone(node) {
+      shares?.nodeGone(node);
       announce(state.remote.dropNode(node));
       // Files from its users stop where they are: resumable, as when a
       // sender here disconnects.
@@ -582,8 +625,42 @@ export function createCore(options: CoreOptions): ServerCore {
         message.xfer,
         user.id,
         state.transfers.reserveId(),
+        message.size,
       );
     } else if (bridged === undefined) return;
+    const expected = message.t === "file_chunk"
+      ? bridge.chunk(
+        bridged,
+        message.offset,
+        event.body.byteLength - FILE_CHUNK_TAG_BYTES,
+      )
+      : message.t === "file_end"
+      ? bridge.end(bridged)
+      : null;
+    if (expected !== null) {
+      // Lost on the way (core NATS is at most once): stopped for this user
+      // as if their connection broke, so the sender offers it again and it
+      // resumes from what they hold.
+      log(
+        `cluster: a chunk of a file from another node to ${event.from} was lost on the way (${
+          message.t === "file_chunk"
+            ? `one at ${message.offset} came`
+            : "the end came"
+        }, expected one at ${expected}): stopped, to be resumed`,
+      );
+      bridge.close(bridged);
+      cluster?.fileAnswer(event.node, message.xfer, event.from, null);
+      delivery.deliver([{
+        to: [user.id],
+        message: {
+          t: "file_cancel",
+          xfer: bridged.local,
+          reason: "part of the file was lost between the servers",
+          resumable: true,
+        },
+      }]);
+      return;
+    }
     if (message.t === "file_cancel") bridge.close(bridged);
     delivery.deliver([{
       to: [user.id],
@@ -846,6 +923,8 @@ export function createCore(options: CoreOptions): ServerCore {
             deliverRouted(routed);
             return;
           }
+          // Not after the wait: the log's records are applied meanwhile.
+          shareGroupChanges();
           return settle(shared, run, routed).then((settled) => {
             // Dismissed while the log took the run's messages.
             if (channels.has(id)) deliverRouted(settled);
@@ -1085,6 +1164,7 @@ export function createCore(options: CoreOptions): ServerCore {
     unfinished: boolean,
   ): Admission {
     const decided = admission.accept(group, Date.now(), unfinished);
+    if (decided.kind === "in") shares?.tookHandshake(group);
     if (decided.kind !== "in") {
       const why = decided.kind === "refuse"
         ? decided.why
@@ -1104,9 +1184,16 @@ export function createCore(options: CoreOptions): ServerCore {
     address: string,
     sockets: SocketCounts,
   ): string | null {
+    // An address's connections on the other nodes of a cluster count too.
+    const counts: SocketCounts = shares === null ? sockets : {
+      socketCount: sockets.socketCount,
+      socketsFrom: (from) =>
+        sockets.socketsFrom(from) +
+        shares.connectionsElsewhere(from, Date.now()),
+    };
     const refused = stopping
       ? "the server is shutting down"
-      : admission.admit(sockets, group);
+      : admission.admit(counts, group);
     if (refused !== null) {
       refusals.log(
         `admit:${group}`,
@@ -1161,6 +1248,7 @@ export function createCore(options: CoreOptions): ServerCore {
     registrationDeadlines.stop();
     clearTimeout(answerSweep);
     answerSweep = undefined;
+    clearInterval(reporting);
   }
 
   return {

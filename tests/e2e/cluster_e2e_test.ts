@@ -13,20 +13,9 @@ import { join } from "node:path";
 import { ChatClient } from "../../src/client/chat_client.ts";
 import { E2eKeyError, fetchBundle } from "../../src/client/e2e_keys.ts";
 import { importPublicKeyPem } from "../../src/crypto/keys.ts";
-import {
-  ChatProcess,
-  listeningPort,
-  makeKeys,
-  serveProcess,
-} from "../_helpers/process.ts";
-import { natsServerPath, startNats } from "../_helpers/nats.ts";
+import { Cluster, natsForTest } from "../_helpers/cluster.ts";
 
-const NATS = await natsServerPath();
-if (NATS === null) {
-  console.warn(
-    "cluster_e2e_test: skipped: nats-server is not installed and apt-get could not install it",
-  );
-}
+const NATS = await natsForTest("cluster_e2e_test");
 
 /** A client that signs in as `name` on the node at `port`, for probing. */
 async function probe(
@@ -80,42 +69,17 @@ Deno.test({
     "chat serve --cluster: alice on node A and bob on node B exchange private and group messages end to end, which no node's database or log holds, and two nodes never hand out one one-time key twice",
   ignore: NATS === null,
   async fn() {
-    await using nats = await startNats(NATS!);
-    const dir = await Deno.makeTempDir({ prefix: "chat-cluster-e2e-" });
-    const processes: ChatProcess[] = [];
+    await using cluster = await Cluster.start(NATS!, {
+      prefix: "chat-cluster-e2e",
+    });
+    const { dir } = cluster;
+    const [nodeA, nodeB] = await cluster.nodes("a", "b");
+    const [a, b] = [nodeA.process, nodeB.process];
+    const [portA, portB] = [nodeA.port, nodeB.port];
+    const connect = (port: string, user: string) =>
+      cluster.connect(`127.0.0.1:${port}`, user, { json: false });
     const probes: ChatClient[] = [];
     try {
-      await makeKeys(dir);
-      const node = (data: string) => {
-        const server = serveProcess(
-          dir,
-          0,
-          "--data",
-          join(dir, data),
-          "--cluster",
-          nats.url,
-        );
-        processes.push(server);
-        return server;
-      };
-      const a = node("a");
-      const b = node("b");
-      const portA = await listeningPort(a);
-      const portB = await listeningPort(b);
-      await a.waitFor(/joined the cluster through NATS/);
-      await b.waitFor(/joined the cluster through NATS/);
-      const connect = (port: string, user: string) => {
-        const chat = new ChatProcess([
-          "connect",
-          `127.0.0.1:${port}`,
-          "--pub",
-          `${dir}/public.pem`,
-          "--user",
-          user,
-        ], { env: { XDG_CONFIG_HOME: join(dir, `config-${user}`) } });
-        processes.push(chat);
-        return chat;
-      };
       const alice = connect(portA, "alice");
       const bob = connect(portB, "bob");
       await alice.waitFor(/SUCCESS: Username registered\./);
@@ -197,9 +161,6 @@ Deno.test({
       }
     } finally {
       for (const client of probes) client.abort();
-      for (const p of processes) p.kill("SIGKILL");
-      await Promise.all(processes.map((p) => p.finish()));
-      await Deno.remove(dir, { recursive: true });
     }
   },
 });

@@ -52,3 +52,10 @@ Deno.test("AdmissionPolicy.admit refuses when the server or the address is full,
     "too many connections from your address",
   );
 });
+
+Deno.test("AdmissionPolicy.charge counts handshakes an address took on another node against its rate here", () => {
+  const policy = new AdmissionPolicy(limits);
+  policy.charge("10.0.0.1", 3, 0);
+  assert.notEqual(policy.accept("10.0.0.1", 0).kind, "in");
+  assert.equal(policy.accept("10.0.0.2", 0).kind, "in");
+});

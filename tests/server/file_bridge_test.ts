@@ -3,9 +3,9 @@ import { FileBridge } from "../../src/server/file_bridge.ts";
 
 Deno.test("FileBridge finds a bridged transfer by the sender node's id and by the recipient's, for that recipient only", () => {
   const bridge = new FileBridge();
-  const one = bridge.open("n1", 7, 3, 40);
-  bridge.open("n1", 7, 4, 41);
-  bridge.open("n2", 7, 3, 42);
+  const one = bridge.open("n1", 7, 3, 40, 1000);
+  bridge.open("n1", 7, 4, 41, 1000);
+  bridge.open("n2", 7, 3, 42, 1000);
   assert.equal(bridge.size, 3);
   assert.equal(bridge.fromRemote("n1", 7, 3), one);
   assert.equal(bridge.fromLocal(40, 3), one);
@@ -19,10 +19,31 @@ Deno.test("FileBridge finds a bridged transfer by the sender node's id and by th
 
 Deno.test("FileBridge drops what a connection, or a node, had", () => {
   const bridge = new FileBridge();
-  bridge.open("n1", 1, 3, 10);
-  bridge.open("n1", 2, 4, 11);
-  bridge.open("n2", 3, 3, 12);
+  bridge.open("n1", 1, 3, 10, 1000);
+  bridge.open("n1", 2, 4, 11, 1000);
+  bridge.open("n2", 3, 3, 12, 1000);
   assert.deepEqual(bridge.dropConnection(3).map((b) => b.local), [10, 12]);
   assert.deepEqual(bridge.dropNode("n1").map((b) => b.local), [11]);
   assert.equal(bridge.size, 0);
+});
+
+Deno.test("FileBridge.chunk takes chunks in order from any first offset (a resume) and names the offset expected after a lost one; end checks the last byte came", () => {
+  const bridge = new FileBridge();
+  const resumed = bridge.open("n1", 7, 3, 40, 1000);
+  assert.equal(bridge.chunk(resumed, 200, 300), null);
+  assert.equal(bridge.chunk(resumed, 500, 300), null);
+  // The chunk at 800 was lost: the end comes before the last byte.
+  assert.equal(bridge.end(resumed), 800);
+  const gap = bridge.open("n1", 8, 3, 41, 1000);
+  assert.equal(bridge.chunk(gap, 0, 300), null);
+  assert.equal(bridge.chunk(gap, 600, 300), 300);
+  const whole = bridge.open("n1", 9, 3, 42, 600);
+  assert.equal(bridge.chunk(whole, 0, 300), null);
+  assert.equal(bridge.chunk(whole, 300, 300), null);
+  assert.equal(bridge.end(whole), null);
+  // Nothing sent (the recipient held it all already): an end is in order.
+  assert.equal(bridge.end(bridge.open("n1", 10, 3, 43, 600)), null);
+  // Closed: nothing to check.
+  bridge.close(gap);
+  assert.equal(bridge.chunk(gap, 5, 1), null);
 });

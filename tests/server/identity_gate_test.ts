@@ -8,6 +8,7 @@ import {
 } from "../../src/crypto/identity.ts";
 import {
   type GateResult,
+  type IdentityBindings,
   IdentityGate,
   MemoryBindings,
   OUTDATED_CLIENT,
@@ -226,6 +227,52 @@ Deno.test("IdentityGate.prove refuses a name another node bound to another key, 
         new ClaimingBindings(() => Promise.reject(new Error("no NATS"))),
         TH,
       ),
+    ),
+  );
+  assert.equal(failed.t === "error" && failed.code, "internal");
+});
+
+Deno.test("IdentityGate.begin asks the cluster when its own copy binds the name to another key, and goes by its answer", async () => {
+  const stale = "SHA256:" + "C".repeat(43);
+  const other = "SHA256:" + "B".repeat(43);
+  /** A copy binding alice to `stale`; the cluster answers `owner`. */
+  const gate = (owner: () => Promise<string | null>) => {
+    const copy = new Map([["alice", stale]]);
+    const rechecks: string[] = [];
+    const bindings: IdentityBindings = {
+      fingerprintOf: (key) => copy.get(key) ?? null,
+      bind(_name, key, fingerprint) {
+        if (!copy.has(key)) copy.set(key, fingerprint);
+      },
+      claim: (_name, _key, fingerprint) => Promise.resolve(fingerprint),
+      async recheck(_name, key) {
+        rechecks.push(key);
+        const answer = await owner();
+        if (answer === null) copy.delete(key);
+        else copy.set(key, answer);
+        return answer;
+      },
+    };
+    return { gate: new IdentityGate(bindings, TH), rechecks };
+  };
+  // Released elsewhere: this key may take it.
+  const released = gate(() => Promise.resolve(null));
+  assert.equal((await proveAlice(released.gate)).kind, "proven");
+  assert.deepEqual(released.rechecks, ["alice"]);
+  // Bound to a third key elsewhere: refused, naming that one.
+  const taken = reply(
+    await gate(() => Promise.resolve(other)).gate.begin(
+      register((await testIdentity()).publicRaw),
+    ),
+  );
+  assert.match(
+    taken.t === "error" ? taken.text : "",
+    new RegExp(`belongs to another identity key \\(${other}\\)`),
+  );
+  // The cluster cannot be asked: the server says so, and binds nothing.
+  const failed = reply(
+    await gate(() => Promise.reject(new Error("no NATS"))).gate.begin(
+      register((await testIdentity()).publicRaw),
     ),
   );
   assert.equal(failed.t === "error" && failed.code, "internal");

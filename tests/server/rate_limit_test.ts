@@ -46,3 +46,20 @@ Deno.test("KeyedTokenBuckets with a rate of 0 lets everything through and keeps 
   for (let i = 0; i < 100; i++) assert.equal(buckets.take("a", 0), true);
   assert.equal(buckets.size, 0);
 });
+
+Deno.test("KeyedTokenBuckets.charge takes tokens taken elsewhere, into debt down to one burst, and leaves other keys and no limit alone", () => {
+  const buckets = new KeyedTokenBuckets(10, 5);
+  buckets.charge("a", 3, 0);
+  assert.ok(buckets.take("a", 0));
+  assert.ok(buckets.take("a", 0));
+  assert.ok(!buckets.take("a", 0));
+  assert.ok(buckets.take("b", 0));
+  // Charged far past its tokens: in debt by one burst at most, so it has
+  // a token again after (burst + 1) / rate = 0.6 s, not later.
+  buckets.charge("a", 1000, 0);
+  assert.ok(!buckets.take("a", 500));
+  assert.ok(buckets.take("a", 700));
+  const unlimited = new KeyedTokenBuckets(0, 0);
+  unlimited.charge("a", 1000, 0);
+  assert.ok(unlimited.take("a", 0));
+});

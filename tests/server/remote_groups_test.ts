@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { memoryStore } from "../_helpers/memory_store.ts";
 import { connect, delivered, route } from "../_helpers/delivered.ts";
 import { applyGroupRecord } from "../../src/server/remote_groups.ts";
-import { routeRemote } from "../../src/server/remote_route.ts";
 import { ServerState } from "../../src/server/state.ts";
 
 const KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
@@ -74,42 +73,6 @@ Deno.test("applyGroupRecord removes those who left, and changes nothing when the
   assert.deepEqual(state.takeGroupChanges(), []);
 });
 
-Deno.test("routeRemote sends another node's group message to the members here, owed here only to them", () => {
-  const state = node();
-  applyGroupRecord(state, {
-    name: "team",
-    createdBy: "alice",
-    createdAt: 5,
-    members: ["alice", "jojo", "nana"],
-  }, 9);
-  const body = new TextEncoder().encode("hi team");
-  const out = delivered(
-    state,
-    routeRemote(state, {
-      kind: "group",
-      node: "n2",
-      from: "alice",
-      group: "team",
-      ts: 10,
-      body,
-    }, 11),
-  );
-  assert.deepEqual(out.map((o) => [o.to, o.message.t]), [[[1], "group"]]);
-  // nana is offline everywhere: the sender's node owes it to her, not this one.
-  assert.equal(state.store.pendingFor("nana", 10).length, 0);
-  assert.deepEqual(
-    routeRemote(state, {
-      kind: "group",
-      node: "n2",
-      from: "alice",
-      group: "unknown",
-      ts: 10,
-      body,
-    }, 11),
-    [],
-  );
-});
-
 Deno.test("ServerState records group changes only when asked to", () => {
   const state = node();
   route(state, 1, { t: "create", id: 1, group: "a" }, NONE, 2);
@@ -122,4 +85,42 @@ Deno.test("ServerState records group changes only when asked to", () => {
     { kind: "add", group: "b", member: "jojo" },
     { kind: "remove", group: "a", member: "jojo" },
   ]);
+});
+
+Deno.test("applyGroupRecord with the changes made elsewhere tells each one, also of someone who joined and left between two records", () => {
+  const state = node();
+  route(state, 1, { t: "create", id: 1, group: "team" }, NONE, 2);
+  const out = applyGroupRecord(
+    state,
+    {
+      name: "team",
+      createdBy: "jojo",
+      createdAt: 2,
+      members: ["jojo", "alice"],
+      count: 4,
+      changes: [
+        { n: 2, member: "alice", joined: true, node: "n2" },
+        { n: 3, member: "bob", joined: true, node: "n2" },
+        { n: 4, member: "bob", joined: false, node: "n3" },
+      ],
+    },
+    5,
+    [
+      { n: 2, member: "alice", joined: true, node: "n2" },
+      { n: 3, member: "bob", joined: true, node: "n2" },
+      { n: 4, member: "bob", joined: false, node: "n3" },
+    ],
+  );
+  assert.deepEqual([...state.group("team")!.members.values()], [
+    "jojo",
+    "alice",
+  ]);
+  assert.deepEqual(
+    delivered(state, out).map((o) => [o.to, o.message]),
+    [
+      [[1], { t: "membership", group: "team", name: "alice", joined: true }],
+      [[1], { t: "membership", group: "team", name: "bob", joined: true }],
+      [[1], { t: "membership", group: "team", name: "bob", joined: false }],
+    ],
+  );
 });

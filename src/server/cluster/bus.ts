@@ -1,21 +1,16 @@
 /**
- * The bus between a cluster's nodes (issue 19): public messages on one
- * subject every node listens to, group messages on a subject per group
- * that every node listens to (members may be anywhere), private messages
- * on a subject per user that only the nodes they are signed in on listen
- * to. Core NATS: a message
- * reaches the nodes listening when it is published, at most once, and a
- * node is never sent its own (noEcho, and the node id as a second check).
+ * The bus between a cluster's nodes (issue 19): sign-ins and a transfer's
+ * messages to a recipient on a subject per user that only the nodes they
+ * are signed in on listen to, and recipients' answers on a subject per
+ * transfer under its sender's node. Chat messages go through the shared
+ * log instead (log.ts). Core NATS: a message reaches the nodes listening
+ * when it is published, at most once, and a node is never sent its own
+ * (noEcho, and the node id as a second check).
  */
 
 import { type BusEvent, decodeBusEvent, encodeBusEvent } from "./bus_event.ts";
 import type { NatsConnection, Subscription } from "./nats.ts";
-import {
-  ALL_GROUPS_SUBJECT,
-  nodeTransfersSubject,
-  ROOM_SUBJECT,
-  userSubject,
-} from "./subjects.ts";
+import { nodeTransfersSubject, userSubject } from "./subjects.ts";
 
 export class ClusterBus {
   readonly #nc: NatsConnection;
@@ -33,8 +28,6 @@ export class ClusterBus {
   /** Starts passing other nodes' events to `receive`. */
   start(receive: (event: BusEvent) => void): void {
     this.#receive = receive;
-    this.#subscribe(ROOM_SUBJECT);
-    this.#subscribe(ALL_GROUPS_SUBJECT);
     // What recipients elsewhere say about the transfers run here.
     this.#subscribe(nodeTransfersSubject(this.#node));
   }
@@ -50,7 +43,7 @@ export class ClusterBus {
     }
   }
 
-  /** Private messages to this user come here from now on. */
+  /** What concerns this user comes here from now on. */
   listen(nameKey: string): void {
     if (this.#users.has(nameKey) || this.#nc.isClosed()) return;
     this.#users.set(nameKey, this.#subscribe(userSubject(nameKey)));

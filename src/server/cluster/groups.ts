@@ -12,6 +12,7 @@ import { nameKey } from "../../protocol/limits.ts";
 import type { GroupChange } from "../group.ts";
 import {
   applyGroupChange,
+  changesSince,
   encodeGroupRecord,
   type GroupRecord,
   parseGroupRecord,
@@ -23,11 +24,25 @@ import { groupRecordKey } from "./subjects.ts";
 /** Compare-and-set attempts before a change is given up (and logged). */
 const ATTEMPTS = 20;
 
+/**
+ * How long a change is tried again while NATS does not answer (a restart):
+ * dropping it would leave the other nodes without it for good (a join
+ * nobody elsewhere hears of).
+ */
+const UNREACHABLE_RETRY_MS = 120_000;
+const FIRST_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 5_000;
+
 export class ClusterGroups {
   readonly #kv: KV;
+  readonly #node: string;
   readonly #log: (line: string) => void;
   #sink: ClusterSink | null = null;
+  /** Per group key: the change count of the last record passed on. */
+  readonly #counts = new Map<string, number>();
   #watch: { stop(): void } | null = null;
+  /** Ends the waits between tries at stop. */
+  readonly #stopping = new AbortController();
   /** Per group key: this node's writes not finished yet. */
   readonly #pending = new Map<string, number>();
   /** Per group key: the newest entry seen while writes were pending. */
@@ -37,8 +52,9 @@ export class ClusterGroups {
   /** Per group key: the chain of this node's writes, one at a time. */
   readonly #chains = new Map<string, Promise<void>>();
 
-  constructor(kv: KV, log: (line: string) => void) {
+  constructor(kv: KV, node: string, log: (line: string) => void) {
     this.#kv = kv;
+    this.#node = node;
     this.#log = log;
   }
 
@@ -54,6 +70,7 @@ export class ClusterGroups {
   }
 
   stop(): void {
+    this.#stopping.abort();
     this.#watch?.stop();
   }
 
@@ -77,13 +94,17 @@ export class ClusterGroups {
   }
 
   async #write(key: string, change: GroupChange): Promise<void> {
-    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      const entry = await this.#kv.get(key);
-      const current = entry !== null && entry.operation === "PUT"
-        ? parseGroupRecord(entry.value)
-        : null;
-      const next = encodeGroupRecord(applyGroupChange(current, change));
+    const giveUpAt = Date.now() + UNREACHABLE_RETRY_MS;
+    let backoff = FIRST_BACKOFF_MS;
+    for (let attempt = 0; attempt < ATTEMPTS;) {
       try {
+        const entry = await this.#kv.get(key);
+        const current = entry !== null && entry.operation === "PUT"
+          ? parseGroupRecord(entry.value)
+          : null;
+        const next = encodeGroupRecord(
+          applyGroupChange(current, change, this.#node),
+        );
         const revision = entry === null
           ? await this.#kv.create(key, next)
           : await this.#kv.update(key, next, entry.revision);
@@ -91,9 +112,17 @@ export class ClusterGroups {
         return;
       } catch (error) {
         // Another node wrote first: apply the change to what it wrote.
-        if (!/wrong last sequence|key exists/i.test(messageOf(error))) {
-          throw error;
+        if (/wrong last sequence|key exists/i.test(messageOf(error))) {
+          attempt++;
+          continue;
         }
+        // A bad record stays bad; anything else (NATS away) may pass.
+        if (
+          error instanceof TypeError || Date.now() + backoff > giveUpAt ||
+          this.#stopping.signal.aborted
+        ) throw error;
+        await wait(backoff, this.#stopping.signal);
+        backoff = Math.min(2 * backoff, MAX_BACKOFF_MS);
       }
     }
     throw new Error(`${ATTEMPTS} other changes came first`);
@@ -112,7 +141,7 @@ export class ClusterGroups {
     // Only what is at least as new as this node's own last write: an
     // older entry would undo it here until the watch brings it back.
     if (held !== undefined && held.revision >= (this.#written.get(key) ?? 0)) {
-      this.#sink?.group(held.record);
+      this.#pass(key, held.record);
     }
   }
 
@@ -138,8 +167,37 @@ export class ClusterGroups {
       return;
     }
     if (entry.revision < (this.#written.get(entry.key) ?? 0)) return;
-    this.#sink?.group(record);
+    this.#pass(entry.key, record);
   }
+
+  /**
+   * Passes `record` on with the changes other nodes made since the last
+   * record passed on (this node told its users of its own already).
+   */
+  #pass(key: string, record: GroupRecord): void {
+    const seen = this.#counts.get(key);
+    const changes = seen === undefined ? null : changesSince(record, seen);
+    if (record.count !== undefined) {
+      this.#counts.set(key, Math.max(record.count, seen ?? 0));
+    }
+    this.#sink?.group(
+      record,
+      changes?.filter((change) => change.node !== this.#node) ?? null,
+    );
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function wait(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
 }
 
 function messageOf(error: unknown): string {

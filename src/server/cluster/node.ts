@@ -7,7 +7,7 @@
 import type { Outbound } from "../outbound.ts";
 import type { Session } from "../session.ts";
 import { ClusterBus } from "./bus.ts";
-import { crossing, fileAnswer, fileCrossings, signedIn } from "./bus_event.ts";
+import { fileAnswer, fileCrossings, signedIn } from "./bus_event.ts";
 import { ClusterGroups } from "./groups.ts";
 import { ClusterLog, type LogRetention } from "./log.ts";
 import { ClusterNames } from "./names.ts";
@@ -16,8 +16,12 @@ import { connectNats, type NatsConnection, openBucket } from "./nats.ts";
 import type { ClusterPort, ClusterSink, ClusterView } from "./port.ts";
 import type { FileAnswer } from "../transfers.ts";
 import { ClusterPresence } from "./presence.ts";
+import type { AddressCounts } from "../address_shares.ts";
+import { decodeAddressReport, encodeAddressReport } from "./address_report.ts";
 import {
+  ALL_LIMITS_SUBJECT,
   GROUPS_BUCKET,
+  limitsSubject,
   NAMES_BUCKET,
   NODES_BUCKET,
   PREKEYS_BUCKET,
@@ -110,7 +114,7 @@ export class ClusterNode implements ClusterPort {
         new ClusterBus(nc, id, options.log),
         new ClusterPresence(presence, nodes, id, ttlMs, options.log),
         new ClusterNames(names),
-        new ClusterGroups(groups, options.log),
+        new ClusterGroups(groups, id, options.log),
         messageLog,
         new ClusterPrekeys(prekeys, options.log),
         options.log,
@@ -130,6 +134,21 @@ export class ClusterNode implements ClusterPort {
     if (this.#attached) throw new Error("The cluster node is attached already");
     this.#attached = true;
     this.#bus.start((event) => sink.event(event));
+    this.#nc.subscribe(ALL_LIMITS_SUBJECT, {
+      callback: (error, msg) => {
+        if (error !== null) return;
+        try {
+          const report = decodeAddressReport(msg.data);
+          if (report.node !== this.id) sink.addresses(report);
+        } catch (bad) {
+          this.#log(
+            `cluster: dropped a bad address report on ${msg.subject}: ${
+              messageOf(bad)
+            }`,
+          );
+        }
+      },
+    });
     // What presence makes of silence depends on whether NATS is there.
     (async () => {
       for await (const status of this.#nc.status()) {
@@ -162,6 +181,17 @@ export class ClusterNode implements ClusterPort {
       });
   }
 
+  shareAddresses(addresses: readonly AddressCounts[]): void {
+    try {
+      this.#nc.publish(
+        limitsSubject(this.id),
+        encodeAddressReport({ node: this.id, addresses }),
+      );
+    } catch {
+      // Closed or draining: the next report says it again.
+    }
+  }
+
   groupsChanged(changes: readonly GroupChange[]): void {
     this.#groups.changed(changes);
   }
@@ -169,8 +199,6 @@ export class ClusterNode implements ClusterPort {
   publish(outbound: readonly Outbound[], view: ClusterView): void {
     const now = Date.now();
     for (const out of outbound) {
-      const crossed = crossing(out, this.id, (key) => view.isLocal(key));
-      if (crossed !== null) this.#bus.publish(crossed.subject, crossed.event);
       const files = fileCrossings(
         out,
         this.id,
@@ -218,6 +246,10 @@ export class ClusterNode implements ClusterPort {
     fingerprint: string,
   ): Promise<string> {
     return this.#names.claim(nameKey, fingerprint);
+  }
+
+  nameOwner(nameKey: string): Promise<string | null> {
+    return this.#names.owner(nameKey);
   }
 
   /** Removes this node's users from the cluster and closes the connection. */

@@ -12,7 +12,8 @@ import type { RemoteUser } from "../remote_users.ts";
 import type { Session } from "../session.ts";
 import type { GroupChange } from "../group.ts";
 import type { BusEvent } from "./bus_event.ts";
-import type { GroupRecord } from "./group_record.ts";
+import type { GroupRecord, MemberChange } from "./group_record.ts";
+import type { AddressCounts, AddressReport } from "../address_shares.ts";
 import type { LogRecord } from "./log_record.ts";
 import type { SharedPrekeys } from "../e2e_keys.ts";
 import type { RemoteRecipient } from "../remote_recipients.ts";
@@ -21,7 +22,7 @@ import type { FileAnswer } from "../transfers.ts";
 
 /** What a node tells the core, once attached. */
 export interface ClusterSink {
-  /** Another node's event, for this node's users (remote_route.ts). */
+  /** Another node's event (a sign-in, a transfer's message) for this node. */
   event(event: BusEvent): void;
   /** Another node reported a user (entry: its presence key). */
   seen(entry: string, user: RemoteUser): void;
@@ -29,8 +30,13 @@ export interface ClusterSink {
   gone(entry: string): void;
   /** Another node stopped, or died: its users are offline. */
   nodeGone(node: string): void;
-  /** A group as the cluster has it now (cluster/groups.ts). */
-  group(record: GroupRecord): void;
+  /**
+   * A group as the cluster has it now (cluster/groups.ts), and the changes
+   * other nodes made to it since the last one (null: not known).
+   */
+  group(record: GroupRecord, changes: readonly MemberChange[] | null): void;
+  /** Another node's report of its addresses (address_report.ts). */
+  addresses(report: AddressReport): void;
   /** This node's signed-in users now, for the refresh of their presence. */
   sessions(): Iterable<Session>;
   /** The first log sequence this node's store has not applied. */
@@ -59,8 +65,6 @@ export interface ClusterLogPort {
 
 /** What the core tells the cluster about its outbound messages' addresses. */
 export interface ClusterView {
-  /** Whether a user is signed in on this node. */
-  isLocal(nameKey: string): boolean;
   /** Who a stand-in id stands for (remote_recipients.ts). */
   remoteRecipient(id: ConnId): RemoteRecipient | undefined;
 }
@@ -70,7 +74,7 @@ export interface ClusterPort {
   readonly log: ClusterLogPort;
   /** Starts telling `sink` what other nodes say. Once. */
   attach(sink: ClusterSink): void;
-  /** Passes to other nodes what of `outbound` their users are entitled to. */
+  /** Passes a transfer's messages in `outbound` to recipients on other nodes. */
   publish(outbound: readonly Outbound[], view: ClusterView): void;
   /**
    * Tells the node running transfer `xfer` (`senderNode`) what its
@@ -82,6 +86,8 @@ export interface ClusterPort {
     from: string,
     answer: FileAnswer | null,
   ): void;
+  /** This node's addresses, for the other nodes' per-address limits. */
+  shareAddresses(addresses: readonly AddressCounts[]): void;
   /** Changes to groups made here, for the other nodes. */
   groupsChanged(changes: readonly GroupChange[]): void;
   /** A user signed in here: others see them, and their messages come here. */
@@ -97,6 +103,8 @@ export interface ClusterPort {
     nameKey: string,
     fingerprint: string,
   ): Promise<string>;
+  /** The key `nameKey` is bound to across the cluster; null when free. */
+  nameOwner(nameKey: string): Promise<string | null>;
   /**
    * End-to-end prekey bundles, held for the whole cluster: `e2e_keys` and
    * `e2e_bundle` go here instead of this node's directory.

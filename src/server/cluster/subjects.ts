@@ -10,17 +10,12 @@
  * so they do not change meaning.
  */
 
-/** Public-room messages, to every node. */
-export const ROOM_SUBJECT = "chat.room";
-
-/** Messages to one user, to the nodes they are signed in on. */
+/**
+ * What concerns one user (a sign-in elsewhere, a transfer's messages), to
+ * the nodes they are signed in on.
+ */
 export function userSubject(nameKey: string): string {
   return `chat.user.${token(nameKey)}`;
-}
-
-/** Messages to one group, to every node (members may sign in anywhere). */
-export function groupSubject(groupKey: string): string {
-  return `chat.group.${token(groupKey)}`;
 }
 
 /**
@@ -36,8 +31,13 @@ export function nodeTransfersSubject(node: string): string {
   return `chat.xfer.${node}.*`;
 }
 
-/** What every node listens to for group messages. */
-export const ALL_GROUPS_SUBJECT = "chat.group.*";
+/** A node's report of its addresses (address_report.ts), every second. */
+export function limitsSubject(node: string): string {
+  return `chat.limits.${node}`;
+}
+
+/** What every node listens to for the others' address reports. */
+export const ALL_LIMITS_SUBJECT = "chat.limits.*";
 
 /** Groups and their members: key `<group token>`, value GroupRecord. */
 export const GROUPS_BUCKET = "chat_groups";

@@ -1,0 +1,142 @@
+// This module is browser compatible.
+
+/**
+ * Per-address limits across the nodes of a cluster (issue 19): what this
+ * node reports of its addresses every {@link REPORT_MS}, and what it makes
+ * of the other nodes' reports (cluster/address_report.ts). An address's
+ * connections are counted with those it holds on the other nodes (their
+ * last report, while fresh); the handshake and message tokens it took
+ * elsewhere are charged to this node's buckets for it. So the limits hold
+ * for the cluster as for one server, at most one report late: an address
+ * may overshoot by what it takes within one interval on each node.
+ */
+
+import { KeyedTokenBuckets } from "./rate_limit.ts";
+
+/** One address group's counts in a report. */
+export interface AddressCounts {
+  readonly group: string;
+  /** Connections open from it on the reporting node now. */
+  readonly connections: number;
+  /** Handshake tokens it took there since the last report. */
+  readonly handshakes: number;
+  /** Message tokens (of the per-address rate) it took there since then. */
+  readonly messages: number;
+}
+
+export interface AddressReport {
+  readonly node: string;
+  readonly addresses: readonly AddressCounts[];
+}
+
+/** At most this many addresses in one report: the busiest. */
+export const MAX_REPORTED_ADDRESSES = 4096;
+
+/** How often a node reports its addresses. */
+export const REPORT_MS = 1000;
+
+/** A node's report counts for this long, then its node is taken as quiet. */
+export const REPORT_STALE_MS = 3 * REPORT_MS;
+
+export class AddressShares {
+  /** Tokens taken here since the last report, per address group. */
+  readonly #took = new Map<string, { handshakes: number; messages: number }>();
+  /** Per other node: its last report's connections, and when it came. */
+  readonly #elsewhere = new Map<
+    string,
+    { at: number; connections: Map<string, number> }
+  >();
+  /** Whether the last report said anything (an empty one clears it). */
+  #saidSomething = false;
+
+  /** A handshake token taken here for `group`. */
+  tookHandshake(group: string): void {
+    this.#entry(group).handshakes++;
+  }
+
+  /** A message token of the per-address rate taken here for `group`. */
+  tookMessage(group: string): void {
+    this.#entry(group).messages++;
+  }
+
+  /**
+   * This node's report, from its connections per group now: the busiest
+   * addresses first, at most {@link MAX_REPORTED_ADDRESSES}; null when
+   * there is nothing to say and the last report said nothing either.
+   */
+  report(connections: ReadonlyMap<string, number>): AddressCounts[] | null {
+    const groups = new Set([...connections.keys(), ...this.#took.keys()]);
+    const counts = [...groups].map((group): AddressCounts => ({
+      group,
+      connections: connections.get(group) ?? 0,
+      handshakes: this.#took.get(group)?.handshakes ?? 0,
+      messages: this.#took.get(group)?.messages ?? 0,
+    }));
+    this.#took.clear();
+    if (counts.length === 0 && !this.#saidSomething) return null;
+    this.#saidSomething = counts.length > 0;
+    if (counts.length <= MAX_REPORTED_ADDRESSES) return counts;
+    return counts.sort((a, b) =>
+      b.connections - a.connections || b.handshakes - a.handshakes ||
+      b.messages - a.messages
+    ).slice(0, MAX_REPORTED_ADDRESSES);
+  }
+
+  /**
+   * Another node's report: its connections are kept until the next (or
+   * until it is stale); returns what it took, to charge here.
+   */
+  receive(report: AddressReport, now: number): AddressCounts[] {
+    const connections = new Map<string, number>();
+    for (const one of report.addresses) {
+      if (one.connections > 0) connections.set(one.group, one.connections);
+    }
+    this.#elsewhere.set(report.node, { at: now, connections });
+    return report.addresses.filter((one) =>
+      one.handshakes > 0 || one.messages > 0
+    );
+  }
+
+  /** Connections `group` holds on the other nodes, by their fresh reports. */
+  connectionsElsewhere(group: string, now: number): number {
+    let total = 0;
+    for (const [node, { at, connections }] of this.#elsewhere) {
+      if (now - at > REPORT_STALE_MS) {
+        this.#elsewhere.delete(node);
+        continue;
+      }
+      total += connections.get(group) ?? 0;
+    }
+    return total;
+  }
+
+  /** A node stopped or died: its connections are gone. */
+  nodeGone(node: string): void {
+    this.#elsewhere.delete(node);
+  }
+
+  #entry(group: string): { handshakes: number; messages: number } {
+    let entry = this.#took.get(group);
+    if (entry === undefined) {
+      entry = { handshakes: 0, messages: 0 };
+      this.#took.set(group, entry);
+    }
+    return entry;
+  }
+}
+
+/** Per-address buckets that tell `took` of each token taken. */
+export class CountedBuckets extends KeyedTokenBuckets {
+  readonly #took: (key: string) => void;
+
+  constructor(rate: number, burst: number, took: (key: string) => void) {
+    super(rate, burst);
+    this.#took = took;
+  }
+
+  override take(key: string, now: number): boolean {
+    if (!super.take(key, now)) return false;
+    if (this.rate !== 0) this.#took(key);
+    return true;
+  }
+}

@@ -1,0 +1,96 @@
+// This module is browser compatible.
+
+/**
+ * What a node of a cluster tells the others, every second, about the
+ * addresses (address groups, address_group.ts) it serves (issue 19): how
+ * many connections each holds there now, and how many handshakes and
+ * messages each took of its per-address limits since the last report. The
+ * other nodes count the connections with their own and charge the tokens to
+ * their own buckets, so that an address's limits hold across the cluster,
+ * a report's interval late at most (address_shares.ts).
+ *
+ * Bytes (subject `chat.limits.<node id>`): UTF-8 JSON
+ * `{"v":1,"node":"<id>","a":[["<group>",connections,handshakes,messages],...]}`.
+ * Nodes trust one another, but a decoder still checks every field.
+ */
+
+import {
+  type AddressCounts,
+  type AddressReport,
+  MAX_REPORTED_ADDRESSES,
+} from "../address_shares.ts";
+import { NODE_ID_PATTERN } from "./subjects.ts";
+
+/** Longer than any address group (an IPv6 address with a zone). */
+const MAX_GROUP_LENGTH = 128;
+
+const MAX_COUNT = 1_000_000_000;
+
+const VERSION = 1;
+
+/**
+ * The report's bytes. An address group that is not printable ASCII of at
+ * most 128 characters (an edge's address that did not parse) is left out,
+ * as a decoder would refuse the whole report for it.
+ */
+export function encodeAddressReport(report: AddressReport): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({
+    v: VERSION,
+    node: report.node,
+    a: report.addresses.filter(({ group }) => isReportable(group)).map((
+      { group, connections, handshakes, messages },
+    ) => [group, connections, handshakes, messages]),
+  }));
+}
+
+/** The report in `bytes`; throws a TypeError saying what is wrong. */
+export function decodeAddressReport(bytes: Uint8Array): AddressReport {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes),
+    );
+  } catch {
+    throw new TypeError("Address report is not JSON");
+  }
+  if (typeof parsed !== "object" || parsed === null) {
+    throw new TypeError("Address report is not an object");
+  }
+  const { v, node, a } = parsed as Record<string, unknown>;
+  if (v !== VERSION) throw new TypeError(`Address report version ${v}`);
+  if (typeof node !== "string" || !NODE_ID_PATTERN.test(node)) {
+    throw new TypeError("Address report has a bad node id");
+  }
+  if (!Array.isArray(a) || a.length > MAX_REPORTED_ADDRESSES) {
+    throw new TypeError("Address report has a bad address list");
+  }
+  const addresses = a.map((entry): AddressCounts => {
+    if (!Array.isArray(entry) || entry.length !== 4) {
+      throw new TypeError("Address report has a bad entry");
+    }
+    const [group, connections, handshakes, messages] = entry as unknown[];
+    if (typeof group !== "string" || !isReportable(group)) {
+      throw new TypeError("Address report has a bad address");
+    }
+    for (const count of [connections, handshakes, messages]) {
+      if (
+        typeof count !== "number" || !Number.isSafeInteger(count) ||
+        count < 0 || count > MAX_COUNT
+      ) {
+        throw new TypeError("Address report has a bad count");
+      }
+    }
+    return {
+      group,
+      connections: connections as number,
+      handshakes: handshakes as number,
+      messages: messages as number,
+    };
+  });
+  return { node, addresses };
+}
+
+function isReportable(group: string): boolean {
+  return group.length > 0 && group.length <= MAX_GROUP_LENGTH &&
+    /^[!-~]+$/.test(group);
+}

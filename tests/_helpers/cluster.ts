@@ -1,0 +1,199 @@
+/**
+ * A cluster for the end-to-end tests of issue 19: a real `nats-server -js`
+ * (tests/_helpers/nats.ts), one server key pair, and real `chat serve
+ * --cluster` nodes, each with its own database; plus real `chat connect`
+ * clients. Everything it started is killed and its folder removed when it
+ * is disposed (`await using`).
+ */
+
+import { join } from "node:path";
+import {
+  ChatProcess,
+  listeningPort,
+  makeKeys,
+  serveProcess,
+} from "./process.ts";
+import { natsServerPath, type RestartableNats, startNats } from "./nats.ts";
+import { Bot } from "./json_bot.ts";
+
+/**
+ * The nats-server binary, or null after a warning naming `test` when it is
+ * not installed and cannot be: the caller's tests are then ignored.
+ */
+export async function natsForTest(test: string): Promise<string | null> {
+  const binary = await natsServerPath();
+  if (binary === null) {
+    console.warn(
+      `${test}: skipped: nats-server is not installed and apt-get could not install it`,
+    );
+  }
+  return binary;
+}
+
+export interface ClusterNode {
+  readonly process: ChatProcess;
+  /** The port it listens on, as its banner says. */
+  readonly port: string;
+  /** 127.0.0.1:PORT, for `chat connect`. */
+  readonly address: string;
+  /** Its --data folder. */
+  readonly data: string;
+}
+
+export interface ClusterOptions {
+  /** The temporary folder's prefix (the test's name). */
+  readonly prefix: string;
+  /** --presence-ttl for every node, in seconds (the default when absent). */
+  readonly presenceTtl?: number;
+}
+
+export interface ConnectOptions {
+  /** `--json` (the default) or the plain terminal lines. */
+  readonly json?: boolean;
+  /** The XDG_CONFIG_HOME folder's name in the cluster's folder; `user` by default. */
+  readonly config?: string;
+  /** More arguments for `chat connect`. */
+  readonly args?: readonly string[];
+}
+
+/** A running NATS and the nodes and clients started through it. */
+export class Cluster {
+  readonly nats: RestartableNats;
+  /** The folder holding the key pair, the nodes' data and the clients' configs. */
+  readonly dir: string;
+  readonly #presenceTtl: number | undefined;
+  readonly #processes: ChatProcess[] = [];
+
+  private constructor(
+    nats: RestartableNats,
+    dir: string,
+    presenceTtl: number | undefined,
+  ) {
+    this.nats = nats;
+    this.dir = dir;
+    this.#presenceTtl = presenceTtl;
+  }
+
+  /** Starts NATS (from `binary`) and makes the key pair; no node yet. */
+  static async start(
+    binary: string,
+    options: ClusterOptions,
+  ): Promise<Cluster> {
+    const nats = await startNats(binary);
+    try {
+      const dir = await Deno.makeTempDir({ prefix: `${options.prefix}-` });
+      const cluster = new Cluster(nats, dir, options.presenceTtl);
+      try {
+        await makeKeys(dir);
+      } catch (error) {
+        await Deno.remove(dir, { recursive: true });
+        throw error;
+      }
+      return cluster;
+    } catch (error) {
+      await nats[Symbol.asyncDispose]();
+      throw error;
+    }
+  }
+
+  /** Runs `process` until the cluster is disposed. */
+  track<T extends ChatProcess>(process: T): T {
+    this.#processes.push(process);
+    return process;
+  }
+
+  /**
+   * Starts `chat serve --cluster` with its database in `data` (a folder in
+   * the cluster's), without waiting for it: for a node expected to fail.
+   */
+  spawnNode(data: string, ...extra: string[]): ChatProcess {
+    const ttl = this.#presenceTtl === undefined
+      ? []
+      : ["--presence-ttl", String(this.#presenceTtl)];
+    return this.track(
+      serveProcess(
+        this.dir,
+        0,
+        "--data",
+        join(this.dir, data),
+        "--cluster",
+        this.nats.url,
+        ...ttl,
+        ...extra,
+      ),
+    );
+  }
+
+  /** Starts a node and waits until it listens and has joined the cluster. */
+  async node(data: string, ...extra: string[]): Promise<ClusterNode> {
+    const process = this.spawnNode(data, ...extra);
+    const port = await listeningPort(process);
+    await process.waitFor(/Node [A-Za-z0-9]+ joined the cluster through NATS/);
+    return {
+      process,
+      port,
+      address: `127.0.0.1:${port}`,
+      data: join(this.dir, data),
+    };
+  }
+
+  /** Starts a node per name at once; resolves once all have joined. */
+  nodes<const T extends readonly string[]>(
+    ...names: T
+  ): Promise<{ [K in keyof T]: ClusterNode }> {
+    return Promise.all(names.map((name) => this.node(name))) as Promise<
+      { [K in keyof T]: ClusterNode }
+    >;
+  }
+
+  /**
+   * `chat connect TARGET --user USER` pinned to the cluster's key, with its
+   * own config folder; `target` is a node or a comma-separated list.
+   */
+  connect(
+    target: ClusterNode | string,
+    user: string,
+    options: ConnectOptions = {},
+  ): ChatProcess {
+    const address = typeof target === "string" ? target : target.address;
+    return this.track(
+      new ChatProcess(
+        [
+          "connect",
+          address,
+          "--pub",
+          join(this.dir, "public.pem"),
+          "--user",
+          user,
+          ...(options.json === false ? [] : ["--json"]),
+          ...(options.args ?? []),
+        ],
+        {
+          env: {
+            XDG_CONFIG_HOME: join(this.dir, `${options.config ?? user}-config`),
+          },
+        },
+      ),
+    );
+  }
+
+  /** A `--json` client as a {@link Bot}; waits for its welcome. */
+  async bot(
+    target: ClusterNode | string,
+    user: string,
+    options: Omit<ConnectOptions, "json"> = {},
+  ): Promise<Bot> {
+    const bot = new Bot(this.connect(target, user, options));
+    await bot.chat.waitFor(
+      new RegExp(`"type":"welcome","name":"${user}"`),
+    );
+    return bot;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const process of this.#processes) process.kill("SIGKILL");
+    await Promise.all(this.#processes.map((process) => process.finish()));
+    await this.nats[Symbol.asyncDispose]();
+    await Deno.remove(this.dir, { recursive: true });
+  }
+}

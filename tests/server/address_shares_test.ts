@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import {
+  AddressShares,
+  CountedBuckets,
+  MAX_REPORTED_ADDRESSES,
+  REPORT_STALE_MS,
+} from "../../src/server/address_shares.ts";
+
+Deno.test("AddressShares.report says each address's connections and the tokens taken since the last report, then says nothing once there is nothing left to clear", () => {
+  const shares = new AddressShares();
+  assert.equal(shares.report(new Map()), null);
+  shares.tookHandshake("1.2.3.4");
+  shares.tookMessage("1.2.3.4");
+  shares.tookMessage("1.2.3.4");
+  shares.tookMessage("5.6.7.8");
+  assert.deepEqual(shares.report(new Map([["1.2.3.4", 3]])), [
+    { group: "1.2.3.4", connections: 3, handshakes: 1, messages: 2 },
+    { group: "5.6.7.8", connections: 0, handshakes: 0, messages: 1 },
+  ]);
+  // The tokens were reported once; the connections are still there.
+  assert.deepEqual(shares.report(new Map([["1.2.3.4", 3]])), [
+    { group: "1.2.3.4", connections: 3, handshakes: 0, messages: 0 },
+  ]);
+  // All gone: one empty report clears the others' view, then silence.
+  assert.deepEqual(shares.report(new Map()), []);
+  assert.equal(shares.report(new Map()), null);
+});
+
+Deno.test("AddressShares.report keeps the busiest addresses when there are too many", () => {
+  const shares = new AddressShares();
+  const connections = new Map<string, number>();
+  for (let i = 0; i < MAX_REPORTED_ADDRESSES + 10; i++) {
+    connections.set(`10.0.${i >> 8}.${i & 255}`, 1);
+  }
+  connections.set("9.9.9.9", 50);
+  const report = shares.report(connections)!;
+  assert.equal(report.length, MAX_REPORTED_ADDRESSES);
+  assert.deepEqual(report[0], {
+    group: "9.9.9.9",
+    connections: 50,
+    handshakes: 0,
+    messages: 0,
+  });
+});
+
+Deno.test("AddressShares counts an address's connections on other nodes by their last fresh report, and returns what they took to charge", () => {
+  const shares = new AddressShares();
+  const charged = shares.receive({
+    node: "n1",
+    addresses: [
+      { group: "1.2.3.4", connections: 2, handshakes: 3, messages: 0 },
+      { group: "5.6.7.8", connections: 1, handshakes: 0, messages: 0 },
+    ],
+  }, 1000);
+  assert.deepEqual(charged, [
+    { group: "1.2.3.4", connections: 2, handshakes: 3, messages: 0 },
+  ]);
+  shares.receive({
+    node: "n2",
+    addresses: [{
+      group: "1.2.3.4",
+      connections: 4,
+      handshakes: 0,
+      messages: 0,
+    }],
+  }, 1500);
+  assert.equal(shares.connectionsElsewhere("1.2.3.4", 2000), 6);
+  assert.equal(shares.connectionsElsewhere("9.9.9.9", 2000), 0);
+  // A newer report replaces its node's last one.
+  shares.receive({ node: "n1", addresses: [] }, 2000);
+  assert.equal(shares.connectionsElsewhere("1.2.3.4", 2000), 4);
+  // A node gone, or silent past the staleness, counts no more.
+  shares.nodeGone("n2");
+  assert.equal(shares.connectionsElsewhere("1.2.3.4", 2000), 0);
+  shares.receive({
+    node: "n3",
+    addresses: [{
+      group: "1.2.3.4",
+      connections: 1,
+      handshakes: 0,
+      messages: 0,
+    }],
+  }, 3000);
+  assert.equal(shares.connectionsElsewhere("1.2.3.4", 3000), 1);
+  assert.equal(
+    shares.connectionsElsewhere("1.2.3.4", 3001 + REPORT_STALE_MS),
+    0,
+  );
+});
+
+Deno.test("CountedBuckets tells of each token taken, and of none refused or unlimited", () => {
+  const took: string[] = [];
+  const buckets = new CountedBuckets(1, 2, (key) => took.push(key));
+  assert.ok(buckets.take("a", 0));
+  assert.ok(buckets.take("a", 0));
+  assert.ok(!buckets.take("a", 0));
+  assert.deepEqual(took, ["a", "a"]);
+  const unlimited = new CountedBuckets(0, 0, (key) => took.push(key));
+  assert.ok(unlimited.take("b", 0));
+  assert.deepEqual(took, ["a", "a"]);
+});
