@@ -28,11 +28,32 @@ export interface Bridged {
   readonly local: number;
 }
 
+/**
+ * What a chunk or an end from the sender's node is, as this node sees it:
+ * in order (passed on), after one that was lost (the transfer stops,
+ * resumable), or after the end was passed on: a duplicate or a forgery,
+ * dropped, since the recipient may already hold the whole file and must not
+ * be told it failed.
+ */
+export type BridgeCheck =
+  | { readonly kind: "in_order" }
+  | { readonly kind: "lost"; readonly expected: number }
+  | { readonly kind: "after_end" };
+
+const IN_ORDER: BridgeCheck = { kind: "in_order" };
+const AFTER_END: BridgeCheck = { kind: "after_end" };
+
 export class FileBridge {
   readonly #byLocal = new Map<number, Bridged>();
   readonly #byRemote = new Map<string, Bridged>();
-  /** Per local id: the file's size, and the offset the next chunk must have. */
-  readonly #progress = new Map<number, { size: number; next: number | null }>();
+  /**
+   * Per local id: the file's size, the offset the next chunk must have, and
+   * whether the end was passed on.
+   */
+  readonly #progress = new Map<
+    number,
+    { size: number; next: number | null; ended: boolean }
+  >();
 
   get size(): number {
     return this.#byLocal.size;
@@ -47,7 +68,7 @@ export class FileBridge {
   ): Bridged {
     const bridged = { node, xfer, conn, local };
     this.#byLocal.set(local, bridged);
-    this.#progress.set(local, { size, next: null });
+    this.#progress.set(local, { size, next: null, ended: false });
     this.#byRemote.set(remoteKey(node, xfer, conn), bridged);
     return bridged;
   }
@@ -64,28 +85,33 @@ export class FileBridge {
   }
 
   /**
-   * A chunk of `bytes` (plaintext) at `offset` came for `bridged`: null if it
-   * follows the last one (the first may start anywhere: a resume), else the
-   * offset it should have had (one or more were lost on the way).
+   * A chunk of `bytes` (plaintext) at `offset` came for `bridged`: in order
+   * if it follows the last one (the first may start anywhere: a resume).
    */
-  chunk(bridged: Bridged, offset: number, bytes: number): number | null {
+  chunk(bridged: Bridged, offset: number, bytes: number): BridgeCheck {
     const progress = this.#progress.get(bridged.local);
-    if (progress === undefined) return null;
+    if (progress === undefined) return IN_ORDER;
+    if (progress.ended) return AFTER_END;
     if (progress.next !== null && offset !== progress.next) {
-      return progress.next;
+      return { kind: "lost", expected: progress.next };
     }
     progress.next = offset + bytes;
-    return null;
+    return IN_ORDER;
   }
 
   /**
-   * The end came for `bridged`: null if its chunks reached the file's size
-   * (or none came: the sender had it all already), else where they stopped.
+   * The end came for `bridged`: in order if its chunks reached the file's
+   * size (or none came: the sender had it all already).
    */
-  end(bridged: Bridged): number | null {
+  end(bridged: Bridged): BridgeCheck {
     const progress = this.#progress.get(bridged.local);
-    if (progress === undefined || progress.next === null) return null;
-    return progress.next === progress.size ? null : progress.next;
+    if (progress === undefined) return IN_ORDER;
+    if (progress.ended) return AFTER_END;
+    if (progress.next !== null && progress.next !== progress.size) {
+      return { kind: "lost", expected: progress.next };
+    }
+    progress.ended = true;
+    return IN_ORDER;
   }
 
   close(bridged: Bridged): void {

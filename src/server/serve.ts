@@ -628,7 +628,7 @@ export function createCore(options: CoreOptions): ServerCore {
         message.size,
       );
     } else if (bridged === undefined) return;
-    const expected = message.t === "file_chunk"
+    const check = message.t === "file_chunk"
       ? bridge.chunk(
         bridged,
         message.offset,
@@ -637,7 +637,8 @@ export function createCore(options: CoreOptions): ServerCore {
       : message.t === "file_end"
       ? bridge.end(bridged)
       : null;
-    if (expected !== null) {
+    if (check?.kind === "after_end") return;
+    if (check?.kind === "lost") {
       // Lost on the way (core NATS is at most once): stopped for this user
       // as if their connection broke, so the sender offers it again and it
       // resumes from what they hold.
@@ -646,7 +647,7 @@ export function createCore(options: CoreOptions): ServerCore {
           message.t === "file_chunk"
             ? `one at ${message.offset} came`
             : "the end came"
-        }, expected one at ${expected}): stopped, to be resumed`,
+        }, expected one at ${check.expected}): stopped, to be resumed`,
       );
       bridge.close(bridged);
       cluster?.fileAnswer(event.node, message.xfer, event.from, null);

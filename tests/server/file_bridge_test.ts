@@ -29,21 +29,35 @@ Deno.test("FileBridge drops what a connection, or a node, had", () => {
 
 Deno.test("FileBridge.chunk takes chunks in order from any first offset (a resume) and names the offset expected after a lost one; end checks the last byte came", () => {
   const bridge = new FileBridge();
+  const inOrder = { kind: "in_order" };
   const resumed = bridge.open("n1", 7, 3, 40, 1000);
-  assert.equal(bridge.chunk(resumed, 200, 300), null);
-  assert.equal(bridge.chunk(resumed, 500, 300), null);
+  assert.deepEqual(bridge.chunk(resumed, 200, 300), inOrder);
+  assert.deepEqual(bridge.chunk(resumed, 500, 300), inOrder);
   // The chunk at 800 was lost: the end comes before the last byte.
-  assert.equal(bridge.end(resumed), 800);
+  assert.deepEqual(bridge.end(resumed), { kind: "lost", expected: 800 });
   const gap = bridge.open("n1", 8, 3, 41, 1000);
-  assert.equal(bridge.chunk(gap, 0, 300), null);
-  assert.equal(bridge.chunk(gap, 600, 300), 300);
+  assert.deepEqual(bridge.chunk(gap, 0, 300), inOrder);
+  assert.deepEqual(bridge.chunk(gap, 600, 300), {
+    kind: "lost",
+    expected: 300,
+  });
   const whole = bridge.open("n1", 9, 3, 42, 600);
-  assert.equal(bridge.chunk(whole, 0, 300), null);
-  assert.equal(bridge.chunk(whole, 300, 300), null);
-  assert.equal(bridge.end(whole), null);
+  assert.deepEqual(bridge.chunk(whole, 0, 300), inOrder);
+  assert.deepEqual(bridge.chunk(whole, 300, 300), inOrder);
+  assert.deepEqual(bridge.end(whole), inOrder);
   // Nothing sent (the recipient held it all already): an end is in order.
-  assert.equal(bridge.end(bridge.open("n1", 10, 3, 43, 600)), null);
+  assert.deepEqual(bridge.end(bridge.open("n1", 10, 3, 43, 600)), inOrder);
   // Closed: nothing to check.
   bridge.close(gap);
-  assert.equal(bridge.chunk(gap, 5, 1), null);
+  assert.deepEqual(bridge.chunk(gap, 5, 1), inOrder);
+});
+
+Deno.test("FileBridge: a chunk or an end that comes after the end was passed on is after_end (dropped), not a loss: the recipient may hold the whole file already", () => {
+  const bridge = new FileBridge();
+  const whole = bridge.open("n1", 9, 3, 42, 600);
+  bridge.chunk(whole, 0, 600);
+  assert.deepEqual(bridge.end(whole), { kind: "in_order" });
+  assert.deepEqual(bridge.chunk(whole, 601, 16), { kind: "after_end" });
+  assert.deepEqual(bridge.chunk(whole, 0, 600), { kind: "after_end" });
+  assert.deepEqual(bridge.end(whole), { kind: "after_end" });
 });
