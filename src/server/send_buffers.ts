@@ -52,13 +52,18 @@ export class SendBuffers {
     return this.#idleBytes;
   }
 
-  /** A copy of `data`, in a reused buffer when one of its class is idle. */
-  copy(data: Uint8Array): Uint8Array<ArrayBuffer> {
-    const size = sizeClass(data.byteLength);
+  /**
+   * A copy of `data`, in a reused buffer when one of its class is idle;
+   * with `headroom`, after that many bytes left for the caller to fill (a
+   * WebSocket frame's header).
+   */
+  copy(data: Uint8Array, headroom = 0): Uint8Array<ArrayBuffer> {
+    const length = headroom + data.byteLength;
+    const size = sizeClass(length);
     const reused = this.#idle.get(size)?.pop();
     if (reused !== undefined) this.#idleBytes -= size;
-    const view = (reused ?? new Uint8Array(size)).subarray(0, data.byteLength);
-    view.set(data);
+    const view = (reused ?? new Uint8Array(size)).subarray(0, length);
+    view.set(data, headroom);
     return view;
   }
 
