@@ -5,16 +5,16 @@
  * in one transaction, committed, and delivered before the next one starts,
  * and what is queued for recipients is looked at between runs).
  *
- * A commit costs more than routing a message (about 90-150 µs against
- * 5-20 µs a row on this machine's disk), so a run should be long; but every
- * sender may pass the bound on what is queued for recipients by one run
- * (src/server/backpressure.ts), so a run must not queue much. What a run
- * queues is its messages' bytes times the recipients of each: a run is cut
- * once that estimate passes a share of the bound ({@link RUN_SHARE}), or at
- * {@link RUN_MAX_STEPS} whatever it queues. Under the default bound (64 MiB)
- * a 100-byte public message in a room of 100 queues about 16 KiB, so such
- * runs are 16 messages long; a 16-byte one about 8 KiB, 32 messages; private
- * messages and acknowledgements, 256 (before, every run was 8 long).
+ * A commit costs several times what routing a message does, so a run should
+ * be long; but every sender may pass the bound on what is queued for
+ * recipients by one run (src/server/backpressure.ts), so a run must not
+ * queue much. What a run queues is its messages' bytes times the recipients
+ * of each: a run is cut once that estimate passes a share of the bound
+ * ({@link RUN_SHARE}), or at {@link RUN_MAX_STEPS} whatever it queues. Under
+ * the default bound (64 MiB) a 100-byte public message in a room of 100
+ * queues about 16 KiB, so such runs are about 16 messages long; 16-byte ones
+ * about 32; private messages and acknowledgements, 256 (before, every run
+ * was 8 long).
  */
 
 /**

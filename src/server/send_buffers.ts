@@ -3,18 +3,15 @@
 /**
  * Buffers for frames on their way to a socket, reused once written.
  *
- * The edge copies every frame it hands to `ws` (the caller may free or
- * overwrite its own: a small frame is sealed into scratch space that the
- * next seal overwrites). A fresh copy each time was the costliest step of
- * delivery: every new ArrayBuffer is a backing store V8 must allocate, zero,
- * account and later collect. For a file chunk (~256 KiB, once per recipient)
- * each allocation is a new memory mapping the kernel must fault in page by
- * page (14 % of the server's time in a group transfer's profile); for chat it
- * was 1-1.4 µs per 200-byte to 2-KiB frame and 15 % of the server's time in
- * a 16-byte fan-out flood, against 0.02-0.2 µs to copy into a buffer it
- * already has. A written buffer goes back here instead, to carry the next
- * frame of its size class; what is idle is capped, so memory stays bounded by
- * what is in flight.
+ * The edge copies every frame it hands to the socket (the caller may free
+ * or overwrite its own: a small frame is sealed into scratch space that the
+ * next seal overwrites). A fresh copy each time was among the costliest
+ * steps of delivery: every new ArrayBuffer is a backing store V8 must
+ * allocate, zero, account and later collect, many times what copying into a
+ * buffer already there costs (for a file chunk, a new memory mapping the
+ * kernel must fault in page by page). A written buffer goes back here
+ * instead, to carry the next frame of its size class; what is idle is
+ * capped, so memory stays bounded by what is in flight.
  */
 
 import { releaseBuffer } from "../crypto/bytes.ts";
