@@ -1,24 +1,41 @@
 // This module is browser compatible.
 
 /**
- * Buffers for large frames on their way to a socket, reused once written.
+ * Buffers for frames on their way to a socket, reused once written.
  *
- * The edge copies every frame it hands to `ws` (the caller may free or
- * overwrite its own). For a file chunk (~256 KiB, once per recipient) a fresh
- * copy each time was the relay's costliest step: every allocation of that
- * size is a new memory mapping the kernel must fault in page by page, and
- * unmap when it is freed (in a group transfer, 14 % of the server's time in
- * the profile, against 20 % for the socket writes themselves). A written
- * buffer goes back here instead, to carry the next frame of its size class;
- * what is idle is capped, so memory stays bounded by what is in flight.
+ * The edge copies every frame it hands to the socket (the caller may free
+ * or overwrite its own: a small frame is sealed into scratch space that the
+ * next seal overwrites). A fresh copy each time was among the costliest
+ * steps of delivery: every new ArrayBuffer is a backing store V8 must
+ * allocate, zero, account and later collect, many times what copying into a
+ * buffer already there costs (for a file chunk, a new memory mapping the
+ * kernel must fault in page by page). A written buffer goes back here
+ * instead, to carry the next frame of its size class; what is idle is
+ * capped, so memory stays bounded by what is in flight.
  */
 
 import { releaseBuffer } from "../crypto/bytes.ts";
 
-/** Frames below this are copied as before (small allocations are cheap). */
-const MIN_POOLED_BYTES = 64 * 1024;
-/** Size classes: multiples of this. */
+/** The smallest size class: a chat frame of one short message fits. */
+const MIN_CLASS_BYTES = 256;
+/**
+ * Size classes are powers of two below this (a frame wastes less than half
+ * its buffer), and multiples of it from there (less than 64 KiB each).
+ */
 const CLASS_STEP = 64 * 1024;
+
+/** The size class of a frame of `bytes` bytes: the buffer that carries it. */
+export function sizeClass(bytes: number): number {
+  if (bytes <= MIN_CLASS_BYTES) return MIN_CLASS_BYTES;
+  if (bytes < CLASS_STEP) return 2 ** Math.ceil(Math.log2(bytes));
+  return Math.ceil(bytes / CLASS_STEP) * CLASS_STEP;
+}
+
+function isClass(size: number): boolean {
+  return size >= CLASS_STEP
+    ? size % CLASS_STEP === 0
+    : size >= MIN_CLASS_BYTES && (size & (size - 1)) === 0;
+}
 
 export class SendBuffers {
   readonly #idle = new Map<number, Uint8Array<ArrayBuffer>[]>();
@@ -32,27 +49,29 @@ export class SendBuffers {
     return this.#idleBytes;
   }
 
-  /** A copy of `data`, in a reused buffer when it is large. */
-  copy(data: Uint8Array): Uint8Array<ArrayBuffer> {
-    if (data.byteLength < MIN_POOLED_BYTES) return data.slice();
-    const size = Math.ceil(data.byteLength / CLASS_STEP) * CLASS_STEP;
+  /**
+   * A copy of `data`, in a reused buffer when one of its class is idle;
+   * with `headroom`, after that many bytes left for the caller to fill (a
+   * WebSocket frame's header).
+   */
+  copy(data: Uint8Array, headroom = 0): Uint8Array<ArrayBuffer> {
+    const length = headroom + data.byteLength;
+    const size = sizeClass(length);
     const reused = this.#idle.get(size)?.pop();
     if (reused !== undefined) this.#idleBytes -= size;
-    const view = (reused ?? new Uint8Array(size)).subarray(0, data.byteLength);
-    view.set(data);
+    const view = (reused ?? new Uint8Array(size)).subarray(0, length);
+    view.set(data, headroom);
     return view;
   }
 
   /**
    * `copy` (a result of {@link copy}) is written and nobody reads it any
-   * more: its buffer carries a later frame, or is freed.
+   * more: its buffer carries a later frame, or is freed (a large one at once,
+   * see `releaseBuffer`; a small one by the collector).
    */
   written(copy: Uint8Array<ArrayBuffer>): void {
     const size = copy.buffer.byteLength;
-    if (
-      size < MIN_POOLED_BYTES || size % CLASS_STEP !== 0 ||
-      this.#idleBytes + size > this.maxIdleBytes
-    ) {
+    if (!isClass(size) || this.#idleBytes + size > this.maxIdleBytes) {
       releaseBuffer(copy.buffer);
       return;
     }

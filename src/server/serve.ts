@@ -30,6 +30,7 @@ import {
 import { FileBridge } from "./file_bridge.ts";
 import type { BusEvent } from "./cluster/bus_event.ts";
 import { reaches, recipients } from "./recipients.ts";
+import { RunBudget } from "./run_budget.ts";
 import { WritePath } from "./write_path.ts";
 import { Delivery, roughSize } from "./delivery.ts";
 import { DeadlineSweep } from "./deadline_sweep.ts";
@@ -135,16 +136,6 @@ const NOT_READING = "you are not reading your messages fast enough";
  */
 const BACKLOG_STEPS = 256;
 const MIN_BACKLOG_STEP_BYTES = 16 * 1024;
-
-/**
- * Messages of one frame routed (in one transaction) before what is queued
- * for recipients is looked at again: a frame of a thousand messages to a
- * room of a hundred must not be queued whole while senders are held back.
- * Each sender may pass maxQueuedBytes by one run: with 99 senders flooding a
- * room of 100 with 100-byte messages, 32 let the queues reach 1.5 times the
- * bound; a commit every 8 messages costs little (the sync is shared).
- */
-const RUN_STEPS = 8;
 
 /** How long shutdown waits for peers to acknowledge the close. */
 const SHUTDOWN_GRACE_MS = 2000;
@@ -881,6 +872,7 @@ export function createCore(options: CoreOptions): ServerCore {
     let said: "goodbye" | null = null;
     lastHeard.set(id, Date.now());
     const rate = new MessageRate(limits, addressBuckets, group, Date.now());
+    const budget = new RunBudget(limits.maxQueuedBytes);
     try {
       for (;;) {
         // Held back while recipients' queues are over the bound (the edge
@@ -893,6 +885,8 @@ export function createCore(options: CoreOptions): ServerCore {
         let quit = false;
         // Messages to route, and direct replies kept in their order among them.
         let steps: Step[] = [];
+        // Routed once long enough (run_budget.ts); reset by flush.
+        budget.reset();
         const frame = batch[0]?.body.buffer;
         const deliverRouted = ({ out, full }: Routed) => {
           if (!full) return deliverRun(id, out, frame);
@@ -919,6 +913,7 @@ export function createCore(options: CoreOptions): ServerCore {
           if (steps.length === 0) return;
           const run = steps;
           steps = [];
+          budget.reset();
           const routed = routeRun(id, run);
           if (shared === null) {
             deliverRouted(routed);
@@ -933,7 +928,7 @@ export function createCore(options: CoreOptions): ServerCore {
         };
         if (batch[0]?.outside === true) delivery.bulkBodies.add(batch[0].body);
         for (const { header, body } of batch) {
-          if (steps.length >= RUN_STEPS) {
+          if (budget.full) {
             const settling = flush();
             if (settling !== undefined) await settling;
             if (gauge.held) await gauge.flowing();
@@ -952,6 +947,7 @@ export function createCore(options: CoreOptions): ServerCore {
                 text: `ERROR: Bad request: ${messageOf(error)}`,
               },
             });
+            budget.add(0, 1);
             continue;
           }
           if (message.t === "bye") {
@@ -982,6 +978,7 @@ export function createCore(options: CoreOptions): ServerCore {
                 text: "ERROR: slow down",
               },
             });
+            budget.add(0, 1);
             continue;
           }
           if (
@@ -1102,6 +1099,11 @@ export function createCore(options: CoreOptions): ServerCore {
           // What was held goes first, with the first ack let through.
           if (message.t === "ack") steps.push(...takeHeldAcks(id));
           steps.push({ message, body });
+          // A public message is queued for everyone online.
+          budget.add(
+            body.byteLength,
+            message.t === "say" ? state.onlineIds().length : 1,
+          );
         }
         const settling = flush();
         if (settling !== undefined) await settling;

@@ -444,11 +444,42 @@ const INBOX_PAUSE_BYTES = 1024 * 1024;
 const decoder = new TextDecoder();
 
 /**
+ * `data` as one unmasked, final, binary WebSocket frame (RFC 6455 5.2), in a
+ * buffer from the pool. What `ws.send` would write, but in one buffer and
+ * one socket write instead of a header allocated per frame and a corked pair
+ * of writes (a writev of two): where each delivery is its own frame, the
+ * socket write is most of what a delivery costs.
+ */
+export function binaryFrame(data: Uint8Array): Uint8Array<ArrayBuffer> {
+  const length = data.byteLength;
+  const head = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const frame = sendBuffers.copy(data, head);
+  frame[0] = 0x82;
+  if (length < 126) {
+    frame[1] = length;
+  } else if (length < 65536) {
+    frame[1] = 126;
+    frame[2] = length >>> 8;
+    frame[3] = length & 0xff;
+  } else {
+    frame[1] = 127;
+    // Eight bytes, big-endian; a frame is far below 2^32 bytes.
+    frame[2] =
+      frame[3] =
+      frame[4] =
+      frame[5] =
+        0;
+    new DataView(frame.buffer, frame.byteOffset + 6, 4).setUint32(0, length);
+  }
+  return frame;
+}
+
+/**
  * A `Connection` over a `ws` socket, with WebSocketConnection's contract:
  * bytes copied on send, a bounded inbox, what the peer sent before its close
  * still readable, `closed` resolved when the socket is really gone.
  */
-/** Every connection's large frames share one pool: they come and go in turn. */
+/** Every connection's frames share one pool: they come and go in turn. */
 const sendBuffers = new SendBuffers();
 
 class WsConnection implements EdgeConnection, Pausable {
@@ -560,23 +591,36 @@ class WsConnection implements EdgeConnection, Pausable {
   send(data: WireData): void {
     if (this.#ws.readyState !== OPEN) return;
     if (typeof data === "string") return this.#ws.send(data);
-    // Copied: `ws` hands the caller's buffer to the socket as it is, and the
-    // caller may free it. The copy is reused or freed as soon as it is
-    // written, not left for the next garbage collection (a file's worth
-    // would pile up meanwhile).
-    const copy = sendBuffers.copy(data);
+    // Copied: the socket takes the buffer as it is, and the caller may free
+    // it. The copy is reused or freed as soon as it is written, not left for
+    // the next garbage collection (a file's worth would pile up meanwhile).
+    // It is the whole WebSocket frame, header and payload in one buffer,
+    // written to the socket in one call (see binaryFrame).
+    const frame = binaryFrame(data);
+    const socket = this.#socket;
     const gauge = this.#gauge;
     if (gauge === null) {
-      this.#ws.send(copy, () => sendBuffers.written(copy));
+      socket.write(frame, () => sendBuffers.written(frame));
       return;
     }
-    const bytes = copy.byteLength;
+    const bytes = data.byteLength;
     this.#unwritten += bytes;
     gauge.add(bytes);
-    this.#ws.send(copy, () => {
-      sendBuffers.written(copy);
+    socket.write(frame, () => {
+      sendBuffers.written(frame);
       this.#written(bytes);
     });
+  }
+
+  /**
+   * The TCP socket under `ws`. Ours to write whole frames to: `ws` writes
+   * its own (ping, pong, close) straight to it as well, in call order (it
+   * queues them only while compressing, which is off here, or reading a
+   * Blob, which we never send), and it counts what the socket holds in
+   * `bufferedAmount`.
+   */
+  get #socket(): Socket {
+    return (this.#ws as unknown as { _socket: Socket })._socket;
   }
 
   /** `bytes` left for the network (or failed to, the socket being gone). */

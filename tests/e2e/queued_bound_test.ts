@@ -34,8 +34,8 @@ const PER_FRAME = 40;
 const BODY_BYTES = 2000;
 /**
  * What may be routed past the bound before the server looks again: one run
- * (serve.ts RUN_STEPS = 8 messages; 32 here for room) per sender, and its
- * replies.
+ * per sender (run_budget.ts: 1/256 of the bound, here 2 messages; at most 32
+ * here for room), and its replies.
  */
 const SLACK = SENDERS * 32 * (BODY_BYTES + 256);
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SendBuffers } from "../../src/server/send_buffers.ts";
+import { SendBuffers, sizeClass } from "../../src/server/send_buffers.ts";
 
 Deno.test("SendBuffers.copy copies, and a written buffer carries the next frame of its size class", () => {
   const pool = new SendBuffers();
@@ -19,17 +19,33 @@ Deno.test("SendBuffers.copy copies, and a written buffer carries the next frame 
   assert.notEqual(other.buffer, first.buffer);
 });
 
-Deno.test("SendBuffers frees small copies and whatever is past its idle cap once written", () => {
-  const pool = new SendBuffers(128 * 1024);
-  const small = pool.copy(new Uint8Array(20_000));
+Deno.test("SendBuffers reuses small buffers too, and frees whatever is past its idle cap once written", () => {
+  const pool = new SendBuffers(256 + 128 * 1024);
+  const small = pool.copy(Uint8Array.from({ length: 150 }, (_, i) => i));
+  assert.equal(small.buffer.byteLength, 256);
   pool.written(small);
-  assert.equal(small.length, 0, "freed");
+  assert.equal(pool.idleBytes, 256);
+  const frame = Uint8Array.from({ length: 200 }, (_, i) => 255 - i);
+  const again = pool.copy(frame);
+  assert.equal(again.buffer, small.buffer, "reused");
+  assert.deepEqual(again, frame);
   assert.equal(pool.idleBytes, 0);
+  pool.written(again);
   const a = pool.copy(new Uint8Array(100_000));
   const b = pool.copy(new Uint8Array(100_000));
   pool.written(a);
   pool.written(b);
-  assert.equal(pool.idleBytes, 128 * 1024);
+  assert.equal(pool.idleBytes, 256 + 128 * 1024);
   assert.equal(a.length, 100_000, "kept");
   assert.equal(b.length, 0, "past the cap: freed");
+});
+
+Deno.test("sizeClass is a power of two from 256 bytes, then a multiple of 64 KiB", () => {
+  assert.equal(sizeClass(1), 256);
+  assert.equal(sizeClass(256), 256);
+  assert.equal(sizeClass(257), 512);
+  assert.equal(sizeClass(40_000), 65_536);
+  assert.equal(sizeClass(65_536), 65_536);
+  assert.equal(sizeClass(65_537), 131_072);
+  assert.equal(sizeClass(262_234), 320 * 1024);
 });

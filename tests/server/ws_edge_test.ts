@@ -14,6 +14,7 @@ import {
   WebSocketConnection,
 } from "../../src/transport/connection.ts";
 import {
+  binaryFrame,
   type EdgeConnection,
   type EdgeOptions,
   startEdge,
@@ -573,4 +574,26 @@ Deno.test("startEdge takes messages up to maxHandshakePayloadBytes before handsh
   late.close();
   await late.closed;
   await second.closed;
+});
+
+Deno.test("binaryFrame makes one final, unmasked binary frame with the shortest length field (RFC 6455 5.2)", () => {
+  const cases: [number, number[]][] = [
+    [0, [0x82, 0]],
+    [125, [0x82, 125]],
+    [126, [0x82, 126, 0, 126]],
+    [65_535, [0x82, 126, 0xff, 0xff]],
+    [65_536, [0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0]],
+    [300_000, [0x82, 127, 0, 0, 0, 0, 0, 0x04, 0x93, 0xe0]],
+  ];
+  for (const [length, header] of cases) {
+    const data = Uint8Array.from({ length }, (_, i) => (i * 31) & 0xff);
+    const frame = binaryFrame(data);
+    assert.deepEqual(
+      [...frame.subarray(0, header.length)],
+      header,
+      `${length}`,
+    );
+    assert.equal(frame.byteLength, header.length + length);
+    assert.deepEqual(frame.subarray(header.length), data, `${length}`);
+  }
 });
