@@ -11,6 +11,8 @@
  * comes back here and nowhere else.
  */
 
+// First: `ws` takes its (un)masking functions when it loads (ws_mask_hook.ts).
+import "./ws_mask_hook.ts";
 import { Buffer } from "node:buffer";
 import { createServer, type IncomingMessage } from "node:http";
 import {

@@ -18,6 +18,7 @@ import {
   type EdgeOptions,
   startEdge,
 } from "../../src/server/ws_edge.ts";
+import { maskHookStats } from "../../src/server/ws_mask_hook.ts";
 import {
   assertStillChatting,
   bystanders,
@@ -420,6 +421,29 @@ Deno.test("startEdge's connections copy bytes on send: the caller may free or re
       assert.ok(big.every((b) => b === i), `message ${i} intact`);
     }
     assert.deepEqual(await client.receive(), new Uint8Array([1, 2, 3]));
+  } finally {
+    client.close();
+    await client.closed;
+  }
+});
+
+Deno.test("startEdge unmasks what a client sends through websocket_mask.ts, not ws's byte loop, and the bytes arrive intact", async () => {
+  let served!: (conn: EdgeConnection) => void;
+  const accepted = new Promise<EdgeConnection>((resolve) => served = resolve);
+  await using edge = await edgeWith((conn) => served(conn));
+  const client = await WebSocketConnection.open(edge.url);
+  try {
+    const conn = await accepted;
+    const before = maskHookStats.unmaskedBytes;
+    // Lengths around ws's 24-byte threshold and past one socket read.
+    const sent = [5, 24, 1000, 300_001].map((n) => {
+      const bytes = new Uint8Array(n);
+      for (let i = 0; i < n; i++) bytes[i] = (i * 7 + n) & 0xff;
+      return bytes;
+    });
+    for (const bytes of sent) client.send(bytes);
+    for (const bytes of sent) assert.deepEqual(await conn.receive(), bytes);
+    assert.equal(maskHookStats.unmaskedBytes - before, 24 + 1000 + 300_001);
   } finally {
     client.close();
     await client.closed;
