@@ -30,6 +30,7 @@ import {
   type WireData,
 } from "../transport/connection.ts";
 import { SendBuffers } from "./send_buffers.ts";
+import { writeParts, wsSocket } from "./ws_parts.ts";
 import { addressGroup } from "./address_group.ts";
 import type { Admission } from "./admission.ts";
 import type { QueueGauge } from "./backpressure.ts";
@@ -457,6 +458,8 @@ class WsConnection implements EdgeConnection, Pausable {
   readonly remoteAddress: string;
   readonly closed: Promise<CloseInfo>;
   readonly #ws: WebSocket;
+  /** `ws`'s socket, for sendParts. */
+  readonly #socket: Socket;
   readonly #inbox = new Inbox();
   #localCloseReason: string | null = null;
   #lastHeard = Date.now();
@@ -483,6 +486,7 @@ class WsConnection implements EdgeConnection, Pausable {
     this.remoteAddress = remoteAddress;
     this.#gauge = gauge;
     this.#onHandshakeDone = onHandshakeDone;
+    this.#socket = wsSocket(ws);
     // An ArrayBuffer of our own: `ws` copies a message out of a buffer it
     // shares (the channel frees each frame it has read).
     ws.binaryType = "arraybuffer";
@@ -577,6 +581,21 @@ class WsConnection implements EdgeConnection, Pausable {
     gauge.add(bytes);
     this.#ws.send(copy, () => {
       sendBuffers.written(copy);
+      this.#written(bytes);
+    });
+  }
+
+  /**
+   * `head` then `body` as one message, `body` not copied (ws_parts.ts): a
+   * relayed file chunk goes to each recipient from the same bytes.
+   */
+  sendParts(head: Uint8Array, body: Uint8Array, written: () => void): void {
+    if (this.#ws.readyState !== OPEN) return written();
+    const bytes = head.byteLength + body.byteLength;
+    this.#unwritten += bytes;
+    this.#gauge?.add(bytes);
+    writeParts(this.#socket, head, body, () => {
+      written();
       this.#written(bytes);
     });
   }

@@ -450,6 +450,44 @@ Deno.test("startEdge unmasks what a client sends through websocket_mask.ts, not 
   }
 });
 
+Deno.test("startEdge's connections send head and body as one message with sendParts, in order with send, and call written once the socket is done with the body", async () => {
+  const writtenCalls: number[] = [];
+  let allWritten!: () => void;
+  const done = new Promise<void>((resolve) => allWritten = resolve);
+  // Lengths on each side of the frame header's 126 and 65536 bounds.
+  const sizes = [3, 200, 70_000, 300_000];
+  await using edge = await edgeWith((conn) => {
+    for (const [k, n] of sizes.entries()) {
+      const body = new Uint8Array(n).fill(k + 1);
+      conn.sendParts!(new Uint8Array([0xaa, k]), body, () => {
+        writtenCalls.push(k);
+        // The socket is done with it: the caller may free it now.
+        body.buffer.transfer(0);
+        if (writtenCalls.length === sizes.length) allWritten();
+      });
+      conn.send(new Uint8Array([0xbb, k]));
+    }
+  });
+  const client = await WebSocketConnection.open(edge.url, {
+    maxInboxBytes: 32 * MIB,
+  });
+  try {
+    for (const [k, n] of sizes.entries()) {
+      const message = await client.receive();
+      assert.ok(message instanceof Uint8Array);
+      assert.equal(message.byteLength, 2 + n);
+      assert.deepEqual(message.subarray(0, 2), new Uint8Array([0xaa, k]));
+      assert.ok(message.subarray(2).every((b) => b === k + 1), `body ${k}`);
+      assert.deepEqual(await client.receive(), new Uint8Array([0xbb, k]));
+    }
+    await done;
+    assert.deepEqual(writtenCalls, [0, 1, 2, 3]);
+  } finally {
+    client.close();
+    await client.closed;
+  }
+});
+
 Deno.test("startEdge's connections keep what the peer sent before it closed, and resolve closed when the socket is gone", async () => {
   let served!: (conn: EdgeConnection) => void;
   const accepted = new Promise<EdgeConnection>((resolve) => served = resolve);
