@@ -31,6 +31,7 @@ import {
 } from "../transport/connection.ts";
 import { SendBuffers } from "./send_buffers.ts";
 import { writeParts, wsSocket } from "./ws_parts.ts";
+import { ReadRelease } from "./ws_read_release.ts";
 import { addressGroup } from "./address_group.ts";
 import type { Admission } from "./admission.ts";
 import type { QueueGauge } from "./backpressure.ts";
@@ -487,6 +488,10 @@ class WsConnection implements EdgeConnection, Pausable {
     this.#gauge = gauge;
     this.#onHandshakeDone = onHandshakeDone;
     this.#socket = wsSocket(ws);
+    const release = ReadRelease.attach(
+      this.#socket,
+      (ws as unknown as { _receiver?: unknown })._receiver,
+    );
     // An ArrayBuffer of our own: `ws` copies a message out of a buffer it
     // shares (the channel frees each frame it has read).
     ws.binaryType = "arraybuffer";
@@ -502,6 +507,7 @@ class WsConnection implements EdgeConnection, Pausable {
     });
     ws.on("message", (data: ArrayBuffer, isBinary: boolean) => {
       this.#heard();
+      if (isBinary) release?.delivered(data);
       const message = isBinary ? new Uint8Array(data) : decoder.decode(data);
       if (this.#inbox.push(message)) {
         if (this.#inbox.bytes >= INBOX_PAUSE_BYTES) {
@@ -514,7 +520,11 @@ class WsConnection implements EdgeConnection, Pausable {
       this.#localCloseReason = "it sent more than could be processed";
       this.close(CloseCode.overloaded, "too much unread data");
     });
-    ws.on("ping", () => this.#heard());
+    ws.on("ping", (data: Buffer) => {
+      // `ws` answers with these very bytes, maybe later: not to be freed.
+      release?.delivered(data.buffer);
+      this.#heard();
+    });
     ws.on("pong", () => this.#heard());
     // `ws` has already sent its Close (1009 for an oversized message, 1007
     // for invalid UTF-8, 1002 otherwise) and stopped reading.

@@ -19,6 +19,7 @@ import {
   startEdge,
 } from "../../src/server/ws_edge.ts";
 import { maskHookStats } from "../../src/server/ws_mask_hook.ts";
+import { readReleaseStats } from "../../src/server/ws_read_release.ts";
 import {
   assertStillChatting,
   bystanders,
@@ -28,6 +29,7 @@ import {
 import { startTestServer, TestClient } from "../_helpers/chat.ts";
 import { RawClient } from "../_helpers/raw_client.ts";
 import {
+  clientFrame,
   fragmented,
   Opcode,
   RawTcp,
@@ -485,6 +487,72 @@ Deno.test("startEdge's connections send head and body as one message with sendPa
   } finally {
     client.close();
     await client.closed;
+  }
+});
+
+Deno.test("startEdge frees its socket reads once ws is done with them, and every message, fragment and ping payload still arrives intact", async () => {
+  let served!: (conn: EdgeConnection) => void;
+  const accepted = new Promise<EdgeConnection>((resolve) => served = resolve);
+  await using edge = await edgeWith((conn) => {
+    conn.handshakeDone();
+    served(conn);
+  }, { maxPayloadBytes: 4 * MIB });
+  const { tcp, head } = await RawTcp.upgrade(edge.port);
+  try {
+    assert.match(head, /^HTTP\/1\.1 101 /);
+    const conn = await accepted;
+    const before = readReleaseStats.released;
+    // Messages of many sizes, some in fragments of odd sizes (so frames,
+    // masks and fragments straddle the 64 KiB reads), with pings and text
+    // between them, all written at once.
+    const expected: (string | Uint8Array)[] = [];
+    const pings: Uint8Array[] = [];
+    const wire: Uint8Array[] = [];
+    for (let k = 0; k < 40; k++) {
+      const n = [1, 125, 70_000, 131_072, 200_003, 65_536][k % 6]!;
+      const body = new Uint8Array(n);
+      for (let i = 0; i < n; i++) body[i] = (i * 31 + k) & 0xff;
+      expected.push(body);
+      wire.push(
+        k % 3 === 0
+          ? fragmented(Opcode.binary, body, [333, 1000, 40_000][k % 9 / 3]!)
+          : clientFrame(Opcode.binary, body),
+      );
+      if (k % 4 === 1) {
+        const ping = Uint8Array.of(k, 1, 2, 3, 4, 5);
+        pings.push(ping);
+        wire.push(clientFrame(Opcode.ping, ping));
+      }
+      if (k % 5 === 2) {
+        expected.push(`text ${k}`);
+        wire.push(
+          clientFrame(Opcode.text, new TextEncoder().encode(`text ${k}`)),
+        );
+      }
+    }
+    const all = new Uint8Array(wire.reduce((n, w) => n + w.byteLength, 0));
+    let at = 0;
+    for (const w of wire) {
+      all.set(w, at);
+      at += w.byteLength;
+    }
+    const writing = tcp.write(all);
+    for (const [i, message] of expected.entries()) {
+      assert.deepEqual(await conn.receive(), message, `message ${i}`);
+    }
+    assert.ok(await writing);
+    for (const ping of pings) {
+      const pong = await tcp.readFrame();
+      assert.equal(pong?.opcode, Opcode.pong);
+      assert.deepEqual(pong?.payload, ping);
+    }
+    assert.ok(
+      readReleaseStats.released - before >= 20,
+      `released ${readReleaseStats.released - before} reads`,
+    );
+    conn.close();
+  } finally {
+    tcp.close();
   }
 });
 
