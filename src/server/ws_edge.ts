@@ -301,6 +301,9 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
             // Read from now on only while the recipients' queues flow.
             if (options.gauge?.held) conn.pauseReading();
           },
+          // Over TLS, reads come from node:tls, not checked to be buffers of
+          // their own (ws_read_release.ts): left to the collector.
+          front === socket,
         );
         connections.add(conn);
         conn.closed.then(() => connections.delete(conn));
@@ -482,16 +485,19 @@ class WsConnection implements EdgeConnection, Pausable {
     remoteAddress: string,
     gauge: QueueGauge | null,
     onHandshakeDone: () => void,
+    releaseReads: boolean,
   ) {
     this.#ws = ws;
     this.remoteAddress = remoteAddress;
     this.#gauge = gauge;
     this.#onHandshakeDone = onHandshakeDone;
     this.#socket = wsSocket(ws);
-    const release = ReadRelease.attach(
-      this.#socket,
-      (ws as unknown as { _receiver?: unknown })._receiver,
-    );
+    const release = releaseReads
+      ? ReadRelease.attach(
+        this.#socket,
+        (ws as unknown as { _receiver?: unknown })._receiver,
+      )
+      : null;
     // An ArrayBuffer of our own: `ws` copies a message out of a buffer it
     // shares (the channel frees each frame it has read).
     ws.binaryType = "arraybuffer";
