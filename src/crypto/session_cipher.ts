@@ -323,6 +323,28 @@ export class FrameSealer {
     header: Uint8Array,
     body: Uint8Array,
   ): Uint8Array<ArrayBuffer> | null {
+    return this.#trySealBulk(header, body, true);
+  }
+
+  /**
+   * {@link trySealBulkNow} without the body: only the frame's first bytes
+   * (bulk header, sealed header), for a connection that writes the body
+   * after them as it is (`Connection.sendParts`), so that a relay copies no
+   * file bytes per recipient. The same scratch rules; the body is only
+   * measured.
+   */
+  trySealBulkHeadNow(
+    header: Uint8Array,
+    body: Uint8Array,
+  ): Uint8Array<ArrayBuffer> | null {
+    return this.#trySealBulk(header, body, false);
+  }
+
+  #trySealBulk(
+    header: Uint8Array,
+    body: Uint8Array,
+    withBody: boolean,
+  ): Uint8Array<ArrayBuffer> | null {
     const small = this.#small;
     const length = bulkFrameBytes(header, body);
     if (
@@ -334,10 +356,19 @@ export class FrameSealer {
     const ready = this.#schedule.readyKeys(seq);
     if (ready === null) return null;
     this.#nextSeq++;
-    if (bulkScratch.length < length) {
-      bulkScratch = new Uint8Array(Math.max(length, MAX_FRAME_BYTES));
+    const headLength = length - body.length;
+    let frame: Uint8Array<ArrayBuffer>;
+    if (withBody) {
+      if (bulkScratch.length < length) {
+        bulkScratch = new Uint8Array(Math.max(length, MAX_FRAME_BYTES));
+      }
+      frame = bulkScratch.subarray(0, length);
+    } else {
+      if (bulkHeadScratch.length < headLength) {
+        bulkHeadScratch = new Uint8Array(headLength);
+      }
+      frame = bulkHeadScratch.subarray(0, headLength);
     }
-    const frame = bulkScratch.subarray(0, length);
     writeBulkHeader(frame, seq, body.length);
     small.sealInto(
       ready.rawKey,
@@ -347,7 +378,7 @@ export class FrameSealer {
       frame,
       BULK_HEADER_BYTES,
     );
-    frame.set(body, length - body.length);
+    if (withBody) frame.set(body, headLength);
     return frame;
   }
 
@@ -769,6 +800,8 @@ const CACHED_VIEW_BYTES = 8 * 1024;
 const scratch = new ScratchFrames();
 /** Scratch for synchronous bulk frames (trySealBulkNow), grown on demand. */
 let bulkScratch = new Uint8Array(0);
+/** The same for frame heads alone (trySealBulkHeadNow): small. */
+let bulkHeadScratch = new Uint8Array(0);
 
 function bulkFrameBytes(header: Uint8Array, body: Uint8Array): number {
   return BULK_HEADER_BYTES + header.length + FRAME_TAG_BYTES + body.length;

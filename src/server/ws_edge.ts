@@ -11,6 +11,8 @@
  * comes back here and nowhere else.
  */
 
+// First: `ws` takes its (un)masking functions when it loads (ws_mask_hook.ts).
+import "./ws_mask_hook.ts";
 import { Buffer } from "node:buffer";
 import { createServer, type IncomingMessage } from "node:http";
 import {
@@ -28,6 +30,8 @@ import {
   type WireData,
 } from "../transport/connection.ts";
 import { SendBuffers } from "./send_buffers.ts";
+import { writeParts, wsSocket } from "./ws_parts.ts";
+import { ReadRelease } from "./ws_read_release.ts";
 import { addressGroup } from "./address_group.ts";
 import type { Admission } from "./admission.ts";
 import type { QueueGauge } from "./backpressure.ts";
@@ -297,6 +301,9 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
             // Read from now on only while the recipients' queues flow.
             if (options.gauge?.held) conn.pauseReading();
           },
+          // Over TLS, reads come from node:tls, not checked to be buffers of
+          // their own (ws_read_release.ts): left to the collector.
+          front === socket,
         );
         connections.add(conn);
         conn.closed.then(() => connections.delete(conn));
@@ -486,6 +493,8 @@ class WsConnection implements EdgeConnection, Pausable {
   readonly remoteAddress: string;
   readonly closed: Promise<CloseInfo>;
   readonly #ws: WebSocket;
+  /** `ws`'s socket, for sendParts. */
+  readonly #socket: Socket;
   readonly #inbox = new Inbox();
   #localCloseReason: string | null = null;
   #lastHeard = Date.now();
@@ -507,11 +516,19 @@ class WsConnection implements EdgeConnection, Pausable {
     remoteAddress: string,
     gauge: QueueGauge | null,
     onHandshakeDone: () => void,
+    releaseReads: boolean,
   ) {
     this.#ws = ws;
     this.remoteAddress = remoteAddress;
     this.#gauge = gauge;
     this.#onHandshakeDone = onHandshakeDone;
+    this.#socket = wsSocket(ws);
+    const release = releaseReads
+      ? ReadRelease.attach(
+        this.#socket,
+        (ws as unknown as { _receiver?: unknown })._receiver,
+      )
+      : null;
     // An ArrayBuffer of our own: `ws` copies a message out of a buffer it
     // shares (the channel frees each frame it has read).
     ws.binaryType = "arraybuffer";
@@ -527,6 +544,7 @@ class WsConnection implements EdgeConnection, Pausable {
     });
     ws.on("message", (data: ArrayBuffer, isBinary: boolean) => {
       this.#heard();
+      if (isBinary) release?.delivered(data);
       const message = isBinary ? new Uint8Array(data) : decoder.decode(data);
       if (this.#inbox.push(message)) {
         if (this.#inbox.bytes >= INBOX_PAUSE_BYTES) {
@@ -539,7 +557,11 @@ class WsConnection implements EdgeConnection, Pausable {
       this.#localCloseReason = "it sent more than could be processed";
       this.close(CloseCode.overloaded, "too much unread data");
     });
-    ws.on("ping", () => this.#heard());
+    ws.on("ping", (data: Buffer) => {
+      // `ws` answers with these very bytes, maybe later: not to be freed.
+      release?.delivered(data.buffer);
+      this.#heard();
+    });
     ws.on("pong", () => this.#heard());
     // `ws` has already sent its Close (1009 for an oversized message, 1007
     // for invalid UTF-8, 1002 otherwise) and stopped reading.
@@ -613,14 +635,18 @@ class WsConnection implements EdgeConnection, Pausable {
   }
 
   /**
-   * The TCP socket under `ws`. Ours to write whole frames to: `ws` writes
-   * its own (ping, pong, close) straight to it as well, in call order (it
-   * queues them only while compressing, which is off here, or reading a
-   * Blob, which we never send), and it counts what the socket holds in
-   * `bufferedAmount`.
+   * `head` then `body` as one message, `body` not copied (ws_parts.ts): a
+   * relayed file chunk goes to each recipient from the same bytes.
    */
-  get #socket(): Socket {
-    return (this.#ws as unknown as { _socket: Socket })._socket;
+  sendParts(head: Uint8Array, body: Uint8Array, written: () => void): void {
+    if (this.#ws.readyState !== OPEN) return written();
+    const bytes = head.byteLength + body.byteLength;
+    this.#unwritten += bytes;
+    this.#gauge?.add(bytes);
+    writeParts(this.#socket, head, body, () => {
+      written();
+      this.#written(bytes);
+    });
   }
 
   /** `bytes` left for the network (or failed to, the socket being gone). */

@@ -24,6 +24,14 @@ export interface Connection {
    */
   send(data: WireData): void;
   /**
+   * Where offered: queues one binary message made of `head` then `body`
+   * without copying `body` (a file chunk relayed to several recipients is
+   * then never copied per recipient). `head` is copied as by `send`; `body`
+   * must stay unchanged until `written` is called, once, when the socket is
+   * done with it (written, or the connection gone).
+   */
+  sendParts?(head: Uint8Array, body: Uint8Array, written: () => void): void;
+  /**
    * The next message, or null once the connection is closed. Bytes are the
    * caller's from then on (a channel frees each frame once it has read it).
    */

@@ -657,9 +657,21 @@ export class SecureChannel {
         // The batches, then the bulk frames: in this order on the wire.
         const jobs: readonly (Uint8Array | SharedBytes)[] =
           bulkFrames.length === 0 ? batches : [...batches, ...bulkFrames];
+        // A connection that writes a body as it is gets it so: the holder
+        // drops it once the socket is done with it, not once sealed.
+        const parts = this.#conn.sendParts === undefined ? null : this.#conn;
+        let parted: Set<SharedBytes> | null = null;
         let i = 0;
         for (; i < jobs.length; i++) {
           const job = jobs[i]!;
+          if (job instanceof SharedBytes && parts !== null) {
+            const head = this.#sealer.trySealBulkHeadNow(job.bytes, job.body!);
+            if (head === null) break;
+            handed(job.byteLength);
+            (parted ??= new Set()).add(job);
+            parts.sendParts!(head, job.body!, () => job.drop());
+            continue;
+          }
           const frame = job instanceof SharedBytes
             ? this.#sealer.trySealBulkNow(job.bytes, job.body!)
             : this.#sealer.trySealNow(job);
@@ -700,7 +712,9 @@ export class SecureChannel {
               releaseBuffer(batch.buffer);
             }
           }
-          for (const shared of taken) shared.drop();
+          for (const shared of taken) {
+            if (parted === null || !parted.has(shared)) shared.drop();
+          }
         }
         this.#queued?.remove(sealing);
         sealing = 0;

@@ -383,6 +383,29 @@ for (
   });
 }
 
+Deno.test("FrameSealer.trySealBulkHeadNow makes docs/PROTOCOL.md's bulk frame but for the body, which it leaves to the caller", async () => {
+  const { sealer, opener } = pair(
+    { smallFrames: nativeSmallFrames },
+    VECTOR_T0,
+  );
+  for (let i = 0; i < 2; i++) {
+    await opener.open(await sealer.seal(utf8Encode("x")));
+  }
+  const body = fromHex(BULK_VECTOR.body);
+  const head = sealer.trySealBulkHeadNow(utf8Encode(BULK_VECTOR.header), body);
+  assert.ok(head !== null, "sealed at once with a SmallFrameAead");
+  const frame = new Uint8Array(head.byteLength + body.byteLength);
+  frame.set(head);
+  frame.set(body, head.byteLength);
+  assert.equal(
+    [...frame].map((b) => b.toString(16).padStart(2, "0")).join(""),
+    BULK_VECTOR.frame,
+  );
+  const opened = await opener.openBulk(frame);
+  assert.deepEqual(opened.body, body);
+  await opener.open(await sealer.seal(utf8Encode("y")));
+});
+
 Deno.test("FrameOpener.openBulk rejects a changed length, header or sequence, and each version only where it belongs", async () => {
   const { sealer, opener } = pair({ smallFrames: nativeSmallFrames });
   const frame = await sealer.sealBulk(utf8Encode("{}"), new Uint8Array(100));

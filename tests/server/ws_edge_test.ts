@@ -19,6 +19,8 @@ import {
   type EdgeOptions,
   startEdge,
 } from "../../src/server/ws_edge.ts";
+import { maskHookStats } from "../../src/server/ws_mask_hook.ts";
+import { readReleaseStats } from "../../src/server/ws_read_release.ts";
 import {
   assertStillChatting,
   bystanders,
@@ -28,6 +30,7 @@ import {
 import { startTestServer, TestClient } from "../_helpers/chat.ts";
 import { RawClient } from "../_helpers/raw_client.ts";
 import {
+  clientFrame,
   fragmented,
   Opcode,
   RawTcp,
@@ -424,6 +427,133 @@ Deno.test("startEdge's connections copy bytes on send: the caller may free or re
   } finally {
     client.close();
     await client.closed;
+  }
+});
+
+Deno.test("startEdge unmasks what a client sends through websocket_mask.ts, not ws's byte loop, and the bytes arrive intact", async () => {
+  let served!: (conn: EdgeConnection) => void;
+  const accepted = new Promise<EdgeConnection>((resolve) => served = resolve);
+  await using edge = await edgeWith((conn) => served(conn));
+  const client = await WebSocketConnection.open(edge.url);
+  try {
+    const conn = await accepted;
+    const before = maskHookStats.unmaskedBytes;
+    // Lengths around ws's 24-byte threshold and past one socket read.
+    const sent = [5, 24, 1000, 300_001].map((n) => {
+      const bytes = new Uint8Array(n);
+      for (let i = 0; i < n; i++) bytes[i] = (i * 7 + n) & 0xff;
+      return bytes;
+    });
+    for (const bytes of sent) client.send(bytes);
+    for (const bytes of sent) assert.deepEqual(await conn.receive(), bytes);
+    assert.equal(maskHookStats.unmaskedBytes - before, 24 + 1000 + 300_001);
+  } finally {
+    client.close();
+    await client.closed;
+  }
+});
+
+Deno.test("startEdge's connections send head and body as one message with sendParts, in order with send, and call written once the socket is done with the body", async () => {
+  const writtenCalls: number[] = [];
+  let allWritten!: () => void;
+  const done = new Promise<void>((resolve) => allWritten = resolve);
+  // Lengths on each side of the frame header's 126 and 65536 bounds.
+  const sizes = [3, 200, 70_000, 300_000];
+  await using edge = await edgeWith((conn) => {
+    for (const [k, n] of sizes.entries()) {
+      const body = new Uint8Array(n).fill(k + 1);
+      conn.sendParts!(new Uint8Array([0xaa, k]), body, () => {
+        writtenCalls.push(k);
+        // The socket is done with it: the caller may free it now.
+        body.buffer.transfer(0);
+        if (writtenCalls.length === sizes.length) allWritten();
+      });
+      conn.send(new Uint8Array([0xbb, k]));
+    }
+  });
+  const client = await WebSocketConnection.open(edge.url, {
+    maxInboxBytes: 32 * MIB,
+  });
+  try {
+    for (const [k, n] of sizes.entries()) {
+      const message = await client.receive();
+      assert.ok(message instanceof Uint8Array);
+      assert.equal(message.byteLength, 2 + n);
+      assert.deepEqual(message.subarray(0, 2), new Uint8Array([0xaa, k]));
+      assert.ok(message.subarray(2).every((b) => b === k + 1), `body ${k}`);
+      assert.deepEqual(await client.receive(), new Uint8Array([0xbb, k]));
+    }
+    await done;
+    assert.deepEqual(writtenCalls, [0, 1, 2, 3]);
+  } finally {
+    client.close();
+    await client.closed;
+  }
+});
+
+Deno.test("startEdge frees its socket reads once ws is done with them, and every message, fragment and ping payload still arrives intact", async () => {
+  let served!: (conn: EdgeConnection) => void;
+  const accepted = new Promise<EdgeConnection>((resolve) => served = resolve);
+  await using edge = await edgeWith((conn) => {
+    conn.handshakeDone();
+    served(conn);
+  }, { maxPayloadBytes: 4 * MIB });
+  const { tcp, head } = await RawTcp.upgrade(edge.port);
+  try {
+    assert.match(head, /^HTTP\/1\.1 101 /);
+    const conn = await accepted;
+    const before = readReleaseStats.released;
+    // Messages of many sizes, some in fragments of odd sizes (so frames,
+    // masks and fragments straddle the 64 KiB reads), with pings and text
+    // between them, all written at once.
+    const expected: (string | Uint8Array)[] = [];
+    const pings: Uint8Array[] = [];
+    const wire: Uint8Array[] = [];
+    for (let k = 0; k < 40; k++) {
+      const n = [1, 125, 70_000, 131_072, 200_003, 65_536][k % 6]!;
+      const body = new Uint8Array(n);
+      for (let i = 0; i < n; i++) body[i] = (i * 31 + k) & 0xff;
+      expected.push(body);
+      wire.push(
+        k % 3 === 0
+          ? fragmented(Opcode.binary, body, [333, 1000, 40_000][k % 9 / 3]!)
+          : clientFrame(Opcode.binary, body),
+      );
+      if (k % 4 === 1) {
+        const ping = Uint8Array.of(k, 1, 2, 3, 4, 5);
+        pings.push(ping);
+        wire.push(clientFrame(Opcode.ping, ping));
+      }
+      if (k % 5 === 2) {
+        expected.push(`text ${k}`);
+        wire.push(
+          clientFrame(Opcode.text, new TextEncoder().encode(`text ${k}`)),
+        );
+      }
+    }
+    const all = new Uint8Array(wire.reduce((n, w) => n + w.byteLength, 0));
+    let at = 0;
+    for (const w of wire) {
+      all.set(w, at);
+      at += w.byteLength;
+    }
+    const writing = tcp.write(all);
+    for (const [i, message] of expected.entries()) {
+      assert.deepEqual(await conn.receive(), message, `message ${i}`);
+    }
+    assert.ok(await writing);
+    for (const ping of pings) {
+      const pong = await tcp.readFrame();
+      assert.equal(pong?.opcode, Opcode.pong);
+      assert.deepEqual(pong?.payload, ping);
+    }
+    assert.ok(
+      readReleaseStats.released - before >= 20,
+      `released ${readReleaseStats.released - before} reads`,
+    );
+    conn.close();
+  } finally {
+    tcp.close();
   }
 });
 
