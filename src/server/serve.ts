@@ -49,7 +49,7 @@ import {
 import { LogLimiter } from "./log_limiter.ts";
 import { GroupBacklog } from "./group_backlog.ts";
 import { HeldAcks } from "./held_acks.ts";
-import { QueueGauge } from "./backpressure.ts";
+import { QueueGauge, TurnBudget } from "./backpressure.ts";
 import { RoomFrames, type RoomFramesOptions } from "./room_frames.ts";
 import { KeyedTokenBuckets } from "./rate_limit.ts";
 import { MessageRate } from "./message_rate.ts";
@@ -120,6 +120,11 @@ export interface RunningServer {
    */
   readonly queuedBytes: number;
   readonly peakQueuedBytes: number;
+  /**
+   * The most ever read from connections and not yet routed, all together:
+   * what limits.maxUnreadBytes bounds.
+   */
+  readonly peakUnreadBytes: number;
   /** Tells every client, closes every connection, stops listening. */
   shutdown(): Promise<void>;
   readonly finished: Promise<void>;
@@ -144,6 +149,12 @@ const MIN_BACKLOG_STEP_BYTES = 16 * 1024;
  * bound; a commit every 8 messages costs little (the sync is shared).
  */
 const RUN_STEPS = 8;
+
+/**
+ * The longest the serving loops keep the event loop before they let it
+ * poll sockets and run timers (backpressure.ts, TurnBudget).
+ */
+const TURN_BUDGET_MS = 20;
 
 /** How long shutdown waits for peers to acknowledge the close. */
 const SHUTDOWN_GRACE_MS = 2000;
@@ -298,6 +309,7 @@ export function createCore(options: CoreOptions): ServerCore {
     limits.maxQueuedBytes,
     Math.floor(limits.maxQueuedBytes / 2),
   );
+  const turns = new TurnBudget(TURN_BUDGET_MS);
   // Held back by recipients that do not drain, senders wait no longer than
   // queueStallMs: then the recipient with the most queued is cut off.
   let stall: ReturnType<typeof setTimeout> | undefined;
@@ -783,6 +795,8 @@ export function createCore(options: CoreOptions): ServerCore {
         // Held back while recipients' queues are over the bound (the edge
         // has stopped reading the socket too).
         if (gauge.held) await gauge.flowing();
+        const turn = turns.check();
+        if (turn !== null) await turn;
         const batch = await channel.receive();
         // Null when the peer closed, or when we dismissed it.
         if (batch === null || !channels.has(id)) break;
@@ -832,6 +846,8 @@ export function createCore(options: CoreOptions): ServerCore {
             const settling = flush();
             if (settling !== undefined) await settling;
             if (gauge.held) await gauge.flowing();
+            const turn = turns.check();
+            if (turn !== null) await turn;
           }
           // Dismissed by one of this batch's own effects: read no further.
           if (!channels.has(id)) break;
@@ -1162,6 +1178,10 @@ export async function startServer(
       : options.roomFrames ?? false,
   });
   const { limits, gauge } = core;
+  const unread = new QueueGauge(
+    limits.maxUnreadBytes,
+    Math.floor(limits.maxUnreadBytes / 2),
+  );
   const edge = await startEdge({
     hostname: options.hostname,
     port: options.port,
@@ -1176,6 +1196,7 @@ export async function startServer(
     headersTimeoutMs: limits.headersTimeoutMs,
     idleTimeoutSeconds: limits.idleTimeoutSeconds,
     gauge,
+    unread,
     // Room to answer the refused with a 503 before dropping them unanswered.
     maxSockets: limits.maxConnections + limits.maxConnectionsPerAddress,
     maxSocketsPerGroup: 2 * limits.maxConnectionsPerAddress,
@@ -1192,6 +1213,8 @@ export async function startServer(
   async function shutdown(): Promise<void> {
     if (core.stopping) return edge.finished;
     memoryTrim.stop();
+    // Everyone is read again, to the end, as core.stop does for the gauge.
+    unread.close();
     await core.stop();
     await edge.close();
   }
@@ -1208,6 +1231,9 @@ export async function startServer(
     },
     get peakQueuedBytes() {
       return gauge.peak;
+    },
+    get peakUnreadBytes() {
+      return unread.peak;
     },
     shutdown,
     finished: edge.finished,
