@@ -49,7 +49,7 @@ import {
 import { LogLimiter } from "./log_limiter.ts";
 import { GroupBacklog } from "./group_backlog.ts";
 import { HeldAcks } from "./held_acks.ts";
-import { QueueGauge, TurnBudget } from "./backpressure.ts";
+import { QueueGauge, StallWatch, TurnBudget } from "./backpressure.ts";
 import { RoomFrames, type RoomFramesOptions } from "./room_frames.ts";
 import { KeyedTokenBuckets } from "./rate_limit.ts";
 import { MessageRate } from "./message_rate.ts";
@@ -311,8 +311,13 @@ export function createCore(options: CoreOptions): ServerCore {
   );
   const turns = new TurnBudget(TURN_BUDGET_MS);
   // Held back by recipients that do not drain, senders wait no longer than
-  // queueStallMs: then the recipient with the most queued is cut off.
+  // queueStallMs: then the recipient with the most queued among those that
+  // took nothing meanwhile is cut off (StallWatch).
   let stall: ReturnType<typeof setTimeout> | undefined;
+  const stalls = new StallWatch<ConnId>();
+  const backlogs = function* (): Iterable<[ConnId, number]> {
+    for (const [id, channel] of channels) yield [id, channel.backlog];
+  };
   gauge.onChange((held) => {
     clearTimeout(stall);
     stall = undefined;
@@ -321,27 +326,24 @@ export function createCore(options: CoreOptions): ServerCore {
         "queued",
         `${gauge.bytes} bytes queued for recipients, over ${limits.maxQueuedBytes}: not reading senders until half of it is written`,
       );
-      stall = setTimeout(cutOffSlowest, limits.queueStallMs);
+      stalls.start(backlogs());
+      stall = setTimeout(cutOffStuck, limits.queueStallMs);
     }
   });
 
-  function cutOffSlowest(): void {
+  function cutOffStuck(): void {
     stall = undefined;
     if (!gauge.held) return;
-    let slowest: [ConnId, SecureChannel] | null = null;
-    let most = -1;
-    for (const [id, channel] of channels) {
-      const backlog = channel.backlog;
-      if (backlog > most) [slowest, most] = [[id, channel], backlog];
-    }
-    if (slowest !== null) {
+    const stuck = stalls.stuck(backlogs());
+    const channel = stuck === null ? undefined : channels.get(stuck);
+    if (stuck !== null && channel !== undefined) {
       refusals.log(
         "queued-stall",
-        `recipients held senders back for ${limits.queueStallMs} ms: cutting off the one with the most queued (${most} bytes)`,
+        `recipients held senders back for ${limits.queueStallMs} ms: cutting off one that took nothing meanwhile and has the most queued (${channel.backlog} bytes)`,
       );
-      dismiss(slowest[0], slowest[1], NOT_READING);
+      dismiss(stuck, channel, NOT_READING);
     }
-    if (gauge.held) stall = setTimeout(cutOffSlowest, limits.queueStallMs);
+    if (gauge.held) stall = setTimeout(cutOffStuck, limits.queueStallMs);
   }
   const admission = new AdmissionPolicy(limits);
   const decrypts = new Semaphore(limits.maxDecryptsInFlight);

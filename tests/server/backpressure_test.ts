@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { QueueGauge, TurnBudget } from "../../src/server/backpressure.ts";
+import {
+  QueueGauge,
+  StallWatch,
+  TurnBudget,
+} from "../../src/server/backpressure.ts";
 
 Deno.test("QueueGauge holds past the high mark and flows again only at the low mark", () => {
   const gauge = new QueueGauge(100, 50);
@@ -94,4 +98,25 @@ Deno.test("TurnBudget keeps timers running under a loop that never leaves the mi
   } finally {
     clearInterval(ticker);
   }
+});
+
+Deno.test("StallWatch picks the recipient that took nothing with the most queued, never one that moved", () => {
+  const watch = new StallWatch<string>();
+  watch.start([["slow", 900], ["stuck", 500], ["idle", 0], ["small", 10]]);
+  // "slow" read a little and still has the most: not cut. "stuck" took
+  // nothing (and got more); "small" took nothing too, but has less.
+  assert.equal(
+    watch.stuck([["slow", 899], ["stuck", 600], ["idle", 0], ["small", 10]]),
+    "stuck",
+  );
+  // Each look compares with the one before: "stuck" drained a bit now.
+  assert.equal(
+    watch.stuck([["slow", 800], ["stuck", 590], ["idle", 0], ["small", 10]]),
+    "small",
+  );
+  // Everyone moved (or has nothing queued): nobody is cut.
+  assert.equal(watch.stuck([["slow", 1], ["stuck", 0], ["idle", 0]]), null);
+  // One not seen at the last look is not judged yet.
+  assert.equal(watch.stuck([["slow", 0], ["new", 5000]]), null);
+  assert.equal(watch.stuck([["slow", 0], ["new", 5000]]), "new");
 });
