@@ -316,6 +316,13 @@ export const IRC_MAX_BODY_BYTES = 400;
 
 /** Messages in flight the load clients are given per millisecond of warm-up. */
 const WARMUP_MESSAGES_PER_MS = 50;
+/**
+ * And bytes of them (a body and about 100 bytes of header and sealing): with
+ * 1000-byte bodies, 99 x 2048 is 220 MB to seal and send, and the cell's
+ * window began while the load processes were still at it (the server had
+ * received nothing yet, and 0 deliveries were counted).
+ */
+const WARMUP_BYTES_PER_MS = 10_000;
 
 export function cellLabel(cell: FanoutCell): string {
   return `${cell.senders} x ${cell.window}, ${cell.bodyBytes} B`;
@@ -648,8 +655,11 @@ export async function runFanout(
   // Everyone's first window leaves the load clients at once: 99 x 2048
   // messages took them seconds to seal and send on a busy 2-core machine,
   // longer than a 3 s cell, which then measured only the ramp.
-  const warmupMs = config.warmupMs +
-    Math.round((cell.senders * cell.window) / WARMUP_MESSAGES_PER_MS);
+  const inFlight = cell.senders * cell.window;
+  const warmupMs = config.warmupMs + Math.round(Math.max(
+    inFlight / WARMUP_MESSAGES_PER_MS,
+    (inFlight * (cell.bodyBytes + 100)) / WARMUP_BYTES_PER_MS,
+  ));
   const startAt = now() + warmupMs + config.settleMs;
   const meter = new CpuMeter([target.server.pid, ...fleet.pids]);
   const serverStartRss = await rss(target.server.pid) ?? NaN;
