@@ -27,27 +27,36 @@ export interface TrimPolicyOptions {
   intervalMs: number;
   /** At most this much queued for recipients: the load is over. */
   quietQueuedBytes: number;
+  /**
+   * Trims once the load is over, `intervalMs` apart, while RSS stays
+   * `growthBytes` above the lowest. More than one: V8 frees the load's dead
+   * buffers only at its next full collection, which may come after the
+   * first of them.
+   */
+  quietTrims: number;
 }
 
 export const DEFAULT_TRIM_POLICY: TrimPolicyOptions = {
   growthBytes: 64 * 1024 * 1024,
   intervalMs: 10_000,
   quietQueuedBytes: 1024 * 1024,
+  quietTrims: 3,
 };
 
 /**
  * Decides, from one look at the process, whether to trim now. Two cases:
  * during a load, once RSS has grown by `growthBytes` since the last trim
  * (bounding the peak: freed buffers are reused less than they pile up);
- * and once the load is over (little queued), one trim if RSS is still
- * `growthBytes` above the lowest it has been, which is what brings it back
- * to near idle.
+ * and once the load is over (little queued), up to `quietTrims` trims while
+ * RSS is still `growthBytes` above the lowest it has been, which is what
+ * brings it back to near idle.
  */
 export class TrimPolicy {
   #sinceTrim: number;
   #lowest: number;
   #lastTrim = -Infinity;
-  #quietTrimmed = false;
+  /** Trims since the load was last over (reset by the next load). */
+  #quietTrimmed = 0;
   readonly #options: TrimPolicyOptions;
 
   constructor(startRss: number, options: TrimPolicyOptions) {
@@ -58,24 +67,24 @@ export class TrimPolicy {
 
   /** Whether to trim, given the RSS and the bytes queued at `now` (ms). */
   due(rss: number, queuedBytes: number, now: number): boolean {
-    const { growthBytes, intervalMs, quietQueuedBytes } = this.#options;
+    const { growthBytes, intervalMs, quietQueuedBytes, quietTrims } =
+      this.#options;
     // RSS that fell by itself (V8 giving pages back) lowers the marks too.
     this.#sinceTrim = Math.min(this.#sinceTrim, rss);
     this.#lowest = Math.min(this.#lowest, rss);
     const quiet = queuedBytes <= quietQueuedBytes;
-    if (!quiet) this.#quietTrimmed = false;
+    if (!quiet) this.#quietTrimmed = 0;
     if (now - this.#lastTrim < intervalMs) return false;
     if (rss - this.#sinceTrim >= growthBytes) return true;
-    return quiet && !this.#quietTrimmed && rss - this.#lowest >= growthBytes;
+    return quiet && this.#quietTrimmed < quietTrims &&
+      rss - this.#lowest >= growthBytes;
   }
 
   /** A trim that started at `now`, with `queuedBytes` queued, left `rss`. */
   trimmed(rss: number, queuedBytes: number, now: number): void {
     this.#sinceTrim = rss;
     this.#lastTrim = now;
-    if (queuedBytes <= this.#options.quietQueuedBytes) {
-      this.#quietTrimmed = true;
-    }
+    if (queuedBytes <= this.#options.quietQueuedBytes) this.#quietTrimmed++;
   }
 }
 
