@@ -6,7 +6,7 @@
  */
 
 import { LoadProcess, now, sleep, sleepUntil } from "./_ipc.ts";
-import { CpuMeter, PeakSampler, rss } from "./_proc.ts";
+import { CpuMeter, cpuSeconds, PeakSampler, rss } from "./_proc.ts";
 import {
   IRC_OPERATOR,
   type ServerProcess,
@@ -390,6 +390,40 @@ export interface FanoutMemory {
   afterRss: number;
   lowestAfterRss: number;
   afterSeconds: number;
+  /**
+   * How long the server was still busy after the last cell's reply (a
+   * flooded cell can leave more in flight than it drains in its time):
+   * the 30 s are counted from when it went quiet, or from this deadline.
+   */
+  busySeconds: number;
+  /** Whether it went quiet before the deadline. */
+  quiet: boolean;
+}
+
+/**
+ * Server CPU below this share of a core for QUIET_SECONDS in a row: the load
+ * is over. One quiet second was not enough: a server waiting for slow
+ * recipients on a busy machine is idle for a second at a time.
+ */
+const QUIET_CORES = 0.05;
+const QUIET_SECONDS = 3;
+const QUIET_DEADLINE_MS = 120_000;
+
+/** Waits until `pid` is quiet, or `timeoutMs`; whether it was. */
+async function untilQuiet(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = now() + timeoutMs;
+  let before = await cpuSeconds(pid);
+  let quietSeconds = 0;
+  while (now() < deadline) {
+    await sleep(1000);
+    const after = await cpuSeconds(pid);
+    const quiet = before !== null && after !== null &&
+      after - before < QUIET_CORES;
+    quietSeconds = quiet ? quietSeconds + 1 : 0;
+    if (quietSeconds >= QUIET_SECONDS) return true;
+    before = after;
+  }
+  return false;
 }
 
 export interface RoomResult {
@@ -552,6 +586,9 @@ export async function runRoom(
     }
     let fanoutMemory: FanoutMemory | null = null;
     if (fanout.length > 0 && config.afterFanoutMs > 0) {
+      const busySince = now();
+      const quiet = await untilQuiet(target.server.pid, QUIET_DEADLINE_MS);
+      const busySeconds = (now() - busySince) / 1000;
       const started = now();
       let lowest = Infinity;
       let last = NaN;
@@ -565,13 +602,17 @@ export async function runRoom(
         afterRss: last,
         lowestAfterRss: lowest,
         afterSeconds: (now() - started) / 1000,
+        busySeconds,
+        quiet,
       };
       log(
         `  server RSS ${mib(beforeRss)} MiB before the fan-out, ${
           mib(last)
         } MiB ${fanoutMemory.afterSeconds.toFixed(0)} s after it (lowest ${
           mib(lowest)
-        } MiB)`,
+        } MiB; the server was busy ${
+          busySeconds.toFixed(0)
+        } s after the last cell${quiet ? "" : ", and still was"})`,
       );
     }
 
