@@ -272,11 +272,18 @@ export function loadCommands(target: Target): Record<string, Handler> {
       }
       await sleepUntil(windowEnd);
       sending = false;
+      // One deadline for both waits: the orchestrator's own for this reply
+      // allows drainMs once (two waits of drainMs each outlasted it, and a
+      // flooded cell then looked like a load process that stopped answering).
+      const drainEnd = now() + args.drainMs;
       const drained = await until(
         () => senders.every((s) => s.unacked === 0),
         args.drainMs,
       );
-      await until(() => now() - lastDelivery > args.quietMs, args.drainMs);
+      await until(
+        () => now() - lastDelivery > args.quietMs,
+        Math.max(0, drainEnd - now()),
+      );
       for (const sender of senders) sender.onAck = null;
       listen(null);
       clearInterval(ticker);

@@ -6,7 +6,7 @@
  */
 
 import { LoadProcess, now, sleep, sleepUntil } from "./_ipc.ts";
-import { CpuMeter, PeakSampler, rss } from "./_proc.ts";
+import { CpuMeter, cpuSeconds, PeakSampler, rss } from "./_proc.ts";
 import {
   IRC_OPERATOR,
   type ServerProcess,
@@ -316,6 +316,13 @@ export const IRC_MAX_BODY_BYTES = 400;
 
 /** Messages in flight the load clients are given per millisecond of warm-up. */
 const WARMUP_MESSAGES_PER_MS = 50;
+/**
+ * And bytes of them (a body and about 100 bytes of header and sealing): with
+ * 1000-byte bodies, 99 x 2048 is 220 MB to seal and send, and the cell's
+ * window began while the load processes were still at it (the server had
+ * received nothing yet, and 0 deliveries were counted).
+ */
+const WARMUP_BYTES_PER_MS = 10_000;
 
 export function cellLabel(cell: FanoutCell): string {
   return `${cell.senders} x ${cell.window}, ${cell.bodyBytes} B`;
@@ -383,6 +390,40 @@ export interface FanoutMemory {
   afterRss: number;
   lowestAfterRss: number;
   afterSeconds: number;
+  /**
+   * How long the server was still busy after the last cell's reply (a
+   * flooded cell can leave more in flight than it drains in its time):
+   * the 30 s are counted from when it went quiet, or from this deadline.
+   */
+  busySeconds: number;
+  /** Whether it went quiet before the deadline. */
+  quiet: boolean;
+}
+
+/**
+ * Server CPU below this share of a core for QUIET_SECONDS in a row: the load
+ * is over. One quiet second was not enough: a server waiting for slow
+ * recipients on a busy machine is idle for a second at a time.
+ */
+const QUIET_CORES = 0.05;
+const QUIET_SECONDS = 3;
+const QUIET_DEADLINE_MS = 120_000;
+
+/** Waits until `pid` is quiet, or `timeoutMs`; whether it was. */
+async function untilQuiet(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = now() + timeoutMs;
+  let before = await cpuSeconds(pid);
+  let quietSeconds = 0;
+  while (now() < deadline) {
+    await sleep(1000);
+    const after = await cpuSeconds(pid);
+    const quiet = before !== null && after !== null &&
+      after - before < QUIET_CORES;
+    quietSeconds = quiet ? quietSeconds + 1 : 0;
+    if (quietSeconds >= QUIET_SECONDS) return true;
+    before = after;
+  }
+  return false;
 }
 
 export interface RoomResult {
@@ -545,6 +586,9 @@ export async function runRoom(
     }
     let fanoutMemory: FanoutMemory | null = null;
     if (fanout.length > 0 && config.afterFanoutMs > 0) {
+      const busySince = now();
+      const quiet = await untilQuiet(target.server.pid, QUIET_DEADLINE_MS);
+      const busySeconds = (now() - busySince) / 1000;
       const started = now();
       let lowest = Infinity;
       let last = NaN;
@@ -558,13 +602,17 @@ export async function runRoom(
         afterRss: last,
         lowestAfterRss: lowest,
         afterSeconds: (now() - started) / 1000,
+        busySeconds,
+        quiet,
       };
       log(
         `  server RSS ${mib(beforeRss)} MiB before the fan-out, ${
           mib(last)
         } MiB ${fanoutMemory.afterSeconds.toFixed(0)} s after it (lowest ${
           mib(lowest)
-        } MiB)`,
+        } MiB; the server was busy ${
+          busySeconds.toFixed(0)
+        } s after the last cell${quiet ? "" : ", and still was"})`,
       );
     }
 
@@ -648,8 +696,11 @@ export async function runFanout(
   // Everyone's first window leaves the load clients at once: 99 x 2048
   // messages took them seconds to seal and send on a busy 2-core machine,
   // longer than a 3 s cell, which then measured only the ramp.
-  const warmupMs = config.warmupMs +
-    Math.round((cell.senders * cell.window) / WARMUP_MESSAGES_PER_MS);
+  const inFlight = cell.senders * cell.window;
+  const warmupMs = config.warmupMs + Math.round(Math.max(
+    inFlight / WARMUP_MESSAGES_PER_MS,
+    (inFlight * (cell.bodyBytes + 100)) / WARMUP_BYTES_PER_MS,
+  ));
   const startAt = now() + warmupMs + config.settleMs;
   const meter = new CpuMeter([target.server.pid, ...fleet.pids]);
   const serverStartRss = await rss(target.server.pid) ?? NaN;

@@ -20,6 +20,7 @@ import type {
   Connection,
   WireData,
 } from "../src/transport/connection.ts";
+import { TurnBudget } from "../src/server/backpressure.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const encoder = new TextEncoder();
@@ -31,6 +32,24 @@ const OP_BINARY = 0x2;
 const OP_CLOSE = 0x8;
 const OP_PING = 0x9;
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Received messages not yet taken by the reader, past which the socket is
+ * not read until the reader has taken half: a load process that decrypts
+ * slower than the server sends held 500 MiB of frames otherwise, and the
+ * server's own backpressure never saw it (its writes all succeeded).
+ */
+const INBOX_PAUSE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Every connection of the process reads in one loop of microtasks while
+ * data keeps arriving (a read the kernel can answer at once resolves
+ * without the event loop): under a flood, timers and the orchestrator's
+ * commands on stdin waited for seconds (the fan-out's clock did not move,
+ * and a load process stopped answering for 63 s). The read loops give the
+ * event loop back every 20 ms.
+ */
+const turns = new TurnBudget(20);
 
 export class TcpWebSocketConnection implements Connection {
   readonly remoteAddress: string;
@@ -52,6 +71,9 @@ export class TcpWebSocketConnection implements Connection {
   #end = 0;
   #fragments: Uint8Array[] = [];
   #fragmentOpcode = 0;
+  /** Bytes in #inbox; the read loop waits on #resume past the mark. */
+  #inboxBytes = 0;
+  #resume: (() => void) | null = null;
 
   private constructor(conn: Deno.TcpConn, remoteAddress: string) {
     this.#conn = conn;
@@ -139,6 +161,11 @@ export class TcpWebSocketConnection implements Connection {
     if (this.#inboxHead < this.#inbox.length) {
       const next = this.#inbox[this.#inboxHead]!;
       this.#inbox[this.#inboxHead++] = "";
+      this.#inboxBytes -= sizeOf(next);
+      if (this.#resume !== null && this.#inboxBytes <= INBOX_PAUSE_BYTES / 2) {
+        this.#resume();
+        this.#resume = null;
+      }
       if (this.#inboxHead === this.#inbox.length) {
         this.#inbox = [];
         this.#inboxHead = 0;
@@ -201,6 +228,12 @@ export class TcpWebSocketConnection implements Connection {
       while (!this.#ended) {
         this.#parse();
         if (this.#ended) break;
+        if (this.#inboxBytes > INBOX_PAUSE_BYTES) {
+          await new Promise<void>((resolve) => (this.#resume = resolve));
+          if (this.#ended) break;
+        }
+        const wait = turns.check();
+        if (wait !== null) await wait;
         this.#makeRoom();
         const read = await this.#conn.read(this.#buffer.subarray(this.#end));
         if (read === null) break;
@@ -315,6 +348,7 @@ export class TcpWebSocketConnection implements Connection {
       waiting(data);
     } else {
       this.#inbox.push(data);
+      this.#inboxBytes += sizeOf(data);
     }
   }
 
@@ -325,6 +359,8 @@ export class TcpWebSocketConnection implements Connection {
     const waiting = this.#waiting;
     this.#waiting = null;
     waiting?.(null);
+    this.#resume?.();
+    this.#resume = null;
     // Let a queued close frame go out before the socket closes.
     const shut = () => {
       try {
@@ -337,6 +373,10 @@ export class TcpWebSocketConnection implements Connection {
     if (this.#writing) setTimeout(shut, 50);
     else shut();
   }
+}
+
+function sizeOf(data: WireData): number {
+  return typeof data === "string" ? data.length : data.byteLength;
 }
 
 /** A client frame: FIN set, zero mask. */

@@ -55,6 +55,14 @@ export interface ConnectionLimits {
    */
   maxQueuedBytes: number;
   /**
+   * Bytes read from all connections together and not yet routed (a frame
+   * from its arrival until its reader is done with it): past it the server
+   * stops reading every connection until half of it is done (ws_edge.ts).
+   * Each connection's own inbox mark alone let a hundred flooding senders
+   * have 200 MiB read and waiting at once. 0 turns it off.
+   */
+  maxUnreadBytes: number;
+  /**
    * How long senders may be held back by recipients that do not drain: past
    * it, the connection with the most queued is cut off as not reading (and
    * again after as long, until it flows).
@@ -121,6 +129,8 @@ export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object
     // Two recipients at their own cut-off; a 100-byte message to 500 users
     // is about 60 KB sealed, so this is a thousand of them in flight.
     maxQueuedBytes: 64 * 1024 * 1024,
+    // Sixteen of the largest frames.
+    maxUnreadBytes: 16 * 1024 * 1024,
     queueStallMs: 5000,
     idleTimeoutSeconds: 30,
     // The largest sealed frame; the handshake's texts are far smaller.

@@ -50,7 +50,7 @@ import {
 import { LogLimiter } from "./log_limiter.ts";
 import { GroupBacklog } from "./group_backlog.ts";
 import { HeldAcks } from "./held_acks.ts";
-import { QueueGauge } from "./backpressure.ts";
+import { QueueGauge, StallWatch, TurnBudget } from "./backpressure.ts";
 import { RoomFrames, type RoomFramesOptions } from "./room_frames.ts";
 import { KeyedTokenBuckets } from "./rate_limit.ts";
 import { MessageRate } from "./message_rate.ts";
@@ -122,6 +122,11 @@ export interface RunningServer {
    */
   readonly queuedBytes: number;
   readonly peakQueuedBytes: number;
+  /**
+   * The most ever read from connections and not yet routed, all together:
+   * what limits.maxUnreadBytes bounds.
+   */
+  readonly peakUnreadBytes: number;
   /** Tells every client, closes every connection, stops listening. */
   shutdown(): Promise<void>;
   readonly finished: Promise<void>;
@@ -136,6 +141,12 @@ const NOT_READING = "you are not reading your messages fast enough";
  */
 const BACKLOG_STEPS = 256;
 const MIN_BACKLOG_STEP_BYTES = 16 * 1024;
+
+/**
+ * The longest the serving loops keep the event loop before they let it
+ * poll sockets and run timers (backpressure.ts, TurnBudget).
+ */
+const TURN_BUDGET_MS = 20;
 
 /** How long shutdown waits for peers to acknowledge the close. */
 const SHUTDOWN_GRACE_MS = 2000;
@@ -295,9 +306,15 @@ export function createCore(options: CoreOptions): ServerCore {
     limits.maxQueuedBytes,
     Math.floor(limits.maxQueuedBytes / 2),
   );
+  const turns = new TurnBudget(TURN_BUDGET_MS);
   // Held back by recipients that do not drain, senders wait no longer than
-  // queueStallMs: then the recipient with the most queued is cut off.
+  // queueStallMs: then the recipient with the most queued among those that
+  // took nothing meanwhile is cut off (StallWatch).
   let stall: ReturnType<typeof setTimeout> | undefined;
+  const stalls = new StallWatch<ConnId>();
+  const backlogs = function* (): Iterable<[ConnId, number]> {
+    for (const [id, channel] of channels) yield [id, channel.backlog];
+  };
   gauge.onChange((held) => {
     clearTimeout(stall);
     stall = undefined;
@@ -306,27 +323,24 @@ export function createCore(options: CoreOptions): ServerCore {
         "queued",
         `${gauge.bytes} bytes queued for recipients, over ${limits.maxQueuedBytes}: not reading senders until half of it is written`,
       );
-      stall = setTimeout(cutOffSlowest, limits.queueStallMs);
+      stalls.start(backlogs());
+      stall = setTimeout(cutOffStuck, limits.queueStallMs);
     }
   });
 
-  function cutOffSlowest(): void {
+  function cutOffStuck(): void {
     stall = undefined;
     if (!gauge.held) return;
-    let slowest: [ConnId, SecureChannel] | null = null;
-    let most = -1;
-    for (const [id, channel] of channels) {
-      const backlog = channel.backlog;
-      if (backlog > most) [slowest, most] = [[id, channel], backlog];
-    }
-    if (slowest !== null) {
+    const stuck = stalls.stuck(backlogs());
+    const channel = stuck === null ? undefined : channels.get(stuck);
+    if (stuck !== null && channel !== undefined) {
       refusals.log(
         "queued-stall",
-        `recipients held senders back for ${limits.queueStallMs} ms: cutting off the one with the most queued (${most} bytes)`,
+        `recipients held senders back for ${limits.queueStallMs} ms: cutting off one that took nothing meanwhile and has the most queued (${channel.backlog} bytes)`,
       );
-      dismiss(slowest[0], slowest[1], NOT_READING);
+      dismiss(stuck, channel, NOT_READING);
     }
-    if (gauge.held) stall = setTimeout(cutOffSlowest, limits.queueStallMs);
+    if (gauge.held) stall = setTimeout(cutOffStuck, limits.queueStallMs);
   }
   const admission = new AdmissionPolicy(limits);
   const decrypts = new Semaphore(limits.maxDecryptsInFlight);
@@ -878,6 +892,8 @@ export function createCore(options: CoreOptions): ServerCore {
         // Held back while recipients' queues are over the bound (the edge
         // has stopped reading the socket too).
         if (gauge.held) await gauge.flowing();
+        const turn = turns.check();
+        if (turn !== null) await turn;
         const batch = await channel.receive();
         // Null when the peer closed, or when we dismissed it.
         if (batch === null || !channels.has(id)) break;
@@ -932,6 +948,8 @@ export function createCore(options: CoreOptions): ServerCore {
             const settling = flush();
             if (settling !== undefined) await settling;
             if (gauge.held) await gauge.flowing();
+            const turn = turns.check();
+            if (turn !== null) await turn;
           }
           // Dismissed by one of this batch's own effects: read no further.
           if (!channels.has(id)) break;
@@ -1278,6 +1296,10 @@ export async function startServer(
       : options.roomFrames ?? false,
   });
   const { limits, gauge } = core;
+  const unread = new QueueGauge(
+    limits.maxUnreadBytes,
+    Math.floor(limits.maxUnreadBytes / 2),
+  );
   const edge = await startEdge({
     hostname: options.hostname,
     port: options.port,
@@ -1292,6 +1314,7 @@ export async function startServer(
     headersTimeoutMs: limits.headersTimeoutMs,
     idleTimeoutSeconds: limits.idleTimeoutSeconds,
     gauge,
+    unread,
     // Room to answer the refused with a 503 before dropping them unanswered.
     maxSockets: limits.maxConnections + limits.maxConnectionsPerAddress,
     maxSocketsPerGroup: 2 * limits.maxConnectionsPerAddress,
@@ -1308,6 +1331,8 @@ export async function startServer(
   async function shutdown(): Promise<void> {
     if (core.stopping) return edge.finished;
     memoryTrim.stop();
+    // Everyone is read again, to the end, as core.stop does for the gauge.
+    unread.close();
     await core.stop();
     await edge.close();
   }
@@ -1324,6 +1349,9 @@ export async function startServer(
     },
     get peakQueuedBytes() {
       return gauge.peak;
+    },
+    get peakUnreadBytes() {
+      return unread.peak;
     },
     shutdown,
     finished: edge.finished,

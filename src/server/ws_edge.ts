@@ -106,6 +106,15 @@ export interface EdgeOptions {
    * read (backpressure.ts).
    */
   gauge?: QueueGauge;
+  /**
+   * Counts the bytes read from every connection and not yet done with: a
+   * message from its arrival until its reader asks for the next one (or
+   * the connection is gone). While it is held, no connection whose
+   * handshake is done is read. Without it, each connection stops being
+   * read only past its own inbox's mark, and a hundred flooding senders
+   * had 200 MiB read and waiting at once (issue 21).
+   */
+  unread?: QueueGauge;
 }
 
 /** A `Connection` as the edge hands it over. */
@@ -295,11 +304,13 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
           ws,
           address,
           options.gauge ?? null,
+          options.unread ?? null,
           () => {
             finish(front);
             setMaxPayload(ws, options.maxPayloadBytes);
             // Read from now on only while the recipients' queues flow.
             if (options.gauge?.held) conn.pauseReading();
+            if (options.unread?.held) conn.holdUnread(true);
           },
           // Over TLS, reads come from node:tls, not checked to be buffers of
           // their own (ws_read_release.ts): left to the collector.
@@ -340,6 +351,10 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       if (held) conn.pauseReading();
       else conn.resumeReading();
     }
+  });
+  // The same for what has been read and not yet routed.
+  options.unread?.onChange((held) => {
+    for (const conn of connections) conn.holdUnread(held);
   });
 
   const finished = new Promise<void>((resolve) =>
@@ -416,6 +431,15 @@ function denoError(error: Error & { code?: string }): Error {
       return error;
   }
 }
+
+/** What a message weighed as it arrived (a text's UTF-8 bytes). */
+function byteSize(data: WireData): number {
+  return typeof data === "string"
+    ? encoder.encode(data).byteLength
+    : data.byteLength;
+}
+
+const encoder = new TextEncoder();
 
 /** A quarter of the shortest deadline, within 50 ms .. 1 s. */
 function sweepInterval(deadlineMs: number): number {
@@ -502,25 +526,36 @@ class WsConnection implements EdgeConnection, Pausable {
   #closingSince: number | null = null;
   readonly #onHandshakeDone: () => void;
   #handshakeDone = false;
-  /** Held back with every sender (the gauge), or by its own unread inbox. */
+  /**
+   * Held back with every sender (the gauge, or the unread gauge), or by its
+   * own unread inbox.
+   */
   #held = false;
+  #heldUnread = false;
   #full = false;
   /** Whether `ws` is paused now: held or full, after the handshake. */
   #paused = false;
   readonly #gauge: QueueGauge | null;
   /** Bytes of ours handed to `ws` and not yet written (in the gauge). */
   #unwritten = 0;
+  readonly #unread: QueueGauge | null;
+  /** Bytes of the peer's messages counted in #unread. */
+  #unreadBytes = 0;
+  /** Of those, the message last handed to the reader (done at the next). */
+  #handedBytes = 0;
 
   constructor(
     ws: WebSocket,
     remoteAddress: string,
     gauge: QueueGauge | null,
+    unread: QueueGauge | null,
     onHandshakeDone: () => void,
     releaseReads: boolean,
   ) {
     this.#ws = ws;
     this.remoteAddress = remoteAddress;
     this.#gauge = gauge;
+    this.#unread = unread;
     this.#onHandshakeDone = onHandshakeDone;
     this.#socket = wsSocket(ws);
     const release = releaseReads
@@ -539,6 +574,11 @@ class WsConnection implements EdgeConnection, Pausable {
         // write callbacks that still come are ignored (#written).
         this.#gauge?.remove(this.#unwritten);
         this.#unwritten = 0;
+        // Nor will what was read and not yet done with be: the reader gets
+        // null (or what is left, which it reads while closing).
+        this.#unread?.remove(this.#unreadBytes);
+        this.#unreadBytes = 0;
+        this.#handedBytes = 0;
         resolve({ code, reason: reason.toString() });
       });
     });
@@ -546,6 +586,9 @@ class WsConnection implements EdgeConnection, Pausable {
       this.#heard();
       if (isBinary) release?.delivered(data);
       const message = isBinary ? new Uint8Array(data) : decoder.decode(data);
+      const size = data.byteLength;
+      this.#unreadBytes += size;
+      this.#unread?.add(size);
       if (this.#inbox.push(message)) {
         if (this.#inbox.bytes >= INBOX_PAUSE_BYTES) {
           this.#full = true;
@@ -553,6 +596,8 @@ class WsConnection implements EdgeConnection, Pausable {
         }
         return;
       }
+      this.#unreadBytes -= size;
+      this.#unread?.remove(size);
       // A peer that sends faster than we can decrypt must not grow our memory.
       this.#localCloseReason = "it sent more than could be processed";
       this.close(CloseCode.overloaded, "too much unread data");
@@ -596,8 +641,15 @@ class WsConnection implements EdgeConnection, Pausable {
     this.#applyPause();
   }
 
+  /** Held back (or let go) with every sender by the unread gauge. */
+  holdUnread(held: boolean): void {
+    this.#heldUnread = held;
+    this.#applyPause();
+  }
+
   #applyPause(): void {
-    const pause = this.#handshakeDone && (this.#held || this.#full);
+    const pause = this.#handshakeDone &&
+      (this.#held || this.#heldUnread || this.#full);
     if (pause === this.#paused) return;
     this.#paused = pause;
     if (pause) return this.#ws.pause();
@@ -658,7 +710,21 @@ class WsConnection implements EdgeConnection, Pausable {
   }
 
   receive(): Promise<WireData | null> {
-    const next = this.#inbox.receive();
+    // Asking for the next message: the reader is done with the last one.
+    if (this.#handedBytes > 0) {
+      this.#unreadBytes -= this.#handedBytes;
+      this.#unread?.remove(this.#handedBytes);
+      this.#handedBytes = 0;
+    }
+    const next = this.#unread === null
+      ? this.#inbox.receive()
+      : this.#inbox.receive().then((data) => {
+        // Unless the close took it off already (it is gone then).
+        if (data !== null && this.#unreadBytes > 0) {
+          this.#handedBytes = Math.min(this.#unreadBytes, byteSize(data));
+        }
+        return data;
+      });
     if (this.#full && this.#inbox.bytes < INBOX_PAUSE_BYTES) {
       this.#full = false;
       this.#applyPause();
@@ -672,6 +738,7 @@ class WsConnection implements EdgeConnection, Pausable {
     // The peer's answering Close must be read (what else it sends is
     // dropped with the inbox).
     this.#held = false;
+    this.#heldUnread = false;
     this.#full = false;
     this.#applyPause();
     if (this.#ws.readyState === OPEN) this.#ws.close(code, reason);

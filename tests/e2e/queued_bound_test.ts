@@ -284,3 +284,131 @@ Deno.test("startServer with room frames holds senders back while what is queued 
     }
   }
 });
+
+// --- Everyone floods (issue 21's 99 x 2048 cell, scaled down) --------------
+// Every peer sends to the room as fast as its socket takes it and reads
+// everyone else's all along. The server must hold both bounds (what is
+// queued for recipients, and what is read and not yet routed), cut nobody
+// (a reader, however slow, is not stuck), and lose nothing.
+
+const FLOODERS = 10;
+const FLOOD_MESSAGES = 400;
+const FLOOD_BODY_BYTES = 1000;
+const UNREAD_BOUND = 256 * 1024;
+/** One run per sender past the bound, each message sealed per recipient. */
+const FLOOD_SLACK = FLOODERS * 32 * (FLOOD_BODY_BYTES + 256) * FLOODERS;
+/**
+ * Past the unread mark, what each connection had already read: a frame of
+ * ours (PER_FRAME messages) and one socket read's worth.
+ */
+const UNREAD_SLACK = FLOODERS *
+  (PER_FRAME * (FLOOD_BODY_BYTES + 64) + 64 * 1024);
+
+function floodBody(sender: number, n: number): Uint8Array {
+  return utf8Encode(`f${sender}:${n}:`.padEnd(FLOOD_BODY_BYTES, "x"));
+}
+
+async function floodPublic(peer: TcpChatPeer, sender: number): Promise<void> {
+  let id = 1000;
+  for (let n = 0; n < FLOOD_MESSAGES; n += PER_FRAME) {
+    const encoded: Uint8Array[] = [];
+    for (let k = n; k < Math.min(FLOOD_MESSAGES, n + PER_FRAME); k++) {
+      encoded.push(
+        encodeMessage({ t: "say", id: id++ }, floodBody(sender, k)),
+      );
+    }
+    for (const batch of packBatches(encoded)) {
+      const sent = await peer.sendFrame(await peer.keys.sender.seal(batch));
+      assert.ok(sent, `flooder ${sender} was cut off`);
+    }
+  }
+}
+
+/** Everyone else's public messages, until all of them have come. */
+async function readPublic(peer: TcpChatPeer, me: number): Promise<string[]> {
+  const texts: string[] = [];
+  const decoder = new TextDecoder();
+  const expected = (FLOODERS - 1) * FLOOD_MESSAGES;
+  while (texts.length < expected) {
+    let frame: Uint8Array;
+    try {
+      frame = await peer.tcp.readBinary(60_000);
+    } catch (error) {
+      throw new Error(
+        `f${me} lost its connection after ${texts.length} of ${expected} messages`,
+        { cause: error },
+      );
+    }
+    for (
+      const { header, body } of decodeBatch(
+        await peer.keys.receiver.open(frame),
+      )
+    ) {
+      const message = parseServerMessage(header);
+      if (message.t === "public") {
+        texts.push(decoder.decode(body).replace(/x+$/, ""));
+      } else if (message.t === "bye" || message.t === "error") {
+        throw new Error(`f${me} was told: ${JSON.stringify(message)}`);
+      }
+    }
+  }
+  return texts;
+}
+
+Deno.test("startServer under everyone flooding the room holds both bounds, cuts nobody and loses nothing", async () => {
+  await using server = await startTestServer({
+    connectionLimits: {
+      messagesPerSecond: 0,
+      messagesPerSecondPerAddress: 0,
+      maxBacklogBytesPerAddress: 0,
+      maxConnectionsPerAddress: 100,
+      handshakesPerSecond: 0,
+      maxUnfinishedPerAddress: 0,
+      maxQueuedBytes: BOUND,
+      maxUnreadBytes: UNREAD_BOUND,
+      // Short: a reader that is slow but moving must still not be cut.
+      queueStallMs: 1000,
+    },
+  });
+  const peers: TcpChatPeer[] = [];
+  try {
+    for (let i = 0; i < FLOODERS; i++) {
+      const peer = await TcpChatPeer.connect(server.port, server.spki);
+      peers.push(peer);
+      assert.equal((await peer.register(`f${i}`)).t, "welcome");
+    }
+    const reading = peers.map(readPublic);
+    const flooding = peers.map(floodPublic);
+    const received = await Promise.all(reading);
+    await Promise.all(flooding);
+
+    assert.deepEqual(
+      server.logs.filter((line) => /cutting off|not reading your/.test(line)),
+      [],
+    );
+    assert.ok(
+      server.peakQueuedBytes > BOUND,
+      `the flood passed the bound (peak ${server.peakQueuedBytes})`,
+    );
+    assert.ok(
+      server.peakQueuedBytes <= BOUND + FLOOD_SLACK,
+      `peak queued ${server.peakQueuedBytes} bytes, bound ${BOUND} + ${FLOOD_SLACK}`,
+    );
+    assert.ok(
+      server.peakUnreadBytes <= UNREAD_BOUND + UNREAD_SLACK,
+      `peak unread ${server.peakUnreadBytes} bytes, bound ${UNREAD_BOUND} + ${UNREAD_SLACK}`,
+    );
+    received.forEach((texts, r) => {
+      for (let s = 0; s < FLOODERS; s++) {
+        if (s === r) continue;
+        assert.deepEqual(
+          texts.filter((t) => t.startsWith(`f${s}:`)),
+          Array.from({ length: FLOOD_MESSAGES }, (_, j) => `f${s}:${j}:`),
+          `f${r} from f${s}`,
+        );
+      }
+    });
+  } finally {
+    for (const peer of peers) peer.drop();
+  }
+});

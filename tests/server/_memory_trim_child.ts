@@ -25,7 +25,12 @@ const trim = startMemoryTrim({
     lines.push(line);
     trimmed();
   },
-  policy: { growthBytes: 16 * MIB, intervalMs: 1000, quietQueuedBytes: MIB },
+  policy: {
+    growthBytes: 16 * MIB,
+    intervalMs: 1000,
+    quietQueuedBytes: MIB,
+    quietTrims: 1,
+  },
 });
 // Buffers of a frame's size, allocated by the runtime's malloc outside the
 // JS heap, as the server's frames are.
