@@ -323,6 +323,8 @@ const WARMUP_MESSAGES_PER_MS = 50;
  * received nothing yet, and 0 deliveries were counted).
  */
 const WARMUP_BYTES_PER_MS = 10_000;
+/** A slow rate of deliveries to the load clients, for a cell's drain deadline. */
+const DRAIN_DELIVERIES_PER_MS = 200;
 
 export function cellLabel(cell: FanoutCell): string {
   return `${cell.senders} x ${cell.window}, ${cell.bodyBytes} B`;
@@ -702,6 +704,15 @@ export async function runFanout(
     (inFlight * (cell.bodyBytes + 100)) / WARMUP_BYTES_PER_MS,
   ));
   const startAt = now() + warmupMs + config.settleMs;
+  // What the cell leaves in flight must reach everyone before the next cell
+  // starts: 99 x 2048 x 1000 B is 20 M deliveries, about 45 s here. With a
+  // fixed 30 s the next cell began on that backlog, and its load processes,
+  // still decrypting it, missed the orchestrator's deadline (the bench
+  // stopped at "'fanout' got no reply").
+  const drainMs = Math.max(
+    30_000,
+    Math.ceil(inFlight * (names.length - 1) / DRAIN_DELIVERIES_PER_MS),
+  );
   const meter = new CpuMeter([target.server.pid, ...fleet.pids]);
   const serverStartRss = await rss(target.server.pid) ?? NaN;
   const sampler = await PeakSampler.start([target.server.pid]);
@@ -712,11 +723,9 @@ export async function runFanout(
     startAt,
     warmupMs,
     durationMs: config.fanoutMs,
-    // A flooded cell (99 x 2048) can take this long to deliver what is in
-    // flight; the next cell must not start meanwhile.
-    drainMs: 30_000,
+    drainMs,
     quietMs: config.settleMs,
-  }), config.fanoutMs + warmupMs + 60_000);
+  }), config.fanoutMs + warmupMs + drainMs + 30_000);
   await sleepUntil(startAt);
   await meter.start();
   await sleepUntil(startAt + config.fanoutMs);
@@ -729,6 +738,10 @@ export async function runFanout(
   } finally {
     peaks = await sampler.stop();
   }
+  const drained = results.every((r) => r.drained);
+  // Not drained in time: at least let the server finish before the next
+  // cell, so that it measures its own load.
+  if (!drained) await untilQuiet(target.server.pid, QUIET_DEADLINE_MS);
   const delivered = results.reduce((n, r) => n + r.delivered, 0);
   const seconds = config.fanoutMs / 1000;
   return {
@@ -743,7 +756,7 @@ export async function runFanout(
     sentPerSec: results.reduce((n, r) => n + r.sentInWindow, 0) / seconds,
     errors: results.reduce((n, r) => n + r.errors, 0),
     lastError: results.find((r) => r.lastError)?.lastError ?? "",
-    drained: results.every((r) => r.drained),
+    drained,
   };
 }
 
