@@ -10,70 +10,29 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  ChatProcess,
-  listeningPort,
-  makeKeys,
-  serveProcess,
-} from "../_helpers/process.ts";
-import { natsServerPath, startNats } from "../_helpers/nats.ts";
-import { Bot } from "../_helpers/json_bot.ts";
+import { Cluster, type ClusterNode, natsForTest } from "../_helpers/cluster.ts";
+import type { Bot } from "../_helpers/json_bot.ts";
 import {
   connectNats,
   jetstreamManager,
 } from "../../src/server/cluster/nats.ts";
 import { LOG_STREAM } from "../../src/server/cluster/subjects.ts";
 
-const NATS = await natsServerPath();
-if (NATS === null) {
-  console.warn(
-    "cluster_retention_test: skipped: nats-server is not installed and apt-get could not install it",
-  );
-}
+const NATS = await natsForTest("cluster_retention_test");
 
 Deno.test({
   name:
     "chat serve --cluster --log-max-age: once the log dropped its records a node that applied them restarts, a node on a new database is refused naming the records and the copy to make, and a node on a copy of a running node's database delivers what waited there once and what is said later",
   ignore: NATS === null,
   async fn() {
-    await using nats = await startNats(NATS!);
-    const dir = await Deno.makeTempDir({ prefix: "chat-cluster-retention-" });
-    const processes: ChatProcess[] = [];
-    const nc = await connectNats([nats.url], "retention-test");
+    await using cluster = await Cluster.start(NATS!, {
+      prefix: "chat-cluster-retention",
+    });
+    const { dir } = cluster;
+    const nc = await connectNats([cluster.nats.url], "retention-test");
     try {
-      await makeKeys(dir);
-      const node = (data: string, ...extra: string[]) => {
-        const server = serveProcess(
-          dir,
-          0,
-          "--data",
-          join(dir, data),
-          "--cluster",
-          nats.url,
-          ...extra,
-        );
-        processes.push(server);
-        return server;
-      };
-      const connect = async (port: string, user: string) => {
-        const chat = new ChatProcess(
-          [
-            "connect",
-            `127.0.0.1:${port}`,
-            "--pub",
-            `${dir}/public.pem`,
-            "--user",
-            user,
-            "--json",
-            "--no-reconnect",
-          ],
-          { env: { XDG_CONFIG_HOME: join(dir, `${user}-config`) } },
-        );
-        processes.push(chat);
-        const bot = new Bot(chat);
-        await chat.waitFor(new RegExp(`"type":"welcome","name":"${user}"`));
-        return bot;
-      };
+      const connect = (node: ClusterNode, user: string) =>
+        cluster.bot(node, user, { args: ["--no-reconnect"] });
       const quit = async (bot: Bot) => {
         await bot.chat.write(`${JSON.stringify({ cmd: "quit" })}\n`);
         await bot.chat.finish();
@@ -83,11 +42,9 @@ Deno.test({
 
       // Records live 2 s: short enough for a test, long enough for each
       // node to read its own back.
-      let a = node("a", "--log-max-age", "2s");
-      let portA = await listeningPort(a);
-      await a.waitFor(/joined the cluster through NATS/);
-      let alice = await connect(portA, "alice");
-      let bob = await connect(portA, "bob");
+      let a = await cluster.node("a", "--log-max-age", "2s");
+      let alice = await connect(a, "alice");
+      let bob = await connect(a, "bob");
       await alice.ask({ cmd: "msg", to: "bob", text: "seen by bob" }, "sent");
       await bob.chat.waitFor(/"text":"seen by bob"/);
       // His goodbye acknowledges it.
@@ -99,7 +56,7 @@ Deno.test({
       await alice.ask({ cmd: "send", text: "public before" }, "sent");
       // The log's last record is an acknowledgement, after A's newest
       // message: A's restart must know it applied it.
-      const carol = await connect(portA, "carol");
+      const carol = await connect(a, "carol");
       await alice.ask(
         { cmd: "msg", to: "carol", text: "seen by carol" },
         "sent",
@@ -120,7 +77,7 @@ Deno.test({
       const first = state.first_seq;
 
       // A new node cannot be a copy of the cluster from what is left.
-      const fresh = node("fresh");
+      const fresh = cluster.spawnNode("fresh");
       assert.equal((await fresh.finish()).code, 1);
       assert.match(
         fresh.stderr,
@@ -132,11 +89,9 @@ Deno.test({
       );
 
       // Node A applied all of it: it starts again, the log empty or not.
-      a.kill("SIGTERM");
-      await a.finish();
-      a = node("a");
-      portA = await listeningPort(a);
-      await a.waitFor(/joined the cluster through NATS/);
+      a.process.kill("SIGTERM");
+      await a.process.finish();
+      a = await cluster.node("a");
 
       // A copy of A's database, taken while A runs, for node C.
       await Deno.mkdir(join(dir, "c"), { mode: 0o700 });
@@ -157,15 +112,13 @@ source.close();`,
         stderr: "piped",
       }).output();
       assert.ok(copy.success, new TextDecoder().decode(copy.stderr));
-      const c = node("c");
-      const portC = await listeningPort(c);
-      await c.waitFor(/joined the cluster through NATS/);
+      const c = await cluster.node("c");
 
       // bob on C: what waited for him (in no log any more) comes once,
       // what he saw before does not come again.
-      bob = await connect(portC, "bob");
+      bob = await connect(c, "bob");
       await bob.chat.waitFor(/"text":"waiting for bob"/);
-      alice = await connect(portA, "alice");
+      alice = await connect(a, "alice");
       await alice.ask({ cmd: "send", text: "after the copy" }, "sent");
       await bob.chat.waitFor(/"text":"after the copy"/);
       // A round trip: anything sent twice would have arrived by now.
@@ -176,14 +129,11 @@ source.close();`,
       await bob.ask({ cmd: "history" }, "ok");
       await bob.chat.waitFor(/"text":"public before"/);
       assert.doesNotMatch(
-        a.stdout + c.stdout,
+        a.process.stdout + c.process.stdout,
         /no longer holds|could not apply|store failed/,
       );
     } finally {
       await nc.close();
-      for (const process of processes) process.kill("SIGKILL");
-      await Promise.all(processes.map((process) => process.finish()));
-      await Deno.remove(dir, { recursive: true });
     }
   },
 });
