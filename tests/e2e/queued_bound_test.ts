@@ -25,6 +25,15 @@ import {
 } from "../../src/crypto/room_frame.ts";
 import { parseRoomKey } from "../../src/transport/secure_channel.ts";
 
+/** Every test here floods on purpose: the per-client and per-address limits would stop it first. */
+const RATE_LIMITS_LIFTED = {
+  messagesPerSecond: 0,
+  messagesPerSecondPerAddress: 0,
+  maxBacklogBytesPerAddress: 0,
+  maxConnectionsPerAddress: 100,
+  handshakesPerSecond: 0,
+  maxUnfinishedPerAddress: 0,
+};
 const BOUND = 1024 * 1024;
 const SENDERS = 6;
 const RECIPIENTS = 4;
@@ -84,12 +93,7 @@ async function drain(peer: TcpChatPeer, expected: number): Promise<string[]> {
 Deno.test("startServer holds senders back while what is queued for recipients passes maxQueuedBytes, and loses nothing", async () => {
   await using server = await startTestServer({
     connectionLimits: {
-      messagesPerSecond: 0,
-      messagesPerSecondPerAddress: 0,
-      maxBacklogBytesPerAddress: 0,
-      maxConnectionsPerAddress: 100,
-      handshakesPerSecond: 0,
-      maxUnfinishedPerAddress: 0,
+      ...RATE_LIMITS_LIFTED,
       maxQueuedBytes: BOUND,
       // Long enough that no recipient is cut off while it does not read.
       queueStallMs: 600_000,
@@ -203,12 +207,7 @@ async function drainRoom(
 Deno.test("startServer with room frames holds senders back while what is queued passes maxQueuedBytes, and loses nothing", async () => {
   await using server = await startTestServer({
     connectionLimits: {
-      messagesPerSecond: 0,
-      messagesPerSecondPerAddress: 0,
-      maxBacklogBytesPerAddress: 0,
-      maxConnectionsPerAddress: 100,
-      handshakesPerSecond: 0,
-      maxUnfinishedPerAddress: 0,
+      ...RATE_LIMITS_LIFTED,
       maxQueuedBytes: BOUND,
       queueStallMs: 600_000,
     },
@@ -358,12 +357,7 @@ async function readPublic(peer: TcpChatPeer, me: number): Promise<string[]> {
 Deno.test("startServer under everyone flooding the room holds both bounds, cuts nobody and loses nothing", async () => {
   await using server = await startTestServer({
     connectionLimits: {
-      messagesPerSecond: 0,
-      messagesPerSecondPerAddress: 0,
-      maxBacklogBytesPerAddress: 0,
-      maxConnectionsPerAddress: 100,
-      handshakesPerSecond: 0,
-      maxUnfinishedPerAddress: 0,
+      ...RATE_LIMITS_LIFTED,
       maxQueuedBytes: BOUND,
       maxUnreadBytes: UNREAD_BOUND,
       // Short: a reader that is slow but moving must still not be cut.
