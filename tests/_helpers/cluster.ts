@@ -197,3 +197,47 @@ export class Cluster {
     await Deno.remove(this.dir, { recursive: true });
   }
 }
+
+/**
+ * Waits until `bot`'s node lists `group` (made on another node: it comes
+ * through the groups bucket), asking `/groups` again until `timeoutMs`.
+ */
+export async function untilGroupKnown(
+  bot: Bot,
+  group: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const groups = (await bot.ask({ cmd: "groups" }, "groups"))
+      .groups as { name: string }[];
+    if (groups.some((known) => known.name === group)) return;
+    if (Date.now() >= deadline) {
+      throw new Error(`The node never had group ${group}`);
+    }
+  }
+}
+
+/**
+ * `/join group` from a terminal client, again until its node knows the
+ * group (made on another node), or `timeoutMs`.
+ */
+export async function joinWhenKnown(
+  chat: ChatProcess,
+  group: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let tries = 1;; tries++) {
+    await chat.write(`/join ${group}\n`);
+    const [line] = await chat.waitFor(
+      new RegExp(
+        `(Joined group '${group}'|(?:[^]*Group ${group} does not exist){${tries}})`,
+      ),
+    );
+    if (line.startsWith("Joined")) return;
+    if (Date.now() >= deadline) {
+      throw new Error(`The node never had group ${group}`);
+    }
+  }
+}

@@ -9,7 +9,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { listeningPort, serveProcess } from "../_helpers/process.ts";
 import { crash } from "../_helpers/nats.ts";
-import { Cluster, type ClusterNode, natsForTest } from "../_helpers/cluster.ts";
+import {
+  Cluster,
+  type ClusterNode,
+  natsForTest,
+  untilGroupKnown,
+} from "../_helpers/cluster.ts";
 import { Bot, type JsonEvent } from "../_helpers/json_bot.ts";
 
 const NATS = await natsForTest("cluster_log_test");
@@ -37,13 +42,7 @@ Deno.test({
     const alice = await connect(a, "alice");
     await alice.ask({ cmd: "create", group: "team" }, "ok");
     let bob = await connect(b, "bob");
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const groups = (await bob.ask({ cmd: "groups" }, "groups"))
-        .groups as { name: string }[];
-      if (groups.some((group) => group.name === "team")) break;
-      assert.ok(Date.now() < deadline, "node B never had group team");
-    }
+    await untilGroupKnown(bob, "team");
     await bob.ask({ cmd: "join", group: "team" }, "ok");
     await alice.chat.waitFor(
       /"type":"membership","group":"team","name":"bob","joined":true/,

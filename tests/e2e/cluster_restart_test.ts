@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Cluster, natsForTest } from "../_helpers/cluster.ts";
+import { Cluster, natsForTest, untilGroupKnown } from "../_helpers/cluster.ts";
 
 const NATS = await natsForTest("cluster_restart_test");
 
@@ -56,13 +56,7 @@ Deno.test({
       await bob.waitForList((names) => names.includes("carol"), 20_000),
       ["alice", "bob", "carol"],
     );
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const groups = (await bob.ask({ cmd: "groups" }, "groups"))
-        .groups as { name: string }[];
-      if (groups.some((group) => group.name === "meanwhile")) break;
-      assert.ok(Date.now() < deadline, "node B never had group meanwhile");
-    }
+    await untilGroupKnown(bob, "meanwhile", 20_000);
     // And nobody was taken for gone along the way.
     assert.doesNotMatch(a.stdout + b.stdout, /was not heard from/);
   },

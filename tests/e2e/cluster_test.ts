@@ -6,7 +6,12 @@
 
 import assert from "node:assert/strict";
 import { crash } from "../_helpers/nats.ts";
-import { Cluster, type ClusterNode, natsForTest } from "../_helpers/cluster.ts";
+import {
+  Cluster,
+  type ClusterNode,
+  natsForTest,
+  untilGroupKnown,
+} from "../_helpers/cluster.ts";
 import { ChatProcess } from "../_helpers/process.ts";
 import { Bot } from "../_helpers/json_bot.ts";
 import { RawClient } from "../_helpers/raw_client.ts";
@@ -75,13 +80,7 @@ Deno.test({
     // Groups: made on node A, joined on node B once B has it, members
     // online on both nodes, messages both ways, each once.
     await alice.ask({ cmd: "create", group: "team" }, "ok");
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const groups = (await bob.ask({ cmd: "groups" }, "groups"))
-        .groups as { name: string }[];
-      if (groups.some((group) => group.name === "team")) break;
-      assert.ok(Date.now() < deadline, "node B never had group team");
-    }
+    await untilGroupKnown(bob, "team");
     await bob.ask({ cmd: "join", group: "team" }, "ok");
     await alice.chat.waitFor(
       /"type":"membership","group":"team","name":"bob","joined":true/,
