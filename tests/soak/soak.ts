@@ -1203,9 +1203,7 @@ async function coordinate(options: Options): Promise<number> {
         ).map((
           [k, v],
         ) => `${k.slice(9)} ${v}`).join(", ") || "none"
-      }; ${
-        n("register unanswered")
-      } registrations unanswered, their connection ended first)`,
+      }; unanswered ${n("register unanswered")}, their connection ended first)`,
     );
     console.log(
       `  messages sent ${
