@@ -9,6 +9,9 @@ export class HoldingProxy {
   readonly port: number;
   /** Bytes forwarded from the server to clients, all connections. */
   downBytes = 0;
+  /** Bytes from the server waiting, held, for {@link release}. */
+  heldBytes = 0;
+  #holding = Promise.withResolvers<void>();
   #listener: Deno.Listener;
   #target: number;
   #conns = new Set<Deno.Conn>();
@@ -28,8 +31,14 @@ export class HoldingProxy {
     this.#holdAt = bytes;
   }
 
+  /** Resolves once something from the server is held. */
+  holding(): Promise<void> {
+    return this.heldBytes > 0 ? Promise.resolve() : this.#holding.promise;
+  }
+
   /** Forwards again whatever was held. */
   release(): void {
+    this.#holding = Promise.withResolvers<void>();
     this.#holdAt = null;
     this.#released.resolve();
     this.#released = Promise.withResolvers<void>();
@@ -101,7 +110,10 @@ export class HoldingProxy {
           if (down && this.#holdAt !== null) {
             allowed = Math.min(allowed, this.#holdAt - this.downBytes);
             if (allowed <= 0) {
+              this.heldBytes += chunk.length;
+              this.#holding.resolve();
               await this.#released.promise;
+              this.heldBytes -= chunk.length;
               if (!this.#conns.has(to)) return;
               continue;
             }

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
-import { ChatClient } from "../../src/client/chat_client.ts";
-import { startTestServer, TestClient } from "../_helpers/chat.ts";
+import { ChatClient, wasUnanswered } from "../../src/client/chat_client.ts";
+import { readPublicKeyFile } from "../../src/crypto/key_files.ts";
+import { startTestServer, TestClient, testIdentity } from "../_helpers/chat.ts";
+import { HoldingProxy } from "../_helpers/holding_proxy.ts";
+import {
+  type ChatProcess,
+  listeningPort,
+  makeKeys,
+  serveProcess,
+} from "../_helpers/process.ts";
 
 Deno.test("RunningServer.shutdown tells every client with an encrypted goodbye and closes", async () => {
   const server = await startTestServer();
@@ -71,4 +79,65 @@ Deno.test("ChatClient.quit right after sending: every message before the goodbye
     "last words 299",
   );
   await listener.quit();
+});
+
+Deno.test("ChatClient.register cut by a SIGTERM or SIGKILL of the server process is unanswered, not refused, and the restarted server welcomes the same key", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-register-restart-" });
+  const data = `${dir}/data`;
+  let server: ChatProcess | null = null;
+  let proxy: HoldingProxy | null = null;
+  try {
+    await makeKeys(dir);
+    const { spki } = await readPublicKeyFile(`${dir}/public.pem`);
+    server = serveProcess(dir, 0, "--data", data, "--no-web");
+    const port = await listeningPort(server);
+    proxy = new HoldingProxy(Number(port));
+    const url = `ws://127.0.0.1:${proxy.port}`;
+    const identity = await testIdentity();
+    const signIn = async () => {
+      const client = await ChatClient.connect(url, { pinnedSpki: spki });
+      return { client, reply: await client.register("sophia", identity) };
+    };
+    const first = await signIn();
+    assert.equal(first.reply.t, "welcome");
+    await first.client.quit();
+    for (
+      const [signal, reason] of [
+        ["SIGTERM", "Server is shutting down."],
+        ["SIGKILL", "The connection to the server was lost."],
+      ] as const
+    ) {
+      const client = await ChatClient.connect(url, { pinnedSpki: spki });
+      // All the server says from here on waits in the proxy: once something
+      // is held, the server has the register and has answered it.
+      proxy.holdAt(proxy.downBytes);
+      const registering = client.register("sophia", identity);
+      await proxy.holding();
+      server.kill(signal);
+      const status = await server.finish();
+      assert.equal(status.success, signal === "SIGTERM", server.stdout);
+      proxy.release();
+      // What the soak counted as "register refusals internal": the reply
+      // this client makes up for a request its connection ended under.
+      const reply = await registering;
+      assert.ok(wasUnanswered(reply), JSON.stringify(reply));
+      assert.equal(
+        reply.t === "error" && reply.text,
+        `ERROR: Not sent: ${reason}`,
+      );
+      assert.doesNotMatch(server.stdout, /internal error|store failed/);
+      assert.equal(server.stderr, "");
+      await client.ended;
+      server = serveProcess(dir, port, "--data", data, "--no-web");
+      await listeningPort(server);
+      const again = await signIn();
+      assert.equal(again.reply.t, "welcome", JSON.stringify(again.reply));
+      await again.client.quit();
+    }
+  } finally {
+    server?.kill("SIGKILL");
+    await server?.finish();
+    await proxy?.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -32,6 +32,9 @@
  * - each session saw each sender's messages in the order they were sent (one
  *   the client marked late must have come as history);
  * - every body arrived intact, attributed to its sender;
+ * - the server answered no request, sign-ins included, with an `internal`
+ *   error (a sign-in whose connection ended at a restart before its answer is
+ *   counted apart, as unanswered: the client made that reply up);
  * - the server logged no internal error and stopped cleanly on SIGTERM.
  * Times are wall-clock milliseconds (Date.now()) from processes on one
  * machine; every comparison is strict, so equal readings count as unknown.
@@ -47,6 +50,7 @@ import {
   type Incoming,
   newClientId,
   type Reply,
+  wasUnanswered,
 } from "../../src/client/chat_client.ts";
 import { DeliveryLedger } from "../../src/client/delivery.ts";
 import { toBase64 } from "../../src/crypto/bytes.ts";
@@ -222,15 +226,22 @@ class User {
       return { reply: null, sentAt, ackAt: null };
     }
     // A reply made up by the client for a dropped connection is no reply.
-    if (
-      reply.t === "error" && reply.code === "internal" &&
-      reply.text.startsWith("ERROR: Not sent:")
-    ) {
-      return { reply: null, sentAt, ackAt: null };
-    }
+    if (wasUnanswered(reply)) return { reply: null, sentAt, ackAt: null };
+    this.noteInternal(reply);
     const ackAt = this.now();
     if (session.lastBarrier < sentAt) session.lastBarrier = sentAt;
     return { reply, sentAt, ackAt };
+  }
+
+  /**
+   * An `internal` error the server sent is a failure of the server (the
+   * client's own "Not sent" replies, for a connection that ended first, are
+   * told apart by wasUnanswered before this).
+   */
+  noteInternal(reply: Reply): void {
+    if (reply.t === "error" && reply.code === "internal") {
+      this.w.anomaly(`${this.name}: the server answered ${reply.text}`);
+    }
   }
 
   onMessage(sid: string, { message, body, late }: Incoming): void {
@@ -330,12 +341,18 @@ class User {
         await this.sendAgain();
         return true;
       }
-      // Not registered: the previous session may still be online on the server.
-      session.ghost = reply === null ||
-        (reply.t === "error" && reply.text.startsWith("ERROR: Not sent:"));
+      // Not registered: the previous session may still be online on the
+      // server; or, unanswered, this one may be (the server may have
+      // welcomed it as the connection ended: a restart).
+      const unanswered = reply !== null && wasUnanswered(reply);
+      session.ghost = reply === null || unanswered;
       session.endAt = this.now();
       session.end = "quit";
-      if (reply?.t === "error") this.w.count(`register ${reply.code}`);
+      if (unanswered) this.w.count("register unanswered");
+      else if (reply?.t === "error") {
+        this.w.count(`register ${reply.code}`);
+        this.noteInternal(reply);
+      }
       await client.quit();
       await sleep(100 + this.rng.int(400));
     }
@@ -1181,10 +1198,12 @@ async function coordinate(options: Options): Promise<number> {
       } after quit, ${n("reconnect after drop")} after a dropped socket; ${
         n("connections lost")
       } lost; register refusals ${
-        Object.entries(s).filter(([k]) => k.startsWith("register ")).map((
+        Object.entries(s).filter(([k]) =>
+          k.startsWith("register ") && k !== "register unanswered"
+        ).map((
           [k, v],
         ) => `${k.slice(9)} ${v}`).join(", ") || "none"
-      })`,
+      }; unanswered ${n("register unanswered")}, their connection ended first)`,
     );
     console.log(
       `  messages sent ${
