@@ -946,15 +946,18 @@ export function createCore(options: CoreOptions): ServerCore {
         // await here). A cluster node waits for the log (a promise).
         //
         // The frame's last run (`last`) is held to the end of the turn on one
-        // node (turnBatch), to be routed with the other connections' runs of
-        // the turn: the connection reads on once it is delivered. Earlier
-        // runs of a long frame go at once, as the run budget cut them.
+        // node (turnBatch), to be committed with the other connections' runs
+        // of the turn: the connection reads on once it is delivered. Earlier
+        // runs of a long frame go at once, as the run budget cut them, and
+        // so does a file chunk (a bulk frame: a chunk writes nothing, and a
+        // transfer would get one chunk per turn).
+        const bulkFrame = batch[0]?.outside === true;
         const flush = (last = true): Promise<void> | undefined => {
           if (steps.length === 0) return;
           const run = steps;
           steps = [];
           budget.reset();
-          if (turnBatch !== null && last) {
+          if (turnBatch !== null && last && !bulkFrame) {
             return turnBatch.add({
               live: () => channels.has(id),
               route: () => routeRun(id, run),
