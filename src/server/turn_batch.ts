@@ -11,9 +11,8 @@
  * server's busy time in the 99 x 4 fan-out cell (issue 21); one transaction
  * per turn makes it about a twentieth. Each recipient still gets the runs
  * routed in one turn in one frame: its channel packs what is queued before
- * its flush, a microtask, runs (that was already so for runs read in one
- * turn: about 6 deliveries per socket write with 4 senders x 4 in flight,
- * 100 with 99 x 4).
+ * its flush, a microtask, runs (as it already was for runs read in one
+ * turn: this does not make fewer socket writes).
  *
  * What stays true:
  * - nothing is delivered before the turn's transaction is committed, so an
