@@ -2,8 +2,9 @@
 
 /**
  * How many of a frame's messages one run routes (serve.ts: a run is routed
- * in one transaction, committed, and delivered before the next one starts,
- * and what is queued for recipients is looked at between runs).
+ * in one unit of work, committed, and delivered before the next one starts,
+ * and what is queued for recipients is looked at between runs; a frame's
+ * last run is committed with the other runs of its turn, turn_batch.ts).
  *
  * A commit costs several times what routing a message does, so a run should
  * be long; but every sender may pass the bound on what is queued for

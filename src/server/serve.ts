@@ -31,6 +31,7 @@ import { FileBridge } from "./file_bridge.ts";
 import type { BusEvent } from "./cluster/bus_event.ts";
 import { reaches, recipients } from "./recipients.ts";
 import { RunBudget } from "./run_budget.ts";
+import { TurnBatch } from "./turn_batch.ts";
 import { WritePath } from "./write_path.ts";
 import { Delivery, roughSize } from "./delivery.ts";
 import { DeadlineSweep } from "./deadline_sweep.ts";
@@ -249,10 +250,11 @@ export function createCore(options: CoreOptions): ServerCore {
 
   /**
    * Routes a run of messages from one connection with all their writes in one
-   * transaction, committed before anything is sent (and synced before the
-   * sender's replies go, see deliverRun): what a reply confirms is on disk.
-   * One transaction per run, not per message, because a commit costs more
-   * than routing a message. Routing stops once what is queued for the sender
+   * unit of work (a savepoint of the turn's transaction when held to the end
+   * of the turn, see turnBatch), committed before anything is sent (and
+   * synced before the sender's replies go, see deliverRun): what a reply
+   * confirms is on disk. One unit per run, not per message, because a commit
+   * costs more than routing a message. Routing stops once what is queued for the sender
    * passes maxBacklogBytes: a frame of requests whose replies are big (40
    * `history` of 256 KiB each) must not be built whole before that is seen.
    */
@@ -280,22 +282,39 @@ export function createCore(options: CoreOptions): ServerCore {
       noteRefusals(id, routed.out);
       return routed;
     };
-    // Details stay in the log; the user only learns that it failed.
-    return writes.commit(logged, () => {
-      const out = steps.flatMap((step): Outbound[] =>
-        "reply" in step || !("id" in step.message) ? [] : [{
-          to: [id],
-          message: {
-            t: "error",
-            re: step.message.id,
-            code: "internal",
-            text: "ERROR: The server could not save that; try again",
-          },
-        }]
-      );
-      return { out, full: false };
-    });
+    return writes.commit(logged, () => failedRun(id, steps));
   }
+
+  /**
+   * What a run whose writes could not be committed answers: details stay in
+   * the log; the user only learns that it failed.
+   */
+  function failedRun(id: ConnId, steps: readonly Step[]): Routed {
+    const out = steps.flatMap((step): Outbound[] =>
+      "reply" in step || !("id" in step.message) ? [] : [{
+        to: [id],
+        message: {
+          t: "error",
+          re: step.message.id,
+          code: "internal",
+          text: "ERROR: The server could not save that; try again",
+        },
+      }]
+    );
+    return { out, full: false };
+  }
+
+  /**
+   * On one node, the last run of each frame is held to the end of the turn
+   * and routed with the other connections' runs read in it, in one
+   * transaction (turn_batch.ts: one commit per turn instead of one per run).
+   * A cluster node routes each run at once: it waits for the log per run.
+   */
+  const turnBatch = cluster === undefined
+    ? new TurnBatch(writes, (task) => setImmediate(task), {
+      budgetMs: TURN_BUDGET_MS / 2,
+    })
+    : null;
 
   /** Bytes queued for `id`: in its channel, and waiting for the disk. */
   const queuedFor = (id: ConnId) => delivery.queuedFor(id);
@@ -925,11 +944,27 @@ export function createCore(options: CoreOptions): ServerCore {
         // or Delivery would send each recipient a smaller batch per run (a
         // 4 x 2048 fan-out cost 2-4x the server CPU per delivery with an
         // await here). A cluster node waits for the log (a promise).
-        const flush = (): Promise<void> | undefined => {
+        //
+        // The frame's last run (`last`) is held to the end of the turn on one
+        // node (turnBatch), to be committed with the other connections' runs
+        // of the turn: the connection reads on once it is delivered. Earlier
+        // runs of a long frame go at once, as the run budget cut them, and
+        // so does a file chunk (a bulk frame: a chunk writes nothing, and a
+        // transfer would get one chunk per turn).
+        const bulkFrame = batch[0]?.outside === true;
+        const flush = (last = true): Promise<void> | undefined => {
           if (steps.length === 0) return;
           const run = steps;
           steps = [];
           budget.reset();
+          if (turnBatch !== null && last && !bulkFrame) {
+            return turnBatch.add({
+              live: () => channels.has(id),
+              route: () => routeRun(id, run),
+              failed: () => failedRun(id, run),
+              deliver: deliverRouted,
+            });
+          }
           const routed = routeRun(id, run);
           if (shared === null) {
             deliverRouted(routed);
@@ -945,7 +980,7 @@ export function createCore(options: CoreOptions): ServerCore {
         if (batch[0]?.outside === true) delivery.bulkBodies.add(batch[0].body);
         for (const { header, body } of batch) {
           if (budget.full) {
-            const settling = flush();
+            const settling = flush(false);
             if (settling !== undefined) await settling;
             if (gauge.held) await gauge.flowing();
             const turn = turns.check();
