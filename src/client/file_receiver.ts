@@ -26,7 +26,7 @@ const OPENS_AHEAD = 2;
  * long after it was staged: a line that trickles, or a sender that stopped,
  * still gets its bytes written and shown (and acknowledged once they add up
  * to FILE_ACK_BYTES). Not whenever no chunk waits, as before: to a group,
- * chunks come one by one, and writing each alone cost the receivers ~25 %
+ * chunks come one by one, and writing each alone cost the receivers 10-25 %
  * more CPU (bench/BASELINE.md, "Files, session 13").
  */
 const IDLE_WRITE_MS = 20;
