@@ -12,6 +12,12 @@
  *
  * RSS of every process (server, sender, receivers) is sampled from /proc
  * (VmRSS, and VmHWM reset first where allowed): growth = peak - RSS before.
+ *
+ * With `CHAT_BENCH_PERF=DIR` in the environment, Linux `perf record` samples
+ * every thread of the server, the sender and the receivers during each
+ * transfer only (not their start-up) into `DIR/<kind>-<run>.data`: the
+ * kernel's and the runtime's own threads (socket and file work, the
+ * WebSocket) that `--profile-files`' V8 profiles do not see.
  */
 
 import { children, spawnRaised, Tail } from "./_ipc.ts";
@@ -345,6 +351,7 @@ async function runChat(
   };
   const count = kind === "direct" ? 1 : config.groupRecipients;
   const clients: ConnectProcess[] = [];
+  let perf: Deno.ChildProcess | null = null;
   const run: RealFileRun = {
     kind,
     recipients: count,
@@ -389,6 +396,23 @@ async function runChat(
       processes.map((p) => cpuSeconds(p.pid)),
     );
     const sampler = await PeakSampler.start(processes.map((p) => p.pid), 100);
+    const perfDir = Deno.env.get("CHAT_BENCH_PERF");
+    perf = perfDir
+      ? new Deno.Command("perf", {
+        args: [
+          "record",
+          "-F",
+          "999",
+          "-o",
+          `${perfDir}/${kind}-${tag}.data`,
+          "--per-thread",
+          "-p",
+          processes.map((p) => p.pid).join(","),
+        ],
+        stdout: "null",
+        stderr: "null",
+      }).spawn()
+      : null;
     const started = performance.now();
     await sender.send(
       kind === "direct"
@@ -400,6 +424,7 @@ async function runChat(
       receivers.map((r) => r.waitFor(/^Saved to (.*)$/, timeout)),
     );
     run.seconds = (performance.now() - started) / 1000;
+    await stopPerf(perf);
     const cpuAfter = await Promise.all(processes.map((p) => cpuSeconds(p.pid)));
     run.cpu = processes.map((p, i) => ({
       label: p.label,
@@ -426,11 +451,23 @@ async function runChat(
   } catch (error) {
     run.reason = error instanceof Error ? error.message : String(error);
   } finally {
+    await stopPerf(perf);
     await Promise.all(clients.map((c) => c.stop()));
     await server.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
   return run;
+}
+
+/** SIGINT makes perf write its file and exit; once is enough. */
+async function stopPerf(perf: Deno.ChildProcess | null): Promise<void> {
+  if (perf === null) return;
+  try {
+    perf.kill("SIGINT");
+  } catch {
+    // Already gone.
+  }
+  await perf.status;
 }
 
 // --- scp to a private sshd ---------------------------------------------------

@@ -21,6 +21,15 @@ import { fileKeyOfOffer } from "./file_key.ts";
 
 /** Chunks opened ahead of the one being written, at most. */
 const OPENS_AHEAD = 2;
+/**
+ * What is staged (less than FILE_ACK_BYTES) is written at the latest this
+ * long after it was staged: a line that trickles, or a sender that stopped,
+ * still gets its bytes written and shown (and acknowledged once they add up
+ * to FILE_ACK_BYTES). Not whenever no chunk waits, as before: to a group,
+ * chunks come one by one, and writing each alone cost the receivers 10-25 %
+ * more CPU (bench/BASELINE.md, "Files, session 13").
+ */
+const IDLE_WRITE_MS = 20;
 
 export interface ReceiverOptions {
   downloadsDir: string;
@@ -109,11 +118,11 @@ interface Incoming {
   /**
    * Chunks opened natively and not yet written: opened straight into this
    * buffer (allocated at the first chunk), written when it holds
-   * {@link FILE_ACK_BYTES} or when no more chunks wait.
+   * {@link FILE_ACK_BYTES}, the file is complete, or IDLE_WRITE_MS after.
    */
   staged: { buffer: Uint8Array; length: number } | null;
-  /** Chunks received, to be opened natively, and not yet taken up. */
-  waiting: number;
+  /** Writes what is staged at the latest IDLE_WRITE_MS after it was. */
+  idleWrite: ReturnType<typeof setTimeout> | null;
 }
 
 /** A transfer being received, as /transfers shows it. */
@@ -225,11 +234,10 @@ export class FileReceiver {
         const { offset } = message;
         const cipher = incoming.cipher;
         if (cipher !== null && cipher.native) {
-          incoming.waiting++;
-          return this.#then(incoming, () => {
-            incoming.waiting--;
-            return this.#stage(incoming, cipher, index, offset, body);
-          });
+          return this.#then(
+            incoming,
+            () => this.#stage(incoming, cipher, index, offset, body),
+          );
         }
         // Opened now, on WebCrypto's threads, while earlier chunks are still
         // being written (a few at a time, each holding its plaintext until
@@ -285,7 +293,7 @@ export class FileReceiver {
       opened: 0,
       opening: 0,
       staged: null,
-      waiting: 0,
+      idleWrite: null,
     };
     this.#incoming.set(offer.xfer, incoming);
     this.#then(incoming, async () => {
@@ -439,9 +447,10 @@ export class FileReceiver {
   /**
    * Opens the chunk at `offset` natively into the transfer's staging buffer
    * (#write's checks, in the same order), and writes what is staged once it
-   * reaches FILE_ACK_BYTES, the file is complete, or no other chunk waits:
-   * a few large writes rather than one per chunk (each write is an
-   * operation on another thread), and nothing held while the line is idle.
+   * reaches FILE_ACK_BYTES or the file is complete, or at the latest
+   * IDLE_WRITE_MS after it was staged: a few large writes rather than one
+   * per chunk (each write is an operation on another thread), and nothing
+   * held for long while the line is idle.
    */
   async #stage(
     incoming: Incoming,
@@ -465,9 +474,15 @@ export class FileReceiver {
     if (chunk === null) throw this.#unauthentic(incoming, index, offset);
     staged.length += chunk.length;
     if (
-      staged.length >= FILE_ACK_BYTES || incoming.waiting === 0 ||
+      staged.length >= FILE_ACK_BYTES ||
       incoming.received + staged.length === incoming.offer.size
     ) await this.#writeStaged(incoming);
+    else {
+      incoming.idleWrite ??= setTimeout(() => {
+        incoming.idleWrite = null;
+        this.#then(incoming, () => this.#writeStaged(incoming));
+      }, IDLE_WRITE_MS);
+    }
   }
 
   /**
@@ -475,6 +490,7 @@ export class FileReceiver {
    * acknowledge it when due (not for a transfer that already ended).
    */
   async #writeStaged(incoming: Incoming, tell = true): Promise<void> {
+    this.#stopIdleWrite(incoming);
     const staged = incoming.staged;
     if (staged === null || staged.length === 0) return;
     await incoming.file!.write(staged.buffer.subarray(0, staged.length));
@@ -596,7 +612,14 @@ export class FileReceiver {
     return incoming.chain;
   }
 
+  #stopIdleWrite(incoming: Incoming): void {
+    if (incoming.idleWrite === null) return;
+    clearTimeout(incoming.idleWrite);
+    incoming.idleWrite = null;
+  }
+
   #release(incoming: Incoming): void {
+    this.#stopIdleWrite(incoming);
     this.#incoming.delete(incoming.offer.xfer);
     this.#resumedAt.delete(incoming.offer.xfer);
     if (incoming.key !== null) this.#keys.delete(incoming.key);

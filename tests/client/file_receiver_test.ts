@@ -247,3 +247,79 @@ Deno.test("FileReceiver with OpenSSL fails a chunk at an offset already received
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("FileReceiver with OpenSSL writes what it staged once no chunk comes for a moment, before the file is complete", async () => {
+  await using server = await startHostileServer();
+  const dir = await Deno.makeTempDir({ prefix: "chat-receiver-" });
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    const channel = await server.session;
+    const progress: number[] = [];
+    const wrote = Promise.withResolvers<void>();
+    const lines: string[] = [];
+    const receiver = new FileReceiver(client, {
+      downloadsDir: dir,
+      maxFileBytes: 1024,
+      open: false,
+      openWith: null,
+      consent: () => Promise.resolve("accept"),
+      print: (line) => lines.push(line),
+      fileAead,
+      onProgress: (_offer, received) => {
+        progress.push(received);
+        if (received === 6) wrote.resolve();
+      },
+    });
+    const key = newFileKey();
+    channel.send({
+      t: "file_offer",
+      xfer: 1,
+      from: "sophia",
+      name: "a.txt",
+      size: 9,
+      timeout: 60_000,
+      ...fileKeyForOffer(key),
+    });
+    await nextFromClient(channel, "file_accept");
+    const cipher = await FileCipher.create(key, 1, 9);
+    const data = new TextEncoder().encode("abcdefghi");
+    const sendChunk = async (index: number, offset: number) =>
+      channel.send(
+        { t: "file_chunk", xfer: 1, offset },
+        await cipher.seal({ index, offset }, data.subarray(offset, offset + 3)),
+        true,
+      );
+    // Two chunks, then nothing: far less than an acknowledgement's worth,
+    // yet written (and shown) without waiting for more.
+    await sendChunk(0, 0);
+    await sendChunk(1, 3);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      wrote.promise,
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`not written: ${progress.join(",")}`)),
+          5_000,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+    assert.deepEqual(progress, [6]);
+    await sendChunk(2, 6);
+    channel.send({
+      t: "file_end",
+      xfer: 1,
+      // Keyed as a sender makes it (file_cipher.ts).
+      sha256: await cipher.keyedDigest(await sha256Hex(data)),
+    });
+    const done = await nextFromClient(channel, "file_done");
+    assert.equal(done.ok, true, JSON.stringify(done));
+    await receiver.idle();
+    assert.deepEqual(progress, [6, 9]);
+    assert.equal(await Deno.readTextFile(`${dir}/a.txt`), "abcdefghi");
+  } finally {
+    await client.quit();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
