@@ -3,95 +3,114 @@ import { TrimPolicy } from "../../src/server/memory_trim.ts";
 
 const MIB = 1024 * 1024;
 const policy = () =>
-  new TrimPolicy(100 * MIB, {
-    growthBytes: 64 * MIB,
-    intervalMs: 10_000,
+  new TrimPolicy(look(10, 100), {
+    freedBytes: 32 * MIB,
+    busyFreedBytes: 128 * MIB,
     quietQueuedBytes: MIB,
-    quietTrims: 2,
+    intervalMs: 10_000,
   });
-
-Deno.test("TrimPolicy.due: during a load, once RSS has grown by the growth since the last trim", () => {
-  const p = policy();
-  assert.equal(p.due(150 * MIB, 50 * MIB, 0), false);
-  assert.equal(p.due(164 * MIB, 50 * MIB, 0), true);
-  p.trimmed(300 * MIB, 50 * MIB, 0);
-  // Grown again, but too soon after the last trim.
-  assert.equal(p.due(400 * MIB, 50 * MIB, 5_000), false);
-  assert.equal(p.due(400 * MIB, 50 * MIB, 10_000), true);
-  assert.equal(p.due(350 * MIB, 50 * MIB, 10_000), false);
+/** Free MiB, RSS MiB, queued MiB. */
+const look = (free: number, rss: number, queued = 0) => ({
+  freeBytes: free * MIB,
+  rss: rss * MIB,
+  queuedBytes: queued * MIB,
 });
 
-Deno.test("TrimPolicy.due: once the load is over, quietTrims trims an interval apart while RSS stays above the lowest it has been", () => {
+Deno.test("TrimPolicy.due: once the load is over, when the allocator holds freedBytes more free than the lowest since the last trim", () => {
   const p = policy();
-  p.trimmed(500 * MIB, 50 * MIB, 0);
-  // Quiet, no growth since the last trim, but far above the lowest (100).
-  assert.equal(p.due(500 * MIB, 0, 10_000), true);
-  p.trimmed(480 * MIB, 0, 10_000);
-  // Again, an interval later (the collector may have freed more since).
-  assert.equal(p.due(480 * MIB, 0, 15_000), false);
-  assert.equal(p.due(480 * MIB, 0, 20_000), true);
-  p.trimmed(470 * MIB, 0, 20_000);
-  // Still quiet and high after quietTrims: trimming again would not help.
-  assert.equal(p.due(470 * MIB, 0, 60_000), false);
-  // A new load, then quiet again: more.
-  assert.equal(p.due(470 * MIB, 10 * MIB, 70_000), false);
-  assert.equal(p.due(470 * MIB, 0, 80_000), true);
+  assert.equal(p.due(look(30, 100), 0), false);
+  assert.equal(p.due(look(42, 100), 2_000), true);
 });
 
-Deno.test("TrimPolicy.due: not when RSS is near the lowest it has been", () => {
+Deno.test("TrimPolicy.due: during a load, only once busyFreedBytes are freed", () => {
   const p = policy();
-  assert.equal(p.due(120 * MIB, 0, 60_000), false);
+  assert.equal(p.due(look(100, 100, 50), 0), false);
+  assert.equal(p.due(look(138, 100, 50), 2_000), true);
+  // The same free memory once the queues are empty.
+  assert.equal(policy().due(look(100, 100, 1), 0), true);
 });
 
-Deno.test("TrimPolicy.due: RSS that fell by itself lowers the marks", () => {
+Deno.test("TrimPolicy.due: free bytes already given back by a trim do not call for another", () => {
   const p = policy();
-  assert.equal(p.due(80 * MIB, 50 * MIB, 0), false);
-  assert.equal(p.due(144 * MIB, 50 * MIB, 0), true);
+  assert.equal(p.due(look(200, 300), 0), true);
+  p.trimmed(look(200, 100), 0);
+  // Still 200 MiB free, but given back: nothing new to trim, ever.
+  assert.equal(p.due(look(200, 100), 10_000), false);
+  assert.equal(p.due(look(200, 110), 600_000), false);
 });
+
+Deno.test("TrimPolicy.due: memory freed after the last trim, as by a late collection, calls for another an interval later", () => {
+  const p = policy();
+  p.trimmed(look(100, 150), 0);
+  // V8 frees the load's buffers 5 s later (RSS unchanged): too soon.
+  assert.equal(p.due(look(240, 150), 5_000), false);
+  assert.equal(p.due(look(240, 150), 10_000), true);
+});
+
+Deno.test("TrimPolicy.due: free memory reused and freed again counts from the lowest it fell to", () => {
+  const p = policy();
+  p.trimmed(look(100, 150), 0);
+  // Reused under a load: those pages are resident again.
+  assert.equal(p.due(look(60, 190, 50), 12_000), false);
+  // Freed again: 40 MiB above the lowest, though only 0 above the trim.
+  assert.equal(p.due(look(100, 190), 14_000), true);
+});
+
+Deno.test("TrimPolicy.due: reused and freed between two looks, RSS grown as far as malloc holds it free", () => {
+  const p = policy();
+  p.trimmed(look(100, 150), 0);
+  // The free count looks as after the trim, but RSS grew by 60 MiB.
+  assert.equal(p.due(look(100, 210), 12_000), true);
+  // RSS grown by what malloc does not hold free (V8's own heap): no.
+  p.trimmed(look(10, 150), 12_000);
+  assert.equal(p.due(look(10, 210), 30_000), false);
+});
+
+const CHILD = new URL("./_memory_trim_child.ts", import.meta.url).pathname;
+
+async function child(
+  flags: string[],
+  args: string[],
+): Promise<Record<string, unknown>> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", ...flags, CHILD, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr) + text);
+  return JSON.parse(text.trim().split("\n").at(-1)!);
+}
 
 // The real thing: a process given --allow-ffi, with memory freed outside the
-// JS heap, gives it back (glibc on Linux only).
+// JS heap, gives it back (glibc on Linux only), and again after a second
+// load, freed after the first was trimmed.
 Deno.test({
   name:
-    "startMemoryTrim gives freed malloc memory back to the system in a process with --allow-ffi",
+    "startMemoryTrim gives freed malloc memory back to the system in a process with --allow-ffi, after each load",
   ignore: Deno.build.os !== "linux",
   async fn() {
-    const script = new URL("./_memory_trim_child.ts", import.meta.url);
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-ffi",
-        "--v8-flags=--expose-gc",
-        script.pathname,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout);
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr) + text);
-    const result = JSON.parse(text.trim().split("\n").at(-1)!);
+    const result = await child(["--allow-ffi", "--v8-flags=--expose-gc"], []);
     assert.equal(result.active, true);
-    assert.ok(result.lines.length > 0, "no trim was logged");
-    assert.match(result.lines[0], /^memory: gave back \d+ MiB of freed memory/);
-    // At least half of what the load added came back.
-    assert.ok(
-      result.after <= result.start + (result.peak - result.start) / 2,
-      JSON.stringify(result),
-    );
+    const lines = result.lines as string[];
+    assert.ok(lines.length >= 2, JSON.stringify(result));
+    assert.match(lines[0]!, /^memory: gave back \d+ MiB of freed memory/);
+    // Each time, at least half of what the load added came back.
+    const loads = result.loads as Record<string, number>[];
+    assert.equal(loads.length, 2);
+    for (const { start, peak, after } of loads) {
+      assert.ok(
+        after! <= start! + (peak! - start!) / 2,
+        JSON.stringify(result),
+      );
+    }
   },
 });
 
 Deno.test({
   name: "startMemoryTrim does nothing, and asks nothing, without --allow-ffi",
   async fn() {
-    const script = new URL("./_memory_trim_child.ts", import.meta.url);
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-prompt", script.pathname, "--probe"],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    const result = JSON.parse(new TextDecoder().decode(out.stdout).trim());
-    assert.equal(result.active, false);
+    const result = await child([], ["--probe"]);
+    assert.deepEqual(result, { active: false });
   },
 });
