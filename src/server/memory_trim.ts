@@ -31,8 +31,8 @@
  * after the load, and the previous policy (a few trims once the queues were
  * empty, counted from RSS) had spent them by then. So the policy now reads
  * what malloc holds free (`mallinfo2`, or `mallinfo` before glibc 2.33)
- * beside the RSS, and trims whenever enough was freed since the last trim,
- * whenever that comes ({@link TrimPolicy}).
+ * and trims again whenever that has moved since the last trim, whenever
+ * that comes ({@link TrimPolicy}).
  *
  * Not done: M_MMAP_THRESHOLD at 256 KiB (mallopt) keeps large buffers out
  * of the brk heap (`[heap]` 71 MiB under load in session 12) at the cost
@@ -44,86 +44,82 @@
 
 /** When a trim is worth it: the pure part, tested alone. */
 export interface TrimPolicyOptions {
-  /** Bytes freed and not given back that are worth a trim once the load is over. */
+  /** Free bytes in malloc worth a trim, if some may be resident. */
   freedBytes: number;
   /**
-   * The same during a load: more, since pages given back then are soon
-   * taken again (a page fault each), and the trim holds the allocator's
-   * lock while the server allocates.
+   * How far malloc's free bytes, or the RSS up, must have moved since the
+   * last trim for some free memory to be resident again (reused, then
+   * freed).
    */
-  busyFreedBytes: number;
-  /** At most this much queued for recipients: the load is over. */
-  quietQueuedBytes: number;
+  movedBytes: number;
   /** No trim sooner than this after the last one. */
   intervalMs: number;
 }
 
 export const DEFAULT_TRIM_POLICY: TrimPolicyOptions = {
   freedBytes: 32 * 1024 * 1024,
-  busyFreedBytes: 128 * 1024 * 1024,
-  quietQueuedBytes: 1024 * 1024,
+  movedBytes: 8 * 1024 * 1024,
   intervalMs: 10_000,
 };
 
 /** One look at the process. */
 export interface MemoryLook {
-  /** Bytes the allocator holds free (mallinfo2's `fordblks`). */
+  /** Bytes malloc holds free, in every arena. */
   freeBytes: number;
   rss: number;
-  /** Bytes queued for recipients. */
-  queuedBytes: number;
 }
 
 /**
- * Decides whether to trim now: when an estimate of what malloc holds free
- * but resident reaches `freedBytes` (`busyFreedBytes` while recipients
- * have more than `quietQueuedBytes` queued). The free count alone says
- * nothing, since bytes a trim gave back are still counted free; two things
- * say what was freed since:
- * - free bytes above the lowest since the last trim: what was reused (and
- *   so made resident) and freed again, or freed late, as V8 frees a load's
- *   ArrayBuffers at a collection that may come 30 s after the load;
- * - RSS above the lowest since the last trim, as far as malloc holds that
- *   much free: reuse and freeing between two looks, as in a burst shorter
- *   than the look's interval.
- * A server whose memory does not move never trims.
+ * Decides whether to trim now, from the bytes malloc holds free
+ * (mallinfo2's `fordblks`) and the RSS: when at least `freedBytes` are
+ * free and the count has moved by `movedBytes` since the last trim, or the
+ * RSS has grown by that much, at most every
+ * `intervalMs`, during a load or after it (whether the queues are empty
+ * says little: session 10 saw one stay at its bound for 30 s after a
+ * flood). Bytes a trim gave back are still counted free, so the count
+ * alone cannot say what is resident; but free memory reused and freed
+ * again, or freed late (V8 frees a load's ArrayBuffers at a collection
+ * that may come 30 s after the load), moves it, unless it was reused and
+ * freed between two looks, which the RSS shows. The RSS alone would be no
+ * guide (V8's own heap moves it by 100 MiB at a collection), but a trim
+ * that finds nothing to give back costs little (it walks the free chunks),
+ * and a server whose memory does not move never trims.
  */
 export class TrimPolicy {
-  #lowestFree: number;
-  #lowestRss: number;
+  #freeAtTrim: number;
+  #rssAtTrim: number;
+  #moved = 0;
   #lastTrim = -Infinity;
   readonly #options: TrimPolicyOptions;
 
   constructor(start: MemoryLook, options: TrimPolicyOptions) {
-    this.#lowestFree = start.freeBytes;
-    this.#lowestRss = start.rss;
+    this.#freeAtTrim = start.freeBytes;
+    this.#rssAtTrim = start.rss;
     this.#options = options;
   }
 
   /** Whether to trim, given a look at `now` (ms). */
   due(look: MemoryLook, now: number): boolean {
-    const { freedBytes, busyFreedBytes, quietQueuedBytes, intervalMs } =
-      this.#options;
-    this.#lowestFree = Math.min(this.#lowestFree, look.freeBytes);
-    this.#lowestRss = Math.min(this.#lowestRss, look.rss);
-    if (now - this.#lastTrim < intervalMs) return false;
-    const freed = Math.max(
-      look.freeBytes - this.#lowestFree,
-      Math.min(look.rss - this.#lowestRss, look.freeBytes),
+    const { freedBytes, movedBytes, intervalMs } = this.#options;
+    this.#moved = Math.max(
+      this.#moved,
+      Math.abs(look.freeBytes - this.#freeAtTrim),
+      look.rss - this.#rssAtTrim,
     );
-    return freed >=
-      (look.queuedBytes <= quietQueuedBytes ? freedBytes : busyFreedBytes);
+    if (now - this.#lastTrim < intervalMs) return false;
+    return look.freeBytes >= freedBytes && this.#moved >= movedBytes;
   }
 
   /** A trim that started at `now` and left `look`. */
   trimmed(look: MemoryLook, now: number): void {
-    this.#lowestFree = look.freeBytes;
-    this.#lowestRss = look.rss;
+    this.#freeAtTrim = look.freeBytes;
+    this.#rssAtTrim = look.rss;
+    this.#moved = 0;
     this.#lastTrim = now;
   }
 }
 
-/** How often the allocator's free bytes are looked at. */
+/** How often the allocator's free bytes and the RSS are looked at. */
 export const TRIM_CHECK_MS = 2000;
 
 /** The parts of glibc's malloc the trimmer calls. */
@@ -192,8 +188,6 @@ function loadMalloc(): Malloc | null {
 }
 
 export interface MemoryTrimOptions {
-  /** Bytes queued for recipients now (the backpressure gauge). */
-  queuedBytes(): number;
   log(line: string): void;
   policy?: TrimPolicyOptions;
 }
@@ -215,12 +209,8 @@ export function startMemoryTrim(options: MemoryTrimOptions): MemoryTrim {
   const look = (): MemoryLook => ({
     freeBytes: malloc.freeBytes(),
     rss: Deno.memoryUsage().rss,
-    queuedBytes: options.queuedBytes(),
   });
-  const policy = new TrimPolicy(
-    look(),
-    options.policy ?? DEFAULT_TRIM_POLICY,
-  );
+  const policy = new TrimPolicy(look(), options.policy ?? DEFAULT_TRIM_POLICY);
   let running = false;
   const timer = setInterval(() => {
     if (running) return;

@@ -7,7 +7,7 @@ import { startMemoryTrim } from "../../src/server/memory_trim.ts";
 
 const MIB = 1024 * 1024;
 if (Deno.args.includes("--probe")) {
-  const trim = startMemoryTrim({ queuedBytes: () => 0, log: () => {} });
+  const trim = startMemoryTrim({ log: () => {} });
   trim.stop();
   console.log(JSON.stringify({ active: trim.active }));
   Deno.exit(0);
@@ -15,19 +15,15 @@ if (Deno.args.includes("--probe")) {
 
 const lines: string[] = [];
 let trimmed = () => {};
-// Started before the load, as in the server, which it calls queued bytes
-// until it is over.
-let queued = 64 * MIB;
+// Started before the load, as in the server.
 const trim = startMemoryTrim({
-  queuedBytes: () => queued,
   log: (line) => {
     lines.push(line);
     trimmed();
   },
   policy: {
     freedBytes: 16 * MIB,
-    busyFreedBytes: 1024 * MIB,
-    quietQueuedBytes: MIB,
+    movedBytes: 4 * MIB,
     intervalMs: 1000,
   },
 });
@@ -35,7 +31,6 @@ const trim = startMemoryTrim({
 /** One load: what RSS was before, at its peak and once half was back. */
 async function load(): Promise<Record<string, number>> {
   const start = Deno.memoryUsage().rss;
-  queued = 64 * MIB;
   // Buffers of a frame's size, allocated by the runtime's malloc outside the
   // JS heap, as the server's frames are.
   let kept: Uint8Array[] = [];
@@ -47,7 +42,6 @@ async function load(): Promise<Record<string, number>> {
     (globalThis as { gc?: () => void }).gc?.();
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  queued = 0;
   // Until half of what the load added is back, or 20 s: the trims say when.
   const target = start + (peak - start) / 2;
   const deadline = Date.now() + 20_000;

@@ -5,38 +5,28 @@ const MIB = 1024 * 1024;
 const policy = () =>
   new TrimPolicy(look(10, 100), {
     freedBytes: 32 * MIB,
-    busyFreedBytes: 128 * MIB,
-    quietQueuedBytes: MIB,
+    movedBytes: 8 * MIB,
     intervalMs: 10_000,
   });
-/** Free MiB, RSS MiB, queued MiB. */
-const look = (free: number, rss: number, queued = 0) => ({
+/** Free MiB, RSS MiB. */
+const look = (free: number, rss: number) => ({
   freeBytes: free * MIB,
   rss: rss * MIB,
-  queuedBytes: queued * MIB,
 });
 
-Deno.test("TrimPolicy.due: once the load is over, when the allocator holds freedBytes more free than the lowest since the last trim", () => {
+Deno.test("TrimPolicy.due: once freedBytes are free and the count has moved by movedBytes since the last trim", () => {
   const p = policy();
   assert.equal(p.due(look(30, 100), 0), false);
   assert.equal(p.due(look(42, 100), 2_000), true);
-});
-
-Deno.test("TrimPolicy.due: during a load, only once busyFreedBytes are freed", () => {
-  const p = policy();
-  assert.equal(p.due(look(100, 100, 50), 0), false);
-  assert.equal(p.due(look(138, 100, 50), 2_000), true);
-  // The same free memory once the queues are empty.
-  assert.equal(policy().due(look(100, 100, 1), 0), true);
 });
 
 Deno.test("TrimPolicy.due: free bytes already given back by a trim do not call for another", () => {
   const p = policy();
   assert.equal(p.due(look(200, 300), 0), true);
   p.trimmed(look(200, 100), 0);
-  // Still 200 MiB free, but given back: nothing new to trim, ever.
+  // Still 200 MiB free, but given back and nothing moved: never again.
   assert.equal(p.due(look(200, 100), 10_000), false);
-  assert.equal(p.due(look(200, 110), 600_000), false);
+  assert.equal(p.due(look(204, 104), 600_000), false);
 });
 
 Deno.test("TrimPolicy.due: memory freed after the last trim, as by a late collection, calls for another an interval later", () => {
@@ -47,23 +37,21 @@ Deno.test("TrimPolicy.due: memory freed after the last trim, as by a late collec
   assert.equal(p.due(look(240, 150), 10_000), true);
 });
 
-Deno.test("TrimPolicy.due: free memory reused and freed again counts from the lowest it fell to", () => {
+Deno.test("TrimPolicy.due: free memory reused and freed again calls for a trim, though the count came back", () => {
   const p = policy();
   p.trimmed(look(100, 150), 0);
-  // Reused under a load: those pages are resident again.
-  assert.equal(p.due(look(60, 190, 50), 12_000), false);
-  // Freed again: 40 MiB above the lowest, though only 0 above the trim.
-  assert.equal(p.due(look(100, 190), 14_000), true);
+  // Seen reused (resident again), then freed: back where the trim left it.
+  assert.equal(p.due(look(60, 150), 5_000), false);
+  assert.equal(p.due(look(100, 150), 10_000), true);
+  // Reused and freed between two looks: only the RSS shows it.
+  p.trimmed(look(100, 150), 10_000);
+  assert.equal(p.due(look(100, 190), 20_000), true);
 });
 
-Deno.test("TrimPolicy.due: reused and freed between two looks, RSS grown as far as malloc holds it free", () => {
+Deno.test("TrimPolicy.due: not with less than freedBytes free, however much moved", () => {
   const p = policy();
   p.trimmed(look(100, 150), 0);
-  // The free count looks as after the trim, but RSS grew by 60 MiB.
-  assert.equal(p.due(look(100, 210), 12_000), true);
-  // RSS grown by what malloc does not hold free (V8's own heap): no.
-  p.trimmed(look(10, 150), 12_000);
-  assert.equal(p.due(look(10, 210), 30_000), false);
+  assert.equal(p.due(look(20, 400), 30_000), false);
 });
 
 const CHILD = new URL("./_memory_trim_child.ts", import.meta.url).pathname;
