@@ -31,8 +31,9 @@
  * after the load, and the previous policy (a few trims once the queues were
  * empty, counted from RSS) had spent them by then. So the policy now reads
  * what malloc holds free (`mallinfo2`, or `mallinfo` before glibc 2.33)
- * and trims again whenever that has moved since the last trim, whenever
- * that comes ({@link TrimPolicy}).
+ * and trims again whenever that, or the RSS, has moved since the last
+ * trim, whenever that comes ({@link TrimPolicy}): 105 / 113 MiB before /
+ * after the same cell.
  *
  * Not done: M_MMAP_THRESHOLD at 256 KiB (mallopt) keeps large buffers out
  * of the brk heap (`[heap]` 71 MiB under load in session 12) at the cost
