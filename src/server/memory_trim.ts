@@ -1,5 +1,5 @@
 /**
- * Gives freed memory back to the system, during and after a load (issue 21
+ * Gives freed memory back to the system, after and during a load (issue 21
  * item 3).
  *
  * Why it is needed: under a flood the server allocates and frees many
@@ -18,96 +18,124 @@
  * worker thread (`nonblocking`), so the event loop does not wait for it
  * (it took 0.1-0.5 s on a 375 MiB heap here).
  *
- * What stays after a flood, and why (session 12, 99 x 2048 x 1000 B, read
- * from /proc/PID/smaps once the server had been quiet 30 s): RSS 265 MiB
- * against 103 MiB before the load, of which glibc's main brk heap
- * (`[heap]`) 183 MiB (9 MiB at idle); the V8 heap was back to 15-19 MiB
- * (`Deno.memoryUsage().heapTotal`, 26-29 at idle), its ArrayBuffers to
- * 11 MiB, and the other threads' arenas held next to nothing (so
- * MALLOC_ARENA_MAX would not help). Three trims 10 s apart did not shrink
- * the brk heap further: what is left there is in use or pinned by live
- * chunks between free ones, which malloc_trim cannot give back. Setting
- * M_MMAP_THRESHOLD to 256 KiB (mallopt, by FFI) kept large buffers out of
- * it (`[heap]` 71 MiB in one run, under load) but was not measured against
- * throughput, so it is not done.
+ * What stayed after a flood, and why (session 13, 99 x 2048 x 1000 B, read
+ * from /proc/PID/smaps and glibc's malloc_info, by gdb, once the server had
+ * been quiet 25 s): RSS 216 MiB against 104 before the load, of which
+ * glibc's main heap (`[heap]`) 136 MiB; malloc_info counted 147 of that
+ * arena's 175 MB free, in 3,100 chunks. So it was not pinned by live
+ * chunks, only not given back: one more malloc_trim(0) took `[heap]` to
+ * 30 MiB and RSS to 111 MiB. The other threads' arenas held under 3 MB
+ * (MALLOC_ARENA_MAX would not help) and the V8 heap was back near idle.
+ * That memory was freed after the last trim: V8 frees the load's
+ * ArrayBuffers (frames, sealed bytes) at a collection that came 20-30 s
+ * after the load, and the previous policy (a few trims once the queues were
+ * empty, counted from RSS) had spent them by then. So the policy now reads
+ * what malloc holds free (`mallinfo2`, or `mallinfo` before glibc 2.33)
+ * and trims again whenever that, or the RSS, has moved since the last
+ * trim, whenever that comes ({@link TrimPolicy}): 105 / 113 MiB before /
+ * after the same cell.
+ *
+ * Not done: M_MMAP_THRESHOLD at 256 KiB (mallopt) keeps large buffers out
+ * of the brk heap (`[heap]` 71 MiB under load in session 12) at the cost
+ * of an mmap, a munmap and fresh page faults for every buffer that size.
+ * Beside the trim policy it changed neither the peak (302-320 MiB against
+ * 298-362) nor the RSS after (103-146 against 101-125 MiB) in an ABAB on
+ * the shared machine, whose throughput figures were too noisy to price it.
  */
 
 /** When a trim is worth it: the pure part, tested alone. */
 export interface TrimPolicyOptions {
-  /** RSS this much above a mark is worth a trim. */
-  growthBytes: number;
+  /** Free bytes in malloc worth a trim, if some may be resident. */
+  freedBytes: number;
+  /**
+   * How far malloc's free bytes, or the RSS up, must have moved since the
+   * last trim for some free memory to be resident again (reused, then
+   * freed).
+   */
+  movedBytes: number;
   /** No trim sooner than this after the last one. */
   intervalMs: number;
-  /** At most this much queued for recipients: the load is over. */
-  quietQueuedBytes: number;
-  /**
-   * Trims once the load is over, `intervalMs` apart, while RSS stays
-   * `growthBytes` above the lowest. More than one: V8 frees the load's dead
-   * buffers only at its next full collection, which may come after the
-   * first of them.
-   */
-  quietTrims: number;
 }
 
 export const DEFAULT_TRIM_POLICY: TrimPolicyOptions = {
-  growthBytes: 64 * 1024 * 1024,
+  freedBytes: 32 * 1024 * 1024,
+  movedBytes: 8 * 1024 * 1024,
   intervalMs: 10_000,
-  quietQueuedBytes: 1024 * 1024,
-  quietTrims: 3,
 };
 
+/** One look at the process. */
+export interface MemoryLook {
+  /** Bytes malloc holds free, in every arena. */
+  freeBytes: number;
+  rss: number;
+}
+
 /**
- * Decides, from one look at the process, whether to trim now. Two cases:
- * during a load, once RSS has grown by `growthBytes` since the last trim
- * (bounding the peak: freed buffers are reused less than they pile up);
- * and once the load is over (little queued), up to `quietTrims` trims while
- * RSS is still `growthBytes` above the lowest it has been, which is what
- * brings it back to near idle.
+ * Decides whether to trim now, from the bytes malloc holds free
+ * (mallinfo2's `fordblks`) and the RSS: when at least `freedBytes` are
+ * free and the count has moved by `movedBytes` since the last trim, or the
+ * RSS has grown by that much, at most every
+ * `intervalMs`, during a load or after it (whether the queues are empty
+ * says little: session 10 saw one stay at its bound for 30 s after a
+ * flood). Bytes a trim gave back are still counted free, so the count
+ * alone cannot say what is resident; but free memory reused and freed
+ * again, or freed late (V8 frees a load's ArrayBuffers at a collection
+ * that may come 30 s after the load), moves it, unless it was reused and
+ * freed between two looks, which the RSS shows. The RSS alone would be no
+ * guide (V8's own heap moves it by 100 MiB at a collection), but a trim
+ * that finds nothing to give back costs little (it walks the free chunks),
+ * and a server whose memory does not move never trims.
  */
 export class TrimPolicy {
-  #sinceTrim: number;
-  #lowest: number;
+  #freeAtTrim: number;
+  #rssAtTrim: number;
+  #moved = 0;
   #lastTrim = -Infinity;
-  /** Trims since the load was last over (reset by the next load). */
-  #quietTrimmed = 0;
   readonly #options: TrimPolicyOptions;
 
-  constructor(startRss: number, options: TrimPolicyOptions) {
-    this.#sinceTrim = startRss;
-    this.#lowest = startRss;
+  constructor(start: MemoryLook, options: TrimPolicyOptions) {
+    this.#freeAtTrim = start.freeBytes;
+    this.#rssAtTrim = start.rss;
     this.#options = options;
   }
 
-  /** Whether to trim, given the RSS and the bytes queued at `now` (ms). */
-  due(rss: number, queuedBytes: number, now: number): boolean {
-    const { growthBytes, intervalMs, quietQueuedBytes, quietTrims } =
-      this.#options;
-    // RSS that fell by itself (V8 giving pages back) lowers the marks too.
-    this.#sinceTrim = Math.min(this.#sinceTrim, rss);
-    this.#lowest = Math.min(this.#lowest, rss);
-    const quiet = queuedBytes <= quietQueuedBytes;
-    if (!quiet) this.#quietTrimmed = 0;
+  /** Whether to trim, given a look at `now` (ms). */
+  due(look: MemoryLook, now: number): boolean {
+    const { freedBytes, movedBytes, intervalMs } = this.#options;
+    this.#moved = Math.max(
+      this.#moved,
+      Math.abs(look.freeBytes - this.#freeAtTrim),
+      look.rss - this.#rssAtTrim,
+    );
     if (now - this.#lastTrim < intervalMs) return false;
-    if (rss - this.#sinceTrim >= growthBytes) return true;
-    return quiet && this.#quietTrimmed < quietTrims &&
-      rss - this.#lowest >= growthBytes;
+    return look.freeBytes >= freedBytes && this.#moved >= movedBytes;
   }
 
-  /** A trim that started at `now`, with `queuedBytes` queued, left `rss`. */
-  trimmed(rss: number, queuedBytes: number, now: number): void {
-    this.#sinceTrim = rss;
+  /** A trim that started at `now` and left `look`. */
+  trimmed(look: MemoryLook, now: number): void {
+    this.#freeAtTrim = look.freeBytes;
+    this.#rssAtTrim = look.rss;
+    this.#moved = 0;
     this.#lastTrim = now;
-    if (queuedBytes <= this.#options.quietQueuedBytes) this.#quietTrimmed++;
   }
 }
 
-/** How often RSS is looked at. */
+/** How often the allocator's free bytes and the RSS are looked at. */
 export const TRIM_CHECK_MS = 2000;
 
-type MallocTrim = (pad: bigint) => Promise<number>;
+/** The parts of glibc's malloc the trimmer calls. */
+interface Malloc {
+  trim(pad: bigint): Promise<number>;
+  /** Bytes held free by the allocator, in every arena. */
+  freeBytes(): number;
+}
 
-/** glibc's malloc_trim, or null where it cannot be had without asking. */
-function loadMallocTrim(): MallocTrim | null {
+const MALLINFO_FIELDS = 10;
+/** `fordblks`, the free bytes, in `struct mallinfo2` and `struct mallinfo`. */
+const FORDBLKS = 8;
+
+/** glibc's malloc, or null where it cannot be had without asking. */
+function loadMalloc(): Malloc | null {
   if (Deno.build.os !== "linux") return null;
   try {
     // Never prompt: a server started without --allow-ffi just does not trim.
@@ -116,8 +144,44 @@ function loadMallocTrim(): MallocTrim | null {
     }
     const libc = Deno.dlopen("libc.so.6", {
       malloc_trim: { parameters: ["usize"], result: "i32", nonblocking: true },
+      // glibc 2.33 and later; `mallinfo`'s int fields wrap past 2 GiB.
+      mallinfo2: {
+        parameters: [],
+        result: { struct: Array(MALLINFO_FIELDS).fill("usize") },
+        optional: true,
+      },
+      mallinfo: {
+        parameters: [],
+        result: { struct: Array(MALLINFO_FIELDS).fill("i32") },
+        optional: true,
+      },
     });
-    return (pad) => libc.symbols.malloc_trim(pad);
+    const { mallinfo2, mallinfo } = libc.symbols;
+    let freeBytes: () => number;
+    if (mallinfo2) {
+      freeBytes = () => {
+        const info = mallinfo2();
+        return Number(new DataView(info.buffer, info.byteOffset).getBigUint64(
+          FORDBLKS * 8,
+          true,
+        ));
+      };
+    } else if (mallinfo) {
+      freeBytes = () => {
+        const info = mallinfo();
+        return new DataView(info.buffer, info.byteOffset).getUint32(
+          FORDBLKS * 4,
+          true,
+        );
+      };
+    } else {
+      libc.close();
+      return null;
+    }
+    return {
+      trim: (pad) => libc.symbols.malloc_trim(pad),
+      freeBytes,
+    };
   } catch {
     // Not glibc (musl has no malloc_trim), or no FFI: nothing to do.
     return null;
@@ -125,8 +189,6 @@ function loadMallocTrim(): MallocTrim | null {
 }
 
 export interface MemoryTrimOptions {
-  /** Bytes queued for recipients now (the backpressure gauge). */
-  queuedBytes(): number;
   log(line: string): void;
   policy?: TrimPolicyOptions;
 }
@@ -138,32 +200,35 @@ export interface MemoryTrim {
 }
 
 /**
- * Looks at the RSS every {@link TRIM_CHECK_MS} and trims when the policy
- * says so; inactive (and costless) where malloc_trim cannot be called.
+ * Looks at the allocator's free bytes and the RSS every
+ * {@link TRIM_CHECK_MS} and trims when the policy says so; inactive (and costless) where glibc's
+ * malloc cannot be called.
  */
 export function startMemoryTrim(options: MemoryTrimOptions): MemoryTrim {
-  const mallocTrim = loadMallocTrim();
-  if (mallocTrim === null) return { active: false, stop() {} };
-  const policy = new TrimPolicy(
-    Deno.memoryUsage().rss,
-    options.policy ?? DEFAULT_TRIM_POLICY,
-  );
+  const malloc = loadMalloc();
+  if (malloc === null) return { active: false, stop() {} };
+  const look = (): MemoryLook => ({
+    freeBytes: malloc.freeBytes(),
+    rss: Deno.memoryUsage().rss,
+  });
+  const policy = new TrimPolicy(look(), options.policy ?? DEFAULT_TRIM_POLICY);
   let running = false;
   const timer = setInterval(() => {
     if (running) return;
-    const before = Deno.memoryUsage().rss;
-    const queued = options.queuedBytes();
     const started = performance.now();
-    if (!policy.due(before, queued, started)) return;
+    const before = look();
+    if (!policy.due(before, started)) return;
     running = true;
-    mallocTrim(0n).then(() => {
-      const after = Deno.memoryUsage().rss;
-      policy.trimmed(after, queued, started);
+    malloc.trim(0n).then(() => {
+      const after = look();
+      policy.trimmed(after, started);
       const mib = (bytes: number) => Math.round(bytes / 1024 / 1024);
       options.log(
-        `memory: gave back ${mib(before - after)} MiB of freed memory (RSS ${
-          mib(before)
-        } -> ${mib(after)} MiB, ${
+        `memory: gave back ${
+          mib(before.rss - after.rss)
+        } MiB of freed memory (RSS ${mib(before.rss)} -> ${
+          mib(after.rss)
+        } MiB, ${
           Math.round(performance.now() - started)
         } ms on a worker thread)`,
       );

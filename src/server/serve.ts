@@ -1358,10 +1358,7 @@ export async function startServer(
     onConnection: core.serve,
   });
   const serverFingerprint = await fingerprint(options.publicSpki);
-  const memoryTrim = startMemoryTrim({
-    queuedBytes: () => gauge.bytes,
-    log: options.log ?? defaultLog,
-  });
+  const memoryTrim = startMemoryTrim({ log: options.log ?? defaultLog });
 
   async function shutdown(): Promise<void> {
     if (core.stopping) return edge.finished;

@@ -3,95 +3,102 @@ import { TrimPolicy } from "../../src/server/memory_trim.ts";
 
 const MIB = 1024 * 1024;
 const policy = () =>
-  new TrimPolicy(100 * MIB, {
-    growthBytes: 64 * MIB,
+  new TrimPolicy(look(10, 100), {
+    freedBytes: 32 * MIB,
+    movedBytes: 8 * MIB,
     intervalMs: 10_000,
-    quietQueuedBytes: MIB,
-    quietTrims: 2,
   });
-
-Deno.test("TrimPolicy.due: during a load, once RSS has grown by the growth since the last trim", () => {
-  const p = policy();
-  assert.equal(p.due(150 * MIB, 50 * MIB, 0), false);
-  assert.equal(p.due(164 * MIB, 50 * MIB, 0), true);
-  p.trimmed(300 * MIB, 50 * MIB, 0);
-  // Grown again, but too soon after the last trim.
-  assert.equal(p.due(400 * MIB, 50 * MIB, 5_000), false);
-  assert.equal(p.due(400 * MIB, 50 * MIB, 10_000), true);
-  assert.equal(p.due(350 * MIB, 50 * MIB, 10_000), false);
+/** Free MiB, RSS MiB. */
+const look = (free: number, rss: number) => ({
+  freeBytes: free * MIB,
+  rss: rss * MIB,
 });
 
-Deno.test("TrimPolicy.due: once the load is over, quietTrims trims an interval apart while RSS stays above the lowest it has been", () => {
+Deno.test("TrimPolicy.due: once freedBytes are free and the count has moved by movedBytes since the last trim", () => {
   const p = policy();
-  p.trimmed(500 * MIB, 50 * MIB, 0);
-  // Quiet, no growth since the last trim, but far above the lowest (100).
-  assert.equal(p.due(500 * MIB, 0, 10_000), true);
-  p.trimmed(480 * MIB, 0, 10_000);
-  // Again, an interval later (the collector may have freed more since).
-  assert.equal(p.due(480 * MIB, 0, 15_000), false);
-  assert.equal(p.due(480 * MIB, 0, 20_000), true);
-  p.trimmed(470 * MIB, 0, 20_000);
-  // Still quiet and high after quietTrims: trimming again would not help.
-  assert.equal(p.due(470 * MIB, 0, 60_000), false);
-  // A new load, then quiet again: more.
-  assert.equal(p.due(470 * MIB, 10 * MIB, 70_000), false);
-  assert.equal(p.due(470 * MIB, 0, 80_000), true);
+  assert.equal(p.due(look(30, 100), 0), false);
+  assert.equal(p.due(look(42, 100), 2_000), true);
 });
 
-Deno.test("TrimPolicy.due: not when RSS is near the lowest it has been", () => {
+Deno.test("TrimPolicy.due: free bytes already given back by a trim do not call for another", () => {
   const p = policy();
-  assert.equal(p.due(120 * MIB, 0, 60_000), false);
+  assert.equal(p.due(look(200, 300), 0), true);
+  p.trimmed(look(200, 100), 0);
+  // Still 200 MiB free, but given back and nothing moved: never again.
+  assert.equal(p.due(look(200, 100), 10_000), false);
+  assert.equal(p.due(look(204, 104), 600_000), false);
 });
 
-Deno.test("TrimPolicy.due: RSS that fell by itself lowers the marks", () => {
+Deno.test("TrimPolicy.due: memory freed after the last trim, as by a late collection, calls for another an interval later", () => {
   const p = policy();
-  assert.equal(p.due(80 * MIB, 50 * MIB, 0), false);
-  assert.equal(p.due(144 * MIB, 50 * MIB, 0), true);
+  p.trimmed(look(100, 150), 0);
+  // V8 frees the load's buffers 5 s later (RSS unchanged): too soon.
+  assert.equal(p.due(look(240, 150), 5_000), false);
+  assert.equal(p.due(look(240, 150), 10_000), true);
 });
+
+Deno.test("TrimPolicy.due: free memory reused and freed again calls for a trim, though the count came back", () => {
+  const p = policy();
+  p.trimmed(look(100, 150), 0);
+  // Seen reused (resident again), then freed: back where the trim left it.
+  assert.equal(p.due(look(60, 150), 5_000), false);
+  assert.equal(p.due(look(100, 150), 10_000), true);
+  // Reused and freed between two looks: only the RSS shows it.
+  p.trimmed(look(100, 150), 10_000);
+  assert.equal(p.due(look(100, 190), 20_000), true);
+});
+
+Deno.test("TrimPolicy.due: not with less than freedBytes free, however much moved", () => {
+  const p = policy();
+  p.trimmed(look(100, 150), 0);
+  assert.equal(p.due(look(20, 400), 30_000), false);
+});
+
+const CHILD = new URL("./_memory_trim_child.ts", import.meta.url).pathname;
+
+async function child(
+  flags: string[],
+  args: string[],
+): Promise<Record<string, unknown>> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", ...flags, CHILD, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr) + text);
+  return JSON.parse(text.trim().split("\n").at(-1)!);
+}
 
 // The real thing: a process given --allow-ffi, with memory freed outside the
-// JS heap, gives it back (glibc on Linux only).
+// JS heap, gives it back (glibc on Linux only), and again after a second
+// load, freed after the first was trimmed.
 Deno.test({
   name:
-    "startMemoryTrim gives freed malloc memory back to the system in a process with --allow-ffi",
+    "startMemoryTrim gives freed malloc memory back to the system in a process with --allow-ffi, after each load",
   ignore: Deno.build.os !== "linux",
   async fn() {
-    const script = new URL("./_memory_trim_child.ts", import.meta.url);
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-ffi",
-        "--v8-flags=--expose-gc",
-        script.pathname,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout);
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr) + text);
-    const result = JSON.parse(text.trim().split("\n").at(-1)!);
+    const result = await child(["--allow-ffi", "--v8-flags=--expose-gc"], []);
     assert.equal(result.active, true);
-    assert.ok(result.lines.length > 0, "no trim was logged");
-    assert.match(result.lines[0], /^memory: gave back \d+ MiB of freed memory/);
-    // At least half of what the load added came back.
-    assert.ok(
-      result.after <= result.start + (result.peak - result.start) / 2,
-      JSON.stringify(result),
-    );
+    const lines = result.lines as string[];
+    assert.ok(lines.length >= 2, JSON.stringify(result));
+    assert.match(lines[0]!, /^memory: gave back \d+ MiB of freed memory/);
+    // Each time, at least half of what the load added came back.
+    const loads = result.loads as Record<string, number>[];
+    assert.equal(loads.length, 2);
+    for (const { start, peak, after } of loads) {
+      assert.ok(
+        after! <= start! + (peak! - start!) / 2,
+        JSON.stringify(result),
+      );
+    }
   },
 });
 
 Deno.test({
   name: "startMemoryTrim does nothing, and asks nothing, without --allow-ffi",
   async fn() {
-    const script = new URL("./_memory_trim_child.ts", import.meta.url);
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-prompt", script.pathname, "--probe"],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    const result = JSON.parse(new TextDecoder().decode(out.stdout).trim());
-    assert.equal(result.active, false);
+    const result = await child([], ["--probe"]);
+    assert.deepEqual(result, { active: false });
   },
 });
