@@ -31,9 +31,9 @@ export interface Bridged {
 /**
  * What a chunk or an end from the sender's node is, as this node sees it:
  * in order (passed on), after one that was lost (the transfer stops,
- * resumable), or after the end was passed on: a duplicate or a forgery,
- * dropped, since the recipient may already hold the whole file and must not
- * be told it failed.
+ * resumable), or after the file's end (its last byte or its end was passed
+ * on): a duplicate or a forgery, dropped, since the recipient may already hold
+ * the whole file and must not be told it failed.
  */
 export type BridgeCheck =
   | { readonly kind: "in_order" }
@@ -87,11 +87,13 @@ export class FileBridge {
   /**
    * A chunk of `bytes` (plaintext) at `offset` came for `bridged`: in order
    * if it follows the last one (the first may start anywhere: a resume).
+   * Once the file's last byte was passed on nothing can be missing, so a
+   * further chunk is after the end even before the end itself comes.
    */
   chunk(bridged: Bridged, offset: number, bytes: number): BridgeCheck {
     const progress = this.#progress.get(bridged.local);
     if (progress === undefined) return IN_ORDER;
-    if (progress.ended) return AFTER_END;
+    if (progress.ended || progress.next === progress.size) return AFTER_END;
     if (progress.next !== null && offset !== progress.next) {
       return { kind: "lost", expected: progress.next };
     }

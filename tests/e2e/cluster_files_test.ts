@@ -169,10 +169,11 @@ Deno.test({
       await nc.flush();
 
       const file = join(dir, "big.bin");
-      // Several flow-control windows (4 MiB), so that the forged chunk,
-      // published after the first, reaches node B before the end does even
-      // on a loaded machine (after it, it would be dropped as after the end).
-      const bytes = new Uint8Array(24 * 1024 * 1024 + 777);
+      // Many flow-control windows (4 MiB), so that the forged chunk,
+      // published after the first, reaches node B before the file's last
+      // byte does even on a loaded machine (after it, it is dropped as after
+      // the end). 24 MiB was not enough once files ran at 300 MB/s.
+      const bytes = new Uint8Array(96 * 1024 * 1024 + 777);
       for (let i = 0; i < bytes.length; i += 65_536) {
         crypto.getRandomValues(bytes.subarray(i, i + 65_536));
       }

@@ -61,3 +61,12 @@ Deno.test("FileBridge: a chunk or an end that comes after the end was passed on 
   assert.deepEqual(bridge.chunk(whole, 0, 600), { kind: "after_end" });
   assert.deepEqual(bridge.end(whole), { kind: "after_end" });
 });
+
+Deno.test("FileBridge.chunk: a chunk after the file's last byte was passed on is after_end even before the end comes (nothing can be missing), and the end is still in order", () => {
+  const bridge = new FileBridge();
+  const whole = bridge.open("n1", 9, 3, 42, 600);
+  assert.deepEqual(bridge.chunk(whole, 0, 300), { kind: "in_order" });
+  assert.deepEqual(bridge.chunk(whole, 300, 300), { kind: "in_order" });
+  assert.deepEqual(bridge.chunk(whole, 617, 16), { kind: "after_end" });
+  assert.deepEqual(bridge.end(whole), { kind: "in_order" });
+});
