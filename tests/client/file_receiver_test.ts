@@ -3,6 +3,7 @@ import { ChatClient } from "../../src/client/chat_client.ts";
 import {
   type ConsentAnswer,
   FileReceiver,
+  type ReceiverOptions,
 } from "../../src/client/file_receiver.ts";
 import type { ClientMessage } from "../../src/protocol/messages.ts";
 import type { SecureChannel } from "../../src/transport/secure_channel.ts";
@@ -33,105 +34,127 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
   ).toHex();
 }
 
-Deno.test("FileReceiver drops chunks a server sends before the user accepted", async () => {
-  await using server = await startHostileServer();
+/**
+ * A client signed in to a hostile test server, its downloads folder, and a
+ * FileReceiver on it that accepts every offer and collects what it prints,
+ * with `options` over those defaults.
+ */
+async function receiverOnHostileServer(options: Partial<ReceiverOptions> = {}) {
+  const server = await startHostileServer();
   const dir = await Deno.makeTempDir({ prefix: "chat-receiver-" });
   const client = await ChatClient.connect(server.url, {
     pinnedSpki: server.spki,
   });
-  try {
-    const channel = await server.session;
-    const asked = Promise.withResolvers<void>();
-    const answer = Promise.withResolvers<ConsentAnswer>();
-    const marker = Promise.withResolvers<void>();
-    client.onMessage(({ message }) => {
-      if (message.t === "presence") marker.resolve();
-    });
-    const lines: string[] = [];
-    const receiver = new FileReceiver(client, {
-      downloadsDir: dir,
-      maxFileBytes: 1024,
-      open: false,
-      openWith: null,
-      consent: () => {
-        asked.resolve();
-        return answer.promise;
-      },
-      print: (line) => lines.push(line),
-    });
-    const data = new TextEncoder().encode("abc");
-    channel.send({
-      t: "file_offer",
-      xfer: 1,
-      from: "sophia",
-      name: "a.txt",
-      size: 3,
-      timeout: 60_000,
-      key: "ab".repeat(32),
-    });
-    // The file's bytes before anyone said yes, then a message that shows the
-    // client has read past them.
-    channel.send({ t: "file_chunk", xfer: 1, offset: 0 }, data);
-    channel.send({ t: "presence", name: "marker", online: true });
-    await Promise.all([asked.promise, marker.promise]);
-    answer.resolve("accept");
-    await nextFromClient(channel, "file_accept");
-    // The chunk was not kept: the file is short, and is not saved.
-    channel.send({ t: "file_end", xfer: 1, sha256: await sha256Hex(data) });
-    const done = await nextFromClient(channel, "file_done");
-    assert.equal(done.ok, false, JSON.stringify(done));
-    await receiver.idle();
-    assert.deepEqual([...Deno.readDirSync(dir)], []);
-    assert.match(lines.join("\n"), /a\.txt from sophia was not received/);
-  } finally {
-    await client.quit();
-    await Deno.remove(dir, { recursive: true });
-  }
+  const lines: string[] = [];
+  const receiver = new FileReceiver(client, {
+    downloadsDir: dir,
+    maxFileBytes: 1024,
+    open: false,
+    openWith: null,
+    consent: () => Promise.resolve("accept"),
+    print: (line) => lines.push(line),
+    ...options,
+  });
+  return {
+    channel: await server.session,
+    client,
+    dir,
+    lines,
+    receiver,
+    async [Symbol.asyncDispose]() {
+      await client.quit();
+      await Deno.remove(dir, { recursive: true });
+      await server[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/** Offers a file of `size` bytes under a new file key; its cipher once accepted. */
+async function offerAccepted(
+  channel: SecureChannel,
+  size: number,
+): Promise<FileCipher> {
+  const key = newFileKey();
+  channel.send({
+    t: "file_offer",
+    xfer: 1,
+    from: "sophia",
+    name: "a.txt",
+    size,
+    timeout: 60_000,
+    ...fileKeyForOffer(key),
+  });
+  await nextFromClient(channel, "file_accept");
+  return await FileCipher.create(key, 1, size);
+}
+
+Deno.test("FileReceiver drops chunks a server sends before the user accepted", async () => {
+  const asked = Promise.withResolvers<void>();
+  const answer = Promise.withResolvers<ConsentAnswer>();
+  await using fixture = await receiverOnHostileServer({
+    consent: () => {
+      asked.resolve();
+      return answer.promise;
+    },
+  });
+  const { channel, client, dir, lines, receiver } = fixture;
+  const marker = Promise.withResolvers<void>();
+  client.onMessage(({ message }) => {
+    if (message.t === "presence") marker.resolve();
+  });
+  const data = new TextEncoder().encode("abc");
+  channel.send({
+    t: "file_offer",
+    xfer: 1,
+    from: "sophia",
+    name: "a.txt",
+    size: 3,
+    timeout: 60_000,
+    key: "ab".repeat(32),
+  });
+  // The file's bytes before anyone said yes, then a message that shows the
+  // client has read past them.
+  channel.send({ t: "file_chunk", xfer: 1, offset: 0 }, data);
+  channel.send({ t: "presence", name: "marker", online: true });
+  await Promise.all([asked.promise, marker.promise]);
+  answer.resolve("accept");
+  await nextFromClient(channel, "file_accept");
+  // The chunk was not kept: the file is short, and is not saved.
+  channel.send({ t: "file_end", xfer: 1, sha256: await sha256Hex(data) });
+  const done = await nextFromClient(channel, "file_done");
+  assert.equal(done.ok, false, JSON.stringify(done));
+  await receiver.idle();
+  assert.deepEqual([...Deno.readDirSync(dir)], []);
+  assert.match(lines.join("\n"), /a\.txt from sophia was not received/);
 });
 
 Deno.test("FileReceiver refuses an offer without a file key before asking its user, and tells the server", async () => {
-  await using server = await startHostileServer();
-  const dir = await Deno.makeTempDir({ prefix: "chat-receiver-" });
-  const client = await ChatClient.connect(server.url, {
-    pinnedSpki: server.spki,
+  let asked = false;
+  await using fixture = await receiverOnHostileServer({
+    consent: () => {
+      asked = true;
+      return Promise.resolve("accept");
+    },
   });
-  try {
-    const channel = await server.session;
-    let asked = false;
-    const lines: string[] = [];
-    const receiver = new FileReceiver(client, {
-      downloadsDir: dir,
-      maxFileBytes: 1024,
-      open: false,
-      openWith: null,
-      consent: () => {
-        asked = true;
-        return Promise.resolve("accept");
-      },
-      print: (line) => lines.push(line),
-    });
-    channel.send({
-      t: "file_offer",
-      xfer: 1,
-      from: "sophia",
-      name: "a.txt",
-      size: 3,
-      timeout: 60_000,
-    });
-    const done = await nextFromClient(channel, "file_done");
-    assert.deepEqual(done, {
-      t: "file_done",
-      xfer: 1,
-      ok: false,
-      reason: "Cannot take 'a.txt': the offer carries no file key",
-    });
-    await receiver.idle();
-    assert.equal(asked, false);
-    assert.deepEqual([...Deno.readDirSync(dir)], []);
-  } finally {
-    await client.quit();
-    await Deno.remove(dir, { recursive: true });
-  }
+  const { channel, dir, receiver } = fixture;
+  channel.send({
+    t: "file_offer",
+    xfer: 1,
+    from: "sophia",
+    name: "a.txt",
+    size: 3,
+    timeout: 60_000,
+  });
+  const done = await nextFromClient(channel, "file_done");
+  assert.deepEqual(done, {
+    t: "file_done",
+    xfer: 1,
+    ok: false,
+    reason: "Cannot take 'a.txt': the offer carries no file key",
+  });
+  await receiver.idle();
+  assert.equal(asked, false);
+  assert.deepEqual([...Deno.readDirSync(dir)], []);
 });
 
 for (const native of [false, true]) {
@@ -140,186 +163,101 @@ for (const native of [false, true]) {
       native ? "OpenSSL" : "WebCrypto"
     })`,
     async () => {
-      await using server = await startHostileServer();
-      const dir = await Deno.makeTempDir({ prefix: "chat-receiver-" });
-      const client = await ChatClient.connect(server.url, {
-        pinnedSpki: server.spki,
+      await using fixture = await receiverOnHostileServer({
+        fileAead: native ? fileAead : null,
       });
-      try {
-        const channel = await server.session;
-        const lines: string[] = [];
-        const receiver = new FileReceiver(client, {
-          downloadsDir: dir,
-          maxFileBytes: 1024,
-          open: false,
-          openWith: null,
-          consent: () => Promise.resolve("accept"),
-          print: (line) => lines.push(line),
-          fileAead: native ? fileAead : null,
-        });
-        const key = newFileKey();
-        channel.send({
-          t: "file_offer",
-          xfer: 1,
-          from: "sophia",
-          name: "a.txt",
-          size: 6,
-          timeout: 60_000,
-          ...fileKeyForOffer(key),
-        });
-        await nextFromClient(channel, "file_accept");
-        const cipher = await FileCipher.create(key, 1, 6);
-        // Chunk 0 is fine; the next one was sealed as chunk 0 too (a replay).
-        channel.send(
-          { t: "file_chunk", xfer: 1, offset: 0 },
-          await cipher.seal({ index: 0, offset: 0 }, new Uint8Array(3)),
-          true,
-        );
-        channel.send(
-          { t: "file_chunk", xfer: 1, offset: 3 },
-          await cipher.seal({ index: 0, offset: 3 }, new Uint8Array(3)),
-          true,
-        );
-        const done = await nextFromClient(channel, "file_done");
-        assert.equal(done.ok, false);
-        assert.equal(
-          done.reason,
-          "Cannot save 'a.txt': chunk 1 (at offset 3) failed authentication",
-        );
-        await receiver.idle();
-        assert.deepEqual([...Deno.readDirSync(dir)], []);
-      } finally {
-        await client.quit();
-        await Deno.remove(dir, { recursive: true });
-      }
+      const { channel, dir, receiver } = fixture;
+      const cipher = await offerAccepted(channel, 6);
+      // Chunk 0 is fine; the next one was sealed as chunk 0 too (a replay).
+      channel.send(
+        { t: "file_chunk", xfer: 1, offset: 0 },
+        await cipher.seal({ index: 0, offset: 0 }, new Uint8Array(3)),
+        true,
+      );
+      channel.send(
+        { t: "file_chunk", xfer: 1, offset: 3 },
+        await cipher.seal({ index: 0, offset: 3 }, new Uint8Array(3)),
+        true,
+      );
+      const done = await nextFromClient(channel, "file_done");
+      assert.equal(done.ok, false);
+      assert.equal(
+        done.reason,
+        "Cannot save 'a.txt': chunk 1 (at offset 3) failed authentication",
+      );
+      await receiver.idle();
+      assert.deepEqual([...Deno.readDirSync(dir)], []);
     },
   );
 }
 
 Deno.test("FileReceiver with OpenSSL fails a chunk at an offset already received (staged or written), and saves nothing", async () => {
-  await using server = await startHostileServer();
-  const dir = await Deno.makeTempDir({ prefix: "chat-receiver-" });
-  const client = await ChatClient.connect(server.url, {
-    pinnedSpki: server.spki,
-  });
-  try {
-    const channel = await server.session;
-    const receiver = new FileReceiver(client, {
-      downloadsDir: dir,
-      maxFileBytes: 1024,
-      open: false,
-      openWith: null,
-      consent: () => Promise.resolve("accept"),
-      print: () => {},
-      fileAead,
-    });
-    const key = newFileKey();
-    channel.send({
-      t: "file_offer",
-      xfer: 1,
-      from: "sophia",
-      name: "a.txt",
-      size: 9,
-      timeout: 60_000,
-      ...fileKeyForOffer(key),
-    });
-    await nextFromClient(channel, "file_accept");
-    const cipher = await FileCipher.create(key, 1, 9);
-    // Two good chunks, sent together (the first may still be staged when the
-    // third comes), then one that claims offset 3 again.
-    for (const [index, offset] of [[0, 0], [1, 3], [2, 3]] as const) {
-      channel.send(
-        { t: "file_chunk", xfer: 1, offset },
-        await cipher.seal({ index, offset }, new Uint8Array(3)),
-        true,
-      );
-    }
-    const done = await nextFromClient(channel, "file_done");
-    assert.equal(done.ok, false);
-    assert.equal(
-      done.reason,
-      "Cannot save 'a.txt': a chunk came at offset 3, expected 6",
+  await using fixture = await receiverOnHostileServer({ fileAead });
+  const { channel, dir, receiver } = fixture;
+  const cipher = await offerAccepted(channel, 9);
+  // Two good chunks, sent together (the first may still be staged when the
+  // third comes), then one that claims offset 3 again.
+  for (const [index, offset] of [[0, 0], [1, 3], [2, 3]] as const) {
+    channel.send(
+      { t: "file_chunk", xfer: 1, offset },
+      await cipher.seal({ index, offset }, new Uint8Array(3)),
+      true,
     );
-    await receiver.idle();
-    assert.deepEqual([...Deno.readDirSync(dir)], []);
-  } finally {
-    await client.quit();
-    await Deno.remove(dir, { recursive: true });
   }
+  const done = await nextFromClient(channel, "file_done");
+  assert.equal(done.ok, false);
+  assert.equal(
+    done.reason,
+    "Cannot save 'a.txt': a chunk came at offset 3, expected 6",
+  );
+  await receiver.idle();
+  assert.deepEqual([...Deno.readDirSync(dir)], []);
 });
 
 Deno.test("FileReceiver with OpenSSL writes what it staged once no chunk comes for a moment, before the file is complete", async () => {
-  await using server = await startHostileServer();
-  const dir = await Deno.makeTempDir({ prefix: "chat-receiver-" });
-  const client = await ChatClient.connect(server.url, {
-    pinnedSpki: server.spki,
+  const progress: number[] = [];
+  const wrote = Promise.withResolvers<void>();
+  await using fixture = await receiverOnHostileServer({
+    fileAead,
+    onProgress: (_offer, received) => {
+      progress.push(received);
+      if (received === 6) wrote.resolve();
+    },
   });
-  try {
-    const channel = await server.session;
-    const progress: number[] = [];
-    const wrote = Promise.withResolvers<void>();
-    const lines: string[] = [];
-    const receiver = new FileReceiver(client, {
-      downloadsDir: dir,
-      maxFileBytes: 1024,
-      open: false,
-      openWith: null,
-      consent: () => Promise.resolve("accept"),
-      print: (line) => lines.push(line),
-      fileAead,
-      onProgress: (_offer, received) => {
-        progress.push(received);
-        if (received === 6) wrote.resolve();
-      },
-    });
-    const key = newFileKey();
-    channel.send({
-      t: "file_offer",
-      xfer: 1,
-      from: "sophia",
-      name: "a.txt",
-      size: 9,
-      timeout: 60_000,
-      ...fileKeyForOffer(key),
-    });
-    await nextFromClient(channel, "file_accept");
-    const cipher = await FileCipher.create(key, 1, 9);
-    const data = new TextEncoder().encode("abcdefghi");
-    const sendChunk = async (index: number, offset: number) =>
-      channel.send(
-        { t: "file_chunk", xfer: 1, offset },
-        await cipher.seal({ index, offset }, data.subarray(offset, offset + 3)),
-        true,
+  const { channel, dir, receiver } = fixture;
+  const cipher = await offerAccepted(channel, 9);
+  const data = new TextEncoder().encode("abcdefghi");
+  const sendChunk = async (index: number, offset: number) =>
+    channel.send(
+      { t: "file_chunk", xfer: 1, offset },
+      await cipher.seal({ index, offset }, data.subarray(offset, offset + 3)),
+      true,
+    );
+  // Two chunks, then nothing: far less than an acknowledgement's worth,
+  // yet written (and shown) without waiting for more.
+  await sendChunk(0, 0);
+  await sendChunk(1, 3);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    wrote.promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`not written: ${progress.join(",")}`)),
+        5_000,
       );
-    // Two chunks, then nothing: far less than an acknowledgement's worth,
-    // yet written (and shown) without waiting for more.
-    await sendChunk(0, 0);
-    await sendChunk(1, 3);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      wrote.promise,
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`not written: ${progress.join(",")}`)),
-          5_000,
-        );
-      }),
-    ]).finally(() => clearTimeout(timer));
-    assert.deepEqual(progress, [6]);
-    await sendChunk(2, 6);
-    channel.send({
-      t: "file_end",
-      xfer: 1,
-      // Keyed as a sender makes it (file_cipher.ts).
-      sha256: await cipher.keyedDigest(await sha256Hex(data)),
-    });
-    const done = await nextFromClient(channel, "file_done");
-    assert.equal(done.ok, true, JSON.stringify(done));
-    await receiver.idle();
-    assert.deepEqual(progress, [6, 9]);
-    assert.equal(await Deno.readTextFile(`${dir}/a.txt`), "abcdefghi");
-  } finally {
-    await client.quit();
-    await Deno.remove(dir, { recursive: true });
-  }
+    }),
+  ]).finally(() => clearTimeout(timer));
+  assert.deepEqual(progress, [6]);
+  await sendChunk(2, 6);
+  channel.send({
+    t: "file_end",
+    xfer: 1,
+    // Keyed as a sender makes it (file_cipher.ts).
+    sha256: await cipher.keyedDigest(await sha256Hex(data)),
+  });
+  const done = await nextFromClient(channel, "file_done");
+  assert.equal(done.ok, true, JSON.stringify(done));
+  await receiver.idle();
+  assert.deepEqual(progress, [6, 9]);
+  assert.equal(await Deno.readTextFile(`${dir}/a.txt`), "abcdefghi");
 });
