@@ -250,17 +250,27 @@ export async function joinWhenKnown(
   timeoutMs = 10_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const joined = new RegExp(`Joined group '${group}'`);
+  // The refusal (`ERROR: Group 'team' does not exist.`) is an error: on
+  // stderr, where the success is not.
+  const unknown = new RegExp(`Group '${group}' does not exist`, "g");
   for (let tries = 1;; tries++) {
     await chat.write(`/join ${group}\n`);
-    const [line] = await chat.waitFor(
-      new RegExp(
-        `(Joined group '${group}'|(?:[^]*Group ${group} does not exist){${tries}})`,
-      ),
+    const answer = await chat.waitUntil(
+      () =>
+        joined.test(chat.stdout)
+          ? "joined"
+          : (chat.stderr.match(unknown)?.length ?? 0) >= tries
+          ? "unknown"
+          : null,
+      `an answer to /join ${group}`,
     );
-    if (line.startsWith("Joined")) return;
+    if (answer === "joined") return;
     if (Date.now() >= deadline) {
       throw new Error(`The node never had group ${group}`);
     }
+    // The pace of the asking, well under the node's message rate.
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
