@@ -53,14 +53,17 @@ export const MAX_ANSWER_MS = 60_000;
 
 /**
  * What to do with an offer before anyone is asked. `trusted`: the offer's
- * sender key is one the user always accepts.
+ * sender key is one the user always accepts. `named`: the offer's `name` is
+ * the file's; false when it is to come end to end with the file's key, which
+ * a client declining the offer anyway does not wait for.
  */
 export function decideOffer(
   offer: FileOfferNotice,
   policy: AcceptPolicy,
   trusted: boolean,
+  named = true,
 ): OfferDecision {
-  const what = describeOffer(offer);
+  const what = named ? describeOffer(offer) : describeUnnamedOffer(offer);
   if (offer.timeout === undefined) {
     // An older server sends the file without waiting for an answer: there is
     // no time to ask, so only a user who accepts everything receives it.
@@ -153,6 +156,13 @@ export function describeOffer(offer: FileOfferNotice): string {
   return `${sanitizeForTerminal(offer.name)} (${
     formatBytes(offer.size)
   }) from ${sanitizeForTerminal(offer.from)}`;
+}
+
+/** `a file (20.0 MiB) from sophia`, sanitised: its name is not known. */
+export function describeUnnamedOffer(offer: FileOfferNotice): string {
+  return `a file (${formatBytes(offer.size)}) from ${
+    sanitizeForTerminal(offer.from)
+  }`;
 }
 
 function trustedNote(offer: FileOfferNotice): string {

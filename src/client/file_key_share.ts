@@ -169,17 +169,19 @@ export class FileKeyInbox {
 
   /**
    * The key of `offer` (its `key_id`), waiting up to `waitMs` for it to
-   * arrive, or why there is none.
+   * arrive (0: only if it is here), or why there is none (`missing`: it
+   * did not come, rather than came unfit).
    */
   async take(
     offer: FileOfferNotice,
     waitMs = FILE_KEY_WAIT_MS,
   ): Promise<
-    { key: Uint8Array<ArrayBuffer>; name: string } | { error: string }
+    | { key: Uint8Array<ArrayBuffer>; name: string }
+    | { error: string; missing?: true }
   > {
     const id = offer.key_id;
     if (id === undefined) return { error: "the offer names no key" };
-    if (!this.#keys.has(id)) {
+    if (!this.#keys.has(id) && waitMs > 0) {
       const arrived = Promise.withResolvers<void>();
       this.#waiters.set(id, arrived.resolve);
       const timer = setTimeout(arrived.resolve, waitMs);
@@ -190,9 +192,12 @@ export class FileKeyInbox {
     const held = this.#keys.get(id);
     if (held === undefined) {
       return {
-        error: `its key did not arrive end to end from ${offer.from} within ${
-          Math.round(waitMs / 1000)
-        } s (the server may have dropped it)`,
+        error: waitMs > 0
+          ? `its key did not arrive end to end from ${offer.from} within ${
+            Math.round(waitMs / 1000)
+          } s (the server may have dropped it)`
+          : `its key has not arrived end to end from ${offer.from}`,
+        missing: true,
       };
     }
     this.#keys.delete(id);
@@ -211,7 +216,17 @@ export class FileKeyInbox {
  * offer's) and whether the server could read them, or why there is none.
  */
 export type ReceivedKey =
-  | { key: Uint8Array<ArrayBuffer>; name: string; readable: boolean }
+  | { key: Uint8Array<ArrayBuffer>; name: string; readable: false }
+  | {
+    key: Uint8Array<ArrayBuffer>;
+    name: string;
+    readable: true;
+    /**
+     * What to tell the user (the host of the server can read the file), when
+     * end to end was to be expected.
+     */
+    notice?: string;
+  }
   | { error: string };
 
 /** What a receiver needs to decide where an offer's key comes from. */
@@ -227,23 +242,53 @@ export interface FileKeySource {
  * the end-to-end channel when the offer names one; from the offer itself only
  * when its sender is not known to use end-to-end keys (otherwise a server
  * could put in a key of its own, and so a file of its own).
+ *
+ * An offer with both `key_id` and `key` was made while its sender had no
+ * end-to-end keys for a recipient. Sent to one recipient, no secret is on its
+ * way (the sender sends it before the offer, or not at all): the offer's key
+ * is judged at once rather than waited out. To a group, the secret is
+ * awaited, and the offer's key judged if it does not come. `wait: false`
+ * (a receiver that declines the offer anyway) takes only a key already here.
  */
 export function receiveFileKey(
   offer: FileOfferNotice,
   source: FileKeySource,
+  wait = true,
 ): ReceivedKey | Promise<ReceivedKey> {
+  if (offer.key_id === undefined) return readableKey(offer, source, false);
+  const inClear = fileKeyOfOffer(offer) !== null;
+  const waitMs = !wait || (inClear && offer.group === undefined)
+    ? 0
+    : source.waitMs;
+  // Awaited (at most waitMs): the key may still be on its way. Until it
+  // comes the name is unknown (the offer's is not the sender's word).
+  return source.inbox.take(offer, waitMs).then((taken) => {
+    if (!("error" in taken)) {
+      return { key: taken.key, name: taken.name, readable: false };
+    }
+    // Its secret never came: the key in the clear, if the offer has one
+    // and it may be trusted, is the one the sender meant. (A secret that
+    // came unfit refuses the file: that is the server meddling.)
+    if (inClear && wait && "missing" in taken) {
+      return readableKey(offer, source, true);
+    }
+    return { error: `Cannot take a file from ${offer.from}: ${taken.error}` };
+  });
+}
+
+/**
+ * The key in `offer` (readable by the server), if its sender is not known to
+ * use end-to-end keys. `keyless`: the offer named a key sent end to end too,
+ * which did not come: the sender had no end-to-end keys of ours.
+ */
+function readableKey(
+  offer: FileOfferNotice,
+  source: FileKeySource,
+  keyless: boolean,
+): ReceivedKey {
   const refused = (why: string) => ({
     error: `Cannot take '${offer.name}': ${why}`,
   });
-  if (offer.key_id !== undefined) {
-    // Awaited (at most waitMs): the key may still be on its way. Until it
-    // comes the name is unknown (the offer's is not the sender's word).
-    return source.inbox.take(offer, source.waitMs).then((taken) =>
-      "error" in taken
-        ? { error: `Cannot take a file from ${offer.from}: ${taken.error}` }
-        : { key: taken.key, name: taken.name, readable: false }
-    );
-  }
   const key = fileKeyOfOffer(offer);
   if (key === null) return refused("the offer carries no file key");
   if (source.usesE2e(offer.from)) {
@@ -251,7 +296,14 @@ export function receiveFileKey(
       `its key is readable by the server, but ${offer.from} uses end-to-end keys (the server may be reading or replacing the file)`,
     );
   }
-  return { key, name: offer.name, readable: true };
+  return {
+    key,
+    name: offer.name,
+    readable: true,
+    notice: `${offer.from} ${
+      keyless ? "had no end-to-end keys of yours" : "has no end-to-end keys"
+    }: ${offer.name} is not end-to-end encrypted, and the host of the server can read it`,
+  };
 }
 
 /** What the sender needs to send a file key end to end. */

@@ -44,8 +44,20 @@ export interface ReceiverOptions {
   /**
    * Whether to take an offer; nothing is written before it resolves with
    * "accept". "no_answer" declines as the user not answering in time.
+   * `named`: the offer's `name` is the file's (false when it was to come
+   * end to end with a key not waited for, see `declines`).
    */
-  consent: (offer: FileOfferNotice) => Promise<ConsentAnswer>;
+  consent: (
+    offer: FileOfferNotice,
+    named: boolean,
+  ) => Promise<ConsentAnswer>;
+  /**
+   * Whether `consent` declines `offer` whatever its file and name (the
+   * --accept-files policy, an ignored sender): its key, if it is to come
+   * end to end, is then not waited for, and the sender hears "declined" at
+   * once rather than a refusal for a key that had not come.
+   */
+  declines?: (offer: FileOfferNotice) => boolean;
   /** Where user-facing lines go. */
   print: (line: string) => void;
   /** Where a file that did not arrive is reported (default: `print`). */
@@ -65,9 +77,13 @@ export interface ReceiverOptions {
   resume?: boolean;
   /**
    * The file key of an offer, or why it cannot be taken (file_key_share.ts
-   * `receiveFileKey`); without it, the key the offer carries.
+   * `receiveFileKey`); `wait: false`: only a key already here. Without it,
+   * the key the offer carries.
    */
-  fileKey?: (offer: FileOfferNotice) => FileKeyResult | Promise<FileKeyResult>;
+  fileKey?: (
+    offer: FileOfferNotice,
+    wait: boolean,
+  ) => FileKeyResult | Promise<FileKeyResult>;
   /**
    * A synchronous AES-GCM for the chunks (native_aead.ts `fileAead`): each
    * chunk is then opened just before it is written, into one buffer per
@@ -93,6 +109,11 @@ export type ConsentAnswer = "accept" | "decline" | "no_answer";
 
 interface Incoming {
   offer: FileOfferNotice;
+  /**
+   * `offer.name` is the file's: false while the name is to come end to end
+   * with the key (the offer's is then a placeholder).
+   */
+  named: boolean;
   /** Every step for this file runs after the previous one, in arrival order. */
   chain: Promise<void>;
   file: IncomingFile | null;
@@ -279,6 +300,7 @@ export class FileReceiver {
     if (this.#incoming.has(offer.xfer)) return;
     const incoming: Incoming = {
       offer,
+      named: offer.key_id === undefined,
       chain: Promise.resolve(),
       file: null,
       // An older server sends at once: its data is expected before any
@@ -300,32 +322,45 @@ export class FileReceiver {
       // Nobody is asked about a file that could not be taken anyway.
       const tooLarge = sizeRefusal(offer.size, this.#options.maxFileBytes);
       if (tooLarge !== null) throw new SaveError(tooLarge);
+      // An offer declined anyway is declined now: its key (and with it the
+      // file's name) is taken only if it is here already.
+      const declining = this.#options.declines?.(offer) ?? false;
       // The key first: nobody is asked about a file that could not be
       // opened, and a file whose name travels end to end with its key is
       // shown (and saved) under that name only. A key sent end to end
       // normally came before the offer; it is awaited at most 10 s.
       const fileKey = await (this.#options.fileKey === undefined
         ? fileKeyOfOffer(offer)
-        : this.#options.fileKey(offer));
-      if (fileKey === null) {
-        throw new SaveError(
-          `Cannot take '${offer.name}': the offer carries no file key`,
+        : this.#options.fileKey(offer, !declining));
+      // Cancelled while its key was awaited: already reported, and nobody
+      // is to be asked about it now.
+      if (incoming.failed) {
+        return;
+      }
+      let cipher: FileCipher | null = null;
+      const refusal = fileKey === null
+        ? `Cannot take '${offer.name}': the offer carries no file key`
+        : "error" in fileKey
+        ? fileKey.error
+        : null;
+      if (fileKey !== null && !("error" in fileKey)) {
+        if (!(fileKey instanceof Uint8Array) && fileKey.name !== undefined) {
+          offer = { ...offer, name: fileKey.name };
+          incoming.offer = offer;
+        }
+        // A key in hand comes with the name (end to end, or in the clear
+        // with a key in the clear).
+        incoming.named = true;
+        cipher = incoming.cipher = await FileCipher.create(
+          fileKey instanceof Uint8Array ? fileKey : fileKey.key,
+          offer.xfer,
+          offer.size,
+          this.#options.fileAead ?? null,
         );
+      } else if (!declining) {
+        throw new SaveError(refusal!);
       }
-      if ("error" in fileKey) {
-        throw new SaveError(fileKey.error);
-      }
-      if (!(fileKey instanceof Uint8Array) && fileKey.name !== undefined) {
-        offer = { ...offer, name: fileKey.name };
-        incoming.offer = offer;
-      }
-      incoming.cipher = await FileCipher.create(
-        fileKey instanceof Uint8Array ? fileKey : fileKey.key,
-        offer.xfer,
-        offer.size,
-        this.#options.fileAead ?? null,
-      );
-      const answer = await this.#options.consent(offer);
+      const answer = await this.#options.consent(offer, incoming.named);
       // Cancelled while the user was being asked: already reported.
       if (incoming.failed) {
         return;
@@ -334,12 +369,17 @@ export class FileReceiver {
         incoming.failed = true;
         this.#incoming.delete(offer.xfer);
         this.#client.post(
-          answer === "decline"
-            ? { t: "file_decline", xfer: offer.xfer }
-            : { t: "file_cancel", xfer: offer.xfer, reason: "did not answer" },
+          answer === "no_answer"
+            ? { t: "file_cancel", xfer: offer.xfer, reason: "did not answer" }
+            : { t: "file_decline", xfer: offer.xfer },
         );
         this.#options.onFinished?.(offer);
         return;
+      }
+      // Accepted without a key only if `declines` said `consent` would
+      // decline, and it did not (the user's trust changed since, say).
+      if (cipher === null) {
+        throw new SaveError(refusal!);
       }
       // Resumable only for a sender the server vouches for by key, and only
       // once at a time.
@@ -378,7 +418,7 @@ export class FileReceiver {
       // Its SHA-256 keyed, as the sender checks it (file_cipher.ts).
       const claim = held === null ? null : {
         offset: held.offset,
-        sha256: await incoming.cipher.keyedDigest(held.sha256),
+        sha256: await cipher.keyedDigest(held.sha256),
       };
       if (claim !== null && offer.timeout !== undefined) {
         this.#options.print(
@@ -659,9 +699,11 @@ export class FileReceiver {
     }
     this.#options.onFinished?.(offer);
     (this.#options.printError ?? this.#options.print)(
-      `ERROR: File ${sanitizeForTerminal(offer.name)} from ${
-        sanitizeForTerminal(offer.from)
-      } was not received: ${sanitizeForTerminal(reason)}`,
+      `ERROR: ${
+        incoming.named ? `File ${sanitizeForTerminal(offer.name)}` : "A file"
+      } from ${sanitizeForTerminal(offer.from)} was not received: ${
+        sanitizeForTerminal(reason)
+      }`,
     );
     this.#options.onResult?.(offer, { ok: false, reason });
   }

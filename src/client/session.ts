@@ -505,18 +505,27 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   const answers = new OfferAnswers();
   // `server`: the key this connection verified; trust is per server key, so
   // a new server at the same address does not inherit it.
+  const ignored = (offer: FileOfferNotice) =>
+    ignore.list.isIgnored(offer.from, senderKey(offer) ?? keyOf(offer.from));
+  const trustedSender = (offer: FileOfferNotice, server: string) =>
+    senderKey(offer) !== null && files.trusted.has(server, senderKey(offer)!);
+  /** Whether `consent` declines `offer` whatever the file (no key needed). */
+  const declines = (offer: FileOfferNotice, server: string) =>
+    ignored(offer) ||
+    decideOffer(offer, files.accept, trustedSender(offer, server)).kind ===
+      "decline";
   const consent = async (
     offer: FileOfferNotice,
     server: string,
+    named: boolean,
   ): Promise<ConsentAnswer> => {
     // An ignored user's offers are declined unseen, as their messages are.
-    if (
-      ignore.list.isIgnored(offer.from, senderKey(offer) ?? keyOf(offer.from))
-    ) return "decline";
+    if (ignored(offer)) return "decline";
     const decision = decideOffer(
       offer,
       files.accept,
-      senderKey(offer) !== null && files.trusted.has(server, senderKey(offer)!),
+      trustedSender(offer, server),
+      named,
     );
     if (context.json) {
       emit({ type: "file_offer", offer, decision: decision.kind });
@@ -768,21 +777,22 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       ...files,
       fileAead,
       resume: true,
-      consent: (offer) => consent(offer, client.serverFingerprint),
+      consent: (offer, named) =>
+        consent(offer, client.serverFingerprint, named),
+      declines: (offer) => declines(offer, client.serverFingerprint),
       ...(e2e === null ? {} : {
-        fileKey: (offer: FileOfferNotice) => {
-          const got = receiveFileKey(offer, {
+        fileKey: async (offer: FileOfferNotice, wait: boolean) => {
+          // Not waiting (it declines anyway), it takes a key only if it is
+          // here: one sent before the offer may still be being opened, as
+          // end-to-end messages are, in the order they came (`inTurn`).
+          if (!wait) await shown;
+          const got = await receiveFileKey(offer, {
             inbox: fileKeys,
             usesE2e: usesE2e(client.serverFingerprint),
-          });
-          // Only a readable key (from the offer) comes at once.
-          if (!(got instanceof Promise) && "key" in got && got.readable) {
-            emit({
-              type: "notice",
-              text: sanitizeForTerminal(
-                `${offer.from} has no end-to-end keys: ${offer.name} is not end-to-end encrypted, and the host of the server can read it`,
-              ),
-            });
+          }, wait);
+          // A key from the offer itself is readable by the host.
+          if ("key" in got && got.readable && got.notice !== undefined) {
+            emit({ type: "notice", text: sanitizeForTerminal(got.notice) });
           }
           return got;
         },

@@ -1053,12 +1053,8 @@ function use(joined: ChatClient): void {
           usesE2e: (name) => usesE2e(server, name),
         });
         // Only a key from the offer itself is readable by the host.
-        if ("key" in got && got.readable) {
-          emit({
-            type: "notice",
-            text:
-              `${offer.from} has no end-to-end keys: ${offer.name} is not end-to-end encrypted, and the host of the server can read it`,
-          });
+        if ("key" in got && got.readable && got.notice !== undefined) {
+          emit({ type: "notice", text: got.notice });
         }
         return got;
       },

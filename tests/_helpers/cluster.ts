@@ -15,6 +15,9 @@ import {
 } from "./process.ts";
 import { natsServerPath, type RestartableNats, startNats } from "./nats.ts";
 import { Bot } from "./json_bot.ts";
+import { ChatClient } from "../../src/client/chat_client.ts";
+import { E2eKeyError, fetchBundle } from "../../src/client/e2e_keys.ts";
+import { importPublicKeyPem } from "../../src/crypto/keys.ts";
 
 /**
  * The nats-server binary, or null after a warning naming `test` when it is
@@ -190,6 +193,25 @@ export class Cluster {
     return bot;
   }
 
+  /**
+   * A client (not a process) signed in as `name` on `node`, for probing what
+   * that node knows; quit by the caller.
+   */
+  async probe(node: ClusterNode, name: string): Promise<ChatClient> {
+    const { spki } = await importPublicKeyPem(
+      await Deno.readTextFile(join(this.dir, "public.pem")),
+    );
+    const client = await ChatClient.connect(`ws://${node.address}`, {
+      pinnedSpki: spki,
+    });
+    const welcome = await client.register(name);
+    if (welcome.t !== "welcome") {
+      await client.quit();
+      throw new Error(`The probe ${name} was not let in: ${welcome.t}`);
+    }
+    return client;
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     for (const process of this.#processes) process.kill("SIGKILL");
     await Promise.all(this.#processes.map((process) => process.finish()));
@@ -228,16 +250,53 @@ export async function joinWhenKnown(
   timeoutMs = 10_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const joined = new RegExp(`Joined group '${group}'`);
+  // The refusal (`ERROR: Group 'team' does not exist.`) is an error: on
+  // stderr, where the success is not.
+  const unknown = new RegExp(`Group '${group}' does not exist`, "g");
   for (let tries = 1;; tries++) {
     await chat.write(`/join ${group}\n`);
-    const [line] = await chat.waitFor(
-      new RegExp(
-        `(Joined group '${group}'|(?:[^]*Group ${group} does not exist){${tries}})`,
-      ),
+    const answer = await chat.waitUntil(
+      () =>
+        joined.test(chat.stdout)
+          ? "joined"
+          : (chat.stderr.match(unknown)?.length ?? 0) >= tries
+          ? "unknown"
+          : null,
+      `an answer to /join ${group}`,
     );
-    if (line.startsWith("Joined")) return;
+    if (answer === "joined") return;
     if (Date.now() >= deadline) {
       throw new Error(`The node never had group ${group}`);
     }
+    // The pace of the asking, well under the node's message rate.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * Waits until `name`'s end-to-end keys (published on whichever node) can be
+ * fetched through `probe`'s node, as a sender there fetches them before it
+ * sends end to end; at most `timeoutMs`. Uses up one one-time key.
+ */
+export async function untilKeysKnown(
+  probe: ChatClient,
+  name: string,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetchBundle(probe, name)).bundle.oneTime.length > 0) return;
+    } catch (error) {
+      // Not there yet; or asked too often (the node's message rate).
+      if (
+        !(error instanceof E2eKeyError) ||
+        (error.code !== "no_keys" && error.code !== "slow_down")
+      ) throw error;
+    }
+    if (Date.now() > deadline) throw new Error(`${name} published no keys`);
+    // The pace of the polling, well under the node's message rate.
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

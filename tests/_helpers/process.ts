@@ -87,19 +87,35 @@ export class ChatProcess {
     return this.#waitFor(() => this.stderr, pattern, timeoutMs);
   }
 
-  async #waitFor(
+  #waitFor(
     text: () => string,
     pattern: RegExp,
     timeoutMs: number,
   ): Promise<RegExpMatchArray> {
+    return this.waitUntil(
+      () => text().match(pattern),
+      String(pattern),
+      timeoutMs,
+    );
+  }
+
+  /**
+   * Waits until `check` (of what the process wrote so far, on either
+   * stream) gives something other than null; returns it.
+   */
+  async waitUntil<T>(
+    check: () => T | null,
+    what: string,
+    timeoutMs = 15_000,
+  ): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const match = text().match(pattern);
-      if (match) return match;
+      const found = check();
+      if (found !== null) return found;
       const left = deadline - Date.now();
       if (left <= 0) {
         throw new Error(
-          `timed out waiting for ${pattern}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`,
+          `timed out waiting for ${what}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`,
         );
       }
       let timer: ReturnType<typeof setTimeout> | undefined;

@@ -103,6 +103,20 @@ Deno.test("decideOffer follows --accept-files, with remembered keys accepted und
   });
 });
 
+Deno.test("decideOffer says 'a file' for an offer whose name has not come (end to end with its key)", () => {
+  const hidden = { ...OFFER, name: "(end-to-end)" };
+  assert.deepEqual(decideOffer(hidden, "none", false, false), {
+    kind: "decline",
+    note:
+      "Declined a file (20.0 MiB) from sophia (--accept-files none; use --accept-files ask to be asked)",
+  });
+  const trusted = decideOffer(hidden, "trusted", false, false);
+  assert.equal(
+    trusted.kind === "decline" ? trusted.note : "",
+    "Declined a file (20.0 MiB) from sophia: not a sender you always accept (--accept-files trusted)",
+  );
+});
+
 Deno.test("decideOffer takes an offer from a server that does not ask only under all", () => {
   const { timeout: _, ...unasked } = OFFER;
   assert.equal(decideOffer(unasked, "all", false).kind, "accept");

@@ -124,7 +124,13 @@ Deno.test("receiveFileKey takes a readable key only from a sender not known to u
   const inbox = new FileKeyInbox();
   assert.deepEqual(
     await receiveFileKey(plain, { inbox, usesE2e: () => false }),
-    { key, name: "plans.pdf", readable: true },
+    {
+      key,
+      name: "plans.pdf",
+      readable: true,
+      notice:
+        "alice has no end-to-end keys: plans.pdf is not end-to-end encrypted, and the host of the server can read it",
+    },
   );
   const refused = await receiveFileKey(plain, { inbox, usesE2e: () => true });
   assert.ok("error" in refused);
@@ -132,14 +138,129 @@ Deno.test("receiveFileKey takes a readable key only from a sender not known to u
     refused.error,
     /^Cannot take 'plans\.pdf': .*readable by the server, but alice uses end-to-end keys/,
   );
-  // An offer that names a key id is never opened with a readable key too.
-  const both = await receiveFileKey(
-    offer({ ...fileKeyForOffer(key), key_id: newFileKeyId() }),
-    { inbox, usesE2e: () => false, waitMs: 10 },
-  );
-  assert.ok("error" in both && /did not arrive end to end/.test(both.error));
   const none = await receiveFileKey(offer(), { inbox, usesE2e: () => false });
   assert.ok("error" in none && /carries no file key/.test(none.error));
+});
+
+Deno.test("receiveFileKey judges at once the key in the clear of a one-to-one offer that also names a key id (its sender had no end-to-end keys of ours): no secret is coming", async () => {
+  const key = newFileKey();
+  // What alice sends carol when carol's keys have not reached alice's node.
+  const keyless = offer({ ...fileKeyForOffer(key), key_id: newFileKeyId() });
+  const inbox = new FileKeyInbox();
+  const started = Date.now();
+  assert.deepEqual(
+    await receiveFileKey(keyless, {
+      inbox,
+      usesE2e: () => false,
+      waitMs: 5000,
+    }),
+    {
+      key,
+      name: "plans.pdf",
+      readable: true,
+      notice:
+        "alice had no end-to-end keys of yours: plans.pdf is not end-to-end encrypted, and the host of the server can read it",
+    },
+  );
+  // From a sender known to use end-to-end keys, a key in the clear is the
+  // server's word only: refused, at once too.
+  const refused = await receiveFileKey(keyless, {
+    inbox,
+    usesE2e: () => true,
+    waitMs: 5000,
+  });
+  assert.ok("error" in refused);
+  assert.match(refused.error, /alice uses end-to-end keys/);
+  assert.ok(Date.now() - started < 2500, "waited for a key never sent");
+  // A secret that is here is still the one used (a server may have added
+  // the key in the clear).
+  const id = newFileKeyId();
+  inbox.deliver(
+    "alice",
+    fileSecretLabel(id),
+    encodeFileSecret(key, "real.pdf", 1234),
+  );
+  assert.deepEqual(
+    await receiveFileKey(offer({ ...fileKeyForOffer(key), key_id: id }), {
+      inbox,
+      usesE2e: () => false,
+    }),
+    { key, name: "real.pdf", readable: false },
+  );
+});
+
+Deno.test("receiveFileKey waits for the secret of a group offer with a key in the clear too, and takes the one in the clear only if the secret never comes and the sender may send one", async () => {
+  const key = newFileKey();
+  const inbox = new FileKeyInbox();
+  // The secret after the offer: awaited, and it wins.
+  const id = newFileKeyId();
+  const waiting = receiveFileKey(
+    offer({ ...fileKeyForOffer(key), key_id: id, group: "team" }),
+    { inbox, usesE2e: () => false, waitMs: 5000 },
+  );
+  inbox.deliver(
+    "alice",
+    fileSecretLabel(id),
+    encodeFileSecret(key, "plans.pdf", 1234),
+  );
+  assert.deepEqual(await waiting, { key, name: "plans.pdf", readable: false });
+  // No secret: the key in the clear once the wait is over.
+  const missing = offer({
+    ...fileKeyForOffer(key),
+    key_id: newFileKeyId(),
+    group: "team",
+  });
+  const fallback = await receiveFileKey(missing, {
+    inbox,
+    usesE2e: () => false,
+    waitMs: 10,
+  });
+  assert.ok("key" in fallback && fallback.readable);
+  assert.match(fallback.notice ?? "", /had no end-to-end keys of yours/);
+  const refused = await receiveFileKey(missing, {
+    inbox,
+    usesE2e: () => true,
+    waitMs: 10,
+  });
+  assert.ok("error" in refused && /uses end-to-end keys/.test(refused.error));
+  // A secret that came unfit (from someone else) is meddling: refused, not
+  // made up for by the key in the clear.
+  const forged = newFileKeyId();
+  inbox.deliver(
+    "mallory",
+    fileSecretLabel(forged),
+    encodeFileSecret(newFileKey(), "plans.pdf", 1234),
+  );
+  const unfit = await receiveFileKey(
+    offer({ ...fileKeyForOffer(key), key_id: forged, group: "team" }),
+    { inbox, usesE2e: () => false, waitMs: 10 },
+  );
+  assert.ok("error" in unfit && /came from mallory/.test(unfit.error));
+});
+
+Deno.test("receiveFileKey without waiting takes a secret already here, and otherwise answers at once", async () => {
+  const inbox = new FileKeyInbox();
+  const key = newFileKey();
+  const id = newFileKeyId();
+  inbox.deliver(
+    "alice",
+    fileSecretLabel(id),
+    encodeFileSecret(key, "q3.xlsx", 1234),
+  );
+  const source = { inbox, usesE2e: () => true, waitMs: 5000 };
+  assert.deepEqual(
+    await receiveFileKey(offer({ key_id: id }), source, false),
+    { key, name: "q3.xlsx", readable: false },
+  );
+  const started = Date.now();
+  const absent = await receiveFileKey(
+    offer({ key_id: newFileKeyId() }),
+    source,
+    false,
+  );
+  assert.ok(Date.now() - started < 2500, "waited");
+  assert.ok("error" in absent);
+  assert.match(absent.error, /its key has not arrived end to end from alice/);
 });
 
 Deno.test("receiveFileKey names an end-to-end file by its secret, not by the offer", async () => {

@@ -5,12 +5,23 @@ import {
   FileReceiver,
   type ReceiverOptions,
 } from "../../src/client/file_receiver.ts";
-import type { ClientMessage } from "../../src/protocol/messages.ts";
+import type {
+  ClientMessage,
+  FileOfferNotice,
+} from "../../src/protocol/messages.ts";
 import type { SecureChannel } from "../../src/transport/secure_channel.ts";
 import { startHostileServer } from "../_helpers/hostile_server.ts";
 import { fileKeyForOffer } from "../../src/client/file_key.ts";
 import { FileCipher, newFileKey } from "../../src/crypto/file_cipher.ts";
 import { fileAead } from "../../src/crypto/native_aead.ts";
+import {
+  encodeFileSecret,
+  FileKeyInbox,
+  fileSecretLabel,
+  HIDDEN_FILE_NAME,
+  newFileKeyId,
+  receiveFileKey,
+} from "../../src/client/file_key_share.ts";
 
 /** The next message of type `t` the client sends. */
 async function nextFromClient<T extends ClientMessage["t"]>(
@@ -26,6 +37,43 @@ async function nextFromClient<T extends ClientMessage["t"]>(
       }
     }
   }
+}
+
+/** The client's first answer to an offer (whichever it is). */
+async function nextAnswer(channel: SecureChannel): Promise<ClientMessage> {
+  const answers = ["file_accept", "file_decline", "file_done", "file_cancel"];
+  for (;;) {
+    const batch = await channel.receive();
+    if (batch === null) throw new Error("closed before an answer");
+    for (const { header } of batch) {
+      const message = header as ClientMessage;
+      if (answers.includes(message.t)) return message;
+    }
+  }
+}
+
+/**
+ * Receiver options that take keys end to end from `inbox` (as the terminal
+ * client does), waiting `waitMs` for one, from a sender known to use them.
+ */
+function keysFrom(inbox: FileKeyInbox, waitMs: number) {
+  return {
+    fileKey: (offer: FileOfferNotice, wait: boolean) =>
+      receiveFileKey(offer, { inbox, usesE2e: () => true, waitMs }, wait),
+  };
+}
+
+/** An offer of 3 bytes from sophia whose key and name come end to end. */
+function endToEndOffer(keyId: string): FileOfferNotice {
+  return {
+    t: "file_offer",
+    xfer: 1,
+    from: "sophia",
+    name: HIDDEN_FILE_NAME,
+    size: 3,
+    timeout: 60_000,
+    key_id: keyId,
+  };
 }
 
 async function sha256Hex(bytes: Uint8Array): Promise<string> {
@@ -155,6 +203,115 @@ Deno.test("FileReceiver refuses an offer without a file key before asking its us
   await receiver.idle();
   assert.equal(asked, false);
   assert.deepEqual([...Deno.readDirSync(dir)], []);
+});
+
+Deno.test("FileReceiver declines at once an offer it declines anyway, without waiting for its key to come end to end, and says so without a name", async () => {
+  const inbox = new FileKeyInbox();
+  const asked: { name: string; named: boolean }[] = [];
+  await using fixture = await receiverOnHostileServer({
+    ...keysFrom(inbox, 5000),
+    declines: () => true,
+    consent: (offer, named) => {
+      asked.push({ name: offer.name, named });
+      return Promise.resolve("decline");
+    },
+  });
+  const { channel, receiver } = fixture;
+  const started = Date.now();
+  channel.send(endToEndOffer(newFileKeyId()));
+  // Not a refusal 5 s later for a key that had not come: declined now.
+  assert.deepEqual(await nextAnswer(channel), { t: "file_decline", xfer: 1 });
+  assert.ok(Date.now() - started < 2500, "waited for the key");
+  assert.deepEqual(asked, [{ name: HIDDEN_FILE_NAME, named: false }]);
+  await receiver.idle();
+});
+
+Deno.test("FileReceiver declining an offer anyway still names it by a key end to end that came before it", async () => {
+  const inbox = new FileKeyInbox();
+  const id = newFileKeyId();
+  inbox.deliver(
+    "sophia",
+    fileSecretLabel(id),
+    encodeFileSecret(newFileKey(), "plans.pdf", 3),
+  );
+  const asked: { name: string; named: boolean }[] = [];
+  await using fixture = await receiverOnHostileServer({
+    ...keysFrom(inbox, 5000),
+    declines: () => true,
+    consent: (offer, named) => {
+      asked.push({ name: offer.name, named });
+      return Promise.resolve("decline");
+    },
+  });
+  fixture.channel.send(endToEndOffer(id));
+  assert.deepEqual(await nextAnswer(fixture.channel), {
+    t: "file_decline",
+    xfer: 1,
+  });
+  assert.deepEqual(asked, [{ name: "plans.pdf", named: true }]);
+  await fixture.receiver.idle();
+});
+
+Deno.test("FileReceiver waits for the key of an offer it may take, then asks about it by the name that came with the key", async () => {
+  const inbox = new FileKeyInbox();
+  const id = newFileKeyId();
+  const asked = Promise.withResolvers<{ name: string; named: boolean }>();
+  await using fixture = await receiverOnHostileServer({
+    ...keysFrom(inbox, 30_000),
+    declines: () => false,
+    consent: (offer, named) => {
+      asked.resolve({ name: offer.name, named });
+      return Promise.resolve("decline");
+    },
+  });
+  const { channel, client, receiver } = fixture;
+  // The offer before its key: the client has read it once a later message
+  // (a presence) reached it.
+  const marker = Promise.withResolvers<void>();
+  client.onMessage(({ message }) => {
+    if (message.t === "presence") marker.resolve();
+  });
+  channel.send(endToEndOffer(id));
+  channel.send({ t: "presence", name: "marker", online: true });
+  await marker.promise;
+  inbox.deliver(
+    "sophia",
+    fileSecretLabel(id),
+    encodeFileSecret(newFileKey(), "plans.pdf", 3),
+  );
+  assert.deepEqual(await asked.promise, { name: "plans.pdf", named: true });
+  assert.deepEqual(await nextAnswer(channel), { t: "file_decline", xfer: 1 });
+  await receiver.idle();
+});
+
+Deno.test("FileReceiver asks nobody about an offer cancelled while its key was awaited, even when the key comes after", async () => {
+  const inbox = new FileKeyInbox();
+  const id = newFileKeyId();
+  let asked = false;
+  const finished = Promise.withResolvers<void>();
+  await using fixture = await receiverOnHostileServer({
+    ...keysFrom(inbox, 30_000),
+    consent: () => {
+      asked = true;
+      return Promise.resolve("accept");
+    },
+    onFinished: () => finished.resolve(),
+  });
+  const { channel, receiver } = fixture;
+  channel.send(endToEndOffer(id));
+  channel.send({ t: "file_cancel", xfer: 1, reason: "cancelled" });
+  await finished.promise;
+  inbox.deliver(
+    "sophia",
+    fileSecretLabel(id),
+    encodeFileSecret(newFileKey(), "plans.pdf", 3),
+  );
+  await receiver.idle();
+  assert.equal(asked, false);
+  // Its name never came: the offer's placeholder is not shown as one.
+  assert.deepEqual(fixture.lines, [
+    "ERROR: A file from sophia was not received: cancelled",
+  ]);
 });
 
 for (const native of [false, true]) {

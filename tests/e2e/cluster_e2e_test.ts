@@ -10,47 +10,16 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ChatClient } from "../../src/client/chat_client.ts";
-import { E2eKeyError, fetchBundle } from "../../src/client/e2e_keys.ts";
-import { importPublicKeyPem } from "../../src/crypto/keys.ts";
-import { Cluster, joinWhenKnown, natsForTest } from "../_helpers/cluster.ts";
+import type { ChatClient } from "../../src/client/chat_client.ts";
+import { fetchBundle } from "../../src/client/e2e_keys.ts";
+import {
+  Cluster,
+  joinWhenKnown,
+  natsForTest,
+  untilKeysKnown,
+} from "../_helpers/cluster.ts";
 
 const NATS = await natsForTest("cluster_e2e_test");
-
-/** A client that signs in as `name` on the node at `port`, for probing. */
-async function probe(
-  dir: string,
-  port: string,
-  name: string,
-): Promise<ChatClient> {
-  const { spki } = await importPublicKeyPem(
-    await Deno.readTextFile(`${dir}/public.pem`),
-  );
-  const client = await ChatClient.connect(`ws://127.0.0.1:${port}`, {
-    pinnedSpki: spki,
-  });
-  assert.equal((await client.register(name)).t, "welcome");
-  return client;
-}
-
-/** Waits (with a deadline) until `name`'s bundle can be fetched through `client`. */
-async function waitForKeys(client: ChatClient, name: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      if ((await fetchBundle(client, name)).bundle.oneTime.length > 0) return;
-    } catch (error) {
-      // Not there yet; or asked too often (the node's message rate).
-      if (
-        !(error instanceof E2eKeyError) ||
-        (error.code !== "no_keys" && error.code !== "slow_down")
-      ) throw error;
-    }
-    if (Date.now() > deadline) assert.fail(`${name} published no keys`);
-    // The pace of the polling, well under the node's message rate.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** Every file under `path`, as bytes, joined (the database and its WAL). */
 async function allBytes(path: string): Promise<string> {
@@ -85,11 +54,11 @@ Deno.test({
       await alice.waitFor(/SUCCESS: Username registered\./);
       await bob.waitFor(/SUCCESS: Username registered\./);
       // Each one's keys, published on their node, reach the other node.
-      const onA = await probe(dir, portA, "probea");
-      const onB = await probe(dir, portB, "probeb");
+      const onA = await cluster.probe(nodeA, "probea");
+      const onB = await cluster.probe(nodeB, "probeb");
       probes.push(onA, onB);
-      await waitForKeys(onB, "alice");
-      await waitForKeys(onA, "bob");
+      await untilKeysKnown(onB, "alice");
+      await untilKeysKnown(onA, "bob");
 
       await alice.write("/msg bob the owl flies at midnight\n");
       await bob.waitFor(

@@ -8,7 +8,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { ChatProcess } from "../_helpers/process.ts";
-import { Cluster, joinWhenKnown, natsForTest } from "../_helpers/cluster.ts";
+import {
+  Cluster,
+  joinWhenKnown,
+  natsForTest,
+  untilKeysKnown,
+} from "../_helpers/cluster.ts";
 import { connectNats } from "../../src/server/cluster/nats.ts";
 import {
   decodeBusEvent,
@@ -64,8 +69,11 @@ Deno.test({
     await bob.waitFor(/SUCCESS: Username registered\./);
     const alice = connect(portA, "alice");
     await alice.waitFor(/SUCCESS: Username registered\./);
-    // alice's node lists bob before she sends to him.
+    // alice's node lists bob, and has his end-to-end keys, before she sends
+    // to him (else his key goes in the clear: another test).
     await waitListed(alice, "alice", "bob");
+    const onA = await cluster.probe(a, "probea");
+    await untilKeysKnown(onA, "bob");
 
     // 3 MiB and a bit, random: a dozen chunks and more than a window.
     const file = join(dir, "photo.raw");
@@ -86,9 +94,19 @@ Deno.test({
     const carol = connect(portB, "carol", "--accept-files", "none");
     await carol.waitFor(/SUCCESS: Username registered\./);
     await waitListed(alice, "alice", "carol");
+    await untilKeysKnown(onA, "carol");
+    await onA.quit();
     await Deno.writeTextFile(join(dir, "notes.txt"), "not for carol\n");
     await alice.write(`/file carol ${join(dir, "notes.txt")}\n`);
     await alice.waitForStderr(/carol declined notes\.txt/, 30_000);
+    // Named or not: from node A, the key (with the name) goes through the
+    // cluster's log and the offer straight to node B, so either may come
+    // first, and carol declines without waiting for the key.
+    await carol.waitFor(
+      /Declined (notes\.txt|a file) \(14 B\) from alice \(--accept-files none/,
+    );
+    // The key went end to end: the step tests what it says.
+    assert.doesNotMatch(alice.stdout + alice.stderr, /not end-to-end/);
 
     // A group made on node A, joined by bob on node B once B has it: a
     // group's file reaches him too.
@@ -138,6 +156,9 @@ Deno.test({
     const alice = cluster.connect(a, "alice", { json: false });
     await alice.waitFor(/SUCCESS: Username registered\./);
     await waitListed(alice, "alice", "bob");
+    const onA = await cluster.probe(a, "probea");
+    await untilKeysKnown(onA, "bob");
+    await onA.quit();
 
     // What node B hears for bob: after the first chunk, one that is not
     // the next (as node B sees it when the next was lost on the way).

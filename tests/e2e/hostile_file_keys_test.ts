@@ -117,8 +117,17 @@ Deno.test("chat connect refuses a file whose end-to-end key a hostile server dro
   offer(3, "swapped.bin", 10, { key_id: other.keyId });
   // 4: Alice uses end-to-end keys, yet the offer holds a readable key.
   offer(4, "readable.bin", 10, fileKeyForOffer(newFileKey()));
+  // 5: the same with a key id too (as if Alice had no keys of Bob's): the
+  // readable key is refused as at 4, and at once (a timeout below 10 s).
+  const asked = Date.now();
+  offer(5, "both.bin", 10, {
+    key_id: newFileKeyId(),
+    ...fileKeyForOffer(newFileKey()),
+  });
+  const both = await answerOf(5);
+  assert.ok(Date.now() - asked < 8000, "waited for a key never sent");
 
-  const refusals = await Promise.all([2, 3, 4].map(answerOf));
+  const refusals = [...await Promise.all([2, 3, 4].map(answerOf)), both];
   for (const refusal of refusals) {
     assert.equal(refusal.t, "file_done", JSON.stringify(refusal));
     assert.equal((refusal as { ok: boolean }).ok, false);
@@ -127,13 +136,17 @@ Deno.test("chat connect refuses a file whose end-to-end key a hostile server dro
   assert.match(reasons[0]!, /its key did not arrive end to end from alice/);
   assert.match(reasons[1]!, /for another file/);
   assert.match(reasons[2]!, /readable by the server, but alice uses/);
+  assert.match(reasons[3]!, /readable by the server, but alice uses/);
+  // The names of offers whose names were to come end to end are the
+  // server's word: not shown.
   for (
     const line of [
-      /ERROR: File dropped\.bin from alice was not received: Cannot take a file from alice: its key did not arrive/,
-      /ERROR: File swapped\.bin from alice was not received: Cannot take a file from alice: the key sent for it end to end is for another file/,
+      /ERROR: A file from alice was not received: Cannot take a file from alice: its key did not arrive/,
+      /ERROR: A file from alice was not received: Cannot take a file from alice: the key sent for it end to end is for another file/,
       /ERROR: File readable\.bin from alice was not received: Cannot take 'readable\.bin'/,
     ]
   ) await bob.waitForStderr(line);
+  assert.doesNotMatch(bob.stdout + bob.stderr, /dropped\.bin|swapped\.bin/);
   assert.ok(
     !answers.some((m) => m.t === "file_accept" && m.xfer !== 1),
     "a file without its genuine key was accepted",
