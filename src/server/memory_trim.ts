@@ -58,12 +58,15 @@
  * to up to 4 times what was live at the last mark-compact before it
  * collects again, and the factor it picks depends on how the heap grew
  * before (the earlier cells), hence the history. A growing factor of 2
- * (`--heap-growing-percent=100`) collects once the heap doubled: on the
- * shared machine the matrix's 99 x 2048 cells (16 and 100 B, two passes)
- * peaked at 300-331 MiB against 362-467 without it, with 25 mark-compacts
- * against 11 and no more time in them (0.9 against 1.1 s of pauses and
- * incremental steps, both runs; scavenges took 6-9 s). At 1.5 (50) the
- * peak was the same with 57 mark-compacts.
+ * (`--heap-growing-percent=100`) collects once the heap doubled. The
+ * matrix's 99 x 2048 cells (16 and 100 B, two passes): 296-331 MiB against
+ * 301-467 without it on the busy shared machine (load 7-16, ABAB), 301-417
+ * against 437-509 when it was quiet (load 1.6), server CPU per delivery
+ * the same within the noise; with 25 mark-compacts against 11 and no more
+ * time in them (0.9 against 1.1 s of pauses and incremental steps in one
+ * run each; scavenges took 6-9 s). The whole sequence (latency runs, then
+ * the 12-cell matrix twice): 330-395 against 411-456 in the everyone-floods
+ * cells. At 1.5 (50) the peak was the same with 57 mark-compacts.
  *
  * Not done: a smaller new space (`--max-semi-space-size`): it stays at 64
  * MiB from the first flood on, but scavenges are already most of the
