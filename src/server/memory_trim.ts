@@ -43,6 +43,40 @@
  * the shared machine, whose throughput figures were too noisy to price it.
  */
 
+/**
+ * The V8 flags `chat serve` runs with: the `start`, `chat` and `build` tasks
+ * in deno.json pass them (`--v8-flags=`), and the bench starts the server
+ * with the `start` task's flags. They cannot be set from inside the process:
+ * V8 freezes its flags once it is running.
+ *
+ * Why (issue 21 item 3, session 14): the peak RSS in the everyone-floods cell
+ * (99 x 2048) rose with the cells run before it, 364-410 MiB alone against
+ * 524 after the whole matrix. `--trace-gc` showed it was V8's old space,
+ * and mostly garbage: under a flood the messages in flight outlive a
+ * scavenge or two and are promoted, and a mark-compact found 37-55 MB live
+ * in a heap of 176-217 MB (250-265 committed). V8 lets the old space grow
+ * to up to 4 times what was live at the last mark-compact before it
+ * collects again, and the factor it picks depends on how the heap grew
+ * before (the earlier cells), hence the history. A growing factor of 2
+ * (`--heap-growing-percent=100`) collects once the heap doubled. The
+ * matrix's 99 x 2048 cells (16 and 100 B, two passes): 296-331 MiB against
+ * 301-467 without it on the busy shared machine (load 7-16, ABAB), 301-417
+ * against 437-509 when it was quiet (load 1.6), server CPU per delivery
+ * the same within the noise; with 25 mark-compacts against 11 and no more
+ * time in them (0.9 against 1.1 s of pauses and incremental steps in one
+ * run each; scavenges took 6-9 s). The whole sequence (latency runs, then
+ * the 12-cell matrix twice): 330-395 against 411-456 in the everyone-floods
+ * cells. At 1.5 (50) the peak was the same with 57 mark-compacts.
+ *
+ * Not done: a smaller new space (`--max-semi-space-size`): it stays at 64
+ * MiB from the first flood on, but scavenges are already most of the
+ * collector's time, and a smaller one would promote more of what is in
+ * flight.
+ */
+export const SERVER_V8_FLAGS: readonly string[] = [
+  "--heap-growing-percent=100",
+];
+
 /** When a trim is worth it: the pure part, tested alone. */
 export interface TrimPolicyOptions {
   /** Free bytes in malloc worth a trim, if some may be resident. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { TrimPolicy } from "../../src/server/memory_trim.ts";
+import { SERVER_V8_FLAGS, TrimPolicy } from "../../src/server/memory_trim.ts";
 
 const MIB = 1024 * 1024;
 const policy = () =>
@@ -101,4 +101,43 @@ Deno.test({
     const result = await child([], ["--probe"]);
     assert.deepEqual(result, { active: false });
   },
+});
+
+/** The V8 flags a deno.json task passes (`--v8-flags=a,b`), in order. */
+function v8FlagsOf(task: string): string[] {
+  return task.split(/\s+/)
+    .filter((word) => word.startsWith("--v8-flags="))
+    .flatMap((word) => word.slice("--v8-flags=".length).split(","));
+}
+
+// The bench starts the server with the start task's flags, and people with
+// the start or chat task or the built executable: each must carry them.
+Deno.test("SERVER_V8_FLAGS are passed by the start, chat and build tasks of deno.json", async () => {
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
+  );
+  for (const name of ["start", "chat", "build"]) {
+    const task: string = config.tasks[name];
+    const flags = v8FlagsOf(task);
+    for (const flag of SERVER_V8_FLAGS) {
+      assert.ok(flags.includes(flag), `task ${name} lacks ${flag}: ${task}`);
+    }
+  }
+});
+
+// Deno refuses a flag V8 does not know (exit 1), so a renamed flag after an
+// upgrade fails here rather than stopping the server from starting.
+Deno.test("SERVER_V8_FLAGS are known to this Deno's V8", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `--v8-flags=${SERVER_V8_FLAGS.join(",")}`,
+      "console.log('started')",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, stderr);
+  assert.equal(new TextDecoder().decode(out.stdout).trim(), "started");
 });
