@@ -55,19 +55,28 @@ export class SendBuffers {
    * WebSocket frame's header).
    */
   copy(data: Uint8Array, headroom = 0): Uint8Array<ArrayBuffer> {
-    const length = headroom + data.byteLength;
-    const size = sizeClass(length);
-    const reused = this.#idle.get(size)?.pop();
-    if (reused !== undefined) this.#idleBytes -= size;
-    const view = (reused ?? new Uint8Array(size)).subarray(0, length);
+    const view = this.take(headroom + data.byteLength);
     view.set(data, headroom);
     return view;
   }
 
   /**
-   * `copy` (a result of {@link copy}) is written and nobody reads it any
-   * more: its buffer carries a later frame, or is freed (a large one at once,
-   * see `releaseBuffer`; a small one by the collector).
+   * `length` bytes for the caller to fill, in a reused buffer when one of
+   * its class is idle (what is there is a former frame's, not zeros); given
+   * back with {@link written} as a copy is.
+   */
+  take(length: number): Uint8Array<ArrayBuffer> {
+    const size = sizeClass(length);
+    const reused = this.#idle.get(size)?.pop();
+    if (reused !== undefined) this.#idleBytes -= size;
+    return (reused ?? new Uint8Array(size)).subarray(0, length);
+  }
+
+  /**
+   * `copy` (a result of {@link copy} or {@link take}, or a view of its
+   * buffer) is written and nobody reads it any more: its buffer carries a
+   * later frame, or is freed (a large one at once, see `releaseBuffer`; a
+   * small one by the collector).
    */
   written(copy: Uint8Array<ArrayBuffer>): void {
     const size = copy.buffer.byteLength;
