@@ -111,7 +111,8 @@ export interface SmallFrameAead {
   /**
    * Writes `ciphertext || tag` of `plaintext` under the 32-byte `key` into
    * `out` at `offset` (`out` has room for `plaintext.length + 16` bytes
-   * there).
+   * there). `plaintext` may be that very place in `out` (sealing in place,
+   * {@link FrameSealer.sealInPlace}), never a part of it elsewhere.
    */
   sealInto(
     key: Uint8Array,
@@ -272,6 +273,50 @@ export class FrameSealer {
       this.roomFrames,
     );
     return frame;
+  }
+
+  /**
+   * Whether {@link sealInPlace} can seal a frame of `plaintextLength` bytes
+   * now: when {@link trySealNow} would (a {@link SmallFrameAead} is set, the
+   * plaintext is small, this epoch's keys are derived, sequence numbers are
+   * left). Else {@link seal} is the way.
+   */
+  canSealNow(plaintextLength: number): boolean {
+    const small = this.#small;
+    const seq = this.#nextSeq;
+    return small !== undefined && plaintextLength <= small.maxPlaintext &&
+      MIN_FRAME_BYTES + plaintextLength <= MAX_FRAME_BYTES &&
+      seq < this.#maxFrames && this.#schedule.readyKeys(seq) !== null;
+  }
+
+  /**
+   * Seals `frame` where it is: its plaintext is already in place, from
+   * {@link FRAME_HEADER_BYTES} to {@link FRAME_TAG_BYTES} before its end;
+   * the header before it and the tag after it are written here, and the
+   * plaintext is encrypted in place. So a batch packed straight into the
+   * buffer a socket will write becomes its frame with no copy (a server
+   * seals a frame for each recipient of every message).
+   *
+   * @throws {RangeError} when {@link canSealNow} is false for its plaintext
+   */
+  sealInPlace(frame: Uint8Array): void {
+    const length = frame.length - MIN_FRAME_BYTES;
+    if (length < 0 || !this.canSealNow(length)) {
+      throw new RangeError(
+        `Cannot seal a ${frame.length}-byte frame in place now`,
+      );
+    }
+    const seq = this.#nextSeq++;
+    const keys = this.#schedule.readyKeys(seq)!;
+    writeFrameHeader(frame, seq);
+    this.#small!.sealInto(
+      keys.rawKey,
+      writeFrameNonce(scratchNonce, keys.iv, seq),
+      boundAad(frame.subarray(0, FRAME_HEADER_BYTES), this.roomFrames),
+      frame.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + length),
+      frame,
+      FRAME_HEADER_BYTES,
+    );
   }
 
   /**

@@ -548,25 +548,12 @@ export function packBatches(
   const batches: Uint8Array[] = [];
   let start = 0;
   while (start < messages.length) {
-    let end = start;
-    let size = 0;
-    // A single message never exceeds the limit (headers and bodies are bounded),
-    // so every batch holds at least one.
-    while (end < messages.length) {
-      const next = messages[end]!.byteLength;
-      if (end > start && size + next > limit) break;
-      size += next;
-      end++;
-    }
+    const end = batchEnd(messages, start, limit);
     if (end === start + 1) {
       batches.push(messages[start]!);
     } else {
-      const batch = new Uint8Array(size);
-      let offset = 0;
-      for (let i = start; i < end; i++) {
-        batch.set(messages[i]!, offset);
-        offset += messages[i]!.byteLength;
-      }
+      const batch = new Uint8Array(batchBytes(messages, start, end));
+      packInto(messages, start, end, batch, 0);
       batches.push(batch);
     }
     start = end;
@@ -575,7 +562,60 @@ export function packBatches(
 }
 
 /**
- * packBatches with a memory of its last few results: in a busy room every
+ * Where the batch that starts with `messages[start]` ends (the index after
+ * its last message): as many messages as fit in `limit` bytes, and at least
+ * one (a single message never exceeds the limit: headers and bodies are
+ * bounded).
+ */
+export function batchEnd(
+  messages: readonly Uint8Array[],
+  start: number,
+  limit = MAX_BATCH_BYTES,
+): number {
+  let end = start;
+  let size = 0;
+  while (end < messages.length) {
+    const next = messages[end]!.byteLength;
+    if (end > start && size + next > limit) break;
+    size += next;
+    end++;
+  }
+  return end;
+}
+
+/** The bytes of `messages[start]` to `messages[end - 1]` together. */
+export function batchBytes(
+  messages: readonly Uint8Array[],
+  start: number,
+  end: number,
+): number {
+  let size = 0;
+  for (let i = start; i < end; i++) size += messages[i]!.byteLength;
+  return size;
+}
+
+/**
+ * Writes `messages[start]` to `messages[end - 1]` back to back into `out`
+ * from `offset` (which has room for them): their batch, in a buffer of the
+ * caller's. Returns the offset after the last.
+ */
+export function packInto(
+  messages: readonly Uint8Array[],
+  start: number,
+  end: number,
+  out: Uint8Array,
+  offset: number,
+): number {
+  for (let i = start; i < end; i++) {
+    const message = messages[i]!;
+    out.set(message, offset);
+    offset += message.byteLength;
+  }
+  return offset;
+}
+
+/**
+ * packBatches with a memory of its last few lists: in a busy room every
  * recipient's flush packs the same encoded messages in the same order, and
  * packing them once instead of once per recipient saves a copy of every byte
  * of every delivery. The batches it returns may be shared: never write to
@@ -586,7 +626,8 @@ export function packBatches(
 export class SharedBatchPacker {
   readonly #recent: {
     messages: readonly Uint8Array[];
-    batches: readonly Uint8Array[];
+    /** Null until a second flush asks for the list ({@link packed}). */
+    batches: readonly Uint8Array[] | null;
   }[] = [];
   readonly #forget = () => {
     this.#recent.length = 0;
@@ -597,16 +638,49 @@ export class SharedBatchPacker {
   pack(messages: readonly Uint8Array[]): readonly Uint8Array[] {
     // One message is its own batch: nothing to pack, nothing to remember.
     if (messages.length < 2) return packBatches(messages, this.limit);
-    for (const entry of this.#recent) {
-      if (sameMessages(entry.messages, messages)) return entry.batches;
-    }
+    const known = this.#find(messages);
+    if (known?.batches != null) return known.batches;
     const batches = packBatches(messages, this.limit);
     if (batches.length > 1) return batches;
-    if (this.#recent.length === 0) queueMicrotask(this.#forget);
+    if (known !== undefined) known.batches = batches;
     // The list is copied: a caller may reuse its array.
-    this.#recent.unshift({ messages: messages.slice(), batches });
-    if (this.#recent.length > this.remember) this.#recent.pop();
+    else this.#remember(messages.slice(), batches);
     return batches;
+  }
+
+  /**
+   * The batch of `messages` (two or more that fit in one batch) if a flush
+   * in this turn asked for the same list before, packed once for all that
+   * ask; else null, and the caller packs them itself (into its own frame:
+   * `packInto`), and the list is remembered. So a list only one recipient
+   * gets (in a room of senders, each gets everyone's messages but its own)
+   * is never packed twice. `messages` is kept, not copied: the caller must
+   * not change the array afterwards.
+   */
+  packed(messages: readonly Uint8Array[]): Uint8Array | null {
+    const known = this.#find(messages);
+    if (known === undefined) {
+      this.#remember(messages, null);
+      return null;
+    }
+    known.batches ??= packBatches(messages, this.limit);
+    return known.batches.length === 1 ? known.batches[0]! : null;
+  }
+
+  #find(messages: readonly Uint8Array[]) {
+    for (const entry of this.#recent) {
+      if (sameMessages(entry.messages, messages)) return entry;
+    }
+    return undefined;
+  }
+
+  #remember(
+    messages: readonly Uint8Array[],
+    batches: readonly Uint8Array[] | null,
+  ): void {
+    if (this.#recent.length === 0) queueMicrotask(this.#forget);
+    this.#recent.unshift({ messages, batches });
+    if (this.#recent.length > this.remember) this.#recent.pop();
   }
 }
 

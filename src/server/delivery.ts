@@ -214,15 +214,20 @@ export class Delivery {
         }
         continue;
       }
-      // Encoded once per form, whatever the number of recipients: compact for
-      // a live chat message to those who asked for it (with its id and seq
-      // to those that acknowledge), JSON for the rest (made when first
-      // needed: in a busy room, often never).
-      const compact = this.#encodeCompact(message, body);
+      // Encoded once per form, whatever the number of recipients, each when
+      // first needed: compact for a live chat message to those who asked for
+      // it (with its id and seq, in the form they read, to those that
+      // acknowledge), JSON for the rest (in a busy room, often never). Every
+      // client of today reads the varint form: making the plain compact form
+      // first for each message too cost as much again (issue 21).
+      const chat = message.t === "public" || message.t === "private" ||
+        message.t === "group";
+      // Undefined until asked for; null where the message has no such form.
+      let compact: Uint8Array | null | undefined = chat ? undefined : null;
       let positioned: Uint8Array | null | undefined;
       let varints: Uint8Array | null | undefined;
       let json: Uint8Array | null | undefined;
-      if (compact === null) {
+      if (!chat) {
         json = this.#encodeJson(message, body);
         if (json === null) continue;
       }
@@ -253,16 +258,29 @@ export class Delivery {
           // batch, which this one would then overtake.
           this.#room?.close();
         }
-        let bytes: Uint8Array | null;
+        let bytes: Uint8Array | null = null;
         if (compact !== null && channel.readsCompactChat) {
-          bytes = channel.readsChatPositions === "none"
-            ? compact
-            : channel.readsChatPositions === "fixed"
-            ? (positioned ??= this.#encodeCompact(message, body, "fixed") ??
-              compact)
-            : (varints ??= this.#encodeCompact(message, body, "varint") ??
-              compact);
-        } else {
+          const position = channel.readsChatPositions;
+          if (position === "varint") {
+            if (varints === undefined) {
+              varints = this.#encodeCompact(message, body, "varint");
+            }
+            bytes = varints;
+          } else if (position === "fixed") {
+            if (positioned === undefined) {
+              positioned = this.#encodeCompact(message, body, "fixed");
+            }
+            bytes = positioned;
+          }
+          // Without a position, or one the message cannot carry compactly.
+          if (bytes === null) {
+            if (compact === undefined) {
+              compact = this.#encodeCompact(message, body);
+            }
+            bytes = compact;
+          }
+        }
+        if (bytes === null) {
           if (json === undefined) json = this.#encodeJson(message, body);
           bytes = json;
         }

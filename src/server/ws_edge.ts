@@ -482,9 +482,23 @@ const decoder = new TextDecoder();
  * socket write is most of what a delivery costs.
  */
 export function binaryFrame(data: Uint8Array): Uint8Array<ArrayBuffer> {
-  const length = data.byteLength;
-  const head = length < 126 ? 2 : length < 65536 ? 4 : 10;
-  const frame = sendBuffers.copy(data, head);
+  const frame = emptyBinaryFrame(data.byteLength);
+  frame.set(data, frame.byteLength - data.byteLength);
+  return frame;
+}
+
+/** The bytes of a binary frame's header before a payload of `length`. */
+function frameHeadBytes(length: number): number {
+  return length < 126 ? 2 : length < 65536 ? 4 : 10;
+}
+
+/**
+ * A binary frame for a payload of `length` bytes (as {@link binaryFrame}),
+ * its header written and its payload left to fill: the last `length` bytes.
+ */
+function emptyBinaryFrame(length: number): Uint8Array<ArrayBuffer> {
+  const head = frameHeadBytes(length);
+  const frame = sendBuffers.take(head + length);
   frame[0] = 0x82;
   if (length < 126) {
     frame[1] = length;
@@ -670,14 +684,34 @@ class WsConnection implements EdgeConnection, Pausable {
     // the next garbage collection (a file's worth would pile up meanwhile).
     // It is the whole WebSocket frame, header and payload in one buffer,
     // written to the socket in one call (see binaryFrame).
-    const frame = binaryFrame(data);
+    this.#sendFrame(binaryFrame(data), data.byteLength);
+  }
+
+  /** The payload of a frame from the pool (see Connection.messageBuffer). */
+  messageBuffer(length: number): Uint8Array<ArrayBuffer> {
+    return emptyBinaryFrame(length).subarray(frameHeadBytes(length));
+  }
+
+  sendFilled(message: Uint8Array<ArrayBuffer>): void {
+    const length = message.byteLength;
+    const head = frameHeadBytes(length);
+    const frame = new Uint8Array(
+      message.buffer,
+      message.byteOffset - head,
+      head + length,
+    );
+    if (this.#ws.readyState !== OPEN) return sendBuffers.written(frame);
+    this.#sendFrame(frame, length);
+  }
+
+  /** Writes `frame`, a whole WebSocket frame from the pool. */
+  #sendFrame(frame: Uint8Array<ArrayBuffer>, bytes: number): void {
     const socket = this.#socket;
     const gauge = this.#gauge;
     if (gauge === null) {
       socket.write(frame, () => sendBuffers.written(frame));
       return;
     }
-    const bytes = data.byteLength;
     this.#unwritten += bytes;
     gauge.add(bytes);
     socket.write(frame, () => {

@@ -32,6 +32,18 @@ export interface Connection {
    */
   sendParts?(head: Uint8Array, body: Uint8Array, written: () => void): void;
   /**
+   * Where offered, with {@link sendFilled}: room for one binary message of
+   * `length` bytes in the buffer the socket will be handed, for the caller to
+   * fill and then pass to `sendFilled`. It saves the copy `send` makes: a
+   * server packs and seals each recipient's frame right there.
+   */
+  messageBuffer?(length: number): Uint8Array<ArrayBuffer>;
+  /**
+   * Queues `message`, a buffer from {@link messageBuffer} now filled (once;
+   * it is the connection's again from here on).
+   */
+  sendFilled?(message: Uint8Array<ArrayBuffer>): void;
+  /**
    * The next message, or null once the connection is closed. Bytes are the
    * caller's from then on (a channel frees each frame once it has read it).
    */

@@ -14,6 +14,7 @@ import {
   SessionExhaustedError,
 } from "../../src/crypto/session_cipher.ts";
 import {
+  frameAead,
   nativeSmallFrames,
   SMALL_FRAME_LIMIT,
 } from "../../src/crypto/native_aead.ts";
@@ -124,6 +125,73 @@ Deno.test("FrameSealer follows the documented key schedule and frame layout", as
       `seq ${seq}`,
     );
   }
+});
+
+for (
+  const [label, small] of [
+    ["node:crypto", nativeSmallFrames],
+    ["the frame AEAD (OpenSSL where it loads)", frameAead],
+  ] as const
+) {
+  Deno.test(`FrameSealer.sealInPlace with ${label} makes the documented frame of the plaintext already in it, in sequence with seal`, async () => {
+    const secret = randomBytes(32);
+    const sealer = new FrameSealer(secret, {
+      rekeyInterval: 4,
+      smallFrames: small,
+    });
+    let inPlace = 0;
+    for (let seq = 0; seq < 10; seq++) {
+      const plaintext = utf8Encode(`frame ${seq} `.repeat(seq * 7));
+      const expected = await referenceFrame(
+        secret,
+        Math.floor(seq / 4),
+        seq,
+        plaintext,
+      );
+      if (seq % 3 === 0 || !sealer.canSealNow(plaintext.length)) {
+        // Every third by seal, and where this epoch's keys are not derived
+        // yet (the first frame of each): the same sequence.
+        assert.deepEqual(await sealer.seal(plaintext), expected, `seq ${seq}`);
+        continue;
+      }
+      // In the middle of a larger buffer, as a connection's pool gives it.
+      const buffer = new Uint8Array(expected.length + 20).fill(0xee);
+      const frame = buffer.subarray(7, 7 + expected.length);
+      frame.set(plaintext, 9);
+      sealer.sealInPlace(frame);
+      inPlace++;
+      assert.deepEqual(frame, expected, `seq ${seq}`);
+      assert.ok(buffer.subarray(0, 7).every((b) => b === 0xee));
+      assert.ok(buffer.subarray(7 + frame.length).every((b) => b === 0xee));
+    }
+    assert.equal(sealer.nextSeq, 10);
+    assert.equal(inPlace, 4, "seq 1, 2, 5 and 7");
+  });
+}
+
+Deno.test("FrameSealer.canSealNow is false where trySealNow would not seal, and sealInPlace then throws without taking a sequence number", async () => {
+  const secret = randomBytes(32);
+  // No SmallFrameAead: WebCrypto seals every frame, never in place.
+  const webCrypto = new FrameSealer(secret);
+  assert.equal(webCrypto.canSealNow(10), false);
+  assert.throws(() => webCrypto.sealInPlace(new Uint8Array(35)), RangeError);
+  assert.equal(webCrypto.nextSeq, 0);
+  const sealer = new FrameSealer(secret, {
+    smallFrames: nativeSmallFrames,
+    maxFrames: 2,
+  });
+  // The first epoch's keys are derived on the first seal.
+  assert.equal(sealer.canSealNow(10), false);
+  await sealer.seal(utf8Encode("first"));
+  assert.equal(sealer.canSealNow(10), true);
+  assert.equal(sealer.canSealNow(SMALL_FRAME_LIMIT + 1), false);
+  assert.throws(() => sealer.sealInPlace(new Uint8Array(24)), RangeError);
+  assert.equal(sealer.nextSeq, 1);
+  sealer.sealInPlace(new Uint8Array(35));
+  // Exhausted.
+  assert.equal(sealer.canSealNow(10), false);
+  assert.throws(() => sealer.sealInPlace(new Uint8Array(35)), RangeError);
+  assert.equal(sealer.nextSeq, 2);
 });
 
 Deno.test("FrameSealer assigns sequence numbers in call order", async () => {

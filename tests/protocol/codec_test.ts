@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
 import {
+  batchBytes,
+  batchEnd,
   decodeBatch,
   encodeCompactChat,
   encodeMessage,
   isKnownServerType,
   MESSAGE_OVERHEAD,
   packBatches,
+  packInto,
   parseClientMessage,
   parseServerMessage,
   SharedBatchPacker,
@@ -210,6 +213,33 @@ Deno.test("packBatches splits at the limit and keeps message order", () => {
   assert.deepEqual(ids, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
 });
 
+Deno.test("batchEnd, batchBytes and packInto make packBatches' batches in a buffer of the caller's", () => {
+  const messages = [1, 20, 3, 40, 5].map((n, i) =>
+    encodeMessage({ t: "say", id: i }, new Uint8Array(n).fill(i))
+  );
+  const sizes = messages.map((m) => m.byteLength);
+  const limit = sizes[0]! + sizes[1]! + sizes[2]!;
+  assert.equal(batchEnd(messages, 0, limit), 3);
+  assert.equal(batchEnd(messages, 3, limit), 5);
+  // One message over the limit still makes a batch of its own.
+  assert.equal(batchEnd(messages, 1, 1), 2);
+  assert.equal(batchBytes(messages, 0, 3), limit);
+  assert.equal(batchBytes(messages, 2, 2), 0);
+  const batches = packBatches(messages, limit);
+  let start = 0;
+  for (const batch of batches) {
+    const end = batchEnd(messages, start, limit);
+    const out = new Uint8Array(5 + batchBytes(messages, start, end) + 3);
+    const after = packInto(messages, start, end, out, 5);
+    assert.equal(after, out.length - 3);
+    assert.deepEqual(out.subarray(5, after), batch);
+    assert.ok(out.subarray(0, 5).every((b) => b === 0));
+    assert.ok(out.subarray(after).every((b) => b === 0));
+    start = end;
+  }
+  assert.equal(start, messages.length);
+});
+
 Deno.test("SharedBatchPacker packs the same messages once for every recipient, and only those", () => {
   const [a, b, c] = [1, 2, 3].map((i) =>
     encodeMessage({ t: "say", id: i }, text(`message ${i}`))
@@ -250,6 +280,28 @@ Deno.test("SharedBatchPacker passes one message through, and remembers single ba
   await new Promise((resolve) => setTimeout(resolve, 0));
   assert.equal(during, first);
   assert.notEqual(packer.pack(two)[0], first);
+});
+
+Deno.test("SharedBatchPacker.packed leaves a list the first recipient's to pack, packs it once when another asks in the same turn, and forgets it after", async () => {
+  const [a, b, c] = [1, 2, 3].map((i) =>
+    encodeMessage({ t: "say", id: i }, text(`message ${i}`))
+  ) as [Uint8Array, Uint8Array, Uint8Array];
+  const packer = new SharedBatchPacker(2);
+  const list = [a, b, c];
+  assert.equal(packer.packed(list), null);
+  const second = packer.packed([a, b, c]);
+  assert.ok(second !== null);
+  assert.deepEqual(second, packBatches(list)[0]);
+  assert.equal(packer.packed([a, b, c]), second);
+  // pack() finds the same batch, and packed() finds one pack() made.
+  assert.equal(packer.pack([a, b, c])[0], second);
+  const packedBefore = packer.pack([b, c]);
+  assert.equal(packer.packed([b, c]), packedBefore[0]);
+  // Other lists are not taken for it.
+  assert.equal(packer.packed([a, c]), null);
+  assert.equal(packer.packed([a, b, c.slice()]), null);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(packer.packed([a, c]), null, "forgotten after the turn");
 });
 
 Deno.test("parseClientMessage accepts every client message type", () => {

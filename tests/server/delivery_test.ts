@@ -162,6 +162,32 @@ Deno.test("Delivery.deliver encodes positions in the form each peer asked for", 
   );
 });
 
+Deno.test("Delivery.deliver falls back to the plain compact form, then JSON, where a message cannot take the form a peer reads", async () => {
+  const { delivery, peer } = setup();
+  // sophia reads JSON, jojo varints, nana the plain compact form.
+  for (const id of [JOJO, NANA]) peer(id).channel.readsCompactChat = true;
+  peer(JOJO).channel.readsChatPositions = "varint";
+  const plain = { t: "public", from: "sophia", ts: 10 } as const;
+  // No position to carry: the plain compact form to jojo and nana.
+  delivery.deliver([{ to: { kind: "room" }, message: plain, body: NONE }]);
+  for (const id of [SOPHIA, JOJO, NANA]) {
+    assert.deepEqual(await peer(id).received(), [[plain, ""]]);
+  }
+  const compactBytes = peer(NANA).bytes;
+  assert.equal(peer(JOJO).bytes, compactBytes);
+  assert.ok(compactBytes < peer(SOPHIA).bytes, "smaller than JSON");
+  // A replayed message has no compact form: JSON to everyone.
+  const history = { ...plain, id: 1, seq: 1, history: true } as const;
+  const before = peer(SOPHIA).bytes;
+  delivery.deliver([{ to: { kind: "room" }, message: history, body: NONE }]);
+  for (const id of [SOPHIA, JOJO, NANA]) {
+    assert.deepEqual(await peer(id).received(), [[history, ""]]);
+  }
+  const json = peer(SOPHIA).bytes - before;
+  assert.equal(peer(JOJO).bytes - compactBytes, json);
+  assert.equal(peer(NANA).bytes - compactBytes, json);
+});
+
 Deno.test("Delivery.deliverRun holds the sender's replies until durable, not the others'", async () => {
   const disk = deferred();
   const { state, delivery, peer } = setup({ durable: () => disk.promise });

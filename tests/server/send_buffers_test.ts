@@ -49,3 +49,46 @@ Deno.test("sizeClass is a power of two from 256 bytes, then a multiple of 64 KiB
   assert.equal(sizeClass(65_537), 131_072);
   assert.equal(sizeClass(262_234), 320 * 1024);
 });
+
+Deno.test("SendBuffers.take falls back to an idle buffer up to two classes larger, not three", () => {
+  const pool = new SendBuffers();
+  const big = pool.take(4000);
+  assert.equal(big.buffer.byteLength, 4096);
+  pool.written(big);
+  // 1,000 bytes: class 1 KiB, then 2 KiB, then 4 KiB: the idle 4 KiB one.
+  const taken = pool.take(1000);
+  assert.equal(taken.buffer, big.buffer, "reused");
+  assert.equal(taken.byteLength, 1000);
+  assert.equal(pool.idleBytes, 0);
+  // Back to its own class (4 KiB), where 500 bytes (512, 1 KiB, 2 KiB)
+  // do not look.
+  pool.written(taken);
+  assert.equal(pool.idleBytes, 4096);
+  const small = pool.take(500);
+  assert.equal(small.buffer.byteLength, 512);
+  assert.equal(pool.idleBytes, 4096);
+});
+
+Deno.test("SendBuffers, once its idle cap is reached, frees the buffers of the sizes used least recently to keep those used now", () => {
+  const pool = new SendBuffers(256 * 1024);
+  // Eight idle buffers of 32 KiB fill the cap.
+  const smaller = Array.from({ length: 8 }, () => pool.take(30_000));
+  for (const buffer of smaller) pool.written(buffer);
+  assert.equal(pool.idleBytes, 256 * 1024);
+  // The traffic moves on to 100 KB frames (out of reach of 32 KiB buffers).
+  const larger = [pool.take(100_000), pool.take(100_000)];
+  for (const buffer of larger) pool.written(buffer);
+  assert.equal(pool.idleBytes, 256 * 1024);
+  // (Freed at once: detached, as buffers of 16 KiB and more are.)
+  assert.ok(smaller.every((b) => b.length === 0), "32 KiB ones freed");
+  assert.ok(larger.every((b) => b.length === 100_000), "128 KiB ones kept");
+  // A buffer of a class used less recently than the idle ones is not kept
+  // at their expense.
+  const old = pool.take(10_000);
+  const again = pool.take(100_000);
+  assert.equal(again.buffer, larger[1]!.buffer, "reused");
+  pool.written(again);
+  pool.written(old);
+  assert.equal(old.length, 0, "freed");
+  assert.equal(pool.idleBytes, 256 * 1024);
+});

@@ -430,6 +430,41 @@ Deno.test("startEdge's connections copy bytes on send: the caller may free or re
   }
 });
 
+Deno.test("startEdge's connections send what the caller filled into messageBuffer with sendFilled, in order with send, for every frame header size", async () => {
+  // Payload lengths on each side of the header's 126 and 65536 bounds.
+  const sizes = [0, 1, 125, 126, 65_535, 65_536, 300_000];
+  const fill = (round: number, k: number) => (round * 16 + k + 1) & 0xff;
+  let served!: (conn: EdgeConnection) => void;
+  const accepted = new Promise<EdgeConnection>((resolve) => served = resolve);
+  await using edge = await edgeWith((conn) => served(conn));
+  const client = await WebSocketConnection.open(edge.url, {
+    maxInboxBytes: 32 * MIB,
+  });
+  try {
+    const conn = await accepted;
+    // Twice: the second round's buffers are the first's, written and reused.
+    for (let round = 0; round < 2; round++) {
+      for (const [k, n] of sizes.entries()) {
+        const message = conn.messageBuffer!(n);
+        assert.equal(message.byteLength, n);
+        message.fill(fill(round, k));
+        conn.sendFilled!(message);
+        conn.send(new Uint8Array([0xbb, k]));
+      }
+      for (const [k, n] of sizes.entries()) {
+        const message = await client.receive();
+        assert.ok(message instanceof Uint8Array);
+        assert.equal(message.byteLength, n);
+        assert.ok(message.every((b) => b === fill(round, k)), `message ${k}`);
+        assert.deepEqual(await client.receive(), new Uint8Array([0xbb, k]));
+      }
+    }
+  } finally {
+    client.close();
+    await client.closed;
+  }
+});
+
 Deno.test("startEdge unmasks what a client sends through websocket_mask.ts, not ws's byte loop, and the bytes arrive intact", async () => {
   let served!: (conn: EdgeConnection) => void;
   const accepted = new Promise<EdgeConnection>((resolve) => served = resolve);

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { RELEASE_MIN_BYTES } from "../../src/crypto/bytes.ts";
 import { FrameOpener, FrameSealer } from "../../src/crypto/session_cipher.ts";
+import {
+  frameAead,
+  frameAeadName,
+  nativeSmallFrames,
+} from "../../src/crypto/native_aead.ts";
 import { decodeBatch, encodeMessage } from "../../src/protocol/codec.ts";
 import { ClientHandshake } from "../../src/crypto/handshake.ts";
 import { Inbox, type WireData } from "../../src/transport/connection.ts";
@@ -205,3 +210,81 @@ Deno.test("a bulk frame that carries anything but a file_chunk ends the session"
     /Malformed bulk frame: not a file_chunk/,
   );
 });
+
+/**
+ * A recording connection that also offers messageBuffer / sendFilled, and
+ * records which way each frame came.
+ */
+class FillingConnection extends RecordingConnection {
+  readonly ways: ("send" | "filled")[] = [];
+  override send(data: WireData): void {
+    this.ways.push("send");
+    super.send(data);
+  }
+  messageBuffer(length: number): Uint8Array<ArrayBuffer> {
+    // Inside a larger buffer, as the edge's pool gives it, with old bytes.
+    return new Uint8Array(length + 8).fill(0xee).subarray(4, 4 + length);
+  }
+  sendFilled(message: Uint8Array<ArrayBuffer>): void {
+    this.ways.push("filled");
+    super.send(message);
+  }
+}
+
+for (
+  const [label, small, largeWay] of [
+    // node:crypto seals up to 4 KiB: larger frames go the usual way.
+    ["node:crypto", nativeSmallFrames, "send"],
+    // OpenSSL, where it loads, seals frames of any size.
+    ...(frameAeadName === "openssl"
+      ? [["OpenSSL", frameAead, "filled"] as const]
+      : []),
+  ] as const
+) {
+  Deno.test(`a channel with ${label} seals chat in the connection's own buffers where it offers them, shares a list's packing between channels, and counts every byte out of its queue`, async () => {
+    const secret = crypto.getRandomValues(new Uint8Array(32));
+    let queued = 0;
+    const counter = {
+      add: (bytes: number) => queued += bytes,
+      remove: (bytes: number) => queued -= bytes,
+    };
+    const channels = [0, 1].map(() => {
+      const conn = new FillingConnection();
+      const channel = new SecureChannel(conn, {
+        sender: new FrameSealer(secret, { smallFrames: small }),
+        receiver: new FrameOpener(secret),
+        transcriptHash: new Uint8Array(32),
+      }, { queued: counter });
+      return { conn, channel, opener: new FrameOpener(secret) };
+    });
+    const say = (id: number, bytes = 10) =>
+      encodeMessage({ t: "say", id }, new Uint8Array(bytes).fill(id));
+    // The first frame waits for the session's keys: sealed the usual way.
+    for (const { channel } of channels) channel.sendEncoded(say(0));
+    for (const { channel } of channels) await channel.drain();
+    // Then one list for both (one batch), and a list of over a batch's bytes
+    // (two frames), each queued on both channels in the same turn.
+    const list = [say(1), say(2), say(3)];
+    const large = [say(4, 700_000), say(5, 700_000), say(6)];
+    for (const messages of [list, large]) {
+      for (const { channel } of channels) {
+        for (const message of messages) channel.sendEncoded(message);
+      }
+      for (const { channel } of channels) await channel.drain();
+    }
+    assert.equal(queued, 0);
+    for (const { conn, opener } of channels) {
+      assert.deepEqual(conn.ways, ["send", "filled", largeWay, largeWay]);
+      const ids: number[] = [];
+      for (const frame of conn.sent) {
+        assert.ok(frame instanceof Uint8Array);
+        for (const { header, body } of decodeBatch(await opener.open(frame))) {
+          const { id } = header as { id: number };
+          assert.ok(body.every((b) => b === id));
+          ids.push(id);
+        }
+      }
+      assert.deepEqual(ids, [0, 1, 2, 3, 4, 5, 6]);
+    }
+  });
+}
