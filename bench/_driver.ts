@@ -6,6 +6,7 @@
  * the orchestrator tells them what to do and when (on the shared clock).
  */
 
+import { SpanRecorder } from "./_fanout_spans.ts";
 import { type Handler, messageOf, now, sleep, sleepUntil } from "./_ipc.ts";
 
 export type ChatKind = "public" | "group" | "private";
@@ -301,13 +302,17 @@ export function loadCommands(target: Target): Record<string, Handler> {
     async latency(args: LatencyArgs) {
       const end = args.startAt + args.durationMs;
       const samples: number[] = [];
+      const spans = new SpanRecorder();
       let lastDelivery = now();
       listen((kind, source, start, stop) => {
         if (kind !== args.mode) return;
         const t = now();
         lastDelivery = t;
         const sentAt = stampOf(source, start, stop);
-        if (sentAt >= args.startAt && sentAt < end) samples.push(t - sentAt);
+        if (sentAt >= args.startAt && sentAt < end) {
+          samples.push(t - sentAt);
+          spans.add(sentAt, t - sentAt);
+        }
       });
       const senders = args.senders.map(get);
       const interval = 1000 / args.ratePerSecond;
@@ -343,6 +348,7 @@ export function loadCommands(target: Target): Record<string, Handler> {
       return {
         sent: i,
         samples: samples.map((s) => Math.round(s * 1000) / 1000),
+        spans: spans.spans(),
         errors: senders.reduce((n, s) => n + s.errors, 0),
         lastError: senders.find((s) => s.lastError)?.lastError ?? "",
       };

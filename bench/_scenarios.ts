@@ -5,6 +5,11 @@
  * bench/_driver.ts.
  */
 
+import {
+  type FanoutSpans,
+  fanoutSpans,
+  type MessageSpan,
+} from "./_fanout_spans.ts";
 import { LoadProcess, now, sleep, sleepUntil } from "./_ipc.ts";
 import { CpuMeter, cpuSeconds, PeakSampler, rss } from "./_proc.ts";
 import {
@@ -369,6 +374,8 @@ export interface LatencyRun extends Percentiles {
   loadCores: number[];
   /** Cores busy with other work on the machine meanwhile. */
   otherCores: number;
+  /** Each message's first and last delivery (see bench/_fanout_spans.ts). */
+  spans: FanoutSpans;
 }
 
 export interface FileRun {
@@ -533,7 +540,10 @@ export async function runRoom(
             `p99 ${run.p99.toFixed(2)} ms, max ${run.max.toFixed(2)} ms ` +
             `(${run.count} deliveries, ${run.lost} missing; server ` +
             `${run.serverCores} cores, load ${run.loadCores.join("+")}, ` +
-            `other work ${run.otherCores} cores)`,
+            `other work ${run.otherCores} cores; per message: first ` +
+            `delivery p50 ${run.spans.firstP50.toFixed(2)} ms, last p50 ` +
+            `${run.spans.lastP50.toFixed(2)} / p99 ` +
+            `${run.spans.lastP99.toFixed(2)} ms)`,
         );
         latency[mode].push(run);
       }
@@ -763,6 +773,7 @@ export async function runFanout(
 interface LatencyReply {
   sent: number;
   samples: number[];
+  spans: MessageSpan[];
   errors: number;
 }
 
@@ -823,6 +834,7 @@ export async function runLatency(
       Math.round(u.cores * 100) / 100
     ),
     otherCores: Math.round(usage.otherCores * 100) / 100,
+    spans: fanoutSpans(results.map((r) => r.spans)),
   };
 }
 
