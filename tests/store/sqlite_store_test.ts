@@ -1113,33 +1113,6 @@ Deno.test("with FULL, durable() resolves once the commits so far are synced, one
   }, { synchronous: "FULL" });
 });
 
-Deno.test("with FULL, durable() starts its sync at the end of the turn, so commits made later in the turn share it", async () => {
-  // Counted, not replaced: the real sync still runs.
-  const syncData = Deno.FsFile.prototype.syncData;
-  let syncs = 0;
-  Deno.FsFile.prototype.syncData = function (this: Deno.FsFile) {
-    syncs++;
-    return syncData.call(this);
-  };
-  try {
-    await withFileStore(async (store) => {
-      addUsers(store, "sophia");
-      const first = store.durable();
-      assert.ok(first instanceof Promise);
-      // Still this turn: the messages the first commit's writer delivers
-      // go out before the sync is handed to a worker thread (issue 21).
-      say(store, "sophia", "later in the turn", 2);
-      const second = store.durable();
-      assert.ok(second instanceof Promise);
-      await Promise.all([first, second]);
-      assert.equal(syncs, 1, "one sync for both commits");
-      assert.equal(store.durable(), null, "nothing new since the sync");
-    }, { synchronous: "FULL" });
-  } finally {
-    Deno.FsFile.prototype.syncData = syncData;
-  }
-});
-
 Deno.test("with FULL, a store closed before its sync started still releases the waiters", async () => {
   await withTempDir(async (dir) => {
     const store = openStore(`${dir}/chat.db`, { synchronous: "FULL" });
