@@ -63,6 +63,22 @@ function keysFrom(inbox: FileKeyInbox, waitMs: number) {
   };
 }
 
+/** An offer of a.txt (`size` bytes) from sophia, with `key` if any. */
+function offerOfATxt(
+  size: number,
+  key: { key?: string; key_id?: string } = {},
+): FileOfferNotice {
+  return {
+    t: "file_offer",
+    xfer: 1,
+    from: "sophia",
+    name: "a.txt",
+    size,
+    timeout: 60_000,
+    ...key,
+  };
+}
+
 /** An offer of 3 bytes from sophia whose key and name come end to end. */
 function endToEndOffer(keyId: string): FileOfferNotice {
   return {
@@ -74,6 +90,15 @@ function endToEndOffer(keyId: string): FileOfferNotice {
     timeout: 60_000,
     key_id: keyId,
   };
+}
+
+/** The secret that brings `id`'s file key and name (plans.pdf) end to end. */
+function keyComes(inbox: FileKeyInbox, id: string): void {
+  inbox.deliver(
+    "sophia",
+    fileSecretLabel(id),
+    encodeFileSecret(newFileKey(), "plans.pdf", 3),
+  );
 }
 
 async function sha256Hex(bytes: Uint8Array): Promise<string> {
@@ -117,23 +142,91 @@ async function receiverOnHostileServer(options: Partial<ReceiverOptions> = {}) {
   };
 }
 
+/**
+ * receiverOnHostileServer taking keys end to end from `inbox` (waiting
+ * `waitMs` for one), whose user answers `answer` to every offer: `asked`
+ * lists each offer asked about (by the name it had, and whether that was
+ * the file's), `firstAsked` resolves with the first.
+ */
+async function receiverWithKeysFrom(
+  inbox: FileKeyInbox,
+  waitMs: number,
+  answer: ConsentAnswer,
+  options: Partial<ReceiverOptions> = {},
+) {
+  const asked: { name: string; named: boolean }[] = [];
+  const firstAsked = Promise.withResolvers<{ name: string; named: boolean }>();
+  const fixture = await receiverOnHostileServer({
+    ...keysFrom(inbox, waitMs),
+    consent: (offer, named) => {
+      asked.push({ name: offer.name, named });
+      firstAsked.resolve({ name: offer.name, named });
+      return Promise.resolve(answer);
+    },
+    ...options,
+  });
+  return Object.assign(fixture, { asked, firstAsked: firstAsked.promise });
+}
+
+/**
+ * Sends a presence after what was sent so far; resolves once the client has
+ * read it (and so everything before it).
+ */
+function readPastHere(
+  channel: SecureChannel,
+  client: ChatClient,
+): Promise<void> {
+  const marker = Promise.withResolvers<void>();
+  client.onMessage(({ message }) => {
+    if (message.t === "presence") marker.resolve();
+  });
+  channel.send({ t: "presence", name: "marker", online: true });
+  return marker.promise;
+}
+
 /** Offers a file of `size` bytes under a new file key; its cipher once accepted. */
 async function offerAccepted(
   channel: SecureChannel,
   size: number,
 ): Promise<FileCipher> {
   const key = newFileKey();
-  channel.send({
-    t: "file_offer",
-    xfer: 1,
-    from: "sophia",
-    name: "a.txt",
-    size,
-    timeout: 60_000,
-    ...fileKeyForOffer(key),
-  });
+  channel.send(offerOfATxt(size, fileKeyForOffer(key)));
   await nextFromClient(channel, "file_accept");
   return await FileCipher.create(key, 1, size);
+}
+
+/** Sends chunk `index` of transfer 1, at `offset`, sealed by `cipher`. */
+async function sendSealed(
+  channel: SecureChannel,
+  cipher: FileCipher,
+  index: number,
+  offset: number,
+  bytes: Uint8Array,
+): Promise<void> {
+  channel.send(
+    { t: "file_chunk", xfer: 1, offset },
+    await cipher.seal({ index, offset }, bytes),
+    true,
+  );
+}
+
+/**
+ * The client tells the server transfer 1 failed for `reason`, and leaves
+ * nothing in the downloads folder.
+ */
+async function failsSavingNothing(
+  { channel, dir, receiver }: {
+    channel: SecureChannel;
+    dir: string;
+    receiver: FileReceiver;
+  },
+  reason: string,
+): Promise<void> {
+  const done = await nextFromClient(channel, "file_done");
+  assert.equal(done.ok, false);
+  assert.equal(done.reason, reason);
+  await receiver.idle();
+  assert.deepEqual([...Deno.readDirSync(dir)], []);
 }
 
 Deno.test("FileReceiver drops chunks a server sends before the user accepted", async () => {
@@ -146,25 +239,12 @@ Deno.test("FileReceiver drops chunks a server sends before the user accepted", a
     },
   });
   const { channel, client, dir, lines, receiver } = fixture;
-  const marker = Promise.withResolvers<void>();
-  client.onMessage(({ message }) => {
-    if (message.t === "presence") marker.resolve();
-  });
   const data = new TextEncoder().encode("abc");
-  channel.send({
-    t: "file_offer",
-    xfer: 1,
-    from: "sophia",
-    name: "a.txt",
-    size: 3,
-    timeout: 60_000,
-    key: "ab".repeat(32),
-  });
+  channel.send(offerOfATxt(3, { key: "ab".repeat(32) }));
   // The file's bytes before anyone said yes, then a message that shows the
   // client has read past them.
   channel.send({ t: "file_chunk", xfer: 1, offset: 0 }, data);
-  channel.send({ t: "presence", name: "marker", online: true });
-  await Promise.all([asked.promise, marker.promise]);
+  await Promise.all([asked.promise, readPastHere(channel, client)]);
   answer.resolve("accept");
   await nextFromClient(channel, "file_accept");
   // The chunk was not kept: the file is short, and is not saved.
@@ -185,14 +265,7 @@ Deno.test("FileReceiver refuses an offer without a file key before asking its us
     },
   });
   const { channel, dir, receiver } = fixture;
-  channel.send({
-    t: "file_offer",
-    xfer: 1,
-    from: "sophia",
-    name: "a.txt",
-    size: 3,
-    timeout: 60_000,
-  });
+  channel.send(offerOfATxt(3));
   const done = await nextFromClient(channel, "file_done");
   assert.deepEqual(done, {
     t: "file_done",
@@ -206,17 +279,13 @@ Deno.test("FileReceiver refuses an offer without a file key before asking its us
 });
 
 Deno.test("FileReceiver declines at once an offer it declines anyway, without waiting for its key to come end to end, and says so without a name", async () => {
-  const inbox = new FileKeyInbox();
-  const asked: { name: string; named: boolean }[] = [];
-  await using fixture = await receiverOnHostileServer({
-    ...keysFrom(inbox, 5000),
-    declines: () => true,
-    consent: (offer, named) => {
-      asked.push({ name: offer.name, named });
-      return Promise.resolve("decline");
-    },
-  });
-  const { channel, receiver } = fixture;
+  await using fixture = await receiverWithKeysFrom(
+    new FileKeyInbox(),
+    5000,
+    "decline",
+    { declines: () => true },
+  );
+  const { asked, channel, receiver } = fixture;
   const started = Date.now();
   channel.send(endToEndOffer(newFileKeyId()));
   // Not a refusal 5 s later for a key that had not come: declined now.
@@ -229,57 +298,33 @@ Deno.test("FileReceiver declines at once an offer it declines anyway, without wa
 Deno.test("FileReceiver declining an offer anyway still names it by a key end to end that came before it", async () => {
   const inbox = new FileKeyInbox();
   const id = newFileKeyId();
-  inbox.deliver(
-    "sophia",
-    fileSecretLabel(id),
-    encodeFileSecret(newFileKey(), "plans.pdf", 3),
-  );
-  const asked: { name: string; named: boolean }[] = [];
-  await using fixture = await receiverOnHostileServer({
-    ...keysFrom(inbox, 5000),
+  keyComes(inbox, id);
+  await using fixture = await receiverWithKeysFrom(inbox, 5000, "decline", {
     declines: () => true,
-    consent: (offer, named) => {
-      asked.push({ name: offer.name, named });
-      return Promise.resolve("decline");
-    },
   });
-  fixture.channel.send(endToEndOffer(id));
-  assert.deepEqual(await nextAnswer(fixture.channel), {
-    t: "file_decline",
-    xfer: 1,
-  });
+  const { asked, channel, receiver } = fixture;
+  channel.send(endToEndOffer(id));
+  assert.deepEqual(await nextAnswer(channel), { t: "file_decline", xfer: 1 });
   assert.deepEqual(asked, [{ name: "plans.pdf", named: true }]);
-  await fixture.receiver.idle();
+  await receiver.idle();
 });
 
 Deno.test("FileReceiver waits for the key of an offer it may take, then asks about it by the name that came with the key", async () => {
   const inbox = new FileKeyInbox();
   const id = newFileKeyId();
-  const asked = Promise.withResolvers<{ name: string; named: boolean }>();
-  await using fixture = await receiverOnHostileServer({
-    ...keysFrom(inbox, 30_000),
+  await using fixture = await receiverWithKeysFrom(inbox, 30_000, "decline", {
     declines: () => false,
-    consent: (offer, named) => {
-      asked.resolve({ name: offer.name, named });
-      return Promise.resolve("decline");
-    },
   });
   const { channel, client, receiver } = fixture;
   // The offer before its key: the client has read it once a later message
-  // (a presence) reached it.
-  const marker = Promise.withResolvers<void>();
-  client.onMessage(({ message }) => {
-    if (message.t === "presence") marker.resolve();
-  });
+  // reached it.
   channel.send(endToEndOffer(id));
-  channel.send({ t: "presence", name: "marker", online: true });
-  await marker.promise;
-  inbox.deliver(
-    "sophia",
-    fileSecretLabel(id),
-    encodeFileSecret(newFileKey(), "plans.pdf", 3),
-  );
-  assert.deepEqual(await asked.promise, { name: "plans.pdf", named: true });
+  await readPastHere(channel, client);
+  keyComes(inbox, id);
+  assert.deepEqual(await fixture.firstAsked, {
+    name: "plans.pdf",
+    named: true,
+  });
   assert.deepEqual(await nextAnswer(channel), { t: "file_decline", xfer: 1 });
   await receiver.idle();
 });
@@ -287,27 +332,17 @@ Deno.test("FileReceiver waits for the key of an offer it may take, then asks abo
 Deno.test("FileReceiver asks nobody about an offer cancelled while its key was awaited, even when the key comes after", async () => {
   const inbox = new FileKeyInbox();
   const id = newFileKeyId();
-  let asked = false;
   const finished = Promise.withResolvers<void>();
-  await using fixture = await receiverOnHostileServer({
-    ...keysFrom(inbox, 30_000),
-    consent: () => {
-      asked = true;
-      return Promise.resolve("accept");
-    },
+  await using fixture = await receiverWithKeysFrom(inbox, 30_000, "accept", {
     onFinished: () => finished.resolve(),
   });
-  const { channel, receiver } = fixture;
+  const { asked, channel, receiver } = fixture;
   channel.send(endToEndOffer(id));
   channel.send({ t: "file_cancel", xfer: 1, reason: "cancelled" });
   await finished.promise;
-  inbox.deliver(
-    "sophia",
-    fileSecretLabel(id),
-    encodeFileSecret(newFileKey(), "plans.pdf", 3),
-  );
+  keyComes(inbox, id);
   await receiver.idle();
-  assert.equal(asked, false);
+  assert.deepEqual(asked, []);
   // Its name never came: the offer's placeholder is not shown as one.
   assert.deepEqual(fixture.lines, [
     "ERROR: A file from sophia was not received: cancelled",
@@ -323,52 +358,32 @@ for (const native of [false, true]) {
       await using fixture = await receiverOnHostileServer({
         fileAead: native ? fileAead : null,
       });
-      const { channel, dir, receiver } = fixture;
+      const { channel } = fixture;
       const cipher = await offerAccepted(channel, 6);
       // Chunk 0 is fine; the next one was sealed as chunk 0 too (a replay).
-      channel.send(
-        { t: "file_chunk", xfer: 1, offset: 0 },
-        await cipher.seal({ index: 0, offset: 0 }, new Uint8Array(3)),
-        true,
-      );
-      channel.send(
-        { t: "file_chunk", xfer: 1, offset: 3 },
-        await cipher.seal({ index: 0, offset: 3 }, new Uint8Array(3)),
-        true,
-      );
-      const done = await nextFromClient(channel, "file_done");
-      assert.equal(done.ok, false);
-      assert.equal(
-        done.reason,
+      await sendSealed(channel, cipher, 0, 0, new Uint8Array(3));
+      await sendSealed(channel, cipher, 0, 3, new Uint8Array(3));
+      await failsSavingNothing(
+        fixture,
         "Cannot save 'a.txt': chunk 1 (at offset 3) failed authentication",
       );
-      await receiver.idle();
-      assert.deepEqual([...Deno.readDirSync(dir)], []);
     },
   );
 }
 
 Deno.test("FileReceiver with OpenSSL fails a chunk at an offset already received (staged or written), and saves nothing", async () => {
   await using fixture = await receiverOnHostileServer({ fileAead });
-  const { channel, dir, receiver } = fixture;
+  const { channel } = fixture;
   const cipher = await offerAccepted(channel, 9);
   // Two good chunks, sent together (the first may still be staged when the
   // third comes), then one that claims offset 3 again.
   for (const [index, offset] of [[0, 0], [1, 3], [2, 3]] as const) {
-    channel.send(
-      { t: "file_chunk", xfer: 1, offset },
-      await cipher.seal({ index, offset }, new Uint8Array(3)),
-      true,
-    );
+    await sendSealed(channel, cipher, index, offset, new Uint8Array(3));
   }
-  const done = await nextFromClient(channel, "file_done");
-  assert.equal(done.ok, false);
-  assert.equal(
-    done.reason,
+  await failsSavingNothing(
+    fixture,
     "Cannot save 'a.txt': a chunk came at offset 3, expected 6",
   );
-  await receiver.idle();
-  assert.deepEqual([...Deno.readDirSync(dir)], []);
 });
 
 Deno.test("FileReceiver with OpenSSL writes what it staged once no chunk comes for a moment, before the file is complete", async () => {
@@ -384,11 +399,13 @@ Deno.test("FileReceiver with OpenSSL writes what it staged once no chunk comes f
   const { channel, dir, receiver } = fixture;
   const cipher = await offerAccepted(channel, 9);
   const data = new TextEncoder().encode("abcdefghi");
-  const sendChunk = async (index: number, offset: number) =>
-    channel.send(
-      { t: "file_chunk", xfer: 1, offset },
-      await cipher.seal({ index, offset }, data.subarray(offset, offset + 3)),
-      true,
+  const sendChunk = (index: number, offset: number) =>
+    sendSealed(
+      channel,
+      cipher,
+      index,
+      offset,
+      data.subarray(offset, offset + 3),
     );
   // Two chunks, then nothing: far less than an acknowledgement's worth,
   // yet written (and shown) without waiting for more.

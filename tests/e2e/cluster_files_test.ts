@@ -19,7 +19,10 @@ import {
   decodeBusEvent,
   encodeBusEvent,
 } from "../../src/server/cluster/bus_event.ts";
-import { userSubject } from "../../src/server/cluster/subjects.ts";
+import {
+  nodeTransfersSubject,
+  userSubject,
+} from "../../src/server/cluster/subjects.ts";
 import { FILE_CHUNK_TAG_BYTES, nameKey } from "../../src/protocol/limits.ts";
 
 const NATS = await natsForTest("cluster_files_test");
@@ -160,40 +163,60 @@ Deno.test({
     await untilKeysKnown(onA, "bob");
     await onA.quit();
 
-    // What node B hears for bob: after the first chunk, one that is not
-    // the next (as node B sees it when the next was lost on the way).
+    // What node B hears for bob once he has written part of the file (his
+    // first acknowledgement, on its way to node A): a chunk that is not the
+    // next, as node B sees it when the next was lost on the way. Not right
+    // after the first chunk: node B's file_cancel overtakes the chunks still
+    // queued for bob (PROTOCOL 4.3, "Bulk lane"), so under load bob could
+    // hold nothing yet, and would start afresh rather than resume.
+    const nodeA = /Node ([A-Za-z0-9]+) joined the cluster/.exec(
+      a.process.stdout,
+    )?.[1];
+    assert.ok(nodeA !== undefined, a.process.stdout);
+    const toBob = userSubject(nameKey("bob"));
     const nc = await connectNats([cluster.nats.url], "chat-test-loss");
+    /** A chunk after the last one seen, one byte off (never the next). */
+    let forgery: Uint8Array | null = null;
     let forged = false;
     try {
-      nc.subscribe(userSubject(nameKey("bob")), {
+      nc.subscribe(toBob, {
         callback: (error, msg) => {
           if (error !== null || forged) return;
           const event = decodeBusEvent(msg.data);
           if (event.kind !== "file" || event.message.t !== "file_chunk") {
             return;
           }
-          forged = true;
           const bytes = event.body.byteLength - FILE_CHUNK_TAG_BYTES;
-          nc.publish(
-            msg.subject,
-            encodeBusEvent({
-              ...event,
-              message: {
-                ...event.message,
-                offset: event.message.offset + bytes + 1,
-              },
-              body: new Uint8Array(FILE_CHUNK_TAG_BYTES + 16),
-            }),
-          );
+          forgery = encodeBusEvent({
+            ...event,
+            message: {
+              ...event.message,
+              offset: event.message.offset + bytes + 1,
+            },
+            body: new Uint8Array(FILE_CHUNK_TAG_BYTES + 16),
+          });
+        },
+      });
+      nc.subscribe(nodeTransfersSubject(nodeA), {
+        callback: (error, msg) => {
+          if (error !== null || forged || forgery === null) return;
+          const event = decodeBusEvent(msg.data);
+          if (
+            event.kind !== "file_answer" || event.from !== "bob" ||
+            event.answer?.t !== "file_ack"
+          ) return;
+          forged = true;
+          nc.publish(toBob, forgery);
         },
       });
       await nc.flush();
 
       const file = join(dir, "big.bin");
       // Many flow-control windows (4 MiB), so that the forged chunk,
-      // published after the first, reaches node B before the file's last
-      // byte does even on a loaded machine (after it, it is dropped as after
-      // the end). 24 MiB was not enough once files ran at 300 MB/s.
+      // published after bob's first acknowledgement, reaches node B before
+      // the file's last byte does even on a loaded machine (after it, it is
+      // dropped as after the end). 24 MiB was not enough once files ran at
+      // 300 MB/s.
       const bytes = new Uint8Array(96 * 1024 * 1024 + 777);
       for (let i = 0; i < bytes.length; i += 65_536) {
         crypto.getRandomValues(bytes.subarray(i, i + 65_536));
