@@ -30,6 +30,7 @@ import {
   type WireData,
 } from "../transport/connection.ts";
 import { SendBuffers } from "./send_buffers.ts";
+import { DirectWrites } from "./direct_write.ts";
 import { writeParts, wsSocket } from "./ws_parts.ts";
 import { ReadRelease } from "./ws_read_release.ts";
 import { addressGroup } from "./address_group.ts";
@@ -533,6 +534,8 @@ class WsConnection implements EdgeConnection, Pausable {
   readonly #ws: WebSocket;
   /** `ws`'s socket, for sendParts. */
   readonly #socket: Socket;
+  /** Frames written straight to the socket's handle (direct_write.ts). */
+  readonly #direct: DirectWrites<Uint8Array<ArrayBuffer>> | null;
   readonly #inbox = new Inbox();
   #localCloseReason: string | null = null;
   #lastHeard = Date.now();
@@ -572,6 +575,14 @@ class WsConnection implements EdgeConnection, Pausable {
     this.#unread = unread;
     this.#onHandshakeDone = onHandshakeDone;
     this.#socket = wsSocket(ws);
+    this.#direct = DirectWrites.available
+      ? new DirectWrites(this.#socket, (frame, failed) => {
+        // A failed write's buffer is left to the collector: whether the
+        // handle still reads it is not said.
+        if (!failed) sendBuffers.written(frame);
+        this.#written(frame.byteLength);
+      })
+      : null;
     const release = releaseReads
       ? ReadRelease.attach(
         this.#socket,
@@ -673,7 +684,7 @@ class WsConnection implements EdgeConnection, Pausable {
   }
 
   get bufferedAmount(): number {
-    return this.#ws.bufferedAmount;
+    return this.#ws.bufferedAmount + (this.#direct?.pendingBytes ?? 0);
   }
 
   send(data: WireData): void {
@@ -704,8 +715,20 @@ class WsConnection implements EdgeConnection, Pausable {
     this.#sendFrame(frame, length);
   }
 
-  /** Writes `frame`, a whole WebSocket frame from the pool. */
+  /**
+   * Writes `frame`, a whole WebSocket frame from the pool: straight to the
+   * socket's handle when nothing is queued before it (direct_write.ts), else
+   * through the socket's stream.
+   */
   #sendFrame(frame: Uint8Array<ArrayBuffer>, bytes: number): void {
+    const direct = this.#direct?.write(frame);
+    if (direct === "done") return sendBuffers.written(frame);
+    if (direct === "pending") {
+      // Counted as a frame bytes long until written: #written on its end.
+      this.#unwritten += frame.byteLength;
+      this.#gauge?.add(frame.byteLength);
+      return;
+    }
     const socket = this.#socket;
     const gauge = this.#gauge;
     if (gauge === null) {

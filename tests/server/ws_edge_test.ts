@@ -19,6 +19,7 @@ import {
   type EdgeOptions,
   startEdge,
 } from "../../src/server/ws_edge.ts";
+import { QueueGauge } from "../../src/server/backpressure.ts";
 import { maskHookStats } from "../../src/server/ws_mask_hook.ts";
 import { readReleaseStats } from "../../src/server/ws_read_release.ts";
 import {
@@ -463,6 +464,30 @@ Deno.test("startEdge's connections send what the caller filled into messageBuffe
     client.close();
     await client.closed;
   }
+});
+
+Deno.test("startEdge's connections count frames still with the socket in bufferedAmount and the gauge, and give them back when a peer that stopped reading is gone", async () => {
+  const gauge = new QueueGauge(0, 0);
+  let served!: (conn: EdgeConnection) => void;
+  const accepted = new Promise<EdgeConnection>((resolve) => served = resolve);
+  await using edge = await edgeWith((conn) => served(conn), { gauge });
+  const { tcp, head } = await RawTcp.upgrade(edge.port);
+  assert.match(head, /^HTTP\/1\.1 101/);
+  const conn = await accepted;
+  // Never read: past what the kernel holds, frames wait with the socket.
+  for (let i = 0; i < 32; i++) {
+    const message = conn.messageBuffer!(MIB);
+    message.fill(i);
+    conn.sendFilled!(message);
+  }
+  assert.ok(
+    conn.bufferedAmount >= 16 * MIB,
+    `bufferedAmount ${conn.bufferedAmount} counts what waits`,
+  );
+  assert.ok(gauge.bytes >= 16 * MIB, `gauge ${gauge.bytes} counts it too`);
+  tcp.close();
+  await conn.closed;
+  assert.equal(gauge.bytes, 0);
 });
 
 Deno.test("startEdge unmasks what a client sends through websocket_mask.ts, not ws's byte loop, and the bytes arrive intact", async () => {
