@@ -18,6 +18,7 @@ import {
   type StatementSync,
 } from "node:sqlite";
 import { migrate, MIGRATIONS, readSchemaVersion } from "./migrations.ts";
+import { type CheckpointCounts, Checkpointer } from "./checkpointer.ts";
 import {
   type BindResult,
   type Conversation,
@@ -79,9 +80,22 @@ export interface StoreOptions {
    * two PRAGMAs, too much for every message).
    */
   capCheckEvery?: number;
+  /**
+   * Rows written between two checkpoints of the write-ahead log, which a
+   * worker thread runs (checkpointer.ts); Infinity for none but the one
+   * at close.
+   */
+  checkpointEveryRows?: number;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+// About SQLite's own 1000 pages of log for the server's writes: at 200
+// public messages a second to 100 users the log grew by 0.7-0.9 pages a row
+// (issue 21's latency bench).
+const DEFAULT_CHECKPOINT_EVERY_ROWS = 1024;
+// SQLite's default, for when the worker cannot checkpoint.
+const SQLITE_AUTOCHECKPOINT_PAGES = 1000;
 
 const DEFAULT_CAP_CHECK_EVERY = 256;
 const CAP_CHECK_MS = 1000;
@@ -140,6 +154,8 @@ export class SqliteStore implements Store {
   #sentIdsSinceTrim = 0;
   /** Syncs the write-ahead log off the event loop; null: SQLite does it. */
   #walSync: WalSync | null;
+  /** Checkpoints the log off the event loop; null: SQLite does, or no log. */
+  #checkpointer: Checkpointer | null = null;
   readonly #maxBytes: number;
   readonly #capCheckEvery: number;
   readonly #notice: (line: string) => void;
@@ -159,7 +175,7 @@ export class SqliteStore implements Store {
   private constructor(
     db: DatabaseSync,
     path: string,
-    walSync: boolean,
+    log: LogSetup,
     options: StoreOptions,
   ) {
     this.#db = db;
@@ -171,13 +187,19 @@ export class SqliteStore implements Store {
     if (!(this.#maxBytes >= 0) || !(this.#capCheckEvery >= 1)) {
       throw new RangeError("The store's cap and its check interval");
     }
-    this.#walSync = walSync
-      ? new WalSync(
-        path,
-        (reason) => this.#syncFailed(reason),
-        Number(this.#get("SELECT total_changes() AS n")?.n),
-      )
+    const written = this.#written();
+    this.#walSync = log.walSync
+      ? new WalSync(path, (reason) => this.#syncFailed(reason), written)
       : null;
+    if (log.checkpointInWorker) {
+      this.#checkpointer = new Checkpointer({
+        path,
+        busyTimeoutMs: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
+        everyRows: options.checkpointEveryRows ??
+          DEFAULT_CHECKPOINT_EVERY_ROWS,
+        onFailure: (reason) => this.#checkpointFailed(reason),
+      }, written);
+    }
   }
 
   static open(path: string, options: StoreOptions = {}): SqliteStore {
@@ -197,9 +219,9 @@ export class SqliteStore implements Store {
       // Checked before configure() switches the file to WAL, so a database
       // that is refused is also left as it was.
       readSchemaVersion(db, label);
-      const walSync = configure(db, memory, options);
+      const log = configure(db, memory, options);
       migrate(db, MIGRATIONS, label);
-      const store = new SqliteStore(db, path, walSync, options);
+      const store = new SqliteStore(db, path, log, options);
       // A store already past its cap makes room, or says so, at once.
       store.#checkCap();
       return store;
@@ -214,8 +236,39 @@ export class SqliteStore implements Store {
     if (walSync === null) return null;
     // Rows written through this connection since it opened, committed or
     // not: whatever wrote them (a transaction, a lone statement) is covered.
-    const written = this.#get("SELECT total_changes() AS n")?.n;
-    return walSync.after(Number(written));
+    return walSync.after(this.#written());
+  }
+
+  /** Rows written through this connection since it opened. */
+  #written(): number {
+    return Number(this.#get("SELECT total_changes() AS n")?.n);
+  }
+
+  /**
+   * Has the worker checkpoint the log now; resolves once it has (false: no
+   * worker, for an in-memory store or one whose worker failed). The log
+   * then starts again at the next write if nothing was written meanwhile.
+   */
+  checkpoint(): Promise<boolean> {
+    return this.#checkpointer?.now(this.#written()) ?? Promise.resolve(false);
+  }
+
+  /** Checkpoints run by the worker and by this thread (for tests and tools). */
+  get checkpoints(): CheckpointCounts {
+    return { ...(this.#checkpointer?.counts ?? { byWorker: 0, byWriter: 0 }) };
+  }
+
+  /** The worker cannot checkpoint: SQLite does it in the commits again. */
+  #checkpointFailed(reason: string): void {
+    this.#checkpointer = null;
+    if (this.#db.isOpen) {
+      this.#db.exec(
+        `PRAGMA wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT_PAGES}`,
+      );
+    }
+    console.error(
+      `chat: cannot checkpoint ${this.path} from a worker thread (${reason}); the server's thread does it from now on`,
+    );
   }
 
   /** The log cannot be synced our way: SQLite syncs each commit from now on. */
@@ -281,8 +334,22 @@ export class SqliteStore implements Store {
     return this.#full;
   }
 
-  /** Reads the size now and then (see StoreOptions.capCheckEvery). */
+  /**
+   * Asks for a checkpoint now and then (checkpointer.ts), and reads the
+   * size now and then (see StoreOptions.capCheckEvery).
+   */
   #afterCommit(): void {
+    const checkpointer = this.#checkpointer;
+    if (checkpointer !== null && checkpointer.committed(this.#written())) {
+      // The worker fell behind: as SQLite would have, here (see
+      // checkpointer.ts). A checkpoint that could not copy everything
+      // leaves the log to grow until the next one.
+      const result = this.#get("PRAGMA wal_checkpoint(PASSIVE)");
+      checkpointer.checkpointedHere(
+        this.#written(),
+        Number(result?.busy) !== 0,
+      );
+    }
     if (this.#maxBytes === 0 || this.#checking) return;
     if (
       ++this.#commitsSinceCheck >= this.#capCheckEvery ||
@@ -385,6 +452,9 @@ export class SqliteStore implements Store {
       // A read-only or busy database can still be closed.
     }
     this.#statements.clear();
+    // Its connection closed first: this one, the last, checkpoints all of
+    // the log into the database file and removes it.
+    this.#checkpointer?.close();
     this.#db.close();
     this.#walSync?.close();
   }
@@ -1281,24 +1351,40 @@ const MESSAGE_SELECT = `
   LEFT JOIN users tu ON tu.name_key = m.to_key
   LEFT JOIN groups g ON g.group_key = m.group_key`;
 
+/** What configure() set up for the write-ahead log. */
+interface LogSetup {
+  /** WalSync syncs the log (synchronous FULL asked for in WAL mode). */
+  walSync: boolean;
+  /** A Checkpointer moves the log into the database file (WAL mode). */
+  checkpointInWorker: boolean;
+}
+
 /**
  * Sets the database up; returns whether commits must be made durable by
- * syncing the write-ahead log ourselves ({@link WalSync}).
+ * syncing the write-ahead log ourselves ({@link WalSync}) and whether the
+ * log is checkpointed by a worker ({@link Checkpointer}).
  */
+
 function configure(
   db: DatabaseSync,
   memory: boolean,
   options: StoreOptions,
-): boolean {
+): LogSetup {
   let synchronous = options.synchronous ?? "NORMAL";
   let walSync = false;
+  let checkpointInWorker = false;
   if (!memory) {
     const mode = db.prepare("PRAGMA journal_mode = WAL").get()?.journal_mode;
     if (mode !== "wal") {
       // Some file systems cannot do WAL and SQLite keeps a rollback journal,
       // which needs FULL to stay intact on power loss.
       synchronous = "FULL";
-    } else if (synchronous === "FULL") {
+    } else {
+      // No checkpoint inside the server's commits: checkpointer.ts.
+      db.exec("PRAGMA wal_autocheckpoint = 0");
+      checkpointInWorker = true;
+    }
+    if (mode === "wal" && synchronous === "FULL") {
       // FULL would fsync the log inside every COMMIT, blocking the server's
       // only thread for each message (0.14 ms median here, several ms at
       // times). The log is written at COMMIT either way; WalSync flushes it
@@ -1313,7 +1399,7 @@ function configure(
   // The file may come from anywhere: never run SQL functions its schema
   // names with side effects.
   db.exec("PRAGMA trusted_schema = OFF");
-  return walSync;
+  return { walSync, checkpointInWorker };
 }
 
 /**
