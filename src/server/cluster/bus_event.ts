@@ -28,6 +28,7 @@ import type { Outbound } from "../outbound.ts";
 import type { RemoteRecipient } from "../remote_recipients.ts";
 import type { ConnId } from "../session.ts";
 import type { FileAnswer } from "../transfers.ts";
+import { decodeHeaderFrame, encodeHeaderFrame } from "./header_frame.ts";
 import { NODE_ID_PATTERN, transferSubject, userSubject } from "./subjects.ts";
 
 /** What the sender's node of a transfer tells a recipient's node. */
@@ -160,46 +161,25 @@ export function signedIn(name: string, node: string, ts: number): Crossing {
 }
 
 export function encodeBusEvent(event: BusEvent): Uint8Array {
-  const header = new TextEncoder().encode(JSON.stringify({
-    v: VERSION,
-    k: event.kind,
-    node: event.node,
-    from: event.from,
-    ts: event.ts,
-    ...(event.kind === "file" ? { m: event.message } : {}),
-    ...(event.kind === "file_answer"
-      ? { xfer: event.xfer, m: event.answer }
-      : {}),
-  }));
-  const body = "body" in event ? event.body : new Uint8Array(0);
-  const bytes = new Uint8Array(4 + header.byteLength + body.byteLength);
-  new DataView(bytes.buffer).setUint32(0, header.byteLength);
-  bytes.set(header, 4);
-  bytes.set(body, 4 + header.byteLength);
-  return bytes;
+  return encodeHeaderFrame(
+    {
+      v: VERSION,
+      k: event.kind,
+      node: event.node,
+      from: event.from,
+      ts: event.ts,
+      ...(event.kind === "file" ? { m: event.message } : {}),
+      ...(event.kind === "file_answer"
+        ? { xfer: event.xfer, m: event.answer }
+        : {}),
+    },
+    "body" in event ? event.body : undefined,
+  );
 }
 
 /** The event in `bytes`; throws a TypeError saying what is wrong. */
 export function decodeBusEvent(bytes: Uint8Array): BusEvent {
-  if (bytes.byteLength < 4) throw new TypeError("Bus event too short");
-  const length = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
-  if (4 + length > bytes.byteLength) {
-    throw new TypeError("Bus event header runs past its end");
-  }
-  let header: unknown;
-  try {
-    header = JSON.parse(
-      new TextDecoder("utf-8", { fatal: true }).decode(
-        bytes.subarray(4, 4 + length),
-      ),
-    );
-  } catch {
-    throw new TypeError("Bus event header is not JSON");
-  }
-  if (typeof header !== "object" || header === null) {
-    throw new TypeError("Bus event header is not an object");
-  }
-  const h = header as Record<string, unknown>;
+  const { header: h, body } = decodeHeaderFrame(bytes, "Bus event");
   if (h.v !== VERSION) throw new TypeError(`Bus event version ${h.v}`);
   const { node, from, ts } = h;
   if (typeof node !== "string" || !NODE_ID_PATTERN.test(node)) {
@@ -211,7 +191,6 @@ export function decodeBusEvent(bytes: Uint8Array): BusEvent {
   if (typeof ts !== "number" || !Number.isSafeInteger(ts) || ts < 0) {
     throw new TypeError("Bus event has a bad time");
   }
-  const body = bytes.slice(4 + length);
   switch (h.k) {
     case "signed_in":
       if (body.byteLength !== 0) throw new TypeError("Bus event has a body");

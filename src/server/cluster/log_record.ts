@@ -20,6 +20,7 @@ import {
   nameKey,
 } from "../../protocol/limits.ts";
 import { CLIENT_ID_PATTERN } from "../../protocol/messages.ts";
+import { decodeHeaderFrame, encodeHeaderFrame } from "./header_frame.ts";
 import type { Conversation } from "../../store/store.ts";
 import {
   logGroupSubject,
@@ -183,39 +184,13 @@ export function encodeLogRecord(record: LogRecord): Uint8Array {
       throw new TypeError(`Unknown log record ${JSON.stringify(unknown)}`);
     }
   }
-  const header = new TextEncoder().encode(
-    JSON.stringify({ v: VERSION, k: record.kind, ...fields }),
-  );
-  const bytes = new Uint8Array(4 + header.byteLength + body.byteLength);
-  new DataView(bytes.buffer).setUint32(0, header.byteLength);
-  bytes.set(header, 4);
-  bytes.set(body, 4 + header.byteLength);
-  return bytes;
+  return encodeHeaderFrame({ v: VERSION, k: record.kind, ...fields }, body);
 }
 
 /** The record in `bytes`; throws a TypeError saying what is wrong. */
 export function decodeLogRecord(bytes: Uint8Array): LogRecord {
-  if (bytes.byteLength < 4) throw new TypeError("Log record too short");
-  const length = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
-  if (4 + length > bytes.byteLength) {
-    throw new TypeError("Log record header runs past its end");
-  }
-  let header: unknown;
-  try {
-    header = JSON.parse(
-      new TextDecoder("utf-8", { fatal: true }).decode(
-        bytes.subarray(4, 4 + length),
-      ),
-    );
-  } catch {
-    throw new TypeError("Log record header is not JSON");
-  }
-  if (typeof header !== "object" || header === null || Array.isArray(header)) {
-    throw new TypeError("Log record header is not an object");
-  }
-  const h = header as Record<string, unknown>;
+  const { header: h, body } = decodeHeaderFrame(bytes, "Log record");
   if (h.v !== VERSION) throw new TypeError(`Log record version ${h.v}`);
-  const body = bytes.slice(4 + length);
   switch (h.k) {
     case "public":
     case "private":
