@@ -162,6 +162,8 @@ async function serve(
       maxBytes: command.maxStoreBytes,
     },
   );
+  // Before anyone connects: starting the worker stalls this thread.
+  store.startCheckpointer();
   // Only with --cluster is the NATS client loaded at all.
   const cluster = command.cluster === null
     ? null

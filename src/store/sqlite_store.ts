@@ -253,6 +253,20 @@ export class SqliteStore implements Store {
     return this.#checkpointer?.now(this.#written()) ?? Promise.resolve(false);
   }
 
+  /**
+   * Starts the checkpoint worker (checkpointer.ts) now, as a server does
+   * before it takes connections; otherwise it starts at the first
+   * checkpoint, which suits tests and tools that open a store briefly.
+   */
+  startCheckpointer(): void {
+    this.#checkpointer?.start();
+  }
+
+  /** Whether the checkpoint worker is running (for tests and tools). */
+  get checkpointerRunning(): boolean {
+    return this.#checkpointer?.running ?? false;
+  }
+
   /** Checkpoints run by the worker and by this thread (for tests and tools). */
   get checkpoints(): CheckpointCounts {
     return { ...(this.#checkpointer?.counts ?? { byWorker: 0, byWriter: 0 }) };

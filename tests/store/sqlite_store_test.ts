@@ -1633,6 +1633,36 @@ Deno.test("SqliteStore has a worker checkpoint the write-ahead log: the log star
   });
 });
 
+Deno.test("SqliteStore starts its checkpoint worker when asked, before any checkpoint; closing stops it", async () => {
+  // A server starts it before taking connections: starting one holds the
+  // thread 20-30 ms, which the first checkpoint would add to a commit.
+  await withTempDir(async (dir) => {
+    const path = `${dir}/chat.db`;
+    const store = openStore(path);
+    try {
+      assert.equal(store.checkpointerRunning, false, "not before it is needed");
+      store.startCheckpointer();
+      assert.equal(store.checkpointerRunning, true);
+      store.startCheckpointer();
+      addUsers(store, "Ann");
+      store.transaction(() => shout(store, "ann", `0 ${PAGE_BODY}`, 2));
+      assert.equal(await store.checkpoint(), true);
+      assert.equal(store.checkpoints.byWorker, 1);
+    } finally {
+      store.close();
+    }
+    assert.equal(store.checkpointerRunning, false);
+    reopenedHolds(path, 1);
+  });
+  const memory = openStore(":memory:");
+  try {
+    memory.startCheckpointer();
+    assert.equal(memory.checkpointerRunning, false, "no log, no worker");
+  } finally {
+    memory.close();
+  }
+});
+
 Deno.test("SqliteStore in memory has no log to checkpoint", async () => {
   const store = openStore(":memory:");
   try {
