@@ -3,6 +3,7 @@
  * the issue's targets judged against the figures.
  */
 
+import type { CrowdResult } from "./_crowd.ts";
 import type { RealFilesResult } from "./_files_real.ts";
 import type { Machine, MachineLimits } from "./_machine.ts";
 import type { ProfileSummary } from "./_profile.ts";
@@ -45,6 +46,8 @@ export interface Results {
   transport: string;
   notes: string[];
   room: Partial<Record<TargetKind, RoomResult>>;
+  /** Many people typing (bench/_crowd.ts); absent in results from before it. */
+  crowd?: Partial<Record<TargetKind, CrowdResult>>;
   idle: Partial<Record<TargetKind, IdleRun[]>>;
   handshake: HandshakeRun[];
   /** --profile: the chat server under fan-out, public latency load, a file relay. */
@@ -283,6 +286,49 @@ export function rows(results: Results): (Row | string)[] {
     ),
     digits: 0,
   });
+  const crowd = results.crowd ?? {};
+  const crowdOf = (
+    f: (r: CrowdResult) => Spread | null,
+  ): Record<TargetKind, Cell> => {
+    const cells = {} as Record<TargetKind, Cell>;
+    for (const kind of KINDS) {
+      const r = crowd[kind];
+      cells[kind] = r ? f(r) : null;
+    }
+    return cells;
+  };
+  if (Object.keys(crowd).length > 0) {
+    out.push(
+      `3b. A crowd: ${results.config.crowdClients} people in the public room, ${results.config.crowdRate} msg/s between them (ms, lower is better)`,
+    );
+    for (const p of ["p50", "p99", "max"] as const) {
+      out.push({
+        label: `public ${p}`,
+        cells: crowdOf((r) => spreadOf(r.runs, (x) => x[p])),
+        digits: 2,
+      });
+    }
+    out.push({
+      label: "server CPU (cores busy)",
+      cells: crowdOf((r) => spreadOf(r.runs, (x) => x.serverCores)),
+      digits: 2,
+    });
+    out.push({
+      label: "server RSS MiB, everyone connected",
+      cells: crowdOf((r) => spread([r.connectedRss / 1048576])),
+      digits: 0,
+    });
+    out.push({
+      label: "  after each run",
+      cells: crowdOf((r) => spreadOf(r.runs, (x) => x.serverRss / 1048576)),
+      digits: 0,
+    });
+    out.push({
+      label: "all connected, s",
+      cells: crowdOf((r) => spread([r.connectSeconds])),
+      digits: 2,
+    });
+  }
   out.push("4. Idle connections (handshake done, nothing sent)");
   for (const [i, count] of results.config.idleCounts.entries()) {
     const idle = (kind: TargetKind, f: (r: IdleRun) => number): Cell => {

@@ -50,6 +50,12 @@ export interface BenchConfig {
   warmupMs: number;
   latencyRate: number;
   latencyMs: number;
+  /**
+   * The crowd (bench/_crowd.ts): this many people in the public room, who
+   * between them send `crowdRate` messages a second.
+   */
+  crowdClients: number;
+  crowdRate: number;
   fileBytes: number;
   fileGroupRecipients: number;
   idleCounts: number[];
@@ -783,6 +789,7 @@ export async function runLatency(
   fleet: Fleet,
   names: readonly string[],
   mode: LatencyMode,
+  ratePerSecond = env.config.latencyRate,
 ): Promise<LatencyRun> {
   const { config } = env;
   const groupOfName: Record<string, string> = {};
@@ -799,9 +806,9 @@ export async function runLatency(
   const replies = fleet.all<LatencyReply>("latency", (k) => ({
     mode,
     senders: parts[k],
-    ratePerSecond: config.latencyRate / fleet.procs.length,
+    ratePerSecond: ratePerSecond / fleet.procs.length,
     startAt,
-    offsetMs: k * 1000 / config.latencyRate,
+    offsetMs: k * 1000 / ratePerSecond,
     durationMs: config.latencyMs,
     drainMs: 5000,
     quietMs: config.settleMs,

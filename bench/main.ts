@@ -4,7 +4,7 @@
  * and reports the figures, the ratios and the issue's targets.
  *
  *     deno task bench [--quick] [--runs N] [--profile] [--out DIR]
- *                     [--skip chat,irc,plain,room,fanout,latency,files,realfiles,idle,handshake]
+ *                     [--skip chat,irc,plain,room,fanout,latency,files,crowd,realfiles,idle,handshake]
  *                     [--profile-files]
  *                     [--server-args "--data :memory:"] [--transport tcp|websocket]
  *                     [--senders N,..] [--window N,..] [--body N,..] [--fanout-ms N]
@@ -58,6 +58,7 @@ import {
   startTarget,
   type TargetKind,
 } from "./_scenarios.ts";
+import { runCrowd } from "./_crowd.ts";
 import { findNgircd, liftedLimits, serverPermissions } from "./_servers.ts";
 import { spreadOf } from "./_stats.ts";
 import { latencySvg } from "./_svg.ts";
@@ -82,6 +83,10 @@ const FULL: BenchConfig = {
   // set by about two messages' fan-outs, so one stall of a few ms (a GC, the
   // process descheduled) decided the ratio.
   latencyMs: 5000,
+  // 500 people typing, one message every 10 s each: what an operator
+  // choosing between this and an IRC server for a big room wants to know.
+  crowdClients: 500,
+  crowdRate: 50,
   fileBytes: 256 * 1024 * 1024,
   fileGroupRecipients: 5,
   idleCounts: [2000, 10_000],
@@ -108,6 +113,8 @@ const QUICK: BenchConfig = {
   fanoutMs: 1000,
   warmupMs: 200,
   latencyMs: 500,
+  crowdClients: 40,
+  crowdRate: 20,
   settleMs: 100,
   fileBytes: 16 * 1024 * 1024,
   idleCounts: [200, 1000],
@@ -353,6 +360,7 @@ async function main(args: string[]): Promise<number> {
       transport: env.transport,
       notes,
       room: {},
+      crowd: {},
       idle: {},
       handshake: [],
       profile: null,
@@ -374,6 +382,21 @@ async function main(args: string[]): Promise<number> {
         results.room[kind] = await runRoom(env, target, log, skip);
       } finally {
         await target.server.stop();
+      }
+    }
+
+    if (!skip.has("crowd")) {
+      const crowd: NonNullable<Results["crowd"]> = {};
+      results.crowd = crowd;
+      for (const kind of ["chat", "irc", "plain"] as const) {
+        if (skip.has(kind)) continue;
+        if (kind === "irc" && env.ngircd === null) continue;
+        log(
+          `bench: ${
+            LABELS[kind]
+          }: a crowd of ${config.crowdClients} people, ${config.crowdRate} messages/s between them`,
+        );
+        crowd[kind] = await runCrowd(env, kind, log);
       }
     }
 

@@ -76,6 +76,15 @@ Deno.test("bench/main.ts --quick prints the report table and writes the raw JSON
     assert.equal(results.version, 1);
     assert.equal(results.quick, true);
     assert.ok(results.room.chat, "the chat server was measured");
+    // The crowd: every server measured with the same people and pace.
+    assert.match(text, /A crowd: \d+ people in the public room/);
+    for (const kind of ["chat", "plain"]) {
+      const crowd = results.crowd?.[kind];
+      assert.ok(crowd, `the crowd on ${kind} was measured`);
+      assert.equal(crowd.clients, results.config.crowdClients);
+      assert.equal(crowd.runs.length, results.config.runs);
+      assert.ok(crowd.runs[0].count > 0, `deliveries counted on ${kind}`);
+    }
     const svg = await Deno.readTextFile(`${out}/latency.svg`);
     assert.match(svg, /^<svg /);
   } finally {
