@@ -5,14 +5,16 @@
  *
  *     deno task bench [--quick] [--runs N] [--profile] [--out DIR]
  *                     [--skip chat,irc,plain,room,fanout,latency,files,crowd,realfiles,idle,handshake]
- *                     [--profile-files]
+ *                     [--profile-files] [--time-limit-s N]
  *                     [--server-args "--data :memory:"] [--transport tcp|websocket]
  *                     [--senders N,..] [--window N,..] [--body N,..] [--fanout-ms N]
  *
  * Progress goes to stderr; the report table to stdout; raw figures to
  * bench/results/<timestamp>.json and the latency chart to
  * bench/results/latency.svg. Every process it starts is killed when it ends,
- * whatever happens; the whole run is bounded (--quick: about 30 s).
+ * whatever happens; the whole run is bounded (50 minutes, --quick 4, or
+ * --time-limit-s), and a run stopped there writes what it had measured to
+ * bench/results/<timestamp>-partial.json.
  */
 
 import { toBase64 } from "../src/crypto/bytes.ts";
@@ -265,11 +267,34 @@ async function main(args: string[]): Promise<number> {
   const stamp = timestamp(started);
   const startedAt = now();
 
+  const limitMs = flags.has("time-limit-s")
+    ? Number(flags.get("time-limit-s")) * 1000
+    : quick
+    ? HARD_LIMIT_MS.quick
+    : HARD_LIMIT_MS.full;
+  if (!(limitMs > 0)) {
+    throw new Error("--time-limit-s takes a number of seconds");
+  }
+  // What has been measured so far, kept if the run is stopped at its limit:
+  // twenty minutes of figures are worth having even when the rest hung.
+  let measured: Results | null = null;
   const hardLimit = setTimeout(() => {
-    log(`bench: over ${quick ? "4" : "50"} minutes; stopping everything`);
+    log(`bench: over ${limitMs / 60_000} minutes; stopping everything`);
     killAll();
+    if (measured !== null) {
+      const partialPath = `${outDir}/${stamp}-partial.json`;
+      measured.notes.push(
+        "stopped at the run's time limit: only the steps before it are here",
+      );
+      measured.seconds = Math.round((now() - startedAt) / 100) / 10;
+      Deno.writeTextFileSync(
+        partialPath,
+        JSON.stringify(measured, null, 2) + "\n",
+      );
+      log(`bench: what was measured is in ${partialPath}`);
+    }
     Deno.exit(2);
-  }, quick ? HARD_LIMIT_MS.quick : HARD_LIMIT_MS.full);
+  }, limitMs);
   const onSignal = () => {
     killAll();
     Deno.exit(130);
@@ -342,7 +367,7 @@ async function main(args: string[]): Promise<number> {
       chatPermissions: await serverPermissions(),
       chatArgs,
       ngircd: ngircd.path,
-      lifetimeMs: quick ? HARD_LIMIT_MS.quick : HARD_LIMIT_MS.full,
+      lifetimeMs: limitMs,
       transport: transportOf(flags.get("transport")),
     };
 
@@ -368,6 +393,7 @@ async function main(args: string[]): Promise<number> {
       fileProfile: null,
       targets: [],
     };
+    measured = results;
 
     for (const kind of ["chat", "irc", "plain"] as const) {
       if (skip.has("room") || skip.has(kind)) continue;

@@ -92,3 +92,48 @@ Deno.test("bench/main.ts --quick prints the report table and writes the raw JSON
     await Deno.remove(out, { recursive: true });
   }
 });
+
+Deno.test("bench/main.ts stopped at its time limit writes what it had measured", async () => {
+  // 15 s: past the setup (a few seconds) and well short of a quick run
+  // (about 40 s), so the run is always stopped in the middle of its steps.
+  const out = await Deno.makeTempDir({ prefix: "chat-bench-limit-test-" });
+  try {
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-read",
+        "--allow-write",
+        "--allow-run",
+        "--allow-sys",
+        MAIN,
+        "--quick",
+        "--skip",
+        "realfiles",
+        "--time-limit-s",
+        "15",
+        "--out",
+        out,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const log = new TextDecoder().decode(stderr);
+    assert.equal(code, 2, `the run was stopped at its limit:\n${log}`);
+    assert.match(log, /over 0\.25 minutes; stopping everything/);
+    const partial = [...Deno.readDirSync(out)].map((e) => e.name).find((
+      name,
+    ) => name.endsWith("-partial.json"));
+    assert.ok(partial, `a partial JSON in ${out}:\n${log}`);
+    assert.match(log, new RegExp(`what was measured is in .*${partial}`));
+    const results = JSON.parse(await Deno.readTextFile(`${out}/${partial}`));
+    assert.equal(results.version, 1);
+    assert.equal(results.quick, true);
+    assert.ok(
+      results.notes.some((note: string) => note.startsWith("stopped at")),
+      "the results say they are partial",
+    );
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
