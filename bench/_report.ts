@@ -144,18 +144,22 @@ export function matrixTable(results: Results): string {
   return lines.join("\n");
 }
 
+/** A row's cells: `f` of each server's result, none where it was not run. */
+function perKind<T>(
+  measured: Partial<Record<TargetKind, T>>,
+  f: (r: T) => Spread | null,
+): Record<TargetKind, Cell> {
+  const cells = {} as Record<TargetKind, Cell>;
+  for (const kind of KINDS) {
+    const r = measured[kind];
+    cells[kind] = r ? f(r) : null;
+  }
+  return cells;
+}
+
 export function rows(results: Results): (Row | string)[] {
-  const room = results.room;
-  const pick = (
-    f: (r: RoomResult) => Spread | null,
-  ): Record<TargetKind, Cell> => {
-    const out = {} as Record<TargetKind, Cell>;
-    for (const kind of KINDS) {
-      const r = room[kind];
-      out[kind] = r ? f(r) : null;
-    }
-    return out;
-  };
+  const pick = (f: (r: RoomResult) => Spread | null) =>
+    perKind(results.room, f);
   const out: (Row | string)[] = [];
   const headline = headlineCell(results.config);
   const fanoutOf = (r: RoomResult) =>
@@ -287,16 +291,7 @@ export function rows(results: Results): (Row | string)[] {
     digits: 0,
   });
   const crowd = results.crowd ?? {};
-  const crowdOf = (
-    f: (r: CrowdResult) => Spread | null,
-  ): Record<TargetKind, Cell> => {
-    const cells = {} as Record<TargetKind, Cell>;
-    for (const kind of KINDS) {
-      const r = crowd[kind];
-      cells[kind] = r ? f(r) : null;
-    }
-    return cells;
-  };
+  const crowdOf = (f: (r: CrowdResult) => Spread | null) => perKind(crowd, f);
   if (Object.keys(crowd).length > 0) {
     out.push(
       `3b. A crowd: ${results.config.crowdClients} people in the public room, ${results.config.crowdRate} msg/s between them (ms, lower is better)`,

@@ -11,6 +11,27 @@ const MAIN = new URL("../../bench/main.ts", import.meta.url).pathname;
  */
 const SILENCE_MS = 60_000;
 
+/** `deno run` of a quick bench writing into `out`, with `extra` flags. */
+function quickArgs(out: string, extra: string[] = []): string[] {
+  return [
+    "run",
+    "--allow-net",
+    "--allow-read",
+    "--allow-write",
+    "--allow-run",
+    "--allow-sys",
+    MAIN,
+    "--quick",
+    // The real-client file scenario (256 MiB, seven processes, sshd)
+    // alone takes longer than these tests may; the bench runs it.
+    "--skip",
+    "realfiles",
+    ...extra,
+    "--out",
+    out,
+  ];
+}
+
 Deno.test("bench/main.ts --quick prints the report table and writes the raw JSON", async () => {
   const out = await Deno.makeTempDir({ prefix: "chat-bench-test-" });
   const abort = new AbortController();
@@ -26,22 +47,7 @@ Deno.test("bench/main.ts --quick prints the report table and writes the raw JSON
   heard();
   try {
     const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net",
-        "--allow-read",
-        "--allow-write",
-        "--allow-run",
-        "--allow-sys",
-        MAIN,
-        "--quick",
-        // The real-client file scenario (256 MiB, seven processes, sshd)
-        // alone takes longer than this test may; the bench runs it.
-        "--skip",
-        "realfiles",
-        "--out",
-        out,
-      ],
+      args: quickArgs(out),
       stdout: "piped",
       stderr: "piped",
       signal: abort.signal,
@@ -99,22 +105,7 @@ Deno.test("bench/main.ts stopped at its time limit writes what it had measured",
   const out = await Deno.makeTempDir({ prefix: "chat-bench-limit-test-" });
   try {
     const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net",
-        "--allow-read",
-        "--allow-write",
-        "--allow-run",
-        "--allow-sys",
-        MAIN,
-        "--quick",
-        "--skip",
-        "realfiles",
-        "--time-limit-s",
-        "15",
-        "--out",
-        out,
-      ],
+      args: quickArgs(out, ["--time-limit-s", "15"]),
       stdout: "null",
       stderr: "piped",
     }).output();
