@@ -385,7 +385,6 @@ async function main(args: string[]): Promise<number> {
       transport: env.transport,
       notes,
       room: {},
-      crowd: {},
       idle: {},
       handshake: [],
       profile: null,
