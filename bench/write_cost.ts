@@ -4,10 +4,13 @@
  * 200 rounds a second for 5 s (the latency bench's public room: 200
  * messages a second to 99 recipients). The readers are in another process.
  *
- *     deno run -A bench/write_cost.ts [node-handle|node-write|deno-conn|websocket ...]
+ *     deno run -A bench/write_cost.ts [node-handle|ffi-send|node-write|deno-conn|websocket ...]
  *
  * - `node-handle`: the socket's TCP handle directly (`writeBuffer`), as the
  *   chat server writes a frame (src/server/direct_write.ts);
+ * - `ffi-send`: send(2) through FFI on one copy of each socket's descriptor
+ *   (the handle's `fdForIpc()`, taken once): the system call with no
+ *   runtime around it (Linux only: MSG_DONTWAIT | MSG_NOSIGNAL);
  * - `node-write`: `node:net`'s `socket.write`;
  * - `deno-conn`: `Deno.listen`'s `Deno.Conn.write`;
  * - `websocket`: `Deno.serve` with `Deno.upgradeWebSocket`, as the plain
@@ -26,7 +29,13 @@ const SOCKETS = 99;
 const ROUNDS_PER_SECOND = 200;
 const SECONDS = 5;
 const FRAME_BYTES = 150;
-const WAYS = ["node-handle", "node-write", "deno-conn", "websocket"] as const;
+const WAYS = [
+  "node-handle",
+  "ffi-send",
+  "node-write",
+  "deno-conn",
+  "websocket",
+] as const;
 type Way = typeof WAYS[number];
 
 if (Deno.args[0] === "--sink") {
@@ -114,7 +123,7 @@ async function measure(way: Way): Promise<{ user: number; system: number }> {
   let send: () => void;
   let close: () => void | Promise<void>;
   let child: Deno.ChildProcess;
-  if (way === "node-handle" || way === "node-write") {
+  if (way === "node-handle" || way === "node-write" || way === "ffi-send") {
     const sockets: net.Socket[] = [];
     const server = net.createServer((socket) => {
       socket.setNoDelay(true);
@@ -128,7 +137,24 @@ async function measure(way: Way): Promise<{ user: number; system: number }> {
     await ready(child);
     await all(() => sockets.length);
     const request = { oncomplete() {} };
-    send = way === "node-handle"
+    const libc = way === "ffi-send"
+      ? Deno.dlopen("libc.so.6", {
+        send: { parameters: ["i32", "buffer", "usize", "i32"], result: "i64" },
+        close: { parameters: ["i32"], result: "i32" },
+      }).symbols
+      : null;
+    const fds = libc === null
+      ? []
+      : sockets.map((socket) =>
+        (socket as unknown as { _handle: { fdForIpc(): number } })._handle
+          .fdForIpc()
+      );
+    const length = BigInt(frame.byteLength);
+    send = libc !== null
+      ? () => {
+        for (const fd of fds) libc.send(fd, frame, length, 0x40 | 0x4000);
+      }
+      : way === "node-handle"
       ? () => {
         for (const socket of sockets) {
           (socket as unknown as {
@@ -140,6 +166,8 @@ async function measure(way: Way): Promise<{ user: number; system: number }> {
         for (const socket of sockets) socket.write(frame);
       };
     close = () => {
+      // Our copies of the descriptors keep the sockets open otherwise.
+      for (const fd of fds) libc?.close(fd);
       for (const socket of sockets) socket.destroy();
       server.close();
     };
