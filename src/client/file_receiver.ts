@@ -27,7 +27,8 @@ const OPENS_AHEAD = 2;
  * still gets its bytes written and shown (and acknowledged once they add up
  * to FILE_ACK_BYTES). Not whenever no chunk waits, as before: to a group,
  * chunks come one by one, and writing each alone cost the receivers 10-25 %
- * more CPU (bench/BASELINE.md, "Files, session 13").
+ * more CPU (session 13: `git show 12533c7:bench/BASELINE.md`, "Files,
+ * session 13").
  */
 const IDLE_WRITE_MS = 20;
 

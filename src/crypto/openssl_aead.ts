@@ -8,9 +8,10 @@
  * Why: Deno 2.9.6's own AES-GCM (node:crypto and WebCrypto alike) runs in
  * software here, at 125-200 MB/s on 1 MiB and 4-5 µs per 100-byte frame,
  * against 4.6 GB/s and 0.35 µs for OpenSSL on the same CPU (AES-NI and
- * PCLMULQDQ; `/tmp`-style measurement in bench/BASELINE.md, "OpenSSL through
- * FFI", session 11). Sealing was the server's largest cost in fan-out (issue
- * 21) and the wall of file transfers (issue 16). No cipher is written here:
+ * PCLMULQDQ; Deno's by `deno run --allow-env bench/aead_cost.ts`, OpenSSL's
+ * in session 11, `git show f00c740:bench/BASELINE.md`). Sealing was the server's
+ * largest cost in fan-out (issue 21) and the wall of file transfers (issue
+ * 16). No cipher is written here:
  * this file only calls OpenSSL's EVP interface, the library scp and nginx use.
  *
  * Safety: every length passed to C is checked here against the buffers

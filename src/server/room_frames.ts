@@ -54,7 +54,7 @@ export interface RoomFramesOptions {
  * sealing a 100-byte frame costs), and costs every member a SHA-256 and an
  * HMAC more than opening its own frame: worth it once the batch's bytes cost
  * more to seal per member than that (OpenSSL AES-GCM: ~0.2 ns a byte).
- * See bench/BASELINE.md "Fan-out, session 11".
+ * See bench/BASELINE.md "Room frames".
  */
 export const MIN_ROOM_FRAME_BYTES = 4096;
 

@@ -100,8 +100,7 @@ export interface ServerOptions {
    * on), every public message is sealed once per recipient. Off by default:
    * they save the server at most the per-member seal and packing of large
    * batches while every member pays a SHA-256 more per frame, and no server
-   * saving showed through the noise (bench/BASELINE.md, "Fan-out, session
-   * 11").
+   * saving showed through the noise (bench/BASELINE.md, "Room frames").
    */
   roomFrames?: Omit<RoomFramesOptions, "queued"> | boolean;
   /**
