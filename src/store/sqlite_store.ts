@@ -14,7 +14,6 @@
 import {
   DatabaseSync,
   type SQLInputValue,
-  type SQLOutputValue,
   type StatementSync,
 } from "node:sqlite";
 import { migrate, MIGRATIONS, readSchemaVersion } from "./migrations.ts";
@@ -40,12 +39,20 @@ import {
   type UserRecord,
 } from "./store.ts";
 import type { Timestamp } from "../protocol/messages.ts";
+import { WalSync } from "./wal_sync.ts";
+import { prepareLocation } from "./database_location.ts";
+import { translate } from "./sqlite_errors.ts";
 import {
-  createPrivateDir,
-  describeModeChange,
-  PRIVATE_FILE_MODE,
-  restrictMode,
-} from "../fs/private_paths.ts";
+  bodyBytes,
+  integer,
+  integerOrNull,
+  type Row,
+  text,
+  textOrNull,
+  toGroup,
+  toMessage,
+  toUser,
+} from "./rows.ts";
 
 /**
  * The database file's name inside a data folder, for callers that have a
@@ -120,8 +127,6 @@ export function openStore(
 ): SqliteStore {
   return SqliteStore.open(path, options);
 }
-
-type Row = Record<string, SQLOutputValue>;
 
 export class SqliteStore implements Store {
   /** The path given to `openStore`, or ":memory:". */
@@ -1416,254 +1421,6 @@ function configure(
   return { walSync, checkpointInWorker };
 }
 
-/**
- * Makes commits durable without blocking: an fdatasync of the write-ahead
- * log through a descriptor of our own, run by the runtime's worker threads.
- * A sync covers every commit made before it started, so one sync serves all
- * the commits that piled up while the previous one ran (group commit). This
- * gives the guarantee of `PRAGMA synchronous = FULL` in WAL mode (the log
- * synced before the commit is confirmed) to what the server replies;
- * SQLite still syncs the log before each checkpoint, as it does in NORMAL.
- * SQLite keeps the same log file (reset, not deleted) while it has the
- * database open, so one descriptor serves the whole session.
- */
-class WalSync {
-  /** The database file; the log is beside it, with "-wal" appended. */
-  readonly #dbPath: string;
-  readonly #onFailure: (reason: string) => void;
-  #file: Deno.FsFile | null = null;
-  /** The most rows written that anyone waits for, and the last sync's. */
-  #wanted = 0;
-  #synced = 0;
-  #running: Promise<void> | null = null;
-  #waiting: { upTo: number; resolve: () => void }[] = [];
-  #closed = false;
-
-  /**
-   * `alreadyWritten`: rows written while the store opened (its migrations),
-   * which no reply waits for: lost to a power cut, they are lost together
-   * (one transaction) and written again at the next open.
-   */
-  constructor(
-    dbPath: string,
-    onFailure: (reason: string) => void,
-    alreadyWritten: number,
-  ) {
-    this.#dbPath = dbPath;
-    this.#onFailure = onFailure;
-    this.#synced = alreadyWritten;
-    this.#wanted = alreadyWritten;
-  }
-
-  /**
-   * Resolves once the writes up to `written` (the connection's running
-   * count of rows written, read after they were committed) are synced;
-   * null if they are.
-   */
-  after(written: number): Promise<void> | null {
-    const upTo = written;
-    if (upTo <= this.#synced) return null;
-    if (upTo > this.#wanted) this.#wanted = upTo;
-    const done = new Promise<void>((resolve) =>
-      this.#waiting.push({ upTo, resolve })
-    );
-    this.#running ??= this.#syncLoop();
-    return done;
-  }
-
-  close(): void {
-    this.#closed = true;
-    // A sync under way finishes first; the loop closes the file then.
-    if (this.#running === null) this.#closeFile();
-  }
-
-  async #syncLoop(): Promise<void> {
-    // Started at once, not at the end of the turn: the sender's `ok` waits
-    // for it, and with a few messages in flight per sender the sync is about
-    // half of their round trip (issue 21: starting it after the turn's
-    // writes gave the 4 x 4 cell 207 k deliveries/s against 292 k).
-    try {
-      while (this.#waiting.length > 0 && !this.#closed) {
-        const upTo = this.#wanted;
-        try {
-          // SQLite keeps the log beside the real file, not beside a
-          // symlink to it. Opened for writing (never written): Windows
-          // flushes only a handle with write access.
-          this.#file ??= await Deno.open(
-            `${await Deno.realPath(this.#dbPath)}-wal`,
-            { read: true, write: true },
-          );
-          await this.#file.syncData();
-        } catch (error) {
-          // SQLite takes over the syncing, and syncs what waits (see
-          // #syncFailed) before the replies go out.
-          this.#closed = true;
-          try {
-            this.#onFailure(error instanceof Error ? error.message : "failed");
-          } catch (failure) {
-            console.error(`chat: ${failure}`);
-          }
-        }
-        this.#synced = upTo;
-        this.#release(upTo);
-      }
-      // Whatever waits when the store closes was committed; let it go.
-      this.#release(Infinity);
-    } finally {
-      this.#running = null;
-      if (this.#closed) this.#closeFile();
-    }
-  }
-
-  #release(upTo: number): void {
-    let released = 0;
-    for (const waiter of this.#waiting) {
-      if (waiter.upTo > upTo) break;
-      waiter.resolve();
-      released++;
-    }
-    this.#waiting.splice(0, released);
-  }
-
-  #closeFile(): void {
-    try {
-      this.#file?.close();
-    } catch {
-      // Already closed.
-    }
-    this.#file = null;
-  }
-}
-
-// Creates the folder for a new database (0700) and the file itself (0600),
-// narrows an existing database and its log and shared-memory files to 0600,
-// and refuses a folder in place of the file, which SQLite reports only as
-// "unable to open". The database holds every private and group message.
-//
-// SQLite creates a new database 0644 whatever the umask, and its -wal and
-// -shm files with the mode of the database file: creating the (empty, and so
-// valid) database file 0600 first makes all three private.
-function prepareLocation(path: string, notice: (line: string) => void): void {
-  let info: Deno.FileInfo | null = null;
-  try {
-    info = Deno.statSync(path);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  if (info?.isDirectory) {
-    throw new StoreError(
-      "cannot_open",
-      `Cannot use ${path} as the database: it is a folder`,
-    );
-  }
-  const folder = parentOf(path);
-  if (info === null && folder !== null) {
-    try {
-      createPrivateDir(folder);
-    } catch (error) {
-      throw new StoreError(
-        "cannot_open",
-        `Cannot create the folder ${folder} for the database: ${
-          error instanceof Error ? error.message : String(error)
-        }`,
-        { cause: error },
-      );
-    }
-  }
-  if (info === null) {
-    try {
-      Deno.writeFileSync(path, new Uint8Array(), {
-        mode: PRIVATE_FILE_MODE,
-        createNew: true,
-      });
-    } catch {
-      // Created by another process meanwhile (narrowed below like any other),
-      // or not creatable: SQLite then says why, in the words translate() knows.
-    }
-  }
-  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
-    try {
-      const change = restrictMode(file);
-      if (change !== null) {
-        notice(describeModeChange(change, "the database file"));
-      }
-    } catch (error) {
-      // Someone else's file, say: the data is still safe to use, only exposed.
-      notice(
-        `Cannot make the database file '${file}' private (${
-          error instanceof Error ? error.message : String(error)
-        }); make it readable only by the user who runs the server`,
-      );
-    }
-  }
-}
-
-function parentOf(path: string): string | null {
-  const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
-  if (cut < 0) return null;
-  return cut === 0 ? path.slice(0, 1) : path.slice(0, cut);
-}
-
-// node:sqlite reports every SQLite failure as ERR_SQLITE_ERROR with
-// SQLite's message, so the message is all there is to tell them apart.
-const KNOWN_FAILURES: readonly {
-  pattern: RegExp;
-  code: StoreError["code"];
-  explain: (path: string) => string;
-}[] = [
-  {
-    pattern: /file is not a database/,
-    code: "not_a_database",
-    explain: (path) =>
-      `The file ${path} is not a chat database: move it away or choose another data folder`,
-  },
-  {
-    pattern: /malformed|corrupt/,
-    code: "corrupt",
-    explain: (path) =>
-      `The database ${path} is damaged: restore it from a backup, or move it away to start afresh`,
-  },
-  {
-    pattern: /unable to open database file/,
-    code: "cannot_open",
-    explain: (path) =>
-      `Cannot open the database ${path}: check that its folder exists and that you may write to it`,
-  },
-  {
-    pattern: /readonly database/,
-    code: "read_only",
-    explain: (path) =>
-      `Cannot write to the database ${path}: check the permissions of the file and its folder`,
-  },
-  {
-    pattern: /database or disk is full/,
-    code: "disk_full",
-    explain: (path) => `Cannot write to the database ${path}: the disk is full`,
-  },
-  {
-    pattern: /database is locked|database table is locked/,
-    code: "busy",
-    explain: (path) =>
-      `The database ${path} is locked by another process: stop the other chat server using it`,
-  },
-];
-
-/** A `StoreError` for failures a user can act on; anything else as it was. */
-function translate(error: unknown, path: string): unknown {
-  if (error instanceof StoreError || !(error instanceof Error)) return error;
-  if ((error as { code?: unknown }).code !== "ERR_SQLITE_ERROR") return error;
-  for (const failure of KNOWN_FAILURES) {
-    if (failure.pattern.test(error.message)) {
-      return new StoreError(
-        failure.code,
-        `${failure.explain(path)} (SQLite: ${error.message})`,
-        { cause: error },
-      );
-    }
-  }
-  return error;
-}
-
 function isThenable(value: unknown): boolean {
   return typeof value === "object" && value !== null &&
     typeof (value as { then?: unknown }).then === "function";
@@ -1673,105 +1430,6 @@ function checkLimit(limit: number): void {
   if (!Number.isSafeInteger(limit) || limit < 0) {
     throw new RangeError(`Limit must be a non-negative integer, got ${limit}`);
   }
-}
-
-function toUser(row: Row): UserRecord {
-  return {
-    name: text(row, "name"),
-    nameKey: text(row, "name_key"),
-    fingerprint: textOrNull(row, "fingerprint"),
-    createdAt: integer(row, "created_at"),
-    lastSeen: integerOrNull(row, "last_seen"),
-    lastMessageAt: integerOrNull(row, "last_message_at"),
-  };
-}
-
-function toGroup(row: Row): GroupRecord {
-  return {
-    name: text(row, "name"),
-    key: text(row, "group_key"),
-    createdBy: text(row, "created_by"),
-    createdAt: integer(row, "created_at"),
-  };
-}
-
-function toMessage(row: Row): StoredMessage {
-  const fields = {
-    id: integer(row, "id"),
-    seq: integer(row, "seq"),
-    ts: integer(row, "ts"),
-    fromKey: text(row, "from_key"),
-    fromName: text(row, "from_name"),
-    body: blob(row, "body"),
-  };
-  const kind = text(row, "kind");
-  switch (kind) {
-    case "public":
-      return { ...fields, kind };
-    case "private": {
-      const e2e = row.e2e_fingerprint;
-      return {
-        ...fields,
-        ...(typeof e2e === "string" ? { e2eFingerprint: e2e } : {}),
-        kind,
-        toKey: text(row, "to_key"),
-        toName: text(row, "to_name"),
-      };
-    }
-    case "group": {
-      const e2e = row.e2e_group_fingerprint;
-      return {
-        ...fields,
-        ...(typeof e2e === "string" ? { e2eFingerprint: e2e } : {}),
-        kind,
-        groupKey: text(row, "group_key"),
-        groupName: text(row, "group_name"),
-      };
-    }
-    default:
-      // The CHECK constraint rules this out for databases of this schema.
-      throw new TypeError(`Message ${fields.id} has unknown kind ${kind}`);
-  }
-}
-
-function text(row: Row, column: string): string {
-  const value = row[column];
-  if (typeof value !== "string") throw columnType(column, "text", value);
-  return value;
-}
-
-function textOrNull(row: Row, column: string): string | null {
-  return row[column] === null ? null : text(row, column);
-}
-
-function integer(row: Row, column: string): number {
-  const value = row[column];
-  if (typeof value !== "number") throw columnType(column, "a number", value);
-  return value;
-}
-
-function integerOrNull(row: Row, column: string): number | null {
-  return row[column] === null ? null : integer(row, column);
-}
-
-/** A message row's body size (0 if it is not bytes: toMessage says why). */
-function bodyBytes(row: Row): number {
-  const body = row.body;
-  return body instanceof Uint8Array ? body.byteLength : 0;
-}
-
-function blob(row: Row, column: string): Uint8Array {
-  const value = row[column];
-  if (!(value instanceof Uint8Array)) throw columnType(column, "bytes", value);
-  return value;
-}
-
-function columnType(column: string, wanted: string, value: unknown): TypeError {
-  return new TypeError(
-    `Column ${column} holds ${
-      value === null ? "null" : typeof value
-    }, not ${wanted}`,
-  );
 }
 
 /** The id migration 8 made for this database. */
