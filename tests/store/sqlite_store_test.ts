@@ -1470,6 +1470,61 @@ Deno.test("sentWithClientId finds the position stored with a sender's client id,
   });
 });
 
+Deno.test("client ids recorded in a transaction are found before its commit, kept by it, and dropped with what a savepoint undoes", async () => {
+  await withTempDir((dir) => {
+    const path = `${dir}/chat.db`;
+    let store = openStore(path);
+    addUsers(store, "ann", "bob");
+    const say = (from: string, cid: string, text: string) =>
+      store.appendPublic({
+        ts: 1,
+        fromKey: from,
+        fromName: from,
+        body: encoder.encode(text),
+        clientId: cid,
+      });
+    const cids = Array.from(
+      { length: 70 },
+      (_, i) => i.toString(16).padStart(32, "0"),
+    );
+    const positions = store.transaction(() => {
+      // More than one multi-row INSERT's worth, from two senders in turn.
+      const out = cids.map((cid, i) =>
+        say(i % 2 ? "bob" : "ann", cid, `m${i}`)
+      );
+      // A retry in the same turn is known before anything is written.
+      assert.deepEqual(store.sentWithClientId("ann", cids[0]!), out[0]);
+      assert.deepEqual(store.sentWithClientId("bob", cids[1]!), out[1]);
+      assert.equal(store.sentWithClientId("bob", cids[0]!), undefined);
+      // The same pair again: the first position stays.
+      say("ann", cids[0]!, "again");
+      assert.deepEqual(store.sentWithClientId("ann", cids[0]!), out[0]);
+      // A savepoint undone takes its own client ids and leaves the others.
+      assert.throws(() =>
+        store.transaction(() => {
+          say("ann", "f".repeat(32), "undone");
+          assert.ok(store.sentWithClientId("ann", "f".repeat(32)));
+          throw new Error("undo");
+        })
+      );
+      assert.equal(store.sentWithClientId("ann", "f".repeat(32)), undefined);
+      assert.deepEqual(store.sentWithClientId("bob", cids[69]!), out[69]);
+      return out;
+    });
+    store.close();
+    store = openStore(path);
+    cids.forEach((cid, i) =>
+      assert.deepEqual(
+        store.sentWithClientId(i % 2 ? "bob" : "ann", cid),
+        positions[i],
+        `message ${i}`,
+      )
+    );
+    assert.equal(store.sentWithClientId("ann", "f".repeat(32)), undefined);
+    store.close();
+  });
+});
+
 Deno.test("SqliteStore.appendMessage and appendPublic store a message at a position given by a shared log, which must be past the last id", () => {
   const store = openStore(":memory:");
   try {
