@@ -11,6 +11,7 @@ import {
   ChatClient,
   encodeText,
   type Incoming,
+  newClientId,
   type Reply,
 } from "../src/client/chat_client.ts";
 import {
@@ -186,11 +187,15 @@ class ChatConn implements BenchConn {
   send(kind: ChatKind, target: string, body: string): void {
     this.unacked++;
     const text = encodeText(body);
+    // Every line with its own client id, as `chat connect` sends it (so
+    // that a retry is stored once, PROTOCOL 5.9): the server keeps and
+    // looks up each one, which is part of what a message costs it.
+    const cid = newClientId();
     const reply = kind === "public"
-      ? this.#client.request({ t: "say" }, text)
+      ? this.#client.request({ t: "say", cid }, text)
       : kind === "group"
-      ? this.#client.request({ t: "gsay", group: target }, text)
-      : this.#client.request({ t: "msg", to: target }, text);
+      ? this.#client.request({ t: "gsay", group: target, cid }, text)
+      : this.#client.request({ t: "msg", to: target, cid }, text);
     reply.then(this.#answered);
   }
 

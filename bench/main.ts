@@ -339,6 +339,9 @@ async function main(args: string[]): Promise<number> {
       } (per-client rate and per-address limits lifted, as ngircd's flood limits are) and its default data folder beside a fresh copy of the key`,
     );
     notes.push(
+      "chat load clients send every chat line with a client id (cid), as `chat connect` does: the server stores and looks up each",
+    );
+    notes.push(
       transportOf(flags.get("transport")) === "tcp"
         ? "chat and plain-relay load clients speak WebSocket over TCP_NODELAY sockets (bench/_tcp_websocket.ts): Deno's own WebSocket client stalls ~40 ms on frames of about 1-64 KiB (Nagle plus delayed ACK); --transport websocket measures with it"
         : "load clients use Deno's own WebSocket client (--transport websocket), as `chat connect` does",

@@ -17,6 +17,7 @@
  * docs/PROTOCOL.md 5.9); the bench's load clients send none.
  */
 
+import { newClientId } from "../src/client/chat_client.ts";
 import { SqliteStore } from "../src/store/sqlite_store.ts";
 
 const MESSAGES = Number(Deno.args[0] ?? 3000);
@@ -28,8 +29,9 @@ const BODY = new Uint8Array(100).fill(0x41);
 type Step = (store: SqliteStore, from: string, n: number) => void;
 
 const VARIANTS: [string, Step][] = [
-  ["as from chat connect: client id checked, row, touch", (store, from, n) => {
-    const clientId = `c${n}`;
+  ["as from chat connect: client id checked, row, touch", (store, from) => {
+    // Random, as chat connect makes them.
+    const clientId = newClientId();
     store.sentWithClientId(from, clientId);
     store.appendPublic({
       ts: Date.now(),
