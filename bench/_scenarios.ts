@@ -161,7 +161,14 @@ function loadArgv(
     ...(target.kind === "irc" ? [] : ["--transport", transport]),
   ];
   // --allow-ffi: the load client seals with OpenSSL, as chat connect does.
-  const deno = [Deno.execPath(), "run", "--allow-ffi", "--allow-net=127.0.0.1"];
+  // --allow-env: CHAT_BENCH_CIDS (bench/_chat_target.ts) only.
+  const deno = [
+    Deno.execPath(),
+    "run",
+    "--allow-ffi",
+    "--allow-net=127.0.0.1",
+    "--allow-env=CHAT_BENCH_CIDS",
+  ];
   const url = `ws://127.0.0.1:${target.server.port}`;
   switch (target.kind) {
     case "chat":

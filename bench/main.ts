@@ -17,6 +17,7 @@
  * bench/results/<timestamp>-partial.json.
  */
 
+import { SEND_CIDS } from "./_chat_target.ts";
 import { toBase64 } from "../src/crypto/bytes.ts";
 import { generateRsaKeyPair, importPublicKeyPem } from "../src/crypto/keys.ts";
 import { parseFlags } from "./_args.ts";
@@ -339,7 +340,9 @@ async function main(args: string[]): Promise<number> {
       } (per-client rate and per-address limits lifted, as ngircd's flood limits are) and its default data folder beside a fresh copy of the key`,
     );
     notes.push(
-      "chat load clients send every chat line with a client id (cid), as `chat connect` does: the server stores and looks up each",
+      SEND_CIDS
+        ? "chat load clients send every chat line with a client id (cid), as `chat connect` does (CHAT_BENCH_CIDS=1): the server stores and looks up each"
+        : "chat load clients send chat lines without the client id (cid) `chat connect` adds to each; CHAT_BENCH_CIDS=1 adds it (bench/BASELINE.md)",
     );
     notes.push(
       transportOf(flags.get("transport")) === "tcp"
