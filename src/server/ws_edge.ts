@@ -577,10 +577,15 @@ class WsConnection implements EdgeConnection, Pausable {
     this.#socket = wsSocket(ws);
     this.#direct = DirectWrites.available
       ? new DirectWrites(this.#socket, (frame, failed) => {
+        // Its length first: giving the buffer back may free it (a large
+        // one is detached at once), and a freed frame's length is 0, which
+        // would leave its bytes in the gauge for ever: past the gauge's
+        // bound, every sender is held and nothing is read again.
+        const bytes = frame.byteLength;
         // A failed write's buffer is left to the collector: whether the
         // handle still reads it is not said.
         if (!failed) sendBuffers.written(frame);
-        this.#written(frame.byteLength);
+        this.#written(bytes);
       })
       : null;
     const release = releaseReads
