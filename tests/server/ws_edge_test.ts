@@ -466,20 +466,31 @@ Deno.test("startEdge's connections send what the caller filled into messageBuffe
   }
 });
 
-Deno.test("startEdge's connections count frames still with the socket in bufferedAmount and the gauge, and give them back when a peer that stopped reading is gone", async () => {
+/**
+ * An edge counting into a gauge, a raw TCP peer upgraded on it that reads
+ * nothing yet, and the edge's side of it, which has sent `frames` messages of
+ * 1 MiB (message i filled with byte i).
+ */
+async function rawPeerSentMiBs(frames: number) {
   const gauge = new QueueGauge(0, 0);
   let served!: (conn: EdgeConnection) => void;
   const accepted = new Promise<EdgeConnection>((resolve) => served = resolve);
-  await using edge = await edgeWith((conn) => served(conn), { gauge });
+  const edge = await edgeWith((conn) => served(conn), { gauge });
   const { tcp, head } = await RawTcp.upgrade(edge.port);
   assert.match(head, /^HTTP\/1\.1 101/);
   const conn = await accepted;
-  // Never read: past what the kernel holds, frames wait with the socket.
-  for (let i = 0; i < 32; i++) {
+  for (let i = 0; i < frames; i++) {
     const message = conn.messageBuffer!(MIB);
     message.fill(i);
     conn.sendFilled!(message);
   }
+  return { gauge, tcp, conn, [Symbol.asyncDispose]: () => edge.close() };
+}
+
+Deno.test("startEdge's connections count frames still with the socket in bufferedAmount and the gauge, and give them back when a peer that stopped reading is gone", async () => {
+  // Never read: past what the kernel holds, frames wait with the socket.
+  await using peer = await rawPeerSentMiBs(32);
+  const { gauge, tcp, conn } = peer;
   assert.ok(
     conn.bufferedAmount >= 16 * MIB,
     `bufferedAmount ${conn.bufferedAmount} counts what waits`,
@@ -491,22 +502,12 @@ Deno.test("startEdge's connections count frames still with the socket in buffere
 });
 
 Deno.test("startEdge's connections give the gauge back every frame a slow reader finally takes, large ones too", async () => {
-  const gauge = new QueueGauge(0, 0);
-  let served!: (conn: EdgeConnection) => void;
-  const accepted = new Promise<EdgeConnection>((resolve) => served = resolve);
-  await using edge = await edgeWith((conn) => served(conn), { gauge });
-  const { tcp, head } = await RawTcp.upgrade(edge.port);
-  assert.match(head, /^HTTP\/1\.1 101/);
-  const conn = await accepted;
   // More than the kernel takes at once, so most frames wait with the
   // socket's handle; frames this large are freed, not kept for reuse, once
   // written (send_buffers.ts).
   const frames = 24;
-  for (let i = 0; i < frames; i++) {
-    const message = conn.messageBuffer!(MIB);
-    message.fill(i);
-    conn.sendFilled!(message);
-  }
+  await using peer = await rawPeerSentMiBs(frames);
+  const { gauge, tcp, conn } = peer;
   assert.ok(gauge.bytes >= 8 * MIB, `gauge ${gauge.bytes} counts what waits`);
   // Now the peer reads everything.
   for (let i = 0; i < frames; i++) {
