@@ -179,6 +179,7 @@ export const MIGRATIONS: readonly Migration[] = [
     // again with the same cid (docs/PROTOCOL.md, "Delivery"); the position
     // is kept here so that a retry gets it even after the message itself
     // was pruned. Only the newest SENT_IDS_KEPT rows are kept (sqlite_store).
+    // Migration 9 drops the index.
     up: `
       CREATE TABLE sent_ids (
         message_id INTEGER PRIMARY KEY,
@@ -243,6 +244,15 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT INTO meta (key, value)
         VALUES ('store_id', lower(hex(randomblob(16))));
     `,
+  },
+  {
+    version: 9,
+    description: "client ids looked up in memory, not through an index",
+    // Each random client id went into a random place of this index, most of
+    // the cost of storing a line from `chat connect`. The store now keeps
+    // the newest in memory (recent_client_ids.ts) and reads them from
+    // sent_ids, in id order, when it opens; the rows are unique already.
+    up: `DROP INDEX sent_ids_by_sender;`,
   },
 ];
 

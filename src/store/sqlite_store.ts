@@ -42,6 +42,7 @@ import type { Timestamp } from "../protocol/messages.ts";
 import { WalSync } from "./wal_sync.ts";
 import { prepareLocation } from "./database_location.ts";
 import { translate } from "./sqlite_errors.ts";
+import { RecentClientIds } from "./recent_client_ids.ts";
 import {
   bodyBytes,
   integer,
@@ -93,6 +94,11 @@ export interface StoreOptions {
    * at close.
    */
   checkpointEveryRows?: number;
+  /**
+   * How many client ids (of the newest messages sent with one) are kept to
+   * recognise retries: SENT_IDS_KEPT unless a test needs fewer.
+   */
+  clientIdsKept?: number;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
@@ -141,6 +147,8 @@ export class SqliteStore implements Store {
   #touches = new Map<string, Timestamp>();
   /** Public messages not written yet, PUBLIC_COLUMNS values each (appendPublic). */
   #publicRows: SQLInputValue[] = [];
+  /** Client ids not written yet, SENT_ID_COLUMNS values each, held likewise. */
+  #sentIdRows: SQLInputValue[] = [];
   /**
    * Where writing held public rows failed: the transaction depth then, and
    * the error. Part of them may be written, and the caller that saw the
@@ -157,6 +165,8 @@ export class SqliteStore implements Store {
   #lastSeq = new Map<string, number>();
   /** Client ids recorded since sent_ids was last trimmed. */
   #sentIdsSinceTrim = 0;
+  /** The newest of sent_ids, for sentWithClientId (recent_client_ids.ts). */
+  readonly #clientIds: RecentClientIds;
   /** Syncs the write-ahead log off the event loop; null: SQLite does it. */
   #walSync: WalSync | null;
   /** Checkpoints the log off the event loop; null: SQLite does, or no log. */
@@ -189,6 +199,9 @@ export class SqliteStore implements Store {
     this.#maxBytes = options.maxBytes ?? 0;
     this.#capCheckEvery = options.capCheckEvery ?? DEFAULT_CAP_CHECK_EVERY;
     this.#notice = options.notice ?? (() => {});
+    this.#clientIds = new RecentClientIds(
+      options.clientIdsKept ?? SENT_IDS_KEPT,
+    );
     if (!(this.#maxBytes >= 0) || !(this.#capCheckEvery >= 1)) {
       throw new RangeError("The store's cap and its check interval");
     }
@@ -205,6 +218,23 @@ export class SqliteStore implements Store {
         onFailure: (reason) => this.#checkpointFailed(reason),
       }, written);
     }
+    this.#loadClientIds();
+  }
+
+  /** The newest client ids, as many as are kept, from the table to memory. */
+  #loadClientIds(): void {
+    const rows = this.#all(
+      `SELECT message_id, seq, from_key, client_id FROM sent_ids
+       ORDER BY message_id DESC LIMIT ?`,
+      this.#clientIds.capacity,
+    );
+    for (const row of rows.reverse()) {
+      this.#clientIds.add(text(row, "from_key"), text(row, "client_id"), {
+        id: integer(row, "message_id"),
+        seq: integer(row, "seq"),
+      });
+    }
+    this.#clientIds.settle();
   }
 
   static open(path: string, options: StoreOptions = {}): SqliteStore {
@@ -311,6 +341,7 @@ export class SqliteStore implements Store {
     // the savepoint, so that undoing the savepoint cannot undo it, and so
     // that whatever is pending at an undo was appended inside it.
     if (nested) this.#writePublicRows();
+    const clientIdsMark = this.#clientIds.mark();
     this.#guard(() =>
       this.#db.exec(nested ? `SAVEPOINT ${savepoint}` : "BEGIN IMMEDIATE")
     );
@@ -331,12 +362,17 @@ export class SqliteStore implements Store {
         this.#touches.clear();
       }
       this.#db.exec(nested ? `RELEASE ${savepoint}` : "COMMIT");
-      if (!nested) this.#afterCommit();
+      if (!nested) {
+        this.#clientIds.settle();
+        this.#afterCommit();
+      }
       return result;
     } catch (error) {
       if (!nested) this.#touches.clear();
       this.#publicRows = [];
+      this.#sentIdRows = [];
       this.#forgetPositions();
+      this.#clientIds.undoTo(clientIdsMark);
       // Undoing this savepoint undoes a partial write made inside it.
       if ((this.#publicWriteFailure?.depth ?? -1) >= this.#depth) {
         this.#publicWriteFailure = null;
@@ -760,20 +796,15 @@ export class SqliteStore implements Store {
     fromKey: string,
     clientId: string,
   ): MessagePosition | undefined {
-    const row = this.#get(
-      `SELECT message_id, seq FROM sent_ids
-       WHERE from_key = ? AND client_id = ?`,
-      fromKey,
-      clientId,
-    );
-    return row === undefined
-      ? undefined
-      : { id: integer(row, "message_id"), seq: integer(row, "seq") };
+    // In memory, so that the check reads nothing and writes no held row.
+    return this.#clientIds.get(fromKey, clientId);
   }
 
   /**
-   * Remembers a message's client id. Every SENT_IDS_TRIM_EVERY of them the
-   * oldest beyond SENT_IDS_KEPT are forgotten: a retry comes within seconds
+   * Remembers a message's client id, in memory for sentWithClientId and in
+   * sent_ids for the next start. Every SENT_IDS_TRIM_EVERY of them the
+   * table forgets the ones memory has forgotten (the oldest beyond
+   * SENT_IDS_KEPT): a retry comes within seconds
    * of the first try, and the table stays a few megabytes at most.
    */
   #recordClientId(
@@ -781,22 +812,27 @@ export class SqliteStore implements Store {
     clientId: string,
     position: MessagePosition,
   ): void {
-    this.#run(
-      `INSERT INTO sent_ids (message_id, seq, from_key, client_id)
-       VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-      position.id,
-      position.seq,
-      fromKey,
-      clientId,
-    );
+    // The first position stays (the store test "client ids recorded in a
+    // transaction ..." pins it).
+    if (this.#clientIds.get(fromKey, clientId) !== undefined) return;
+    // Appended in id order: the table has no index on the random client
+    // ids to keep up (recent_client_ids.ts says why).
+    const rows = this.#sentIdRows;
+    rows.push(position.id, position.seq, fromKey, clientId);
+    if (
+      this.#depth === 0 || rows.length >= PUBLIC_ROWS_HELD * SENT_ID_COLUMNS
+    ) {
+      this.#writePublicRows();
+    }
+    this.#clientIds.add(fromKey, clientId, position);
+    if (this.#depth === 0) this.#clientIds.settle();
     if (++this.#sentIdsSinceTrim < SENT_IDS_TRIM_EVERY) return;
     this.#sentIdsSinceTrim = 0;
-    this.#run(
-      `DELETE FROM sent_ids WHERE message_id < (
-         SELECT message_id FROM sent_ids
-         ORDER BY message_id DESC LIMIT 1 OFFSET ?)`,
-      SENT_IDS_KEPT - 1,
-    );
+    // By the primary key: finding the cut-off in the table (an OFFSET of
+    // SENT_IDS_KEPT rows) cost about 7 µs a message.
+    const forgottenBefore = this.#clientIds.forgottenBefore();
+    if (forgottenBefore === undefined) return;
+    this.#run("DELETE FROM sent_ids WHERE message_id < ?", forgottenBefore);
   }
 
   /**
@@ -881,29 +917,36 @@ export class SqliteStore implements Store {
    * 0.9 µs a row), and a busy room stores tens of thousands a second.
    */
   #writePublicRows(): void {
-    const rows = this.#publicRows;
-    if (rows.length === 0) return;
+    const publicRows = this.#publicRows;
+    const sentIdRows = this.#sentIdRows;
+    if (publicRows.length === 0 && sentIdRows.length === 0) return;
     // Taken first: the statements below must not find them pending again.
     this.#publicRows = [];
-    const total = rows.length / PUBLIC_COLUMNS;
-    let written = 0;
+    this.#sentIdRows = [];
     try {
-      while (written < total) {
-        const count = PUBLIC_INSERT_SIZES.find((n) => n <= total - written)!;
-        const params = rows.slice(
-          written * PUBLIC_COLUMNS,
-          (written + count) * PUBLIC_COLUMNS,
-        );
-        this.#guard(() =>
-          this.#prepared(publicInsertSql(count)).run(...params)
-        );
-        written += count;
-      }
+      this.#insertRows(publicRows, PUBLIC_COLUMNS, publicInsertSql);
+      this.#insertRows(sentIdRows, SENT_ID_COLUMNS, sentIdInsertSql);
     } catch (error) {
       if (this.#depth > 0) {
         this.#publicWriteFailure ??= { depth: this.#depth, error };
       }
       throw error;
+    }
+  }
+
+  /** `rows` (`columns` values each) in as few INSERTs as it can. */
+  #insertRows(
+    rows: SQLInputValue[],
+    columns: number,
+    sqlFor: (count: number) => string,
+  ): void {
+    const total = rows.length / columns;
+    let written = 0;
+    while (written < total) {
+      const count = PUBLIC_INSERT_SIZES.find((n) => n <= total - written)!;
+      const params = rows.slice(written * columns, (written + count) * columns);
+      this.#guard(() => this.#prepared(sqlFor(count)).run(...params));
+      written += count;
     }
   }
 
@@ -1334,6 +1377,14 @@ const PUBLIC_COLUMNS = 6;
 const PUBLIC_INSERT_SIZES = [64, 16, 4, 1];
 /** Public messages held in a transaction before they are written anyway. */
 const PUBLIC_ROWS_HELD = 256;
+
+/** Values per pending client id: message_id, seq, from_key, client_id. */
+const SENT_ID_COLUMNS = 4;
+
+function sentIdInsertSql(rows: number): string {
+  return `INSERT INTO sent_ids (message_id, seq, from_key, client_id)
+    VALUES ${Array(rows).fill("(?, ?, ?, ?)").join(", ")}`;
+}
 
 function publicInsertSql(rows: number): string {
   return `INSERT INTO messages (id, seq, ts, kind, from_key, from_name, body)

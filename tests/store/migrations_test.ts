@@ -71,7 +71,6 @@ Deno.test("migrate creates the current schema on an empty database", () => {
       "messages_private",
       "messages_public",
       "messages_with_recipients_by_time",
-      "sent_ids_by_sender",
       "transfers_in_flight",
     ]);
     assert.equal(pragma(db, "foreign_keys"), 1, "foreign keys back on");

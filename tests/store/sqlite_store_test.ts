@@ -7,6 +7,7 @@ import {
   type StoreOptions,
 } from "../../src/store/sqlite_store.ts";
 import {
+  type MessagePosition,
   type StoredMessage,
   StoreError,
   TRANSFER_INTERRUPTED,
@@ -1522,6 +1523,98 @@ Deno.test("client ids recorded in a transaction are found before its commit, kep
     );
     assert.equal(store.sentWithClientId("ann", "f".repeat(32)), undefined);
     store.close();
+  });
+});
+
+Deno.test("the store keeps the newest client ids, in memory and in its table, and a reopen finds the same ones", async () => {
+  await withTempDir((dir) => {
+    const path = `${dir}/chat.db`;
+    const kept = 50;
+    let store = openStore(path, { clientIdsKept: kept });
+    addUsers(store, "ann");
+    const cid = (i: number) => i.toString(16).padStart(32, "0");
+    const positions: MessagePosition[] = [];
+    // Past 1,024, when the table is trimmed, in turns of 100 and alone.
+    for (let i = 0; i < 1100; i++) {
+      const say = () =>
+        store.appendPublic({
+          ts: i,
+          fromKey: "ann",
+          fromName: "ann",
+          body: encoder.encode(`m${i}`),
+          clientId: cid(i),
+        });
+      positions.push(i % 2 ? store.transaction(say) : say());
+    }
+    const known = (s: SqliteStore) =>
+      positions.flatMap((position, i) => {
+        const found = s.sentWithClientId("ann", cid(i));
+        if (found !== undefined) assert.deepEqual(found, position);
+        return found === undefined ? [] : [i];
+      });
+    const newest = Array.from({ length: kept }, (_, i) => 1100 - kept + i);
+    assert.deepEqual(known(store), newest);
+    store.close();
+    const db = new DatabaseSync(path);
+    try {
+      const rows = Number(
+        db.prepare("SELECT count(*) AS n FROM sent_ids").get()?.n,
+      );
+      // Trimmed at the 1,024th to what memory kept then (one more: that one
+      // came in a transaction not yet committed); not grown since by more
+      // than what came after.
+      assert.ok(rows >= kept && rows <= kept + 1 + 1100 - 1024, `${rows} rows`);
+    } finally {
+      db.close();
+    }
+    store = openStore(path, { clientIdsKept: kept });
+    assert.deepEqual(known(store), newest);
+    store.close();
+  });
+});
+
+Deno.test("a database from before migration 9 keeps recognising the client ids it stored, without their index", async () => {
+  await withTempDir((dir) => {
+    const path = `${dir}/chat.db`;
+    const store = openStore(path);
+    addUsers(store, "ann");
+    const cid = "0123456789abcdef0123456789abcdef";
+    const position = store.appendPublic({
+      ts: 1,
+      fromKey: "ann",
+      fromName: "ann",
+      body: encoder.encode("hi"),
+      clientId: cid,
+    });
+    store.close();
+    // As version 8 left it: the index, and user_version 8.
+    const db = new DatabaseSync(path);
+    db.exec(`
+      CREATE UNIQUE INDEX sent_ids_by_sender ON sent_ids (from_key, client_id);
+      PRAGMA user_version = 8;
+    `);
+    db.close();
+    const reopened = openStore(path);
+    try {
+      assert.deepEqual(reopened.sentWithClientId("ann", cid), position);
+    } finally {
+      reopened.close();
+    }
+    const after = new DatabaseSync(path);
+    try {
+      assert.equal(
+        after.prepare(
+          "SELECT count(*) AS n FROM sqlite_schema WHERE name = 'sent_ids_by_sender'",
+        ).get()?.n,
+        0,
+      );
+      assert.equal(
+        after.prepare("PRAGMA user_version").get()?.user_version,
+        SCHEMA_VERSION,
+      );
+    } finally {
+      after.close();
+    }
   });
 });
 
