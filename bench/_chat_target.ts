@@ -75,13 +75,16 @@ interface Sending {
   wake: () => void;
 }
 
-/** Whether chat lines carry a client id (CHAT_BENCH_CIDS=1). */
+/**
+ * Whether chat lines carry a client id: yes, as from `chat connect`, unless
+ * CHAT_BENCH_CIDS=0 (to see what the client id costs).
+ */
 export const SEND_CIDS = (() => {
   try {
-    return Deno.env.get("CHAT_BENCH_CIDS") === "1";
+    return Deno.env.get("CHAT_BENCH_CIDS") !== "0";
   } catch {
     // No env permission: the default.
-    return false;
+    return true;
   }
 })();
 
@@ -197,11 +200,10 @@ class ChatConn implements BenchConn {
   send(kind: ChatKind, target: string, body: string): void {
     this.unacked++;
     const text = encodeText(body);
-    // With CHAT_BENCH_CIDS=1, every line with its own client id, as `chat
-    // connect` sends it (so that a retry is stored once, PROTOCOL 5.9): the
-    // server keeps and looks up each one, which is part of what a message
-    // costs it. Not yet the default: see bench/BASELINE.md, "What the load
-    // clients leave out".
+    // Every line with its own client id, as `chat connect` sends it (so that
+    // a retry is stored once, PROTOCOL 5.9): the server keeps and looks up
+    // each one, which is part of what a message costs it. CHAT_BENCH_CIDS=0
+    // leaves it out.
     const cid = SEND_CIDS ? { cid: newClientId() } : {};
     const reply = kind === "public"
       ? this.#client.request({ t: "say", ...cid }, text)

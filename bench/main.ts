@@ -341,8 +341,8 @@ async function main(args: string[]): Promise<number> {
     );
     notes.push(
       SEND_CIDS
-        ? "chat load clients send every chat line with a client id (cid), as `chat connect` does (CHAT_BENCH_CIDS=1): the server stores and looks up each"
-        : "chat load clients send chat lines without the client id (cid) `chat connect` adds to each; CHAT_BENCH_CIDS=1 adds it (bench/BASELINE.md)",
+        ? "chat load clients send every chat line with a client id (cid), as `chat connect` does: the server stores and looks up each (CHAT_BENCH_CIDS=0 leaves it out)"
+        : "chat load clients send chat lines WITHOUT the client id (cid) `chat connect` adds to each (CHAT_BENCH_CIDS=0): a cheaper path than real clients take",
     );
     notes.push(
       transportOf(flags.get("transport")) === "tcp"

@@ -14,7 +14,7 @@
  * messages a second, storing is one of the steps between a message's
  * arrival and its first delivery (bench/BASELINE.md, "Fan-out at a typing
  * pace"). `chat connect` sends every chat line with a client id (`cid`,
- * docs/PROTOCOL.md 5.9); the bench's load clients send none.
+ * docs/PROTOCOL.md 5.9); so do the bench's load clients (CHAT_BENCH_CIDS=0: none).
  */
 
 import { newClientId } from "../src/client/chat_client.ts";
@@ -47,7 +47,7 @@ const VARIANTS: [string, Step][] = [
     appendRow(store, from, clientId);
     store.touchMessage(from, Date.now());
   }],
-  ["without a client id (the bench's load clients)", (store, from) => {
+  ["without a client id (CHAT_BENCH_CIDS=0)", (store, from) => {
     appendRow(store, from);
     store.touchMessage(from, Date.now());
   }],
