@@ -814,7 +814,8 @@ export class SqliteStore implements Store {
   ): void {
     // The first position stays (the store test "client ids recorded in a
     // transaction ..." pins it).
-    if (this.#clientIds.get(fromKey, clientId) !== undefined) return;
+    const mark = this.#clientIds.mark();
+    if (!this.#clientIds.add(fromKey, clientId, position)) return;
     // Appended in id order: the table has no index on the random client
     // ids to keep up (recent_client_ids.ts says why).
     const rows = this.#sentIdRows;
@@ -822,9 +823,14 @@ export class SqliteStore implements Store {
     if (
       this.#depth === 0 || rows.length >= PUBLIC_ROWS_HELD * SENT_ID_COLUMNS
     ) {
-      this.#writePublicRows();
+      try {
+        this.#writePublicRows();
+      } catch (error) {
+        // Inside a transaction, its rollback undoes it.
+        if (this.#depth === 0) this.#clientIds.undoTo(mark);
+        throw error;
+      }
     }
-    this.#clientIds.add(fromKey, clientId, position);
     if (this.#depth === 0) this.#clientIds.settle();
     if (++this.#sentIdsSinceTrim < SENT_IDS_TRIM_EVERY) return;
     this.#sentIdsSinceTrim = 0;
