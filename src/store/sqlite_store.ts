@@ -802,10 +802,10 @@ export class SqliteStore implements Store {
 
   /**
    * Remembers a message's client id, in memory for sentWithClientId and in
-   * sent_ids for the next start. Every SENT_IDS_TRIM_EVERY of them the
-   * table forgets the ones memory has forgotten (the oldest beyond
-   * SENT_IDS_KEPT): a retry comes within seconds
-   * of the first try, and the table stays a few megabytes at most.
+   * sent_ids for the next start, held like public rows. Every
+   * SENT_IDS_TRIM_EVERY of them the table forgets what memory has forgotten
+   * (the oldest beyond SENT_IDS_KEPT): a retry comes within seconds of the
+   * first try, and the table stays a few megabytes at most.
    */
   #recordClientId(
     fromKey: string,
@@ -917,10 +917,11 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Writes the pending public messages, in order, in as few statements as
-   * it can: one multi-row INSERT costs about half as much per row as one
-   * INSERT per message (measured with node:sqlite on a WAL database, 1.8 ->
-   * 0.9 µs a row), and a busy room stores tens of thousands a second.
+   * Writes the pending public messages, in order, and the client ids held
+   * with them, in as few statements as it can: one multi-row INSERT costs
+   * about half as much per row as one INSERT per message (measured with
+   * node:sqlite on a WAL database, 1.8 -> 0.9 µs a row), and a busy room
+   * stores tens of thousands a second.
    */
   #writePublicRows(): void {
     const publicRows = this.#publicRows;

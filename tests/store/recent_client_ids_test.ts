@@ -60,3 +60,30 @@ Deno.test("RecentClientIds refuses to keep none", () => {
   assert.throws(() => new RecentClientIds(0), RangeError);
   assert.throws(() => new RecentClientIds(1.5), RangeError);
 });
+
+Deno.test("RecentClientIds keeps the newest, in order, through many forgotten ones, and undoes after that", () => {
+  const ids = new RecentClientIds(10);
+  for (let id = 1; id <= 3000; id++) {
+    ids.add(`user${id % 3}`, `c${id}`, at(id));
+    ids.settle();
+  }
+  assert.equal(ids.size, 10);
+  assert.equal(ids.forgottenBefore(), 2991);
+  for (let id = 2981; id <= 3000; id++) {
+    assert.deepEqual(
+      ids.get(`user${id % 3}`, `c${id}`),
+      id > 2990 ? at(id) : undefined,
+      `id ${id}`,
+    );
+  }
+  const mark = ids.mark();
+  ids.add("user0", "c3001", at(3001));
+  ids.add("user1", "c3002", at(3002));
+  ids.undoTo(mark);
+  assert.equal(ids.size, 10);
+  assert.equal(ids.get("user0", "c3001"), undefined);
+  ids.add("user2", "c3003", at(3003));
+  ids.settle();
+  assert.equal(ids.forgottenBefore(), 2992);
+  assert.deepEqual(ids.get("user2", "c3003"), at(3003));
+});
