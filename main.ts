@@ -40,6 +40,7 @@ import {
   loadE2eState,
   saveE2eState,
 } from "./src/client/e2e_state_file.ts";
+import { savesInOrder } from "./src/client/e2e_store.ts";
 import { emptyE2eState } from "./src/client/e2e_state.ts";
 import { KnownIdentities } from "./src/client/known_identities.ts";
 import {
@@ -501,9 +502,13 @@ async function loadE2eKeys(identity: Identity): Promise<E2eKeys | undefined> {
     await saveKeyring(paths.keyring, keyring, storageKey);
     return {
       keyring,
-      save: (next) => saveKeyring(paths.keyring, next, storageKey),
+      save: savesInOrder((next) =>
+        saveKeyring(paths.keyring, next, storageKey)
+      ),
       state: await loadE2eState(paths.state, storageKey),
-      saveState: (state) => saveE2eState(paths.state, storageKey, state),
+      saveState: savesInOrder((state) =>
+        saveE2eState(paths.state, storageKey, state)
+      ),
       identities: await loadKnownIdentities(paths.identities),
     };
   } catch (error) {

@@ -534,6 +534,7 @@ export class E2eSessions {
         signed,
         oneTime: new Map(this.#o.keyring.secrets.oneTime),
       };
+      const oneTimeBefore = [...secrets.oneTime.keys()];
       const own = { identity: this.#o.keyring.identity.publicRaw, secrets };
       // The init of a session we hold (current or earlier) belongs to that
       // session: its later messages carry it until we answer. It is never
@@ -601,9 +602,15 @@ export class E2eSessions {
           body,
         );
       }
-      const usedOneTime = this.#o.keyring.secrets.oneTime.size !==
-        secrets.oneTime.size;
-      this.#o.keyring.secrets.oneTime = secrets.oneTime;
+      // Only the one-time key this message spent leaves the keyring: keys
+      // published while it was being opened (publishPrekeys runs beside
+      // it, at every sign-in) were not in the copy, and putting the copy
+      // back would lose their private halves while the server hands them
+      // out (seen in CI: "The one-time prekey 0 is unknown").
+      const live = this.#o.keyring.secrets.oneTime;
+      const spent = oneTimeBefore.filter((id) => !secrets.oneTime.has(id));
+      for (const id of spent) live.delete(id);
+      const usedOneTime = spent.length > 0;
       this.#o.state.sessions.set(key, {
         identity: peerIdentity,
         session: out.session,

@@ -72,6 +72,25 @@ export async function loadKeyringFrom(
   return keyring;
 }
 
+/**
+ * `save`, one call at a time, in the order they were made. The keyring and
+ * the state are saved from more than one place at once (publishing prekeys
+ * beside opening a first message; group and 1:1 sessions): two writes of the
+ * same record in flight could land out of order, and the older text win.
+ * Each call encodes what it is given when its turn comes, so the last write
+ * is of the newest state. A failed save fails its own call only.
+ */
+export function savesInOrder<T>(
+  save: (value: T) => Promise<void>,
+): (value: T) => Promise<void> {
+  let last: Promise<unknown> = Promise.resolve();
+  return (value) => {
+    const turn = last.then(() => save(value));
+    last = turn.catch(() => {});
+    return turn;
+  };
+}
+
 /** Keeps the keyring in `slot`, sealed under `storageKey` when there is one. */
 export async function saveKeyringTo(
   slot: TextSlot,

@@ -28,6 +28,7 @@ import {
   loadKeyringFrom,
   saveE2eStateTo,
   saveKeyringTo,
+  savesInOrder,
 } from "../client/e2e_store.ts";
 import { KnownIdentities } from "../client/known_identities.ts";
 import type { TextSlot } from "../client/text_slot.ts";
@@ -58,9 +59,11 @@ export async function loadPageE2e(identity: Identity): Promise<PageE2e> {
   const stateSlot = slot(db, `state ${identity.fingerprint}`);
   return {
     keyring: await loadKeyringFrom(keyringSlot, identity, key),
-    saveKeyring: (keyring) => saveKeyringTo(keyringSlot, keyring, key),
+    saveKeyring: savesInOrder((keyring) =>
+      saveKeyringTo(keyringSlot, keyring, key)
+    ),
     state: await loadE2eStateFrom(stateSlot, key),
-    saveState: (state) => saveE2eStateTo(stateSlot, key, state),
+    saveState: savesInOrder((state) => saveE2eStateTo(stateSlot, key, state)),
     identities: await KnownIdentities.load(slot(db, "identities")),
   };
 }

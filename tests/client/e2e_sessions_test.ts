@@ -506,3 +506,84 @@ Deno.test("a signed prekey replaced at a sign-in a week on still answers a first
     for (const p of [alice, bob, carol]) await p.client.quit();
   }
 });
+
+Deno.test("one-time keys published while a first message is being opened stay in the keyring, and answer the next first message", async () => {
+  await using server = await startTestServer();
+  const alice = await peer(server, "alice");
+  const carol = await peer(server, "carol");
+  const bobIdentity = await testIdentity();
+  const { client: bobClient } = await TestClient.connect(
+    server,
+    "bob",
+    bobIdentity,
+  );
+  const keyring = await createKeyring(bobIdentity);
+  await publishPrekeys(bobClient, keyring);
+  const inbox: { message: E2ePrivate; body: Uint8Array }[] = [];
+  bobClient.onMessage(({ message, body }) => {
+    if (message.t === "e2e_private") {
+      inbox.push({ message, body: body.slice() });
+    }
+  });
+  // Bob's list of known keys is written when alice's first message opens:
+  // held there, the open is caught between its copy of the one-time keys
+  // and putting what it spent back, as a sign-in's publishing would.
+  const writing = Promise.withResolvers<void>();
+  const release = Promise.withResolvers<void>();
+  let kept: string | null = null;
+  const identities = await KnownIdentities.load({
+    where: "test",
+    read: () => Promise.resolve(kept),
+    write: async (text) => {
+      writing.resolve();
+      await release.promise;
+      kept = text;
+    },
+  });
+  const bob = new E2eSessions({
+    keyring,
+    saveKeyring: async () => {},
+    identities,
+    state: emptyE2eState(),
+    saveState: async () => {},
+    notify: () => {},
+  });
+  const receive = async () => {
+    const deadline = Date.now() + 5000;
+    while (inbox.length === 0) {
+      if (Date.now() > deadline) assert.fail("no e2e_private arrived");
+      await bobClient.request({ t: "ping" });
+    }
+    return inbox.shift()!;
+  };
+  try {
+    const first = [...keyring.secrets.oneTime.keys()][0]!;
+    await send(alice, "bob", "first");
+    const fromAlice = await receive();
+    const opening = bob.open(bobClient, fromAlice.message, fromAlice.body);
+    await writing.promise;
+    // The server handed one key to alice: bob tops up with a new id.
+    assert.equal(await publishPrekeys(bobClient, keyring), 100);
+    const added = keyring.nextOneTimeId - 1;
+    assert.ok(keyring.secrets.oneTime.has(added));
+    release.resolve();
+    assertShown(await opening, "alice", "first");
+    assert.equal(keyring.secrets.oneTime.has(first), false, "spent, gone");
+    assert.ok(keyring.secrets.oneTime.has(added), "published meanwhile, kept");
+    // Every key the server still holds has its private half: carol's first
+    // message takes the oldest, and opens.
+    for (let i = 0; i < 99; i++) {
+      await alice.client.request({ t: "e2e_bundle", name: "bob" });
+    }
+    await send(carol, "bob", "made with the newest key");
+    const fromCarol = await receive();
+    assertShown(
+      await bob.open(bobClient, fromCarol.message, fromCarol.body),
+      "carol",
+      "made with the newest key",
+    );
+  } finally {
+    release.resolve();
+    for (const c of [alice.client, carol.client, bobClient]) await c.quit();
+  }
+});

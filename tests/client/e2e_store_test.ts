@@ -4,6 +4,7 @@ import {
   loadKeyringFrom,
   saveE2eStateTo,
   saveKeyringTo,
+  savesInOrder,
 } from "../../src/client/e2e_store.ts";
 import { archive, emptyE2eState } from "../../src/client/e2e_state.ts";
 import { memorySlot } from "../../src/client/text_slot.ts";
@@ -60,4 +61,45 @@ Deno.test("saveE2eStateTo seals the state in its slot; loadE2eStateFrom opens it
     loadE2eStateFrom(slot, await pageKey()),
     /Cannot read the end-to-end sessions 'state': .*move it away/,
   );
+});
+
+Deno.test("savesInOrder runs one save at a time in call order, each encoding the state when its turn comes; a failed save fails only its own call", async () => {
+  const written: string[] = [];
+  const turns: PromiseWithResolvers<void>[] = [];
+  let started = Promise.withResolvers<void>();
+  let running = 0;
+  const save = savesInOrder(async (state: { n: number }) => {
+    running++;
+    try {
+      assert.equal(running, 1, "two saves at once");
+      const encoded = String(state.n);
+      const turn = Promise.withResolvers<void>();
+      turns.push(turn);
+      started.resolve();
+      await turn.promise;
+      written.push(encoded);
+    } finally {
+      running--;
+    }
+  });
+  const state = { n: 1 };
+  const first = save(state);
+  const second = save(state);
+  state.n = 2;
+  const third = save({ n: 3 });
+  await started.promise;
+  started = Promise.withResolvers();
+  turns[0]!.resolve();
+  await first;
+  await started.promise;
+  started = Promise.withResolvers();
+  assert.equal(turns.length, 2);
+  turns[1]!.reject(new Error("disk full"));
+  await assert.rejects(second, /disk full/);
+  await started.promise;
+  turns[2]!.resolve();
+  await third;
+  // The first ran after the change: what is written is never older than
+  // the state at the call.
+  assert.deepEqual(written, ["2", "3"]);
 });
