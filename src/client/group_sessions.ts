@@ -294,16 +294,23 @@ export class GroupSessions {
         this.#o.state.received.set(where, chains);
         await this.#o.save();
       }
+      // Only the messages on this chain: one on the sender's next chain
+      // (started when someone left) waits for its own key, which may be
+      // right behind this one; opened now it would be refused for good.
+      const chainId = toHex(chain.chainId);
       const ready = this.#waiting.filter((w) =>
         receivedKey(
-          w.client.serverFingerprint,
-          w.message.group,
-          w.message.from,
-        ) ===
-          where
+            w.client.serverFingerprint,
+            w.message.group,
+            w.message.from,
+          ) === where && chainIdOf(w.body) === chainId
       );
       for (const w of ready) {
-        this.#waiting.splice(this.#waiting.indexOf(w), 1);
+        // Its own timer may have refused it while an earlier one opened
+        // (splice(-1) would then drop another sender's message).
+        const at = this.#waiting.indexOf(w);
+        if (at < 0) continue;
+        this.#waiting.splice(at, 1);
         clearTimeout(w.timer);
         try {
           this.#o.late(await this.#open(w.client, w.message, w.body, true));

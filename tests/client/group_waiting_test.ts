@@ -1,0 +1,161 @@
+/**
+ * GroupSessions' messages waiting for their sender keys (group_sessions.ts
+ * deliverKey): a key opens only the messages of its own chain, and a waiting
+ * message refused by its timer while a key was opening others does not take
+ * another sender's waiting message with it. No server: the keys and
+ * messages are made here, the saves gated where an interleaving needs it.
+ */
+
+import assert from "node:assert/strict";
+import type { ChatClient } from "../../src/client/chat_client.ts";
+import {
+  type E2eGroup,
+  emptyGroupState,
+  encodeGroupContent,
+  type GroupOpened,
+  GroupSessions,
+  SENDER_KEY_LABEL_PREFIX,
+} from "../../src/client/group_sessions.ts";
+import {
+  encodeSenderKey,
+  newSenderChain,
+  type OwnChain,
+  sealGroupMessage,
+} from "../../src/crypto/sender_key.ts";
+
+const client = { serverFingerprint: "SHA256:server" } as unknown as ChatClient;
+let nextId = 1;
+
+async function seal(
+  chain: OwnChain,
+  from: string,
+  text: string,
+): Promise<{ chain: OwnChain; message: E2eGroup; body: Uint8Array }> {
+  const out = await sealGroupMessage(
+    chain,
+    encodeGroupContent({ from, group: "g", text }),
+  );
+  const id = nextId++;
+  return {
+    chain: out.chain,
+    message: {
+      t: "e2e_group",
+      group: "g",
+      from,
+      fingerprint: "SHA256:x",
+      ts: Date.now(),
+      id,
+      seq: id,
+    } as E2eGroup,
+    body: out.message,
+  };
+}
+
+function describe(o: GroupOpened): string {
+  return o.kind === "message"
+    ? `shown: ${o.text}`
+    : o.kind === "refused"
+    ? `refused: ${o.lines.join(" ")}`
+    : "waiting";
+}
+
+function settledOf(o: GroupOpened): Promise<void> {
+  assert.equal(o.kind, "waiting");
+  return (o as Extract<GroupOpened, { kind: "waiting" }>).settled;
+}
+
+/** `promise`, or a failure after `ms` (a bound, not a synchronisation). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(what)), ms);
+    }),
+  ]);
+}
+
+Deno.test("a sender key opens only the waiting messages of its own chain: one on the sender's next chain waits for that chain's key", async () => {
+  const late: string[] = [];
+  const groups = new GroupSessions({
+    state: emptyGroupState(),
+    save: async () => {},
+    sendSecret: () => Promise.reject(new Error("unused")),
+    usesE2e: () => true,
+    notify: () => {},
+    late: (o) => late.push(describe(o)),
+    waitMs: 60_000,
+  });
+  // bob writes on chain A, then (someone left) on a new chain B; both
+  // messages overtake their keys, which come end to end behind them.
+  const a = await newSenderChain();
+  const b = await newSenderChain();
+  const m1 = await seal(a, "bob", "on chain A");
+  const m2 = await seal(b, "bob", "on chain B");
+  const first = settledOf(await groups.open(client, m1.message, m1.body));
+  const second = settledOf(await groups.open(client, m2.message, m2.body));
+  const label = SENDER_KEY_LABEL_PREFIX + "g";
+  assert.ok(groups.deliverKey(client, "bob", label, encodeSenderKey(a)));
+  await within(first, 5000, "the message on chain A was not opened");
+  assert.deepEqual(late, ["shown: on chain A"]);
+  assert.ok(groups.deliverKey(client, "bob", label, encodeSenderKey(b)));
+  await within(second, 5000, "the message on chain B was not opened");
+  assert.deepEqual(late, ["shown: on chain A", "shown: on chain B"]);
+});
+
+Deno.test("a waiting message refused by its timer while a key opens the ones before it is skipped, and another sender's waiting message stays", async () => {
+  const late: string[] = [];
+  const refusedBob2 = Promise.withResolvers<void>();
+  // The save after bob's first message opened is held until bob's second
+  // has been refused by its timer.
+  let saves = 0;
+  const heldSave = Promise.withResolvers<void>();
+  const release = Promise.withResolvers<void>();
+  const waitMs = 1000;
+  const groups = new GroupSessions({
+    state: emptyGroupState(),
+    save: async () => {
+      if (++saves === 2) {
+        heldSave.resolve();
+        await release.promise;
+      }
+    },
+    sendSecret: () => Promise.reject(new Error("unused")),
+    usesE2e: () => true,
+    notify: () => {},
+    late: (o) => {
+      const line = describe(o);
+      late.push(line);
+      if (line.startsWith("refused:") && line.includes("from bob")) {
+        refusedBob2.resolve();
+      }
+    },
+    waitMs,
+  });
+  const bobChain = await newSenderChain();
+  const carolChain = await newSenderChain();
+  const bob1 = await seal(bobChain, "bob", "bob 1");
+  const bob2 = await seal(bob1.chain, "bob", "bob 2");
+  const carol1 = await seal(carolChain, "carol", "carol 1");
+  settledOf(await groups.open(client, bob1.message, bob1.body));
+  settledOf(await groups.open(client, bob2.message, bob2.body));
+  // carol's message came half a wait later: her timer fires half a wait
+  // after bob's (a time offset is the scenario, not a synchronisation).
+  await new Promise((resolve) => setTimeout(resolve, waitMs / 2));
+  const carolSettled = settledOf(
+    await groups.open(client, carol1.message, carol1.body),
+  );
+  const label = SENDER_KEY_LABEL_PREFIX + "g";
+  groups.deliverKey(client, "bob", label, encodeSenderKey(bobChain));
+  await within(heldSave.promise, 5000, "no save after bob 1 opened");
+  await within(refusedBob2.promise, 5000, "bob 2's timer never fired");
+  release.resolve();
+  // carol's key comes well inside her wait.
+  groups.deliverKey(client, "carol", label, encodeSenderKey(carolChain));
+  await within(carolSettled, 5000, "carol's message was never settled");
+  assert.deepEqual(late.map((l) => l.slice(0, 40)), [
+    "refused: ERROR: A group message from bob",
+    "shown: bob 1",
+    "shown: carol 1",
+  ]);
+});
