@@ -74,6 +74,17 @@ const MAX_PREVIOUS_SESSIONS = 3;
 /** Messages from a peer whose key changed kept at most until `/trust`. */
 export const MAX_HELD_MESSAGES = 100;
 
+/**
+ * How long "they have no end-to-end keys" is believed before the server is
+ * asked again: a peer's keys may come without a sign-in seen here (their
+ * publishing failed and was retried, or their presence came while this
+ * client was reconnecting).
+ */
+export const KEYLESS_KEPT_MS = 60_000;
+
+/** A sign-in this recent may still be publishing its keys. */
+export const KEYS_PUBLISH_GRACE_MS = 10_000;
+
 export type { E2ePrivate };
 
 /** The private message inside an opened `e2e_private`. */
@@ -127,11 +138,18 @@ export class E2eSessions {
     { envelope: Uint8Array; fingerprint: string }
   >();
   /**
-   * Peers that have published no keys, by peer key: their messages go as
-   * plain `msg` without asking again, until they sign in anew (clients
-   * publish at sign-in: `signedIn`).
+   * Peers that had published no keys when asked, by peer key, and until
+   * when that answer is trusted: their messages go as plain `msg` without
+   * asking again until then, or until they sign in anew (clients publish at
+   * sign-in: `signedIn`).
    */
-  readonly #keyless = new Set<string>();
+  readonly #keyless = new Map<string, number>();
+  /**
+   * When peers signed in, for {@link KEYS_PUBLISH_GRACE_MS}: a client
+   * publishes its keys just after it signs in, so "no keys" from the server
+   * then may be stale a moment later, and is not remembered.
+   */
+  readonly #signedInAt = new Map<string, number>();
 
   constructor(options: E2eSessionsOptions) {
     this.#o = options;
@@ -333,13 +351,14 @@ export class E2eSessions {
         return { kind: "session", session: current };
       }
     }
-    if (this.#keyless.has(key)) return { kind: "plain" };
+    if ((this.#keyless.get(key) ?? 0) > Date.now()) return { kind: "plain" };
+    this.#keyless.delete(key);
     let fetched;
     try {
       fetched = await fetchBundle(client, to);
     } catch (error) {
       if (error instanceof E2eKeyError && error.code === "no_keys") {
-        this.#keyless.add(key);
+        this.#rememberKeyless(key);
         return { kind: "plain" };
       }
       if (client.isOver) {
@@ -425,7 +444,30 @@ export class E2eSessions {
 
   /** `name` signed in (a `presence`): they may have published keys now. */
   signedIn(server: string, name: string): void {
-    this.#keyless.delete(peerKey(server, nameKey(name)));
+    const key = peerKey(server, nameKey(name));
+    this.#keyless.delete(key);
+    const now = Date.now();
+    this.#signedInAt.delete(key);
+    this.#signedInAt.set(key, now);
+    // Oldest first (insertion order): only recent ones are needed.
+    for (const [old, at] of this.#signedInAt) {
+      if (now - at <= KEYS_PUBLISH_GRACE_MS) break;
+      this.#signedInAt.delete(old);
+    }
+  }
+
+  /**
+   * Remembers that `key` has no keys, unless they signed in moments ago
+   * (or while we asked): their keys may be on their way, and a remembered
+   * "none" would send every later message in the clear.
+   */
+  #rememberKeyless(key: string): void {
+    const now = Date.now();
+    const signedIn = this.#signedInAt.get(key);
+    if (signedIn !== undefined && now - signedIn <= KEYS_PUBLISH_GRACE_MS) {
+      return;
+    }
+    this.#keyless.set(key, now + KEYLESS_KEPT_MS);
   }
 
   /**

@@ -587,3 +587,44 @@ Deno.test("one-time keys published while a first message is being opened stay in
     for (const c of [alice.client, carol.client, bobClient]) await c.quit();
   }
 });
+
+Deno.test("a peer who signed in moments ago and has not published keys yet is asked again for the next message, not remembered as keyless", async () => {
+  await using server = await startTestServer();
+  const alice = await peer(server, "alice");
+  // As session.ts attach(): a presence tells E2eSessions who signed in.
+  const joined = Promise.withResolvers<void>();
+  alice.client.onMessage(({ message }) => {
+    if (message.t !== "presence" || !message.online) return;
+    alice.e2e.signedIn(alice.client.serverFingerprint, message.name);
+    if (message.name === "bob") joined.resolve();
+  });
+  const bobIdentity = await testIdentity();
+  // bob signs in; his client publishes its keys in the background.
+  const bob = await TestClient.connect(server, "bob", bobIdentity);
+  try {
+    await joined.promise;
+    // alice writes at once (a greeting on presence): bob has no keys yet,
+    // and this one goes in the clear, with the notice.
+    assert.equal(
+      (await alice.e2e.sendText(alice.client, "bob", "hi bob", cid())).t,
+      "ok",
+    );
+    assert.match(alice.notes.join("\n"), /bob has not published/);
+    const bobKeys = await createKeyring(bobIdentity);
+    await publishPrekeys(bob.client, bobKeys);
+    // The next one finds his keys.
+    assert.equal(
+      (await alice.e2e.sendText(alice.client, "bob", "the door code", cid()))
+        .t,
+      "ok",
+    );
+    const second = await bob.waitFor((m) =>
+      (m.message.t === "private" && m.text !== "hi bob") ||
+      m.message.t === "e2e_private"
+    );
+    assert.equal(second.message.t, "e2e_private", "sent in the clear");
+  } finally {
+    await bob.quit();
+    await alice.client.quit();
+  }
+});
