@@ -26,6 +26,7 @@ import {
   encodeE2eState,
 } from "./e2e_state.ts";
 import { decodeKeyring, encodeKeyring } from "./keyring_codec.ts";
+import { oneAtATime } from "./one_at_a_time.ts";
 import type { TextSlot } from "./text_slot.ts";
 
 /** The sealed keyring's label (crypto/at_rest.ts). Stable. */
@@ -83,12 +84,8 @@ export async function loadKeyringFrom(
 export function savesInOrder<T>(
   save: (value: T) => Promise<void>,
 ): (value: T) => Promise<void> {
-  let last: Promise<unknown> = Promise.resolve();
-  return (value) => {
-    const turn = last.then(() => save(value));
-    last = turn.catch(() => {});
-    return turn;
-  };
+  const inTurn = oneAtATime();
+  return (value) => inTurn(() => save(value));
 }
 
 /** Keeps the keyring in `slot`, sealed under `storageKey` when there is one. */

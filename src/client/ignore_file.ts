@@ -15,6 +15,7 @@ import {
   parseIgnoreFile,
   removeIgnoreEntries,
 } from "./ignore_list.ts";
+import { oneAtATime } from "./one_at_a_time.ts";
 
 const FILE_NAME = "ignored";
 /** No ignore list comes near this; anything larger is the wrong file. */
@@ -31,6 +32,9 @@ export function defaultIgnorePath(): string | null {
 
 /** One server's ignore list, kept in `path` (null: for this session only). */
 export class IgnoreFile {
+  /** Each change re-reads and rewrites the file: one at a time. */
+  readonly #inTurn = oneAtATime();
+
   private constructor(
     readonly path: string | null,
     readonly list: IgnoreList,
@@ -55,24 +59,26 @@ export class IgnoreFile {
    */
   async add(entry: Omit<IgnoreEntry, "server">): Promise<void> {
     const full = this.list.add(entry);
-    if (this.path === null) return;
-    await save(
-      this.path,
-      addIgnoreEntry(await readText(this.path) ?? "", full),
+    const path = this.path;
+    if (path === null) return;
+    await this.#inTurn(async () =>
+      save(path, addIgnoreEntry(await readText(path) ?? "", full))
     );
   }
 
   /** Stops ignoring `name` (and its key); returns how many entries went. */
   async remove(name: string, fingerprint: string | null): Promise<number> {
     const removed = this.list.remove(name, fingerprint);
-    if (this.path === null) return removed;
-    const text = await readText(this.path);
-    if (text !== null) {
+    const path = this.path;
+    if (path === null) return removed;
+    await this.#inTurn(async () => {
+      const text = await readText(path);
+      if (text === null) return;
       await save(
-        this.path,
+        path,
         removeIgnoreEntries(text, this.list.server, name, fingerprint),
       );
-    }
+    });
     return removed;
   }
 }

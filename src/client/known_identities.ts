@@ -25,6 +25,7 @@
 import { isValidName, nameKey } from "../protocol/limits.ts";
 import type { TextSlot } from "./text_slot.ts";
 import { FINGERPRINT_PATTERN } from "../crypto/keys.ts";
+import { oneAtATime } from "./one_at_a_time.ts";
 
 /** A key fingerprint (known_hosts.ts has the same; that one is the file's). */
 const HEADER =
@@ -102,6 +103,9 @@ export class KnownIdentities {
   /** Where the list is kept; null: in memory for this session only. */
   readonly slot: TextSlot | null;
   #text: string;
+  readonly #inTurn = oneAtATime();
+  /** Keys accepted whose turn to be written has not ended. */
+  #saving = 0;
 
   private constructor(slot: TextSlot | null, text: string) {
     this.slot = slot;
@@ -158,20 +162,35 @@ export class KnownIdentities {
     fingerprint: string,
   ): Promise<void> {
     this.#text = setKnownIdentity(this.#text, serverKey, name, fingerprint);
-    if (this.slot === null) return;
-    const current = await this.slot.read() ?? "";
-    const text = setKnownIdentity(current, serverKey, name, fingerprint);
-    try {
-      await this.slot.write(text);
-    } catch (error) {
-      throw new Error(
-        `Cannot save known identities ${this.slot.where}: ${
-          error instanceof Error ? error.message : String(error)
-        }`,
-        { cause: error },
-      );
-    }
-    this.#text = text;
+    const slot = this.slot;
+    if (slot === null) return;
+    // One at a time: two at once would each read the old list, and the
+    // later write would drop the other's key.
+    this.#saving++;
+    await this.#inTurn(async () => {
+      let text: string;
+      try {
+        text = setKnownIdentity(
+          await slot.read() ?? "",
+          serverKey,
+          name,
+          fingerprint,
+        );
+        await slot.write(text);
+      } catch (error) {
+        throw new Error(
+          `Cannot save known identities ${slot.where}: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+          { cause: error },
+        );
+      } finally {
+        this.#saving--;
+      }
+      // What another client added meanwhile, once no later key of ours is
+      // still to be written (this text would not have it yet).
+      if (this.#saving === 0) this.#text = text;
+    });
   }
 }
 

@@ -23,6 +23,7 @@ import { join } from "node:path";
 import { defaultConfigDir } from "../crypto/identity_files.ts";
 import { writePrivateFileAtomically } from "../fs/private_paths.ts";
 import { FINGERPRINT_PATTERN } from "./known_hosts.ts";
+import { oneAtATime } from "./one_at_a_time.ts";
 
 const FILE_NAME = "trusted_senders";
 /** No list of senders comes near this; anything larger is the wrong file. */
@@ -78,6 +79,8 @@ export class TrustedSenders {
   readonly path: string | null;
   /** Server key fingerprint -> sender key fingerprints. */
   #senders: Map<string, Set<string>>;
+  /** Each change re-reads and rewrites the file: one at a time. */
+  readonly #inTurn = oneAtATime();
 
   private constructor(path: string | null, text: string) {
     this.path = path;
@@ -131,12 +134,15 @@ export class TrustedSenders {
     // Both must be fingerprints before anything is remembered.
     addTrustedSender("", serverKey, fingerprint, name);
     this.#remember(serverKey, fingerprint);
-    if (this.path === null) return;
-    const current = await readText(this.path) ?? "";
-    await writePrivateAtomically(
-      this.path,
-      addTrustedSender(current, serverKey, fingerprint, name),
-    );
+    const path = this.path;
+    if (path === null) return;
+    await this.#inTurn(async () => {
+      const current = await readText(path) ?? "";
+      await writePrivateAtomically(
+        path,
+        addTrustedSender(current, serverKey, fingerprint, name),
+      );
+    });
   }
 
   #remember(serverKey: string, fingerprint: string): void {

@@ -23,3 +23,25 @@ Deno.test("IgnoreFile persists entries 0600 and reads them back for the same ser
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("IgnoreFile: /ignore lines given at once (a pasted list) all reach the file, and a removal among them too", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/ignored`;
+    const ignore = await IgnoreFile.load(path, SERVER);
+    await ignore.add({ fingerprint: null, name: "spam0" });
+    await Promise.all([
+      ...[1, 2, 3, 4].map((i) =>
+        ignore.add({ fingerprint: null, name: `spam${i}` })
+      ),
+      ignore.remove("spam0", null),
+    ]);
+    const again = await IgnoreFile.load(path, SERVER);
+    for (const i of [1, 2, 3, 4]) {
+      assert.ok(again.list.isIgnored(`spam${i}`, null), `spam${i} lost`);
+    }
+    assert.equal(again.list.isIgnored("spam0", null), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

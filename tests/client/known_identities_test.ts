@@ -86,3 +86,23 @@ Deno.test("KnownIdentities.inMemory works without a file", async () => {
   assert.equal((await known.check(SERVER, "jojo", KEY_A)).kind, "first");
   assert.equal((await known.check(SERVER, "jojo", KEY_B)).kind, "changed");
 });
+
+Deno.test("KnownIdentities: keys accepted at once all reach the file and stay known in memory", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "identities");
+    const known = await loadKnownIdentities(path);
+    const names = ["ann", "ben", "cy", "dee"];
+    await Promise.all(
+      names.map((name, i) => known.accept(SERVER, name, i % 2 ? KEY_A : KEY_B)),
+    );
+    const again = await loadKnownIdentities(path);
+    names.forEach((name, i) => {
+      const key = i % 2 ? KEY_A : KEY_B;
+      assert.equal(again.known(SERVER, name), key, `${name} lost in the file`);
+      assert.equal(known.known(SERVER, name), key, `${name} lost in memory`);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -91,3 +91,20 @@ Deno.test("TrustedSenders.inMemory trusts for the session and writes nothing", a
   assert.equal(list.has(S2, A), false);
   await assert.rejects(() => list.add("127.0.0.1:8767", A, "x"), TypeError);
 });
+
+Deno.test("TrustedSenders: senders trusted at once all reach the file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "trusted");
+    const trusted = await TrustedSenders.load(path);
+    await Promise.all([
+      trusted.add(S1, A, "sophia"),
+      trusted.add(S1, B, "jojo"),
+      trusted.add(S2, A, "sophia"),
+    ]);
+    const again = await TrustedSenders.load(path);
+    assert.ok(again.has(S1, A) && again.has(S1, B) && again.has(S2, A));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
