@@ -34,6 +34,7 @@ import { safetyNumber } from "../crypto/safety_number.ts";
 import { nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import type { ChatClient, Reply } from "./chat_client.ts";
+import { SealedRetries } from "./sealed_retries.ts";
 import {
   E2eKeyError,
   fetchBundle,
@@ -133,8 +134,7 @@ export class E2eSessions {
   readonly #o: E2eSessionsOptions;
   #queue: Promise<unknown> = Promise.resolve();
   /** Envelopes already sealed, by cid: a retry sends the same bytes. */
-  readonly #sealed = new Map<
-    string,
+  readonly #sealed = new SealedRetries<
     { envelope: Uint8Array; fingerprint: string }
   >();
   /**
@@ -307,13 +307,13 @@ export class E2eSessions {
         envelope: out.envelope,
         fingerprint: await identityFingerprint(peer.session.identity),
       };
-      this.#sealed.set(cid, sealed);
+      this.#sealed.keep(cid, sealed);
     }
     const reply = await client.request(
       { t: "e2e_msg", to, fingerprint: sealed.fingerprint, cid },
       sealed.envelope,
     );
-    if (reply.t === "ok" || reply.t === "error") this.#sealed.delete(cid);
+    this.#sealed.answered(cid, reply);
     if (reply.t === "ok" && reply.id !== undefined) {
       archive(this.#o.state, {
         server,

@@ -32,6 +32,7 @@ import {
 import { nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
+import { SealedRetries } from "./sealed_retries.ts";
 
 // ---- Protocol constants: changing any of these is a protocol change. ----
 
@@ -129,7 +130,7 @@ export class GroupSessions {
   readonly #o: GroupSessionsOptions;
   #queue: Promise<unknown> = Promise.resolve();
   /** Sealed messages by cid: a retry sends the same bytes. */
-  readonly #sealed = new Map<string, { group: string; body: Uint8Array }>();
+  readonly #sealed = new SealedRetries<{ group: string; body: Uint8Array }>();
   readonly #waiting: Waiting[] = [];
 
   constructor(options: GroupSessionsOptions) {
@@ -240,13 +241,13 @@ export class GroupSessions {
       // Saved before it is sent: a message key must never be used twice.
       await this.#o.save();
       sealed = { group: entry.group, body: out.message };
-      this.#sealed.set(cid, sealed);
+      this.#sealed.keep(cid, sealed);
     }
     const reply = await client.request(
       { t: "e2e_gsay", group: sealed.group, cid },
       sealed.body,
     );
-    if (reply.t === "ok" || reply.t === "error") this.#sealed.delete(cid);
+    this.#sealed.answered(cid, reply);
     if (reply.t === "ok" && reply.id !== undefined) {
       this.#archive({
         server,

@@ -7,7 +7,10 @@
  */
 
 import assert from "node:assert/strict";
-import type { ChatClient } from "../../src/client/chat_client.ts";
+import {
+  type ChatClient,
+  wasUnanswered,
+} from "../../src/client/chat_client.ts";
 import {
   createKeyring,
   type Keyring,
@@ -626,5 +629,52 @@ Deno.test("a peer who signed in moments ago and has not published keys yet is as
   } finally {
     await bob.quit();
     await alice.client.quit();
+  }
+});
+
+Deno.test("a line whose connection ended before the server answered goes again on the next connection as the same envelope", async () => {
+  await using server = await startTestServer();
+  const alice = await peer(server, "alice");
+  const bob = await peer(server, "bob");
+  try {
+    await send(alice, "bob", "first");
+    const first = await next(bob);
+    assertShown(
+      await bob.e2e.open(bob.client, first.message, first.body),
+      "alice",
+      "first",
+    );
+    const sessionKey = [...alice.state.sessions.keys()][0]!;
+    const sent = () => alice.state.sessions.get(sessionKey)!.session.ratchet.ns;
+    const before = sent();
+    // The connection ends; the line was sealed, and its request is
+    // answered by the client itself: not sent.
+    const lost = alice.client;
+    await lost.quit();
+    const retryCid = cid();
+    const unanswered = await alice.e2e.sendText(lost, "bob", "again", retryCid);
+    assert.ok(wasUnanswered(unanswered), JSON.stringify(unanswered));
+    assert.equal(sent(), before + 1);
+    // The next connection sends it again, with the same cid (session.ts).
+    const { client: back } = await TestClient.connect(
+      server,
+      "alice",
+      alice.keyring.identity,
+    );
+    try {
+      const reply = await alice.e2e.sendText(back, "bob", "again", retryCid);
+      assert.equal(reply.t, "ok", JSON.stringify(reply));
+      assert.equal(sent(), before + 1, "sealed again: a message key skipped");
+      const again = await next(bob);
+      assertShown(
+        await bob.e2e.open(bob.client, again.message, again.body),
+        "alice",
+        "again",
+      );
+    } finally {
+      await back.quit();
+    }
+  } finally {
+    await bob.client.quit();
   }
 });

@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import {
+  MAX_SEALED_KEPT,
+  SealedRetries,
+} from "../../src/client/sealed_retries.ts";
+import { startTestServer, TestClient } from "../_helpers/chat.ts";
+
+Deno.test("SealedRetries keeps a sealed line through a reply its client made up, forgets it at the server's answer, and keeps at most MAX_SEALED_KEPT", async () => {
+  await using server = await startTestServer();
+  const { client } = await TestClient.connect(server, "ann");
+  const kept = new SealedRetries<string>();
+  kept.keep("a", "sealed a");
+  kept.answered("a", await client.request({ t: "ping" })); // pong: no answer
+  assert.equal(kept.get("a"), "sealed a");
+  kept.answered("a", await client.request({ t: "join", group: "nope" }));
+  assert.equal(kept.get("a"), undefined, "a server's error is an answer");
+  kept.keep("b", "sealed b");
+  await client.quit();
+  // Over: the client answers for the server.
+  const notSent = await client.request({ t: "ping" });
+  assert.equal(notSent.t, "error");
+  kept.answered("b", notSent);
+  assert.equal(kept.get("b"), "sealed b");
+  for (let i = 0; i < MAX_SEALED_KEPT; i++) kept.keep(`c${i}`, "x");
+  assert.equal(kept.get("b"), undefined, "the oldest went");
+  assert.equal(kept.get(`c${MAX_SEALED_KEPT - 1}`), "x");
+  assert.equal(kept.get("c0"), "x");
+});
