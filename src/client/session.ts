@@ -782,10 +782,13 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       declines: (offer) => declines(offer, client.serverFingerprint),
       ...(e2e === null ? {} : {
         fileKey: async (offer: FileOfferNotice, wait: boolean) => {
-          // Not waiting (it declines anyway), it takes a key only if it is
-          // here: one sent before the offer may still be being opened, as
-          // end-to-end messages are, in the order they came (`inTurn`).
-          if (!wait) await shown;
+          // The key was sent before the offer and may still be being
+          // opened, as end-to-end messages are, in the order they came
+          // (`inTurn`): the wait for it starts once those before the offer
+          // are dealt with, so a long queue (a reconnect's backlog) does not
+          // use it up. Not waiting (it declines anyway), it takes a key only
+          // if it is here then.
+          await shown;
           const got = await receiveFileKey(offer, {
             inbox: fileKeys,
             usesE2e: usesE2e(client.serverFingerprint),

@@ -1048,6 +1048,9 @@ function use(joined: ChatClient): void {
           size,
         ),
       take: async (offer) => {
+        // As the terminal's (session.ts): the wait for the key starts once
+        // the end-to-end messages that came before the offer are opened.
+        await shown;
         const got = await receiveFileKey(offer, {
           inbox: fileKeys,
           usesE2e: (name) => usesE2e(server, name),
