@@ -1328,3 +1328,17 @@ ui.name.value = localStorage.getItem(NAME_KEY) ?? "";
 ui.name.focus();
 // Connect at once: the fingerprint is there to compare before joining.
 link = connect();
+
+// Leaving the page (closed, or another address in the tab): the connection
+// ends now, so the room sees the user leave. Chromium may keep a page it
+// leaves in its back/forward cache, alive with its connection open (the
+// user stayed "online" while gone, and their messages went to a page no one
+// sees); a page brought back from that cache starts afresh.
+addEventListener("pagehide", () => {
+  quitting = true;
+  retryNow();
+  client?.abort();
+});
+addEventListener("pageshow", (event) => {
+  if (event.persisted) location.reload();
+});
