@@ -211,6 +211,24 @@ export class IdentityGate {
     };
   }
 
+  /**
+   * The refusal for a proven sign-in whose name another key has bound since
+   * its proof was checked (two keys claiming a free name at once: both
+   * proofs pass before either binds it), or null. To be called with nothing
+   * awaited between it and the registration.
+   */
+  recheck(
+    proven: Extract<GateResult, { kind: "proven" }>,
+  ): Extract<GateResult, { kind: "reply" }> | null {
+    if (proven.fingerprint === null) return null;
+    const bound = this.bindings.fingerprintOf(nameKey(proven.register.name));
+    if (bound === null || bound === proven.fingerprint) return null;
+    return refuse(
+      proven.register.id,
+      `ERROR: The name '${proven.register.name}' belongs to another identity key (${bound})`,
+    );
+  }
+
   /** After the router accepted the name: bind it on first use. */
   bindIfFree(name: string, fingerprint: string): void {
     const key = nameKey(name);
@@ -224,7 +242,10 @@ export class IdentityGate {
 export const OUTDATED_CLIENT =
   "ERROR: Your chat client is out of date: its identity proof does not include the key, which this server requires. Update chat and connect again";
 
-function refuse(re: number, text: string): GateResult {
+function refuse(
+  re: number,
+  text: string,
+): Extract<GateResult, { kind: "reply" }> {
   return { kind: "reply", message: { t: "error", re, code: "identity", text } };
 }
 

@@ -1053,6 +1053,28 @@ export function createCore(options: CoreOptions): ServerCore {
               deliverRun(id, [{ to: [id], message: result.message }]);
               continue;
             }
+            // Everything the log held before this sign-in is applied here
+            // first: what waits for them may have been sent on another node.
+            if (cluster !== undefined) {
+              await cluster.log.caughtUp(LOG_WAIT_MS).catch((error) =>
+                log(
+                  `cluster: signing in without the newest of the log: ${
+                    messageOf(error)
+                  }`,
+                )
+              );
+              if (!channels.has(id)) break;
+            }
+            // From here to the registration nothing is awaited: what was
+            // checked before an await may have changed during it. Another
+            // key may have bound the name since the proof (two keys
+            // claiming a free name at once), and the old session to take
+            // over may have come while the log caught up.
+            const taken = gate.recheck(result);
+            if (taken !== null) {
+              deliverRun(id, [{ to: [id], message: taken.message }]);
+              continue;
+            }
             // The same key signing in again (typically a reconnect the server
             // has not noticed the end of yet) takes over the old session.
             const stale = result.fingerprint === null
@@ -1066,18 +1088,6 @@ export function createCore(options: CoreOptions): ServerCore {
                 "you signed in from another place",
                 "replaced",
               );
-            }
-            // Everything the log held before this sign-in is applied here
-            // first: what waits for them may have been sent on another node.
-            if (cluster !== undefined) {
-              await cluster.log.caughtUp(LOG_WAIT_MS).catch((error) =>
-                log(
-                  `cluster: signing in without the newest of the log: ${
-                    messageOf(error)
-                  }`,
-                )
-              );
-              if (!channels.has(id)) break;
             }
             const welcome =
               routeRun(id, [{ message: result.register, body }]).out;

@@ -277,3 +277,25 @@ Deno.test("IdentityGate.begin asks the cluster when its own copy binds the name 
   );
   assert.equal(failed.t === "error" && failed.code, "internal");
 });
+
+Deno.test("IdentityGate.recheck refuses a proven sign-in whose free name another key bound after the proof, and passes the same key's", async () => {
+  const bindings = new MemoryBindings();
+  // Two connections (two gates, one set of bindings) prove "alice" with two
+  // keys while the name is free: both pass.
+  const first = await proveAlice(new IdentityGate(bindings, TH));
+  const secondGate = new IdentityGate(bindings, TH);
+  const second = await proveAlice(secondGate);
+  assert.ok(first.kind === "proven" && second.kind === "proven");
+  assert.equal(secondGate.recheck(second), null, "still free: it may go on");
+  // The first registers and binds the name.
+  new IdentityGate(bindings, TH).bindIfFree("alice", first.fingerprint!);
+  const refused = secondGate.recheck(second);
+  assert.deepEqual(refused?.message, {
+    t: "error",
+    re: 2,
+    code: "identity",
+    text:
+      `ERROR: The name 'alice' belongs to another identity key (${first.fingerprint})`,
+  });
+  assert.equal(secondGate.recheck(first), null, "its own key's sign-in");
+});

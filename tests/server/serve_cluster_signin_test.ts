@@ -1,0 +1,96 @@
+/**
+ * Signing in on a node of a cluster (createCore with a cluster port), where
+ * a sign-in waits for the node to catch up with the message log: what the
+ * sign-in checked before that wait is checked again after it.
+ */
+
+import assert from "node:assert/strict";
+import type {
+  ClusterPort,
+  ClusterSink,
+} from "../../src/server/cluster/port.ts";
+import { core, freshIdentity, Peer } from "../_helpers/core_peer.ts";
+
+/**
+ * A cluster of this one node, whose log waits until the test lets it catch
+ * up: the sign-ins waiting there are counted.
+ */
+class HeldCluster implements ClusterPort {
+  readonly #names = new Map<string, string>();
+  readonly #held: (() => void)[] = [];
+  #counted: { count: number; resolve: () => void } | null = null;
+  #seq = 0;
+  readonly log = {
+    id: "held-log",
+    publish: () => Promise.resolve({ seq: ++this.#seq, duplicate: false }),
+    applied: () => Promise.resolve(),
+    caughtUp: () =>
+      new Promise<void>((resolve) => {
+        this.#held.push(resolve);
+        if (this.#counted && this.#held.length >= this.#counted.count) {
+          this.#counted.resolve();
+        }
+      }),
+  };
+  readonly prekeys = {
+    publish: () => Promise.resolve({ kind: "stored", oneTime: 0 } as const),
+    take: () => Promise.resolve(null),
+  };
+  attach(_sink: ClusterSink): void {}
+  publish(): void {}
+  fileAnswer(): void {}
+  shareAddresses(): void {}
+  groupsChanged(): void {}
+  joined(): void {}
+  left(): void {}
+  claimName(_name: string, key: string, fingerprint: string): Promise<string> {
+    if (!this.#names.has(key)) this.#names.set(key, fingerprint);
+    return Promise.resolve(this.#names.get(key)!);
+  }
+  nameOwner(key: string): Promise<string | null> {
+    return Promise.resolve(this.#names.get(key) ?? null);
+  }
+
+  /** Resolves once `count` sign-ins wait for the log. */
+  waiting(count: number): Promise<void> {
+    if (this.#held.length >= count) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#counted = { count, resolve };
+    return promise;
+  }
+
+  /** The log has caught up: every sign-in waiting for it goes on. */
+  catchUp(): void {
+    for (const resolve of this.#held.splice(0)) resolve();
+  }
+}
+
+Deno.test("on a cluster node, the same key signing in twice while the log catches up: the newer takes over, as on one server", async () => {
+  const cluster = new HeldCluster();
+  const { core: server } = await core({ cluster });
+  const key = await freshIdentity();
+  const older = await Peer.connect(server, "10.0.0.1");
+  const newer = await Peer.connect(server, "10.0.0.2");
+  try {
+    const first = await older.begin("alice", key);
+    const second = await newer.begin("alice", key);
+    assert.ok("signature" in first && "signature" in second);
+    const olderId = older.send({ t: "prove", signature: first.signature });
+    await cluster.waiting(1);
+    const newerId = newer.send({ t: "prove", signature: second.signature });
+    await cluster.waiting(2);
+    cluster.catchUp();
+    const olderReply = await older.next((m) => "re" in m && m.re === olderId);
+    const newerReply = await newer.next((m) => "re" in m && m.re === newerId);
+    assert.equal(olderReply.message.t, "welcome");
+    assert.equal(
+      newerReply.message.t,
+      "welcome",
+      JSON.stringify(newerReply.message),
+    );
+    const bye = await older.next((m) => m.t === "bye");
+    assert.equal(bye.message.t === "bye" && bye.message.reason, "replaced");
+  } finally {
+    await server.stop();
+  }
+});
