@@ -275,44 +275,31 @@ export class GroupSessions {
   ): boolean {
     if (!label.startsWith(SENDER_KEY_LABEL_PREFIX)) return false;
     const group = label.slice(SENDER_KEY_LABEL_PREFIX.length);
-    const copy = secret.slice();
+    let chain: ReceivedChain;
+    try {
+      chain = decodeSenderKey(secret.slice());
+    } catch {
+      this.#o.notify([
+        `ERROR: ${from} sent a malformed sender key for ${group}`,
+      ]);
+      return true;
+    }
+    const where = receivedKey(client.serverFingerprint, group, from);
+    const chainId = toHex(chain.chainId);
+    // The messages already waiting for this key stop waiting now: their
+    // timers must not refuse them while the key waits its turn or is saved.
+    const taken = this.#takeWaiting(where, chainId);
     void this.#alone(async () => {
-      let chain: ReceivedChain;
-      try {
-        chain = decodeSenderKey(copy);
-      } catch {
-        this.#o.notify([
-          `ERROR: ${from} sent a malformed sender key for ${group}`,
-        ]);
-        return;
-      }
-      const where = receivedKey(client.serverFingerprint, group, from);
       const chains = this.#o.state.received.get(where) ?? [];
       // A chain already held keeps its place (and its skipped keys).
-      if (!chains.some((c) => toHex(c.chainId) === toHex(chain.chainId))) {
+      if (!chains.some((c) => toHex(c.chainId) === chainId)) {
         chains.unshift(chain);
         chains.length = Math.min(chains.length, MAX_CHAINS_PER_SENDER);
         this.#o.state.received.set(where, chains);
         await this.#o.save();
       }
-      // Only the messages on this chain: one on the sender's next chain
-      // (started when someone left) waits for its own key, which may be
-      // right behind this one; opened now it would be refused for good.
-      const chainId = toHex(chain.chainId);
-      const ready = this.#waiting.filter((w) =>
-        receivedKey(
-            w.client.serverFingerprint,
-            w.message.group,
-            w.message.from,
-          ) === where && chainIdOf(w.body) === chainId
-      );
-      for (const w of ready) {
-        // Its own timer may have refused it while an earlier one opened
-        // (splice(-1) would then drop another sender's message).
-        const at = this.#waiting.indexOf(w);
-        if (at < 0) continue;
-        this.#waiting.splice(at, 1);
-        clearTimeout(w.timer);
+      // With those that began waiting while this waited its turn.
+      for (const w of [...taken, ...this.#takeWaiting(where, chainId)]) {
         try {
           this.#o.late(await this.#open(w.client, w.message, w.body, true));
         } finally {
@@ -321,6 +308,32 @@ export class GroupSessions {
       }
     });
     return true;
+  }
+
+  /**
+   * Takes the messages waiting for the chain `chainId` of `where` (server,
+   * group, sender) off the waiting list, their timers stopped. Only that
+   * chain's: one on the sender's next chain (started when someone left)
+   * waits for its own key, which may be right behind; opened now it would
+   * be refused for good.
+   */
+  #takeWaiting(where: string, chainId: string): Waiting[] {
+    const taken: Waiting[] = [];
+    for (let i = 0; i < this.#waiting.length;) {
+      const w = this.#waiting[i]!;
+      if (
+        receivedKey(
+            w.client.serverFingerprint,
+            w.message.group,
+            w.message.from,
+          ) === where && chainIdOf(w.body) === chainId
+      ) {
+        this.#waiting.splice(i, 1);
+        clearTimeout(w.timer);
+        taken.push(w);
+      } else i++;
+    }
+    return taken;
   }
 
   /** Opens an `e2e_group`. Never throws: what cannot be opened is refused. */
