@@ -10,6 +10,7 @@
  */
 
 import type { ChatClient } from "./chat_client.ts";
+import { oneAtATime } from "./one_at_a_time.ts";
 import type { ErrorCode } from "../protocol/messages.ts";
 import { nameKey } from "../protocol/limits.ts";
 import { type Identity, identityFingerprint } from "../crypto/identity.ts";
@@ -139,11 +140,31 @@ export function signedPrekeyFor(
  *
  * @throws {E2eKeyError} if the server refuses
  */
-export async function publishPrekeys(
+export function publishPrekeys(
   client: ChatClient,
   keyring: Keyring,
   save: (keyring: Keyring) => Promise<void> = async () => {},
   now = Date.now(),
+): Promise<number> {
+  // One at a time per keyring: two at once (a quick reconnect's sign-in
+  // while the last one still publishes) would both take the next ids and
+  // make two keys for each, the server handing out halves the keyring no
+  // longer has.
+  let inTurn = publishing.get(keyring);
+  if (inTurn === undefined) {
+    inTurn = oneAtATime();
+    publishing.set(keyring, inTurn);
+  }
+  return inTurn(() => publishNow(client, keyring, save, now));
+}
+
+const publishing = new WeakMap<Keyring, ReturnType<typeof oneAtATime>>();
+
+async function publishNow(
+  client: ChatClient,
+  keyring: Keyring,
+  save: (keyring: Keyring) => Promise<void>,
+  now: number,
 ): Promise<number> {
   // A new signed prekey is saved before anyone can be handed it.
   if (await rotateSignedPrekey(keyring, now)) await save(keyring);

@@ -1340,5 +1340,9 @@ addEventListener("pagehide", () => {
   client?.abort();
 });
 addEventListener("pageshow", (event) => {
-  if (event.persisted) location.reload();
+  // A PageTransitionEvent; typed as a plain Event where the DOM's types
+  // are not loaded (deno check src/).
+  if ((event as Event & { persisted?: boolean }).persisted === true) {
+    location.reload();
+  }
 });

@@ -162,3 +162,32 @@ Deno.test("fetchBundle refuses a bundle a hostile server hands out under another
     await serving;
   }
 });
+
+Deno.test("publishPrekeys run twice at once (a sign-in while the last still publishes) keeps the private half of every one-time key the server hands out", async () => {
+  await using server = await startTestServer();
+  const bobIdentity = await testIdentity();
+  const bob = await TestClient.connect(server, "bob", bobIdentity);
+  const alice = await TestClient.connect(server, "alice");
+  try {
+    const keyring = await createKeyring(bobIdentity);
+    const held = await Promise.all([
+      publishPrekeys(bob.client, keyring),
+      publishPrekeys(bob.client, keyring),
+    ]);
+    assert.deepEqual(held, [100, 100]);
+    assert.equal(keyring.secrets.oneTime.size, 100);
+    // A few of them (fetching is rate limited).
+    for (let i = 0; i < 5; i++) {
+      const one = (await fetchBundle(alice.client, "bob")).bundle.oneTime[0]!;
+      const pair = keyring.secrets.oneTime.get(one.id);
+      assert.ok(
+        pair !== undefined,
+        `no private half for one-time key ${one.id}`,
+      );
+      assert.deepEqual(pair.publicRaw, one.key, `another key for id ${one.id}`);
+    }
+  } finally {
+    await alice.quit();
+    await bob.quit();
+  }
+});
