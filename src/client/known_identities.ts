@@ -104,8 +104,16 @@ export class KnownIdentities {
   readonly slot: TextSlot | null;
   #text: string;
   readonly #inTurn = oneAtATime();
-  /** Keys accepted whose turn to be written has not ended. */
-  #saving = 0;
+  /**
+   * The keys accepted in this session, by server and name key: the file's
+   * text, read back at each save for what another client added, gets them
+   * again, so that none is lost from memory while its own save waits or
+   * after it failed (and a failed one is written with the next).
+   */
+  readonly #accepted = new Map<
+    string,
+    { serverKey: string; name: string; fingerprint: string }
+  >();
 
   private constructor(slot: TextSlot | null, text: string) {
     this.slot = slot;
@@ -162,20 +170,17 @@ export class KnownIdentities {
     fingerprint: string,
   ): Promise<void> {
     this.#text = setKnownIdentity(this.#text, serverKey, name, fingerprint);
+    const key = `${serverKey} ${nameKey(name)}`;
+    this.#accepted.delete(key);
+    this.#accepted.set(key, { serverKey, name, fingerprint });
     const slot = this.slot;
     if (slot === null) return;
     // One at a time: two at once would each read the old list, and the
     // later write would drop the other's key.
-    this.#saving++;
     await this.#inTurn(async () => {
       let text: string;
       try {
-        text = setKnownIdentity(
-          await slot.read() ?? "",
-          serverKey,
-          name,
-          fingerprint,
-        );
+        text = this.#withAccepted(await slot.read() ?? "");
         await slot.write(text);
       } catch (error) {
         throw new Error(
@@ -184,13 +189,29 @@ export class KnownIdentities {
           }`,
           { cause: error },
         );
-      } finally {
-        this.#saving--;
       }
-      // What another client added meanwhile, once no later key of ours is
-      // still to be written (this text would not have it yet).
-      if (this.#saving === 0) this.#text = text;
+      // With what another client added meanwhile.
+      this.#text = this.#withAccepted(text);
     });
+  }
+
+  /** `text` with every key accepted in this session set in it. */
+  #withAccepted(text: string): string {
+    // Read once per server; only what differs is set (each set re-reads
+    // the whole text).
+    const read = new Map<string, Map<string, string>>();
+    const missing = [...this.#accepted.values()].filter((one) => {
+      let known = read.get(one.serverKey);
+      if (known === undefined) {
+        known = parseKnownIdentities(text, one.serverKey);
+        read.set(one.serverKey, known);
+      }
+      return known.get(nameKey(one.name)) !== one.fingerprint;
+    });
+    for (const one of missing) {
+      text = setKnownIdentity(text, one.serverKey, one.name, one.fingerprint);
+    }
+    return text;
   }
 }
 

@@ -106,3 +106,42 @@ Deno.test("KnownIdentities: keys accepted at once all reach the file and stay kn
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("KnownIdentities keeps every key it accepted in memory while an earlier save waits and after a save failed, and writes a failed one with the next", async () => {
+  let kept: string | null = null;
+  let failNext = false;
+  const writing = Promise.withResolvers<void>();
+  let hold: Promise<void> | null = null;
+  const known = await KnownIdentities.load({
+    where: "test",
+    read: () => Promise.resolve(kept),
+    write: async (text) => {
+      if (hold !== null) {
+        writing.resolve();
+        await hold;
+      }
+      if (failNext) {
+        failNext = false;
+        throw new Error("disk full");
+      }
+      kept = text;
+    },
+  });
+  const release = Promise.withResolvers<void>();
+  hold = release.promise;
+  const first = known.accept(SERVER, "ann", KEY_A);
+  await writing.promise;
+  const second = known.accept(SERVER, "ben", KEY_B);
+  assert.equal(known.known(SERVER, "ann"), KEY_A);
+  assert.equal(known.known(SERVER, "ben"), KEY_B);
+  hold = null;
+  failNext = true;
+  release.resolve();
+  await assert.rejects(first, /Cannot save known identities test: disk full/);
+  await second;
+  // ann's save failed; ben's, after it, wrote both.
+  for (const [name, key] of [["ann", KEY_A], ["ben", KEY_B]] as const) {
+    assert.equal(known.known(SERVER, name), key, `${name} lost in memory`);
+    assert.equal(parseKnownIdentities(kept ?? "", SERVER).get(name), key);
+  }
+});
