@@ -244,6 +244,15 @@ export class E2eSessions {
   ): Promise<Reply> {
     const server = client.serverFingerprint;
     const key = peerKey(server, nameKey(to));
+    const line = JSON.stringify([
+      nameKey(to),
+      payload.kind,
+      payload.kind === "text"
+        ? payload.text
+        : [payload.label, toHex(payload.secret)],
+    ]);
+    const conflict = this.#sealed.refusal(cid, line);
+    if (conflict !== null) return conflict;
     let sealed = this.#sealed.get(cid);
     if (sealed === undefined) {
       const change = this.#o.state.changes.get(key);
@@ -307,7 +316,7 @@ export class E2eSessions {
         envelope: out.envelope,
         fingerprint: await identityFingerprint(peer.session.identity),
       };
-      this.#sealed.keep(cid, sealed);
+      this.#sealed.keep(cid, line, sealed);
     }
     const reply = await client.request(
       { t: "e2e_msg", to, fingerprint: sealed.fingerprint, cid },

@@ -164,6 +164,9 @@ export class GroupSessions {
   ): Promise<Reply> {
     const server = client.serverFingerprint;
     const self = nameKey(client.name ?? "");
+    const line = JSON.stringify([nameKey(group), text]);
+    const conflict = this.#sealed.refusal(cid, line);
+    if (conflict !== null) return conflict;
     let sealed = this.#sealed.get(cid);
     if (sealed === undefined) {
       const reply = await client.request({ t: "members", group });
@@ -241,7 +244,7 @@ export class GroupSessions {
       // Saved before it is sent: a message key must never be used twice.
       await this.#o.save();
       sealed = { group: entry.group, body: out.message };
-      this.#sealed.keep(cid, sealed);
+      this.#sealed.keep(cid, line, sealed);
     }
     const reply = await client.request(
       { t: "e2e_gsay", group: sealed.group, cid },

@@ -17,15 +17,34 @@ import { type Reply, wasUnanswered } from "./chat_client.ts";
 export const MAX_SEALED_KEPT = 256;
 
 export class SealedRetries<T> {
-  readonly #byCid = new Map<string, T>();
+  readonly #byCid = new Map<string, { line: string; sealed: T }>();
 
+  /**
+   * The refusal for a `cid` sealed for another line than `line` (its
+   * recipient and content, as the caller spells them), or null. A retry is
+   * the same line: an envelope must never go to anyone else or stand for
+   * another text (the server keeps one line per cid).
+   */
+  refusal(cid: string, line: string): Reply | null {
+    const kept = this.#byCid.get(cid);
+    if (kept === undefined || kept.line === line) return null;
+    return {
+      t: "error",
+      re: null,
+      code: "bad_request",
+      text:
+        "ERROR: Not sent: this client id was used for another line (a bug: please report it)",
+    };
+  }
+
+  /** What `cid` was sealed into, if it was (see refusal). */
   get(cid: string): T | undefined {
-    return this.#byCid.get(cid);
+    return this.#byCid.get(cid)?.sealed;
   }
 
   /** Keeps what `cid` was sealed into, forgetting the oldest past the cap. */
-  keep(cid: string, sealed: T): void {
-    this.#byCid.set(cid, sealed);
+  keep(cid: string, line: string, sealed: T): void {
+    this.#byCid.set(cid, { line, sealed });
     for (const old of this.#byCid.keys()) {
       if (this.#byCid.size <= MAX_SEALED_KEPT) break;
       this.#byCid.delete(old);
