@@ -114,14 +114,22 @@ export interface GroupSessionsOptions {
   notify: (lines: string[]) => void;
   /** A message that waited for its sender key, opened or given up on. */
   late: (opened: GroupOpened) => void;
+  /** How long a message waits for its sender key (GROUP_KEY_WAIT_MS). */
   waitMs?: number;
+  /**
+   * Settles once the end-to-end messages received so far are dealt with
+   * (opened, and their keys delivered): a message's wait for its sender key
+   * starts then. Without it the wait starts at once.
+   */
+  before?: () => Promise<unknown>;
 }
 
 interface Waiting {
   client: ChatClient;
   message: E2eGroup;
   body: Uint8Array;
-  timer: ReturnType<typeof setTimeout>;
+  /** Set once the wait starts (`before`). */
+  timer: ReturnType<typeof setTimeout> | undefined;
   /** Resolves `settled` of its "waiting" outcome. */
   done: () => void;
 }
@@ -391,22 +399,34 @@ export class GroupSessions {
         message,
         body,
         done: settled.resolve,
-        timer: setTimeout(() => {
-          const at = this.#waiting.indexOf(entry);
-          if (at < 0) return;
-          this.#waiting.splice(at, 1);
-          try {
-            this.#o.late(refused(
-              `its sender key did not arrive within ${
-                Math.round(waitMs / 1000)
-              } s (it was sent before you could read the group, or the server withheld the key)`,
-            ));
-          } finally {
-            entry.done();
-          }
-        }, waitMs),
+        timer: undefined,
       };
       this.#waiting.push(entry);
+      const giveUp = () => {
+        const at = this.#waiting.indexOf(entry);
+        if (at < 0) return;
+        this.#waiting.splice(at, 1);
+        try {
+          this.#o.late(refused(
+            `its sender key did not arrive within ${
+              Math.round(waitMs / 1000)
+            } s (it was sent before you could read the group, or the server withheld the key)`,
+          ));
+        } finally {
+          entry.done();
+        }
+      };
+      // The wait starts once what came before is dealt with: the key, sent
+      // end to end before the message, may be queued there behind a
+      // reconnect's backlog, and must not use the wait up.
+      const startWait = () => {
+        if (this.#waiting.includes(entry)) {
+          entry.timer = setTimeout(giveUp, waitMs);
+        }
+      };
+      const before = this.#o.before?.();
+      if (before === undefined) startWait();
+      else void before.then(startWait, startWait);
       return { kind: "waiting", settled: settled.promise };
     }
     try {

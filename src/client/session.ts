@@ -418,6 +418,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         }
       },
       late: (opened) => inTurn(() => showGroupOpened(opened)),
+      // Private messages are opened in turn (`inTurn`): a sender key sent
+      // before a group message is delivered once those before it are.
+      before: () => shown,
     });
   if (e2e !== null) {
     style.verification = (name, fingerprint) =>

@@ -1171,6 +1171,9 @@ async function startE2e(
       }
     },
     late: (opened) => inTurn(() => showGroupOpened(opened)),
+    // As the terminal's: the wait for a sender key starts once the
+    // end-to-end messages before the group message are opened.
+    before: () => shown,
   });
   return null;
 }

@@ -161,3 +161,48 @@ Deno.test("messages waiting for a key that has come are opened even when storing
     "shown: bob 2",
   ]);
 });
+
+Deno.test("a message's wait for its sender key starts once the end-to-end messages before it are dealt with (`before`)", async () => {
+  const late: string[] = [];
+  const secondLate = Promise.withResolvers<void>();
+  const earlier = Promise.withResolvers<void>();
+  const waitMs = 50;
+  const groups = new GroupSessions({
+    state: emptyGroupState(),
+    save: async () => {},
+    sendSecret: () => Promise.reject(new Error("unused")),
+    usesE2e: () => true,
+    notify: () => {},
+    late: (o) => {
+      late.push(describe(o));
+      if (late.length === 2) secondLate.resolve();
+    },
+    waitMs,
+    // The private messages before it (its key among them) are still being
+    // opened, slowly: a reconnect's backlog.
+    before: () => earlier.promise,
+  });
+  const bobChain = await newSenderChain();
+  const bob1 = await seal(bobChain, "bob", "bob 1");
+  const settled = settledOf(await groups.open(client, bob1.message, bob1.body));
+  // Many waits long: nothing gave up on it.
+  await new Promise((resolve) => setTimeout(resolve, waitMs * 6));
+  assert.deepEqual(late, []);
+  // The backlog is through, its key among it.
+  groups.deliverKey(
+    client,
+    "bob",
+    SENDER_KEY_LABEL_PREFIX + "g",
+    encodeSenderKey(bobChain),
+  );
+  earlier.resolve();
+  await within(settled, 5000, "bob 1 never settled");
+  assert.deepEqual(late, ["shown: bob 1"]);
+  // Without its key, the wait runs once the backlog is through.
+  const carolChain = await newSenderChain();
+  const carol1 = await seal(carolChain, "carol", "carol 1");
+  await groups.open(client, carol1.message, carol1.body);
+  await within(secondLate.promise, 5000, "never refused");
+  assert.equal(late.length, 2);
+  assert.match(late[1]!, /^refused: .*from carol/);
+});
