@@ -38,6 +38,7 @@ import { SealedRetries } from "./sealed_retries.ts";
 import {
   E2eKeyError,
   fetchBundle,
+  type FetchedBundle,
   type Keyring,
   signedPrekeyFor,
 } from "./e2e_keys.ts";
@@ -85,6 +86,15 @@ export const KEYLESS_KEPT_MS = 60_000;
 
 /** A sign-in this recent may still be publishing its keys. */
 export const KEYS_PUBLISH_GRACE_MS = 10_000;
+
+/**
+ * A message to someone this soon after their sign-in, who has no keys on
+ * the server yet, asks again at this point before it goes in the clear.
+ */
+export const KEYS_PUBLISH_WAIT_MS = 2_000;
+
+/** How often the server is asked meanwhile. */
+const KEYS_PUBLISH_POLL_MS = 250;
 
 export type { E2ePrivate };
 
@@ -364,7 +374,7 @@ export class E2eSessions {
     this.#keyless.delete(key);
     let fetched;
     try {
-      fetched = await fetchBundle(client, to);
+      fetched = await this.#fetchBundle(client, to, key);
     } catch (error) {
       if (error instanceof E2eKeyError && error.code === "no_keys") {
         this.#rememberKeyless(key);
@@ -462,6 +472,36 @@ export class E2eSessions {
     for (const [old, at] of this.#signedInAt) {
       if (now - at <= KEYS_PUBLISH_GRACE_MS) break;
       this.#signedInAt.delete(old);
+    }
+  }
+
+  /**
+   * The bundle of `to`; for someone who signed in moments ago and has
+   * published none yet, asked again until {@link KEYS_PUBLISH_WAIT_MS} after
+   * their sign-in: their client publishes just after it signs in, and a
+   * greeting sent at once would otherwise go in the clear.
+   *
+   * @throws {E2eKeyError} as fetchBundle
+   */
+  async #fetchBundle(
+    client: ChatClient,
+    to: string,
+    key: string,
+  ): Promise<FetchedBundle> {
+    const until = (this.#signedInAt.get(key) ?? 0) + KEYS_PUBLISH_WAIT_MS;
+    for (;;) {
+      try {
+        return await fetchBundle(client, to);
+      } catch (error) {
+        const left = until - Date.now();
+        if (
+          !(error instanceof E2eKeyError && error.code === "no_keys") ||
+          left <= 0 || client.isOver
+        ) throw error;
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.min(left, KEYS_PUBLISH_POLL_MS))
+        );
+      }
     }
   }
 
