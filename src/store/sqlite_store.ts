@@ -223,16 +223,28 @@ export class SqliteStore implements Store {
 
   /** The newest client ids, as many as are kept, from the table to memory. */
   #loadClientIds(): void {
-    const rows = this.#all(
+    // Rows as arrays, not objects: half the time for 100,000 of them (once
+    // per start, before the server listens). Its own statement: the shared
+    // ones return objects.
+    const statement = this.#db.prepare(
       `SELECT message_id, seq, from_key, client_id FROM sent_ids
        ORDER BY message_id DESC LIMIT ?`,
-      this.#clientIds.capacity,
     );
-    for (const row of rows.reverse()) {
-      this.#clientIds.add(text(row, "from_key"), text(row, "client_id"), {
-        id: integer(row, "message_id"),
-        seq: integer(row, "seq"),
-      });
+    // In node:sqlite (Deno 2.9.6), not yet in its types.
+    (statement as StatementSync & { setReturnArrays(on: boolean): void })
+      .setReturnArrays(true);
+    const rows = this.#guard(() =>
+      statement.all(this.#clientIds.capacity)
+    ) as unknown as unknown[][];
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const [id, seq, fromKey, clientId] = rows[i]!;
+      if (
+        typeof id !== "number" || typeof seq !== "number" ||
+        typeof fromKey !== "string" || typeof clientId !== "string"
+      ) {
+        throw new TypeError(`sent_ids row ${String(id)} has a wrong type`);
+      }
+      this.#clientIds.add(fromKey, clientId, { id, seq });
     }
     this.#clientIds.settle();
   }
