@@ -376,7 +376,12 @@ export class E2eSessions {
     try {
       fetched = await this.#fetchBundle(client, to, key);
     } catch (error) {
-      if (error instanceof E2eKeyError && error.code === "no_keys") {
+      // An answer that came as the connection ended is not acted on: the
+      // line is not sent on this connection either way.
+      if (
+        error instanceof E2eKeyError && error.code === "no_keys" &&
+        !client.isOver
+      ) {
         this.#rememberKeyless(key);
         return { kind: "plain" };
       }

@@ -118,8 +118,9 @@ export interface GroupSessionsOptions {
   waitMs?: number;
   /**
    * Settles once the end-to-end messages received so far are dealt with
-   * (opened, and their keys delivered): a message's wait for its sender key
-   * starts then. Without it the wait starts at once.
+   * (opened, and their keys delivered): read when a group message arrives,
+   * its wait for its sender key starts then. Without it the wait starts at
+   * once.
    */
   before?: () => Promise<unknown>;
 }
@@ -307,12 +308,31 @@ export class GroupSessions {
         chains.unshift(chain);
         chains.length = Math.min(chains.length, MAX_CHAINS_PER_SENDER);
         this.#o.state.received.set(where, chains);
-        await this.#o.save();
+        try {
+          await this.#o.save();
+        } catch (error) {
+          // The chain is held in memory: its messages open all the same
+          // (each taken one must settle, or it is never acknowledged).
+          this.#o.notify([
+            `ERROR: ${from}'s sender key for ${group} could not be saved: ${
+              error instanceof Error ? error.message : String(error)
+            }`,
+          ]);
+        }
       }
       // With those that began waiting while this waited its turn.
       for (const w of [...taken, ...this.#takeWaiting(where, chainId)]) {
         try {
           this.#o.late(await this.#open(w.client, w.message, w.body, true));
+        } catch (error) {
+          this.#o.late({
+            kind: "refused",
+            lines: [
+              `ERROR: A group message from ${w.message.from} in ${w.message.group} could not be opened, and is not shown: ${
+                error instanceof Error ? error.message : String(error)
+              }`,
+            ],
+          });
         } finally {
           w.done();
         }
@@ -354,7 +374,10 @@ export class GroupSessions {
     body: Uint8Array,
   ): Promise<GroupOpened> {
     const copy = body.slice();
-    return this.#alone(() => this.#open(client, message, copy, false));
+    // Read now, at its arrival: by its turn in the queue, what came after
+    // it would be counted too.
+    const before = this.#o.before?.();
+    return this.#alone(() => this.#open(client, message, copy, false, before));
   }
 
   async #open(
@@ -362,6 +385,7 @@ export class GroupSessions {
     message: E2eGroup,
     body: Uint8Array,
     waited: boolean,
+    before?: Promise<unknown>,
   ): Promise<GroupOpened> {
     const server = client.serverFingerprint;
     const shown = (text: string): GroupOpened => ({
@@ -424,7 +448,6 @@ export class GroupSessions {
           entry.timer = setTimeout(giveUp, waitMs);
         }
       };
-      const before = this.#o.before?.();
       if (before === undefined) startWait();
       else void before.then(startWait, startWait);
       return { kind: "waiting", settled: settled.promise };

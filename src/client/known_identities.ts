@@ -105,10 +105,11 @@ export class KnownIdentities {
   #text: string;
   readonly #inTurn = oneAtATime();
   /**
-   * The keys accepted in this session, by server and name key: the file's
-   * text, read back at each save for what another client added, gets them
-   * again, so that none is lost from memory while its own save waits or
-   * after it failed (and a failed one is written with the next).
+   * The keys accepted in this session and not written yet, by server and
+   * name key: the file's text, read back at each save for what another
+   * client added, gets them again, so that none is lost from memory while
+   * its own save waits or after it failed (a failed one is written with the
+   * next).
    */
   readonly #accepted = new Map<
     string,
@@ -189,6 +190,17 @@ export class KnownIdentities {
           }`,
           { cause: error },
         );
+      }
+      // Written: the file has them now, and what another client decides
+      // about them later (a /trust of a new key) must not be undone by this
+      // session's next save. Those not written yet (a later accept, or one
+      // whose save failed) stay, and go with the next save.
+      const written = parseKnownIdentities(text, serverKey);
+      for (const [at, one] of this.#accepted) {
+        if (
+          one.serverKey === serverKey &&
+          written.get(nameKey(one.name)) === one.fingerprint
+        ) this.#accepted.delete(at);
       }
       // With what another client added meanwhile.
       this.#text = this.#withAccepted(text);

@@ -420,6 +420,8 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       late: (opened) => inTurn(() => showGroupOpened(opened)),
       // Private messages are opened in turn (`inTurn`): a sender key sent
       // before a group message is delivered once those before it are.
+      // (`shown` is declared below; nothing opens a group message before
+      // `attach`, as for `late`.)
       before: () => shown,
     });
   if (e2e !== null) {

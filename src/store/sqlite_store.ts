@@ -226,9 +226,11 @@ export class SqliteStore implements Store {
     // Rows as arrays, not objects: half the time for 100,000 of them (once
     // per start, before the server listens). Its own statement: the shared
     // ones return objects.
-    const statement = this.#db.prepare(
-      `SELECT message_id, seq, from_key, client_id FROM sent_ids
-       ORDER BY message_id DESC LIMIT ?`,
+    const statement = this.#guard(() =>
+      this.#db.prepare(
+        `SELECT message_id, seq, from_key, client_id FROM sent_ids
+         ORDER BY message_id DESC LIMIT ?`,
+      )
     );
     // In node:sqlite (Deno 2.9.6), not yet in its types.
     (statement as StatementSync & { setReturnArrays(on: boolean): void })

@@ -606,8 +606,20 @@ Deno.test("a message to a peer who signed in moments ago and has not published k
   const bob = await TestClient.connect(server, "bob", bobIdentity);
   try {
     await joined.promise;
+    // The server's first answer to alice's question for bob's keys: none.
+    const answered = Promise.withResolvers<void>();
+    const ask = alice.client.requestWithBody.bind(alice.client);
+    alice.client.requestWithBody = (message, body) => {
+      const reply = ask(message, body);
+      if (message.t === "e2e_bundle") {
+        void reply.then(() => answered.resolve());
+      }
+      return reply;
+    };
     // alice writes at once (a greeting on presence): bob has no keys yet.
     const greeting = alice.e2e.sendText(alice.client, "bob", "hi bob", cid());
+    await answered.promise;
+    // Only then does bob's client publish them.
     const bobKeys = await createKeyring(bobIdentity);
     await publishPrekeys(bob.client, bobKeys);
     assert.equal((await greeting).t, "ok");

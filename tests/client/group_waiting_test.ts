@@ -206,3 +206,67 @@ Deno.test("a message's wait for its sender key starts once the end-to-end messag
   assert.equal(late.length, 2);
   assert.match(late[1]!, /^refused: .*from carol/);
 });
+
+Deno.test("a waiting message opens and settles even when saving its sender key fails", async () => {
+  let saves = 0;
+  const late: string[] = [];
+  const notes: string[] = [];
+  const groups = new GroupSessions({
+    state: emptyGroupState(),
+    // Storing the key fails; the saves after (the message opened) work.
+    save: () =>
+      saves++ === 0
+        ? Promise.reject(new Error("disk full"))
+        : Promise.resolve(),
+    sendSecret: () => Promise.reject(new Error("unused")),
+    usesE2e: () => true,
+    notify: (lines) => notes.push(...lines),
+    late: (o) => late.push(describe(o)),
+    waitMs: 60_000,
+  });
+  const chain = await newSenderChain();
+  const m = await seal(chain, "bob", "kept in memory");
+  const settled = settledOf(await groups.open(client, m.message, m.body));
+  groups.deliverKey(
+    client,
+    "bob",
+    SENDER_KEY_LABEL_PREFIX + "g",
+    encodeSenderKey(chain),
+  );
+  await within(settled, 5000, "never settled: never acknowledged");
+  assert.deepEqual(late, ["shown: kept in memory"]);
+  assert.match(notes.join("\n"), /could not be saved: disk full/);
+});
+
+Deno.test("the wait of a message whose key never comes starts when what came before it is dealt with, not before", async () => {
+  const late: string[] = [];
+  const refusedAt: number[] = [];
+  const gone = Promise.withResolvers<void>();
+  const earlier = Promise.withResolvers<void>();
+  const waitMs = 50;
+  const groups = new GroupSessions({
+    state: emptyGroupState(),
+    save: async () => {},
+    sendSecret: () => Promise.reject(new Error("unused")),
+    usesE2e: () => true,
+    notify: () => {},
+    late: (o) => {
+      late.push(describe(o));
+      refusedAt.push(performance.now());
+      gone.resolve();
+    },
+    waitMs,
+    before: () => earlier.promise,
+  });
+  const chain = await newSenderChain();
+  const m = await seal(chain, "dan", "no key comes");
+  await groups.open(client, m.message, m.body);
+  // Many waits long: the timer has not started.
+  await new Promise((resolve) => setTimeout(resolve, waitMs * 6));
+  assert.deepEqual(late, []);
+  const released = performance.now();
+  earlier.resolve();
+  await within(gone.promise, 5000, "never refused");
+  assert.match(late[0]!, /^refused: .*from dan/);
+  assert.ok(refusedAt[0]! - released >= waitMs - 5, "a whole wait after");
+});

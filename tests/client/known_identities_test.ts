@@ -145,3 +145,24 @@ Deno.test("KnownIdentities keeps every key it accepted in memory while an earlie
     assert.equal(parseKnownIdentities(kept ?? "", SERVER).get(name), key);
   }
 });
+
+Deno.test("KnownIdentities: a key this session wrote is not written back over another client's later /trust", async () => {
+  let kept: string | null = null;
+  const slot = {
+    where: "test",
+    read: () => Promise.resolve(kept),
+    write: (text: string) => {
+      kept = text;
+      return Promise.resolve();
+    },
+  };
+  const a = await KnownIdentities.load(slot);
+  await a.accept(SERVER, "bob", KEY_A);
+  // Another client with the same folder trusts bob's new key.
+  const b = await KnownIdentities.load(slot);
+  await b.accept(SERVER, "bob", KEY_B);
+  // The first saves another key.
+  await a.accept(SERVER, "carol", KEY_A);
+  assert.equal(parseKnownIdentities(kept ?? "", SERVER).get("bob"), KEY_B);
+  assert.equal(a.known(SERVER, "bob"), KEY_B);
+});
