@@ -14,6 +14,7 @@ import {
   encodeGroupContent,
   type GroupOpened,
   GroupSessions,
+  type GroupSessionsOptions,
   SENDER_KEY_LABEL_PREFIX,
 } from "../../src/client/group_sessions.ts";
 import {
@@ -51,6 +52,20 @@ async function seal(
   };
 }
 
+/** GroupSessions that only receive, every sender known to use keys. */
+function receiving(
+  options: Pick<GroupSessionsOptions, "late"> & Partial<GroupSessionsOptions>,
+): GroupSessions {
+  return new GroupSessions({
+    state: emptyGroupState(),
+    save: async () => {},
+    sendSecret: () => Promise.reject(new Error("unused")),
+    usesE2e: () => true,
+    notify: () => {},
+    ...options,
+  });
+}
+
 function describe(o: GroupOpened): string {
   return o.kind === "message"
     ? `shown: ${o.text}`
@@ -77,12 +92,7 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 
 Deno.test("a sender key opens only the waiting messages of its own chain: one on the sender's next chain waits for that chain's key", async () => {
   const late: string[] = [];
-  const groups = new GroupSessions({
-    state: emptyGroupState(),
-    save: async () => {},
-    sendSecret: () => Promise.reject(new Error("unused")),
-    usesE2e: () => true,
-    notify: () => {},
+  const groups = receiving({
     late: (o) => late.push(describe(o)),
     waitMs: 60_000,
   });
@@ -115,17 +125,13 @@ Deno.test("messages waiting for a key that has come are opened even when storing
   const release = Promise.withResolvers<void>();
   let saves = 0;
   const waitMs = 100;
-  const groups = new GroupSessions({
-    state: emptyGroupState(),
+  const groups = receiving({
     save: async () => {
       if (++saves === 1) {
         holding.resolve();
         await release.promise;
       }
     },
-    sendSecret: () => Promise.reject(new Error("unused")),
-    usesE2e: () => true,
-    notify: () => {},
     late: (o) => {
       late.push(describe(o));
       if (++lateOnes.count === lateOnes.wanted) lateOnes.reached.resolve();
@@ -167,12 +173,7 @@ Deno.test("a message's wait for its sender key starts once the end-to-end messag
   const secondLate = Promise.withResolvers<void>();
   const earlier = Promise.withResolvers<void>();
   const waitMs = 50;
-  const groups = new GroupSessions({
-    state: emptyGroupState(),
-    save: async () => {},
-    sendSecret: () => Promise.reject(new Error("unused")),
-    usesE2e: () => true,
-    notify: () => {},
+  const groups = receiving({
     late: (o) => {
       late.push(describe(o));
       if (late.length === 2) secondLate.resolve();
@@ -211,15 +212,12 @@ Deno.test("a waiting message opens and settles even when saving its sender key f
   let saves = 0;
   const late: string[] = [];
   const notes: string[] = [];
-  const groups = new GroupSessions({
-    state: emptyGroupState(),
+  const groups = receiving({
     // Storing the key fails; the saves after (the message opened) work.
     save: () =>
       saves++ === 0
         ? Promise.reject(new Error("disk full"))
         : Promise.resolve(),
-    sendSecret: () => Promise.reject(new Error("unused")),
-    usesE2e: () => true,
     notify: (lines) => notes.push(...lines),
     late: (o) => late.push(describe(o)),
     waitMs: 60_000,
@@ -244,12 +242,7 @@ Deno.test("the wait of a message whose key never comes starts when what came bef
   const gone = Promise.withResolvers<void>();
   const earlier = Promise.withResolvers<void>();
   const waitMs = 50;
-  const groups = new GroupSessions({
-    state: emptyGroupState(),
-    save: async () => {},
-    sendSecret: () => Promise.reject(new Error("unused")),
-    usesE2e: () => true,
-    notify: () => {},
+  const groups = receiving({
     late: (o) => {
       late.push(describe(o));
       refusedAt.push(performance.now());
