@@ -9,6 +9,8 @@
  * Everything else a child prints goes to stderr.
  */
 
+import { cpuSeconds, rss } from "./_proc.ts";
+
 export interface CommandLine {
   id: number;
   cmd: string;
@@ -239,12 +241,16 @@ export class LoadProcess {
       this.#pending.set(id, { resolve, reject });
       timer = setTimeout(() => {
         this.#pending.delete(id);
-        reject(
-          new Error(
-            `${this.label}: '${cmd}' got no reply within ${timeoutMs} ms\n${
-              this.stderr.text.slice(-2000)
-            }`,
-          ),
+        // What the process was doing, for the next one to look at: a load
+        // process that stopped reading in a flood (BASELINE) was busy.
+        void busyness(this.child.pid).then((state) =>
+          reject(
+            new Error(
+              `${this.label}: '${cmd}' got no reply within ${timeoutMs} ms (${state})\n${
+                this.stderr.text.slice(-2000)
+              }`,
+            ),
+          )
         );
       }, timeoutMs);
     });
@@ -283,4 +289,18 @@ export class LoadProcess {
       // Already gone.
     }
   }
+}
+
+/** CPU use over a second and RSS of `pid`, in words. */
+async function busyness(pid: number): Promise<string> {
+  const before = await cpuSeconds(pid);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const after = await cpuSeconds(pid);
+  const resident = await rss(pid);
+  if (before === null || after === null || resident === null) {
+    return "the process is gone";
+  }
+  return `the process used ${
+    Math.round((after - before) * 100)
+  } % of a core over a second, RSS ${Math.round(resident / 2 ** 20)} MiB`;
 }
