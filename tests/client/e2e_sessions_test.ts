@@ -54,6 +54,7 @@ async function peer(
   server: TestServer,
   name: string,
   identity?: Identity,
+  identities = KnownIdentities.inMemory(),
 ): Promise<Peer> {
   const id = identity ?? await testIdentity();
   const { client } = await TestClient.connect(server, name, id);
@@ -67,7 +68,6 @@ async function peer(
       inbox.push({ message, body: body.slice() });
     }
   });
-  const identities = KnownIdentities.inMemory();
   // What the file would hold: the state as last saved.
   let saved = encodeE2eState(state);
   const sessions = (state: E2eState) =>
@@ -514,59 +514,35 @@ Deno.test("one-time keys published while a first message is being opened stay in
   await using server = await startTestServer();
   const alice = await peer(server, "alice");
   const carol = await peer(server, "carol");
-  const bobIdentity = await testIdentity();
-  const { client: bobClient } = await TestClient.connect(
-    server,
-    "bob",
-    bobIdentity,
-  );
-  const keyring = await createKeyring(bobIdentity);
-  await publishPrekeys(bobClient, keyring);
-  const inbox: { message: E2ePrivate; body: Uint8Array }[] = [];
-  bobClient.onMessage(({ message, body }) => {
-    if (message.t === "e2e_private") {
-      inbox.push({ message, body: body.slice() });
-    }
-  });
   // Bob's list of known keys is written when alice's first message opens:
   // held there, the open is caught between its copy of the one-time keys
   // and putting what it spent back, as a sign-in's publishing would.
   const writing = Promise.withResolvers<void>();
   const release = Promise.withResolvers<void>();
   let kept: string | null = null;
-  const identities = await KnownIdentities.load({
-    where: "test",
-    read: () => Promise.resolve(kept),
-    write: async (text) => {
-      writing.resolve();
-      await release.promise;
-      kept = text;
-    },
-  });
-  const bob = new E2eSessions({
-    keyring,
-    saveKeyring: async () => {},
-    identities,
-    state: emptyE2eState(),
-    saveState: async () => {},
-    notify: () => {},
-  });
-  const receive = async () => {
-    const deadline = Date.now() + 5000;
-    while (inbox.length === 0) {
-      if (Date.now() > deadline) assert.fail("no e2e_private arrived");
-      await bobClient.request({ t: "ping" });
-    }
-    return inbox.shift()!;
-  };
+  const bob = await peer(
+    server,
+    "bob",
+    undefined,
+    await KnownIdentities.load({
+      where: "test",
+      read: () => Promise.resolve(kept),
+      write: async (text) => {
+        writing.resolve();
+        await release.promise;
+        kept = text;
+      },
+    }),
+  );
+  const keyring = bob.keyring;
   try {
     const first = [...keyring.secrets.oneTime.keys()][0]!;
     await send(alice, "bob", "first");
-    const fromAlice = await receive();
-    const opening = bob.open(bobClient, fromAlice.message, fromAlice.body);
+    const fromAlice = await next(bob);
+    const opening = bob.e2e.open(bob.client, fromAlice.message, fromAlice.body);
     await writing.promise;
     // The server handed one key to alice: bob tops up with a new id.
-    assert.equal(await publishPrekeys(bobClient, keyring), 100);
+    assert.equal(await publishPrekeys(bob.client, keyring), 100);
     const added = keyring.nextOneTimeId - 1;
     assert.ok(keyring.secrets.oneTime.has(added));
     release.resolve();
@@ -579,15 +555,15 @@ Deno.test("one-time keys published while a first message is being opened stay in
       await alice.client.request({ t: "e2e_bundle", name: "bob" });
     }
     await send(carol, "bob", "made with the newest key");
-    const fromCarol = await receive();
+    const fromCarol = await next(bob);
     assertShown(
-      await bob.open(bobClient, fromCarol.message, fromCarol.body),
+      await bob.e2e.open(bob.client, fromCarol.message, fromCarol.body),
       "carol",
       "made with the newest key",
     );
   } finally {
     release.resolve();
-    for (const c of [alice.client, carol.client, bobClient]) await c.quit();
+    for (const p of [alice, carol, bob]) await p.client.quit();
   }
 });
 
