@@ -4,10 +4,14 @@
  * 200 rounds a second for 5 s (the latency bench's public room: 200
  * messages a second to 99 recipients). The readers are in another process.
  *
- *     deno run -A bench/write_cost.ts [node-handle|ffi-send|node-write|deno-conn|websocket ...]
+ *     deno run -A bench/write_cost.ts [node-handle|sealed-handle|ffi-send|node-write|deno-conn|websocket ...]
  *
  * - `node-handle`: the socket's TCP handle directly (`writeBuffer`), as the
  *   chat server writes a frame (src/server/direct_write.ts);
+ * - `sealed-handle`: as `node-handle`, each frame first sealed with its
+ *   socket's own key (AES-256-GCM through OpenSSL, as the server seals a
+ *   delivery): the least an encrypted relay of one frame per recipient
+ *   costs on this runtime;
  * - `ffi-send`: send(2) through FFI on one copy of each socket's descriptor
  *   (the handle's `fdForIpc()`, taken once): the system call with no
  *   runtime around it (Linux only: MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -24,6 +28,7 @@
 
 import net from "node:net";
 import process from "node:process";
+import { loadOpenSslAead } from "../src/crypto/openssl_aead.ts";
 
 const SOCKETS = 99;
 const ROUNDS_PER_SECOND = 200;
@@ -31,6 +36,7 @@ const SECONDS = 5;
 const FRAME_BYTES = 150;
 const WAYS = [
   "node-handle",
+  "sealed-handle",
   "ffi-send",
   "node-write",
   "deno-conn",
@@ -123,7 +129,10 @@ async function measure(way: Way): Promise<{ user: number; system: number }> {
   let send: () => void;
   let close: () => void | Promise<void>;
   let child: Deno.ChildProcess;
-  if (way === "node-handle" || way === "node-write" || way === "ffi-send") {
+  if (
+    way === "node-handle" || way === "node-write" || way === "ffi-send" ||
+    way === "sealed-handle"
+  ) {
     const sockets: net.Socket[] = [];
     const server = net.createServer((socket) => {
       socket.setNoDelay(true);
@@ -154,6 +163,8 @@ async function measure(way: Way): Promise<{ user: number; system: number }> {
       ? () => {
         for (const fd of fds) libc.send(fd, frame, length, 0x40 | 0x4000);
       }
+      : way === "sealed-handle"
+      ? sealedWrites(sockets, frame, request)
       : way === "node-handle"
       ? () => {
         for (const socket of sockets) {
@@ -228,4 +239,39 @@ async function measure(way: Way): Promise<{ user: number; system: number }> {
   await child.status;
   const writes = rounds * SOCKETS;
   return { user: used.user / writes, system: used.system / writes };
+}
+
+/**
+ * `sealed-handle`: each socket's frame sealed with its own key (AES-256-GCM
+ * through OpenSSL, as the server seals a delivery: a context per key, a
+ * fresh nonce per frame) into one buffer, then written to the handle. The
+ * least an encrypted relay of one frame per recipient can cost here.
+ */
+function sealedWrites(
+  sockets: net.Socket[],
+  frame: Uint8Array,
+  request: { oncomplete(): void },
+): () => void {
+  const aead = loadOpenSslAead();
+  if (aead === null) {
+    throw new Error("sealed-handle needs libcrypto and --allow-ffi");
+  }
+  const keys = sockets.map(() => crypto.getRandomValues(new Uint8Array(32)));
+  const nonce = new Uint8Array(12);
+  // A frame as the server's: version and sequence number, then the sealed body.
+  const header = new Uint8Array(9);
+  const plaintext = frame.subarray(0, FRAME_BYTES - 2 - header.length - 16);
+  const out = new Uint8Array(FRAME_BYTES);
+  let seq = 0;
+  return () => {
+    for (let i = 0; i < sockets.length; i++) {
+      seq++;
+      nonce[11] = header[8] = seq & 0xff;
+      nonce[10] = header[7] = (seq >>> 8) & 0xff;
+      aead.sealInto(keys[i]!, nonce, header, plaintext, out, 2 + header.length);
+      (sockets[i] as unknown as {
+        _handle: { writeBuffer(r: unknown, d: Uint8Array): number };
+      })._handle.writeBuffer(request, out);
+    }
+  };
 }
