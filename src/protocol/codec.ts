@@ -97,7 +97,20 @@ export function decodeHeader(bytes: Uint8Array): unknown {
   if (bytes.byteLength === 0 || bytes.byteLength > MAX_HEADER_BYTES) {
     throw new SyntaxError(`Bad header length ${bytes.byteLength}`);
   }
-  return JSON.parse(decodeHeaderText(bytes));
+  return parseHeader(decodeHeaderText(bytes));
+}
+
+/**
+ * A header's JSON. V8's error for invalid JSON quotes the input, which came
+ * from the network and ends up in the server's log and on terminals: the
+ * error says only what is wrong.
+ */
+function parseHeader(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new SyntaxError("Header is not valid JSON");
+  }
 }
 
 /** Encodes one message; the result can be appended to any number of batches. */
@@ -504,7 +517,7 @@ export function decodeBatch(batch: Uint8Array): DecodedMessage[] {
     if (headerLength + bodyLength > batch.byteLength - offset) {
       throw new SyntaxError("Message longer than its frame");
     }
-    const header: unknown = JSON.parse(
+    const header: unknown = parseHeader(
       decodeHeaderText(batch.subarray(offset, offset + headerLength)),
     );
     offset += headerLength;

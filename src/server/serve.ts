@@ -10,6 +10,7 @@ import { fingerprint } from "../crypto/keys.ts";
 import { frameAead } from "../crypto/native_aead.ts";
 import { nativeRoomCrypto } from "../crypto/native_room.ts";
 import { encodeMessage, parseClientMessage } from "../protocol/codec.ts";
+import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
 import type { Store } from "../store/store.ts";
 import { CloseCode } from "../transport/connection.ts";
@@ -209,7 +210,11 @@ export interface ServerCore {
 }
 
 export function createCore(options: CoreOptions): ServerCore {
-  const log = options.log ?? defaultLog;
+  // Log lines quote what clients sent (names, reasons, errors about their
+  // frames): no control character of theirs reaches the operator's terminal
+  // or splits a line in the log file.
+  const write = options.log ?? defaultLog;
+  const log = (line: string) => write(sanitizeForTerminal(line));
   const limits: ConnectionLimits = {
     ...DEFAULT_CONNECTION_LIMITS,
     ...options.connectionLimits,
