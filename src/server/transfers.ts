@@ -701,6 +701,8 @@ function removeRecipient(
   const recipient = transfer.recipients.get(id);
   if (recipient === undefined) return [];
   transfer.recipients.delete(id);
+  // The recipient's own words, cut: they go to the sender and the store.
+  const shown = printable(reason, 300);
   // Every caller is the recipient itself or a connection that is gone, so only
   // the sender needs telling.
   const out: Outbound[] = [];
@@ -711,11 +713,11 @@ function removeRecipient(
       xfer: transfer.id,
       name: recipient.name,
       ok,
-      reason: printable(reason, 300),
+      reason: shown,
       ...(resumable ? { resumable: true as const } : {}),
     },
   });
-  transfer.outcomes.push(`${recipient.name}: ${ok ? "received" : reason}`);
+  transfer.outcomes.push(`${recipient.name}: ${ok ? "received" : shown}`);
   if (transfer.recipients.size === 0) {
     finish(state, transfer, transfer.outcomes.join("; "), now);
   } else {

@@ -1242,16 +1242,25 @@ export class SqliteStore implements Store {
       if (row === undefined) {
         throw new Error("INSERT ... RETURNING gave no row");
       }
-      return integer(row, "id");
+      const recordId = integer(row, "id");
+      // Only the newest are kept: anyone may offer files, and every offer
+      // would otherwise take room that the store's cap then takes back from
+      // the messages.
+      this.#run(
+        "DELETE FROM transfers WHERE id <= ? AND finished_at IS NOT NULL",
+        recordId - TRANSFERS_KEPT,
+      );
+      return recordId;
     });
   }
 
   finishTransfer(id: number, result: TransferResult): boolean {
+    const outcome = clip(result.outcome, MAX_OUTCOME_CHARS);
     return this.#run(
       `UPDATE transfers SET finished_at = ?, outcome = ?
        WHERE xfer_id = ? AND finished_at IS NULL`,
       result.finishedAt,
-      result.outcome,
+      outcome,
       id,
     ) > 0;
   }
@@ -1390,6 +1399,13 @@ const PRUNE_OWED_NOTHING_SQL = `
  * to recognise retries, and how often it forgets older ones.
  */
 export const SENT_IDS_KEPT = 100_000;
+/**
+ * Transfer records kept, the newest: a record is history no reply reads,
+ * and each may hold a name of 1024 characters and an outcome per recipient.
+ */
+export const TRANSFERS_KEPT = 1000;
+/** A transfer's recorded outcome is cut to this many characters. */
+export const MAX_OUTCOME_CHARS = 4096;
 const SENT_IDS_TRIM_EVERY = 1024;
 
 /** Values per pending public message: id, seq, ts, from_key, from_name, body. */
@@ -1496,6 +1512,15 @@ function configure(
 function isThenable(value: unknown): boolean {
   return typeof value === "object" && value !== null &&
     typeof (value as { then?: unknown }).then === "function";
+}
+
+/** `text` cut to at most `chars` UTF-16 units, marked with an ellipsis. */
+function clip(text: string, chars: number): string {
+  if (text.length <= chars) return text;
+  let kept = text.slice(0, chars - 1);
+  // Not half of a surrogate pair.
+  if (/[\uD800-\uDBFF]$/.test(kept)) kept = kept.slice(0, -1);
+  return `${kept}\u2026`;
 }
 
 function checkLimit(limit: number): void {

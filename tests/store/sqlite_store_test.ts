@@ -2,9 +2,11 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { SCHEMA_VERSION } from "../../src/store/migrations.ts";
 import {
+  MAX_OUTCOME_CHARS,
   openStore,
   type SqliteStore,
   type StoreOptions,
+  TRANSFERS_KEPT,
 } from "../../src/store/sqlite_store.ts";
 import {
   type MessagePosition,
@@ -1848,5 +1850,44 @@ Deno.test("SqliteStore checkpoints the write-ahead log itself when a writer neve
       store.close();
     }
     reopenedHolds(path, messages);
+  });
+});
+
+Deno.test("only the newest transfer records are kept, and outcomes are cut", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice", "bob");
+    // One still in flight, older than all the others: it stays.
+    store.recordTransfer({
+      id: 1,
+      fromKey: "alice",
+      name: "open.txt",
+      size: 1,
+      toKey: "bob",
+      startedAt: 1,
+    });
+    for (let i = 0; i < TRANSFERS_KEPT + 10; i++) {
+      store.recordTransfer({
+        id: 2 + i,
+        fromKey: "alice",
+        name: `${i}.txt`,
+        size: 1,
+        toKey: "bob",
+        startedAt: 2 + i,
+      });
+      store.finishTransfer(2 + i, {
+        finishedAt: 3 + i,
+        // An odd prefix: the cut falls inside a surrogate pair.
+        outcome: "bo: " + "\u{1F600}".repeat(MAX_OUTCOME_CHARS),
+      });
+    }
+    const records = store.recentTransfers(10 * TRANSFERS_KEPT);
+    assert.equal(records.length, TRANSFERS_KEPT + 1);
+    assert.equal(records[0]!.name, "open.txt");
+    assert.equal(records[0]!.finishedAt, null);
+    assert.equal(records[1]!.name, "10.txt");
+    const outcome = records.at(-1)!.outcome!;
+    assert.ok(outcome.length <= MAX_OUTCOME_CHARS);
+    assert.ok(outcome.isWellFormed());
+    assert.ok(outcome.endsWith("\u{1F600}\u2026"));
   });
 });
