@@ -60,6 +60,7 @@ import {
 import { hasTextBody, type Style } from "../client/render.ts";
 import type { SessionEvent } from "../client/session_events.ts";
 import { textOf } from "../client/text_output.ts";
+import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { formatTransfers, TransferNumbers } from "../client/transfers_view.ts";
 import type { Identity } from "../crypto/identity.ts";
 import { nameKey } from "../protocol/limits.ts";
@@ -166,7 +167,9 @@ function emit(event: SessionEvent): void {
     }),
   };
   const { lines, error } = textOf(event, style);
-  log.lines(lines, error ? "error" : kindOf(event));
+  // Every row as the terminal prints it: a raw newline or bidi control
+  // from the network would forge lines in this pre-wrap log.
+  log.lines(lines.map(sanitizeForTerminal), error ? "error" : kindOf(event));
 }
 
 function kindOf(event: SessionEvent): string {
@@ -275,7 +278,7 @@ function drawLists(): void {
         // Their own words: text, never markup.
         const note = document.createElement("span");
         note.className = "away";
-        note.textContent = `away: ${reason}`;
+        note.textContent = `away: ${sanitizeForTerminal(reason)}`;
         item.classList.add("away");
         item.append(note);
       }
