@@ -154,6 +154,8 @@ export class Conversations {
     const target = this.#current.kind === "public"
       ? ""
       : `[${conversationLabel(this.#current)}] `;
-    return `${counts}${target}${self}> `;
+    // Redrawn at every keystroke: nothing in it may move the cursor or
+    // speak to the terminal (the names are checked as they arrive, too).
+    return sanitizeForTerminal(`${counts}${target}${self}> `);
   }
 }

@@ -295,8 +295,11 @@ function publishKeys(
     if (error instanceof E2eKeyError && error.code === "bad_request") return;
     emit({
       type: "notice",
+      // The server's error text, quoted.
       text: `End-to-end keys not published: ${
-        error instanceof Error ? error.message : String(error)
+        sanitizeForTerminal(
+          error instanceof Error ? error.message : String(error),
+        )
       }`,
     });
   });

@@ -29,9 +29,11 @@
 
 import {
   FILE_KEY_ID_PATTERN,
+  isValidName,
   MAX_AWAY_CHARS,
   MAX_BATCH_BYTES,
   MAX_HEADER_BYTES,
+  NAME_RULE,
   SHA256_HEX_PATTERN,
 } from "./limits.ts";
 import {
@@ -793,9 +795,25 @@ function clientId(fields: Fields): { cid?: string } {
   return { cid: value };
 }
 
-function nameString(value: unknown): string {
-  if (typeof value !== "string" || value.length > 256) {
-    fail("Expected a name");
+/**
+ * A user or group name a server sent: it follows the naming rule
+ * (docs/PROTOCOL.md 8), as every name the server accepted does. A name is
+ * shown on terminals and pages and kept in files: one that breaks the rule
+ * (a control character, a newline, 200 characters) is the server breaking
+ * the protocol.
+ */
+function userName(fields: Fields, key: string): string {
+  const value = fields[key];
+  if (typeof value !== "string" || !isValidName(value)) {
+    fail(`Field '${key}' must be a name (${NAME_RULE})`);
+  }
+  return value;
+}
+
+/** A list's name, as {@link userName}. */
+function validName(value: unknown): string {
+  if (typeof value !== "string" || !isValidName(value)) {
+    fail(`Expected a name (${NAME_RULE})`);
   }
   return value;
 }
@@ -950,7 +968,7 @@ function withPosition<T extends object>(
 function resumeClaim(value: unknown): ResumeClaim {
   const f = asRecord(value);
   return {
-    name: str(f, "name"),
+    name: userName(f, "name"),
     offset: int(f, "offset"),
     sha256: str(f, "sha256", 64),
   };
@@ -958,13 +976,13 @@ function resumeClaim(value: unknown): ResumeClaim {
 
 function declined(value: unknown): Declined {
   const f = asRecord(value);
-  return { name: str(f, "name"), reason: str(f, "reason", 1024) };
+  return { name: userName(f, "name"), reason: str(f, "reason", 1024) };
 }
 
 function userInfo(value: unknown): UserInfo {
   const f = asRecord(value);
   return {
-    name: str(f, "name"),
+    name: userName(f, "name"),
     lastMessageAt: optionalInt(f, "lastMessageAt"),
     ...(f.away === undefined ? {} : { away: str(f, "away", MAX_AWAY_CHARS) }),
     ...(f.fingerprint === undefined
@@ -975,15 +993,15 @@ function userInfo(value: unknown): UserInfo {
 
 function groupInfo(value: unknown): GroupInfo {
   const f = asRecord(value);
-  return { name: str(f, "name"), members: int(f, "members") };
+  return { name: userName(f, "name"), members: int(f, "members") };
 }
 
 function groupMembers(value: unknown): GroupMembers {
   const f = asRecord(value);
   return withMore(f, {
-    group: str(f, "group"),
-    members: list(f, "members", nameString),
-    online: list(f, "online", nameString),
+    group: userName(f, "group"),
+    members: list(f, "members", validName),
+    online: list(f, "online", validName),
   });
 }
 
@@ -1055,7 +1073,7 @@ export function parseServerMessage(value: unknown): ServerMessage {
       const message = {
         t,
         re: int(f, "re"),
-        name: str(f, "name"),
+        name: userName(f, "name"),
         text: str(f, "text", 4096),
       };
       for (const flag of ["acks", "cids"]) {
@@ -1094,22 +1112,24 @@ export function parseServerMessage(value: unknown): ServerMessage {
     case "public":
       return withPosition(
         f,
-        withHistory(f, { t, from: str(f, "from"), ts: int(f, "ts") }),
+        withHistory(f, { t, from: userName(f, "from"), ts: int(f, "ts") }),
       );
     case "private": {
       const message = withPosition(
         f,
-        withHistory(f, { t, from: str(f, "from"), ts: int(f, "ts") }),
+        withHistory(f, { t, from: userName(f, "from"), ts: int(f, "ts") }),
       );
-      return f.to === undefined ? message : { ...message, to: str(f, "to") };
+      return f.to === undefined
+        ? message
+        : { ...message, to: userName(f, "to") };
     }
     case "e2e_group":
       return withPosition(
         f,
         withHistory(f, {
           t,
-          group: str(f, "group"),
-          from: str(f, "from"),
+          group: userName(f, "group"),
+          from: userName(f, "from"),
           fingerprint: str(f, "fingerprint", 64),
           ts: int(f, "ts"),
         }),
@@ -1119,8 +1139,8 @@ export function parseServerMessage(value: unknown): ServerMessage {
         f,
         withHistory(f, {
           t,
-          group: str(f, "group"),
-          from: str(f, "from"),
+          group: userName(f, "group"),
+          from: userName(f, "from"),
           ts: int(f, "ts"),
         }),
       );
@@ -1143,12 +1163,12 @@ export function parseServerMessage(value: unknown): ServerMessage {
         groups: list(f, "groups", groupMembers),
       });
     case "presence":
-      return { t, name: str(f, "name"), online: bool(f, "online") };
+      return { t, name: userName(f, "name"), online: bool(f, "online") };
     case "membership":
       return {
         t,
-        group: str(f, "group"),
-        name: str(f, "name"),
+        group: userName(f, "group"),
+        name: userName(f, "name"),
         joined: bool(f, "joined"),
       };
     case "bye": {
@@ -1175,7 +1195,7 @@ export function parseServerMessage(value: unknown): ServerMessage {
         t,
         re: int(f, "re"),
         xfer: int(f, "xfer"),
-        recipients: list(f, "recipients", nameString),
+        recipients: list(f, "recipients", validName),
       };
       return {
         ...message,
@@ -1193,7 +1213,7 @@ export function parseServerMessage(value: unknown): ServerMessage {
       const message = {
         t,
         xfer: int(f, "xfer"),
-        name: str(f, "name"),
+        name: userName(f, "name"),
         ok: bool(f, "ok"),
         reason: str(f, "reason", 1024),
       };
@@ -1207,7 +1227,7 @@ export function parseServerMessage(value: unknown): ServerMessage {
       const common = {
         t,
         xfer: int(f, "xfer"),
-        from: str(f, "from"),
+        from: userName(f, "from"),
         name: str(f, "name", 1024),
         size: int(f, "size"),
         ...(f.fingerprint === undefined
@@ -1218,7 +1238,7 @@ export function parseServerMessage(value: unknown): ServerMessage {
       };
       return f.group === undefined
         ? common
-        : { ...common, group: str(f, "group") };
+        : { ...common, group: userName(f, "group") };
     }
     case "file_chunk":
       return { t, xfer: int(f, "xfer"), offset: int(f, "offset") };
@@ -1242,7 +1262,7 @@ export function parseServerMessage(value: unknown): ServerMessage {
       return {
         t,
         re: int(f, "re"),
-        name: str(f, "name"),
+        name: userName(f, "name"),
         fingerprint: str(f, "fingerprint", 64),
       };
     case "e2e_private": {
@@ -1250,12 +1270,14 @@ export function parseServerMessage(value: unknown): ServerMessage {
         f,
         withHistory(f, {
           t,
-          from: str(f, "from"),
+          from: userName(f, "from"),
           fingerprint: str(f, "fingerprint", 64),
           ts: int(f, "ts"),
         }),
       );
-      return f.to === undefined ? message : { ...message, to: str(f, "to") };
+      return f.to === undefined
+        ? message
+        : { ...message, to: userName(f, "to") };
     }
     default:
       fail(

@@ -30,6 +30,16 @@ Deno.test("Conversations.prompt shows the target and unread counts; /query clear
   assert.equal(c.prompt("sophia"), "sophia> ");
 });
 
+Deno.test("Conversations.prompt shows no control character of a name", () => {
+  // Names are checked as they arrive (codec.ts); the prompt, redrawn at
+  // every keystroke, does not rely on it.
+  const c = new Conversations();
+  c.noteIncoming({ kind: "user", name: "eve\x1b]2;PWNED\x07" });
+  c.setCurrent({ kind: "group", name: "g\u202e\n" });
+  const prompt = c.prompt("me\x1b[2J");
+  assert.equal(prompt, "(eve^[]2;PWNED^G 1) [#g<U+202E>^J] me^[[2J> ");
+});
+
 Deno.test("Conversations.prompt names three unread conversations and counts the rest", () => {
   const c = new Conversations();
   for (const name of ["a", "b", "c", "d", "e"]) {

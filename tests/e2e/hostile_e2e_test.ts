@@ -21,7 +21,6 @@ Deno.test("chat connect shows a hostile server's altered, replayed and relabelle
 
   const first = await alice.sealText("first genuine");
   alice.deliver(channel, first, "carol"); // Alice's message, relabelled as carol's
-  alice.deliver(channel, first, "ev\x1b[2Jil"); // and under a name that clears screens
   alice.deliver(channel, first); // genuine
   alice.deliver(channel, first); // replayed under a new id
   const second = await alice.sealText("second genuine");
@@ -45,14 +44,15 @@ Deno.test("chat connect shows a hostile server's altered, replayed and relabelle
   const errors = bob.stderr.split("\n").filter((line) =>
     line.startsWith("ERROR: A private message from")
   );
-  assert.equal(errors.length, 4, bob.stderr);
+  // (A name that breaks the naming rule ends the connection instead:
+  // hostile_server_text_test.ts.)
+  assert.equal(errors.length, 3, bob.stderr);
   assert.match(
     errors[0]!,
     /from carol could not be opened.*written by alice/,
   );
-  assert.match(errors[1]!, /from ev\^\[\[2Jil could not be opened/);
+  assert.match(errors[1]!, /from alice could not be opened/);
   assert.match(errors[2]!, /from alice could not be opened/);
-  assert.match(errors[3]!, /from alice could not be opened/);
   assert.ok(!bob.stderr.includes("\x1b"), "an escape reached the terminal");
 });
 

@@ -27,6 +27,7 @@ import {
 import {
   MAX_BATCH_BYTES,
   MAX_HEADER_BYTES,
+  NAME_PATTERN,
 } from "../../src/protocol/limits.ts";
 import {
   CLIENT_ID_PATTERN,
@@ -56,6 +57,8 @@ type Kind =
   | { k: "hex32" }
   /** A welcome's store id: 1 to 64 letters, digits, '-' or '_'. */
   | { k: "token" }
+  /** A user or group name from the server: NAME_PATTERN (PROTOCOL.md 8). */
+  | { k: "name" }
   | { k: "enum"; values: readonly string[] }
   /** An error code: anything is taken, and an unknown one becomes "internal". */
   | { k: "code" }
@@ -77,6 +80,8 @@ const HEX64: Kind = { k: "hex64" };
 const HEX32: Kind = { k: "hex32" };
 const str = (max = 256): Kind => ({ k: "str", max });
 const NAME = str();
+/** A name a server sends: clients check it against the naming rule. */
+const SNAME: Kind = { k: "name" };
 const list = (item: Kind): Kind => ({ k: "list", item });
 const obj = (required: Record<string, Kind>): Kind => ({
   k: "obj",
@@ -142,7 +147,7 @@ const POSITION = { id: INT, seq: INT } as const;
 
 const SERVER: Record<string, Shape> = {
   welcome: {
-    required: { re: INT, name: NAME, text: str(4096) },
+    required: { re: INT, name: SNAME, text: str(4096) },
     optional: {
       acks: { k: "true" },
       cids: { k: "true" },
@@ -152,27 +157,27 @@ const SERVER: Record<string, Shape> = {
   ok: { required: { re: INT, text: str(4096) }, optional: POSITION },
   error: { required: { re: NINT, code: { k: "code" }, text: str(4096) } },
   public: {
-    required: { from: NAME, ts: INT },
+    required: { from: SNAME, ts: INT },
     optional: { ...HISTORY, ...POSITION },
   },
   private: {
-    required: { from: NAME, ts: INT },
-    optional: { ...HISTORY, ...POSITION, to: NAME },
+    required: { from: SNAME, ts: INT },
+    optional: { ...HISTORY, ...POSITION, to: SNAME },
   },
   group: {
-    required: { group: NAME, from: NAME, ts: INT },
+    required: { group: SNAME, from: SNAME, ts: INT },
     optional: { ...HISTORY, ...POSITION },
   },
   // `more`: how many a capped list left out.
   users: {
     required: {
       re: INT,
-      users: list(obj({ name: NAME, lastMessageAt: NINT })),
+      users: list(obj({ name: SNAME, lastMessageAt: NINT })),
     },
     optional: { more: INT },
   },
   groups: {
-    required: { re: INT, groups: list(obj({ name: NAME, members: INT })) },
+    required: { re: INT, groups: list(obj({ name: SNAME, members: INT })) },
     optional: { more: INT },
   },
   members: {
@@ -181,15 +186,15 @@ const SERVER: Record<string, Shape> = {
       groups: list({
         k: "obj",
         shape: {
-          required: { group: NAME, members: list(NAME), online: list(NAME) },
+          required: { group: SNAME, members: list(SNAME), online: list(SNAME) },
           optional: { more: INT },
         },
       }),
     },
     optional: { more: INT },
   },
-  presence: { required: { name: NAME, online: BOOL } },
-  membership: { required: { group: NAME, name: NAME, joined: BOOL } },
+  presence: { required: { name: SNAME, online: BOOL } },
+  membership: { required: { group: SNAME, name: SNAME, joined: BOOL } },
   bye: {
     required: {
       reason: {
@@ -202,21 +207,21 @@ const SERVER: Record<string, Shape> = {
   pong: { required: { re: INT } },
   challenge: { required: { re: INT, nonce: str(64) } },
   file_ready: {
-    required: { re: INT, xfer: INT, recipients: list(NAME) },
+    required: { re: INT, xfer: INT, recipients: list(SNAME) },
     optional: {
-      declined: list(obj({ name: NAME, reason: str(1024) })),
-      resume: list(obj({ name: NAME, offset: INT, sha256: str(64) })),
+      declined: list(obj({ name: SNAME, reason: str(1024) })),
+      resume: list(obj({ name: SNAME, offset: INT, sha256: str(64) })),
     },
   },
   file_progress: { required: { xfer: INT, acked: INT } },
   file_result: {
-    required: { xfer: INT, name: NAME, ok: BOOL, reason: str(1024) },
+    required: { xfer: INT, name: SNAME, ok: BOOL, reason: str(1024) },
     optional: { resumable: { k: "true" } },
   },
   file_offer: {
-    required: { xfer: INT, from: NAME, name: str(1024), size: INT },
+    required: { xfer: INT, from: SNAME, name: str(1024), size: INT },
     optional: {
-      group: NAME,
+      group: SNAME,
       fingerprint: str(64),
       timeout: INT,
       key: HEX64,
@@ -263,6 +268,8 @@ function fits(kind: Kind, value: unknown): boolean {
       return typeof value === "string" && /^[0-9a-f]{32}$/.test(value);
     case "token":
       return typeof value === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(value);
+    case "name":
+      return typeof value === "string" && NAME_PATTERN.test(value);
     case "enum":
       return typeof value === "string" && kind.values.includes(value);
     case "code":
@@ -740,6 +747,12 @@ function validValue(rng: Rng, kind: Kind): unknown {
       while (out.length < length) out += rng.pick([..."aZ09_-"]);
       return out;
     }
+    case "name": {
+      let out = "";
+      const length = 1 + rng.int(32);
+      while (out.length < length) out += rng.pick([..."aZ09_-."]);
+      return out;
+    }
     case "hex64":
     case "hex32": {
       const length = kind.k === "hex64" ? 64 : 32;
@@ -802,6 +815,16 @@ function invalidValue(rng: Rng, kind: Kind): unknown {
       return wrong(["A".repeat(32), "a".repeat(31), "a".repeat(33), 7, null]);
     case "token":
       return wrong(["", "a.b", "a b", "x".repeat(65), 7, null]);
+    case "name":
+      return wrong([
+        "",
+        "a b",
+        "x".repeat(33),
+        "eve\x1b]2;x\x07",
+        "\u00e9",
+        7,
+        null,
+      ]);
     case "cid":
       return wrong([
         "0123456789ABCDEF",

@@ -534,8 +534,13 @@ Deno.test("encodeCompactChat writes forms 7-9 with varints for readers that aske
       const encoded = encodeCompactChat(full, body, "varint")!;
       assert.equal(encoded[0], 7 + k);
       const [decoded] = decodeBatch(encoded);
-      assert.deepEqual(parseServerMessage(decoded!.header), full);
+      assert.deepEqual(decoded!.header, full);
       assert.deepEqual(decoded!.body, body);
+      // The form carries any UTF-8 name; a client takes only names that
+      // follow the rule (PROTOCOL.md 8).
+      if (full.from === "zoë") {
+        assert.throws(() => parseServerMessage(decoded!.header), TypeError);
+      } else assert.deepEqual(parseServerMessage(decoded!.header), full);
     }
   }
 });
@@ -648,4 +653,34 @@ Deno.test("parseClientMessage and parseServerMessage read the end-to-end key mes
     TypeError,
   );
   assert.ok(isKnownServerType({ t: "e2e_bundle" }));
+});
+
+Deno.test("parseServerMessage refuses user and group names that break the naming rule", () => {
+  const bad = ["", "eve\x1b]2;x\x07", "a b", "zo\u00eb", "x".repeat(33), 7];
+  const messages = (name: unknown) => [
+    { t: "welcome", re: 1, name, text: "hi" },
+    { t: "public", from: name, ts: 1 },
+    { t: "private", from: "al", to: name, ts: 1 },
+    { t: "group", group: name, from: "al", ts: 1 },
+    { t: "presence", name, online: true },
+    { t: "membership", group: "g", name, joined: true },
+    { t: "users", re: 1, users: [{ name, lastMessageAt: null }] },
+    {
+      t: "members",
+      re: 1,
+      groups: [{ group: "g", members: [name], online: [] }],
+    },
+    { t: "file_offer", xfer: 1, from: name, name: "a.txt", size: 1 },
+    { t: "e2e_private", from: name, fingerprint: "f", ts: 1 },
+  ];
+  for (const message of messages("al_1.-Z")) parseServerMessage(message);
+  for (const name of bad) {
+    for (const message of messages(name)) {
+      assert.throws(
+        () => parseServerMessage(message),
+        TypeError,
+        JSON.stringify(message),
+      );
+    }
+  }
 });

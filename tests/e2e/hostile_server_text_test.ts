@@ -1,0 +1,95 @@
+/**
+ * A hostile server (or a peer whose text it relays) must not get escape
+ * sequences onto the terminal of `chat connect`: clipboard writes (OSC 52),
+ * titles, erased lines.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { randomBytes, toBase64 } from "../../src/crypto/bytes.ts";
+import { IDENTITY_PROOF_VERSION } from "../../src/crypto/identity.ts";
+import { parseClientMessage } from "../../src/protocol/codec.ts";
+import type { ServerMessage } from "../../src/protocol/messages.ts";
+import { testKeys } from "../_helpers/chat.ts";
+import { startHostileServer } from "../_helpers/hostile_server.ts";
+import { ChatProcess } from "../_helpers/process.ts";
+
+const EVIL = "\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b]0;pwned\x07\x1b[2K\r";
+
+/**
+ * `chat connect` as bob against a hostile server that signs him in and
+ * answers `e2e_keys` with `keysReply`; `then` runs once he is in, with a way
+ * to send him anything. Asserts that no ESC reached his terminal.
+ */
+async function againstHostileServer(
+  keysReply: (re: number) => ServerMessage,
+  then: (bob: ChatProcess, send: (m: ServerMessage) => void) => Promise<void>,
+): Promise<void> {
+  await using server = await startHostileServer();
+  const dir = await Deno.makeTempDir({ prefix: "chat-hostile-text-" });
+  const pub = join(dir, "server.pub");
+  await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+  const bob = new ChatProcess([
+    "connect",
+    server.url.replace("ws://", ""),
+    "--pub",
+    pub,
+    "--user",
+    "bob",
+  ], { env: { XDG_CONFIG_HOME: join(dir, "config") } });
+  try {
+    const channel = await server.session;
+    const send = (reply: ServerMessage) => channel.send(reply);
+    (async () => {
+      for (;;) {
+        const batch = await channel.receive();
+        if (batch === null) return;
+        for (const { header } of batch) {
+          const message = parseClientMessage(header);
+          if (message.t === "register") {
+            send({
+              t: "challenge",
+              re: message.id,
+              nonce: toBase64(randomBytes(32)),
+              proof: IDENTITY_PROOF_VERSION,
+            });
+          } else if (message.t === "prove") {
+            send({
+              t: "welcome",
+              re: message.id,
+              name: "bob",
+              text: "SUCCESS: Username registered.",
+            });
+          } else if (message.t === "e2e_keys") send(keysReply(message.id));
+          else if (message.t === "ping") send({ t: "pong", re: message.id });
+        }
+      }
+    })().catch(() => {});
+    await then(bob, send);
+    const all = bob.stdout + bob.stderr;
+    assert.ok(!all.includes("\x1b"), `raw ESC reached the terminal: ${all}`);
+  } finally {
+    bob.kill("SIGKILL");
+    await bob.finish();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("a server's error reply to e2e_keys reaches the terminal sanitized", async () => {
+  await againstHostileServer(
+    (re) => ({ t: "error", re, code: "internal", text: EVIL }),
+    async (bob) => {
+      await bob.waitFor(/End-to-end keys not published: \^\[\]52/);
+    },
+  );
+});
+
+Deno.test("a sender's name that breaks the naming rule ends the connection as a protocol error", async () => {
+  await againstHostileServer(
+    (re) => ({ t: "e2e_keys", re, one_time: 100 }),
+    async (bob, send) => {
+      await bob.waitFor(/Username registered/);
+      send({ t: "private", from: `eve${EVIL}`, ts: Date.now() });
+      await bob.waitFor(/broke the protocol \(Field 'from' must be a name/);
+    },
+  );
+});
