@@ -44,6 +44,9 @@ const ESC = "\x1b";
 /** CSI sequences (colours and cursor moves) take no room on screen. */
 // deno-lint-ignore no-control-regex -- an escape sequence begins with ESC
 const CSI_PATTERN = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
+/** Splits text into CSI sequences (kept, in the result) and what is between. */
+// deno-lint-ignore no-control-regex -- an escape sequence begins with ESC
+const CSI_SPLIT = /(\x1b\[[0-9;?]*[ -/]*[@-~])/;
 const ZERO_WIDTH = /^[\p{Mn}\p{Me}\u200b-\u200f\u2060\ufe00-\ufe0f]$/u;
 const EMOJI = /^\p{Emoji_Presentation}$/u;
 
@@ -239,4 +242,42 @@ export function committedLine(prompt: string, line: string): string {
  */
 export function printedText(text: string): string {
   return `${text.replace(/\r?\n/g, "\r\n")}\r\n`;
+}
+
+/** Columns a wrapped line's further rows are indented by (hangingRows). */
+export const HANGING_INDENT = 2;
+
+/**
+ * `text` laid out `columns` wide with a hanging indent: each line that does
+ * not fit continues on rows that begin with HANGING_INDENT spaces. Why: the
+ * terminal would wrap it to the left edge, where a message padded to the
+ * width (spaces, or any text) could start a row that reads as a line of its
+ * own: "[Broadcast from teacher]: ...". Only the start of a real line is at
+ * the left edge. Colour sequences take no room and are never split.
+ */
+export function hangingRows(text: string, columns: number): string {
+  if (columns <= 2 * HANGING_INDENT) return text;
+  const indent = " ".repeat(HANGING_INDENT);
+  return text.split("\n").map((line) => {
+    let out = "";
+    let used = 0;
+    let room = columns;
+    for (const token of line.split(CSI_SPLIT)) {
+      if (token.startsWith(ESC)) {
+        out += token;
+        continue;
+      }
+      for (const char of token) {
+        const width = charWidth(char);
+        if (width > 0 && used + width > room) {
+          out += `\n${indent}`;
+          used = 0;
+          room = columns - HANGING_INDENT;
+        }
+        out += char;
+        used += width;
+      }
+    }
+    return out;
+  }).join("\n");
 }

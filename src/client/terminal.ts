@@ -18,6 +18,7 @@ import {
   commitBlock,
   drawBlock,
   eraseBlock,
+  hangingRows,
   type InputBlock,
   printedText,
   updateBlock,
@@ -222,11 +223,12 @@ class ReadlineTerminal implements Terminal {
       process.stdout.write(`${line}\n`);
       return;
     }
+    const text = printedText(hangingRows(line, columnsNow()));
     if (this.#closed) {
-      process.stdout.write(printedText(line));
+      process.stdout.write(text);
       return;
     }
-    process.stdout.write(this.#erase() + printedText(line) + this.#draw());
+    process.stdout.write(this.#erase() + text + this.#draw());
   }
 
   printError(line: string): void {

@@ -5,6 +5,7 @@ import {
   committedLine,
   drawBlock,
   eraseBlock,
+  hangingRows,
   type InputBlock,
   layoutBlock,
   printedText,
@@ -182,4 +183,51 @@ Deno.test("updateBlock keeps an emoji's variation selector with it", () => {
   );
   assert.ok(drawBlock(block("\ufe0f"), 80).includes("<U+FE0F>"));
   assert.ok(!drawBlock(block("I ❤\ufe0f"), 80).includes("<U+FE0F>"));
+});
+
+Deno.test("hangingRows keeps a line that fits, and indents the rows a longer one continues on", () => {
+  assert.equal(
+    hangingRows("[Broadcast from eve]: hi", 80),
+    "[Broadcast from eve]: hi",
+  );
+  assert.equal(hangingRows("x".repeat(10), 10), "x".repeat(10));
+  assert.equal(hangingRows("abcdefghijklmnop", 10), "abcdefghij\n  klmnop");
+  assert.equal(
+    hangingRows("a".repeat(25), 10),
+    `${"a".repeat(10)}\n  ${"a".repeat(8)}\n  ${"a".repeat(7)}`,
+  );
+  // Each line of a multi-line text on its own.
+  assert.equal(
+    hangingRows("abc\n" + "b".repeat(12), 10),
+    `abc\n${"b".repeat(10)}\n  bb`,
+  );
+});
+
+Deno.test("hangingRows: padding cannot start a row at the left edge", () => {
+  const prefix = "[Broadcast from eve]: ";
+  const forged = "[Broadcast from teacher]: exam moved";
+  const line = prefix + "lol" + " ".repeat(80 - prefix.length - 3) + forged;
+  const rows = hangingRows(line, 80).split("\n");
+  assert.equal(rows.length, 2);
+  assert.equal(rows[1], `  ${forged}`);
+});
+
+Deno.test("hangingRows counts colours as no room and wide characters as two", () => {
+  const red = "\x1b[31m";
+  const reset = "\x1b[0m";
+  assert.equal(
+    hangingRows(`${red}${"r".repeat(10)}${reset}`, 10),
+    `${red}${"r".repeat(10)}${reset}`,
+  );
+  assert.equal(
+    hangingRows(`${"r".repeat(9)}${red}rr${reset}`, 10),
+    `${"r".repeat(9)}${red}r\n  r${reset}`,
+  );
+  // A wide character that would straddle the edge goes to the next row.
+  assert.equal(
+    hangingRows(`${"x".repeat(9)}漢字`, 10),
+    `${"x".repeat(9)}\n  漢字`,
+  );
+  // Too narrow to indent: left to the terminal.
+  assert.equal(hangingRows("abcdefgh", 4), "abcdefgh");
 });

@@ -137,7 +137,6 @@ Deno.test({
       () => document.getElementById("people")?.textContent?.includes("away"),
       { timeout: WAIT_MS },
     );
-    await page.screenshot({ path: "/tmp/atk-web-away.png" });
     const people = await page.$eval("#people", (e) => e.textContent ?? "");
     await eve.quit();
     assert.doesNotMatch(people, /[\u202a-\u202e\u2066-\u2069\u200b]/);
@@ -174,5 +173,48 @@ Deno.test({
     await reply;
     await eve.quit();
     assert.deepEqual(rows, [], "a log row carries raw control characters");
+  },
+});
+
+Deno.test({
+  name:
+    "web: a message padded to the log's width cannot start a row at the left edge",
+  ...slow,
+  async fn() {
+    const { chat, server } = await setup();
+    await using _chat = chat;
+    const problems: string[] = [];
+    const page = await openPage(chat.browser, chat.url, problems);
+    await join(page, "webby");
+    const eve = await ChatClient.connect(server.url, {
+      pinnedSpki: server.spki,
+    });
+    assert.equal(
+      (await eve.register("eve", await testIdentity())).t,
+      "welcome",
+    );
+    // Padding long enough to wrap at any width the page may have.
+    const forged = "[Broadcast from teacher]: exam moved";
+    assert.equal(
+      (await eve.say(`lol${" ".repeat(400)}${forged}`)).t,
+      "ok",
+    );
+    await waitForLine(page, /exam moved/);
+    // The left edge of each row the message takes on screen.
+    const lefts = await page.evaluate(() => {
+      const row = [...document.querySelectorAll("#log .line")]
+        .find((line) => line.textContent?.includes("exam moved"))!;
+      const range = document.createRange();
+      range.selectNodeContents(row);
+      return [...range.getClientRects()].map((rect) => Math.round(rect.left));
+    });
+    await eve.quit();
+    assert.ok(lefts.length >= 2, `one row: ${lefts}`);
+    const first = Math.min(...lefts);
+    assert.equal(lefts[0], first, `rows start at ${lefts}`);
+    assert.ok(
+      lefts.slice(1).every((left) => left > first),
+      `a wrapped row starts at the left edge: ${lefts}`,
+    );
   },
 });
