@@ -687,7 +687,8 @@ function create(
     );
   }
   const { maxGroups, maxGroupsPerUser } = state.limits;
-  if (state.groupCount >= maxGroups) {
+  // Groups nobody is in count against their creator below, not here.
+  if (state.occupiedGroupCount >= maxGroups) {
     return fail(
       session.id,
       re,
@@ -696,8 +697,18 @@ function create(
     );
   }
   // Checked before creating so a refused creator leaves no orphan group.
-  if (state.groupCountOf(session.name) >= maxGroupsPerUser) {
+  const member = state.groupCountOf(session.name);
+  if (member >= maxGroupsPerUser) {
     return tooManyGroups(session.id, re, maxGroupsPerUser);
+  }
+  const empty = state.emptyGroupsCreatedBy(session.name);
+  if (member + empty >= maxGroupsPerUser) {
+    return fail(
+      session.id,
+      re,
+      "limit",
+      `ERROR: You are in ${member} groups and created ${empty} that nobody is in: ${maxGroupsPerUser} in all is the most allowed.`,
+    );
   }
   const group = state.createGroup(name, session.name, now);
   state.addMember(group, session.name, now);

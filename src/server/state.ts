@@ -101,6 +101,15 @@ export class ServerState {
   #groups = new Map<string, MutableGroup>();
   // Kept apart from the membership lists so per-user limits cost O(1).
   #groupCounts = new Map<string, number>();
+  /**
+   * Groups with members (the server's limit counts these), and the groups
+   * nobody is in, by who created them (counted against their creator's
+   * limit). Why: groups are never deleted, so one account creating and
+   * leaving groups used up the server's whole limit for everyone (a group
+   * with nobody in it blocks no one but its creator).
+   */
+  #occupiedGroups = 0;
+  #emptyCreated = new Map<string, number>();
   // Outlives sessions so `/list` can show it again after a reconnect and a
   // store can persist it.
   #lastMessages = new Map<string, LastMessage>();
@@ -157,6 +166,8 @@ export class ServerState {
         );
       }
       this.#groups.set(record.key, group);
+      if (group.members.size > 0) this.#occupiedGroups++;
+      else this.#countEmpty(group, 1);
     }
   }
 
@@ -356,6 +367,23 @@ export class ServerState {
     return this.#groups.size;
   }
 
+  /** Groups someone is in: what the server's group limit counts. */
+  get occupiedGroupCount(): number {
+    return this.#occupiedGroups;
+  }
+
+  /** Groups `name` created that nobody is in now, ignoring case. */
+  emptyGroupsCreatedBy(name: string): number {
+    return this.#emptyCreated.get(nameKey(name)) ?? 0;
+  }
+
+  #countEmpty(group: Group, delta: 1 | -1): void {
+    const creator = nameKey(group.createdBy);
+    const count = (this.#emptyCreated.get(creator) ?? 0) + delta;
+    if (count > 0) this.#emptyCreated.set(creator, count);
+    else this.#emptyCreated.delete(creator);
+  }
+
   /** A group by name, ignoring case. */
   group(name: string): Group | undefined {
     return this.#groups.get(nameKey(name));
@@ -378,6 +406,7 @@ export class ServerState {
       createdAt: now,
     };
     this.#groups.set(key, group);
+    this.#countEmpty(group, 1);
     this.store.createGroup(name, key, createdBy, now);
     this.#groupChanges?.push({
       kind: "create",
@@ -397,6 +426,10 @@ export class ServerState {
     const stored = this.#mutable(group);
     const key = nameKey(name);
     if (stored.members.has(key)) return false;
+    if (stored.members.size === 0) {
+      this.#occupiedGroups++;
+      this.#countEmpty(stored, -1);
+    }
     stored.members.set(key, name);
     this.store.addMember(group.key, key, name, now);
     this.#groupChanges?.push({ kind: "add", group: group.name, member: name });
@@ -409,6 +442,10 @@ export class ServerState {
     const stored = this.#mutable(group);
     const key = nameKey(name);
     if (!stored.members.delete(key)) return false;
+    if (stored.members.size === 0) {
+      this.#occupiedGroups--;
+      this.#countEmpty(stored, 1);
+    }
     this.store.removeMember(group.key, key, now);
     this.#groupChanges?.push({
       kind: "remove",

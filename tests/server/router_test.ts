@@ -911,6 +911,55 @@ Deno.test("route create respects maxGroups", () => {
   assert.equal(state.groupCount, 2);
 });
 
+Deno.test("route create: groups nobody is in count against their creator, not the server", () => {
+  const state = room({ maxGroups: 3, maxGroupsPerUser: 2 });
+  // Created and left: the server's limit is not used up by one account.
+  for (const [id, group] of [[1, "a"], [3, "b"]] as const) {
+    assert.equal(
+      send(state, NANA, { t: "create", id, group })[0]!.message.t,
+      "ok",
+    );
+    send(state, NANA, { t: "leave", id: id + 1, group });
+  }
+  assert.equal(state.occupiedGroupCount, 0);
+  assert.equal(state.emptyGroupsCreatedBy("NANA"), 2);
+  assert.deepEqual(send(state, NANA, { t: "create", id: 5, group: "c" }), [
+    error(
+      NANA,
+      5,
+      "limit",
+      "ERROR: You are in 0 groups and created 2 that nobody is in: 2 in all is the most allowed.",
+    ),
+  ]);
+  // Everyone else can still create groups, up to the server's limit of
+  // groups someone is in.
+  for (const [i, name] of ["d", "e", "f"].entries()) {
+    const creator = [SOPHIA, JOJO, SOPHIA][i]!;
+    assert.equal(
+      send(state, creator, { t: "create", id: 10 + i, group: name })[0]!
+        .message.t,
+      "ok",
+    );
+  }
+  assert.deepEqual(send(state, JOJO, { t: "create", id: 20, group: "g" }), [
+    error(
+      JOJO,
+      20,
+      "limit",
+      "ERROR: The server already has 3 groups, the most it allows.",
+    ),
+  ]);
+  // Joining an empty group makes it its creator's no more.
+  send(state, JOJO, { t: "leave", id: 21, group: "e" });
+  assert.equal(
+    send(state, JOJO, { t: "join", id: 22, group: "a" })[0]!.message.t,
+    "ok",
+  );
+  assert.equal(state.emptyGroupsCreatedBy("nana"), 1);
+  assert.equal(state.emptyGroupsCreatedBy("jojo"), 1);
+  assert.equal(state.occupiedGroupCount, 3);
+});
+
 Deno.test("route join respects maxMembersPerGroup", () => {
   const state = room({ maxMembersPerGroup: 2 });
   send(state, SOPHIA, { t: "create", id: 1, group: "haha" });

@@ -244,3 +244,21 @@ Deno.test("ServerState.setFingerprint records the key a registered connection pr
   state.setFingerprint(1, "SHA256:k");
   assert.equal(state.sessionByName("jojo")?.fingerprint, "SHA256:k");
 });
+
+Deno.test("ServerState counts groups someone is in, and empty ones by creator, again after a restart", () => {
+  const store = memoryStore("sophia", "jojo");
+  const state = new ServerState({}, store);
+  const haha = state.createGroup("haha", "Sophia", 0);
+  state.createGroup("zeta", "sophia", 0);
+  state.addMember(haha, "jojo", 1);
+  assert.equal(state.occupiedGroupCount, 1);
+  assert.equal(state.emptyGroupsCreatedBy("SOPHIA"), 1);
+  state.removeMember(haha, "jojo", 2);
+  assert.equal(state.occupiedGroupCount, 0);
+  assert.equal(state.emptyGroupsCreatedBy("sophia"), 2);
+  state.addMember(haha, "sophia", 3);
+  const again = new ServerState({}, store);
+  assert.equal(again.occupiedGroupCount, 1);
+  assert.equal(again.emptyGroupsCreatedBy("sophia"), 1);
+  assert.equal(again.emptyGroupsCreatedBy("jojo"), 0);
+});
