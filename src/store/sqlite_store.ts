@@ -721,13 +721,30 @@ export class SqliteStore implements Store {
   }
 
   removeMember(groupKey: string, userKey: string, at: Timestamp): boolean {
-    return this.#run(
+    const left = this.#run(
       `UPDATE memberships SET left_at = ?
        WHERE group_key = ? AND user_key = ? AND left_at IS NULL`,
       at,
       groupKey,
       userKey,
     ) > 0;
+    // Only the newest periods are kept: joining and leaving in a loop would
+    // otherwise add rows without end, which the store's cap then takes back
+    // from the messages.
+    if (left) {
+      this.#run(
+        `DELETE FROM memberships
+         WHERE group_key = ? AND user_key = ? AND id IN (
+           SELECT id FROM memberships WHERE group_key = ? AND user_key = ?
+           ORDER BY id DESC LIMIT -1 OFFSET ?)`,
+        groupKey,
+        userKey,
+        groupKey,
+        userKey,
+        MEMBERSHIP_PERIODS_KEPT,
+      );
+    }
+    return left;
   }
 
   members(groupKey: string): MemberRecord[] {
@@ -1404,6 +1421,8 @@ export const SENT_IDS_KEPT = 100_000;
  * and each may hold a name of 1024 characters and an outcome per recipient.
  */
 export const TRANSFERS_KEPT = 1000;
+/** Periods of membership kept per user and group, the newest. */
+export const MEMBERSHIP_PERIODS_KEPT = 16;
 /** A transfer's recorded outcome is cut to this many characters. */
 export const MAX_OUTCOME_CHARS = 4096;
 const SENT_IDS_TRIM_EVERY = 1024;

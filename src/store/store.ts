@@ -348,7 +348,10 @@ export interface Store {
   members(groupKey: string): MemberRecord[];
   /** Groups the user is a member of now, in creation order. */
   groupsOf(userKey: string): GroupRecord[];
-  /** Every period the user was a member of the group, oldest first. */
+  /**
+   * The periods the user was a member of the group, oldest first: the
+   * newest that ended (at most MEMBERSHIP_PERIODS_KEPT) and the current one.
+   */
   membershipPeriods(groupKey: string, userKey: string): MembershipPeriod[];
 
   // Messages.

@@ -3,6 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import { SCHEMA_VERSION } from "../../src/store/migrations.ts";
 import {
   MAX_OUTCOME_CHARS,
+  MEMBERSHIP_PERIODS_KEPT,
   openStore,
   type SqliteStore,
   type StoreOptions,
@@ -1889,5 +1890,34 @@ Deno.test("only the newest transfer records are kept, and outcomes are cut", () 
     assert.ok(outcome.length <= MAX_OUTCOME_CHARS);
     assert.ok(outcome.isWellFormed());
     assert.ok(outcome.endsWith("\u{1F600}\u2026"));
+  });
+});
+
+Deno.test("only the newest periods of membership are kept per user and group", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice", "bob");
+    store.createGroup("team", "team", "alice", 1);
+    store.addMember("team", "bob", "bob", 1);
+    for (let at = 10; at < 10 + 2 * (MEMBERSHIP_PERIODS_KEPT + 5); at += 2) {
+      store.addMember("team", "alice", "alice", at);
+      store.removeMember("team", "alice", at + 1);
+    }
+    store.addMember("team", "alice", "alice", 500);
+    const periods = store.membershipPeriods("team", "alice");
+    // The newest periods that ended, and the current one.
+    assert.equal(periods.length, MEMBERSHIP_PERIODS_KEPT + 1);
+    assert.deepEqual(periods.at(-1), { joinedAt: 500, leftAt: null });
+    assert.deepEqual(periods.at(-2), {
+      joinedAt: 8 + 2 * (MEMBERSHIP_PERIODS_KEPT + 5),
+      leftAt: 9 + 2 * (MEMBERSHIP_PERIODS_KEPT + 5),
+    });
+    // Others' periods are theirs.
+    assert.deepEqual(store.membershipPeriods("team", "bob"), [
+      { joinedAt: 1, leftAt: null },
+    ]);
+    assert.deepEqual(store.members("team").map((m) => m.userKey), [
+      "bob",
+      "alice",
+    ]);
   });
 });
