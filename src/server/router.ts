@@ -686,15 +686,14 @@ function create(
       `ERROR: Group '${existing.name}' already exists.`,
     );
   }
-  const { maxGroups, maxGroupsPerUser } = state.limits;
-  // Groups nobody is in count against their creator below, not here.
+  const { maxGroups, maxStoredGroups, maxGroupsPerUser } = state.limits;
+  // Groups nobody is in count against their creator below, not here; all
+  // groups against what the server keeps.
   if (state.occupiedGroupCount >= maxGroups) {
-    return fail(
-      session.id,
-      re,
-      "limit",
-      `ERROR: The server already has ${maxGroups} groups, the most it allows.`,
-    );
+    return serverFullOfGroups(session.id, re, maxGroups);
+  }
+  if (state.groupCount >= maxStoredGroups) {
+    return serverFullOfGroups(session.id, re, maxStoredGroups);
   }
   // Checked before creating so a refused creator leaves no orphan group.
   const member = state.groupCountOf(session.name);
@@ -747,6 +746,11 @@ function join(
   }
   if (state.groupCountOf(session.name) >= maxGroupsPerUser) {
     return tooManyGroups(session.id, re, maxGroupsPerUser);
+  }
+  // Joining a group nobody is in makes one more that someone is in.
+  const { maxGroups } = state.limits;
+  if (group.members.size === 0 && state.occupiedGroupCount >= maxGroups) {
+    return serverFullOfGroups(session.id, re, maxGroups);
   }
   state.addMember(group, session.name, now);
   return [
@@ -871,6 +875,19 @@ function noSuchGroup(from: ConnId, re: number, name: string): Outbound[] {
     shown === null
       ? "ERROR: No group with that name exists."
       : `ERROR: Group ${shown} does not exist.`,
+  );
+}
+
+function serverFullOfGroups(
+  from: ConnId,
+  re: number,
+  max: number,
+): Outbound[] {
+  return fail(
+    from,
+    re,
+    "limit",
+    `ERROR: The server already has ${max} groups, the most it allows.`,
   );
 }
 

@@ -34,7 +34,13 @@ export interface LastMessage {
 }
 
 export interface ServerLimits {
+  /** Groups someone is in. */
   maxGroups: number;
+  /**
+   * Groups kept, with those nobody is in: a bound on the memory and rows
+   * groups take, whatever accounts are made to create them.
+   */
+  maxStoredGroups: number;
   maxMembersPerGroup: number;
   maxGroupsPerUser: number;
   /** Largest file the server relays, from the declared size and the bytes sent. */
@@ -54,6 +60,7 @@ const ONLINE_EXCEPT_CACHED = 64;
 
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxGroups: 1000,
+  maxStoredGroups: 10_000,
   maxMembersPerGroup: 1000,
   maxGroupsPerUser: 100,
   maxFileBytes: DEFAULT_MAX_FILE_BYTES,

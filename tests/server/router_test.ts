@@ -958,6 +958,37 @@ Deno.test("route create: groups nobody is in count against their creator, not th
   assert.equal(state.emptyGroupsCreatedBy("nana"), 1);
   assert.equal(state.emptyGroupsCreatedBy("jojo"), 1);
   assert.equal(state.occupiedGroupCount, 3);
+  // Nor can joining one make more groups that someone is in than allowed.
+  assert.deepEqual(send(state, NANA, { t: "join", id: 23, group: "b" }), [
+    error(
+      NANA,
+      23,
+      "limit",
+      "ERROR: The server already has 3 groups, the most it allows.",
+    ),
+  ]);
+});
+
+Deno.test("route create: the server keeps at most maxStoredGroups groups, empty ones too", () => {
+  const state = room({
+    maxGroups: 10,
+    maxStoredGroups: 3,
+    maxGroupsPerUser: 2,
+  });
+  for (
+    const [creator, group] of [[NANA, "a"], [NANA, "b"], [JOJO, "c"]] as const
+  ) {
+    send(state, creator, { t: "create", id: 1, group });
+    send(state, creator, { t: "leave", id: 2, group });
+  }
+  assert.deepEqual(send(state, SOPHIA, { t: "create", id: 3, group: "d" }), [
+    error(
+      SOPHIA,
+      3,
+      "limit",
+      "ERROR: The server already has 3 groups, the most it allows.",
+    ),
+  ]);
 });
 
 Deno.test("route join respects maxMembersPerGroup", () => {

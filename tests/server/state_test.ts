@@ -9,6 +9,7 @@ import {
 Deno.test("ServerState uses default limits unless given others", () => {
   assert.deepEqual(new ServerState({}, memoryStore()).limits, {
     maxGroups: 1000,
+    maxStoredGroups: 10_000,
     maxMembersPerGroup: 1000,
     maxGroupsPerUser: 100,
     maxFileBytes: 2 * 1024 ** 3,
