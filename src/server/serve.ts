@@ -210,11 +210,7 @@ export interface ServerCore {
 }
 
 export function createCore(options: CoreOptions): ServerCore {
-  // Log lines quote what clients sent (names, reasons, errors about their
-  // frames): no control character of theirs reaches the operator's terminal
-  // or splits a line in the log file.
-  const write = options.log ?? defaultLog;
-  const log = (line: string) => write(sanitizeForTerminal(line));
+  const log = sanitizedLog(options.log ?? defaultLog);
   const limits: ConnectionLimits = {
     ...DEFAULT_CONNECTION_LIMITS,
     ...options.connectionLimits,
@@ -1415,6 +1411,17 @@ function requestIdOf(header: unknown): number | null {
 }
 
 /** A log line on stdout with a timestamp: the server's, and its cluster node's. */
+/**
+ * `write`, given each line made safe to show. Log lines quote what clients
+ * sent (names, reasons, errors about their frames): no control character of
+ * theirs reaches the operator's terminal or splits a line in the log file.
+ */
+export function sanitizedLog(
+  write: (line: string) => void,
+): (line: string) => void {
+  return (line) => write(sanitizeForTerminal(line));
+}
+
 export function defaultLog(line: string): void {
   const time = new Date().toISOString().replace("T", " ").slice(0, 19);
   console.log(`${time} ${line}`);

@@ -10,6 +10,7 @@ import { startTestServer } from "../_helpers/chat.ts";
 import { RawClient } from "../_helpers/raw_client.ts";
 import { waitForLog } from "../_helpers/bystanders.ts";
 import { decodeBatch, decodeHeader } from "../../src/protocol/codec.ts";
+import { sanitizedLog } from "../../src/server/serve.ts";
 
 const encoder = new TextEncoder();
 const EVIL =
@@ -48,4 +49,12 @@ Deno.test("a header that is not JSON is refused without quoting it", () => {
       assert.match(String(error), /^[\x20-\x7e]*$/);
     }
   }
+});
+
+Deno.test("every line the server logs is made safe to show, whatever it quotes", () => {
+  const lines: string[] = [];
+  sanitizedLog((line) => lines.push(line))(`closing x: ${EVIL}`);
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!, /^[\x20-\x7e]*$/);
+  assert.match(lines[0]!, /^closing x: \^\[\]0;owned\^G\^\[\[2J\^J2099/);
 });
