@@ -65,6 +65,10 @@ export function charWidth(char: string): 0 | 1 | 2 {
     (code >= 0xfe30 && code <= 0xfe4f) ||
     (code >= 0xff00 && code <= 0xff60) ||
     (code >= 0xffe0 && code <= 0xffe6) ||
+    // Tangut, Khitan, Nushu and the kana supplements; enclosed ideographs.
+    (code >= 0x16fe0 && code <= 0x18dff) ||
+    (code >= 0x1aff0 && code <= 0x1b2ff) ||
+    (code >= 0x1f200 && code <= 0x1f2ff) ||
     (code >= 0x20000 && code <= 0x3fffd) ||
     EMOJI.test(char)
   ) {
@@ -101,12 +105,36 @@ function rowsOf(width: number, columns: number): number {
   return Math.max(1, Math.ceil(width / columns));
 }
 
+/**
+ * A status row cut to fit on one row `columns` wide, with an ellipsis: a
+ * long one (a file's name) must not wrap to the left edge just above the
+ * prompt, where its end would read as a line of its own.
+ */
+export function fitRow(text: string, columns: number): string {
+  if (advance(0, text, columns) < columns) return text;
+  let out = "";
+  let used = 0;
+  for (const token of text.split(CSI_SPLIT)) {
+    if (token.startsWith(ESC)) {
+      out += token;
+      continue;
+    }
+    for (const char of token) {
+      const width = charWidth(char);
+      if (used + width > columns - 2) return `${out}\u2026${ESC}[0m`;
+      out += char;
+      used += width;
+    }
+  }
+  return out;
+}
+
 /** Where everything is when `block` is drawn `columns` wide. */
 export function layoutBlock(block: InputBlock, columns: number): BlockLayout {
   const cols = Math.max(1, columns);
   let top = 0;
   for (const status of block.status) {
-    top += rowsOf(advance(0, status, cols), cols);
+    top += rowsOf(advance(0, fitRow(status, cols), cols), cols);
   }
   const start = advance(0, block.prompt, cols);
   const atCursor = advance(start, shownLine(block.line, block.cursor), cols);
@@ -129,7 +157,7 @@ export function drawBlock(block: InputBlock, columns: number): string {
   const cols = Math.max(1, columns);
   const layout = layoutBlock(block, cols);
   let out = "";
-  for (const status of block.status) out += `${status}\r\n`;
+  for (const status of block.status) out += `${fitRow(status, cols)}\r\n`;
   const input = block.prompt + shownLine(block.line);
   out += input;
   const end = advance(0, input, cols);
@@ -262,15 +290,23 @@ export function hangingRows(text: string, columns: number): string {
     let out = "";
     let used = 0;
     let room = columns;
+    // The colour in force: ended before a break and taken up after the
+    // indent, which is drawn plain.
+    let colour = "";
     for (const token of line.split(CSI_SPLIT)) {
       if (token.startsWith(ESC)) {
         out += token;
+        if (token.endsWith("m")) {
+          colour = token === `${ESC}[0m` || token === `${ESC}[m` ? "" : token;
+        }
         continue;
       }
       for (const char of token) {
         const width = charWidth(char);
         if (width > 0 && used + width > room) {
-          out += `\n${indent}`;
+          out += colour === ""
+            ? `\n${indent}`
+            : `${ESC}[0m\n${indent}${colour}`;
           used = 0;
           room = columns - HANGING_INDENT;
         }

@@ -95,6 +95,10 @@ export function openTerminal(lines = false): Terminal {
   return new ReadlineTerminal(interactive, color);
 }
 
+/** DECAWM: the terminal wraps at the right edge (its default), or not. */
+const AUTOWRAP = "\x1b[?7h";
+const NO_AUTOWRAP = "\x1b[?7l";
+
 /** The terminal's width now (it changes when the window is resized). */
 function columnsNow(): number {
   try {
@@ -223,7 +227,12 @@ class ReadlineTerminal implements Terminal {
       process.stdout.write(`${line}\n`);
       return;
     }
-    const text = printedText(hangingRows(line, columnsNow()));
+    // Laid out here, and printed with the terminal's own wrapping off: a
+    // character this client thinks narrower than the terminal draws it
+    // cannot push a row's end to the left edge (hangingRows).
+    const text = `${NO_AUTOWRAP}${
+      printedText(hangingRows(line, columnsNow()))
+    }${AUTOWRAP}`;
     if (this.#closed) {
       process.stdout.write(text);
       return;

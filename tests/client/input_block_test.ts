@@ -5,6 +5,7 @@ import {
   committedLine,
   drawBlock,
   eraseBlock,
+  fitRow,
   hangingRows,
   type InputBlock,
   layoutBlock,
@@ -60,11 +61,20 @@ Deno.test("layoutBlock counts status rows above the prompt", () => {
     80,
   );
   assert.deepEqual(layout, { rows: 2, cursorRow: 1, cursorColumn: 10 });
-  // A status longer than the width takes two rows.
+  // A status longer than the width is cut to one row.
   assert.equal(
     layoutBlock(block("", 0, "> ", ["s".repeat(100)]), 80).rows,
-    3,
+    2,
   );
+});
+
+Deno.test("fitRow cuts a status row to one row, so its end cannot start a row of its own", () => {
+  assert.equal(fitRow("short", 80), "short");
+  assert.equal(fitRow("x".repeat(79), 80), "x".repeat(79));
+  const forged = `a.txt${" ".repeat(80)}[Broadcast from teacher]: hi`;
+  const fitted = fitRow(forged, 80);
+  assert.equal(fitted, `a.txt${" ".repeat(73)}\u2026\x1b[0m`);
+  assert.ok(!drawBlock(block("", 0, "> ", [forged]), 80).includes("teacher"));
 });
 
 Deno.test("layoutBlock moves a wide character that would straddle the edge", () => {
@@ -219,9 +229,15 @@ Deno.test("hangingRows counts colours as no room and wide characters as two", ()
     hangingRows(`${red}${"r".repeat(10)}${reset}`, 10),
     `${red}${"r".repeat(10)}${reset}`,
   );
+  // The indent is drawn plain, the colour taken up after it.
   assert.equal(
     hangingRows(`${"r".repeat(9)}${red}rr${reset}`, 10),
-    `${"r".repeat(9)}${red}r\n  r${reset}`,
+    `${"r".repeat(9)}${red}r${reset}\n  ${red}r${reset}`,
+  );
+  // Tangut, Nushu and enclosed ideographs are wide too.
+  assert.equal(
+    hangingRows(`${"x".repeat(9)}\u{17000}`, 10),
+    `${"x".repeat(9)}\n  \u{17000}`,
   );
   // A wide character that would straddle the edge goes to the next row.
   assert.equal(

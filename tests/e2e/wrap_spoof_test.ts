@@ -42,10 +42,17 @@ Deno.test("a message padded to the terminal's width cannot start a row that read
   const forged = "[Broadcast from teacher]: exam moved, reply with your pw";
   const pad = " ".repeat(80 - prefix.length - "lol".length);
   await eve.client.say(`lol${pad}${forged}`);
-  await pane.waitFor("the message", (l) => l.some((x) => x.includes("lol")));
+  // Wide characters the terminal draws two columns wide: 27 of them with
+  // "lol" fill a row only if each is counted as two.
+  await eve.client.say(`wide${"\u{17000}".repeat(27)}${forged}`);
+  await pane.waitFor("the messages", (l) => l.some((x) => x.includes("wide")));
   // Rows as the person sees them (no -J: wrapped rows stay apart).
   const rows = (await pane.tmux("capture-pane", "-p", "-S", "-")).split("\n")
     .map((row) => row.trimEnd());
-  assert.ok(!rows.includes(forged), rows.join("\n"));
+  // No row but a real message's first starts at the left edge with it.
+  assert.ok(
+    !rows.some((row) => row.startsWith("[Broadcast from teacher]")),
+    rows.join("\n"),
+  );
   assert.ok(rows.includes(`  ${forged}`), rows.join("\n"));
 });
