@@ -20,13 +20,30 @@ import { type KeyedTokenBuckets, TokenBucket } from "./rate_limit.ts";
  */
 export type Verdict = "pass" | "hold" | "slow_down" | "flood";
 
-/** Messages that are flow-controlled by the file window, not the rate limit. */
+/**
+ * Messages that are flow-controlled by the file window, not the rate limit:
+ * only for a transfer their sender takes part in (the caller checks, see
+ * `judge`); naming none they are counted as any message.
+ */
 const FILE_DATA: ReadonlySet<string> = new Set([
   "file_chunk",
   "file_ack",
   "file_end",
   "file_done",
 ]);
+
+/**
+ * File data for no transfer of the connection's, a second and at once: a
+ * transfer cancelled with its window in flight leaves at most about 70 (4 MiB
+ * of 128 KiB chunks, and their acks).
+ */
+const STRAY_FILE_DATA_PER_SECOND = 64;
+const STRAY_FILE_DATA_BURST = 256;
+
+/** Whether `type` is file data, exempt from the rate in a live transfer. */
+export function isFileData(type: string): boolean {
+  return FILE_DATA.has(type);
+}
 
 export type RateLimits = Pick<
   ConnectionLimits,
@@ -40,6 +57,7 @@ export type RateLimits = Pick<
 export class MessageRate {
   readonly #own: TokenBucket;
   readonly #history: TokenBucket;
+  readonly #stray: TokenBucket;
   readonly #shared: KeyedTokenBuckets;
   readonly #group: string;
   readonly #floodStrikes: number;
@@ -62,16 +80,37 @@ export class MessageRate {
       limits.historyBurst,
       now,
     );
+    this.#stray = new TokenBucket(
+      STRAY_FILE_DATA_PER_SECOND,
+      STRAY_FILE_DATA_BURST,
+      now,
+    );
     this.#shared = shared;
     this.#group = group;
     this.#floodStrikes = limits.floodStrikes;
   }
 
-  judge(type: ClientMessage["t"], now: number): Verdict {
+  /**
+   * `type` null: a message that could not be parsed, counted as any other
+   * (each costs the server a parse and a reply). `paced`: file data for a
+   * transfer the connection takes part in, which the file window paces.
+   */
+  judge(
+    type: ClientMessage["t"] | null,
+    now: number,
+    paced = false,
+  ): Verdict {
+    if (type !== null && FILE_DATA.has(type) && !paced) {
+      // File data naming no transfer of this connection's: some are late
+      // (a window's worth after a cancel), and are dropped by the router;
+      // more is a flood of messages that cost a parse each and pass no
+      // rate otherwise.
+      return this.#stray.take(now) ? "pass" : "flood";
+    }
     // The address's shared bucket is taken from only when the connection's
     // own has a token: a connection held to its own rate does not use up
     // its neighbours'.
-    const over = (!FILE_DATA.has(type) &&
+    const over = (!(type !== null && FILE_DATA.has(type)) &&
       !(this.#own.peek(now) && this.#shared.take(this.#group, now) &&
         this.#own.take(now))) ||
       (type === "history" && !this.#history.take(now));

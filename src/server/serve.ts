@@ -55,7 +55,7 @@ import { HeldAcks } from "./held_acks.ts";
 import { QueueGauge, StallWatch, TurnBudget } from "./backpressure.ts";
 import { RoomFrames, type RoomFramesOptions } from "./room_frames.ts";
 import { KeyedTokenBuckets } from "./rate_limit.ts";
-import { MessageRate } from "./message_rate.ts";
+import { isFileData, MessageRate } from "./message_rate.ts";
 import { Semaphore } from "./semaphore.ts";
 import { type ConnId, type ServerLimits, ServerState } from "./state.ts";
 import { type EdgeConnection, startEdge } from "./ws_edge.ts";
@@ -869,6 +869,18 @@ export function createCore(options: CoreOptions): ServerCore {
   const groups = new Map<ConnId, string>();
   const groupOf = (id: ConnId) => groups.get(id) ?? "";
 
+  /** Whether `id` sends or receives the transfer file data `message` names. */
+  function takesPart(id: ConnId, message: ClientMessage): boolean {
+    const xfer = (message as { xfer?: unknown }).xfer;
+    if (typeof xfer !== "number") return false;
+    const transfer = state.transfers.get(xfer);
+    // A recipient here of a file from another node answers about it by
+    // the id this node gave it (file_bridge.ts).
+    return transfer !== undefined
+      ? transfer.sender === id || transfer.recipients.has(id)
+      : bridge.fromLocal(xfer, id) !== undefined;
+  }
+
   async function serveConnection(
     conn: EdgeConnection,
     group: string,
@@ -988,28 +1000,39 @@ export function createCore(options: CoreOptions): ServerCore {
           }
           // Dismissed by one of this batch's own effects: read no further.
           if (!channels.has(id)) break;
-          let message;
+          let message: ClientMessage | null = null;
+          let malformed = "";
           try {
             message = parseClientMessage(header);
           } catch (error) {
+            malformed = messageOf(error);
+          }
+          if (message?.t === "bye") {
+            quit = true;
+            break;
+          }
+          // A message that could not be parsed is counted too: each costs a
+          // parse and a reply, and a frame holds a hundred thousand.
+          const verdict = rate.judge(
+            message?.t ?? null,
+            Date.now(),
+            message !== null && isFileData(message.t) &&
+              takesPart(id, message),
+          );
+          if (verdict === "pass" && message === null) {
             steps.push({
               reply: {
                 t: "error",
                 re: requestIdOf(header),
                 code: "bad_request",
-                text: `ERROR: Bad request: ${messageOf(error)}`,
+                text: `ERROR: Bad request: ${malformed}`,
               },
             });
             budget.add(0, 1);
             continue;
           }
-          if (message.t === "bye") {
-            quit = true;
-            break;
-          }
-          const verdict = rate.judge(message.t, Date.now());
           if (verdict !== "pass") {
-            if (message.t === "ack") {
+            if (message?.t === "ack") {
               heldAcksOf(id).hold(message.cursors);
               continue;
             }
@@ -1034,6 +1057,8 @@ export function createCore(options: CoreOptions): ServerCore {
             budget.add(0, 1);
             continue;
           }
+          // Only a parsed message passes (the malformed one was answered).
+          if (message === null) continue;
           if (
             (message.t === "register" || message.t === "prove") &&
             state.nameOf(id) === null

@@ -42,12 +42,34 @@ Deno.test("MessageRate forgives strikes once a message passes again", () => {
   ]);
 });
 
-Deno.test("MessageRate holds acks over the rate without a strike, and lets file data through", () => {
+Deno.test("MessageRate holds acks over the rate without a strike, and lets file data of a live transfer through", () => {
   const limiter = rate();
   judge(limiter, ["say", "say", "say"]);
   assert.deepEqual(
-    judge(limiter, ["ack", "ack", "ack", "file_chunk", "file_ack", "say"]),
+    [
+      ...judge(limiter, ["ack", "ack", "ack"]),
+      limiter.judge("file_chunk", 0, true),
+      limiter.judge("file_ack", 0, true),
+      limiter.judge("say", 0),
+    ],
     ["hold", "hold", "hold", "pass", "pass", "slow_down"],
+  );
+});
+
+Deno.test("MessageRate lets a window's worth of file data for no transfer through, then cuts off", () => {
+  const limiter = rate();
+  const stray = Array.from({ length: 256 }, () => limiter.judge("file_ack", 0));
+  assert.ok(stray.every((verdict) => verdict === "pass"));
+  assert.equal(limiter.judge("file_chunk", 0), "flood");
+  // Paced data is not counted against it.
+  assert.equal(limiter.judge("file_chunk", 0, true), "pass");
+});
+
+Deno.test("MessageRate counts a message that could not be parsed as any other", () => {
+  const limiter = rate();
+  assert.deepEqual(
+    [null, null, null, null, null, null].map((type) => limiter.judge(type, 0)),
+    ["pass", "pass", "pass", "slow_down", "slow_down", "flood"],
   );
 });
 

@@ -1,0 +1,54 @@
+/**
+ * Messages that pass no rate otherwise are still counted: a frame packed with
+ * a hundred thousand headers that do not parse (each answered with an error)
+ * or with file data for no transfer (each dropped) cost the server a parse
+ * each, and one connection kept its core busy for everyone.
+ */
+import assert from "node:assert/strict";
+import { startTestServer } from "../_helpers/chat.ts";
+import { RawClient } from "../_helpers/raw_client.ts";
+
+const encoder = new TextEncoder();
+
+/** `count` messages whose header is `json` (PROTOCOL.md 3.4), no bodies. */
+function batchOf(json: string, count: number): Uint8Array {
+  const header = encoder.encode(json);
+  const one = 8 + header.byteLength;
+  const batch = new Uint8Array(one * count);
+  const view = new DataView(batch.buffer);
+  for (let i = 0; i < count; i++) {
+    view.setUint32(i * one, header.byteLength);
+    batch.set(header, i * one + 8);
+  }
+  return batch;
+}
+
+for (
+  const [what, json, register, count] of [
+    // Before registering a frame may hold no more than 16 KiB or so.
+    ["headers that do not parse", "{}", false, 1_000],
+    [
+      "file acks for no transfer",
+      '{"t":"file_ack","xfer":7,"received":1}',
+      true,
+      10_000,
+    ],
+  ] as const
+) {
+  Deno.test(`a frame of ${what} gets its sender cut off, not a reply or a routing each`, async () => {
+    await using server = await startTestServer();
+    const raw = await RawClient.connect(server.url, {
+      pinnedSpki: server.spki,
+    });
+    if (register) assert.equal((await raw.register("mallory")).t, "welcome");
+    let received = 0;
+    raw.socket.addEventListener("message", (event) => {
+      received += (event.data as ArrayBuffer).byteLength;
+    });
+    raw.send(await raw.sealPlaintext(batchOf(json, count)));
+    const closed = await raw.waitClosed();
+    assert.deepEqual(closed, { code: 1008, reason: "violation" });
+    // Cut off at the flood: a few replies, not one per message.
+    assert.ok(received < 16 * 1024, `${received} bytes of replies`);
+  });
+}
