@@ -35,8 +35,17 @@ export type PublishResult =
   | { kind: "stored"; oneTime: number }
   | { kind: "refused"; code: ErrorCode; text: string };
 
+/**
+ * Bundles kept in memory when there is a store, the most recently used: a
+ * bundle is up to about 16 KiB, and accounts are free to make, so all of
+ * them in memory grew the server without bound (each read again from the
+ * store when asked for).
+ */
+export const CACHED_BUNDLES = 1024;
+
 /** Every user's published bundle, by name key. */
 export class PrekeyDirectory {
+  /** In the order last used (with a store: a cache of at most CACHED_BUNDLES). */
   #entries = new Map<string, Entry>();
   readonly #store: Store | null;
 
@@ -44,10 +53,28 @@ export class PrekeyDirectory {
     this.#store = store;
   }
 
+  /** How many bundles are held in memory. */
+  get cached(): number {
+    return this.#entries.size;
+  }
+
+  #remember(key: string, entry: Entry): void {
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+    if (this.#store === null || this.#entries.size <= CACHED_BUNDLES) return;
+    // The least recently used, which the store still has.
+    const oldest = this.#entries.keys().next().value;
+    if (oldest !== undefined) this.#entries.delete(oldest);
+  }
+
   /** The entry of a name key: from memory, else from the store. */
   #entry(key: string): Entry | undefined {
     const known = this.#entries.get(key);
-    if (known !== undefined || this.#store === null) return known;
+    if (known !== undefined) {
+      this.#remember(key, known);
+      return known;
+    }
+    if (this.#store === null) return undefined;
     const stored = this.#store.getPrekeys(key);
     if (stored === undefined) return undefined;
     let bundle: PrekeyBundle;
@@ -62,12 +89,12 @@ export class PrekeyDirectory {
       fingerprint: stored.fingerprint,
       bundle,
     };
-    this.#entries.set(key, entry);
+    this.#remember(key, entry);
     return entry;
   }
 
   #save(key: string, entry: Entry): void {
-    this.#entries.set(key, entry);
+    this.#remember(key, entry);
     this.#store?.putPrekeys(key, {
       name: entry.name,
       fingerprint: entry.fingerprint,

@@ -14,6 +14,10 @@ import {
 } from "../_helpers/delivered.ts";
 import { type ConnId, ServerState } from "../../src/server/state.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
+import {
+  CACHED_BUNDLES,
+  PrekeyDirectory,
+} from "../../src/server/prekey_directory.ts";
 import { seededIdentity } from "../_helpers/e2e_keys.ts";
 
 const BOB = 1;
@@ -274,4 +278,29 @@ Deno.test("e2e_bundle needs a proven identity key: an unproven connection cannot
     }],
   );
   assert.equal(state.prekeys.oneTimeCount("bob"), 2);
+});
+
+Deno.test("PrekeyDirectory keeps only the most recently used bundles in memory; the rest come from the store", async () => {
+  const store = openStore(":memory:");
+  try {
+    const directory = new PrekeyDirectory(store);
+    const { bundle } = await bundleBody(0, 2);
+    for (let i = 0; i < CACHED_BUNDLES + 10; i++) {
+      const result = directory.publish(`user${i}`, BOB_FINGERPRINT, bundle);
+      assert.equal(result.kind, "stored");
+    }
+    assert.equal(directory.cached, CACHED_BUNDLES);
+    // The first one left memory, not the store: each one-time key still
+    // goes out once.
+    assert.deepEqual(
+      [directory.take("user0"), directory.take("user0")].map((entry) =>
+        entry?.bundle.oneTime.map((one) => one.id)
+      ),
+      [[0], [1]],
+    );
+    assert.equal(directory.oneTimeCount("user0"), 0);
+    assert.equal(directory.cached, CACHED_BUNDLES);
+  } finally {
+    store.close();
+  }
 });
