@@ -35,6 +35,14 @@ export interface ConnectionLimits {
   historyPerSecond: number;
   /** `history` requests allowed in a burst above their rate. */
   historyBurst: number;
+  /**
+   * `history` requests per second from one address, all its connections
+   * together (each may hold 64): without it, an address asks for as many
+   * as its message rate lets through. 0 turns it off.
+   */
+  historyPerSecondPerAddress: number;
+  /** `history` requests one address may send in a burst above its rate. */
+  historyBurstPerAddress: number;
   /** Refused messages in a row before a flooding client is disconnected. */
   floodStrikes: number;
   /** Bytes queued for one client before it counts as not reading and is cut off. */
@@ -123,6 +131,8 @@ export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object
     messageBurstPerAddress: 120,
     historyPerSecond: 1,
     historyBurst: 5,
+    historyPerSecondPerAddress: 3,
+    historyBurstPerAddress: 10,
     floodStrikes: 50,
     maxBacklogBytes: 32 * 1024 * 1024,
     maxBacklogBytesPerAddress: 64 * 1024 * 1024,

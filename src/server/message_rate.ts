@@ -59,16 +59,21 @@ export class MessageRate {
   readonly #history: TokenBucket;
   readonly #stray: TokenBucket;
   readonly #shared: KeyedTokenBuckets;
+  readonly #sharedHistory: KeyedTokenBuckets | null;
   readonly #group: string;
   readonly #floodStrikes: number;
   #strikes = 0;
 
-  /** A connection from address group `group`, which shares `shared`. */
+  /**
+   * A connection from address group `group`, which shares `shared` (and
+   * `sharedHistory` for `history` requests).
+   */
   constructor(
     limits: RateLimits,
     shared: KeyedTokenBuckets,
     group: string,
     now: number,
+    sharedHistory: KeyedTokenBuckets | null = null,
   ) {
     this.#own = new TokenBucket(
       limits.messagesPerSecond,
@@ -86,6 +91,7 @@ export class MessageRate {
       now,
     );
     this.#shared = shared;
+    this.#sharedHistory = sharedHistory;
     this.#group = group;
     this.#floodStrikes = limits.floodStrikes;
   }
@@ -113,7 +119,10 @@ export class MessageRate {
     const over = (!(type !== null && FILE_DATA.has(type)) &&
       !(this.#own.peek(now) && this.#shared.take(this.#group, now) &&
         this.#own.take(now))) ||
-      (type === "history" && !this.#history.take(now));
+      (type === "history" &&
+        !(this.#history.peek(now) &&
+          (this.#sharedHistory?.take(this.#group, now) ?? true) &&
+          this.#history.take(now)));
     if (!over) {
       this.#strikes = 0;
       return "pass";

@@ -379,6 +379,12 @@ export function createCore(options: CoreOptions): ServerCore {
       limits.messageBurstPerAddress,
       (group) => shares.tookMessage(group),
     );
+  // Each history reply reads and sends up to 256 KiB: an address's
+  // connections together ask for a few a second (on this node).
+  const historyBuckets = new KeyedTokenBuckets(
+    limits.historyPerSecondPerAddress,
+    limits.historyBurstPerAddress,
+  );
   const reporting = shares === null ? undefined : setInterval(() => {
     const connections = new Map<string, number>();
     for (const group of groups.values()) {
@@ -916,7 +922,13 @@ export function createCore(options: CoreOptions): ServerCore {
     const gate = new IdentityGate(identities, channel.transcriptHash);
     let said: "goodbye" | null = null;
     lastHeard.set(id, Date.now());
-    const rate = new MessageRate(limits, addressBuckets, group, Date.now());
+    const rate = new MessageRate(
+      limits,
+      addressBuckets,
+      group,
+      Date.now(),
+      historyBuckets,
+    );
     const budget = new RunBudget(limits.maxQueuedBytes);
     try {
       for (;;) {

@@ -65,6 +65,7 @@ const FAST: Partial<ConnectionLimits> = {
   messagesPerSecond: 0,
   messagesPerSecondPerAddress: 0,
   historyPerSecond: 0,
+  historyPerSecondPerAddress: 0,
 };
 
 Deno.test("history reply holds at most MAX_HISTORY_BYTES of bodies and says that older messages were left out", async () => {

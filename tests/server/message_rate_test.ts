@@ -97,3 +97,24 @@ Deno.test("MessageRate shares its address's bucket, taken from only when its own
   ]);
   assert.deepEqual(judge(second, ["say", "say"]), ["pass", "slow_down"]);
 });
+
+Deno.test("MessageRate shares an address's history bucket between its connections", () => {
+  const history = new KeyedTokenBuckets(1, 3);
+  const shared = new KeyedTokenBuckets(100, 100);
+  const [a, b] = [0, 1].map(() =>
+    new MessageRate(
+      { ...LIMITS, historyBurst: 5 },
+      shared,
+      "10.0.0.1",
+      0,
+      history,
+    )
+  );
+  assert.deepEqual(
+    [a!, b!, a!, b!].map((limiter) => limiter.judge("history", 0)),
+    ["pass", "pass", "pass", "slow_down"],
+  );
+  // Another address has its own.
+  const other = new MessageRate(LIMITS, shared, "10.0.0.2", 0, history);
+  assert.equal(other.judge("history", 0), "pass");
+});
