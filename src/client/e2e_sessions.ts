@@ -1010,8 +1010,11 @@ export function decodeContent(plaintext: Uint8Array): Content {
   };
 }
 
-/** What the archive keeps of an envelope to know it again: SHA-256. */
-async function envelopeDigest(envelope: Uint8Array): Promise<string> {
+/**
+ * What an archive keeps of an envelope to know it again: SHA-256 (group
+ * messages' archive too, group_sessions.ts).
+ */
+export async function envelopeDigest(envelope: Uint8Array): Promise<string> {
   return toBase64(
     new Uint8Array(
       await crypto.subtle.digest("SHA-256", arrayBufferBacked(envelope)),

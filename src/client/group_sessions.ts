@@ -33,6 +33,7 @@ import { nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
 import { SealedRetries } from "./sealed_retries.ts";
+import { envelopeDigest } from "./e2e_sessions.ts";
 
 // ---- Protocol constants: changing any of these is a protocol change. ----
 
@@ -70,6 +71,12 @@ export interface ArchivedGroupMessage {
   from: string;
   ts: number;
   text: string;
+  /**
+   * SHA-256 of the sealed message (envelopeDigest): the id is the server's
+   * word, so the archive answers only for the same bytes. Absent in states
+   * saved before it was kept.
+   */
+  digest?: string;
 }
 
 /** What a client keeps of its groups end to end. */
@@ -268,6 +275,7 @@ export class GroupSessions {
         from: client.name ?? "",
         ts: Date.now(),
         text,
+        digest: await envelopeDigest(sealed.body),
       });
       await this.#o.save();
     }
@@ -400,11 +408,27 @@ export class GroupSessions {
       ],
     });
     // Opened before (sent again, or asked for with /history): its key is
-    // gone, the archive has it.
+    // gone, the archive has it. Only for the same sender, group and bytes:
+    // the id is the server's word, and a server must not get an archived
+    // text shown as someone else's or in another group (one that does not
+    // match is opened below, and fails). Shown as history, at its first
+    // time, so that a replay cannot pass for a new message.
+    const digest = await envelopeDigest(body);
     const archived = message.id === undefined
       ? undefined
       : this.#o.state.archive.get(`${server} ${message.id}`);
-    if (archived !== undefined) return shown(archived.text);
+    if (
+      archived !== undefined &&
+      nameKey(archived.from) === nameKey(message.from) &&
+      nameKey(archived.group) === nameKey(message.group) &&
+      (archived.digest === undefined || archived.digest === digest)
+    ) {
+      return {
+        kind: "message",
+        message: { ...groupOf(message), ts: archived.ts, history: true },
+        text: archived.text,
+      };
+    }
     const chainId = chainIdOf(body);
     if (chainId === null) return refused("it is malformed");
     const where = receivedKey(server, message.group, message.from);
@@ -474,6 +498,7 @@ export class GroupSessions {
           from: message.from,
           ts: message.ts,
           text: content.text,
+          digest,
         });
       }
       // Saved before it is shown (and so acknowledged).
@@ -633,6 +658,7 @@ export function decodeGroupState(value: unknown): GroupState {
       from: text(a.from),
       ts: int(a.ts),
       text: text(a.text),
+      ...(a.digest === undefined ? {} : { digest: text(a.digest) }),
     };
     state.archive.set(`${message.server} ${message.id}`, message);
   }
