@@ -428,13 +428,21 @@ async function connect(
     const warning = await sharedFolderWarning(command.downloads);
     if (warning !== null) console.error(warning);
   }
+  // Before the terminal is taken over: a refusal leaves it as it was.
+  let e2e: E2eKeys;
+  try {
+    e2e = await loadE2eKeys(identity);
+  } catch (error) {
+    if (!(error instanceof E2eKeysUnreadable)) throw error;
+    console.error(`ERROR: ${error.message}`);
+    return 1;
+  }
   const terminal = command.json
     ? diagnosticsOnStderr(openTerminal(true))
     : openTerminal();
   const trusted = await loadTrustedSenders();
-  const e2e = await loadE2eKeys(identity);
   return await runSession({
-    ...(e2e === undefined ? {} : { e2e }),
+    e2e,
     ...(command.json ? { json: writeJsonLine } : {}),
     urls,
     trust,
@@ -465,10 +473,10 @@ async function connect(
  * The end-to-end keys of `identity` (issue 17): the keyring published at
  * sign-in, the sessions, archive and verifications, sealed at rest under the
  * config folder's storage key, and the identity keys seen per name. In
- * memory when there is no config folder; none (with a warning) when a file
- * cannot be used: private messages then go as plain `msg`.
+ * memory when there is no config folder; E2eKeysUnreadable when a file
+ * cannot be used (never on without them: private messages would go plain).
  */
-async function loadE2eKeys(identity: Identity): Promise<E2eKeys | undefined> {
+async function loadE2eKeys(identity: Identity): Promise<E2eKeys> {
   let paths: {
     keyring: string;
     state: string;
@@ -512,14 +520,19 @@ async function loadE2eKeys(identity: Identity): Promise<E2eKeys | undefined> {
       identities: await loadKnownIdentities(paths.identities),
     };
   } catch (error) {
-    console.error(
-      `Warning: ${
+    // Not a warning and on without them: whoever can make these files
+    // unreadable (a peer growing the state past what is read back, a full
+    // disk) would make the next private message go in the clear.
+    throw new E2eKeysUnreadable(
+      `${
         error instanceof Error ? error.message : String(error)
-      }; private messages will not be end-to-end encrypted`,
+      }. chat connect does not start without your end-to-end keys, since private messages would then go unencrypted`,
     );
-    return undefined;
   }
 }
+
+/** The end-to-end key files exist but cannot be used: chat connect stops. */
+class E2eKeysUnreadable extends Error {}
 
 /** The senders trusted, per server key; in memory when there is no config folder. */
 async function loadTrustedSenders(): Promise<TrustedSenders> {

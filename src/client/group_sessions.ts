@@ -57,6 +57,15 @@ const MAX_WAITING = 200;
 /** Opened group messages kept for `/history`, the oldest dropped first. */
 export const MAX_GROUP_ARCHIVED = 5000;
 
+/**
+ * Characters of archived group text kept at most, the oldest dropped first:
+ * with the private archive's (MAX_ARCHIVED_CHARS), a peer sending the
+ * longest texts of characters JSON escapes six-fold must not grow the state
+ * file past what is read back (e2e_state_file.ts), which would leave the
+ * next start without its keys.
+ */
+export const MAX_GROUP_ARCHIVED_CHARS = 2_000_000;
+
 /** An `e2e_group` notice. */
 export type E2eGroup = Extract<ServerMessage, { t: "e2e_group" }>;
 
@@ -510,12 +519,28 @@ export class GroupSessions {
   }
 
   #archive(message: ArchivedGroupMessage): void {
-    const archive = this.#o.state.archive;
-    archive.set(`${message.server} ${message.id}`, message);
-    for (const key of archive.keys()) {
-      if (archive.size <= MAX_GROUP_ARCHIVED) break;
-      archive.delete(key);
-    }
+    archiveGroupMessage(this.#o.state, message);
+  }
+}
+
+/**
+ * Archives `message`, dropping the oldest past {@link MAX_GROUP_ARCHIVED}
+ * messages or {@link MAX_GROUP_ARCHIVED_CHARS} characters of text.
+ */
+export function archiveGroupMessage(
+  state: GroupState,
+  message: ArchivedGroupMessage,
+): void {
+  const archive = state.archive;
+  archive.set(`${message.server} ${message.id}`, message);
+  let chars = 0;
+  for (const kept of archive.values()) chars += kept.text.length;
+  for (const [key, oldest] of archive) {
+    if (
+      archive.size <= MAX_GROUP_ARCHIVED && chars <= MAX_GROUP_ARCHIVED_CHARS
+    ) break;
+    archive.delete(key);
+    chars -= oldest.text.length;
   }
 }
 

@@ -11,6 +11,7 @@ import { createKeyring, publishPrekeys } from "../../src/client/e2e_keys.ts";
 import { E2eSessions } from "../../src/client/e2e_sessions.ts";
 import { emptyE2eState } from "../../src/client/e2e_state.ts";
 import {
+  archiveGroupMessage,
   decodeGroupState,
   type E2eGroup,
   emptyGroupState,
@@ -18,6 +19,7 @@ import {
   type GroupOpened,
   GroupSessions,
   type GroupState,
+  MAX_GROUP_ARCHIVED_CHARS,
 } from "../../src/client/group_sessions.ts";
 import { KnownIdentities } from "../../src/client/known_identities.ts";
 import {
@@ -282,4 +284,27 @@ Deno.test("GroupSessions sends a plain gsay, and says the host can read it, when
   assert.equal(text, "readable by the host");
   await alice.client.quit();
   await oldtimer.quit();
+});
+
+Deno.test("archiveGroupMessage keeps at most MAX_GROUP_ARCHIVED_CHARS characters of text, the newest", () => {
+  const state = emptyGroupState();
+  // Texts a peer can send: 16,000 characters each (JSON escapes control
+  // characters six-fold in the state file).
+  const text = "\x01".repeat(16_000);
+  const count = Math.ceil(MAX_GROUP_ARCHIVED_CHARS / text.length) + 10;
+  for (let id = 1; id <= count; id++) {
+    archiveGroupMessage(state, {
+      server: "s",
+      id,
+      group: "g",
+      from: "eve",
+      ts: id,
+      text,
+    });
+  }
+  let chars = 0;
+  for (const kept of state.archive.values()) chars += kept.text.length;
+  assert.ok(chars <= MAX_GROUP_ARCHIVED_CHARS, `${chars} characters kept`);
+  assert.ok(state.archive.has(`s ${count}`), "the newest is kept");
+  assert.ok(!state.archive.has("s 1"), "the oldest went");
 });
