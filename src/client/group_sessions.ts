@@ -319,12 +319,16 @@ export class GroupSessions {
     // timers must not refuse them while the key waits its turn or is saved.
     const taken = this.#takeWaiting(where, chainId);
     void this.#alone(async () => {
-      const chains = this.#o.state.received.get(where) ?? [];
+      const received = this.#o.state.received;
+      const chains = received.get(where) ?? [];
       // A chain already held keeps its place (and its skipped keys).
       if (!chains.some((c) => toHex(c.chainId) === chainId)) {
         chains.unshift(chain);
         chains.length = Math.min(chains.length, MAX_CHAINS_PER_SENDER);
-        this.#o.state.received.set(where, chains);
+        if (!received.has(where)) {
+          dropOldestGroupsOf(received, client.serverFingerprint, from);
+        }
+        received.set(where, chains);
         try {
           await this.#o.save();
         } catch (error) {
@@ -521,6 +525,32 @@ export class GroupSessions {
   #archive(message: ArchivedGroupMessage): void {
     archiveGroupMessage(this.#o.state, message);
   }
+}
+
+/**
+ * Groups whose sender key one sender's chains are kept for at most (a user
+ * is in at most 100 groups on the reference server): without it a peer
+ * sending sender keys for endless made-up groups grew the state without
+ * bound, and with it the file the next start must read back.
+ */
+export const MAX_GROUPS_PER_SENDER = 128;
+
+/**
+ * Makes room for one more group of `from`'s chains in `received`: drops the
+ * oldest of theirs past {@link MAX_GROUPS_PER_SENDER}.
+ */
+function dropOldestGroupsOf(
+  received: Map<string, ReceivedChain[]>,
+  server: string,
+  from: string,
+): void {
+  const suffix = ` ${nameKey(from)}`;
+  const prefix = `${server} `;
+  const theirs = [...received.keys()].filter((key) =>
+    key.startsWith(prefix) && key.endsWith(suffix)
+  );
+  const excess = theirs.length - MAX_GROUPS_PER_SENDER + 1;
+  for (let i = 0; i < excess; i++) received.delete(theirs[i]!);
 }
 
 /**

@@ -6,6 +6,10 @@
  */
 
 import assert from "node:assert/strict";
+import {
+  encodeSenderKey,
+  newSenderChain,
+} from "../../src/crypto/sender_key.ts";
 import type { ChatClient } from "../../src/client/chat_client.ts";
 import { createKeyring, publishPrekeys } from "../../src/client/e2e_keys.ts";
 import { E2eSessions } from "../../src/client/e2e_sessions.ts";
@@ -20,6 +24,8 @@ import {
   GroupSessions,
   type GroupState,
   MAX_GROUP_ARCHIVED_CHARS,
+  MAX_GROUPS_PER_SENDER,
+  SENDER_KEY_LABEL_PREFIX,
 } from "../../src/client/group_sessions.ts";
 import { KnownIdentities } from "../../src/client/known_identities.ts";
 import {
@@ -307,4 +313,43 @@ Deno.test("archiveGroupMessage keeps at most MAX_GROUP_ARCHIVED_CHARS characters
   assert.ok(chars <= MAX_GROUP_ARCHIVED_CHARS, `${chars} characters kept`);
   assert.ok(state.archive.has(`s ${count}`), "the newest is kept");
   assert.ok(!state.archive.has("s 1"), "the oldest went");
+});
+
+Deno.test("GroupSessions keeps one sender's keys for at most MAX_GROUPS_PER_SENDER groups, the newest", async () => {
+  const state = emptyGroupState();
+  const groups = new GroupSessions({
+    state,
+    save: async () => {},
+    sendSecret: () => Promise.reject(new Error("not used")),
+    usesE2e: () => true,
+    notify: () => {},
+    late: () => {},
+  });
+  const client = {
+    serverFingerprint: "SHA256:server",
+    request: () => Promise.reject(new Error("not connected")),
+  } as unknown as ChatClient;
+  const count = MAX_GROUPS_PER_SENDER + 20;
+  for (let g = 0; g < count; g++) {
+    const key = encodeSenderKey(await newSenderChain());
+    assert.ok(
+      groups.deliverKey(
+        client,
+        "mallory",
+        `${SENDER_KEY_LABEL_PREFIX}g${g}`,
+        key,
+      ),
+    );
+  }
+  const alice = encodeSenderKey(await newSenderChain());
+  groups.deliverKey(client, "alice", `${SENDER_KEY_LABEL_PREFIX}g0`, alice);
+  // The keys are kept in turn: a send queues behind them.
+  await groups.send(client, "g0", "hi", "0".repeat(32)).catch(() => {});
+  const kept = [...state.received.keys()];
+  const mallory = kept.filter((key) => key.endsWith(" mallory"));
+  assert.equal(mallory.length, MAX_GROUPS_PER_SENDER);
+  assert.ok(mallory.includes(`SHA256:server g${count - 1} mallory`));
+  assert.ok(!mallory.includes("SHA256:server g0 mallory"));
+  // Another sender's are theirs.
+  assert.ok(kept.includes("SHA256:server g0 alice"));
 });
