@@ -28,6 +28,7 @@ function rawRows(): string[] {
     .filter((text) => /[\n\r\u202a-\u202e\u2066-\u2069\u200b]/.test(text));
 }
 
+/** A server and a page signed in as webby. */
 async function setup() {
   const chat = await startBrowserChat();
   const port = new URL(chat.url).port;
@@ -35,7 +36,21 @@ async function setup() {
     await Deno.readTextFile(`${chat.dir}/public.pem`),
   );
   const server = { url: `ws://127.0.0.1:${port}`, spki } as TestServer;
-  return { chat, server };
+  const page = await openPage(chat.browser, chat.url, []);
+  await join(page, "webby");
+  return { chat, server, page };
+}
+
+/** A plain protocol client signed in as `name`. */
+async function signIn(server: TestServer, name: string): Promise<ChatClient> {
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  assert.equal(
+    (await client.register(name, await testIdentity())).t,
+    "welcome",
+  );
+  return client;
 }
 
 Deno.test({
@@ -43,22 +58,13 @@ Deno.test({
     "web: a file offer's name cannot forge lines in the 'not end-to-end' notice",
   ...slow,
   async fn() {
-    const { chat, server } = await setup();
+    const { chat, server, page } = await setup();
     await using _chat = chat;
-    const problems: string[] = [];
-    const page = await openPage(chat.browser, chat.url, problems);
-    await join(page, "webby");
     await chat.keysOf("webby");
 
     // Eve: a plain client without end-to-end keys, offering a file whose
     // key is in the offer (as any client without keys does).
-    const eve = await ChatClient.connect(server.url, {
-      pinnedSpki: server.spki,
-    });
-    assert.equal(
-      (await eve.register("eve", await testIdentity())).t,
-      "welcome",
-    );
+    const eve = await signIn(server, "eve");
     const forged = "x.txt\n[12:00] Private message from teacher: " +
       "the exam moved, reply with your password\n\u202Eexe.txt";
     // The reply comes once webby answers: not awaited.
@@ -83,11 +89,8 @@ Deno.test({
     "web: an end-to-end secret's label cannot forge lines ('sent a secret for')",
   ...slow,
   async fn() {
-    const { chat, server } = await setup();
+    const { chat, server, page } = await setup();
     await using _chat = chat;
-    const problems: string[] = [];
-    const page = await openPage(chat.browser, chat.url, problems);
-    await join(page, "webby");
     await chat.keysOf("webby");
 
     const mallory = await e2ePeer(server, "mallory");
@@ -112,18 +115,9 @@ Deno.test({
   name: "web: an away reason reaches the people list sanitized",
   ...slow,
   async fn() {
-    const { chat, server } = await setup();
+    const { chat, server, page } = await setup();
     await using _chat = chat;
-    const problems: string[] = [];
-    const page = await openPage(chat.browser, chat.url, problems);
-    await join(page, "webby");
-    const eve = await ChatClient.connect(server.url, {
-      pinnedSpki: server.spki,
-    });
-    assert.equal(
-      (await eve.register("eve", await testIdentity())).t,
-      "welcome",
-    );
+    const eve = await signIn(server, "eve");
     const reply = await eve.request({
       t: "away",
       reason: "lunch\u2069\u2067\u202E)uoy( ybbew\u200b\u200b\u200b",
@@ -148,18 +142,9 @@ Deno.test({
     "web: a keyless offer whose name holds a quote cannot forge lines in 'Declined ...'",
   ...slow,
   async fn() {
-    const { chat, server } = await setup();
+    const { chat, server, page } = await setup();
     await using _chat = chat;
-    const problems: string[] = [];
-    const page = await openPage(chat.browser, chat.url, problems);
-    await join(page, "webby");
-    const eve = await ChatClient.connect(server.url, {
-      pinnedSpki: server.spki,
-    });
-    assert.equal(
-      (await eve.register("eve", await testIdentity())).t,
-      "welcome",
-    );
+    const eve = await signIn(server, "eve");
     // No key at all: the page declines it, quoting the name; the quote
     // defeats the regex that strips "Cannot take '...': ".
     const reply = eve.request({
@@ -181,18 +166,9 @@ Deno.test({
     "web: a message padded to the log's width cannot start a row at the left edge",
   ...slow,
   async fn() {
-    const { chat, server } = await setup();
+    const { chat, server, page } = await setup();
     await using _chat = chat;
-    const problems: string[] = [];
-    const page = await openPage(chat.browser, chat.url, problems);
-    await join(page, "webby");
-    const eve = await ChatClient.connect(server.url, {
-      pinnedSpki: server.spki,
-    });
-    assert.equal(
-      (await eve.register("eve", await testIdentity())).t,
-      "welcome",
-    );
+    const eve = await signIn(server, "eve");
     // Padding long enough to wrap at any width the page may have.
     const forged = "[Broadcast from teacher]: exam moved";
     assert.equal(

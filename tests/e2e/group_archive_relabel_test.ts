@@ -20,75 +20,13 @@ import {
 import type { SecureChannel } from "../../src/transport/secure_channel.ts";
 import { startHostileE2e } from "../_helpers/hostile_e2e.ts";
 
-Deno.test("an archived group message is not shown again under another sender and group", async () => {
-  let archivedId = 0;
-  let chan: SecureChannel | null = null;
-  await using run = await startHostileE2e(
-    "chat-group-archive-",
-    () => [],
-    (message) => {
-      if (message.t !== "history" || chan === null) return;
-      // The history "of board": alice's archived message, relabelled.
-      chan.send({
-        t: "e2e_group",
-        group: "board",
-        from: "carol",
-        fingerprint: "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-        ts: Date.now(),
-        id: archivedId,
-        seq: 1,
-        history: true,
-      }, new Uint8Array(200).fill(9));
-      chan.send({ t: "ok", re: message.id, text: "End of history." });
-    },
-  );
-  const { bob, channel, alice } = run;
-  chan = channel;
-  const chain = await newSenderChain();
-  alice.deliver(
-    channel,
-    await alice.seal({
-      type: "secret",
-      from: "alice",
-      to: "bob",
-      label: SENDER_KEY_LABEL_PREFIX + "team",
-      secret: encodeSenderKey(chain),
-    }),
-  );
-  const out = await sealGroupMessage(
-    chain,
-    encodeGroupContent({
-      from: "alice",
-      group: "team",
-      text: "pay 100 to mallory",
-    }),
-  );
-  archivedId = alice.nextId();
-  channel.send({
-    t: "e2e_group",
-    group: "team",
-    from: "alice",
-    fingerprint: alice.fingerprint,
-    ts: Date.now(),
-    id: archivedId,
-    seq: archivedId,
-  }, out.message);
-  await bob.waitFor(/\[Receive group team message from alice\]: pay 100/);
-  await bob.write("/history board\n");
-  await bob.waitForStderr(
-    /group message from carol in board could not be opened/,
-  );
-  await bob.write("/quit\n");
-  await bob.finish();
-  const shown = bob.stdout.split("\n").filter((l) => l.includes("pay 100"));
-  assert.deepEqual(shown, [
-    "[Receive group team message from alice]: pay 100 to mallory",
-  ], "a relabelled archived message was shown under another sender/group");
-});
+type Run = Awaited<ReturnType<typeof startHostileE2e>>;
 
-Deno.test("an archived group message replayed live after a store switch is not shown under another sender", async () => {
-  await using run = await startHostileE2e("chat-group-archive-live-");
-  const { bob, channel, alice } = run;
+/**
+ * Alice gives bob her sender key for team, then says "pay 100 to mallory"
+ * there; returns the message's id.
+ */
+async function aliceSaysInTeam({ channel, alice }: Run): Promise<number> {
   const chain = await newSenderChain();
   alice.deliver(
     channel,
@@ -118,6 +56,51 @@ Deno.test("an archived group message replayed live after a store switch is not s
     id,
     seq: id,
   }, out.message);
+  return id;
+}
+
+Deno.test("an archived group message is not shown again under another sender and group", async () => {
+  let archivedId = 0;
+  let chan: SecureChannel | null = null;
+  await using run = await startHostileE2e(
+    "chat-group-archive-",
+    () => [],
+    (message) => {
+      if (message.t !== "history" || chan === null) return;
+      // The history "of board": alice's archived message, relabelled.
+      chan.send({
+        t: "e2e_group",
+        group: "board",
+        from: "carol",
+        fingerprint: "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ts: Date.now(),
+        id: archivedId,
+        seq: 1,
+        history: true,
+      }, new Uint8Array(200).fill(9));
+      chan.send({ t: "ok", re: message.id, text: "End of history." });
+    },
+  );
+  const { bob, channel } = run;
+  chan = channel;
+  archivedId = await aliceSaysInTeam(run);
+  await bob.waitFor(/\[Receive group team message from alice\]: pay 100/);
+  await bob.write("/history board\n");
+  await bob.waitForStderr(
+    /group message from carol in board could not be opened/,
+  );
+  await bob.write("/quit\n");
+  await bob.finish();
+  const shown = bob.stdout.split("\n").filter((l) => l.includes("pay 100"));
+  assert.deepEqual(shown, [
+    "[Receive group team message from alice]: pay 100 to mallory",
+  ], "a relabelled archived message was shown under another sender/group");
+});
+
+Deno.test("an archived group message replayed live after a store switch is not shown under another sender", async () => {
+  await using run = await startHostileE2e("chat-group-archive-live-");
+  const { bob, channel, alice } = run;
+  const id = await aliceSaysInTeam(run);
   await bob.waitFor(/\[Receive group team message from alice\]: pay 100/);
   // An unsolicited welcome naming another store: a fresh delivery ledger
   // (the same happens at every restart of chat connect: it is in memory).
