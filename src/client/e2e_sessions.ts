@@ -15,12 +15,7 @@
  * one session.
  */
 
-import {
-  arrayBufferBacked,
-  equalBytes,
-  toBase64,
-  toHex,
-} from "../crypto/bytes.ts";
+import { equalBytes, toHex } from "../crypto/bytes.ts";
 import { identityFingerprint } from "../crypto/identity.ts";
 import {
   decodeEnvelope,
@@ -33,6 +28,7 @@ import {
 import { safetyNumber } from "../crypto/safety_number.ts";
 import { nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
+import { envelopeDigest } from "./envelope_digest.ts";
 import type { ChatClient, Reply } from "./chat_client.ts";
 import { SealedRetries } from "./sealed_retries.ts";
 import {
@@ -1008,18 +1004,6 @@ export function decodeContent(plaintext: Uint8Array): Content {
     label: decoder.decode(rest.subarray(1, 1 + l)),
     secret: rest.slice(1 + l),
   };
-}
-
-/**
- * What an archive keeps of an envelope to know it again: SHA-256 (group
- * messages' archive too, group_sessions.ts).
- */
-export async function envelopeDigest(envelope: Uint8Array): Promise<string> {
-  return toBase64(
-    new Uint8Array(
-      await crypto.subtle.digest("SHA-256", arrayBufferBacked(envelope)),
-    ),
-  );
 }
 
 /** A server's time as ISO 8601; any safe integer may come, not every one is a date. */

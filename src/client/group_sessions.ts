@@ -33,7 +33,7 @@ import { nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
 import { SealedRetries } from "./sealed_retries.ts";
-import { envelopeDigest } from "./e2e_sessions.ts";
+import { envelopeDigest } from "./envelope_digest.ts";
 
 // ---- Protocol constants: changing any of these is a protocol change. ----
 
