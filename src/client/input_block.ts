@@ -45,8 +45,7 @@ const ESC = "\x1b";
 // deno-lint-ignore no-control-regex -- an escape sequence begins with ESC
 const CSI_PATTERN = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
 /** Splits text into CSI sequences (kept, in the result) and what is between. */
-// deno-lint-ignore no-control-regex -- an escape sequence begins with ESC
-const CSI_SPLIT = /(\x1b\[[0-9;?]*[ -/]*[@-~])/;
+const CSI_SPLIT = new RegExp(`(${CSI_PATTERN.source})`);
 const ZERO_WIDTH = /^[\p{Mn}\p{Me}\u200b-\u200f\u2060\ufe00-\ufe0f]$/u;
 const EMOJI = /^\p{Emoji_Presentation}$/u;
 
