@@ -317,6 +317,10 @@ export class LogOutbox implements Store {
   ): StoredMessage[] {
     return this.inner.pendingFor(userKey, limit, afterId);
   }
+  takeDropped(userKey: string): number {
+    // This node's own: each node's store gives up what its cap needs.
+    return this.inner.takeDropped(userKey);
+  }
   history(
     query: HistoryQuery,
     limit: number,

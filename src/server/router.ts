@@ -298,11 +298,18 @@ function register(
  */
 function missed(state: ServerState, session: Session): Outbound[] {
   const store = state.store;
+  const dropped = store.takeDropped(session.nameKey);
+  const told = dropped === 0 ? [] : reply(session.id, {
+    t: "error",
+    re: null,
+    code: "limit",
+    text: droppedWhileAway(dropped),
+  });
   const out: Outbound[] = [];
   let after = 0;
   for (;;) {
     const pending = store.pendingFor(session.nameKey, MAX_HISTORY, after);
-    if (pending.length === 0) return out;
+    if (pending.length === 0) return [...out, ...told];
     if (out.length >= MAX_MISSED) {
       if (session.acks) state.setAckCeiling(session.id, after);
       return [
@@ -314,6 +321,7 @@ function missed(state: ServerState, session: Session): Outbound[] {
           text:
             `ERROR: More messages are waiting than can be shown at once; the next ones come when you reconnect, or see /history`,
         }),
+        ...told,
       ];
     }
     for (const message of pending) {
@@ -860,6 +868,16 @@ function checkBody(
     return fail(from, re, "limit", STORE_FULL);
   }
   return null;
+}
+
+/**
+ * Told at sign-in when the store, at its cap, gave up messages that waited
+ * for the user (the oldest of those owed the most, sqlite_store.ts).
+ */
+export function droppedWhileAway(count: number): string {
+  return `ERROR: ${count} ${
+    count === 1 ? "message" : "messages"
+  } sent to you while you were away could not be kept (the oldest first): the server's storage was full`;
 }
 
 /** The store keeps only messages still owed to someone, up to its cap. */

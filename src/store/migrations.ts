@@ -254,6 +254,19 @@ export const MIGRATIONS: readonly Migration[] = [
     // sent_ids, in id order, when it opens; the rows are unique already.
     up: `DROP INDEX sent_ids_by_sender;`,
   },
+  {
+    version: 10,
+    description: "how many waiting messages were given up for each user",
+    // A store at its cap gives up the oldest messages waiting for the users
+    // owed the most (sqlite_store.ts); each is told how many at their next
+    // sign-in, and the row goes.
+    up: `
+      CREATE TABLE dropped_deliveries (
+        user_key TEXT PRIMARY KEY REFERENCES users (name_key),
+        count INTEGER NOT NULL CHECK (count > 0)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this program writes and understands. */

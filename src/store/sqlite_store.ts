@@ -43,6 +43,7 @@ import { WalSync } from "./wal_sync.ts";
 import { prepareLocation } from "./database_location.ts";
 import { translate } from "./sqlite_errors.ts";
 import { RecentClientIds } from "./recent_client_ids.ts";
+import { OwedMailboxes } from "./owed_mailboxes.ts";
 import {
   bodyBytes,
   integer,
@@ -78,8 +79,11 @@ export interface StoreOptions {
    * The most bytes the database's pages in use may take; 0 (the default)
    * for no cap. Past it the oldest messages no one is still owed are
    * deleted (public ones first, and never the newest of a conversation,
-   * which carries its seq), and if that is not enough `full()` turns true.
-   * Told through `notice` when that happens and when room is back.
+   * which carries its seq); if that is not enough, the oldest messages
+   * waiting for the users owed the most are given up (each user is told at
+   * sign-in: `takeDropped`), and only if nothing is left to give up does
+   * `full()` turn true. Told through `notice` when giving up starts, when
+   * the store is full, and when room is back.
    */
   maxBytes?: number;
   /**
@@ -117,6 +121,22 @@ const CAP_TARGET = 0.9;
 /** Messages deleted per statement, and statements per check at most. */
 const PRUNE_BATCH = 256;
 const PRUNE_BATCHES_PER_CHECK = 32;
+/**
+ * Giving up waiting messages: the users owed at least this share of the
+ * most anyone is owed go together (the members of one flooded group are
+ * owed alike), at most this many of them per statement.
+ */
+const FULLEST_SHARE = 0.5;
+const FULLEST_USERS = 4096;
+/**
+ * Messages given up per statement, and the users owed the most tried in
+ * turn for one that has some that can go (not the newest of its
+ * conversation).
+ */
+const DROP_BATCH = 32;
+const DROP_TRIES = 8;
+/** Giving up again after this long without is worth another line. */
+const DROP_EPISODE_MS = 60_000;
 
 // Bounds the log left behind after a large transaction; SQLite otherwise
 // keeps the file at its largest size.
@@ -186,6 +206,16 @@ export class SqliteStore implements Store {
    * check, which would cost the most exactly when it is under attack.
    */
   #mayHaveRoom = true;
+  /**
+   * What waits for each user, for choosing whose messages to give up at the
+   * cap; null without a cap. Read from the table the first time it is
+   * needed (`#owedNow`), kept up to date from then on, and read again after
+   * a rollback (`#owedStale`), which may undo what it was told.
+   */
+  readonly #owed: OwedMailboxes | null;
+  #owedStale = true;
+  /** When waiting messages were last given up (said once per episode). */
+  #lastDropAt = Number.NEGATIVE_INFINITY;
 
   private constructor(
     db: DatabaseSync,
@@ -199,6 +229,7 @@ export class SqliteStore implements Store {
     this.#maxBytes = options.maxBytes ?? 0;
     this.#capCheckEvery = options.capCheckEvery ?? DEFAULT_CAP_CHECK_EVERY;
     this.#notice = options.notice ?? (() => {});
+    this.#owed = this.#maxBytes > 0 ? new OwedMailboxes() : null;
     this.#clientIds = new RecentClientIds(
       options.clientIdsKept ?? SENT_IDS_KEPT,
     );
@@ -386,6 +417,7 @@ export class SqliteStore implements Store {
       this.#publicRows = [];
       this.#sentIdRows = [];
       this.#forgetPositions();
+      this.#owedStale = true;
       this.#clientIds.undoTo(clientIdsMark);
       // Undoing this savepoint undoes a partial write made inside it.
       if ((this.#publicWriteFailure?.depth ?? -1) >= this.#depth) {
@@ -460,11 +492,20 @@ export class SqliteStore implements Store {
             return ids.length;
           });
           used = this.usedBytes();
-          if (deleted === 0) {
-            deletable = false;
-            this.#mayHaveRoom = false;
-            break;
+          if (deleted > 0) continue;
+          // Only messages still owed are left: rather than refuse everyone's
+          // new messages, give up the oldest waiting for those owed the most
+          // (a few at a time, and only past the cap itself: it loses them),
+          // which frees them once no one else waits for them.
+          if (
+            used > this.#maxBytes && this.#dropFromFullestMailboxes(used) > 0
+          ) {
+            after = 0;
+            continue;
           }
+          deletable = false;
+          this.#mayHaveRoom = false;
+          break;
         }
       }
       this.#setFull(used > this.#maxBytes && !deletable, used);
@@ -478,6 +519,100 @@ export class SqliteStore implements Store {
     } finally {
       this.#checking = false;
     }
+  }
+
+  /**
+   * Gives up the oldest DROP_BATCH messages waiting for the user owed the
+   * most that pruning could then take (not the newest of a conversation),
+   * for every user owed at least FULLEST_SHARE of that (marked
+   * delivered, so that pruning can take them once no one else waits for
+   * them; counted in dropped_deliveries for `takeDropped`). Returns how many
+   * deliveries it gave up.
+   */
+  #dropFromFullestMailboxes(used: number): number {
+    const owed = this.#owedNow();
+    if (owed === null) return 0;
+    const fullest = owed.fullest(FULLEST_SHARE, FULLEST_USERS);
+    if (fullest.length === 0) return 0;
+    const fullestKeys = JSON.stringify(fullest.map((user) => user.userKey));
+    let first = fullest[0]!;
+    const given = this.transaction(() => {
+      let rows: Row[] = [];
+      for (const user of fullest.slice(0, DROP_TRIES)) {
+        first = user;
+        rows = this.#all(
+          DROP_OLDEST_OWED_SQL,
+          user.userKey,
+          DROP_BATCH,
+          fullestKeys,
+        );
+        if (rows.length > 0) break;
+      }
+      const perUser = new Map<string, number>();
+      for (const row of rows) {
+        const userKey = String(row.user_key);
+        owed.remove(userKey, Number(row.bytes ?? 0));
+        perUser.set(userKey, (perUser.get(userKey) ?? 0) + 1);
+      }
+      for (const [userKey, count] of perUser) {
+        this.#run(
+          `INSERT INTO dropped_deliveries (user_key, count) VALUES (?, ?)
+           ON CONFLICT (user_key) DO UPDATE SET count = count + excluded.count`,
+          userKey,
+          count,
+        );
+      }
+      return rows.length;
+    });
+    const now = Date.now();
+    if (given > 0 && now - this.#lastDropAt > DROP_EPISODE_MS) {
+      const mib = (bytes: number) => (bytes / (1024 * 1024)).toFixed(1);
+      this.#notice(
+        `The store is at its cap (${mib(used)} MiB in use, its cap is ${
+          mib(this.#maxBytes)
+        } MiB) and holds only messages still owed: giving up the oldest waiting for the ${fullest.length} user(s) owed the most (${first.userKey}: ${
+          mib(first.bytes)
+        } MiB waiting), who are told when they sign in; raise --max-store-mb to keep more`,
+      );
+    }
+    if (given > 0) this.#lastDropAt = now;
+    return given;
+  }
+
+  /**
+   * The estimate of what waits for each user, read from the table when it
+   * is not known (the first time, and after a rollback): one pass over the
+   * waiting deliveries, paid only by a store at its cap.
+   */
+  #owedNow(): OwedMailboxes | null {
+    const owed = this.#owed;
+    if (owed === null || !this.#owedStale) return owed;
+    owed.reset();
+    for (const row of this.#all(OWED_SQL)) {
+      owed.set(String(row.user_key), integer(row, "n"), Number(row.bytes));
+    }
+    this.#owedStale = false;
+    return owed;
+  }
+
+  /** The user's waiting messages, counted again (a few, after a requeue). */
+  #recountOwed(userKey: string): void {
+    if (this.#owed === null || this.#owedStale) return;
+    const row = this.#get(
+      `SELECT count(*) AS n, coalesce(sum(length(m.body)), 0) AS bytes
+       FROM deliveries d JOIN messages m ON m.id = d.message_id
+       WHERE d.user_key = ? AND d.delivered = 0`,
+      userKey,
+    );
+    this.#owed.set(userKey, Number(row?.n ?? 0), Number(row?.bytes ?? 0));
+  }
+
+  takeDropped(userKey: string): number {
+    const row = this.#get(
+      "DELETE FROM dropped_deliveries WHERE user_key = ? RETURNING count",
+      userKey,
+    );
+    return row === undefined ? 0 : integer(row, "count");
   }
 
   #setFull(full: boolean, used: number): void {
@@ -1024,7 +1159,13 @@ export class SqliteStore implements Store {
       if (message.clientId !== undefined) {
         this.#recordClientId(message.fromKey, message.clientId, position);
       }
+      const owed = this.#owedStale ? null : this.#owed;
+      const waiting = owed === null ? null : new Map<string, boolean>();
       for (const recipient of message.recipients) {
+        waiting?.set(
+          recipient.userKey,
+          (waiting.get(recipient.userKey) ?? true) && !recipient.delivered,
+        );
         // A recipient listed twice counts once, delivered if either says so.
         this.#run(
           `INSERT INTO deliveries (message_id, user_key, delivered)
@@ -1035,6 +1176,11 @@ export class SqliteStore implements Store {
           recipient.userKey,
           recipient.delivered ? 1 : 0,
         );
+      }
+      if (owed !== null && waiting !== null) {
+        for (const [userKey, waits] of waiting) {
+          if (waits) owed.add(userKey, message.body.byteLength);
+        }
       }
       return position;
     });
@@ -1084,38 +1230,47 @@ export class SqliteStore implements Store {
     const [where, key] = conversation.kind === "group"
       ? ["m.kind = 'group' AND m.group_key = ?", conversation.groupKey]
       : ["m.kind = 'private' AND m.from_key = ?", conversation.otherKey];
-    return this.#delivered(this.#run(
-      `UPDATE deliveries SET delivered = 1
+    return this.#delivered(
+      userKey,
+      this.#run(
+        `UPDATE deliveries SET delivered = 1
        WHERE user_key = ? AND delivered = 0 AND message_id IN (
          SELECT d.message_id FROM deliveries d
          JOIN messages m ON m.id = d.message_id
          WHERE d.user_key = ? AND d.delivered = 0 AND ${where}
            AND m.seq <= ? AND m.id <= ?)`,
-      userKey,
-      userKey,
-      key,
-      seq,
-      maxId,
-    ));
+        userKey,
+        userKey,
+        key,
+        seq,
+        maxId,
+      ),
+    );
   }
 
   markDelivered(messageId: number, userKey: string): boolean {
-    return this.#delivered(this.#run(
-      `UPDATE deliveries SET delivered = 1
-       WHERE message_id = ? AND user_key = ? AND delivered = 0`,
-      messageId,
+    return this.#delivered(
       userKey,
-    )) > 0;
+      this.#run(
+        `UPDATE deliveries SET delivered = 1
+       WHERE message_id = ? AND user_key = ? AND delivered = 0`,
+        messageId,
+        userKey,
+      ),
+    ) > 0;
   }
 
   /** Deliveries marked done may leave messages no one is owed: room. */
-  #delivered(changes: number): number {
-    if (changes > 0) this.#mayHaveRoom = true;
+  #delivered(userKey: string, changes: number): number {
+    if (changes > 0) {
+      this.#mayHaveRoom = true;
+      if (!this.#owedStale) this.#owed?.handedOver(userKey, changes);
+    }
     return changes;
   }
 
   requeueSince(userKey: string, since: number): number {
-    return this.#run(
+    const requeued = this.#run(
       // `kind <> 'public'` as a literal lets SQLite use the partial index.
       `UPDATE deliveries SET delivered = 0
        WHERE user_key = ? AND delivered = 1
@@ -1124,6 +1279,8 @@ export class SqliteStore implements Store {
       userKey,
       since,
     );
+    if (requeued > 0) this.#recountOwed(userKey);
+    return requeued;
   }
 
   pendingFor(userKey: string, limit: number, afterId = 0): StoredMessage[] {
@@ -1390,6 +1547,51 @@ const PRUNE_PUBLIC_SQL = `
  * (those before it were passed over as owed). Their delivery rows go with
  * them (ON DELETE CASCADE). Returns the ids deleted.
  */
+/**
+ * A message with a newer one in its conversation (the newest carries the
+ * conversation's seq and is never deleted).
+ */
+const HAS_NEWER_IN_CONVERSATION = `
+  CASE m.kind
+    WHEN 'group' THEN EXISTS (
+      SELECT 1 FROM messages n
+      WHERE n.kind = 'group' AND n.group_key = m.group_key
+        AND n.id > m.id)
+    ELSE EXISTS (
+      SELECT 1 FROM messages n
+      WHERE n.kind = 'private' AND n.id > m.id
+        AND ((n.from_key = m.from_key AND n.to_key = m.to_key)
+          OR (n.from_key = m.to_key AND n.to_key = m.from_key)))
+  END`;
+
+/**
+ * Gives up the oldest messages waiting for one user (?1, at most ?2 of
+ * them, none the newest of its conversation) for every user in a JSON array
+ * (?3) who also waits for them: marked delivered, which is what lets
+ * pruning take a message. Returns each delivery given up with its user and
+ * the body's size.
+ */
+const DROP_OLDEST_OWED_SQL = `
+  UPDATE deliveries SET delivered = 1
+  WHERE delivered = 0
+    AND message_id IN (
+      SELECT d.message_id FROM deliveries d
+      JOIN messages m ON m.id = d.message_id
+      WHERE d.user_key = ?1 AND d.delivered = 0
+        AND ${HAS_NEWER_IN_CONVERSATION}
+      ORDER BY d.message_id LIMIT ?2)
+    AND user_key IN (SELECT value FROM json_each(?3))
+  RETURNING user_key,
+    (SELECT length(body) FROM messages WHERE id = message_id) AS bytes`;
+
+/** What waits for each user: messages and bytes of body. */
+const OWED_SQL = `
+  SELECT d.user_key AS user_key, count(*) AS n,
+         coalesce(sum(length(m.body)), 0) AS bytes
+  FROM deliveries d JOIN messages m ON m.id = d.message_id
+  WHERE d.delivered = 0
+  GROUP BY d.user_key`;
+
 const PRUNE_OWED_NOTHING_SQL = `
   DELETE FROM messages WHERE id IN (
     SELECT m.id FROM messages m
@@ -1397,17 +1599,7 @@ const PRUNE_OWED_NOTHING_SQL = `
       AND NOT EXISTS (
         SELECT 1 FROM deliveries d
         WHERE d.message_id = m.id AND d.delivered = 0)
-      AND CASE m.kind
-        WHEN 'group' THEN EXISTS (
-          SELECT 1 FROM messages n
-          WHERE n.kind = 'group' AND n.group_key = m.group_key
-            AND n.id > m.id)
-        ELSE EXISTS (
-          SELECT 1 FROM messages n
-          WHERE n.kind = 'private' AND n.id > m.id
-            AND ((n.from_key = m.from_key AND n.to_key = m.to_key)
-              OR (n.from_key = m.to_key AND n.to_key = m.from_key)))
-      END
+      AND ${HAS_NEWER_IN_CONVERSATION}
     ORDER BY m.id LIMIT ?)
   RETURNING id`;
 

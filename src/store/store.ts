@@ -411,6 +411,12 @@ export interface Store {
    */
   pendingFor(userKey: string, limit: number, afterId?: number): StoredMessage[];
   /**
+   * How many messages waiting for the user were given up since it was last
+   * asked (the store at its cap, StoreOptions.maxBytes), and forgets it: 0
+   * when none were.
+   */
+  takeDropped(userKey: string): number;
+  /**
    * The last `limit` messages the query allows, oldest first. Read newest
    * first, it stops after the message whose body takes the bodies' total
    * past `maxBodyBytes` (that one included, so a caller can tell that older

@@ -52,6 +52,7 @@ Deno.test("migrate creates the current schema on an empty database", () => {
     assert.equal(pragma(db, "application_id"), APPLICATION_ID);
     assert.deepEqual(tables(db), [
       "deliveries",
+      "dropped_deliveries",
       "groups",
       "memberships",
       "messages",

@@ -75,7 +75,135 @@ Deno.test("SqliteStore with maxBytes deletes the oldest public messages past the
   });
 });
 
-Deno.test("SqliteStore with maxBytes never deletes a message still owed; is full, then has room once they are delivered", async () => {
+Deno.test("SqliteStore with maxBytes gives up the oldest messages waiting for the one user owed everything, keeps the newest, and says so once", async () => {
+  await withTempDir((dir) => {
+    const path = `${dir}/chat.db`;
+    const notices: string[] = [];
+    const store = openStore(path, {
+      maxBytes: 1024 * KIB,
+      capCheckEvery: 1,
+      notice: (line) => notices.push(line),
+    });
+    const owed: number[] = [];
+    try {
+      store.ensureUser("a", "a", 1);
+      store.ensureUser("b", "b", 1);
+      const tell = (i: number) =>
+        store.transaction(() =>
+          store.appendMessage({
+            ts: 100 + i,
+            kind: "private",
+            toKey: "b",
+            fromKey: "a",
+            fromName: "a",
+            body: body(i),
+            recipients: [{ userKey: "b", delivered: false }],
+          })
+        );
+      for (let i = 0; i < 600; i++) {
+        owed.push(tell(i).id);
+        assert.equal(store.full(), false, `at ${i}`);
+        assert.ok(store.usedBytes() <= 1024 * KIB + 16 * KIB, `at ${i}`);
+      }
+      // 2.4 MB for b alone: the oldest went, the newest wait, in order.
+      const waiting = store.pendingFor("b", 1000).map((m) => m.id);
+      assert.ok(
+        waiting.length > 150 && waiting.length < 256,
+        `${waiting.length} waiting`,
+      );
+      assert.deepEqual(waiting, owed.slice(-waiting.length));
+      assert.equal(store.takeDropped("b"), 600 - waiting.length);
+      assert.equal(store.takeDropped("b"), 0, "told once");
+      assert.equal(store.takeDropped("a"), 0);
+      assert.equal(notices.length, 1, notices.join("\n"));
+      assert.match(
+        notices[0]!,
+        /^The store is at its cap .* giving up the oldest waiting for the 1 user\(s\) owed the most \(b: /,
+      );
+      // The conversation's seq goes on from the newest.
+      const lastSeq = store.pendingFor("b", 1000).at(-1)!.seq;
+      assert.equal(tell(1000).seq, lastSeq + 1);
+    } finally {
+      store.close();
+    }
+  });
+});
+
+Deno.test("SqliteStore with maxBytes, flooded through accounts made for it, gives up their flood and keeps what waits for everyone else", () => {
+  // Issue 21's resources review: accounts made to join a group and never
+  // come back were owed every message of a flood, until the store refused
+  // everyone's messages. 60 such members, one member away for real (owed
+  // the flood too, as a member), and one owed only small private messages.
+  const store = openStore(":memory:", {
+    maxBytes: 1024 * KIB,
+    capCheckEvery: 1,
+  });
+  try {
+    const members = Array.from({ length: 60 }, (_, i) => `sock${i}`);
+    for (const key of ["mallory", "away", "carol", "alice", ...members]) {
+      store.ensureUser(key, key, 1);
+    }
+    store.createGroup("g", "g", "mallory", 1);
+    const quiet: number[] = [];
+    const flood: number[] = [];
+    for (let i = 0; i < 600; i++) {
+      if (i % 20 === 0) {
+        quiet.push(
+          store.transaction(() =>
+            store.appendMessage({
+              ts: i,
+              kind: "private",
+              toKey: "carol",
+              fromKey: "alice",
+              fromName: "alice",
+              body: new TextEncoder().encode(`see you at ${i}`),
+              recipients: [{ userKey: "carol", delivered: false }],
+            })
+          ).id,
+        );
+      }
+      flood.push(
+        store.transaction(() =>
+          store.appendMessage({
+            ts: i,
+            kind: "group",
+            groupKey: "g",
+            fromKey: "mallory",
+            fromName: "mallory",
+            body: body(i),
+            recipients: [...members, "away"].map((userKey) => ({
+              userKey,
+              delivered: false,
+            })),
+          })
+        ).id,
+      );
+      assert.equal(store.full(), false, `at ${i}`);
+    }
+    assert.ok(
+      store.usedBytes() <= 1024 * KIB + 64 * KIB,
+      `${store.usedBytes()} bytes`,
+    );
+    // carol's 30 small messages all wait, none given up.
+    assert.deepEqual(store.pendingFor("carol", 1000).map((m) => m.id), quiet);
+    assert.equal(store.takeDropped("carol"), 0);
+    // The flood's members lost its oldest together: they wait for the
+    // same newest ones, and each is told how many went.
+    const kept = store.pendingFor("away", 1000).map((m) => m.id);
+    assert.ok(kept.length > 20 && kept.length < 300, `${kept.length} kept`);
+    assert.deepEqual(kept, flood.slice(-kept.length));
+    assert.deepEqual(
+      store.pendingFor("sock7", 1000).map((m) => m.id),
+      kept,
+    );
+    assert.equal(store.takeDropped("away"), 600 - kept.length);
+    assert.equal(store.takeDropped("sock59"), 600 - kept.length);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("SqliteStore with maxBytes is full when all that is left is the newest message of each conversation, then has room once they are delivered", async () => {
   await withTempDir((dir) => {
     const path = `${dir}/chat.db`;
     const notices: string[] = [];
@@ -84,10 +212,9 @@ Deno.test("SqliteStore with maxBytes never deletes a message still owed; is full
       capCheckEvery: 1,
       notice: (line) => notices.push(line),
     });
-    const owed: number[] = [];
+    const owed: { id: number; to: string }[] = [];
     try {
       store.ensureUser("a", "a", 1);
-      store.ensureUser("b", "b", 1);
       for (let i = 1; i <= 10; i++) {
         store.transaction(() =>
           store.appendPublic({
@@ -98,51 +225,59 @@ Deno.test("SqliteStore with maxBytes never deletes a message still owed; is full
           })
         );
       }
-      const tell = (i: number, delivered: boolean) =>
-        store.transaction(() =>
+      // One message to each of many users: each the newest (the only one)
+      // of its conversation, which carries its seq, so none can go.
+      for (let i = 0; i < 200 && !store.full(); i++) {
+        const to = `u${i}`;
+        store.ensureUser(to, to, 1);
+        const id = store.transaction(() =>
           store.appendMessage({
             ts: 100 + i,
             kind: "private",
-            toKey: "b",
+            toKey: to,
             fromKey: "a",
             fromName: "a",
             body: body(i),
-            recipients: [{ userKey: "b", delivered }],
+            recipients: [{ userKey: to, delivered: false }],
           })
-        );
-      for (let i = 0; i < 200 && !store.full(); i++) {
-        owed.push(tell(i, false).id);
+        ).id;
+        owed.push({ id, to });
       }
       assert.equal(store.full(), true, "only owed messages are left");
-      assert.equal(notices.length, 1, notices.join("\n"));
-      assert.match(notices[0]!, /^The store is full .* still owed to someone/);
-      // Every owed message is still there; the public ones but the newest
-      // made room first.
-      assert.deepEqual(
-        store.pendingFor("b", 1000).map((m) => m.id),
-        owed,
+      assert.match(
+        notices.at(-1)!,
+        /^The store is full .* still owed to someone/,
       );
+      // Every one still waits; the public ones but the newest made room.
+      for (const { id, to } of owed) {
+        assert.deepEqual(store.pendingFor(to, 10).map((m) => m.id), [id], to);
+      }
       assert.equal(store.history({ kind: "public" }, 100).length, 1);
 
-      // Delivered: they may go now, but the conversation's newest stays and
-      // its seq goes on.
-      const lastSeq = store.pendingFor("b", 1000).at(-1)!.seq;
+      // Delivered, they still cannot go (each is its conversation's
+      // newest), but the next message of a conversation frees its previous.
       store.transaction(() => {
-        for (const id of owed) store.markDelivered(id, "b");
+        for (const { id, to } of owed) store.markDelivered(id, to);
+      });
+      assert.equal(store.full(), true);
+      store.transaction(() => {
+        for (const { to } of owed.slice(0, 40)) {
+          store.appendMessage({
+            ts: 1000,
+            kind: "private",
+            toKey: to,
+            fromKey: "a",
+            fromName: "a",
+            body: new TextEncoder().encode("ok"),
+            recipients: [{ userKey: to, delivered: true }],
+          });
+        }
       });
       assert.equal(store.full(), false);
-      assert.equal(notices.length, 2);
-      assert.match(notices[1]!, /^The store has room again/);
-      const next = tell(1000, false);
-      assert.equal(next.seq, lastSeq + 1);
+      assert.match(notices.at(-1)!, /^The store has room again/);
     } finally {
       store.close();
     }
-    inspect(path, (db) => {
-      const left = count(db, "kind = 'private'");
-      assert.ok(left >= 2 && left < owed.length, `${left} left`);
-      assert.equal(count(db, `id = ${owed.at(-1)}`), 1, "the newest stays");
-    });
   });
 });
 

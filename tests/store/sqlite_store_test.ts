@@ -1590,10 +1590,11 @@ Deno.test("a database from before migration 9 keeps recognising the client ids i
       clientId: cid,
     });
     store.close();
-    // As version 8 left it: the index, and user_version 8.
+    // As version 8 left it: the index, no later table, and user_version 8.
     const db = new DatabaseSync(path);
     db.exec(`
       CREATE UNIQUE INDEX sent_ids_by_sender ON sent_ids (from_key, client_id);
+      DROP TABLE dropped_deliveries;
       PRAGMA user_version = 8;
     `);
     db.close();
