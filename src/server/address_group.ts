@@ -91,3 +91,18 @@ function ipv6Words(text: string): number[] | null {
   if (missing < 1) return null;
   return [...head, ...new Array<number>(missing).fill(0), ...tail];
 }
+
+/**
+ * Whether an address is the machine's own loopback: 127.0.0.0/8, ::1, or
+ * an IPv4-mapped 127.x (brackets ignored).
+ */
+export function isLoopback(address: string): boolean {
+  const parsed = parse(address);
+  if (parsed === null) return false;
+  if (typeof parsed === "string") return IPV4.exec(parsed)?.[1] === "127";
+  const { words } = parsed;
+  if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) {
+    return words[6]! >> 8 === 127;
+  }
+  return words.slice(0, 7).every((w) => w === 0) && words[7] === 1;
+}

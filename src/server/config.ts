@@ -43,6 +43,20 @@ export interface ConnectionLimits {
   historyPerSecondPerAddress: number;
   /** `history` requests one address may send in a burst above its rate. */
   historyBurstPerAddress: number;
+  /**
+   * Names never seen before that one address may register per minute (a
+   * name it has used before signs in freely): accounts cost nothing else,
+   * and each holds store (keys, messages waiting, groups). Loopback is not
+   * held to it (the server's own machine). 0 turns it off.
+   */
+  newNamesPerMinutePerAddress: number;
+  /** New names one address may register in a burst above that rate. */
+  newNameBurstPerAddress: number;
+  /**
+   * Holds loopback to the new-name rate too (off by default: the server's
+   * own machine, a local bench or proxy, makes names freely).
+   */
+  limitNewNamesFromLoopback: boolean;
   /** Refused messages in a row before a flooding client is disconnected. */
   floodStrikes: number;
   /** Bytes queued for one client before it counts as not reading and is cut off. */
@@ -133,6 +147,10 @@ export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object
     historyBurst: 5,
     historyPerSecondPerAddress: 3,
     historyBurstPerAddress: 10,
+    // A class signing up at once behind one address, then one every 6 s.
+    newNamesPerMinutePerAddress: 10,
+    newNameBurstPerAddress: 30,
+    limitNewNamesFromLoopback: false,
     floodStrikes: 50,
     maxBacklogBytes: 32 * 1024 * 1024,
     maxBacklogBytesPerAddress: 64 * 1024 * 1024,

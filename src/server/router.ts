@@ -880,7 +880,7 @@ export function droppedWhileAway(count: number): string {
   } sent to you while you were away could not be kept (the oldest first): the server's storage was full`;
 }
 
-/** The store keeps only messages still owed to someone, up to its cap. */
+/** The store is full of what it cannot delete (Store.full). */
 export const STORE_FULL =
   "ERROR: The server's storage is full; ask the host to make room";
 

@@ -14,7 +14,11 @@ import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
 import type { Store } from "../store/store.ts";
 import { CloseCode } from "../transport/connection.ts";
-import { FILE_CHUNK_TAG_BYTES, nameKey } from "../protocol/limits.ts";
+import {
+  FILE_CHUNK_TAG_BYTES,
+  isValidName,
+  nameKey,
+} from "../protocol/limits.ts";
 import {
   acceptChannel,
   ChannelError,
@@ -134,6 +138,10 @@ export interface RunningServer {
 }
 
 const NOT_READING = "you are not reading your messages fast enough";
+
+/** A `register` of a name never seen, past its address's new-name rate. */
+export const TOO_MANY_NEW_NAMES =
+  "ERROR: Too many new names from your address; try again in a few minutes, or sign in with a name you have used before";
 
 /**
  * An address's queued bytes are summed each time one of its connections'
@@ -384,6 +392,12 @@ export function createCore(options: CoreOptions): ServerCore {
   const historyBuckets = new KeyedTokenBuckets(
     limits.historyPerSecondPerAddress,
     limits.historyBurstPerAddress,
+  );
+  // Accounts are free, and each may hold store: names never seen before
+  // come a few a minute per address (loopback aside: the server's own).
+  const newNameBuckets = new KeyedTokenBuckets(
+    limits.newNamesPerMinutePerAddress / 60,
+    limits.newNameBurstPerAddress,
   );
   const reporting = shares === null ? undefined : setInterval(() => {
     const connections = new Map<string, number>();
@@ -891,6 +905,7 @@ export function createCore(options: CoreOptions): ServerCore {
     conn: EdgeConnection,
     group: string,
   ): Promise<void> {
+    const newNamesFree = conn.loopback && !limits.limitNewNamesFromLoopback;
     let channel: SecureChannel;
     try {
       channel = await acceptChannel(conn, {
@@ -1081,6 +1096,23 @@ export function createCore(options: CoreOptions): ServerCore {
             // Dismissed by what the flush queued, or while the proof ran: a
             // registration now would leave a session no one serves.
             if (!channels.has(id)) break;
+            if (
+              message.t === "register" && !newNamesFree &&
+              isValidName(message.name) &&
+              state.store.getUser(nameKey(message.name)) === undefined &&
+              !newNameBuckets.take(group, Date.now())
+            ) {
+              deliverRun(id, [{
+                to: [id],
+                message: {
+                  t: "error",
+                  re: message.id,
+                  code: "limit",
+                  text: TOO_MANY_NEW_NAMES,
+                },
+              }]);
+              continue;
+            }
             const result = message.t === "register"
               ? await gate.begin(message)
               : await gate.prove(message);

@@ -33,7 +33,7 @@ import { SendBuffers } from "./send_buffers.ts";
 import { DirectWrites } from "./direct_write.ts";
 import { writeParts, wsSocket } from "./ws_parts.ts";
 import { ReadRelease } from "./ws_read_release.ts";
-import { addressGroup } from "./address_group.ts";
+import { addressGroup, isLoopback } from "./address_group.ts";
 import type { Admission } from "./admission.ts";
 import type { QueueGauge } from "./backpressure.ts";
 import { noWebAnswer, secureRedirect, webAnswer } from "./web_assets.ts";
@@ -122,6 +122,8 @@ export interface EdgeOptions {
 export interface EdgeConnection extends Connection {
   /** Why this side cut the connection on its own (e.g. an oversized message). */
   readonly localCloseReason: string | null;
+  /** The peer is on this machine (address_group.ts isLoopback). */
+  readonly loopback: boolean;
   /**
    * The peer completed the handshake: its messages may now be as large as
    * maxPayloadBytes, and it no longer counts as unfinished.
@@ -304,6 +306,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         const conn = new WsConnection(
           ws,
           address,
+          isLoopback(front.remoteAddress ?? ""),
           options.gauge ?? null,
           options.unread ?? null,
           () => {
@@ -530,6 +533,7 @@ const sendBuffers = new SendBuffers();
 
 class WsConnection implements EdgeConnection, Pausable {
   readonly remoteAddress: string;
+  readonly loopback: boolean;
   readonly closed: Promise<CloseInfo>;
   readonly #ws: WebSocket;
   /** `ws`'s socket, for sendParts. */
@@ -564,6 +568,7 @@ class WsConnection implements EdgeConnection, Pausable {
   constructor(
     ws: WebSocket,
     remoteAddress: string,
+    loopback: boolean,
     gauge: QueueGauge | null,
     unread: QueueGauge | null,
     onHandshakeDone: () => void,
@@ -571,6 +576,7 @@ class WsConnection implements EdgeConnection, Pausable {
   ) {
     this.#ws = ws;
     this.remoteAddress = remoteAddress;
+    this.loopback = loopback;
     this.#gauge = gauge;
     this.#unread = unread;
     this.#onHandshakeDone = onHandshakeDone;

@@ -256,14 +256,23 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 10,
-    description: "how many waiting messages were given up for each user",
+    description:
+      "a store at its cap: waiting messages given up, and the seqs of pruned conversations",
     // A store at its cap gives up the oldest messages waiting for the users
     // owed the most (sqlite_store.ts); each is told how many at their next
-    // sign-in, and the row goes.
+    // sign-in, and the row goes. And it may delete the newest message of a
+    // conversation, whose seq then lives on here: the next message of that
+    // conversation goes on from it (seqs never go back, docs/PROTOCOL.md
+    // 5.9). Keys as sqlite_store.ts's conversationKey: 'p <a> <b>' with the
+    // two name keys in order, 'g <group key>'.
     up: `
       CREATE TABLE dropped_deliveries (
         user_key TEXT PRIMARY KEY REFERENCES users (name_key),
         count INTEGER NOT NULL CHECK (count > 0)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE conversation_seqs (
+        conversation TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL CHECK (seq > 0)
       ) STRICT, WITHOUT ROWID;
     `,
   },

@@ -78,8 +78,9 @@ export interface StoreOptions {
   /**
    * The most bytes the database's pages in use may take; 0 (the default)
    * for no cap. Past it the oldest messages no one is still owed are
-   * deleted (public ones first, and never the newest of a conversation,
-   * which carries its seq); if that is not enough, the oldest messages
+   * deleted (public ones first, but the newest of the room; the seq of a
+   * conversation whose newest goes is kept in conversation_seqs); if that
+   * is not enough, the oldest messages
    * waiting for the users owed the most are given up (each user is told at
    * sign-in: `takeDropped`), and only if nothing is left to give up does
    * `full()` turn true. Told through `notice` when giving up starts, when
@@ -128,13 +129,8 @@ const PRUNE_BATCHES_PER_CHECK = 32;
  */
 const FULLEST_SHARE = 0.5;
 const FULLEST_USERS = 4096;
-/**
- * Messages given up per statement, and the users owed the most tried in
- * turn for one that has some that can go (not the newest of its
- * conversation).
- */
+/** Messages given up per statement. */
 const DROP_BATCH = 32;
-const DROP_TRIES = 8;
 /** Giving up again after this long without is worth another line. */
 const DROP_EPISODE_MS = 60_000;
 
@@ -486,10 +482,15 @@ export class SqliteStore implements Store {
           const deleted = this.transaction(() => {
             const publicOnes = this.#run(PRUNE_PUBLIC_SQL, PRUNE_BATCH);
             if (publicOnes > 0) return publicOnes;
-            const ids = this.#all(PRUNE_OWED_NOTHING_SQL, after, PRUNE_BATCH)
+            const ids = this.#all(OWED_NOTHING_SQL, after, PRUNE_BATCH)
               .map((row) => integer(row, "id"));
+            if (ids.length === 0) return 0;
             after = Math.max(after, ...ids);
-            return ids.length;
+            // Their conversations' seqs outlive them: the next message of
+            // each goes on from there, even if these were the newest.
+            const list = JSON.stringify(ids);
+            this.#run(KEEP_CONVERSATION_SEQS_SQL, list);
+            return this.#run(DELETE_MESSAGES_SQL, list);
           });
           used = this.usedBytes();
           if (deleted > 0) continue;
@@ -523,8 +524,7 @@ export class SqliteStore implements Store {
 
   /**
    * Gives up the oldest DROP_BATCH messages waiting for the user owed the
-   * most that pruning could then take (not the newest of a conversation),
-   * for every user owed at least FULLEST_SHARE of that (marked
+   * most, for every user owed at least FULLEST_SHARE of that (marked
    * delivered, so that pruning can take them once no one else waits for
    * them; counted in dropped_deliveries for `takeDropped`). Returns how many
    * deliveries it gave up.
@@ -534,20 +534,14 @@ export class SqliteStore implements Store {
     if (owed === null) return 0;
     const fullest = owed.fullest(FULLEST_SHARE, FULLEST_USERS);
     if (fullest.length === 0) return 0;
-    const fullestKeys = JSON.stringify(fullest.map((user) => user.userKey));
-    let first = fullest[0]!;
+    const first = fullest[0]!;
     const given = this.transaction(() => {
-      let rows: Row[] = [];
-      for (const user of fullest.slice(0, DROP_TRIES)) {
-        first = user;
-        rows = this.#all(
-          DROP_OLDEST_OWED_SQL,
-          user.userKey,
-          DROP_BATCH,
-          fullestKeys,
-        );
-        if (rows.length > 0) break;
-      }
+      const rows = this.#all(
+        DROP_OLDEST_OWED_SQL,
+        first.userKey,
+        DROP_BATCH,
+        JSON.stringify(fullest.map((user) => user.userKey)),
+      );
       const perUser = new Map<string, number>();
       for (const row of rows) {
         const userKey = String(row.user_key);
@@ -623,7 +617,7 @@ export class SqliteStore implements Store {
       full
         ? `The store is full (${mib(used)} MiB in use, its cap is ${
           mib(this.#maxBytes)
-        } MiB) and holds only messages still owed to someone: new messages are refused until they are delivered or the cap is raised (--max-store-mb)`
+        } MiB) with what it cannot delete (accounts, groups, keys): new messages are refused until the cap is raised (--max-store-mb)`
         : `The store has room again (${
           mib(used)
         } MiB in use): new messages are accepted`,
@@ -1186,8 +1180,20 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** The last seq of a message's conversation, read from the database. */
+  /**
+   * The last seq of a message's conversation, read from the database: from
+   * its newest message, or, if pruning deleted that, conversation_seqs.
+   */
   #readLastSeq(message: NewMessage): number {
+    const kept = message.kind === "public" ? 0 : this.#lastSeqWhere(
+      "SELECT seq FROM conversation_seqs WHERE conversation = ?",
+      conversationKey(message),
+    );
+    return Math.max(kept, this.#readNewestSeq(message));
+  }
+
+  /** The seq of the newest message of a conversation still stored. */
+  #readNewestSeq(message: NewMessage): number {
     // Seqs grow with ids, so the newest message has the last one; kinds are
     // literals so that SQLite uses the partial indexes.
     switch (message.kind) {
@@ -1541,45 +1547,18 @@ const PRUNE_PUBLIC_SQL = `
     ORDER BY id LIMIT ?)`;
 
 /**
- * The oldest private and group messages that have reached everyone they
- * were for (a delivery still pending keeps its message), but the newest of
- * each conversation (it carries the conversation's seq), from past an id
- * (those before it were passed over as owed). Their delivery rows go with
- * them (ON DELETE CASCADE). Returns the ids deleted.
- */
-/**
- * A message with a newer one in its conversation (the newest carries the
- * conversation's seq and is never deleted).
- */
-const HAS_NEWER_IN_CONVERSATION = `
-  CASE m.kind
-    WHEN 'group' THEN EXISTS (
-      SELECT 1 FROM messages n
-      WHERE n.kind = 'group' AND n.group_key = m.group_key
-        AND n.id > m.id)
-    ELSE EXISTS (
-      SELECT 1 FROM messages n
-      WHERE n.kind = 'private' AND n.id > m.id
-        AND ((n.from_key = m.from_key AND n.to_key = m.to_key)
-          OR (n.from_key = m.to_key AND n.to_key = m.from_key)))
-  END`;
-
-/**
  * Gives up the oldest messages waiting for one user (?1, at most ?2 of
- * them, none the newest of its conversation) for every user in a JSON array
- * (?3) who also waits for them: marked delivered, which is what lets
- * pruning take a message. Returns each delivery given up with its user and
- * the body's size.
+ * them) for every user in a JSON array (?3) who also waits for them: marked
+ * delivered, which is what lets pruning take a message. Returns each
+ * delivery given up with its user and the body's size.
  */
 const DROP_OLDEST_OWED_SQL = `
   UPDATE deliveries SET delivered = 1
   WHERE delivered = 0
     AND message_id IN (
-      SELECT d.message_id FROM deliveries d
-      JOIN messages m ON m.id = d.message_id
-      WHERE d.user_key = ?1 AND d.delivered = 0
-        AND ${HAS_NEWER_IN_CONVERSATION}
-      ORDER BY d.message_id LIMIT ?2)
+      SELECT message_id FROM deliveries
+      WHERE user_key = ?1 AND delivered = 0
+      ORDER BY message_id LIMIT ?2)
     AND user_key IN (SELECT value FROM json_each(?3))
   RETURNING user_key,
     (SELECT length(body) FROM messages WHERE id = message_id) AS bytes`;
@@ -1592,16 +1571,40 @@ const OWED_SQL = `
   WHERE d.delivered = 0
   GROUP BY d.user_key`;
 
-const PRUNE_OWED_NOTHING_SQL = `
-  DELETE FROM messages WHERE id IN (
-    SELECT m.id FROM messages m
-    WHERE m.kind <> 'public' AND m.id > ?
-      AND NOT EXISTS (
-        SELECT 1 FROM deliveries d
-        WHERE d.message_id = m.id AND d.delivered = 0)
-      AND ${HAS_NEWER_IN_CONVERSATION}
-    ORDER BY m.id LIMIT ?)
-  RETURNING id`;
+/**
+ * The ids of the oldest private and group messages that have reached
+ * everyone they were for (a delivery still pending keeps its message), from
+ * past an id (those before it were passed over as owed).
+ */
+const OWED_NOTHING_SQL = `
+  SELECT m.id FROM messages m
+  WHERE m.kind <> 'public' AND m.id > ?
+    AND NOT EXISTS (
+      SELECT 1 FROM deliveries d
+      WHERE d.message_id = m.id AND d.delivered = 0)
+  ORDER BY m.id LIMIT ?`;
+
+/**
+ * Keeps the last seq of the conversations of the messages in a JSON array
+ * of ids (about to be deleted) in conversation_seqs, keyed as
+ * conversationKey does. `WHERE true` is SQLite's way to tell an upsert's
+ * ON CONFLICT from the SELECT's.
+ */
+const KEEP_CONVERSATION_SEQS_SQL = `
+  INSERT INTO conversation_seqs (conversation, seq)
+    SELECT CASE m.kind
+        WHEN 'group' THEN 'g ' || m.group_key
+        ELSE 'p ' || min(m.from_key, m.to_key) || ' ' ||
+          max(m.from_key, m.to_key)
+      END AS conversation, max(m.seq)
+    FROM messages m
+    WHERE m.id IN (SELECT value FROM json_each(?)) AND true
+    GROUP BY conversation
+  ON CONFLICT (conversation) DO UPDATE SET seq = max(seq, excluded.seq)`;
+
+/** Deletes the messages in a JSON array of ids, their deliveries with them. */
+const DELETE_MESSAGES_SQL = `
+  DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?))`;
 
 /**
  * How many client ids (of the newest messages sent with one) the store keeps

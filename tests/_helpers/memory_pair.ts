@@ -15,6 +15,8 @@ import type { EdgeConnection } from "../../src/server/ws_edge.ts";
 class End implements EdgeConnection {
   readonly bufferedAmount = 0;
   readonly localCloseReason = null;
+  // An in-memory peer is this machine's, as loopback is.
+  readonly loopback = true;
   readonly inbox = new Inbox();
   readonly closed: Promise<CloseInfo>;
   peer!: End;

@@ -5,7 +5,9 @@
 
 import assert from "node:assert/strict";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
+import { ChatClient } from "../../src/client/chat_client.ts";
 import { droppedWhileAway, STORE_FULL } from "../../src/server/router.ts";
+import { TOO_MANY_NEW_NAMES } from "../../src/server/serve.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
 import {
   settle,
@@ -204,10 +206,11 @@ Deno.test("startServer, its store flooded with group messages for accounts that 
   }
 });
 
-Deno.test("startServer refuses new messages while the store is full of messages that are each the newest of their conversation", async () => {
+Deno.test("startServer refuses new messages while the store is full of what it cannot delete, and says so once", async () => {
   const notices: string[] = [];
+  // Below what an empty store's tables take: full from the start.
   const store = openStore(":memory:", {
-    maxBytes: 256 * KIB,
+    maxBytes: 16 * KIB,
     capCheckEvery: 1,
     notice: (line) => notices.push(line),
   });
@@ -216,19 +219,12 @@ Deno.test("startServer refuses new messages while the store is full of messages 
     connectionLimits: { messagesPerSecond: 0, messagesPerSecondPerAddress: 0 },
   });
   try {
+    const later = await TestClient.connect(server, "later");
+    await later.quit();
     const sender = await TestClient.connect(server, "sender");
-    const text = "y".repeat(3900);
-    let refused: ServerMessage | null = null;
-    // One message to each of many users who are away: each is the only
-    // message of its conversation, which carries its seq, so none can go.
-    for (let i = 0; i < 200 && refused === null; i++) {
-      const later = await TestClient.connect(server, `later${i}`);
-      await later.quit();
-      const reply = await sender.client.msg(`later${i}`, text);
-      if (reply.t !== "ok") refused = reply;
-    }
+    const msg = await sender.client.msg("later", "hello");
     assert.deepEqual(
-      refused === null ? null : { ...refused, re: null },
+      { ...msg, re: null },
       { t: "error", re: null, code: "limit", text: STORE_FULL },
     );
     const say = await sender.client.say("hello");
@@ -246,5 +242,54 @@ Deno.test("startServer refuses new messages while the store is full of messages 
   } finally {
     await server.shutdown();
     store.close();
+  }
+});
+
+Deno.test("startServer lets one address register a few names never seen a minute; names it has used sign in freely", async () => {
+  await using server = await startTestServer({
+    connectionLimits: {
+      newNamesPerMinutePerAddress: 1,
+      newNameBurstPerAddress: 3,
+      // Every test client is on loopback, which is free by default.
+      limitNewNamesFromLoopback: true,
+    },
+  });
+  const identity = await testIdentity();
+  const first = await TestClient.connect(server, "new0", identity);
+  await first.quit();
+  for (const name of ["new1", "new2"]) {
+    await (await TestClient.connect(server, name)).quit();
+  }
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    const refused = await client.register("new3");
+    assert.deepEqual({ ...refused, re: null }, {
+      t: "error",
+      re: null,
+      code: "limit",
+      text: TOO_MANY_NEW_NAMES,
+    });
+    // An invalid name is told so, as ever, and costs nothing.
+    const invalid = await client.register("not valid");
+    assert.equal(invalid.t === "error" && invalid.code, "invalid_name");
+  } finally {
+    await client.quit();
+  }
+  // A name used before is not new: new0 signs in again.
+  const again = await TestClient.connect(server, "new0", identity);
+  await again.quit();
+});
+
+Deno.test("startServer does not hold loopback to the new-name rate unless told to", async () => {
+  await using server = await startTestServer({
+    connectionLimits: {
+      newNamesPerMinutePerAddress: 1,
+      newNameBurstPerAddress: 1,
+    },
+  });
+  for (const name of ["free0", "free1", "free2"]) {
+    await (await TestClient.connect(server, name)).quit();
   }
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { addressGroup } from "../../src/server/address_group.ts";
+import { addressGroup, isLoopback } from "../../src/server/address_group.ts";
 
 Deno.test("addressGroup keeps an IPv4 address whole", () => {
   assert.equal(addressGroup("192.168.1.20"), "192.168.1.20");
@@ -93,4 +93,35 @@ Deno.test("addressGroup keeps whole the addresses of peers in the server's own /
   );
   assert.equal(addressGroup("10.0.0.2", "10.0.0.1"), "10.0.0.2");
   assert.equal(addressGroup("::ffff:10.0.0.2", "::ffff:10.0.0.1"), "10.0.0.2");
+});
+
+Deno.test("isLoopback: 127.0.0.0/8, ::1 and IPv4-mapped 127.x, nothing else", () => {
+  for (
+    const address of [
+      "127.0.0.1",
+      "127.9.8.7",
+      "::1",
+      "[::1]",
+      "::ffff:127.0.0.1",
+      "0:0:0:0:0:0:0:1",
+    ]
+  ) {
+    assert.equal(isLoopback(address), true, address);
+  }
+  for (
+    const address of [
+      "10.0.0.1",
+      "128.0.0.1",
+      "::2",
+      "::",
+      "fe80::1%lo",
+      "::ffff:10.0.0.1",
+      "",
+      "localhost",
+      "127.0.0.1:5000",
+      "1270.0.0.1",
+    ]
+  ) {
+    assert.equal(isLoopback(address), false, address);
+  }
 });

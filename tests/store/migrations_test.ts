@@ -51,6 +51,7 @@ Deno.test("migrate creates the current schema on an empty database", () => {
     assert.equal(pragma(db, "user_version"), SCHEMA_VERSION);
     assert.equal(pragma(db, "application_id"), APPLICATION_ID);
     assert.deepEqual(tables(db), [
+      "conversation_seqs",
       "deliveries",
       "dropped_deliveries",
       "groups",

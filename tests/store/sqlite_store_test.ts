@@ -1595,6 +1595,7 @@ Deno.test("a database from before migration 9 keeps recognising the client ids i
     db.exec(`
       CREATE UNIQUE INDEX sent_ids_by_sender ON sent_ids (from_key, client_id);
       DROP TABLE dropped_deliveries;
+      DROP TABLE conversation_seqs;
       PRAGMA user_version = 8;
     `);
     db.close();
