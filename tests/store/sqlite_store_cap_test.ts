@@ -349,3 +349,61 @@ Deno.test("SqliteStore with maxBytes deletes delivered messages past older ones 
     store.close();
   }
 });
+
+Deno.test("SqliteStore opened with a cap below what it holds gives up what waits for the users owed the most, as read from the table", async () => {
+  await withTempDir((dir) => {
+    const path = `${dir}/chat.db`;
+    const members = Array.from({ length: 8 }, (_, i) => `sock${i}`);
+    let store = openStore(path);
+    const quiet: number[] = [];
+    try {
+      for (const key of ["mallory", "alice", "carol", ...members]) {
+        store.ensureUser(key, key, 1);
+      }
+      store.createGroup("g", "g", "mallory", 1);
+      store.transaction(() => {
+        for (let i = 0; i < 300; i++) {
+          if (i % 30 === 0) {
+            quiet.push(
+              store.appendMessage({
+                ts: i,
+                kind: "private",
+                toKey: "carol",
+                fromKey: "alice",
+                fromName: "alice",
+                body: new TextEncoder().encode(`note ${i}`),
+                recipients: [{ userKey: "carol", delivered: false }],
+              }).id,
+            );
+          }
+          store.appendMessage({
+            ts: i,
+            kind: "group",
+            groupKey: "g",
+            fromKey: "mallory",
+            fromName: "mallory",
+            body: body(i),
+            recipients: members.map((userKey) => ({
+              userKey,
+              delivered: false,
+            })),
+          });
+        }
+      });
+    } finally {
+      store.close();
+    }
+    store = openStore(path, { maxBytes: 512 * KIB, capCheckEvery: 1 });
+    try {
+      assert.equal(store.full(), false);
+      assert.ok(store.usedBytes() <= 512 * KIB, `${store.usedBytes()}`);
+      assert.deepEqual(store.pendingFor("carol", 100).map((m) => m.id), quiet);
+      assert.equal(store.takeDropped("carol"), 0);
+      const kept = store.pendingFor("sock0", 1000).length;
+      assert.equal(store.takeDropped("sock0"), 300 - kept);
+      assert.ok(kept > 20 && kept < 150, `${kept} kept`);
+    } finally {
+      store.close();
+    }
+  });
+});
