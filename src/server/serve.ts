@@ -1096,23 +1096,6 @@ export function createCore(options: CoreOptions): ServerCore {
             // Dismissed by what the flush queued, or while the proof ran: a
             // registration now would leave a session no one serves.
             if (!channels.has(id)) break;
-            if (
-              message.t === "register" && !newNamesFree &&
-              isValidName(message.name) &&
-              state.store.getUser(nameKey(message.name)) === undefined &&
-              !newNameBuckets.take(group, Date.now())
-            ) {
-              deliverRun(id, [{
-                to: [id],
-                message: {
-                  t: "error",
-                  re: message.id,
-                  code: "limit",
-                  text: TOO_MANY_NEW_NAMES,
-                },
-              }]);
-              continue;
-            }
             const result = message.t === "register"
               ? await gate.begin(message)
               : await gate.prove(message);
@@ -1143,6 +1126,25 @@ export function createCore(options: CoreOptions): ServerCore {
             const taken = gate.recheck(result);
             if (taken !== null) {
               deliverRun(id, [{ to: [id], message: taken.message }]);
+              continue;
+            }
+            // A new account takes a token of its address only now, proven:
+            // a register left unproven must not spend its neighbours' ones.
+            if (
+              !newNamesFree &&
+              state.store.getUser(nameKey(result.register.name)) ===
+                undefined &&
+              !newNameBuckets.take(group, Date.now())
+            ) {
+              deliverRun(id, [{
+                to: [id],
+                message: {
+                  t: "error",
+                  re: message.id,
+                  code: "limit",
+                  text: TOO_MANY_NEW_NAMES,
+                },
+              }]);
               continue;
             }
             // The same key signing in again (typically a reconnect the server
