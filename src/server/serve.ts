@@ -14,11 +14,7 @@ import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
 import type { Store } from "../store/store.ts";
 import { CloseCode } from "../transport/connection.ts";
-import {
-  FILE_CHUNK_TAG_BYTES,
-  isValidName,
-  nameKey,
-} from "../protocol/limits.ts";
+import { FILE_CHUNK_TAG_BYTES, nameKey } from "../protocol/limits.ts";
 import {
   acceptChannel,
   ChannelError,

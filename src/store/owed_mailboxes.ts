@@ -1,21 +1,28 @@
 /**
+ * What a message waiting for a user costs the store besides its body: its
+ * delivery row and that row's place in the index of waiting ones (a 1-byte
+ * group message to 60 members takes about 2 KB).
+ */
+export const DELIVERY_COST = 64;
+
+/**
  * How much each user is owed: the private and group messages that wait for
- * them (deliveries not yet marked done), counted and in bytes of body. Kept
+ * them (deliveries not yet marked done), counted and in bytes they cost the
+ * store (each body and DELIVERY_COST for its delivery row). Kept
  * in memory so that a store at its cap can tell, without scanning millions
  * of delivery rows, whose waiting messages to give up first: those of the
  * users owed the most, so that accounts made only to be flooded lose their
  * flood, and everyone else keeps what waits for them (sqlite_store.ts,
  * `#dropFromFullestMailboxes`).
  *
- * An estimate, by design: a message handed over by count (an `ack`, a
- * delivery marked done) takes away the user's average size, not its own,
- * which would cost a read of every body on the hot path. Exact again for
- * a user whose count reaches zero, and after `reset`.
+ * Exact: every change says the size of what it adds or takes away (an
+ * estimate by average size let an account that acknowledged tiny messages
+ * hide its flood, and big messages read at once swell a small backlog).
  */
 export class OwedMailboxes {
   readonly #owed = new Map<string, { count: number; bytes: number }>();
 
-  /** One more message of `bytes` waits for the user. */
+  /** One more message that costs `bytes` waits for the user. */
   add(userKey: string, bytes: number): void {
     const owed = this.#owed.get(userKey);
     if (owed === undefined) this.#owed.set(userKey, { count: 1, bytes });
@@ -25,19 +32,7 @@ export class OwedMailboxes {
     }
   }
 
-  /** `count` of the user's messages reached them, sizes unknown. */
-  handedOver(userKey: string, count: number): void {
-    const owed = this.#owed.get(userKey);
-    if (owed === undefined || count <= 0) return;
-    if (count >= owed.count) {
-      this.#owed.delete(userKey);
-      return;
-    }
-    owed.bytes -= owed.bytes * (count / owed.count);
-    owed.count -= count;
-  }
-
-  /** One message of `bytes` no longer waits for the user (its size known). */
+  /** One message that cost `bytes` no longer waits for the user. */
   remove(userKey: string, bytes: number): void {
     const owed = this.#owed.get(userKey);
     if (owed === undefined) return;
@@ -46,7 +41,7 @@ export class OwedMailboxes {
       return;
     }
     owed.count--;
-    owed.bytes = Math.max(0, owed.bytes - bytes);
+    owed.bytes = Math.max(DELIVERY_COST, owed.bytes - bytes);
   }
 
   /** What waits for the user, as read from the store. */

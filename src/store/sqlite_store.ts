@@ -43,7 +43,7 @@ import { WalSync } from "./wal_sync.ts";
 import { prepareLocation } from "./database_location.ts";
 import { translate } from "./sqlite_errors.ts";
 import { RecentClientIds } from "./recent_client_ids.ts";
-import { OwedMailboxes } from "./owed_mailboxes.ts";
+import { DELIVERY_COST, OwedMailboxes } from "./owed_mailboxes.ts";
 import {
   bodyBytes,
   integer,
@@ -131,6 +131,12 @@ const FULLEST_SHARE = 0.5;
 const FULLEST_USERS = 4096;
 /** Messages given up per statement. */
 const DROP_BATCH = 32;
+/** A check's time at most: the rest waits for the next (the event loop). */
+const CHECK_BUDGET_MS = 50;
+/** Message ids one statement of a sweep looks at. */
+const SWEEP_WINDOW = 8192;
+/** Past this many candidates for pruning, one sweep of the table instead. */
+const MAX_FREE_CANDIDATES = 100_000;
 /** Giving up again after this long without is worth another line. */
 const DROP_EPISODE_MS = 60_000;
 
@@ -211,6 +217,16 @@ export class SqliteStore implements Store {
    */
   readonly #owed: OwedMailboxes | null;
   #owedStale = true;
+  /**
+   * Private and group messages that may now be owed to no one (a delivery
+   * marked done, given up, or none waiting when stored), for pruning to
+   * look at instead of every message; with a cap only. `#scanAll` when they
+   * may be incomplete (at open, after a rollback, past MAX_FREE_CANDIDATES):
+   * pruning then sweeps the whole table once, from `#scanAfter` on.
+   */
+  readonly #freeCandidates = new Set<number>();
+  #scanAll = true;
+  #scanAfter = 0;
   /** When waiting messages were last given up (said once per episode). */
   #lastDropAt = Number.NEGATIVE_INFINITY;
 
@@ -416,6 +432,7 @@ export class SqliteStore implements Store {
       this.#sentIdRows = [];
       this.#forgetPositions();
       this.#owedStale = true;
+      this.#sweepAll();
       this.#clientIds.undoTo(clientIdsMark);
       // Undoing this savepoint undoes a partial write made inside it.
       if ((this.#publicWriteFailure?.depth ?? -1) >= this.#depth) {
@@ -474,37 +491,67 @@ export class SqliteStore implements Store {
       let deletable = this.#mayHaveRoom || !this.#full;
       if (used > this.#maxBytes && deletable) {
         const target = this.#maxBytes * CAP_TARGET;
-        // What a batch passed over stays owed: the next one starts past it.
-        let after = 0;
+        const deadline = performance.now() + CHECK_BUDGET_MS;
+        // The candidates, oldest first, taken in batches during this check.
+        let queue: number[] | null = null;
         for (
           let batch = 0;
-          batch < PRUNE_BATCHES_PER_CHECK && used > target;
+          batch < PRUNE_BATCHES_PER_CHECK && used > target &&
+          performance.now() < deadline;
           batch++
         ) {
-          const deleted = this.transaction(() => {
-            const publicOnes = this.#run(PRUNE_PUBLIC_SQL, PRUNE_BATCH);
-            if (publicOnes > 0) return publicOnes;
-            const ids = this.#all(OWED_NOTHING_SQL, after, PRUNE_BATCH)
+          const publicOnes = this.transaction(() =>
+            this.#run(PRUNE_PUBLIC_SQL, PRUNE_BATCH)
+          );
+          if (publicOnes > 0) {
+            used = this.usedBytes();
+            continue;
+          }
+          if (this.#scanAll) {
+            // One sweep of the whole table, a window of ids at a time (a
+            // statement that looked until it found a batch read every
+            // message when all were owed), resumed at the next check if
+            // this one runs out of time.
+            const from = this.#scanAfter;
+            const to = from + SWEEP_WINDOW;
+            const ids = this.#all(OWED_NOTHING_SQL, from, to, PRUNE_BATCH)
               .map((row) => integer(row, "id"));
-            if (ids.length === 0) return 0;
-            after = Math.max(after, ...ids);
-            // Their conversations' seqs outlive them: the next message of
-            // each goes on from there, even if these were the newest.
-            const list = JSON.stringify(ids);
-            this.#run(KEEP_CONVERSATION_SEQS_SQL, list);
-            return this.#run(DELETE_MESSAGES_SQL, list);
-          });
-          used = this.usedBytes();
-          if (deleted > 0) continue;
+            if (ids.length === PRUNE_BATCH) {
+              this.#scanAfter = Math.max(from, ...ids);
+            } else if (to < this.lastMessageId()) {
+              this.#scanAfter = to;
+            } else {
+              this.#scanAll = false;
+              this.#scanAfter = 0;
+            }
+            if (ids.length > 0) {
+              this.#deleteMessages(ids);
+              used = this.usedBytes();
+            }
+            continue;
+          }
+          queue ??= [...this.#freeCandidates].sort((a, b) => a - b);
+          if (queue.length > 0) {
+            const ids = queue.splice(0, PRUNE_BATCH);
+            for (const id of ids) this.#freeCandidates.delete(id);
+            const free = this.#all(STILL_FREE_SQL, JSON.stringify(ids))
+              .map((row) => integer(row, "id"));
+            if (free.length > 0) {
+              this.#deleteMessages(free);
+              used = this.usedBytes();
+            }
+            continue;
+          }
           // Only messages still owed are left: rather than refuse everyone's
           // new messages, give up the oldest waiting for those owed the most
-          // (a few at a time, and only past the cap itself: it loses them),
-          // which frees them once no one else waits for them.
-          if (
-            used > this.#maxBytes && this.#dropFromFullestMailboxes(used) > 0
-          ) {
-            after = 0;
-            continue;
+          // (a few at a time, and only past the cap itself: it loses them);
+          // those no one else waits for are deleted in the next batch.
+          if (used > this.#maxBytes) {
+            const given = this.#dropFromFullestMailboxes(used);
+            if (given.length > 0) {
+              queue.push(...given);
+              continue;
+            }
           }
           deletable = false;
           this.#mayHaveRoom = false;
@@ -525,17 +572,47 @@ export class SqliteStore implements Store {
   }
 
   /**
+   * Deletes these messages (their deliveries with them), keeping the last
+   * seq of their conversations: the next message of each goes on from
+   * there, even if these were the newest.
+   */
+  #deleteMessages(ids: number[]): void {
+    const list = JSON.stringify(ids);
+    this.transaction(() => {
+      this.#run(KEEP_CONVERSATION_SEQS_SQL, list);
+      this.#run(DELETE_MESSAGES_SQL, list);
+    });
+  }
+
+  /** Pruning must look at every message again: its candidates may miss some. */
+  #sweepAll(): void {
+    this.#scanAll = true;
+    this.#scanAfter = 0;
+    this.#freeCandidates.clear();
+  }
+
+  /**
+   * A private or group message that may now be owed to no one (kept even
+   * during a sweep, which may have passed it already).
+   */
+  #mayBeFree(messageId: number): void {
+    if (this.#maxBytes === 0) return;
+    if (this.#freeCandidates.size >= MAX_FREE_CANDIDATES) this.#sweepAll();
+    else this.#freeCandidates.add(messageId);
+  }
+
+  /**
    * Gives up the oldest DROP_BATCH messages waiting for the user owed the
    * most, for every user owed at least FULLEST_SHARE of that (marked
    * delivered, so that pruning can take them once no one else waits for
-   * them; counted in dropped_deliveries for `takeDropped`). Returns how many
-   * deliveries it gave up.
+   * them; counted in dropped_deliveries for `takeDropped`). Returns the
+   * ids of the messages it gave up deliveries of.
    */
-  #dropFromFullestMailboxes(used: number): number {
+  #dropFromFullestMailboxes(used: number): number[] {
     const owed = this.#owedNow();
-    if (owed === null) return 0;
+    if (owed === null) return [];
     const fullest = owed.fullest(FULLEST_SHARE, FULLEST_USERS);
-    if (fullest.length === 0) return 0;
+    if (fullest.length === 0) return [];
     const first = fullest[0]!;
     const given = this.transaction(() => {
       const rows = this.#all(
@@ -545,10 +622,12 @@ export class SqliteStore implements Store {
         JSON.stringify(fullest.map((user) => user.userKey)),
       );
       const perUser = new Map<string, number>();
+      const ids = new Set<number>();
       for (const row of rows) {
         const userKey = String(row.user_key);
-        owed.remove(userKey, Number(row.bytes ?? 0));
+        owed.remove(userKey, Number(row.bytes ?? 0) + DELIVERY_COST);
         perUser.set(userKey, (perUser.get(userKey) ?? 0) + 1);
+        ids.add(integer(row, "message_id"));
       }
       for (const [userKey, count] of perUser) {
         this.#run(
@@ -558,10 +637,10 @@ export class SqliteStore implements Store {
           count,
         );
       }
-      return rows.length;
+      return [...ids];
     });
     const now = Date.now();
-    if (given > 0 && now - this.#lastDropAt > DROP_EPISODE_MS) {
+    if (given.length > 0 && now - this.#lastDropAt > DROP_EPISODE_MS) {
       const mib = (bytes: number) => (bytes / (1024 * 1024)).toFixed(1);
       this.#notice(
         `The store is at its cap (${mib(used)} MiB in use, its cap is ${
@@ -571,7 +650,7 @@ export class SqliteStore implements Store {
         } MiB waiting), who are told when they sign in; raise --max-store-mb to keep more`,
       );
     }
-    if (given > 0) this.#lastDropAt = now;
+    if (given.length > 0) this.#lastDropAt = now;
     return given;
   }
 
@@ -585,7 +664,12 @@ export class SqliteStore implements Store {
     if (owed === null || !this.#owedStale) return owed;
     owed.reset();
     for (const row of this.#all(OWED_SQL)) {
-      owed.set(String(row.user_key), integer(row, "n"), Number(row.bytes));
+      const count = integer(row, "n");
+      owed.set(
+        String(row.user_key),
+        count,
+        Number(row.bytes) + count * DELIVERY_COST,
+      );
     }
     this.#owedStale = false;
     return owed;
@@ -600,7 +684,12 @@ export class SqliteStore implements Store {
        WHERE d.user_key = ? AND d.delivered = 0`,
       userKey,
     );
-    this.#owed.set(userKey, Number(row?.n ?? 0), Number(row?.bytes ?? 0));
+    const count = Number(row?.n ?? 0);
+    this.#owed.set(
+      userKey,
+      count,
+      Number(row?.bytes ?? 0) + count * DELIVERY_COST,
+    );
   }
 
   takeDropped(userKey: string): number {
@@ -1175,8 +1264,14 @@ export class SqliteStore implements Store {
       }
       if (owed !== null && waiting !== null) {
         for (const [userKey, waits] of waiting) {
-          if (waits) owed.add(userKey, message.body.byteLength);
+          if (waits) owed.add(userKey, message.body.byteLength + DELIVERY_COST);
         }
+      }
+      if (
+        message.kind !== "public" &&
+        !message.recipients.some((recipient) => !recipient.delivered)
+      ) {
+        this.#mayBeFree(id);
       }
       return position;
     });
@@ -1240,41 +1335,51 @@ export class SqliteStore implements Store {
       : ["m.kind = 'private' AND m.from_key = ?", conversation.otherKey];
     return this.#delivered(
       userKey,
-      this.#run(
-        `UPDATE deliveries SET delivered = 1
+      `UPDATE deliveries SET delivered = 1
        WHERE user_key = ? AND delivered = 0 AND message_id IN (
          SELECT d.message_id FROM deliveries d
          JOIN messages m ON m.id = d.message_id
          WHERE d.user_key = ? AND d.delivered = 0 AND ${where}
            AND m.seq <= ? AND m.id <= ?)`,
-        userKey,
-        userKey,
-        key,
-        seq,
-        maxId,
-      ),
+      userKey,
+      userKey,
+      key,
+      seq,
+      maxId,
     );
   }
 
   markDelivered(messageId: number, userKey: string): boolean {
     return this.#delivered(
       userKey,
-      this.#run(
-        `UPDATE deliveries SET delivered = 1
+      `UPDATE deliveries SET delivered = 1
        WHERE message_id = ? AND user_key = ? AND delivered = 0`,
-        messageId,
-        userKey,
-      ),
+      messageId,
+      userKey,
     ) > 0;
   }
 
-  /** Deliveries marked done may leave messages no one is owed: room. */
-  #delivered(userKey: string, changes: number): number {
-    if (changes > 0) {
-      this.#mayHaveRoom = true;
-      if (!this.#owedStale) this.#owed?.handedOver(userKey, changes);
+  /**
+   * Runs an UPDATE that marks the user's deliveries done, and returns how
+   * many. With a cap, it also says which messages and their sizes: what
+   * the user is owed goes down by exactly those, and the messages may now
+   * be owed to no one (room). Without one, a plain run: nothing to count.
+   */
+  #delivered(userKey: string, sql: string, ...params: SQLInputValue[]): number {
+    if (this.#maxBytes === 0) {
+      const changes = this.#run(sql, ...params);
+      if (changes > 0) this.#mayHaveRoom = true;
+      return changes;
     }
-    return changes;
+    const rows = this.#all(`${sql} ${RETURNING_SIZES}`, ...params);
+    if (rows.length === 0) return 0;
+    this.#mayHaveRoom = true;
+    const owed = this.#owedStale ? null : this.#owed;
+    for (const row of rows) {
+      owed?.remove(userKey, Number(row.bytes ?? 0) + DELIVERY_COST);
+      this.#mayBeFree(integer(row, "message_id"));
+    }
+    return rows.length;
   }
 
   requeueSince(userKey: string, since: number): number {
@@ -1554,6 +1659,22 @@ const PRUNE_PUBLIC_SQL = `
  * delivered, which is what lets pruning take a message. Returns each
  * delivery given up with its user and the body's size.
  */
+/** Added to an UPDATE of deliveries: each row's message and body size. */
+const RETURNING_SIZES = `
+  RETURNING message_id,
+    (SELECT length(body) FROM messages WHERE id = message_id) AS bytes`;
+
+/**
+ * Of a JSON array of message ids, those still stored that wait for no one.
+ */
+const STILL_FREE_SQL = `
+  SELECT c.value AS id FROM json_each(?) c
+  WHERE EXISTS (
+      SELECT 1 FROM messages m WHERE m.id = c.value AND m.kind <> 'public')
+    AND NOT EXISTS (
+      SELECT 1 FROM deliveries d
+      WHERE d.message_id = c.value AND d.delivered = 0)`;
+
 const DROP_OLDEST_OWED_SQL = `
   UPDATE deliveries SET delivered = 1
   WHERE delivered = 0
@@ -1562,7 +1683,7 @@ const DROP_OLDEST_OWED_SQL = `
       WHERE user_key = ?1 AND delivered = 0
       ORDER BY message_id LIMIT ?2)
     AND user_key IN (SELECT value FROM json_each(?3))
-  RETURNING user_key,
+  RETURNING user_key, message_id,
     (SELECT length(body) FROM messages WHERE id = message_id) AS bytes`;
 
 /**
@@ -1582,12 +1703,12 @@ const OWED_SQL = `
 
 /**
  * The ids of the oldest private and group messages that have reached
- * everyone they were for (a delivery still pending keeps its message), from
- * past an id (those before it were passed over as owed).
+ * everyone they were for (a delivery still pending keeps its message), with
+ * ids past the first parameter and up to the second.
  */
 const OWED_NOTHING_SQL = `
   SELECT m.id FROM messages m
-  WHERE m.kind <> 'public' AND m.id > ?
+  WHERE m.kind <> 'public' AND m.id > ? AND m.id <= ?
     AND NOT EXISTS (
       SELECT 1 FROM deliveries d
       WHERE d.message_id = m.id AND d.delivered = 0)
