@@ -98,15 +98,21 @@ export class MessageRate {
 
   /**
    * `type` null: a message that could not be parsed, counted as any other
-   * (each costs the server a parse and a reply). `paced`: file data for a
-   * transfer the connection takes part in, which the file window paces.
+   * (each costs the server a parse and a reply). `paced`: paced by others,
+   * not its sender (serve.ts `pacedByOthers`: file data for a transfer the
+   * connection takes part in, which the file window paces, or its answer to
+   * someone's offer): it passes.
    */
   judge(
     type: ClientMessage["t"] | null,
     now: number,
     paced = false,
   ): Verdict {
-    if (type !== null && FILE_DATA.has(type) && !paced) {
+    if (paced) {
+      this.#strikes = 0;
+      return "pass";
+    }
+    if (type !== null && FILE_DATA.has(type)) {
       // File data naming no transfer of this connection's: some are late
       // (a window's worth after a cancel), and are dropped by the router;
       // more is a flood of messages that cost a parse each and pass no
@@ -116,9 +122,8 @@ export class MessageRate {
     // The address's shared bucket is taken from only when the connection's
     // own has a token: a connection held to its own rate does not use up
     // its neighbours'.
-    const over = (!(type !== null && FILE_DATA.has(type)) &&
-      !(this.#own.peek(now) && this.#shared.take(this.#group, now) &&
-        this.#own.take(now))) ||
+    const over = !(this.#own.peek(now) &&
+      this.#shared.take(this.#group, now) && this.#own.take(now)) ||
       (type === "history" &&
         !(this.#history.peek(now) &&
           (this.#sharedHistory?.take(this.#group, now) ?? true) &&

@@ -897,6 +897,30 @@ export function createCore(options: CoreOptions): ServerCore {
       : bridge.fromLocal(xfer, id) !== undefined;
   }
 
+  /**
+   * Whether a message is paced by others rather than by its sender, and so
+   * passes the rate limit: file data of a transfer it takes part in (the
+   * window paces it), an answer to an offer still waiting for its answer,
+   * a cancel of a transfer it takes part in (each once: then it is out).
+   * Counted, a burst of others' offers made a client that declines them at
+   * once break its own rate, and the server disconnected it as a flood.
+   */
+  function pacedByOthers(id: ConnId, message: ClientMessage): boolean {
+    switch (message.t) {
+      case "file_accept":
+      case "file_decline": {
+        const transfer = state.transfers.get(message.xfer);
+        const recipient = transfer?.recipients.get(id);
+        return transfer !== undefined && transfer.answerBy !== null &&
+          recipient !== undefined && !recipient.accepted;
+      }
+      case "file_cancel":
+        return takesPart(id, message);
+      default:
+        return isFileData(message.t) && takesPart(id, message);
+    }
+  }
+
   async function serveConnection(
     conn: EdgeConnection,
     group: string,
@@ -1039,8 +1063,7 @@ export function createCore(options: CoreOptions): ServerCore {
           const verdict = rate.judge(
             message?.t ?? null,
             Date.now(),
-            message !== null && isFileData(message.t) &&
-              takesPart(id, message),
+            message !== null && pacedByOthers(id, message),
           );
           if (verdict === "pass" && message === null) {
             steps.push({
