@@ -13,7 +13,11 @@ import { explainNotOpened, passiveKind, SNIFF_BYTES } from "../files/kind.ts";
 import { openFile } from "../files/open.ts";
 import { partialKey } from "../files/partials.ts";
 import { IncomingFile, SaveError, sizeRefusal } from "../files/save.ts";
-import { FILE_ACK_BYTES, MAX_FILE_CHUNK_BYTES } from "../protocol/limits.ts";
+import {
+  FILE_ACK_BYTES,
+  FILE_WINDOW_BYTES,
+  MAX_FILE_CHUNK_BYTES,
+} from "../protocol/limits.ts";
 import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { ChatClient } from "./chat_client.ts";
@@ -21,6 +25,11 @@ import { fileKeyOfOffer } from "./file_key.ts";
 
 /** Chunks opened ahead of the one being written, at most. */
 const OPENS_AHEAD = 2;
+/**
+ * Chunks held before the file can take them: twice the window a sender may
+ * have in flight (docs/PROTOCOL.md 5.6), then the transfer fails.
+ */
+const MAX_EARLY_BYTES = 2 * FILE_WINDOW_BYTES;
 /**
  * What is staged (less than FILE_ACK_BYTES) is written at the latest this
  * long after it was staged: a line that trickles, or a sender that stopped,
@@ -133,6 +142,11 @@ interface Incoming {
   key: string | null;
   /** Opens the chunks, once accepted. */
   cipher: FileCipher | null;
+  /**
+   * Bytes of chunks that came before the file could take them (no cipher
+   * yet: its key or the user's answer still awaited), held in memory.
+   */
+  early: number;
   /** Chunks received so far: the next one's number (in its AAD). */
   opened: number;
   /** Chunks being opened, or opened and not yet written. */
@@ -252,9 +266,24 @@ export class FileReceiver {
         const incoming = this.#incoming.get(message.xfer);
         if (incoming === undefined || incoming.failed) return;
         if (!incoming.accepted) return;
+        const cipher = incoming.cipher;
+        if (cipher === null) {
+          // An older server sends before it is asked, up to its window;
+          // more than that, held until the key comes, is a server filling
+          // this client's memory (an offer without `timeout` is taken as
+          // accepted: only --accept-files all takes one).
+          incoming.early += body.byteLength;
+          if (incoming.early > MAX_EARLY_BYTES) {
+            this.#fail(
+              incoming,
+              "the server sent more of it than its window before it could be opened",
+              true,
+            );
+            return;
+          }
+        }
         const index = incoming.opened++;
         const { offset } = message;
-        const cipher = incoming.cipher;
         if (cipher !== null && cipher.native) {
           return this.#then(
             incoming,
@@ -313,6 +342,7 @@ export class FileReceiver {
       started: false,
       key: null,
       cipher: null,
+      early: 0,
       opened: 0,
       opening: 0,
       staged: null,

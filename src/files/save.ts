@@ -148,6 +148,24 @@ export class IncomingFile {
     this.#file = file;
     this.#declaredSize = declaredSize;
     this.#metaPath = metaPath;
+    receiving.add(this);
+  }
+
+  /**
+   * Bytes the files being received into `dir` will still take: each one's
+   * announced size less what it has written. Files that are done are
+   * forgotten here.
+   */
+  static #promisedIn(dir: string): number {
+    let promised = 0;
+    for (const file of receiving) {
+      if (file.#state === "finished" || file.#state === "aborted") {
+        receiving.delete(file);
+      } else if (file.#dir === dir) {
+        promised += Math.max(0, file.#declaredSize - file.#received);
+      }
+    }
+    return promised;
   }
 
   /**
@@ -175,7 +193,13 @@ export class IncomingFile {
     if (tooLarge !== null) throw new SaveError(tooLarge);
     const directory = resolve(dir);
     await ensureDirectory(directory, opts.ownFolder ?? false);
-    await checkFreeSpace(directory, declaredSize);
+    // Less what files already being received there will take: each alone
+    // fitted, and together they filled the disk (found in review).
+    await checkFreeSpace(
+      directory,
+      declaredSize,
+      IncomingFile.#promisedIn(directory),
+    );
     const name = safeFileName(untrustedName);
     if (opts.resume !== undefined) {
       return await IncomingFile.#openPartial(
@@ -753,7 +777,14 @@ function folderError(dir: string, error: unknown): SaveError {
   );
 }
 
-async function checkFreeSpace(dir: string, size: number): Promise<void> {
+/** Files being received, for what they will still take (#promisedIn). */
+const receiving = new Set<IncomingFile>();
+
+async function checkFreeSpace(
+  dir: string,
+  size: number,
+  promised: number,
+): Promise<void> {
   // statfs needs --allow-sys; asking for it would put a permission prompt in
   // the middle of the chat. Without it the check is skipped and a full disk
   // is still caught when a write fails.
@@ -770,11 +801,13 @@ async function checkFreeSpace(dir: string, size: number): Promise<void> {
   } catch {
     return;
   }
-  const usable = Math.max(0, free - FREE_SPACE_MARGIN);
+  const usable = Math.max(0, free - FREE_SPACE_MARGIN - promised);
   if (size > usable) {
     const [needed, available] = formatSizes(size, usable);
     throw new SaveError(
-      `Cannot accept the file: it is ${needed} but only ${available} can be used in '${dir}', free some space`,
+      promised > 0
+        ? `Cannot accept the file: it is ${needed} but only ${available} can be used in '${dir}' beside the files being received there, free some space`
+        : `Cannot accept the file: it is ${needed} but only ${available} can be used in '${dir}', free some space`,
     );
   }
 }

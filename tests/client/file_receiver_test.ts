@@ -435,3 +435,34 @@ Deno.test("FileReceiver with OpenSSL writes what it staged once no chunk comes f
   assert.deepEqual(progress, [6, 9]);
   assert.equal(await Deno.readTextFile(`${dir}/a.txt`), "abcdefghi");
 });
+
+Deno.test("FileReceiver fails a transfer whose server pushes more than twice the window before the file can be opened, rather than hold it", async () => {
+  // Found in review: an offer without `timeout` (an older server's) is
+  // taken as accepted, and while the client waited 10 s for its key every
+  // chunk a hostile server pushed was held in memory (300 MiB held of 300).
+  const inbox = new FileKeyInbox();
+  await using fixture = await receiverWithKeysFrom(inbox, 10_000, "accept", {
+    maxFileBytes: 1024 ** 3,
+  });
+  const { channel } = fixture;
+  channel.send({
+    t: "file_offer",
+    xfer: 1,
+    from: "sophia",
+    name: HIDDEN_FILE_NAME,
+    size: 1024 ** 3,
+    key_id: newFileKeyId(), // its key never comes
+  });
+  const chunk = 256 * 1024 + 16;
+  // 12 MiB, past the 8 MiB (twice the window) it may hold.
+  for (let i = 0; i < 48; i++) {
+    channel.send(
+      { t: "file_chunk", xfer: 1, offset: i * (chunk - 16) },
+      new Uint8Array(chunk),
+      true,
+    );
+  }
+  const done = await nextFromClient(channel, "file_done");
+  assert.equal(done.ok, false);
+  assert.match(String(done.reason), /more of it than its window/);
+});

@@ -330,6 +330,39 @@ Deno.test("IncomingFile.create refuses a file larger than the free space", {
   });
 });
 
+Deno.test(
+  "IncomingFile.create counts what the files being received in the folder will still take",
+  {
+    // statfs needs --allow-sys=statfs; without it the check is skipped.
+    ignore:
+      Deno.permissions.querySync({ name: "sys", kind: "statfs" }).state !==
+        "granted",
+  },
+  async () => {
+    // Found in review: two files that each fitted were both accepted, and
+    // together filled the disk.
+    await withTempDir(async (dir) => {
+      const { statfs } = await import("node:fs/promises");
+      const stats = await statfs(dir);
+      const MIB = 1024 * 1024;
+      // All the free space but the 16 MiB margin and 256 MiB: announced, not
+      // written (a .part of 0 bytes).
+      const first = stats.bavail * stats.bsize - 16 * MIB - 256 * MIB;
+    assert.ok(first > 0, "this test needs 272 MiB free in the temp folder");
+      const limit = { maxBytes: Number.MAX_SAFE_INTEGER };
+      const a = await IncomingFile.create(dir, "a.bin", first, limit);
+      // 512 MiB would fit alone, not beside a.bin's promise.
+      await rejectsWithSaveError(
+        IncomingFile.create(dir, "b.bin", 512 * MIB, limit),
+        /beside the files being received there, free some space$/,
+      );
+      await a.abort("cancelled by you");
+      const b = await IncomingFile.create(dir, "b.bin", 512 * MIB, limit);
+      await b.abort("cancelled by you");
+    });
+  },
+);
+
 Deno.test("IncomingFile.abort removes the part file and is idempotent", async () => {
   await withTempDir(async (dir) => {
     const file = await IncomingFile.create(dir, "a.txt", 10, LIMIT);
