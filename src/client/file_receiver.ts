@@ -30,6 +30,8 @@ const OPENS_AHEAD = 2;
  * have in flight (docs/PROTOCOL.md 5.6), then the transfer fails.
  */
 const MAX_EARLY_BYTES = 2 * FILE_WINDOW_BYTES;
+/** Files asked about or coming in at once, at most (as questions: 32). */
+const MAX_RECEIVING = 32;
 /**
  * What is staged (less than FILE_ACK_BYTES) is written at the latest this
  * long after it was staged: a line that trickles, or a sender that stopped,
@@ -348,8 +350,17 @@ export class FileReceiver {
       staged: null,
       idleWrite: null,
     };
+    // Each file coming in holds a .part and a staging buffer until it ends;
+    // offers past MAX_RECEIVING at once (others' to a client that takes
+    // everything, then left hanging) are refused.
+    const busy = this.#incoming.size >= MAX_RECEIVING;
     this.#incoming.set(offer.xfer, incoming);
     this.#then(incoming, async () => {
+      if (busy) {
+        throw new SaveError(
+          `Cannot take '${offer.name}': ${MAX_RECEIVING} files are coming in already; ask again once they are done`,
+        );
+      }
       // Nobody is asked about a file that could not be taken anyway.
       const tooLarge = sizeRefusal(offer.size, this.#options.maxFileBytes);
       if (tooLarge !== null) throw new SaveError(tooLarge);

@@ -466,3 +466,44 @@ Deno.test("FileReceiver fails a transfer whose server pushes more than twice the
   assert.equal(done.ok, false);
   assert.match(String(done.reason), /more of it than its window/);
 });
+
+Deno.test("FileReceiver refuses offers past 32 files coming in at once", async () => {
+  // Found in review: a client that takes every file held each offer that
+  // then went quiet (a .part and a staging buffer each) without limit.
+  await using fixture = await receiverOnHostileServer({
+    maxFileBytes: 1024 ** 3,
+  });
+  const { channel } = fixture;
+  for (let xfer = 1; xfer <= 40; xfer++) {
+    channel.send({
+      t: "file_offer",
+      xfer,
+      from: "sophia",
+      name: `f${xfer}.bin`,
+      size: 1024 ** 2,
+      timeout: 90_000,
+      ...fileKeyForOffer(newFileKey()),
+    });
+  }
+  const answers: ClientMessage[] = [];
+  while (answers.length < 40) {
+    const batch = await channel.receive();
+    if (batch === null) throw new Error("closed before the answers");
+    for (const { header } of batch) {
+      const message = header as ClientMessage;
+      if (message.t === "file_accept" || message.t === "file_done") {
+        answers.push(message);
+      }
+    }
+  }
+  const accepted = answers.filter((a) => a.t === "file_accept");
+  const refused = answers.filter((a) => a.t === "file_done" && !a.ok);
+  assert.equal(accepted.length, 32);
+  assert.equal(refused.length, 8);
+  for (const answer of refused) {
+    assert.match(
+      String((answer as { reason?: string }).reason),
+      /32 files are coming in already/,
+    );
+  }
+});
