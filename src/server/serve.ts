@@ -25,6 +25,7 @@ import { connect, disconnect, type Outbound, route } from "./router.ts";
 import {
   dropRemoteRecipient,
   expireAnswers,
+  expireStalled,
   type FileAnswer,
   routeFileAnswer,
 } from "./transfers.ts";
@@ -456,6 +457,14 @@ export function createCore(options: CoreOptions): ServerCore {
       scheduleAnswerSweep();
     }, Math.max(0, next - Date.now()));
   }
+
+  // Recipients that stopped taking a file they accepted, looked for a few
+  // times per stall period while transfers run.
+  const stallSweep = setInterval(() => {
+    if (state.transfers.size === 0 || stopping) return;
+    const now = Date.now();
+    deliver(writes.commit(() => expireStalled(state, now), () => []));
+  }, Math.max(50, Math.min(5000, state.limits.fileStallMs / 4)));
 
   /** What the cluster's bus needs to know of this node's addresses. */
   const view = {
@@ -1404,6 +1413,7 @@ export function createCore(options: CoreOptions): ServerCore {
     registrationDeadlines.stop();
     clearTimeout(answerSweep);
     answerSweep = undefined;
+    clearInterval(stallSweep);
     clearInterval(reporting);
   }
 

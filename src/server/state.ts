@@ -53,6 +53,11 @@ export interface ServerLimits {
    * declined.
    */
   fileAnswerMs: number;
+  /**
+   * How long a recipient that accepted a file may go without acknowledging
+   * any of what it owes before it is dropped from the transfer (ms).
+   */
+  fileStallMs: number;
 }
 
 /** Senders whose "everyone but me" list is kept (onlineIdsExcept). */
@@ -66,6 +71,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxFileBytes: DEFAULT_MAX_FILE_BYTES,
   maxTransfersPerUser: 8,
   fileAnswerMs: 90_000,
+  fileStallMs: 60_000,
 });
 
 interface MutableSession {

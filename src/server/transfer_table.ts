@@ -19,6 +19,11 @@ export interface Recipient {
    * sender, which starts at or below it.
    */
   claim?: { offset: number; sha256: string };
+  /**
+   * When the data phase started or it last acknowledged bytes (ms): a
+   * recipient quiet past `fileStallMs` while it owes some is dropped.
+   */
+  heardAt?: number;
 }
 
 export interface Transfer {
@@ -73,6 +78,11 @@ export class TransferTable {
       if (transfer.sender === sender) count++;
     }
     return count;
+  }
+
+  /** Every transfer in flight. */
+  running(): Transfer[] {
+    return [...this.#transfers.values()];
   }
 
   /** Transfers a connection takes part in, as sender or recipient. */

@@ -96,7 +96,7 @@ export function routeFileAnswer(
 ): Outbound[] {
   switch (message.t) {
     case "file_ack":
-      return ack(state, party, message.xfer, message.received);
+      return ack(state, party, message.xfer, message.received, now);
     case "file_done":
       return done(
         state,
@@ -184,6 +184,46 @@ export function expireAnswers(state: ServerState, now: number): Outbound[] {
       });
     }
     out.push(...answered(state, transfer, now));
+  }
+  return out;
+}
+
+/**
+ * Recipients that accepted a file and then stopped taking it: nothing
+ * acknowledged for `fileStallMs` while they owe acknowledgements (or the
+ * end) are dropped from the transfer, told so, and the sender hears it was
+ * cut short (resumable). The slowest recipient paces everyone: without
+ * this, one member that accepted and went quiet held a group file for
+ * every other member, and the sender waited for ever (found in review).
+ */
+export function expireStalled(state: ServerState, now: number): Outbound[] {
+  const out: Outbound[] = [];
+  for (const transfer of state.transfers.running()) {
+    if (transfer.answerBy !== null) continue;
+    for (const [id, recipient] of [...transfer.recipients]) {
+      const owes = recipient.acked < transfer.sent || transfer.ended;
+      const quiet = now - (recipient.heardAt ?? now);
+      if (!owes || quiet <= state.limits.fileStallMs) continue;
+      out.push({
+        to: [id],
+        message: {
+          t: "file_cancel",
+          xfer: transfer.id,
+          reason: "you stopped taking the file",
+        },
+      });
+      out.push(
+        ...removeRecipient(
+          state,
+          transfer,
+          id,
+          false,
+          `${recipient.name} stopped taking the file`,
+          now,
+          true,
+        ),
+      );
+    }
   }
   return out;
 }
@@ -433,6 +473,9 @@ function answered(
     if (!recipient.accepted) return [];
   }
   transfer.answerBy = null;
+  for (const recipient of transfer.recipients.values()) {
+    recipient.heardAt = now;
+  }
   const senderOnline = state.session(transfer.sender) !== undefined;
   if (transfer.recipients.size === 0) {
     finish(state, transfer, transfer.outcomes.join("; "), now);
@@ -583,6 +626,7 @@ function ack(
   session: Party,
   xfer: number,
   received: number,
+  now: number,
 ): Outbound[] {
   const transfer = state.transfers.get(xfer);
   const recipient = transfer?.recipients.get(session.id);
@@ -590,6 +634,7 @@ function ack(
   // Acknowledgements only move forward and never past what was sent.
   if (received <= recipient.acked || received > transfer.sent) return [];
   recipient.acked = received;
+  recipient.heardAt = now;
   return progress(transfer);
 }
 

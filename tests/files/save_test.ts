@@ -348,7 +348,7 @@ Deno.test(
       // All the free space but the 16 MiB margin and 256 MiB: announced, not
       // written (a .part of 0 bytes).
       const first = stats.bavail * stats.bsize - 16 * MIB - 256 * MIB;
-    assert.ok(first > 0, "this test needs 272 MiB free in the temp folder");
+      assert.ok(first > 0, "this test needs 272 MiB free in the temp folder");
       const limit = { maxBytes: Number.MAX_SAFE_INTEGER };
       const a = await IncomingFile.create(dir, "a.bin", first, limit);
       // 512 MiB would fit alone, not beside a.bin's promise.

@@ -15,6 +15,7 @@ Deno.test("ServerState uses default limits unless given others", () => {
     maxFileBytes: 2 * 1024 ** 3,
     maxTransfersPerUser: 8,
     fileAnswerMs: 90_000,
+    fileStallMs: 60_000,
   });
   assert.deepEqual(new ServerState({ maxGroups: 5 }, memoryStore()).limits, {
     ...DEFAULT_LIMITS,

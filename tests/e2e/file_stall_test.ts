@@ -1,0 +1,78 @@
+/**
+ * A group member that accepts a file and then never acknowledges anything
+ * held the transfer at the window for every other member, and the sender
+ * waited for ever (found in review). The server now drops a recipient quiet
+ * past `fileStallMs` while it owes acknowledgements, tells it, and the
+ * sender hears that recipient was cut short (resumable); the others get the
+ * whole file.
+ */
+
+import assert from "node:assert/strict";
+import { FileReceiver } from "../../src/client/file_receiver.ts";
+import { FileSender } from "../../src/client/file_sender.ts";
+import { startTestServer, TestClient } from "../_helpers/chat.ts";
+
+Deno.test("startServer drops a recipient that accepted a group file and went quiet; the others get it and the sender is told", async () => {
+  const root = await Deno.makeTempDir({ prefix: "chat-stall-" });
+  try {
+    await using server = await startTestServer({
+      limits: { fileStallMs: 500 },
+    });
+    const sophia = await TestClient.connect(server, "sophia");
+    const jojo = await TestClient.connect(server, "jojo");
+    const mallory = await TestClient.connect(server, "mallory");
+    const saved = Promise.withResolvers<void>();
+    new FileReceiver(jojo.client, {
+      downloadsDir: `${root}/jojo`,
+      maxFileBytes: 1024 ** 3,
+      open: false,
+      openWith: null,
+      consent: () => Promise.resolve("accept"),
+      print: () => {},
+      onFinished: () => saved.resolve(),
+    });
+    // mallory accepts every offer, then says nothing more (but reads its
+    // socket, so it is never cut off as a slow reader).
+    mallory.client.onMessage(({ message }) => {
+      if (message.t === "file_offer") {
+        mallory.client.post({ t: "file_accept", xfer: message.xfer });
+      }
+    });
+    await sophia.client.request({ t: "create", group: "team" });
+    await jojo.client.request({ t: "join", group: "team" });
+    await mallory.client.request({ t: "join", group: "team" });
+
+    const size = 20 * 1024 * 1024;
+    await Deno.writeFile(`${root}/big.bin`, new Uint8Array(size).fill(7));
+    // Bounded, so that a regression fails rather than hangs the suite.
+    let guard: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      new FileSender(sophia.client).send({ group: "team" }, `${root}/big.bin`),
+      new Promise<never>((_, reject) => {
+        guard = setTimeout(
+          () => reject(new Error("the transfer never ended")),
+          30_000,
+        );
+      }),
+    ]).finally(() => clearTimeout(guard));
+    assert.equal(outcome.kind, "finished", JSON.stringify(outcome));
+    const results = outcome.kind === "finished" ? outcome.results : [];
+    const byName = new Map(results.map((r) => [r.name, r]));
+    assert.equal(byName.get("jojo")?.ok, true, JSON.stringify(results));
+    assert.equal(byName.get("mallory")?.ok, false, JSON.stringify(results));
+    assert.match(
+      String(byName.get("mallory")?.reason),
+      /mallory stopped taking the file/,
+    );
+    await saved.promise;
+    const got = await Deno.readFile(`${root}/jojo/big.bin`);
+    assert.equal(got.length, size);
+    await mallory.waitFor((m) =>
+      m.message.t === "file_cancel" &&
+      m.message.reason === "you stopped taking the file"
+    );
+    await Promise.all([sophia, jojo, mallory].map((c) => c.quit()));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
