@@ -252,8 +252,11 @@ const NOT_PLAIN_PREFIXES = [
   "%pdf",
   "%!ps",
 ];
+// The tags `file` (libmagic) and shared-mime-info take for HTML anywhere in
+// a file's head: `xdg-open` without a desktop falls back on `file`, which
+// would hand such a ".txt" to the browser (found in review).
 const NOT_PLAIN_ANYWHERE =
-  /<(?:script|html|!doctype|\?xml|svg|iframe|object|embed|body|head|meta)\b/i;
+  /<(?:!--|(?:script|html|!doctype|\?xml|svg|iframe|object|embed|body|head|meta|title|style|table|font|a|b|br|p|h[1-6]|form|link|base|frame|frameset|img|input|button|applet|math|div|span)\b)/i;
 
 /**
  * Whether `head` is plain text: UTF-8 (a BOM allowed) without NUL or other

@@ -120,17 +120,26 @@ Deno.test("startServer cuts off the connection with the most queued once one add
   }
 });
 
-Deno.test("startServer, its store flooded with group messages for accounts that never come back, keeps taking everyone's messages: the flooded lose the oldest and are told, the rest lose nothing", async () => {
+/**
+ * A server whose store is capped at `maxBytes` (checked at every commit),
+ * its notices collected, with no rate limit in the way.
+ */
+async function serverWithStoreCap(maxBytes: number) {
   const notices: string[] = [];
   const store = openStore(":memory:", {
-    maxBytes: 512 * KIB,
+    maxBytes,
     capCheckEvery: 1,
     notice: (line) => notices.push(line),
   });
-  await using server = await startTestServer({
+  const server = await startTestServer({
     store,
     connectionLimits: { messagesPerSecond: 0, messagesPerSecondPerAddress: 0 },
   });
+  return { notices, store, server };
+}
+
+Deno.test("startServer, its store flooded with group messages for accounts that never come back, keeps taking everyone's messages: the flooded lose the oldest and are told, the rest lose nothing", async () => {
+  const { notices, store, server } = await serverWithStoreCap(512 * KIB);
   try {
     const mallory = await TestClient.connect(server, "mallory");
     assert.equal(
@@ -207,17 +216,8 @@ Deno.test("startServer, its store flooded with group messages for accounts that 
 });
 
 Deno.test("startServer refuses new messages while the store is full of what it cannot delete, and says so once", async () => {
-  const notices: string[] = [];
   // Below what an empty store's tables take: full from the start.
-  const store = openStore(":memory:", {
-    maxBytes: 16 * KIB,
-    capCheckEvery: 1,
-    notice: (line) => notices.push(line),
-  });
-  await using server = await startTestServer({
-    store,
-    connectionLimits: { messagesPerSecond: 0, messagesPerSecondPerAddress: 0 },
-  });
+  const { notices, store, server } = await serverWithStoreCap(16 * KIB);
   try {
     const later = await TestClient.connect(server, "later");
     await later.quit();

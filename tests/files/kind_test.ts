@@ -216,3 +216,29 @@ Deno.test("notOpenedByName says before the file arrives when its name alone rule
   );
   assert.equal(notOpenedByName("page.xht"), ".xht: will be saved, not opened");
 });
+
+Deno.test("isPlainText refuses the tags file and shared-mime-info take for HTML, anywhere in the head", () => {
+  const encode = (text: string) => new TextEncoder().encode(text);
+  for (
+    const opener of [
+      "<title>x</title>",
+      "<!-- a comment -->",
+      "<style>body{}</style>",
+      '<a href="x">',
+      "<h1>x</h1>",
+      "<p>x",
+      "<b>x</b>",
+      "<table>",
+      "<img src=x>",
+      "<DIV>",
+    ]
+  ) {
+    assert.equal(isPlainText(encode(`notes\n${opener}\n`)), false, opener);
+  }
+  // Angle brackets that are no tag stay plain.
+  for (
+    const text of ["a < b and c > d", "x <= y", "<3", "email <at> x", "-->"]
+  ) {
+    assert.equal(isPlainText(encode(`notes: ${text}\n`)), true, text);
+  }
+});
