@@ -22,6 +22,8 @@ export interface AddressCounts {
   readonly handshakes: number;
   /** Message tokens (of the per-address rate) it took there since then. */
   readonly messages: number;
+  /** New-name tokens it took there since then (0 when left out). */
+  readonly newNames?: number;
 }
 
 export interface AddressReport {
@@ -38,9 +40,16 @@ export const REPORT_MS = 1000;
 /** A node's report counts for this long, then its node is taken as quiet. */
 export const REPORT_STALE_MS = 3 * REPORT_MS;
 
+/** Tokens an address took here since the last report. */
+interface Took {
+  handshakes: number;
+  messages: number;
+  newNames: number;
+}
+
 export class AddressShares {
   /** Tokens taken here since the last report, per address group. */
-  readonly #took = new Map<string, { handshakes: number; messages: number }>();
+  readonly #took = new Map<string, Took>();
   /** Per other node: its last report's connections, and when it came. */
   readonly #elsewhere = new Map<
     string,
@@ -59,6 +68,11 @@ export class AddressShares {
     this.#entry(group).messages++;
   }
 
+  /** A token of the per-address new-name rate taken here for `group`. */
+  tookNewName(group: string): void {
+    this.#entry(group).newNames++;
+  }
+
   /**
    * This node's report, from its connections per group now: the busiest
    * addresses first, at most {@link MAX_REPORTED_ADDRESSES}; null when
@@ -66,12 +80,16 @@ export class AddressShares {
    */
   report(connections: ReadonlyMap<string, number>): AddressCounts[] | null {
     const groups = new Set([...connections.keys(), ...this.#took.keys()]);
-    const counts = [...groups].map((group): AddressCounts => ({
-      group,
-      connections: connections.get(group) ?? 0,
-      handshakes: this.#took.get(group)?.handshakes ?? 0,
-      messages: this.#took.get(group)?.messages ?? 0,
-    }));
+    const counts = [...groups].map((group): AddressCounts => {
+      const newNames = this.#took.get(group)?.newNames ?? 0;
+      return {
+        group,
+        connections: connections.get(group) ?? 0,
+        handshakes: this.#took.get(group)?.handshakes ?? 0,
+        messages: this.#took.get(group)?.messages ?? 0,
+        ...(newNames > 0 ? { newNames } : {}),
+      };
+    });
     this.#took.clear();
     if (counts.length === 0 && !this.#saidSomething) return null;
     this.#saidSomething = counts.length > 0;
@@ -93,7 +111,7 @@ export class AddressShares {
     }
     this.#elsewhere.set(report.node, { at: now, connections });
     return report.addresses.filter((one) =>
-      one.handshakes > 0 || one.messages > 0
+      one.handshakes > 0 || one.messages > 0 || (one.newNames ?? 0) > 0
     );
   }
 
@@ -115,10 +133,10 @@ export class AddressShares {
     this.#elsewhere.delete(node);
   }
 
-  #entry(group: string): { handshakes: number; messages: number } {
+  #entry(group: string): Took {
     let entry = this.#took.get(group);
     if (entry === undefined) {
-      entry = { handshakes: 0, messages: 0 };
+      entry = { handshakes: 0, messages: 0, newNames: 0 };
       this.#took.set(group, entry);
     }
     return entry;

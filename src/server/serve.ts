@@ -392,10 +392,18 @@ export function createCore(options: CoreOptions): ServerCore {
   );
   // Accounts are free, and each may hold store: names never seen before
   // come a few a minute per address (loopback aside: the server's own).
-  const newNameBuckets = new KeyedTokenBuckets(
-    limits.newNamesPerMinutePerAddress / 60,
-    limits.newNameBurstPerAddress,
-  );
+  // On a cluster, what an address took on the other nodes is charged here
+  // too (address_shares.ts), as for messages.
+  const newNameBuckets = shares === null
+    ? new KeyedTokenBuckets(
+      limits.newNamesPerMinutePerAddress / 60,
+      limits.newNameBurstPerAddress,
+    )
+    : new CountedBuckets(
+      limits.newNamesPerMinutePerAddress / 60,
+      limits.newNameBurstPerAddress,
+      (group) => shares.tookNewName(group),
+    );
   const reporting = shares === null ? undefined : setInterval(() => {
     const connections = new Map<string, number>();
     for (const group of groups.values()) {
@@ -630,6 +638,7 @@ export function createCore(options: CoreOptions): ServerCore {
       for (const took of shares!.receive(report, now)) {
         admission.charge(took.group, took.handshakes, now);
         addressBuckets.charge(took.group, took.messages, now);
+        newNameBuckets.charge(took.group, took.newNames ?? 0, now);
       }
     },
     nodeGone(node) {

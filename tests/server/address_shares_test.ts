@@ -99,3 +99,34 @@ Deno.test("CountedBuckets tells of each token taken, and of none refused or unli
   assert.ok(unlimited.take("b", 0));
   assert.deepEqual(took, ["a", "a"]);
 });
+
+Deno.test("AddressShares reports the new names an address took here, and returns another node's to charge", () => {
+  const shares = new AddressShares();
+  shares.tookNewName("1.2.3.4");
+  shares.tookNewName("1.2.3.4");
+  assert.deepEqual(shares.report(new Map()), [
+    {
+      group: "1.2.3.4",
+      connections: 0,
+      handshakes: 0,
+      messages: 0,
+      newNames: 2,
+    },
+  ]);
+  const charged = shares.receive({
+    node: "n1",
+    addresses: [
+      { group: "5.6.7.8", connections: 0, handshakes: 0, messages: 0 },
+      {
+        group: "1.2.3.4",
+        connections: 0,
+        handshakes: 0,
+        messages: 0,
+        newNames: 4,
+      },
+    ],
+  }, 1000);
+  assert.deepEqual(charged.map((one) => [one.group, one.newNames]), [
+    ["1.2.3.4", 4],
+  ]);
+});

@@ -10,7 +10,10 @@
  * a report's interval late at most (address_shares.ts).
  *
  * Bytes (subject `chat.limits.<node id>`): UTF-8 JSON
- * `{"v":1,"node":"<id>","a":[["<group>",connections,handshakes,messages],...]}`.
+ * `{"v":1,"node":"<id>","a":[["<group>",connections,handshakes,messages],...]}`,
+ * an entry with a fifth count, new names, when it took any (a node that
+ * knows only four reads none of an entry with five: it refuses the report,
+ * as it would any it cannot read, and the limits hold per node meanwhile).
  * Nodes trust one another, but a decoder still checks every field.
  */
 
@@ -38,8 +41,12 @@ export function encodeAddressReport(report: AddressReport): Uint8Array {
     v: VERSION,
     node: report.node,
     a: report.addresses.filter(({ group }) => isReportable(group)).map((
-      { group, connections, handshakes, messages },
-    ) => [group, connections, handshakes, messages]),
+      { group, connections, handshakes, messages, newNames },
+    ) =>
+      (newNames ?? 0) > 0
+        ? [group, connections, handshakes, messages, newNames]
+        : [group, connections, handshakes, messages]
+    ),
   }));
 }
 
@@ -65,14 +72,15 @@ export function decodeAddressReport(bytes: Uint8Array): AddressReport {
     throw new TypeError("Address report has a bad address list");
   }
   const addresses = a.map((entry): AddressCounts => {
-    if (!Array.isArray(entry) || entry.length !== 4) {
+    if (!Array.isArray(entry) || (entry.length !== 4 && entry.length !== 5)) {
       throw new TypeError("Address report has a bad entry");
     }
-    const [group, connections, handshakes, messages] = entry as unknown[];
+    const [group, connections, handshakes, messages, newNames = 0] =
+      entry as unknown[];
     if (typeof group !== "string" || !isReportable(group)) {
       throw new TypeError("Address report has a bad address");
     }
-    for (const count of [connections, handshakes, messages]) {
+    for (const count of [connections, handshakes, messages, newNames]) {
       if (
         typeof count !== "number" || !Number.isSafeInteger(count) ||
         count < 0 || count > MAX_COUNT
@@ -85,6 +93,7 @@ export function decodeAddressReport(bytes: Uint8Array): AddressReport {
       connections: connections as number,
       handshakes: handshakes as number,
       messages: messages as number,
+      ...(entry.length === 5 ? { newNames: newNames as number } : {}),
     };
   });
   return { node, addresses };

@@ -62,3 +62,34 @@ Deno.test("decodeAddressReport refuses bad fields with a TypeError", () => {
     assert.throws(() => decodeAddressReport(bytes), TypeError, why);
   }
 });
+
+Deno.test("encodeAddressReport adds the new names an address took as a fifth count, only when it took some; decodeAddressReport reads both", () => {
+  const withNames: AddressReport = {
+    node: "n1",
+    addresses: [
+      {
+        group: "1.2.3.4",
+        connections: 2,
+        handshakes: 1,
+        messages: 7,
+        newNames: 3,
+      },
+      { group: "5.6.7.8", connections: 1, handshakes: 0, messages: 0 },
+    ],
+  };
+  const bytes = encodeAddressReport(withNames);
+  assert.equal(
+    new TextDecoder().decode(bytes),
+    '{"v":1,"node":"n1","a":[["1.2.3.4",2,1,7,3],["5.6.7.8",1,0,0]]}',
+  );
+  assert.deepEqual(decodeAddressReport(bytes), withNames);
+  assert.throws(
+    () =>
+      decodeAddressReport(
+        new TextEncoder().encode(
+          '{"v":1,"node":"n1","a":[["1.2.3.4",2,1,7,-1]]}',
+        ),
+      ),
+    TypeError,
+  );
+});
