@@ -508,3 +508,16 @@ function serverJson(
     }
   }
 }
+
+/**
+ * One event as a line of JSON. JSON.stringify leaves U+2028, U+2029 and
+ * U+0085 raw in strings, which is valid JSON, but line splitters such as
+ * Python's `str.splitlines()` break a line there: they are written escaped
+ * (the same value), so any splitter sees one event per line.
+ */
+export function jsonLine(event: unknown): string {
+  return JSON.stringify(event).replace(
+    /[\u0085\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}

@@ -82,7 +82,7 @@ import type { Terminal } from "./terminal.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { isFailure, type Re, type SessionEvent } from "./session_events.ts";
 import { statusOf, textOf } from "./text_output.ts";
-import { jsonOf } from "./json_output.ts";
+import { jsonLine, jsonOf } from "./json_output.ts";
 import { type InputAction, parseJsonInput } from "./json_input.ts";
 import { OfferAnswers } from "./offer_answers.ts";
 import {
@@ -317,7 +317,7 @@ function outputFor(
       if (isFailure(event)) output.failed = true;
       if (json !== undefined) {
         const object = jsonOf(event);
-        if (object !== null) json(JSON.stringify(object));
+        if (object !== null) json(jsonLine(object));
         return;
       }
       const { lines, error } = textOf(event, style);

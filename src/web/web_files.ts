@@ -37,6 +37,12 @@ import type { Declined, FileOfferNotice } from "../protocol/messages.ts";
 
 /** The largest file a page sends or takes: it holds it whole in memory. */
 export const WEB_MAX_FILE_BYTES = 256 * 1024 * 1024;
+/**
+ * Files asked about or coming in at once, at most (as the terminal client),
+ * and the bytes they may announce together: a page holds each in memory.
+ */
+export const WEB_MAX_RECEIVING = 32;
+export const WEB_MAX_RECEIVING_BYTES = 2 * WEB_MAX_FILE_BYTES;
 
 /** The socket may hold this much unsent before more chunks are queued. */
 const BACKLOG_LIMIT = 4 * 1024 * 1024;
@@ -154,6 +160,8 @@ export class WebFiles {
   #receive: ReceiveCallbacks;
   #outgoing = new Map<number, Outgoing>();
   #incoming = new Map<number, Receiving>();
+  /** Offers whose key is still awaited, by xfer, with their sizes. */
+  #offering = new Map<number, number>();
   #keys: FileKeys;
 
   constructor(
@@ -432,18 +440,57 @@ export class WebFiles {
     }
   }
 
+  /** Bytes announced by the files asked about or coming in. */
+  #heldBytes(): number {
+    let bytes = 0;
+    for (const size of this.#offering.values()) bytes += size;
+    for (const incoming of this.#incoming.values()) {
+      bytes += incoming.offer.size;
+    }
+    return bytes;
+  }
+
   async #offered(sealed: FileOfferNotice): Promise<void> {
-    if (sealed.size > WEB_MAX_FILE_BYTES) {
-      const why = `too large for a browser (${
-        WEB_MAX_FILE_BYTES / 1024 / 1024
-      } MiB at most)`;
+    // A second offer under the id of one already here is the server's
+    // mistake or a trick: it must not replace the first (found in review).
+    if (this.#incoming.has(sealed.xfer) || this.#offering.has(sealed.xfer)) {
+      return;
+    }
+    const refuse = (why: string) => {
       this.#client.post({ t: "file_cancel", xfer: sealed.xfer, reason: why });
       this.#receive.declined(sealed, why);
+    };
+    if (sealed.size > WEB_MAX_FILE_BYTES) {
+      refuse(
+        `too large for a browser (${
+          WEB_MAX_FILE_BYTES / 1024 / 1024
+        } MiB at most)`,
+      );
+      return;
+    }
+    // Each file is held in memory, and each offer asks its user: a flood of
+    // offers is refused past these, as by the terminal client.
+    if (this.#incoming.size + this.#offering.size >= WEB_MAX_RECEIVING) {
+      refuse(`${WEB_MAX_RECEIVING} files are coming in already`);
+      return;
+    }
+    if (this.#heldBytes() + sealed.size > WEB_MAX_RECEIVING_BYTES) {
+      refuse(
+        `too much coming in at once for a browser (${
+          WEB_MAX_RECEIVING_BYTES / 1024 / 1024
+        } MiB at most)`,
+      );
       return;
     }
     // The key first (end to end, it normally came before the offer; at
     // most 10 s): nobody is asked about a file that could not be opened.
-    const got = await this.#keys.take(sealed);
+    this.#offering.set(sealed.xfer, sealed.size);
+    let got: ReceivedKey;
+    try {
+      got = await this.#keys.take(sealed);
+    } finally {
+      this.#offering.delete(sealed.xfer);
+    }
     if ("error" in got) {
       const why = got.error.replace(
         /^Cannot take ('[^']*'|a file from \S+): /,
@@ -453,6 +500,7 @@ export class WebFiles {
       this.#receive.declined(sealed, why);
       return;
     }
+    if (this.#incoming.has(sealed.xfer)) return;
     const key = got.key;
     // Shown and saved under the name the key came with (end to end, the
     // offer's own is only a placeholder the server could have written).

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   isoTime,
   JSON_SCHEMA,
+  jsonLine,
   jsonOf,
   schemaProblem,
 } from "../../src/client/json_output.ts";
@@ -261,4 +262,14 @@ Deno.test("the README's JSON mode tables name every event type with its fields, 
   for (const command of JSON_COMMANDS) {
     assert.ok(readme.includes(`| \`${command}\` `), command);
   }
+});
+
+Deno.test("jsonLine writes U+2028, U+2029 and U+0085 escaped, the same value, so that any line splitter sees one event", () => {
+  const event = { type: "private", text: "a\u2028b\u2029c\u0085d\ne" };
+  const line = jsonLine(event);
+  // Python's str.splitlines() also splits at these.
+  for (const separator of ["\n", "\r", "\u2028", "\u2029", "\u0085"]) {
+    assert.equal(line.includes(separator), false, JSON.stringify(separator));
+  }
+  assert.deepEqual(JSON.parse(line), event);
 });

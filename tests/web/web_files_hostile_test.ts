@@ -1,0 +1,124 @@
+/**
+ * Review (web client file receiving, against a hostile server): the classes
+ * of bug fixed in the terminal's FileReceiver (43198c7, de40c6d) checked on
+ * WebFiles.
+ */
+import assert from "node:assert/strict";
+import { ChatClient } from "../../src/client/chat_client.ts";
+import { fileKeyForOffer } from "../../src/client/file_key.ts";
+import { newFileKey } from "../../src/crypto/file_cipher.ts";
+import type {
+  ClientMessage,
+  FileOfferNotice,
+} from "../../src/protocol/messages.ts";
+import type { SecureChannel } from "../../src/transport/secure_channel.ts";
+import { type ReceiveCallbacks, WebFiles } from "../../src/web/web_files.ts";
+import { startHostileServer } from "../_helpers/hostile_server.ts";
+
+/** A WebFiles on a client of a hostile server; its user accepts everything. */
+async function webFilesOnHostileServer() {
+  const server = await startHostileServer();
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  const asked: FileOfferNotice[] = [];
+  const failed: string[] = [];
+  const callbacks: ReceiveCallbacks = {
+    ask(offer, answer) {
+      asked.push(offer);
+      answer(true);
+    },
+    declined() {},
+    progress() {},
+    received() {},
+    failed(offer, reason) {
+      failed.push(`${offer.name}: ${reason}`);
+    },
+  };
+  const files = new WebFiles(client, callbacks);
+  client.onMessage((incoming) => files.receive(incoming));
+  return {
+    channel: await server.session,
+    client,
+    files,
+    asked,
+    failed,
+    async [Symbol.asyncDispose]() {
+      await client.quit();
+      await server[Symbol.asyncDispose]();
+    },
+  };
+}
+
+function offer(xfer: number, name: string, size: number): FileOfferNotice {
+  return {
+    t: "file_offer",
+    xfer,
+    from: "sophia",
+    name,
+    size,
+    timeout: 90_000,
+    ...fileKeyForOffer(newFileKey()),
+  };
+}
+
+/** The client's answers to offers, until `count` of them came. */
+async function answers(
+  channel: SecureChannel,
+  count: number,
+): Promise<ClientMessage[]> {
+  const kinds = ["file_accept", "file_decline", "file_done", "file_cancel"];
+  const got: ClientMessage[] = [];
+  while (got.length < count) {
+    const batch = await channel.receive();
+    if (batch === null) throw new Error("closed before the answers");
+    for (const { header } of batch) {
+      const message = header as ClientMessage;
+      if (kinds.includes(message.t)) got.push(message);
+    }
+  }
+  return got;
+}
+
+Deno.test("WebFiles takes at most 32 files asked about or coming in at once, as the terminal does", async () => {
+  await using fixture = await webFilesOnHostileServer();
+  const { channel } = fixture;
+  // 200 offers of 256 MiB each: everything a page takes is held in memory.
+  for (let xfer = 1; xfer <= 200; xfer++) {
+    channel.send(offer(xfer, `f${xfer}.bin`, 256 * 1024 * 1024));
+  }
+  const got = await answers(channel, 200);
+  const accepted = got.filter((a) => a.t === "file_accept").length;
+  assert.equal(fixture.files.list().length, accepted);
+  // The terminal (file_receiver.ts MAX_RECEIVING) refuses past 32; the page
+  // asked its user 200 questions and is now committed to 50 GiB in memory.
+  assert.ok(
+    fixture.asked.length <= 32 && accepted <= 32,
+    `asked ${fixture.asked.length}, accepted ${accepted}`,
+  );
+});
+
+Deno.test("WebFiles ignores a second offer with the xfer of a transfer it already took", async () => {
+  await using fixture = await webFilesOnHostileServer();
+  const { channel } = fixture;
+  channel.send(offer(1, "report.pdf", 1000));
+  assert.equal((await answers(channel, 1))[0]?.t, "file_accept");
+  assert.deepEqual(fixture.files.list().map((e) => e.name), ["report.pdf"]);
+  // The same xfer again, another name: the terminal's FileReceiver ignores
+  // it (`if (this.#incoming.has(offer.xfer)) return`).
+  channel.send(offer(1, "other.html", 1000));
+  channel.send(offer(2, "marker.bin", 10));
+  // Until the page answered the marker (answers come in order).
+  for (let done = false; !done;) {
+    for (const answer of await answers(channel, 1)) {
+      if ("xfer" in answer && answer.xfer === 2) done = true;
+    }
+  }
+  assert.deepEqual(
+    fixture.asked.map((o) => o.name),
+    ["report.pdf", "marker.bin"],
+    `the accepted report.pdf was replaced unseen (failed: ${
+      JSON.stringify(fixture.failed)
+    }); now listed: ${JSON.stringify(fixture.files.list().map((e) => e.name))}`,
+  );
+});
