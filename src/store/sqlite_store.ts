@@ -203,7 +203,7 @@ export class SqliteStore implements Store {
   #full = false;
   /**
    * Whether something may have become deletable since pruning last found
-   * nothing (a delivery marked done, a newer message in a conversation):
+   * nothing (a delivery marked done, a new message, which may be given up):
    * until then a full store does not scan its messages again at every
    * check, which would cost the most exactly when it is under attack.
    */
@@ -1244,12 +1244,14 @@ export class SqliteStore implements Store {
       if (message.clientId !== undefined) {
         this.#recordClientId(message.fromKey, message.clientId, position);
       }
-      const owed = this.#owedStale ? null : this.#owed;
-      const waiting = owed === null ? null : new Map<string, boolean>();
+      // With a cap: who waits for it (a recipient listed twice waits only if
+      // both say so: the row is delivered if either does), for what each is
+      // owed, and whether it is owed to no one at all.
+      const waits = this.#maxBytes === 0 ? null : new Map<string, boolean>();
       for (const recipient of message.recipients) {
-        waiting?.set(
+        waits?.set(
           recipient.userKey,
-          (waiting.get(recipient.userKey) ?? true) && !recipient.delivered,
+          (waits.get(recipient.userKey) ?? true) && !recipient.delivered,
         );
         // A recipient listed twice counts once, delivered if either says so.
         this.#run(
@@ -1262,16 +1264,15 @@ export class SqliteStore implements Store {
           recipient.delivered ? 1 : 0,
         );
       }
-      if (owed !== null && waiting !== null) {
-        for (const [userKey, waits] of waiting) {
-          if (waits) owed.add(userKey, message.body.byteLength + DELIVERY_COST);
+      if (waits !== null) {
+        const owed = this.#owedStale ? null : this.#owed;
+        let owedToSomeone = false;
+        for (const [userKey, waiting] of waits) {
+          if (!waiting) continue;
+          owedToSomeone = true;
+          owed?.add(userKey, message.body.byteLength + DELIVERY_COST);
         }
-      }
-      if (
-        message.kind !== "public" &&
-        !message.recipients.some((recipient) => !recipient.delivered)
-      ) {
-        this.#mayBeFree(id);
+        if (!owedToSomeone && message.kind !== "public") this.#mayBeFree(id);
       }
       return position;
     });
