@@ -361,7 +361,8 @@ export class FileSender {
         });
         break;
       case "file_cancel":
-        outgoing.cancelled = message.reason;
+        // The server also tells the sender of its own cancel: its reason stays.
+        outgoing.cancelled ??= message.reason;
         break;
     }
     outgoing.wake();

@@ -414,7 +414,8 @@ export class WebFiles {
       case "file_cancel": {
         const outgoing = this.#outgoing.get(message.xfer);
         if (outgoing !== undefined) {
-          outgoing.cancelled = message.reason;
+          // The server also tells the sender of its own cancel: its reason stays.
+          outgoing.cancelled ??= message.reason;
           outgoing.wake();
         }
         const incoming = this.#incoming.get(message.xfer);
