@@ -15,6 +15,11 @@
 
 import { concatBytes, toHex, utf8Encode } from "../crypto/bytes.ts";
 import { FILE_KEY_BYTES } from "../crypto/file_cipher.ts";
+import {
+  FILE_VERIFY_KEY_BYTES,
+  type FileSigner,
+  newFileSigner,
+} from "../crypto/file_signature.ts";
 import { FILE_KEY_ID_PATTERN, nameKey } from "../protocol/limits.ts";
 import type { FileOfferNotice } from "../protocol/messages.ts";
 import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
@@ -28,14 +33,26 @@ export const FILE_SECRET_LABEL_PREFIX = "file ";
 /** The first byte of a file key's secret: its layout. */
 export const FILE_SECRET_VERSION = 1;
 
+/**
+ * The first byte of a group file's secret, which also carries the key that
+ * verifies the sender's signature on `file_end` (file_signature.ts).
+ */
+export const SIGNED_FILE_SECRET_VERSION = 2;
+
 /** version (1) || key (32) || u64be size (8), then the name's UTF-8. */
 export const FILE_SECRET_HEAD_BYTES = 1 + FILE_KEY_BYTES + 8;
 
+/** version (2) || key (32) || u64be size (8) || verify key (32), then the name. */
+export const SIGNED_FILE_SECRET_HEAD_BYTES = FILE_SECRET_HEAD_BYTES +
+  FILE_VERIFY_KEY_BYTES;
+
 /**
  * A file name in a secret is 1 to this many bytes of UTF-8: a secret is at
- * most 1,024 bytes (11.7).
+ * most 1,024 bytes (11.7). A group file's secret leaves 32 fewer.
  */
 export const MAX_SECRET_FILE_NAME_BYTES = 1024 - FILE_SECRET_HEAD_BYTES;
+export const MAX_SIGNED_SECRET_FILE_NAME_BYTES = 1024 -
+  SIGNED_FILE_SECRET_HEAD_BYTES;
 
 /**
  * What an offer whose name travels end to end says in its readable `name`
@@ -81,29 +98,63 @@ export function keyIdOfLabel(label: string): string | null {
   return FILE_KEY_ID_PATTERN.test(id) ? id : null;
 }
 
-/** The secret that carries `key` for the file `name` of `size` bytes. */
+/**
+ * The secret that carries `key` for the file `name` of `size` bytes, and for
+ * a group file the raw Ed25519 key that verifies its sender's `file_end`
+ * (version 2; version 1 without).
+ */
 export function encodeFileSecret(
   key: Uint8Array,
   name: string,
   size: number,
+  verifyKey?: Uint8Array,
 ): Uint8Array<ArrayBuffer> {
   if (key.length !== FILE_KEY_BYTES) {
     throw new RangeError(`A file key is ${FILE_KEY_BYTES} bytes`);
   }
-  const nameBytes = utf8Encode(name);
-  if (nameBytes.length === 0 || nameBytes.length > MAX_SECRET_FILE_NAME_BYTES) {
+  if (verifyKey !== undefined && verifyKey.length !== FILE_VERIFY_KEY_BYTES) {
     throw new RangeError(
-      `A file name sent end to end is 1 to ${MAX_SECRET_FILE_NAME_BYTES} bytes of UTF-8`,
+      `A file's verify key is ${FILE_VERIFY_KEY_BYTES} bytes`,
+    );
+  }
+  const nameBytes = utf8Encode(name);
+  const maxName = maxSecretNameBytes(verifyKey !== undefined);
+  if (nameBytes.length === 0 || nameBytes.length > maxName) {
+    throw new RangeError(
+      `A file name sent end to end is 1 to ${maxName} bytes of UTF-8`,
     );
   }
   const sizeBytes = new Uint8Array(8);
   new DataView(sizeBytes.buffer).setBigUint64(0, BigInt(size));
-  return concatBytes(
-    Uint8Array.of(FILE_SECRET_VERSION),
-    key,
-    sizeBytes,
-    nameBytes,
-  );
+  return verifyKey === undefined
+    ? concatBytes(
+      Uint8Array.of(FILE_SECRET_VERSION),
+      key,
+      sizeBytes,
+      nameBytes,
+    )
+    : concatBytes(
+      Uint8Array.of(SIGNED_FILE_SECRET_VERSION),
+      key,
+      sizeBytes,
+      verifyKey,
+      nameBytes,
+    );
+}
+
+/** The longest name (bytes of UTF-8) a file secret of that kind holds. */
+function maxSecretNameBytes(signed: boolean): number {
+  return signed
+    ? MAX_SIGNED_SECRET_FILE_NAME_BYTES
+    : MAX_SECRET_FILE_NAME_BYTES;
+}
+
+/** A file key, its name and (a group file) its sender's verify key. */
+export interface FileSecret {
+  key: Uint8Array<ArrayBuffer>;
+  name: string;
+  /** Version 2: `file_end` must carry a signature this key verifies. */
+  verifyKey?: Uint8Array<ArrayBuffer>;
 }
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -116,13 +167,12 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 export function fileKeyOfSecret(
   secret: Uint8Array,
   offer: FileOfferNotice,
-): { key: Uint8Array<ArrayBuffer>; name: string } | { error: string } {
+): FileSecret | { error: string } {
   const malformed = { error: "its key is malformed" };
-  if (
-    secret.length <= FILE_SECRET_HEAD_BYTES ||
-    secret.length > FILE_SECRET_HEAD_BYTES + MAX_SECRET_FILE_NAME_BYTES ||
-    secret[0] !== FILE_SECRET_VERSION
-  ) return malformed;
+  const signed = secret[0] === SIGNED_FILE_SECRET_VERSION;
+  if (!signed && secret[0] !== FILE_SECRET_VERSION) return malformed;
+  const head = signed ? SIGNED_FILE_SECRET_HEAD_BYTES : FILE_SECRET_HEAD_BYTES;
+  if (secret.length <= head || secret.length > 1024) return malformed;
   const size = new DataView(
     secret.buffer,
     secret.byteOffset + 1 + FILE_KEY_BYTES,
@@ -136,11 +186,14 @@ export function fileKeyOfSecret(
   }
   let name: string;
   try {
-    name = strictUtf8.decode(secret.subarray(FILE_SECRET_HEAD_BYTES));
+    name = strictUtf8.decode(secret.subarray(head));
   } catch {
     return malformed;
   }
-  return { key: secret.slice(1, 1 + FILE_KEY_BYTES), name };
+  const key = secret.slice(1, 1 + FILE_KEY_BYTES);
+  return signed
+    ? { key, name, verifyKey: secret.slice(FILE_SECRET_HEAD_BYTES, head) }
+    : { key, name };
 }
 
 /**
@@ -175,10 +228,7 @@ export class FileKeyInbox {
   async take(
     offer: FileOfferNotice,
     waitMs = FILE_KEY_WAIT_MS,
-  ): Promise<
-    | { key: Uint8Array<ArrayBuffer>; name: string }
-    | { error: string; missing?: true }
-  > {
+  ): Promise<FileSecret | { error: string; missing?: true }> {
     const id = offer.key_id;
     if (id === undefined) return { error: "the offer names no key" };
     if (!this.#keys.has(id) && waitMs > 0) {
@@ -216,7 +266,13 @@ export class FileKeyInbox {
  * offer's) and whether the server could read them, or why there is none.
  */
 export type ReceivedKey =
-  | { key: Uint8Array<ArrayBuffer>; name: string; readable: false }
+  | {
+    key: Uint8Array<ArrayBuffer>;
+    name: string;
+    readable: false;
+    /** A group file: `file_end` must be signed by this key (its sender's). */
+    verifyKey?: Uint8Array<ArrayBuffer>;
+  }
   | {
     key: Uint8Array<ArrayBuffer>;
     name: string;
@@ -263,8 +319,23 @@ export function receiveFileKey(
   // Awaited (at most waitMs): the key may still be on its way. Until it
   // comes the name is unknown (the offer's is not the sender's word).
   return source.inbox.take(offer, waitMs).then((taken) => {
+    if (!("error" in taken) && offer.group !== undefined && !taken.verifyKey) {
+      // Every member holds a group file's key: without its sender's
+      // signing key, any of them could have written the file.
+      return {
+        error:
+          `Cannot take a file from ${offer.from}: its key came without the key that checks ${offer.from}'s signature, which a group file needs`,
+      };
+    }
     if (!("error" in taken)) {
-      return { key: taken.key, name: taken.name, readable: false };
+      return {
+        key: taken.key,
+        name: taken.name,
+        readable: false,
+        ...(taken.verifyKey === undefined
+          ? {}
+          : { verifyKey: taken.verifyKey }),
+      };
     }
     // Its secret never came: the key in the clear, if the offer has one
     // and it may be trusted, is the one the sender meant. (A secret that
@@ -331,6 +402,11 @@ export type SharedKey =
     fields: { key_id: string; key?: string; name: string };
     /** Lines for the sender (warnings start with "WARNING: "). */
     lines: string[];
+    /**
+     * A group file: signs `file_end`'s keyed SHA-256, whose `sig` the members
+     * who got the key end to end require (file_signature.ts).
+     */
+    signer?: FileSigner;
   }
   /** Not offered: the reply says why. */
   | { kind: "refused"; reply: Extract<Reply, { t: "error" }> };
@@ -353,7 +429,11 @@ export async function shareFileKey(
 ): Promise<SharedKey> {
   const keyId = newFileKeyId();
   const label = fileSecretLabel(keyId);
-  if (utf8Encode(name).length > MAX_SECRET_FILE_NAME_BYTES) {
+  // Every member of a group holds the key: only the sender's signature
+  // tells them the file is the sender's (file_signature.ts).
+  const group = "group" in target;
+  const maxName = maxSecretNameBytes(group);
+  if (utf8Encode(name).length > maxName) {
     return {
       kind: "refused",
       reply: {
@@ -361,11 +441,12 @@ export async function shareFileKey(
         re: 0,
         code: "too_long",
         text:
-          `ERROR: The file's name is too long to send end to end (at most ${MAX_SECRET_FILE_NAME_BYTES} bytes of UTF-8); rename it`,
+          `ERROR: The file's name is too long to send end to end (at most ${maxName} bytes of UTF-8); rename it`,
       },
     };
   }
-  const secret = encodeFileSecret(key, name, size);
+  const signer = group ? await newFileSigner() : undefined;
+  const secret = encodeFileSecret(key, name, size, signer?.verifyKey);
   let recipients: string[];
   if ("to" in target) recipients = [target.to];
   else {
@@ -421,5 +502,6 @@ export async function shareFileKey(
         : { name: HIDDEN_FILE_NAME }),
     },
     lines,
+    ...(signer === undefined ? {} : { signer }),
   };
 }

@@ -9,6 +9,7 @@
 
 import { releaseBuffer } from "../crypto/bytes.ts";
 import { type FileAead, FileCipher } from "../crypto/file_cipher.ts";
+import { verifyFileEnd } from "../crypto/file_signature.ts";
 import { explainNotOpened, passiveKind, SNIFF_BYTES } from "../files/kind.ts";
 import { openFile } from "../files/open.ts";
 import { partialKey } from "../files/partials.ts";
@@ -114,7 +115,12 @@ export type ReceiveResult =
  * placeholder: file_key_share.ts), or why it cannot be taken.
  */
 export type FileKeyResult =
-  | { key: Uint8Array<ArrayBuffer>; name?: string }
+  | {
+    key: Uint8Array<ArrayBuffer>;
+    name?: string;
+    /** A group file's: `file_end` must be signed by it (file_signature.ts). */
+    verifyKey?: Uint8Array<ArrayBuffer>;
+  }
   | { error: string };
 
 export type ConsentAnswer = "accept" | "decline" | "no_answer";
@@ -144,6 +150,11 @@ interface Incoming {
   key: string | null;
   /** Opens the chunks, once accepted. */
   cipher: FileCipher | null;
+  /**
+   * The sender's key for this group file's `file_end` signature, which came
+   * end to end with the file key; null when no signature is due.
+   */
+  verifyKey: Uint8Array<ArrayBuffer> | null;
   /**
    * Bytes of chunks that came before the file could take them (no cipher
    * yet: its key or the user's answer still awaited), held in memory.
@@ -308,7 +319,10 @@ export class FileReceiver {
         const incoming = this.#incoming.get(message.xfer);
         if (incoming === undefined || incoming.failed) return;
         if (!incoming.accepted) return;
-        this.#then(incoming, () => this.#finish(incoming, message.sha256));
+        this.#then(
+          incoming,
+          () => this.#finish(incoming, message.sha256, message.sig),
+        );
         return;
       }
       case "file_cancel": {
@@ -344,6 +358,7 @@ export class FileReceiver {
       started: false,
       key: null,
       cipher: null,
+      verifyKey: null,
       early: 0,
       opened: 0,
       opening: 0,
@@ -389,6 +404,9 @@ export class FileReceiver {
         if (!(fileKey instanceof Uint8Array) && fileKey.name !== undefined) {
           offer = { ...offer, name: fileKey.name };
           incoming.offer = offer;
+        }
+        if (!(fileKey instanceof Uint8Array)) {
+          incoming.verifyKey = fileKey.verifyKey ?? null;
         }
         // A key in hand comes with the name (end to end, or in the clear
         // with a key in the clear).
@@ -630,8 +648,22 @@ export class FileReceiver {
     });
   }
 
-  async #finish(incoming: Incoming, sha256: string): Promise<void> {
+  async #finish(
+    incoming: Incoming,
+    sha256: string,
+    signature: string | undefined,
+  ): Promise<void> {
     const { offer } = incoming;
+    // Before anything is kept: every member holds a group file's key, so
+    // only its sender's signature says the file is the sender's.
+    if (
+      incoming.verifyKey !== null &&
+      !await verifyFileEnd(incoming.verifyKey, sha256, signature)
+    ) {
+      throw new SaveError(
+        `the file is not signed by ${offer.from} (another member of the group, with the server's help, may have replaced it)`,
+      );
+    }
     await this.#start(incoming, offer.size);
     await this.#writeStaged(incoming);
     const cipher = incoming.cipher!;

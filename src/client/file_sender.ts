@@ -32,6 +32,7 @@ import type {
 import type { ChatClient } from "./chat_client.ts";
 import { fileKeyForOffer } from "./file_key.ts";
 import { type SharedKey, withRealName } from "./file_key_share.ts";
+import type { FileSigner } from "../crypto/file_signature.ts";
 import type { RecipientResult, SentFileOutcome } from "./render.ts";
 
 export type SendTarget = { to: string } | { group: string };
@@ -168,6 +169,7 @@ export class FileSender {
       // The key goes end to end first, so that it is there when the offer is.
       let keyFields: { key?: string; key_id?: string; name?: string } =
         fileKeyForOffer(key);
+      let signer: FileSigner | undefined;
       if (this.#shareKey !== null) {
         const shared = await this.#shareKey(target, key, name, size);
         if (shared.kind === "refused") {
@@ -178,6 +180,7 @@ export class FileSender {
           };
         }
         keyFields = shared.fields;
+        signer = shared.signer;
         if (shared.lines.length > 0) onKeyLines(shared.lines);
       }
       // The name goes in the clear only where the key does (keyFields).
@@ -310,7 +313,18 @@ export class FileSender {
         if (!settled()) {
           // Keyed (file_cipher.ts): the server cannot tell a file by it.
           const sha256 = await cipher.keyedDigest(hash.digestHex());
-          this.#client.post({ t: "file_end", xfer, sha256 }, undefined, true);
+          // A group file: signed, so a member cannot pass off its own.
+          const sig = await signer?.sign(sha256);
+          this.#client.post(
+            {
+              t: "file_end",
+              xfer,
+              sha256,
+              ...(sig === undefined ? {} : { sig }),
+            },
+            undefined,
+            true,
+          );
         }
         while (!settled()) {
           await new Promise<void>((resolve) => (outgoing.wake = resolve));

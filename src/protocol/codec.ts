@@ -753,6 +753,26 @@ function fileKey(fields: Fields): { key?: string; key_id?: string } {
   return out;
 }
 
+/**
+ * A `file_end`: its `sig` (a group file's, 11.10), when present, is 64 bytes
+ * in base64 (88 characters); the server passes it on as it is.
+ */
+function fileEnd(
+  fields: Fields,
+): { t: "file_end"; xfer: number; sha256: string; sig?: string } {
+  const end = {
+    t: "file_end" as const,
+    xfer: int(fields, "xfer"),
+    sha256: str(fields, "sha256", 64),
+  };
+  if (fields.sig === undefined) return end;
+  const sig = str(fields, "sig", 88);
+  if (!/^[A-Za-z0-9+/]{86}==$/.test(sig)) {
+    fail("Field 'sig' must be 64 bytes in base64");
+  }
+  return { ...end, sig };
+}
+
 function int(fields: Fields, key: string): number {
   const value = fields[key];
   if (
@@ -892,7 +912,7 @@ export function parseClientMessage(value: unknown): ClientMessage {
     case "file_chunk":
       return { t, xfer: int(f, "xfer"), offset: int(f, "offset") };
     case "file_end":
-      return { t, xfer: int(f, "xfer"), sha256: str(f, "sha256", 64) };
+      return fileEnd(f);
     case "file_ack":
       return { t, xfer: int(f, "xfer"), received: int(f, "received") };
     case "file_done":
@@ -1243,7 +1263,7 @@ export function parseServerMessage(value: unknown): ServerMessage {
     case "file_chunk":
       return { t, xfer: int(f, "xfer"), offset: int(f, "offset") };
     case "file_end":
-      return { t, xfer: int(f, "xfer"), sha256: str(f, "sha256", 64) };
+      return fileEnd(f);
     case "file_cancel": {
       const message = {
         t,

@@ -75,7 +75,8 @@ export type ClientMessage =
   | FileOfferRequest
   // body: the next bytes of the file, sealed with the file key (+16 bytes)
   | { t: "file_chunk"; xfer: number; offset: number }
-  | { t: "file_end"; xfer: number; sha256: string } // sender: all bytes sent
+  // sender: all bytes sent; `sig`: a group file's signature (11.10)
+  | { t: "file_end"; xfer: number; sha256: string; sig?: string }
   | { t: "file_ack"; xfer: number; received: number } // recipient: bytes on disk
   | { t: "file_done"; xfer: number; ok: boolean; reason: string } // recipient: verdict
   | { t: "file_cancel"; xfer: number; reason: string } // either side gives up
@@ -279,7 +280,7 @@ export type ServerMessage =
   // To recipients:
   | FileOfferNotice
   | { t: "file_chunk"; xfer: number; offset: number } // body: bytes
-  | { t: "file_end"; xfer: number; sha256: string }
+  | { t: "file_end"; xfer: number; sha256: string; sig?: string }
   // To either side: the transfer (or this recipient's part of it) is over.
   // `resumable`: it broke (a side disconnected), not cancelled: a recipient
   // may keep what it has for a later offer of the same file.

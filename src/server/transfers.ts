@@ -69,7 +69,7 @@ export function routeFile(
     case "file_chunk":
       return chunk(state, session, message.xfer, message.offset, body, now);
     case "file_end":
-      return end(state, session, message.xfer, message.sha256, now);
+      return end(state, session, message, now);
     case "file_ack":
     case "file_done":
     case "file_cancel":
@@ -592,8 +592,7 @@ function chunk(
 function end(
   state: ServerState,
   session: Session,
-  xfer: number,
-  sha256: string,
+  { xfer, sha256, sig }: { xfer: number; sha256: string; sig?: string },
   now: number,
 ): Outbound[] {
   const transfer = state.transfers.get(xfer);
@@ -617,7 +616,13 @@ function end(
   transfer.ended = true;
   return [{
     to: [...transfer.recipients.keys()],
-    message: { t: "file_end", xfer, sha256 },
+    // The signature is the members' to check (11.10): passed on as it is.
+    message: {
+      t: "file_end",
+      xfer,
+      sha256,
+      ...(sig === undefined ? {} : { sig }),
+    },
   }];
 }
 

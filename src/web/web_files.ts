@@ -26,6 +26,7 @@ import {
   FileCipher,
   newFileKey,
 } from "../crypto/file_cipher.ts";
+import { type FileSigner, verifyFileEnd } from "../crypto/file_signature.ts";
 import type { RecipientResult, SentFileOutcome } from "../client/render.ts";
 import type { TransferEntry } from "../client/transfers_view.ts";
 import {
@@ -137,6 +138,8 @@ interface Receiving {
   accepted: boolean;
   /** Opens the chunks (the offer's file key); made when the offer comes. */
   cipher: Promise<FileCipher>;
+  /** A group file's: `file_end` must be signed by it (file_signature.ts). */
+  verifyKey: Uint8Array | null;
   /** The plaintext chunks opened so far, in order. */
   chunks: Uint8Array[];
   /** Where the next chunk must start: counted as chunks arrive. */
@@ -284,6 +287,7 @@ export class WebFiles {
     // The name goes in the clear only where the key does (keyFields).
     let keyFields: { key?: string; key_id?: string; name?: string } =
       fileKeyForOffer(key);
+    let signer: FileSigner | undefined;
     if (this.#keys.share !== null) {
       const shared = await this.#keys.share(target, key, name, size);
       if (shared.kind === "refused") {
@@ -294,6 +298,7 @@ export class WebFiles {
         };
       }
       keyFields = shared.fields;
+      signer = shared.signer;
       if (shared.lines.length > 0) callbacks.keyLines?.(shared.lines);
     }
     callbacks.offered();
@@ -359,8 +364,16 @@ export class WebFiles {
       }
       if (!settled()) {
         // Keyed (file_cipher.ts): the server cannot tell a file by it.
+        // A group file: signed, so a member cannot pass off its own.
+        const keyed = await cipher.keyedDigest(sha256);
+        const sig = await signer?.sign(keyed);
         this.#client.post(
-          { t: "file_end", xfer, sha256: await cipher.keyedDigest(sha256) },
+          {
+            t: "file_end",
+            xfer,
+            sha256: keyed,
+            ...(sig === undefined ? {} : { sig }),
+          },
           undefined,
           true,
         );
@@ -434,7 +447,7 @@ export class WebFiles {
         this.#chunk(message.xfer, message.offset, body);
         return;
       case "file_end":
-        void this.#end(message.xfer, message.sha256);
+        void this.#end(message.xfer, message.sha256, message.sig);
         return;
       default:
         return;
@@ -510,6 +523,7 @@ export class WebFiles {
       offer,
       accepted: false,
       cipher: FileCipher.create(key, offer.xfer, offer.size),
+      verifyKey: "verifyKey" in got ? got.verifyKey ?? null : null,
       chunks: [],
       expected: 0,
       arrived: 0,
@@ -588,7 +602,11 @@ export class WebFiles {
     });
   }
 
-  async #end(xfer: number, sha256: string): Promise<void> {
+  async #end(
+    xfer: number,
+    sha256: string,
+    signature: string | undefined,
+  ): Promise<void> {
     const incoming = this.#incoming.get(xfer);
     if (incoming === undefined || !incoming.accepted) return;
     // After every chunk that came before it is opened.
@@ -613,6 +631,20 @@ export class WebFiles {
       this.#fail(incoming, "checksum mismatch");
       return;
     }
+    // Every member holds a group file's key: only its sender's signature
+    // says the file is the sender's.
+    if (
+      incoming.verifyKey !== null &&
+      !await verifyFileEnd(incoming.verifyKey, sha256, signature)
+    ) {
+      if (this.#incoming.get(xfer) !== incoming) return;
+      this.#fail(
+        incoming,
+        `the file is not signed by ${offer.from} (another member of the group, with the server's help, may have replaced it)`,
+      );
+      return;
+    }
+    if (this.#incoming.get(xfer) !== incoming) return;
     this.#incoming.delete(xfer);
     this.#client.post({ t: "file_done", xfer, ok: true, reason: "" });
     this.#receive.received(offer, file);

@@ -8,9 +8,11 @@ import {
   HIDDEN_FILE_NAME,
   keyIdOfLabel,
   MAX_SECRET_FILE_NAME_BYTES,
+  MAX_SIGNED_SECRET_FILE_NAME_BYTES,
   newFileKeyId,
   receiveFileKey,
   shareFileKey,
+  SIGNED_FILE_SECRET_HEAD_BYTES,
   withRealName,
 } from "../../src/client/file_key_share.ts";
 import { fileKeyForOffer } from "../../src/client/file_key.ts";
@@ -198,12 +200,18 @@ Deno.test("receiveFileKey waits for the secret of a group offer with a key in th
     offer({ ...fileKeyForOffer(key), key_id: id, group: "team" }),
     { inbox, usesE2e: () => false, waitMs: 5000 },
   );
+  const verifyKey = new Uint8Array(32).fill(9);
   inbox.deliver(
     "alice",
     fileSecretLabel(id),
-    encodeFileSecret(key, "plans.pdf", 1234),
+    encodeFileSecret(key, "plans.pdf", 1234, verifyKey),
   );
-  assert.deepEqual(await waiting, { key, name: "plans.pdf", readable: false });
+  assert.deepEqual(await waiting, {
+    key,
+    name: "plans.pdf",
+    readable: false,
+    verifyKey,
+  });
   // No secret: the key in the clear once the wait is over.
   const missing = offer({
     ...fileKeyForOffer(key),
@@ -375,5 +383,66 @@ Deno.test("withRealName puts the sender's file name back into a server's reply a
   assert.equal(
     withRealName("ERROR: jojo declined a.txt", "a.txt", "a.txt"),
     "ERROR: jojo declined a.txt",
+  );
+});
+
+Deno.test("a group file's secret is version 2: the key, the size, the sender's verify key and the name, as PROTOCOL.md 11.10 says; a group offer refuses a secret without one", async () => {
+  const key = new Uint8Array(32).fill(7);
+  const verifyKey = Uint8Array.fromHex(
+    "fd1724385aa0c75b64fb78cd602fa1d991fdebf76b13c58ed702eac835e9f618",
+  );
+  const secret = encodeFileSecret(key, "a.txt", 258, verifyKey);
+  assert.equal(secret.length, SIGNED_FILE_SECRET_HEAD_BYTES + 5);
+  assert.equal(
+    secret.toHex(),
+    "02" +
+      "0707070707070707070707070707070707070707070707070707070707070707" +
+      "0000000000000102" +
+      "fd1724385aa0c75b64fb78cd602fa1d991fdebf76b13c58ed702eac835e9f618" +
+      "612e747874",
+  );
+  assert.deepEqual(fileKeyOfSecret(secret, offer({ size: 258 })), {
+    key,
+    name: "a.txt",
+    verifyKey,
+  });
+  // The longest name still fits 1,024 bytes; one more byte does not.
+  assert.equal(
+    encodeFileSecret(
+      key,
+      "x".repeat(MAX_SIGNED_SECRET_FILE_NAME_BYTES),
+      1,
+      verifyKey,
+    ).length,
+    1024,
+  );
+  assert.throws(
+    () =>
+      encodeFileSecret(
+        key,
+        "x".repeat(MAX_SIGNED_SECRET_FILE_NAME_BYTES + 1),
+        1,
+        verifyKey,
+      ),
+    RangeError,
+  );
+  // A version 2 secret with no name: malformed.
+  const bare = fileKeyOfSecret(
+    secret.subarray(0, SIGNED_FILE_SECRET_HEAD_BYTES),
+    offer({ size: 258 }),
+  );
+  assert.ok("error" in bare && /malformed/.test(bare.error));
+  // A group offer whose secret is version 1: anyone in the group could have
+  // written the file, so it is refused.
+  const inbox = new FileKeyInbox();
+  const id = newFileKeyId();
+  inbox.deliver("alice", fileSecretLabel(id), encodeFileSecret(key, "a", 9));
+  const refused = await receiveFileKey(
+    offer({ key_id: id, size: 9, group: "team" }),
+    { inbox, usesE2e: () => true, waitMs: 10 },
+  );
+  assert.ok(
+    "error" in refused && /which a group file needs/.test(refused.error),
+    JSON.stringify(refused),
   );
 });

@@ -55,6 +55,8 @@ type Kind =
   | { k: "hex64" }
   /** A file key's id: 32 lower-case hex digits. */
   | { k: "hex32" }
+  /** A group file's `file_end` signature: 64 bytes in base64 (88 chars). */
+  | { k: "sig" }
   /** A welcome's store id: 1 to 64 letters, digits, '-' or '_'. */
   | { k: "token" }
   /** A user or group name from the server: NAME_PATTERN (PROTOCOL.md 8). */
@@ -78,6 +80,7 @@ const BOOL: Kind = { k: "bool" };
 const CID: Kind = { k: "cid" };
 const HEX64: Kind = { k: "hex64" };
 const HEX32: Kind = { k: "hex32" };
+const SIG: Kind = { k: "sig" };
 const str = (max = 256): Kind => ({ k: "str", max });
 const NAME = str();
 /** A name a server sends: clients check it against the naming rule. */
@@ -126,7 +129,10 @@ const CLIENT: Record<string, Shape> = {
     exactlyOne: ["to", "group"],
   },
   file_chunk: { required: { xfer: INT, offset: INT } },
-  file_end: { required: { xfer: INT, sha256: str(64) } },
+  file_end: {
+    required: { xfer: INT, sha256: str(64) },
+    optional: { sig: SIG },
+  },
   file_ack: { required: { xfer: INT, received: INT } },
   file_done: { required: { xfer: INT, ok: BOOL, reason: str(1024) } },
   file_cancel: { required: { xfer: INT, reason: str(1024) } },
@@ -229,7 +235,10 @@ const SERVER: Record<string, Shape> = {
     },
   },
   file_chunk: { required: { xfer: INT, offset: INT } },
-  file_end: { required: { xfer: INT, sha256: str(64) } },
+  file_end: {
+    required: { xfer: INT, sha256: str(64) },
+    optional: { sig: SIG },
+  },
   file_cancel: {
     required: { xfer: INT, reason: str(1024) },
     optional: { resumable: { k: "true" } },
@@ -266,6 +275,9 @@ function fits(kind: Kind, value: unknown): boolean {
       return typeof value === "string" && /^[0-9a-f]{64}$/.test(value);
     case "hex32":
       return typeof value === "string" && /^[0-9a-f]{32}$/.test(value);
+    case "sig":
+      return typeof value === "string" &&
+        /^[A-Za-z0-9+/]{86}==$/.test(value);
     case "token":
       return typeof value === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(value);
     case "name":
@@ -760,6 +772,11 @@ function validValue(rng: Rng, kind: Kind): unknown {
       while (out.length < length) out += rng.pick([..."0123456789abcdef"]);
       return out;
     }
+    case "sig": {
+      let out = "";
+      while (out.length < 86) out += rng.pick([..."AZaz09+/"]);
+      return out + "==";
+    }
     case "enum":
       return rng.pick(kind.values);
     case "code":
@@ -813,6 +830,8 @@ function invalidValue(rng: Rng, kind: Kind): unknown {
       return wrong(["A".repeat(64), "a".repeat(63), "a".repeat(65), 7, null]);
     case "hex32":
       return wrong(["A".repeat(32), "a".repeat(31), "a".repeat(33), 7, null]);
+    case "sig":
+      return wrong(["A".repeat(88), "A".repeat(86) + "=", "A".repeat(90), 7]);
     case "token":
       return wrong(["", "a.b", "a b", "x".repeat(65), 7, null]);
     case "name":

@@ -6,13 +6,22 @@
 import assert from "node:assert/strict";
 import { ChatClient } from "../../src/client/chat_client.ts";
 import { fileKeyForOffer } from "../../src/client/file_key.ts";
-import { newFileKey } from "../../src/crypto/file_cipher.ts";
+import { randomBytes } from "../../src/crypto/bytes.ts";
+import { FileCipher, newFileKey } from "../../src/crypto/file_cipher.ts";
+import {
+  type FileSigner,
+  newFileSigner,
+} from "../../src/crypto/file_signature.ts";
 import type {
   ClientMessage,
   FileOfferNotice,
 } from "../../src/protocol/messages.ts";
 import type { SecureChannel } from "../../src/transport/secure_channel.ts";
-import { type ReceiveCallbacks, WebFiles } from "../../src/web/web_files.ts";
+import {
+  type ReceiveCallbacks,
+  sha256Hex,
+  WebFiles,
+} from "../../src/web/web_files.ts";
 import { startHostileServer } from "../_helpers/hostile_server.ts";
 
 /** A WebFiles on a client of a hostile server; its user accepts everything. */
@@ -121,4 +130,79 @@ Deno.test("WebFiles ignores a second offer with the xfer of a transfer it alread
       JSON.stringify(fixture.failed)
     }); now listed: ${JSON.stringify(fixture.files.list().map((e) => e.name))}`,
   );
+});
+
+Deno.test("WebFiles keeps a group file only when its end carries the signature of the key that came end to end with its file key", async () => {
+  const server = await startHostileServer();
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  const key = newFileKey();
+  const sophia = await newFileSigner();
+  const mallory = await newFileSigner();
+  const received: string[] = [];
+  const failed: string[] = [];
+  const files = new WebFiles(client, {
+    ask: (_offer, answer) => answer(true),
+    declined() {},
+    progress() {},
+    received: (offer) => received.push(offer.name),
+    failed: (offer, reason) => failed.push(`${offer.name}: ${reason}`),
+  }, {
+    share: null,
+    // As file_key_share.ts hands over a group file's key that came end to
+    // end: with its sender's verify key.
+    take: (offer) => ({
+      key,
+      name: `file${offer.xfer}.bin`,
+      readable: false,
+      verifyKey: sophia.verifyKey,
+    }),
+  });
+  client.onMessage((incoming) => files.receive(incoming));
+  const channel = await server.session;
+  const contents = randomBytes(3000);
+  const send = async (xfer: number, signer: FileSigner | null) => {
+    channel.send({
+      t: "file_offer",
+      xfer,
+      from: "sophia",
+      group: "team",
+      name: "(end-to-end)",
+      size: contents.length,
+      timeout: 90_000,
+      key_id: "0".repeat(32),
+    });
+    assert.equal((await answers(channel, 1))[0]!.t, "file_accept");
+    const cipher = await FileCipher.create(key, xfer, contents.length);
+    channel.send(
+      { t: "file_chunk", xfer, offset: 0 },
+      await cipher.seal({ index: 0, offset: 0 }, contents),
+      true,
+    );
+    const sha256 = await cipher.keyedDigest(await sha256Hex(contents));
+    const sig = await signer?.sign(sha256);
+    channel.send(
+      { t: "file_end", xfer, sha256, ...(sig === undefined ? {} : { sig }) },
+      undefined,
+      true,
+    );
+    return (await answers(channel, 1))[0] as Extract<
+      ClientMessage,
+      { t: "file_done" }
+    >;
+  };
+  try {
+    assert.equal((await send(1, null)).ok, false);
+    assert.equal((await send(2, mallory)).ok, false);
+    assert.equal((await send(3, sophia)).ok, true);
+    assert.deepEqual(failed, [
+      "file1.bin: the file is not signed by sophia (another member of the group, with the server's help, may have replaced it)",
+      "file2.bin: the file is not signed by sophia (another member of the group, with the server's help, may have replaced it)",
+    ]);
+    assert.deepEqual(received, ["file3.bin"]);
+  } finally {
+    await client.quit();
+    await server[Symbol.asyncDispose]();
+  }
 });
