@@ -20,7 +20,11 @@ import {
   type FileSigner,
   newFileSigner,
 } from "../crypto/file_signature.ts";
-import { FILE_KEY_ID_PATTERN, nameKey } from "../protocol/limits.ts";
+import {
+  FILE_KEY_ID_PATTERN,
+  NAME_PATTERN,
+  nameKey,
+} from "../protocol/limits.ts";
 import type { FileOfferNotice } from "../protocol/messages.ts";
 import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
 import { fileKeyForOffer, fileKeyOfOffer } from "./file_key.ts";
@@ -34,25 +38,32 @@ export const FILE_SECRET_LABEL_PREFIX = "file ";
 export const FILE_SECRET_VERSION = 1;
 
 /**
- * The first byte of a group file's secret, which also carries the key that
- * verifies the sender's signature on `file_end` (file_signature.ts).
+ * The first byte of a group file's secret, which also carries the group's
+ * name and the key that verifies the sender's signature on `file_end`
+ * (file_signature.ts).
  */
-export const SIGNED_FILE_SECRET_VERSION = 2;
+export const GROUP_FILE_SECRET_VERSION = 2;
 
 /** version (1) || key (32) || u64be size (8), then the name's UTF-8. */
 export const FILE_SECRET_HEAD_BYTES = 1 + FILE_KEY_BYTES + 8;
 
-/** version (2) || key (32) || u64be size (8) || verify key (32), then the name. */
-export const SIGNED_FILE_SECRET_HEAD_BYTES = FILE_SECRET_HEAD_BYTES +
-  FILE_VERIFY_KEY_BYTES;
+/**
+ * version (2) || key (32) || u64be size (8) || verify key (32) || u8 length
+ * of the group's name, then the group's name (ASCII) and the file's name.
+ */
+export const GROUP_FILE_SECRET_HEAD_BYTES = FILE_SECRET_HEAD_BYTES +
+  FILE_VERIFY_KEY_BYTES + 1;
+
+/** A secret is at most this many bytes (11.7). */
+const MAX_SECRET_BYTES = 1024;
 
 /**
  * A file name in a secret is 1 to this many bytes of UTF-8: a secret is at
- * most 1,024 bytes (11.7). A group file's secret leaves 32 fewer.
+ * most 1,024 bytes (11.7). A group file's secret leaves less
+ * ({@link maxSecretFileNameBytes}).
  */
-export const MAX_SECRET_FILE_NAME_BYTES = 1024 - FILE_SECRET_HEAD_BYTES;
-export const MAX_SIGNED_SECRET_FILE_NAME_BYTES = 1024 -
-  SIGNED_FILE_SECRET_HEAD_BYTES;
+export const MAX_SECRET_FILE_NAME_BYTES = MAX_SECRET_BYTES -
+  FILE_SECRET_HEAD_BYTES;
 
 /**
  * What an offer whose name travels end to end says in its readable `name`
@@ -98,27 +109,30 @@ export function keyIdOfLabel(label: string): string | null {
   return FILE_KEY_ID_PATTERN.test(id) ? id : null;
 }
 
+/** What a group file's secret adds: whom it went to, and who signs it. */
+export interface GroupFileSecret {
+  /** The group the sender offered it to (a receiver checks the offer's). */
+  group: string;
+  /** The raw Ed25519 key that verifies the sender's `file_end`. */
+  verifyKey: Uint8Array;
+}
+
 /**
- * The secret that carries `key` for the file `name` of `size` bytes, and for
- * a group file the raw Ed25519 key that verifies its sender's `file_end`
- * (version 2; version 1 without).
+ * The secret that carries `key` for the file `name` of `size` bytes; for a
+ * group file, also the group's name and the key that verifies its sender's
+ * `file_end` (version 2; version 1 without).
  */
 export function encodeFileSecret(
   key: Uint8Array,
   name: string,
   size: number,
-  verifyKey?: Uint8Array,
+  toGroup?: GroupFileSecret,
 ): Uint8Array<ArrayBuffer> {
   if (key.length !== FILE_KEY_BYTES) {
     throw new RangeError(`A file key is ${FILE_KEY_BYTES} bytes`);
   }
-  if (verifyKey !== undefined && verifyKey.length !== FILE_VERIFY_KEY_BYTES) {
-    throw new RangeError(
-      `A file's verify key is ${FILE_VERIFY_KEY_BYTES} bytes`,
-    );
-  }
   const nameBytes = utf8Encode(name);
-  const maxName = maxSecretNameBytes(verifyKey !== undefined);
+  const maxName = maxSecretFileNameBytes(toGroup?.group);
   if (nameBytes.length === 0 || nameBytes.length > maxName) {
     throw new RangeError(
       `A file name sent end to end is 1 to ${maxName} bytes of UTF-8`,
@@ -126,27 +140,42 @@ export function encodeFileSecret(
   }
   const sizeBytes = new Uint8Array(8);
   new DataView(sizeBytes.buffer).setBigUint64(0, BigInt(size));
-  return verifyKey === undefined
-    ? concatBytes(
+  if (toGroup === undefined) {
+    return concatBytes(
       Uint8Array.of(FILE_SECRET_VERSION),
       key,
       sizeBytes,
       nameBytes,
-    )
-    : concatBytes(
-      Uint8Array.of(SIGNED_FILE_SECRET_VERSION),
-      key,
-      sizeBytes,
-      verifyKey,
-      nameBytes,
     );
+  }
+  if (toGroup.verifyKey.length !== FILE_VERIFY_KEY_BYTES) {
+    throw new RangeError(
+      `A file's verify key is ${FILE_VERIFY_KEY_BYTES} bytes`,
+    );
+  }
+  if (!NAME_PATTERN.test(toGroup.group)) {
+    throw new RangeError(`Not a group name: '${toGroup.group}'`);
+  }
+  return concatBytes(
+    Uint8Array.of(GROUP_FILE_SECRET_VERSION),
+    key,
+    sizeBytes,
+    toGroup.verifyKey,
+    Uint8Array.of(toGroup.group.length),
+    utf8Encode(toGroup.group),
+    nameBytes,
+  );
 }
 
-/** The longest name (bytes of UTF-8) a file secret of that kind holds. */
-function maxSecretNameBytes(signed: boolean): number {
-  return signed
-    ? MAX_SIGNED_SECRET_FILE_NAME_BYTES
-    : MAX_SECRET_FILE_NAME_BYTES;
+/**
+ * The longest file name (bytes of UTF-8) a secret holds: for a file to
+ * `group`, less by the verify key and the group's name.
+ */
+export function maxSecretFileNameBytes(group?: string): number {
+  return group === undefined
+    ? MAX_SECRET_FILE_NAME_BYTES
+    : MAX_SECRET_BYTES - GROUP_FILE_SECRET_HEAD_BYTES -
+      utf8Encode(group).length;
 }
 
 /** A file key, its name and (a group file) its sender's verify key. */
@@ -161,18 +190,47 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * The file key and name in `secret` if it was made for an offer of
- * `offer.size` bytes, or why not. The name is the sender's, authenticated
- * end to end; the offer's readable `name` plays no part.
+ * `offer.size` bytes, to the offer's group or to its receiver alone, or why
+ * not. The name is the sender's, authenticated end to end; the offer's
+ * readable `name` plays no part.
  */
 export function fileKeyOfSecret(
   secret: Uint8Array,
   offer: FileOfferNotice,
 ): FileSecret | { error: string } {
   const malformed = { error: "its key is malformed" };
-  const signed = secret[0] === SIGNED_FILE_SECRET_VERSION;
-  if (!signed && secret[0] !== FILE_SECRET_VERSION) return malformed;
-  const head = signed ? SIGNED_FILE_SECRET_HEAD_BYTES : FILE_SECRET_HEAD_BYTES;
-  if (secret.length <= head || secret.length > 1024) return malformed;
+  const toGroup = secret[0] === GROUP_FILE_SECRET_VERSION;
+  if (!toGroup && secret[0] !== FILE_SECRET_VERSION) return malformed;
+  let head = FILE_SECRET_HEAD_BYTES;
+  let group: string | undefined;
+  if (toGroup) {
+    const length = secret[GROUP_FILE_SECRET_HEAD_BYTES - 1] ?? 0;
+    head = GROUP_FILE_SECRET_HEAD_BYTES + length;
+    group = new TextDecoder("latin1").decode(
+      secret.subarray(GROUP_FILE_SECRET_HEAD_BYTES, head),
+    );
+    if (!NAME_PATTERN.test(group)) return malformed;
+  }
+  if (secret.length <= head || secret.length > MAX_SECRET_BYTES) {
+    return malformed;
+  }
+  // The server writes the offer's `group`: a file the sender sent to one
+  // group is not shown as sent privately, or to another group.
+  if (group === undefined && offer.group !== undefined) {
+    return {
+      error:
+        `its key came without the key that checks ${offer.from}'s signature, which a group file needs`,
+    };
+  }
+  if (
+    group !== undefined &&
+    (offer.group === undefined || nameKey(offer.group) !== nameKey(group))
+  ) {
+    return {
+      error:
+        `the key sent for it end to end is for a file to group ${group} (the server may have relabelled it)`,
+    };
+  }
   const size = new DataView(
     secret.buffer,
     secret.byteOffset + 1 + FILE_KEY_BYTES,
@@ -191,8 +249,15 @@ export function fileKeyOfSecret(
     return malformed;
   }
   const key = secret.slice(1, 1 + FILE_KEY_BYTES);
-  return signed
-    ? { key, name, verifyKey: secret.slice(FILE_SECRET_HEAD_BYTES, head) }
+  return toGroup
+    ? {
+      key,
+      name,
+      verifyKey: secret.slice(
+        FILE_SECRET_HEAD_BYTES,
+        FILE_SECRET_HEAD_BYTES + FILE_VERIFY_KEY_BYTES,
+      ),
+    }
     : { key, name };
 }
 
@@ -319,14 +384,6 @@ export function receiveFileKey(
   // Awaited (at most waitMs): the key may still be on its way. Until it
   // comes the name is unknown (the offer's is not the sender's word).
   return source.inbox.take(offer, waitMs).then((taken) => {
-    if (!("error" in taken) && offer.group !== undefined && !taken.verifyKey) {
-      // Every member holds a group file's key: without its sender's
-      // signing key, any of them could have written the file.
-      return {
-        error:
-          `Cannot take a file from ${offer.from}: its key came without the key that checks ${offer.from}'s signature, which a group file needs`,
-      };
-    }
     if (!("error" in taken)) {
       return {
         key: taken.key,
@@ -429,10 +486,31 @@ export async function shareFileKey(
 ): Promise<SharedKey> {
   const keyId = newFileKeyId();
   const label = fileSecretLabel(keyId);
-  // Every member of a group holds the key: only the sender's signature
-  // tells them the file is the sender's (file_signature.ts).
-  const group = "group" in target;
-  const maxName = maxSecretNameBytes(group);
+  let recipients: string[];
+  // A group file's secret names the group, as the server does (the offer's
+  // word for it is the server's): a receiver checks the two agree.
+  let group: string | undefined;
+  if ("to" in target) recipients = [target.to];
+  else {
+    const reply = await client.request({ t: "members", group: target.group });
+    if (reply.t === "error") return { kind: "refused", reply };
+    const self = nameKey(client.name ?? "");
+    const members = reply.t === "members" ? reply.groups[0] : undefined;
+    recipients = (members?.online ?? []).filter((n) => nameKey(n) !== self);
+    group = members?.group ?? target.group;
+    if (!NAME_PATTERN.test(group)) {
+      return {
+        kind: "refused",
+        reply: {
+          t: "error",
+          re: 0,
+          code: "bad_request",
+          text: `ERROR: Not a group name: '${group}'`,
+        },
+      };
+    }
+  }
+  const maxName = maxSecretFileNameBytes(group);
   if (utf8Encode(name).length > maxName) {
     return {
       kind: "refused",
@@ -445,18 +523,15 @@ export async function shareFileKey(
       },
     };
   }
-  const signer = group ? await newFileSigner() : undefined;
-  const secret = encodeFileSecret(key, name, size, signer?.verifyKey);
-  let recipients: string[];
-  if ("to" in target) recipients = [target.to];
-  else {
-    const reply = await client.request({ t: "members", group: target.group });
-    if (reply.t === "error") return { kind: "refused", reply };
-    const self = nameKey(client.name ?? "");
-    recipients = reply.t === "members"
-      ? (reply.groups[0]?.online ?? []).filter((n) => nameKey(n) !== self)
-      : [];
-  }
+  // Every member of a group holds the key: only the sender's signature
+  // tells them the file is the sender's (file_signature.ts).
+  const signer = group === undefined ? undefined : await newFileSigner();
+  const secret = encodeFileSecret(
+    key,
+    name,
+    size,
+    group === undefined ? undefined : { group, verifyKey: signer!.verifyKey },
+  );
   const keyless: string[] = [];
   const lines: string[] = [];
   for (const to of recipients) {

@@ -626,13 +626,8 @@ export class WebFiles {
     });
     const whole = new Uint8Array(await file.arrayBuffer());
     if (this.#incoming.get(xfer) !== incoming) return;
-    const cipher = await incoming.cipher;
-    if (await cipher.keyedDigest(await sha256Hex(whole)) !== sha256) {
-      this.#fail(incoming, "checksum mismatch");
-      return;
-    }
     // Every member holds a group file's key: only its sender's signature
-    // says the file is the sender's.
+    // says the file is the sender's. Checked first, as the terminal does.
     if (
       incoming.verifyKey !== null &&
       !await verifyFileEnd(incoming.verifyKey, sha256, signature)
@@ -642,6 +637,12 @@ export class WebFiles {
         incoming,
         `the file is not signed by ${offer.from} (another member of the group, with the server's help, may have replaced it)`,
       );
+      return;
+    }
+    const cipher = await incoming.cipher;
+    if (await cipher.keyedDigest(await sha256Hex(whole)) !== sha256) {
+      if (this.#incoming.get(xfer) !== incoming) return;
+      this.#fail(incoming, "checksum mismatch");
       return;
     }
     if (this.#incoming.get(xfer) !== incoming) return;

@@ -5,18 +5,19 @@ import {
   FileKeyInbox,
   fileKeyOfSecret,
   fileSecretLabel,
+  GROUP_FILE_SECRET_HEAD_BYTES,
   HIDDEN_FILE_NAME,
   keyIdOfLabel,
   MAX_SECRET_FILE_NAME_BYTES,
-  MAX_SIGNED_SECRET_FILE_NAME_BYTES,
+  maxSecretFileNameBytes,
   newFileKeyId,
   receiveFileKey,
   shareFileKey,
-  SIGNED_FILE_SECRET_HEAD_BYTES,
   withRealName,
 } from "../../src/client/file_key_share.ts";
 import { fileKeyForOffer } from "../../src/client/file_key.ts";
 import { newFileKey } from "../../src/crypto/file_cipher.ts";
+import { utf8Encode } from "../../src/crypto/bytes.ts";
 import type { FileOfferNotice } from "../../src/protocol/messages.ts";
 import type { ChatClient, Reply } from "../../src/client/chat_client.ts";
 
@@ -204,7 +205,7 @@ Deno.test("receiveFileKey waits for the secret of a group offer with a key in th
   inbox.deliver(
     "alice",
     fileSecretLabel(id),
-    encodeFileSecret(key, "plans.pdf", 1234, verifyKey),
+    encodeFileSecret(key, "plans.pdf", 1234, { group: "team", verifyKey }),
   );
   assert.deepEqual(await waiting, {
     key,
@@ -386,52 +387,75 @@ Deno.test("withRealName puts the sender's file name back into a server's reply a
   );
 });
 
-Deno.test("a group file's secret is version 2: the key, the size, the sender's verify key and the name, as PROTOCOL.md 11.10 says; a group offer refuses a secret without one", async () => {
+Deno.test("a group file's secret is version 2: the key, the size, the sender's verify key, the group and the name, as PROTOCOL.md 11.10 says; an offer that does not name that group refuses it", async () => {
   const key = new Uint8Array(32).fill(7);
   const verifyKey = Uint8Array.fromHex(
     "fd1724385aa0c75b64fb78cd602fa1d991fdebf76b13c58ed702eac835e9f618",
   );
-  const secret = encodeFileSecret(key, "a.txt", 258, verifyKey);
-  assert.equal(secret.length, SIGNED_FILE_SECRET_HEAD_BYTES + 5);
+  const toCrew = { group: "crew", verifyKey };
+  const secret = encodeFileSecret(key, "a.txt", 258, toCrew);
+  assert.equal(secret.length, GROUP_FILE_SECRET_HEAD_BYTES + 4 + 5);
   assert.equal(
     secret.toHex(),
     "02" +
       "0707070707070707070707070707070707070707070707070707070707070707" +
       "0000000000000102" +
       "fd1724385aa0c75b64fb78cd602fa1d991fdebf76b13c58ed702eac835e9f618" +
+      "04" + "63726577" +
       "612e747874",
   );
-  assert.deepEqual(fileKeyOfSecret(secret, offer({ size: 258 })), {
-    key,
-    name: "a.txt",
-    verifyKey,
-  });
-  // The longest name still fits 1,024 bytes; one more byte does not.
-  assert.equal(
-    encodeFileSecret(
+  // The group compared as names are (in any case).
+  for (const group of ["crew", "CREW"]) {
+    assert.deepEqual(fileKeyOfSecret(secret, offer({ size: 258, group })), {
       key,
-      "x".repeat(MAX_SIGNED_SECRET_FILE_NAME_BYTES),
-      1,
+      name: "a.txt",
       verifyKey,
-    ).length,
+    });
+  }
+  // Relabelled by the server: as private, or as another group's.
+  for (const group of [undefined, "team"]) {
+    const relabelled = fileKeyOfSecret(
+      secret,
+      offer({ size: 258, ...(group === undefined ? {} : { group }) }),
+    );
+    assert.ok(
+      "error" in relabelled &&
+        /is for a file to group crew \(the server may have relabelled it\)/
+          .test(relabelled.error),
+      JSON.stringify(relabelled),
+    );
+  }
+  // The longest name still fits 1,024 bytes; one more byte does not.
+  const longest = maxSecretFileNameBytes("crew");
+  assert.equal(longest, 1024 - GROUP_FILE_SECRET_HEAD_BYTES - 4);
+  assert.equal(
+    encodeFileSecret(key, "x".repeat(longest), 1, toCrew).length,
     1024,
   );
   assert.throws(
-    () =>
-      encodeFileSecret(
-        key,
-        "x".repeat(MAX_SIGNED_SECRET_FILE_NAME_BYTES + 1),
-        1,
-        verifyKey,
-      ),
+    () => encodeFileSecret(key, "x".repeat(longest + 1), 1, toCrew),
     RangeError,
   );
-  // A version 2 secret with no name: malformed.
-  const bare = fileKeyOfSecret(
-    secret.subarray(0, SIGNED_FILE_SECRET_HEAD_BYTES),
-    offer({ size: 258 }),
+  assert.throws(
+    () => encodeFileSecret(key, "a", 1, { group: "a b", verifyKey }),
+    RangeError,
   );
-  assert.ok("error" in bare && /malformed/.test(bare.error));
+  // Malformed: no file name; a group's name that is not one.
+  const malformed = [
+    secret.subarray(0, GROUP_FILE_SECRET_HEAD_BYTES + 4),
+    Uint8Array.of(...secret.subarray(0, GROUP_FILE_SECRET_HEAD_BYTES - 1), 0),
+    Uint8Array.of(
+      ...secret.subarray(0, GROUP_FILE_SECRET_HEAD_BYTES - 1),
+      4,
+      ...utf8Encode("c ew"),
+      0x61,
+    ),
+    Uint8Array.of(...secret.subarray(0, GROUP_FILE_SECRET_HEAD_BYTES - 1), 200),
+  ];
+  for (const bad of malformed) {
+    const refused = fileKeyOfSecret(bad, offer({ size: 258, group: "crew" }));
+    assert.ok("error" in refused && /malformed/.test(refused.error));
+  }
   // A group offer whose secret is version 1: anyone in the group could have
   // written the file, so it is refused.
   const inbox = new FileKeyInbox();

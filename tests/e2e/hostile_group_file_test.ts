@@ -68,7 +68,7 @@ Deno.test("chat connect saves a group file only when its end carries the sender'
           key,
           name,
           size,
-          unsigned ? undefined : signer.verifyKey,
+          unsigned ? undefined : { group: "team", verifyKey: signer.verifyKey },
         ),
       }),
     );
