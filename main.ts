@@ -59,10 +59,8 @@ import { DATABASE_FILE, openStore } from "./src/store/sqlite_store.ts";
 import { parseTargets } from "./src/client/target.ts";
 import { expandNames } from "./src/client/target_addresses.ts";
 import { openTerminal } from "./src/client/terminal.ts";
-import {
-  diagnosticsOnStderr,
-  writeJsonLine,
-} from "./src/client/json_terminal.ts";
+import { diagnosticsOnStderr } from "./src/client/json_terminal.ts";
+import { StdoutQueue } from "./src/client/stdout_queue.ts";
 import {
   keyPairExists,
   readPrivateKeyFile,
@@ -441,32 +439,41 @@ async function connect(
     ? diagnosticsOnStderr(openTerminal(true))
     : openTerminal();
   const trusted = await loadTrustedSenders();
-  return await runSession({
-    e2e,
-    ...(command.json ? { json: writeJsonLine } : {}),
-    urls,
-    trust,
-    identity,
-    user: command.user,
-    terminal,
-    reconnect: command.reconnect,
-    ui: { time: command.time, historyFile: command.historyFile },
-    files: {
-      downloadsDir: command.downloads ?? defaultDownloadsDir(),
-      ownDownloadsDir: command.downloads === null,
-      maxFileBytes: command.maxFileBytes,
-      // Nobody can answer for a script: it takes files only when told to.
-      // A program in --json answers offer events with commands.
-      accept: command.acceptFiles ??
-        (terminal.interactive || command.json ? "ask" : "none"),
-      trusted,
-      // A script's received files are opened only when it asks (--open-with).
-      open: command.open && (terminal.interactive || command.openWith !== null),
-      openWith: command.openWith === null
-        ? null
-        : parseOpenWith(command.openWith),
-    },
-  });
+  // Written in the background: a program that stops reading does not stop
+  // the client (stdout_queue.ts).
+  const json = command.json ? new StdoutQueue(Deno.stdout) : null;
+  try {
+    return await runSession({
+      e2e,
+      ...(json === null ? {} : { json }),
+      urls,
+      trust,
+      identity,
+      user: command.user,
+      terminal,
+      reconnect: command.reconnect,
+      ui: { time: command.time, historyFile: command.historyFile },
+      files: {
+        downloadsDir: command.downloads ?? defaultDownloadsDir(),
+        ownDownloadsDir: command.downloads === null,
+        maxFileBytes: command.maxFileBytes,
+        // Nobody can answer for a script: it takes files only when told to.
+        // A program in --json answers offer events with commands.
+        accept: command.acceptFiles ??
+          (terminal.interactive || command.json ? "ask" : "none"),
+        trusted,
+        // A script's received files are opened only when it asks (--open-with).
+        open: command.open &&
+          (terminal.interactive || command.openWith !== null),
+        openWith: command.openWith === null
+          ? null
+          : parseOpenWith(command.openWith),
+      },
+    });
+  } finally {
+    // Every line the session wrote reaches the reader before the exit.
+    await json?.flushed();
+  }
 }
 
 /**

@@ -30,7 +30,11 @@ import type { SmallFrameAead } from "../crypto/session_cipher.ts";
 import { type RoomCrypto, webRoomCrypto } from "../crypto/room_frame.ts";
 import { DeliveryLedger } from "./delivery.ts";
 import { StoreLedgers } from "./store_ledgers.ts";
-import { CloseCode, WebSocketConnection } from "../transport/connection.ts";
+import {
+  CloseCode,
+  DEFAULT_MAX_INBOX_BYTES,
+  WebSocketConnection,
+} from "../transport/connection.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import {
   ChannelError,
@@ -161,6 +165,12 @@ export class ChatClient {
 
   #lastHeard = Date.now();
   #silence: string | null = null;
+  /** Asked before each frame is taken: a promise to wait for, or null. */
+  #readWhen: () => Promise<void> | null = () => null;
+  /** Whether the receive loop waits for `#readWhen` now. */
+  #held = false;
+  /** Whether the connection closed while reading was held. */
+  #heldAtClose = false;
 
   readonly #ackDelayMs: number;
 
@@ -182,6 +192,9 @@ export class ChatClient {
   /** Pings a quiet server, and drops a connection that stays silent. */
   #watch(intervalMs: number): void {
     const check = () => {
+      // Not reading, the client cannot hear the server: no sign of a dead
+      // one (the runtime still answers the server's WebSocket pings).
+      if (this.#held) this.#lastHeard = Date.now();
       const quiet = Date.now() - this.#lastHeard;
       if (quiet >= 2 * intervalMs) {
         this.#silence = "The server stopped answering.";
@@ -259,6 +272,19 @@ export class ChatClient {
     this.#settles.delete(incoming);
     if (handled.length === 0) settle();
     else void Promise.allSettled(handled).then(settle);
+  }
+
+  /**
+   * Takes frames from the server only when `ready` allows: before each, the
+   * client waits for the promise it returns (null: read on). For a reader
+   * that fell behind (`chat connect --json` whose stdout is not read): the
+   * server's messages then wait unread, and unacknowledged, in the
+   * connection's inbox (its bound, DEFAULT_MAX_INBOX_BYTES, still holds:
+   * past it the connection is dropped, and the server sends again what was
+   * not acknowledged at the next registration).
+   */
+  holdReading(ready: () => Promise<void> | null): void {
+    this.#readWhen = ready;
   }
 
   /** Sends a request and resolves with the server's reply. */
@@ -502,6 +528,7 @@ export class ChatClient {
     let ending: Ending | null = null;
     try {
       while (ending === null) {
+        await this.#readyToRead();
         const batch = await this.#channel.receive();
         if (batch === null) break;
         this.#lastHeard = Date.now();
@@ -538,7 +565,10 @@ export class ChatClient {
     if (ending === null) {
       ending = this.#quitting ? { clean: true, reason: "Disconnected." } : {
         clean: false,
-        reason: this.#silence ?? "The connection to the server was lost.",
+        reason: this.#silence ??
+          (this.#heldAtClose && this.#channel.localCloseReason !== null
+            ? DROPPED_WHILE_HELD
+            : "The connection to the server was lost."),
       };
     }
     if (ending.clean && !this.#quitting) this.#channel.close();
@@ -550,6 +580,27 @@ export class ChatClient {
     clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
     return ending;
+  }
+
+  /** Waits while reading is held (`holdReading`), or until the link closes. */
+  async #readyToRead(): Promise<void> {
+    let wait = this.#readWhen();
+    if (wait === null) return;
+    this.#held = true;
+    try {
+      let closed = false;
+      const gone = this.#channel.closed.then(() => (closed = true));
+      while (wait !== null && !closed) {
+        await Promise.race([wait, gone]);
+        wait = this.#readWhen();
+      }
+      // What the inbox kept is read (the server's goodbye among it).
+      this.#heldAtClose = closed;
+    } finally {
+      this.#held = false;
+      // Silent because unread: the watchdog's clock starts again now.
+      this.#lastHeard = Date.now();
+    }
   }
 
   /**
@@ -651,6 +702,14 @@ export class ChatClient {
     this.#historyRequests.clear();
   }
 }
+
+/**
+ * Why the connection ended when this client cut it, its inbox full, while
+ * reading was held (`holdReading`).
+ */
+export const DROPPED_WHILE_HELD = `The connection was dropped: more than ${
+  DEFAULT_MAX_INBOX_BYTES / 1024 / 1024
+} MiB came from the server while this client held off reading it, because what it had already taken was not being read`;
 
 /** The replies made up here for requests the connection ended under. */
 const unanswered = new WeakSet<Reply>();

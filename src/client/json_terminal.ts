@@ -28,12 +28,3 @@ export function diagnosticsOnStderr(terminal: Terminal): Terminal {
     close: () => terminal.close(),
   };
 }
-
-/** Writes one JSON line to stdout, all of it, before anything else. */
-export function writeJsonLine(line: string): void {
-  const bytes = new TextEncoder().encode(line + "\n");
-  let written = 0;
-  while (written < bytes.length) {
-    written += Deno.stdout.writeSync(bytes.subarray(written));
-  }
-}

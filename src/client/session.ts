@@ -93,6 +93,7 @@ import {
   statusLine,
 } from "./reconnect_status.ts";
 import { withDeadline } from "../transport/with_deadline.ts";
+import { DEFAULT_MAX_INBOX_BYTES } from "../transport/connection.ts";
 
 /** How the client knows it reached the right server. */
 export type ServerTrust =
@@ -124,7 +125,7 @@ export interface SessionOptions {
    * newline), input lines may be JSON commands, and `terminal` only reads
    * input and shows diagnostics (stderr).
    */
-  json?: (line: string) => void;
+  json?: JsonLines;
   /** How the terminal behaves (issue 15); defaults for a script when absent. */
   ui?: InterfaceOptions;
   /** End-to-end keys to publish at every sign-in (issue 17); absent: none. */
@@ -178,10 +179,35 @@ const PROGRESS_INTERVAL_MS = 250;
 /** How long to wait for outstanding replies when input ends. */
 const REPLY_GRACE_MS = 5000;
 
+/**
+ * Where `--json` lines go: queued, never waited for (StdoutQueue,
+ * stdout_queue.ts), and what the session learns of their reader.
+ */
+export interface JsonLines {
+  /** Queues one line (without its newline). */
+  write(line: string): void;
+  /** Bytes waiting unread past which the reader counts as behind. */
+  readonly highBytes: number;
+  /** Null while the reader keeps up; else resolves once it has caught up. */
+  caughtUp(): Promise<void> | null;
+  /** Called with true when the reader falls behind, false when it caught up. */
+  onBehind(listener: (behind: boolean) => void): void;
+  /** Resolves once the lines cannot be written any more (the reader is gone). */
+  readonly gone: Promise<unknown>;
+}
+
 export async function runSession(options: SessionOptions): Promise<number> {
   const { terminal } = options;
   const style: Style = { color: terminal.color, bell: terminal.interactive };
   const output = outputFor(terminal, style, options.json);
+  // A program that stops reading our stdout is told on stderr why nothing
+  // more comes, and when it flows again (see `attach` in chat).
+  const json = options.json;
+  json?.onBehind((behind) =>
+    terminal.print(
+      behind ? readerBehindText(json.highBytes) : READER_CAUGHT_UP,
+    )
+  );
   const emit = output.emit;
   const connectionError = (reason: string) =>
     emit({
@@ -305,19 +331,43 @@ function publishKeys(
   });
 }
 
+/** How the session shows what happens, and what it knows of the reader. */
+interface Output {
+  emit: (event: SessionEvent) => void;
+  /** Whether something failed (a script's exit status says so). */
+  failed: boolean;
+  /** Null while the reader keeps up (always, on a terminal); see JsonLines. */
+  readerBehind(): Promise<void> | null;
+  /** Resolves once the reader of `--json` lines is gone; never on a terminal. */
+  readerGone: Promise<unknown>;
+}
+
+/** Said on stderr when a program leaves `--json` output unread. */
+function readerBehindText(highBytes: number): string {
+  return `chat: more than ${
+    Math.round(highBytes / 1024 / 1024)
+  } MiB of JSON lines wait unread on stdout: holding off the server's messages until the program reading stdout catches up (read it continuously: past ${
+    DEFAULT_MAX_INBOX_BYTES / 1024 / 1024
+  } MiB more from the server the connection is dropped)`;
+}
+const READER_CAUGHT_UP =
+  "chat: the program reading stdout caught up: taking the server's messages again";
+
 /** Where events go: a JSON line each, or lines on the terminal. */
 function outputFor(
   terminal: Terminal,
   style: Style,
-  json: ((line: string) => void) | undefined,
-): { emit: (event: SessionEvent) => void; failed: boolean } {
-  const output = {
+  json: JsonLines | undefined,
+): Output {
+  const output: Output = {
     failed: false,
+    readerBehind: () => json?.caughtUp() ?? null,
+    readerGone: json?.gone ?? new Promise(() => {}),
     emit: (event: SessionEvent) => {
       if (isFailure(event)) output.failed = true;
       if (json !== undefined) {
         const object = jsonOf(event);
-        if (object !== null) json(jsonLine(object));
+        if (object !== null) json.write(jsonLine(object));
         return;
       }
       const { lines, error } = textOf(event, style);
@@ -358,7 +408,7 @@ interface ChatContext {
   identity: Identity;
   reconnect: boolean;
   ledger: StoreLedgers;
-  output: { emit: (event: SessionEvent) => void; failed: boolean };
+  output: Output;
   json: boolean;
   ui: InterfaceOptions;
   e2e: E2eKeys | undefined;
@@ -748,6 +798,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   /** Everything that lives as long as one connection. */
   const attach = (client: ChatClient) => {
     e2e?.connected();
+    // Nothing more is taken from the server while a program leaves our
+    // --json output unread: what comes waits on the connection, not here.
+    client.holdReading(context.output.readerBehind);
     client.onMessage(({ message, body }) => {
       // The goodbye is reported once, where the connection ends.
       if (message.t === "bye") return;
@@ -1332,11 +1385,24 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   let pendingLine: Promise<string | null> | null = null;
   const nextLine = () => (pendingLine ??= terminal.nextLine());
   const queue: Queued[] = [];
+  const readerGone = context.output.readerGone.then((error) => ({ error }));
   for (;;) {
     const event = await Promise.race([
       nextLine().then((line) => ({ line })),
       link.client.ended.then((ending) => ({ ending })),
+      readerGone,
     ]);
+    if ("error" in event) {
+      // A program that closed our stdout is gone: its session ends as at
+      // the end of its input, but as a failure.
+      terminal.print(
+        `chat: cannot write to stdout (${
+          messageOf(event.error)
+        }): the program reading it is gone; leaving`,
+      );
+      context.output.failed = true;
+      break;
+    }
     if ("line" in event) {
       pendingLine = null;
       if (event.line === null) break;
@@ -1385,6 +1451,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       terminal.close();
       return 1;
     }
+    // Nothing a new connection brings could be shown before the reader of
+    // --json output catches up; it would only be held off there too.
+    await context.output.readerBehind();
     const next = await reconnect(self, context, ending.reason, {
       queue,
       nextLine,

@@ -51,6 +51,11 @@ export interface Connection {
   close(code?: number, reason?: string): void;
   /** Resolves when the underlying socket is gone (not merely asked to close). */
   readonly closed: Promise<CloseInfo>;
+  /**
+   * Where offered: why this side cut the connection on its own (its inbox
+   * overflowed, say), or null.
+   */
+  readonly localCloseReason?: string | null;
 }
 
 export interface WebSocketConnectionOptions {

@@ -306,6 +306,11 @@ export class SecureChannel {
     return this.#conn.closed;
   }
 
+  /** Why this side cut the connection on its own, or null (Connection). */
+  get localCloseReason(): string | null {
+    return this.#conn.localCloseReason ?? null;
+  }
+
   /**
    * Queues one already-encoded message (see `encodeMessage`); the same bytes
    * may be queued on any number of channels.

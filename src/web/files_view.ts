@@ -1,9 +1,11 @@
 /// <reference lib="dom" />
 /**
  * Files on the page: the question an offer asks (Accept / Decline), progress
- * bars, and the link that saves a received file through the browser's
- * download (never opened); sending one with the terminal's texts. The
- * transfers themselves are web_files.ts'. Browser only (the DOM).
+ * bars (gone when their transfer stops short), and the link that saves a
+ * received file through the browser's download (never opened), for as long
+ * as the page keeps the file (savable_files.ts); sending one with the
+ * terminal's texts. The transfers themselves are web_files.ts'. Browser only
+ * (the DOM).
  *
  * @module
  */
@@ -13,11 +15,14 @@ import { formatBytes } from "../client/render.ts";
 import type { SessionEvent } from "../client/session_events.ts";
 import { safeFileName } from "../files/naming.ts";
 import type { FileOfferNotice } from "../protocol/messages.ts";
-import { type LogView, smallButton } from "./log_view.ts";
+import { type LogView, type ProgressRow, smallButton } from "./log_view.ts";
+import type { SavableFiles } from "./savable_files.ts";
 import type { FileTarget, ReceiveCallbacks, WebFiles } from "./web_files.ts";
 
 export interface FilesViewContext {
   log: LogView;
+  /** The received files the page keeps to save. */
+  savable: SavableFiles;
   emit(event: SessionEvent): void;
   /** Whether this sender's offers are declined unseen (/ignore). */
   isIgnored(name: string, fingerprint?: string): boolean;
@@ -27,8 +32,13 @@ export interface FilesViewContext {
 
 /** How the page shows files offered to its user. */
 export function receivingView(context: FilesViewContext): ReceiveCallbacks {
-  const { log, emit } = context;
-  const bars = new Map<number, (done: number, total: number) => void>();
+  const { log, emit, savable } = context;
+  const bars = new Map<number, ProgressRow>();
+  /** The transfer ended short of the file: its bar goes (a line says why). */
+  const stopped = (offer: FileOfferNotice) => {
+    bars.get(offer.xfer)?.remove();
+    bars.delete(offer.xfer);
+  };
   return {
     ask(offer, answer, deadlineMs) {
       // An ignored user's offers are declined unseen, as their messages are.
@@ -64,31 +74,42 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
       });
     },
     progress(offer, received) {
-      let update = bars.get(offer.xfer);
-      if (update === undefined) {
-        update = log.progress(`${safeFileName(offer.name)} from ${offer.from}`);
-        bars.set(offer.xfer, update);
+      let bar = bars.get(offer.xfer);
+      if (bar === undefined) {
+        bar = log.progress(`${safeFileName(offer.name)} from ${offer.from}`);
+        bars.set(offer.xfer, bar);
       }
-      update(received, offer.size);
+      bar.update(received, offer.size);
     },
     received(offer: FileOfferNotice, file: Blob) {
       bars.delete(offer.xfer);
       const name = safeFileName(offer.name);
       const link = document.createElement("a");
-      link.href = URL.createObjectURL(file);
+      // Files kept before this one may be let go now (their rows say so).
+      const url = savable.keep(file, () =>
+        link.replaceWith(
+          `(no longer kept: the page keeps the last ${
+            formatBytes(savable.maxBytes)
+          } of files received; ask ${offer.from} to send it again)`,
+        ));
+      link.href = url;
       // A download, never opened: the name is the sender's, made safe.
       link.download = name;
       link.textContent = `Save ${name}`;
-      log.row(
+      const row = log.row(
         "notice received",
         offer.group === undefined
           ? `You received file ${name} from ${offer.from}. `
           : `[Receive ${name} from Group ${offer.group} ${offer.from}]. `,
         link,
       );
+      log.whenRemoved(row, () => savable.release(url));
+    },
+    cancelled(offer) {
+      stopped(offer);
     },
     failed(offer, reason) {
-      bars.delete(offer.xfer);
+      stopped(offer);
       emit({
         type: "error",
         re: null,
@@ -107,7 +128,8 @@ export async function sendFromPage(
   file: File,
 ): Promise<void> {
   const { emit } = context;
-  let update: ((done: number, total: number) => void) | null = null;
+  // Set by a callback: typed so that TypeScript does not take it for null.
+  let bar = null as ProgressRow | null;
   const outcome = await files.send(target, file, {
     keyLines: (lines) => {
       for (const text of lines) {
@@ -132,11 +154,16 @@ export async function sendFromPage(
       }
     },
     progress: (acked, size) => {
-      update ??= context.log.progress(
+      bar ??= context.log.progress(
         `${file.name} to ${"to" in target ? target.to : target.group}`,
       );
-      update(acked, size);
+      bar.update(acked, size);
     },
   });
+  // Stopped short for someone: the line below says so, not a bar left
+  // part full (it shows the slowest recipient).
+  if (outcome.kind !== "finished" || outcome.results.some((r) => !r.ok)) {
+    bar?.remove();
+  }
   emit({ type: "file_sent", re: 0, target, outcome });
 }

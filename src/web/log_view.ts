@@ -2,8 +2,9 @@
 /**
  * The page's log: rows of text (set as text, never as HTML), and rows that
  * hold elements (a question with buttons, a link to save a file, a progress
- * bar). It keeps its last rows only and follows the end while the reader
- * is there. Browser only (the DOM).
+ * bar). It keeps its last rows only, letting go of what a row held as it
+ * leaves, and follows the end while the reader is there. Browser only (the
+ * DOM).
  *
  * @module
  */
@@ -16,8 +17,30 @@ import { formatProgress } from "../client/render.ts";
  */
 export const MAX_ROWS = 5000;
 
+/** A transfer's row with its progress bar. */
+export interface ProgressRow {
+  /** Shows `done` of `total` bytes. */
+  update(done: number, total: number): void;
+  /**
+   * Takes the row away: the transfer stopped short (cancelled, failed), and
+   * a line of its own says so.
+   */
+  remove(): void;
+}
+
 export class LogView {
+  /** What to do when a row leaves the log (see whenRemoved). */
+  #onRemoved = new WeakMap<Element, () => void>();
+
   constructor(readonly element: HTMLElement, readonly maxRows = MAX_ROWS) {}
+
+  /**
+   * Calls `release` once `row` is trimmed from the log: what it alone held
+   * (a received file's object URL) is let go with it.
+   */
+  whenRemoved(row: Element, release: () => void): void {
+    this.#onRemoved.set(row, release);
+  }
 
   /** Appends `lines`, one row each, with the CSS classes `line kind`. */
   lines(lines: readonly string[], kind: string): void {
@@ -38,22 +61,25 @@ export class LogView {
     return row;
   }
 
-  /** A progress row for a transfer; the function returned updates it. */
-  progress(label: string): (done: number, total: number) => void {
+  /** A progress row for a transfer. */
+  progress(label: string): ProgressRow {
     const text = document.createElement("span");
     const bar = document.createElement("progress");
     const row = this.row("progress", bar, " ", text);
     const started = Date.now();
-    return (done, total) => {
-      bar.max = Math.max(total, 1);
-      bar.value = done;
-      text.textContent = formatProgress(
-        label,
-        done,
-        total,
-        Date.now() - started,
-      );
-      if (done >= total) row.classList.add("done");
+    return {
+      update: (done, total) => {
+        bar.max = Math.max(total, 1);
+        bar.value = done;
+        text.textContent = formatProgress(
+          label,
+          done,
+          total,
+          Date.now() - started,
+        );
+        if (done >= total) row.classList.add("done");
+      },
+      remove: () => row.remove(),
     };
   }
 
@@ -62,7 +88,11 @@ export class LogView {
     const stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
     log.append(row);
     while (log.childElementCount > this.maxRows) {
-      log.firstElementChild?.remove();
+      const first = log.firstElementChild;
+      if (first === null) break;
+      first.remove();
+      this.#onRemoved.get(first)?.();
+      this.#onRemoved.delete(first);
     }
     if (stick) log.scrollTop = log.scrollHeight;
   }

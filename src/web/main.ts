@@ -74,6 +74,7 @@ import { loadPageE2e, type PageE2e } from "./e2e_store.ts";
 import { loadIdentity } from "./identity_store.ts";
 import { IgnoreStore } from "./ignore_store.ts";
 import { LogView } from "./log_view.ts";
+import { SavableFiles } from "./savable_files.ts";
 import { type FileTarget, WebFiles } from "./web_files.ts";
 import { changedServerKeyMessage, checkServerKey } from "./server_pin.ts";
 import { FINGERPRINT_PATTERN } from "../crypto/keys.ts";
@@ -725,8 +726,11 @@ ui.groupForm.addEventListener("submit", (event) => {
 
 // --- Files ----------------------------------------------------------------
 
+/** Received files, kept to save within a bound (savable_files.ts). */
+const savable = new SavableFiles();
 const filesView: FilesViewContext = {
   log,
+  savable,
   emit,
   isIgnored,
   focusInput: () => ui.line.focus(),
@@ -1344,6 +1348,9 @@ addEventListener("pagehide", () => {
   quitting = true;
   retryNow();
   client?.abort();
+  // A page kept in the back/forward cache would hold every received file
+  // while no one sees it; one brought back starts afresh anyway.
+  savable.releaseAll();
 });
 addEventListener("pageshow", (event) => {
   // A PageTransitionEvent; typed as a plain Event where the DOM's types

@@ -119,6 +119,8 @@ export interface ReceiveCallbacks {
   progress(offer: FileOfferNotice, received: number): void;
   /** All bytes arrived and their SHA-256 matches: `file` is ready to save. */
   received(offer: FileOfferNotice, file: Blob): void;
+  /** The user stopped it (/cancel): nothing more comes, and the page says so. */
+  cancelled(offer: FileOfferNotice): void;
   failed(offer: FileOfferNotice, reason: string): void;
 }
 
@@ -246,6 +248,7 @@ export class WebFiles {
           xfer: entry.xfer,
           reason: "cancelled",
         });
+        this.#receive.cancelled(incoming.offer);
         return true;
       }
       case "resumable":

@@ -24,6 +24,8 @@ export class ChatProcess {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #reading: Promise<void>;
   #changed: (() => void)[] = [];
+  /** While set, stdout is not read: the pipe fills and the process's writes wait. */
+  #stdoutPaused: PromiseWithResolvers<void> | null = null;
 
   constructor(
     args: string[],
@@ -37,6 +39,11 @@ export class ChatProcess {
        * stdin and stdout are then a terminal, as for a person.
        */
       tty?: boolean;
+      /**
+       * Given each piece of stdout as it is read: for output too large to
+       * search again at every piece, as `waitFor` does.
+       */
+      onStdout?: (text: string) => void;
     } = {},
   ) {
     const [program, programArgs] = launcher(options, [
@@ -56,7 +63,14 @@ export class ChatProcess {
     }).spawn();
     this.#writer = this.child.stdin.getWriter();
     this.#reading = Promise.all([
-      this.#pump(this.child.stdout, (text) => (this.stdout += text)),
+      this.#pump(
+        this.child.stdout,
+        (text) => {
+          this.stdout += text;
+          options.onStdout?.(text);
+        },
+        () => this.#stdoutPaused?.promise,
+      ),
       this.#pump(this.child.stderr, (text) => (this.stderr += text)),
     ]).then(() => {});
   }
@@ -64,6 +78,7 @@ export class ChatProcess {
   async #pump(
     stream: ReadableStream<Uint8Array>,
     append: (text: string) => void,
+    paused: () => Promise<void> | undefined = () => undefined,
   ): Promise<void> {
     const decoder = new TextDecoder();
     for await (const chunk of stream) {
@@ -71,7 +86,23 @@ export class ChatProcess {
       const changed = this.#changed;
       this.#changed = [];
       for (const wake of changed) wake();
+      // Not read meanwhile: a stream is pulled only when iterated.
+      await paused();
     }
+  }
+
+  /**
+   * Stops reading the process's stdout, as a program that reads it no more:
+   * once the pipe is full, its writes to stdout wait.
+   */
+  pauseStdout(): void {
+    this.#stdoutPaused ??= Promise.withResolvers<void>();
+  }
+
+  /** Reads stdout again (see pauseStdout). */
+  resumeStdout(): void {
+    this.#stdoutPaused?.resolve();
+    this.#stdoutPaused = null;
   }
 
   /** Waits until stdout matches `pattern`; returns the match. */

@@ -13,7 +13,11 @@ Deno.test("SqliteStore under random traffic at a small cap, reopened now and the
   };
   const users = ["a", "b", "c", "d", "e"];
   const open = () =>
-    openStore(path, { maxBytes: 200 * 1024, capCheckEvery: 1 });
+    openStore(path, {
+      maxBytes: 200 * 1024,
+      capCheckBudgetMs: Infinity,
+      capCheckEvery: 1,
+    });
   let store: SqliteStore = open();
   try {
     for (const u of users) store.ensureUser(u, u, 1);

@@ -82,6 +82,7 @@ function hide(store: SqliteStore, sock: string, rounds: number, per: number) {
 Deno.test("SqliteStore at its cap: an account that acks tiny messages hides its flood; carol, owed half as much, loses hers and the flood stays", () => {
   const store = openStore(":memory:", {
     maxBytes: 1024 * KIB,
+    capCheckBudgetMs: Infinity,
     capCheckEvery: 1,
   });
   try {
@@ -134,6 +135,7 @@ Deno.test("SqliteStore at its cap: an account that acks tiny messages hides its 
 Deno.test("SqliteStore at its cap: many-member flood of 1-byte messages costs the store per delivery row, not per body byte: carol with a few normal messages goes first", () => {
   const store = openStore(":memory:", {
     maxBytes: 1024 * KIB,
+    capCheckBudgetMs: Infinity,
     capCheckEvery: 1,
   });
   try {
@@ -171,6 +173,7 @@ Deno.test("SqliteStore at its cap: with the estimate hidden, the store turns ful
   const notices: string[] = [];
   const store = openStore(":memory:", {
     maxBytes: 1024 * KIB,
+    capCheckBudgetMs: Infinity,
     capCheckEvery: 1,
     notice: (line) => notices.push(line),
   });
@@ -226,6 +229,7 @@ Deno.test("SqliteStore at its cap: with the estimate hidden, the store turns ful
 Deno.test("SqliteStore at its cap: big messages carol reads and acknowledges while a small backlog waits inflate her estimate: her backlog goes before a flood's", () => {
   const store = openStore(":memory:", {
     maxBytes: 1024 * KIB,
+    capCheckBudgetMs: Infinity,
     capCheckEvery: 1,
   });
   try {

@@ -81,6 +81,7 @@ Deno.test("SqliteStore with maxBytes gives up the oldest messages waiting for th
     const notices: string[] = [];
     const store = openStore(path, {
       maxBytes: 1024 * KIB,
+      capCheckBudgetMs: Infinity,
       capCheckEvery: 1,
       notice: (line) => notices.push(line),
     });
@@ -136,6 +137,7 @@ Deno.test("SqliteStore with maxBytes, flooded through accounts made for it, give
   // the flood too, as a member), and one owed only small private messages.
   const store = openStore(":memory:", {
     maxBytes: 1024 * KIB,
+    capCheckBudgetMs: Infinity,
     capCheckEvery: 1,
   });
   try {
@@ -207,7 +209,11 @@ Deno.test("SqliteStore with maxBytes deletes the newest message of a conversatio
   await withTempDir((dir) => {
     const path = `${dir}/chat.db`;
     const open = () =>
-      openStore(path, { maxBytes: 256 * KIB, capCheckEvery: 1 });
+      openStore(path, {
+        maxBytes: 256 * KIB,
+        capCheckBudgetMs: Infinity,
+        capCheckEvery: 1,
+      });
     const tell = (store: ReturnType<typeof open>, to: string, i: number) =>
       store.transaction(() =>
         store.appendMessage({
@@ -270,6 +276,7 @@ Deno.test("SqliteStore with maxBytes is full when what it cannot delete passes t
   // Below what an empty store's tables and indexes take.
   const store = openStore(":memory:", {
     maxBytes: 16 * KIB,
+    capCheckBudgetMs: Infinity,
     capCheckEvery: 1,
     notice: (line) => notices.push(line),
   });
@@ -315,6 +322,7 @@ Deno.test("openStore refuses a negative cap", () => {
 Deno.test("SqliteStore with maxBytes deletes delivered messages past older ones still owed, batch after batch", () => {
   const store = openStore(":memory:", {
     maxBytes: 160 * KIB,
+    capCheckBudgetMs: Infinity,
     capCheckEvery: 1,
   });
   try {
@@ -393,7 +401,11 @@ Deno.test("SqliteStore opened with a cap below what it holds gives up what waits
     } finally {
       store.close();
     }
-    store = openStore(path, { maxBytes: 512 * KIB, capCheckEvery: 1 });
+    store = openStore(path, {
+      maxBytes: 512 * KIB,
+      capCheckBudgetMs: Infinity,
+      capCheckEvery: 1,
+    });
     try {
       assert.equal(store.full(), false);
       assert.ok(store.usedBytes() <= 512 * KIB, `${store.usedBytes()}`);

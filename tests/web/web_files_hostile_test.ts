@@ -40,6 +40,7 @@ async function webFilesOnHostileServer() {
     declined() {},
     progress() {},
     received() {},
+    cancelled() {},
     failed(offer, reason) {
       failed.push(`${offer.name}: ${reason}`);
     },

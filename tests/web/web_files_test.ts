@@ -29,6 +29,10 @@ function recorder(accept: boolean) {
     received(_offer, file) {
       resolveDone(file);
     },
+    cancelled(offer) {
+      events.push(`cancelled ${offer.name}`);
+      resolveDone("cancelled by the user");
+    },
     failed(_offer, reason) {
       resolveDone(`failed: ${reason}`);
     },
@@ -165,6 +169,40 @@ Deno.test("WebFiles lists a transfer under way and cancels it: the sender hears 
     "you cancelled it",
   );
   assert.match(await bobSide.done as string, /^failed: alice cancelled/);
+  await alice.quit();
+  await bob.quit();
+});
+
+Deno.test("WebFiles: a receiver's own cancel tells its page (which takes the transfer's bar away), and the sender hears it stopped", async () => {
+  await using server = await startTestServer();
+  const alice = await TestClient.connect(server, "alice");
+  const bob = await TestClient.connect(server, "bob");
+  const bobSide = recorder(true);
+  let bobFiles: WebFiles | null = null;
+  let listed: TransferEntry[] = [];
+  bobSide.callbacks.progress = (_offer, received) => {
+    if (received === 0 || listed.length > 0) return;
+    listed = bobFiles!.list();
+    assert.equal(bobFiles!.cancel(listed[0]!), true);
+    assert.equal(bobFiles!.cancel(listed[0]!), false);
+  };
+  bobFiles = listen(bob.client, bobSide.callbacks);
+  const aliceFiles = listen(alice.client, recorder(false).callbacks);
+  const outcome = await aliceFiles.send(
+    { to: "bob" },
+    new File([randomBytes(32 * 1024 * 1024)], "big.bin"),
+    { offered() {}, answered() {}, progress() {} },
+  );
+  assert.equal(listed[0]?.kind, "receiving");
+  assert.deepEqual(
+    "results" in outcome ? outcome.results : [],
+    [{ name: "bob", ok: false, reason: "cancelled" }],
+  );
+  // Told at once, as /cancel answers: nothing more comes for it.
+  assert.deepEqual(bobSide.events, [
+    `ask big.bin ${32 * 1024 * 1024} from alice`,
+    "cancelled big.bin",
+  ]);
   await alice.quit();
   await bob.quit();
 });

@@ -1,0 +1,171 @@
+/**
+ * The lines `chat connect --json` writes, queued and written to stdout in
+ * the background, in order. A program that stops reading our stdout fills
+ * the pipe; a synchronous write would then stop the whole client (its
+ * keepalive answers too) until the server dropped it. Here a line is queued
+ * at once and the client goes on; past {@link STDOUT_BACKLOG_BYTES} unread
+ * the queue says it is behind, and the session stops taking messages from
+ * the server until it has caught up (session.ts), so nothing is dropped and
+ * what the client holds stays bounded.
+ *
+ * @module
+ */
+
+/**
+ * Bytes of output waiting for the reader before it counts as behind: the
+ * server's own per-client cut-off (32 MiB, maxBacklogBytes in config.ts),
+ * so that a client holds no more for its reader than the server would for
+ * the client. It is also more than the JSON of the largest backlog one
+ * registration delivers (1000 missed messages, at most 16 MB of text,
+ * docs/PROTOCOL.md 5.3): a program that reads, if slowly, never sees the
+ * client stop taking messages because it reconnected.
+ */
+export const STDOUT_BACKLOG_BYTES = 32 * 1024 * 1024;
+
+/** Where the bytes go: Deno.stdout, or a test's. */
+export interface ByteSink {
+  /** Writes some of `bytes` (at least one), resolving with how many. */
+  write(bytes: Uint8Array): Promise<number>;
+}
+
+/** Lines are written in chunks of about this size: fewer system calls. */
+const CHUNK_BYTES = 64 * 1024;
+
+const encoder = new TextEncoder();
+
+export class StdoutQueue {
+  #sink: ByteSink;
+  #lines: Uint8Array[] = [];
+  #bytes = 0;
+  #behind = false;
+  #writing = false;
+  #failure: Error | null = null;
+  #caughtUp: PromiseWithResolvers<void> | null = null;
+  #flushed: PromiseWithResolvers<void> | null = null;
+  #gone = Promise.withResolvers<Error>();
+  #listeners: ((behind: boolean) => void)[] = [];
+
+  /**
+   * Behind past `highBytes` queued; caught up again at `lowBytes` (half
+   * by default: the session does not flip between the two with every line).
+   */
+  constructor(
+    sink: ByteSink,
+    readonly highBytes = STDOUT_BACKLOG_BYTES,
+    readonly lowBytes = highBytes / 2,
+  ) {
+    if (!(lowBytes >= 0 && lowBytes <= highBytes)) {
+      throw new RangeError("The low-water mark must be within 0 .. highBytes");
+    }
+    this.#sink = sink;
+  }
+
+  /** Queues `line` and a newline; never waits. */
+  write(line: string): void {
+    if (this.#failure !== null) return; // no one reads them any more
+    const bytes = encoder.encode(line + "\n");
+    this.#lines.push(bytes);
+    this.#bytes += bytes.byteLength;
+    if (!this.#behind && this.#bytes > this.highBytes) this.#setBehind(true);
+    if (!this.#writing) void this.#drain();
+  }
+
+  /** Bytes queued and not yet written. */
+  get queuedBytes(): number {
+    return this.#bytes;
+  }
+
+  /** Whether the reader has fallen behind (past `highBytes`, not yet back at `lowBytes`). */
+  get behind(): boolean {
+    return this.#behind;
+  }
+
+  /** Null while the reader keeps up; else resolves once it has caught up. */
+  caughtUp(): Promise<void> | null {
+    if (!this.#behind) return null;
+    this.#caughtUp ??= Promise.withResolvers<void>();
+    return this.#caughtUp.promise;
+  }
+
+  /** Called with true when the reader falls behind, false when it caught up. */
+  onBehind(listener: (behind: boolean) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Resolves once every line queued so far is written (or writing failed). */
+  flushed(): Promise<void> {
+    if (this.#lines.length === 0 && !this.#writing) return Promise.resolve();
+    this.#flushed ??= Promise.withResolvers<void>();
+    return this.#flushed.promise;
+  }
+
+  /**
+   * Resolves with the error once stdout cannot be written (the reader closed
+   * its end): what was queued is dropped, as is all that comes after.
+   */
+  get gone(): Promise<Error> {
+    return this.#gone.promise;
+  }
+
+  async #drain(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#lines.length > 0) {
+        const chunk = this.#takeChunk();
+        let written = 0;
+        while (written < chunk.byteLength) {
+          written += await this.#sink.write(chunk.subarray(written));
+        }
+        this.#bytes -= chunk.byteLength;
+        if (this.#behind && this.#bytes <= this.lowBytes) {
+          this.#setBehind(false);
+        }
+      }
+    } catch (error) {
+      this.#failure = error instanceof Error ? error : new Error(String(error));
+      this.#lines = [];
+      this.#bytes = 0;
+      // Whoever waits for the reader goes on: there is none (`gone` says
+      // so, not a catching up).
+      this.#behind = false;
+      this.#releaseWaiters();
+      this.#gone.resolve(this.#failure);
+    } finally {
+      this.#writing = false;
+    }
+    const flushed = this.#flushed;
+    this.#flushed = null;
+    flushed?.resolve();
+  }
+
+  /** The next lines, as one buffer of about CHUNK_BYTES (or one longer line). */
+  #takeChunk(): Uint8Array {
+    let count = 0;
+    let size = 0;
+    while (count < this.#lines.length && (count === 0 || size < CHUNK_BYTES)) {
+      size += this.#lines[count]!.byteLength;
+      count++;
+    }
+    const taken = this.#lines.splice(0, count);
+    if (taken.length === 1) return taken[0]!;
+    const chunk = new Uint8Array(size);
+    let at = 0;
+    for (const line of taken) {
+      chunk.set(line, at);
+      at += line.byteLength;
+    }
+    return chunk;
+  }
+
+  #setBehind(behind: boolean): void {
+    this.#behind = behind;
+    if (!behind) this.#releaseWaiters();
+    for (const listener of this.#listeners) listener(behind);
+  }
+
+  #releaseWaiters(): void {
+    const caughtUp = this.#caughtUp;
+    this.#caughtUp = null;
+    caughtUp?.resolve();
+  }
+}

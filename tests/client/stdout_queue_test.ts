@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { type ByteSink, StdoutQueue } from "../../src/client/stdout_queue.ts";
+
+/** A sink whose reader takes bytes only when the test lets it. */
+function stalledReader() {
+  const taken: Uint8Array[] = [];
+  let waiting: (() => void)[] = [];
+  let open = false;
+  let broken: Error | null = null;
+  const sink: ByteSink = {
+    async write(bytes) {
+      while (!open && broken === null) {
+        await new Promise<void>((resolve) => waiting.push(resolve));
+      }
+      if (broken !== null) throw broken;
+      taken.push(bytes.slice());
+      return bytes.byteLength;
+    },
+  };
+  const wake = () => {
+    const woken = waiting;
+    waiting = [];
+    for (const resolve of woken) resolve();
+  };
+  return {
+    sink,
+    /** What was written so far, as text. */
+    text: () => taken.map((b) => new TextDecoder().decode(b)).join(""),
+    read() {
+      open = true;
+      wake();
+    },
+    close(error: Error) {
+      broken = error;
+      wake();
+    },
+  };
+}
+
+Deno.test("StdoutQueue queues lines without waiting for the reader and writes them in order once it reads", async () => {
+  const reader = stalledReader();
+  const queue = new StdoutQueue(reader.sink, 1024 * 1024);
+  for (let n = 0; n < 1000; n++) queue.write(`{"n":${n}}`);
+  assert.equal(reader.text(), "");
+  assert.ok(queue.queuedBytes > 0);
+  reader.read();
+  await queue.flushed();
+  const lines = reader.text().split("\n");
+  assert.equal(lines.pop(), "");
+  assert.deepEqual(
+    lines,
+    Array.from({ length: 1000 }, (_, n) => `{"n":${n}}`),
+  );
+  assert.equal(queue.queuedBytes, 0);
+});
+
+Deno.test("StdoutQueue says the reader is behind past its bound, and caught up once half of it is written", async () => {
+  const reader = stalledReader();
+  const queue = new StdoutQueue(reader.sink, 1000);
+  const changes: boolean[] = [];
+  queue.onBehind((behind) => changes.push(behind));
+  const line = "x".repeat(99); // 100 bytes with its newline
+  for (let n = 0; n < 10; n++) queue.write(line);
+  assert.equal(queue.behind, false, "at the bound, not past it");
+  assert.equal(queue.caughtUp(), null);
+  queue.write(line);
+  assert.equal(queue.behind, true);
+  assert.deepEqual(changes, [true]);
+  const caughtUp = queue.caughtUp();
+  assert.ok(caughtUp !== null);
+  reader.read();
+  await caughtUp;
+  assert.ok(queue.queuedBytes <= 500, `${queue.queuedBytes} left`);
+  assert.deepEqual(changes, [true, false]);
+  await queue.flushed();
+  assert.equal(reader.text(), `${line}\n`.repeat(11));
+});
+
+Deno.test("StdoutQueue drops what waits once stdout cannot be written, and lets those waiting for the reader go", async () => {
+  const reader = stalledReader();
+  const queue = new StdoutQueue(reader.sink, 100);
+  const changes: boolean[] = [];
+  queue.onBehind((behind) => changes.push(behind));
+  queue.write("x".repeat(200));
+  const caughtUp = queue.caughtUp();
+  assert.ok(caughtUp !== null);
+  const flushed = queue.flushed();
+  reader.close(new Deno.errors.BrokenPipe("Broken pipe (os error 32)"));
+  const error = await queue.gone;
+  assert.ok(error instanceof Deno.errors.BrokenPipe);
+  await caughtUp;
+  await flushed;
+  assert.equal(queue.queuedBytes, 0);
+  assert.deepEqual(changes, [true], "gone, not caught up");
+  queue.write("after");
+  assert.equal(queue.queuedBytes, 0, "nothing is kept for a reader gone");
+  await queue.flushed();
+});

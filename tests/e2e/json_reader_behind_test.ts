@@ -1,0 +1,264 @@
+/**
+ * A bot that stops reading the stdout of `chat connect --json` while the room
+ * is busy. Its writes were synchronous: once the pipe was full the whole
+ * client stopped, its answers to the server's keepalive pings too, and the
+ * server dropped it. Now the lines queue (stdout_queue.ts), and past the
+ * queue's bound the client holds off the server's messages until the reader
+ * catches up: it stays connected, and the reader gets every message, in
+ * order, once it reads again. A real server, a real `chat connect` process.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startTestServer, TestClient, testKeys } from "../_helpers/chat.ts";
+import { ChatProcess } from "../_helpers/process.ts";
+import { DROPPED_WHILE_HELD } from "../../src/client/chat_client.ts";
+
+/** The server pings a connection silent this long, and drops it if it stays so. */
+const IDLE_SECONDS = 2;
+
+/** A chat line of 4000 characters, 12,000 bytes (3 each), numbered `n`. */
+function line(n: number): string {
+  const label = `m${n} `;
+  return label + "€".repeat(4000 - label.length);
+}
+
+/** What the client says on stderr when it holds off the server's messages. */
+const HOLDING_OFF = /holding off the server's messages/;
+
+/**
+ * A server where alice may flood, `bot` (a `chat connect --json` process)
+ * and alice signed in to it, and alice's numbered lines (`line`) as the bot
+ * wrote them.
+ */
+async function busyRoom() {
+  const dir = await Deno.makeTempDir({ prefix: "chat-json-behind-" });
+  const pub = join(dir, "server.pub");
+  await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+  const server = await startTestServer({
+    connectionLimits: {
+      // alice floods the room (the bot's output is what is tested).
+      messagesPerSecond: 100_000,
+      messageBurst: 100_000,
+      messagesPerSecondPerAddress: 100_000,
+      messageBurstPerAddress: 100_000,
+      // A client that cannot answer a ping is dropped within seconds.
+      idleTimeoutSeconds: IDLE_SECONDS,
+    },
+  });
+  // Parsed as they come: the output is tens of MiB, too much to search
+  // again at every piece.
+  const events: Record<string, unknown>[] = [];
+  /** The numbers of alice's lines the bot wrote, in the order written. */
+  const numbers: number[] = [];
+  let partial = "";
+  const bot = new ChatProcess([
+    "connect",
+    `127.0.0.1:${server.port}`,
+    "--pub",
+    pub,
+    "--user",
+    "bot",
+    "--json",
+    "--no-open",
+    "--downloads",
+    join(dir, "downloads"),
+  ], {
+    env: { XDG_CONFIG_HOME: join(dir, "config") },
+    onStdout(text) {
+      const lines = (partial + text).split("\n");
+      partial = lines.pop()!;
+      for (const line of lines) {
+        const event = JSON.parse(line) as Record<string, unknown>;
+        events.push(event);
+        if (event.type === "message" && event.from === "alice") {
+          numbers.push(Number(/^m(\d+) /.exec(String(event.text))![1]));
+        }
+      }
+    },
+  });
+  await bot.waitFor(/"type":"welcome"/);
+  const alice = await TestClient.connect(server, "alice");
+  await bot.waitFor(/"type":"presence","name":"alice","online":true/);
+  let sent = 0;
+  return {
+    bot,
+    alice,
+    events,
+    numbers,
+    get sent() {
+      return sent;
+    },
+    /**
+     * alice says her next `count` lines, to the room or to `to`, all at
+     * once (one by one, each would wait for a delayed TCP acknowledgement).
+     */
+    async say(count: number, to?: string): Promise<void> {
+      const replies = await Promise.all(
+        Array.from({ length: count }, (_, i) => {
+          const text = line(sent + i);
+          return to === undefined
+            ? alice.client.say(text)
+            : alice.client.msg(to, text);
+        }),
+      );
+      for (const reply of replies) {
+        assert.equal(reply.t, "ok", JSON.stringify(reply));
+      }
+      sent += count;
+    },
+    /** Waits until the bot wrote alice's last line. */
+    async readAll(): Promise<void> {
+      await bot.waitUntil(
+        () => numbers.at(-1) === sent - 1 || null,
+        `message m${sent - 1}`,
+        60_000,
+      );
+    },
+    async [Symbol.asyncDispose]() {
+      bot.resumeStdout();
+      bot.kill("SIGKILL");
+      await bot.finish();
+      await alice.quit();
+      await server.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Lines in the order sent, each once: what the reader must get. */
+function inOrder(count: number): number[] {
+  return Array.from({ length: count }, (_, n) => n);
+}
+
+Deno.test("chat connect --json: a bot that stops reading stdout stays connected and then gets every message, in order", async () => {
+  await using room = await busyRoom();
+  const { bot } = room;
+  // The bot stops reading; the room goes on until the client says it holds
+  // off the server's messages (past 32 MiB of unread lines). Bounded (the
+  // bound, the pipe and the connection's inbox twice over): without the
+  // fix the client never says it.
+  bot.pauseStdout();
+  const most = Math.ceil((2 * 40 * 1024 * 1024) / 12_000);
+  while (!HOLDING_OFF.test(bot.stderr)) {
+    assert.ok(
+      room.sent < most,
+      `the client never said it was holding off after ${room.sent} messages\nstderr:\n${bot.stderr}`,
+    );
+    await room.say(50);
+  }
+  // More while it holds off: these wait on the connection (1.2 MB, under
+  // the inbox's 8 MiB).
+  await room.say(100);
+  // The reader stays away long enough for the server to ping the bot,
+  // twice over, while it holds off: a client that could not answer would
+  // be dropped now. (The scenario's length, not a wait for something.)
+  await new Promise((resolve) => setTimeout(resolve, 3 * IDLE_SECONDS * 1000));
+
+  bot.resumeStdout();
+  await room.readAll();
+  await bot.waitForStderr(/taking the server's messages again/);
+  // Still the same connection: it answers, and never lost its link.
+  await bot.write('{"cmd":"list","id":"after"}\n');
+  const users = await bot.waitUntil(
+    () => room.events.find((e) => e.re === "after") ?? null,
+    "the answer to list",
+  );
+  assert.deepEqual(room.events.filter((e) => e.type === "connection"), []);
+  assert.deepEqual(room.numbers, inOrder(room.sent));
+  assert.equal(users.type, "users");
+  assert.deepEqual(
+    (users.users as { name: string }[]).map((u) => u.name).sort(),
+    ["alice", "bot"],
+  );
+});
+
+Deno.test("chat connect --json: past what the connection keeps unread too, the bot is dropped, reconnects once it reads, and still gets every private message once, in order", async () => {
+  await using room = await busyRoom();
+  const { bot, alice } = room;
+  bot.pauseStdout();
+  const most = Math.ceil((3 * 40 * 1024 * 1024) / 12_000);
+  // Private messages wait for the bot until it acknowledges them: those
+  // the dropped connection held unread come again at the next sign-in.
+  while (
+    !alice.inbox.some(({ message }) =>
+      message.t === "presence" && message.name === "bot" && !message.online
+    )
+  ) {
+    assert.ok(
+      room.sent < most,
+      `the bot was never dropped after ${room.sent} messages\nstderr:\n${bot.stderr}`,
+    );
+    await room.say(50, "bot");
+  }
+  assert.match(bot.stderr, HOLDING_OFF);
+
+  bot.resumeStdout();
+  await room.readAll();
+  const connection = room.events.filter((e) => e.type === "connection");
+  assert.equal(connection[0]?.state, "lost");
+  assert.equal(connection[0]?.reason, DROPPED_WHILE_HELD);
+  assert.equal(connection.at(-1)?.state, "reconnected");
+  assert.deepEqual(room.numbers, inOrder(room.sent));
+});
+
+Deno.test("chat connect --json: when the program reading stdout closes it, the client leaves with an error on stderr", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-json-gone-" });
+  const pub = join(dir, "server.pub");
+  await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+  await using server = await startTestServer();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--allow-all",
+      new URL("../../main.ts", import.meta.url).pathname,
+      "connect",
+      `127.0.0.1:${server.port}`,
+      "--pub",
+      pub,
+      "--user",
+      "bot",
+      "--json",
+      "--no-open",
+      "--downloads",
+      join(dir, "downloads"),
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", XDG_CONFIG_HOME: join(dir, "config") },
+  }).spawn();
+  try {
+    const lines = child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let text = "";
+    while (!text.includes('"type":"welcome"')) {
+      const { done, value } = await lines.read();
+      assert.ok(!done, `no welcome:\n${text}`);
+      text += value;
+    }
+    // The reader goes: the pipe's read end is closed.
+    await lines.cancel();
+    const alice = await TestClient.connect(server, "alice");
+    await alice.client.say("anyone there?");
+    const [status, stderr] = await Promise.all([
+      child.status,
+      new Response(child.stderr).text(),
+    ]);
+    await alice.quit();
+    assert.equal(status.code, 1, stderr);
+    assert.match(
+      stderr,
+      /chat: cannot write to stdout \(.*\): the program reading it is gone; leaving/,
+    );
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    await child.stdin.close().catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});
