@@ -11,6 +11,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startTestServer, TestClient, testKeys } from "../_helpers/chat.ts";
+import { until } from "../_helpers/bystanders.ts";
+import { openStore } from "../../src/store/sqlite_store.ts";
 import { ChatProcess } from "../_helpers/process.ts";
 import { DROPPED_WHILE_HELD } from "../../src/client/chat_client.ts";
 
@@ -35,7 +37,10 @@ async function busyRoom() {
   const dir = await Deno.makeTempDir({ prefix: "chat-json-behind-" });
   const pub = join(dir, "server.pub");
   await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+  // The test's own: what the bot has acknowledged paces alice.
+  const store = openStore(":memory:");
   const server = await startTestServer({
+    store,
     connectionLimits: {
       // alice floods the room (the bot's output is what is tested).
       messagesPerSecond: 100_000,
@@ -107,6 +112,21 @@ async function busyRoom() {
       }
       sent += count;
     },
+    /**
+     * alice's next `count` lines to the bot, once the bot has taken (and
+     * acknowledged) those before or said that it holds off: how fast the
+     * bot's process runs does not decide when it holds off.
+     */
+    async sayPaced(count: number): Promise<void> {
+      await until(
+        () =>
+          HOLDING_OFF.test(bot.stderr) ||
+          store.pendingFor("bot", 1).length === 0,
+        "the bot to take alice's lines or to hold off",
+        60_000,
+      );
+      if (!HOLDING_OFF.test(bot.stderr)) await this.say(count, "bot");
+    },
     /** Waits until the bot wrote alice's last line. */
     async readAll(): Promise<void> {
       await bot.waitUntil(
@@ -121,6 +141,7 @@ async function busyRoom() {
       await bot.finish();
       await alice.quit();
       await server.shutdown();
+      store.close();
       await Deno.remove(dir, { recursive: true });
     },
   };
@@ -145,10 +166,10 @@ Deno.test("chat connect --json: a bot that stops reading stdout stays connected 
       room.sent < most,
       `the client never said it was holding off after ${room.sent} messages\nstderr:\n${bot.stderr}`,
     );
-    await room.say(50);
+    await room.sayPaced(200);
   }
-  // More while it holds off: these wait on the connection (1.2 MB, under
-  // the inbox's 8 MiB).
+  // More while it holds off, to the room too: these wait on the connection
+  // (1.2 MB, under the inbox's 8 MiB).
   await room.say(100);
   // The reader stays away long enough for the server to ping the bot,
   // twice over, while it holds off: a client that could not answer would
@@ -178,6 +199,13 @@ Deno.test("chat connect --json: past what the connection keeps unread too, the b
   const { bot, alice } = room;
   bot.pauseStdout();
   const most = Math.ceil((3 * 40 * 1024 * 1024) / 12_000);
+  while (!HOLDING_OFF.test(bot.stderr)) {
+    assert.ok(
+      room.sent < most,
+      `the client never said it was holding off after ${room.sent} messages\nstderr:\n${bot.stderr}`,
+    );
+    await room.sayPaced(200);
+  }
   // Private messages wait for the bot until it acknowledges them: those
   // the dropped connection held unread come again at the next sign-in.
   while (

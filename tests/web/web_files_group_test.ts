@@ -54,6 +54,7 @@ async function fixture() {
         }`,
       ),
     failed: (offer, reason) => failed.push(`${offer.name}: ${reason}`),
+    cancelled() {},
   }, {
     share: null,
     // As web/main.ts: sophia is known to use end-to-end keys.

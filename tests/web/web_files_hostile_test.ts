@@ -149,6 +149,7 @@ Deno.test("WebFiles keeps a group file only when its end carries the signature o
     progress() {},
     received: (offer) => received.push(offer.name),
     failed: (offer, reason) => failed.push(`${offer.name}: ${reason}`),
+    cancelled() {},
   }, {
     share: null,
     // As file_key_share.ts hands over a group file's key that came end to
