@@ -171,6 +171,8 @@ export class ChatClient {
   #held = false;
   /** Whether the connection closed while reading was held. */
   #heldAtClose = false;
+  /** Every chat message waits for its listeners before it is acknowledged. */
+  #ackWhenHandled = false;
 
   readonly #ackDelayMs: number;
 
@@ -285,6 +287,18 @@ export class ChatClient {
    */
   holdReading(ready: () => Promise<void> | null): void {
     this.#readWhen = ready;
+  }
+
+  /**
+   * From now on (call it before `register`: what waits for this user comes
+   * right after the welcome), a chat message is acknowledged only once the
+   * promises its listeners returned have settled, as end-to-end ones always
+   * are. `chat connect --json` returns one that resolves when the message's
+   * line is written to stdout: a program killed with lines still queued
+   * gets them again at the next sign-in.
+   */
+  ackWhenHandled(): void {
+    this.#ackWhenHandled = true;
   }
 
   /** Sends a request and resolves with the server's reply. */
@@ -645,7 +659,7 @@ export class ChatClient {
         : message;
       // Acknowledged once its listeners are done with it (opened, kept, or
       // shown as an error): a client that ends before gets it again.
-      const opening = chat !== message;
+      const opening = chat !== message || this.#ackWhenHandled;
       switch (this.#ledger.receive(chat, this.#name ?? "", opening)) {
         case "duplicate":
           // Nobody reads its body.

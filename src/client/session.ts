@@ -186,6 +186,8 @@ const REPLY_GRACE_MS = 5000;
 export interface JsonLines {
   /** Queues one line (without its newline). */
   write(line: string): void;
+  /** Resolves once every line queued so far is written (see StdoutQueue). */
+  written(): Promise<void>;
   /** Bytes waiting unread past which the reader counts as behind. */
   readonly highBytes: number;
   /** Null while the reader keeps up; else resolves once it has caught up. */
@@ -274,6 +276,8 @@ export async function runSession(options: SessionOptions): Promise<number> {
         text: "Handshake Finished. Start AES encrypted transmission",
       });
     }
+    // A program's messages are acknowledged once written to stdout.
+    if (options.json !== undefined) client.ackWhenHandled();
     const reply = await client.register(name, options.identity, ledger);
     emit({ type: "incoming", message: reply, text: "" });
     if (reply.t === "welcome") {
@@ -338,6 +342,11 @@ interface Output {
   failed: boolean;
   /** Null while the reader keeps up (always, on a terminal); see JsonLines. */
   readerBehind(): Promise<void> | null;
+  /**
+   * Resolves once what was emitted so far has reached the reader (a
+   * terminal's lines at once; `--json` lines once written to stdout).
+   */
+  written(): Promise<void>;
   /** Resolves once the reader of `--json` lines is gone; never on a terminal. */
   readerGone: Promise<unknown>;
 }
@@ -362,6 +371,7 @@ function outputFor(
   const output: Output = {
     failed: false,
     readerBehind: () => json?.caughtUp() ?? null,
+    written: () => json?.written() ?? Promise.resolve(),
     readerGone: json?.gone ?? new Promise(() => {}),
     emit: (event: SessionEvent) => {
       if (isFailure(event)) output.failed = true;
@@ -808,15 +818,20 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       if (message.t === "presence" && message.online) {
         e2e?.signedIn(client.serverFingerprint, message.name);
       }
+      // A chat message is acknowledged once its listeners are done with it
+      // (ackWhenHandled, set for --json): once shown, and its line written
+      // to stdout, so a program killed with lines unread gets them again.
+      const reached = (dealt: Promise<void> | undefined) =>
+        dealt?.then(() => context.output.written());
       if (message.t === "e2e_private") {
         // Opened even from someone ignored (`show` hides their messages):
         // it may hold their chain for a group, needed once they are shown
         // again.
-        return openE2e(client, message, body);
+        return reached(openE2e(client, message, body));
       }
       if (message.t === "e2e_group") {
         if (!ignore.list.isIgnored(message.from, keyOf(message.from))) {
-          return openGroup(client, message, body);
+          return reached(openGroup(client, message, body));
         }
         return;
       }
@@ -824,6 +839,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       // long as the chunk (and a JavaScript heap that grows with the rate).
       const text = hasTextBody(message) ? decodeText(body) : "";
       inTurn(() => show(message, text));
+      if (
+        message.t === "public" || message.t === "private" ||
+        message.t === "group"
+      ) return reached(shown);
     });
     // Seed tab completion with who and what is there; the replies are not shown.
     void client.request({ t: "list" }).then((r) => {
@@ -1675,6 +1694,7 @@ async function reconnect(
       const url = urls[index]!;
       try {
         const client = await connectTrusted(url, context.trust, terminal, node);
+        if (context.json) client.ackWhenHandled();
         const reply = await client.register(
           name,
           context.identity,

@@ -44,6 +44,11 @@ export class StdoutQueue {
   #flushed: PromiseWithResolvers<void> | null = null;
   #gone = Promise.withResolvers<Error>();
   #listeners: ((behind: boolean) => void)[] = [];
+  /** Bytes ever queued, and ever written: positions in the output. */
+  #queuedTotal = 0;
+  #writtenTotal = 0;
+  /** Who waits for the output to be written up to `at`, in order of `at`. */
+  #written: { at: number; resolve: () => void }[] = [];
 
   /**
    * Behind past `highBytes` queued; caught up again at `lowBytes` (half
@@ -66,6 +71,7 @@ export class StdoutQueue {
     const bytes = encoder.encode(line + "\n");
     this.#lines.push(bytes);
     this.#bytes += bytes.byteLength;
+    this.#queuedTotal += bytes.byteLength;
     if (!this.#behind && this.#bytes > this.highBytes) this.#setBehind(true);
     if (!this.#writing) void this.#drain();
   }
@@ -90,6 +96,20 @@ export class StdoutQueue {
   /** Called with true when the reader falls behind, false when it caught up. */
   onBehind(listener: (behind: boolean) => void): void {
     this.#listeners.push(listener);
+  }
+
+  /**
+   * Resolves once every line queued so far is written (while later lines
+   * may still be queued): a message is acknowledged to the server only
+   * then, so a program killed with lines unread gets them again. Never
+   * resolves if stdout cannot be written any more (`gone`).
+   */
+  written(): Promise<void> {
+    const at = this.#queuedTotal;
+    if (this.#writtenTotal >= at) return Promise.resolve();
+    const waiter = Promise.withResolvers<void>();
+    this.#written.push({ at, resolve: waiter.resolve });
+    return waiter.promise;
   }
 
   /** Resolves once every line queued so far is written (or writing failed). */
@@ -117,6 +137,10 @@ export class StdoutQueue {
           written += await this.#sink.write(chunk.subarray(written));
         }
         this.#bytes -= chunk.byteLength;
+        this.#writtenTotal += chunk.byteLength;
+        while (
+          this.#written.length > 0 && this.#written[0]!.at <= this.#writtenTotal
+        ) this.#written.shift()!.resolve();
         if (this.#behind && this.#bytes <= this.lowBytes) {
           this.#setBehind(false);
         }
@@ -125,6 +149,8 @@ export class StdoutQueue {
       this.#failure = error instanceof Error ? error : new Error(String(error));
       this.#lines = [];
       this.#bytes = 0;
+      // Not written: never acknowledged (the server sends them again).
+      this.#written = [];
       // Whoever waits for the reader goes on: there is none (`gone` says
       // so, not a catching up).
       this.#behind = false;

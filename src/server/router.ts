@@ -180,8 +180,7 @@ export function route(
     case "members":
       return members(state, session, message.id, message.group);
     case "ack":
-      acknowledge(state, session, message.cursors);
-      return [];
+      return acknowledge(state, session, message.cursors);
     case "away":
       return away(state, session, message.id, message.reason);
     case "history":
@@ -294,35 +293,54 @@ function register(
  * Messages that waited for a user, marked as history. A client that
  * acknowledges has them wait until it does (it drops any it has shown
  * already); for one that does not, they count as delivered now. Past a
- * ceiling the rest stay waiting for the next sign-in, and the user is told.
+ * ceiling (MAX_MISSED) a client that acknowledges gets the next ones once
+ * it has acknowledged these (`acknowledge`); one that does not gets them at
+ * its next sign-in, and is told.
  */
 function missed(state: ServerState, session: Session): Outbound[] {
-  const store = state.store;
-  const dropped = store.takeDropped(session.nameKey);
+  const dropped = state.store.takeDropped(session.nameKey);
   const told = dropped === 0 ? [] : reply(session.id, {
     t: "error",
     re: null,
     code: "limit",
     text: droppedWhileAway(dropped),
   });
+  const page = missedPage(state, session, 0);
+  if (page.last === null || session.acks) return [...page.out, ...told];
+  return [
+    ...page.out,
+    ...reply(session.id, {
+      t: "error",
+      re: null,
+      code: "limit",
+      text:
+        `ERROR: More messages are waiting than can be shown at once; the next ones come when you reconnect, or see /history`,
+    }),
+    ...told,
+  ];
+}
+
+/**
+ * Up to MAX_MISSED of what waits for the user after message `after`, and,
+ * if more wait, the last id sent (`last`), which becomes the connection's
+ * ack ceiling (Session.ackCeiling); null when nothing more waits.
+ */
+function missedPage(
+  state: ServerState,
+  session: Session,
+  after: number,
+): { out: Outbound[]; last: number | null } {
+  const store = state.store;
   const out: Outbound[] = [];
-  let after = 0;
   for (;;) {
     const pending = store.pendingFor(session.nameKey, MAX_HISTORY, after);
-    if (pending.length === 0) return [...out, ...told];
+    if (pending.length === 0) {
+      if (session.ackCeiling !== null) state.clearAckCeiling(session.id);
+      return { out, last: null };
+    }
     if (out.length >= MAX_MISSED) {
       if (session.acks) state.setAckCeiling(session.id, after);
-      return [
-        ...out,
-        ...reply(session.id, {
-          t: "error",
-          re: null,
-          code: "limit",
-          text:
-            `ERROR: More messages are waiting than can be shown at once; the next ones come when you reconnect, or see /history`,
-        }),
-        ...told,
-      ];
+      return { out, last: after };
     }
     for (const message of pending) {
       if (!session.acks) store.markDelivered(message.id, session.nameKey);
@@ -341,7 +359,7 @@ function acknowledge(
   state: ServerState,
   session: Session,
   cursors: readonly Cursor[],
-): void {
+): Outbound[] {
   const store = state.store;
   for (const cursor of cursors) {
     store.acknowledge(
@@ -353,6 +371,13 @@ function acknowledge(
       session.ackCeiling ?? undefined,
     );
   }
+  // The sign-in sent a page of what waited (missed): once every message of
+  // it is acknowledged, the next page follows.
+  const ceiling = session.ackCeiling;
+  if (ceiling === null) return [];
+  const first = store.pendingFor(session.nameKey, 1)[0];
+  if (first !== undefined && first.id <= ceiling) return [];
+  return missedPage(state, session, ceiling).out;
 }
 
 /**

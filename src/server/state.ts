@@ -261,6 +261,12 @@ export class ServerState {
     if (session) session.ackCeiling = ceiling;
   }
 
+  /** Everything that waited was sent: acknowledgements cover all again. */
+  clearAckCeiling(id: ConnId): void {
+    const session = this.#connections.get(id);
+    if (session) session.ackCeiling = null;
+  }
+
   /** The name registered on a connection, or null if none. */
   nameOf(id: ConnId): string | null {
     return this.#connections.get(id)?.name ?? null;

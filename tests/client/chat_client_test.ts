@@ -139,3 +139,96 @@ Deno.test("ChatClient acknowledges an end-to-end message only once its listener 
   ]);
   await client.quit();
 });
+
+Deno.test("ChatClient with ackWhenHandled acknowledges a plain message only once its listener is done with it (a --json line written), and nothing after it in its conversation before", async () => {
+  await using server = await startHostileServer();
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+    ackDelayMs: 1,
+  });
+  const channel = await server.session;
+  const acks: Cursor[] = [];
+  type Waiter = { until: (c: Cursor) => boolean; then: () => void };
+  const waiter: { current: Waiter | null } = { current: null };
+  /** Resolves when an acknowledged cursor passes `until`. */
+  const ackedWhen = (until: (c: Cursor) => boolean) =>
+    new Promise<void>((then) => {
+      waiter.current = { until, then };
+      if (acks.some(until)) then();
+    });
+  void (async () => {
+    for (;;) {
+      const batch = await channel.receive();
+      if (batch === null) return;
+      for (const { header } of batch) {
+        const message = parseClientMessage(header);
+        if (message.t === "register") {
+          channel.send({
+            t: "challenge",
+            re: message.id,
+            nonce: toBase64(randomBytes(32)),
+            proof: IDENTITY_PROOF_VERSION,
+          });
+        } else if (message.t === "prove") {
+          channel.send({
+            t: "welcome",
+            re: message.id,
+            name: "bob",
+            text: "SUCCESS: Username registered.",
+            acks: true,
+          });
+        } else if (message.t === "ack") {
+          acks.push(...message.cursors);
+          const current = waiter.current;
+          if (current !== null && message.cursors.some(current.until)) {
+            current.then();
+          }
+        }
+      }
+    }
+  })();
+  client.ackWhenHandled();
+  assert.equal((await client.register("bob")).t, "welcome");
+  const opening = Promise.withResolvers<void>();
+  const seen: string[] = [];
+  client.onMessage(({ message }) => {
+    seen.push(message.t);
+    // Alice's first is written slowly: held until the test lets it go.
+    return message.t === "private" && message.id === 1
+      ? opening.promise
+      : Promise.resolve();
+  });
+  const from = (name: string, id: number, seq: number) => ({
+    from: name,
+    ts: 1,
+    id,
+    seq,
+  });
+  channel.send(
+    { t: "private", ...from("alice", 1, 1) },
+    new TextEncoder().encode("first"),
+  );
+  channel.send(
+    { t: "private", ...from("alice", 2, 2) },
+    new TextEncoder().encode("hi"),
+  );
+  channel.send(
+    { t: "private", ...from("carol", 3, 1) },
+    new TextEncoder().encode("yo"),
+  );
+  // Carol's conversation is acknowledged; Alice's waits behind seq 1.
+  await ackedWhen((c) => "to" in c && c.to === "carol");
+  assert.deepEqual(seen, ["private", "private", "private"]);
+  assert.ok(
+    !acks.some((c) => "to" in c && c.to === "alice"),
+    JSON.stringify(acks),
+  );
+  // Done with: both of Alice's are acknowledged at once.
+  const alice = ackedWhen((c) => "to" in c && c.to === "alice");
+  opening.resolve();
+  await alice;
+  assert.deepEqual(acks.filter((c) => "to" in c && c.to === "alice"), [
+    { to: "alice", seq: 2 },
+  ]);
+  await client.quit();
+});

@@ -96,3 +96,49 @@ Deno.test("StdoutQueue drops what waits once stdout cannot be written, and lets 
   assert.equal(queue.queuedBytes, 0, "nothing is kept for a reader gone");
   await queue.flushed();
 });
+
+Deno.test("StdoutQueue.written resolves once the lines queued before it are written, while later ones may still wait", async () => {
+  const chunks: Uint8Array[] = [];
+  const gate = { open: Promise.withResolvers<void>() };
+  const queue = new StdoutQueue({
+    async write(bytes) {
+      await gate.open.promise;
+      chunks.push(bytes.slice());
+      return bytes.byteLength;
+    },
+  }, 1024 * 1024);
+  queue.write("one");
+  const first = queue.written();
+  let firstDone = false;
+  void first.then(() => (firstDone = true));
+  queue.write("two");
+  const second = queue.written();
+  await Promise.resolve();
+  assert.equal(firstDone, false, "resolved before anything was written");
+  gate.open.resolve();
+  await first;
+  await second;
+  assert.equal(
+    new TextDecoder().decode(
+      chunks.reduce((a, b) => new Uint8Array([...a, ...b]), new Uint8Array()),
+    ),
+    "one\ntwo\n",
+  );
+  // Nothing queued: at once.
+  await queue.written();
+});
+
+Deno.test("StdoutQueue.written never resolves for lines that could not be written (they are never acknowledged)", async () => {
+  const queue = new StdoutQueue({
+    write() {
+      return Promise.reject(new Deno.errors.BrokenPipe("gone"));
+    },
+  });
+  queue.write("lost");
+  const written = queue.written();
+  let resolved = false;
+  void written.then(() => (resolved = true));
+  await queue.gone;
+  await Promise.resolve();
+  assert.equal(resolved, false);
+});

@@ -56,38 +56,64 @@ async function busyRoom() {
   const events: Record<string, unknown>[] = [];
   /** The numbers of alice's lines the bot wrote, in the order written. */
   const numbers: number[] = [];
-  let partial = "";
-  const bot = new ChatProcess([
-    "connect",
-    `127.0.0.1:${server.port}`,
-    "--pub",
-    pub,
-    "--user",
-    "bot",
-    "--json",
-    "--no-open",
-    "--downloads",
-    join(dir, "downloads"),
-  ], {
-    env: { XDG_CONFIG_HOME: join(dir, "config") },
-    onStdout(text) {
-      const lines = (partial + text).split("\n");
-      partial = lines.pop()!;
-      for (const line of lines) {
-        const event = JSON.parse(line) as Record<string, unknown>;
-        events.push(event);
-        if (event.type === "message" && event.from === "alice") {
-          numbers.push(Number(/^m(\d+) /.exec(String(event.text))![1]));
+  /** `chat connect --json` as bot (the same identity each time). */
+  const startBot = () => {
+    let partial = "";
+    return new ChatProcess([
+      "connect",
+      `127.0.0.1:${server.port}`,
+      "--pub",
+      pub,
+      "--user",
+      "bot",
+      "--json",
+      "--no-open",
+      "--downloads",
+      join(dir, "downloads"),
+    ], {
+      env: { XDG_CONFIG_HOME: join(dir, "config") },
+      onStdout(text) {
+        const lines = (partial + text).split("\n");
+        partial = lines.pop()!;
+        for (const line of lines) {
+          const event = JSON.parse(line) as Record<string, unknown>;
+          events.push(event);
+          if (event.type === "message" && event.from === "alice") {
+            numbers.push(Number(/^m(\d+) /.exec(String(event.text))![1]));
+          }
         }
-      }
-    },
-  });
+      },
+    });
+  };
+  let bot = startBot();
   await bot.waitFor(/"type":"welcome"/);
   const alice = await TestClient.connect(server, "alice");
   await bot.waitFor(/"type":"presence","name":"alice","online":true/);
   let sent = 0;
   return {
-    bot,
+    get bot() {
+      return bot;
+    },
+    /** bot's process killed, what it wrote read to the end, and a new one. */
+    async restartBot(): Promise<void> {
+      bot.kill("SIGKILL");
+      bot.resumeStdout();
+      await bot.finish();
+      bot = startBot();
+      await bot.waitFor(/"type":"welcome"/);
+    },
+    /** What the server logged (why it dropped a connection, say). */
+    get logs(): string[] {
+      return server.logs;
+    },
+    /** Bytes the server has queued for its clients now. */
+    get queuedBytes(): number {
+      return server.queuedBytes;
+    },
+    /** The lines waiting for the bot on the server (not acknowledged). */
+    pending(): number {
+      return store.pendingFor("bot", 100_000).length;
+    },
     alice,
     events,
     numbers,
@@ -113,16 +139,15 @@ async function busyRoom() {
       sent += count;
     },
     /**
-     * alice's next `count` lines to the bot, once the bot has taken (and
-     * acknowledged) those before or said that it holds off: how fast the
-     * bot's process runs does not decide when it holds off.
+     * alice's next `count` lines to the bot, once the server has passed on
+     * nearly all it had for the bot, or the bot said that it holds off: how
+     * fast the bot's process runs does not decide when it holds off (nor
+     * does the server drop it for not reading).
      */
     async sayPaced(count: number): Promise<void> {
       await until(
-        () =>
-          HOLDING_OFF.test(bot.stderr) ||
-          store.pendingFor("bot", 1).length === 0,
-        "the bot to take alice's lines or to hold off",
+        () => HOLDING_OFF.test(bot.stderr) || server.queuedBytes < 256 * 1024,
+        "the server to pass alice's lines on or the bot to hold off",
         60_000,
       );
       if (!HOLDING_OFF.test(bot.stderr)) await this.say(count, "bot");
@@ -217,6 +242,14 @@ Deno.test("chat connect --json: past what the connection keeps unread too, the b
       room.sent < most,
       `the bot was never dropped after ${room.sent} messages\nstderr:\n${bot.stderr}`,
     );
+    // Paced on the server's queue, which the bot's connection keeps taking
+    // into its inbox while it holds off: the bot is dropped by its own
+    // inbox's bound, not by the server for not reading.
+    await until(
+      () => room.queuedBytes < 256 * 1024,
+      "the server to pass alice's lines on",
+      60_000,
+    );
     await room.say(50, "bot");
   }
   assert.match(bot.stderr, HOLDING_OFF);
@@ -225,7 +258,11 @@ Deno.test("chat connect --json: past what the connection keeps unread too, the b
   await room.readAll();
   const connection = room.events.filter((e) => e.type === "connection");
   assert.equal(connection[0]?.state, "lost");
-  assert.equal(connection[0]?.reason, DROPPED_WHILE_HELD);
+  assert.equal(
+    connection[0]?.reason,
+    DROPPED_WHILE_HELD,
+    `server log:\n${room.logs.slice(-20).join("\n")}`,
+  );
   assert.equal(connection.at(-1)?.state, "reconnected");
   assert.deepEqual(room.numbers, inOrder(room.sent));
 });
@@ -289,4 +326,27 @@ Deno.test("chat connect --json: when the program reading stdout closes it, the c
     await child.stdin.close().catch(() => {});
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("chat connect --json: a bot killed with lines still queued for its stdout gets them at its next sign-in: a message is acknowledged only once written", async () => {
+  await using room = await busyRoom();
+  room.bot.pauseStdout();
+  // 1.2 MB for the bot: far more than the pipe holds while unread.
+  await room.say(100, "bot");
+  // What fits the pipe is written, and acknowledged; the rest waits in the
+  // client's queue, unacknowledged.
+  await until(
+    () => room.pending() < 100,
+    "the bot to acknowledge what it wrote",
+    30_000,
+  );
+  assert.ok(room.pending() > 0, "acknowledged lines it never wrote");
+  await room.restartBot();
+  await until(
+    () => new Set(room.numbers).size === room.sent,
+    `every line, across both processes (have ${new Set(room.numbers).size})`,
+    60_000,
+  );
+  // Each acknowledged once written.
+  await until(() => room.pending() === 0, "every line acknowledged", 30_000);
 });

@@ -165,7 +165,7 @@ Deno.test("route keeps messages to a client that acknowledges waiting until its 
   });
 });
 
-Deno.test("after a sign-in that could not send everything, an ack cannot pass over what was not sent", () => {
+Deno.test("a sign-in sends what waited in pages: the next once the last is acknowledged, an ack never passing over what was not sent; a client that does not acknowledge is told the rest wait", () => {
   withState((state) => {
     signIn(state, 1, "sophia", true);
     signIn(state, 2, "jojo", false);
@@ -186,11 +186,13 @@ Deno.test("after a sign-in that could not send everything, an ack cannot pass ov
     const back = signIn(state, 3, "sophia", true);
     const sent = chatFor(back, 3);
     assert.equal(sent.length, 2 * MAX_HISTORY);
+    // Acknowledging, it gets the rest: nothing to tell it.
     assert.ok(
-      back.some((o) => o.message.t === "error" && o.message.code === "limit"),
+      !back.some((o) => o.message.t === "error" && o.message.code === "limit"),
     );
     // A live message after it, shown and acknowledged with a cursor past
-    // the five that were not sent: those still wait.
+    // the five that were not sent: those still wait, and come now, with
+    // the live one again (as history: the client drops it, shown).
     const live = chatFor(
       route(
         state,
@@ -202,13 +204,71 @@ Deno.test("after a sign-in that could not send everything, an ack cannot pass ov
       3,
     );
     const seq = live[0]![2] as number;
-    route(state, 3, { t: "ack", cursors: [{ to: "jojo", seq }] }, NONE, 12);
+    const next = route(
+      state,
+      3,
+      { t: "ack", cursors: [{ to: "jojo", seq }] },
+      NONE,
+      12,
+    );
     const waiting = store.pendingFor("sophia", 100).map((m) =>
       new TextDecoder().decode(m.body)
     );
-    assert.deepEqual(waiting, [
+    const rest = [
       ...Array.from({ length: 5 }, (_, i) => `${2 * MAX_HISTORY + i}`),
       "live",
+    ];
+    assert.deepEqual(waiting, rest);
+    assert.deepEqual(chatFor(next, 3).map((m) => [m[0], m[3]]), [
+      ...rest.map((text) => [text, true]),
     ]);
+    // The last page acknowledged: nothing waits, and acks cover all again.
+    route(state, 3, { t: "ack", cursors: [{ to: "jojo", seq }] }, NONE, 13);
+    assert.deepEqual(store.pendingFor("sophia", 100), []);
+    assert.equal(state.session(3)?.ackCeiling, null);
+    // Half of a page acknowledged: no next page yet.
+    disconnect(state, 3, 14);
+    store.transaction(() => {
+      for (let i = 0; i < total; i++) {
+        route(
+          state,
+          2,
+          { t: "msg", id: i, to: "sophia" },
+          encoder.encode(`b${i}`),
+          15,
+        );
+      }
+    });
+    const again = signIn(state, 4, "sophia", true);
+    const firstSeq = chatFor(again, 4)[0]![2] as number;
+    const half = route(
+      state,
+      4,
+      { t: "ack", cursors: [{ to: "jojo", seq: firstSeq + MAX_HISTORY }] },
+      NONE,
+      16,
+    );
+    assert.deepEqual(chatFor(half, 4), []);
+    // A client that does not acknowledge is told the rest wait.
+    disconnect(state, 4, 17);
+    store.transaction(() => {
+      for (let i = 0; i < total; i++) {
+        route(
+          state,
+          2,
+          { t: "msg", id: i, to: "sophia" },
+          encoder.encode(`c${i}`),
+          17,
+        );
+      }
+    });
+    const legacy = signIn(state, 5, "sophia", false);
+    assert.equal(chatFor(legacy, 5).length, 2 * MAX_HISTORY);
+    assert.ok(
+      legacy.some((o) =>
+        o.message.t === "error" && o.message.code === "limit" &&
+        /the next ones come when you reconnect/.test(o.message.text)
+      ),
+    );
   });
 });
