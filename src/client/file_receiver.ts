@@ -248,11 +248,14 @@ export class FileReceiver {
   }
 
   /** Stops receiving `xfer` (/cancel): the sender is told, nothing is kept. */
-  cancel(xfer: number): boolean {
+  async cancel(xfer: number): Promise<boolean> {
     const incoming = this.#incoming.get(xfer);
     if (incoming === undefined) return false;
     this.#client.post({ t: "file_cancel", xfer, reason: "cancelled" });
     this.#fail(incoming, "you cancelled it", false);
+    // Resolves once its partial file is gone (after a write in progress),
+    // so that whoever says so says the truth.
+    await incoming.chain;
     return true;
   }
 

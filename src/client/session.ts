@@ -1139,7 +1139,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         cancelled.add(entry.xfer);
         return [`Cancelled sending ${name}.`];
       case "receiving":
-        if (!link.receiver.cancel(entry.xfer)) break;
+        if (!(await link.receiver.cancel(entry.xfer))) break;
         return [`Cancelled receiving ${name}; its partial file is removed.`];
       case "resumable":
         if (!(await removePartial(files.downloadsDir, entry.key))) break;
