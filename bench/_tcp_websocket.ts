@@ -12,7 +12,11 @@
  *
  * Frames from a client must be masked (RFC 6455 §5.3); this client uses the
  * all-zero mask, which the server undoes like any other and which spares the
- * load generator an XOR over every byte. It is a bench tool, not for users.
+ * load generator an XOR over every byte. It is a bench tool, not for users:
+ * `chat connect` has its own (src/transport/tcp_websocket.ts), which masks
+ * with random keys, checks every frame from the server, and cuts off a
+ * server that floods it where this one stops reading until the load process
+ * catches up.
  */
 
 import type {
@@ -20,7 +24,7 @@ import type {
   Connection,
   WireData,
 } from "../src/transport/connection.ts";
-import { TurnBudget } from "../src/server/backpressure.ts";
+import { TurnBudget } from "../src/transport/turn_budget.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const encoder = new TextEncoder();

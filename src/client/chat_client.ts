@@ -32,6 +32,7 @@ import { DeliveryLedger } from "./delivery.ts";
 import { StoreLedgers } from "./store_ledgers.ts";
 import {
   CloseCode,
+  type Connection,
   DEFAULT_MAX_INBOX_BYTES,
   WebSocketConnection,
 } from "../transport/connection.ts";
@@ -109,6 +110,13 @@ export interface ConnectOptions {
    * is WebCrypto's. `false`: do not ask for room frames.
    */
   roomCrypto?: RoomCrypto | false;
+  /**
+   * Opens the WebSocket to `url`. The terminal client passes one over a TCP
+   * socket with TCP_NODELAY for ws:// (`openTerminalConnection`,
+   * tcp_websocket.ts); the default is the platform's WebSocket, which a
+   * browser has and nothing else.
+   */
+  openConnection?: (url: string) => Promise<Connection>;
 }
 
 const DEFAULT_PING_INTERVAL_MS = 30_000;
@@ -216,7 +224,9 @@ export class ChatClient {
     url: string,
     options: ConnectOptions = {},
   ): Promise<ChatClient> {
-    const conn = await WebSocketConnection.open(url);
+    const conn = options.openConnection === undefined
+      ? await WebSocketConnection.open(url)
+      : await options.openConnection(url);
     const { channel, serverFingerprint } = await openChannel(conn, {
       ...(options.pinnedSpki ? { pinnedSpki: options.pinnedSpki } : {}),
       ...(options.handshakeTimeoutMs !== undefined

@@ -94,6 +94,8 @@ import {
 } from "./reconnect_status.ts";
 import { withDeadline } from "../transport/with_deadline.ts";
 import { DEFAULT_MAX_INBOX_BYTES } from "../transport/connection.ts";
+import { openTerminalConnection } from "../transport/tcp_websocket.ts";
+import { WebSocketUpgradeError } from "../transport/websocket_upgrade.ts";
 
 /** How the client knows it reached the right server. */
 export type ServerTrust =
@@ -1833,6 +1835,7 @@ async function connectChecked(
       ...(trust.kind === "pinned" ? { pinnedSpki: trust.spki } : {}),
       smallFrames: frameAead,
       roomCrypto: nativeRoomCrypto,
+      openConnection: openTerminalConnection,
     });
   } catch (error) {
     if (error instanceof KeyMismatchError && trust.kind === "pinned") {
@@ -2027,14 +2030,20 @@ function explainConnectError(error: unknown, url: string): string {
   // Already explained, address by address.
   if (error instanceof NoServerError) return sanitizeForTerminal(error.message);
   if (error instanceof ServerTrustError) return error.message;
+  if (error instanceof WebSocketUpgradeError && error.status === 503) {
+    return serverFull(url);
+  }
   // A failed handshake's message may quote what the server sent.
   return sanitizeForTerminal(describeConnectError(messageOf(error), url));
 }
 
+function serverFull(url: string): string {
+  return `The server at ${url} refused the connection: it is full, or too many connections came from your address (at once or in the last seconds). Try again in a few seconds`;
+}
+
 function describeConnectError(reason: string, url: string): string {
-  if (/Invalid status code: 503/.test(reason)) {
-    return `The server at ${url} refused the connection: it is full, or too many connections came from your address (at once or in the last seconds). Try again in a few seconds`;
-  }
+  // Deno's WebSocket (wss://) says so in its message only.
+  if (/Invalid status code: 503/.test(reason)) return serverFull(url);
   if (/refused|tcp connect error|os error 111/i.test(reason)) {
     return `Cannot connect to ${url}: connection refused. Is 'chat serve' running there?`;
   }

@@ -53,7 +53,8 @@ import {
 import { LogLimiter } from "./log_limiter.ts";
 import { GroupBacklog } from "./group_backlog.ts";
 import { HeldAcks } from "./held_acks.ts";
-import { QueueGauge, StallWatch, TurnBudget } from "./backpressure.ts";
+import { QueueGauge, StallWatch } from "./backpressure.ts";
+import { TurnBudget } from "../transport/turn_budget.ts";
 import { RoomFrames, type RoomFramesOptions } from "./room_frames.ts";
 import { KeyedTokenBuckets } from "./rate_limit.ts";
 import { isFileData, MessageRate } from "./message_rate.ts";
@@ -150,7 +151,7 @@ const MIN_BACKLOG_STEP_BYTES = 16 * 1024;
 
 /**
  * The longest the serving loops keep the event loop before they let it
- * poll sockets and run timers (backpressure.ts, TurnBudget).
+ * poll sockets and run timers (src/transport/turn_budget.ts).
  */
 const TURN_BUDGET_MS = 20;
 

@@ -1,5 +1,5 @@
 /**
- * Hands `ws` our word-at-a-time (un)masking (websocket_mask.ts) in place of
+ * Hands `ws` our word-at-a-time (un)masking (src/transport/websocket_mask.ts) in place of
  * its byte loop. Import this before anything imports `ws`: it only works if
  * it runs first.
  *
@@ -12,7 +12,7 @@
  */
 
 import http from "node:http";
-import { mask, unmask } from "./websocket_mask.ts";
+import { mask, unmask } from "../transport/websocket_mask.ts";
 
 interface MaskHooks {
   websocketMask?: unknown;

@@ -1,9 +1,10 @@
 /**
  * The one interface the rest of the program uses for a peer: a pull-based
  * stream of WebSocket messages plus send and close. `WebSocketConnection`
- * adapts a WHATWG WebSocket (the client's, or one from Deno.upgradeWebSocket);
- * the server's edge has its own adapter over npm `ws` (src/server/ws_edge.ts),
- * sharing the {@link Inbox}.
+ * adapts a WHATWG WebSocket (the browser's, or Deno's for wss://); the
+ * terminal client's ws:// connections are its own WebSocket over TCP
+ * (tcp_websocket.ts), and the server's edge has its own adapter over npm `ws`
+ * (src/server/ws_edge.ts), all sharing the {@link Inbox}.
  */
 
 export type WireData = string | Uint8Array;

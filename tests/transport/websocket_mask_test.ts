@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mask, unmask } from "../../src/server/websocket_mask.ts";
+import { mask, unmask } from "../../src/transport/websocket_mask.ts";
 
 /** RFC 6455 5.3 byte by byte, as `ws`'s own `_unmask` does it. */
 function reference(buffer: Uint8Array, key: Uint8Array): void {

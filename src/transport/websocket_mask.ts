@@ -2,7 +2,9 @@
 
 /**
  * WebSocket masking (RFC 6455 5.3): each payload byte XORed with the frame's
- * 4-byte key, repeating. Framing, not a cipher.
+ * 4-byte key, repeating. Framing, not a cipher. The server unmasks what
+ * clients send with it (src/server/ws_mask_hook.ts), and the terminal client
+ * masks what it sends (websocket_frames.ts).
  *
  * `ws` does this one byte at a time in JavaScript (its native add-on,
  * bufferutil, is not picked up under Deno), about 0.5 GB/s: every byte a

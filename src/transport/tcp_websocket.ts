@@ -1,0 +1,602 @@
+/**
+ * A WebSocket client over a plain TCP socket with TCP_NODELAY: how
+ * `chat connect` reaches a ws:// server.
+ *
+ * Why not Deno's own `WebSocket`: Deno 2.9.6's client leaves Nagle's
+ * algorithm on and writes a frame's header and a payload over about 1 KiB in
+ * two writes, so each such message waits for the server's delayed ACK: a
+ * `say` of 1,000 bytes took 44 ms to be answered on loopback, against 0.7 ms
+ * at 100 bytes. Here every frame is one write, sent at once.
+ *
+ * Everything the server sends is taken as hostile: the upgrade answer is
+ * bounded in size and time, a frame's length is checked against the
+ * protocol's largest message before any of it is kept, and any frame RFC
+ * 6455 does not allow a server to send closes the connection (1002, or 1007
+ * for text that is not UTF-8, 1009 for a message too big).
+ *
+ * The inbox is the one every Connection shares (connection.ts): past its
+ * limit, the server is cut off with 4008.
+ */
+
+import { MAX_FRAME_BYTES } from "../protocol/limits.ts";
+import {
+  CloseCode,
+  type CloseInfo,
+  type Connection,
+  Inbox,
+  WebSocketConnection,
+  type WebSocketConnectionOptions,
+  type WireData,
+} from "./connection.ts";
+import { TurnBudget } from "./turn_budget.ts";
+import {
+  clientFrameBytes,
+  closePayload,
+  FrameCloseCode,
+  FrameError,
+  type FrameHead,
+  MaskKeys,
+  Opcode,
+  readClosePayload,
+  readFrameHead,
+  readText,
+  writeClientFrame,
+} from "./websocket_frames.ts";
+import {
+  checkUpgradeResponse,
+  headEnd,
+  newWebSocketKey,
+  parseResponseHead,
+  upgradeRequest,
+  WebSocketUpgradeError,
+} from "./websocket_upgrade.ts";
+
+/**
+ * The largest message a server may send: the largest sealed frame
+ * (docs/PROTOCOL.md 1.1 and 3.5; a file chunk is the biggest), all its
+ * fragments together.
+ */
+export const MAX_MESSAGE_BYTES = MAX_FRAME_BYTES;
+/** Fragments of one message at most (the server holds clients to the same). */
+const MAX_FRAGMENTS = 64;
+/** The server's answer to the upgrade: at most this much header... */
+const MAX_RESPONSE_HEAD_BYTES = 16 * 1024;
+/** ...within this long of the TCP connection being made. */
+export const UPGRADE_TIMEOUT_MS = 10_000;
+/**
+ * How long a close handshake may take before the socket is dropped anyway
+ * (the reference server gives its peers 4 s: docs/PROTOCOL.md 1.1).
+ */
+const CLOSE_TIMEOUT_MS = 4000;
+/** The read buffer, which holds headers and frames up to DIRECT_READ_BYTES. */
+const READ_BUFFER_BYTES = 64 * 1024;
+/**
+ * A frame with more payload than this that has not all arrived is read
+ * straight into a buffer of its own (the one the reader is handed), not
+ * through the read buffer and a copy.
+ */
+const DIRECT_READ_BYTES = 16 * 1024;
+/** The first write buffer; it grows to what is queued at once. */
+const WRITE_BUFFER_BYTES = 64 * 1024;
+/**
+ * A write buffer up to this size is kept for the next writes: a file
+ * transfer queues a few MiB at a time, and a fresh buffer per write would
+ * be zeroed and collected every time.
+ */
+const KEPT_WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Every connection of the process reads in one loop of microtasks while data
+ * keeps arriving (a read the kernel can answer at once resolves without the
+ * event loop): under a flood, timers (pings, the acknowledgement timer) and
+ * stdin would wait. The read loops give the event loop back every 20 ms.
+ */
+const turns = new TurnBudget(20);
+const maskKeys = new MaskKeys();
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export interface TcpWebSocketOptions extends WebSocketConnectionOptions {
+  /** How long the server may take to answer the upgrade (UPGRADE_TIMEOUT_MS). */
+  upgradeTimeoutMs?: number;
+}
+
+/** A frame whose payload is being read into a buffer of its own. */
+interface PartFrame {
+  head: FrameHead;
+  payload: Uint8Array<ArrayBuffer>;
+  filled: number;
+}
+
+/**
+ * How the terminal client opens a connection: ws:// over a
+ * {@link TcpWebSocketConnection}, wss:// (TLS) through Deno's WebSocket.
+ */
+export function openTerminalConnection(url: string): Promise<Connection> {
+  return new URL(url).protocol === "ws:"
+    ? TcpWebSocketConnection.open(url)
+    : WebSocketConnection.open(url);
+}
+
+export class TcpWebSocketConnection implements Connection {
+  readonly remoteAddress: string;
+  readonly closed: Promise<CloseInfo>;
+  readonly #conn: Deno.TcpConn;
+  readonly #inbox: Inbox;
+  #resolveClosed!: (info: CloseInfo) => void;
+  #localCloseReason: string | null = null;
+
+  /** Received bytes not parsed yet: #buffer[#start, #end). */
+  #buffer = new Uint8Array(READ_BUFFER_BYTES);
+  #start = 0;
+  #end = 0;
+  /** The frame being read straight into its own buffer, if one is. */
+  #part: PartFrame | null = null;
+  /** The fragments so far of a message sent in several (opcode of the first). */
+  #fragments: Uint8Array[] = [];
+  #fragmentBytes = 0;
+  #fragmentOpcode: number = Opcode.binary;
+
+  /** Frames queued and not yet handed to a write: #filling[0, #fillEnd). */
+  #filling = new Uint8Array(WRITE_BUFFER_BYTES);
+  #fillEnd = 0;
+  /** The buffer the last write was made from, to fill next. */
+  #spare: Uint8Array<ArrayBuffer> | null = null;
+  /** Bytes queued and not yet taken by the socket (bufferedAmount). */
+  #unsent = 0;
+  #writing = false;
+
+  /** We sent a close frame (or failed the connection): nothing more goes. */
+  #closeSent = false;
+  /** What the server's close frame said, once it came. */
+  #closeReceived: CloseInfo | null = null;
+  /** Why we failed the connection (a protocol error of the server's). */
+  #failure: CloseInfo | null = null;
+  /** Close the socket as soon as what is queued is written. */
+  #shutting = false;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #gone = false;
+
+  private constructor(
+    conn: Deno.TcpConn,
+    remoteAddress: string,
+    options: WebSocketConnectionOptions,
+  ) {
+    this.#conn = conn;
+    this.remoteAddress = remoteAddress;
+    this.#inbox = new Inbox(options.maxInboxBytes);
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+  }
+
+  /**
+   * Connects to `url` (ws:// only), and resolves once the server accepted
+   * the WebSocket.
+   *
+   * @throws {WebSocketUpgradeError} when the server did not accept it
+   */
+  static async open(
+    url: string,
+    options: TcpWebSocketOptions = {},
+  ): Promise<TcpWebSocketConnection> {
+    const target = new URL(url);
+    if (target.protocol !== "ws:") {
+      throw new TypeError(
+        `TcpWebSocketConnection speaks ws:// only, not ${target.protocol}//`,
+      );
+    }
+    const conn = await Deno.connect({
+      // An IPv6 address comes in brackets in a URL.
+      hostname: target.hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: target.port === "" ? 80 : Number(target.port),
+    });
+    conn.setNoDelay(true);
+    const socket = new TcpWebSocketConnection(conn, target.host, options);
+    try {
+      await socket.#upgrade(
+        target,
+        options.upgradeTimeoutMs ?? UPGRADE_TIMEOUT_MS,
+      );
+    } catch (error) {
+      socket.#destroy();
+      throw error;
+    }
+    void socket.#readLoop();
+    return socket;
+  }
+
+  /** Why this side cut the connection on its own (e.g. an overflowing inbox). */
+  get localCloseReason(): string | null {
+    return this.#localCloseReason;
+  }
+
+  get bufferedAmount(): number {
+    return this.#unsent;
+  }
+
+  send(data: WireData): void {
+    if (this.#closeSent || this.#gone) return;
+    if (typeof data === "string") {
+      this.#queueFrame(Opcode.text, encoder.encode(data));
+    } else {
+      this.#queueFrame(Opcode.binary, data);
+    }
+  }
+
+  receive(): Promise<WireData | null> {
+    return this.#inbox.receive();
+  }
+
+  close(code: number = CloseCode.normal, reason = ""): void {
+    this.#inbox.end(false);
+    if (this.#closeSent || this.#gone) return;
+    // Then the server answers with its close and ends the connection.
+    this.#sendClose(code, reason);
+  }
+
+  // --- Opening ---------------------------------------------------------------
+
+  async #upgrade(target: URL, timeoutMs: number): Promise<void> {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      this.#destroy();
+    }, timeoutMs);
+    try {
+      const key = newWebSocketKey();
+      await this.#writeAll(encoder.encode(upgradeRequest(target, key)));
+      let end = -1;
+      while ((end = headEnd(this.#buffer.subarray(0, this.#end))) < 0) {
+        if (this.#end >= MAX_RESPONSE_HEAD_BYTES) {
+          throw new WebSocketUpgradeError(
+            `The server's answer to the WebSocket upgrade has over ${
+              MAX_RESPONSE_HEAD_BYTES / 1024
+            } KiB of header: is this a chat server?`,
+          );
+        }
+        if (!await this.#readMore(MAX_RESPONSE_HEAD_BYTES)) {
+          throw new WebSocketUpgradeError(
+            "The server closed the connection without answering the WebSocket upgrade",
+          );
+        }
+      }
+      // The header is ASCII: non-ASCII bytes only make it fail the checks.
+      const head = parseResponseHead(
+        decoder.decode(this.#buffer.subarray(0, end)),
+      );
+      this.#start = end + 4;
+      if (head.status !== 101) await this.#readRefusal(head.fields);
+      await checkUpgradeResponse(
+        head,
+        key,
+        head.status === 101
+          ? ""
+          : decoder.decode(this.#buffer.subarray(this.#start, this.#end)),
+      );
+      // What follows the header is frames already.
+    } catch (error) {
+      // A refusal stands, even one whose body was cut short by the timer.
+      const refusal = error instanceof WebSocketUpgradeError &&
+        error.status !== null;
+      if (!timedOut || refusal) throw error;
+      throw new WebSocketUpgradeError(
+        `The server did not answer the WebSocket upgrade within ${
+          timeoutMs / 1000
+        } s`,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Reads the body of a refusal as far as its Content-Length says, within
+   * the header's bound and the upgrade's time: the reference server says
+   * there why it refused. What did not come is left out.
+   */
+  async #readRefusal(fields: Map<string, string>): Promise<void> {
+    const length = Number(fields.get("content-length") ?? 0);
+    if (!Number.isSafeInteger(length) || length <= 0) return;
+    const want = Math.min(this.#start + length, MAX_RESPONSE_HEAD_BYTES);
+    try {
+      while (this.#end < want && await this.#readMore(want)) {
+        // Reading on.
+      }
+    } catch {
+      // Cut off by the upgrade's timer, or reset: the refusal stands.
+    }
+  }
+
+  /** Reads into the buffer up to `limit`; false at the end of the stream. */
+  async #readMore(limit: number): Promise<boolean> {
+    const read = await this.#conn.read(
+      this.#buffer.subarray(this.#end, limit),
+    );
+    if (read === null) return false;
+    this.#end += read;
+    return true;
+  }
+
+  // --- Reading ---------------------------------------------------------------
+
+  async #readLoop(): Promise<void> {
+    try {
+      while (this.#parse()) {
+        const wait = turns.check();
+        if (wait !== null) await wait;
+        if (this.#gone) return;
+        const part = this.#part;
+        if (part !== null) {
+          const read = await this.#conn.read(
+            part.payload.subarray(part.filled),
+          );
+          if (read === null) break;
+          part.filled += read;
+          if (part.filled === part.payload.length) {
+            this.#part = null;
+            this.#onFrame(part.head, part.payload);
+          }
+          continue;
+        }
+        this.#makeRoom();
+        if (!await this.#readMore(this.#buffer.length)) break;
+      }
+    } catch {
+      // Reset, or closed here: the connection is over either way.
+    }
+    if (this.#shutting) this.#shutWhenWritten();
+    else this.#destroy();
+  }
+
+  /**
+   * Takes every whole frame in the buffer; true to read on, false once
+   * reading is over (the server closed, or broke the protocol).
+   */
+  #parse(): boolean {
+    while (!this.#shutting && !this.#gone) {
+      if (this.#part !== null) return true;
+      const bytes = this.#buffer.subarray(this.#start, this.#end);
+      let head: FrameHead | null;
+      try {
+        head = readFrameHead(bytes, MAX_MESSAGE_BYTES - this.#fragmentBytes);
+        if (head === null) return true;
+        this.#checkSequence(head);
+      } catch (error) {
+        if (!(error instanceof FrameError)) throw error;
+        this.#fail(error);
+        return false;
+      }
+      const frameEnd = head.headerBytes + head.length;
+      if (frameEnd <= bytes.length) {
+        // Its own buffer: the reader frees it once read (secure_channel.ts).
+        const payload = bytes.slice(head.headerBytes, frameEnd);
+        this.#start += frameEnd;
+        this.#onFrame(head, payload);
+        continue;
+      }
+      if (head.length > DIRECT_READ_BYTES) {
+        const payload = new Uint8Array(head.length);
+        const there = bytes.subarray(head.headerBytes);
+        payload.set(there);
+        this.#part = { head, payload, filled: there.length };
+        this.#start = this.#end = 0;
+        return true;
+      }
+      // A small frame not all here: more is read behind it.
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Moves what is not parsed yet (less than a small frame) to the front of
+   * the buffer when little room is left behind it, so that reads stay large.
+   */
+  #makeRoom(): void {
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+    } else if (this.#buffer.length - this.#end < 2 * DIRECT_READ_BYTES) {
+      this.#buffer.copyWithin(0, this.#start, this.#end);
+      this.#end -= this.#start;
+      this.#start = 0;
+    }
+  }
+
+  #onFrame(head: FrameHead, payload: Uint8Array<ArrayBuffer>): void {
+    try {
+      switch (head.opcode) {
+        case Opcode.text:
+        case Opcode.binary:
+        case Opcode.continuation:
+          this.#onData(head, payload);
+          return;
+        case Opcode.ping:
+          if (!this.#closeSent) this.#queueFrame(Opcode.pong, payload);
+          return;
+        case Opcode.pong:
+          return;
+        case Opcode.close:
+          this.#onClose(readClosePayload(payload));
+          return;
+        default:
+          // readFrameHead lets only the opcodes above through.
+          throw new FrameError(
+            `a frame with opcode ${head.opcode}`,
+            CloseCode.protocolError,
+          );
+      }
+    } catch (error) {
+      if (!(error instanceof FrameError)) throw error;
+      this.#fail(error);
+    }
+  }
+
+  /**
+   * Refuses a data frame out of its place before any of its payload is kept:
+   * a continuation with nothing to continue, a new message inside a
+   * fragmented one, or a fragment past MAX_FRAGMENTS.
+   */
+  #checkSequence(head: FrameHead): void {
+    if (head.opcode >= Opcode.close) return;
+    const inMessage = this.#fragments.length > 0;
+    if (head.opcode === Opcode.continuation && !inMessage) {
+      throw new FrameError(
+        "a continuation frame with no message to continue",
+        CloseCode.protocolError,
+      );
+    }
+    if (head.opcode !== Opcode.continuation && inMessage) {
+      throw new FrameError(
+        "a new message inside a fragmented one",
+        CloseCode.protocolError,
+      );
+    }
+    if (!head.fin && this.#fragments.length === MAX_FRAGMENTS) {
+      throw new FrameError(
+        `a message in over ${MAX_FRAGMENTS} fragments`,
+        CloseCode.policyViolation,
+      );
+    }
+  }
+
+  #onData(head: FrameHead, payload: Uint8Array<ArrayBuffer>): void {
+    const inMessage = this.#fragments.length > 0;
+    if (head.opcode !== Opcode.continuation) this.#fragmentOpcode = head.opcode;
+    if (!head.fin) {
+      this.#fragments.push(payload);
+      this.#fragmentBytes += payload.length;
+      return;
+    }
+    let whole = payload;
+    if (inMessage) {
+      whole = new Uint8Array(this.#fragmentBytes + payload.length);
+      let at = 0;
+      for (const fragment of this.#fragments) {
+        whole.set(fragment, at);
+        at += fragment.length;
+      }
+      whole.set(payload, at);
+      this.#fragments = [];
+      this.#fragmentBytes = 0;
+    }
+    const data = this.#fragmentOpcode === Opcode.text ? readText(whole) : whole;
+    if (this.#inbox.push(data)) return;
+    // A server that sends faster than we can decrypt must not grow our memory.
+    this.#localCloseReason = "it sent more than could be processed";
+    this.close(CloseCode.overloaded, "too much unread data");
+  }
+
+  #onClose(info: CloseInfo): void {
+    this.#closeReceived = info;
+    // What came before the close stays readable.
+    this.#inbox.end(true);
+    // §5.5.1: answered with the code it came with.
+    if (!this.#closeSent) this.#sendClose(info.code, "");
+    this.#shutWhenWritten();
+  }
+
+  /** The server broke the protocol: say why and end the connection (§7.1.7). */
+  #fail(error: FrameError): void {
+    if (this.#failure !== null || this.#gone) return;
+    this.#localCloseReason =
+      `it broke the WebSocket protocol: ${error.message}`;
+    this.#failure = { code: error.closeCode, reason: error.message };
+    this.#inbox.end(true);
+    if (!this.#closeSent) this.#sendClose(error.closeCode, error.message);
+    this.#shutWhenWritten();
+  }
+
+  // --- Writing ---------------------------------------------------------------
+
+  #sendClose(code: number, reason: string): void {
+    this.#queueFrame(Opcode.close, closePayload(code, reason));
+    this.#closeSent = true;
+    // Without an answer, the socket goes anyway.
+    this.#closeTimer = setTimeout(() => this.#destroy(), CLOSE_TIMEOUT_MS);
+  }
+
+  /**
+   * Queues one frame, copied (masked) into the write buffer: header and
+   * payload go out in one write, with whatever else was queued meanwhile.
+   */
+  #queueFrame(opcode: number, payload: Uint8Array): void {
+    const size = clientFrameBytes(payload.length);
+    const needed = this.#fillEnd + size;
+    if (needed > this.#filling.length) {
+      const bigger = new Uint8Array(Math.max(needed, 2 * this.#filling.length));
+      bigger.set(this.#filling.subarray(0, this.#fillEnd));
+      this.#filling = bigger;
+    }
+    this.#fillEnd = writeClientFrame(
+      this.#filling,
+      this.#fillEnd,
+      opcode,
+      payload,
+      maskKeys,
+    );
+    this.#unsent += size;
+    if (!this.#writing) void this.#pump();
+  }
+
+  /** Writes what is queued, in order, until nothing is. */
+  async #pump(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#fillEnd > 0 && !this.#gone) {
+        const batch = this.#filling;
+        const length = this.#fillEnd;
+        this.#filling = this.#spare ?? new Uint8Array(WRITE_BUFFER_BYTES);
+        this.#spare = null;
+        this.#fillEnd = 0;
+        let written = 0;
+        while (written < length) {
+          const wrote = await this.#conn.write(
+            batch.subarray(written, length),
+          );
+          written += wrote;
+          this.#unsent -= wrote;
+        }
+        if (batch.length <= KEPT_WRITE_BUFFER_BYTES) this.#spare = batch;
+      }
+    } catch {
+      this.#destroy();
+    } finally {
+      this.#writing = false;
+    }
+    if (this.#shutting) this.#destroy();
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    let written = 0;
+    while (written < bytes.length) {
+      written += await this.#conn.write(bytes.subarray(written));
+    }
+  }
+
+  // --- Ending ----------------------------------------------------------------
+
+  /** Ends the connection once what is queued (our close frame) is written. */
+  #shutWhenWritten(): void {
+    this.#shutting = true;
+    if (!this.#writing) this.#destroy();
+  }
+
+  /** The socket is gone: closes it and settles everything. */
+  #destroy(): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    clearTimeout(this.#closeTimer);
+    this.#inbox.end(true);
+    this.#fragments = [];
+    this.#part = null;
+    this.#unsent = 0;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+    this.#resolveClosed(
+      this.#closeReceived ?? this.#failure ??
+        { code: FrameCloseCode.abnormal, reason: "" },
+    );
+  }
+}
