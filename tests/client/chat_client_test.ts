@@ -50,8 +50,13 @@ Deno.test("ChatClient.ended does not quote a header that is not JSON", async () 
   assert.ok(!hasControl(ending.reason), ending.reason);
 });
 
-Deno.test("ChatClient acknowledges an end-to-end message only once its listener is done with it, and nothing after it in its conversation before", async () => {
-  await using server = await startHostileServer();
+/**
+ * A client of a hostile server that welcomes it as bob with `acks` and
+ * records every cursor it acknowledges; `ackedWhen` resolves once one
+ * passes its test.
+ */
+async function ackingServer() {
+  const server = await startHostileServer();
   const client = await ChatClient.connect(server.url, {
     pinnedSpki: server.spki,
     ackDelayMs: 1,
@@ -97,6 +102,20 @@ Deno.test("ChatClient acknowledges an end-to-end message only once its listener 
       }
     }
   })();
+  return {
+    client,
+    channel,
+    acks,
+    ackedWhen,
+    async [Symbol.asyncDispose]() {
+      await server[Symbol.asyncDispose]();
+    },
+  };
+}
+
+Deno.test("ChatClient acknowledges an end-to-end message only once its listener is done with it, and nothing after it in its conversation before", async () => {
+  await using fixture = await ackingServer();
+  const { client, channel, acks, ackedWhen } = fixture;
   assert.equal((await client.register("bob")).t, "welcome");
   const opening = Promise.withResolvers<void>();
   const seen: string[] = [];
@@ -141,52 +160,8 @@ Deno.test("ChatClient acknowledges an end-to-end message only once its listener 
 });
 
 Deno.test("ChatClient with ackWhenHandled acknowledges a plain message only once its listener is done with it (a --json line written), and nothing after it in its conversation before", async () => {
-  await using server = await startHostileServer();
-  const client = await ChatClient.connect(server.url, {
-    pinnedSpki: server.spki,
-    ackDelayMs: 1,
-  });
-  const channel = await server.session;
-  const acks: Cursor[] = [];
-  type Waiter = { until: (c: Cursor) => boolean; then: () => void };
-  const waiter: { current: Waiter | null } = { current: null };
-  /** Resolves when an acknowledged cursor passes `until`. */
-  const ackedWhen = (until: (c: Cursor) => boolean) =>
-    new Promise<void>((then) => {
-      waiter.current = { until, then };
-      if (acks.some(until)) then();
-    });
-  void (async () => {
-    for (;;) {
-      const batch = await channel.receive();
-      if (batch === null) return;
-      for (const { header } of batch) {
-        const message = parseClientMessage(header);
-        if (message.t === "register") {
-          channel.send({
-            t: "challenge",
-            re: message.id,
-            nonce: toBase64(randomBytes(32)),
-            proof: IDENTITY_PROOF_VERSION,
-          });
-        } else if (message.t === "prove") {
-          channel.send({
-            t: "welcome",
-            re: message.id,
-            name: "bob",
-            text: "SUCCESS: Username registered.",
-            acks: true,
-          });
-        } else if (message.t === "ack") {
-          acks.push(...message.cursors);
-          const current = waiter.current;
-          if (current !== null && message.cursors.some(current.until)) {
-            current.then();
-          }
-        }
-      }
-    }
-  })();
+  await using fixture = await ackingServer();
+  const { client, channel, acks, ackedWhen } = fixture;
   client.ackWhenHandled();
   assert.equal((await client.register("bob")).t, "welcome");
   const opening = Promise.withResolvers<void>();
