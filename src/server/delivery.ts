@@ -98,6 +98,16 @@ function isChat({ message }: Outbound): boolean {
     message.t === "e2e_group";
 }
 
+/**
+ * A live message that waits for its recipients' acknowledgements (private
+ * or group, end to end or not, with its position): not history.
+ */
+function isLiveAcknowledged(message: ServerMessage): boolean {
+  return (message.t === "private" || message.t === "group" ||
+    message.t === "e2e_private" || message.t === "e2e_group") &&
+    message.history !== true && message.id !== undefined;
+}
+
 export class Delivery {
   readonly #state: ServerState;
   readonly #channels: ReadonlyMap<ConnId, DeliveryChannel>;
@@ -249,9 +259,20 @@ export class Delivery {
           inRoom = true;
         }
       }
+      // Held back from a connection still being sent the pages of what
+      // waited at its sign-in (Session.ackCeiling): shown now, it would let
+      // the client acknowledge its conversation past older messages of the
+      // next page before that page reached it, in an ack the server takes
+      // once the page is on its way (docs/PROTOCOL.md 5.9). It waits for the
+      // client as those do (a client that acknowledges has it wait until it
+      // does), and comes in a later page.
+      const heldFromPaging = isLiveAcknowledged(message);
       for (const id of to) {
         const channel = channels.get(id);
         if (channel === undefined) continue;
+        if (heldFromPaging && this.#state.session(id)?.ackCeiling != null) {
+          continue;
+        }
         if (channel.readsRoomFrames) {
           if (inRoom) continue;
           // Anything else for a member: no later message may join the open

@@ -34,7 +34,10 @@ export interface Session {
    * Set when the sign-in could not send every waiting message: the last id
    * it sent. Acknowledgements on this connection then cover nothing past
    * it, so that a cursor cannot pass over a message that was never shown
-   * (those past it come again at the next sign-in, maybe twice, never lost).
+   * (those past it come in the next page, or at the next sign-in, maybe
+   * twice, never lost); and no live private or group message is sent to it
+   * meanwhile (delivery.ts), so that no cursor it sends before the next page
+   * arrives covers a message of that page.
    */
   readonly ackCeiling: number | null;
 }

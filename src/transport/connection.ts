@@ -252,6 +252,15 @@ function asSendable(data: WireData): string | Uint8Array<ArrayBuffer> {
   return data as string | Uint8Array<ArrayBuffer>;
 }
 
+/**
+ * What a message waiting in an inbox counts against its limit: its bytes,
+ * and what keeping it costs beyond them (an object and a queue slot), so
+ * that a peer cannot queue empty messages without bound (2 bytes each on
+ * the wire) while nothing is read.
+ */
+export const INBOX_MESSAGE_OVERHEAD_BYTES = 64;
+
 function sizeOf(data: WireData): number {
-  return typeof data === "string" ? data.length * 2 : data.byteLength;
+  return INBOX_MESSAGE_OVERHEAD_BYTES +
+    (typeof data === "string" ? data.length * 2 : data.byteLength);
 }

@@ -140,6 +140,12 @@ export class TcpWebSocketConnection implements Connection {
   /** Frames queued and not yet handed to a write: #filling[0, #fillEnd). */
   #filling = new Uint8Array(WRITE_BUFFER_BYTES);
   #fillEnd = 0;
+  /**
+   * Where in #filling the pong queued last starts while it is the last
+   * frame there (not yet handed to a write, nothing queued behind it); -1
+   * when there is none such.
+   */
+  #pongAt = -1;
   /** The buffer the last write was made from, to fill next. */
   #spare: Uint8Array<ArrayBuffer> | null = null;
   /** Bytes queued and not yet taken by the socket (bufferedAmount). */
@@ -410,7 +416,7 @@ export class TcpWebSocketConnection implements Connection {
           this.#onData(head, payload);
           return;
         case Opcode.ping:
-          if (!this.#closeSent) this.#queueFrame(Opcode.pong, payload);
+          if (!this.#closeSent) this.#queuePong(payload);
           return;
         case Opcode.pong:
           return;
@@ -515,10 +521,26 @@ export class TcpWebSocketConnection implements Connection {
   }
 
   /**
+   * Answers a ping. §5.5.3 lets a pong answer only the latest of the pings
+   * not answered yet: a pong still waiting for the socket, with nothing
+   * queued behind it, is replaced. A server that pings faster than it reads
+   * our pongs would otherwise have us queue them without bound (the read
+   * loop goes on while writes wait), 131 bytes kept for every 127 it sent.
+   */
+  #queuePong(payload: Uint8Array): void {
+    if (this.#pongAt >= 0) {
+      this.#unsent -= this.#fillEnd - this.#pongAt;
+      this.#fillEnd = this.#pongAt;
+    }
+    this.#queueFrame(Opcode.pong, payload);
+  }
+
+  /**
    * Queues one frame, copied (masked) into the write buffer: header and
    * payload go out in one write, with whatever else was queued meanwhile.
    */
   #queueFrame(opcode: number, payload: Uint8Array): void {
+    this.#pongAt = opcode === Opcode.pong ? this.#fillEnd : -1;
     const size = clientFrameBytes(payload.length);
     const needed = this.#fillEnd + size;
     if (needed > this.#filling.length) {
@@ -547,6 +569,7 @@ export class TcpWebSocketConnection implements Connection {
         this.#filling = this.#spare ?? new Uint8Array(WRITE_BUFFER_BYTES);
         this.#spare = null;
         this.#fillEnd = 0;
+        this.#pongAt = -1;
         let written = 0;
         while (written < length) {
           const wrote = await this.#conn.write(

@@ -16,6 +16,7 @@ import { parseRoomKey } from "../../src/transport/secure_channel.ts";
 import { fromBase64, toBase64 } from "../../src/crypto/bytes.ts";
 import {
   generateIdentity,
+  type Identity,
   identityChallengeMessage,
   importIdentityPem,
   signChallenge,
@@ -327,19 +328,21 @@ export class RawClient {
   }
 
   /**
-   * Registers `name` with a fresh identity key: register, then prove the
-   * challenge. Resolves with the reply to the proof (`welcome` or an error).
+   * Registers `name` with `identity` (a fresh identity key by default):
+   * register, then prove the challenge. Resolves with the reply to the proof
+   * (`welcome` or an error).
    */
   async register(
     name: string,
-    options: {
+    { identity: given, ...options }: {
       compact?: boolean;
       acks?: boolean;
       varint?: boolean;
       room_frames?: boolean;
+      identity?: Identity;
     } = {},
   ): Promise<ServerMessage> {
-    const identity = await importIdentityPem(
+    const identity = given ?? await importIdentityPem(
       (await generateIdentity()).privatePem,
     );
     const challenge = await this.request({

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { WebSocketConnection } from "../../src/transport/connection.ts";
+import { Inbox, WebSocketConnection } from "../../src/transport/connection.ts";
 
 /** Just enough of the WebSocket API to drive the adapter's event handling. */
 class StandInSocket extends EventTarget {
@@ -74,4 +74,20 @@ Deno.test("WebSocketConnection holds sends until a CONNECTING socket opens", () 
   socket.readyState = WebSocket.OPEN;
   socket.dispatchEvent(new Event("open"));
   assert.deepEqual(socket.sent, ["early"]);
+});
+
+Deno.test("Inbox counts each message it keeps, an empty one too, against its limit", () => {
+  const inbox = new Inbox(64 * 1024);
+  let kept = 0;
+  while (inbox.push(new Uint8Array(0))) {
+    kept++;
+    assert.ok(kept < 64 * 1024, "empty messages are kept without bound");
+  }
+  inbox.end(false);
+  const strings = new Inbox(64 * 1024);
+  let texts = 0;
+  while (strings.push("")) {
+    texts++;
+    assert.ok(texts < 64 * 1024, "empty texts are kept without bound");
+  }
 });

@@ -606,3 +606,96 @@ Deno.test("TcpWebSocketConnection.open gives up on a server that does not answer
   });
   assert.match(error.message, /did not answer the WebSocket upgrade within/);
 });
+
+Deno.test("TcpWebSocketConnection keeps one pong queued, for the latest ping, however fast a server that reads nothing pings", async () => {
+  using server = new RawServer();
+  const { client, peer } = await connected(server);
+  // 200,000 pings of 125 bytes (25 MB), each numbered, written while the
+  // server reads none of the pongs: one per ping kept would be 26 MB.
+  const count = 200_000;
+  const perWrite = 4000;
+  const one = serverFrame(0x9, new Uint8Array(125)).length;
+  const flood = new Uint8Array(one * perWrite);
+  for (let i = 0; i < perWrite; i++) {
+    flood.set(serverFrame(0x9, new Uint8Array(125)), i * one);
+  }
+  const view = new DataView(flood.buffer);
+  for (let sent = 0; sent < count; sent += perWrite) {
+    for (let i = 0; i < perWrite; i++) view.setUint32(i * one + 2, sent + i);
+    await peer.write(flood);
+  }
+  await peer.write(serverFrame(0x2, "after the pings"));
+  // Every ping was taken before this.
+  assert.deepEqual(await client.receive(), encoder.encode("after the pings"));
+  assert.ok(
+    client.bufferedAmount < 64 * 1024,
+    `${client.bufferedAmount} bytes of pongs queued`,
+  );
+  client.close();
+  // The pongs in order, the last for the last ping.
+  let last = -1;
+  for (;;) {
+    const frame = (await peer.readFrame())!;
+    if (frame.opcode === 0x8) break;
+    assert.equal(frame.opcode, 0xa);
+    const n = new DataView(frame.payload.buffer).getUint32(0);
+    assert.ok(n > last, `pong ${n} after pong ${last}`);
+    last = n;
+  }
+  assert.equal(last, count - 1);
+  await peer.write(serverFrame(0x8, closeBody(1000)));
+  await client.closed;
+});
+
+Deno.test("TcpWebSocketConnection counts empty messages against the inbox limit: a server cannot queue them without bound while nothing is read", async () => {
+  using server = new RawServer();
+  const { client, peer } = await connected(server, {
+    maxInboxBytes: 64 * 1024,
+  });
+  // 2 bytes each on the wire; unread, each is an entry in the inbox.
+  const empty = serverFrame(0x2, new Uint8Array(0));
+  const flood = new Uint8Array(empty.length * 100_000);
+  for (let at = 0; at < flood.length; at += empty.length) flood.set(empty, at);
+  await peer.write(flood);
+  await peer.write(serverFrame(0x8, closeBody(1000)));
+  // Cut off before the server's own close was read.
+  assert.deepEqual(await peer.readClose(), {
+    code: CloseCode.overloaded,
+    reason: "too much unread data",
+  });
+  assert.equal(client.localCloseReason, "it sent more than could be processed");
+  await client.closed;
+});
+
+Deno.test("TcpWebSocketConnection reads frames that came in the same write as the server's 101", async () => {
+  using server = new RawServer();
+  const opening = TcpWebSocketConnection.open(server.url);
+  const peer = await server.next();
+  const request = await peer.readRequest();
+  const head = encoder.encode(
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
+      "Connection: Upgrade\r\n" +
+      `Sec-WebSocket-Accept: ${await acceptFor(
+        request.get("sec-websocket-key")!,
+      )}\r\n\r\n`,
+  );
+  const big = crypto.getRandomValues(new Uint8Array(40_000));
+  const frames = [
+    serverFrame(0x2, "first"),
+    serverFrame(0x9, "ping"),
+    serverFrame(0x2, big),
+  ];
+  await peer.write(
+    new Uint8Array([...head, ...frames.flatMap((frame) => [...frame])]),
+  );
+  const client = await opening;
+  assert.deepEqual(await client.receive(), encoder.encode("first"));
+  assert.deepEqual(await client.receive(), big);
+  const pong = (await peer.readFrame())!;
+  assert.equal(pong.opcode, 0xa);
+  assert.equal(decoder.decode(pong.payload), "ping");
+  client.close();
+  await peer.readClose();
+  peer.close();
+  await client.closed;
+});
