@@ -64,7 +64,7 @@ export class TcpWebSocketConnection implements Connection {
   #waiting: ((data: WireData | null) => void) | null = null;
   #ended = false;
   #closeSent = false;
-  #closeInfo: CloseInfo = { code: 1006, reason: "" };
+  #closeInfo: CloseInfo = { code: 1006, reason: "", violation: null };
   #resolveClosed!: (info: CloseInfo) => void;
   #queue: Uint8Array[] = [];
   #queued = 0;
@@ -190,7 +190,7 @@ export class TcpWebSocketConnection implements Connection {
     body.set(encoder.encode(reason), 2);
     this.#enqueue(frame(OP_CLOSE, body));
     this.#closeSent = true;
-    this.#closeInfo = { code, reason };
+    this.#closeInfo = { code, reason, violation: null };
     // The server answers with its own close and then ends the connection;
     // do not wait on a silent one for ever.
     setTimeout(() => this.#finish(), 2000);
@@ -336,7 +336,7 @@ export class TcpWebSocketConnection implements Connection {
           this.#enqueue(frame(OP_CLOSE, payload.subarray(0, 2)));
           this.#closeSent = true;
         }
-        this.#closeInfo = { code, reason };
+        this.#closeInfo = { code, reason, violation: null };
         this.#finish(code, reason);
         return;
       }
@@ -359,7 +359,9 @@ export class TcpWebSocketConnection implements Connection {
   #finish(code?: number, reason?: string): void {
     if (this.#ended) return;
     this.#ended = true;
-    if (code !== undefined) this.#closeInfo = { code, reason: reason ?? "" };
+    if (code !== undefined) {
+      this.#closeInfo = { code, reason: reason ?? "", violation: null };
+    }
     const waiting = this.#waiting;
     this.#waiting = null;
     waiting?.(null);

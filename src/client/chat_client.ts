@@ -138,6 +138,12 @@ export interface Ending {
   reason: string;
   /** Why the server said goodbye, when it did. */
   bye?: ByeReason;
+  /**
+   * This client ended the connection because what came from the server
+   * broke the protocol (`reason` says what, and what it may mean): worth
+   * keeping in sight, unlike a dropped network.
+   */
+  brokeProtocol?: true;
 }
 
 export class ChatClient {
@@ -173,6 +179,8 @@ export class ChatClient {
 
   #lastHeard = Date.now();
   #silence: string | null = null;
+  /** Whether `abort` cut the connection. */
+  #aborted = false;
   /** Asked before each frame is taken: a promise to wait for, or null. */
   #readWhen: () => Promise<void> | null = () => null;
   /** Whether the receive loop waits for `#readWhen` now. */
@@ -545,6 +553,7 @@ export class ChatClient {
 
   /** Drops the connection without a goodbye (tests use this to cut the link). */
   abort(): void {
+    this.#aborted = true;
     this.#channel.close(CloseCode.goingAway, "");
   }
 
@@ -580,20 +589,15 @@ export class ChatClient {
         this.#scheduleAcks();
       }
     } catch (error) {
-      const reason = error instanceof ChannelError || error instanceof TypeError
-        ? `the server broke the protocol (${messageOf(error)})`
-        : messageOf(error);
-      ending = { clean: false, reason };
+      ending = error instanceof ChannelError || error instanceof TypeError
+        ? { clean: false, reason: brokeProtocol(error), brokeProtocol: true }
+        : { clean: false, reason: messageOf(error) };
       this.#channel.close(CloseCode.protocolError, "protocol error");
     }
     if (ending === null) {
-      ending = this.#quitting ? { clean: true, reason: "Disconnected." } : {
-        clean: false,
-        reason: this.#silence ??
-          (this.#heldAtClose && this.#channel.localCloseReason !== null
-            ? DROPPED_WHILE_HELD
-            : "The connection to the server was lost."),
-      };
+      ending = this.#quitting
+        ? { clean: true, reason: "Disconnected." }
+        : await this.#cutOff();
     }
     if (ending.clean && !this.#quitting) this.#channel.close();
     // The server's goodbye, and errors that quote what it sent (a JSON parse
@@ -604,6 +608,29 @@ export class ChatClient {
     clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
     return ending;
+  }
+
+  /**
+   * How a connection that ended without a goodbye ended, once its socket is
+   * gone (soon after the server closed it, the network dropped it or the
+   * transport failed it: no wait for an answer to a close of ours).
+   */
+  async #cutOff(): Promise<Ending> {
+    if (this.#silence !== null) return { clean: false, reason: this.#silence };
+    if (this.#aborted) return { clean: false, reason: CONNECTION_LOST };
+    const { violation } = await this.#channel.closed;
+    if (violation !== null) {
+      return {
+        clean: false,
+        reason: brokeWebSocketProtocol(violation),
+        brokeProtocol: true,
+      };
+    }
+    // The transport cut it on its own: its inbox overflowed.
+    if (this.#heldAtClose && this.#channel.localCloseReason !== null) {
+      return { clean: false, reason: DROPPED_WHILE_HELD };
+    }
+    return { clean: false, reason: CONNECTION_LOST };
   }
 
   /** Waits while reading is held (`holdReading`), or until the link closes. */
@@ -725,6 +752,34 @@ export class ChatClient {
     this.#pending.clear();
     this.#historyRequests.clear();
   }
+}
+
+/** Why the connection ended when nothing more is known. */
+export const CONNECTION_LOST = "The connection to the server was lost.";
+
+/**
+ * Why the connection ended when the transport failed it: the server broke
+ * the WebSocket protocol (CloseInfo.violation says what it sent). Nothing
+ * authenticates WebSocket framing: anything on the way could have sent it.
+ */
+export function brokeWebSocketProtocol(violation: string): string {
+  return `The connection to the server was closed: the server broke the WebSocket protocol (it sent ${violation}). It may be a different program, or something on the network is tampering with the connection.`;
+}
+
+/**
+ * Why the connection ended when this client closed it on what came from
+ * the server: a frame the encryption refused (forged, altered, replayed,
+ * out of order: something on the way, or a bug), or a message in an
+ * authenticated frame that breaks the protocol (the server's own doing). A
+ * TypeError: a message that failed parseServerMessage's checks. May quote
+ * the server: sanitise it.
+ */
+export function brokeProtocol(error: ChannelError | TypeError): string {
+  if (error instanceof ChannelError && error.kind === "frame") {
+    return `The connection to the server was closed: the server sent a frame that failed the encryption's checks (${error.detail}). Something on the network may be tampering with the connection, or the server has a bug.`;
+  }
+  const detail = error instanceof ChannelError ? error.detail : error.message;
+  return `The connection to the server was closed: the server broke the protocol (${detail}). The encryption checked out, so the server itself sent it, not something on the network: tell its operator.`;
 }
 
 /**

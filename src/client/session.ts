@@ -10,6 +10,7 @@ import { messageOf } from "../transport/secure_channel.ts";
 import {
   ChatClient,
   decodeText,
+  type Ending,
   newClientId,
   type Reply,
   wasUnanswered,
@@ -1475,7 +1476,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     // Nothing a new connection brings could be shown before the reader of
     // --json output catches up; it would only be held off there too.
     await context.output.readerBehind();
-    const next = await reconnect(self, context, ending.reason, {
+    const next = await reconnect(self, context, ending, {
       queue,
       nextLine,
       consumed: () => (pendingLine = null),
@@ -1590,7 +1591,7 @@ interface Waiting {
 async function reconnect(
   name: string,
   context: ChatContext,
-  reason: string,
+  ending: Ending,
   waiting: Waiting,
 ): Promise<ChatClient | null> {
   const { terminal } = context;
@@ -1598,9 +1599,14 @@ async function reconnect(
   const { queue } = waiting;
   const attempts = terminal.interactive ? Infinity : SCRIPT_RECONNECT_ATTEMPTS;
   const changes = new StateChanges();
-  let state: ReconnectState = { kind: "lost", reason };
+  let state: ReconnectState = { kind: "lost", reason: ending.reason };
   const show = () => {
     if (terminal.interactive && !context.json) {
+      // The countdown takes the status row at once: what the server broke
+      // stays in the scrollback (a dropped network needs no more words).
+      if (state.kind === "lost" && ending.brokeProtocol) {
+        emit({ type: "notice", text: ending.reason });
+      }
       waiting.showStatus(statusLine(state, queue.length, Date.now()));
       // The end of it stays in the scrollback.
       if (state.kind === "reconnected") {

@@ -615,7 +615,9 @@ class WsConnection implements EdgeConnection, Pausable {
         this.#unread?.remove(this.#unreadBytes);
         this.#unreadBytes = 0;
         this.#handedBytes = 0;
-        resolve({ code, reason: reason.toString() });
+        // Why `ws` failed a connection goes to the log (localCloseReason);
+        // nothing here tells a user.
+        resolve({ code, reason: reason.toString(), violation: null });
       });
     });
     ws.on("message", (data: ArrayBuffer, isBinary: boolean) => {

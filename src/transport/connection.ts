@@ -12,6 +12,14 @@ export type WireData = string | Uint8Array;
 export interface CloseInfo {
   code: number;
   reason: string;
+  /**
+   * When this side failed the connection because the peer broke the
+   * WebSocket protocol (RFC 6455 §7.1.7): what the peer sent, as words that
+   * follow "it sent" ("a masked frame"). Null otherwise, and from a
+   * WebSocket that does not say why it failed a connection (a browser's).
+   * Its numbers aside, it never quotes the peer.
+   */
+  violation: string | null;
 }
 
 export interface Connection {
@@ -161,7 +169,8 @@ export class WebSocketConnection implements Connection {
     this.closed = new Promise((resolve) => {
       socket.addEventListener("close", (event) => {
         this.#inbox.end(true);
-        resolve({ code: event.code, reason: event.reason });
+        // A browser fails the connection itself (1006) and never says why.
+        resolve({ code: event.code, reason: event.reason, violation: null });
       });
     });
     socket.addEventListener("open", () => {

@@ -52,15 +52,46 @@ import {
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
 import { CloseCode, type CloseInfo, type Connection } from "./connection.ts";
 
+/**
+ * Where a {@link ChannelError} was found. `frame`: in a frame as it came,
+ * before it authenticated (not a sealed frame, one out of sequence, a forged
+ * or altered one), which anything between the peers could have made.
+ * `content`: in what an authenticated frame carried, which only the peer
+ * could have sent.
+ */
+export type ChannelErrorKind = "frame" | "content";
+
+export interface ChannelErrorOptions {
+  /** The close code to end the connection with (1002). */
+  closeCode?: number;
+  /** Where it was found (`content`). */
+  kind?: ChannelErrorKind;
+  /** What was wrong, without the message's context (the message). */
+  detail?: string;
+}
+
 /** The peer broke the protocol; the channel must be closed. */
 export class ChannelError extends Error {
-  constructor(
-    message: string,
-    readonly closeCode: number = CloseCode.protocolError,
-  ) {
+  readonly closeCode: number;
+  readonly kind: ChannelErrorKind;
+  /** What was wrong, as "Frame 5 failed authentication" (may quote the peer). */
+  readonly detail: string;
+
+  constructor(message: string, options: ChannelErrorOptions = {}) {
     super(message);
     this.name = "ChannelError";
+    this.closeCode = options.closeCode ?? CloseCode.protocolError;
+    this.kind = options.kind ?? "content";
+    this.detail = options.detail ?? message;
   }
+}
+
+/** A frame refused before it authenticated: `detail` says why. */
+function rejectedFrame(detail: string): ChannelError {
+  return new ChannelError(`Rejected frame: ${detail}`, {
+    kind: "frame",
+    detail,
+  });
 }
 
 /** File data sealed per flush at most, so urgent messages wait for little. */
@@ -397,10 +428,15 @@ export class SecureChannel {
     const data = await this.#conn.receive();
     if (data === null) return null;
     if (typeof data === "string") {
-      throw new ChannelError("Text frame after the handshake");
+      throw new ChannelError("Text frame after the handshake", {
+        kind: "frame",
+      });
     }
     if (data.byteLength > MAX_FRAME_BYTES) {
-      throw new ChannelError("Frame too large", CloseCode.tooBig);
+      throw new ChannelError("Frame too large", {
+        closeCode: CloseCode.tooBig,
+        kind: "frame",
+      });
     }
     if (data[0] === BULK_FRAME_VERSION) return await this.#receiveBulk(data);
     if (data[0] === ROOM_FRAME_VERSION && this.#roomCrypto !== null) {
@@ -410,7 +446,7 @@ export class SecureChannel {
     try {
       plaintext = await this.#opener.open(data);
     } catch (error) {
-      throw new ChannelError(`Rejected frame: ${messageOf(error)}`);
+      throw rejectedFrame(messageOf(error));
     }
     // The frame is ours (Connection.receive hands it over) and now read.
     releaseBuffer(data.buffer);
@@ -431,13 +467,13 @@ export class SecureChannel {
    */
   async #receiveRoom(data: Uint8Array): Promise<DecodedMessage[]> {
     if (this.#room === null) {
-      throw new ChannelError("Rejected frame: a room frame before a room key");
+      throw rejectedFrame("a room frame before a room key");
     }
     let plaintext: Uint8Array;
     try {
       plaintext = await this.#room.open(data);
     } catch (error) {
-      throw new ChannelError(`Rejected frame: ${messageOf(error)}`);
+      throw rejectedFrame(messageOf(error));
     }
     // Every later frame on this channel binds the count (PROTOCOL.md 3.8).
     this.#opener.roomFrames++;
@@ -486,7 +522,7 @@ export class SecureChannel {
     try {
       opened = await this.#opener.openBulk(data);
     } catch (error) {
-      throw new ChannelError(`Rejected frame: ${messageOf(error)}`);
+      throw rejectedFrame(messageOf(error));
     }
     let header: unknown;
     try {
@@ -891,10 +927,12 @@ export function openChannel(
         ...(options.pinnedSpki ? { pinnedSpki: options.pinnedSpki } : {}),
         cipher: smallFramesOption(options.smallFrames),
       });
-      const hello = await handshake.receiveServerHello(await receiveText(conn));
+      const hello = await handshake.receiveServerHello(
+        await receiveText(conn, true),
+      );
       conn.send(hello.reply);
       const finished = await handshake.receiveServerFinished(
-        await receiveText(conn),
+        await receiveText(conn, true),
       );
       conn.send(finished.reply);
       return {
@@ -914,10 +952,23 @@ function smallFramesOption(
   return smallFrames === undefined ? {} : { smallFrames };
 }
 
-async function receiveText(conn: Connection): Promise<string> {
+/**
+ * The next handshake message. `fromServer`: a client's, which says so when
+ * the server broke the WebSocket protocol (once the socket is gone, soon
+ * after; the handshake's deadline bounds the wait).
+ */
+async function receiveText(
+  conn: Connection,
+  fromServer = false,
+): Promise<string> {
   const data = await conn.receive();
   if (data === null) {
-    throw new HandshakeError("the connection closed during the handshake");
+    const violation = fromServer ? (await conn.closed).violation : null;
+    throw new HandshakeError(
+      violation === null
+        ? "the connection closed during the handshake"
+        : `the server broke the WebSocket protocol during the handshake (it sent ${violation})`,
+    );
   }
   if (typeof data !== "string") {
     throw new HandshakeError("expected a handshake message, got binary data");

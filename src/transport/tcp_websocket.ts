@@ -12,7 +12,8 @@
  * bounded in size and time, a frame's length is checked against the
  * protocol's largest message before any of it is kept, and any frame RFC
  * 6455 does not allow a server to send closes the connection (1002, or 1007
- * for text that is not UTF-8, 1009 for a message too big).
+ * for text that is not UTF-8, 1009 for a message too big), and `closed`
+ * says what it was (CloseInfo.violation), for the user to be told.
  *
  * The inbox is the one every Connection shares (connection.ts): past its
  * limit, the server is cut off with 4008.
@@ -156,7 +157,10 @@ export class TcpWebSocketConnection implements Connection {
   #closeSent = false;
   /** What the server's close frame said, once it came. */
   #closeReceived: CloseInfo | null = null;
-  /** Why we failed the connection (a protocol error of the server's). */
+  /**
+   * Why we failed the connection (a protocol error of the server's): what
+   * `closed` resolves with, its `violation` saying what the server sent.
+   */
   #failure: CloseInfo | null = null;
   /** Close the socket as soon as what is queued is written. */
   #shutting = false;
@@ -491,8 +495,8 @@ export class TcpWebSocketConnection implements Connection {
     this.close(CloseCode.overloaded, "too much unread data");
   }
 
-  #onClose(info: CloseInfo): void {
-    this.#closeReceived = info;
+  #onClose(info: { code: number; reason: string }): void {
+    this.#closeReceived = { ...info, violation: null };
     // What came before the close stays readable.
     this.#inbox.end(true);
     // §5.5.1: answered with the code it came with.
@@ -505,7 +509,11 @@ export class TcpWebSocketConnection implements Connection {
     if (this.#failure !== null || this.#gone) return;
     this.#localCloseReason =
       `it broke the WebSocket protocol: ${error.message}`;
-    this.#failure = { code: error.closeCode, reason: error.message };
+    this.#failure = {
+      code: error.closeCode,
+      reason: error.message,
+      violation: error.message,
+    };
     this.#inbox.end(true);
     if (!this.#closeSent) this.#sendClose(error.closeCode, error.message);
     this.#shutWhenWritten();
@@ -619,7 +627,7 @@ export class TcpWebSocketConnection implements Connection {
     }
     this.#resolveClosed(
       this.#closeReceived ?? this.#failure ??
-        { code: FrameCloseCode.abnormal, reason: "" },
+        { code: FrameCloseCode.abnormal, reason: "", violation: null },
     );
   }
 }

@@ -36,7 +36,11 @@ export const MAX_CONTROL_PAYLOAD_BYTES = 125;
 /** The longest close reason: a control payload less the 2-byte code. */
 const MAX_CLOSE_REASON_BYTES = MAX_CONTROL_PAYLOAD_BYTES - 2;
 
-/** Why a frame from the server is refused, and the close code that says so. */
+/**
+ * Why a frame from the server is refused, and the close code that says so.
+ * The message says what the server sent, as words that follow "it sent"
+ * (CloseInfo.violation): numbers from the frame, never its bytes.
+ */
 export class FrameError extends Error {
   constructor(message: string, readonly closeCode: number) {
     super(message);
@@ -113,17 +117,26 @@ export function readFrameHead(
     }
     if (length > MAX_CONTROL_PAYLOAD_BYTES) {
       throw new FrameError(
-        `a control frame of ${length} bytes`,
+        `a control frame of ${
+          bytesOf(length)
+        }, over the ${MAX_CONTROL_PAYLOAD_BYTES} allowed`,
         CloseCode.protocolError,
       );
     }
   } else if (length > maxLength) {
     throw new FrameError(
-      `a frame of ${length} bytes, past the limit of ${maxLength} left for its message`,
+      `a frame of ${
+        bytesOf(length)
+      }, over the ${maxLength} left for its message`,
       CloseCode.tooBig,
     );
   }
   return { fin, opcode, length, headerBytes };
+}
+
+/** A length announced by a frame header, in words. */
+function bytesOf(length: number): string {
+  return Number.isFinite(length) ? `${length} bytes` : "over 2^53 bytes";
 }
 
 function isKnownOpcode(opcode: number): boolean {

@@ -42,8 +42,8 @@ class End implements EdgeConnection {
   close(code: number = CloseCode.normal, reason = ""): void {
     if (this.#done) return;
     // What either side sent before stays readable by the other.
-    this.#end({ code, reason }, false);
-    this.peer.#end({ code, reason }, true);
+    this.#end({ code, reason, violation: null }, false);
+    this.peer.#end({ code, reason, violation: null }, true);
   }
 
   #end(info: CloseInfo, keep: boolean): void {

@@ -38,6 +38,10 @@ export class RecordingConnection implements Connection {
   }
   close(code?: number, reason?: string): void {
     this.closes.push([code, reason]);
-    this.#resolve({ code: code ?? CloseCode.normal, reason: reason ?? "" });
+    this.#resolve({
+      code: code ?? CloseCode.normal,
+      reason: reason ?? "",
+      violation: null,
+    });
   }
 }

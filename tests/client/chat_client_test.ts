@@ -45,7 +45,12 @@ Deno.test("ChatClient.ended does not quote a header that is not JSON", async () 
   channel.sendEncoded(message);
   const ending = await client.ended;
   assert.equal(ending.clean, false);
-  assert.match(ending.reason, /Header is not valid JSON/);
+  assert.equal(ending.brokeProtocol, true);
+  // It authenticated: the server's own doing, not the network's.
+  assert.match(
+    ending.reason,
+    /^The connection to the server was closed: the server broke the protocol \(Malformed batch: .*Header is not valid JSON.*\)\. The encryption checked out, so the server itself sent it, not something on the network: tell its operator\.$/,
+  );
   assert.doesNotMatch(ending.reason, /pwned/);
   assert.ok(!hasControl(ending.reason), ending.reason);
 });

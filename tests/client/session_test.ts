@@ -5,6 +5,7 @@ import { learnNames, runSession } from "../../src/client/session.ts";
 import { TrustedSenders } from "../../src/client/trusted_senders.ts";
 import type { Terminal } from "../../src/client/terminal.ts";
 import { startTestServer, testIdentity } from "../_helpers/chat.ts";
+import { announcedFrame, TamperingProxy } from "../_helpers/tampering_proxy.ts";
 import {
   generateRsaKeyPair,
   importPrivateKeyPem,
@@ -239,6 +240,59 @@ Deno.test("runSession with two addresses moves to the second when the first goes
     assert.equal(hosts.lookup(host(stranger.url)), null);
   } finally {
     await first.shutdown().catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runSession on a terminal keeps in the scrollback why the connection was closed when the server broke the protocol, and reconnects", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat_session_test_" });
+  await using server = await startTestServer();
+  await using proxy = new TamperingProxy(server.port);
+  try {
+    const terminal = typist();
+    const session = runSession({
+      urls: [`ws://127.0.0.1:${proxy.port}`],
+      trust: { kind: "pinned", spki: server.spki, path: "server.pub" },
+      identity: await testIdentity(),
+      user: "sophia",
+      terminal,
+      files: {
+        downloadsDir: join(dir, "downloads"),
+        ownDownloadsDir: false,
+        maxFileBytes: 1024,
+        accept: "none",
+        trusted: TrustedSenders.inMemory(),
+        open: false,
+        openWith: null,
+      },
+      reconnect: true,
+    });
+    await until(
+      () => terminal.printed.includes("SUCCESS: Username registered."),
+      "the welcome",
+    );
+    await proxy.inject(announcedFrame(2 ** 31));
+    await until(
+      () => terminal.printed.includes("Reconnected as sophia."),
+      "the reconnection",
+    );
+    terminal.type("/quit");
+    assert.equal(await session, 0, terminal.printed.join("\n"));
+    const why = terminal.printed.filter((line) =>
+      line.startsWith("The connection to the server was closed: ")
+    );
+    assert.equal(why.length, 1, terminal.printed.join("\n"));
+    assert.match(
+      why[0]!,
+      /broke the WebSocket protocol \(it sent a frame of 2147483648 bytes/,
+    );
+    assert.match(why[0]!, /something on the network is tampering/);
+    // The status row counted down meanwhile.
+    assert.ok(
+      terminal.statuses.some((line) => line.startsWith("Reconnecting in ")),
+      terminal.statuses.join("\n"),
+    );
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });

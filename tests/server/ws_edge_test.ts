@@ -664,7 +664,11 @@ Deno.test("startEdge's connections keep what the peer sent before it closed, and
   client.send("one");
   client.send(new Uint8Array([2, 3]));
   client.close(CloseCode.normal, "bye");
-  assert.deepEqual(await conn.closed, { code: 1000, reason: "bye" });
+  assert.deepEqual(await conn.closed, {
+    code: 1000,
+    reason: "bye",
+    violation: null,
+  });
   assert.equal(edge.socketCount, 0, "the socket is gone");
   assert.equal(await conn.receive(), "one");
   assert.deepEqual(await conn.receive(), new Uint8Array([2, 3]));

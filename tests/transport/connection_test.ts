@@ -38,7 +38,11 @@ Deno.test("WebSocketConnection keeps what the peer sent before it closed", async
   assert.equal(await conn.receive(), "one");
   assert.deepEqual(await conn.receive(), new Uint8Array([2]));
   assert.equal(await conn.receive(), null);
-  assert.deepEqual(await conn.closed, { code: 1000, reason: "bye" });
+  assert.deepEqual(await conn.closed, {
+    code: 1000,
+    reason: "bye",
+    violation: null,
+  });
 });
 
 Deno.test("WebSocketConnection drops unread messages when this side closes", async () => {

@@ -11,6 +11,7 @@ import { ClientHandshake } from "../../src/crypto/handshake.ts";
 import { Inbox, type WireData } from "../../src/transport/connection.ts";
 import {
   acceptChannel,
+  ChannelError,
   type ChannelOptions,
   SecureChannel,
   SharedBytes,
@@ -97,6 +98,43 @@ Deno.test("a channel splits frames with the decoder it was given, and a decoder'
   assert.deepEqual(await channel.receive(), []);
   await assert.rejects(() => channel.receive(), /Malformed batch: not for me/);
   assert.deepEqual(seen, [message.length, message.length]);
+});
+
+Deno.test("ChannelError says a frame refused before it authenticated is the frame's fault, and a malformed batch in an authentic one is the peer's", async () => {
+  const refusal = async (frame: (sealed: Uint8Array) => Uint8Array) => {
+    const { channel, conn, secret } = channelPair();
+    const sealer = new FrameSealer(secret);
+    conn.deliver(frame(await sealer.seal(encodeMessage({ t: "pong", re: 1 }))));
+    return await channel.receive().then(
+      () => assert.fail("the frame was taken"),
+      (error: unknown) => {
+        assert.ok(error instanceof ChannelError, String(error));
+        return error;
+      },
+    );
+  };
+  // A flipped bit in the tag.
+  const forged = await refusal((sealed) => {
+    sealed[sealed.length - 1]! ^= 1;
+    return sealed;
+  });
+  assert.equal(forged.kind, "frame");
+  assert.equal(forged.detail, "Frame 0 failed authentication");
+  assert.equal(forged.message, "Rejected frame: Frame 0 failed authentication");
+  // Sequence number 1 where 0 is due: replayed, dropped or reordered.
+  const early = await refusal((sealed) => {
+    sealed[8] = 1;
+    return sealed;
+  });
+  assert.equal(early.kind, "frame");
+  assert.equal(early.detail, "Frame out of sequence: expected 0, got 1");
+  // Authentic, but not a batch: only the peer could have sent it.
+  const { channel, conn, secret } = channelPair();
+  conn.deliver(await new FrameSealer(secret).seal(new Uint8Array([0xff])));
+  const malformed = await channel.receive().catch((error) => error);
+  assert.ok(malformed instanceof ChannelError);
+  assert.equal(malformed.kind, "content");
+  assert.match(malformed.detail, /^Malformed batch: /);
 });
 
 /** A recording connection whose `receive` also waits for a later delivery. */

@@ -10,7 +10,9 @@ import {
   MAX_MESSAGE_BYTES,
   TcpWebSocketConnection,
 } from "../../src/transport/tcp_websocket.ts";
-import { CloseCode } from "../../src/transport/connection.ts";
+import { CloseCode, type CloseInfo } from "../../src/transport/connection.ts";
+import { HandshakeError } from "../../src/crypto/handshake.ts";
+import { openChannel } from "../../src/transport/secure_channel.ts";
 import {
   acceptFor,
   WebSocketUpgradeError,
@@ -353,7 +355,7 @@ Deno.test("TcpWebSocketConnection reads messages split anywhere across reads, fr
 /** Sends `bytes` to a fresh client and resolves with how the client closed. */
 async function hostile(bytes: Uint8Array): Promise<{
   sent: { code: number; reason: string };
-  closed: { code: number; reason: string };
+  closed: CloseInfo;
   localCloseReason: string | null;
   received: unknown[];
 }> {
@@ -388,6 +390,13 @@ Deno.test("TcpWebSocketConnection refuses a frame longer than the largest messag
     // What came before the bad frame is still read.
     assert.deepEqual(result.received, [encoder.encode("before")]);
     assert.match(result.localCloseReason!, /broke the WebSocket protocol/);
+    // What the user is told the server sent.
+    assert.equal(
+      result.closed.violation,
+      `a frame of ${
+        length < 2 ** 53 ? length : "over 2^53"
+      } bytes, over the ${MAX_MESSAGE_BYTES} left for its message`,
+    );
   }
 });
 
@@ -428,7 +437,25 @@ Deno.test("TcpWebSocketConnection closes with 1002 on frames a server may not se
     assert.equal(result.sent.code, CloseCode.protocolError, what);
     assert.equal(result.closed.code, CloseCode.protocolError, what);
     assert.deepEqual(result.received, [encoder.encode("before")], what);
+    // Said as what the server sent, and the same reason as in the close.
+    assert.match(result.closed.violation!, /^an? /, what);
+    assert.equal(result.closed.violation, result.sent.reason, what);
   }
+});
+
+Deno.test("openChannel over TcpWebSocketConnection says what a server that broke the WebSocket protocol during the handshake sent", async () => {
+  using server = new RawServer();
+  const { client, peer } = await connected(server);
+  const opening = openChannel(client, {});
+  await peer.write(serverFrame(0x1, "hi", { masked: true }));
+  await assert.rejects(
+    opening,
+    (error: unknown) =>
+      error instanceof HandshakeError &&
+      error.message ===
+        "the server broke the WebSocket protocol during the handshake (it sent a masked frame)",
+  );
+  await client.closed;
 });
 
 Deno.test("TcpWebSocketConnection closes with 1007 on text that is not UTF-8", async () => {
@@ -441,6 +468,10 @@ Deno.test("TcpWebSocketConnection closes with 1007 on text that is not UTF-8", a
   ) {
     const result = await hostile(bytes);
     assert.equal(result.sent.code, 1007);
+    assert.match(
+      result.closed.violation!,
+      /^a (text message|close reason) that is not UTF-8$/,
+    );
   }
 });
 
@@ -462,7 +493,11 @@ Deno.test("TcpWebSocketConnection answers the server's close with its code, keep
   await peer.write(serverFrame(0x8, closeBody(1001, "going away")));
   assert.deepEqual(await peer.readClose(), { code: 1001, reason: "" });
   assert.equal(await peer.readFrame(), null, "the client ends the connection");
-  assert.deepEqual(await client.closed, { code: 1001, reason: "going away" });
+  assert.deepEqual(await client.closed, {
+    code: 1001,
+    reason: "going away",
+    violation: null,
+  });
   assert.equal(await client.receive(), "last words");
   assert.equal(await client.receive(), null);
   // Nothing goes once closed.
@@ -484,7 +519,11 @@ Deno.test("TcpWebSocketConnection.close sends its code and reason and waits for 
   await peer.write(serverFrame(0x1, "after the close"));
   await peer.write(serverFrame(0x8, closeBody(4008)));
   // The server's close is what it ends with.
-  assert.deepEqual(await client.closed, { code: 4008, reason: "" });
+  assert.deepEqual(await client.closed, {
+    code: 4008,
+    reason: "",
+    violation: null,
+  });
   assert.equal(await peer.readFrame(), null);
 });
 
@@ -508,7 +547,11 @@ Deno.test("TcpWebSocketConnection reports a server that drops the connection wit
   const { client, peer } = await connected(server);
   await peer.write(serverFrame(0x2, "kept"));
   peer.close();
-  assert.deepEqual(await client.closed, { code: 1006, reason: "" });
+  assert.deepEqual(await client.closed, {
+    code: 1006,
+    reason: "",
+    violation: null,
+  });
   assert.deepEqual(await client.receive(), encoder.encode("kept"));
   assert.equal(await client.receive(), null);
 });
