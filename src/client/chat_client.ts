@@ -112,9 +112,9 @@ export interface ConnectOptions {
   roomCrypto?: RoomCrypto | false;
   /**
    * Opens the WebSocket to `url`. The terminal client passes one over a TCP
-   * socket with TCP_NODELAY for ws:// (`openTerminalConnection`,
-   * tcp_websocket.ts); the default is the platform's WebSocket, which a
-   * browser has and nothing else.
+   * socket with TCP_NODELAY, with TLS over it for wss://
+   * (`openTerminalConnection`, tcp_websocket.ts); the default is the
+   * platform's WebSocket, which a browser has and nothing else.
    */
   openConnection?: (url: string) => Promise<Connection>;
 }

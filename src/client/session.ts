@@ -95,7 +95,10 @@ import {
 } from "./reconnect_status.ts";
 import { withDeadline } from "../transport/with_deadline.ts";
 import { DEFAULT_MAX_INBOX_BYTES } from "../transport/connection.ts";
-import { openTerminalConnection } from "../transport/tcp_websocket.ts";
+import {
+  openTerminalConnection,
+  TlsHandshakeError,
+} from "../transport/tcp_websocket.ts";
 import { WebSocketUpgradeError } from "../transport/websocket_upgrade.ts";
 
 /** How the client knows it reached the right server. */
@@ -2039,6 +2042,9 @@ function explainConnectError(error: unknown, url: string): string {
   if (error instanceof WebSocketUpgradeError && error.status === 503) {
     return serverFull(url);
   }
+  if (error instanceof TlsHandshakeError) {
+    return sanitizeForTerminal(tlsFailure(error, url));
+  }
   // A failed handshake's message may quote what the server sent.
   return sanitizeForTerminal(describeConnectError(messageOf(error), url));
 }
@@ -2047,9 +2053,21 @@ function serverFull(url: string): string {
   return `The server at ${url} refused the connection: it is full, or too many connections came from your address (at once or in the last seconds). Try again in a few seconds`;
 }
 
+/**
+ * A wss:// address whose TLS failed. A certificate refused is most likely
+ * the self-signed one `chat serve` makes for browsers (README, "Over
+ * HTTPS"): the same port speaks ws://, where chat's own handshake checks
+ * the server's key, so that is offered; trusting the certificate is the
+ * other way. Nothing is tried without TLS unasked.
+ */
+function tlsFailure(error: TlsHandshakeError, url: string): string {
+  if (!error.untrusted) return `Cannot connect to ${url}: ${error.message}`;
+  const target = new URL(url);
+  const plain = `ws://${target.hostname}:${target.port || "443"}`;
+  return `Cannot connect to ${url}: ${error.message}. If it is the certificate 'chat serve' makes for browsers, connect to ${plain} instead (chat encrypts and checks the server's key on its own), or trust the certificate with DENO_CERT=FILE`;
+}
+
 function describeConnectError(reason: string, url: string): string {
-  // Deno's WebSocket (wss://) says so in its message only.
-  if (/Invalid status code: 503/.test(reason)) return serverFull(url);
   if (/refused|tcp connect error|os error 111/i.test(reason)) {
     return `Cannot connect to ${url}: connection refused. Is 'chat serve' running there?`;
   }

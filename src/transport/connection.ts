@@ -1,8 +1,8 @@
 /**
  * The one interface the rest of the program uses for a peer: a pull-based
  * stream of WebSocket messages plus send and close. `WebSocketConnection`
- * adapts a WHATWG WebSocket (the browser's, or Deno's for wss://); the
- * terminal client's ws:// connections are its own WebSocket over TCP
+ * adapts a WHATWG WebSocket (the browser's); the terminal client's
+ * connections, ws:// and wss://, are its own WebSocket over TCP
  * (tcp_websocket.ts), and the server's edge has its own adapter over npm `ws`
  * (src/server/ws_edge.ts), all sharing the {@link Inbox}.
  */

@@ -1,12 +1,17 @@
 /**
- * A WebSocket client over a plain TCP socket with TCP_NODELAY: how
- * `chat connect` reaches a ws:// server.
+ * A WebSocket client over a TCP socket with TCP_NODELAY, plain for ws:// and
+ * with TLS over it for wss://: how `chat connect` reaches a server.
  *
  * Why not Deno's own `WebSocket`: Deno 2.9.6's client leaves Nagle's
  * algorithm on and writes a frame's header and a payload over about 1 KiB in
  * two writes, so each such message waits for the server's delayed ACK: a
  * `say` of 1,000 bytes took 44 ms to be answered on loopback, against 0.7 ms
- * at 100 bytes. Here every frame is one write, sent at once.
+ * at 100 bytes, over ws:// and wss:// alike. Here every frame is one write,
+ * sent at once; over TLS, one write of the TLS stream.
+ *
+ * The TLS is Deno's (`Deno.startTls`): the certificate is checked against
+ * the same trust store as Deno's WebSocket and fetch (`DENO_TLS_CA_STORE`,
+ * with `DENO_CERT` or `--cert` added), for the host name of the URL.
  *
  * Everything the server sends is taken as hostile: the upgrade answer is
  * bounded in size and time, a frame's length is checked against the
@@ -25,7 +30,6 @@ import {
   type CloseInfo,
   type Connection,
   Inbox,
-  WebSocketConnection,
   type WebSocketConnectionOptions,
   type WireData,
 } from "./connection.ts";
@@ -62,7 +66,10 @@ export const MAX_MESSAGE_BYTES = MAX_FRAME_BYTES;
 const MAX_FRAGMENTS = 64;
 /** The server's answer to the upgrade: at most this much header... */
 const MAX_RESPONSE_HEAD_BYTES = 16 * 1024;
-/** ...within this long of the TCP connection being made. */
+/**
+ * ...within this long of the TCP connection being made (the TLS handshake,
+ * for wss://, included).
+ */
 export const UPGRADE_TIMEOUT_MS = 10_000;
 /**
  * How long a close handshake may take before the socket is dropped anyway
@@ -100,6 +107,43 @@ const decoder = new TextDecoder();
 export interface TcpWebSocketOptions extends WebSocketConnectionOptions {
   /** How long the server may take to answer the upgrade (UPGRADE_TIMEOUT_MS). */
   upgradeTimeoutMs?: number;
+  /**
+   * For wss://: certificates (PEM) trusted besides the default store. Tests
+   * trust a server's self-signed certificate with it; `chat connect` passes
+   * none, and trusts what Deno trusts.
+   */
+  caCerts?: string[];
+}
+
+/**
+ * What the connection reads and writes: the TCP socket, or the TLS stream
+ * over it (a `Deno.Conn` either way). Frames, the upgrade and the close do
+ * not know which.
+ */
+interface ByteStream {
+  /** Reads into `buffer`; the bytes read, or null at the end of the stream. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Writes some of `bytes`; how many. */
+  write(bytes: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+/**
+ * A wss:// connection's TLS handshake failed (or did not finish in time):
+ * nothing of the WebSocket was sent, and nothing is tried without TLS.
+ */
+export class TlsHandshakeError extends Error {
+  /**
+   * True when the server's certificate was refused: not from an authority
+   * this machine trusts (a self-signed one), expired, or for another name.
+   */
+  readonly untrusted: boolean;
+
+  constructor(message: string, untrusted: boolean, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "TlsHandshakeError";
+    this.untrusted = untrusted;
+  }
 }
 
 /** A frame whose payload is being read into a buffer of its own. */
@@ -110,19 +154,21 @@ interface PartFrame {
 }
 
 /**
- * How the terminal client opens a connection: ws:// over a
- * {@link TcpWebSocketConnection}, wss:// (TLS) through Deno's WebSocket.
+ * How the terminal client opens a connection, ws:// or wss://: a
+ * {@link TcpWebSocketConnection}. `options` are for tests (a certificate to
+ * trust, say).
  */
-export function openTerminalConnection(url: string): Promise<Connection> {
-  return new URL(url).protocol === "ws:"
-    ? TcpWebSocketConnection.open(url)
-    : WebSocketConnection.open(url);
+export function openTerminalConnection(
+  url: string,
+  options: TcpWebSocketOptions = {},
+): Promise<Connection> {
+  return TcpWebSocketConnection.open(url, options);
 }
 
 export class TcpWebSocketConnection implements Connection {
   readonly remoteAddress: string;
   readonly closed: Promise<CloseInfo>;
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: ByteStream;
   readonly #inbox: Inbox;
   #resolveClosed!: (info: CloseInfo) => void;
   #localCloseReason: string | null = null;
@@ -168,7 +214,7 @@ export class TcpWebSocketConnection implements Connection {
   #gone = false;
 
   private constructor(
-    conn: Deno.TcpConn,
+    conn: ByteStream,
     remoteAddress: string,
     options: WebSocketConnectionOptions,
   ) {
@@ -179,9 +225,11 @@ export class TcpWebSocketConnection implements Connection {
   }
 
   /**
-   * Connects to `url` (ws:// only), and resolves once the server accepted
-   * the WebSocket.
+   * Connects to `url` (ws:// or wss://), and resolves once the server
+   * accepted the WebSocket.
    *
+   * @throws {TlsHandshakeError} when TLS failed (wss://): the certificate
+   *   was refused, or the server does not speak TLS there
    * @throws {WebSocketUpgradeError} when the server did not accept it
    */
   static async open(
@@ -189,21 +237,12 @@ export class TcpWebSocketConnection implements Connection {
     options: TcpWebSocketOptions = {},
   ): Promise<TcpWebSocketConnection> {
     const target = new URL(url);
-    if (target.protocol !== "ws:") {
-      throw new TypeError(
-        `TcpWebSocketConnection speaks ws:// only, not ${target.protocol}//`,
-      );
-    }
-    const conn = await Deno.connect({
-      // An IPv6 address comes in brackets in a URL.
-      hostname: target.hostname.replace(/^\[(.*)\]$/, "$1"),
-      port: target.port === "" ? 80 : Number(target.port),
-    });
-    conn.setNoDelay(true);
-    const socket = new TcpWebSocketConnection(conn, target.host, options);
+    const { stream, tls } = await connectSocket(target, options.caCerts);
+    const socket = new TcpWebSocketConnection(stream, target.host, options);
     try {
-      await socket.#upgrade(
+      await socket.#open(
         target,
+        tls,
         options.upgradeTimeoutMs ?? UPGRADE_TIMEOUT_MS,
       );
     } catch (error) {
@@ -245,13 +284,29 @@ export class TcpWebSocketConnection implements Connection {
 
   // --- Opening ---------------------------------------------------------------
 
-  async #upgrade(target: URL, timeoutMs: number): Promise<void> {
+  /**
+   * The TLS handshake (wss://) and the upgrade, within `timeoutMs` together:
+   * a server that stalls either is given up on the same. A TLS handshake
+   * given up on leaves its TCP socket open until the server answers or
+   * closes it: Deno 2.9.6 runs the handshake in a task of its own that
+   * closing the TlsConn does not stop (rustls-tokio-stream).
+   */
+  async #open(
+    target: URL,
+    tls: Deno.TlsConn | null,
+    timeoutMs: number,
+  ): Promise<void> {
     let timedOut = false;
+    let step: "tls" | "upgrade" = tls === null ? "upgrade" : "tls";
     const timer = setTimeout(() => {
       timedOut = true;
       this.#destroy();
     }, timeoutMs);
     try {
+      // Before the request: a refused certificate fails here, with nothing
+      // of ours sent to a server we cannot tell is the one named.
+      if (tls !== null) await finishTlsHandshake(tls);
+      step = "upgrade";
       const key = newWebSocketKey();
       await this.#writeAll(encoder.encode(upgradeRequest(target, key)));
       let end = -1;
@@ -288,6 +343,14 @@ export class TcpWebSocketConnection implements Connection {
       const refusal = error instanceof WebSocketUpgradeError &&
         error.status !== null;
       if (!timedOut || refusal) throw error;
+      if (step === "tls") {
+        throw new TlsHandshakeError(
+          `The server did not finish the TLS handshake within ${
+            timeoutMs / 1000
+          } s: does it speak TLS (wss://) on that port?`,
+          false,
+        );
+      }
       throw new WebSocketUpgradeError(
         `The server did not answer the WebSocket upgrade within ${
           timeoutMs / 1000
@@ -628,6 +691,70 @@ export class TcpWebSocketConnection implements Connection {
     this.#resolveClosed(
       this.#closeReceived ?? this.#failure ??
         { code: FrameCloseCode.abnormal, reason: "", violation: null },
+    );
+  }
+}
+
+/**
+ * The socket under `target`: TCP with TCP_NODELAY, and for wss:// TLS over
+ * it, its handshake not done yet (the caller bounds it in time).
+ */
+async function connectSocket(
+  target: URL,
+  caCerts: string[] | undefined,
+): Promise<{ stream: ByteStream; tls: Deno.TlsConn | null }> {
+  const secure = target.protocol === "wss:";
+  if (!secure && target.protocol !== "ws:") {
+    throw new TypeError(
+      `TcpWebSocketConnection speaks ws:// and wss:// only, not ${target.protocol}//`,
+    );
+  }
+  // An IPv6 address comes in brackets in a URL.
+  const hostname = target.hostname.replace(/^\[(.*)\]$/, "$1");
+  const tcp = await Deno.connect({
+    hostname,
+    port: target.port === "" ? (secure ? 443 : 80) : Number(target.port),
+  });
+  // Set on the TCP socket before TLS takes it: the option is the socket's,
+  // so TLS records go out at once too (Deno.TlsConn has no setNoDelay).
+  tcp.setNoDelay(true);
+  if (!secure) return { stream: tcp, tls: null };
+  try {
+    // The host name of the URL is the one the certificate must be for, and
+    // the SNI (which TLS leaves out for an IP address).
+    const tls = await Deno.startTls(tcp, {
+      hostname,
+      ...(caCerts === undefined ? {} : { caCerts }),
+    });
+    return { stream: tls, tls };
+  } catch (error) {
+    try {
+      tcp.close();
+    } catch {
+      // Taken by startTls already.
+    }
+    throw error;
+  }
+}
+
+/** Completes the TLS handshake, or says why it failed. */
+async function finishTlsHandshake(tls: Deno.TlsConn): Promise<void> {
+  try {
+    await tls.handshake();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    // Deno reports every failed TLS handshake as InvalidData: only rustls's
+    // message ("invalid peer certificate: UnknownIssuer", "...: certificate
+    // expired: ...", "...: certificate not valid for name ...") tells a
+    // refused certificate from a server that does not speak TLS ("received
+    // corrupt message of type InvalidContentType").
+    const untrusted = /certificate/i.test(reason);
+    throw new TlsHandshakeError(
+      untrusted
+        ? `The server's TLS certificate is not trusted (${reason})`
+        : `The TLS handshake with the server failed (${reason}): does it speak TLS (wss://) on that port?`,
+      untrusted,
+      { cause: error },
     );
   }
 }

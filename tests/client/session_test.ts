@@ -10,6 +10,10 @@ import {
   generateRsaKeyPair,
   importPrivateKeyPem,
 } from "../../src/crypto/keys.ts";
+import {
+  certificateNames,
+  makeCertificate,
+} from "../../src/server/tls_certificate.ts";
 
 /** Waits for `condition` with a deadline (polling, since it is another party's state). */
 async function until(condition: () => boolean, what: string): Promise<void> {
@@ -291,6 +295,58 @@ Deno.test("runSession on a terminal keeps in the scrollback why the connection w
     assert.ok(
       terminal.statuses.some((line) => line.startsWith("Reconnecting in ")),
       terminal.statuses.join("\n"),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runSession to wss:// says when the server's certificate is not trusted, or it speaks no TLS, and offers ws://", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat_session_test_" });
+  // As `chat serve` does for browsers: a self-signed certificate, which
+  // nothing on this machine trusts.
+  const tls = await makeCertificate(certificateNames([]), new Date());
+  await using secure = await startTestServer({ tls });
+  await using plain = await startTestServer();
+  try {
+    const run = async (url: string) => {
+      const terminal = personAt(() => Promise.resolve(null), []);
+      const code = await runSession({
+        urls: [url],
+        trust: {
+          kind: "known-hosts",
+          hosts: await KnownHosts.load(join(dir, "known_hosts")),
+          firstContact: "ask",
+        },
+        identity: await testIdentity(),
+        user: null,
+        terminal,
+        files: {
+          downloadsDir: join(dir, "downloads"),
+          ownDownloadsDir: false,
+          maxFileBytes: 1024,
+          accept: "none",
+          trusted: TrustedSenders.inMemory(),
+          open: false,
+          openWith: null,
+        },
+        reconnect: false,
+      });
+      assert.equal(code, 1, terminal.printed.join("\n"));
+      return terminal.printed.filter((line) => line.startsWith("ERROR: "));
+    };
+    const untrusted = `wss://127.0.0.1:${secure.port}`;
+    assert.deepEqual(await run(untrusted), [
+      `ERROR: Cannot connect to ${untrusted}: The server's TLS certificate is not trusted (invalid peer certificate: UnknownIssuer). If it is the certificate 'chat serve' makes for browsers, connect to ws://127.0.0.1:${secure.port} instead (chat encrypts and checks the server's key on its own), or trust the certificate with DENO_CERT=FILE`,
+    ]);
+    const noTls = `wss://127.0.0.1:${plain.port}`;
+    const [said, ...more] = await run(noTls);
+    assert.deepEqual(more, []);
+    assert.match(
+      said!,
+      new RegExp(
+        `^ERROR: Cannot connect to ${noTls}: The TLS handshake with the server failed \\(.+\\): does it speak TLS \\(wss://\\) on that port\\?$`,
+      ),
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -20,6 +20,7 @@ import {
   type TlsCredentials,
 } from "../../src/server/tls_certificate.ts";
 import { WebSocketConnection } from "../../src/transport/connection.ts";
+import { TcpWebSocketConnection } from "../../src/transport/tcp_websocket.ts";
 import { until } from "../_helpers/bystanders.ts";
 import { RawTcp } from "../_helpers/raw_tcp.ts";
 
@@ -174,6 +175,31 @@ Deno.test("startEdge with tls takes a WebSocket over wss:// with the peer's TCP 
     edge.admitted[1]!.split(" ")[0],
   );
   await until(() => edge.socketCount === 0, "the sockets to go");
+});
+
+Deno.test("startEdge with tls echoes messages of 100 B, 15,000 B and 1 MB to the terminal client's TcpWebSocketConnection over wss://", async () => {
+  await using edge = await tlsEdge();
+  const client = await TcpWebSocketConnection.open(
+    `wss://localhost:${edge.port}/`,
+    { caCerts: [edge.tls.cert] },
+  );
+  for (const size of [100, 15_000, 1_000_000]) {
+    const bytes = new Uint8Array(size);
+    for (let at = 0; at < size; at += 65536) {
+      crypto.getRandomValues(bytes.subarray(at, at + 65536));
+    }
+    client.send(bytes);
+    assert.deepEqual(await client.receive(), bytes, `${size} bytes`);
+  }
+  client.send("over tls");
+  assert.match(String(await client.receive()), /^127\.0\.0\.1:\d+ over tls$/);
+  client.send("bye");
+  assert.deepEqual(await client.closed, {
+    code: 4000,
+    reason: "bye",
+    violation: null,
+  });
+  await until(() => edge.socketCount === 0, "the socket to go");
 });
 
 Deno.test("startEdge with tls closes a wss:// connection from its side, and on close(), socket and all", async () => {

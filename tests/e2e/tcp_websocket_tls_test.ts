@@ -1,0 +1,148 @@
+/**
+ * The terminal client's transport over wss:// against a real server that
+ * speaks TLS on its port (as `chat serve` does for browsers), its
+ * self-signed certificate trusted by the test alone (`caCerts`): chat both
+ * ways, no wait for delayed ACKs, and an untrusted certificate refused.
+ */
+
+import assert from "node:assert/strict";
+import { ChatClient } from "../../src/client/chat_client.ts";
+import {
+  certificateNames,
+  makeCertificate,
+  type TlsCredentials,
+} from "../../src/server/tls_certificate.ts";
+import {
+  openTerminalConnection,
+  TcpWebSocketConnection,
+  TlsHandshakeError,
+} from "../../src/transport/tcp_websocket.ts";
+import {
+  startTestServer,
+  TestClient,
+  type TestServer,
+} from "../_helpers/chat.ts";
+
+let credentials: Promise<TlsCredentials> | null = null;
+/** One certificate per test process, for localhost, 127.0.0.1 and ::1. */
+function testCredentials(): Promise<TlsCredentials> {
+  credentials ??= makeCertificate(certificateNames([]), new Date());
+  return credentials;
+}
+
+/** A server speaking TLS on its port too, and its wss:// address. */
+async function startTlsServer(
+  limits: Parameters<typeof startTestServer>[0] = {},
+): Promise<TestServer & { wss: string; cert: string }> {
+  const tls = await testCredentials();
+  const server = await startTestServer({ ...limits, tls });
+  return Object.assign(server, {
+    wss: `wss://localhost:${server.port}`,
+    cert: tls.cert,
+  });
+}
+
+/** A registered client over wss://, trusting `cert` besides the default store. */
+async function overTls(
+  url: string,
+  server: TestServer,
+  cert: string,
+  name: string,
+): Promise<TestClient> {
+  const client = await ChatClient.connect(url, {
+    pinnedSpki: server.spki,
+    openConnection: (url) => openTerminalConnection(url, { caCerts: [cert] }),
+  });
+  const reply = await client.register(name);
+  assert.equal(reply.t, "welcome", JSON.stringify(reply));
+  return new TestClient(client);
+}
+
+Deno.test("openTerminalConnection opens wss:// over TcpWebSocketConnection, by name and by address", async () => {
+  await using server = await startTlsServer();
+  for (
+    const url of [server.wss, `wss://127.0.0.1:${server.port}/`]
+  ) {
+    const conn = await openTerminalConnection(url, { caCerts: [server.cert] });
+    assert.ok(conn instanceof TcpWebSocketConnection, url);
+    conn.close();
+    await conn.closed;
+  }
+});
+
+Deno.test("ChatClient over wss://: messages of 100 and 12,000 bytes go round both ways, and quitting is clean", async () => {
+  await using server = await startTlsServer();
+  const alice = await overTls(server.wss, server, server.cert, "alice");
+  const bob = await overTls(
+    `wss://127.0.0.1:${server.port}`,
+    server,
+    server.cert,
+    "bob",
+  );
+  // 100 bytes, and the longest text there is (4,000 characters of 3 bytes).
+  for (const text of ["x".repeat(100), "€".repeat(4000)]) {
+    const said = await alice.client.say(text);
+    assert.equal(said.t, "ok", JSON.stringify(said));
+    const heard = await bob.waitFor((m) =>
+      m.message.t === "public" && m.text === text
+    );
+    assert.equal(heard.message.t === "public" && heard.message.from, "alice");
+    const sent = await bob.client.msg("alice", text);
+    assert.equal(sent.t, "ok", JSON.stringify(sent));
+    await alice.waitFor((m) => m.message.t === "private" && m.text === text);
+  }
+  assert.deepEqual(await alice.client.quit(), {
+    clean: true,
+    reason: "Disconnected.",
+  });
+  await bob.client.quit();
+});
+
+Deno.test("a say of 3,000 bytes over wss:// is answered without waiting for a delayed ACK", async () => {
+  // Deno's own WebSocket over TLS took 44 ms a round (Nagle's algorithm
+  // holding the payload's write for the server's delayed ACK of the
+  // header's); TCP_NODELAY under the TLS makes it about 1.5 ms on loopback.
+  // A median under 20 ms tells the two apart with room for a busy machine:
+  // a stall is 40 ms or more each time, so it cannot pass by luck.
+  await using server = await startTlsServer({
+    // Twenty-five says within a few ms must not meet the flood limits.
+    connectionLimits: { messageBurst: 1000, messageBurstPerAddress: 1000 },
+  });
+  const alice = await overTls(server.wss, server, server.cert, "alice");
+  const text = "x".repeat(3000);
+  const rounds: number[] = [];
+  for (let i = 0; i < 25; i++) {
+    const started = performance.now();
+    const said = await alice.client.say(text);
+    const ms = performance.now() - started;
+    assert.equal(said.t, "ok", JSON.stringify(said));
+    // The first few warm the path up (TLS buffers, JIT).
+    if (i >= 5) rounds.push(ms);
+  }
+  rounds.sort((a, b) => a - b);
+  const median = (rounds[9]! + rounds[10]!) / 2;
+  assert.ok(
+    median < 20,
+    `median ${median.toFixed(1)} ms over ${rounds.length} rounds: ${
+      rounds.map((ms) => ms.toFixed(1)).join(", ")
+    }`,
+  );
+  await alice.client.quit();
+});
+
+Deno.test("wss:// to a server whose certificate is not trusted fails with TlsHandshakeError, verification not relaxed for an address", async () => {
+  await using server = await startTlsServer();
+  for (const url of [server.wss, `wss://127.0.0.1:${server.port}`]) {
+    // The default store only: nothing vouches for a self-signed certificate.
+    const error = await openTerminalConnection(url).then(
+      () => assert.fail(`${url} was opened`),
+      (error: unknown) => error,
+    );
+    assert.ok(error instanceof TlsHandshakeError, String(error));
+    assert.equal(error.untrusted, true);
+    assert.match(
+      error.message,
+      /^The server's TLS certificate is not trusted \(invalid peer certificate: UnknownIssuer\)$/,
+    );
+  }
+});
