@@ -136,6 +136,13 @@ export interface Ending {
   clean: boolean;
   /** Safe to print: sanitised (it may quote the server). */
   reason: string;
+  /**
+   * `reason` in a few words, when it is long (what the server broke and what
+   * that may mean): what the lines that follow from the end say (a request
+   * left unanswered, a file cut off), `reason` being said once, on a line of
+   * its own. Read it with {@link briefReason}.
+   */
+  brief?: string;
   /** Why the server said goodbye, when it did. */
   bye?: ByeReason;
   /**
@@ -163,7 +170,10 @@ export class ChatClient {
   #nameKey = "\0";
   /** Whether we asked for room frames at `register`. */
   #roomFrames = false;
-  /** Why the session ended, once it has: later requests fail with it. */
+  /**
+   * Why the session ended in a few words (briefReason), once it has: later
+   * requests fail with it.
+   */
   #endReason: string | null = null;
   /** What this user was shown; may outlive this connection (register). */
   #ledger = new DeliveryLedger();
@@ -590,7 +600,12 @@ export class ChatClient {
       }
     } catch (error) {
       ending = error instanceof ChannelError || error instanceof TypeError
-        ? { clean: false, reason: brokeProtocol(error), brokeProtocol: true }
+        ? {
+          clean: false,
+          reason: brokeProtocol(error),
+          brief: CONNECTION_CLOSED,
+          brokeProtocol: true,
+        }
         : { clean: false, reason: messageOf(error) };
       this.#channel.close(CloseCode.protocolError, "protocol error");
     }
@@ -604,7 +619,7 @@ export class ChatClient {
     // error shows the input), reach a terminal: made safe here, once.
     ending = { ...ending, reason: sanitizeForTerminal(ending.reason) };
     this.#over = true;
-    this.#failPending(ending.reason);
+    this.#failPending(briefReason(ending));
     clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
     return ending;
@@ -623,12 +638,17 @@ export class ChatClient {
       return {
         clean: false,
         reason: brokeWebSocketProtocol(violation),
+        brief: CONNECTION_CLOSED,
         brokeProtocol: true,
       };
     }
     // The transport cut it on its own: its inbox overflowed.
     if (this.#heldAtClose && this.#channel.localCloseReason !== null) {
-      return { clean: false, reason: DROPPED_WHILE_HELD };
+      return {
+        clean: false,
+        reason: DROPPED_WHILE_HELD,
+        brief: "The connection was dropped.",
+      };
     }
     return { clean: false, reason: CONNECTION_LOST };
   }
@@ -756,6 +776,23 @@ export class ChatClient {
 
 /** Why the connection ended when nothing more is known. */
 export const CONNECTION_LOST = "The connection to the server was lost.";
+
+/**
+ * `Ending.brief` when this client closed the connection on what the server
+ * sent: the first words of the reason (brokeWebSocketProtocol,
+ * brokeProtocol), which is said in full once.
+ */
+export const CONNECTION_CLOSED = "The connection to the server was closed.";
+
+/**
+ * How `ending` ended in a few words, for the lines that follow from it (a
+ * request left unanswered, a file cut off): `Ending.brief`, or the reason
+ * when it is short already (a sentence: "The connection to the server was
+ * lost.").
+ */
+export function briefReason(ending: Ending): string {
+  return ending.brief ?? ending.reason;
+}
 
 /**
  * Why the connection ended when the transport failed it: the server broke

@@ -21,7 +21,7 @@ import {
 } from "../protocol/limits.ts";
 import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
-import type { ChatClient } from "./chat_client.ts";
+import { briefReason, type ChatClient } from "./chat_client.ts";
 import { fileKeyOfOffer } from "./file_key.ts";
 
 /** Chunks opened ahead of the one being written, at most. */
@@ -198,14 +198,19 @@ export class FileReceiver {
     this.#client = client;
     this.#options = options;
     client.onMessage(({ message, body }) => this.#dispatch(message, body));
-    client.ended.then(() => {
+    client.ended.then((ending) => {
+      // In a few words: the session says the whole reason once.
+      const why = briefReason(ending);
       for (const incoming of this.#incoming.values()) {
-        this.#fail(
-          incoming,
-          "the connection to the server was lost",
-          false,
-          true,
-        );
+        // What arrived stays (`keep`) where the offer was resumable: the
+        // same offer made again goes on from there, as chat connect's
+        // sender makes it once back.
+        const kept = incoming.key === null
+          ? ""
+          : ` What arrived is kept: it resumes if ${
+            sanitizeForTerminal(incoming.offer.from)
+          } offers it again.`;
+        this.#fail(incoming, why, false, true, kept);
       }
     });
   }
@@ -746,13 +751,16 @@ export class FileReceiver {
 
   /**
    * Ends a transfer on this side. No partial file stays behind unless
-   * `keep`: the transfer broke and the file is resumable.
+   * `keep`: the transfer broke and the file is resumable. `more`: words
+   * for the user after `reason` (safe to print), not for the server or
+   * `onResult`.
    */
   #fail(
     incoming: Incoming,
     reason: string,
     tellServer: boolean,
     keep = false,
+    more = "",
   ): void {
     if (incoming.failed) return;
     incoming.failed = true;
@@ -782,7 +790,7 @@ export class FileReceiver {
         incoming.named ? `File ${sanitizeForTerminal(offer.name)}` : "A file"
       } from ${sanitizeForTerminal(offer.from)} was not received: ${
         sanitizeForTerminal(reason)
-      }`,
+      }${more}`,
     );
     this.#options.onResult?.(offer, { ok: false, reason });
   }

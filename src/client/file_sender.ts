@@ -29,7 +29,7 @@ import type {
   ResumeClaim,
   ServerMessage,
 } from "../protocol/messages.ts";
-import type { ChatClient } from "./chat_client.ts";
+import { briefReason, type ChatClient } from "./chat_client.ts";
 import { fileKeyForOffer } from "./file_key.ts";
 import { type SharedKey, withRealName } from "./file_key_share.ts";
 import type { FileSigner } from "../crypto/file_signature.ts";
@@ -112,7 +112,8 @@ export class FileSender {
     client.ended.then((ending) => {
       for (const outgoing of this.#outgoing.values()) {
         if (outgoing.cancelled === null) {
-          outgoing.cancelled = ending.reason;
+          // In a few words: the session says the whole reason once.
+          outgoing.cancelled = briefReason(ending);
           outgoing.broken = true;
         }
         outgoing.wake();

@@ -8,6 +8,7 @@ import { isValidName, nameKey } from "../protocol/limits.ts";
 import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
 import { messageOf } from "../transport/secure_channel.ts";
 import {
+  briefReason,
   ChatClient,
   decodeText,
   type Ending,
@@ -290,7 +291,15 @@ export async function runSession(options: SessionOptions): Promise<number> {
       publishKeys(client, options.e2e, emit);
       break;
     }
-    if (reply.t === "error" && reply.code === "internal") return 1; // the connection is gone
+    if (reply.t === "error" && reply.code === "internal") {
+      // The connection is gone: the reply says so in a few words, and a
+      // long reason (what the server broke) is said here, once.
+      if (wasUnanswered(reply)) {
+        const ending = await client.ended;
+        if (ending.brief !== undefined) connectionError(ending.reason);
+      }
+      return 1;
+    }
     // A name given on the command line is not asked again.
     if (options.user !== null || !terminal.interactive) {
       await client.quit();
@@ -1606,11 +1615,14 @@ async function reconnect(
   const show = () => {
     if (terminal.interactive && !context.json) {
       // The countdown takes the status row at once: what the server broke
-      // stays in the scrollback (a dropped network needs no more words).
+      // stays in the scrollback (a dropped network needs no more words),
+      // and the status row says it in a few words meanwhile.
+      let shown = state;
       if (state.kind === "lost" && ending.brokeProtocol) {
         emit({ type: "notice", text: ending.reason });
+        shown = { kind: "lost", reason: briefReason(ending) };
       }
-      waiting.showStatus(statusLine(state, queue.length, Date.now()));
+      waiting.showStatus(statusLine(shown, queue.length, Date.now()));
       // The end of it stays in the scrollback.
       if (state.kind === "reconnected") {
         emit({ type: "notice", text: reconnectedLine(state) });
@@ -1724,9 +1736,13 @@ async function reconnect(
           });
           return client;
         }
-        await client.quit();
-        // Most likely the server has not yet noticed that our old connection died.
-        lastError = render(reply, "", { color: false }).join(" ");
+        const ending = await client.quit();
+        // Cut during the sign-in: why, in full (the reply has a few words).
+        // Otherwise, most likely the server has not yet noticed that our
+        // old connection died.
+        lastError = wasUnanswered(reply)
+          ? ending.reason
+          : render(reply, "", { color: false }).join(" ");
       } catch (error) {
         lastError = explainConnectError(error, url);
         // Another attempt would meet the same key: that is for a person to

@@ -10,6 +10,7 @@
 
 import { actionBody } from "../client/actions.ts";
 import {
+  briefReason,
   ChatClient,
   decodeText,
   type Incoming,
@@ -1098,8 +1099,10 @@ function use(joined: ChatClient): void {
     // the same name signed in from another tab or place) is not pestered
     // again, or two tabs would take the name from each other for ever.
     const dismissed = ending.bye === "violation" || ending.bye === "replaced";
-    if (quitting || dismissed) setStatus(`Disconnected: ${ending.reason}`);
-    else void reconnect(ending.reason);
+    // The log has the whole reason; the status bar says it in a few words.
+    const why = briefReason(ending);
+    if (quitting || dismissed) setStatus(`Disconnected: ${why}`);
+    else void reconnect(why);
   });
 }
 

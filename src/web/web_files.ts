@@ -13,7 +13,11 @@
  * @module
  */
 
-import type { ChatClient, Incoming } from "../client/chat_client.ts";
+import {
+  briefReason,
+  type ChatClient,
+  type Incoming,
+} from "../client/chat_client.ts";
 import { fileKeyOfOffer } from "../client/file_key.ts";
 import { fileKeyForOffer } from "../client/file_key.ts";
 import {
@@ -178,14 +182,16 @@ export class WebFiles {
     this.#receive = receive;
     this.#keys = keys;
     void client.ended.then((ending) => {
+      // In a few words: the page says the whole reason once.
+      const why = briefReason(ending);
       for (const outgoing of this.#outgoing.values()) {
-        outgoing.cancelled ??= ending.reason;
+        outgoing.cancelled ??= why;
         outgoing.broken = true;
         outgoing.wake();
       }
       for (const incoming of this.#incoming.values()) {
         if (incoming.accepted) {
-          this.#receive.failed(incoming.offer, ending.reason);
+          this.#receive.failed(incoming.offer, why);
         }
       }
       this.#incoming.clear();

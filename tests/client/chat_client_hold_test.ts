@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import {
+  briefReason,
   ChatClient,
   DROPPED_WHILE_HELD,
 } from "../../src/client/chat_client.ts";
@@ -71,4 +72,6 @@ Deno.test("ChatClient.holdReading: a server that sends more than the client keep
   const ending = await client.ended;
   assert.equal(ending.clean, false);
   assert.equal(ending.reason, DROPPED_WHILE_HELD);
+  // What follows from it (a request left unanswered) says it in a few words.
+  assert.equal(briefReason(ending), "The connection was dropped.");
 });

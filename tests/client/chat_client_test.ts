@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { ChatClient } from "../../src/client/chat_client.ts";
+import {
+  briefReason,
+  ChatClient,
+  wasUnanswered,
+} from "../../src/client/chat_client.ts";
 import { randomBytes, toBase64 } from "../../src/crypto/bytes.ts";
 import { IDENTITY_PROOF_VERSION } from "../../src/crypto/identity.ts";
 import { encodeMessage, parseClientMessage } from "../../src/protocol/codec.ts";
@@ -30,12 +34,14 @@ Deno.test("ChatClient.ended gives a server's goodbye sanitised for the terminal"
   }
 });
 
-Deno.test("ChatClient.ended does not quote a header that is not JSON", async () => {
+Deno.test("ChatClient.ended does not quote a header that is not JSON, and requests it leaves unanswered say so in a few words", async () => {
   await using server = await startHostileServer();
   const client = await ChatClient.connect(server.url, {
     pinnedSpki: server.spki,
   });
   const channel = await server.session;
+  // Never answered: the connection ends first.
+  const pending = client.request({ t: "list" });
   // A header that is not JSON: V8's parse error would quote it.
   const message = encodeMessage({ t: "pong", re: 1 });
   const header = '{"t":"pong","re":1}';
@@ -53,6 +59,17 @@ Deno.test("ChatClient.ended does not quote a header that is not JSON", async () 
   );
   assert.doesNotMatch(ending.reason, /pwned/);
   assert.ok(!hasControl(ending.reason), ending.reason);
+  // The reason is said once, on a line of its own; what follows from it
+  // says it in a few words.
+  const short = "The connection to the server was closed.";
+  assert.equal(briefReason(ending), short);
+  for (const reply of [await pending, await client.request({ t: "list" })]) {
+    assert.ok(wasUnanswered(reply));
+    assert.deepEqual(
+      reply.t === "error" && [reply.code, reply.text],
+      ["internal", `ERROR: Not sent: ${short}`],
+    );
+  }
 });
 
 /**

@@ -4,7 +4,10 @@ import { KnownHosts } from "../../src/client/known_hosts.ts";
 import { learnNames, runSession } from "../../src/client/session.ts";
 import { TrustedSenders } from "../../src/client/trusted_senders.ts";
 import type { Terminal } from "../../src/client/terminal.ts";
-import { startTestServer, testIdentity } from "../_helpers/chat.ts";
+import { startTestServer, TestClient, testIdentity } from "../_helpers/chat.ts";
+import { FileReceiver } from "../../src/client/file_receiver.ts";
+import { FileSender } from "../../src/client/file_sender.ts";
+import { FILE_WINDOW_BYTES } from "../../src/protocol/limits.ts";
 import { announcedFrame, TamperingProxy } from "../_helpers/tampering_proxy.ts";
 import {
   generateRsaKeyPair,
@@ -347,6 +350,230 @@ Deno.test("runSession to wss:// says when the server's certificate is not truste
       new RegExp(
         `^ERROR: Cannot connect to ${noTls}: The TLS handshake with the server failed \\(.+\\): does it speak TLS \\(wss://\\) on that port\\?$`,
       ),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/**
+ * sophia's session, on a terminal, through `proxy`: it reconnects, and
+ * takes every file offered (up to 64 MiB) into `dir`/downloads.
+ */
+async function sophiaThrough(
+  proxy: TamperingProxy,
+  server: { spki: Uint8Array },
+  dir: string,
+) {
+  const terminal = typist();
+  const session = runSession({
+    urls: [`ws://127.0.0.1:${proxy.port}`],
+    trust: { kind: "pinned", spki: server.spki, path: "server.pub" },
+    identity: await testIdentity(),
+    user: "sophia",
+    terminal,
+    files: {
+      downloadsDir: join(dir, "downloads"),
+      ownDownloadsDir: false,
+      maxFileBytes: 64 * 1024 * 1024,
+      accept: "all",
+      trusted: TrustedSenders.inMemory(),
+      open: false,
+      openWith: null,
+    },
+    reconnect: true,
+  });
+  await until(
+    () => terminal.printed.includes("SUCCESS: Username registered."),
+    "the welcome",
+  );
+  return { terminal, session };
+}
+
+/** The printed lines matching `pattern`. */
+function linesLike(printed: string[], pattern: RegExp): string[] {
+  return printed.filter((line) => pattern.test(line));
+}
+
+/** A file of `size` random bytes at `path`. */
+async function randomFile(path: string, size: number): Promise<void> {
+  const bytes = new Uint8Array(size);
+  for (let at = 0; at < size; at += 65536) {
+    crypto.getRandomValues(bytes.subarray(at, at + 65536));
+  }
+  await Deno.writeFile(path, bytes);
+}
+
+Deno.test("runSession on a terminal answers a command whose reply a broken protocol cut off in a few words, the reason said once, in full", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat_session_test_" });
+  await using server = await startTestServer();
+  await using proxy = new TamperingProxy(server.port);
+  try {
+    const { terminal, session } = await sophiaThrough(proxy, server, dir);
+    // The next frame from the server, the reply to /list at the latest,
+    // fails authentication (the last byte of a sealed frame is its AES-GCM
+    // tag's): /list is sent before any frame is read.
+    const changed = proxy.changeNextBinaryFrame((payload) => {
+      payload[payload.length - 1]! ^= 0x01;
+    });
+    terminal.type("/list");
+    await changed;
+    await until(
+      () => terminal.printed.includes("Reconnected as sophia."),
+      "the reconnection",
+    );
+    terminal.type("/quit");
+    assert.equal(await session, 0, terminal.printed.join("\n"));
+    const printed = terminal.printed.join("\n");
+    // Not queued for the next connection: it went, and no answer came.
+    assert.deepEqual(
+      linesLike(terminal.printed, /Not sent/),
+      ["ERROR: Not sent: The connection to the server was closed."],
+      printed,
+    );
+    const why = linesLike(terminal.printed, /failed the encryption's checks/);
+    assert.equal(why.length, 1, printed);
+    assert.match(
+      why[0]!,
+      /^The connection to the server was closed: the server sent a frame that failed the encryption's checks \(Frame \d+ failed authentication\)\. Something on the network may be tampering with the connection, or the server has a bug\.$/,
+    );
+    // The status row says it in a few words too, under the line that says why.
+    assert.ok(
+      terminal.statuses.includes(
+        "The connection to the server was closed. Reconnecting...",
+      ),
+      terminal.statuses.join("\n"),
+    );
+    assert.ok(
+      !terminal.statuses.some((line) => line.includes("encryption")),
+      terminal.statuses.join("\n"),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runSession on a terminal says in a few words that a file coming in stopped when the server broke the protocol, keeps what arrived, and resumes it when offered again", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat_session_test_" });
+  await using server = await startTestServer();
+  await using proxy = new TamperingProxy(server.port);
+  try {
+    const { terminal, session } = await sophiaThrough(proxy, server, dir);
+    // jojo is not behind the proxy: what it injects goes to sophia.
+    const jojo = await TestClient.connect(server, "jojo", await testIdentity());
+    const path = join(dir, "big.bin");
+    const size = 16 * 1024 * 1024;
+    await randomFile(path, size);
+    const sender = new FileSender(jojo.client);
+    let injected: Promise<void> | null = null;
+    const cut = await sender.send({ to: "sophia" }, path, (p) => {
+      if (injected !== null || p.acked === 0) return;
+      // jojo sends at most a window ahead of what sophia acknowledged:
+      // what follows the injected frame is more than she could have had.
+      assert.ok(p.acked + FILE_WINDOW_BYTES < size);
+      injected = proxy.inject(announcedFrame(2 ** 31));
+    });
+    await injected;
+    assert.equal(cut.kind, "finished");
+    assert.equal(cut.kind === "finished" && cut.results[0]?.ok, false);
+    await until(
+      () => terminal.printed.includes("Reconnected as sophia."),
+      "the reconnection",
+    );
+    const again = await sender.send({ to: "sophia" }, path);
+    assert.equal(
+      again.kind === "finished" && again.results[0]?.ok,
+      true,
+      JSON.stringify(again),
+    );
+    await until(
+      () => terminal.printed.includes("You received file big.bin from jojo."),
+      "the file",
+    );
+    await jojo.quit();
+    terminal.type("/quit");
+    assert.equal(await session, 0, terminal.printed.join("\n"));
+    const printed = terminal.printed.join("\n");
+    assert.deepEqual(
+      linesLike(terminal.printed, /not received/),
+      [
+        "ERROR: File big.bin from jojo was not received: The connection to the server was closed. What arrived is kept: it resumes if jojo offers it again.",
+      ],
+      printed,
+    );
+    assert.equal(
+      linesLike(terminal.printed, /broke the WebSocket protocol/).length,
+      1,
+      printed,
+    );
+    assert.match(
+      printed,
+      /Resuming big\.bin from jojo at [1-9]\d* of 16777216 bytes/,
+    );
+    assert.deepEqual(
+      await Deno.readFile(join(dir, "downloads", "big.bin")),
+      await Deno.readFile(path),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runSession on a terminal says in a few words that a file going out stopped when the server broke the protocol, and offers it again", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat_session_test_" });
+  await using server = await startTestServer();
+  await using proxy = new TamperingProxy(server.port);
+  try {
+    const { terminal, session } = await sophiaThrough(proxy, server, dir);
+    const jojo = await TestClient.connect(server, "jojo", await testIdentity());
+    const path = join(dir, "big.bin");
+    const size = 16 * 1024 * 1024;
+    await randomFile(path, size);
+    let injected: Promise<void> | null = null;
+    const receiver = new FileReceiver(jojo.client, {
+      downloadsDir: join(dir, "jojo"),
+      maxFileBytes: size,
+      open: false,
+      openWith: null,
+      resume: true,
+      consent: () => Promise.resolve("accept"),
+      print: () => {},
+      onProgress: (_offer, received) => {
+        if (injected !== null || received === 0) return;
+        // sophia sends at most a window ahead of what jojo acknowledged,
+        // and hears of no more once the injected frame came.
+        assert.ok(received + FILE_WINDOW_BYTES < size);
+        injected = proxy.inject(announcedFrame(2 ** 31));
+      },
+    });
+    terminal.type(`/file jojo ${path}`);
+    await until(
+      () =>
+        terminal.printed.includes("File big.bin sent to jojo successfully."),
+      "the file, offered again",
+    );
+    await injected;
+    await receiver.idle();
+    await jojo.quit();
+    terminal.type("/quit");
+    assert.equal(await session, 0, terminal.printed.join("\n"));
+    const printed = terminal.printed.join("\n");
+    assert.deepEqual(
+      linesLike(terminal.printed, /big\.bin (stopped|will be)/),
+      [
+        "ERROR: Sending file big.bin stopped: The connection to the server was closed.",
+        "big.bin will be offered again, resuming where it stopped",
+      ],
+      printed,
+    );
+    assert.equal(
+      linesLike(terminal.printed, /broke the WebSocket protocol/).length,
+      1,
+      printed,
+    );
+    assert.deepEqual(
+      await Deno.readFile(join(dir, "jojo", "big.bin")),
+      await Deno.readFile(path),
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -13,11 +13,12 @@ import { announcedFrame, TamperingProxy } from "../_helpers/tampering_proxy.ts";
 /**
  * Runs `chat connect` as bob through a tampering proxy in front of a real
  * server; `tamper` runs once he is in. Asserts that he came back in, quit
- * and exited without a crash; resolves with his stdout and exit code.
+ * and exited without a crash; resolves with his stdout, all he wrote (stdout
+ * and stderr) and exit code.
  */
 async function tampered(
   tamper: (proxy: TamperingProxy, bob: ChatProcess) => Promise<void>,
-): Promise<{ stdout: string; code: number }> {
+): Promise<{ stdout: string; all: string; code: number }> {
   await using server = await startTestServer();
   await using proxy = new TamperingProxy(server.port);
   const dir = await Deno.makeTempDir({ prefix: "chat-tampered-" });
@@ -41,7 +42,7 @@ async function tampered(
     assert.doesNotMatch(all, /^\s+at .+:\d+:\d+\)?$|Uncaught|panicked/m, all);
     assert.doesNotMatch(all, /connection to the server was lost/i, all);
     assert.equal(status.signal, null, all);
-    return { stdout: bob.stdout, code: status.code };
+    return { stdout: bob.stdout, all, code: status.code };
   } finally {
     bob.kill("SIGKILL");
     await bob.finish();
@@ -69,7 +70,7 @@ Deno.test("chat connect says so when a frame from the server announces more than
 });
 
 Deno.test("chat connect says so when a frame from the server fails authentication, and reconnects", async () => {
-  const { stdout } = await tampered(async (proxy, bob) => {
+  const { stdout, all } = await tampered(async (proxy, bob) => {
     // The last byte of a sealed frame is its AES-GCM tag's.
     const changed = proxy.changeNextBinaryFrame((payload) => {
       payload[payload.length - 1]! ^= 0x01;
@@ -82,4 +83,12 @@ Deno.test("chat connect says so when a frame from the server fails authenticatio
     stdout,
     /^The connection to the server was closed: the server sent a frame that failed the encryption's checks \(Frame \d+ failed authentication\)\. Something on the network may be tampering with the connection, or the server has a bug\. Reconnecting\.\.\.$/m,
   );
+  // Said once: the /list the frame cut off is answered in a few words.
+  assert.equal(all.match(/failed the encryption's checks/g)?.length, 1, all);
+  for (const line of all.match(/^.*Not sent.*$/gm) ?? []) {
+    assert.equal(
+      line,
+      "ERROR: Not sent: The connection to the server was closed.",
+    );
+  }
 });
