@@ -700,12 +700,19 @@ export class ChatClient {
     }
     const incoming: Incoming = { message, body };
     if (
-      (message.t === "public" || message.t === "private" ||
-        message.t === "group" || message.t === "e2e_private" ||
-        message.t === "e2e_group") &&
-      // What a history request asked for is shown whatever was shown before.
-      !(message.history === true && this.#historyRequests.size > 0)
+      message.t === "public" || message.t === "private" ||
+      message.t === "group" || message.t === "e2e_private" ||
+      message.t === "e2e_group"
     ) {
+      // What a history request asked for is shown whatever was shown
+      // before. It still goes through the ledger, which acknowledges it:
+      // history that comes meanwhile may be a page of what waited at the
+      // sign-in (docs/PROTOCOL.md 5.3), which nothing tells apart from the
+      // answer, and a page never acknowledged would hold back the next
+      // page, and every live private and group message, for as long as
+      // the connection lasts.
+      const asked = message.history === true &&
+        this.#historyRequests.size > 0;
       // An end-to-end one is a private message with a sealed body: a
       // duplicate is dropped before anyone tries to open it again (its
       // keys are gone once it has been opened).
@@ -719,9 +726,12 @@ export class ChatClient {
       const opening = chat !== message || this.#ackWhenHandled;
       switch (this.#ledger.receive(chat, this.#name ?? "", opening)) {
         case "duplicate":
+          if (asked) break;
           // Nobody reads its body.
           return true;
         case "late":
+          // History that was asked for is history already.
+          if (asked) break;
           incoming.message = { ...message, history: true };
           incoming.late = true;
           break;

@@ -72,6 +72,15 @@ const MAX_RESPONSE_HEAD_BYTES = 16 * 1024;
  */
 export const UPGRADE_TIMEOUT_MS = 10_000;
 /**
+ * TLS handshakes given up on (UPGRADE_TIMEOUT_MS) whose sockets may be held
+ * at once: past it, wss:// opens nothing more until one of them ends. Deno
+ * 2.9.6 keeps the socket of such a handshake until the server answers or
+ * closes it (see `TcpWebSocketConnection#open`), so a server or an attacker
+ * on the network that takes connections and never answers would otherwise
+ * have a reconnect loop leave one more socket open at every attempt.
+ */
+export const MAX_STALLED_TLS_HANDSHAKES = 8;
+/**
  * How long a close handshake may take before the socket is dropped anyway
  * (the reference server gives its peers 4 s: docs/PROTOCOL.md 1.1).
  */
@@ -100,6 +109,12 @@ const KEPT_WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
  * stdin would wait. The read loops give the event loop back every 20 ms.
  */
 const turns = new TurnBudget(20);
+/**
+ * The TLS handshakes given up on whose sockets Deno still holds, each with
+ * the promise of its end (the server answered, closed, or the kernel's
+ * keepalive found it gone): closed by us then, and taken out.
+ */
+const stalled = new Map<Deno.TlsConn, Promise<void>>();
 const maskKeys = new MaskKeys();
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -210,6 +225,11 @@ export class TcpWebSocketConnection implements Connection {
   #failure: CloseInfo | null = null;
   /** Close the socket as soon as what is queued is written. */
   #shutting = false;
+  /**
+   * The socket is a TLS handshake given up on, kept open until it ends
+   * (`stalled`): closing it would not free it.
+   */
+  #handedOver = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #gone = false;
 
@@ -289,7 +309,9 @@ export class TcpWebSocketConnection implements Connection {
    * a server that stalls either is given up on the same. A TLS handshake
    * given up on leaves its TCP socket open until the server answers or
    * closes it: Deno 2.9.6 runs the handshake in a task of its own that
-   * closing the TlsConn does not stop (rustls-tokio-stream).
+   * closing the TlsConn does not stop (rustls-tokio-stream). So such a
+   * TlsConn is not closed but kept, and counted (`stalled`), until its
+   * handshake ends.
    */
   async #open(
     target: URL,
@@ -298,14 +320,25 @@ export class TcpWebSocketConnection implements Connection {
   ): Promise<void> {
     let timedOut = false;
     let step: "tls" | "upgrade" = tls === null ? "upgrade" : "tls";
+    const gaveUp = Promise.withResolvers<"gave up">();
     const timer = setTimeout(() => {
       timedOut = true;
+      if (step === "tls") {
+        this.#handedOver = true;
+        gaveUp.resolve("gave up");
+      }
       this.#destroy();
     }, timeoutMs);
     try {
       // Before the request: a refused certificate fails here, with nothing
       // of ours sent to a server we cannot tell is the one named.
-      if (tls !== null) await finishTlsHandshake(tls);
+      if (tls !== null) {
+        const handshake = finishTlsHandshake(tls);
+        if (await Promise.race([handshake, gaveUp.promise]) === "gave up") {
+          keepUntilEnded(tls, handshake);
+          throw new Error("TLS handshake given up on");
+        }
+      }
       step = "upgrade";
       const key = newWebSocketKey();
       await this.#writeAll(encoder.encode(upgradeRequest(target, key)));
@@ -684,7 +717,7 @@ export class TcpWebSocketConnection implements Connection {
     this.#part = null;
     this.#unsent = 0;
     try {
-      this.#conn.close();
+      if (!this.#handedOver) this.#conn.close();
     } catch {
       // Already closed.
     }
@@ -709,6 +742,12 @@ async function connectSocket(
       `TcpWebSocketConnection speaks ws:// and wss:// only, not ${target.protocol}//`,
     );
   }
+  if (secure && stalled.size >= MAX_STALLED_TLS_HANDSHAKES) {
+    throw new TlsHandshakeError(
+      `${stalled.size} earlier TLS handshakes are still waiting for servers that took the connection and never answered (each holds a socket until its server answers or closes it), so no more are started: is something on the network holding connections open?`,
+      false,
+    );
+  }
   // An IPv6 address comes in brackets in a URL.
   const hostname = target.hostname.replace(/^\[(.*)\]$/, "$1");
   const tcp = await Deno.connect({
@@ -719,6 +758,10 @@ async function connectSocket(
   // so TLS records go out at once too (Deno.TlsConn has no setNoDelay).
   tcp.setNoDelay(true);
   if (!secure) return { stream: tcp, tls: null };
+  // A handshake given up on keeps its socket until the server ends it
+  // (`stalled`): keepalive lets the kernel end it too once the server is
+  // gone from the network, rather than never.
+  tcp.setKeepAlive(true);
   try {
     // The host name of the URL is the one the certificate must be for, and
     // the SNI (which TLS leaves out for an IP address).
@@ -735,6 +778,35 @@ async function connectSocket(
     }
     throw error;
   }
+}
+
+/**
+ * Keeps `tls`, a handshake given up on, counted until `handshake` ends,
+ * then closes it (an answer that came late included: nobody waits for it).
+ */
+function keepUntilEnded(tls: Deno.TlsConn, handshake: Promise<void>): void {
+  stalled.set(
+    tls,
+    handshake.catch(() => {}).then(() => {
+      stalled.delete(tls);
+      try {
+        tls.close();
+      } catch {
+        // Already closed.
+      }
+    }),
+  );
+}
+
+/**
+ * How many TLS handshakes given up on hold a socket now, and a promise that
+ * they have ended (tests: a server they wait on closes them).
+ */
+export function stalledTlsHandshakes(): {
+  count: number;
+  ended: Promise<unknown>;
+} {
+  return { count: stalled.size, ended: Promise.all(stalled.values()) };
 }
 
 /** Completes the TLS handshake, or says why it failed. */

@@ -316,3 +316,39 @@ Deno.test("an ack over the rate limit is held and applied when the connection en
     store.close();
   }
 });
+
+Deno.test("what a history request asked for is shown even when it was shown before, not as late, and counts as shown: nothing waits for it after", async () => {
+  const store = openStore(":memory:");
+  await using server = await startTestServer({ store });
+  try {
+    const key = await testIdentity();
+    const ledger = new DeliveryLedger();
+    const shown: Shown[] = [];
+    // Acknowledgements only when the client is done.
+    const jojo = await signIn(server, "jojo", key, ledger, shown, 60_000);
+    const sophia = await TestClient.connect(server, "sophia");
+    for (let i = 1; i <= 3; i++) {
+      assert.equal((await sophia.client.msg("jojo", `dm ${i}`)).t, "ok");
+    }
+    await until(() => shown.length === 3, "the live messages");
+    const reply = await jojo.request({
+      t: "history",
+      target: "sophia",
+      limit: 2,
+    });
+    assert.equal(reply.t, "ok");
+    assert.deepEqual(shown.slice(3), [
+      { text: "dm 2", history: true, late: false },
+      { text: "dm 3", history: true, late: false },
+    ]);
+    // The goodbye acknowledges all of it.
+    await jojo.quit();
+    await until(
+      () => store.pendingFor("jojo", 100).length === 0,
+      "the acknowledgement",
+    );
+    await sophia.quit();
+  } finally {
+    store.close();
+  }
+});

@@ -16,6 +16,7 @@ import {
   type TestServer,
 } from "../_helpers/chat.ts";
 import { RawClient } from "../_helpers/raw_client.ts";
+import { ChatClient, type Reply } from "../../src/client/chat_client.ts";
 import type { Identity } from "../../src/crypto/identity.ts";
 
 const decoder = new TextDecoder();
@@ -185,6 +186,186 @@ Deno.test("a message sent to a user while the pages of what waited are still com
     assert.equal(now.message.history, undefined);
     assert.equal(store.pendingFor("sophia", 10).length, 1);
     await sophia.close();
+    await jojo.quit();
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("ChatClient asking for history while the pages of what waited come still acknowledges them: the pages go on, and live messages come", async () => {
+  const store = openStore(":memory:");
+  await using server = await startTestServer({
+    store,
+    connectionLimits: {
+      messagesPerSecond: 100_000,
+      messageBurst: 100_000,
+      messagesPerSecondPerAddress: 100_000,
+      messageBurstPerAddress: 100_000,
+    },
+  });
+  try {
+    const key = await testIdentity();
+    await (await signIn(server, "sophia", key)).close();
+    const jojo = await TestClient.connect(server, "jojo");
+    // Three pages: the second ends with the ack ceiling set again.
+    const total = 2 * PAGE + 5;
+    const replies = await Promise.all(
+      Array.from(
+        { length: total },
+        (_, i) => jojo.client.msg("sophia", `${i}`),
+      ),
+    );
+    for (const reply of replies) assert.equal(reply.t, "ok");
+
+    const sophia = await ChatClient.connect(server.url, {
+      pinnedSpki: server.spki,
+      ackDelayMs: 1,
+    });
+    const texts = new Set<string>();
+    const asked = Promise.withResolvers<Promise<Reply>>();
+    let asking = false;
+    const heard = Promise.withResolvers<void>();
+    sophia.onMessage(({ message, body }) => {
+      if (message.t !== "private" || message.from !== "jojo") return;
+      texts.add(decoder.decode(body));
+      // The first message of the second page: she asks for history (a
+      // person typing /history jojo while the pages come), and the rest of
+      // the page arrives before its answer.
+      if (texts.size === PAGE + 1 && !asking) {
+        asking = true;
+        asked.resolve(
+          sophia.request({ t: "history", target: "jojo", limit: 1 }),
+        );
+      }
+      if (texts.has("live") && texts.size === total + 1) heard.resolve();
+    });
+    const welcome = await sophia.register("sophia", key);
+    assert.equal(welcome.t, "welcome", JSON.stringify(welcome));
+    assert.equal((await await asked.promise).t, "ok");
+    assert.equal((await jojo.client.msg("sophia", "live")).t, "ok");
+    // Lost for this connection if a page is never acknowledged: the next
+    // page never comes, and nothing private comes live meanwhile.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `heard ${texts.size} of ${total} waiting, ${
+                texts.has("live") ? "and" : "not"
+              } the live one`,
+            ),
+          ),
+        10_000,
+      );
+    });
+    try {
+      await Promise.race([heard.promise, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+    await sophia.quit();
+    await jojo.quit();
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("when the last page is a whole one (exactly two pages waited), sending it ends the paging: the next message comes live", async () => {
+  const store = openStore(":memory:");
+  await using server = await startTestServer({
+    store,
+    connectionLimits: {
+      messagesPerSecond: 100_000,
+      messageBurst: 100_000,
+      messagesPerSecondPerAddress: 100_000,
+      messageBurstPerAddress: 100_000,
+    },
+  });
+  try {
+    const key = await testIdentity();
+    await (await signIn(server, "sophia", key)).close();
+    const jojo = await TestClient.connect(server, "jojo");
+    const total = 2 * PAGE;
+    const replies = await Promise.all(
+      Array.from(
+        { length: total },
+        (_, i) => jojo.client.msg("sophia", `${i}`),
+      ),
+    );
+    for (const reply of replies) assert.equal(reply.t, "ok");
+    const sophia = await signIn(server, "sophia", key);
+    await readPrivates(sophia, "jojo", PAGE);
+    const seqOf = () => privatesFrom(sophia, "jojo").at(-1)!.message.seq!;
+    await sophia.sendMessage({
+      t: "ack",
+      cursors: [{ to: "jojo", seq: seqOf() }],
+    });
+    await readPrivates(sophia, "jojo", total);
+    // Nothing of the second page acknowledged yet, and nothing more waits.
+    assert.equal((await jojo.client.msg("sophia", "now")).t, "ok");
+    await sophia.request({ t: "ping" });
+    const all = privatesFrom(sophia, "jojo");
+    assert.equal(all.length, total + 1);
+    assert.equal(all.at(-1)!.text, "now");
+    assert.equal(all.at(-1)!.message.history, undefined);
+    await sophia.close();
+    await jojo.quit();
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("signing in again while the pages of what waited are coming starts them over on the new connection: nothing held back is lost", async () => {
+  const store = openStore(":memory:");
+  await using server = await startTestServer({
+    store,
+    connectionLimits: {
+      messagesPerSecond: 100_000,
+      messageBurst: 100_000,
+      messagesPerSecondPerAddress: 100_000,
+      messageBurstPerAddress: 100_000,
+    },
+  });
+  try {
+    const key = await testIdentity();
+    await (await signIn(server, "sophia", key)).close();
+    const jojo = await TestClient.connect(server, "jojo");
+    const total = PAGE + 5;
+    const replies = await Promise.all(
+      Array.from(
+        { length: total },
+        (_, i) => jojo.client.msg("sophia", `${i}`),
+      ),
+    );
+    for (const reply of replies) assert.equal(reply.t, "ok");
+    // The first connection gets the first page, and acknowledges nothing.
+    const first = await signIn(server, "sophia", key);
+    await readPrivates(first, "jojo", PAGE);
+    assert.equal((await jojo.client.msg("sophia", "meanwhile")).t, "ok");
+    await first.request({ t: "ping" });
+    assert.equal(privatesFrom(first, "jojo").length, PAGE, "held back");
+    // She signs in again (the server has not noticed the first is gone).
+    const second = await signIn(server, "sophia", key);
+    await readPrivates(second, "jojo", PAGE);
+    const seqOf = () => privatesFrom(second, "jojo").at(-1)!.message.seq!;
+    await second.sendMessage({
+      t: "ack",
+      cursors: [{ to: "jojo", seq: seqOf() }],
+    });
+    await readPrivates(second, "jojo", total + 1);
+    assert.deepEqual(privatesFrom(second, "jojo").map(({ text }) => text), [
+      ...Array.from({ length: total }, (_, i) => `${i}`),
+      "meanwhile",
+    ]);
+    // The last page sent: live again.
+    assert.equal((await jojo.client.msg("sophia", "now")).t, "ok");
+    await readPrivates(second, "jojo", total + 2);
+    const now = privatesFrom(second, "jojo").at(-1)!;
+    assert.equal(now.text, "now");
+    assert.equal(now.message.history, undefined);
+    await first.close().catch(() => {});
+    await second.close();
     await jojo.quit();
   } finally {
     store.close();

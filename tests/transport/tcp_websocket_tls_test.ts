@@ -223,3 +223,31 @@ Deno.test("TcpWebSocketConnection over wss:// gives up on a TLS handshake that d
   );
   assert.equal(received[0], 0x16);
 });
+
+Deno.test("TcpWebSocketConnection over wss:// checks an address against the certificate's IP addresses and a name against its DNS names, never one for the other", async () => {
+  const now = new Date();
+  const nameOnly = await makeCertificate(["localhost"], now);
+  const addressOnly = await makeCertificate(["127.0.0.1"], now);
+  const cases: [string, unknown, RegExp][] = [
+    [
+      "an address, the certificate naming localhost",
+      await refusedBy(nameOnly, "127.0.0.1", [nameOnly.cert]),
+      /certificate not valid for name "127\.0\.0\.1"/,
+    ],
+    [
+      "a name, the certificate naming 127.0.0.1",
+      await refusedBy(addressOnly, "localhost", [addressOnly.cert]),
+      /certificate not valid for name "localhost"/,
+    ],
+    [
+      "::ffff:127.0.0.1, the certificate naming 127.0.0.1",
+      await refusedBy(addressOnly, "[::ffff:127.0.0.1]", [addressOnly.cert]),
+      /certificate not valid for name "::ffff:127\.0\.0\.1"/,
+    ],
+  ];
+  for (const [what, error, reason] of cases) {
+    assert.ok(error instanceof TlsHandshakeError, `${what}: ${error}`);
+    assert.equal(error.untrusted, true, what);
+    assert.match(error.message, reason, what);
+  }
+});
