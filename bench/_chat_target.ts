@@ -25,10 +25,8 @@ import {
   FILE_CHUNK_TAG_BYTES,
   FILE_WINDOW_BYTES,
 } from "../src/protocol/limits.ts";
-import {
-  openChannel,
-  type SecureChannel,
-} from "../src/transport/secure_channel.ts";
+import { WebSocketConnection } from "../src/transport/connection.ts";
+import { openTerminalConnection } from "../src/transport/tcp_websocket.ts";
 import type {
   BenchConn,
   ChatKind,
@@ -39,22 +37,8 @@ import type {
   Transport,
 } from "./_driver.ts";
 import { sleep } from "./_ipc.ts";
-import { TcpWebSocketConnection } from "./_tcp_websocket.ts";
 import { countingDecoder } from "./_counting_decoder.ts";
 import { nativeRoomCrypto } from "../src/crypto/native_room.ts";
-
-/**
- * `ChatClient`'s constructor, private in TypeScript only. `ChatClient.connect`
- * always uses Deno's WebSocket client; to put a real `ChatClient` on a
- * TCP_NODELAY socket the bench opens the channel itself and builds the client
- * around it. (A `connection` option on `ChatClient.connect` would make this
- * unnecessary; see BASELINE.md.)
- */
-type ChatClientConstructor = new (
-  channel: SecureChannel,
-  serverFingerprint: string,
-  pingIntervalMs: number,
-) => ChatClient;
 
 /** As `FileSender`: the socket may hold this much unsent before we send more. */
 const BACKLOG_LIMIT = 2 * 1024 * 1024;
@@ -330,51 +314,34 @@ export class ChatTarget implements Target {
     this.#url = url;
     this.#spki = spki;
     this.#transport = transport;
-    if (transport === "tcp" && ChatClient.length !== 3) {
-      throw new Error(
-        "ChatClient's constructor changed: update bench/_chat_target.ts or use --transport websocket",
-      );
-    }
   }
 
-  /** `owner.conn`: the connection the client will belong to, once made. */
-  async #open(
+  /**
+   * A client made as `chat connect` makes it (src/client/session.ts), on
+   * the same transport unless --transport websocket asked for Deno's own
+   * WebSocket client. `owner.conn`: the connection the client will belong
+   * to, once made.
+   */
+  #open(
     owner: { conn: ChatConn | null },
     name: string,
   ): Promise<ChatClient> {
-    if (this.#transport === "websocket") {
-      // Exactly what `chat connect` does.
-      return await ChatClient.connect(this.#url, {
-        pinnedSpki: this.#spki,
-        // The bench's clients are never silent long enough to need pings.
-        pingIntervalMs: 0,
-        roomCrypto: nativeRoomCrypto,
-        // node:crypto for small frames, as chat connect (session.ts) does.
-        smallFrames: frameAead,
-      });
-    }
-    const conn = await TcpWebSocketConnection.open(this.#url);
-    try {
-      const { channel, serverFingerprint } = await openChannel(conn, {
-        pinnedSpki: this.#spki,
-        decode: countingDecoder(
-          () => owner.conn?.onChat ?? null,
-          new TextEncoder().encode(name),
-        ),
-        // Room frames checked as `chat connect` checks them, and small
-        // frames opened with node:crypto as it opens them.
-        roomCrypto: nativeRoomCrypto,
-        smallFrames: frameAead,
-      });
-      return new (ChatClient as unknown as ChatClientConstructor)(
-        channel,
-        serverFingerprint,
-        0,
-      );
-    } catch (error) {
-      conn.close();
-      throw error;
-    }
+    return ChatClient.connect(this.#url, {
+      pinnedSpki: this.#spki,
+      smallFrames: frameAead,
+      roomCrypto: nativeRoomCrypto,
+      openConnection: this.#transport === "tcp"
+        ? openTerminalConnection
+        : (url) => WebSocketConnection.open(url),
+      // The bench's clients are never silent long enough to need pings.
+      pingIntervalMs: 0,
+      // Live chat messages counted without being parsed; everything else
+      // decoded as chat connect decodes it.
+      decode: countingDecoder(
+        () => owner.conn?.onChat ?? null,
+        new TextEncoder().encode(name),
+      ),
+    });
   }
 
   /** One identity per name, kept so that a reconnecting client proves the same key. */

@@ -12,8 +12,9 @@ import { type Handler, messageOf, now, sleep, sleepUntil } from "./_ipc.ts";
 export type ChatKind = "public" | "group" | "private";
 
 /**
- * How a WebSocket client connects: "tcp", a TCP_NODELAY socket
- * (bench/_tcp_websocket.ts), or "websocket", Deno's own client.
+ * How a WebSocket client connects: "tcp", as `chat connect` does, over a
+ * TCP_NODELAY socket (src/transport/tcp_websocket.ts), or "websocket", Deno's
+ * own client (which stalls on a delayed ACK; see that file).
  */
 export type Transport = "tcp" | "websocket";
 

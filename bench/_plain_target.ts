@@ -1,7 +1,10 @@
 /**
  * The plain relay (bench/plain_relay.ts) as a bench target: a bare WebSocket
  * per client, text frames for chat, binary frames for file data, and the same
- * file flow control as `chat` (4 MiB window, 2 MiB socket backlog).
+ * file flow control as `chat` (4 MiB window, 2 MiB socket backlog). The
+ * WebSocket client is the one `chat connect` and the chat load client use
+ * (src/transport/tcp_websocket.ts), so that both sides of the chat/plain
+ * ratio pay the same transport.
  */
 
 import {
@@ -23,7 +26,7 @@ import type {
   Transport,
 } from "./_driver.ts";
 import { sleep } from "./_ipc.ts";
-import { TcpWebSocketConnection } from "./_tcp_websocket.ts";
+import { TcpWebSocketConnection } from "../src/transport/tcp_websocket.ts";
 
 const BACKLOG_LIMIT = 2 * 1024 * 1024;
 const BACKLOG_POLL_MS = 5;

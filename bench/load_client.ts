@@ -7,9 +7,9 @@
  *       --target chat --url ws://127.0.0.1:PORT --spki BASE64 \
  *       [--transport tcp|websocket] [--lifetime-ms N]
  *
- * --transport tcp (default): WebSocket over a TCP_NODELAY socket
- * (bench/_tcp_websocket.ts); websocket: Deno's own WebSocket client, as
- * `chat connect` uses.
+ * --transport tcp (default): the WebSocket client `chat connect` uses, over a
+ * TCP_NODELAY socket (src/transport/tcp_websocket.ts); websocket: Deno's own
+ * WebSocket client, which nothing of the product uses.
  *     deno run --allow-net --allow-read bench/load_client.ts \
  *       --target plain --url ws://127.0.0.1:PORT
  */

@@ -346,8 +346,8 @@ async function main(args: string[]): Promise<number> {
     );
     notes.push(
       transportOf(flags.get("transport")) === "tcp"
-        ? "chat and plain-relay load clients speak WebSocket over TCP_NODELAY sockets (bench/_tcp_websocket.ts): Deno's own WebSocket client stalls ~40 ms on frames of about 1-64 KiB (Nagle plus delayed ACK); --transport websocket measures with it"
-        : "load clients use Deno's own WebSocket client (--transport websocket), as `chat connect` does",
+        ? "chat and plain-relay load clients speak WebSocket with chat connect's own client (src/transport/tcp_websocket.ts: TCP_NODELAY, random masks): Deno's own WebSocket client stalls ~40 ms on frames of about 1-64 KiB (Nagle plus delayed ACK); --transport websocket measures with it"
+        : "chat and plain-relay load clients use Deno's own WebSocket client (--transport websocket), which nothing of the product uses: it stalls ~40 ms on frames of about 1-64 KiB (Nagle plus delayed ACK)",
     );
     notes.push(
       `fan-out matrix: senders {${config.fanoutSenders}} x messages each keeps unanswered {${config.fanoutWindows}} x public body bytes {${config.fanoutBodies}}, ${

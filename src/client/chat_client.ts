@@ -38,6 +38,7 @@ import {
 } from "../transport/connection.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import {
+  type BatchDecoder,
   ChannelError,
   messageOf,
   openChannel,
@@ -117,6 +118,12 @@ export interface ConnectOptions {
    * platform's WebSocket, which a browser has and nothing else.
    */
   openConnection?: (url: string) => Promise<Connection>;
+  /**
+   * How opened frames become messages (default `decodeBatch`): the bench's
+   * load client counts deliveries without parsing them
+   * (bench/_counting_decoder.ts).
+   */
+  decode?: BatchDecoder;
 }
 
 const DEFAULT_PING_INTERVAL_MS = 30_000;
@@ -206,9 +213,7 @@ export class ChatClient {
     channel: SecureChannel,
     serverFingerprint: string,
     pingIntervalMs: number,
-    // A default, so that the constructor keeps its three parameters (the
-    // bench builds clients on its own connections: bench/_chat_target.ts).
-    ackDelayMs = ACK_DELAY_MS,
+    ackDelayMs: number,
   ) {
     this.#channel = channel;
     this.#ackDelayMs = ackDelayMs;
@@ -251,6 +256,7 @@ export class ChatClient {
         ? { timeoutMs: options.handshakeTimeoutMs }
         : {}),
       ...(options.smallFrames ? { smallFrames: options.smallFrames } : {}),
+      ...(options.decode ? { decode: options.decode } : {}),
       ...(options.roomCrypto === false
         ? {}
         : { roomCrypto: options.roomCrypto ?? webRoomCrypto }),

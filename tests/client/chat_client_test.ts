@@ -6,7 +6,11 @@ import {
 } from "../../src/client/chat_client.ts";
 import { randomBytes, toBase64 } from "../../src/crypto/bytes.ts";
 import { IDENTITY_PROOF_VERSION } from "../../src/crypto/identity.ts";
-import { encodeMessage, parseClientMessage } from "../../src/protocol/codec.ts";
+import {
+  decodeBatch,
+  encodeMessage,
+  parseClientMessage,
+} from "../../src/protocol/codec.ts";
 import type { Cursor } from "../../src/protocol/messages.ts";
 import { startHostileServer } from "../_helpers/hostile_server.ts";
 
@@ -32,6 +36,23 @@ Deno.test("ChatClient.ended gives a server's goodbye sanitised for the terminal"
   for (const char of ["\x1b", "\x07", "\u202e"]) {
     assert.ok(!ending.reason.includes(char), ending.reason);
   }
+});
+
+Deno.test("ChatClient.connect opens every frame with the decode option's decoder", async () => {
+  await using server = await startHostileServer();
+  const opened: number[] = [];
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+    decode: (plaintext) => {
+      opened.push(plaintext.byteLength);
+      return decodeBatch(plaintext);
+    },
+  });
+  const channel = await server.session;
+  channel.send({ t: "bye", reason: "violation", text: "Disconnected" });
+  const ending = await client.ended;
+  assert.equal(ending.bye, "violation");
+  assert.equal(opened.length, 1);
 });
 
 Deno.test("ChatClient.ended does not quote a header that is not JSON, and requests it leaves unanswered say so in a few words", async () => {
