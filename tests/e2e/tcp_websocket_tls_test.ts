@@ -6,56 +6,22 @@
  */
 
 import assert from "node:assert/strict";
-import { ChatClient } from "../../src/client/chat_client.ts";
-import {
-  certificateNames,
-  makeCertificate,
-  type TlsCredentials,
-} from "../../src/server/tls_certificate.ts";
 import {
   openTerminalConnection,
   TcpWebSocketConnection,
   TlsHandshakeError,
 } from "../../src/transport/tcp_websocket.ts";
-import {
-  startTestServer,
-  TestClient,
-  type TestServer,
-} from "../_helpers/chat.ts";
+import type { TestClient } from "../_helpers/chat.ts";
+import { chatBothWays, terminalClient } from "../_helpers/terminal_client.ts";
+import { startTlsServer, type TlsTestServer } from "../_helpers/tls.ts";
 
-let credentials: Promise<TlsCredentials> | null = null;
-/** One certificate per test process, for localhost, 127.0.0.1 and ::1. */
-function testCredentials(): Promise<TlsCredentials> {
-  credentials ??= makeCertificate(certificateNames([]), new Date());
-  return credentials;
-}
-
-/** A server speaking TLS on its port too, and its wss:// address. */
-async function startTlsServer(
-  limits: Parameters<typeof startTestServer>[0] = {},
-): Promise<TestServer & { wss: string; cert: string }> {
-  const tls = await testCredentials();
-  const server = await startTestServer({ ...limits, tls });
-  return Object.assign(server, {
-    wss: `wss://localhost:${server.port}`,
-    cert: tls.cert,
-  });
-}
-
-/** A registered client over wss://, trusting `cert` besides the default store. */
-async function overTls(
-  url: string,
-  server: TestServer,
-  cert: string,
+/** `name`, registered over `url` (`server.wss` unless given), trusting its certificate. */
+function overTls(
+  server: TlsTestServer,
   name: string,
+  url = server.wss,
 ): Promise<TestClient> {
-  const client = await ChatClient.connect(url, {
-    pinnedSpki: server.spki,
-    openConnection: (url) => openTerminalConnection(url, { caCerts: [cert] }),
-  });
-  const reply = await client.register(name);
-  assert.equal(reply.t, "welcome", JSON.stringify(reply));
-  return new TestClient(client);
+  return terminalClient(server, name, { url, caCerts: [server.cert] });
 }
 
 Deno.test("openTerminalConnection opens wss:// over TcpWebSocketConnection, by name and by address", async () => {
@@ -72,25 +38,10 @@ Deno.test("openTerminalConnection opens wss:// over TcpWebSocketConnection, by n
 
 Deno.test("ChatClient over wss://: messages of 100 and 12,000 bytes go round both ways, and quitting is clean", async () => {
   await using server = await startTlsServer();
-  const alice = await overTls(server.wss, server, server.cert, "alice");
-  const bob = await overTls(
-    `wss://127.0.0.1:${server.port}`,
-    server,
-    server.cert,
-    "bob",
-  );
+  const alice = await overTls(server, "alice");
+  const bob = await overTls(server, "bob", `wss://127.0.0.1:${server.port}`);
   // 100 bytes, and the longest text there is (4,000 characters of 3 bytes).
-  for (const text of ["x".repeat(100), "€".repeat(4000)]) {
-    const said = await alice.client.say(text);
-    assert.equal(said.t, "ok", JSON.stringify(said));
-    const heard = await bob.waitFor((m) =>
-      m.message.t === "public" && m.text === text
-    );
-    assert.equal(heard.message.t === "public" && heard.message.from, "alice");
-    const sent = await bob.client.msg("alice", text);
-    assert.equal(sent.t, "ok", JSON.stringify(sent));
-    await alice.waitFor((m) => m.message.t === "private" && m.text === text);
-  }
+  await chatBothWays(alice, bob, ["x".repeat(100), "€".repeat(4000)]);
   assert.deepEqual(await alice.client.quit(), {
     clean: true,
     reason: "Disconnected.",
@@ -108,7 +59,7 @@ Deno.test("a say of 3,000 bytes over wss:// is answered without waiting for a de
     // Twenty-five says within a few ms must not meet the flood limits.
     connectionLimits: { messageBurst: 1000, messageBurstPerAddress: 1000 },
   });
-  const alice = await overTls(server.wss, server, server.cert, "alice");
+  const alice = await overTls(server, "alice");
   const text = "x".repeat(3000);
   const rounds: number[] = [];
   for (let i = 0; i < 25; i++) {

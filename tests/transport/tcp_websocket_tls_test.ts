@@ -18,17 +18,11 @@ import {
   TlsHandshakeError,
 } from "../../src/transport/tcp_websocket.ts";
 import { WebSocketUpgradeError } from "../../src/transport/websocket_upgrade.ts";
+import { testCredentials } from "../_helpers/tls.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const DAY_MS = 24 * 3600 * 1000;
-
-let credentials: Promise<TlsCredentials> | null = null;
-/** For localhost, 127.0.0.1 and ::1, as `chat serve` makes it. */
-function testCredentials(): Promise<TlsCredentials> {
-  credentials ??= makeCertificate(certificateNames([]), new Date());
-  return credentials;
-}
 
 /** Why opening `url` failed; fails the test if it opened. */
 function failure(
