@@ -5,6 +5,8 @@
  * what it forwarded to clients.
  */
 
+import { type LinkListener, listenForLinks, writeAll } from "./proxy_links.ts";
+
 export class HoldingProxy {
   readonly port: number;
   /** Bytes forwarded from the server to clients, all connections. */
@@ -12,18 +14,17 @@ export class HoldingProxy {
   /** Bytes from the server waiting, held, for {@link release}. */
   heldBytes = 0;
   #holding = Promise.withResolvers<void>();
-  #listener: Deno.Listener;
-  #target: number;
+  #listener: LinkListener;
   #conns = new Set<Deno.Conn>();
   #holdAt: number | null = null;
   #released = Promise.withResolvers<void>();
-  #accepting: Promise<void>;
 
   constructor(targetPort: number) {
-    this.#target = targetPort;
-    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    this.port = (this.#listener.addr as Deno.NetAddr).port;
-    this.#accepting = this.#accept();
+    this.#listener = listenForLinks(
+      targetPort,
+      (client, server) => this.#link(client, server),
+    );
+    this.port = this.#listener.port;
   }
 
   /** Stops forwarding to clients once `downBytes` reaches `bytes`. */
@@ -58,44 +59,27 @@ export class HoldingProxy {
   }
 
   async close(): Promise<void> {
-    this.#listener.close();
+    await this.#listener.close();
     this.cutAll();
-    await this.#accepting;
   }
 
-  async #accept(): Promise<void> {
-    try {
-      for await (const client of this.#listener) {
-        let server: Deno.Conn;
+  #link(client: Deno.Conn, server: Deno.Conn): void {
+    this.#conns.add(client);
+    this.#conns.add(server);
+    const done = () => {
+      for (const conn of [client, server]) {
+        this.#conns.delete(conn);
         try {
-          server = await Deno.connect({
-            hostname: "127.0.0.1",
-            port: this.#target,
-          });
+          conn.close();
         } catch {
-          client.close();
-          continue;
+          // Already closed.
         }
-        this.#conns.add(client);
-        this.#conns.add(server);
-        const done = () => {
-          for (const conn of [client, server]) {
-            this.#conns.delete(conn);
-            try {
-              conn.close();
-            } catch {
-              // Already closed.
-            }
-          }
-        };
-        Promise.all([
-          this.#pipe(client, server, false),
-          this.#pipe(server, client, true),
-        ]).finally(done);
       }
-    } catch {
-      // The listener was closed.
-    }
+    };
+    Promise.all([
+      this.#pipe(client, server, false),
+      this.#pipe(server, client, true),
+    ]).finally(done);
   }
 
   async #pipe(from: Deno.Conn, to: Deno.Conn, down: boolean): Promise<void> {
@@ -119,10 +103,7 @@ export class HoldingProxy {
             }
           }
           const part = chunk.subarray(0, allowed);
-          let written = 0;
-          while (written < part.length) {
-            written += await to.write(part.subarray(written));
-          }
+          await writeAll(to, part);
           if (down) this.downBytes += part.length;
           chunk = chunk.subarray(allowed);
         }

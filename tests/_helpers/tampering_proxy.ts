@@ -5,6 +5,8 @@
  * next binary frame or puts bytes of its own between two frames.
  */
 
+import { type LinkListener, listenForLinks, writeAll } from "./proxy_links.ts";
+
 /** One client's connection through the proxy. */
 interface Link {
   client: Deno.Conn;
@@ -15,21 +17,20 @@ interface Link {
 
 export class TamperingProxy {
   readonly port: number;
-  readonly #listener: Deno.Listener;
-  readonly #target: number;
+  readonly #listener: LinkListener;
   readonly #links = new Set<Link>();
   /** Each link's two loops, until they end. */
   readonly #piping = new Set<Promise<void>>();
   #newest: Link | null = null;
   #change: { edit: (payload: Uint8Array) => void; done: () => void } | null =
     null;
-  readonly #accepting: Promise<void>;
 
   constructor(targetPort: number) {
-    this.#target = targetPort;
-    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    this.port = (this.#listener.addr as Deno.NetAddr).port;
-    this.#accepting = this.#accept();
+    this.#listener = listenForLinks(
+      targetPort,
+      (client, server) => this.#link(client, server),
+    );
+    this.port = this.#listener.port;
   }
 
   /**
@@ -53,39 +54,22 @@ export class TamperingProxy {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    this.#listener.close();
+    await this.#listener.close();
     for (const link of this.#links) close(link);
-    await this.#accepting;
     await Promise.all(this.#piping);
   }
 
-  async #accept(): Promise<void> {
-    try {
-      for await (const client of this.#listener) {
-        let server: Deno.Conn;
-        try {
-          server = await Deno.connect({
-            hostname: "127.0.0.1",
-            port: this.#target,
-          });
-        } catch {
-          client.close();
-          continue;
-        }
-        const link: Link = { client, server, down: Promise.resolve() };
-        this.#links.add(link);
-        this.#newest = link;
-        const piping = Promise.all([this.#up(link), this.#downstream(link)])
-          .then(() => {
-            this.#links.delete(link);
-            this.#piping.delete(piping);
-            close(link);
-          });
-        this.#piping.add(piping);
-      }
-    } catch {
-      // The listener was closed.
-    }
+  #link(client: Deno.Conn, server: Deno.Conn): void {
+    const link: Link = { client, server, down: Promise.resolve() };
+    this.#links.add(link);
+    this.#newest = link;
+    const piping = Promise.all([this.#up(link), this.#downstream(link)])
+      .then(() => {
+        this.#links.delete(link);
+        this.#piping.delete(piping);
+        close(link);
+      });
+    this.#piping.add(piping);
   }
 
   /** Client to server: as it comes. */
@@ -186,13 +170,6 @@ function joined(a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {
   out.set(a);
   out.set(b, a.length);
   return out;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) {
-    written += await conn.write(bytes.subarray(written));
-  }
 }
 
 function close(link: Link): void {
