@@ -9,11 +9,11 @@
  * client does.
  */
 
+import { decodeBatch } from "../src/protocol/batch_framing.ts";
 import {
-  decodeBatch,
   type DecodedMessage,
   MESSAGE_OVERHEAD,
-} from "../src/protocol/codec.ts";
+} from "../src/protocol/message_framing.ts";
 import type { BatchDecoder } from "../src/transport/secure_channel.ts";
 import { releaseBuffer } from "../src/crypto/bytes.ts";
 import type { ChatKind } from "./_driver.ts";

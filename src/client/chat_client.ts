@@ -15,11 +15,11 @@ import {
   importIdentityPem,
   signChallenge,
 } from "../crypto/identity.ts";
+import type { DecodedMessage } from "../protocol/message_framing.ts";
 import {
-  type DecodedMessage,
   isKnownServerType,
   parseServerMessage,
-} from "../protocol/codec.ts";
+} from "../protocol/parse_server_message.ts";
 import {
   type ByeReason,
   type ClientMessage,
@@ -426,7 +426,7 @@ export class ChatClient {
       t: "register",
       name,
       key: toBase64(id.publicRaw),
-      // This client reads every form of chat message (codec.ts), and
+      // This client reads every form of chat message (compact_chat.ts), and
       // acknowledges what it shows.
       compact: true,
       acks: true,

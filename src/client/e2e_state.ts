@@ -12,7 +12,7 @@
 
 import { fromBase64, toBase64 } from "../crypto/bytes.ts";
 import type { E2eSession } from "../crypto/e2e_envelope.ts";
-import { parseServerMessage } from "../protocol/codec.ts";
+import { parseServerMessage } from "../protocol/parse_server_message.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import type { RatchetState } from "../crypto/ratchet.ts";
 import type { X3dhInit } from "../crypto/x3dh.ts";

@@ -13,9 +13,8 @@
 import {
   type CompactPosition,
   encodeCompactChat,
-  encodeHeader,
-  encodeMessage,
-} from "../protocol/codec.ts";
+} from "../protocol/compact_chat.ts";
+import { encodeHeader, encodeMessage } from "../protocol/message_framing.ts";
 import type { RoomKeyMessage, ServerMessage } from "../protocol/messages.ts";
 import {
   messageOf,

@@ -9,7 +9,8 @@
 import { fingerprint } from "../crypto/keys.ts";
 import { frameAead } from "../crypto/native_aead.ts";
 import { nativeRoomCrypto } from "../crypto/native_room.ts";
-import { encodeMessage, parseClientMessage } from "../protocol/codec.ts";
+import { encodeMessage } from "../protocol/message_framing.ts";
+import { parseClientMessage } from "../protocol/parse_client_message.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
 import type { Store } from "../store/store.ts";

@@ -34,16 +34,18 @@ import {
 import {
   batchBytes,
   batchEnd,
-  type CompactPosition,
   decodeBatch,
+  packBatches,
+  packInto,
+} from "../protocol/batch_framing.ts";
+import type { CompactPosition } from "../protocol/compact_chat.ts";
+import {
   type DecodedMessage,
   decodeHeader,
   encodeHeader,
   encodeMessage,
-  packBatches,
-  packInto,
-  SharedBatchPacker,
-} from "../protocol/codec.ts";
+} from "../protocol/message_framing.ts";
+import { SharedBatchPacker } from "../protocol/shared_batch_packer.ts";
 import {
   HANDSHAKE_TIMEOUT_MS,
   MAX_FRAME_BYTES,

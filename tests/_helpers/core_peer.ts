@@ -11,7 +11,7 @@ import {
   importIdentityPem,
   signChallenge,
 } from "../../src/crypto/identity.ts";
-import { parseServerMessage } from "../../src/protocol/codec.ts";
+import { parseServerMessage } from "../../src/protocol/parse_server_message.ts";
 import type {
   ClientMessage,
   ServerMessage,

@@ -22,7 +22,7 @@ import {
   identityFingerprint,
 } from "../../src/crypto/identity.ts";
 import { decodeBundle, type PrekeyBundle } from "../../src/crypto/prekeys.ts";
-import { parseClientMessage } from "../../src/protocol/codec.ts";
+import { parseClientMessage } from "../../src/protocol/parse_client_message.ts";
 import type {
   ClientMessage,
   ServerMessage,

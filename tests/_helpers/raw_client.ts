@@ -25,13 +25,12 @@ import {
   ClientHandshake,
   type SessionKeys,
 } from "../../src/crypto/handshake.ts";
+import { decodeBatch, packBatches } from "../../src/protocol/batch_framing.ts";
 import {
-  decodeBatch,
   decodeHeader,
   encodeMessage,
-  packBatches,
-  parseServerMessage,
-} from "../../src/protocol/codec.ts";
+} from "../../src/protocol/message_framing.ts";
+import { parseServerMessage } from "../../src/protocol/parse_server_message.ts";
 import type {
   ClientMessage,
   ServerMessage,

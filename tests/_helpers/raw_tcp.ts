@@ -16,13 +16,12 @@ import {
   importIdentityPem,
   signChallenge,
 } from "../../src/crypto/identity.ts";
+import { decodeBatch, packBatches } from "../../src/protocol/batch_framing.ts";
 import {
-  decodeBatch,
   decodeHeader,
   encodeMessage,
-  packBatches,
-  parseServerMessage,
-} from "../../src/protocol/codec.ts";
+} from "../../src/protocol/message_framing.ts";
+import { parseServerMessage } from "../../src/protocol/parse_server_message.ts";
 import type {
   ClientMessage,
   ServerMessage,

@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import { countingDecoder } from "../../bench/_counting_decoder.ts";
-import {
-  encodeCompactChat,
-  encodeMessage,
-  packBatches,
-} from "../../src/protocol/codec.ts";
+import { packBatches } from "../../src/protocol/batch_framing.ts";
+import { encodeCompactChat } from "../../src/protocol/compact_chat.ts";
+import { encodeMessage } from "../../src/protocol/message_framing.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -6,11 +6,9 @@ import {
 } from "../../src/client/chat_client.ts";
 import { randomBytes, toBase64 } from "../../src/crypto/bytes.ts";
 import { IDENTITY_PROOF_VERSION } from "../../src/crypto/identity.ts";
-import {
-  decodeBatch,
-  encodeMessage,
-  parseClientMessage,
-} from "../../src/protocol/codec.ts";
+import { decodeBatch } from "../../src/protocol/batch_framing.ts";
+import { encodeMessage } from "../../src/protocol/message_framing.ts";
+import { parseClientMessage } from "../../src/protocol/parse_client_message.ts";
 import type { Cursor } from "../../src/protocol/messages.ts";
 import { startHostileServer } from "../_helpers/hostile_server.ts";
 

@@ -31,7 +31,7 @@ Deno.test("Conversations.prompt shows the target and unread counts; /query clear
 });
 
 Deno.test("Conversations.prompt shows no control character of a name", () => {
-  // Names are checked as they arrive (codec.ts); the prompt, redrawn at
+  // Names are checked as they arrive (parse_server_message.ts); the prompt, redrawn at
   // every keystroke, does not rely on it.
   const c = new Conversations();
   c.noteIncoming({ kind: "user", name: "eve\x1b]2;PWNED\x07" });

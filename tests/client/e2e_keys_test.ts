@@ -15,7 +15,7 @@ import {
   publishPrekeys,
 } from "../../src/client/e2e_keys.ts";
 import { ChatClient } from "../../src/client/chat_client.ts";
-import { parseClientMessage } from "../../src/protocol/codec.ts";
+import { parseClientMessage } from "../../src/protocol/parse_client_message.ts";
 import { startTestServer, TestClient, testIdentity } from "../_helpers/chat.ts";
 import { startHostileServer } from "../_helpers/hostile_server.ts";
 

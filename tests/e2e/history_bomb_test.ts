@@ -5,7 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { encodeMessage, packBatches } from "../../src/protocol/codec.ts";
+import { packBatches } from "../../src/protocol/batch_framing.ts";
+import { encodeMessage } from "../../src/protocol/message_framing.ts";
 import {
   MAX_HISTORY,
   MAX_HISTORY_BYTES,

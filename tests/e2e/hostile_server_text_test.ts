@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { randomBytes, toBase64 } from "../../src/crypto/bytes.ts";
 import { IDENTITY_PROOF_VERSION } from "../../src/crypto/identity.ts";
-import { parseClientMessage } from "../../src/protocol/codec.ts";
+import { parseClientMessage } from "../../src/protocol/parse_client_message.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
 import { testKeys } from "../_helpers/chat.ts";
 import { startHostileServer } from "../_helpers/hostile_server.ts";

@@ -20,11 +20,9 @@ import {
   FrameSealer,
   MIN_FRAME_BYTES,
 } from "../../src/crypto/session_cipher.ts";
-import {
-  decodeBatch,
-  encodeMessage,
-  parseServerMessage,
-} from "../../src/protocol/codec.ts";
+import { decodeBatch } from "../../src/protocol/batch_framing.ts";
+import { encodeMessage } from "../../src/protocol/message_framing.ts";
+import { parseServerMessage } from "../../src/protocol/parse_server_message.ts";
 import {
   FILE_CHUNK_TAG_BYTES,
   MAX_HANDSHAKE_BYTES,

@@ -8,12 +8,9 @@
 
 import assert from "node:assert/strict";
 import { utf8Encode } from "../../src/crypto/bytes.ts";
-import {
-  decodeBatch,
-  encodeMessage,
-  packBatches,
-  parseServerMessage,
-} from "../../src/protocol/codec.ts";
+import { decodeBatch, packBatches } from "../../src/protocol/batch_framing.ts";
+import { encodeMessage } from "../../src/protocol/message_framing.ts";
+import { parseServerMessage } from "../../src/protocol/parse_server_message.ts";
 import type { ClientMessage } from "../../src/protocol/messages.ts";
 import { startTestServer } from "../_helpers/chat.ts";
 import { waitForLog } from "../_helpers/bystanders.ts";

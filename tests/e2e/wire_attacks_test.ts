@@ -13,7 +13,7 @@ import {
   FRAME_HEADER_BYTES,
   MIN_FRAME_BYTES,
 } from "../../src/crypto/session_cipher.ts";
-import { encodeCompactChat } from "../../src/protocol/codec.ts";
+import { encodeCompactChat } from "../../src/protocol/compact_chat.ts";
 import {
   MAX_FRAME_BYTES,
   MAX_HANDSHAKE_BYTES,

@@ -14,16 +14,15 @@
  */
 
 import assert from "node:assert/strict";
+import { decodeBatch, packBatches } from "../../src/protocol/batch_framing.ts";
+import { encodeCompactChat } from "../../src/protocol/compact_chat.ts";
 import {
-  decodeBatch,
   type DecodedMessage,
-  encodeCompactChat,
   encodeMessage,
   MESSAGE_OVERHEAD,
-  packBatches,
-  parseClientMessage,
-  parseServerMessage,
-} from "../../src/protocol/codec.ts";
+} from "../../src/protocol/message_framing.ts";
+import { parseClientMessage } from "../../src/protocol/parse_client_message.ts";
+import { parseServerMessage } from "../../src/protocol/parse_server_message.ts";
 import {
   MAX_BATCH_BYTES,
   MAX_HEADER_BYTES,

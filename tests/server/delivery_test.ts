@@ -4,7 +4,8 @@ import {
   FrameOpener,
   FrameSealer,
 } from "../../src/crypto/session_cipher.ts";
-import { decodeBatch, decodeHeader } from "../../src/protocol/codec.ts";
+import { decodeBatch } from "../../src/protocol/batch_framing.ts";
+import { decodeHeader } from "../../src/protocol/message_framing.ts";
 import { Delivery, type DeliveryOptions } from "../../src/server/delivery.ts";
 import type { Outbound } from "../../src/server/outbound.ts";
 import { connect, route } from "../../src/server/router.ts";

@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { startTestServer } from "../_helpers/chat.ts";
 import { RawClient } from "../_helpers/raw_client.ts";
 import { waitForLog } from "../_helpers/bystanders.ts";
-import { decodeBatch, decodeHeader } from "../../src/protocol/codec.ts";
+import { decodeBatch } from "../../src/protocol/batch_framing.ts";
+import { decodeHeader } from "../../src/protocol/message_framing.ts";
 import { sanitizedLog } from "../../src/server/serve.ts";
 
 const encoder = new TextEncoder();

@@ -12,12 +12,9 @@ import {
   RoomFrameSealer,
 } from "../../src/crypto/room_frame.ts";
 import { FrameOpener, FrameSealer } from "../../src/crypto/session_cipher.ts";
-import {
-  decodeBatch,
-  encodeCompactChat,
-  encodeMessage,
-  packBatches,
-} from "../../src/protocol/codec.ts";
+import { decodeBatch, packBatches } from "../../src/protocol/batch_framing.ts";
+import { encodeCompactChat } from "../../src/protocol/compact_chat.ts";
+import { encodeMessage } from "../../src/protocol/message_framing.ts";
 import { RoomFrames } from "../../src/server/room_frames.ts";
 import {
   ChannelError,

@@ -6,7 +6,8 @@ import {
   frameAeadName,
   nativeSmallFrames,
 } from "../../src/crypto/native_aead.ts";
-import { decodeBatch, encodeMessage } from "../../src/protocol/codec.ts";
+import { decodeBatch } from "../../src/protocol/batch_framing.ts";
+import { encodeMessage } from "../../src/protocol/message_framing.ts";
 import { ClientHandshake } from "../../src/crypto/handshake.ts";
 import { Inbox, type WireData } from "../../src/transport/connection.ts";
 import {

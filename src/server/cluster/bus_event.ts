@@ -19,10 +19,8 @@ import {
   MAX_FILE_CHUNK_BYTES,
   nameKey,
 } from "../../protocol/limits.ts";
-import {
-  parseClientMessage,
-  parseServerMessage,
-} from "../../protocol/codec.ts";
+import { parseClientMessage } from "../../protocol/parse_client_message.ts";
+import { parseServerMessage } from "../../protocol/parse_server_message.ts";
 import type { ServerMessage } from "../../protocol/messages.ts";
 import type { Outbound } from "../outbound.ts";
 import type { RemoteRecipient } from "../remote_recipients.ts";

@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import {
+  isKnownServerType,
+  parseServerMessage,
+} from "../../src/protocol/parse_server_message.ts";
+
+Deno.test("parseServerMessage validates nested lists and maps unknown error codes to internal", () => {
+  assert.deepEqual(
+    parseServerMessage({
+      t: "users",
+      re: 1,
+      users: [{ name: "a", lastMessageAt: null }],
+    }),
+    { t: "users", re: 1, users: [{ name: "a", lastMessageAt: null }] },
+  );
+  assert.throws(
+    () => parseServerMessage({ t: "users", re: 1, users: [{ name: 1 }] }),
+    TypeError,
+  );
+  assert.equal(
+    (parseServerMessage({
+      t: "error",
+      re: null,
+      code: "weird",
+      text: "ERROR: x",
+    }) as { code: string }).code,
+    "internal",
+  );
+  assert.throws(
+    () => parseServerMessage({ t: "bye", reason: "whatever", text: "" }),
+    TypeError,
+  );
+});
+
+Deno.test("parseServerMessage reads users' optional away and fingerprint", () => {
+  const users = {
+    t: "users",
+    re: 1,
+    users: [
+      { name: "a", lastMessageAt: null },
+      { name: "b", lastMessageAt: 5, away: "lunch", fingerprint: "SHA256:x" },
+    ],
+  };
+  assert.deepEqual(parseServerMessage(users), users);
+  assert.throws(() =>
+    parseServerMessage({
+      t: "users",
+      re: 1,
+      users: [{ name: "a", lastMessageAt: null, away: 1 }],
+    })
+  );
+});
+
+Deno.test("parseServerMessage refuses user and group names that break the naming rule", () => {
+  const bad = ["", "eve\x1b]2;x\x07", "a b", "zo\u00eb", "x".repeat(33), 7];
+  const messages = (name: unknown) => [
+    { t: "welcome", re: 1, name, text: "hi" },
+    { t: "public", from: name, ts: 1 },
+    { t: "private", from: "al", to: name, ts: 1 },
+    { t: "group", group: name, from: "al", ts: 1 },
+    { t: "presence", name, online: true },
+    { t: "membership", group: "g", name, joined: true },
+    { t: "users", re: 1, users: [{ name, lastMessageAt: null }] },
+    {
+      t: "members",
+      re: 1,
+      groups: [{ group: "g", members: [name], online: [] }],
+    },
+    { t: "file_offer", xfer: 1, from: name, name: "a.txt", size: 1 },
+    { t: "e2e_private", from: name, fingerprint: "f", ts: 1 },
+  ];
+  for (const message of messages("al_1.-Z")) parseServerMessage(message);
+  for (const name of bad) {
+    for (const message of messages(name)) {
+      assert.throws(
+        () => parseServerMessage(message),
+        TypeError,
+        JSON.stringify(message),
+      );
+    }
+  }
+});
+
+Deno.test("parseServerMessage reads the end-to-end key messages, a type it knows", () => {
+  assert.deepEqual(
+    parseServerMessage({ t: "e2e_keys", re: 1, one_time: 100 }),
+    { t: "e2e_keys", re: 1, one_time: 100 },
+  );
+  const fingerprint = "SHA256:" + "a".repeat(43);
+  assert.deepEqual(
+    parseServerMessage({ t: "e2e_bundle", re: 2, name: "Bob", fingerprint }),
+    { t: "e2e_bundle", re: 2, name: "Bob", fingerprint },
+  );
+  assert.throws(
+    () => parseServerMessage({ t: "e2e_bundle", re: 2, name: "Bob" }),
+    TypeError,
+  );
+  assert.ok(isKnownServerType({ t: "e2e_bundle" }));
+});
