@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { decodeBatch, packBatches } from "../../src/protocol/batch_framing.ts";
 import {
+  decodeHeader,
+  encodeHeader,
   encodeMessage,
   MESSAGE_OVERHEAD,
 } from "../../src/protocol/message_framing.ts";
+import { MAX_HEADER_BYTES } from "../../src/protocol/limits.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 
@@ -62,4 +65,31 @@ Deno.test("decodeBatch reads ASCII, non-ASCII and long headers alike, and still 
     message.set(json, MESSAGE_OVERHEAD);
     assert.throws(() => decodeBatch(message), TypeError, `padding ${padding}`);
   }
+});
+
+Deno.test("encodeHeader and decodeHeader carry a header alone, and refuse one out of bounds without quoting it", () => {
+  const header = { t: "file_chunk", xfer: 7, offset: 65536 } as const;
+  const json = encodeHeader(header);
+  assert.deepEqual(json, text(JSON.stringify(header)));
+  assert.deepEqual(decodeHeader(json), header);
+  assert.throws(
+    () =>
+      encodeHeader({
+        t: "error",
+        re: 1,
+        code: "internal",
+        text: "x".repeat(MAX_HEADER_BYTES),
+      }),
+    RangeError,
+  );
+  assert.throws(() => decodeHeader(new Uint8Array(0)), SyntaxError);
+  assert.throws(
+    () => decodeHeader(new Uint8Array(MAX_HEADER_BYTES + 1)),
+    SyntaxError,
+  );
+  assert.throws(
+    () => decodeHeader(text('{"t":"secret-input')),
+    (e) => e instanceof SyntaxError && !e.message.includes("secret"),
+  );
+  assert.throws(() => decodeHeader(new Uint8Array([0x7b, 0xff])), TypeError);
 });
