@@ -178,7 +178,7 @@ export const MIGRATIONS: readonly Migration[] = [
     // A client that lost its connection before the reply sends the message
     // again with the same cid (docs/PROTOCOL.md, "Delivery"); the position
     // is kept here so that a retry gets it even after the message itself
-    // was pruned. Only the newest SENT_IDS_KEPT rows are kept (sqlite_store).
+    // was pruned. Only the newest SENT_IDS_KEPT rows are kept (sent_ids.ts).
     // Migration 9 drops the index.
     up: `
       CREATE TABLE sent_ids (
@@ -259,11 +259,11 @@ export const MIGRATIONS: readonly Migration[] = [
     description:
       "a store at its cap: waiting messages given up, and the seqs of pruned conversations",
     // A store at its cap gives up the oldest messages waiting for the users
-    // owed the most (sqlite_store.ts); each is told how many at their next
+    // owed the most (store_cap.ts); each is told how many at their next
     // sign-in, and the row goes. And it may delete the newest message of a
     // conversation, whose seq then lives on here: the next message of that
     // conversation goes on from it (seqs never go back, docs/PROTOCOL.md
-    // 5.9). Keys as sqlite_store.ts's conversationKey: 'p <a> <b>' with the
+    // 5.9). Keys as message_positions.ts's conversationKey: 'p <a> <b>' with the
     // two name keys in order, 'g <group key>'.
     up: `
       CREATE TABLE dropped_deliveries (

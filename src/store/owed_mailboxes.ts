@@ -1,3 +1,5 @@
+import type { Recipient } from "./store.ts";
+
 /**
  * What a message waiting for a user costs the store besides its body: its
  * delivery row and that row's place in the index of waiting ones (a 1-byte
@@ -12,7 +14,7 @@ export const DELIVERY_COST = 64;
  * in memory so that a store at its cap can tell, without scanning millions
  * of delivery rows, whose waiting messages to give up first: those of the
  * users owed the most, so that accounts made only to be flooded lose their
- * flood, and everyone else keeps what waits for them (sqlite_store.ts,
+ * flood, and everyone else keeps what waits for them (store_cap.ts,
  * `#dropFromFullestMailboxes`).
  *
  * Exact: every change says the size of what it adds or takes away (an
@@ -82,4 +84,22 @@ export class OwedMailboxes {
     out.sort((a, b) => b.bytes - a.bytes);
     return out.slice(0, limit);
   }
+}
+
+/**
+ * Whom a new message waits for, by user: a recipient not yet delivered to.
+ * One listed twice waits only if both entries say so (its delivery row is
+ * marked delivered if either does).
+ */
+export function waitingRecipients(
+  recipients: readonly Recipient[],
+): Map<string, boolean> {
+  const waits = new Map<string, boolean>();
+  for (const recipient of recipients) {
+    waits.set(
+      recipient.userKey,
+      (waits.get(recipient.userKey) ?? true) && !recipient.delivered,
+    );
+  }
+  return waits;
 }

@@ -113,3 +113,22 @@ function columnType(
     }, not ${wanted}`,
   );
 }
+
+/**
+ * The columns `toMessage` reads, of messages `m` (with the recipient's and
+ * group's names): queries add their WHERE.
+ */
+export const MESSAGE_SELECT = `
+  SELECT m.id, m.seq, m.ts, m.kind, m.from_key, m.from_name, m.to_key,
+         tu.name AS to_name, m.group_key, g.name AS group_name, m.body,
+         m.e2e_fingerprint, m.e2e_group_fingerprint
+  FROM messages m
+  LEFT JOIN users tu ON tu.name_key = m.to_key
+  LEFT JOIN groups g ON g.group_key = m.group_key`;
+
+/** A query's row limit, which must be a whole number. */
+export function checkLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 0) {
+    throw new RangeError(`Limit must be a non-negative integer, got ${limit}`);
+  }
+}

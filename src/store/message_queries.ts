@@ -1,0 +1,252 @@
+/**
+ * The store's messages: storing them (public ones held for a multi-row
+ * INSERT, private and group ones with a delivery row per recipient), the
+ * client ids they came with, reading history back, and the position of a
+ * shared log applied to them.
+ */
+
+import type {
+  HistoryQuery,
+  MessagePosition,
+  NewMessage,
+  NewPublicMessage,
+  StoredMessage,
+} from "./store.ts";
+import type { SQLInputValue } from "node:sqlite";
+import { DELIVERY_COST, waitingRecipients } from "./owed_mailboxes.ts";
+import {
+  bodyBytes,
+  checkLimit,
+  MESSAGE_SELECT,
+  type Row,
+  toMessage,
+} from "./rows.ts";
+import type { MessagePositions } from "./message_positions.ts";
+import type { SentIds } from "./sent_ids.ts";
+import type { StoreCap } from "./store_cap.ts";
+import type { Transactions } from "./transactions.ts";
+
+export class MessageQueries {
+  readonly #tx: Transactions;
+  readonly #positions: MessagePositions;
+  readonly #sentIds: SentIds;
+  readonly #cap: StoreCap;
+
+  constructor(
+    tx: Transactions,
+    positions: MessagePositions,
+    sentIds: SentIds,
+    cap: StoreCap,
+  ) {
+    this.#tx = tx;
+    this.#positions = positions;
+    this.#sentIds = sentIds;
+    this.#cap = cap;
+  }
+
+  appendPublic(message: NewPublicMessage): MessagePosition {
+    this.#cap.mayHaveRoom();
+    const position = this.#positions.next(undefined, message.at);
+    try {
+      this.#tx.holdPublic(
+        position.id,
+        position.seq,
+        message.ts,
+        message.fromKey,
+        message.fromName,
+        message.body,
+      );
+    } catch (error) {
+      // Inside a transaction, its rollback forgets the positions.
+      if (!this.#tx.active) this.#positions.forget();
+      throw error;
+    }
+    // Writing it flushes the held rows: only messages with a client id
+    // (from clients that retry) lose the batching.
+    if (message.clientId !== undefined) {
+      this.#sentIds.record(message.fromKey, message.clientId, position);
+    }
+    return position;
+  }
+
+  appendMessage(message: NewMessage): MessagePosition {
+    this.#cap.mayHaveRoom();
+    // One statement is atomic by itself; a savepoint per public message
+    // cost as much as the insert.
+    if (message.recipients.length === 0 && this.#tx.active) {
+      return this.#insert(message);
+    }
+    return this.#tx.transaction(() => this.#insert(message));
+  }
+
+  #insert(message: NewMessage): MessagePosition {
+    const position = this.#positions.next(message, message.at);
+    const { id, seq } = position;
+    this.#tx.run(
+      `INSERT INTO messages
+         (id, seq, ts, kind, from_key, from_name, to_key, group_key, body,
+          e2e_fingerprint, e2e_group_fingerprint)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      id,
+      seq,
+      message.ts,
+      message.kind,
+      message.fromKey,
+      message.fromName,
+      message.kind === "private" ? message.toKey : null,
+      message.kind === "group" ? message.groupKey : null,
+      message.body,
+      message.kind === "private" ? message.e2eFingerprint ?? null : null,
+      message.kind === "group" ? message.e2eFingerprint ?? null : null,
+    );
+    if (message.clientId !== undefined) {
+      this.#sentIds.record(message.fromKey, message.clientId, position);
+    }
+    for (const recipient of message.recipients) {
+      // A recipient listed twice counts once, delivered if either says so.
+      this.#tx.run(
+        `INSERT INTO deliveries (message_id, user_key, delivered)
+         VALUES (?, ?, ?)
+         ON CONFLICT (message_id, user_key) DO UPDATE
+           SET delivered = max(delivered, excluded.delivered)`,
+        id,
+        recipient.userKey,
+        recipient.delivered ? 1 : 0,
+      );
+    }
+    // With a cap: who waits for it, for what each is owed, and whether it
+    // is owed to no one at all.
+    if (this.#cap.enabled) {
+      const waits = waitingRecipients(message.recipients);
+      const owed = this.#cap.owed;
+      let owedToSomeone = false;
+      for (const [userKey, waiting] of waits) {
+        if (!waiting) continue;
+        owedToSomeone = true;
+        owed?.add(userKey, message.body.byteLength + DELIVERY_COST);
+      }
+      if (!owedToSomeone && message.kind !== "public") this.#cap.mayBeFree(id);
+    }
+    return position;
+  }
+
+  lastMessageId(): number {
+    return this.#positions.lastMessageId();
+  }
+
+  sentWithClientId(
+    fromKey: string,
+    clientId: string,
+  ): MessagePosition | undefined {
+    return this.#sentIds.get(fromKey, clientId);
+  }
+
+  history(
+    query: HistoryQuery,
+    limit: number,
+    maxBodyBytes = Number.POSITIVE_INFINITY,
+  ): StoredMessage[] {
+    checkLimit(limit);
+    let rows: Row[];
+    // Newest first: rows are read one by one and no more once the bodies
+    // pass the budget, so a big history costs no more than the budget.
+    const newest = (sql: string, ...params: SQLInputValue[]) =>
+      this.#tx.guard(() => {
+        const out: Row[] = [];
+        let bytes = 0;
+        for (
+          const row of this.#tx.statement(sql).iterate(
+            ...params,
+          ) as Iterable<Row>
+        ) {
+          out.push(row);
+          bytes += bodyBytes(row);
+          if (bytes > maxBodyBytes) break;
+        }
+        return out;
+      });
+    // Kinds appear as literals so SQLite can use the partial indexes.
+    switch (query.kind) {
+      case "public":
+        rows = newest(
+          `${MESSAGE_SELECT}
+           WHERE m.kind = 'public'
+           ORDER BY m.id DESC
+           LIMIT ?`,
+          limit,
+        );
+        break;
+      case "group":
+        // Entitlement was fixed when each message was sent: the viewer sees
+        // what they sent and what they were a recipient of, which leaves out
+        // everything from before they joined or while they had left.
+        rows = newest(
+          `${MESSAGE_SELECT}
+           WHERE m.kind = 'group' AND m.group_key = ?
+             AND (m.from_key = ? OR EXISTS (
+               SELECT 1 FROM deliveries d
+               WHERE d.message_id = m.id AND d.user_key = ?))
+           ORDER BY m.id DESC
+           LIMIT ?`,
+          query.groupKey,
+          query.viewerKey,
+          query.viewerKey,
+          limit,
+        );
+        break;
+      case "private":
+        // One indexed range per direction, each cut to the limit first.
+        rows = newest(
+          `${MESSAGE_SELECT}
+           WHERE m.id IN (
+             SELECT id FROM (
+               SELECT id FROM messages
+               WHERE kind = 'private' AND from_key = ? AND to_key = ?
+               ORDER BY id DESC LIMIT ?)
+             UNION ALL
+             SELECT id FROM (
+               SELECT id FROM messages
+               WHERE kind = 'private' AND from_key = ? AND to_key = ?
+               ORDER BY id DESC LIMIT ?))
+           ORDER BY m.id DESC
+           LIMIT ?`,
+          query.viewerKey,
+          query.otherKey,
+          limit,
+          query.otherKey,
+          query.viewerKey,
+          limit,
+          limit,
+        );
+        break;
+      default: {
+        const unknown: never = query;
+        throw new TypeError(
+          `Unknown history kind ${(unknown as { kind: unknown }).kind}`,
+        );
+      }
+    }
+    return rows.reverse().map(toMessage);
+  }
+
+  logPosition(): number {
+    const row = this.#tx.get(
+      "SELECT value FROM meta WHERE key = 'log_position'",
+    );
+    const value = Number(row?.value ?? 0);
+    return Number.isSafeInteger(value) && value > 0 ? value : 0;
+  }
+
+  setLogPosition(seq: number): void {
+    if (!Number.isSafeInteger(seq) || seq < 0) {
+      throw new RangeError(`Log position ${seq} is not a sequence`);
+    }
+    // Only grows: a batch applied late never moves it back.
+    this.#tx.run(
+      `INSERT INTO meta (key, value) VALUES ('log_position', ?)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value
+         WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)`,
+      String(seq),
+    );
+  }
+}
