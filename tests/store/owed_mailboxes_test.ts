@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { OwedMailboxes } from "../../src/store/owed_mailboxes.ts";
+import {
+  OwedMailboxes,
+  waitingRecipients,
+} from "../../src/store/owed_mailboxes.ts";
 
 Deno.test("OwedMailboxes counts what waits for each user, by the cost of each message added and taken away", () => {
   const owed = new OwedMailboxes();
@@ -37,4 +40,22 @@ Deno.test("OwedMailboxes.fullest names the users owed at least a share of the mo
   assert.deepEqual(owed.of("x"), { count: 0, bytes: 0 });
   owed.reset();
   assert.deepEqual(owed.fullest(0.5, 10), []);
+});
+
+Deno.test("waitingRecipients: a recipient waits unless delivered, and one listed twice waits only if neither entry is delivered", () => {
+  const waits = waitingRecipients([
+    { userKey: "a", delivered: false },
+    { userKey: "b", delivered: true },
+    { userKey: "c", delivered: false },
+    { userKey: "c", delivered: true },
+    { userKey: "d", delivered: true },
+    { userKey: "d", delivered: false },
+    { userKey: "e", delivered: false },
+    { userKey: "e", delivered: false },
+  ]);
+  assert.deepEqual(
+    [...waits],
+    [["a", true], ["b", false], ["c", false], ["d", false], ["e", true]],
+  );
+  assert.equal(waitingRecipients([]).size, 0);
 });
