@@ -375,7 +375,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     )
     .option(
       "--room-frames",
-      "seal each batch of public messages once for all who can take it (docs/PROTOCOL.md 3.8); off by default: slower than per-recipient sealing under floods for now",
+      "seal each batch of public messages once for all who can take it, with an HMAC per member (docs/PROTOCOL.md 3.8); off by default: it saves the server some of its sealing but costs every member more to receive",
     )
     .option(
       "--no-web",

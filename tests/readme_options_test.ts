@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { parseCommandLine } from "../src/cli.ts";
+
+const README = await Deno.readTextFile(
+  new URL("../README.md", import.meta.url),
+);
+
+/** The long options `chat <args> --help` lists, without -h/--help. */
+function helpOptions(...args: string[]): Set<string> {
+  const command = parseCommandLine([...args, "--help"]);
+  assert.equal(command.cmd, "exit");
+  if (command.cmd !== "exit") return new Set();
+  const options = new Set<string>();
+  for (const match of command.output.matchAll(/^ {2}(?:-\w, )?(--[\w-]+)/gm)) {
+    if (match[1] !== "--help") options.add(match[1]!);
+  }
+  return options;
+}
+
+/** The README's section under `heading`, up to the next heading of its level. */
+function section(heading: string): string {
+  const start = README.indexOf(`\n${heading}\n`);
+  assert.notEqual(start, -1, `README.md has ${heading}`);
+  const level = heading.split(" ")[0]!;
+  const end = README.indexOf(`\n${level} `, start + heading.length + 2);
+  return README.slice(start, end === -1 ? undefined : end);
+}
+
+/** Whether `text` names `option` (not just a longer option it begins). */
+function names(text: string, option: string): boolean {
+  return new RegExp(`${option}(?![\\w-])`).test(text);
+}
+
+/** The options the first column of a section's option table names. */
+function tableOptions(text: string): Set<string> {
+  const options = new Set<string>();
+  // An escaped bar (`--sync full\|normal`) is inside the cell.
+  const rows = text.replaceAll("\\|", "/");
+  for (const row of rows.matchAll(/^\| (`--[^|]*?) +\|/gm)) {
+    for (const option of row[1]!.matchAll(/`(--[\w-]+)/g)) {
+      options.add(option[1]!);
+    }
+  }
+  return options;
+}
+
+// A flag added to the program and not to the README (or dropped from the
+// program and left in the README) is what a reader of either trips on.
+Deno.test("chat serve --help and README.md's chat serve table list the same options", () => {
+  const table = tableOptions(section("### `chat serve`"));
+  assert.deepEqual([...table].sort(), [...helpOptions("serve")].sort());
+});
+
+Deno.test("chat connect --help and README.md's chat connect table list the same options", () => {
+  const table = tableOptions(section("### `chat connect HOST`"));
+  assert.deepEqual([...table].sort(), [...helpOptions("connect")].sort());
+});
+
+Deno.test("every option of chat keygen --help is in README.md's chat keygen section", () => {
+  const text = section("### `chat keygen`");
+  for (const option of helpOptions("keygen")) {
+    assert.ok(names(text, option), `${option} is in the README`);
+  }
+});
+
+Deno.test("every option of chat admin release --help is in README.md's chat admin section", () => {
+  const text = section("### `chat admin release NAME`");
+  for (const option of helpOptions("admin", "release")) {
+    assert.ok(names(text, option), `${option} is in the README`);
+  }
+});
+
+// The help once said room frames were slower for the server; measured, they
+// save the server sealing and cost the members (README "Performance").
+Deno.test("chat serve --help and README.md give the same trade-off for --room-frames", () => {
+  const command = parseCommandLine(["serve", "--help"]);
+  assert.equal(command.cmd, "exit");
+  if (command.cmd !== "exit") return;
+  const help = command.output.replace(/\s+/g, " ");
+  assert.match(
+    help,
+    /--room-frames .*saves the server .* costs every member more to receive/,
+  );
+  const table = section("### `chat serve`").replace(/\s+/g, " ");
+  assert.match(
+    table,
+    /`--room-frames` .*saves the server .* costs every member .* more to receive/,
+  );
+});
