@@ -87,3 +87,12 @@ Deno.test("chat serve --help and README.md give the same trade-off for --room-fr
     /`--room-frames` .*saves the server .* costs every member .* more to receive/,
   );
 });
+
+Deno.test("README.md shows chat --help as it is", () => {
+  const command = parseCommandLine(["--help"]);
+  assert.equal(command.cmd, "exit");
+  if (command.cmd !== "exit") return;
+  const shown = /\$ chat --help\n([\s\S]*?)```/.exec(README);
+  assert.ok(shown, "README.md shows chat --help");
+  assert.equal(shown[1], command.output);
+});
