@@ -38,6 +38,7 @@ import type { Admission } from "./admission.ts";
 import type { QueueGauge } from "./backpressure.ts";
 import { noWebAnswer, secureRedirect, webAnswer } from "./web_assets.ts";
 import { startTlsBridge, TLS_HANDSHAKE } from "./tls_bridge.ts";
+import { allowedOrigin } from "./websocket_origin.ts";
 
 export interface EdgeOptions {
   hostname: string;
@@ -151,6 +152,9 @@ export interface Edge {
 
 const NOT_A_WEBSOCKET =
   "This is a chat server. Connect with: chat connect <host>\n";
+
+const CROSS_ORIGIN =
+  "Refused: only this chat server's own page may connect from a browser\n";
 
 export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const sockets = new Set<Socket>();
@@ -288,6 +292,17 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       }
       // Over TLS, the peer is the one of the TCP socket in front.
       const front = fronts.get(socket) ?? socket;
+      // Another site's page, opened in a browser that can reach this
+      // server, asking it for a WebSocket (websocket_origin.ts).
+      if (
+        !allowedOrigin(
+          request.headers.origin,
+          request.headers.host,
+          front !== socket,
+        )
+      ) {
+        return answer(socket, 403, "Forbidden", CROSS_ORIGIN);
+      }
       const group = addressGroup(
         front.remoteAddress ?? "",
         front.localAddress,

@@ -1,0 +1,60 @@
+/// <reference lib="dom" />
+/**
+ * Cross-site WebSocket hijacking in a real Chromium: a page from another
+ * port of the same host (any other site is the same to the browser) opens a
+ * WebSocket to the chat server from its visitor's browser. The server must
+ * refuse it, and still take its own page's.
+ */
+
+import assert from "node:assert/strict";
+import {
+  join,
+  openPage,
+  startBrowserChat,
+  WAIT_MS,
+} from "../_helpers/browser.ts";
+
+const slow = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test({
+  name:
+    "web: a page from another origin cannot open a WebSocket to the chat server from its visitor's browser; the chat's own page can",
+  ...slow,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const chatPort = new URL(chat.url).port;
+    // The other site: a page of its own on another port of this host.
+    await using evil = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      () =>
+        new Response("<!doctype html><title>free homework answers</title>", {
+          headers: { "content-type": "text/html" },
+        }),
+    );
+    const page = await chat.browser.newPage();
+    await page.goto(`http://127.0.0.1:${evil.addr.port}/`);
+    const outcome = await page.evaluate(
+      (url: string, ms: number) =>
+        new Promise<string>((resolve) => {
+          const ws = new WebSocket(url);
+          ws.binaryType = "arraybuffer";
+          // The server speaks first (its handshake hello) once let in.
+          ws.onmessage = () => {
+            ws.close();
+            resolve("let in: the server sent its hello");
+          };
+          ws.onclose = () => resolve("refused");
+          setTimeout(() => resolve("no answer"), ms);
+        }),
+      `ws://127.0.0.1:${chatPort}/`,
+      WAIT_MS,
+    );
+    assert.equal(outcome, "refused");
+
+    // The chat's own page, in the same browser, still connects and joins.
+    const problems: string[] = [];
+    const own = await openPage(chat.browser, chat.url, problems);
+    await join(own, "webby");
+    assert.deepEqual(problems, []);
+  },
+});
