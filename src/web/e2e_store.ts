@@ -33,7 +33,8 @@ import {
 import { KnownIdentities } from "../client/known_identities.ts";
 import type { TextSlot } from "../client/text_slot.ts";
 
-const DB_NAME = "chat-e2e";
+/** The IndexedDB database of the end-to-end records. */
+export const E2E_DATABASE = "chat-e2e";
 const STORE = "records";
 const STORAGE_KEY = "storage-key";
 
@@ -118,7 +119,7 @@ async function storageKey(db: IDBDatabase): Promise<CryptoKey> {
 
 function openDatabase(): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {
-    const open = indexedDB.open(DB_NAME, 1);
+    const open = indexedDB.open(E2E_DATABASE, 1);
     open.onupgradeneeded = () => open.result.createObjectStore(STORE);
     open.onsuccess = () => {
       // A newer page (in another tab) upgrading the database goes first.

@@ -15,7 +15,8 @@ import {
   identityKeyProblem,
 } from "../crypto/identity.ts";
 
-const DB_NAME = "chat";
+/** The IndexedDB database that keeps the identity key. */
+export const IDENTITY_DATABASE = "chat";
 const STORE = "identity";
 const KEY = "default";
 
@@ -60,7 +61,7 @@ export async function loadIdentity(): Promise<Identity> {
 
 function openDatabase(): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
+    const request = indexedDB.open(IDENTITY_DATABASE, 1);
     request.onupgradeneeded = () => request.result.createObjectStore(STORE);
     request.onsuccess = () => resolve(request.result);
     request.onerror = () =>

@@ -73,7 +73,8 @@ import {
 } from "./files_view.ts";
 import { loadPageE2e, type PageE2e } from "./e2e_store.ts";
 import { loadIdentity } from "./identity_store.ts";
-import { IgnoreStore } from "./ignore_store.ts";
+import { forgetUser } from "./forget.ts";
+import { IGNORED_KEY, IgnoreStore } from "./ignore_store.ts";
 import { LogView } from "./log_view.ts";
 import { SavableFiles } from "./savable_files.ts";
 import { type FileTarget, WebFiles } from "./web_files.ts";
@@ -92,6 +93,7 @@ const ui = {
   server: element<HTMLElement>("server"),
   fingerprint: element<HTMLElement>("fingerprint"),
   trustNote: element<HTMLElement>("trust-note"),
+  forget: element<HTMLButtonElement>("forget"),
   joinForm: element<HTMLFormElement>("join"),
   name: element<HTMLInputElement>("name"),
   joinButton: element<HTMLButtonElement>("join-button"),
@@ -1336,6 +1338,44 @@ if (NO_CRYPTO !== null) {
   ui.trustNote.textContent = NO_CRYPTO;
   ui.joinButton.disabled = true;
 }
+
+/**
+ * Deletes what this browser keeps of its user (forget.ts), once they said
+ * so, and starts the page afresh for whoever comes next.
+ */
+async function forgetMe(): Promise<void> {
+  const who = self !== "" ? self : localStorage.getItem(NAME_KEY) ?? "";
+  const you = who === "" ? "you" : who;
+  const sure = confirm(
+    `Forget ${you} in this browser? Your identity key, your end-to-end keys and your archive of private messages are deleted from this browser, and your name is no longer filled in: do this on a computer others use too. ${
+      who === "" ? "Your name" : `The name ${who}`
+    } stays bound to the deleted key: you can sign in with it again only after the host releases it (chat admin release).`,
+  );
+  if (!sure) return;
+  ui.forget.disabled = true;
+  // No reconnecting meanwhile: it would load (and so make) a key again.
+  quitting = true;
+  retryNow();
+  client?.abort();
+  savable.releaseAll();
+  setStatus(`Forgetting ${you} in this browser…`);
+  try {
+    await forgetUser(
+      localStorage,
+      [NAME_KEY, IGNORED_KEY],
+      () =>
+        setStatus(
+          "Waiting for the other tabs of this page to close, to forget you there too…",
+        ),
+    );
+  } catch (error) {
+    setStatus(`ERROR: ${messageOf(error)}`);
+    return;
+  }
+  location.reload();
+}
+
+ui.forget.addEventListener("click", () => void forgetMe());
 
 ui.name.value = localStorage.getItem(NAME_KEY) ?? "";
 ui.name.focus();

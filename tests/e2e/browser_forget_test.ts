@@ -1,0 +1,92 @@
+/// <reference lib="dom" />
+/**
+ * A computer the class shares: whoever sits at the browser after webby gets
+ * webby's name filled in, webby's identity key (the name is bound to it),
+ * and with it webby's end-to-end keys and archive of private messages
+ * (/history). "Forget me in this browser" must leave nothing of webby's for
+ * the next person to sign in with.
+ */
+
+import assert from "node:assert/strict";
+import {
+  join,
+  openPage,
+  startBrowserChat,
+  WAIT_MS,
+  waitForLine,
+} from "../_helpers/browser.ts";
+
+const slow = { sanitizeOps: false, sanitizeResources: false };
+
+/** What the page keeps in this browser: IndexedDB databases, localStorage keys. */
+function kept(): Promise<{ databases: string[]; storage: string[] }> {
+  return indexedDB.databases().then((list) => ({
+    databases: list.map((d) => d.name ?? "").sort(),
+    storage: Object.keys(localStorage).sort(),
+  }));
+}
+
+Deno.test({
+  name:
+    "web: 'Forget me in this browser' leaves the next person at the computer no name, identity or end-to-end keys to sign in as the last one",
+  ...slow,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await openPage(chat.browser, chat.url, problems);
+    await join(page, "webby");
+    await chat.keysOf("webby");
+    const before = await page.evaluate(kept);
+    assert.deepEqual(before.databases, ["chat", "chat-e2e"]);
+    assert.ok(before.storage.includes("chat.name"), before.storage.join());
+
+    // Asked first: it cannot be undone (the name stays bound to the key).
+    const asked: string[] = [];
+    page.on("dialog", (dialog) => {
+      asked.push(dialog.message());
+      void dialog.accept();
+    });
+    await Promise.all([
+      page.waitForNavigation({ timeout: WAIT_MS }),
+      page.click("#forget"),
+    ]);
+    assert.equal(asked.length, 1);
+    assert.match(asked[0]!, /webby/);
+
+    // The next person: no name filled in, nothing of webby's kept.
+    await page.waitForFunction(
+      () => document.activeElement?.id === "name",
+      { timeout: WAIT_MS },
+    );
+    assert.equal(
+      await page.$eval("#name", (e) => (e as HTMLInputElement).value),
+      "",
+    );
+    const after = await page.evaluate(kept);
+    assert.deepEqual(after.databases, []);
+    assert.ok(!after.storage.includes("chat.name"), after.storage.join());
+    // The server key stays remembered: it is the server's, not webby's.
+    assert.ok(
+      after.storage.some((k) => k.startsWith("chat.server")),
+      after.storage.join(),
+    );
+
+    // Signing in as webby now takes a new identity key, which the server
+    // refuses: the name is still bound to webby's key, which is gone.
+    await page.keyboard.type("webby");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(
+      () => (document.getElementById("join-error")?.textContent ?? "") !== "",
+      { timeout: WAIT_MS },
+    );
+    assert.match(
+      await page.$eval("#join-error", (e) => e.textContent ?? ""),
+      /webby/,
+    );
+    // Another name works, under a new key.
+    await page.$eval("#name", (e) => ((e as HTMLInputElement).value = ""));
+    await join(page, "nextkid");
+    await waitForLine(page, /Your identity key: SHA256:/);
+    assert.deepEqual(problems, []);
+  },
+});
