@@ -39,6 +39,12 @@ export const WEB_HEADERS: Readonly<Record<string, string>> = {
   "x-content-type-options": "nosniff",
   "x-frame-options": "DENY",
   "referrer-policy": "no-referrer",
+  // A page of another site that opened this one (a link "to the class
+  // chat") keeps no handle on it, with which it could later send the tab to
+  // a look-alike page of its own; and it cannot load these files into its
+  // own pages.
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-resource-policy": "same-origin",
   "cache-control": "no-cache",
   // Each file on its own short connection: an idle keep-alive socket would
   // count against the address's connections that are still starting.

@@ -58,3 +58,40 @@ Deno.test({
     assert.deepEqual(problems, []);
   },
 });
+
+Deno.test({
+  name:
+    "web: a page from another origin that opens the chat page keeps no handle on it to send it elsewhere later (reverse tabnabbing)",
+  ...slow,
+  async fn() {
+    await using chat = await startBrowserChat();
+    await using evil = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      () =>
+        new Response("<!doctype html><title>class links</title>", {
+          headers: { "content-type": "text/html" },
+        }),
+    );
+    const page = await chat.browser.newPage();
+    await page.goto(`http://127.0.0.1:${evil.addr.port}/`);
+    // The link the other site offers: "our class chat".
+    const opened = chat.browser.waitForTarget(
+      (target) => target.url() === chat.url,
+      { timeout: WAIT_MS },
+    );
+    await page.evaluate((url: string) => {
+      (globalThis as { chatTab?: Window | null }).chatTab = open(url);
+    }, chat.url);
+    const chatPage = (await (await opened).page())!;
+    await chatPage.waitForFunction(
+      () => document.getElementById("fingerprint")?.textContent !== "…",
+      { timeout: WAIT_MS },
+    );
+    // With a handle, the other site could later send the chat's tab to a
+    // look-alike page of its own (`chatTab.location = ...`).
+    const severed = await page.evaluate(() =>
+      (globalThis as { chatTab?: Window | null }).chatTab?.closed ?? true
+    );
+    assert.equal(severed, true, "the opener still holds the chat's tab");
+  },
+});
