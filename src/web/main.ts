@@ -1353,11 +1353,10 @@ async function forgetMe(): Promise<void> {
   );
   if (!sure) return;
   ui.forget.disabled = true;
-  // No reconnecting meanwhile: it would load (and so make) a key again.
-  quitting = true;
-  retryNow();
-  client?.abort();
-  savable.releaseAll();
+  leaveUser();
+  // The page's other tabs hold the same user (signed in, or their name
+  // filled in): they start afresh as well.
+  forgetting.postMessage("forget");
   setStatus(`Forgetting ${you} in this browser…`);
   try {
     await forgetUser(
@@ -1375,7 +1374,28 @@ async function forgetMe(): Promise<void> {
   location.reload();
 }
 
+/**
+ * Where a tab that forgets its user tells the page's other tabs (one
+ * object: a channel is not told what it posts itself).
+ */
+const forgetting = new BroadcastChannel("chat-forget");
+
+/**
+ * Lets go of the user this page holds: no reconnecting (it would load, and
+ * so make, a key again), no connection, no received files.
+ */
+function leaveUser(): void {
+  quitting = true;
+  retryNow();
+  client?.abort();
+  savable.releaseAll();
+}
+
 ui.forget.addEventListener("click", () => void forgetMe());
+forgetting.onmessage = () => {
+  leaveUser();
+  location.reload();
+};
 
 ui.name.value = localStorage.getItem(NAME_KEY) ?? "";
 ui.name.focus();

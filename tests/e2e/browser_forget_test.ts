@@ -40,6 +40,18 @@ Deno.test({
     assert.deepEqual(before.databases, ["chat", "chat-e2e"]);
     assert.ok(before.storage.includes("chat.name"), before.storage.join());
 
+    // Another tab of the page, open at the join form with webby's name.
+    const other = await openPage(chat.browser, chat.url, problems);
+    await other.waitForFunction(
+      () => (document.getElementById("name") as HTMLInputElement).value !== "",
+      { timeout: WAIT_MS },
+    );
+    const otherReloaded = other.waitForNavigation({ timeout: WAIT_MS }).then(
+      () => "reloaded",
+      () => "still showing webby's page",
+    );
+
+    await page.bringToFront();
     // Asked first: it cannot be undone (the name stays bound to the key).
     const asked: string[] = [];
     page.on("dialog", (dialog) => {
@@ -70,6 +82,18 @@ Deno.test({
       after.storage.some((k) => k.startsWith("chat.server")),
       after.storage.join(),
     );
+
+    // The other tab starts afresh too: nothing of webby's left in it.
+    assert.equal(await otherReloaded, "reloaded");
+    await other.waitForFunction(
+      () => document.activeElement?.id === "name",
+      { timeout: WAIT_MS },
+    );
+    assert.equal(
+      await other.$eval("#name", (e) => (e as HTMLInputElement).value),
+      "",
+    );
+    await other.close();
 
     // Signing in as webby now takes a new identity key, which the server
     // refuses: the name is still bound to webby's key, which is gone.
