@@ -8,9 +8,11 @@
  * chains other members sent us, to open theirs.
  *
  * Before each message the members are asked for: one who is no longer a
- * member makes a new chain (rotation: they were never given it, so they
- * cannot read what follows, even with the server's help); one who has not
- * been given our chain gets it at its current iteration (a new member cannot
+ * member, or whose identity key is no longer the one our chain was sealed
+ * for (a new key, accepted with `/trust`), makes a new chain (rotation: they
+ * were never given it, so they cannot read what follows, even with the
+ * server's help); one who has not been given our chain, under the key we
+ * know them by now, gets it at its current iteration (a new member cannot
  * read what came before). A member without end-to-end keys makes the message
  * go as plain `gsay`, and the user is told the host can read it, as for
  * `/msg`.
@@ -88,10 +90,21 @@ export interface ArchivedGroupMessage {
   digest?: string;
 }
 
+/** A member our chain was given to, and the identity key it was sealed for. */
+export interface GivenTo {
+  /** Their name key. */
+  name: string;
+  /**
+   * The fingerprint of their identity key it was sealed for; null in states
+   * saved before it was kept (who knows which key took it).
+   */
+  key: string | null;
+}
+
 /** What a client keeps of its groups end to end. */
 export interface GroupState {
   /** Our chain per `server group-key`, and who has been given it. */
-  own: Map<string, { chain: OwnChain; sentTo: string[] }>;
+  own: Map<string, { chain: OwnChain; sentTo: GivenTo[] }>;
   /** Chains received per `server group-key sender-key`, newest first. */
   received: Map<string, ReceivedChain[]>;
   /** By `server id`, oldest first. */
@@ -124,8 +137,12 @@ export interface GroupSessionsOptions {
     secret: Uint8Array,
     cid: string,
   ) => Promise<Reply>;
-  /** Whether `name` is known to use end-to-end keys on `server`. */
-  usesE2e: (server: string, name: string) => boolean;
+  /**
+   * The fingerprint of the identity key remembered (and accepted) for `name`
+   * on `server`, or null if they are not known to use end-to-end keys
+   * (E2eSessions' IdentityBook `known`).
+   */
+  knownKey: (server: string, name: string) => string | null;
   /** Lines to show at once (warnings start with "WARNING: "). */
   notify: (lines: string[]) => void;
   /** A message that waited for its sender key, opened or given up on. */
@@ -202,16 +219,23 @@ export class GroupSessions {
       const keys = new Set(members.map(nameKey));
       const where = `${server} ${nameKey(entry.group)}`;
       let own = this.#o.state.own.get(where);
-      // Someone left since our chain was given out: a new chain, which
-      // they never get.
-      if (own === undefined || own.sentTo.some((m) => !keys.has(m))) {
+      // Someone left since our chain was given out, or now has another
+      // identity key than the one it was sealed for: a new chain, which the
+      // one who left, or the old key, never gets. (A new key is given it
+      // only once accepted: until then `knownKey` is the old one.)
+      if (
+        own === undefined ||
+        own.sentTo.some((m) =>
+          !keys.has(m.name) || this.#o.knownKey(server, m.name) !== m.key
+        )
+      ) {
         own = { chain: await newSenderChain(), sentTo: [] };
         this.#o.state.own.set(where, own);
       }
       const keyless: string[] = [];
       const warnings: string[] = [];
       for (const member of members) {
-        if (own.sentTo.includes(nameKey(member))) continue;
+        if (own.sentTo.some((m) => m.name === nameKey(member))) continue;
         const given = await this.#o.sendSecret(
           client,
           member,
@@ -220,10 +244,15 @@ export class GroupSessions {
           newClientId(),
         );
         if (given.t === "ok") {
-          own.sentTo.push(nameKey(member));
+          // Sealed for the key remembered for them, which a sent secret
+          // has just been checked against.
+          own.sentTo.push({
+            name: nameKey(member),
+            key: this.#o.knownKey(server, member),
+          });
         } else if (
           given.t === "error" && given.code === "no_keys" &&
-          !this.#o.usesE2e(server, member)
+          this.#o.knownKey(server, member) === null
         ) {
           keyless.push(member);
         } else {
@@ -646,7 +675,7 @@ export function encodeGroupState(state: GroupState): unknown {
       chainKey: toBase64(chain.chainKey),
       signingSeed: toBase64(chain.signingSeed),
       signingPublic: toBase64(chain.signingPublic),
-      sentTo,
+      sentTo: sentTo.map((m) => [m.name, m.key]),
     })),
     received: [...state.received].map(([key, chains]) => ({
       key,
@@ -680,7 +709,7 @@ export function decodeGroupState(value: unknown): GroupState {
         signingSeed: bytes(o.signingSeed, 32),
         signingPublic: bytes(o.signingPublic, 32),
       },
-      sentTo: list(o.sentTo).map(text),
+      sentTo: list(o.sentTo).map(givenTo),
     });
   }
   for (const entry of list(f.received)) {
@@ -725,6 +754,17 @@ function record(value: unknown): Record<string, unknown> {
     throw new Error("the group state is malformed");
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * A member given our chain: `[name, key]`, or a bare name as states saved
+ * before the key was kept have it (key null: the chain is renewed at the
+ * next message, given again under the keys known then).
+ */
+function givenTo(value: unknown): GivenTo {
+  if (typeof value === "string") return { name: value, key: null };
+  const [name, key] = list(value);
+  return { name: text(name), key: key === null ? null : text(key) };
 }
 
 function list(value: unknown): unknown[] {

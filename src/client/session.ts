@@ -487,7 +487,8 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       state: e2eKeys.state.groups,
       save: () => e2eKeys.saveState(e2eKeys.state),
       sendSecret: (...args) => e2e.sendSecret(...args),
-      usesE2e: (server, name) => usesE2e(server)(name),
+      knownKey: (server, name) =>
+        e2eKeys.identities.known(server, name) ?? null,
       notify: (lines) => {
         for (const text of lines.map(sanitizeForTerminal)) {
           if (text.startsWith("ERROR: ") || text.startsWith("WARNING: ")) {

@@ -1172,7 +1172,7 @@ async function startE2e(
     state: kept.state.groups,
     save: () => kept.saveState(kept.state),
     sendSecret: (...args) => sessions.sendSecret(...args),
-    usesE2e,
+    knownKey: (server, name) => kept.identities.known(server, name) ?? null,
     notify: (lines) => {
       for (const text of lines) {
         emit(

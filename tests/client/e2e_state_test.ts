@@ -86,7 +86,10 @@ Deno.test("archive keeps the newest MAX_ARCHIVED messages", () => {
 Deno.test("encodeE2eState keeps group chains; a state written before groups were end to end decodes with none", async () => {
   const state = emptyE2eState();
   const chain = await newSenderChain();
-  state.groups.own.set("SHA256:s team", { chain, sentTo: ["bob"] });
+  state.groups.own.set("SHA256:s team", {
+    chain,
+    sentTo: [{ name: "bob", key: "SHA256:bob" }],
+  });
   state.groups.received.set("SHA256:s team bob", [
     {
       ...decodeSenderKey(encodeSenderKey(chain)),

@@ -74,7 +74,7 @@ async function member(server: TestServer, name: string): Promise<Member> {
     state: m.state,
     save: async () => {},
     sendSecret: (...args) => e2e.sendSecret(...args),
-    usesE2e: (server, n) => identities.known(server, n) !== null,
+    knownKey: (server, n) => identities.known(server, n),
     notify: (lines) => m.notes.push(...lines),
     late: (opened) => m.opened.push(opened),
     waitMs: 300,
@@ -270,6 +270,20 @@ Deno.test("encodeGroupState and decodeGroupState keep chains, who has them, and 
   await bob.client.quit();
 });
 
+Deno.test("decodeGroupState reads who was given a chain before their keys were kept as given under no known key", async () => {
+  const state = emptyGroupState();
+  state.own.set("s team", {
+    chain: await newSenderChain(),
+    sentTo: [{ name: "bob", key: "SHA256:bob" }],
+  });
+  const encoded = encodeGroupState(state) as { own: { sentTo: unknown }[] };
+  assert.deepEqual(encoded.own[0]!.sentTo, [["bob", "SHA256:bob"]]);
+  encoded.own[0]!.sentTo = ["bob"];
+  assert.deepEqual(decodeGroupState(encoded).own.get("s team")!.sentTo, [
+    { name: "bob", key: null },
+  ]);
+});
+
 Deno.test("GroupSessions sends a plain gsay, and says the host can read it, when a member has published no end-to-end keys", async () => {
   await using server = await startTestServer();
   const alice = await member(server, "alice");
@@ -321,7 +335,7 @@ Deno.test("GroupSessions keeps one sender's keys for at most MAX_GROUPS_PER_SEND
     state,
     save: async () => {},
     sendSecret: () => Promise.reject(new Error("not used")),
-    usesE2e: () => true,
+    knownKey: () => "SHA256:sender",
     notify: () => {},
     late: () => {},
   });

@@ -60,7 +60,7 @@ function receiving(
     state: emptyGroupState(),
     save: async () => {},
     sendSecret: () => Promise.reject(new Error("unused")),
-    usesE2e: () => true,
+    knownKey: () => "SHA256:sender",
     notify: () => {},
     ...options,
   });
