@@ -12,6 +12,7 @@ import {
   MAX_AWAY_CHARS,
   MAX_HISTORY,
   MAX_TEXT_CHARS,
+  MESSAGE_TOO_LONG,
   NAME_RULE,
 } from "../protocol/limits.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
@@ -564,8 +565,7 @@ function checkText(text: string): Command | null {
   return text.length > MAX_TEXT_CHARS
     ? {
       kind: "invalid",
-      message:
-        `ERROR: Message too long (${text.length} characters; the limit is ${MAX_TEXT_CHARS})`,
+      message: `ERROR: ${MESSAGE_TOO_LONG}`,
     }
     : null;
 }

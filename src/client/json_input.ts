@@ -14,6 +14,7 @@ import {
   MAX_AWAY_CHARS,
   MAX_HISTORY,
   MAX_TEXT_CHARS,
+  MESSAGE_TOO_LONG,
   NAME_RULE,
 } from "../protocol/limits.ts";
 import { type Command, parseInput } from "./commands.ts";
@@ -95,9 +96,7 @@ export function parseJsonInput(line: string): InputAction | null {
     if (t === null) return problem(`'${o.cmd}' needs "text", a string`);
     if (t.trim() === "") return problem("The message text is empty");
     if (t.length > MAX_TEXT_CHARS) {
-      return problem(
-        `Message too long (${t.length} characters; the limit is ${MAX_TEXT_CHARS})`,
-      );
+      return problem(MESSAGE_TOO_LONG);
     }
     return t;
   };

@@ -36,6 +36,14 @@ export const MAX_TEXT_CHARS = 4000;
 export const MAX_TEXT_BYTES = MAX_TEXT_CHARS * 4;
 
 /**
+ * Why a message over the limits is refused: one text whether the server
+ * refuses it or a client stops it before sending, so a script that matches
+ * it sees one wording.
+ */
+export const MESSAGE_TOO_LONG =
+  `Message is too long (the limit is ${MAX_TEXT_CHARS} characters, or ${MAX_TEXT_BYTES} bytes of UTF-8)`;
+
+/**
  * The largest end-to-end private message (`e2e_msg` body, docs/PROTOCOL.md
  * 11.7): the longest text, its content byte, and the envelope's overhead
  * (227 bytes at most) with room to spare.

@@ -21,7 +21,7 @@ import {
   MAX_LIST_ITEMS,
   MAX_MEMBERS_SHOWN,
   MAX_TEXT_BYTES,
-  MAX_TEXT_CHARS,
+  MESSAGE_TOO_LONG,
   NAME_RULE,
   nameKey,
 } from "../protocol/limits.ts";
@@ -886,7 +886,7 @@ function checkBody(
       from,
       re,
       "too_long",
-      `ERROR: Message is too long (the limit is ${MAX_TEXT_CHARS} characters, or ${MAX_TEXT_BYTES} bytes of UTF-8)`,
+      `ERROR: ${MESSAGE_TOO_LONG}`,
     );
   }
   if (state.store.full()) {

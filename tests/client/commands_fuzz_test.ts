@@ -25,6 +25,7 @@ import {
   isValidName,
   MAX_HISTORY,
   MAX_TEXT_CHARS,
+  MESSAGE_TOO_LONG,
 } from "../../src/protocol/limits.ts";
 import { sanitizeForTerminal } from "../../src/text/sanitize.ts";
 import { forAll, type Rng } from "../_helpers/fuzz.ts";
@@ -259,8 +260,7 @@ function assertCommand(line: string, command: Command | null): void {
       text.length > MAX_TEXT_CHARS
         ? {
           kind: "invalid",
-          message:
-            `ERROR: Message too long (${text.length} characters; the limit is ${MAX_TEXT_CHARS})`,
+          message: `ERROR: ${MESSAGE_TOO_LONG}`,
         }
         : { kind: "say", text },
     );

@@ -8,6 +8,10 @@ import {
 } from "../../src/client/commands.ts";
 import { NAME_RULE } from "../../src/protocol/limits.ts";
 
+/** The server's refusal word for word (router_test.ts): one text for both. */
+const TOO_LONG =
+  "ERROR: Message is too long (the limit is 4000 characters, or 16000 bytes of UTF-8)";
+
 Deno.test("parseInput returns null for an empty or blank line", () => {
   assert.equal(parseInput(""), null);
   assert.equal(parseInput("   \t "), null);
@@ -45,7 +49,7 @@ Deno.test("parseInput rejects a public message over the limit", () => {
   });
   assert.deepEqual(parseInput("a".repeat(4001)), {
     kind: "invalid",
-    message: "ERROR: Message too long (4001 characters; the limit is 4000)",
+    message: TOO_LONG,
   });
 });
 
@@ -103,11 +107,11 @@ Deno.test("parseInput rejects a private or group message over the limit", () => 
   const long = "x".repeat(4001);
   assert.deepEqual(parseInput(`/msg jojo ${long}`), {
     kind: "invalid",
-    message: "ERROR: Message too long (4001 characters; the limit is 4000)",
+    message: TOO_LONG,
   });
   assert.deepEqual(parseInput(`/group haha ${long}`), {
     kind: "invalid",
-    message: "ERROR: Message too long (4001 characters; the limit is 4000)",
+    message: TOO_LONG,
   });
 });
 

@@ -89,7 +89,10 @@ Deno.test("parseJsonInput explains bad JSON, unknown commands and bad fields, ke
     ['{"cmd":"msg","to":"jojo"}', /needs "text", a string/],
     ['{"cmd":"msg","to":"a b","text":"x"}', /Invalid username 'a b'/],
     ['{"cmd":"send","text":"   "}', /text is empty/],
-    ['{"cmd":"send","text":"' + "x".repeat(5000) + '"}', /too long/],
+    [
+      '{"cmd":"send","text":"' + "x".repeat(5000) + '"}',
+      /^ERROR: Message is too long \(the limit is 4000 characters, or 16000 bytes of UTF-8\)$/,
+    ],
     ['{"cmd":"history","limit":0}', /"limit" must be a number from 1 to/],
     ['{"cmd":"accept","xfer":"7"}', /needs "xfer"/],
     ['{"cmd":"list","id":{"a":1}}', /'id' must be a number or a string/],
