@@ -104,7 +104,7 @@ export type CliCommand =
 function parsePort(value: string): number {
   const port = Number(value);
   if (!/^\d+$/.test(value) || port < 0 || port > 65535) {
-    throw new InvalidArgumentError("a port is a number from 0 to 65535.");
+    throw new InvalidArgumentError("A port is a number from 0 to 65535.");
   }
   return port;
 }
@@ -118,7 +118,7 @@ function parseClusterUrls(value: string): string[] {
     one !== ""
   );
   if (urls.length === 0) {
-    throw new InvalidArgumentError("give one or more nats://HOST:PORT.");
+    throw new InvalidArgumentError("Give one or more nats://HOST:PORT.");
   }
   return urls.map((one) => {
     const full = one.includes("://") ? one : `nats://${one}`;
@@ -151,7 +151,7 @@ export function parseDuration(value: string): number {
     : NaN;
   if (!Number.isSafeInteger(ms) || ms <= 0 || ms > 3650 * 86_400_000) {
     throw new InvalidArgumentError(
-      "give a duration like 7d, 12h, 30m or 90s (at most 3650d), or 0 for no limit.",
+      "Give a duration like 7d, 12h, 30m or 90s (at most 3650d), or 0 for no limit.",
     );
   }
   return ms;
@@ -161,7 +161,7 @@ function parseBits(value: string): RsaBits {
   if (value === "2048" || value === "3072" || value === "4096") {
     return Number(value) as RsaBits;
   }
-  throw new InvalidArgumentError("choose 2048, 3072 or 4096.");
+  throw new InvalidArgumentError("Choose 2048, 3072 or 4096.");
 }
 
 const SIZE_UNITS: Record<string, number> = {
@@ -183,11 +183,11 @@ export function parseSize(value: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
   const unit = match ? SIZE_UNITS[match[2]!.toLowerCase()] : undefined;
   if (!match || unit === undefined) {
-    throw new InvalidArgumentError("give a size like 2G, 500M or 1048576.");
+    throw new InvalidArgumentError("Give a size like 2G, 500M or 1048576.");
   }
   const bytes = Math.floor(Number(match[1]) * unit);
   if (!Number.isSafeInteger(bytes)) {
-    throw new InvalidArgumentError("that size is too large.");
+    throw new InvalidArgumentError("That size is too large.");
   }
   return bytes;
 }
@@ -196,7 +196,7 @@ function countOption(flags: string, description: string): Option {
   return new Option(flags, description).argParser((value: string) => {
     const count = Number(value);
     if (!/^\d+$/.test(value) || !Number.isSafeInteger(count)) {
-      throw new InvalidArgumentError("give a whole number.");
+      throw new InvalidArgumentError("Give a whole number.");
     }
     return count;
   });
@@ -211,6 +211,17 @@ function joinPath(dir: string, file: string): string {
   return dir.endsWith("/") ? `${dir}${file}` : `${dir}/${file}`;
 }
 
+/**
+ * After a usage error every command points to its own help (`chat serve
+ * --help`, not `chat --help`): that is where the flag it got wrong is.
+ * Set after all subcommands exist, as each copies its parent's setting.
+ */
+function pointToOwnHelp(command: Command, parents = ""): void {
+  const path = `${parents}${command.name()}`;
+  command.showHelpAfterError(`(run '${path} --help' for usage)`);
+  for (const sub of command.commands) pointToOwnHelp(sub, `${path} `);
+}
+
 export function parseCommandLine(args: readonly string[]): CliCommand {
   let result: CliCommand | null = null;
   let output = "";
@@ -222,8 +233,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     .configureOutput({
       writeOut: (text) => (output += text),
       writeErr: (text) => (output += text),
-    })
-    .showHelpAfterError("(run 'chat --help' for usage)");
+    });
 
   program.command("keygen")
     .description("create the server's RSA key pair (RSA-OAEP, SHA-256)")
@@ -394,7 +404,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       ).default(15).argParser((value: string) => {
         const seconds = Number(value);
         if (!/^\d+$/.test(value) || seconds < 1 || seconds > 3600) {
-          throw new InvalidArgumentError("give whole seconds from 1 to 3600.");
+          throw new InvalidArgumentError("Give whole seconds from 1 to 3600.");
         }
         return seconds;
       }),
@@ -617,6 +627,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       };
     });
 
+  pointToOwnHelp(program);
   try {
     program.parse([...args], { from: "user" });
   } catch (error) {

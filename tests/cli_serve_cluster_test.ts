@@ -72,7 +72,7 @@ Deno.test("parseCommandLine takes --log-max-age as a duration and --log-max-size
   for (const age of ["7", "1w", "-1d", "1.5h", "3651d"]) {
     const command = parseCommandLine(["serve", "--log-max-age", age]);
     assert.ok(command.cmd === "exit", age);
-    assert.match(command.output, /give a duration like 7d/);
+    assert.match(command.output, /Give a duration like 7d/);
   }
 });
 

@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { parseCommandLine } from "../src/cli.ts";
+
+/** The usage error `chat ARGS` prints, asserting that it is one. */
+function usageError(args: string[]): string {
+  const command = parseCommandLine(args);
+  assert.equal(command.cmd, "exit", args.join(" "));
+  assert.notEqual(command.code, 0, args.join(" "));
+  return command.output;
+}
+
+Deno.test("parseCommandLine starts the reason for a bad flag value as a sentence", () => {
+  const cases: [string[], string][] = [
+    [["serve", "--port", "http"], "A port is a number from 0 to 65535."],
+    [["serve", "--cluster", ","], "Give one or more nats://HOST:PORT."],
+    [["serve", "--log-max-age", "soon"], "Give a duration like 7d"],
+    [["serve", "--presence-ttl", "0"], "Give whole seconds from 1 to 3600."],
+    [["keygen", "--bits", "1024"], "Choose 2048, 3072 or 4096."],
+    [["connect", "host", "--max-file-size", "lots"], "Give a size like 2G"],
+    [
+      ["connect", "host", "--max-file-size", "99999999999999999999G"],
+      "That size is too large.",
+    ],
+    [["serve", "--max-connections", "many"], "Give a whole number."],
+  ];
+  for (const [args, reason] of cases) {
+    assert.match(
+      usageError(args),
+      new RegExp(`is invalid\\. ${RegExp.escape(reason)}`),
+      args.join(" "),
+    );
+  }
+});
+
+Deno.test("parseCommandLine points a usage error to the help of the command it is in", () => {
+  const cases: [string[], string][] = [
+    [["--bogus"], "chat --help"],
+    [["serve", "--prot", "8768"], "chat serve --help"],
+    [["serve", "--port", "http"], "chat serve --help"],
+    [["connect", "host", "--max-file-size", "lots"], "chat connect --help"],
+    [["keygen", "--bits", "1024"], "chat keygen --help"],
+    [["admin", "release"], "chat admin release --help"],
+  ];
+  for (const [args, help] of cases) {
+    const output = usageError(args);
+    assert.ok(
+      output.trimEnd().endsWith(`(run '${help}' for usage)`),
+      `${args.join(" ")}:\n${output}`,
+    );
+  }
+});
