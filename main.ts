@@ -75,7 +75,7 @@ import { unprovableNames } from "./src/server/identity_gate.ts";
 import type { Store } from "./src/store/store.ts";
 import {
   connectHint,
-  reachableAddresses,
+  webAddresses,
   webHint,
 } from "./src/server/connect_hint.ts";
 import { upInterfaceAddresses } from "./src/server/interfaces.ts";
@@ -295,10 +295,9 @@ async function webCertificate(
   host: string,
   dataDir: string,
 ): Promise<TlsCredentials> {
-  // IPv4 only: a temporary IPv6 address changes daily, and each change would
-  // make a new certificate, hence a new warning in every browser.
-  const addresses = reachableAddresses(host, upInterfaceAddresses())
-    .filter((address) => !address.includes(":"));
+  // Every address the web hint prints, IPv6 too with --host :: (a browser
+  // at one the certificate does not name also says it is another site's).
+  const addresses = webAddresses(host, upInterfaceAddresses());
   // In a worker of its own: tls_certificate_worker.ts says why.
   const worker = new Worker(
     new URL("./src/server/tls_certificate_worker.ts", import.meta.url),
@@ -330,6 +329,10 @@ async function webCertificate(
       `Made a TLS certificate for the web page (${origin.why}), valid until ${
         credentials.notAfter.toISOString().slice(0, 10)
       }`,
+    );
+  } else if (origin.kind === "supplied" && origin.problem !== null) {
+    console.log(
+      `Using the TLS certificate you put in ${dataDir} as it is, though ${origin.problem}`,
     );
   }
   return credentials;

@@ -94,6 +94,21 @@ export function connectHint(hint: ConnectHint): string[] {
 }
 
 /**
+ * The addresses the web hint gives browsers, unbracketed: IPv6 ones too when
+ * the server listens on them. The page's certificate must name each of them
+ * (tls_certificate.ts), or a browser that uses one is told the certificate
+ * is for another site on top of the self-signed warning.
+ */
+export function webAddresses(
+  host: string,
+  interfaces: readonly InterfaceAddress[],
+): string[] {
+  return reachableAddresses(host, interfaces).map((address) =>
+    address.replace(/^\[(.*)\]$/, "$1")
+  );
+}
+
+/**
  * The lines after the hint for those without the program: the web client's
  * https:// address (issue 18), one per address, with the default port too (a
  * browser would otherwise try port 443), and the fingerprint of the
@@ -105,13 +120,12 @@ export function webHint(
     readonly certificateFingerprint: string;
   },
 ): string[] {
-  const addresses = reachableAddresses(hint.host, hint.interfaces);
+  const addresses = webAddresses(hint.host, hint.interfaces);
   const targets = addresses.length === 0
     ? ["<this machine's IP address>"]
-    : addresses.map((address) => {
-      const bare = address.replace(/^\[(.*)\]$/, "$1");
-      return bare.includes(":") ? `[${bare}]` : bare;
-    });
+    : addresses.map((address) =>
+      address.includes(":") ? `[${address}]` : address
+    );
   return [
     "Or, with nothing to install, they open in a browser (and compare the server key fingerprint above):",
     ...targets.map((target) => `    https://${target}:${hint.port}/`),

@@ -4,7 +4,9 @@
  * plain http:// from another machine is not one. Made at first start (ECDSA
  * P-256, the key type every browser takes in TLS; Ed25519 is not), kept in
  * the data folder (0600), remade when it is about to expire or when the
- * machine's addresses are no longer the ones it names.
+ * machine's addresses are no longer the ones it names. A certificate put
+ * there in its place (one chat serve did not make) is the host's own: used
+ * as it is, never overwritten.
  *
  * Why `@peculiar/x509`: it builds X.509 with WebCrypto doing the signing (no
  * crypto of its own, no OpenSSL binary to find), and it is maintained with
@@ -29,12 +31,16 @@ export interface TlsCredentials {
   /** Host names and addresses it is valid for. */
   readonly names: readonly string[];
   readonly notAfter: Date;
+  /** Made by chat serve (its subject), not put in the data folder by hand. */
+  readonly madeHere: boolean;
 }
 
 /** What `loadOrMakeCertificate` did, for the log. */
 export type CertificateOrigin =
   | { kind: "kept" }
-  | { kind: "made"; why: string };
+  | { kind: "made"; why: string }
+  /** Not made by chat serve: used as it is; `problem` what it lacks. */
+  | { kind: "supplied"; problem: string | null };
 
 export const CERT_FILE = "tls-cert.pem";
 export const KEY_FILE = "tls-key.pem";
@@ -44,6 +50,9 @@ export const VALID_DAYS = 365;
 /** Remade this long before it expires, not to lapse while running. */
 const RENEW_BEFORE_MS = 7 * 24 * 3600 * 1000;
 const DAY_MS = 24 * 3600 * 1000;
+
+/** The subject (and issuer) of the certificates chat serve makes. */
+const SUBJECT = "CN=chat serve (self-signed)";
 
 const ALGORITHM = {
   name: "ECDSA",
@@ -77,7 +86,7 @@ export async function makeCertificate(
   const notBefore = new Date(now.getTime() - 3600 * 1000);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial.toHex(),
-    name: "CN=chat serve (self-signed)",
+    name: SUBJECT,
     notBefore,
     notAfter: new Date(now.getTime() + VALID_DAYS * DAY_MS),
     signingAlgorithm: ALGORITHM,
@@ -128,9 +137,29 @@ export function renewalReason(
 }
 
 /**
- * The certificate kept in `dataDir` if it is still good for `names`, else a
- * new one written there (0600); with `dataDir` null (`--data :memory:`) a
- * new one kept nowhere.
+ * What a certificate the host supplied lacks to serve `names` at `now` (it
+ * is used all the same: they chose it), or null when nothing.
+ */
+export function suppliedProblem(
+  current: TlsCredentials,
+  names: readonly string[],
+  now: Date,
+): string | null {
+  const had = new Set(current.names.map(canonicalName));
+  const missing = names.filter((n) => !had.has(canonicalName(n)));
+  const problems = [
+    ...(current.notAfter.getTime() - now.getTime() < RENEW_BEFORE_MS
+      ? [`it expires on ${current.notAfter.toISOString()}`]
+      : []),
+    ...(missing.length > 0 ? [`it does not name ${missing.join(", ")}`] : []),
+  ];
+  return problems.length > 0 ? problems.join("; ") : null;
+}
+
+/**
+ * The certificate kept in `dataDir` if it is still good for `names` (or is
+ * the host's own), else a new one written there (0600); with `dataDir` null
+ * (`--data :memory:`) a new one kept nowhere.
  *
  * @throws the error of writing the files
  */
@@ -153,12 +182,22 @@ export async function loadOrMakeCertificate(
       await Deno.readTextFile(certPath),
       await Deno.readTextFile(keyPath),
     );
+    if (!current.madeHere) {
+      return {
+        credentials: current,
+        origin: {
+          kind: "supplied",
+          problem: suppliedProblem(current, names, now),
+        },
+      };
+    }
     const reason = renewalReason(current, names, now);
     if (reason === null) {
       return { credentials: current, origin: { kind: "kept" } };
     }
     why = reason;
   } catch (error) {
+    if (error instanceof SuppliedCertificateError) throw error;
     why = error instanceof Deno.errors.NotFound
       ? "there was none"
       : `the one kept could not be read (${(error as Error).message})`;
@@ -176,7 +215,14 @@ async function credentials(
   keyPem: string,
 ): Promise<TlsCredentials> {
   const cert = new x509.X509Certificate(certPem);
+  const madeHere = cert.subject === SUBJECT && cert.issuer === SUBJECT;
   if (!keyPem.includes("-----BEGIN PRIVATE KEY-----")) {
+    if (!madeHere) {
+      // The host's own files: said, not replaced behind their back.
+      throw new SuppliedCertificateError(
+        `${KEY_FILE} beside the certificate you put there is no PKCS#8 private key (convert it with 'openssl pkcs8 -topk8 -nocrypt')`,
+      );
+    }
     throw new Error("the key file holds no PKCS#8 private key");
   }
   const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
@@ -194,7 +240,13 @@ async function credentials(
       .join(":").toUpperCase(),
     names,
     notAfter: cert.notAfter,
+    madeHere,
   };
+}
+
+/** A certificate the host supplied cannot be used: never replaced for it. */
+class SuppliedCertificateError extends Error {
+  override name = "SuppliedCertificateError";
 }
 
 /** "::1" and "0:0:0:0:0:0:0:1" are one address: compared in one form. */

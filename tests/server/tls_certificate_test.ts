@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
+import "reflect-metadata";
+import * as x509 from "@peculiar/x509";
+import { webAddresses, webHint } from "../../src/server/connect_hint.ts";
 import {
   CERT_FILE,
   certificateNames,
@@ -110,6 +113,96 @@ Deno.test("loadOrMakeCertificate makes 0600 files once, keeps them, remakes when
       broken.origin.kind === "made" ? broken.origin.why : "",
       /could not be read/,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a certificate for webAddresses names every https:// address webHint prints, IPv6 too", async () => {
+  const interfaces = [
+    { family: "IPv4", address: "192.168.1.20" },
+    { family: "IPv6", address: "2001:db8::20" },
+    { family: "IPv6", address: "fe80::1" },
+  ] as const;
+  const made = await makeCertificate(
+    certificateNames(webAddresses("::", interfaces)),
+    new Date(),
+  );
+  const named = new X509Certificate(made.cert).subjectAltName ?? "";
+  const printed = webHint({
+    host: "::",
+    port: 8767,
+    interfaces,
+    certificateFingerprint: made.fingerprint,
+  }).flatMap((line) => /https:\/\/\[?([^\]/]+?)\]?:8767\//.exec(line) ?? [])
+    .filter((_, i) => i % 2 === 1);
+  assert.deepEqual(printed, ["192.168.1.20", "2001:db8::20"]);
+  for (const address of printed) {
+    assert.ok(
+      named.split(", ").includes(`IP Address:${address.toUpperCase()}`) ||
+        named.split(", ").includes(`IP Address:${address}`),
+      `${address} not in ${named}`,
+    );
+  }
+});
+
+Deno.test("loadOrMakeCertificate uses a certificate the host put in the data folder as it is, saying what it lacks", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const now = new Date();
+    // The host's own, from their CA: another subject and issuer.
+    const keys = await crypto.subtle.generateKey(
+      { name: "ECDSA", namedCurve: "P-256" },
+      true,
+      ["sign", "verify"],
+    );
+    const theirs = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: "01",
+      name: "CN=chat.example.lan",
+      notBefore: now,
+      notAfter: new Date(now.getTime() + 90 * DAY),
+      signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
+      keys,
+      extensions: [
+        new x509.SubjectAlternativeNameExtension([
+          { type: "dns", value: "chat.example.lan" },
+        ]),
+      ],
+    }, crypto);
+    const certPem = theirs.toString("pem");
+    const pkcs8 = new Uint8Array(
+      await crypto.subtle.exportKey("pkcs8", keys.privateKey),
+    );
+    const keyPem = `-----BEGIN PRIVATE KEY-----\n${
+      pkcs8.toBase64().match(/.{1,64}/g)!.join("\n")
+    }\n-----END PRIVATE KEY-----\n`;
+    await Deno.writeTextFile(join(dir, CERT_FILE), certPem);
+    await Deno.writeTextFile(join(dir, KEY_FILE), keyPem);
+
+    const used = await loadOrMakeCertificate(
+      dir,
+      certificateNames(["10.0.0.7", "fd00::7"]),
+      now,
+    );
+    assert.equal(used.origin.kind, "supplied");
+    assert.match(
+      used.origin.kind === "supplied" ? used.origin.problem ?? "" : "",
+      /^it does not name localhost, 127\.0\.0\.1, ::1, 10\.0\.0\.7, fd00::7$/,
+    );
+    assert.equal(used.credentials.madeHere, false);
+    assert.equal(await Deno.readTextFile(join(dir, CERT_FILE)), certPem);
+    assert.equal(await Deno.readTextFile(join(dir, KEY_FILE)), keyPem);
+
+    // Its key in another format: said, and both files left alone.
+    await Deno.writeTextFile(
+      join(dir, KEY_FILE),
+      "-----BEGIN EC PRIVATE KEY-----\n",
+    );
+    await assert.rejects(
+      loadOrMakeCertificate(dir, certificateNames(["10.0.0.7"]), now),
+      /no PKCS#8 private key \(convert it/,
+    );
+    assert.equal(await Deno.readTextFile(join(dir, CERT_FILE)), certPem);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
