@@ -218,11 +218,13 @@ async function serve(
   }
   // Before the first line is printed: whoever waits for that line to know the
   // server is up may stop it at once, and must get a clean shutdown.
+  let stopped: Promise<void> | undefined;
   const stop = () => {
     console.log("Shutting down...");
     // Everything acknowledged is already committed; closing checkpoints the WAL.
-    server.shutdown().then(() => cluster?.close()).then(() => store.close())
-      .then(() => Deno.exit(0));
+    stopped ??= server.shutdown().then(() => cluster?.close()).then(() =>
+      store.close()
+    );
   };
   Deno.addSignalListener("SIGINT", stop);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
@@ -267,6 +269,10 @@ async function serve(
   for (const line of webLines) console.log(line);
 
   await server.finished;
+  // A stop ends server.finished once the sockets are closed, before the
+  // cluster is told this node is gone and the database is closed: exiting
+  // then left the other nodes to wait out the TTL ("not heard from").
+  await stopped;
   return 0;
 }
 

@@ -18,6 +18,11 @@ import { RawClient } from "../_helpers/raw_client.ts";
 import { RawTcp } from "../_helpers/raw_tcp.ts";
 import { importPublicKeyPem } from "../../src/crypto/keys.ts";
 import { join } from "node:path";
+import { connectNats, openBucket } from "../../src/server/cluster/nats.ts";
+import {
+  NODES_BUCKET,
+  PRESENCE_BUCKET,
+} from "../../src/server/cluster/subjects.ts";
 
 const NATS = await natsForTest("cluster_test");
 
@@ -339,5 +344,45 @@ Deno.test({
     }
     await probeUntil(/^HTTP\/1\.1 101/);
     await cluster.bot(b, "u4");
+  },
+});
+
+Deno.test({
+  name:
+    "chat serve --cluster: a node stopped with Ctrl-C removes its heartbeat and its users' entries from NATS before it exits, so the other nodes are told it is gone instead of waiting out the TTL",
+  ignore: NATS === null,
+  async fn() {
+    await using cluster = await Cluster.start(NATS!, {
+      prefix: "chat-cluster-stop",
+      presenceTtl: TTL_SECONDS,
+    });
+    const [a, b] = await cluster.nodes("a", "b");
+    const alice = await cluster.bot(a, "alice");
+    await cluster.bot(b, "bob");
+    await alice.waitForList((names) => names.includes("bob"), 10_000);
+    const id = /Node ([A-Za-z0-9]+) joined the cluster/.exec(
+      b.process.stdout,
+    )![1]!;
+
+    b.process.kill("SIGINT");
+    assert.equal((await b.process.finish()).code, 0);
+    // What node B left in NATS once it exited: its goodbye, not a last
+    // heartbeat that the other nodes would take for a node that died.
+    const nc = await connectNats([cluster.nats.url], "cluster-test-probe");
+    try {
+      // Opened as the nodes open them (same settings), to read.
+      const nodes = await openBucket(nc, NODES_BUCKET, TTL_SECONDS * 1000);
+      const heartbeat = await nodes.get(id);
+      assert.notEqual(heartbeat?.operation, "PUT", "node B's heartbeat");
+      const presence = await openBucket(nc, PRESENCE_BUCKET, 0);
+      const left: string[] = [];
+      for await (const key of await presence.keys()) {
+        if (key.endsWith(`.${id}`)) left.push(key);
+      }
+      assert.deepEqual(left, [], "node B's users' entries");
+    } finally {
+      await nc.close();
+    }
+    await alice.waitForList((names) => !names.includes("bob"), 10_000);
   },
 });
