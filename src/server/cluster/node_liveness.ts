@@ -9,6 +9,12 @@
 
 export class NodeLiveness {
   readonly #lastHeard = new Map<string, number>();
+  /**
+   * When each node that said it stopped wrote its goodbye (NATS's clock).
+   * Kept for the life of this node: one short entry per node stop, as a
+   * node takes a new name at each start.
+   */
+  readonly #goodbyes = new Map<string, number>();
 
   /** `node` was heard from at `at` (never moves back in time). */
   heard(node: string, at: number): void {
@@ -36,9 +42,27 @@ export class NodeLiveness {
     }
   }
 
-  /** `node` said it stopped. */
-  gone(node: string): void {
+  /** `node` said it stopped, in a goodbye written at `written`. */
+  gone(node: string, written: number): void {
     this.#lastHeard.delete(node);
+    const last = this.#goodbyes.get(node);
+    if (last === undefined || written > last) {
+      this.#goodbyes.set(node, written);
+    }
+  }
+
+  /**
+   * Whether news of `node` written at `written` (NATS's clock) was written
+   * before its goodbye, so says nothing of it now. A node's heartbeat and
+   * its users' entries are in two buckets, which reach a watcher in no order
+   * between them: an entry written just before the goodbye can come after
+   * it, and must not make the node alive again (to be found "not heard
+   * from" a TTL later). News written after a goodbye is a node started
+   * again under that name: it counts.
+   */
+  isStale(node: string, written: number): boolean {
+    const goodbye = this.#goodbyes.get(node);
+    return goodbye !== undefined && written <= goodbye;
   }
 
   /** The nodes not heard from for longer than `ttlMs` before `now`, forgotten. */

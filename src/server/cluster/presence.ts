@@ -210,11 +210,12 @@ export class ClusterPresence {
     if (node === this.#node) return;
     if (entry.operation !== "PUT") {
       // Stopped cleanly: its users go now.
-      this.#liveness.gone(node);
+      this.#liveness.gone(node, entry.created.getTime());
       this.#sink?.nodeGone(node);
       this.#entries.delete(node);
       return;
     }
+    if (this.#liveness.isStale(node, entry.created.getTime())) return;
     // A value read at start may be old already: it counts from when it was
     // written, an update from when it came (clocks of nodes may differ).
     const now = Date.now();
@@ -248,6 +249,9 @@ export class ClusterPresence {
       );
       return;
     }
+    // Written before its node said goodbye, come after it (another
+    // bucket): the user is gone with the node, and the node stays gone.
+    if (this.#liveness.isStale(user.node, entry.created.getTime())) return;
     // A node never heard from yet gets one TTL to be.
     this.#liveness.known(user.node, Date.now());
     let entries = this.#entries.get(user.node);
