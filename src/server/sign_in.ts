@@ -1,0 +1,134 @@
+/**
+ * A connection signs in: `register` and `prove` through the identity gate
+ * (identity_gate.ts), then the registration routed and its welcome sent.
+ * The proof needs async crypto, so the run before it is routed first (a
+ * transaction must not span it).
+ */
+
+import { nameKey } from "../protocol/limits.ts";
+import type { ClientMessage } from "../protocol/messages.ts";
+import { messageOf, type SecureChannel } from "../transport/secure_channel.ts";
+import { dismiss } from "./connection_end.ts";
+import type { CoreParts } from "./core_parts.ts";
+import type { IdentityGate } from "./identity_gate.ts";
+import { routeRun } from "./run_routing.ts";
+import { LOG_WAIT_MS } from "./shared_log.ts";
+import type { ConnId } from "./state.ts";
+import type { EdgeConnection } from "./ws_edge.ts";
+
+/** A `register` of a name never seen, past its address's new-name rate. */
+export const TOO_MANY_NEW_NAMES =
+  "ERROR: Too many new names from your address; try again in a few minutes, or sign in with a name you have used before";
+
+/**
+ * Carries out `message` from `id`, not signed in yet. False when the
+ * connection was dismissed meanwhile: then read no further.
+ */
+export async function signIn(
+  core: CoreParts,
+  conn: EdgeConnection,
+  id: ConnId,
+  channel: SecureChannel,
+  group: string,
+  gate: IdentityGate,
+  message: Extract<ClientMessage, { t: "register" | "prove" }>,
+  body: Uint8Array,
+): Promise<boolean> {
+  const { state, cluster, delivery, log } = core;
+  const channels = core.connections.channels;
+  const result = message.t === "register"
+    ? await gate.begin(message)
+    : await gate.prove(message);
+  if (!channels.has(id)) return false;
+  if (result.kind === "reply") {
+    // Behind any reply of this connection still waiting for the
+    // disk, as every reply is.
+    core.deliverRun(id, [{ to: [id], message: result.message }]);
+    return true;
+  }
+  // Everything the log held before this sign-in is applied here
+  // first: what waits for them may have been sent on another node.
+  if (cluster !== undefined) {
+    await cluster.log.caughtUp(LOG_WAIT_MS).catch((error) =>
+      log(
+        `cluster: signing in without the newest of the log: ${
+          messageOf(error)
+        }`,
+      )
+    );
+    if (!channels.has(id)) return false;
+  }
+  // From here to the registration nothing is awaited: what was
+  // checked before an await may have changed during it. Another
+  // key may have bound the name since the proof (two keys
+  // claiming a free name at once), and the old session to take
+  // over may have come while the log caught up.
+  const taken = gate.recheck(result);
+  if (taken !== null) {
+    core.deliverRun(id, [{ to: [id], message: taken.message }]);
+    return true;
+  }
+  // A new account takes a token of its address only now, proven:
+  // a register left unproven must not spend its neighbours' ones.
+  const newNamesFree = conn.loopback && !core.limits.limitNewNamesFromLoopback;
+  if (
+    !newNamesFree &&
+    state.store.getUser(nameKey(result.register.name)) ===
+      undefined &&
+    !core.addresses.newNames.take(group, Date.now())
+  ) {
+    core.deliverRun(id, [{
+      to: [id],
+      message: {
+        t: "error",
+        re: message.id,
+        code: "limit",
+        text: TOO_MANY_NEW_NAMES,
+      },
+    }]);
+    return true;
+  }
+  // The same key signing in again (typically a reconnect the server
+  // has not noticed the end of yet) takes over the old session.
+  const stale = result.fingerprint === null
+    ? undefined
+    : state.sessionByName(result.register.name);
+  const staleChannel = stale && channels.get(stale.id);
+  if (stale && staleChannel) {
+    dismiss(
+      core,
+      stale.id,
+      staleChannel,
+      "you signed in from another place",
+      "replaced",
+    );
+  }
+  const welcome = routeRun(core, id, [{ message: result.register, body }]).out;
+  const name = state.nameOf(id);
+  if (name !== null && result.register.compact === true) {
+    channel.readsCompactChat = true;
+    channel.readsChatPositions = result.register.acks !== true
+      ? "none"
+      : result.register.varint === true
+      ? "varint"
+      : "fixed";
+    // Room frames carry the varint forms, ids and all.
+    channel.readsRoomFrames = channel.readsChatPositions ===
+        "varint" && result.register.room_frames === true;
+  }
+  if (name !== null && result.fingerprint !== null) {
+    // Written before the welcome is sent, so that it waits for
+    // this too (deliverRun): a welcome means the name is bound.
+    gate.bindIfFree(name, result.fingerprint);
+    // Shown with this user's file offers ("always from sophia").
+    state.setFingerprint(id, result.fingerprint);
+    log(
+      `${name} registered from ${conn.remoteAddress} (${result.fingerprint})`,
+    );
+  }
+  const session = state.session(id);
+  if (session !== undefined) cluster?.joined(session);
+  core.deliverRun(id, welcome);
+  if (channel.readsRoomFrames) delivery.joinRoom(id);
+  return true;
+}
