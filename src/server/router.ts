@@ -897,7 +897,7 @@ function checkBody(
 
 /**
  * Told at sign-in when the store, at its cap, gave up messages that waited
- * for the user (the oldest of those owed the most, sqlite_store.ts).
+ * for the user (the oldest of those owed the most, store_cap.ts).
  */
 export function droppedWhileAway(count: number): string {
   return `ERROR: ${count} ${
