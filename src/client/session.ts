@@ -94,6 +94,7 @@ import {
   StateChanges,
   statusLine,
 } from "./reconnect_status.ts";
+import { firstAttempt } from "./reconnect_backoff.ts";
 import { withDeadline } from "../transport/with_deadline.ts";
 import { DEFAULT_MAX_INBOX_BYTES } from "../transport/connection.ts";
 import {
@@ -955,6 +956,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     return { client, receiver, sender };
   };
   let link = attach(first);
+  // The attempt that made this connection (0: the first one) and when it
+  // was welcomed: where the backoff stands if it ends soon (reconnect_backoff.ts).
+  let connected = { attempt: 0, welcomedAt: Date.now() };
   // Resolved (and replaced) whenever a new connection takes over, or when
   // the session ends (then with null).
   let relinked = Promise.withResolvers<boolean>();
@@ -1489,7 +1493,12 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     // Nothing a new connection brings could be shown before the reader of
     // --json output catches up; it would only be held off there too.
     await context.output.readerBehind();
-    const next = await reconnect(self, context, ending, {
+    const from = firstAttempt({
+      attempt: connected.attempt,
+      lastedMs: Date.now() - connected.welcomedAt,
+      brokeProtocol: ending.brokeProtocol === true,
+    });
+    const next = await reconnect(self, context, ending, from, {
       queue,
       nextLine,
       consumed: () => (pendingLine = null),
@@ -1514,8 +1523,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       terminal.close();
       return 1;
     }
-    link = attach(next);
-    retryUnconfirmed(next);
+    connected = { attempt: next.attempt, welcomedAt: Date.now() };
+    link = attach(next.client);
+    retryUnconfirmed(next.client);
     // What was typed meanwhile goes now, in order, once.
     // The server keeps the away state with the connection that set it.
     if (away !== null) {
@@ -1596,21 +1606,25 @@ interface Waiting {
 
 /**
  * Tries to get back in under the same name, with backoff and jitter
- * (reconnect_status.ts), while queueing what the user types meanwhile. A
- * person sees one status row, updated in place, and a key retries at once;
- * a script gets one line per change of state. Resolves with the new
- * client, or null when giving up (or the user left).
+ * (reconnect_status.ts) from attempt `from` (reconnect_backoff.ts), while
+ * queueing what the user types meanwhile. A person sees one status row,
+ * updated in place, and a key retries at once; a script gets one line per
+ * change of state. Resolves with the new client and the attempt that made
+ * it, or null when giving up (or the user left).
  */
 async function reconnect(
   name: string,
   context: ChatContext,
   ending: Ending,
+  from: number,
   waiting: Waiting,
-): Promise<ChatClient | null> {
+): Promise<{ client: ChatClient; attempt: number } | null> {
   const { terminal } = context;
   const { emit } = context.output;
   const { queue } = waiting;
-  const attempts = terminal.interactive ? Infinity : SCRIPT_RECONNECT_ATTEMPTS;
+  // A script's limit is per outage: the backoff carried on from an earlier
+  // one makes the waits longer, not the tries fewer.
+  const tries = terminal.interactive ? Infinity : SCRIPT_RECONNECT_ATTEMPTS;
   const changes = new StateChanges();
   let state: ReconnectState = { kind: "lost", reason: ending.reason };
   const show = () => {
@@ -1691,7 +1705,7 @@ async function reconnect(
     : undefined;
   let lastError: string | null = null;
   try {
-    for (let attempt = 1; attempt <= attempts && !left; attempt++) {
+    for (let attempt = from; attempt < from + tries && !left; attempt++) {
       const wait = reconnectDelay(attempt);
       enter({
         kind: "waiting",
@@ -1735,7 +1749,7 @@ async function reconnect(
             name,
             ...(moved ? { server: hostKeyOf(url) } : {}),
           });
-          return client;
+          return { client, attempt };
         }
         const ending = await client.quit();
         // Cut during the sign-in: why, in full (the reply has a few words).
