@@ -64,22 +64,8 @@ import {
 import type { SentFileOutcome } from "./render.ts";
 import { hasTextBody, renderServerMessage, type Style } from "./render.ts";
 import type { Identity } from "../crypto/identity.ts";
-import {
-  changedKeyMessage,
-  FINGERPRINT_PATTERN,
-  hostKeyOf,
-  type KnownHosts,
-} from "./known_hosts.ts";
-import {
-  type Asker,
-  askFirstContact,
-  type FirstContact,
-  firstContactDeclined,
-  firstContactRefusal,
-} from "./first_contact.ts";
-import { KeyMismatchError } from "../crypto/handshake.ts";
-import { fileAead, frameAead } from "../crypto/native_aead.ts";
-import { nativeRoomCrypto } from "../crypto/native_room.ts";
+import { FINGERPRINT_PATTERN, hostKeyOf } from "./known_hosts.ts";
+import { fileAead } from "../crypto/native_aead.ts";
 import type { Terminal } from "./terminal.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { isFailure, type Re, type SessionEvent } from "./session_events.ts";
@@ -98,20 +84,15 @@ import { firstAttempt } from "./reconnect_backoff.ts";
 import { withDeadline } from "../transport/with_deadline.ts";
 import { DEFAULT_MAX_INBOX_BYTES } from "../transport/connection.ts";
 import {
-  openTerminalConnection,
-  TlsHandshakeError,
-} from "../transport/tcp_websocket.ts";
-import { WebSocketUpgradeError } from "../transport/websocket_upgrade.ts";
-
-/** How the client knows it reached the right server. */
-export type ServerTrust =
-  /** The key the user gave (--pub, from `path`): anything else is refused. */
-  | { kind: "pinned"; spki: Uint8Array; path: string }
-  /**
-   * The key remembered for that host (known_hosts); a host not known yet is
-   * asked about, trusted or refused as `firstContact` says.
-   */
-  | { kind: "known-hosts"; hosts: KnownHosts; firstContact: FirstContact };
+  asksFirst,
+  connectFirst,
+  connectTrusted,
+  explainConnectError,
+  knownKey,
+  type ServerNode,
+  type ServerTrust,
+  ServerTrustError,
+} from "./server_connect.ts";
 
 export interface SessionOptions {
   /**
@@ -232,7 +213,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
 
   // The handshake runs while the user types their name; a failure (wrong key,
   // no server) is reported at once rather than after the prompt.
-  const node: Node = { index: 0, key: knownKey(urls, options.trust) };
+  const node: ServerNode = { index: 0, key: knownKey(urls, options.trust) };
   const connecting = connectFirst(urls, node, options.trust, terminal);
   const failed = connecting.then(
     () => null,
@@ -413,23 +394,12 @@ const NO_E2E =
 /** A script gives up after this many attempts; a person at a terminal never does. */
 const SCRIPT_RECONNECT_ATTEMPTS = 6;
 
-/**
- * Which of the session's addresses it is connected to (or was last), and
- * the server key it reached there: the key every other address of the
- * session must present (the nodes of one chat share it). `key` is null
- * until known.
- */
-interface Node {
-  index: number;
-  key: string | null;
-}
-
 interface ChatContext {
   terminal: Terminal;
   style: Style;
   files: FileOptions;
   urls: readonly string[];
-  node: Node;
+  node: ServerNode;
   trust: ServerTrust;
   identity: Identity;
   reconnect: boolean;
@@ -1780,185 +1750,6 @@ async function reconnect(
   }
 }
 
-/** The server is not the one the user trusts, or the user did not trust it. */
-class ServerTrustError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ServerTrustError";
-  }
-}
-
-/**
- * The key remembered for one of `urls` (known hosts), which the others
- * must present too; null if none is known, or for a pinned key (checked in
- * the handshake).
- */
-function knownKey(urls: readonly string[], trust: ServerTrust): string | null {
-  if (trust.kind !== "known-hosts") return null;
-  for (const url of urls) {
-    const key = trust.hosts.lookup(hostKeyOf(url));
-    if (key !== null) return key;
-  }
-  return null;
-}
-
-/**
- * Connects to the first of `urls` that answers, in order, and records in
- * `node` which it was and its key. A key that is not the server's ends the
- * search: another address would not make it right.
- */
-async function connectFirst(
-  urls: readonly string[],
-  node: Node,
-  trust: ServerTrust,
-  asker: Asker,
-): Promise<ChatClient> {
-  const failures: string[] = [];
-  for (const [index, url] of urls.entries()) {
-    try {
-      const client = await connectTrusted(url, trust, asker, node);
-      node.index = index;
-      return client;
-    } catch (error) {
-      if (error instanceof ServerTrustError || urls.length === 1) throw error;
-      failures.push(explainConnectError(error, url));
-    }
-  }
-  throw new NoServerError(failures.join("; "));
-}
-
-/** None of the session's addresses answered; the message says why, each. */
-class NoServerError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "NoServerError";
-  }
-}
-
-/** Whether connecting will ask the user about the server's key. */
-function asksFirst(url: string, trust: ServerTrust): boolean {
-  return trust.kind === "known-hosts" && trust.firstContact === "ask" &&
-    trust.hosts.lookup(hostKeyOf(url)) === null;
-}
-
-/**
- * Connects and checks the server's key: against the pinned key (in the
- * handshake itself), or against the one remembered for this host. A host not
- * known yet is asked about, trusted or refused (see first_contact.ts). Nothing
- * but the handshake happens before the check.
- */
-async function connectTrusted(
-  url: string,
-  trust: ServerTrust,
-  asker: Asker,
-  node: Node,
-): Promise<ChatClient> {
-  const client = await connectChecked(url, trust, asker, node.key);
-  node.key = client.serverFingerprint;
-  return client;
-}
-
-/**
- * connectTrusted's check. `sameAs`: the key another address of this
- * session presented (or is remembered with): a new address that presents
- * it is another node of the same server, remembered without asking.
- */
-async function connectChecked(
-  url: string,
-  trust: ServerTrust,
-  asker: Asker,
-  sameAs: string | null,
-): Promise<ChatClient> {
-  let client: ChatClient;
-  try {
-    client = await ChatClient.connect(url, {
-      ...(trust.kind === "pinned" ? { pinnedSpki: trust.spki } : {}),
-      smallFrames: frameAead,
-      roomCrypto: nativeRoomCrypto,
-      openConnection: openTerminalConnection,
-    });
-  } catch (error) {
-    if (error instanceof KeyMismatchError && trust.kind === "pinned") {
-      throw new ServerTrustError(
-        `Server key mismatch: expected ${error.expected} (from '${trust.path}'), ` +
-          `the server presented ${error.presented}. Someone may be intercepting ` +
-          `the connection, or '${trust.path}' is not this server's key. Refusing ` +
-          `to connect; get the server's public key from its operator and pass it with --pub FILE`,
-      );
-    }
-    throw error;
-  }
-  if (trust.kind === "pinned") return client;
-  const { hosts } = trust;
-  const host = hostKeyOf(url);
-  const presented = client.serverFingerprint;
-  const check = hosts.check(host, presented);
-  switch (check.status) {
-    case "known":
-      return client;
-    case "changed":
-      client.abort();
-      throw new ServerTrustError(
-        changedKeyMessage(
-          host,
-          check.expected,
-          presented,
-          hosts.path,
-          hosts.lineNumbers(host),
-        ),
-      );
-    case "new":
-      if (sameAs === null) break;
-      if (presented !== sameAs) {
-        client.abort();
-        throw new ServerTrustError(
-          `${host} presented the key ${presented}, not the key ${sameAs} of the server's other addresses: it is not a node of the same server. Refusing to connect to it`,
-        );
-      }
-      await hosts.remember(host, presented);
-      asker.print(
-        `${host} presented the same key as the server's other addresses (${presented}); remembering it in ${hosts.path}.`,
-      );
-      return client;
-    default: {
-      const unreachable: never = check;
-      return unreachable;
-    }
-  }
-  switch (trust.firstContact) {
-    case "refuse":
-      client.abort();
-      throw new ServerTrustError(firstContactRefusal(host, presented));
-    case "ask":
-      if (!await askFirstContact(asker, host, presented)) {
-        client.abort();
-        throw new ServerTrustError(firstContactDeclined(host));
-      }
-      await hosts.remember(host, presented);
-      asker.print(
-        `Permanently added '${host}' to the list of known servers (${hosts.path}).`,
-      );
-      // The server stops waiting for a name after a while: if it gave up
-      // while the user read the fingerprint, connect again (now known). A
-      // round trip tells, where the close may still be on its way.
-      if (client.isOver || (await client.request({ t: "ping" })).t !== "pong") {
-        client.abort();
-        return await connectChecked(url, trust, asker, sameAs);
-      }
-      return client;
-    case "trust":
-      await hosts.remember(host, presented);
-      asker.print(
-        `First connection to ${host}: its key is ${presented}. Remembering it in ${hosts.path}; compare it with what the server printed.`,
-      );
-      return client;
-    default: {
-      const unreachable: never = trust.firstContact;
-      return unreachable;
-    }
-  }
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -2064,47 +1855,6 @@ export function learnNames(
     default:
       break;
   }
-}
-
-function explainConnectError(error: unknown, url: string): string {
-  // Already explained, address by address.
-  if (error instanceof NoServerError) return sanitizeForTerminal(error.message);
-  if (error instanceof ServerTrustError) return error.message;
-  if (error instanceof WebSocketUpgradeError && error.status === 503) {
-    return serverFull(url);
-  }
-  if (error instanceof TlsHandshakeError) {
-    return sanitizeForTerminal(tlsFailure(error, url));
-  }
-  // A failed handshake's message may quote what the server sent.
-  return sanitizeForTerminal(describeConnectError(messageOf(error), url));
-}
-
-function serverFull(url: string): string {
-  return `The server at ${url} refused the connection: it is full, or too many connections came from your address (at once or in the last seconds). Try again in a few seconds`;
-}
-
-/**
- * A wss:// address whose TLS failed. A certificate refused is most likely
- * the self-signed one `chat serve` makes for browsers (README, "Over
- * HTTPS"): the same port speaks ws://, where chat's own handshake checks
- * the server's key, so that is offered; trusting the certificate is the
- * other way. Nothing is tried without TLS unasked.
- */
-function tlsFailure(error: TlsHandshakeError, url: string): string {
-  if (!error.untrusted) return `Cannot connect to ${url}: ${error.message}`;
-  const target = new URL(url);
-  const plain = `ws://${target.hostname}:${target.port || "443"}`;
-  return `Cannot connect to ${url}: ${error.message}. If it is the certificate 'chat serve' makes for browsers, connect to ${plain} instead (chat encrypts and checks the server's key on its own), or trust the certificate with DENO_CERT=FILE`;
-}
-
-function describeConnectError(reason: string, url: string): string {
-  if (/refused|tcp connect error|os error 111/i.test(reason)) {
-    return `Cannot connect to ${url}: connection refused. Is 'chat serve' running there?`;
-  }
-  return reason.startsWith("Cannot")
-    ? reason
-    : `Cannot connect to ${url}: ${reason}`;
 }
 
 /** `~/x` means the user's home folder, as in a shell. */
