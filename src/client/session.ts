@@ -8,10 +8,8 @@ import { isValidName, nameKey } from "../protocol/limits.ts";
 import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
 import { messageOf } from "../transport/secure_channel.ts";
 import {
-  briefReason,
   ChatClient,
   decodeText,
-  type Ending,
   newClientId,
   type Reply,
   wasUnanswered,
@@ -33,10 +31,9 @@ import { HistoryFile, historyPath } from "./history_file.ts";
 import { defaultConfigDir } from "../crypto/identity_files.ts";
 import { type AcceptPolicy, decideOffer, senderKey } from "./consent.ts";
 import { type ConsentAnswer, FileReceiver } from "./file_receiver.ts";
-import { watchNetwork } from "./network_watch.ts";
 import { OfferPrompts } from "./offer_prompts.ts";
 import type { TrustedSenders } from "./trusted_senders.ts";
-import { E2eKeyError, type Keyring, publishPrekeys } from "./e2e_keys.ts";
+import { type Keyring } from "./e2e_keys.ts";
 import {
   type E2ePrivate,
   E2eSessions,
@@ -62,36 +59,35 @@ import {
   TransferNumbers,
 } from "./transfers_view.ts";
 import type { SentFileOutcome } from "./render.ts";
-import { hasTextBody, renderServerMessage, type Style } from "./render.ts";
+import { hasTextBody, type Style } from "./render.ts";
 import type { Identity } from "../crypto/identity.ts";
 import { FINGERPRINT_PATTERN, hostKeyOf } from "./known_hosts.ts";
 import { fileAead } from "../crypto/native_aead.ts";
 import type { Terminal } from "./terminal.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
-import { isFailure, type Re, type SessionEvent } from "./session_events.ts";
-import { statusOf, textOf } from "./text_output.ts";
-import { jsonLine, jsonOf } from "./json_output.ts";
+import { type Re, type SessionEvent } from "./session_events.ts";
+import { statusOf } from "./text_output.ts";
 import { type InputAction, parseJsonInput } from "./json_input.ts";
 import { OfferAnswers } from "./offer_answers.ts";
-import {
-  reconnectDelay,
-  reconnectedLine,
-  type ReconnectState,
-  StateChanges,
-  statusLine,
-} from "./reconnect_status.ts";
 import { firstAttempt } from "./reconnect_backoff.ts";
+import {
+  type JsonLines,
+  type Output,
+  outputFor,
+  READER_CAUGHT_UP,
+  readerBehindText,
+} from "./session_output.ts";
+import { publishKeys } from "./publish_keys.ts";
+import { withPatience } from "./with_patience.ts";
+import { type Queued, reconnect } from "./session_reconnect.ts";
 import { withDeadline } from "../transport/with_deadline.ts";
-import { DEFAULT_MAX_INBOX_BYTES } from "../transport/connection.ts";
 import {
   asksFirst,
   connectFirst,
-  connectTrusted,
   explainConnectError,
   knownKey,
   type ServerNode,
   type ServerTrust,
-  ServerTrustError,
 } from "./server_connect.ts";
 
 export interface SessionOptions {
@@ -167,25 +163,6 @@ const PROGRESS_INTERVAL_MS = 250;
 
 /** How long to wait for outstanding replies when input ends. */
 const REPLY_GRACE_MS = 5000;
-
-/**
- * Where `--json` lines go: queued, never waited for (StdoutQueue,
- * stdout_queue.ts), and what the session learns of their reader.
- */
-export interface JsonLines {
-  /** Queues one line (without its newline). */
-  write(line: string): void;
-  /** Resolves once every line queued so far is written (see StdoutQueue). */
-  written(): Promise<void>;
-  /** Bytes waiting unread past which the reader counts as behind. */
-  readonly highBytes: number;
-  /** Null while the reader keeps up; else resolves once it has caught up. */
-  caughtUp(): Promise<void> | null;
-  /** Called with true when the reader falls behind, false when it caught up. */
-  onBehind(listener: (behind: boolean) => void): void;
-  /** Resolves once the lines cannot be written any more (the reader is gone). */
-  readonly gone: Promise<unknown>;
-}
 
 export async function runSession(options: SessionOptions): Promise<number> {
   const { terminal } = options;
@@ -306,93 +283,9 @@ export async function runSession(options: SessionOptions): Promise<number> {
   });
 }
 
-/**
- * Publishes our end-to-end keys and tops up one-time keys, in the
- * background: chat does not wait for it. A server from before end-to-end
- * keys answers `bad_request`, and is left alone.
- */
-function publishKeys(
-  client: ChatClient,
-  e2e: E2eKeys | undefined,
-  emit: (event: SessionEvent) => void,
-): void {
-  if (e2e === undefined) return;
-  publishPrekeys(client, e2e.keyring, e2e.save).catch((error) => {
-    if (client.isOver) return;
-    if (error instanceof E2eKeyError && error.code === "bad_request") return;
-    emit({
-      type: "notice",
-      // The server's error text, quoted.
-      text: `End-to-end keys not published: ${
-        sanitizeForTerminal(
-          error instanceof Error ? error.message : String(error),
-        )
-      }`,
-    });
-  });
-}
-
-/** How the session shows what happens, and what it knows of the reader. */
-interface Output {
-  emit: (event: SessionEvent) => void;
-  /** Whether something failed (a script's exit status says so). */
-  failed: boolean;
-  /** Null while the reader keeps up (always, on a terminal); see JsonLines. */
-  readerBehind(): Promise<void> | null;
-  /**
-   * Resolves once what was emitted so far has reached the reader (a
-   * terminal's lines at once; `--json` lines once written to stdout).
-   */
-  written(): Promise<void>;
-  /** Resolves once the reader of `--json` lines is gone; never on a terminal. */
-  readerGone: Promise<unknown>;
-}
-
-/** Said on stderr when a program leaves `--json` output unread. */
-function readerBehindText(highBytes: number): string {
-  return `chat: more than ${
-    Math.round(highBytes / 1024 / 1024)
-  } MiB of JSON lines wait unread on stdout: holding off the server's messages until the program reading stdout catches up (read it continuously: past ${
-    DEFAULT_MAX_INBOX_BYTES / 1024 / 1024
-  } MiB more from the server the connection is dropped)`;
-}
-const READER_CAUGHT_UP =
-  "chat: the program reading stdout caught up: taking the server's messages again";
-
-/** Where events go: a JSON line each, or lines on the terminal. */
-function outputFor(
-  terminal: Terminal,
-  style: Style,
-  json: JsonLines | undefined,
-): Output {
-  const output: Output = {
-    failed: false,
-    readerBehind: () => json?.caughtUp() ?? null,
-    written: () => json?.written() ?? Promise.resolve(),
-    readerGone: json?.gone ?? new Promise(() => {}),
-    emit: (event: SessionEvent) => {
-      if (isFailure(event)) output.failed = true;
-      if (json !== undefined) {
-        const object = jsonOf(event);
-        if (object !== null) json.write(jsonLine(object));
-        return;
-      }
-      const { lines, error } = textOf(event, style);
-      for (const line of lines) {
-        if (error) terminal.printError(line);
-        else terminal.print(line);
-      }
-    },
-  };
-  return output;
-}
-
 /** What /verify and /trust say in a session without end-to-end keys. */
 const NO_E2E =
   "ERROR: This session has no end-to-end keys (see the warning at start), so private messages are not end to end";
-
-/** A script gives up after this many attempts; a person at a terminal never does. */
-const SCRIPT_RECONNECT_ATTEMPTS = 6;
 
 interface ChatContext {
   terminal: Terminal;
@@ -1536,220 +1429,6 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   return context.output.failed && !terminal.interactive ? 1 : 0;
 }
 
-/** A line typed while disconnected, and the command number it will have. */
-interface Queued {
-  line: string;
-  number: number;
-  re: Re;
-}
-
-/** How often a request refused with `slow_down` is tried again, and after how long. */
-const SLOW_DOWN_RETRIES = 10;
-const SLOW_DOWN_WAIT_MS = 500;
-
-/** Sends a request, and again after a pause while the server says `slow_down`. */
-async function withPatience(send: () => Promise<Reply>): Promise<Reply> {
-  for (let attempt = 1;; attempt++) {
-    const reply = await send();
-    if (
-      reply.t !== "error" || reply.code !== "slow_down" ||
-      attempt > SLOW_DOWN_RETRIES
-    ) return reply;
-    await sleep(SLOW_DOWN_WAIT_MS * attempt);
-  }
-}
-
-/** What reconnecting needs from the session. */
-interface Waiting {
-  /** Lines typed meanwhile, to be handled once back. */
-  queue: Queued[];
-  nextLine: () => Promise<string | null>;
-  /** The line from `nextLine` was taken. */
-  consumed: () => void;
-  /** The next input line's number. */
-  number: () => number;
-  reOf: (line: string, number: number) => Re;
-  isQuit: (line: string) => boolean;
-  /** The status row on a terminal (null: none). */
-  showStatus: (line: string | null) => void;
-}
-
-/**
- * Tries to get back in under the same name, with backoff and jitter
- * (reconnect_status.ts) from attempt `from` (reconnect_backoff.ts), while
- * queueing what the user types meanwhile. A person sees one status row,
- * updated in place, and a key retries at once; a script gets one line per
- * change of state. Resolves with the new client and the attempt that made
- * it, or null when giving up (or the user left).
- */
-async function reconnect(
-  name: string,
-  context: ChatContext,
-  ending: Ending,
-  from: number,
-  waiting: Waiting,
-): Promise<{ client: ChatClient; attempt: number } | null> {
-  const { terminal } = context;
-  const { emit } = context.output;
-  const { queue } = waiting;
-  // A script's limit is per outage: the backoff carried on from an earlier
-  // one makes the waits longer, not the tries fewer.
-  const tries = terminal.interactive ? Infinity : SCRIPT_RECONNECT_ATTEMPTS;
-  const changes = new StateChanges();
-  let state: ReconnectState = { kind: "lost", reason: ending.reason };
-  const show = () => {
-    if (terminal.interactive && !context.json) {
-      // The countdown takes the status row at once: what the server broke
-      // stays in the scrollback (a dropped network needs no more words),
-      // and the status row says it in a few words meanwhile.
-      let shown = state;
-      if (state.kind === "lost" && ending.brokeProtocol) {
-        emit({ type: "notice", text: ending.reason });
-        shown = { kind: "lost", reason: briefReason(ending) };
-      }
-      waiting.showStatus(statusLine(shown, queue.length, Date.now()));
-      // The end of it stays in the scrollback.
-      if (state.kind === "reconnected") {
-        emit({ type: "notice", text: reconnectedLine(state) });
-      }
-      if (state.kind === "gave_up") {
-        emit({
-          type: "error",
-          re: null,
-          code: "connection",
-          text: `ERROR: Could not reconnect: ${state.reason}`,
-        });
-      }
-      return;
-    }
-    const line = changes.line(state);
-    if (line === null) return;
-    if (context.json) {
-      emit({ type: "connection", state, queued: queue.length });
-    } else if (state.kind === "gave_up") {
-      emit({
-        type: "error",
-        re: null,
-        code: "connection",
-        text: `ERROR: ${line}`,
-      });
-    } else {
-      emit({ type: "notice", text: line });
-    }
-  };
-  const enter = (next: ReconnectState) => {
-    state = next;
-    show();
-  };
-  show();
-
-  let left = false;
-  // Wakes the wait before the next attempt (a key pressed, a line typed).
-  let retryNow = () => {};
-  // Lines typed while offline are kept; the end of input or /quit stops trying.
-  const collect = async () => {
-    while (!left) {
-      const line = await waiting.nextLine();
-      if (left) return; // taken by the session again: not ours
-      waiting.consumed();
-      if (line === null || waiting.isQuit(line)) {
-        left = true;
-        retryNow();
-        return;
-      }
-      if (line.trim() === "") continue;
-      const number = waiting.number();
-      const re = waiting.reOf(line, number);
-      queue.push({ line, number, re });
-      emit({ type: "queued", re, line });
-      show();
-    }
-  };
-  const collecting = collect();
-  const stopKeys = terminal.onKeypress(() => retryNow());
-  // A new network (another Wi-Fi, a cable) is worth trying at once too.
-  const stopNetwork = watchNetwork(() => retryNow());
-  // On a terminal the countdown moves every second.
-  const ticker = terminal.interactive
-    ? setInterval(() => state.kind === "waiting" && show(), 1000)
-    : undefined;
-  let lastError: string | null = null;
-  try {
-    for (let attempt = from; attempt < from + tries && !left; attempt++) {
-      const wait = reconnectDelay(attempt);
-      enter({
-        kind: "waiting",
-        attempt,
-        retryAt: Date.now() + wait,
-        lastError,
-      });
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, wait);
-          retryNow = resolve;
-        }),
-        collecting,
-      ]);
-      clearTimeout(timer);
-      retryNow = () => {};
-      if (left) break;
-      enter({ kind: "connecting", attempt, lastError });
-      // Round robin from the address after the one that was lost: its node
-      // is likely gone, another is likely up.
-      const { urls, node } = context;
-      const index = (node.index + attempt) % urls.length;
-      const url = urls[index]!;
-      try {
-        const client = await connectTrusted(url, context.trust, terminal, node);
-        if (context.json) client.ackWhenHandled();
-        const reply = await client.register(
-          name,
-          context.identity,
-          context.ledger,
-        );
-        if (reply.t === "welcome") {
-          publishKeys(client, context.e2e, context.output.emit);
-          left = true; // stops collecting; lines already taken stay queued
-          waiting.showStatus(null);
-          const moved = index !== node.index;
-          node.index = index;
-          enter({
-            kind: "reconnected",
-            name,
-            ...(moved ? { server: hostKeyOf(url) } : {}),
-          });
-          return { client, attempt };
-        }
-        const ending = await client.quit();
-        // Cut during the sign-in: why, in full (the reply has a few words).
-        // Otherwise, most likely the server has not yet noticed that our
-        // old connection died.
-        lastError = wasUnanswered(reply)
-          ? ending.reason
-          : render(reply, "", { color: false }).join(" ");
-      } catch (error) {
-        lastError = explainConnectError(error, url);
-        // Another attempt would meet the same key: that is for a person to
-        // sort out, unless other addresses may still be the server's.
-        if (error instanceof ServerTrustError && urls.length === 1) break;
-      }
-    }
-    left = true;
-    waiting.showStatus(null);
-    enter({
-      kind: "gave_up",
-      reason: lastError ?? "the connection was closed",
-    });
-    return null;
-  } finally {
-    left = true;
-    stopKeys();
-    stopNetwork();
-    clearInterval(ticker);
-  }
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -1806,10 +1485,6 @@ type ChatCommand = Extract<Command, { kind: "say" | "msg" | "gsay" }>;
 function isChat(command: Command): command is ChatCommand {
   return command.kind === "say" || command.kind === "msg" ||
     command.kind === "gsay";
-}
-
-function render(message: ServerMessage, body: string, style: Style): string[] {
-  return renderServerMessage(message, body, style);
 }
 
 /**

@@ -1,0 +1,89 @@
+/**
+ * Where a session's events go: a JSON line each (`--json`, queued for the
+ * program reading stdout), or lines on the terminal; and what the session
+ * learns of the reader.
+ *
+ * @module
+ */
+
+import { DEFAULT_MAX_INBOX_BYTES } from "../transport/connection.ts";
+import type { Style } from "./render.ts";
+import { isFailure, type SessionEvent } from "./session_events.ts";
+import type { Terminal } from "./terminal.ts";
+import { textOf } from "./text_output.ts";
+import { jsonLine, jsonOf } from "./json_output.ts";
+
+/**
+ * Where `--json` lines go: queued, never waited for (StdoutQueue,
+ * stdout_queue.ts), and what the session learns of their reader.
+ */
+export interface JsonLines {
+  /** Queues one line (without its newline). */
+  write(line: string): void;
+  /** Resolves once every line queued so far is written (see StdoutQueue). */
+  written(): Promise<void>;
+  /** Bytes waiting unread past which the reader counts as behind. */
+  readonly highBytes: number;
+  /** Null while the reader keeps up; else resolves once it has caught up. */
+  caughtUp(): Promise<void> | null;
+  /** Called with true when the reader falls behind, false when it caught up. */
+  onBehind(listener: (behind: boolean) => void): void;
+  /** Resolves once the lines cannot be written any more (the reader is gone). */
+  readonly gone: Promise<unknown>;
+}
+
+/** How the session shows what happens, and what it knows of the reader. */
+export interface Output {
+  emit: (event: SessionEvent) => void;
+  /** Whether something failed (a script's exit status says so). */
+  failed: boolean;
+  /** Null while the reader keeps up (always, on a terminal); see JsonLines. */
+  readerBehind(): Promise<void> | null;
+  /**
+   * Resolves once what was emitted so far has reached the reader (a
+   * terminal's lines at once; `--json` lines once written to stdout).
+   */
+  written(): Promise<void>;
+  /** Resolves once the reader of `--json` lines is gone; never on a terminal. */
+  readerGone: Promise<unknown>;
+}
+
+/** Said on stderr when a program leaves `--json` output unread. */
+export function readerBehindText(highBytes: number): string {
+  return `chat: more than ${
+    Math.round(highBytes / 1024 / 1024)
+  } MiB of JSON lines wait unread on stdout: holding off the server's messages until the program reading stdout catches up (read it continuously: past ${
+    DEFAULT_MAX_INBOX_BYTES / 1024 / 1024
+  } MiB more from the server the connection is dropped)`;
+}
+
+export const READER_CAUGHT_UP =
+  "chat: the program reading stdout caught up: taking the server's messages again";
+
+/** Where events go: a JSON line each, or lines on the terminal. */
+export function outputFor(
+  terminal: Terminal,
+  style: Style,
+  json: JsonLines | undefined,
+): Output {
+  const output: Output = {
+    failed: false,
+    readerBehind: () => json?.caughtUp() ?? null,
+    written: () => json?.written() ?? Promise.resolve(),
+    readerGone: json?.gone ?? new Promise(() => {}),
+    emit: (event: SessionEvent) => {
+      if (isFailure(event)) output.failed = true;
+      if (json !== undefined) {
+        const object = jsonOf(event);
+        if (object !== null) json.write(jsonLine(object));
+        return;
+      }
+      const { lines, error } = textOf(event, style);
+      for (const line of lines) {
+        if (error) terminal.printError(line);
+        else terminal.print(line);
+      }
+    },
+  };
+  return output;
+}

@@ -1,0 +1,251 @@
+/**
+ * Getting a session back in after its connection dropped: attempts with
+ * backoff round the server's addresses, the status a person or a script
+ * sees meanwhile, and the lines typed meanwhile, queued.
+ *
+ * @module
+ */
+
+import type { Identity } from "../crypto/identity.ts";
+import {
+  briefReason,
+  type ChatClient,
+  type Ending,
+  wasUnanswered,
+} from "./chat_client.ts";
+import { hostKeyOf } from "./known_hosts.ts";
+import { watchNetwork } from "./network_watch.ts";
+import { type KeysToPublish, publishKeys } from "./publish_keys.ts";
+import {
+  reconnectDelay,
+  reconnectedLine,
+  type ReconnectState,
+  StateChanges,
+  statusLine,
+} from "./reconnect_status.ts";
+import { renderServerMessage } from "./render.ts";
+import {
+  connectTrusted,
+  explainConnectError,
+  type ServerNode,
+  type ServerTrust,
+  ServerTrustError,
+} from "./server_connect.ts";
+import type { Re } from "./session_events.ts";
+import type { Output } from "./session_output.ts";
+import type { StoreLedgers } from "./store_ledgers.ts";
+import type { Terminal } from "./terminal.ts";
+
+/** What reconnecting needs to know of the session. */
+export interface ReconnectContext {
+  terminal: Terminal;
+  output: Output;
+  urls: readonly string[];
+  node: ServerNode;
+  trust: ServerTrust;
+  identity: Identity;
+  ledger: StoreLedgers;
+  json: boolean;
+  e2e: KeysToPublish | undefined;
+}
+
+/** A script gives up after this many attempts; a person at a terminal never does. */
+const SCRIPT_RECONNECT_ATTEMPTS = 6;
+
+/** A line typed while disconnected, and the command number it will have. */
+export interface Queued {
+  line: string;
+  number: number;
+  re: Re;
+}
+
+/** What reconnecting needs from the session. */
+export interface Waiting {
+  /** Lines typed meanwhile, to be handled once back. */
+  queue: Queued[];
+  nextLine: () => Promise<string | null>;
+  /** The line from `nextLine` was taken. */
+  consumed: () => void;
+  /** The next input line's number. */
+  number: () => number;
+  reOf: (line: string, number: number) => Re;
+  isQuit: (line: string) => boolean;
+  /** The status row on a terminal (null: none). */
+  showStatus: (line: string | null) => void;
+}
+
+/**
+ * Tries to get back in under the same name, with backoff and jitter
+ * (reconnect_status.ts) from attempt `from` (reconnect_backoff.ts), while
+ * queueing what the user types meanwhile. A person sees one status row,
+ * updated in place, and a key retries at once; a script gets one line per
+ * change of state. Resolves with the new client and the attempt that made
+ * it, or null when giving up (or the user left).
+ */
+export async function reconnect(
+  name: string,
+  context: ReconnectContext,
+  ending: Ending,
+  from: number,
+  waiting: Waiting,
+): Promise<{ client: ChatClient; attempt: number } | null> {
+  const { terminal } = context;
+  const { emit } = context.output;
+  const { queue } = waiting;
+  // A script's limit is per outage: the backoff carried on from an earlier
+  // one makes the waits longer, not the tries fewer.
+  const tries = terminal.interactive ? Infinity : SCRIPT_RECONNECT_ATTEMPTS;
+  const changes = new StateChanges();
+  let state: ReconnectState = { kind: "lost", reason: ending.reason };
+  const show = () => {
+    if (terminal.interactive && !context.json) {
+      // The countdown takes the status row at once: what the server broke
+      // stays in the scrollback (a dropped network needs no more words),
+      // and the status row says it in a few words meanwhile.
+      let shown = state;
+      if (state.kind === "lost" && ending.brokeProtocol) {
+        emit({ type: "notice", text: ending.reason });
+        shown = { kind: "lost", reason: briefReason(ending) };
+      }
+      waiting.showStatus(statusLine(shown, queue.length, Date.now()));
+      // The end of it stays in the scrollback.
+      if (state.kind === "reconnected") {
+        emit({ type: "notice", text: reconnectedLine(state) });
+      }
+      if (state.kind === "gave_up") {
+        emit({
+          type: "error",
+          re: null,
+          code: "connection",
+          text: `ERROR: Could not reconnect: ${state.reason}`,
+        });
+      }
+      return;
+    }
+    const line = changes.line(state);
+    if (line === null) return;
+    if (context.json) {
+      emit({ type: "connection", state, queued: queue.length });
+    } else if (state.kind === "gave_up") {
+      emit({
+        type: "error",
+        re: null,
+        code: "connection",
+        text: `ERROR: ${line}`,
+      });
+    } else {
+      emit({ type: "notice", text: line });
+    }
+  };
+  const enter = (next: ReconnectState) => {
+    state = next;
+    show();
+  };
+  show();
+
+  let left = false;
+  // Wakes the wait before the next attempt (a key pressed, a line typed).
+  let retryNow = () => {};
+  // Lines typed while offline are kept; the end of input or /quit stops trying.
+  const collect = async () => {
+    while (!left) {
+      const line = await waiting.nextLine();
+      if (left) return; // taken by the session again: not ours
+      waiting.consumed();
+      if (line === null || waiting.isQuit(line)) {
+        left = true;
+        retryNow();
+        return;
+      }
+      if (line.trim() === "") continue;
+      const number = waiting.number();
+      const re = waiting.reOf(line, number);
+      queue.push({ line, number, re });
+      emit({ type: "queued", re, line });
+      show();
+    }
+  };
+  const collecting = collect();
+  const stopKeys = terminal.onKeypress(() => retryNow());
+  // A new network (another Wi-Fi, a cable) is worth trying at once too.
+  const stopNetwork = watchNetwork(() => retryNow());
+  // On a terminal the countdown moves every second.
+  const ticker = terminal.interactive
+    ? setInterval(() => state.kind === "waiting" && show(), 1000)
+    : undefined;
+  let lastError: string | null = null;
+  try {
+    for (let attempt = from; attempt < from + tries && !left; attempt++) {
+      const wait = reconnectDelay(attempt);
+      enter({
+        kind: "waiting",
+        attempt,
+        retryAt: Date.now() + wait,
+        lastError,
+      });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, wait);
+          retryNow = resolve;
+        }),
+        collecting,
+      ]);
+      clearTimeout(timer);
+      retryNow = () => {};
+      if (left) break;
+      enter({ kind: "connecting", attempt, lastError });
+      // Round robin from the address after the one that was lost: its node
+      // is likely gone, another is likely up.
+      const { urls, node } = context;
+      const index = (node.index + attempt) % urls.length;
+      const url = urls[index]!;
+      try {
+        const client = await connectTrusted(url, context.trust, terminal, node);
+        if (context.json) client.ackWhenHandled();
+        const reply = await client.register(
+          name,
+          context.identity,
+          context.ledger,
+        );
+        if (reply.t === "welcome") {
+          publishKeys(client, context.e2e, context.output.emit);
+          left = true; // stops collecting; lines already taken stay queued
+          waiting.showStatus(null);
+          const moved = index !== node.index;
+          node.index = index;
+          enter({
+            kind: "reconnected",
+            name,
+            ...(moved ? { server: hostKeyOf(url) } : {}),
+          });
+          return { client, attempt };
+        }
+        const ending = await client.quit();
+        // Cut during the sign-in: why, in full (the reply has a few words).
+        // Otherwise, most likely the server has not yet noticed that our
+        // old connection died.
+        lastError = wasUnanswered(reply)
+          ? ending.reason
+          : renderServerMessage(reply, "", { color: false }).join(" ");
+      } catch (error) {
+        lastError = explainConnectError(error, url);
+        // Another attempt would meet the same key: that is for a person to
+        // sort out, unless other addresses may still be the server's.
+        if (error instanceof ServerTrustError && urls.length === 1) break;
+      }
+    }
+    left = true;
+    waiting.showStatus(null);
+    enter({
+      kind: "gave_up",
+      reason: lastError ?? "the connection was closed",
+    });
+    return null;
+  } finally {
+    left = true;
+    stopKeys();
+    stopNetwork();
+    clearInterval(ticker);
+  }
+}

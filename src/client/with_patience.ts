@@ -1,0 +1,28 @@
+/**
+ * Requests a server refuses with `slow_down` (its rate limit), tried again
+ * after growing pauses rather than reported at once.
+ *
+ * @module
+ */
+
+import type { Reply } from "./chat_client.ts";
+
+/** How often a request refused with `slow_down` is tried again, and after how long. */
+const SLOW_DOWN_RETRIES = 10;
+const SLOW_DOWN_WAIT_MS = 500;
+
+/** Sends a request, and again after a pause while the server says `slow_down`. */
+export async function withPatience(send: () => Promise<Reply>): Promise<Reply> {
+  for (let attempt = 1;; attempt++) {
+    const reply = await send();
+    if (
+      reply.t !== "error" || reply.code !== "slow_down" ||
+      attempt > SLOW_DOWN_RETRIES
+    ) return reply;
+    await sleep(SLOW_DOWN_WAIT_MS * attempt);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
