@@ -3,9 +3,8 @@
  * server messages -> rendered lines. Returns the process exit code; never exits.
  */
 
-import { basename } from "node:path";
 import { isValidName, nameKey } from "../protocol/limits.ts";
-import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
+import type { ServerMessage } from "../protocol/messages.ts";
 import { messageOf } from "../transport/secure_channel.ts";
 import {
   ChatClient,
@@ -29,10 +28,6 @@ import { conversationOf, Conversations } from "./conversations.ts";
 import { defaultIgnorePath, IgnoreFile } from "./ignore_file.ts";
 import { HistoryFile, historyPath } from "./history_file.ts";
 import { defaultConfigDir } from "../crypto/identity_files.ts";
-import { type AcceptPolicy, decideOffer, senderKey } from "./consent.ts";
-import { type ConsentAnswer, FileReceiver } from "./file_receiver.ts";
-import { OfferPrompts } from "./offer_prompts.ts";
-import type { TrustedSenders } from "./trusted_senders.ts";
 import { type Keyring } from "./e2e_keys.ts";
 import {
   type E2ePrivate,
@@ -41,35 +36,26 @@ import {
   type Opened,
 } from "./e2e_sessions.ts";
 import type { E2eState } from "./e2e_state.ts";
-import { FileSender, type SendTarget } from "./file_sender.ts";
-import {
-  FileKeyInbox,
-  receiveFileKey,
-  shareFileKey,
-} from "./file_key_share.ts";
+import { FileKeyInbox } from "./file_key_share.ts";
 import {
   type E2eGroup,
   type GroupOpened,
   GroupSessions,
 } from "./group_sessions.ts";
-import { removePartial, scanPartials } from "../files/partials.ts";
-import {
-  formatTransfers,
-  type TransferEntry,
-  TransferNumbers,
-} from "./transfers_view.ts";
-import type { SentFileOutcome } from "./render.ts";
+import { scanPartials } from "../files/partials.ts";
+import { formatTransfers } from "./transfers_view.ts";
 import { hasTextBody, type Style } from "./render.ts";
 import type { Identity } from "../crypto/identity.ts";
 import { FINGERPRINT_PATTERN, hostKeyOf } from "./known_hosts.ts";
-import { fileAead } from "../crypto/native_aead.ts";
 import type { Terminal } from "./terminal.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
-import { type Re, type SessionEvent } from "./session_events.ts";
-import { statusOf } from "./text_output.ts";
 import { type InputAction, parseJsonInput } from "./json_input.ts";
-import { OfferAnswers } from "./offer_answers.ts";
 import { firstAttempt } from "./reconnect_backoff.ts";
+import { StatusRow } from "./status_row.ts";
+import { offerConsent } from "./offer_consent.ts";
+import { connectionFiles, type FileOptions } from "./connection_files.ts";
+import { outgoingFiles } from "./outgoing_files.ts";
+import { transferControls } from "./transfer_controls.ts";
 import {
   type JsonLines,
   type Output,
@@ -136,30 +122,6 @@ export interface InterfaceOptions {
   /** Typed lines kept per server in the config folder (--no-history-file: not). */
   historyFile: boolean;
 }
-
-export interface FileOptions {
-  downloadsDir: string;
-  /** `downloadsDir` is the default folder, chat's own (kept 0700). */
-  ownDownloadsDir: boolean;
-  maxFileBytes: number;
-  /** Which offers are taken, asked about or declined (--accept-files). */
-  accept: AcceptPolicy;
-  /** Senders accepted without asking (`always`), per server key. */
-  trusted: TrustedSenders;
-  /** Open received files (with `openWith` or the platform opener). */
-  open: boolean;
-  openWith: string[] | null;
-}
-
-/**
- * A file whose transfer broke (our connection, or a recipient's) is offered
- * again after these pauses, resuming where it stopped; then given up.
- */
-const RESEND_DELAYS_MS = [1000, 2000, 4000, 8000, 15_000];
-
-/** Transfers smaller than this finish too fast to need a progress display. */
-const PROGRESS_MIN_BYTES = 1024 * 1024;
-const PROGRESS_INTERVAL_MS = 250;
 
 /** How long to wait for outstanding replies when input ends. */
 const REPLY_GRACE_MS = 5000;
@@ -408,33 +370,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
 
   // Transfers in progress (and the connection, while it is down), shown in
   // front of the prompt on a terminal; events in --json.
-  const progress = new Map<string, { line: string; at: number }>();
-  let connectionStatus: string | null = null;
-  const updateStatus = () => {
-    const rows = [...progress.values()].map((p) => p.line);
-    if (connectionStatus !== null) rows.unshift(connectionStatus);
-    terminal.setStatus(rows.length === 0 ? null : rows.join(" | "));
-  };
-  const showProgress = (
-    key: string,
-    event: Extract<SessionEvent, { type: "file_progress" }> | null,
-  ) => {
-    if (!terminal.interactive && !context.json) return;
-    const now = Date.now();
-    const last = progress.get(key);
-    if (event !== null && last && now - last.at < PROGRESS_INTERVAL_MS) return;
-    if (event === null) progress.delete(key);
-    else progress.set(key, { line: statusOf(event, now) ?? "", at: now });
-    if (context.json) {
-      if (event !== null) emit(event);
-      return;
-    }
-    updateStatus();
-  };
-  const showConnection = (line: string | null) => {
-    connectionStatus = line;
-    updateStatus();
-  };
+  const status = new StatusRow(terminal, context.json, emit);
 
   // Partial downloads that cannot be resumed (a part without its
   // description, older than a week) go at start; the others are kept.
@@ -449,85 +385,15 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
 
   // Offers are asked about one at a time; an answer is a line of input.
   // A program (--json) answers each offer event with a command instead.
-  const prompts = new OfferPrompts((line) => terminal.print(line));
-  const answers = new OfferAnswers();
-  // `server`: the key this connection verified; trust is per server key, so
-  // a new server at the same address does not inherit it.
-  const ignored = (offer: FileOfferNotice) =>
-    ignore.list.isIgnored(offer.from, senderKey(offer) ?? keyOf(offer.from));
-  const trustedSender = (offer: FileOfferNotice, server: string) =>
-    senderKey(offer) !== null && files.trusted.has(server, senderKey(offer)!);
-  /** Whether `consent` declines `offer` whatever the file (no key needed). */
-  const declines = (offer: FileOfferNotice, server: string) =>
-    ignored(offer) ||
-    decideOffer(offer, files.accept, trustedSender(offer, server)).kind ===
-      "decline";
-  const consent = async (
-    offer: FileOfferNotice,
-    server: string,
-    named: boolean,
-  ): Promise<ConsentAnswer> => {
-    // An ignored user's offers are declined unseen, as their messages are.
-    if (ignored(offer)) return "decline";
-    const decision = decideOffer(
-      offer,
-      files.accept,
-      trustedSender(offer, server),
-      named,
-    );
-    if (context.json) {
-      emit({ type: "file_offer", offer, decision: decision.kind });
-    }
-    switch (decision.kind) {
-      case "accept":
-        if (decision.note !== null) terminal.print(decision.note);
-        return "accept";
-      case "decline":
-        terminal.print(decision.note);
-        return "decline";
-      case "ask":
-        break;
-    }
-    if (context.json) {
-      const outcome = await answers.wait(offer);
-      switch (outcome) {
-        case "accept":
-          return "accept";
-        case "timeout":
-          return "no_answer";
-        case "decline":
-        case "withdrawn":
-          return "decline";
-      }
-    }
-    const outcome = await prompts.ask(offer);
-    switch (outcome) {
-      case "yes":
-        return "accept";
-      case "always":
-        try {
-          await files.trusted.add(server, senderKey(offer)!, offer.from);
-          terminal.print(
-            `From now on files from ${sanitizeForTerminal(offer.from)}'s key ${
-              senderKey(offer)
-            } are accepted without asking (${
-              files.trusted.path === null
-                ? "for this session: there is no config folder"
-                : `remembered in ${files.trusted.path}`
-            })`,
-          );
-        } catch (error) {
-          terminal.printError(`ERROR: ${messageOf(error)}`);
-        }
-        return "accept";
-      case "timeout":
-        return "no_answer";
-      case "no":
-      case "withdrawn":
-      case "busy":
-        return "decline";
-    }
-  };
+  const offers = offerConsent({
+    terminal,
+    files,
+    json: context.json,
+    emit,
+    isIgnored: (name, key) => ignore.list.isIgnored(name, key),
+    keyOf,
+  });
+  const { prompts, answers } = offers;
 
   /** Shows an opened end-to-end message, or why it was not. */
   const showOpened = (opened: Opened) => {
@@ -732,90 +598,18 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     void client.request({ t: "groups" }).then((r) =>
       learnNames(r, users, groups)
     );
-    const receiving = new Map<number, number>();
-    const receiver = new FileReceiver(client, {
-      ...files,
-      fileAead,
-      resume: true,
-      consent: (offer, named) =>
-        consent(offer, client.serverFingerprint, named),
-      declines: (offer) => declines(offer, client.serverFingerprint),
-      ...(e2e === null ? {} : {
-        fileKey: async (offer: FileOfferNotice, wait: boolean) => {
-          // The key was sent before the offer and may still be being
-          // opened, as end-to-end messages are, in the order they came
-          // (`inTurn`): the wait for it starts once those before the offer
-          // are dealt with, so a long queue (a reconnect's backlog) does not
-          // use it up. Not waiting (it declines anyway), it takes a key only
-          // if it is here then.
-          await shown;
-          const got = await receiveFileKey(offer, {
-            inbox: fileKeys,
-            usesE2e: usesE2e(client.serverFingerprint),
-          }, wait);
-          // A key from the offer itself is readable by the host.
-          if ("key" in got && got.readable && got.notice !== undefined) {
-            emit({ type: "notice", text: sanitizeForTerminal(got.notice) });
-          }
-          return got;
-        },
-      }),
-      // A program gets file_received and file_failed events instead.
-      print: (line) => {
-        if (!context.json) terminal.print(line);
-      },
-      printError: (line) => {
-        if (!context.json) terminal.printError(line);
-      },
-      onResult: (offer, result) =>
-        emit(
-          result.ok
-            ? {
-              type: "file_received",
-              offer,
-              name: result.name,
-              path: result.path,
-            }
-            : { type: "file_failed", offer, reason: result.reason },
-        ),
-      onProgress: (offer, received) => {
-        if (offer.size < PROGRESS_MIN_BYTES) return;
-        if (!receiving.has(offer.xfer)) receiving.set(offer.xfer, Date.now());
-        showProgress(`in:${offer.xfer}`, {
-          type: "file_progress",
-          direction: "in",
-          name: offer.name,
-          peer: offer.from,
-          bytes: received,
-          size: offer.size,
-          elapsedMs: Date.now() - receiving.get(offer.xfer)!,
-          xfer: offer.xfer,
-        });
-      },
-      onFinished: (offer) => {
-        // A transfer cancelled while its question waits: no answer is needed.
-        prompts.withdraw(offer.xfer);
-        answers.withdraw(offer.xfer);
-        receiving.delete(offer.xfer);
-        showProgress(`in:${offer.xfer}`, null);
-      },
+    const { receiver, sender } = connectionFiles(client, {
+      files,
+      offers,
+      e2e,
+      fileKeys,
+      usesE2e,
+      shown: () => shown,
+      emit,
+      terminal,
+      json: context.json,
+      status,
     });
-    const sender = new FileSender(
-      client,
-      e2e === null ? null : (target, key, name, size) =>
-        shareFileKey(
-          {
-            sendSecret: (...args) => e2e.sendSecret(...args),
-            usesE2e: usesE2e(client.serverFingerprint),
-          },
-          client,
-          target,
-          key,
-          name,
-          size,
-        ),
-      fileAead,
-    );
     return { client, receiver, sender };
   };
   let link = attach(first);
@@ -826,214 +620,18 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   // the session ends (then with null).
   let relinked = Promise.withResolvers<boolean>();
   let leaving = false;
-  /** Outgoing transfers cancelled with /cancel: not offered again. */
-  const cancelled = new Set<number>();
+  const outgoing = outgoingFiles({
+    link: () => link,
+    relinked: () => relinked.promise,
+    leaving: () => leaving,
+    emit,
+    status,
+  });
 
-  const sending = new Set<Promise<void>>();
-  let nextSend = 1;
-  const sendFile = (target: SendTarget, path: string, re: Re) => {
-    const run = sendWithResume(target, path, re);
-    sending.add(run);
-    run.finally(() => sending.delete(run));
-    return run;
-  };
-
-  /** Sends, then offers again to those a broken connection cut off. */
-  const sendWithResume = async (target: SendTarget, path: string, re: Re) => {
-    let targets: SendTarget[] = [target];
-    for (let attempt = 0; targets.length > 0; attempt++) {
-      const retry: SendTarget[] = [];
-      for (const to of targets) {
-        const outcome = await sendOnce(to, path, attempt > 0, re);
-        retry.push(...resendTargets(to, outcome, attempt > 0));
-      }
-      targets = retry;
-      if (targets.length === 0 || leaving) return;
-      const delay = RESEND_DELAYS_MS[attempt];
-      if (delay === undefined) {
-        emit({
-          type: "error",
-          re,
-          code: "file",
-          text: `ERROR: Gave up offering ${
-            sanitizeForTerminal(basename(path))
-          } again; send it again later and it resumes where it stopped`,
-        });
-        return;
-      }
-      if (link.client.isOver) {
-        // Our connection broke: wait for the next one.
-        if (!(await relinked.promise)) return;
-      } else {
-        await Promise.race([sleep(delay), relinked.promise]);
-      }
-      if (leaving) return;
-    }
-  };
-
-  /** What to offer again after `outcome`: its targets that may resume. */
-  const resendTargets = (
-    target: SendTarget,
-    outcome: SentFileOutcome,
-    retrying: boolean,
-  ): SendTarget[] => {
-    switch (outcome.kind) {
-      case "refused":
-        // While offering again, a recipient not back yet is tried later.
-        return retrying && outcome.code === "no_such_user" ? [target] : [];
-      case "cancelled":
-        return outcome.broken ? [target] : [];
-      case "finished":
-        return outcome.results.filter((r) => !r.ok && r.resumable).map((r) =>
-          "to" in target ? target : { to: r.name }
-        );
-      default: {
-        const unreachable: never = outcome;
-        return unreachable;
-      }
-    }
-  };
-
-  const sendOnce = (
-    target: SendTarget,
-    path: string,
-    again: boolean,
-    re: Re,
-  ): Promise<SentFileOutcome> => {
-    const key = `out:${nextSend++}`;
-    const started = Date.now();
-    const peer = "to" in target ? target.to : target.group;
-    const file = basename(path);
-    return link.sender.send(
-      target,
-      expandHome(path),
-      (p) => {
-        if (p.size >= PROGRESS_MIN_BYTES) {
-          showProgress(key, {
-            type: "file_progress",
-            direction: "out",
-            name: file,
-            peer,
-            bytes: p.acked,
-            size: p.size,
-            elapsedMs: Date.now() - started,
-            re,
-          });
-        }
-      },
-      (name, size) => emit({ type: "file_offering", re, name, size, target }),
-      (declined) => {
-        // Said as soon as the answers are in, not after a long transfer.
-        for (const d of declined) {
-          emit({ type: "file_declined", re, file, declined: d });
-        }
-      },
-      (offset, size) =>
-        emit({
-          type: "notice",
-          text: `Resuming ${sanitizeForTerminal(file)} to ${
-            sanitizeForTerminal(peer)
-          } at ${offset} of ${size} bytes`,
-        }),
-      (lines) => {
-        for (const text of lines.map(sanitizeForTerminal)) {
-          if (text.startsWith("WARNING: ")) {
-            emit({ type: "error", re: null, code: "e2e", text });
-          } else emit({ type: "notice", text });
-        }
-      },
-    ).then((outcome) => {
-      showProgress(key, null);
-      const resending = resendTargets(target, outcome, again).length > 0 &&
-        !leaving;
-      // While offering again, "not online yet" is not worth a line each time.
-      if (
-        !(again && outcome.kind === "refused" &&
-          outcome.code === "no_such_user")
-      ) {
-        emit({ type: "file_sent", re, target, outcome });
-      }
-      if (resending) {
-        emit({
-          type: "notice",
-          text: `${
-            sanitizeForTerminal(file)
-          } will be offered again, resuming where it stopped`,
-        });
-      }
-      return outcome;
-    });
-  };
-
-  const numbers = new TransferNumbers();
-  const listTransfers = async (): Promise<[number, TransferEntry][]> => {
-    const entries: TransferEntry[] = [];
-    for (const s of link.sender.list()) {
-      entries.push({
-        kind: "sending",
-        xfer: s.xfer,
-        name: s.name,
-        to: "to" in s.target ? s.target.to : `group ${s.target.group}`,
-        done: s.acked,
-        size: s.size,
-        resumedAt: s.resumedAt,
-      });
-    }
-    const receiving = link.receiver.list();
-    for (const r of receiving) {
-      entries.push({
-        kind: "receiving",
-        xfer: r.xfer,
-        name: r.offer.name,
-        from: r.offer.from,
-        done: r.received,
-        size: r.offer.size,
-        resumedAt: r.resumedAt,
-      });
-    }
-    const inUse = new Set(receiving.map((r) => r.partPath));
-    const { partials } = await scanPartials(files.downloadsDir);
-    for (const p of partials) {
-      if (inUse.has(p.partPath)) continue;
-      entries.push({
-        kind: "resumable",
-        key: p.key,
-        name: p.meta.name,
-        from: p.meta.from,
-        done: p.held,
-        size: p.meta.size,
-        modified: p.modified,
-      });
-    }
-    return numbers.number(entries);
-  };
-
-  const cancelTransfer = async (n: number): Promise<string[]> => {
-    // Numbers refer to the last listing; refresh it so that a finished one
-    // is not mistaken for a new one.
-    const entry = numbers.get(n);
-    if (entry === undefined) {
-      return [`ERROR: No transfer ${n}; /transfers lists them`];
-    }
-    const name = sanitizeForTerminal(entry.name);
-    switch (entry.kind) {
-      case "sending":
-        if (!link.sender.cancel(entry.xfer)) break;
-        cancelled.add(entry.xfer);
-        return [`Cancelled sending ${name}.`];
-      case "receiving":
-        if (!(await link.receiver.cancel(entry.xfer))) break;
-        return [`Cancelled receiving ${name}; its partial file is removed.`];
-      case "resumable":
-        if (!(await removePartial(files.downloadsDir, entry.key))) break;
-        return [`Removed the partial download of ${name}.`];
-      default: {
-        const unreachable: never = entry;
-        return unreachable;
-      }
-    }
-    return [`ERROR: Transfer ${n} (${name}) has already ended`];
-  };
+  const transfers = transferControls({
+    link: () => link,
+    downloadsDir: files.downloadsDir,
+  });
 
   // Each command's result is shown in the order the commands were typed, even
   // when a local answer (usage, help) is ready before an earlier server reply.
@@ -1176,9 +774,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
           ),
         );
       case "file":
-        return sendFile({ to: command.to }, command.path, re);
+        return outgoing.send({ to: command.to }, command.path, re);
       case "groupfile":
-        return sendFile({ group: command.group }, command.path, re);
+        return outgoing.send({ group: command.group }, command.path, re);
       case "help":
         return showInOrder(
           Promise.resolve(() =>
@@ -1193,10 +791,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         );
       case "transfers":
         return showInOrder(
-          listTransfers().then((entries) => tell(formatTransfers(entries))),
+          transfers.list().then((entries) => tell(formatTransfers(entries))),
         );
       case "cancel":
-        return showInOrder(cancelTransfer(command.number).then(tell));
+        return showInOrder(transfers.cancel(command.number).then(tell));
       case "verify":
         return showInOrder(
           e2e === null
@@ -1371,7 +969,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         const action = parse(line);
         return action?.kind === "command" && action.command.kind === "quit";
       },
-      showStatus: showConnection,
+      showStatus: (line) => status.showConnection(line),
     });
     if (next === null) {
       retryUnconfirmed(null);
@@ -1418,7 +1016,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   // The server may have ended the session meanwhile: that is not a clean exit.
   const cut = link.client.isOver;
   // Files being sent finish (or fail) before we leave.
-  await Promise.all(sending);
+  await outgoing.settled();
   await withDeadline(link.receiver.leave(), REPLY_GRACE_MS);
   const ending = await link.client.quit();
   // Files still arriving stop (kept for resuming): let their files close.
@@ -1427,10 +1025,6 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   if (!ending.clean || cut) return 1;
   // A script learns from the exit status that a command failed.
   return context.output.failed && !terminal.interactive ? 1 : 0;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** This server's ignore list; for the session only if the file cannot be read. */
@@ -1530,12 +1124,4 @@ export function learnNames(
     default:
       break;
   }
-}
-
-/** `~/x` means the user's home folder, as in a shell. */
-function expandHome(path: string): string {
-  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE");
-  return home && (path === "~" || path.startsWith("~/"))
-    ? home + path.slice(1)
-    : path;
 }

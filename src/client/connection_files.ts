@@ -1,0 +1,168 @@
+/**
+ * The files of one connection: the receiver of what is offered to the user
+ * and the sender of what the user offers, each with its progress, results
+ * and end-to-end file keys.
+ *
+ * @module
+ */
+
+import type { FileOfferNotice } from "../protocol/messages.ts";
+import { sanitizeForTerminal } from "../text/sanitize.ts";
+import { fileAead } from "../crypto/native_aead.ts";
+import type { ChatClient } from "./chat_client.ts";
+import type { AcceptPolicy } from "./consent.ts";
+import type { E2eSessions } from "./e2e_sessions.ts";
+import { FileReceiver } from "./file_receiver.ts";
+import { FileSender } from "./file_sender.ts";
+import {
+  type FileKeyInbox,
+  receiveFileKey,
+  shareFileKey,
+} from "./file_key_share.ts";
+import type { OfferConsent } from "./offer_consent.ts";
+import type { SessionEvent } from "./session_events.ts";
+import { PROGRESS_MIN_BYTES, type StatusRow } from "./status_row.ts";
+import type { Terminal } from "./terminal.ts";
+import type { TrustedSenders } from "./trusted_senders.ts";
+
+export interface FileOptions {
+  downloadsDir: string;
+  /** `downloadsDir` is the default folder, chat's own (kept 0700). */
+  ownDownloadsDir: boolean;
+  maxFileBytes: number;
+  /** Which offers are taken, asked about or declined (--accept-files). */
+  accept: AcceptPolicy;
+  /** Senders accepted without asking (`always`), per server key. */
+  trusted: TrustedSenders;
+  /** Open received files (with `openWith` or the platform opener). */
+  open: boolean;
+  openWith: string[] | null;
+}
+
+/** One connection, and its files. */
+export interface Link {
+  client: ChatClient;
+  receiver: FileReceiver;
+  sender: FileSender;
+}
+
+export interface ConnectionFilesOptions {
+  files: FileOptions;
+  offers: OfferConsent;
+  /** The session's end-to-end messages; null without keys. */
+  e2e: E2eSessions | null;
+  /** File keys that came end to end, until their offers ask for them. */
+  fileKeys: FileKeyInbox;
+  /** Whether a name on a server (by its key) has end-to-end keys. */
+  usesE2e: (server: string) => (name: string) => boolean;
+  /** Settles once the messages that came so far are dealt with (`inTurn`). */
+  shown: () => Promise<void>;
+  emit: (event: SessionEvent) => void;
+  terminal: Terminal;
+  json: boolean;
+  status: StatusRow;
+}
+
+/** The file receiver and sender of `client`'s connection. */
+export function connectionFiles(
+  client: ChatClient,
+  options: ConnectionFilesOptions,
+): { receiver: FileReceiver; sender: FileSender } {
+  const {
+    files,
+    offers,
+    e2e,
+    fileKeys,
+    usesE2e,
+    shown,
+    emit,
+    terminal,
+    json,
+    status,
+  } = options;
+  const receiving = new Map<number, number>();
+  const receiver = new FileReceiver(client, {
+    ...files,
+    fileAead,
+    resume: true,
+    consent: (offer, named) =>
+      offers.consent(offer, client.serverFingerprint, named),
+    declines: (offer) => offers.declines(offer, client.serverFingerprint),
+    ...(e2e === null ? {} : {
+      fileKey: async (offer: FileOfferNotice, wait: boolean) => {
+        // The key was sent before the offer and may still be being
+        // opened, as end-to-end messages are, in the order they came
+        // (`inTurn`): the wait for it starts once those before the offer
+        // are dealt with, so a long queue (a reconnect's backlog) does not
+        // use it up. Not waiting (it declines anyway), it takes a key only
+        // if it is here then.
+        await shown();
+        const got = await receiveFileKey(offer, {
+          inbox: fileKeys,
+          usesE2e: usesE2e(client.serverFingerprint),
+        }, wait);
+        // A key from the offer itself is readable by the host.
+        if ("key" in got && got.readable && got.notice !== undefined) {
+          emit({ type: "notice", text: sanitizeForTerminal(got.notice) });
+        }
+        return got;
+      },
+    }),
+    // A program gets file_received and file_failed events instead.
+    print: (line) => {
+      if (!json) terminal.print(line);
+    },
+    printError: (line) => {
+      if (!json) terminal.printError(line);
+    },
+    onResult: (offer, result) =>
+      emit(
+        result.ok
+          ? {
+            type: "file_received",
+            offer,
+            name: result.name,
+            path: result.path,
+          }
+          : { type: "file_failed", offer, reason: result.reason },
+      ),
+    onProgress: (offer, received) => {
+      if (offer.size < PROGRESS_MIN_BYTES) return;
+      if (!receiving.has(offer.xfer)) receiving.set(offer.xfer, Date.now());
+      status.showProgress(`in:${offer.xfer}`, {
+        type: "file_progress",
+        direction: "in",
+        name: offer.name,
+        peer: offer.from,
+        bytes: received,
+        size: offer.size,
+        elapsedMs: Date.now() - receiving.get(offer.xfer)!,
+        xfer: offer.xfer,
+      });
+    },
+    onFinished: (offer) => {
+      // A transfer cancelled while its question waits: no answer is needed.
+      offers.prompts.withdraw(offer.xfer);
+      offers.answers.withdraw(offer.xfer);
+      receiving.delete(offer.xfer);
+      status.showProgress(`in:${offer.xfer}`, null);
+    },
+  });
+  const sender = new FileSender(
+    client,
+    e2e === null ? null : (target, key, name, size) =>
+      shareFileKey(
+        {
+          sendSecret: (...args) => e2e.sendSecret(...args),
+          usesE2e: usesE2e(client.serverFingerprint),
+        },
+        client,
+        target,
+        key,
+        name,
+        size,
+      ),
+    fileAead,
+  );
+  return { receiver, sender };
+}

@@ -1,0 +1,193 @@
+/**
+ * Files the user sends (/file, /groupfile): offered, their progress shown,
+ * and offered again, resuming where they stopped, to those a broken
+ * connection (ours or theirs) cut off.
+ *
+ * @module
+ */
+
+import { basename } from "node:path";
+import { sanitizeForTerminal } from "../text/sanitize.ts";
+import type { Link } from "./connection_files.ts";
+import type { SendTarget } from "./file_sender.ts";
+import type { SentFileOutcome } from "./render.ts";
+import type { Re, SessionEvent } from "./session_events.ts";
+import { PROGRESS_MIN_BYTES, type StatusRow } from "./status_row.ts";
+
+/**
+ * A file whose transfer broke (our connection, or a recipient's) is offered
+ * again after these pauses, resuming where it stopped; then given up.
+ */
+const RESEND_DELAYS_MS = [1000, 2000, 4000, 8000, 15_000];
+
+export interface OutgoingFilesOptions {
+  /** The connection now. */
+  link: () => Link;
+  /**
+   * Resolves with true when a new connection takes over, with false when
+   * the session ends.
+   */
+  relinked: () => Promise<boolean>;
+  /** The session is ending: nothing is offered again. */
+  leaving: () => boolean;
+  emit: (event: SessionEvent) => void;
+  status: StatusRow;
+}
+
+export function outgoingFiles(options: OutgoingFilesOptions): {
+  /** Sends `path` to `target`; resolves once done with it. */
+  send: (target: SendTarget, path: string, re: Re) => Promise<void>;
+  /** Resolves once every file being sent is done with. */
+  settled: () => Promise<unknown>;
+} {
+  const { link, relinked, leaving, emit, status } = options;
+  const sending = new Set<Promise<void>>();
+  let nextSend = 1;
+  const sendFile = (target: SendTarget, path: string, re: Re) => {
+    const run = sendWithResume(target, path, re);
+    sending.add(run);
+    run.finally(() => sending.delete(run));
+    return run;
+  };
+
+  /** Sends, then offers again to those a broken connection cut off. */
+  const sendWithResume = async (target: SendTarget, path: string, re: Re) => {
+    let targets: SendTarget[] = [target];
+    for (let attempt = 0; targets.length > 0; attempt++) {
+      const retry: SendTarget[] = [];
+      for (const to of targets) {
+        const outcome = await sendOnce(to, path, attempt > 0, re);
+        retry.push(...resendTargets(to, outcome, attempt > 0));
+      }
+      targets = retry;
+      if (targets.length === 0 || leaving()) return;
+      const delay = RESEND_DELAYS_MS[attempt];
+      if (delay === undefined) {
+        emit({
+          type: "error",
+          re,
+          code: "file",
+          text: `ERROR: Gave up offering ${
+            sanitizeForTerminal(basename(path))
+          } again; send it again later and it resumes where it stopped`,
+        });
+        return;
+      }
+      if (link().client.isOver) {
+        // Our connection broke: wait for the next one.
+        if (!(await relinked())) return;
+      } else {
+        await Promise.race([sleep(delay), relinked()]);
+      }
+      if (leaving()) return;
+    }
+  };
+
+  /** What to offer again after `outcome`: its targets that may resume. */
+  const resendTargets = (
+    target: SendTarget,
+    outcome: SentFileOutcome,
+    retrying: boolean,
+  ): SendTarget[] => {
+    switch (outcome.kind) {
+      case "refused":
+        // While offering again, a recipient not back yet is tried later.
+        return retrying && outcome.code === "no_such_user" ? [target] : [];
+      case "cancelled":
+        return outcome.broken ? [target] : [];
+      case "finished":
+        return outcome.results.filter((r) => !r.ok && r.resumable).map((r) =>
+          "to" in target ? target : { to: r.name }
+        );
+      default: {
+        const unreachable: never = outcome;
+        return unreachable;
+      }
+    }
+  };
+
+  const sendOnce = (
+    target: SendTarget,
+    path: string,
+    again: boolean,
+    re: Re,
+  ): Promise<SentFileOutcome> => {
+    const key = `out:${nextSend++}`;
+    const started = Date.now();
+    const peer = "to" in target ? target.to : target.group;
+    const file = basename(path);
+    return link().sender.send(
+      target,
+      expandHome(path),
+      (p) => {
+        if (p.size >= PROGRESS_MIN_BYTES) {
+          status.showProgress(key, {
+            type: "file_progress",
+            direction: "out",
+            name: file,
+            peer,
+            bytes: p.acked,
+            size: p.size,
+            elapsedMs: Date.now() - started,
+            re,
+          });
+        }
+      },
+      (name, size) => emit({ type: "file_offering", re, name, size, target }),
+      (declined) => {
+        // Said as soon as the answers are in, not after a long transfer.
+        for (const d of declined) {
+          emit({ type: "file_declined", re, file, declined: d });
+        }
+      },
+      (offset, size) =>
+        emit({
+          type: "notice",
+          text: `Resuming ${sanitizeForTerminal(file)} to ${
+            sanitizeForTerminal(peer)
+          } at ${offset} of ${size} bytes`,
+        }),
+      (lines) => {
+        for (const text of lines.map(sanitizeForTerminal)) {
+          if (text.startsWith("WARNING: ")) {
+            emit({ type: "error", re: null, code: "e2e", text });
+          } else emit({ type: "notice", text });
+        }
+      },
+    ).then((outcome) => {
+      status.showProgress(key, null);
+      const resending = resendTargets(target, outcome, again).length > 0 &&
+        !leaving();
+      // While offering again, "not online yet" is not worth a line each time.
+      if (
+        !(again && outcome.kind === "refused" &&
+          outcome.code === "no_such_user")
+      ) {
+        emit({ type: "file_sent", re, target, outcome });
+      }
+      if (resending) {
+        emit({
+          type: "notice",
+          text: `${
+            sanitizeForTerminal(file)
+          } will be offered again, resuming where it stopped`,
+        });
+      }
+      return outcome;
+    });
+  };
+
+  return { send: sendFile, settled: () => Promise.all(sending) };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** `~/x` means the user's home folder, as in a shell. */
+function expandHome(path: string): string {
+  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE");
+  return home && (path === "~" || path.startsWith("~/"))
+    ? home + path.slice(1)
+    : path;
+}

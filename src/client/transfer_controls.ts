@@ -1,0 +1,93 @@
+/**
+ * /transfers and /cancel: the transfers of the connection now (each way)
+ * and the partial downloads that may resume, numbered as last listed.
+ *
+ * @module
+ */
+
+import { removePartial, scanPartials } from "../files/partials.ts";
+import { sanitizeForTerminal } from "../text/sanitize.ts";
+import type { Link } from "./connection_files.ts";
+import { type TransferEntry, TransferNumbers } from "./transfers_view.ts";
+
+export function transferControls(options: {
+  /** The connection now. */
+  link: () => Link;
+  downloadsDir: string;
+}): {
+  list: () => Promise<[number, TransferEntry][]>;
+  cancel: (n: number) => Promise<string[]>;
+} {
+  const { link } = options;
+  const files = { downloadsDir: options.downloadsDir };
+  const numbers = new TransferNumbers();
+  const listTransfers = async (): Promise<[number, TransferEntry][]> => {
+    const entries: TransferEntry[] = [];
+    for (const s of link().sender.list()) {
+      entries.push({
+        kind: "sending",
+        xfer: s.xfer,
+        name: s.name,
+        to: "to" in s.target ? s.target.to : `group ${s.target.group}`,
+        done: s.acked,
+        size: s.size,
+        resumedAt: s.resumedAt,
+      });
+    }
+    const receiving = link().receiver.list();
+    for (const r of receiving) {
+      entries.push({
+        kind: "receiving",
+        xfer: r.xfer,
+        name: r.offer.name,
+        from: r.offer.from,
+        done: r.received,
+        size: r.offer.size,
+        resumedAt: r.resumedAt,
+      });
+    }
+    const inUse = new Set(receiving.map((r) => r.partPath));
+    const { partials } = await scanPartials(files.downloadsDir);
+    for (const p of partials) {
+      if (inUse.has(p.partPath)) continue;
+      entries.push({
+        kind: "resumable",
+        key: p.key,
+        name: p.meta.name,
+        from: p.meta.from,
+        done: p.held,
+        size: p.meta.size,
+        modified: p.modified,
+      });
+    }
+    return numbers.number(entries);
+  };
+
+  const cancelTransfer = async (n: number): Promise<string[]> => {
+    // Numbers refer to the last listing; refresh it so that a finished one
+    // is not mistaken for a new one.
+    const entry = numbers.get(n);
+    if (entry === undefined) {
+      return [`ERROR: No transfer ${n}; /transfers lists them`];
+    }
+    const name = sanitizeForTerminal(entry.name);
+    switch (entry.kind) {
+      case "sending":
+        if (!link().sender.cancel(entry.xfer)) break;
+        return [`Cancelled sending ${name}.`];
+      case "receiving":
+        if (!(await link().receiver.cancel(entry.xfer))) break;
+        return [`Cancelled receiving ${name}; its partial file is removed.`];
+      case "resumable":
+        if (!(await removePartial(files.downloadsDir, entry.key))) break;
+        return [`Removed the partial download of ${name}.`];
+      default: {
+        const unreachable: never = entry;
+        return unreachable;
+      }
+    }
+    return [`ERROR: Transfer ${n} (${name}) has already ended`];
+  };
+
+  return { list: listTransfers, cancel: cancelTransfer };
+}
