@@ -20,7 +20,8 @@ import {
   defaultTrustedSendersPath,
   TrustedSenders,
 } from "./src/client/trusted_senders.ts";
-import { type E2eKeys, runSession } from "./src/client/session.ts";
+import { runSession } from "./src/client/session.ts";
+import type { E2eKeys } from "./src/client/session_e2e.ts";
 import type { ServerTrust } from "./src/client/server_connect.ts";
 import { createKeyring } from "./src/client/e2e_keys.ts";
 import {

@@ -28,20 +28,6 @@ import { conversationOf, Conversations } from "./conversations.ts";
 import { defaultIgnorePath, IgnoreFile } from "./ignore_file.ts";
 import { HistoryFile, historyPath } from "./history_file.ts";
 import { defaultConfigDir } from "../crypto/identity_files.ts";
-import { type Keyring } from "./e2e_keys.ts";
-import {
-  type E2ePrivate,
-  E2eSessions,
-  type IdentityBook,
-  type Opened,
-} from "./e2e_sessions.ts";
-import type { E2eState } from "./e2e_state.ts";
-import { FileKeyInbox } from "./file_key_share.ts";
-import {
-  type E2eGroup,
-  type GroupOpened,
-  GroupSessions,
-} from "./group_sessions.ts";
 import { scanPartials } from "../files/partials.ts";
 import { formatTransfers } from "./transfers_view.ts";
 import { hasTextBody, type Style } from "./render.ts";
@@ -51,6 +37,8 @@ import type { Terminal } from "./terminal.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { type InputAction, parseJsonInput } from "./json_input.ts";
 import { firstAttempt } from "./reconnect_backoff.ts";
+import { InTurn } from "./in_turn.ts";
+import { type E2eKeys, sessionE2e } from "./session_e2e.ts";
 import { StatusRow } from "./status_row.ts";
 import { offerConsent } from "./offer_consent.ts";
 import { connectionFiles, type FileOptions } from "./connection_files.ts";
@@ -101,18 +89,6 @@ export interface SessionOptions {
   ui?: InterfaceOptions;
   /** End-to-end keys to publish at every sign-in (issue 17); absent: none. */
   e2e?: E2eKeys;
-}
-
-/**
- * The keyring to publish and where new keys are saved first; the sessions,
- * archive and verifications (e2e_state.ts) and identity keys seen per name.
- */
-export interface E2eKeys {
-  keyring: Keyring;
-  save: (keyring: Keyring) => Promise<void>;
-  state: E2eState;
-  saveState: (state: E2eState) => Promise<void>;
-  identities: IdentityBook;
 }
 
 /** Terminal niceties a user can turn off. */
@@ -285,50 +261,32 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       home,
     )
   );
-  // Private messages end to end (issue 17), when there are keys.
-  const e2e = context.e2e === undefined ? null : new E2eSessions({
-    keyring: context.e2e.keyring,
-    saveKeyring: context.e2e.save,
-    state: context.e2e.state,
-    saveState: context.e2e.saveState,
-    identities: context.e2e.identities,
-    // Names in these lines may come from the server: made safe here.
-    notify: (lines) => {
-      for (const text of lines.map(sanitizeForTerminal)) {
-        if (text.startsWith("ERROR: ") || text.startsWith("WARNING: ")) {
-          emit({ type: "error", re: null, code: "e2e", text });
-        } else emit({ type: "notice", text });
-      }
-    },
+  // Chat lines are shown in the order they came: an end-to-end one is
+  // opened first, and those after it wait for it.
+  const order = new InTurn((error) =>
+    emit({
+      type: "error",
+      re: null,
+      code: "e2e",
+      text: `ERROR: ${messageOf(error)}`,
+    })
+  );
+  // Private and group messages end to end (issue 17), when there are keys.
+  const {
+    e2e,
+    groupSessions,
+    fileKeys,
+    usesE2e,
+    showOpened,
+    openE2e,
+    openGroup,
+  } = sessionE2e({
+    keys: context.e2e,
+    emit,
+    order,
+    show: (message, text) => show(message, text),
+    client: () => link.client,
   });
-  // File keys that came end to end, until their offers ask for them.
-  const fileKeys = new FileKeyInbox();
-  const usesE2e = (server: string) => (name: string) =>
-    context.e2e?.identities.known(server, name) != null;
-  // Group messages end to end (issue 17 item 3), when there are keys.
-  const e2eKeys = context.e2e;
-  const groupSessions = e2e === null || e2eKeys === undefined
-    ? null
-    : new GroupSessions({
-      state: e2eKeys.state.groups,
-      save: () => e2eKeys.saveState(e2eKeys.state),
-      sendSecret: (...args) => e2e.sendSecret(...args),
-      knownKey: (server, name) =>
-        e2eKeys.identities.known(server, name) ?? null,
-      notify: (lines) => {
-        for (const text of lines.map(sanitizeForTerminal)) {
-          if (text.startsWith("ERROR: ") || text.startsWith("WARNING: ")) {
-            emit({ type: "error", re: null, code: "e2e", text });
-          } else emit({ type: "notice", text });
-        }
-      },
-      late: (opened) => inTurn(() => showGroupOpened(opened)),
-      // Private messages are opened in turn (`inTurn`): a sender key sent
-      // before a group message is delivered once those before it are.
-      // (`shown` is declared below; nothing opens a group message before
-      // `attach`, as for `late`.)
-      before: () => shown,
-    });
   if (e2e !== null) {
     style.verification = (name, fingerprint) =>
       e2e.verification(link.client.serverFingerprint, name, fingerprint);
@@ -395,145 +353,6 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   });
   const { prompts, answers } = offers;
 
-  /** Shows an opened end-to-end message, or why it was not. */
-  const showOpened = (opened: Opened) => {
-    switch (opened.kind) {
-      case "message":
-        show(opened.message, opened.text);
-        return;
-      case "refused":
-        for (const text of opened.lines.map(sanitizeForTerminal)) {
-          if (text.startsWith("ERROR: ")) {
-            emit({ type: "error", re: null, code: "e2e", text });
-          } else emit({ type: "notice", text });
-        }
-        return;
-      case "secret":
-        // A file's key, for the offer that names it (file_key_share.ts), or
-        // a member's chain for a group (group_sessions.ts).
-        if (fileKeys.deliver(opened.from, opened.label, opened.secret)) return;
-        if (
-          groupSessions?.deliverKey(
-            link.client,
-            opened.from,
-            opened.label,
-            opened.secret,
-          )
-        ) return;
-        emit({
-          type: "notice",
-          text: sanitizeForTerminal(
-            `${opened.from} sent a secret for '${opened.label}', which this client has no use for yet`,
-          ),
-        });
-        return;
-      default: {
-        const unreachable: never = opened;
-        return unreachable;
-      }
-    }
-  };
-  // Chat lines are shown in the order they came: an end-to-end one is
-  // opened first, and those after it wait for it.
-  let shown: Promise<void> = Promise.resolve();
-  const inTurn = (run: () => void | Promise<void>) => {
-    shown = shown.then(run).catch((error) =>
-      emit({
-        type: "error",
-        re: null,
-        code: "e2e",
-        text: `ERROR: ${messageOf(error)}`,
-      })
-    );
-  };
-  const openE2e = (
-    client: ChatClient,
-    message: E2ePrivate,
-    body: Uint8Array,
-  ) => {
-    if (e2e === null) {
-      inTurn(() =>
-        emit({
-          type: "error",
-          re: null,
-          code: "e2e",
-          text: sanitizeForTerminal(
-            `ERROR: A private message from ${message.from} is end to end, and this session has no end-to-end keys to open it`,
-          ),
-        })
-      );
-      return;
-    }
-    const opened = e2e.open(client, message, body);
-    // Settles once it is shown, kept held, or shown as an error: only then
-    // is it acknowledged (chat_client.ts MessageListener).
-    const dealt = Promise.withResolvers<void>();
-    inTurn(async () => {
-      try {
-        showOpened(await opened);
-      } finally {
-        dealt.resolve();
-      }
-    });
-    return dealt.promise;
-  };
-
-  /** Shows an opened end-to-end group message, or why it was not. */
-  const showGroupOpened = (opened: GroupOpened) => {
-    switch (opened.kind) {
-      case "message":
-        show(opened.message, opened.text);
-        return;
-      case "refused":
-        for (const text of opened.lines.map(sanitizeForTerminal)) {
-          emit({ type: "error", re: null, code: "e2e", text });
-        }
-        return;
-      case "waiting":
-        // Shown when its sender key comes (`late`).
-        return;
-      default: {
-        const unreachable: never = opened;
-        return unreachable;
-      }
-    }
-  };
-  const openGroup = (
-    client: ChatClient,
-    message: E2eGroup,
-    body: Uint8Array,
-  ) => {
-    if (groupSessions === null) {
-      inTurn(() =>
-        emit({
-          type: "error",
-          re: null,
-          code: "e2e",
-          text: sanitizeForTerminal(
-            `ERROR: A group message from ${message.from} in ${message.group} is end to end, and this session has no end-to-end keys to open it`,
-          ),
-        })
-      );
-      return;
-    }
-    const opened = groupSessions.open(client, message, body);
-    // As openE2e; one waiting for its sender key settles with its outcome.
-    const dealt = Promise.withResolvers<void>();
-    inTurn(async () => {
-      const outcome = await opened.catch((error) => {
-        dealt.resolve();
-        throw error;
-      });
-      try {
-        showGroupOpened(outcome);
-      } finally {
-        if (outcome.kind === "waiting") outcome.settled.then(dealt.resolve);
-        else dealt.resolve();
-      }
-    });
-    return dealt.promise;
-  };
-
   /** Shows a chat message (or any other the server sent unasked). */
   const show = (message: ServerMessage, text: string) => {
     const chat = hasTextBody(message) &&
@@ -584,11 +403,11 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       // File data is not text: decoding each chunk would cost a string as
       // long as the chunk (and a JavaScript heap that grows with the rate).
       const text = hasTextBody(message) ? decodeText(body) : "";
-      inTurn(() => show(message, text));
+      order.run(() => show(message, text));
       if (
         message.t === "public" || message.t === "private" ||
         message.t === "group"
-      ) return reached(shown);
+      ) return reached(order.settled);
     });
     // Seed tab completion with who and what is there; the replies are not shown.
     void client.request({ t: "list" }).then((r) => {
@@ -604,7 +423,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       e2e,
       fileKeys,
       usesE2e,
-      shown: () => shown,
+      shown: () => order.settled,
       emit,
       terminal,
       json: context.json,
@@ -827,7 +646,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     // What arrived before the reply (a history's messages, being opened
     // if end to end) is shown before it.
     return showInOrder(request.then(async (reply) => {
-      await shown;
+      await order.settled;
       learnNames(reply, users, groups);
       learnKeys(reply);
       if (

@@ -1,0 +1,234 @@
+/**
+ * A session's end-to-end messages (issue 17): the private and group
+ * sessions, opening what comes in its turn (in_turn.ts) and showing it, or
+ * why it could not be opened, and the secrets that come with them (file
+ * keys, group chains).
+ *
+ * @module
+ */
+
+import type { ServerMessage } from "../protocol/messages.ts";
+import { sanitizeForTerminal } from "../text/sanitize.ts";
+import type { ChatClient } from "./chat_client.ts";
+import type { Keyring } from "./e2e_keys.ts";
+import {
+  type E2ePrivate,
+  E2eSessions,
+  type IdentityBook,
+  type Opened,
+} from "./e2e_sessions.ts";
+import type { E2eState } from "./e2e_state.ts";
+import { FileKeyInbox } from "./file_key_share.ts";
+import {
+  type E2eGroup,
+  type GroupOpened,
+  GroupSessions,
+} from "./group_sessions.ts";
+import type { InTurn } from "./in_turn.ts";
+import type { SessionEvent } from "./session_events.ts";
+
+/**
+ * The keyring to publish and where new keys are saved first; the sessions,
+ * archive and verifications (e2e_state.ts) and identity keys seen per name.
+ */
+export interface E2eKeys {
+  keyring: Keyring;
+  save: (keyring: Keyring) => Promise<void>;
+  state: E2eState;
+  saveState: (state: E2eState) => Promise<void>;
+  identities: IdentityBook;
+}
+
+export interface SessionE2eOptions {
+  /** Absent: no keys, and what comes end to end is said to be unreadable. */
+  keys: E2eKeys | undefined;
+  emit: (event: SessionEvent) => void;
+  /** Where what comes is shown, in the order it came. */
+  order: InTurn;
+  /** Shows a message opened, as any other chat message. */
+  show: (message: ServerMessage, text: string) => void;
+  /** The connection now. */
+  client: () => ChatClient;
+}
+
+export function sessionE2e(options: SessionE2eOptions) {
+  const { keys, emit, order, show, client } = options;
+  const inTurn = (run: () => void | Promise<void>) => order.run(run);
+  // Private messages end to end (issue 17), when there are keys.
+  const e2e = keys === undefined ? null : new E2eSessions({
+    keyring: keys.keyring,
+    saveKeyring: keys.save,
+    state: keys.state,
+    saveState: keys.saveState,
+    identities: keys.identities,
+    // Names in these lines may come from the server: made safe here.
+    notify: (lines) => {
+      for (const text of lines.map(sanitizeForTerminal)) {
+        if (text.startsWith("ERROR: ") || text.startsWith("WARNING: ")) {
+          emit({ type: "error", re: null, code: "e2e", text });
+        } else emit({ type: "notice", text });
+      }
+    },
+  });
+  // File keys that came end to end, until their offers ask for them.
+  const fileKeys = new FileKeyInbox();
+  const usesE2e = (server: string) => (name: string) =>
+    keys?.identities.known(server, name) != null;
+  // Group messages end to end (issue 17 item 3), when there are keys.
+  const e2eKeys = keys;
+  const groupSessions = e2e === null || e2eKeys === undefined
+    ? null
+    : new GroupSessions({
+      state: e2eKeys.state.groups,
+      save: () => e2eKeys.saveState(e2eKeys.state),
+      sendSecret: (...args) => e2e.sendSecret(...args),
+      knownKey: (server, name) =>
+        e2eKeys.identities.known(server, name) ?? null,
+      notify: (lines) => {
+        for (const text of lines.map(sanitizeForTerminal)) {
+          if (text.startsWith("ERROR: ") || text.startsWith("WARNING: ")) {
+            emit({ type: "error", re: null, code: "e2e", text });
+          } else emit({ type: "notice", text });
+        }
+      },
+      late: (opened) => inTurn(() => showGroupOpened(opened)),
+      // Private messages are opened in turn (`inTurn`): a sender key sent
+      // before a group message is delivered once those before it are.
+      before: () => order.settled,
+    });
+  /** Shows an opened end-to-end message, or why it was not. */
+  const showOpened = (opened: Opened) => {
+    switch (opened.kind) {
+      case "message":
+        show(opened.message, opened.text);
+        return;
+      case "refused":
+        for (const text of opened.lines.map(sanitizeForTerminal)) {
+          if (text.startsWith("ERROR: ")) {
+            emit({ type: "error", re: null, code: "e2e", text });
+          } else emit({ type: "notice", text });
+        }
+        return;
+      case "secret":
+        // A file's key, for the offer that names it (file_key_share.ts), or
+        // a member's chain for a group (group_sessions.ts).
+        if (fileKeys.deliver(opened.from, opened.label, opened.secret)) return;
+        if (
+          groupSessions?.deliverKey(
+            client(),
+            opened.from,
+            opened.label,
+            opened.secret,
+          )
+        ) return;
+        emit({
+          type: "notice",
+          text: sanitizeForTerminal(
+            `${opened.from} sent a secret for '${opened.label}', which this client has no use for yet`,
+          ),
+        });
+        return;
+      default: {
+        const unreachable: never = opened;
+        return unreachable;
+      }
+    }
+  };
+  const openE2e = (
+    client: ChatClient,
+    message: E2ePrivate,
+    body: Uint8Array,
+  ) => {
+    if (e2e === null) {
+      inTurn(() =>
+        emit({
+          type: "error",
+          re: null,
+          code: "e2e",
+          text: sanitizeForTerminal(
+            `ERROR: A private message from ${message.from} is end to end, and this session has no end-to-end keys to open it`,
+          ),
+        })
+      );
+      return;
+    }
+    const opened = e2e.open(client, message, body);
+    // Settles once it is shown, kept held, or shown as an error: only then
+    // is it acknowledged (chat_client.ts MessageListener).
+    const dealt = Promise.withResolvers<void>();
+    inTurn(async () => {
+      try {
+        showOpened(await opened);
+      } finally {
+        dealt.resolve();
+      }
+    });
+    return dealt.promise;
+  };
+
+  /** Shows an opened end-to-end group message, or why it was not. */
+  const showGroupOpened = (opened: GroupOpened) => {
+    switch (opened.kind) {
+      case "message":
+        show(opened.message, opened.text);
+        return;
+      case "refused":
+        for (const text of opened.lines.map(sanitizeForTerminal)) {
+          emit({ type: "error", re: null, code: "e2e", text });
+        }
+        return;
+      case "waiting":
+        // Shown when its sender key comes (`late`).
+        return;
+      default: {
+        const unreachable: never = opened;
+        return unreachable;
+      }
+    }
+  };
+  const openGroup = (
+    client: ChatClient,
+    message: E2eGroup,
+    body: Uint8Array,
+  ) => {
+    if (groupSessions === null) {
+      inTurn(() =>
+        emit({
+          type: "error",
+          re: null,
+          code: "e2e",
+          text: sanitizeForTerminal(
+            `ERROR: A group message from ${message.from} in ${message.group} is end to end, and this session has no end-to-end keys to open it`,
+          ),
+        })
+      );
+      return;
+    }
+    const opened = groupSessions.open(client, message, body);
+    // As openE2e; one waiting for its sender key settles with its outcome.
+    const dealt = Promise.withResolvers<void>();
+    inTurn(async () => {
+      const outcome = await opened.catch((error) => {
+        dealt.resolve();
+        throw error;
+      });
+      try {
+        showGroupOpened(outcome);
+      } finally {
+        if (outcome.kind === "waiting") outcome.settled.then(dealt.resolve);
+        else dealt.resolve();
+      }
+    });
+    return dealt.promise;
+  };
+
+  return {
+    e2e,
+    groupSessions,
+    fileKeys,
+    usesE2e,
+    showOpened,
+    openE2e,
+    openGroup,
+  };
+}
