@@ -3,7 +3,7 @@
  * server messages -> rendered lines. Returns the process exit code; never exits.
  */
 
-import { isValidName, nameKey } from "../protocol/limits.ts";
+import { nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { messageOf } from "../transport/secure_channel.ts";
 import {
@@ -32,11 +32,14 @@ import { scanPartials } from "../files/partials.ts";
 import { formatTransfers } from "./transfers_view.ts";
 import { hasTextBody, type Style } from "./render.ts";
 import type { Identity } from "../crypto/identity.ts";
-import { FINGERPRINT_PATTERN, hostKeyOf } from "./known_hosts.ts";
+import { hostKeyOf } from "./known_hosts.ts";
 import type { Terminal } from "./terminal.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { type InputAction, parseJsonInput } from "./json_input.ts";
 import { firstAttempt } from "./reconnect_backoff.ts";
+import { NamesSeen } from "./names_seen.ts";
+// tests/client/session_test.ts imports it from here.
+export { learnNames } from "./names_seen.ts";
 import { InTurn } from "./in_turn.ts";
 import { type E2eKeys, sessionE2e } from "./session_e2e.ts";
 import { StatusRow } from "./status_row.ts";
@@ -250,13 +253,13 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   style.self = self;
   // History lines carry their own time (render.ts); scripts keep the seed's lines.
   style.clock = context.ui.time && terminal.interactive && !context.json;
-  const users = new Set<string>([self]);
-  const groups = new Set<string>();
+  // Who and what is there, for tab completion, and keys for /ignore.
+  const names = new NamesSeen(self);
   const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE") ?? null;
   terminal.setCompleter((line) =>
     completeLine(
       line,
-      { users: [...users], groups: [...groups] },
+      { users: [...names.users], groups: [...names.groups] },
       listFolder,
       home,
     )
@@ -296,18 +299,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   const showPrompt = () =>
     terminal.setPrompt(terminal.interactive ? conversations.prompt(self) : "");
   showPrompt();
-  // Identity keys by name key, as /list tells them: /ignore is by key.
-  const keys = new Map<string, string>();
-  const learnKeys = (message: ServerMessage) => {
-    if (message.t !== "users") return;
-    for (const user of message.users) {
-      if (
-        user.fingerprint !== undefined &&
-        FINGERPRINT_PATTERN.test(user.fingerprint)
-      ) keys.set(nameKey(user.name), user.fingerprint);
-    }
-  };
-  const keyOf = (name: string) => keys.get(nameKey(name)) ?? null;
+  const keyOf = (name: string) => names.keyOf(name);
   const ignore = await loadIgnoreFile(first.serverFingerprint, terminal);
   const history = terminal.interactive && context.ui.historyFile
     ? await loadHistoryFile(first.serverFingerprint, terminal)
@@ -379,7 +371,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     client.onMessage(({ message, body }) => {
       // The goodbye is reported once, where the connection ends.
       if (message.t === "bye") return;
-      learnNames(message, users, groups);
+      names.learnNames(message);
       if (message.t === "presence" && message.online) {
         e2e?.signedIn(client.serverFingerprint, message.name);
       }
@@ -411,12 +403,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     });
     // Seed tab completion with who and what is there; the replies are not shown.
     void client.request({ t: "list" }).then((r) => {
-      learnNames(r, users, groups);
-      learnKeys(r);
+      names.learnNames(r);
+      names.learnKeys(r);
     });
-    void client.request({ t: "groups" }).then((r) =>
-      learnNames(r, users, groups)
-    );
+    void client.request({ t: "groups" }).then((r) => names.learnNames(r));
     const { receiver, sender } = connectionFiles(client, {
       files,
       offers,
@@ -647,8 +637,8 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     // if end to end) is shown before it.
     return showInOrder(request.then(async (reply) => {
       await order.settled;
-      learnNames(reply, users, groups);
-      learnKeys(reply);
+      names.learnNames(reply);
+      names.learnKeys(reply);
       if (
         command.kind === "away" && reply.t === "error" &&
         reply.code === "bad_request"
@@ -683,7 +673,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     if (nameKey(name) === nameKey(self)) return [CANNOT_IGNORE_SELF];
     // Ask who is online now: their key may have changed since the last /list.
     const reply = await link.client.request({ t: "list" });
-    learnKeys(reply);
+    names.learnKeys(reply);
     const online = reply.t === "users"
       ? reply.users.find((u) => nameKey(u.name) === nameKey(name))?.name
       : undefined;
@@ -898,49 +888,4 @@ type ChatCommand = Extract<Command, { kind: "say" | "msg" | "gsay" }>;
 function isChat(command: Command): command is ChatCommand {
   return command.kind === "say" || command.kind === "msg" ||
     command.kind === "gsay";
-}
-
-/**
- * Keeps the names tab completion offers in step with what the server says.
- * Only names the naming rule allows are taken: completion writes them into
- * the input line, unsanitised.
- */
-export function learnNames(
-  message: ServerMessage,
-  users: Set<string>,
-  groups: Set<string>,
-): void {
-  const user = (name: string) => {
-    if (isValidName(name)) users.add(name);
-  };
-  const group = (name: string) => {
-    if (isValidName(name)) groups.add(name);
-  };
-  switch (message.t) {
-    case "users":
-      for (const u of message.users) user(u.name);
-      break;
-    case "groups":
-      for (const g of message.groups) group(g.name);
-      break;
-    case "presence":
-      if (message.online) {
-        user(message.name);
-      } else {
-        for (const user of users) {
-          if (nameKey(user) === nameKey(message.name)) users.delete(user);
-        }
-      }
-      break;
-    case "membership":
-    case "group":
-      group(message.group);
-      break;
-    case "public":
-    case "private":
-      user(message.from);
-      break;
-    default:
-      break;
-  }
 }
