@@ -3,40 +3,24 @@
  * server messages -> rendered lines. Returns the process exit code; never exits.
  */
 
-import { nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { messageOf } from "../transport/secure_channel.ts";
-import {
-  ChatClient,
-  decodeText,
-  newClientId,
-  type Reply,
-  wasUnanswered,
-} from "./chat_client.ts";
+import { ChatClient, decodeText, wasUnanswered } from "./chat_client.ts";
 import { StoreLedgers } from "./store_ledgers.ts";
-import { type Command, helpText, parseInput } from "./commands.ts";
-import { addressed, perform, queryNote } from "./command_requests.ts";
-import {
-  CANNOT_IGNORE_SELF,
-  ignoredLines,
-  ignoringText,
-  unignoredText,
-} from "./ignore_texts.ts";
-import { actionBody } from "./actions.ts";
 import { completeLine, type PathEntry } from "./completion.ts";
 import { conversationOf, Conversations } from "./conversations.ts";
 import { defaultIgnorePath, IgnoreFile } from "./ignore_file.ts";
 import { HistoryFile, historyPath } from "./history_file.ts";
 import { defaultConfigDir } from "../crypto/identity_files.ts";
 import { scanPartials } from "../files/partials.ts";
-import { formatTransfers } from "./transfers_view.ts";
 import { hasTextBody, type Style } from "./render.ts";
 import type { Identity } from "../crypto/identity.ts";
 import { hostKeyOf } from "./known_hosts.ts";
 import type { Terminal } from "./terminal.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
-import { type InputAction, parseJsonInput } from "./json_input.ts";
 import { firstAttempt } from "./reconnect_backoff.ts";
+import { unconfirmedChat } from "./unconfirmed_chat.ts";
+import { sessionCommands } from "./session_commands.ts";
 import { NamesSeen } from "./names_seen.ts";
 // tests/client/session_test.ts imports it from here.
 export { learnNames } from "./names_seen.ts";
@@ -55,7 +39,6 @@ import {
   readerBehindText,
 } from "./session_output.ts";
 import { publishKeys } from "./publish_keys.ts";
-import { withPatience } from "./with_patience.ts";
 import { type Queued, reconnect } from "./session_reconnect.ts";
 import { withDeadline } from "../transport/with_deadline.ts";
 import {
@@ -223,10 +206,6 @@ export async function runSession(options: SessionOptions): Promise<number> {
     e2e: options.e2e,
   });
 }
-
-/** What /verify and /trust say in a session without end-to-end keys. */
-const NO_E2E =
-  "ERROR: This session has no end-to-end keys (see the warning at start), so private messages are not end to end";
 
 interface ChatContext {
   terminal: Terminal;
@@ -442,222 +421,32 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     downloadsDir: files.downloadsDir,
   });
 
-  // Each command's result is shown in the order the commands were typed, even
-  // when a local answer (usage, help) is ready before an earlier server reply.
-  let results: Promise<void> = Promise.resolve();
-  const showInOrder = (show: Promise<() => void>): Promise<void> => {
-    results = results.then(() => show).then((run) => run());
-    return results;
-  };
-
-  /** What a line asks for: in --json, it may be a JSON command. */
-  const parse = (line: string): InputAction | null => {
-    if (context.json) return parseJsonInput(line);
-    const command = parseInput(line);
-    return command === null ? null : { kind: "command", command, id: null };
-  };
-
-  // Chat lines whose connection ended before the server answered, oldest
-  // first: the server may have stored them. Each goes again, with the same
-  // cid, on the next connection (once back, before what was typed
-  // meanwhile); a server that recognises retries stores it once.
-  const unconfirmed: ((next: ChatClient | null) => void)[] = [];
-  const retryUnconfirmed = (next: ChatClient | null) => {
-    for (const retry of unconfirmed.splice(0)) retry(next);
-  };
-  const sendChat = (command: ChatCommand): Promise<Reply> =>
-    new Promise((resolve) => {
-      const cid = newClientId();
-      const attempt = (client: ChatClient) => {
-        void withPatience(() =>
-          perform(
-            client,
-            command,
-            cid,
-            e2e === null
-              ? null
-              : (to, text, cid) => e2e.sendText(client, to, text, cid),
-            groupSessions === null
-              ? null
-              : (group, text, cid) =>
-                groupSessions.send(client, group, text, cid),
-          )!
-        ).then(
-          (reply) => {
-            if (!wasUnanswered(reply) || !context.reconnect) {
-              resolve(reply);
-              return;
-            }
-            const retry = (next: ChatClient | null) => {
-              // Without a server that recognises the cid, sending again
-              // could store it twice: the user hears it may not be sent.
-              if (next === null || !next.recognisesRetries) resolve(reply);
-              else attempt(next);
-            };
-            // Already back on a newer connection: go at once.
-            if (link.client !== client && !link.client.isOver) {
-              retry(link.client);
-            } else unconfirmed.push(retry);
-          },
-        );
-      };
-      attempt(link.client);
-    });
-
-  /** `/transfers` or `/cancel`: about transfers that may be running. */
-  const controlsTransfers = (line: string | null): boolean => {
-    if (line === null) return false;
-    const action = parse(line);
-    return action !== null && action.kind === "command" &&
-      (action.command.kind === "transfers" ||
-        action.command.kind === "cancel");
-  };
-
-  /**
-   * Acts on input line number `number`; resolves once its results are
-   * shown, or "quit" when the user asked to leave.
-   */
-  const handle = (line: string, number: number): Promise<void> | "quit" => {
-    // While an offer waits, y / n / a answer it; anything else is chat.
-    if (!context.json && prompts.answer(line)) return Promise.resolve();
-    const action = parse(line);
-    if (action === null) return Promise.resolve();
-    const re = action.id ?? number;
-    switch (action.kind) {
-      case "invalid":
-        return showInOrder(
-          Promise.resolve(() =>
-            emit({ type: "error", re, code: "usage", text: action.message })
-          ),
-        );
-      case "answer":
-        return showInOrder(Promise.resolve(() => {
-          if (!answers.answer(action.xfer, action.accept)) {
-            emit({
-              type: "error",
-              re,
-              code: "no_such_offer",
-              text:
-                `ERROR: No file offer ${action.xfer} is waiting for an answer`,
-            });
-          }
-        }));
-      case "command":
-        break;
-    }
-    // Plain lines and actions go where /query points.
-    const typed = action.command;
-    const command: Command = typed.kind === "say"
-      ? addressed(typed.text, conversations.current)
-      : typed.kind === "me"
-      ? addressed(actionBody(typed.text), conversations.current)
-      : typed;
-    /** Local lines answering the command: errors as errors. */
-    const tell = (lines: string[]) => () => {
-      for (const text of lines) {
-        if (text.startsWith("ERROR: ")) {
-          emit({ type: "error", re, code: command.kind, text });
-        } else emit({ type: "notice", text });
-      }
-    };
-    switch (command.kind) {
-      case "quit":
-        return "quit";
-      case "query":
-        conversations.setCurrent(command.conversation);
-        showPrompt();
-        return showInOrder(
-          Promise.resolve(tell([queryNote(command.conversation)])),
-        );
-      case "ignore":
-        return showInOrder(
-          (command.name === undefined
-            ? Promise.resolve(ignoredLines(ignore.list.entries()))
-            : ignoreUser(command.name)).then(tell),
-        );
-      case "unignore":
-        return showInOrder(
-          ignore.remove(command.name, keyOf(command.name)).then(
-            (removed) => tell([unignoredText(command.name, removed)]),
-            (error) => tell([`ERROR: ${messageOf(error)}`]),
-          ),
-        );
-      case "file":
-        return outgoing.send({ to: command.to }, command.path, re);
-      case "groupfile":
-        return outgoing.send({ group: command.group }, command.path, re);
-      case "help":
-        return showInOrder(
-          Promise.resolve(() =>
-            emit({ type: "help", re, lines: helpText(command.topic) })
-          ),
-        );
-      case "invalid":
-        return showInOrder(
-          Promise.resolve(() =>
-            emit({ type: "error", re, code: "usage", text: command.message })
-          ),
-        );
-      case "transfers":
-        return showInOrder(
-          transfers.list().then((entries) => tell(formatTransfers(entries))),
-        );
-      case "cancel":
-        return showInOrder(transfers.cancel(command.number).then(tell));
-      case "verify":
-        return showInOrder(
-          e2e === null
-            ? Promise.resolve(tell([NO_E2E]))
-            : e2e.verify(link.client, command.name, command.number ?? null)
-              .then((lines) => tell(lines.map(sanitizeForTerminal))),
-        );
-      case "trust":
-        if (e2e === null) return showInOrder(Promise.resolve(tell([NO_E2E])));
-        return showInOrder(
-          e2e.trust(link.client, command.name).then((result) => () => {
-            tell(result.lines.map(sanitizeForTerminal))();
-            for (const sent of result.sent) {
-              emit({
-                type: "reply",
-                re,
-                command: { kind: "msg", to: sent.to, text: sent.text },
-                reply: sent.reply,
-              });
-            }
-            for (const opened of result.opened) showOpened(opened);
-          }),
-        );
-      default:
-        break;
-    }
-    const request = isChat(command)
-      ? sendChat(command)
-      : withPatience(() => perform(link.client, command)!);
-    // What arrived before the reply (a history's messages, being opened
-    // if end to end) is shown before it.
-    return showInOrder(request.then(async (reply) => {
-      await order.settled;
-      names.learnNames(reply);
-      names.learnKeys(reply);
-      if (
-        command.kind === "away" && reply.t === "error" &&
-        reply.code === "bad_request"
-      ) {
-        return () =>
-          emit({
-            type: "error",
-            re,
-            code: "unsupported",
-            text:
-              "ERROR: This server does not support /away (it is older than this client)",
-          });
-      }
-      if (command.kind === "away" && reply.t === "ok") {
-        away = command.reason ?? null;
-      }
-      return () => emit({ type: "reply", re, command, reply });
-    }));
-  };
+  // Chat lines whose connection ended before the server answered go again
+  // on the next one (unconfirmed_chat.ts).
+  const chats = unconfirmedChat({
+    e2e,
+    groupSessions,
+    reconnect: context.reconnect,
+    client: () => link.client,
+  });
+  const commands = sessionCommands({
+    self,
+    json: context.json,
+    emit,
+    offers,
+    conversations,
+    showPrompt,
+    ignore,
+    names,
+    outgoing,
+    transfers,
+    e2e,
+    showOpened,
+    order,
+    chats,
+    client: () => link.client,
+  });
+  const { handle, parse, controlsTransfers } = commands;
 
   // A chat line cut off from its reply waits for the next connection, which
   // only this loop makes: a script stops waiting for it when the link ends.
@@ -665,31 +454,6 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     Promise.race([done, link.client.ended]);
 
   let lineNumber = 0;
-  /** The away reason the server has for us: said again after a reconnection. */
-  let away: string | null = null;
-
-  /** `/ignore NAME`: by the key the server says the name is bound to. */
-  const ignoreUser = async (name: string): Promise<string[]> => {
-    if (nameKey(name) === nameKey(self)) return [CANNOT_IGNORE_SELF];
-    // Ask who is online now: their key may have changed since the last /list.
-    const reply = await link.client.request({ t: "list" });
-    names.learnKeys(reply);
-    const online = reply.t === "users"
-      ? reply.users.find((u) => nameKey(u.name) === nameKey(name))?.name
-      : undefined;
-    const shown = online ?? name;
-    const key = online === undefined ? null : keyOf(online);
-    try {
-      await ignore.add({ fingerprint: key, name: shown });
-    } catch (error) {
-      return [`ERROR: ${messageOf(error)}`];
-    }
-    const where = ignore.path === null
-      ? "for this session: there is no config folder"
-      : `remembered in ${ignore.path}`;
-    return [ignoringText(shown, key, where)];
-  };
-
   // The line being waited for survives a reconnection, so nothing typed is lost.
   let pendingLine: Promise<string | null> | null = null;
   const nextLine = () => (pendingLine ??= terminal.nextLine());
@@ -747,7 +511,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       !context.reconnect || ending.bye === "violation" ||
       ending.bye === "replaced"
     ) {
-      retryUnconfirmed(null);
+      chats.retry(null);
       if (ending.clean) emit({ type: "notice", text: ending.reason });
       else {
         emit({
@@ -781,7 +545,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       showStatus: (line) => status.showConnection(line),
     });
     if (next === null) {
-      retryUnconfirmed(null);
+      chats.retry(null);
       for (const { line, re } of queue.splice(0)) {
         emit({
           type: "error",
@@ -795,9 +559,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     }
     connected = { attempt: next.attempt, welcomedAt: Date.now() };
     link = attach(next.client);
-    retryUnconfirmed(next.client);
+    chats.retry(next.client);
     // What was typed meanwhile goes now, in order, once.
     // The server keeps the away state with the connection that set it.
+    const away = commands.away();
     if (away !== null) {
       void link.client.request({ t: "away", reason: away });
     }
@@ -821,7 +586,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   leaving = true;
   relinked.resolve(false);
   // End of input or /quit: let outstanding replies arrive, then say goodbye.
-  await withDeadline(results, REPLY_GRACE_MS);
+  await withDeadline(commands.results(), REPLY_GRACE_MS);
   // The server may have ended the session meanwhile: that is not a clean exit.
   const cut = link.client.isOver;
   // Files being sent finish (or fail) before we leave.
@@ -880,12 +645,4 @@ function listFolder(path: string): PathEntry[] {
     if (entries.length >= 5000) break;
   }
   return entries;
-}
-
-/** A line of chat: sent with a client id, and sent again if unconfirmed. */
-type ChatCommand = Extract<Command, { kind: "say" | "msg" | "gsay" }>;
-
-function isChat(command: Command): command is ChatCommand {
-  return command.kind === "say" || command.kind === "msg" ||
-    command.kind === "gsay";
 }

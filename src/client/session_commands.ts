@@ -1,0 +1,294 @@
+/**
+ * What a session does with each line of input: a command, chat (where
+ * /query points), an answer to a file offer or, in --json, a JSON command;
+ * and each one's results shown in the order the lines were typed.
+ *
+ * @module
+ */
+
+import { messageOf } from "../transport/secure_channel.ts";
+import { nameKey } from "../protocol/limits.ts";
+import { sanitizeForTerminal } from "../text/sanitize.ts";
+import type { ChatClient } from "./chat_client.ts";
+import { type Command, helpText, parseInput } from "./commands.ts";
+import { addressed, perform, queryNote } from "./command_requests.ts";
+import {
+  CANNOT_IGNORE_SELF,
+  ignoredLines,
+  ignoringText,
+  unignoredText,
+} from "./ignore_texts.ts";
+import { actionBody } from "./actions.ts";
+import type { Conversations } from "./conversations.ts";
+import type { IgnoreFile } from "./ignore_file.ts";
+import type { E2eSessions, Opened } from "./e2e_sessions.ts";
+import { type InputAction, parseJsonInput } from "./json_input.ts";
+import type { InTurn } from "./in_turn.ts";
+import type { NamesSeen } from "./names_seen.ts";
+import type { OfferConsent } from "./offer_consent.ts";
+import type { outgoingFiles } from "./outgoing_files.ts";
+import type { SessionEvent } from "./session_events.ts";
+import type { transferControls } from "./transfer_controls.ts";
+import { formatTransfers } from "./transfers_view.ts";
+import { isChat, type unconfirmedChat } from "./unconfirmed_chat.ts";
+import { withPatience } from "./with_patience.ts";
+
+/** What /verify and /trust say in a session without end-to-end keys. */
+const NO_E2E =
+  "ERROR: This session has no end-to-end keys (see the warning at start), so private messages are not end to end";
+
+export interface SessionCommandsOptions {
+  /** Our name. */
+  self: string;
+  /** `--json`: input lines may be JSON commands. */
+  json: boolean;
+  emit: (event: SessionEvent) => void;
+  offers: OfferConsent;
+  conversations: Conversations;
+  /** Shows the prompt again (where /query points). */
+  showPrompt: () => void;
+  ignore: IgnoreFile;
+  names: NamesSeen;
+  outgoing: ReturnType<typeof outgoingFiles>;
+  transfers: ReturnType<typeof transferControls>;
+  /** Private messages end to end; null without keys. */
+  e2e: E2eSessions | null;
+  /** Shows an opened end-to-end message (session_e2e.ts). */
+  showOpened: (opened: Opened) => void;
+  /** What came from the server, shown in the order it came. */
+  order: InTurn;
+  chats: ReturnType<typeof unconfirmedChat>;
+  /** The connection now. */
+  client: () => ChatClient;
+}
+
+export function sessionCommands(options: SessionCommandsOptions) {
+  const {
+    self,
+    json,
+    emit,
+    offers: { prompts, answers },
+    conversations,
+    showPrompt,
+    ignore,
+    names,
+    outgoing,
+    transfers,
+    e2e,
+    showOpened,
+    order,
+    chats,
+    client,
+  } = options;
+  const keyOf = (name: string) => names.keyOf(name);
+  // Each command's result is shown in the order the commands were typed, even
+  // when a local answer (usage, help) is ready before an earlier server reply.
+  let results: Promise<void> = Promise.resolve();
+  const showInOrder = (show: Promise<() => void>): Promise<void> => {
+    results = results.then(() => show).then((run) => run());
+    return results;
+  };
+
+  /** What a line asks for: in --json, it may be a JSON command. */
+  const parse = (line: string): InputAction | null => {
+    if (json) return parseJsonInput(line);
+    const command = parseInput(line);
+    return command === null ? null : { kind: "command", command, id: null };
+  };
+
+  /** `/transfers` or `/cancel`: about transfers that may be running. */
+  const controlsTransfers = (line: string | null): boolean => {
+    if (line === null) return false;
+    const action = parse(line);
+    return action !== null && action.kind === "command" &&
+      (action.command.kind === "transfers" ||
+        action.command.kind === "cancel");
+  };
+
+  /**
+   * Acts on input line number `number`; resolves once its results are
+   * shown, or "quit" when the user asked to leave.
+   */
+  const handle = (line: string, number: number): Promise<void> | "quit" => {
+    // While an offer waits, y / n / a answer it; anything else is chat.
+    if (!json && prompts.answer(line)) return Promise.resolve();
+    const action = parse(line);
+    if (action === null) return Promise.resolve();
+    const re = action.id ?? number;
+    switch (action.kind) {
+      case "invalid":
+        return showInOrder(
+          Promise.resolve(() =>
+            emit({ type: "error", re, code: "usage", text: action.message })
+          ),
+        );
+      case "answer":
+        return showInOrder(Promise.resolve(() => {
+          if (!answers.answer(action.xfer, action.accept)) {
+            emit({
+              type: "error",
+              re,
+              code: "no_such_offer",
+              text:
+                `ERROR: No file offer ${action.xfer} is waiting for an answer`,
+            });
+          }
+        }));
+      case "command":
+        break;
+    }
+    // Plain lines and actions go where /query points.
+    const typed = action.command;
+    const command: Command = typed.kind === "say"
+      ? addressed(typed.text, conversations.current)
+      : typed.kind === "me"
+      ? addressed(actionBody(typed.text), conversations.current)
+      : typed;
+    /** Local lines answering the command: errors as errors. */
+    const tell = (lines: string[]) => () => {
+      for (const text of lines) {
+        if (text.startsWith("ERROR: ")) {
+          emit({ type: "error", re, code: command.kind, text });
+        } else emit({ type: "notice", text });
+      }
+    };
+    switch (command.kind) {
+      case "quit":
+        return "quit";
+      case "query":
+        conversations.setCurrent(command.conversation);
+        showPrompt();
+        return showInOrder(
+          Promise.resolve(tell([queryNote(command.conversation)])),
+        );
+      case "ignore":
+        return showInOrder(
+          (command.name === undefined
+            ? Promise.resolve(ignoredLines(ignore.list.entries()))
+            : ignoreUser(command.name)).then(tell),
+        );
+      case "unignore":
+        return showInOrder(
+          ignore.remove(command.name, keyOf(command.name)).then(
+            (removed) => tell([unignoredText(command.name, removed)]),
+            (error) => tell([`ERROR: ${messageOf(error)}`]),
+          ),
+        );
+      case "file":
+        return outgoing.send({ to: command.to }, command.path, re);
+      case "groupfile":
+        return outgoing.send({ group: command.group }, command.path, re);
+      case "help":
+        return showInOrder(
+          Promise.resolve(() =>
+            emit({ type: "help", re, lines: helpText(command.topic) })
+          ),
+        );
+      case "invalid":
+        return showInOrder(
+          Promise.resolve(() =>
+            emit({ type: "error", re, code: "usage", text: command.message })
+          ),
+        );
+      case "transfers":
+        return showInOrder(
+          transfers.list().then((entries) => tell(formatTransfers(entries))),
+        );
+      case "cancel":
+        return showInOrder(transfers.cancel(command.number).then(tell));
+      case "verify":
+        return showInOrder(
+          e2e === null
+            ? Promise.resolve(tell([NO_E2E]))
+            : e2e.verify(client(), command.name, command.number ?? null)
+              .then((lines) => tell(lines.map(sanitizeForTerminal))),
+        );
+      case "trust":
+        if (e2e === null) return showInOrder(Promise.resolve(tell([NO_E2E])));
+        return showInOrder(
+          e2e.trust(client(), command.name).then((result) => () => {
+            tell(result.lines.map(sanitizeForTerminal))();
+            for (const sent of result.sent) {
+              emit({
+                type: "reply",
+                re,
+                command: { kind: "msg", to: sent.to, text: sent.text },
+                reply: sent.reply,
+              });
+            }
+            for (const opened of result.opened) showOpened(opened);
+          }),
+        );
+      default:
+        break;
+    }
+    const request = isChat(command)
+      ? chats.send(command)
+      : withPatience(() => perform(client(), command)!);
+    // What arrived before the reply (a history's messages, being opened
+    // if end to end) is shown before it.
+    return showInOrder(request.then(async (reply) => {
+      await order.settled;
+      names.learnNames(reply);
+      names.learnKeys(reply);
+      if (
+        command.kind === "away" && reply.t === "error" &&
+        reply.code === "bad_request"
+      ) {
+        return () =>
+          emit({
+            type: "error",
+            re,
+            code: "unsupported",
+            text:
+              "ERROR: This server does not support /away (it is older than this client)",
+          });
+      }
+      if (command.kind === "away" && reply.t === "ok") {
+        away = command.reason ?? null;
+      }
+      return () => emit({ type: "reply", re, command, reply });
+    }));
+  };
+
+  /** The away reason the server has for us: said again after a reconnection. */
+  let away: string | null = null;
+
+  /** `/ignore NAME`: by the key the server says the name is bound to. */
+  const ignoreUser = async (name: string): Promise<string[]> => {
+    if (nameKey(name) === nameKey(self)) return [CANNOT_IGNORE_SELF];
+    // Ask who is online now: their key may have changed since the last /list.
+    const reply = await client().request({ t: "list" });
+    names.learnKeys(reply);
+    const online = reply.t === "users"
+      ? reply.users.find((u) => nameKey(u.name) === nameKey(name))?.name
+      : undefined;
+    const shown = online ?? name;
+    const key = online === undefined ? null : keyOf(online);
+    try {
+      await ignore.add({ fingerprint: key, name: shown });
+    } catch (error) {
+      return [`ERROR: ${messageOf(error)}`];
+    }
+    const where = ignore.path === null
+      ? "for this session: there is no config folder"
+      : `remembered in ${ignore.path}`;
+    return [ignoringText(shown, key, where)];
+  };
+
+  return {
+    /**
+     * Acts on input line number `number`; resolves once its results are
+     * shown, or "quit" when the user asked to leave.
+     */
+    handle,
+    /** What a line asks for. */
+    parse,
+    /** Whether a line is /transfers or /cancel (a script does not wait for them). */
+    controlsTransfers,
+    /** Settles once the results of every line so far are shown. */
+    results: () => results,
+    /** The away reason the server has for us (null: none). */
+    away: () => away,
+  };
+}

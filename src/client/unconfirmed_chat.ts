@@ -1,0 +1,96 @@
+/**
+ * Chat lines (say, msg, gsay) sent with a client id (cid), and sent again
+ * with it on the next connection when theirs ended before the server
+ * answered: the server may have stored them, and one that recognises
+ * retries stores each once.
+ *
+ * @module
+ */
+
+import {
+  type ChatClient,
+  newClientId,
+  type Reply,
+  wasUnanswered,
+} from "./chat_client.ts";
+import type { Command } from "./commands.ts";
+import { perform } from "./command_requests.ts";
+import type { E2eSessions } from "./e2e_sessions.ts";
+import type { GroupSessions } from "./group_sessions.ts";
+import { withPatience } from "./with_patience.ts";
+
+export /** A line of chat: sent with a client id, and sent again if unconfirmed. */
+type ChatCommand = Extract<Command, { kind: "say" | "msg" | "gsay" }>;
+
+export function isChat(command: Command): command is ChatCommand {
+  return command.kind === "say" || command.kind === "msg" ||
+    command.kind === "gsay";
+}
+
+export interface UnconfirmedChatOptions {
+  /** Private messages end to end; null without keys. */
+  e2e: E2eSessions | null;
+  /** Group messages end to end; null without keys. */
+  groupSessions: GroupSessions | null;
+  /** The session reconnects (else a line cut off is reported at once). */
+  reconnect: boolean;
+  /** The connection now. */
+  client: () => ChatClient;
+}
+
+export function unconfirmedChat(options: UnconfirmedChatOptions): {
+  /** Sends a chat line; resolves with the server's answer, on whichever connection it came. */
+  send: (command: ChatCommand) => Promise<Reply>;
+  /** Sends again on `next` what waits for a connection (null: none comes). */
+  retry: (next: ChatClient | null) => void;
+} {
+  const { e2e, groupSessions, reconnect, client: current } = options;
+  // Chat lines whose connection ended before the server answered, oldest
+  // first: the server may have stored them. Each goes again, with the same
+  // cid, on the next connection (once back, before what was typed
+  // meanwhile); a server that recognises retries stores it once.
+  const unconfirmed: ((next: ChatClient | null) => void)[] = [];
+  const retryUnconfirmed = (next: ChatClient | null) => {
+    for (const retry of unconfirmed.splice(0)) retry(next);
+  };
+  const sendChat = (command: ChatCommand): Promise<Reply> =>
+    new Promise((resolve) => {
+      const cid = newClientId();
+      const attempt = (client: ChatClient) => {
+        void withPatience(() =>
+          perform(
+            client,
+            command,
+            cid,
+            e2e === null
+              ? null
+              : (to, text, cid) => e2e.sendText(client, to, text, cid),
+            groupSessions === null
+              ? null
+              : (group, text, cid) =>
+                groupSessions.send(client, group, text, cid),
+          )!
+        ).then(
+          (reply) => {
+            if (!wasUnanswered(reply) || !reconnect) {
+              resolve(reply);
+              return;
+            }
+            const retry = (next: ChatClient | null) => {
+              // Without a server that recognises the cid, sending again
+              // could store it twice: the user hears it may not be sent.
+              if (next === null || !next.recognisesRetries) resolve(reply);
+              else attempt(next);
+            };
+            // Already back on a newer connection: go at once.
+            if (current() !== client && !current().isOver) {
+              retry(current());
+            } else unconfirmed.push(retry);
+          },
+        );
+      };
+      attempt(current());
+    });
+
+  return { send: sendChat, retry: retryUnconfirmed };
+}
