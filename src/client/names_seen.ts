@@ -1,5 +1,3 @@
-// This module is browser compatible.
-
 /**
  * What a session learns of who and what is there from what the server
  * says: names and groups for tab completion, and identity keys by name as

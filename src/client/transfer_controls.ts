@@ -18,8 +18,7 @@ export function transferControls(options: {
   list: () => Promise<[number, TransferEntry][]>;
   cancel: (n: number) => Promise<string[]>;
 } {
-  const { link } = options;
-  const files = { downloadsDir: options.downloadsDir };
+  const { link, downloadsDir } = options;
   const numbers = new TransferNumbers();
   const listTransfers = async (): Promise<[number, TransferEntry][]> => {
     const entries: TransferEntry[] = [];
@@ -47,7 +46,7 @@ export function transferControls(options: {
       });
     }
     const inUse = new Set(receiving.map((r) => r.partPath));
-    const { partials } = await scanPartials(files.downloadsDir);
+    const { partials } = await scanPartials(downloadsDir);
     for (const p of partials) {
       if (inUse.has(p.partPath)) continue;
       entries.push({
@@ -79,7 +78,7 @@ export function transferControls(options: {
         if (!(await link().receiver.cancel(entry.xfer))) break;
         return [`Cancelled receiving ${name}; its partial file is removed.`];
       case "resumable":
-        if (!(await removePartial(files.downloadsDir, entry.key))) break;
+        if (!(await removePartial(downloadsDir, entry.key))) break;
         return [`Removed the partial download of ${name}.`];
       default: {
         const unreachable: never = entry;
