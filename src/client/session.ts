@@ -22,8 +22,6 @@ import { firstAttempt } from "./reconnect_backoff.ts";
 import { unconfirmedChat } from "./unconfirmed_chat.ts";
 import { sessionCommands } from "./session_commands.ts";
 import { NamesSeen } from "./names_seen.ts";
-// tests/client/session_test.ts imports it from here.
-export { learnNames } from "./names_seen.ts";
 import { InTurn } from "./in_turn.ts";
 import { type E2eKeys, sessionE2e } from "./session_e2e.ts";
 import { StatusRow } from "./status_row.ts";

@@ -1,12 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { KnownHosts } from "../../src/client/known_hosts.ts";
-import {
-  type FileOptions,
-  learnNames,
-  runSession,
-  type SessionOptions,
-} from "../../src/client/session.ts";
+import type { FileOptions } from "../../src/client/connection_files.ts";
+import { learnNames } from "../../src/client/names_seen.ts";
+import { runSession, type SessionOptions } from "../../src/client/session.ts";
 import { TrustedSenders } from "../../src/client/trusted_senders.ts";
 import type { Terminal } from "../../src/client/terminal.ts";
 import { startTestServer, TestClient, testIdentity } from "../_helpers/chat.ts";
