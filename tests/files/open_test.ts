@@ -36,7 +36,10 @@ function recorder(record: string): string[] {
 async function readWhenWritten(path: string): Promise<string> {
   for (let attempt = 0; attempt < 250; attempt++) {
     try {
-      return await Deno.readTextFile(path);
+      // The shell creates the file before printf writes to it: an empty
+      // file, or one without its last newline, is still being written.
+      const text = await Deno.readTextFile(path);
+      if (text.endsWith("\n")) return text;
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
