@@ -72,6 +72,14 @@ export interface Incoming {
    * (docs/PROTOCOL.md, "Delivery").
    */
   late?: true;
+  /**
+   * The id of the history request this message answers: the server sends
+   * a request's messages just before its reply, and answers requests in
+   * turn, so a history message that comes while one is waiting answers the
+   * oldest. (A page of what waited at the sign-in that comes meanwhile is
+   * counted with it: nothing tells the two apart.)
+   */
+  answers?: number;
 }
 
 /**
@@ -717,8 +725,11 @@ export class ChatClient {
       // answer, and a page never acknowledged would hold back the next
       // page, and every live private and group message, for as long as
       // the connection lasts.
-      const asked = message.history === true &&
-        this.#historyRequests.size > 0;
+      const answers = message.history === true
+        ? this.#historyRequests.values().next().value
+        : undefined;
+      const asked = answers !== undefined;
+      if (asked) incoming.answers = answers;
       // An end-to-end one is a private message with a sealed body: a
       // duplicate is dropped before anyone tries to open it again (its
       // keys are gone once it has been opened).

@@ -23,6 +23,7 @@ import { unconfirmedChat } from "./unconfirmed_chat.ts";
 import { sessionCommands } from "./session_commands.ts";
 import { NamesSeen } from "./names_seen.ts";
 import { InTurn } from "./in_turn.ts";
+import { type HistoryCount, HistoryCounts } from "./history_count.ts";
 import { type E2eKeys, sessionE2e } from "./session_e2e.ts";
 import { StatusRow } from "./status_row.ts";
 import { offerConsent } from "./offer_consent.ts";
@@ -264,7 +265,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     keys: context.e2e,
     emit,
     order,
-    show: (message, text) => show(message, text),
+    show: (message, text, count) => show(message, text, count),
     client: () => link.client,
   });
   if (e2e !== null) {
@@ -322,14 +323,21 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   });
   const { prompts, answers } = offers;
 
-  /** Shows a chat message (or any other the server sent unasked). */
-  const show = (message: ServerMessage, text: string) => {
+  // What each /history request's messages came to, for its reply.
+  const historyCounts = new HistoryCounts();
+
+  /**
+   * Shows a chat message (or any other the server sent unasked); counted in
+   * `count` when it answers a history request and is shown.
+   */
+  const show = (message: ServerMessage, text: string, count?: HistoryCount) => {
     const chat = hasTextBody(message) &&
       (message.t === "public" || message.t === "private" ||
         message.t === "group");
     if (chat && ignore.list.isIgnored(message.from, keyOf(message.from))) {
       return;
     }
+    if (count !== undefined) count.shown++;
     const past = "history" in message && message.history === true;
     const conversation = conversationOf(message, self);
     if (
@@ -345,9 +353,12 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     // Nothing more is taken from the server while a program leaves our
     // --json output unread: what comes waits on the connection, not here.
     client.holdReading(context.output.readerBehind);
-    client.onMessage(({ message, body }) => {
+    client.onMessage(({ message, body, answers }) => {
       // The goodbye is reported once, where the connection ends.
       if (message.t === "bye") return;
+      const count = answers === undefined
+        ? undefined
+        : historyCounts.of(client, answers);
       names.learnNames(message);
       if (message.t === "presence" && message.online) {
         e2e?.signedIn(client.serverFingerprint, message.name);
@@ -361,18 +372,18 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         // Opened even from someone ignored (`show` hides their messages):
         // it may hold their chain for a group, needed once they are shown
         // again.
-        return reached(openE2e(client, message, body));
+        return reached(openE2e(client, message, body, count));
       }
       if (message.t === "e2e_group") {
         if (!ignore.list.isIgnored(message.from, keyOf(message.from))) {
-          return reached(openGroup(client, message, body));
+          return reached(openGroup(client, message, body, count));
         }
         return;
       }
       // File data is not text: decoding each chunk would cost a string as
       // long as the chunk (and a JavaScript heap that grows with the rate).
       const text = hasTextBody(message) ? decodeText(body) : "";
-      order.run(() => show(message, text));
+      order.run(() => show(message, text, count));
       if (
         message.t === "public" || message.t === "private" ||
         message.t === "group"
@@ -441,6 +452,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     e2e,
     showOpened,
     order,
+    historyCounts,
     chats,
     client: () => link.client,
   });

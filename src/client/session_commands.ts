@@ -21,6 +21,7 @@ import {
 import { actionBody } from "./actions.ts";
 import type { Conversations } from "./conversations.ts";
 import type { IgnoreFile } from "./ignore_file.ts";
+import { type HistoryCounts, historyReplyText } from "./history_count.ts";
 import type { E2eSessions, Opened } from "./e2e_sessions.ts";
 import { type InputAction, parseJsonInput } from "./json_input.ts";
 import type { InTurn } from "./in_turn.ts";
@@ -57,6 +58,8 @@ export interface SessionCommandsOptions {
   showOpened: (opened: Opened) => void;
   /** What came from the server, shown in the order it came. */
   order: InTurn;
+  /** What each history request's messages came to (the session counts them). */
+  historyCounts: HistoryCounts;
   chats: ReturnType<typeof unconfirmedChat>;
   /** The connection now. */
   client: () => ChatClient;
@@ -77,6 +80,7 @@ export function sessionCommands(options: SessionCommandsOptions) {
     e2e,
     showOpened,
     order,
+    historyCounts,
     chats,
     client,
   } = options;
@@ -222,9 +226,12 @@ export function sessionCommands(options: SessionCommandsOptions) {
       default:
         break;
     }
+    // The connection that was asked: it numbered the request, and the
+    // history messages answering it are counted by it.
+    let asked = client();
     const request = isChat(command)
       ? chats.send(command)
-      : withPatience(() => perform(client(), command)!);
+      : withPatience(() => perform(asked = client(), command)!);
     // What arrived before the reply (a history's messages, being opened
     // if end to end) is shown before it.
     return showInOrder(request.then(async (reply) => {
@@ -246,6 +253,15 @@ export function sessionCommands(options: SessionCommandsOptions) {
       }
       if (command.kind === "away" && reply.t === "ok") {
         away = command.reason ?? null;
+      }
+      if (command.kind === "history" && reply.re !== null) {
+        // The server counts what it stored; the user is told what they got.
+        const count = historyCounts.take(asked, reply.re);
+        if (reply.t === "ok") {
+          const text = historyReplyText(reply.text, count);
+          return () =>
+            emit({ type: "reply", re, command, reply: { ...reply, text } });
+        }
       }
       return () => emit({ type: "reply", re, command, reply });
     }));

@@ -24,6 +24,7 @@ import {
   type GroupOpened,
   GroupSessions,
 } from "./group_sessions.ts";
+import type { HistoryCount } from "./history_count.ts";
 import type { InTurn } from "./in_turn.ts";
 import type { SessionEvent } from "./session_events.ts";
 
@@ -45,8 +46,11 @@ export interface SessionE2eOptions {
   emit: (event: SessionEvent) => void;
   /** Where what comes is shown, in the order it came. */
   order: InTurn;
-  /** Shows a message opened, as any other chat message. */
-  show: (message: ServerMessage, text: string) => void;
+  /**
+   * Shows a message opened, as any other chat message; counted in `count`
+   * (a history request's) when shown.
+   */
+  show: (message: ServerMessage, text: string, count?: HistoryCount) => void;
   /** The connection now. */
   client: () => ChatClient;
 }
@@ -96,13 +100,18 @@ export function sessionE2e(options: SessionE2eOptions) {
       // before a group message is delivered once those before it are.
       before: () => order.settled,
     });
-  /** Shows an opened end-to-end message, or why it was not. */
-  const showOpened = (opened: Opened) => {
+  /**
+   * Shows an opened end-to-end message, or why it was not; counted in
+   * `count` when it answers a history request.
+   */
+  const showOpened = (opened: Opened, count?: HistoryCount) => {
     switch (opened.kind) {
       case "message":
-        show(opened.message, opened.text);
+        show(opened.message, opened.text, count);
         return;
       case "refused":
+        // No lines: a secret that was taken before, not a message.
+        if (count !== undefined && opened.lines.length > 0) count.unopened++;
         for (const text of opened.lines.map(sanitizeForTerminal)) {
           if (text.startsWith("ERROR: ")) {
             emit({ type: "error", re: null, code: "e2e", text });
@@ -138,9 +147,11 @@ export function sessionE2e(options: SessionE2eOptions) {
     client: ChatClient,
     message: E2ePrivate,
     body: Uint8Array,
+    count?: HistoryCount,
   ) => {
     if (e2e === null) {
-      inTurn(() =>
+      inTurn(() => {
+        if (count !== undefined) count.unopened++;
         emit({
           type: "error",
           re: null,
@@ -148,8 +159,8 @@ export function sessionE2e(options: SessionE2eOptions) {
           text: sanitizeForTerminal(
             `ERROR: A private message from ${message.from} is end to end, and this session has no end-to-end keys to open it`,
           ),
-        })
-      );
+        });
+      });
       return;
     }
     const opened = e2e.open(client, message, body);
@@ -158,7 +169,7 @@ export function sessionE2e(options: SessionE2eOptions) {
     const dealt = Promise.withResolvers<void>();
     inTurn(async () => {
       try {
-        showOpened(await opened);
+        showOpened(await opened, count);
       } finally {
         dealt.resolve();
       }
@@ -166,19 +177,24 @@ export function sessionE2e(options: SessionE2eOptions) {
     return dealt.promise;
   };
 
-  /** Shows an opened end-to-end group message, or why it was not. */
-  const showGroupOpened = (opened: GroupOpened) => {
+  /**
+   * Shows an opened end-to-end group message, or why it was not; counted in
+   * `count` when it answers a history request.
+   */
+  const showGroupOpened = (opened: GroupOpened, count?: HistoryCount) => {
     switch (opened.kind) {
       case "message":
-        show(opened.message, opened.text);
+        show(opened.message, opened.text, count);
         return;
       case "refused":
+        if (count !== undefined) count.unopened++;
         for (const text of opened.lines.map(sanitizeForTerminal)) {
           emit({ type: "error", re: null, code: "e2e", text });
         }
         return;
       case "waiting":
         // Shown when its sender key comes (`late`).
+        if (count !== undefined) count.waiting++;
         return;
       default: {
         const unreachable: never = opened;
@@ -190,9 +206,11 @@ export function sessionE2e(options: SessionE2eOptions) {
     client: ChatClient,
     message: E2eGroup,
     body: Uint8Array,
+    count?: HistoryCount,
   ) => {
     if (groupSessions === null) {
-      inTurn(() =>
+      inTurn(() => {
+        if (count !== undefined) count.unopened++;
         emit({
           type: "error",
           re: null,
@@ -200,8 +218,8 @@ export function sessionE2e(options: SessionE2eOptions) {
           text: sanitizeForTerminal(
             `ERROR: A group message from ${message.from} in ${message.group} is end to end, and this session has no end-to-end keys to open it`,
           ),
-        })
-      );
+        });
+      });
       return;
     }
     const opened = groupSessions.open(client, message, body);
@@ -213,7 +231,7 @@ export function sessionE2e(options: SessionE2eOptions) {
         throw error;
       });
       try {
-        showGroupOpened(outcome);
+        showGroupOpened(outcome, count);
       } finally {
         if (outcome.kind === "waiting") outcome.settled.then(dealt.resolve);
         else dealt.resolve();

@@ -195,6 +195,53 @@ Deno.test("chat connect sends group messages end to end: members read them, a me
   }
 });
 
+Deno.test("chat connect's /history counts the lines it shows: a group's sender key in a private conversation is stored, and not counted", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-e2e-group-history-" });
+  const processes: ChatProcess[] = [];
+  try {
+    await makeKeys(dir);
+    const server = serveProcess(dir, 0, "--data", `${dir}/data`);
+    processes.push(server);
+    const port = await listeningPort(server);
+    const alice = connect(dir, port, "alice");
+    const bob = connect(dir, port, "bob");
+    processes.push(alice, bob);
+    for (const p of [alice, bob]) {
+      await p.waitFor(/SUCCESS: Username registered\./);
+    }
+    await waitForKeys(dir, port, "alice", "bob");
+    await alice.write("/msg bob hello bob\n");
+    await bob.waitFor(/Private message from alice: hello bob/);
+    await alice.write("/create team\n");
+    await alice.waitFor(/Group 'team' created/);
+    await bob.write("/join team\n");
+    await bob.waitFor(/Joined group 'team'/);
+    // Alice's sender key for the group goes to bob end to end, stored in
+    // their private conversation, before her first message.
+    await alice.write("/group team hi team\n");
+    await bob.waitFor(/\[Receive group team message from alice\]: hi team/);
+
+    await bob.write("/history alice 5\n");
+    await bob.waitFor(/End of history for your conversation with alice/);
+    const from = bob.stdout.lastIndexOf("hello bob");
+    const shown = bob.stdout.slice(bob.stdout.lastIndexOf("\n", from));
+    assert.match(
+      shown,
+      /\n\[history [^\]]*\] Private message from alice: hello bob\nEnd of history for your conversation with alice \(1 message\)\.\n/,
+    );
+    await bob.write("/history team\n");
+    await bob.waitFor(/End of history for group 'team' \(1 message\)\./);
+    await quit(alice);
+    await quit(bob);
+  } finally {
+    for (const p of processes) {
+      p.kill();
+      await p.finish();
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("chat connect reads a group member's messages again after /unignore: their chain came while they were ignored", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-e2e-group-ignore-" });
   const processes: ChatProcess[] = [];
