@@ -40,7 +40,7 @@ const opt = (type: FieldType) => f(type, { optional: true });
 
 /** Every event type and its fields. `re`: a number or a string. */
 export const JSON_SCHEMA: Readonly<Record<string, Record<string, Field>>> = {
-  notice: { text: f("string") },
+  notice: { re: opt("re"), text: f("string") },
   welcome: { name: f("string"), text: f("string") },
   error: {
     re: f("re", { nullable: true }),
@@ -210,7 +210,9 @@ export function isoTime(ms: number): string | null {
 export function jsonOf(event: SessionEvent): JsonEvent | null {
   switch (event.type) {
     case "notice":
-      return { type: "notice", text: event.text };
+      return event.re === undefined
+        ? { type: "notice", text: event.text }
+        : { type: "notice", re: event.re, text: event.text };
     case "error":
       return {
         type: "error",

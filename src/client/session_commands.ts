@@ -148,12 +148,15 @@ export function sessionCommands(options: SessionCommandsOptions) {
       : typed.kind === "me"
       ? addressed(actionBody(typed.text), conversations.current)
       : typed;
-    /** Local lines answering the command: errors as errors. */
+    /**
+     * Local lines answering the command: errors as errors, the others as
+     * notices that name the command (`re`), as its errors do.
+     */
     const tell = (lines: string[]) => () => {
       for (const text of lines) {
         if (text.startsWith("ERROR: ")) {
           emit({ type: "error", re, code: command.kind, text });
-        } else emit({ type: "notice", text });
+        } else emit({ type: "notice", re, text });
       }
     };
     switch (command.kind) {

@@ -30,8 +30,11 @@ export type ServerReply = Extract<ServerMessage, { re: number | null }>;
 export type FileTarget = { to: string } | { group: string };
 
 export type SessionEvent =
-  /** How the session is doing (connecting, signed in, a note). */
-  | { type: "notice"; text: string }
+  /**
+   * How the session is doing (connecting, signed in, a note); `re`: the
+   * command it answers, for the lines of one the client answers itself.
+   */
+  | { type: "notice"; re?: Re; text: string }
   /**
    * Something went wrong; `re` names the command it answers, if any.
    * `code`: a server error code (protocol/messages.ts) or one of the

@@ -184,6 +184,7 @@ const EVENTS: SessionEvent[] = [
     target: { to: "jojo" },
     outcome: { kind: "refused", text: "ERROR: File not found" },
   },
+  { type: "notice", re: "t", text: "No file transfers." },
 ];
 
 Deno.test("jsonOf gives every session event an object that follows JSON_SCHEMA and survives JSON", () => {
@@ -218,6 +219,21 @@ Deno.test("jsonOf writes a chat message with its kind, group, ISO time, id and s
     to: "jojo",
     text: "hi",
     note: "jojo is offline",
+  });
+});
+
+Deno.test("jsonOf gives a notice that answers a command the command's re, and others none", () => {
+  assert.deepEqual(
+    jsonOf({ type: "notice", re: "t", text: "No file transfers." }),
+    {
+      type: "notice",
+      re: "t",
+      text: "No file transfers.",
+    },
+  );
+  assert.deepEqual(jsonOf({ type: "notice", text: "Connecting" }), {
+    type: "notice",
+    text: "Connecting",
   });
 });
 

@@ -115,3 +115,11 @@ Deno.test("textOf marks a queued line; statusOf gives the reconnect and progress
   );
   assert.equal(statusOf({ type: "notice", text: "x" }, 0), null);
 });
+
+Deno.test("textOf shows a notice that answers a command as the bare line: its re is for --json only", () => {
+  assert.deepEqual(
+    textOf({ type: "notice", re: 3, text: "No file transfers." }, plain),
+    { lines: ["No file transfers."], error: false },
+  );
+  assert.equal(isFailure({ type: "notice", re: 3, text: "x" }), false);
+});

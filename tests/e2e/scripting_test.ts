@@ -102,6 +102,7 @@ Deno.test("chat connect --json: only schema-valid JSON lines, messages with kind
       '{"cmd":"history","target":"haha","id":"h"}',
       '{"cmd":"bogus"}',
       '{"cmd":"list","id":7}',
+      '{"cmd":"transfers","id":"t"}',
       '{"cmd":"quit"}',
       "",
     ].join("\n"),
@@ -137,7 +138,14 @@ Deno.test("chat connect --json: only schema-valid JSON lines, messages with kind
     "h ok",
     "6 error usage",
     "7 users",
+    "t notice",
   ]);
+  // A command the client answers itself names it too.
+  assert.deepEqual(all.find((e) => e.re === "t"), {
+    type: "notice",
+    re: "t",
+    text: "No file transfers.",
+  });
   const sent = all.find((e) => e.type === "file_sent")!;
   assert.equal(sent.ok, true);
   assert.deepEqual(sent.results, [{ name: "jojo", ok: true, reason: "" }]);
