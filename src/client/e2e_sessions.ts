@@ -38,11 +38,13 @@ import {
   type Keyring,
   signedPrekeyFor,
 } from "./e2e_keys.ts";
+import type { E2eGroup } from "./group_sessions.ts";
 import {
   archive,
   archiveKey,
   type E2ePrivate,
   type E2eState,
+  type HeldMessage,
   type KeyChange as Change,
   noteInit,
   peerKey,
@@ -71,6 +73,13 @@ const MAX_PREVIOUS_SESSIONS = 3;
 
 /** Messages from a peer whose key changed kept at most until `/trust`. */
 export const MAX_HELD_MESSAGES = 100;
+
+/**
+ * Bytes of held messages kept at most, from all peers whose key changed
+ * together: the state is read back whole at every start (e2e_state_file.ts
+ * MAX_E2E_STATE_BYTES), and a server can send any number of them.
+ */
+export const MAX_HELD_BYTES = 8 * 1024 * 1024;
 
 /**
  * How long "they have no end-to-end keys" is believed before the server is
@@ -103,6 +112,12 @@ export type Opened =
   | { kind: "message"; message: PrivateMessage; text: string }
   /** A secret for another module (`sendSecret`), not shown as a message. */
   | { kind: "secret"; from: string; label: string; secret: Uint8Array }
+  /**
+   * A group message held until `/trust` accepted its sender's key
+   * (`holdGroup`): group_sessions.ts opens it now, its sender key having
+   * come before it.
+   */
+  | { kind: "group"; message: E2eGroup; body: Uint8Array }
   /** Not shown: these lines say why (errors start with "ERROR: "). */
   | { kind: "refused"; lines: string[] };
 
@@ -746,22 +761,55 @@ export class E2eSessions {
   /** Keeps `message` (saved) until the user accepts `change`, if there is room. */
   async #hold(
     change: Change,
-    message: E2ePrivate,
+    message: E2ePrivate | E2eGroup,
     body: Uint8Array,
   ): Promise<Opened> {
     const from = message.from;
+    const what = message.t === "e2e_group"
+      ? `A group message from ${from} in ${message.group}`
+      : `A private message from ${from}`;
     // Whoever sends them (the server can send any number), they are kept in
     // the state, which is read back whole at every start.
     if (change.incoming.length >= MAX_HELD_MESSAGES) {
       return refused(
-        `ERROR: Too many private messages from ${from} wait for /trust ${from} already (${MAX_HELD_MESSAGES}): this one is dropped`,
+        `ERROR: Too many messages from ${from} wait for /trust ${from} already (${MAX_HELD_MESSAGES}): ${what} is dropped`,
       );
     }
-    change.incoming.push({ message, body });
+    if (heldBytes(this.#o.state) + body.length > MAX_HELD_BYTES) {
+      return refused(
+        `ERROR: Too many bytes of messages wait for /trust already (${MAX_HELD_BYTES}): ${what} is dropped`,
+      );
+    }
+    change.incoming.push({ message, body: body.slice() });
     await this.#o.saveState(this.#o.state);
     return refused(
-      `A private message from ${from} waits until you accept their new key (/trust ${from})`,
+      `${what} waits until you accept their new key (/trust ${from})`,
     );
+  }
+
+  /**
+   * Keeps a group message that waits for its sender key with the key change
+   * of its sender, if one waits for `/trust`: the key came end to end from
+   * their new identity key, so it is held with that change (`#hold`), and
+   * the message opens after it once the key is accepted (`trust` gives it
+   * back as kind "group"). The lines that say it waits (or was dropped,
+   * past the limits); null, with nothing kept, when no change of theirs
+   * waits.
+   *
+   * @throws {Error} if the state cannot be saved
+   */
+  holdGroup(
+    client: ChatClient,
+    message: E2eGroup,
+    body: Uint8Array,
+  ): Promise<string[] | null> {
+    return this.#alone(async () => {
+      const key = peerKey(client.serverFingerprint, nameKey(message.from));
+      const change = this.#o.state.changes.get(key);
+      if (change === undefined) return null;
+      const held = await this.#hold(change, message, body);
+      return held.kind === "refused" ? held.lines : [];
+    });
   }
 
   /**
@@ -807,7 +855,7 @@ export class E2eSessions {
       }
       const opened: Opened[] = [];
       for (const held of change.incoming) {
-        opened.push(await this.#open(client, held.message, held.body, true));
+        opened.push(await this.#released(client, held));
       }
       return {
         lines: [
@@ -821,6 +869,15 @@ export class E2eSessions {
         opened,
       };
     });
+  }
+
+  /** A held message, now that its sender's key is accepted. */
+  #released(client: ChatClient, held: HeldMessage): Promise<Opened> {
+    const { message, body } = held;
+    if (message.t === "e2e_group") {
+      return Promise.resolve({ kind: "group", message, body });
+    }
+    return this.#open(client, message, body, true);
   }
 
   /**
@@ -1017,6 +1074,15 @@ function secretRefused(name: string): Reply {
     "identity",
     `ERROR: Not sent: ${name}'s identity key has changed and is not accepted (/trust ${name})`,
   );
+}
+
+/** Bytes of the messages held for `/trust`, from every peer. */
+function heldBytes(state: E2eState): number {
+  let bytes = 0;
+  for (const change of state.changes.values()) {
+    for (const held of change.incoming) bytes += held.body.length;
+  }
+  return bytes;
 }
 
 function privateOf(message: E2ePrivate): PrivateMessage {

@@ -18,6 +18,7 @@ import type { RatchetState } from "../crypto/ratchet.ts";
 import type { X3dhInit } from "../crypto/x3dh.ts";
 import {
   decodeGroupState,
+  type E2eGroup,
   emptyGroupState,
   encodeGroupState,
   type GroupState,
@@ -68,6 +69,16 @@ export interface ArchivedMessage {
 export type E2ePrivate = Extract<ServerMessage, { t: "e2e_private" }>;
 
 /**
+ * A message from a peer whose new key is not accepted yet, kept to open once
+ * it is: a private one, or a group one (its sender key came end to end from
+ * the new key, and is held here too, before it).
+ */
+export interface HeldMessage {
+  message: E2ePrivate | E2eGroup;
+  body: Uint8Array;
+}
+
+/**
  * A peer's identity key changed and the user has not accepted it yet
  * (`/trust`): what waits meanwhile, kept across restarts.
  */
@@ -77,8 +88,8 @@ export interface KeyChange {
   previous: string;
   /** Texts to send once accepted. */
   outgoing: { text: string; cid: string }[];
-  /** Messages to open once accepted. */
-  incoming: { message: E2ePrivate; body: Uint8Array }[];
+  /** Messages to open once accepted, in the order they came. */
+  incoming: HeldMessage[];
 }
 
 /** The whole state. Keys of the maps: `peerKey(server, name)`. */
@@ -234,8 +245,10 @@ export function decodeE2eState(text: string): E2eState {
       incoming: array(c.incoming, "incoming").map((i) => {
         const held = record(i, "incoming");
         const message = parseServerMessage(held.message);
-        if (message.t !== "e2e_private") {
-          throw new Error("a held message must be an e2e_private");
+        // States saved before group messages were held have only
+        // e2e_private ones.
+        if (message.t !== "e2e_private" && message.t !== "e2e_group") {
+          throw new Error("a held message must be an e2e_private or e2e_group");
         }
         return {
           message,

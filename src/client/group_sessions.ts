@@ -150,6 +150,20 @@ export interface GroupSessionsOptions {
   /** How long a message waits for its sender key (GROUP_KEY_WAIT_MS). */
   waitMs?: number;
   /**
+   * Keeps a message that waits for its sender key until the user decides on
+   * its sender's new identity key, if one waits for `/trust` (e2e_sessions.ts
+   * `holdGroup`): the key came from that new key, and is held with it, so
+   * the message is opened once the key is accepted, not refused when the
+   * wait is up. The lines to show (it waits, or was dropped past the
+   * limits); null, with nothing kept, when no change of theirs waits.
+   * Without it such a message is refused as any other whose key never came.
+   */
+  holdUntilTrusted?: (
+    client: ChatClient,
+    message: E2eGroup,
+    body: Uint8Array,
+  ) => Promise<string[] | null>;
+  /**
    * Settles once the end-to-end messages received so far are dealt with
    * (opened, and their keys delivered): read when a group message arrives,
    * its wait for its sender key starts then. Without it the wait starts at
@@ -392,6 +406,39 @@ export class GroupSessions {
   }
 
   /**
+   * Whether `entry`, still waiting, was taken off the waiting list to wait
+   * for a decision on its sender's new identity key (`holdUntilTrusted`)
+   * (or dropped past the limits of what is held), and so is settled.
+   */
+  async #heldUntilTrusted(entry: Waiting): Promise<boolean> {
+    const hold = this.#o.holdUntilTrusted;
+    if (hold === undefined || !this.#waiting.includes(entry)) return false;
+    let lines: string[] | null;
+    try {
+      lines = await hold(entry.client, entry.message, entry.body);
+    } catch (error) {
+      lines = [
+        `ERROR: A group message from ${entry.message.from} in ${entry.message.group} could not be kept until you decide on their new key, and is not shown: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      ];
+    }
+    if (lines === null) return false;
+    const at = this.#waiting.indexOf(entry);
+    // Its key came meanwhile (accepted just now): it was opened, and the
+    // copy held opens again from the archive, as history.
+    if (at < 0) return true;
+    this.#waiting.splice(at, 1);
+    clearTimeout(entry.timer);
+    try {
+      this.#o.late({ kind: "refused", lines });
+    } finally {
+      entry.done();
+    }
+    return true;
+  }
+
+  /**
    * Takes the messages waiting for the chain `chainId` of `where` (server,
    * group, sender) off the waiting list, their timers stopped. Only that
    * chain's: one on the sender's next chain (started when someone left)
@@ -492,7 +539,8 @@ export class GroupSessions {
         timer: undefined,
       };
       this.#waiting.push(entry);
-      const giveUp = () => {
+      const giveUp = async () => {
+        if (await this.#heldUntilTrusted(entry)) return;
         const at = this.#waiting.indexOf(entry);
         if (at < 0) return;
         this.#waiting.splice(at, 1);
@@ -508,13 +556,15 @@ export class GroupSessions {
       };
       // The wait starts once what came before is dealt with: the key, sent
       // end to end before the message, may be queued there behind a
-      // reconnect's backlog, and must not use the wait up.
-      const startWait = () => {
+      // reconnect's backlog, and must not use the wait up. A key held
+      // there with its sender's new identity key holds the message too.
+      const startWait = async () => {
+        if (await this.#heldUntilTrusted(entry)) return;
         if (this.#waiting.includes(entry)) {
-          entry.timer = setTimeout(giveUp, waitMs);
+          entry.timer = setTimeout(() => void giveUp(), waitMs);
         }
       };
-      if (before === undefined) startWait();
+      if (before === undefined) void startWait();
       else void before.then(startWait, startWait);
       return { kind: "waiting", settled: settled.promise };
     }

@@ -99,6 +99,9 @@ export function sessionE2e(options: SessionE2eOptions) {
       // Private messages are opened in turn (`inTurn`): a sender key sent
       // before a group message is delivered once those before it are.
       before: () => order.settled,
+      // A sender key held with its sender's new identity key holds the
+      // message too, until /trust (showOpened, kind "group").
+      holdUntilTrusted: (...args) => e2e.holdGroup(...args),
     });
   /**
    * Shows an opened end-to-end message, or why it was not; counted in
@@ -136,6 +139,11 @@ export function sessionE2e(options: SessionE2eOptions) {
             `${opened.from} sent a secret for '${opened.label}', which this client has no use for yet`,
           ),
         });
+        return;
+      case "group":
+        // Held until /trust accepted its sender's key, which came with the
+        // secrets before it (delivered above, so queued before it).
+        void openGroup(client(), opened.message, opened.body);
         return;
       default: {
         const unreachable: never = opened;
@@ -187,9 +195,17 @@ export function sessionE2e(options: SessionE2eOptions) {
         show(opened.message, opened.text, count);
         return;
       case "refused":
-        if (count !== undefined) count.unopened++;
+        // Errors, or a notice that it waits for /trust (then it is shown
+        // later, as one still waiting for its key is).
+        if (count !== undefined) {
+          if (opened.lines.some((text) => text.startsWith("ERROR: "))) {
+            count.unopened++;
+          } else count.waiting++;
+        }
         for (const text of opened.lines.map(sanitizeForTerminal)) {
-          emit({ type: "error", re: null, code: "e2e", text });
+          if (text.startsWith("ERROR: ")) {
+            emit({ type: "error", re: null, code: "e2e", text });
+          } else emit({ type: "notice", text });
         }
         return;
       case "waiting":

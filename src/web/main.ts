@@ -891,6 +891,11 @@ function showOpened(opened: Opened): void {
           `${opened.from} sent a secret for '${opened.label}', which this page has no use for yet`,
       });
       return;
+    case "group":
+      // Held until /trust accepted its sender's key, which came with the
+      // secrets before it (delivered above, so queued before it).
+      if (client !== null) void openGroup(client, opened.message, opened.body);
+      return;
     default: {
       const unreachable: never = opened;
       return unreachable;
@@ -934,8 +939,13 @@ function showGroupOpened(opened: GroupOpened): void {
       show(opened.message, opened.text);
       return;
     case "refused":
+      // Errors, or a notice that it waits for /trust.
       for (const text of opened.lines) {
-        emit({ type: "error", re: null, code: "e2e", text });
+        emit(
+          text.startsWith("ERROR: ")
+            ? { type: "error", re: null, code: "e2e", text }
+            : { type: "notice", text },
+        );
       }
       return;
     case "waiting":
@@ -1186,6 +1196,7 @@ async function startE2e(
     // As the terminal's: the wait for a sender key starts once the
     // end-to-end messages before the group message are opened.
     before: () => shown,
+    holdUntilTrusted: (...args) => sessions.holdGroup(...args),
   });
   return null;
 }

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { createKeyring, fetchBundle } from "../../src/client/e2e_keys.ts";
 import {
   encodeContent,
+  MAX_HELD_BYTES,
   MAX_HELD_MESSAGES,
 } from "../../src/client/e2e_sessions.ts";
 import {
@@ -297,6 +298,58 @@ Deno.test("E2eSessions holds a bounded number of messages from a changed key: a 
     // The genuine one, held first, is still there for /trust.
     const trusted = await alice.e2e.trust(alice.client, "bob");
     assertShown(trusted.opened[0]!, "bob", "new key");
+  } finally {
+    await alice.client.quit();
+    await bob.client.quit();
+  }
+});
+
+Deno.test("E2eSessions holds group messages from a changed key up to MAX_HELD_BYTES in all, and drops more with an error", async () => {
+  const store = openStore(":memory:");
+  await using server = await startTestServer({ store });
+  const alice = await e2ePeer(server, "alice");
+  let bob = await e2ePeer(server, "bob");
+  try {
+    await sendE2e(bob, "alice", "hello");
+    const hello = await nextE2e(alice);
+    await alice.e2e.open(alice.client, hello.message, hello.body);
+    await bob.client.quit();
+    store.releaseName("bob");
+    bob = await e2ePeer(server, "bob");
+    await sendE2e(bob, "alice", "new key");
+    const genuine = await nextE2e(alice);
+    assertRefused(
+      await alice.e2e.open(alice.client, genuine.message, genuine.body),
+      /waits until you accept their new key/,
+    );
+    // A server sends group messages "from bob", far larger than any real one.
+    const big = new Uint8Array(MAX_HELD_BYTES / 4).fill(1);
+    const outcomes: string[] = [];
+    for (let i = 1; i <= 5; i++) {
+      const lines = await alice.e2e.holdGroup(alice.client, {
+        t: "e2e_group",
+        group: "g",
+        from: "bob",
+        fingerprint: genuine.message.fingerprint,
+        ts: 1,
+        id: 1000 + i,
+      }, big);
+      outcomes.push(
+        /^ERROR: Too many bytes .* is dropped$/.test(lines?.[0] ?? "")
+          ? "dropped"
+          : /waits until you accept/.test(lines?.[0] ?? "")
+          ? "held"
+          : String(lines),
+      );
+    }
+    // The genuine private message took a few bytes of the first quarter's.
+    assert.deepEqual(outcomes, ["held", "held", "held", "dropped", "dropped"]);
+    const trusted = await alice.e2e.trust(alice.client, "bob");
+    assertShown(trusted.opened[0]!, "bob", "new key");
+    assert.deepEqual(
+      trusted.opened.slice(1).map((o) => o.kind),
+      ["group", "group", "group"],
+    );
   } finally {
     await alice.client.quit();
     await bob.client.quit();

@@ -325,16 +325,48 @@ Deno.test("E2eSessions shows the same safety number on both sides, holds message
       (await alice.e2e.verify(alice.client, "bob", null))[0]!,
       /^ERROR: bob's identity key has changed and is not accepted yet/,
     );
+    // A group message from the new bob (its sender key came in a held
+    // private message) is held with the change too, after it; one from
+    // someone whose key did not change is not.
+    const groupMessage = {
+      t: "e2e_group" as const,
+      group: "g",
+      from: "bob",
+      fingerprint: fromNewBob.message.fingerprint,
+      ts: 1,
+      id: 999_999,
+    };
+    const groupBody = new Uint8Array([1, 2, 3]);
+    assert.deepEqual(
+      await alice.e2e.holdGroup(alice.client, groupMessage, groupBody),
+      [
+        "A group message from bob in g waits until you accept their new key (/trust bob)",
+      ],
+    );
+    assert.equal(
+      await alice.e2e.holdGroup(
+        alice.client,
+        { ...groupMessage, from: "carol" },
+        groupBody,
+      ),
+      null,
+    );
     // What waits for /trust survives a restart of alice's client.
     alice.restart();
 
     const trusted = await alice.e2e.trust(alice.client, "bob");
     assert.match(
       trusted.lines[0]!,
-      /new identity key .* is accepted; 1 held message\(s\) sent, 1 opened/,
+      /new identity key .* is accepted; 1 held message\(s\) sent, 2 opened/,
     );
-    assert.equal(trusted.opened.length, 1);
+    assert.equal(trusted.opened.length, 2);
     assertShown(trusted.opened[0]!, "bob", "it is me, new key");
+    // The group message, in its turn, for group_sessions.ts to open.
+    assert.deepEqual(trusted.opened[1], {
+      kind: "group",
+      message: groupMessage,
+      body: groupBody,
+    });
     assert.equal(trusted.sent.length, 1);
     assert.equal(trusted.sent[0]!.reply.t, "ok");
     const delivered = await next(bob);

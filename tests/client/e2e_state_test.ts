@@ -22,7 +22,7 @@ import {
 import { MAX_E2E_STATE_BYTES } from "../../src/client/e2e_state_file.ts";
 import { seededIdentity } from "../_helpers/e2e_keys.ts";
 
-Deno.test("encodeE2eState and decodeE2eState keep sessions, archive, verifications and held key changes", async () => {
+Deno.test("encodeE2eState and decodeE2eState keep sessions, archive, verifications and held key changes, with their private and group messages in order", async () => {
   const alice = await createKeyring(await seededIdentity(0x0a));
   const bob = await generatePrekeys(await seededIdentity(0x0b), {
     signedId: 1,
@@ -66,6 +66,18 @@ Deno.test("encodeE2eState and decodeE2eState keep sessions, archive, verificatio
         seq: 2,
       },
       body: Uint8Array.of(1, 2, 3),
+    }, {
+      // A group message whose sender key came in a held one, after it.
+      message: {
+        t: "e2e_group",
+        group: "haha",
+        from: "Carol",
+        fingerprint: "SHA256:new",
+        ts: 1767225600001,
+        id: 43,
+        seq: 3,
+      },
+      body: Uint8Array.of(4, 5),
     }],
   });
   const back = decodeE2eState(encodeE2eState(state));

@@ -263,3 +263,54 @@ Deno.test("the wait of a message whose key never comes starts when what came bef
   assert.match(late[0]!, /^refused: .*from dan/);
   assert.ok(refusedAt[0]! - released >= waitMs - 5, "a whole wait after");
 });
+
+Deno.test("a message whose sender's new key waits for /trust is held at once (holdUntilTrusted), not refused when the wait is up, and opens once the key comes", async () => {
+  const late: string[] = [];
+  const held: string[] = [];
+  const groups = receiving({
+    late: (o) => late.push(describe(o)),
+    // Long: the message must not wait for it.
+    waitMs: 60_000,
+    holdUntilTrusted: (_, message) => {
+      held.push(message.from);
+      return Promise.resolve([
+        `A group message from ${message.from} in ${message.group} waits until you accept their new key (/trust ${message.from})`,
+      ]);
+    },
+  });
+  const chain = await newSenderChain();
+  const m = await seal(chain, "jojo", "from my new key");
+  const settled = settledOf(await groups.open(client, m.message, m.body));
+  await within(settled, 5000, "the held message was not settled");
+  assert.deepEqual(held, ["jojo"]);
+  assert.deepEqual(late, [
+    "refused: A group message from jojo in g waits until you accept their new key (/trust jojo)",
+  ]);
+  // /trust: the key (held with the change) comes, then the message again.
+  const label = SENDER_KEY_LABEL_PREFIX + "g";
+  assert.ok(groups.deliverKey(client, "jojo", label, encodeSenderKey(chain)));
+  const opened = await groups.open(client, m.message, m.body);
+  assert.equal(describe(opened), "shown: from my new key");
+});
+
+Deno.test("a message whose sender has no key change waiting (holdUntilTrusted null) still waits for its sender key", async () => {
+  const late: string[] = [];
+  const asked = Promise.withResolvers<void>();
+  const groups = receiving({
+    late: (o) => late.push(describe(o)),
+    waitMs: 60_000,
+    holdUntilTrusted: () => {
+      asked.resolve();
+      return Promise.resolve(null);
+    },
+  });
+  const chain = await newSenderChain();
+  const m = await seal(chain, "bob", "keyed later");
+  const settled = settledOf(await groups.open(client, m.message, m.body));
+  await within(asked.promise, 5000, "holdUntilTrusted was not asked");
+  assert.deepEqual(late, []);
+  const label = SENDER_KEY_LABEL_PREFIX + "g";
+  assert.ok(groups.deliverKey(client, "bob", label, encodeSenderKey(chain)));
+  await within(settled, 5000, "the message was not opened");
+  assert.deepEqual(late, ["shown: keyed later"]);
+});

@@ -5,7 +5,11 @@
  * were sent: the sender's chain was given to their old key, and must be
  * given again, to the new one (docs/PROTOCOL.md 11.11); a new key not yet
  * accepted is given nothing. A private message sent while they were offline
- * opens too. Real `chat connect` processes through a real `chat serve`.
+ * opens too. The other way round, a group message the member sends with the
+ * new key before it is accepted is kept with the key change (its sender key
+ * is held there too) and shown once `/trust` accepts it, not lost after the
+ * wait for a sender key. Real `chat connect` processes through a real `chat
+ * serve`.
  */
 
 import assert from "node:assert/strict";
@@ -106,7 +110,7 @@ async function readsGroupLine(
   assert.equal(outcome, "shown");
 }
 
-Deno.test("chat connect gives its group chain again to a member whose new identity key was accepted: they read the next message, sent while they were offline or online", async () => {
+Deno.test("chat connect gives its group chain again to a member whose new identity key was accepted: they read the next message, sent while they were offline or online; what they sent before it was accepted is shown once it is", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-e2e-group-key-" });
   const processes: ChatProcess[] = [];
   try {
@@ -162,6 +166,20 @@ Deno.test("chat connect gives its group chain again to a member whose new identi
       /Created your identity key (SHA256:\S+)/,
     );
     await waitForKeys(dir, port, "jojo", newKey);
+    // jojo writes first, with the new key: sophia holds his sender key until
+    // she accepts the key, and the message with it (not refused after the
+    // wait for the sender key).
+    await jojo.write("/group kiki a word from my new key\n");
+    await jojo.waitFor(/a word from my new key/);
+    const held = await sophia.waitUntil(
+      () =>
+        (sophia.stdout + sophia.stderr).match(
+          /A group message from jojo in kiki waits until you accept their new key|.*from jojo in kiki could not be opened.*/,
+        )?.[0] ?? null,
+      "jojo's group message held",
+      30_000,
+    );
+    assert.match(held, /waits until you accept/);
     // Before sophia accepts the new key, it is given nothing: this one is
     // never read (jojo is told after 10 s; the test goes on meanwhile).
     await sophia.write("/group kiki before you were trusted\n");
@@ -170,6 +188,9 @@ Deno.test("chat connect gives its group chain again to a member whose new identi
     await sophia.waitForStderr(/WARNING: jojo's identity key has changed!/);
     await sophia.write("/trust jojo\n");
     await jojo.waitFor(/Private message from sophia: are you there\?/);
+    await sophia.waitFor(
+      /\[Receive group kiki message from jojo\]: a word from my new key/,
+    );
 
     // Online: the next message opens at once.
     await sophia.write("/group kiki now that you are trusted\n");
@@ -202,6 +223,11 @@ Deno.test("chat connect gives its group chain again to a member whose new identi
     for (const p of [online, jojo]) {
       assert.doesNotMatch(p.stdout, /before you were trusted/);
     }
+    assert.equal(
+      sophia.stdout.match(/a word from my new key/g)?.length,
+      1,
+      sophia.stdout,
+    );
   } finally {
     for (const p of processes) {
       p.kill();
