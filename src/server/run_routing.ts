@@ -10,6 +10,7 @@ import { reaches } from "./recipients.ts";
 import { route } from "./router.ts";
 import type { Routed, Step } from "./run_step.ts";
 import { describe } from "./served_connections.ts";
+import { chunkWritesNothing } from "./transfers.ts";
 import type { SharedLog } from "./shared_log.ts";
 import type { ConnId } from "./state.ts";
 
@@ -69,6 +70,12 @@ export function routeRun(
     noteRefusals(core, id, routed.out);
     return routed;
   };
+  // A file chunk passed on as it is writes nothing: no transaction for it.
+  const only = steps.length === 1 ? steps[0]! : null;
+  if (
+    only !== null && "message" in only && only.message.t === "file_chunk" &&
+    chunkWritesNothing(core.state, id, only.message, only.body)
+  ) return logged();
   return core.writes.commit(logged, () => failedRun(id, steps));
 }
 

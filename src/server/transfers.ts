@@ -540,14 +540,8 @@ function chunk(
   body: Uint8Array,
   now: number,
 ): Outbound[] {
-  const transfer = state.transfers.get(xfer);
-  // Chunks still in flight after a transfer ended are dropped quietly, and so
-  // are chunks for an offer not yet answered (the sender cannot know its
-  // number; nothing reaches a recipient who has not accepted).
-  if (
-    transfer === undefined || transfer.sender !== session.id ||
-    transfer.answerBy !== null
-  ) return [];
+  const transfer = takingChunks(state, xfer, session.id);
+  if (transfer === null) return [];
   if (transfer.ended) {
     return abandon(state, transfer, "data after the end of the file", now);
   }
@@ -561,32 +555,77 @@ function chunk(
       now,
     );
   }
-  if (offset !== transfer.sent) {
-    return abandon(
-      state,
-      transfer,
-      `chunk at offset ${offset}, expected ${transfer.sent}`,
-      now,
-    );
-  }
-  // The body is the chunk sealed with the file key, which the server does
-  // not use: it counts the file's bytes, the body less the tag.
-  const bytes = body.byteLength - FILE_CHUNK_TAG_BYTES;
-  if (bytes <= 0 || bytes > MAX_FILE_CHUNK_BYTES) {
-    return abandon(state, transfer, "bad chunk size", now);
-  }
-  if (transfer.sent + bytes > transfer.size) {
-    return abandon(state, transfer, "more bytes than the declared size", now);
-  }
-  if (transfer.sent + bytes - slowest(transfer) > WINDOW_TOLERANCE_BYTES) {
-    return abandon(state, transfer, "the sender ignored flow control", now);
-  }
-  transfer.sent += bytes;
+  const fault = chunkFault(transfer, offset, body.byteLength);
+  if (fault !== null) return abandon(state, transfer, fault, now);
+  transfer.sent += body.byteLength - FILE_CHUNK_TAG_BYTES;
   return [{
     to: [...transfer.recipients.keys()],
     message: { t: "file_chunk", xfer, offset },
     body,
   }];
+}
+
+/**
+ * Whether routing this `file_chunk` from connection `from` leaves the store
+ * alone: the chunk is relayed as it is (or dropped quietly), its transfer
+ * neither starts nor ends with it. Such a chunk needs no transaction, which
+ * costs the server's thread 0.05-0.2 ms, against about 1 ms for relaying a
+ * 128 KiB chunk at 150 MB/s (8,192 chunks a GiB). False when it may write:
+ * the first chunk, or one that abandons the transfer (recorded in the store).
+ */
+export function chunkWritesNothing(
+  state: ServerState,
+  from: ConnId,
+  message: { xfer: number; offset: number },
+  body: Uint8Array,
+): boolean {
+  const transfer = takingChunks(state, message.xfer, from);
+  if (transfer === null) return true;
+  return transfer.started === true && !transfer.ended &&
+    chunkFault(transfer, message.offset, body.byteLength) === null;
+}
+
+/**
+ * The transfer `xfer` if connection `from` may send chunks of it now, else
+ * null: the chunk is dropped quietly. Chunks still in flight after a transfer
+ * ended are, and so are chunks for an offer not yet answered (the sender
+ * cannot know its number; nothing reaches a recipient who has not accepted).
+ */
+function takingChunks(
+  state: ServerState,
+  xfer: number,
+  from: ConnId,
+): Transfer | null {
+  const transfer = state.transfers.get(xfer);
+  return transfer === undefined || transfer.sender !== from ||
+      transfer.answerBy !== null
+    ? null
+    : transfer;
+}
+
+/**
+ * Why a chunk of a started transfer cannot be relayed (the transfer is
+ * abandoned for it), or null. `sealedBytes`: the body, which is the chunk
+ * sealed with the file key, which the server does not use: it counts the
+ * file's bytes, the body less the tag.
+ */
+function chunkFault(
+  transfer: Transfer,
+  offset: number,
+  sealedBytes: number,
+): string | null {
+  if (offset !== transfer.sent) {
+    return `chunk at offset ${offset}, expected ${transfer.sent}`;
+  }
+  const bytes = sealedBytes - FILE_CHUNK_TAG_BYTES;
+  if (bytes <= 0 || bytes > MAX_FILE_CHUNK_BYTES) return "bad chunk size";
+  if (transfer.sent + bytes > transfer.size) {
+    return "more bytes than the declared size";
+  }
+  if (transfer.sent + bytes - slowest(transfer) > WINDOW_TOLERANCE_BYTES) {
+    return "the sender ignored flow control";
+  }
+  return null;
 }
 
 function end(

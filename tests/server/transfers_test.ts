@@ -12,6 +12,7 @@ import {
 } from "../_helpers/delivered.ts";
 import { type ConnId, ServerState } from "../../src/server/state.ts";
 import {
+  chunkWritesNothing,
   dropRemoteRecipient,
   expireAnswers,
   routeFileAnswer,
@@ -597,4 +598,54 @@ Deno.test("routeFile offers a group's file to its members on other nodes too", (
   const [offer] = offerTo(state, { group: "team" });
   const standIn = state.remoteRecipients.byKey("dave")!;
   assert.deepEqual(offer?.to, [JOJO, NANA, standIn]);
+});
+
+Deno.test("chunkWritesNothing passes only chunks routed without touching the store; the first chunk and one that abandons the transfer get a transaction", () => {
+  const calls: string[] = [];
+  const store = memoryStore();
+  const watched = new Proxy(store, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        calls.push(String(key));
+        return value.apply(target, args);
+      };
+    },
+  });
+  const state = new ServerState({ fileAnswerMs: ANSWER_MS }, watched);
+  for (const [id, name] of [[SOPHIA, "sophia"], [JOJO, "jojo"]] as const) {
+    connect(state, id);
+    route(state, id, { t: "register", id: 0, name, key: KEY }, NONE, id);
+  }
+  send(state, SOPHIA, {
+    t: "file_offer",
+    id: 7,
+    name: "big.bin",
+    size: 6,
+    to: "jojo",
+    key: FILE_KEY,
+  });
+  /**
+   * [chunkWritesNothing, whether routing it used the store, what went out]
+   * for a chunk of `bytes` at `offset`.
+   */
+  const chunk = (offset: number, bytes: number) => {
+    const message = { t: "file_chunk", xfer: 1, offset } as const;
+    const body = sealedChunk(bytes);
+    const predicted = chunkWritesNothing(state, SOPHIA, message, body);
+    calls.length = 0;
+    const out = send(state, SOPHIA, message, T0, body);
+    return [predicted, calls.length > 0, out.map((o) => o.message.t)];
+  };
+  // Before the answer: dropped, nothing written.
+  assert.deepEqual(chunk(0, 2), [true, false, []]);
+  send(state, JOJO, { t: "file_accept", xfer: 1 });
+  // The first chunk starts the transfer: the transaction's way.
+  assert.deepEqual(chunk(0, 2), [false, false, ["file_chunk"]]);
+  assert.deepEqual(chunk(2, 2), [true, false, ["file_chunk"]]);
+  // Past the declared size: abandoned, and recorded.
+  assert.deepEqual(chunk(4, 3), [false, true, ["file_cancel", "file_cancel"]]);
+  // The transfer is gone: dropped again.
+  assert.deepEqual(chunk(4, 2), [true, false, []]);
 });
