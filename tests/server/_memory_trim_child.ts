@@ -60,4 +60,11 @@ async function load(): Promise<Record<string, number>> {
 // server had been quiet: as a collection long after a load frees it.
 const loads = [await load(), await load()];
 trim.stop();
-console.log(JSON.stringify({ active: trim.active, lines, loads }));
+console.log(
+  JSON.stringify({
+    active: trim.active,
+    keepsFreedMemory: trim.keepsFreedMemory,
+    lines,
+    loads,
+  }),
+);
