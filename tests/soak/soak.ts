@@ -157,6 +157,23 @@ const KIND_CODE: Record<Kind, string> = {
 // --- Worker: the clients ----------------------------------------------------------
 
 const REQUEST_TIMEOUT_MS = 15_000;
+/**
+ * Attempts that reach a server and fail (the handshake, or the sign-in
+ * refused or unanswered) before a user counts as unable to register.
+ * Attempts refused because no server listens do not count: that is a
+ * restart, which on a loaded 2-core machine kept the port closed for more
+ * than the 30 x 100-500 ms they once took, and the load's end bounds them
+ * (a server that does not come back fails the soak by itself).
+ */
+const REGISTER_ATTEMPTS = 30;
+
+/** "a x3, b x1": how often each distinct text occurs, most often first. */
+function tally(texts: string[]): string {
+  const counts = new Map<string, number>();
+  for (const text of texts) counts.set(text, (counts.get(text) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1])
+    .map(([text, n]) => `${text} x${n}`).join(", ");
+}
 
 /** What one load process records. */
 class Load {
@@ -285,7 +302,11 @@ class User {
 
   /** Connects and registers, retrying while the old session lingers. */
   async connect(): Promise<boolean> {
-    for (let attempt = 0; attempt < 30; attempt++) {
+    // Why each counted attempt failed, for the anomaly if none succeeds.
+    const failures: string[] = [];
+    let refused = 0;
+    const since = this.now();
+    while (failures.length < REGISTER_ATTEMPTS) {
       if (this.now() > this.w.config.stopAt) return false;
       let client: ChatClient;
       try {
@@ -295,8 +316,10 @@ class User {
           smallFrames: frameAead,
           roomCrypto: nativeRoomCrypto,
         });
-      } catch {
+      } catch (error) {
         this.w.count("connect failures");
+        if (await nobodyListens(this.w.config.url)) refused++;
+        else failures.push(`connect: ${(error as Error).message}`);
         await sleep(100 + this.rng.int(400));
         continue;
       }
@@ -348,6 +371,13 @@ class User {
       session.ghost = reply === null || unanswered;
       session.endAt = this.now();
       session.end = "quit";
+      failures.push(
+        reply === null
+          ? "register: no reply"
+          : unanswered
+          ? "register: unanswered"
+          : `register: ${reply.t === "error" ? reply.code : reply.t}`,
+      );
       if (unanswered) this.w.count("register unanswered");
       else if (reply?.t === "error") {
         this.w.count(`register ${reply.code}`);
@@ -356,7 +386,13 @@ class User {
       await client.quit();
       await sleep(100 + this.rng.int(400));
     }
-    this.w.anomaly(`${this.name}: could not register in 30 attempts`);
+    const took = seconds(this.now() - since);
+    const from = seconds(since - this.w.config.startAt);
+    this.w.anomaly(
+      `${this.name}: could not register in ${REGISTER_ATTEMPTS} attempts ` +
+        `(${tally(failures)}; and ${refused} refused, no server listening) ` +
+        `in the ${took} s from ${from} s into the load`,
+    );
     return false;
   }
 
@@ -950,6 +986,25 @@ function collect(
   })();
 }
 
+/**
+ * Whether nothing listens on `url`'s port right now (the server is being
+ * restarted): asked with a bare TCP connection, whose error says so by its
+ * type, where the WebSocket's failure says only "tcp connect error".
+ */
+async function nobodyListens(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  try {
+    (await Deno.connect({ hostname, port: Number(port) })).close();
+    return false;
+  } catch (error) {
+    return error instanceof Deno.errors.ConnectionRefused;
+  }
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(1);
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
@@ -1048,7 +1103,9 @@ async function coordinate(options: Options): Promise<number> {
         collect(child.stderr, (line) => serverLines.push(`stderr: ${line}`)),
       ]);
       serverOutput = Promise.all([serverOutput, output]);
-      const started = await withTimeout(listening, 20_000);
+      // Loading main.ts took 12 s on a 2-core machine at load 12: a bound
+      // for a server that does not start at all, not a speed check.
+      const started = await withTimeout(listening, 60_000);
       if (started === "timeout") {
         throw new Error(`the server did not start:\n${serverLines.join("\n")}`);
       }
@@ -1125,6 +1182,7 @@ async function coordinate(options: Options): Promise<number> {
       ) {
         await sleepUntil(at);
         const old = server!;
+        const down = Date.now();
         old.kill(signal);
         const status = await withTimeout(old.status, 10_000);
         if (status === "timeout") {
@@ -1135,8 +1193,14 @@ async function coordinate(options: Options): Promise<number> {
           problems.push(`the server exited with ${status.code} on SIGTERM`);
         }
         serverLines.push(`soak: server stopped with ${signal}, restarting`);
-        restarted.push(signal);
+        const stopped = Date.now();
         await startServer(port);
+        // How long the port was closed: clients retry meanwhile.
+        restarted.push(
+          `${signal} (stopped in ${seconds(stopped - down)} s, listening ${
+            seconds(Date.now() - stopped)
+          } s later)`,
+        );
       }
     })();
 
