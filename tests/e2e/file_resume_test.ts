@@ -61,7 +61,17 @@ async function rig(): Promise<Rig> {
       "--user",
       user,
       ...extra,
-    ]);
+    ], {
+      // Each user's own identity key and end-to-end files, kept across
+      // restarts, as two people have. In one config folder both signed in
+      // with one identity key and wrote one keyring and one sessions file:
+      // when the sender's save landed last, a restarted receiver loaded
+      // sessions without its own with the sender, and a keyring without
+      // the one-time key that session had spent, so the file key sent again
+      // could not be opened ("one-time prekey 0 is unknown or already
+      // used", about 1 run in 5).
+      env: { XDG_CONFIG_HOME: `${dir}/config-${user}` },
+    });
     processes.push(child);
     await child.waitFor(/SUCCESS: Username registered\./);
     return child;
