@@ -151,6 +151,19 @@ export function sessionE2e(options: SessionE2eOptions) {
       }
     }
   };
+  /** Says, in turn, that `what` is end to end and this session cannot open it. */
+  const noKeysFor = (what: string, count?: HistoryCount) =>
+    inTurn(() => {
+      if (count !== undefined) count.unopened++;
+      emit({
+        type: "error",
+        re: null,
+        code: "e2e",
+        text: sanitizeForTerminal(
+          `ERROR: ${what} is end to end, and this session has no end-to-end keys to open it`,
+        ),
+      });
+    });
   const openE2e = (
     client: ChatClient,
     message: E2ePrivate,
@@ -158,17 +171,7 @@ export function sessionE2e(options: SessionE2eOptions) {
     count?: HistoryCount,
   ) => {
     if (e2e === null) {
-      inTurn(() => {
-        if (count !== undefined) count.unopened++;
-        emit({
-          type: "error",
-          re: null,
-          code: "e2e",
-          text: sanitizeForTerminal(
-            `ERROR: A private message from ${message.from} is end to end, and this session has no end-to-end keys to open it`,
-          ),
-        });
-      });
+      noKeysFor(`A private message from ${message.from}`, count);
       return;
     }
     const opened = e2e.open(client, message, body);
@@ -225,17 +228,10 @@ export function sessionE2e(options: SessionE2eOptions) {
     count?: HistoryCount,
   ) => {
     if (groupSessions === null) {
-      inTurn(() => {
-        if (count !== undefined) count.unopened++;
-        emit({
-          type: "error",
-          re: null,
-          code: "e2e",
-          text: sanitizeForTerminal(
-            `ERROR: A group message from ${message.from} in ${message.group} is end to end, and this session has no end-to-end keys to open it`,
-          ),
-        });
-      });
+      noKeysFor(
+        `A group message from ${message.from} in ${message.group}`,
+        count,
+      );
       return;
     }
     const opened = groupSessions.open(client, message, body);
