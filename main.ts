@@ -40,11 +40,6 @@ import {
 } from "./src/client/e2e_state_file.ts";
 import { savesInOrder } from "./src/client/e2e_store.ts";
 import { emptyE2eState } from "./src/client/e2e_state.ts";
-import {
-  defaultE2eLockPath,
-  e2eElsewhereWarning,
-  lockE2eFiles,
-} from "./src/client/e2e_lock.ts";
 import { KnownIdentities } from "./src/client/known_identities.ts";
 import {
   defaultKnownIdentitiesPath,
@@ -439,7 +434,7 @@ async function connect(
     if (warning !== null) console.error(warning);
   }
   // Before the terminal is taken over: a refusal leaves it as it was.
-  let e2e: E2eKeys | null;
+  let e2e: E2eKeys;
   try {
     e2e = await loadE2eKeys(identity);
   } catch (error) {
@@ -456,7 +451,7 @@ async function connect(
   const json = command.json ? new StdoutQueue(Deno.stdout) : null;
   try {
     return await runSession({
-      ...(e2e === null ? { e2eElsewhere: true } : { e2e }),
+      e2e,
       ...(json === null ? {} : { json }),
       urls,
       trust,
@@ -494,12 +489,9 @@ async function connect(
  * config folder's storage key, and the identity keys seen per name. In
  * memory when there is no config folder; E2eKeysUnreadable when a file
  * cannot be used (never on without them: private messages would go plain).
- * Null, after a warning, when another chat connect has them (e2e_lock.ts):
- * it alone reads and writes them until it ends.
  */
-async function loadE2eKeys(identity: Identity): Promise<E2eKeys | null> {
+async function loadE2eKeys(identity: Identity): Promise<E2eKeys> {
   let paths: {
-    lock: string;
     keyring: string;
     state: string;
     storageKey: string;
@@ -507,7 +499,6 @@ async function loadE2eKeys(identity: Identity): Promise<E2eKeys | null> {
   };
   try {
     paths = {
-      lock: defaultE2eLockPath(identity),
       keyring: defaultKeyringPath(identity),
       state: defaultE2eStatePath(identity),
       storageKey: defaultStorageKeyPath(),
@@ -523,12 +514,6 @@ async function loadE2eKeys(identity: Identity): Promise<E2eKeys | null> {
     };
   }
   try {
-    // Held until this process ends, however it ends.
-    const lock = await lockE2eFiles(paths.lock);
-    if (lock.kind === "elsewhere") {
-      console.error(e2eElsewhereWarning(lock.pid));
-      return null;
-    }
     const storageKey = await loadOrCreateStorageKey(paths.storageKey);
     const keyring = await loadOrCreateKeyring(
       paths.keyring,

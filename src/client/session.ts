@@ -74,8 +74,6 @@ export interface SessionOptions {
   ui?: InterfaceOptions;
   /** End-to-end keys to publish at every sign-in (issue 17); absent: none. */
   e2e?: E2eKeys;
-  /** Another process has the end-to-end keys (e2e_lock.ts): /msg is refused. */
-  e2eElsewhere?: boolean;
 }
 
 /** Terminal niceties a user can turn off. */
@@ -205,7 +203,6 @@ export async function runSession(options: SessionOptions): Promise<number> {
     json: options.json !== undefined,
     ui: options.ui ?? { time: true, historyFile: true },
     e2e: options.e2e,
-    e2eElsewhere: options.e2eElsewhere ?? false,
   });
 }
 
@@ -223,7 +220,6 @@ interface ChatContext {
   json: boolean;
   ui: InterfaceOptions;
   e2e: E2eKeys | undefined;
-  e2eElsewhere: boolean;
 }
 
 async function chat(first: ChatClient, context: ChatContext): Promise<number> {
@@ -454,7 +450,6 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     outgoing,
     transfers,
     e2e,
-    e2eElsewhere: context.e2eElsewhere,
     showOpened,
     order,
     historyCounts,
