@@ -268,6 +268,7 @@ export async function serveConnection(
           try {
             out = await routeSharedE2eKeys(
               cluster.prekeys,
+              state.oneTimeTakers,
               session,
               message,
               body,

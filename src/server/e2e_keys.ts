@@ -23,7 +23,9 @@ import {
   type PrekeyBundle,
   PrekeyError,
 } from "../crypto/prekeys.ts";
+import { nameKey } from "../protocol/limits.ts";
 import type { ClientMessage } from "../protocol/messages.ts";
+import type { OneTimeTakers } from "./one_time_takers.ts";
 import { fail, type Outbound, reply } from "./outbound.ts";
 import type { Session } from "./session.ts";
 import type { ServerState } from "./state.ts";
@@ -50,6 +52,8 @@ export interface SharedPrekeys {
     bundle: PrekeyBundle,
   ): Promise<PublishResult>;
   take(name: string): Promise<Entry | null>;
+  /** The bundle of `name` without a one-time key, taking none. */
+  peek(name: string): Promise<Entry | null>;
 }
 
 /** Handles `e2e_keys` and `e2e_bundle`. Never throws on client input. */
@@ -67,16 +71,24 @@ export function routeE2eKeys(
         session,
         message.id,
         state.prekeys.publish(session.name, parsed.fingerprint, parsed.bundle),
+        state.oneTimeTakers,
       );
     }
-    case "e2e_bundle":
+    case "e2e_bundle": {
       // Each fetch uses up a one-time key: only users who can use one may.
-      if (session.fingerprint === null) return needIdentity(session, message);
-      return bundleReply(
-        session,
-        message,
-        state.prekeys.take(message.name),
-      );
+      const requester = session.fingerprint;
+      if (requester === null) return needIdentity(session, message);
+      const owner = nameKey(message.name);
+      const takers = state.oneTimeTakers;
+      if (takers.took(owner, requester)) {
+        return bundleReply(session, message, state.prekeys.peek(message.name));
+      }
+      const entry = state.prekeys.take(message.name);
+      if (entry !== null && entry.bundle.oneTime.length > 0) {
+        takers.add(owner, requester);
+      }
+      return bundleReply(session, message, entry);
+    }
     default: {
       const unknown: never = message;
       return unknown;
@@ -87,6 +99,7 @@ export function routeE2eKeys(
 /** routeE2eKeys with the bundles held in `shared` (a cluster's bucket). */
 export async function routeSharedE2eKeys(
   shared: SharedPrekeys,
+  takers: OneTimeTakers,
   session: Session,
   message: E2eMessage,
   body: Uint8Array,
@@ -99,11 +112,23 @@ export async function routeSharedE2eKeys(
         session,
         message.id,
         await shared.publish(session.name, parsed.fingerprint, parsed.bundle),
+        takers,
       );
     }
-    case "e2e_bundle":
-      if (session.fingerprint === null) return needIdentity(session, message);
-      return bundleReply(session, message, await shared.take(message.name));
+    case "e2e_bundle": {
+      // Remembered by this node only: across nodes, one per node at most.
+      const requester = session.fingerprint;
+      if (requester === null) return needIdentity(session, message);
+      const owner = nameKey(message.name);
+      if (takers.took(owner, requester)) {
+        return bundleReply(session, message, await shared.peek(message.name));
+      }
+      const entry = await shared.take(message.name);
+      if (entry !== null && entry.bundle.oneTime.length > 0) {
+        takers.add(owner, requester);
+      }
+      return bundleReply(session, message, entry);
+    }
     default: {
       const unknown: never = message;
       return unknown;
@@ -185,9 +210,12 @@ function publishReply(
   session: Session,
   id: number,
   result: PublishResult,
+  takers: OneTimeTakers,
 ): Outbound[] {
   switch (result.kind) {
     case "stored":
+      // New keys, or the top-up at sign-in: anyone may take one again.
+      takers.forget(session.nameKey);
       return reply(session.id, {
         t: "e2e_keys",
         re: id,

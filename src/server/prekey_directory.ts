@@ -133,6 +133,15 @@ export class PrekeyDirectory {
     return handed;
   }
 
+  /**
+   * The bundle of `name` without any one-time key, taking none; null if the
+   * name published nothing.
+   */
+  peek(name: string): Entry | null {
+    const entry = this.#entry(nameKey(name));
+    return entry === undefined ? null : withoutOneTime(entry);
+  }
+
   /** How many one-time keys are held for `name`. */
   oneTimeCount(name: string): number {
     return this.#entry(nameKey(name))?.bundle.oneTime.length ?? 0;
@@ -203,4 +212,9 @@ export function takeOneTime(
       ? null
       : { ...entry, bundle: { ...entry.bundle, oneTime: rest } },
   };
+}
+
+/** The entry as handed out to one who took a one-time key of it already. */
+export function withoutOneTime(entry: Entry): Entry {
+  return { ...entry, bundle: { ...entry.bundle, oneTime: [] } };
 }

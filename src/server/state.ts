@@ -15,6 +15,7 @@ import { DEFAULT_MAX_FILE_BYTES, nameKey } from "../protocol/limits.ts";
 import type { Store } from "../store/store.ts";
 import { TransferTable } from "./transfer_table.ts";
 import { PrekeyDirectory } from "./prekey_directory.ts";
+import { OneTimeTakers } from "./one_time_takers.ts";
 import { RemoteUsers } from "./remote_users.ts";
 import { RemoteRecipients } from "./remote_recipients.ts";
 import type { Timestamp } from "../protocol/messages.ts";
@@ -102,6 +103,8 @@ export class ServerState {
   readonly transfers: TransferTable = new TransferTable();
   /** End-to-end prekeys users published (issue 17). */
   readonly prekeys: PrekeyDirectory;
+  /** Who took whose one-time prekeys: one each per publish (11.2). */
+  readonly oneTimeTakers: OneTimeTakers = new OneTimeTakers();
   /** Users signed in on other nodes of a cluster (issue 19); empty alone. */
   readonly remote: RemoteUsers = new RemoteUsers();
   /** Stand-in ids of users elsewhere who receive files from here. */

@@ -74,9 +74,23 @@ Deno.test("e2e_keys stores a bundle and e2e_bundle hands each one-time key out o
     message: { t: "e2e_keys", re: 5, one_time: 2 },
   }]);
   const encoded = encodeBundle(bundle);
-  for (const expected of [[encoded.one_time[0]], [encoded.one_time[1]], []]) {
-    const out = send(state, ALICE, { t: "e2e_bundle", id: 6, name: "BOB" });
-    assert.deepEqual(out[0]!.to, [ALICE]);
+  // Each requester takes at most one (one_time_takers.ts): three of them.
+  const carol = 3;
+  const dave = 4;
+  for (const [id, name] of [[carol, "carol"], [dave, "dave"]] as const) {
+    connect(state, id);
+    route(state, id, { t: "register", id: 0, name, key: KEY }, NONE, id);
+    state.setFingerprint(id, `SHA256:${name[0]!.repeat(43)}`);
+  }
+  for (
+    const [from, expected] of [
+      [ALICE, [encoded.one_time[0]]],
+      [carol, [encoded.one_time[1]]],
+      [dave, []],
+    ] as const
+  ) {
+    const out = send(state, from, { t: "e2e_bundle", id: 6, name: "BOB" });
+    assert.deepEqual(out[0]!.to, [from]);
     assert.deepEqual(out[0]!.message, {
       t: "e2e_bundle",
       re: 6,

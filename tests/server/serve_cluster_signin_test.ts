@@ -35,6 +35,7 @@ class HeldCluster implements ClusterPort {
   readonly prekeys = {
     publish: () => Promise.resolve({ kind: "stored", oneTime: 0 } as const),
     take: () => Promise.resolve(null),
+    peek: () => Promise.resolve(null),
   };
   attach(_sink: ClusterSink): void {}
   publish(): void {}

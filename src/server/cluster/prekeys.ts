@@ -24,6 +24,7 @@ import {
   mergeBundle,
   type PublishResult,
   takeOneTime,
+  withoutOneTime,
 } from "../prekey_directory.ts";
 import type { KV } from "./nats.ts";
 import { prekeysKey } from "./subjects.ts";
@@ -53,6 +54,11 @@ export class ClusterPrekeys implements SharedPrekeys {
       if (await this.#write(key, merged.entry, revision)) return merged.result;
     }
     return busy();
+  }
+
+  async peek(name: string): Promise<Entry | null> {
+    const { entry } = await this.#read(prekeysKey(nameKey(name)));
+    return entry === null ? null : withoutOneTime(entry);
   }
 
   async take(name: string): Promise<Entry | null> {

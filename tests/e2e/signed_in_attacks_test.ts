@@ -1,0 +1,95 @@
+/**
+ * A classmate who signed in legitimately and then sends well-formed but
+ * malicious protocol messages from a client of their own, over a real
+ * server and real sockets (the raw client of tests/_helpers/raw_client.ts).
+ */
+
+import assert from "node:assert/strict";
+import {
+  generateIdentity,
+  type Identity,
+  importIdentityPem,
+} from "../../src/crypto/identity.ts";
+import { encodeBundle, generatePrekeys } from "../../src/crypto/prekeys.ts";
+import { startTestServer, type TestServer } from "../_helpers/chat.ts";
+import { RawClient } from "../_helpers/raw_client.ts";
+
+/** A raw client signed in as `name` with `identity` (a fresh one by default). */
+async function signedIn(
+  server: TestServer,
+  name: string,
+  identity?: Identity,
+): Promise<RawClient> {
+  const raw = await RawClient.connect(server.url, { pinnedSpki: server.spki });
+  const reply = await raw.register(name, identity ? { identity } : {});
+  assert.equal(reply.t, "welcome", JSON.stringify(reply));
+  return raw;
+}
+
+async function newIdentity(): Promise<Identity> {
+  return await importIdentityPem((await generateIdentity()).privatePem);
+}
+
+/** Publishes a bundle of `identity` with one-time keys `first`.. for `raw`. */
+async function publish(
+  raw: RawClient,
+  identity: Identity,
+  first: number,
+  count: number,
+): Promise<unknown> {
+  const { bundle } = await generatePrekeys(identity, {
+    signedId: 1,
+    firstOneTimeId: first,
+    oneTimeCount: count,
+  });
+  return await raw.request(
+    { t: "e2e_keys" },
+    new TextEncoder().encode(JSON.stringify(encodeBundle(bundle))),
+  );
+}
+
+/** Fetches `name`'s bundle; the ids of the one-time keys it came with. */
+async function fetchOneTimeIds(raw: RawClient, name: string) {
+  const id = raw.nextId();
+  await raw.sendMessage({ t: "e2e_bundle", name, id });
+  const reply = await raw.replyTo(id);
+  assert.equal(reply.t, "e2e_bundle", JSON.stringify(reply));
+  const found = raw.messages.find(({ message }) =>
+    "re" in message && message.re === id
+  )!;
+  const bundle = JSON.parse(new TextDecoder().decode(found.body)) as {
+    one_time: { id: number }[];
+  };
+  return bundle.one_time.map((one) => one.id);
+}
+
+Deno.test("e2e_bundle hands one requester at most one of a user's one-time keys until the user publishes again: a classmate cannot use them all up", async () => {
+  await using server = await startTestServer();
+  const bobIdentity = await newIdentity();
+  await using bob = await signedIn(server, "bob", bobIdentity);
+  await using mallory = await signedIn(server, "mallory");
+  await using alice = await signedIn(server, "alice");
+  assert.deepEqual(await publish(bob, bobIdentity, 1, 3), {
+    t: "e2e_keys",
+    re: 3,
+    one_time: 3,
+  });
+
+  // Mallory asks again and again, by any spelling of the name: bob stays
+  // reachable (the bundle still comes), but only her first fetch takes one.
+  assert.deepEqual(await fetchOneTimeIds(mallory, "bob"), [1]);
+  for (const name of ["bob", "BOB", "Bob"]) {
+    assert.deepEqual(await fetchOneTimeIds(mallory, name), []);
+  }
+  // Another classmate still gets one, the next.
+  assert.deepEqual(await fetchOneTimeIds(alice, "bob"), [2]);
+  // bob tops up at his next sign-in (an empty bundle asks for the count):
+  // one is left, and mallory may take one again.
+  assert.deepEqual(await publish(bob, bobIdentity, 10, 0), {
+    t: "e2e_keys",
+    re: 4,
+    one_time: 1,
+  });
+  assert.deepEqual(await fetchOneTimeIds(mallory, "bob"), [3]);
+  assert.deepEqual(await fetchOneTimeIds(mallory, "bob"), []);
+});
