@@ -93,3 +93,92 @@ Deno.test("e2e_bundle hands one requester at most one of a user's one-time keys 
   assert.deepEqual(await fetchOneTimeIds(mallory, "bob"), [3]);
   assert.deepEqual(await fetchOneTimeIds(mallory, "bob"), []);
 });
+
+/** The notices `raw` received so far whose `t` is `t`. */
+function noticesOf(raw: RawClient, t: string) {
+  return raw.messages.filter(({ message }) => message.t === t);
+}
+
+Deno.test("a group is closed to a non-member who posts to it, reads its history or rejoins under another case, and a rejoined member gets nothing sent while they were out", async () => {
+  await using server = await startTestServer();
+  await using alice = await signedIn(server, "alice");
+  await using mallory = await signedIn(server, "mallory");
+  const text = (s: string) => new TextEncoder().encode(s);
+  assert.equal((await alice.request({ t: "create", group: "team" })).t, "ok");
+  assert.equal(
+    (await alice.request({ t: "gsay", group: "team" }, text("before"))).t,
+    "ok",
+  );
+  for (
+    const header of [
+      { t: "gsay", group: "TEAM" },
+      { t: "e2e_gsay", group: "team" },
+      { t: "history", target: "Team" },
+      { t: "leave", group: "team" },
+    ]
+  ) {
+    const reply = await mallory.request(header, text("x"));
+    assert.equal(reply.t === "error" && reply.code, "not_member", header.t);
+  }
+  const taken = await mallory.request({ t: "create", group: "TeAm" });
+  assert.equal(taken.t === "error" && taken.code, "group_exists");
+  // Join (another case), leave, miss a message, join again.
+  assert.equal((await mallory.request({ t: "join", group: "TEAM" })).t, "ok");
+  assert.equal((await mallory.request({ t: "leave", group: "team" })).t, "ok");
+  assert.equal(
+    (await alice.request({ t: "gsay", group: "team" }, text("while out"))).t,
+    "ok",
+  );
+  assert.equal((await mallory.request({ t: "join", group: "team" })).t, "ok");
+  const history = await mallory.request({ t: "history", target: "team" });
+  assert.deepEqual(history, {
+    t: "ok",
+    re: history.t === "ok" ? history.re : -1,
+    text: "No history for group 'team'.",
+  });
+  assert.deepEqual(noticesOf(mallory, "group"), []);
+});
+
+Deno.test("a file offer is answered only by its recipient and run only by its sender: a third user's accept, decline, ack and cancel change nothing", async () => {
+  await using server = await startTestServer();
+  await using alice = await signedIn(server, "alice");
+  await using bob = await signedIn(server, "bob");
+  await using mallory = await signedIn(server, "mallory");
+  const offerId = alice.nextId();
+  await alice.sendMessage({
+    t: "file_offer",
+    id: offerId,
+    name: "report.pdf",
+    size: 10,
+    to: "bob",
+    key: "ab".repeat(32),
+  });
+  let offer = noticesOf(bob, "file_offer")[0];
+  while (offer === undefined) {
+    await bob.receiveMessages();
+    offer = noticesOf(bob, "file_offer")[0];
+  }
+  const xfer = (offer.message as { xfer: number }).xfer;
+  // Mallory never saw the offer; transfer numbers count from 1.
+  for (
+    const header of [
+      { t: "file_accept", xfer, offset: 10, sha256: "0".repeat(64) },
+      { t: "file_decline", xfer },
+      { t: "file_ack", xfer, received: 10 },
+      { t: "file_done", xfer, ok: false, reason: "no" },
+      { t: "file_cancel", xfer, reason: "hijacked" },
+    ]
+  ) await mallory.sendMessage(header);
+  // Her messages were taken in turn: a ping answered after them.
+  assert.equal((await mallory.request({ t: "ping" })).t, "pong");
+  await bob.sendMessage({ t: "file_accept", xfer });
+  const ready = await alice.replyTo(offerId);
+  assert.deepEqual(ready, {
+    t: "file_ready",
+    re: offerId,
+    xfer,
+    recipients: ["bob"],
+  });
+  assert.deepEqual(noticesOf(alice, "file_cancel"), []);
+  assert.deepEqual(noticesOf(bob, "file_cancel"), []);
+});
