@@ -20,6 +20,7 @@ import {
 import { isValidName, nameKey } from "../protocol/limits.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
 import type { Store } from "../store/store.ts";
+import { SkeletonIndex } from "./skeleton_index.ts";
 
 /**
  * The names bound to a key nobody can sign in with any more (bound before
@@ -38,9 +39,23 @@ export async function unprovableNames<
   );
 }
 
+/** A name that looks like another, and the identity key that holds it. */
+export interface NameHolder {
+  /** As its owner last signed in with it. */
+  readonly name: string;
+  readonly fingerprint: string;
+}
+
 /** Where name -> identity bindings are kept (the store, or memory). */
 export interface IdentityBindings {
   fingerprintOf(nameKey: string): string | null;
+  /**
+   * The names that look like `name` (the same skeleton,
+   * protocol/name_skeleton.ts; `name` itself left out) that are bound to an
+   * identity key or signed in under one, each with that key. Found through
+   * an index, not by reading every name.
+   */
+  lookalikes(name: string): NameHolder[];
   /** Binds only if the name has no key yet. */
   bind(name: string, nameKey: string, fingerprint: string): void;
   /**
@@ -131,6 +146,11 @@ export class IdentityGate {
         `ERROR: The name '${register.name}' belongs to another identity key (${bound}); yours is ${fingerprint}. If you lost your key, ask the server's operator to release the name`,
       );
     }
+    // Only a name this key does not hold yet: a key keeps what it has.
+    if (bound === null) {
+      const lookalike = this.#lookalikeRefusal(re, register.name, fingerprint);
+      if (lookalike !== null) return lookalike;
+    }
     const nonce = randomBytes(IDENTITY_CHALLENGE_BYTES);
     this.#pending = { register, publicRaw, fingerprint, nonce };
     return {
@@ -186,6 +206,15 @@ export class IdentityGate {
         `ERROR: The name '${pending.register.name}' belongs to another identity key (${bound})`,
       );
     }
+    // Again too, before the cluster binds the name to this key.
+    if (bound === null) {
+      const lookalike = this.#lookalikeRefusal(
+        prove.id,
+        pending.register.name,
+        pending.fingerprint,
+      );
+      if (lookalike !== null) return lookalike;
+    }
     if (this.bindings.claim !== undefined) {
       let owner: string;
       try {
@@ -222,11 +251,39 @@ export class IdentityGate {
   ): Extract<GateResult, { kind: "reply" }> | null {
     if (proven.fingerprint === null) return null;
     const bound = this.bindings.fingerprintOf(nameKey(proven.register.name));
-    if (bound === null || bound === proven.fingerprint) return null;
+    if (bound === null) {
+      // Two keys proving look-alikes at once (`alice` and `a1ice`) both
+      // passed `begin`; the first to register binds, the second stops here.
+      return this.#lookalikeRefusal(
+        proven.register.id,
+        proven.register.name,
+        proven.fingerprint,
+      );
+    }
+    if (bound === proven.fingerprint) return null;
     return refuse(
       proven.register.id,
       `ERROR: The name '${proven.register.name}' belongs to another identity key (${bound})`,
     );
+  }
+
+  /**
+   * The refusal of a new binding of `name` to `fingerprint` when a name that
+   * looks like it is another key's (bound, or signed in under it), or null.
+   * Never asked for a name the key already holds: bindings made before this
+   * rule (a server upgraded with `alice` and `a1ice` bound to two keys) are
+   * kept, and both owners go on signing in with them.
+   */
+  #lookalikeRefusal(
+    re: number,
+    name: string,
+    fingerprint: string,
+  ): Extract<GateResult, { kind: "reply" }> | null {
+    const other = this.bindings.lookalikes(name).find((holder) =>
+      holder.fingerprint !== fingerprint
+    );
+    if (other === undefined) return null;
+    return refuse(re, lookalikeRefusal(name, other.name));
   }
 
   /** After the router accepted the name: bind it on first use. */
@@ -242,6 +299,14 @@ export class IdentityGate {
 export const OUTDATED_CLIENT =
   "ERROR: Your chat client is out of date: its identity proof does not include the key, which this server requires. Update chat and connect again";
 
+/**
+ * Why a name that looks like another key's is refused (docs/PROTOCOL.md 8,
+ * "Look-alike names").
+ */
+export function lookalikeRefusal(name: string, lookalike: string): string {
+  return `ERROR: The name '${name}' looks like '${lookalike}', which belongs to another identity key; choose another name`;
+}
+
 function refuse(
   re: number,
   text: string,
@@ -251,12 +316,20 @@ function refuse(
 
 /** Bindings kept in memory, for servers run with no store. */
 export class MemoryBindings implements IdentityBindings {
-  #bound = new Map<string, string>();
+  #bound = new Map<string, NameHolder>();
+  #similar = new SkeletonIndex();
   fingerprintOf(nameKey: string): string | null {
-    return this.#bound.get(nameKey) ?? null;
+    return this.#bound.get(nameKey)?.fingerprint ?? null;
   }
-  bind(_name: string, nameKey: string, fingerprint: string): void {
-    if (!this.#bound.has(nameKey)) this.#bound.set(nameKey, fingerprint);
+  lookalikes(name: string): NameHolder[] {
+    return this.#similar.keysLike(name).flatMap((key) =>
+      this.#bound.get(key) ?? []
+    );
+  }
+  bind(name: string, nameKey: string, fingerprint: string): void {
+    if (this.#bound.has(nameKey)) return;
+    this.#bound.set(nameKey, { name, fingerprint });
+    this.#similar.add(nameKey);
   }
 }
 
@@ -277,9 +350,43 @@ function unreachableElsewhere(re: number): GateResult {
 
 /** Bindings kept in the store, so a name stays its owner's across restarts. */
 export class StoreBindings implements IdentityBindings {
-  constructor(readonly store: Store, readonly now: () => number = Date.now) {}
+  /**
+   * Every name bound to a key when this process started or since, by
+   * skeleton. Never shrunk: a name released since (here, or by `chat admin
+   * release` on the database meanwhile) is found and then passed over, as
+   * its binding is read from the store each time.
+   */
+  readonly #similar = new SkeletonIndex();
+
+  constructor(
+    readonly store: Store,
+    readonly now: () => number = Date.now,
+    /**
+     * Who is signed in under this name key here, if anyone: a name whose
+     * binding an operator released while its owner stayed signed in is no
+     * longer bound, but still shown beside that owner's messages.
+     */
+    readonly signedIn: (nameKey: string) => NameHolder | null = () => null,
+  ) {
+    // One pass over the users at the start, none per sign-in.
+    for (const user of store.listUsers()) {
+      if (user.fingerprint !== null) this.#similar.add(user.nameKey);
+    }
+  }
   fingerprintOf(nameKey: string): string | null {
     return this.store.getUser(nameKey)?.fingerprint ?? null;
+  }
+  lookalikes(name: string): NameHolder[] {
+    return this.#similar.keysLike(name).flatMap((key) => {
+      const holders: NameHolder[] = [];
+      const user = this.store.getUser(key);
+      if (user !== undefined && user.fingerprint !== null) {
+        holders.push({ name: user.name, fingerprint: user.fingerprint });
+      }
+      const online = this.signedIn(key);
+      if (online !== null) holders.push(online);
+      return holders;
+    });
   }
   /** Makes this store's binding `fingerprint` (null: none). */
   set(name: string, nameKey: string, fingerprint: string | null): void {
@@ -293,5 +400,6 @@ export class StoreBindings implements IdentityBindings {
       this.store.ensureUser(name, nameKey, this.now());
       this.store.bindFingerprint(nameKey, fingerprint);
     });
+    this.#similar.add(nameKey);
   }
 }

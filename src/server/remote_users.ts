@@ -12,6 +12,7 @@
  */
 
 import type { Timestamp } from "../protocol/messages.ts";
+import { SkeletonIndex } from "./skeleton_index.ts";
 
 /** A user on another node, as that node reports them. */
 export interface RemoteUser {
@@ -36,6 +37,8 @@ export class RemoteUsers {
   readonly #entries = new Map<string, RemoteUser>();
   /** Entry keys by name key, in the order the users were first seen. */
   readonly #byName = new Map<string, Set<string>>();
+  /** Their name keys by skeleton: who a new name looks like (lookalikes). */
+  readonly #similar = new SkeletonIndex();
 
   get size(): number {
     return this.#byName.size;
@@ -57,6 +60,7 @@ export class RemoteUsers {
     const came = entries === undefined;
     if (entries === undefined) {
       this.#byName.set(user.nameKey, entries = new Set());
+      this.#similar.add(user.nameKey);
     }
     entries.add(entry);
     return came ? { name: user.name, online: true } : null;
@@ -100,6 +104,14 @@ export class RemoteUsers {
     return newest;
   }
 
+  /**
+   * The users online elsewhere whose names look like `name`
+   * (protocol/name_skeleton.ts), `name` itself left out.
+   */
+  lookalikes(name: string): RemoteUser[] {
+    return this.#similar.keysLike(name).flatMap((key) => this.get(key) ?? []);
+  }
+
   /** Every user online elsewhere, once each, in the order first seen. */
   *users(): IterableIterator<RemoteUser> {
     for (const key of this.#byName.keys()) {
@@ -115,6 +127,7 @@ export class RemoteUsers {
     entries.delete(entry);
     if (entries.size > 0) return false;
     this.#byName.delete(nameKey);
+    this.#similar.delete(nameKey);
     return true;
   }
 }

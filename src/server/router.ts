@@ -719,6 +719,20 @@ function create(
       `ERROR: Group '${existing.name}' already exists.`,
     );
   }
+  // A group is its creator's as a name is its key's: anyone may create a
+  // look-alike of their own group, no one of another's. Groups created
+  // before this rule keep their names.
+  const lookalike = state.groupsLike(name).find((group) =>
+    nameKey(group.createdBy) !== session.nameKey
+  );
+  if (lookalike !== undefined) {
+    return fail(
+      session.id,
+      re,
+      "group_exists",
+      lookalikeGroupRefusal(name, lookalike.name),
+    );
+  }
   const { maxGroups, maxStoredGroups, maxGroupsPerUser } = state.limits;
   // Groups nobody is in count against their creator below, not here; all
   // groups against what the server keeps.
@@ -749,6 +763,14 @@ function create(
     re,
     `SUCCESS: Group '${group.name}' created and joined.`,
   );
+}
+
+/**
+ * Why a group name that looks like another's group is refused
+ * (docs/PROTOCOL.md 8, "Look-alike names").
+ */
+export function lookalikeGroupRefusal(name: string, lookalike: string): string {
+  return `ERROR: The group name '${name}' looks like '${lookalike}', a group someone else created; choose another name`;
 }
 
 function join(

@@ -177,10 +177,26 @@ export function createCore(options: CoreOptions): ServerCore {
     ? null
     : new SharedLog(outbox, cluster!.log, log);
   const state = new ServerState(options.limits ?? {}, store);
-  const local = new StoreBindings(store);
+  const local = new StoreBindings(store, Date.now, (key) => {
+    const session = state.sessionByName(key);
+    if (session === undefined || session.fingerprint === null) return null;
+    return { name: session.name, fingerprint: session.fingerprint };
+  });
   // In a cluster a name is bound on all nodes at once (compare-and-set).
   const identities: IdentityBindings = cluster === undefined ? local : {
     fingerprintOf: (key) => local.fingerprintOf(key),
+    // Look-alikes of names bound in this node's copy or online here, and of
+    // names online on the other nodes. A name bound on another node only,
+    // and offline, is not seen here: the names bucket is keyed by the exact
+    // name, and reading all of it per sign-in is what the index avoids.
+    lookalikes: (name) => [
+      ...local.lookalikes(name),
+      ...state.remote.lookalikes(name).flatMap((user) =>
+        user.fingerprint === null
+          ? []
+          : [{ name: user.name, fingerprint: user.fingerprint }]
+      ),
+    ],
     bind: (name, key, fingerprint) => local.bind(name, key, fingerprint),
     claim: (name, key, fingerprint) =>
       cluster.claimName(name, key, fingerprint),

@@ -17,6 +17,7 @@ import { TransferTable } from "./transfer_table.ts";
 import { PrekeyDirectory } from "./prekey_directory.ts";
 import { OneTimeTakers } from "./one_time_takers.ts";
 import { RemoteUsers } from "./remote_users.ts";
+import { SkeletonIndex } from "./skeleton_index.ts";
 import { RemoteRecipients } from "./remote_recipients.ts";
 import type { Timestamp } from "../protocol/messages.ts";
 import type { ConnId, Session } from "./session.ts";
@@ -115,6 +116,8 @@ export class ServerState {
   #online = new Map<string, ConnId>();
   // Map order is creation order, which `/groups` shows.
   #groups = new Map<string, MutableGroup>();
+  /** Their keys by skeleton: what a new group's name looks like (groupsLike). */
+  #groupSkeletons = new SkeletonIndex();
   // Kept apart from the membership lists so per-user limits cost O(1).
   #groupCounts = new Map<string, number>();
   /**
@@ -182,6 +185,7 @@ export class ServerState {
         );
       }
       this.#groups.set(record.key, group);
+      this.#groupSkeletons.add(record.key);
       if (group.members.size > 0) this.#occupiedGroups++;
       else this.#countEmpty(group, 1);
     }
@@ -411,6 +415,16 @@ export class ServerState {
     return this.#groups.get(nameKey(name));
   }
 
+  /**
+   * The groups whose names look like `name` (protocol/name_skeleton.ts),
+   * the group called `name` itself left out.
+   */
+  groupsLike(name: string): Group[] {
+    return this.#groupSkeletons.keysLike(name).flatMap((key) =>
+      this.#groups.get(key) ?? []
+    );
+  }
+
   /** All groups in creation order. */
   groups(): IterableIterator<Group> {
     return this.#groups.values();
@@ -428,6 +442,7 @@ export class ServerState {
       createdAt: now,
     };
     this.#groups.set(key, group);
+    this.#groupSkeletons.add(key);
     this.#countEmpty(group, 1);
     this.store.createGroup(name, key, createdBy, now);
     this.#groupChanges?.push({

@@ -11,10 +11,13 @@ import {
   type IdentityBindings,
   IdentityGate,
   MemoryBindings,
+  type NameHolder,
   OUTDATED_CLIENT,
+  StoreBindings,
   unprovableNames,
 } from "../../src/server/identity_gate.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
+import { openStore } from "../../src/store/sqlite_store.ts";
 import { testIdentity } from "../_helpers/chat.ts";
 import {
   FORGED_KEY,
@@ -241,6 +244,7 @@ Deno.test("IdentityGate.begin asks the cluster when its own copy binds the name 
     const rechecks: string[] = [];
     const bindings: IdentityBindings = {
       fingerprintOf: (key) => copy.get(key) ?? null,
+      lookalikes: () => [],
       bind(_name, key, fingerprint) {
         if (!copy.has(key)) copy.set(key, fingerprint);
       },
@@ -298,4 +302,140 @@ Deno.test("IdentityGate.recheck refuses a proven sign-in whose free name another
       `ERROR: The name 'alice' belongs to another identity key (${first.fingerprint})`,
   });
   assert.equal(secondGate.recheck(first), null, "its own key's sign-in");
+});
+
+/** Signs `name` in through `gate` with `identity`: begin, then prove. */
+async function proveName(
+  gate: IdentityGate,
+  identity: Awaited<ReturnType<typeof testIdentity>>,
+  name: string,
+): Promise<GateResult> {
+  const first = await gate.begin(register(identity.publicRaw, name));
+  if (first.kind !== "reply" || first.message.t !== "challenge") return first;
+  const signature = await signChallenge(
+    identity,
+    identityChallengeMessage({
+      publicKey: identity.publicRaw,
+      transcriptHash: TH,
+      challenge: fromBase64(first.message.nonce),
+      name,
+    }),
+  );
+  return await gate.prove({
+    t: "prove",
+    id: 2,
+    signature: toBase64(signature),
+  });
+}
+
+Deno.test("IdentityGate.begin refuses a new name that looks like another key's, and lets that key take look-alikes of its own", async () => {
+  const bindings = new MemoryBindings();
+  const owner = await testIdentity();
+  const other = await testIdentity();
+  bindings.bind("alice", "alice", owner.fingerprint);
+  bindings.bind("mallory", "mallory", owner.fingerprint);
+  for (
+    const [name, like] of [
+      ["a1ice", "alice"],
+      ["aIice", "alice"],
+      ["rnallory", "mallory"],
+      ["MA11ORY", "mallory"],
+    ] as const
+  ) {
+    const gate = new IdentityGate(bindings, TH);
+    assert.deepEqual(reply(await gate.begin(register(other.publicRaw, name))), {
+      t: "error",
+      re: 1,
+      code: "identity",
+      text:
+        `ERROR: The name '${name}' looks like '${like}', which belongs to another identity key; choose another name`,
+    });
+    assert.equal(bindings.fingerprintOf(name.toLowerCase()), null);
+  }
+  // Names that only share letters are anyone's.
+  const gate = new IdentityGate(bindings, TH);
+  assert.equal((await proveName(gate, other, "alice2")).kind, "proven");
+  // The owner may have look-alikes of its own names.
+  for (const name of ["a1ice", "rnallory"]) {
+    const result = await proveName(
+      new IdentityGate(bindings, TH),
+      owner,
+      name,
+    );
+    assert.equal(result.kind, "proven", name);
+  }
+});
+
+Deno.test("IdentityGate keeps look-alike names bound before the rule: each owner signs in with theirs", async () => {
+  // A server upgraded with both bound, to two keys.
+  const bindings = new MemoryBindings();
+  const alice = await testIdentity();
+  const mallory = await testIdentity();
+  bindings.bind("alice", "alice", alice.fingerprint);
+  bindings.bind("a1ice", "a1ice", mallory.fingerprint);
+  const kept = await proveName(
+    new IdentityGate(bindings, TH),
+    mallory,
+    "a1ice",
+  );
+  assert.equal(kept.kind, "proven");
+  const gate = new IdentityGate(bindings, TH);
+  const own = await proveName(gate, alice, "alice");
+  assert.ok(own.kind === "proven");
+  assert.equal(gate.recheck(own), null);
+});
+
+Deno.test("IdentityGate.recheck refuses a proven new name when another key bound a look-alike after the proof", async () => {
+  const bindings = new MemoryBindings();
+  const alice = await testIdentity();
+  const mallory = await testIdentity();
+  // Both prove while neither name is bound: both pass.
+  const aliceGate = new IdentityGate(bindings, TH);
+  const malloryGate = new IdentityGate(bindings, TH);
+  const first = await proveName(aliceGate, alice, "alice");
+  const second = await proveName(malloryGate, mallory, "a1ice");
+  assert.ok(first.kind === "proven" && second.kind === "proven");
+  assert.equal(aliceGate.recheck(first), null);
+  aliceGate.bindIfFree("alice", alice.fingerprint);
+  assert.deepEqual(malloryGate.recheck(second)?.message, {
+    t: "error",
+    re: 2,
+    code: "identity",
+    text:
+      "ERROR: The name 'a1ice' looks like 'alice', which belongs to another identity key; choose another name",
+  });
+});
+
+Deno.test("StoreBindings finds look-alikes of names bound before it was made, passes over released ones, and sees who is signed in", async () => {
+  const store = openStore(":memory:");
+  const alice = await testIdentity();
+  const bob = await testIdentity();
+  new StoreBindings(store).bind("alice", "alice", alice.fingerprint);
+  new StoreBindings(store).bind("bob", "bob", bob.fingerprint);
+  // A new process: the index is built from the store.
+  let online: NameHolder | null = null;
+  const bindings = new StoreBindings(
+    store,
+    Date.now,
+    (key) => key === "bob" ? online : null,
+  );
+  assert.deepEqual(bindings.lookalikes("A1ICE"), [
+    { name: "alice", fingerprint: alice.fingerprint },
+  ]);
+  assert.deepEqual(bindings.lookalikes("alice"), [], "not itself");
+  assert.deepEqual(bindings.lookalikes("alice2"), []);
+  // Released by the operator (chat admin release, another process).
+  assert.ok(store.releaseName("alice"));
+  assert.deepEqual(bindings.lookalikes("a1ice"), []);
+  // Released while its owner stays signed in: still theirs to look like.
+  assert.ok(store.releaseName("bob"));
+  assert.deepEqual(bindings.lookalikes("b0b"), []);
+  online = { name: "Bob", fingerprint: bob.fingerprint };
+  assert.deepEqual(bindings.lookalikes("b0b"), [online]);
+  // Bound here: found from now on.
+  bindings.bind("rnallory", "rnallory", alice.fingerprint);
+  assert.deepEqual(bindings.lookalikes("mallory"), [
+    { name: "rnallory", fingerprint: alice.fingerprint },
+  ]);
+  store.close();
 });

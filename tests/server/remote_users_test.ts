@@ -53,3 +53,20 @@ Deno.test("RemoteUsers.get gives the user's newest session", () => {
   users.put("a.n1", user("alice", "n1", 1));
   assert.equal(users.get("alice")?.node, "n2");
 });
+
+Deno.test("RemoteUsers.lookalikes finds users online elsewhere whose names look like one, until they go", () => {
+  const users = new RemoteUsers();
+  users.put("a.n1", user("Alice", "n1"));
+  users.put("m.n2", user("mallory", "n2"));
+  assert.deepEqual(users.lookalikes("a1ice").map((u) => u.name), ["Alice"]);
+  assert.deepEqual(users.lookalikes("alice"), [], "not the name itself");
+  assert.deepEqual(users.lookalikes("rnallory").map((u) => u.node), ["n2"]);
+  assert.deepEqual(users.lookalikes("alice2"), []);
+  users.put("a.n2", user("Alice", "n2"));
+  users.delete("a.n1");
+  assert.equal(users.lookalikes("a1ice").length, 1, "still on n2");
+  users.delete("a.n2");
+  assert.deepEqual(users.lookalikes("a1ice"), []);
+  users.dropNode("n2");
+  assert.deepEqual(users.lookalikes("rnallory"), []);
+});

@@ -1107,3 +1107,49 @@ Deno.test("route addresses users, groups and the room, never their connections",
     [{ kind: "room", except: "jojo" }],
   );
 });
+
+Deno.test("route create refuses a group name that looks like another creator's group, and lets a creator make look-alikes of their own", () => {
+  const state = room();
+  assert.deepEqual(send(state, SOPHIA, { t: "create", id: 1, group: "team" }), [
+    ok(SOPHIA, 1, "SUCCESS: Group 'team' created and joined."),
+  ]);
+  assert.deepEqual(send(state, JOJO, { t: "create", id: 2, group: "tearn" }), [
+    error(
+      JOJO,
+      2,
+      "group_exists",
+      "ERROR: The group name 'tearn' looks like 'team', a group someone else created; choose another name",
+    ),
+  ]);
+  assert.equal(state.group("tearn"), undefined, "not created");
+  // Only look-alikes: a name that shares letters is anyone's.
+  assert.deepEqual(send(state, JOJO, { t: "create", id: 6, group: "team2" }), [
+    ok(JOJO, 6, "SUCCESS: Group 'team2' created and joined."),
+  ]);
+  // Its creator may.
+  assert.deepEqual(
+    send(state, SOPHIA, { t: "create", id: 7, group: "tearn" }),
+    [ok(SOPHIA, 7, "SUCCESS: Group 'tearn' created and joined.")],
+  );
+});
+
+Deno.test("route create: groups that look alike already, from a store kept before the rule, both stay, and a third look-alike is refused", () => {
+  const store = memoryStore("sophia", "jojo", "nana");
+  store.createGroup("pool", "pool", "sophia", 0);
+  store.createGroup("p0ol", "p0ol", "jojo", 0);
+  const state = room({}, store);
+  assert.ok(state.group("pool") !== undefined);
+  assert.ok(state.group("p0ol") !== undefined);
+  assert.equal(
+    send(state, NANA, { t: "join", id: 1, group: "p0ol" })[0]?.message.t,
+    "ok",
+  );
+  assert.deepEqual(send(state, NANA, { t: "create", id: 2, group: "po0l" }), [
+    error(
+      NANA,
+      2,
+      "group_exists",
+      "ERROR: The group name 'po0l' looks like 'pool', a group someone else created; choose another name",
+    ),
+  ]);
+});
