@@ -9,6 +9,8 @@ import type {
   ClusterPort,
   ClusterSink,
 } from "../../src/server/cluster/port.ts";
+import { identityFingerprint } from "../../src/crypto/identity.ts";
+import { lookalikeRefusal } from "../../src/server/identity_gate.ts";
 import { core, freshIdentity, Peer } from "../_helpers/core_peer.ts";
 
 /**
@@ -37,7 +39,11 @@ class HeldCluster implements ClusterPort {
     take: () => Promise.resolve(null),
     peek: () => Promise.resolve(null),
   };
-  attach(_sink: ClusterSink): void {}
+  /** What this node was told to call with other nodes' news. */
+  sink: ClusterSink | null = null;
+  attach(sink: ClusterSink): void {
+    this.sink = sink;
+  }
   publish(): void {}
   fileAnswer(): void {}
   shareAddresses(): void {}
@@ -91,6 +97,37 @@ Deno.test("on a cluster node, the same key signing in twice while the log catche
     );
     const bye = await older.next((m) => m.t === "bye");
     assert.equal(bye.message.t === "bye" && bye.message.reason, "replaced");
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("on a cluster node, a new name that looks like a user's online on another node is refused to any other key, and not to theirs", async () => {
+  const cluster = new HeldCluster();
+  const { core: server } = await core({ cluster });
+  const alice = await freshIdentity();
+  // alice is signed in on node n2 only: this node's store never bound her.
+  cluster.sink!.seen("alice.n2", {
+    name: "alice",
+    nameKey: "alice",
+    node: "n2",
+    connectedAt: 1,
+    lastMessageAt: null,
+    fingerprint: await identityFingerprint(alice.publicRaw),
+    away: null,
+  });
+  const peer = await Peer.connect(server);
+  try {
+    const refused = await peer.begin("a1ice", await freshIdentity());
+    assert.ok("refused" in refused);
+    assert.deepEqual(refused.refused, {
+      t: "error",
+      re: 1,
+      code: "identity",
+      text: lookalikeRefusal("a1ice", "alice"),
+    });
+    // Her own key may: it gets its challenge.
+    assert.ok("signature" in await peer.begin("a1ice", alice));
   } finally {
     await server.stop();
   }
