@@ -92,6 +92,12 @@ export interface ServerOptions {
    * the page over https:// and wss:// for browsers on other machines.
    */
   tls?: { cert: string; key: string };
+  /**
+   * Host names, besides IP addresses and `localhost`, that browsers may
+   * reach the server by (allowed_host.ts); a request naming another is
+   * refused (DNS rebinding). Default: none.
+   */
+  allowedHosts?: readonly string[];
 }
 
 export interface RunningServer {
@@ -389,6 +395,9 @@ export async function startServer(
     port: options.port,
     web: options.web ?? true,
     ...(options.tls === undefined ? {} : { tls: options.tls }),
+    ...(options.allowedHosts === undefined
+      ? {}
+      : { allowedHosts: options.allowedHosts }),
     maxPayloadBytes: limits.maxPayloadBytes,
     maxHandshakePayloadBytes: limits.maxHandshakePayloadBytes,
     maxUnfinished: limits.maxUnfinished,

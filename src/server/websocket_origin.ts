@@ -7,7 +7,10 @@
  * another port of the same host) that someone opens could connect, from their
  * browser and their address, to a chat server that only they can reach (one
  * on `localhost`, say, or behind their network), sign in under a name of its
- * choosing, and read the public room. Pure: the edge (ws_edge.ts) asks it.
+ * choosing, and read the public room. A site that makes its own name point
+ * at the server (DNS rebinding) has a page of the very origin this lets in:
+ * the edge refuses that one by its `Host` first (allowed_host.ts). Pure: the
+ * edge (ws_edge.ts) asks it.
  *
  * @module
  */

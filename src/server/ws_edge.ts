@@ -39,6 +39,7 @@ import type { QueueGauge } from "./backpressure.ts";
 import { noWebAnswer, secureRedirect, webAnswer } from "./web_assets.ts";
 import { startTlsBridge, TLS_HANDSHAKE } from "./tls_bridge.ts";
 import { allowedOrigin } from "./websocket_origin.ts";
+import { hostAllowed, hostRefusal } from "./allowed_host.ts";
 
 export interface EdgeOptions {
   hostname: string;
@@ -56,6 +57,12 @@ export interface EdgeOptions {
    * another machine is redirected to https://.
    */
   tls?: { cert: string; key: string };
+  /**
+   * Host names, besides IP addresses and `localhost`, that a browser's
+   * request may name in its `Host` (allowed_host.ts); the rest are refused
+   * with a 403 (DNS rebinding). Default: none.
+   */
+  allowedHosts?: readonly string[];
   /** Largest WebSocket message, all fragments together; past it: 1009. */
   maxPayloadBytes: number;
   /**
@@ -176,6 +183,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const fronts = new WeakMap<Socket, Socket>();
   /** TCP sockets not yet handed to HTTP, and by when they must be. */
   const starting = new Map<Socket, number>();
+  const allowedHosts = options.allowedHosts ?? [];
 
   const server = createServer({
     headersTimeout: options.headersTimeoutMs,
@@ -183,6 +191,21 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     // Node checks both timeouts at this interval (30 s by default).
     connectionsCheckingInterval: sweepInterval(options.headersTimeoutMs),
   }, (request, response) => {
+    // Every answer a browser can read is checked, not just the page's: a
+    // page of a rebinding site reads what its own origin answers, and no
+    // client of ours asks for anything here without a WebSocket.
+    const host = request.headers.host;
+    if (!hostAllowed(host, allowedHosts)) {
+      const body = Buffer.from(hostRefusal(host));
+      response.writeHead(403, {
+        "content-type": "text/plain; charset=utf-8",
+        "content-length": String(body.byteLength),
+        "x-content-type-options": "nosniff",
+        "connection": "close",
+      });
+      response.end(body);
+      return;
+    }
     // The web client's page (web_assets.ts); anything else is told to
     // upgrade, as before.
     const redirect = options.web !== false && options.tls !== undefined &&
@@ -292,6 +315,23 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       }
       // Over TLS, the peer is the one of the TCP socket in front.
       const front = fronts.get(socket) ?? socket;
+      // A browser's upgrade (every browser sends an Origin with one) must
+      // name a host of ours, or it may come from a rebinding site's page
+      // (allowed_host.ts). An upgrade without an Origin is not a browser's:
+      // DNS rebinding needs a browser to carry the page's requests into the
+      // network, and a terminal client or script that asks by a DNS name
+      // the operator never listed must keep working.
+      if (
+        request.headers.origin !== undefined &&
+        !hostAllowed(request.headers.host, allowedHosts)
+      ) {
+        return answer(
+          socket,
+          403,
+          "Forbidden",
+          hostRefusal(request.headers.host),
+        );
+      }
       // Another site's page, opened in a browser that can reach this
       // server, asking it for a WebSocket (websocket_origin.ts).
       if (
