@@ -77,6 +77,8 @@ import {
   webHint,
 } from "./src/server/connect_hint.ts";
 import { upInterfaceAddresses } from "./src/server/interfaces.ts";
+import { machineHostName } from "./src/server/machine_name.ts";
+import { machineNames } from "./src/server/allowed_host.ts";
 import type { TlsCredentials } from "./src/server/tls_certificate.ts";
 import type {
   CertificateReply,
@@ -185,6 +187,17 @@ async function serve(
   const certificate = command.web
     ? await webCertificate(command.host, dataDir)
     : null;
+  // The names browsers may reach the page and its WebSocket by, besides
+  // addresses and localhost (allowed_host.ts): every other is refused, as a
+  // DNS rebinding site's would be.
+  const machine = machineHostName();
+  const allowedHosts = [
+    ...command.allowedHosts,
+    ...(machine === null ? [] : machineNames(machine)),
+    ...(certificate?.names ?? []),
+    // A name given as --host is one this machine has.
+    command.host,
+  ];
   let server;
   try {
     server = await startServer({
@@ -196,6 +209,7 @@ async function serve(
       limits: { maxFileBytes: command.maxFileBytes },
       connectionLimits: command.connectionLimits,
       web: command.web,
+      allowedHosts,
       roomFrames: command.roomFrames,
       ...(cluster === null ? {} : { cluster }),
       ...(certificate === null ? {} : { tls: certificate }),

@@ -14,6 +14,7 @@ import {
   type ConnectionLimits,
   DEFAULT_MAX_STORE_BYTES,
 } from "./server/config.ts";
+import { hostName } from "./server/allowed_host.ts";
 import { ACCEPT_POLICIES, type AcceptPolicy } from "./client/consent.ts";
 
 export const VERSION = "0.1.0";
@@ -48,6 +49,11 @@ export type CliCommand =
     maxStoreBytes: number;
     /** Serve the web client's page (--no-web: not). */
     web: boolean;
+    /**
+     * `--allowed-host`: more names browsers may reach the server by
+     * (allowed_host.ts), as given.
+     */
+    allowedHosts: string[];
     /** Send public messages in room frames (docs/PROTOCOL.md 3.8). */
     roomFrames: boolean;
     /** NATS servers to join other nodes through (issue 19); null alone. */
@@ -155,6 +161,19 @@ export function parseDuration(value: string): number {
     );
   }
   return ms;
+}
+
+/**
+ * `--allowed-host NAME`, repeatable: one host name each time, added to
+ * those given before.
+ */
+function parseAllowedHost(value: string, previous: string[] = []): string[] {
+  if (hostName(value) === null) {
+    throw new InvalidArgumentError(
+      "Give a host name, such as chat.example.org (no scheme or path).",
+    );
+  }
+  return [...previous, value];
 }
 
 function parseBits(value: string): RsaBits {
@@ -393,6 +412,12 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     )
     .addOption(
       new Option(
+        "--allowed-host <name>",
+        "a name browsers may open the page by besides IP addresses, localhost, this machine's name (and NAME.local) and the names in the web certificate; repeatable. Requests naming any other host are refused (DNS rebinding)",
+      ).argParser(parseAllowedHost),
+    )
+    .addOption(
+      new Option(
         "--cluster <urls>",
         "join other chat serve nodes through these NATS servers (nats://HOST:4222, comma-separated; JetStream on); nodes share the server key",
       ).argParser(parseClusterUrls),
@@ -424,6 +449,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     .action((
       opts: {
         web: boolean;
+        allowedHost?: string[];
         roomFrames?: boolean;
         key: string;
         host: string;
@@ -497,6 +523,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         },
         maxStoreBytes: opts.maxStoreMb * 1024 * 1024,
         web: opts.web,
+        allowedHosts: opts.allowedHost ?? [],
         roomFrames: opts.roomFrames === true,
         cluster: opts.cluster ?? null,
         presenceTtlMs: opts.presenceTtl * 1000,

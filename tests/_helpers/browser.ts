@@ -53,11 +53,14 @@ export async function launchBrowser(args: string[] = []): Promise<Browser> {
   });
 }
 
-/** A server process, its fingerprint, and terminal clients to start. */
-export async function startBrowserChat() {
+/**
+ * A server process, its fingerprint, and terminal clients to start;
+ * `serveArgs` go to its `chat serve` (and to its restarts).
+ */
+export async function startBrowserChat(...serveArgs: string[]) {
   const dir = await Deno.makeTempDir({ prefix: "chat-browser-" });
   await makeKeys(dir);
-  let server = serveProcess(dir);
+  let server = serveProcess(dir, 0, ...serveArgs);
   const port = await listeningPort(server);
   const [, fingerprint] = await server.waitFor(
     /Server key fingerprint: (SHA256:\S+)/,
@@ -77,7 +80,7 @@ export async function startBrowserChat() {
       await server.finish();
     },
     async start(): Promise<void> {
-      server = serveProcess(dir, port);
+      server = serveProcess(dir, port, ...serveArgs);
       await listeningPort(server);
     },
     dir,

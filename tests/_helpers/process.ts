@@ -14,7 +14,7 @@ const PERMISSIONS = [
   "--allow-write",
   "--allow-env",
   "--allow-run",
-  "--allow-sys=statfs,networkInterfaces",
+  "--allow-sys=statfs,networkInterfaces,hostname",
 ];
 
 export class ChatProcess {

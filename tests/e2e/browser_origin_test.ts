@@ -7,14 +7,38 @@
  */
 
 import assert from "node:assert/strict";
+import type { Page } from "puppeteer-core";
 import {
   join,
+  launchBrowser,
   openPage,
   startBrowserChat,
   WAIT_MS,
 } from "../_helpers/browser.ts";
 
 const slow = { sanitizeOps: false, sanitizeResources: false };
+
+/**
+ * What becomes of a WebSocket the page opens to `url`: let in (the server
+ * speaks first, its handshake hello), refused, or no answer in time.
+ */
+function webSocketOutcome(page: Page, url: string): Promise<string> {
+  return page.evaluate(
+    (url: string, ms: number) =>
+      new Promise<string>((resolve) => {
+        const ws = new WebSocket(url);
+        ws.binaryType = "arraybuffer";
+        ws.onmessage = () => {
+          ws.close();
+          resolve("let in: the server sent its hello");
+        };
+        ws.onclose = () => resolve("refused");
+        setTimeout(() => resolve("no answer"), ms);
+      }),
+    url,
+    WAIT_MS,
+  );
+}
 
 Deno.test({
   name:
@@ -33,21 +57,9 @@ Deno.test({
     );
     const page = await chat.browser.newPage();
     await page.goto(`http://127.0.0.1:${evil.addr.port}/`);
-    const outcome = await page.evaluate(
-      (url: string, ms: number) =>
-        new Promise<string>((resolve) => {
-          const ws = new WebSocket(url);
-          ws.binaryType = "arraybuffer";
-          // The server speaks first (its handshake hello) once let in.
-          ws.onmessage = () => {
-            ws.close();
-            resolve("let in: the server sent its hello");
-          };
-          ws.onclose = () => resolve("refused");
-          setTimeout(() => resolve("no answer"), ms);
-        }),
+    const outcome = await webSocketOutcome(
+      page,
       `ws://127.0.0.1:${chatPort}/`,
-      WAIT_MS,
     );
     assert.equal(outcome, "refused");
 
@@ -93,5 +105,47 @@ Deno.test({
       (globalThis as { chatTab?: Window | null }).chatTab?.closed ?? true
     );
     assert.equal(severed, true, "the opener still holds the chat's tab");
+  },
+});
+
+Deno.test({
+  name:
+    "web: a page of a DNS rebinding site, its name now pointing at the chat server, gets neither the chat's page nor a WebSocket; a name the server was given works",
+  ...slow,
+  async fn() {
+    await using chat = await startBrowserChat(
+      "--allowed-host",
+      "allowed.test",
+    );
+    const port = new URL(chat.url).port;
+    // Both names resolve to the chat server, as the rebinding site's does
+    // once its DNS answer turned: the page that then asks is of its origin.
+    const browser = await launchBrowser([
+      "--host-resolver-rules=MAP evil.test 127.0.0.1, MAP allowed.test 127.0.0.1",
+    ]);
+    try {
+      const evil = await browser.newPage();
+      const page = await evil.goto(`http://evil.test:${port}/`);
+      assert.equal(page?.status(), 403);
+      assert.match(
+        await page!.text(),
+        /does not answer to the name 'evil\.test'.*--allowed-host evil\.test/,
+      );
+      assert.equal(
+        await webSocketOutcome(evil, `ws://evil.test:${port}/`),
+        "refused",
+      );
+      // The same, under a name the server was given (a path that is not
+      // the page: no redirect to https://).
+      const allowed = await browser.newPage();
+      const other = await allowed.goto(`http://allowed.test:${port}/nothing`);
+      assert.equal(other?.status(), 426);
+      assert.equal(
+        await webSocketOutcome(allowed, `ws://allowed.test:${port}/`),
+        "let in: the server sent its hello",
+      );
+    } finally {
+      await browser.close();
+    }
   },
 });
