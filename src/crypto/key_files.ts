@@ -6,13 +6,15 @@
 import { dirname } from "node:path";
 import {
   fingerprint,
+  holdsPrivateKey,
   type ImportedPrivateKey,
   type ImportedPublicKey,
   importPrivateKeyPem,
   importPublicKeyPem,
   KeyFormatError,
+  publicKeyPem,
 } from "./keys.ts";
-import { randomBytes, toHex } from "./bytes.ts";
+import { equalBytes, randomBytes, toHex } from "./bytes.ts";
 import { createPrivateDir, PRIVATE_FILE_MODE } from "../fs/private_paths.ts";
 import { describeIoError } from "../fs/io_errors.ts";
 
@@ -103,6 +105,89 @@ export async function writeKeyPair(
   } catch (error) {
     if (!force) await Deno.remove(privatePath).catch(() => {});
     throw error;
+  }
+}
+
+/** What is already where a public key is to be written. */
+export type PublicKeyFileState =
+  | { kind: "none" }
+  /** The same public key, in any PEM form we read. */
+  | { kind: "same" }
+  /** A private key (the private key's own path, say): never replaced. */
+  | { kind: "private" }
+  /** Anything else; `holds` says what, as "another key (SHA256:...)". */
+  | { kind: "other"; holds: string };
+
+/** What {@link writePublicKeyFile} did. */
+export type PublicKeyWrite = "created" | "replaced" | "unchanged";
+
+/**
+ * What `path` holds compared with the public key `spki` (canonical SPKI DER).
+ *
+ * @throws {KeyFileError} if whether `path` exists cannot be checked
+ */
+export async function inspectPublicKeyFile(
+  path: string,
+  spki: Uint8Array,
+): Promise<PublicKeyFileState> {
+  if (!await pathExists(path)) return { kind: "none" };
+  let text: string;
+  try {
+    text = await readKeyText(path, "public");
+  } catch {
+    // A folder, a huge file, or one we may not read: not this key, anyway.
+    return { kind: "other", holds: "no key file we can read" };
+  }
+  if (holdsPrivateKey(text)) return { kind: "private" };
+  try {
+    const key = await importPublicKeyPem(text);
+    return equalBytes(key.spki, spki) ? { kind: "same" } : {
+      kind: "other",
+      holds: `another key (${await fingerprint(key.spki)})`,
+    };
+  } catch {
+    return { kind: "other", holds: "no RSA public key" };
+  }
+}
+
+/**
+ * Writes the public key `spki` as PEM at `path` (mode 0644, parent folders
+ * made as for a key pair). A file already holding this key is left as it is;
+ * any other file is replaced only with `force` (atomically), and a private
+ * key never: `--public` pointed at the private key would destroy it.
+ *
+ * @throws {KeyFileError} if another file is in the way or cannot be written
+ */
+export async function writePublicKeyFile(
+  path: string,
+  spki: Uint8Array,
+  options: { force: boolean },
+): Promise<PublicKeyWrite> {
+  const existing = await inspectPublicKeyFile(path, spki);
+  switch (existing.kind) {
+    case "same":
+      return "unchanged";
+    case "private":
+      throw new KeyFileError(
+        `Refusing to overwrite '${path}': it holds a private key (give the public key another path with --public)`,
+      );
+    case "other":
+      if (!options.force) {
+        throw new KeyFileError(
+          `Refusing to overwrite '${path}': it holds ${existing.holds} (use --force to replace it)`,
+        );
+      }
+      await writeKeyFile(path, publicKeyPem(spki), PUBLIC_KEY_MODE, true);
+      return "replaced";
+    case "none":
+      makeParentDir(path);
+      // Exclusive create: a file appearing meanwhile is not clobbered.
+      await writeKeyFile(path, publicKeyPem(spki), PUBLIC_KEY_MODE, false);
+      return "created";
+    default: {
+      const unreachable: never = existing;
+      return unreachable;
+    }
   }
 }
 

@@ -115,7 +115,7 @@ export async function generateRsaKeyPair(
   );
   return {
     privatePem: toPem(PEM_PRIVATE, pkcs8),
-    publicPem: toPem(PEM_PUBLIC, spki),
+    publicPem: publicKeyPem(spki),
     fingerprint: await fingerprint(spki),
   };
 }
@@ -271,6 +271,23 @@ export async function importPublicKeyDer(
     await crypto.subtle.exportKey("spki", publicKey),
   );
   return { publicKey, spki: canonical };
+}
+
+/**
+ * A public key as `chat keygen` writes it (`BEGIN PUBLIC KEY`, SPKI), from the
+ * SPKI DER that {@link importPrivateKeyPem} derives: `chat keygen --public-from`
+ * writes the public half of a private key this way, as `ssh-keygen -y` does.
+ */
+export function publicKeyPem(spki: Uint8Array): string {
+  return toPem(PEM_PUBLIC, spki);
+}
+
+/**
+ * Whether `text` holds a private key of any PEM kind, usable or not: a file
+ * that must never be replaced by its public half, even with --force.
+ */
+export function holdsPrivateKey(text: string): boolean {
+  return /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(text);
 }
 
 /** What {@link fingerprint} makes: the one check of a fingerprint's form. */

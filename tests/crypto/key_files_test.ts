@@ -1,13 +1,18 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  inspectPublicKeyFile,
   KeyFileError,
   keyPairExists,
   readPrivateKeyFile,
   readPublicKeyFile,
   writeKeyPair,
+  writePublicKeyFile,
 } from "../../src/crypto/key_files.ts";
-import { generateRsaKeyPair } from "../../src/crypto/keys.ts";
+import {
+  generateRsaKeyPair,
+  importPrivateKeyPem,
+} from "../../src/crypto/keys.ts";
 
 const KEY = await generateRsaKeyPair(2048);
 const OTHER_KEY = await generateRsaKeyPair(2048);
@@ -209,5 +214,106 @@ Deno.test("keyPairExists is true when either file exists", async () => {
     await Deno.writeTextFile(b, "");
     assert.equal(await keyPairExists(a, b), true);
     assert.equal(await keyPairExists(b, a), true);
+  });
+});
+
+/** The public key of KEY as chat keygen --public-from derives it. */
+const KEY_SPKI = (await importPrivateKeyPem(KEY.privatePem)).publicSpki;
+
+Deno.test("writePublicKeyFile writes a 0644 public key chat can read back as the private key's own, making folders", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "new", "folder", "public.pem");
+    assert.equal(
+      await writePublicKeyFile(path, KEY_SPKI, { force: false }),
+      "created",
+    );
+    assert.equal(await Deno.readTextFile(path), KEY.publicPem);
+    if (POSIX) assert.equal((await Deno.stat(path)).mode! & 0o777, 0o644);
+    const read = await readPublicKeyFile(path);
+    assert.equal(read.fingerprint, KEY.fingerprint);
+  });
+});
+
+Deno.test("writePublicKeyFile leaves a file that already holds the key as it is, even with force", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "public.pem");
+    // The same key in another form (a trailing comment line) is the same key.
+    const kept = KEY.publicPem + "kept as it was\n";
+    await Deno.writeTextFile(path, kept);
+    for (const force of [false, true]) {
+      assert.equal(
+        await writePublicKeyFile(path, KEY_SPKI, { force }),
+        "unchanged",
+      );
+      assert.equal(await Deno.readTextFile(path), kept);
+    }
+  });
+});
+
+Deno.test("writePublicKeyFile refuses to replace another key or other text without force, and replaces it with force", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "public.pem");
+    for (
+      const [before, holds] of [
+        [OTHER_KEY.publicPem, `another key (${OTHER_KEY.fingerprint})`],
+        ["not a key\n", "no RSA public key"],
+      ] as const
+    ) {
+      await Deno.writeTextFile(path, before);
+      await rejectsWithMessage(
+        writePublicKeyFile(path, KEY_SPKI, { force: false }),
+        `Refusing to overwrite '${path}': it holds ${holds} (use --force to replace it)`,
+      );
+      assert.equal(await Deno.readTextFile(path), before);
+      assert.equal(
+        await writePublicKeyFile(path, KEY_SPKI, { force: true }),
+        "replaced",
+      );
+      assert.equal(await Deno.readTextFile(path), KEY.publicPem);
+    }
+  });
+});
+
+Deno.test("writePublicKeyFile never replaces a private key, even with force", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "private.pem");
+    for (const pem of [KEY.privatePem, OTHER_KEY.privatePem]) {
+      await Deno.writeTextFile(path, pem);
+      for (const force of [false, true]) {
+        await rejectsWithMessage(
+          writePublicKeyFile(path, KEY_SPKI, { force }),
+          `Refusing to overwrite '${path}': it holds a private key (give the public key another path with --public)`,
+        );
+        assert.equal(await Deno.readTextFile(path), pem);
+      }
+    }
+  });
+});
+
+Deno.test("inspectPublicKeyFile tells nothing, this key, another key, a private key and a folder apart", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "public.pem");
+    assert.deepEqual(await inspectPublicKeyFile(path, KEY_SPKI), {
+      kind: "none",
+    });
+    await Deno.writeTextFile(path, KEY.publicPem);
+    assert.deepEqual(await inspectPublicKeyFile(path, KEY_SPKI), {
+      kind: "same",
+    });
+    await Deno.writeTextFile(path, OTHER_KEY.publicPem);
+    assert.deepEqual(await inspectPublicKeyFile(path, KEY_SPKI), {
+      kind: "other",
+      holds: `another key (${OTHER_KEY.fingerprint})`,
+    });
+    await Deno.writeTextFile(path, KEY.privatePem);
+    assert.deepEqual(await inspectPublicKeyFile(path, KEY_SPKI), {
+      kind: "private",
+    });
+    const folder = join(dir, "folder.pem");
+    await Deno.mkdir(folder);
+    assert.deepEqual(await inspectPublicKeyFile(folder, KEY_SPKI), {
+      kind: "other",
+      holds: "no key file we can read",
+    });
   });
 });

@@ -3,10 +3,12 @@ import { fromBase64, toBase64, utf8Encode } from "../../src/crypto/bytes.ts";
 import {
   fingerprint,
   generateRsaKeyPair,
+  holdsPrivateKey,
   importPrivateKeyPem,
   importPublicKeyDer,
   importPublicKeyPem,
   KeyFormatError,
+  publicKeyPem,
 } from "../../src/crypto/keys.ts";
 
 const KEY = await generateRsaKeyPair(2048);
@@ -23,6 +25,49 @@ GrjTinrCM+8eiuTpKBGw2TExOpjqfr/+EjnvXb/AuSe+0t8zk8iGAV7MloC6wnFe
 `;
 const PYTHON_PKCS1_FINGERPRINT =
   "SHA256:AoeVCla/T6G/fJA/7cYvco5cFFGs9oJ8eXM+/pKe15I";
+
+/**
+ * A test key made by another producer, `openssl genrsa -traditional 2048`
+ * (OpenSSL 3.0), and what `openssl rsa -pubout` wrote for it.
+ */
+const OPENSSL_PKCS1_PRIVATE = `-----BEGIN RSA PRIVATE KEY-----
+MIIEowIBAAKCAQEAtl3u76/jWU/Di1iKW4B2s9gNhaIzAVfZzil0qPYDSwc6WhpV
+eYPPTyFViyUbzlMa3+k9XZbDLDRBqsB+8W70FOmQcvQsVtvhGMnb4+XDP45YBJh4
+nZmVnlz9QyEqJK4Y0X3PlpJQnuZZ/reuUZbS6XF5FpsDc7RZOvppri6yVMLXh+gp
+RIdbycICGXdiH01Vbt0aPx3ieE9Q/E/OF6JxpIauzKMotu/78aXH/zMJJYIndJJg
+1ZeZf/1Sbgmqikh8iaKMShEN/lfY/niPp7j2UZ4Pp4zWMe3xso2Jd1dBNb2iYvJN
+Wxq/Snsb6J414k8RUr+ZWd7RD81TWCUyCeXs8QIDAQABAoIBAADB6p3rhJdf2+xi
+QldHKjNvPkbCCh8yX1eBAKwYPL9vJ+viDx54w2oQqZ3WclkcfXc6f1yh/s18Bb4k
+34Icjxs63djWMzz8VJ1plWJ9rQstOifuuxCyBxlv0I5vOzfCyS0Ot+IzBzboPeeM
+aTiVGkbjEU/e3fZviKFGEywEX+uv63kHBvf3LlaXSBCa8gioCmf5J5QcnjpPcko4
+9rU1t9AEEa3NhwZWmDxYtDw73G3sq8ILIdA9lccpjYcMPUSIMux2piscny0+YbzL
+VFYfpKBLQJn1un+hoFqweZ5kgrlpxArvYrSq3PWAoXXoGdcXTkNm4eUBnAV/3Rs9
+lhOn2mcCgYEA5amyY6DhPzr1sXWRuR0dL5C7JgwyJ66NI9GGpWL78jzgLmhBItuZ
+g7gwXiZoIJ7+sqlSjmborcVwqW2ovuZcldMUZL69s7jaDzb1+KYw89bE2pZH+sbw
+Tc0gTKzU/9HVMg89V0OYc2AUXK7hzR4C1jSxk4EMCcQchSBk+dWgdMcCgYEAy0fA
+L9xprtTD1nSwTDf6yVQ/9Fa4cylHUi6DVNA/70XoCGd4sXE7eUO6FdNqEX5j2e/B
+GLqtoDVvJqYfKqIbhesUae+iSj3+JcH/86fPk1IEyX/kvfY3UAH+xF0MnmwUWiBz
+Osywb5wTR2tMhg8Q/zI8CbITZvobElzbxSfs6IcCgYAuu9FpJJuxWjYU3m/A04PU
+4gazP1gVaxedak2T6giKyohz6RMYHMeoXhq5jecyfCgoAvyhrZ87fSnn0EC+V/IP
+KtzDg2zm3X7CCdUTu/3KILH+KQaMqV7M9ijUcXcGd5SCk0dQMpkbIToDgjLAopLB
+NAfOlDv24MlM7cKedDIqkQKBgAycnP3bLOtd4/CQOMfhyTtocLdWEgeDDhu5Kwi+
+CtlreuPal5BauBfj7c2g2jnPn55L060XF+KSrhy1vcVFXXPHi/KunWEBy5zIFnsl
+dClts0JVHvnyJqheF1JTe47woaqdzMhfHqsuAbwymgLPOHy8vyDS3YVMCxXukOwA
+eCBNAoGBANkYMLrQ1jY7K5na5WoQECRZ82sh5E6LluPui7tiofBbFePJfxSt8rZ6
+2437JVe9ba0AahAy6LBkOAy0VaHigMD85NMelvmJH2M2oEgvCglNuARBuZ4GTnjj
+rZEL+XoDHrvFvDSBlrmv/LlMl0prD5DdNyVWgmVuu7ozihst5zdn
+-----END RSA PRIVATE KEY-----
+`;
+const OPENSSL_PUBLIC = `-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAtl3u76/jWU/Di1iKW4B2
+s9gNhaIzAVfZzil0qPYDSwc6WhpVeYPPTyFViyUbzlMa3+k9XZbDLDRBqsB+8W70
+FOmQcvQsVtvhGMnb4+XDP45YBJh4nZmVnlz9QyEqJK4Y0X3PlpJQnuZZ/reuUZbS
+6XF5FpsDc7RZOvppri6yVMLXh+gpRIdbycICGXdiH01Vbt0aPx3ieE9Q/E/OF6Jx
+pIauzKMotu/78aXH/zMJJYIndJJg1ZeZf/1Sbgmqikh8iaKMShEN/lfY/niPp7j2
+UZ4Pp4zWMe3xso2Jd1dBNb2iYvJNWxq/Snsb6J414k8RUr+ZWd7RD81TWCUyCeXs
+8QIDAQAB
+-----END PUBLIC KEY-----
+`;
 
 function pemBody(pem: string): Uint8Array<ArrayBuffer> {
   return fromBase64(
@@ -293,4 +338,56 @@ Deno.test("importPrivateKeyPem rejects non-RSA and weak keys", async () => {
     /^The RSA key is 1024 bits; use a key of 2048 to 4096 bits/,
   );
   await rejectsWith(importPublicKeyDer(weakSpki), /is 1024 bits/);
+});
+
+// chat keygen --public-from: the public key of a private key alone.
+Deno.test("publicKeyPem of a private key's derived SPKI is byte for byte the public.pem chat keygen wrote", async () => {
+  const { publicSpki } = await importPrivateKeyPem(KEY.privatePem);
+  assert.equal(publicKeyPem(publicSpki), KEY.publicPem);
+});
+
+Deno.test("publicKeyPem of a PKCS#1 key from OpenSSL is what openssl rsa -pubout writes", async () => {
+  const { publicSpki } = await importPrivateKeyPem(OPENSSL_PKCS1_PRIVATE);
+  assert.equal(publicKeyPem(publicSpki), OPENSSL_PUBLIC);
+});
+
+Deno.test("publicKeyPem's key encrypts what the private key decrypts, and no other private key does", async () => {
+  const { privateKey, publicSpki } = await importPrivateKeyPem(
+    OPENSSL_PKCS1_PRIVATE,
+  );
+  const { publicKey } = await importPublicKeyPem(publicKeyPem(publicSpki));
+  const message = utf8Encode("read it out loud");
+  const ciphertext = await crypto.subtle.encrypt(
+    { name: "RSA-OAEP" },
+    publicKey,
+    message,
+  );
+  assert.deepEqual(
+    new Uint8Array(
+      await crypto.subtle.decrypt({ name: "RSA-OAEP" }, privateKey, ciphertext),
+    ),
+    message,
+  );
+  const other = await importPrivateKeyPem(KEY.privatePem);
+  await assert.rejects(
+    crypto.subtle.decrypt({ name: "RSA-OAEP" }, other.privateKey, ciphertext),
+  );
+});
+
+Deno.test("holdsPrivateKey is true for every private key PEM and false for public keys and other text", () => {
+  for (
+    const label of [
+      "PRIVATE KEY",
+      "RSA PRIVATE KEY",
+      "ENCRYPTED PRIVATE KEY",
+      "OPENSSH PRIVATE KEY",
+      "EC PRIVATE KEY",
+    ]
+  ) {
+    assert.ok(holdsPrivateKey(`-----BEGIN ${label}-----\nAAAA\n`), label);
+  }
+  assert.ok(holdsPrivateKey(OPENSSL_PKCS1_PRIVATE));
+  assert.ok(!holdsPrivateKey(KEY.publicPem));
+  assert.ok(!holdsPrivateKey(OPENSSL_PUBLIC));
+  assert.ok(!holdsPrivateKey("not a key\n"));
 });
