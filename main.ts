@@ -2,6 +2,7 @@
  * `chat`: peer-hosted, encrypted LAN chat.
  *
  *     chat keygen [--bits 3072] [--out keys] [--force]
+ *     chat keygen --public-from keys/private.pem [--out DIR | --public PATH] [--force]
  *     chat serve [--key keys/private.pem] [--host 0.0.0.0] [--port 8767]
  *     chat connect HOST[,HOST...] [--port 8767] [--pub keys/public.pem | --trust-first-use] [--user NAME]
  *
@@ -64,6 +65,7 @@ import {
   readPrivateKeyFile,
   readPublicKeyFile,
   writeKeyPair,
+  writePublicKeyFile,
 } from "./src/crypto/key_files.ts";
 import { fingerprint, generateRsaKeyPair } from "./src/crypto/keys.ts";
 import { parseOpenWith } from "./src/files/open.ts";
@@ -122,6 +124,56 @@ async function keygen(
   console.log(`Private key saved to ${command.privatePath}`);
   console.log(`Public key saved to ${command.publicPath}`);
   console.log(`Fingerprint: ${pair.fingerprint}`);
+  return 0;
+}
+
+/**
+ * `chat keygen --public-from`: the public half of an existing private key,
+ * for an operator who has only the private one (ssh-keygen -y).
+ */
+async function publicKeyFrom(
+  command: Extract<CliCommand, { cmd: "public-key" }>,
+): Promise<number> {
+  const key = await readPrivateKeyFile(command.privatePath).catch((error) => {
+    // Not "run 'chat keygen' to create one": a new key is not the one
+    // people already have, so its public key would be of no use to them.
+    if (error?.cause instanceof Deno.errors.NotFound) {
+      throw new Error(
+        `Cannot read private key '${command.privatePath}': file not found; give the path of the existing private key`,
+      );
+    }
+    throw error;
+  });
+  warnIfUnprotected(
+    command.privatePath,
+    "can pose as this server to every client",
+  );
+  const done = await writePublicKeyFile(command.publicPath, key.publicSpki, {
+    force: command.force,
+  });
+  switch (done) {
+    case "created":
+      console.log(
+        `Public key of ${command.privatePath} saved to ${command.publicPath}`,
+      );
+      break;
+    case "replaced":
+      console.log(
+        `Public key of ${command.privatePath} saved to ${command.publicPath}, replacing what it held`,
+      );
+      break;
+    case "unchanged":
+      console.log(
+        `${command.publicPath} already holds the public key of ${command.privatePath}; left as it is`,
+      );
+      break;
+    default: {
+      const unreachable: never = done;
+      return unreachable;
+    }
+  }
+  // Worded as chat serve prints it, for comparing the two out loud.
+  console.log(`Server key fingerprint: ${key.fingerprint}`);
   return 0;
 }
 
@@ -683,6 +735,8 @@ async function main(args: string[]): Promise<number> {
         return await serve(command);
       case "connect":
         return await connect(command);
+      case "public-key":
+        return await publicKeyFrom(command);
       case "identity":
         return await identityKeygen(command);
       case "release":

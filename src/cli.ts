@@ -9,6 +9,7 @@ import {
   InvalidArgumentError,
   Option,
 } from "commander";
+import { dirname, join } from "node:path";
 import { DEFAULT_MAX_FILE_BYTES, DEFAULT_PORT } from "./protocol/limits.ts";
 import {
   type ConnectionLimits,
@@ -91,6 +92,16 @@ export type CliCommand =
     time: boolean;
     /** Keep typed lines per server in the config folder (--no-history-file: not). */
     historyFile: boolean;
+  }
+  /**
+   * `chat keygen --public-from KEY`: the public key of an existing private
+   * key, written to `publicPath` (as `ssh-keygen -y` prints it).
+   */
+  | {
+    cmd: "public-key";
+    privatePath: string;
+    publicPath: string;
+    force: boolean;
   }
   /** `chat keygen --identity [PATH]`: a user's identity key instead of a server key. */
   | { cmd: "identity"; path: string | null; force: boolean }
@@ -276,6 +287,12 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       "where to write the public key (overrides --out)",
     )
     .option("--force", "overwrite existing key files without asking", false)
+    .addOption(
+      new Option(
+        "--public-from <path>",
+        "write the public key of this existing private key instead (to public.pem beside it, or --out/--public)",
+      ).conflicts(["bits", "private", "identity"]),
+    )
     .option(
       "--identity [path]",
       "create your identity key (Ed25519) instead, at PATH or in your config folder",
@@ -286,8 +303,23 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       private?: string;
       public?: string;
       force: boolean;
+      publicFrom?: string;
       identity?: string | true;
-    }) => {
+    }, command: Command) => {
+      if (opts.publicFrom !== undefined) {
+        // Beside the private key by default: where chat serve looks for it.
+        const beside = command.getOptionValueSource("out") === "default";
+        result = {
+          cmd: "public-key",
+          privatePath: opts.publicFrom,
+          publicPath: opts.public ??
+            (beside
+              ? join(dirname(opts.publicFrom), "public.pem")
+              : joinPath(opts.out, "public.pem")),
+          force: opts.force,
+        };
+        return;
+      }
       if (opts.identity !== undefined) {
         result = {
           cmd: "identity",

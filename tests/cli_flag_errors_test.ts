@@ -39,6 +39,10 @@ Deno.test("parseCommandLine points a usage error to the help of the command it i
     [["serve", "--port", "http"], "chat serve --help"],
     [["connect", "host", "--max-file-size", "lots"], "chat connect --help"],
     [["keygen", "--bits", "1024"], "chat keygen --help"],
+    [
+      ["keygen", "--public-from", "k.pem", "--bits", "2048"],
+      "chat keygen --help",
+    ],
     [["admin", "release"], "chat admin release --help"],
   ];
   for (const [args, help] of cases) {

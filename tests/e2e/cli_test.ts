@@ -55,6 +55,183 @@ Deno.test("chat keygen writes a 0600 private key, a public key and prints the fi
   }
 });
 
+/** `chat keygen --public-from ...args` run to its end. */
+async function publicFrom(...args: string[]): Promise<ChatProcess> {
+  const process = new ChatProcess(["keygen", "--public-from", ...args]);
+  await process.finish();
+  return process;
+}
+
+/** The one line a failed command printed: `chat: ...`, nothing on stdout. */
+async function oneErrorLine(process: ChatProcess): Promise<string> {
+  assert.equal((await process.child.status).code, 1, process.stdout);
+  assert.equal(process.stdout, "");
+  const lines = process.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, process.stderr);
+  assert.match(lines[0]!, /^chat: /);
+  return lines[0]!;
+}
+
+Deno.test("chat keygen --public-from writes beside a private key alone the public.pem chat keygen wrote for it, with serve's fingerprint line", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const made = await keygen(`${dir}/made`);
+    const [, printed] = made.stdout.match(/Fingerprint: (SHA256:\S+)/)!;
+    const original = await Deno.readTextFile(`${dir}/made/public.pem`);
+    // Only the private key copied to another machine.
+    await Deno.mkdir(`${dir}/laptop`);
+    await Deno.copyFile(`${dir}/made/private.pem`, `${dir}/laptop/private.pem`);
+    await Deno.chmod(`${dir}/laptop/private.pem`, 0o600);
+
+    const derived = await publicFrom(`${dir}/laptop/private.pem`);
+    assert.equal((await derived.child.status).code, 0, derived.stderr);
+    assert.equal(
+      derived.stdout,
+      `Public key of ${dir}/laptop/private.pem saved to ${dir}/laptop/public.pem\n` +
+        `Server key fingerprint: ${printed}\n`,
+    );
+    assert.equal(derived.stderr, "");
+    assert.equal(
+      await Deno.readTextFile(`${dir}/laptop/public.pem`),
+      original,
+    );
+    assert.equal(
+      (await Deno.stat(`${dir}/laptop/public.pem`)).mode! & 0o777,
+      0o644,
+    );
+
+    // Again: nothing to do, and it says so.
+    const again = await publicFrom(`${dir}/laptop/private.pem`);
+    assert.equal((await again.child.status).code, 0, again.stderr);
+    assert.match(
+      again.stdout,
+      /laptop\/public\.pem already holds the public key of .*laptop\/private\.pem; left as it is\n/,
+    );
+
+    // --out names the folder, --public the file.
+    const out = await publicFrom(
+      `${dir}/laptop/private.pem`,
+      "--out",
+      `${dir}/out`,
+    );
+    assert.equal((await out.child.status).code, 0, out.stderr);
+    assert.equal(await Deno.readTextFile(`${dir}/out/public.pem`), original);
+    const named = await publicFrom(
+      `${dir}/laptop/private.pem`,
+      "--public",
+      `${dir}/give-this.pem`,
+    );
+    assert.equal((await named.child.status).code, 0, named.stderr);
+    assert.equal(await Deno.readTextFile(`${dir}/give-this.pem`), original);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("chat keygen --public-from replaces another key's public.pem only with --force, and a private key never", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await keygen(`${dir}/a`);
+    await keygen(`${dir}/b`);
+    const mine = await Deno.readTextFile(`${dir}/a/public.pem`);
+    const other = await Deno.readTextFile(`${dir}/b/public.pem`);
+    const privateB = await Deno.readTextFile(`${dir}/b/private.pem`);
+
+    const refused = await publicFrom(
+      `${dir}/a/private.pem`,
+      "--public",
+      `${dir}/b/public.pem`,
+    );
+    assert.match(
+      await oneErrorLine(refused),
+      /^chat: Refusing to overwrite '.*\/b\/public\.pem': it holds another key \(SHA256:\S+\) \(use --force to replace it\)$/,
+    );
+    assert.equal(await Deno.readTextFile(`${dir}/b/public.pem`), other);
+
+    const forced = await publicFrom(
+      `${dir}/a/private.pem`,
+      "--public",
+      `${dir}/b/public.pem`,
+      "--force",
+    );
+    assert.equal((await forced.child.status).code, 0, forced.stderr);
+    assert.match(
+      forced.stdout,
+      /saved to .*\/b\/public\.pem, replacing what it held\n/,
+    );
+    assert.equal(await Deno.readTextFile(`${dir}/b/public.pem`), mine);
+
+    const onPrivate = await publicFrom(
+      `${dir}/a/private.pem`,
+      "--public",
+      `${dir}/b/private.pem`,
+      "--force",
+    );
+    assert.match(
+      await oneErrorLine(onPrivate),
+      /it holds a private key \(give the public key another path with --public\)$/,
+    );
+    assert.equal(await Deno.readTextFile(`${dir}/b/private.pem`), privateB);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("chat keygen --public-from says what is wrong with a file that is not a private key it can use, and writes nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await keygen(dir);
+    await Deno.writeTextFile(`${dir}/garbage.pem`, "not a key\n");
+    await Deno.writeTextFile(
+      `${dir}/encrypted.pem`,
+      "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0w\n-----END ENCRYPTED PRIVATE KEY-----\n",
+    );
+    const cases: [string, RegExp][] = [
+      [
+        "public.pem",
+        /this is a public key, not a private key \(expected '-----BEGIN PRIVATE KEY-----'\)$/,
+      ],
+      [
+        "garbage.pem",
+        /not a PEM private key \(expected '-----BEGIN PRIVATE KEY-----'\)$/,
+      ],
+      [
+        "encrypted.pem",
+        /encrypted private keys are not supported; write an unencrypted copy with 'openssl pkey -in <file> -out <new file>'$/,
+      ],
+      [
+        "missing.pem",
+        /file not found; give the path of the existing private key$/,
+      ],
+    ];
+    for (const [file, reason] of cases) {
+      const failed = await publicFrom(
+        `${dir}/${file}`,
+        "--public",
+        `${dir}/out/public.pem`,
+      );
+      const line = await oneErrorLine(failed);
+      assert.ok(line.includes(`'${dir}/${file}'`), line);
+      assert.match(line, reason);
+    }
+    assert.equal(
+      await Deno.stat(`${dir}/out`).then(() => true, () => false),
+      false,
+      "nothing written",
+    );
+
+    // Making a new pair is another thing: its options do not mix.
+    const mixed = await publicFrom(`${dir}/private.pem`, "--bits", "4096");
+    assert.notEqual((await mixed.child.status).code, 0);
+    assert.match(
+      mixed.stderr,
+      /option '--public-from <path>' cannot be used with option '--bits <bits>'/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("chat serve and chat connect: two users chat through real processes; SIGTERM shuts down cleanly", async () => {
   const dir = await Deno.makeTempDir();
   let server: ChatProcess | null = null;
