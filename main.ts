@@ -61,12 +61,14 @@ import { openTerminal } from "./src/client/terminal.ts";
 import { diagnosticsOnStderr } from "./src/client/json_terminal.ts";
 import { StdoutQueue } from "./src/client/stdout_queue.ts";
 import {
+  inspectPublicKeyFile,
   keyPairExists,
   readPrivateKeyFile,
   readPublicKeyFile,
   writeKeyPair,
   writePublicKeyFile,
 } from "./src/crypto/key_files.ts";
+import { describeIoError } from "./src/fs/io_errors.ts";
 import { fingerprint, generateRsaKeyPair } from "./src/crypto/keys.ts";
 import { parseOpenWith } from "./src/files/open.ts";
 import { defaultDownloadsDir, sharedFolderWarning } from "./src/files/save.ts";
@@ -75,6 +77,7 @@ import { unprovableNames } from "./src/server/identity_gate.ts";
 import type { Store } from "./src/store/store.ts";
 import {
   connectHint,
+  type PublicKeyBeside,
   webAddresses,
   webHint,
 } from "./src/server/connect_hint.ts";
@@ -202,6 +205,8 @@ async function serve(
     command.keyPath,
     "can pose as this server to every client",
   );
+  // Before the server starts: the file people need exists even if it stops.
+  const publicKey = await publicKeyBeside(command.keyPath, publicSpki);
   const dataDir = command.dataDir ??
     join(dirname(command.keyPath), "chat-data");
   if (dataDir !== ":memory:") prepareDataDir(dataDir);
@@ -316,7 +321,7 @@ async function serve(
       host: command.host,
       port: server.port,
       interfaces: upInterfaceAddresses(),
-      publicKeyPath: await publicKeyBeside(command.keyPath, publicSpki),
+      publicKey,
       privateKeyPath: command.keyPath,
       launcher: Deno.build.standalone ? "executable" : "sources",
     })
@@ -341,19 +346,48 @@ async function serve(
 }
 
 /**
- * The `public.pem` beside the private key, if it is this key's public half:
- * the file to hand out. Null when there is none (keys made elsewhere).
+ * The `public.pem` beside the private key: the file to hand out. Written when
+ * there is none (only a private key was copied, or it was made elsewhere), as
+ * `chat keygen --public-from` would; anything else there is left alone.
  */
 async function publicKeyBeside(
   keyPath: string,
   publicSpki: Uint8Array,
-): Promise<string | null> {
+): Promise<PublicKeyBeside> {
   const path = join(dirname(keyPath), "public.pem");
+  // Not a reason to refuse to serve: the hint says how to write it.
+  const unwritable = (error: unknown): PublicKeyBeside => ({
+    kind: "unwritable",
+    path,
+    reason: describeIoError(
+      error instanceof Error ? error.cause ?? error : error,
+      "write",
+    ),
+  });
+  let state;
   try {
-    const { spki } = await readPublicKeyFile(path);
-    return spki.toHex() === publicSpki.toHex() ? path : null;
-  } catch {
-    return null;
+    state = await inspectPublicKeyFile(path, publicSpki);
+  } catch (error) {
+    return unwritable(error);
+  }
+  switch (state.kind) {
+    case "same":
+      return { kind: "found", path };
+    case "private":
+      return { kind: "private", path };
+    case "other":
+      return { kind: "other", path, holds: state.holds };
+    case "none":
+      try {
+        await writePublicKeyFile(path, publicSpki, { force: false });
+        return { kind: "written", path };
+      } catch (error) {
+        return unwritable(error);
+      }
+    default: {
+      const unreachable: never = state;
+      return unreachable;
+    }
   }
 }
 

@@ -19,15 +19,34 @@ export interface InterfaceAddress {
 /** How the program runs, hence how people start it the same way. */
 export type Launcher = "executable" | "sources";
 
+/**
+ * The public key to hand out: the `public.pem` beside the private key, as
+ * `chat serve` found it or wrote it (main.ts).
+ */
+export type PublicKeyBeside =
+  /** It holds this key's public half. */
+  | { readonly kind: "found"; readonly path: string }
+  /** There was none; serve wrote it. */
+  | { readonly kind: "written"; readonly path: string }
+  /** It holds something else (`holds`: "another key (SHA256:...)"), left as it is. */
+  | { readonly kind: "other"; readonly path: string; readonly holds: string }
+  /** It holds a private key, which nothing replaces. */
+  | { readonly kind: "private"; readonly path: string }
+  /** There was none, and writing it failed (`reason`). */
+  | {
+    readonly kind: "unwritable";
+    readonly path: string;
+    readonly reason: string;
+  };
+
 export interface ConnectHint {
   /** What `--host` the server listens on. */
   readonly host: string;
   readonly port: number;
   /** Addresses of this machine's interfaces that are up. */
   readonly interfaces: readonly InterfaceAddress[];
-  /** The public key to hand out, or null when it was not found. */
-  readonly publicKeyPath: string | null;
-  /** The private key, named when the public one was not found. */
+  readonly publicKey: PublicKeyBeside;
+  /** The private key, named when its public key has to be written. */
   readonly privateKeyPath: string;
   readonly launcher: Launcher;
 }
@@ -74,23 +93,78 @@ export function connectTarget(address: string, port: number): string {
 
 /** The hint's lines, ready to print. */
 export function connectHint(hint: ConnectHint): string[] {
-  const program = hint.launcher === "executable"
-    ? "chat connect"
-    : "deno task connect";
-  const pub = hint.publicKeyPath === null
-    ? "<a copy of the public key>"
-    : baseName(hint.publicKeyPath);
+  const [program, keygen] = hint.launcher === "executable"
+    ? ["chat connect", "chat keygen"]
+    : ["deno task connect", "deno task chat keygen"];
   const addresses = reachableAddresses(hint.host, hint.interfaces);
   const targets = addresses.length === 0
     ? ["<this machine's IP address>"]
     : addresses.map((address) => connectTarget(address, hint.port));
-  const what = hint.publicKeyPath ??
-    `the public key of ${hint.privateKeyPath}`;
   const which = targets.length > 1 ? " one of" : "";
+  const { before, give } = publicKeyLines(
+    hint.publicKey,
+    hint.privateKeyPath,
+    keygen,
+  );
   return [
-    `Give people a copy of ${what} (never the private key); they connect with${which}:`,
-    ...targets.map((target) => `    ${program} ${target} --pub ${pub}`),
+    ...before,
+    `Give people a copy of ${give} (never the private key); they connect with${which}:`,
+    ...targets.map((target) =>
+      `    ${program} ${target} --pub ${shellWord(baseName(give))}`
+    ),
   ];
+}
+
+/**
+ * What is said of the public key before the connect lines, and the file to
+ * give people. Without a usable one, the exact command that writes it: an
+ * operator left with only a private key is otherwise stuck.
+ */
+function publicKeyLines(
+  publicKey: PublicKeyBeside,
+  privateKeyPath: string,
+  keygen: string,
+): { before: string[]; give: string } {
+  const writeIt = `${keygen} --public-from ${shellWord(privateKeyPath)}`;
+  switch (publicKey.kind) {
+    case "found":
+      return { before: [], give: publicKey.path };
+    case "written":
+      return {
+        before: [
+          `Wrote the public key of ${privateKeyPath} to ${publicKey.path} (there was none)`,
+        ],
+        give: publicKey.path,
+      };
+    case "other":
+      return {
+        before: [
+          `${publicKey.path} holds ${publicKey.holds}, not the public key of ${privateKeyPath}; to replace it with this key's, run:`,
+          `    ${writeIt} --force`,
+        ],
+        give: publicKey.path,
+      };
+    case "private":
+      return {
+        before: [
+          `${publicKey.path} holds a private key; write the public key of ${privateKeyPath} with:`,
+          `    ${writeIt} --public public.pem`,
+        ],
+        give: "public.pem",
+      };
+    case "unwritable":
+      return {
+        before: [
+          `Cannot write the public key of ${privateKeyPath} to ${publicKey.path}: ${publicKey.reason}; as a user who can, run:`,
+          `    ${writeIt}`,
+        ],
+        give: publicKey.path,
+      };
+    default: {
+      const unreachable: never = publicKey;
+      return unreachable;
+    }
+  }
 }
 
 /**
@@ -133,6 +207,13 @@ export function webHint(
     "The browser warns once that the certificate is self-signed (Advanced, then Proceed); its SHA-256 fingerprint is:",
     `    ${hint.certificateFingerprint}`,
   ];
+}
+
+/** `path` as one word to paste into a shell: quoted if it has to be. */
+function shellWord(path: string): string {
+  return /^[\w./:@%+=,-]+$/.test(path)
+    ? path
+    : `'${path.replaceAll("'", `'\\''`)}'`;
 }
 
 function baseName(path: string): string {

@@ -10,6 +10,22 @@ import { ChatProcess, makeKeys } from "../_helpers/process.ts";
 
 const HINT = /they connect with(?: one of)?:\n/;
 
+/** `chat serve` of `keyPath` on 127.0.0.1, keeping nothing, with no web page. */
+function serveAlone(keyPath: string): ChatProcess {
+  return new ChatProcess([
+    "serve",
+    "--key",
+    keyPath,
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--data",
+    ":memory:",
+    "--no-web",
+  ]);
+}
+
 async function stop(server: ChatProcess): Promise<void> {
   server.kill("SIGTERM");
   await server.finish();
@@ -83,23 +99,13 @@ Deno.test("chat serve prints a connect command per LAN address that connects", a
   }
 });
 
-Deno.test("chat serve names the --host address, and the key when no public.pem is beside it", async () => {
+Deno.test("chat serve with a private key alone writes public.pem beside it, says so, and the command it prints connects with it", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-hint-" });
   await makeKeys(`${dir}/keys`);
   await Deno.mkdir(`${dir}/elsewhere`);
   await Deno.copyFile(`${dir}/keys/private.pem`, `${dir}/elsewhere/server.pem`);
   await Deno.chmod(`${dir}/elsewhere/server.pem`, 0o600);
-  const server = new ChatProcess([
-    "serve",
-    "--key",
-    `${dir}/elsewhere/server.pem`,
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--data",
-    ":memory:",
-  ]);
+  const server = serveAlone(`${dir}/elsewhere/server.pem`);
   try {
     const [, port] = await server.waitFor(
       /listening on ws:\/\/127\.0\.0\.1:(\d+)/,
@@ -107,13 +113,56 @@ Deno.test("chat serve names the --host address, and the key when no public.pem i
     await server.waitFor(/ {4}deno task connect .*\n/);
     assert.ok(
       server.stdout.includes(
-        `Give people a copy of the public key of ${dir}/elsewhere/server.pem (never the private key); they connect with:\n` +
-          `    deno task connect 127.0.0.1:${port} --pub <a copy of the public key>\n`,
+        `Wrote the public key of ${dir}/elsewhere/server.pem to ${dir}/elsewhere/public.pem (there was none)\n` +
+          `Give people a copy of ${dir}/elsewhere/public.pem (never the private key); they connect with:\n` +
+          `    deno task connect 127.0.0.1:${port} --pub public.pem\n`,
       ),
       server.stdout,
     );
+    assert.equal(
+      await Deno.readTextFile(`${dir}/elsewhere/public.pem`),
+      await Deno.readTextFile(`${dir}/keys/public.pem`),
+    );
+    const client = new ChatProcess(
+      ["connect", `127.0.0.1:${port}`, "--pub", "public.pem", "--user", "jo"],
+      { cwd: `${dir}/elsewhere` },
+    );
+    await client.waitFor(/SUCCESS: Username registered\./);
+    await client.write("/quit\n");
+    assert.equal((await client.finish()).code, 0, client.stdout);
   } finally {
     await stop(server);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("chat serve leaves another key's public.pem beside its key alone and prints the keygen command that replaces it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-hint-" });
+  await makeKeys(`${dir}/keys`);
+  await makeKeys(`${dir}/other`);
+  const right = await Deno.readTextFile(`${dir}/keys/public.pem`);
+  const stale = await Deno.readTextFile(`${dir}/other/public.pem`);
+  await Deno.writeTextFile(`${dir}/keys/public.pem`, stale);
+  const server = serveAlone(`${dir}/keys/private.pem`);
+  let command: string;
+  try {
+    [, command] = await server.waitFor(
+      /\/keys\/public\.pem holds another key \(SHA256:\S+\), not the public key of .*\/keys\/private\.pem; to replace it with this key's, run:\n {4}deno task chat (.*)\n/,
+    ) as [string, string];
+    assert.equal(await Deno.readTextFile(`${dir}/keys/public.pem`), stale);
+  } finally {
+    await stop(server);
+  }
+  try {
+    // Run as printed (`deno task chat` is main.ts), it writes the right one.
+    assert.equal(
+      command,
+      `keygen --public-from ${dir}/keys/private.pem --force`,
+    );
+    const fixed = new ChatProcess(command.split(" "));
+    assert.equal((await fixed.finish()).code, 0, fixed.stderr);
+    assert.equal(await Deno.readTextFile(`${dir}/keys/public.pem`), right);
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });

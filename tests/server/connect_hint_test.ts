@@ -3,6 +3,8 @@ import {
   connectHint,
   connectTarget,
   type InterfaceAddress,
+  type Launcher,
+  type PublicKeyBeside,
   reachableAddresses,
   webHint,
 } from "../../src/server/connect_hint.ts";
@@ -57,7 +59,7 @@ Deno.test("connectHint shows the executable's command with each address", () => 
       host: "::",
       port: 8767,
       interfaces: INTERFACES,
-      publicKeyPath: "keys/public.pem",
+      publicKey: { kind: "found", path: "keys/public.pem" },
       privateKeyPath: "keys/private.pem",
       launcher: "executable",
     }),
@@ -76,7 +78,7 @@ Deno.test("connectHint shows the task from the sources, and the port", () => {
       host: "0.0.0.0",
       port: 9000,
       interfaces: INTERFACES.slice(0, 5),
-      publicKeyPath: "/srv/chat/public.pem",
+      publicKey: { kind: "found", path: "/srv/chat/public.pem" },
       privateKeyPath: "/srv/chat/private.pem",
       launcher: "sources",
     }),
@@ -87,19 +89,94 @@ Deno.test("connectHint shows the task from the sources, and the port", () => {
   );
 });
 
-Deno.test("connectHint says what to do without an address or a public key file", () => {
+Deno.test("connectHint says what to do without an address", () => {
   assert.deepEqual(
     connectHint({
       host: "0.0.0.0",
       port: 8767,
       interfaces: [],
-      publicKeyPath: null,
+      publicKey: { kind: "found", path: "public.pem" },
       privateKeyPath: "server.pem",
       launcher: "executable",
     }),
     [
-      "Give people a copy of the public key of server.pem (never the private key); they connect with:",
-      "    chat connect <this machine's IP address> --pub <a copy of the public key>",
+      "Give people a copy of public.pem (never the private key); they connect with:",
+      "    chat connect <this machine's IP address> --pub public.pem",
+    ],
+  );
+});
+
+/** The hint of a server on 192.168.1.104 whose private key is keys/a.pem. */
+function hintFor(publicKey: PublicKeyBeside, launcher: Launcher): string[] {
+  return connectHint({
+    host: "192.168.1.104",
+    port: 8767,
+    interfaces: [],
+    publicKey,
+    privateKeyPath: "keys/a.pem",
+    launcher,
+  });
+}
+
+Deno.test("connectHint says serve wrote the public key beside the private one when there was none", () => {
+  assert.deepEqual(
+    hintFor({ kind: "written", path: "keys/public.pem" }, "executable"),
+    [
+      "Wrote the public key of keys/a.pem to keys/public.pem (there was none)",
+      "Give people a copy of keys/public.pem (never the private key); they connect with:",
+      "    chat connect 192.168.1.104 --pub public.pem",
+    ],
+  );
+});
+
+// Without a usable public key, the exact command that writes it, as the
+// operator runs the program: else one who has only a private key is stuck.
+Deno.test("connectHint names the keygen command that replaces a public.pem holding another key", () => {
+  assert.deepEqual(
+    hintFor(
+      {
+        kind: "other",
+        path: "keys/public.pem",
+        holds: "another key (SHA256:abc)",
+      },
+      "sources",
+    ),
+    [
+      "keys/public.pem holds another key (SHA256:abc), not the public key of keys/a.pem; to replace it with this key's, run:",
+      "    deno task chat keygen --public-from keys/a.pem --force",
+      "Give people a copy of keys/public.pem (never the private key); they connect with:",
+      "    deno task connect 192.168.1.104 --pub public.pem",
+    ],
+  );
+});
+
+Deno.test("connectHint writes the public key elsewhere when public.pem beside it is a private key", () => {
+  assert.deepEqual(
+    hintFor({ kind: "private", path: "keys/public.pem" }, "executable"),
+    [
+      "keys/public.pem holds a private key; write the public key of keys/a.pem with:",
+      "    chat keygen --public-from keys/a.pem --public public.pem",
+      "Give people a copy of public.pem (never the private key); they connect with:",
+      "    chat connect 192.168.1.104 --pub public.pem",
+    ],
+  );
+});
+
+Deno.test("connectHint says why serve could not write the public key, and the command that does", () => {
+  assert.deepEqual(
+    hintFor(
+      {
+        kind: "unwritable",
+        path: "keys/public.pem",
+        reason: "permission denied",
+      },
+      "executable",
+    ),
+    [
+      "Cannot write the public key of keys/a.pem to keys/public.pem: permission denied; as a user who can, run:",
+      "    chat keygen --public-from keys/a.pem",
+      "Give people a copy of keys/public.pem (never the private key); they connect with:",
+      "    chat connect 192.168.1.104 --pub public.pem",
     ],
   );
 });
@@ -140,4 +217,20 @@ Deno.test("webHint gives the page's https:// address on each LAN address, with t
       `    ${CERT}`,
     ],
   );
+});
+
+Deno.test("connectHint quotes a key path with spaces in the commands it prints", () => {
+  const lines = connectHint({
+    host: "192.168.1.104",
+    port: 8767,
+    interfaces: [],
+    publicKey: { kind: "unwritable", path: "my keys/public.pem", reason: "x" },
+    privateKeyPath: "my keys/it's.pem",
+    launcher: "executable",
+  });
+  assert.equal(
+    lines[1],
+    `    chat keygen --public-from 'my keys/it'\\''s.pem'`,
+  );
+  assert.equal(lines[3], "    chat connect 192.168.1.104 --pub public.pem");
 });
