@@ -51,8 +51,24 @@ export async function loadOrCreateStorageKey(
     return key;
   }
   const key = randomBytes(STORAGE_KEY_BYTES);
+  // Written beside it and linked in, which fails if the file is there: two
+  // chat connect started at once from one config folder (one OS account,
+  // two names) both find none, and the later must not replace the key the
+  // other already sealed its files under; it takes that one instead.
+  const fresh = `${path}.${toBase64(randomBytes(6)).replaceAll("/", "_")}.new`;
   try {
-    await writePrivateFileAtomically(path, toBase64(key) + "\n");
+    await writePrivateFileAtomically(fresh, toBase64(key) + "\n");
+    try {
+      await Deno.link(fresh, path);
+    } catch (error) {
+      if (error instanceof Deno.errors.AlreadyExists) {
+        return await loadOrCreateStorageKey(path);
+      }
+      // A file system without hard links: renamed in, as before.
+      await Deno.rename(fresh, path);
+    } finally {
+      await Deno.remove(fresh).catch(() => {});
+    }
   } catch (error) {
     throw new Error(
       `Cannot save the storage key '${path}': ${
