@@ -152,9 +152,18 @@ export class KnownIdentities {
     name: string,
     fingerprint: string,
   ): Promise<IdentityCheck> {
-    const known = parseKnownIdentities(this.#text, serverKey).get(
+    let known = parseKnownIdentities(this.#text, serverKey).get(
       nameKey(name),
     );
+    if (known !== fingerprint && this.slot !== null) {
+      // Read again first: another chat connect sharing the config folder
+      // (one OS account, another name) may have seen this name first, or
+      // taken its new key with /trust, since we read it. What it decided
+      // counts; a first sight here must never replace it, or a changed key
+      // would go unannounced.
+      await this.#reread(this.slot);
+      known = parseKnownIdentities(this.#text, serverKey).get(nameKey(name));
+    }
     if (known === fingerprint) return { kind: "same" };
     if (known !== undefined) return { kind: "changed", previous: known };
     await this.accept(serverKey, name, fingerprint);
@@ -204,6 +213,13 @@ export class KnownIdentities {
       }
       // With what another client added meanwhile.
       this.#text = this.#withAccepted(text);
+    });
+  }
+
+  /** Takes what is kept now, with what this session accepted set in it. */
+  async #reread(slot: TextSlot): Promise<void> {
+    await this.#inTurn(async () => {
+      this.#text = this.#withAccepted(await slot.read() ?? "");
     });
   }
 

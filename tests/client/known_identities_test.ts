@@ -7,6 +7,7 @@ import {
   setKnownIdentity,
 } from "../../src/client/known_identities.ts";
 import { loadKnownIdentities } from "../../src/client/known_identities_file.ts";
+import { memorySlot } from "../../src/client/text_slot.ts";
 
 const SERVER = "SHA256:" + "s".repeat(43);
 const OTHER_SERVER = "SHA256:" + "o".repeat(43);
@@ -165,4 +166,32 @@ Deno.test("KnownIdentities: a key this session wrote is not written back over an
   await a.accept(SERVER, "carol", KEY_A);
   assert.equal(parseKnownIdentities(kept ?? "", SERVER).get("bob"), KEY_B);
   assert.equal(a.known(SERVER, "bob"), KEY_B);
+});
+
+Deno.test("KnownIdentities.check: another client's first sight, or /trust, in the same folder since this one read it counts; a key seen first here never replaces it", async () => {
+  const slot = memorySlot("test");
+  // Two clients from one config folder (one OS account, two names), both
+  // reading the list before either has seen bob.
+  const a = await KnownIdentities.load(slot);
+  const b = await KnownIdentities.load(slot);
+  assert.deepEqual(await a.check(SERVER, "bob", KEY_A), { kind: "first" });
+  // b meets another key for bob: a change, announced, not a first sight.
+  assert.deepEqual(await b.check(SERVER, "Bob", KEY_B), {
+    kind: "changed",
+    previous: KEY_A,
+  });
+  assert.equal(
+    parseKnownIdentities(await slot.read() ?? "", SERVER).get("bob"),
+    KEY_A,
+  );
+  // b takes it (/trust): a, which still had the old one, goes with it.
+  await b.accept(SERVER, "bob", KEY_B);
+  assert.deepEqual(await a.check(SERVER, "bob", KEY_B), { kind: "same" });
+  assert.equal(a.known(SERVER, "bob"), KEY_B);
+  // …and a's next save keeps it.
+  await a.accept(SERVER, "carol", KEY_A);
+  assert.equal(
+    parseKnownIdentities(await slot.read() ?? "", SERVER).get("bob"),
+    KEY_B,
+  );
 });
