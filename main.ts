@@ -22,30 +22,18 @@ import {
   TrustedSenders,
 } from "./src/client/trusted_senders.ts";
 import { runSession } from "./src/client/session.ts";
-import type { E2eKeys } from "./src/client/session_e2e.ts";
+import type { E2eOpening } from "./src/client/session_e2e.ts";
 import type { ServerTrust } from "./src/client/server_connect.ts";
 import { createKeyring } from "./src/client/e2e_keys.ts";
 import {
-  defaultKeyringPath,
-  loadOrCreateKeyring,
-  saveKeyring,
-} from "./src/client/keyring_file.ts";
-import {
-  defaultStorageKeyPath,
-  loadOrCreateStorageKey,
-} from "./src/client/storage_key.ts";
-import {
-  defaultE2eStatePath,
-  loadE2eState,
-  saveE2eState,
-} from "./src/client/e2e_state_file.ts";
-import { savesInOrder } from "./src/client/e2e_store.ts";
+  type E2eFolder,
+  E2eKeysUnreadable,
+  openE2eFiles,
+} from "./src/client/e2e_files.ts";
+import { defaultStorageKeyPath } from "./src/client/storage_key.ts";
 import { emptyE2eState } from "./src/client/e2e_state.ts";
 import { KnownIdentities } from "./src/client/known_identities.ts";
-import {
-  defaultKnownIdentitiesPath,
-  loadKnownIdentities,
-} from "./src/client/known_identities_file.ts";
+import { defaultKnownIdentitiesPath } from "./src/client/known_identities_file.ts";
 import type { Identity } from "./src/crypto/identity.ts";
 import {
   createIdentityFile,
@@ -53,7 +41,7 @@ import {
   defaultIdentityPath,
   loadOrCreateIdentity,
 } from "./src/crypto/identity_files.ts";
-import { nameKey } from "./src/protocol/limits.ts";
+import { isValidName, nameKey } from "./src/protocol/limits.ts";
 import { DATABASE_FILE, openStore } from "./src/store/sqlite_store.ts";
 import { parseTargets } from "./src/client/target.ts";
 import { expandNames } from "./src/client/target_addresses.ts";
@@ -533,10 +521,9 @@ async function connect(
     const warning = await sharedFolderWarning(command.downloads);
     if (warning !== null) console.error(warning);
   }
-  // Before the terminal is taken over: a refusal leaves it as it was.
-  let e2e: E2eKeys;
+  let e2e: (name: string) => Promise<E2eOpening>;
   try {
-    e2e = await loadE2eKeys(identity);
+    e2e = await e2eKeysFor(identity, command.user);
   } catch (error) {
     if (!(error instanceof E2eKeysUnreadable)) throw error;
     console.error(`ERROR: ${error.message}`);
@@ -584,69 +571,56 @@ async function connect(
 }
 
 /**
- * The end-to-end keys of `identity` (issue 17): the keyring published at
- * sign-in, the sessions, archive and verifications, sealed at rest under the
- * config folder's storage key, and the identity keys seen per name. In
- * memory when there is no config folder; E2eKeysUnreadable when a file
- * cannot be used (never on without them: private messages would go plain).
+ * How long a chat connect waits, once welcomed, for another one of its
+ * identity and name to let the end-to-end keys go (e2e_lock.ts): one the
+ * server replaced ends at once; one cut off and reconnecting does not.
  */
-async function loadE2eKeys(identity: Identity): Promise<E2eKeys> {
-  let paths: {
-    keyring: string;
-    state: string;
-    storageKey: string;
-    identities: string;
-  };
+const REPLACED_ENDS_MS = 5000;
+
+/**
+ * Opens the end-to-end keys (issue 17) of `identity` for the name the
+ * server welcomes (e2e_files.ts: kept per identity and name); in memory when
+ * there is no config folder. A name given with --user is opened now, before
+ * the terminal is taken over, so that keys that cannot be used stop chat
+ * connect before it signs in; one typed at the prompt once it is welcomed.
+ *
+ * @throws {E2eKeysUnreadable} when the --user name's files cannot be used
+ */
+async function e2eKeysFor(
+  identity: Identity,
+  user: string | null,
+): Promise<(name: string) => Promise<E2eOpening>> {
+  let folder: E2eFolder;
   try {
-    paths = {
-      keyring: defaultKeyringPath(identity),
-      state: defaultE2eStatePath(identity),
+    folder = {
+      dir: defaultConfigDir(),
       storageKey: defaultStorageKeyPath(),
-      identities: defaultKnownIdentitiesPath(),
+      knownIdentities: defaultKnownIdentitiesPath(),
     };
   } catch {
-    return {
-      keyring: await createKeyring(identity),
-      save: async () => {},
-      state: emptyE2eState(),
-      saveState: async () => {},
-      identities: KnownIdentities.inMemory(),
-    };
+    return async () => ({
+      kind: "keys",
+      keys: {
+        keyring: await createKeyring(identity),
+        save: async () => {},
+        state: emptyE2eState(),
+        saveState: async () => {},
+        identities: KnownIdentities.inMemory(),
+      },
+    });
   }
-  try {
-    const storageKey = await loadOrCreateStorageKey(paths.storageKey);
-    const keyring = await loadOrCreateKeyring(
-      paths.keyring,
-      identity,
-      storageKey,
-    );
-    // A keyring written before it was sealed at rest is sealed now.
-    await saveKeyring(paths.keyring, keyring, storageKey);
-    return {
-      keyring,
-      save: savesInOrder((next) =>
-        saveKeyring(paths.keyring, next, storageKey)
-      ),
-      state: await loadE2eState(paths.state, storageKey),
-      saveState: savesInOrder((state) =>
-        saveE2eState(paths.state, storageKey, state)
-      ),
-      identities: await loadKnownIdentities(paths.identities),
-    };
-  } catch (error) {
-    // Not a warning and on without them: whoever can make these files
-    // unreadable (a peer growing the state past what is read back, a full
-    // disk) would make the next private message go in the clear.
-    throw new E2eKeysUnreadable(
-      `${
-        error instanceof Error ? error.message : String(error)
-      }. chat connect does not start without your end-to-end keys, since private messages would then go unencrypted`,
-    );
-  }
+  // Once welcomed: a chat connect of that name the server has just
+  // replaced by this one ends, and lets its keys go, in a moment.
+  const open = (name: string) =>
+    openE2eFiles(folder, identity, name, REPLACED_ENDS_MS);
+  // A name the server refuses anyway has no files.
+  if (user === null || !isValidName(user)) return open;
+  const given = await openE2eFiles(folder, identity, user);
+  return (name) =>
+    nameKey(name) === nameKey(user) && given.kind === "keys"
+      ? Promise.resolve(given)
+      : open(name);
 }
-
-/** The end-to-end key files exist but cannot be used: chat connect stops. */
-class E2eKeysUnreadable extends Error {}
 
 /** The senders trusted, per server key; in memory when there is no config folder. */
 async function loadTrustedSenders(): Promise<TrustedSenders> {

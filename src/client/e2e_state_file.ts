@@ -1,15 +1,12 @@
 /**
  * The end-to-end state (e2e_state.ts) on disk: `<config
- * folder>/e2e_state_<identity fingerprint>` (base64url), sealed at rest
- * under the storage key (crypto/at_rest.ts, label "e2e_state"), mode 0600,
+ * folder>/e2e_state_<identity fingerprint>_<name>` (e2e_paths.ts), sealed at
+ * rest under the storage key (crypto/at_rest.ts, label "e2e_state"), mode 0600,
  * written atomically and synced to the disk after every change, before what
  * changed it is shown or sent. The sealing is e2e_store.ts's, shared with the
  * web page; this module is the file.
  */
 
-import { join } from "node:path";
-import { defaultConfigDir } from "../crypto/identity_files.ts";
-import type { Identity } from "../crypto/identity.ts";
 import type { E2eState } from "./e2e_state.ts";
 import { loadE2eStateFrom, saveE2eStateTo } from "./e2e_store.ts";
 import { fileSlot } from "./file_slot.ts";
@@ -19,13 +16,6 @@ import { fileSlot } from "./file_slot.ts";
  * size, e2e_state.ts) stay far below it.
  */
 export const MAX_E2E_STATE_BYTES = 64 * 1024 * 1024;
-
-/** `<config folder>/e2e_state_<fingerprint>` for an identity. */
-export function defaultE2eStatePath(identity: Identity): string {
-  const id = identity.fingerprint.replace(/^SHA256:/, "").replaceAll("/", "_")
-    .replaceAll("+", "-");
-  return join(defaultConfigDir(), `e2e_state_${id}`);
-}
 
 /**
  * The state in `path`, or an empty one if there is no file.

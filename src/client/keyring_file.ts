@@ -3,9 +3,10 @@
  * behind the prekeys this user published, so that a first message sent while
  * the client was stopped can still be answered after a restart.
  *
- * The file is `<config folder>/e2e_keys_<identity fingerprint>` (base64url),
- * mode 0600 in a 0700 folder, written atomically; its text is the keyring as
- * keyring_codec.ts writes it. A keyring for another identity key than the one
+ * The file is `<config folder>/e2e_keys_<identity fingerprint>_<name>`
+ * (e2e_paths.ts: each name signed in has its own prekeys), mode 0600 in a
+ * 0700 folder, written atomically; its text is the keyring as keyring_codec.ts
+ * writes it. A keyring for another identity key than the one
  * in use is not used (a new one is made). Given a storage key
  * (storage_key.ts), the JSON is sealed at rest (crypto/at_rest.ts, label
  * "e2e_keys"); a plain file written before is read and sealed at the next
@@ -13,27 +14,13 @@
  * this module is the file.
  */
 
-import { join } from "node:path";
-import { defaultConfigDir } from "../crypto/identity_files.ts";
 import type { Identity } from "../crypto/identity.ts";
 import type { Keyring } from "./e2e_keys.ts";
 import { loadKeyringFrom, saveKeyringTo } from "./e2e_store.ts";
 import { fileSlot } from "./file_slot.ts";
 
-const FILE_NAME = "e2e_keys";
 /** A keyring holds a few hundred keys; anything larger is the wrong file. */
 const MAX_BYTES = 1024 * 1024;
-
-/**
- * `<config folder>/e2e_keys_<fingerprint>` for an identity: one file per
- * identity key, so clients signing in with different keys from one config
- * folder do not replace each other's keys.
- */
-export function defaultKeyringPath(identity: Identity): string {
-  const id = identity.fingerprint.replace(/^SHA256:/, "").replaceAll("/", "_")
-    .replaceAll("+", "-");
-  return join(defaultConfigDir(), `${FILE_NAME}_${id}`);
-}
 
 /**
  * The keyring in `path` for `identity`; a new one (saved) if there is none or

@@ -24,7 +24,8 @@ import { sessionCommands } from "./session_commands.ts";
 import { NamesSeen } from "./names_seen.ts";
 import { InTurn } from "./in_turn.ts";
 import { type HistoryCount, HistoryCounts } from "./history_count.ts";
-import { type E2eKeys, sessionE2e } from "./session_e2e.ts";
+import { type E2eKeys, type E2eOpening, sessionE2e } from "./session_e2e.ts";
+import type { SessionEvent } from "./session_events.ts";
 import { StatusRow } from "./status_row.ts";
 import { offerConsent } from "./offer_consent.ts";
 import { connectionFiles, type FileOptions } from "./connection_files.ts";
@@ -72,8 +73,16 @@ export interface SessionOptions {
   json?: JsonLines;
   /** How the terminal behaves (issue 15); defaults for a script when absent. */
   ui?: InterfaceOptions;
-  /** End-to-end keys to publish at every sign-in (issue 17); absent: none. */
-  e2e?: E2eKeys;
+  /**
+   * The end-to-end keys (issue 17) of the name the server welcomed, asked
+   * for once, right after the welcome: they are kept per name (a name
+   * refused and asked again never opens the first one's). Published at
+   * every sign-in. Absent: none.
+   *
+   * @throws {Error} when they cannot be used: the session ends, rather than
+   *   send private messages in the clear
+   */
+  e2e?: (name: string) => Promise<E2eOpening>;
 }
 
 /** Terminal niceties a user can turn off. */
@@ -130,6 +139,8 @@ export async function runSession(options: SessionOptions): Promise<number> {
 
   let client: ChatClient | null = null;
   let name = options.user;
+  let e2eKeys: E2eKeys | undefined;
+  let e2eElsewhere = false;
   // What was shown, kept across reconnections: nothing is shown twice.
   const ledger = new StoreLedgers();
   for (;;) {
@@ -170,7 +181,15 @@ export async function runSession(options: SessionOptions): Promise<number> {
     const reply = await client.register(name, options.identity, ledger);
     emit({ type: "incoming", message: reply, text: "" });
     if (reply.t === "welcome") {
-      publishKeys(client, options.e2e, emit);
+      // The name is settled: reconnections sign in with it again.
+      const opened = await openE2e(options.e2e, reply.name, emit);
+      if (opened === null) {
+        await client.quit();
+        return 1;
+      }
+      e2eKeys = opened.keys;
+      e2eElsewhere = opened.elsewhere;
+      publishKeys(client, e2eKeys, emit);
       break;
     }
     if (reply.t === "error" && reply.code === "internal") {
@@ -202,8 +221,50 @@ export async function runSession(options: SessionOptions): Promise<number> {
     output,
     json: options.json !== undefined,
     ui: options.ui ?? { time: true, historyFile: true },
-    e2e: options.e2e,
+    e2e: e2eKeys,
+    e2eElsewhere,
   });
+}
+
+/**
+ * The keys of `name` from `open`, or none, said with the warning, when
+ * another process of that name has them; null, after saying why, when they
+ * cannot be used.
+ */
+async function openE2e(
+  open: SessionOptions["e2e"],
+  name: string,
+  emit: (event: SessionEvent) => void,
+): Promise<{ keys: E2eKeys | undefined; elsewhere: boolean } | null> {
+  if (open === undefined) return { keys: undefined, elsewhere: false };
+  let opening: E2eOpening;
+  try {
+    opening = await open(name);
+  } catch (error) {
+    emit({
+      type: "error",
+      re: null,
+      code: "e2e",
+      text: `ERROR: ${messageOf(error)}`,
+    });
+    return null;
+  }
+  switch (opening.kind) {
+    case "keys":
+      return { keys: opening.keys, elsewhere: false };
+    case "elsewhere":
+      emit({
+        type: "error",
+        re: null,
+        code: "e2e",
+        text: sanitizeForTerminal(opening.warning),
+      });
+      return { keys: undefined, elsewhere: true };
+    default: {
+      const unreachable: never = opening;
+      return unreachable;
+    }
+  }
 }
 
 interface ChatContext {
@@ -220,6 +281,8 @@ interface ChatContext {
   json: boolean;
   ui: InterfaceOptions;
   e2e: E2eKeys | undefined;
+  /** Another process of this name has its end-to-end keys: /msg is refused. */
+  e2eElsewhere: boolean;
 }
 
 async function chat(first: ChatClient, context: ChatContext): Promise<number> {
@@ -450,6 +513,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     outgoing,
     transfers,
     e2e,
+    e2eElsewhere: context.e2eElsewhere,
     showOpened,
     order,
     historyCounts,

@@ -38,6 +38,9 @@ import { withPatience } from "./with_patience.ts";
 const NO_E2E =
   "ERROR: This session has no end-to-end keys (see the warning at start), so private messages are not end to end";
 
+const E2E_ELSEWHERE =
+  "ERROR: Not sent: private messages go from the other chat connect signed in as you, which has your end-to-end keys (end it and start this one again to send them here)";
+
 export interface SessionCommandsOptions {
   /** Our name. */
   self: string;
@@ -54,6 +57,12 @@ export interface SessionCommandsOptions {
   transfers: ReturnType<typeof transferControls>;
   /** Private messages end to end; null without keys. */
   e2e: E2eSessions | null;
+  /**
+   * Another process signed in as this name has its end-to-end keys
+   * (e2e_lock.ts): private messages are refused, never sent in the clear to
+   * someone whose keys that process knows.
+   */
+  e2eElsewhere?: boolean;
   /** Shows an opened end-to-end message (session_e2e.ts). */
   showOpened: (opened: Opened) => void;
   /** What came from the server, shown in the order it came. */
@@ -78,6 +87,7 @@ export function sessionCommands(options: SessionCommandsOptions) {
     outgoing,
     transfers,
     e2e,
+    e2eElsewhere = false,
     showOpened,
     order,
     historyCounts,
@@ -228,6 +238,9 @@ export function sessionCommands(options: SessionCommandsOptions) {
         );
       default:
         break;
+    }
+    if (command.kind === "msg" && e2eElsewhere) {
+      return showInOrder(Promise.resolve(tell([E2E_ELSEWHERE])));
     }
     // The connection that was asked: it numbered the request, and the
     // history messages answering it are counted by it.

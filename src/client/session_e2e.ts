@@ -40,6 +40,15 @@ export interface E2eKeys {
   identities: IdentityBook;
 }
 
+/**
+ * What a signed-in name gets of its end-to-end keys: its own, or none
+ * because another process signed in as that name has them (e2e_lock.ts);
+ * then private messages are refused rather than sent in the clear.
+ */
+export type E2eOpening =
+  | { kind: "keys"; keys: E2eKeys }
+  | { kind: "elsewhere"; warning: string };
+
 export interface SessionE2eOptions {
   /** Absent: no keys, and what comes end to end is said to be unreadable. */
   keys: E2eKeys | undefined;

@@ -1,0 +1,292 @@
+/**
+ * Two `chat connect` from one OS account (the default identity key and
+ * config folder shared, different names: a classroom's several terminals on
+ * one machine) each keep their own end-to-end files (client/e2e_paths.ts):
+ * killed and started again, both still read what comes, held or new. And a
+ * keyring and sessions written by a version without names are taken over.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ChatClient } from "../../src/client/chat_client.ts";
+import { E2eKeyError, fetchBundle } from "../../src/client/e2e_keys.ts";
+import { importPublicKeyPem } from "../../src/crypto/keys.ts";
+import { HoldingProxy } from "../_helpers/holding_proxy.ts";
+import {
+  ChatProcess,
+  listeningPort,
+  makeKeys,
+  serveProcess,
+} from "../_helpers/process.ts";
+
+/** `chat connect` as `user`, with the config folder (and identity) in `config`. */
+function connect(
+  dir: string,
+  port: string | number,
+  user: string,
+  config: string,
+): ChatProcess {
+  return new ChatProcess([
+    "connect",
+    `127.0.0.1:${port}`,
+    "--pub",
+    `${dir}/public.pem`,
+    "--user",
+    user,
+  ], { env: { XDG_CONFIG_HOME: join(dir, config) } });
+}
+
+/** Waits (with a deadline) until `name` has published one-time keys. */
+async function waitForKeys(
+  dir: string,
+  port: string,
+  name: string,
+): Promise<void> {
+  const { spki } = await importPublicKeyPem(
+    await Deno.readTextFile(`${dir}/public.pem`),
+  );
+  const probe = await ChatClient.connect(`ws://127.0.0.1:${port}`, {
+    pinnedSpki: spki,
+  });
+  try {
+    assert.equal((await probe.register(`probe${name}`)).t, "welcome");
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      try {
+        if ((await fetchBundle(probe, name)).bundle.oneTime.length > 0) return;
+      } catch (error) {
+        if (!(error instanceof E2eKeyError) || error.code !== "no_keys") {
+          throw error;
+        }
+      }
+      if (Date.now() > deadline) assert.fail(`${name} published no keys`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await probe.quit();
+  }
+}
+
+async function killed(process: ChatProcess): Promise<void> {
+  process.kill("SIGKILL");
+  await process.finish();
+}
+
+async function quit(process: ChatProcess): Promise<void> {
+  await process.write("/quit\n");
+  const status = await process.finish();
+  assert.equal(status.code, 0, process.stdout + process.stderr);
+}
+
+const TROUBLE = /could not be opened|unknown or already used|ERROR|WARNING/;
+
+Deno.test("two chat connect with one identity and config folder, as different names, both killed and started again, still read held and new private messages", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-e2e-shared-" });
+  const processes: ChatProcess[] = [];
+  try {
+    await makeKeys(dir);
+    const server = serveProcess(dir, 0, "--data", `${dir}/data`);
+    processes.push(server);
+    const port = await listeningPort(server);
+    // Started together: one identity key and one storage key come of it.
+    let alice = connect(dir, port, "alice", "shared");
+    let bob = connect(dir, port, "bob", "shared");
+    const carol = connect(dir, port, "carol", "carol");
+    processes.push(alice, bob, carol);
+    for (const p of [alice, bob, carol]) {
+      await p.waitFor(/SUCCESS: Username registered\./);
+    }
+    for (const name of ["alice", "bob", "carol"]) {
+      await waitForKeys(dir, port, name);
+    }
+    await carol.write("/msg alice one for alice\n");
+    await alice.waitFor(/Private message from carol: one for alice/);
+    await carol.write("/msg bob one for bob\n");
+    await bob.waitFor(/Private message from carol: one for bob/);
+    await alice.write("/msg carol alice answers\n");
+    await carol.waitFor(/Private message from alice: alice answers/);
+    await bob.write("/msg carol bob answers\n");
+    await carol.waitFor(/Private message from bob: bob answers/);
+    const folder = join(dir, "shared", "chat");
+    const files = [...Deno.readDirSync(folder)].map((e) => e.name)
+      .filter((name) => /^e2e_(keys|state)_/.test(name)).sort();
+    assert.equal(files.length, 4, files.join(", "));
+    assert.ok(files.every((name) => /_(alice|bob)$/.test(name)), files.join());
+
+    await killed(alice);
+    await killed(bob);
+    // Held for them, on the sessions they had.
+    await carol.write("/msg alice held for alice\n");
+    await carol.waitFor(/Private message to alice: held for alice/);
+    await carol.write("/msg bob held for bob\n");
+    await carol.waitFor(/Private message to bob: held for bob/);
+
+    alice = connect(dir, port, "alice", "shared");
+    bob = connect(dir, port, "bob", "shared");
+    processes.push(alice, bob);
+    await alice.waitFor(/Private message from carol: held for alice/);
+    await bob.waitFor(/Private message from carol: held for bob/);
+    await carol.write("/msg alice new for alice\n");
+    await alice.waitFor(/Private message from carol: new for alice/);
+    await carol.write("/msg bob new for bob\n");
+    await bob.waitFor(/Private message from carol: new for bob/);
+    await alice.write("/msg carol alice is back\n");
+    await carol.waitFor(/Private message from alice: alice is back/);
+    await bob.write("/msg carol bob is back\n");
+    await carol.waitFor(/Private message from bob: bob is back/);
+
+    await quit(alice);
+    await quit(bob);
+    await quit(carol);
+    for (const p of [alice, bob, carol]) {
+      assert.doesNotMatch(p.stdout + p.stderr, TROUBLE);
+    }
+  } finally {
+    for (const p of processes) {
+      p.kill();
+      await p.finish();
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("chat connect takes over the keyring and sessions a version without names kept per identity, and reads what was held for it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-e2e-takeover-" });
+  const processes: ChatProcess[] = [];
+  try {
+    await makeKeys(dir);
+    const server = serveProcess(dir, 0, "--data", `${dir}/data`);
+    processes.push(server);
+    const port = await listeningPort(server);
+    let alice = connect(dir, port, "alice", "shared");
+    const carol = connect(dir, port, "carol", "carol");
+    processes.push(alice, carol);
+    for (const p of [alice, carol]) {
+      await p.waitFor(/SUCCESS: Username registered\./);
+    }
+    for (const name of ["alice", "carol"]) await waitForKeys(dir, port, name);
+    await carol.write("/msg alice before the upgrade\n");
+    await alice.waitFor(/Private message from carol: before the upgrade/);
+    await quit(alice);
+    // As an older version left them: e2e_keys_<fingerprint>, no name.
+    const folder = join(dir, "shared", "chat");
+    for (const entry of [...Deno.readDirSync(folder)]) {
+      const old = /^(e2e_(?:keys|state)_.+)_alice$/.exec(entry.name);
+      if (old !== null) {
+        await Deno.rename(join(folder, entry.name), join(folder, old[1]!));
+      }
+    }
+    const legacy = () =>
+      [...Deno.readDirSync(folder)].map((e) => e.name)
+        .filter((name) => /^e2e_(keys|state)_[\w-]{43}$/.test(name));
+    assert.equal(legacy().length, 2, legacy().join(", "));
+    await carol.write("/msg alice after the upgrade\n");
+    await carol.waitFor(/Private message to alice: after the upgrade/);
+
+    alice = connect(dir, port, "alice", "shared");
+    processes.push(alice);
+    await alice.waitFor(/Private message from carol: after the upgrade/);
+    assert.deepEqual(legacy(), []);
+    await quit(alice);
+    await quit(carol);
+    assert.doesNotMatch(alice.stdout + alice.stderr, TROUBLE);
+  } finally {
+    for (const p of processes) {
+      p.kill();
+      await p.finish();
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("chat connect of a name already running: one the server replaced ends and lets the keys go; while one cut off still has them, the newcomer gets none (one warning, /msg refused, no file written)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-e2e-same-name-" });
+  const processes: ChatProcess[] = [];
+  let proxy: HoldingProxy | null = null;
+  try {
+    await makeKeys(dir);
+    const server = serveProcess(dir, 0, "--data", `${dir}/data`);
+    processes.push(server);
+    const port = await listeningPort(server);
+    const carol = connect(dir, port, "carol", "carol");
+    processes.push(carol);
+    await carol.waitFor(/SUCCESS: Username registered\./);
+    await waitForKeys(dir, port, "carol");
+    // The first, through a proxy that goes away, as its network does.
+    proxy = new HoldingProxy(Number(port));
+    const cutOff = connect(dir, proxy.port, "alice", "shared");
+    processes.push(cutOff);
+    await cutOff.waitFor(/SUCCESS: Username registered\./);
+    await waitForKeys(dir, port, "alice");
+    await carol.write("/msg alice before the cut\n");
+    await cutOff.waitFor(/Private message from carol: before the cut/);
+    const network = proxy;
+    proxy = null;
+    await network.close();
+    await carol.waitFor(/\*\*\* alice left the chat \*\*\*/);
+    const folder = join(dir, "shared", "chat");
+    const before = await filesIn(folder);
+
+    // It still runs, trying to come back, with the keys.
+    const newcomer = connect(dir, port, "alice", "shared");
+    processes.push(newcomer);
+    await newcomer.waitFor(/SUCCESS: Username registered\./);
+    await newcomer.waitForStderr(
+      new RegExp(
+        `^WARNING: Another chat connect signed in as alice has its end-to-end keys \\(pid ${cutOff.child.pid}\\)`,
+        "m",
+      ),
+    );
+    await newcomer.write("/msg carol not in the clear\n");
+    await newcomer.waitForStderr(
+      /ERROR: Not sent: private messages go from the other chat connect/,
+    );
+    await newcomer.write("/quit\n");
+    await newcomer.finish();
+    assert.equal(newcomer.stderr.match(/WARNING/g)?.length, 1);
+    assert.doesNotMatch(carol.stdout, /not in the clear/);
+    assert.deepEqual(await filesIn(folder), before);
+
+    // Once it has ended, the name's next process has the keys, sessions
+    // and all.
+    await killed(cutOff);
+    const next = connect(dir, port, "alice", "shared");
+    processes.push(next);
+    await next.waitFor(/SUCCESS: Username registered\./);
+    await carol.write("/msg alice after the cut\n");
+    await next.waitFor(/Private message from carol: after the cut/);
+    // Signed in again elsewhere while it runs: the server replaces it, it
+    // ends, and the newest has the keys without a warning.
+    const replacing = connect(dir, port, "alice", "shared");
+    processes.push(replacing);
+    await replacing.waitFor(/SUCCESS: Username registered\./);
+    assert.equal((await next.finish()).code, 1);
+    assert.match(next.stdout + next.stderr, /signed in from another place/);
+    await carol.write("/msg alice to the newest\n");
+    await replacing.waitFor(/Private message from carol: to the newest/);
+    await replacing.write("/msg carol the newest answers\n");
+    await carol.waitFor(/Private message from alice: the newest answers/);
+    await quit(replacing);
+    await quit(carol);
+    assert.doesNotMatch(replacing.stdout + replacing.stderr, TROUBLE);
+  } finally {
+    await proxy?.close();
+    for (const p of processes) {
+      p.kill();
+      await p.finish();
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Each end-to-end file in `folder` with its modification time. */
+async function filesIn(folder: string): Promise<Record<string, number>> {
+  const found: Record<string, number> = {};
+  for await (const entry of Deno.readDir(folder)) {
+    if (/^e2e_(keys|state)_/.test(entry.name)) {
+      found[entry.name] =
+        (await Deno.stat(join(folder, entry.name))).mtime?.getTime() ?? 0;
+    }
+  }
+  return found;
+}
