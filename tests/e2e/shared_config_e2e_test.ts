@@ -14,6 +14,7 @@ import { importPublicKeyPem } from "../../src/crypto/keys.ts";
 import { HoldingProxy } from "../_helpers/holding_proxy.ts";
 import {
   ChatProcess,
+  hasPty,
   listeningPort,
   makeKeys,
   serveProcess,
@@ -109,7 +110,7 @@ Deno.test("two chat connect with one identity and config folder, as different na
     await carol.waitFor(/Private message from bob: bob answers/);
     const folder = join(dir, "shared", "chat");
     const files = [...Deno.readDirSync(folder)].map((e) => e.name)
-      .filter((name) => /^e2e_(keys|state)_/.test(name)).sort();
+      .filter((name) => /^e2e_(keys|state)_[^.]+$/.test(name)).sort();
     assert.equal(files.length, 4, files.join(", "));
     assert.ok(files.every((name) => /_(alice|bob)$/.test(name)), files.join());
 
@@ -279,11 +280,62 @@ Deno.test("chat connect of a name already running: one the server replaced ends 
   }
 });
 
+Deno.test({
+  name:
+    "chat connect on a terminal opens the end-to-end files of the name the server welcomed, not of one it refused first",
+  ignore: !await hasPty(),
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "chat-e2e-asked-name-" });
+    const processes: ChatProcess[] = [];
+    try {
+      await makeKeys(dir);
+      const server = serveProcess(dir, 0, "--data", `${dir}/data`);
+      processes.push(server);
+      const port = await listeningPort(server);
+      const carol = connect(dir, port, "carol", "carol");
+      processes.push(carol);
+      await carol.waitFor(/SUCCESS: Username registered\./);
+      const asked = new ChatProcess([
+        "connect",
+        `127.0.0.1:${port}`,
+        "--pub",
+        `${dir}/public.pem`,
+      ], { env: { XDG_CONFIG_HOME: join(dir, "shared") }, tty: true });
+      processes.push(asked);
+      await asked.waitFor(/Enter your username: /);
+      await asked.write("carol\r");
+      // Bound to carol's key: refused, and asked again.
+      await asked.waitFor(
+        /belongs to another identity key[^]*Enter your username: /,
+      );
+      await asked.write("dave\r");
+      await asked.waitFor(/SUCCESS: Username registered\./);
+      await waitForKeys(dir, port, "dave");
+      await carol.write("/msg dave welcome dave\n");
+      await asked.waitFor(/Private message from carol: welcome dave/);
+      const names = [...Deno.readDirSync(join(dir, "shared", "chat"))]
+        .map((e) => e.name).filter((name) => /^e2e_[^.]+$/.test(name)).sort();
+      // Keys, sessions and lock: all dave's (temporary files aside).
+      assert.equal(names.length, 3, names.join(", "));
+      assert.ok(names.every((name) => name.endsWith("_dave")), names.join());
+      await asked.write("/quit\r");
+      assert.equal((await asked.finish()).code, 0, asked.stdout);
+      await quit(carol);
+    } finally {
+      for (const p of processes) {
+        p.kill();
+        await p.finish();
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 /** Each end-to-end file in `folder` with its modification time. */
 async function filesIn(folder: string): Promise<Record<string, number>> {
   const found: Record<string, number> = {};
   for await (const entry of Deno.readDir(folder)) {
-    if (/^e2e_(keys|state)_/.test(entry.name)) {
+    if (/^e2e_(keys|state)_[^.]+$/.test(entry.name)) {
       found[entry.name] =
         (await Deno.stat(join(folder, entry.name))).mtime?.getTime() ?? 0;
     }
