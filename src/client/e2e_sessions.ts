@@ -768,6 +768,15 @@ export class E2eSessions {
     const what = message.t === "e2e_group"
       ? `A group message from ${from} in ${message.group}`
       : `A private message from ${from}`;
+    // The same message again (the server sends what was not acknowledged
+    // again, after a restart, and /history shows it again) is held once:
+    // held twice, /trust showed it twice, the second time from the archive
+    // as history. The delivery ledger that drops repeats by id does not see
+    // these: it lives in memory, lets history that was asked for through,
+    // and what /trust releases comes from here, not from the server.
+    if (isHeldAlready(change, message, body)) {
+      return { kind: "refused", lines: [] };
+    }
     // Whoever sends them (the server can send any number), they are kept in
     // the state, which is read back whole at every start.
     if (change.incoming.length >= MAX_HELD_MESSAGES) {
@@ -1073,6 +1082,24 @@ function secretRefused(name: string): Reply {
   return errorReply(
     "identity",
     `ERROR: Not sent: ${name}'s identity key has changed and is not accepted (/trust ${name})`,
+  );
+}
+
+/**
+ * Whether `change` holds this message already: the same kind, server id and
+ * sealed bytes (a different body under an id is held too, and refused when
+ * opened, so that a server cannot keep one from being shown by sending a
+ * fake under its id first).
+ */
+function isHeldAlready(
+  change: Change,
+  message: E2ePrivate | E2eGroup,
+  body: Uint8Array,
+): boolean {
+  if (message.id === undefined) return false;
+  return change.incoming.some((held) =>
+    held.message.t === message.t && held.message.id === message.id &&
+    equalBytes(held.body, body)
   );
 }
 

@@ -34,6 +34,15 @@ import {
   testIdentity,
   type TestServer,
 } from "../_helpers/chat.ts";
+import {
+  assertRefused,
+  assertShown,
+  cid as e2eCid,
+  e2ePeer,
+  nextE2e,
+  sendE2e,
+} from "../_helpers/e2e_peer.ts";
+import { openStore } from "../../src/store/sqlite_store.ts";
 
 interface Member {
   name: string;
@@ -366,4 +375,112 @@ Deno.test("GroupSessions keeps one sender's keys for at most MAX_GROUPS_PER_SEND
   assert.ok(!mallory.includes("SHA256:server g0 mallory"));
   // Another sender's are theirs.
   assert.ok(kept.includes("SHA256:server g0 alice"));
+});
+
+Deno.test("GroupSessions with E2eSessions.holdGroup: a group message from a member's new key delivered again while it is held for /trust (a restart before its acknowledgement went out, or /history) is shown once after /trust, not again as history", async () => {
+  const store = openStore(":memory:");
+  await using server = await startTestServer({ store });
+  const alice = await e2ePeer(server, "alice");
+  let bob = await e2ePeer(server, "bob");
+  const receivedGroup: { message: E2eGroup; body: Uint8Array }[] = [];
+  alice.client.onMessage(({ message, body }) => {
+    if (message.t === "e2e_group") {
+      receivedGroup.push({ message, body: body.slice() });
+    }
+  });
+  try {
+    assert.equal(
+      (await alice.client.request({ t: "create", group: "g" })).t,
+      "ok",
+    );
+    await sendE2e(bob, "alice", "hello");
+    const hello = await nextE2e(alice);
+    assertShown(
+      await alice.e2e.open(alice.client, hello.message, hello.body),
+      "bob",
+      "hello",
+    );
+    // Bob's name goes to a new key; he writes to the group with it, his
+    // chain going to alice end to end first: both wait for her /trust.
+    await bob.client.quit();
+    store.releaseName("bob");
+    bob = await e2ePeer(server, "bob");
+    assert.equal((await bob.client.request({ t: "join", group: "g" })).t, "ok");
+    await sendE2e(bob, "alice", "new key, same bob");
+    const bobGroups = new GroupSessions({
+      state: emptyGroupState(),
+      save: async () => {},
+      sendSecret: (...args) => bob.e2e.sendSecret(...args),
+      knownKey: (server, n) => bob.identities.known(server, n),
+      notify: () => {},
+      late: () => {},
+    });
+    const sent = await bobGroups.send(
+      bob.client,
+      "g",
+      "from my new key",
+      e2eCid(),
+    );
+    assert.equal(sent.t, "ok", JSON.stringify(sent));
+    for (let i = 0; i < 2; i++) {
+      const held = await nextE2e(alice);
+      assertRefused(
+        await alice.e2e.open(alice.client, held.message, held.body),
+        /waits until you accept their new key|^$/,
+      );
+    }
+    while (receivedGroup.length === 0) {
+      await alice.client.request({ t: "ping" });
+    }
+    const g = receivedGroup[0]!;
+    const shown: string[] = [];
+    const notes: string[] = [];
+    const show = (opened: GroupOpened) => {
+      if (opened.kind === "message") {
+        shown.push(
+          `${opened.text}${
+            opened.message.history === true ? " (history)" : ""
+          }`,
+        );
+      } else if (opened.kind === "refused") notes.push(...opened.lines);
+    };
+    const aliceGroups = new GroupSessions({
+      state: emptyGroupState(),
+      save: async () => {},
+      sendSecret: (...args) => alice.e2e.sendSecret(...args),
+      knownKey: (server, n) => alice.identities.known(server, n),
+      notify: (lines) => notes.push(...lines),
+      late: show,
+      waitMs: 60_000,
+      holdUntilTrusted: (...args) => alice.e2e.holdGroup(...args),
+    });
+    // The message comes, is held with bob's new key, and comes again (the
+    // server sends what was not acknowledged again).
+    for (let i = 0; i < 2; i++) {
+      const opened = await aliceGroups.open(alice.client, g.message, g.body);
+      assert.equal(opened.kind, "waiting");
+      if (opened.kind === "waiting") await opened.settled;
+    }
+    assert.deepEqual(shown, []);
+    const trusted = await alice.e2e.trust(alice.client, "bob");
+    for (const opened of trusted.opened) {
+      if (opened.kind === "secret") {
+        assert.ok(
+          aliceGroups.deliverKey(
+            alice.client,
+            opened.from,
+            opened.label,
+            opened.secret,
+          ),
+        );
+      } else if (opened.kind === "group") {
+        show(await aliceGroups.open(alice.client, opened.message, opened.body));
+      }
+    }
+    assert.deepEqual(shown, ["from my new key"], notes.join("\n"));
+  } finally {
+    await alice.client.quit();
+    await bob.client.quit();
+    store.close();
+  }
 });
