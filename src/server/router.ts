@@ -303,7 +303,7 @@ function missed(state: ServerState, session: Session): Outbound[] {
     t: "error",
     re: null,
     code: "limit",
-    text: droppedWhileAway(dropped),
+    text: droppedUnconfirmed(dropped),
   });
   const page = missedPage(state, session, 0);
   if (page.last === null || session.acks) return [...page.out, ...told];
@@ -919,12 +919,17 @@ function checkBody(
 
 /**
  * Told at sign-in when the store, at its cap, gave up messages that waited
- * for the user (the oldest of those owed the most, store_cap.ts).
+ * for the user (the oldest of those owed the most, store_cap.ts). Not "while
+ * you were away": a message waits until the user's client confirms it, so
+ * what was given up may have been sent while they were online (a client
+ * slow to confirm, or another connection of theirs), and may even have been
+ * shown before its confirmation came.
  */
-export function droppedWhileAway(count: number): string {
-  return `ERROR: ${count} ${
-    count === 1 ? "message" : "messages"
-  } sent to you while you were away could not be kept (the oldest first): the server's storage was full`;
+export function droppedUnconfirmed(count: number): string {
+  const [messages, them] = count === 1
+    ? ["message", "it"]
+    : ["messages", "them"];
+  return `ERROR: The server's storage was full: it gave up ${count} ${messages} sent to you before your client confirmed ${them} (the oldest first); any you have not seen are lost`;
 }
 
 /** The store is full of what it cannot delete (Store.full). */

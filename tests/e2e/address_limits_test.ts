@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
 import { ChatClient } from "../../src/client/chat_client.ts";
-import { droppedWhileAway, STORE_FULL } from "../../src/server/router.ts";
+import { droppedUnconfirmed, STORE_FULL } from "../../src/server/router.ts";
 import { TOO_MANY_NEW_NAMES } from "../../src/server/serve.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
 import {
@@ -205,10 +205,51 @@ Deno.test("startServer, its store flooded with group messages for accounts that 
         t: "error",
         re: null,
         code: "limit",
-        text: droppedWhileAway(1200 - got.length),
+        text: droppedUnconfirmed(1200 - got.length),
       },
     );
     await Promise.all([back.quit(), sock.quit(), alice.quit(), mallory.quit()]);
+  } finally {
+    await server.shutdown();
+    store.close();
+  }
+});
+
+Deno.test("startServer, its store flooded while a member is online and has not confirmed the flood, tells them at their next sign-in what was given up without saying they were away", async () => {
+  const { store, server } = await serverWithStoreCap(512 * KIB);
+  try {
+    const mallory = await TestClient.connect(server, "mallory");
+    assert.equal(
+      (await mallory.client.request({ t: "create", group: "g" })).t,
+      "ok",
+    );
+    // Online throughout, and slow: it confirms nothing it was sent (its
+    // handling never ends), so all of it stays owed to it.
+    const identity = await testIdentity();
+    const slow = await ChatClient.connect(server.url, {
+      pinnedSpki: server.spki,
+    });
+    slow.ackWhenHandled();
+    assert.equal((await slow.register("slow", identity)).t, "welcome");
+    slow.onMessage(() => new Promise<void>(() => {}));
+    assert.equal((await slow.request({ t: "join", group: "g" })).t, "ok");
+    // 800 of 900 bytes: past the cap in bodies alone.
+    const flood = (i: number) => `${i} `.padEnd(900, "f");
+    for (let i = 0; i < 800; i++) {
+      const reply = await mallory.client.gsay("g", flood(i));
+      assert.equal(reply.t, "ok", `${i}: ${JSON.stringify(reply)}`);
+    }
+    assert.equal(slow.isOver, false, "the slow member stayed online");
+    slow.abort();
+    await slow.ended;
+    const back = await TestClient.connect(server, "slow", identity);
+    const told = await back.waitFor((m) => m.message.t === "error");
+    const text = (told.message as { text: string }).text;
+    const count = Number(/gave up (\d+) /.exec(text)?.[1]);
+    assert.ok(count > 0, text);
+    assert.equal(text, droppedUnconfirmed(count));
+    assert.doesNotMatch(text, /away/);
+    await Promise.all([back.quit(), mallory.quit()]);
   } finally {
     await server.shutdown();
     store.close();
