@@ -47,7 +47,11 @@ import { parseTargets } from "./src/client/target.ts";
 import { expandNames } from "./src/client/target_addresses.ts";
 import { openTerminal } from "./src/client/terminal.ts";
 import { diagnosticsOnStderr } from "./src/client/json_terminal.ts";
-import { StdoutQueue } from "./src/client/stdout_queue.ts";
+import {
+  FINAL_FLUSH_STALL_MS,
+  StdoutQueue,
+  unwrittenText,
+} from "./src/client/stdout_queue.ts";
 import {
   inspectPublicKeyFile,
   keyPairExists,
@@ -529,15 +533,18 @@ async function connect(
     console.error(`ERROR: ${error.message}`);
     return 1;
   }
+  // A program's lines (--json, or a script's: stdin not a terminal) are
+  // written in the background: a program that stops reading does not stop
+  // the client (stdout_queue.ts).
+  const stdout = new StdoutQueue(Deno.stdout);
   const terminal = command.json
     ? diagnosticsOnStderr(openTerminal(true))
-    : openTerminal();
+    : openTerminal(false, stdout);
   const trusted = await loadTrustedSenders();
-  // Written in the background: a program that stops reading does not stop
-  // the client (stdout_queue.ts).
-  const json = command.json ? new StdoutQueue(Deno.stdout) : null;
+  const json = command.json ? stdout : null;
+  let code: number;
   try {
-    return await runSession({
+    code = await runSession({
       e2e,
       ...(json === null ? {} : { json }),
       urls,
@@ -565,9 +572,16 @@ async function connect(
       },
     });
   } finally {
-    // Every line the session wrote reaches the reader before the exit.
-    await json?.flushed();
+    // Every line the session wrote reaches the reader before the exit, as
+    // long as it reads: a program that closed our stdin and never reads
+    // our stdout would keep us forever.
+    const unwritten = await stdout.finalFlush(FINAL_FLUSH_STALL_MS);
+    if (unwritten.lines > 0) {
+      console.error(unwrittenText(unwritten, FINAL_FLUSH_STALL_MS));
+      code = 1;
+    }
   }
+  return code;
 }
 
 /**

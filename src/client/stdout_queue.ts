@@ -33,6 +33,29 @@ const CHUNK_BYTES = 64 * 1024;
 
 const encoder = new TextEncoder();
 
+/**
+ * How long the last flush before the exit waits with nothing read from
+ * stdout before it gives up (StdoutQueue.finalFlush).
+ */
+export const FINAL_FLUSH_STALL_MS = 5000;
+
+/** Output given up on (StdoutQueue.finalFlush): lines and bytes not written. */
+export interface Unwritten {
+  lines: number;
+  bytes: number;
+  /** Stdout could not be written any more (not merely not read). */
+  gone: boolean;
+}
+
+/** Said on stderr when the output could not all be written before the exit. */
+export function unwrittenText(unwritten: Unwritten, stallMs: number): string {
+  return `chat: ${unwritten.lines} line(s) of output (${unwritten.bytes} bytes) were not written to stdout: ${
+    unwritten.gone
+      ? "the program reading it is gone"
+      : `nothing read it for ${stallMs / 1000} s`
+  }`;
+}
+
 export class StdoutQueue {
   #sink: ByteSink;
   #lines: Uint8Array[] = [];
@@ -47,6 +70,11 @@ export class StdoutQueue {
   /** Bytes ever queued, and ever written: positions in the output. */
   #queuedTotal = 0;
   #writtenTotal = 0;
+  /** Bytes the reader took, parts of a chunk too: whether it reads at all. */
+  #taken = 0;
+  /** Lines ever queued, and ever written whole. */
+  #queuedLines = 0;
+  #writtenLines = 0;
   /** Who waits for the output to be written up to `at`, in order of `at`. */
   #written: { at: number; resolve: () => void }[] = [];
 
@@ -72,6 +100,7 @@ export class StdoutQueue {
     this.#lines.push(bytes);
     this.#bytes += bytes.byteLength;
     this.#queuedTotal += bytes.byteLength;
+    this.#queuedLines++;
     if (!this.#behind && this.#bytes > this.highBytes) this.#setBehind(true);
     if (!this.#writing) void this.#drain();
   }
@@ -120,6 +149,32 @@ export class StdoutQueue {
   }
 
   /**
+   * The last flush, before the process exits: waits for every line queued
+   * to be written for as long as the reader keeps taking some, and gives up
+   * once `stallMs` pass with nothing written (a program that closed its
+   * input to us but never reads our output would otherwise keep us forever).
+   * Resolves with what was not written: none when all of it was.
+   */
+  async finalFlush(stallMs: number): Promise<Unwritten> {
+    for (;;) {
+      const before = this.#taken;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stalled = new Promise<"stalled">((resolve) => {
+        timer = setTimeout(() => resolve("stalled"), stallMs);
+      });
+      const outcome = await Promise.race([this.flushed(), stalled]);
+      clearTimeout(timer);
+      // Written, or the reader took nothing for the whole stretch.
+      if (outcome !== "stalled" || this.#taken === before) break;
+    }
+    return {
+      lines: this.#queuedLines - this.#writtenLines,
+      bytes: this.#queuedTotal - this.#writtenTotal,
+      gone: this.#failure !== null,
+    };
+  }
+
+  /**
    * Resolves with the error once stdout cannot be written (the reader closed
    * its end): what was queued is dropped, as is all that comes after.
    */
@@ -131,13 +186,16 @@ export class StdoutQueue {
     this.#writing = true;
     try {
       while (this.#lines.length > 0) {
-        const chunk = this.#takeChunk();
+        const { chunk, lines } = this.#takeChunk();
         let written = 0;
         while (written < chunk.byteLength) {
-          written += await this.#sink.write(chunk.subarray(written));
+          const some = await this.#sink.write(chunk.subarray(written));
+          written += some;
+          this.#taken += some;
         }
         this.#bytes -= chunk.byteLength;
         this.#writtenTotal += chunk.byteLength;
+        this.#writtenLines += lines;
         while (
           this.#written.length > 0 && this.#written[0]!.at <= this.#writtenTotal
         ) this.#written.shift()!.resolve();
@@ -164,8 +222,11 @@ export class StdoutQueue {
     flushed?.resolve();
   }
 
-  /** The next lines, as one buffer of about CHUNK_BYTES (or one longer line). */
-  #takeChunk(): Uint8Array {
+  /**
+   * The next lines, as one buffer of about CHUNK_BYTES (or one longer
+   * line), and how many they are.
+   */
+  #takeChunk(): { chunk: Uint8Array; lines: number } {
     let count = 0;
     let size = 0;
     while (count < this.#lines.length && (count === 0 || size < CHUNK_BYTES)) {
@@ -173,14 +234,14 @@ export class StdoutQueue {
       count++;
     }
     const taken = this.#lines.splice(0, count);
-    if (taken.length === 1) return taken[0]!;
+    if (taken.length === 1) return { chunk: taken[0]!, lines: 1 };
     const chunk = new Uint8Array(size);
     let at = 0;
     for (const line of taken) {
       chunk.set(line, at);
       at += line.byteLength;
     }
-    return chunk;
+    return { chunk, lines: taken.length };
   }
 
   #setBehind(behind: boolean): void {

@@ -88,11 +88,26 @@ interface EditableLine {
   history: string[];
 }
 
-/** `lines`: read plain lines even from a terminal (`--json`). */
-export function openTerminal(lines = false): Terminal {
+/** Where the lines for a program reading stdout go (stdout_queue.ts). */
+export interface LineSink {
+  /** Queues `line` and a newline; never waits. */
+  write(line: string): void;
+}
+
+/**
+ * `lines`: read plain lines even from a terminal (`--json`). `out`: where
+ * the lines go when stdin is not a terminal (a script): by default straight
+ * to stdout, where a write waits, the whole client with it, while the pipe
+ * is full.
+ */
+export function openTerminal(lines = false, out?: LineSink): Terminal {
   const interactive = !lines && Deno.stdin.isTerminal();
   const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
-  return new ReadlineTerminal(interactive, color);
+  return new ReadlineTerminal(
+    interactive,
+    color,
+    out ?? { write: (line) => process.stdout.write(`${line}\n`) },
+  );
 }
 
 /** DECAWM: the terminal wraps at the right edge (its default), or not. */
@@ -130,6 +145,8 @@ class ReadlineSink extends EventEmitter {
 class ReadlineTerminal implements Terminal {
   readonly interactive: boolean;
   readonly color: boolean;
+  /** Where a script's lines go (not on a terminal). */
+  readonly #out: LineSink;
   #rl: readline.Interface;
   #lines: string[] = [];
   #waiting: ((line: string | null) => void) | null = null;
@@ -174,9 +191,10 @@ class ReadlineTerminal implements Terminal {
   };
   #onResize = () => this.#queueRender();
 
-  constructor(interactive: boolean, color: boolean) {
+  constructor(interactive: boolean, color: boolean, out: LineSink) {
     this.interactive = interactive;
     this.color = color;
+    this.#out = out;
     this.#rl = readline.createInterface({
       input: process.stdin,
       output: interactive
@@ -224,7 +242,7 @@ class ReadlineTerminal implements Terminal {
 
   print(line: string): void {
     if (!this.interactive) {
-      process.stdout.write(`${line}\n`);
+      this.#out.write(line);
       return;
     }
     // Laid out here, and printed with the terminal's own wrapping off: a
@@ -255,7 +273,7 @@ class ReadlineTerminal implements Terminal {
       this.#prompt = prompt;
       this.#queueRender();
     } else {
-      process.stdout.write(`${prompt}\n`);
+      this.#out.write(prompt);
     }
     return this.nextLine();
   }

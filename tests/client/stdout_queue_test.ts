@@ -142,3 +142,50 @@ Deno.test("StdoutQueue.written never resolves for lines that could not be writte
   await Promise.resolve();
   assert.equal(resolved, false);
 });
+
+Deno.test("StdoutQueue.finalFlush gives up once nothing is read for stallMs, and counts what was not written", async () => {
+  const reader = stalledReader();
+  const queue = new StdoutQueue(reader.sink, 1024 * 1024);
+  for (let n = 0; n < 3; n++) queue.write(`line ${n}`);
+  const unwritten = await queue.finalFlush(50);
+  assert.deepEqual(unwritten, { lines: 3, bytes: 21, gone: false });
+  assert.equal(reader.text(), "");
+});
+
+Deno.test("StdoutQueue.finalFlush waits past stallMs for a reader that keeps reading, until all is written", async () => {
+  // Takes one byte per write, a few ms apart: 60 lines take far longer
+  // than the stall allowed, but something is read in every stretch of it.
+  const taken: Uint8Array[] = [];
+  const queue = new StdoutQueue({
+    async write(bytes) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      taken.push(bytes.slice(0, 1));
+      return 1;
+    },
+  }, 1024 * 1024);
+  const lines = Array.from({ length: 60 }, (_, n) => `l${n}`);
+  for (const line of lines) queue.write(line);
+  const unwritten = await queue.finalFlush(100);
+  assert.deepEqual(unwritten, { lines: 0, bytes: 0, gone: false });
+  const text = new TextDecoder().decode(
+    new Uint8Array(taken.flatMap((b) => [...b])),
+  );
+  assert.equal(text, lines.map((l) => l + "\n").join(""));
+});
+
+Deno.test("StdoutQueue.finalFlush resolves at once when all is written, and says gone when stdout could not be written", async () => {
+  const reader = stalledReader();
+  const queue = new StdoutQueue(reader.sink, 1024 * 1024);
+  assert.deepEqual(await queue.finalFlush(60_000), {
+    lines: 0,
+    bytes: 0,
+    gone: false,
+  });
+  queue.write("lost");
+  reader.close(new Error("Broken pipe"));
+  assert.deepEqual(await queue.finalFlush(60_000), {
+    lines: 1,
+    bytes: 5,
+    gone: true,
+  });
+});

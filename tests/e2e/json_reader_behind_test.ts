@@ -15,6 +15,7 @@ import { until } from "../_helpers/bystanders.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
 import { ChatProcess } from "../_helpers/process.ts";
 import { DROPPED_WHILE_HELD } from "../../src/client/chat_client.ts";
+import { FINAL_FLUSH_STALL_MS } from "../../src/client/stdout_queue.ts";
 
 /** The server pings a connection silent this long, and drops it if it stays so. */
 const IDLE_SECONDS = 2;
@@ -350,3 +351,63 @@ Deno.test("chat connect --json: a bot killed with lines still queued for its std
   // Each acknowledged once written.
   await until(() => room.pending() === 0, "every line acknowledged", 30_000);
 });
+
+for (const json of [true, false]) {
+  Deno.test(
+    `chat connect${
+      json ? " --json" : " (a script)"
+    }: a program that closes stdin and never reads stdout sees it leave once nothing was read for a while, status 1, what was not written counted on stderr`,
+    async () => {
+      const dir = await Deno.makeTempDir({ prefix: "chat-unread-" });
+      const pub = join(dir, "server.pub");
+      await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+      await using server = await startTestServer();
+      const bot = new ChatProcess([
+        "connect",
+        `127.0.0.1:${server.port}`,
+        "--pub",
+        pub,
+        "--user",
+        "bot",
+        ...(json ? ["--json"] : []),
+        "--no-open",
+        "--downloads",
+        join(dir, "downloads"),
+      ], { env: { XDG_CONFIG_HOME: join(dir, "config") } });
+      try {
+        await bot.waitFor(
+          json ? /"type":"welcome"/ : /SUCCESS: Username registered\./,
+        );
+        bot.pauseStdout();
+        // About 850 KB of help: far more than a pipe holds.
+        await bot.write("/help\n".repeat(400));
+        await bot.closeStdin();
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const status = await Promise.race([
+          bot.child.status,
+          new Promise<never>((_, reject) => {
+            // A bound, not a synchronisation: before, it never left.
+            timer = setTimeout(
+              () => reject(new Error("it did not leave")),
+              60_000,
+            );
+          }),
+        ]).finally(() => clearTimeout(timer));
+        assert.equal(status.code, 1, bot.stderr);
+        assert.match(
+          bot.stderr,
+          new RegExp(
+            `chat: \\d+ line\\(s\\) of output \\(\\d+ bytes\\) were not written to stdout: nothing read it for ${
+              FINAL_FLUSH_STALL_MS / 1000
+            } s`,
+          ),
+        );
+      } finally {
+        bot.resumeStdout();
+        bot.kill("SIGKILL");
+        await bot.finish();
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  );
+}
