@@ -12,13 +12,8 @@ import type { Link } from "./connection_files.ts";
 import type { SendTarget } from "./file_sender.ts";
 import type { SentFileOutcome } from "./render.ts";
 import type { Re, SessionEvent } from "./session_events.ts";
+import { ResendSchedule } from "./resend_schedule.ts";
 import { PROGRESS_MIN_BYTES, type StatusRow } from "./status_row.ts";
-
-/**
- * A file whose transfer broke (our connection, or a recipient's) is offered
- * again after these pauses, resuming where it stopped; then given up.
- */
-const RESEND_DELAYS_MS = [1000, 2000, 4000, 8000, 15_000];
 
 export interface OutgoingFilesOptions {
   /** The connection now. */
@@ -32,6 +27,11 @@ export interface OutgoingFilesOptions {
   leaving: () => boolean;
   emit: (event: SessionEvent) => void;
   status: StatusRow;
+  /**
+   * When a file whose transfer broke is offered again (a test's shorter
+   * one; by default RESEND_DELAYS_MS within RESEND_BUDGET_MS connected).
+   */
+  resendSchedule?: () => ResendSchedule;
 }
 
 export function outgoingFiles(options: OutgoingFilesOptions): {
@@ -41,6 +41,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
   settled: () => Promise<unknown>;
 } {
   const { link, relinked, leaving, emit, status } = options;
+  const schedule = options.resendSchedule ?? (() => new ResendSchedule());
   const sending = new Set<Promise<void>>();
   let nextSend = 1;
   const sendFile = (target: SendTarget, path: string, re: Re) => {
@@ -50,8 +51,13 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     return run;
   };
 
-  /** Sends, then offers again to those a broken connection cut off. */
+  /**
+   * Sends, then offers again to those a broken connection cut off, until
+   * it reaches them, they decline, the session ends, or the schedule's
+   * budget of time connected is spent (resend_schedule.ts).
+   */
   const sendWithResume = async (target: SendTarget, path: string, re: Re) => {
+    const resend = schedule();
     let targets: SendTarget[] = [target];
     for (let attempt = 0; targets.length > 0; attempt++) {
       const retry: SendTarget[] = [];
@@ -61,25 +67,48 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       }
       targets = retry;
       if (targets.length === 0 || leaving()) return;
-      const delay = RESEND_DELAYS_MS[attempt];
-      if (delay === undefined) {
+      if (link().client.isOver) {
+        // Our connection broke: wait for the next one, however long that
+        // takes (a server restarting slowly); then offer at once.
+        if (!(await relinked())) return;
+        resend.reconnected();
+        continue;
+      }
+      const delay = resend.next();
+      if (delay === null) {
         emit({
           type: "error",
           re,
           code: "file",
           text: `ERROR: Gave up offering ${
             sanitizeForTerminal(basename(path))
-          } again; send it again later and it resumes where it stopped`,
+          } again: not taken in ${
+            resend.budgetMs / 60_000
+          } minutes connected; send it again later and it resumes where it stopped`,
         });
         return;
       }
-      if (link().client.isOver) {
-        // Our connection broke: wait for the next one.
+      const client = link().client;
+      const started = Date.now();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const woke = await Promise.race([
+        new Promise<"slept">((resolve) => {
+          timer = setTimeout(() => resolve("slept"), delay);
+        }),
+        relinked().then((back) =>
+          back ? "relinked" as const : "ended" as const
+        ),
+        client.ended.then(() => "broke" as const),
+      ]);
+      clearTimeout(timer);
+      // Only time connected counts: up to the break, if ours broke.
+      resend.waited(Date.now() - started);
+      if (leaving() || woke === "ended") return;
+      if (woke === "relinked") resend.reconnected();
+      else if (woke === "broke" || client.isOver) {
         if (!(await relinked())) return;
-      } else {
-        await Promise.race([sleep(delay), relinked()]);
+        resend.reconnected();
       }
-      if (leaving()) return;
     }
   };
 
@@ -91,8 +120,12 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
   ): SendTarget[] => {
     switch (outcome.kind) {
       case "refused":
-        // While offering again, a recipient not back yet is tried later.
-        return retrying && outcome.code === "no_such_user" ? [target] : [];
+        // While offering again, a recipient not back yet is tried later;
+        // an offer our connection's end left unanswered, once we are back.
+        return (retrying && outcome.code === "no_such_user") ||
+            link().client.isOver
+          ? [target]
+          : [];
       case "cancelled":
         return outcome.broken ? [target] : [];
       case "finished":
@@ -178,10 +211,6 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
   };
 
   return { send: sendFile, settled: () => Promise.all(sending) };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** `~/x` means the user's home folder, as in a shell. */
