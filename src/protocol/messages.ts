@@ -55,8 +55,17 @@ export type ClientMessage =
   /**
    * Past messages: of a group you are in or your conversation with a user
    * (`target`, a group name tried first), or of the public room (no target).
+   * `before`: only messages older than the one with this id (a cursor the
+   * client got from an earlier page), answered only by a server whose
+   * history reply said `more` (docs/PROTOCOL.md 5.4, `history`).
    */
-  | { t: "history"; id: number; target?: string; limit?: number }
+  | {
+    t: "history";
+    id: number;
+    target?: string;
+    limit?: number;
+    before?: number;
+  }
   /**
    * Marks the user away with `reason` (1 to MAX_AWAY_CHARS characters), or
    * back when there is none (docs/PROTOCOL.md, "Away"). Answered with `ok`.
@@ -212,9 +221,18 @@ export type ServerMessage =
   | { t: "challenge"; re: number; nonce: string; proof?: number }
   /**
    * `id` and `seq`: where the message of a `say`, `msg` or `gsay` that
-   * carried a `cid` was stored (the first time, for a retry).
+   * carried a `cid` was stored (the first time, for a retry). `more`: the
+   * end of a `history` reply that left older messages out (ask again with
+   * `before`).
    */
-  | { t: "ok"; re: number; text: string; id?: number; seq?: number }
+  | {
+    t: "ok";
+    re: number;
+    text: string;
+    id?: number;
+    seq?: number;
+    more?: true;
+  }
   | { t: "error"; re: number | null; code: ErrorCode; text: string }
   // Chat messages; body: text. `history` marks one sent earlier (missed while
   // offline, or asked for with `history`); `to` names the recipient of a

@@ -75,6 +75,8 @@ export function parseClientMessage(value: unknown): ClientMessage {
       };
       if (f.target !== undefined) message.target = str(f, "target");
       if (f.limit !== undefined) message.limit = int(f, "limit");
+      // A message id: hostile like the rest, so a non-negative safe integer.
+      if (f.before !== undefined) message.before = int(f, "before");
       return message;
     }
     case "file_offer": {

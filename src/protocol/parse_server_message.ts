@@ -175,6 +175,7 @@ export function parseServerMessage(value: unknown): ServerMessage {
         t,
         re: int(f, "re"),
         text: str(f, "text", 4096),
+        ...(f.more === true ? { more: true } : {}),
       });
     case "error": {
       const code = f.code;

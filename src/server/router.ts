@@ -190,6 +190,7 @@ export function route(
         message.id,
         message.target,
         message.limit ?? DEFAULT_HISTORY,
+        message.before,
       );
     case "prove":
       // Proofs are checked by the identity gate before the router sees a name.
@@ -430,13 +431,16 @@ function history(
   re: number,
   target: string | undefined,
   limit: number,
+  before: number | undefined,
 ): Outbound[] {
   const store = state.store;
   const count = Math.min(Math.max(limit, 1), MAX_HISTORY);
+  // The cursor only narrows what the rules below allow (HistoryQuery.before).
+  const cursor = before === undefined ? {} : { before };
   let query: HistoryQuery;
   let what: string;
   if (target === undefined) {
-    query = { kind: "public" };
+    query = { kind: "public", ...cursor };
     what = "the public room";
   } else {
     const group = state.group(target);
@@ -445,6 +449,7 @@ function history(
         kind: "group",
         groupKey: group.key,
         viewerKey: session.nameKey,
+        ...cursor,
       };
       what = `group '${group.name}'`;
     } else {
@@ -465,28 +470,37 @@ function history(
         kind: "private",
         viewerKey: session.nameKey,
         otherKey: nameKey(other),
+        ...cursor,
       };
       what = `your conversation with ${other}`;
     }
   }
-  const messages = store.history(query, count, MAX_HISTORY_BYTES);
+  // One more than asked: its being there says that older ones remain.
+  const messages = store.history(query, count + 1, MAX_HISTORY_BYTES);
   // The store hands over the message that broke the budget too: its being
   // there says that older ones were left out.
-  const cut = messages.reduce((n, m) => n + m.body.byteLength, 0) >
+  const overBudget = messages.reduce((n, m) => n + m.body.byteLength, 0) >
     MAX_HISTORY_BYTES;
-  if (cut) messages.shift();
+  const more = overBudget || messages.length > count;
+  if (more) messages.shift();
+  // The text says the budget cut the reply only when it did, not when the
+  // one past the limit was also past the budget (the text of a server
+  // before `more`, which old clients read).
+  const cut = overBudget && messages.length < count;
   const n = messages.length;
+  const text = n === 0
+    ? `No history for ${what}.`
+    : `End of history for ${what} (${n} message${n === 1 ? "" : "s"}${
+      cut ? HISTORY_CUT : ""
+    }).`;
   return [
     ...messages.map((message) => asHistory(session, message)),
-    ...ok(
-      session.id,
+    ...reply(session.id, {
+      t: "ok",
       re,
-      n === 0
-        ? `No history for ${what}.`
-        : `End of history for ${what} (${n} message${n === 1 ? "" : "s"}${
-          cut ? HISTORY_CUT : ""
-        }).`,
-    ),
+      text,
+      ...(more ? { more: true as const } : {}),
+    }),
   ];
 }
 

@@ -16,6 +16,7 @@ import type { SQLInputValue } from "node:sqlite";
 import { DELIVERY_COST, waitingRecipients } from "./owed_mailboxes.ts";
 import {
   bodyBytes,
+  checkCursor,
   checkLimit,
   MESSAGE_SELECT,
   type Row,
@@ -147,6 +148,9 @@ export class MessageQueries {
     maxBodyBytes = Number.POSITIVE_INFINITY,
   ): StoredMessage[] {
     checkLimit(limit);
+    checkCursor(query.before);
+    // No cursor: below every id there can be.
+    const before = query.before ?? Number.MAX_SAFE_INTEGER;
     let rows: Row[];
     // Newest first: rows are read one by one and no more once the bodies
     // pass the budget, so a big history costs no more than the budget.
@@ -170,9 +174,10 @@ export class MessageQueries {
       case "public":
         rows = newest(
           `${MESSAGE_SELECT}
-           WHERE m.kind = 'public'
+           WHERE m.kind = 'public' AND m.id < ?
            ORDER BY m.id DESC
            LIMIT ?`,
+          before,
           limit,
         );
         break;
@@ -182,13 +187,14 @@ export class MessageQueries {
         // everything from before they joined or while they had left.
         rows = newest(
           `${MESSAGE_SELECT}
-           WHERE m.kind = 'group' AND m.group_key = ?
+           WHERE m.kind = 'group' AND m.group_key = ? AND m.id < ?
              AND (m.from_key = ? OR EXISTS (
                SELECT 1 FROM deliveries d
                WHERE d.message_id = m.id AND d.user_key = ?))
            ORDER BY m.id DESC
            LIMIT ?`,
           query.groupKey,
+          before,
           query.viewerKey,
           query.viewerKey,
           limit,
@@ -202,19 +208,23 @@ export class MessageQueries {
              SELECT id FROM (
                SELECT id FROM messages
                WHERE kind = 'private' AND from_key = ? AND to_key = ?
+                 AND id < ?
                ORDER BY id DESC LIMIT ?)
              UNION ALL
              SELECT id FROM (
                SELECT id FROM messages
                WHERE kind = 'private' AND from_key = ? AND to_key = ?
+                 AND id < ?
                ORDER BY id DESC LIMIT ?))
            ORDER BY m.id DESC
            LIMIT ?`,
           query.viewerKey,
           query.otherKey,
+          before,
           limit,
           query.otherKey,
           query.viewerKey,
+          before,
           limit,
           limit,
         );

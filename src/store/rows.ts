@@ -132,3 +132,13 @@ export function checkLimit(limit: number): void {
     throw new RangeError(`Limit must be a non-negative integer, got ${limit}`);
   }
 }
+
+/** A history cursor (HistoryQuery.before) is a message id: absent, or a non-negative safe integer. */
+export function checkCursor(before: number | undefined): void {
+  if (before === undefined) return;
+  if (!Number.isSafeInteger(before) || before < 0) {
+    throw new RangeError(
+      `A history cursor must be a non-negative integer, got ${before}`,
+    );
+  }
+}

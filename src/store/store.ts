@@ -185,16 +185,28 @@ export type StoredMessage =
  * caller's rule.
  */
 export type HistoryQuery =
-  | { readonly kind: "public" }
-  | {
-    readonly kind: "group";
-    readonly groupKey: string;
-    readonly viewerKey: string;
-  }
-  | {
-    readonly kind: "private";
-    readonly viewerKey: string;
-    readonly otherKey: string;
+  & (
+    | { readonly kind: "public" }
+    | {
+      readonly kind: "group";
+      readonly groupKey: string;
+      readonly viewerKey: string;
+    }
+    | {
+      readonly kind: "private";
+      readonly viewerKey: string;
+      readonly otherKey: string;
+    }
+  )
+  & {
+    /**
+     * Only messages whose id is below this one (a message id the viewer
+     * already has: ids are unique and grow with time in one store, and in
+     * a cluster they are the message log's sequence, the same on every
+     * node), so that a client can page back. A cursor narrows the rows the
+     * query allows, never widens them. Absent: from the newest.
+     */
+    readonly before?: number;
   };
 
 /**

@@ -127,3 +127,25 @@ Deno.test("parseClientMessage reads the end-to-end key messages", () => {
     TypeError,
   );
 });
+
+Deno.test("parseClientMessage reads history's before cursor and refuses one that is not a message id", () => {
+  assert.deepEqual(
+    parseClientMessage({
+      t: "history",
+      id: 5,
+      target: "team",
+      limit: 2,
+      before: 1190,
+    }),
+    { t: "history", id: 5, target: "team", limit: 2, before: 1190 },
+  );
+  for (
+    const before of [-1, 1.5, 2 ** 53, "1190", null, true, [1190], {}, 1e400]
+  ) {
+    assert.throws(
+      () => parseClientMessage({ t: "history", id: 5, before }),
+      TypeError,
+      JSON.stringify(before),
+    );
+  }
+});

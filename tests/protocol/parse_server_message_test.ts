@@ -97,3 +97,18 @@ Deno.test("parseServerMessage reads the end-to-end key messages, a type it knows
   );
   assert.ok(isKnownServerType({ t: "e2e_bundle" }));
 });
+
+Deno.test("parseServerMessage keeps more:true on ok and drops any other more", () => {
+  const text = "End of history for the public room (2 messages).";
+  assert.deepEqual(
+    parseServerMessage({ t: "ok", re: 3, text, more: true }),
+    { t: "ok", re: 3, text, more: true },
+  );
+  for (const more of [false, 1, "true", null]) {
+    assert.deepEqual(parseServerMessage({ t: "ok", re: 3, text, more }), {
+      t: "ok",
+      re: 3,
+      text,
+    });
+  }
+});

@@ -1237,6 +1237,112 @@ Deno.test("SqliteStore.history stops at the message whose body takes the total p
   });
 });
 
+Deno.test("SqliteStore.history with before: pages back through the public room, only below the cursor", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice", "bob");
+    const ids = [1, 2, 3, 4, 5].map((n) => say(store, "alice", `p${n}`, n));
+    tell(store, "alice", "bob", "not public", 6);
+    const page = (before: number, limit = 2) =>
+      texts(store.history({ kind: "public", before }, limit));
+    assert.deepEqual(page(ids[4]!), ["p3", "p4"]);
+    assert.deepEqual(page(ids[2]!), ["p1", "p2"]);
+    assert.deepEqual(page(ids[0]!), []);
+    // A cursor past the newest is no cursor; 0 is below every id.
+    assert.deepEqual(page(Number.MAX_SAFE_INTEGER, 10), [
+      "p1",
+      "p2",
+      "p3",
+      "p4",
+      "p5",
+    ]);
+    assert.deepEqual(page(0, 10), []);
+  });
+});
+
+Deno.test("SqliteStore.history with before: the byte budget counts from the cursor, so the next page gets what the cap left out", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice", "bob");
+    for (let i = 0; i < 10; i++) say(store, "alice", `${i}`.repeat(100), i);
+    // 250 bytes: 7, 8, 9 (9 broke the budget: the caller drops it).
+    const first = store.history({ kind: "public" }, 20, 250);
+    assert.deepEqual(texts(first), ["7", "8", "9"].map((d) => d.repeat(100)));
+    // The caller showed 8 and 9; it asks below 8.
+    const second = store.history(
+      { kind: "public", before: first[1]!.id },
+      20,
+      250,
+    );
+    assert.deepEqual(texts(second), ["5", "6", "7"].map((d) => d.repeat(100)));
+  });
+});
+
+Deno.test("SqliteStore.history with before: a group cursor never shows what the viewer was not entitled to", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice", "bob", "carol");
+    store.createGroup("team", "team", "alice", 1);
+    store.addMember("team", "alice", "alice", 1);
+    const before = groupSay(store, "alice", "team", "before bob", 2);
+    store.addMember("team", "bob", "bob", 3);
+    const one = groupSay(store, "alice", "team", "one", 4);
+    store.removeMember("team", "bob", 5);
+    const away = groupSay(store, "alice", "team", "bob away", 6);
+    store.addMember("team", "bob", "bob", 7);
+    const two = groupSay(store, "alice", "team", "two", 8);
+    const asBob = (cursor: number) =>
+      texts(
+        store.history(
+          { kind: "group", groupKey: "team", viewerKey: "bob", before: cursor },
+          20,
+        ),
+      );
+    assert.deepEqual(asBob(two), ["one"]);
+    assert.deepEqual(asBob(two + 1), ["one", "two"]);
+    // Cursors at or next to messages bob may not see show nothing more.
+    assert.deepEqual(asBob(away), ["one"]);
+    assert.deepEqual(asBob(one), []);
+    assert.deepEqual(asBob(before + 1), []);
+    const asCarol = texts(
+      store.history(
+        {
+          kind: "group",
+          groupKey: "team",
+          viewerKey: "carol",
+          before: two + 1,
+        },
+        20,
+      ),
+    );
+    assert.deepEqual(asCarol, [], "never a member");
+  });
+});
+
+Deno.test("SqliteStore.history with before: another conversation's id is only a point in time, and bad cursors are refused", () => {
+  withMemoryStore((store) => {
+    addUsers(store, "alice", "bob", "carol");
+    tell(store, "alice", "bob", "a to b", 1);
+    const elsewhere = tell(store, "alice", "carol", "a to c", 2);
+    tell(store, "bob", "alice", "b to a", 3);
+    const between = (before: number) =>
+      texts(
+        store.history(
+          { kind: "private", viewerKey: "bob", otherKey: "alice", before },
+          20,
+        ),
+      );
+    // Below alice-to-carol's id: bob's conversation with alice before it,
+    // and nothing of alice and carol's.
+    assert.deepEqual(between(elsewhere), ["a to b"]);
+    assert.deepEqual(between(elsewhere + 1), ["a to b"]);
+    for (const bad of [-1, 1.5, Number.MAX_SAFE_INTEGER + 1, NaN, Infinity]) {
+      assert.throws(
+        () => store.history({ kind: "public", before: bad }, 1),
+        RangeError,
+        `${bad}`,
+      );
+    }
+  });
+});
+
 Deno.test("appendMessage and appendPublic give ids that grow and a seq per conversation", () => {
   withMemoryStore((store) => {
     addUsers(store, "alice", "bob", "carol");

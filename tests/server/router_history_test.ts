@@ -1,0 +1,227 @@
+import assert from "node:assert/strict";
+import { memoryStore } from "../_helpers/memory_store.ts";
+import {
+  MAX_HISTORY_BYTES,
+  MAX_TEXT_BYTES,
+} from "../../src/protocol/limits.ts";
+import type { ClientMessage } from "../../src/protocol/messages.ts";
+import {
+  connect,
+  type Delivered as Outbound,
+  route,
+} from "../_helpers/delivered.ts";
+import { type ConnId, ServerState } from "../../src/server/state.ts";
+
+const SOPHIA = 1;
+const JOJO = 2;
+const NANA = 3;
+const NONE = new Uint8Array(0);
+const KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** sophia, jojo and nana online, registered in that order at times 1, 2, 3. */
+function room(): ServerState {
+  const state = new ServerState({}, memoryStore());
+  for (
+    const [id, name] of [[SOPHIA, "sophia"], [JOJO, "jojo"], [
+      NANA,
+      "nana",
+    ]] as const
+  ) {
+    connect(state, id);
+    route(state, id, { t: "register", id: 0, name, key: KEY }, NONE, id);
+  }
+  return state;
+}
+
+function send(
+  state: ServerState,
+  from: ConnId,
+  message: ClientMessage,
+  body = NONE,
+): Outbound[] {
+  return route(state, from, message, body, 1000);
+}
+
+/** A history reply taken apart: the ids and texts of its messages, and its end. */
+function page(out: Outbound[]) {
+  const end = out.at(-1)?.message;
+  const messages = out.slice(0, -1).map((one) => one.message);
+  return {
+    ids: messages.map((m) => "id" in m ? m.id : undefined),
+    texts: out.slice(0, -1).map((one) => decoder.decode(one.body)),
+    end,
+  };
+}
+
+/** sophia says `p1` to `pN` in the room; returns their ids. */
+function sayAll(state: ServerState, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => {
+    const [reply] = send(
+      state,
+      SOPHIA,
+      { t: "say", id: 100 + i, cid: `c${i}` },
+      encoder.encode(`p${i + 1}`),
+    );
+    const message = reply?.message;
+    assert.ok(message?.t === "ok" && message.id !== undefined);
+    return message.id;
+  });
+}
+
+Deno.test("route history says more:true while older messages remain, and before pages back to the first", () => {
+  const state = room();
+  const ids = sayAll(state, 5);
+  const first = page(send(state, JOJO, { t: "history", id: 1, limit: 2 }));
+  assert.deepEqual(first.texts, ["p4", "p5"]);
+  assert.deepEqual(first.ids, ids.slice(3));
+  assert.deepEqual(first.end, {
+    t: "ok",
+    re: 1,
+    text: "End of history for the public room (2 messages).",
+    more: true,
+  });
+  const second = page(
+    send(state, JOJO, { t: "history", id: 2, limit: 2, before: ids[3]! }),
+  );
+  assert.deepEqual(second.texts, ["p2", "p3"]);
+  assert.equal(second.end?.t === "ok" && second.end.more, true);
+  const last = page(
+    send(state, JOJO, { t: "history", id: 3, limit: 2, before: ids[1]! }),
+  );
+  assert.deepEqual(last.texts, ["p1"]);
+  assert.deepEqual(last.end, {
+    t: "ok",
+    re: 3,
+    text: "End of history for the public room (1 message).",
+  });
+  const none = page(
+    send(state, JOJO, { t: "history", id: 4, limit: 2, before: ids[0]! }),
+  );
+  assert.deepEqual(none.end, {
+    t: "ok",
+    re: 4,
+    text: "No history for the public room.",
+  });
+  // Exactly the whole history: nothing older, so no `more`.
+  const all = page(send(state, JOJO, { t: "history", id: 5, limit: 5 }));
+  assert.equal(all.texts.length, 5);
+  assert.deepEqual(all.end, {
+    t: "ok",
+    re: 5,
+    text: "End of history for the public room (5 messages).",
+  });
+});
+
+Deno.test("route history with before keeps the byte cap's text and says more, and the next page brings what the cap left out", () => {
+  const state = room();
+  const fit = Math.floor(MAX_HISTORY_BYTES / MAX_TEXT_BYTES);
+  const total = fit + 4;
+  const big = (i: number) =>
+    encoder.encode(String(i % 10).repeat(MAX_TEXT_BYTES));
+  const ids = Array.from({ length: total }, (_, i) => {
+    const [reply] = send(
+      state,
+      SOPHIA,
+      { t: "say", id: i + 1, cid: `c${i}` },
+      big(i),
+    );
+    const message = reply?.message;
+    assert.ok(message?.t === "ok" && message.id !== undefined);
+    return message.id;
+  });
+  const first = page(send(state, JOJO, { t: "history", id: 1, limit: 500 }));
+  assert.deepEqual(first.ids, ids.slice(total - fit));
+  assert.deepEqual(first.end, {
+    t: "ok",
+    re: 1,
+    text:
+      `End of history for the public room (${fit} messages; older ones do not fit in one reply).`,
+    more: true,
+  });
+  const second = page(
+    send(state, JOJO, {
+      t: "history",
+      id: 2,
+      limit: 500,
+      before: first.ids[0]!,
+    }),
+  );
+  assert.deepEqual(second.ids, ids.slice(0, total - fit));
+  assert.deepEqual(second.end, {
+    t: "ok",
+    re: 2,
+    text: "End of history for the public room (4 messages).",
+  });
+  // The limit filled exactly, and the one past it past the budget too: the
+  // text is the plain one (the cap cut nothing asked for), with `more`.
+  const exact = page(send(state, JOJO, { t: "history", id: 3, limit: fit }));
+  assert.deepEqual(exact.end, {
+    t: "ok",
+    re: 3,
+    text: `End of history for the public room (${fit} messages).`,
+    more: true,
+  });
+});
+
+Deno.test("route history with before still refuses a group to a non-member and shows a member only what they were entitled to", () => {
+  const state = room();
+  send(state, SOPHIA, { t: "create", id: 1, group: "team" });
+  const early = send(
+    state,
+    SOPHIA,
+    { t: "gsay", id: 2, group: "team", cid: "g1" },
+    encoder.encode("before jojo"),
+  );
+  const sent = early[0]?.message;
+  assert.ok(sent?.t === "ok" && sent.id !== undefined);
+  const earlyId = sent.id;
+  send(state, JOJO, { t: "join", id: 1, group: "team" });
+  send(
+    state,
+    SOPHIA,
+    { t: "gsay", id: 3, group: "team", cid: "g2" },
+    encoder.encode("after jojo"),
+  );
+  const asJojo = page(
+    send(state, JOJO, {
+      t: "history",
+      id: 2,
+      target: "team",
+      before: Number.MAX_SAFE_INTEGER,
+    }),
+  );
+  assert.deepEqual(asJojo.texts, ["after jojo"]);
+  assert.deepEqual(asJojo.end, {
+    t: "ok",
+    re: 2,
+    text: "End of history for group 'team' (1 message).",
+  });
+  // A cursor just past the message from before jojo joined finds nothing.
+  const probe = page(
+    send(state, JOJO, {
+      t: "history",
+      id: 3,
+      target: "team",
+      before: earlyId + 1,
+    }),
+  );
+  assert.deepEqual(probe.texts, []);
+  assert.deepEqual(probe.end, {
+    t: "ok",
+    re: 3,
+    text: "No history for group 'team'.",
+  });
+  const outsider = send(state, NANA, {
+    t: "history",
+    id: 4,
+    target: "team",
+    before: earlyId + 1,
+  });
+  assert.deepEqual(outsider.map((one) => one.message.t), ["error"]);
+  assert.equal(
+    outsider[0]?.message.t === "error" && outsider[0].message.code,
+    "not_member",
+  );
+});
