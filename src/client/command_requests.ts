@@ -8,7 +8,12 @@
  * @module
  */
 
-import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
+import {
+  type ChatClient,
+  newClientId,
+  type Reply,
+  type Request,
+} from "./chat_client.ts";
 import type { Command } from "./commands.ts";
 import type { Conversation } from "./conversations.ts";
 import type { SentCommand } from "./render.ts";
@@ -70,11 +75,7 @@ export function perform(
           : { t: "members", group: command.group },
       );
     case "history":
-      return client.request({
-        t: "history",
-        ...(command.target === undefined ? {} : { target: command.target }),
-        ...(command.limit === undefined ? {} : { limit: command.limit }),
-      });
+      return client.request(historyRequest(command));
     case "away":
       return client.request(
         command.reason === undefined
@@ -100,6 +101,23 @@ export function perform(
       return unreachable;
     }
   }
+}
+
+/**
+ * The request for `/history`, or for its older page `page`: `limit` items
+ * older than the one with id `before` (history_pages.ts).
+ */
+export function historyRequest(
+  command: Extract<Command, { kind: "history" }>,
+  page?: { before: number; limit: number },
+): Request {
+  const limit = page?.limit ?? command.limit;
+  return {
+    t: "history",
+    ...(command.target === undefined ? {} : { target: command.target }),
+    ...(limit === undefined ? {} : { limit }),
+    ...(page === undefined ? {} : { before: page.before }),
+  };
 }
 
 /** A plain line's text as a message to `conversation`. */

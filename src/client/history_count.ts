@@ -10,6 +10,8 @@
  * @module
  */
 
+import type { SessionEvent } from "./session_events.ts";
+
 /** One history request's messages, as they were dealt with. */
 export interface HistoryCount {
   /** Shown as a line. */
@@ -18,7 +20,52 @@ export interface HistoryCount {
   unopened: number;
   /** End to end in a group, waiting for its sender key: shown (or refused) later. */
   waiting: number;
+  /**
+   * The smallest message id among everything that answered it, shown or
+   * not (a key, an ignored sender's message): where an older page starts
+   * (history_pages.ts). Null until a message with an id came.
+   */
+  oldest: number | null;
+  /**
+   * The lines its messages made, held back: a page asked for later holds
+   * older messages, and the lines are shown oldest first, once, when the
+   * last page has come.
+   */
+  held: SessionEvent[];
 }
+
+/** An empty count, for a history request whose messages are still to come. */
+export function emptyHistoryCount(): HistoryCount {
+  return { shown: 0, unopened: 0, waiting: 0, oldest: null, held: [] };
+}
+
+/**
+ * Emits `event` now, or holds it with the history request it answers
+ * (`count`), to be shown with the request's other lines.
+ */
+export function emitOrHold(
+  emit: (event: SessionEvent) => void,
+  event: SessionEvent,
+  count: HistoryCount | undefined,
+): void {
+  if (count === undefined) emit(event);
+  else count.held.push(event);
+}
+
+/** Notes that `id` answered the request counted in `count`. */
+export function noteHistoryId(count: HistoryCount, id: number): void {
+  if (count.oldest === null || id < count.oldest) count.oldest = id;
+}
+
+/**
+ * How a /history ended, for its last line: in one reply (a server before
+ * `more` tells nothing else, and its own note about the byte cap is kept),
+ * or over `pages` replies, having given up (`gaveUp`) before it had the
+ * messages wanted although older ones exist (history_pages.ts).
+ */
+export type HistoryEnd =
+  | { kind: "one_reply" }
+  | { kind: "paged"; pages: number; gaveUp: boolean };
 
 /**
  * The counts of the history requests waiting for their reply, by connection
@@ -36,7 +83,7 @@ export class HistoryCounts {
     }
     let count = counts.get(id);
     if (count === undefined) {
-      count = { shown: 0, unopened: 0, waiting: 0 };
+      count = emptyHistoryCount();
       counts.set(id, count);
     }
     return count;
@@ -56,12 +103,25 @@ const END_OF_HISTORY =
 
 /**
  * The reply's text with the server's count replaced by `count`. A text in
- * other words than the server's (another server) is left as it is.
+ * other words than the server's (another server) is left as it is. Paged,
+ * the server's note that the byte cap cut its reply no longer holds (the
+ * next page went on from there): the note is whether older ones were left.
  */
-export function historyReplyText(text: string, count: HistoryCount): string {
+export function historyReplyText(
+  text: string,
+  count: Pick<HistoryCount, "shown" | "unopened" | "waiting">,
+  end: HistoryEnd = { kind: "one_reply" },
+): string {
   const match = END_OF_HISTORY.exec(text);
   if (match === null) return text;
-  const [, what, cut] = match;
+  const [, what] = match;
+  const left = end.kind === "one_reply"
+    ? match[2]?.slice(2)
+    : end.gaveUp
+    ? `older ones remain after ${end.pages} request${
+      end.pages === 1 ? "" : "s"
+    }`
+    : undefined;
   const notes = [
     ...(count.unopened > 0 ? [`${count.unopened} could not be opened`] : []),
     ...(count.waiting > 0
@@ -71,7 +131,7 @@ export function historyReplyText(text: string, count: HistoryCount): string {
         }`,
       ]
       : []),
-    ...(cut === undefined ? [] : ["older ones do not fit in one reply"]),
+    ...(left === undefined ? [] : [left]),
   ];
   return `End of history for ${what} (${count.shown} message${
     count.shown === 1 ? "" : "s"

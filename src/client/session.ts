@@ -23,7 +23,12 @@ import { unconfirmedChat } from "./unconfirmed_chat.ts";
 import { sessionCommands } from "./session_commands.ts";
 import { NamesSeen } from "./names_seen.ts";
 import { InTurn } from "./in_turn.ts";
-import { type HistoryCount, HistoryCounts } from "./history_count.ts";
+import {
+  emitOrHold,
+  type HistoryCount,
+  HistoryCounts,
+  noteHistoryId,
+} from "./history_count.ts";
 import { type E2eKeys, type E2eOpening, sessionE2e } from "./session_e2e.ts";
 import type { SessionEvent } from "./session_events.ts";
 import { StatusRow } from "./status_row.ts";
@@ -407,7 +412,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       conversation !== null && !past &&
       conversations.noteIncoming(conversation)
     ) showPrompt();
-    emit({ type: "incoming", message, text });
+    emitOrHold(emit, { type: "incoming", message, text }, count);
   };
 
   /** Everything that lives as long as one connection. */
@@ -422,6 +427,11 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       const count = answers === undefined
         ? undefined
         : historyCounts.of(client, answers);
+      // Whatever it is (a key, an ignored sender's message), it was
+      // stored: an older page starts below it.
+      if (count !== undefined && "id" in message && message.id !== undefined) {
+        noteHistoryId(count, message.id);
+      }
       names.learnNames(message);
       if (message.t === "presence" && message.online) {
         e2e?.signedIn(client.serverFingerprint, message.name);

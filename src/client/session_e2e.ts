@@ -24,7 +24,7 @@ import {
   type GroupOpened,
   GroupSessions,
 } from "./group_sessions.ts";
-import type { HistoryCount } from "./history_count.ts";
+import { emitOrHold, type HistoryCount } from "./history_count.ts";
 import type { InTurn } from "./in_turn.ts";
 import type { SessionEvent } from "./session_events.ts";
 
@@ -125,9 +125,13 @@ export function sessionE2e(options: SessionE2eOptions) {
         // No lines: a secret that was taken before, not a message.
         if (count !== undefined && opened.lines.length > 0) count.unopened++;
         for (const text of opened.lines.map(sanitizeForTerminal)) {
-          if (text.startsWith("ERROR: ")) {
-            emit({ type: "error", re: null, code: "e2e", text });
-          } else emit({ type: "notice", text });
+          emitOrHold(
+            emit,
+            text.startsWith("ERROR: ")
+              ? { type: "error", re: null, code: "e2e", text }
+              : { type: "notice", text },
+            count,
+          );
         }
         return;
       case "secret":
@@ -164,14 +168,14 @@ export function sessionE2e(options: SessionE2eOptions) {
   const noKeysFor = (what: string, count?: HistoryCount) =>
     inTurn(() => {
       if (count !== undefined) count.unopened++;
-      emit({
+      emitOrHold(emit, {
         type: "error",
         re: null,
         code: "e2e",
         text: sanitizeForTerminal(
           `ERROR: ${what} is end to end, and this session has no end-to-end keys to open it`,
         ),
-      });
+      }, count);
     });
   const openE2e = (
     client: ChatClient,
@@ -215,9 +219,13 @@ export function sessionE2e(options: SessionE2eOptions) {
           } else count.waiting++;
         }
         for (const text of opened.lines.map(sanitizeForTerminal)) {
-          if (text.startsWith("ERROR: ")) {
-            emit({ type: "error", re: null, code: "e2e", text });
-          } else emit({ type: "notice", text });
+          emitOrHold(
+            emit,
+            text.startsWith("ERROR: ")
+              ? { type: "error", re: null, code: "e2e", text }
+              : { type: "notice", text },
+            count,
+          );
         }
         return;
       case "waiting":

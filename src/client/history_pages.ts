@@ -1,0 +1,74 @@
+// This module is browser compatible.
+
+/**
+ * When one /history asks the server again. The server picks the last N
+ * items it stored, and some of them make no line here (keys that go end to
+ * end with group messages, messages from someone ignored), so `/history
+ * sophia 2` may show one line although older messages exist. A server that
+ * says `more` on its reply (docs/PROTOCOL.md 5.4, `history`) takes a
+ * `before` cursor: the client asks for the places still missing, older
+ * than the oldest item it got, until it has its N or nothing older is
+ * left. A server before `more` never says it, so it is never sent a cursor
+ * it would ignore (and answer with the newest items again).
+ *
+ * @module
+ */
+
+import type { HistoryCount } from "./history_count.ts";
+
+/**
+ * The most requests one /history makes: a conversation of keys alone
+ * cannot keep it asking. With at most MAX_HISTORY (500) items a request,
+ * that is at most 5,000 items.
+ */
+export const MAX_HISTORY_PAGES = 10;
+
+/** What to do once a history reply has come. */
+export type HistoryStep =
+  /** Ask again for `limit` items older than the one with id `before`. */
+  | { kind: "ask"; before: number; limit: number }
+  /**
+   * Stop; `gaveUp`: with fewer than the messages wanted, although older
+   * ones exist (the request bound, or no id to start from).
+   */
+  | { kind: "done"; gaveUp: boolean };
+
+/** What the replies so far came to, summed. */
+export function totalCount(
+  counts: readonly HistoryCount[],
+): Pick<HistoryCount, "shown" | "unopened" | "waiting" | "oldest"> {
+  let shown = 0, unopened = 0, waiting = 0;
+  let oldest: number | null = null;
+  for (const count of counts) {
+    shown += count.shown;
+    unopened += count.unopened;
+    waiting += count.waiting;
+    if (count.oldest !== null && (oldest === null || count.oldest < oldest)) {
+      oldest = count.oldest;
+    }
+  }
+  return { shown, unopened, waiting, oldest };
+}
+
+/**
+ * The next step of a /history that wants `wanted` messages, after the
+ * replies counted in `counts` (one per request, the last one's reply said
+ * `more` or not). A message that could not be opened, or that waits for
+ * its key, takes its place as one shown does: it is a message of the
+ * conversation, and says so in its own line.
+ */
+export function nextHistoryStep(
+  wanted: number,
+  counts: readonly HistoryCount[],
+  more: boolean,
+): HistoryStep {
+  if (!more) return { kind: "done", gaveUp: false };
+  const total = totalCount(counts);
+  const got = total.shown + total.unopened + total.waiting;
+  if (got >= wanted) return { kind: "done", gaveUp: false };
+  // No id to start from (a single item past the byte cap): nothing to ask.
+  if (total.oldest === null || counts.length >= MAX_HISTORY_PAGES) {
+    return { kind: "done", gaveUp: true };
+  }
+  return { kind: "ask", before: total.oldest, limit: wanted - got };
+}
