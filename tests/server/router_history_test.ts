@@ -225,3 +225,45 @@ Deno.test("route history with before still refuses a group to a non-member and s
     "not_member",
   );
 });
+
+Deno.test("route history writes the exchange of docs/PROTOCOL.md 5.4 (paging back with before) byte for byte", () => {
+  const state = room();
+  for (const [i, body] of ["one", "two", "three"].entries()) {
+    route(
+      state,
+      SOPHIA,
+      { t: "msg", id: 10 + i, to: "jojo" },
+      encoder.encode(body),
+      1767225600000 + i * 1000,
+    );
+  }
+  const exchange = (request: ClientMessage) => [
+    `> ${JSON.stringify(request)}`,
+    ...route(state, JOJO, request, NONE, 1767225700000).map((one) =>
+      `< ${JSON.stringify(one.message)}${
+        one.body === undefined ? "" : `  body: ${decoder.decode(one.body)}`
+      }`
+    ),
+  ];
+  assert.deepEqual(
+    [
+      ...exchange({ t: "history", target: "sophia", limit: 2, id: 5 }),
+      ...exchange({
+        t: "history",
+        target: "sophia",
+        limit: 2,
+        before: 2,
+        id: 6,
+      }),
+    ],
+    [
+      `> {"t":"history","target":"sophia","limit":2,"id":5}`,
+      `< {"t":"private","from":"sophia","ts":1767225601000,"id":2,"seq":2,"history":true}  body: two`,
+      `< {"t":"private","from":"sophia","ts":1767225602000,"id":3,"seq":3,"history":true}  body: three`,
+      `< {"t":"ok","re":5,"text":"End of history for your conversation with sophia (2 messages).","more":true}`,
+      `> {"t":"history","target":"sophia","limit":2,"before":2,"id":6}`,
+      `< {"t":"private","from":"sophia","ts":1767225600000,"id":1,"seq":1,"history":true}  body: one`,
+      `< {"t":"ok","re":6,"text":"End of history for your conversation with sophia (1 message)."}`,
+    ],
+  );
+});
