@@ -32,11 +32,35 @@ export interface HistoryCount {
    * last page has come.
    */
   held: SessionEvent[];
+  /**
+   * Settles once the held lines were handed on (`releaseHistory`): a
+   * message is acknowledged only after its line is out, so a program that
+   * is killed meanwhile gets it again.
+   */
+  released: PromiseWithResolvers<void>;
 }
 
 /** An empty count, for a history request whose messages are still to come. */
 export function emptyHistoryCount(): HistoryCount {
-  return { shown: 0, unopened: 0, waiting: 0, oldest: null, held: [] };
+  return {
+    shown: 0,
+    unopened: 0,
+    waiting: 0,
+    oldest: null,
+    held: [],
+    released: Promise.withResolvers(),
+  };
+}
+
+/** Hands on the held lines of `counts`, oldest page (the last asked) first. */
+export function releaseHistory(
+  counts: readonly HistoryCount[],
+  emit: (event: SessionEvent) => void,
+): void {
+  for (const count of [...counts].reverse()) {
+    count.held.forEach((event) => emit(event));
+    count.released.resolve();
+  }
 }
 
 /**

@@ -1,10 +1,11 @@
 // This module is browser compatible.
 
 /**
- * When one /history asks the server again. The server picks the last N
- * items it stored, and some of them make no line here (keys that go end to
- * end with group messages, messages from someone ignored), so `/history
- * sophia 2` may show one line although older messages exist. A server that
+ * How one /history asks the server again, for the terminal and the web
+ * page alike. The server picks the last N items it stored, and some of them
+ * make no line here (keys that go end to end with group messages, messages
+ * from someone ignored), so `/history sophia 2` may show one line although
+ * older messages exist. A server that
  * says `more` on its reply (docs/PROTOCOL.md 5.4, `history`) takes a
  * `before` cursor: the client asks for the places still missing, older
  * than the oldest item it got, until it has its N or nothing older is
@@ -14,7 +15,18 @@
  * @module
  */
 
-import type { HistoryCount } from "./history_count.ts";
+import type { Reply, Request } from "./chat_client.ts";
+import { historyRequest } from "./command_requests.ts";
+import type { Command } from "./commands.ts";
+import {
+  emptyHistoryCount,
+  type HistoryCount,
+  type HistoryCounts,
+  historyReplyText,
+  releaseHistory,
+} from "./history_count.ts";
+import { DEFAULT_HISTORY } from "../protocol/limits.ts";
+import type { SessionEvent } from "./session_events.ts";
 
 /**
  * The most requests one /history makes: a conversation of keys alone
@@ -71,4 +83,78 @@ export function nextHistoryStep(
     return { kind: "done", gaveUp: true };
   }
   return { kind: "ask", before: total.oldest, limit: wanted - got };
+}
+
+/** What a /history needs of the session that runs it (the terminal's, the web page's). */
+export interface HistoryPaging {
+  /**
+   * Sends a request (again while the server says slow down); resolves with
+   * the reply and the connection that numbered it, whose history messages
+   * are counted under that number.
+   */
+  ask: (request: Request) => Promise<{ reply: Reply; asked: object }>;
+  /** Settles once what came before a reply (its messages, being opened) is dealt with. */
+  settled: () => Promise<void>;
+  /** Where the session counts each request's messages as it deals with them. */
+  counts: HistoryCounts;
+}
+
+/** A /history done: its lines to show, then its reply. */
+export interface PagedHistory {
+  /** Hands every line its messages made to `emit`, oldest first (each page's were held). */
+  showLines: (emit: (event: SessionEvent) => void) => void;
+  /**
+   * To show after them: the end line with what the lines came to (the
+   * server counts what it stored; the user is told what they got), or the
+   * error that stopped it.
+   */
+  reply: Reply;
+}
+
+/**
+ * Runs `/history`: one request, and more for older messages while lines
+ * are missing and the server says older ones remain.
+ */
+export async function pageHistory(
+  command: Extract<Command, { kind: "history" }>,
+  paging: HistoryPaging,
+): Promise<PagedHistory> {
+  const wanted = command.limit ?? DEFAULT_HISTORY;
+  const counts: HistoryCount[] = [];
+  let page: { before: number; limit: number } | undefined;
+  let first: Extract<Reply, { t: "ok" }> | null = null;
+  const showLines = (emit: (event: SessionEvent) => void) =>
+    releaseHistory(counts, emit);
+  for (;;) {
+    const { reply, asked } = await paging.ask(historyRequest(command, page));
+    await paging.settled();
+    counts.push(
+      reply.re === null
+        ? emptyHistoryCount()
+        : paging.counts.take(asked, reply.re),
+    );
+    if (reply.t !== "ok") return { showLines, reply };
+    first ??= reply;
+    const step = nextHistoryStep(wanted, counts, reply.more === true);
+    if (step.kind === "ask") {
+      page = step;
+      continue;
+    }
+    const text = historyReplyText(
+      first.text,
+      totalCount(counts),
+      first.more === true
+        ? { kind: "paged", pages: counts.length, gaveUp: step.gaveUp }
+        : { kind: "one_reply" },
+    );
+    return {
+      showLines,
+      reply: {
+        t: "ok",
+        re: first.re,
+        text,
+        ...(reply.more === true ? { more: true } : {}),
+      },
+    };
+  }
 }

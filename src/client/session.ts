@@ -439,8 +439,11 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       // A chat message is acknowledged once its listeners are done with it
       // (ackWhenHandled, set for --json): once shown, and its line written
       // to stdout, so a program killed with lines unread gets them again.
+      // What answers a /history is held until its last page came.
       const reached = (dealt: Promise<void> | undefined) =>
-        dealt?.then(() => context.output.written());
+        dealt?.then(() => count?.released.promise).then(() =>
+          context.output.written()
+        );
       if (message.t === "e2e_private") {
         // Opened even from someone ignored (`show` hides their messages):
         // it may hold their chain for a group, needed once they are shown

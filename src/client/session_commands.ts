@@ -9,14 +9,9 @@
 import { messageOf } from "../transport/secure_channel.ts";
 import { nameKey } from "../protocol/limits.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
-import type { ChatClient, Reply } from "./chat_client.ts";
+import type { ChatClient } from "./chat_client.ts";
 import { type Command, helpText, parseInput } from "./commands.ts";
-import {
-  addressed,
-  historyRequest,
-  perform,
-  queryNote,
-} from "./command_requests.ts";
+import { addressed, perform, queryNote } from "./command_requests.ts";
 import {
   CANNOT_IGNORE_SELF,
   ignoredLines,
@@ -26,14 +21,8 @@ import {
 import { actionBody } from "./actions.ts";
 import type { Conversations } from "./conversations.ts";
 import type { IgnoreFile } from "./ignore_file.ts";
-import {
-  emptyHistoryCount,
-  type HistoryCount,
-  type HistoryCounts,
-  historyReplyText,
-} from "./history_count.ts";
-import { nextHistoryStep, totalCount } from "./history_pages.ts";
-import { DEFAULT_HISTORY } from "../protocol/limits.ts";
+import type { HistoryCounts } from "./history_count.ts";
+import { pageHistory } from "./history_pages.ts";
 import type { E2eSessions, Opened } from "./e2e_sessions.ts";
 import { type InputAction, parseJsonInput } from "./json_input.ts";
 import type { InTurn } from "./in_turn.ts";
@@ -285,66 +274,29 @@ export function sessionCommands(options: SessionCommandsOptions) {
   };
 
   /**
-   * `/history`: one request, and more for older messages while lines are
-   * missing and the server says older ones remain (history_pages.ts). The
-   * lines are held and shown oldest first, then one end line with what they
-   * came to (the server counts what it stored; the user is told what they
-   * got).
+   * `/history` (history_pages.ts): its lines oldest first, then the end
+   * line.
    */
   const pagedHistory = async (
     command: Extract<Command, { kind: "history" }>,
     re: Re,
   ): Promise<() => void> => {
-    const wanted = command.limit ?? DEFAULT_HISTORY;
-    const counts: HistoryCount[] = [];
-    let page: { before: number; limit: number } | undefined;
-    let first: Extract<Reply, { t: "ok" }> | null = null;
-    // Every page's lines, oldest page first, then the line that ends them.
-    const shown = (end: () => void) => () => {
-      for (const count of counts.toReversed()) count.held.forEach(emit);
-      end();
+    const { showLines, reply } = await pageHistory(command, {
+      ask: async (request) => {
+        let asked = client();
+        const reply = await withPatience(() =>
+          (asked = client()).request(request)
+        );
+        return { reply, asked };
+      },
+      settled: () => order.settled,
+      counts: historyCounts,
+    });
+    names.learnNames(reply);
+    return () => {
+      showLines(emit);
+      emit({ type: "reply", re, command, reply });
     };
-    for (;;) {
-      // The connection that was asked: it numbered the request, and the
-      // history messages answering it are counted by it.
-      let asked = client();
-      const request = historyRequest(command, page);
-      const reply = await withPatience(() =>
-        (asked = client()).request(request)
-      );
-      // What arrived before the reply (its messages, being opened if end
-      // to end) is dealt with before it.
-      await order.settled;
-      names.learnNames(reply);
-      counts.push(
-        reply.re === null
-          ? emptyHistoryCount()
-          : historyCounts.take(asked, reply.re),
-      );
-      if (reply.t !== "ok") {
-        return shown(() => emit({ type: "reply", re, command, reply }));
-      }
-      first ??= reply;
-      const step = nextHistoryStep(wanted, counts, reply.more === true);
-      if (step.kind === "ask") {
-        page = step;
-        continue;
-      }
-      const text = historyReplyText(
-        first.text,
-        totalCount(counts),
-        first.more === true
-          ? { kind: "paged", pages: counts.length, gaveUp: step.gaveUp }
-          : { kind: "one_reply" },
-      );
-      const end: Extract<Reply, { t: "ok" }> = {
-        t: "ok",
-        re: first.re,
-        text,
-        ...(reply.more === true ? { more: true } : {}),
-      };
-      return shown(() => emit({ type: "reply", re, command, reply: end }));
-    }
   };
 
   /** The away reason the server has for us: said again after a reconnection. */

@@ -59,6 +59,14 @@ import {
   statusLine,
 } from "../client/reconnect_status.ts";
 import { hasTextBody, type Style } from "../client/render.ts";
+import {
+  emitOrHold,
+  type HistoryCount,
+  HistoryCounts,
+  noteHistoryId,
+} from "../client/history_count.ts";
+import { pageHistory } from "../client/history_pages.ts";
+import { withPatience } from "../client/with_patience.ts";
 import type { SessionEvent } from "../client/session_events.ts";
 import { textOf } from "../client/text_output.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
@@ -599,6 +607,10 @@ function run(line: string): void {
     else void trust(e2e, current, command.name, tell);
     return;
   }
+  if (command.kind === "history") {
+    void pagedHistory(current, command);
+    return;
+  }
   const chat = command.kind === "say" || command.kind === "msg" ||
     command.kind === "gsay";
   const sessions = e2e;
@@ -636,6 +648,27 @@ function run(line: string): void {
     }
     emit({ type: "reply", re: 0, command, reply });
   });
+}
+
+/**
+ * `/history` (client/history_pages.ts): its lines oldest first, then the
+ * end line with what they came to, as the terminal shows them.
+ */
+async function pagedHistory(
+  current: ChatClient,
+  command: Extract<Command, { kind: "history" }>,
+): Promise<void> {
+  const { showLines, reply } = await pageHistory(command, {
+    ask: async (request) => ({
+      reply: await withPatience(() => current.request(request)),
+      asked: current,
+    }),
+    settled: () => shown,
+    counts: historyCounts,
+  });
+  learn(reply);
+  showLines(emit);
+  emit({ type: "reply", re: 0, command, reply });
 }
 
 /** What /verify and /trust say when this browser has no end-to-end keys. */
@@ -795,6 +828,9 @@ document.addEventListener("drop", (event) => {
 /** Shown so far: chat lines are shown in the order they came. */
 let shown: Promise<void> = Promise.resolve();
 
+/** What each /history request's messages came to, for its end line. */
+const historyCounts = new HistoryCounts();
+
 /**
  * Runs `show` after what came before it: an end-to-end message is opened
  * first, and the lines after it wait for it.
@@ -817,20 +853,28 @@ function inTurn(show: () => void | Promise<void>): Promise<void> {
  * is it acknowledged (chat_client.ts MessageListener).
  */
 function onIncoming(
-  { message, body }: Incoming,
+  { message, body, answers }: Incoming,
   from: ChatClient,
 ): Promise<void> | undefined {
   if (message.t === "bye") return;
   // Transfers are WebFiles' (web_files.ts).
   if (message.t.startsWith("file_")) return;
   learn(message);
+  // Counted for the /history it answers; whatever it is (a key, an ignored
+  // sender's message), an older page starts below it.
+  const count = answers === undefined
+    ? undefined
+    : historyCounts.of(from, answers);
+  if (count !== undefined && "id" in message && message.id !== undefined) {
+    noteHistoryId(count, message.id);
+  }
   if (message.t === "presence" && message.online) {
     // They may have published keys now.
     e2e?.signedIn(from.serverFingerprint, message.name);
   }
   if (message.t === "e2e_group") {
     if (!isIgnored(message.from, message.fingerprint)) {
-      return openGroup(from, message, body);
+      return openGroup(from, message, body, count);
     }
     return;
   }
@@ -839,36 +883,44 @@ function onIncoming(
     // may hold their chain for a group, needed once they are shown again.
     const sessions = e2e;
     if (sessions === null) {
-      inTurn(() =>
-        emit({
+      inTurn(() => {
+        if (count !== undefined) count.unopened++;
+        emitOrHold(emit, {
           type: "error",
           re: null,
           code: "e2e",
           text:
             `ERROR: A private message from ${message.from} is end to end, and this browser has no end-to-end keys to open it`,
-        })
-      );
+        }, count);
+      });
       return;
     }
     const opened = sessions.open(from, message, body);
-    return inTurn(async () => showOpened(await opened));
+    return inTurn(async () => showOpened(await opened, count));
   }
   const text = hasTextBody(message) ? decodeText(body) : "";
-  inTurn(() => show(message, text));
+  inTurn(() => show(message, text, count));
 }
 
-/** Shows an opened end-to-end message, or why it was not. */
-function showOpened(opened: Opened): void {
+/**
+ * Shows an opened end-to-end message, or why it was not; counted in
+ * `count` when it answers a /history.
+ */
+function showOpened(opened: Opened, count?: HistoryCount): void {
   switch (opened.kind) {
     case "message":
-      show(opened.message, opened.text);
+      show(opened.message, opened.text, count);
       return;
     case "refused":
+      // No lines: a secret that was taken before, not a message.
+      if (count !== undefined && opened.lines.length > 0) count.unopened++;
       for (const text of opened.lines) {
-        emit(
+        emitOrHold(
+          emit,
           text.startsWith("ERROR: ")
             ? { type: "error", re: null, code: "e2e", text }
             : { type: "notice", text },
+          count,
         );
       }
       return;
@@ -903,23 +955,28 @@ function showOpened(opened: Opened): void {
   }
 }
 
-/** Opens an end-to-end group message in turn with the other lines. */
+/**
+ * Opens an end-to-end group message in turn with the other lines; counted
+ * in `count` when it answers a /history.
+ */
 function openGroup(
   from: ChatClient,
   message: E2eGroup,
   body: Uint8Array,
+  count?: HistoryCount,
 ): Promise<void> | undefined {
   const sessions = groupSessions;
   if (sessions === null) {
-    inTurn(() =>
-      emit({
+    inTurn(() => {
+      if (count !== undefined) count.unopened++;
+      emitOrHold(emit, {
         type: "error",
         re: null,
         code: "e2e",
         text:
           `ERROR: A group message from ${message.from} in ${message.group} is end to end, and this browser has no end-to-end keys to open it`,
-      })
-    );
+      }, count);
+    });
     return;
   }
   const opened = sessions.open(from, message, body);
@@ -928,28 +985,40 @@ function openGroup(
   return inTurn(async () => {
     const outcome = await opened;
     if (outcome.kind === "waiting") waiting = outcome.settled;
-    showGroupOpened(outcome);
+    showGroupOpened(outcome, count);
   }).then(() => waiting);
 }
 
-/** Shows an opened end-to-end group message, or why it was not. */
-function showGroupOpened(opened: GroupOpened): void {
+/**
+ * Shows an opened end-to-end group message, or why it was not; counted in
+ * `count` when it answers a /history.
+ */
+function showGroupOpened(opened: GroupOpened, count?: HistoryCount): void {
   switch (opened.kind) {
     case "message":
-      show(opened.message, opened.text);
+      show(opened.message, opened.text, count);
       return;
     case "refused":
-      // Errors, or a notice that it waits for /trust.
+      // Errors, or a notice that it waits for /trust (then it is shown
+      // later, as one still waiting for its key is).
+      if (count !== undefined) {
+        if (opened.lines.some((text) => text.startsWith("ERROR: "))) {
+          count.unopened++;
+        } else count.waiting++;
+      }
       for (const text of opened.lines) {
-        emit(
+        emitOrHold(
+          emit,
           text.startsWith("ERROR: ")
             ? { type: "error", re: null, code: "e2e", text }
             : { type: "notice", text },
+          count,
         );
       }
       return;
     case "waiting":
       // Shown when its sender key comes (`late`).
+      if (count !== undefined) count.waiting++;
       return;
     default: {
       const unreachable: never = opened;
@@ -958,17 +1027,25 @@ function showGroupOpened(opened: GroupOpened): void {
   }
 }
 
-/** Shows a message the server sent unasked (or one opened end to end). */
-function show(message: ServerMessage, text: string): void {
+/**
+ * Shows a message the server sent unasked (or one opened end to end);
+ * counted in `count` when it answers a /history and is shown.
+ */
+function show(
+  message: ServerMessage,
+  text: string,
+  count?: HistoryCount,
+): void {
   const chat = message.t === "public" || message.t === "private" ||
     message.t === "group";
   if (chat && isIgnored(message.from)) return;
+  if (count !== undefined) count.shown++;
   const past = "history" in message && message.history === true;
   const conversation = conversationOf(message, self);
   if (conversation !== null && !past) {
     if (conversations.noteIncoming(conversation)) drawTarget();
   }
-  emit({ type: "incoming", message, text });
+  emitOrHold(emit, { type: "incoming", message, text }, count);
 }
 
 /**

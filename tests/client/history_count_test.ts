@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import {
   emitOrHold,
+  emptyHistoryCount,
+  type HistoryCount,
   HistoryCounts,
   historyReplyText,
   noteHistoryId,
+  releaseHistory,
 } from "../../src/client/history_count.ts";
 import type { SessionEvent } from "../../src/client/session_events.ts";
 
@@ -11,9 +14,12 @@ const count = (shown: number, unopened = 0, waiting = 0) => ({
   shown,
   unopened,
   waiting,
-  oldest: null,
-  held: [],
 });
+
+/** What a count came to, without its promise. */
+const tally = (
+  { shown, unopened, waiting, oldest, held }: HistoryCount,
+) => ({ shown, unopened, waiting, oldest, held });
 
 Deno.test("historyReplyText says how many lines were shown, not how many the server stored", () => {
   assert.equal(
@@ -77,9 +83,13 @@ Deno.test("HistoryCounts keeps one count per connection and request, forgotten o
   counts.of(first, 3).shown++;
   counts.of(first, 3).unopened++;
   counts.of(second, 3).shown += 2;
-  assert.deepEqual(counts.take(first, 3), count(1, 1));
-  assert.deepEqual(counts.take(first, 3), count(0));
-  assert.deepEqual(counts.take(second, 3), count(2));
+  const nothing = { oldest: null, held: [] };
+  assert.deepEqual(tally(counts.take(first, 3)), {
+    ...count(1, 1),
+    ...nothing,
+  });
+  assert.deepEqual(tally(counts.take(first, 3)), { ...count(0), ...nothing });
+  assert.deepEqual(tally(counts.take(second, 3)), { ...count(2), ...nothing });
 });
 
 Deno.test("historyReplyText over pages drops the server's cut note, and says when older ones were left", () => {
@@ -116,10 +126,24 @@ Deno.test("HistoryCounts notes the oldest id that answered, and emitOrHold holds
   const line: SessionEvent = { type: "notice", text: "a line" };
   emitOrHold((event) => emitted.push(event), line, one);
   emitOrHold((event) => emitted.push(event), line, undefined);
-  assert.deepEqual(counts.take(connection, 1), {
-    ...count(0),
-    oldest: 12,
-    held: [line],
-  });
+  const taken = counts.take(connection, 1);
+  assert.deepEqual(tally(taken), { ...count(0), oldest: 12, held: [line] });
   assert.deepEqual(emitted, [line]);
+});
+
+Deno.test("releaseHistory hands on the held lines, the last page asked (the oldest) first, and settles each count's released", async () => {
+  const newest = emptyHistoryCount();
+  const oldest = emptyHistoryCount();
+  const line = (text: string): SessionEvent => ({ type: "notice", text });
+  newest.held.push(line("3"), line("4"));
+  oldest.held.push(line("1"), line("2"));
+  let released = false;
+  const both = Promise.all([newest.released.promise, oldest.released.promise])
+    .then(() => released = true);
+  await Promise.resolve();
+  assert.equal(released, false);
+  const emitted: SessionEvent[] = [];
+  releaseHistory([newest, oldest], (event) => emitted.push(event));
+  await both;
+  assert.deepEqual(emitted, ["1", "2", "3", "4"].map(line));
 });

@@ -4,14 +4,23 @@ import {
   nextHistoryStep,
   totalCount,
 } from "../../src/client/history_pages.ts";
-import type { HistoryCount } from "../../src/client/history_count.ts";
+import {
+  emptyHistoryCount,
+  type HistoryCount,
+} from "../../src/client/history_count.ts";
 
 const page = (
   shown: number,
   oldest: number | null,
   unopened = 0,
   waiting = 0,
-): HistoryCount => ({ shown, unopened, waiting, oldest, held: [] });
+): HistoryCount => ({
+  ...emptyHistoryCount(),
+  shown,
+  unopened,
+  waiting,
+  oldest,
+});
 
 Deno.test("nextHistoryStep asks for the places still missing, older than the oldest item any page brought", () => {
   // Two items, one a key: one line, and the server says more.
