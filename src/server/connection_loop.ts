@@ -81,7 +81,11 @@ export async function serveConnection(
   core.addressBacklogs.add(id, group);
   connect(state, id);
   core.registrationDeadlines.add(id, limits.registerTimeoutMs);
-  const gate = new IdentityGate(core.identities, channel.transcriptHash);
+  const gate = new IdentityGate(
+    core.identities,
+    channel.transcriptHash,
+    (name) => state.groupNameLike(name),
+  );
   let said: "goodbye" | null = null;
   connections.lastHeard.set(id, Date.now());
   const rate = new MessageRate(

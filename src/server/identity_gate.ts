@@ -101,6 +101,11 @@ export class IdentityGate {
   constructor(
     readonly bindings: IdentityBindings,
     readonly transcriptHash: Uint8Array,
+    /**
+     * The name of the group `name` is (ignoring case) or looks like, or
+     * null (state.ts groupNameLike): a new user name must not be a group's.
+     */
+    readonly groupNameLike: (name: string) => string | null = () => null,
   ) {}
 
   /** Step 1: a register message. Refuses a key that does not own the name. */
@@ -148,8 +153,8 @@ export class IdentityGate {
     }
     // Only a name this key does not hold yet: a key keeps what it has.
     if (bound === null) {
-      const lookalike = this.#lookalikeRefusal(re, register.name, fingerprint);
-      if (lookalike !== null) return lookalike;
+      const refused = this.#newNameRefusal(re, register.name, fingerprint);
+      if (refused !== null) return refused;
     }
     const nonce = randomBytes(IDENTITY_CHALLENGE_BYTES);
     this.#pending = { register, publicRaw, fingerprint, nonce };
@@ -208,12 +213,12 @@ export class IdentityGate {
     }
     // Again too, before the cluster binds the name to this key.
     if (bound === null) {
-      const lookalike = this.#lookalikeRefusal(
+      const refused = this.#newNameRefusal(
         prove.id,
         pending.register.name,
         pending.fingerprint,
       );
-      if (lookalike !== null) return lookalike;
+      if (refused !== null) return refused;
     }
     if (this.bindings.claim !== undefined) {
       let owner: string;
@@ -254,7 +259,8 @@ export class IdentityGate {
     if (bound === null) {
       // Two keys proving look-alikes at once (`alice` and `a1ice`) both
       // passed `begin`; the first to register binds, the second stops here.
-      return this.#lookalikeRefusal(
+      // So does a name a group was created with (or like) meanwhile.
+      return this.#newNameRefusal(
         proven.register.id,
         proven.register.name,
         proven.fingerprint,
@@ -265,6 +271,33 @@ export class IdentityGate {
       proven.register.id,
       `ERROR: The name '${proven.register.name}' belongs to another identity key (${bound})`,
     );
+  }
+
+  /**
+   * The refusal of a new binding of `name` to `fingerprint`, or null: when
+   * it is or looks like a group's name (people and groups share one
+   * namespace for new names), or looks like another key's name. Never asked
+   * for a name the key already holds: a user whose name was bound before
+   * this rule keeps it even if a group is called so, and signs in as before.
+   */
+  #newNameRefusal(
+    re: number,
+    name: string,
+    fingerprint: string,
+  ): Extract<GateResult, { kind: "reply" }> | null {
+    const group = this.groupNameLike(name);
+    if (group !== null) {
+      return {
+        kind: "reply",
+        message: {
+          t: "error",
+          re,
+          code: "group_exists",
+          text: groupNameUserRefusal(name, group),
+        },
+      };
+    }
+    return this.#lookalikeRefusal(re, name, fingerprint);
   }
 
   /**
@@ -305,6 +338,16 @@ export const OUTDATED_CLIENT =
  */
 export function lookalikeRefusal(name: string, lookalike: string): string {
   return `ERROR: The name '${name}' looks like '${lookalike}', which belongs to another identity key; choose another name`;
+}
+
+/**
+ * Why a new user name is refused that is, or looks like, the name of the
+ * group `group` (docs/PROTOCOL.md 8, "One namespace").
+ */
+export function groupNameUserRefusal(name: string, group: string): string {
+  return nameKey(name) === nameKey(group)
+    ? `ERROR: '${name}' is the name of a group; choose another name`
+    : `ERROR: '${name}' looks like '${group}', the name of a group; choose another name`;
 }
 
 function refuse(

@@ -733,6 +733,21 @@ function create(
       `ERROR: Group '${existing.name}' already exists.`,
     );
   }
+  // People and groups share one namespace for new names: a group named
+  // like a user (even its creator) would be taken for that user by the
+  // commands that take either (`history`: a group the requester is in comes
+  // first). Groups created before this rule keep their names and work as
+  // before; an existing group is refused above as existing, whatever users
+  // are called.
+  const person = state.userNameLike(name);
+  if (person !== null) {
+    return fail(
+      session.id,
+      re,
+      "name_taken",
+      userNameGroupRefusal(name, person),
+    );
+  }
   // A group is its creator's as a name is its key's: anyone may create a
   // look-alike of their own group, no one of another's. Groups created
   // before this rule keep their names.
@@ -785,6 +800,16 @@ function create(
  */
 export function lookalikeGroupRefusal(name: string, lookalike: string): string {
   return `ERROR: The group name '${name}' looks like '${lookalike}', a group someone else created; choose another name`;
+}
+
+/**
+ * Why a group may not be called `name`: it is, or looks like, the user name
+ * `person` (docs/PROTOCOL.md 8, "One namespace").
+ */
+export function userNameGroupRefusal(name: string, person: string): string {
+  return nameKey(name) === nameKey(person)
+    ? `ERROR: '${name}' is a user's name; choose another name for the group`
+    : `ERROR: '${name}' looks like '${person}', a user's name; choose another name for the group`;
 }
 
 function join(

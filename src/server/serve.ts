@@ -182,7 +182,14 @@ export function createCore(options: CoreOptions): ServerCore {
   const shared = outbox === null
     ? null
     : new SharedLog(outbox, cluster!.log, log);
-  const state = new ServerState(options.limits ?? {}, store);
+  // `create` asks the identity bindings' skeleton index for the user names a
+  // group name looks like (called only once requests flow: after
+  // `identities` below is made).
+  const state = new ServerState(
+    options.limits ?? {},
+    store,
+    (name) => identities.lookalikes(name),
+  );
   const local = new StoreBindings(store, Date.now, (key) => {
     const session = state.sessionByName(key);
     if (session === undefined || session.fingerprint === null) return null;

@@ -29,6 +29,16 @@ import type { Group, GroupChange } from "./group.ts";
 export type { ConnId, Session } from "./session.ts";
 export type { Group, GroupChange } from "./group.ts";
 
+/**
+ * The user names bound to an identity key or signed in under one that look
+ * like `name` (protocol/name_skeleton.ts), `name` itself left out: the
+ * identity gate's index (identity_gate.ts IdentityBindings.lookalikes), so
+ * that `create` reads no list of every user.
+ */
+export type UserLookalikes = (
+  name: string,
+) => readonly { readonly name: string }[];
+
 /** A user's last message time, kept whether or not they are online. */
 export interface LastMessage {
   readonly name: string;
@@ -144,8 +154,20 @@ export class ServerState {
    */
   readonly store: Store;
 
-  constructor(limits: Partial<ServerLimits>, store: Store) {
+  /** See UserLookalikes; userNameLike asks it. */
+  readonly #userLookalikes: UserLookalikes;
+
+  /**
+   * `userLookalikes` left out (tests without identity keys), a group name is
+   * checked against the exact user names only (userNameLike).
+   */
+  constructor(
+    limits: Partial<ServerLimits>,
+    store: Store,
+    userLookalikes: UserLookalikes = () => [],
+  ) {
     this.store = store;
+    this.#userLookalikes = userLookalikes;
     this.prekeys = new PrekeyDirectory(store);
     const merged = { ...DEFAULT_LIMITS, ...limits };
     for (const [key, value] of Object.entries(merged)) {
@@ -423,6 +445,32 @@ export class ServerState {
     return this.#groupSkeletons.keysLike(name).flatMap((key) =>
       this.#groups.get(key) ?? []
     );
+  }
+
+  /**
+   * The name of the group called `name` (ignoring case) or whose name looks
+   * like it, or null: a new user name must not be a group's (identity_gate.ts).
+   */
+  groupNameLike(name: string): string | null {
+    return this.group(name)?.name ?? this.groupsLike(name)[0]?.name ?? null;
+  }
+
+  /**
+   * The name of a user that `name` is (ignoring case) or looks like, or
+   * null: a new group must not be named like a person (router.ts create).
+   * Users count when their name is bound to an identity key in the store,
+   * or they are signed in here or on another node; a name bound only on
+   * another node of a cluster, and offline, is not seen. Look-alikes come
+   * from the skeleton index, never from a pass over all users.
+   */
+  userNameLike(name: string): string | null {
+    const key = nameKey(name);
+    const bound = this.store.getUser(key);
+    return this.sessionByName(name)?.name ??
+      this.remote.get(key)?.name ??
+      (bound !== undefined && bound.fingerprint !== null ? bound.name : null) ??
+      this.#userLookalikes(name)[0]?.name ??
+      this.remote.lookalikes(name)[0]?.name ?? null;
   }
 
   /** All groups in creation order. */

@@ -19,6 +19,8 @@ import {
 import type { ServerMessage } from "../../src/protocol/messages.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
 import { testIdentity } from "../_helpers/chat.ts";
+import { memoryStore } from "../_helpers/memory_store.ts";
+import { ServerState } from "../../src/server/state.ts";
 import {
   FORGED_KEY,
   FORGED_SIGNATURE,
@@ -438,4 +440,63 @@ Deno.test("StoreBindings finds look-alikes of names bound before it was made, pa
     { name: "rnallory", fingerprint: alice.fingerprint },
   ]);
   store.close();
+});
+
+Deno.test("IdentityGate.begin refuses a new user name that is or looks like a group's, with group_exists, and lets a key keep such a name it held before", async () => {
+  const state = new ServerState({}, memoryStore("sophia"));
+  state.createGroup("team", "sophia", 0);
+  const groups = (name: string) => state.groupNameLike(name);
+  const bindings = new MemoryBindings();
+  const someone = await testIdentity();
+  for (
+    const [name, text] of [
+      ["team", "ERROR: 'team' is the name of a group; choose another name"],
+      ["TEAM", "ERROR: 'TEAM' is the name of a group; choose another name"],
+      [
+        "tearn",
+        "ERROR: 'tearn' looks like 'team', the name of a group; choose another name",
+      ],
+    ] as const
+  ) {
+    const gate = new IdentityGate(bindings, TH, groups);
+    assert.deepEqual(
+      reply(await gate.begin(register(someone.publicRaw, name))),
+      { t: "error", re: 1, code: "group_exists", text },
+    );
+    assert.equal(bindings.fingerprintOf(name.toLowerCase()), null);
+  }
+  // A name that only shares letters is anyone's.
+  const free = await proveName(
+    new IdentityGate(bindings, TH, groups),
+    someone,
+    "team2",
+  );
+  assert.equal(free.kind, "proven");
+  // Bound before the rule (or before the group): its owner signs in.
+  const owner = await testIdentity();
+  bindings.bind("tearn", "tearn", owner.fingerprint);
+  const gate = new IdentityGate(bindings, TH, groups);
+  const kept = await proveName(gate, owner, "tearn");
+  assert.ok(kept.kind === "proven");
+  assert.equal(gate.recheck(kept), null);
+});
+
+Deno.test("IdentityGate.recheck refuses a proven new name when a group was created with a name like it after the proof", async () => {
+  const state = new ServerState({}, memoryStore("sophia"));
+  const bindings = new MemoryBindings();
+  const gate = new IdentityGate(
+    bindings,
+    TH,
+    (name) => state.groupNameLike(name),
+  );
+  const proven = await proveName(gate, await testIdentity(), "crew");
+  assert.ok(proven.kind === "proven");
+  assert.equal(gate.recheck(proven), null, "no such group yet");
+  state.createGroup("CREW", "sophia", 0);
+  assert.deepEqual(gate.recheck(proven)?.message, {
+    t: "error",
+    re: 2,
+    code: "group_exists",
+    text: "ERROR: 'crew' is the name of a group; choose another name",
+  });
 });

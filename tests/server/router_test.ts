@@ -18,6 +18,7 @@ import {
   type ServerLimits,
   ServerState,
 } from "../../src/server/state.ts";
+import { StoreBindings } from "../../src/server/identity_gate.ts";
 
 const SOPHIA = 1;
 const JOJO = 2;
@@ -1151,5 +1152,116 @@ Deno.test("route create: groups that look alike already, from a store kept befor
       "group_exists",
       "ERROR: The group name 'po0l' looks like 'pool', a group someone else created; choose another name",
     ),
+  ]);
+});
+
+Deno.test("route create refuses a group named like a user online here, the creator included, with name_taken", () => {
+  const state = room();
+  for (const [from, group] of [[JOJO, "sophia"], [SOPHIA, "SOPHIA"]] as const) {
+    assert.deepEqual(send(state, from, { t: "create", id: 1, group }), [
+      error(
+        from,
+        1,
+        "name_taken",
+        `ERROR: '${group}' is a user's name; choose another name for the group`,
+      ),
+    ]);
+    assert.equal(state.group(group), undefined, "not created");
+  }
+  // Only the same name or a look-alike: a name that shares letters is free.
+  assert.deepEqual(
+    send(state, JOJO, { t: "create", id: 2, group: "sophia2" }),
+    [
+      ok(JOJO, 2, "SUCCESS: Group 'sophia2' created and joined."),
+    ],
+  );
+});
+
+Deno.test("route create refuses a group named like or looking like a user bound to a key, online or not, through the bindings' index", () => {
+  const store = memoryStore("sophia", "jojo", "nana", "released");
+  const bindings = new StoreBindings(store);
+  bindings.bind("bob", "bob", "SHA256:bob");
+  const state = new ServerState({}, store, (name) => bindings.lookalikes(name));
+  connect(state, SOPHIA);
+  route(
+    state,
+    SOPHIA,
+    { t: "register", id: 0, name: "sophia", key: KEY },
+    NONE,
+    0,
+  );
+  for (const group of ["bob", "BOB"]) {
+    assert.deepEqual(send(state, SOPHIA, { t: "create", id: 1, group }), [
+      error(
+        SOPHIA,
+        1,
+        "name_taken",
+        `ERROR: '${group}' is a user's name; choose another name for the group`,
+      ),
+    ]);
+  }
+  assert.deepEqual(send(state, SOPHIA, { t: "create", id: 2, group: "b0b" }), [
+    error(
+      SOPHIA,
+      2,
+      "name_taken",
+      "ERROR: 'b0b' looks like 'bob', a user's name; choose another name for the group",
+    ),
+  ]);
+  assert.equal(state.group("b0b"), undefined, "not created");
+  // A name known but bound to no key (released by the operator) and offline
+  // is nobody's now.
+  assert.deepEqual(
+    send(state, SOPHIA, { t: "create", id: 3, group: "released" }),
+    [ok(SOPHIA, 3, "SUCCESS: Group 'released' created and joined.")],
+  );
+});
+
+Deno.test("route create refuses a group named like or looking like a user online on another node", () => {
+  const state = room();
+  state.remote.put("walter.n2", {
+    name: "Walter",
+    nameKey: "walter",
+    node: "n2",
+    connectedAt: 0,
+    lastMessageAt: null,
+    fingerprint: "SHA256:walter",
+    away: null,
+  });
+  assert.deepEqual(send(state, JOJO, { t: "create", id: 1, group: "walter" }), [
+    error(
+      JOJO,
+      1,
+      "name_taken",
+      "ERROR: 'walter' is a user's name; choose another name for the group",
+    ),
+  ]);
+  assert.deepEqual(
+    send(state, JOJO, { t: "create", id: 2, group: "vvalter" }),
+    [
+      error(
+        JOJO,
+        2,
+        "name_taken",
+        "ERROR: 'vvalter' looks like 'Walter', a user's name; choose another name for the group",
+      ),
+    ],
+  );
+});
+
+Deno.test("route create and join: a group named like a user before the rule stays, is joined and used as before, and is refused as existing", () => {
+  const store = memoryStore("sophia", "jojo", "nana");
+  store.createGroup("nana", "nana", "sophia", 0);
+  store.addMember("nana", "sophia", "sophia", 0);
+  const state = room({}, store);
+  assert.deepEqual(send(state, JOJO, { t: "join", id: 1, group: "nana" }), [
+    ok(JOJO, 1, "SUCCESS: Joined group 'nana'."),
+    {
+      to: [SOPHIA],
+      message: { t: "membership", group: "nana", name: "jojo", joined: true },
+    },
+  ]);
+  assert.deepEqual(send(state, NANA, { t: "create", id: 2, group: "nana" }), [
+    error(NANA, 2, "group_exists", "ERROR: Group 'nana' already exists."),
   ]);
 });
