@@ -32,9 +32,12 @@ Deno.test("publishPrekeys tops up to 100 and fetchBundle gives each one-time key
     assert.equal(await publishPrekeys(bob.client, keyring), 100);
     assert.equal(keyring.secrets.oneTime.size, 100);
 
+    // One requester takes at most one of Bob's one-time keys per publish
+    // (PROTOCOL 11.2): three people, one key each.
     const seen = new Set<number>();
-    for (let i = 0; i < 3; i++) {
-      const fetched = await fetchBundle(alice.client, "BOB");
+    for (const name of ["carol", "dave", "erin"]) {
+      await using requester = await connectedFor(server, name);
+      const fetched = await fetchBundle(requester.client, "BOB");
       assert.equal(fetched.name, "Bob");
       assert.equal(
         fetched.fingerprint,
@@ -176,9 +179,11 @@ Deno.test("publishPrekeys run twice at once (a sign-in while the last still publ
     ]);
     assert.deepEqual(held, [100, 100]);
     assert.equal(keyring.secrets.oneTime.size, 100);
-    // A few of them (fetching is rate limited).
+    // A few of them, one per requester (PROTOCOL 11.2).
     for (let i = 0; i < 5; i++) {
-      const one = (await fetchBundle(alice.client, "bob")).bundle.oneTime[0]!;
+      await using requester = await connectedFor(server, `requester${i}`);
+      const one = (await fetchBundle(requester.client, "bob")).bundle
+        .oneTime[0]!;
       const pair = keyring.secrets.oneTime.get(one.id);
       assert.ok(
         pair !== undefined,
@@ -191,3 +196,12 @@ Deno.test("publishPrekeys run twice at once (a sign-in while the last still publ
     await bob.quit();
   }
 });
+
+/** A user signed in with an identity key of its own, quit when disposed. */
+async function connectedFor(
+  server: Awaited<ReturnType<typeof startTestServer>>,
+  name: string,
+): Promise<{ client: ChatClient } & AsyncDisposable> {
+  const user = await TestClient.connect(server, name);
+  return { client: user.client, [Symbol.asyncDispose]: () => user.quit() };
+}
