@@ -18,20 +18,9 @@ import {
   natsForTest,
   untilKeysKnown,
 } from "../_helpers/cluster.ts";
+import { allBytes } from "../_helpers/all_bytes.ts";
 
 const NATS = await natsForTest("cluster_e2e_test");
-
-/** Every file under `path`, as bytes, joined (the database and its WAL). */
-async function allBytes(path: string): Promise<string> {
-  let out = "";
-  for await (const entry of Deno.readDir(path)) {
-    const full = join(path, entry.name);
-    if (entry.isFile) {
-      out += new TextDecoder("latin1").decode(await Deno.readFile(full));
-    } else if (entry.isDirectory) out += await allBytes(full);
-  }
-  return out;
-}
 
 Deno.test({
   name:

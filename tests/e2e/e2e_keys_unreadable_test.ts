@@ -6,59 +6,29 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  ChatProcess,
-  listeningPort,
-  makeKeys,
-  serveProcess,
-} from "../_helpers/process.ts";
-
-function connect(dir: string, port: string): ChatProcess {
-  return new ChatProcess([
-    "connect",
-    `127.0.0.1:${port}`,
-    "--pub",
-    `${dir}/public.pem`,
-    "--user",
-    "alice",
-  ], { env: { XDG_CONFIG_HOME: join(dir, "config") } });
-}
+import { ServedChat } from "../_helpers/served_chat.ts";
 
 Deno.test("chat connect stops, rather than send private messages in the clear, when its end-to-end files cannot be read", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "chat-e2e-unreadable-" });
-  const processes: ChatProcess[] = [];
-  try {
-    await makeKeys(dir);
-    const server = serveProcess(dir, 0);
-    processes.push(server);
-    const port = await listeningPort(server);
-    // A first start writes the keys.
-    const first = connect(dir, port);
-    processes.push(first);
-    await first.waitFor(/Username registered/);
-    await first.write("/quit\n");
-    assert.equal((await first.finish()).code, 0);
-    const folder = join(dir, "config", "chat");
-    const keys = [...Deno.readDirSync(folder)].find((entry) =>
-      entry.name.startsWith("e2e_keys_")
-    );
-    assert.ok(keys !== undefined, "no keyring was written");
-    await Deno.writeTextFile(join(folder, keys.name), "damaged");
+  await using chat = await ServedChat.start("chat-e2e-unreadable-");
+  await chat.serve();
+  // A first start writes the keys.
+  const first = chat.connect("alice", { config: "config" });
+  await first.waitFor(/Username registered/);
+  await first.write("/quit\n");
+  assert.equal((await first.finish()).code, 0);
+  const folder = join(chat.dir, "config", "chat");
+  const keys = [...Deno.readDirSync(folder)].find((entry) =>
+    entry.name.startsWith("e2e_keys_")
+  );
+  assert.ok(keys !== undefined, "no keyring was written");
+  await Deno.writeTextFile(join(folder, keys.name), "damaged");
 
-    const second = connect(dir, port);
-    processes.push(second);
-    const status = await second.finish();
-    assert.equal(status.code, 1, second.stdout + second.stderr);
-    assert.match(
-      second.stderr,
-      /^ERROR: .*chat connect does not start without your end-to-end keys/m,
-    );
-    assert.doesNotMatch(second.stdout, /Username registered/);
-  } finally {
-    for (const p of processes) {
-      p.kill();
-      await p.finish();
-    }
-    await Deno.remove(dir, { recursive: true });
-  }
+  const second = chat.connect("alice", { config: "config" });
+  const status = await second.finish();
+  assert.equal(status.code, 1, second.stdout + second.stderr);
+  assert.match(
+    second.stderr,
+    /^ERROR: .*chat connect does not start without your end-to-end keys/m,
+  );
+  assert.doesNotMatch(second.stdout, /Username registered/);
 });

@@ -10,12 +10,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ChatClient } from "../../src/client/chat_client.ts";
-import {
-  createKeyring,
-  E2eKeyError,
-  fetchBundle,
-  publishPrekeys,
-} from "../../src/client/e2e_keys.ts";
+import { createKeyring, publishPrekeys } from "../../src/client/e2e_keys.ts";
 import { E2eSessions } from "../../src/client/e2e_sessions.ts";
 import { emptyE2eState } from "../../src/client/e2e_state.ts";
 import {
@@ -24,83 +19,25 @@ import {
 } from "../../src/client/file_key_share.ts";
 import { KnownIdentities } from "../../src/client/known_identities.ts";
 import { randomBytes, toBase64, toHex } from "../../src/crypto/bytes.ts";
-import { importPublicKeyPem } from "../../src/crypto/keys.ts";
 import { FileCipher, newFileKey } from "../../src/crypto/file_cipher.ts";
 import { fileKeyForOffer } from "../../src/client/file_key.ts";
 import type { FileOfferNotice } from "../../src/protocol/messages.ts";
 import { TestClient, testIdentity } from "../_helpers/chat.ts";
-import {
-  ChatProcess,
-  listeningPort,
-  makeKeys,
-  serveProcess,
-} from "../_helpers/process.ts";
-
-function connect(dir: string, port: string, user: string): ChatProcess {
-  return new ChatProcess([
-    "connect",
-    `127.0.0.1:${port}`,
-    "--pub",
-    `${dir}/public.pem`,
-    "--user",
-    user,
-    "--downloads",
-    join(dir, `downloads-${user}`),
-    "--accept-files",
-    "all",
-  ], { env: { XDG_CONFIG_HOME: join(dir, `config-${user}`) } });
-}
-
-async function pinned(dir: string): Promise<Uint8Array> {
-  return (await importPublicKeyPem(
-    await Deno.readTextFile(`${dir}/public.pem`),
-  )).spki;
-}
-
-/** Waits (with a deadline) until `name` has published keys. */
-async function waitForKeys(client: ChatClient, name: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      await fetchBundle(client, name);
-      return;
-    } catch (error) {
-      if (!(error instanceof E2eKeyError) || error.code !== "no_keys") {
-        throw error;
-      }
-    }
-    if (Date.now() > deadline) assert.fail(`${name} published no keys`);
-    await client.request({ t: "ping" });
-  }
-}
-
-/** Every file under `path`, as text (latin1), joined. */
-async function allBytes(path: string): Promise<string> {
-  let out = "";
-  for await (const entry of Deno.readDir(path)) {
-    const full = join(path, entry.name);
-    if (entry.isFile) {
-      out += new TextDecoder("latin1").decode(await Deno.readFile(full));
-    } else if (entry.isDirectory) out += await allBytes(full);
-  }
-  return out;
-}
+import { allBytes } from "../_helpers/all_bytes.ts";
+import { untilKeysPublished } from "../_helpers/published_keys.ts";
+import { ServedChat } from "../_helpers/served_chat.ts";
 
 Deno.test("chat connect sends file keys end to end: offers carry a key id, never the key, which is in neither the server's database nor its log", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "chat-e2e-files-" });
-  const processes: ChatProcess[] = [];
+  await using chat = await ServedChat.start("chat-e2e-files-");
   let probe: TestClient | null = null;
   try {
-    await makeKeys(dir);
-    const server = serveProcess(dir, 0, "--data", `${dir}/data`);
-    processes.push(server);
-    const port = await listeningPort(server);
+    const server = await chat.serve("--data", chat.data);
 
     // Carol: a member built from the library, with end-to-end keys, who
     // looks at the offers she gets and the keys that come end to end.
     const identity = await testIdentity();
-    const client = await ChatClient.connect(`ws://127.0.0.1:${port}`, {
-      pinnedSpki: await pinned(dir),
+    const client = await ChatClient.connect(chat.url, {
+      pinnedSpki: await chat.pinnedSpki(),
     });
     assert.equal((await client.register("carol", identity)).t, "welcome");
     probe = new TestClient(client);
@@ -128,13 +65,12 @@ Deno.test("chat connect sends file keys end to end: offers carry a key id, never
       "ok",
     );
 
-    const bob = connect(dir, port, "bob");
-    const alice = connect(dir, port, "alice");
-    processes.push(bob, alice);
+    const bob = chat.connect("bob", { acceptFiles: true });
+    const alice = chat.connect("alice", { acceptFiles: true });
     await bob.waitFor(/SUCCESS: Username registered\./);
     await alice.waitFor(/SUCCESS: Username registered\./);
-    await waitForKeys(client, "bob");
-    await waitForKeys(client, "alice");
+    await untilKeysPublished(client, "bob");
+    await untilKeysPublished(client, "alice");
     await bob.write("/join team\n");
     await alice.write("/join team\n");
     await probe.waitFor(({ message }) =>
@@ -142,16 +78,19 @@ Deno.test("chat connect sends file keys end to end: offers carry a key id, never
     );
 
     const contents = randomBytes(300_000);
-    await Deno.writeFile(join(dir, "plans.bin"), contents);
-    await alice.write(`/file bob ${dir}/plans.bin\n`);
+    await Deno.writeFile(join(chat.dir, "plans.bin"), contents);
+    await alice.write(`/file bob ${chat.dir}/plans.bin\n`);
     await alice.waitFor(/File plans\.bin sent to bob successfully\./);
     assert.deepEqual(
-      await Deno.readFile(join(dir, "downloads-bob", "plans.bin")),
+      await Deno.readFile(join(chat.dir, "downloads-bob", "plans.bin")),
       contents,
     );
 
-    await Deno.writeFile(join(dir, "group.bin"), contents.subarray(0, 70_000));
-    await alice.write(`/groupfile team ${dir}/group.bin\n`);
+    await Deno.writeFile(
+      join(chat.dir, "group.bin"),
+      contents.subarray(0, 70_000),
+    );
+    await alice.write(`/groupfile team ${chat.dir}/group.bin\n`);
     const { message } = await probe.waitFor(({ message }) =>
       message.t === "file_offer"
     );
@@ -167,7 +106,7 @@ Deno.test("chat connect sends file keys end to end: offers carry a key id, never
     client.post({ t: "file_decline", xfer: offer.xfer });
     await bob.waitFor(/Saved to .*group\.bin/);
     assert.deepEqual(
-      await Deno.readFile(join(dir, "downloads-bob", "group.bin")),
+      await Deno.readFile(join(chat.dir, "downloads-bob", "group.bin")),
       contents.subarray(0, 70_000),
     );
 
@@ -179,7 +118,7 @@ Deno.test("chat connect sends file keys end to end: offers carry a key id, never
     probe = null;
     server.kill("SIGTERM");
     await server.finish();
-    const stored = await allBytes(join(dir, "data"));
+    const stored = await allBytes(chat.data);
     const log = server.stdout + server.stderr;
     assert.ok(stored.length > 0);
     const latin1 = new TextDecoder("latin1").decode(key);
@@ -192,34 +131,24 @@ Deno.test("chat connect sends file keys end to end: offers carry a key id, never
     }
   } finally {
     if (probe !== null) await probe.quit().catch(() => {});
-    for (const p of processes) {
-      p.kill();
-      await p.finish();
-    }
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("chat connect puts the file key and name in the offer only for a recipient without end-to-end keys, takes such an offer from one, and tells its user the host can read that file", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "chat-e2e-files-keyless-" });
-  const processes: ChatProcess[] = [];
+  await using chat = await ServedChat.start("chat-e2e-files-keyless-");
   let oldtimer: TestClient | null = null;
   try {
-    await makeKeys(dir);
-    const server = serveProcess(dir);
-    processes.push(server);
-    const port = await listeningPort(server);
+    await chat.serve();
     // An older client: it never publishes end-to-end keys.
-    const client = await ChatClient.connect(`ws://127.0.0.1:${port}`, {
-      pinnedSpki: await pinned(dir),
+    const client = await ChatClient.connect(chat.url, {
+      pinnedSpki: await chat.pinnedSpki(),
     });
     assert.equal((await client.register("oldtimer")).t, "welcome");
     oldtimer = new TestClient(client);
-    const alice = connect(dir, port, "alice");
-    processes.push(alice);
+    const alice = chat.connect("alice", { acceptFiles: true });
     await alice.waitFor(/SUCCESS: Username registered\./);
-    await Deno.writeTextFile(join(dir, "notes.txt"), "meeting at noon\n");
-    await alice.write(`/file oldtimer ${dir}/notes.txt\n`);
+    await Deno.writeTextFile(join(chat.dir, "notes.txt"), "meeting at noon\n");
+    await alice.write(`/file oldtimer ${chat.dir}/notes.txt\n`);
     const { message } = await oldtimer.waitFor(({ message }) =>
       message.t === "file_offer"
     );
@@ -269,17 +198,12 @@ Deno.test("chat connect puts the file key and name in the offer only for a recip
     );
     await alice.waitFor(/Saved to .*old\.txt/);
     assert.deepEqual(
-      await Deno.readFile(join(dir, "downloads-alice", "old.txt")),
+      await Deno.readFile(join(chat.dir, "downloads-alice", "old.txt")),
       contents,
     );
     await alice.write("/quit\n");
     await alice.finish();
   } finally {
     if (oldtimer !== null) await oldtimer.quit().catch(() => {});
-    for (const p of processes) {
-      p.kill();
-      await p.finish();
-    }
-    await Deno.remove(dir, { recursive: true });
   }
 });

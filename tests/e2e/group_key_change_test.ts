@@ -13,76 +13,8 @@
  */
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { ChatClient } from "../../src/client/chat_client.ts";
-import { E2eKeyError, fetchBundle } from "../../src/client/e2e_keys.ts";
-import { importPublicKeyPem } from "../../src/crypto/keys.ts";
-import {
-  ChatProcess,
-  listeningPort,
-  makeKeys,
-  serveProcess,
-} from "../_helpers/process.ts";
-
-/** `chat connect` as `user`, with its config (and identity) in `config`. */
-function connect(
-  dir: string,
-  port: string,
-  user: string,
-  config: string,
-): ChatProcess {
-  return new ChatProcess([
-    "connect",
-    `127.0.0.1:${port}`,
-    "--pub",
-    `${dir}/public.pem`,
-    "--user",
-    user,
-  ], { env: { XDG_CONFIG_HOME: join(dir, config) } });
-}
-
-let probes = 0;
-
-/** Waits (with a deadline) until `name` has published keys with `fingerprint`. */
-async function waitForKeys(
-  dir: string,
-  port: string,
-  name: string,
-  fingerprint?: string,
-): Promise<void> {
-  const { spki } = await importPublicKeyPem(
-    await Deno.readTextFile(`${dir}/public.pem`),
-  );
-  const probe = await ChatClient.connect(`ws://127.0.0.1:${port}`, {
-    pinnedSpki: spki,
-  });
-  try {
-    assert.equal((await probe.register(`probe${++probes}`)).t, "welcome");
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      try {
-        const bundle = await fetchBundle(probe, name);
-        if (fingerprint === undefined || bundle.fingerprint === fingerprint) {
-          return;
-        }
-      } catch (error) {
-        if (!(error instanceof E2eKeyError) || error.code !== "no_keys") {
-          throw error;
-        }
-      }
-      if (Date.now() > deadline) assert.fail(`${name} published no keys`);
-      await probe.request({ t: "ping" });
-    }
-  } finally {
-    await probe.quit();
-  }
-}
-
-async function quit(process: ChatProcess): Promise<void> {
-  await process.write("/quit\n");
-  const status = await process.finish();
-  assert.equal(status.code, 0, process.stdout + process.stderr);
-}
+import { ChatProcess } from "../_helpers/process.ts";
+import { quit, ServedChat } from "../_helpers/served_chat.ts";
 
 /**
  * Waits until jojo shows sophia's `text` in `group`; fails at once with the
@@ -111,128 +43,104 @@ async function readsGroupLine(
 }
 
 Deno.test("chat connect gives its group chain again to a member whose new identity key was accepted: they read the next message, sent while they were offline or online; what they sent before it was accepted is shown once it is", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "chat-e2e-group-key-" });
-  const processes: ChatProcess[] = [];
-  try {
-    await makeKeys(dir);
-    const data = join(dir, "data");
-    let server = serveProcess(dir, 0, "--data", data);
-    processes.push(server);
-    const port = await listeningPort(server);
-    let sophia = connect(dir, port, "sophia", "config-sophia");
-    let jojo = connect(dir, port, "jojo", "config-jojo");
-    processes.push(sophia, jojo);
-    for (const p of [sophia, jojo]) {
-      await p.waitFor(/SUCCESS: Username registered\./);
-    }
-    await waitForKeys(dir, port, "sophia");
-    await waitForKeys(dir, port, "jojo");
-    await sophia.write("/create haha\n");
-    await sophia.waitFor(/Group 'haha' created/);
-    await sophia.write("/create kiki\n");
-    await sophia.waitFor(/Group 'kiki' created/);
-    for (const group of ["haha", "kiki"]) {
-      await jojo.write(`/join ${group}\n`);
-      await jojo.waitFor(new RegExp(`Joined group '${group}'`));
-      // jojo's old key is given sophia's chain.
-      await sophia.write(`/group ${group} hello\n`);
-      await readsGroupLine(jojo, group, "hello");
-    }
-    await quit(jojo);
-    await quit(sophia);
-
-    // jojo lost his key: the operator releases the name, and jojo signs in
-    // with a new one (a new config folder, so a new identity file).
-    server.kill("SIGTERM");
-    await server.finish();
-    const release = new ChatProcess([
-      "admin",
-      "release",
-      "jojo",
-      "--data",
-      data,
-    ]);
-    assert.equal((await release.finish()).code, 0, release.stderr);
-    server = serveProcess(dir, port, "--data", data);
-    processes.push(server);
-    await listeningPort(server);
-    sophia = connect(dir, port, "sophia", "config-sophia");
-    jojo = connect(dir, port, "jojo", "config-jojo-new");
-    processes.push(sophia, jojo);
-    for (const p of [sophia, jojo]) {
-      await p.waitFor(/SUCCESS: Username registered\./);
-    }
-    const [, newKey] = await jojo.waitFor(
-      /Created your identity key (SHA256:\S+)/,
-    );
-    await waitForKeys(dir, port, "jojo", newKey);
-    // jojo writes first, with the new key: sophia holds his sender key until
-    // she accepts the key, and the message with it (not refused after the
-    // wait for the sender key).
-    await jojo.write("/group kiki a word from my new key\n");
-    await jojo.waitFor(/a word from my new key/);
-    const held = await sophia.waitUntil(
-      () =>
-        (sophia.stdout + sophia.stderr).match(
-          /A group message from jojo in kiki waits until you accept their new key|.*from jojo in kiki could not be opened.*/,
-        )?.[0] ?? null,
-      "jojo's group message held",
-      30_000,
-    );
-    assert.match(held, /waits until you accept/);
-    // Before sophia accepts the new key, it is given nothing: this one is
-    // never read (jojo is told after 10 s; the test goes on meanwhile).
-    await sophia.write("/group kiki before you were trusted\n");
-    await sophia.waitFor(/before you were trusted/);
-    await sophia.write("/msg jojo are you there?\n");
-    await sophia.waitForStderr(/WARNING: jojo's identity key has changed!/);
-    await sophia.write("/trust jojo\n");
-    await jojo.waitFor(/Private message from sophia: are you there\?/);
-    await sophia.waitFor(
-      /\[Receive group kiki message from jojo\]: a word from my new key/,
-    );
-
-    // Online: the next message opens at once.
-    await sophia.write("/group kiki now that you are trusted\n");
-    // (Not readsGroupLine: the one before /trust is refused in kiki, maybe
-    // meanwhile.)
-    await jojo.waitFor(
-      /\[Receive group kiki message from sophia\]: now that you are trusted/,
-      30_000,
-    );
-    const online = jojo;
-
-    // Offline: the messages wait on the server, and open when jojo is back.
-    await quit(jojo);
-    await sophia.write("/group haha while you were away\n");
-    await sophia.waitFor(/while you were away/);
-    await sophia.write("/msg jojo a private word while you were away\n");
-    await sophia.waitFor(/a private word while you were away/);
-    jojo = connect(dir, port, "jojo", "config-jojo-new");
-    processes.push(jojo);
-    await readsGroupLine(jojo, "haha", "while you were away");
-    await jojo.waitFor(
-      /Private message from sophia: a private word while you were away/,
-    );
-    await sophia.write("/group haha and later\n");
-    await readsGroupLine(jojo, "haha", "and later");
-    await quit(jojo);
-    // A script exits 1 after a command failed (the held /msg).
-    await sophia.write("/quit\n");
-    assert.equal((await sophia.finish()).code, 1);
-    for (const p of [online, jojo]) {
-      assert.doesNotMatch(p.stdout, /before you were trusted/);
-    }
-    assert.equal(
-      sophia.stdout.match(/a word from my new key/g)?.length,
-      1,
-      sophia.stdout,
-    );
-  } finally {
-    for (const p of processes) {
-      p.kill();
-      await p.finish();
-    }
-    await Deno.remove(dir, { recursive: true });
+  await using chat = await ServedChat.start("chat-e2e-group-key-");
+  let server = await chat.serve("--data", chat.data);
+  let [sophia, jojo] = await chat.signIn(["sophia", "jojo"]);
+  await sophia.write("/create haha\n");
+  await sophia.waitFor(/Group 'haha' created/);
+  await sophia.write("/create kiki\n");
+  await sophia.waitFor(/Group 'kiki' created/);
+  for (const group of ["haha", "kiki"]) {
+    await jojo.write(`/join ${group}\n`);
+    await jojo.waitFor(new RegExp(`Joined group '${group}'`));
+    // jojo's old key is given sophia's chain.
+    await sophia.write(`/group ${group} hello\n`);
+    await readsGroupLine(jojo, group, "hello");
   }
+  await quit(jojo);
+  await quit(sophia);
+
+  // jojo lost his key: the operator releases the name, and jojo signs in
+  // with a new one (a new config folder, so a new identity file).
+  server.kill("SIGTERM");
+  await server.finish();
+  const release = new ChatProcess([
+    "admin",
+    "release",
+    "jojo",
+    "--data",
+    chat.data,
+  ]);
+  assert.equal((await release.finish()).code, 0, release.stderr);
+  server = await chat.serve("--data", chat.data);
+  sophia = chat.connect("sophia");
+  jojo = chat.connect("jojo", { config: "config-jojo-new" });
+  for (const p of [sophia, jojo]) {
+    await p.waitFor(/SUCCESS: Username registered\./);
+  }
+  const [, newKey] = await jojo.waitFor(
+    /Created your identity key (SHA256:\S+)/,
+  );
+  await chat.keysOf("jojo", ({ fingerprint }) => fingerprint === newKey);
+  // jojo writes first, with the new key: sophia holds his sender key until
+  // she accepts the key, and the message with it (not refused after the
+  // wait for the sender key).
+  await jojo.write("/group kiki a word from my new key\n");
+  await jojo.waitFor(/a word from my new key/);
+  const held = await sophia.waitUntil(
+    () =>
+      (sophia.stdout + sophia.stderr).match(
+        /A group message from jojo in kiki waits until you accept their new key|.*from jojo in kiki could not be opened.*/,
+      )?.[0] ?? null,
+    "jojo's group message held",
+    30_000,
+  );
+  assert.match(held, /waits until you accept/);
+  // Before sophia accepts the new key, it is given nothing: this one is
+  // never read (jojo is told after 10 s; the test goes on meanwhile).
+  await sophia.write("/group kiki before you were trusted\n");
+  await sophia.waitFor(/before you were trusted/);
+  await sophia.write("/msg jojo are you there?\n");
+  await sophia.waitForStderr(/WARNING: jojo's identity key has changed!/);
+  await sophia.write("/trust jojo\n");
+  await jojo.waitFor(/Private message from sophia: are you there\?/);
+  await sophia.waitFor(
+    /\[Receive group kiki message from jojo\]: a word from my new key/,
+  );
+
+  // Online: the next message opens at once.
+  await sophia.write("/group kiki now that you are trusted\n");
+  // (Not readsGroupLine: the one before /trust is refused in kiki, maybe
+  // meanwhile.)
+  await jojo.waitFor(
+    /\[Receive group kiki message from sophia\]: now that you are trusted/,
+    30_000,
+  );
+  const online = jojo;
+
+  // Offline: the messages wait on the server, and open when jojo is back.
+  await quit(jojo);
+  await sophia.write("/group haha while you were away\n");
+  await sophia.waitFor(/while you were away/);
+  await sophia.write("/msg jojo a private word while you were away\n");
+  await sophia.waitFor(/a private word while you were away/);
+  jojo = chat.connect("jojo", { config: "config-jojo-new" });
+  await readsGroupLine(jojo, "haha", "while you were away");
+  await jojo.waitFor(
+    /Private message from sophia: a private word while you were away/,
+  );
+  await sophia.write("/group haha and later\n");
+  await readsGroupLine(jojo, "haha", "and later");
+  await quit(jojo);
+  // A script exits 1 after a command failed (the held /msg).
+  await sophia.write("/quit\n");
+  assert.equal((await sophia.finish()).code, 1);
+  for (const p of [online, jojo]) {
+    assert.doesNotMatch(p.stdout, /before you were trusted/);
+  }
+  assert.equal(
+    sophia.stdout.match(/a word from my new key/g)?.length,
+    1,
+    sophia.stdout,
+  );
 });

@@ -13,64 +13,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ChatClient } from "../../src/client/chat_client.ts";
-import { E2eKeyError, fetchBundle } from "../../src/client/e2e_keys.ts";
-import { importPublicKeyPem } from "../../src/crypto/keys.ts";
-import {
-  ChatProcess,
-  listeningPort,
-  makeKeys,
-  serveProcess,
-} from "../_helpers/process.ts";
-
-function connect(dir: string, port: string, user: string): ChatProcess {
-  return new ChatProcess([
-    "connect",
-    `127.0.0.1:${port}`,
-    "--pub",
-    `${dir}/public.pem`,
-    "--user",
-    user,
-    "--downloads",
-    join(dir, `downloads-${user}`),
-    "--accept-files",
-    "all",
-  ], { env: { XDG_CONFIG_HOME: join(dir, `config-${user}`) } });
-}
-
-/** Waits (with a deadline) until each of `names` has published keys. */
-async function waitForKeys(
-  dir: string,
-  port: string,
-  ...names: string[]
-): Promise<void> {
-  const { spki } = await importPublicKeyPem(
-    await Deno.readTextFile(`${dir}/public.pem`),
-  );
-  const probe = await ChatClient.connect(`ws://127.0.0.1:${port}`, {
-    pinnedSpki: spki,
-  });
-  try {
-    assert.equal((await probe.register("probe")).t, "welcome");
-    for (const name of names) {
-      const deadline = Date.now() + 15_000;
-      for (;;) {
-        try {
-          await fetchBundle(probe, name);
-          break;
-        } catch (error) {
-          if (!(error instanceof E2eKeyError) || error.code !== "no_keys") {
-            throw error;
-          }
-        }
-        if (Date.now() > deadline) assert.fail(`${name} published no keys`);
-        await probe.request({ t: "ping" });
-      }
-    }
-  } finally {
-    await probe.quit();
-  }
-}
+import { quit, ServedChat } from "../_helpers/served_chat.ts";
 
 /** Each file under `path` by name, as text (latin1: every byte a char). */
 async function dump(path: string): Promise<Map<string, string>> {
@@ -97,115 +40,92 @@ function forms(text: string): string[] {
   return [text, utf16];
 }
 
-async function quit(process: ChatProcess): Promise<void> {
-  await process.write("/quit\n");
-  const status = await process.finish();
-  assert.equal(status.code, 0, process.stdout + process.stderr);
-}
-
 Deno.test("after a session of private messages, group messages and a file, the server's database, WAL and log hold none of their plaintexts nor the file's name", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "chat-host-blind-" });
-  const processes: ChatProcess[] = [];
-  try {
-    await makeKeys(dir);
-    const server = serveProcess(dir, 0, "--data", `${dir}/data`);
-    processes.push(server);
-    const port = await listeningPort(server);
-    const alice = connect(dir, port, "alice");
-    const bob = connect(dir, port, "bob");
-    const carol = connect(dir, port, "carol");
-    processes.push(alice, bob, carol);
-    for (const p of [alice, bob, carol]) {
-      await p.waitFor(/SUCCESS: Username registered\./);
-    }
-    await waitForKeys(dir, port, "alice", "bob", "carol");
+  await using chat = await ServedChat.start("chat-host-blind-");
+  const server = await chat.serve("--data", chat.data);
+  const [alice, bob, carol] = await chat.signIn(["alice", "bob", "carol"], {
+    acceptFiles: true,
+  });
 
-    await alice.write("/msg bob the heron nests by the weir\n");
-    await bob.waitFor(
-      /Private message from alice: the heron nests by the weir/,
-    );
-    await bob.write("/msg alice bring copper wire\n");
-    await alice.waitFor(/Private message from bob: bring copper wire/);
+  await alice.write("/msg bob the heron nests by the weir\n");
+  await bob.waitFor(
+    /Private message from alice: the heron nests by the weir/,
+  );
+  await bob.write("/msg alice bring copper wire\n");
+  await alice.waitFor(/Private message from bob: bring copper wire/);
 
-    await alice.write("/create crew\n");
-    await alice.waitFor(/Group 'crew' created/);
-    for (const p of [bob, carol]) {
-      await p.write("/join crew\n");
-      await p.waitFor(/Joined group 'crew'/);
-    }
-    await alice.write("/group crew the quarry opens at seven\n");
-    for (const p of [bob, carol]) {
-      await p.waitFor(
-        /\[Receive group crew message from alice\]: the quarry opens at seven/,
-      );
-    }
-    await carol.write("/group crew saffron lanterns ready\n");
-    await alice.waitFor(
-      /\[Receive group crew message from carol\]: saffron lanterns ready/,
-    );
-
-    const fileName = "zebra-merger-terms.txt";
-    const fileText = "clause nine: the walrus pays in marbles\n";
-    await Deno.writeTextFile(join(dir, fileName), fileText);
-    await alice.write(`/file bob ${join(dir, fileName)}\n`);
-    await alice.waitFor(
-      /File zebra-merger-terms\.txt sent to bob successfully/,
-    );
-    assert.equal(
-      await Deno.readTextFile(join(dir, "downloads-bob", fileName)),
-      fileText,
-    );
-    const groupFile = "okapi-budget.csv";
-    await Deno.writeTextFile(join(dir, groupFile), "tapir,42\n");
-    await carol.write(`/groupfile crew ${join(dir, groupFile)}\n`);
-    for (const p of [alice, bob]) {
-      await p.waitFor(/Saved to .*okapi-budget\.csv/);
-      await p.waitFor(/\[Receive okapi-budget\.csv from Group crew carol\]/);
-    }
-
-    // While the server runs: its WAL holds what was written since the last
-    // checkpoint, which a clean shutdown folds into the database.
-    const running = await dump(join(dir, "data"));
-    assert.ok(
-      [...running.keys()].some((name) => name.endsWith("-wal")),
-      `no WAL among ${[...running.keys()]}`,
-    );
-    await quit(alice);
-    await quit(bob);
-    await quit(carol);
-    server.kill("SIGTERM");
-    await server.finish();
-    const stopped = await dump(join(dir, "data"));
-    const log = server.stdout + server.stderr;
-
-    const secrets = [
-      "heron nests",
-      "copper wire",
-      "quarry opens",
-      "saffron lanterns",
-      "zebra-merger",
-      "walrus pays",
-      "okapi-budget",
-      "tapir,42",
-    ];
-    for (const secret of secrets) {
-      for (const form of forms(secret)) {
-        for (const [name, text] of [...running, ...stopped]) {
-          assert.ok(!text.includes(form), `${name} holds '${secret}'`);
-        }
-        assert.ok(!log.includes(form), `the log holds '${secret}'`);
-      }
-    }
-    for (const p of [alice, bob, carol]) {
-      assert.doesNotMatch(p.stdout + p.stderr, /host of the server can read/);
-    }
-    // The receivers were shown the real names (they came end to end).
-    await bob.waitFor(/You received file zebra-merger-terms\.txt from alice/);
-  } finally {
-    for (const p of processes) {
-      p.kill();
-      await p.finish();
-    }
-    await Deno.remove(dir, { recursive: true });
+  await alice.write("/create crew\n");
+  await alice.waitFor(/Group 'crew' created/);
+  for (const p of [bob, carol]) {
+    await p.write("/join crew\n");
+    await p.waitFor(/Joined group 'crew'/);
   }
+  await alice.write("/group crew the quarry opens at seven\n");
+  for (const p of [bob, carol]) {
+    await p.waitFor(
+      /\[Receive group crew message from alice\]: the quarry opens at seven/,
+    );
+  }
+  await carol.write("/group crew saffron lanterns ready\n");
+  await alice.waitFor(
+    /\[Receive group crew message from carol\]: saffron lanterns ready/,
+  );
+
+  const fileName = "zebra-merger-terms.txt";
+  const fileText = "clause nine: the walrus pays in marbles\n";
+  await Deno.writeTextFile(join(chat.dir, fileName), fileText);
+  await alice.write(`/file bob ${join(chat.dir, fileName)}\n`);
+  await alice.waitFor(
+    /File zebra-merger-terms\.txt sent to bob successfully/,
+  );
+  assert.equal(
+    await Deno.readTextFile(join(chat.dir, "downloads-bob", fileName)),
+    fileText,
+  );
+  const groupFile = "okapi-budget.csv";
+  await Deno.writeTextFile(join(chat.dir, groupFile), "tapir,42\n");
+  await carol.write(`/groupfile crew ${join(chat.dir, groupFile)}\n`);
+  for (const p of [alice, bob]) {
+    await p.waitFor(/Saved to .*okapi-budget\.csv/);
+    await p.waitFor(/\[Receive okapi-budget\.csv from Group crew carol\]/);
+  }
+
+  // While the server runs: its WAL holds what was written since the last
+  // checkpoint, which a clean shutdown folds into the database.
+  const running = await dump(chat.data);
+  assert.ok(
+    [...running.keys()].some((name) => name.endsWith("-wal")),
+    `no WAL among ${[...running.keys()]}`,
+  );
+  await quit(alice);
+  await quit(bob);
+  await quit(carol);
+  server.kill("SIGTERM");
+  await server.finish();
+  const stopped = await dump(chat.data);
+  const log = server.stdout + server.stderr;
+
+  const secrets = [
+    "heron nests",
+    "copper wire",
+    "quarry opens",
+    "saffron lanterns",
+    "zebra-merger",
+    "walrus pays",
+    "okapi-budget",
+    "tapir,42",
+  ];
+  for (const secret of secrets) {
+    for (const form of forms(secret)) {
+      for (const [name, text] of [...running, ...stopped]) {
+        assert.ok(!text.includes(form), `${name} holds '${secret}'`);
+      }
+      assert.ok(!log.includes(form), `the log holds '${secret}'`);
+    }
+  }
+  for (const p of [alice, bob, carol]) {
+    assert.doesNotMatch(p.stdout + p.stderr, /host of the server can read/);
+  }
+  // The receivers were shown the real names (they came end to end).
+  await bob.waitFor(/You received file zebra-merger-terms\.txt from alice/);
 });
