@@ -17,15 +17,8 @@ import {
   importPrivateKeyPem,
 } from "../../src/crypto/keys.ts";
 import { testCredentials } from "../_helpers/tls.ts";
-
-/** Waits for `condition` with a deadline (polling, since it is another party's state). */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+import { typist } from "../_helpers/typist.ts";
+import { until } from "../_helpers/bystanders.ts";
 
 /** A terminal with a person at it, answering questions through `answer`. */
 function personAt(
@@ -96,6 +89,7 @@ Deno.test("runSession connects again, without asking again, when the server gave
       await until(
         () => server.logs.some((l) => l.includes("no username was registered")),
         "the server to give up",
+        10_000,
       );
       return "yes";
     }
@@ -155,46 +149,6 @@ Deno.test("learnNames takes for completion only names the naming rule allows", (
   assert.deepEqual([...groups], ["haha"]);
 });
 
-/** A person's terminal whose next lines the test types when it likes. */
-function typist(): Terminal & {
-  printed: string[];
-  statuses: string[];
-  type(line: string): void;
-} {
-  const printed: string[] = [];
-  const statuses: string[] = [];
-  const typed: string[] = [];
-  let wake = () => {};
-  return {
-    printed,
-    statuses,
-    type(line) {
-      typed.push(line);
-      wake();
-    },
-    interactive: true,
-    color: false,
-    print: (line) => printed.push(line),
-    printError: (line) => printed.push(line),
-    question: () => Promise.resolve(null),
-    setPrompt: () => {},
-    setStatus: (line) => {
-      if (line !== null) statuses.push(line);
-    },
-    nextLine: async () => {
-      while (typed.length === 0) {
-        await new Promise<void>((resolve) => (wake = resolve));
-      }
-      return typed.shift()!;
-    },
-    setCompleter: () => {},
-    onKeypress: () => () => {},
-    setHistory: () => {},
-    onTypedLine: () => {},
-    close: () => {},
-  };
-}
-
 Deno.test("runSession with two addresses moves to the second when the first goes away, says so, remembers its key as the server's and refuses an address with another key", async () => {
   await using temp = await tempDir("chat_session_test_");
   const dir = temp.path;
@@ -228,6 +182,7 @@ Deno.test("runSession with two addresses moves to the second when the first goes
     await until(
       () => terminal.printed.includes("SUCCESS: Username registered."),
       "the welcome",
+      10_000,
     );
     assert.ok(
       terminal.printed.includes(`Connected to ${host(first.url)}`),
@@ -240,6 +195,7 @@ Deno.test("runSession with two addresses moves to the second when the first goes
           `Reconnected to ${host(second.url)} as sophia.`,
         ),
       "the move to the second address",
+      10_000,
     );
     terminal.type("/quit");
     assert.equal(await session, 0, terminal.printed.join("\n"));
@@ -270,6 +226,7 @@ Deno.test("runSession on a terminal keeps in the scrollback why the connection w
   await until(
     () => terminal.printed.includes("Reconnected as sophia."),
     "the reconnection",
+    10_000,
   );
   terminal.type("/quit");
   assert.equal(await session, 0, terminal.printed.join("\n"));
@@ -376,6 +333,7 @@ async function sophiaThrough(
   await until(
     () => terminal.printed.includes("SUCCESS: Username registered."),
     "the welcome",
+    10_000,
   );
   return { terminal, session };
 }
@@ -412,6 +370,7 @@ Deno.test("runSession on a terminal answers a command whose reply a broken proto
   await until(
     () => terminal.printed.includes("Reconnected as sophia."),
     "the reconnection",
+    10_000,
   );
   terminal.type("/quit");
   assert.equal(await session, 0, terminal.printed.join("\n"));
@@ -463,6 +422,7 @@ Deno.test("runSession on a terminal says in a few words that a file coming in st
   await until(
     () => terminal.printed.includes("Reconnected as sophia."),
     "the reconnection",
+    10_000,
   );
   const again = await sender.send({ to: "sophia" }, path);
   assert.equal(
@@ -473,6 +433,7 @@ Deno.test("runSession on a terminal says in a few words that a file coming in st
   await until(
     () => terminal.printed.includes("You received file big.bin from jojo."),
     "the file",
+    10_000,
   );
   await jojo.quit();
   terminal.type("/quit");
@@ -527,6 +488,7 @@ Deno.test("runSession on a terminal says in a few words that a file going out st
   await until(
     () => terminal.printed.includes("File big.bin sent to jojo successfully."),
     "the file, offered again",
+    10_000,
   );
   await injected;
   await receiver.idle();

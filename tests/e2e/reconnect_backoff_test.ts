@@ -7,73 +7,17 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runSession } from "../../src/client/session.ts";
 import { TrustedSenders } from "../../src/client/trusted_senders.ts";
-import type { Terminal } from "../../src/client/terminal.ts";
 import { startTestServer, testIdentity } from "../_helpers/chat.ts";
 import { announcedFrame, TamperingProxy } from "../_helpers/tampering_proxy.ts";
-
-/** Waits for `condition` with a deadline (polling, since it is another party's state). */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** A person at a terminal who types lines and presses keys when told to. */
-function person(): Terminal & {
-  printed: string[];
-  statuses: string[];
-  type(line: string): void;
-  press(): void;
-} {
-  const printed: string[] = [];
-  const statuses: string[] = [];
-  const typed: string[] = [];
-  const keys = new Set<() => void>();
-  let wake = () => {};
-  return {
-    printed,
-    statuses,
-    type(line) {
-      typed.push(line);
-      wake();
-    },
-    press() {
-      for (const key of keys) key();
-    },
-    interactive: true,
-    color: false,
-    print: (line) => printed.push(line),
-    printError: (line) => printed.push(line),
-    question: () => Promise.resolve(null),
-    setPrompt: () => {},
-    setStatus: (line) => {
-      if (line !== null) statuses.push(line);
-    },
-    nextLine: async () => {
-      while (typed.length === 0) {
-        await new Promise<void>((resolve) => (wake = resolve));
-      }
-      return typed.shift()!;
-    },
-    setCompleter: () => {},
-    onKeypress: (listener) => {
-      keys.add(listener);
-      return () => keys.delete(listener);
-    },
-    setHistory: () => {},
-    onTypedLine: () => {},
-    close: () => {},
-  };
-}
+import { typist } from "../_helpers/typist.ts";
+import { until } from "../_helpers/bystanders.ts";
 
 Deno.test("runSession waits longer before each reconnection when every connection breaks the protocol right after its welcome", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat_backoff_test_" });
   await using server = await startTestServer();
   await using proxy = new TamperingProxy(server.port);
   try {
-    const terminal = person();
+    const terminal = typist();
     const session = runSession({
       urls: [`ws://127.0.0.1:${proxy.port}`],
       trust: { kind: "pinned", spki: server.spki, path: "server.pub" },
@@ -94,6 +38,7 @@ Deno.test("runSession waits longer before each reconnection when every connectio
     await until(
       () => terminal.printed.includes("SUCCESS: Username registered."),
       "the welcome",
+      10_000,
     );
     const reconnected = () =>
       terminal.printed.filter((line) => line === "Reconnected as sophia.")
@@ -107,11 +52,15 @@ Deno.test("runSession waits longer before each reconnection when every connectio
         terminal.statuses.slice(seen).find((line) =>
           line.startsWith("Reconnecting in ")
         );
-      await until(() => waiting() !== undefined, `wait ${broken}`);
+      await until(() => waiting() !== undefined, `wait ${broken}`, 10_000);
       firstWaits.push(waiting()!);
       // A key retries at once: the test need not sit through the waits.
       terminal.press();
-      await until(() => reconnected() === broken, `reconnection ${broken}`);
+      await until(
+        () => reconnected() === broken,
+        `reconnection ${broken}`,
+        10_000,
+      );
     }
     const attempts = firstWaits.map((line) =>
       Number(line.match(/\(attempt (\d+);/)?.[1])
