@@ -8,7 +8,6 @@
 
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { ChatClient } from "../../src/client/chat_client.ts";
-import { E2eKeyError, fetchBundle } from "../../src/client/e2e_keys.ts";
 import { importPublicKeyPem } from "../../src/crypto/keys.ts";
 import {
   ChatProcess,
@@ -16,6 +15,7 @@ import {
   makeKeys,
   serveProcess,
 } from "./process.ts";
+import { hasOneTimeKeys, untilKeysPublished } from "./published_keys.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 export const WAIT_MS = 20_000;
@@ -127,24 +127,13 @@ export async function startBrowserChat(...serveArgs: string[]) {
         const probeName = `probe-${crypto.randomUUID().slice(0, 8)}`;
         const welcome = await probe.register(probeName);
         if (welcome.t !== "welcome") throw new Error("The probe was refused");
-        const deadline = Date.now() + WAIT_MS;
-        for (;;) {
-          try {
-            const fetched = await fetchBundle(probe, name);
-            if (
-              fetched.bundle.oneTime.length > 0 && fetched.fingerprint !== not
-            ) return fetched.fingerprint;
-          } catch (error) {
-            if (!(error instanceof E2eKeyError) || error.code !== "no_keys") {
-              throw error;
-            }
-          }
-          if (Date.now() > deadline) {
-            throw new Error(`${name} published no (new) keys`);
-          }
-          // Polled: nothing tells a third party that keys were published.
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
+        const fetched = await untilKeysPublished(
+          probe,
+          name,
+          (fetched) => hasOneTimeKeys(fetched) && fetched.fingerprint !== not,
+          WAIT_MS,
+        );
+        return fetched.fingerprint;
       } finally {
         await probe.quit();
       }
@@ -174,6 +163,20 @@ export async function openPage(
     }
   });
   await page.goto(url);
+  return page;
+}
+
+/**
+ * A page of `chat`'s server opened in its browser (see openPage) and signed
+ * in as `name`: a person at the web client.
+ */
+export async function signedInPage(
+  chat: { browser: Browser; url: string },
+  name: string,
+  problems: string[],
+): Promise<Page> {
+  const page = await openPage(chat.browser, chat.url, problems);
+  await join(page, name);
   return page;
 }
 

@@ -13,7 +13,7 @@ import { ChatClient } from "../../src/client/chat_client.ts";
 import { importPublicKeyPem } from "../../src/crypto/keys.ts";
 import {
   join,
-  openPage,
+  signedInPage,
   startBrowserChat,
   typeLine,
   WAIT_MS,
@@ -87,8 +87,7 @@ Deno.test({
   async fn() {
     await using chat = await startBrowserChat();
     const problems: string[] = [];
-    const page = await openPage(chat.browser, chat.url, problems);
-    await join(page, "webby");
+    const page = await signedInPage(chat, "webby", problems);
     // A recipient that accepts, acknowledges the first bytes, and then
     // nothing: the page's transfer waits at its window, its bar showing.
     const { spki } = await importPublicKeyPem(

@@ -8,9 +8,11 @@
  */
 
 import assert from "node:assert/strict";
+import type { Page } from "puppeteer-core";
 import {
   join,
   openPage,
+  signedInPage,
   startBrowserChat,
   WAIT_MS,
   waitForLine,
@@ -26,6 +28,18 @@ function kept(): Promise<{ databases: string[]; storage: string[] }> {
   }));
 }
 
+/** Waits until `page` is at the join form, and checks no name is filled in. */
+async function atEmptyJoinForm(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () => document.activeElement?.id === "name",
+    { timeout: WAIT_MS },
+  );
+  assert.equal(
+    await page.$eval("#name", (e) => (e as HTMLInputElement).value),
+    "",
+  );
+}
+
 Deno.test({
   name:
     "web: 'Forget me in this browser' leaves the next person at the computer no name, identity or end-to-end keys to sign in as the last one",
@@ -33,8 +47,7 @@ Deno.test({
   async fn() {
     await using chat = await startBrowserChat();
     const problems: string[] = [];
-    const page = await openPage(chat.browser, chat.url, problems);
-    await join(page, "webby");
+    const page = await signedInPage(chat, "webby", problems);
     await chat.keysOf("webby");
     const before = await page.evaluate(kept);
     assert.deepEqual(before.databases, ["chat", "chat-e2e"]);
@@ -66,14 +79,7 @@ Deno.test({
     assert.match(asked[0]!, /webby/);
 
     // The next person: no name filled in, nothing of webby's kept.
-    await page.waitForFunction(
-      () => document.activeElement?.id === "name",
-      { timeout: WAIT_MS },
-    );
-    assert.equal(
-      await page.$eval("#name", (e) => (e as HTMLInputElement).value),
-      "",
-    );
+    await atEmptyJoinForm(page);
     const after = await page.evaluate(kept);
     assert.deepEqual(after.databases, []);
     assert.ok(!after.storage.includes("chat.name"), after.storage.join());
@@ -85,14 +91,7 @@ Deno.test({
 
     // The other tab starts afresh too: nothing of webby's left in it.
     assert.equal(await otherReloaded, "reloaded");
-    await other.waitForFunction(
-      () => document.activeElement?.id === "name",
-      { timeout: WAIT_MS },
-    );
-    assert.equal(
-      await other.$eval("#name", (e) => (e as HTMLInputElement).value),
-      "",
-    );
+    await atEmptyJoinForm(other);
     await other.close();
 
     // Signing in as webby now takes a new identity key, which the server

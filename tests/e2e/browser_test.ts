@@ -9,10 +9,12 @@
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import { ChatProcess } from "../_helpers/process.ts";
+import { allBytes } from "../_helpers/all_bytes.ts";
 import {
   join,
   launchBrowser,
   openPage,
+  signedInPage,
   startBrowserChat,
   typeLine,
   WAIT_MS,
@@ -137,8 +139,7 @@ Deno.test({
   async fn() {
     await using chat = await startBrowserChat();
     const problems: string[] = [];
-    const page = await openPage(chat.browser, chat.url, problems);
-    await join(page, "keeper");
+    const page = await signedInPage(chat, "keeper", problems);
     const extractable = await page.evaluate(() =>
       new Promise<boolean | null>((resolve, reject) => {
         const open = indexedDB.open("chat");
@@ -212,18 +213,6 @@ Deno.test({
   },
 });
 
-/** Every file under `path`, as text (the database and its WAL). */
-async function allBytes(path: string): Promise<string> {
-  let out = "";
-  for await (const entry of Deno.readDir(path)) {
-    const full = `${path}/${entry.name}`;
-    if (entry.isFile) {
-      out += new TextDecoder("latin1").decode(await Deno.readFile(full));
-    } else if (entry.isDirectory) out += await allBytes(full);
-  }
-  return out;
-}
-
 /** The text of the page's log. */
 function logText(page: Page): Promise<string> {
   return page.$eval(
@@ -242,8 +231,7 @@ Deno.test({
   async fn() {
     await using chat = await startBrowserChat();
     const problems: string[] = [];
-    const page = await openPage(chat.browser, chat.url, problems);
-    await join(page, "webby");
+    const page = await signedInPage(chat, "webby", problems);
     const termy = await chat.terminal("termy");
     const webbyKey = await chat.keysOf("webby");
     const termyKey = await chat.keysOf("termy");
@@ -357,8 +345,7 @@ Deno.test({
 
     // A second tab of this browser does not touch the keys: it says where
     // private messages go, and sends none in the clear.
-    const second = await openPage(chat.browser, chat.url, problems);
-    await join(second, "webby2");
+    const second = await signedInPage(chat, "webby2", problems);
     await waitForLine(second, /^WARNING: Another tab of this browser/);
     await typeLine(second, "/msg termy from the second tab");
     await waitForLine(
@@ -578,8 +565,7 @@ Deno.test({
   async fn() {
     await using chat = await startBrowserChat();
     const problems: string[] = [];
-    const page = await openPage(chat.browser, chat.url, problems);
-    await join(page, "phoenix");
+    const page = await signedInPage(chat, "phoenix", problems);
 
     await chat.stop();
     await page.waitForFunction(
@@ -612,8 +598,7 @@ Deno.test({
   async fn() {
     await using chat = await startBrowserChat();
     const problems: string[] = [];
-    const page = await openPage(chat.browser, chat.url, problems);
-    await join(page, "webby");
+    const page = await signedInPage(chat, "webby", problems);
     const downloads = `${chat.dir}/termy downloads`;
     const termy = await chat.terminal(
       "termy",
