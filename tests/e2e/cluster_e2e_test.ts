@@ -76,12 +76,18 @@ Deno.test({
         /host of the server can read|not end.to.end/,
       );
 
-      // Fetched through both nodes at once, each one-time key goes once.
-      const fetched = await Promise.all(
+      // Fetched through both nodes at once, each one-time key goes once:
+      // by eight people, as one requester takes at most one of a user's
+      // keys per publish (PROTOCOL 11.2).
+      const takers = await Promise.all(
         Array.from(
           { length: 8 },
-          (_, i) => fetchBundle(i % 2 === 0 ? onA : onB, "alice"),
+          (_, i) => cluster.probe(i % 2 === 0 ? nodeA : nodeB, `taker${i}`),
         ),
+      );
+      probes.push(...takers);
+      const fetched = await Promise.all(
+        takers.map((taker) => fetchBundle(taker, "alice")),
       );
       const ids = fetched.flatMap((one) =>
         one.bundle.oneTime.map((key) => key.id)
