@@ -98,6 +98,30 @@ const CONNECT_PERMISSIONS = [
 
 const STEP_TIMEOUT_MS = 30_000;
 
+/**
+ * The bench's own Deno cache, for the `chat connect` processes: each gets a
+ * HOME of its own (its config folder and keys), and Deno would otherwise
+ * look for its cache under that HOME, find none, and download every npm
+ * package again at start (slow enough on a busy machine to miss the sign-in
+ * deadline). Asked of `deno info`, as the bench may not read the environment.
+ */
+let denoDir: string | null = null;
+
+async function benchDenoDir(): Promise<string | null> {
+  try {
+    const { stdout, success } = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json"],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (!success) return null;
+    const info = JSON.parse(new TextDecoder().decode(stdout));
+    return typeof info.denoDir === "string" ? info.denoDir : null;
+  } catch {
+    return null;
+  }
+}
+
 /** A `chat connect` process driven through its stdin, read line by line. */
 class ConnectProcess {
   readonly child: Deno.ChildProcess;
@@ -146,6 +170,7 @@ class ConnectProcess {
         stdin: "piped",
         env: {
           HOME: dir,
+          ...(denoDir === null ? {} : { DENO_DIR: denoDir }),
           XDG_CONFIG_HOME: `${dir}/config`,
           NO_COLOR: "1",
           PATH: "/usr/local/bin:/usr/bin:/bin",
@@ -250,6 +275,7 @@ export async function runRealFiles(
 ): Promise<RealFilesResult> {
   const dir = `${base.tempDir}/realfiles`;
   await Deno.mkdir(dir, { recursive: true });
+  denoDir ??= await benchDenoDir();
   const source = `${dir}/big.bin`;
   await writeRandom(source, config.bytes);
   const expected = await sha256sum(source);
