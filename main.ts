@@ -542,11 +542,15 @@ async function connect(
     : openTerminal(false, stdout);
   const trusted = await loadTrustedSenders();
   const json = command.json ? stdout : null;
+  // A script's lines are queued there too (a person's go to the terminal):
+  // the session holds off the server's messages while they wait unread.
+  const scriptReader = json === null && !terminal.interactive ? stdout : null;
   let code: number;
   try {
     code = await runSession({
       e2e,
       ...(json === null ? {} : { json }),
+      ...(scriptReader === null ? {} : { scriptReader }),
       urls,
       trust,
       identity,

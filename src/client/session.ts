@@ -42,6 +42,7 @@ import {
   outputFor,
   READER_CAUGHT_UP,
   readerBehindText,
+  type StdoutReader,
 } from "./session_output.ts";
 import { publishKeys } from "./publish_keys.ts";
 import { type Queued, reconnect } from "./session_reconnect.ts";
@@ -76,6 +77,13 @@ export interface SessionOptions {
    * input and shows diagnostics (stderr).
    */
   json?: JsonLines;
+  /**
+   * A script (stdin not a terminal, no `--json`): the program reading its
+   * lines, which `terminal` queues for it. As for `--json`, nothing more is
+   * taken from the server while it is behind, and a chat message is
+   * acknowledged once its line is written.
+   */
+  scriptReader?: StdoutReader;
   /** How the terminal behaves (issue 15); defaults for a script when absent. */
   ui?: InterfaceOptions;
   /**
@@ -104,13 +112,16 @@ const REPLY_GRACE_MS = 5000;
 export async function runSession(options: SessionOptions): Promise<number> {
   const { terminal } = options;
   const style: Style = { color: terminal.color, bell: terminal.interactive };
-  const output = outputFor(terminal, style, options.json);
+  const reader = options.json ?? options.scriptReader;
+  const output = outputFor(terminal, style, options.json, reader);
   // A program that stops reading our stdout is told on stderr why nothing
-  // more comes, and when it flows again (see `attach` in chat).
-  const json = options.json;
-  json?.onBehind((behind) =>
-    terminal.print(
-      behind ? readerBehindText(json.highBytes) : READER_CAUGHT_UP,
+  // more comes, and when it flows again (see `attach` in chat): not on
+  // stdout, where it would wait behind what it does not read.
+  reader?.onBehind((behind) =>
+    terminal.printError(
+      behind
+        ? readerBehindText(reader.highBytes, options.json !== undefined)
+        : READER_CAUGHT_UP,
     )
   );
   const emit = output.emit;
@@ -182,7 +193,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
       });
     }
     // A program's messages are acknowledged once written to stdout.
-    if (options.json !== undefined) client.ackWhenHandled();
+    if (output.ackOnceWritten) client.ackWhenHandled();
     const reply = await client.register(name, options.identity, ledger);
     emit({ type: "incoming", message: reply, text: "" });
     if (reply.t === "welcome") {
@@ -419,7 +430,8 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   const attach = (client: ChatClient) => {
     e2e?.connected();
     // Nothing more is taken from the server while a program leaves our
-    // --json output unread: what comes waits on the connection, not here.
+    // output (--json, or a script's) unread: what comes waits on the
+    // connection, not here.
     client.holdReading(context.output.readerBehind);
     client.onMessage(({ message, body, answers }) => {
       // The goodbye is reported once, where the connection ends.
@@ -437,7 +449,8 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         e2e?.signedIn(client.serverFingerprint, message.name);
       }
       // A chat message is acknowledged once its listeners are done with it
-      // (ackWhenHandled, set for --json): once shown, and its line written
+      // (ackWhenHandled, set for --json and scripts): once shown, and its
+      // line written
       // to stdout, so a program killed with lines unread gets them again.
       // What answers a /history is held until its last page came.
       const reached = (dealt: Promise<void> | undefined) =>
@@ -612,7 +625,8 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       return 1;
     }
     // Nothing a new connection brings could be shown before the reader of
-    // --json output catches up; it would only be held off there too.
+    // our output (--json, a script's) catches up; it would only be held
+    // off there too.
     await context.output.readerBehind();
     const from = firstAttempt({
       attempt: connected.attempt,

@@ -1,7 +1,8 @@
 /**
  * Where a session's events go: a JSON line each (`--json`, queued for the
- * program reading stdout), or lines on the terminal; and what the session
- * learns of the reader.
+ * program reading stdout), or lines on the terminal (a script's queued for
+ * the program reading stdout too); and what the session learns of that
+ * program.
  *
  * @module
  */
@@ -14,12 +15,10 @@ import { textOf } from "./text_output.ts";
 import { jsonLine, jsonOf } from "./json_output.ts";
 
 /**
- * Where `--json` lines go: queued, never waited for (StdoutQueue,
- * stdout_queue.ts), and what the session learns of their reader.
+ * The program reading our stdout, where lines are queued for it, never
+ * waited for (StdoutQueue, stdout_queue.ts): what the session learns of it.
  */
-export interface JsonLines {
-  /** Queues one line (without its newline). */
-  write(line: string): void;
+export interface StdoutReader {
   /** Resolves once every line queued so far is written (see StdoutQueue). */
   written(): Promise<void>;
   /** Bytes waiting unread past which the reader counts as behind. */
@@ -32,27 +31,46 @@ export interface JsonLines {
   readonly gone: Promise<unknown>;
 }
 
+/** Where `--json` lines go, and what the session learns of their reader. */
+export interface JsonLines extends StdoutReader {
+  /** Queues one line (without its newline). */
+  write(line: string): void;
+}
+
 /** How the session shows what happens, and what it knows of the reader. */
 export interface Output {
   emit: (event: SessionEvent) => void;
   /** Whether something failed (a script's exit status says so). */
   failed: boolean;
-  /** Null while the reader keeps up (always, on a terminal); see JsonLines. */
+  /**
+   * Null while the reader keeps up (always, on a terminal); see
+   * StdoutReader.
+   */
   readerBehind(): Promise<void> | null;
   /**
    * Resolves once what was emitted so far has reached the reader (a
-   * terminal's lines at once; `--json` lines once written to stdout).
+   * terminal's lines at once; `--json` lines, and a script's, once written
+   * to stdout).
    */
   written(): Promise<void>;
+  /**
+   * Lines wait for a program reading stdout (`--json`, a script): a chat
+   * message is acknowledged to the server only once its line is written
+   * (`written`), so a program killed with lines unread gets them again.
+   */
+  readonly ackOnceWritten: boolean;
   /** Resolves once the reader of `--json` lines is gone; never on a terminal. */
   readerGone: Promise<unknown>;
 }
 
-/** Said on stderr when a program leaves `--json` output unread. */
-export function readerBehindText(highBytes: number): string {
-  return `chat: more than ${
-    Math.round(highBytes / 1024 / 1024)
-  } MiB of JSON lines wait unread on stdout: holding off the server's messages until the program reading stdout catches up (read it continuously: past ${
+/**
+ * Said on stderr when a program leaves our output unread: `--json` lines
+ * (`json`), or a script's.
+ */
+export function readerBehindText(highBytes: number, json: boolean): string {
+  return `chat: more than ${Math.round(highBytes / 1024 / 1024)} MiB of ${
+    json ? "JSON lines" : "lines"
+  } wait unread on stdout: holding off the server's messages until the program reading stdout catches up (read it continuously: past ${
     DEFAULT_MAX_INBOX_BYTES / 1024 / 1024
   } MiB more from the server the connection is dropped)`;
 }
@@ -60,16 +78,23 @@ export function readerBehindText(highBytes: number): string {
 export const READER_CAUGHT_UP =
   "chat: the program reading stdout caught up: taking the server's messages again";
 
-/** Where events go: a JSON line each, or lines on the terminal. */
+/**
+ * Where events go: a JSON line each, or lines on the terminal. `reader`:
+ * the program reading stdout, for whom the lines are queued (`json`'s, or
+ * the terminal's for a script); none on a terminal.
+ */
 export function outputFor(
   terminal: Terminal,
   style: Style,
   json: JsonLines | undefined,
+  reader: StdoutReader | undefined = json,
 ): Output {
   const output: Output = {
     failed: false,
-    readerBehind: () => json?.caughtUp() ?? null,
-    written: () => json?.written() ?? Promise.resolve(),
+    readerBehind: () => reader?.caughtUp() ?? null,
+    written: () => reader?.written() ?? Promise.resolve(),
+    ackOnceWritten: reader !== undefined,
+    // A script's commands run whoever reads (or not) what it prints.
     readerGone: json?.gone ?? new Promise(() => {}),
     emit: (event: SessionEvent) => {
       if (isFailure(event)) output.failed = true;

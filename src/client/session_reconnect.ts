@@ -202,7 +202,7 @@ export async function reconnect(
       const url = urls[index]!;
       try {
         const client = await connectTrusted(url, context.trust, terminal, node);
-        if (context.json) client.ackWhenHandled();
+        if (context.output.ackOnceWritten) client.ackWhenHandled();
         const reply = await client.register(
           name,
           context.identity,

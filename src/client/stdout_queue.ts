@@ -1,6 +1,6 @@
 /**
- * The lines `chat connect --json` writes, queued and written to stdout in
- * the background, in order. A program that stops reading our stdout fills
+ * The lines `chat connect --json` writes (or a script's: stdin not a
+ * terminal), queued and written to stdout in the background, in order. A program that stops reading our stdout fills
  * the pipe; a synchronous write would then stop the whole client (its
  * keepalive answers too) until the server dropped it. Here a line is queued
  * at once and the client goes on; past {@link STDOUT_BACKLOG_BYTES} unread

@@ -1,11 +1,13 @@
 /**
- * A bot that stops reading the stdout of `chat connect --json` while the room
- * is busy. Its writes were synchronous: once the pipe was full the whole
- * client stopped, its answers to the server's keepalive pings too, and the
- * server dropped it. Now the lines queue (stdout_queue.ts), and past the
- * queue's bound the client holds off the server's messages until the reader
- * catches up: it stays connected, and the reader gets every message, in
- * order, once it reads again. A real server, a real `chat connect` process.
+ * A bot that stops reading the stdout of `chat connect --json` (or of a
+ * script's `chat connect`) while the room is busy. Its writes were
+ * synchronous: once the pipe was full the whole client stopped, its answers
+ * to the server's keepalive pings too, and the server dropped it. Now the
+ * lines queue (stdout_queue.ts), and past the queue's bound the client holds
+ * off the server's messages until the reader catches up: it stays connected
+ * (or, past what the connection keeps unread, reconnects), what it holds
+ * stays bounded, and the reader gets every message, once, in order, once it
+ * reads again. A real server, a real `chat connect` process.
  */
 
 import assert from "node:assert/strict";
@@ -15,7 +17,11 @@ import { until } from "../_helpers/bystanders.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
 import { ChatProcess } from "../_helpers/process.ts";
 import { DROPPED_WHILE_HELD } from "../../src/client/chat_client.ts";
-import { FINAL_FLUSH_STALL_MS } from "../../src/client/stdout_queue.ts";
+import {
+  FINAL_FLUSH_STALL_MS,
+  STDOUT_BACKLOG_BYTES,
+} from "../../src/client/stdout_queue.ts";
+import { DEFAULT_MAX_INBOX_BYTES } from "../../src/transport/connection.ts";
 
 /** The server pings a connection silent this long, and drops it if it stays so. */
 const IDLE_SECONDS = 2;
@@ -29,12 +35,38 @@ function line(n: number): string {
 /** What the client says on stderr when it holds off the server's messages. */
 const HOLDING_OFF = /holding off the server's messages/;
 
+/** The number of one of alice's lines (`line`) in what the bot wrote. */
+const NUMBERED = / ?m(\d+) €/;
+
 /**
- * A server where alice may flood, `bot` (a `chat connect --json` process)
+ * What a client's resident memory may grow by beyond the lines it holds for
+ * its reader: the runtime's heap, garbage not yet collected.
+ */
+const RSS_SLACK_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The resident memory of process `pid` now, in bytes (Linux), read through
+ * `cat`: Deno lets only a process with --allow-all read another process's
+ * /proc entry.
+ */
+async function residentBytes(pid: number): Promise<number> {
+  const { stdout } = await new Deno.Command("cat", {
+    args: [`/proc/${pid}/status`],
+    stderr: "null",
+  }).output();
+  const status = new TextDecoder().decode(stdout);
+  const kib = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  assert.ok(kib !== null, `no VmRSS in /proc/${pid}/status:\n${status}`);
+  return Number(kib[1]) * 1024;
+}
+
+/**
+ * A server where alice may flood, `bot` (a `chat connect --json` process,
+ * or with `json` false a script's `chat connect`: stdin and stdout pipes)
  * and alice signed in to it, and alice's numbered lines (`line`) as the bot
  * wrote them.
  */
-async function busyRoom() {
+async function busyRoom(json = true) {
   const dir = await Deno.makeTempDir({ prefix: "chat-json-behind-" });
   const pub = join(dir, "server.pub");
   await Deno.writeTextFile(pub, (await testKeys()).publicPem);
@@ -57,7 +89,9 @@ async function busyRoom() {
   const events: Record<string, unknown>[] = [];
   /** The numbers of alice's lines the bot wrote, in the order written. */
   const numbers: number[] = [];
-  /** `chat connect --json` as bot (the same identity each time). */
+  /** The bot's lines other than alice's (a script's), in order. */
+  const others: string[] = [];
+  /** `chat connect` as bot (the same identity each time). */
   const startBot = () => {
     let partial = "";
     return new ChatProcess([
@@ -67,7 +101,7 @@ async function busyRoom() {
       pub,
       "--user",
       "bot",
-      "--json",
+      ...(json ? ["--json"] : []),
       "--no-open",
       "--downloads",
       join(dir, "downloads"),
@@ -77,6 +111,12 @@ async function busyRoom() {
         const lines = (partial + text).split("\n");
         partial = lines.pop()!;
         for (const line of lines) {
+          if (!json) {
+            const numbered = NUMBERED.exec(line);
+            if (numbered === null) others.push(line);
+            else numbers.push(Number(numbered[1]));
+            continue;
+          }
           const event = JSON.parse(line) as Record<string, unknown>;
           events.push(event);
           if (event.type === "message" && event.from === "alice") {
@@ -86,10 +126,15 @@ async function busyRoom() {
       },
     });
   };
+  const welcome = json ? /"type":"welcome"/ : /SUCCESS: Username registered\./;
   let bot = startBot();
-  await bot.waitFor(/"type":"welcome"/);
+  await bot.waitFor(welcome);
   const alice = await TestClient.connect(server, "alice");
-  await bot.waitFor(/"type":"presence","name":"alice","online":true/);
+  await bot.waitFor(
+    json
+      ? /"type":"presence","name":"alice","online":true/
+      : /\*\*\* alice joined the chat \*\*\*/,
+  );
   let sent = 0;
   return {
     get bot() {
@@ -101,7 +146,7 @@ async function busyRoom() {
       bot.resumeStdout();
       await bot.finish();
       bot = startBot();
-      await bot.waitFor(/"type":"welcome"/);
+      await bot.waitFor(welcome);
     },
     /** What the server logged (why it dropped a connection, say). */
     get logs(): string[] {
@@ -117,6 +162,7 @@ async function busyRoom() {
     },
     alice,
     events,
+    others,
     numbers,
     get sent() {
       return sent;
@@ -268,6 +314,68 @@ Deno.test("chat connect --json: past what the connection keeps unread too, the b
   assert.deepEqual(room.numbers, inOrder(room.sent));
 });
 
+Deno.test("chat connect (a script): a script that stops reading stdout in a busy room holds off the server's messages, its memory stays bounded, and once it reads again it gets every private message once, in order", async () => {
+  await using room = await busyRoom(false);
+  const { bot, alice } = room;
+  const pid = bot.child.pid;
+  const before = await residentBytes(pid);
+  // What the client holds for its reader is the queue's bound and what the
+  // connection keeps unread, not all that comes (alice sends more than
+  // twice that): without the pause the lines pile up in the client.
+  const held = STDOUT_BACKLOG_BYTES + DEFAULT_MAX_INBOX_BYTES;
+  const bounded = async () => {
+    const grown = await residentBytes(pid) - before;
+    assert.ok(
+      grown < held + RSS_SLACK_BYTES,
+      `the client's RSS grew by ${grown} bytes (from ${before}) after ${room.sent} messages`,
+    );
+  };
+  bot.pauseStdout();
+  const bound = Math.ceil((3 * 40 * 1024 * 1024) / 12_000);
+  while (!HOLDING_OFF.test(bot.stderr)) {
+    assert.ok(
+      room.sent < bound,
+      `the client never said it was holding off after ${room.sent} messages\nstderr:\n${bot.stderr}`,
+    );
+    await room.sayPaced(200);
+    await bounded();
+  }
+  // More private messages than the connection keeps unread: it is dropped,
+  // and they wait on the server, unacknowledged.
+  while (
+    !alice.inbox.some(({ message }) =>
+      message.t === "presence" && message.name === "bot" && !message.online
+    )
+  ) {
+    assert.ok(
+      room.sent < bound,
+      `the bot was never dropped after ${room.sent} messages\nstderr:\n${bot.stderr}`,
+    );
+    await until(
+      () => room.queuedBytes < 256 * 1024,
+      "the server to pass alice's lines on",
+      60_000,
+    );
+    await room.say(50, "bot");
+    await bounded();
+  }
+  // As much again while it is away: these wait on the server, and the
+  // client, still behind, does not sign in again to take them.
+  await room.say(Math.ceil(held / 12_000), "bot");
+  await bounded();
+  assert.ok(room.sent * 12_000 > 2 * held, `alice sent ${room.sent} lines`);
+
+  bot.resumeStdout();
+  await room.readAll();
+  assert.deepEqual(room.numbers, inOrder(room.sent));
+  assert.ok(
+    room.others.some((line) => line.includes(DROPPED_WHILE_HELD)),
+    `stdout:\n${room.others.join("\n")}`,
+  );
+  assert.ok(room.others.includes("Reconnected as bot."));
+  await bot.waitForStderr(/taking the server's messages again/);
+});
+
 Deno.test("chat connect --json: when the program reading stdout closes it, the client leaves with an error on stderr", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-json-gone-" });
   const pub = join(dir, "server.pub");
@@ -329,28 +437,41 @@ Deno.test("chat connect --json: when the program reading stdout closes it, the c
   }
 });
 
-Deno.test("chat connect --json: a bot killed with lines still queued for its stdout gets them at its next sign-in: a message is acknowledged only once written", async () => {
-  await using room = await busyRoom();
-  room.bot.pauseStdout();
-  // 1.2 MB for the bot: far more than the pipe holds while unread.
-  await room.say(100, "bot");
-  // What fits the pipe is written, and acknowledged; the rest waits in the
-  // client's queue, unacknowledged.
-  await until(
-    () => room.pending() < 100,
-    "the bot to acknowledge what it wrote",
-    30_000,
+for (const json of [true, false]) {
+  Deno.test(
+    `chat connect${
+      json ? " --json: a bot" : " (a script): a script"
+    } killed with lines still queued for its stdout gets them at its next sign-in: a message is acknowledged only once written`,
+    async () => {
+      await using room = await busyRoom(json);
+      room.bot.pauseStdout();
+      // 1.2 MB for the bot: far more than the pipe holds while unread.
+      await room.say(100, "bot");
+      // What fits the pipe is written, and acknowledged; the rest waits in the
+      // client's queue, unacknowledged.
+      await until(
+        () => room.pending() < 100,
+        "the bot to acknowledge what it wrote",
+        30_000,
+      );
+      assert.ok(room.pending() > 0, "acknowledged lines it never wrote");
+      await room.restartBot();
+      await until(
+        () => new Set(room.numbers).size === room.sent,
+        `every line, across both processes (have ${
+          new Set(room.numbers).size
+        })`,
+        60_000,
+      );
+      // Each acknowledged once written.
+      await until(
+        () => room.pending() === 0,
+        "every line acknowledged",
+        30_000,
+      );
+    },
   );
-  assert.ok(room.pending() > 0, "acknowledged lines it never wrote");
-  await room.restartBot();
-  await until(
-    () => new Set(room.numbers).size === room.sent,
-    `every line, across both processes (have ${new Set(room.numbers).size})`,
-    60_000,
-  );
-  // Each acknowledged once written.
-  await until(() => room.pending() === 0, "every line acknowledged", 30_000);
-});
+}
 
 for (const json of [true, false]) {
   Deno.test(
