@@ -34,16 +34,39 @@ export interface OutgoingFilesOptions {
   resendSchedule?: () => ResendSchedule;
 }
 
+/**
+ * A file waiting to be offered again (for the next pause to pass, or for
+ * our next connection): /transfers lists it, /cancel stops it.
+ */
+export interface PendingResend {
+  /** Its number among those waiting, for `cancelResend`. */
+  id: number;
+  /** The file's name. */
+  name: string;
+  /** Whom it is to be offered to. */
+  targets: readonly SendTarget[];
+}
+
 export function outgoingFiles(options: OutgoingFilesOptions): {
   /** Sends `path` to `target`; resolves once done with it. */
   send: (target: SendTarget, path: string, re: Re) => Promise<void>;
   /** Resolves once every file being sent is done with. */
   settled: () => Promise<unknown>;
+  /** The files waiting to be offered again now. */
+  resends: () => PendingResend[];
+  /** Offers `id` no more; false when it is not waiting any more. */
+  cancelResend: (id: number) => boolean;
 } {
   const { link, relinked, leaving, emit, status } = options;
   const schedule = options.resendSchedule ?? (() => new ResendSchedule());
   const sending = new Set<Promise<void>>();
   let nextSend = 1;
+  /** Files waiting to be offered again, and how to stop each, by id. */
+  const waiting = new Map<
+    number,
+    { name: string; targets: readonly SendTarget[]; cancel: () => void }
+  >();
+  let nextResend = 1;
   const sendFile = (target: SendTarget, path: string, re: Re) => {
     const run = sendWithResume(target, path, re);
     sending.add(run);
@@ -53,11 +76,13 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
 
   /**
    * Sends, then offers again to those a broken connection cut off, until
-   * it reaches them, they decline, the session ends, or the schedule's
-   * budget of time connected is spent (resend_schedule.ts).
+   * it reaches them, they decline, the session ends, the user cancels it
+   * (/cancel) or the schedule's budget of time connected is spent
+   * (resend_schedule.ts).
    */
   const sendWithResume = async (target: SendTarget, path: string, re: Re) => {
     const resend = schedule();
+    const id = nextResend++;
     let targets: SendTarget[] = [target];
     for (let attempt = 0; targets.length > 0; attempt++) {
       const retry: SendTarget[] = [];
@@ -67,49 +92,76 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       }
       targets = retry;
       if (targets.length === 0 || leaving()) return;
-      if (link().client.isOver) {
-        // Our connection broke: wait for the next one, however long that
-        // takes (a server restarting slowly); then offer at once.
-        if (!(await relinked())) return;
-        resend.reconnected();
-        continue;
-      }
-      const delay = resend.next();
-      if (delay === null) {
-        emit({
-          type: "error",
-          re,
-          code: "file",
-          text: `ERROR: Gave up offering ${
-            sanitizeForTerminal(basename(path))
-          } again: not taken in ${
-            resend.budgetMs / 60_000
-          } minutes connected; send it again later and it resumes where it stopped`,
-        });
-        return;
-      }
-      const client = link().client;
-      const started = Date.now();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const woke = await Promise.race([
-        new Promise<"slept">((resolve) => {
-          timer = setTimeout(() => resolve("slept"), delay);
-        }),
-        relinked().then((back) =>
-          back ? "relinked" as const : "ended" as const
-        ),
-        client.ended.then(() => "broke" as const),
-      ]);
-      clearTimeout(timer);
-      // Only time connected counts: up to the break, if ours broke.
-      resend.waited(Date.now() - started);
-      if (leaving() || woke === "ended") return;
-      if (woke === "relinked") resend.reconnected();
-      else if (woke === "broke" || client.isOver) {
-        if (!(await relinked())) return;
-        resend.reconnected();
+      // Between offers only: a running one is cancelled as a transfer.
+      const cancelled = Promise.withResolvers<"cancelled">();
+      waiting.set(id, {
+        name: basename(path),
+        targets,
+        cancel: () => cancelled.resolve("cancelled"),
+      });
+      try {
+        if (!(await untilNextOffer(resend, cancelled.promise, path, re))) {
+          return;
+        }
+      } finally {
+        waiting.delete(id);
       }
     }
+  };
+
+  /**
+   * Waits until a file whose transfer broke is to be offered again: true
+   * then; false when it is not to be (the session ends, `cancelled`
+   * resolves, or `resend`'s budget is spent, which is said).
+   */
+  const untilNextOffer = async (
+    resend: ResendSchedule,
+    cancelled: Promise<"cancelled">,
+    path: string,
+    re: Re,
+  ): Promise<boolean> => {
+    if (link().client.isOver) {
+      // Our connection broke: wait for the next one, however long that
+      // takes (a server restarting slowly); then offer at once.
+      if ((await Promise.race([relinked(), cancelled])) !== true) return false;
+      resend.reconnected();
+      return true;
+    }
+    const delay = resend.next();
+    if (delay === null) {
+      emit({
+        type: "error",
+        re,
+        code: "file",
+        text: `ERROR: Gave up offering ${
+          sanitizeForTerminal(basename(path))
+        } again: not taken in ${
+          resend.budgetMs / 60_000
+        } minutes connected; send it again later and it resumes where it stopped`,
+      });
+      return false;
+    }
+    const client = link().client;
+    const started = Date.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const woke = await Promise.race([
+      new Promise<"slept">((resolve) => {
+        timer = setTimeout(() => resolve("slept"), delay);
+      }),
+      relinked().then((back) => back ? "relinked" as const : "ended" as const),
+      client.ended.then(() => "broke" as const),
+      cancelled,
+    ]);
+    clearTimeout(timer);
+    // Only time connected counts: up to the break, if ours broke.
+    resend.waited(Date.now() - started);
+    if (leaving() || woke === "ended" || woke === "cancelled") return false;
+    if (woke === "relinked") resend.reconnected();
+    else if (woke === "broke" || client.isOver) {
+      if ((await Promise.race([relinked(), cancelled])) !== true) return false;
+      resend.reconnected();
+    }
+    return true;
   };
 
   /** What to offer again after `outcome`: its targets that may resume. */
@@ -210,7 +262,19 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     });
   };
 
-  return { send: sendFile, settled: () => Promise.all(sending) };
+  return {
+    send: sendFile,
+    settled: () => Promise.all(sending),
+    resends: () =>
+      [...waiting].map(([id, { name, targets }]) => ({ id, name, targets })),
+    cancelResend: (id) => {
+      const pending = waiting.get(id);
+      if (pending === undefined) return false;
+      waiting.delete(id);
+      pending.cancel();
+      return true;
+    },
+  };
 }
 
 /** `~/x` means the user's home folder, as in a shell. */

@@ -517,6 +517,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   const transfers = transferControls({
     link: () => link,
     downloadsDir: files.downloadsDir,
+    resends: { list: outgoing.resends, cancel: outgoing.cancelResend },
   });
 
   // Chat lines whose connection ended before the server answered go again

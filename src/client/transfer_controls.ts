@@ -1,6 +1,7 @@
 /**
- * /transfers and /cancel: the transfers of the connection now (each way)
- * and the partial downloads that may resume, numbered as last listed.
+ * /transfers and /cancel: the transfers of the connection now (each way),
+ * the files waiting to be offered again and the partial downloads that may
+ * resume, numbered as last listed.
  *
  * @module
  */
@@ -8,17 +9,24 @@
 import { removePartial, scanPartials } from "../files/partials.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { Link } from "./connection_files.ts";
+import type { PendingResend } from "./outgoing_files.ts";
 import { type TransferEntry, TransferNumbers } from "./transfers_view.ts";
 
 export function transferControls(options: {
   /** The connection now. */
   link: () => Link;
   downloadsDir: string;
+  /** Files waiting to be offered again (outgoingFiles). */
+  resends: {
+    list: () => PendingResend[];
+    /** False when it is not waiting any more. */
+    cancel: (id: number) => boolean;
+  };
 }): {
   list: () => Promise<[number, TransferEntry][]>;
   cancel: (n: number) => Promise<string[]>;
 } {
-  const { link, downloadsDir } = options;
+  const { link, downloadsDir, resends } = options;
   const numbers = new TransferNumbers();
   const listTransfers = async (): Promise<[number, TransferEntry][]> => {
     const entries: TransferEntry[] = [];
@@ -31,6 +39,15 @@ export function transferControls(options: {
         done: s.acked,
         size: s.size,
         resumedAt: s.resumedAt,
+      });
+    }
+    for (const r of resends.list()) {
+      entries.push({
+        kind: "resend",
+        id: r.id,
+        name: r.name,
+        to: r.targets.map((t) => "to" in t ? t.to : `group ${t.group}`)
+          .join(", "),
       });
     }
     const receiving = link().receiver.list();
@@ -73,6 +90,9 @@ export function transferControls(options: {
     switch (entry.kind) {
       case "sending":
         if (!link().sender.cancel(entry.xfer)) break;
+        return [`Cancelled sending ${name}.`];
+      case "resend":
+        if (!resends.cancel(entry.id)) break;
         return [`Cancelled sending ${name}.`];
       case "receiving":
         if (!(await link().receiver.cancel(entry.xfer))) break;

@@ -2,8 +2,9 @@
 
 /**
  * What `/transfers` shows and what `/cancel N` refers to: the file transfers
- * running (sent and received) and the partial downloads kept for resuming,
- * each under a number that stays the same for as long as it is listed.
+ * running (sent and received), the files waiting to be offered again after a
+ * broken transfer and the partial downloads kept for resuming, each under a
+ * number that stays the same for as long as it is listed.
  *
  * @module
  */
@@ -22,6 +23,15 @@ export type TransferEntry =
     done: number;
     size: number;
     resumedAt: number;
+  }
+  | {
+    /** A file whose transfer broke, waiting to be offered again. */
+    kind: "resend";
+    /** Its number among those waiting (outgoing_files.ts). */
+    id: number;
+    name: string;
+    /** `jojo`, `group team`, or several: `jojo, mia`. */
+    to: string;
   }
   | {
     kind: "receiving";
@@ -48,6 +58,8 @@ export function entryId(entry: TransferEntry): string {
   switch (entry.kind) {
     case "sending":
       return `out:${entry.xfer}`;
+    case "resend":
+      return `again:${entry.id}`;
     case "receiving":
       return `in:${entry.xfer}`;
     case "resumable":
@@ -99,7 +111,8 @@ export function formatTransfers(
   const lines = ["File transfers (/cancel N stops one):"];
   for (const [n, entry] of numbered) {
     const name = sanitizeForTerminal(entry.name);
-    const resumed = entry.kind !== "resumable" && entry.resumedAt > 0
+    const resumed = (entry.kind === "sending" || entry.kind === "receiving") &&
+        entry.resumedAt > 0
       ? `, resumed at ${formatBytes(entry.resumedAt)}`
       : "";
     switch (entry.kind) {
@@ -108,6 +121,13 @@ export function formatTransfers(
           `  ${n}. sending ${name} to ${sanitizeForTerminal(entry.to)}: ${
             share(entry.done, entry.size)
           }${resumed}`,
+        );
+        break;
+      case "resend":
+        lines.push(
+          `  ${n}. sending ${name} to ${
+            sanitizeForTerminal(entry.to)
+          }: waiting to offer it again, resuming where it stopped`,
         );
         break;
       case "receiving":

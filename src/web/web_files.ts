@@ -260,6 +260,9 @@ export class WebFiles {
       case "resumable":
         // A page keeps no partial files.
         return false;
+      case "resend":
+        // Nor does it offer a file again (outgoing_files.ts).
+        return false;
       default: {
         const unreachable: never = entry;
         return unreachable;

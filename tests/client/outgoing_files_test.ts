@@ -1,7 +1,7 @@
 /**
  * outgoingFiles against a real server: an offer our broken connection left
  * unanswered is kept alive across the reconnection, and made again once we
- * are back.
+ * are back, unless /cancel (transferControls) stops it meanwhile.
  */
 
 import assert from "node:assert/strict";
@@ -12,6 +12,9 @@ import { FileSender } from "../../src/client/file_sender.ts";
 import type { Link } from "../../src/client/connection_files.ts";
 import { outgoingFiles } from "../../src/client/outgoing_files.ts";
 import { ResendSchedule } from "../../src/client/resend_schedule.ts";
+import { transferControls } from "../../src/client/transfer_controls.ts";
+import { formatTransfers } from "../../src/client/transfers_view.ts";
+import { until } from "../_helpers/bystanders.ts";
 import type { SessionEvent } from "../../src/client/session_events.ts";
 import type { StatusRow } from "../../src/client/status_row.ts";
 import type { Identity } from "../../src/crypto/identity.ts";
@@ -93,4 +96,117 @@ Deno.test("outgoingFiles offers a file again once our connection is back when it
     await jojo.quit();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/**
+ * sophia's file for jojo, offered and left unanswered, and the /transfers
+ * and /cancel of her session: `cut()` breaks her connection (the offer then
+ * waits to be made again), `relink()` signs her in again.
+ */
+async function offerCut(schedule: () => ResendSchedule) {
+  const server = await startTestServer();
+  const dir = await Deno.makeTempDir({ prefix: "chat-outgoing-" });
+  const path = join(dir, "notes.txt");
+  await Deno.writeTextFile(path, "x".repeat(1000));
+  const jojo = await TestClient.connect(server, "jojo");
+  const identity = await testIdentity();
+  let link = await signIn(server, "sophia", identity);
+  // Nothing is received here: no transfer comes in.
+  const receiver = { list: () => [] } as unknown as FileReceiver;
+  let relinked = Promise.withResolvers<boolean>();
+  let leaving = false;
+  const events: SessionEvent[] = [];
+  const outgoing = outgoingFiles({
+    link: () => link,
+    relinked: () => relinked.promise,
+    leaving: () => leaving,
+    emit: (event) => events.push(event),
+    status: { showProgress: () => {} } as unknown as StatusRow,
+    resendSchedule: schedule,
+  });
+  const transfers = transferControls({
+    link: () => ({ ...link, receiver }),
+    downloadsDir: join(dir, "downloads"),
+    resends: { list: outgoing.resends, cancel: outgoing.cancelResend },
+  });
+  const sending = outgoing.send({ to: "jojo" }, path, 1);
+  await jojo.waitFor((m) => m.message.t === "file_offer");
+  return {
+    jojo,
+    events,
+    transfers,
+    sending,
+    /** The offers jojo was made. */
+    offers: () => jojo.inbox.filter((m) => m.message.t === "file_offer").length,
+    /** "... will be offered again" said so far. */
+    againSaid: () =>
+      events.filter((e) =>
+        e.type === "notice" && / will be offered again/.test(e.text)
+      ).length,
+    async cut(): Promise<void> {
+      link.client.abort();
+      await link.client.ended;
+    },
+    async relink(): Promise<void> {
+      link = await signIn(server, "sophia", identity);
+      relinked.resolve(true);
+      relinked = Promise.withResolvers<boolean>();
+    },
+    async [Symbol.asyncDispose]() {
+      leaving = true;
+      link.client.abort();
+      relinked.resolve(false);
+      await outgoing.settled();
+      await jojo.quit().catch(() => {});
+      await server.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("transferControls lists a file waiting for our connection to offer it again, and /cancel stops it: it is not offered once we are back", async () => {
+  await using offer = await offerCut(() => new ResendSchedule([20], 60_000));
+  await offer.cut();
+  await until(() => offer.againSaid() === 1, "the file to wait");
+  const listed = await offer.transfers.list();
+  assert.deepEqual(formatTransfers(listed), [
+    "File transfers (/cancel N stops one):",
+    "  1. sending notes.txt to jojo: waiting to offer it again, resuming where it stopped",
+  ]);
+  assert.deepEqual(await offer.transfers.cancel(1), [
+    "Cancelled sending notes.txt.",
+  ]);
+  await offer.relink();
+  // Done with, without offering it again (before: offered at once).
+  await offer.sending;
+  assert.equal(offer.offers(), 1);
+  assert.deepEqual(await offer.transfers.cancel(1), [
+    "ERROR: Transfer 1 (notes.txt) has already ended",
+  ]);
+  assert.deepEqual(formatTransfers(await offer.transfers.list()), [
+    "No file transfers.",
+  ]);
+});
+
+Deno.test("transferControls: /cancel stops a file waiting out a pause before it is offered again", async () => {
+  // The pause is long: only /cancel ends it within the test.
+  await using offer = await offerCut(() =>
+    new ResendSchedule([10 * 60_000], 60 * 60_000)
+  );
+  await offer.cut();
+  // jojo is gone when we are back: the offer made again is refused, and
+  // the next waits out the pause.
+  await offer.jojo.quit();
+  await offer.relink();
+  await until(() => offer.againSaid() === 2, "the second offer's refusal");
+  const [entry] = await offer.transfers.list();
+  assert.equal(entry?.[1].kind, "resend");
+  assert.deepEqual(await offer.transfers.cancel(entry[0]), [
+    "Cancelled sending notes.txt.",
+  ]);
+  await offer.sending;
+  assert.ok(
+    !offer.events.some((e) => e.type === "error"),
+    JSON.stringify(offer.events),
+  );
 });
