@@ -543,9 +543,14 @@ export class SecureChannel {
    * garbage collection. Call it only once nothing reads any of its bodies.
    */
   recycle(batch: readonly DecodedMessage[]): void {
-    // Every body is a view of the one decrypted frame.
+    // Every body is a view of the one decrypted frame; a bulk frame's body
+    // (`outside`) of the frame as it came, which the connection may read
+    // the next one into.
     const first = batch[0];
-    if (first !== undefined) releaseBuffer(first.body.buffer);
+    if (first === undefined) return;
+    if (first.outside === true && this.#conn.reuse !== undefined) {
+      this.#conn.reuse(first.body.buffer);
+    } else releaseBuffer(first.body.buffer);
   }
 
   close(code: number = CloseCode.normal, reason = ""): void {

@@ -24,6 +24,7 @@
  * limit, the server is cut off with 4008.
  */
 
+import { releaseBuffer } from "../crypto/bytes.ts";
 import { MAX_FRAME_BYTES } from "../protocol/limits.ts";
 import {
   CloseCode,
@@ -190,6 +191,8 @@ export class TcpWebSocketConnection implements Connection {
 
   /** Received bytes not parsed yet: #buffer[#start, #end). */
   #buffer = new Uint8Array(READ_BUFFER_BYTES);
+  /** A message's buffer handed back for the next frame of its length (reuse). */
+  #readSpare: ArrayBuffer | null = null;
   #start = 0;
   #end = 0;
   /** The frame being read straight into its own buffer, if one is. */
@@ -293,6 +296,22 @@ export class TcpWebSocketConnection implements Connection {
 
   receive(): Promise<WireData | null> {
     return this.#inbox.receive();
+  }
+
+  reuse(buffer: ArrayBufferLike): void {
+    // Handed back twice: already kept, or being read into again.
+    if (buffer === this.#readSpare || buffer === this.#part?.payload.buffer) {
+      return;
+    }
+    // Only what the direct read would allocate (a frame over
+    // DIRECT_READ_BYTES) is worth keeping; the latest one handed back, as
+    // the frames of a download have one length (its last is shorter).
+    if (
+      this.#gone || !(buffer instanceof ArrayBuffer) || buffer.resizable ||
+      buffer.byteLength <= DIRECT_READ_BYTES
+    ) return releaseBuffer(buffer);
+    if (this.#readSpare !== null) releaseBuffer(this.#readSpare);
+    this.#readSpare = buffer;
   }
 
   close(code: number = CloseCode.normal, reason = ""): void {
@@ -480,7 +499,7 @@ export class TcpWebSocketConnection implements Connection {
         continue;
       }
       if (head.length > DIRECT_READ_BYTES) {
-        const payload = new Uint8Array(head.length);
+        const payload = this.#payloadBuffer(head.length);
         const there = bytes.subarray(head.headerBytes);
         payload.set(there);
         this.#part = { head, payload, filled: there.length };
@@ -491,6 +510,16 @@ export class TcpWebSocketConnection implements Connection {
       return true;
     }
     return false;
+  }
+
+  /** A buffer for a frame's `length` bytes: the spare one if it fits exactly. */
+  #payloadBuffer(length: number): Uint8Array<ArrayBuffer> {
+    const spare = this.#readSpare;
+    if (spare === null || spare.byteLength !== length) {
+      return new Uint8Array(length);
+    }
+    this.#readSpare = null;
+    return new Uint8Array(spare);
   }
 
   /**

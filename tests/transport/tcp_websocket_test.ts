@@ -352,6 +352,49 @@ Deno.test("TcpWebSocketConnection reads messages split anywhere across reads, fr
   await client.closed;
 });
 
+Deno.test("TcpWebSocketConnection reads the next frame of a handed-back buffer's length into it, and others into fresh buffers", async () => {
+  using server = new RawServer();
+  const { client, peer } = await connected(server);
+  // A frame larger than the 64 KiB read buffer is read into a buffer of
+  // its own, as a file chunk is.
+  const random = (n: number) => {
+    const bytes = new Uint8Array(n);
+    for (let i = 0; i < n; i += 65536) {
+      crypto.getRandomValues(bytes.subarray(i, Math.min(n, i + 65536)));
+    }
+    return bytes;
+  };
+  const first = random(140_000);
+  const second = random(140_000);
+  const shorter = random(100_000);
+  const third = random(140_000);
+  await peer.write(serverFrame(0x2, first));
+  const got1 = await client.receive() as Uint8Array<ArrayBuffer>;
+  assert.deepEqual(got1, first);
+  const buffer = got1.buffer;
+  client.reuse(buffer);
+  await peer.write(serverFrame(0x2, second));
+  const got2 = await client.receive() as Uint8Array<ArrayBuffer>;
+  assert.deepEqual(got2, second);
+  assert.ok(got2.buffer === buffer, "the handed-back buffer was not reused");
+  client.reuse(got2.buffer);
+  // Handed back twice (a caller's mistake): still one frame per buffer.
+  client.reuse(got2.buffer);
+  // Another length: a fresh buffer, the spare kept for a later frame.
+  await peer.write(serverFrame(0x2, shorter));
+  const got3 = await client.receive() as Uint8Array<ArrayBuffer>;
+  assert.deepEqual(got3, shorter);
+  assert.ok(got3.buffer !== buffer, "a frame of another length in it");
+  await peer.write(serverFrame(0x2, third));
+  const got4 = await client.receive() as Uint8Array<ArrayBuffer>;
+  assert.deepEqual(got4, third);
+  assert.ok(got4.buffer === buffer, "the spare was not kept for its length");
+  client.close();
+  await peer.readClose();
+  peer.close();
+  await client.closed;
+});
+
 /** Sends `bytes` to a fresh client and resolves with how the client closed. */
 async function hostile(bytes: Uint8Array): Promise<{
   sent: { code: number; reason: string };
