@@ -76,6 +76,27 @@ export function emitOrHold(
   else count.held.push(event);
 }
 
+/**
+ * Emits (or holds with `count`) the lines that say why an end-to-end item
+ * was not shown as a message: those starting `ERROR: ` as errors (code
+ * `e2e`), the rest as notices. The caller sanitises them for its screen.
+ */
+export function emitOpenedLines(
+  emit: (event: SessionEvent) => void,
+  lines: readonly string[],
+  count: HistoryCount | undefined,
+): void {
+  for (const text of lines) {
+    emitOrHold(
+      emit,
+      text.startsWith("ERROR: ")
+        ? { type: "error", re: null, code: "e2e", text }
+        : { type: "notice", text },
+      count,
+    );
+  }
+}
+
 /** Notes that `id` answered the request counted in `count`. */
 export function noteHistoryId(count: HistoryCount, id: number): void {
   if (count.oldest === null || id < count.oldest) count.oldest = id;

@@ -24,7 +24,11 @@ import {
   type GroupOpened,
   GroupSessions,
 } from "./group_sessions.ts";
-import { emitOrHold, type HistoryCount } from "./history_count.ts";
+import {
+  emitOpenedLines,
+  emitOrHold,
+  type HistoryCount,
+} from "./history_count.ts";
 import type { InTurn } from "./in_turn.ts";
 import type { SessionEvent } from "./session_events.ts";
 
@@ -124,15 +128,7 @@ export function sessionE2e(options: SessionE2eOptions) {
       case "refused":
         // No lines: a secret that was taken before, not a message.
         if (count !== undefined && opened.lines.length > 0) count.unopened++;
-        for (const text of opened.lines.map(sanitizeForTerminal)) {
-          emitOrHold(
-            emit,
-            text.startsWith("ERROR: ")
-              ? { type: "error", re: null, code: "e2e", text }
-              : { type: "notice", text },
-            count,
-          );
-        }
+        emitOpenedLines(emit, opened.lines.map(sanitizeForTerminal), count);
         return;
       case "secret":
         // A file's key, for the offer that names it (file_key_share.ts), or
@@ -218,15 +214,7 @@ export function sessionE2e(options: SessionE2eOptions) {
             count.unopened++;
           } else count.waiting++;
         }
-        for (const text of opened.lines.map(sanitizeForTerminal)) {
-          emitOrHold(
-            emit,
-            text.startsWith("ERROR: ")
-              ? { type: "error", re: null, code: "e2e", text }
-              : { type: "notice", text },
-            count,
-          );
-        }
+        emitOpenedLines(emit, opened.lines.map(sanitizeForTerminal), count);
         return;
       case "waiting":
         // Shown when its sender key comes (`late`).

@@ -60,6 +60,7 @@ import {
 } from "../client/reconnect_status.ts";
 import { hasTextBody, type Style } from "../client/render.ts";
 import {
+  emitOpenedLines,
   emitOrHold,
   type HistoryCount,
   HistoryCounts,
@@ -914,15 +915,7 @@ function showOpened(opened: Opened, count?: HistoryCount): void {
     case "refused":
       // No lines: a secret that was taken before, not a message.
       if (count !== undefined && opened.lines.length > 0) count.unopened++;
-      for (const text of opened.lines) {
-        emitOrHold(
-          emit,
-          text.startsWith("ERROR: ")
-            ? { type: "error", re: null, code: "e2e", text }
-            : { type: "notice", text },
-          count,
-        );
-      }
+      emitOpenedLines(emit, opened.lines, count);
       return;
     case "secret":
       // A file's key, for the offer that names it (file_key_share.ts), or a
@@ -1006,15 +999,7 @@ function showGroupOpened(opened: GroupOpened, count?: HistoryCount): void {
           count.unopened++;
         } else count.waiting++;
       }
-      for (const text of opened.lines) {
-        emitOrHold(
-          emit,
-          text.startsWith("ERROR: ")
-            ? { type: "error", re: null, code: "e2e", text }
-            : { type: "notice", text },
-          count,
-        );
-      }
+      emitOpenedLines(emit, opened.lines, count);
       return;
     case "waiting":
       // Shown when its sender key comes (`late`).
