@@ -58,6 +58,7 @@ export async function openE2eFiles(
       return {
         kind: "elsewhere",
         warning: e2eElsewhereWarning(name, lock.pid),
+        pid: lock.pid,
         release: () => {},
       };
     }

@@ -29,7 +29,12 @@ import {
   HistoryCounts,
   noteHistoryId,
 } from "./history_count.ts";
-import { type E2eKeys, type E2eOpening, sessionE2e } from "./session_e2e.ts";
+import {
+  type E2eHolder,
+  type E2eKeys,
+  type E2eOpening,
+  sessionE2e,
+} from "./session_e2e.ts";
 import type { SessionEvent } from "./session_events.ts";
 import { StatusRow } from "./status_row.ts";
 import { offerConsent } from "./offer_consent.ts";
@@ -156,7 +161,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
   let client: ChatClient | null = null;
   let name = options.user;
   let e2eKeys: E2eKeys | undefined;
-  let e2eElsewhere = false;
+  let e2eElsewhere: E2eHolder | null = null;
   // What was shown, kept across reconnections: nothing is shown twice.
   const ledger = new StoreLedgers();
   for (;;) {
@@ -251,8 +256,8 @@ async function openE2e(
   open: SessionOptions["e2e"],
   name: string,
   emit: (event: SessionEvent) => void,
-): Promise<{ keys: E2eKeys | undefined; elsewhere: boolean } | null> {
-  if (open === undefined) return { keys: undefined, elsewhere: false };
+): Promise<{ keys: E2eKeys | undefined; elsewhere: E2eHolder | null } | null> {
+  if (open === undefined) return { keys: undefined, elsewhere: null };
   let opening: E2eOpening;
   try {
     opening = await open(name);
@@ -267,7 +272,7 @@ async function openE2e(
   }
   switch (opening.kind) {
     case "keys":
-      return { keys: opening.keys, elsewhere: false };
+      return { keys: opening.keys, elsewhere: null };
     case "elsewhere":
       emit({
         type: "error",
@@ -275,7 +280,7 @@ async function openE2e(
         code: "e2e",
         text: sanitizeForTerminal(opening.warning),
       });
-      return { keys: undefined, elsewhere: true };
+      return { keys: undefined, elsewhere: { pid: opening.pid } };
     default: {
       const unreachable: never = opening;
       return unreachable;
@@ -297,8 +302,11 @@ interface ChatContext {
   json: boolean;
   ui: InterfaceOptions;
   e2e: E2eKeys | undefined;
-  /** Another process of this name has its end-to-end keys: /msg is refused. */
-  e2eElsewhere: boolean;
+  /**
+   * Another process of this name has its end-to-end keys: /msg is refused,
+   * and what comes end to end is left for it, unacknowledged.
+   */
+  e2eElsewhere: E2eHolder | null;
 }
 
 async function chat(first: ChatClient, context: ChatContext): Promise<number> {
@@ -342,6 +350,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     openGroup,
   } = sessionE2e({
     keys: context.e2e,
+    elsewhere: context.e2eElsewhere,
     emit,
     order,
     show: (message, text, count) => show(message, text, count),
@@ -540,7 +549,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     outgoing,
     transfers,
     e2e,
-    e2eElsewhere: context.e2eElsewhere,
+    e2eElsewhere: context.e2eElsewhere !== null,
     showOpened,
     order,
     historyCounts,

@@ -51,11 +51,22 @@ export interface E2eKeys {
  */
 export type E2eOpening =
   | { kind: "keys"; keys: E2eKeys }
-  | { kind: "elsewhere"; warning: string };
+  | { kind: "elsewhere"; warning: string; pid: number | null };
+
+/** The process that has this name's end-to-end keys: its pid, if known. */
+export interface E2eHolder {
+  pid: number | null;
+}
 
 export interface SessionE2eOptions {
   /** Absent: no keys, and what comes end to end is said to be unreadable. */
   keys: E2eKeys | undefined;
+  /**
+   * Without keys because another process signed in as this name has them
+   * (e2e_lock.ts): what comes end to end is left unacknowledged, for that
+   * process to get once it is back, rather than lost.
+   */
+  elsewhere?: E2eHolder | null;
   emit: (event: SessionEvent) => void;
   /** Where what comes is shown, in the order it came. */
   order: InTurn;
@@ -69,7 +80,7 @@ export interface SessionE2eOptions {
 }
 
 export function sessionE2e(options: SessionE2eOptions) {
-  const { keys, emit, order, show, client } = options;
+  const { keys, emit, order, show, client, elsewhere = null } = options;
   const inTurn = (run: () => void | Promise<void>) => order.run(run);
   // Private messages end to end (issue 17), when there are keys.
   const e2e = keys === undefined ? null : new E2eSessions({
@@ -173,6 +184,32 @@ export function sessionE2e(options: SessionE2eOptions) {
         ),
       }, count);
     });
+  /**
+   * Says, in turn, that `what` waits for the process that has the keys;
+   * the promise never settles, so it is never acknowledged (ChatClient
+   * MessageListener): the server keeps it for that process, which gets it
+   * at its next sign-in. Acknowledged here it would be lost, since this
+   * session cannot open it and the server would not send it again. A
+   * message that cannot be opened with the keys either (corrupt, hostile)
+   * is acknowledged there, as always.
+   */
+  const leaveFor = (
+    holder: E2eHolder,
+    what: string,
+    count?: HistoryCount,
+  ): Promise<void> => {
+    const which = holder.pid === null ? "" : ` (pid ${holder.pid})`;
+    inTurn(() => {
+      if (count !== undefined) count.unopened++;
+      emitOrHold(emit, {
+        type: "notice",
+        text: sanitizeForTerminal(
+          `${what} waits for the chat connect that has your end-to-end keys${which}`,
+        ),
+      }, count);
+    });
+    return new Promise<void>(() => {});
+  };
   const openE2e = (
     client: ChatClient,
     message: E2ePrivate,
@@ -180,7 +217,9 @@ export function sessionE2e(options: SessionE2eOptions) {
     count?: HistoryCount,
   ) => {
     if (e2e === null) {
-      noKeysFor(`A private message from ${message.from}`, count);
+      const what = `A private message from ${message.from}`;
+      if (elsewhere !== null) return leaveFor(elsewhere, what, count);
+      noKeysFor(what, count);
       return;
     }
     const opened = e2e.open(client, message, body);
@@ -233,10 +272,9 @@ export function sessionE2e(options: SessionE2eOptions) {
     count?: HistoryCount,
   ) => {
     if (groupSessions === null) {
-      noKeysFor(
-        `A group message from ${message.from} in ${message.group}`,
-        count,
-      );
+      const what = `A group message from ${message.from} in ${message.group}`;
+      if (elsewhere !== null) return leaveFor(elsewhere, what, count);
+      noKeysFor(what, count);
       return;
     }
     const opened = groupSessions.open(client, message, body);

@@ -280,6 +280,77 @@ Deno.test("chat connect of a name already running: one the server replaced ends 
   }
 });
 
+Deno.test("chat connect without the keys (another of its name, cut off, has them) leaves end-to-end messages unacknowledged: the one with the keys gets each once it is back", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-e2e-keyless-" });
+  const processes: ChatProcess[] = [];
+  const proxy = { current: null as HoldingProxy | null };
+  try {
+    await makeKeys(dir);
+    const server = serveProcess(dir, 0, "--data", `${dir}/data`);
+    processes.push(server);
+    const port = await listeningPort(server);
+    const carol = connect(dir, port, "carol", "carol");
+    processes.push(carol);
+    await carol.waitFor(/SUCCESS: Username registered\./);
+    await waitForKeys(dir, port, "carol");
+    const network = new HoldingProxy(Number(port));
+    proxy.current = network;
+    const keyed = connect(dir, network.port, "alice", "shared");
+    processes.push(keyed);
+    await keyed.waitFor(/SUCCESS: Username registered\./);
+    await waitForKeys(dir, port, "alice");
+    await carol.write("/msg alice before the cut\n");
+    await keyed.waitFor(/Private message from carol: before the cut/);
+    // Its network goes, and its attempts to come back hang before the
+    // server's first byte until `release`.
+    network.cutAll();
+    network.holdAt(network.downBytes);
+    await carol.waitFor(/\*\*\* alice left the chat \*\*\*/);
+
+    const keyless = connect(dir, port, "alice", "shared");
+    processes.push(keyless);
+    await keyless.waitFor(/SUCCESS: Username registered\./);
+    await keyless.waitForStderr(/^WARNING: Another chat connect signed in/m);
+    await carol.write("/msg alice while away one\n");
+    await carol.write("/msg alice while away two\n");
+    const waits = new RegExp(
+      `A private message from carol waits for the chat connect that has your end-to-end keys \\(pid ${keyed.child.pid}\\)`,
+      "g",
+    );
+    await keyless.waitFor(
+      /waits for the chat connect[^\n]*\n[^\n]*waits for the chat connect/,
+    );
+    // Its goodbye acknowledges what it showed (ChatClient.quit), not these.
+    await quit(keyless);
+    assert.equal(keyless.stdout.match(waits)?.length, 2, keyless.stdout);
+    assert.doesNotMatch(keyless.stdout + keyless.stderr, /while away/);
+
+    // Back: it signs in again and is sent what waited, each once.
+    network.release();
+    await keyed.waitFor(/Private message from carol: while away two/);
+    await carol.write("/msg alice after the cut\n");
+    await keyed.waitFor(/Private message from carol: after the cut/);
+    for (const text of ["while away one", "while away two", "after the cut"]) {
+      assert.equal(
+        keyed.stdout.split(`Private message from carol: ${text}`).length - 1,
+        1,
+        keyed.stdout,
+      );
+    }
+    assert.match(keyed.stdout, /while away one[\s\S]*while away two/);
+    await quit(keyed);
+    await quit(carol);
+    assert.doesNotMatch(keyed.stdout + keyed.stderr, TROUBLE);
+  } finally {
+    await proxy.current?.close();
+    for (const p of processes) {
+      p.kill();
+      await p.finish();
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test({
   name:
     "chat connect on a terminal opens the end-to-end files of the name the server welcomed, not of one it refused first",
