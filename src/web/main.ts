@@ -883,6 +883,9 @@ function onIncoming(
     // Opened even from someone ignored (`show` hides their messages): it
     // may hold their chain for a group, needed once they are shown again.
     const sessions = e2e;
+    if (sessions === null && e2eBusy) {
+      return leaveForKeyedTab(`A private message from ${message.from}`, count);
+    }
     if (sessions === null) {
       inTurn(() => {
         if (count !== undefined) count.unopened++;
@@ -901,6 +904,26 @@ function onIncoming(
   }
   const text = hasTextBody(message) ? decodeText(body) : "";
   inTurn(() => show(message, text, count));
+}
+
+/**
+ * Says, in turn, that `what` waits for the tab that has the end-to-end
+ * keys; the promise never settles, so it is never acknowledged
+ * (chat_client.ts MessageListener): the server keeps it for a sign-in with
+ * the keys. Acknowledged here, where it cannot be opened, it would be lost.
+ * One that cannot be opened with the keys either (corrupt, hostile) is
+ * acknowledged there, as always.
+ */
+function leaveForKeyedTab(what: string, count?: HistoryCount): Promise<void> {
+  inTurn(() => {
+    if (count !== undefined) count.unopened++;
+    emitOrHold(emit, {
+      type: "notice",
+      text:
+        `${what} waits for your end-to-end keys, which another tab of this browser has: it comes there, or here once that tab is closed and this one reloaded`,
+    }, count);
+  });
+  return new Promise<void>(() => {});
 }
 
 /**
@@ -959,6 +982,12 @@ function openGroup(
   count?: HistoryCount,
 ): Promise<void> | undefined {
   const sessions = groupSessions;
+  if (sessions === null && e2eBusy) {
+    return leaveForKeyedTab(
+      `A group message from ${message.from} in ${message.group}`,
+      count,
+    );
+  }
   if (sessions === null) {
     inTurn(() => {
       if (count !== undefined) count.unopened++;

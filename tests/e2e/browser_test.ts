@@ -354,6 +354,23 @@ Deno.test({
     );
     await second.close();
 
+    // Signed in as webby there (the server replaces the first tab), it
+    // leaves what comes end to end unacknowledged, even by its goodbye: the
+    // tab with the keys gets it when signed in again, not lost.
+    const keyless = await signedInPage(chat, "webby", problems);
+    await waitForLine(keyless, /^WARNING: Another tab of this browser/);
+    await termy.write("/msg webby meant for the keys\n");
+    await waitForLine(
+      keyless,
+      /^A private message from termy waits for your end-to-end keys, which another tab of this browser has/,
+    );
+    await typeLine(keyless, "/quit");
+    await waitForLine(keyless, /Disconnected\.$/);
+    await keyless.close();
+    await page.reload();
+    await join(page, "webby");
+    await waitForLine(page, /Private message from termy: meant for the keys$/);
+
     // History comes from the page's own archive (the server has ciphertext).
     await page.reload();
     await join(page, "webby");
