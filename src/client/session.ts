@@ -462,10 +462,16 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       // line written
       // to stdout, so a program killed with lines unread gets them again.
       // What answers a /history is held until its last page came.
+      // `written` counts the lines queued when it is called, so it is
+      // called as soon as this message's line is out (not a turn later,
+      // when the lines of messages after it may be queued too, and a
+      // paused reader would hold this one's acknowledgement for them).
       const reached = (dealt: Promise<void> | undefined) =>
-        dealt?.then(() => count?.released.promise).then(() =>
-          context.output.written()
-        );
+        count === undefined
+          ? dealt?.then(() => context.output.written())
+          : dealt?.then(() => count.released.promise).then(() =>
+            context.output.written()
+          );
       if (message.t === "e2e_private") {
         // Opened even from someone ignored (`show` hides their messages):
         // it may hold their chain for a group, needed once they are shown
