@@ -387,9 +387,16 @@ export class ChatClient {
   /**
    * Sends a message that gets no reply (file data and acknowledgements).
    * Bulk messages yield to everything else (see SecureChannel.sendBulk).
+   * `bodyWritten`: a file chunk's body is handed back, not freed
+   * (SecureChannel.send).
    */
-  post(message: Notice, body?: Uint8Array, bulk = false): void {
-    this.#channel.send(message, body, bulk);
+  post(
+    message: Notice,
+    body?: Uint8Array,
+    bulk = false,
+    bodyWritten?: () => void,
+  ): void {
+    this.#channel.send(message, body, bulk, bodyWritten);
   }
 
   /** Bytes queued for sending and not yet on the network. */

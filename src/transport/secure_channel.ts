@@ -110,19 +110,24 @@ const BULK_RETRY_MS = 1;
  */
 export class SharedBytes {
   #holders: number;
+  readonly #bodyWritten: (() => void) | null;
 
   /**
    * `holders`: how many channels will queue these bytes. With `body`, they
    * go out as a bulk frame (docs/PROTOCOL.md 3.7): `bytes` is the header to
    * seal and `body` the bytes appended as they are (a file chunk its sender
-   * sealed); both are freed after the last holder.
+   * sealed); both are freed after the last holder. `bodyWritten`: the body
+   * is not freed but handed back to whoever made it (for the next chunk),
+   * by calling this after the last holder, once nothing reads it any more.
    */
   constructor(
     readonly bytes: Uint8Array,
     holders: number,
     readonly body: Uint8Array | null = null,
+    bodyWritten: (() => void) | null = null,
   ) {
     this.#holders = holders;
+    this.#bodyWritten = bodyWritten;
   }
 
   /** What this adds to a queue. */
@@ -130,11 +135,16 @@ export class SharedBytes {
     return this.bytes.byteLength + (this.body?.byteLength ?? 0);
   }
 
-  /** One holder is done with the bytes; after the last, they are freed. */
+  /**
+   * One holder is done with the bytes (sealed them, or its socket wrote a
+   * body it did not copy: Connection.sendParts); after the last, they are
+   * freed, or the body handed back.
+   */
   drop(): void {
     if (--this.#holders === 0) {
       releaseBuffer(this.bytes.buffer);
-      if (this.body !== null) releaseBuffer(this.body.buffer);
+      if (this.#bodyWritten !== null) this.#bodyWritten();
+      else if (this.body !== null) releaseBuffer(this.body.buffer);
     }
   }
 }
@@ -393,15 +403,21 @@ export class SecureChannel {
    * Queues one message. With `bulk`, on the bulk lane; a `file_chunk` there
    * goes out in a bulk frame of its own, its body not encrypted again
    * (docs/PROTOCOL.md 3.7): that body is the channel's from then on, freed
-   * once sealed, so it must be bytes nobody else reads or changes.
+   * once sealed, so it must be bytes nobody else reads or changes. With
+   * `bodyWritten`, it is not freed: that is called instead, once the body
+   * is sealed or written (never if the connection ends first), for the
+   * caller to reuse it.
    */
   send(
     header: ClientMessage | ServerMessage,
     body?: Uint8Array,
     bulk = false,
+    bodyWritten?: () => void,
   ): void {
     if (bulk && header.t === "file_chunk" && body !== undefined) {
-      this.sendBulk(new SharedBytes(encodeHeader(header), 1, body));
+      this.sendBulk(
+        new SharedBytes(encodeHeader(header), 1, body, bodyWritten ?? null),
+      );
       return;
     }
     const encoded = encodeMessage(header, body);

@@ -237,6 +237,64 @@ Deno.test("a file_chunk sent on the bulk lane goes out in a bulk frame after the
   assert.equal(chunk!.outside, true);
 });
 
+Deno.test("a file_chunk sent with bodyWritten is handed back once, after its frame went out, not freed", async () => {
+  const sender = channelPair();
+  const body = crypto.getRandomValues(new Uint8Array(64 * 1024));
+  const copy = body.slice();
+  let handedBack = 0;
+  sender.channel.send(
+    { t: "file_chunk", xfer: 1, offset: 0 },
+    body,
+    true,
+    () => handedBack++,
+  );
+  assert.equal(handedBack, 0, "handed back before it was sealed");
+  await sender.channel.drain();
+  assert.equal(handedBack, 1);
+  assert.deepEqual(body, copy, "the body was freed or changed");
+  // What went out is the body as it was, whatever the sender does next.
+  body.fill(0);
+  const frame = sender.conn.sent[0] as Uint8Array;
+  assert.deepEqual(frame.subarray(frame.length - copy.length), copy);
+});
+
+/** A recording connection that writes bodies as they are (sendParts). */
+class PartsConnection extends RecordingConnection {
+  readonly parts: { body: Uint8Array; written: () => void }[] = [];
+  sendParts(_head: Uint8Array, body: Uint8Array, written: () => void): void {
+    this.parts.push({ body, written });
+  }
+}
+
+Deno.test("a file_chunk's bodyWritten waits for a sendParts socket to have written the body", async () => {
+  const secret = crypto.getRandomValues(new Uint8Array(32));
+  const conn = new PartsConnection();
+  const channel = new SecureChannel(conn, {
+    sender: new FrameSealer(secret, { smallFrames: nativeSmallFrames }),
+    receiver: new FrameOpener(secret),
+    transcriptHash: new Uint8Array(32),
+  });
+  // A first frame derives the epoch's keys, after which frames are sealed
+  // on the spot and a body can go as a part.
+  channel.send({ t: "file_end", xfer: 1, sha256: "0".repeat(64) });
+  await channel.drain();
+  const body = crypto.getRandomValues(new Uint8Array(64 * 1024));
+  let handedBack = 0;
+  channel.send(
+    { t: "file_chunk", xfer: 1, offset: 0 },
+    body,
+    true,
+    () => handedBack++,
+  );
+  await channel.drain();
+  assert.equal(conn.parts.length, 1, "the body did not go as a part");
+  assert.equal(conn.parts[0]!.body, body);
+  assert.equal(handedBack, 0, "handed back while the socket still holds it");
+  conn.parts[0]!.written();
+  assert.equal(handedBack, 1);
+  assert.equal(body.length, 64 * 1024, "the body was freed");
+});
+
 Deno.test("a bulk frame that carries anything but a file_chunk ends the session", async () => {
   const { channel, conn, secret } = channelPair();
   const frame = await new FrameSealer(secret).sealBulk(
