@@ -6,8 +6,9 @@
  * Each chunk is sealed once, with a key made for this offer
  * (crypto/file_cipher.ts), and the server relays it without opening it.
  *
- * Memory stays flat whatever the file size: one chunk buffer, reused, and
- * each sealed chunk is freed by the channel once it is on the socket.
+ * Memory stays flat whatever the file size: one read buffer, reused, and
+ * sealed chunks in a few buffers the channel hands back once each is on the
+ * socket (chunk_buffers.ts).
  *
  * With a {@link FileAead} (chat connect: OpenSSL through FFI) a chunk is
  * read, hashed and sealed on the spot; without one (a test, a runtime
@@ -30,6 +31,7 @@ import type {
   ServerMessage,
 } from "../protocol/messages.ts";
 import { briefReason, type ChatClient } from "./chat_client.ts";
+import { ChunkBuffers } from "./chunk_buffers.ts";
 import { fileKeyForOffer } from "./file_key.ts";
 import { type SharedKey, withRealName } from "./file_key_share.ts";
 import type { FileSigner } from "../crypto/file_signature.ts";
@@ -52,6 +54,13 @@ const BACKLOG_POLL_MS = 1;
 const SEALS_IN_FLIGHT = 3;
 /** What one read of the file asks for: 8 chunks. */
 const READ_BLOCK_BYTES = 8 * FILE_CHUNK_BYTES;
+/**
+ * Sealed-chunk buffers kept for reuse: as many as the channel may hold at
+ * once (the backlog allowed), which it hands back as it copies each into
+ * its frame. Fewer (a read block's worth) still allocated fresh ones each
+ * time the socket fell behind and caught up.
+ */
+const SPARE_CHUNK_BUFFERS = BACKLOG_LIMIT / FILE_CHUNK_BYTES;
 
 interface Outgoing {
   name: string;
@@ -235,11 +244,16 @@ export class FileSender {
         // The file is read a block at a time (a read is an operation on
         // another thread, whose hand-over costs more than the copy at 128
         // KiB) and hashed a block at a time; each chunk of the block is then
-        // sealed into a buffer of its own, which the channel frees once it
-        // is on the socket. Natively on the spot; through WebCrypto (which
-        // copies its input at the call) up to SEALS_IN_FLIGHT ahead, on its
-        // threads, while the next ones are read.
+        // sealed into a buffer of its own. Natively on the spot, into a
+        // buffer the channel hands back once it is on the socket; through
+        // WebCrypto (which copies its input at the call) up to
+        // SEALS_IN_FLIGHT ahead, on its threads, while the next ones are
+        // read, into buffers the channel frees.
         const block = new Uint8Array(READ_BLOCK_BYTES);
+        const sealedBuffers = new ChunkBuffers(
+          FILE_CHUNK_BYTES + FILE_TAG_BYTES,
+          SPARE_CHUNK_BUFFERS,
+        );
         let blockAt = 0;
         let blockEnd = 0;
         const sealing: { offset: number; sealed: Promise<Uint8Array> }[] = [];
@@ -291,15 +305,13 @@ export class FileSender {
           // Sealed once, here: the server passes it on as it is (5.6).
           const place = { index, offset: sent };
           if (cipher.native) {
-            const body = cipher.sealInto(
-              place,
-              chunk,
-              new Uint8Array(chunk.length + FILE_TAG_BYTES),
-            );
+            const out = sealedBuffers.lend();
+            const body = cipher.sealInto(place, chunk, out.bytes);
             this.#client.post(
               { t: "file_chunk", xfer, offset: sent },
               body,
               true,
+              out.handBack,
             );
           } else {
             if (sealing.length >= SEALS_IN_FLIGHT) await postOldest();
@@ -311,6 +323,8 @@ export class FileSender {
           onProgress({ sent, acked: outgoing.acked, size });
         }
         while (sealing.length > 0) await postOldest();
+        // No more chunks: the spares, and those still queued, go now.
+        sealedBuffers.free();
         if (!settled()) {
           // Keyed (file_cipher.ts): the server cannot tell a file by it.
           const sha256 = await cipher.keyedDigest(hash.digestHex());

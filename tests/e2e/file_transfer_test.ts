@@ -289,6 +289,50 @@ Deno.test("files sealed through OpenSSL open through WebCrypto and back: byte fo
   });
 });
 
+Deno.test("FileSender seals its chunks through OpenSSL into a few buffers the channel hands back, and the file arrives byte for byte", async () => {
+  assert.ok(fileAead, "the tests run with --allow-ffi, where OpenSSL loads");
+  await withTempDir(async (root) => {
+    await using server = await startTestServer();
+    const sender = await fileUser(server, "sender", root, true);
+    const receiver = await fileUser(server, "receiver", root, true);
+    // Many chunks, so that the sender outruns the socket now and then and
+    // a reused buffer overwritten too early would show in the hash.
+    const chunks = 128;
+    const bytes = randomBytes((chunks - 1) * FILE_CHUNK_BYTES + 4321);
+    const digest = sha256(bytes);
+    await Deno.writeFile(`${root}/reused.bin`, bytes);
+    const client = sender.client.client;
+    const post = client.post.bind(client);
+    const buffers = new Set<ArrayBufferLike>();
+    let posted = 0;
+    client.post = (message, body, bulk, bodyWritten) => {
+      if (message.t === "file_chunk" && body !== undefined) {
+        buffers.add(body.buffer);
+        posted++;
+      }
+      post(message, body, bulk, bodyWritten);
+    };
+    const outcome = await sender.sender.send(
+      { to: "receiver" },
+      `${root}/reused.bin`,
+    );
+    assert.equal(outcome.kind, "finished", JSON.stringify(outcome));
+    await waitForLine(receiver, /^Saved to /);
+    assert.equal(
+      sha256(await Deno.readFile(`${receiver.downloads}/reused.bin`)),
+      digest,
+    );
+    assert.equal(posted, chunks);
+    // At most what the channel may hold at once (4 MiB of chunks) and a
+    // few: a fresh buffer per chunk without reuse.
+    assert.ok(
+      buffers.size <= chunks / 2,
+      `${buffers.size} buffers for ${chunks} chunks: not reused`,
+    );
+    await Promise.all([sender, receiver].map((u) => u.client.quit()));
+  });
+});
+
 Deno.test("FileReceiver keeps hostile file names inside the downloads folder and harmless", async () => {
   await withTempDir(async (root) => {
     await using server = await startTestServer();
