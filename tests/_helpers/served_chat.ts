@@ -30,6 +30,8 @@ export interface ConnectOptions {
   readonly acceptFiles?: boolean;
   /** More arguments for `chat connect`. */
   readonly args?: readonly string[];
+  /** The port it connects to (a proxy's in front of the server); the server's by default. */
+  readonly port?: string | number;
 }
 
 /** A key pair in a fresh folder, the server started on it, and its users. */
@@ -92,8 +94,12 @@ export class ServedChat implements AsyncDisposable {
   /** `chat connect` as `user`, with its own config folder (see ConnectOptions). */
   connect(
     user: string,
-    { config = `config-${user}`, acceptFiles = false, args = [] }:
-      ConnectOptions = {},
+    {
+      config = `config-${user}`,
+      acceptFiles = false,
+      args = [],
+      port = this.port,
+    }: ConnectOptions = {},
   ): ChatProcess {
     const files = acceptFiles
       ? [
@@ -106,7 +112,7 @@ export class ServedChat implements AsyncDisposable {
     return this.track(
       new ChatProcess([
         "connect",
-        `127.0.0.1:${this.port}`,
+        `127.0.0.1:${port}`,
         "--pub",
         `${this.dir}/public.pem`,
         "--user",

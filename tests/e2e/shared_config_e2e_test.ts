@@ -8,229 +8,138 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ChatClient } from "../../src/client/chat_client.ts";
-import { E2eKeyError, fetchBundle } from "../../src/client/e2e_keys.ts";
-import { importPublicKeyPem } from "../../src/crypto/keys.ts";
 import { HoldingProxy } from "../_helpers/holding_proxy.ts";
-import {
-  ChatProcess,
-  hasPty,
-  listeningPort,
-  makeKeys,
-  serveProcess,
-} from "../_helpers/process.ts";
-
-/** `chat connect` as `user`, with the config folder (and identity) in `config`. */
-function connect(
-  dir: string,
-  port: string | number,
-  user: string,
-  config: string,
-): ChatProcess {
-  return new ChatProcess([
-    "connect",
-    `127.0.0.1:${port}`,
-    "--pub",
-    `${dir}/public.pem`,
-    "--user",
-    user,
-  ], { env: { XDG_CONFIG_HOME: join(dir, config) } });
-}
-
-/** Waits (with a deadline) until `name` has published one-time keys. */
-async function waitForKeys(
-  dir: string,
-  port: string,
-  name: string,
-): Promise<void> {
-  const { spki } = await importPublicKeyPem(
-    await Deno.readTextFile(`${dir}/public.pem`),
-  );
-  const probe = await ChatClient.connect(`ws://127.0.0.1:${port}`, {
-    pinnedSpki: spki,
-  });
-  try {
-    assert.equal((await probe.register(`probe${name}`)).t, "welcome");
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      try {
-        if ((await fetchBundle(probe, name)).bundle.oneTime.length > 0) return;
-      } catch (error) {
-        if (!(error instanceof E2eKeyError) || error.code !== "no_keys") {
-          throw error;
-        }
-      }
-      if (Date.now() > deadline) assert.fail(`${name} published no keys`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  } finally {
-    await probe.quit();
-  }
-}
+import { ChatProcess, hasPty } from "../_helpers/process.ts";
+import { hasOneTimeKeys } from "../_helpers/published_keys.ts";
+import { quit, ServedChat } from "../_helpers/served_chat.ts";
 
 async function killed(process: ChatProcess): Promise<void> {
   process.kill("SIGKILL");
   await process.finish();
 }
 
-async function quit(process: ChatProcess): Promise<void> {
-  await process.write("/quit\n");
-  const status = await process.finish();
-  assert.equal(status.code, 0, process.stdout + process.stderr);
-}
-
 const TROUBLE = /could not be opened|unknown or already used|ERROR|WARNING/;
 
 Deno.test("two chat connect with one identity and config folder, as different names, both killed and started again, still read held and new private messages", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "chat-e2e-shared-" });
-  const processes: ChatProcess[] = [];
-  try {
-    await makeKeys(dir);
-    const server = serveProcess(dir, 0, "--data", `${dir}/data`);
-    processes.push(server);
-    const port = await listeningPort(server);
-    // Started together: one identity key and one storage key come of it.
-    let alice = connect(dir, port, "alice", "shared");
-    let bob = connect(dir, port, "bob", "shared");
-    const carol = connect(dir, port, "carol", "carol");
-    processes.push(alice, bob, carol);
-    for (const p of [alice, bob, carol]) {
-      await p.waitFor(/SUCCESS: Username registered\./);
-    }
-    for (const name of ["alice", "bob", "carol"]) {
-      await waitForKeys(dir, port, name);
-    }
-    await carol.write("/msg alice one for alice\n");
-    await alice.waitFor(/Private message from carol: one for alice/);
-    await carol.write("/msg bob one for bob\n");
-    await bob.waitFor(/Private message from carol: one for bob/);
-    await alice.write("/msg carol alice answers\n");
-    await carol.waitFor(/Private message from alice: alice answers/);
-    await bob.write("/msg carol bob answers\n");
-    await carol.waitFor(/Private message from bob: bob answers/);
-    const folder = join(dir, "shared", "chat");
-    const files = [...Deno.readDirSync(folder)].map((e) => e.name)
-      .filter((name) => /^e2e_(keys|state)_[^.]+$/.test(name)).sort();
-    assert.equal(files.length, 4, files.join(", "));
-    assert.ok(files.every((name) => /_(alice|bob)$/.test(name)), files.join());
+  await using chat = await ServedChat.start("chat-e2e-shared-");
+  await chat.serve("--data", chat.data);
+  // Started together: one identity key and one storage key come of it.
+  let alice = chat.connect("alice", { config: "shared" });
+  let bob = chat.connect("bob", { config: "shared" });
+  const carol = chat.connect("carol", { config: "carol" });
+  for (const p of [alice, bob, carol]) {
+    await p.waitFor(/SUCCESS: Username registered\./);
+  }
+  for (const name of ["alice", "bob", "carol"]) {
+    await chat.keysOf(name, hasOneTimeKeys);
+  }
+  await carol.write("/msg alice one for alice\n");
+  await alice.waitFor(/Private message from carol: one for alice/);
+  await carol.write("/msg bob one for bob\n");
+  await bob.waitFor(/Private message from carol: one for bob/);
+  await alice.write("/msg carol alice answers\n");
+  await carol.waitFor(/Private message from alice: alice answers/);
+  await bob.write("/msg carol bob answers\n");
+  await carol.waitFor(/Private message from bob: bob answers/);
+  const folder = join(chat.dir, "shared", "chat");
+  const files = [...Deno.readDirSync(folder)].map((e) => e.name)
+    .filter((name) => /^e2e_(keys|state)_[^.]+$/.test(name)).sort();
+  assert.equal(files.length, 4, files.join(", "));
+  assert.ok(files.every((name) => /_(alice|bob)$/.test(name)), files.join());
 
-    await killed(alice);
-    await killed(bob);
-    // Held for them, on the sessions they had.
-    await carol.write("/msg alice held for alice\n");
-    await carol.waitFor(/Private message to alice: held for alice/);
-    await carol.write("/msg bob held for bob\n");
-    await carol.waitFor(/Private message to bob: held for bob/);
+  await killed(alice);
+  await killed(bob);
+  // Held for them, on the sessions they had.
+  await carol.write("/msg alice held for alice\n");
+  await carol.waitFor(/Private message to alice: held for alice/);
+  await carol.write("/msg bob held for bob\n");
+  await carol.waitFor(/Private message to bob: held for bob/);
 
-    alice = connect(dir, port, "alice", "shared");
-    bob = connect(dir, port, "bob", "shared");
-    processes.push(alice, bob);
-    await alice.waitFor(/Private message from carol: held for alice/);
-    await bob.waitFor(/Private message from carol: held for bob/);
-    await carol.write("/msg alice new for alice\n");
-    await alice.waitFor(/Private message from carol: new for alice/);
-    await carol.write("/msg bob new for bob\n");
-    await bob.waitFor(/Private message from carol: new for bob/);
-    await alice.write("/msg carol alice is back\n");
-    await carol.waitFor(/Private message from alice: alice is back/);
-    await bob.write("/msg carol bob is back\n");
-    await carol.waitFor(/Private message from bob: bob is back/);
+  alice = chat.connect("alice", { config: "shared" });
+  bob = chat.connect("bob", { config: "shared" });
+  await alice.waitFor(/Private message from carol: held for alice/);
+  await bob.waitFor(/Private message from carol: held for bob/);
+  await carol.write("/msg alice new for alice\n");
+  await alice.waitFor(/Private message from carol: new for alice/);
+  await carol.write("/msg bob new for bob\n");
+  await bob.waitFor(/Private message from carol: new for bob/);
+  await alice.write("/msg carol alice is back\n");
+  await carol.waitFor(/Private message from alice: alice is back/);
+  await bob.write("/msg carol bob is back\n");
+  await carol.waitFor(/Private message from bob: bob is back/);
 
-    await quit(alice);
-    await quit(bob);
-    await quit(carol);
-    for (const p of [alice, bob, carol]) {
-      assert.doesNotMatch(p.stdout + p.stderr, TROUBLE);
-    }
-  } finally {
-    for (const p of processes) {
-      p.kill();
-      await p.finish();
-    }
-    await Deno.remove(dir, { recursive: true });
+  await quit(alice);
+  await quit(bob);
+  await quit(carol);
+  for (const p of [alice, bob, carol]) {
+    assert.doesNotMatch(p.stdout + p.stderr, TROUBLE);
   }
 });
 
 Deno.test("chat connect takes over the keyring and sessions a version without names kept per identity, and reads what was held for it", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "chat-e2e-takeover-" });
-  const processes: ChatProcess[] = [];
-  try {
-    await makeKeys(dir);
-    const server = serveProcess(dir, 0, "--data", `${dir}/data`);
-    processes.push(server);
-    const port = await listeningPort(server);
-    let alice = connect(dir, port, "alice", "shared");
-    const carol = connect(dir, port, "carol", "carol");
-    processes.push(alice, carol);
-    for (const p of [alice, carol]) {
-      await p.waitFor(/SUCCESS: Username registered\./);
-    }
-    for (const name of ["alice", "carol"]) await waitForKeys(dir, port, name);
-    await carol.write("/msg alice before the upgrade\n");
-    await alice.waitFor(/Private message from carol: before the upgrade/);
-    await quit(alice);
-    // As an older version left them: e2e_keys_<fingerprint>, no name.
-    const folder = join(dir, "shared", "chat");
-    for (const entry of [...Deno.readDirSync(folder)]) {
-      const old = /^(e2e_(?:keys|state)_.+)_alice$/.exec(entry.name);
-      if (old !== null) {
-        await Deno.rename(join(folder, entry.name), join(folder, old[1]!));
-      }
-    }
-    const legacy = () =>
-      [...Deno.readDirSync(folder)].map((e) => e.name)
-        .filter((name) => /^e2e_(keys|state)_[\w-]{43}$/.test(name));
-    assert.equal(legacy().length, 2, legacy().join(", "));
-    await carol.write("/msg alice after the upgrade\n");
-    await carol.waitFor(/Private message to alice: after the upgrade/);
-
-    alice = connect(dir, port, "alice", "shared");
-    processes.push(alice);
-    await alice.waitFor(/Private message from carol: after the upgrade/);
-    assert.deepEqual(legacy(), []);
-    await quit(alice);
-    await quit(carol);
-    assert.doesNotMatch(alice.stdout + alice.stderr, TROUBLE);
-  } finally {
-    for (const p of processes) {
-      p.kill();
-      await p.finish();
-    }
-    await Deno.remove(dir, { recursive: true });
+  await using chat = await ServedChat.start("chat-e2e-takeover-");
+  await chat.serve("--data", chat.data);
+  let alice = chat.connect("alice", { config: "shared" });
+  const carol = chat.connect("carol", { config: "carol" });
+  for (const p of [alice, carol]) {
+    await p.waitFor(/SUCCESS: Username registered\./);
   }
+  for (const name of ["alice", "carol"]) {
+    await chat.keysOf(name, hasOneTimeKeys);
+  }
+  await carol.write("/msg alice before the upgrade\n");
+  await alice.waitFor(/Private message from carol: before the upgrade/);
+  await quit(alice);
+  // As an older version left them: e2e_keys_<fingerprint>, no name.
+  const folder = join(chat.dir, "shared", "chat");
+  for (const entry of [...Deno.readDirSync(folder)]) {
+    const old = /^(e2e_(?:keys|state)_.+)_alice$/.exec(entry.name);
+    if (old !== null) {
+      await Deno.rename(join(folder, entry.name), join(folder, old[1]!));
+    }
+  }
+  const legacy = () =>
+    [...Deno.readDirSync(folder)].map((e) => e.name)
+      .filter((name) => /^e2e_(keys|state)_[\w-]{43}$/.test(name));
+  assert.equal(legacy().length, 2, legacy().join(", "));
+  await carol.write("/msg alice after the upgrade\n");
+  await carol.waitFor(/Private message to alice: after the upgrade/);
+
+  alice = chat.connect("alice", { config: "shared" });
+  await alice.waitFor(/Private message from carol: after the upgrade/);
+  assert.deepEqual(legacy(), []);
+  await quit(alice);
+  await quit(carol);
+  assert.doesNotMatch(alice.stdout + alice.stderr, TROUBLE);
 });
 
 Deno.test("chat connect of a name already running: one the server replaced ends and lets the keys go; while one cut off still has them, the newcomer gets none (one warning, /msg refused, no file written)", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "chat-e2e-same-name-" });
-  const processes: ChatProcess[] = [];
+  await using chat = await ServedChat.start("chat-e2e-same-name-");
   let proxy: HoldingProxy | null = null;
   try {
-    await makeKeys(dir);
-    const server = serveProcess(dir, 0, "--data", `${dir}/data`);
-    processes.push(server);
-    const port = await listeningPort(server);
-    const carol = connect(dir, port, "carol", "carol");
-    processes.push(carol);
+    await chat.serve("--data", chat.data);
+    const carol = chat.connect("carol", { config: "carol" });
     await carol.waitFor(/SUCCESS: Username registered\./);
-    await waitForKeys(dir, port, "carol");
+    await chat.keysOf("carol", hasOneTimeKeys);
     // The first, through a proxy that goes away, as its network does.
-    proxy = new HoldingProxy(Number(port));
-    const cutOff = connect(dir, proxy.port, "alice", "shared");
-    processes.push(cutOff);
+    proxy = new HoldingProxy(Number(chat.port));
+    const cutOff = chat.connect("alice", {
+      config: "shared",
+      port: proxy.port,
+    });
     await cutOff.waitFor(/SUCCESS: Username registered\./);
-    await waitForKeys(dir, port, "alice");
+    await chat.keysOf("alice", hasOneTimeKeys);
     await carol.write("/msg alice before the cut\n");
     await cutOff.waitFor(/Private message from carol: before the cut/);
     const network = proxy;
     proxy = null;
     await network.close();
     await carol.waitFor(/\*\*\* alice left the chat \*\*\*/);
-    const folder = join(dir, "shared", "chat");
+    const folder = join(chat.dir, "shared", "chat");
     const before = await filesIn(folder);
 
     // It still runs, trying to come back, with the keys.
-    const newcomer = connect(dir, port, "alice", "shared");
-    processes.push(newcomer);
+    const newcomer = chat.connect("alice", { config: "shared" });
     await newcomer.waitFor(/SUCCESS: Username registered\./);
     await newcomer.waitForStderr(
       new RegExp(
@@ -251,15 +160,13 @@ Deno.test("chat connect of a name already running: one the server replaced ends 
     // Once it has ended, the name's next process has the keys, sessions
     // and all.
     await killed(cutOff);
-    const next = connect(dir, port, "alice", "shared");
-    processes.push(next);
+    const next = chat.connect("alice", { config: "shared" });
     await next.waitFor(/SUCCESS: Username registered\./);
     await carol.write("/msg alice after the cut\n");
     await next.waitFor(/Private message from carol: after the cut/);
     // Signed in again elsewhere while it runs: the server replaces it, it
     // ends, and the newest has the keys without a warning.
-    const replacing = connect(dir, port, "alice", "shared");
-    processes.push(replacing);
+    const replacing = chat.connect("alice", { config: "shared" });
     await replacing.waitFor(/SUCCESS: Username registered\./);
     assert.equal((await next.finish()).code, 1);
     assert.match(next.stdout + next.stderr, /signed in from another place/);
@@ -272,33 +179,25 @@ Deno.test("chat connect of a name already running: one the server replaced ends 
     assert.doesNotMatch(replacing.stdout + replacing.stderr, TROUBLE);
   } finally {
     await proxy?.close();
-    for (const p of processes) {
-      p.kill();
-      await p.finish();
-    }
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("chat connect without the keys (another of its name, cut off, has them) leaves end-to-end messages unacknowledged: the one with the keys gets each once it is back", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "chat-e2e-keyless-" });
-  const processes: ChatProcess[] = [];
+  await using chat = await ServedChat.start("chat-e2e-keyless-");
   const proxy = { current: null as HoldingProxy | null };
   try {
-    await makeKeys(dir);
-    const server = serveProcess(dir, 0, "--data", `${dir}/data`);
-    processes.push(server);
-    const port = await listeningPort(server);
-    const carol = connect(dir, port, "carol", "carol");
-    processes.push(carol);
+    await chat.serve("--data", chat.data);
+    const carol = chat.connect("carol", { config: "carol" });
     await carol.waitFor(/SUCCESS: Username registered\./);
-    await waitForKeys(dir, port, "carol");
-    const network = new HoldingProxy(Number(port));
+    await chat.keysOf("carol", hasOneTimeKeys);
+    const network = new HoldingProxy(Number(chat.port));
     proxy.current = network;
-    const keyed = connect(dir, network.port, "alice", "shared");
-    processes.push(keyed);
+    const keyed = chat.connect("alice", {
+      config: "shared",
+      port: network.port,
+    });
     await keyed.waitFor(/SUCCESS: Username registered\./);
-    await waitForKeys(dir, port, "alice");
+    await chat.keysOf("alice", hasOneTimeKeys);
     await carol.write("/msg alice before the cut\n");
     await keyed.waitFor(/Private message from carol: before the cut/);
     // Its network goes, and its attempts to come back hang before the
@@ -307,8 +206,7 @@ Deno.test("chat connect without the keys (another of its name, cut off, has them
     network.holdAt(network.downBytes);
     await carol.waitFor(/\*\*\* alice left the chat \*\*\*/);
 
-    const keyless = connect(dir, port, "alice", "shared");
-    processes.push(keyless);
+    const keyless = chat.connect("alice", { config: "shared" });
     await keyless.waitFor(/SUCCESS: Username registered\./);
     await keyless.waitForStderr(/^WARNING: Another chat connect signed in/m);
     await carol.write("/msg alice while away one\n");
@@ -343,11 +241,6 @@ Deno.test("chat connect without the keys (another of its name, cut off, has them
     assert.doesNotMatch(keyed.stdout + keyed.stderr, TROUBLE);
   } finally {
     await proxy.current?.close();
-    for (const p of processes) {
-      p.kill();
-      await p.finish();
-    }
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
@@ -356,49 +249,37 @@ Deno.test({
     "chat connect on a terminal opens the end-to-end files of the name the server welcomed, not of one it refused first",
   ignore: !await hasPty(),
   fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "chat-e2e-asked-name-" });
-    const processes: ChatProcess[] = [];
-    try {
-      await makeKeys(dir);
-      const server = serveProcess(dir, 0, "--data", `${dir}/data`);
-      processes.push(server);
-      const port = await listeningPort(server);
-      const carol = connect(dir, port, "carol", "carol");
-      processes.push(carol);
-      await carol.waitFor(/SUCCESS: Username registered\./);
-      const asked = new ChatProcess([
+    await using chat = await ServedChat.start("chat-e2e-asked-name-");
+    await chat.serve("--data", chat.data);
+    const carol = chat.connect("carol", { config: "carol" });
+    await carol.waitFor(/SUCCESS: Username registered\./);
+    const asked = chat.track(
+      new ChatProcess([
         "connect",
-        `127.0.0.1:${port}`,
+        `127.0.0.1:${chat.port}`,
         "--pub",
-        `${dir}/public.pem`,
-      ], { env: { XDG_CONFIG_HOME: join(dir, "shared") }, tty: true });
-      processes.push(asked);
-      await asked.waitFor(/Enter your username: /);
-      await asked.write("carol\r");
-      // Bound to carol's key: refused, and asked again.
-      await asked.waitFor(
-        /belongs to another identity key[^]*Enter your username: /,
-      );
-      await asked.write("dave\r");
-      await asked.waitFor(/SUCCESS: Username registered\./);
-      await waitForKeys(dir, port, "dave");
-      await carol.write("/msg dave welcome dave\n");
-      await asked.waitFor(/Private message from carol: welcome dave/);
-      const names = [...Deno.readDirSync(join(dir, "shared", "chat"))]
-        .map((e) => e.name).filter((name) => /^e2e_[^.]+$/.test(name)).sort();
-      // Keys, sessions and lock: all dave's (temporary files aside).
-      assert.equal(names.length, 3, names.join(", "));
-      assert.ok(names.every((name) => name.endsWith("_dave")), names.join());
-      await asked.write("/quit\r");
-      assert.equal((await asked.finish()).code, 0, asked.stdout);
-      await quit(carol);
-    } finally {
-      for (const p of processes) {
-        p.kill();
-        await p.finish();
-      }
-      await Deno.remove(dir, { recursive: true });
-    }
+        `${chat.dir}/public.pem`,
+      ], { env: { XDG_CONFIG_HOME: join(chat.dir, "shared") }, tty: true }),
+    );
+    await asked.waitFor(/Enter your username: /);
+    await asked.write("carol\r");
+    // Bound to carol's key: refused, and asked again.
+    await asked.waitFor(
+      /belongs to another identity key[^]*Enter your username: /,
+    );
+    await asked.write("dave\r");
+    await asked.waitFor(/SUCCESS: Username registered\./);
+    await chat.keysOf("dave", hasOneTimeKeys);
+    await carol.write("/msg dave welcome dave\n");
+    await asked.waitFor(/Private message from carol: welcome dave/);
+    const names = [...Deno.readDirSync(join(chat.dir, "shared", "chat"))]
+      .map((e) => e.name).filter((name) => /^e2e_[^.]+$/.test(name)).sort();
+    // Keys, sessions and lock: all dave's (temporary files aside).
+    assert.equal(names.length, 3, names.join(", "));
+    assert.ok(names.every((name) => name.endsWith("_dave")), names.join());
+    await asked.write("/quit\r");
+    assert.equal((await asked.finish()).code, 0, asked.stdout);
+    await quit(carol);
   },
 });
 
