@@ -8,17 +8,12 @@ import { decodeBatch } from "../../src/protocol/batch_framing.ts";
 import { decodeHeader } from "../../src/protocol/message_framing.ts";
 import { Delivery, type DeliveryOptions } from "../../src/server/delivery.ts";
 import type { Outbound } from "../../src/server/outbound.ts";
-import { connect, route } from "../../src/server/router.ts";
-import { type ConnId, ServerState } from "../../src/server/state.ts";
+import { route } from "../../src/server/router.ts";
+import type { ConnId } from "../../src/server/state.ts";
 import { SecureChannel } from "../../src/transport/secure_channel.ts";
-import { memoryStore } from "../_helpers/memory_store.ts";
+import { JOJO, NANA, NONE, room, SOPHIA } from "../_helpers/router_room.ts";
 import { RecordingConnection } from "../_helpers/recording_connection.ts";
 
-const SOPHIA = 1;
-const JOJO = 2;
-const NANA = 3;
-const NONE = new Uint8Array(0);
-const KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 const encoder = new TextEncoder();
 
 /** One connection's two ends in memory: the server's channel, the peer's reader. */
@@ -66,18 +61,10 @@ class Peer {
 
 /** sophia, jojo and nana signed in, each with a peer; a Delivery over them. */
 function setup(options: Partial<DeliveryOptions> = {}) {
-  const state = new ServerState({}, memoryStore());
-  const peers = new Map<ConnId, Peer>();
-  for (
-    const [id, name] of [[SOPHIA, "sophia"], [JOJO, "jojo"], [
-      NANA,
-      "nana",
-    ]] as const
-  ) {
-    connect(state, id);
-    route(state, id, { t: "register", id: 0, name, key: KEY }, NONE, id);
-    peers.set(id, new Peer());
-  }
+  const state = room();
+  const peers = new Map<ConnId, Peer>(
+    [SOPHIA, JOJO, NANA].map((id) => [id, new Peer()]),
+  );
   const channels = new Map([...peers].map(([id, peer]) => [id, peer.channel]));
   const cutOff: ConnId[] = [];
   const logs: string[] = [];

@@ -1,32 +1,18 @@
 /** Which messages pass the rate limit uncounted: over the router, no sockets. */
 
 import assert from "node:assert/strict";
-import { memoryStore } from "../_helpers/memory_store.ts";
-import { connect, route } from "../_helpers/delivered.ts";
+import { JOJO, NANA, NONE, room, SOPHIA } from "../_helpers/router_room.ts";
+import { route } from "../_helpers/delivered.ts";
 import type { ClientMessage } from "../../src/protocol/messages.ts";
 import { FileBridge } from "../../src/server/file_bridge.ts";
 import { pacedByOthers } from "../../src/server/paced_by_others.ts";
 import { type ConnId, ServerState } from "../../src/server/state.ts";
 
-const SOPHIA = 1;
-const JOJO = 2;
-const NANA = 3;
-const NONE = new Uint8Array(0);
-const KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 const T0 = 1000;
 
 /** sophia, jojo and nana online; sophia offers jojo a file (xfer 1). */
 function offered(): ServerState {
-  const state = new ServerState({ fileAnswerMs: 30_000 }, memoryStore());
-  for (
-    const [id, name] of [[SOPHIA, "sophia"], [JOJO, "jojo"], [
-      NANA,
-      "nana",
-    ]] as const
-  ) {
-    connect(state, id);
-    route(state, id, { t: "register", id: 0, name, key: KEY }, NONE, id);
-  }
+  const state = room({ fileAnswerMs: 30_000 });
   const [offer] = route(
     state,
     SOPHIA,

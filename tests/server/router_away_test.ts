@@ -1,34 +1,10 @@
 import assert from "node:assert/strict";
-import { memoryStore } from "../_helpers/memory_store.ts";
+import { JOJO, NANA, NONE, room, SOPHIA } from "../_helpers/router_room.ts";
 import { MAX_AWAY_CHARS } from "../../src/protocol/limits.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
-import {
-  connect,
-  type Delivered as Outbound,
-  route,
-} from "../_helpers/delivered.ts";
-import { ServerState } from "../../src/server/state.ts";
+import { type Delivered as Outbound, route } from "../_helpers/delivered.ts";
 
-const SOPHIA = 1;
-const JOJO = 2;
-const NANA = 3;
-const NONE = new Uint8Array(0);
-const KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 const HI = new TextEncoder().encode("hi");
-
-function room(): ServerState {
-  const state = new ServerState({}, memoryStore());
-  for (
-    const [id, name] of [[SOPHIA, "sophia"], [JOJO, "jojo"], [
-      NANA,
-      "nana",
-    ]] as const
-  ) {
-    connect(state, id);
-    route(state, id, { t: "register", id: 0, name, key: KEY }, NONE, id);
-  }
-  return state;
-}
 
 function replyTo(out: Outbound[], id: number): ServerMessage | undefined {
   return out.find((o) => o.to.includes(id) && "re" in o.message)?.message;

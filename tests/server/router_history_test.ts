@@ -1,39 +1,15 @@
 import assert from "node:assert/strict";
-import { memoryStore } from "../_helpers/memory_store.ts";
+import { JOJO, NANA, NONE, room, SOPHIA } from "../_helpers/router_room.ts";
 import {
   MAX_HISTORY_BYTES,
   MAX_TEXT_BYTES,
 } from "../../src/protocol/limits.ts";
 import type { ClientMessage } from "../../src/protocol/messages.ts";
-import {
-  connect,
-  type Delivered as Outbound,
-  route,
-} from "../_helpers/delivered.ts";
+import { type Delivered as Outbound, route } from "../_helpers/delivered.ts";
 import { type ConnId, ServerState } from "../../src/server/state.ts";
 
-const SOPHIA = 1;
-const JOJO = 2;
-const NANA = 3;
-const NONE = new Uint8Array(0);
-const KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** sophia, jojo and nana online, registered in that order at times 1, 2, 3. */
-function room(): ServerState {
-  const state = new ServerState({}, memoryStore());
-  for (
-    const [id, name] of [[SOPHIA, "sophia"], [JOJO, "jojo"], [
-      NANA,
-      "nana",
-    ]] as const
-  ) {
-    connect(state, id);
-    route(state, id, { t: "register", id: 0, name, key: KEY }, NONE, id);
-  }
-  return state;
-}
 
 function send(
   state: ServerState,

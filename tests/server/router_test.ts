@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
+import {
+  JOJO,
+  KEY,
+  NANA,
+  NONE,
+  room,
+  SOPHIA,
+} from "../_helpers/router_room.ts";
 import { memoryStore } from "../_helpers/memory_store.ts";
 import { MAX_TEXT_BYTES, NAME_RULE } from "../../src/protocol/limits.ts";
 import type { ClientMessage, ErrorCode } from "../../src/protocol/messages.ts";
-import type { Store } from "../../src/store/store.ts";
 import {
   connect,
   type Delivered as Outbound,
@@ -13,41 +20,13 @@ import {
   disconnect as disconnectCore,
   route as routeCore,
 } from "../../src/server/router.ts";
-import {
-  type ConnId,
-  type ServerLimits,
-  ServerState,
-} from "../../src/server/state.ts";
+import { type ConnId, ServerState } from "../../src/server/state.ts";
 import { StoreBindings } from "../../src/server/identity_gate.ts";
 
-const SOPHIA = 1;
-const JOJO = 2;
-const NANA = 3;
-const NONE = new Uint8Array(0);
-/** The router never reads the identity key: the gate in serve.ts checks it first. */
-const KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 const encoder = new TextEncoder();
 
 function text(value: string): Uint8Array {
   return encoder.encode(value);
-}
-
-/** sophia, jojo and nana online, registered in that order at times 1, 2, 3. */
-function room(
-  limits: Partial<ServerLimits> = {},
-  store: Store = memoryStore(),
-): ServerState {
-  const state = new ServerState(limits, store);
-  for (
-    const [id, name] of [[SOPHIA, "sophia"], [JOJO, "jojo"], [
-      NANA,
-      "nana",
-    ]] as const
-  ) {
-    connect(state, id);
-    route(state, id, { t: "register", id: 0, name, key: KEY }, NONE, id);
-  }
-  return state;
 }
 
 /** Sends a command with no body, as most commands have none. */
