@@ -61,15 +61,50 @@ async function residentBytes(pid: number): Promise<number> {
 }
 
 /**
+ * A fresh folder named `prefix`… for the bot's config and downloads, with
+ * the test server's public key in it at `pub`.
+ */
+async function botFolder(
+  prefix: string,
+): Promise<{ dir: string; pub: string }> {
+  const dir = await Deno.makeTempDir({ prefix });
+  const pub = join(dir, "server.pub");
+  await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+  return { dir, pub };
+}
+
+/**
+ * `chat connect`'s arguments for bot at `port` (with `--json` if `json`),
+ * pinning `pub`, its downloads in `dir`.
+ */
+function botArgs(
+  port: number,
+  pub: string,
+  dir: string,
+  json: boolean,
+): string[] {
+  return [
+    "connect",
+    `127.0.0.1:${port}`,
+    "--pub",
+    pub,
+    "--user",
+    "bot",
+    ...(json ? ["--json"] : []),
+    "--no-open",
+    "--downloads",
+    join(dir, "downloads"),
+  ];
+}
+
+/**
  * A server where alice may flood, `bot` (a `chat connect --json` process,
  * or with `json` false a script's `chat connect`: stdin and stdout pipes)
  * and alice signed in to it, and alice's numbered lines (`line`) as the bot
  * wrote them.
  */
 async function busyRoom(json = true) {
-  const dir = await Deno.makeTempDir({ prefix: "chat-json-behind-" });
-  const pub = join(dir, "server.pub");
-  await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+  const { dir, pub } = await botFolder("chat-json-behind-");
   // The test's own: what the bot has acknowledged paces alice.
   const store = openStore(":memory:");
   const server = await startTestServer({
@@ -94,18 +129,7 @@ async function busyRoom(json = true) {
   /** `chat connect` as bot (the same identity each time). */
   const startBot = () => {
     let partial = "";
-    return new ChatProcess([
-      "connect",
-      `127.0.0.1:${server.port}`,
-      "--pub",
-      pub,
-      "--user",
-      "bot",
-      ...(json ? ["--json"] : []),
-      "--no-open",
-      "--downloads",
-      join(dir, "downloads"),
-    ], {
+    return new ChatProcess(botArgs(server.port, pub, dir, json), {
       env: { XDG_CONFIG_HOME: join(dir, "config") },
       onStdout(text) {
         const lines = (partial + text).split("\n");
@@ -377,9 +401,7 @@ Deno.test("chat connect (a script): a script that stops reading stdout in a busy
 });
 
 Deno.test("chat connect --json: when the program reading stdout closes it, the client leaves with an error on stderr", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "chat-json-gone-" });
-  const pub = join(dir, "server.pub");
-  await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+  const { dir, pub } = await botFolder("chat-json-gone-");
   await using server = await startTestServer();
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -387,16 +409,7 @@ Deno.test("chat connect --json: when the program reading stdout closes it, the c
       "--quiet",
       "--allow-all",
       new URL("../../main.ts", import.meta.url).pathname,
-      "connect",
-      `127.0.0.1:${server.port}`,
-      "--pub",
-      pub,
-      "--user",
-      "bot",
-      "--json",
-      "--no-open",
-      "--downloads",
-      join(dir, "downloads"),
+      ...botArgs(server.port, pub, dir, true),
     ],
     stdin: "piped",
     stdout: "piped",
@@ -479,22 +492,11 @@ for (const json of [true, false]) {
       json ? " --json" : " (a script)"
     }: a program that closes stdin and never reads stdout sees it leave once nothing was read for a while, status 1, what was not written counted on stderr`,
     async () => {
-      const dir = await Deno.makeTempDir({ prefix: "chat-unread-" });
-      const pub = join(dir, "server.pub");
-      await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+      const { dir, pub } = await botFolder("chat-unread-");
       await using server = await startTestServer();
-      const bot = new ChatProcess([
-        "connect",
-        `127.0.0.1:${server.port}`,
-        "--pub",
-        pub,
-        "--user",
-        "bot",
-        ...(json ? ["--json"] : []),
-        "--no-open",
-        "--downloads",
-        join(dir, "downloads"),
-      ], { env: { XDG_CONFIG_HOME: join(dir, "config") } });
+      const bot = new ChatProcess(botArgs(server.port, pub, dir, json), {
+        env: { XDG_CONFIG_HOME: join(dir, "config") },
+      });
       try {
         await bot.waitFor(
           json ? /"type":"welcome"/ : /SUCCESS: Username registered\./,
