@@ -43,14 +43,26 @@ async function signIn(
   };
 }
 
-Deno.test("outgoingFiles offers a file again once our connection is back when its offer was cut while waiting for an answer", async () => {
-  await using server = await startTestServer();
+/**
+ * sophia's file notes.txt (1000 bytes) in a fresh folder, jojo signed in,
+ * and sophia signed in with her own identity.
+ */
+async function sophiaAndJojo(server: TestServer) {
   const dir = await Deno.makeTempDir({ prefix: "chat-outgoing-" });
   const path = join(dir, "notes.txt");
   await Deno.writeTextFile(path, "x".repeat(1000));
   const jojo = await TestClient.connect(server, "jojo");
   const identity = await testIdentity();
-  let link = await signIn(server, "sophia", identity);
+  const link = await signIn(server, "sophia", identity);
+  return { dir, path, jojo, identity, link };
+}
+
+Deno.test("outgoingFiles offers a file again once our connection is back when its offer was cut while waiting for an answer", async () => {
+  await using server = await startTestServer();
+  const { dir, path, jojo, identity, link: first } = await sophiaAndJojo(
+    server,
+  );
+  let link = first;
   let relinked = Promise.withResolvers<boolean>();
   let leaving = false;
   const events: SessionEvent[] = [];
@@ -105,12 +117,10 @@ Deno.test("outgoingFiles offers a file again once our connection is back when it
  */
 async function offerCut(schedule: () => ResendSchedule) {
   const server = await startTestServer();
-  const dir = await Deno.makeTempDir({ prefix: "chat-outgoing-" });
-  const path = join(dir, "notes.txt");
-  await Deno.writeTextFile(path, "x".repeat(1000));
-  const jojo = await TestClient.connect(server, "jojo");
-  const identity = await testIdentity();
-  let link = await signIn(server, "sophia", identity);
+  const { dir, path, jojo, identity, link: first } = await sophiaAndJojo(
+    server,
+  );
+  let link = first;
   // Nothing is received here: no transfer comes in.
   const receiver = { list: () => [] } as unknown as FileReceiver;
   let relinked = Promise.withResolvers<boolean>();
