@@ -25,6 +25,7 @@ import {
 import { KnownIdentities } from "../../src/client/known_identities.ts";
 import type { Identity } from "../../src/crypto/identity.ts";
 import { encodeBundle } from "../../src/crypto/prekeys.ts";
+import type { Store } from "../../src/store/store.ts";
 import { TestClient, testIdentity, type TestServer } from "./chat.ts";
 
 export interface E2ePeer {
@@ -129,6 +130,30 @@ export async function sendE2e(
   const reply = await from.e2e.sendText(from.client, to, text, cid());
   assert.equal(reply.t, "ok", JSON.stringify(reply));
   return reply as Extract<Reply, { t: "ok" }>;
+}
+
+/**
+ * `bob` says hello to `alice` end to end, shown to her; then the operator
+ * releases the name bob (in `store`) and he signs in again with a new
+ * identity key. Resolves with the new bob, whose messages alice holds
+ * until she accepts his new key.
+ */
+export async function bobWithNewKey(
+  server: TestServer,
+  store: Pick<Store, "releaseName">,
+  alice: E2ePeer,
+  bob: E2ePeer,
+): Promise<E2ePeer> {
+  await sendE2e(bob, "alice", "hello");
+  const hello = await nextE2e(alice);
+  assertShown(
+    await alice.e2e.open(alice.client, hello.message, hello.body),
+    "bob",
+    "hello",
+  );
+  await bob.client.quit();
+  store.releaseName("bob");
+  return await e2ePeer(server, "bob");
 }
 
 export function assertShown(opened: Opened, from: string, text: string): void {

@@ -26,6 +26,7 @@ import {
 import {
   assertRefused,
   assertShown,
+  bobWithNewKey,
   e2ePeer,
   nextE2e,
   sendE2e,
@@ -154,17 +155,8 @@ Deno.test("E2eSessions.trust opens the held messages of the key accepted only, n
   const alice = await e2ePeer(server, "alice");
   let bob = await e2ePeer(server, "bob");
   try {
-    await sendE2e(bob, "alice", "hello");
-    const hello = await nextE2e(alice);
-    assertShown(
-      await alice.e2e.open(alice.client, hello.message, hello.body),
-      "bob",
-      "hello",
-    );
     // Bob's name goes to a new key; he writes: held until alice accepts it.
-    await bob.client.quit();
-    store.releaseName("bob");
-    bob = await e2ePeer(server, "bob");
+    bob = await bobWithNewKey(server, store, alice, bob);
     await sendE2e(bob, "alice", "new key, same bob");
     const genuine = await nextE2e(alice);
     assertRefused(
@@ -258,16 +250,7 @@ Deno.test("E2eSessions holds a bounded number of messages from a changed key: a 
   const alice = await e2ePeer(server, "alice");
   let bob = await e2ePeer(server, "bob");
   try {
-    await sendE2e(bob, "alice", "hello");
-    const hello = await nextE2e(alice);
-    assertShown(
-      await alice.e2e.open(alice.client, hello.message, hello.body),
-      "bob",
-      "hello",
-    );
-    await bob.client.quit();
-    store.releaseName("bob");
-    bob = await e2ePeer(server, "bob");
+    bob = await bobWithNewKey(server, store, alice, bob);
     await sendE2e(bob, "alice", "new key");
     const genuine = await nextE2e(alice);
     assertRefused(

@@ -36,7 +36,7 @@ import {
 } from "../_helpers/chat.ts";
 import {
   assertRefused,
-  assertShown,
+  bobWithNewKey,
   cid as e2eCid,
   e2ePeer,
   nextE2e,
@@ -393,18 +393,9 @@ Deno.test("GroupSessions with E2eSessions.holdGroup: a group message from a memb
       (await alice.client.request({ t: "create", group: "g" })).t,
       "ok",
     );
-    await sendE2e(bob, "alice", "hello");
-    const hello = await nextE2e(alice);
-    assertShown(
-      await alice.e2e.open(alice.client, hello.message, hello.body),
-      "bob",
-      "hello",
-    );
     // Bob's name goes to a new key; he writes to the group with it, his
     // chain going to alice end to end first: both wait for her /trust.
-    await bob.client.quit();
-    store.releaseName("bob");
-    bob = await e2ePeer(server, "bob");
+    bob = await bobWithNewKey(server, store, alice, bob);
     assert.equal((await bob.client.request({ t: "join", group: "g" })).t, "ok");
     await sendE2e(bob, "alice", "new key, same bob");
     const bobGroups = new GroupSessions({
