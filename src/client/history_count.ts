@@ -97,6 +97,23 @@ export function emitOpenedLines(
   }
 }
 
+/**
+ * A group message that was not shown: its lines are errors (it cannot be
+ * opened) or a notice that it waits for /trust (shown later, as one still
+ * waiting for its key is); counted as such in `count`, and emitted.
+ */
+export function emitRefusedGroup(
+  emit: (event: SessionEvent) => void,
+  lines: readonly string[],
+  count: HistoryCount | undefined,
+): void {
+  if (count !== undefined) {
+    if (lines.some((text) => text.startsWith("ERROR: "))) count.unopened++;
+    else count.waiting++;
+  }
+  emitOpenedLines(emit, lines, count);
+}
+
 /** Notes that `id` answered the request counted in `count`. */
 export function noteHistoryId(count: HistoryCount, id: number): void {
   if (count.oldest === null || id < count.oldest) count.oldest = id;

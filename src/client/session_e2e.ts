@@ -27,6 +27,7 @@ import {
 import {
   emitOpenedLines,
   emitOrHold,
+  emitRefusedGroup,
   type HistoryCount,
 } from "./history_count.ts";
 import type { InTurn } from "./in_turn.ts";
@@ -246,14 +247,7 @@ export function sessionE2e(options: SessionE2eOptions) {
         show(opened.message, opened.text, count);
         return;
       case "refused":
-        // Errors, or a notice that it waits for /trust (then it is shown
-        // later, as one still waiting for its key is).
-        if (count !== undefined) {
-          if (opened.lines.some((text) => text.startsWith("ERROR: "))) {
-            count.unopened++;
-          } else count.waiting++;
-        }
-        emitOpenedLines(emit, opened.lines.map(sanitizeForTerminal), count);
+        emitRefusedGroup(emit, opened.lines.map(sanitizeForTerminal), count);
         return;
       case "waiting":
         // Shown when its sender key comes (`late`).

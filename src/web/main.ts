@@ -62,6 +62,7 @@ import { hasTextBody, type Style } from "../client/render.ts";
 import {
   emitOpenedLines,
   emitOrHold,
+  emitRefusedGroup,
   type HistoryCount,
   HistoryCounts,
   noteHistoryId,
@@ -1021,14 +1022,7 @@ function showGroupOpened(opened: GroupOpened, count?: HistoryCount): void {
       show(opened.message, opened.text, count);
       return;
     case "refused":
-      // Errors, or a notice that it waits for /trust (then it is shown
-      // later, as one still waiting for its key is).
-      if (count !== undefined) {
-        if (opened.lines.some((text) => text.startsWith("ERROR: "))) {
-          count.unopened++;
-        } else count.waiting++;
-      }
-      emitOpenedLines(emit, opened.lines, count);
+      emitRefusedGroup(emit, opened.lines, count);
       return;
     case "waiting":
       // Shown when its sender key comes (`late`).
