@@ -270,6 +270,13 @@ export class FileSender {
           // let the socket drain before sealing more.
           while (!settled()) {
             if (sent - outgoing.acked > FILE_WINDOW_BYTES - FILE_CHUNK_BYTES) {
+              // What is sealed goes out before waiting: held back, the
+              // recipients would owe acknowledgements for bytes they never
+              // got, and a stalled member had them all dropped as stalled.
+              if (sealing.length > 0) {
+                while (sealing.length > 0) await postOldest();
+                continue; // acknowledgements may have come meanwhile
+              }
               await new Promise<void>((resolve) => (outgoing.wake = resolve));
             } else if (this.#client.backlog > BACKLOG_LIMIT) {
               await new Promise((resolve) =>

@@ -10,13 +10,17 @@
 import assert from "node:assert/strict";
 import { FileReceiver } from "../../src/client/file_receiver.ts";
 import { FileSender } from "../../src/client/file_sender.ts";
+import {
+  FILE_CHUNK_BYTES,
+  FILE_WINDOW_BYTES,
+} from "../../src/protocol/limits.ts";
 import { startTestServer, TestClient } from "../_helpers/chat.ts";
 
 Deno.test("startServer drops a recipient that accepted a group file and went quiet; the others get it and the sender is told", async () => {
   const root = await Deno.makeTempDir({ prefix: "chat-stall-" });
   try {
     await using server = await startTestServer({
-      limits: { fileStallMs: 500 },
+      limits: { fileStallMs: 1500 },
     });
     const sophia = await TestClient.connect(server, "sophia");
     const jojo = await TestClient.connect(server, "jojo");
@@ -33,7 +37,9 @@ Deno.test("startServer drops a recipient that accepted a group file and went qui
     });
     // mallory accepts every offer, then says nothing more (but reads its
     // socket, so it is never cut off as a slow reader).
+    let malloryChunks = 0;
     mallory.client.onMessage(({ message }) => {
+      if (message.t === "file_chunk") malloryChunks++;
       if (message.t === "file_offer") {
         mallory.client.post({ t: "file_accept", xfer: message.xfer });
       }
@@ -64,6 +70,10 @@ Deno.test("startServer drops a recipient that accepted a group file and went qui
       String(byName.get("mallory")?.reason),
       /mallory stopped taking the file/,
     );
+    // The sender sent the whole window before it waited on her: a chunk
+    // sealed and held back was owed by every member, and had the members
+    // that took everything dropped as stalled too.
+    assert.equal(malloryChunks, FILE_WINDOW_BYTES / FILE_CHUNK_BYTES);
     await saved.promise;
     const got = await Deno.readFile(`${root}/jojo/big.bin`);
     assert.equal(got.length, size);
