@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   e2eElsewhereWarning,
-  holderPid,
   lockE2eFiles,
 } from "../../src/client/e2e_lock.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
@@ -26,12 +25,6 @@ Deno.test("lockE2eFiles gives the lock to one holder at a time, naming it to the
   const again = await lockE2eFiles(path);
   assert.equal(again.kind, "held");
   if (again.kind === "held") again.release();
-});
-
-Deno.test("holderPid reads a pid, and nothing else", () => {
-  assert.equal(holderPid("123\n"), 123);
-  assert.equal(holderPid(""), null);
-  assert.equal(holderPid("12x\n"), null);
 });
 
 Deno.test("e2eElsewhereWarning names the user, and the holder when known", () => {

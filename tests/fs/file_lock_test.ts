@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { holderPid, lockFile } from "../../src/fs/file_lock.ts";
+import { tempDir } from "../_helpers/temp_dir.ts";
+
+Deno.test("lockFile gives up after waitMs naming the holder, and takes the lock once it is let go", async () => {
+  await using dir = await tempDir("chat-file-lock-");
+  const path = join(dir.path, "chat", "a.lock");
+  const first = await lockFile(path);
+  assert.equal(first.kind, "held");
+  if (first.kind !== "held") return;
+  assert.deepEqual(await lockFile(path, { waitMs: 30, retryMs: 10 }), {
+    kind: "elsewhere",
+    pid: Deno.pid,
+  });
+  first.release();
+  const second = await lockFile(path);
+  assert.equal(second.kind, "held");
+  if (second.kind === "held") second.release();
+});
+
+Deno.test("holderPid reads a pid, and nothing else", () => {
+  assert.equal(holderPid("123\n"), 123);
+  assert.equal(holderPid(""), null);
+  assert.equal(holderPid("12x\n"), null);
+});
