@@ -1,25 +1,40 @@
 /**
  * The terminal's implementation of the storage port (text_slot.ts): a file,
  * read only if it is a small regular file, written atomically with mode
- * 0600 in a 0700 folder (fs/private_paths.ts).
+ * 0600 in a 0700 folder (fs/private_paths.ts); for a file several processes
+ * change, with a lock file beside it (fs/file_lock.ts).
  *
  * @module
  */
 
 import { writePrivateFileAtomically } from "../fs/private_paths.ts";
+import { lockFile } from "../fs/file_lock.ts";
+import { describeIoError } from "../fs/io_errors.ts";
 import type { TextSlot } from "./text_slot.ts";
+
+/**
+ * How often a lock file held by another process is tried again: it holds
+ * it for one read and write, a few milliseconds.
+ */
+const LOCK_RETRY_MS = 5;
 
 /**
  * The file at `path`, holding `what` (for messages: "end-to-end keys"), at
  * most `maxBytes` long: anything larger is the wrong file.
+ *
+ * With `lockWaitMs`, the slot is changed `exclusively` under a lock on
+ * `<path>.lock`, waited for up to that long.
  */
 export function fileSlot(
   path: string,
   what: string,
   maxBytes: number,
-  { durable = false }: { durable?: boolean } = {},
+  { durable = false, lockWaitMs }: {
+    durable?: boolean;
+    lockWaitMs?: number;
+  } = {},
 ): TextSlot {
-  return {
+  const slot: TextSlot = {
     where: `'${path}'`,
     async read() {
       try {
@@ -39,5 +54,37 @@ export function fileSlot(
     },
     // Durable: synced with its folder before the write resolves.
     write: (text) => writePrivateFileAtomically(path, text, { durable }),
+  };
+  if (lockWaitMs === undefined) return slot;
+  const lockPath = `${path}.lock`;
+  return {
+    ...slot,
+    async exclusively(work) {
+      let lock;
+      try {
+        lock = await lockFile(lockPath, {
+          waitMs: lockWaitMs,
+          retryMs: LOCK_RETRY_MS,
+        });
+      } catch (error) {
+        throw new Error(
+          `Cannot lock ${what} '${lockPath}': ${
+            describeIoError(error, "write")
+          }`,
+          { cause: error },
+        );
+      }
+      if (lock.kind === "elsewhere") {
+        const holder = lock.pid === null ? "" : ` (pid ${lock.pid})`;
+        throw new Error(
+          `Cannot change ${what} '${path}': another process${holder} has held '${lockPath}' for over ${lockWaitMs} ms`,
+        );
+      }
+      try {
+        return await work();
+      } finally {
+        lock.release();
+      }
+    },
   };
 }

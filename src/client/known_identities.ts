@@ -18,7 +18,8 @@
  *
  * The functions above the class are pure; the class keeps the list in a
  * storage port (text_slot.ts): a file for the terminal
- * (known_identities_file.ts, mode 0600, written atomically), IndexedDB for
+ * (known_identities_file.ts, mode 0600, written atomically under a lock
+ * shared with the other processes), IndexedDB for
  * the web page (web/e2e_store.ts).
  */
 
@@ -145,82 +146,106 @@ export class KnownIdentities {
    * Checks the key `fingerprint` seen for `name` on the server `serverKey`;
    * the first key seen is remembered (and saved).
    *
-   * @throws {Error} with a message for the user if the file cannot be written
+   * @throws {Error} with a message for the user if the file cannot be read,
+   * locked or written
    */
   async check(
     serverKey: string,
     name: string,
     fingerprint: string,
   ): Promise<IdentityCheck> {
-    let known = parseKnownIdentities(this.#text, serverKey).get(
-      nameKey(name),
-    );
-    if (known !== fingerprint && this.slot !== null) {
+    const known = this.known(serverKey, name);
+    if (known === fingerprint) return { kind: "same" };
+    const slot = this.slot;
+    if (slot === null) {
+      if (known !== null) return { kind: "changed", previous: known };
+      this.#take(serverKey, name, fingerprint);
+      return { kind: "first" };
+    }
+    return await this.#locked(slot, async () => {
       // Read again first: another chat connect sharing the config folder
       // (one OS account, another name) may have seen this name first, or
       // taken its new key with /trust, since we read it. What it decided
       // counts; a first sight here must never replace it, or a changed key
       // would go unannounced.
-      await this.#reread(this.slot);
-      known = parseKnownIdentities(this.#text, serverKey).get(nameKey(name));
-    }
-    if (known === fingerprint) return { kind: "same" };
-    if (known !== undefined) return { kind: "changed", previous: known };
-    await this.accept(serverKey, name, fingerprint);
-    return { kind: "first" };
+      this.#text = this.#withAccepted(await slot.read() ?? "");
+      const kept = this.known(serverKey, name);
+      if (kept === fingerprint) return { kind: "same" };
+      if (kept !== null) return { kind: "changed", previous: kept };
+      this.#take(serverKey, name, fingerprint);
+      await this.#save(slot, serverKey);
+      return { kind: "first" };
+    });
   }
 
   /**
    * Takes `fingerprint` as the key of `name` from now on and saves the file
    * (re-read first, so what another client added meanwhile stays).
+   *
+   * @throws {Error} with a message for the user if the file cannot be
+   * locked or written
    */
   async accept(
     serverKey: string,
     name: string,
     fingerprint: string,
   ): Promise<void> {
+    this.#take(serverKey, name, fingerprint);
+    const slot = this.slot;
+    if (slot === null) return;
+    await this.#locked(slot, () => this.#save(slot, serverKey));
+  }
+
+  /** Sets the key in memory, to be written with the next save. */
+  #take(serverKey: string, name: string, fingerprint: string): void {
     this.#text = setKnownIdentity(this.#text, serverKey, name, fingerprint);
     const key = `${serverKey} ${nameKey(name)}`;
     this.#accepted.delete(key);
     this.#accepted.set(key, { serverKey, name, fingerprint });
-    const slot = this.slot;
-    if (slot === null) return;
-    // One at a time: two at once would each read the old list, and the
-    // later write would drop the other's key.
-    await this.#inTurn(async () => {
-      let text: string;
-      try {
-        text = this.#withAccepted(await slot.read() ?? "");
-        await slot.write(text);
-      } catch (error) {
-        throw new Error(
-          `Cannot save known identities ${slot.where}: ${
-            error instanceof Error ? error.message : String(error)
-          }`,
-          { cause: error },
-        );
-      }
-      // Written: the file has them now, and what another client decides
-      // about them later (a /trust of a new key) must not be undone by this
-      // session's next save. Those not written yet (a later accept, or one
-      // whose save failed) stay, and go with the next save.
-      const written = parseKnownIdentities(text, serverKey);
-      for (const [at, one] of this.#accepted) {
-        if (
-          one.serverKey === serverKey &&
-          written.get(nameKey(one.name)) === one.fingerprint
-        ) this.#accepted.delete(at);
-      }
-      // With what another client added meanwhile.
-      this.#text = this.#withAccepted(text);
-    });
   }
 
-  /** Takes what is kept now, with what this session accepted set in it. */
-  async #reread(slot: TextSlot): Promise<void> {
-    await this.#inTurn(async () => {
-      this.#text = this.#withAccepted(await slot.read() ?? "");
-    });
+  /**
+   * Runs `work` (a read, a decision, a write) one at a time in this session
+   * and alone among the clients sharing the slot (its lock): two at once
+   * would each read the old list, and the later write would drop the
+   * other's key, or each would take its own key for a name as the first.
+   */
+  #locked<T>(slot: TextSlot, work: () => Promise<T>): Promise<T> {
+    return this.#inTurn(() =>
+      slot.exclusively === undefined ? work() : slot.exclusively(work)
+    );
+  }
+
+  /**
+   * Writes what is kept with what this session accepted set in it; called
+   * `#locked`.
+   */
+  async #save(slot: TextSlot, serverKey: string): Promise<void> {
+    let text: string;
+    try {
+      text = this.#withAccepted(await slot.read() ?? "");
+      await slot.write(text);
+    } catch (error) {
+      throw new Error(
+        `Cannot save known identities ${slot.where}: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        { cause: error },
+      );
+    }
+    // Written: the file has them now, and what another client decides
+    // about them later (a /trust of a new key) must not be undone by this
+    // session's next save. Those not written yet (a later accept, or one
+    // whose save failed) stay, and go with the next save.
+    const written = parseKnownIdentities(text, serverKey);
+    for (const [at, one] of this.#accepted) {
+      if (
+        one.serverKey === serverKey &&
+        written.get(nameKey(one.name)) === one.fingerprint
+      ) this.#accepted.delete(at);
+    }
+    // With what another client added meanwhile.
+    this.#text = this.#withAccepted(text);
   }
 
   /** `text` with every key accepted in this session set in it. */

@@ -1,7 +1,10 @@
 /**
  * The terminal's list of identity keys seen per name (known_identities.ts)
  * in `<config folder>/known_identities`, mode 0600 whatever the umask, in a
- * 0700 folder, written atomically.
+ * 0700 folder, written atomically. Every `chat connect` of the OS account
+ * reads and changes it, each under the lock `known_identities.lock` beside
+ * it: one that read it while another was writing would otherwise write its
+ * own old copy over the other's new key.
  *
  * @module
  */
@@ -14,6 +17,13 @@ import { KnownIdentities } from "./known_identities.ts";
 /** No list of users comes near this; anything larger is the wrong file. */
 const MAX_BYTES = 4 * 1024 * 1024;
 
+/**
+ * How long a change waits for another process's: that one holds the lock for
+ * a read and a write, milliseconds, so a wait this long means a process
+ * stopped in the middle (suspended with Ctrl+Z, say).
+ */
+const LOCK_WAIT_MS = 5_000;
+
 /** `<config folder>/known_identities`. */
 export function defaultKnownIdentitiesPath(): string {
   return join(defaultConfigDir(), "known_identities");
@@ -25,5 +35,7 @@ export function defaultKnownIdentitiesPath(): string {
  * @throws {Error} if the file exists but cannot be read
  */
 export function loadKnownIdentities(path: string): Promise<KnownIdentities> {
-  return KnownIdentities.load(fileSlot(path, "known identities", MAX_BYTES));
+  return KnownIdentities.load(
+    fileSlot(path, "known identities", MAX_BYTES, { lockWaitMs: LOCK_WAIT_MS }),
+  );
 }

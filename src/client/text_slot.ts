@@ -27,6 +27,18 @@ export interface TextSlot {
    * @throws {Error} if it cannot be written
    */
   write(text: string): Promise<void>;
+  /**
+   * Runs `work` (a read, a decision on what was read, a write) with no
+   * other process doing the same to this slot meanwhile: two at once would
+   * each decide on the old text, and the later write would drop what the
+   * other decided. Absent where one process at a time uses the slot
+   * anyway: in memory, or the end-to-end files, whose process holds their
+   * lock (e2e_lock.ts).
+   *
+   * @throws {Error} with a message for the user if the slot cannot be had
+   * in time
+   */
+  exclusively?<T>(work: () => Promise<T>): Promise<T>;
 }
 
 /** A slot in memory, for a client with nowhere to keep things, and tests. */

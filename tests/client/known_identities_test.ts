@@ -2,12 +2,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   identityChangeWarning,
+  type IdentityCheck,
   KnownIdentities,
   parseKnownIdentities,
   setKnownIdentity,
 } from "../../src/client/known_identities.ts";
 import { loadKnownIdentities } from "../../src/client/known_identities_file.ts";
 import { memorySlot } from "../../src/client/text_slot.ts";
+import { tempDir } from "../_helpers/temp_dir.ts";
 
 const SERVER = "SHA256:" + "s".repeat(43);
 const OTHER_SERVER = "SHA256:" + "o".repeat(43);
@@ -194,4 +196,111 @@ Deno.test("KnownIdentities.check: another client's first sight, or /trust, in th
     parseKnownIdentities(await slot.read() ?? "", SERVER).get("bob"),
     KEY_B,
   );
+});
+
+const FILE_MODULE = new URL(
+  "../../src/client/known_identities_file.ts",
+  import.meta.url,
+).href;
+
+/**
+ * A `chat connect` sharing the config folder, as a real process: it reads
+ * the list, says "ready", waits for one byte on stdin (the barrier every
+ * writer is released by at once), then checks the key `key` for `contested`
+ * (which every writer checks) and for `count` names of its own, and prints
+ * what each check said.
+ */
+function writer(path: string, key: string, own: string, count: number) {
+  const code = `
+    import { loadKnownIdentities } from ${JSON.stringify(FILE_MODULE)};
+    const known = await loadKnownIdentities(${JSON.stringify(path)});
+    const out = Deno.stdout.writable.getWriter();
+    await out.write(new TextEncoder().encode("ready\\n"));
+    await Deno.stdin.read(new Uint8Array(1));
+    const checks = [await known.check(${JSON.stringify(SERVER)}, "contested", ${
+    JSON.stringify(key)
+  })];
+    for (let i = 0; i < ${count}; i++) {
+      checks.push(await known.check(${JSON.stringify(SERVER)}, ${
+    JSON.stringify(own)
+  } + i, ${JSON.stringify(key)}));
+    }
+    await out.write(new TextEncoder().encode(JSON.stringify(checks) + "\\n"));
+  `;
+  return new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", code],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Reads `child`'s stdout up to its first line. */
+async function firstLine(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): Promise<string> {
+  let text = "";
+  const decoder = new TextDecoder();
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`Ended before a line: '${text}'`);
+    text += decoder.decode(value, { stream: true });
+  }
+  return text.slice(0, text.indexOf("\n"));
+}
+
+Deno.test("KnownIdentities.check from several processes sharing the file at the same instant: no entry lost, one first sight of a contested name, the others a change", async () => {
+  await using dir = await tempDir("chat-known-identities-race-");
+  const path = join(dir.path, "config", "known_identities");
+  const WRITERS = 6;
+  const EACH = 8;
+  const keys = Array.from(
+    { length: WRITERS },
+    (_, i) => "SHA256:" + "ABCDEFGHIJ"[i]!.repeat(43),
+  );
+  const children = keys.map((key, i) => writer(path, key, `w${i}n`, EACH));
+  const readers = children.map((child) => child.stdout.getReader());
+  const errors = children.map((child) => new Response(child.stderr).text());
+  const stdins = children.map((child) => child.stdin.getWriter());
+  try {
+    for (const reader of readers) {
+      assert.equal(await firstLine(reader), "ready");
+    }
+    // The barrier: all go at once.
+    await Promise.all(stdins.map((stdin) => stdin.write(new Uint8Array([1]))));
+    const checks = await Promise.all(readers.map(async (reader, i) => {
+      const line = await firstLine(reader).catch(async (error) => {
+        throw new Error(`writer ${i}: ${error.message}\n${await errors[i]}`);
+      });
+      return JSON.parse(line) as IdentityCheck[];
+    }));
+    const contested = checks.map((each) => each[0]!);
+    const firsts = contested.flatMap((check, i) =>
+      check.kind === "first" ? [keys[i]!] : []
+    );
+    assert.equal(firsts.length, 1, `first sights: ${firsts.join(", ")}`);
+    for (const check of contested) {
+      if (check.kind !== "first") {
+        assert.deepEqual(check, { kind: "changed", previous: firsts[0] });
+      }
+    }
+    for (const each of checks) {
+      assert.deepEqual(
+        each.slice(1).map((check) => check.kind),
+        Array(EACH).fill("first"),
+      );
+    }
+    const kept = parseKnownIdentities(await Deno.readTextFile(path), SERVER);
+    const lost = keys.flatMap((key, i) =>
+      Array.from({ length: EACH }, (_, n) => `w${i}n${n}`)
+        .filter((name) => kept.get(name) !== key)
+    );
+    assert.deepEqual(lost, [], `lost: ${lost.join(", ")}`);
+    assert.equal(kept.get("contested"), firsts[0]);
+  } finally {
+    for (const stdin of stdins) await stdin.close().catch(() => {});
+    for (const reader of readers) await reader.cancel();
+    await Promise.all(errors);
+    await Promise.all(children.map((child) => child.status));
+  }
 });
