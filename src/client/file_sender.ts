@@ -157,6 +157,9 @@ export class FileSender {
    * server's reply comes once all have answered), then sends it to those who
    * accepted. `onOffered` is called once the offer is on its way, and
    * `onAnswered` with those who did not take it once all have answered.
+   * `onAsked`, when given, is called once the server has passed the offer on
+   * to its recipients, not refused it outright (a recipient away, say),
+   * unless their answers come first: their answer is what `onAnswered` says.
    */
   async send(
     target: SendTarget,
@@ -166,6 +169,7 @@ export class FileSender {
     onAnswered: (declined: Declined[]) => void = () => {},
     onResumed: (offset: number, size: number) => void = () => {},
     onKeyLines: (lines: string[]) => void = () => {},
+    onAsked?: () => void,
   ): Promise<SentFileOutcome> {
     const opened = await openForSending(path);
     if ("error" in opened) return { kind: "refused", text: opened.error };
@@ -194,13 +198,17 @@ export class FileSender {
         if (shared.lines.length > 0) onKeyLines(shared.lines);
       }
       // The name goes in the clear only where the key does (keyFields).
-      const reply = await this.#client.request({
+      const offered = this.#client.request({
         t: "file_offer",
         name,
         size,
         ...target,
         ...keyFields,
       });
+      if (onAsked !== undefined) {
+        askedWhenPassedOn(this.#client, offered, onAsked);
+      }
+      const reply = await offered;
       if (reply.t !== "file_ready") {
         return {
           kind: "refused",
@@ -403,6 +411,25 @@ export class FileSender {
     }
     outgoing.wake();
   }
+}
+
+/**
+ * Calls `asked` once the server has passed the offer `offered` on to its
+ * recipients. The server answers requests in the order they came, but for an
+ * offer's reply, which waits for the recipients' answers (PROTOCOL.md 5.2):
+ * a ping sent after the offer and answered before it means the offer was not
+ * refused outright and waits for them.
+ */
+function askedWhenPassedOn(
+  client: ChatClient,
+  offered: Promise<unknown>,
+  asked: () => void,
+): void {
+  let replied = false;
+  void offered.then(() => replied = true);
+  void client.request({ t: "ping" }).then((pong) => {
+    if (pong.t === "pong" && !replied) asked();
+  });
 }
 
 /**

@@ -201,6 +201,19 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     const started = Date.now();
     const peer = "to" in target ? target.to : target.group;
     const file = basename(path);
+    // Offered again, the offer is said only once it reaches its recipients:
+    // while they are away, each try is refused, and a line each time (for
+    // up to RESEND_BUDGET_MS) would only say again that it waits.
+    let held: SessionEvent[] | null = again ? [] : null;
+    const say = (event: SessionEvent) => {
+      if (held === null) emit(event);
+      else held.push(event);
+    };
+    const reached = () => {
+      const said = held ?? [];
+      held = null;
+      for (const event of said) emit(event);
+    };
     return link().sender.send(
       target,
       expandHome(path),
@@ -218,39 +231,42 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
           });
         }
       },
-      (name, size) => emit({ type: "file_offering", re, name, size, target }),
+      (name, size) => say({ type: "file_offering", re, name, size, target }),
       (declined) => {
+        reached();
         // Said as soon as the answers are in, not after a long transfer.
         for (const d of declined) {
           emit({ type: "file_declined", re, file, declined: d });
         }
       },
-      (offset, size) =>
+      (offset, size) => {
+        reached();
         emit({
           type: "notice",
           text: `Resuming ${sanitizeForTerminal(file)} to ${
             sanitizeForTerminal(peer)
           } at ${offset} of ${size} bytes`,
-        }),
+        });
+      },
       (lines) => {
         for (const text of lines.map(sanitizeForTerminal)) {
           if (text.startsWith("WARNING: ")) {
-            emit({ type: "error", re: null, code: "e2e", text });
-          } else emit({ type: "notice", text });
+            say({ type: "error", re: null, code: "e2e", text });
+          } else say({ type: "notice", text });
         }
       },
+      again ? reached : undefined,
     ).then((outcome) => {
       status.showProgress(key, null);
-      const resending = resendTargets(target, outcome, again).length > 0 &&
-        !leaving();
-      // While offering again, "not online yet" is not worth a line each time.
+      // An offer made again that never reached anyone is not said.
+      held = null;
+      // Nor is "not online yet" while offering again: the file waits on,
+      // as it was said to once already.
       if (
-        !(again && outcome.kind === "refused" &&
-          outcome.code === "no_such_user")
-      ) {
-        emit({ type: "file_sent", re, target, outcome });
-      }
-      if (resending) {
+        again && outcome.kind === "refused" && outcome.code === "no_such_user"
+      ) return outcome;
+      emit({ type: "file_sent", re, target, outcome });
+      if (resendTargets(target, outcome, again).length > 0 && !leaving()) {
         emit({
           type: "notice",
           text: `${

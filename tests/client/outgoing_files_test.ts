@@ -44,17 +44,18 @@ async function signIn(
 }
 
 /**
- * sophia's file notes.txt (1000 bytes) in a fresh folder, jojo signed in,
- * and sophia signed in with her own identity.
+ * sophia's file notes.txt (1000 bytes) in a fresh folder, jojo signed in
+ * with his own identity, and sophia with hers.
  */
 async function sophiaAndJojo(server: TestServer) {
   const dir = await Deno.makeTempDir({ prefix: "chat-outgoing-" });
   const path = join(dir, "notes.txt");
   await Deno.writeTextFile(path, "x".repeat(1000));
-  const jojo = await TestClient.connect(server, "jojo");
+  const jojoIdentity = await testIdentity();
+  const jojo = await TestClient.connect(server, "jojo", jojoIdentity);
   const identity = await testIdentity();
   const link = await signIn(server, "sophia", identity);
-  return { dir, path, jojo, identity, link };
+  return { dir, path, jojo, jojoIdentity, identity, link };
 }
 
 Deno.test("outgoingFiles offers a file again once our connection is back when its offer was cut while waiting for an answer", async () => {
@@ -117,9 +118,8 @@ Deno.test("outgoingFiles offers a file again once our connection is back when it
  */
 async function offerCut(schedule: () => ResendSchedule) {
   const server = await startTestServer();
-  const { dir, path, jojo, identity, link: first } = await sophiaAndJojo(
-    server,
-  );
+  const { dir, path, jojo, jojoIdentity, identity, link: first } =
+    await sophiaAndJojo(server);
   let link = first;
   // Nothing is received here: no transfer comes in.
   const receiver = { list: () => [] } as unknown as FileReceiver;
@@ -142,7 +142,9 @@ async function offerCut(schedule: () => ResendSchedule) {
   const sending = outgoing.send({ to: "jojo" }, path, 1);
   await jojo.waitFor((m) => m.message.t === "file_offer");
   return {
+    server,
     jojo,
+    jojoIdentity,
     events,
     transfers,
     sending,
@@ -153,6 +155,8 @@ async function offerCut(schedule: () => ResendSchedule) {
       events.filter((e) =>
         e.type === "notice" && / will be offered again/.test(e.text)
       ).length,
+    /** "Offering notes.txt ..." said so far. */
+    offeringSaid: () => events.filter((e) => e.type === "file_offering").length,
     async cut(): Promise<void> {
       link.client.abort();
       await link.client.ended;
@@ -198,17 +202,29 @@ Deno.test("transferControls lists a file waiting for our connection to offer it 
   ]);
 });
 
+/** A ResendSchedule that counts the pauses it was asked for. */
+class CountedSchedule extends ResendSchedule {
+  pauses = 0;
+  override next(): number | null {
+    this.pauses++;
+    return super.next();
+  }
+}
+
 Deno.test("transferControls: /cancel stops a file waiting out a pause before it is offered again", async () => {
   // The pause is long: only /cancel ends it within the test.
-  await using offer = await offerCut(() =>
-    new ResendSchedule([10 * 60_000], 60 * 60_000)
-  );
+  const schedule = new CountedSchedule([10 * 60_000], 60 * 60_000);
+  await using offer = await offerCut(() => schedule);
   await offer.cut();
   // jojo is gone when we are back: the offer made again is refused, and
-  // the next waits out the pause.
+  // the next waits out the pause (the first pause: after our connection
+  // broke, it was offered again as soon as we were back).
   await offer.jojo.quit();
   await offer.relink();
-  await until(() => offer.againSaid() === 2, "the second offer's refusal");
+  await until(() => schedule.pauses === 1, "the pause after the refusal");
+  // Refused because jojo is away: nothing more is said of it.
+  assert.equal(offer.offeringSaid(), 1, JSON.stringify(offer.events));
+  assert.equal(offer.againSaid(), 1, JSON.stringify(offer.events));
   const [entry] = await offer.transfers.list();
   assert.equal(entry?.[1].kind, "resend");
   assert.deepEqual(await offer.transfers.cancel(entry[0]), [
@@ -219,4 +235,42 @@ Deno.test("transferControls: /cancel stops a file waiting out a pause before it 
     !offer.events.some((e) => e.type === "error"),
     JSON.stringify(offer.events),
   );
+});
+
+Deno.test("outgoingFiles says once that a file will be offered again, nothing while its receiver stays away, and offers it again once he is back", async () => {
+  const schedule = new CountedSchedule([20], 60_000);
+  await using offer = await offerCut(() => schedule);
+  await offer.cut();
+  await offer.jojo.quit();
+  await offer.relink();
+  // Offered again and refused (jojo is away) several times.
+  await until(() => schedule.pauses >= 5, "five offers refused");
+  // What was said is what the break said: the offer, its end, and that it
+  // will be offered again; nothing for each refusal.
+  const said = () =>
+    offer.events.map((e) => e.type === "notice" ? e.text : e.type);
+  assert.deepEqual(said(), [
+    "file_offering",
+    "file_sent",
+    "notes.txt will be offered again, resuming where it stopped",
+  ]);
+  // jojo is back: the next offer reaches him, and is said while it waits
+  // for his answer.
+  const jojo = await TestClient.connect(
+    offer.server,
+    "jojo",
+    offer.jojoIdentity,
+  );
+  try {
+    await jojo.waitFor((m) => m.message.t === "file_offer");
+    await until(() => offer.offeringSaid() === 2, "the offer said again");
+    assert.deepEqual(said(), [
+      "file_offering",
+      "file_sent",
+      "notes.txt will be offered again, resuming where it stopped",
+      "file_offering",
+    ]);
+  } finally {
+    await jojo.quit();
+  }
 });
