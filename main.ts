@@ -69,6 +69,7 @@ import { unprovableNames } from "./src/server/identity_gate.ts";
 import type { Store } from "./src/store/store.ts";
 import {
   connectHint,
+  type Launcher,
   type PublicKeyBeside,
   webAddresses,
   webHint,
@@ -240,6 +241,9 @@ async function serve(
   // addresses and localhost (allowed_host.ts): every other is refused, as a
   // DNS rebinding site's would be.
   const machine = machineHostName();
+  // The executable, or the sources through `deno task chat`: the commands
+  // the server tells people to run are written the same way.
+  const launcher: Launcher = Deno.build.standalone ? "executable" : "sources";
   const allowedHosts = [
     ...command.allowedHosts,
     ...(machine === null ? [] : machineNames(machine)),
@@ -259,6 +263,7 @@ async function serve(
       connectionLimits: command.connectionLimits,
       web: command.web,
       allowedHosts,
+      launcher,
       roomFrames: command.roomFrames,
       ...(cluster === null ? {} : { cluster }),
       ...(certificate === null ? {} : { tls: certificate }),
@@ -315,7 +320,7 @@ async function serve(
       interfaces: upInterfaceAddresses(),
       publicKey,
       privateKeyPath: command.keyPath,
-      launcher: Deno.build.standalone ? "executable" : "sources",
+      launcher,
     })
   ) console.log(line);
   // --no-web: no page to point browsers at.

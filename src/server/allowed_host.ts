@@ -15,6 +15,8 @@
  * @module
  */
 
+import { chatCommand, type Launcher } from "./connect_hint.ts";
+
 /**
  * A `Host` header's host: a name, or an IPv6 address in brackets, and an
  * optional port; no scheme, user, path or query (nothing the URL parser
@@ -86,13 +88,19 @@ const PLAIN_NAME = /^[a-z0-9._-]{1,253}$/;
 
 /**
  * The body of the 403 for a request whose Host is not allowed: what was
- * refused and how the operator allows it. The name is repeated only when it
- * is a plain DNS name once parsed, never the raw header.
+ * refused and how the operator allows it, in the command that restarts the
+ * server as it was started (`launcher`). The name is repeated only when it is
+ * a plain DNS name once parsed, never the raw header.
  */
-export function hostRefusal(hostHeader: string | undefined): string {
+export function hostRefusal(
+  hostHeader: string | undefined,
+  launcher: Launcher,
+): string {
   const name = hostHeader === undefined ? null : hostName(hostHeader);
   if (name === null || !PLAIN_NAME.test(name)) {
     return "Blocked request: it names no host this chat server answers to (its Host header is missing or not a plain host name). Open the server by its IP address (the one chat serve printed)\n";
   }
-  return `Blocked request: this chat server does not answer to the name '${name}', as a page of another site could be behind a name that is not the server's (DNS rebinding). Open it by its address instead, or, if ${name} is a name of this server, restart it with: chat serve --allowed-host ${name}\n`;
+  return `Blocked request: this chat server does not answer to the name '${name}', as a page of another site could be behind a name that is not the server's (DNS rebinding). Open it by its address instead, or, if ${name} is a name of this server, restart it with: ${
+    chatCommand(launcher, "serve")
+  } --allowed-host ${name}\n`;
 }

@@ -20,6 +20,19 @@ export interface InterfaceAddress {
 export type Launcher = "executable" | "sources";
 
 /**
+ * The command that runs `chat <subcommand>` the way this program runs: the
+ * executable's own name, or its task from the sources.
+ */
+export function chatCommand(
+  launcher: Launcher,
+  subcommand: "keygen" | "serve",
+): string {
+  return launcher === "executable"
+    ? `chat ${subcommand}`
+    : `deno task chat ${subcommand}`;
+}
+
+/**
  * The public key to hand out: the `public.pem` beside the private key, as
  * `chat serve` found it or wrote it (main.ts).
  */
@@ -93,9 +106,11 @@ export function connectTarget(address: string, port: number): string {
 
 /** The hint's lines, ready to print. */
 export function connectHint(hint: ConnectHint): string[] {
-  const [program, keygen] = hint.launcher === "executable"
-    ? ["chat connect", "chat keygen"]
-    : ["deno task connect", "deno task chat keygen"];
+  // Connecting has a task of its own, with only the permissions it needs.
+  const program = hint.launcher === "executable"
+    ? "chat connect"
+    : "deno task connect";
+  const keygen = chatCommand(hint.launcher, "keygen");
   const addresses = reachableAddresses(hint.host, hint.interfaces);
   const targets = addresses.length === 0
     ? ["<this machine's IP address>"]

@@ -24,6 +24,7 @@ import type { ClusterPort } from "./cluster/port.ts";
 import { attachCluster } from "./cluster_events.ts";
 import { ClusterShare } from "./cluster_share.ts";
 import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./config.ts";
+import type { Launcher } from "./connect_hint.ts";
 import { checkAddressBacklog, dismiss, NOT_READING } from "./connection_end.ts";
 import { serveConnection } from "./connection_loop.ts";
 import type { CoreParts } from "./core_parts.ts";
@@ -98,6 +99,12 @@ export interface ServerOptions {
    * refused (DNS rebinding). Default: none.
    */
   allowedHosts?: readonly string[];
+  /**
+   * How the server was started (connect_hint.ts): the command a refused
+   * browser's 403 tells the operator to restart it with. Default:
+   * "executable".
+   */
+  launcher?: Launcher;
 }
 
 export interface RunningServer {
@@ -405,6 +412,7 @@ export async function startServer(
     ...(options.allowedHosts === undefined
       ? {}
       : { allowedHosts: options.allowedHosts }),
+    ...(options.launcher === undefined ? {} : { launcher: options.launcher }),
     maxPayloadBytes: limits.maxPayloadBytes,
     maxHandshakePayloadBytes: limits.maxHandshakePayloadBytes,
     maxUnfinished: limits.maxUnfinished,

@@ -40,6 +40,7 @@ import { noWebAnswer, secureRedirect, webAnswer } from "./web_assets.ts";
 import { startTlsBridge, TLS_HANDSHAKE } from "./tls_bridge.ts";
 import { allowedOrigin } from "./websocket_origin.ts";
 import { hostAllowed, hostRefusal } from "./allowed_host.ts";
+import type { Launcher } from "./connect_hint.ts";
 
 export interface EdgeOptions {
   hostname: string;
@@ -63,6 +64,11 @@ export interface EdgeOptions {
    * with a 403 (DNS rebinding). Default: none.
    */
   allowedHosts?: readonly string[];
+  /**
+   * How the server was started, for the command the 403 tells the operator
+   * to restart it with. Default: "executable".
+   */
+  launcher?: Launcher;
   /** Largest WebSocket message, all fragments together; past it: 1009. */
   maxPayloadBytes: number;
   /**
@@ -184,6 +190,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   /** TCP sockets not yet handed to HTTP, and by when they must be. */
   const starting = new Map<Socket, number>();
   const allowedHosts = options.allowedHosts ?? [];
+  const launcher = options.launcher ?? "executable";
 
   const server = createServer({
     headersTimeout: options.headersTimeoutMs,
@@ -196,7 +203,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     // client of ours asks for anything here without a WebSocket.
     const host = request.headers.host;
     if (!hostAllowed(host, allowedHosts)) {
-      const body = Buffer.from(hostRefusal(host));
+      const body = Buffer.from(hostRefusal(host, launcher));
       response.writeHead(403, {
         "content-type": "text/plain; charset=utf-8",
         "content-length": String(body.byteLength),
@@ -329,7 +336,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
           socket,
           403,
           "Forbidden",
-          hostRefusal(request.headers.host),
+          hostRefusal(request.headers.host, launcher),
         );
       }
       // Another site's page, opened in a browser that can reach this

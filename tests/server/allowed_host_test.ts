@@ -115,14 +115,21 @@ Deno.test("machineNames gives the host name, its first label and that label unde
 
 Deno.test("hostRefusal names the option that allows the name, and repeats only a plain name", () => {
   assert.match(
-    hostRefusal("Evil.Example:8767"),
-    /does not answer to the name 'evil\.example'.*chat serve --allowed-host evil\.example\n$/,
+    hostRefusal("Evil.Example:8767", "executable"),
+    /does not answer to the name 'evil\.example'.*restart it with: chat serve --allowed-host evil\.example\n$/,
   );
   for (const host of [undefined, "", "a/b", "x'<y>.example"]) {
-    const text = hostRefusal(host);
+    const text = hostRefusal(host, "executable");
     assert.match(text, /^Blocked request: it names no host/, String(host));
     assert.doesNotMatch(text, /<y>|a\/b/);
   }
+});
+
+Deno.test("hostRefusal names the command as the server was started: its task when run from the sources", () => {
+  assert.match(
+    hostRefusal("chat.lan", "sources"),
+    /restart it with: deno task chat serve --allowed-host chat\.lan\n$/,
+  );
 });
 
 // --- A real server ----------------------------------------------------------
@@ -180,7 +187,10 @@ Deno.test("startServer refuses the page and a browser's WebSocket to a Host it w
   const page = await exchange(port, pageRequest(`evil.example:${port}`));
   assert.match(page, /^HTTP\/1\.1 403 /);
   assert.match(page, /\r\ncontent-type: text\/plain; charset=utf-8\r\n/i);
-  assert.match(page, /chat serve --allowed-host evil\.example\n$/);
+  assert.match(
+    page,
+    /restart it with: chat serve --allowed-host evil\.example\n$/,
+  );
   assert.doesNotMatch(page, /<html/i);
   const ws = await exchange(
     port,
@@ -208,6 +218,24 @@ Deno.test("startServer refuses the page and a browser's WebSocket to a Host it w
       await exchange(port, upgradeRequest(host, `http://${host}`)),
       /^HTTP\/1\.1 101 /,
       host,
+    );
+  }
+});
+
+Deno.test("startServer run from the sources refuses a Host with the command that restarts it from the sources", async () => {
+  await using server = await startTestServer({ launcher: "sources" });
+  const refusals = [
+    await exchange(server.port, pageRequest("evil.example")),
+    await exchange(
+      server.port,
+      upgradeRequest("evil.example", "http://evil.example"),
+    ),
+  ];
+  for (const refusal of refusals) {
+    assert.match(refusal, /^HTTP\/1\.1 403 /);
+    assert.match(
+      refusal,
+      /restart it with: deno task chat serve --allowed-host evil\.example\n$/,
     );
   }
 });
