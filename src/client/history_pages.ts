@@ -109,19 +109,30 @@ export interface PagedHistory {
    * error that stopped it.
    */
   reply: Reply;
+  /**
+   * The smallest id among everything that answered (shown or not), or null
+   * when nothing with an id came: where a later, older page starts.
+   */
+  oldest: number | null;
 }
 
 /**
  * Runs `/history`: one request, and more for older messages while lines
- * are missing and the server says older ones remain.
+ * are missing and the server says older ones remain. `before`: only
+ * messages older than that id, from the first request on (the web page's
+ * scroll-back goes on from its oldest message this way); pass it only
+ * after a reply that said `more`, as the pages after the first are.
  */
 export async function pageHistory(
   command: Extract<Command, { kind: "history" }>,
   paging: HistoryPaging,
+  before?: number,
 ): Promise<PagedHistory> {
   const wanted = command.limit ?? DEFAULT_HISTORY;
   const counts: HistoryCount[] = [];
-  let page: { before: number; limit: number } | undefined;
+  let page: { before: number; limit: number } | undefined = before === undefined
+    ? undefined
+    : { before, limit: wanted };
   let first: Extract<Reply, { t: "ok" }> | null = null;
   const showLines = (emit: (event: SessionEvent) => void) =>
     releaseHistory(counts, emit);
@@ -133,16 +144,19 @@ export async function pageHistory(
         ? emptyHistoryCount()
         : paging.counts.take(asked, reply.re),
     );
-    if (reply.t !== "ok") return { showLines, reply };
+    if (reply.t !== "ok") {
+      return { showLines, reply, oldest: totalCount(counts).oldest };
+    }
     first ??= reply;
     const step = nextHistoryStep(wanted, counts, reply.more === true);
     if (step.kind === "ask") {
       page = step;
       continue;
     }
+    const total = totalCount(counts);
     const text = historyReplyText(
       first.text,
-      totalCount(counts),
+      total,
       first.more === true
         ? { kind: "paged", pages: counts.length, gaveUp: step.gaveUp }
         : { kind: "one_reply" },
@@ -155,6 +169,7 @@ export async function pageHistory(
         text,
         ...(reply.more === true ? { more: true } : {}),
       },
+      oldest: total.oldest,
     };
   }
 }
