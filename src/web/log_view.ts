@@ -3,8 +3,9 @@
  * The page's log: rows of text (set as text, never as HTML), and rows that
  * hold elements (a question with buttons, a link to save a file, a progress
  * bar). It keeps its last rows only, letting go of what a row held as it
- * leaves, and follows the end while the reader is there. Browser only (the
- * DOM).
+ * leaves, and follows the end while the reader is there. Older rows can be
+ * put above the first (scroll_back.ts), under a line of its own at the top
+ * that says how loading them goes. Browser only (the DOM).
  *
  * @module
  */
@@ -13,7 +14,8 @@ import { formatProgress } from "../client/render.ts";
 
 /**
  * Rows the log keeps: a page left open all day must not grow without end
- * (/history brings older messages back).
+ * (/history brings older messages back). Scrolling back stops here too: a
+ * row put above would push out the newest.
  */
 export const MAX_ROWS = 5000;
 
@@ -31,8 +33,37 @@ export interface ProgressRow {
 export class LogView {
   /** What to do when a row leaves the log (see whenRemoved). */
   #onRemoved = new WeakMap<Element, () => void>();
+  /** Rows made while `above` runs, to put above the first; null otherwise. */
+  #above: HTMLElement[] | null = null;
+  /** Called when rows were pushed out (see whenTrimmed). */
+  #onTrimmed = () => {};
+  /**
+   * The log's first child, never trimmed and not a row: what loading older
+   * messages is doing ("Loading older messages…", the start of the
+   * conversation), or empty.
+   */
+  readonly head: HTMLElement;
 
-  constructor(readonly element: HTMLElement, readonly maxRows = MAX_ROWS) {}
+  constructor(readonly element: HTMLElement, readonly maxRows = MAX_ROWS) {
+    this.head = document.createElement("div");
+    this.head.className = "log-head";
+    element.prepend(this.head);
+  }
+
+  /** How many more rows the log keeps before pushing out its first ones. */
+  get room(): number {
+    return this.maxRows - (this.element.childElementCount - 1);
+  }
+
+  /** Whether a row of the log shows the message with this id. */
+  shows(id: number): boolean {
+    return this.element.querySelector(`:scope > [data-id="${id}"]`) !== null;
+  }
+
+  /** Calls `trimmed` whenever rows were pushed out at the top. */
+  whenTrimmed(trimmed: () => void): void {
+    this.#onTrimmed = trimmed;
+  }
 
   /**
    * Calls `release` once `row` is trimmed from the log: what it alone held
@@ -42,14 +73,44 @@ export class LogView {
     this.#onRemoved.set(row, release);
   }
 
-  /** Appends `lines`, one row each, with the CSS classes `line kind`. */
-  lines(lines: readonly string[], kind: string): void {
+  /**
+   * Appends `lines`, one row each, with the CSS classes `line kind`; `id`:
+   * the message they show (see `shows`).
+   */
+  lines(lines: readonly string[], kind: string, id?: number): void {
     for (const text of lines) {
       const row = document.createElement("div");
       row.className = `line ${kind}`;
       row.textContent = text;
+      if (id !== undefined) row.dataset.id = String(id);
       this.#append(row);
     }
+  }
+
+  /**
+   * Puts the rows `fill` makes (through this log's methods, in order) above
+   * the first row, and keeps what the reader sees where it was: they are
+   * older, loaded as the reader scrolled back. What does not fit in
+   * `room` is left out, the oldest first; returns whether any was.
+   */
+  above(fill: () => void): boolean {
+    const made: HTMLElement[] = [];
+    this.#above = made;
+    try {
+      fill();
+    } finally {
+      this.#above = null;
+    }
+    const cut = Math.max(0, made.length - this.room);
+    for (const row of made.slice(0, cut)) this.#release(row);
+    const log = this.element;
+    const height = log.scrollHeight;
+    this.head.after(...made.slice(cut));
+    // The rows in view move down by what was put above them: the view
+    // moves with them (the page sets overflow-anchor: none, so the browser
+    // does not do it as well, or not at the top).
+    log.scrollTop += log.scrollHeight - height;
+    return cut > 0;
   }
 
   /** A row of elements and text (strings become text nodes). */
@@ -84,17 +145,28 @@ export class LogView {
   }
 
   #append(row: HTMLElement): void {
+    if (this.#above !== null) {
+      this.#above.push(row);
+      return;
+    }
     const log = this.element;
     const stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
     log.append(row);
-    while (log.childElementCount > this.maxRows) {
-      const first = log.firstElementChild;
+    let trimmed = false;
+    while (this.room < 0) {
+      const first = this.head.nextElementSibling;
       if (first === null) break;
       first.remove();
-      this.#onRemoved.get(first)?.();
-      this.#onRemoved.delete(first);
+      this.#release(first);
+      trimmed = true;
     }
+    if (trimmed) this.#onTrimmed();
     if (stick) log.scrollTop = log.scrollHeight;
+  }
+
+  #release(row: Element): void {
+    this.#onRemoved.get(row)?.();
+    this.#onRemoved.delete(row);
   }
 }
 

@@ -67,7 +67,7 @@ import {
   HistoryCounts,
   noteHistoryId,
 } from "../client/history_count.ts";
-import { pageHistory } from "../client/history_pages.ts";
+import { type HistoryPaging, pageHistory } from "../client/history_pages.ts";
 import { withPatience } from "../client/with_patience.ts";
 import type { SessionEvent } from "../client/session_events.ts";
 import { textOf } from "../client/text_output.ts";
@@ -86,6 +86,7 @@ import { loadIdentity } from "./identity_store.ts";
 import { forgetUser } from "./forget.ts";
 import { IGNORED_KEY, IgnoreStore } from "./ignore_store.ts";
 import { LogView } from "./log_view.ts";
+import { ScrollBacks, scrollBackText } from "./scroll_back.ts";
 import { SavableFiles } from "./savable_files.ts";
 import { type FileTarget, WebFiles } from "./web_files.ts";
 import { changedServerKeyMessage, checkServerKey } from "./server_pin.ts";
@@ -183,7 +184,23 @@ function emit(event: SessionEvent): void {
   const { lines, error } = textOf(event, style);
   // Every row as the terminal prints it: a raw newline or bidi control
   // from the network would forge lines in this pre-wrap log.
-  log.lines(lines.map(sanitizeForTerminal), error ? "error" : kindOf(event));
+  log.lines(
+    lines.map(sanitizeForTerminal),
+    error ? "error" : kindOf(event),
+    messageId(event),
+  );
+}
+
+/**
+ * The id of the message `event` shows, if it shows one with an id: one that
+ * came, or one this user sent (the server's `ok` says where it stored it).
+ */
+function messageId(event: SessionEvent): number | undefined {
+  if (event.type === "reply") {
+    return event.reply.t === "ok" ? event.reply.id : undefined;
+  }
+  if (event.type !== "incoming" || !("id" in event.message)) return undefined;
+  return event.message.id;
 }
 
 function kindOf(event: SessionEvent): string {
@@ -388,7 +405,10 @@ function listButton(
 
 function setConversation(conversation: Conversation): void {
   conversations.setCurrent(conversation);
+  scrollBacks.again(conversation);
   drawTarget();
+  drawScrollBack();
+  loadOlderIfNear();
 }
 
 function drawTarget(): void {
@@ -660,18 +680,100 @@ async function pagedHistory(
   current: ChatClient,
   command: Extract<Command, { kind: "history" }>,
 ): Promise<void> {
-  const { showLines, reply } = await pageHistory(command, {
+  const { showLines, reply } = await pageHistory(
+    command,
+    historyPaging(current),
+  );
+  learn(reply);
+  showLines(emit);
+  emit({ type: "reply", re: 0, command, reply });
+}
+
+/** How /history and scrolling back ask `current` for history. */
+function historyPaging(current: ChatClient): HistoryPaging {
+  return {
     ask: async (request) => ({
       reply: await withPatience(() => current.request(request)),
       asked: current,
     }),
     settled: () => shown,
     counts: historyCounts,
-  });
-  learn(reply);
-  showLines(emit);
-  emit({ type: "reply", re: 0, command, reply });
+  };
 }
+
+// --- Scrolling back -----------------------------------------------------------
+
+/** Each conversation's older messages, loaded as the reader scrolls up. */
+const scrollBacks = new ScrollBacks();
+log.whenTrimmed(() => {
+  scrollBacks.full();
+  drawScrollBack();
+});
+
+/** The top of the log says how loading the current conversation's past goes. */
+function drawScrollBack(): void {
+  log.head.textContent = scrollBackText(
+    conversations.current,
+    scrollBacks.of(conversations.current),
+    log.maxRows,
+  );
+}
+
+/**
+ * Loads the current conversation's older messages when the reader is
+ * within a screen of the log's top, or the log does not fill its screen
+ * (at sign-in, say: the latest messages are shown as in every web chat).
+ */
+function loadOlderIfNear(): void {
+  const current = client;
+  if (current === null || current.isOver || self === "") return;
+  // A hidden log (not signed in) has no height: nothing is near.
+  if (ui.log.scrollTop >= ui.log.clientHeight) return;
+  void loadOlder(current, conversations.current);
+}
+
+/**
+ * One page of `conversation`'s older messages (client/history_pages.ts, as
+ * /history asks), put above the log's rows; then more, while the log is
+ * still near its top.
+ */
+async function loadOlder(
+  current: ChatClient,
+  conversation: Conversation,
+): Promise<void> {
+  const ask = scrollBacks.start(conversation, log.room);
+  drawScrollBack();
+  if (ask === null) return;
+  let paged;
+  try {
+    paged = await pageHistory(ask.command, historyPaging(current), ask.before);
+  } catch {
+    // The connection ended: asked again once back and scrolled.
+    scrollBacks.finish(conversation, { kind: "failed" });
+    drawScrollBack();
+    return;
+  }
+  const { showLines, reply, oldest } = paged;
+  const cut = log.above(() =>
+    showLines((event) => {
+      // Already in the log: it came live (the first page, asked without a
+      // cursor, is the latest, which may hold what came meanwhile), or
+      // with /history.
+      const id = messageId(event);
+      if (id === undefined || !log.shows(id)) emit(event);
+    })
+  );
+  scrollBacks.finish(
+    conversation,
+    reply.t === "ok"
+      ? { kind: "page", more: reply.more === true, oldest, cut }
+      : { kind: "refused", text: "text" in reply ? reply.text : reply.t },
+  );
+  drawScrollBack();
+  if (reply.t === "ok" && current === client) loadOlderIfNear();
+}
+
+ui.log.addEventListener("scroll", loadOlderIfNear, { passive: true });
 
 /** What /verify and /trust say when this browser has no end-to-end keys. */
 const NO_E2E =
@@ -1178,6 +1280,7 @@ function use(joined: ChatClient): void {
   });
   e2e?.connected();
   publishKeys(joined);
+  loadOlderIfNear();
   void joined.request({ t: "list" }).then(learn);
   void joined.request({ t: "groups" }).then(learn);
   // Who is away is said only by /list: asked again now and then, for the

@@ -1,0 +1,211 @@
+/// <reference lib="dom" />
+/**
+ * The web page's scroll-back in a real Chromium against a real `chat
+ * serve`: signed in, the page shows the public room's latest messages;
+ * scrolled to the top of the log, the older ones load above, in order,
+ * once each, with the message that was first still in view, until the
+ * start of the conversation. A private conversation's older messages come
+ * the same way, end to end, opened from the page's own archive.
+ */
+
+import assert from "node:assert/strict";
+import type { Page } from "puppeteer-core";
+import { ChatClient } from "../../src/client/chat_client.ts";
+import { importPublicKeyPem } from "../../src/crypto/keys.ts";
+import {
+  join,
+  signedInPage,
+  startBrowserChat,
+  typeLine,
+  WAIT_MS,
+  waitForLine,
+} from "../_helpers/browser.ts";
+import { SCROLL_BACK_PAGE } from "../../src/web/scroll_back.ts";
+
+const slow = { sanitizeOps: false, sanitizeResources: false };
+
+/** Messages are sent as fast as a test can: no per-connection rate. */
+const UNLIMITED = ["--rate", "0", "--rate-per-address", "0"];
+
+/** The numbers of the log's rows whose text ends `<label> NNN`, top to bottom. */
+function numbered(page: Page, label: string): Promise<number[]> {
+  return page.$eval(
+    "#log",
+    (log, label) =>
+      [...log.querySelectorAll(".line")].flatMap((row) => {
+        const match = new RegExp(`${label} (\\d{3})$`).exec(
+          row.textContent ?? "",
+        );
+        return match === null ? [] : [Number(match[1])];
+      }),
+    label,
+  );
+}
+
+/** What the top of the log says about loading older messages. */
+function head(page: Page): Promise<string> {
+  return page.$eval("#log .log-head", (e) => e.textContent ?? "");
+}
+
+/**
+ * Scrolls the log to its top, as a reader would, and waits until the page
+ * is done loading (more rows numbered `label`, or the top says the start).
+ */
+async function scrollToTop(page: Page, label: string): Promise<void> {
+  const before = (await numbered(page, label)).length;
+  await page.$eval("#log", (log) => log.scrollTo({ top: 0 }));
+  await page.waitForFunction(
+    (label: string, before: number) => {
+      const log = document.getElementById("log")!;
+      const head = log.querySelector(".log-head")?.textContent ?? "";
+      if (head.startsWith("Loading")) return false;
+      const rows = [...log.querySelectorAll(".line")].filter((row) =>
+        new RegExp(`${label} \\d{3}$`).test(row.textContent ?? "")
+      );
+      return rows.length > before || head.startsWith("Start of");
+    },
+    { timeout: WAIT_MS },
+    label,
+    before,
+  );
+}
+
+/** Whether the row ending `text` is within the log's visible area. */
+function inView(page: Page, text: string): Promise<boolean> {
+  return page.$eval("#log", (log, text) => {
+    const row = [...log.querySelectorAll(".line")].find((r) =>
+      (r.textContent ?? "").endsWith(text)
+    );
+    if (row === undefined) return false;
+    const view = log.getBoundingClientRect();
+    const box = row.getBoundingClientRect();
+    return box.top >= view.top && box.bottom <= view.bottom;
+  }, text);
+}
+
+/** 1..n in order: every message once, oldest first. */
+function upTo(n: number, from = 1): number[] {
+  return Array.from({ length: n - from + 1 }, (_, i) => from + i);
+}
+
+Deno.test({
+  name:
+    "web page: scrolled to the top of the log, the public room's older messages load above in order, once each, keeping the view, until its start",
+  ...slow,
+  async fn() {
+    await using chat = await startBrowserChat(...UNLIMITED);
+    const total = 250;
+    // termy said 250 things before the page came.
+    const { spki } = await importPublicKeyPem(
+      await Deno.readTextFile(`${chat.dir}/public.pem`),
+    );
+    const termy = await ChatClient.connect(chat.url.replace(/^http/, "ws"), {
+      pinnedSpki: spki,
+    });
+    try {
+      assert.equal((await termy.register("termy")).t, "welcome");
+      for (const n of upTo(total)) {
+        const reply = await termy.say(`said ${String(n).padStart(3, "0")}`);
+        assert.equal(reply.t, "ok");
+      }
+    } finally {
+      await termy.quit();
+    }
+
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    // The latest page, as in every web chat, the newest at the bottom.
+    await waitForLine(page, /said 250$/);
+    await page.waitForFunction(
+      () =>
+        !document.querySelector("#log .log-head")?.textContent?.startsWith(
+          "Loading",
+        ),
+      { timeout: WAIT_MS },
+    );
+    let shown = await numbered(page, "said");
+    assert.ok(shown.length >= SCROLL_BACK_PAGE, `${shown.length} shown`);
+    assert.deepEqual(shown, upTo(total, total - shown.length + 1));
+    assert.equal(await head(page), "");
+
+    // Up a page at a time: what was first stays in view.
+    for (let pages = 0; shown[0] !== 1; pages++) {
+      assert.ok(pages < total / SCROLL_BACK_PAGE + 1, "too many pages");
+      const first = shown[0]!;
+      await scrollToTop(page, "said");
+      shown = await numbered(page, "said");
+      assert.ok(shown[0]! < first, `nothing older than ${first} came`);
+      assert.deepEqual(shown, upTo(total, shown[0]));
+      assert.ok(
+        await inView(page, `said ${String(first).padStart(3, "0")}`),
+        `said ${first} went out of view`,
+      );
+    }
+    // At the start: the top says so, and scrolling asks nothing more.
+    await scrollToTop(page, "said");
+    assert.equal(await head(page), "Start of the public room");
+    assert.deepEqual(await numbered(page, "said"), upTo(total));
+    assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name:
+    "web page: in a private conversation, scrolling to the top loads its older messages end to end (opened from the page's archive), in order, once each, until its start",
+  ...slow,
+  async fn() {
+    await using chat = await startBrowserChat(...UNLIMITED);
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    const termy = await chat.terminal("termy");
+    await chat.keysOf("webby");
+    // One more than a page before the page goes; one after it is back, and
+    // one it sends.
+    const total = SCROLL_BACK_PAGE + 12;
+    await termy.write(
+      upTo(total - 2).map((n) =>
+        `/msg webby whisper ${String(n).padStart(3, "0")}\n`
+      ).join(""),
+    );
+    await waitForLine(page, /Private message from termy: whisper 060$/);
+    assert.doesNotMatch(termy.stdout, /host of the server can read/);
+
+    // A new page: nothing of the conversation in its log (/quit
+    // acknowledges what was shown, so none of it comes again).
+    await typeLine(page, "/quit");
+    await waitForLine(page, /Disconnected\.$/);
+    await page.reload();
+    await join(page, "webby");
+    assert.deepEqual(await numbered(page, "whisper"), []);
+    await termy.write("/msg webby whisper 061\n");
+    await waitForLine(page, /Private message from termy: whisper 061$/);
+    await typeLine(page, "/msg termy whisper 062");
+    await waitForLine(page, /Private message to termy: whisper 062$/);
+    await termy.waitFor(/Private message from webby: whisper 062/);
+    // Writing to termy: the conversation's latest messages load above, the
+    // two already shown not again.
+    await typeLine(page, "/query termy");
+    await page.waitForFunction(
+      () =>
+        !document.querySelector("#log .log-head")?.textContent?.startsWith(
+          "Loading",
+        ) && document.querySelectorAll("#log .line.private").length > 1,
+      { timeout: WAIT_MS },
+    );
+    let shown = await numbered(page, "whisper");
+    assert.ok(shown.length >= SCROLL_BACK_PAGE, `${shown.length} shown`);
+    assert.deepEqual(shown, upTo(total, total - shown.length + 1));
+
+    while (shown[0] !== 1) {
+      const first = shown[0]!;
+      await scrollToTop(page, "whisper");
+      shown = await numbered(page, "whisper");
+      assert.ok(shown[0]! < first, `nothing older than ${first} came`);
+      assert.deepEqual(shown, upTo(total, shown[0]));
+    }
+    await scrollToTop(page, "whisper");
+    assert.equal(await head(page), "Start of your conversation with termy");
+    assert.deepEqual(await numbered(page, "whisper"), upTo(total));
+    assert.deepEqual(problems, []);
+  },
+});
