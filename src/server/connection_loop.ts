@@ -17,6 +17,7 @@ import {
 import { dismiss, endServed, NOT_READING } from "./connection_end.ts";
 import type { CoreParts } from "./core_parts.ts";
 import { routeSharedE2eKeys } from "./e2e_keys.ts";
+import { claimGroupName, needsGroupClaim } from "./group_name_claim.ts";
 import { IdentityGate } from "./identity_gate.ts";
 import { MessageRate } from "./message_rate.ts";
 import type { Outbound } from "./outbound.ts";
@@ -291,6 +292,42 @@ export async function serveConnection(
           }
           if (!channels.has(id)) break;
           core.deliverRun(id, out);
+          continue;
+        }
+        // A new group's name is claimed across the cluster first: a round
+        // trip, which a transaction must not span either.
+        if (
+          cluster !== undefined && session !== undefined &&
+          needsGroupClaim(state, message)
+        ) {
+          const settling = flush();
+          if (settling !== undefined) await settling;
+          if (!channels.has(id)) break;
+          const claim = await claimGroupName(cluster, session, message, log);
+          const live = channels.has(id);
+          if (claim.kind === "refused") {
+            if (live) core.deliverRun(id, claim.out);
+          } else {
+            let routed: Promise<void> | undefined;
+            if (live) {
+              steps.push({ message, body });
+              // Routed now, synchronously in flush.
+              routed = flush();
+            }
+            // No group came of the claim (a limit, or the connection gone
+            // meanwhile): it is dropped, not left to block the name.
+            if (claim.added && state.group(message.group) === undefined) {
+              cluster.releaseGroupName(message.group).catch((error) =>
+                log(
+                  `cluster: cannot drop the claim of group name ${message.group}: ${
+                    messageOf(error)
+                  }`,
+                )
+              );
+            }
+            if (routed !== undefined) await routed;
+          }
+          if (!channels.has(id)) break;
           continue;
         }
         // About a file from another node: that node runs it.

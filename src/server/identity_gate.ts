@@ -46,6 +46,15 @@ export interface NameHolder {
   readonly fingerprint: string;
 }
 
+/** What the bindings beyond this process (a cluster's) say of a name claimed there. */
+export type NameClaim =
+  /** Bound to the key `fingerprint`: the claimant's, or another's. */
+  | { kind: "bound"; fingerprint: string }
+  /** Refused: it looks like `name`, another key's. */
+  | { kind: "lookalike"; name: string }
+  /** Refused: it is or looks like the name of the group `name`. */
+  | { kind: "group"; name: string };
+
 /** Where name -> identity bindings are kept (the store, or memory). */
 export interface IdentityBindings {
   fingerprintOf(nameKey: string): string | null;
@@ -61,10 +70,15 @@ export interface IdentityBindings {
   /**
    * Where names are bound beyond this process too (a cluster's nodes,
    * issue 19): binds the name to `fingerprint` there if it is free
-   * (compare-and-set) and resolves to the key it is bound to. Asked once a
-   * proof verified, before the name is accepted.
+   * (compare-and-set) and no name like it is another key's or a group's
+   * there, and resolves to what it is. Asked once a proof verified, before
+   * the name is accepted.
    */
-  claim?(name: string, nameKey: string, fingerprint: string): Promise<string>;
+  claim?(
+    name: string,
+    nameKey: string,
+    fingerprint: string,
+  ): Promise<NameClaim>;
   /**
    * Where `claim` binds: the key the name is bound to there (null: free),
    * made this process's copy too. Asked only when this process's copy names
@@ -221,9 +235,9 @@ export class IdentityGate {
       if (refused !== null) return refused;
     }
     if (this.bindings.claim !== undefined) {
-      let owner: string;
+      let claim: NameClaim;
       try {
-        owner = await this.bindings.claim(
+        claim = await this.bindings.claim(
           pending.register.name,
           key,
           pending.fingerprint,
@@ -231,12 +245,13 @@ export class IdentityGate {
       } catch {
         return unreachableElsewhere(prove.id);
       }
-      if (owner !== pending.fingerprint) {
-        return refuse(
-          prove.id,
-          `ERROR: The name '${pending.register.name}' belongs to another identity key (${owner})`,
-        );
-      }
+      const refused = claimRefusal(
+        prove.id,
+        pending.register.name,
+        pending.fingerprint,
+        claim,
+      );
+      if (refused !== null) return refused;
     }
     return {
       kind: "proven",
@@ -286,17 +301,7 @@ export class IdentityGate {
     fingerprint: string,
   ): Extract<GateResult, { kind: "reply" }> | null {
     const group = this.groupNameLike(name);
-    if (group !== null) {
-      return {
-        kind: "reply",
-        message: {
-          t: "error",
-          re,
-          code: "group_exists",
-          text: groupNameUserRefusal(name, group),
-        },
-      };
-    }
+    if (group !== null) return groupRefusal(re, name, group);
     return this.#lookalikeRefusal(re, name, fingerprint);
   }
 
@@ -328,6 +333,34 @@ export class IdentityGate {
   }
 }
 
+/**
+ * The refusal of `name` to `fingerprint` by what the bindings elsewhere
+ * said (a cluster's: a name bound, or one like it, on another node where
+ * its owner may be offline), or null when it is the key's.
+ */
+function claimRefusal(
+  re: number,
+  name: string,
+  fingerprint: string,
+  claim: NameClaim,
+): Extract<GateResult, { kind: "reply" }> | null {
+  switch (claim.kind) {
+    case "bound":
+      return claim.fingerprint === fingerprint ? null : refuse(
+        re,
+        `ERROR: The name '${name}' belongs to another identity key (${claim.fingerprint})`,
+      );
+    case "lookalike":
+      return refuse(re, lookalikeRefusal(name, claim.name));
+    case "group":
+      return groupRefusal(re, name, claim.name);
+    default: {
+      const never: never = claim;
+      throw new Error(`unknown claim ${JSON.stringify(never)}`);
+    }
+  }
+}
+
 /** The `identity` error for a proof in the first format (without the key). */
 export const OUTDATED_CLIENT =
   "ERROR: Your chat client is out of date: its identity proof does not include the key, which this server requires. Update chat and connect again";
@@ -348,6 +381,23 @@ export function groupNameUserRefusal(name: string, group: string): string {
   return nameKey(name) === nameKey(group)
     ? `ERROR: '${name}' is the name of a group; choose another name`
     : `ERROR: '${name}' looks like '${group}', the name of a group; choose another name`;
+}
+
+/** The refusal of a new user name that is or looks like the group `group`'s. */
+function groupRefusal(
+  re: number,
+  name: string,
+  group: string,
+): Extract<GateResult, { kind: "reply" }> {
+  return {
+    kind: "reply",
+    message: {
+      t: "error",
+      re,
+      code: "group_exists",
+      text: groupNameUserRefusal(name, group),
+    },
+  };
 }
 
 function refuse(

@@ -206,9 +206,9 @@ export function createCore(options: CoreOptions): ServerCore {
   const identities: IdentityBindings = cluster === undefined ? local : {
     fingerprintOf: (key) => local.fingerprintOf(key),
     // Look-alikes of names bound in this node's copy or online here, and of
-    // names online on the other nodes. A name bound on another node only,
-    // and offline, is not seen here: the names bucket is keyed by the exact
-    // name, and reading all of it per sign-in is what the index avoids.
+    // names online on the other nodes: the early refusal, with no round
+    // trip. A name bound on another node only, and offline, is seen by
+    // `claim`, which claims the name's skeleton in the names bucket.
     lookalikes: (name) => [
       ...local.lookalikes(name),
       ...state.remote.lookalikes(name).flatMap((user) =>

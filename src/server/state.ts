@@ -460,8 +460,10 @@ export class ServerState {
    * null: a new group must not be named like a person (router.ts create).
    * Users count when their name is bound to an identity key in the store,
    * or they are signed in here or on another node; a name bound only on
-   * another node of a cluster, and offline, is not seen. Look-alikes come
-   * from the skeleton index, never from a pass over all users.
+   * another node of a cluster, and offline, is not seen here but by the
+   * cluster's claim before `create` is routed (group_name_claim.ts).
+   * Look-alikes come from the skeleton index, never from a pass over all
+   * users.
    */
   userNameLike(name: string): string | null {
     const key = nameKey(name);

@@ -8,9 +8,12 @@ import {
 } from "../../src/crypto/identity.ts";
 import {
   type GateResult,
+  groupNameUserRefusal,
   type IdentityBindings,
   IdentityGate,
+  lookalikeRefusal,
   MemoryBindings,
+  type NameClaim,
   type NameHolder,
   OUTDATED_CLIENT,
   StoreBindings,
@@ -172,10 +175,14 @@ Deno.test("unprovableNames finds names bound to every small-order or non-canonic
 /** Bindings whose cluster-wide claim answers `claim`. */
 class ClaimingBindings extends MemoryBindings {
   claims: string[] = [];
-  constructor(readonly answer: (fingerprint: string) => Promise<string>) {
+  constructor(readonly answer: (fingerprint: string) => Promise<NameClaim>) {
     super();
   }
-  claim(_name: string, nameKey: string, fingerprint: string): Promise<string> {
+  claim(
+    _name: string,
+    nameKey: string,
+    fingerprint: string,
+  ): Promise<NameClaim> {
     this.claims.push(nameKey);
     return this.answer(fingerprint);
   }
@@ -203,7 +210,7 @@ async function proveAlice(gate: IdentityGate): Promise<GateResult> {
 
 Deno.test("IdentityGate.prove claims the name where bindings are shared (a cluster) and proceeds when it is this key's", async () => {
   const bindings = new ClaimingBindings((fingerprint) =>
-    Promise.resolve(fingerprint)
+    Promise.resolve({ kind: "bound", fingerprint })
   );
   const result = await proveAlice(new IdentityGate(bindings, TH));
   assert.equal(result.kind, "proven");
@@ -215,7 +222,9 @@ Deno.test("IdentityGate.prove refuses a name another node bound to another key, 
   const taken = reply(
     await proveAlice(
       new IdentityGate(
-        new ClaimingBindings(() => Promise.resolve(other)),
+        new ClaimingBindings(() =>
+          Promise.resolve({ kind: "bound", fingerprint: other })
+        ),
         TH,
       ),
     ),
@@ -237,6 +246,41 @@ Deno.test("IdentityGate.prove refuses a name another node bound to another key, 
   assert.equal(failed.t === "error" && failed.code, "internal");
 });
 
+Deno.test("IdentityGate.prove refuses a name the cluster says looks like another key's, or is a group's, with the texts of one node", async () => {
+  const lookalike = reply(
+    await proveAlice(
+      new IdentityGate(
+        new ClaimingBindings(() =>
+          Promise.resolve({ kind: "lookalike", name: "a1ice" })
+        ),
+        TH,
+      ),
+    ),
+  );
+  assert.deepEqual(lookalike, {
+    t: "error",
+    re: 2,
+    code: "identity",
+    text: lookalikeRefusal("alice", "a1ice"),
+  });
+  const group = reply(
+    await proveAlice(
+      new IdentityGate(
+        new ClaimingBindings(() =>
+          Promise.resolve({ kind: "group", name: "Alice" })
+        ),
+        TH,
+      ),
+    ),
+  );
+  assert.deepEqual(group, {
+    t: "error",
+    re: 2,
+    code: "group_exists",
+    text: groupNameUserRefusal("alice", "Alice"),
+  });
+});
+
 Deno.test("IdentityGate.begin asks the cluster when its own copy binds the name to another key, and goes by its answer", async () => {
   const stale = "SHA256:" + "C".repeat(43);
   const other = "SHA256:" + "B".repeat(43);
@@ -250,7 +294,8 @@ Deno.test("IdentityGate.begin asks the cluster when its own copy binds the name 
       bind(_name, key, fingerprint) {
         if (!copy.has(key)) copy.set(key, fingerprint);
       },
-      claim: (_name, _key, fingerprint) => Promise.resolve(fingerprint),
+      claim: (_name, _key, fingerprint) =>
+        Promise.resolve({ kind: "bound", fingerprint }),
       async recheck(_name, key) {
         rechecks.push(key);
         const answer = await owner();

@@ -10,7 +10,11 @@ import type {
   ClusterSink,
 } from "../../src/server/cluster/port.ts";
 import { identityFingerprint } from "../../src/crypto/identity.ts";
-import { lookalikeRefusal } from "../../src/server/identity_gate.ts";
+import {
+  lookalikeRefusal,
+  type NameClaim,
+} from "../../src/server/identity_gate.ts";
+import type { GroupNameClaim } from "../../src/server/cluster/skeleton_claims.ts";
 import { core, freshIdentity, Peer } from "../_helpers/core_peer.ts";
 
 /**
@@ -50,9 +54,22 @@ class HeldCluster implements ClusterPort {
   groupsChanged(): void {}
   joined(): void {}
   left(): void {}
-  claimName(_name: string, key: string, fingerprint: string): Promise<string> {
+  claimName(
+    _name: string,
+    key: string,
+    fingerprint: string,
+  ): Promise<NameClaim> {
     if (!this.#names.has(key)) this.#names.set(key, fingerprint);
-    return Promise.resolve(this.#names.get(key)!);
+    return Promise.resolve({
+      kind: "bound",
+      fingerprint: this.#names.get(key)!,
+    });
+  }
+  claimGroupName(): Promise<GroupNameClaim> {
+    return Promise.resolve({ kind: "claimed", added: true });
+  }
+  releaseGroupName(): Promise<void> {
+    return Promise.resolve();
   }
   nameOwner(key: string): Promise<string | null> {
     return Promise.resolve(this.#names.get(key) ?? null);

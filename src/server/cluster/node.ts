@@ -28,6 +28,8 @@ import {
   PRESENCE_BUCKET,
 } from "./subjects.ts";
 import type { GroupChange } from "../group.ts";
+import type { NameClaim } from "../identity_gate.ts";
+import type { GroupNameClaim } from "./skeleton_claims.ts";
 
 export interface ClusterOptions {
   /** nats://host:port of one or more NATS servers (with JetStream). */
@@ -168,6 +170,21 @@ export class ClusterNode implements ClusterPort {
         this.#log(`cluster: cannot watch groups: ${messageOf(error)}`);
       }
     });
+    this.#names.recordOlderBindings().then((recorded) => {
+      if (recorded !== null) {
+        this.#log(
+          `cluster: recorded ${recorded} names bound before look-alikes were checked across nodes`,
+        );
+      }
+    }).catch((error) => {
+      if (!this.#closing) {
+        this.#log(
+          `cluster: cannot record the names bound before look-alikes were checked across nodes (the next node to start tries again): ${
+            messageOf(error)
+          }`,
+        );
+      }
+    });
     this.log.start(
       sink.logFrom(),
       (records, last) => sink.logRecords(records, last),
@@ -241,11 +258,19 @@ export class ClusterNode implements ClusterPort {
   }
 
   claimName(
-    _name: string,
+    name: string,
     nameKey: string,
     fingerprint: string,
-  ): Promise<string> {
-    return this.#names.claim(nameKey, fingerprint);
+  ): Promise<NameClaim> {
+    return this.#names.claim(name, nameKey, fingerprint);
+  }
+
+  claimGroupName(name: string, creator: string): Promise<GroupNameClaim> {
+    return this.#names.claimGroup(name, creator);
+  }
+
+  releaseGroupName(name: string): Promise<void> {
+    return this.#names.releaseGroup(name);
   }
 
   nameOwner(nameKey: string): Promise<string | null> {

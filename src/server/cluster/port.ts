@@ -19,6 +19,8 @@ import type { SharedPrekeys } from "../e2e_keys.ts";
 import type { RemoteRecipient } from "../remote_recipients.ts";
 import type { ConnId } from "../session.ts";
 import type { FileAnswer } from "../transfers.ts";
+import type { NameClaim } from "../identity_gate.ts";
+import type { GroupNameClaim } from "./skeleton_claims.ts";
 
 /** What a node tells the core, once attached. */
 export interface ClusterSink {
@@ -96,13 +98,21 @@ export interface ClusterPort {
   left(nameKey: string): void;
   /**
    * Binds `nameKey` to the identity key `fingerprint` across the cluster if
-   * it is free (compare-and-set); resolves to the key it is bound to.
+   * it is free and no name like it (its skeleton) is another key's or a
+   * group's (compare-and-set, names.ts); resolves to what it is.
    */
   claimName(
     name: string,
     nameKey: string,
     fingerprint: string,
-  ): Promise<string>;
+  ): Promise<NameClaim>;
+  /**
+   * Claims a new group's name across the cluster for its creator (a user
+   * name), by its skeleton, before the group is made.
+   */
+  claimGroupName(name: string, creator: string): Promise<GroupNameClaim>;
+  /** Drops a claim `claimGroupName` added for a group not made after all. */
+  releaseGroupName(name: string): Promise<void>;
   /** The key `nameKey` is bound to across the cluster; null when free. */
   nameOwner(nameKey: string): Promise<string | null>;
   /**

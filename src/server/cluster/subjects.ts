@@ -53,7 +53,11 @@ export const PRESENCE_BUCKET = "chat_presence";
 /** Which nodes are alive: key the node id, rewritten every TTL/3, with TTL. */
 export const NODES_BUCKET = "chat_nodes";
 
-/** Name -> identity key bindings: key `<name token>`, value the fingerprint. */
+/**
+ * Name -> identity key bindings: key `<name token>`, value the fingerprint;
+ * and who holds the names of each skeleton: key `skeleton.<skeleton token>`,
+ * value SkeletonClaims (skeleton_claims.ts).
+ */
 export const NAMES_BUCKET = "chat_names";
 
 /**
@@ -75,6 +79,32 @@ export function presenceKey(nameKey: string, node: string): string {
 /** The names key of a user. */
 export function nameBindingKey(nameKey: string): string {
   return token(nameKey);
+}
+
+/**
+ * The name key a names key binds (nameBindingKey), or null when `key` is
+ * not one (a skeleton's, say).
+ */
+export function nameKeyOfBinding(key: string): string | null {
+  if (!/^(?:[0-9a-f]{2})+$/.test(key)) return null;
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(
+      Uint8Array.fromHex(key),
+    );
+  } catch {
+    return null;
+  }
+}
+
+/** The names key saying the bindings made before skeletons were claimed are. */
+export const SKELETONS_RECORDED_KEY = "skeleton.recorded";
+
+/**
+ * The names key of who holds the names of a skeleton
+ * (protocol/name_skeleton.ts): two tokens, so never a name's key.
+ */
+export function skeletonClaimsKey(skeleton: string): string {
+  return `skeleton.${token(skeleton)}`;
 }
 
 /**

@@ -1,0 +1,245 @@
+/**
+ * Look-alike names and the one namespace of people and groups across the
+ * nodes of a cluster (cluster/names.ts, skeleton_claims.ts), against a real
+ * `nats-server -js`: two server cores, each a node with its own store, and
+ * peers signing in over in-memory connections.
+ */
+
+import assert from "node:assert/strict";
+import { natsServerPath, startNats } from "../../_helpers/nats.ts";
+import { core, freshIdentity, Peer } from "../../_helpers/core_peer.ts";
+import { ClusterNode } from "../../../src/server/cluster/node.ts";
+import { ClusterNames } from "../../../src/server/cluster/names.ts";
+import { connectNats, openBucket } from "../../../src/server/cluster/nats.ts";
+import {
+  nameBindingKey,
+  NAMES_BUCKET,
+} from "../../../src/server/cluster/subjects.ts";
+import { identityFingerprint } from "../../../src/crypto/identity.ts";
+import {
+  groupNameUserRefusal,
+  lookalikeRefusal,
+} from "../../../src/server/identity_gate.ts";
+import { userNameGroupRefusal } from "../../../src/server/router.ts";
+import type { ServerCore } from "../../../src/server/serve.ts";
+import type { ServerMessage } from "../../../src/protocol/messages.ts";
+
+const NATS = await natsServerPath();
+
+/** A node of the cluster at `url`: a core with a store of its own. */
+class Node {
+  private constructor(
+    readonly core: ServerCore,
+    readonly cluster: ClusterNode,
+  ) {}
+
+  static async start(url: string): Promise<Node> {
+    const cluster = await ClusterNode.start({
+      urls: [url],
+      presenceTtlMs: 15_000,
+      log: () => {},
+    });
+    const { core: started } = await core({ cluster });
+    return new Node(started, cluster);
+  }
+
+  /** Signs in as `name` with `identity`: the welcome, or the refusal. */
+  async signIn(
+    name: string,
+    identity: Awaited<ReturnType<typeof freshIdentity>>,
+  ): Promise<{ peer: Peer; reply: ServerMessage }> {
+    const peer = await Peer.connect(this.core);
+    const begun = await peer.begin(name, identity);
+    if ("refused" in begun) return { peer, reply: begun.refused };
+    const reply = await peer.request({
+      t: "prove",
+      signature: begun.signature,
+    });
+    return { peer, reply };
+  }
+
+  /** Stopped: its users are offline for the other nodes. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.core.stop();
+    await this.cluster.close();
+  }
+}
+
+/** Signs `peer` out; resolves once the server has closed the connection. */
+async function leave(peer: Peer): Promise<void> {
+  peer.send({ t: "bye" });
+  await peer.done;
+}
+
+Deno.test({
+  name:
+    "a cluster node refuses a look-alike of a name bound on another node whose owner left, with the one-node text, and lets that owner's key take it",
+  ignore: NATS === null,
+  async fn() {
+    await using nats = await startNats(NATS!);
+    const alice = await freshIdentity();
+    {
+      await using a = await Node.start(nats.url);
+      const { peer, reply } = await a.signIn("alice", alice);
+      assert.equal(reply.t, "welcome", JSON.stringify(reply));
+      await leave(peer);
+    }
+    // Node b never saw alice online, nor bound her in its store.
+    await using b = await Node.start(nats.url);
+    const refused = await b.signIn("a1ice", await freshIdentity());
+    assert.deepEqual(refused.reply, {
+      t: "error",
+      re: 2,
+      code: "identity",
+      text: lookalikeRefusal("a1ice", "alice"),
+    });
+    await leave(refused.peer);
+    // A key may hold look-alikes of its own names.
+    const own = await b.signIn("a1ice", alice);
+    assert.equal(own.reply.t, "welcome", JSON.stringify(own.reply));
+    await leave(own.peer);
+  },
+});
+
+Deno.test({
+  name:
+    "a cluster node refuses /create of a user's name (or a look-alike) bound on another node whose owner left, and a new user named like a group made on another node",
+  ignore: NATS === null,
+  async fn() {
+    await using nats = await startNats(NATS!);
+    {
+      await using a = await Node.start(nats.url);
+      const bob = await a.signIn("bob", await freshIdentity());
+      assert.equal(bob.reply.t, "welcome", JSON.stringify(bob.reply));
+      await leave(bob.peer);
+      const carol = await a.signIn("carol", await freshIdentity());
+      assert.equal(
+        (await carol.peer.request({ t: "create", group: "team" })).t,
+        "ok",
+      );
+      await leave(carol.peer);
+    }
+    await using b = await Node.start(nats.url);
+    const dave = await b.signIn("dave", await freshIdentity());
+    assert.equal(dave.reply.t, "welcome", JSON.stringify(dave.reply));
+    for (const group of ["bob", "b0b"]) {
+      const created = await dave.peer.request({ t: "create", group });
+      assert.equal(created.t === "error" && created.code, "name_taken");
+      assert.equal(
+        created.t === "error" && created.text,
+        userNameGroupRefusal(group, "bob"),
+      );
+    }
+    // The claims of refused groups block no one: dave's own group works.
+    assert.equal(
+      (await dave.peer.request({ t: "create", group: "dave_s" })).t,
+      "ok",
+    );
+    await leave(dave.peer);
+    const tearn = await b.signIn("tearn", await freshIdentity());
+    assert.equal(
+      tearn.reply.t === "error" && tearn.reply.text,
+      groupNameUserRefusal("tearn", "team"),
+    );
+    await leave(tearn.peer);
+  },
+});
+
+Deno.test({
+  name:
+    "two cluster nodes racing for look-alike names under two keys, or a user and a group of one name, give each name to exactly one",
+  ignore: NATS === null,
+  async fn() {
+    await using nats = await startNats(NATS!);
+    await using a = await Node.start(nats.url);
+    await using b = await Node.start(nats.url);
+    const creator = await a.signIn("zed", await freshIdentity());
+    assert.equal(creator.reply.t, "welcome", JSON.stringify(creator.reply));
+    const pairs = [
+      ["alice", "a1ice"],
+      ["mallory", "rnallory"],
+      ["neil", "nell"],
+      ["oscar", "0scar"],
+      ["wendy", "vvendy"],
+    ] as const;
+    // Every challenge is answered first: the proofs then race.
+    const begun = await Promise.all(
+      pairs.flatMap((names) =>
+        names.map(async (name, side) => {
+          const node = side === 0 ? a : b;
+          const peer = await Peer.connect(node.core);
+          const identity = await freshIdentity();
+          const started = await peer.begin(name, identity);
+          assert.ok("signature" in started, JSON.stringify(started));
+          return { peer, signature: started.signature };
+        })
+      ),
+    );
+    // …and one group on node a against a user of that name on node b.
+    const user = await Peer.connect(b.core);
+    const userBegun = await user.begin("quinn", await freshIdentity());
+    assert.ok("signature" in userBegun);
+    const [proven, group, userReply] = await Promise.all([
+      Promise.all(
+        begun.map(({ peer, signature }) =>
+          peer.request({ t: "prove", signature })
+        ),
+      ),
+      creator.peer.request({ t: "create", group: "quinn" }),
+      user.request({ t: "prove", signature: userBegun.signature }),
+    ]);
+    for (const [index, names] of pairs.entries()) {
+      const replies = proven.slice(2 * index, 2 * index + 2);
+      assert.equal(
+        replies.filter((reply) => reply.t === "welcome").length,
+        1,
+        `${names.join(" and ")}: ${JSON.stringify(replies)}`,
+      );
+      const refused = replies.find((reply) => reply.t === "error");
+      assert.equal(refused?.t === "error" && refused.code, "identity");
+    }
+    assert.equal(
+      [group.t, userReply.t].filter((t) => t === "ok" || t === "welcome")
+        .length,
+      1,
+      JSON.stringify([group, userReply]),
+    );
+    await Promise.all(
+      [...begun.map(({ peer }) => peer), user, creator.peer].map(leave),
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "ClusterNames.recordOlderBindings records the names bound before skeletons were claimed, once for the cluster, so their look-alikes are refused on any node",
+  ignore: NATS === null,
+  async fn() {
+    await using nats = await startNats(NATS!);
+    const alice = await freshIdentity();
+    const nc = await connectNats([nats.url], "names-test");
+    try {
+      const kv = await openBucket(nc, NAMES_BUCKET, 0);
+      // As a node of an older version bound it: by its exact name only.
+      await kv.create(
+        nameBindingKey("alice"),
+        await identityFingerprint(alice.publicRaw),
+      );
+      const names = new ClusterNames(kv);
+      assert.equal(await names.recordOlderBindings(), 1);
+      assert.equal(await names.recordOlderBindings(), null);
+    } finally {
+      await nc.close();
+    }
+    await using node = await Node.start(nats.url);
+    const refused = await node.signIn("a1ice", await freshIdentity());
+    assert.equal(
+      refused.reply.t === "error" && refused.reply.text,
+      lookalikeRefusal("a1ice", "alice"),
+    );
+    await leave(refused.peer);
+    const own = await node.signIn("alice", alice);
+    assert.equal(own.reply.t, "welcome", JSON.stringify(own.reply));
+    await leave(own.peer);
+  },
+});
