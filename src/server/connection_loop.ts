@@ -273,7 +273,6 @@ export async function serveConnection(
           try {
             out = await routeSharedE2eKeys(
               cluster.prekeys,
-              state.oneTimeTakers,
               session,
               message,
               body,

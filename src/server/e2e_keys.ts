@@ -43,17 +43,21 @@ type E2eMessage = Extract<ClientMessage, { t: "e2e_keys" | "e2e_bundle" }>;
 /**
  * Where bundles are held when that is beyond this process: a cluster's
  * bucket (cluster/prekeys.ts), shared by every node, with each one-time key
- * taken once across them all.
+ * taken once across them all, and who took one kept with them.
  */
 export interface SharedPrekeys {
+  /** Stores `bundle`; anyone may take one of the owner's keys again. */
   publish(
     name: string,
     fingerprint: string,
     bundle: PrekeyBundle,
   ): Promise<PublishResult>;
-  take(name: string): Promise<Entry | null>;
-  /** The bundle of `name` without a one-time key, taking none. */
-  peek(name: string): Promise<Entry | null>;
+  /**
+   * The bundle of `name` for `requester` (an identity key's fingerprint):
+   * with a one-time key, taken, unless `requester` took one on any node
+   * since the owner last published (then without, taking none).
+   */
+  take(name: string, requester: string): Promise<Entry | null>;
 }
 
 /** Handles `e2e_keys` and `e2e_bundle`. Never throws on client input. */
@@ -96,10 +100,12 @@ export function routeE2eKeys(
   }
 }
 
-/** routeE2eKeys with the bundles held in `shared` (a cluster's bucket). */
+/**
+ * routeE2eKeys with the bundles held in `shared` (a cluster's bucket), which
+ * keeps who took a one-time key too.
+ */
 export async function routeSharedE2eKeys(
   shared: SharedPrekeys,
-  takers: OneTimeTakers,
   session: Session,
   message: E2eMessage,
   body: Uint8Array,
@@ -112,22 +118,17 @@ export async function routeSharedE2eKeys(
         session,
         message.id,
         await shared.publish(session.name, parsed.fingerprint, parsed.bundle),
-        takers,
+        null,
       );
     }
     case "e2e_bundle": {
-      // Remembered by this node only: across nodes, one per node at most.
       const requester = session.fingerprint;
       if (requester === null) return needIdentity(session, message);
-      const owner = nameKey(message.name);
-      if (takers.took(owner, requester)) {
-        return bundleReply(session, message, await shared.peek(message.name));
-      }
-      const entry = await shared.take(message.name);
-      if (entry !== null && entry.bundle.oneTime.length > 0) {
-        takers.add(owner, requester);
-      }
-      return bundleReply(session, message, entry);
+      return bundleReply(
+        session,
+        message,
+        await shared.take(message.name, requester),
+      );
     }
     default: {
       const unknown: never = message;
@@ -210,12 +211,13 @@ function publishReply(
   session: Session,
   id: number,
   result: PublishResult,
-  takers: OneTimeTakers,
+  /** This server's takers; null where the shared bucket forgets its own. */
+  takers: OneTimeTakers | null,
 ): Outbound[] {
   switch (result.kind) {
     case "stored":
       // New keys, or the top-up at sign-in: anyone may take one again.
-      takers.forget(session.nameKey);
+      takers?.forget(session.nameKey);
       return reply(session.id, {
         t: "e2e_keys",
         re: id,

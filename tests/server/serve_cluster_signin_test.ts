@@ -41,7 +41,6 @@ class HeldCluster implements ClusterPort {
   readonly prekeys = {
     publish: () => Promise.resolve({ kind: "stored", oneTime: 0 } as const),
     take: () => Promise.resolve(null),
-    peek: () => Promise.resolve(null),
   };
   /** What this node was told to call with other nodes' news. */
   sink: ClusterSink | null = null;

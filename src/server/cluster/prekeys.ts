@@ -7,8 +7,15 @@
  * (prekey_directory.ts mergeBundle), and a fetch removes the oldest one-time
  * key before handing it out, so two nodes never hand out the same one.
  *
- * The value is JSON `{"name","fingerprint","bundle"}`, the bundle as the
- * protocol encodes it (docs/PROTOCOL.md 11.1), checked when read.
+ * The entry also lists who took one of its one-time keys since the owner
+ * last published (one_time_takers.ts says why): a requester takes at most
+ * one per publish across all the nodes, not one per node. A publish empties
+ * the list; it holds at most as many as there were keys to take.
+ *
+ * The value is JSON `{"name","fingerprint","bundle","takers"}`, the bundle
+ * as the protocol encodes it (docs/PROTOCOL.md 11.1), `takers` identity key
+ * fingerprints (absent in entries written before it: none), checked when
+ * read.
  */
 
 import { isValidName, nameKey } from "../../protocol/limits.ts";
@@ -49,26 +56,40 @@ export class ClusterPrekeys implements SharedPrekeys {
     const key = prekeysKey(nameKey(name));
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const { entry, revision } = await this.#read(key);
-      const merged = mergeBundle(entry ?? undefined, name, fingerprint, bundle);
+      const merged = mergeBundle(
+        entry?.entry ?? undefined,
+        name,
+        fingerprint,
+        bundle,
+      );
       if (merged.entry === null) return merged.result;
-      if (await this.#write(key, merged.entry, revision)) return merged.result;
+      // Stored: anyone may take one of the new keys.
+      if (
+        await this.#write(key, { entry: merged.entry, takers: [] }, revision)
+      ) {
+        return merged.result;
+      }
     }
     return busy();
   }
 
-  async peek(name: string): Promise<Entry | null> {
-    const { entry } = await this.#read(prekeysKey(nameKey(name)));
-    return entry === null ? null : withoutOneTime(entry);
-  }
-
-  async take(name: string): Promise<Entry | null> {
+  async take(name: string, requester: string): Promise<Entry | null> {
     const key = prekeysKey(nameKey(name));
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      const { entry, revision } = await this.#read(key);
-      if (entry === null) return null;
-      const { handed, left } = takeOneTime(entry);
-      // Written before it is handed out: a one-time key goes out once.
-      if (left === null || await this.#write(key, left, revision)) {
+      const { entry: held, revision } = await this.#read(key);
+      if (held === null) return null;
+      if (held.takers.includes(requester)) return withoutOneTime(held.entry);
+      const { handed, left } = takeOneTime(held.entry);
+      // Written before it is handed out: a one-time key goes out once, and
+      // its taker is known to every node.
+      if (
+        left === null ||
+        await this.#write(
+          key,
+          { entry: left, takers: [...held.takers, requester] },
+          revision,
+        )
+      ) {
         return handed;
       }
     }
@@ -78,7 +99,7 @@ export class ClusterPrekeys implements SharedPrekeys {
   /** The entry under `key` and its revision (0: none yet). */
   async #read(
     key: string,
-  ): Promise<{ entry: Entry | null; revision: number }> {
+  ): Promise<{ entry: HeldEntry | null; revision: number }> {
     const stored = await this.#kv.get(key);
     if (stored === null || stored.operation !== "PUT") {
       return { entry: null, revision: stored?.revision ?? 0 };
@@ -98,12 +119,17 @@ export class ClusterPrekeys implements SharedPrekeys {
     }
   }
 
-  /** Writes `entry` if `key` is still at `revision`; false if not. */
-  async #write(key: string, entry: Entry, revision: number): Promise<boolean> {
+  /** Writes `held` if `key` is still at `revision`; false if not. */
+  async #write(
+    key: string,
+    { entry, takers }: HeldEntry,
+    revision: number,
+  ): Promise<boolean> {
     const value = JSON.stringify({
       name: entry.name,
       fingerprint: entry.fingerprint,
       bundle: encodeBundle(entry.bundle),
+      takers,
     });
     try {
       if (revision === 0) await this.#kv.create(key, value);
@@ -118,13 +144,31 @@ export class ClusterPrekeys implements SharedPrekeys {
   }
 }
 
+/** A bucket entry: the bundle, and who took one of its one-time keys. */
+export interface HeldEntry {
+  readonly entry: Entry;
+  /** Requesters' fingerprints, since the owner last published. */
+  readonly takers: readonly string[];
+}
+
 /** The entry in a bucket value; throws a TypeError saying what is wrong. */
-export function parseEntry(text: string, key: string): Entry {
+export function parseEntry(text: string, key: string): HeldEntry {
   const value = JSON.parse(text) as unknown;
   if (typeof value !== "object" || value === null) {
     throw new TypeError("not an object");
   }
-  const { name, fingerprint, bundle } = value as Record<string, unknown>;
+  const { name, fingerprint, bundle, takers = [] } = value as Record<
+    string,
+    unknown
+  >;
+  if (
+    !Array.isArray(takers) ||
+    !takers.every((taker) =>
+      typeof taker === "string" && FINGERPRINT_PATTERN.test(taker)
+    )
+  ) {
+    throw new TypeError("bad takers");
+  }
   if (typeof name !== "string" || !isValidName(name)) {
     throw new TypeError("bad name");
   }
@@ -136,7 +180,10 @@ export function parseEntry(text: string, key: string): Entry {
   ) {
     throw new TypeError("bad fingerprint");
   }
-  return { name, fingerprint, bundle: decodeBundle(bundle) };
+  return {
+    entry: { name, fingerprint, bundle: decodeBundle(bundle) },
+    takers,
+  };
 }
 
 function busy(): PublishResult {

@@ -1,14 +1,23 @@
 import assert from "node:assert/strict";
 import { encodeBundle, generatePrekeys } from "../../../src/crypto/prekeys.ts";
 import { identityFingerprint } from "../../../src/crypto/identity.ts";
-import { parseEntry } from "../../../src/server/cluster/prekeys.ts";
-import { prekeysKey } from "../../../src/server/cluster/subjects.ts";
+import {
+  ClusterPrekeys,
+  parseEntry,
+} from "../../../src/server/cluster/prekeys.ts";
+import {
+  PREKEYS_BUCKET,
+  prekeysKey,
+} from "../../../src/server/cluster/subjects.ts";
+import { connectNats, openBucket } from "../../../src/server/cluster/nats.ts";
+import { natsServerPath, startNats } from "../../_helpers/nats.ts";
 import {
   mergeBundle,
   takeOneTime,
 } from "../../../src/server/prekey_directory.ts";
 import { seededIdentity } from "../../_helpers/e2e_keys.ts";
 
+const NATS = await natsServerPath();
 const BOB_ID = await seededIdentity(0x0b);
 const BOB_FINGERPRINT = await identityFingerprint(BOB_ID.publicRaw);
 const { bundle } = await generatePrekeys(BOB_ID, {
@@ -23,10 +32,12 @@ Deno.test("parseEntry reads a bucket entry back, and refuses one under another n
     fingerprint: BOB_FINGERPRINT,
     bundle: encodeBundle(bundle),
   });
-  const entry = parseEntry(text, prekeysKey("bob"));
+  const { entry, takers } = parseEntry(text, prekeysKey("bob"));
   assert.equal(entry.name, "Bob");
   assert.equal(entry.fingerprint, BOB_FINGERPRINT);
   assert.deepEqual(encodeBundle(entry.bundle), encodeBundle(bundle));
+  // Written before takers were kept: nobody took one.
+  assert.deepEqual(takers, []);
   assert.throws(() => parseEntry(text, prekeysKey("alice")), TypeError);
   assert.throws(
     () =>
@@ -40,6 +51,81 @@ Deno.test("parseEntry reads a bucket entry back, and refuses one under another n
       ),
     TypeError,
   );
+});
+
+Deno.test("parseEntry reads the takers of an entry", () => {
+  const held = parseEntry(
+    JSON.stringify({
+      name: "Bob",
+      fingerprint: BOB_FINGERPRINT,
+      bundle: encodeBundle(bundle),
+      takers: [BOB_FINGERPRINT],
+    }),
+    prekeysKey("bob"),
+  );
+  assert.deepEqual(held.takers, [BOB_FINGERPRINT]);
+  for (const takers of [["SHA256:short"], "none", [1]]) {
+    assert.throws(
+      () =>
+        parseEntry(
+          JSON.stringify({
+            name: "Bob",
+            fingerprint: BOB_FINGERPRINT,
+            bundle: encodeBundle(bundle),
+            takers,
+          }),
+          prekeysKey("bob"),
+        ),
+      TypeError,
+    );
+  }
+});
+
+Deno.test({
+  name:
+    "ClusterPrekeys.take hands a requester one of a user's one-time keys per publish across all nodes, not one per node",
+  ignore: NATS === null,
+  async fn() {
+    await using nats = await startNats(NATS!);
+    const nc = await connectNats([nats.url], "prekeys-test");
+    try {
+      // Two nodes: each its own ClusterPrekeys over the one bucket.
+      const [a, b] = await Promise.all(
+        [0, 1].map(async () =>
+          new ClusterPrekeys(await openBucket(nc, PREKEYS_BUCKET, 0), () => {})
+        ),
+      );
+      const { bundle: three } = await generatePrekeys(BOB_ID, {
+        signedId: 1,
+        firstOneTimeId: 20,
+        oneTimeCount: 3,
+      });
+      await a!.publish("bob", BOB_FINGERPRINT, three);
+      const mallory = await identityFingerprint(
+        (await seededIdentity(0x0d)).publicRaw,
+      );
+      const carol = await identityFingerprint(
+        (await seededIdentity(0x0e)).publicRaw,
+      );
+      const oneTime = async (node: ClusterPrekeys, requester: string) =>
+        (await node.take("bob", requester))?.bundle.oneTime.map((key) =>
+          key.id
+        );
+      assert.deepEqual(await oneTime(a!, mallory), [20]);
+      // Again, on the other node: the bundle, without a one-time key.
+      assert.deepEqual(await oneTime(b!, mallory), []);
+      assert.deepEqual(await oneTime(a!, mallory), []);
+      assert.deepEqual(await oneTime(b!, carol), [21]);
+      // bob published again: mallory may take one of his keys again.
+      await b!.publish("bob", BOB_FINGERPRINT, {
+        ...three,
+        oneTime: [],
+      });
+      assert.deepEqual(await oneTime(b!, mallory), [22]);
+    } finally {
+      await nc.close();
+    }
+  },
 });
 
 Deno.test("mergeBundle and takeOneTime: one-time keys join those held under the same key, go out oldest first, and a new identity key starts afresh", async () => {
