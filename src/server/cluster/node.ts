@@ -58,6 +58,8 @@ export class ClusterNode implements ClusterPort {
   readonly #log: (line: string) => void;
   #attached = false;
   #closing = false;
+  /** False while NATS is away (claims then fail at once, not at a timeout). */
+  #reachable = true;
 
   private constructor(
     id: string,
@@ -154,8 +156,13 @@ export class ClusterNode implements ClusterPort {
     // What presence makes of silence depends on whether NATS is there.
     (async () => {
       for await (const status of this.#nc.status()) {
-        if (status.type === "disconnect") this.#presence.reachable(false);
-        else if (status.type === "reconnect") this.#presence.reachable(true);
+        if (status.type === "disconnect") {
+          this.#reachable = false;
+          this.#presence.reachable(false);
+        } else if (status.type === "reconnect") {
+          this.#reachable = true;
+          this.#presence.reachable(true);
+        }
       }
     })().catch(() => {});
     // A node closed while these start (its port was taken) has nothing to
@@ -266,6 +273,9 @@ export class ClusterNode implements ClusterPort {
   }
 
   claimGroupName(name: string, creator: string): Promise<GroupNameClaim> {
+    if (!this.#reachable) {
+      return Promise.reject(new Error("NATS cannot be reached"));
+    }
     return this.#names.claimGroup(name, creator);
   }
 

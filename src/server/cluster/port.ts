@@ -108,7 +108,8 @@ export interface ClusterPort {
   ): Promise<NameClaim>;
   /**
    * Claims a new group's name across the cluster for its creator (a user
-   * name), by its skeleton, before the group is made.
+   * name), by its skeleton, before the group is made. Rejects at once
+   * while NATS cannot be reached.
    */
   claimGroupName(name: string, creator: string): Promise<GroupNameClaim>;
   /** Drops a claim `claimGroupName` added for a group not made after all. */
