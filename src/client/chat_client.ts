@@ -30,6 +30,7 @@ import type { SmallFrameAead } from "../crypto/session_cipher.ts";
 import { type RoomCrypto, webRoomCrypto } from "../crypto/room_frame.ts";
 import { DeliveryLedger } from "./delivery.ts";
 import { StoreLedgers } from "./store_ledgers.ts";
+import { HistoryAnswers } from "./history_answers.ts";
 import {
   CloseCode,
   type Connection,
@@ -200,7 +201,7 @@ export class ChatClient {
   #cids = false;
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
   /** History requests waiting for their reply: the messages before it answer them. */
-  #historyRequests = new Set<number>();
+  #historyRequests = new HistoryAnswers();
 
   #lastHeard = Date.now();
   #silence: string | null = null;
@@ -353,7 +354,7 @@ export class ChatClient {
     const promise = new Promise<Reply>((resolve) =>
       this.#pending.set(id, resolve)
     );
-    if (request.t === "history") this.#historyRequests.add(id);
+    if (request.t === "history") this.#historyRequests.asked(id, request.limit);
     this.#channel.send({ ...request, id } as ClientMessage, body);
     return promise;
   }
@@ -714,7 +715,7 @@ export class ChatClient {
       const resolve = this.#pending.get(message.re);
       if (resolve) {
         this.#pending.delete(message.re);
-        this.#historyRequests.delete(message.re);
+        this.#historyRequests.replied(message.re);
         resolve(message, body);
         return true;
       }
@@ -732,8 +733,10 @@ export class ChatClient {
       // answer, and a page never acknowledged would hold back the next
       // page, and every live private and group message, for as long as
       // the connection lasts.
+      // Only as much as one reply may hold (history_answers.ts): more is
+      // shown at once, not held with the request's lines.
       const answers = message.history === true
-        ? this.#historyRequests.values().next().value
+        ? this.#historyRequests.answer(body.byteLength)
         : undefined;
       const asked = answers !== undefined;
       if (asked) incoming.answers = answers;
