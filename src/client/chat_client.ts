@@ -184,6 +184,8 @@ export class ChatClient {
   #name: string | null = null;
   /** #name as names are compared (never equal to a name before the welcome). */
   #nameKey = "\0";
+  /** The name `register` last asked for, until its `prove` is answered. */
+  #registering: string | null = null;
   /** Whether we asked for room frames at `register`. */
   #roomFrames = false;
   /**
@@ -438,6 +440,7 @@ export class ChatClient {
         text: `ERROR: Bad identity key: ${problem}`,
       };
     }
+    this.#registering = name;
     const first = await this.request({
       t: "register",
       name,
@@ -482,6 +485,7 @@ export class ChatClient {
     });
     const signature = toBase64(await signChallenge(id, message));
     const reply = await this.request({ t: "prove", signature });
+    this.#registering = null;
     if (reply.t === "welcome") {
       this.#name = reply.name;
       this.#nameKey = reply.name.toLowerCase();
@@ -709,6 +713,17 @@ export class ChatClient {
     // Before anything sent after it (the missed messages may come in the
     // same batch): their ids and seqs are this store's.
     if (message.t === "welcome") {
+      // The name asked for, as registered (docs/PROTOCOL.md 5.3): what is
+      // kept per name follows the welcome (the end-to-end files,
+      // e2e_paths.ts), and another name's are not for a server to hand us.
+      if (
+        this.#registering !== null &&
+        message.name.toLowerCase() !== this.#registering.toLowerCase()
+      ) {
+        throw new TypeError(
+          `Welcomed as '${message.name}', not as '${this.#registering}' as asked`,
+        );
+      }
       this.#ledger = this.#ledgers.useStore(message.store);
     }
     if ("re" in message && message.re !== null) {
