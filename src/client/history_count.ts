@@ -159,7 +159,8 @@ export class HistoryCounts {
   }
 }
 
-/** The server's wording (docs/PROTOCOL.md 5.4, `history`). */
+/** The server's wordings (docs/PROTOCOL.md 5.4, `history`). */
+const NO_HISTORY = /^No history for (.+)\.$/s;
 const END_OF_HISTORY =
   /^End of history for (.+) \(\d+ messages?(; older ones do not fit in one reply)?\)\.$/s;
 
@@ -175,10 +176,19 @@ export function historyReplyText(
   end: HistoryEnd = { kind: "one_reply" },
 ): string {
   const match = END_OF_HISTORY.exec(text);
-  if (match === null) return text;
-  const [, what] = match;
+  // Paged, a first reply with nothing (a group's that stopped looking,
+  // docs/PROTOCOL.md 5.4) may be followed by pages that found some.
+  const none = match === null && end.kind === "paged"
+    ? NO_HISTORY.exec(text)
+    : null;
+  const what = (match ?? none)?.[1];
+  if (what === undefined) return text;
+  if (
+    none !== null && end.kind === "paged" && !end.gaveUp &&
+    count.shown + count.unopened + count.waiting === 0
+  ) return text;
   const left = end.kind === "one_reply"
-    ? match[2]?.slice(2)
+    ? match?.[2]?.slice(2)
     : end.gaveUp
     ? `older ones remain after ${end.pages} request${
       end.pages === 1 ? "" : "s"

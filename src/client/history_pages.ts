@@ -23,6 +23,7 @@ import {
   type HistoryCount,
   type HistoryCounts,
   historyReplyText,
+  noteHistoryId,
   releaseHistory,
 } from "./history_count.ts";
 import { DEFAULT_HISTORY } from "../protocol/limits.ts";
@@ -139,14 +140,16 @@ export async function pageHistory(
   for (;;) {
     const { reply, asked } = await paging.ask(historyRequest(command, page));
     await paging.settled();
-    counts.push(
-      reply.re === null
-        ? emptyHistoryCount()
-        : paging.counts.take(asked, reply.re),
-    );
+    const count = reply.re === null
+      ? emptyHistoryCount()
+      : paging.counts.take(asked, reply.re);
+    counts.push(count);
     if (reply.t !== "ok") {
       return { showLines, reply, oldest: totalCount(counts).oldest };
     }
+    // Where the server stopped looking, below all it sent: the next page
+    // (and the web page's next scroll back) starts there.
+    if (reply.before !== undefined) noteHistoryId(count, reply.before);
     first ??= reply;
     const step = nextHistoryStep(wanted, counts, reply.more === true);
     if (step.kind === "ask") {

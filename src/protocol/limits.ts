@@ -113,3 +113,11 @@ export const MAX_HISTORY = 500;
  * of 16,000 bytes would be 8 MB, built and queued at once for one request.
  */
 export const MAX_HISTORY_BYTES = 256 * 1024;
+/**
+ * One `history` request looks at no more than this many of a group's
+ * messages: whether the requester may see each is one more lookup, and a
+ * newcomer to a group of a million messages made the server read them all
+ * (about a second, the whole server waiting) for every request. Past it the
+ * reply says where it stopped (`before` on its `ok`), to ask on from there.
+ */
+export const MAX_HISTORY_SCAN = 10_000;

@@ -223,7 +223,8 @@ export type ServerMessage =
    * `id` and `seq`: where the message of a `say`, `msg` or `gsay` that
    * carried a `cid` was stored (the first time, for a retry). `more`: the
    * end of a `history` reply that left older messages out (ask again with
-   * `before`).
+   * `before`). `before`: where such a reply stopped looking, when that is
+   * below every message it sent (a group's, past MAX_HISTORY_SCAN).
    */
   | {
     t: "ok";
@@ -232,6 +233,7 @@ export type ServerMessage =
     id?: number;
     seq?: number;
     more?: true;
+    before?: number;
   }
   | { t: "error"; re: number | null; code: ErrorCode; text: string }
   // Chat messages; body: text. `history` marks one sent earlier (missed while

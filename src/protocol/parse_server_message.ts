@@ -176,6 +176,7 @@ export function parseServerMessage(value: unknown): ServerMessage {
         re: int(f, "re"),
         text: str(f, "text", 4096),
         ...(f.more === true ? { more: true } : {}),
+        ...(f.before === undefined ? {} : { before: int(f, "before") }),
       });
     case "error": {
       const code = f.code;

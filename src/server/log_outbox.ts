@@ -328,6 +328,9 @@ export class LogOutbox implements Store {
   ): StoredMessage[] {
     return this.inner.history(query, limit, maxBodyBytes);
   }
+  historyFloor(query: HistoryQuery): number | null {
+    return this.inner.historyFloor(query);
+  }
   recordTransfer(transfer: NewTransfer): number {
     return this.inner.recordTransfer(transfer);
   }

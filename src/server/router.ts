@@ -481,8 +481,12 @@ function history(
   // there says that older ones were left out.
   const overBudget = messages.reduce((n, m) => n + m.body.byteLength, 0) >
     MAX_HISTORY_BYTES;
-  const more = overBudget || messages.length > count;
-  if (more) messages.shift();
+  const full = overBudget || messages.length > count;
+  if (full) messages.shift();
+  // A group's reply whose page is not full may have stopped looking short
+  // of older messages (Store.historyFloor): it says where, to ask on below.
+  const floor = full ? null : store.historyFloor(query);
+  const more = full || floor !== null;
   // The text says the budget cut the reply only when it did, not when the
   // one past the limit was also past the budget (the text of a server
   // before `more`, which old clients read).
@@ -500,6 +504,7 @@ function history(
       re,
       text,
       ...(more ? { more: true as const } : {}),
+      ...(floor === null ? {} : { before: floor }),
     }),
   ];
 }

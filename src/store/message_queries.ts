@@ -18,6 +18,7 @@ import {
   bodyBytes,
   checkCursor,
   checkLimit,
+  integer,
   MESSAGE_SELECT,
   type Row,
   toMessage,
@@ -26,6 +27,7 @@ import type { MessagePositions } from "./message_positions.ts";
 import type { SentIds } from "./sent_ids.ts";
 import type { StoreCap } from "./store_cap.ts";
 import type { Transactions } from "./transactions.ts";
+import { MAX_HISTORY_SCAN } from "../protocol/limits.ts";
 
 export class MessageQueries {
   readonly #tx: Transactions;
@@ -185,9 +187,13 @@ export class MessageQueries {
         // Entitlement was fixed when each message was sent: the viewer sees
         // what they sent and what they were a recipient of, which leaves out
         // everything from before they joined or while they had left.
+        // No further back than historyFloor: each message looked at costs a
+        // lookup, and a viewer entitled to none of a big group's would
+        // otherwise have the whole group read for every request.
         rows = newest(
           `${MESSAGE_SELECT}
            WHERE m.kind = 'group' AND m.group_key = ? AND m.id < ?
+             AND m.id >= ?
              AND (m.from_key = ? OR EXISTS (
                SELECT 1 FROM deliveries d
                WHERE d.message_id = m.id AND d.user_key = ?))
@@ -195,6 +201,7 @@ export class MessageQueries {
            LIMIT ?`,
           query.groupKey,
           before,
+          this.historyFloor(query) ?? 0,
           query.viewerKey,
           query.viewerKey,
           limit,
@@ -237,6 +244,33 @@ export class MessageQueries {
       }
     }
     return rows.reverse().map(toMessage);
+  }
+
+  historyFloor(query: HistoryQuery): number | null {
+    if (query.kind !== "group") return null;
+    checkCursor(query.before);
+    // The MAX_HISTORY_SCAN-th newest below the cursor, read from the index
+    // alone; none when there are no more than that.
+    const row = this.#tx.get(
+      `SELECT id FROM messages
+       WHERE kind = 'group' AND group_key = ? AND id < ?
+       ORDER BY id DESC
+       LIMIT 1 OFFSET ?`,
+      query.groupKey,
+      query.before ?? Number.MAX_SAFE_INTEGER,
+      MAX_HISTORY_SCAN - 1,
+    );
+    if (row === undefined) return null;
+    // Older ones are left unread only when there are any.
+    const floor = integer(row, "id");
+    const older = this.#tx.get(
+      `SELECT 1 AS found FROM messages
+       WHERE kind = 'group' AND group_key = ? AND id < ?
+       LIMIT 1`,
+      query.groupKey,
+      floor,
+    );
+    return older === undefined ? null : floor;
   }
 
   logPosition(): number {

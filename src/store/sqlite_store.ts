@@ -445,6 +445,10 @@ export class SqliteStore implements Store {
     return this.#messages.history(query, limit, maxBodyBytes);
   }
 
+  historyFloor(query: HistoryQuery): number | null {
+    return this.#messages.historyFloor(query);
+  }
+
   acknowledge(
     userKey: string,
     conversation: Conversation,

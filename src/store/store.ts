@@ -439,6 +439,16 @@ export interface Store {
     limit: number,
     maxBodyBytes?: number,
   ): StoredMessage[];
+  /**
+   * Where `history` stops looking for `query`: a group's messages are read
+   * newest first, at most MAX_HISTORY_SCAN of them below the cursor, each
+   * checked against what the viewer may see, so one request's work is
+   * bounded however many of them the viewer may not see. The id of the
+   * oldest message it looks at when older ones are left unread; null when
+   * it looks at everything below the cursor (always, for the public room
+   * and private conversations, whose reads are one indexed range).
+   */
+  historyFloor(query: HistoryQuery): number | null;
 
   // File transfers.
   /**

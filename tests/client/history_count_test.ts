@@ -117,6 +117,20 @@ Deno.test("historyReplyText over pages drops the server's cut note, and says whe
   );
 });
 
+Deno.test("historyReplyText over pages counts what later pages found after a first reply with none (a group's that stopped looking)", () => {
+  const none = "No history for group 'team'.";
+  const paged = { kind: "paged", pages: 2, gaveUp: false } as const;
+  assert.equal(
+    historyReplyText(none, count(1), paged),
+    "End of history for group 'team' (1 message).",
+  );
+  assert.equal(historyReplyText(none, count(0), paged), none);
+  assert.equal(
+    historyReplyText(none, count(0), { ...paged, pages: 10, gaveUp: true }),
+    "End of history for group 'team' (0 messages; older ones remain after 10 requests).",
+  );
+});
+
 Deno.test("HistoryCounts notes the oldest id that answered, and emitOrHold holds a request's lines", () => {
   const counts = new HistoryCounts();
   const connection = {};
