@@ -146,9 +146,13 @@ function next(
       if (!outcome.more) return { kind: "start" };
       // Older ones remain but nothing came with an id to go on from (one
       // message past the byte cap): the server gives nothing older.
-      return outcome.oldest === null
-        ? { kind: "start" }
-        : { kind: "older", before: outcome.oldest };
+      if (outcome.oldest === null) return { kind: "start" };
+      // Nor does one whose oldest id is not older than asked for (a server
+      // that ignored the cursor): asking again would bring the same page.
+      if (was.kind === "older" && outcome.oldest >= was.before) {
+        return { kind: "start" };
+      }
+      return { kind: "older", before: outcome.oldest };
     default: {
       const unreachable: never = outcome;
       return unreachable;

@@ -95,3 +95,18 @@ Deno.test("ScrollBacks asks for no more than the log has room for, and stops eve
   assert.equal(trimmed.start(jojo, 10), null);
   assert.deepEqual(trimmed.of(jojo), { kind: "full" });
 });
+
+Deno.test("ScrollBacks stops at the start when a page's oldest id is not older than the cursor it was asked with, rather than asking the same again", () => {
+  // A server that ignores 'before', or says 'more' with nothing older: the
+  // next page would be the same request, asked again forever while the
+  // reader stays near the top.
+  for (const oldest of [120, 300]) {
+    const backs = new ScrollBacks();
+    backs.start(PUBLIC, 1000);
+    backs.finish(PUBLIC, { kind: "page", more: true, oldest: 120, cut: false });
+    assert.equal(backs.start(PUBLIC, 1000)?.before, 120);
+    backs.finish(PUBLIC, { kind: "page", more: true, oldest, cut: false });
+    assert.deepEqual(backs.of(PUBLIC), { kind: "start" });
+    assert.equal(backs.start(PUBLIC, 1000), null);
+  }
+});
