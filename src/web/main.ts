@@ -86,7 +86,11 @@ import { loadIdentity } from "./identity_store.ts";
 import { forgetUser } from "./forget.ts";
 import { IGNORED_KEY, IgnoreStore } from "./ignore_store.ts";
 import { LogView } from "./log_view.ts";
-import { ScrollBacks, scrollBackText } from "./scroll_back.ts";
+import {
+  scrollBackOutcome,
+  ScrollBacks,
+  scrollBackText,
+} from "./scroll_back.ts";
 import { SavableFiles } from "./savable_files.ts";
 import { type FileTarget, WebFiles } from "./web_files.ts";
 import { changedServerKeyMessage, checkServerKey } from "./server_pin.ts";
@@ -748,7 +752,8 @@ async function loadOlder(
   try {
     paged = await pageHistory(ask.command, historyPaging(current), ask.before);
   } catch {
-    // The connection ended: asked again once back and scrolled.
+    // No reply to go on: asked again on the next scroll. (A connection's
+    // end answers every request, scrollBackOutcome takes it as failed.)
     scrollBacks.finish(conversation, { kind: "failed" });
     drawScrollBack();
     return;
@@ -763,12 +768,7 @@ async function loadOlder(
       if (id === undefined || !log.shows(id)) emit(event);
     })
   );
-  scrollBacks.finish(
-    conversation,
-    reply.t === "ok"
-      ? { kind: "page", more: reply.more === true, oldest, cut }
-      : { kind: "refused", text: "text" in reply ? reply.text : reply.t },
-  );
+  scrollBacks.finish(conversation, scrollBackOutcome(reply, oldest, cut));
   drawScrollBack();
   if (reply.t === "ok" && current === client) loadOlderIfNear();
 }

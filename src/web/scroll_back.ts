@@ -12,6 +12,7 @@
  * @module
  */
 
+import { type Reply, wasUnanswered } from "../client/chat_client.ts";
 import type { Command } from "../client/commands.ts";
 import { type Conversation, conversationKey } from "../client/conversations.ts";
 
@@ -131,6 +132,24 @@ export class ScrollBacks {
   full(): void {
     this.#full = true;
   }
+}
+
+/**
+ * What the reply to a scroll-back request comes to, with `oldest` and `cut`
+ * for a page. One the connection's end left unanswered failed, to be asked
+ * again once back: taken as a refusal, its "Not sent" would stay at the top
+ * and stop scrolling back until the conversation is chosen again.
+ */
+export function scrollBackOutcome(
+  reply: Reply,
+  oldest: number | null,
+  cut: boolean,
+): ScrollBackOutcome {
+  if (reply.t === "ok") {
+    return { kind: "page", more: reply.more === true, oldest, cut };
+  }
+  if (wasUnanswered(reply)) return { kind: "failed" };
+  return { kind: "refused", text: "text" in reply ? reply.text : reply.t };
 }
 
 function next(

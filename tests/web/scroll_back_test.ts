@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import {
   SCROLL_BACK_PAGE,
+  scrollBackOutcome,
   ScrollBacks,
   scrollBackText,
 } from "../../src/web/scroll_back.ts";
 import { type Conversation, PUBLIC } from "../../src/client/conversations.ts";
+import { startTestServer, TestClient } from "../_helpers/chat.ts";
 
 const jojo: Conversation = { kind: "user", name: "jojo" };
 const team: Conversation = { kind: "group", name: "team" };
@@ -109,4 +111,32 @@ Deno.test("ScrollBacks stops at the start when a page's oldest id is not older t
     assert.deepEqual(backs.of(PUBLIC), { kind: "start" });
     assert.equal(backs.start(PUBLIC, 1000), null);
   }
+});
+
+Deno.test("scrollBackOutcome takes a request the connection's end left unanswered as failed, to ask again, not as the server's refusal", async () => {
+  await using server = await startTestServer();
+  const jojo = await TestClient.connect(server, "jojo");
+  await jojo.quit();
+  const unanswered = await jojo.client.request({ t: "history" });
+  assert.deepEqual(scrollBackOutcome(unanswered, null, false), {
+    kind: "failed",
+  });
+  const refusal = {
+    t: "error",
+    re: 3,
+    code: "not_member",
+    text: "ERROR: You are not a member of group 'team'",
+  } as const;
+  assert.deepEqual(scrollBackOutcome(refusal, null, false), {
+    kind: "refused",
+    text: refusal.text,
+  });
+  assert.deepEqual(
+    scrollBackOutcome(
+      { t: "ok", re: 4, text: "End of history", more: true },
+      17,
+      true,
+    ),
+    { kind: "page", more: true, oldest: 17, cut: true },
+  );
 });
