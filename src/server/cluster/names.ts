@@ -82,7 +82,17 @@ export class ClusterNames {
     if (claimed.kind !== "bound" || claimed.fingerprint !== fingerprint) {
       return claimed;
     }
-    const owner = await this.#bind(key, fingerprint);
+    let owner: string;
+    try {
+      owner = await this.#bind(key, fingerprint);
+    } catch (error) {
+      // Not bound (NATS failed between the two writes): the claim goes
+      // too, or the name would stay this key's for every other node with
+      // no binding behind it. A binding made all the same (the answer was
+      // lost) keeps it, and is recorded again at its owner's next claim.
+      await this.#dropUnboundClaim(skeleton, key).catch(() => {});
+      throw error;
+    }
     // Bound meanwhile by a node that claims no skeletons (an older version):
     // its owner keeps it, and this key's claim goes.
     if (owner !== fingerprint) {
@@ -92,6 +102,15 @@ export class ClusterNames {
       }));
     }
     return { kind: "bound", fingerprint: owner };
+  }
+
+  /** Drops the user name `key` from `skeleton`'s claims if it is not bound. */
+  async #dropUnboundClaim(skeleton: string, key: string): Promise<void> {
+    if (await this.owner(key) !== null) return;
+    await this.#change(skeleton, (claims) => ({
+      answer: null,
+      next: withoutUser(claims, key),
+    }));
   }
 
   /**

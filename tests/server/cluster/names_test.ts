@@ -243,3 +243,53 @@ Deno.test({
     await leave(own.peer);
   },
 });
+
+Deno.test({
+  name:
+    "ClusterNames.claim drops the skeleton claim it made when the binding then fails, so the name is not held for a key it was never bound to",
+  ignore: NATS === null,
+  async fn() {
+    await using nats = await startNats(NATS!);
+    const nc = await connectNats([nats.url], "names-test");
+    try {
+      const kv = await openBucket(nc, NAMES_BUCKET, 0);
+      // NATS fails the binding's write, after the skeleton's went through.
+      const binding = nameBindingKey("alice");
+      const failing = new Proxy(kv, {
+        get(target, property) {
+          if (property === "create") {
+            return (key: string, value: string) =>
+              key === binding
+                ? Promise.reject(new Error("connection lost"))
+                : target.create(key, value);
+          }
+          const value = Reflect.get(target, property);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      const first = await identityFingerprint(
+        (await freshIdentity()).publicRaw,
+      );
+      await assert.rejects(
+        new ClusterNames(failing).claim("alice", "alice", first),
+        /connection lost/,
+      );
+      const names = new ClusterNames(kv);
+      assert.equal(await names.owner("alice"), null);
+      // Another key may have the name, and its look-alikes are its own.
+      const second = await identityFingerprint(
+        (await freshIdentity()).publicRaw,
+      );
+      assert.deepEqual(await names.claim("alice", "alice", second), {
+        kind: "bound",
+        fingerprint: second,
+      });
+      assert.deepEqual(await names.claim("a1ice", "a1ice", first), {
+        kind: "lookalike",
+        name: "alice",
+      });
+    } finally {
+      await nc.close();
+    }
+  },
+});
