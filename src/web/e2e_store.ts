@@ -32,6 +32,7 @@ import {
 } from "../client/e2e_store.ts";
 import { KnownIdentities } from "../client/known_identities.ts";
 import type { TextSlot } from "../client/text_slot.ts";
+import { exclusivelyAcrossTabs } from "./tab_lock.ts";
 
 /** The IndexedDB database of the end-to-end records. */
 export const E2E_DATABASE = "chat-e2e";
@@ -65,7 +66,29 @@ export async function loadPageE2e(identity: Identity): Promise<PageE2e> {
     ),
     state: await loadE2eStateFrom(stateSlot, key),
     saveState: savesInOrder((state) => saveE2eStateTo(stateSlot, key, state)),
-    identities: await KnownIdentities.load(slot(db, "identities")),
+    identities: await KnownIdentities.load(sharedSlot(db, "identities")),
+  };
+}
+
+/**
+ * A record the tabs of the page change one at a time: the identity keys
+ * seen per name, kept once for the browser, not per identity. The keyring
+ * and state of an identity need no such lock: one tab has them while it is
+ * open (main.ts holdForPage), and since the browser has one identity, that
+ * lock keeps other tabs from this record too today; the record must not
+ * depend on it, though (a second identity, a tab of an older page).
+ *
+ * A Web Lock, not one IndexedDB transaction: the decision between the read
+ * and the write is the shared known_identities.ts's, behind the storage
+ * port, and a transaction would commit while it awaits. The write resolves
+ * once its transaction is committed, so the next tab to get the lock reads
+ * it.
+ */
+function sharedSlot(db: IDBDatabase, name: string): TextSlot {
+  return {
+    ...slot(db, name),
+    exclusively: (work) =>
+      exclusivelyAcrossTabs(`${E2E_DATABASE} ${name}`, work),
   };
 }
 

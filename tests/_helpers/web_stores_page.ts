@@ -1,0 +1,94 @@
+/// <reference lib="dom" />
+/**
+ * The page's stores as the page itself uses them, put on `globalThis` for
+ * tests/e2e/browser_tabs_race_test.ts: it bundles this file and runs it in
+ * several tabs of one browser, to have them change one record at once.
+ * Each operation waits for a "go" on a BroadcastChannel, posted by another
+ * tab, so that the tabs start it together.
+ */
+
+import { loadIdentity } from "../../src/web/identity_store.ts";
+import { loadPageE2e, type PageE2e } from "../../src/web/e2e_store.ts";
+import { checkServerKey } from "../../src/web/server_pin.ts";
+import { IgnoreStore } from "../../src/web/ignore_store.ts";
+
+/** What a tab was told to do when the "go" comes. */
+export type Contest =
+  | { kind: "identity"; server: string; name: string; fingerprint: string }
+  | { kind: "server-key"; host: string; fingerprint: string }
+  | { kind: "ignore"; server: string; name: string };
+
+/** The channel the "go" of each round comes on. */
+const GO = "race-go";
+
+export interface WebStores {
+  /** Loads this browser's end-to-end records, as a sign-in does. */
+  openE2e(): Promise<void>;
+  /** Starts `contests` once the "go" of `round` comes; see `results`. */
+  arm(round: number, contests: Contest[]): void;
+  /** What the armed contests came to, in order (JSON for the test). */
+  results(): Promise<string[]>;
+  /** Posts the "go" of `round` to the other tabs. */
+  go(round: number): void;
+  /** The known identity of `name`, as a new sign-in would read it. */
+  knownIdentity(server: string, name: string): Promise<string | null>;
+  /** The entries of the ignore list for `server`, as a new page reads it. */
+  ignoredNames(server: string): string[];
+}
+
+let e2e: PageE2e | null = null;
+const ignored = new IgnoreStore(localStorage);
+const channel = new BroadcastChannel(GO);
+const waiting = new Map<number, () => void>();
+channel.onmessage = (event) => {
+  waiting.get(event.data as number)?.();
+  waiting.delete(event.data as number);
+};
+let pending: Promise<string[]> = Promise.resolve([]);
+
+async function run(contest: Contest): Promise<string> {
+  switch (contest.kind) {
+    case "identity": {
+      if (e2e === null) throw new Error("openE2e first");
+      return JSON.stringify(
+        await e2e.identities.check(
+          contest.server,
+          contest.name,
+          contest.fingerprint,
+        ),
+      );
+    }
+    case "server-key":
+      // Awaited: a check may have to wait for another tab's.
+      return JSON.stringify(
+        await checkServerKey(localStorage, contest.host, contest.fingerprint),
+      );
+    case "ignore":
+      return JSON.stringify(
+        await ignored.add(contest.server, {
+          fingerprint: null,
+          name: contest.name,
+        }),
+      );
+  }
+}
+
+const stores: WebStores = {
+  async openE2e() {
+    e2e = await loadPageE2e(await loadIdentity());
+  },
+  arm(round, contests) {
+    const go = new Promise<void>((resolve) => waiting.set(round, resolve));
+    pending = go.then(() => Promise.all(contests.map(run)));
+  },
+  results: () => pending,
+  go: (round) => channel.postMessage(round),
+  async knownIdentity(server, name) {
+    const fresh = await loadPageE2e(await loadIdentity());
+    return fresh.identities.known(server, name) ?? null;
+  },
+  ignoredNames: (server) =>
+    new IgnoreStore(localStorage).list(server).entries().map((e) => e.name),
+};
+
+(globalThis as { webStores?: WebStores }).webStores = stores;
