@@ -5,7 +5,7 @@
  * in IndexedDB, their identity key (the name is bound to it), end-to-end keys
  * and archive of private messages (/history): enough to sign in as them and
  * read what they wrote. This deletes what the page keeps of its user. The
- * server keys the browser remembers (server_pin.ts) stay: they are the
+ * server keys the browser remembers (server_key_store.ts) stay: they are the
  * servers', not the user's, and are what notices an impostor server. Browser
  * only (IndexedDB).
  *

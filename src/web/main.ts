@@ -93,7 +93,8 @@ import {
 } from "./scroll_back.ts";
 import { SavableFiles } from "./savable_files.ts";
 import { type FileTarget, WebFiles } from "./web_files.ts";
-import { changedServerKeyMessage, checkServerKey } from "./server_pin.ts";
+import { changedServerKeyMessage } from "./server_pin.ts";
+import { checkServerKeyInBrowser } from "./server_key_store.ts";
 import { FINGERPRINT_PATTERN } from "../crypto/keys.ts";
 
 const NAME_KEY = "chat.name";
@@ -1193,7 +1194,16 @@ async function connect(): Promise<ChatClient | null> {
   }
   const fingerprint = next.serverFingerprint;
   ui.fingerprint.textContent = fingerprint;
-  const check = checkServerKey(localStorage, host, fingerprint);
+  let check;
+  try {
+    check = await checkServerKeyInBrowser(host, fingerprint, localStorage);
+  } catch (error) {
+    // Unchecked, the key may not be trusted with anything: nothing is sent.
+    next.abort();
+    lastConnectError = messageOf(error);
+    ui.joinError.textContent = `ERROR: ${lastConnectError}`;
+    return null;
+  }
   switch (check.kind) {
     case "changed": {
       next.abort();

@@ -2,14 +2,15 @@
 
 /**
  * The web page's memory of server keys: what `known_hosts` is to the
- * terminal client, kept in the browser's localStorage. The first key a
+ * terminal client, kept in the browser's IndexedDB (server_key_store.ts;
+ * localStorage before, hence `KeyValueStore`). The first key a
  * server presents is remembered; a different one later is refused before
  * anything is sent (docs/PROTOCOL.md 2.8).
  *
  * @module
  */
 
-/** The part of `Storage` (localStorage) this needs. */
+/** The part of `Storage` (localStorage) the page's stores need. */
 export interface KeyValueStore {
   getItem(key: string): string | null;
   setItem(key: string, value: string): void;
@@ -30,20 +31,14 @@ export function serverKeyName(host: string): string {
 }
 
 /**
- * Checks `fingerprint` against what `store` remembers for `host`, and
- * remembers it when nothing was.
+ * What `fingerprint` seen for a server means, given the key `remembered`
+ * for it (null: none); with none, `fingerprint` is to be remembered.
  */
-export function checkServerKey(
-  store: KeyValueStore,
-  host: string,
+export function decideServerKey(
+  remembered: string | null,
   fingerprint: string,
 ): ServerKeyCheck {
-  const name = serverKeyName(host);
-  const remembered = store.getItem(name);
-  if (remembered === null) {
-    store.setItem(name, fingerprint);
-    return { kind: "new" };
-  }
+  if (remembered === null) return { kind: "new" };
   return remembered === fingerprint
     ? { kind: "known" }
     : { kind: "changed", remembered };

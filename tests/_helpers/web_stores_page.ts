@@ -9,7 +9,7 @@
 
 import { loadIdentity } from "../../src/web/identity_store.ts";
 import { loadPageE2e, type PageE2e } from "../../src/web/e2e_store.ts";
-import { checkServerKey } from "../../src/web/server_pin.ts";
+import { checkServerKeyInBrowser } from "../../src/web/server_key_store.ts";
 import { IgnoreStore } from "../../src/web/ignore_store.ts";
 
 /** What a tab was told to do when the "go" comes. */
@@ -32,6 +32,8 @@ export interface WebStores {
   go(round: number): void;
   /** The known identity of `name`, as a new sign-in would read it. */
   knownIdentity(server: string, name: string): Promise<string | null>;
+  /** Checks a server's key at once (JSON of the check). */
+  checkServerKey(host: string, fingerprint: string): Promise<string>;
   /** The entries of the ignore list for `server`, as a new page reads it. */
   ignoredNames(server: string): string[];
 }
@@ -59,9 +61,12 @@ async function run(contest: Contest): Promise<string> {
       );
     }
     case "server-key":
-      // Awaited: a check may have to wait for another tab's.
       return JSON.stringify(
-        await checkServerKey(localStorage, contest.host, contest.fingerprint),
+        await checkServerKeyInBrowser(
+          contest.host,
+          contest.fingerprint,
+          localStorage,
+        ),
       );
     case "ignore":
       return JSON.stringify(
@@ -87,6 +92,8 @@ const stores: WebStores = {
     const fresh = await loadPageE2e(await loadIdentity());
     return fresh.identities.known(server, name) ?? null;
   },
+  checkServerKey: (host, fingerprint) =>
+    run({ kind: "server-key", host, fingerprint }),
   ignoredNames: (server) =>
     new IgnoreStore(localStorage).list(server).entries().map((e) => e.name),
 };

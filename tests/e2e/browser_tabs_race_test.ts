@@ -160,3 +160,72 @@ Deno.test({
     assert.deepEqual(problems, []);
   },
 });
+
+Deno.test({
+  name:
+    "web: two tabs meeting a new server at once, with two keys, take only one as its first",
+  ...slow,
+  async fn() {
+    const problems: string[] = [];
+    await using page = await tabs(problems);
+    const keyOf = (round: number, tab: number) =>
+      fingerprintOf(2000 + 2 * round + tab);
+    const wrong: string[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const [a, b] = (await release(
+        [page.a, page.b],
+        page.starter,
+        round,
+        (tab) => [{
+          kind: "server-key",
+          host: `race${round}.example:8767`,
+          fingerprint: keyOf(round, tab),
+        }],
+      )).map(([one]) => one as { kind: string; remembered?: string });
+      const both = [a!, b!];
+      const winner = both.findIndex((one) => one.kind === "new");
+      // The other tab refuses the server: its key is not the one taken.
+      const loser = winner === -1 ? null : both[1 - winner];
+      if (
+        loser?.kind !== "changed" ||
+        loser.remembered !== keyOf(round, winner)
+      ) wrong.push(`round ${round}: ${JSON.stringify(both)}`);
+    }
+    assert.deepEqual(wrong, [], "rounds without exactly one first sight");
+    assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name:
+    "web: a server key an older page remembered in localStorage still counts, and is kept on",
+  ...slow,
+  async fn() {
+    const problems: string[] = [];
+    await using page = await tabs(problems);
+    const [old, other] = [fingerprintOf(3000), fingerprintOf(3001)];
+    const check = (host: string, fingerprint: string) =>
+      page.starter.evaluate(
+        async (h, f) =>
+          JSON.parse(
+            await (globalThis as unknown as Stores).webStores.checkServerKey(
+              h,
+              f,
+            ),
+          ),
+        host,
+        fingerprint,
+      );
+    await page.starter.evaluate(
+      (key) => localStorage.setItem("chat.server-key.old.example:8767", key),
+      old,
+    );
+    assert.deepEqual(await check("old.example:8767", other), {
+      kind: "changed",
+      remembered: old,
+    });
+    await page.starter.evaluate(() => localStorage.clear());
+    assert.deepEqual(await check("OLD.example:8767", old), { kind: "known" });
+    assert.deepEqual(problems, []);
+  },
+});

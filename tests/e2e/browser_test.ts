@@ -177,12 +177,22 @@ Deno.test({
     );
 
     // Another key for this server: refused before anything is sent.
-    await page.evaluate(() => {
-      localStorage.setItem(
-        `chat.server-key.${location.host}`,
-        "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
-      );
-    });
+    // (Remembered where the page keeps it: web/server_key_store.ts.)
+    await page.evaluate(() =>
+      new Promise((resolve, reject) => {
+        const open = indexedDB.open("chat-servers", 1);
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const tx = open.result.transaction("keys", "readwrite");
+          tx.objectStore("keys").put(
+            "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
+            `chat.server-key.${location.host}`,
+          );
+          tx.oncomplete = () => resolve(open.result.close());
+          tx.onabort = () => reject(tx.error);
+        };
+      })
+    );
     await page.reload();
     await page.waitForFunction(
       () => document.body.classList.contains("key-changed"),
