@@ -10,6 +10,9 @@
  *     "keyring <fp>"      the keyring of the identity key <fp>, sealed
  *     "state <fp>"        its sessions, archive and verifications, sealed
  *     "identities"        the identity keys seen per name (known_identities.ts)
+ *     "ignored"           the users ignored with /ignore (ignore_store.ts):
+ *                         not end-to-end, but the user's, as all of these,
+ *                         so forgetting the user (forget.ts) takes it too
  *
  * The sealing and the formats are the terminal's (client/e2e_store.ts,
  * crypto/at_rest.ts), so a record is what the terminal's file would hold.
@@ -72,7 +75,8 @@ export async function loadPageE2e(identity: Identity): Promise<PageE2e> {
 
 /**
  * A record the tabs of the page change one at a time: the identity keys
- * seen per name, kept once for the browser, not per identity. The keyring
+ * seen per name, kept once for the browser, not per identity, and the
+ * ignore list, which any tab signed in may change. The keyring
  * and state of an identity need no such lock: one tab has them while it is
  * open (main.ts holdForPage), and since the browser has one identity, that
  * lock keeps other tabs from this record too today; the record must not
@@ -90,6 +94,17 @@ function sharedSlot(db: IDBDatabase, name: string): TextSlot {
     exclusively: (work) =>
       exclusivelyAcrossTabs(`${E2E_DATABASE} ${name}`, work),
   };
+}
+
+/**
+ * The record of the users ignored with /ignore, shared by the tabs (see
+ * sharedSlot).
+ *
+ * @throws {Error} with a message for the user if the browser's storage
+ *   cannot be used
+ */
+export async function openIgnoredRecord(): Promise<TextSlot> {
+  return sharedSlot(await openDatabase(), "ignored");
 }
 
 /** One record of the database as a slot. */

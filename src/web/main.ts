@@ -81,7 +81,7 @@ import {
   receivingView,
   sendFromPage,
 } from "./files_view.ts";
-import { loadPageE2e, type PageE2e } from "./e2e_store.ts";
+import { loadPageE2e, openIgnoredRecord, type PageE2e } from "./e2e_store.ts";
 import { loadIdentity } from "./identity_store.ts";
 import { forgetUser } from "./forget.ts";
 import { IGNORED_KEY, IgnoreStore } from "./ignore_store.ts";
@@ -500,7 +500,9 @@ function cancelTransfer(n: number): string {
 
 /** Identity keys by name key, as /list says them: /ignore is by key. */
 const keys = new Map<string, string>();
-const ignored = new IgnoreStore(localStorage);
+/** In memory until the first join loads the one kept (e2e_store.ts). */
+let ignored = IgnoreStore.inMemory();
+let ignoredLoaded = false;
 
 /** The server connected to, as its key: /ignore is per server. */
 function serverKey(): string {
@@ -526,13 +528,13 @@ async function ignoreUser(name: string): Promise<string> {
     : undefined;
   const shown = online ?? name;
   const key = online === undefined ? null : keys.get(nameKey(online)) ?? null;
-  ignored.add(serverKey(), { fingerprint: key, name: shown });
+  await ignored.add(serverKey(), { fingerprint: key, name: shown });
   return ignoringText(shown, key, "remembered in this browser");
 }
 
-function unignoreUser(name: string): string {
+async function unignoreUser(name: string): Promise<string> {
   const key = keys.get(nameKey(name)) ?? null;
-  const removed = ignored.remove(serverKey(), name, key);
+  const removed = await ignored.remove(serverKey(), name, key);
   return unignoredText(name, removed);
 }
 
@@ -589,10 +591,18 @@ function run(line: string): void {
         for (const text of ignoredLines(ignored.list(serverKey()).entries())) {
           tell(text);
         }
-      } else void ignoreUser(command.name).then(tell);
+      } else {
+        void ignoreUser(command.name).then(
+          tell,
+          (error) => tell(`ERROR: ${messageOf(error)}`),
+        );
+      }
       return;
     case "unignore":
-      tell(unignoreUser(command.name));
+      void unignoreUser(command.name).then(
+        tell,
+        (error) => tell(`ERROR: ${messageOf(error)}`),
+      );
       return;
     default:
       break;
@@ -1484,6 +1494,10 @@ async function join(name: string): Promise<void> {
   ui.joinError.textContent = "";
   try {
     identity ??= await loadIdentity();
+    if (!ignoredLoaded) {
+      ignored = await IgnoreStore.load(await openIgnoredRecord(), localStorage);
+      ignoredLoaded = true;
+    }
     if (!e2eStarted) {
       e2eStarted = true;
       e2eWarning = await startE2e(identity);

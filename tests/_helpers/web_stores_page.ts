@@ -8,7 +8,11 @@
  */
 
 import { loadIdentity } from "../../src/web/identity_store.ts";
-import { loadPageE2e, type PageE2e } from "../../src/web/e2e_store.ts";
+import {
+  loadPageE2e,
+  openIgnoredRecord,
+  type PageE2e,
+} from "../../src/web/e2e_store.ts";
 import { checkServerKeyInBrowser } from "../../src/web/server_key_store.ts";
 import { IgnoreStore } from "../../src/web/ignore_store.ts";
 
@@ -24,6 +28,8 @@ const GO = "race-go";
 export interface WebStores {
   /** Loads this browser's end-to-end records, as a sign-in does. */
   openE2e(): Promise<void>;
+  /** Loads this browser's ignore list, as a sign-in does. */
+  openIgnored(): Promise<void>;
   /** Starts `contests` once the "go" of `round` comes; see `results`. */
   arm(round: number, contests: Contest[]): void;
   /** What the armed contests came to, in order (JSON for the test). */
@@ -35,11 +41,11 @@ export interface WebStores {
   /** Checks a server's key at once (JSON of the check). */
   checkServerKey(host: string, fingerprint: string): Promise<string>;
   /** The entries of the ignore list for `server`, as a new page reads it. */
-  ignoredNames(server: string): string[];
+  ignoredNames(server: string): Promise<string[]>;
 }
 
 let e2e: PageE2e | null = null;
-const ignored = new IgnoreStore(localStorage);
+let ignored: IgnoreStore | null = null;
 const channel = new BroadcastChannel(GO);
 const waiting = new Map<number, () => void>();
 channel.onmessage = (event) => {
@@ -69,6 +75,7 @@ async function run(contest: Contest): Promise<string> {
         ),
       );
     case "ignore":
+      if (ignored === null) throw new Error("openIgnored first");
       return JSON.stringify(
         await ignored.add(contest.server, {
           fingerprint: null,
@@ -82,6 +89,9 @@ const stores: WebStores = {
   async openE2e() {
     e2e = await loadPageE2e(await loadIdentity());
   },
+  async openIgnored() {
+    ignored = await IgnoreStore.load(await openIgnoredRecord(), localStorage);
+  },
   arm(round, contests) {
     const go = new Promise<void>((resolve) => waiting.set(round, resolve));
     pending = go.then(() => Promise.all(contests.map(run)));
@@ -94,8 +104,9 @@ const stores: WebStores = {
   },
   checkServerKey: (host, fingerprint) =>
     run({ kind: "server-key", host, fingerprint }),
-  ignoredNames: (server) =>
-    new IgnoreStore(localStorage).list(server).entries().map((e) => e.name),
+  ignoredNames: async (server) =>
+    (await IgnoreStore.load(await openIgnoredRecord(), localStorage))
+      .list(server).entries().map((e) => e.name),
 };
 
 (globalThis as { webStores?: WebStores }).webStores = stores;

@@ -229,3 +229,42 @@ Deno.test({
     assert.deepEqual(problems, []);
   },
 });
+
+Deno.test({
+  name: "web: two tabs ignoring users at once both keep their entries",
+  ...slow,
+  async fn() {
+    const problems: string[] = [];
+    await using page = await tabs(problems);
+    for (const tab of [page.a, page.b]) {
+      await tab.evaluate(() =>
+        (globalThis as unknown as Stores).webStores.openIgnored()
+      );
+    }
+    for (let round = 0; round < ROUNDS; round++) {
+      await release(
+        [page.a, page.b],
+        page.starter,
+        round,
+        (
+          tab,
+        ) => [{ kind: "ignore", server: SERVER, name: `tab${tab}n${round}` }],
+      );
+    }
+    const names = new Set(
+      await page.starter.evaluate(
+        (server) =>
+          (globalThis as unknown as Stores).webStores.ignoredNames(server),
+        SERVER,
+      ),
+    );
+    const lost = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const tab of [0, 1]) {
+        if (!names.has(`tab${tab}n${round}`)) lost.push(`tab${tab}n${round}`);
+      }
+    }
+    assert.deepEqual(lost, [], "entries lost");
+    assert.deepEqual(problems, []);
+  },
+});
