@@ -16,6 +16,7 @@ import type { SessionEvent } from "../client/session_events.ts";
 import { safeFileName } from "../files/naming.ts";
 import type { FileOfferNotice } from "../protocol/messages.ts";
 import { type LogView, type ProgressRow, smallButton } from "./log_view.ts";
+import { fileTargetPlace, offerPlace } from "./row_places.ts";
 import type { SavableFiles } from "./savable_files.ts";
 import type { FileTarget, ReceiveCallbacks, WebFiles } from "./web_files.ts";
 
@@ -23,7 +24,13 @@ export interface FilesViewContext {
   log: LogView;
   /** The received files the page keeps to save. */
   savable: SavableFiles;
-  emit(event: SessionEvent): void;
+  /**
+   * Shows `event`; `typedIn`: the view the user acted in (row_places.ts),
+   * absent for what came unasked.
+   */
+  emit(event: SessionEvent, typedIn?: string): void;
+  /** The key of the view the log shows (row_places.ts). */
+  view(): string;
   /** Whether this sender's offers are declined unseen (/ignore). */
   isIgnored(name: string, fingerprint?: string): boolean;
   /** Gives the keyboard back to the input line. */
@@ -34,10 +41,20 @@ export interface FilesViewContext {
 export function receivingView(context: FilesViewContext): ReceiveCallbacks {
   const { log, emit, savable } = context;
   const bars = new Map<number, ProgressRow>();
+  /**
+   * The view each offer was answered in, by transfer: its rows show there
+   * too, as well as in the conversation it came in.
+   */
+  const answeredIn = new Map<number, string>();
+  const placesOf = (offer: FileOfferNotice) => {
+    const here = answeredIn.get(offer.xfer);
+    return here === undefined ? [offerPlace(offer)] : [offerPlace(offer), here];
+  };
   /** The transfer ended short of the file: its bar goes (a line says why). */
   const stopped = (offer: FileOfferNotice) => {
     bars.get(offer.xfer)?.remove();
     bars.delete(offer.xfer);
+    answeredIn.delete(offer.xfer);
   };
   return {
     ask(offer, answer, deadlineMs) {
@@ -52,14 +69,19 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
         safeFileName(offer.name)
       } (${formatBytes(offer.size)}). Accept? `;
       const answered = (accept: boolean) => () => {
+        if (accept) answeredIn.set(offer.xfer, context.view());
         answer(accept);
         row.replaceChildren(
           `${accept ? "Accepted" : "Declined"} ${describeOffer(offer)}.`,
         );
+        // Answered: no longer a question for every view.
+        log.place(row, [offerPlace(offer), context.view()]);
         context.focusInput();
       };
+      // In every view until answered: it goes unanswered after a while.
       const row = log.row(
         "offer",
+        [],
         question,
         smallButton("Accept", answered(true)),
         " ",
@@ -76,13 +98,18 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
     progress(offer, received) {
       let bar = bars.get(offer.xfer);
       if (bar === undefined) {
-        bar = log.progress(`${safeFileName(offer.name)} from ${offer.from}`);
+        bar = log.progress(
+          `${safeFileName(offer.name)} from ${offer.from}`,
+          placesOf(offer),
+        );
         bars.set(offer.xfer, bar);
       }
       bar.update(received, offer.size);
     },
     received(offer: FileOfferNotice, file: Blob) {
       bars.delete(offer.xfer);
+      const places = placesOf(offer);
+      answeredIn.delete(offer.xfer);
       const name = safeFileName(offer.name);
       const link = document.createElement("a");
       // Files kept before this one may be let go now (their rows say so).
@@ -98,6 +125,7 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
       link.textContent = `Save ${name}`;
       const row = log.row(
         "notice received",
+        places,
         offer.group === undefined
           ? `You received file ${name} from ${offer.from}. `
           : `[Receive ${name} from Group ${offer.group} ${offer.from}]. `,
@@ -109,13 +137,14 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
       stopped(offer);
     },
     failed(offer, reason) {
+      const here = answeredIn.get(offer.xfer);
       stopped(offer);
       emit({
         type: "error",
         re: null,
         code: "file",
         text: `ERROR: Receiving ${describeOffer(offer)} failed: ${reason}`,
-      });
+      }, here);
     },
   };
 }
@@ -127,7 +156,9 @@ export async function sendFromPage(
   target: FileTarget,
   file: File,
 ): Promise<void> {
-  const { emit } = context;
+  // Sent from the view shown now: what it comes to shows there too.
+  const here = context.view();
+  const emit = (event: SessionEvent) => context.emit(event, here);
   // Set by a callback: typed so that TypeScript does not take it for null.
   let bar = null as ProgressRow | null;
   const outcome = await files.send(target, file, {
@@ -156,6 +187,7 @@ export async function sendFromPage(
     progress: (acked, size) => {
       bar ??= context.log.progress(
         `${file.name} to ${"to" in target ? target.to : target.group}`,
+        [fileTargetPlace(target), here],
       );
       bar.update(acked, size);
     },

@@ -5,12 +5,15 @@
  * bar). It keeps its last rows only, letting go of what a row held as it
  * leaves, and follows the end while the reader is there. Older rows can be
  * put above the first (scroll_back.ts), under a line of its own at the top
- * that says how loading them goes. Browser only (the DOM).
+ * that says how loading them goes. It shows one view at a time: the rows
+ * of one conversation, or All (row_places.ts); the rest are hidden, not
+ * removed, and count towards the rows it keeps. Browser only (the DOM).
  *
  * @module
  */
 
 import { formatProgress } from "../client/render.ts";
+import { ALL_VIEW, type Places, shownIn } from "./row_places.ts";
 
 /**
  * Rows the log keeps: a page left open all day must not grow without end
@@ -37,6 +40,8 @@ export class LogView {
   #above: HTMLElement[] | null = null;
   /** Called when rows were pushed out (see whenTrimmed). */
   #onTrimmed = () => {};
+  /** The view shown (see `show`). */
+  #view = ALL_VIEW;
   /**
    * The log's first child, never trimmed and not a row: what loading older
    * messages is doing ("Loading older messages…", the start of the
@@ -60,6 +65,26 @@ export class LogView {
     return this.element.querySelector(`:scope > [data-id="${id}"]`) !== null;
   }
 
+  /**
+   * Shows the rows of `view` alone (a conversation's key, or ALL_VIEW),
+   * from the newest, as a web chat opens a conversation.
+   */
+  show(view: string): void {
+    this.#view = view;
+    for (const row of this.element.children) {
+      if (row !== this.head) this.#fit(row as HTMLElement);
+    }
+    this.element.scrollTop = this.element.scrollHeight;
+  }
+
+  /** Sets where `row` shows (row_places.ts; none: every view). */
+  place(row: HTMLElement, places: Places): void {
+    if (places.length === 0) delete row.dataset.in;
+    // Keys are made of name characters (no spaces): a list in one attribute.
+    else row.dataset.in = places.join(" ");
+    this.#fit(row);
+  }
+
   /** Calls `trimmed` whenever rows were pushed out at the top. */
   whenTrimmed(trimmed: () => void): void {
     this.#onTrimmed = trimmed;
@@ -75,14 +100,20 @@ export class LogView {
 
   /**
    * Appends `lines`, one row each, with the CSS classes `line kind`; `id`:
-   * the message they show (see `shows`).
+   * the message they show (see `shows`); `places`: the views they show in.
    */
-  lines(lines: readonly string[], kind: string, id?: number): void {
+  lines(
+    lines: readonly string[],
+    kind: string,
+    id?: number,
+    places: Places = [],
+  ): void {
     for (const text of lines) {
       const row = document.createElement("div");
       row.className = `line ${kind}`;
       row.textContent = text;
       if (id !== undefined) row.dataset.id = String(id);
+      this.place(row, places);
       this.#append(row);
     }
   }
@@ -113,20 +144,28 @@ export class LogView {
     return cut > 0;
   }
 
-  /** A row of elements and text (strings become text nodes). */
-  row(kind: string, ...children: (Node | string)[]): HTMLElement {
+  /**
+   * A row of elements and text (strings become text nodes), in the views
+   * `places`.
+   */
+  row(
+    kind: string,
+    places: Places,
+    ...children: (Node | string)[]
+  ): HTMLElement {
     const row = document.createElement("div");
     row.className = `line ${kind}`;
     row.append(...children);
+    this.place(row, places);
     this.#append(row);
     return row;
   }
 
-  /** A progress row for a transfer. */
-  progress(label: string): ProgressRow {
+  /** A progress row for a transfer, in the views `places`. */
+  progress(label: string, places: Places): ProgressRow {
     const text = document.createElement("span");
     const bar = document.createElement("progress");
-    const row = this.row("progress", bar, " ", text);
+    const row = this.row("progress", places, bar, " ", text);
     const started = Date.now();
     return {
       update: (done, total) => {
@@ -162,6 +201,12 @@ export class LogView {
     }
     if (trimmed) this.#onTrimmed();
     if (stick) log.scrollTop = log.scrollHeight;
+  }
+
+  /** Hides `row` unless it shows in the view shown. */
+  #fit(row: HTMLElement): void {
+    const places = row.dataset.in?.split(" ") ?? [];
+    row.hidden = !shownIn(places, this.#view);
   }
 
   #release(row: Element): void {

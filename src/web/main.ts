@@ -86,6 +86,7 @@ import { loadIdentity } from "./identity_store.ts";
 import { forgetUser } from "./forget.ts";
 import { IGNORED_KEY, IgnoreStore } from "./ignore_store.ts";
 import { LogView } from "./log_view.ts";
+import { ALL_VIEW, eventPlaces } from "./row_places.ts";
 import {
   scrollBackOutcome,
   ScrollBacks,
@@ -116,6 +117,7 @@ const ui = {
   joinError: element<HTMLElement>("join-error"),
   chat: element<HTMLElement>("chat"),
   log: element<HTMLElement>("log"),
+  views: element<HTMLUListElement>("views"),
   people: element<HTMLUListElement>("people"),
   groups: element<HTMLUListElement>("groups"),
   groupForm: element<HTMLFormElement>("new-group"),
@@ -163,6 +165,16 @@ let e2eWarning: string | null = null;
 let e2eBusy = false;
 const ledger = new DeliveryLedger();
 const conversations = new Conversations();
+/**
+ * The log shows every conversation (All, the terminal's one log), not the
+ * one written to alone.
+ */
+let viewAll = false;
+
+/** The key of the view the log shows (row_places.ts). */
+function viewKey(): string {
+  return viewAll ? ALL_VIEW : conversationKey(conversations.current);
+}
 /** Who is online (by name key), and the groups this page has heard of. */
 const people = new Map<string, string>();
 /** Why someone online is away (by name key), as the last /list said. */
@@ -175,8 +187,16 @@ let typedAt = 0;
 // --- Output -------------------------------------------------------------------
 
 const log = new LogView(ui.log);
+// Signed in, the page shows the public room, as web chats open a channel
+// (All is a click away).
+log.show(viewKey());
 
-function emit(event: SessionEvent): void {
+/**
+ * Shows `event` in the log, in its conversation's view (row_places.ts);
+ * `typedIn`: the view the command it answers was typed in, null for what
+ * came unasked.
+ */
+function emit(event: SessionEvent, typedIn: string | null = null): void {
   const style: Style = {
     color: false,
     clock: true,
@@ -193,6 +213,7 @@ function emit(event: SessionEvent): void {
     lines.map(sanitizeForTerminal),
     error ? "error" : kindOf(event),
     messageId(event),
+    eventPlaces(event, self, typedIn),
   );
 }
 
@@ -294,6 +315,10 @@ function learn(message: ServerMessage): void {
 function drawLists(): void {
   const sorted = (names: Iterable<string>) =>
     [...names].sort((a, b) => a.localeCompare(b));
+  ui.views.replaceChildren(
+    listButton("Everyone", PUBLIC, false),
+    allButton(),
+  );
   ui.people.replaceChildren(
     ...sorted(people.values()).map((name) => {
       const item = listButton(
@@ -384,9 +409,7 @@ function listButton(
   button.textContent = label;
   button.disabled = disabled;
   const key = conversationKey(conversation);
-  if (key === conversationKey(conversations.current)) {
-    button.setAttribute("aria-current", "true");
-  }
+  if (key === viewKey()) button.setAttribute("aria-current", "true");
   const unread = conversations.unread().find((e) =>
     conversationKey(e.conversation) === key
   );
@@ -397,9 +420,11 @@ function listButton(
     badge.title = `${unread.count} unread`;
     button.append(" ", badge);
   }
-  button.title = conversation.kind === "user"
-    ? `Write to ${label} privately`
-    : `Write to group ${label}`;
+  button.title = conversation.kind === "public"
+    ? "Show the public room and write to everyone"
+    : conversation.kind === "user"
+    ? `Show your conversation with ${label} and write to them privately`
+    : `Show group ${label} and write to it`;
   button.addEventListener("click", () => {
     setConversation(conversation);
     ui.line.focus();
@@ -408,9 +433,42 @@ function listButton(
   return item;
 }
 
+/**
+ * The button that shows every conversation in one log, in the order rows
+ * came (plain lines still go where they went).
+ */
+function allButton(): HTMLLIElement {
+  const item = document.createElement("li");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.id = "view-all";
+  button.textContent = "All";
+  button.title =
+    "Show every conversation in one log, as the terminal does (plain lines still go to the one you write to)";
+  if (viewAll) button.setAttribute("aria-current", "true");
+  button.addEventListener("click", () => {
+    viewAll = true;
+    showView();
+    ui.line.focus();
+  });
+  item.append(button);
+  return item;
+}
+
+/**
+ * Writes to `conversation` and shows it: its messages alone, its unread
+ * count cleared, its older messages loaded as the reader scrolls up.
+ */
 function setConversation(conversation: Conversation): void {
+  viewAll = false;
   conversations.setCurrent(conversation);
   scrollBacks.again(conversation);
+  showView();
+}
+
+/** Shows the view chosen (`viewAll`, or the conversation written to). */
+function showView(): void {
+  log.show(viewKey());
   drawTarget();
   drawScrollBack();
   loadOlderIfNear();
@@ -544,16 +602,19 @@ async function unignoreUser(name: string): Promise<string> {
 function run(line: string): void {
   const typedCommand = parseInput(line);
   if (typedCommand === null) return;
+  // What the command says shows in the view it was typed in.
+  const here = viewKey();
   const command: Command = typedCommand.kind === "say"
     ? addressed(typedCommand.text, conversations.current)
     : typedCommand.kind === "me"
     ? addressed(actionBody(typedCommand.text), conversations.current)
     : typedCommand;
-  const tell = (text: string) =>
+  const tell = (text: string, where = here) =>
     emit(
       text.startsWith("ERROR: ")
         ? { type: "error", re: null, code: command.kind, text }
         : { type: "notice", text },
+      where,
     );
   switch (command.kind) {
     case "quit":
@@ -563,13 +624,17 @@ function run(line: string): void {
       return;
     case "query":
       setConversation(command.conversation);
-      tell(queryNote(command.conversation));
+      // Said in the conversation it opens.
+      tell(queryNote(command.conversation), viewKey());
       return;
     case "help":
-      emit({ type: "help", re: 0, lines: helpText(command.topic) });
+      emit({ type: "help", re: 0, lines: helpText(command.topic) }, here);
       return;
     case "invalid":
-      emit({ type: "error", re: 0, code: "usage", text: command.message });
+      emit(
+        { type: "error", re: 0, code: "usage", text: command.message },
+        here,
+      );
       return;
     case "file":
     case "groupfile":
@@ -593,14 +658,14 @@ function run(line: string): void {
         }
       } else {
         void ignoreUser(command.name).then(
-          tell,
+          (text) => tell(text),
           (error) => tell(`ERROR: ${messageOf(error)}`),
         );
       }
       return;
     case "unignore":
       void unignoreUser(command.name).then(
-        tell,
+        (text) => tell(text),
         (error) => tell(`ERROR: ${messageOf(error)}`),
       );
       return;
@@ -615,7 +680,7 @@ function run(line: string): void {
     }
     // Sent once reconnected, as the terminal client does.
     queued.push(line);
-    emit({ type: "queued", re: 0, line });
+    emit({ type: "queued", re: 0, line }, here);
     retryNow();
     return;
   }
@@ -631,7 +696,7 @@ function run(line: string): void {
     else {
       void e2e.verify(current, command.name, command.number ?? null).then(
         (lines) => {
-          lines.forEach(tell);
+          lines.forEach((text) => tell(text));
           // Verified now, perhaps: the people list says so.
           drawLists();
         },
@@ -641,11 +706,11 @@ function run(line: string): void {
   }
   if (command.kind === "trust") {
     if (e2e === null) tell(NO_E2E);
-    else void trust(e2e, current, command.name, tell);
+    else void trust(e2e, current, command.name, (text) => tell(text));
     return;
   }
   if (command.kind === "history") {
-    void pagedHistory(current, command);
+    void pagedHistory(current, command, here);
     return;
   }
   const chat = command.kind === "say" || command.kind === "msg" ||
@@ -683,7 +748,7 @@ function run(line: string): void {
       // The people list shows this user away (or back).
       void current.request({ t: "list" }).then(learn);
     }
-    emit({ type: "reply", re: 0, command, reply });
+    emit({ type: "reply", re: 0, command, reply }, here);
   });
 }
 
@@ -694,14 +759,15 @@ function run(line: string): void {
 async function pagedHistory(
   current: ChatClient,
   command: Extract<Command, { kind: "history" }>,
+  typedIn: string,
 ): Promise<void> {
   const { showLines, reply } = await pageHistory(
     command,
     historyPaging(current),
   );
   learn(reply);
-  showLines(emit);
-  emit({ type: "reply", re: 0, command, reply });
+  showLines((event) => emit(event, typedIn));
+  emit({ type: "reply", re: 0, command, reply }, typedIn);
 }
 
 /** How /history and scrolling back ask `current` for history. */
@@ -770,13 +836,16 @@ async function loadOlder(
     return;
   }
   const { showLines, reply, oldest } = paged;
+  // Put above every row, shown in the conversation's view (and All);
+  // what is not a message of it (one that cannot be opened) as well.
+  const place = conversationKey(conversation);
   const cut = log.above(() =>
     showLines((event) => {
       // Already in the log: it came live (the first page, asked without a
       // cursor, is the latest, which may hold what came meanwhile), or
       // with /history.
       const id = messageId(event);
-      if (id === undefined || !log.shows(id)) emit(event);
+      if (id === undefined || !log.shows(id)) emit(event, place);
     })
   );
   scrollBacks.finish(conversation, scrollBackOutcome(reply, oldest, cut));
@@ -882,7 +951,8 @@ const savable = new SavableFiles();
 const filesView: FilesViewContext = {
   log,
   savable,
-  emit,
+  emit: (event, typedIn) => emit(event, typedIn ?? null),
+  view: viewKey,
   isIgnored,
   focusInput: () => ui.line.focus(),
 };
