@@ -3,7 +3,8 @@
  * Makes the README's screenshots of the web client (docs/web-desktop.png,
  * docs/web-phone.png): a browser user and two terminal users in a short
  * conversation, seen on a desktop and on a phone-sized screen. Run with
- * `deno task screenshots:web` after changing the page.
+ * `deno task screenshots:web` after changing the page. The desktop shows
+ * All (every conversation), the phone the public room.
  */
 
 import type { Page } from "puppeteer-core";
@@ -47,6 +48,8 @@ if (import.meta.main) {
   await waitForLine(desktop, /Receive group haha message from jojo/);
   await typeLine(desktop, "/list");
   await waitForLine(desktop, /ana/);
+  // Every conversation in one log, with the counts of those not read.
+  await desktop.click("#view-all");
   await desktop.screenshot({ path: new URL("web-desktop.png", OUT).pathname });
 
   // Another person's phone: a browser of its own (its own identity and
