@@ -20,10 +20,11 @@ export interface Recipient {
    */
   claim?: { offset: number; sha256: string };
   /**
-   * When the data phase started or it last acknowledged bytes (ms): a
-   * recipient quiet past `fileStallMs` while it owes some is dropped.
+   * Since when it has owed the sender something without a word (ms): its
+   * last acknowledgement, or when it came to owe one (transfers.ts `owes`).
+   * A recipient quiet past `fileStallMs` while it owes is dropped.
    */
-  heardAt?: number;
+  quietSince?: number;
 }
 
 export interface Transfer {

@@ -12,6 +12,7 @@
  */
 
 import {
+  FILE_ACK_BYTES,
   FILE_CHUNK_TAG_BYTES,
   FILE_WINDOW_BYTES,
   MAX_FILE_CHUNK_BYTES,
@@ -22,7 +23,7 @@ import { nameKey } from "../protocol/limits.ts";
 import { fail, notMember, type Outbound } from "./outbound.ts";
 import type { ConnId, Session } from "./session.ts";
 import type { ServerState } from "./state.ts";
-import type { Transfer } from "./transfer_table.ts";
+import type { Recipient, Transfer } from "./transfer_table.ts";
 
 // Kept in its own module so that ServerState can hold one without importing
 // this router part (no import cycles); re-exported for those who knew it here.
@@ -189,21 +190,23 @@ export function expireAnswers(state: ServerState, now: number): Outbound[] {
 }
 
 /**
- * Recipients that accepted a file and then stopped taking it: nothing
- * acknowledged for `fileStallMs` while they owe acknowledgements (or the
- * end) are dropped from the transfer, told so, and the sender hears it was
- * cut short (resumable). The slowest recipient paces everyone: without
- * this, one member that accepted and went quiet held a group file for
- * every other member, and the sender waited for ever (found in review).
+ * Recipients that accepted a file and then stopped taking it: silent for
+ * `fileStallMs` while they owe the sender something (`owes`) are dropped
+ * from the transfer, told so, and the sender hears it was cut short
+ * (resumable). The slowest recipient paces everyone: without this, one
+ * member that accepted and went quiet held a group file for every other
+ * member, and the sender waited for ever (found in review).
  */
 export function expireStalled(state: ServerState, now: number): Outbound[] {
   const out: Outbound[] = [];
   for (const transfer of state.transfers.running()) {
     if (transfer.answerBy !== null) continue;
     for (const [id, recipient] of [...transfer.recipients]) {
-      const owes = recipient.acked < transfer.sent || transfer.ended;
-      const quiet = now - (recipient.heardAt ?? now);
-      if (!owes || quiet <= state.limits.fileStallMs) continue;
+      const quiet = now - (recipient.quietSince ?? now);
+      if (
+        !owes(recipient, transfer.sent, transfer.size, transfer.ended) ||
+        quiet <= state.limits.fileStallMs
+      ) continue;
       out.push({
         to: [id],
         message: {
@@ -226,6 +229,48 @@ export function expireStalled(state: ServerState, now: number): Outbound[] {
     }
   }
   return out;
+}
+
+/**
+ * Whether `recipient` owes the sender something once `sent` bytes of `size`
+ * were sent (and the end, when `ended`): an acknowledgement, as it
+ * acknowledges at least every FILE_ACK_BYTES written and when it has the
+ * whole file (docs/PROTOCOL.md 5.6), or its verdict after the end. With
+ * less than FILE_ACK_BYTES sent past its last acknowledgement it owes
+ * nothing: a sender that is slow to send is not a recipient that went
+ * quiet (a loaded machine had both members of a group file dropped as
+ * stalled, when the first chunk had come 0.9 s after file_ready).
+ */
+function owes(
+  recipient: Recipient,
+  sent: number,
+  size: number,
+  ended: boolean,
+): boolean {
+  const unacknowledged = sent - recipient.acked;
+  return ended || unacknowledged >= FILE_ACK_BYTES ||
+    (unacknowledged > 0 && sent === size);
+}
+
+/**
+ * Starts the stall clock of each recipient that owed the sender nothing
+ * before this chunk or end (`sentBefore` bytes sent, `endedBefore`) and
+ * owes now: its silence counts from here, not from its last acknowledgement,
+ * which may be long past when the sender was slow.
+ */
+function startStallClocks(
+  transfer: Transfer,
+  sentBefore: number,
+  endedBefore: boolean,
+  now: number,
+): void {
+  const { sent, size, ended } = transfer;
+  for (const recipient of transfer.recipients.values()) {
+    if (
+      !owes(recipient, sentBefore, size, endedBefore) &&
+      owes(recipient, sent, size, ended)
+    ) recipient.quietSince = now;
+  }
 }
 
 /** A connection is gone: its transfers end, and senders hear about it. */
@@ -473,9 +518,6 @@ function answered(
     if (!recipient.accepted) return [];
   }
   transfer.answerBy = null;
-  for (const recipient of transfer.recipients.values()) {
-    recipient.heardAt = now;
-  }
   const senderOnline = state.session(transfer.sender) !== undefined;
   if (transfer.recipients.size === 0) {
     finish(state, transfer, transfer.outcomes.join("; "), now);
@@ -557,7 +599,9 @@ function chunk(
   }
   const fault = chunkFault(transfer, offset, body.byteLength);
   if (fault !== null) return abandon(state, transfer, fault, now);
+  const sentBefore = transfer.sent;
   transfer.sent += body.byteLength - FILE_CHUNK_TAG_BYTES;
+  startStallClocks(transfer, sentBefore, false, now);
   return [{
     to: [...transfer.recipients.keys()],
     message: { t: "file_chunk", xfer, offset },
@@ -653,6 +697,7 @@ function end(
     return abandon(state, transfer, "bad checksum format", now);
   }
   transfer.ended = true;
+  startStallClocks(transfer, transfer.sent, false, now);
   return [{
     to: [...transfer.recipients.keys()],
     // The signature is the members' to check (11.10): passed on as it is.
@@ -678,7 +723,7 @@ function ack(
   // Acknowledgements only move forward and never past what was sent.
   if (received <= recipient.acked || received > transfer.sent) return [];
   recipient.acked = received;
-  recipient.heardAt = now;
+  recipient.quietSince = now;
   return progress(transfer);
 }
 
