@@ -642,6 +642,10 @@ export class FileReceiver {
   /** `length` more bytes are written: progress, and an ack when due. */
   #wrote(incoming: Incoming, length: number): void {
     incoming.received += length;
+    // A write under way when the transfer ended (its connection lost, say)
+    // lands after onFinished: its progress would stay on the status row for
+    // good, and the transfer it would acknowledge is over.
+    if (incoming.failed) return;
     this.#options.onProgress?.(incoming.offer, incoming.received);
     if (
       incoming.received - incoming.acked >= FILE_ACK_BYTES ||

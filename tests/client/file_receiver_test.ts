@@ -14,6 +14,7 @@ import { startHostileServer } from "../_helpers/hostile_server.ts";
 import { fileKeyForOffer } from "../../src/client/file_key.ts";
 import { FileCipher, newFileKey } from "../../src/crypto/file_cipher.ts";
 import { fileAead } from "../../src/crypto/native_aead.ts";
+import { FILE_CHUNK_BYTES } from "../../src/protocol/limits.ts";
 import {
   encodeFileSecret,
   FileKeyInbox,
@@ -506,4 +507,35 @@ Deno.test("FileReceiver refuses offers past 32 files coming in at once", async (
       /32 files are coming in already/,
     );
   }
+});
+
+Deno.test("FileReceiver reports no progress for a transfer after its end, though a chunk was being written when the connection was lost", async () => {
+  // Replayed from the README: the receiver's connection lost mid-transfer
+  // left 'big.bin from sophia 249.0 MiB/300.0 MiB 83% 0 B/s' on the status
+  // row for good: the chunk being written then reported its progress after
+  // the transfer's end (onFinished) had taken the row away.
+  const events: string[] = [];
+  const finished = Promise.withResolvers<void>();
+  await using fixture = await receiverOnHostileServer({
+    maxFileBytes: 1024 ** 2,
+    resume: true,
+    onProgress: (_offer, received) => events.push(`progress ${received}`),
+    onFinished: () => {
+      events.push("finished");
+      finished.resolve();
+    },
+  });
+  const { channel, receiver } = fixture;
+  const size = 8 * FILE_CHUNK_BYTES;
+  const cipher = await offerAccepted(channel, size);
+  const bytes = new Uint8Array(FILE_CHUNK_BYTES);
+  for (let index = 0; index < 8; index++) {
+    await sendSealed(channel, cipher, index, index * FILE_CHUNK_BYTES, bytes);
+  }
+  // Sent behind the chunks: the client reads it while it still writes them.
+  channel.close();
+  await finished.promise;
+  await receiver.idle();
+  const end = events.indexOf("finished");
+  assert.deepEqual(events.slice(end + 1), [], events.join(", "));
 });
