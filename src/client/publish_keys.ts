@@ -17,26 +17,31 @@ export interface KeysToPublish {
 
 /**
  * Publishes our end-to-end keys and tops up one-time keys, in the
- * background: chat does not wait for it. A server from before end-to-end
- * keys answers `bad_request`, and is left alone.
+ * background: chat does not wait for it, but quitting does (session.ts),
+ * so the promise returned settles, never rejecting, once the publish has
+ * ended however it ended. A server from before end-to-end keys answers
+ * `bad_request`, and is left alone.
  */
 export function publishKeys(
   client: ChatClient,
   e2e: KeysToPublish | undefined,
   emit: (event: SessionEvent) => void,
-): void {
-  if (e2e === undefined) return;
-  publishPrekeys(client, e2e.keyring, e2e.save).catch((error) => {
-    if (client.isOver) return;
-    if (error instanceof E2eKeyError && error.code === "bad_request") return;
-    emit({
-      type: "notice",
-      // The server's error text, quoted.
-      text: `End-to-end keys not published: ${
-        sanitizeForTerminal(
-          error instanceof Error ? error.message : String(error),
-        )
-      }`,
-    });
-  });
+): Promise<void> {
+  if (e2e === undefined) return Promise.resolve();
+  return publishPrekeys(client, e2e.keyring, e2e.save).then(
+    () => {},
+    (error) => {
+      if (client.isOver) return;
+      if (error instanceof E2eKeyError && error.code === "bad_request") return;
+      emit({
+        type: "notice",
+        // The server's error text, quoted.
+        text: `End-to-end keys not published: ${
+          sanitizeForTerminal(
+            error instanceof Error ? error.message : String(error),
+          )
+        }`,
+      });
+    },
+  );
 }

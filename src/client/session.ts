@@ -114,6 +114,9 @@ export interface InterfaceOptions {
 /** How long to wait for outstanding replies when input ends. */
 const REPLY_GRACE_MS = 5000;
 
+/** How long quitting waits for a key publish still under way. */
+const KEYS_GRACE_MS = 5000;
+
 export async function runSession(options: SessionOptions): Promise<number> {
   const { terminal } = options;
   const style: Style = { color: terminal.color, bell: terminal.interactive };
@@ -162,6 +165,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
   let name = options.user;
   let e2eKeys: E2eKeys | undefined;
   let e2eElsewhere: E2eHolder | null = null;
+  let keysPublished: Promise<void> = Promise.resolve();
   // What was shown, kept across reconnections: nothing is shown twice.
   const ledger = new StoreLedgers();
   for (;;) {
@@ -210,7 +214,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
       }
       e2eKeys = opened.keys;
       e2eElsewhere = opened.elsewhere;
-      publishKeys(client, e2eKeys, emit);
+      keysPublished = publishKeys(client, e2eKeys, emit);
       break;
     }
     if (reply.t === "error" && reply.code === "internal") {
@@ -244,6 +248,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
     ui: options.ui ?? { time: true, historyFile: true },
     e2e: e2eKeys,
     e2eElsewhere,
+    keysPublished,
   });
 }
 
@@ -307,6 +312,8 @@ interface ChatContext {
    * and what comes end to end is left for it, unacknowledged.
    */
   e2eElsewhere: E2eHolder | null;
+  /** The first connection's key publish (publishKeys), maybe under way. */
+  keysPublished: Promise<void>;
 }
 
 async function chat(first: ChatClient, context: ChatContext): Promise<number> {
@@ -436,7 +443,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   };
 
   /** Everything that lives as long as one connection. */
-  const attach = (client: ChatClient) => {
+  const attach = (client: ChatClient, keysPublished: Promise<void>) => {
     e2e?.connected();
     // Nothing more is taken from the server while a program leaves our
     // output (--json, or a script's) unread: what comes waits on the
@@ -511,9 +518,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       json: context.json,
       status,
     });
-    return { client, receiver, sender };
+    return { client, receiver, sender, keysPublished };
   };
-  let link = attach(first);
+  let link = attach(first, context.keysPublished);
   // The attempt that made this connection (0: the first one) and when it
   // was welcomed: where the backoff stands if it ends soon (reconnect_backoff.ts).
   let connected = { attempt: 0, welcomedAt: Date.now() };
@@ -675,7 +682,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       return 1;
     }
     connected = { attempt: next.attempt, welcomedAt: Date.now() };
-    link = attach(next.client);
+    link = attach(next.client, next.keysPublished);
     chats.retry(next.client);
     // What was typed meanwhile goes now, in order, once.
     // The server keeps the away state with the connection that set it.
@@ -704,6 +711,16 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   relinked.resolve(false);
   // End of input or /quit: let outstanding replies arrive, then say goodbye.
   await withDeadline(commands.results(), REPLY_GRACE_MS);
+  // The keys published at sign-in reach the server before we leave: a
+  // script that quits at once would otherwise cut the publish off, and the
+  // server would hold none of our one-time keys (first messages to us would
+  // run X3DH without one). Only the goodbye waits: the publish still saves
+  // new keys before it sends them. A connection already gone is not waited
+  // on.
+  await withDeadline(
+    Promise.race([link.keysPublished, link.client.ended]),
+    KEYS_GRACE_MS,
+  );
   // The server may have ended the session meanwhile: that is not a clean exit.
   const cut = link.client.isOver;
   // Files being sent finish (or fail) before we leave.

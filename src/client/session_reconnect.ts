@@ -79,8 +79,9 @@ export interface Waiting {
  * (reconnect_status.ts) from attempt `from` (reconnect_backoff.ts), while
  * queueing what the user types meanwhile. A person sees one status row,
  * updated in place, and a key retries at once; a script gets one line per
- * change of state. Resolves with the new client and the attempt that made
- * it, or null when giving up (or the user left).
+ * change of state. Resolves with the new client, the attempt that made it
+ * and its sign-in's key publish (see publishKeys), or null when giving up
+ * (or the user left).
  */
 export async function reconnect(
   name: string,
@@ -88,7 +89,9 @@ export async function reconnect(
   ending: Ending,
   from: number,
   waiting: Waiting,
-): Promise<{ client: ChatClient; attempt: number } | null> {
+): Promise<
+  { client: ChatClient; attempt: number; keysPublished: Promise<void> } | null
+> {
   const { terminal } = context;
   const { emit } = context.output;
   const { queue } = waiting;
@@ -209,7 +212,11 @@ export async function reconnect(
           context.ledger,
         );
         if (reply.t === "welcome") {
-          publishKeys(client, context.e2e, context.output.emit);
+          const keysPublished = publishKeys(
+            client,
+            context.e2e,
+            context.output.emit,
+          );
           left = true; // stops collecting; lines already taken stay queued
           waiting.showStatus(null);
           const moved = index !== node.index;
@@ -219,7 +226,7 @@ export async function reconnect(
             name,
             ...(moved ? { server: hostKeyOf(url) } : {}),
           });
-          return { client, attempt };
+          return { client, attempt, keysPublished };
         }
         const ending = await client.quit();
         // Cut during the sign-in: why, in full (the reply has a few words).
