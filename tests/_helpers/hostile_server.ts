@@ -4,6 +4,13 @@
  * real server never would). One client at a time.
  */
 
+import { randomBytes, toBase64 } from "../../src/crypto/bytes.ts";
+import { IDENTITY_PROOF_VERSION } from "../../src/crypto/identity.ts";
+import type {
+  ClientMessage,
+  ServerMessage,
+} from "../../src/protocol/messages.ts";
+import { parseClientMessage } from "../../src/protocol/parse_client_message.ts";
 import {
   acceptChannel,
   type SecureChannel,
@@ -51,4 +58,45 @@ export async function startHostileServer(): Promise<HostileServer> {
       await server.shutdown();
     },
   };
+}
+
+/** What a hostile server's welcome says, besides the request it answers. */
+export type WelcomeFields = Omit<
+  Extract<ServerMessage, { t: "welcome" }>,
+  "t" | "re" | "text"
+>;
+
+/**
+ * Plays the server's part of sign-in on `channel` until the client goes: a
+ * challenge for `register`, then a welcome with `welcome`'s fields for
+ * `prove`, whatever name the client asked for (the signature is not
+ * checked). Every other client message goes to `onOther`.
+ */
+export async function answerSignIn(
+  channel: SecureChannel,
+  welcome: WelcomeFields,
+  onOther: (message: ClientMessage) => void = () => {},
+): Promise<void> {
+  for (;;) {
+    const batch = await channel.receive();
+    if (batch === null) return;
+    for (const { header } of batch) {
+      const message = parseClientMessage(header);
+      if (message.t === "register") {
+        channel.send({
+          t: "challenge",
+          re: message.id,
+          nonce: toBase64(randomBytes(32)),
+          proof: IDENTITY_PROOF_VERSION,
+        });
+      } else if (message.t === "prove") {
+        channel.send({
+          t: "welcome",
+          re: message.id,
+          text: "SUCCESS: Username registered.",
+          ...welcome,
+        });
+      } else onOther(message);
+    }
+  }
 }

@@ -4,13 +4,13 @@ import {
   ChatClient,
   wasUnanswered,
 } from "../../src/client/chat_client.ts";
-import { randomBytes, toBase64 } from "../../src/crypto/bytes.ts";
-import { IDENTITY_PROOF_VERSION } from "../../src/crypto/identity.ts";
 import { decodeBatch } from "../../src/protocol/batch_framing.ts";
 import { encodeMessage } from "../../src/protocol/message_framing.ts";
-import { parseClientMessage } from "../../src/protocol/parse_client_message.ts";
 import type { Cursor } from "../../src/protocol/messages.ts";
-import { startHostileServer } from "../_helpers/hostile_server.ts";
+import {
+  answerSignIn,
+  startHostileServer,
+} from "../_helpers/hostile_server.ts";
 
 function hasControl(text: string): boolean {
   return [...text].some((c) => c.charCodeAt(0) < 0x20 || c === "\x7f");
@@ -112,37 +112,14 @@ async function ackingServer() {
       waiter.current = { until, then };
       if (acks.some(until)) then();
     });
-  void (async () => {
-    for (;;) {
-      const batch = await channel.receive();
-      if (batch === null) return;
-      for (const { header } of batch) {
-        const message = parseClientMessage(header);
-        if (message.t === "register") {
-          channel.send({
-            t: "challenge",
-            re: message.id,
-            nonce: toBase64(randomBytes(32)),
-            proof: IDENTITY_PROOF_VERSION,
-          });
-        } else if (message.t === "prove") {
-          channel.send({
-            t: "welcome",
-            re: message.id,
-            name: "bob",
-            text: "SUCCESS: Username registered.",
-            acks: true,
-          });
-        } else if (message.t === "ack") {
-          acks.push(...message.cursors);
-          const current = waiter.current;
-          if (current !== null && message.cursors.some(current.until)) {
-            current.then();
-          }
-        }
-      }
+  void answerSignIn(channel, { name: "bob", acks: true }, (message) => {
+    if (message.t !== "ack") return;
+    acks.push(...message.cursors);
+    const current = waiter.current;
+    if (current !== null && message.cursors.some(current.until)) {
+      current.then();
     }
-  })();
+  });
   return {
     client,
     channel,

@@ -8,10 +8,10 @@
 
 import assert from "node:assert/strict";
 import { ChatClient, wasUnanswered } from "../../src/client/chat_client.ts";
-import { randomBytes, toBase64 } from "../../src/crypto/bytes.ts";
-import { IDENTITY_PROOF_VERSION } from "../../src/crypto/identity.ts";
-import { parseClientMessage } from "../../src/protocol/parse_client_message.ts";
-import { startHostileServer } from "../_helpers/hostile_server.ts";
+import {
+  answerSignIn,
+  startHostileServer,
+} from "../_helpers/hostile_server.ts";
 
 /** Signs in as `asked` to a server that welcomes it as `welcomed`. */
 async function signInWelcomedAs(asked: string, welcomed: string) {
@@ -19,31 +19,7 @@ async function signInWelcomedAs(asked: string, welcomed: string) {
   const client = await ChatClient.connect(server.url, {
     pinnedSpki: server.spki,
   });
-  const channel = await server.session;
-  void (async () => {
-    for (;;) {
-      const batch = await channel.receive();
-      if (batch === null) return;
-      for (const { header } of batch) {
-        const message = parseClientMessage(header);
-        if (message.t === "register") {
-          channel.send({
-            t: "challenge",
-            re: message.id,
-            nonce: toBase64(randomBytes(32)),
-            proof: IDENTITY_PROOF_VERSION,
-          });
-        } else if (message.t === "prove") {
-          channel.send({
-            t: "welcome",
-            re: message.id,
-            name: welcomed,
-            text: "SUCCESS: Username registered.",
-          });
-        }
-      }
-    }
-  })();
+  void answerSignIn(await server.session, { name: welcomed });
   const reply = await client.register(asked);
   if (reply.t === "welcome") {
     await client.quit();

@@ -5,12 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { randomBytes, toBase64 } from "../../src/crypto/bytes.ts";
-import { IDENTITY_PROOF_VERSION } from "../../src/crypto/identity.ts";
-import { parseClientMessage } from "../../src/protocol/parse_client_message.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
 import { testKeys } from "../_helpers/chat.ts";
-import { startHostileServer } from "../_helpers/hostile_server.ts";
+import {
+  answerSignIn,
+  startHostileServer,
+} from "../_helpers/hostile_server.ts";
 import { ChatProcess } from "../_helpers/process.ts";
 
 const EVIL = "\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b]0;pwned\x07\x1b[2K\r";
@@ -39,31 +39,10 @@ async function againstHostileServer(
   try {
     const channel = await server.session;
     const send = (reply: ServerMessage) => channel.send(reply);
-    (async () => {
-      for (;;) {
-        const batch = await channel.receive();
-        if (batch === null) return;
-        for (const { header } of batch) {
-          const message = parseClientMessage(header);
-          if (message.t === "register") {
-            send({
-              t: "challenge",
-              re: message.id,
-              nonce: toBase64(randomBytes(32)),
-              proof: IDENTITY_PROOF_VERSION,
-            });
-          } else if (message.t === "prove") {
-            send({
-              t: "welcome",
-              re: message.id,
-              name: "bob",
-              text: "SUCCESS: Username registered.",
-            });
-          } else if (message.t === "e2e_keys") send(keysReply(message.id));
-          else if (message.t === "ping") send({ t: "pong", re: message.id });
-        }
-      }
-    })().catch(() => {});
+    answerSignIn(channel, { name: "bob" }, (message) => {
+      if (message.t === "e2e_keys") send(keysReply(message.id));
+      else if (message.t === "ping") send({ t: "pong", re: message.id });
+    }).catch(() => {});
     await then(bob, send);
     const all = bob.stdout + bob.stderr;
     assert.ok(!all.includes("\x1b"), `raw ESC reached the terminal: ${all}`);
