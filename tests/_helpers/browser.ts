@@ -20,6 +20,19 @@ import { hasOneTimeKeys, untilKeysPublished } from "./published_keys.ts";
 const CHROMIUM = "/usr/bin/chromium";
 export const WAIT_MS = 20_000;
 
+/**
+ * The Deno.test options of a test that drives the browser: puppeteer's
+ * connection to Chromium keeps ops and resources of its own open across the
+ * test, which the leak checks would take for the test's.
+ */
+export const LEAK_CHECKS_OFF = { sanitizeOps: false, sanitizeResources: false };
+
+/**
+ * `startBrowserChat` arguments for a test that sends messages as fast as it
+ * can: no per-connection or per-address message rate.
+ */
+export const NO_MESSAGE_RATE = ["--rate", "0", "--rate-per-address", "0"];
+
 /** Chromium from Debian, installed here when missing (the test runs as root). */
 export async function ensureChromium(): Promise<void> {
   try {

@@ -12,6 +12,8 @@ import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import {
   join,
+  LEAK_CHECKS_OFF,
+  NO_MESSAGE_RATE,
   signedInPage,
   startBrowserChat,
   typeLine,
@@ -19,11 +21,6 @@ import {
   waitForLine,
 } from "../_helpers/browser.ts";
 import { SCROLL_BACK_PAGE } from "../../src/web/scroll_back.ts";
-
-const slow = { sanitizeOps: false, sanitizeResources: false };
-
-/** Messages are sent as fast as a test can: no per-connection rate. */
-const UNLIMITED = ["--rate", "0", "--rate-per-address", "0"];
 
 /** The text of the log's rows the reader can see (not hidden), in order. */
 function visibleRows(page: Page): Promise<string[]> {
@@ -133,9 +130,9 @@ async function loaded(page: Page, before: number): Promise<void> {
 Deno.test({
   name:
     "web page: choosing a person shows their conversation alone, with its older messages on scrolling up, while the others' counts go up; All shows every row in order",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
-    await using chat = await startBrowserChat(...UNLIMITED);
+    await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
     const problems: string[] = [];
     const page = await signedInPage(chat, "webby", problems);
     const ana = await chat.terminal("ana");

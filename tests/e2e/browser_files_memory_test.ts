@@ -13,6 +13,7 @@ import { ChatClient } from "../../src/client/chat_client.ts";
 import { importPublicKeyPem } from "../../src/crypto/keys.ts";
 import {
   join,
+  LEAK_CHECKS_OFF,
   signedInPage,
   startBrowserChat,
   typeLine,
@@ -20,12 +21,10 @@ import {
   waitForLine,
 } from "../_helpers/browser.ts";
 
-const slow = { sanitizeOps: false, sanitizeResources: false };
-
 Deno.test({
   name:
     "web client: a received file's Save link lets the file go once its row leaves the log",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
     const problems: string[] = [];
@@ -83,7 +82,7 @@ Deno.test({
 Deno.test({
   name:
     "web client: a transfer cancelled from the page takes its progress bar away",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
     const problems: string[] = [];

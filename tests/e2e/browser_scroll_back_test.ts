@@ -14,6 +14,8 @@ import { ChatClient } from "../../src/client/chat_client.ts";
 import { importPublicKeyPem } from "../../src/crypto/keys.ts";
 import {
   join,
+  LEAK_CHECKS_OFF,
+  NO_MESSAGE_RATE,
   signedInPage,
   startBrowserChat,
   typeLine,
@@ -21,11 +23,6 @@ import {
   waitForLine,
 } from "../_helpers/browser.ts";
 import { SCROLL_BACK_PAGE } from "../../src/web/scroll_back.ts";
-
-const slow = { sanitizeOps: false, sanitizeResources: false };
-
-/** Messages are sent as fast as a test can: no per-connection rate. */
-const UNLIMITED = ["--rate", "0", "--rate-per-address", "0"];
 
 /** The numbers of the log's rows whose text ends `<label> NNN`, top to bottom. */
 function numbered(page: Page, label: string): Promise<number[]> {
@@ -91,9 +88,9 @@ function upTo(n: number, from = 1): number[] {
 Deno.test({
   name:
     "web page: scrolled to the top of the log, the public room's older messages load above in order, once each, keeping the view, until its start",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
-    await using chat = await startBrowserChat(...UNLIMITED);
+    await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
     const total = 250;
     // termy said 250 things before the page came.
     const { spki } = await importPublicKeyPem(
@@ -152,9 +149,9 @@ Deno.test({
 Deno.test({
   name:
     "web page: in a private conversation, scrolling to the top loads its older messages end to end (opened from the page's archive), in order, once each, until its start",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
-    await using chat = await startBrowserChat(...UNLIMITED);
+    await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
     const problems: string[] = [];
     const page = await signedInPage(chat, "webby", problems);
     const termy = await chat.terminal("termy");
