@@ -14,10 +14,13 @@
 
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
-import { openPage, startBrowserChat } from "../_helpers/browser.ts";
+import {
+  LEAK_CHECKS_OFF,
+  openPage,
+  startBrowserChat,
+} from "../_helpers/browser.ts";
 import type { Contest, WebStores } from "../_helpers/web_stores_page.ts";
 
-const slow = { sanitizeOps: false, sanitizeResources: false };
 /** Enough that tabs released together overlap, as they did before the locks. */
 const ROUNDS = 30;
 const SERVER = fingerprintOf(0);
@@ -66,6 +69,25 @@ async function tabs(problems: string[]) {
   };
 }
 
+type Tabs = Awaited<ReturnType<typeof tabs>>;
+
+/**
+ * A test of three tabs of the page (see `tabs`) that also fails on any
+ * script error or CSP violation in them.
+ */
+function tabsTest(name: string, fn: (page: Tabs) => Promise<void>): void {
+  Deno.test({
+    name,
+    ...LEAK_CHECKS_OFF,
+    async fn() {
+      const problems: string[] = [];
+      await using page = await tabs(problems);
+      await fn(page);
+      assert.deepEqual(problems, []);
+    },
+  });
+}
+
 /**
  * Arms `contests(round)` in each contesting tab, releases them with one
  * message, and returns what each tab's contests came to.
@@ -96,13 +118,9 @@ async function release(
   );
 }
 
-Deno.test({
-  name:
-    "web: two tabs checking identity keys at once keep both their entries, and only one takes a name's first key",
-  ...slow,
-  async fn() {
-    const problems: string[] = [];
-    await using page = await tabs(problems);
+tabsTest(
+  "web: two tabs checking identity keys at once keep both their entries, and only one takes a name's first key",
+  async (page) => {
     for (const tab of [page.a, page.b]) {
       await tab.evaluate(() =>
         (globalThis as unknown as Stores).webStores.openE2e()
@@ -157,17 +175,12 @@ Deno.test({
       }
     }
     assert.deepEqual(lost, [], "entries lost");
-    assert.deepEqual(problems, []);
   },
-});
+);
 
-Deno.test({
-  name:
-    "web: two tabs meeting a new server at once, with two keys, take only one as its first",
-  ...slow,
-  async fn() {
-    const problems: string[] = [];
-    await using page = await tabs(problems);
+tabsTest(
+  "web: two tabs meeting a new server at once, with two keys, take only one as its first",
+  async (page) => {
     const keyOf = (round: number, tab: number) =>
       fingerprintOf(2000 + 2 * round + tab);
     const wrong: string[] = [];
@@ -192,17 +205,12 @@ Deno.test({
       ) wrong.push(`round ${round}: ${JSON.stringify(both)}`);
     }
     assert.deepEqual(wrong, [], "rounds without exactly one first sight");
-    assert.deepEqual(problems, []);
   },
-});
+);
 
-Deno.test({
-  name:
-    "web: a server key an older page remembered in localStorage still counts, and is kept on",
-  ...slow,
-  async fn() {
-    const problems: string[] = [];
-    await using page = await tabs(problems);
+tabsTest(
+  "web: a server key an older page remembered in localStorage still counts, and is kept on",
+  async (page) => {
     const [old, other] = [fingerprintOf(3000), fingerprintOf(3001)];
     const check = (host: string, fingerprint: string) =>
       page.starter.evaluate(
@@ -226,16 +234,12 @@ Deno.test({
     });
     await page.starter.evaluate(() => localStorage.clear());
     assert.deepEqual(await check("OLD.example:8767", old), { kind: "known" });
-    assert.deepEqual(problems, []);
   },
-});
+);
 
-Deno.test({
-  name: "web: two tabs ignoring users at once both keep their entries",
-  ...slow,
-  async fn() {
-    const problems: string[] = [];
-    await using page = await tabs(problems);
+tabsTest(
+  "web: two tabs ignoring users at once both keep their entries",
+  async (page) => {
     for (const tab of [page.a, page.b]) {
       await tab.evaluate(() =>
         (globalThis as unknown as Stores).webStores.openIgnored()
@@ -265,6 +269,5 @@ Deno.test({
       }
     }
     assert.deepEqual(lost, [], "entries lost");
-    assert.deepEqual(problems, []);
   },
-});
+);
