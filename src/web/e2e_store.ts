@@ -35,6 +35,7 @@ import {
 } from "../client/e2e_store.ts";
 import { KnownIdentities } from "../client/known_identities.ts";
 import type { TextSlot } from "../client/text_slot.ts";
+import { openDatabase } from "./open_database.ts";
 import { exclusivelyAcrossTabs } from "./tab_lock.ts";
 
 /** The IndexedDB database of the end-to-end records. */
@@ -58,7 +59,7 @@ export interface PageE2e {
  *   cannot be used, or the records do not open
  */
 export async function loadPageE2e(identity: Identity): Promise<PageE2e> {
-  const db = await openDatabase();
+  const db = await openE2eDatabase();
   const key = await storageKey(db);
   const keyringSlot = slot(db, `keyring ${identity.fingerprint}`);
   const stateSlot = slot(db, `state ${identity.fingerprint}`);
@@ -104,7 +105,7 @@ function sharedSlot(db: IDBDatabase, name: string): TextSlot {
  *   cannot be used
  */
 export async function openIgnoredRecord(): Promise<TextSlot> {
-  return sharedSlot(await openDatabase(), "ignored");
+  return sharedSlot(await openE2eDatabase(), "ignored");
 }
 
 /** One record of the database as a slot. */
@@ -155,22 +156,9 @@ async function storageKey(db: IDBDatabase): Promise<CryptoKey> {
   return stored;
 }
 
-function openDatabase(): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    const open = indexedDB.open(E2E_DATABASE, 1);
-    open.onupgradeneeded = () => open.result.createObjectStore(STORE);
-    open.onsuccess = () => {
-      // A newer page (in another tab) upgrading the database goes first.
-      open.result.onversionchange = () => open.result.close();
-      resolve(open.result);
-    };
-    open.onerror = () =>
-      reject(
-        new Error(
-          `Cannot open the browser's storage for end-to-end keys: ${open.error}`,
-        ),
-      );
-  });
+/** The database, opened (see open_database.ts). */
+function openE2eDatabase(): Promise<IDBDatabase> {
+  return openDatabase(E2E_DATABASE, STORE, "end-to-end keys");
 }
 
 function request<T>(req: IDBRequest<T>): Promise<T> {

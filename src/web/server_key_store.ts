@@ -18,6 +18,7 @@
  * @module
  */
 
+import { openDatabase } from "./open_database.ts";
 import {
   decideServerKey,
   type KeyValueStore,
@@ -42,7 +43,7 @@ export async function checkServerKeyInBrowser(
   fingerprint: string,
   legacy: Pick<KeyValueStore, "getItem">,
 ): Promise<ServerKeyCheck> {
-  const db = await openDatabase();
+  const db = await openDatabase(SERVER_KEYS_DATABASE, STORE, "server keys");
   try {
     return await new Promise((resolve, reject) => {
       const name = serverKeyName(host);
@@ -72,22 +73,4 @@ export async function checkServerKeyInBrowser(
   } finally {
     db.close();
   }
-}
-
-function openDatabase(): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    const open = indexedDB.open(SERVER_KEYS_DATABASE, 1);
-    open.onupgradeneeded = () => open.result.createObjectStore(STORE);
-    open.onsuccess = () => {
-      // A newer page (in another tab) upgrading the database goes first.
-      open.result.onversionchange = () => open.result.close();
-      resolve(open.result);
-    };
-    open.onerror = () =>
-      reject(
-        new Error(
-          `Cannot open the browser's storage for server keys: ${open.error}`,
-        ),
-      );
-  });
 }
