@@ -215,6 +215,39 @@ export async function waitForLine(page: Page, pattern: RegExp): Promise<void> {
   }
 }
 
+/** What the top of the page's log says about loading older messages. */
+export function logHead(page: Page): Promise<string> {
+  return page.$eval("#log .log-head", (e) => e.textContent ?? "");
+}
+
+/**
+ * Waits until the page is done loading older messages: none is loading,
+ * and since `before` rows of the log matched `rows`, more came or the top
+ * says the start.
+ */
+export async function olderRowsLoaded(
+  page: Page,
+  rows: RegExp,
+  before: number,
+): Promise<void> {
+  await page.waitForFunction(
+    (source: string, flags: string, before: number) => {
+      const log = document.getElementById("log")!;
+      const head = log.querySelector(".log-head")?.textContent ?? "";
+      if (head.startsWith("Loading")) return false;
+      const re = new RegExp(source, flags);
+      const matching = [...log.querySelectorAll(".line")].filter((row) =>
+        re.test(row.textContent ?? "")
+      );
+      return matching.length > before || head.startsWith("Start of");
+    },
+    { timeout: WAIT_MS },
+    rows.source,
+    rows.flags,
+    before,
+  );
+}
+
 /** Types `line` into the focused field and presses Enter, as a person would. */
 export async function typeLine(page: Page, line: string): Promise<void> {
   await page.keyboard.type(line);

@@ -13,7 +13,9 @@ import type { Page } from "puppeteer-core";
 import {
   join,
   LEAK_CHECKS_OFF,
+  logHead,
   NO_MESSAGE_RATE,
+  olderRowsLoaded,
   signedInPage,
   startBrowserChat,
   typeLine,
@@ -102,29 +104,12 @@ function chatRows(rows: readonly string[]): string[] {
   ).map((row) => row.replace(/^\[\d\d:\d\d\] /, ""));
 }
 
-/** What the top of the log says about loading older messages. */
-function head(page: Page): Promise<string> {
-  return page.$eval("#log .log-head", (e) => e.textContent ?? "");
-}
-
 /**
- * Waits until the page is done loading older messages: none is loading,
- * and since `before` rows of ana's, more came or the top says the start.
+ * Waits until the page is done loading older messages (see
+ * olderRowsLoaded), with more than `before` rows of ana's or at the start.
  */
-async function loaded(page: Page, before: number): Promise<void> {
-  await page.waitForFunction(
-    (before: number) => {
-      const log = document.getElementById("log")!;
-      const head = log.querySelector(".log-head")?.textContent ?? "";
-      if (head.startsWith("Loading")) return false;
-      const rows = [...log.querySelectorAll(".line")].filter((row) =>
-        /from ana: ana \d{3}$/.test(row.textContent ?? "")
-      );
-      return rows.length > before || head.startsWith("Start of");
-    },
-    { timeout: WAIT_MS },
-    before,
-  );
+function loaded(page: Page, before: number): Promise<void> {
+  return olderRowsLoaded(page, /from ana: ana \d{3}$/, before);
 }
 
 Deno.test({
@@ -189,13 +174,17 @@ Deno.test({
     );
     assert.equal(await badge(page, "ana"), "");
     await loaded(page, 1);
-    for (let pages = 0; !(await head(page)).startsWith("Start of"); pages++) {
+    for (
+      let pages = 0;
+      !(await logHead(page)).startsWith("Start of");
+      pages++
+    ) {
       assert.ok(pages < 5, "too many pages");
       const before = anaNumbers(await visibleRows(page)).length;
       await page.$eval("#log", (log) => log.scrollTo({ top: 0 }));
       await loaded(page, before);
     }
-    assert.equal(await head(page), "Start of your conversation with ana");
+    assert.equal(await logHead(page), "Start of your conversation with ana");
     let rows = await visibleRows(page);
     assert.deepEqual(anaNumbers(rows), upTo(older + 1));
     assert.deepEqual(

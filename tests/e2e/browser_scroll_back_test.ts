@@ -15,7 +15,9 @@ import { importPublicKeyPem } from "../../src/crypto/keys.ts";
 import {
   join,
   LEAK_CHECKS_OFF,
+  logHead,
   NO_MESSAGE_RATE,
+  olderRowsLoaded,
   signedInPage,
   startBrowserChat,
   typeLine,
@@ -39,11 +41,6 @@ function numbered(page: Page, label: string): Promise<number[]> {
   );
 }
 
-/** What the top of the log says about loading older messages. */
-function head(page: Page): Promise<string> {
-  return page.$eval("#log .log-head", (e) => e.textContent ?? "");
-}
-
 /**
  * Scrolls the log to its top, as a reader would, and waits until the page
  * is done loading (more rows numbered `label`, or the top says the start).
@@ -51,20 +48,7 @@ function head(page: Page): Promise<string> {
 async function scrollToTop(page: Page, label: string): Promise<void> {
   const before = (await numbered(page, label)).length;
   await page.$eval("#log", (log) => log.scrollTo({ top: 0 }));
-  await page.waitForFunction(
-    (label: string, before: number) => {
-      const log = document.getElementById("log")!;
-      const head = log.querySelector(".log-head")?.textContent ?? "";
-      if (head.startsWith("Loading")) return false;
-      const rows = [...log.querySelectorAll(".line")].filter((row) =>
-        new RegExp(`${label} \\d{3}$`).test(row.textContent ?? "")
-      );
-      return rows.length > before || head.startsWith("Start of");
-    },
-    { timeout: WAIT_MS },
-    label,
-    before,
-  );
+  await olderRowsLoaded(page, new RegExp(`${label} \\d{3}$`), before);
 }
 
 /** Whether the row ending `text` is within the log's visible area. */
@@ -123,7 +107,7 @@ Deno.test({
     let shown = await numbered(page, "said");
     assert.ok(shown.length >= SCROLL_BACK_PAGE, `${shown.length} shown`);
     assert.deepEqual(shown, upTo(total, total - shown.length + 1));
-    assert.equal(await head(page), "");
+    assert.equal(await logHead(page), "");
 
     // Up a page at a time: what was first stays in view.
     for (let pages = 0; shown[0] !== 1; pages++) {
@@ -140,7 +124,7 @@ Deno.test({
     }
     // At the start: the top says so, and scrolling asks nothing more.
     await scrollToTop(page, "said");
-    assert.equal(await head(page), "Start of the public room");
+    assert.equal(await logHead(page), "Start of the public room");
     assert.deepEqual(await numbered(page, "said"), upTo(total));
     assert.deepEqual(problems, []);
   },
@@ -201,7 +185,7 @@ Deno.test({
       assert.deepEqual(shown, upTo(total, shown[0]));
     }
     await scrollToTop(page, "whisper");
-    assert.equal(await head(page), "Start of your conversation with termy");
+    assert.equal(await logHead(page), "Start of your conversation with termy");
     assert.deepEqual(await numbered(page, "whisper"), upTo(total));
     assert.deepEqual(problems, []);
   },
