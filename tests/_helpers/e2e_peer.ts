@@ -55,14 +55,16 @@ export async function e2ePeer(
   const id = identity ?? await testIdentity();
   const { client } = await TestClient.connect(server, name, id);
   const keyring = await createKeyring(id);
-  if (oneTime) await publishPrekeys(client, keyring);
-  else {
-    const reply = await client.request(
-      { t: "e2e_keys" },
-      new TextEncoder().encode(JSON.stringify(encodeBundle(keyring.bundle))),
-    );
-    assert.equal(reply.t, "e2e_keys", JSON.stringify(reply));
-  }
+  await explained(server, client, async () => {
+    if (oneTime) await publishPrekeys(client, keyring);
+    else {
+      const reply = await client.request(
+        { t: "e2e_keys" },
+        new TextEncoder().encode(JSON.stringify(encodeBundle(keyring.bundle))),
+      );
+      assert.equal(reply.t, "e2e_keys", JSON.stringify(reply));
+    }
+  });
   const notes: string[] = [];
   const inbox: E2ePeer["inbox"] = [];
   client.onMessage(({ message, body }) => {
@@ -101,6 +103,34 @@ export async function e2ePeer(
     },
   };
   return peer;
+}
+
+/**
+ * Runs `work` on `client`'s connection; if it throws, the error also says how
+ * the connection ended, if it has, and what `server` logged. A connection
+ * lost while publishing under load (e2e_sessions_hostile_test, once in CI)
+ * left only "Not sent: The connection to the server was lost.", with no
+ * trace of why the server closed it; hundreds of runs under load since did
+ * not show it again, so the next one must say it itself.
+ */
+export async function explained<T>(
+  server: TestServer,
+  client: ChatClient,
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    // No wait: `ended` settles as the connection is over.
+    const ending = client.isOver
+      ? `The connection ended: ${JSON.stringify(await client.ended)}`
+      : "The connection is still open.";
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}\n${ending}\n` +
+        `The server's log:\n${server.logs.join("\n")}`,
+      { cause: error },
+    );
+  }
 }
 
 let cids = 0;
