@@ -13,13 +13,19 @@
  * (native_room.ts).
  */
 
-import { ffiGranted, libraryNames } from "./openssl_aead.ts";
+import {
+  ffiGranted,
+  INIT_SYMBOLS,
+  libraryNames,
+  skipExitCleanup,
+} from "./openssl_aead.ts";
 
 const DIGEST_BYTES = 32;
 /** Anything larger is refused before reaching C. */
 const MAX_INPUT_BYTES = 1 << 30;
 
 const SYMBOLS = {
+  ...INIT_SYMBOLS,
   EVP_sha256: { parameters: [], result: "pointer" },
   SHA256: { parameters: ["buffer", "usize", "buffer"], result: "pointer" },
   // HMAC_CTX is deprecated in OpenSSL 3 in favour of EVP_MAC, whose set-up
@@ -55,6 +61,7 @@ export function loadOpenSslHashes(): Sha256Functions | null {
       // Not there, or not a libcrypto with these symbols: try the next one.
       continue;
     }
+    if (!skipExitCleanup(lib)) return null;
     const md = lib.EVP_sha256();
     if (md === null) return null;
     // HMAC_Final writes the digest's length here; read nowhere (always 32).
