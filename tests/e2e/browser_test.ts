@@ -41,9 +41,14 @@ Deno.test({
       { timeout: WAIT_MS },
       chat.fingerprint,
     );
-    assert.match(
-      await page.$eval("#trust-note", (e) => e.textContent ?? ""),
-      /First visit/,
+    // The key's check (IndexedDB, web/server_key_store.ts) ends after the
+    // fingerprint shows: its note comes a moment later.
+    await page.waitForFunction(
+      () =>
+        /First visit/.test(
+          document.getElementById("trust-note")?.textContent ?? "",
+        ),
+      { timeout: WAIT_MS },
     );
     assert.match(
       await page.$eval("#http-notice", (e) => e.textContent ?? ""),
