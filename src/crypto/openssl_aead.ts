@@ -43,7 +43,7 @@ export const INIT_SYMBOLS = {
   OPENSSL_init_crypto: { parameters: ["u64", "pointer"], result: "i32" },
 } as const;
 
-const SYMBOLS = {
+export const SYMBOLS = {
   ...INIT_SYMBOLS,
   EVP_CIPHER_CTX_new: { parameters: [], result: "pointer" },
   EVP_CIPHER_CTX_free: { parameters: ["pointer"], result: "void" },
@@ -78,7 +78,7 @@ const SYMBOLS = {
   },
 } as const;
 
-type LibCrypto = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+export type LibCrypto = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 /**
  * Initialises libcrypto without its exit handler; to be called before any
@@ -125,7 +125,7 @@ export function libraryNames(): string[] {
  * key's bytes are collected. The key is copied and compared at each use, so a
  * caller that reused its key buffer for another key gets a fresh context.
  */
-class ContextCache {
+export class ContextCache {
   readonly #contexts = new WeakMap<
     Uint8Array,
     { key: Uint8Array; ctx: Deno.PointerObject }
@@ -144,18 +144,30 @@ class ContextCache {
 
   /** A context keyed with `key`, or null if OpenSSL refused. */
   get(key: Uint8Array): Deno.PointerObject | null {
-    const known = this.#contexts.get(key);
-    if (known !== undefined && sameBytes(known.key, key)) return known.ctx;
-    const ctx = this.lib.EVP_CIPHER_CTX_new();
-    if (ctx === null) return null;
     const init = this.encrypt
       ? this.lib.EVP_EncryptInit_ex
       : this.lib.EVP_DecryptInit_ex;
+    const known = this.#contexts.get(key);
+    if (known !== undefined) {
+      if (sameBytes(known.key, key)) return known.ctx;
+      // The caller reused its key buffer for another key: its context is
+      // keyed anew. (A new context each time left the old one unfreed: it
+      // was unregistered, and nothing else frees it.)
+      if (init(known.ctx, this.cipher, null, key, null) === 1) {
+        known.key = key.slice();
+        return known.ctx;
+      }
+      this.#freed.unregister(known);
+      this.#contexts.delete(key);
+      this.lib.EVP_CIPHER_CTX_free(known.ctx);
+      return null;
+    }
+    const ctx = this.lib.EVP_CIPHER_CTX_new();
+    if (ctx === null) return null;
     if (init(ctx, this.cipher, null, key, null) !== 1) {
       this.lib.EVP_CIPHER_CTX_free(ctx);
       return null;
     }
-    if (known !== undefined) this.#freed.unregister(known);
     const entry = { key: key.slice(), ctx };
     this.#contexts.set(key, entry);
     this.#freed.register(key, ctx, entry);

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "../../src/crypto/bytes.ts";
-import { loadOpenSslAead } from "../../src/crypto/openssl_aead.ts";
+import {
+  ContextCache,
+  type LibCrypto,
+  libraryNames,
+  loadOpenSslAead,
+  SYMBOLS,
+} from "../../src/crypto/openssl_aead.ts";
 import {
   agrees,
   frameAeadName,
@@ -232,4 +238,53 @@ Deno.test("openSslAead.openInto opens into the caller's buffer and wipes it for 
     () => aead.openInto(key, nonce, aad, sealed, new Uint8Array(999)),
     RangeError,
   );
+});
+
+Deno.test("openSslAead seals right into a key buffer reused for other keys, keying one context anew rather than leaking one per key", () => {
+  const aead = openssl();
+  const key = randomBytes(32);
+  const nonce = randomBytes(12);
+  const aad = randomBytes(13);
+  const plaintext = randomBytes(100);
+  for (let round = 0; round < 3; round++) {
+    key.set(randomBytes(32));
+    const ours = new Uint8Array(plaintext.length + 16);
+    const theirs = new Uint8Array(plaintext.length + 16);
+    aead.sealInto(key, nonce, aad, plaintext, ours, 0);
+    nativeSmallFrames.sealInto(key, nonce, aad, plaintext, theirs, 0);
+    assert.equal(toHex(ours), toHex(theirs), `round ${round}`);
+    assert.equal(
+      toHex(aead.open(key, nonce, aad, theirs)!),
+      toHex(plaintext),
+    );
+  }
+
+  // Counted at the library: one context made for the buffer, however many
+  // keys it held (a new one each time left the old unfreed).
+  const lib = Deno.dlopen(libraryNames()[0]!, SYMBOLS);
+  try {
+    let made = 0;
+    let freed = 0;
+    const counted: LibCrypto = {
+      ...lib.symbols,
+      EVP_CIPHER_CTX_new: () => (made++, lib.symbols.EVP_CIPHER_CTX_new()),
+      EVP_CIPHER_CTX_free: (
+        ctx,
+      ) => (freed++, lib.symbols.EVP_CIPHER_CTX_free(ctx)),
+    };
+    const cache = new ContextCache(
+      counted,
+      lib.symbols.EVP_aes_256_gcm()!,
+      true,
+    );
+    const reused = randomBytes(32);
+    for (let round = 0; round < 5; round++) {
+      reused.set(randomBytes(32));
+      assert.ok(cache.get(reused));
+    }
+    assert.equal(made, 1);
+    assert.equal(freed, 0);
+  } finally {
+    lib.close();
+  }
 });
