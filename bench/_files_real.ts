@@ -22,7 +22,7 @@
 
 import { children, spawnRaised, Tail } from "./_ipc.ts";
 import type { TargetCheck } from "./_report.ts";
-import { cpuSeconds, PeakSampler, rss } from "./_proc.ts";
+import { cpuSeconds, minorFaults, PeakSampler, rss } from "./_proc.ts";
 import {
   freePort,
   MAIN_TS,
@@ -66,6 +66,8 @@ export interface RealFileRun {
    * transfer: on a shared machine a steadier figure than the wall clock.
    */
   cpu?: { label: string; seconds: number }[];
+  /** Minor page faults each process took during the transfer. */
+  faults?: { label: string; count: number }[];
 }
 
 export interface RealFilesResult {
@@ -421,6 +423,9 @@ async function runChat(
     const cpuBefore = await Promise.all(
       processes.map((p) => cpuSeconds(p.pid)),
     );
+    const faultsBefore = await Promise.all(
+      processes.map((p) => minorFaults(p.pid)),
+    );
     const sampler = await PeakSampler.start(processes.map((p) => p.pid), 100);
     const perfDir = Deno.env.get("CHAT_BENCH_PERF");
     perf = perfDir
@@ -452,6 +457,13 @@ async function runChat(
     run.seconds = (performance.now() - started) / 1000;
     await stopPerf(perf);
     const cpuAfter = await Promise.all(processes.map((p) => cpuSeconds(p.pid)));
+    const faultsAfter = await Promise.all(
+      processes.map((p) => minorFaults(p.pid)),
+    );
+    run.faults = processes.map((p, i) => ({
+      label: p.label,
+      count: (faultsAfter[i] ?? NaN) - (faultsBefore[i] ?? NaN),
+    }));
     run.cpu = processes.map((p, i) => ({
       label: p.label,
       seconds: (cpuAfter[i] ?? NaN) - (cpuBefore[i] ?? NaN),
@@ -799,6 +811,13 @@ export function formatRealFiles(result: RealFilesResult): string {
       out.push(
         `    CPU s: ${
           run.cpu.map((c) => `${c.label} ${c.seconds.toFixed(2)}`).join(", ")
+        }`,
+      );
+    }
+    if (run.faults !== undefined && run.faults.length > 0) {
+      out.push(
+        `    minor page faults: ${
+          run.faults.map((f) => `${f.label} ${f.count}`).join(", ")
         }`,
       );
     }

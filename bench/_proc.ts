@@ -126,6 +126,19 @@ export async function cpuSeconds(pid: number): Promise<number | null> {
   return (utime + stime) / ticksPerSecond;
 }
 
+/**
+ * Minor page faults so far (field 10 of /proc/PID/stat): memory the process
+ * touched for the first time, as when malloc hands out fresh pages for
+ * each file chunk (src/server/memory_trim.ts, keepFreedMemory).
+ */
+export async function minorFaults(pid: number): Promise<number | null> {
+  const [text] = await proc().ask("stat", pid);
+  if (text === undefined) return null;
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  // fields[0] is field 3 (state); minflt is field 10.
+  return Number(fields[7]);
+}
+
 /** Resident set size now, in bytes. */
 export async function rss(pid: number): Promise<number | null> {
   const [text] = await proc().ask("statm", pid);
