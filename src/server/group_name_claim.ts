@@ -5,6 +5,7 @@
  * while offline there, nor like another creator's group made on another
  * node a moment ago, and a user and a group racing for one name on two
  * nodes do not both get it. The router's own checks follow as on one node.
+ * While the other nodes cannot be reached, no group is made.
  */
 
 import { isValidName } from "../protocol/limits.ts";
@@ -14,6 +15,10 @@ import { fail, type Outbound } from "./outbound.ts";
 import { lookalikeGroupRefusal, userNameGroupRefusal } from "./router.ts";
 import type { Session } from "./session.ts";
 import type { ServerState } from "./state.ts";
+
+/** The refusal of a `create` whose name the other nodes could not check. */
+export const GROUP_UNCHECKED_TEXT =
+  "ERROR: The server could not check that group name with its other nodes; try again";
 
 export type GroupClaimOutcome =
   /** Route the `create`; `added`: the claim to drop if no group comes of it. */
@@ -44,16 +49,11 @@ export async function claimGroupName(
   try {
     claim = await cluster.claimGroupName(group, session.name);
   } catch (error) {
-    // NATS away: the node's own checks decide, as groups are made while it
-    // is (cluster/groups.ts shares the group once it is back). Only a name
-    // bound on another node and offline there goes unseen meanwhile: new
-    // user names, which need NATS to be bound at all, cannot race it.
-    log(
-      `cluster: group name ${group} checked on this node only: ${
-        messageOf(error)
-      }`,
-    );
-    return { kind: "route", added: false };
+    // NATS away: not made, as no one signs in then either
+    // (identity_gate.ts). Made on this node alone, it could take a name
+    // claimed meanwhile on another (a look-alike, a user's) for good.
+    log(`cluster: cannot claim group name ${group}: ${messageOf(error)}`);
+    return refused(fail(session.id, re, "internal", GROUP_UNCHECKED_TEXT));
   }
   switch (claim.kind) {
     case "claimed":

@@ -1,7 +1,9 @@
 /**
  * A NATS server that goes away and comes back (issue 19): the nodes keep
  * each other's users listed meanwhile (silence from NATS says nothing of
- * the other nodes), and messages and presence flow again once it is back.
+ * the other nodes), and messages and presence flow again once it is back;
+ * a group change made meanwhile reaches the other node then, while a new
+ * group is refused until then (its name cannot be checked with the others).
  * Real nats-server -js, killed with SIGKILL and restarted on its port with
  * its store; two real nodes; `chat connect --json` clients. In
  * `deno task test:slow`: it holds NATS down for longer than the TTL.
@@ -9,6 +11,7 @@
 
 import assert from "node:assert/strict";
 import { Cluster, natsForTest, untilGroupKnown } from "../_helpers/cluster.ts";
+import { GROUP_UNCHECKED_TEXT } from "../../src/server/group_name_claim.ts";
 
 const NATS = await natsForTest("cluster_restart_test");
 
@@ -16,7 +19,7 @@ const TTL_SECONDS = 2;
 
 Deno.test({
   name:
-    "chat serve --cluster: while NATS is down for longer than the TTL the nodes keep each other's users listed, and chat, presence and a group made meanwhile flow again once it is back",
+    "chat serve --cluster: while NATS is down for longer than the TTL the nodes keep each other's users listed, /create is refused, and chat, presence and a join made meanwhile flow again once it is back",
   ignore: NATS === null,
   async fn() {
     await using cluster = await Cluster.start(NATS!, {
@@ -30,13 +33,23 @@ Deno.test({
     const alice = await cluster.bot(nodeA, "alice");
     const bob = await cluster.bot(nodeB, "bob");
     await bob.waitForList((names) => names.includes("alice"), 10_000);
+    await bob.ask({ cmd: "create", group: "bobs" }, "ok");
+    await untilGroupKnown(alice, "bobs");
 
     await nats.crash();
     await a.waitFor(/lost NATS/);
     await b.waitFor(/lost NATS/);
-    // A group made meanwhile on node A reaches node B once NATS is back:
+    // A join made meanwhile on node A reaches node B once NATS is back:
     // node A tries its change again until NATS answers.
-    await alice.ask({ cmd: "create", group: "meanwhile" }, "ok");
+    await alice.ask({ cmd: "join", group: "bobs" }, "ok");
+    // A new group is not made meanwhile: its name cannot be checked with
+    // the other nodes (a look-alike claimed there), as no one signs in.
+    const refused = await alice.ask(
+      { cmd: "create", group: "meanwhile" },
+      "error",
+    );
+    assert.equal(refused.code, "internal");
+    assert.equal(refused.text, GROUP_UNCHECKED_TEXT);
     // Down for three TTLs: node B hears nothing of node A all along, and
     // keeps alice listed (its clients are still served by it meanwhile).
     const downUntil = Date.now() + 3 * TTL_SECONDS * 1000;
@@ -56,6 +69,11 @@ Deno.test({
       await bob.waitForList((names) => names.includes("carol"), 20_000),
       ["alice", "bob", "carol"],
     );
+    await bob.chat.waitFor(
+      /"type":"membership","group":"bobs","name":"alice","joined":true/,
+      20_000,
+    );
+    await alice.ask({ cmd: "create", group: "meanwhile" }, "ok");
     await untilGroupKnown(bob, "meanwhile", 20_000);
     // And nobody was taken for gone along the way.
     assert.doesNotMatch(a.stdout + b.stdout, /was not heard from/);

@@ -21,26 +21,49 @@ import {
   lookalikeRefusal,
 } from "../../../src/server/identity_gate.ts";
 import { userNameGroupRefusal } from "../../../src/server/router.ts";
+import { GROUP_UNCHECKED_TEXT } from "../../../src/server/group_name_claim.ts";
 import type { ServerCore } from "../../../src/server/serve.ts";
 import type { ServerMessage } from "../../../src/protocol/messages.ts";
 
 const NATS = await natsServerPath();
+
+/** What a node's cluster part logged, and waits for a line of it. */
+class NodeLog {
+  readonly #lines: string[] = [];
+  #waiters: (() => void)[] = [];
+
+  add(line: string): void {
+    this.#lines.push(line);
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Resolves once a line matching `pattern` is logged. */
+  async until(pattern: RegExp): Promise<void> {
+    while (!this.#lines.some((line) => pattern.test(line))) {
+      await new Promise<void>((wake) => this.#waiters.push(wake));
+    }
+  }
+}
 
 /** A node of the cluster at `url`: a core with a store of its own. */
 class Node {
   private constructor(
     readonly core: ServerCore,
     readonly cluster: ClusterNode,
+    readonly logged: NodeLog,
   ) {}
 
   static async start(url: string): Promise<Node> {
+    const logged = new NodeLog();
     const cluster = await ClusterNode.start({
       urls: [url],
       presenceTtlMs: 15_000,
-      log: () => {},
+      log: (line) => logged.add(line),
     });
     const { core: started } = await core({ cluster });
-    return new Node(started, cluster);
+    return new Node(started, cluster, logged);
   }
 
   /** Signs in as `name` with `identity`: the welcome, or the refusal. */
@@ -291,5 +314,39 @@ Deno.test({
     } finally {
       await nc.close();
     }
+  },
+});
+
+Deno.test({
+  name:
+    "a cluster node refuses /create while it cannot reach NATS, with internal and a text saying to try again, as it refuses a sign-in, and makes the group once NATS is back",
+  ignore: NATS === null,
+  async fn() {
+    await using nats = await startNats(NATS!);
+    await using a = await Node.start(nats.url);
+    const dave = await a.signIn("dave", await freshIdentity());
+    assert.equal(dave.reply.t, "welcome", JSON.stringify(dave.reply));
+    await nats.crash();
+    await a.logged.until(/lost NATS/);
+    try {
+      assert.deepEqual(
+        await dave.peer.request({ t: "create", group: "offline1" }),
+        {
+          t: "error",
+          re: 3,
+          code: "internal",
+          text: GROUP_UNCHECKED_TEXT,
+        },
+      );
+    } finally {
+      await nats.restart();
+    }
+    // Once the node is connected again, the group is made.
+    await a.logged.until(/NATS is reachable again/);
+    assert.equal(
+      (await dave.peer.request({ t: "create", group: "offline1" })).t,
+      "ok",
+    );
+    await leave(dave.peer);
   },
 });
