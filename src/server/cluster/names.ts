@@ -10,6 +10,14 @@
  * bucket (skeleton_claims.ts), also by compare-and-set: look-alikes and the
  * one namespace of people and groups hold across nodes, a name bound on a
  * node where its owner is offline included.
+ *
+ * A user name's claim stays `pending` until its claimant has bound the
+ * exact name and confirmed the claim (both compare-and-set). A pending
+ * claim at least PENDING_CLAIM_MS old whose exact name is unbound (its node
+ * died between the two, or NATS failed both the binding and the drop) is
+ * taken over by the next claim of its skeleton, instead of blocking that
+ * family of names until an operator releases it. Why a claimant that is
+ * only slow never ends up bound beside a look-alike: see `claim`.
  */
 
 import { nameKey } from "../../protocol/limits.ts";
@@ -19,12 +27,15 @@ import { connectNats, type KV, openBucket } from "./nats.ts";
 import {
   claimGroup,
   claimUser,
+  confirmUser,
   type Decision,
   encodeSkeletonClaims,
   type GroupNameClaim,
   parseSkeletonClaims,
   type SkeletonClaims,
+  staleCandidates,
   withoutGroup,
+  withoutStale,
   withoutUser,
   withUser,
 } from "./skeleton_claims.ts";
@@ -45,11 +56,23 @@ const RELEASE_ATTEMPTS = 5;
  */
 const CLAIM_ATTEMPTS = 20;
 
+/**
+ * Times a user name's claim is made again after another claimant took it
+ * over while this node was late binding it (PENDING_CLAIM_MS).
+ */
+const TAKEN_OVER_ATTEMPTS = 3;
+
 export class ClusterNames {
   readonly #kv: KV;
+  /** Who claims, in pending claims: this node's id. */
+  readonly #node: string;
+  /** The clock pending claims are stamped and judged by. */
+  readonly #now: () => number;
 
-  constructor(kv: KV) {
+  constructor(kv: KV, node: string, now: () => number = Date.now) {
     this.#kv = kv;
+    this.#node = node;
+    this.#now = now;
   }
 
   /**
@@ -58,12 +81,38 @@ export class ClusterNames {
    * nodes claiming look-alikes at once one wins. A name the key holds
    * already is its own whatever looks like it (bound before this rule), and
    * recorded under its skeleton from now on.
+   *
+   * The claim is pending until the exact name is bound and the claim then
+   * confirmed. Another claimant takes a pending claim over only when it is
+   * PENDING_CLAIM_MS old and its exact name unbound, by a compare-and-set
+   * on the skeleton's revision it read; the confirmation is a
+   * compare-and-set on the same entry. So when this node was merely slow,
+   * one of the two writes fails: confirmed first, the taker re-reads and
+   * is refused; taken over first, the confirmation finds the claim gone,
+   * and this node deletes its binding (compare-and-set on the revision it
+   * made) and decides again, refused. No sign-in is welcomed on an
+   * unconfirmed claim, and the clocks only decide when a takeover is tried.
    */
   async claim(
     name: string,
     key: string,
     fingerprint: string,
   ): Promise<NameClaim> {
+    for (let attempt = 0; attempt < TAKEN_OVER_ATTEMPTS; attempt++) {
+      const claimed = await this.#claimOnce(name, key, fingerprint);
+      if (claimed !== null) return claimed;
+    }
+    throw new Error(
+      `the claim of ${name} was taken over ${TAKEN_OVER_ATTEMPTS} times while it was bound`,
+    );
+  }
+
+  /** One try of `claim`; null when its claim was taken over meanwhile. */
+  async #claimOnce(
+    name: string,
+    key: string,
+    fingerprint: string,
+  ): Promise<NameClaim | null> {
     const skeleton = skeletonClaimsKey(nameSkeleton(key));
     const bound = await this.owner(key);
     if (bound !== null) {
@@ -77,14 +126,18 @@ export class ClusterNames {
     }
     const claimed = await this.#change(
       skeleton,
-      (claims) => claimUser(claims, name, fingerprint),
+      (claims) =>
+        claimUser(claims, name, fingerprint, {
+          node: this.#node,
+          since: this.#now(),
+        }),
     );
     if (claimed.kind !== "bound" || claimed.fingerprint !== fingerprint) {
       return claimed;
     }
-    let owner: string;
+    let binding: Binding;
     try {
-      owner = await this.#bind(key, fingerprint);
+      binding = await this.#bind(key, fingerprint);
     } catch (error) {
       // Not bound (NATS failed between the two writes): the claim goes
       // too, or the name would stay this key's for every other node with
@@ -95,13 +148,27 @@ export class ClusterNames {
     }
     // Bound meanwhile by a node that claims no skeletons (an older version):
     // its owner keeps it, and this key's claim goes.
-    if (owner !== fingerprint) {
+    if (binding.owner !== fingerprint) {
       await this.#change(skeleton, (claims) => ({
         answer: null,
         next: withoutUser(claims, key),
       }));
+      return { kind: "bound", fingerprint: binding.owner };
     }
-    return { kind: "bound", fingerprint: owner };
+    const confirmed = await this.#change(
+      skeleton,
+      (claims) => confirmUser(claims, key, fingerprint),
+    );
+    if (confirmed) return { kind: "bound", fingerprint };
+    // Taken over while this node was late (PENDING_CLAIM_MS): the binding
+    // goes, or this name and the taker's look-alike would both be bound.
+    // Only a binding this try made (its revision) is this try's to undo.
+    if (binding.revision !== null) {
+      await this.#kv.delete(nameBindingKey(key), {
+        previousSeq: binding.revision,
+      });
+    }
+    return null;
   }
 
   /** Drops the user name `key` from `skeleton`'s claims if it is not bound. */
@@ -168,6 +235,8 @@ export class ClusterNames {
   /**
    * Applies `decide` to a skeleton's claims and writes what it makes of
    * them, if anything, only if no one wrote meanwhile (else decides again).
+   * Pending user claims that are stale (staleCandidates, exact name
+   * unbound) are left out of what `decide` sees, and so of what it writes.
    */
   async #change<T>(
     key: string,
@@ -175,9 +244,20 @@ export class ClusterNames {
   ): Promise<T> {
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       const entry = await this.#kv.get(key);
-      const current = entry === null || entry.operation !== "PUT"
+      const read = entry === null || entry.operation !== "PUT"
         ? null
         : parseSkeletonClaims(entry.value);
+      // Each binding is read after the entry. One made since then is
+      // followed by its claim's confirmation: written first, it fails this
+      // write (the revision moved); written after, it finds the claim gone
+      // and its node deletes that binding (claim).
+      const stale = [];
+      for (const holder of staleCandidates(read, this.#now())) {
+        if (await this.owner(nameKey(holder.name)) === null) {
+          stale.push(holder);
+        }
+      }
+      const current = withoutStale(read, stale);
       const { answer, next } = decide(current);
       if (next === null) return answer;
       try {
@@ -203,17 +283,19 @@ export class ClusterNames {
     );
   }
 
-  /** Binds the name if free; resolves to the fingerprint it is bound to. */
-  async #bind(nameKey: string, fingerprint: string): Promise<string> {
+  /** Binds the name if free; resolves to what it is bound to. */
+  async #bind(nameKey: string, fingerprint: string): Promise<Binding> {
     const key = nameBindingKey(nameKey);
     try {
-      await this.#kv.create(key, fingerprint);
-      return fingerprint;
+      return {
+        owner: fingerprint,
+        revision: await this.#kv.create(key, fingerprint),
+      };
     } catch (error) {
       // Taken (by this key or another): what it is bound to decides.
       const bound = await this.#kv.get(key);
       if (bound === null || bound.operation !== "PUT") throw error;
-      return bound.string();
+      return { owner: bound.string(), revision: null };
     }
   }
 
@@ -256,6 +338,12 @@ export class ClusterNames {
   }
 }
 
+/** A name's binding: its owner, and its revision when this call made it. */
+interface Binding {
+  readonly owner: string;
+  readonly revision: number | null;
+}
+
 /**
  * `chat admin release NAME --cluster URLS`: frees `name` in the cluster's
  * names bucket; resolves to the fingerprint it was bound to, or null.
@@ -266,7 +354,10 @@ export async function releaseClusterName(
 ): Promise<string | null> {
   const nc = await connectNats(urls, "chat-admin");
   try {
-    const names = new ClusterNames(await openBucket(nc, NAMES_BUCKET, 0));
+    const names = new ClusterNames(
+      await openBucket(nc, NAMES_BUCKET, 0),
+      "chat-admin",
+    );
     return await names.release(nameKey(name));
   } finally {
     await nc.close();

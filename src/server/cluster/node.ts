@@ -117,7 +117,7 @@ export class ClusterNode implements ClusterPort {
         nc,
         new ClusterBus(nc, id, options.log),
         new ClusterPresence(presence, nodes, id, ttlMs, options.log),
-        new ClusterNames(names),
+        new ClusterNames(names, id),
         new ClusterGroups(groups, id, options.log),
         messageLog,
         new ClusterPrekeys(prekeys, options.log),

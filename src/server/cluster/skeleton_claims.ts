@@ -10,8 +10,10 @@
  * is offline is seen from every other one. These functions decide; names.ts
  * reads and writes.
  *
- * Value: `{"users":[{"name","fingerprint"}],"groups":[{"name","createdBy"}]}`.
- * Persisted in a running cluster: the fields keep their meaning.
+ * Value: `{"users":[{"name","fingerprint","pending"?}],"groups":[{"name","createdBy"}]}`,
+ * `pending` `{"node","since"}` while a user name's exact binding has not
+ * been confirmed (names.ts claim). Persisted in a running cluster: the
+ * fields keep their meaning.
  */
 
 import { isValidName, nameKey } from "../../protocol/limits.ts";
@@ -22,7 +24,30 @@ export interface UserHolder {
   /** As its owner claimed it. */
   readonly name: string;
   readonly fingerprint: string;
+  /**
+   * Present from the claim until its claimant confirms the exact binding:
+   * a claimant that died in between leaves it, and it can be taken over
+   * (staleCandidates). Absent: bound (or recorded before this field).
+   */
+  readonly pending?: PendingClaim;
 }
+
+/** Who claimed a user name whose binding is not confirmed yet, and when. */
+export interface PendingClaim {
+  /** The claiming node's id (ClusterNode.id), for the operator. */
+  readonly node: string;
+  /** Milliseconds since the epoch, by the claiming node's clock. */
+  readonly since: number;
+}
+
+/**
+ * How long a pending claim waits for its binding before another claimant
+ * may take it over (if its exact name is still unbound). Only liveness
+ * hangs on it: a claimant slower than this loses its claim at its
+ * confirmation (compare-and-set), never two look-alikes both bound
+ * (names.ts claim says why).
+ */
+export const PENDING_CLAIM_MS = 30_000;
 
 /** A group of the skeleton, and who created it (a user name). */
 export interface GroupHolder {
@@ -58,12 +83,14 @@ const NONE: SkeletonClaims = { users: [], groups: [] };
 /**
  * A key claiming a user name it does not hold yet. Refused when a group is
  * called so or like it, or another key holds a name of the skeleton (the
- * name itself: `bound` to that key); else it is added.
+ * name itself: `bound` to that key); else it is added, `pending` until its
+ * binding is confirmed (confirmUser).
  */
 export function claimUser(
   claims: SkeletonClaims | null,
   name: string,
   fingerprint: string,
+  pending?: PendingClaim,
 ): Decision<NameClaim> {
   const held = claims ?? NONE;
   const key = nameKey(name);
@@ -81,9 +108,69 @@ export function claimUser(
       next: null,
     };
   }
+  // Claimed for this key already (an earlier try): nothing to add.
+  const mine = held.users.some((user) =>
+    nameKey(user.name) === key && user.fingerprint === fingerprint
+  );
   return {
     answer: { kind: "bound", fingerprint },
-    next: withUser(claims, name, fingerprint),
+    next: mine ? null : {
+      ...held,
+      users: [
+        ...held.users,
+        pending === undefined
+          ? { name, fingerprint }
+          : { name, fingerprint, pending },
+      ],
+    },
+  };
+}
+
+/**
+ * The claimant of the user name `key` for `fingerprint` confirms it, its
+ * binding made: true (its pending mark dropped) while its claim is there,
+ * false when another claimant took it over meanwhile.
+ */
+export function confirmUser(
+  claims: SkeletonClaims | null,
+  key: string,
+  fingerprint: string,
+): Decision<boolean> {
+  const held = claims ?? NONE;
+  const index = held.users.findIndex((user) =>
+    nameKey(user.name) === key && user.fingerprint === fingerprint
+  );
+  const found = held.users[index];
+  if (found === undefined) return { answer: false, next: null };
+  if (found.pending === undefined) return { answer: true, next: null };
+  const users = [...held.users];
+  users[index] = { name: found.name, fingerprint };
+  return { answer: true, next: { ...held, users } };
+}
+
+/**
+ * The user names pending for `PENDING_CLAIM_MS` or longer at `now`: their
+ * claimant's binding never came, or is late. Each may be taken over if its
+ * exact name is still unbound (names.ts reads that).
+ */
+export function staleCandidates(
+  claims: SkeletonClaims | null,
+  now: number,
+): UserHolder[] {
+  return (claims?.users ?? []).filter((user) =>
+    user.pending !== undefined && now - user.pending.since >= PENDING_CLAIM_MS
+  );
+}
+
+/** `claims` without the user names `stale` (taken over); as is if none. */
+export function withoutStale(
+  claims: SkeletonClaims | null,
+  stale: readonly UserHolder[],
+): SkeletonClaims | null {
+  if (claims === null || stale.length === 0) return claims;
+  return {
+    ...claims,
+    users: claims.users.filter((user) => !stale.includes(user)),
   };
 }
 
@@ -120,9 +207,10 @@ export function claimGroup(
 }
 
 /**
- * `claims` with `name` held by `fingerprint`, whoever else holds one
- * (a binding made before skeletons were claimed is recorded as it is);
- * null when it is there already.
+ * `claims` with `name` held by `fingerprint` and bound, whoever else holds
+ * one (a binding made before skeletons were claimed is recorded as it is);
+ * a pending claim of it is confirmed (its binding is there: its claimant
+ * died before confirming it). Null when it is there already, bound.
  */
 export function withUser(
   claims: SkeletonClaims | null,
@@ -131,12 +219,13 @@ export function withUser(
 ): SkeletonClaims | null {
   const held = claims ?? NONE;
   const key = nameKey(name);
-  if (
-    held.users.some((user) =>
-      nameKey(user.name) === key && user.fingerprint === fingerprint
-    )
-  ) return null;
-  return { ...held, users: [...held.users, { name, fingerprint }] };
+  const found = held.users.find((user) =>
+    nameKey(user.name) === key && user.fingerprint === fingerprint
+  );
+  if (found === undefined) {
+    return { ...held, users: [...held.users, { name, fingerprint }] };
+  }
+  return confirmUser(held, key, fingerprint).next;
 }
 
 /** `claims` without the user name `nameKey`; null when it is not there. */
@@ -163,7 +252,13 @@ export function withoutGroup(
 
 export function encodeSkeletonClaims(claims: SkeletonClaims): string {
   return JSON.stringify({
-    users: claims.users.map(({ name, fingerprint }) => ({ name, fingerprint })),
+    users: claims.users.map(({ name, fingerprint, pending }) =>
+      pending === undefined ? { name, fingerprint } : {
+        name,
+        fingerprint,
+        pending: { node: pending.node, since: pending.since },
+      }
+    ),
     groups: claims.groups.map(({ name, createdBy }) => ({ name, createdBy })),
   });
 }
@@ -184,15 +279,31 @@ export function parseSkeletonClaims(bytes: Uint8Array): SkeletonClaims {
     throw new TypeError("skeleton claims need users and groups");
   }
   return {
-    users: users.map((user) => ({
-      name: validName(user, "name"),
-      fingerprint: text(user, "fingerprint"),
-    })),
+    users: users.map((user): UserHolder => {
+      const holder = {
+        name: validName(user, "name"),
+        fingerprint: text(user, "fingerprint"),
+      };
+      const pending = (user as Record<string, unknown>).pending;
+      return pending === undefined
+        ? holder
+        : { ...holder, pending: pendingClaim(pending) };
+    }),
     groups: groups.map((group) => ({
       name: validName(group, "name"),
       createdBy: validName(group, "createdBy"),
     })),
   };
+}
+
+function pendingClaim(value: unknown): PendingClaim {
+  const since = typeof value === "object" && value !== null
+    ? (value as Record<string, unknown>).since
+    : undefined;
+  if (typeof since !== "number" || !Number.isFinite(since)) {
+    throw new TypeError("a pending skeleton claim needs since");
+  }
+  return { node: text(value, "node"), since };
 }
 
 function text(value: unknown, field: string): string {

@@ -15,13 +15,14 @@ import {
   nameBindingKey,
   NAMES_BUCKET,
 } from "../../../src/server/cluster/subjects.ts";
+import { PENDING_CLAIM_MS } from "../../../src/server/cluster/skeleton_claims.ts";
+import { GROUP_UNCHECKED_TEXT } from "../../../src/server/group_name_claim.ts";
 import { identityFingerprint } from "../../../src/crypto/identity.ts";
 import {
   groupNameUserRefusal,
   lookalikeRefusal,
 } from "../../../src/server/identity_gate.ts";
 import { userNameGroupRefusal } from "../../../src/server/router.ts";
-import { GROUP_UNCHECKED_TEXT } from "../../../src/server/group_name_claim.ts";
 import type { ServerCore } from "../../../src/server/serve.ts";
 import type { ServerMessage } from "../../../src/protocol/messages.ts";
 
@@ -248,7 +249,7 @@ Deno.test({
         nameBindingKey("alice"),
         await identityFingerprint(alice.publicRaw),
       );
-      const names = new ClusterNames(kv);
+      const names = new ClusterNames(kv, "test");
       assert.equal(await names.recordOlderBindings(), 1);
       assert.equal(await names.recordOlderBindings(), null);
     } finally {
@@ -294,10 +295,10 @@ Deno.test({
         (await freshIdentity()).publicRaw,
       );
       await assert.rejects(
-        new ClusterNames(failing).claim("alice", "alice", first),
+        new ClusterNames(failing, "test").claim("alice", "alice", first),
         /connection lost/,
       );
-      const names = new ClusterNames(kv);
+      const names = new ClusterNames(kv, "test");
       assert.equal(await names.owner("alice"), null);
       // Another key may have the name, and its look-alikes are its own.
       const second = await identityFingerprint(
@@ -348,5 +349,122 @@ Deno.test({
       "ok",
     );
     await leave(dave.peer);
+  },
+});
+
+/** Identity-key fingerprints of two fresh keys. */
+async function twoFingerprints(): Promise<[string, string]> {
+  return [
+    await identityFingerprint((await freshIdentity()).publicRaw),
+    await identityFingerprint((await freshIdentity()).publicRaw),
+  ];
+}
+
+/**
+ * `kv` whose create of `binding` waits for `release()` before it goes
+ * through: a node stalled there, or dead when never released. `reached`
+ * resolves once it is asked for, that is once its skeleton is claimed.
+ */
+function bindingHeld(
+  kv: Awaited<ReturnType<typeof openBucket>>,
+  binding: string,
+): { kv: typeof kv; reached: Promise<void>; release(): void } {
+  const reached = Promise.withResolvers<void>();
+  const released = Promise.withResolvers<void>();
+  const held = new Proxy(kv, {
+    get(target, property) {
+      if (property === "create") {
+        return async (key: string, value: string) => {
+          if (key === binding) {
+            reached.resolve();
+            await released.promise;
+          }
+          return await target.create(key, value);
+        };
+      }
+      const value = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return {
+    kv: held,
+    reached: reached.promise,
+    release: () => released.resolve(),
+  };
+}
+
+Deno.test({
+  name:
+    "ClusterNames.claim takes over a look-alike's pending claim whose node died before binding it, once PENDING_CLAIM_MS old and not before",
+  ignore: NATS === null,
+  async fn() {
+    await using nats = await startNats(NATS!);
+    const nc = await connectNats([nats.url], "names-test");
+    try {
+      const kv = await openBucket(nc, NAMES_BUCKET, 0);
+      const [dead, other] = await twoFingerprints();
+      const start = 1_000_000;
+      // Node "gone" claims alice, and dies before its binding is written.
+      const gone = bindingHeld(kv, nameBindingKey("alice"));
+      new ClusterNames(gone.kv, "gone", () => start)
+        .claim("alice", "alice", dead).catch(() => {});
+      await gone.reached;
+      let clock = start + PENDING_CLAIM_MS - 1;
+      const names = new ClusterNames(kv, "live", () => clock);
+      // Until it is PENDING_CLAIM_MS old, its claim holds (its node may
+      // be only slow).
+      assert.deepEqual(await names.claim("a1ice", "a1ice", other), {
+        kind: "lookalike",
+        name: "alice",
+      });
+      clock = start + PENDING_CLAIM_MS;
+      assert.deepEqual(await names.claim("a1ice", "a1ice", other), {
+        kind: "bound",
+        fingerprint: other,
+      });
+      assert.equal(await names.owner("alice"), null);
+      // The family is the new key's now: its look-alikes are its own.
+      assert.deepEqual(await names.claim("alice", "alice", other), {
+        kind: "bound",
+        fingerprint: other,
+      });
+    } finally {
+      await nc.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "ClusterNames.claim of a node too slow to bind in PENDING_CLAIM_MS, whose claim was taken over meanwhile, deletes its late binding and is refused the look-alike",
+  ignore: NATS === null,
+  async fn() {
+    await using nats = await startNats(NATS!);
+    const nc = await connectNats([nats.url], "names-test");
+    try {
+      const kv = await openBucket(nc, NAMES_BUCKET, 0);
+      const [slow, fast] = await twoFingerprints();
+      const start = 1_000_000;
+      const stalled = bindingHeld(kv, nameBindingKey("alice"));
+      const lateClaim = new ClusterNames(stalled.kv, "slow", () => start)
+        .claim("alice", "alice", slow);
+      await stalled.reached;
+      const names = new ClusterNames(
+        kv,
+        "fast",
+        () => start + PENDING_CLAIM_MS,
+      );
+      assert.deepEqual(await names.claim("a1ice", "a1ice", fast), {
+        kind: "bound",
+        fingerprint: fast,
+      });
+      // The slow node binds alice now, and finds its claim gone.
+      stalled.release();
+      assert.deepEqual(await lateClaim, { kind: "lookalike", name: "a1ice" });
+      assert.equal(await names.owner("alice"), null);
+      assert.equal(await names.owner("a1ice"), fast);
+    } finally {
+      await nc.close();
+    }
   },
 });

@@ -2,10 +2,14 @@ import assert from "node:assert/strict";
 import {
   claimGroup,
   claimUser,
+  confirmUser,
   encodeSkeletonClaims,
   parseSkeletonClaims,
+  PENDING_CLAIM_MS,
   type SkeletonClaims,
+  staleCandidates,
   withoutGroup,
+  withoutStale,
   withoutUser,
   withUser,
 } from "../../../src/server/cluster/skeleton_claims.ts";
@@ -99,9 +103,68 @@ Deno.test("withUser keeps a binding made before the rule beside another key's, a
   assert.equal(withoutGroup(groups, "tearn"), null);
 });
 
+Deno.test("claimUser adds a pending claim, confirmUser confirms it while it is there and says false once it is gone, and withUser confirms one whose binding is there", () => {
+  const pending = { node: "n1", since: 1_000 };
+  const claimed = claimUser(null, "alice", F, pending);
+  assert.deepEqual(claimed.next, {
+    users: [{ name: "alice", fingerprint: F, pending }],
+    groups: [],
+  });
+  assert.deepEqual(confirmUser(claimed.next, "alice", F), {
+    answer: true,
+    next: alice,
+  });
+  assert.deepEqual(confirmUser(alice, "alice", F), {
+    answer: true,
+    next: null,
+  });
+  assert.deepEqual(confirmUser(alice, "alice", G), {
+    answer: false,
+    next: null,
+  });
+  assert.deepEqual(confirmUser(null, "alice", F).answer, false);
+  assert.deepEqual(withUser(claimed.next, "Alice", F), alice);
+});
+
+Deno.test("staleCandidates lists the pending claims PENDING_CLAIM_MS old or more, and withoutStale drops them, so another key's claim is decided without them", () => {
+  const old = {
+    name: "alice",
+    fingerprint: F,
+    pending: { node: "n1", since: 0 },
+  };
+  const young = {
+    name: "bob",
+    fingerprint: F,
+    pending: { node: "n1", since: 1 },
+  };
+  const claims: SkeletonClaims = {
+    users: [old, young, { name: "carol", fingerprint: F }],
+    groups: [],
+  };
+  assert.deepEqual(staleCandidates(claims, PENDING_CLAIM_MS - 1), []);
+  assert.deepEqual(staleCandidates(claims, PENDING_CLAIM_MS), [old]);
+  assert.deepEqual(staleCandidates(null, PENDING_CLAIM_MS), []);
+  const left = withoutStale(claims, [old]);
+  assert.deepEqual(left?.users.map((user) => user.name), ["bob", "carol"]);
+  assert.equal(withoutStale(claims, []), claims);
+  const family: SkeletonClaims = { users: [old], groups: [] };
+  assert.deepEqual(claimUser(family, "a1ice", G).answer, {
+    kind: "lookalike",
+    name: "alice",
+  });
+  assert.deepEqual(claimUser(withoutStale(family, [old]), "a1ice", G).answer, {
+    kind: "bound",
+    fingerprint: G,
+  });
+});
+
 Deno.test("parseSkeletonClaims reads what encodeSkeletonClaims wrote and refuses anything else with a TypeError", () => {
   const claims: SkeletonClaims = {
-    users: [{ name: "alice", fingerprint: F }],
+    users: [{ name: "alice", fingerprint: F }, {
+      name: "a1ice",
+      fingerprint: F,
+      pending: { node: "n1", since: 1_733_400_000_000 },
+    }],
     groups: [{ name: "a1ice.s", createdBy: "alice" }],
   };
   const bytes = new TextEncoder().encode(encodeSkeletonClaims(claims));
@@ -114,6 +177,8 @@ Deno.test("parseSkeletonClaims reads what encodeSkeletonClaims wrote and refuses
       '{"users":[{"name":"alice"}],"groups":[]}',
       '{"users":[{"name":"no spaces","fingerprint":"x"}],"groups":[]}',
       '{"users":[],"groups":[{"name":"team"}]}',
+      '{"users":[{"name":"alice","fingerprint":"x","pending":{"node":"n"}}],"groups":[]}',
+      '{"users":[{"name":"alice","fingerprint":"x","pending":{"since":1}}],"groups":[]}',
     ]
   ) {
     assert.throws(
