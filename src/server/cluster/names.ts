@@ -20,10 +20,11 @@
  * only slow never ends up bound beside a look-alike: see `claim`.
  */
 
-import { nameKey } from "../../protocol/limits.ts";
+import { isValidName, nameKey } from "../../protocol/limits.ts";
 import { nameSkeleton } from "../../protocol/name_skeleton.ts";
 import type { NameClaim } from "../identity_gate.ts";
 import { connectNats, type KV, openBucket } from "./nats.ts";
+import { parseGroupRecord } from "./group_record.ts";
 import {
   claimGroup,
   claimUser,
@@ -34,12 +35,14 @@ import {
   parseSkeletonClaims,
   type SkeletonClaims,
   staleCandidates,
+  withGroup,
   withoutGroup,
   withoutStale,
   withoutUser,
   withUser,
 } from "./skeleton_claims.ts";
 import {
+  GROUP_SKELETONS_RECORDED_KEY,
   nameBindingKey,
   nameKeyOfBinding,
   NAMES_BUCKET,
@@ -229,6 +232,44 @@ export class ClusterNames {
       if (added) recorded++;
     }
     await this.#kv.put(SKELETONS_RECORDED_KEY, "1");
+    return recorded;
+  }
+
+  /**
+   * Records under their skeletons the groups of the groups bucket made
+   * before skeletons were claimed, once for the whole cluster, as
+   * `recordOlderBindings` does for user names (its own marker key: nodes
+   * of the first version with claims recorded user names only). Resolves
+   * to how many were recorded, or null when it was done already.
+   */
+  async recordOlderGroups(groups: KV): Promise<number | null> {
+    const done = await this.#kv.get(GROUP_SKELETONS_RECORDED_KEY);
+    if (done !== null && done.operation === "PUT") return null;
+    const keys: string[] = [];
+    for await (const key of await groups.keys("*")) keys.push(key);
+    let recorded = 0;
+    for (const key of keys) {
+      const entry = await groups.get(key);
+      if (entry === null || entry.operation !== "PUT") continue;
+      let record;
+      try {
+        record = parseGroupRecord(entry.value);
+      } catch {
+        continue; // The groups watch logs a bad record; nothing to record.
+      }
+      // A record made by a membership change alone names no creator: it is
+      // every node's still (the groups bucket), only not claimed here.
+      if (!isValidName(record.createdBy)) continue;
+      const added = await this.#change(
+        skeletonClaimsKey(nameSkeleton(nameKey(record.name))),
+        (claims) => {
+          const next = withGroup(claims, record.name, record.createdBy);
+          return { answer: next !== null, next };
+        },
+      );
+      if (added) recorded++;
+    }
+    await this.#kv.put(GROUP_SKELETONS_RECORDED_KEY, "1");
     return recorded;
   }
 

@@ -12,7 +12,12 @@ import { ClusterGroups } from "./groups.ts";
 import { ClusterLog, type LogRetention } from "./log.ts";
 import { ClusterNames } from "./names.ts";
 import { ClusterPrekeys } from "./prekeys.ts";
-import { connectNats, type NatsConnection, openBucket } from "./nats.ts";
+import {
+  connectNats,
+  type KV,
+  type NatsConnection,
+  openBucket,
+} from "./nats.ts";
 import type { ClusterPort, ClusterSink, ClusterView } from "./port.ts";
 import type { FileAnswer } from "../transfers.ts";
 import { ClusterPresence } from "./presence.ts";
@@ -52,6 +57,8 @@ export class ClusterNode implements ClusterPort {
   readonly #presence: ClusterPresence;
   readonly #names: ClusterNames;
   readonly #groups: ClusterGroups;
+  /** The groups bucket, read once at start to record older groups' names. */
+  readonly #groupsBucket: KV;
   /** The message log (cluster/log.ts). */
   readonly log: ClusterLog;
   readonly prekeys: ClusterPrekeys;
@@ -68,6 +75,7 @@ export class ClusterNode implements ClusterPort {
     presence: ClusterPresence,
     names: ClusterNames,
     groups: ClusterGroups,
+    groupsBucket: KV,
     messageLog: ClusterLog,
     prekeys: ClusterPrekeys,
     log: (line: string) => void,
@@ -78,6 +86,7 @@ export class ClusterNode implements ClusterPort {
     this.#presence = presence;
     this.#names = names;
     this.#groups = groups;
+    this.#groupsBucket = groupsBucket;
     this.log = messageLog;
     this.prekeys = prekeys;
     this.#log = log;
@@ -119,6 +128,7 @@ export class ClusterNode implements ClusterPort {
         new ClusterPresence(presence, nodes, id, ttlMs, options.log),
         new ClusterNames(names, id),
         new ClusterGroups(groups, id, options.log),
+        groups,
         messageLog,
         new ClusterPrekeys(prekeys, options.log),
         options.log,
@@ -177,16 +187,23 @@ export class ClusterNode implements ClusterPort {
         this.#log(`cluster: cannot watch groups: ${messageOf(error)}`);
       }
     });
-    this.#names.recordOlderBindings().then((recorded) => {
+    (async () => {
+      const recorded = await this.#names.recordOlderBindings();
       if (recorded !== null) {
         this.#log(
           `cluster: recorded ${recorded} names bound before look-alikes were checked across nodes`,
         );
       }
-    }).catch((error) => {
+      const groups = await this.#names.recordOlderGroups(this.#groupsBucket);
+      if (groups !== null) {
+        this.#log(
+          `cluster: recorded ${groups} groups made before look-alikes were checked across nodes`,
+        );
+      }
+    })().catch((error) => {
       if (!this.#closing) {
         this.#log(
-          `cluster: cannot record the names bound before look-alikes were checked across nodes (the next node to start tries again): ${
+          `cluster: cannot record the names bound and groups made before look-alikes were checked across nodes (the next node to start tries again): ${
             messageOf(error)
           }`,
         );

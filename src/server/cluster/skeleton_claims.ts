@@ -228,6 +228,21 @@ export function withUser(
   return confirmUser(held, key, fingerprint).next;
 }
 
+/**
+ * `claims` with the group `name` made by `createdBy` (a group made before
+ * skeletons were claimed is recorded as it is); null when it is there.
+ */
+export function withGroup(
+  claims: SkeletonClaims | null,
+  name: string,
+  createdBy: string,
+): SkeletonClaims | null {
+  const held = claims ?? NONE;
+  const key = nameKey(name);
+  if (held.groups.some((group) => nameKey(group.name) === key)) return null;
+  return { ...held, groups: [...held.groups, { name, createdBy }] };
+}
+
 /** `claims` without the user name `nameKey`; null when it is not there. */
 export function withoutUser(
   claims: SkeletonClaims | null,

@@ -99,6 +99,9 @@ export function nameKeyOfBinding(key: string): string | null {
 /** The names key saying the bindings made before skeletons were claimed are. */
 export const SKELETONS_RECORDED_KEY = "skeleton.recorded";
 
+/** The names key saying the groups made before skeletons were claimed are. */
+export const GROUP_SKELETONS_RECORDED_KEY = "skeleton.groups-recorded";
+
 /**
  * The names key of who holds the names of a skeleton
  * (protocol/name_skeleton.ts): two tokens, so never a name's key.

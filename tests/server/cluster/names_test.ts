@@ -12,9 +12,12 @@ import { ClusterNode } from "../../../src/server/cluster/node.ts";
 import { ClusterNames } from "../../../src/server/cluster/names.ts";
 import { connectNats, openBucket } from "../../../src/server/cluster/nats.ts";
 import {
+  groupRecordKey,
+  GROUPS_BUCKET,
   nameBindingKey,
   NAMES_BUCKET,
 } from "../../../src/server/cluster/subjects.ts";
+import { encodeGroupRecord } from "../../../src/server/cluster/group_record.ts";
 import { PENDING_CLAIM_MS } from "../../../src/server/cluster/skeleton_claims.ts";
 import { GROUP_UNCHECKED_TEXT } from "../../../src/server/group_name_claim.ts";
 import { identityFingerprint } from "../../../src/crypto/identity.ts";
@@ -463,6 +466,44 @@ Deno.test({
       assert.deepEqual(await lateClaim, { kind: "lookalike", name: "a1ice" });
       assert.equal(await names.owner("alice"), null);
       assert.equal(await names.owner("a1ice"), fast);
+    } finally {
+      await nc.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "ClusterNames.recordOlderGroups records the groups made before skeletons were claimed, once for the cluster, so their look-alikes are refused as user and group names",
+  ignore: NATS === null,
+  async fn() {
+    await using nats = await startNats(NATS!);
+    const nc = await connectNats([nats.url], "names-test");
+    try {
+      const kv = await openBucket(nc, NAMES_BUCKET, 0);
+      const groups = await openBucket(nc, GROUPS_BUCKET, 0);
+      // As a node of an older version made it: in the groups bucket only.
+      await groups.create(
+        groupRecordKey("team"),
+        encodeGroupRecord({
+          name: "team",
+          createdBy: "carol",
+          createdAt: 1,
+          members: ["carol"],
+        }),
+      );
+      const names = new ClusterNames(kv, "test");
+      assert.equal(await names.recordOlderGroups(groups), 1);
+      assert.equal(await names.recordOlderGroups(groups), null);
+      const [fingerprint] = await twoFingerprints();
+      assert.deepEqual(await names.claim("tearn", "tearn", fingerprint), {
+        kind: "group",
+        name: "team",
+      });
+      assert.deepEqual(await names.claimGroup("tearn", "dave"), {
+        kind: "group",
+        name: "team",
+      });
     } finally {
       await nc.close();
     }

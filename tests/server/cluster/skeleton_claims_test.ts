@@ -8,6 +8,7 @@ import {
   PENDING_CLAIM_MS,
   type SkeletonClaims,
   staleCandidates,
+  withGroup,
   withoutGroup,
   withoutStale,
   withoutUser,
@@ -156,6 +157,15 @@ Deno.test("staleCandidates lists the pending claims PENDING_CLAIM_MS old or more
     kind: "bound",
     fingerprint: G,
   });
+});
+
+Deno.test("withGroup adds a group made before the rule as it is, once", () => {
+  const team = withGroup(alice, "team", "carol");
+  assert.deepEqual(team, {
+    users: alice.users,
+    groups: [{ name: "team", createdBy: "carol" }],
+  });
+  assert.equal(withGroup(team, "TEAM", "dave"), null);
 });
 
 Deno.test("parseSkeletonClaims reads what encodeSkeletonClaims wrote and refuses anything else with a TypeError", () => {
