@@ -116,8 +116,11 @@ function clean(untrusted: string): string {
   name = name.replace(/^[a-z]:/i, "");
   name = name.replace(WINDOWS_INVALID, "_");
   name = trimEnds(name);
-  if (isWindowsReserved(name)) name = "_" + name;
   name = limitBytes(name, MAX_NAME_BYTES);
+  // After shortening, which drops the spaces a cut leaves at the end of the
+  // stem: `CON   …x.txt` is no device name as sent, but `CON.txt` once cut.
+  // Shortened again: the `_` may take the last byte.
+  if (isWindowsReserved(name)) name = limitBytes("_" + name, MAX_NAME_BYTES);
   return name === "." || name === ".." ? "" : name;
 }
 

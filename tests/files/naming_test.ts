@@ -128,6 +128,21 @@ Deno.test("safeFileName neutralises Windows device names", () => {
   assert.equal(safeFileName("my nul.txt"), "my nul.txt");
 });
 
+Deno.test("safeFileName neutralises a Windows device name that shortening leaves", () => {
+  // Not a device name as sent: `CON   …x` is its stem. Cut to 200 bytes,
+  // the stem is `CON` and spaces, which are dropped: `CON.txt`.
+  assert.equal(safeFileName("CON" + " ".repeat(300) + "x.txt"), "_CON.txt");
+  assert.equal(
+    safeFileName("nul" + "\u00a0".repeat(150) + "x.log"),
+    "_nul.log",
+  );
+  assert.equal(safeFileName("COM1" + " ".repeat(300) + "x"), "_COM1");
+  // Reserved as sent and long: still at most 200 bytes with its `_`.
+  const long = safeFileName("CON." + "y".repeat(300));
+  assert.ok(long.startsWith("_CON.yyy"), long);
+  assert.equal(byteLength(long), MAX_NAME_BYTES);
+});
+
 Deno.test("safeFileName gives the fallback to names that end up empty", () => {
   for (
     const name of ["", ".", "..", "...", "/", "\\", "../..", " ", "-", "\x1b"]
