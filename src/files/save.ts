@@ -272,7 +272,16 @@ export class IncomingFile {
     }
     try {
       if (Deno.build.os !== "windows") await Deno.chmod(paths.part, FILE_MODE);
+      // Written anew, never through what is at its name: in a folder others
+      // can write, the partials folder may have been swapped for theirs,
+      // with a symlink there to a file of the user's, which a plain write
+      // would follow and overwrite. remove() takes a link itself, and
+      // createNew (O_EXCL) fails on one planted again in between.
+      await Deno.remove(paths.meta).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
       await Deno.writeTextFile(paths.meta, JSON.stringify(resume.meta), {
+        createNew: true,
         mode: FILE_MODE,
       });
       if (Deno.build.os !== "windows") await Deno.chmod(paths.meta, FILE_MODE);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { createSha256 } from "../../src/files/digest.ts";
+import { partialPaths } from "../../src/files/partials.ts";
 import {
   defaultDownloadsDir,
   downloadMark,
@@ -584,6 +585,94 @@ Deno.test(
       assert.match((await sharedFolderWarning(shared))!, /mode 0770/);
       assert.equal(await sharedFolderWarning(mine), null);
       assert.equal(await sharedFolderWarning(join(dir, "missing")), null);
+    });
+  },
+);
+
+/** The partial of `CONTENT` from sophia, as file_receiver.ts asks for it. */
+function resumeOption(key: string) {
+  return {
+    ...LIMIT,
+    resume: {
+      key,
+      meta: {
+        v: 1 as const,
+        from: "sophia",
+        fingerprint: "SHA256:x",
+        name: "example.txt",
+        size: CONTENT.length,
+      },
+    },
+  };
+}
+
+Deno.test(
+  "IncomingFile resuming writes the partial's description anew, never through a symlink planted under its name",
+  {
+    ignore: !POSIX,
+  },
+  async () => {
+    await withTempDir(async (dir) => {
+      const downloads = join(dir, "downloads");
+      const key = "a".repeat(32);
+      const paths = partialPaths(downloads, key);
+      await Deno.mkdir(paths.dir, { recursive: true, mode: 0o700 });
+      await Deno.chmod(paths.dir, 0o700);
+      // What someone who can write to a shared downloads folder leaves once
+      // they swapped the partials folder for theirs: the description's name
+      // pointing at a file of the user's.
+      const victim = join(dir, "victim.txt");
+      await Deno.writeTextFile(victim, "original");
+      await Deno.symlink(victim, paths.meta);
+      const file = await IncomingFile.create(
+        downloads,
+        "example.txt",
+        CONTENT.length,
+        resumeOption(key),
+      );
+      assert.equal(await Deno.readTextFile(victim), "original");
+      const meta = await Deno.lstat(paths.meta);
+      assert.ok(meta.isFile && !meta.isSymlink);
+      assert.equal((meta.mode ?? 0) & 0o777, 0o600);
+      assert.equal(
+        JSON.parse(await Deno.readTextFile(paths.meta)).from,
+        "sophia",
+      );
+      await writeChunks(file, CONTENT);
+      const saved = await file.finish(CONTENT_SHA256);
+      assert.deepEqual(await Deno.readFile(saved.path), CONTENT);
+      assert.equal(await Deno.readTextFile(victim), "original");
+    });
+  },
+);
+
+Deno.test(
+  "IncomingFile resuming neither follows nor reuses a symlink planted as the partial's part",
+  {
+    ignore: !POSIX,
+  },
+  async () => {
+    await withTempDir(async (dir) => {
+      const downloads = join(dir, "downloads");
+      const key = "b".repeat(32);
+      const paths = partialPaths(downloads, key);
+      await Deno.mkdir(paths.dir, { recursive: true, mode: 0o700 });
+      await Deno.chmod(paths.dir, 0o700);
+      const victim = join(dir, "victim.txt");
+      await Deno.writeTextFile(victim, "original");
+      await Deno.symlink(victim, paths.part);
+      const file = await IncomingFile.create(
+        downloads,
+        "example.txt",
+        CONTENT.length,
+        resumeOption(key),
+      );
+      // Nothing held: the link was not taken for a partial.
+      assert.equal(file.resumeClaim(), null);
+      assert.ok((await Deno.lstat(paths.part)).isFile);
+      await writeChunks(file, CONTENT);
+      await file.finish(CONTENT_SHA256);
+      assert.equal(await Deno.readTextFile(victim), "original");
     });
   },
 );
