@@ -12,7 +12,7 @@ import { type FileAead, FileCipher } from "../crypto/file_cipher.ts";
 import { verifyFileEnd } from "../crypto/file_signature.ts";
 import { explainNotOpened, passiveKind, SNIFF_BYTES } from "../files/kind.ts";
 import { openFile } from "../files/open.ts";
-import { partialKey } from "../files/partials.ts";
+import { partialKey, partialOpenTo } from "../files/partials.ts";
 import { IncomingFile, SaveError, sizeRefusal } from "../files/save.ts";
 import {
   FILE_ACK_BYTES,
@@ -451,12 +451,16 @@ export class FileReceiver {
       if (cipher === null) {
         throw new SaveError(refusal!);
       }
-      // Resumable only for a sender the server vouches for by key, and only
-      // once at a time.
+      // Resumable only for a sender the server vouches for by key, only
+      // once at a time, and only by the sender it came from (partials.ts
+      // partialOpenTo): a partial of someone else's is left as it is.
       const key = this.#options.resume && offer.fingerprint !== undefined
         ? partialKey(offer.fingerprint, offer.name, offer.size)
         : null;
-      const resume = key !== null && !this.#keys.has(key);
+      const theirs = key !== null &&
+        await partialOpenTo(this.#options.downloadsDir, key, offer.from);
+      // Checked and taken with no wait in between.
+      const resume = key !== null && theirs && !this.#keys.has(key);
       if (resume) {
         incoming.key = key;
         this.#keys.add(key);

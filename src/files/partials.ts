@@ -15,6 +15,7 @@
 
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { nameKey } from "../protocol/limits.ts";
 
 export const PARTIAL_DIR = ".chat-partial";
 
@@ -24,7 +25,10 @@ export const PARTIAL_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
 /** What is kept beside a partial: enough to list it and to match an offer. */
 export interface PartialMeta {
   v: 1;
-  /** The sender's name when it was offered (for display only). */
+  /**
+   * The sender's name when it was offered: shown, and only that sender
+   * continues it (partialOpenTo).
+   */
   from: string;
   /** The sender's identity-key fingerprint: the part is theirs. */
   fingerprint: string;
@@ -88,6 +92,26 @@ export async function readMeta(path: string): Promise<PartialMeta | null> {
   } catch {
     return null;
   }
+}
+
+/**
+ * Whether the partial under `key` in `downloadsDir` may be continued for
+ * an offer from `from`: there is none yet, or its description names that
+ * sender. The key is derived from the fingerprint the server puts on the
+ * offer, its word alone; the sender's name is the one the file key came
+ * from end to end. So a server that puts sophia's fingerprint on mallory's
+ * offer of a file of the same name and size does not reach sophia's part:
+ * not its digest in the claim (with mallory's key, which mallory holds, a
+ * guess at its content could be confirmed), nor its bytes, which a resume
+ * from offset 0 would cut.
+ */
+export async function partialOpenTo(
+  downloadsDir: string,
+  key: string,
+  from: string,
+): Promise<boolean> {
+  const meta = await readMeta(partialPaths(downloadsDir, key).meta);
+  return meta === null || nameKey(meta.from) === nameKey(from);
 }
 
 /**

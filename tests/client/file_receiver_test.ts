@@ -15,6 +15,7 @@ import { fileKeyForOffer } from "../../src/client/file_key.ts";
 import { FileCipher, newFileKey } from "../../src/crypto/file_cipher.ts";
 import { fileAead } from "../../src/crypto/native_aead.ts";
 import { FILE_CHUNK_BYTES } from "../../src/protocol/limits.ts";
+import { partialKey, partialPaths } from "../../src/files/partials.ts";
 import {
   encodeFileSecret,
   FileKeyInbox,
@@ -539,3 +540,67 @@ Deno.test("FileReceiver reports no progress for a transfer after its end, though
   const end = events.indexOf("finished");
   assert.deepEqual(events.slice(end + 1), [], events.join(", "));
 });
+
+Deno.test("FileReceiver resumes a partial only for the sender it came from: a server that puts another sender's key on an offer learns nothing of it and cannot end it", async () => {
+  await using fixture = await receiverOnHostileServer({ resume: true });
+  const { channel, dir, receiver } = fixture;
+  // What sophia sent of a.txt before her connection broke.
+  const sophia = "SHA256:" + "s".repeat(43);
+  const held = crypto.getRandomValues(new Uint8Array(100));
+  const key = partialKey(sophia, "a.txt", 200);
+  const paths = partialPaths(dir, key);
+  await Deno.mkdir(paths.dir, { mode: 0o700 });
+  await Deno.writeFile(paths.part, held);
+  const meta = { v: 1, from: "sophia", fingerprint: sophia, name: "a.txt" };
+  await Deno.writeTextFile(paths.meta, JSON.stringify({ ...meta, size: 200 }));
+
+  // mallory's offer (her name, her key: end to end, her name is what the
+  // key came with), under sophia's fingerprint, the server's word.
+  channel.send({
+    ...offerOfATxt(200, fileKeyForOffer(newFileKey())),
+    from: "mallory",
+    fingerprint: sophia,
+  });
+  const accept = await nextFromClient(channel, "file_accept");
+  assert.equal(accept.offset, undefined, "no claim on sophia's partial");
+  assert.equal(accept.sha256, undefined);
+  // Started over from its first byte, it would have cut sophia's part.
+  await sendSealed(
+    channel,
+    await FileCipher.create(newFileKey(), 1, 200),
+    0,
+    0,
+    new Uint8Array(100),
+  );
+  await failsSavingPartOnly(channel, receiver, dir, paths.dir);
+  assert.deepEqual(await Deno.readFile(paths.part), held);
+
+  // Offered by sophia again, it resumes.
+  channel.send({
+    ...offerOfATxt(200, fileKeyForOffer(newFileKey())),
+    xfer: 2,
+    fingerprint: sophia,
+  });
+  const resumed = await nextFromClient(channel, "file_accept");
+  assert.equal(resumed.xfer, 2);
+  assert.equal(resumed.offset, 100);
+});
+
+/**
+ * Transfer 1 fails (its chunk did not open) and leaves nothing but the
+ * partials folder in `dir`.
+ */
+async function failsSavingPartOnly(
+  channel: SecureChannel,
+  receiver: FileReceiver,
+  dir: string,
+  partials: string,
+): Promise<void> {
+  const done = await nextFromClient(channel, "file_done");
+  assert.equal(done.ok, false);
+  await receiver.idle();
+  assert.deepEqual(
+    [...Deno.readDirSync(dir)].map((e) => e.name),
+    [partials.slice(dir.length + 1)],
+  );
+}
