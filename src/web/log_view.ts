@@ -4,15 +4,18 @@
  * hold elements (a question with buttons, a link to save a file, a progress
  * bar). It keeps its last rows only, letting go of what a row held as it
  * leaves, and follows the end while the reader is there. Older rows can be
- * put above the first (scroll_back.ts), under a line of its own at the top
- * that says how loading them goes. It shows one view at a time: the rows
- * of one conversation, or All (row_places.ts); the rest are hidden, not
- * removed, and count towards the rows it keeps. Browser only (the DOM).
+ * put in (scroll_back.ts): above the first of their conversation, among
+ * the rest in the order the server stored them (row_order.ts), under a line
+ * of its own at the top that says how loading them goes. It shows one view
+ * at a time: the rows of one conversation, or All (row_places.ts); the
+ * rest are hidden, not removed, and count towards the rows it keeps.
+ * Browser only (the DOM).
  *
  * @module
  */
 
 import { formatProgress } from "../client/render.ts";
+import { olderRowPlaces } from "./row_order.ts";
 import { ALL_VIEW, type Places, shownIn } from "./row_places.ts";
 
 /**
@@ -32,6 +35,16 @@ export interface ProgressRow {
    */
   remove(): void;
 }
+
+/** Where the reader is in the view shown, to keep them there. */
+type ReadingSpot =
+  /** At the newest row, following what comes. */
+  | { kind: "end" }
+  /**
+   * Scrolled up: `row` was the first row in sight, its top `offset` pixels
+   * below the top of the log's visible area (negative: partly above it).
+   */
+  | { kind: "row"; row: HTMLElement; offset: number };
 
 export class LogView {
   /** What to do when a row leaves the log (see whenRemoved). */
@@ -120,11 +133,13 @@ export class LogView {
 
   /**
    * Puts the rows `fill` makes (through this log's methods, in order) above
-   * the first row, and keeps what the reader sees where it was: they are
-   * older, loaded as the reader scrolled back. What does not fit in
-   * `room` is left out, the oldest first; returns whether any was.
+   * the first row shown in `view` (a conversation's key), among the rows of
+   * other views by message id (row_order.ts), and keeps what the reader
+   * sees where it was: they are older, loaded as the reader scrolled back
+   * in that conversation. What does not fit in `room` is left out, the
+   * oldest first; returns whether any was.
    */
-  above(fill: () => void): boolean {
+  above(view: string, fill: () => void): boolean {
     const made: HTMLElement[] = [];
     this.#above = made;
     try {
@@ -134,13 +149,23 @@ export class LogView {
     }
     const cut = Math.max(0, made.length - this.room);
     for (const row of made.slice(0, cut)) this.#release(row);
-    const log = this.element;
-    const height = log.scrollHeight;
-    this.head.after(...made.slice(cut));
-    // The rows in view move down by what was put above them: the view
-    // moves with them (the page sets overflow-anchor: none, so the browser
-    // does not do it as well, or not at the top).
-    log.scrollTop += log.scrollHeight - height;
+    const kept = made.slice(cut);
+    const spot = this.#spot();
+    const rows = this.#rows();
+    const places = olderRowPlaces(
+      rows.map((row) => ({
+        id: idOf(row),
+        inView: shownIn(placesOf(row), view),
+      })),
+      kept.map(idOf),
+    );
+    kept.forEach((row, i) => {
+      this.element.insertBefore(row, rows[places[i]!] ?? null);
+    });
+    // The rows in view move by what was put above (or among) them: the
+    // view moves with them (the page sets overflow-anchor: none, so the
+    // browser does not do it as well, or not at the top).
+    this.#goTo(spot);
     return cut > 0;
   }
 
@@ -189,7 +214,7 @@ export class LogView {
       return;
     }
     const log = this.element;
-    const stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+    const stick = this.#atEnd();
     log.append(row);
     let trimmed = false;
     while (this.room < 0) {
@@ -203,16 +228,72 @@ export class LogView {
     if (stick) log.scrollTop = log.scrollHeight;
   }
 
+  /** Whether the reader is at the newest row (within a few pixels). */
+  #atEnd(): boolean {
+    const log = this.element;
+    return log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+  }
+
+  /** The log's rows, top to bottom (not its head). */
+  #rows(): HTMLElement[] {
+    return [...this.element.children].filter((row) =>
+      row !== this.head
+    ) as HTMLElement[];
+  }
+
+  /** Where the reader is in the view shown. */
+  #spot(): ReadingSpot {
+    if (this.#atEnd()) return { kind: "end" };
+    const top = this.#visibleTop();
+    for (const row of this.#rows()) {
+      if (row.hidden) continue;
+      const box = row.getBoundingClientRect();
+      if (box.bottom > top) return { kind: "row", row, offset: box.top - top };
+    }
+    return { kind: "end" };
+  }
+
+  /**
+   * Scrolls to `spot`; to the newest row when the row it names was pushed
+   * out or is not shown.
+   */
+  #goTo(spot: ReadingSpot): void {
+    const log = this.element;
+    if (
+      spot.kind === "row" && spot.row.parentElement === log && !spot.row.hidden
+    ) {
+      const top = spot.row.getBoundingClientRect().top - this.#visibleTop();
+      log.scrollTop += top - spot.offset;
+    } else {
+      log.scrollTop = log.scrollHeight;
+    }
+  }
+
+  /** Where the log's visible area starts on the screen (inside its border). */
+  #visibleTop(): number {
+    return this.element.getBoundingClientRect().top + this.element.clientTop;
+  }
+
   /** Hides `row` unless it shows in the view shown. */
   #fit(row: HTMLElement): void {
-    const places = row.dataset.in?.split(" ") ?? [];
-    row.hidden = !shownIn(places, this.#view);
+    row.hidden = !shownIn(placesOf(row), this.#view);
   }
 
   #release(row: Element): void {
     this.#onRemoved.get(row)?.();
     this.#onRemoved.delete(row);
   }
+}
+
+/** The views `row` shows in (see `place`). */
+function placesOf(row: HTMLElement): Places {
+  return row.dataset.in?.split(" ") ?? [];
+}
+
+/** The id of the message `row` shows (see `lines`), if it shows one. */
+function idOf(row: HTMLElement): number | undefined {
+  const id = row.dataset.id;
+  return id === undefined ? undefined : Number(id);
 }
 
 /** A small button, as the log and the lists use. */

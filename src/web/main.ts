@@ -836,18 +836,18 @@ async function loadOlder(
     return;
   }
   const { showLines, reply, oldest } = paged;
-  // Put above every row, shown in the conversation's view (and All);
+  // Put above the conversation's rows, among the others in the order the
+  // server stored them (All shows them all), shown in its view (and All);
   // what is not a message of it (one that cannot be opened) as well.
   const place = conversationKey(conversation);
-  const cut = log.above(() =>
+  const cut = log.above(place, () =>
     showLines((event) => {
       // Already in the log: it came live (the first page, asked without a
       // cursor, is the latest, which may hold what came meanwhile), or
       // with /history.
       const id = messageId(event);
       if (id === undefined || !log.shows(id)) emit(event, place);
-    })
-  );
+    }));
   scrollBacks.finish(conversation, scrollBackOutcome(reply, oldest, cut));
   drawScrollBack();
   if (reply.t === "ok" && current === client) loadOlderIfNear();

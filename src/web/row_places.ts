@@ -3,11 +3,13 @@
 /**
  * Where a row of the web page's log shows. The page shows one conversation
  * at a time (the public room, a person, a group), as web chats do, or All:
- * every row in the order it came, the terminal's one log. A row belongs to
- * the conversation it is a message of, and to the view a command was typed
- * in, so that what a command answers shows where the user looks; a line
- * about the whole connection (signed in, disconnected, a key warning)
- * shows in every view. The page (main.ts) hides the rows of other views.
+ * every row in the order it came, the terminal's one log (older messages
+ * loaded by scrolling back in the order they were said: row_order.ts). A
+ * row belongs to the conversation it is a message of, and to the view a
+ * command was typed in, so that what a command answers shows where the
+ * user looks; a line about the whole connection (signed in, disconnected, a
+ * key warning) shows in every view. The page (main.ts) hides the rows of
+ * other views.
  *
  * @module
  */

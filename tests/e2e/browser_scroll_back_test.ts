@@ -5,7 +5,9 @@
  * scrolled to the top of the log, the older ones load above, in order,
  * once each, with the message that was first still in view, until the
  * start of the conversation. A private conversation's older messages come
- * the same way, end to end, opened from the page's own archive.
+ * the same way, end to end, opened from the page's own archive. In All,
+ * the room's older messages go among the other conversations' rows in the
+ * order they were said.
  */
 
 import assert from "node:assert/strict";
@@ -187,6 +189,97 @@ Deno.test({
     await scrollToTop(page, "whisper");
     assert.equal(await logHead(page), "Start of your conversation with termy");
     assert.deepEqual(await numbered(page, "whisper"), upTo(total));
+    assert.deepEqual(problems, []);
+  },
+});
+
+/**
+ * The log's chat rows numbered `said` or `whisper`, top to bottom, as
+ * "said 021", "whisper 003".
+ */
+function saidAndWhispered(page: Page): Promise<string[]> {
+  return page.$eval(
+    "#log",
+    (log) =>
+      [...log.querySelectorAll(".line")].flatMap((row) => {
+        const match = /\b((?:said|whisper) \d{3})$/.exec(row.textContent ?? "");
+        return match === null ? [] : [match[1]!];
+      }),
+  );
+}
+
+Deno.test({
+  name:
+    "web page: in All, the room's older messages loaded by scrolling back go among a person's messages in the order they were said, not above every line",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    const ana = await chat.terminal("ana");
+    await chat.keysOf("webby");
+    const { spki } = await importPublicKeyPem(
+      await Deno.readTextFile(`${chat.dir}/public.pem`),
+    );
+    const termy = await ChatClient.connect(chat.url.replace(/^http/, "ws"), {
+      pinnedSpki: spki,
+    });
+    // Said in this order: the room's 1-60, ana's five whispers to webby,
+    // the room's 61-120.
+    const said: string[] = [];
+    try {
+      assert.equal((await termy.register("termy")).t, "welcome");
+      const say = async (from: number, to: number) => {
+        for (const n of upTo(to, from)) {
+          const text = `said ${String(n).padStart(3, "0")}`;
+          assert.equal((await termy.say(text)).t, "ok");
+          said.push(text);
+        }
+      };
+      await say(1, 60);
+      const whispers = upTo(5).map((n) =>
+        `whisper ${String(n).padStart(3, "0")}`
+      );
+      await ana.write(whispers.map((w) => `/msg webby ${w}\n`).join(""));
+      await waitForLine(page, /Private message from ana: whisper 005$/);
+      said.push(...whispers);
+      await say(61, 120);
+      await waitForLine(page, /said 120$/);
+    } finally {
+      await termy.quit();
+    }
+
+    // A new page: nothing in its log. Signed in, the room's latest page;
+    // with ana, her whispers, older than all of it.
+    await typeLine(page, "/quit");
+    await waitForLine(page, /Disconnected\.$/);
+    await page.reload();
+    await join(page, "webby");
+    await olderRowsLoaded(page, /said \d{3}$/, 0);
+    await typeLine(page, "/query ana");
+    await page.waitForFunction(
+      () =>
+        document.querySelector("#log .log-head")?.textContent ===
+          "Start of your conversation with ana",
+      { timeout: WAIT_MS },
+    );
+    await typeLine(page, "/query");
+    await page.click("#view-all");
+    const before = await saidAndWhispered(page);
+    assert.equal(before[0], "whisper 001");
+    assert.ok(!before.includes("said 060"), "said 060 shown already");
+
+    // In All, scrolled to the top: the room's older messages load, the
+    // ones said before ana's whispers above them, the others below.
+    await scrollToTop(page, "said");
+    const shown = await saidAndWhispered(page);
+    assert.ok(shown.includes("said 060"), `not loaded: ${shown}`);
+    assert.deepEqual(shown, said.filter((row) => shown.includes(row)));
+    // What the reader saw at the top is still in view.
+    assert.ok(
+      await inView(page, "whisper 001"),
+      "whisper 001 went out of view",
+    );
     assert.deepEqual(problems, []);
   },
 });
