@@ -8,8 +8,8 @@
  * the rest in the order the server stored them (row_order.ts), under a line
  * of its own at the top that says how loading them goes. It shows one view
  * at a time: the rows of one conversation, or All (row_places.ts); the
- * rest are hidden, not removed, and count towards the rows it keeps.
- * Browser only (the DOM).
+ * rest are hidden, not removed, and count towards the rows it keeps. Each
+ * view is shown again where the reader left it. Browser only (the DOM).
  *
  * @module
  */
@@ -36,7 +36,10 @@ export interface ProgressRow {
   remove(): void;
 }
 
-/** Where the reader is in the view shown, to keep them there. */
+/**
+ * Where the reader was in a view they left, to be there again on coming
+ * back, as in Slack, Element or Discord.
+ */
 type ReadingSpot =
   /** At the newest row, following what comes. */
   | { kind: "end" }
@@ -55,6 +58,8 @@ export class LogView {
   #onTrimmed = () => {};
   /** The view shown (see `show`). */
   #view = ALL_VIEW;
+  /** Where the reader was in each view they left, by view key. */
+  #spots = new Map<string, ReadingSpot>();
   /**
    * The log's first child, never trimmed and not a row: what loading older
    * messages is doing ("Loading older messages…", the start of the
@@ -79,15 +84,18 @@ export class LogView {
   }
 
   /**
-   * Shows the rows of `view` alone (a conversation's key, or ALL_VIEW),
-   * from the newest, as a web chat opens a conversation.
+   * Shows the rows of `view` alone (a conversation's key, or ALL_VIEW):
+   * where the reader left it (still following the newest if they were at
+   * it), or from the newest if never shown, as a web chat opens a
+   * conversation.
    */
   show(view: string): void {
+    this.#spots.set(this.#view, this.#spot());
     this.#view = view;
     for (const row of this.element.children) {
       if (row !== this.head) this.#fit(row as HTMLElement);
     }
-    this.element.scrollTop = this.element.scrollHeight;
+    this.#goTo(this.#spots.get(view) ?? { kind: "end" });
   }
 
   /** Sets where `row` shows (row_places.ts; none: every view). */
@@ -216,15 +224,20 @@ export class LogView {
     const log = this.element;
     const stick = this.#atEnd();
     log.append(row);
-    let trimmed = false;
+    let height: number | null = null;
     while (this.room < 0) {
       const first = this.head.nextElementSibling;
       if (first === null) break;
+      height ??= log.scrollHeight;
       first.remove();
       this.#release(first);
-      trimmed = true;
     }
-    if (trimmed) this.#onTrimmed();
+    if (height !== null) {
+      // What was pushed out was above what a reader scrolled up sees: the
+      // view moves up with it, so that what they read does not jump.
+      if (!stick) log.scrollTop -= height - log.scrollHeight;
+      this.#onTrimmed();
+    }
     if (stick) log.scrollTop = log.scrollHeight;
   }
 

@@ -5,11 +5,16 @@
  * the public room; a person chosen, their messages alone, their count
  * cleared while the others' counts go up; scrolled to the top there, their
  * older messages above, up to the start; All, every row in the order it
- * came, as the terminal's one log.
+ * came, as the terminal's one log. Each view comes back where the reader
+ * left it: scrolled up, on the same line, which new messages do not move
+ * (nor the oldest lines going once the log is full); at the bottom,
+ * following the newest.
  */
 
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
+import { ChatClient } from "../../src/client/chat_client.ts";
+import { importPublicKeyPem } from "../../src/crypto/keys.ts";
 import {
   join,
   LEAK_CHECKS_OFF,
@@ -23,6 +28,7 @@ import {
   waitForLine,
 } from "../_helpers/browser.ts";
 import { SCROLL_BACK_PAGE } from "../../src/web/scroll_back.ts";
+import { MAX_ROWS } from "../../src/web/log_view.ts";
 
 /** The text of the log's rows the reader can see (not hidden), in order. */
 function visibleRows(page: Page): Promise<string[]> {
@@ -257,5 +263,198 @@ Deno.test({
     );
     assert.equal(await badge(page, "bob"), "");
     assert.deepEqual(problems, []);
+  },
+});
+
+/**
+ * The first row the reader sees at the top of the log, and how far its top
+ * is below the top of the log's visible area (negative: partly above).
+ */
+function topRow(page: Page): Promise<{ text: string; offset: number }> {
+  return page.$eval("#log", (log) => {
+    const top = log.getBoundingClientRect().top + log.clientTop;
+    for (const row of log.querySelectorAll(".line")) {
+      const box = row.getBoundingClientRect();
+      if (box.height > 0 && box.bottom > top) {
+        return {
+          text: row.textContent ?? "",
+          offset: Math.round(box.top - top),
+        };
+      }
+    }
+    throw new Error("No row in sight");
+  });
+}
+
+/** Whether the last row ending `text` is wholly within the log's visible area. */
+function inView(page: Page, text: string): Promise<boolean> {
+  return page.$eval("#log", (log, text) => {
+    const row = [...log.querySelectorAll(".line")].findLast((r) =>
+      (r.textContent ?? "").endsWith(text)
+    );
+    if (row === undefined) return false;
+    const view = log.getBoundingClientRect();
+    const box = row.getBoundingClientRect();
+    return box.height > 0 && box.top >= view.top && box.bottom <= view.bottom;
+  }, text);
+}
+
+Deno.test({
+  name:
+    "web page: a view comes back where the reader left it: scrolled up in the room, on the same line, which new messages do not move; at the bottom, following the newest",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
+    const { spki } = await importPublicKeyPem(
+      await Deno.readTextFile(`${chat.dir}/public.pem`),
+    );
+    const termy = await ChatClient.connect(chat.url.replace(/^http/, "ws"), {
+      pinnedSpki: spki,
+    });
+    try {
+      assert.equal((await termy.register("termy")).t, "welcome");
+      const say = async (n: number) =>
+        assert.equal((await termy.say(`said ${three(n)}`)).t, "ok");
+      for (const n of upTo(150)) await say(n);
+      const problems: string[] = [];
+      const page = await signedInPage(chat, "webby", problems);
+      const said = /said \d{3}$/;
+      await olderRowsLoaded(page, said, 0);
+      // A page more above, to have room to scroll up without reaching the
+      // top (which would load more).
+      const first = await page.$$eval(
+        "#log .line",
+        (rows) =>
+          rows.filter((row) => /said \d{3}$/.test(row.textContent!)).length,
+      );
+      await page.$eval("#log", (log) => log.scrollTo({ top: 0 }));
+      await olderRowsLoaded(page, said, first);
+
+      // Up in the room, reading: said 110 at the top, partly scrolled past.
+      await page.$eval("#log", (log) => {
+        const row = [...log.querySelectorAll(".line")].find((r) =>
+          r.textContent!.endsWith("said 110")
+        )!;
+        const top = log.getBoundingClientRect().top + log.clientTop;
+        log.scrollTop += row.getBoundingClientRect().top - top + 7;
+      });
+      const reading = await topRow(page);
+      assert.match(reading.text, /said 110$/);
+      assert.equal(reading.offset, -7);
+      assert.ok(
+        await page.$eval("#log", (log) => log.scrollTop >= log.clientHeight),
+        "too near the top",
+      );
+
+      // Another conversation, while the room goes on; then back.
+      await choose(page, "termy");
+      await page.waitForFunction(
+        () =>
+          document.querySelector("#log .log-head")?.textContent ===
+            "Start of your conversation with termy",
+        { timeout: WAIT_MS },
+      );
+      await say(151);
+      await waitForLine(page, /said 151$/);
+      await choose(page, "Everyone");
+      assert.deepEqual(await topRow(page), reading);
+      // A new message comes below: what the reader reads does not move.
+      await say(152);
+      await waitForLine(page, /said 152$/);
+      assert.deepEqual(await topRow(page), reading);
+      assert.ok(!(await inView(page, "said 152")));
+
+      // At the bottom, the view follows the newest, and is there again
+      // after another conversation.
+      await page.$eval(
+        "#log",
+        (log) => log.scrollTo({ top: log.scrollHeight }),
+      );
+      await say(153);
+      await waitForLine(page, /said 153$/);
+      assert.ok(await inView(page, "said 153"), "said 153 not in view");
+      await choose(page, "termy");
+      await say(154);
+      await waitForLine(page, /said 154$/);
+      await choose(page, "Everyone");
+      assert.ok(await inView(page, "said 154"), "said 154 not in view");
+      await say(155);
+      await waitForLine(page, /said 155$/);
+      assert.ok(await inView(page, "said 155"), "said 155 not in view");
+      assert.deepEqual(problems, []);
+    } finally {
+      await termy.quit();
+    }
+  },
+});
+
+/**
+ * Waits until the log's last row ends with `text`: many rows came, and
+ * reading them all on each try would slow the page that draws them.
+ */
+async function lastRow(page: Page, text: string): Promise<void> {
+  await page.waitForFunction(
+    (text: string) =>
+      document.getElementById("log")?.lastElementChild?.textContent?.endsWith(
+        text,
+      ),
+    { timeout: 5 * WAIT_MS },
+    text,
+  );
+}
+
+Deno.test({
+  name:
+    "web page: a reader scrolled up stays on their line while the full log lets its oldest lines go for new ones",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
+    const { spki } = await importPublicKeyPem(
+      await Deno.readTextFile(`${chat.dir}/public.pem`),
+    );
+    const termy = await ChatClient.connect(chat.url.replace(/^http/, "ws"), {
+      pinnedSpki: spki,
+    });
+    try {
+      assert.equal((await termy.register("termy")).t, "welcome");
+      const problems: string[] = [];
+      const page = await signedInPage(chat, "webby", problems);
+      await olderRowsLoaded(page, /said \d{4}$/, 0);
+      // As many as the log keeps, said while the page reads: it is full.
+      const say = async (from: number, to: number) => {
+        const sends = [];
+        for (let n = from; n <= to; n++) {
+          sends.push(termy.say(`said ${String(n).padStart(4, "0")}`));
+        }
+        for (const reply of await Promise.all(sends)) {
+          assert.equal(reply.t, "ok");
+        }
+      };
+      for (let n = 1; n <= MAX_ROWS; n += 500) await say(n, n + 499);
+      // Under load (2 cores, load 8-13) the page took 30-50 s to draw them.
+      await lastRow(page, `said ${MAX_ROWS}`);
+      assert.equal(
+        await page.$eval("#log", (log) => log.querySelectorAll(".line").length),
+        MAX_ROWS,
+      );
+
+      // Up, reading: said 4000 at the top. More come, pushing the oldest
+      // lines out above: what the reader reads does not move.
+      await page.$eval("#log", (log) => {
+        const row = [...log.querySelectorAll(".line")].find((r) =>
+          r.textContent!.endsWith("said 4000")
+        )!;
+        const top = log.getBoundingClientRect().top + log.clientTop;
+        log.scrollTop += row.getBoundingClientRect().top - top + 5;
+      });
+      const reading = await topRow(page);
+      assert.match(reading.text, /said 4000$/);
+      await say(MAX_ROWS + 1, MAX_ROWS + 3);
+      await lastRow(page, `said ${MAX_ROWS + 3}`);
+      assert.deepEqual(await topRow(page), reading);
+      assert.deepEqual(problems, []);
+    } finally {
+      await termy.quit();
+    }
   },
 });
