@@ -238,7 +238,11 @@ export class ServerState {
     if (session !== null) {
       this.#onlineIds = null;
       this.#onlineIdsExcept.clear();
-      this.#online.delete(session.nameKey);
+      // The name stays online if another connection holds it by now (one
+      // registered before this one was forgotten): it is that one's.
+      if (this.#online.get(session.nameKey) === id) {
+        this.#online.delete(session.nameKey);
+      }
       if (now !== undefined) this.store.touchSeen(session.nameKey, now);
     }
     return session;

@@ -143,6 +143,23 @@ Deno.test("ServerState.removeConnection frees the name and returns the session",
   assert.deepEqual([...state.sessions()], []);
 });
 
+Deno.test("ServerState.removeConnection leaves a name online when another connection holds it", () => {
+  const state = new ServerState({}, memoryStore());
+  state.addConnection(1);
+  state.addConnection(2);
+  const old = state.register(1, "jojo", 0);
+  const holder = state.register(2, "bob", 0);
+  // No caller gets here today: register refuses a name that is online, and
+  // a sign-in removes the session it replaces first. One that registered
+  // the new session before forgetting the old would; here the old session
+  // is made to name what connection 2 holds.
+  (old as { nameKey: string }).nameKey = holder.nameKey;
+  assert.equal(state.removeConnection(1), old);
+  assert.equal(state.isOnline("bob"), true);
+  assert.equal(state.sessionByName("bob"), holder);
+  assert.deepEqual(state.onlineIds(), [2]);
+});
+
 Deno.test("ServerState keeps last message times across reconnects", () => {
   const state = new ServerState({}, memoryStore());
   state.addConnection(1);
