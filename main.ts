@@ -499,6 +499,14 @@ function warnIfUnprotected(path: string, risk: string): void {
   if (mode !== null) console.error(unprotectedKeyWarning(path, mode, risk));
 }
 
+/**
+ * The exit status of a `chat connect` whose stdout nobody reads any more
+ * (`| head -1`): what a shell reports for a program SIGPIPE ended (128 + 13),
+ * as `yes | head -1` ends. Deno ignores SIGPIPE (a write fails with EPIPE
+ * instead), so the status is given here.
+ */
+const OUTPUT_GONE_STATUS = 141;
+
 async function connect(
   command: Extract<CliCommand, { cmd: "connect" }>,
 ): Promise<number> {
@@ -592,7 +600,9 @@ async function connect(
     // long as it reads: a program that closed our stdin and never reads
     // our stdout would keep us forever.
     const unwritten = await stdout.finalFlush(FINAL_FLUSH_STALL_MS);
-    if (unwritten.lines > 0) {
+    // A reader gone (`| head -1`) is no failure to tell anyone about.
+    if (unwritten.gone) code = OUTPUT_GONE_STATUS;
+    else if (unwritten.lines > 0) {
       console.error(unwrittenText(unwritten, FINAL_FLUSH_STALL_MS));
       code = 1;
     }

@@ -581,22 +581,19 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   let pendingLine: Promise<string | null> | null = null;
   const nextLine = () => (pendingLine ??= terminal.nextLine());
   const queue: Queued[] = [];
-  const readerGone = context.output.readerGone.then((error) => ({ error }));
+  const readerGone = context.output.readerGone.then(() => ({
+    reader: "gone" as const,
+  }));
   for (;;) {
     const event = await Promise.race([
       nextLine().then((line) => ({ line })),
       link.client.ended.then((ending) => ({ ending })),
       readerGone,
     ]);
-    if ("error" in event) {
-      // A program that closed our stdout is gone: its session ends as at
-      // the end of its input, but as a failure.
-      terminal.print(
-        `chat: cannot write to stdout (${
-          messageOf(event.error)
-        }): the program reading it is gone; leaving`,
-      );
-      context.output.failed = true;
+    if ("reader" in event) {
+      // The program reading our stdout is gone (`| head -1`): the session
+      // ends as /quit ends it, quietly, as a tool whose reader went away
+      // does; main.ts gives the exit status.
       break;
     }
     if ("line" in event) {

@@ -59,7 +59,10 @@ export interface Output {
    * (`written`), so a program killed with lines unread gets them again.
    */
   readonly ackOnceWritten: boolean;
-  /** Resolves once the reader of `--json` lines is gone; never on a terminal. */
+  /**
+   * Resolves once the program reading stdout (`--json`, a script's) is
+   * gone; never on a terminal.
+   */
   readerGone: Promise<unknown>;
 }
 
@@ -94,8 +97,8 @@ export function outputFor(
     readerBehind: () => reader?.caughtUp() ?? null,
     written: () => reader?.written() ?? Promise.resolve(),
     ackOnceWritten: reader !== undefined,
-    // A script's commands run whoever reads (or not) what it prints.
-    readerGone: json?.gone ?? new Promise(() => {}),
+    // Nothing the session does can reach anyone any more: it ends.
+    readerGone: reader?.gone ?? new Promise(() => {}),
     emit: (event: SessionEvent) => {
       if (isFailure(event)) output.failed = true;
       if (json !== undefined) {

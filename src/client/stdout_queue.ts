@@ -47,13 +47,14 @@ export interface Unwritten {
   gone: boolean;
 }
 
-/** Said on stderr when the output could not all be written before the exit. */
+/**
+ * Said on stderr when the output could not all be written before the exit
+ * though its reader is still there (one gone is not told: main.ts).
+ */
 export function unwrittenText(unwritten: Unwritten, stallMs: number): string {
-  return `chat: ${unwritten.lines} line(s) of output (${unwritten.bytes} bytes) were not written to stdout: ${
-    unwritten.gone
-      ? "the program reading it is gone"
-      : `nothing read it for ${stallMs / 1000} s`
-  }`;
+  return `chat: ${unwritten.lines} line(s) of output (${unwritten.bytes} bytes) were not written to stdout: nothing read it for ${
+    stallMs / 1000
+  } s`;
 }
 
 export class StdoutQueue {

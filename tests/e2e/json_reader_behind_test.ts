@@ -400,56 +400,6 @@ Deno.test("chat connect (a script): a script that stops reading stdout in a busy
   await bot.waitForStderr(/taking the server's messages again/);
 });
 
-Deno.test("chat connect --json: when the program reading stdout closes it, the client leaves with an error on stderr", async () => {
-  const { dir, pub } = await botFolder("chat-json-gone-");
-  await using server = await startTestServer();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--allow-all",
-      new URL("../../main.ts", import.meta.url).pathname,
-      ...botArgs(server.port, pub, dir, true),
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", XDG_CONFIG_HOME: join(dir, "config") },
-  }).spawn();
-  try {
-    const lines = child.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-    let text = "";
-    while (!text.includes('"type":"welcome"')) {
-      const { done, value } = await lines.read();
-      assert.ok(!done, `no welcome:\n${text}`);
-      text += value;
-    }
-    // The reader goes: the pipe's read end is closed.
-    await lines.cancel();
-    const alice = await TestClient.connect(server, "alice");
-    await alice.client.say("anyone there?");
-    const [status, stderr] = await Promise.all([
-      child.status,
-      new Response(child.stderr).text(),
-    ]);
-    await alice.quit();
-    assert.equal(status.code, 1, stderr);
-    assert.match(
-      stderr,
-      /chat: cannot write to stdout \(.*\): the program reading it is gone; leaving/,
-    );
-  } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Already gone.
-    }
-    await child.stdin.close().catch(() => {});
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
 for (const json of [true, false]) {
   Deno.test(
     `chat connect${

@@ -341,3 +341,97 @@ Deno.test("chat connect --json keeps its notes off stdout: the key found in keys
     ["notice", "notice", "welcome"],
   );
 });
+
+/** `deno task connect`'s permissions, for a process spawned here. */
+const CONNECT_PERMISSIONS = [
+  "--allow-ffi",
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-run",
+  "--allow-sys=statfs,networkInterfaces",
+];
+
+/** How soon a client whose stdout reader is gone has to have ended. */
+const GONE_EXIT_MS = 10_000;
+
+for (const json of [false, true]) {
+  Deno.test(
+    `chat connect${
+      json ? " --json" : " (a script)"
+    }: once the program reading its stdout has closed it, the session ends as /quit ends it, within seconds, saying nothing, exit status 141`,
+    async () => {
+      await using r = await room();
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--quiet",
+          ...CONNECT_PERMISSIONS,
+          new URL("../../main.ts", import.meta.url).pathname,
+          "connect",
+          `127.0.0.1:${r.server.port}`,
+          "--pub",
+          r.pub,
+          "--user",
+          "bot",
+          "--no-open",
+          "--downloads",
+          join(r.dir, "bot-downloads"),
+          ...(json ? ["--json"] : []),
+        ],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1", XDG_CONFIG_HOME: join(r.dir, "bot-config") },
+      }).spawn();
+      const stderr = new Response(child.stderr).text();
+      const input = child.stdin.getWriter();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        // As `| head -1` does: the first line read, then the pipe's read end
+        // closed.
+        const output = child.stdout.getReader();
+        const decoder = new TextDecoder();
+        let first = "";
+        while (!first.includes("\n")) {
+          const { done, value } = await output.read();
+          assert.ok(!done, `stdout ended before a line:\n${first}`);
+          first += decoder.decode(value, { stream: true });
+        }
+        await output.cancel();
+        // What answers it cannot be written.
+        await input.write(new TextEncoder().encode("/list\n"));
+        const status = await Promise.race([
+          child.status,
+          new Promise<null>((resolve) => {
+            timer = setTimeout(() => resolve(null), GONE_EXIT_MS);
+          }),
+        ]);
+        if (status === null) child.kill("SIGKILL");
+        const said = await stderr;
+        assert.ok(
+          status !== null,
+          `still running ${GONE_EXIT_MS} ms after its reader left\nstderr:\n${said}`,
+        );
+        assert.equal(status.code, 141, said);
+        // Only the note --json puts on stderr rather than stdout.
+        assert.deepEqual(
+          said.split("\n").filter((line) =>
+            line !== "" && !line.startsWith("Created your identity key")
+          ),
+          [],
+        );
+      } finally {
+        clearTimeout(timer);
+        await input.close().catch(() => {});
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Already ended.
+        }
+        await child.status;
+      }
+    },
+  );
+}
