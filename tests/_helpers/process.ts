@@ -17,6 +17,15 @@ const PERMISSIONS = [
   "--allow-sys=statfs,networkInterfaces,hostname",
 ];
 
+/**
+ * The arguments of `deno` that run main.ts with `args`, with the
+ * permissions the suite's chat processes get: for a test that spawns one
+ * itself (its pipes its own).
+ */
+export function mainArgs(args: string[]): string[] {
+  return ["run", "--quiet", ...PERMISSIONS, MAIN, ...args];
+}
+
 export class ChatProcess {
   readonly child: Deno.ChildProcess;
   stdout = "";
@@ -46,13 +55,7 @@ export class ChatProcess {
       onStdout?: (text: string) => void;
     } = {},
   ) {
-    const [program, programArgs] = launcher(options, [
-      "run",
-      "--quiet",
-      ...PERMISSIONS,
-      MAIN,
-      ...args,
-    ]);
+    const [program, programArgs] = launcher(options, mainArgs(args));
     this.child = new Deno.Command(program, {
       args: programArgs,
       stdin: "piped",

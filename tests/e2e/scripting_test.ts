@@ -17,6 +17,7 @@ import {
 import {
   ChatProcess,
   listeningPort,
+  mainArgs,
   makeKeys,
   serveProcess,
 } from "../_helpers/process.ts";
@@ -342,17 +343,6 @@ Deno.test("chat connect --json keeps its notes off stdout: the key found in keys
   );
 });
 
-/** `deno task connect`'s permissions, for a process spawned here. */
-const CONNECT_PERMISSIONS = [
-  "--allow-ffi",
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-run",
-  "--allow-sys=statfs,networkInterfaces",
-];
-
 /** How soon a client whose stdout reader is gone has to have ended. */
 const GONE_EXIT_MS = 10_000;
 
@@ -364,11 +354,7 @@ for (const json of [false, true]) {
     async () => {
       await using r = await room();
       const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--quiet",
-          ...CONNECT_PERMISSIONS,
-          new URL("../../main.ts", import.meta.url).pathname,
+        args: mainArgs([
           "connect",
           `127.0.0.1:${r.server.port}`,
           "--pub",
@@ -379,7 +365,7 @@ for (const json of [false, true]) {
           "--downloads",
           join(r.dir, "bot-downloads"),
           ...(json ? ["--json"] : []),
-        ],
+        ]),
         stdin: "piped",
         stdout: "piped",
         stderr: "piped",
