@@ -557,9 +557,11 @@ async function connect(
   // written in the background: a program that stops reading does not stop
   // the client (stdout_queue.ts).
   const stdout = new StdoutQueue(Deno.stdout);
+  // A person's stdout is written by the terminal: gone, the session ends.
+  let terminalOutputGone = false;
   const terminal = command.json
     ? diagnosticsOnStderr(openTerminal(true))
-    : openTerminal(false, stdout);
+    : openTerminal(false, stdout, () => (terminalOutputGone = true));
   const trusted = await loadTrustedSenders();
   const json = command.json ? stdout : null;
   // A script's lines are queued there too (a person's go to the terminal):
@@ -601,7 +603,7 @@ async function connect(
     // our stdout would keep us forever.
     const unwritten = await stdout.finalFlush(FINAL_FLUSH_STALL_MS);
     // A reader gone (`| head -1`) is no failure to tell anyone about.
-    if (unwritten.gone) code = OUTPUT_GONE_STATUS;
+    if (unwritten.gone || terminalOutputGone) code = OUTPUT_GONE_STATUS;
     else if (unwritten.lines > 0) {
       console.error(unwrittenText(unwritten, FINAL_FLUSH_STALL_MS));
       code = 1;

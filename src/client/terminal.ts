@@ -98,16 +98,35 @@ export interface LineSink {
  * `lines`: read plain lines even from a terminal (`--json`). `out`: where
  * the lines go when stdin is not a terminal (a script): by default straight
  * to stdout, where a write waits, the whole client with it, while the pipe
- * is full.
+ * is full. `outputGone`: called once stdout cannot be written any more (the
+ * program reading it, `| tee log` say, went away); the input ends then.
  */
-export function openTerminal(lines = false, out?: LineSink): Terminal {
+export function openTerminal(
+  lines = false,
+  out?: LineSink,
+  outputGone: () => void = () => {},
+): Terminal {
   const interactive = !lines && Deno.stdin.isTerminal();
   const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
-  return new ReadlineTerminal(
+  const terminal = new ReadlineTerminal(
     interactive,
     color,
     out ?? { write: (line) => process.stdout.write(`${line}\n`) },
   );
+  // A write to a pipe nobody reads any more fails (EPIPE) as an 'error'
+  // event, which unheard would end the client with a stack trace. Without
+  // stdout there is no one to chat for: the input ends, and the session
+  // with it, as at the end of input. Without stderr, errors go unsaid (the
+  // exit status still tells a script).
+  let gone = false;
+  process.stdout.on("error", () => {
+    if (gone) return;
+    gone = true;
+    outputGone();
+    terminal.endInput();
+  });
+  process.stderr.on("error", () => {});
+  return terminal;
 }
 
 /** DECAWM: the terminal wraps at the right edge (its default), or not. */
@@ -565,6 +584,11 @@ class ReadlineTerminal implements Terminal {
     } else {
       this.#lines.push(line);
     }
+  }
+
+  /** Input ends as if it had (Ctrl-D), whatever stdin still holds. */
+  endInput(): void {
+    if (!this.#ended) this.#end();
   }
 
   #end(): void {

@@ -16,6 +16,7 @@ import {
 } from "../_helpers/chat.ts";
 import {
   ChatProcess,
+  hasPty,
   listeningPort,
   mainArgs,
   makeKeys,
@@ -421,3 +422,127 @@ for (const json of [false, true]) {
     },
   );
 }
+
+Deno.test("chat connect (a script): once the program reading its stderr has closed it, errors go unsaid and the commands after them still run", async () => {
+  await using r = await room();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: mainArgs([
+      "connect",
+      `127.0.0.1:${r.server.port}`,
+      "--pub",
+      r.pub,
+      "--user",
+      "bot",
+      "--no-open",
+      "--downloads",
+      join(r.dir, "bot-downloads"),
+    ]),
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", XDG_CONFIG_HOME: join(r.dir, "bot-config") },
+  }).spawn();
+  try {
+    // Nothing is said on stderr before the first error: closed in time.
+    await child.stderr.cancel();
+    const stdout = new Response(child.stdout).text();
+    const input = child.stdin.getWriter();
+    // The error can no longer be said; the /list after it still answers.
+    await input.write(
+      new TextEncoder().encode("/msg nobody hi\n/list\n/quit\n"),
+    );
+    await input.close();
+    const [status, said] = await Promise.all([child.status, stdout]);
+    assert.match(said, /\*\*\* bot /);
+    // The failed command.
+    assert.equal(status.code, 1, said);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already ended.
+    }
+    await child.status;
+  }
+});
+
+/** `word` quoted for sh. */
+function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+Deno.test({
+  name:
+    "chat connect on a terminal whose stdout is piped to `head -1`: once head has gone, the session ends as at the end of input, exit status 141, no stack trace",
+  ignore: !(await hasPty()),
+  async fn() {
+    await using r = await room();
+    const chat = [
+      Deno.execPath(),
+      ...mainArgs([
+        "connect",
+        `127.0.0.1:${r.server.port}`,
+        "--pub",
+        r.pub,
+        "--user",
+        "sophia",
+        "--no-open",
+        "--downloads",
+        join(r.dir, "sophia-downloads"),
+      ]),
+    ].map(shellQuote).join(" ");
+    // stdin and stderr the terminal (a person), stdout a pipe to head.
+    const child = new Deno.Command("script", {
+      args: [
+        "--quiet",
+        "--flush",
+        "--command",
+        `{ ${chat}; echo "chat exited $?" >&2; } | head -1`,
+        "/dev/null",
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+      env: { NO_COLOR: "1", XDG_CONFIG_HOME: join(r.dir, "sophia-config") },
+    }).spawn();
+    const input = child.stdin.getWriter();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const decoder = new TextDecoder();
+      let screen = "";
+      let typed = false;
+      const exited = (async () => {
+        for await (const chunk of child.stdout) {
+          screen += decoder.decode(chunk, { stream: true });
+          const match = /chat exited (\d+)/.exec(screen);
+          if (match !== null) return Number(match[1]);
+          // head has its line: what is typed now is drawn into a pipe
+          // nobody reads.
+          if (!typed && screen.includes("Connecting to")) {
+            typed = true;
+            await input.write(new TextEncoder().encode("/list\r"));
+          }
+        }
+        return null;
+      })();
+      const code = await Promise.race([
+        exited,
+        new Promise<"late">((resolve) => {
+          timer = setTimeout(() => resolve("late"), GONE_EXIT_MS);
+        }),
+      ]);
+      assert.equal(code, 141, screen);
+      assert.doesNotMatch(screen, /Uncaught|EPIPE|\bat .*:\d+:\d+/);
+    } finally {
+      clearTimeout(timer);
+      await input.close().catch(() => {});
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already ended.
+      }
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
+    }
+  },
+});
