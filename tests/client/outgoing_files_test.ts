@@ -58,59 +58,6 @@ async function sophiaAndJojo(server: TestServer) {
   return { dir, path, jojo, jojoIdentity, identity, link };
 }
 
-Deno.test("outgoingFiles offers a file again once our connection is back when its offer was cut while waiting for an answer", async () => {
-  await using server = await startTestServer();
-  const { dir, path, jojo, identity, link: first } = await sophiaAndJojo(
-    server,
-  );
-  let link = first;
-  let relinked = Promise.withResolvers<boolean>();
-  let leaving = false;
-  const events: SessionEvent[] = [];
-  const outgoing = outgoingFiles({
-    link: () => link,
-    relinked: () => relinked.promise,
-    leaving: () => leaving,
-    emit: (event) => events.push(event),
-    status: { showProgress: () => {} } as unknown as StatusRow,
-    resendSchedule: () => new ResendSchedule([20, 40], 60_000),
-  });
-  const offers = () =>
-    jojo.inbox.filter((m) => m.message.t === "file_offer").length;
-  try {
-    const sending = outgoing.send({ to: "jojo" }, path, 1);
-    // jojo does not answer: the offer waits for him.
-    await jojo.waitFor((m) => m.message.t === "file_offer");
-    // Our connection breaks (a server restarting, say): the offer is left
-    // unanswered, and nothing is offered while we are away.
-    link.client.abort();
-    await link.client.ended;
-    assert.equal(offers(), 1);
-    link = await signIn(server, "sophia", identity);
-    relinked.resolve(true);
-    relinked = Promise.withResolvers<boolean>();
-    await jojo.waitFor(
-      () => offers() === 2,
-      10_000,
-    );
-    leaving = true;
-    link.client.abort();
-    relinked.resolve(false);
-    await sending;
-    assert.ok(
-      !events.some((e) => e.type === "error" && /Gave up/.test(e.text)),
-      JSON.stringify(events),
-    );
-  } finally {
-    leaving = true;
-    link.client.abort();
-    relinked.resolve(false);
-    await outgoing.settled();
-    await jojo.quit();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
 /**
  * sophia's file for jojo, offered and left unanswered, and the /transfers
  * and /cancel of her session: `cut()` breaks her connection (the offer then
@@ -139,6 +86,11 @@ async function offerCut(schedule: () => ResendSchedule) {
     downloadsDir: join(dir, "downloads"),
     resends: { list: outgoing.resends, cancel: outgoing.cancelResend },
   });
+  const leave = () => {
+    leaving = true;
+    link.client.abort();
+    relinked.resolve(false);
+  };
   const sending = outgoing.send({ to: "jojo" }, path, 1);
   await jojo.waitFor((m) => m.message.t === "file_offer");
   return {
@@ -166,10 +118,10 @@ async function offerCut(schedule: () => ResendSchedule) {
       relinked.resolve(true);
       relinked = Promise.withResolvers<boolean>();
     },
+    /** The session ends: what is being sent is given up. */
+    leave,
     async [Symbol.asyncDispose]() {
-      leaving = true;
-      link.client.abort();
-      relinked.resolve(false);
+      leave();
       await outgoing.settled();
       await jojo.quit().catch(() => {});
       await server.shutdown();
@@ -177,6 +129,25 @@ async function offerCut(schedule: () => ResendSchedule) {
     },
   };
 }
+
+Deno.test("outgoingFiles offers a file again once our connection is back when its offer was cut while waiting for an answer", async () => {
+  // jojo does not answer: the offer waits for him.
+  await using offer = await offerCut(() =>
+    new ResendSchedule([20, 40], 60_000)
+  );
+  // Our connection breaks (a server restarting, say): the offer is left
+  // unanswered, and nothing is offered while we are away.
+  await offer.cut();
+  assert.equal(offer.offers(), 1);
+  await offer.relink();
+  await offer.jojo.waitFor(() => offer.offers() === 2, 10_000);
+  offer.leave();
+  await offer.sending;
+  assert.ok(
+    !offer.events.some((e) => e.type === "error" && /Gave up/.test(e.text)),
+    JSON.stringify(offer.events),
+  );
+});
 
 Deno.test("transferControls lists a file waiting for our connection to offer it again, and /cancel stops it: it is not offered once we are back", async () => {
   await using offer = await offerCut(() => new ResendSchedule([20], 60_000));
