@@ -19,18 +19,17 @@ import { ChatClient } from "../../src/client/chat_client.ts";
 import { importPublicKeyPem } from "../../src/crypto/keys.ts";
 import {
   join,
+  LEAK_CHECKS_OFF,
   openPage,
   startBrowserChat,
   WAIT_MS,
 } from "../_helpers/browser.ts";
 import { testIdentity } from "../_helpers/chat.ts";
 
-const slow = { sanitizeOps: false, sanitizeResources: false };
-
 Deno.test({
   name:
     "web: a name that differs only by a look-alike letter (Iucy, lucy) is drawn in the log's monospace face wherever the page names whom you write to",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
     const port = new URL(chat.url).port;

@@ -11,14 +11,13 @@ import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import {
   join,
+  LEAK_CHECKS_OFF,
   openPage,
   signedInPage,
   startBrowserChat,
   WAIT_MS,
   waitForLine,
 } from "../_helpers/browser.ts";
-
-const slow = { sanitizeOps: false, sanitizeResources: false };
 
 /** What the page keeps in this browser: IndexedDB databases, localStorage keys. */
 function kept(): Promise<{ databases: string[]; storage: string[] }> {
@@ -43,7 +42,7 @@ async function atEmptyJoinForm(page: Page): Promise<void> {
 Deno.test({
   name:
     "web: 'Forget me in this browser' leaves the next person at the computer no name, identity or end-to-end keys to sign in as the last one",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
     const problems: string[] = [];

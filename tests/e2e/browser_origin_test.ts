@@ -11,12 +11,11 @@ import type { Page } from "puppeteer-core";
 import {
   join,
   launchBrowser,
+  LEAK_CHECKS_OFF,
   openPage,
   startBrowserChat,
   WAIT_MS,
 } from "../_helpers/browser.ts";
-
-const slow = { sanitizeOps: false, sanitizeResources: false };
 
 /**
  * What becomes of a WebSocket the page opens to `url`: let in (the server
@@ -43,7 +42,7 @@ function webSocketOutcome(page: Page, url: string): Promise<string> {
 Deno.test({
   name:
     "web: a page from another origin cannot open a WebSocket to the chat server from its visitor's browser; the chat's own page can",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
     const chatPort = new URL(chat.url).port;
@@ -74,7 +73,7 @@ Deno.test({
 Deno.test({
   name:
     "web: a page from another origin that opens the chat page keeps no handle on it to send it elsewhere later (reverse tabnabbing)",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
     await using evil = Deno.serve(
@@ -111,7 +110,7 @@ Deno.test({
 Deno.test({
   name:
     "web: a page of a DNS rebinding site, its name now pointing at the chat server, gets neither the chat's page nor a WebSocket; a name the server was given works",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat(
       "--allowed-host",

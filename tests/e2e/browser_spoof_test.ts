@@ -11,6 +11,7 @@ import { ChatClient } from "../../src/client/chat_client.ts";
 import { importPublicKeyPem } from "../../src/crypto/keys.ts";
 import {
   join,
+  LEAK_CHECKS_OFF,
   openPage,
   startBrowserChat,
   WAIT_MS,
@@ -18,8 +19,6 @@ import {
 } from "../_helpers/browser.ts";
 import { cid, e2ePeer } from "../_helpers/e2e_peer.ts";
 import { testIdentity, type TestServer } from "../_helpers/chat.ts";
-
-const slow = { sanitizeOps: false, sanitizeResources: false };
 
 /** Rows of the log whose text holds a raw newline or bidi/format char. */
 function rawRows(): string[] {
@@ -56,7 +55,7 @@ async function signIn(server: TestServer, name: string): Promise<ChatClient> {
 Deno.test({
   name:
     "web: a file offer's name cannot forge lines in the 'not end-to-end' notice",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
     const { chat, server, page } = await setup();
     await using _chat = chat;
@@ -87,7 +86,7 @@ Deno.test({
 Deno.test({
   name:
     "web: an end-to-end secret's label cannot forge lines ('sent a secret for')",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
     const { chat, server, page } = await setup();
     await using _chat = chat;
@@ -113,7 +112,7 @@ Deno.test({
 
 Deno.test({
   name: "web: an away reason reaches the people list sanitized",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
     const { chat, server, page } = await setup();
     await using _chat = chat;
@@ -140,7 +139,7 @@ Deno.test({
 Deno.test({
   name:
     "web: a keyless offer whose name holds a quote cannot forge lines in 'Declined ...'",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
     const { chat, server, page } = await setup();
     await using _chat = chat;
@@ -164,7 +163,7 @@ Deno.test({
 Deno.test({
   name:
     "web: a message padded to the log's width cannot start a row at the left edge",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
     const { chat, server, page } = await setup();
     await using _chat = chat;

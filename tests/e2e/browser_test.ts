@@ -13,6 +13,7 @@ import { allBytes } from "../_helpers/all_bytes.ts";
 import {
   join,
   launchBrowser,
+  LEAK_CHECKS_OFF,
   openPage,
   signedInPage,
   startBrowserChat,
@@ -22,13 +23,11 @@ import {
   waitForLine,
 } from "../_helpers/browser.ts";
 
-const slow = { sanitizeOps: false, sanitizeResources: false };
-
 Deno.test({
   name:
     "web client: a browser user and a terminal user exchange public, private and group messages",
   // puppeteer keeps its own pipes and timers to Chromium until it is closed.
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
     const problems: string[] = [];
@@ -140,7 +139,7 @@ Deno.test({
 Deno.test({
   name:
     "web client: the identity stays in the browser (non-extractable) and a changed server key is refused",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
     const problems: string[] = [];
@@ -242,7 +241,7 @@ const SAFETY_NUMBER = /((?:\d{5} ){5}\d{5})\n {2}((?:\d{5} ){5}\d{5})/;
 Deno.test({
   name:
     "web client: private messages with a terminal user are end to end both ways (keys sealed in IndexedDB, used by one tab), /verify numbers match, away shows in the people list, and a changed key is shown loudly and held until /trust",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
     const problems: string[] = [];
@@ -464,7 +463,7 @@ Deno.test({
 Deno.test({
   name:
     "web client: two browsers exchange private messages end to end, and the server keeps only ciphertext",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
     const problems: string[] = [];
@@ -501,7 +500,7 @@ Deno.test({
 Deno.test({
   name:
     "web client: a browser on another machine, sent from http:// to https:// with the self-signed certificate, encrypts and chats with a terminal user",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
     // Another name for this machine: not localhost, so plain http would not
     // be a secure context, as the host's LAN address is not for everyone
@@ -565,7 +564,7 @@ Deno.test({
 
 Deno.test({
   name: "web client: usable at phone width with the keyboard alone",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
     const problems: string[] = [];
@@ -593,7 +592,7 @@ Deno.test({
 Deno.test({
   name:
     "web client: reconnects after the server restarts and sends what was typed meanwhile",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
     const problems: string[] = [];
@@ -626,7 +625,7 @@ Deno.test({
 Deno.test({
   name:
     "web client: files each way between a browser user and a terminal user, behind the page's accept prompt",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
     const problems: string[] = [];
@@ -731,7 +730,7 @@ Deno.test({
 Deno.test({
   name:
     "web client: the Content-Security-Policy stops script that reaches the page as HTML",
-  ...slow,
+  ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
     const page = await chat.browser.newPage();
