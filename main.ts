@@ -103,7 +103,14 @@ async function keygen(
       );
       return 1;
     }
-    const answer = prompt("Do you want to create new key pairs? (yes/no):");
+    let answer: string | null;
+    try {
+      answer = prompt("Do you want to create new key pairs? (yes/no):");
+    } catch {
+      // The question could not be written (stdout a pipe nobody reads any
+      // more: | head -0): nobody said yes, so the keys stay.
+      answer = null;
+    }
     if (!/^\s*y(es)?\s*$/i.test(answer ?? "")) {
       console.log("Keeping the existing keys.");
       return 0;

@@ -216,7 +216,8 @@ function launcher(
     : ["sh", ["-c", command]];
 }
 
-function shellQuote(word: string): string {
+/** `word` quoted for sh. */
+export function shellQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 

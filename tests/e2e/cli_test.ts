@@ -3,8 +3,11 @@
 import assert from "node:assert/strict";
 import {
   ChatProcess,
+  hasPty,
   listeningPort,
+  mainArgs,
   serveProcess,
+  shellQuote,
 } from "../_helpers/process.ts";
 
 async function keygen(dir: string, ...extra: string[]): Promise<ChatProcess> {
@@ -71,6 +74,57 @@ async function oneErrorLine(process: ChatProcess): Promise<string> {
   assert.match(lines[0]!, /^chat: /);
   return lines[0]!;
 }
+
+Deno.test({
+  name:
+    "chat keygen on a terminal, its stdout piped to a program already gone, keeps the existing keys and exits 0 without a word",
+  ignore: !(await hasPty()),
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      await keygen(dir);
+      const before = await Deno.readTextFile(`${dir}/private.pem`);
+      const chat = [
+        Deno.execPath(),
+        ...mainArgs(["keygen", "--bits", "2048", "--out", dir]),
+      ].map(shellQuote).join(" ");
+      // The reader closes its end and says so; keygen starts only at the
+      // line typed after that, so its question meets a pipe nobody reads.
+      const child = new Deno.Command("script", {
+        args: [
+          "--quiet",
+          "--flush",
+          "--command",
+          `{ read -r _; ${chat}; echo "keygen exited $?" >&2; } | { exec 0<&-; echo "reader gone"; }`,
+          "/dev/null",
+        ],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "null",
+        env: { NO_COLOR: "1" },
+      }).spawn();
+      const input = child.stdin.getWriter();
+      const decoder = new TextDecoder();
+      let screen = "";
+      let typed = false;
+      for await (const chunk of child.stdout) {
+        screen += decoder.decode(chunk, { stream: true });
+        if (!typed && screen.includes("reader gone")) {
+          typed = true;
+          await input.write(new TextEncoder().encode("\r"));
+        }
+        if (/keygen exited \d+/.test(screen)) break;
+      }
+      await input.close().catch(() => {});
+      await child.status;
+      assert.match(screen, /keygen exited 0/);
+      assert.doesNotMatch(screen, /EPIPE|Broken pipe|Uncaught/);
+      assert.equal(await Deno.readTextFile(`${dir}/private.pem`), before);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
 
 Deno.test("chat keygen --public-from writes beside a private key alone the public.pem chat keygen wrote for it, with serve's fingerprint line", async () => {
   const dir = await Deno.makeTempDir();

@@ -21,6 +21,7 @@ import {
   mainArgs,
   makeKeys,
   serveProcess,
+  shellQuote,
 } from "../_helpers/process.ts";
 
 interface Room {
@@ -465,11 +466,6 @@ Deno.test("chat connect (a script): once the program reading its stderr has clos
     await child.status;
   }
 });
-
-/** `word` quoted for sh. */
-function shellQuote(word: string): string {
-  return `'${word.replaceAll("'", `'\\''`)}'`;
-}
 
 Deno.test({
   name:
