@@ -581,9 +581,11 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   let pendingLine: Promise<string | null> | null = null;
   const nextLine = () => (pendingLine ??= terminal.nextLine());
   const queue: Queued[] = [];
-  const readerGone = context.output.readerGone.then(() => ({
-    reader: "gone" as const,
-  }));
+  let readerIsGone = false;
+  const readerGone = context.output.readerGone.then(() => {
+    readerIsGone = true;
+    return { reader: "gone" as const };
+  });
   for (;;) {
     const event = await Promise.race([
       nextLine().then((line) => ({ line })),
@@ -667,6 +669,8 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     });
     if (next === null) {
       chats.retry(null);
+      // Not sent, and said only to a reader still there.
+      if (readerIsGone) queue.splice(0);
       for (const { line, re } of queue.splice(0)) {
         emit({
           type: "error",

@@ -169,6 +169,14 @@ export async function reconnect(
     }
   };
   const collecting = collect();
+  // Nobody would read what a new connection brought (the program reading
+  // stdout is gone): no more attempts, and no one to tell it gave up.
+  let readerGone = false;
+  void context.output.readerGone.then(() => {
+    readerGone = true;
+    left = true;
+    retryNow();
+  });
   const stopKeys = terminal.onKeypress(() => retryNow());
   // A new network (another Wi-Fi, a cable) is worth trying at once too.
   const stopNetwork = watchNetwork(() => retryNow());
@@ -244,10 +252,12 @@ export async function reconnect(
     }
     left = true;
     waiting.showStatus(null);
-    enter({
-      kind: "gave_up",
-      reason: lastError ?? "the connection was closed",
-    });
+    if (!readerGone) {
+      enter({
+        kind: "gave_up",
+        reason: lastError ?? "the connection was closed",
+      });
+    }
     return null;
   } finally {
     left = true;

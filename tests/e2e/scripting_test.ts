@@ -348,6 +348,43 @@ Deno.test("chat connect --json keeps its notes off stdout: the key found in keys
 /** How soon a client whose stdout reader is gone has to have ended. */
 const GONE_EXIT_MS = 10_000;
 
+/**
+ * Reads `stdout` until it has written `until`, then closes the pipe's read
+ * end, as a reader that had what it wanted (`head -1`) does.
+ */
+async function readThenClose(
+  stdout: ReadableStream<Uint8Array>,
+  until: string,
+): Promise<void> {
+  const output = stdout.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  while (!text.includes(until)) {
+    const { done, value } = await output.read();
+    assert.ok(!done, `stdout ended before ${JSON.stringify(until)}:\n${text}`);
+    text += decoder.decode(value, { stream: true });
+  }
+  await output.cancel();
+}
+
+/** `child`'s exit status, or null when it is still running after `ms`. */
+async function exitWithin(
+  child: Deno.ChildProcess,
+  ms: number,
+): Promise<Deno.CommandStatus | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      child.status,
+      new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 for (const json of [false, true]) {
   Deno.test(
     `chat connect${
@@ -375,27 +412,12 @@ for (const json of [false, true]) {
       }).spawn();
       const stderr = new Response(child.stderr).text();
       const input = child.stdin.getWriter();
-      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        // As `| head -1` does: the first line read, then the pipe's read end
-        // closed.
-        const output = child.stdout.getReader();
-        const decoder = new TextDecoder();
-        let first = "";
-        while (!first.includes("\n")) {
-          const { done, value } = await output.read();
-          assert.ok(!done, `stdout ended before a line:\n${first}`);
-          first += decoder.decode(value, { stream: true });
-        }
-        await output.cancel();
+        // As `| head -1` does.
+        await readThenClose(child.stdout, "\n");
         // What answers it cannot be written.
         await input.write(new TextEncoder().encode("/list\n"));
-        const status = await Promise.race([
-          child.status,
-          new Promise<null>((resolve) => {
-            timer = setTimeout(() => resolve(null), GONE_EXIT_MS);
-          }),
-        ]);
+        const status = await exitWithin(child, GONE_EXIT_MS);
         if (status === null) child.kill("SIGKILL");
         const said = await stderr;
         assert.ok(
@@ -411,7 +433,6 @@ for (const json of [false, true]) {
           [],
         );
       } finally {
-        clearTimeout(timer);
         await input.close().catch(() => {});
         try {
           child.kill("SIGKILL");
@@ -423,6 +444,57 @@ for (const json of [false, true]) {
     },
   );
 }
+
+Deno.test("chat connect (a script) whose stdout reader leaves while the server is away stops trying to reconnect: exit 141 within seconds, saying nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-scripting-" });
+  let server: ChatProcess | null = null;
+  try {
+    await makeKeys(dir);
+    server = serveProcess(dir);
+    const port = await listeningPort(server);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: mainArgs([
+        "connect",
+        `127.0.0.1:${port}`,
+        "--pub",
+        `${dir}/public.pem`,
+        "--user",
+        "bot",
+      ]),
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1", XDG_CONFIG_HOME: join(dir, "config") },
+    }).spawn();
+    const stderr = new Response(child.stderr).text();
+    try {
+      await readThenClose(child.stdout, "Username registered");
+      // The server goes: the line saying so cannot be written.
+      server.kill("SIGKILL");
+      const status = await exitWithin(child, GONE_EXIT_MS);
+      if (status === null) child.kill("SIGKILL");
+      const said = await stderr;
+      assert.ok(
+        status !== null,
+        `still running ${GONE_EXIT_MS} ms after its reader left\nstderr:\n${said}`,
+      );
+      assert.equal(status.code, 141, said);
+      assert.equal(said, "");
+    } finally {
+      await child.stdin.close().catch(() => {});
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already ended.
+      }
+      await child.status;
+    }
+  } finally {
+    server?.kill("SIGKILL");
+    await server?.finish();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
 
 Deno.test("chat connect (a script): once the program reading its stderr has closed it, errors go unsaid and the commands after them still run", async () => {
   await using r = await room();
