@@ -669,7 +669,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     });
     if (next === null) {
       chats.retry(null);
-      // Not sent, and said only to a reader still there.
+      // Not sent; with the reader gone the session ends quietly, these too.
       if (readerIsGone) queue.splice(0);
       for (const { line, re } of queue.splice(0)) {
         emit({

@@ -586,7 +586,10 @@ class ReadlineTerminal implements Terminal {
     }
   }
 
-  /** Input ends as if it had (Ctrl-D), whatever stdin still holds. */
+  /**
+   * Input ends as if stdin had (Ctrl-D): lines already read are still
+   * handed out, nothing more is.
+   */
   endInput(): void {
     if (!this.#ended) this.#end();
   }
