@@ -216,6 +216,24 @@ function launcher(
     : ["sh", ["-c", command]];
 }
 
+/**
+ * `command` run by sh on a pseudo-terminal (util-linux `script`, see
+ * {@link hasPty}): what it writes to the terminal is the child's stdout,
+ * what the test writes to the child's stdin is typed.
+ */
+export function onPty(
+  command: string,
+  env: Record<string, string> = {},
+): Deno.ChildProcess {
+  return new Deno.Command("script", {
+    args: ["--quiet", "--flush", "--command", command, "/dev/null"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+    env: { NO_COLOR: "1", ...env },
+  }).spawn();
+}
+
 /** `word` quoted for sh. */
 export function shellQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;

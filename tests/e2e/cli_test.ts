@@ -6,6 +6,7 @@ import {
   hasPty,
   listeningPort,
   mainArgs,
+  onPty,
   serveProcess,
   shellQuote,
 } from "../_helpers/process.ts";
@@ -90,19 +91,9 @@ Deno.test({
       ].map(shellQuote).join(" ");
       // The reader closes its end and says so; keygen starts only at the
       // line typed after that, so its question meets a pipe nobody reads.
-      const child = new Deno.Command("script", {
-        args: [
-          "--quiet",
-          "--flush",
-          "--command",
-          `{ read -r _; ${chat}; echo "keygen exited $?" >&2; } | { exec 0<&-; echo "reader gone"; }`,
-          "/dev/null",
-        ],
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "null",
-        env: { NO_COLOR: "1" },
-      }).spawn();
+      const child = onPty(
+        `{ read -r _; ${chat}; echo "keygen exited $?" >&2; } | { exec 0<&-; echo "reader gone"; }`,
+      );
       const input = child.stdin.getWriter();
       const decoder = new TextDecoder();
       let screen = "";

@@ -20,6 +20,7 @@ import {
   listeningPort,
   mainArgs,
   makeKeys,
+  onPty,
   serveProcess,
   shellQuote,
 } from "../_helpers/process.ts";
@@ -345,6 +346,31 @@ Deno.test("chat connect --json keeps its notes off stdout: the key found in keys
   );
 });
 
+/**
+ * `chat connect` as bot in `r` (with `extra` options), its stdin, stdout and
+ * stderr pipes the test's own: to close one end or the other.
+ */
+function pipedBot(r: Room, ...extra: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: mainArgs([
+      "connect",
+      `127.0.0.1:${r.server.port}`,
+      "--pub",
+      r.pub,
+      "--user",
+      "bot",
+      "--no-open",
+      "--downloads",
+      join(r.dir, "bot-downloads"),
+      ...extra,
+    ]),
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", XDG_CONFIG_HOME: join(r.dir, "bot-config") },
+  }).spawn();
+}
+
 /** How soon a client whose stdout reader is gone has to have ended. */
 const GONE_EXIT_MS = 10_000;
 
@@ -365,6 +391,25 @@ async function readThenClose(
     text += decoder.decode(value, { stream: true });
   }
   await output.cancel();
+}
+
+/**
+ * Asserts that `child` exits with 141 (its stdout reader gone) within
+ * GONE_EXIT_MS, killed otherwise; returns what it said on stderr.
+ */
+async function assertLeftFor141(
+  child: Deno.ChildProcess,
+  stderr: Promise<string>,
+): Promise<string> {
+  const status = await exitWithin(child, GONE_EXIT_MS);
+  if (status === null) child.kill("SIGKILL");
+  const said = await stderr;
+  assert.ok(
+    status !== null,
+    `still running ${GONE_EXIT_MS} ms after its reader left\nstderr:\n${said}`,
+  );
+  assert.equal(status.code, 141, said);
+  return said;
 }
 
 /** `child`'s exit status, or null when it is still running after `ms`. */
@@ -392,24 +437,7 @@ for (const json of [false, true]) {
     }: once the program reading its stdout has closed it, the session ends as /quit ends it, within seconds, saying nothing, exit status 141`,
     async () => {
       await using r = await room();
-      const child = new Deno.Command(Deno.execPath(), {
-        args: mainArgs([
-          "connect",
-          `127.0.0.1:${r.server.port}`,
-          "--pub",
-          r.pub,
-          "--user",
-          "bot",
-          "--no-open",
-          "--downloads",
-          join(r.dir, "bot-downloads"),
-          ...(json ? ["--json"] : []),
-        ]),
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "piped",
-        env: { NO_COLOR: "1", XDG_CONFIG_HOME: join(r.dir, "bot-config") },
-      }).spawn();
+      const child = pipedBot(r, ...(json ? ["--json"] : []));
       const stderr = new Response(child.stderr).text();
       const input = child.stdin.getWriter();
       try {
@@ -417,14 +445,7 @@ for (const json of [false, true]) {
         await readThenClose(child.stdout, "\n");
         // What answers it cannot be written.
         await input.write(new TextEncoder().encode("/list\n"));
-        const status = await exitWithin(child, GONE_EXIT_MS);
-        if (status === null) child.kill("SIGKILL");
-        const said = await stderr;
-        assert.ok(
-          status !== null,
-          `still running ${GONE_EXIT_MS} ms after its reader left\nstderr:\n${said}`,
-        );
-        assert.equal(status.code, 141, said);
+        const said = await assertLeftFor141(child, stderr);
         // Only the note --json puts on stderr rather than stdout.
         assert.deepEqual(
           said.split("\n").filter((line) =>
@@ -471,15 +492,7 @@ Deno.test("chat connect (a script) whose stdout reader leaves while the server i
       await readThenClose(child.stdout, "Username registered");
       // The server goes: the line saying so cannot be written.
       server.kill("SIGKILL");
-      const status = await exitWithin(child, GONE_EXIT_MS);
-      if (status === null) child.kill("SIGKILL");
-      const said = await stderr;
-      assert.ok(
-        status !== null,
-        `still running ${GONE_EXIT_MS} ms after its reader left\nstderr:\n${said}`,
-      );
-      assert.equal(status.code, 141, said);
-      assert.equal(said, "");
+      assert.equal(await assertLeftFor141(child, stderr), "");
     } finally {
       await child.stdin.close().catch(() => {});
       try {
@@ -498,23 +511,7 @@ Deno.test("chat connect (a script) whose stdout reader leaves while the server i
 
 Deno.test("chat connect (a script): once the program reading its stderr has closed it, errors go unsaid and the commands after them still run", async () => {
   await using r = await room();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: mainArgs([
-      "connect",
-      `127.0.0.1:${r.server.port}`,
-      "--pub",
-      r.pub,
-      "--user",
-      "bot",
-      "--no-open",
-      "--downloads",
-      join(r.dir, "bot-downloads"),
-    ]),
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", XDG_CONFIG_HOME: join(r.dir, "bot-config") },
-  }).spawn();
+  const child = pipedBot(r);
   try {
     // Nothing is said on stderr before the first error: closed in time.
     await child.stderr.cancel();
@@ -560,19 +557,9 @@ Deno.test({
       ]),
     ].map(shellQuote).join(" ");
     // stdin and stderr the terminal (a person), stdout a pipe to head.
-    const child = new Deno.Command("script", {
-      args: [
-        "--quiet",
-        "--flush",
-        "--command",
-        `{ ${chat}; echo "chat exited $?" >&2; } | head -1`,
-        "/dev/null",
-      ],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "null",
-      env: { NO_COLOR: "1", XDG_CONFIG_HOME: join(r.dir, "sophia-config") },
-    }).spawn();
+    const child = onPty(`{ ${chat}; echo "chat exited $?" >&2; } | head -1`, {
+      XDG_CONFIG_HOME: join(r.dir, "sophia-config"),
+    });
     const input = child.stdin.getWriter();
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
