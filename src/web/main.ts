@@ -94,6 +94,7 @@ import {
 } from "./scroll_back.ts";
 import { SavableFiles } from "./savable_files.ts";
 import { type FileTarget, WebFiles } from "./web_files.ts";
+import { pageText } from "./page_text.ts";
 import { changedServerKeyMessage } from "./server_pin.ts";
 import { checkServerKeyInBrowser } from "./server_key_store.ts";
 import { FINGERPRINT_PATTERN } from "../crypto/keys.ts";
@@ -252,8 +253,17 @@ function kindOf(event: SessionEvent): string {
   return `${base}${past ? " history" : ""}${mention}`;
 }
 
+/**
+ * The status bar: it quotes the server (why it ended the connection, why a
+ * reconnection was refused), so it is made safe as the log's rows are.
+ */
 function setStatus(text: string): void {
-  ui.status.textContent = text;
+  ui.status.textContent = pageText(text);
+}
+
+/** The sign-in form's error, which quotes the server too (its refusal). */
+function setJoinError(text: string): void {
+  ui.joinError.textContent = pageText(text);
 }
 
 // --- Side lists ------------------------------------------------------------
@@ -1257,11 +1267,11 @@ let keyChangedText = "";
  */
 async function connect(): Promise<ChatClient | null> {
   if (keyChanged) {
-    ui.joinError.textContent = keyChangedText;
+    setJoinError(keyChangedText);
     return null;
   }
   if (NO_CRYPTO !== null) {
-    ui.joinError.textContent = NO_CRYPTO;
+    setJoinError(NO_CRYPTO);
     return null;
   }
   let next: ChatClient;
@@ -1269,7 +1279,7 @@ async function connect(): Promise<ChatClient | null> {
     next = await ChatClient.connect(url, { pingIntervalMs: PING_INTERVAL_MS });
   } catch (error) {
     lastConnectError = `Cannot connect to ${host}: ${messageOf(error)}`;
-    ui.joinError.textContent = `ERROR: ${lastConnectError}`;
+    setJoinError(`ERROR: ${lastConnectError}`);
     return null;
   }
   const fingerprint = next.serverFingerprint;
@@ -1281,7 +1291,7 @@ async function connect(): Promise<ChatClient | null> {
     // Unchecked, the key may not be trusted with anything: nothing is sent.
     next.abort();
     lastConnectError = messageOf(error);
-    ui.joinError.textContent = `ERROR: ${lastConnectError}`;
+    setJoinError(`ERROR: ${lastConnectError}`);
     return null;
   }
   switch (check.kind) {
@@ -1295,8 +1305,8 @@ async function connect(): Promise<ChatClient | null> {
       keyChanged = true;
       keyChangedText = text;
       document.body.classList.add("key-changed");
-      ui.trustNote.textContent = text;
-      ui.joinError.textContent = text;
+      ui.trustNote.textContent = pageText(text);
+      setJoinError(text);
       setStatus("Refused: the server's key changed");
       if (self !== "") emit({ type: "error", re: null, code: "key", text });
       return null;
@@ -1440,7 +1450,7 @@ async function startE2e(
     notify: (lines) => {
       if (lines[0]?.startsWith("WARNING: ")) {
         // A changed identity key: one loud block, and the status line.
-        log.lines(lines, "error warning");
+        log.lines(lines.map(sanitizeForTerminal), "error warning");
         setStatus(lines[0]);
         drawLists();
         return;
@@ -1561,7 +1571,7 @@ async function reconnect(reason: string): Promise<void> {
 
 async function join(name: string): Promise<void> {
   ui.joinButton.disabled = true;
-  ui.joinError.textContent = "";
+  setJoinError("");
   try {
     identity ??= await loadIdentity();
     if (!ignoredLoaded) {
@@ -1580,9 +1590,11 @@ async function join(name: string): Promise<void> {
     if (joining === null) return;
     const reply = await joining.register(name, identity, ledger);
     if (reply.t !== "welcome") {
-      ui.joinError.textContent = reply.t === "error"
-        ? reply.text
-        : `ERROR: Unexpected answer from the server (${reply.t})`;
+      setJoinError(
+        reply.t === "error"
+          ? reply.text
+          : `ERROR: Unexpected answer from the server (${reply.t})`,
+      );
       ui.name.focus();
       return;
     }
@@ -1602,7 +1614,7 @@ async function join(name: string): Promise<void> {
     drawTarget();
     ui.line.focus();
   } catch (error) {
-    ui.joinError.textContent = `ERROR: ${messageOf(error)}`;
+    setJoinError(`ERROR: ${messageOf(error)}`);
   } finally {
     ui.joinButton.disabled = false;
   }

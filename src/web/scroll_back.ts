@@ -15,6 +15,7 @@
 import { type Reply, wasUnanswered } from "../client/chat_client.ts";
 import type { Command } from "../client/commands.ts";
 import { type Conversation, conversationKey } from "../client/conversations.ts";
+import { pageText } from "./page_text.ts";
 
 /** Messages asked for at a time: a screen or two of lines. */
 export const SCROLL_BACK_PAGE = 50;
@@ -182,7 +183,8 @@ function next(
 /**
  * What the top of the log says about `conversation`'s scroll-back, with
  * `maxRows` the rows the log keeps; empty while older messages come on
- * scrolling.
+ * scrolling. A refusal is the server's words, made safe to show
+ * (page_text.ts).
  */
 export function scrollBackText(
   conversation: Conversation,
@@ -200,7 +202,7 @@ export function scrollBackText(
     case "full":
       return `This page keeps its last ${maxRows} lines: /history shows older messages (below)`;
     case "refused":
-      return state.text;
+      return pageText(state.text);
     default: {
       const unreachable: never = state;
       return unreachable;

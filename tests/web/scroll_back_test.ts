@@ -6,6 +6,7 @@ import {
   scrollBackText,
 } from "../../src/web/scroll_back.ts";
 import { type Conversation, PUBLIC } from "../../src/client/conversations.ts";
+import { MAX_PAGE_TEXT_CHARS } from "../../src/web/page_text.ts";
 import { startTestServer, TestClient } from "../_helpers/chat.ts";
 
 const jojo: Conversation = { kind: "user", name: "jojo" };
@@ -70,6 +71,16 @@ Deno.test("ScrollBacks stops at a refusal, until the conversation is chosen agai
   assert.equal(scrollBackText(team, backs.of(team), 5000), text);
   backs.again(team);
   assert.deepEqual(backs.of(team), { kind: "latest" });
+});
+
+Deno.test("scrollBackText shows a refusal with the server's controls made visible and its length bounded", () => {
+  const backs = new ScrollBacks();
+  backs.start(team, 1000);
+  const text = `ERROR: \u202egnp.exe\n${"x".repeat(4000)}`;
+  backs.finish(team, { kind: "refused", text });
+  const shown = scrollBackText(team, backs.of(team), 5000);
+  assert.ok(shown.startsWith("ERROR: <U+202E>gnp.exe^Jxxx"), shown);
+  assert.equal(shown.length, MAX_PAGE_TEXT_CHARS + 1);
 });
 
 Deno.test("ScrollBacks asks for no more than the log has room for, and stops every conversation once the log is full", () => {
