@@ -1,12 +1,19 @@
 /**
  * An exclusive advisory lock (flock) on a file, for what several processes
- * of one OS account share in the config folder: the end-to-end files of a
+ * of one OS account share: in the config folder, the end-to-end files of a
  * name (client/e2e_lock.ts, held while the process runs) and the list of
- * identity keys seen (client/file_slot.ts, held for one read and write).
+ * identity keys seen (client/file_slot.ts, held for one read and write); in
+ * a downloads folder, a partly received file (files/save.ts, held while it
+ * is being received).
  *
  * The kernel lets the lock go however its process ends, SIGKILL included,
  * so a crash never locks anyone out. The file holds the holder's pid, only
  * to name it to the next one.
+ *
+ * A holder may remove its lock file before letting go (the partial files
+ * of a downloads folder, files/save.ts, leave none behind): whoever opened
+ * the old file meanwhile and locks it after finds it is no longer the file
+ * at `path`, and tries again with the one there now.
  *
  * @module
  */
@@ -23,7 +30,8 @@ export type FileLock =
  * Takes the lock in `path`, trying again every `retryMs` for up to `waitMs`
  * while another holds it.
  *
- * @throws {Error} if the lock file cannot be opened
+ * @throws {Error} if the lock file cannot be opened, or is not a plain file
+ *   (a link someone planted: never written through)
  */
 export async function lockFile(
   path: string,
@@ -31,6 +39,29 @@ export async function lockFile(
 ): Promise<FileLock> {
   const deadline = Date.now() + waitMs;
   createPrivateDir(dirname(path));
+  for (let attempt = 1;; attempt++) {
+    const taken = await lockOpened(path, deadline, retryMs);
+    if (taken !== "gone") return taken;
+    // Its holder removed it as we locked it: a new one may be there.
+    if (attempt >= MAX_REOPENS) {
+      throw new Error(`The lock file '${path}' keeps being replaced`);
+    }
+  }
+}
+
+/** Times the lock file is opened again after being removed under us. */
+const MAX_REOPENS = 10;
+
+/**
+ * Opens the lock file at `path` and locks it; "gone" when what was locked
+ * is no longer the file at `path` (removed or replaced meanwhile).
+ */
+async function lockOpened(
+  path: string,
+  deadline: number,
+  retryMs: number,
+): Promise<FileLock | "gone"> {
+  assertNotLink(await lstatOrNull(path), path);
   // Not truncated on open: the holder's pid stays readable until we hold it.
   const file = await Deno.open(path, {
     read: true,
@@ -48,6 +79,11 @@ export async function lockFile(
       }
       await new Promise((resolve) => setTimeout(resolve, retryMs));
     }
+    // Checked before a byte is written: a link planted between the look
+    // above and the open would have the pid written over its target.
+    const there = await lstatOrNull(path);
+    assertNotLink(there, path);
+    if (there === null || !sameFile(there, await file.stat())) return "gone";
     await file.truncate(0);
     await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
     held = true;
@@ -55,6 +91,27 @@ export async function lockFile(
   } finally {
     if (!held) file.close();
   }
+}
+
+async function lstatOrNull(path: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.lstat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
+function assertNotLink(info: Deno.FileInfo | null, path: string): void {
+  if (info !== null && !info.isFile) {
+    throw new Error(`The lock file '${path}' is not a plain file`);
+  }
+}
+
+/** Whether two infos are of one file (always, where there are no inodes). */
+function sameFile(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
+  if (a.ino === null || b.ino === null) return true;
+  return a.dev === b.dev && a.ino === b.ino;
 }
 
 /** The pid written in a lock file's text; null if there is none. */

@@ -24,3 +24,34 @@ Deno.test("holderPid reads a pid, and nothing else", () => {
   assert.equal(holderPid(""), null);
   assert.equal(holderPid("12x\n"), null);
 });
+
+Deno.test(
+  "lockFile refuses a lock file that is a symbolic link, and writes nothing through it",
+  { ignore: Deno.build.os === "windows" },
+  async () => {
+    await using dir = await tempDir("chat-file-lock-");
+    // Planted where a lock file is made in a folder others can write (a
+    // downloads folder's partials): a link to a file of the user's.
+    const victim = join(dir.path, "victim.txt");
+    await Deno.writeTextFile(victim, "precious");
+    const path = join(dir.path, "a.lock");
+    await Deno.symlink(victim, path);
+    await assert.rejects(lockFile(path), /not a plain file/);
+    assert.equal(await Deno.readTextFile(victim), "precious");
+  },
+);
+
+Deno.test("lockFile taken after its holder removed the lock file holds the new one, which the next one finds held", async () => {
+  await using dir = await tempDir("chat-file-lock-");
+  const path = join(dir.path, "a.lock");
+  const first = await lockFile(path);
+  assert.equal(first.kind, "held");
+  if (first.kind !== "held") return;
+  await Deno.remove(path);
+  first.release();
+  const second = await lockFile(path);
+  assert.equal(second.kind, "held");
+  if (second.kind !== "held") return;
+  assert.deepEqual(await lockFile(path), { kind: "elsewhere", pid: Deno.pid });
+  second.release();
+});
