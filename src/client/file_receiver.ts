@@ -146,7 +146,7 @@ interface Incoming {
   failed: boolean;
   /** The first chunk (or the end) has said where the data starts. */
   started: boolean;
-  /** The partial's key while this transfer holds it. */
+  /** The partial's key, when this transfer holds it (it keeps what arrives). */
   key: string | null;
   /** Opens the chunks, once accepted. */
   cipher: FileCipher | null;
@@ -190,8 +190,6 @@ export class FileReceiver {
   #incoming = new Map<number, Incoming>();
   /** Failed transfers whose .part files are still being removed. */
   #aborting = new Set<Promise<void>>();
-  /** Partials in use by a transfer of this receiver. */
-  #keys = new Set<string>();
   #resumedAt = new Map<number, number>();
 
   constructor(client: ChatClient, options: ReceiverOptions) {
@@ -452,19 +450,16 @@ export class FileReceiver {
         throw new SaveError(refusal!);
       }
       // Resumable only for a sender the server vouches for by key, only
-      // once at a time, and only by the sender it came from (partials.ts
-      // partialOpenTo): a partial of someone else's is left as it is.
+      // by the sender it came from (partials.ts partialOpenTo): a partial
+      // of someone else's is left as it is. And only by one transfer at a
+      // time, of any process (the partial's lock, files/save.ts): another
+      // receives the file afresh.
       const key = this.#options.resume && offer.fingerprint !== undefined
         ? partialKey(offer.fingerprint, offer.name, offer.size)
         : null;
       const theirs = key !== null &&
         await partialOpenTo(this.#options.downloadsDir, key, offer.from);
-      // Checked and taken with no wait in between.
-      const resume = key !== null && theirs && !this.#keys.has(key);
-      if (resume) {
-        incoming.key = key;
-        this.#keys.add(key);
-      }
+      const resume = key !== null && theirs;
       incoming.file = await IncomingFile.create(
         this.#options.downloadsDir,
         offer.name,
@@ -488,6 +483,9 @@ export class FileReceiver {
             : {}),
         },
       );
+      if (incoming.file.resumable) {
+        incoming.key = key;
+      }
       const held = incoming.file.resumeClaim();
       // Its SHA-256 keyed, as the sender checks it (file_cipher.ts).
       const claim = held === null ? null : {
@@ -754,7 +752,6 @@ export class FileReceiver {
     this.#stopIdleWrite(incoming);
     this.#incoming.delete(incoming.offer.xfer);
     this.#resumedAt.delete(incoming.offer.xfer);
-    if (incoming.key !== null) this.#keys.delete(incoming.key);
   }
 
   /**

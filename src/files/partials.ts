@@ -10,11 +10,20 @@
  * folder that cannot be resumed (a part without its description, a broken
  * description).
  *
+ * One process at a time continues a partial: processes of one OS account
+ * may share a downloads folder (two names, two terminals), and two writing
+ * one part would each add the same bytes, so the hash check at the end
+ * would refuse it and what arrived would be lost. Whoever continues it
+ * holds `<key>.lock` (fs/file_lock.ts) until the transfer ends, and removes
+ * it then; a partial whose lock another process holds is neither continued
+ * (files/save.ts) nor cleaned away here.
+ *
  * @module
  */
 
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { lockFile } from "../fs/file_lock.ts";
 import { nameKey } from "../protocol/limits.ts";
 
 export const PARTIAL_DIR = ".chat-partial";
@@ -62,12 +71,38 @@ export function partialKey(
 export function partialPaths(
   downloadsDir: string,
   key: string,
-): { dir: string; part: string; meta: string } {
+): { dir: string; part: string; meta: string; lock: string } {
   const dir = join(downloadsDir, PARTIAL_DIR);
   return {
     dir,
     part: join(dir, `${key}.part`),
     meta: join(dir, `${key}.json`),
+    lock: join(dir, `${key}.lock`),
+  };
+}
+
+/**
+ * Takes the lock on the partial whose `<key>.lock` is at `path`; null when
+ * another process holds it (it is receiving that file now). `release`
+ * removes the lock file, then lets the lock go (only its holder may remove
+ * it: fs/file_lock.ts); it does so once, however often it is called.
+ *
+ * @throws {Error} if the lock file cannot be opened or is not a plain file
+ */
+export async function lockPartial(
+  path: string,
+): Promise<{ release: () => Promise<void> } | null> {
+  const lock = await lockFile(path);
+  if (lock.kind === "elsewhere") return null;
+  let held = true;
+  return {
+    release: async () => {
+      // Once: a second removal could take the next holder's lock file.
+      if (!held) return;
+      held = false;
+      await Deno.remove(path).catch(() => {});
+      lock.release();
+    },
   };
 }
 
@@ -131,7 +166,7 @@ export async function scanPartials(
   const keys = new Set<string>();
   try {
     for await (const entry of Deno.readDir(dir)) {
-      const match = entry.name.match(/^([0-9a-f]{32})\.(part|json)$/);
+      const match = entry.name.match(/^([0-9a-f]{32})\.(part|json|lock)$/);
       if (match && KEY_PATTERN.test(match[1]!)) keys.add(match[1]!);
     }
   } catch {
@@ -158,9 +193,14 @@ export async function scanPartials(
         partPath: paths.part,
       });
     } else if (options.clean) {
+      // Not while another process receives it: its description may be
+      // being rewritten, or its part just created.
+      const lock = await lockPartial(paths.lock).catch(() => null);
+      if (lock === null) continue;
       for (const path of [paths.part, paths.meta]) {
         await Deno.remove(path).then(() => removed++, () => {});
       }
+      await lock.release();
     }
   }
   partials.sort((a, b) => a.modified - b.modified);

@@ -19,7 +19,7 @@ import { statfs } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { createSha256, type Sha256 } from "./digest.ts";
 import { numberedName, safeFileName } from "./naming.ts";
-import { type PartialMeta, partialPaths } from "./partials.ts";
+import { lockPartial, type PartialMeta, partialPaths } from "./partials.ts";
 
 /**
  * Received files are the owner's alone and never executable; the folder too,
@@ -60,7 +60,9 @@ export interface IncomingFileOptions {
   /**
    * Keep the bytes as a resumable partial (files/partials.ts) under `key`,
    * continuing one already there: {@linkcode IncomingFile.held} says how
-   * much it holds.
+   * much it holds. While another process is receiving into that partial,
+   * the file is received afresh, as one not resumable
+   * ({@linkcode IncomingFile.resumable} false).
    */
   resume?: { key: string; meta: PartialMeta };
 }
@@ -133,6 +135,11 @@ export class IncomingFile {
   #identity: FileIdentity | null = null;
   /** The partial's description, for a resumable file (removed once saved). */
   readonly #metaPath: string | null;
+  /**
+   * Lets go of the partial's lock (files/partials.ts lockPartial), for a
+   * resumable file; null once let go.
+   */
+  #unlockPartial: (() => Promise<void>) | null;
 
   private constructor(
     dir: string,
@@ -140,14 +147,15 @@ export class IncomingFile {
     partPath: string,
     file: Deno.FsFile,
     declaredSize: number,
-    metaPath: string | null = null,
+    partial: { metaPath: string; unlock: () => Promise<void> } | null = null,
   ) {
     this.#dir = dir;
     this.#name = name;
     this.#partPath = partPath;
     this.#file = file;
     this.#declaredSize = declaredSize;
-    this.#metaPath = metaPath;
+    this.#metaPath = partial?.metaPath ?? null;
+    this.#unlockPartial = partial?.unlock ?? null;
     receiving.add(this);
   }
 
@@ -202,12 +210,17 @@ export class IncomingFile {
     );
     const name = safeFileName(untrustedName);
     if (opts.resume !== undefined) {
-      return await IncomingFile.#openPartial(
+      const partial = await IncomingFile.#openPartial(
         directory,
         name,
         declaredSize,
         opts.resume,
       );
+      // Held by another process receiving the same file (one downloads
+      // folder, two names): received afresh, under a name of its own, rather
+      // than waited for. That one may take as long as the file does, past
+      // the sender's wait for an answer, and both processes get the file.
+      if (partial !== null) return partial;
     }
     const { file, path } = await createPart(directory, name);
     // Marked before a single byte lands, and the mark stays with the file
@@ -218,18 +231,55 @@ export class IncomingFile {
 
   /**
    * Continues (or starts) the partial under `resume.key`: what it holds is
-   * hashed, so that {@linkcode resumeClaim} can say how much and what.
+   * hashed, so that {@linkcode resumeClaim} can say how much and what. Null
+   * while another process holds it.
    */
   static async #openPartial(
     directory: string,
     name: string,
     declaredSize: number,
     resume: { key: string; meta: PartialMeta },
-  ): Promise<IncomingFile> {
+  ): Promise<IncomingFile | null> {
     const paths = partialPaths(directory, resume.key);
     await ensureDirectory(paths.dir, true);
     // Another transfer removes the folder when it empties it: once more.
     await ensureDirectory(paths.dir, true).catch(() => {});
+    let lock;
+    try {
+      lock = await lockPartial(paths.lock);
+    } catch (error) {
+      throw new SaveError(
+        `Cannot lock a file in '${paths.dir}': ${
+          describeIoError(error, paths.dir)
+        }`,
+        { cause: error },
+      );
+    }
+    if (lock === null) return null;
+    try {
+      return await IncomingFile.#continuePartial(
+        directory,
+        name,
+        declaredSize,
+        resume.meta,
+        paths,
+        lock.release,
+      );
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  }
+
+  /** {@linkcode IncomingFile.#openPartial}'s work, its lock held. */
+  static async #continuePartial(
+    directory: string,
+    name: string,
+    declaredSize: number,
+    meta: PartialMeta,
+    paths: ReturnType<typeof partialPaths>,
+    unlock: () => Promise<void>,
+  ): Promise<IncomingFile> {
     let file: Deno.FsFile;
     let existed = false;
     try {
@@ -280,7 +330,7 @@ export class IncomingFile {
       await Deno.remove(paths.meta).catch((error) => {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       });
-      await Deno.writeTextFile(paths.meta, JSON.stringify(resume.meta), {
+      await Deno.writeTextFile(paths.meta, JSON.stringify(meta), {
         createNew: true,
         mode: FILE_MODE,
       });
@@ -299,7 +349,7 @@ export class IncomingFile {
       paths.part,
       file,
       declaredSize,
-      paths.meta,
+      { metaPath: paths.meta, unlock },
     );
     if (existed) await incoming.#rehash(Infinity);
     return incoming;
@@ -431,6 +481,7 @@ export class IncomingFile {
       this.#state = "finished";
       if (this.#metaPath !== null) {
         await Deno.remove(this.#metaPath).catch(() => {});
+        await this.#letPartialGo();
         await removeIfEmpty(dirname(this.#metaPath));
       }
       return saved;
@@ -467,6 +518,7 @@ export class IncomingFile {
     this.#state = "aborted";
     this.#abortReason = reason;
     this.#closeFile();
+    await this.#letPartialGo();
   }
 
   async #append(chunk: Uint8Array): Promise<void> {
@@ -532,7 +584,20 @@ export class IncomingFile {
       // Best effort: already gone, or the folder became unwritable. The
       // `.part` name makes a leftover recognisable as incomplete.
     }
-    if (this.#metaPath !== null) await removeIfEmpty(dirname(this.#metaPath));
+    if (this.#metaPath !== null) {
+      await this.#letPartialGo();
+      await removeIfEmpty(dirname(this.#metaPath));
+    }
+  }
+
+  /**
+   * Lets another process continue the partial, once this one is done with
+   * its files: saved, removed or kept to resume.
+   */
+  async #letPartialGo(): Promise<void> {
+    const unlock = this.#unlockPartial;
+    this.#unlockPartial = null;
+    await unlock?.();
   }
 
   async #moveIntoPlace(): Promise<SavedFile> {
