@@ -122,7 +122,8 @@ export function routeFileAnswer(
 
 /**
  * A recipient on another node is gone (signed out, or its node stopped
- * answering) from transfer `xfer`: as for a connection that closed.
+ * answering) from transfer `xfer`, or was not there when the offer came
+ * (their node listed them a moment longer): as for a connection that closed.
  */
 export function dropRemoteRecipient(
   state: ServerState,
@@ -133,7 +134,7 @@ export function dropRemoteRecipient(
   const transfer = state.transfers.get(xfer);
   if (transfer === undefined || !transfer.recipients.has(party.id)) return [];
   return transfer.answerBy !== null
-    ? decline(state, transfer, party.id, "disconnected", now)
+    ? goneBeforeAnswer(state, transfer, party.id, now)
     : removeRecipient(
       state,
       transfer,
@@ -287,7 +288,7 @@ export function dropTransfers(
         ...abandon(state, transfer, `${name} disconnected`, now, true),
       );
     } else if (transfer.answerBy !== null) {
-      out.push(...decline(state, transfer, id, "disconnected", now));
+      out.push(...goneBeforeAnswer(state, transfer, id, now));
     } else {
       out.push(
         ...removeRecipient(
@@ -475,6 +476,40 @@ function accept(
     offset <= transfer.size && SHA256_HEX_PATTERN.test(sha256)
   ) recipient.claim = { offset, sha256 };
   return answered(state, transfer, now);
+}
+
+/**
+ * Recipient `id` of an offer not answered yet is gone (its connection
+ * closed, it signed out elsewhere, its node died) or was never reached (its
+ * node listed it a moment after it left). A file for one user is then
+ * refused as one for a user who is not online (`no_such_user`, the same
+ * text), which is what it turned out to be: a client offering a broken
+ * transfer again tries later, as when they were already away, rather than
+ * give the file up as declined. In a group, that member declined as
+ * `disconnected`, and the others' answers decide.
+ */
+function goneBeforeAnswer(
+  state: ServerState,
+  transfer: Transfer,
+  id: ConnId,
+  now: number,
+): Outbound[] {
+  const recipient = transfer.recipients.get(id);
+  if (recipient === undefined) return [];
+  if (transfer.group !== undefined) {
+    return decline(state, transfer, id, "disconnected", now);
+  }
+  transfer.recipients.delete(id);
+  transfer.answerBy = null;
+  transfer.outcomes.push(`${recipient.name}: disconnected`);
+  finish(state, transfer, transfer.outcomes.join("; "), now);
+  if (state.session(transfer.sender) === undefined) return [];
+  return fail(
+    transfer.sender,
+    transfer.re,
+    "no_such_user",
+    `ERROR: User '${printable(recipient.name)}' is not online.`,
+  );
 }
 
 /** A recipient that has not started receiving says no (or is gone). */

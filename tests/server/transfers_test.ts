@@ -254,6 +254,52 @@ Deno.test("routeFile counts a recipient's cancel or departure before answering a
   });
 });
 
+Deno.test("routeFile answers an offer to one user who leaves before answering as one to a user who is not online, and forgets it", () => {
+  const state = room();
+  offerTo(state, { to: "jojo" });
+  // Then the room hears jojo left.
+  assert.deepEqual(disconnect(state, JOJO, T0)[0], {
+    to: [SOPHIA],
+    message: {
+      t: "error",
+      re: 7,
+      code: "no_such_user",
+      text: "ERROR: User 'jojo' is not online.",
+    },
+  });
+  assert.equal(state.transfers.size, 0);
+});
+
+Deno.test("dropRemoteRecipient answers an offer to one user on another node, gone or not found there before answering, as one to a user who is not online", () => {
+  const state = room();
+  state.remote.put("d.n2", {
+    name: "Dave",
+    nameKey: "dave",
+    node: "n2",
+    connectedAt: 1,
+    lastMessageAt: null,
+    fingerprint: null,
+    away: null,
+  });
+  offerTo(state, { to: "dave" });
+  const dave = { id: state.remoteRecipients.byKey("dave")!, name: "Dave" };
+  assert.deepEqual(
+    delivered(state, dropRemoteRecipient(state, 1, dave, T0)),
+    [{
+      to: [SOPHIA],
+      message: {
+        t: "error",
+        re: 7,
+        code: "no_such_user",
+        text: "ERROR: User 'Dave' is not online.",
+      },
+    }],
+  );
+  assert.equal(state.transfers.size, 0);
+  // Said once: what comes late about it finds nothing.
+  assert.deepEqual(dropRemoteRecipient(state, 1, dave, T0), []);
+});
+
 Deno.test("routeFile cancels a waiting offer for its recipients when the sender leaves", () => {
   const state = room();
   offerTo(state, { to: "jojo" });
