@@ -258,12 +258,17 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       again ? reached : undefined,
     ).then((outcome) => {
       status.showProgress(key, null);
+      const offerSaid = held === null;
       // An offer made again that never reached anyone is not said.
       held = null;
       // Nor is "not online yet" while offering again: the file waits on,
-      // as it was said to once already.
+      // as it was said to once already. Unless this offer was said (it
+      // reached their server, which then found them gone: a node of a
+      // cluster that still listed them, or they left while asked): its end
+      // is said too, and that it waits on.
       if (
-        again && outcome.kind === "refused" && outcome.code === "no_such_user"
+        again && !offerSaid && outcome.kind === "refused" &&
+        outcome.code === "no_such_user"
       ) return outcome;
       emit({ type: "file_sent", re, target, outcome });
       if (resendTargets(target, outcome, again).length > 0 && !leaving()) {

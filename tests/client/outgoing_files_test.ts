@@ -245,3 +245,47 @@ Deno.test("outgoingFiles says once that a file will be offered again, nothing wh
     await jojo.quit();
   }
 });
+
+Deno.test("outgoingFiles says the end of an offer made again that reached its receiver, who then left without answering, and offers it again once he is back", async () => {
+  const schedule = new CountedSchedule([20], 60_000);
+  await using offer = await offerCut(() => schedule);
+  await offer.cut();
+  // Offered again as soon as we are back: it reaches jojo and is said.
+  await offer.relink();
+  await offer.jojo.waitFor(() => offer.offers() === 2);
+  await until(() => offer.offeringSaid() === 2, "the offer said again");
+  // jojo leaves while asked: the server refuses the offer as to someone
+  // not online (before: declined as "disconnected", and given up).
+  await offer.jojo.quit();
+  await until(() => offer.againSaid() === 2, "the file to wait again");
+  const said = () =>
+    offer.events.map((e) => e.type === "notice" ? e.text : e.type);
+  const waiting = [
+    "file_offering",
+    "file_sent",
+    "notes.txt will be offered again, resuming where it stopped",
+  ];
+  assert.deepEqual(said(), [...waiting, ...waiting]);
+  const ended = offer.events.filter((e) => e.type === "file_sent").at(-1);
+  assert.deepEqual(ended?.type === "file_sent" && ended.outcome, {
+    kind: "refused",
+    text: "ERROR: User 'jojo' is not online.",
+    code: "no_such_user",
+  });
+  // Offered again while he is away, refused, and nothing more said.
+  const pauses = schedule.pauses;
+  await until(() => schedule.pauses >= pauses + 3, "three offers refused");
+  assert.deepEqual(said(), [...waiting, ...waiting]);
+  // He is back: the next offer reaches him.
+  const jojo = await TestClient.connect(
+    offer.server,
+    "jojo",
+    offer.jojoIdentity,
+  );
+  try {
+    await jojo.waitFor((m) => m.message.t === "file_offer");
+    await until(() => offer.offeringSaid() === 3, "the offer said again");
+  } finally {
+    await jojo.quit();
+  }
+});

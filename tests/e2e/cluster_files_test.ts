@@ -8,8 +8,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { ChatProcess } from "../_helpers/process.ts";
+import { HoldingProxy } from "../_helpers/holding_proxy.ts";
+import { crash } from "../_helpers/nats.ts";
 import {
   Cluster,
+  type ClusterNode,
   joinWhenKnown,
   natsForTest,
   untilKeysKnown,
@@ -236,3 +239,123 @@ Deno.test({
     }
   },
 });
+
+/** Size of the partial download in `downloads`, 0 if none yet. */
+async function partialSize(downloads: string): Promise<number> {
+  const dir = join(downloads, ".chat-partial");
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.name.endsWith(".part")) {
+        return (await Deno.stat(join(dir, entry.name))).size;
+      }
+    }
+  } catch {
+    // Not created yet.
+  }
+  return 0;
+}
+
+Deno.test({
+  name:
+    "chat serve --cluster: a file offered again to a recipient his node lists after he is gone (it died while he was asked) is refused as to someone offline, offered again, and resumes once he is back on another node",
+  ignore: NATS === null,
+  async fn() {
+    await using cluster = await Cluster.start(NATS!, {
+      prefix: "chat-cluster-reoffer",
+      // A dead node's users stay listed this long, in seconds.
+      presenceTtl: 2,
+    });
+    const [a, b] = await cluster.nodes("a", "b");
+    // jojo's first connection goes through a proxy that holds node B's
+    // data at 60% of the file: the transfer stops there, untimed.
+    const size = 8 * 1024 * 1024;
+    const proxy = new HoldingProxy(Number(b.port));
+    try {
+      await reofferedThroughDeadNode(cluster, a, b, proxy, size);
+    } finally {
+      await proxy.close();
+    }
+  },
+});
+
+/**
+ * The test above, from jojo's first connection (through `proxy` to node
+ * `b`) on; `size`: the file's.
+ */
+async function reofferedThroughDeadNode(
+  cluster: Cluster,
+  a: ClusterNode,
+  b: ClusterNode,
+  proxy: HoldingProxy,
+  size: number,
+): Promise<void> {
+  const { dir } = cluster;
+  proxy.holdAt(Math.floor(size * 0.6));
+  const downloads = join(dir, "jojo-downloads");
+  const receiving = ["--downloads", downloads, "--no-open"];
+  const jojo = cluster.connect(`127.0.0.1:${proxy.port}`, "jojo", {
+    json: false,
+    args: [...receiving, "--accept-files", "all"],
+  });
+  await jojo.waitFor(/SUCCESS: Username registered\./);
+  const alice = cluster.connect(a, "alice", { json: false });
+  await alice.waitFor(/SUCCESS: Username registered\./);
+  await waitListed(alice, "alice", "jojo");
+  const onA = await cluster.probe(a, "probea");
+  await untilKeysKnown(onA, "jojo");
+  await onA.quit();
+
+  const file = join(dir, "big.bin");
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < bytes.length; i += 65_536) {
+    crypto.getRandomValues(bytes.subarray(i, i + 65_536));
+  }
+  await Deno.writeFile(file, bytes);
+  await alice.write(`/file jojo ${file}\n`);
+  const deadline = Date.now() + 30_000;
+  while (await partialSize(downloads) < size * 0.4) {
+    assert.ok(Date.now() < deadline, "jojo never held 40% of the file");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  // The transfer breaks: jojo is killed, his connection cut.
+  jojo.kill("SIGKILL");
+  await jojo.finish();
+  proxy.cutAll();
+  await alice.waitFor(/big\.bin will be offered again/, 30_000);
+
+  // jojo is back on node B, asked about the file (--json: nobody
+  // answers), when node B dies: node A lists him there until the TTL.
+  const asked = cluster.connect(b, "jojo", { args: receiving });
+  await asked.waitFor(/"type":"file_offer"/, 60_000);
+  await alice.waitUntil(
+    () =>
+      (alice.stdout.match(/Offering big\.bin/g)?.length ?? 0) >= 2
+        ? true
+        : null,
+    "the offer made again said",
+  );
+  const waits = () =>
+    alice.stdout.match(/big\.bin will be offered again/g)?.length ?? 0;
+  const waitsBefore = waits();
+  await crash(b.process);
+  asked.kill("SIGKILL");
+  await asked.finish();
+  // Refused as to someone offline, and to be offered again (before:
+  // "big.bin was not sent to jojo: disconnected", and given up).
+  await alice.waitForStderr(/User 'jojo' is not online\./, 30_000);
+  await alice.waitUntil(
+    () => waits() > waitsBefore ? true : null,
+    "the file to wait again",
+  );
+
+  // Back on node A: offered again, and it resumes where it stopped.
+  const back = cluster.connect(a, "jojo", {
+    json: false,
+    args: [...receiving, "--accept-files", "all"],
+  });
+  await back.waitFor(/You received file big\.bin from alice\./, 60_000);
+  assert.match(back.stdout + back.stderr, /asking to resume/);
+  await alice.waitFor(/File big\.bin sent to jojo successfully\./);
+  assert.deepEqual(await Deno.readFile(join(downloads, "big.bin")), bytes);
+  assert.doesNotMatch(alice.stderr, /was not sent to jojo/);
+}
