@@ -146,15 +146,19 @@ export class ClusterNames {
       // too, or the name would stay this key's for every other node with
       // no binding behind it. A binding made all the same (the answer was
       // lost) keeps it, and is recorded again at its owner's next claim.
-      await this.#dropUnboundClaim(skeleton, key).catch(() => {});
+      await this.#dropUnboundClaim(skeleton, key, fingerprint).catch(
+        () => {},
+      );
       throw error;
     }
-    // Bound meanwhile by a node that claims no skeletons (an older version):
-    // its owner keeps it, and this key's claim goes.
+    // Bound meanwhile by a node that claims no skeletons (an older version),
+    // or by a key that took this claim over while this node was late: its
+    // owner keeps it, and this key's claim goes (its own only: the other
+    // key's claim of the name is what holds its look-alikes).
     if (binding.owner !== fingerprint) {
       await this.#change(skeleton, (claims) => ({
         answer: null,
-        next: withoutUser(claims, key),
+        next: withoutUser(claims, key, fingerprint),
       }));
       return { kind: "bound", fingerprint: binding.owner };
     }
@@ -174,12 +178,20 @@ export class ClusterNames {
     return null;
   }
 
-  /** Drops the user name `key` from `skeleton`'s claims if it is not bound. */
-  async #dropUnboundClaim(skeleton: string, key: string): Promise<void> {
+  /**
+   * Drops `fingerprint`'s claim of the user name `key` from `skeleton`'s
+   * claims if the name is not bound (another key's claim of it stays: it
+   * may have taken this one over).
+   */
+  async #dropUnboundClaim(
+    skeleton: string,
+    key: string,
+    fingerprint: string,
+  ): Promise<void> {
     if (await this.owner(key) !== null) return;
     await this.#change(skeleton, (claims) => ({
       answer: null,
-      next: withoutUser(claims, key),
+      next: withoutUser(claims, key, fingerprint),
     }));
   }
 

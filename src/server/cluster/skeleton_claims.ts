@@ -243,13 +243,22 @@ export function withGroup(
   return { ...held, groups: [...held.groups, { name, createdBy }] };
 }
 
-/** `claims` without the user name `nameKey`; null when it is not there. */
+/**
+ * `claims` without the user name `nameKey`: every key's claim of it, or
+ * only `fingerprint`'s when given (a claimant dropping its own, which must
+ * not take the claim of a key that took a stale one over: names.ts claim);
+ * null when it is not there.
+ */
 export function withoutUser(
   claims: SkeletonClaims | null,
   key: string,
+  fingerprint?: string,
 ): SkeletonClaims | null {
   if (claims === null) return null;
-  const users = claims.users.filter((user) => nameKey(user.name) !== key);
+  const users = claims.users.filter((user) =>
+    nameKey(user.name) !== key ||
+    (fingerprint !== undefined && user.fingerprint !== fingerprint)
+  );
   return users.length === claims.users.length ? null : { ...claims, users };
 }
 

@@ -474,6 +474,47 @@ Deno.test({
 
 Deno.test({
   name:
+    "ClusterNames.claim of a node too slow to bind in PENDING_CLAIM_MS, whose claim another key took over for the same name and bound, leaves that key's claim: its look-alikes stay refused",
+  ignore: NATS === null,
+  async fn() {
+    await using nats = await startNats(NATS!);
+    const nc = await connectNats([nats.url], "names-test");
+    try {
+      const kv = await openBucket(nc, NAMES_BUCKET, 0);
+      const [slow, fast] = await twoFingerprints();
+      const [third] = await twoFingerprints();
+      const start = 1_000_000;
+      const stalled = bindingHeld(kv, nameBindingKey("alice"));
+      const lateClaim = new ClusterNames(stalled.kv, "slow", () => start)
+        .claim("alice", "alice", slow);
+      await stalled.reached;
+      const names = new ClusterNames(
+        kv,
+        "fast",
+        () => start + PENDING_CLAIM_MS,
+      );
+      // Another key takes the stale claim over for alice itself, and
+      // binds and confirms it.
+      assert.deepEqual(await names.claim("alice", "alice", fast), {
+        kind: "bound",
+        fingerprint: fast,
+      });
+      // The slow node's binding comes late, and finds alice bound to fast.
+      stalled.release();
+      assert.deepEqual(await lateClaim, { kind: "bound", fingerprint: fast });
+      // Only the slow key's claim went: alice's look-alikes are still hers.
+      assert.deepEqual(await names.claim("a1ice", "a1ice", third), {
+        kind: "lookalike",
+        name: "alice",
+      });
+    } finally {
+      await nc.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
     "ClusterNames.recordOlderGroups records the groups made before skeletons were claimed, once for the cluster, so their look-alikes are refused as user and group names",
   ignore: NATS === null,
   async fn() {

@@ -96,6 +96,13 @@ Deno.test("withUser keeps a binding made before the rule beside another key's, a
   assert.equal(withUser(both, "A1ICE", G), null);
   assert.deepEqual(withoutUser(both, "a1ice"), alice);
   assert.equal(withoutUser(alice, "bob"), null);
+  // A claimant dropping its own claim leaves another key's of the name.
+  const twice: SkeletonClaims = {
+    users: [...alice.users, { name: "alice", fingerprint: G }],
+    groups: [],
+  };
+  assert.deepEqual(withoutUser(twice, "alice", G), alice);
+  assert.equal(withoutUser(alice, "alice", G), null);
   const groups: SkeletonClaims = {
     users: [],
     groups: [{ name: "Team", createdBy: "carol" }],
