@@ -98,8 +98,19 @@ export function transferControls(options: {
         if (!(await link().receiver.cancel(entry.xfer))) break;
         return [`Cancelled receiving ${name}; its partial file is removed.`];
       case "resumable":
-        if (!(await removePartial(downloadsDir, entry.key))) break;
-        return [`Removed the partial download of ${name}.`];
+        switch (await removePartial(downloadsDir, entry.key)) {
+          case "removed":
+            return [`Removed the partial download of ${name}.`];
+          case "receiving":
+            // Resumed since the listing, here or by another chat sharing
+            // the downloads folder: that transfer is what /cancel stops.
+            return [
+              `ERROR: The partial download of ${name} is being received now; /transfers lists it where it is`,
+            ];
+          case "none":
+            break;
+        }
+        break;
       default: {
         const unreachable: never = entry;
         return unreachable;

@@ -207,15 +207,29 @@ export async function scanPartials(
   return { partials, removed };
 }
 
-/** Removes a partial (at /cancel); true if something was there. */
+/**
+ * Removes a partial (at /cancel): "removed" if something was there, "none"
+ * if not, "receiving" while a transfer continues it (of this process, or
+ * of another sharing the folder), which is left as it is: its part removed
+ * under it, the file could not be saved at its end and all of it would be
+ * lost, the bytes it still gets included.
+ */
 export async function removePartial(
   downloadsDir: string,
   key: string,
-): Promise<boolean> {
+): Promise<"removed" | "none" | "receiving"> {
   const paths = partialPaths(downloadsDir, key);
+  // A lock file that cannot be used (not a plain file) protects nothing:
+  // what the user asked is done.
+  const lock = await lockPartial(paths.lock).catch(() => undefined);
+  if (lock === null) return "receiving";
   let found = false;
-  for (const path of [paths.part, paths.meta]) {
-    await Deno.remove(path).then(() => (found = true), () => {});
+  try {
+    for (const path of [paths.part, paths.meta]) {
+      await Deno.remove(path).then(() => (found = true), () => {});
+    }
+  } finally {
+    await lock?.release();
   }
-  return found;
+  return found ? "removed" : "none";
 }

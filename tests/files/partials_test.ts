@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import {
   PARTIAL_DIR,
   PARTIAL_MAX_AGE_MS,
@@ -7,6 +8,7 @@ import {
   removePartial,
   scanPartials,
 } from "../../src/files/partials.ts";
+import { IncomingFile } from "../../src/files/save.ts";
 
 async function withDownloads(run: (dir: string) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "chat-partials-" });
@@ -86,12 +88,31 @@ Deno.test("scanPartials removes a partial untouched for more than a week", async
 Deno.test("removePartial removes both files and says whether there was one", async () => {
   await withDownloads(async (dir) => {
     await plant(dir, "a".repeat(32), new Uint8Array(4), META);
-    assert.equal(await removePartial(dir, "a".repeat(32)), true);
-    assert.equal(await removePartial(dir, "a".repeat(32)), false);
+    assert.equal(await removePartial(dir, "a".repeat(32)), "removed");
+    assert.equal(await removePartial(dir, "a".repeat(32)), "none");
     assert.deepEqual(
       await Array.fromAsync(Deno.readDir(`${dir}/${PARTIAL_DIR}`)),
       [],
     );
+  });
+});
+
+Deno.test("removePartial leaves a partial a transfer is continuing (/cancel of what /transfers listed as kept, since resumed here or by another process), and that transfer saves the file whole", async () => {
+  await withDownloads(async (dir) => {
+    const content = new TextEncoder().encode("received while cancelled\n");
+    const key = "b".repeat(32);
+    const file = await IncomingFile.create(dir, META.name, content.length, {
+      maxBytes: 1024 * 1024,
+      resume: { key, meta: { ...META, v: 1, size: content.length } },
+    });
+    await file.write(content.subarray(0, 8));
+    assert.equal(await removePartial(dir, key), "receiving");
+    await file.write(content.subarray(8));
+    const saved = await file.finish(
+      createHash("sha256").update(content).digest("hex"),
+    );
+    assert.deepEqual(await Deno.readFile(saved.path), content);
+    assert.equal(await removePartial(dir, key), "none");
   });
 });
 
