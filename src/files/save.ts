@@ -242,8 +242,8 @@ export class IncomingFile {
   ): Promise<IncomingFile | null> {
     const paths = partialPaths(directory, resume.key);
     await ensureDirectory(paths.dir, true);
-    // Another transfer removes the folder when it empties it: once more.
-    await ensureDirectory(paths.dir, true).catch(() => {});
+    // Should another transfer remove the folder as it empties it, from
+    // here on, lockPartial makes it anew (fs/file_lock.ts).
     let lock;
     try {
       lock = await lockPartial(paths.lock);

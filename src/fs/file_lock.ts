@@ -11,9 +11,10 @@
  * to name it to the next one.
  *
  * A holder may remove its lock file before letting go (the partial files
- * of a downloads folder, files/save.ts, leave none behind): whoever opened
- * the old file meanwhile and locks it after finds it is no longer the file
- * at `path`, and tries again with the one there now.
+ * of a downloads folder, files/save.ts, leave none behind), and its folder
+ * once empty: whoever opened the old file meanwhile and locks it after
+ * finds it is no longer the file at `path`, and whoever comes to open it
+ * as the folder goes finds no folder; both try again, the folder made anew.
  *
  * @module
  */
@@ -38,13 +39,15 @@ export async function lockFile(
   { waitMs = 0, retryMs = 100 }: { waitMs?: number; retryMs?: number } = {},
 ): Promise<FileLock> {
   const deadline = Date.now() + waitMs;
-  createPrivateDir(dirname(path));
   for (let attempt = 1;; attempt++) {
+    // Each time: the last holder may have removed the folder it emptied.
+    createPrivateDir(dirname(path));
     const taken = await lockOpened(path, deadline, retryMs);
     if (taken !== "gone") return taken;
-    // Its holder removed it as we locked it: a new one may be there.
+    // Its holder removed it as we locked it (a new one may be there), or
+    // its folder before we opened it.
     if (attempt >= MAX_REOPENS) {
-      throw new Error(`The lock file '${path}' keeps being replaced`);
+      throw new Error(`The lock file '${path}' keeps being removed`);
     }
   }
 }
@@ -53,8 +56,9 @@ export async function lockFile(
 const MAX_REOPENS = 10;
 
 /**
- * Opens the lock file at `path` and locks it; "gone" when what was locked
- * is no longer the file at `path` (removed or replaced meanwhile).
+ * Opens the lock file at `path` and locks it; "gone" when its folder is
+ * gone, or what was locked is no longer the file at `path` (removed or
+ * replaced meanwhile).
  */
 async function lockOpened(
   path: string,
@@ -62,13 +66,21 @@ async function lockOpened(
   retryMs: number,
 ): Promise<FileLock | "gone"> {
   assertNotLink(await lstatOrNull(path), path);
-  // Not truncated on open: the holder's pid stays readable until we hold it.
-  const file = await Deno.open(path, {
-    read: true,
-    write: true,
-    create: true,
-    mode: PRIVATE_FILE_MODE,
-  });
+  let file: Deno.FsFile;
+  try {
+    // Not truncated on open: the holder's pid stays readable until we hold
+    // it.
+    file = await Deno.open(path, {
+      read: true,
+      write: true,
+      create: true,
+      mode: PRIVATE_FILE_MODE,
+    });
+  } catch (error) {
+    // With `create`, only a missing folder: removed since we made it.
+    if (error instanceof Deno.errors.NotFound) return "gone";
+    throw error;
+  }
   let held = false;
   try {
     // Tried again rather than waited for in one lock call: that one could

@@ -676,3 +676,59 @@ Deno.test(
     });
   },
 );
+
+/**
+ * Runs `meanwhile` once, just before the first `Deno.open` of `path`: what
+ * another transfer (or process) may do in that moment, made to happen there.
+ */
+function beforeOpening(
+  path: string,
+  meanwhile: () => Promise<void>,
+): Disposable {
+  const deno = Deno as { open: typeof Deno.open };
+  const open = deno.open;
+  let pending = true;
+  deno.open = async (target, options) => {
+    if (pending && String(target) === path) {
+      pending = false;
+      await meanwhile();
+    }
+    return await open(target, options);
+  };
+  return { [Symbol.dispose]: () => (deno.open = open) };
+}
+
+Deno.test("IncomingFile resuming takes its partial's lock though another transfer removed the emptied partials folder as it came to open it", async () => {
+  await withTempDir(async (dir) => {
+    const downloads = join(dir, "downloads");
+    const first = await IncomingFile.create(
+      downloads,
+      "example.txt",
+      CONTENT.length,
+      resumeOption("a".repeat(32)),
+    );
+    await writeChunks(first, CONTENT);
+    const paths = partialPaths(downloads, "d".repeat(32));
+    let second: IncomingFile;
+    {
+      using _ = beforeOpening(paths.lock, async () => {
+        // The first ends between the second making the folder and opening
+        // its lock file there: it leaves the folder empty, and removes it.
+        await first.finish(CONTENT_SHA256);
+        await assert.rejects(Deno.lstat(paths.dir), Deno.errors.NotFound);
+      });
+      second = await IncomingFile.create(
+        downloads,
+        "example.txt",
+        CONTENT.length,
+        resumeOption("d".repeat(32)),
+      );
+    }
+    assert.equal(second.resumable, true);
+    assert.equal(second.partPath, paths.part);
+    await writeChunks(second, CONTENT);
+    const saved = await second.finish(CONTENT_SHA256);
+    assert.deepEqual(await Deno.readFile(saved.path), CONTENT);
+    await assert.rejects(Deno.lstat(paths.dir), Deno.errors.NotFound);
+  });
+});

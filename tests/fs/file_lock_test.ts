@@ -55,3 +55,30 @@ Deno.test("lockFile taken after its holder removed the lock file holds the new o
   assert.deepEqual(await lockFile(path), { kind: "elsewhere", pid: Deno.pid });
   second.release();
 });
+
+Deno.test("lockFile makes its folder anew when another removes it just before the lock file is opened", async () => {
+  await using dir = await tempDir("chat-file-lock-");
+  const folder = join(dir.path, "partials");
+  const path = join(folder, "a.lock");
+  // The emptied folder of a holder that just let go (files/save.ts removes
+  // it), removed between lockFile making it and opening the file in it.
+  const deno = Deno as { open: typeof Deno.open };
+  const open = deno.open;
+  let pending = true;
+  deno.open = async (target, options) => {
+    if (pending && String(target) === path) {
+      pending = false;
+      await Deno.remove(folder);
+    }
+    return await open(target, options);
+  };
+  let lock;
+  try {
+    lock = await lockFile(path);
+  } finally {
+    deno.open = open;
+  }
+  assert.equal(lock.kind, "held");
+  if (lock.kind === "held") lock.release();
+  assert.equal(pending, false);
+});
