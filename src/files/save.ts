@@ -290,7 +290,13 @@ export class IncomingFile {
         throw new Deno.errors.NotFound();
       }
       file = await Deno.open(paths.part, { read: true, write: true });
-      const opened = identityOf(await file.stat());
+      let opened: FileIdentity | null;
+      try {
+        opened = identityOf(await file.stat());
+      } catch (error) {
+        file.close();
+        throw error;
+      }
       const seen = identityOf(info);
       if (
         opened !== null && seen !== null &&
@@ -343,6 +349,19 @@ export class IncomingFile {
         { cause: error },
       );
     }
+    // Hashed before the IncomingFile exists: one that failed here would
+    // stay among those being received (their bytes still to come counted
+    // against the free space), its part open.
+    let held: HashedPart | null = null;
+    try {
+      if (existed) held = await hashPart(file, Infinity);
+    } catch (error) {
+      file.close();
+      throw new SaveError(
+        `Cannot resume '${name}': ${describeIoError(error, paths.dir)}`,
+        { cause: error },
+      );
+    }
     const incoming = new IncomingFile(
       directory,
       name,
@@ -351,29 +370,21 @@ export class IncomingFile {
       declaredSize,
       { metaPath: paths.meta, unlock },
     );
-    if (existed) await incoming.#rehash(Infinity);
+    if (held !== null) {
+      incoming.#hash = held.hash;
+      incoming.#received = held.length;
+    }
     return incoming;
   }
 
   /**
-   * Hashes the first `upTo` bytes of the part afresh (all of it for
-   * Infinity), cuts it there, and leaves the file positioned to append.
+   * Hashes the first `upTo` bytes of the part afresh, cuts it there, and
+   * leaves the file positioned to append.
    */
   async #rehash(upTo: number): Promise<void> {
-    const file = this.#file!;
-    this.#hash = createSha256();
-    this.#received = 0;
-    await file.seek(0, Deno.SeekMode.Start);
-    const buffer = new Uint8Array(1024 * 1024);
-    while (this.#received < upTo) {
-      const want = Math.min(buffer.length, upTo - this.#received);
-      const read = await file.read(buffer.subarray(0, want));
-      if (read === null || read === 0) break;
-      this.#hash.update(buffer.subarray(0, read));
-      this.#received += read;
-    }
-    await file.truncate(this.#received);
-    await file.seek(this.#received, Deno.SeekMode.Start);
+    const { hash, length } = await hashPart(this.#file!, upTo);
+    this.#hash = hash;
+    this.#received = length;
   }
 
   /**
@@ -683,6 +694,36 @@ export class IncomingFile {
       { cause: error },
     );
   }
+}
+
+/** What the start of a partial's part holds. */
+interface HashedPart {
+  hash: Sha256;
+  length: number;
+}
+
+/**
+ * Hashes the first `upTo` bytes of `file` (all of it for Infinity), cuts it
+ * there, and leaves it positioned to append.
+ */
+async function hashPart(
+  file: Deno.FsFile,
+  upTo: number,
+): Promise<HashedPart> {
+  const hash = createSha256();
+  let length = 0;
+  await file.seek(0, Deno.SeekMode.Start);
+  const buffer = new Uint8Array(1024 * 1024);
+  while (length < upTo) {
+    const want = Math.min(buffer.length, upTo - length);
+    const read = await file.read(buffer.subarray(0, want));
+    if (read === null || read === 0) break;
+    hash.update(buffer.subarray(0, read));
+    length += read;
+  }
+  await file.truncate(length);
+  await file.seek(length, Deno.SeekMode.Start);
+  return { hash, length };
 }
 
 interface FileIdentity {

@@ -698,6 +698,48 @@ function beforeOpening(
   return { [Symbol.dispose]: () => (deno.open = open) };
 }
 
+/**
+ * Counts the files opened at `path` from now on that are still open: the
+ * test sanitizer does not see an `FsFile` left open.
+ */
+function openFilesAt(path: string): Disposable & { count(): number } {
+  const deno = Deno as { open: typeof Deno.open };
+  const open = deno.open;
+  const prototype = Deno.FsFile.prototype;
+  const close = prototype.close;
+  const opened: Deno.FsFile[] = [];
+  const closed = new WeakSet<Deno.FsFile>();
+  deno.open = async (target, options) => {
+    const file = await open(target, options);
+    if (String(target) === path) opened.push(file);
+    return file;
+  };
+  prototype.close = function (this: Deno.FsFile) {
+    closed.add(this);
+    close.call(this);
+  };
+  return {
+    count: () => opened.filter((file) => !closed.has(file)).length,
+    [Symbol.dispose]: () => {
+      deno.open = open;
+      prototype.close = close;
+    },
+  };
+}
+
+/** Every read of an open file fails, as on a failing disk. */
+function failingReads(): Disposable {
+  const prototype = Deno.FsFile.prototype;
+  const read = prototype.read;
+  prototype.read = () =>
+    Promise.reject(
+      Object.assign(new Error("Input/output error (os error 5)"), {
+        code: "EIO",
+      }),
+    );
+  return { [Symbol.dispose]: () => (prototype.read = read) };
+}
+
 Deno.test("IncomingFile resuming takes its partial's lock though another transfer removed the emptied partials folder as it came to open it", async () => {
   await withTempDir(async (dir) => {
     const downloads = join(dir, "downloads");
@@ -732,3 +774,95 @@ Deno.test("IncomingFile resuming takes its partial's lock though another transfe
     await assert.rejects(Deno.lstat(paths.dir), Deno.errors.NotFound);
   });
 });
+
+Deno.test("IncomingFile resuming a partial it cannot read fails with a SaveError, closes it, lets its lock go and keeps it for a later offer", async () => {
+  await withTempDir(async (dir) => {
+    const downloads = join(dir, "downloads");
+    const key = "e".repeat(32);
+    const first = await IncomingFile.create(
+      downloads,
+      "example.txt",
+      CONTENT.length,
+      resumeOption(key),
+    );
+    await first.write(CONTENT.subarray(0, 500));
+    await first.suspend("the connection was lost");
+    {
+      using parts = openFilesAt(partialPaths(downloads, key).part);
+      using _ = failingReads();
+      await rejectsWithSaveError(
+        IncomingFile.create(
+          downloads,
+          "example.txt",
+          CONTENT.length,
+          resumeOption(key),
+        ),
+        /^Cannot resume 'example\.txt': Input\/output error/,
+      );
+      assert.equal(parts.count(), 0);
+    }
+    const again = await IncomingFile.create(
+      downloads,
+      "example.txt",
+      CONTENT.length,
+      resumeOption(key),
+    );
+    assert.equal(again.resumeClaim()?.offset, 500);
+    await again.write(CONTENT.subarray(500));
+    const saved = await again.finish(CONTENT_SHA256);
+    assert.deepEqual(await Deno.readFile(saved.path), CONTENT);
+  });
+});
+
+Deno.test(
+  "IncomingFile.create does not count a partial it failed to resume among the files being received",
+  {
+    // statfs needs --allow-sys=statfs; without it nothing is counted.
+    ignore:
+      Deno.permissions.querySync({ name: "sys", kind: "statfs" }).state !==
+        "granted",
+  },
+  async () => {
+    await withTempDir(async (downloads) => {
+      const { statfs } = await import("node:fs/promises");
+      const stats = await statfs(downloads);
+      const MIB = 1024 * 1024;
+      // As in the test above of what files being received will take: all
+      // the free space but the 16 MiB margin and 256 MiB.
+      const size = stats.bavail * stats.bsize - 16 * MIB - 256 * MIB;
+      assert.ok(size > 0, "this test needs 272 MiB free in the temp folder");
+      const limit = { maxBytes: Number.MAX_SAFE_INTEGER };
+      const meta = {
+        v: 1 as const,
+        from: "sophia",
+        fingerprint: "SHA256:x",
+        name: "big.bin",
+        size,
+      };
+      const resume = { ...limit, resume: { key: "f".repeat(32), meta } };
+      const first = await IncomingFile.create(
+        downloads,
+        "big.bin",
+        size,
+        resume,
+      );
+      await first.write(CONTENT);
+      await first.suspend("the connection was lost");
+      {
+        using _ = failingReads();
+        // Any error: what is checked here is what it leaves behind.
+        await assert.rejects(
+          IncomingFile.create(downloads, "big.bin", size, resume),
+        );
+      }
+      // 512 MiB would not fit beside the failed one's bytes to come.
+      const other = await IncomingFile.create(
+        downloads,
+        "b.bin",
+        512 * MIB,
+        limit,
+      );
+      await other.abort("cancelled by you");
+    });
+  },
+);
