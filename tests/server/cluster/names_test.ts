@@ -98,6 +98,37 @@ async function leave(peer: Peer): Promise<void> {
   await peer.done;
 }
 
+type Bucket = Awaited<ReturnType<typeof openBucket>>;
+
+/**
+ * The names bucket of the cluster at `url`, over a connection of the test's
+ * own (`nc`, for other buckets), closed on dispose.
+ */
+async function namesBucket(url: string) {
+  const nc = await connectNats([url], "names-test");
+  try {
+    const kv = await openBucket(nc, NAMES_BUCKET, 0);
+    return { nc, kv, [Symbol.asyncDispose]: () => nc.close() };
+  } catch (error) {
+    await nc.close();
+    throw error;
+  }
+}
+
+/** `kv` with `create` in place of its own (which `create` may call). */
+function createReplaced(
+  kv: Bucket,
+  create: (key: string, value: string) => Promise<number>,
+): Bucket {
+  return new Proxy(kv, {
+    get(target, property) {
+      if (property === "create") return create;
+      const value = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
 Deno.test({
   name:
     "a cluster node refuses a look-alike of a name bound on another node whose owner left, with the one-node text, and lets that owner's key take it",
@@ -244,19 +275,16 @@ Deno.test({
   async fn() {
     await using nats = await startNats(NATS!);
     const alice = await freshIdentity();
-    const nc = await connectNats([nats.url], "names-test");
-    try {
-      const kv = await openBucket(nc, NAMES_BUCKET, 0);
+    {
+      await using bucket = await namesBucket(nats.url);
       // As a node of an older version bound it: by its exact name only.
-      await kv.create(
+      await bucket.kv.create(
         nameBindingKey("alice"),
         await identityFingerprint(alice.publicRaw),
       );
-      const names = new ClusterNames(kv, "test");
+      const names = new ClusterNames(bucket.kv, "test");
       assert.equal(await names.recordOlderBindings(), 1);
       assert.equal(await names.recordOlderBindings(), null);
-    } finally {
-      await nc.close();
     }
     await using node = await Node.start(nats.url);
     const refused = await node.signIn("a1ice", await freshIdentity());
@@ -277,47 +305,38 @@ Deno.test({
   ignore: NATS === null,
   async fn() {
     await using nats = await startNats(NATS!);
-    const nc = await connectNats([nats.url], "names-test");
-    try {
-      const kv = await openBucket(nc, NAMES_BUCKET, 0);
-      // NATS fails the binding's write, after the skeleton's went through.
-      const binding = nameBindingKey("alice");
-      const failing = new Proxy(kv, {
-        get(target, property) {
-          if (property === "create") {
-            return (key: string, value: string) =>
-              key === binding
-                ? Promise.reject(new Error("connection lost"))
-                : target.create(key, value);
-          }
-          const value = Reflect.get(target, property);
-          return typeof value === "function" ? value.bind(target) : value;
-        },
-      });
-      const first = await identityFingerprint(
-        (await freshIdentity()).publicRaw,
-      );
-      await assert.rejects(
-        new ClusterNames(failing, "test").claim("alice", "alice", first),
-        /connection lost/,
-      );
-      const names = new ClusterNames(kv, "test");
-      assert.equal(await names.owner("alice"), null);
-      // Another key may have the name, and its look-alikes are its own.
-      const second = await identityFingerprint(
-        (await freshIdentity()).publicRaw,
-      );
-      assert.deepEqual(await names.claim("alice", "alice", second), {
-        kind: "bound",
-        fingerprint: second,
-      });
-      assert.deepEqual(await names.claim("a1ice", "a1ice", first), {
-        kind: "lookalike",
-        name: "alice",
-      });
-    } finally {
-      await nc.close();
-    }
+    await using bucket = await namesBucket(nats.url);
+    const { kv } = bucket;
+    // NATS fails the binding's write, after the skeleton's went through.
+    const binding = nameBindingKey("alice");
+    const failing = createReplaced(
+      kv,
+      (key, value) =>
+        key === binding
+          ? Promise.reject(new Error("connection lost"))
+          : kv.create(key, value),
+    );
+    const first = await identityFingerprint(
+      (await freshIdentity()).publicRaw,
+    );
+    await assert.rejects(
+      new ClusterNames(failing, "test").claim("alice", "alice", first),
+      /connection lost/,
+    );
+    const names = new ClusterNames(kv, "test");
+    assert.equal(await names.owner("alice"), null);
+    // Another key may have the name, and its look-alikes are its own.
+    const second = await identityFingerprint(
+      (await freshIdentity()).publicRaw,
+    );
+    assert.deepEqual(await names.claim("alice", "alice", second), {
+      kind: "bound",
+      fingerprint: second,
+    });
+    assert.deepEqual(await names.claim("a1ice", "a1ice", first), {
+      kind: "lookalike",
+      name: "alice",
+    });
   },
 });
 
@@ -369,25 +388,17 @@ async function twoFingerprints(): Promise<[string, string]> {
  * resolves once it is asked for, that is once its skeleton is claimed.
  */
 function bindingHeld(
-  kv: Awaited<ReturnType<typeof openBucket>>,
+  kv: Bucket,
   binding: string,
 ): { kv: typeof kv; reached: Promise<void>; release(): void } {
   const reached = Promise.withResolvers<void>();
   const released = Promise.withResolvers<void>();
-  const held = new Proxy(kv, {
-    get(target, property) {
-      if (property === "create") {
-        return async (key: string, value: string) => {
-          if (key === binding) {
-            reached.resolve();
-            await released.promise;
-          }
-          return await target.create(key, value);
-        };
-      }
-      const value = Reflect.get(target, property);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
+  const held = createReplaced(kv, async (key, value) => {
+    if (key === binding) {
+      reached.resolve();
+      await released.promise;
+    }
+    return await kv.create(key, value);
   });
   return {
     kv: held,
@@ -396,44 +407,57 @@ function bindingHeld(
   };
 }
 
+/**
+ * Node "slow" claiming alice for a key of its own, stalled before it writes
+ * the binding (`stalled.release()` lets it go on; `lateClaim` is its claim's
+ * outcome), and node "fast" (`names`, for key `fast`) whose clock says that
+ * claim is PENDING_CLAIM_MS old: one it may take over.
+ */
+async function slowClaimOfAlice(kv: Bucket) {
+  const [slow, fast] = await twoFingerprints();
+  const start = 1_000_000;
+  const stalled = bindingHeld(kv, nameBindingKey("alice"));
+  const lateClaim = new ClusterNames(stalled.kv, "slow", () => start)
+    .claim("alice", "alice", slow);
+  await stalled.reached;
+  const names = new ClusterNames(kv, "fast", () => start + PENDING_CLAIM_MS);
+  return { fast, stalled, lateClaim, names };
+}
+
 Deno.test({
   name:
     "ClusterNames.claim takes over a look-alike's pending claim whose node died before binding it, once PENDING_CLAIM_MS old and not before",
   ignore: NATS === null,
   async fn() {
     await using nats = await startNats(NATS!);
-    const nc = await connectNats([nats.url], "names-test");
-    try {
-      const kv = await openBucket(nc, NAMES_BUCKET, 0);
-      const [dead, other] = await twoFingerprints();
-      const start = 1_000_000;
-      // Node "gone" claims alice, and dies before its binding is written.
-      const gone = bindingHeld(kv, nameBindingKey("alice"));
-      new ClusterNames(gone.kv, "gone", () => start)
-        .claim("alice", "alice", dead).catch(() => {});
-      await gone.reached;
-      let clock = start + PENDING_CLAIM_MS - 1;
-      const names = new ClusterNames(kv, "live", () => clock);
-      // Until it is PENDING_CLAIM_MS old, its claim holds (its node may
-      // be only slow).
-      assert.deepEqual(await names.claim("a1ice", "a1ice", other), {
-        kind: "lookalike",
-        name: "alice",
-      });
-      clock = start + PENDING_CLAIM_MS;
-      assert.deepEqual(await names.claim("a1ice", "a1ice", other), {
-        kind: "bound",
-        fingerprint: other,
-      });
-      assert.equal(await names.owner("alice"), null);
-      // The family is the new key's now: its look-alikes are its own.
-      assert.deepEqual(await names.claim("alice", "alice", other), {
-        kind: "bound",
-        fingerprint: other,
-      });
-    } finally {
-      await nc.close();
-    }
+    await using bucket = await namesBucket(nats.url);
+    const { kv } = bucket;
+    const [dead, other] = await twoFingerprints();
+    const start = 1_000_000;
+    // Node "gone" claims alice, and dies before its binding is written.
+    const gone = bindingHeld(kv, nameBindingKey("alice"));
+    new ClusterNames(gone.kv, "gone", () => start)
+      .claim("alice", "alice", dead).catch(() => {});
+    await gone.reached;
+    let clock = start + PENDING_CLAIM_MS - 1;
+    const names = new ClusterNames(kv, "live", () => clock);
+    // Until it is PENDING_CLAIM_MS old, its claim holds (its node may
+    // be only slow).
+    assert.deepEqual(await names.claim("a1ice", "a1ice", other), {
+      kind: "lookalike",
+      name: "alice",
+    });
+    clock = start + PENDING_CLAIM_MS;
+    assert.deepEqual(await names.claim("a1ice", "a1ice", other), {
+      kind: "bound",
+      fingerprint: other,
+    });
+    assert.equal(await names.owner("alice"), null);
+    // The family is the new key's now: its look-alikes are its own.
+    assert.deepEqual(await names.claim("alice", "alice", other), {
+      kind: "bound",
+      fingerprint: other,
+    });
   },
 });
 
@@ -443,32 +467,18 @@ Deno.test({
   ignore: NATS === null,
   async fn() {
     await using nats = await startNats(NATS!);
-    const nc = await connectNats([nats.url], "names-test");
-    try {
-      const kv = await openBucket(nc, NAMES_BUCKET, 0);
-      const [slow, fast] = await twoFingerprints();
-      const start = 1_000_000;
-      const stalled = bindingHeld(kv, nameBindingKey("alice"));
-      const lateClaim = new ClusterNames(stalled.kv, "slow", () => start)
-        .claim("alice", "alice", slow);
-      await stalled.reached;
-      const names = new ClusterNames(
-        kv,
-        "fast",
-        () => start + PENDING_CLAIM_MS,
-      );
-      assert.deepEqual(await names.claim("a1ice", "a1ice", fast), {
-        kind: "bound",
-        fingerprint: fast,
-      });
-      // The slow node binds alice now, and finds its claim gone.
-      stalled.release();
-      assert.deepEqual(await lateClaim, { kind: "lookalike", name: "a1ice" });
-      assert.equal(await names.owner("alice"), null);
-      assert.equal(await names.owner("a1ice"), fast);
-    } finally {
-      await nc.close();
-    }
+    await using bucket = await namesBucket(nats.url);
+    const { kv } = bucket;
+    const { fast, stalled, lateClaim, names } = await slowClaimOfAlice(kv);
+    assert.deepEqual(await names.claim("a1ice", "a1ice", fast), {
+      kind: "bound",
+      fingerprint: fast,
+    });
+    // The slow node binds alice now, and finds its claim gone.
+    stalled.release();
+    assert.deepEqual(await lateClaim, { kind: "lookalike", name: "a1ice" });
+    assert.equal(await names.owner("alice"), null);
+    assert.equal(await names.owner("a1ice"), fast);
   },
 });
 
@@ -478,38 +488,24 @@ Deno.test({
   ignore: NATS === null,
   async fn() {
     await using nats = await startNats(NATS!);
-    const nc = await connectNats([nats.url], "names-test");
-    try {
-      const kv = await openBucket(nc, NAMES_BUCKET, 0);
-      const [slow, fast] = await twoFingerprints();
-      const [third] = await twoFingerprints();
-      const start = 1_000_000;
-      const stalled = bindingHeld(kv, nameBindingKey("alice"));
-      const lateClaim = new ClusterNames(stalled.kv, "slow", () => start)
-        .claim("alice", "alice", slow);
-      await stalled.reached;
-      const names = new ClusterNames(
-        kv,
-        "fast",
-        () => start + PENDING_CLAIM_MS,
-      );
-      // Another key takes the stale claim over for alice itself, and
-      // binds and confirms it.
-      assert.deepEqual(await names.claim("alice", "alice", fast), {
-        kind: "bound",
-        fingerprint: fast,
-      });
-      // The slow node's binding comes late, and finds alice bound to fast.
-      stalled.release();
-      assert.deepEqual(await lateClaim, { kind: "bound", fingerprint: fast });
-      // Only the slow key's claim went: alice's look-alikes are still hers.
-      assert.deepEqual(await names.claim("a1ice", "a1ice", third), {
-        kind: "lookalike",
-        name: "alice",
-      });
-    } finally {
-      await nc.close();
-    }
+    await using bucket = await namesBucket(nats.url);
+    const { kv } = bucket;
+    const { fast, stalled, lateClaim, names } = await slowClaimOfAlice(kv);
+    const [third] = await twoFingerprints();
+    // Another key takes the stale claim over for alice itself, and
+    // binds and confirms it.
+    assert.deepEqual(await names.claim("alice", "alice", fast), {
+      kind: "bound",
+      fingerprint: fast,
+    });
+    // The slow node's binding comes late, and finds alice bound to fast.
+    stalled.release();
+    assert.deepEqual(await lateClaim, { kind: "bound", fingerprint: fast });
+    // Only the slow key's claim went: alice's look-alikes are still hers.
+    assert.deepEqual(await names.claim("a1ice", "a1ice", third), {
+      kind: "lookalike",
+      name: "alice",
+    });
   },
 });
 
@@ -519,34 +515,30 @@ Deno.test({
   ignore: NATS === null,
   async fn() {
     await using nats = await startNats(NATS!);
-    const nc = await connectNats([nats.url], "names-test");
-    try {
-      const kv = await openBucket(nc, NAMES_BUCKET, 0);
-      const groups = await openBucket(nc, GROUPS_BUCKET, 0);
-      // As a node of an older version made it: in the groups bucket only.
-      await groups.create(
-        groupRecordKey("team"),
-        encodeGroupRecord({
-          name: "team",
-          createdBy: "carol",
-          createdAt: 1,
-          members: ["carol"],
-        }),
-      );
-      const names = new ClusterNames(kv, "test");
-      assert.equal(await names.recordOlderGroups(groups), 1);
-      assert.equal(await names.recordOlderGroups(groups), null);
-      const [fingerprint] = await twoFingerprints();
-      assert.deepEqual(await names.claim("tearn", "tearn", fingerprint), {
-        kind: "group",
+    await using bucket = await namesBucket(nats.url);
+    const { kv } = bucket;
+    const groups = await openBucket(bucket.nc, GROUPS_BUCKET, 0);
+    // As a node of an older version made it: in the groups bucket only.
+    await groups.create(
+      groupRecordKey("team"),
+      encodeGroupRecord({
         name: "team",
-      });
-      assert.deepEqual(await names.claimGroup("tearn", "dave"), {
-        kind: "group",
-        name: "team",
-      });
-    } finally {
-      await nc.close();
-    }
+        createdBy: "carol",
+        createdAt: 1,
+        members: ["carol"],
+      }),
+    );
+    const names = new ClusterNames(kv, "test");
+    assert.equal(await names.recordOlderGroups(groups), 1);
+    assert.equal(await names.recordOlderGroups(groups), null);
+    const [fingerprint] = await twoFingerprints();
+    assert.deepEqual(await names.claim("tearn", "tearn", fingerprint), {
+      kind: "group",
+      name: "team",
+    });
+    assert.deepEqual(await names.claimGroup("tearn", "dave"), {
+      kind: "group",
+      name: "team",
+    });
   },
 });
