@@ -77,6 +77,19 @@ function offerTo(
   });
 }
 
+/** dave (shown as `name`) online on node n2, not on this one. */
+function daveOnNode2(state: ServerState, name: string): void {
+  state.remote.put("d.n2", {
+    name,
+    nameKey: "dave",
+    node: "n2",
+    connectedAt: 1,
+    lastMessageAt: null,
+    fingerprint: null,
+    away: null,
+  });
+}
+
 Deno.test("routeFile asks the recipient first: the offer names the sender's key and the wait, the sender hears nothing yet", () => {
   const state = room();
   assert.deepEqual(offerTo(state, { to: "jojo" }), [{
@@ -272,15 +285,7 @@ Deno.test("routeFile answers an offer to one user who leaves before answering as
 
 Deno.test("dropRemoteRecipient answers an offer to one user on another node, gone or not found there before answering, as one to a user who is not online", () => {
   const state = room();
-  state.remote.put("d.n2", {
-    name: "Dave",
-    nameKey: "dave",
-    node: "n2",
-    connectedAt: 1,
-    lastMessageAt: null,
-    fingerprint: null,
-    away: null,
-  });
+  daveOnNode2(state, "Dave");
   offerTo(state, { to: "dave" });
   const dave = { id: state.remoteRecipients.byKey("dave")!, name: "Dave" };
   assert.deepEqual(
@@ -566,15 +571,7 @@ Deno.test("routeFile counts a chunk as its body less the tag, and cancels one wi
 
 Deno.test("routeFile offers to a user on another node under a stand-in id, takes their answers under it, and drops them resumably when they go", () => {
   const state = room();
-  state.remote.put("d.n2", {
-    name: "Dave",
-    nameKey: "dave",
-    node: "n2",
-    connectedAt: 1,
-    lastMessageAt: null,
-    fingerprint: null,
-    away: null,
-  });
+  daveOnNode2(state, "Dave");
   const [offer] = offerTo(state, { to: "dave" });
   const standIn = state.remoteRecipients.byKey("dave")!;
   assert.ok(standIn < 0);
@@ -628,15 +625,7 @@ Deno.test("routeFile offers to a user on another node under a stand-in id, takes
 
 Deno.test("routeFile offers a group's file to its members on other nodes too", () => {
   const state = room();
-  state.remote.put("d.n2", {
-    name: "dave",
-    nameKey: "dave",
-    node: "n2",
-    connectedAt: 1,
-    lastMessageAt: null,
-    fingerprint: null,
-    away: null,
-  });
+  daveOnNode2(state, "dave");
   connect(state, 9);
   route(state, 9, { t: "register", id: 0, name: "dave", key: KEY }, NONE, 9);
   route(state, 9, { t: "join", id: 1, group: "team" }, NONE, T0);
