@@ -6,7 +6,11 @@
  */
 
 import assert from "node:assert/strict";
-import { natsServerPath, startNats } from "../../_helpers/nats.ts";
+import {
+  natsServerPath,
+  type RestartableNats,
+  startNats,
+} from "../../_helpers/nats.ts";
 import { core, freshIdentity, Peer } from "../../_helpers/core_peer.ts";
 import { ClusterNode } from "../../../src/server/cluster/node.ts";
 import { ClusterNames } from "../../../src/server/cluster/names.ts";
@@ -30,6 +34,21 @@ import type { ServerCore } from "../../../src/server/serve.ts";
 import type { ServerMessage } from "../../../src/protocol/messages.ts";
 
 const NATS = await natsServerPath();
+
+/** A test against a `nats-server -js` of its own; skipped without one. */
+function natsTest(
+  name: string,
+  fn: (nats: RestartableNats) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    ignore: NATS === null,
+    async fn() {
+      await using nats = await startNats(NATS!);
+      await fn(nats);
+    },
+  });
+}
 
 /** What a node's cluster part logged, and waits for a line of it. */
 class NodeLog {
@@ -129,12 +148,9 @@ function createReplaced(
   });
 }
 
-Deno.test({
-  name:
-    "a cluster node refuses a look-alike of a name bound on another node whose owner left, with the one-node text, and lets that owner's key take it",
-  ignore: NATS === null,
-  async fn() {
-    await using nats = await startNats(NATS!);
+natsTest(
+  "a cluster node refuses a look-alike of a name bound on another node whose owner left, with the one-node text, and lets that owner's key take it",
+  async (nats) => {
     const alice = await freshIdentity();
     {
       await using a = await Node.start(nats.url);
@@ -157,14 +173,11 @@ Deno.test({
     assert.equal(own.reply.t, "welcome", JSON.stringify(own.reply));
     await leave(own.peer);
   },
-});
+);
 
-Deno.test({
-  name:
-    "a cluster node refuses /create of a user's name (or a look-alike) bound on another node whose owner left, and a new user named like a group made on another node",
-  ignore: NATS === null,
-  async fn() {
-    await using nats = await startNats(NATS!);
+natsTest(
+  "a cluster node refuses /create of a user's name (or a look-alike) bound on another node whose owner left, and a new user named like a group made on another node",
+  async (nats) => {
     {
       await using a = await Node.start(nats.url);
       const bob = await a.signIn("bob", await freshIdentity());
@@ -201,14 +214,11 @@ Deno.test({
     );
     await leave(tearn.peer);
   },
-});
+);
 
-Deno.test({
-  name:
-    "two cluster nodes racing for look-alike names under two keys, or a user and a group of one name, give each name to exactly one",
-  ignore: NATS === null,
-  async fn() {
-    await using nats = await startNats(NATS!);
+natsTest(
+  "two cluster nodes racing for look-alike names under two keys, or a user and a group of one name, give each name to exactly one",
+  async (nats) => {
     await using a = await Node.start(nats.url);
     await using b = await Node.start(nats.url);
     const creator = await a.signIn("zed", await freshIdentity());
@@ -266,14 +276,11 @@ Deno.test({
       [...begun.map(({ peer }) => peer), user, creator.peer].map(leave),
     );
   },
-});
+);
 
-Deno.test({
-  name:
-    "ClusterNames.recordOlderBindings records the names bound before skeletons were claimed, once for the cluster, so their look-alikes are refused on any node",
-  ignore: NATS === null,
-  async fn() {
-    await using nats = await startNats(NATS!);
+natsTest(
+  "ClusterNames.recordOlderBindings records the names bound before skeletons were claimed, once for the cluster, so their look-alikes are refused on any node",
+  async (nats) => {
     const alice = await freshIdentity();
     {
       await using bucket = await namesBucket(nats.url);
@@ -297,14 +304,11 @@ Deno.test({
     assert.equal(own.reply.t, "welcome", JSON.stringify(own.reply));
     await leave(own.peer);
   },
-});
+);
 
-Deno.test({
-  name:
-    "ClusterNames.claim drops the skeleton claim it made when the binding then fails, so the name is not held for a key it was never bound to",
-  ignore: NATS === null,
-  async fn() {
-    await using nats = await startNats(NATS!);
+natsTest(
+  "ClusterNames.claim drops the skeleton claim it made when the binding then fails, so the name is not held for a key it was never bound to",
+  async (nats) => {
     await using bucket = await namesBucket(nats.url);
     const { kv } = bucket;
     // NATS fails the binding's write, after the skeleton's went through.
@@ -338,14 +342,11 @@ Deno.test({
       name: "alice",
     });
   },
-});
+);
 
-Deno.test({
-  name:
-    "a cluster node refuses /create while it cannot reach NATS, with internal and a text saying to try again, as it refuses a sign-in, and makes the group once NATS is back",
-  ignore: NATS === null,
-  async fn() {
-    await using nats = await startNats(NATS!);
+natsTest(
+  "a cluster node refuses /create while it cannot reach NATS, with internal and a text saying to try again, as it refuses a sign-in, and makes the group once NATS is back",
+  async (nats) => {
     await using a = await Node.start(nats.url);
     const dave = await a.signIn("dave", await freshIdentity());
     assert.equal(dave.reply.t, "welcome", JSON.stringify(dave.reply));
@@ -372,7 +373,7 @@ Deno.test({
     );
     await leave(dave.peer);
   },
-});
+);
 
 /** Identity-key fingerprints of two fresh keys. */
 async function twoFingerprints(): Promise<[string, string]> {
@@ -424,12 +425,9 @@ async function slowClaimOfAlice(kv: Bucket) {
   return { fast, stalled, lateClaim, names };
 }
 
-Deno.test({
-  name:
-    "ClusterNames.claim takes over a look-alike's pending claim whose node died before binding it, once PENDING_CLAIM_MS old and not before",
-  ignore: NATS === null,
-  async fn() {
-    await using nats = await startNats(NATS!);
+natsTest(
+  "ClusterNames.claim takes over a look-alike's pending claim whose node died before binding it, once PENDING_CLAIM_MS old and not before",
+  async (nats) => {
     await using bucket = await namesBucket(nats.url);
     const { kv } = bucket;
     const [dead, other] = await twoFingerprints();
@@ -459,14 +457,11 @@ Deno.test({
       fingerprint: other,
     });
   },
-});
+);
 
-Deno.test({
-  name:
-    "ClusterNames.claim of a node too slow to bind in PENDING_CLAIM_MS, whose claim was taken over meanwhile, deletes its late binding and is refused the look-alike",
-  ignore: NATS === null,
-  async fn() {
-    await using nats = await startNats(NATS!);
+natsTest(
+  "ClusterNames.claim of a node too slow to bind in PENDING_CLAIM_MS, whose claim was taken over meanwhile, deletes its late binding and is refused the look-alike",
+  async (nats) => {
     await using bucket = await namesBucket(nats.url);
     const { kv } = bucket;
     const { fast, stalled, lateClaim, names } = await slowClaimOfAlice(kv);
@@ -480,14 +475,11 @@ Deno.test({
     assert.equal(await names.owner("alice"), null);
     assert.equal(await names.owner("a1ice"), fast);
   },
-});
+);
 
-Deno.test({
-  name:
-    "ClusterNames.claim of a node too slow to bind in PENDING_CLAIM_MS, whose claim another key took over for the same name and bound, leaves that key's claim: its look-alikes stay refused",
-  ignore: NATS === null,
-  async fn() {
-    await using nats = await startNats(NATS!);
+natsTest(
+  "ClusterNames.claim of a node too slow to bind in PENDING_CLAIM_MS, whose claim another key took over for the same name and bound, leaves that key's claim: its look-alikes stay refused",
+  async (nats) => {
     await using bucket = await namesBucket(nats.url);
     const { kv } = bucket;
     const { fast, stalled, lateClaim, names } = await slowClaimOfAlice(kv);
@@ -507,14 +499,11 @@ Deno.test({
       name: "alice",
     });
   },
-});
+);
 
-Deno.test({
-  name:
-    "ClusterNames.recordOlderGroups records the groups made before skeletons were claimed, once for the cluster, so their look-alikes are refused as user and group names",
-  ignore: NATS === null,
-  async fn() {
-    await using nats = await startNats(NATS!);
+natsTest(
+  "ClusterNames.recordOlderGroups records the groups made before skeletons were claimed, once for the cluster, so their look-alikes are refused as user and group names",
+  async (nats) => {
     await using bucket = await namesBucket(nats.url);
     const { kv } = bucket;
     const groups = await openBucket(bucket.nc, GROUPS_BUCKET, 0);
@@ -541,4 +530,4 @@ Deno.test({
       name: "team",
     });
   },
-});
+);
