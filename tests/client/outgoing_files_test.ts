@@ -93,10 +93,10 @@ async function offerCut(schedule: () => ResendSchedule) {
   };
   const sending = outgoing.send({ to: "jojo" }, path, 1);
   await jojo.waitFor((m) => m.message.t === "file_offer");
+  const offeringSaid = () =>
+    events.filter((e) => e.type === "file_offering").length;
   return {
-    server,
     jojo,
-    jojoIdentity,
     events,
     transfers,
     sending,
@@ -108,7 +108,26 @@ async function offerCut(schedule: () => ResendSchedule) {
         e.type === "notice" && / will be offered again/.test(e.text)
       ).length,
     /** "Offering notes.txt ..." said so far. */
-    offeringSaid: () => events.filter((e) => e.type === "file_offering").length,
+    offeringSaid,
+    /** What was said so far: each notice's text, else the event's type. */
+    said: () => events.map((e) => e.type === "notice" ? e.text : e.type),
+    /**
+     * jojo signs in again: once the offer made again reaches him, and has
+     * been said `offered` times in all, `meanwhile` runs; then he leaves.
+     */
+    async jojoBack(
+      offered: number,
+      meanwhile: () => void = () => {},
+    ): Promise<void> {
+      const back = await TestClient.connect(server, "jojo", jojoIdentity);
+      try {
+        await back.waitFor((m) => m.message.t === "file_offer");
+        await until(() => offeringSaid() === offered, "the offer said again");
+        meanwhile();
+      } finally {
+        await back.quit();
+      }
+    },
     async cut(): Promise<void> {
       link.client.abort();
       await link.client.ended;
@@ -218,32 +237,20 @@ Deno.test("outgoingFiles says once that a file will be offered again, nothing wh
   await until(() => schedule.pauses >= 5, "five offers refused");
   // What was said is what the break said: the offer, its end, and that it
   // will be offered again; nothing for each refusal.
-  const said = () =>
-    offer.events.map((e) => e.type === "notice" ? e.text : e.type);
-  assert.deepEqual(said(), [
+  assert.deepEqual(offer.said(), [
     "file_offering",
     "file_sent",
     "notes.txt will be offered again, resuming where it stopped",
   ]);
   // jojo is back: the next offer reaches him, and is said while it waits
   // for his answer.
-  const jojo = await TestClient.connect(
-    offer.server,
-    "jojo",
-    offer.jojoIdentity,
-  );
-  try {
-    await jojo.waitFor((m) => m.message.t === "file_offer");
-    await until(() => offer.offeringSaid() === 2, "the offer said again");
-    assert.deepEqual(said(), [
+  await offer.jojoBack(2, () =>
+    assert.deepEqual(offer.said(), [
       "file_offering",
       "file_sent",
       "notes.txt will be offered again, resuming where it stopped",
       "file_offering",
-    ]);
-  } finally {
-    await jojo.quit();
-  }
+    ]));
 });
 
 Deno.test("outgoingFiles says the end of an offer made again that reached its receiver, who then left without answering, and offers it again once he is back", async () => {
@@ -258,14 +265,12 @@ Deno.test("outgoingFiles says the end of an offer made again that reached its re
   // not online (before: declined as "disconnected", and given up).
   await offer.jojo.quit();
   await until(() => offer.againSaid() === 2, "the file to wait again");
-  const said = () =>
-    offer.events.map((e) => e.type === "notice" ? e.text : e.type);
   const waiting = [
     "file_offering",
     "file_sent",
     "notes.txt will be offered again, resuming where it stopped",
   ];
-  assert.deepEqual(said(), [...waiting, ...waiting]);
+  assert.deepEqual(offer.said(), [...waiting, ...waiting]);
   const ended = offer.events.filter((e) => e.type === "file_sent").at(-1);
   assert.deepEqual(ended?.type === "file_sent" && ended.outcome, {
     kind: "refused",
@@ -275,17 +280,7 @@ Deno.test("outgoingFiles says the end of an offer made again that reached its re
   // Offered again while he is away, refused, and nothing more said.
   const pauses = schedule.pauses;
   await until(() => schedule.pauses >= pauses + 3, "three offers refused");
-  assert.deepEqual(said(), [...waiting, ...waiting]);
+  assert.deepEqual(offer.said(), [...waiting, ...waiting]);
   // He is back: the next offer reaches him.
-  const jojo = await TestClient.connect(
-    offer.server,
-    "jojo",
-    offer.jojoIdentity,
-  );
-  try {
-    await jojo.waitFor((m) => m.message.t === "file_offer");
-    await until(() => offer.offeringSaid() === 3, "the offer said again");
-  } finally {
-    await jojo.quit();
-  }
+  await offer.jojoBack(3);
 });
