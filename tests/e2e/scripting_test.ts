@@ -278,6 +278,21 @@ Deno.test("a script's output follows its commands: a file's result before a late
   assert.equal((await jojo.finish()).code, 0);
 });
 
+/**
+ * `chat connect` as bot to the `chat serve` on `port` whose keys makeKeys
+ * made in `dir`.
+ */
+function botArgs(dir: string, port: string): string[] {
+  return [
+    "connect",
+    `127.0.0.1:${port}`,
+    "--pub",
+    `${dir}/public.pem`,
+    "--user",
+    "bot",
+  ];
+}
+
 Deno.test("chat connect --json reports reconnecting as connection events, one per change, and sends a command queued meanwhile once", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-scripting-" });
   const servers: ChatProcess[] = [];
@@ -285,15 +300,9 @@ Deno.test("chat connect --json reports reconnecting as connection events, one pe
     await makeKeys(dir);
     servers.push(serveProcess(dir));
     const port = await listeningPort(servers[0]!);
-    const bot = new ChatProcess([
-      "connect",
-      `127.0.0.1:${port}`,
-      "--pub",
-      `${dir}/public.pem`,
-      "--user",
-      "bot",
-      "--json",
-    ], { env: { XDG_CONFIG_HOME: join(dir, "config") } });
+    const bot = new ChatProcess([...botArgs(dir, port), "--json"], {
+      env: { XDG_CONFIG_HOME: join(dir, "config") },
+    });
     await bot.waitFor(/"type":"welcome"/);
     servers[0]!.kill("SIGKILL");
     await servers[0]!.finish();
@@ -474,14 +483,7 @@ Deno.test("chat connect (a script) whose stdout reader leaves while the server i
     server = serveProcess(dir);
     const port = await listeningPort(server);
     const child = new Deno.Command(Deno.execPath(), {
-      args: mainArgs([
-        "connect",
-        `127.0.0.1:${port}`,
-        "--pub",
-        `${dir}/public.pem`,
-        "--user",
-        "bot",
-      ]),
+      args: mainArgs(botArgs(dir, port)),
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
