@@ -124,22 +124,34 @@ export async function startBrowserChat(...serveArgs: string[]) {
       return client;
     },
     /**
+     * A ChatClient signed in to the server as `name` (the server's key
+     * pinned): someone at a script rather than a terminal or the page.
+     */
+    async signedInClient(name: string): Promise<ChatClient> {
+      const { spki } = await importPublicKeyPem(
+        await Deno.readTextFile(`${dir}/public.pem`),
+      );
+      const client = await ChatClient.connect(`ws://127.0.0.1:${port}`, {
+        pinnedSpki: spki,
+      });
+      const welcome = await client.register(name);
+      if (welcome.t !== "welcome") {
+        await client.quit();
+        throw new Error(`${name} was refused: ${JSON.stringify(welcome)}`);
+      }
+      return client;
+    },
+    /**
      * Waits (with a deadline) until `name` has published end-to-end keys
      * with one-time keys, under another identity key than `not`; resolves
      * with the fingerprint of the key they are signed by.
      */
     async keysOf(name: string, not: string | null = null): Promise<string> {
-      const { spki } = await importPublicKeyPem(
-        await Deno.readTextFile(`${dir}/public.pem`),
+      // A new name each time: a name stays bound to the key that took it.
+      const probe = await this.signedInClient(
+        `probe-${crypto.randomUUID().slice(0, 8)}`,
       );
-      const probe = await ChatClient.connect(`ws://127.0.0.1:${port}`, {
-        pinnedSpki: spki,
-      });
       try {
-        // A new name each time: a name stays bound to the key that took it.
-        const probeName = `probe-${crypto.randomUUID().slice(0, 8)}`;
-        const welcome = await probe.register(probeName);
-        if (welcome.t !== "welcome") throw new Error("The probe was refused");
         const fetched = await untilKeysPublished(
           probe,
           name,
@@ -161,6 +173,9 @@ export async function startBrowserChat(...serveArgs: string[]) {
     },
   };
 }
+
+/** What startBrowserChat started. */
+export type BrowserChat = Awaited<ReturnType<typeof startBrowserChat>>;
 
 /** Opens the page, failing the test on any script error or CSP violation. */
 export async function openPage(
@@ -191,6 +206,56 @@ export async function signedInPage(
   const page = await openPage(chat.browser, chat.url, problems);
   await join(page, name);
   return page;
+}
+
+/**
+ * webby at a page of `chat` (see signedInPage, which fills `problems`) and
+ * `name` at a terminal, once webby's end-to-end keys are published: what
+ * `name` then says to webby privately is end to end.
+ */
+export async function webbyAnd(
+  chat: BrowserChat,
+  name: string,
+): Promise<{ page: Page; problems: string[]; terminal: ChatProcess }> {
+  const problems: string[] = [];
+  const page = await signedInPage(chat, "webby", problems);
+  const terminal = await chat.terminal(name);
+  await chat.keysOf("webby");
+  return { page, problems, terminal };
+}
+
+/**
+ * A new page in place of `page`, signed in as `name` again: /quit first, so
+ * that it acknowledges what it showed and none of that comes again.
+ */
+export async function reloadSignedIn(page: Page, name: string): Promise<void> {
+  await typeLine(page, "/quit");
+  await waitForLine(page, /Disconnected\.$/);
+  await page.reload();
+  await join(page, name);
+}
+
+/** Waits until the top of the page's log says `text`. */
+export async function waitForLogHead(page: Page, text: string): Promise<void> {
+  await page.waitForFunction(
+    (text: string) =>
+      document.querySelector("#log .log-head")?.textContent === text,
+    { timeout: WAIT_MS },
+    text,
+  );
+}
+
+/** Whether the last row ending `text` is wholly within the log's visible area. */
+export function inView(page: Page, text: string): Promise<boolean> {
+  return page.$eval("#log", (log, text) => {
+    const row = [...log.querySelectorAll(".line")].findLast((r) =>
+      (r.textContent ?? "").endsWith(text)
+    );
+    if (row === undefined) return false;
+    const view = log.getBoundingClientRect();
+    const box = row.getBoundingClientRect();
+    return box.height > 0 && box.top >= view.top && box.bottom <= view.bottom;
+  }, text);
 }
 
 /** Waits until a line of the page's log matches `pattern`. */

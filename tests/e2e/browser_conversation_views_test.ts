@@ -13,19 +13,20 @@
 
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
-import { ChatClient } from "../../src/client/chat_client.ts";
-import { importPublicKeyPem } from "../../src/crypto/keys.ts";
 import {
-  join,
+  inView,
   LEAK_CHECKS_OFF,
   logHead,
   NO_MESSAGE_RATE,
   olderRowsLoaded,
+  reloadSignedIn,
   signedInPage,
   startBrowserChat,
   typeLine,
   WAIT_MS,
   waitForLine,
+  waitForLogHead,
+  webbyAnd,
 } from "../_helpers/browser.ts";
 import { SCROLL_BACK_PAGE } from "../../src/web/scroll_back.ts";
 import { MAX_ROWS } from "../../src/web/log_view.ts";
@@ -124,11 +125,8 @@ Deno.test({
   ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
-    const problems: string[] = [];
-    const page = await signedInPage(chat, "webby", problems);
-    const ana = await chat.terminal("ana");
+    const { page, problems, terminal: ana } = await webbyAnd(chat, "ana");
     const bob = await chat.terminal("bob");
-    await chat.keysOf("webby");
     // ana's past: more than a page, before the page that reads it came.
     const older = SCROLL_BACK_PAGE + 10;
     await ana.write(
@@ -136,10 +134,7 @@ Deno.test({
         .join(""),
     );
     await waitForLine(page, new RegExp(`from ana: ana ${three(older)}$`));
-    await typeLine(page, "/quit");
-    await waitForLine(page, /Disconnected\.$/);
-    await page.reload();
-    await join(page, "webby");
+    await reloadSignedIn(page, "webby");
     await typeLine(page, "/create crew");
     await waitForLine(page, /Group 'crew' created/);
     await bob.write("/join crew\n");
@@ -247,12 +242,7 @@ Deno.test({
 
     // bob's conversation: his messages and what was said to him.
     await choose(page, "bob");
-    await page.waitForFunction(
-      () =>
-        document.querySelector("#log .log-head")?.textContent ===
-          "Start of your conversation with bob",
-      { timeout: WAIT_MS },
-    );
+    await waitForLogHead(page, "Start of your conversation with bob");
     assert.deepEqual(
       chatRows(await visibleRows(page)),
       [
@@ -286,33 +276,14 @@ function topRow(page: Page): Promise<{ text: string; offset: number }> {
   });
 }
 
-/** Whether the last row ending `text` is wholly within the log's visible area. */
-function inView(page: Page, text: string): Promise<boolean> {
-  return page.$eval("#log", (log, text) => {
-    const row = [...log.querySelectorAll(".line")].findLast((r) =>
-      (r.textContent ?? "").endsWith(text)
-    );
-    if (row === undefined) return false;
-    const view = log.getBoundingClientRect();
-    const box = row.getBoundingClientRect();
-    return box.height > 0 && box.top >= view.top && box.bottom <= view.bottom;
-  }, text);
-}
-
 Deno.test({
   name:
     "web page: a view comes back where the reader left it: scrolled up in the room, on the same line, which new messages do not move; at the bottom, following the newest",
   ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
-    const { spki } = await importPublicKeyPem(
-      await Deno.readTextFile(`${chat.dir}/public.pem`),
-    );
-    const termy = await ChatClient.connect(chat.url.replace(/^http/, "ws"), {
-      pinnedSpki: spki,
-    });
+    const termy = await chat.signedInClient("termy");
     try {
-      assert.equal((await termy.register("termy")).t, "welcome");
       const say = async (n: number) =>
         assert.equal((await termy.say(`said ${three(n)}`)).t, "ok");
       for (const n of upTo(150)) await say(n);
@@ -348,12 +319,7 @@ Deno.test({
 
       // Another conversation, while the room goes on; then back.
       await choose(page, "termy");
-      await page.waitForFunction(
-        () =>
-          document.querySelector("#log .log-head")?.textContent ===
-            "Start of your conversation with termy",
-        { timeout: WAIT_MS },
-      );
+      await waitForLogHead(page, "Start of your conversation with termy");
       await say(151);
       await waitForLine(page, /said 151$/);
       await choose(page, "Everyone");
@@ -409,14 +375,8 @@ Deno.test({
   ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
-    const { spki } = await importPublicKeyPem(
-      await Deno.readTextFile(`${chat.dir}/public.pem`),
-    );
-    const termy = await ChatClient.connect(chat.url.replace(/^http/, "ws"), {
-      pinnedSpki: spki,
-    });
+    const termy = await chat.signedInClient("termy");
     try {
-      assert.equal((await termy.register("termy")).t, "welcome");
       const problems: string[] = [];
       const page = await signedInPage(chat, "webby", problems);
       await olderRowsLoaded(page, /said \d{4}$/, 0);

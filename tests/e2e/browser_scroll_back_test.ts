@@ -12,19 +12,20 @@
 
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
-import { ChatClient } from "../../src/client/chat_client.ts";
-import { importPublicKeyPem } from "../../src/crypto/keys.ts";
 import {
-  join,
+  inView,
   LEAK_CHECKS_OFF,
   logHead,
   NO_MESSAGE_RATE,
   olderRowsLoaded,
+  reloadSignedIn,
   signedInPage,
   startBrowserChat,
   typeLine,
   WAIT_MS,
   waitForLine,
+  waitForLogHead,
+  webbyAnd,
 } from "../_helpers/browser.ts";
 import { SCROLL_BACK_PAGE } from "../../src/web/scroll_back.ts";
 
@@ -53,19 +54,6 @@ async function scrollToTop(page: Page, label: string): Promise<void> {
   await olderRowsLoaded(page, new RegExp(`${label} \\d{3}$`), before);
 }
 
-/** Whether the row ending `text` is within the log's visible area. */
-function inView(page: Page, text: string): Promise<boolean> {
-  return page.$eval("#log", (log, text) => {
-    const row = [...log.querySelectorAll(".line")].find((r) =>
-      (r.textContent ?? "").endsWith(text)
-    );
-    if (row === undefined) return false;
-    const view = log.getBoundingClientRect();
-    const box = row.getBoundingClientRect();
-    return box.top >= view.top && box.bottom <= view.bottom;
-  }, text);
-}
-
 /** 1..n in order: every message once, oldest first. */
 function upTo(n: number, from = 1): number[] {
   return Array.from({ length: n - from + 1 }, (_, i) => from + i);
@@ -79,14 +67,8 @@ Deno.test({
     await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
     const total = 250;
     // termy said 250 things before the page came.
-    const { spki } = await importPublicKeyPem(
-      await Deno.readTextFile(`${chat.dir}/public.pem`),
-    );
-    const termy = await ChatClient.connect(chat.url.replace(/^http/, "ws"), {
-      pinnedSpki: spki,
-    });
+    const termy = await chat.signedInClient("termy");
     try {
-      assert.equal((await termy.register("termy")).t, "welcome");
       for (const n of upTo(total)) {
         const reply = await termy.say(`said ${String(n).padStart(3, "0")}`);
         assert.equal(reply.t, "ok");
@@ -138,10 +120,7 @@ Deno.test({
   ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
-    const problems: string[] = [];
-    const page = await signedInPage(chat, "webby", problems);
-    const termy = await chat.terminal("termy");
-    await chat.keysOf("webby");
+    const { page, problems, terminal: termy } = await webbyAnd(chat, "termy");
     // One more than a page before the page goes; one after it is back, and
     // one it sends.
     const total = SCROLL_BACK_PAGE + 12;
@@ -155,10 +134,7 @@ Deno.test({
 
     // A new page: nothing of the conversation in its log (/quit
     // acknowledges what was shown, so none of it comes again).
-    await typeLine(page, "/quit");
-    await waitForLine(page, /Disconnected\.$/);
-    await page.reload();
-    await join(page, "webby");
+    await reloadSignedIn(page, "webby");
     assert.deepEqual(await numbered(page, "whisper"), []);
     await termy.write("/msg webby whisper 061\n");
     await waitForLine(page, /Private message from termy: whisper 061$/);
@@ -214,21 +190,12 @@ Deno.test({
   ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
-    const problems: string[] = [];
-    const page = await signedInPage(chat, "webby", problems);
-    const ana = await chat.terminal("ana");
-    await chat.keysOf("webby");
-    const { spki } = await importPublicKeyPem(
-      await Deno.readTextFile(`${chat.dir}/public.pem`),
-    );
-    const termy = await ChatClient.connect(chat.url.replace(/^http/, "ws"), {
-      pinnedSpki: spki,
-    });
+    const { page, problems, terminal: ana } = await webbyAnd(chat, "ana");
+    const termy = await chat.signedInClient("termy");
     // Said in this order: the room's 1-60, ana's five whispers to webby,
     // the room's 61-120.
     const said: string[] = [];
     try {
-      assert.equal((await termy.register("termy")).t, "welcome");
       const say = async (from: number, to: number) => {
         for (const n of upTo(to, from)) {
           const text = `said ${String(n).padStart(3, "0")}`;
@@ -251,18 +218,10 @@ Deno.test({
 
     // A new page: nothing in its log. Signed in, the room's latest page;
     // with ana, her whispers, older than all of it.
-    await typeLine(page, "/quit");
-    await waitForLine(page, /Disconnected\.$/);
-    await page.reload();
-    await join(page, "webby");
+    await reloadSignedIn(page, "webby");
     await olderRowsLoaded(page, /said \d{3}$/, 0);
     await typeLine(page, "/query ana");
-    await page.waitForFunction(
-      () =>
-        document.querySelector("#log .log-head")?.textContent ===
-          "Start of your conversation with ana",
-      { timeout: WAIT_MS },
-    );
+    await waitForLogHead(page, "Start of your conversation with ana");
     await typeLine(page, "/query");
     await page.click("#view-all");
     const before = await saidAndWhispered(page);
