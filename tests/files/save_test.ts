@@ -11,6 +11,7 @@ import {
   sharedFolderWarning,
   sizeRefusal,
 } from "../../src/files/save.ts";
+import { beforeOpening } from "../_helpers/before_opening.ts";
 
 const POSIX = Deno.build.os !== "windows";
 const LIMIT = { maxBytes: 1024 * 1024 };
@@ -676,27 +677,6 @@ Deno.test(
     });
   },
 );
-
-/**
- * Runs `meanwhile` once, just before the first `Deno.open` of `path`: what
- * another transfer (or process) may do in that moment, made to happen there.
- */
-function beforeOpening(
-  path: string,
-  meanwhile: () => Promise<void>,
-): Disposable {
-  const deno = Deno as { open: typeof Deno.open };
-  const open = deno.open;
-  let pending = true;
-  deno.open = async (target, options) => {
-    if (pending && String(target) === path) {
-      pending = false;
-      await meanwhile();
-    }
-    return await open(target, options);
-  };
-  return { [Symbol.dispose]: () => (deno.open = open) };
-}
 
 /**
  * Counts the files opened at `path` from now on that are still open: the

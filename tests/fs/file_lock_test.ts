@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { holderPid, lockFile } from "../../src/fs/file_lock.ts";
+import { beforeOpening } from "../_helpers/before_opening.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 
 Deno.test("lockFile gives up after waitMs naming the holder, and takes the lock once it is let go", async () => {
@@ -62,23 +63,14 @@ Deno.test("lockFile makes its folder anew when another removes it just before th
   const path = join(folder, "a.lock");
   // The emptied folder of a holder that just let go (files/save.ts removes
   // it), removed between lockFile making it and opening the file in it.
-  const deno = Deno as { open: typeof Deno.open };
-  const open = deno.open;
-  let pending = true;
-  deno.open = async (target, options) => {
-    if (pending && String(target) === path) {
-      pending = false;
-      await Deno.remove(folder);
-    }
-    return await open(target, options);
-  };
+  const removal = beforeOpening(path, () => Deno.remove(folder));
   let lock;
   try {
     lock = await lockFile(path);
   } finally {
-    deno.open = open;
+    removal[Symbol.dispose]();
   }
   assert.equal(lock.kind, "held");
   if (lock.kind === "held") lock.release();
-  assert.equal(pending, false);
+  assert.equal(removal.ran, true);
 });
