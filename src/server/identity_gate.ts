@@ -491,7 +491,13 @@ export class StoreBindings implements IdentityBindings {
   bind(name: string, nameKey: string, fingerprint: string): void {
     this.store.transaction(() => {
       this.store.ensureUser(name, nameKey, this.now());
-      this.store.bindFingerprint(nameKey, fingerprint);
+      if (this.store.bindFingerprint(nameKey, fingerprint) !== "bound") return;
+      // Prekeys of another key, left by a release made before releases
+      // deleted them: not the new owner's, never to be handed out for them.
+      const held = this.store.prekeysFingerprint(nameKey);
+      if (held !== undefined && held !== fingerprint) {
+        this.store.putPrekeys(nameKey, null);
+      }
     });
     this.#similar.add(nameKey);
   }

@@ -247,6 +247,9 @@ export class LogOutbox implements Store {
   getPrekeys(key: string): StoredPrekeys | undefined {
     return this.inner.getPrekeys(key);
   }
+  prekeysFingerprint(key: string): string | undefined {
+    return this.inner.prekeysFingerprint(key);
+  }
   putPrekeys(key: string, prekeys: StoredPrekeys | null): void {
     this.inner.putPrekeys(key, prekeys);
   }

@@ -6,7 +6,9 @@
  *
  * Kept in the store when there is one (written at every change, read back
  * when first asked for), so that a first message reaches someone offline
- * across a restart; in memory otherwise.
+ * across a restart; in memory otherwise. Releasing a name deletes its
+ * bundle from the store (Store.releaseName), and one held in memory is
+ * checked against the store before it is handed out.
  */
 
 import {
@@ -71,8 +73,18 @@ export class PrekeyDirectory {
   #entry(key: string): Entry | undefined {
     const known = this.#entries.get(key);
     if (known !== undefined) {
-      this.#remember(key, known);
-      return known;
+      // Only while the store still holds it: `chat admin release`, run on
+      // the database beside this server, deletes it there, and the key it
+      // was published under no longer owns the name.
+      if (
+        this.#store !== null &&
+        this.#store.prekeysFingerprint(key) !== known.fingerprint
+      ) {
+        this.#entries.delete(key);
+      } else {
+        this.#remember(key, known);
+        return known;
+      }
     }
     if (this.#store === null) return undefined;
     const stored = this.#store.getPrekeys(key);

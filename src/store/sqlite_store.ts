@@ -348,6 +348,10 @@ export class SqliteStore implements Store {
     return this.#users.getPrekeys(nameKey);
   }
 
+  prekeysFingerprint(nameKey: string): string | undefined {
+    return this.#users.prekeysFingerprint(nameKey);
+  }
+
   putPrekeys(nameKey: string, prekeys: StoredPrekeys | null): void {
     this.#users.putPrekeys(nameKey, prekeys);
   }

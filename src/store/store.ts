@@ -320,7 +320,8 @@ export interface Store {
   bindFingerprint(nameKey: string, fingerprint: string): BindResult;
   /**
    * Forgets the fingerprint bound to a name so the next key can bind (for
-   * someone who lost their key). False if the user is unknown or unbound.
+   * someone who lost their key), and the prekeys published under it. False
+   * if the user is unknown or unbound.
    */
   releaseName(nameKey: string): boolean;
   /**
@@ -329,6 +330,8 @@ export interface Store {
    * offline across a restart; undefined if none.
    */
   getPrekeys(nameKey: string): StoredPrekeys | undefined;
+  /** The fingerprint a user's prekeys were published under; undefined if none. */
+  prekeysFingerprint(nameKey: string): string | undefined;
   /** Stores a user's prekeys, replacing what was there; null deletes them. */
   putPrekeys(nameKey: string, prekeys: StoredPrekeys | null): void;
   /** Records when the user was seen online; false if the user is unknown. */

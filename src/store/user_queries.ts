@@ -61,11 +61,16 @@ export class UserQueries {
   }
 
   releaseName(nameKey: string): boolean {
-    return this.#tx.run(
-      `UPDATE users SET fingerprint = NULL
-       WHERE name_key = ? AND fingerprint IS NOT NULL`,
-      nameKey,
-    ) > 0;
+    return this.#tx.transaction(() => {
+      // The prekeys go with the key they were published under: a newcomer
+      // taking the name must not have the old key's handed out for it.
+      this.#tx.run("DELETE FROM prekeys WHERE name_key = ?", nameKey);
+      return this.#tx.run(
+        `UPDATE users SET fingerprint = NULL
+         WHERE name_key = ? AND fingerprint IS NOT NULL`,
+        nameKey,
+      ) > 0;
+    });
   }
 
   getPrekeys(nameKey: string): StoredPrekeys | undefined {
@@ -79,6 +84,14 @@ export class UserQueries {
       fingerprint: text(row, "fingerprint"),
       bundle: text(row, "bundle"),
     };
+  }
+
+  prekeysFingerprint(nameKey: string): string | undefined {
+    const row = this.#tx.get(
+      "SELECT fingerprint FROM prekeys WHERE name_key = ?",
+      nameKey,
+    );
+    return row === undefined ? undefined : text(row, "fingerprint");
   }
 
   putPrekeys(nameKey: string, prekeys: StoredPrekeys | null): void {

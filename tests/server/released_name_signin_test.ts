@@ -4,15 +4,22 @@
  * quit just before): the old session is replaced, and the new one is served
  * like any other. Suspected, and ruled out, for a CI failure in which a new
  * key's second e2e_keys found its connection lost
- * (e2e_sessions_hostile_test, bobWithNewKey).
+ * (e2e_sessions_hostile_test, bobWithNewKey). And what a release does to
+ * the prekeys published under the old key: they go with it.
  */
 
 import assert from "node:assert/strict";
-import { fetchBundle } from "../../src/client/e2e_keys.ts";
+import { join } from "node:path";
+import { E2eKeyError, fetchBundle } from "../../src/client/e2e_keys.ts";
 import { identityFingerprint } from "../../src/crypto/identity.ts";
+import { StoreBindings } from "../../src/server/identity_gate.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
 import { startTestServer } from "../_helpers/chat.ts";
 import { e2ePeer, nextE2e, sendE2e } from "../_helpers/e2e_peer.ts";
+import { tempDir } from "../_helpers/temp_dir.ts";
+
+const OLD_KEY = "SHA256:" + "o".repeat(43);
+const NEW_KEY = "SHA256:" + "n".repeat(43);
 
 Deno.test("a released name taken by a new key while the old session is connected: the old is replaced, the new publishes and is reached", async () => {
   const store = openStore(":memory:");
@@ -45,5 +52,87 @@ Deno.test("a released name taken by a new key while the old session is connected
   } finally {
     await alice.client.quit();
     await newBob?.client.quit();
+  }
+});
+
+Deno.test("a released name's prekeys are no longer handed out, from the server's memory or its store, once `chat admin release` ran on its database", async () => {
+  await using dir = await tempDir("chat-released-prekeys-");
+  const path = join(dir.path, "chat.db");
+  const store = openStore(path);
+  try {
+    await using server = await startTestServer({ store });
+    const alice = await e2ePeer(server, "alice");
+    const bob = await e2ePeer(server, "bob");
+    try {
+      await bob.client.quit();
+      // Handed out once: the server holds bob's bundle in memory now.
+      const before = await fetchBundle(alice.client, "bob");
+      assert.equal(
+        before.fingerprint,
+        await identityFingerprint(bob.identity.publicRaw),
+      );
+      // The operator's command, on the database beside the running server
+      // (main.ts release: its own connection).
+      const admin = openStore(path);
+      try {
+        assert.ok(admin.releaseName("bob"));
+      } finally {
+        admin.close();
+      }
+      const refused = await fetchBundle(alice.client, "bob").then(
+        () => null,
+        (error) => error,
+      );
+      assert.ok(refused instanceof E2eKeyError, String(refused));
+      assert.equal(refused.code, "no_keys");
+      assert.equal(store.getPrekeys("bob"), undefined);
+    } finally {
+      await alice.client.quit();
+    }
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("StoreBindings.bind drops prekeys another key left under a name it binds anew (released before releases deleted them)", () => {
+  const store = openStore(":memory:");
+  try {
+    const bindings = new StoreBindings(store);
+    bindings.bind("bob", "bob", OLD_KEY);
+    store.putPrekeys("bob", {
+      name: "bob",
+      fingerprint: OLD_KEY,
+      bundle: "{}",
+    });
+    // A release that left them, as releases did before.
+    store.transaction(() => {
+      const kept = store.getPrekeys("bob")!;
+      store.releaseName("bob");
+      store.putPrekeys("bob", kept);
+    });
+    bindings.bind("bob", "bob", OLD_KEY);
+    assert.equal(
+      store.prekeysFingerprint("bob"),
+      OLD_KEY,
+      "the same key again",
+    );
+    store.releaseName("bob");
+    store.putPrekeys("bob", {
+      name: "bob",
+      fingerprint: OLD_KEY,
+      bundle: "{}",
+    });
+    bindings.bind("Bob", "bob", NEW_KEY);
+    assert.equal(store.getPrekeys("bob"), undefined);
+    // The new owner's own, published once bound, stay.
+    store.putPrekeys("bob", {
+      name: "Bob",
+      fingerprint: NEW_KEY,
+      bundle: "{}",
+    });
+    bindings.bind("Bob", "bob", NEW_KEY);
+    assert.equal(store.prekeysFingerprint("bob"), NEW_KEY);
+  } finally {
+    store.close();
   }
 });

@@ -46,6 +46,8 @@ import {
   nameBindingKey,
   nameKeyOfBinding,
   NAMES_BUCKET,
+  PREKEYS_BUCKET,
+  prekeysKey,
   skeletonClaimsKey,
   SKELETONS_RECORDED_KEY,
 } from "./subjects.ts";
@@ -399,7 +401,8 @@ interface Binding {
 
 /**
  * `chat admin release NAME --cluster URLS`: frees `name` in the cluster's
- * names bucket; resolves to the fingerprint it was bound to, or null.
+ * names bucket, and deletes the prekeys published for it; resolves to the
+ * fingerprint it was bound to, or null.
  */
 export async function releaseClusterName(
   urls: readonly string[],
@@ -411,7 +414,12 @@ export async function releaseClusterName(
       await openBucket(nc, NAMES_BUCKET, 0),
       "chat-admin",
     );
-    return await names.release(nameKey(name));
+    const was = await names.release(nameKey(name));
+    // The end-to-end keys published under the old key go with it: until
+    // the next owner publishes, nobody is handed the old key's for the name.
+    const prekeys = await openBucket(nc, PREKEYS_BUCKET, 0);
+    await prekeys.delete(prekeysKey(nameKey(name)));
+    return was;
   } finally {
     await nc.close();
   }

@@ -6,9 +6,12 @@ import {
   parseEntry,
 } from "../../../src/server/cluster/prekeys.ts";
 import {
+  nameBindingKey,
+  NAMES_BUCKET,
   PREKEYS_BUCKET,
   prekeysKey,
 } from "../../../src/server/cluster/subjects.ts";
+import { releaseClusterName } from "../../../src/server/cluster/names.ts";
 import { connectNats, openBucket } from "../../../src/server/cluster/nats.ts";
 import { natsServerPath, startNats } from "../../_helpers/nats.ts";
 import {
@@ -122,6 +125,39 @@ Deno.test({
         oneTime: [],
       });
       assert.deepEqual(await oneTime(b!, mallory), [22]);
+    } finally {
+      await nc.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "releaseClusterName deletes the prekeys published for the name: no node hands out the old key's",
+  ignore: NATS === null,
+  async fn() {
+    await using nats = await startNats(NATS!);
+    const nc = await connectNats([nats.url], "prekeys-test");
+    try {
+      const node = new ClusterPrekeys(
+        await openBucket(nc, PREKEYS_BUCKET, 0),
+        () => {},
+      );
+      await node.publish("bob", BOB_FINGERPRINT, bundle);
+      const names = await openBucket(nc, NAMES_BUCKET, 0);
+      await names.create(nameBindingKey("bob"), BOB_FINGERPRINT);
+      const carol = await identityFingerprint(
+        (await seededIdentity(0x0e)).publicRaw,
+      );
+      assert.equal(
+        (await node.take("bob", carol))?.fingerprint,
+        BOB_FINGERPRINT,
+      );
+      assert.equal(
+        await releaseClusterName([nats.url], "Bob"),
+        BOB_FINGERPRINT,
+      );
+      assert.equal(await node.take("bob", carol), null);
     } finally {
       await nc.close();
     }
