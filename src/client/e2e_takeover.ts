@@ -32,16 +32,30 @@ export type Takeover =
 
 /**
  * Renames the old files of `paths` to the name's, unless the name has a
- * keyring already. The keyring decides: only the process that renamed it
- * takes the sessions too, so one name never gets another's sessions with
- * its own keys.
+ * keyring already: those of a name ending in `.` under its older file
+ * name, else the shared ones of versions without names. The keyring
+ * decides: only the process that renamed it takes the sessions too, so one
+ * name never gets another's sessions with its own keys.
  *
  * @throws the error of the failing rename, other than a file not found
  */
 export async function takeOverLegacyE2eFiles(
   paths: E2eFilePaths,
+  os: typeof Deno.build.os = Deno.build.os,
 ): Promise<Takeover> {
   if (await exists(paths.keyring)) return "own";
+  // A name ending in `.` had its files under the name as it is, before
+  // e2e_paths.ts wrote its dots `%2E`. Not on Windows: there that name
+  // was the name without the dots, whose files they are.
+  if (
+    paths.dotted !== null && os !== "windows" &&
+    await renameIfThere(paths.dotted.keyring, paths.keyring)
+  ) {
+    if (!await exists(paths.state)) {
+      await renameIfThere(paths.dotted.state, paths.state);
+    }
+    return "taken";
+  }
   if (!await renameIfThere(paths.legacyKeyring, paths.keyring)) return "fresh";
   // rename(2) replaces its target: a state of this name's is kept.
   if (!await exists(paths.state)) {

@@ -45,3 +45,24 @@ Deno.test("takeOverLegacyE2eFiles with no old files is a fresh start", async () 
   const alice = e2eFilePaths(dir.path, FINGERPRINT, "alice");
   assert.equal(await takeOverLegacyE2eFiles(alice), "fresh");
 });
+
+Deno.test("takeOverLegacyE2eFiles moves a name's files from before its dots at the end were written %2E, except on Windows, where they were another name's", async () => {
+  await using dir = await tempDir("chat-e2e-takeover-");
+  const bobDot = e2eFilePaths(dir.path, FINGERPRINT, "bob.");
+  const dotted = bobDot.dotted!;
+  await Deno.writeTextFile(dotted.keyring, "bob.'s keys");
+  await Deno.writeTextFile(dotted.state, "bob.'s state");
+  await Deno.writeTextFile(bobDot.legacyKeyring, "old shared keys");
+  // On Windows `e2e_keys_..._bob.` is `bob`'s file: left to him.
+  assert.equal(await takeOverLegacyE2eFiles(bobDot, "windows"), "taken");
+  assert.equal(await Deno.readTextFile(bobDot.keyring), "old shared keys");
+  assert.equal(await Deno.readTextFile(dotted.keyring), "bob.'s keys");
+  await Deno.remove(bobDot.keyring);
+  assert.equal(await takeOverLegacyE2eFiles(bobDot, "linux"), "taken");
+  assert.equal(await Deno.readTextFile(bobDot.keyring), "bob.'s keys");
+  assert.equal(await Deno.readTextFile(bobDot.state), "bob.'s state");
+  for (const gone of [dotted.keyring, dotted.state]) {
+    await assert.rejects(Deno.lstat(gone), Deno.errors.NotFound);
+  }
+  assert.equal(await takeOverLegacyE2eFiles(bobDot, "linux"), "own");
+});
