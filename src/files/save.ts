@@ -20,6 +20,7 @@ import { dirname, join, resolve } from "node:path";
 import { createSha256, type Sha256 } from "./digest.ts";
 import { numberedName, safeFileName } from "./naming.ts";
 import { lockPartial, type PartialMeta, partialPaths } from "./partials.ts";
+import { chmodOpenFile } from "../fs/private_paths.ts";
 
 /**
  * Received files are the owner's alone and never executable; the folder too,
@@ -327,7 +328,7 @@ export class IncomingFile {
       }
     }
     try {
-      if (Deno.build.os !== "windows") await Deno.chmod(paths.part, FILE_MODE);
+      await chmodOpenFile(file, paths.part, FILE_MODE);
       // Written anew, never through what is at its name: in a folder others
       // can write, the partials folder may have been swapped for theirs,
       // with a symlink there to a file of the user's, which a plain write
@@ -336,11 +337,20 @@ export class IncomingFile {
       await Deno.remove(paths.meta).catch((error) => {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       });
-      await Deno.writeTextFile(paths.meta, JSON.stringify(meta), {
+      const metaFile = await Deno.open(paths.meta, {
+        write: true,
         createNew: true,
         mode: FILE_MODE,
       });
-      if (Deno.build.os !== "windows") await Deno.chmod(paths.meta, FILE_MODE);
+      try {
+        await chmodOpenFile(metaFile, paths.meta, FILE_MODE);
+        await writeAll(
+          metaFile,
+          new TextEncoder().encode(JSON.stringify(meta)),
+        );
+      } finally {
+        metaFile.close();
+      }
       if (!existed) await markDownloaded(paths.part);
     } catch (error) {
       file.close();
@@ -946,7 +956,8 @@ async function createPart(
       // before any byte is written.
       if (Deno.build.os !== "windows") {
         try {
-          await Deno.chmod(path, FILE_MODE);
+          // Through the file opened, never a link swapped in meanwhile.
+          await chmodOpenFile(file, path, FILE_MODE);
         } catch (error) {
           file.close();
           await Deno.remove(path).catch(() => {});

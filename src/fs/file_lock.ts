@@ -66,21 +66,8 @@ async function lockOpened(
   retryMs: number,
 ): Promise<FileLock | "gone"> {
   assertNotLink(await lstatOrNull(path), path);
-  let file: Deno.FsFile;
-  try {
-    // Not truncated on open: the holder's pid stays readable until we hold
-    // it.
-    file = await Deno.open(path, {
-      read: true,
-      write: true,
-      create: true,
-      mode: PRIVATE_FILE_MODE,
-    });
-  } catch (error) {
-    // With `create`, only a missing folder: removed since we made it.
-    if (error instanceof Deno.errors.NotFound) return "gone";
-    throw error;
-  }
+  const file = await openLockFile(path);
+  if (file === "gone") return "gone";
   let held = false;
   try {
     // Tried again rather than waited for in one lock call: that one could
@@ -102,6 +89,41 @@ async function lockOpened(
     return { kind: "held", release: () => file.close() };
   } finally {
     if (!held) file.close();
+  }
+}
+
+/**
+ * Opens the lock file at `path`, making it if there is none, without ever
+ * making a file through a link planted there after the look in
+ * `lockOpened` (Deno.open has no O_NOFOLLOW, and `create` follows a link to
+ * make its target: an empty file wherever its planter likes). Made with
+ * `createNew` (O_CREAT|O_EXCL), which fails on anything at `path`, a link
+ * too, without following it; one that is there is opened without
+ * `create`, which makes nothing. A link to an existing file is then
+ * opened, never written: `lockOpened` finds it is not the file at `path`.
+ * "gone" when its folder is gone, or it was removed (or is a link to
+ * nothing) between the two opens: looked at again.
+ */
+async function openLockFile(path: string): Promise<Deno.FsFile | "gone"> {
+  try {
+    return await Deno.open(path, {
+      read: true,
+      write: true,
+      createNew: true,
+      mode: PRIVATE_FILE_MODE,
+    });
+  } catch (error) {
+    // A missing folder: removed since we made it.
+    if (error instanceof Deno.errors.NotFound) return "gone";
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+  }
+  try {
+    // Not truncated on open: the holder's pid stays readable until we hold
+    // it.
+    return await Deno.open(path, { read: true, write: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "gone";
+    throw error;
   }
 }
 

@@ -10,6 +10,13 @@
  * inherit the ACL of the user's profile.
  */
 
+import {
+  closeSync,
+  constants as fsConstants,
+  fchmodSync,
+  fstatSync,
+  openSync,
+} from "node:fs";
 import { dirname } from "node:path";
 
 /** Only the owner may list, enter or change it. */
@@ -172,4 +179,49 @@ export function unprotectedKeyWarning(
     `Anyone who can read it ${risk}. Fix it with:`,
     `    chmod 600 '${path.replaceAll("'", `'\\''`)}'`,
   ].join("\n");
+}
+
+/**
+ * Sets the mode of `file`, open at `path`, to `mode`, never that of what a
+ * link put at `path` since points to: `Deno.chmod` follows a link (a file
+ * being received, swapped for a link to one of the user's, would have the
+ * user's file changed), and Deno.FsFile has no chmod. So `path` is opened
+ * again through node:fs, checked to be the same file as `file` (device and
+ * inode), and changed through that descriptor (fchmod): what a link leads
+ * to is another file, and is left alone. With O_NOFOLLOW too, which
+ * Deno.open lacks (Deno 2.9.6 honours it only with every permission: given
+ * --allow-read, it resolves a link itself to check the permission, and
+ * opens what it leads to). Does nothing on Windows, which has no modes.
+ *
+ * @throws {Error} if `path` is now a link, or another file than `file`
+ */
+export async function chmodOpenFile(
+  file: Deno.FsFile,
+  path: string,
+  mode: number,
+): Promise<void> {
+  if (!hasModes()) return;
+  let fd: number;
+  try {
+    // O_NONBLOCK: a FIFO put there is not waited on.
+    fd = openSync(
+      path,
+      fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK,
+    );
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "ELOOP") {
+      throw new Error(`'${path}' was replaced by a link as it was made`);
+    }
+    throw error;
+  }
+  try {
+    const there = fstatSync(fd);
+    const ours = await file.stat();
+    if (there.dev !== ours.dev || there.ino !== ours.ino) {
+      throw new Error(`'${path}' was replaced by another file as it was made`);
+    }
+    fchmodSync(fd, mode);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -846,3 +846,60 @@ Deno.test(
     });
   },
 );
+
+/**
+ * Once `path` is opened (the first time from now on), moves the file away
+ * and puts a link to `target` in its place: what someone who can write the
+ * folder does between the open and the chmod that follows it.
+ */
+function swappedForLinkAfterOpening(path: string, target: string): Disposable {
+  const deno = Deno as { open: typeof Deno.open };
+  const open = deno.open;
+  let pending = true;
+  deno.open = async (at, options) => {
+    const file = await open(at, options);
+    if (pending && String(at) === path) {
+      pending = false;
+      await Deno.rename(path, `${path}.moved`);
+      await Deno.symlink(target, path);
+    }
+    return file;
+  };
+  return { [Symbol.dispose]: () => (deno.open = open) };
+}
+
+for (const resumable of [false, true]) {
+  Deno.test(
+    `IncomingFile sets the mode of the ${
+      resumable ? "partial" : ".part"
+    } file it opened, never of a file a link swapped in for it leads to`,
+    { ignore: !POSIX },
+    async () => {
+      await withTempDir(async (dir) => {
+        const downloads = join(dir, "downloads");
+        await Deno.mkdir(downloads, { mode: 0o700 });
+        const victim = join(dir, "victim.txt");
+        await Deno.writeTextFile(victim, "original");
+        await Deno.chmod(victim, 0o644);
+        const key = "c".repeat(32);
+        const part = resumable
+          ? partialPaths(downloads, key).part
+          : join(downloads, "example.txt.part");
+        {
+          using _ = swappedForLinkAfterOpening(part, victim);
+          await assert.rejects(
+            IncomingFile.create(
+              downloads,
+              "example.txt",
+              CONTENT.length,
+              resumable ? resumeOption(key) : LIMIT,
+            ),
+            /was replaced by (a link|another file) as it was made/,
+          );
+        }
+        assert.equal((await Deno.stat(victim)).mode! & 0o777, 0o644);
+        assert.equal(await Deno.readTextFile(victim), "original");
+      });
+    },
+  );
+}

@@ -42,6 +42,30 @@ Deno.test(
   },
 );
 
+const PLANTED_LINK = new URL("./_lock_planted_link.ts", import.meta.url)
+  .pathname;
+
+Deno.test(
+  "lockFile makes no file through a symbolic link planted between its look at the lock file and its open",
+  { ignore: Deno.build.os === "windows" },
+  async () => {
+    await using dir = await tempDir("chat-file-lock-");
+    // Planted by someone who can write the folder, after lockFile found
+    // nothing there: a link to where they want an empty file of the user's.
+    // In a process with every permission (the child says why).
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "--no-check", "-A", PLANTED_LINK, dir.path],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(output.stdout);
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    const { said, made } = JSON.parse(text);
+    assert.match(said, /not a plain file/);
+    assert.equal(made, false, "an empty file was made through the link");
+  },
+);
+
 Deno.test("lockFile taken after its holder removed the lock file holds the new one, which the next one finds held", async () => {
   await using dir = await tempDir("chat-file-lock-");
   const path = join(dir.path, "a.lock");
