@@ -271,7 +271,26 @@ Deno.test({
     const size = 8 * 1024 * 1024;
     const proxy = new HoldingProxy(Number(b.port));
     try {
-      await reofferedThroughDeadNode(cluster, a, b, proxy, size);
+      await reofferedThroughDeadNode(cluster, a, b, proxy, size, "node dies");
+    } finally {
+      await proxy.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "chat serve --cluster: a file offered again to a recipient on another node who leaves it while asked (the node lives on) is refused as to someone offline, offered again, and resumes once he is back there",
+  ignore: NATS === null,
+  async fn() {
+    await using cluster = await Cluster.start(NATS!, {
+      prefix: "chat-cluster-reoffer-left",
+    });
+    const [a, b] = await cluster.nodes("a", "b");
+    const size = 8 * 1024 * 1024;
+    const proxy = new HoldingProxy(Number(b.port));
+    try {
+      await reofferedThroughDeadNode(cluster, a, b, proxy, size, "he leaves");
     } finally {
       await proxy.close();
     }
@@ -279,8 +298,10 @@ Deno.test({
 });
 
 /**
- * The test above, from jojo's first connection (through `proxy` to node
- * `b`) on; `size`: the file's.
+ * The tests above, from jojo's first connection (through `proxy` to node
+ * `b`) on; `size`: the file's. While he is asked about the file again on
+ * node `b`, either that node dies, or he leaves it and it lives on (then
+ * he comes back to it, not to node `a`).
  */
 async function reofferedThroughDeadNode(
   cluster: Cluster,
@@ -288,6 +309,7 @@ async function reofferedThroughDeadNode(
   b: ClusterNode,
   proxy: HoldingProxy,
   size: number,
+  asked: "node dies" | "he leaves",
 ): Promise<void> {
   const { dir } = cluster;
   proxy.holdAt(Math.floor(size * 0.6));
@@ -324,9 +346,10 @@ async function reofferedThroughDeadNode(
   await alice.waitFor(/big\.bin will be offered again/, 30_000);
 
   // jojo is back on node B, asked about the file (--json: nobody
-  // answers), when node B dies: node A lists him there until the TTL.
-  const asked = cluster.connect(b, "jojo", { args: receiving });
-  await asked.waitFor(/"type":"file_offer"/, 60_000);
+  // answers), when node B dies (node A lists him there until the TTL), or
+  // he leaves it.
+  const onB = cluster.connect(b, "jojo", { args: receiving });
+  await onB.waitFor(/"type":"file_offer"/, 60_000);
   await alice.waitUntil(
     () =>
       (alice.stdout.match(/Offering big\.bin/g)?.length ?? 0) >= 2
@@ -337,9 +360,9 @@ async function reofferedThroughDeadNode(
   const waits = () =>
     alice.stdout.match(/big\.bin will be offered again/g)?.length ?? 0;
   const waitsBefore = waits();
-  await crash(b.process);
-  asked.kill("SIGKILL");
-  await asked.finish();
+  if (asked === "node dies") await crash(b.process);
+  onB.kill("SIGKILL");
+  await onB.finish();
   // Refused as to someone offline, and to be offered again (before:
   // "big.bin was not sent to jojo: disconnected", and given up).
   await alice.waitForStderr(/User 'jojo' is not online\./, 30_000);
@@ -348,8 +371,9 @@ async function reofferedThroughDeadNode(
     "the file to wait again",
   );
 
-  // Back on node A: offered again, and it resumes where it stopped.
-  const back = cluster.connect(a, "jojo", {
+  // Back (on node A, or B if it lives): offered again, and it resumes
+  // where it stopped.
+  const back = cluster.connect(asked === "node dies" ? a : b, "jojo", {
     json: false,
     args: [...receiving, "--accept-files", "all"],
   });
