@@ -4,7 +4,7 @@
  * hold elements (a question with buttons, a link to save a file, a progress
  * bar). It keeps its last rows only, letting go of what a row held as it
  * leaves, and follows the end while the reader is there. Older rows can be
- * put in (scroll_back.ts): above the first of their conversation, among
+ * put in (older_messages.ts): above the first of their conversation, among
  * the rest in the order the server stored them (row_order.ts), under a line
  * of its own at the top that says how loading them goes. It shows one view
  * at a time: the rows of one conversation, or All (row_places.ts); the
@@ -81,6 +81,23 @@ export class LogView {
   /** Whether a row of the log shows the message with this id. */
   shows(id: number): boolean {
     return this.element.querySelector(`:scope > [data-id="${id}"]`) !== null;
+  }
+
+  /**
+   * The views of the rows that show a message (see `lines`): the keys of
+   * the conversations the log has messages of, and of the views they were
+   * typed in.
+   */
+  messageViews(): Set<string> {
+    const views = new Set<string>();
+    for (
+      const row of this.element.querySelectorAll<HTMLElement>(
+        ":scope > [data-id]",
+      )
+    ) {
+      for (const view of placesOf(row)) views.add(view);
+    }
+    return views;
   }
 
   /**

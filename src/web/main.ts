@@ -87,11 +87,7 @@ import { forgetUser } from "./forget.ts";
 import { IGNORED_KEY, IgnoreStore } from "./ignore_store.ts";
 import { LogView } from "./log_view.ts";
 import { ALL_VIEW, eventPlaces } from "./row_places.ts";
-import {
-  scrollBackOutcome,
-  ScrollBacks,
-  scrollBackText,
-} from "./scroll_back.ts";
+import { OlderMessages } from "./older_messages.ts";
 import { SavableFiles } from "./savable_files.ts";
 import { type FileTarget, WebFiles } from "./web_files.ts";
 import { pageText } from "./page_text.ts";
@@ -458,6 +454,7 @@ function allButton(): HTMLLIElement {
   if (viewAll) button.setAttribute("aria-current", "true");
   button.addEventListener("click", () => {
     viewAll = true;
+    older.again(null);
     showView();
     ui.line.focus();
   });
@@ -472,7 +469,7 @@ function allButton(): HTMLLIElement {
 function setConversation(conversation: Conversation): void {
   viewAll = false;
   conversations.setCurrent(conversation);
-  scrollBacks.again(conversation);
+  older.again(conversation);
   showView();
 }
 
@@ -480,8 +477,8 @@ function setConversation(conversation: Conversation): void {
 function showView(): void {
   log.show(viewKey());
   drawTarget();
-  drawScrollBack();
-  loadOlderIfNear();
+  older.draw();
+  older.loadIfNear();
 }
 
 function drawTarget(): void {
@@ -794,76 +791,20 @@ function historyPaging(current: ChatClient): HistoryPaging {
 
 // --- Scrolling back -----------------------------------------------------------
 
-/** Each conversation's older messages, loaded as the reader scrolls up. */
-const scrollBacks = new ScrollBacks();
-log.whenTrimmed(() => {
-  scrollBacks.full();
-  drawScrollBack();
+/** Older messages, loaded as the reader scrolls up (older_messages.ts). */
+const older = new OlderMessages({
+  log,
+  client: () => self === "" ? null : client,
+  paging: historyPaging,
+  emit,
+  messageId,
+  shown: () => viewAll ? null : conversations.current,
+  joinedGroups: () =>
+    [...groups.values()].filter((group) => group.joined).map((group) =>
+      group.name
+    ),
 });
-
-/** The top of the log says how loading the current conversation's past goes. */
-function drawScrollBack(): void {
-  log.head.textContent = scrollBackText(
-    conversations.current,
-    scrollBacks.of(conversations.current),
-    log.maxRows,
-  );
-}
-
-/**
- * Loads the current conversation's older messages when the reader is
- * within a screen of the log's top, or the log does not fill its screen
- * (at sign-in, say: the latest messages are shown as in every web chat).
- */
-function loadOlderIfNear(): void {
-  const current = client;
-  if (current === null || current.isOver || self === "") return;
-  // A hidden log (not signed in) has no height: nothing is near.
-  if (ui.log.scrollTop >= ui.log.clientHeight) return;
-  void loadOlder(current, conversations.current);
-}
-
-/**
- * One page of `conversation`'s older messages (client/history_pages.ts, as
- * /history asks), put above the log's rows; then more, while the log is
- * still near its top.
- */
-async function loadOlder(
-  current: ChatClient,
-  conversation: Conversation,
-): Promise<void> {
-  const ask = scrollBacks.start(conversation, log.room);
-  drawScrollBack();
-  if (ask === null) return;
-  let paged;
-  try {
-    paged = await pageHistory(ask.command, historyPaging(current), ask.before);
-  } catch {
-    // No reply to go on: asked again on the next scroll. (A connection's
-    // end answers every request, scrollBackOutcome takes it as failed.)
-    scrollBacks.finish(conversation, { kind: "failed" });
-    drawScrollBack();
-    return;
-  }
-  const { showLines, reply, oldest } = paged;
-  // Put above the conversation's rows, among the others in the order the
-  // server stored them (All shows them all), shown in its view (and All);
-  // what is not a message of it (one that cannot be opened) as well.
-  const place = conversationKey(conversation);
-  const cut = log.above(place, () =>
-    showLines((event) => {
-      // Already in the log: it came live (the first page, asked without a
-      // cursor, is the latest, which may hold what came meanwhile), or
-      // with /history.
-      const id = messageId(event);
-      if (id === undefined || !log.shows(id)) emit(event, place);
-    }));
-  scrollBacks.finish(conversation, scrollBackOutcome(reply, oldest, cut));
-  drawScrollBack();
-  if (reply.t === "ok" && current === client) loadOlderIfNear();
-}
-
-ui.log.addEventListener("scroll", loadOlderIfNear, { passive: true });
+ui.log.addEventListener("scroll", () => older.loadIfNear(), { passive: true });
 
 /** What /verify and /trust say when this browser has no end-to-end keys. */
 const NO_E2E =
@@ -1380,7 +1321,7 @@ function use(joined: ChatClient): void {
   });
   e2e?.connected();
   publishKeys(joined);
-  loadOlderIfNear();
+  older.loadIfNear();
   void joined.request({ t: "list" }).then(learn);
   void joined.request({ t: "groups" }).then(learn);
   // Who is away is said only by /list: asked again now and then, for the

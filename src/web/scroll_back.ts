@@ -6,8 +6,9 @@
  * write to (the public room, a person, a group) load above what is there,
  * a page at a time (docs/PROTOCOL.md 5.4, `history` with `before`), until
  * the server says nothing older remains. This is the bookkeeping, one state
- * per conversation and one request out at a time; the page (main.ts) asks
- * and draws.
+ * per conversation and one request out at a time; the page
+ * (older_messages.ts) asks and draws. All scrolls back through every
+ * conversation at once (all_scroll_back.ts).
  *
  * @module
  */
@@ -95,16 +96,7 @@ export class ScrollBacks {
       kind: "loading",
       was: state,
     });
-    return {
-      command: {
-        kind: "history",
-        ...(conversation.kind === "public"
-          ? {}
-          : { target: conversation.name }),
-        limit: Math.min(SCROLL_BACK_PAGE, room),
-      },
-      before: state.kind === "older" ? state.before : undefined,
-    };
+    return scrollBackAsk(conversation, state, room);
   }
 
   /** Takes what the request `start` made for `conversation` came to. */
@@ -114,7 +106,7 @@ export class ScrollBacks {
     const state = this.#states.get(key);
     if (state?.kind !== "loading") return;
     if (outcome.kind === "page" && outcome.cut) this.#full = true;
-    this.#states.set(key, next(state.was, outcome));
+    this.#states.set(key, nextScrollBack(state.was, outcome));
   }
 
   /**
@@ -153,10 +145,30 @@ export function scrollBackOutcome(
   return { kind: "refused", text: "text" in reply ? reply.text : reply.t };
 }
 
-function next(
+/**
+ * The request for a page of `conversation`'s older messages from `state`,
+ * at most `room` of them.
+ */
+export function scrollBackAsk(
+  conversation: Conversation,
+  state: Extract<ScrollBack, { kind: "latest" | "older" }>,
+  room: number,
+): ScrollBackAsk {
+  return {
+    command: {
+      kind: "history",
+      ...(conversation.kind === "public" ? {} : { target: conversation.name }),
+      limit: Math.min(SCROLL_BACK_PAGE, room),
+    },
+    before: state.kind === "older" ? state.before : undefined,
+  };
+}
+
+/** Where a scroll-back that was at `was` stands after its request came to `outcome`. */
+export function nextScrollBack(
   was: Extract<ScrollBack, { kind: "latest" | "older" }>,
   outcome: ScrollBackOutcome,
-): ScrollBack {
+): Exclude<ScrollBack, { kind: "loading" | "full" }> {
   switch (outcome.kind) {
     case "failed":
       return was;
