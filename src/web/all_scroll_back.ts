@@ -77,16 +77,24 @@ export interface Released<E> {
   events: E[];
 }
 
+/**
+ * Requests All has out at most: a page that knows many people must not
+ * ask for all their histories at once. Those that hold the frontier back
+ * most are asked first.
+ */
+export const ALL_ASKS_OUT = 4;
+
 /** All's scroll-back over every conversation: what to ask, hold and show. */
 export class AllScrollBack<E> {
   #tracks = new Map<string, Track<E>>();
   #full = false;
 
   /**
-   * The requests to make now, each marked out: a page of every
-   * conversation of `known` (and every one asked before) that has more,
-   * has no request out and does not hold a page already. `alone`: where
-   * each one's own view stands; `room`: the rows the log has room for.
+   * The requests to make now, each marked out: a page of each conversation
+   * of `known` (and each one asked before) that has more, has no request
+   * out and does not hold a page already, the newest cursors first, with
+   * at most ALL_ASKS_OUT out. `alone`: where each one's own view stands;
+   * `room`: the rows the log has room for.
    */
   start(
     known: readonly Conversation[],
@@ -101,12 +109,18 @@ export class AllScrollBack<E> {
       this.full();
       return [];
     }
+    const tracks = this.#all(known);
+    for (const track of tracks) this.#follow(track, alone(track.conversation));
+    let out = tracks.filter((track) => track.state.kind === "loading").length;
     const asks: AllAsk[] = [];
-    for (const track of this.#all(known)) {
-      this.#follow(track, alone(track.conversation));
+    // Stable: among equal cursors (never asked), in the order known.
+    const first = tracks.sort((a, b) => bound(b.state) - bound(a.state) || 0);
+    for (const track of first) {
       const { state } = track;
       if (state.kind !== "latest" && state.kind !== "older") continue;
       if (track.held.length >= SCROLL_BACK_PAGE) continue;
+      if (out >= ALL_ASKS_OUT) break;
+      out++;
       asks.push({
         conversation: track.conversation,
         ...scrollBackAsk(track.conversation, state, room),

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  ALL_ASKS_OUT,
   AllScrollBack,
   allScrollBackText,
   heldLines,
@@ -92,11 +93,12 @@ Deno.test("AllScrollBack shows only what is no older than every cursor of the co
   });
   assert.equal(allScrollBackText(all.state(known), 5000), "");
 
-  // Next: the room and jojo older than their cursors; team is done.
+  // Next: jojo and the room older than their cursors (jojo's holds the
+  // frontier back: first); team is done.
   const asks = all.start(known, untouched, 1000);
   assert.deepEqual(
     asks.map((ask) => [ask.conversation, ask.before]),
-    [[PUBLIC, 100], [jojo, 120]],
+    [[jojo, 120], [PUBLIC, 100]],
   );
   all.finish(jojo, { kind: "page", more: true, oldest: 20, cut: false }, [
     ...page(20, 105),
@@ -129,6 +131,29 @@ Deno.test("AllScrollBack shows only what is no older than every cursor of the co
     "Start of every conversation",
   );
   assert.deepEqual(all.start(known, untouched, 1000), []);
+});
+
+Deno.test("AllScrollBack has at most ALL_ASKS_OUT requests out, asking first those that hold the frontier back most", () => {
+  const all = new AllScrollBack<string>();
+  const people: Conversation[] = Array.from(
+    { length: ALL_ASKS_OUT + 2 },
+    (_, i) => ({ kind: "user", name: `p${i}` }),
+  );
+  const asked = all.start(people, untouched, 1000);
+  assert.deepEqual(
+    asked.map((ask) => ask.conversation),
+    people.slice(0, ALL_ASKS_OUT),
+  );
+  assert.deepEqual(all.start(people, untouched, 1000), []);
+  // One answered: one more goes out, one never asked (no cursor yet) before
+  // the one answered.
+  all.finish(people[0]!, { kind: "page", more: true, oldest: 10, cut: false }, [
+    ...page(10),
+  ]);
+  assert.deepEqual(
+    all.start(people, untouched, 1000).map((ask) => ask.conversation),
+    [people[ALL_ASKS_OUT]],
+  );
 });
 
 Deno.test("AllScrollBack says the start only once every conversation is there, a new one too", () => {
