@@ -10,8 +10,8 @@
  * What All shows must not have gaps that read as the whole past: a room
  * message shown above a private one not loaded yet would say that nothing
  * was said privately in between. So every conversation that has more is
- * asked for a page (one request each out at a time), and what comes is
- * held here. Only lines no older than the frontier are shown: the greatest
+ * asked for a page (one request each out at a time, ALL_ASKS_OUT at most
+ * at once), and what comes is held here. Only lines no older than the frontier are shown: the greatest
  * of the cursors of the conversations that still have more (each one's
  * oldest id that answered, docs/PROTOCOL.md 5.4), as from there on every
  * conversation's past is in hand. The rest waits for the next pages. A
