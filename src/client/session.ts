@@ -355,6 +355,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     showOpened,
     openE2e,
     openGroup,
+    refusedPlain,
   } = sessionE2e({
     keys: context.e2e,
     elsewhere: context.e2eElsewhere,
@@ -494,7 +495,16 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       // File data is not text: decoding each chunk would cost a string as
       // long as the chunk (and a JavaScript heap that grows with the rate).
       const text = hasTextBody(message) ? decodeText(body) : "";
-      order.run(() => show(message, text, count));
+      order.run(() => {
+        // A plain private message with someone known to use end-to-end
+        // keys is the server's, not theirs (plain_private.ts).
+        if (
+          message.t === "private" &&
+          !ignore.list.isIgnored(message.from, keyOf(message.from)) &&
+          refusedPlain(message, count)
+        ) return;
+        show(message, text, count);
+      });
       if (
         message.t === "public" || message.t === "private" ||
         message.t === "group"

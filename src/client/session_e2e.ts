@@ -19,6 +19,7 @@ import {
 } from "./e2e_sessions.ts";
 import type { E2eState } from "./e2e_state.ts";
 import { FileKeyInbox } from "./file_key_share.ts";
+import { plainPrivateRefusal } from "./plain_private.ts";
 import {
   type E2eGroup,
   type GroupOpened,
@@ -289,6 +290,31 @@ export function sessionE2e(options: SessionE2eOptions) {
     return dealt.promise;
   };
 
+  /**
+   * Refuses `message`, in turn, if it is a plain private message with
+   * someone known to use end-to-end keys (plain_private.ts): an error says
+   * so, counted in `count` as a message not opened. False, with nothing
+   * said, for any other message. Call it in turn, as `show`.
+   */
+  const refusedPlain = (
+    message: ServerMessage,
+    count?: HistoryCount,
+  ): boolean => {
+    const refusal = plainPrivateRefusal(
+      message,
+      usesE2e(client().serverFingerprint),
+    );
+    if (refusal === null) return false;
+    if (count !== undefined) count.unopened++;
+    emitOrHold(emit, {
+      type: "error",
+      re: null,
+      code: "e2e",
+      text: sanitizeForTerminal(refusal),
+    }, count);
+    return true;
+  };
+
   return {
     e2e,
     groupSessions,
@@ -297,5 +323,6 @@ export function sessionE2e(options: SessionE2eOptions) {
     showOpened,
     openE2e,
     openGroup,
+    refusedPlain,
   };
 }

@@ -35,6 +35,7 @@ import {
 import { DeliveryLedger } from "../client/delivery.ts";
 import { E2eKeyError, publishPrekeys } from "../client/e2e_keys.ts";
 import { E2eSessions, type Opened } from "../client/e2e_sessions.ts";
+import { plainPrivateRefusal } from "../client/plain_private.ts";
 import {
   FileKeyInbox,
   receiveFileKey,
@@ -1038,7 +1039,23 @@ function onIncoming(
     return inTurn(async () => showOpened(await opened, count));
   }
   const text = hasTextBody(message) ? decodeText(body) : "";
-  inTurn(() => show(message, text, count));
+  inTurn(() => {
+    // A plain private message with someone known to use end-to-end keys
+    // is the server's, not theirs (plain_private.ts).
+    const refusal = message.t !== "private" || isIgnored(message.from)
+      ? null
+      : plainPrivateRefusal(
+        message,
+        (name) => usesE2e(from.serverFingerprint, name),
+      );
+    if (refusal === null) return show(message, text, count);
+    if (count !== undefined) count.unopened++;
+    emitOrHold(
+      emit,
+      { type: "error", re: null, code: "e2e", text: refusal },
+      count,
+    );
+  });
 }
 
 /**

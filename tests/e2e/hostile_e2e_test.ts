@@ -6,7 +6,9 @@
  * Only the genuine ones may be shown as messages; every other one is an
  * error on stderr. Then it swaps alice's published keys for a key of its own
  * (Mallory's), both ways: bob is warned loudly, sends nothing sealed for that
- * key and shows nothing written under it.
+ * key and shows nothing written under it. Nor does it show a plain,
+ * unencrypted private message the server passes off as alice's once her key
+ * is known.
  */
 
 import assert from "node:assert/strict";
@@ -119,4 +121,46 @@ Deno.test("chat connect warns of a published key a hostile server swapped, seals
   await bob.finish();
   assert.doesNotMatch(bob.stdout + bob.stderr, /trust me/);
   assert.equal(sent.filter((m) => m.t === "e2e_msg").length, 1);
+});
+
+Deno.test("chat connect refuses a plain private message a hostile server passes off as alice's, or as one bob sent her, once alice is known to use end-to-end keys", async () => {
+  await using run = await startHostileE2e("chat-e2e-hostile-plain-");
+  const { bob, channel, alice } = run;
+  const plain = (
+    text: string,
+    fields: { from: string; to?: string; history?: true },
+  ) => {
+    const id = alice.nextId();
+    channel.send(
+      { t: "private", ts: Date.now(), id, seq: id, ...fields },
+      new TextEncoder().encode(text),
+    );
+  };
+  // Before carol is known to have keys, a plain message from her is shown:
+  // the server could claim she has none (README, Security).
+  plain("plain from carol", { from: "carol" });
+  alice.deliver(channel, await alice.sealText("first genuine"));
+  await bob.waitFor(/Private message from alice: first genuine/);
+  plain("forged live", { from: "alice" });
+  plain("forged history", { from: "alice", history: true });
+  plain("forged as bob's", { from: "bob", to: "alice", history: true });
+  plain("FROM ALICE", { from: "ALICE" });
+  alice.deliver(channel, await alice.sealText("second genuine"));
+  await bob.waitFor(/Private message from alice: second genuine/);
+  await bob.write("/quit\n");
+  await bob.finish();
+  const shown = bob.stdout.split("\n").filter((line) =>
+    line.includes("Private message")
+  );
+  assert.deepEqual(shown, [
+    "Private message from carol: plain from carol",
+    "Private message from alice: first genuine",
+    "Private message from alice: second genuine",
+  ]);
+  const refused = bob.stderr.split("\n").filter((line) =>
+    / came without end-to-end encryption, though alice uses end-to-end keys/i
+      .test(line)
+  );
+  assert.equal(refused.length, 4, bob.stderr);
+  assert.doesNotMatch(bob.stdout, /forged|FROM ALICE/);
 });
