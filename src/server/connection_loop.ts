@@ -210,7 +210,7 @@ export async function serveConnection(
           continue;
         }
         if (verdict !== "pass") {
-          if (message?.t === "ack") {
+          if (verdict === "hold" && message?.t === "ack") {
             connections.heldAcksOf(id).hold(message.cursors);
             continue;
           }

@@ -16,7 +16,8 @@ import { type KeyedTokenBuckets, TokenBucket } from "./rate_limit.ts";
  * What to do with a message: route it; hold it (an `ack` over the rate,
  * which has no reply to refuse, and which dropped would show what it covers
  * again: held_acks.ts); refuse it with `slow_down`; or cut the connection
- * off (`floodStrikes` refusals in a row).
+ * off (`floodStrikes` refusals in a row, or acks held past their own
+ * bucket).
  */
 export type Verdict = "pass" | "hold" | "slow_down" | "flood";
 
@@ -40,6 +41,16 @@ const FILE_DATA: ReadonlySet<string> = new Set([
 const STRAY_FILE_DATA_PER_SECOND = 64;
 const STRAY_FILE_DATA_BURST = 256;
 
+/**
+ * `ack`s over the rate, a second and at once. Held rather than refused
+ * (held_acks.ts), they earn no strike; without a bucket of their own they
+ * were the one message that met no limit: a frame of ten thousand cost a
+ * parse and a merge each, and their sender was never cut off. A client
+ * acknowledges a few times a second (docs/PROTOCOL.md 5.9).
+ */
+export const HELD_ACKS_PER_SECOND = 64;
+export const HELD_ACKS_BURST = 256;
+
 /** Whether `type` is file data, exempt from the rate in a live transfer. */
 export function isFileData(type: string): boolean {
   return FILE_DATA.has(type);
@@ -58,6 +69,7 @@ export class MessageRate {
   readonly #own: TokenBucket;
   readonly #history: TokenBucket;
   readonly #stray: TokenBucket;
+  readonly #heldAcks: TokenBucket;
   readonly #shared: KeyedTokenBuckets;
   readonly #sharedHistory: KeyedTokenBuckets | null;
   readonly #group: string;
@@ -88,6 +100,11 @@ export class MessageRate {
     this.#stray = new TokenBucket(
       STRAY_FILE_DATA_PER_SECOND,
       STRAY_FILE_DATA_BURST,
+      now,
+    );
+    this.#heldAcks = new TokenBucket(
+      HELD_ACKS_PER_SECOND,
+      HELD_ACKS_BURST,
       now,
     );
     this.#shared = shared;
@@ -132,7 +149,7 @@ export class MessageRate {
       this.#strikes = 0;
       return "pass";
     }
-    if (type === "ack") return "hold";
+    if (type === "ack") return this.#heldAcks.take(now) ? "hold" : "flood";
     return ++this.#strikes >= this.#floodStrikes ? "flood" : "slow_down";
   }
 }

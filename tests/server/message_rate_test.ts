@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import type { ClientMessage } from "../../src/protocol/messages.ts";
-import { MessageRate, type Verdict } from "../../src/server/message_rate.ts";
+import {
+  HELD_ACKS_BURST,
+  MessageRate,
+  type Verdict,
+} from "../../src/server/message_rate.ts";
 import { KeyedTokenBuckets } from "../../src/server/rate_limit.ts";
 
 const LIMITS = {
@@ -54,6 +58,17 @@ Deno.test("MessageRate holds acks over the rate without a strike, and lets file 
     ],
     ["hold", "hold", "hold", "pass", "pass", "slow_down"],
   );
+});
+
+Deno.test("MessageRate holds acks over the rate up to a bucket of their own, then cuts off", () => {
+  const limiter = rate();
+  judge(limiter, ["say", "say", "say"]);
+  const verdicts = judge(limiter, Array(HELD_ACKS_BURST + 1).fill("ack"));
+  assert.deepEqual(
+    verdicts.slice(0, HELD_ACKS_BURST),
+    Array(HELD_ACKS_BURST).fill("hold"),
+  );
+  assert.equal(verdicts.at(-1), "flood");
 });
 
 Deno.test("MessageRate lets a window's worth of file data for no transfer through, then cuts off", () => {

@@ -38,6 +38,14 @@ for (
       true,
       10_000,
     ],
+    // Over the rate, acks are held, not refused (no strike): a connection
+    // sending nothing else was never cut off.
+    [
+      "acks over the rate",
+      '{"t":"ack","cursors":[{"to":"bob","seq":1}]}',
+      true,
+      10_000,
+    ],
   ] as const
 ) {
   Deno.test(`a frame of ${what} gets its sender cut off, not a reply or a routing each`, async () => {
