@@ -11,6 +11,8 @@ import {
   importIdentityPem,
 } from "../../src/crypto/identity.ts";
 import { encodeBundle, generatePrekeys } from "../../src/crypto/prekeys.ts";
+import { toHex } from "../../src/crypto/bytes.ts";
+import type { ServerMessage } from "../../src/protocol/messages.ts";
 import { startTestServer, type TestServer } from "../_helpers/chat.ts";
 import { RawClient } from "../_helpers/raw_client.ts";
 
@@ -181,4 +183,119 @@ Deno.test("a file offer is answered only by its recipient and run only by its se
   });
   assert.deepEqual(noticesOf(alice, "file_cancel"), []);
   assert.deepEqual(noticesOf(bob, "file_cancel"), []);
+});
+
+Deno.test("history cursors only narrow what a classmate may read: bad values are refused, and an id from others' conversations, a group left, or an 'after' shows nothing of them", async () => {
+  await using server = await startTestServer({
+    connectionLimits: { historyPerSecond: 0, historyPerSecondPerAddress: 0 },
+  });
+  await using alice = await signedIn(server, "alice");
+  await using bob = await signedIn(server, "bob");
+  await using mallory = await signedIn(server, "mallory");
+  const text = (s: string) => new TextEncoder().encode(s);
+  // With a cid, an ok says where the message went (PROTOCOL 5.9).
+  const cid = () => toHex(crypto.getRandomValues(new Uint8Array(16)));
+  const idOf = (reply: ServerMessage) => {
+    assert.ok(
+      reply.t === "ok" && reply.id !== undefined,
+      JSON.stringify(reply),
+    );
+    return reply.id;
+  };
+  const secret = idOf(
+    await alice.request(
+      { t: "msg", to: "bob", cid: cid() },
+      text("secret for bob"),
+    ),
+  );
+  assert.equal((await alice.request({ t: "create", group: "team" })).t, "ok");
+  assert.equal((await mallory.request({ t: "join", group: "team" })).t, "ok");
+  const whileIn = idOf(
+    await alice.request(
+      { t: "gsay", group: "team", cid: cid() },
+      text("while in"),
+    ),
+  );
+  assert.equal((await mallory.request({ t: "leave", group: "team" })).t, "ok");
+  const afterLeft = idOf(
+    await alice.request(
+      { t: "gsay", group: "team", cid: cid() },
+      text("after she left"),
+    ),
+  );
+  assert.equal((await bob.request({ t: "join", group: "team" })).t, "ok");
+  const mine = idOf(
+    await mallory.request({ t: "msg", to: "bob", cid: cid() }, text("hi bob")),
+  );
+
+  for (const before of [-1, 1.5, 2 ** 53, "10", true, null, [], {}]) {
+    const reply = await mallory.request({
+      t: "history",
+      target: "bob",
+      before,
+    });
+    assert.equal(
+      reply.t === "error" && reply.code,
+      "bad_request",
+      String(before),
+    );
+    assert.equal(
+      reply.t === "error" && reply.text,
+      "ERROR: Bad request: Field 'before' must be a non-negative integer",
+    );
+  }
+  const cursors = [
+    0,
+    1,
+    secret,
+    secret + 1,
+    whileIn + 1,
+    afterLeft + 1,
+    mine,
+    mine + 1,
+    Number.MAX_SAFE_INTEGER,
+  ];
+  for (const before of cursors) {
+    const team = await mallory.request({
+      t: "history",
+      target: "team",
+      before,
+    });
+    assert.equal(
+      team.t === "error" && team.code,
+      "not_member",
+      `team before ${before}`,
+    );
+    const withAlice = await mallory.request({
+      t: "history",
+      target: "alice",
+      before,
+    });
+    assert.equal(
+      withAlice.t === "ok" && withAlice.text,
+      "No history for your conversation with alice.",
+    );
+    const withBob = await mallory.request({
+      t: "history",
+      target: "bob",
+      before,
+    });
+    assert.equal(withBob.t, "ok", `bob before ${before}`);
+  }
+  // An unknown field is ignored (PROTOCOL 10): the newest page, no more.
+  const after = await mallory.request({
+    t: "history",
+    target: "bob",
+    after: 0,
+  });
+  assert.equal(
+    after.t === "ok" && after.text,
+    "End of history for your conversation with bob (1 message).",
+  );
+  const read = mallory.messages.filter(({ message }) =>
+    (message.t === "private" || message.t === "group") &&
+    message.history === true
+  ).map(({ body }) => new TextDecoder().decode(body));
+  assert.ok(read.length > 0);
+  assert.deepEqual([...new Set(read)], ["hi bob"]);
 });
