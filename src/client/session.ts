@@ -355,7 +355,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     showOpened,
     openE2e,
     openGroup,
-    refusedPlain,
+    showPlain,
   } = sessionE2e({
     keys: context.e2e,
     elsewhere: context.e2eElsewhere,
@@ -496,14 +496,13 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       // long as the chunk (and a JavaScript heap that grows with the rate).
       const text = hasTextBody(message) ? decodeText(body) : "";
       order.run(() => {
-        // A plain private message with someone known to use end-to-end
-        // keys is the server's, not theirs (plain_private.ts).
-        if (
-          message.t === "private" &&
-          !ignore.list.isIgnored(message.from, keyOf(message.from)) &&
-          refusedPlain(message, count)
-        ) return;
-        show(message, text, count);
+        // What someone ignored said is dropped by `show`; any other plain
+        // message from someone known to use end-to-end keys is checked
+        // (plain_messages.ts).
+        const chat = message.t === "private" || message.t === "group";
+        if (chat && !ignore.list.isIgnored(message.from, keyOf(message.from))) {
+          showPlain(message, () => show(message, text, count), count);
+        } else show(message, text, count);
       });
       if (
         message.t === "public" || message.t === "private" ||

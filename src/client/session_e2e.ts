@@ -19,7 +19,7 @@ import {
 } from "./e2e_sessions.ts";
 import type { E2eState } from "./e2e_state.ts";
 import { FileKeyInbox } from "./file_key_share.ts";
-import { plainPrivateRefusal } from "./plain_private.ts";
+import { plainGroupWarning, plainPrivateRefusal } from "./plain_messages.ts";
 import {
   type E2eGroup,
   type GroupOpened,
@@ -291,28 +291,38 @@ export function sessionE2e(options: SessionE2eOptions) {
   };
 
   /**
-   * Refuses `message`, in turn, if it is a plain private message with
-   * someone known to use end-to-end keys (plain_private.ts): an error says
-   * so, counted in `count` as a message not opened. False, with nothing
-   * said, for any other message. Call it in turn, as `show`.
+   * Shows a plain chat message (`show`), unless it is a private message
+   * with someone known to use end-to-end keys, which is refused with an
+   * error (counted in `count` as a message not opened); a group message
+   * from such a member is followed by a warning (plain_messages.ts). Call
+   * it in turn, as `show`.
    */
-  const refusedPlain = (
+  const showPlain = (
     message: ServerMessage,
+    show: () => void,
     count?: HistoryCount,
-  ): boolean => {
-    const refusal = plainPrivateRefusal(
-      message,
-      usesE2e(client().serverFingerprint),
-    );
-    if (refusal === null) return false;
-    if (count !== undefined) count.unopened++;
+  ): void => {
+    const known = usesE2e(client().serverFingerprint);
+    const refusal = plainPrivateRefusal(message, known);
+    if (refusal !== null) {
+      if (count !== undefined) count.unopened++;
+      emitOrHold(emit, {
+        type: "error",
+        re: null,
+        code: "e2e",
+        text: sanitizeForTerminal(refusal),
+      }, count);
+      return;
+    }
+    show();
+    const warning = plainGroupWarning(message, known);
+    if (warning === null) return;
     emitOrHold(emit, {
       type: "error",
       re: null,
       code: "e2e",
-      text: sanitizeForTerminal(refusal),
+      text: sanitizeForTerminal(warning),
     }, count);
-    return true;
   };
 
   return {
@@ -323,6 +333,6 @@ export function sessionE2e(options: SessionE2eOptions) {
     showOpened,
     openE2e,
     openGroup,
-    refusedPlain,
+    showPlain,
   };
 }

@@ -35,7 +35,10 @@ import {
 import { DeliveryLedger } from "../client/delivery.ts";
 import { E2eKeyError, publishPrekeys } from "../client/e2e_keys.ts";
 import { E2eSessions, type Opened } from "../client/e2e_sessions.ts";
-import { plainPrivateRefusal } from "../client/plain_private.ts";
+import {
+  plainGroupWarning,
+  plainPrivateRefusal,
+} from "../client/plain_messages.ts";
 import {
   FileKeyInbox,
   receiveFileKey,
@@ -1040,21 +1043,30 @@ function onIncoming(
   }
   const text = hasTextBody(message) ? decodeText(body) : "";
   inTurn(() => {
-    // A plain private message with someone known to use end-to-end keys
-    // is the server's, not theirs (plain_private.ts).
-    const refusal = message.t !== "private" || isIgnored(message.from)
-      ? null
-      : plainPrivateRefusal(
-        message,
-        (name) => usesE2e(from.serverFingerprint, name),
+    // A plain message from someone known to use end-to-end keys is checked
+    // (plain_messages.ts): a private one is the server's, not theirs.
+    const chat = message.t === "private" || message.t === "group";
+    if (!chat || isIgnored(message.from)) return show(message, text, count);
+    const known = (name: string) => usesE2e(from.serverFingerprint, name);
+    const refusal = plainPrivateRefusal(message, known);
+    if (refusal !== null) {
+      if (count !== undefined) count.unopened++;
+      emitOrHold(
+        emit,
+        { type: "error", re: null, code: "e2e", text: refusal },
+        count,
       );
-    if (refusal === null) return show(message, text, count);
-    if (count !== undefined) count.unopened++;
-    emitOrHold(
-      emit,
-      { type: "error", re: null, code: "e2e", text: refusal },
-      count,
-    );
+      return;
+    }
+    show(message, text, count);
+    const warning = plainGroupWarning(message, known);
+    if (warning !== null) {
+      emitOrHold(
+        emit,
+        { type: "error", re: null, code: "e2e", text: warning },
+        count,
+      );
+    }
   });
 }
 

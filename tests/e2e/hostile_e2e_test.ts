@@ -164,3 +164,36 @@ Deno.test("chat connect refuses a plain private message a hostile server passes 
   assert.equal(refused.length, 4, bob.stderr);
   assert.doesNotMatch(bob.stdout, /forged|FROM ALICE/);
 });
+
+Deno.test("chat connect warns that a plain group message from a member known to use end-to-end keys may be the server's", async () => {
+  await using run = await startHostileE2e("chat-e2e-hostile-plain-group-");
+  const { bob, channel, alice } = run;
+  const plainGroup = (text: string, from: string) => {
+    const id = alice.nextId();
+    channel.send(
+      { t: "group", group: "team", from, ts: Date.now(), id, seq: id },
+      new TextEncoder().encode(text),
+    );
+  };
+  // Before carol is known to have keys: shown as it is.
+  plainGroup("plain from carol", "carol");
+  alice.deliver(channel, await alice.sealText("hello bob"));
+  await bob.waitFor(/Private message from alice: hello bob/);
+  // Her client sends one in the clear only to a group with a member without
+  // keys, which bob cannot check: shown, and said to be readable and forgeable.
+  plainGroup("plain from alice", "alice");
+  await bob.waitForStderr(
+    /WARNING: That message from alice in team came without end-to-end encryption, though alice uses end-to-end keys: the host of the server can read it, and could have written it/,
+  );
+  await bob.write("/quit\n");
+  await bob.finish();
+  assert.match(
+    bob.stdout,
+    /\[Receive group team message from carol\]: plain from carol/,
+  );
+  assert.match(
+    bob.stdout,
+    /\[Receive group team message from alice\]: plain from alice/,
+  );
+  assert.equal(bob.stderr.match(/WARNING: That message from/g)?.length, 1);
+});

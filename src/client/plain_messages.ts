@@ -1,0 +1,49 @@
+// This module is browser compatible.
+
+/**
+ * Plain (not end to end) chat messages from someone whose identity key the
+ * client knows, which only the server may have written:
+ *
+ * - a `private` in a conversation with them: neither side's client sends
+ *   one in the clear once it knows the other's key (e2e_sessions.ts: a
+ *   `no_keys` answer about a known key sends nothing), so it is refused;
+ *   shown, it would pass for theirs (README, Security; PROTOCOL 11.7);
+ * - a `group` from them: their client sends one in the clear only when the
+ *   server lists a member without keys (group_sessions.ts), which the reader
+ *   cannot check, so it is shown with a warning that the host can read it
+ *   and could have written it (PROTOCOL 11.11).
+ *
+ * @module
+ */
+
+import type { ServerMessage } from "../protocol/messages.ts";
+
+/**
+ * The error that refuses `message`, or null when it is no such message:
+ * not a plain `private`, or with someone not known to use end-to-end keys
+ * (`usesE2e`, by name).
+ */
+export function plainPrivateRefusal(
+  message: ServerMessage,
+  usesE2e: (name: string) => boolean,
+): string | null {
+  if (message.t !== "private") return null;
+  // One the viewer sent (history) names the other side in `to`.
+  const other = message.to ?? message.from;
+  if (!usesE2e(other)) return null;
+  return `ERROR: A private message ${
+    message.to === undefined ? "from" : "to"
+  } ${other} came without end-to-end encryption, though ${other} uses end-to-end keys: the server may have written it, and it is not shown`;
+}
+
+/**
+ * The warning to show after `message`, or null when it is not a plain
+ * `group` from someone known to use end-to-end keys.
+ */
+export function plainGroupWarning(
+  message: ServerMessage,
+  usesE2e: (name: string) => boolean,
+): string | null {
+  if (message.t !== "group" || !usesE2e(message.from)) return null;
+  return `WARNING: That message from ${message.from} in ${message.group} came without end-to-end encryption, though ${message.from} uses end-to-end keys: the host of the server can read it, and could have written it`;
+}
