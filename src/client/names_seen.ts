@@ -11,14 +11,15 @@ import type { ServerMessage } from "../protocol/messages.ts";
 import { FINGERPRINT_PATTERN } from "./known_hosts.ts";
 
 export class NamesSeen {
-  readonly users: Set<string>;
+  /** By name key, as last spelled. */
+  readonly users: Map<string, string>;
   readonly groups = new Set<string>();
   /** Identity keys by name key. */
   readonly #keys = new Map<string, string>();
 
   /** `self`: our own name, offered from the start. */
   constructor(self: string) {
-    this.users = new Set([self]);
+    this.users = new Map([[nameKey(self), self]]);
   }
 
   /** Takes the names in `message` for completion (see learnNames). */
@@ -44,17 +45,20 @@ export class NamesSeen {
 }
 
 /**
- * Keeps the names tab completion offers in step with what the server says.
- * Only names the naming rule allows are taken: completion writes them into
- * the input line, unsanitised.
+ * Keeps the names tab completion offers in step with what the server says:
+ * `users` by name key, as last spelled. Only names the naming rule allows
+ * are taken: completion writes them into the input line, unsanitised. Each
+ * name costs one lookup: a server's presence notices once made every
+ * departure a pass over every name seen (20,000 names joining and leaving
+ * took 16 s of the client's one thread).
  */
 export function learnNames(
   message: ServerMessage,
-  users: Set<string>,
+  users: Map<string, string>,
   groups: Set<string>,
 ): void {
   const user = (name: string) => {
-    if (isValidName(name)) users.add(name);
+    if (isValidName(name)) users.set(nameKey(name), name);
   };
   const group = (name: string) => {
     if (isValidName(name)) groups.add(name);
@@ -67,13 +71,8 @@ export function learnNames(
       for (const g of message.groups) group(g.name);
       break;
     case "presence":
-      if (message.online) {
-        user(message.name);
-      } else {
-        for (const user of users) {
-          if (nameKey(user) === nameKey(message.name)) users.delete(user);
-        }
-      }
+      if (message.online) user(message.name);
+      else users.delete(nameKey(message.name));
       break;
     case "membership":
     case "group":

@@ -331,7 +331,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   terminal.setCompleter((line) =>
     completeLine(
       line,
-      { users: [...names.users], groups: [...names.groups] },
+      { users: [...names.users.values()], groups: [...names.groups] },
       listFolder,
       home,
     )

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import process from "node:process";
 import { join } from "node:path";
 import { KnownHosts } from "../../src/client/known_hosts.ts";
 import type { FileOptions } from "../../src/client/connection_files.ts";
@@ -121,7 +122,7 @@ Deno.test("runSession connects again, without asking again, when the server gave
 });
 
 Deno.test("learnNames takes for completion only names the naming rule allows", () => {
-  const users = new Set<string>();
+  const users = new Map<string, string>();
   const groups = new Set<string>();
   const evil = "\x1b]0;pwned\x07";
   learnNames(
@@ -145,8 +146,27 @@ Deno.test("learnNames takes for completion only names the naming rule allows", (
     groups,
   );
   learnNames({ t: "group", group: "haha", from: "jojo", ts: 1 }, users, groups);
-  assert.deepEqual([...users], ["nana", "jojo"]);
+  assert.deepEqual([...users.values()], ["nana", "jojo"]);
   assert.deepEqual([...groups], ["haha"]);
+  learnNames({ t: "presence", name: "NANA", online: false }, users, groups);
+  assert.deepEqual([...users.values()], ["jojo"]);
+});
+
+Deno.test("learnNames takes a hostile server's 50,000 names joining and leaving in linear time", () => {
+  const users = new Map<string, string>();
+  const groups = new Set<string>();
+  const n = 50_000;
+  const started = process.cpuUsage();
+  for (let i = 0; i < n; i++) {
+    learnNames({ t: "presence", name: `u${i}`, online: true }, users, groups);
+  }
+  for (let i = 0; i < n; i++) {
+    learnNames({ t: "presence", name: `U${i}`, online: false }, users, groups);
+  }
+  const { user, system } = process.cpuUsage(started);
+  assert.equal(users.size, 0);
+  // A pass over every name at each departure took minutes for as many.
+  assert.ok(user + system < 2_000_000, `${(user + system) / 1000} ms of CPU`);
 });
 
 Deno.test("runSession with two addresses moves to the second when the first goes away, says so, remembers its key as the server's and refuses an address with another key", async () => {
