@@ -603,3 +603,46 @@ Deno.test({
     }
   },
 });
+
+Deno.test("chat connect --json answers hostile input lines (nesting 200,000 deep, wrong types, lone surrogates, broken JSON) each with an error, and goes on", async () => {
+  await using r = await room();
+  const bot = r.connect("bot", "--json");
+  await bot.waitFor(/"type":"welcome"/);
+  const deep = "[".repeat(200_000) + "]".repeat(200_000);
+  const hostile: [string, string][] = [
+    ["deep", `{"cmd":${deep},"id":"deep"}`],
+    ["deeper", `{"cmd":{"cmd":${deep}},"id":"deeper"}`],
+    ["text", `{"cmd":"send","text":${deep},"id":"text"}`],
+    ["proto", `{"cmd":"__proto__","id":"proto"}`],
+    ["constructor", `{"cmd":"constructor","id":"constructor"}`],
+    ["surrogate", `{"cmd":"msg","to":"\\ud800","text":"x","id":"surrogate"}`],
+    ["infinite", `{"cmd":"accept","xfer":1e400,"id":"infinite"}`],
+    ["fraction", `{"cmd":"cancel","number":-0.5,"id":"fraction"}`],
+    ["huge", `{"cmd":"history","limit":1e21,"id":"huge"}`],
+    ["away", `{"cmd":"away","reason":{},"id":"away"}`],
+    ["null", `{"cmd":null,"id":"null"}`],
+  ];
+  for (const [, line] of hostile) await bot.write(`${line}\n`);
+  // Not JSON, and blank or half lines: errors with the line's number.
+  await bot.write('{\n{"cmd":\n\u0000\n');
+  await bot.write(`{"cmd":"list","id":"after"}\n`);
+  await bot.waitFor(/"type":"users","re":"after"/);
+  for (const [id] of hostile) {
+    assert.match(
+      bot.stdout,
+      new RegExp(`"type":"error","re":"${id}","code":"usage"`),
+      id,
+    );
+  }
+  assert.match(
+    bot.stdout,
+    /"type":"error","re":12,"code":"usage","text":"ERROR: Bad JSON/,
+  );
+  assert.match(
+    bot.stdout,
+    /"type":"error","re":13,"code":"usage","text":"ERROR: Bad JSON/,
+  );
+  await bot.write('{"cmd":"quit"}\n');
+  assert.equal((await bot.finish()).code, 1);
+  events(bot);
+});
