@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import {
+  plainGroupWarning,
+  plainPrivateRefusal,
+} from "../../src/client/plain_messages.ts";
+
+/** alice uses end-to-end keys; carol is not known to. */
+const known = (name: string) => name.toLowerCase() === "alice";
+
+Deno.test("plainPrivateRefusal refuses a plain private message with someone known to use end-to-end keys, either way", () => {
+  assert.equal(
+    plainPrivateRefusal({ t: "private", from: "alice", ts: 1 }, known),
+    "ERROR: A private message from alice came without end-to-end encryption, though alice uses end-to-end keys: the server may have written it, and it is not shown",
+  );
+  assert.match(
+    plainPrivateRefusal(
+      { t: "private", from: "bob", to: "Alice", ts: 1, history: true },
+      known,
+    ) ?? "",
+    /^ERROR: A private message to Alice came without/,
+  );
+  assert.equal(
+    plainPrivateRefusal({ t: "private", from: "carol", ts: 1 }, known),
+    null,
+  );
+  assert.equal(
+    plainPrivateRefusal({ t: "public", from: "alice", ts: 1 }, known),
+    null,
+  );
+  assert.equal(
+    plainPrivateRefusal(
+      { t: "group", group: "team", from: "alice", ts: 1 },
+      known,
+    ),
+    null,
+  );
+});
+
+Deno.test("plainGroupWarning warns of a plain group message from a member known to use end-to-end keys only", () => {
+  assert.equal(
+    plainGroupWarning(
+      { t: "group", group: "team", from: "alice", ts: 1 },
+      known,
+    ),
+    "WARNING: That message from alice in team came without end-to-end encryption, though alice uses end-to-end keys: the host of the server can read it, and could have written it",
+  );
+  assert.equal(
+    plainGroupWarning(
+      { t: "group", group: "team", from: "carol", ts: 1 },
+      known,
+    ),
+    null,
+  );
+  assert.equal(
+    plainGroupWarning({ t: "private", from: "alice", ts: 1 }, known),
+    null,
+  );
+});
