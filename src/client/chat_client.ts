@@ -597,7 +597,11 @@ export class ChatClient {
     let ending: Ending | null = null;
     try {
       while (ending === null) {
-        await this.#readyToRead();
+        // Asked here, not in #readyToRead: reading is rarely held, and an
+        // async call awaited per frame is a promise and microtask turns for
+        // nothing.
+        const wait = this.#readWhen();
+        if (wait !== null) await this.#readyToRead(wait);
         const batch = await this.#channel.receive();
         if (batch === null) break;
         this.#lastHeard = Date.now();
@@ -679,10 +683,12 @@ export class ChatClient {
     return { clean: false, reason: CONNECTION_LOST };
   }
 
-  /** Waits while reading is held (`holdReading`), or until the link closes. */
-  async #readyToRead(): Promise<void> {
-    let wait = this.#readWhen();
-    if (wait === null) return;
+  /**
+   * Waits while reading is held (`holdReading`: `first` is what its `ready`
+   * returned), or until the link closes.
+   */
+  async #readyToRead(first: Promise<void>): Promise<void> {
+    let wait: Promise<void> | null = first;
     this.#held = true;
     try {
       let closed = false;
