@@ -462,7 +462,9 @@ export class SecureChannel {
     }
     let plaintext: Uint8Array;
     try {
-      plaintext = await this.#opener.open(data);
+      // Small frames (most chat traffic) open at once, without promises.
+      plaintext = this.#opener.tryOpenNow(data) ??
+        await this.#opener.open(data);
     } catch (error) {
       throw rejectedFrame(messageOf(error));
     }

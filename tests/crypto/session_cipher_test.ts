@@ -194,6 +194,59 @@ Deno.test("FrameSealer.canSealNow is false where trySealNow would not seal, and 
   assert.equal(sealer.nextSeq, 2);
 });
 
+Deno.test("FrameOpener.tryOpenNow opens what open opens, in sequence with it, and returns null, advancing nothing, where only open can", async () => {
+  const secret = randomBytes(32);
+  // No SmallFrameAead: only open (WebCrypto) opens.
+  const web = pair({}, secret);
+  const webFrame = await web.sealer.seal(utf8Encode("web"));
+  assert.equal(web.opener.tryOpenNow(webFrame), null);
+  assert.equal(web.opener.expectedSeq, 0);
+  assert.deepEqual(await web.opener.open(webFrame), utf8Encode("web"));
+
+  const options = { smallFrames: nativeSmallFrames, rekeyInterval: 2 };
+  const sealer = new FrameSealer(secret, options);
+  const frames: Uint8Array[] = [];
+  for (let i = 0; i < 5; i++) {
+    frames.push(await sealer.seal(utf8Encode(`${i}`)));
+  }
+  const opener = new FrameOpener(secret, options);
+  // The first epoch's keys are still being derived.
+  assert.equal(opener.tryOpenNow(frames[0]!), null);
+  assert.equal(opener.expectedSeq, 0);
+  assert.deepEqual(await opener.open(frames[0]!), utf8Encode("0"));
+  assert.deepEqual(opener.tryOpenNow(frames[1]!), utf8Encode("1"));
+  assert.equal(opener.expectedSeq, 2);
+  // Frame 2 starts an epoch whose keys are not derived yet.
+  assert.equal(opener.tryOpenNow(frames[2]!), null);
+  assert.deepEqual(await opener.open(frames[2]!), utf8Encode("2"));
+  // Out of sequence, tampered: refused as open refuses them, not advancing.
+  assert.throws(
+    () => opener.tryOpenNow(frames[4]!),
+    (error: unknown) =>
+      error instanceof FrameError && error.reason === "out of sequence",
+  );
+  const tampered = frames[3]!.slice();
+  tampered[tampered.length - 1]! ^= 1;
+  assert.throws(
+    () => opener.tryOpenNow(tampered),
+    (error: unknown) =>
+      error instanceof FrameError && error.reason === "authentication failed",
+  );
+  assert.equal(opener.expectedSeq, 3);
+  assert.deepEqual(opener.tryOpenNow(frames[3]!), utf8Encode("3"));
+  // Frame 4 starts the next epoch.
+  assert.equal(opener.tryOpenNow(frames[4]!), null);
+  assert.deepEqual(await opener.open(frames[4]!), utf8Encode("4"));
+  // Too large for the SmallFrameAead: open's WebCrypto path.
+  const large = new Uint8Array(SMALL_FRAME_LIMIT + 1).fill(7);
+  const largeFrame = await sealer.seal(large);
+  if (nativeSmallFrames.maxPlaintext < large.length) {
+    assert.equal(opener.tryOpenNow(largeFrame), null);
+    assert.equal(opener.expectedSeq, 5);
+  }
+  assert.deepEqual(await opener.open(largeFrame), large);
+});
+
 Deno.test("FrameSealer assigns sequence numbers in call order", async () => {
   const { sealer, opener } = pair({ rekeyInterval: 2 });
   // Not awaited one by one: the sequence number is taken at call time, even
