@@ -203,25 +203,56 @@ function writeVarint(out: Uint8Array, offset: number, value: number): number {
 }
 
 /**
- * Reads a varint at `offset`: its value and the offset after it. Throws on
- * one cut short, longer than 7 bytes, over 2^48 - 1, or not in its shortest
- * form (a last byte of 0 after others): one number, one encoding.
+ * Reads a compact message's fields one after the other, `at` being where
+ * the next one starts: one object per message, where a pair returned per
+ * field made six (a client decodes one message per chat line it gets).
  */
-function readVarint(bytes: Uint8Array, offset: number): [number, number] {
-  let value = 0;
-  let scale = 1;
-  for (let i = 0; i < MAX_VARINT_BYTES; i++) {
-    const byte = bytes[offset + i];
-    if (byte === undefined) throw new SyntaxError("Truncated compact message");
-    value += (byte & 0x7f) * scale;
-    if (byte < 0x80) {
-      if (byte === 0 && i > 0) throw new SyntaxError("Overlong varint");
-      if (value > MAX_U48) throw new SyntaxError("Varint over 2^48 - 1");
-      return [value, offset + i + 1];
+class FieldReader {
+  constructor(readonly bytes: Uint8Array, public at: number) {}
+
+  /**
+   * A varint. Throws on one cut short, longer than 7 bytes, over 2^48 - 1,
+   * or not in its shortest form (a last byte of 0 after others): one
+   * number, one encoding.
+   */
+  varint(): number {
+    const bytes = this.bytes;
+    const offset = this.at;
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < MAX_VARINT_BYTES; i++) {
+      const byte = bytes[offset + i];
+      if (byte === undefined) {
+        throw new SyntaxError("Truncated compact message");
+      }
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) {
+        if (byte === 0 && i > 0) throw new SyntaxError("Overlong varint");
+        if (value > MAX_U48) throw new SyntaxError("Varint over 2^48 - 1");
+        this.at = offset + i + 1;
+        return value;
+      }
+      scale *= 0x80;
     }
-    scale *= 0x80;
+    throw new SyntaxError("Varint longer than 7 bytes");
   }
-  throw new SyntaxError("Varint longer than 7 bytes");
+
+  /** A u8-length-prefixed UTF-8 name. */
+  name(): string {
+    const bytes = this.bytes;
+    const offset = this.at;
+    if (offset >= bytes.byteLength) {
+      throw new SyntaxError("Truncated compact message");
+    }
+    const length = bytes[offset]!;
+    const start = offset + 1;
+    if (length === 0) throw new SyntaxError("Empty name in a compact message");
+    if (length > bytes.byteLength - start) {
+      throw new SyntaxError("Truncated compact message");
+    }
+    this.at = start + length;
+    return decodeHeaderText(bytes.subarray(start, start + length));
+  }
 }
 
 /**
@@ -271,16 +302,16 @@ export function decodeCompactChat(
     throw new SyntaxError(`Unknown message form ${form}`);
   }
   const end = batch.byteLength;
+  const fields = new FieldReader(batch, offset + 1);
   let ts: number;
-  let at: number;
-  let position: { id: number; seq: number } | null = null;
+  // Both or neither (forms 1-3).
+  let id: number | undefined;
+  let seq: number | undefined;
   const varints = form > VARINT_FORMS;
   if (varints) {
-    [ts, at] = readVarint(batch, offset + 1);
-    const [id, afterId] = readVarint(batch, at);
-    const [seq, afterSeq] = readVarint(batch, afterId);
-    position = { id, seq };
-    at = afterSeq;
+    ts = fields.varint();
+    id = fields.varint();
+    seq = fields.varint();
   } else {
     const withPosition = form > FIXED_POSITION_FORMS;
     if (
@@ -290,49 +321,36 @@ export function decodeCompactChat(
       throw new SyntaxError("Truncated compact message");
     }
     ts = readU48(batch, offset + 1);
-    at = offset + 7;
+    fields.at = offset + 7;
     if (withPosition) {
-      position = { id: readU48(batch, at), seq: readU48(batch, at + 6) };
-      at += COMPACT_POSITION;
+      id = readU48(batch, fields.at);
+      seq = readU48(batch, fields.at + 6);
+      fields.at += COMPACT_POSITION;
     }
   }
-  const [from, afterFrom] = readName(batch, at);
-  at = afterFrom;
-  let group: string | null = null;
-  if (t === "group") [group, at] = readName(batch, at);
+  const from = fields.name();
+  const group = t === "group" ? fields.name() : null;
   let bodyLength: number;
-  if (varints) [bodyLength, at] = readVarint(batch, at);
+  if (varints) bodyLength = fields.varint();
   else {
-    if (end - at < 4) throw new SyntaxError("Truncated compact message");
-    bodyLength = readU32(batch, at);
-    at += 4;
+    if (end - fields.at < 4) throw new SyntaxError("Truncated compact message");
+    bodyLength = readU32(batch, fields.at);
+    fields.at += 4;
   }
+  const at = fields.at;
   if (bodyLength > end - at) {
     throw new SyntaxError("Message longer than its frame");
   }
-  const header = group === null
-    ? { t, from, ts, ...position }
-    : { t, group, from, ts, ...position };
+  // Each shape written out (fields in the order they always had), rather
+  // than spread from a position object: no object but the header.
+  const header = id === undefined
+    ? group === null ? { t, from, ts } : { t, group, from, ts }
+    : group === null
+    ? { t, from, ts, id, seq }
+    : { t, group, from, ts, id, seq };
   return [
     { header, body: batch.subarray(at, at + bodyLength) },
     at + bodyLength,
-  ];
-}
-
-/** A u8-length-prefixed UTF-8 name at `offset`, and the offset after it. */
-function readName(batch: Uint8Array, offset: number): [string, number] {
-  if (offset >= batch.byteLength) {
-    throw new SyntaxError("Truncated compact message");
-  }
-  const length = batch[offset]!;
-  const start = offset + 1;
-  if (length === 0) throw new SyntaxError("Empty name in a compact message");
-  if (length > batch.byteLength - start) {
-    throw new SyntaxError("Truncated compact message");
-  }
-  return [
-    decodeHeaderText(batch.subarray(start, start + length)),
-    start + length,
   ];
 }
 

@@ -34,6 +34,11 @@ function withPosition<T extends object>(
   message: T,
 ): T & { id?: number; seq?: number } {
   if (f.id === undefined && f.seq === undefined) return message;
+  // Both, as every stored message has them: one object (a client reads one
+  // chat message per line it is shown).
+  if (f.id !== undefined && f.seq !== undefined) {
+    return { ...message, id: int(f, "id"), seq: int(f, "seq") };
+  }
   return {
     ...message,
     ...(f.id === undefined ? {} : { id: int(f, "id") }),
