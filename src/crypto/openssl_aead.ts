@@ -313,6 +313,18 @@ function openSslAead(
       return openInto(key, nonce, aad, sealed, plaintext) ? plaintext : null;
     },
 
+    openInPlace(key, nonce, aad, sealed) {
+      if (sealed.length < TAG_BYTES) return false;
+      // OpenSSL's GCM decrypts in place when output and input are the same.
+      return openInto(
+        key,
+        nonce,
+        aad,
+        sealed,
+        sealed.subarray(0, sealed.length - TAG_BYTES),
+      );
+    },
+
     openInto,
   };
 }

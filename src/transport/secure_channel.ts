@@ -462,14 +462,17 @@ export class SecureChannel {
     }
     let plaintext: Uint8Array;
     try {
-      // Small frames (most chat traffic) open at once, without promises.
-      plaintext = this.#opener.tryOpenNow(data) ??
+      // Small frames (most chat traffic) open at once, without promises,
+      // and where they came: the frame is ours (Connection.receive hands it
+      // over).
+      plaintext = this.#opener.tryOpenNow(data, true) ??
         await this.#opener.open(data);
     } catch (error) {
       throw rejectedFrame(messageOf(error));
     }
-    // The frame is ours (Connection.receive hands it over) and now read.
-    releaseBuffer(data.buffer);
+    // The frame is read, unless the plaintext is in it (then `recycle`
+    // frees it with the batch).
+    if (plaintext.buffer !== data.buffer) releaseBuffer(data.buffer);
     let messages: DecodedMessage[];
     try {
       messages = this.#decode(plaintext);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { RELEASE_MIN_BYTES } from "../../src/crypto/bytes.ts";
+import { RELEASE_MIN_BYTES, utf8Encode } from "../../src/crypto/bytes.ts";
 import { FrameOpener, FrameSealer } from "../../src/crypto/session_cipher.ts";
 import {
   frameAead,
@@ -81,6 +81,47 @@ Deno.test("a channel frees a received frame once opened, and the batch when recy
   assert.deepEqual(batch[0]!.body, body);
   channel.recycle(batch);
   assert.equal(batch[0]!.body.length, 0);
+});
+
+Deno.test({
+  name:
+    "a channel with OpenSSL opens a frame where it came: its messages are views of it, readable until the batch is recycled, which frees it",
+  ignore: frameAeadName !== "openssl",
+  fn: async () => {
+    const secret = crypto.getRandomValues(new Uint8Array(32));
+    const conn = new RecordingConnection();
+    const options = { smallFrames: frameAead };
+    const channel = new SecureChannel(conn, {
+      sender: new FrameSealer(secret, options),
+      receiver: new FrameOpener(secret, options),
+      transcriptHash: new Uint8Array(32),
+    });
+    const sealer = new FrameSealer(secret, options);
+    const small = utf8Encode("hello");
+    const large = crypto.getRandomValues(new Uint8Array(64 * 1024));
+    for (const body of [small, large]) {
+      const frame = await sealer.seal(
+        encodeMessage({ t: "public", from: "ann", ts: 1 }, body),
+      );
+      conn.deliver(frame);
+      const batch = await channel.receive();
+      assert.ok(batch !== null);
+      const [message] = batch;
+      assert.equal(message!.body.buffer, frame.buffer, "opened in place");
+      assert.deepEqual(message!.header, { t: "public", from: "ann", ts: 1 });
+      assert.deepEqual(message!.body, body);
+      channel.recycle(batch);
+      if (body === large) {
+        assert.equal(frame.length, 0, "freed with the batch");
+      }
+    }
+    // A frame altered on the way is refused, in place as not.
+    const frame = await sealer.seal(encodeMessage({ t: "pong", re: 1 }));
+    frame[frame.length - 1]! ^= 1;
+    conn.deliver(frame);
+    await assert.rejects(() => channel.receive(), /failed authentication/);
+    channel.close();
+  },
 });
 
 Deno.test("a channel splits frames with the decoder it was given, and a decoder's refusal ends the session", async () => {
