@@ -10,6 +10,8 @@
  * @module
  */
 
+import { nameKey } from "../protocol/limits.ts";
+import { plainHistoryRefusal } from "./plain_messages.ts";
 import type { SessionEvent } from "./session_events.ts";
 
 /** One history request's messages, as they were dealt with. */
@@ -33,6 +35,12 @@ export interface HistoryCount {
    */
   held: SessionEvent[];
   /**
+   * The held errors that refused a plain private message (plain_messages.ts),
+   * with the other side's name and the message's time: two or more with
+   * the same person are said in one error (`releaseHistory`).
+   */
+  plain: Map<SessionEvent, { other: string; ts: number }>;
+  /**
    * Settles once the held lines were handed on (`releaseHistory`): a
    * message is acknowledged only after its line is out, so a program that
    * is killed meanwhile gets it again.
@@ -48,19 +56,84 @@ export function emptyHistoryCount(): HistoryCount {
     waiting: 0,
     oldest: null,
     held: [],
+    plain: new Map(),
     released: Promise.withResolvers(),
   };
 }
 
-/** Hands on the held lines of `counts`, oldest page (the last asked) first. */
+/**
+ * Hands on the held lines of `counts`, oldest page (the last asked) first.
+ * The plain private messages refused with one person (`holdPlainRefusal`)
+ * are one error, where the oldest was, when there are two or more: a
+ * conversation that began in the clear is not a screen of errors.
+ */
 export function releaseHistory(
   counts: readonly HistoryCount[],
   emit: (event: SessionEvent) => void,
 ): void {
-  for (const count of [...counts].reverse()) {
-    count.held.forEach((event) => emit(event));
+  const oldestFirst = [...counts].reverse();
+  const people = new Map<
+    string,
+    { other: string; n: number; first: number; last: number; at: SessionEvent }
+  >();
+  for (const count of oldestFirst) {
+    for (const event of count.held) {
+      const plain = count.plain.get(event);
+      if (plain === undefined) continue;
+      const person = people.get(nameKey(plain.other));
+      if (person === undefined) {
+        people.set(nameKey(plain.other), {
+          other: plain.other,
+          n: 1,
+          first: plain.ts,
+          last: plain.ts,
+          at: event,
+        });
+      } else {
+        person.n++;
+        person.first = Math.min(person.first, plain.ts);
+        person.last = Math.max(person.last, plain.ts);
+      }
+    }
+  }
+  const merged = new Map<SessionEvent, string>();
+  for (const person of people.values()) {
+    if (person.n < 2) continue;
+    merged.set(
+      person.at,
+      plainHistoryRefusal(person.other, person.n, person.first, person.last),
+    );
+  }
+  for (const count of oldestFirst) {
+    for (const event of count.held) {
+      const plain = count.plain.get(event);
+      const text = merged.get(event);
+      if (text !== undefined) {
+        emit({ type: "error", re: null, code: "e2e", text });
+      } else if (
+        plain === undefined || people.get(nameKey(plain.other))!.n < 2
+      ) emit(event);
+    }
     count.released.resolve();
   }
+}
+
+/**
+ * Emits (or holds with `count`) `event`, the error that refused a plain
+ * private message with `other` sent at `ts` (plain_messages.ts), counted as
+ * a message not opened. Held, it may be said with the others like it
+ * (`releaseHistory`).
+ */
+export function emitPlainRefusal(
+  emit: (event: SessionEvent) => void,
+  event: SessionEvent,
+  refused: { other: string; ts: number },
+  count: HistoryCount | undefined,
+): void {
+  if (count === undefined) return emit(event);
+  count.unopened++;
+  count.held.push(event);
+  count.plain.set(event, refused);
 }
 
 /**

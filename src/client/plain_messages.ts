@@ -17,6 +17,7 @@
  */
 
 import type { ServerMessage } from "../protocol/messages.ts";
+import { formatTimestamp } from "./render.ts";
 
 /**
  * The error that refuses `message`, or null when it is no such message:
@@ -29,11 +30,40 @@ export function plainPrivateRefusal(
 ): string | null {
   if (message.t !== "private") return null;
   // One the viewer sent (history) names the other side in `to`.
-  const other = message.to ?? message.from;
+  const other = plainPrivateOther(message);
   if (!usesE2e(other)) return null;
   return `ERROR: A private message ${
     message.to === undefined ? "from" : "to"
   } ${other} came without end-to-end encryption, though ${other} uses end-to-end keys: the server may have written it, and it is not shown`;
+}
+
+/**
+ * The other side of a plain private message: `to` on one the viewer sent
+ * (history), else `from`.
+ */
+export function plainPrivateOther(
+  message: Extract<ServerMessage, { t: "private" }>,
+): string {
+  return message.to ?? message.from;
+}
+
+/**
+ * The one error that stands, in a `/history`, for the `n` (two or more)
+ * plain private messages with `other` refused there, sent from `first` to
+ * `last` (epoch ms, the server's): how many, when, why, and what the user
+ * can do, where one error a line would fill the screen.
+ */
+export function plainHistoryRefusal(
+  other: string,
+  n: number,
+  first: number,
+  last: number,
+): string {
+  return `ERROR: ${n} private messages with ${other} in this history came without end-to-end encryption, though ${other} uses end-to-end keys: the server may have written them, and they are not shown (sent ${
+    formatTimestamp(first)
+  } to ${
+    formatTimestamp(last)
+  }). A conversation that began before both of you had end-to-end keys began this way: ask ${other} again for what you need of it`;
 }
 
 /**

@@ -19,7 +19,11 @@ import {
 } from "./e2e_sessions.ts";
 import type { E2eState } from "./e2e_state.ts";
 import { FileKeyInbox } from "./file_key_share.ts";
-import { plainGroupWarning, plainPrivateRefusal } from "./plain_messages.ts";
+import {
+  plainGroupWarning,
+  plainPrivateOther,
+  plainPrivateRefusal,
+} from "./plain_messages.ts";
 import {
   type E2eGroup,
   type GroupOpened,
@@ -28,6 +32,7 @@ import {
 import {
   emitOpenedLines,
   emitOrHold,
+  emitPlainRefusal,
   emitRefusedGroup,
   type HistoryCount,
 } from "./history_count.ts";
@@ -304,14 +309,18 @@ export function sessionE2e(options: SessionE2eOptions) {
   ): void => {
     const known = usesE2e(client().serverFingerprint);
     const refusal = plainPrivateRefusal(message, known);
-    if (refusal !== null) {
-      if (count !== undefined) count.unopened++;
-      emitOrHold(emit, {
-        type: "error",
-        re: null,
-        code: "e2e",
-        text: sanitizeForTerminal(refusal),
-      }, count);
+    if (refusal !== null && message.t === "private") {
+      emitPlainRefusal(
+        emit,
+        {
+          type: "error",
+          re: null,
+          code: "e2e",
+          text: sanitizeForTerminal(refusal),
+        },
+        { other: plainPrivateOther(message), ts: message.ts },
+        count,
+      );
       return;
     }
     show();

@@ -37,6 +37,7 @@ import { E2eKeyError, publishPrekeys } from "../client/e2e_keys.ts";
 import { E2eSessions, type Opened } from "../client/e2e_sessions.ts";
 import {
   plainGroupWarning,
+  plainPrivateOther,
   plainPrivateRefusal,
 } from "../client/plain_messages.ts";
 import {
@@ -66,6 +67,7 @@ import { hasTextBody, type Style } from "../client/render.ts";
 import {
   emitOpenedLines,
   emitOrHold,
+  emitPlainRefusal,
   emitRefusedGroup,
   type HistoryCount,
   HistoryCounts,
@@ -1049,11 +1051,11 @@ function onIncoming(
     if (!chat || isIgnored(message.from)) return show(message, text, count);
     const known = (name: string) => usesE2e(from.serverFingerprint, name);
     const refusal = plainPrivateRefusal(message, known);
-    if (refusal !== null) {
-      if (count !== undefined) count.unopened++;
-      emitOrHold(
+    if (refusal !== null && message.t === "private") {
+      emitPlainRefusal(
         emit,
         { type: "error", re: null, code: "e2e", text: refusal },
+        { other: plainPrivateOther(message), ts: message.ts },
         count,
       );
       return;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   emitOrHold,
+  emitPlainRefusal,
   emptyHistoryCount,
   type HistoryCount,
   HistoryCounts,
@@ -8,6 +9,7 @@ import {
   noteHistoryId,
   releaseHistory,
 } from "../../src/client/history_count.ts";
+import { plainHistoryRefusal } from "../../src/client/plain_messages.ts";
 import type { SessionEvent } from "../../src/client/session_events.ts";
 
 const count = (shown: number, unopened = 0, waiting = 0) => ({
@@ -160,4 +162,53 @@ Deno.test("releaseHistory hands on the held lines, the last page asked (the olde
   releaseHistory([newest, oldest], (event) => emitted.push(event));
   await both;
   assert.deepEqual(emitted, ["1", "2", "3", "4"].map(line));
+});
+
+Deno.test("releaseHistory says two or more refused plain private messages with one person in one error, where the oldest was, across pages; one alone as it was", () => {
+  const refusal = (other: string) => ({
+    type: "error" as const,
+    re: null,
+    code: "e2e",
+    text: `ERROR: one with ${other}`,
+  });
+  const line = (text: string): SessionEvent => ({ type: "notice", text });
+  const newest = emptyHistoryCount();
+  const oldest = emptyHistoryCount();
+  emitPlainRefusal(() => {}, refusal("alice"), {
+    other: "alice",
+    ts: 1_000,
+  }, oldest);
+  oldest.held.push(line("between"));
+  emitPlainRefusal(() => {}, refusal("carol"), {
+    other: "carol",
+    ts: 1_500,
+  }, oldest);
+  emitPlainRefusal(() => {}, refusal("ALICE"), {
+    other: "ALICE",
+    ts: 3_000,
+  }, newest);
+  newest.held.push(line("last"));
+  assert.equal(oldest.unopened + newest.unopened, 3);
+  const emitted: SessionEvent[] = [];
+  releaseHistory([newest, oldest], (event) => emitted.push(event));
+  assert.deepEqual(
+    emitted.map((event) => "text" in event ? event.text : event.type),
+    [
+      plainHistoryRefusal("alice", 2, 1_000, 3_000),
+      "between",
+      "ERROR: one with carol",
+      "last",
+    ],
+  );
+  assert.match(
+    plainHistoryRefusal("alice", 2, 1_000, 3_000),
+    /^ERROR: 2 private messages with alice in this history came without end-to-end encryption.*\(sent \d{4}-\d\d-\d\d \d\d:\d\d:\d\d to .*ask alice again/,
+  );
+  // Not held (live): emitted at once, as it is.
+  const live: SessionEvent[] = [];
+  emitPlainRefusal((event) => live.push(event), refusal("alice"), {
+    other: "alice",
+    ts: 1,
+  }, undefined);
+  assert.deepEqual(live, [refusal("alice")]);
 });
