@@ -22,7 +22,10 @@ import { formatTimestamp } from "./render.ts";
 /**
  * The error that refuses `message`, or null when it is no such message:
  * not a plain `private`, or with someone not known to use end-to-end keys
- * (`usesE2e`, by name).
+ * (`usesE2e`, by name). It names them, says when it was sent if it is
+ * history, and what to do: honestly, such a message came from a client
+ * without its user's end-to-end keys (an older one, one that lost them),
+ * whose user was told it was sent.
  */
 export function plainPrivateRefusal(
   message: ServerMessage,
@@ -32,9 +35,15 @@ export function plainPrivateRefusal(
   // One the viewer sent (history) names the other side in `to`.
   const other = plainPrivateOther(message);
   if (!usesE2e(other)) return null;
+  const when = message.history === true
+    ? ` (sent ${formatTimestamp(message.ts)})`
+    : "";
+  const remedy = message.to === undefined
+    ? `If ${other} did send it, it came from a client without their end-to-end keys: ask ${other} to send it again from one with them`
+    : "If you did send it, it went from a client without your end-to-end keys";
   return `ERROR: A private message ${
     message.to === undefined ? "from" : "to"
-  } ${other} came without end-to-end encryption, though ${other} uses end-to-end keys: the server may have written it, and it is not shown`;
+  } ${other}${when} came without end-to-end encryption, though ${other} uses end-to-end keys: the server may have written it, and it is not shown. ${remedy}`;
 }
 
 /**

@@ -10,14 +10,22 @@ const known = (name: string) => name.toLowerCase() === "alice";
 Deno.test("plainPrivateRefusal refuses a plain private message with someone known to use end-to-end keys, either way", () => {
   assert.equal(
     plainPrivateRefusal({ t: "private", from: "alice", ts: 1 }, known),
-    "ERROR: A private message from alice came without end-to-end encryption, though alice uses end-to-end keys: the server may have written it, and it is not shown",
+    "ERROR: A private message from alice came without end-to-end encryption, though alice uses end-to-end keys: the server may have written it, and it is not shown. If alice did send it, it came from a client without their end-to-end keys: ask alice to send it again from one with them",
+  );
+  // From history: when it was sent says which line it was.
+  assert.match(
+    plainPrivateRefusal(
+      { t: "private", from: "alice", ts: 1, history: true },
+      known,
+    ) ?? "",
+    /^ERROR: A private message from alice \(sent \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\) came without/,
   );
   assert.match(
     plainPrivateRefusal(
       { t: "private", from: "bob", to: "Alice", ts: 1, history: true },
       known,
     ) ?? "",
-    /^ERROR: A private message to Alice came without/,
+    /^ERROR: A private message to Alice \(sent [^)]*\) came without .*If you did send it, it went from a client without your end-to-end keys$/,
   );
   assert.equal(
     plainPrivateRefusal({ t: "private", from: "carol", ts: 1 }, known),

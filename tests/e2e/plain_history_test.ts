@@ -5,7 +5,9 @@
  * them as they came. Once both know each other's key, `/history` cannot
  * tell those lines from ones the server wrote, so it refuses them
  * (docs/PROTOCOL.md 11.7): in one error per conversation that says how
- * many, from when to when, and why, not one error per line.
+ * many, from when to when, and why, not one error per line. And alice on a
+ * client without her end-to-end keys (an older one) sends bob a plain
+ * message she is told went: bob's error names her and says what to do.
  */
 
 import assert from "node:assert/strict";
@@ -72,4 +74,36 @@ Deno.test("/history of a conversation that began in the clear refuses its plain 
     );
   }
   assert.match(bob.stdout, /to alice: now end to end/);
+});
+
+Deno.test("a plain private message from alice's client without her end-to-end keys, once bob knows her key, is an error that names her and says what to do", async () => {
+  await using chat = await ServedChat.start("chat-plain-keyless-");
+  await chat.serve("--data", chat.data);
+  const [bob, alice] = await chat.signIn(["bob", "alice"], {
+    wanted: hasOneTimeKeys,
+  });
+  await alice.write("/msg bob hello end to end\n");
+  await bob.waitFor(/Private message from alice: hello end to end/);
+  await quit(alice);
+
+  // alice again, with her identity key, from a client that has no
+  // end-to-end keys and sends in the clear (as an older client does).
+  const { identity } = await loadOrCreateIdentity(
+    join(chat.dir, "config-alice", "chat", "identity.pem"),
+  );
+  const keyless = await ChatClient.connect(chat.url, {
+    pinnedSpki: await chat.pinnedSpki(),
+  });
+  try {
+    assert.equal((await keyless.register("alice", identity)).t, "welcome");
+    // She is told it went.
+    assert.equal((await keyless.msg("bob", "from my old laptop")).t, "ok");
+  } finally {
+    await keyless.quit();
+  }
+  await bob.waitForStderr(
+    /^ERROR: A private message from alice came without end-to-end encryption, though alice uses end-to-end keys: the server may have written it, and it is not shown\. If alice did send it, it came from a client without their end-to-end keys: ask alice to send it again from one with them$/m,
+  );
+  await quit(bob);
+  assert.doesNotMatch(bob.stdout, /old laptop/);
 });
