@@ -17,6 +17,7 @@
  */
 
 import type { ServerMessage } from "../protocol/messages.ts";
+import { nameKey } from "../protocol/limits.ts";
 import { formatTimestamp } from "./render.ts";
 
 /**
@@ -76,13 +77,36 @@ export function plainHistoryRefusal(
 }
 
 /**
- * The warning to show after `message`, or null when it is not a plain
- * `group` from someone known to use end-to-end keys.
+ * Different groups and senders remembered by one PlainGroupWarnings; past
+ * it (a hostile server inventing names) the memory starts again, at worst
+ * repeating a warning.
  */
-export function plainGroupWarning(
-  message: ServerMessage,
-  usesE2e: (name: string) => boolean,
-): string | null {
-  if (message.t !== "group" || !usesE2e(message.from)) return null;
-  return `WARNING: That message from ${message.from} in ${message.group} came without end-to-end encryption, though ${message.from} uses end-to-end keys: the host of the server can read it, and could have written it`;
+const MAX_WARNED = 10_000;
+
+/**
+ * The warnings after plain `group` messages from members known to use
+ * end-to-end keys: one for each group and sender, at their first such
+ * message, covering the ones after it. A group with a member without keys
+ * gets every message of every member in the clear (group_sessions.ts), so a
+ * warning after each would bury the conversation, live and in `/history`.
+ */
+export class PlainGroupWarnings {
+  readonly #warned = new Set<string>();
+
+  /**
+   * The warning to show after `message`, or null: it is not a plain
+   * `group` from someone known to use end-to-end keys (`usesE2e`, by
+   * name), or this group and sender were warned of already.
+   */
+  after(
+    message: ServerMessage,
+    usesE2e: (name: string) => boolean,
+  ): string | null {
+    if (message.t !== "group" || !usesE2e(message.from)) return null;
+    const key = JSON.stringify([nameKey(message.group), nameKey(message.from)]);
+    if (this.#warned.has(key)) return null;
+    if (this.#warned.size >= MAX_WARNED) this.#warned.clear();
+    this.#warned.add(key);
+    return `WARNING: That message from ${message.from} in ${message.group} came without end-to-end encryption, though ${message.from} uses end-to-end keys: the host of the server can read it, and could have written it or any plain one from ${message.from} in ${message.group} after it (said once)`;
+  }
 }

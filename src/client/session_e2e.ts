@@ -20,7 +20,7 @@ import {
 import type { E2eState } from "./e2e_state.ts";
 import { FileKeyInbox } from "./file_key_share.ts";
 import {
-  plainGroupWarning,
+  PlainGroupWarnings,
   plainPrivateOther,
   plainPrivateRefusal,
 } from "./plain_messages.ts";
@@ -295,11 +295,14 @@ export function sessionE2e(options: SessionE2eOptions) {
     return dealt.promise;
   };
 
+  const plainGroupWarnings = new PlainGroupWarnings();
+
   /**
    * Shows a plain chat message (`show`), unless it is a private message
    * with someone known to use end-to-end keys, which is refused with an
    * error (counted in `count` as a message not opened); a group message
-   * from such a member is followed by a warning (plain_messages.ts). Call
+   * from such a member is followed by a warning, the first in its group
+   * (plain_messages.ts). Call
    * it in turn, as `show`.
    */
   const showPlain = (
@@ -324,7 +327,7 @@ export function sessionE2e(options: SessionE2eOptions) {
       return;
     }
     show();
-    const warning = plainGroupWarning(message, known);
+    const warning = plainGroupWarnings.after(message, known);
     if (warning === null) return;
     emitOrHold(emit, {
       type: "error",

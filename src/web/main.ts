@@ -36,7 +36,7 @@ import { DeliveryLedger } from "../client/delivery.ts";
 import { E2eKeyError, publishPrekeys } from "../client/e2e_keys.ts";
 import { E2eSessions, type Opened } from "../client/e2e_sessions.ts";
 import {
-  plainGroupWarning,
+  PlainGroupWarnings,
   plainPrivateOther,
   plainPrivateRefusal,
 } from "../client/plain_messages.ts";
@@ -167,6 +167,8 @@ let e2eWarning: string | null = null;
 /** Another tab has the end-to-end keys: private messages go from there. */
 let e2eBusy = false;
 const ledger = new DeliveryLedger();
+/** A warning after the first plain group message of each member with keys. */
+const plainGroupWarnings = new PlainGroupWarnings();
 const conversations = new Conversations();
 /**
  * The log shows every conversation (All, the terminal's one log), not the
@@ -1061,7 +1063,7 @@ function onIncoming(
       return;
     }
     show(message, text, count);
-    const warning = plainGroupWarning(message, known);
+    const warning = plainGroupWarnings.after(message, known);
     if (warning !== null) {
       emitOrHold(
         emit,

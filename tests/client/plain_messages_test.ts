@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import {
-  plainGroupWarning,
+  PlainGroupWarnings,
   plainPrivateRefusal,
 } from "../../src/client/plain_messages.ts";
 
@@ -44,23 +44,22 @@ Deno.test("plainPrivateRefusal refuses a plain private message with someone know
   );
 });
 
-Deno.test("plainGroupWarning warns of a plain group message from a member known to use end-to-end keys only", () => {
+Deno.test("PlainGroupWarnings warns of a plain group message from a member known to use end-to-end keys, once for each group and member", () => {
+  const warnings = new PlainGroupWarnings();
+  const group = (from: string, group = "team") =>
+    ({ t: "group", group, from, ts: 1 }) as const;
   assert.equal(
-    plainGroupWarning(
-      { t: "group", group: "team", from: "alice", ts: 1 },
-      known,
-    ),
-    "WARNING: That message from alice in team came without end-to-end encryption, though alice uses end-to-end keys: the host of the server can read it, and could have written it",
+    warnings.after(group("alice"), known),
+    "WARNING: That message from alice in team came without end-to-end encryption, though alice uses end-to-end keys: the host of the server can read it, and could have written it or any plain one from alice in team after it (said once)",
   );
+  // The next ones in that group from her are covered by it, in any case.
+  assert.equal(warnings.after(group("alice"), known), null);
+  assert.equal(warnings.after(group("ALICE", "Team"), known), null);
+  // Another group, or another member with keys, is warned of once too.
+  assert.match(warnings.after(group("alice", "crew"), known) ?? "", /in crew/);
+  assert.equal(warnings.after(group("carol"), known), null);
   assert.equal(
-    plainGroupWarning(
-      { t: "group", group: "team", from: "carol", ts: 1 },
-      known,
-    ),
-    null,
-  );
-  assert.equal(
-    plainGroupWarning({ t: "private", from: "alice", ts: 1 }, known),
+    warnings.after({ t: "private", from: "alice", ts: 1 }, known),
     null,
   );
 });
