@@ -294,9 +294,12 @@ async function serve(
   // server is up may stop it at once, and must get a clean shutdown.
   let stopped: Promise<void> | undefined;
   const stop = () => {
+    // Said once: Ctrl-C under `deno task` reaches the server twice, from
+    // the terminal and forwarded by the task runner.
+    if (stopped !== undefined) return;
     console.log("Shutting down...");
     // Everything acknowledged is already committed; closing checkpoints the WAL.
-    stopped ??= server.shutdown().then(() => cluster?.close()).then(() =>
+    stopped = server.shutdown().then(() => cluster?.close()).then(() =>
       store.close()
     );
   };

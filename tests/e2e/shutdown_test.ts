@@ -141,3 +141,25 @@ Deno.test("ChatClient.register cut by a SIGTERM or SIGKILL of the server process
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+// Ctrl-C on a terminal signals the whole process group: under `deno task`
+// the server gets SIGINT from the terminal and again from the task runner.
+Deno.test("chat serve says 'Shutting down...' once when stopped by two signals (Ctrl-C under deno task)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-stop-twice-" });
+  let server: ChatProcess | null = null;
+  try {
+    await makeKeys(dir);
+    server = serveProcess(dir, 0, "--data", ":memory:", "--no-web");
+    await listeningPort(server);
+    // Two different signals: the kernel merges two pending SIGINTs into one.
+    server.kill("SIGINT");
+    server.kill("SIGTERM");
+    const status = await server.finish();
+    assert.equal(status.code, 0, server.stderr);
+    assert.equal(server.stdout.match(/Shutting down\.\.\./g)?.length, 1);
+  } finally {
+    server?.kill("SIGKILL");
+    await server?.finish();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
