@@ -301,10 +301,15 @@ export class E2eSessions {
             `ERROR: ${to} has not published end-to-end keys: a secret is never sent in the clear`,
           );
         }
-        this.#o.notify([
-          `${to} has not published end-to-end keys: this message is not end-to-end encrypted, and the host of the server can read it`,
-        ]);
-        return await client.msg(to, payload.text, cid);
+        const reply = await client.msg(to, payload.text, cid);
+        // Only about a message that went: a name nobody has (a typo) gets
+        // the server's error alone, not a warning about its keys first.
+        if (reply.t !== "error") {
+          this.#o.notify([
+            `${to} has not published end-to-end keys: this message is not end-to-end encrypted, and the host of the server can read it`,
+          ]);
+        }
+        return reply;
       }
       if (peer.kind === "refused") return peer.reply;
       if (peer.kind === "held") {

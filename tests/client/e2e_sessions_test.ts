@@ -481,6 +481,26 @@ Deno.test("E2eSessions.sendSecret hands a small secret to the recipient's module
   }
 });
 
+// Seen trying the README as a new user: `/msg ghost hi` (a typo) warned
+// that the message to ghost was not end to end, then said ghost is not online.
+Deno.test("E2eSessions warns that a message goes in the clear only when it went: a name nobody has gets the server's error alone", async () => {
+  await using server = await startTestServer();
+  const alice = await peer(server, "alice");
+  const dave = await TestClient.connect(server, "dave"); // no keys published
+  try {
+    const typo = await alice.e2e.sendText(alice.client, "ghost", "hi", cid());
+    assert.equal(typo.t === "error" && typo.code, "no_such_user");
+    assert.deepEqual(alice.notes, []);
+    const plain = await alice.e2e.sendText(alice.client, "dave", "hi", cid());
+    assert.equal(plain.t, "ok", JSON.stringify(plain));
+    assert.deepEqual(alice.notes, [
+      "dave has not published end-to-end keys: this message is not end-to-end encrypted, and the host of the server can read it",
+    ]);
+  } finally {
+    for (const c of [alice.client, dave.client]) await c.quit();
+  }
+});
+
 Deno.test("E2eSessions does not fall back to plain text for someone it knows a key for when a server says they have none", async () => {
   const identity = await testIdentity();
   const alice = await (async () => {
