@@ -15,7 +15,7 @@ import {
   type Request,
 } from "./chat_client.ts";
 import type { Command } from "./commands.ts";
-import type { Conversation } from "./conversations.ts";
+import { type Conversation, PUBLIC } from "./conversations.ts";
 import type { SentCommand } from "./render.ts";
 
 /** The part of a client that commands use. */
@@ -136,6 +136,25 @@ export function addressed(
       const unreachable: never = conversation;
       return unreachable;
     }
+  }
+}
+
+/**
+ * The conversation `command` writes to (a message or a file to a user or a
+ * group, or a line to everyone), or null for a command that writes nowhere.
+ */
+export function writtenTo(command: Command): Conversation | null {
+  switch (command.kind) {
+    case "say":
+      return PUBLIC;
+    case "msg":
+    case "file":
+      return { kind: "user", name: command.to };
+    case "gsay":
+    case "groupfile":
+      return { kind: "group", name: command.group };
+    default:
+      return null;
   }
 }
 

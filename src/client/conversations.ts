@@ -5,7 +5,8 @@
  * `/query #haha` makes plain lines go to that person or group until `/query`
  * alone returns to the public room; the prompt shows the target
  * (`[#haha] sophia> `) and, while messages wait in other conversations, how
- * many (`(jojo 2, #dev 1) `), cleared when you `/query` one of them.
+ * many (`(jojo 2, #dev 1) `), cleared when you `/query` one of them or
+ * write to it.
  *
  * @module
  */
@@ -117,6 +118,15 @@ export class Conversations {
   setCurrent(conversation: Conversation): void {
     this.#current = conversation;
     this.#unread.delete(conversationKey(conversation));
+  }
+
+  /**
+   * You wrote to `conversation` (`/msg jojo ...`, `/group haha ...`, a file):
+   * what waited there has been read, so its count goes from the prompt.
+   * Returns whether the count changed.
+   */
+  wrote(conversation: Conversation): boolean {
+    return this.#unread.delete(conversationKey(conversation));
   }
 
   /**

@@ -11,7 +11,12 @@ import { nameKey } from "../protocol/limits.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { ChatClient } from "./chat_client.ts";
 import { type Command, helpText, parseInput } from "./commands.ts";
-import { addressed, perform, queryNote } from "./command_requests.ts";
+import {
+  addressed,
+  perform,
+  queryNote,
+  writtenTo,
+} from "./command_requests.ts";
 import {
   CANNOT_IGNORE_SELF,
   ignoredLines,
@@ -159,6 +164,9 @@ export function sessionCommands(options: SessionCommandsOptions) {
       : typed.kind === "me"
       ? addressed(actionBody(typed.text), conversations.current)
       : typed;
+    // Writing to a conversation is reading it: its count leaves the prompt.
+    const wrote = writtenTo(command);
+    if (wrote !== null && conversations.wrote(wrote)) showPrompt();
     /**
      * Local lines answering the command: errors as errors, the others as
      * notices that name the command (`re`), as its errors do.

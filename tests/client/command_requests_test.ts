@@ -5,6 +5,7 @@ import {
   perform,
   queryNote,
   type Requester,
+  writtenTo,
 } from "../../src/client/command_requests.ts";
 import { parseInput } from "../../src/client/commands.ts";
 
@@ -68,6 +69,21 @@ Deno.test("addressed sends a plain line to the current conversation", () => {
     text: "hi",
   });
   assert.match(queryNote({ kind: "group", name: "team" }), /group team/);
+});
+
+Deno.test("writtenTo names the conversation a message or file goes to, and none for other commands", () => {
+  const to = (line: string) => writtenTo(parseInput(line)!);
+  assert.deepEqual(to("/msg jojo hi"), { kind: "user", name: "jojo" });
+  assert.deepEqual(to("/file jojo a.txt"), { kind: "user", name: "jojo" });
+  assert.deepEqual(to("/group haha hi"), { kind: "group", name: "haha" });
+  assert.deepEqual(to("/groupfile haha a.txt"), {
+    kind: "group",
+    name: "haha",
+  });
+  assert.deepEqual(to("hello"), { kind: "public" });
+  assert.equal(to("/list"), null);
+  assert.equal(to("/join haha"), null);
+  assert.equal(to("/query jojo"), null);
 });
 
 Deno.test("perform sends a private message through sendPrivate when given, always with a client id", async () => {

@@ -30,6 +30,22 @@ Deno.test("Conversations.prompt shows the target and unread counts; /query clear
   assert.equal(c.prompt("sophia"), "sophia> ");
 });
 
+// Seen trying the README as a new user: jojo answered sophia with /msg (the
+// seed's way) and the prompt went on counting "(sophia 4) jojo> ".
+Deno.test("Conversations.wrote clears the count of a conversation written to, and only that one", () => {
+  const c = new Conversations();
+  c.noteIncoming({ kind: "user", name: "sophia" });
+  c.noteIncoming({ kind: "user", name: "sophia" });
+  c.noteIncoming({ kind: "group", name: "haha" });
+  assert.equal(c.prompt("jojo"), "(sophia 2, #haha 1) jojo> ");
+  assert.equal(c.wrote({ kind: "user", name: "Sophia" }), true);
+  assert.equal(c.prompt("jojo"), "(#haha 1) jojo> ");
+  assert.equal(c.wrote({ kind: "user", name: "nana" }), false);
+  assert.equal(c.wrote({ kind: "group", name: "haha" }), true);
+  assert.equal(c.prompt("jojo"), "jojo> ");
+  assert.deepEqual(c.current, PUBLIC, "where plain lines go is unchanged");
+});
+
 Deno.test("Conversations.prompt shows no control character of a name", () => {
   // Names are checked as they arrive (parse_server_message.ts); the prompt, redrawn at
   // every keystroke, does not rely on it.
