@@ -55,6 +55,7 @@ import {
 import {
   inspectPublicKeyFile,
   keyPairExists,
+  keyPairRefusal,
   readPrivateKeyFile,
   readPublicKeyFile,
   writeKeyPair,
@@ -96,11 +97,12 @@ async function keygen(
   command: Extract<CliCommand, { cmd: "keygen" }>,
 ): Promise<number> {
   let force = command.force;
-  if (!force && await keyPairExists(command.privatePath, command.publicPath)) {
+  const refusal = force
+    ? null
+    : await keyPairRefusal(command.privatePath, command.publicPath);
+  if (refusal !== null) {
     if (!Deno.stdin.isTerminal()) {
-      console.error(
-        `chat: ${command.privatePath} or ${command.publicPath} already exists; use --force to replace them`,
-      );
+      console.error(`chat: ${refusal}`);
       return 1;
     }
     let answer: string | null;

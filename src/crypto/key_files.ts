@@ -199,6 +199,28 @@ export async function keyPairExists(
   return await pathExists(privatePath) || await pathExists(publicPath);
 }
 
+/**
+ * Why `chat keygen` will not write `privatePath` and `publicPath` without
+ * --force, naming the ones there and what to do; null when neither is.
+ */
+export async function keyPairRefusal(
+  privatePath: string,
+  publicPath: string,
+): Promise<string | null> {
+  const hasPrivate = await pathExists(privatePath);
+  const hasPublic = await pathExists(publicPath);
+  if (hasPrivate && hasPublic) {
+    return `${privatePath} and ${publicPath} already exist (chat serve uses them as they are); use --force to replace them`;
+  }
+  if (hasPrivate) {
+    return `${privatePath} already exists (chat keygen --public-from ${privatePath} writes its public key); use --force to replace it`;
+  }
+  if (hasPublic) {
+    return `${publicPath} already exists; use --force to replace it`;
+  }
+  return null;
+}
+
 async function readKeyText(path: string, kind: KeyKind): Promise<string> {
   try {
     const info = await Deno.stat(path);

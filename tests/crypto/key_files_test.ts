@@ -4,6 +4,7 @@ import {
   inspectPublicKeyFile,
   KeyFileError,
   keyPairExists,
+  keyPairRefusal,
   readPrivateKeyFile,
   readPublicKeyFile,
   writeKeyPair,
@@ -214,6 +215,31 @@ Deno.test("keyPairExists is true when either file exists", async () => {
     await Deno.writeTextFile(b, "");
     assert.equal(await keyPairExists(a, b), true);
     assert.equal(await keyPairExists(b, a), true);
+  });
+});
+
+// Seen following the README: after `deno task start` made the keys, `chat
+// keygen` said only "keys/private.pem or keys/public.pem already exists".
+Deno.test("keyPairRefusal names the key files already there and what to do", async () => {
+  await withTempDir(async (dir) => {
+    const a = join(dir, "private.pem");
+    const b = join(dir, "public.pem");
+    assert.equal(await keyPairRefusal(a, b), null);
+    await Deno.writeTextFile(b, "");
+    assert.equal(
+      await keyPairRefusal(a, b),
+      `${b} already exists; use --force to replace it`,
+    );
+    await Deno.writeTextFile(a, "");
+    assert.equal(
+      await keyPairRefusal(a, b),
+      `${a} and ${b} already exist (chat serve uses them as they are); use --force to replace them`,
+    );
+    await Deno.remove(b);
+    assert.equal(
+      await keyPairRefusal(a, b),
+      `${a} already exists (chat keygen --public-from ${a} writes its public key); use --force to replace it`,
+    );
   });
 });
 

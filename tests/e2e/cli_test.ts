@@ -44,7 +44,10 @@ Deno.test("chat keygen writes a 0600 private key, a public key and prints the fi
 
     const again = await keygen(dir);
     assert.equal((await again.child.status).code, 1);
-    assert.match(again.stderr, /already exists; use --force/);
+    assert.equal(
+      again.stderr,
+      `chat: ${dir}/private.pem and ${dir}/public.pem already exist (chat serve uses them as they are); use --force to replace them\n`,
+    );
     assert.equal(
       await Deno.readTextFile(`${dir}/private.pem`),
       before,
