@@ -184,6 +184,7 @@ export class FileSender {
       let keyFields: { key?: string; key_id?: string; name?: string } =
         fileKeyForOffer(key);
       let signer: FileSigner | undefined;
+      let keyLines: string[] = [];
       if (this.#shareKey !== null) {
         const shared = await this.#shareKey(target, key, name, size);
         if (shared.kind === "refused") {
@@ -195,8 +196,15 @@ export class FileSender {
         }
         keyFields = shared.fields;
         signer = shared.signer;
-        if (shared.lines.length > 0) onKeyLines(shared.lines);
+        keyLines = shared.lines;
       }
+      // What the key lines warn about (a recipient without end-to-end keys)
+      // is said once the offer is out, not before the server refuses it
+      // outright (`/file ghost ...`, a name nobody has).
+      const sayKeyLines = () => {
+        if (keyLines.length > 0) onKeyLines(keyLines);
+        keyLines = [];
+      };
       // The name goes in the clear only where the key does (keyFields).
       const offered = this.#client.request({
         t: "file_offer",
@@ -205,10 +213,16 @@ export class FileSender {
         ...target,
         ...keyFields,
       });
-      if (onAsked !== undefined) {
-        askedWhenPassedOn(this.#client, offered, onAsked);
+      if (onAsked !== undefined || keyLines.length > 0) {
+        askedWhenPassedOn(this.#client, offered, () => {
+          sayKeyLines();
+          onAsked?.();
+        });
       }
       const reply = await offered;
+      // Declined by everyone, the offer (with the name, for someone without
+      // keys) did go out; any other refusal came before it did.
+      if (reply.t === "error" && reply.code === "declined") sayKeyLines();
       if (reply.t !== "file_ready") {
         return {
           kind: "refused",
@@ -218,6 +232,7 @@ export class FileSender {
           ...(reply.t === "error" ? { code: reply.code } : {}),
         };
       }
+      sayKeyLines();
       const xfer = reply.xfer;
       const cipher = await FileCipher.create(key, xfer, size, this.#aead);
       onAnswered(reply.declined ?? []);

@@ -160,6 +160,11 @@ Deno.test("chat connect puts the file key and name in the offer only for a recip
     await alice.waitForStderr(
       /WARNING: oldtimer has not published end-to-end keys: notes\.txt is not end-to-end encrypted, and the host of the server can read it and its name/,
     );
+    // A name nobody has (a typo) gets the server's refusal alone: no
+    // warning about the keys of a file that never went.
+    await alice.write(`/file ghost ${chat.dir}/notes.txt\n`);
+    await alice.waitForStderr(/ERROR: User 'ghost' is not online\./);
+    assert.doesNotMatch(alice.stderr, /ghost has not published/);
 
     // The other way: oldtimer's offer carries its key and name readably;
     // alice takes it (oldtimer never used end-to-end keys with her) and is
