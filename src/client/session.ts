@@ -111,6 +111,10 @@ export interface InterfaceOptions {
   historyFile: boolean;
 }
 
+/** A script's input ended before it gave a name. */
+const NO_NAME =
+  "ERROR: No username: the input ended before one was given (pass --user NAME)";
+
 /** How long to wait for outstanding replies when input ends. */
 const REPLY_GRACE_MS = 5000;
 
@@ -180,7 +184,18 @@ export async function runSession(options: SessionOptions): Promise<number> {
         connectionError(answer.reason);
         return 1;
       }
-      if (answer === null) return 1;
+      if (answer === null) {
+        // A script's input ended before a name: say why nothing happened
+        // (the connection's own failure, if it failed), not exit silently.
+        if (!terminal.interactive) {
+          const reason = await failed;
+          if (reason !== null) connectionError(reason);
+          else {
+            emit({ type: "error", re: null, code: "usage", text: NO_NAME });
+          }
+        }
+        return 1;
+      }
       name = answer.trim();
     }
     if (client === null) {
