@@ -121,9 +121,15 @@ export function connectHint(hint: ConnectHint): string[] {
     hint.privateKeyPath,
     keygen,
   );
+  // After a command to run first, the file is to be given once it has run:
+  // not the stale or missing one there now.
+  const first = hint.publicKey.kind === "found" ||
+    hint.publicKey.kind === "written";
   return [
     ...before,
-    `Give people a copy of ${give} (never the private key); they connect with${which}:`,
+    `${
+      first ? "Give" : "Then give"
+    } people a copy of ${give} (never the private key); they connect with${which}:`,
     ...targets.map((target) =>
       `    ${program} ${target} --pub ${shellWord(baseName(give))}`
     ),

@@ -144,7 +144,7 @@ Deno.test("connectHint names the keygen command that replaces a public.pem holdi
     [
       "keys/public.pem holds another key (SHA256:abc), not the public key of keys/a.pem; to replace it with this key's, run:",
       "    deno task chat keygen --public-from keys/a.pem --force",
-      "Give people a copy of keys/public.pem (never the private key); they connect with:",
+      "Then give people a copy of keys/public.pem (never the private key); they connect with:",
       "    deno task connect 192.168.1.104 --pub public.pem",
     ],
   );
@@ -156,7 +156,7 @@ Deno.test("connectHint writes the public key elsewhere when public.pem beside it
     [
       "keys/public.pem holds a private key; write the public key of keys/a.pem with:",
       "    chat keygen --public-from keys/a.pem --public public.pem",
-      "Give people a copy of public.pem (never the private key); they connect with:",
+      "Then give people a copy of public.pem (never the private key); they connect with:",
       "    chat connect 192.168.1.104 --pub public.pem",
     ],
   );
@@ -175,7 +175,7 @@ Deno.test("connectHint says why serve could not write the public key, and the co
     [
       "Cannot write the public key of keys/a.pem to keys/public.pem: permission denied; as a user who can, run:",
       "    chat keygen --public-from keys/a.pem",
-      "Give people a copy of keys/public.pem (never the private key); they connect with:",
+      "Then give people a copy of keys/public.pem (never the private key); they connect with:",
       "    chat connect 192.168.1.104 --pub public.pem",
     ],
   );
