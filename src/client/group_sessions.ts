@@ -229,6 +229,21 @@ export class GroupSessions {
       if (reply.t !== "members") return reply;
       const entry = reply.groups[0];
       if (entry === undefined) return reply;
+      // Not in the group, by the server's whole list: it would refuse the
+      // message, so no chain goes to the members first (and it is not
+      // counted as the sender's last message, as those secrets were).
+      if (
+        entry.more === undefined &&
+        !entry.members.some((m) => nameKey(m) === self)
+      ) {
+        return {
+          t: "error",
+          re: null,
+          code: "not_member",
+          text:
+            `ERROR: You are not a member of group '${entry.group}'. Join it with /join ${entry.group}`,
+        };
+      }
       const members = entry.members.filter((m) => nameKey(m) !== self);
       const keys = new Set(members.map(nameKey));
       const where = `${server} ${nameKey(entry.group)}`;

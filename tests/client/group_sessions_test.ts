@@ -315,6 +315,35 @@ Deno.test("GroupSessions sends a plain gsay, and says the host can read it, when
   await oldtimer.quit();
 });
 
+// Seen trying the README as a new user: nana's `/group haha hi`, before she
+// joined, gave her chain to every member before the server refused it.
+Deno.test("GroupSessions refuses a message to a group it is not in, as the server would, without giving its chain to the members", async () => {
+  await using server = await startTestServer();
+  const bob = await member(server, "bob");
+  const nana = await member(server, "nana");
+  let secrets = 0;
+  bob.client.onMessage(({ message }) => {
+    if (message.t === "e2e_private") secrets++;
+  });
+  await bob.client.request({ t: "create", group: "haha" });
+  const reply = await nana.groups.send(nana.client, "haha", "hi", cid());
+  assert.deepEqual(reply, {
+    t: "error",
+    re: null,
+    code: "not_member",
+    text:
+      "ERROR: You are not a member of group 'haha'. Join it with /join haha",
+  });
+  // Anything nana sent before her reply has reached bob by his next answer.
+  await bob.client.request({ t: "ping" });
+  assert.equal(secrets, 0);
+  await join(nana, "haha");
+  await say(nana, "haha", "now a member");
+  assert.deepEqual(texts(await settled(bob, 1)), ["nana@haha: now a member"]);
+  await bob.client.quit();
+  await nana.client.quit();
+});
+
 Deno.test("archiveGroupMessage keeps at most MAX_GROUP_ARCHIVED_CHARS characters of text, the newest", () => {
   const state = emptyGroupState();
   // Texts a peer can send: 16,000 characters each (JSON escapes control
