@@ -746,6 +746,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     Promise.race([link.keysPublished, link.client.ended]),
     KEYS_GRACE_MS,
   );
+  // What came meanwhile (the messages that waited for us, sent at sign-in)
+  // is shown before we leave: a script that only reads them ends its input
+  // at once.
+  await withDeadline(order.settled, REPLY_GRACE_MS);
   // The server may have ended the session meanwhile: that is not a clean exit.
   const cut = link.client.isOver;
   // Files being sent finish (or fail) before we leave.

@@ -278,6 +278,24 @@ Deno.test("a script's output follows its commands: a file's result before a late
   assert.equal((await jojo.finish()).code, 0);
 });
 
+// Seen following the README: `chat connect ... --user bot < /dev/null`, to
+// read what waited, printed nothing and left it unacknowledged for next time.
+Deno.test("a script whose input ends at once still shows the messages that waited for it", async () => {
+  await using r = await room();
+  const first = r.connect("bot"); // signs in once, publishing its keys
+  assert.equal((await first.finish()).code, 0, first.stderr);
+  const sophia = r.connect("sophia");
+  await sophia.write("/msg bot waiting for you\n");
+  assert.equal((await sophia.finish()).code, 0, sophia.stderr);
+  assert.match(sophia.stdout, /bot is offline; the message will be delivered/);
+  const bot = r.connect("bot");
+  assert.equal((await bot.finish()).code, 0, bot.stderr);
+  assert.match(
+    bot.stdout,
+    /\n\[history [^\]]+\] Private message from sophia: waiting for you\n/,
+  );
+});
+
 /**
  * `chat connect` as bot to the `chat serve` on `port` whose keys makeKeys
  * made in `dir`.
