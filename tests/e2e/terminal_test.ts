@@ -354,13 +354,23 @@ Deno.test({
     await pane.type("/query");
     await pane.keys("Enter");
     await pane.waitFor("the public prompt", (l) => lastLine(l) === "sophia>");
+    // Answering with /msg, as the seed does, reads the conversation too.
+    await jojo.client.msg("sophia", "a private question");
+    await pane.waitFor(
+      "the private count",
+      (l) => lastLine(l) === "(jojo 1) sophia>",
+    );
+    await pane.type("/msg jojo a private answer");
+    await pane.keys("Enter");
+    await heard("a private answer", "private");
+    await pane.waitFor("the count gone", (l) => lastLine(l) === "sophia>");
 
     // Ctrl-R finds an earlier line; Enter sends it (now to everyone).
     await pane.keys("C-r");
-    await pane.type("private");
+    await pane.type("private h");
     await pane.waitFor(
       "the search",
-      (l) => lastLine(l) === "(reverse-i-search)'private': a private hello",
+      (l) => lastLine(l) === "(reverse-i-search)'private h': a private hello",
     );
     await pane.keys("Enter");
     await heard("a private hello", "public");
