@@ -225,3 +225,59 @@ Deno.test("chat connect sends a line again after a connection cut before its rep
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a flood of other client ids past the server's bound does not make a quiet sender's retry of an old line a second message", async () => {
+  const kept = 300;
+  const store = openStore(":memory:", { clientIdsKept: kept });
+  // The rate limits lifted (as bench/ does), so that one client floods
+  // past the bound in a moment rather than in half an hour.
+  await using server = await startTestServer({
+    store,
+    connectionLimits: { messagesPerSecond: 0, messagesPerSecondPerAddress: 0 },
+  });
+  const key = await testIdentity();
+  const sophia = await TestClient.connect(server, "sophia");
+  const cid = newClientId();
+  let jojo = await ChatClient.connect(server.url, { pinnedSpki: server.spki });
+  assert.equal((await jojo.register("jojo", key)).t, "welcome");
+  const first = await jojo.msg("sophia", "before the outage", cid);
+  assert.ok(first.t === "ok" && first.id !== undefined, JSON.stringify(first));
+  // Its answer lost with the connection (as far as jojo knows).
+  jojo.abort();
+  await jojo.ended;
+
+  // Meanwhile another user sends three times the bound, each with a new cid.
+  const flood = await TestClient.connect(server, "flood");
+  const floodCids = Array.from({ length: 3 * kept }, () => newClientId());
+  for (let turn = 0; turn < floodCids.length; turn += 100) {
+    const replies = await Promise.all(
+      floodCids.slice(turn, turn + 100).map((floodCid, i) =>
+        flood.client.msg("sophia", `flood ${turn + i}`, floodCid)
+      ),
+    );
+    for (const reply of replies) assert.equal(reply.t, "ok");
+  }
+  // Past the bound: the flood's own first ones are forgotten.
+  assert.equal(store.sentWithClientId("flood", floodCids[0]!), undefined);
+
+  jojo = await ChatClient.connect(server.url, { pinnedSpki: server.spki });
+  assert.equal((await jojo.register("jojo", key)).t, "welcome");
+  const again = await jojo.msg("sophia", "before the outage", cid);
+  assert.deepEqual(again, first);
+  // Sophia got it once; the store holds it once.
+  assert.equal((await sophia.client.request({ t: "ping" })).t, "pong");
+  assert.equal(
+    sophia.chat().filter(([, , text]) => text === "before the outage").length,
+    1,
+  );
+  const stored = store.history(
+    { kind: "private", viewerKey: "jojo", otherKey: "sophia" },
+    10,
+  );
+  assert.deepEqual(stored.map((m) => decodeText(m.body)), [
+    "before the outage",
+  ]);
+  await jojo.quit();
+  await flood.quit();
+  await sophia.quit();
+});
