@@ -68,7 +68,7 @@ import { defaultDownloadsDir, sharedFolderWarning } from "./src/files/save.ts";
 import { defaultLog, startServer } from "./src/server/serve.ts";
 import { startMemoryTrim } from "./src/server/memory_trim.ts";
 import { unprovableNames } from "./src/server/identity_gate.ts";
-import type { Store } from "./src/store/store.ts";
+import type { ReleasedName, Store } from "./src/store/store.ts";
 import {
   connectHint,
   type Launcher,
@@ -739,6 +739,28 @@ async function identityKeygen(
   return 0;
 }
 
+/**
+ * What `chat admin release` did with what the store held for the old key
+ * (Store.releaseName), for the operator.
+ */
+function releaseReport(name: string, released: ReleasedName): string {
+  const { waiting, groups } = released;
+  return [
+    `Released '${name}': the next identity key to sign in with that name will own it.`,
+    waiting === 0
+      ? "No message was waiting for the old key."
+      : `Deleted the ${waiting} ${
+        waiting === 1 ? "message" : "messages"
+      } waiting for the old key.`,
+    groups.length === 0
+      ? "It was in no group."
+      : `Took it out of ${groups.length} ${
+        groups.length === 1 ? "group" : "groups"
+      }: ${groups.join(", ")}.`,
+    "Its private and group history so far stays the old key's: the next key is not shown it.",
+  ].join("\n");
+}
+
 async function release(
   command: Extract<CliCommand, { cmd: "release" }>,
 ): Promise<number> {
@@ -757,6 +779,9 @@ async function release(
     console.log(
       `Released '${command.name}' in the cluster (it was bound to ${was}): the next identity key to sign in with that name, on any node, will own it.`,
     );
+    console.log(
+      "A node where the old key signed in drops what it holds for that key (messages waiting, groups, history so far) when the name next signs in there.",
+    );
     return 0;
   }
   const path = join(command.dataDir, DATABASE_FILE);
@@ -768,15 +793,14 @@ async function release(
   }
   const store = openStore(path);
   try {
-    if (!store.releaseName(nameKey(command.name))) {
+    const released = store.releaseName(nameKey(command.name), Date.now());
+    if (released === null) {
       console.error(
         `chat: no user called '${command.name}' in ${command.dataDir}`,
       );
       return 1;
     }
-    console.log(
-      `Released '${command.name}': the next identity key to sign in with that name will own it.`,
-    );
+    console.log(releaseReport(command.name, released));
     return 0;
   } finally {
     store.close();

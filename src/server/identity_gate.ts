@@ -484,7 +484,7 @@ export class StoreBindings implements IdentityBindings {
   /** Makes this store's binding `fingerprint` (null: none). */
   set(name: string, nameKey: string, fingerprint: string | null): void {
     this.store.transaction(() => {
-      this.store.releaseName(nameKey);
+      this.store.releaseName(nameKey, this.now());
       if (fingerprint !== null) this.bind(name, nameKey, fingerprint);
     });
   }

@@ -30,6 +30,7 @@ import type {
   NewMessage,
   NewPublicMessage,
   NewTransfer,
+  ReleasedName,
   Store,
   StoredMessage,
   StoredPrekeys,
@@ -170,6 +171,9 @@ export class LogOutbox implements Store {
     return placeholder;
   }
 
+  forgetGroupSinceRelease(userKey: string, groupKey: string): number {
+    return this.inner.forgetGroupSinceRelease(userKey, groupKey);
+  }
   acknowledge(
     userKey: string,
     conversation: Conversation,
@@ -241,8 +245,8 @@ export class LogOutbox implements Store {
   bindFingerprint(key: string, fingerprint: string): BindResult {
     return this.inner.bindFingerprint(key, fingerprint);
   }
-  releaseName(key: string): boolean {
-    return this.inner.releaseName(key);
+  releaseName(key: string, at: Timestamp): ReleasedName | null {
+    return this.inner.releaseName(key, at);
   }
   getPrekeys(key: string): StoredPrekeys | undefined {
     return this.inner.getPrekeys(key);

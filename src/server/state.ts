@@ -380,7 +380,28 @@ export class ServerState {
     this.#online.set(key, id);
     this.store.ensureUser(name, key, now);
     this.store.touchSeen(key, now);
+    this.#leaveGroupsLeftInStore(session, now);
     return session;
+  }
+
+  /**
+   * Takes the user out of the groups this process still lists them in but
+   * the store no longer does: `chat admin release` (another process, on the
+   * same database) ended the memberships of a name while this one ran
+   * (Store.releaseName). Done as the name's new owner signs in, before
+   * anything is sent to them: the group messages that came for the name
+   * since (its old key's, as the groups were) are forgotten, not handed to
+   * the new key. A cluster's other nodes follow the group change.
+   */
+  #leaveGroupsLeftInStore(session: Session, now: Timestamp): void {
+    const key = session.nameKey;
+    if (!this.#groupCounts.has(key)) return;
+    const stored = new Set(this.store.groupsOf(key).map((group) => group.key));
+    for (const group of this.groupsOf(key)) {
+      if (stored.has(group.key)) continue;
+      this.removeMember(group, session.name, now);
+      this.store.forgetGroupSinceRelease(key, group.key);
+    }
   }
 
   /** Notes that a registered connection sent a message. */

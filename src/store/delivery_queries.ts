@@ -80,6 +80,49 @@ export class DeliveryQueries {
     return rows.length;
   }
 
+  /**
+   * Deletes every delivery of the user, waiting or done (a released name:
+   * they were its old key's, and a requeue would make done ones wait
+   * again); returns how many were waiting.
+   */
+  forget(userKey: string): number {
+    // `delivered = 0` as a literal lets SQLite use the partial index.
+    const waiting = this.#delivered(
+      userKey,
+      "DELETE FROM deliveries WHERE user_key = ? AND delivered = 0",
+      userKey,
+    );
+    this.#tx.run("DELETE FROM deliveries WHERE user_key = ?", userKey);
+    return waiting;
+  }
+
+  /**
+   * Deletes the user's deliveries of the group's messages stored since the
+   * name's last release (Store.forgetGroupSinceRelease); returns how many
+   * were waiting.
+   */
+  forgetGroupSinceRelease(userKey: string, groupKey: string): number {
+    const since = `message_id IN (
+      SELECT id FROM messages
+      WHERE kind = 'group' AND group_key = ? AND id > (
+        SELECT released_below FROM users WHERE name_key = ?))`;
+    const waiting = this.#delivered(
+      userKey,
+      `DELETE FROM deliveries
+       WHERE user_key = ? AND delivered = 0 AND ${since}`,
+      userKey,
+      groupKey,
+      userKey,
+    );
+    this.#tx.run(
+      `DELETE FROM deliveries WHERE user_key = ? AND ${since}`,
+      userKey,
+      groupKey,
+      userKey,
+    );
+    return waiting;
+  }
+
   requeueSince(userKey: string, since: number): number {
     const requeued = this.#tx.run(
       // `kind <> 'public'` as a literal lets SQLite use the partial index.

@@ -70,6 +70,16 @@ export class GroupQueries {
     ) > 0;
   }
 
+  /**
+   * Ends every current membership of the user (a released name: the groups
+   * were its old key's); returns the groups' names, in creation order.
+   */
+  leaveAll(userKey: string, at: Timestamp): string[] {
+    const groups = this.groupsOf(userKey);
+    for (const group of groups) this.removeMember(group.key, userKey, at);
+    return groups.map((group) => group.name);
+  }
+
   removeMember(groupKey: string, userKey: string, at: Timestamp): boolean {
     const left = this.#tx.run(
       `UPDATE memberships SET left_at = ?

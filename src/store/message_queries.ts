@@ -193,7 +193,7 @@ export class MessageQueries {
         rows = newest(
           `${MESSAGE_SELECT}
            WHERE m.kind = 'group' AND m.group_key = ? AND m.id < ?
-             AND m.id >= ?
+             AND m.id >= ? AND m.id > ?
              AND (m.from_key = ? OR EXISTS (
                SELECT 1 FROM deliveries d
                WHERE d.message_id = m.id AND d.user_key = ?))
@@ -202,12 +202,16 @@ export class MessageQueries {
           query.groupKey,
           before,
           this.historyFloor(query) ?? 0,
+          this.#releasedBelow(query.viewerKey),
           query.viewerKey,
           query.viewerKey,
           limit,
         );
         break;
-      case "private":
+      case "private": {
+        // A released name's conversations until its release were its old
+        // key's (Store.releaseName): its owner now reads from there on.
+        const after = this.#releasedBelow(query.viewerKey);
         // One indexed range per direction, each cut to the limit first.
         rows = newest(
           `${MESSAGE_SELECT}
@@ -215,27 +219,30 @@ export class MessageQueries {
              SELECT id FROM (
                SELECT id FROM messages
                WHERE kind = 'private' AND from_key = ? AND to_key = ?
-                 AND id < ?
+                 AND id < ? AND id > ?
                ORDER BY id DESC LIMIT ?)
              UNION ALL
              SELECT id FROM (
                SELECT id FROM messages
                WHERE kind = 'private' AND from_key = ? AND to_key = ?
-                 AND id < ?
+                 AND id < ? AND id > ?
                ORDER BY id DESC LIMIT ?))
            ORDER BY m.id DESC
            LIMIT ?`,
           query.viewerKey,
           query.otherKey,
           before,
+          after,
           limit,
           query.otherKey,
           query.viewerKey,
           before,
+          after,
           limit,
           limit,
         );
         break;
+      }
       default: {
         const unknown: never = query;
         throw new TypeError(
@@ -261,8 +268,10 @@ export class MessageQueries {
       MAX_HISTORY_SCAN - 1,
     );
     if (row === undefined) return null;
-    // Older ones are left unread only when there are any.
+    // Older ones are left unread only when there are any the viewer could
+    // see: none at or below their name's release.
     const floor = integer(row, "id");
+    if (floor <= this.#releasedBelow(query.viewerKey) + 1) return null;
     const older = this.#tx.get(
       `SELECT 1 AS found FROM messages
        WHERE kind = 'group' AND group_key = ? AND id < ?
@@ -271,6 +280,15 @@ export class MessageQueries {
       floor,
     );
     return older === undefined ? null : floor;
+  }
+
+  /** Where the viewer's history starts (Store.releaseName): 0 if never. */
+  #releasedBelow(userKey: string): number {
+    const row = this.#tx.get(
+      "SELECT released_below FROM users WHERE name_key = ?",
+      userKey,
+    );
+    return row === undefined ? 0 : integer(row, "released_below");
   }
 
   logPosition(): number {

@@ -276,6 +276,18 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 11,
+    description:
+      "a released name's private and group history stays its old key's",
+    // `chat admin release` hands a name to the next key; the messages stored
+    // until then were addressed to (or sent by) the key that held it. The
+    // last message id at the name's latest release: the name's private and
+    // group history, as its current owner reads it, starts above it (0:
+    // never released).
+    up: `ALTER TABLE users ADD COLUMN released_below INTEGER NOT NULL DEFAULT 0
+           CHECK (released_below >= 0);`,
+  },
 ];
 
 /** The schema version this program writes and understands. */

@@ -25,6 +25,7 @@ import {
   type NewMessage,
   type NewPublicMessage,
   type NewTransfer,
+  type ReleasedName,
   type Store,
   type StoredMessage,
   type StoredPrekeys,
@@ -356,8 +357,15 @@ export class SqliteStore implements Store {
     this.#users.putPrekeys(nameKey, prekeys);
   }
 
-  releaseName(nameKey: string): boolean {
-    return this.#users.releaseName(nameKey);
+  releaseName(nameKey: string, at: Timestamp): ReleasedName | null {
+    return this.#tx.transaction(() => {
+      if (!this.#users.unbind(nameKey, this.lastMessageId())) return null;
+      const waiting = this.#deliveries.forget(nameKey);
+      // Given up while the old key held the name: no news for the next one.
+      this.#cap.takeDropped(nameKey);
+      const groups = this.#groups.leaveAll(nameKey, at);
+      return { waiting, groups };
+    });
   }
 
   touchSeen(nameKey: string, at: Timestamp): boolean {
@@ -451,6 +459,10 @@ export class SqliteStore implements Store {
 
   historyFloor(query: HistoryQuery): number | null {
     return this.#messages.historyFloor(query);
+  }
+
+  forgetGroupSinceRelease(userKey: string, groupKey: string): number {
+    return this.#deliveries.forgetGroupSinceRelease(userKey, groupKey);
   }
 
   acknowledge(

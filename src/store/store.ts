@@ -68,6 +68,14 @@ export interface GroupRecord {
   readonly createdAt: Timestamp;
 }
 
+/** What `Store.releaseName` took from the old key. */
+export interface ReleasedName {
+  /** Messages that were waiting for it, deleted undelivered. */
+  readonly waiting: number;
+  /** The groups it was in and left, by name, in creation order. */
+  readonly groups: readonly string[];
+}
+
 /** A current member of a group. */
 export interface MemberRecord {
   readonly userKey: string;
@@ -181,6 +189,8 @@ export type StoredMessage =
  * group history holds only the messages the viewer sent or was a recipient
  * of (entitled when sent), so nothing from before they joined or from while
  * they had left; private history is the conversation between two users.
+ * Neither goes back past the viewer's name's last release
+ * (`Store.releaseName`): those were another key's.
  * Whether the viewer may ask at all (say, only current members) is the
  * caller's rule.
  */
@@ -320,10 +330,15 @@ export interface Store {
   bindFingerprint(nameKey: string, fingerprint: string): BindResult;
   /**
    * Forgets the fingerprint bound to a name so the next key can bind (for
-   * someone who lost their key), and the prekeys published under it. False
+   * someone who lost their key), and with it what the store held for that
+   * key only, so that the next key is handed none of it: the prekeys
+   * published under it, the messages waiting for it (deleted, not
+   * delivered), its groups (left at `at`), and its private and group
+   * history (kept, for the others in it, but the name's own history starts
+   * after the release: `history`). Public history stays open to all. Null
    * if the user is unknown or unbound.
    */
-  releaseName(nameKey: string): boolean;
+  releaseName(nameKey: string, at: Timestamp): ReleasedName | null;
   /**
    * The end-to-end prekeys a user published (issue 17), as the server keeps
    * them (server/e2e_keys.ts), so that a first message can reach someone
@@ -401,6 +416,13 @@ export interface Store {
   logPosition(): number;
   /** Notes that the shared log was applied up to `seq` (only grows). */
   setLogPosition(seq: number): void;
+  /**
+   * Deletes the user's deliveries, waiting or done, of the group's messages
+   * stored since their name's last release (a server that still listed the
+   * name in the group, its old key's, after `releaseName` ended the
+   * membership from another process); returns how many were waiting.
+   */
+  forgetGroupSinceRelease(userKey: string, groupKey: string): number;
   /** Notes a message reached a recipient; false if there was nothing to mark. */
   markDelivered(messageId: number, userKey: string): boolean;
   /**

@@ -60,17 +60,21 @@ export class UserQueries {
     });
   }
 
-  releaseName(nameKey: string): boolean {
-    return this.#tx.transaction(() => {
-      // The prekeys go with the key they were published under: a newcomer
-      // taking the name must not have the old key's handed out for it.
-      this.#tx.run("DELETE FROM prekeys WHERE name_key = ?", nameKey);
-      return this.#tx.run(
-        `UPDATE users SET fingerprint = NULL
-         WHERE name_key = ? AND fingerprint IS NOT NULL`,
-        nameKey,
-      ) > 0;
-    });
+  /**
+   * Unbinds the name and its prekeys, noting `lastId` as where its history
+   * starts for the next key; false if it was not bound.
+   */
+  unbind(nameKey: string, lastId: number): boolean {
+    // The prekeys go with the key they were published under: a newcomer
+    // taking the name must not have the old key's handed out for it.
+    this.#tx.run("DELETE FROM prekeys WHERE name_key = ?", nameKey);
+    return this.#tx.run(
+      `UPDATE users SET fingerprint = NULL,
+         released_below = max(released_below, ?)
+       WHERE name_key = ? AND fingerprint IS NOT NULL`,
+      lastId,
+      nameKey,
+    ) > 0;
   }
 
   getPrekeys(nameKey: string): StoredPrekeys | undefined {

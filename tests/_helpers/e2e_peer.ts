@@ -182,7 +182,7 @@ export async function bobWithNewKey(
     "hello",
   );
   await bob.client.quit();
-  store.releaseName("bob");
+  store.releaseName("bob", 0);
   return await e2ePeer(server, "bob");
 }
 

@@ -297,7 +297,7 @@ Deno.test("E2eSessions holds group messages from a changed key up to MAX_HELD_BY
     const hello = await nextE2e(alice);
     await alice.e2e.open(alice.client, hello.message, hello.body);
     await bob.client.quit();
-    store.releaseName("bob");
+    store.releaseName("bob", 0);
     bob = await e2ePeer(server, "bob");
     await sendE2e(bob, "alice", "new key");
     const genuine = await nextE2e(alice);

@@ -296,7 +296,7 @@ Deno.test("E2eSessions shows the same safety number on both sides, holds message
 
     // Bob's name goes to a new key (the operator released it).
     await bob.client.quit();
-    store.releaseName("bob");
+    store.releaseName("bob", 0);
     bob = await peer(server, "bob");
     const held = await alice.e2e.sendText(
       alice.client,

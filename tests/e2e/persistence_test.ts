@@ -180,6 +180,72 @@ Deno.test("a name cannot be taken with another identity key until the operator r
   });
 });
 
+Deno.test("chat admin release keeps the old key's waiting messages, groups and private history from the name's next key", async () => {
+  await withDir(async (dir) => {
+    await makeKeys(dir);
+    const server = serve(dir);
+    try {
+      const port = await listeningPort(server);
+      const owner = client(dir, port, "jojo", `${dir}/owner.pem`);
+      await owner.waitFor(/SUCCESS: Username registered\./);
+      const amy = client(dir, port, "amy", `${dir}/amy.pem`);
+      await amy.waitFor(/SUCCESS: Username registered\./);
+      await amy.write("/create lab\n");
+      await amy.waitFor(/SUCCESS: Group 'lab' created and joined\./);
+      await owner.write("/join lab\n");
+      await owner.waitFor(/SUCCESS: Joined group 'lab'\./);
+      await amy.write("/msg jojo shown to the old key\n");
+      await owner.waitFor(/shown to the old key/);
+      await owner.write("/quit\n");
+      assert.equal((await owner.finish()).code, 0);
+      await amy.waitFor(/\*\*\* jojo left the chat \*\*\*/);
+      await amy.write("/msg jojo waiting for the old key\n");
+      await amy.waitFor(/jojo is offline; the message will be delivered/);
+      await amy.write("/group lab group news for the old key\n");
+      await amy.waitFor(/group news for the old key/);
+
+      // Released while the server runs, which still lists jojo in lab.
+      const released = new ChatProcess([
+        "admin",
+        "release",
+        "jojo",
+        "--data",
+        `${dir}/data`,
+      ]);
+      assert.equal((await released.finish()).code, 0, released.stderr);
+      // 3 if the old key's client quit before acknowledging what it showed.
+      assert.match(
+        released.stdout,
+        new RegExp(
+          "^Released 'jojo': the next identity key to sign in with that name will own it\\.\n" +
+            "Deleted the [23] messages waiting for the old key\\.\n" +
+            "Took it out of 1 group: lab\\.\n" +
+            "Its private and group history so far stays the old key's: the next key is not shown it\\.\n$",
+        ),
+      );
+      const next = client(dir, port, "jojo", `${dir}/next.pem`);
+      await next.waitFor(/SUCCESS: Username registered\./);
+      await next.write("/history amy\n");
+      await next.waitFor(/history for your conversation with amy/);
+      await next.write("/showgroupmembers lab\n");
+      await next.waitFor(/Members of lab: /);
+      await next.write("/quit\n");
+      assert.equal((await next.finish()).code, 0, next.stderr);
+      assert.match(
+        next.stdout,
+        /No history for your conversation with amy\./,
+      );
+      assert.match(next.stdout, /Members of lab: amy\n/);
+      assert.doesNotMatch(next.stdout + next.stderr, /\[history|amy:/);
+      await amy.write("/quit\n");
+      assert.equal((await amy.finish()).code, 0);
+    } finally {
+      server.kill("SIGKILL");
+      await server.finish();
+    }
+  });
+});
+
 Deno.test("chat serve names each name bound to a small-order key with the command that releases it", async () => {
   await withDir(async (dir) => {
     await makeKeys(dir);

@@ -472,10 +472,10 @@ Deno.test("StoreBindings finds look-alikes of names bound before it was made, pa
   assert.deepEqual(bindings.lookalikes("alice"), [], "not itself");
   assert.deepEqual(bindings.lookalikes("alice2"), []);
   // Released by the operator (chat admin release, another process).
-  assert.ok(store.releaseName("alice"));
+  assert.ok(store.releaseName("alice", 0));
   assert.deepEqual(bindings.lookalikes("a1ice"), []);
   // Released while its owner stays signed in: still theirs to look like.
-  assert.ok(store.releaseName("bob"));
+  assert.ok(store.releaseName("bob", 0));
   assert.deepEqual(bindings.lookalikes("b0b"), []);
   online = { name: "Bob", fingerprint: bob.fingerprint };
   assert.deepEqual(bindings.lookalikes("b0b"), [online]);

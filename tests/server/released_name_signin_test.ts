@@ -14,7 +14,12 @@ import { E2eKeyError, fetchBundle } from "../../src/client/e2e_keys.ts";
 import { identityFingerprint } from "../../src/crypto/identity.ts";
 import { StoreBindings } from "../../src/server/identity_gate.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
-import { startTestServer } from "../_helpers/chat.ts";
+import {
+  settle,
+  startTestServer,
+  TestClient,
+  testIdentity,
+} from "../_helpers/chat.ts";
 import { e2ePeer, nextE2e, sendE2e } from "../_helpers/e2e_peer.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 
@@ -28,7 +33,7 @@ Deno.test("a released name taken by a new key while the old session is connected
   const oldBob = await e2ePeer(server, "bob");
   let newBob: Awaited<ReturnType<typeof e2ePeer>> | null = null;
   try {
-    assert.ok(store.releaseName("bob"));
+    assert.ok(store.releaseName("bob", 0));
     // Signs in and publishes a full bundle (e2ePeer: an empty top-up, then
     // all its one-time keys in one e2e_keys).
     newBob = await e2ePeer(server, "bob");
@@ -75,7 +80,7 @@ Deno.test("a released name's prekeys are no longer handed out, from the server's
       // (main.ts release: its own connection).
       const admin = openStore(path);
       try {
-        assert.ok(admin.releaseName("bob"));
+        assert.ok(admin.releaseName("bob", 0));
       } finally {
         admin.close();
       }
@@ -107,7 +112,7 @@ Deno.test("StoreBindings.bind drops prekeys another key left under a name it bin
     // A release that left them, as releases did before.
     store.transaction(() => {
       const kept = store.getPrekeys("bob")!;
-      store.releaseName("bob");
+      store.releaseName("bob", 0);
       store.putPrekeys("bob", kept);
     });
     bindings.bind("bob", "bob", OLD_KEY);
@@ -116,7 +121,7 @@ Deno.test("StoreBindings.bind drops prekeys another key left under a name it bin
       OLD_KEY,
       "the same key again",
     );
-    store.releaseName("bob");
+    store.releaseName("bob", 0);
     store.putPrekeys("bob", {
       name: "bob",
       fingerprint: OLD_KEY,
@@ -132,6 +137,109 @@ Deno.test("StoreBindings.bind drops prekeys another key left under a name it bin
     });
     bindings.bind("Bob", "bob", NEW_KEY);
     assert.equal(store.prekeysFingerprint("bob"), NEW_KEY);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("`chat admin release` on a running server's database: the name's next key gets none of the old key's waiting messages, groups or private and group history", async () => {
+  await using dir = await tempDir("chat-released-history-");
+  const path = join(dir.path, "chat.db");
+  const store = openStore(path);
+  try {
+    await using server = await startTestServer({ store });
+    const amy = await TestClient.connect(server, "amy", await testIdentity());
+    const old = await TestClient.connect(server, "bob", await testIdentity());
+    try {
+      assert.equal(
+        (await amy.client.request({ t: "create", group: "lab" })).t,
+        "ok",
+      );
+      assert.equal(
+        (await old.client.request({ t: "join", group: "lab" })).t,
+        "ok",
+      );
+      await amy.client.msg("bob", "shown to the old key");
+      await amy.client.gsay("lab", "group line shown to the old key");
+      await old.waitFor(({ text }) =>
+        text === "group line shown to the old key"
+      );
+      await old.client.gsay("lab", "group line from the old key");
+      await old.quit();
+      await amy.waitFor(({ message }) =>
+        message.t === "presence" && message.name === "bob" && !message.online
+      );
+      await amy.client.msg("bob", "waiting for the old key");
+      await amy.client.gsay("lab", "group line waiting for the old key");
+
+      // The operator's command, on the database beside the running server
+      // (main.ts release: its own connection).
+      const admin = openStore(path);
+      try {
+        const released = admin.releaseName("bob", Date.now());
+        assert.equal(released?.waiting, 2);
+        assert.deepEqual(released?.groups, ["lab"]);
+      } finally {
+        admin.close();
+      }
+      // Sent before the next key signs in, to a group this server still
+      // lists bob in: the old key's, as the group was.
+      await amy.client.gsay("lab", "group line after the release");
+      // To the name, while no key holds it: whoever holds it next.
+      await amy.client.msg("bob", "for the next key");
+
+      const next = await TestClient.connect(
+        server,
+        "bob",
+        await testIdentity(),
+      );
+      try {
+        await next.waitFor(({ text }) => text === "for the next key");
+        const history = await next.client.request({
+          t: "history",
+          target: "amy",
+        });
+        const group = await next.client.request({
+          t: "history",
+          target: "lab",
+        });
+        const members = await next.client.request({
+          t: "members",
+          group: "lab",
+        });
+        await settle(next);
+        const texts = next.chat().map(([, , text]) => text);
+        assert.deepEqual(texts, ["for the next key", "for the next key"]);
+        assert.equal(history.t, "ok");
+        assert.equal(group.t, "error", JSON.stringify(group));
+        assert.deepEqual(
+          members.t === "members" ? members.groups[0]?.members : members,
+          ["amy"],
+        );
+        // Joining again starts afresh: nothing the old key was sent.
+        assert.equal(
+          (await next.client.request({ t: "join", group: "lab" })).t,
+          "ok",
+        );
+        const rejoined = await next.client.request({
+          t: "history",
+          target: "lab",
+        });
+        assert.equal(rejoined.t, "ok", JSON.stringify(rejoined));
+        await settle(next);
+        assert.deepEqual(next.chat().map(([, , text]) => text), texts);
+        // The others keep their side of the conversation.
+        await amy.client.request({ t: "history", target: "bob" });
+        const amySees = amy.chat().filter(([, , text]) =>
+          text === "shown to the old key"
+        );
+        assert.equal(amySees.length, 1);
+      } finally {
+        await next.quit();
+      }
+    } finally {
+      await amy.quit();
+    }
   } finally {
     store.close();
   }

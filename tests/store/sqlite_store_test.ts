@@ -325,10 +325,14 @@ Deno.test("bindFingerprint binds a name on first use and refuses another key unt
     assert.equal(store.bindFingerprint("alice", "key-2"), "mismatch");
     assert.equal(store.getUser("alice")?.fingerprint, "key-1");
 
-    assert.equal(store.releaseName("alice"), true);
+    assert.deepEqual(store.releaseName("alice", 0), { waiting: 0, groups: [] });
     assert.equal(store.getUser("alice")?.fingerprint, null);
-    assert.equal(store.releaseName("alice"), false, "nothing left to release");
-    assert.equal(store.releaseName("nobody"), false);
+    assert.equal(
+      store.releaseName("alice", 0),
+      null,
+      "nothing left to release",
+    );
+    assert.equal(store.releaseName("nobody", 0), null);
     assert.equal(store.bindFingerprint("alice", "key-2"), "bound");
     assert.equal(store.bindFingerprint("alice", "key-1"), "mismatch");
 
@@ -1766,6 +1770,7 @@ Deno.test("a database from before migration 9 keeps recognising the client ids i
       CREATE UNIQUE INDEX sent_ids_by_sender ON sent_ids (from_key, client_id);
       DROP TABLE dropped_deliveries;
       DROP TABLE conversation_seqs;
+      ALTER TABLE users DROP COLUMN released_below;
       PRAGMA user_version = 8;
     `);
     db.close();
@@ -2092,4 +2097,66 @@ Deno.test("only the newest periods of membership are kept per user and group", (
       "alice",
     ]);
   });
+});
+
+Deno.test("releaseName deletes what waits for the old key, ends its memberships and starts the name's private and group history after it, for the name only", () => {
+  // With a cap, so that what the user is owed is kept up to date too.
+  const store = openStore(":memory:", { maxBytes: 1024 * 1024 });
+  try {
+    addUsers(store, "alice", "bob");
+    store.bindFingerprint("alice", "key-1");
+    store.createGroup("lab", "lab", "bob", 1);
+    store.addMember("lab", "bob", "bob", 1);
+    store.addMember("lab", "alice", "alice", 1);
+    tell(store, "bob", "alice", "read by the old key", 2);
+    tell(store, "alice", "bob", "sent by the old key", 3);
+    groupSay(store, "alice", "lab", "group line of the old key", 4);
+    tell(store, "bob", "alice", "waiting for the old key", 5, false);
+    groupSay(store, "bob", "lab", "group line waiting", 6, ["alice"]);
+
+    assert.deepEqual(store.releaseName("alice", 7), {
+      waiting: 2,
+      groups: ["lab"],
+    });
+    assert.deepEqual(store.pendingFor("alice", 10), []);
+    assert.deepEqual(store.groupsOf("alice"), []);
+    assert.equal(store.membershipPeriods("lab", "alice")[0]?.leftAt, 7);
+    const privately = { kind: "private", otherKey: "bob" } as const;
+    assert.deepEqual(
+      store.history({ ...privately, viewerKey: "alice" }, 10),
+      [],
+    );
+    assert.deepEqual(
+      store.history({ kind: "group", groupKey: "lab", viewerKey: "alice" }, 10),
+      [],
+    );
+    // Bob's side of both stays whole.
+    assert.deepEqual(
+      texts(
+        store.history(
+          { kind: "private", viewerKey: "bob", otherKey: "alice" },
+          10,
+        ),
+      ),
+      ["read by the old key", "sent by the old key", "waiting for the old key"],
+    );
+    assert.equal(
+      store.history({ kind: "group", groupKey: "lab", viewerKey: "bob" }, 10)
+        .length,
+      2,
+    );
+
+    // The next key's own conversation starts here.
+    store.bindFingerprint("alice", "key-2");
+    tell(store, "bob", "alice", "for the next key", 8, false);
+    assert.deepEqual(texts(store.pendingFor("alice", 10)), [
+      "for the next key",
+    ]);
+    assert.deepEqual(
+      texts(store.history({ ...privately, viewerKey: "alice" }, 10)),
+      ["for the next key"],
+    );
+  } finally {
+    store.close();
+  }
 });
