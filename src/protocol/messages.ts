@@ -182,6 +182,8 @@ export interface UserInfo {
 export interface GroupInfo {
   name: string;
   members: number;
+  /** Present when the requester is a member (docs/PROTOCOL.md, `groups`). */
+  joined?: true;
 }
 
 export interface GroupMembers {

@@ -74,7 +74,10 @@ function userInfo(value: unknown): UserInfo {
 
 function groupInfo(value: unknown): GroupInfo {
   const f = asRecord(value);
-  return { name: userName(f, "name"), members: int(f, "members") };
+  const info = { name: userName(f, "name"), members: int(f, "members") };
+  if (f.joined === undefined) return info;
+  if (f.joined !== true) fail("Field 'joined' must be true when present");
+  return { ...info, joined: true };
 }
 
 function groupMembers(value: unknown): GroupMembers {

@@ -167,7 +167,13 @@ export function route(
       return reply(session.id, {
         t: "groups",
         re: message.id,
-        groups: shown.map((g) => ({ name: g.name, members: g.members.size })),
+        // `joined` tells a client that kept nothing (a page reloaded) which
+        // groups are its own, in the one reply it asks for anyway.
+        groups: shown.map((g) => ({
+          name: g.name,
+          members: g.members.size,
+          ...(g.members.has(session.nameKey) ? { joined: true as const } : {}),
+        })),
         ...more,
       });
     }

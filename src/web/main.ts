@@ -294,10 +294,11 @@ function learn(message: ServerMessage): void {
       break;
     case "groups":
       for (const g of message.groups) {
-        const known = groups.get(nameKey(g.name));
+        // The server marks the groups this user is in (a reloaded page
+        // knows them only from here); its word is the newest.
         groups.set(nameKey(g.name), {
           name: g.name,
-          joined: known?.joined ?? false,
+          joined: g.joined === true,
         });
       }
       break;

@@ -17,6 +17,7 @@ import {
   reloadSignedIn,
   startBrowserChat,
   typeLine,
+  WAIT_MS,
   waitForLine,
   webbyAnd,
 } from "../_helpers/browser.ts";
@@ -122,6 +123,16 @@ Deno.test({
     // A new page: signed in, the room's latest page. Then a whisper and a
     // group message, live: the page has rows of both conversations.
     await reloadSignedIn(page, "webby");
+    // The new page knows its own group from the server's groups reply
+    // (joined), before any row of it comes.
+    await page.waitForFunction(
+      () => document.querySelector("#groups li") !== null,
+      { timeout: WAIT_MS },
+    );
+    assert.equal(
+      await page.$eval("#groups li button.small", (b) => b.textContent),
+      "Leave",
+    );
     await olderRowsLoaded(page, ROW, 0);
     const last = each * (SCROLL_BACK_PAGE / each + 1) + 1;
     for (const kind of ["whisper", "crew"] as const) {

@@ -112,3 +112,32 @@ Deno.test("parseServerMessage keeps more:true on ok and drops any other more", (
     });
   }
 });
+
+Deno.test("parseServerMessage reads groups' joined, true when present", () => {
+  // The vector of docs/PROTOCOL.md, `groups` reply.
+  assert.deepEqual(
+    parseServerMessage(JSON.parse(
+      '{"t":"groups","re":7,"groups":[{"name":"team","members":2,"joined":true},{"name":"lab","members":1}]}',
+    )),
+    {
+      t: "groups",
+      re: 7,
+      groups: [
+        { name: "team", members: 2, joined: true },
+        { name: "lab", members: 1 },
+      ],
+    },
+  );
+  for (const joined of [false, 1, "true", null]) {
+    assert.throws(
+      () =>
+        parseServerMessage({
+          t: "groups",
+          re: 7,
+          groups: [{ name: "team", members: 2, joined }],
+        }),
+      TypeError,
+      String(joined),
+    );
+  }
+});

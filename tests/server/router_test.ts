@@ -1244,3 +1244,30 @@ Deno.test("route create and join: a group named like a user before the rule stay
     error(NANA, 2, "group_exists", "ERROR: Group 'nana' already exists."),
   ]);
 });
+
+Deno.test("route groups marks the groups the requester is in with joined, and only those", () => {
+  const state = room();
+  send(state, SOPHIA, { t: "create", id: 1, group: "haha" });
+  send(state, SOPHIA, { t: "create", id: 2, group: "lab" });
+  send(state, JOJO, { t: "join", id: 1, group: "lab" });
+  assert.deepEqual(send(state, JOJO, { t: "groups", id: 2 }), [{
+    to: [JOJO],
+    message: {
+      t: "groups",
+      re: 2,
+      groups: [
+        { name: "haha", members: 1 },
+        { name: "lab", members: 2, joined: true },
+      ],
+    },
+  }]);
+  send(state, JOJO, { t: "leave", id: 3, group: "lab" });
+  assert.deepEqual(send(state, JOJO, { t: "groups", id: 4 }), [{
+    to: [JOJO],
+    message: {
+      t: "groups",
+      re: 4,
+      groups: [{ name: "haha", members: 1 }, { name: "lab", members: 1 }],
+    },
+  }]);
+});
