@@ -195,6 +195,12 @@ class ReadlineTerminal implements Terminal {
   #typedListener: (line: string) => void = () => {};
   /** A paste waiting for its `Send N lines? [y/N]` answer. */
   #heldPaste: string[] | null = null;
+  /**
+   * The unfinished line a paste left in the editor (its text had no newline
+   * at the end) while its question is asked: out of the way of the answer,
+   * and put back after it, so that it is neither the answer's start nor lost.
+   */
+  #unfinishedPasteLine = "";
   /** The Ctrl-R search going on, and the line typed before it began. */
   #search: { state: ReverseSearch; typed: string } | null = null;
   /** readline's own keypress listeners, called through #dispatchKey. */
@@ -448,6 +454,8 @@ class ReadlineTerminal implements Terminal {
       case "ask":
         this.#heldPaste = lines;
         this.#questionPrompt = decision.question;
+        this.#unfinishedPasteLine = this.#rl.line ?? "";
+        if (this.#unfinishedPasteLine !== "") this.#setLine("");
         this.#queueRender();
         return;
       default: {
@@ -467,6 +475,9 @@ class ReadlineTerminal implements Terminal {
       this.print(pasteDropped(lines.length));
       this.#queueRender();
     }
+    const unfinished = this.#unfinishedPasteLine;
+    this.#unfinishedPasteLine = "";
+    if (unfinished !== "") this.#setLine(unfinished);
   }
 
   close(): void {

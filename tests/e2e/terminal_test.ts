@@ -405,6 +405,24 @@ Deno.test({
       jojo.chat().map(([, , text]) => text).filter((t) => /^p\d$/.test(t)),
       ["p1", "p2", "p3", "p4", "p5"],
     );
+    // A paste whose text does not end with a newline leaves its last line
+    // in the editor: out of the way while the question is answered, then
+    // back, to be edited and sent (it was lost in the answer before).
+    await pane.tmux("set-buffer", "-b", "q", "q1\nq2\nq3\nq4\nq5 unfinished");
+    await pane.tmux("paste-buffer", "-b", "q");
+    await pane.waitFor(
+      "the question, the unfinished line out of its way",
+      (l) => lastLine(l) === "Send 4 lines? [y/N]",
+    );
+    await pane.type("y");
+    await pane.keys("Enter");
+    await heard("q4");
+    await pane.waitFor(
+      "the unfinished line back in the editor",
+      (l) => lastLine(l) === "sophia> q5 unfinished",
+    );
+    await pane.keys("Enter");
+    await heard("q5 unfinished");
 
     // The history is kept for this server, 0600, without pasted lines.
     const folder = `${dir}/config/chat/history`;
@@ -439,14 +457,15 @@ Deno.test({
       !m.message.online
     );
 
-    // The next session recalls the last line typed (not the paste's answer).
+    // The next session recalls the last line typed (not the paste's answer):
+    // the unfinished line, entered on its own.
     await using again = new Pane();
     await again.start(command, 100);
     await again.waitFor("the prompt", (l) => lastLine(l) === "sophia>");
     await again.keys("Up");
     await again.waitFor(
       "the recalled line",
-      (l) => lastLine(l) === "sophia> marker after the paste",
+      (l) => lastLine(l) === "sophia> q5 unfinished",
     );
     await jojo.quit();
   },
