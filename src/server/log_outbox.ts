@@ -248,6 +248,9 @@ export class LogOutbox implements Store {
   releaseName(key: string, at: Timestamp): ReleasedName | null {
     return this.inner.releaseName(key, at);
   }
+  endOldKey(key: string, at: Timestamp): ReleasedName {
+    return this.inner.endOldKey(key, at);
+  }
   getPrekeys(key: string): StoredPrekeys | undefined {
     return this.inner.getPrekeys(key);
   }

@@ -103,6 +103,15 @@ export async function signIn(
       "replaced",
     );
   }
+  // Another key's session under this name: the name was released while it
+  // stayed signed in, so what it was sent or sent since was still the old
+  // key's. Cut before the registration hands the new key what waits.
+  if (
+    stale && stale.fingerprint !== null &&
+    stale.fingerprint !== result.fingerprint
+  ) {
+    state.store.endOldKey(stale.nameKey, Date.now());
+  }
   const welcome = routeRun(core, id, [{ message: result.register, body }]).out;
   const name = state.nameOf(id);
   if (name !== null && result.register.compact === true) {

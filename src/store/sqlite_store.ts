@@ -360,12 +360,24 @@ export class SqliteStore implements Store {
   releaseName(nameKey: string, at: Timestamp): ReleasedName | null {
     return this.#tx.transaction(() => {
       if (!this.#users.unbind(nameKey, this.lastMessageId())) return null;
-      const waiting = this.#deliveries.forget(nameKey);
-      // Given up while the old key held the name: no news for the next one.
-      this.#cap.takeDropped(nameKey);
-      const groups = this.#groups.leaveAll(nameKey, at);
-      return { waiting, groups };
+      return this.#forgetOldKey(nameKey, at);
     });
+  }
+
+  endOldKey(nameKey: string, at: Timestamp): ReleasedName {
+    return this.#tx.transaction(() => {
+      this.#users.startHistoryAfter(nameKey, this.lastMessageId());
+      return this.#forgetOldKey(nameKey, at);
+    });
+  }
+
+  /** What the store held for a name's old key only (releaseName). */
+  #forgetOldKey(nameKey: string, at: Timestamp): ReleasedName {
+    const waiting = this.#deliveries.forget(nameKey);
+    // Given up while the old key held the name: no news for the next one.
+    this.#cap.takeDropped(nameKey);
+    const groups = this.#groups.leaveAll(nameKey, at);
+    return { waiting, groups };
   }
 
   touchSeen(nameKey: string, at: Timestamp): boolean {

@@ -340,6 +340,14 @@ export interface Store {
    */
   releaseName(nameKey: string, at: Timestamp): ReleasedName | null;
   /**
+   * What `releaseName` does once the name is unbound, for a name whose old
+   * key stayed signed in through its release (`chat admin release` beside
+   * a running server) and is now taken over by the next key: what the old
+   * key was sent or sent since the release was still its own, so the
+   * name's history starts here, and its waiting messages and groups go.
+   */
+  endOldKey(nameKey: string, at: Timestamp): ReleasedName;
+  /**
    * The end-to-end prekeys a user published (issue 17), as the server keeps
    * them (server/e2e_keys.ts), so that a first message can reach someone
    * offline across a restart; undefined if none.

@@ -77,6 +77,19 @@ export class UserQueries {
     ) > 0;
   }
 
+  /**
+   * Notes `lastId` as where the name's history starts for its current key
+   * (never moved back); false if the user is unknown.
+   */
+  startHistoryAfter(nameKey: string, lastId: number): boolean {
+    return this.#tx.run(
+      `UPDATE users SET released_below = max(released_below, ?)
+       WHERE name_key = ?`,
+      lastId,
+      nameKey,
+    ) > 0;
+  }
+
   getPrekeys(nameKey: string): StoredPrekeys | undefined {
     const row = this.#tx.get(
       "SELECT name, fingerprint, bundle FROM prekeys WHERE name_key = ?",

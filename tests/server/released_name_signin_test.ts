@@ -244,3 +244,84 @@ Deno.test("`chat admin release` on a running server's database: the name's next 
     store.close();
   }
 });
+
+Deno.test("`chat admin release` while the old key stays signed in: the next key, taking the name over from it, is shown none of what the old key sent or was sent since", async () => {
+  await using dir = await tempDir("chat-released-connected-");
+  const path = join(dir.path, "chat.db");
+  const store = openStore(path);
+  try {
+    await using server = await startTestServer({ store });
+    const amy = await TestClient.connect(server, "amy", await testIdentity());
+    const old = await TestClient.connect(server, "bob", await testIdentity());
+    try {
+      // The operator's command, on the database beside the running server
+      // (main.ts release: its own connection), while bob's old key stays.
+      const admin = openStore(path);
+      try {
+        assert.ok(admin.releaseName("bob", Date.now()));
+      } finally {
+        admin.close();
+      }
+      // The old key's conversation goes on until the next key signs in.
+      assert.equal(
+        (await amy.client.request({ t: "create", group: "lab" })).t,
+        "ok",
+      );
+      assert.equal(
+        (await old.client.request({ t: "join", group: "lab" })).t,
+        "ok",
+      );
+      await amy.client.msg("bob", "sent to the old key after the release");
+      await old.waitFor(({ text }) =>
+        text === "sent to the old key after the release"
+      );
+      await old.client.msg("amy", "sent by the old key after the release");
+      await amy.waitFor(({ text }) =>
+        text === "sent by the old key after the release"
+      );
+
+      const next = await TestClient.connect(
+        server,
+        "bob",
+        await testIdentity(),
+      );
+      try {
+        const history = await next.client.request({
+          t: "history",
+          target: "amy",
+        });
+        assert.equal(history.t, "ok", JSON.stringify(history));
+        const members = await next.client.request({
+          t: "members",
+          group: "lab",
+        });
+        assert.deepEqual(
+          members.t === "members" ? members.groups[0]?.members : members,
+          ["amy"],
+        );
+        await amy.client.msg("bob", "for the next key");
+        await next.waitFor(({ text }) => text === "for the next key");
+        await settle(next);
+        assert.deepEqual(next.chat().map(([, , text]) => text), [
+          "for the next key",
+        ]);
+        // Amy keeps her side of the conversation.
+        await amy.client.request({ t: "history", target: "bob" });
+        await settle(amy);
+        assert.equal(
+          amy.chat().filter(([, , text]) =>
+            text === "sent by the old key after the release"
+          ).length,
+          2,
+        );
+      } finally {
+        await next.quit();
+      }
+    } finally {
+      await old.quit();
+      await amy.quit();
+    }
+  } finally {
+    store.close();
+  }
+});
