@@ -796,7 +796,7 @@ async function release(
     const released = store.releaseName(nameKey(command.name), Date.now());
     if (released === null) {
       console.error(
-        `chat: no user called '${command.name}' in ${command.dataDir}`,
+        `chat: the name '${command.name}' is not bound to any key in ${command.dataDir} (nobody signed in with it, or it was released already)`,
       );
       return 1;
     }

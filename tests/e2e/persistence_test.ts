@@ -223,6 +223,19 @@ Deno.test("chat admin release keeps the old key's waiting messages, groups and p
             "Its private and group history so far stays the old key's: the next key is not shown it\\.\n$",
         ),
       );
+      // Twice: nothing is bound to the name any more, and it says so.
+      const again = new ChatProcess([
+        "admin",
+        "release",
+        "jojo",
+        "--data",
+        `${dir}/data`,
+      ]);
+      assert.equal((await again.finish()).code, 1);
+      assert.match(
+        again.stderr,
+        /the name 'jojo' is not bound to any key in .* \(nobody signed in with it, or it was released already\)/,
+      );
       const next = client(dir, port, "jojo", `${dir}/next.pem`);
       await next.waitFor(/SUCCESS: Username registered\./);
       await next.write("/history amy\n");
