@@ -67,6 +67,21 @@ function client(
   ]);
 }
 
+/** `chat admin release jojo` on the store in `dir`, running to its end. */
+async function releaseJojo(
+  dir: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const released = new ChatProcess([
+    "admin",
+    "release",
+    "jojo",
+    "--data",
+    `${dir}/data`,
+  ]);
+  const { code } = await released.finish();
+  return { code, stdout: released.stdout, stderr: released.stderr };
+}
+
 async function stop(server: ChatProcess): Promise<void> {
   server.kill("SIGTERM");
   assert.equal((await server.finish()).code, 0, server.stderr);
@@ -155,14 +170,8 @@ Deno.test("a name cannot be taken with another identity key until the operator r
         /ERROR: The name 'JoJo' belongs to another identity key \(SHA256:\S+\); yours is SHA256:\S+\./,
       );
 
-      const released = new ChatProcess([
-        "admin",
-        "release",
-        "jojo",
-        "--data",
-        `${dir}/data`,
-      ]);
-      assert.equal((await released.finish()).code, 0, released.stderr);
+      const released = await releaseJojo(dir);
+      assert.equal(released.code, 0, released.stderr);
       assert.match(released.stdout, /Released 'jojo'/);
       const newOwner = client(dir, port, "jojo", `${dir}/thief.pem`);
       await newOwner.write("/quit\n");
@@ -205,14 +214,8 @@ Deno.test("chat admin release keeps the old key's waiting messages, groups and p
       await amy.waitFor(/group news for the old key/);
 
       // Released while the server runs, which still lists jojo in lab.
-      const released = new ChatProcess([
-        "admin",
-        "release",
-        "jojo",
-        "--data",
-        `${dir}/data`,
-      ]);
-      assert.equal((await released.finish()).code, 0, released.stderr);
+      const released = await releaseJojo(dir);
+      assert.equal(released.code, 0, released.stderr);
       // 3 if the old key's client quit before acknowledging what it showed.
       assert.match(
         released.stdout,
@@ -224,14 +227,8 @@ Deno.test("chat admin release keeps the old key's waiting messages, groups and p
         ),
       );
       // Twice: nothing is bound to the name any more, and it says so.
-      const again = new ChatProcess([
-        "admin",
-        "release",
-        "jojo",
-        "--data",
-        `${dir}/data`,
-      ]);
-      assert.equal((await again.finish()).code, 1);
+      const again = await releaseJojo(dir);
+      assert.equal(again.code, 1);
       assert.match(
         again.stderr,
         /the name 'jojo' is not bound to any key in .* \(nobody signed in with it, or it was released already\)/,
