@@ -24,6 +24,7 @@ import type { Outbound } from "./outbound.ts";
 import { pacedByOthers } from "./paced_by_others.ts";
 import { reaches, recipients } from "./recipients.ts";
 import { connect } from "./router.ts";
+import { KEY_RELEASED, keyReleased } from "./released_keys.ts";
 import { RunBudget } from "./run_budget.ts";
 import { failedRun, routeRun, settle } from "./run_routing.ts";
 import type { Routed, Step } from "./run_step.ts";
@@ -263,6 +264,17 @@ export async function serveConnection(
         // A cluster holds prekeys for all its nodes: asking it takes a
         // round trip, which a transaction must not span.
         const session = state.session(id);
+        // Keys published by a key whose name was released would be handed
+        // out as the next owner's: its session ends here, nothing stored.
+        if (
+          cluster === undefined && session !== undefined &&
+          message.t === "e2e_keys" && keyReleased(state.store, session)
+        ) {
+          const settling = flush();
+          if (settling !== undefined) await settling;
+          dismiss(core, id, channel, KEY_RELEASED);
+          break;
+        }
         if (
           cluster !== undefined && session !== undefined &&
           (message.t === "e2e_keys" || message.t === "e2e_bundle")

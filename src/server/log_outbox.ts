@@ -309,6 +309,9 @@ export class LogOutbox implements Store {
   lastMessageId(): number {
     return this.inner.lastMessageId();
   }
+  changedElsewhere(): number {
+    return this.inner.changedElsewhere();
+  }
   logPosition(): number {
     return this.inner.logPosition();
   }

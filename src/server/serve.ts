@@ -40,6 +40,7 @@ import { startMemoryTrim } from "./memory_trim.ts";
 import type { Outbound } from "./outbound.ts";
 import { watchQueueStall } from "./queue_stall.ts";
 import { RoomFrames, type RoomFramesOptions } from "./room_frames.ts";
+import { KEY_RELEASED, watchReleases } from "./released_keys.ts";
 import { Semaphore } from "./semaphore.ts";
 import { ServedConnections } from "./served_connections.ts";
 import { defaultLog, sanitizedLog } from "./server_log.ts";
@@ -366,8 +367,20 @@ export function createCore(options: CoreOptions): ServerCore {
     );
   }
 
+  // A key whose name `chat admin release` freed meanwhile does nothing
+  // more under it (released_keys.ts). A cluster binds names in its bucket.
+  const releases = cluster === undefined
+    ? watchReleases(store, () => state.sessions(), (session) => {
+      const channel = channels.get(session.id);
+      if (channel !== undefined) {
+        dismiss(core, session.id, channel, KEY_RELEASED);
+      }
+    })
+    : null;
+
   async function stop(): Promise<void> {
     stopping = true;
+    releases?.stop();
     await sayGoodbye(core, conns);
     registrationDeadlines.stop();
     fileSweeps.stop();

@@ -11,7 +11,7 @@
  * those too, at the cost of one disk flush per transaction.
  */
 
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { migrate, MIGRATIONS, readSchemaVersion } from "./migrations.ts";
 import type { CheckpointCounts } from "./checkpointer.ts";
 import {
@@ -148,6 +148,7 @@ export class SqliteStore implements Store {
   readonly #transfers: TransferQueries;
   readonly #messages: MessageQueries;
   readonly #deliveries: DeliveryQueries;
+  readonly #dataVersion: StatementSync;
 
   private constructor(
     db: DatabaseSync,
@@ -156,6 +157,7 @@ export class SqliteStore implements Store {
     options: StoreOptions,
   ) {
     this.#db = db;
+    this.#dataVersion = db.prepare("PRAGMA data_version");
     this.path = path;
     this.id = readStoreId(db);
     const tx = new Transactions(db, path);
@@ -282,6 +284,11 @@ export class SqliteStore implements Store {
 
   takeDropped(userKey: string): number {
     return this.#cap.takeDropped(userKey);
+  }
+
+  changedElsewhere(): number {
+    const row = this.#dataVersion.get() as { data_version: number };
+    return row.data_version;
   }
 
   close(): void {

@@ -311,6 +311,14 @@ export interface Store {
   /** Closes the database; later calls throw. Closing twice is harmless. */
   close(): void;
   /**
+   * A number that changes when another connection to the database (another
+   * process: `chat admin release` beside the running server) has committed
+   * since it was last asked, and stays the same for this store's own
+   * writes: SQLite's `PRAGMA data_version`. Cheap enough to ask every
+   * second.
+   */
+  changedElsewhere(): number;
+  /**
    * True while the store is at its size cap and what it may delete to make
    * room (messages no one is still owed) is gone: new messages must be
    * refused until that changes. Always false without a cap.

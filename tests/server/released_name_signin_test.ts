@@ -10,9 +10,15 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { E2eKeyError, fetchBundle } from "../../src/client/e2e_keys.ts";
+import {
+  createKeyring,
+  E2eKeyError,
+  fetchBundle,
+  publishPrekeys,
+} from "../../src/client/e2e_keys.ts";
 import { identityFingerprint } from "../../src/crypto/identity.ts";
 import { StoreBindings } from "../../src/server/identity_gate.ts";
+import { KEY_RELEASED } from "../../src/server/released_keys.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
 import {
   settle,
@@ -24,6 +30,24 @@ import { e2ePeer, nextE2e, sendE2e } from "../_helpers/e2e_peer.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 
 const OLD_KEY = "SHA256:" + "o".repeat(43);
+
+/** `promise`, or a failure saying `what` did not happen within 10 s. */
+async function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${what} within 10 s`)),
+          10_000,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 const NEW_KEY = "SHA256:" + "n".repeat(43);
 
 Deno.test("a released name taken by a new key while the old session is connected: the old is replaced, the new publishes and is reached", async () => {
@@ -245,7 +269,7 @@ Deno.test("`chat admin release` on a running server's database: the name's next 
   }
 });
 
-Deno.test("`chat admin release` while the old key stays signed in: the next key, taking the name over from it, is shown none of what the old key sent or was sent since", async () => {
+Deno.test("`chat admin release` while the old key stays signed in: its session is ended, and the next key is shown none of what it sent or was sent", async () => {
   await using dir = await tempDir("chat-released-connected-");
   const path = join(dir.path, "chat.db");
   const store = openStore(path);
@@ -254,15 +278,6 @@ Deno.test("`chat admin release` while the old key stays signed in: the next key,
     const amy = await TestClient.connect(server, "amy", await testIdentity());
     const old = await TestClient.connect(server, "bob", await testIdentity());
     try {
-      // The operator's command, on the database beside the running server
-      // (main.ts release: its own connection), while bob's old key stays.
-      const admin = openStore(path);
-      try {
-        assert.ok(admin.releaseName("bob", Date.now()));
-      } finally {
-        admin.close();
-      }
-      // The old key's conversation goes on until the next key signs in.
       assert.equal(
         (await amy.client.request({ t: "create", group: "lab" })).t,
         "ok",
@@ -271,13 +286,30 @@ Deno.test("`chat admin release` while the old key stays signed in: the next key,
         (await old.client.request({ t: "join", group: "lab" })).t,
         "ok",
       );
-      await amy.client.msg("bob", "sent to the old key after the release");
-      await old.waitFor(({ text }) =>
-        text === "sent to the old key after the release"
+      await amy.client.msg("bob", "sent to the old key");
+      await old.waitFor(({ text }) => text === "sent to the old key");
+      await old.client.msg("amy", "sent by the old key");
+      await amy.waitFor(({ text }) => text === "sent by the old key");
+      // The operator's command, on the database beside the running server
+      // (main.ts release: its own connection), while bob's old key stays.
+      const admin = openStore(path);
+      try {
+        assert.ok(admin.releaseName("bob", Date.now()));
+      } finally {
+        admin.close();
+      }
+      // Ended by the server, having sent nothing since.
+      const ending = await within(
+        old.client.ended,
+        "the old key's session was not ended",
       );
-      await old.client.msg("amy", "sent by the old key after the release");
-      await amy.waitFor(({ text }) =>
-        text === "sent by the old key after the release"
+      assert.equal(ending.bye, "violation", JSON.stringify(ending));
+      assert.equal(
+        ending.reason,
+        `Disconnected by the server: ${KEY_RELEASED}.`,
+      );
+      await amy.waitFor(({ message }) =>
+        message.t === "presence" && message.name === "bob" && !message.online
       );
 
       const next = await TestClient.connect(
@@ -309,9 +341,8 @@ Deno.test("`chat admin release` while the old key stays signed in: the next key,
         await amy.client.request({ t: "history", target: "bob" });
         await settle(amy);
         assert.equal(
-          amy.chat().filter(([, , text]) =>
-            text === "sent by the old key after the release"
-          ).length,
+          amy.chat().filter(([, , text]) => text === "sent by the old key")
+            .length,
           2,
         );
       } finally {
@@ -320,6 +351,52 @@ Deno.test("`chat admin release` while the old key stays signed in: the next key,
     } finally {
       await old.quit();
       await amy.quit();
+    }
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("`chat admin release` while the old key stays signed in: keys it publishes then are not stored, nor handed out as the name's, and its session ends", async () => {
+  await using dir = await tempDir("chat-released-publish-");
+  const path = join(dir.path, "chat.db");
+  const store = openStore(path);
+  try {
+    await using server = await startTestServer({ store });
+    const alice = await e2ePeer(server, "alice");
+    const identity = await testIdentity();
+    const old = await TestClient.connect(server, "bob", identity);
+    try {
+      const admin = openStore(path);
+      try {
+        assert.ok(admin.releaseName("bob", Date.now()));
+      } finally {
+        admin.close();
+      }
+      // At once, before the server's look at its database every second.
+      const published = await publishPrekeys(
+        old.client,
+        await createKeyring(identity),
+      ).then(() => null, (error) => error);
+      assert.ok(published instanceof Error, String(published));
+      const ending = await within(
+        old.client.ended,
+        "the old key's session was not ended",
+      );
+      assert.equal(
+        ending.reason,
+        `Disconnected by the server: ${KEY_RELEASED}.`,
+      );
+      assert.equal(store.getPrekeys("bob"), undefined);
+      const refused = await fetchBundle(alice.client, "bob").then(
+        () => null,
+        (error) => error,
+      );
+      assert.ok(refused instanceof E2eKeyError, String(refused));
+      assert.equal(refused.code, "no_keys");
+    } finally {
+      await old.quit();
+      await alice.client.quit();
     }
   } finally {
     store.close();
