@@ -29,6 +29,28 @@ import {
 /** One-time private keys kept at most, over several top-ups. */
 export const MAX_KEPT_ONE_TIME = 10 * MAX_ONE_TIME_PREKEYS;
 
+/** How often a signed-in client tops up its one-time keys (keepToppedUp). */
+export const TOP_UP_EVERY_MS = 10 * 60 * 1000;
+
+/**
+ * Calls `topUp` every `everyMs` until `client`'s connection ends. Others
+ * take one-time keys without a word to their owner (a classmate fetching
+ * bundles only to use them up, docs/PROTOCOL.md 11.2): a client that
+ * topped up only at sign-in stayed without them for as long as it stayed
+ * signed in, and every first message to it went without one.
+ */
+export function keepToppedUp(
+  client: ChatClient,
+  topUp: () => void,
+  everyMs: number = TOP_UP_EVERY_MS,
+): void {
+  const timer = setInterval(() => {
+    if (!client.isOver) topUp();
+  }, everyMs);
+  const stop = () => clearInterval(timer);
+  client.ended.then(stop, stop);
+}
+
 /** A bundle that could not be published or fetched, with a reason to show. */
 export class E2eKeyError extends Error {
   /** The server's error code, when the server refused. */

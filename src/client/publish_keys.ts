@@ -1,11 +1,18 @@
 /**
- * Publishing the user's end-to-end keys at every sign-in (issue 17).
+ * Publishing the user's end-to-end keys at every sign-in (issue 17), and
+ * topping up one-time keys while signed in (keepToppedUp).
  *
  * @module
  */
 
 import type { ChatClient } from "./chat_client.ts";
-import { E2eKeyError, type Keyring, publishPrekeys } from "./e2e_keys.ts";
+import {
+  E2eKeyError,
+  keepToppedUp,
+  type Keyring,
+  publishPrekeys,
+  TOP_UP_EVERY_MS,
+} from "./e2e_keys.ts";
 import type { SessionEvent } from "./session_events.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 
@@ -15,33 +22,54 @@ export interface KeysToPublish {
   save: (keyring: Keyring) => Promise<void>;
 }
 
+/** How publishKeys tops up after the first publish (tests shorten it). */
+export interface TopUps {
+  /** Between two top-ups, in milliseconds. */
+  everyMs?: number;
+  /** Called after each publish with the one-time keys the server holds. */
+  done?: (held: number) => void;
+}
+
 /**
  * Publishes our end-to-end keys and tops up one-time keys, in the
  * background: chat does not wait for it, but quitting does (session.ts),
  * so the promise returned settles, never rejecting, once the publish has
  * ended however it ended. A server from before end-to-end keys answers
- * `bad_request`, and is left alone.
+ * `bad_request`, and is left alone. Then tops up again every
+ * `topUps.everyMs` while the connection lasts (an empty `e2e_keys` asks
+ * how many are left; only what is missing is made).
  */
 export function publishKeys(
   client: ChatClient,
   e2e: KeysToPublish | undefined,
   emit: (event: SessionEvent) => void,
+  topUps: TopUps = {},
 ): Promise<void> {
   if (e2e === undefined) return Promise.resolve();
-  return publishPrekeys(client, e2e.keyring, e2e.save).then(
-    () => {},
-    (error) => {
-      if (client.isOver) return;
-      if (error instanceof E2eKeyError && error.code === "bad_request") return;
-      emit({
-        type: "notice",
-        // The server's error text, quoted.
-        text: `End-to-end keys not published: ${
-          sanitizeForTerminal(
-            error instanceof Error ? error.message : String(error),
-          )
-        }`,
-      });
-    },
-  );
+  let unsupported = false;
+  const publish = () =>
+    publishPrekeys(client, e2e.keyring, e2e.save).then(
+      (held) => topUps.done?.(held),
+      (error) => {
+        if (client.isOver) return;
+        if (error instanceof E2eKeyError && error.code === "bad_request") {
+          unsupported = true;
+          return;
+        }
+        emit({
+          type: "notice",
+          // The server's error text, quoted.
+          text: `End-to-end keys not published: ${
+            sanitizeForTerminal(
+              error instanceof Error ? error.message : String(error),
+            )
+          }`,
+        });
+      },
+    );
+  const first = publish();
+  keepToppedUp(client, () => {
+    if (!unsupported) void publish();
+  }, topUps.everyMs ?? TOP_UP_EVERY_MS);
+  return first;
 }

@@ -53,8 +53,10 @@ export interface ConnectionLimits {
   /** New names one address may register in a burst above that rate. */
   newNameBurstPerAddress: number;
   /**
-   * Holds loopback to the new-name rate too (off by default: the server's
-   * own machine, a local bench or proxy, makes names freely).
+   * Holds loopback to the new-name rate too, and to what the accounts of one
+   * address may take together (one-time prekeys: state.ts ServerLimits,
+   * account_budgets.ts); off by default: the server's own machine, a local
+   * bench or proxy, makes names and takes keys freely.
    */
   limitNewNamesFromLoopback: boolean;
   /** Refused messages in a row before a flooding client is disconnected. */

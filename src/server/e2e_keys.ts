@@ -24,7 +24,7 @@ import {
   PrekeyError,
 } from "../crypto/prekeys.ts";
 import { nameKey } from "../protocol/limits.ts";
-import type { ClientMessage } from "../protocol/messages.ts";
+import type { ClientMessage, Timestamp } from "../protocol/messages.ts";
 import type { OneTimeTakers } from "./one_time_takers.ts";
 import { fail, type Outbound, reply } from "./outbound.ts";
 import type { Session } from "./session.ts";
@@ -66,6 +66,7 @@ export function routeE2eKeys(
   session: Session,
   message: E2eMessage,
   body: Uint8Array,
+  now: Timestamp,
 ): Outbound[] {
   switch (message.t) {
     case "e2e_keys": {
@@ -85,6 +86,15 @@ export function routeE2eKeys(
       const owner = nameKey(message.name);
       const takers = state.oneTimeTakers;
       if (takers.took(owner, requester)) {
+        return bundleReply(session, message, state.prekeys.peek(message.name));
+      }
+      // Identities are free to make: what the connections of one address
+      // take together is bounded too (account_budgets.ts).
+      const address = state.addressOf(session.id);
+      if (
+        state.prekeys.oneTimeCount(message.name) > 0 &&
+        !state.budgets.takeOneTimeKey(address, owner, now)
+      ) {
         return bundleReply(session, message, state.prekeys.peek(message.name));
       }
       const entry = state.prekeys.take(message.name);

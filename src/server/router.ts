@@ -217,7 +217,7 @@ export function route(
       return routeFile(state, session, message, body, now);
     case "e2e_keys":
     case "e2e_bundle":
-      return routeE2eKeys(state, session, message, body);
+      return routeE2eKeys(state, session, message, body, now);
     case "e2e_msg":
       return routeE2eMessage(state, session, message, body, now);
     case "e2e_gsay":

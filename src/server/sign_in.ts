@@ -114,6 +114,9 @@ export async function signIn(
   }
   const welcome = routeRun(core, id, [{ message: result.register, body }]).out;
   const name = state.nameOf(id);
+  // What its accounts take together is counted by address, as new names
+  // are (loopback aside, unless configured).
+  if (name !== null) state.setAddress(id, newNamesFree ? null : group);
   if (name !== null && result.register.compact === true) {
     channel.readsCompactChat = true;
     channel.readsChatPositions = result.register.acks !== true

@@ -16,6 +16,7 @@ import type { Store } from "../store/store.ts";
 import { TransferTable } from "./transfer_table.ts";
 import { PrekeyDirectory } from "./prekey_directory.ts";
 import { OneTimeTakers } from "./one_time_takers.ts";
+import { AccountBudgets } from "./account_budgets.ts";
 import { RemoteUsers } from "./remote_users.ts";
 import { SkeletonIndex } from "./skeleton_index.ts";
 import { RemoteRecipients } from "./remote_recipients.ts";
@@ -60,6 +61,14 @@ export interface ServerLimits {
   /** File transfers one user may be sending at once. */
   maxTransfersPerUser: number;
   /**
+   * One-time prekeys of one user that the connections of one address may
+   * take in an hour, whatever identity keys they ask with
+   * (account_budgets.ts); past it, bundles go out without one. 0: no limit.
+   */
+  oneTimeKeysPerHourPerOwnerPerAddress: number;
+  /** One-time prekeys of all users together, the same. 0: no limit. */
+  oneTimeKeysPerHourPerAddress: number;
+  /**
    * How long the server waits for each recipient of a file to accept or
    * decline it, in milliseconds; one who has not answered by then counts as
    * declined.
@@ -82,6 +91,11 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxGroupsPerUser: 100,
   maxFileBytes: DEFAULT_MAX_FILE_BYTES,
   maxTransfersPerUser: 8,
+  // A few classmates behind one address each starting a conversation with
+  // the same person in an hour; the next starts without a one-time key.
+  oneTimeKeysPerHourPerOwnerPerAddress: 4,
+  // A new member's first message to a group of 120 members at once.
+  oneTimeKeysPerHourPerAddress: 120,
   fileAnswerMs: 90_000,
   fileStallMs: 60_000,
 });
@@ -93,6 +107,8 @@ interface MutableSession {
   connectedAt: Timestamp;
   lastMessageAt: Timestamp | null;
   fingerprint: string | null;
+  /** Its connection's address group, for account_budgets.ts; null: not counted. */
+  address: string | null;
   away: string | null;
   /** Name keys of those told the away reason since it was set: once each. */
   awayTold: Set<string>;
@@ -116,6 +132,8 @@ export class ServerState {
   readonly prekeys: PrekeyDirectory;
   /** Who took whose one-time prekeys: one each per publish (11.2). */
   readonly oneTimeTakers: OneTimeTakers = new OneTimeTakers();
+  /** What the accounts of one address may take together (11.2). */
+  readonly budgets: AccountBudgets;
   /** Users signed in on other nodes of a cluster (issue 19); empty alone. */
   readonly remote: RemoteUsers = new RemoteUsers();
   /** Stand-in ids of users elsewhere who receive files from here. */
@@ -178,6 +196,7 @@ export class ServerState {
       }
     }
     this.limits = Object.freeze(merged);
+    this.budgets = new AccountBudgets(this.limits);
     this.#load(store);
   }
 
@@ -261,6 +280,21 @@ export class ServerState {
   setFingerprint(id: ConnId, fingerprint: string): void {
     const session = this.#connections.get(id);
     if (session) session.fingerprint = fingerprint;
+  }
+
+  /**
+   * Records the address group a registered connection came from, which
+   * what the accounts of one address take together is counted against
+   * (account_budgets.ts); null, the default, counts nothing.
+   */
+  setAddress(id: ConnId, address: string | null): void {
+    const session = this.#connections.get(id);
+    if (session) session.address = address;
+  }
+
+  /** The address group recorded for `id` (setAddress); null if none. */
+  addressOf(id: ConnId): string | null {
+    return this.#connections.get(id)?.address ?? null;
   }
 
   /**
@@ -369,6 +403,7 @@ export class ServerState {
       connectedAt: now,
       lastMessageAt: this.#lastMessages.get(key)?.at ?? null,
       fingerprint: null,
+      address: null,
       away: null,
       awayTold: new Set(),
       acks,

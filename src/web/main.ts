@@ -33,7 +33,11 @@ import {
   PUBLIC,
 } from "../client/conversations.ts";
 import { DeliveryLedger } from "../client/delivery.ts";
-import { E2eKeyError, publishPrekeys } from "../client/e2e_keys.ts";
+import {
+  E2eKeyError,
+  keepToppedUp,
+  publishPrekeys,
+} from "../client/e2e_keys.ts";
 import { E2eSessions, type Opened } from "../client/e2e_sessions.ts";
 import {
   PlainGroupWarnings,
@@ -1383,19 +1387,28 @@ function use(joined: ChatClient): void {
 
 /**
  * Publishes this browser's end-to-end keys and tops up one-time keys, in
- * the background, as the terminal does at each sign-in.
+ * the background, as the terminal does at each sign-in and while signed in.
  */
 function publishKeys(joined: ChatClient): void {
   const kept = pageE2e;
   if (kept === null) return;
-  publishPrekeys(joined, kept.keyring, kept.saveKeyring).catch((error) => {
-    if (joined.isOver) return;
-    // A server from before end-to-end keys: messages go as plain `msg`.
-    if (error instanceof E2eKeyError && error.code === "bad_request") return;
-    emit({
-      type: "notice",
-      text: `End-to-end keys not published: ${messageOf(error)}`,
+  let unsupported = false;
+  const publish = () =>
+    publishPrekeys(joined, kept.keyring, kept.saveKeyring).catch((error) => {
+      if (joined.isOver) return;
+      // A server from before end-to-end keys: messages go as plain `msg`.
+      if (error instanceof E2eKeyError && error.code === "bad_request") {
+        unsupported = true;
+        return;
+      }
+      emit({
+        type: "notice",
+        text: `End-to-end keys not published: ${messageOf(error)}`,
+      });
     });
+  void publish();
+  keepToppedUp(joined, () => {
+    if (!unsupported) void publish();
   });
 }
 

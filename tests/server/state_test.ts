@@ -16,6 +16,8 @@ Deno.test("ServerState uses default limits unless given others", () => {
     maxTransfersPerUser: 8,
     fileAnswerMs: 90_000,
     fileStallMs: 60_000,
+    oneTimeKeysPerHourPerOwnerPerAddress: 4,
+    oneTimeKeysPerHourPerAddress: 120,
   });
   assert.deepEqual(new ServerState({ maxGroups: 5 }, memoryStore()).limits, {
     ...DEFAULT_LIMITS,
@@ -57,12 +59,17 @@ Deno.test("ServerState.register indexes names ignoring case", () => {
     connectedAt: 100,
     lastMessageAt: null,
     fingerprint: null,
+    address: null,
     away: null,
     awayTold: new Set(),
     acks: false,
     ackCeiling: null,
   });
   assert.equal(state.nameOf(1), "Jojo");
+  // What its address's accounts take together is counted once recorded.
+  assert.equal(state.addressOf(1), null);
+  state.setAddress(1, "192.0.2.7");
+  assert.equal(state.addressOf(1), "192.0.2.7");
   assert.equal(state.sessionByName("JOJO"), session);
   assert.equal(state.isOnline("jojo"), true);
   assert.equal(state.isOnline("nana"), false);

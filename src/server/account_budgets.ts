@@ -1,0 +1,55 @@
+// This module is browser compatible.
+
+/**
+ * What the accounts of one address (an address group, address_group.ts)
+ * may take together of what others need: accounts are free (a few a minute
+ * per address, docs/PROTOCOL.md 5.8), so a limit per account alone is one
+ * a classmate multiplies by making more. Counted per address of the
+ * connection that asks; a session with no address (the server's own
+ * machine, unless configured otherwise) is not counted.
+ *
+ * One-time prekeys (11.2): an address takes at most a few of one user's an
+ * hour, whatever identities it asks with, and a bounded number of
+ * everyone's; past either, the bundle goes out without one (X3DH then runs
+ * without DH4), so that no classmate can drain someone's keys and every
+ * conversation with them still starts.
+ */
+
+import { KeyedTokenBuckets } from "./rate_limit.ts";
+
+/** The limits, each so many an hour, saved up to as many. */
+export interface AccountBudgetLimits {
+  /** One-time prekeys of one user that one address may take, an hour. */
+  oneTimeKeysPerHourPerOwnerPerAddress: number;
+  /** One-time prekeys of everyone that one address may take, an hour. */
+  oneTimeKeysPerHourPerAddress: number;
+}
+
+const HOUR_S = 3600;
+
+/** A bucket of `perHour` tokens refilled over an hour; 0: no limit. */
+function hourly(perHour: number): KeyedTokenBuckets {
+  return new KeyedTokenBuckets(perHour / HOUR_S, perHour);
+}
+
+export class AccountBudgets {
+  readonly #ownerKeys: KeyedTokenBuckets;
+  readonly #keys: KeyedTokenBuckets;
+
+  constructor(limits: AccountBudgetLimits) {
+    this.#ownerKeys = hourly(limits.oneTimeKeysPerHourPerOwnerPerAddress);
+    this.#keys = hourly(limits.oneTimeKeysPerHourPerAddress);
+  }
+
+  /**
+   * Whether `address` may take one of `owner`'s one-time keys now (taking
+   * it from its budgets if so). Null `address`: not counted.
+   */
+  takeOneTimeKey(address: string | null, owner: string, now: number): boolean {
+    if (address === null) return true;
+    // The owner's first: an address at its cap for one user spends none of
+    // what it may take of others'.
+    return this.#ownerKeys.take(`${owner}\n${address}`, now) &&
+      this.#keys.take(address, now);
+  }
+}

@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { AccountBudgets } from "../../src/server/account_budgets.ts";
+
+const HOUR = 3_600_000;
+
+Deno.test("AccountBudgets.takeOneTimeKey holds an address to a few of one owner's keys an hour and a bound on everyone's", () => {
+  const budgets = new AccountBudgets({
+    oneTimeKeysPerHourPerOwnerPerAddress: 2,
+    oneTimeKeysPerHourPerAddress: 3,
+  });
+  assert.equal(budgets.takeOneTimeKey("10.0.0.5", "bob", 0), true);
+  assert.equal(budgets.takeOneTimeKey("10.0.0.5", "bob", 0), true);
+  assert.equal(budgets.takeOneTimeKey("10.0.0.5", "bob", 0), false);
+  // Another address has its own; so does another owner, up to the total.
+  assert.equal(budgets.takeOneTimeKey("10.0.0.6", "bob", 0), true);
+  assert.equal(budgets.takeOneTimeKey("10.0.0.5", "carol", 0), true);
+  assert.equal(budgets.takeOneTimeKey("10.0.0.5", "dan", 0), false);
+  // Not counted: the server's own machine.
+  for (let i = 0; i < 10; i++) {
+    assert.equal(budgets.takeOneTimeKey(null, "bob", 0), true);
+  }
+  // Refilled over the hour.
+  assert.equal(budgets.takeOneTimeKey("10.0.0.5", "bob", HOUR / 2), true);
+  assert.equal(budgets.takeOneTimeKey("10.0.0.5", "bob", HOUR / 2), false);
+});
+
+Deno.test("AccountBudgets with limits of 0 holds no one", () => {
+  const budgets = new AccountBudgets({
+    oneTimeKeysPerHourPerOwnerPerAddress: 0,
+    oneTimeKeysPerHourPerAddress: 0,
+  });
+  for (let i = 0; i < 10; i++) {
+    assert.equal(budgets.takeOneTimeKey("10.0.0.5", "bob", 0), true);
+  }
+});
