@@ -13,6 +13,12 @@
  * everyone's; past either, the bundle goes out without one (X3DH then runs
  * without DH4), so that no classmate can drain someone's keys and every
  * conversation with them still starts.
+ *
+ * Groups: the server holds 1000 that someone is in and 10,000 in all
+ * (state.ts), and each account may be in 100 and create as many, so ten
+ * free accounts filled the server's table and nobody could create a group
+ * any more; a thousand filled anyone's group. The accounts of one address
+ * now create a few groups an hour and join a few dozen, together.
  */
 
 import { KeyedTokenBuckets } from "./rate_limit.ts";
@@ -23,6 +29,10 @@ export interface AccountBudgetLimits {
   oneTimeKeysPerHourPerOwnerPerAddress: number;
   /** One-time prekeys of everyone that one address may take, an hour. */
   oneTimeKeysPerHourPerAddress: number;
+  /** Groups the accounts of one address may create, an hour. */
+  groupsCreatedPerHourPerAddress: number;
+  /** Groups the accounts of one address may join, an hour. */
+  groupsJoinedPerHourPerAddress: number;
 }
 
 const HOUR_S = 3600;
@@ -35,10 +45,24 @@ function hourly(perHour: number): KeyedTokenBuckets {
 export class AccountBudgets {
   readonly #ownerKeys: KeyedTokenBuckets;
   readonly #keys: KeyedTokenBuckets;
+  readonly #creates: KeyedTokenBuckets;
+  readonly #joins: KeyedTokenBuckets;
 
   constructor(limits: AccountBudgetLimits) {
     this.#ownerKeys = hourly(limits.oneTimeKeysPerHourPerOwnerPerAddress);
     this.#keys = hourly(limits.oneTimeKeysPerHourPerAddress);
+    this.#creates = hourly(limits.groupsCreatedPerHourPerAddress);
+    this.#joins = hourly(limits.groupsJoinedPerHourPerAddress);
+  }
+
+  /** Whether `address` may create a group now (taking it if so). */
+  createGroup(address: string | null, now: number): boolean {
+    return address === null || this.#creates.take(address, now);
+  }
+
+  /** Whether `address` may join a group now (taking it if so). */
+  joinGroup(address: string | null, now: number): boolean {
+    return address === null || this.#joins.take(address, now);
   }
 
   /**

@@ -54,8 +54,8 @@ export interface ConnectionLimits {
   newNameBurstPerAddress: number;
   /**
    * Holds loopback to the new-name rate too, and to what the accounts of one
-   * address may take together (one-time prekeys: state.ts ServerLimits,
-   * account_budgets.ts); off by default: the server's own machine, a local
+   * address may take together (one-time prekeys, groups created and joined:
+   * state.ts ServerLimits, account_budgets.ts); off by default: the server's own machine, a local
    * bench or proxy, makes names and takes keys freely.
    */
   limitNewNamesFromLoopback: boolean;

@@ -796,6 +796,10 @@ function create(
       `ERROR: You are in ${member} groups and created ${empty} that nobody is in: ${maxGroupsPerUser} in all is the most allowed.`,
     );
   }
+  // Last: only a group that would be made is counted.
+  if (!state.budgets.createGroup(state.addressOf(session.id), now)) {
+    return fail(session.id, re, "limit", TOO_MANY_GROUPS_CREATED);
+  }
   const group = state.createGroup(name, session.name, now);
   state.addMember(group, session.name, now);
   return ok(
@@ -804,6 +808,17 @@ function create(
     `SUCCESS: Group '${group.name}' created and joined.`,
   );
 }
+
+/**
+ * A `create` past what the accounts of its address may create in an hour
+ * (account_budgets.ts).
+ */
+export const TOO_MANY_GROUPS_CREATED =
+  "ERROR: Too many groups created from your address; try again in a few minutes";
+
+/** A `join` past what the accounts of its address may join in an hour. */
+export const TOO_MANY_GROUPS_JOINED =
+  "ERROR: Too many groups joined from your address; try again in a few minutes";
 
 /**
  * Why a group name that looks like another's group is refused
@@ -856,6 +871,9 @@ function join(
   const { maxGroups } = state.limits;
   if (group.members.size === 0 && state.occupiedGroupCount >= maxGroups) {
     return serverFullOfGroups(session.id, re, maxGroups);
+  }
+  if (!state.budgets.joinGroup(state.addressOf(session.id), now)) {
+    return fail(session.id, re, "limit", TOO_MANY_GROUPS_JOINED);
   }
   state.addMember(group, session.name, now);
   return [

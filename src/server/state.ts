@@ -69,6 +69,13 @@ export interface ServerLimits {
   /** One-time prekeys of all users together, the same. 0: no limit. */
   oneTimeKeysPerHourPerAddress: number;
   /**
+   * Groups the accounts of one address may create in an hour, and join
+   * (account_budgets.ts): accounts are free, and each may be in and create
+   * 100 groups. 0: no limit.
+   */
+  groupsCreatedPerHourPerAddress: number;
+  groupsJoinedPerHourPerAddress: number;
+  /**
    * How long the server waits for each recipient of a file to accept or
    * decline it, in milliseconds; one who has not answered by then counts as
    * declined.
@@ -96,6 +103,10 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   oneTimeKeysPerHourPerOwnerPerAddress: 4,
   // A new member's first message to a group of 120 members at once.
   oneTimeKeysPerHourPerAddress: 120,
+  // Ten groups at once (teams of a class), then one each 6 minutes: the
+  // server's 1000 take one address 100 hours.
+  groupsCreatedPerHourPerAddress: 10,
+  groupsJoinedPerHourPerAddress: 60,
   fileAnswerMs: 90_000,
   fileStallMs: 60_000,
 });

@@ -7,6 +7,8 @@ Deno.test("AccountBudgets.takeOneTimeKey holds an address to a few of one owner'
   const budgets = new AccountBudgets({
     oneTimeKeysPerHourPerOwnerPerAddress: 2,
     oneTimeKeysPerHourPerAddress: 3,
+    groupsCreatedPerHourPerAddress: 0,
+    groupsJoinedPerHourPerAddress: 0,
   });
   assert.equal(budgets.takeOneTimeKey("10.0.0.5", "bob", 0), true);
   assert.equal(budgets.takeOneTimeKey("10.0.0.5", "bob", 0), true);
@@ -28,8 +30,33 @@ Deno.test("AccountBudgets with limits of 0 holds no one", () => {
   const budgets = new AccountBudgets({
     oneTimeKeysPerHourPerOwnerPerAddress: 0,
     oneTimeKeysPerHourPerAddress: 0,
+    groupsCreatedPerHourPerAddress: 0,
+    groupsJoinedPerHourPerAddress: 0,
   });
   for (let i = 0; i < 10; i++) {
     assert.equal(budgets.takeOneTimeKey("10.0.0.5", "bob", 0), true);
+    assert.equal(budgets.createGroup("10.0.0.5", 0), true);
+    assert.equal(budgets.joinGroup("10.0.0.5", 0), true);
   }
+});
+
+Deno.test("AccountBudgets holds an address to a few groups created and joined an hour, each apart", () => {
+  const budgets = new AccountBudgets({
+    oneTimeKeysPerHourPerOwnerPerAddress: 0,
+    oneTimeKeysPerHourPerAddress: 0,
+    groupsCreatedPerHourPerAddress: 2,
+    groupsJoinedPerHourPerAddress: 1,
+  });
+  assert.equal(budgets.createGroup("10.0.0.5", 0), true);
+  assert.equal(budgets.createGroup("10.0.0.5", 0), true);
+  assert.equal(budgets.createGroup("10.0.0.5", 0), false);
+  assert.equal(budgets.joinGroup("10.0.0.5", 0), true);
+  assert.equal(budgets.joinGroup("10.0.0.5", 0), false);
+  assert.equal(budgets.createGroup("10.0.0.6", 0), true);
+  assert.equal(budgets.createGroup(null, 0), true);
+  assert.equal(budgets.joinGroup(null, 0), true);
+  // Refilled over the hour: one of two in half of it.
+  assert.equal(budgets.createGroup("10.0.0.5", HOUR / 2), true);
+  assert.equal(budgets.createGroup("10.0.0.5", HOUR / 2), false);
+  assert.equal(budgets.joinGroup("10.0.0.5", HOUR), true);
 });

@@ -18,6 +18,8 @@ Deno.test("ServerState uses default limits unless given others", () => {
     fileStallMs: 60_000,
     oneTimeKeysPerHourPerOwnerPerAddress: 4,
     oneTimeKeysPerHourPerAddress: 120,
+    groupsCreatedPerHourPerAddress: 10,
+    groupsJoinedPerHourPerAddress: 60,
   });
   assert.deepEqual(new ServerState({ maxGroups: 5 }, memoryStore()).limits, {
     ...DEFAULT_LIMITS,
