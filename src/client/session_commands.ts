@@ -44,8 +44,9 @@ import { withPatience } from "./with_patience.ts";
 const NO_E2E =
   "ERROR: This session has no end-to-end keys (see the warning at start), so private messages are not end to end";
 
-const E2E_ELSEWHERE =
-  "ERROR: Not sent: private messages go from the other chat connect signed in as you, which has your end-to-end keys (end it and start this one again to send them here)";
+/** What is not sent without the keys another process has, and why. */
+const elsewhereRefusal = (what: string) =>
+  `ERROR: Not sent: ${what} go from the other chat connect signed in as you, which has your end-to-end keys (end it and start this one again to send them here)`;
 
 export interface SessionCommandsOptions {
   /** Our name. */
@@ -65,8 +66,8 @@ export interface SessionCommandsOptions {
   e2e: E2eSessions | null;
   /**
    * Another process signed in as this name has its end-to-end keys
-   * (e2e_lock.ts): private messages are refused, never sent in the clear to
-   * someone whose keys that process knows.
+   * (e2e_lock.ts): private and group messages are refused, never sent in
+   * the clear to someone whose keys that process knows.
    */
   e2eElsewhere?: boolean;
   /** Shows an opened end-to-end message (session_e2e.ts). */
@@ -250,8 +251,17 @@ export function sessionCommands(options: SessionCommandsOptions) {
       default:
         break;
     }
+    // Never in the clear for want of the keys: not to someone with keys,
+    // nor to a group (whose members with keys would get it plain).
     if (command.kind === "msg" && e2eElsewhere) {
-      return showInOrder(Promise.resolve(tell([E2E_ELSEWHERE])));
+      return showInOrder(
+        Promise.resolve(tell([elsewhereRefusal("private messages")])),
+      );
+    }
+    if (command.kind === "gsay" && e2eElsewhere) {
+      return showInOrder(
+        Promise.resolve(tell([elsewhereRefusal("group messages")])),
+      );
     }
     const request = isChat(command)
       ? chats.send(command)

@@ -113,7 +113,7 @@ Deno.test("chat connect takes over the keyring and sessions a version without na
   assert.doesNotMatch(alice.stdout + alice.stderr, TROUBLE);
 });
 
-Deno.test("chat connect of a name already running: one the server replaced ends and lets the keys go; while one cut off still has them, the newcomer gets none (one warning, /msg refused, no file written)", async () => {
+Deno.test("chat connect of a name already running: one the server replaced ends and lets the keys go; while one cut off still has them, the newcomer gets none (one warning, /msg and /group refused, no file written)", async () => {
   await using chat = await ServedChat.start("chat-e2e-same-name-");
   let proxy: HoldingProxy | null = null;
   try {
@@ -150,6 +150,10 @@ Deno.test("chat connect of a name already running: one the server replaced ends 
     await newcomer.write("/msg carol not in the clear\n");
     await newcomer.waitForStderr(
       /ERROR: Not sent: private messages go from the other chat connect/,
+    );
+    await newcomer.write("/create crew\n/group crew nor in the group\n");
+    await newcomer.waitForStderr(
+      /ERROR: Not sent: group messages go from the other chat connect/,
     );
     await newcomer.write("/quit\n");
     await newcomer.finish();
