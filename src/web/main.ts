@@ -33,11 +33,7 @@ import {
   PUBLIC,
 } from "../client/conversations.ts";
 import { DeliveryLedger } from "../client/delivery.ts";
-import {
-  E2eKeyError,
-  keepToppedUp,
-  publishPrekeys,
-} from "../client/e2e_keys.ts";
+import { keepToppedUp, publishPrekeys } from "../client/e2e_keys.ts";
 import { E2eSessions, type Opened } from "../client/e2e_sessions.ts";
 import {
   PlainGroupWarnings,
@@ -55,6 +51,12 @@ import {
   GroupSessions,
 } from "../client/group_sessions.ts";
 import { peerKey } from "../client/e2e_state.ts";
+import {
+  notSentWithout,
+  type OwnKeys,
+  OwnKeysPublisher,
+  type Sealed,
+} from "../client/own_keys.ts";
 import {
   CANNOT_IGNORE_SELF,
   ignoredLines,
@@ -99,7 +101,7 @@ import { LogView } from "./log_view.ts";
 import { ALL_VIEW, eventPlaces } from "./row_places.ts";
 import { OlderMessages } from "./older_messages.ts";
 import { SavableFiles } from "./savable_files.ts";
-import { type FileTarget, WebFiles } from "./web_files.ts";
+import { type FileTarget, KEYS_IN_OFFERS, WebFiles } from "./web_files.ts";
 import { pageText } from "./page_text.ts";
 import { changedServerKeyMessage } from "./server_pin.ts";
 import { checkServerKeyInBrowser } from "./server_key_store.ts";
@@ -170,6 +172,50 @@ let e2eStarted = false;
 let e2eWarning: string | null = null;
 /** Another tab has the end-to-end keys: private messages go from there. */
 let e2eBusy = false;
+/**
+ * This page's keys published on each connection (own_keys.ts): nothing
+ * goes end to end before they are, and nothing goes in the clear instead.
+ */
+const ownKeys = new OwnKeysPublisher<ChatClient>(async (joined) => {
+  const kept = pageE2e;
+  if (kept === null) throw new Error("This browser has no end-to-end keys");
+  await publishPrekeys(joined, kept.keyring, kept.saveKeyring);
+});
+
+/** How this page's own end-to-end keys stand for sending on `current`. */
+function keysFor(current: ChatClient): Promise<OwnKeys> {
+  if (e2eBusy) return Promise.resolve({ kind: "elsewhere" });
+  if (e2e === null || groupSessions === null) {
+    return Promise.resolve({ kind: "unopened" });
+  }
+  return ownKeys.ready(current);
+}
+
+/**
+ * This page's sessions, once its keys are published on `current`; else the
+ * error that says why `sealed` is not sent (never in the clear instead).
+ */
+async function sealing(
+  current: ChatClient,
+  sealed: Sealed,
+): Promise<
+  | { sessions: E2eSessions; groups: GroupSessions }
+  | { refused: Extract<Reply, { t: "error" }> }
+> {
+  const refusal = notSentWithout(await keysFor(current), sealed);
+  const [sessions, groups] = [e2e, groupSessions];
+  if (refusal !== null || sessions === null || groups === null) {
+    return {
+      refused: {
+        t: "error",
+        re: null,
+        code: "no_keys",
+        text: refusal ?? notSentWithout({ kind: "unopened" }, sealed)!,
+      },
+    };
+  }
+  return { sessions, groups };
+}
 const ledger = new DeliveryLedger();
 /** A warning after the first plain group message of each member with keys. */
 const plainGroupWarnings = new PlainGroupWarnings();
@@ -522,10 +568,16 @@ function drawPrivacy(current: Conversation): void {
         "To everyone: not end to end, the server's host can read it.";
       return;
     case "group":
+      if (e2eBusy) {
+        ui.privacy.className = "";
+        ui.privacy.textContent =
+          `To group ${current.name}: group messages go from your other tab of this browser, which has your end-to-end keys.`;
+        return;
+      }
       if (groupSessions === null) {
         ui.privacy.className = "";
         ui.privacy.textContent =
-          `To group ${current.name}: not end to end (this browser has no end-to-end keys here), the server's host can read it.`;
+          `To group ${current.name}: nothing is sent from here: this browser could not open your end-to-end keys, and group messages never go in the clear.`;
         return;
       }
       ui.privacy.className = "e2e";
@@ -542,7 +594,7 @@ function drawPrivacy(current: Conversation): void {
       if (e2e === null) {
         ui.privacy.className = "";
         ui.privacy.textContent =
-          `To ${current.name}: not end to end (this browser cannot keep end-to-end keys), the server's host can read it.`;
+          `To ${current.name}: nothing is sent from here: this browser could not open your end-to-end keys, and private messages never go in the clear.`;
         return;
       }
       ui.privacy.className = "e2e";
@@ -704,13 +756,6 @@ function run(line: string): void {
     retryNow();
     return;
   }
-  if (command.kind === "msg" && e2eBusy) {
-    // Never in the clear to someone whose keys the other tab knows.
-    tell(
-      "ERROR: Not sent: private messages go from the tab of this browser that has your end-to-end keys (close it and reload this one to send them here)",
-    );
-    return;
-  }
   if (command.kind === "verify") {
     if (e2e === null) tell(NO_E2E);
     else {
@@ -735,17 +780,22 @@ function run(line: string): void {
   }
   const chat = command.kind === "say" || command.kind === "msg" ||
     command.kind === "gsay";
-  const sessions = e2e;
+  // Private and group messages go end to end once this page's keys are
+  // published, or not at all: never in the clear for want of its keys.
   const request = perform(
     current,
     command,
     chat ? newClientId() : undefined,
-    sessions === null
-      ? null
-      : (to, text, cid) => sessions.sendText(current, to, text, cid),
-    groupSessions === null
-      ? null
-      : (group, text, cid) => groupSessions!.send(current, group, text, cid),
+    async (to, text, cid) => {
+      const ready = await sealing(current, { kind: "msg", to });
+      if ("refused" in ready) return ready.refused;
+      return await ready.sessions.sendText(current, to, text, cid);
+    },
+    async (group, text, cid) => {
+      const ready = await sealing(current, { kind: "gsay", group });
+      if ("refused" in ready) return ready.refused;
+      return await ready.groups.send(current, group, text, cid);
+    },
   );
   if (request === null) return;
   void request.then(async (reply: Reply) => {
@@ -821,7 +871,7 @@ ui.log.addEventListener("scroll", () => older.loadIfNear(), { passive: true });
 
 /** What /verify and /trust say when this browser has no end-to-end keys. */
 const NO_E2E =
-  "ERROR: This browser could not keep end-to-end keys (see the warning after you joined), so private messages are not end to end";
+  "ERROR: This browser could not open your end-to-end keys (see the warning after you joined), so it has no safety numbers or identity keys to check";
 
 /** `/trust NAME`: accepts a changed key, sends and opens what waited. */
 async function trust(
@@ -1317,38 +1367,39 @@ function use(joined: ChatClient): void {
   client = joined;
   const sessions = e2e;
   const server = joined.serverFingerprint;
-  const transfers = new WebFiles(
-    joined,
-    receiving,
-    sessions === null ? undefined : {
-      share: (target, key, name, size) =>
-        shareFileKey(
-          {
-            sendSecret: (...args) => sessions.sendSecret(...args),
-            usesE2e: (name) => usesE2e(server, name),
-          },
-          joined,
-          target,
-          key,
-          name,
-          size,
-        ),
-      take: async (offer) => {
-        // As the terminal's (session.ts): the wait for the key starts once
-        // the end-to-end messages that came before the offer are opened.
-        await shown;
-        const got = await receiveFileKey(offer, {
-          inbox: fileKeys,
+  const transfers = new WebFiles(joined, receiving, {
+    // A file's key goes end to end once this page's keys are published;
+    // never in its offer for want of them: the offer is refused, saying why.
+    share: async (target, key, name, size) => {
+      const ready = await sealing(joined, { kind: "file", target });
+      if ("refused" in ready) return { kind: "refused", reply: ready.refused };
+      return await shareFileKey(
+        {
+          sendSecret: (...args) => ready.sessions.sendSecret(...args),
           usesE2e: (name) => usesE2e(server, name),
-        });
-        // Only a key from the offer itself is readable by the host.
-        if ("key" in got && got.readable && got.notice !== undefined) {
-          emit({ type: "notice", text: got.notice });
-        }
-        return got;
-      },
+        },
+        joined,
+        target,
+        key,
+        name,
+        size,
+      );
     },
-  );
+    take: sessions === null ? KEYS_IN_OFFERS.take : async (offer) => {
+      // As the terminal's (session.ts): the wait for the key starts once
+      // the end-to-end messages that came before the offer are opened.
+      await shown;
+      const got = await receiveFileKey(offer, {
+        inbox: fileKeys,
+        usesE2e: (name) => usesE2e(server, name),
+      });
+      // Only a key from the offer itself is readable by the host.
+      if ("key" in got && got.readable && got.notice !== undefined) {
+        emit({ type: "notice", text: got.notice });
+      }
+      return got;
+    },
+  });
   files = transfers;
   document.body.classList.remove("disconnected");
   // One listener: what arrived before it (offline messages, say) is replayed
@@ -1386,29 +1437,26 @@ function use(joined: ChatClient): void {
 }
 
 /**
- * Publishes this browser's end-to-end keys and tops up one-time keys, in
- * the background, as the terminal does at each sign-in and while signed in.
+ * Publishes this browser's end-to-end keys, as the terminal does at each
+ * sign-in (what goes end to end waits for it: `ownKeys`), and tops up
+ * one-time keys while signed in.
  */
 function publishKeys(joined: ChatClient): void {
-  const kept = pageE2e;
-  if (kept === null) return;
-  let unsupported = false;
-  const publish = () =>
-    publishPrekeys(joined, kept.keyring, kept.saveKeyring).catch((error) => {
-      if (joined.isOver) return;
-      // A server from before end-to-end keys: messages go as plain `msg`.
-      if (error instanceof E2eKeyError && error.code === "bad_request") {
-        unsupported = true;
-        return;
-      }
-      emit({
-        type: "notice",
-        text: `End-to-end keys not published: ${messageOf(error)}`,
-      });
+  if (pageE2e === null || e2eBusy) return;
+  void ownKeys.start(joined).then((outcome) => {
+    if (outcome.kind !== "unpublished" || joined.isOver) return;
+    emit({
+      type: "notice",
+      text: `End-to-end keys not published: ${outcome.reason}`,
     });
-  void publish();
+  });
+  // Others take one-time keys without a word to us (docs/PROTOCOL.md 11.2).
   keepToppedUp(joined, () => {
-    if (!unsupported) void publish();
+    const kept = pageE2e;
+    if (kept === null) return;
+    publishPrekeys(joined, kept.keyring, kept.saveKeyring).catch(() => {
+      // The next top-up tries again; sends publish before they seal.
+    });
   });
 }
 
@@ -1424,14 +1472,19 @@ async function startE2e(
   // keys, for as long as it is open.
   if (!await holdForPage(`chat-e2e ${identity.fingerprint}`)) {
     e2eBusy = true;
-    return "WARNING: Another tab of this browser is signed in with your end-to-end keys: private messages work in that tab only (close it and reload this one to use them here)";
+    return "WARNING: Another tab of this browser is signed in with your end-to-end keys: private and group messages and files work in that tab only (close it and reload this one to use them here)";
   }
   try {
     pageE2e = await loadPageE2e(identity);
   } catch (error) {
+    // As the terminal stops rather than go on without its keys, the page
+    // sends nothing that goes end to end (own_keys.ts); the room works.
     return `WARNING: ${
-      messageOf(error)
-    }; private messages will not be end-to-end encrypted`;
+      // The terminal's advice about its files does not fit a browser.
+      messageOf(error).replace(
+        /; move it away to start new \w+$/,
+        "",
+      )}. Without your end-to-end keys this page sends no private or group message and no file (never in the clear). Reload to try again; if this comes back, 'Forget me in this browser' starts with new keys, and the host then has to release your name (chat admin release)`;
   }
   e2e = new E2eSessions({
     ...pageE2e,
