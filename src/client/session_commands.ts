@@ -44,9 +44,22 @@ import { withPatience } from "./with_patience.ts";
 const NO_E2E =
   "ERROR: This session has no end-to-end keys (see the warning at start), so private messages are not end to end";
 
-/** What is not sent without the keys another process has, and why. */
-const elsewhereRefusal = (what: string) =>
-  `ERROR: Not sent: ${what} go from the other chat connect signed in as you, which has your end-to-end keys (end it and start this one again to send them here)`;
+/**
+ * Why `command` is not sent without the keys another process of this name
+ * has (it would go in the clear), or null when it needs none.
+ */
+function elsewhereRefusal(command: Command): string | null {
+  const what = command.kind === "msg"
+    ? "private messages"
+    : command.kind === "gsay"
+    ? "group messages"
+    : command.kind === "file" || command.kind === "groupfile"
+    ? "files"
+    : null;
+  return what === null
+    ? null
+    : `ERROR: Not sent: ${what} go from the other chat connect signed in as you, which has your end-to-end keys (end it and start this one again to send them here)`;
+}
 
 export interface SessionCommandsOptions {
   /** Our name. */
@@ -66,8 +79,8 @@ export interface SessionCommandsOptions {
   e2e: E2eSessions | null;
   /**
    * Another process signed in as this name has its end-to-end keys
-   * (e2e_lock.ts): private and group messages are refused, never sent in
-   * the clear to someone whose keys that process knows.
+   * (e2e_lock.ts): private and group messages and files are refused, never
+   * sent in the clear to someone whose keys that process knows.
    */
   e2eElsewhere?: boolean;
   /** Shows an opened end-to-end message (session_e2e.ts). */
@@ -179,6 +192,10 @@ export function sessionCommands(options: SessionCommandsOptions) {
         } else emit({ type: "notice", re, text });
       }
     };
+    // Never in the clear for want of the keys another process has: not to
+    // someone with keys, nor to a group, nor a file's key in its offer.
+    const refusal = e2eElsewhere ? elsewhereRefusal(command) : null;
+    if (refusal !== null) return showInOrder(Promise.resolve(tell([refusal])));
     switch (command.kind) {
       case "quit":
         return "quit";
@@ -250,18 +267,6 @@ export function sessionCommands(options: SessionCommandsOptions) {
         );
       default:
         break;
-    }
-    // Never in the clear for want of the keys: not to someone with keys,
-    // nor to a group (whose members with keys would get it plain).
-    if (command.kind === "msg" && e2eElsewhere) {
-      return showInOrder(
-        Promise.resolve(tell([elsewhereRefusal("private messages")])),
-      );
-    }
-    if (command.kind === "gsay" && e2eElsewhere) {
-      return showInOrder(
-        Promise.resolve(tell([elsewhereRefusal("group messages")])),
-      );
     }
     const request = isChat(command)
       ? chats.send(command)

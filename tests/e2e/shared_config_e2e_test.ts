@@ -113,7 +113,7 @@ Deno.test("chat connect takes over the keyring and sessions a version without na
   assert.doesNotMatch(alice.stdout + alice.stderr, TROUBLE);
 });
 
-Deno.test("chat connect of a name already running: one the server replaced ends and lets the keys go; while one cut off still has them, the newcomer gets none (one warning, /msg and /group refused, no file written)", async () => {
+Deno.test("chat connect of a name already running: one the server replaced ends and lets the keys go; while one cut off still has them, the newcomer gets none (one warning, /msg, /group and /file refused, no file written)", async () => {
   await using chat = await ServedChat.start("chat-e2e-same-name-");
   let proxy: HoldingProxy | null = null;
   try {
@@ -154,6 +154,13 @@ Deno.test("chat connect of a name already running: one the server replaced ends 
     await newcomer.write("/create crew\n/group crew nor in the group\n");
     await newcomer.waitForStderr(
       /ERROR: Not sent: group messages go from the other chat connect/,
+    );
+    // Nor a file, whose key would go in its offer.
+    const notes = join(chat.dir, "notes.txt");
+    await Deno.writeTextFile(notes, "not in the clear either\n");
+    await newcomer.write(`/file carol ${notes}\n`);
+    await newcomer.waitForStderr(
+      /ERROR: Not sent: files go from the other chat connect/,
     );
     await newcomer.write("/quit\n");
     await newcomer.finish();
