@@ -24,6 +24,7 @@ import type {
   Conversation,
   GroupRecord,
   HistoryQuery,
+  KeyCut,
   MemberRecord,
   MembershipPeriod,
   MessagePosition,
@@ -250,6 +251,10 @@ export class LogOutbox implements Store {
   }
   endOldKey(key: string, at: Timestamp): ReleasedName {
     return this.inner.endOldKey(key, at);
+  }
+  cutOldKeys(key: string, cut: KeyCut, at: Timestamp): ReleasedName | null {
+    // Every node makes the cut itself, at the sign-in, from the names bucket.
+    return this.inner.cutOldKeys(key, cut, at);
   }
   getPrekeys(key: string): StoredPrekeys | undefined {
     return this.inner.getPrekeys(key);

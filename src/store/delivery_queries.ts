@@ -97,6 +97,27 @@ export class DeliveryQueries {
   }
 
   /**
+   * Deletes the user's deliveries of messages at or below `lastId`, waiting
+   * or done (a cluster's cut of a released name: Store.cutOldKeys); returns
+   * how many were waiting.
+   */
+  forgetUpTo(userKey: string, lastId: number): number {
+    const waiting = this.#delivered(
+      userKey,
+      `DELETE FROM deliveries
+       WHERE user_key = ? AND delivered = 0 AND message_id <= ?`,
+      userKey,
+      lastId,
+    );
+    this.#tx.run(
+      "DELETE FROM deliveries WHERE user_key = ? AND message_id <= ?",
+      userKey,
+      lastId,
+    );
+    return waiting;
+  }
+
+  /**
    * Deletes the user's deliveries of the group's messages stored since the
    * name's last release (Store.forgetGroupSinceRelease); returns how many
    * were waiting.

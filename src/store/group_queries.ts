@@ -80,6 +80,24 @@ export class GroupQueries {
     return groups.map((group) => group.name);
   }
 
+  /**
+   * Ends the user's current memberships that began at or before `since`
+   * (a cluster's cut of a released name: the ones begun later are the new
+   * key's); returns the groups' names, in creation order.
+   */
+  leaveJoinedBy(userKey: string, since: Timestamp, at: Timestamp): string[] {
+    const groups = this.#tx.all(
+      `SELECT g.group_key, g.name FROM memberships m
+       JOIN groups g ON g.group_key = m.group_key
+       WHERE m.user_key = ? AND m.left_at IS NULL AND m.joined_at <= ?
+       ORDER BY g.id`,
+      userKey,
+      since,
+    ).map((row) => ({ key: text(row, "group_key"), name: text(row, "name") }));
+    for (const group of groups) this.removeMember(group.key, userKey, at);
+    return groups.map((group) => group.name);
+  }
+
   removeMember(groupKey: string, userKey: string, at: Timestamp): boolean {
     const left = this.#tx.run(
       `UPDATE memberships SET left_at = ?

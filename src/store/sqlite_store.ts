@@ -19,6 +19,7 @@ import {
   type Conversation,
   type GroupRecord,
   type HistoryQuery,
+  type KeyCut,
   type MemberRecord,
   type MembershipPeriod,
   type MessagePosition,
@@ -375,6 +376,29 @@ export class SqliteStore implements Store {
     return this.#tx.transaction(() => {
       this.#users.startHistoryAfter(nameKey, this.lastMessageId());
       return this.#forgetOldKey(nameKey, at);
+    });
+  }
+
+  cutOldKeys(
+    nameKey: string,
+    cut: KeyCut,
+    at: Timestamp,
+  ): ReleasedName | null {
+    return this.#tx.transaction(() => {
+      const user = this.#users.getUser(nameKey);
+      if (user === undefined) return null;
+      if (
+        user.fingerprint === cut.fingerprint &&
+        this.#users.historyStartsAfter(nameKey) >= cut.after
+      ) {
+        return null;
+      }
+      this.#users.startHistoryAfter(nameKey, cut.after);
+      this.#users.dropOtherKeys(nameKey, cut.fingerprint);
+      const waiting = this.#deliveries.forgetUpTo(nameKey, cut.after);
+      this.#cap.takeDropped(nameKey);
+      const groups = this.#groups.leaveJoinedBy(nameKey, cut.since, at);
+      return { waiting, groups };
     });
   }
 

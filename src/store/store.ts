@@ -76,6 +76,23 @@ export interface ReleasedName {
   readonly groups: readonly string[];
 }
 
+/**
+ * Where a cluster's names bucket says the name's current key took it over
+ * (docs/PROTOCOL.md 5.9, "A released name on several nodes"): what each
+ * node holds for the name up to there was an earlier key's.
+ */
+export interface KeyCut {
+  /** The key that holds the name since. */
+  readonly fingerprint: string;
+  /**
+   * The message log's last position when it bound the name: messages at or
+   * below it were stored before this key held the name.
+   */
+  readonly after: number;
+  /** When it bound the name (ms since the epoch, the binding node's clock). */
+  readonly since: Timestamp;
+}
+
 /** A current member of a group. */
 export interface MemberRecord {
   readonly userKey: string;
@@ -355,6 +372,17 @@ export interface Store {
    * name's history starts here, and its waiting messages and groups go.
    */
   endOldKey(nameKey: string, at: Timestamp): ReleasedName;
+  /**
+   * A cluster's `releaseName`, made on each node by the position the
+   * names bucket gives (`cut`), not by this node's last message: the
+   * name's history starts above `cut.after`, the deliveries of messages at
+   * or below it and prekeys or a binding of another key than
+   * `cut.fingerprint` go, and the memberships begun by `cut.since` end at
+   * `at`. What was stored for the name above `cut.after` (the new key's)
+   * stays. Null when there was nothing to cut: the user is unknown here, or
+   * this node made the cut already and bound the name to that key.
+   */
+  cutOldKeys(nameKey: string, cut: KeyCut, at: Timestamp): ReleasedName | null;
   /**
    * The end-to-end prekeys a user published (issue 17), as the server keeps
    * them (server/e2e_keys.ts), so that a first message can reach someone

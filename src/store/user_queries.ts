@@ -5,7 +5,7 @@
 
 import type { BindResult, StoredPrekeys, UserRecord } from "./store.ts";
 import type { Timestamp } from "../protocol/messages.ts";
-import { text, toUser } from "./rows.ts";
+import { integer, text, toUser } from "./rows.ts";
 import type { Transactions } from "./transactions.ts";
 
 const USER_COLUMNS =
@@ -88,6 +88,33 @@ export class UserQueries {
       lastId,
       nameKey,
     ) > 0;
+  }
+
+  /** Where the name's history starts for its current key: 0 if never cut. */
+  historyStartsAfter(nameKey: string): number {
+    const row = this.#tx.get(
+      "SELECT released_below FROM users WHERE name_key = ?",
+      nameKey,
+    );
+    return row === undefined ? 0 : integer(row, "released_below");
+  }
+
+  /**
+   * Unbinds the name if it is bound to another key than `fingerprint`, and
+   * deletes prekeys published for it under another key.
+   */
+  dropOtherKeys(nameKey: string, fingerprint: string): void {
+    this.#tx.run(
+      "DELETE FROM prekeys WHERE name_key = ? AND fingerprint <> ?",
+      nameKey,
+      fingerprint,
+    );
+    this.#tx.run(
+      `UPDATE users SET fingerprint = NULL
+       WHERE name_key = ? AND fingerprint <> ?`,
+      nameKey,
+      fingerprint,
+    );
   }
 
   getPrekeys(nameKey: string): StoredPrekeys | undefined {

@@ -2099,6 +2099,76 @@ Deno.test("only the newest periods of membership are kept per user and group", (
   });
 });
 
+Deno.test("cutOldKeys cuts a name a cluster's names bucket rebound at the position it gives: the earlier key's messages, waiting deliveries, prekeys, binding and memberships go, what came for the new key after stays, and a second cut does nothing", () => {
+  const store = openStore(":memory:", { maxBytes: 1024 * 1024 });
+  try {
+    addUsers(store, "alice", "bob");
+    store.bindFingerprint("alice", "key-1");
+    store.putPrekeys("alice", {
+      name: "alice",
+      fingerprint: "key-1",
+      bundle: "{}",
+    });
+    store.createGroup("lab", "lab", "bob", 1);
+    store.addMember("lab", "bob", "bob", 1);
+    store.addMember("lab", "alice", "alice", 1);
+    tell(store, "bob", "alice", "read by the old key", 2);
+    tell(store, "bob", "alice", "waiting for the old key", 3, false);
+    groupSay(store, "bob", "lab", "group line waiting", 4, ["alice"]);
+    const after = store.lastMessageId();
+    // The new key took the name over at 10, on another node; this one has
+    // since stored what came for it and its join of another group.
+    store.createGroup("den", "den", "bob", 11);
+    store.addMember("den", "alice", "alice", 12);
+    tell(store, "bob", "alice", "for the new key", 13, false);
+    const cut = { fingerprint: "key-2", after, since: 10 };
+
+    assert.deepEqual(store.cutOldKeys("alice", cut, 20), {
+      waiting: 2,
+      groups: ["lab"],
+    });
+    assert.equal(store.getUser("alice")?.fingerprint, null);
+    assert.equal(store.getPrekeys("alice"), undefined);
+    assert.deepEqual(texts(store.pendingFor("alice", 10)), [
+      "for the new key",
+    ]);
+    assert.deepEqual(store.groupsOf("alice").map((group) => group.name), [
+      "den",
+    ]);
+    assert.deepEqual(
+      texts(
+        store.history(
+          { kind: "private", viewerKey: "alice", otherKey: "bob" },
+          10,
+        ),
+      ),
+      ["for the new key"],
+    );
+    assert.deepEqual(
+      store.history({ kind: "group", groupKey: "lab", viewerKey: "alice" }, 10),
+      [],
+    );
+    // Bob's side stays whole.
+    assert.equal(
+      store.history(
+        { kind: "private", viewerKey: "bob", otherKey: "alice" },
+        10,
+      ).length,
+      3,
+    );
+
+    // Bound to the new key here, the cut is made: again, nothing goes.
+    assert.equal(store.bindFingerprint("alice", "key-2"), "bound");
+    assert.equal(store.cutOldKeys("alice", cut, 30), null);
+    assert.deepEqual(texts(store.pendingFor("alice", 10)), [
+      "for the new key",
+    ]);
+    assert.equal(store.cutOldKeys("nobody", cut, 30), null);
+  } finally {
+    store.close();
+  }
+});
+
 Deno.test("releaseName deletes what waits for the old key, ends its memberships and starts the name's private and group history after it, for the name only", () => {
   // With a cap, so that what the user is owed is kept up to date too.
   const store = openStore(":memory:", { maxBytes: 1024 * 1024 });
