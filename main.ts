@@ -780,7 +780,7 @@ async function release(
       `Released '${command.name}' in the cluster (it was bound to ${was}): the next identity key to sign in with that name, on any node, will own it.`,
     );
     console.log(
-      "A node where the old key signed in drops what it holds for that key (messages waiting, groups, history so far) when the name next signs in there.",
+      "Every node cuts off what it holds for the old key (messages waiting, groups, history so far) where the next key takes the name over, before it hands that key anything.",
     );
     return 0;
   }

@@ -12,6 +12,7 @@ import type { ClusterPort } from "./cluster/port.ts";
 import type { ClusterShare } from "./cluster_share.ts";
 import { dismiss } from "./connection_end.ts";
 import type { CoreParts } from "./core_parts.ts";
+import { messageOf } from "../transport/secure_channel.ts";
 import { applyLogRecord } from "./log_apply.ts";
 import type { Outbound } from "./outbound.ts";
 import { applyGroupRecord } from "./remote_groups.ts";
@@ -109,6 +110,15 @@ export function attachCluster(
       announce(core, [state.remote.delete(entry)]);
     },
     addresses: (report) => core.addresses.charge(report),
+    nameBound: (key, binding) => {
+      core.identities.boundElsewhere?.(key, binding).catch((error) =>
+        core.log(
+          `cluster: this node's copy of a name's binding did not follow the cluster's: ${
+            messageOf(error)
+          }`,
+        )
+      );
+    },
     nodeGone: (node) => {
       core.addresses.nodeGone(node);
       announce(core, state.remote.dropNode(node));

@@ -19,8 +19,9 @@ import {
 } from "../crypto/identity.ts";
 import { isValidName, nameKey } from "../protocol/limits.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
-import type { Store } from "../store/store.ts";
+import type { KeyCut, Store } from "../store/store.ts";
 import { SkeletonIndex } from "./skeleton_index.ts";
+import type { NameBinding } from "./cluster/name_binding.ts";
 
 /**
  * The names bound to a key nobody can sign in with any more (bound before
@@ -48,8 +49,11 @@ export interface NameHolder {
 
 /** What the bindings beyond this process (a cluster's) say of a name claimed there. */
 export type NameClaim =
-  /** Bound to the key `fingerprint`: the claimant's, or another's. */
-  | { kind: "bound"; fingerprint: string }
+  /**
+   * Bound to the key `fingerprint`: the claimant's, or another's; `cut`
+   * when that key took the name over from an earlier one (a release).
+   */
+  | { kind: "bound"; fingerprint: string; cut?: KeyCut }
   /** Refused: it looks like `name`, another key's. */
   | { kind: "lookalike"; name: string }
   /** Refused: it is or looks like the name of the group `name`. */
@@ -86,6 +90,13 @@ export interface IdentityBindings {
    * made elsewhere (`chat admin release --cluster`).
    */
   recheck?(name: string, nameKey: string): Promise<string | null>;
+  /**
+   * Where `claim` binds says `nameKey` is bound to `binding` now (a
+   * cluster's names bucket, watched): this process's copy follows if it
+   * binds the name to another key. A copy that binds it to none waits for
+   * the name's sign-in here, which cuts (GateResult `cut`).
+   */
+  boundElsewhere?(nameKey: string, binding: NameBinding): Promise<void>;
 }
 
 /** A registration waiting for its proof. */
@@ -107,6 +118,12 @@ export type GateResult =
     kind: "proven";
     register: Extract<ClientMessage, { t: "register" }>;
     fingerprint: string | null;
+    /**
+     * Where the name's history starts for this key, by the bindings
+     * beyond this process (a cluster's): to be cut here before the
+     * registration hands it anything (Store.cutOldKeys).
+     */
+    cut?: KeyCut;
   };
 
 export class IdentityGate {
@@ -234,6 +251,7 @@ export class IdentityGate {
       );
       if (refused !== null) return refused;
     }
+    let cut: KeyCut | undefined;
     if (this.bindings.claim !== undefined) {
       let claim: NameClaim;
       try {
@@ -252,11 +270,13 @@ export class IdentityGate {
         claim,
       );
       if (refused !== null) return refused;
+      if (claim.kind === "bound") cut = claim.cut;
     }
     return {
       kind: "proven",
       register: { ...pending.register, id: prove.id },
       fingerprint: pending.fingerprint,
+      ...(cut === undefined ? {} : { cut }),
     };
   }
 
@@ -427,7 +447,9 @@ export class MemoryBindings implements IdentityBindings {
 }
 
 /** The name could not be checked with the other nodes of a cluster. */
-function unreachableElsewhere(re: number): GateResult {
+export function unreachableElsewhere(
+  re: number,
+): Extract<GateResult, { kind: "reply" }> {
   // Which node failed and why is the cluster's log's to say.
   return {
     kind: "reply",
@@ -479,6 +501,16 @@ export class StoreBindings implements IdentityBindings {
       const online = this.signedIn(key);
       if (online !== null) holders.push(online);
       return holders;
+    });
+  }
+  /**
+   * Makes this store's binding `cut.fingerprint`, what it held for the
+   * name up to the cut left behind (Store.cutOldKeys).
+   */
+  follow(name: string, nameKey: string, cut: KeyCut): void {
+    this.store.transaction(() => {
+      this.store.cutOldKeys(nameKey, cut, this.now());
+      this.bind(name, nameKey, cut.fingerprint);
     });
   }
   /** Makes this store's binding `fingerprint` (null: none). */

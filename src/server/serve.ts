@@ -20,6 +20,7 @@ import { TurnBudget } from "../transport/turn_budget.ts";
 import type { Admission, SocketCounts } from "./admission.ts";
 import { AddressLimits } from "./address_limits.ts";
 import { QueueGauge } from "./backpressure.ts";
+import type { NameBinding } from "./cluster/name_binding.ts";
 import type { ClusterPort } from "./cluster/port.ts";
 import { attachCluster } from "./cluster_events.ts";
 import { ClusterShare } from "./cluster_share.ts";
@@ -44,7 +45,7 @@ import { KEY_RELEASED, watchReleases } from "./released_keys.ts";
 import { Semaphore } from "./semaphore.ts";
 import { ServedConnections } from "./served_connections.ts";
 import { defaultLog, sanitizedLog } from "./server_log.ts";
-import { SharedLog } from "./shared_log.ts";
+import { LOG_WAIT_MS, SharedLog } from "./shared_log.ts";
 import { sayGoodbye } from "./shutdown.ts";
 import { type ConnId, type ServerLimits, ServerState } from "./state.ts";
 import { TurnBatch } from "./turn_batch.ts";
@@ -173,6 +174,28 @@ export interface ServerCore {
   stop(): Promise<void>;
 }
 
+/**
+ * Makes this node's copy of a name's binding the cluster's (`binding`;
+ * null: free), cut where the names bucket says (Store.cutOldKeys), or for
+ * a binding that says nowhere, here and now (StoreBindings.set).
+ */
+async function followBinding(
+  cluster: ClusterPort,
+  local: StoreBindings,
+  name: string,
+  key: string,
+  binding: NameBinding | null,
+): Promise<void> {
+  const owner = binding?.fingerprint ?? null;
+  if (owner === local.fingerprintOf(key)) return;
+  if (binding?.cut === undefined) return local.set(name, key, owner);
+  // Not here and now: what was sent to the new key since stays. Only once
+  // this node has every message up to the cut, or one applied later would
+  // still be the name's.
+  await cluster.log.applied(binding.cut.after, LOG_WAIT_MS);
+  local.follow(name, key, binding.cut);
+}
+
 export function createCore(options: CoreOptions): ServerCore {
   const log = sanitizedLog(options.log ?? defaultLog);
   const limits: ConnectionLimits = {
@@ -222,9 +245,14 @@ export function createCore(options: CoreOptions): ServerCore {
     claim: (name, key, fingerprint) =>
       cluster.claimName(name, key, fingerprint),
     async recheck(name, key) {
-      const owner = await cluster.nameOwner(key);
-      if (owner !== local.fingerprintOf(key)) local.set(name, key, owner);
-      return owner;
+      const binding = await cluster.nameBinding(key);
+      await followBinding(cluster, local, name, key, binding);
+      return binding?.fingerprint ?? null;
+    },
+    async boundElsewhere(key, binding) {
+      const user = local.store.getUser(key);
+      if (user === undefined || user.fingerprint === null) return;
+      await followBinding(cluster, local, user.name, key, binding);
     },
   };
   // Every write goes through here, one unit of work at a time.

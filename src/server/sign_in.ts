@@ -10,7 +10,7 @@ import type { ClientMessage } from "../protocol/messages.ts";
 import { messageOf, type SecureChannel } from "../transport/secure_channel.ts";
 import { dismiss } from "./connection_end.ts";
 import type { CoreParts } from "./core_parts.ts";
-import type { IdentityGate } from "./identity_gate.ts";
+import { type IdentityGate, unreachableElsewhere } from "./identity_gate.ts";
 import { routeRun } from "./run_routing.ts";
 import { LOG_WAIT_MS } from "./shared_log.ts";
 import type { ConnId } from "./state.ts";
@@ -57,6 +57,21 @@ export async function signIn(
       )
     );
     if (!channels.has(id)) return false;
+    // A name taken over after a release is cut below only once this node
+    // has every message up to the cut: one applied later would still wait
+    // for the name, and be handed to the new key.
+    if (result.cut !== undefined) {
+      const ready = await cluster.log.applied(result.cut.after, LOG_WAIT_MS)
+        .then(() => true, () => false);
+      if (!channels.has(id)) return false;
+      if (!ready) {
+        core.deliverRun(id, [{
+          to: [id],
+          message: unreachableElsewhere(message.id).message,
+        }]);
+        return true;
+      }
+    }
   }
   // From here to the registration nothing is awaited: what was
   // checked before an await may have changed during it. Another
@@ -101,6 +116,15 @@ export async function signIn(
       staleChannel,
       "you signed in from another place",
       "replaced",
+    );
+  }
+  // Taken over after a release (a cluster's names bucket says where): what
+  // this node holds for the name up to there was the earlier key's.
+  if (result.cut !== undefined) {
+    state.store.cutOldKeys(
+      nameKey(result.register.name),
+      result.cut,
+      Date.now(),
     );
   }
   // Another key's session under this name: the name was released while it

@@ -15,6 +15,7 @@ import {
   type NameClaim,
 } from "../../src/server/identity_gate.ts";
 import type { GroupNameClaim } from "../../src/server/cluster/skeleton_claims.ts";
+import type { NameBinding } from "../../src/server/cluster/name_binding.ts";
 import { core, freshIdentity, Peer } from "../_helpers/core_peer.ts";
 
 /**
@@ -70,8 +71,9 @@ class HeldCluster implements ClusterPort {
   releaseGroupName(): Promise<void> {
     return Promise.resolve();
   }
-  nameOwner(key: string): Promise<string | null> {
-    return Promise.resolve(this.#names.get(key) ?? null);
+  nameBinding(key: string): Promise<NameBinding | null> {
+    const fingerprint = this.#names.get(key);
+    return Promise.resolve(fingerprint === undefined ? null : { fingerprint });
   }
 
   /** Resolves once `count` sign-ins wait for the log. */

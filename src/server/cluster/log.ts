@@ -320,6 +320,11 @@ export class ClusterLog {
     });
   }
 
+  /** The stream's last sequence now (0 while it is empty). */
+  async end(): Promise<number> {
+    return (await this.#jsm.streams.info(LOG_STREAM)).state.last_seq;
+  }
+
   /**
    * Resolves once this node has applied everything the stream held when
    * asked: what a user's sign-in here must not miss.

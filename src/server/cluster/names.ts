@@ -23,8 +23,14 @@
 import { isValidName, nameKey } from "../../protocol/limits.ts";
 import { nameSkeleton } from "../../protocol/name_skeleton.ts";
 import type { NameClaim } from "../identity_gate.ts";
-import { connectNats, type KV, openBucket } from "./nats.ts";
+import { connectNats, type KV, KvWatchInclude, openBucket } from "./nats.ts";
 import { parseGroupRecord } from "./group_record.ts";
+import {
+  encodeNameBinding,
+  type NameBinding,
+  parseNameBinding,
+} from "./name_binding.ts";
+import type { KeyCut } from "../../store/store.ts";
 import {
   claimGroup,
   claimUser,
@@ -73,11 +79,19 @@ export class ClusterNames {
   readonly #node: string;
   /** The clock pending claims are stamped and judged by. */
   readonly #now: () => number;
+  /** The message log's last position now (a rebinding's cut). */
+  readonly #logEnd: () => Promise<number>;
 
-  constructor(kv: KV, node: string, now: () => number = Date.now) {
+  constructor(
+    kv: KV,
+    node: string,
+    now: () => number = Date.now,
+    logEnd: () => Promise<number> = () => Promise.resolve(0),
+  ) {
     this.#kv = kv;
     this.#node = node;
     this.#now = now;
+    this.#logEnd = logEnd;
   }
 
   /**
@@ -119,15 +133,15 @@ export class ClusterNames {
     fingerprint: string,
   ): Promise<NameClaim | null> {
     const skeleton = skeletonClaimsKey(nameSkeleton(key));
-    const bound = await this.owner(key);
+    const bound = await this.binding(key);
     if (bound !== null) {
-      if (bound === fingerprint) {
+      if (bound.fingerprint === fingerprint) {
         await this.#change(skeleton, (claims) => ({
           answer: null,
           next: withUser(claims, name, fingerprint),
         }));
       }
-      return { kind: "bound", fingerprint: bound };
+      return boundClaim(bound.fingerprint, bound.cut);
     }
     const claimed = await this.#change(
       skeleton,
@@ -162,13 +176,13 @@ export class ClusterNames {
         answer: null,
         next: withoutUser(claims, key, fingerprint),
       }));
-      return { kind: "bound", fingerprint: binding.owner };
+      return boundClaim(binding.owner, binding.cut);
     }
     const confirmed = await this.#change(
       skeleton,
       (claims) => confirmUser(claims, key, fingerprint),
     );
-    if (confirmed) return { kind: "bound", fingerprint };
+    if (confirmed) return boundClaim(fingerprint, binding.cut);
     // Taken over while this node was late (PENDING_CLAIM_MS): the binding
     // goes, or this name and the taker's look-alike would both be bound.
     // Only a binding this try made (its revision) is this try's to undo.
@@ -341,23 +355,88 @@ export class ClusterNames {
   /** Binds the name if free; resolves to what it is bound to. */
   async #bind(nameKey: string, fingerprint: string): Promise<Binding> {
     const key = nameBindingKey(nameKey);
+    // An entry deleted by a release: the name had an earlier key, and every
+    // node is to cut what it holds for the name where this key takes it
+    // over. The log's end read after the release, before this binding: all
+    // that was stored up to there came before this key held the name.
+    const before = await this.#kv.get(key);
+    const released = before !== null && before.operation !== "PUT";
+    const cut: KeyCut | undefined = !released ? undefined : {
+      fingerprint,
+      after: await this.#logEnd(),
+      since: this.#now(),
+    };
     try {
+      const entry = encodeNameBinding(
+        cut === undefined ? { fingerprint } : { fingerprint, cut },
+      );
       return {
         owner: fingerprint,
-        revision: await this.#kv.create(key, fingerprint),
+        revision: await this.#kv.create(key, entry),
+        ...(cut === undefined ? {} : { cut }),
       };
     } catch (error) {
       // Taken (by this key or another): what it is bound to decides.
-      const bound = await this.#kv.get(key);
-      if (bound === null || bound.operation !== "PUT") throw error;
-      return { owner: bound.string(), revision: null };
+      const bound = await this.binding(nameKey);
+      if (bound === null) throw error;
+      return {
+        owner: bound.fingerprint,
+        revision: null,
+        ...(bound.cut === undefined ? {} : { cut: bound.cut }),
+      };
     }
   }
 
   /** The fingerprint the name is bound to, or null when it is free. */
   async owner(nameKey: string): Promise<string | null> {
+    return (await this.binding(nameKey))?.fingerprint ?? null;
+  }
+
+  /**
+   * The name's binding (name_binding.ts), or null when it is free; throws
+   * a TypeError on an entry this version cannot read.
+   */
+  async binding(nameKey: string): Promise<NameBinding | null> {
     const bound = await this.#kv.get(nameBindingKey(nameKey));
-    return bound === null || bound.operation !== "PUT" ? null : bound.string();
+    return bound === null || bound.operation !== "PUT"
+      ? null
+      : parseNameBinding(bound.string());
+  }
+
+  /**
+   * Calls `seen` with every name's binding in the bucket, then with each
+   * one made later (a watch), until stopped: a node whose own copy binds a
+   * name to another key follows it without waiting for the name's next
+   * sign-in there. An entry this version cannot read is logged and passed
+   * over.
+   */
+  async watchBindings(
+    seen: (nameKey: string, binding: NameBinding) => void,
+    log: (line: string) => void,
+  ): Promise<{ stop(): void }> {
+    const watch = await this.#kv.watch({ include: KvWatchInclude.LastValue });
+    (async () => {
+      for await (const entry of watch) {
+        if (entry.operation !== "PUT") continue;
+        const key = nameKeyOfBinding(entry.key);
+        if (key === null) continue;
+        let binding: NameBinding;
+        try {
+          binding = parseNameBinding(entry.string());
+        } catch (error) {
+          log(
+            `cluster: passed over a name binding this version cannot read: ${
+              messageOf(error)
+            }`,
+          );
+          continue;
+        }
+        seen(key, binding);
+      }
+    })().catch((error) =>
+      log(`cluster: name bindings watch ended: ${messageOf(error)}`)
+    );
+    return watch;
   }
 
   /**
@@ -380,9 +459,17 @@ export class ClusterNames {
     for (let attempt = 0; attempt < RELEASE_ATTEMPTS; attempt++) {
       const bound = await this.#kv.get(key);
       if (bound === null || bound.operation !== "PUT") return null;
+      // An entry this version cannot read is released all the same, and
+      // named as it stands.
+      let owner = bound.string();
+      try {
+        owner = parseNameBinding(owner).fingerprint;
+      } catch {
+        // As it stands.
+      }
       try {
         await this.#kv.delete(key, { previousSeq: bound.revision });
-        return bound.string();
+        return owner;
       } catch (error) {
         if (!/wrong last sequence/i.test(messageOf(error))) throw error;
       }
@@ -393,10 +480,21 @@ export class ClusterNames {
   }
 }
 
-/** A name's binding: its owner, and its revision when this call made it. */
+/**
+ * A name's binding: its owner, its revision when this call made it, and
+ * its cut when it was bound again after a release.
+ */
 interface Binding {
   readonly owner: string;
   readonly revision: number | null;
+  readonly cut?: KeyCut;
+}
+
+/** The claim's answer for a name bound to `fingerprint`. */
+function boundClaim(fingerprint: string, cut: KeyCut | undefined): NameClaim {
+  return cut === undefined
+    ? { kind: "bound", fingerprint }
+    : { kind: "bound", fingerprint, cut };
 }
 
 /**

@@ -10,6 +10,7 @@ import { ClusterBus } from "./bus.ts";
 import { fileAnswer, fileCrossings, signedIn } from "./bus_event.ts";
 import { ClusterGroups } from "./groups.ts";
 import { ClusterLog, type LogRetention } from "./log.ts";
+import type { NameBinding } from "./name_binding.ts";
 import { ClusterNames } from "./names.ts";
 import { ClusterPrekeys } from "./prekeys.ts";
 import {
@@ -65,6 +66,8 @@ export class ClusterNode implements ClusterPort {
   readonly #log: (line: string) => void;
   #attached = false;
   #closing = false;
+  /** The names bucket's watch (ClusterNames.watchBindings), once started. */
+  #bindingsWatch: { stop(): void } | null = null;
   /** False while NATS is away (claims then fail at once, not at a timeout). */
   #reachable = true;
 
@@ -126,7 +129,7 @@ export class ClusterNode implements ClusterPort {
         nc,
         new ClusterBus(nc, id, options.log),
         new ClusterPresence(presence, nodes, id, ttlMs, options.log),
-        new ClusterNames(names, id),
+        new ClusterNames(names, id, Date.now, () => messageLog.end()),
         new ClusterGroups(groups, id, options.log),
         groups,
         messageLog,
@@ -185,6 +188,17 @@ export class ClusterNode implements ClusterPort {
     this.#groups.start(sink).catch((error) => {
       if (!this.#closing) {
         this.#log(`cluster: cannot watch groups: ${messageOf(error)}`);
+      }
+    });
+    this.#names.watchBindings(
+      (nameKey, binding) => sink.nameBound(nameKey, binding),
+      this.#log,
+    ).then((watch) => {
+      this.#bindingsWatch = watch;
+      if (this.#closing) watch.stop();
+    }).catch((error) => {
+      if (!this.#closing) {
+        this.#log(`cluster: cannot watch name bindings: ${messageOf(error)}`);
       }
     });
     (async () => {
@@ -300,13 +314,14 @@ export class ClusterNode implements ClusterPort {
     return this.#names.releaseGroup(name);
   }
 
-  nameOwner(nameKey: string): Promise<string | null> {
-    return this.#names.owner(nameKey);
+  nameBinding(nameKey: string): Promise<NameBinding | null> {
+    return this.#names.binding(nameKey);
   }
 
   /** Removes this node's users from the cluster and closes the connection. */
   async close(): Promise<void> {
     this.#closing = true;
+    this.#bindingsWatch?.stop();
     await this.#presence.stop();
     this.#groups.stop();
     this.log.stop();

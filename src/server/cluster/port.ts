@@ -21,6 +21,7 @@ import type { ConnId } from "../session.ts";
 import type { FileAnswer } from "../transfers.ts";
 import type { NameClaim } from "../identity_gate.ts";
 import type { GroupNameClaim } from "./skeleton_claims.ts";
+import type { NameBinding } from "./name_binding.ts";
 
 /** What a node tells the core, once attached. */
 export interface ClusterSink {
@@ -37,6 +38,11 @@ export interface ClusterSink {
    * other nodes made to it since the last one (null: not known).
    */
   group(record: GroupRecord, changes: readonly MemberChange[] | null): void;
+  /**
+   * A name's binding in the cluster's names bucket (name_binding.ts), as
+   * it is when attached and each time one is made since.
+   */
+  nameBound(nameKey: string, binding: NameBinding): void;
   /** Another node's report of its addresses (address_report.ts). */
   addresses(report: AddressReport): void;
   /** This node's signed-in users now, for the refresh of their presence. */
@@ -114,8 +120,12 @@ export interface ClusterPort {
   claimGroupName(name: string, creator: string): Promise<GroupNameClaim>;
   /** Drops a claim `claimGroupName` added for a group not made after all. */
   releaseGroupName(name: string): Promise<void>;
-  /** The key `nameKey` is bound to across the cluster; null when free. */
-  nameOwner(nameKey: string): Promise<string | null>;
+  /**
+   * What `nameKey` is bound to across the cluster (name_binding.ts): the
+   * key, and where its hold on the name begins if it took it over from an
+   * earlier one; null when free.
+   */
+  nameBinding(nameKey: string): Promise<NameBinding | null>;
   /**
    * End-to-end prekey bundles, held for the whole cluster: `e2e_keys` and
    * `e2e_bundle` go here instead of this node's directory.

@@ -531,3 +531,42 @@ natsTest(
     });
   },
 );
+
+natsTest(
+  "ClusterNames.claim binds a name never bound as version 1 (the fingerprint), and one bound again after a release as version 2, with where the message log ended then, which every later claim of the name answers with",
+  async (nats) => {
+    await using bucket = await namesBucket(nats.url);
+    const { kv } = bucket;
+    const since = 1796000000000;
+    const names = new ClusterNames(
+      kv,
+      "test",
+      () => since,
+      () => Promise.resolve(41),
+    );
+    const [first, second] = await Promise.all([
+      freshIdentity().then((key) => identityFingerprint(key.publicRaw)),
+      freshIdentity().then((key) => identityFingerprint(key.publicRaw)),
+    ]);
+    const entry = async () => (await kv.get(nameBindingKey("jojo")))?.string();
+
+    assert.deepEqual(await names.claim("jojo", "jojo", first), {
+      kind: "bound",
+      fingerprint: first,
+    });
+    assert.equal(await entry(), first);
+
+    assert.equal(await names.release("jojo"), first);
+    const cut = { fingerprint: second, after: 41, since };
+    const bound = { kind: "bound", fingerprint: second, cut };
+    assert.deepEqual(await names.claim("jojo", "jojo", second), bound);
+    assert.equal(
+      await entry(),
+      `{"v":2,"fingerprint":"${second}","after":41,"since":${since}}`,
+    );
+    assert.deepEqual(await names.claim("jojo", "jojo", second), bound);
+    assert.deepEqual(await names.claim("jojo", "jojo", first), bound);
+    assert.equal(await names.owner("jojo"), second);
+    assert.equal(await names.release("jojo"), second);
+  },
+);
