@@ -111,6 +111,23 @@ export function attachCluster(
     },
     addresses: (report) => core.addresses.charge(report),
     nameBound: (key, binding) => {
+      // Another key took the name over (a release): a session of the old
+      // key here ends now, not once the new key's sign-in is heard of, so
+      // that it says and is sent as little as can be past the cut.
+      const stale = state.sessionByName(key);
+      const channel = stale && core.connections.channels.get(stale.id);
+      if (
+        stale && channel && stale.fingerprint !== null &&
+        stale.fingerprint !== binding.fingerprint
+      ) {
+        dismiss(
+          core,
+          stale.id,
+          channel,
+          "you signed in from another place",
+          "replaced",
+        );
+      }
       core.identities.boundElsewhere?.(key, binding).catch((error) =>
         core.log(
           `cluster: this node's copy of a name's binding did not follow the cluster's: ${
