@@ -283,11 +283,19 @@ export async function serveConnection(
           if (!channels.has(id)) break;
           let out: Outbound[];
           try {
+            // What one address takes together is counted here too, by
+            // this node alone (account_budgets.ts).
             out = await routeSharedE2eKeys(
               cluster.prekeys,
               session,
               message,
               body,
+              (owner) =>
+                state.budgets.takeOneTimeKey(
+                  state.addressOf(id),
+                  owner,
+                  Date.now(),
+                ),
             );
           } catch (error) {
             log(`cluster: prekeys for ${session.name}: ${messageOf(error)}`);

@@ -55,9 +55,14 @@ export interface SharedPrekeys {
   /**
    * The bundle of `name` for `requester` (an identity key's fingerprint):
    * with a one-time key, taken, unless `requester` took one on any node
-   * since the owner last published (then without, taking none).
+   * since the owner last published, or `allowed` (asked at most once, and
+   * only when a key would be taken) says no: then without, taking none.
    */
-  take(name: string, requester: string): Promise<Entry | null>;
+  take(
+    name: string,
+    requester: string,
+    allowed?: () => boolean,
+  ): Promise<Entry | null>;
 }
 
 /** Handles `e2e_keys` and `e2e_bundle`. Never throws on client input. */
@@ -119,6 +124,11 @@ export async function routeSharedE2eKeys(
   session: Session,
   message: E2eMessage,
   body: Uint8Array,
+  /**
+   * Whether this connection's address may take one of the owner's keys
+   * (account_budgets.ts, this node's count), asked only when one would be.
+   */
+  mayTake: (owner: string) => boolean = () => true,
 ): Promise<Outbound[]> {
   switch (message.t) {
     case "e2e_keys": {
@@ -134,10 +144,11 @@ export async function routeSharedE2eKeys(
     case "e2e_bundle": {
       const requester = session.fingerprint;
       if (requester === null) return needIdentity(session, message);
+      const owner = nameKey(message.name);
       return bundleReply(
         session,
         message,
-        await shared.take(message.name, requester),
+        await shared.take(message.name, requester, () => mayTake(owner)),
       );
     }
     default: {

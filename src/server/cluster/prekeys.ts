@@ -73,12 +73,20 @@ export class ClusterPrekeys implements SharedPrekeys {
     return busy();
   }
 
-  async take(name: string, requester: string): Promise<Entry | null> {
+  async take(
+    name: string,
+    requester: string,
+    allowed: () => boolean = () => true,
+  ): Promise<Entry | null> {
     const key = prekeysKey(nameKey(name));
+    // Asked once, however many times another node wins the write.
+    let mayTake: boolean | undefined;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const { entry: held, revision } = await this.#read(key);
       if (held === null) return null;
       if (held.takers.includes(requester)) return withoutOneTime(held.entry);
+      if (held.entry.bundle.oneTime.length > 0) mayTake ??= allowed();
+      if (mayTake === false) return withoutOneTime(held.entry);
       const { handed, left } = takeOneTime(held.entry);
       // Written before it is handed out: a one-time key goes out once, and
       // its taker is known to every node.
