@@ -237,8 +237,10 @@ function publishReply(
 ): Outbound[] {
   switch (result.kind) {
     case "stored":
-      // New keys, or the top-up at sign-in: anyone may take one again.
-      takers?.forget(session.nameKey);
+      // New keys, or the top-up at sign-in: anyone may take one again. Not
+      // after an empty top-up that changed nothing (a signed-in client asks
+      // every 10 minutes): no key came to take.
+      if (result.changed) takers?.forget(session.nameKey);
       return reply(session.id, {
         t: "e2e_keys",
         re: id,

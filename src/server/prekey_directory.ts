@@ -34,7 +34,12 @@ export interface Entry {
 
 /** What `e2e_keys` can end in. */
 export type PublishResult =
-  | { kind: "stored"; oneTime: number }
+  /**
+   * `changed` false: the bundle held already said all this (the empty
+   * top-up a signed-in client sends every 10 minutes, nothing missing):
+   * nothing was written, and who took a key still did.
+   */
+  | { kind: "stored"; oneTime: number; changed: boolean }
   | { kind: "refused"; code: ErrorCode; text: string };
 
 /**
@@ -189,6 +194,18 @@ export function mergeBundle(
       };
     }
   }
+  // Nothing new (an empty top-up of the same keys): nothing to write, and
+  // no reason to let anyone take one of the owner's keys again.
+  if (
+    old !== undefined && old.fingerprint === fingerprint &&
+    old.name === name && bundle.oneTime.length === 0 &&
+    sameKeys(old.bundle, bundle)
+  ) {
+    return {
+      entry: null,
+      result: { kind: "stored", oneTime: kept.length, changed: false },
+    };
+  }
   if (kept.length + bundle.oneTime.length > MAX_STORED_ONE_TIME) {
     return {
       entry: null,
@@ -203,8 +220,15 @@ export function mergeBundle(
   const oneTime = [...kept, ...bundle.oneTime];
   return {
     entry: { name, fingerprint, bundle: { ...bundle, oneTime } },
-    result: { kind: "stored", oneTime: oneTime.length },
+    result: { kind: "stored", oneTime: oneTime.length, changed: true },
   };
+}
+
+/** Whether two bundles hold the same identity, DH and signed prekeys. */
+function sameKeys(a: PrekeyBundle, b: PrekeyBundle): boolean {
+  const keys = (bundle: PrekeyBundle) =>
+    JSON.stringify(encodeBundle({ ...bundle, oneTime: [] }));
+  return keys(a) === keys(b);
 }
 
 /**

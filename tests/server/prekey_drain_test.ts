@@ -6,13 +6,17 @@
  */
 
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
 import type { ChatClient } from "../../src/client/chat_client.ts";
 import { createKeyring, fetchBundle } from "../../src/client/e2e_keys.ts";
 import { publishKeys } from "../../src/client/publish_keys.ts";
 import { encodeBundle } from "../../src/crypto/prekeys.ts";
 import { MAX_STORED_ONE_TIME } from "../../src/server/prekey_directory.ts";
+import { openStore } from "../../src/store/sqlite_store.ts";
 import { startTestServer, TestClient, testIdentity } from "../_helpers/chat.ts";
 import { type E2ePeer, e2ePeer } from "../_helpers/e2e_peer.ts";
+import { tempDir } from "../_helpers/temp_dir.ts";
 
 /** How many one-time keys the server holds for `peer` (an empty e2e_keys). */
 async function held(peer: E2ePeer): Promise<number> {
@@ -130,5 +134,38 @@ Deno.test("publishKeys tops up one-time keys while signed in: keys others took c
   } finally {
     await client.quit();
     await alice.client.quit();
+  }
+});
+
+Deno.test("an empty top-up that brings nothing new writes nothing, and whoever took one of the owner's keys still did", async () => {
+  await using dir = await tempDir("prekey-top-up-");
+  const path = join(dir.path, "chat.db");
+  const store = openStore(path);
+  // Another connection to the database, as `chat admin` is: its
+  // data_version moves when the server commits.
+  const beside = new DatabaseSync(path);
+  const version = () =>
+    (beside.prepare("PRAGMA data_version").get() as { data_version: number })
+      .data_version;
+  try {
+    await using server = await startTestServer({ store });
+    const bob = await e2ePeer(server, "bob");
+    const alice = await e2ePeer(server, "alice");
+    try {
+      assert.equal(await taken(alice.client, "bob"), 1);
+      const before = version();
+      // Bob's client asking how many are left, as it does every 10 minutes.
+      assert.equal(await held(bob), MAX_STORED_ONE_TIME - 1);
+      assert.equal(version(), before, "the empty top-up wrote to the store");
+      // Nothing came to take: alice, who took one, gets none again.
+      assert.equal(await taken(alice.client, "bob"), 0);
+      assert.equal(await held(bob), MAX_STORED_ONE_TIME - 1);
+    } finally {
+      await alice.client.quit();
+      await bob.client.quit();
+    }
+  } finally {
+    beside.close();
+    store.close();
   }
 });

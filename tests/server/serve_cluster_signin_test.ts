@@ -40,7 +40,8 @@ class HeldCluster implements ClusterPort {
       }),
   };
   readonly prekeys = {
-    publish: () => Promise.resolve({ kind: "stored", oneTime: 0 } as const),
+    publish: () =>
+      Promise.resolve({ kind: "stored", oneTime: 0, changed: true } as const),
     take: () => Promise.resolve(null),
   };
   /** What this node was told to call with other nodes' news. */

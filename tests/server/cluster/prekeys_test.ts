@@ -119,10 +119,22 @@ Deno.test({
       assert.deepEqual(await oneTime(b!, mallory), []);
       assert.deepEqual(await oneTime(a!, mallory), []);
       assert.deepEqual(await oneTime(b!, carol), [21]);
-      // bob published again: mallory may take one of his keys again.
+      // bob's client asking how many are left (an empty top-up, nothing
+      // new): mallory still took one.
       await b!.publish("bob", BOB_FINGERPRINT, {
         ...three,
         oneTime: [],
+      });
+      assert.deepEqual(await oneTime(b!, mallory), []);
+      // bob published a new key: mallory may take one of his keys again.
+      const { bundle: more } = await generatePrekeys(BOB_ID, {
+        signedId: 1,
+        firstOneTimeId: 23,
+        oneTimeCount: 1,
+      });
+      await b!.publish("bob", BOB_FINGERPRINT, {
+        ...three,
+        oneTime: more.oneTime,
       });
       assert.deepEqual(await oneTime(b!, mallory), [22]);
     } finally {
@@ -166,7 +178,11 @@ Deno.test({
 
 Deno.test("mergeBundle and takeOneTime: one-time keys join those held under the same key, go out oldest first, and a new identity key starts afresh", async () => {
   const merged = mergeBundle(undefined, "Bob", BOB_FINGERPRINT, bundle);
-  assert.deepEqual(merged.result, { kind: "stored", oneTime: 2 });
+  assert.deepEqual(merged.result, {
+    kind: "stored",
+    oneTime: 2,
+    changed: true,
+  });
   const entry = merged.entry!;
   const again = mergeBundle(entry, "Bob", BOB_FINGERPRINT, bundle);
   assert.equal(again.entry, null);
