@@ -11,6 +11,7 @@ import { messageOf, type SecureChannel } from "../transport/secure_channel.ts";
 import { dismiss } from "./connection_end.ts";
 import type { CoreParts } from "./core_parts.ts";
 import { type IdentityGate, unreachableElsewhere } from "./identity_gate.ts";
+import { KEY_RELEASED } from "./released_keys.ts";
 import { routeRun } from "./run_routing.ts";
 import { LOG_WAIT_MS } from "./shared_log.ts";
 import type { ConnId } from "./state.ts";
@@ -110,13 +111,21 @@ export async function signIn(
     : state.sessionByName(result.register.name);
   const staleChannel = stale && channels.get(stale.id);
   if (stale && staleChannel) {
-    dismiss(
-      core,
-      stale.id,
-      staleChannel,
-      "you signed in from another place",
-      "replaced",
-    );
+    // Another key's: the name was released from it (before the watch
+    // noticed, released_keys.ts), and it did not sign in anywhere.
+    if (
+      stale.fingerprint !== null && stale.fingerprint !== result.fingerprint
+    ) {
+      dismiss(core, stale.id, staleChannel, KEY_RELEASED);
+    } else {
+      dismiss(
+        core,
+        stale.id,
+        staleChannel,
+        "you signed in from another place",
+        "replaced",
+      );
+    }
   }
   // Taken over after a release (a cluster's names bucket says where): what
   // this node holds for the name up to there was the earlier key's.
