@@ -71,8 +71,11 @@ export class AccountBudgets {
    */
   takeOneTimeKey(address: string | null, owner: string, now: number): boolean {
     if (address === null) return true;
-    // The owner's first: an address at its cap for one user spends none of
-    // what it may take of others'.
+    // Both or neither: an address at its cap for one user spends none of
+    // what it may take of others', and one at its cap for everyone's none
+    // of what it may take of each user's (asking for many while refused
+    // would empty those too).
+    if (!this.#keys.peek(address, now)) return false;
     return this.#ownerKeys.take(`${owner}\n${address}`, now) &&
       this.#keys.take(address, now);
   }

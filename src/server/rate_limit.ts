@@ -82,6 +82,12 @@ export class KeyedTokenBuckets {
     return entry.bucket.take(now);
   }
 
+  /** Whether `key`'s bucket has a token to take, taking none. */
+  peek(key: string, now: number): boolean {
+    if (this.rate === 0) return true;
+    return this.#buckets.get(key)?.bucket.peek(now) ?? true;
+  }
+
   /** Charges `key`'s bucket with tokens taken elsewhere ({@link TokenBucket.charge}). */
   charge(key: string, tokens: number, now: number): void {
     if (this.rate === 0 || tokens <= 0) return;

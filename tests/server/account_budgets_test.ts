@@ -60,3 +60,21 @@ Deno.test("AccountBudgets holds an address to a few groups created and joined an
   assert.equal(budgets.createGroup("10.0.0.5", HOUR / 2), false);
   assert.equal(budgets.joinGroup("10.0.0.5", HOUR), true);
 });
+
+Deno.test("AccountBudgets.takeOneTimeKey refused for everyone's spends nothing of the owner's", () => {
+  const budgets = new AccountBudgets({
+    oneTimeKeysPerHourPerOwnerPerAddress: 1,
+    oneTimeKeysPerHourPerAddress: 2,
+    groupsCreatedPerHourPerAddress: 0,
+    groupsJoinedPerHourPerAddress: 0,
+  });
+  assert.equal(budgets.takeOneTimeKey("10.0.0.5", "bob", 0), true);
+  assert.equal(budgets.takeOneTimeKey("10.0.0.5", "carol", 0), true);
+  // Everyone's are used up: asking for dan's keys, again and again, takes
+  // none of what the address may take of his.
+  for (let i = 0; i < 3; i++) {
+    assert.equal(budgets.takeOneTimeKey("10.0.0.5", "dan", 0), false);
+  }
+  // Half an hour on, one of everyone's is back: dan's one is still there.
+  assert.equal(budgets.takeOneTimeKey("10.0.0.5", "dan", HOUR / 2), true);
+});
