@@ -40,15 +40,29 @@ export function watchReleases(
   everyMs = RELEASE_CHECK_MS,
 ): { stop(): void } {
   let seen = store.changedElsewhere();
+  // A store that cannot be read (a disk gone, a database locked for long)
+  // must not end the server from a timer: said once, tried again next time.
+  let failing = false;
   const timer = setInterval(() => {
-    const now = store.changedElsewhere();
-    if (now === seen) return;
-    seen = now;
-    // Collected first: ending a session changes the list.
-    const released = [...sessions()].filter((session) =>
-      keyReleased(store, session)
-    );
-    for (const session of released) end(session);
+    try {
+      const now = store.changedElsewhere();
+      if (now === seen) return;
+      // Collected first: ending a session changes the list.
+      const released = [...sessions()].filter((session) =>
+        keyReleased(store, session)
+      );
+      seen = now;
+      failing = false;
+      for (const session of released) end(session);
+    } catch (error) {
+      if (failing) return;
+      failing = true;
+      console.error(
+        `chat: could not check the store for released names (tried again every ${everyMs} ms): ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      );
+    }
   }, everyMs);
   return { stop: () => clearInterval(timer) };
 }
