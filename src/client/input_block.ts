@@ -128,12 +128,23 @@ export function fitRow(text: string, columns: number): string {
   return out;
 }
 
-/** Where everything is when `block` is drawn `columns` wide. */
-export function layoutBlock(block: InputBlock, columns: number): BlockLayout {
+/**
+ * Where everything is when `block` is drawn `columns` wide, or was drawn
+ * `drawnColumns` wide and the terminal rewrapped it to `columns`: a status
+ * row is cut to the width it was drawn at, and a terminal that reflows
+ * splits a row that no longer fits (tmux does, though the row ended with a
+ * line break).
+ */
+export function layoutBlock(
+  block: InputBlock,
+  columns: number,
+  drawnColumns = columns,
+): BlockLayout {
   const cols = Math.max(1, columns);
+  const drawnCols = Math.max(1, drawnColumns);
   let top = 0;
   for (const status of block.status) {
-    top += rowsOf(advance(0, fitRow(status, cols), cols), cols);
+    top += rowsOf(advance(0, fitRow(status, drawnCols), cols), cols);
   }
   const start = advance(0, block.prompt, cols);
   const atCursor = advance(start, shownLine(block.line, block.cursor), cols);
@@ -173,10 +184,15 @@ export function drawBlock(block: InputBlock, columns: number): string {
 /**
  * Erases a drawn `block` from the cursor (wherever drawBlock left it), leaving
  * the cursor at the start of the block's first row. `columns` is the width
- * now: a terminal that reflowed the block rewrapped it to that width.
+ * now: a terminal that reflowed the block rewrapped it to that width;
+ * `drawnColumns` the width it was drawn at.
  */
-export function eraseBlock(block: InputBlock, columns: number): string {
-  const { cursorRow } = layoutBlock(block, columns);
+export function eraseBlock(
+  block: InputBlock,
+  columns: number,
+  drawnColumns = columns,
+): string {
+  const { cursorRow } = layoutBlock(block, columns, drawnColumns);
   return `${cursorRow > 0 ? `${ESC}[${cursorRow}A` : ""}\r${ESC}[J`;
 }
 
@@ -224,9 +240,11 @@ export function updateBlock(
 ): string {
   const cols = Math.max(1, columns);
   if (drawn === null) return next === null ? "" : drawBlock(next, cols);
-  if (next === null) return eraseBlock(drawn, cols);
+  if (next === null) return eraseBlock(drawn, cols, drawnColumns);
   const typed = drawnColumns === cols ? appended(drawn, next) : null;
-  if (typed === null) return eraseBlock(drawn, cols) + drawBlock(next, cols);
+  if (typed === null) {
+    return eraseBlock(drawn, cols, drawnColumns) + drawBlock(next, cols);
+  }
   return typed + (typed !== "" && endsAtEdge(next, cols) ? " \r" : "");
 }
 
@@ -254,7 +272,7 @@ export function commitBlock(
   if (typed !== null && !stranded) {
     return `${typed}\r\n`;
   }
-  return (drawn === null ? "" : eraseBlock(drawn, cols)) +
+  return (drawn === null ? "" : eraseBlock(drawn, cols, drawnColumns)) +
     committedLine(prompt, line);
 }
 

@@ -523,7 +523,9 @@ class ReadlineTerminal implements Terminal {
   #erase(): string {
     const drawn = this.#drawn;
     this.#drawn = null;
-    return drawn === null ? "" : eraseBlock(drawn, columnsNow());
+    return drawn === null
+      ? ""
+      : eraseBlock(drawn, columnsNow(), this.#drawnColumns);
   }
 
   /** Draws the block from the cursor (where it begins). */

@@ -37,14 +37,14 @@ export class Pane {
     return new TextDecoder().decode(out.stdout);
   }
 
-  start(command: string[], width = 100): Promise<string> {
+  start(command: string[], width = 100, height = 30): Promise<string> {
     return this.tmux(
       "new-session",
       "-d",
       "-x",
       String(width),
       "-y",
-      "30",
+      String(height),
       command.map(quote).join(" "),
     );
   }

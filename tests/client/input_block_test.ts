@@ -124,6 +124,17 @@ Deno.test("eraseBlock goes up to the block's first row at the width now", () => 
   assert.equal(eraseBlock(block("hi"), 80), "\r\x1b[J");
 });
 
+Deno.test("eraseBlock counts a status row drawn wider over the rows a narrower terminal split it into", () => {
+  // 70 columns drawn 80 wide: one row; tmux splits it over three of 30.
+  const typed = block("hi", 2, "> ", ["s".repeat(70)]);
+  assert.equal(eraseBlock(typed, 30, 80), "\x1b[3A\r\x1b[J");
+  assert.equal(eraseBlock(typed, 80, 80), "\x1b[1A\r\x1b[J");
+  assert.equal(
+    updateBlock(typed, 80, typed, 30),
+    "\x1b[3A\r\x1b[J" + drawBlock(typed, 30),
+  );
+});
+
 Deno.test("printedText ends every line at the left edge", () => {
   assert.equal(printedText("a\nb"), "a\r\nb\r\n");
   assert.equal(printedText("a\r\nb"), "a\r\nb\r\n");

@@ -1,0 +1,173 @@
+/**
+ * The line editor at its edges, in a real terminal emulator (tmux, as in
+ * terminal_test.ts): lines arriving while the input is in a state the
+ * drawing could get wrong. Each incoming line must stay on screen, once and
+ * intact, and what the user typed must be drawn once and sent as typed.
+ */
+
+import assert from "node:assert/strict";
+import { fileKeyForOffer } from "../../src/client/file_key.ts";
+import { FileCipher, newFileKey } from "../../src/crypto/file_cipher.ts";
+import { FILE_CHUNK_BYTES } from "../../src/protocol/limits.ts";
+import { startTestServer, TestClient, testKeys } from "../_helpers/chat.ts";
+import { hasTmux, Pane } from "../_helpers/tmux.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+const TMUX = await hasTmux();
+if (!TMUX) {
+  console.warn(
+    "tests/e2e/terminal_edges_test.ts: skipped: tmux is not installed and could not be installed with apt-get",
+  );
+}
+
+/** sophia at `chat connect` in a pane `width` by `height`, and jojo beside her. */
+async function chatPane(width: number, height = 30, flags: string[] = []) {
+  const server = await startTestServer();
+  const dir = await Deno.makeTempDir({ prefix: "chat-term-" });
+  const pane = new Pane();
+  let jojo: TestClient | null = null;
+  const dispose = async () => {
+    await jojo?.quit();
+    await pane[Symbol.asyncDispose]();
+    await Deno.remove(dir, { recursive: true });
+    await server[Symbol.asyncDispose]();
+  };
+  try {
+    await Deno.writeTextFile(
+      `${dir}/public.pem`,
+      (await testKeys()).publicPem,
+    );
+    await pane.start(
+      [
+        "env",
+        `XDG_CONFIG_HOME=${dir}/config`,
+        `HOME=${dir}`,
+        "NO_COLOR=1",
+        "TERM=screen",
+        Deno.execPath(),
+        "run",
+        "--quiet",
+        "--allow-ffi",
+        "--allow-net",
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "--allow-run",
+        "--allow-sys=statfs",
+        MAIN,
+        "connect",
+        `127.0.0.1:${server.port}`,
+        "--pub",
+        `${dir}/public.pem`,
+        "--user",
+        "sophia",
+        "--downloads",
+        `${dir}/downloads`,
+        "--no-time",
+        ...flags,
+      ],
+      width,
+      height,
+    );
+    await pane.waitFor("the prompt", (l) => l.includes("sophia>"));
+    jojo = await TestClient.connect(server, "jojo");
+    await pane.waitFor(
+      "jojo joining",
+      (l) => l.includes("*** jojo joined the chat ***"),
+    );
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+  const said: string[] = [];
+  return {
+    pane,
+    jojo,
+    said,
+    /** jojo says `text`; it appears as a line of its own. */
+    async say(text: string): Promise<void> {
+      await jojo!.client.say(text);
+      said.push(`[Broadcast from jojo]: ${text}`);
+      await pane.waitFor(`'${text}'`, (l) => l.includes(said.at(-1)!));
+    },
+    /** Everything jojo said is still there, each line once. */
+    async assertSaid(): Promise<string[]> {
+      const lines = await pane.lines();
+      for (const line of said) {
+        assert.equal(
+          lines.filter((l) => l === line).length,
+          1,
+          `${line}\n--- the pane:\n${lines.join("\n")}`,
+        );
+      }
+      return lines;
+    },
+    /** Enter sends `input`, which jojo receives as typed. */
+    async send(input: string): Promise<void> {
+      await pane.keys("Enter");
+      const got = await jojo!.waitFor((m) =>
+        m.message.t === "public" && m.text === input
+      );
+      assert.equal(got.text, input);
+    },
+    [Symbol.asyncDispose]: dispose,
+  };
+}
+
+const lastLine = (lines: string[]) => lines.filter((l) => l !== "").at(-1);
+
+Deno.test({
+  name:
+    "terminal: a progress row that no longer fits a narrowed window is erased whole, not left behind",
+  ignore: !TMUX,
+  async fn() {
+    await using chat = await chatPane(80, 30, ["--accept-files", "all"]);
+    const { pane, jojo } = chat;
+    // A transfer that stays at 4 chunks of 64: its progress row stays up.
+    const size = 64 * FILE_CHUNK_BYTES;
+    const key = newFileKey();
+    const offer = await jojo.client.request({
+      t: "file_offer",
+      name: "big.bin",
+      size,
+      to: "sophia",
+      ...fileKeyForOffer(key),
+    });
+    assert.equal(offer.t, "file_ready");
+    const xfer = (offer as { xfer: number }).xfer;
+    const cipher = await FileCipher.create(key, xfer, size);
+    for (let i = 0; i < 4; i++) {
+      const offset = i * FILE_CHUNK_BYTES;
+      jojo.client.post(
+        { t: "file_chunk", xfer, offset },
+        await cipher.seal(
+          { index: i, offset },
+          new Uint8Array(FILE_CHUNK_BYTES),
+        ),
+        true,
+      );
+    }
+    const status = /big\.bin from/;
+    await pane.waitFor(
+      "the progress row, whole",
+      (l) => l.some((line) => /^big\.bin from jojo .*%/.test(line)),
+    );
+    const input = "typed under the progress row";
+    await pane.type(input);
+    await pane.waitFor("the input", (l) => lastLine(l) === `sophia> ${input}`);
+    // Narrower than the row: tmux splits it over two rows, and the block
+    // is drawn again at the new width.
+    await pane.resize(30);
+    await chat.say("narrow");
+    await pane.waitFor("the input", (l) => lastLine(l) === `sophia> ${input}`);
+    const lines = await chat.assertSaid();
+    assert.equal(
+      lines.filter((line) => status.test(line)).length,
+      1,
+      `one progress row, no piece of the old one\n${lines.join("\n")}`,
+    );
+    jojo.client.post({ t: "file_cancel", xfer, reason: "test over" });
+    await chat.send(input);
+  },
+});
