@@ -99,6 +99,23 @@ function shownLine(line: string, end = line.length): string {
   return sanitizeForTerminal(line.slice(0, end));
 }
 
+/**
+ * The typed line as drawn up to the cursor, or up to the end of the
+ * sequence the cursor is in when that part alone is shown otherwise: an
+ * emoji's ZWJ or a flag's tags cut off from the rest are made visible, so
+ * the part would take more columns than it takes in the line as drawn, and
+ * the cursor (and the row the block is erased from) would be put wrong. A
+ * terminal cannot put its cursor inside such a sequence anyway.
+ */
+function shownToCursor(line: string, cursor: number): string {
+  const whole = shownLine(line);
+  for (let end = cursor;;) {
+    const before = shownLine(line, end);
+    if (end >= line.length || whole.startsWith(before)) return before;
+    end += (line.codePointAt(end) ?? 0) > 0xffff ? 2 : 1;
+  }
+}
+
 /** Rows a logical line `width` columns wide takes (at least one). */
 function rowsOf(width: number, columns: number): number {
   return Math.max(1, Math.ceil(width / columns));
@@ -147,7 +164,11 @@ export function layoutBlock(
     top += rowsOf(advance(0, fitRow(status, drawnCols), cols), cols);
   }
   const start = advance(0, block.prompt, cols);
-  const atCursor = advance(start, shownLine(block.line, block.cursor), cols);
+  const atCursor = advance(
+    start,
+    shownToCursor(block.line, block.cursor),
+    cols,
+  );
   const end = advance(start, shownLine(block.line), cols);
   // At the very end of a full row the cursor sits at the start of the next
   // one (drawBlock puts it there), which is then part of the block.

@@ -83,6 +83,17 @@ Deno.test("layoutBlock moves a wide character that would straddle the edge", () 
   assert.deepEqual(layout, { rows: 2, cursorRow: 1, cursorColumn: 2 });
 });
 
+Deno.test("layoutBlock puts a cursor inside an emoji joined with ZWJ after it, where it is drawn", () => {
+  // Alone, "x...👨\u200d" would show the ZWJ as <U+200D>: past the edge.
+  const line = `${"x".repeat(62)}👨\u200d👩`;
+  assert.deepEqual(layoutBlock(block(line, 62 + 3), 80), {
+    rows: 1,
+    cursorRow: 0,
+    cursorColumn: 74,
+  });
+  assert.equal(eraseBlock(block(line, 62 + 3), 80), "\r\x1b[J");
+});
+
 Deno.test("layoutBlock takes colour escapes in the prompt as no width", () => {
   assert.deepEqual(
     layoutBlock(block("ab", 2, "\x1b[1msophia\x1b[0m> "), 80),

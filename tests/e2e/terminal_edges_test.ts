@@ -171,3 +171,26 @@ Deno.test({
     await chat.send(input);
   },
 });
+
+Deno.test({
+  name:
+    "terminal: the cursor moved into an emoji joined with ZWJ keeps the line above the input",
+  ignore: !TMUX,
+  async fn() {
+    await using chat = await chatPane(80);
+    const { pane } = chat;
+    await chat.say("the line above the input");
+    // 8 + 62 + 4 columns: one row. The cursor between the ZWJ and the
+    // second emoji: that part of the line alone would show the ZWJ as
+    // <U+200D>, 8 columns more, past the edge.
+    const input = `${"x".repeat(62)}👨\u200d👩`;
+    await pane.type(input);
+    await pane.waitFor("the input", (l) => lastLine(l) === `sophia> ${input}`);
+    await pane.keys("Left");
+    await chat.say("a line while the cursor is in the emoji");
+    await pane.waitFor("the input", (l) => lastLine(l) === `sophia> ${input}`);
+    await chat.assertSaid();
+    await pane.keys("End");
+    await chat.send(input);
+  },
+});
