@@ -214,8 +214,18 @@ export function eraseBlock(
   drawnColumns = columns,
 ): string {
   const { cursorRow } = layoutBlock(block, columns, drawnColumns);
-  return `${cursorRow > 0 ? `${ESC}[${cursorRow}A` : ""}\r${ESC}[J`;
+  return `${cursorRow > 0 ? `${ESC}[${cursorRow}A` : ""}${CLEAR_DOWN}`;
 }
+
+/**
+ * Clears from the start of the cursor's row to the end of the screen. Not
+ * `\r ESC[J` alone: from the top left corner (a block at the top of the
+ * screen, after Ctrl-L or when it fills the screen) that clears the whole
+ * screen, which tmux (scroll-on-clear) first scrolls into the scrollback, a
+ * stale copy of the block above every line printed next. The row, then
+ * from its second column down, are the same cells.
+ */
+const CLEAR_DOWN = `\r${ESC}[K${ESC}[2G${ESC}[J\r`;
 
 /** Whether `block` ends exactly at the right edge (drawBlock then wraps it). */
 function endsAtEdge(block: InputBlock, columns: number): boolean {

@@ -563,9 +563,9 @@ class ReadlineTerminal implements Terminal {
   }
 
   #clearScreen(): void {
-    // The visible screen only: the scrollback keeps what was said.
-    this.#drawn = null;
-    process.stdout.write("\x1b[H\x1b[J");
+    // The visible screen only: the scrollback keeps what was said (tmux
+    // and others scroll the cleared screen into it), not the block.
+    process.stdout.write(`${this.#erase()}\x1b[H\x1b[J`);
     this.#queueRender();
   }
 

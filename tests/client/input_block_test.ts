@@ -13,6 +13,9 @@ import {
   updateBlock,
 } from "../../src/client/input_block.ts";
 
+/** What erasing writes once the cursor is on the block's first row. */
+const CLEAR = "\r\x1b[K\x1b[2G\x1b[J\r";
+
 const block = (
   line: string,
   cursor = line.length,
@@ -91,7 +94,7 @@ Deno.test("layoutBlock puts a cursor inside an emoji joined with ZWJ after it, w
     cursorRow: 0,
     cursorColumn: 74,
   });
-  assert.equal(eraseBlock(block(line, 62 + 3), 80), "\r\x1b[J");
+  assert.equal(eraseBlock(block(line, 62 + 3), 80), CLEAR);
 });
 
 Deno.test("layoutBlock takes colour escapes in the prompt as no width", () => {
@@ -128,21 +131,21 @@ Deno.test("drawBlock makes a line ending at the edge wrap at once", () => {
 Deno.test("eraseBlock goes up to the block's first row at the width now", () => {
   const typed = block("x".repeat(150));
   // Drawn 60 wide, the cursor is on the third row.
-  assert.equal(eraseBlock(typed, 60), "\x1b[2A\r\x1b[J");
+  assert.equal(eraseBlock(typed, 60), `\x1b[2A${CLEAR}`);
   // Rewrapped 100 wide by the terminal, on the second; 45 wide, the fourth.
-  assert.equal(eraseBlock(typed, 100), "\x1b[1A\r\x1b[J");
-  assert.equal(eraseBlock(typed, 45), "\x1b[3A\r\x1b[J");
-  assert.equal(eraseBlock(block("hi"), 80), "\r\x1b[J");
+  assert.equal(eraseBlock(typed, 100), `\x1b[1A${CLEAR}`);
+  assert.equal(eraseBlock(typed, 45), `\x1b[3A${CLEAR}`);
+  assert.equal(eraseBlock(block("hi"), 80), CLEAR);
 });
 
 Deno.test("eraseBlock counts a status row drawn wider over the rows a narrower terminal split it into", () => {
   // 70 columns drawn 80 wide: one row; tmux splits it over three of 30.
   const typed = block("hi", 2, "> ", ["s".repeat(70)]);
-  assert.equal(eraseBlock(typed, 30, 80), "\x1b[3A\r\x1b[J");
-  assert.equal(eraseBlock(typed, 80, 80), "\x1b[1A\r\x1b[J");
+  assert.equal(eraseBlock(typed, 30, 80), `\x1b[3A${CLEAR}`);
+  assert.equal(eraseBlock(typed, 80, 80), `\x1b[1A${CLEAR}`);
   assert.equal(
     updateBlock(typed, 80, typed, 30),
-    "\x1b[3A\r\x1b[J" + drawBlock(typed, 30),
+    `\x1b[3A${CLEAR}` + drawBlock(typed, 30),
   );
 });
 
@@ -183,7 +186,7 @@ Deno.test("updateBlock draws again after an edit, a new width or a status", () =
     updateBlock(null, 80, block("hi"), 80),
     drawBlock(block("hi"), 80),
   );
-  assert.equal(updateBlock(block("hi"), 80, null, 80), "\r\x1b[J");
+  assert.equal(updateBlock(block("hi"), 80, null, 80), CLEAR);
 });
 
 Deno.test("commitBlock ends the typed line with a line break", () => {
@@ -194,14 +197,14 @@ Deno.test("commitBlock ends the typed line with a line break", () => {
   // With a status row, the line is written again without it.
   assert.equal(
     commitBlock(block("hi", 2, "sophia> ", ["50%"]), 80, "sophia> ", "hi", 80),
-    "\x1b[1A\r\x1b[Jsophia> hi\r\n",
+    `\x1b[1A${CLEAR}sophia> hi\r\n`,
   );
   // A line that ended at the edge left the cursor on a fresh row: written
   // again, so that row does not stay as an empty line.
   const full = "x".repeat(52);
   assert.equal(
     commitBlock(block(full), 60, "sophia> ", full, 60),
-    `\x1b[1A\r\x1b[Jsophia> ${full}\r\n`,
+    `\x1b[1A${CLEAR}sophia> ${full}\r\n`,
   );
   assert.equal(commitBlock(null, 80, "> ", "hi", 80), "> hi\r\n");
 });

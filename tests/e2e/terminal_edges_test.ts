@@ -194,3 +194,38 @@ Deno.test({
     await chat.send(input);
   },
 });
+
+Deno.test({
+  name:
+    "terminal: after Ctrl-L, lines that arrive leave no copy of the input in the scrollback",
+  ignore: !TMUX,
+  async fn() {
+    await using chat = await chatPane(80);
+    const { pane } = chat;
+    await chat.say("before the clear");
+    const input = "typed before ctrl-l";
+    await pane.type(input);
+    await pane.waitFor("the input", (l) => lastLine(l) === `sophia> ${input}`);
+    // The block is at the top of the screen: erasing it from there must not
+    // clear the whole screen, which tmux scrolls into the scrollback.
+    await pane.keys("C-l");
+    const deadline = Date.now() + 15_000;
+    // Polling the screen (not the scrollback) until the input is on top.
+    while (
+      !(await pane.tmux("capture-pane", "-p")).startsWith(`sophia> ${input}`)
+    ) {
+      if (Date.now() > deadline) throw new Error("the screen was not cleared");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await chat.say("after the clear");
+    await chat.say("and another");
+    await pane.waitFor("the input", (l) => lastLine(l) === `sophia> ${input}`);
+    const lines = await chat.assertSaid();
+    assert.equal(
+      lines.filter((line) => line === `sophia> ${input}`).length,
+      1,
+      lines.join("\n"),
+    );
+    await chat.send(input);
+  },
+});
