@@ -146,9 +146,102 @@ export function fitRow(text: string, columns: number): string {
 }
 
 /**
- * Where everything is when `block` is drawn `columns` wide, or was drawn
- * `drawnColumns` wide and the terminal rewrapped it to `columns`: a status
- * row is cut to the width it was drawn at, and a terminal that reflows
+ * What drawing a block writes: its status rows cut to the width, then the
+ * input (the prompt and the line, or only some of their rows) and the
+ * cursor as an index into it.
+ */
+interface Drawing {
+  readonly status: readonly string[];
+  readonly input: string;
+  readonly cursor: number;
+  /** The input is only the rows around the cursor: the rest did not fit. */
+  readonly windowed: boolean;
+}
+
+/** The index in `text` where each row begins when laid out `columns` wide. */
+function rowStarts(text: string, columns: number): number[] {
+  const starts = [0];
+  let offset = 0;
+  let index = 0;
+  for (const token of text.split(CSI_SPLIT)) {
+    if (token.startsWith(ESC)) {
+      index += token.length;
+      continue;
+    }
+    for (const char of token) {
+      const width = charWidth(char);
+      if (width === 2 && offset % columns === columns - 1) offset++;
+      // A zero-width character stays on the row of the one it goes with.
+      if (width > 0 && offset > 0 && offset % columns === 0) {
+        starts.push(index);
+      }
+      offset += width;
+      index += char.length;
+    }
+  }
+  return starts;
+}
+
+/**
+ * What drawing `block` `columns` wide on a screen `height` rows high
+ * writes. An input taller than the screen is cut to the rows around the
+ * cursor: the terminal scrolls rows drawn above its top into the scrollback,
+ * where the cursor cannot go to erase them, and each line printed above the
+ * input would leave a stale copy of them behind.
+ */
+function drawingOf(
+  block: InputBlock,
+  columns: number,
+  height: number,
+): Drawing {
+  const status = block.status.map((row) => fitRow(row, columns));
+  const input = block.prompt + shownLine(block.line);
+  const cursor = block.prompt.length +
+    shownToCursor(block.line, block.cursor).length;
+  let top = 0;
+  for (const row of status) top += rowsOf(advance(0, row, columns), columns);
+  const rows = Math.floor(advance(0, input, columns) / columns) + 1;
+  if (top + rows <= height) return { status, input, cursor, windowed: false };
+  // A row fewer: the last row kept is full, and drawBlock then wraps the
+  // cursor onto a fresh row.
+  const keep = Math.max(1, height - top - 1);
+  const cursorRow = Math.floor(
+    advance(0, input.slice(0, cursor), columns) / columns,
+  );
+  const first = Math.max(0, Math.min(cursorRow, rows - keep));
+  const starts = rowStarts(input, columns);
+  const from = starts[first] ?? input.length;
+  const to = starts[first + keep] ?? input.length;
+  return {
+    status,
+    input: input.slice(from, to),
+    cursor: Math.max(from, Math.min(cursor, to)) - from,
+    windowed: true,
+  };
+}
+
+/** Where everything in `drawing` is, laid out `columns` wide. */
+function layoutOf(drawing: Drawing, columns: number): BlockLayout {
+  let top = 0;
+  for (const row of drawing.status) {
+    top += rowsOf(advance(0, row, columns), columns);
+  }
+  const atCursor = advance(0, drawing.input.slice(0, drawing.cursor), columns);
+  const end = advance(0, drawing.input, columns);
+  // At the very end of a full row the cursor sits at the start of the next
+  // one (drawBlock puts it there), which is then part of the block.
+  return {
+    rows: top + Math.floor(end / columns) + 1,
+    cursorRow: top + Math.floor(atCursor / columns),
+    cursorColumn: atCursor % columns,
+  };
+}
+
+/**
+ * Where everything is when `block` is drawn `columns` wide on a screen
+ * `height` rows high, or was drawn `drawnColumns` wide and the terminal
+ * rewrapped it to `columns`: what was drawn stays as it was cut to the width
+ * then (a status row, the rows of a tall input), and a terminal that reflows
  * splits a row that no longer fits (tmux does, though the row ended with a
  * line break).
  */
@@ -156,42 +249,31 @@ export function layoutBlock(
   block: InputBlock,
   columns: number,
   drawnColumns = columns,
+  height = Infinity,
 ): BlockLayout {
-  const cols = Math.max(1, columns);
-  const drawnCols = Math.max(1, drawnColumns);
-  let top = 0;
-  for (const status of block.status) {
-    top += rowsOf(advance(0, fitRow(status, drawnCols), cols), cols);
-  }
-  const start = advance(0, block.prompt, cols);
-  const atCursor = advance(
-    start,
-    shownToCursor(block.line, block.cursor),
-    cols,
+  return layoutOf(
+    drawingOf(block, Math.max(1, drawnColumns), height),
+    Math.max(1, columns),
   );
-  const end = advance(start, shownLine(block.line), cols);
-  // At the very end of a full row the cursor sits at the start of the next
-  // one (drawBlock puts it there), which is then part of the block.
-  const inputRows = Math.floor(end / cols) + 1;
-  return {
-    rows: top + inputRows,
-    cursorRow: top + Math.floor(atCursor / cols),
-    cursorColumn: atCursor % cols,
-  };
 }
 
 /**
  * Draws `block` from the start of the current row (which must be where the
- * block begins) and leaves the cursor where the user's cursor is.
+ * block begins) and leaves the cursor where the user's cursor is. `height`:
+ * the screen's, which a taller input is cut to (drawingOf).
  */
-export function drawBlock(block: InputBlock, columns: number): string {
+export function drawBlock(
+  block: InputBlock,
+  columns: number,
+  height = Infinity,
+): string {
   const cols = Math.max(1, columns);
-  const layout = layoutBlock(block, cols);
+  const drawing = drawingOf(block, cols, height);
+  const layout = layoutOf(drawing, cols);
   let out = "";
-  for (const status of block.status) out += `${fitRow(status, cols)}\r\n`;
-  const input = block.prompt + shownLine(block.line);
-  out += input;
-  const end = advance(0, input, cols);
+  for (const status of drawing.status) out += `${status}\r\n`;
+  out += drawing.input;
+  const end = advance(0, drawing.input, cols);
   // A line that ends exactly at the right edge leaves the cursor pending
   // there; a space makes the terminal wrap now, so the cursor can move to
   // the next row like everywhere else (readline does the same).
@@ -206,14 +288,15 @@ export function drawBlock(block: InputBlock, columns: number): string {
  * Erases a drawn `block` from the cursor (wherever drawBlock left it), leaving
  * the cursor at the start of the block's first row. `columns` is the width
  * now: a terminal that reflowed the block rewrapped it to that width;
- * `drawnColumns` the width it was drawn at.
+ * `drawnColumns` and `drawnHeight` the screen's size when it was drawn.
  */
 export function eraseBlock(
   block: InputBlock,
   columns: number,
   drawnColumns = columns,
+  drawnHeight = Infinity,
 ): string {
-  const { cursorRow } = layoutBlock(block, columns, drawnColumns);
+  const { cursorRow } = layoutBlock(block, columns, drawnColumns, drawnHeight);
   return `${cursorRow > 0 ? `${ESC}[${cursorRow}A` : ""}${CLEAR_DOWN}`;
 }
 
@@ -226,6 +309,11 @@ export function eraseBlock(
  * from its second column down, are the same cells.
  */
 const CLEAR_DOWN = `\r${ESC}[K${ESC}[2G${ESC}[J\r`;
+
+/** Whether `block` is drawn whole (not cut to the screen's height). */
+function whole(block: InputBlock, columns: number, height: number): boolean {
+  return !drawingOf(block, columns, height).windowed;
+}
 
 /** Whether `block` ends exactly at the right edge (drawBlock then wraps it). */
 function endsAtEdge(block: InputBlock, columns: number): boolean {
@@ -258,8 +346,9 @@ function appended(
 }
 
 /**
- * Turns the block on screen from `drawn` (drawn `drawnColumns` wide, or null
- * for none) into `next` (or null for none), `columns` wide now. Typing at the
+ * Turns the block on screen from `drawn` (drawn `drawnColumns` wide on a
+ * screen `drawnHeight` rows high, or null for none) into `next` (or null for
+ * none), on a screen `columns` wide and `height` high now. Typing at the
  * end of the line only writes what was typed, as readline does; anything else
  * erases the block and draws it again.
  */
@@ -268,19 +357,24 @@ export function updateBlock(
   drawnColumns: number,
   next: InputBlock | null,
   columns: number,
+  height = Infinity,
+  drawnHeight = height,
 ): string {
   const cols = Math.max(1, columns);
-  if (drawn === null) return next === null ? "" : drawBlock(next, cols);
-  if (next === null) return eraseBlock(drawn, cols, drawnColumns);
-  const typed = drawnColumns === cols ? appended(drawn, next) : null;
-  if (typed === null) {
-    return eraseBlock(drawn, cols, drawnColumns) + drawBlock(next, cols);
-  }
+  if (drawn === null) return next === null ? "" : drawBlock(next, cols, height);
+  const erase = eraseBlock(drawn, cols, drawnColumns, drawnHeight);
+  if (next === null) return erase;
+  const typed = drawnColumns === cols &&
+      whole(drawn, cols, drawnHeight) && whole(next, cols, height)
+    ? appended(drawn, next)
+    : null;
+  if (typed === null) return erase + drawBlock(next, cols, height);
   return typed + (typed !== "" && endsAtEdge(next, cols) ? " \r" : "");
 }
 
 /**
- * Enter: the block (`drawn`, drawn `drawnColumns` wide) becomes the line as
+ * Enter: the block (`drawn`, drawn `drawnColumns` wide on a screen
+ * `drawnHeight` rows high) becomes the line as
  * it stays on screen, `prompt` and `line`, and the cursor goes to the start of
  * the next row. When the line was typed at the end, only the rest of it and
  * the line break are written.
@@ -291,10 +385,12 @@ export function commitBlock(
   prompt: string,
   line: string,
   columns: number,
+  drawnHeight = Infinity,
 ): string {
   const cols = Math.max(1, columns);
   const done: InputBlock = { status: [], prompt, line, cursor: line.length };
-  const typed = drawn !== null && drawnColumns === cols
+  const typed = drawn !== null && drawnColumns === cols &&
+      whole(drawn, cols, drawnHeight)
     ? appended(drawn, done)
     : null;
   // A line drawn ending at the edge was wrapped onto a fresh row (drawBlock),
@@ -303,7 +399,9 @@ export function commitBlock(
   if (typed !== null && !stranded) {
     return `${typed}\r\n`;
   }
-  return (drawn === null ? "" : eraseBlock(drawn, cols, drawnColumns)) +
+  return (drawn === null
+    ? ""
+    : eraseBlock(drawn, cols, drawnColumns, drawnHeight)) +
     committedLine(prompt, line);
 }
 

@@ -142,6 +142,15 @@ function columnsNow(): number {
   }
 }
 
+/** The terminal's height now: an input block taller is cut to fit (input_block.ts). */
+function rowsNow(): number {
+  try {
+    return Deno.consoleSize().rows || Infinity;
+  } catch {
+    return Infinity;
+  }
+}
+
 /**
  * Where readline writes on a terminal. Its writes are not shown: each one
  * only says the line may have changed, and the block is drawn again.
@@ -180,6 +189,8 @@ class ReadlineTerminal implements Terminal {
   #drawn: InputBlock | null = null;
   /** The width it was drawn at. */
   #drawnColumns = 0;
+  /** The screen's height then. */
+  #drawnHeight = Infinity;
   #renderQueued = false;
   #closed = false;
   /** Keys pressed so far; a second Tab in a row lists the completions. */
@@ -525,7 +536,7 @@ class ReadlineTerminal implements Terminal {
     this.#drawn = null;
     return drawn === null
       ? ""
-      : eraseBlock(drawn, columnsNow(), this.#drawnColumns);
+      : eraseBlock(drawn, columnsNow(), this.#drawnColumns, this.#drawnHeight);
   }
 
   /** Draws the block from the cursor (where it begins). */
@@ -533,7 +544,10 @@ class ReadlineTerminal implements Terminal {
     const block = this.#block();
     this.#drawn = block;
     this.#drawnColumns = columnsNow();
-    return block === null ? "" : drawBlock(block, this.#drawnColumns);
+    this.#drawnHeight = rowsNow();
+    return block === null
+      ? ""
+      : drawBlock(block, this.#drawnColumns, this.#drawnHeight);
   }
 
   #queueRender(): void {
@@ -544,9 +558,18 @@ class ReadlineTerminal implements Terminal {
       if (this.#closed) return;
       const next = this.#block();
       const columns = columnsNow();
-      const out = updateBlock(this.#drawn, this.#drawnColumns, next, columns);
+      const height = rowsNow();
+      const out = updateBlock(
+        this.#drawn,
+        this.#drawnColumns,
+        next,
+        columns,
+        height,
+        this.#drawnHeight,
+      );
       this.#drawn = next;
       this.#drawnColumns = columns;
+      this.#drawnHeight = height;
       if (out !== "") process.stdout.write(out);
     });
   }
@@ -556,7 +579,14 @@ class ReadlineTerminal implements Terminal {
     const columns = columnsNow();
     const prompt = this.#questionPrompt ?? this.#prompt;
     process.stdout.write(
-      commitBlock(this.#drawn, this.#drawnColumns, prompt, line, columns),
+      commitBlock(
+        this.#drawn,
+        this.#drawnColumns,
+        prompt,
+        line,
+        columns,
+        this.#drawnHeight,
+      ),
     );
     this.#drawn = null;
     this.#queueRender();

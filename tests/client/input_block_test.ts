@@ -149,6 +149,33 @@ Deno.test("eraseBlock counts a status row drawn wider over the rows a narrower t
   );
 });
 
+Deno.test("drawBlock cuts an input taller than the screen to the rows around the cursor", () => {
+  // 8 + 500 columns: 13 rows of 40, on a screen of 10. Nine are drawn (a
+  // full last row wraps the cursor onto a tenth), the last ones.
+  const tall = block("y".repeat(500));
+  assert.equal(drawBlock(tall, 40, 10), `${"y".repeat(348)}\x1b[29G`);
+  assert.equal(eraseBlock(tall, 40, 40, 10), `\x1b[8A${CLEAR}`);
+  // The cursor at the start: the first ones, with the prompt.
+  const start = block("y".repeat(500), 0);
+  assert.equal(
+    drawBlock(start, 40, 10),
+    `sophia> ${"y".repeat(352)} \r\x1b[9A\x1b[9G`,
+  );
+  assert.equal(eraseBlock(start, 40, 40, 10), CLEAR);
+  // Typing is drawn again, not appended; Enter writes the whole line.
+  const more = block("y".repeat(501));
+  assert.equal(
+    updateBlock(tall, 40, more, 40, 10),
+    eraseBlock(tall, 40, 40, 10) + drawBlock(more, 40, 10),
+  );
+  assert.equal(
+    commitBlock(tall, 40, "sophia> ", tall.line, 40, 10),
+    `\x1b[8A${CLEAR}` + committedLine("sophia> ", tall.line),
+  );
+  // A screen it fits on shows it whole.
+  assert.equal(drawBlock(tall, 40, 13), drawBlock(tall, 40));
+});
+
 Deno.test("printedText ends every line at the left edge", () => {
   assert.equal(printedText("a\nb"), "a\r\nb\r\n");
   assert.equal(printedText("a\r\nb"), "a\r\nb\r\n");

@@ -229,3 +229,49 @@ Deno.test({
     await chat.send(input);
   },
 });
+
+/** Text that shows where it was cut or garbled: numbered words. */
+function typed(length: number, tag: string): string {
+  let text = "";
+  for (let i = 0; text.length < length; i++) text += `${tag}${i} `;
+  return text.slice(0, length - 1) + ".";
+}
+
+Deno.test({
+  name:
+    "terminal: an input taller than the screen leaves no copy of its rows above the lines that arrive, and is sent whole",
+  ignore: !TMUX,
+  async fn() {
+    // 8 + 700 columns: 18 rows of 40 on a screen of 12.
+    await using chat = await chatPane(40, 12);
+    const { pane } = chat;
+    const input = typed(700, "t");
+    await pane.type(input);
+    await pane.waitFor(
+      "the end of the input",
+      (l) => lastLine(l)?.endsWith(input.slice(-12)) ?? false,
+    );
+    await chat.say("one");
+    await chat.say("two");
+    // Back to its start, where a word is put in: the rows around the
+    // cursor are shown.
+    await pane.keys("Home");
+    await pane.type("X");
+    await chat.say("three");
+    await pane.keys("End");
+    await chat.say("four");
+    await chat.assertSaid();
+    await chat.send(`X${input}`);
+    await pane.waitFor("the new prompt", (l) => lastLine(l) === "sophia>");
+    const lines = await chat.assertSaid();
+    // The line sent stays on screen once, whole, and nothing else of it (40
+    // characters are more than a row of the reply quoting it holds).
+    const part = input.slice(100, 140);
+    assert.equal(
+      lines.filter((line) => line.includes(part)).length,
+      1,
+      lines.join("\n"),
+    );
+    assert.ok(lines.includes(`sophia> X${input}`), lines.join("\n"));
+  },
+});
