@@ -55,6 +55,8 @@ const EMOJI = /^\p{Emoji_Presentation}$/u;
  */
 export function charWidth(char: string): 0 | 1 | 2 {
   const code = char.codePointAt(0) ?? 0;
+  // Fast path: Latin text, measured at every key on lines of thousands.
+  if (code >= 0x20 && code < 0x300) return 1;
   if (ZERO_WIDTH.test(char)) return 0;
   if (
     (code >= 0x1100 && code <= 0x115f) ||
@@ -107,8 +109,12 @@ function shownLine(line: string, end = line.length): string {
  * the cursor (and the row the block is erased from) would be put wrong. A
  * terminal cannot put its cursor inside such a sequence anyway.
  */
-function shownToCursor(line: string, cursor: number): string {
-  const whole = shownLine(line);
+function shownToCursor(
+  line: string,
+  cursor: number,
+  whole = shownLine(line),
+): string {
+  if (cursor >= line.length) return whole;
   for (let end = cursor;;) {
     const before = shownLine(line, end);
     if (end >= line.length || whole.startsWith(before)) return before;
@@ -194,10 +200,25 @@ function drawingOf(
   columns: number,
   height: number,
 ): Drawing {
+  // Each block is drawn, then erased or compared with the next one: measured
+  // once (a line of thousands of characters is measured at every key).
+  const key = `${columns}x${height}`;
+  const known = drawings.get(block);
+  if (known?.key === key) return known.drawing;
+  const drawing = measure(block, columns, height);
+  drawings.set(block, { key, drawing });
+  return drawing;
+}
+
+/** The last drawing worked out for each block, and for what screen. */
+const drawings = new WeakMap<InputBlock, { key: string; drawing: Drawing }>();
+
+function measure(block: InputBlock, columns: number, height: number): Drawing {
   const status = block.status.map((row) => fitRow(row, columns));
-  const input = block.prompt + shownLine(block.line);
+  const shown = shownLine(block.line);
+  const input = block.prompt + shown;
   const cursor = block.prompt.length +
-    shownToCursor(block.line, block.cursor).length;
+    shownToCursor(block.line, block.cursor, shown).length;
   let top = 0;
   for (const row of status) top += rowsOf(advance(0, row, columns), columns);
   const rows = Math.floor(advance(0, input, columns) / columns) + 1;
@@ -362,13 +383,13 @@ export function updateBlock(
 ): string {
   const cols = Math.max(1, columns);
   if (drawn === null) return next === null ? "" : drawBlock(next, cols, height);
-  const erase = eraseBlock(drawn, cols, drawnColumns, drawnHeight);
-  if (next === null) return erase;
+  const erase = () => eraseBlock(drawn, cols, drawnColumns, drawnHeight);
+  if (next === null) return erase();
   const typed = drawnColumns === cols &&
       whole(drawn, cols, drawnHeight) && whole(next, cols, height)
     ? appended(drawn, next)
     : null;
-  if (typed === null) return erase + drawBlock(next, cols, height);
+  if (typed === null) return erase() + drawBlock(next, cols, height);
   return typed + (typed !== "" && endsAtEdge(next, cols) ? " \r" : "");
 }
 
