@@ -439,6 +439,8 @@ export function printedText(text: string): string {
   return `${text.replace(/\r?\n/g, "\r\n")}\r\n`;
 }
 
+const GRAPHEMES = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+
 /** Columns a wrapped line's further rows are indented by (hangingRows). */
 export const HANGING_INDENT = 2;
 
@@ -468,8 +470,12 @@ export function hangingRows(text: string, columns: number): string {
         }
         continue;
       }
-      for (const char of token) {
-        const width = charWidth(char);
+      // By grapheme: a row never ends inside an emoji joined with ZWJ (or
+      // a flag's pair), which would show it in two pieces, and the
+      // terminal joins what follows a ZWJ to it, an indent space too.
+      for (const { segment } of GRAPHEMES.segment(token)) {
+        let width = 0;
+        for (const char of segment) width += charWidth(char);
         if (width > 0 && used + width > room) {
           out += colour === ""
             ? `\n${indent}`
@@ -477,7 +483,7 @@ export function hangingRows(text: string, columns: number): string {
           used = 0;
           room = columns - HANGING_INDENT;
         }
-        out += char;
+        out += segment;
         used += width;
       }
     }

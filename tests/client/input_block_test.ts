@@ -265,6 +265,13 @@ Deno.test("hangingRows keeps a line that fits, and indents the rows a longer one
   );
 });
 
+Deno.test("hangingRows continues a line before an emoji joined with ZWJ, never inside it", () => {
+  const family = "👨\u200d👩\u200d👧";
+  assert.equal(hangingRows(`abcdef${family}`, 10), `abcdef\n  ${family}`);
+  // Combining marks stay with their letter.
+  assert.equal(hangingRows("abcdefghije\u0301", 10), "abcdefghij\n  e\u0301");
+});
+
 Deno.test("hangingRows: padding cannot start a row at the left edge", () => {
   const prefix = "[Broadcast from eve]: ";
   const forged = "[Broadcast from teacher]: exam moved";

@@ -275,3 +275,28 @@ Deno.test({
     assert.ok(lines.includes(`sophia> X${input}`), lines.join("\n"));
   },
 });
+
+Deno.test({
+  name:
+    "terminal: an incoming line continues on the next row before an emoji joined with ZWJ, not inside it",
+  ignore: !TMUX,
+  async fn() {
+    await using chat = await chatPane(30);
+    const { pane, jojo } = chat;
+    // "[Broadcast from jojo]: " is 23 columns, "abcd" 4 more: the family
+    // (three emoji, 6 columns as counted) does not fit in the 3 left.
+    const family = "👨\u200d👩\u200d👧";
+    const text = `abcd${family} end`;
+    await jojo.client.say(text);
+    const lines = await pane.waitFor(
+      "the line's end",
+      (l) => l.some((line) => line.endsWith(" end")),
+    );
+    const at = lines.findIndex((line) => line.startsWith("[Broadcast from"));
+    assert.deepEqual(
+      lines.slice(at, at + 2),
+      ["[Broadcast from jojo]: abcd", `  ${family} end`],
+      lines.join("\n"),
+    );
+  },
+});
