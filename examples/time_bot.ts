@@ -1,5 +1,5 @@
 // Answers !time in group haha; run it with the chat command it drives:
-//   deno run --allow-run time_bot.ts chat connect HOST --user timebot --json
+//   deno run --allow-run time_bot.ts chat connect HOST --pub public.pem --user timebot --json
 const [program, ...args] = Deno.args;
 const io = { args, stdin: "piped", stdout: "piped" } as const;
 const chat = new Deno.Command(program!, io).spawn();
