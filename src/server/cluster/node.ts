@@ -202,18 +202,16 @@ export class ClusterNode implements ClusterPort {
       }
     });
     (async () => {
-      const recorded = await this.#names.recordOlderBindings();
-      if (recorded !== null) {
-        this.#log(
-          `cluster: recorded ${recorded} names bound before look-alikes were checked across nodes`,
-        );
-      }
-      const groups = await this.#names.recordOlderGroups(this.#groupsBucket);
-      if (groups !== null) {
-        this.#log(
-          `cluster: recorded ${groups} groups made before look-alikes were checked across nodes`,
-        );
-      }
+      const names = olderRecordsLine(
+        await this.#names.recordOlderBindings(),
+        "name",
+      );
+      if (names !== null) this.#log(names);
+      const groups = olderRecordsLine(
+        await this.#names.recordOlderGroups(this.#groupsBucket),
+        "group",
+      );
+      if (groups !== null) this.#log(groups);
     })().catch((error) => {
       if (!this.#closing) {
         this.#log(
@@ -331,4 +329,20 @@ export class ClusterNode implements ClusterPort {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * What the operator is told of the names (or groups) this node recorded as
+ * taken before look-alikes were checked across nodes; null when another node
+ * did it already, or when there was none: the first node of a new cluster
+ * said `recorded 0 ...` twice, which told a newcomer nothing but to worry.
+ */
+export function olderRecordsLine(
+  recorded: number | null,
+  what: "name" | "group",
+): string | null {
+  if (recorded === null || recorded === 0) return null;
+  const noun = recorded === 1 ? what : `${what}s`;
+  const done = what === "name" ? "bound" : "made";
+  return `cluster: recorded ${recorded} ${noun} ${done} before look-alikes were checked across nodes`;
 }
