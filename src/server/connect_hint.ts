@@ -104,12 +104,18 @@ export function connectTarget(address: string, port: number): string {
   return port === DEFAULT_PORT ? host : `${host}:${port}`;
 }
 
+/**
+ * The command that runs `chat connect` the way this program runs: from the
+ * sources, connecting has a task of its own, with only the permissions it
+ * needs.
+ */
+export function connectCommand(launcher: Launcher): string {
+  return launcher === "executable" ? "chat connect" : "deno task connect";
+}
+
 /** The hint's lines, ready to print. */
 export function connectHint(hint: ConnectHint): string[] {
-  // Connecting has a task of its own, with only the permissions it needs.
-  const program = hint.launcher === "executable"
-    ? "chat connect"
-    : "deno task connect";
+  const program = connectCommand(hint.launcher);
   const keygen = chatCommand(hint.launcher, "keygen");
   const addresses = reachableAddresses(hint.host, hint.interfaces);
   const targets = addresses.length === 0

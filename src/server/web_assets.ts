@@ -10,6 +10,7 @@
  */
 
 import { WEB_ASSETS } from "../web/assets.gen.ts";
+import { connectCommand, type Launcher } from "./connect_hint.ts";
 
 export interface WebAnswer {
   status: 200 | 304 | 307 | 404;
@@ -85,9 +86,16 @@ export function webAnswer(
   };
 }
 
-/** What a server that serves no page (`chat serve --no-web`) says instead. */
-export const NO_WEB_PAGE =
-  "This chat server serves no web page (it was started with --no-web). Join it with the terminal client: chat connect HOST\n";
+/**
+ * What a server that serves no page (`chat serve --no-web`) says instead,
+ * with the client's command as it runs here (`deno task connect` from the
+ * sources, where there is no `chat` to run).
+ */
+export function noWebPage(launcher: Launcher = "executable"): string {
+  return `This chat server serves no web page (it was started with --no-web). Join it with the terminal client: ${
+    connectCommand(launcher)
+  } HOST\n`;
+}
 
 /**
  * The answer of a server started with `--no-web` to a request for one of
@@ -97,15 +105,17 @@ export const NO_WEB_PAGE =
 export function noWebAnswer(
   method: string | undefined,
   url: string | undefined,
+  launcher: Launcher = "executable",
 ): WebAnswer | null {
   if (method !== "GET" && method !== "HEAD") return null;
   if (assetAt(url ?? "") === null) return null;
-  const body = method === "HEAD" ? "" : NO_WEB_PAGE;
+  const page = noWebPage(launcher);
+  const body = method === "HEAD" ? "" : page;
   return {
     status: 404,
     headers: {
       "content-type": "text/plain; charset=utf-8",
-      "content-length": String(new TextEncoder().encode(NO_WEB_PAGE).length),
+      "content-length": String(new TextEncoder().encode(page).length),
       "x-content-type-options": "nosniff",
       "connection": "close",
     },

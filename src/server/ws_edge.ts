@@ -225,7 +225,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         request.url,
         request.headers["if-none-match"],
       )
-      : noWebAnswer(request.method, request.url));
+      : noWebAnswer(request.method, request.url, launcher));
     if (web !== null) {
       response.writeHead(web.status, web.headers);
       response.end(web.body);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import {
-  NO_WEB_PAGE,
   noWebAnswer,
+  noWebPage,
   secureRedirect,
   WEB_HEADERS,
   webAnswer,
@@ -85,7 +85,8 @@ Deno.test("startServer serves the web page with a CSP forbidding inline script, 
 Deno.test("noWebAnswer answers the page's paths with a 404 that says why, and leaves the rest to the caller", () => {
   const page = noWebAnswer("GET", "/");
   assert.equal(page?.status, 404);
-  assert.equal(page?.body, NO_WEB_PAGE);
+  assert.equal(page?.body, noWebPage());
+  assert.match(page?.body ?? "", /terminal client: chat connect HOST\n$/);
   assert.equal(noWebAnswer("HEAD", "/app.js")?.body, "");
   assert.equal(noWebAnswer("GET", "/chat"), null);
   assert.equal(noWebAnswer("POST", "/"), null);
@@ -97,7 +98,7 @@ Deno.test("startServer with web: false (chat serve --no-web) serves no page, and
   for (const path of ["/", "/app.js", "/index.html"]) {
     const response = await fetch(`${base}${path}`);
     assert.equal(response.status, 404, path);
-    assert.equal(await response.text(), NO_WEB_PAGE);
+    assert.equal(await response.text(), noWebPage());
   }
   const other = await fetch(`${base}/elsewhere`);
   assert.equal(other.status, 426);
@@ -105,6 +106,27 @@ Deno.test("startServer with web: false (chat serve --no-web) serves no page, and
   const alice = await TestClient.connect(server, "alice");
   assert.equal(alice.client.name, "alice");
   await alice.quit();
+});
+
+// Seen following the README from the sources: the 404 of `deno task start
+// --no-web` told people to run `chat connect`, a command the sources do not
+// have; the server's other hints name `deno task connect` there.
+Deno.test("a server run from the sources with web: false names deno task connect in its 404", async () => {
+  await using server = await startTestServer({
+    web: false,
+    launcher: "sources",
+  });
+  const response = await fetch(`http://127.0.0.1:${server.port}/`);
+  assert.equal(response.status, 404);
+  const text = await response.text();
+  assert.equal(
+    text,
+    "This chat server serves no web page (it was started with --no-web). Join it with the terminal client: deno task connect HOST\n",
+  );
+  assert.equal(
+    response.headers.get("content-length"),
+    String(new TextEncoder().encode(text).byteLength),
+  );
 });
 
 Deno.test("secureRedirect sends a page request for another machine's name to https://, without the query", () => {
