@@ -33,6 +33,7 @@ import type {
 import { briefReason, type ChatClient } from "./chat_client.ts";
 import { ChunkBuffers } from "./chunk_buffers.ts";
 import { fileKeyForOffer } from "./file_key.ts";
+import { askedWhenPassedOn } from "./offer_passed_on.ts";
 import { type SharedKey, withRealName } from "./file_key_share.ts";
 import type { FileSigner } from "../crypto/file_signature.ts";
 import type { RecipientResult, SentFileOutcome } from "./render.ts";
@@ -155,8 +156,9 @@ export class FileSender {
   /**
    * Offers the file at `path`, waits for the recipients' answers (the
    * server's reply comes once all have answered), then sends it to those who
-   * accepted. `onOffered` is called once the offer is on its way, and
-   * `onAnswered` with those who did not take it once all have answered.
+   * accepted. `onOffered` is called once the server has passed the offer
+   * on (never for one it refused outright), and `onAnswered` with those who
+   * did not take it once all have answered.
    * `onAsked`, when given, is called once the server has passed the offer on
    * to its recipients, not refused it outright (a recipient away, say),
    * unless their answers come first: their answer is what `onAnswered` says.
@@ -178,8 +180,16 @@ export class FileSender {
     // Fresh for every offer, so an offer made again (a resume) never
     // seals a chunk under a key and nonce used before.
     const key = newFileKey();
-    try {
+    // "Offering ..." is said once the server has passed the offer on (or
+    // answers come back), never for an offer it refuses outright: `/file
+    // ghost x.txt` said it was offering, then that ghost is not online.
+    let offeredSaid = false;
+    const sayOffered = () => {
+      if (offeredSaid) return;
+      offeredSaid = true;
       onOffered(name, size);
+    };
+    try {
       // The key goes end to end first, so that it is there when the offer is.
       let keyFields: { key?: string; key_id?: string; name?: string } =
         fileKeyForOffer(key);
@@ -213,16 +223,18 @@ export class FileSender {
         ...target,
         ...keyFields,
       });
-      if (onAsked !== undefined || keyLines.length > 0) {
-        askedWhenPassedOn(this.#client, offered, () => {
-          sayKeyLines();
-          onAsked?.();
-        });
-      }
+      askedWhenPassedOn(this.#client, offered, () => {
+        sayOffered();
+        sayKeyLines();
+        onAsked?.();
+      });
       const reply = await offered;
       // Declined by everyone, the offer (with the name, for someone without
       // keys) did go out; any other refusal came before it did.
-      if (reply.t === "error" && reply.code === "declined") sayKeyLines();
+      if (reply.t === "error" && reply.code === "declined") {
+        sayOffered();
+        sayKeyLines();
+      }
       if (reply.t !== "file_ready") {
         return {
           kind: "refused",
@@ -232,6 +244,7 @@ export class FileSender {
           ...(reply.t === "error" ? { code: reply.code } : {}),
         };
       }
+      sayOffered();
       sayKeyLines();
       const xfer = reply.xfer;
       const cipher = await FileCipher.create(key, xfer, size, this.#aead);
@@ -426,25 +439,6 @@ export class FileSender {
     }
     outgoing.wake();
   }
-}
-
-/**
- * Calls `asked` once the server has passed the offer `offered` on to its
- * recipients. The server answers requests in the order they came, but for an
- * offer's reply, which waits for the recipients' answers (PROTOCOL.md 5.2):
- * a ping sent after the offer and answered before it means the offer was not
- * refused outright and waits for them.
- */
-function askedWhenPassedOn(
-  client: ChatClient,
-  offered: Promise<unknown>,
-  asked: () => void,
-): void {
-  let replied = false;
-  void offered.then(() => replied = true);
-  void client.request({ t: "ping" }).then((pong) => {
-    if (pong.t === "pong" && !replied) asked();
-  });
 }
 
 /**

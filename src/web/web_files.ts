@@ -25,6 +25,7 @@ import {
   type SharedKey,
   withRealName,
 } from "../client/file_key_share.ts";
+import { askedWhenPassedOn } from "../client/offer_passed_on.ts";
 import {
   FILE_TAG_BYTES,
   FileCipher,
@@ -99,7 +100,7 @@ export const KEYS_IN_OFFERS: FileKeys = {
 export interface SendCallbacks {
   /** Lines about the file's key (warnings start with "WARNING: "). */
   keyLines?(lines: string[]): void;
-  /** The offer is on its way; the recipients are being asked. */
+  /** The offer reached its recipients: they are being asked. */
   offered(): void;
   /** Everyone answered; `declined` did not take it. */
   answered(declined: Declined[]): void;
@@ -313,14 +314,27 @@ export class WebFiles {
       signer = shared.signer;
       if (shared.lines.length > 0) callbacks.keyLines?.(shared.lines);
     }
-    callbacks.offered();
-    const reply = await this.#client.request({
+    // Said once the offer reached its recipients (or they answered), not
+    // for one the server refused outright (a name nobody has).
+    let offeredSaid = false;
+    const sayOffered = () => {
+      if (offeredSaid) return;
+      offeredSaid = true;
+      callbacks.offered();
+    };
+    const offered = this.#client.request({
       t: "file_offer",
       name,
       size,
       ...target,
       ...keyFields,
     });
+    askedWhenPassedOn(this.#client, offered, sayOffered);
+    const reply = await offered;
+    if (
+      reply.t === "file_ready" ||
+      (reply.t === "error" && reply.code === "declined")
+    ) sayOffered();
     if (reply.t !== "file_ready") {
       return {
         kind: "refused",

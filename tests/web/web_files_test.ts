@@ -103,16 +103,47 @@ Deno.test("WebFiles: an offer the user declines reaches the sender as refused wi
   const bobSide = recorder(false);
   listen(bob.client, bobSide.callbacks);
   const aliceFiles = listen(alice.client, recorder(false).callbacks);
+  let offered = 0;
   const outcome = await aliceFiles.send(
     { to: "bob" },
     new File([randomBytes(1000)], "no.bin"),
-    { offered() {}, answered() {}, progress() {} },
+    { offered: () => offered++, answered() {}, progress() {} },
   );
   assert.equal(outcome.kind, "refused");
   assert.equal(outcome.kind === "refused" && outcome.code, "declined");
   assert.equal(await bobSide.done, "declined by the user");
+  // The offer reached bob: the page said it was offering, once.
+  assert.equal(offered, 1);
   await alice.quit();
   await bob.quit();
+});
+
+// The page said "Offering no.bin ... to ghost; waiting for an answer." and
+// then that ghost is not online, as the terminal did.
+Deno.test("WebFiles says it is offering only once the offer reached someone: not for a name or group the server refuses outright", async () => {
+  await using server = await startTestServer();
+  const alice = await TestClient.connect(server, "alice");
+  const aliceFiles = listen(alice.client, recorder(false).callbacks);
+  let offered = 0;
+  const callbacks = {
+    offered: () => offered++,
+    answered() {},
+    progress() {},
+  };
+  const toGhost = await aliceFiles.send(
+    { to: "ghost" },
+    new File([randomBytes(1000)], "no.bin"),
+    callbacks,
+  );
+  assert.equal(toGhost.kind === "refused" && toGhost.code, "no_such_user");
+  const toNoGroup = await aliceFiles.send(
+    { group: "nogroup" },
+    new File([randomBytes(1000)], "no.bin"),
+    callbacks,
+  );
+  assert.equal(toNoGroup.kind, "refused");
+  assert.equal(offered, 0);
+  await alice.quit();
 });
 
 Deno.test("WebFiles declines without asking an offer too large for a browser", async () => {
