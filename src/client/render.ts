@@ -504,11 +504,15 @@ export function formatProgress(
   elapsedMs: number,
 ): string {
   const percent = total === 0 ? 100 : Math.floor((done / total) * 100);
-  const rate = elapsedMs > 0 ? done / (elapsedMs / 1000) : 0;
-  const left = rate > 0 ? Math.ceil((total - done) / rate) : null;
-  return `${sanitizeForTerminal(label)} ${formatBytes(done)}/${
+  const shown = `${sanitizeForTerminal(label)} ${formatBytes(done)}/${
     formatBytes(total)
-  } ${percent}% ${formatBytes(Math.round(rate))}/s${
+  } ${percent}%`;
+  // No time measured yet (a small file on the page is through within the
+  // millisecond): no rate, rather than "0 B/s" beside 100%.
+  if (elapsedMs <= 0) return shown;
+  const rate = done / (elapsedMs / 1000);
+  const left = rate > 0 ? Math.ceil((total - done) / rate) : null;
+  return `${shown} ${formatBytes(Math.round(rate))}/s${
     left === null ? "" : ` ${left}s left`
   }`;
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   clockPrefix,
+  formatProgress,
   formatTimestamp,
   renderDeclined,
   renderSent,
@@ -382,4 +383,17 @@ Deno.test("clockPrefix shows local hours and minutes, or dashes for a bad time",
   const at = new Date(2026, 0, 2, 9, 5).getTime();
   assert.equal(clockPrefix(at), "[09:05] ");
   assert.equal(clockPrefix(Number.NaN), "[--:--] ");
+});
+
+// Seen on the web page: a 1.2 KiB file's bar ended as "notes.txt from termy
+// 1.2 KiB/1.2 KiB 100% 0 B/s", the file through before a millisecond passed.
+Deno.test("formatProgress leaves out the rate until time has been measured, and gives it after", () => {
+  assert.equal(
+    formatProgress("notes.txt from termy", 1229, 1229, 0),
+    "notes.txt from termy 1.2 KiB/1.2 KiB 100%",
+  );
+  assert.equal(
+    formatProgress("big.bin to jojo", 1024 * 1024, 4 * 1024 * 1024, 1000),
+    "big.bin to jojo 1.0 MiB/4.0 MiB 25% 1.0 MiB/s 3s left",
+  );
 });
