@@ -596,10 +596,13 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       "--downloads <dir>",
       "folder for received files (default: chat-downloads in your Downloads or home folder)",
     )
-    .option("--no-open", "do not open received files")
+    .option(
+      "--no-open",
+      "never open received files (by default, on a terminal, images, audio, video, PDF and plain text are opened with xdg-open, open or Start-Process)",
+    )
     .option(
       "--open-with <command>",
-      "open received files with this command instead of the platform's opener",
+      "open the received files chat opens (images, audio, video, PDF, plain text) with this command instead of the platform's opener, in a script too",
     )
     .addOption(
       new Option(

@@ -96,3 +96,26 @@ Deno.test("README.md shows chat --help as it is", () => {
   assert.ok(shown, "README.md shows chat --help");
   assert.equal(shown[1], command.output);
 });
+
+// The help once said --open-with opened "received files" and --no-open did
+// not say what is opened by default: a newcomer took --open-with for a way to
+// open any file (a .zip, a program). Both open only the passive kinds.
+Deno.test("chat connect --help and README.md say --open-with opens only the kinds chat opens, in a script too", () => {
+  const command = parseCommandLine(["connect", "--help"]);
+  assert.equal(command.cmd, "exit");
+  if (command.cmd !== "exit") return;
+  const help = command.output.replace(/\s+/g, " ");
+  assert.match(
+    help,
+    /--open-with <command> open the received files chat opens \(images, audio, video, PDF, plain text\) .* in a script too/,
+  );
+  assert.match(
+    help,
+    /--no-open never open received files \(by default, on a terminal, images/,
+  );
+  const table = section("### `chat connect HOST`").replace(/\s+/g, " ");
+  assert.match(
+    table,
+    /`--open-with CMD` \| open the files chat opens .* in a script too/,
+  );
+});
