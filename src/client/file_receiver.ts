@@ -184,6 +184,20 @@ export interface ReceivingInfo {
   partPath: string;
 }
 
+/**
+ * What the user is told of a broken transfer whose part is kept: it goes on
+ * when the sender offers the file again (as chat connect's sender does once
+ * back). Nothing for an offer that cannot be resumed (no file key).
+ */
+function keptNote(incoming: Incoming, reason: string): string {
+  if (incoming.key === null) return "";
+  // After the reason's own sentence: the server's have no full stop.
+  const stop = /[.!?]$/.test(reason) ? "" : ".";
+  return `${stop} What arrived is kept: it resumes if ${
+    sanitizeForTerminal(incoming.offer.from)
+  } offers it again.`;
+}
+
 export class FileReceiver {
   #client: ChatClient;
   #options: ReceiverOptions;
@@ -203,12 +217,7 @@ export class FileReceiver {
         // What arrived stays (`keep`) where the offer was resumable: the
         // same offer made again goes on from there, as chat connect's
         // sender makes it once back.
-        const kept = incoming.key === null
-          ? ""
-          : ` What arrived is kept: it resumes if ${
-            sanitizeForTerminal(incoming.offer.from)
-          } offers it again.`;
-        this.#fail(incoming, why, false, true, kept);
+        this.#fail(incoming, why, false, true, keptNote(incoming, why));
       }
     });
   }
@@ -336,11 +345,16 @@ export class FileReceiver {
       case "file_cancel": {
         const incoming = this.#incoming.get(message.xfer);
         if (incoming !== undefined) {
+          // Broken on the sender's side (it left, its connection dropped):
+          // what arrived is kept, and the line says so, as for our own
+          // connection's break; it read as if the file were lost.
+          const keep = message.resumable === true;
           this.#fail(
             incoming,
             message.reason,
             false,
-            message.resumable === true,
+            keep,
+            keep ? keptNote(incoming, message.reason) : "",
           );
         }
         return;

@@ -604,3 +604,49 @@ async function failsSavingPartOnly(
     [partials.slice(dir.length + 1)],
   );
 }
+
+// Seen following the README's "Resuming": a sender whose connection dropped
+// left the receiver with "ERROR: File holiday.mp4 from sophia was not
+// received: sophia disconnected", as if the file were lost, though its part
+// was kept and goes on when sophia offers it again.
+Deno.test("FileReceiver says what arrived is kept when the server cancels a transfer as resumable", async () => {
+  const finished = Promise.withResolvers<void>();
+  await using fixture = await receiverOnHostileServer({
+    resume: true,
+    onFinished: () => finished.resolve(),
+  });
+  const { channel, dir, lines, receiver } = fixture;
+  // From a sender the server vouches for by key: resumable.
+  const key = newFileKey();
+  channel.send({
+    ...offerOfATxt(9, fileKeyForOffer(key)),
+    fingerprint: "SHA256:thHsOFTNVYuqLuqvnzBpGiRjmQGzP5P7coF5P3QE51M",
+  });
+  await nextFromClient(channel, "file_accept");
+  const cipher = await FileCipher.create(key, 1, 9);
+  await sendSealed(
+    channel,
+    cipher,
+    0,
+    0,
+    new TextEncoder().encode("abc"),
+  );
+  channel.send({
+    t: "file_cancel",
+    xfer: 1,
+    reason: "sophia disconnected",
+    resumable: true,
+  });
+  await finished.promise;
+  await receiver.idle();
+  assert.equal(
+    lines.at(-1),
+    "ERROR: File a.txt from sophia was not received: sophia disconnected. What arrived is kept: it resumes if sophia offers it again.",
+  );
+  // Kept indeed, for the offer made again.
+  assert.ok(
+    [...Deno.readDirSync(`${dir}/.chat-partial`)].some((e) =>
+      e.name.endsWith(".part")
+    ),
+  );
+});
