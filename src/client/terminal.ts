@@ -81,6 +81,22 @@ export interface Terminal {
 type Key = { name?: string; ctrl?: boolean; meta?: boolean; sequence?: string };
 type KeyListener = (text: string | undefined, key: Key | undefined) => void;
 
+/**
+ * A key that only puts its text into the line: printable characters,
+ * without Ctrl or Alt (Enter, Tab, Backspace and escape sequences are not).
+ */
+function isText(
+  text: string | undefined,
+  key: Key | undefined,
+): text is string {
+  if (text === undefined || text === "" || key?.ctrl || key?.meta) return false;
+  for (const char of text) {
+    const code = char.codePointAt(0)!;
+    if (code < 0x20 || (code >= 0x7f && code < 0xa0)) return false;
+  }
+  return true;
+}
+
 /** What readline's own line state looks like from here (it is not in its types). */
 interface EditableLine {
   line: string;
@@ -221,11 +237,39 @@ class ReadlineTerminal implements Terminal {
     for (const listener of this.#keyListeners) listener();
     if (key?.ctrl && key.name === "l") this.#clearScreen();
   };
+  /**
+   * Text keys not yet given to readline. A paste arrives as thousands of
+   * keys in one read, and readline measures the whole line at each key it
+   * inserts (getCursorPos; anywhere but at the end it lays the whole line
+   * out again): quadratic, 8 s for a line of 4,000 characters, with the
+   * client stuck meanwhile. Held until the keys of the read are all in (a
+   * microtask later) or a key that is not text comes, they are inserted as
+   * one string, measured once.
+   */
+  #heldText = "";
   #dispatchKey: KeyListener = (text, key) => {
+    if (this.#search === null && isText(text, key)) {
+      if (this.#heldText === "") queueMicrotask(() => this.#insertHeldText());
+      this.#heldText += text;
+      return;
+    }
+    this.#insertHeldText();
     if (this.#searchKey(text, key)) return;
     for (const listener of this.#readlineKeys) listener(text, key);
   };
   #onResize = () => this.#queueRender();
+
+  #insertHeldText(): void {
+    const text = this.#heldText;
+    if (text === "") return;
+    this.#heldText = "";
+    if (this.#closed) return;
+    // readline inserts a key's text whole (its default case, as for any
+    // printable key); the key has no name, as none of its characters alone.
+    for (const listener of this.#readlineKeys) {
+      listener(text, { sequence: text });
+    }
+  }
 
   constructor(interactive: boolean, color: boolean, out: LineSink) {
     this.interactive = interactive;
