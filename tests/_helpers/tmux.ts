@@ -79,6 +79,15 @@ export class Pane {
     return this.tmux("send-keys", "-l", text);
   }
 
+  /**
+   * Pastes `text` as a terminal does: in large writes, not key by key
+   * (and a line break as Enter, a carriage return).
+   */
+  async paste(text: string): Promise<void> {
+    await this.tmux("set-buffer", "-b", "paste", "--", text);
+    await this.tmux("paste-buffer", "-d", "-b", "paste");
+  }
+
   keys(...keys: string[]): Promise<string> {
     return this.tmux("send-keys", ...keys);
   }

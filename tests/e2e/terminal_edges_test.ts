@@ -300,3 +300,53 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    "terminal: a pasted line of the longest message is on screen at once, lines arriving meanwhile too, and is sent whole",
+  ignore: !TMUX,
+  async fn() {
+    await using chat = await chatPane(80);
+    const { pane } = chat;
+    await chat.say("before the paste");
+    // readline measured the whole line at each pasted character: these
+    // took 6 to 8 s each, every incoming line held up behind them. Inserted
+    // as one string, 50 to 200 ms (tmux polled, a 2-core machine loaded).
+    const bound = 1_000;
+    const tail = typed(3_000, "p");
+    let start = performance.now();
+    await pane.paste(tail);
+    await chat.say("while pasting");
+    await pane.waitFor(
+      "the paste's end",
+      (l) => lastLine(l)?.endsWith(tail.slice(-20)) ?? false,
+      60_000,
+    );
+    const atEnd = performance.now() - start;
+    // Into the line's start: readline draws the whole line again at each
+    // character put anywhere but at the end.
+    await pane.keys("Home");
+    const head = typed(1_000, "h");
+    start = performance.now();
+    await pane.paste(head);
+    await pane.waitFor(
+      "the second paste",
+      (l) =>
+        l.some((line) =>
+          line.includes(`${head.slice(-30)}${tail.slice(0, 10)}`)
+        ),
+      60_000,
+    );
+    const atStart = performance.now() - start;
+    assert.ok(
+      atEnd < bound && atStart < bound,
+      `${tail.length} characters pasted at the end were on screen after ${
+        atEnd.toFixed(0)
+      } ms, ${head.length} at the start after ${atStart.toFixed(0)} ms`,
+    );
+    await chat.say("after pasting");
+    await pane.keys("End");
+    await chat.assertSaid();
+    await chat.send(`${head}${tail}`);
+  },
+});
