@@ -51,9 +51,10 @@ export interface NameHolder {
 export type NameClaim =
   /**
    * Bound to the key `fingerprint`: the claimant's, or another's; `cut`
-   * when that key took the name over from an earlier one (a release).
+   * when that key took the name over from an earlier one (a release), and
+   * `made` when this claim made that binding.
    */
-  | { kind: "bound"; fingerprint: string; cut?: KeyCut }
+  | { kind: "bound"; fingerprint: string; cut?: KeyCut; made?: boolean }
   /** Refused: it looks like `name`, another key's. */
   | { kind: "lookalike"; name: string }
   /** Refused: it is or looks like the name of the group `name`. */
@@ -124,6 +125,11 @@ export type GateResult =
      * registration hands it anything (Store.cutOldKeys).
      */
     cut?: KeyCut;
+    /**
+     * This sign-in's claim made the binding of `cut`: the old key's
+     * memberships are cut here too, and the groups bucket follows.
+     */
+    cutGroups?: boolean;
   };
 
 export class IdentityGate {
@@ -252,6 +258,7 @@ export class IdentityGate {
       if (refused !== null) return refused;
     }
     let cut: KeyCut | undefined;
+    let cutGroups = false;
     if (this.bindings.claim !== undefined) {
       let claim: NameClaim;
       try {
@@ -270,13 +277,16 @@ export class IdentityGate {
         claim,
       );
       if (refused !== null) return refused;
-      if (claim.kind === "bound") cut = claim.cut;
+      if (claim.kind === "bound") {
+        cut = claim.cut;
+        cutGroups = claim.made === true;
+      }
     }
     return {
       kind: "proven",
       register: { ...pending.register, id: prove.id },
       fingerprint: pending.fingerprint,
-      ...(cut === undefined ? {} : { cut }),
+      ...(cut === undefined ? {} : { cut, cutGroups }),
     };
   }
 
@@ -509,7 +519,8 @@ export class StoreBindings implements IdentityBindings {
    */
   follow(name: string, nameKey: string, cut: KeyCut): void {
     this.store.transaction(() => {
-      this.store.cutOldKeys(nameKey, cut, this.now());
+      // Memberships follow the groups bucket here (Store.cutOldKeys).
+      this.store.cutOldKeys(nameKey, cut, this.now(), false);
       this.bind(name, nameKey, cut.fingerprint);
     });
   }

@@ -252,9 +252,14 @@ export class LogOutbox implements Store {
   endOldKey(key: string, at: Timestamp): ReleasedName {
     return this.inner.endOldKey(key, at);
   }
-  cutOldKeys(key: string, cut: KeyCut, at: Timestamp): ReleasedName | null {
+  cutOldKeys(
+    key: string,
+    cut: KeyCut,
+    at: Timestamp,
+    groups: boolean,
+  ): ReleasedName | null {
     // Every node makes the cut itself, at the sign-in, from the names bucket.
-    return this.inner.cutOldKeys(key, cut, at);
+    return this.inner.cutOldKeys(key, cut, at, groups);
   }
   getPrekeys(key: string): StoredPrekeys | undefined {
     return this.inner.getPrekeys(key);

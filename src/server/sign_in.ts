@@ -128,12 +128,16 @@ export async function signIn(
     }
   }
   // Taken over after a release (a cluster's names bucket says where): what
-  // this node holds for the name up to there was the earlier key's.
+  // this node holds for the name up to there was the earlier key's. Its
+  // groups only where this sign-in made the binding (Store.cutOldKeys):
+  // the registration then takes the name out of them in the groups bucket
+  // too, and every other node follows that.
   if (result.cut !== undefined) {
     state.store.cutOldKeys(
       nameKey(result.register.name),
       result.cut,
       Date.now(),
+      result.cutGroups === true,
     );
   }
   // Another key's session under this name: the name was released while it

@@ -383,22 +383,26 @@ export class SqliteStore implements Store {
     nameKey: string,
     cut: KeyCut,
     at: Timestamp,
+    groups: boolean,
   ): ReleasedName | null {
     return this.#tx.transaction(() => {
       const user = this.#users.getUser(nameKey);
       if (user === undefined) return null;
-      if (
-        user.fingerprint === cut.fingerprint &&
-        this.#users.historyStartsAfter(nameKey) >= cut.after
-      ) {
-        return null;
+      // Made already (this node followed the names bucket before the
+      // binding's sign-in reached here): only the groups may be left.
+      const made = user.fingerprint === cut.fingerprint &&
+        this.#users.historyStartsAfter(nameKey) >= cut.after;
+      let waiting = 0;
+      if (!made) {
+        this.#users.startHistoryAfter(nameKey, cut.after);
+        this.#users.dropOtherKeys(nameKey, cut.fingerprint);
+        waiting = this.#deliveries.forgetUpTo(nameKey, cut.after);
+        this.#cap.takeDropped(nameKey);
       }
-      this.#users.startHistoryAfter(nameKey, cut.after);
-      this.#users.dropOtherKeys(nameKey, cut.fingerprint);
-      const waiting = this.#deliveries.forgetUpTo(nameKey, cut.after);
-      this.#cap.takeDropped(nameKey);
-      const groups = this.#groups.leaveJoinedBy(nameKey, cut.since, at);
-      return { waiting, groups };
+      const left = groups
+        ? this.#groups.leaveJoinedBy(nameKey, cut.since, at)
+        : [];
+      return made && left.length === 0 ? null : { waiting, groups: left };
     });
   }
 

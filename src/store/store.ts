@@ -377,12 +377,24 @@ export interface Store {
    * names bucket gives (`cut`), not by this node's last message: the
    * name's history starts above `cut.after`, the deliveries of messages at
    * or below it and prekeys or a binding of another key than
-   * `cut.fingerprint` go, and the memberships begun by `cut.since` end at
-   * `at`. What was stored for the name above `cut.after` (the new key's)
-   * stays. Null when there was nothing to cut: the user is unknown here, or
-   * this node made the cut already and bound the name to that key.
+   * `cut.fingerprint` go, and with `groups` the memberships begun by
+   * `cut.since` end at `at`. What was stored for the name above `cut.after`
+   * (the new key's) stays. Null when there was nothing to cut: the user is
+   * unknown here, or this node made the cut already and bound the name to
+   * that key (and, with `groups`, no membership began by `cut.since`).
+   *
+   * `groups` only on the node that made the binding, at once: elsewhere a
+   * membership's start says when this node heard of it, not when it began
+   * (a node that was down sees a leave and a join again as nothing
+   * changed), so the new key's own could end; the groups bucket, which the
+   * binding node's cut changes, takes the old key's out there.
    */
-  cutOldKeys(nameKey: string, cut: KeyCut, at: Timestamp): ReleasedName | null;
+  cutOldKeys(
+    nameKey: string,
+    cut: KeyCut,
+    at: Timestamp,
+    groups: boolean,
+  ): ReleasedName | null;
   /**
    * The end-to-end prekeys a user published (issue 17), as the server keeps
    * them (server/e2e_keys.ts), so that a first message can reach someone

@@ -147,3 +147,67 @@ Deno.test({
     await quit(next);
   },
 });
+
+Deno.test({
+  name:
+    "chat admin release NAME --cluster: a node that was down while the next key took the name and joined the old key's group again keeps it in that group when it signs in there",
+  ignore: NATS === null,
+  async fn() {
+    await using cluster = await Cluster.start(NATS!, {
+      prefix: "chat-cluster-release-rejoin",
+    });
+    const [a, c] = await cluster.nodes("a", "c");
+    const jojo = (node: ClusterNode, config: string) =>
+      cluster.bot(node, "jojo", { config, args: ["--no-reconnect"] });
+    const quit = async (bot: Bot) => {
+      await bot.chat.write(`${JSON.stringify({ cmd: "quit" })}\n`);
+      await bot.chat.finish();
+    };
+    const members = async (bot: Bot) =>
+      ((await bot.ask({ cmd: "members", group: "lab" }, "members"))
+        .groups as { members: string[] }[]).map((group) => group.members);
+
+    // The old key in lab, on node A; node C has it there too.
+    const [amy, old] = await Promise.all([
+      cluster.bot(a, "amy"),
+      jojo(a, "old-key"),
+    ]);
+    await amy.ask({ cmd: "create", group: "lab" }, "ok");
+    await old.ask({ cmd: "join", group: "lab" }, "ok");
+    const cy = await cluster.bot(c, "cy", { args: ["--no-reconnect"] });
+    await untilGroupKnown(cy, "lab");
+    const deadline = Date.now() + 10_000;
+    while (!(await members(cy)).flat().includes("jojo")) {
+      assert.ok(Date.now() < deadline, "node C never had jojo in lab");
+    }
+    await quit(cy);
+    await quit(old);
+
+    // Node C is down while the name is released, taken by the next key on
+    // node A, and that key joins lab again.
+    c.process.kill("SIGTERM");
+    await c.process.finish();
+    const released = cluster.track(
+      new ChatProcess([
+        "admin",
+        "release",
+        "jojo",
+        "--cluster",
+        cluster.nats.url,
+      ]),
+    );
+    assert.equal((await released.finish()).code, 0, released.stderr);
+    let next = await jojo(a, "new-key");
+    assert.deepEqual(await members(next), [["amy"]]);
+    await next.ask({ cmd: "join", group: "lab" }, "ok");
+    await quit(next);
+
+    // Back, node C has only the newest record of lab, which lists jojo as
+    // its own copy did: the next key's membership, not to be cut there.
+    const back = await cluster.node("c");
+    next = await jojo(back, "new-key");
+    assert.deepEqual(await members(next), [["amy", "jojo"]]);
+    await quit(next);
+    assert.deepEqual(await members(amy), [["amy", "jojo"]]);
+  },
+});

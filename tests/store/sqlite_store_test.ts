@@ -2123,7 +2123,7 @@ Deno.test("cutOldKeys cuts a name a cluster's names bucket rebound at the positi
     tell(store, "bob", "alice", "for the new key", 13, false);
     const cut = { fingerprint: "key-2", after, since: 10 };
 
-    assert.deepEqual(store.cutOldKeys("alice", cut, 20), {
+    assert.deepEqual(store.cutOldKeys("alice", cut, 20, true), {
       waiting: 2,
       groups: ["lab"],
     });
@@ -2159,11 +2159,49 @@ Deno.test("cutOldKeys cuts a name a cluster's names bucket rebound at the positi
 
     // Bound to the new key here, the cut is made: again, nothing goes.
     assert.equal(store.bindFingerprint("alice", "key-2"), "bound");
-    assert.equal(store.cutOldKeys("alice", cut, 30), null);
+    assert.equal(store.cutOldKeys("alice", cut, 30, true), null);
     assert.deepEqual(texts(store.pendingFor("alice", 10)), [
       "for the new key",
     ]);
-    assert.equal(store.cutOldKeys("nobody", cut, 30), null);
+    assert.equal(store.cutOldKeys("nobody", cut, 30, true), null);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("cutOldKeys without groups leaves every membership to the groups bucket, and with them, on a name already followed, ends only the old key's", () => {
+  const store = openStore(":memory:", { maxBytes: 1024 * 1024 });
+  try {
+    addUsers(store, "alice", "bob");
+    store.bindFingerprint("alice", "key-1");
+    store.createGroup("lab", "lab", "bob", 1);
+    store.addMember("lab", "bob", "bob", 1);
+    // Begun before the takeover here, as a node that was down while the
+    // old key left lab and the new one joined it again has it.
+    store.addMember("lab", "alice", "alice", 1);
+    tell(store, "bob", "alice", "waiting for the old key", 3, false);
+    const cut = {
+      fingerprint: "key-2",
+      after: store.lastMessageId(),
+      since: 10,
+    };
+
+    assert.deepEqual(store.cutOldKeys("alice", cut, 20, false), {
+      waiting: 1,
+      groups: [],
+    });
+    assert.deepEqual(store.groupsOf("alice").map((group) => group.name), [
+      "lab",
+    ]);
+    // Followed (the names bucket's watch), then the binding's own sign-in.
+    assert.equal(store.bindFingerprint("alice", "key-2"), "bound");
+    assert.equal(store.cutOldKeys("alice", cut, 30, false), null);
+    assert.deepEqual(store.cutOldKeys("alice", cut, 30, true), {
+      waiting: 0,
+      groups: ["lab"],
+    });
+    assert.deepEqual(store.groupsOf("alice"), []);
+    assert.equal(store.cutOldKeys("alice", cut, 40, true), null);
   } finally {
     store.close();
   }

@@ -182,7 +182,9 @@ export class ClusterNames {
       skeleton,
       (claims) => confirmUser(claims, key, fingerprint),
     );
-    if (confirmed) return boundClaim(fingerprint, binding.cut);
+    if (confirmed) {
+      return boundClaim(fingerprint, binding.cut, binding.revision !== null);
+    }
     // Taken over while this node was late (PENDING_CLAIM_MS): the binding
     // goes, or this name and the taker's look-alike would both be bound.
     // Only a binding this try made (its revision) is this try's to undo.
@@ -490,11 +492,18 @@ interface Binding {
   readonly cut?: KeyCut;
 }
 
-/** The claim's answer for a name bound to `fingerprint`. */
-function boundClaim(fingerprint: string, cut: KeyCut | undefined): NameClaim {
+/**
+ * The claim's answer for a name bound to `fingerprint`; `made` when the
+ * claim made the binding.
+ */
+function boundClaim(
+  fingerprint: string,
+  cut: KeyCut | undefined,
+  made = false,
+): NameClaim {
   return cut === undefined
     ? { kind: "bound", fingerprint }
-    : { kind: "bound", fingerprint, cut };
+    : { kind: "bound", fingerprint, cut, ...(made ? { made } : {}) };
 }
 
 /**
