@@ -769,18 +769,26 @@ async function release(
     const { releaseClusterName } = await import(
       "./src/server/cluster/names.ts"
     );
-    const was = await releaseClusterName(command.cluster, command.name);
-    if (was === null) {
+    const released = await releaseClusterName(command.cluster, command.name);
+    if (released === null) {
       console.error(
         `chat: the name '${command.name}' is not bound to any key in the cluster`,
       );
       return 1;
     }
+    const { was, groups } = released;
     console.log(
       `Released '${command.name}' in the cluster (it was bound to ${was}): the next identity key to sign in with that name, on any node, will own it.`,
     );
     console.log(
-      "Every node cuts off what it holds for the old key (messages waiting, groups, history so far) where the next key takes the name over, before it hands that key anything.",
+      groups.length === 0
+        ? "It was in no group."
+        : `Took it out of ${groups.length} ${
+          groups.length === 1 ? "group" : "groups"
+        }: ${groups.join(", ")}.`,
+    );
+    console.log(
+      "Every node cuts off what it holds for the old key (messages waiting, history so far) where the next key takes the name over, before it hands that key anything.",
     );
     return 0;
   }

@@ -105,6 +105,21 @@ Deno.test({
       ]),
     );
     assert.equal((await released.finish()).code, 0, released.stderr);
+    // Out of lab at the release, on both nodes, before any next key: no
+    // sign-in that may never finish is left to end it.
+    await amy.chat.waitUntil(
+      () =>
+        amy.events().some((e) =>
+          e.type === "membership" && e.group === "lab" &&
+          e.name === "jojo" && e.joined === false
+        ) || null,
+      "amy told jojo left lab",
+    );
+    const out = Date.now() + 10_000;
+    while ((await members(cy)).flat().includes("jojo")) {
+      assert.ok(Date.now() < out, "node B kept jojo in lab");
+    }
+    assert.match(released.stdout, /Took it out of 1 group: lab\./);
 
     // The next key on node B, where the old key never signed in: nothing
     // waits for it, its history with amy is empty, it is in no group.

@@ -203,3 +203,53 @@ function wait(ms: number, signal: AbortSignal): Promise<void> {
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * Takes `name` out of every group in the groups bucket `kv` (a release of
+ * the name: `chat admin release --cluster`), each with compare-and-set and
+ * a journal entry of `node`, so every node follows as it does any leave;
+ * returns those groups' names, sorted. A record this version cannot read
+ * is left alone.
+ */
+export async function leaveEveryGroup(
+  kv: KV,
+  name: string,
+  node: string,
+): Promise<string[]> {
+  const member = nameKey(name);
+  // The keys there now, listed before any is read: one pass, not a watch.
+  const keys: string[] = [];
+  for await (const key of await kv.keys("*")) keys.push(key);
+  const left: string[] = [];
+  for (const key of keys) {
+    for (let attempt = 0;; attempt++) {
+      const entry = await kv.get(key);
+      if (entry === null || entry.operation !== "PUT") break;
+      let record: GroupRecord;
+      try {
+        record = parseGroupRecord(entry.value);
+      } catch {
+        break;
+      }
+      const held = record.members.find((one) => nameKey(one) === member);
+      if (held === undefined) break;
+      const next = applyGroupChange(
+        record,
+        { kind: "remove", group: record.name, member: held },
+        node,
+      );
+      try {
+        await kv.update(key, encodeGroupRecord(next), entry.revision);
+        left.push(record.name);
+        break;
+      } catch (error) {
+        // Another node wrote first: take the name out of what it wrote.
+        if (
+          !/wrong last sequence/i.test(messageOf(error)) ||
+          attempt + 1 >= ATTEMPTS
+        ) throw error;
+      }
+    }
+  }
+  return left.sort();
+}

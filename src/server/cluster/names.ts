@@ -47,8 +47,10 @@ import {
   withoutUser,
   withUser,
 } from "./skeleton_claims.ts";
+import { leaveEveryGroup } from "./groups.ts";
 import {
   GROUP_SKELETONS_RECORDED_KEY,
+  GROUPS_BUCKET,
   nameBindingKey,
   nameKeyOfBinding,
   NAMES_BUCKET,
@@ -506,15 +508,27 @@ function boundClaim(
     : { kind: "bound", fingerprint, cut, ...(made ? { made } : {}) };
 }
 
+/** What `releaseClusterName` did. */
+export interface ClusterRelease {
+  /** The fingerprint the name was bound to. */
+  readonly was: string;
+  /** The groups it was taken out of, sorted. */
+  readonly groups: readonly string[];
+}
+
+/** The journal's node for the changes `chat admin release` makes. */
+const ADMIN_NODE = "chatadmin";
+
 /**
  * `chat admin release NAME --cluster URLS`: frees `name` in the cluster's
- * names bucket, and deletes the prekeys published for it; resolves to the
- * fingerprint it was bound to, or null.
+ * names bucket, deletes the prekeys published for it and takes it out of
+ * its groups; resolves to what it was bound to and the groups it left, or
+ * null when it was not bound.
  */
 export async function releaseClusterName(
   urls: readonly string[],
   name: string,
-): Promise<string | null> {
+): Promise<ClusterRelease | null> {
   const nc = await connectNats(urls, "chat-admin");
   try {
     const names = new ClusterNames(
@@ -526,7 +540,17 @@ export async function releaseClusterName(
     // the next owner publishes, nobody is handed the old key's for the name.
     const prekeys = await openBucket(nc, PREKEYS_BUCKET, 0);
     await prekeys.delete(prekeysKey(nameKey(name)));
-    return was;
+    if (was === null) return null;
+    // Its groups go now, as one server's release ends its memberships: in
+    // the groups bucket, which every node follows (a node that is down
+    // finds the name gone from them when it is back). The next key's
+    // binding node cuts only what the old key joined after this.
+    const groups = await leaveEveryGroup(
+      await openBucket(nc, GROUPS_BUCKET, 0),
+      name,
+      ADMIN_NODE,
+    );
+    return { was, groups };
   } finally {
     await nc.close();
   }

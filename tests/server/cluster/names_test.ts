@@ -13,7 +13,10 @@ import {
 } from "../../_helpers/nats.ts";
 import { core, freshIdentity, Peer } from "../../_helpers/core_peer.ts";
 import { ClusterNode } from "../../../src/server/cluster/node.ts";
-import { ClusterNames } from "../../../src/server/cluster/names.ts";
+import {
+  ClusterNames,
+  releaseClusterName,
+} from "../../../src/server/cluster/names.ts";
 import { connectNats, openBucket } from "../../../src/server/cluster/nats.ts";
 import {
   groupRecordKey,
@@ -21,7 +24,10 @@ import {
   nameBindingKey,
   NAMES_BUCKET,
 } from "../../../src/server/cluster/subjects.ts";
-import { encodeGroupRecord } from "../../../src/server/cluster/group_record.ts";
+import {
+  encodeGroupRecord,
+  parseGroupRecord,
+} from "../../../src/server/cluster/group_record.ts";
 import { PENDING_CLAIM_MS } from "../../../src/server/cluster/skeleton_claims.ts";
 import { GROUP_UNCHECKED_TEXT } from "../../../src/server/group_name_claim.ts";
 import { identityFingerprint } from "../../../src/crypto/identity.ts";
@@ -571,5 +577,48 @@ natsTest(
     assert.deepEqual(await names.claim("jojo", "jojo", first), bound);
     assert.equal(await names.owner("jojo"), second);
     assert.equal(await names.release("jojo"), second);
+  },
+);
+
+natsTest(
+  "releaseClusterName takes the name out of every group in the groups bucket, with a journal entry every node follows, and leaves other groups and an unbound name's alone",
+  async (nats) => {
+    const nc = await connectNats([nats.url], "names-test");
+    try {
+      const names = await openBucket(nc, NAMES_BUCKET, 0);
+      const groups = await openBucket(nc, GROUPS_BUCKET, 0);
+      const record = (name: string, members: string[]) =>
+        encodeGroupRecord({ name, createdBy: "amy", createdAt: 1, members });
+      await groups.create(
+        groupRecordKey("lab"),
+        record("lab", ["amy", "Jojo"]),
+      );
+      await groups.create(groupRecordKey("den"), record("den", ["jojo"]));
+      await groups.create(groupRecordKey("pub"), record("pub", ["amy"]));
+      const members = async (group: string) =>
+        parseGroupRecord((await groups.get(groupRecordKey(group)))!.value);
+
+      // Not bound: nothing is released, no group changes.
+      assert.equal(await releaseClusterName([nats.url], "jojo"), null);
+      assert.deepEqual((await members("den")).members, ["jojo"]);
+
+      const fingerprint = await identityFingerprint(
+        (await freshIdentity()).publicRaw,
+      );
+      await names.create(nameBindingKey("jojo"), fingerprint);
+      assert.deepEqual(await releaseClusterName([nats.url], "JOJO"), {
+        was: fingerprint,
+        groups: ["den", "lab"],
+      });
+      const lab = await members("lab");
+      assert.deepEqual(lab.members, ["amy"]);
+      assert.deepEqual(lab.changes, [
+        { n: 1, member: "Jojo", joined: false, node: "chatadmin" },
+      ]);
+      assert.deepEqual((await members("den")).members, []);
+      assert.deepEqual((await members("pub")).members, ["amy"]);
+    } finally {
+      await nc.close();
+    }
   },
 );

@@ -165,10 +165,10 @@ Deno.test({
         (await node.take("bob", carol))?.fingerprint,
         BOB_FINGERPRINT,
       );
-      assert.equal(
-        await releaseClusterName([nats.url], "Bob"),
-        BOB_FINGERPRINT,
-      );
+      assert.deepEqual(await releaseClusterName([nats.url], "Bob"), {
+        was: BOB_FINGERPRINT,
+        groups: [],
+      });
       assert.equal(await node.take("bob", carol), null);
     } finally {
       await nc.close();
