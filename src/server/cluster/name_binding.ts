@@ -13,6 +13,7 @@
  *   `{"v":2,"fingerprint":"SHA256:...","after":N,"since":T}`.
  */
 
+import { FINGERPRINT_PATTERN } from "../../crypto/keys.ts";
 import type { KeyCut } from "../../store/store.ts";
 
 /** What an entry says. */
@@ -24,6 +25,12 @@ export interface NameBinding {
 
 /** The most characters an entry's fingerprint may have (SHA256: and 43). */
 const MAX_FINGERPRINT_CHARS = 100;
+
+/**
+ * The most characters a version 2 entry may have: its longest is about 130
+ * (two safe integers); nothing longer is parsed, each sign-in reads it.
+ */
+export const MAX_ENTRY_CHARS = 512;
 
 /** The entry for `binding`: version 2 with a cut, else version 1. */
 export function encodeNameBinding(binding: NameBinding): string {
@@ -47,6 +54,9 @@ export function parseNameBinding(text: string): NameBinding {
     checkFingerprint(text);
     return { fingerprint: text };
   }
+  if (text.length > MAX_ENTRY_CHARS) {
+    throw new TypeError("Name binding is too long");
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -60,10 +70,13 @@ export function parseNameBinding(text: string): NameBinding {
   if (v !== 2) {
     throw new TypeError(`Name binding of unknown version ${String(v)}`);
   }
-  if (typeof fingerprint !== "string") {
-    throw new TypeError("Name binding has no fingerprint");
+  // Version 2 is written only by this version, from a proven key: its
+  // fingerprint has the one form (version 1 keeps older ones as they are).
+  if (
+    typeof fingerprint !== "string" || !FINGERPRINT_PATTERN.test(fingerprint)
+  ) {
+    throw new TypeError("Name binding has a bad fingerprint");
   }
-  checkFingerprint(fingerprint);
   if (!isCount(after) || !isCount(since)) {
     throw new TypeError("Name binding has a bad cut");
   }

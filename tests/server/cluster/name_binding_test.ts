@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   encodeNameBinding,
+  MAX_ENTRY_CHARS,
   parseNameBinding,
 } from "../../../src/server/cluster/name_binding.ts";
 
@@ -37,6 +38,21 @@ Deno.test("parseNameBinding refuses an entry it cannot read: another version, a 
       `{"v":2,"fingerprint":"${FINGERPRINT}","after":"1","since":1}`,
       `{"v":2,"fingerprint":"${FINGERPRINT}","after":1}`,
       `{"v":2,"fingerprint":"${"x".repeat(101)}","after":1,"since":1}`,
+      // Not a fingerprint's form: a control character, a short one.
+      `{"v":2,"fingerprint":"SHA256:\\u001b[2J${
+        FINGERPRINT.slice(11)
+      }","after":1,"since":1}`,
+      `{"v":2,"fingerprint":"SHA256:abc","after":1,"since":1}`,
+      `{"v":2,"fingerprint":"${FINGERPRINT}","after":${
+        Number.MAX_SAFE_INTEGER + 2
+      },"since":1}`,
+      `{"v":2,"fingerprint":"${FINGERPRINT}","after":1,"since":-1}`,
+      `{"v":2,"fingerprint":"${FINGERPRINT}","after":1,"since":1e400}`,
+      `{"v":2,"fingerprint":"${FINGERPRINT}","after":null,"since":1}`,
+      // Too long to parse, whatever it holds.
+      `{"v":2,"fingerprint":"${FINGERPRINT}","after":1,"since":1,"x":"${
+        " ".repeat(MAX_ENTRY_CHARS)
+      }"}`,
     ]
   ) {
     assert.throws(() => parseNameBinding(entry), TypeError, entry);
