@@ -62,8 +62,18 @@ export async function signIn(
     // has every message up to the cut: one applied later would still wait
     // for the name, and be handed to the new key.
     if (result.cut !== undefined) {
-      const ready = await cluster.log.applied(result.cut.after, LOG_WAIT_MS)
-        .then(() => true, () => false);
+      const after = result.cut.after;
+      const ready = await cluster.log.applied(after, LOG_WAIT_MS)
+        .then(() => true, (error) => {
+          // The user is told only that the server failed; the operator,
+          // what to do when it lasts (an entry past the log's end stays so).
+          log(
+            `cluster: ${result.register.name} was not signed in: the names bucket binds it from log position ${after}, which this node has not applied: ${
+              messageOf(error)
+            }. If the message log was reset, release the name again (chat admin release ${result.register.name} --cluster)`,
+          );
+          return false;
+        });
       if (!channels.has(id)) return false;
       if (!ready) {
         core.deliverRun(id, [{

@@ -27,7 +27,7 @@ class HeldCluster implements ClusterPort {
   readonly #held: (() => void)[] = [];
   #counted: { count: number; resolve: () => void } | null = null;
   #seq = 0;
-  readonly log = {
+  readonly log: ClusterPort["log"] = {
     id: "held-log",
     publish: () => Promise.resolve({ seq: ++this.#seq, duplicate: false }),
     applied: () => Promise.resolve(),
@@ -147,6 +147,52 @@ Deno.test("on a cluster node, a new name that looks like a user's online on anot
     });
     // Her own key may: it gets its challenge.
     assert.ok("signature" in await peer.begin("a1ice", alice));
+  } finally {
+    await server.stop();
+  }
+});
+
+/** A cluster whose names bucket binds every name from a log position this node never reaches. */
+class PastTheLogCluster extends HeldCluster {
+  override readonly log: ClusterPort["log"] = {
+    id: "past-the-log",
+    publish: () => Promise.resolve({ seq: 1, duplicate: false }),
+    applied: (seq: number) =>
+      Promise.reject(new Error(`not read back up to ${seq} (at 1)`)),
+    caughtUp: () => Promise.resolve(),
+  };
+  override claimName(
+    _name: string,
+    _key: string,
+    fingerprint: string,
+  ): Promise<NameClaim> {
+    return Promise.resolve({
+      kind: "bound",
+      fingerprint,
+      cut: { fingerprint, after: 1_000_000_000, since: 1 },
+    });
+  }
+}
+
+Deno.test("on a cluster node, a name the names bucket binds from a log position this node has not applied is refused as a server failure, and the log tells the operator what to do", async () => {
+  const { core: server, logs } = await core({
+    cluster: new PastTheLogCluster(),
+  });
+  const peer = await Peer.connect(server);
+  try {
+    const begun = await peer.begin("jojo", await freshIdentity());
+    assert.ok("signature" in begun);
+    const id = peer.send({ t: "prove", signature: begun.signature });
+    const reply = await peer.next((m) => "re" in m && m.re === id);
+    assert.equal(reply.message.t === "error" && reply.message.code, "internal");
+    assert.ok(
+      logs.some((line) =>
+        line.includes("jojo was not signed in") &&
+        line.includes("from log position 1000000000") &&
+        line.includes("chat admin release jojo --cluster")
+      ),
+      logs.join("\n"),
+    );
   } finally {
     await server.stop();
   }
