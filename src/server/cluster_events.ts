@@ -16,6 +16,7 @@ import { messageOf } from "../transport/secure_channel.ts";
 import { applyLogRecord } from "./log_apply.ts";
 import type { Outbound } from "./outbound.ts";
 import { applyGroupRecord } from "./remote_groups.ts";
+import { KEY_RELEASED } from "./released_keys.ts";
 import type { PresenceChange } from "./remote_users.ts";
 import type { SharedLog } from "./shared_log.ts";
 import { dropRemoteRecipient, routeFileAnswer } from "./transfers.ts";
@@ -120,13 +121,7 @@ export function attachCluster(
         stale && channel && stale.fingerprint !== null &&
         stale.fingerprint !== binding.fingerprint
       ) {
-        dismiss(
-          core,
-          stale.id,
-          channel,
-          "you signed in from another place",
-          "replaced",
-        );
+        dismiss(core, stale.id, channel, KEY_RELEASED);
       }
       core.identities.boundElsewhere?.(key, binding).catch((error) =>
         core.log(
