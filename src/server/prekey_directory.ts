@@ -121,8 +121,10 @@ export class PrekeyDirectory {
 
   /**
    * Stores `bundle` for `name`: its identity DH key and signed prekey replace
-   * the previous ones, its one-time keys join those held. A bundle under a
-   * different identity key (the name changed hands) replaces everything.
+   * the previous ones, its one-time keys join those held while those keys
+   * stay the same. A bundle under a different identity key (the name changed
+   * hands), or with another DH key or signed prekey (new keys), replaces
+   * everything.
    */
   publish(
     name: string,
@@ -168,7 +170,8 @@ export class PrekeyDirectory {
 /**
  * What publishing `bundle` for `name` makes of the entry held (`old`): its
  * identity DH key and signed prekey replace the old ones, its one-time keys
- * join those held, unless the identity key changed (then everything goes).
+ * join those held, unless the identity key, the DH key or the signed prekey
+ * changed (then the old one-time keys go).
  * `entry` is null when refused. Pure: the directory here and the cluster's
  * bucket (cluster/prekeys.ts) both publish through it.
  */
@@ -178,7 +181,13 @@ export function mergeBundle(
   fingerprint: string,
   bundle: PrekeyBundle,
 ): { entry: Entry | null; result: PublishResult } {
-  const kept = old !== undefined && old.fingerprint === fingerprint
+  // One-time keys are held with the DH and signed prekeys they came with: a
+  // bundle with others is a client that lost its keys (kept its identity,
+  // made new ones) or replaced its signed prekey, and the server cannot tell
+  // which. A one-time key of the old set could be one whose private half is
+  // gone, and a first message built on it could not be opened.
+  const kept = old !== undefined && old.fingerprint === fingerprint &&
+      sameKeys(old.bundle, bundle)
     ? old.bundle.oneTime
     : [];
   const ids = new Set(kept.map((one) => one.id));

@@ -10,7 +10,11 @@ import {
   type Identity,
   importIdentityPem,
 } from "../../src/crypto/identity.ts";
-import { encodeBundle, generatePrekeys } from "../../src/crypto/prekeys.ts";
+import {
+  encodeBundle,
+  generatePrekeys,
+  type PrekeyBundle,
+} from "../../src/crypto/prekeys.ts";
 import { toHex } from "../../src/crypto/bytes.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
 import { startTestServer, type TestServer } from "../_helpers/chat.ts";
@@ -32,6 +36,9 @@ async function newIdentity(): Promise<Identity> {
   return await importIdentityPem((await generateIdentity()).privatePem);
 }
 
+/** Each identity's DH key and signed prekey, the same at each publish. */
+const keysOf = new WeakMap<Identity, PrekeyBundle>();
+
 /** Publishes a bundle of `identity` with one-time keys `first`.. for `raw`. */
 async function publish(
   raw: RawClient,
@@ -44,9 +51,14 @@ async function publish(
     firstOneTimeId: first,
     oneTimeCount: count,
   });
+  // As a client does: another signed prekey would drop the keys held.
+  const keys = keysOf.get(identity) ?? bundle;
+  keysOf.set(identity, keys);
   return await raw.request(
     { t: "e2e_keys" },
-    new TextEncoder().encode(JSON.stringify(encodeBundle(bundle))),
+    new TextEncoder().encode(
+      JSON.stringify(encodeBundle({ ...keys, oneTime: bundle.oneTime })),
+    ),
   );
 }
 
@@ -85,12 +97,12 @@ Deno.test("e2e_bundle hands one requester at most one of a user's one-time keys 
   }
   // Another classmate still gets one, the next.
   assert.deepEqual(await fetchOneTimeIds(alice, "bob"), [2]);
-  // bob tops up at his next sign-in (an empty bundle asks for the count):
-  // one is left, and mallory may take one again.
-  assert.deepEqual(await publish(bob, bobIdentity, 10, 0), {
+  // bob tops up at his next sign-in: one was left, one comes, and mallory
+  // may take one again.
+  assert.deepEqual(await publish(bob, bobIdentity, 10, 1), {
     t: "e2e_keys",
     re: 4,
-    one_time: 1,
+    one_time: 2,
   });
   assert.deepEqual(await fetchOneTimeIds(mallory, "bob"), [3]);
   assert.deepEqual(await fetchOneTimeIds(mallory, "bob"), []);

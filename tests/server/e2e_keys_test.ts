@@ -49,12 +49,20 @@ function send(
   return route(state, from, message, body, 1000);
 }
 
+/** Bob's DH key and signed prekey, the same in every bundle (as his client's). */
+const BOB_KEYS = (await generatePrekeys(BOB_ID, {
+  signedId: 1,
+  firstOneTimeId: 0,
+  oneTimeCount: 0,
+})).bundle;
+
 async function bundleBody(firstOneTimeId: number, count: number) {
-  const { bundle } = await generatePrekeys(BOB_ID, {
+  const { oneTime } = (await generatePrekeys(BOB_ID, {
     signedId: 1,
     firstOneTimeId,
     oneTimeCount: count,
-  });
+  })).bundle;
+  const bundle = { ...BOB_KEYS, oneTime };
   return {
     bundle,
     body: new TextEncoder().encode(JSON.stringify(encodeBundle(bundle))),
@@ -141,6 +149,74 @@ Deno.test("e2e_keys tops up one-time keys, refusing reused ids and more than the
     send(state, BOB, { t: "e2e_keys", id: 5 }, none.body)[0]!.message,
     { t: "e2e_keys", re: 5, one_time: MAX_STORED_ONE_TIME },
   );
+});
+
+Deno.test("e2e_keys with a new DH key or signed prekey drops the one-time keys held, and takes the new ones even with the same ids", async () => {
+  const state = room();
+  const first = await bundleBody(0, 5);
+  send(state, BOB, { t: "e2e_keys", id: 1 }, first.body);
+  assert.equal(state.prekeys.oneTimeCount("bob"), 5);
+  const carol = 3;
+  connect(state, carol);
+  route(
+    state,
+    carol,
+    {
+      t: "register",
+      id: 0,
+      name: "carol",
+      key: KEY,
+    },
+    NONE,
+    carol,
+  );
+  state.setFingerprint(carol, "SHA256:" + "c".repeat(43));
+  for (
+    const lost of [
+      // A client that lost its keys: new DH key and signed prekey.
+      (await generatePrekeys(BOB_ID, {
+        signedId: 1,
+        firstOneTimeId: 0,
+        oneTimeCount: 0,
+      })).bundle,
+      // Only a new signed prekey (the weekly one, or a client's own rule).
+      {
+        ...BOB_KEYS,
+        signed: (await generatePrekeys(BOB_ID, {
+          signedId: 2,
+          firstOneTimeId: 0,
+          oneTimeCount: 0,
+        })).bundle.signed,
+      },
+    ]
+  ) {
+    // The empty top-up a client sends first: the old keys are gone.
+    const empty = new TextEncoder().encode(
+      JSON.stringify(encodeBundle(lost)),
+    );
+    assert.deepEqual(
+      send(state, BOB, { t: "e2e_keys", id: 2 }, empty)[0]!.message,
+      { t: "e2e_keys", re: 2, one_time: 0 },
+    );
+    const handed = bundleOf(
+      send(state, carol, { t: "e2e_bundle", id: 3, name: "bob" }),
+    ) as { one_time: unknown[]; signed: unknown };
+    assert.deepEqual(handed.one_time, []);
+    assert.deepEqual(handed.signed, encodeBundle(lost).signed);
+    // Its new one-time keys, numbered from 0 again, are not refused.
+    const { oneTime } = (await generatePrekeys(BOB_ID, {
+      signedId: 1,
+      firstOneTimeId: 0,
+      oneTimeCount: 3,
+    })).bundle;
+    const fresh = new TextEncoder().encode(
+      JSON.stringify(encodeBundle({ ...lost, oneTime })),
+    );
+    assert.deepEqual(
+      send(state, BOB, { t: "e2e_keys", id: 4 }, fresh)[0]!.message,
+      { t: "e2e_keys", re: 4, one_time: 3 },
+    );
+  }
 });
 
 Deno.test("e2e_keys refuses malformed or oversized bodies and keeps what it held", async () => {

@@ -9,7 +9,11 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import type { ChatClient } from "../../src/client/chat_client.ts";
-import { createKeyring, fetchBundle } from "../../src/client/e2e_keys.ts";
+import {
+  createKeyring,
+  fetchBundle,
+  publishPrekeys,
+} from "../../src/client/e2e_keys.ts";
 import { publishKeys } from "../../src/client/publish_keys.ts";
 import { encodeBundle } from "../../src/crypto/prekeys.ts";
 import { MAX_STORED_ONE_TIME } from "../../src/server/prekey_directory.ts";
@@ -167,5 +171,32 @@ Deno.test("an empty top-up that brings nothing new writes nothing, and whoever t
   } finally {
     beside.close();
     store.close();
+  }
+});
+
+Deno.test("a client that lost its keys but kept its identity publishes new ones, and the server hands out none of the old one-time keys", async () => {
+  await using server = await startTestServer();
+  const bob = await e2ePeer(server, "bob");
+  const alice = await e2ePeer(server, "alice");
+  try {
+    // Bob's key store is gone, his identity is not: new keys, the same ids.
+    const keyring = await createKeyring(bob.identity);
+    assert.equal(
+      await publishPrekeys(bob.client, keyring),
+      MAX_STORED_ONE_TIME,
+    );
+    const { bundle } = await fetchBundle(alice.client, "bob");
+    assert.deepEqual(bundle.signed.key, keyring.bundle.signed.key);
+    const [one] = bundle.oneTime;
+    assert.ok(one !== undefined, "no one-time key handed out");
+    // One Bob can still open a first message with: of his new keys.
+    assert.deepEqual(
+      one.key,
+      keyring.secrets.oneTime.get(one.id)?.publicRaw,
+      `one-time key ${one.id} is one of the keys Bob lost`,
+    );
+  } finally {
+    await alice.client.quit();
+    await bob.client.quit();
   }
 });

@@ -176,7 +176,7 @@ Deno.test({
   },
 });
 
-Deno.test("mergeBundle and takeOneTime: one-time keys join those held under the same key, go out oldest first, and a new identity key starts afresh", async () => {
+Deno.test("mergeBundle and takeOneTime: one-time keys join those held under the same key, go out oldest first, and a new identity key or signed prekey starts afresh", async () => {
   const merged = mergeBundle(undefined, "Bob", BOB_FINGERPRINT, bundle);
   assert.deepEqual(merged.result, {
     kind: "stored",
@@ -201,4 +201,63 @@ Deno.test("mergeBundle and takeOneTime: one-time keys join those held under the 
     { ...bundle, oneTime: [] },
   );
   assert.deepEqual(fresh.entry?.bundle.oneTime, []);
+  // Another signed prekey under the same identity key: the old one-time
+  // keys go too (they may belong to keys the owner no longer has).
+  const { bundle: renewed } = await generatePrekeys(BOB_ID, {
+    signedId: 2,
+    firstOneTimeId: 0,
+    oneTimeCount: 0,
+  });
+  const dropped = mergeBundle(entry, "Bob", BOB_FINGERPRINT, {
+    ...bundle,
+    signed: renewed.signed,
+    oneTime: [],
+  });
+  assert.deepEqual(dropped.result, {
+    kind: "stored",
+    oneTime: 0,
+    changed: true,
+  });
+  assert.deepEqual(dropped.entry?.bundle.signed, renewed.signed);
+});
+
+Deno.test({
+  name:
+    "ClusterPrekeys.publish with a new DH key and signed prekey drops the one-time keys held: no node hands out one whose private half is gone",
+  ignore: NATS === null,
+  async fn() {
+    await using nats = await startNats(NATS!);
+    const nc = await connectNats([nats.url], "prekeys-test");
+    try {
+      const [a, b] = await Promise.all(
+        [0, 1].map(async () =>
+          new ClusterPrekeys(await openBucket(nc, PREKEYS_BUCKET, 0), () => {})
+        ),
+      );
+      assert.deepEqual(await a!.publish("bob", BOB_FINGERPRINT, bundle), {
+        kind: "stored",
+        oneTime: 2,
+        changed: true,
+      });
+      // Bob lost his keys, not his identity: new ones, the same ids.
+      const { bundle: lost } = await generatePrekeys(BOB_ID, {
+        signedId: 1,
+        firstOneTimeId: 10,
+        oneTimeCount: 1,
+      });
+      assert.deepEqual(await b!.publish("bob", BOB_FINGERPRINT, lost), {
+        kind: "stored",
+        oneTime: 1,
+        changed: true,
+      });
+      const carol = await identityFingerprint(
+        (await seededIdentity(0x0e)).publicRaw,
+      );
+      const handed = await a!.take("bob", carol);
+      assert.deepEqual(handed?.bundle.signed, lost.signed);
+      assert.deepEqual(handed?.bundle.oneTime, lost.oneTime);
+    } finally {
+      await nc.close();
+    }
+  },
 });
