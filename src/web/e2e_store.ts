@@ -7,8 +7,10 @@
  *     "storage-key"       the AES-256-GCM key the records are sealed under,
  *                         a CryptoKey made non-extractable: IndexedDB keeps
  *                         it as it is, its bytes never reach this code
- *     "keyring <fp>"      the keyring of the identity key <fp>, sealed
- *     "state <fp>"        its sessions, archive and verifications, sealed
+ *     "keyring <fp> <name>"
+ *                         the keyring of the identity key <fp> signed in as
+ *                         <name> (its name key, lower case), sealed
+ *     "state <fp> <name>" its sessions, archive and verifications, sealed
  *     "identities"        the identity keys seen per name (known_identities.ts)
  *     "ignored"           the users ignored with /ignore (ignore_store.ts):
  *                         not end-to-end, but the user's, as all of these,
@@ -16,6 +18,11 @@
  *
  * The sealing and the formats are the terminal's (client/e2e_store.ts,
  * crypto/at_rest.ts), so a record is what the terminal's file would hold.
+ * Per name, as the terminal's files (client/e2e_paths.ts): the browser has
+ * one identity key, which may own several names, and the server keeps
+ * prekeys per name, so each name publishes its own. Pages before that kept
+ * "keyring <fp>" and "state <fp>" for whatever name signed in: the first
+ * name to load its records after that takes them over (takeOverShared).
  * Sealing protects a copy of the records taken without the key (a backup of
  * the profile's files, say); script running in this page can use the key,
  * as the terminal's user can read their config folder.
@@ -34,6 +41,7 @@ import {
   savesInOrder,
 } from "../client/e2e_store.ts";
 import { KnownIdentities } from "../client/known_identities.ts";
+import { nameKey } from "../protocol/limits.ts";
 import type { TextSlot } from "../client/text_slot.ts";
 import { openDatabase } from "./open_database.ts";
 import { exclusivelyAcrossTabs } from "./tab_lock.ts";
@@ -53,16 +61,24 @@ export interface PageE2e {
 }
 
 /**
- * The end-to-end records of `identity` in this browser, made on first use.
+ * The end-to-end records of `identity` signed in as `name` in this browser,
+ * made on first use. The caller holds the page's lock of that identity and
+ * name (main.ts), and the one of the identity alone that pages before names
+ * held, while the shared records are taken over.
  *
  * @throws {Error} with a message for the user if the browser's storage
  *   cannot be used, or the records do not open
  */
-export async function loadPageE2e(identity: Identity): Promise<PageE2e> {
+export async function loadPageE2e(
+  identity: Identity,
+  name: string,
+): Promise<PageE2e> {
   const db = await openE2eDatabase();
   const key = await storageKey(db);
-  const keyringSlot = slot(db, `keyring ${identity.fingerprint}`);
-  const stateSlot = slot(db, `state ${identity.fingerprint}`);
+  const own = `${identity.fingerprint} ${nameKey(name)}`;
+  await takeOverShared(db, identity.fingerprint, own);
+  const keyringSlot = slot(db, `keyring ${own}`);
+  const stateSlot = slot(db, `state ${own}`);
   return {
     keyring: await loadKeyringFrom(keyringSlot, identity, key),
     saveKeyring: savesInOrder((keyring) =>
@@ -75,13 +91,52 @@ export async function loadPageE2e(identity: Identity): Promise<PageE2e> {
 }
 
 /**
+ * Renames the records of the identity `fingerprint` kept before names
+ * ("keyring <fp>", "state <fp>") to those of `own` ("<fp> <name>"), unless
+ * that name has a keyring already; in one transaction, so that of two tabs
+ * signing in as two names at once exactly one takes them. As the terminal
+ * (client/e2e_takeover.ts says why one name keeping the whole loses less
+ * than a split or a copy: two names with one keyring would hand out the
+ * same one-time keys); the keyring decides, and only the name that took it
+ * takes the sessions too.
+ */
+function takeOverShared(
+  db: IDBDatabase,
+  fingerprint: string,
+  own: string,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(STORE, "readwrite", { durability: "strict" });
+    const store = tx.objectStore(STORE);
+    // Renames `from` to `to` unless `to` is there; `then` says whether it did.
+    const move = (from: string, to: string, then: (moved: boolean) => void) => {
+      const kept = store.get(to);
+      kept.onsuccess = () => {
+        if (kept.result !== undefined) return then(false);
+        const old = store.get(from);
+        old.onsuccess = () => {
+          if (old.result === undefined) return then(false);
+          store.put(old.result, to);
+          store.delete(from);
+          then(true);
+        };
+      };
+    };
+    move(`keyring ${fingerprint}`, `keyring ${own}`, (moved) => {
+      if (moved) move(`state ${fingerprint}`, `state ${own}`, () => {});
+    });
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
+/**
  * A record the tabs of the page change one at a time: the identity keys
  * seen per name, kept once for the browser, not per identity, and the
  * ignore list, which any tab signed in may change. The keyring
- * and state of an identity need no such lock: one tab has them while it is
- * open (main.ts holdForPage), and since the browser has one identity, that
- * lock keeps other tabs from this record too today; the record must not
- * depend on it, though (a second identity, a tab of an older page).
+ * and state of an identity and name need no such lock: one tab has them
+ * while it is open (main.ts holdForPage); tabs signed in as other names
+ * share this record.
  *
  * A Web Lock, not one IndexedDB transaction: the decision between the read
  * and the write is the shared known_identities.ts's, behind the storage

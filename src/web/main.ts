@@ -1461,21 +1461,40 @@ function publishKeys(joined: ChatClient): void {
 }
 
 /**
- * This browser's end-to-end keys and sessions (web/e2e_store.ts), loaded
- * at the first join; the warning to show when they cannot be.
+ * The end-to-end keys and sessions of `name` in this browser
+ * (web/e2e_store.ts), loaded once the page signed in as it; the warning to
+ * show when they cannot be.
  */
 async function startE2e(
   identity: Identity,
+  name: string,
 ): Promise<string | null> {
   // Two tabs writing one ratchet would each overwrite the other's state
   // (and could use a message key twice): one tab of this browser has the
-  // keys, for as long as it is open.
-  if (!await holdForPage(`chat-e2e ${identity.fingerprint}`)) {
+  // keys of a name, for as long as it is open. Tabs signed in as other
+  // names have their own.
+  const busy =
+    "WARNING: Another tab of this browser is signed in with your end-to-end keys: private and group messages and files work in that tab only (close it and reload this one to use them here)";
+  const fingerprint = identity.fingerprint;
+  if (!await holdForPage(`chat-e2e ${fingerprint} ${nameKey(name)}`)) {
     e2eBusy = true;
-    return "WARNING: Another tab of this browser is signed in with your end-to-end keys: private and group messages and files work in that tab only (close it and reload this one to use them here)";
+    return busy;
   }
   try {
-    pageE2e = await loadPageE2e(identity);
+    // A tab of a page from before names (still open since) holds this lock
+    // for as long as it has the keys kept then, which this page would take
+    // over (e2e_store.ts): its keys are in use, so this tab waits, as for
+    // one of its own name.
+    const loaded = await navigator.locks.request(
+      `chat-e2e ${fingerprint}`,
+      { ifAvailable: true },
+      (lock) => lock === null ? null : loadPageE2e(identity, name),
+    );
+    if (loaded === null) {
+      e2eBusy = true;
+      return busy;
+    }
+    pageE2e = loaded;
   } catch (error) {
     // As the terminal stops rather than go on without its keys, the page
     // sends nothing that goes end to end (own_keys.ts); the room works.
@@ -1619,10 +1638,6 @@ async function join(name: string): Promise<void> {
       ignored = await IgnoreStore.load(await openIgnoredRecord(), localStorage);
       ignoredLoaded = true;
     }
-    if (!e2eStarted) {
-      e2eStarted = true;
-      e2eWarning = await startE2e(identity);
-    }
     let joining = await link;
     if (joining === null || joining.isOver) {
       link = connect();
@@ -1641,6 +1656,11 @@ async function join(name: string): Promise<void> {
     }
     self = reply.name;
     localStorage.setItem(NAME_KEY, self);
+    // The keys of this name (each name has its own), once it is ours.
+    if (!e2eStarted) {
+      e2eStarted = true;
+      e2eWarning = await startE2e(identity, self);
+    }
     ui.joinForm.hidden = true;
     ui.chat.hidden = false;
     emit({ type: "incoming", message: reply, text: "" });

@@ -87,7 +87,7 @@ async function run(contest: Contest): Promise<string> {
 
 const stores: WebStores = {
   async openE2e() {
-    e2e = await loadPageE2e(await loadIdentity());
+    e2e = await loadPageE2e(await loadIdentity(), "webby");
   },
   async openIgnored() {
     ignored = await IgnoreStore.load(await openIgnoredRecord(), localStorage);
@@ -99,7 +99,7 @@ const stores: WebStores = {
   results: () => pending,
   go: (round) => channel.postMessage(round),
   async knownIdentity(server, name) {
-    const fresh = await loadPageE2e(await loadIdentity());
+    const fresh = await loadPageE2e(await loadIdentity(), "webby");
     return fresh.identities.known(server, name) ?? null;
   },
   checkServerKey: (host, fingerprint) =>

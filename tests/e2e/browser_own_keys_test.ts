@@ -1,8 +1,9 @@
 /// <reference lib="dom" />
 /**
  * A page without its own end-to-end keys sends nothing private in the
- * clear: not from a second tab (the first has the keys), not after the
- * browser's copy of them no longer opens. A reader who knows the sender's
+ * clear: not from a second tab of the same name (the first has the keys),
+ * not after the browser's copy of them no longer opens. A tab signed in
+ * as another name has keys of its own. A reader who knows the sender's
  * key would refuse such a message (plain_messages.ts), and one who does not
  * would be shown what the host could read; the page refuses instead, saying
  * what to do (own_keys.ts).
@@ -18,6 +19,8 @@ import {
   waitForLine,
 } from "../_helpers/browser.ts";
 import { TestClient } from "../_helpers/chat.ts";
+import { fetchBundle } from "../../src/client/e2e_keys.ts";
+import type { Page } from "puppeteer-core";
 
 /** Writes over this browser's kept keyrings; how many there were. */
 function damageKeyrings(): Promise<number> {
@@ -47,7 +50,7 @@ function damageKeyrings(): Promise<number> {
 
 Deno.test({
   name:
-    "web: a page without its end-to-end keys (another tab has them, or they no longer open) refuses private and group messages rather than send them in the clear",
+    "web: a page whose end-to-end keys no longer open refuses private and group messages rather than send them in the clear",
   ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
@@ -60,17 +63,6 @@ Deno.test({
       const problems: string[] = [];
       const page = await signedInPage(chat, "webby", problems);
       await chat.keysOf("webby");
-
-      // A second tab: the first has this browser's keys.
-      const second = await signedInPage(chat, "webby2", problems);
-      await waitForLine(second, /^WARNING: Another tab of this browser/);
-      await typeLine(second, "/join crew");
-      await typeLine(second, "/group crew from the second tab");
-      await waitForLine(
-        second,
-        /^ERROR: Not sent: group messages go from the tab of this browser that has your end-to-end keys/,
-      );
-      await second.close();
 
       // The keys kept in this browser no longer open.
       await typeLine(page, "/quit");
@@ -106,6 +98,148 @@ Deno.test({
       assert.deepEqual(problems, []);
     } finally {
       await jojo.quit();
+    }
+  },
+});
+
+/** The text of the page's log. */
+function logText(page: Page): Promise<string> {
+  return page.$eval(
+    "#log",
+    (e) =>
+      [...e.querySelectorAll(".line")].map((row) => row.textContent).join("\n"),
+  );
+}
+
+Deno.test({
+  name:
+    "web: every name a browser signs in with publishes its own end-to-end keys, and what is written to it goes end to end; a second tab of the same name defers to the first",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const probe = await chat.signedInClient("probe");
+    try {
+      const problems: string[] = [];
+      const page = await signedInPage(chat, "webby", problems);
+      const webbyKey = await chat.keysOf("webby");
+      // A second tab of this browser, under another name (the same identity).
+      const second = await signedInPage(chat, "webby2", problems);
+      assert.equal(await chat.keysOf("webby2"), webbyKey);
+      // Kept per name: not the same keys published twice.
+      const [webby, webby2] = [
+        await fetchBundle(probe, "webby"),
+        await fetchBundle(probe, "webby2"),
+      ];
+      assert.notDeepEqual(webby.bundle.signed.key, webby2.bundle.signed.key);
+      assert.notDeepEqual(webby.bundle.dh.key, webby2.bundle.dh.key);
+
+      // Both ways, end to end: no warning that the host can read them.
+      await typeLine(page, "/msg webby2 the owl flies at midnight");
+      await waitForLine(
+        second,
+        /Private message from webby: the owl flies at midnight$/,
+      );
+      await typeLine(second, "/msg webby bring the lantern");
+      // A tab in the background gets no animation frames, which the wait
+      // polls on.
+      await page.bringToFront();
+      await waitForLine(
+        page,
+        /Private message from webby2: bring the lantern$/,
+      );
+      const logs = (await logText(page)) + (await logText(second));
+      assert.doesNotMatch(logs, /host of the server can read|Another tab/);
+
+      // A third tab, under the second's name: the second tab has its keys.
+      const third = await signedInPage(chat, "webby2", problems);
+      await waitForLine(third, /^WARNING: Another tab of this browser/);
+      await typeLine(third, "/msg webby not from here");
+      await waitForLine(
+        third,
+        /^ERROR: Not sent: private messages go from the tab of this browser that has your end-to-end keys/,
+      );
+      await typeLine(third, "/create crew");
+      await typeLine(third, "/group crew nor this");
+      await waitForLine(
+        third,
+        /^ERROR: Not sent: group messages go from the tab of this browser that has your end-to-end keys/,
+      );
+      assert.deepEqual(problems, []);
+    } finally {
+      await probe.quit();
+    }
+  },
+});
+
+/**
+ * Renames this browser's end-to-end records of `name` to those of pages
+ * before names ("keyring <fp>", "state <fp>"); the names of the records.
+ */
+function asBeforeNames(name: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open("chat-e2e");
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const tx = open.result.transaction("records", "readwrite");
+      const store = tx.objectStore("records");
+      const keys = store.getAllKeys();
+      keys.onsuccess = () => {
+        for (const key of keys.result.map(String)) {
+          if (!key.endsWith(` ${name}`)) continue;
+          const value = store.get(key);
+          value.onsuccess = () => {
+            store.put(value.result, key.slice(0, -` ${name}`.length));
+            store.delete(key);
+          };
+        }
+      };
+      tx.oncomplete = () => {
+        const names = open.result.transaction("records").objectStore("records")
+          .getAllKeys();
+        names.onsuccess = () => {
+          open.result.close();
+          resolve(names.result.map(String).sort());
+        };
+      };
+      tx.onabort = () => reject(tx.error);
+    };
+  });
+}
+
+Deno.test({
+  name:
+    "web: the end-to-end keys a browser kept before names are taken over by the first name signed in, not made anew",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const probe = await chat.signedInClient("probe");
+    try {
+      const problems: string[] = [];
+      const page = await signedInPage(chat, "webby", problems);
+      const fingerprint = await chat.keysOf("webby");
+      const before = await fetchBundle(probe, "webby");
+      await typeLine(page, "/quit");
+      await waitForLine(page, /Disconnected\.$/);
+      assert.deepEqual(
+        (await page.evaluate(asBeforeNames, "webby")).filter((key) =>
+          key.startsWith(`keyring ${fingerprint}`)
+        ),
+        [`keyring ${fingerprint}`],
+      );
+      await page.reload();
+      await join(page, "webby");
+      await chat.keysOf("webby");
+      const after = await fetchBundle(probe, "webby");
+      assert.deepEqual(after.bundle.signed.key, before.bundle.signed.key);
+      assert.deepEqual(
+        (await page.evaluate(asBeforeNames, "nobody")).filter((key) =>
+          key.startsWith(`keyring ${fingerprint}`)
+        ),
+        [`keyring ${fingerprint} webby`],
+      );
+      assert.deepEqual(problems, []);
+    } finally {
+      await probe.quit();
     }
   },
 });
