@@ -124,3 +124,46 @@ export class Pane {
     await this.tmux("kill-server").catch(() => {});
   }
 }
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/**
+ * The command that runs `chat connect` from the sources in a pane: the
+ * permissions `deno task connect` gives it, its configuration under `dir`
+ * (and its home too, with `home`), no colours, a plain terminal type, and
+ * the server at `port` on this machine, checked against `dir`/public.pem.
+ */
+export function connectCommand(options: {
+  dir: string;
+  port: number | string;
+  user: string;
+  home?: boolean;
+  args?: readonly string[];
+}): string[] {
+  const { dir } = options;
+  return [
+    "env",
+    `XDG_CONFIG_HOME=${dir}/config`,
+    ...(options.home ? [`HOME=${dir}`] : []),
+    "NO_COLOR=1",
+    "TERM=screen",
+    Deno.execPath(),
+    "run",
+    "--quiet",
+    "--allow-ffi",
+    "--allow-net",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+    "--allow-run",
+    "--allow-sys=statfs",
+    MAIN,
+    "connect",
+    `127.0.0.1:${options.port}`,
+    "--pub",
+    `${dir}/public.pem`,
+    "--user",
+    options.user,
+    ...options.args ?? [],
+  ];
+}

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { hasTmux, Pane } from "../_helpers/tmux.ts";
+import { connectCommand, hasTmux, Pane } from "../_helpers/tmux.ts";
 import {
   type ChatProcess,
   listeningPort,
@@ -14,7 +14,6 @@ import {
   serveProcess,
 } from "../_helpers/process.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const TMUX = await hasTmux();
 
 const count = (lines: string[], pattern: RegExp) =>
@@ -32,29 +31,7 @@ Deno.test({
       servers.push(serveProcess(dir));
       const port = await listeningPort(servers[0]!);
       await using pane = new Pane();
-      await pane.start([
-        "env",
-        `XDG_CONFIG_HOME=${dir}/config`,
-        "NO_COLOR=1",
-        "TERM=screen",
-        Deno.execPath(),
-        "run",
-        "--quiet",
-        "--allow-ffi",
-        "--allow-net",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--allow-run",
-        "--allow-sys=statfs",
-        MAIN,
-        "connect",
-        `127.0.0.1:${port}`,
-        "--pub",
-        `${dir}/public.pem`,
-        "--user",
-        "sophia",
-      ]);
+      await pane.start(connectCommand({ dir, port, user: "sophia" }));
       await pane.waitFor("the prompt", (l) => l.some((x) => x === "sophia>"));
 
       servers[0]!.kill("SIGKILL");

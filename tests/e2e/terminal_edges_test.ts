@@ -10,9 +10,7 @@ import { fileKeyForOffer } from "../../src/client/file_key.ts";
 import { FileCipher, newFileKey } from "../../src/crypto/file_cipher.ts";
 import { FILE_CHUNK_BYTES } from "../../src/protocol/limits.ts";
 import { startTestServer, TestClient, testKeys } from "../_helpers/chat.ts";
-import { hasTmux, Pane } from "../_helpers/tmux.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { connectCommand, hasTmux, Pane } from "../_helpers/tmux.ts";
 
 const TMUX = await hasTmux();
 if (!TMUX) {
@@ -39,34 +37,13 @@ async function chatPane(width: number, height = 30, flags: string[] = []) {
       (await testKeys()).publicPem,
     );
     await pane.start(
-      [
-        "env",
-        `XDG_CONFIG_HOME=${dir}/config`,
-        `HOME=${dir}`,
-        "NO_COLOR=1",
-        "TERM=screen",
-        Deno.execPath(),
-        "run",
-        "--quiet",
-        "--allow-ffi",
-        "--allow-net",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--allow-run",
-        "--allow-sys=statfs",
-        MAIN,
-        "connect",
-        `127.0.0.1:${server.port}`,
-        "--pub",
-        `${dir}/public.pem`,
-        "--user",
-        "sophia",
-        "--downloads",
-        `${dir}/downloads`,
-        "--no-time",
-        ...flags,
-      ],
+      connectCommand({
+        dir,
+        port: server.port,
+        user: "sophia",
+        home: true,
+        args: ["--downloads", `${dir}/downloads`, "--no-time", ...flags],
+      }),
       width,
       height,
     );

@@ -12,9 +12,7 @@ import { FileCipher, newFileKey } from "../../src/crypto/file_cipher.ts";
 import assert from "node:assert/strict";
 import { startTestServer, TestClient, testKeys } from "../_helpers/chat.ts";
 import { FILE_CHUNK_BYTES } from "../../src/protocol/limits.ts";
-import { hasTmux, Pane } from "../_helpers/tmux.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { connectCommand, hasTmux, Pane } from "../_helpers/tmux.ts";
 
 const TMUX = await hasTmux();
 if (!TMUX) {
@@ -46,36 +44,23 @@ Deno.test({
       (await testKeys()).publicPem,
     );
     await using pane = new Pane();
-    await pane.start([
-      "env",
-      `XDG_CONFIG_HOME=${dir}/config`,
-      "NO_COLOR=1",
-      "TERM=screen",
-      Deno.execPath(),
-      "run",
-      "--quiet",
-      "--allow-ffi",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-run",
-      "--allow-sys=statfs",
-      MAIN,
-      "connect",
-      `127.0.0.1:${server.port}`,
-      "--pub",
-      `${dir}/public.pem`,
-      "--user",
-      "sophia",
-      "--accept-files",
-      "all",
-      "--downloads",
-      `${dir}/downloads`,
-      "--no-open",
-      // Lines are compared as the seed prints them: times are tested below.
-      "--no-time",
-    ], 80);
+    await pane.start(
+      connectCommand({
+        dir,
+        port: server.port,
+        user: "sophia",
+        args: [
+          "--accept-files",
+          "all",
+          "--downloads",
+          `${dir}/downloads`,
+          "--no-open",
+          // Lines are compared as the seed prints them: times are tested below.
+          "--no-time",
+        ],
+      }),
+      80,
+    );
     await pane.waitFor("the prompt", (l) => l.includes("sophia>"));
     const jojo = await TestClient.connect(server, "jojo");
     await pane.waitFor(
@@ -271,30 +256,12 @@ Deno.test({
       `${dir}/public.pem`,
       (await testKeys()).publicPem,
     );
-    const command = [
-      "env",
-      `XDG_CONFIG_HOME=${dir}/config`,
-      `HOME=${dir}`,
-      "NO_COLOR=1",
-      "TERM=screen",
-      Deno.execPath(),
-      "run",
-      "--quiet",
-      "--allow-ffi",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-run",
-      "--allow-sys=statfs",
-      MAIN,
-      "connect",
-      `127.0.0.1:${server.port}`,
-      "--pub",
-      `${dir}/public.pem`,
-      "--user",
-      "sophia",
-    ];
+    const command = connectCommand({
+      dir,
+      port: server.port,
+      user: "sophia",
+      home: true,
+    });
     await using pane = new Pane();
     await pane.start(command, 100);
     const lastLine = (l: string[]) => l.filter((line) => line !== "").at(-1);
