@@ -50,6 +50,20 @@ async function within<T>(promise: Promise<T>, what: string): Promise<T> {
 }
 const NEW_KEY = "SHA256:" + "n".repeat(43);
 
+/** amy, who made group `lab`, and bob under his first key, who joined it. */
+async function amyAndOldBobInLab(
+  server: Parameters<typeof TestClient.connect>[0],
+): Promise<{ amy: TestClient; old: TestClient }> {
+  const amy = await TestClient.connect(server, "amy", await testIdentity());
+  const old = await TestClient.connect(server, "bob", await testIdentity());
+  assert.equal(
+    (await amy.client.request({ t: "create", group: "lab" })).t,
+    "ok",
+  );
+  assert.equal((await old.client.request({ t: "join", group: "lab" })).t, "ok");
+  return { amy, old };
+}
+
 Deno.test("a released name taken by a new key while the old session is connected: the old is told its name was released, the new publishes and is reached", async () => {
   const store = openStore(":memory:");
   await using server = await startTestServer({ store });
@@ -176,17 +190,8 @@ Deno.test("`chat admin release` on a running server's database: the name's next 
   const store = openStore(path);
   try {
     await using server = await startTestServer({ store });
-    const amy = await TestClient.connect(server, "amy", await testIdentity());
-    const old = await TestClient.connect(server, "bob", await testIdentity());
+    const { amy, old } = await amyAndOldBobInLab(server);
     try {
-      assert.equal(
-        (await amy.client.request({ t: "create", group: "lab" })).t,
-        "ok",
-      );
-      assert.equal(
-        (await old.client.request({ t: "join", group: "lab" })).t,
-        "ok",
-      );
       await amy.client.msg("bob", "shown to the old key");
       await amy.client.gsay("lab", "group line shown to the old key");
       await old.waitFor(({ text }) =>
@@ -279,17 +284,8 @@ Deno.test("`chat admin release` while the old key stays signed in: its session i
   const store = openStore(path);
   try {
     await using server = await startTestServer({ store });
-    const amy = await TestClient.connect(server, "amy", await testIdentity());
-    const old = await TestClient.connect(server, "bob", await testIdentity());
+    const { amy, old } = await amyAndOldBobInLab(server);
     try {
-      assert.equal(
-        (await amy.client.request({ t: "create", group: "lab" })).t,
-        "ok",
-      );
-      assert.equal(
-        (await old.client.request({ t: "join", group: "lab" })).t,
-        "ok",
-      );
       await amy.client.msg("bob", "sent to the old key");
       await old.waitFor(({ text }) => text === "sent to the old key");
       await old.client.msg("amy", "sent by the old key");
