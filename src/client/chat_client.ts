@@ -690,6 +690,10 @@ export class ChatClient {
   async #readyToRead(first: Promise<void>): Promise<void> {
     let wait: Promise<void> | null = first;
     this.#held = true;
+    // Held, the inbox takes what comes up to its bound (pings are answered
+    // meanwhile), then the connection is dropped: not left for the server
+    // to keep (Connection.readPastPause).
+    this.#channel.readPastPause(true);
     try {
       let closed = false;
       const gone = this.#channel.closed.then(() => (closed = true));
@@ -701,6 +705,7 @@ export class ChatClient {
       this.#heldAtClose = closed;
     } finally {
       this.#held = false;
+      this.#channel.readPastPause(false);
       // Silent because unread: the watchdog's clock starts again now.
       this.#lastHeard = Date.now();
     }

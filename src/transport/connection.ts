@@ -58,6 +58,15 @@ export interface Connection {
    */
   receive(): Promise<WireData | null>;
   /**
+   * Where offered: while `on`, the socket is read however much waits unread
+   * (up to the inbox's limit, which cuts the peer off) instead of pausing
+   * once a little waits. For a reader held on purpose (ChatClient's
+   * holdReading): the connection must still answer the server's pings
+   * meanwhile, and it would rather be dropped at its own bound than leave
+   * the server holding what it does not read.
+   */
+  readPastPause?(on: boolean): void;
+  /**
    * Where offered: the buffer of a message {@link receive} returned, handed
    * back by a caller that will not read it again (it was the caller's), for
    * a later message of the same length to be read into. A download's frames
@@ -105,6 +114,10 @@ export class Inbox {
   #bytes = 0;
   #waiting: ((data: WireData | null) => void) | null = null;
   #ended = false;
+  /** A reader paused by {@link roomBelow}: its limit and its wake-up. */
+  #paused: { limit: number; resume: () => void } | null = null;
+  /** Whether {@link roomBelow} pauses no one (Connection.readPastPause). */
+  #pastPause = false;
 
   constructor(readonly maxBytes: number = DEFAULT_MAX_INBOX_BYTES) {}
 
@@ -132,10 +145,39 @@ export class Inbox {
     return true;
   }
 
+  /**
+   * Null when at most `limit` bytes wait; else a promise that resolves once
+   * reading has brought them down to half of it (or the inbox ended). A
+   * socket reader that can stop reading asks before each read: a peer that
+   * sends faster than this side handles then waits in the kernel's buffers
+   * and its own (TCP backpressure), instead of in this process's memory up
+   * to the limit that cuts it off.
+   */
+  roomBelow(limit: number): Promise<void> | null {
+    if (this.#ended || this.#pastPause || this.#bytes <= limit) return null;
+    return new Promise((resume) => {
+      this.#paused = { limit: limit / 2, resume };
+    });
+  }
+
+  /** While `on`, {@link roomBelow} pauses no one; a paused reader goes on. */
+  readPastPause(on: boolean): void {
+    this.#pastPause = on;
+    if (!on) return;
+    const paused = this.#paused;
+    this.#paused = null;
+    paused?.resume();
+  }
+
   receive(): Promise<WireData | null> {
     const next = this.#queue.shift();
     if (next !== undefined) {
       this.#bytes -= sizeOf(next);
+      const paused = this.#paused;
+      if (paused !== null && this.#bytes <= paused.limit) {
+        this.#paused = null;
+        paused.resume();
+      }
       return Promise.resolve(next);
     }
     if (this.#ended) return Promise.resolve(null);
@@ -155,6 +197,9 @@ export class Inbox {
     const waiting = this.#waiting;
     this.#waiting = null;
     waiting?.(null);
+    const paused = this.#paused;
+    this.#paused = null;
+    paused?.resume();
   }
 }
 

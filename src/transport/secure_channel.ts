@@ -349,6 +349,11 @@ export class SecureChannel {
     return this.#conn.closed;
   }
 
+  /** See Connection.readPastPause (nothing where the connection cannot). */
+  readPastPause(on: boolean): void {
+    this.#conn.readPastPause?.(on);
+  }
+
   /** Why this side cut the connection on its own, or null (Connection). */
   get localCloseReason(): string | null {
     return this.#conn.localCloseReason ?? null;

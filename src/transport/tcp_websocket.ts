@@ -111,6 +111,16 @@ const KEPT_WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
  */
 const turns = new TurnBudget(20);
 /**
+ * Past this many bytes unread in the inbox, the socket is not read until
+ * half of them are: a busy room or a download then waits in the kernel's
+ * buffers and the server's bounded queues, not in this process's memory.
+ * Without it a process that decrypts more slowly than the server sends (a
+ * bench load process with 50 connections, a slow machine in a flood) filled
+ * every inbox to its 8 MiB cut-off, spent its time collecting garbage, and
+ * dropped the connection as overloaded.
+ */
+const INBOX_PAUSE_BYTES = 1024 * 1024;
+/**
  * The TLS handshakes given up on whose sockets Deno still holds, each with
  * the promise of its end (the server answered, closed, or the kernel's
  * keepalive found it gone): closed by us then, and taken out.
@@ -298,6 +308,10 @@ export class TcpWebSocketConnection implements Connection {
     return this.#inbox.receive();
   }
 
+  readPastPause(on: boolean): void {
+    this.#inbox.readPastPause(on);
+  }
+
   reuse(buffer: ArrayBufferLike): void {
     // Handed back twice: already kept, or being read into again.
     if (buffer === this.#readSpare || buffer === this.#part?.payload.buffer) {
@@ -446,6 +460,8 @@ export class TcpWebSocketConnection implements Connection {
   async #readLoop(): Promise<void> {
     try {
       while (this.#parse()) {
+        const full = this.#inbox.roomBelow(INBOX_PAUSE_BYTES);
+        if (full !== null) await full;
         const wait = turns.check();
         if (wait !== null) await wait;
         if (this.#gone) return;

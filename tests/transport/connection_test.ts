@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { Inbox, WebSocketConnection } from "../../src/transport/connection.ts";
+import {
+  Inbox,
+  INBOX_MESSAGE_OVERHEAD_BYTES,
+  WebSocketConnection,
+} from "../../src/transport/connection.ts";
 
 /** Just enough of the WebSocket API to drive the adapter's event handling. */
 class StandInSocket extends EventTarget {
@@ -94,4 +98,42 @@ Deno.test("Inbox counts each message it keeps, an empty one too, against its lim
     texts++;
     assert.ok(texts < 64 * 1024, "empty texts are kept without bound");
   }
+});
+
+Deno.test("Inbox.roomBelow pauses a reader past the limit until reading halves what waits, and frees it when the inbox ends", async () => {
+  // Each counts 100 bytes against the inbox: 36 of its own and the overhead.
+  const hundred = () => new Uint8Array(100 - INBOX_MESSAGE_OVERHEAD_BYTES);
+  const inbox = new Inbox(1024 * 1024);
+  for (let i = 0; i < 4; i++) inbox.push(hundred());
+  assert.equal(inbox.roomBelow(400), null, "400 bytes wait: not past 400");
+  inbox.push(hundred());
+  const paused = inbox.roomBelow(400);
+  assert.ok(paused !== null, "500 bytes wait: past 400");
+  let resumed = false;
+  void paused.then(() => (resumed = true));
+  await inbox.receive();
+  await inbox.receive();
+  await Promise.resolve();
+  assert.equal(resumed, false, "300 bytes still wait: more than half of 400");
+  await inbox.receive();
+  await paused;
+  assert.equal(inbox.bytes, 200);
+
+  for (let i = 0; i < 5; i++) inbox.push(hundred());
+  const ending = inbox.roomBelow(400);
+  assert.ok(ending !== null);
+  inbox.end(false);
+  await ending;
+  assert.equal(inbox.roomBelow(400), null, "an ended inbox pauses no one");
+
+  // A reader held on purpose reads on up to the limit (readPastPause).
+  const held = new Inbox(1024 * 1024);
+  for (let i = 0; i < 5; i++) held.push(hundred());
+  const waiting = held.roomBelow(400);
+  assert.ok(waiting !== null);
+  held.readPastPause(true);
+  await waiting;
+  assert.equal(held.roomBelow(400), null, "past the pause while held");
+  held.readPastPause(false);
+  assert.ok(held.roomBelow(400) !== null, "paused again once let go");
 });

@@ -585,6 +585,38 @@ Deno.test("TcpWebSocketConnection cuts off a server whose unread messages pass t
   await client.closed;
 });
 
+Deno.test("TcpWebSocketConnection stops reading while its inbox is full, so a server that sends faster than it is read waits instead of being cut off", async () => {
+  using server = new RawServer();
+  const { client, peer } = await connected(server);
+  // 32 MiB, four times the inbox's 8 MiB limit, read more slowly than it
+  // comes: the socket's buffers fill and the server's write waits (before,
+  // the inbox took it all until the limit cut the server off with 4008).
+  const count = 512;
+  const frames = new Uint8Array(count * (64 * 1024 + 10));
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const payload = new Uint8Array(64 * 1024).fill(i % 251);
+    const frame = serverFrame(0x2, payload);
+    frames.set(frame, at);
+    at += frame.length;
+  }
+  const writing = peer.write(frames.subarray(0, at));
+  for (let i = 0; i < count; i++) {
+    // A slow reader: one message per turn of the event loop, where the
+    // socket's reader gets a turn's worth of reads (TurnBudget, 20 ms).
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const data = await client.receive();
+    assert.ok(data instanceof Uint8Array, `message ${i} of ${count}`);
+    assert.equal(data.length, 64 * 1024);
+    assert.equal(data[0], i % 251);
+  }
+  await writing;
+  assert.equal(client.localCloseReason, null);
+  await peer.write(serverFrame(0x8, closeBody(1000)));
+  assert.equal(await client.receive(), null);
+  await client.closed;
+});
+
 Deno.test("TcpWebSocketConnection reports a server that drops the connection without a close as 1006", async () => {
   using server = new RawServer();
   const { client, peer } = await connected(server);
