@@ -269,7 +269,7 @@ async function serve(
       privateKey,
       publicSpki,
       store,
-      limits: { maxFileBytes: command.maxFileBytes },
+      limits: { maxFileBytes: command.maxFileBytes, ...command.addressBudgets },
       connectionLimits: command.connectionLimits,
       web: command.web,
       allowedHosts,

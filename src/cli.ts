@@ -16,6 +16,11 @@ import {
   DEFAULT_MAX_STORE_BYTES,
 } from "./server/config.ts";
 import { hostName } from "./server/allowed_host.ts";
+import {
+  type AccountBudgetLimits,
+  DEFAULT_ACCOUNT_BUDGETS,
+  MAX_ACCOUNT_BUDGET,
+} from "./server/account_budgets.ts";
 import { ACCEPT_POLICIES, type AcceptPolicy } from "./client/consent.ts";
 
 export const VERSION = "0.1.0";
@@ -46,6 +51,12 @@ export type CliCommand =
     sync: "FULL" | "NORMAL";
     /** Only the limits given on the command line; the rest keep their defaults. */
     connectionLimits: Partial<ConnectionLimits>;
+    /**
+     * What the accounts of one address may take together an hour (groups
+     * created and joined, one-time prekeys): only those given on the
+     * command line; the rest keep their defaults.
+     */
+    addressBudgets: Partial<AccountBudgetLimits>;
     /** The most the database's pages in use may take; 0 for no cap. */
     maxStoreBytes: number;
     /** Serve the web client's page (--no-web: not). */
@@ -227,6 +238,32 @@ function countOption(flags: string, description: string): Option {
     const count = Number(value);
     if (!/^\d+$/.test(value) || !Number.isSafeInteger(count)) {
       throw new InvalidArgumentError("Give a whole number.");
+    }
+    return count;
+  });
+}
+
+/**
+ * A budget of one address, so many an hour (account_budgets.ts): its
+ * default from there, 0 for no limit, and a bound past which a number is a
+ * typo rather than a budget.
+ */
+function budgetOption(
+  flags: string,
+  what: string,
+  budget: keyof AccountBudgetLimits,
+): Option {
+  return new Option(
+    flags,
+    `${what}, 0 for no limit (default ${
+      DEFAULT_ACCOUNT_BUDGETS[budget]
+    }; with --cluster, each node counts its own)`,
+  ).argParser((value: string) => {
+    const count = Number(value);
+    if (!/^\d+$/.test(value) || count > MAX_ACCOUNT_BUDGET) {
+      throw new InvalidArgumentError(
+        `Give a whole number from 0 to ${MAX_ACCOUNT_BUDGET} an hour; 0 for no limit.`,
+      );
     }
     return count;
   });
@@ -434,6 +471,34 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         "connections still in their handshake, from one address, 0 for no limit (default 8)",
       ),
     )
+    .addOption(
+      budgetOption(
+        "--groups-per-address <n>",
+        "groups the accounts of one address may create an hour, all together",
+        "groupsCreatedPerHourPerAddress",
+      ),
+    )
+    .addOption(
+      budgetOption(
+        "--joins-per-address <n>",
+        "groups the accounts of one address may join an hour, all together",
+        "groupsJoinedPerHourPerAddress",
+      ),
+    )
+    .addOption(
+      budgetOption(
+        "--prekeys-per-address <n>",
+        "one-time prekeys of all users that one address may take an hour (then key bundles go out without one)",
+        "oneTimeKeysPerHourPerAddress",
+      ),
+    )
+    .addOption(
+      budgetOption(
+        "--prekeys-per-user-per-address <n>",
+        "one-time prekeys of one user that one address may take an hour (then that user's go out without one)",
+        "oneTimeKeysPerHourPerOwnerPerAddress",
+      ),
+    )
     .option(
       "--room-frames",
       "seal each batch of public messages once for all who can take it, with an HMAC per member (docs/PROTOCOL.md 3.8); off by default: it saves the server some of its sealing but costs every member more to receive",
@@ -502,6 +567,10 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         handshakeBurst?: number;
         maxUnfinished?: number;
         maxUnfinishedPerAddress?: number;
+        groupsPerAddress?: number;
+        joinsPerAddress?: number;
+        prekeysPerAddress?: number;
+        prekeysPerUserPerAddress?: number;
         cluster?: string[];
         presenceTtl: number;
         logMaxAge?: number;
@@ -552,6 +621,20 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
           ...(opts.maxUnfinishedPerAddress === undefined
             ? {}
             : { maxUnfinishedPerAddress: opts.maxUnfinishedPerAddress }),
+        },
+        addressBudgets: {
+          ...(opts.groupsPerAddress === undefined
+            ? {}
+            : { groupsCreatedPerHourPerAddress: opts.groupsPerAddress }),
+          ...(opts.joinsPerAddress === undefined
+            ? {}
+            : { groupsJoinedPerHourPerAddress: opts.joinsPerAddress }),
+          ...(opts.prekeysPerAddress === undefined
+            ? {}
+            : { oneTimeKeysPerHourPerAddress: opts.prekeysPerAddress }),
+          ...(opts.prekeysPerUserPerAddress === undefined ? {} : {
+            oneTimeKeysPerHourPerOwnerPerAddress: opts.prekeysPerUserPerAddress,
+          }),
         },
         maxStoreBytes: opts.maxStoreMb * 1024 * 1024,
         web: opts.web,

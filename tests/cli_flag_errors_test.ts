@@ -22,6 +22,10 @@ Deno.test("parseCommandLine starts the reason for a bad flag value as a sentence
       "That size is too large.",
     ],
     [["serve", "--max-connections", "many"], "Give a whole number."],
+    [
+      ["serve", "--groups-per-address", "-5"],
+      "Give a whole number from 0 to 100000 an hour; 0 for no limit.",
+    ],
   ];
   for (const [args, reason] of cases) {
     assert.match(

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parseCommandLine } from "../src/cli.ts";
+import { DEFAULT_LIMITS } from "../src/server/state.ts";
 
 Deno.test("parseCommandLine takes --handshake-rate and --handshake-burst as connection limits of chat serve", () => {
   const command = parseCommandLine([
@@ -65,6 +66,84 @@ Deno.test("parseCommandLine takes the per-address limits of chat serve, and --ma
     maxQueuedBytes: 8 * 1024 * 1024,
   });
   assert.equal(command.maxStoreBytes, 10 * 1024 * 1024);
+});
+
+Deno.test("parseCommandLine takes the budgets of one address of chat serve: groups created and joined, one-time prekeys", () => {
+  const command = parseCommandLine([
+    "serve",
+    "--groups-per-address",
+    "200",
+    "--joins-per-address",
+    "0",
+    "--prekeys-per-address",
+    "1000",
+    "--prekeys-per-user-per-address",
+    "12",
+  ]);
+  assert.equal(command.cmd, "serve");
+  if (command.cmd !== "serve") return;
+  assert.deepEqual(command.addressBudgets, {
+    groupsCreatedPerHourPerAddress: 200,
+    groupsJoinedPerHourPerAddress: 0,
+    oneTimeKeysPerHourPerAddress: 1000,
+    oneTimeKeysPerHourPerOwnerPerAddress: 12,
+  });
+  // Not connection limits: the server's state counts them (state.ts).
+  assert.deepEqual(command.connectionLimits, {});
+});
+
+Deno.test("parseCommandLine leaves the budgets of one address at their defaults when not given, and --help names each default", () => {
+  const command = parseCommandLine(["serve", "--groups-per-address", "3"]);
+  assert.deepEqual(
+    command.cmd === "serve" && command.addressBudgets,
+    { groupsCreatedPerHourPerAddress: 3 },
+  );
+  const help = parseCommandLine(["serve", "--help"]);
+  assert.equal(help.cmd, "exit");
+  if (help.cmd !== "exit") return;
+  const text = help.output.replace(/\s+/g, " ");
+  for (
+    const [flag, budget] of [
+      ["--groups-per-address", "groupsCreatedPerHourPerAddress"],
+      ["--joins-per-address", "groupsJoinedPerHourPerAddress"],
+      ["--prekeys-per-address", "oneTimeKeysPerHourPerAddress"],
+      [
+        "--prekeys-per-user-per-address",
+        "oneTimeKeysPerHourPerOwnerPerAddress",
+      ],
+    ] as const
+  ) {
+    assert.match(
+      text,
+      new RegExp(
+        `${flag} <n> [^<]*an hour[^<]*, 0 for no limit \\(default ${
+          DEFAULT_LIMITS[budget]
+        }; with --cluster, each node counts its own\\)`,
+      ),
+      flag,
+    );
+  }
+});
+
+Deno.test("parseCommandLine refuses a budget of one address that is negative, not a whole number, or past 100000 an hour", () => {
+  for (
+    const value of ["-1", "ten", "1.5", "1e3", "", "100001", "9".repeat(30)]
+  ) {
+    const command = parseCommandLine(["serve", "--joins-per-address", value]);
+    assert.equal(command.cmd, "exit", value);
+    if (command.cmd !== "exit") continue;
+    assert.notEqual(command.code, 0, value);
+    assert.match(
+      command.output,
+      /argument '.*' is invalid\. Give a whole number from 0 to 100000 an hour; 0 for no limit\./,
+      value,
+    );
+  }
+  const most = parseCommandLine(["serve", "--joins-per-address", "100000"]);
+  assert.deepEqual(
+    most.cmd === "serve" && most.addressBudgets,
+    { groupsJoinedPerHourPerAddress: 100_000 },
+  );
 });
 
 Deno.test("parseCommandLine caps the store at 1 GiB by default, and 0 means no cap", () => {

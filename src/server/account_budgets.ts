@@ -35,6 +35,29 @@ export interface AccountBudgetLimits {
   groupsJoinedPerHourPerAddress: number;
 }
 
+/**
+ * The defaults, which `chat serve` flags override (cli.ts): each node of a
+ * cluster counts its own.
+ */
+export const DEFAULT_ACCOUNT_BUDGETS: Readonly<AccountBudgetLimits> = Object
+  .freeze({
+    // A few classmates behind one address each starting a conversation with
+    // the same person in an hour; the next starts without a one-time key.
+    oneTimeKeysPerHourPerOwnerPerAddress: 4,
+    // A new member's first message to a group of 120 members at once.
+    oneTimeKeysPerHourPerAddress: 120,
+    // Ten groups at once (teams of a class), then one each 6 minutes: the
+    // server's 1000 take one address 100 hours.
+    groupsCreatedPerHourPerAddress: 10,
+    groupsJoinedPerHourPerAddress: 60,
+  });
+
+/**
+ * The most any of them may be set to, an hour: past it a budget is no
+ * bound worth counting (0 turns one off).
+ */
+export const MAX_ACCOUNT_BUDGET = 100_000;
+
 const HOUR_S = 3600;
 
 /** A bucket of `perHour` tokens refilled over an hour; 0: no limit. */

@@ -16,7 +16,7 @@ import type { Store } from "../store/store.ts";
 import { TransferTable } from "./transfer_table.ts";
 import { PrekeyDirectory } from "./prekey_directory.ts";
 import { OneTimeTakers } from "./one_time_takers.ts";
-import { AccountBudgets } from "./account_budgets.ts";
+import { AccountBudgets, DEFAULT_ACCOUNT_BUDGETS } from "./account_budgets.ts";
 import { RemoteUsers } from "./remote_users.ts";
 import { SkeletonIndex } from "./skeleton_index.ts";
 import { RemoteRecipients } from "./remote_recipients.ts";
@@ -98,15 +98,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxGroupsPerUser: 100,
   maxFileBytes: DEFAULT_MAX_FILE_BYTES,
   maxTransfersPerUser: 8,
-  // A few classmates behind one address each starting a conversation with
-  // the same person in an hour; the next starts without a one-time key.
-  oneTimeKeysPerHourPerOwnerPerAddress: 4,
-  // A new member's first message to a group of 120 members at once.
-  oneTimeKeysPerHourPerAddress: 120,
-  // Ten groups at once (teams of a class), then one each 6 minutes: the
-  // server's 1000 take one address 100 hours.
-  groupsCreatedPerHourPerAddress: 10,
-  groupsJoinedPerHourPerAddress: 60,
+  ...DEFAULT_ACCOUNT_BUDGETS,
   fileAnswerMs: 90_000,
   fileStallMs: 60_000,
 });
