@@ -58,6 +58,12 @@ import {
   type Sealed,
 } from "../client/own_keys.ts";
 import {
+  AwaitingKeys,
+  type KeysMissing,
+  type Openable,
+  type SealedKind,
+} from "../client/awaiting_keys.ts";
+import {
   CANNOT_IGNORE_SELF,
   ignoredLines,
   ignoringText,
@@ -1080,23 +1086,11 @@ function onIncoming(
   if (message.t === "e2e_private") {
     // Opened even from someone ignored (`show` hides their messages): it
     // may hold their chain for a group, needed once they are shown again.
-    const sessions = e2e;
-    if (sessions === null && e2eBusy) {
-      return leaveForKeyedTab(`A private message from ${message.from}`, count);
+    const keys = openable(e2e);
+    if (keys.kind === "await") {
+      return leaveForKeys(keys.missing, "private", count);
     }
-    if (sessions === null) {
-      inTurn(() => {
-        if (count !== undefined) count.unopened++;
-        emitOrHold(emit, {
-          type: "error",
-          re: null,
-          code: "e2e",
-          text:
-            `ERROR: A private message from ${message.from} is end to end, and this browser has no end-to-end keys to open it`,
-        }, count);
-      });
-      return;
-    }
+    const sessions = keys.keys;
     const opened = sessions.open(from, message, body);
     return inTurn(async () => showOpened(await opened, count));
   }
@@ -1130,20 +1124,45 @@ function onIncoming(
 }
 
 /**
- * Says, in turn, that `what` waits for the tab that has the end-to-end
- * keys; the promise never settles, so it is never acknowledged
- * (chat_client.ts MessageListener): the server keeps it for a sign-in with
- * the keys. Acknowledged here, where it cannot be opened, it would be lost.
- * One that cannot be opened with the keys either (corrupt, hostile) is
- * acknowledged there, as always.
+ * `sessions` to open an end-to-end message with, or why this page has no
+ * usable keys of its own (awaiting_keys.ts `Openable`: a message it cannot
+ * try for want of its keys is left on the server, never acknowledged).
  */
-function leaveForKeyedTab(what: string, count?: HistoryCount): Promise<void> {
+function openable<S>(sessions: S | null): Openable<S> {
+  if (sessions !== null) return { kind: "open", keys: sessions };
+  // Another tab has them (the Web Lock), or this browser could not open
+  // them (startE2e's warning). Both may end: that tab closes, the storage
+  // is mended (or 'Forget me in this browser' starts again, and the host
+  // releases the name, which deletes what waited for the old key).
+  return {
+    kind: "await",
+    missing: { kind: e2eBusy ? "other_tab" : "unopened" },
+  };
+}
+
+/** The end-to-end messages left for the keys this session. */
+const awaitingKeys = new AwaitingKeys();
+
+/**
+ * Leaves an end-to-end message for a sign-in with the keys: the promise
+ * never settles, so it is never acknowledged (chat_client.ts
+ * MessageListener), not even by /quit's goodbye, and the server sends it
+ * again. Acknowledged here, where it cannot be opened, it would be lost.
+ * One line, in turn, says what waits for a burst of them (what waited at
+ * the sign-in), not a line each.
+ */
+function leaveForKeys(
+  missing: KeysMissing,
+  kind: SealedKind,
+  count?: HistoryCount,
+): Promise<void> {
+  const due = awaitingKeys.add(kind);
   inTurn(() => {
     if (count !== undefined) count.unopened++;
+    if (!due) return;
     emitOrHold(emit, {
       type: "notice",
-      text:
-        `${what} waits for your end-to-end keys, which another tab of this browser has: it comes there, or here once that tab is closed and this one reloaded`,
+      text: awaitingKeys.line(missing),
     }, count);
   });
   return new Promise<void>(() => {});
@@ -1204,26 +1223,9 @@ function openGroup(
   body: Uint8Array,
   count?: HistoryCount,
 ): Promise<void> | undefined {
-  const sessions = groupSessions;
-  if (sessions === null && e2eBusy) {
-    return leaveForKeyedTab(
-      `A group message from ${message.from} in ${message.group}`,
-      count,
-    );
-  }
-  if (sessions === null) {
-    inTurn(() => {
-      if (count !== undefined) count.unopened++;
-      emitOrHold(emit, {
-        type: "error",
-        re: null,
-        code: "e2e",
-        text:
-          `ERROR: A group message from ${message.from} in ${message.group} is end to end, and this browser has no end-to-end keys to open it`,
-      }, count);
-    });
-    return;
-  }
+  const keys = openable(groupSessions);
+  if (keys.kind === "await") return leaveForKeys(keys.missing, "group", count);
+  const sessions = keys.keys;
   const opened = sessions.open(from, message, body);
   // One waiting for its sender key settles with its outcome.
   let waiting: Promise<void> = Promise.resolve();

@@ -243,3 +243,107 @@ Deno.test({
     }
   },
 });
+
+/** Copies this browser's kept keyrings (by record key), to put back later. */
+function keptKeyrings(): Promise<[string, unknown][]> {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open("chat-e2e");
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const tx = open.result.transaction("records", "readonly");
+      const store = tx.objectStore("records");
+      const kept: [string, unknown][] = [];
+      const cursor = store.openCursor();
+      cursor.onsuccess = () => {
+        const at = cursor.result;
+        if (at === null) return;
+        if (String(at.key).startsWith("keyring ")) {
+          kept.push([String(at.key), at.value]);
+        }
+        at.continue();
+      };
+      tx.oncomplete = () => {
+        open.result.close();
+        resolve(kept);
+      };
+      tx.onabort = () => reject(tx.error);
+    };
+  });
+}
+
+/** Puts keyrings copied by keptKeyrings back. */
+function putKeyrings(kept: [string, unknown][]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open("chat-e2e");
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const tx = open.result.transaction("records", "readwrite");
+      const store = tx.objectStore("records");
+      for (const [key, value] of kept) store.put(value, key);
+      tx.oncomplete = () => {
+        open.result.close();
+        resolve();
+      };
+      tx.onabort = () => reject(tx.error);
+    };
+  });
+}
+
+Deno.test({
+  name:
+    "web: a page whose end-to-end keys no longer open leaves private messages on the server, said once; with the keys back they come, each once",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    await chat.keysOf("webby");
+    const termy = await chat.terminal("termy");
+    await termy.write("/msg webby with the keys\n");
+    await waitForLine(page, /Private message from termy: with the keys$/);
+
+    // The keys kept in this browser no longer open (copied first).
+    await typeLine(page, "/quit");
+    await waitForLine(page, /Disconnected\.$/);
+    const kept = await page.evaluate(keptKeyrings);
+    assert.equal(kept.length, 1);
+    assert.equal(await page.evaluate(damageKeyrings), 1);
+    // Two wait on the server while it is away: one line for both.
+    await termy.write("/msg webby while keyless one\n");
+    await termy.write("/msg webby while keyless two\n");
+    await termy.waitFor(/Private message to webby: while keyless two/);
+    await page.reload();
+    await join(page, "webby");
+    await waitForLine(page, /^WARNING: Cannot read end-to-end keys/);
+    await waitForLine(
+      page,
+      /^2 private messages wait for your end-to-end keys, which this browser could not open .*: the server keeps them/,
+    );
+    // One more live: a short line, with the count.
+    await termy.write("/msg webby while keyless three\n");
+    await waitForLine(
+      page,
+      /^1 more private message waits for your end-to-end keys \(3 in all\)/,
+    );
+    // Its goodbye acknowledges what it showed, not these.
+    await typeLine(page, "/quit");
+    await waitForLine(page, /Disconnected\.$/);
+    const keyless = await logText(page);
+    assert.doesNotMatch(keyless, /while keyless/);
+    assert.doesNotMatch(keyless, /no end-to-end keys to open it/);
+    assert.equal(keyless.match(/waits? for your end-to-end keys/g)?.length, 2);
+
+    // The keys back: what waited comes, each once, in order.
+    await page.evaluate(putKeyrings, kept);
+    await page.reload();
+    await join(page, "webby");
+    await waitForLine(page, /Private message from termy: while keyless three$/);
+    const back = await logText(page);
+    for (const n of ["one", "two", "three"]) {
+      assert.equal(back.split(`while keyless ${n}`).length - 1, 1, back);
+    }
+    assert.match(back, /keyless one[\s\S]*keyless two[\s\S]*keyless three/);
+    assert.doesNotMatch(back, /could not be opened/);
+    assert.deepEqual(problems, []);
+  },
+});
