@@ -10,6 +10,7 @@
 import type { ServerMessage } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { ChatClient } from "./chat_client.ts";
+import { AwaitingKeys, type SealedKind } from "./awaiting_keys.ts";
 import type { Keyring } from "./e2e_keys.ts";
 import {
   type E2ePrivate,
@@ -178,7 +179,14 @@ export function sessionE2e(options: SessionE2eOptions) {
       }
     }
   };
-  /** Says, in turn, that `what` is end to end and this session cannot open it. */
+  /**
+   * Says, in turn, that `what` is end to end and this session cannot open
+   * it: a session started without any key store (runSession without `e2e`),
+   * which never gets keys. Acknowledged, as a message that does not open
+   * with the keys is: left unacknowledged it would come back at every
+   * sign-in of such a session and hold its conversation's cursor for good.
+   * One whose keys another process has is left for it (`leaveFor`).
+   */
   const noKeysFor = (what: string, count?: HistoryCount) =>
     inTurn(() => {
       if (count !== undefined) count.unopened++;
@@ -191,27 +199,32 @@ export function sessionE2e(options: SessionE2eOptions) {
         ),
       }, count);
     });
+  /** The end-to-end messages left for the keys this session. */
+  const awaitingKeys = new AwaitingKeys();
   /**
-   * Says, in turn, that `what` waits for the process that has the keys;
-   * the promise never settles, so it is never acknowledged (ChatClient
-   * MessageListener): the server keeps it for that process, which gets it
-   * at its next sign-in. Acknowledged here it would be lost, since this
-   * session cannot open it and the server would not send it again. A
-   * message that cannot be opened with the keys either (corrupt, hostile)
-   * is acknowledged there, as always.
+   * Leaves a message for the process that has the keys (awaiting_keys.ts
+   * `Openable`, kind "await"); the promise never settles, so it is never
+   * acknowledged (ChatClient MessageListener): the server keeps it for that
+   * process, or for this name's next sign-in with the keys. Acknowledged
+   * here it would be lost, since this session cannot open it and the server
+   * would not send it again. A message that cannot be opened with the keys
+   * either (corrupt, hostile) is acknowledged there, as always. One line, in
+   * turn, says what waits for a burst of them (what waited at the sign-in),
+   * not a line each.
    */
   const leaveFor = (
     holder: E2eHolder,
-    what: string,
+    kind: SealedKind,
     count?: HistoryCount,
   ): Promise<void> => {
-    const which = holder.pid === null ? "" : ` (pid ${holder.pid})`;
+    const due = awaitingKeys.add(kind);
     inTurn(() => {
       if (count !== undefined) count.unopened++;
+      if (!due) return;
       emitOrHold(emit, {
         type: "notice",
         text: sanitizeForTerminal(
-          `${what} waits for the chat connect that has your end-to-end keys${which}`,
+          awaitingKeys.line({ kind: "other_process", pid: holder.pid }),
         ),
       }, count);
     });
@@ -225,7 +238,7 @@ export function sessionE2e(options: SessionE2eOptions) {
   ) => {
     if (e2e === null) {
       const what = `A private message from ${message.from}`;
-      if (elsewhere !== null) return leaveFor(elsewhere, what, count);
+      if (elsewhere !== null) return leaveFor(elsewhere, "private", count);
       noKeysFor(what, count);
       return;
     }
@@ -273,7 +286,7 @@ export function sessionE2e(options: SessionE2eOptions) {
   ) => {
     if (groupSessions === null) {
       const what = `A group message from ${message.from} in ${message.group}`;
-      if (elsewhere !== null) return leaveFor(elsewhere, what, count);
+      if (elsewhere !== null) return leaveFor(elsewhere, "group", count);
       noKeysFor(what, count);
       return;
     }
