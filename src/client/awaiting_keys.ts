@@ -37,25 +37,26 @@ export type Openable<K> =
   | { kind: "open"; keys: K }
   | { kind: "await"; missing: KeysMissing };
 
-/** What is left for the keys: private or group. */
-export type SealedKind = "private" | "group";
-
 /**
  * Counts what is left for the keys and says it in one line per burst (what
- * waited at the sign-in comes in one): `add` each message; when it returns
- * true, call `line` in turn after the messages of that burst (InTurn), which
- * counts every one added meanwhile.
+ * waited at the sign-in comes in one): `add` each message with its sender;
+ * when it returns true, call `line` in turn after the messages of that burst
+ * (InTurn), which counts every one added meanwhile. Private and group
+ * messages are counted together, as end-to-end messages: an `e2e_private`
+ * may be a group's sender key or a file's key rather than a line anyone
+ * wrote, which nothing tells before it is opened.
  */
 export class AwaitingKeys {
-  #private = 0;
-  #group = 0;
-  #said = { private: 0, group: 0 };
+  #all = 0;
+  #said = 0;
+  /** Senders since the last line, in the order they first came. */
+  #from = new Set<string>();
   #due = false;
 
-  /** Counts one message; true when a line is due for it (none pending). */
-  add(kind: SealedKind): boolean {
-    if (kind === "private") this.#private++;
-    else this.#group++;
+  /** Counts one message from `from`; true when a line is due (none pending). */
+  add(from: string): boolean {
+    this.#all++;
+    this.#from.add(from);
     if (this.#due) return false;
     this.#due = true;
     return true;
@@ -67,29 +68,30 @@ export class AwaitingKeys {
    */
   line(missing: KeysMissing): string {
     this.#due = false;
-    const first = this.#said.private + this.#said.group === 0;
-    const newPrivate = this.#private - this.#said.private;
-    const newGroup = this.#group - this.#said.group;
-    this.#said = { private: this.#private, group: this.#group };
-    const more = first ? "" : "more ";
-    const parts = [
-      ...(newPrivate > 0 ? [count(newPrivate, `${more}private message`)] : []),
-      ...(newGroup > 0 ? [count(newGroup, `${more}group message`)] : []),
-    ];
-    const one = newPrivate + newGroup === 1;
-    const verb = one ? "waits" : "wait";
-    if (!first) {
-      const all = this.#private + this.#group;
-      return `${
-        parts.join(" and ")
-      } ${verb} for your end-to-end keys (${all} in all)`;
-    }
-    const them = one ? "it" : "them";
-    const it = one ? "it comes" : "they come";
-    return `${parts.join(" and ")} ${verb} for your end-to-end keys, ${
-      where(missing, them, it)
+    const first = this.#said === 0;
+    const added = this.#all - this.#said;
+    const from = senders([...this.#from]);
+    this.#said = this.#all;
+    this.#from = new Set();
+    const one = added === 1;
+    const what = `${added} ${first ? "" : "more "}end-to-end message${
+      one ? "" : "s"
+    } from ${from} ${one ? "waits" : "wait"} for your end-to-end keys`;
+    if (!first) return `${what} (${this.#all} in all)`;
+    return `${what}, ${
+      where(missing, one ? "it" : "them", one ? "it comes" : "they come")
     }`;
   }
+}
+
+/** At most three names, then how many others. */
+function senders(names: string[]): string {
+  const shown = names.length > 3 ? names.slice(0, 3) : names;
+  const others = names.length - shown.length;
+  const last = others > 0
+    ? `${others} other${others === 1 ? "" : "s"}`
+    : shown.pop()!;
+  return shown.length === 0 ? last : `${shown.join(", ")} and ${last}`;
 }
 
 /** Where the keys are, and where what waits comes. */
@@ -108,8 +110,4 @@ function where(missing: KeysMissing, them: string, it: string): string {
       return unreachable;
     }
   }
-}
-
-function count(n: number, what: string): string {
-  return `${n} ${what}${n === 1 ? "" : "s"}`;
 }

@@ -10,7 +10,7 @@
 import type { ServerMessage } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { ChatClient } from "./chat_client.ts";
-import { AwaitingKeys, type SealedKind } from "./awaiting_keys.ts";
+import { AwaitingKeys } from "./awaiting_keys.ts";
 import type { Keyring } from "./e2e_keys.ts";
 import {
   type E2ePrivate,
@@ -214,10 +214,10 @@ export function sessionE2e(options: SessionE2eOptions) {
    */
   const leaveFor = (
     holder: E2eHolder,
-    kind: SealedKind,
+    from: string,
     count?: HistoryCount,
   ): Promise<void> => {
-    const due = awaitingKeys.add(kind);
+    const due = awaitingKeys.add(from);
     inTurn(() => {
       if (count !== undefined) count.unopened++;
       if (!due) return;
@@ -238,7 +238,7 @@ export function sessionE2e(options: SessionE2eOptions) {
   ) => {
     if (e2e === null) {
       const what = `A private message from ${message.from}`;
-      if (elsewhere !== null) return leaveFor(elsewhere, "private", count);
+      if (elsewhere !== null) return leaveFor(elsewhere, message.from, count);
       noKeysFor(what, count);
       return;
     }
@@ -286,7 +286,7 @@ export function sessionE2e(options: SessionE2eOptions) {
   ) => {
     if (groupSessions === null) {
       const what = `A group message from ${message.from} in ${message.group}`;
-      if (elsewhere !== null) return leaveFor(elsewhere, "group", count);
+      if (elsewhere !== null) return leaveFor(elsewhere, message.from, count);
       noKeysFor(what, count);
       return;
     }

@@ -61,7 +61,6 @@ import {
   AwaitingKeys,
   type KeysMissing,
   type Openable,
-  type SealedKind,
 } from "../client/awaiting_keys.ts";
 import {
   CANNOT_IGNORE_SELF,
@@ -1088,7 +1087,7 @@ function onIncoming(
     // may hold their chain for a group, needed once they are shown again.
     const keys = openable(e2e);
     if (keys.kind === "await") {
-      return leaveForKeys(keys.missing, "private", count);
+      return leaveForKeys(keys.missing, message.from, count);
     }
     const sessions = keys.keys;
     const opened = sessions.open(from, message, body);
@@ -1153,10 +1152,10 @@ const awaitingKeys = new AwaitingKeys();
  */
 function leaveForKeys(
   missing: KeysMissing,
-  kind: SealedKind,
+  from: string,
   count?: HistoryCount,
 ): Promise<void> {
-  const due = awaitingKeys.add(kind);
+  const due = awaitingKeys.add(from);
   inTurn(() => {
     if (count !== undefined) count.unopened++;
     if (!due) return;
@@ -1224,7 +1223,9 @@ function openGroup(
   count?: HistoryCount,
 ): Promise<void> | undefined {
   const keys = openable(groupSessions);
-  if (keys.kind === "await") return leaveForKeys(keys.missing, "group", count);
+  if (keys.kind === "await") {
+    return leaveForKeys(keys.missing, message.from, count);
+  }
   const sessions = keys.keys;
   const opened = sessions.open(from, message, body);
   // One waiting for its sender key settles with its outcome.

@@ -1,52 +1,57 @@
 import assert from "node:assert/strict";
 import { AwaitingKeys } from "../../src/client/awaiting_keys.ts";
 
-Deno.test("AwaitingKeys says a burst in one line: how many, where the keys are, what to do", () => {
+Deno.test("AwaitingKeys says a burst in one line: how many, from whom, where the keys are, what to do", () => {
   const awaiting = new AwaitingKeys();
-  assert.equal(awaiting.add("private"), true);
-  assert.equal(awaiting.add("private"), false);
-  assert.equal(awaiting.add("group"), false);
+  assert.equal(awaiting.add("termy"), true);
+  assert.equal(awaiting.add("amy"), false);
+  assert.equal(awaiting.add("termy"), false);
   assert.equal(
     awaiting.line({ kind: "other_tab" }),
-    "2 private messages and 1 group message wait for your end-to-end keys, which another tab of this browser has: the server keeps them, and they come there, or here once that tab is closed and this one reloaded",
+    "3 end-to-end messages from termy and amy wait for your end-to-end keys, which another tab of this browser has: the server keeps them, and they come there, or here once that tab is closed and this one reloaded",
   );
 });
 
-Deno.test("AwaitingKeys says a later burst as how many more, and how many in all", () => {
+Deno.test("AwaitingKeys says a later burst as how many more, from whom, and how many in all", () => {
   const awaiting = new AwaitingKeys();
-  awaiting.add("group");
+  awaiting.add("carol");
   assert.equal(
     awaiting.line({ kind: "other_process", pid: 42 }),
-    "1 group message waits for your end-to-end keys, which the chat connect signed in as you (pid 42) has: the server keeps it for it, and it comes here at your next sign-in once it has ended",
+    "1 end-to-end message from carol waits for your end-to-end keys, which the chat connect signed in as you (pid 42) has: the server keeps it for it, and it comes here at your next sign-in once it has ended",
   );
-  assert.equal(awaiting.add("private"), true);
-  assert.equal(awaiting.add("private"), false);
+  assert.equal(awaiting.add("bob"), true);
+  assert.equal(awaiting.add("bob"), false);
   assert.equal(
     awaiting.line({ kind: "other_process", pid: 42 }),
-    "2 more private messages wait for your end-to-end keys (3 in all)",
+    "2 more end-to-end messages from bob wait for your end-to-end keys (3 in all)",
   );
-  assert.equal(awaiting.add("group"), true);
+  assert.equal(awaiting.add("carol"), true);
   assert.equal(
-    awaiting.line({ kind: "unopened" }),
-    "1 more group message waits for your end-to-end keys (4 in all)",
+    awaiting.line({ kind: "other_process", pid: 42 }),
+    "1 more end-to-end message from carol waits for your end-to-end keys (4 in all)",
   );
 });
 
 Deno.test("AwaitingKeys tells a browser that could not open its keys to reload", () => {
   const awaiting = new AwaitingKeys();
-  awaiting.add("private");
-  awaiting.add("private");
+  awaiting.add("termy");
+  awaiting.add("termy");
   assert.equal(
     awaiting.line({ kind: "unopened" }),
-    "2 private messages wait for your end-to-end keys, which this browser could not open (see the warning after you joined): the server keeps them, and they come once you sign in with them (reload to try again)",
+    "2 end-to-end messages from termy wait for your end-to-end keys, which this browser could not open (see the warning after you joined): the server keeps them, and they come once you sign in with them (reload to try again)",
   );
 });
 
-Deno.test("AwaitingKeys leaves the pid out when it is not known", () => {
+Deno.test("AwaitingKeys names three senders at most, and leaves out a pid it does not know", () => {
   const awaiting = new AwaitingKeys();
-  awaiting.add("private");
+  for (const name of ["a", "b", "c", "d", "e"]) awaiting.add(name);
   assert.match(
     awaiting.line({ kind: "other_process", pid: null }),
-    /which the chat connect signed in as you has:/,
+    /^5 end-to-end messages from a, b, c and 2 others wait for your end-to-end keys, which the chat connect signed in as you has:/,
+  );
+  for (const name of ["a", "b", "c", "d"]) awaiting.add(name);
+  assert.match(
+    awaiting.line({ kind: "other_process", pid: null }),
+    /^4 more end-to-end messages from a, b, c and 1 other wait/,
   );
 });

@@ -317,13 +317,13 @@ Deno.test({
     await waitForLine(page, /^WARNING: Cannot read end-to-end keys/);
     await waitForLine(
       page,
-      /^2 private messages wait for your end-to-end keys, which this browser could not open .*: the server keeps them/,
+      /^2 end-to-end messages from termy wait for your end-to-end keys, which this browser could not open .*: the server keeps them/,
     );
     // One more live: a short line, with the count.
     await termy.write("/msg webby while keyless three\n");
     await waitForLine(
       page,
-      /^1 more private message waits for your end-to-end keys \(3 in all\)/,
+      /^1 more end-to-end message from termy waits for your end-to-end keys \(3 in all\)/,
     );
     // Its goodbye acknowledges what it showed, not these.
     await typeLine(page, "/quit");

@@ -377,7 +377,7 @@ Deno.test({
     await termy.write("/msg webby meant for the keys\n");
     await waitForLine(
       keyless,
-      /^1 private message waits for your end-to-end keys, which another tab of this browser has/,
+      /^1 end-to-end message from termy waits for your end-to-end keys, which another tab of this browser has/,
     );
     await typeLine(keyless, "/quit");
     await waitForLine(keyless, /Disconnected\.$/);

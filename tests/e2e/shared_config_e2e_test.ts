@@ -225,12 +225,12 @@ Deno.test("chat connect without the keys (another of its name, cut off, has them
     await carol.write("/msg alice while away one\n");
     await keyless.waitFor(
       new RegExp(
-        `1 private message waits for your end-to-end keys, which the chat connect signed in as you \\(pid ${keyed.child.pid}\\) has: the server keeps it for it`,
+        `1 end-to-end message from carol waits for your end-to-end keys, which the chat connect signed in as you \\(pid ${keyed.child.pid}\\) has: the server keeps it for it`,
       ),
     );
     await carol.write("/msg alice while away two\n");
     await keyless.waitFor(
-      /1 more private message waits for your end-to-end keys \(2 in all\)/,
+      /1 more end-to-end message from carol waits for your end-to-end keys \(2 in all\)/,
     );
     // Its goodbye acknowledges what it showed (ChatClient.quit), not these.
     await quit(keyless);
