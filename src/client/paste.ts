@@ -23,7 +23,15 @@ export type BurstDecision =
 export function decideBurst(lines: readonly string[]): BurstDecision {
   return lines.length <= MAX_UNASKED_LINES
     ? { kind: "send" }
-    : { kind: "ask", question: `Send ${lines.length} lines? [y/N] ` };
+    : { kind: "ask", question: pasteQuestion(lines.length) };
+}
+
+/**
+ * The question before `count` pasted lines are sent. A bracketed paste
+ * (bracketed_paste.ts) asks about any line break, so about one line too.
+ */
+export function pasteQuestion(count: number): string {
+  return `Send ${count} ${count === 1 ? "line" : "lines"}? [y/N] `;
 }
 
 /** Whether the answer to the question is yes (`y`, `yes`, any case); anything else is no. */
@@ -33,5 +41,7 @@ export function pasteConfirmed(answer: string): boolean {
 
 /** What is said when a burst is not sent. */
 export function pasteDropped(count: number): string {
-  return `Not sent: the ${count} pasted lines`;
+  return count === 1
+    ? "Not sent: the pasted line"
+    : `Not sent: the ${count} pasted lines`;
 }

@@ -11,9 +11,18 @@
  * plain lines in, plain lines out, so scripts and tests can drive the client.
  */
 
+import { Buffer } from "node:buffer";
 import { EventEmitter } from "node:events";
 import process from "node:process";
 import readline from "node:readline";
+import {
+  DISABLE_BRACKETED_PASTE,
+  ENABLE_BRACKETED_PASTE,
+  MAX_PASTE_CHARS,
+  type PasteEvent,
+  PasteParser,
+  placePaste,
+} from "./bracketed_paste.ts";
 import {
   commitBlock,
   drawBlock,
@@ -28,6 +37,7 @@ import {
   PASTE_WINDOW_MS,
   pasteConfirmed,
   pasteDropped,
+  pasteQuestion,
 } from "./paste.ts";
 import {
   eraseInSearch,
@@ -186,6 +196,57 @@ class ReadlineSink extends EventEmitter {
   }
 }
 
+/**
+ * Whether this process turned bracketed paste on and has not turned it off:
+ * a terminal left in the mode wraps every paste into the user's shell in
+ * `ESC[200~` ... `ESC[201~` after we are gone.
+ */
+let bracketedPaste = false;
+
+/**
+ * Turns bracketed paste off, at once (not queued behind other output: the
+ * process may be about to end). Safe to call on any way out, more than once.
+ */
+function leaveBracketedPaste(): void {
+  if (!bracketedPaste) return;
+  bracketedPaste = false;
+  try {
+    Deno.stdout.writeSync(new TextEncoder().encode(DISABLE_BRACKETED_PASTE));
+  } catch {
+    // The terminal is gone (SIGHUP): nobody is left to restore.
+  }
+}
+
+/**
+ * What readline reads on a terminal: the keys of stdin, pastes taken out
+ * (bracketed_paste.ts). Raw mode, pausing and resuming act on stdin itself.
+ */
+class KeyInput extends EventEmitter {
+  readonly isTTY = true;
+  get isRaw(): boolean {
+    return process.stdin.isRaw;
+  }
+  setRawMode(mode: boolean): this {
+    process.stdin.setRawMode(mode);
+    return this;
+  }
+  pause(): this {
+    process.stdin.pause();
+    return this;
+  }
+  resume(): this {
+    process.stdin.resume();
+    return this;
+  }
+  isPaused(): boolean {
+    return process.stdin.isPaused();
+  }
+  /** Keys for readline, at once: in order with the pastes around them. */
+  keys(text: string): void {
+    this.emit("data", Buffer.from(text));
+  }
+}
+
 class ReadlineTerminal implements Terminal {
   readonly interactive: boolean;
   readonly color: boolean;
@@ -258,6 +319,42 @@ class ReadlineTerminal implements Terminal {
     for (const listener of this.#readlineKeys) listener(text, key);
   };
   #onResize = () => this.#queueRender();
+  /** On a terminal: what readline reads (stdin's keys, without the pastes). */
+  #input: KeyInput | null = null;
+  #decoder = new TextDecoder();
+  #pastes = new PasteParser();
+  #pasteTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * The terminal has sent a bracketed paste: it brackets its pastes, so
+   * lines that come in a burst are typed (or sent by a program as keys),
+   * not pasted, and no longer held to be asked about.
+   */
+  #bracketsSeen = false;
+  /** The line being edited holds pasted text: not one to keep in the history. */
+  #pastedInLine = false;
+  #onStdin = (data: Uint8Array | string) => {
+    const text = typeof data === "string"
+      ? data
+      : this.#decoder.decode(data, { stream: true });
+    this.#takeInput(this.#pastes.feed(text));
+  };
+  #onStdinEnd = () => this.#input?.emit("end");
+  /**
+   * SIGTERM and SIGHUP: the terminal is put back as it was (no bracketed
+   * paste, no raw mode), and the signal ends the process as it would have.
+   */
+  #onSignal = (signal: "SIGTERM" | "SIGHUP") => () => {
+    this.#removeExitListeners();
+    leaveBracketedPaste();
+    try {
+      process.stdin.setRawMode(false);
+    } catch {
+      // No terminal any more.
+    }
+    Deno.kill(Deno.pid, signal);
+  };
+  #onTerm = this.#onSignal("SIGTERM");
+  #onHangup = this.#onSignal("SIGHUP");
 
   #insertHeldText(): void {
     const text = this.#heldText;
@@ -275,8 +372,15 @@ class ReadlineTerminal implements Terminal {
     this.interactive = interactive;
     this.color = color;
     this.#out = out;
+    if (interactive) {
+      this.#input = new KeyInput();
+      process.stdin.on("data", this.#onStdin);
+      process.stdin.on("end", this.#onStdinEnd);
+    }
     this.#rl = readline.createInterface({
-      input: process.stdin,
+      input: this.#input === null
+        ? process.stdin
+        : this.#input as unknown as NodeJS.ReadableStream,
       output: interactive
         ? new ReadlineSink(() =>
           this.#queueRender()
@@ -294,21 +398,24 @@ class ReadlineTerminal implements Terminal {
         this.#push(line);
         return;
       }
+      const pasted = this.#pastedInLine;
+      this.#pastedInLine = false;
       this.#commit(line);
-      this.#receive(line);
+      this.#receive(line, pasted);
     });
     this.#rl.on("close", () => this.#end());
     this.#rl.on("SIGINT", () => this.#interrupt());
     if (interactive) {
       // readline has no Ctrl-R: its key listeners are called through ours,
       // which keeps the keys of a search from it (reverse_search.ts).
-      this.#readlineKeys = process.stdin.listeners("keypress") as KeyListener[];
+      const input = this.#input!;
+      this.#readlineKeys = input.listeners("keypress") as KeyListener[];
       for (const listener of this.#readlineKeys) {
-        process.stdin.removeListener("keypress", listener);
+        input.removeListener("keypress", listener);
       }
-      process.stdin.on("keypress", this.#dispatchKey);
+      input.on("keypress", this.#dispatchKey);
       // Before readline's own listener: the count is the key being handled.
-      process.stdin.prependListener("keypress", this.#onKey);
+      input.prependListener("keypress", this.#onKey);
       // The width is read again at every drawing; the signal only makes a
       // resize redraw at once rather than at the next key. (Output computed
       // for the old width that reaches the terminal after it rewrapped, but
@@ -316,6 +423,113 @@ class ReadlineTerminal implements Terminal {
       // a race of milliseconds every terminal program has.)
       if (Deno.build.os !== "windows") {
         Deno.addSignalListener("SIGWINCH", this.#onResize);
+      }
+      if (Deno.stdout.isTerminal()) this.#enterBracketedPaste();
+    }
+  }
+
+  /**
+   * Pastes come bracketed from now on. The mode is turned off on every way
+   * out: close(), the process exiting (unload: Deno.exit after an error
+   * main.ts caught), an uncaught error, SIGTERM and SIGHUP.
+   */
+  #enterBracketedPaste(): void {
+    try {
+      Deno.stdout.writeSync(new TextEncoder().encode(ENABLE_BRACKETED_PASTE));
+    } catch {
+      return;
+    }
+    bracketedPaste = true;
+    globalThis.addEventListener("unload", leaveBracketedPaste);
+    globalThis.addEventListener("error", leaveBracketedPaste);
+    globalThis.addEventListener("unhandledrejection", leaveBracketedPaste);
+    if (Deno.build.os !== "windows") {
+      Deno.addSignalListener("SIGTERM", this.#onTerm);
+      Deno.addSignalListener("SIGHUP", this.#onHangup);
+    }
+  }
+
+  #removeExitListeners(): void {
+    globalThis.removeEventListener("unload", leaveBracketedPaste);
+    globalThis.removeEventListener("error", leaveBracketedPaste);
+    globalThis.removeEventListener("unhandledrejection", leaveBracketedPaste);
+    if (Deno.build.os !== "windows" && bracketedPaste) {
+      Deno.removeSignalListener("SIGTERM", this.#onTerm);
+      Deno.removeSignalListener("SIGHUP", this.#onHangup);
+    }
+  }
+
+  /** What stdin brought: keys for readline, pastes for the editor. */
+  #takeInput(events: readonly PasteEvent[]): void {
+    for (const event of events) {
+      switch (event.kind) {
+        case "keys":
+          this.#input?.keys(event.text);
+          break;
+        case "paste":
+          this.#paste(event.text);
+          break;
+        case "too-long":
+          this.print(
+            `Not pasted: the paste is longer than ${MAX_PASTE_CHARS} characters`,
+          );
+          break;
+        default: {
+          const unreachable: never = event;
+          return unreachable;
+        }
+      }
+    }
+    // A marker cut between reads, or a paste not ended yet, waits for more
+    // input, but not forever.
+    clearTimeout(this.#pasteTimer);
+    const wait = this.#pastes.waitMs;
+    if (wait !== null && !this.#closed) {
+      this.#pasteTimer = setTimeout(
+        () => this.#takeInput(this.#pastes.timedOut()),
+        wait,
+      );
+    }
+  }
+
+  /**
+   * A bracketed paste: one line goes into the editor as one string (Enter
+   * sends it); more are sent only once `Send N lines? [y/N]` is answered
+   * yes, and the unfinished last line then stays in the editor.
+   */
+  #paste(text: string): void {
+    this.#bracketsSeen = true;
+    // Keys typed before the paste are in the line first.
+    this.#insertHeldText();
+    if (this.#closed) return;
+    if (this.#search !== null) {
+      const search = this.#search;
+      const history = [...this.#editable.history].reverse();
+      this.#endSearch(searchLine(history, search.state, search.typed));
+    }
+    const line = this.#rl.line ?? "";
+    const placed = placePaste(line, this.#rl.cursor ?? line.length, text);
+    switch (placed.kind) {
+      case "edit":
+        this.#pastedInLine = true;
+        this.#editable.line = placed.line;
+        this.#editable.cursor = placed.cursor;
+        this.#queueRender();
+        return;
+      case "ask":
+        if (this.#heldPaste !== null) {
+          // The line being edited is the answer to the question asked.
+          this.print("Not pasted: answer the question about the paste first");
+          return;
+        }
+        this.#heldPaste = placed.lines;
+        this.#questionPrompt = pasteQuestion(placed.lines.length);
+        this.#unfinishedPasteLine = placed.rest;
+        this.#setLine("");
+        return;
+      default: {
+        const unreachable: never = placed;
+        return unreachable;
       }
     }
   }
@@ -485,10 +699,18 @@ class ReadlineTerminal implements Terminal {
     this.#setLine(line);
   }
 
-  /** A line typed on a terminal: held while more may come in the same burst. */
-  #receive(line: string): void {
+  /**
+   * A line typed on a terminal: held while more may come in the same burst
+   * (unless the terminal is known to bracket its pastes).
+   */
+  #receive(line: string, pasted = false): void {
     if (this.#heldPaste !== null) {
       this.#answerPaste(line);
+      return;
+    }
+    if (this.#bracketsSeen && this.#burst.length === 0) {
+      if (!pasted) this.#typedListener(line);
+      this.#push(line);
       return;
     }
     this.#burst.push(line);
@@ -532,16 +754,24 @@ class ReadlineTerminal implements Terminal {
     }
     const unfinished = this.#unfinishedPasteLine;
     this.#unfinishedPasteLine = "";
-    if (unfinished !== "") this.#setLine(unfinished);
+    if (unfinished !== "") {
+      this.#setLine(unfinished);
+      this.#pastedInLine = this.#bracketsSeen;
+    }
   }
 
   close(): void {
     if (this.interactive && !this.#closed) {
       // Leave no dangling prompt behind the last line printed.
       process.stdout.write(this.#erase());
-      process.stdin.removeListener("keypress", this.#onKey);
-      process.stdin.removeListener("keypress", this.#dispatchKey);
+      this.#input?.removeListener("keypress", this.#onKey);
+      this.#input?.removeListener("keypress", this.#dispatchKey);
+      process.stdin.removeListener("data", this.#onStdin);
+      process.stdin.removeListener("end", this.#onStdinEnd);
       clearTimeout(this.#burstTimer);
+      clearTimeout(this.#pasteTimer);
+      this.#removeExitListeners();
+      leaveBracketedPaste();
       if (Deno.build.os !== "windows") {
         Deno.removeSignalListener("SIGWINCH", this.#onResize);
       }

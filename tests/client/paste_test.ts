@@ -3,6 +3,8 @@ import {
   decideBurst,
   MAX_UNASKED_LINES,
   pasteConfirmed,
+  pasteDropped,
+  pasteQuestion,
 } from "../../src/client/paste.ts";
 
 Deno.test("decideBurst sends up to three lines and asks about more", () => {
@@ -21,4 +23,11 @@ Deno.test("pasteConfirmed takes y or yes only", () => {
   assert.equal(pasteConfirmed(""), false);
   assert.equal(pasteConfirmed("n"), false);
   assert.equal(pasteConfirmed("yeah"), false);
+});
+
+Deno.test("pasteQuestion and pasteDropped say one line in the singular", () => {
+  assert.equal(pasteQuestion(1), "Send 1 line? [y/N] ");
+  assert.equal(pasteQuestion(2), "Send 2 lines? [y/N] ");
+  assert.equal(pasteDropped(1), "Not sent: the pasted line");
+  assert.equal(pasteDropped(5), "Not sent: the 5 pasted lines");
 });

@@ -1,0 +1,246 @@
+/**
+ * Bracketed paste in a real terminal emulator (tmux, as in terminal_test.ts):
+ * `paste-buffer -p` wraps the text in `ESC[200~` ... `ESC[201~` only when
+ * the program turned the mode on, as a terminal does. A paste is then known
+ * exactly: a pasted line break sends nothing by itself, and typed lines are
+ * never taken for a paste. And the mode is off again once the client has
+ * gone, whichever way it went, or the shell after it gets the brackets.
+ */
+
+import assert from "node:assert/strict";
+import { startTestServer, TestClient, testKeys } from "../_helpers/chat.ts";
+import { connectCommand, hasTmux, Pane } from "../_helpers/tmux.ts";
+
+const TMUX = await hasTmux();
+if (!TMUX) {
+  console.warn(
+    "tests/e2e/bracketed_paste_test.ts: skipped: tmux is not installed and could not be installed with apt-get",
+  );
+}
+
+const lastLine = (lines: string[]) => lines.filter((l) => l !== "").at(-1);
+
+/**
+ * sophia at `chat connect` in a pane, and jojo beside her. With `thenCat`,
+ * the pane runs `cat -v` once the client has gone (after a line saying so):
+ * a program that never turns bracketed paste on, which shows the brackets
+ * (as `^[[200~`) if the client left the mode on.
+ */
+async function chatPane(options: { thenCat?: boolean; args?: string[] } = {}) {
+  const server = await startTestServer();
+  const dir = await Deno.makeTempDir({ prefix: "chat-paste-" });
+  const pane = new Pane();
+  let jojo: TestClient | null = null;
+  const dispose = async () => {
+    await jojo?.quit().catch(() => {});
+    await pane[Symbol.asyncDispose]();
+    await Deno.remove(dir, { recursive: true });
+    await server[Symbol.asyncDispose]();
+  };
+  try {
+    await Deno.writeTextFile(
+      `${dir}/public.pem`,
+      (await testKeys()).publicPem,
+    );
+    const command = connectCommand({
+      dir,
+      port: server.port,
+      user: "sophia",
+      home: true,
+      args: ["--no-time", ...options.args ?? []],
+    });
+    await pane.start(
+      options.thenCat
+        ? [
+          "sh",
+          "-c",
+          '"$@"; echo "client exited"; exec cat -v',
+          "sh",
+          ...command,
+        ]
+        : command,
+      100,
+      30,
+    );
+    await pane.waitFor("the prompt", (l) => l.includes("sophia>"));
+    jojo = await TestClient.connect(server, "jojo");
+    await pane.waitFor(
+      "jojo joining",
+      (l) => l.includes("*** jojo joined the chat ***"),
+    );
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+  return {
+    server,
+    pane,
+    jojo,
+    /** Pastes `text` as a terminal does, bracketed if the client asked. */
+    async paste(text: string): Promise<void> {
+      await pane.tmux("set-buffer", "-b", "p", "--", text);
+      await pane.tmux("paste-buffer", "-p", "-d", "-b", "p");
+    },
+    /** What sophia said, as jojo received it, in order. */
+    heard(): string[] {
+      return jojo!.chat().filter(([, from]) => from === "sophia").map((
+        [, , text],
+      ) => text);
+    },
+    [Symbol.asyncDispose]: dispose,
+  };
+}
+
+Deno.test({
+  name:
+    "terminal: a bracketed paste of one line stays in the editor (its line break sends nothing); Enter sends it with what was typed after",
+  ignore: !TMUX,
+  async fn() {
+    await using chat = await chatPane();
+    const { pane, jojo } = chat;
+    // Without the brackets the line break is Enter: the line would go now.
+    await chat.paste("a pasted line\n");
+    await pane.waitFor(
+      "the paste in the editor",
+      (l) => lastLine(l) === "sophia> a pasted line",
+    );
+    await pane.type(", edited");
+    await pane.keys("Enter");
+    await jojo.waitFor((m) => m.text === "a pasted line, edited");
+    assert.deepEqual(chat.heard(), ["a pasted line, edited"]);
+
+    // Control characters in a paste are no keys: a tab is four spaces,
+    // Ctrl-C (which would clear the line), Ctrl-D, Escape sequences (an
+    // arrow, a colour) and a nested start marker are dropped.
+    await chat.paste(
+      "tab\there\x03 ctrl-c\x04 ctrl-d\x1b[D\x1b[31m escapes\x1b[200~ nested",
+    );
+    await pane.waitFor(
+      "the cleaned paste",
+      (l) => lastLine(l) === "sophia> tab    here ctrl-c ctrl-d escapes nested",
+    );
+    await pane.keys("Enter");
+    await jojo.waitFor((m) => m.text.endsWith("nested"));
+    assert.deepEqual(chat.heard(), [
+      "a pasted line, edited",
+      "tab    here ctrl-c ctrl-d escapes nested",
+    ]);
+  },
+});
+
+Deno.test({
+  name:
+    "terminal: a bracketed paste of several lines asks (even two); its unfinished line stays; typed lines are then never a paste",
+  ignore: !TMUX,
+  async fn() {
+    await using chat = await chatPane();
+    const { pane, jojo } = chat;
+    // Two lines: without brackets a burst this short is sent unasked.
+    await chat.paste("first\nsecond\nand unfinished");
+    await pane.waitFor(
+      "the paste question",
+      (l) => lastLine(l) === "Send 2 lines? [y/N]",
+    );
+    await pane.type("y");
+    await pane.keys("Enter");
+    await jojo.waitFor((m) => m.text === "second");
+    await pane.waitFor(
+      "the unfinished line back in the editor",
+      (l) => lastLine(l) === "sophia> and unfinished",
+    );
+    await pane.keys("C-u");
+    // One line and a rest: asked about too, and no drops it.
+    await chat.paste("only one\nrest");
+    await pane.waitFor(
+      "the question about one line",
+      (l) => lastLine(l) === "Send 1 line? [y/N]",
+    );
+    await pane.keys("Enter");
+    await pane.waitFor(
+      "the line dropped, the rest kept",
+      (l) =>
+        l.includes("Not sent: the pasted line") &&
+        lastLine(l) === "sophia> rest",
+    );
+    await pane.keys("C-u");
+    // The terminal brackets its pastes: four lines typed in one go (one
+    // read, as a paste without brackets would come) are typed lines, sent.
+    await pane.type("k1\rk2\rk3\rk4\r");
+    await jojo.waitFor((m) => m.text === "k4");
+    assert.deepEqual(chat.heard(), ["first", "second", "k1", "k2", "k3", "k4"]);
+  },
+});
+
+/** The pid of the client the pane's `sh` runs. */
+async function clientPid(pane: Pane): Promise<number> {
+  const sh = (await pane.tmux("display", "-p", "#{pane_pid}")).trim();
+  const out = await new Deno.Command("ps", {
+    args: ["-o", "pid=", "--ppid", sh],
+    stdout: "piped",
+  }).output();
+  const pid = Number(new TextDecoder().decode(out.stdout).trim());
+  assert.ok(Number.isInteger(pid) && pid > 0, `no client under sh ${sh}`);
+  return pid;
+}
+
+const WAYS_OUT: {
+  name: string;
+  args?: string[];
+  leave: (chat: Awaited<ReturnType<typeof chatPane>>) => Promise<unknown>;
+}[] = [
+  { name: "/quit", leave: ({ pane }) => pane.type("/quit\r") },
+  { name: "Ctrl-D", leave: ({ pane }) => pane.keys("C-d") },
+  {
+    name: "Ctrl-C twice",
+    leave: ({ pane }) => pane.keys("C-c", "C-c"),
+  },
+  {
+    name: "the server closing",
+    args: ["--no-reconnect"],
+    leave: ({ server }) => server.shutdown(),
+  },
+  {
+    name: "SIGTERM",
+    leave: async ({ pane }) => Deno.kill(await clientPid(pane), "SIGTERM"),
+  },
+  {
+    name: "SIGHUP",
+    leave: async ({ pane }) => Deno.kill(await clientPid(pane), "SIGHUP"),
+  },
+];
+
+for (const way of WAYS_OUT) {
+  Deno.test({
+    name:
+      `terminal: bracketed paste is off again after the client leaves by ${way.name}: the next program gets a paste without the brackets`,
+    ignore: !TMUX,
+    async fn() {
+      await using chat = await chatPane({
+        thenCat: true,
+        ...way.args ? { args: way.args } : {},
+      });
+      const { pane } = chat;
+      // The mode is on: the pasted line break sends nothing.
+      await chat.paste("mode on\n");
+      await pane.waitFor(
+        "the paste in the editor",
+        (l) => lastLine(l) === "sophia> mode on",
+      );
+      await pane.keys("C-u");
+      await pane.waitFor("an empty line", (l) => lastLine(l) === "sophia>");
+      await way.leave(chat);
+      await pane.waitFor("the client gone", (l) => l.includes("client exited"));
+      // cat -v (the tty echoes, cat prints): the brackets would show as ^[[200~.
+      await chat.paste("after the client\n");
+      const lines = await pane.waitFor(
+        "the paste in cat",
+        (l) => l.some((line) => line.includes("after the client")),
+      );
+      const after = lines.slice(lines.indexOf("client exited"));
+      assert.ok(
+        !after.some((line) => line.includes("200~")),
+        `the paste came bracketed:\n${after.join("\n")}`,
+      );
+    },
+  });
+}
