@@ -81,6 +81,30 @@ async function chatPane(options: { thenCat?: boolean; args?: string[] } = {}) {
       await pane.tmux("set-buffer", "-b", "p", "--", text);
       await pane.tmux("paste-buffer", "-p", "-d", "-b", "p");
     },
+    /**
+     * sophia's history file once `check` accepts it (each typed line
+     * rewrites it, after it is sent).
+     */
+    async history(check: (text: string) => boolean): Promise<string> {
+      const folder = `${dir}/config/chat/history`;
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        // A rewrite goes through a temporary beside the file: skipped.
+        const names = await Array.fromAsync(Deno.readDir(folder)).catch(
+          () => [],
+        );
+        const file = names.map((e) => e.name).find((n) => !n.endsWith(".tmp"));
+        const text = file === undefined
+          ? ""
+          : await Deno.readTextFile(`${folder}/${file}`).catch(() => "");
+        if (check(text)) return text;
+        if (Date.now() > deadline) {
+          throw new Error(`the history file never matched:\n${text}`);
+        }
+        // Polling the file, not waiting for time to pass: the check decides.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
     /** What sophia said, as jojo received it, in order. */
     heard(): string[] {
       return jojo!.chat().filter(([, from]) => from === "sophia").map((
@@ -130,7 +154,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "terminal: a bracketed paste of several lines asks (even two); its unfinished line stays; typed lines are then never a paste",
+    "terminal: a bracketed paste of several lines asks (even two), its unfinished line stays; a paste never ended ends at a pause; typed lines are then never a paste, and only they are kept",
   ignore: !TMUX,
   async fn() {
     await using chat = await chatPane();
@@ -163,11 +187,34 @@ Deno.test({
         lastLine(l) === "sophia> rest",
     );
     await pane.keys("C-u");
+    // A start marker whose end never comes (a broken terminal): what follows
+    // is taken as pasted only until the input pauses, then it is in the editor.
+    await pane.tmux("send-keys", "-H", "1b", "5b", "32", "30", "30", "7e");
+    await pane.type("never ended");
+    await pane.waitFor(
+      "the unended paste in the editor",
+      (l) => lastLine(l) === "sophia> never ended",
+    );
+    await pane.keys("Enter");
+    await jojo.waitFor((m) => m.text === "never ended");
     // The terminal brackets its pastes: four lines typed in one go (one
     // read, as a paste without brackets would come) are typed lines, sent.
     await pane.type("k1\rk2\rk3\rk4\r");
     await jojo.waitFor((m) => m.text === "k4");
-    assert.deepEqual(chat.heard(), ["first", "second", "k1", "k2", "k3", "k4"]);
+    assert.deepEqual(chat.heard(), [
+      "first",
+      "second",
+      "never ended",
+      "k1",
+      "k2",
+      "k3",
+      "k4",
+    ]);
+    // The typed lines are kept in the history file; a line with pasted text
+    // in it (sent after the typed ones, were it kept) is not.
+    const kept = await chat.history((text) => text.includes("k4\n"));
+    assert.ok(!kept.includes("never ended"), kept);
+    assert.ok(!kept.includes("first"), kept);
   },
 });
 
