@@ -7,7 +7,9 @@
  * over (issue 15). Here readline writes into a sink, and an input block
  * (input_block.ts: status rows, prompt, the line, wrapped) is drawn by us:
  * incoming text goes where the block starts and the whole block is drawn again
- * below it, with the cursor where it was. Otherwise (stdin not a terminal):
+ * below it, with the cursor where it was. Pastes come bracketed
+ * (bracketed_paste.ts) and are taken out of stdin before readline sees its
+ * keys. Otherwise (stdin not a terminal):
  * plain lines in, plain lines out, so scripts and tests can drive the client.
  */
 
