@@ -56,6 +56,12 @@ const WINDOW_TOLERANCE_BYTES = 2 * FILE_WINDOW_BYTES + MAX_FILE_CHUNK_BYTES;
 /** Longest file name the server passes along (receivers shorten it further). */
 const MAX_FILE_NAME_CHARS = 1024;
 
+/**
+ * Longest `reason` of a `file_cancel` to a client (docs/PROTOCOL.md 5.6): a
+ * client takes a longer one as the server breaking the protocol, and closes.
+ */
+const MAX_REASON_CHARS = 1024;
+
 /** Handles a file_* message from a registered user. */
 export function routeFile(
   state: ServerState,
@@ -821,6 +827,9 @@ function abandon(
   now: number,
   resumable = false,
 ): Outbound[] {
+  // A sender's own reason (1024 characters) comes after its name here: cut,
+  // or every recipient's client would hang up on the server.
+  reason = clip(reason, MAX_REASON_CHARS);
   finish(state, transfer, `stopped: ${reason}`, now);
   const out: Outbound[] = [];
   const recipients = [...transfer.recipients.keys()];
@@ -950,6 +959,15 @@ function slowest(transfer: Transfer): number {
     if (recipient.acked < min) min = recipient.acked;
   }
   return min === Infinity ? transfer.sent : min;
+}
+
+/** `text` cut to `chars` UTF-16 units, an ellipsis last when cut. */
+function clip(text: string, chars: number): string {
+  if (text.length <= chars) return text;
+  let kept = text.slice(0, chars - 1);
+  // Not half of a surrogate pair.
+  if (/[\uD800-\uDBFF]$/.test(kept)) kept = kept.slice(0, -1);
+  return `${kept}\u2026`;
 }
 
 /** Names from clients are echoed only as short printable ASCII. */
