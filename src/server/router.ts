@@ -16,6 +16,7 @@ import {
   isValidName,
   MAX_AWAY_CHARS,
   MAX_GROUPS_SHOWN,
+  MAX_HEADER_BYTES,
   MAX_HISTORY,
   MAX_HISTORY_BYTES,
   MAX_LIST_ITEMS,
@@ -149,16 +150,19 @@ export function route(
           if (!state.isOnline(user.nameKey)) users.push(user);
         }
       }
-      const { shown, more } = cap(users);
-      return reply(session.id, {
-        t: "users",
-        re: message.id,
-        users: shown.map((s) => ({
+      const { shown, more } = capBytes(
+        cap(users).shown.map((s) => ({
           name: s.name,
           lastMessageAt: s.lastMessageAt,
           ...(s.away === null ? {} : { away: s.away }),
           ...(s.fingerprint === null ? {} : { fingerprint: s.fingerprint }),
         })),
+        users.length,
+      );
+      return reply(session.id, {
+        t: "users",
+        re: message.id,
+        users: shown,
         ...more,
       });
     }
@@ -956,6 +960,40 @@ function cap<T>(items: T[]): { shown: T[]; more: { more?: number } } {
   const more = items.length - shown.length;
   return { shown, more: more > 0 ? { more } : {} };
 }
+
+/**
+ * The most bytes of JSON the entries of one `users` reply take: the header
+ * must stay within MAX_HEADER_BYTES, or it is never sent (the request is left
+ * unanswered). Each away reason may be 200 characters, and one of control
+ * characters is 1200 bytes of JSON escapes: some 200 such users filled it.
+ */
+const MAX_LIST_BYTES = MAX_HEADER_BYTES - 1024;
+
+/**
+ * The first of `items` whose JSON fits in MAX_LIST_BYTES, and how many of
+ * `total` were left out (if any).
+ */
+function capBytes<T>(
+  items: T[],
+  total: number,
+): { shown: T[]; more: { more?: number } } {
+  let bytes = 0;
+  let count = 0;
+  for (const item of items) {
+    // Each entry and the comma after it.
+    bytes += utf8Length(JSON.stringify(item)) + 1;
+    if (bytes > MAX_LIST_BYTES) break;
+    count++;
+  }
+  const more = total - count;
+  return { shown: items.slice(0, count), more: more > 0 ? { more } : {} };
+}
+
+function utf8Length(text: string): number {
+  return encoder.encode(text).byteLength;
+}
+
+const encoder = new TextEncoder();
 
 /** An error reply for an empty or oversized body, or null if it is fine. */
 /**
