@@ -19,7 +19,7 @@ import type { CoreParts } from "./core_parts.ts";
 import { routeSharedE2eKeys } from "./e2e_keys.ts";
 import { claimGroupName, needsGroupClaim } from "./group_name_claim.ts";
 import { IdentityGate } from "./identity_gate.ts";
-import { MessageRate } from "./message_rate.ts";
+import { ackWeight, MessageRate } from "./message_rate.ts";
 import type { Outbound } from "./outbound.ts";
 import { pacedByOthers } from "./paced_by_others.ts";
 import { reaches, recipients } from "./recipients.ts";
@@ -197,6 +197,9 @@ export async function serveConnection(
           message?.t ?? null,
           Date.now(),
           message !== null && pacedByOthers(state, bridge, id, message),
+          message?.t === "ack"
+            ? ackWeight(message.cursors.length + connections.heldAckCount(id))
+            : 1,
         );
         if (verdict === "pass" && message === null) {
           steps.push({

@@ -17,10 +17,17 @@ export class TokenBucket {
     this.#last = now;
   }
 
-  /** Takes one token if there is one. A rate of 0 means no limit. */
-  take(now: number): boolean {
+  /**
+   * Takes `tokens` (one by default) if there is at least one: a message that
+   * weighs more than one (an `ack` of many cursors) passes on one and leaves
+   * the bucket in debt, down to one burst, so that the rate holds over time.
+   * A rate of 0 means no limit.
+   */
+  take(now: number, tokens = 1): boolean {
     if (!this.peek(now)) return false;
-    if (this.rate !== 0) this.#tokens -= 1;
+    if (this.rate !== 0) {
+      this.#tokens = Math.max(-this.burst, this.#tokens - tokens);
+    }
     return true;
   }
 
@@ -68,8 +75,8 @@ export class KeyedTokenBuckets {
     return this.#buckets.size;
   }
 
-  /** Takes one token from `key`'s bucket if there is one. */
-  take(key: string, now: number): boolean {
+  /** Takes `tokens` from `key`'s bucket if it has one ({@link TokenBucket.take}). */
+  take(key: string, now: number, tokens = 1): boolean {
     if (this.rate === 0) return true;
     this.#expire(now);
     const entry = this.#buckets.get(key) ?? {
@@ -79,7 +86,7 @@ export class KeyedTokenBuckets {
     this.#buckets.delete(key);
     entry.used = now;
     this.#buckets.set(key, entry);
-    return entry.bucket.take(now);
+    return entry.bucket.take(now, tokens);
   }
 
   /** Whether `key`'s bucket has a token to take, taking none. */

@@ -38,6 +38,11 @@ export class ServedConnections {
     return held;
   }
 
+  /** How many cursors `id` holds (applied with its next `ack` let through). */
+  heldAckCount(id: ConnId): number {
+    return this.#heldAcks.get(id)?.size ?? 0;
+  }
+
   /** What `id` held, as `ack` steps to route; then nothing is held for it. */
   takeHeldAcks(id: ConnId): Step[] {
     const held = this.#heldAcks.get(id);

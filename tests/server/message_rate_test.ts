@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { ClientMessage } from "../../src/protocol/messages.ts";
 import {
+  ackWeight,
   HELD_ACKS_BURST,
   MessageRate,
   type Verdict,
@@ -132,4 +133,26 @@ Deno.test("MessageRate shares an address's history bucket between its connection
   // Another address has its own.
   const other = new MessageRate(LIMITS, shared, "10.0.0.2", 0, history);
   assert.equal(other.judge("history", 0), "pass");
+});
+
+Deno.test("MessageRate charges an ack of many cursors a token per 16 of them, into debt: a flood of heavy acks is held to the rate in cursors", () => {
+  assert.equal(ackWeight(1), 1);
+  assert.equal(ackWeight(15), 1);
+  assert.equal(ackWeight(16), 2);
+  assert.equal(ackWeight(256), 17);
+  // 10 tokens a second, bursts of 3: an ack of 256 cursors passes on the
+  // first token and leaves the bucket in debt (down to one burst) ...
+  const limiter = rate();
+  assert.equal(limiter.judge("ack", 0, false, ackWeight(256)), "pass");
+  // ... so the next ack, light or heavy, is held until the debt is paid:
+  // 3 tokens owed and 1 to take, 0.4 s at 10 a second.
+  assert.equal(limiter.judge("ack", 100, false, 1), "hold");
+  assert.equal(limiter.judge("say", 390, false, 1), "slow_down");
+  assert.equal(limiter.judge("say", 410, false, 1), "pass");
+  // Light acks cost what any message does.
+  const light = rate();
+  assert.deepEqual(
+    [1, 2, 3, 4].map(() => light.judge("ack", 0, false, ackWeight(3))),
+    ["pass", "pass", "pass", "hold"],
+  );
 });
