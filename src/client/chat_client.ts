@@ -775,8 +775,13 @@ export class ChatClient {
         ? { ...message, t: "group" as const }
         : message;
       // Acknowledged once its listeners are done with it (opened, kept, or
-      // shown as an error): a client that ends before gets it again.
-      const opening = chat !== message || this.#ackWhenHandled;
+      // shown as an error): a client that ends before gets it again. So is
+      // one that came before any listener (held in the backlog): a client
+      // that ends before it has one (a terminal whose keys would not open
+      // stops right after the welcome) showed nothing, and acknowledged
+      // everything that waited for it.
+      const opening = chat !== message || this.#ackWhenHandled ||
+        this.#listeners.length === 0;
       switch (this.#ledger.receive(chat, this.#name ?? "", opening)) {
         case "duplicate":
           if (asked) break;

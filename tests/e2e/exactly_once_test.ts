@@ -352,3 +352,50 @@ Deno.test("what a history request asked for is shown even when it was shown befo
     store.close();
   }
 });
+
+Deno.test("what waited is not acknowledged by a client that ends before anything listens: a fresh client is sent it again", async () => {
+  const store = openStore(":memory:");
+  await using server = await startTestServer({ store });
+  try {
+    store.ensureUser("sophia", "sophia", 1);
+    store.ensureUser("jojo", "jojo", 1);
+    for (const text of ["one", "two"]) {
+      store.appendMessage({
+        kind: "private",
+        toKey: "jojo",
+        ts: 2,
+        fromKey: "sophia",
+        fromName: "sophia",
+        body: new TextEncoder().encode(text),
+        recipients: [{ userKey: "jojo", delivered: false }],
+      });
+    }
+    const identity = await testIdentity();
+    // No listener: as `chat connect` whose keys would not open, which stops
+    // right after the welcome, before its chat view listens. It quits with
+    // a goodbye, which sends every acknowledgement it owes first.
+    const early = await ChatClient.connect(server.url, {
+      pinnedSpki: server.spki,
+    });
+    assert.equal((await early.register("jojo", identity)).t, "welcome");
+    // A round trip: what waited (sent right after the welcome) has come.
+    await early.request({ t: "list" });
+    await early.quit();
+    assert.equal(store.pendingFor("jojo", 10).length, 2, "not acknowledged");
+
+    const shown: Shown[] = [];
+    const later = await signIn(
+      server,
+      "jojo",
+      identity,
+      new DeliveryLedger(),
+      shown,
+    );
+    await until(() => shown.length === 2, "what waited, again");
+    assert.deepEqual(shown.map((s) => s.text), ["one", "two"]);
+    await later.quit();
+  } finally {
+    await server.shutdown();
+    store.close();
+  }
+});
