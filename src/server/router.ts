@@ -928,13 +928,11 @@ function members(
     if (group === undefined) return noSuchGroup(session.id, re, name);
     groups = [group];
   }
-  // Bounded so the reply always fits in one message header.
-  const shown = groups.slice(0, MAX_GROUPS_SHOWN);
-  const more = groups.length - shown.length;
-  return reply(session.id, {
-    t: "members",
-    re,
-    groups: shown.map((group): GroupMembers => {
+  // Bounded so the reply always fits in one message header: in groups and
+  // members, and in bytes (20 groups of 200 members, all online, with names
+  // of 32 characters are some 280 KB of JSON: such a reply was never sent).
+  const entries = groups.slice(0, MAX_GROUPS_SHOWN).map(
+    (group): GroupMembers => {
       const names = [...group.members.values()];
       const listed = names.slice(0, MAX_MEMBERS_SHOWN);
       const left = names.length - listed.length;
@@ -949,9 +947,10 @@ function members(
         ),
         ...(left > 0 ? { more: left } : {}),
       };
-    }),
-    ...(more > 0 ? { more } : {}),
-  });
+    },
+  );
+  const { shown, more } = capBytes(entries, groups.length);
+  return reply(session.id, { t: "members", re, groups: shown, ...more });
 }
 
 /** At most MAX_LIST_ITEMS of a list, and how many were left out (if any). */
@@ -962,10 +961,11 @@ function cap<T>(items: T[]): { shown: T[]; more: { more?: number } } {
 }
 
 /**
- * The most bytes of JSON the entries of one `users` reply take: the header
- * must stay within MAX_HEADER_BYTES, or it is never sent (the request is left
- * unanswered). Each away reason may be 200 characters, and one of control
- * characters is 1200 bytes of JSON escapes: some 200 such users filled it.
+ * The most bytes of JSON the entries of one `users` or `members` reply take:
+ * the header must stay within MAX_HEADER_BYTES, or it is never sent (the
+ * request is left unanswered). Each away reason may be 200 characters, and
+ * one of control characters is 1200 bytes of JSON escapes: some 200 such
+ * users filled it.
  */
 const MAX_LIST_BYTES = MAX_HEADER_BYTES - 1024;
 

@@ -8,7 +8,13 @@ import {
   SOPHIA,
 } from "../_helpers/router_room.ts";
 import { memoryStore } from "../_helpers/memory_store.ts";
-import { MAX_TEXT_BYTES, NAME_RULE } from "../../src/protocol/limits.ts";
+import {
+  MAX_GROUPS_SHOWN,
+  MAX_HEADER_BYTES,
+  MAX_MEMBERS_SHOWN,
+  MAX_TEXT_BYTES,
+  NAME_RULE,
+} from "../../src/protocol/limits.ts";
 import type { ClientMessage, ErrorCode } from "../../src/protocol/messages.ts";
 import {
   connect,
@@ -1270,4 +1276,27 @@ Deno.test("route groups marks the groups the requester is in with joined, and on
       groups: [{ name: "haha", members: 1 }, { name: "lab", members: 1 }],
     },
   }]);
+});
+
+Deno.test("route members answers within one header when 20 groups of 200 online members with long names would not fit", () => {
+  const state = new ServerState({}, memoryStore());
+  const names = Array.from(
+    { length: MAX_MEMBERS_SHOWN },
+    (_, n) => `member${String(n).padStart(3, "0")}`.padEnd(32, "x"),
+  );
+  names.forEach((name, n) => {
+    connect(state, n + 1);
+    send(state, n + 1, { t: "register", id: 1, name, key: KEY });
+  });
+  for (let g = 0; g < MAX_GROUPS_SHOWN; g++) {
+    const group = state.createGroup(`group${g}`, names[0]!, 1000);
+    for (const name of names) state.addMember(group, name, 1000);
+  }
+  const [answer] = send(state, 1, { t: "members", id: 7 });
+  assert.ok(answer !== undefined && answer.message.t === "members");
+  const header = encoder.encode(JSON.stringify(answer.message)).byteLength;
+  assert.ok(header <= MAX_HEADER_BYTES, `${header} bytes of header`);
+  const listed = answer.message.groups.length;
+  assert.ok(listed > 0 && listed < MAX_GROUPS_SHOWN, `${listed} groups`);
+  assert.equal(answer.message.more, MAX_GROUPS_SHOWN - listed);
 });
