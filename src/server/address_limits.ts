@@ -68,7 +68,7 @@ export class AddressLimits {
       : new CountedBuckets(
         limits.messagesPerSecondPerAddress,
         limits.messageBurstPerAddress,
-        (group) => shares.tookMessage(group),
+        (group, tokens) => shares.tookMessage(group, tokens),
       );
     this.history = new KeyedTokenBuckets(
       limits.historyPerSecondPerAddress,

@@ -63,9 +63,12 @@ export class AddressShares {
     this.#entry(group).handshakes++;
   }
 
-  /** A message token of the per-address rate taken here for `group`. */
-  tookMessage(group: string): void {
-    this.#entry(group).messages++;
+  /**
+   * Message tokens of the per-address rate taken here for `group`: one, or
+   * an `ack`'s weight (message_rate.ts ackWeight).
+   */
+  tookMessage(group: string, tokens = 1): void {
+    this.#entry(group).messages += tokens;
   }
 
   /** A token of the per-address new-name rate taken here for `group`. */
@@ -143,18 +146,24 @@ export class AddressShares {
   }
 }
 
-/** Per-address buckets that tell `took` of each token taken. */
+/** Per-address buckets that tell `took` of the tokens each take takes. */
 export class CountedBuckets extends KeyedTokenBuckets {
-  readonly #took: (key: string) => void;
+  readonly #took: (key: string, tokens: number) => void;
 
-  constructor(rate: number, burst: number, took: (key: string) => void) {
+  constructor(
+    rate: number,
+    burst: number,
+    took: (key: string, tokens: number) => void,
+  ) {
     super(rate, burst);
     this.#took = took;
   }
 
-  override take(key: string, now: number): boolean {
-    if (!super.take(key, now)) return false;
-    if (this.rate !== 0) this.#took(key);
+  // `tokens` passed on: an `ack` of many cursors weighs more than one, here
+  // and in what the other nodes are told (left out, it counted one).
+  override take(key: string, now: number, tokens = 1): boolean {
+    if (!super.take(key, now, tokens)) return false;
+    if (this.rate !== 0) this.#took(key, tokens);
     return true;
   }
 }

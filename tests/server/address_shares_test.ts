@@ -5,6 +5,7 @@ import {
   MAX_REPORTED_ADDRESSES,
   REPORT_STALE_MS,
 } from "../../src/server/address_shares.ts";
+import { ackWeight, MessageRate } from "../../src/server/message_rate.ts";
 
 Deno.test("AddressShares.report says each address's connections and the tokens taken since the last report, then says nothing once there is nothing left to clear", () => {
   const shares = new AddressShares();
@@ -129,4 +130,42 @@ Deno.test("AddressShares reports the new names an address took here, and returns
   assert.deepEqual(charged.map((one) => [one.group, one.newNames]), [
     ["1.2.3.4", 4],
   ]);
+});
+
+Deno.test("In a cluster, an ack of many cursors takes its weight from the address's bucket and reports it to the other nodes, not one token", () => {
+  // As AddressLimits wires them on a cluster's node.
+  const shares = new AddressShares();
+  const shared = new CountedBuckets(
+    60,
+    120,
+    (group, tokens) => shares.tookMessage(group, tokens),
+  );
+  const limits = {
+    messagesPerSecond: 20,
+    messageBurst: 40,
+    historyPerSecond: 1,
+    historyBurst: 5,
+    floodStrikes: 50,
+  };
+  const heavy = new MessageRate(limits, shared, "10.0.0.1", 0);
+  // 256 cursors: 17 tokens.
+  assert.equal(heavy.judge("ack", 0, false, ackWeight(256)), "pass");
+  assert.equal(heavy.judge("say", 0), "pass");
+  assert.deepEqual(
+    shares.report(new Map()),
+    [{ group: "10.0.0.1", connections: 0, handshakes: 0, messages: 18 }],
+  );
+  // 120 - 18 left to the address: a neighbour's 103rd message is refused.
+  const neighbour = new MessageRate(
+    { ...limits, messageBurst: 200 },
+    shared,
+    "10.0.0.1",
+    0,
+  );
+  const verdicts = Array.from(
+    { length: 103 },
+    () => neighbour.judge("say", 0),
+  );
+  assert.deepEqual(verdicts.slice(0, 102), Array(102).fill("pass"));
+  assert.equal(verdicts[102], "slow_down");
 });

@@ -3,8 +3,9 @@
 /**
  * What a node of a cluster tells the others, every second, about the
  * addresses (address groups, address_group.ts) it serves (issue 19): how
- * many connections each holds there now, and how many handshakes and
- * messages each took of its per-address limits since the last report. The
+ * many connections each holds there now, and how many handshake and
+ * message tokens (an `ack` its weight) each took of its per-address limits
+ * since the last report. The
  * other nodes count the connections with their own and charge the tokens to
  * their own buckets, so that an address's limits hold across the cluster,
  * a report's interval late at most (address_shares.ts).
