@@ -20,14 +20,15 @@ export class TokenBucket {
   /**
    * Takes `tokens` (one by default) if there is at least one: a message that
    * weighs more than one (an `ack` of many cursors) passes on one and leaves
-   * the bucket in debt, down to one burst, so that the rate holds over time.
-   * A rate of 0 means no limit.
+   * the bucket in debt, all of it (down to 1 - `tokens`: the caller bounds
+   * the weight), so that the rate holds over time. Cut at one burst, an ack
+   * with held cursors (81 tokens) paid 41 of a connection's 40-token burst,
+   * and a flood of them applied twice the cursors the rate allows. A rate of
+   * 0 means no limit.
    */
   take(now: number, tokens = 1): boolean {
     if (!this.peek(now)) return false;
-    if (this.rate !== 0) {
-      this.#tokens = Math.max(-this.burst, this.#tokens - tokens);
-    }
+    if (this.rate !== 0) this.#tokens -= tokens;
     return true;
   }
 

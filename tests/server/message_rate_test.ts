@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
-import type { ClientMessage } from "../../src/protocol/messages.ts";
 import {
+  type ClientMessage,
+  MAX_ACK_CURSORS,
+} from "../../src/protocol/messages.ts";
+import { HeldAcks, MAX_HELD_CURSORS } from "../../src/server/held_acks.ts";
+import {
+  ACK_CURSORS_PER_TOKEN,
   ackWeight,
   HELD_ACKS_BURST,
   MessageRate,
@@ -141,18 +146,61 @@ Deno.test("MessageRate charges an ack of many cursors a token per 16 of them, in
   assert.equal(ackWeight(16), 2);
   assert.equal(ackWeight(256), 17);
   // 10 tokens a second, bursts of 3: an ack of 256 cursors passes on the
-  // first token and leaves the bucket in debt (down to one burst) ...
+  // first token and leaves the bucket in debt, all 14 tokens of it ...
   const limiter = rate();
   assert.equal(limiter.judge("ack", 0, false, ackWeight(256)), "pass");
   // ... so the next ack, light or heavy, is held until the debt is paid:
-  // 3 tokens owed and 1 to take, 0.4 s at 10 a second.
+  // 14 tokens owed and 1 to take, 1.5 s at 10 a second.
   assert.equal(limiter.judge("ack", 100, false, 1), "hold");
-  assert.equal(limiter.judge("say", 390, false, 1), "slow_down");
-  assert.equal(limiter.judge("say", 410, false, 1), "pass");
+  assert.equal(limiter.judge("say", 1490, false, 1), "slow_down");
+  assert.equal(limiter.judge("say", 1510, false, 1), "pass");
   // Light acks cost what any message does.
   const light = rate();
   assert.deepEqual(
     [1, 2, 3, 4].map(() => light.judge("ack", 0, false, ackWeight(3))),
     ["pass", "pass", "pass", "hold"],
+  );
+});
+
+Deno.test("MessageRate holds a flood of acks to the rate in cursors when held acks make each one that passes heavier than a burst", () => {
+  // The server's defaults. An ack over the rate is held (held_acks.ts), up
+  // to MAX_HELD_CURSORS, and goes with the next that passes: 256 + 1024
+  // cursors, 81 tokens, twice the burst of 40.
+  const limits = { ...LIMITS, messagesPerSecond: 20, messageBurst: 40 };
+  const limiter = new MessageRate(
+    limits,
+    new KeyedTokenBuckets(0, 0),
+    "10.0.0.1",
+    0,
+  );
+  const held = new HeldAcks();
+  let applied = 0;
+  let fresh = 0;
+  const seconds = 20;
+  // 50 acks a second, within the held acks' own bucket of 64.
+  for (let now = 0; now < seconds * 1000; now += 20) {
+    const cursors = Array.from(
+      { length: MAX_ACK_CURSORS },
+      () => ({ to: `user${fresh++}`, seq: 1 }),
+    );
+    const verdict = limiter.judge(
+      "ack",
+      now,
+      false,
+      ackWeight(cursors.length + held.size),
+    );
+    assert.notEqual(verdict, "flood");
+    if (verdict === "hold") {
+      held.hold(cursors);
+      continue;
+    }
+    applied += cursors.length + held.take().flat().length;
+  }
+  // What the rate and the burst allow, and one ack's weight of debt.
+  const allowed = ACK_CURSORS_PER_TOKEN *
+    (20 * seconds + 40 + ackWeight(MAX_ACK_CURSORS + MAX_HELD_CURSORS));
+  assert.ok(
+    applied <= allowed,
+    `${applied} cursors applied, ${allowed} allowed`,
   );
 });
