@@ -98,6 +98,8 @@ export async function serveConnection(
     core.addresses.history,
   );
   const budget = new RunBudget(limits.maxQueuedBytes);
+  // The next frame, asked for and not come yet (while acks are held).
+  let incoming: ReturnType<SecureChannel["receive"]> | null = null;
   try {
     for (;;) {
       // Held back while recipients' queues are over the bound (the edge
@@ -105,10 +107,19 @@ export async function serveConnection(
       if (gauge.held) await gauge.flowing();
       const turn = turns.check();
       if (turn !== null) await turn;
-      const batch = await channel.receive();
+      incoming ??= channel.receive();
+      // Acks held over the rate go with the next ack let through; a client
+      // may send none (its last ack was the one held: that of a page of what
+      // waited, which holds back the next page and every live message,
+      // PROTOCOL 5.3), so they go on their own once the rate allows.
+      const heldDue = connections.heldAckCount(id) > 0 &&
+        state.session(id) !== undefined &&
+        await heldAcksDue(incoming, rate);
+      const batch = heldDue ? [] : await incoming;
+      if (!heldDue) incoming = null;
       // Null when the peer closed, or when we dismissed it.
       if (batch === null || !channels.has(id)) break;
-      connections.lastHeard.set(id, Date.now());
+      if (!heldDue) connections.lastHeard.set(id, Date.now());
       let quit = false;
       // Messages to route, and direct replies kept in their order among them.
       let steps: Step[] = [];
@@ -367,6 +378,12 @@ export async function serveConnection(
           message.t === "say" ? state.onlineIds().length : 1,
         );
       }
+      if (
+        heldDue && rate.passHeld(
+          Date.now(),
+          ackWeight(connections.heldAckCount(id)),
+        )
+      ) steps.push(...connections.takeHeldAcks(id));
       const settling = flush();
       if (settling !== undefined) await settling;
       // Every body passed on was encoded (copied) for its recipients, or
@@ -394,6 +411,36 @@ export async function serveConnection(
     channel.close(code, "protocol error");
   } finally {
     endServed(core, id, conn, channel, group, said);
+  }
+}
+
+/**
+ * The least wait before held acks are tried on their own: one token's time
+ * at the default rate (20 a second).
+ */
+const HELD_ACKS_RETRY_MS = 50;
+
+/**
+ * Whether the rate has a token for a connection's held acks before its next
+ * frame comes (`incoming`, which stays its to read). Not sooner than a
+ * token's time: the address's shared bucket may still be empty then.
+ */
+async function heldAcksDue(
+  incoming: Promise<unknown>,
+  rate: MessageRate,
+): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const due = new Promise<true>((resolve) => {
+    timer = setTimeout(
+      () => resolve(true),
+      Math.max(HELD_ACKS_RETRY_MS, rate.msUntilToken(Date.now())),
+    );
+  });
+  try {
+    // A frame that fails is thrown where it is awaited, not here.
+    return await Promise.race([incoming.then(() => false, () => false), due]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

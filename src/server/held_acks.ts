@@ -6,7 +6,8 @@
  * same user (which has no memory of what was shown) would show it all again
  * at its next sign-in: acknowledged messages, shown twice. So they are held,
  * one cursor per conversation (the highest seq), and applied with the next
- * acknowledgement that gets through or when the connection ends. Holding
+ * acknowledgement that gets through, on their own once the rate allows
+ * (connection_loop.ts), or when the connection ends. Holding
  * costs no store work, and the number held is bounded: a connection cannot
  * grow it by naming endless conversations.
  */

@@ -172,4 +172,20 @@ export class MessageRate {
     if (type === "ack") return this.#heldAcks.take(now) ? "hold" : "flood";
     return ++this.#strikes >= this.#floodStrikes ? "flood" : "slow_down";
   }
+
+  /**
+   * Whether the acks held (`weight`: ackWeight of their cursors) may be
+   * applied now, on their own: they take their tokens as an `ack` let
+   * through would, and earn no strike nor a token of the held acks' bucket.
+   */
+  passHeld(now: number, weight: number): boolean {
+    return this.#own.peek(now) &&
+      this.#shared.take(this.#group, now, weight) &&
+      this.#own.take(now, weight);
+  }
+
+  /** Milliseconds until the connection's own bucket has a token again. */
+  msUntilToken(now: number): number {
+    return this.#own.msUntilToken(now);
+  }
 }

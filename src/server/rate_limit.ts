@@ -42,6 +42,12 @@ export class TokenBucket {
     this.#tokens = Math.max(-this.burst, this.#tokens - tokens);
   }
 
+  /** Milliseconds until there is a token to take (0: there is one now). */
+  msUntilToken(now: number): number {
+    if (this.peek(now)) return 0;
+    return Math.ceil(((1 - this.#tokens) / this.rate) * 1000);
+  }
+
   /** Whether there is a token to take, taking none. */
   peek(now: number): boolean {
     if (this.rate === 0) return true;
