@@ -327,11 +327,14 @@ class ReadlineTerminal implements Terminal {
   #pastes = new PasteParser();
   #pasteTimer: ReturnType<typeof setTimeout> | undefined;
   /**
-   * The terminal has sent a bracketed paste: it brackets its pastes, so
-   * lines that come in a burst are typed (or sent by a program as keys),
-   * not pasted, and no longer held to be asked about.
+   * The terminal has sent a bracketed paste. Lines that come in a burst are
+   * still held and asked about: the same terminal may paste without brackets
+   * too (tmux's paste-buffer without -p, a paste tool typing keys), and no
+   * one types four lines within milliseconds.
    */
   #bracketsSeen = false;
+  /** The burst being received has a line holding pasted text. */
+  #burstPasted = false;
   /** The line being edited holds pasted text: not one to keep in the history. */
   #pastedInLine = false;
   #onStdin = (data: Uint8Array | string) => {
@@ -702,29 +705,27 @@ class ReadlineTerminal implements Terminal {
   }
 
   /**
-   * A line typed on a terminal: held while more may come in the same burst
-   * (unless the terminal is known to bracket its pastes).
+   * A line typed on a terminal: held while more may come in the same burst.
+   * `pasted`: it holds text of a bracketed paste (kept out of the history).
    */
   #receive(line: string, pasted = false): void {
     if (this.#heldPaste !== null) {
       this.#answerPaste(line);
       return;
     }
-    if (this.#bracketsSeen && this.#burst.length === 0) {
-      if (!pasted) this.#typedListener(line);
-      this.#push(line);
-      return;
-    }
     this.#burst.push(line);
+    if (pasted) this.#burstPasted = true;
     clearTimeout(this.#burstTimer);
     this.#burstTimer = setTimeout(() => this.#endBurst(), PASTE_WINDOW_MS);
   }
 
   #endBurst(): void {
     const lines = this.#burst;
+    const pasted = this.#burstPasted;
     this.#burst = [];
+    this.#burstPasted = false;
     if (this.#closed) return;
-    if (lines.length === 1) this.#typedListener(lines[0]!);
+    if (lines.length === 1 && !pasted) this.#typedListener(lines[0]!);
     const decision = decideBurst(lines);
     switch (decision.kind) {
       case "send":
@@ -919,6 +920,7 @@ class ReadlineTerminal implements Terminal {
     clearTimeout(this.#burstTimer);
     const burst = this.#burst;
     this.#burst = [];
+    this.#burstPasted = false;
     if (burst.length > 0 && decideBurst(burst).kind === "send") {
       for (const line of burst) this.#push(line);
     } else if (burst.length > 0 || this.#heldPaste !== null) {

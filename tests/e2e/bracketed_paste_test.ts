@@ -154,7 +154,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "terminal: a bracketed paste of several lines asks (even two), its unfinished line stays; a paste never ended ends at a pause; typed lines are then never a paste, and only they are kept",
+    "terminal: a bracketed paste of several lines asks (even two), its unfinished line stays; a paste never ended ends at a pause; a burst of lines after it is still asked about; only typed lines are kept",
   ignore: !TMUX,
   async fn() {
     await using chat = await chatPane();
@@ -197,10 +197,18 @@ Deno.test({
     );
     await pane.keys("Enter");
     await jojo.waitFor((m) => m.text === "never ended");
-    // The terminal brackets its pastes: four lines typed in one go (one
-    // read, as a paste without brackets would come) are typed lines, sent.
+    // The terminal brackets its pastes, but four lines in one read are still
+    // a paste (one made without brackets: tmux's paste-buffer without -p, a
+    // paste tool typing keys): asked about, as on a terminal without them.
     await pane.type("k1\rk2\rk3\rk4\r");
+    await pane.waitFor(
+      "the question about the unbracketed paste",
+      (l) => lastLine(l) === "Send 4 lines? [y/N]",
+    );
+    await pane.type("y\r");
     await jojo.waitFor((m) => m.text === "k4");
+    await pane.type("typed\r");
+    await jojo.waitFor((m) => m.text === "typed");
     assert.deepEqual(chat.heard(), [
       "first",
       "second",
@@ -209,10 +217,11 @@ Deno.test({
       "k2",
       "k3",
       "k4",
+      "typed",
     ]);
-    // The typed lines are kept in the history file; a line with pasted text
-    // in it (sent after the typed ones, were it kept) is not.
-    const kept = await chat.history((text) => text.includes("k4\n"));
+    // A typed line is kept in the history file; a line with pasted text in
+    // it (sent before the typed one, were it kept) is not.
+    const kept = await chat.history((text) => text.includes("typed\n"));
     assert.ok(!kept.includes("never ended"), kept);
     assert.ok(!kept.includes("first"), kept);
   },
