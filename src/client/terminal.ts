@@ -297,6 +297,9 @@ class ReadlineTerminal implements Terminal {
   #readlineKeys: KeyListener[] = [];
   #onKey = (_text: unknown, key: { name?: string; ctrl?: boolean }) => {
     this.#keys++;
+    // A key on an empty line (the pasted text cleared: Ctrl-C, Ctrl-U,
+    // erased) begins a line with nothing pasted in it.
+    if ((this.#rl.line ?? "") === "") this.#pastedInLine = false;
     for (const listener of this.#keyListeners) listener();
     if (key?.ctrl && key.name === "l") this.#clearScreen();
   };

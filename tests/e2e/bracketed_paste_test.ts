@@ -209,6 +209,16 @@ Deno.test({
     await jojo.waitFor((m) => m.text === "k4");
     await pane.type("typed\r");
     await jojo.waitFor((m) => m.text === "typed");
+    // Pasted text cleared from the line (Ctrl-C) leaves the next line typed.
+    await chat.paste("cleared");
+    await pane.waitFor(
+      "the paste in the editor",
+      (l) => lastLine(l) === "sophia> cleared",
+    );
+    await pane.keys("C-c");
+    await pane.waitFor("the line cleared", (l) => lastLine(l) === "sophia>");
+    await pane.type("typed after\r");
+    await jojo.waitFor((m) => m.text === "typed after");
     assert.deepEqual(chat.heard(), [
       "first",
       "second",
@@ -218,10 +228,11 @@ Deno.test({
       "k3",
       "k4",
       "typed",
+      "typed after",
     ]);
-    // A typed line is kept in the history file; a line with pasted text in
-    // it (sent before the typed one, were it kept) is not.
-    const kept = await chat.history((text) => text.includes("typed\n"));
+    // Typed lines are kept in the history file; a line with pasted text in
+    // it (sent before the typed ones, were it kept) is not.
+    const kept = await chat.history((text) => text.includes("typed after\n"));
     assert.ok(!kept.includes("never ended"), kept);
     assert.ok(!kept.includes("first"), kept);
   },
