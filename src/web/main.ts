@@ -239,6 +239,12 @@ function viewKey(): string {
 const people = new Map<string, string>();
 /** Why someone online is away (by name key), as the last /list said. */
 const away = new Map<string, string>();
+/**
+ * How many online users the last /list left out (its `more`: over 2000, or
+ * over what fits in one reply): said under the people list, which would
+ * otherwise pass for everyone online.
+ */
+let peopleMore = 0;
 const groups = new Map<string, { name: string; joined: boolean }>();
 /** Typed lines, newest last, for the arrow keys. */
 const typed: string[] = [];
@@ -332,6 +338,7 @@ function learn(message: ServerMessage): void {
     case "users":
       people.clear();
       away.clear();
+      peopleMore = message.more ?? 0;
       for (const u of message.users) {
         people.set(nameKey(u.name), u.name);
         if (u.away !== undefined) away.set(nameKey(u.name), u.away);
@@ -416,6 +423,13 @@ function drawLists(): void {
       return item;
     }),
   );
+  if (peopleMore > 0 && people.size > 0) {
+    // As the terminal's /list says it (render.ts).
+    const more = document.createElement("li");
+    more.className = "more";
+    more.textContent = `... and ${peopleMore} more users`;
+    ui.people.append(more);
+  }
   ui.groups.replaceChildren(
     ...sorted([...groups.values()].map((g) => g.name)).map((name) => {
       const group = groups.get(nameKey(name))!;
@@ -1427,6 +1441,7 @@ function use(joined: ChatClient): void {
     emit({ type: "notice", text: ending.reason });
     document.body.classList.add("disconnected");
     people.clear();
+    peopleMore = 0;
     drawLists();
     // As the terminal: a server that dismissed this page (a rule broken, or
     // the same name signed in from another tab or place) is not pestered
