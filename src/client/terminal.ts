@@ -348,10 +348,11 @@ class ReadlineTerminal implements Terminal {
   };
   #onStdinEnd = () => this.#input?.emit("end");
   /**
-   * SIGTERM and SIGHUP: the terminal is put back as it was (no bracketed
+   * SIGTERM, SIGHUP and SIGINT (sent by kill: in raw mode Ctrl-C is a key,
+   * not this signal): the terminal is put back as it was (no bracketed
    * paste, no raw mode), and the signal ends the process as it would have.
    */
-  #onSignal = (signal: "SIGTERM" | "SIGHUP") => () => {
+  #onSignal = (signal: "SIGTERM" | "SIGHUP" | "SIGINT") => () => {
     this.#removeExitListeners();
     leaveBracketedPaste();
     try {
@@ -363,6 +364,7 @@ class ReadlineTerminal implements Terminal {
   };
   #onTerm = this.#onSignal("SIGTERM");
   #onHangup = this.#onSignal("SIGHUP");
+  #onInterrupt = this.#onSignal("SIGINT");
 
   #insertHeldText(): void {
     const text = this.#heldText;
@@ -439,7 +441,7 @@ class ReadlineTerminal implements Terminal {
   /**
    * Pastes come bracketed from now on. The mode is turned off on every way
    * out: close(), the process exiting (unload: Deno.exit after an error
-   * main.ts caught), an uncaught error, SIGTERM and SIGHUP.
+   * main.ts caught), an uncaught error, SIGTERM, SIGHUP and SIGINT.
    */
   #enterBracketedPaste(): void {
     try {
@@ -454,6 +456,7 @@ class ReadlineTerminal implements Terminal {
     if (Deno.build.os !== "windows") {
       Deno.addSignalListener("SIGTERM", this.#onTerm);
       Deno.addSignalListener("SIGHUP", this.#onHangup);
+      Deno.addSignalListener("SIGINT", this.#onInterrupt);
     }
   }
 
@@ -464,6 +467,7 @@ class ReadlineTerminal implements Terminal {
     if (Deno.build.os !== "windows" && bracketedPaste) {
       Deno.removeSignalListener("SIGTERM", this.#onTerm);
       Deno.removeSignalListener("SIGHUP", this.#onHangup);
+      Deno.removeSignalListener("SIGINT", this.#onInterrupt);
     }
   }
 

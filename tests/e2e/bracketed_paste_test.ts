@@ -271,6 +271,10 @@ const WAYS_OUT: {
     leave: async ({ pane }) => Deno.kill(await clientPid(pane), "SIGTERM"),
   },
   {
+    name: "SIGINT (kill -INT, not the key)",
+    leave: async ({ pane }) => Deno.kill(await clientPid(pane), "SIGINT"),
+  },
+  {
     name: "SIGHUP",
     leave: async ({ pane }) => Deno.kill(await clientPid(pane), "SIGHUP"),
   },
@@ -296,17 +300,24 @@ for (const way of WAYS_OUT) {
       await pane.keys("C-u");
       await pane.waitFor("an empty line", (l) => lastLine(l) === "sophia>");
       await way.leave(chat);
-      await pane.waitFor("the client gone", (l) => l.includes("client exited"));
+      // After the prompt when the client had no time to erase it.
+      const gone = (line: string) => line.endsWith("client exited");
+      await pane.waitFor("the client gone", (l) => l.some(gone));
       // cat -v (the tty echoes, cat prints): the brackets would show as ^[[200~.
       await chat.paste("after the client\n");
       const lines = await pane.waitFor(
         "the paste in cat",
         (l) => l.some((line) => line.includes("after the client")),
       );
-      const after = lines.slice(lines.indexOf("client exited"));
+      const after = lines.slice(lines.findIndex(gone));
       assert.ok(
         !after.some((line) => line.includes("200~")),
         `the paste came bracketed:\n${after.join("\n")}`,
+      );
+      // Nor is the terminal left raw: its Enter (CR) would reach cat as ^M.
+      assert.ok(
+        !after.some((line) => line.includes("^M")),
+        `the terminal was left raw:\n${after.join("\n")}`,
       );
     },
   });
