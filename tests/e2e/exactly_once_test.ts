@@ -8,6 +8,7 @@ import { ChatClient, decodeText } from "../../src/client/chat_client.ts";
 import { DeliveryLedger } from "../../src/client/delivery.ts";
 import type { Identity } from "../../src/crypto/identity.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
+import type { Store } from "../../src/store/store.ts";
 import { startTestServer, TestClient, testIdentity } from "../_helpers/chat.ts";
 import { RawClient } from "../_helpers/raw_client.ts";
 import type { TestServer } from "../_helpers/chat.ts";
@@ -48,6 +49,23 @@ async function signIn(
   assert.equal(welcome.t, "welcome");
   assert.equal(welcome.t === "welcome" && welcome.acks, true);
   return client;
+}
+
+/** Private messages "one" and "two" from sophia wait for jojo, known but offline. */
+function twoWaitForJojo(store: Store): void {
+  store.ensureUser("sophia", "sophia", 1);
+  store.ensureUser("jojo", "jojo", 1);
+  for (const text of ["one", "two"]) {
+    store.appendMessage({
+      kind: "private",
+      toKey: "jojo",
+      ts: 2,
+      fromKey: "sophia",
+      fromName: "sophia",
+      body: new TextEncoder().encode(text),
+      recipients: [{ userKey: "jojo", delivered: false }],
+    });
+  }
 }
 
 /** Waits, with a deadline, until `check` holds. */
@@ -272,20 +290,7 @@ Deno.test("an ack over the rate limit is held and applied when the connection en
     },
   });
   try {
-    // Two messages wait for jojo, who is known but offline.
-    store.ensureUser("sophia", "sophia", 1);
-    store.ensureUser("jojo", "jojo", 1);
-    for (const text of ["one", "two"]) {
-      store.appendMessage({
-        kind: "private",
-        toKey: "jojo",
-        ts: 2,
-        fromKey: "sophia",
-        fromName: "sophia",
-        body: new TextEncoder().encode(text),
-        recipients: [{ userKey: "jojo", delivered: false }],
-      });
-    }
+    twoWaitForJojo(store);
     const raw = await RawClient.connect(server.url, {
       pinnedSpki: server.spki,
     });
@@ -357,19 +362,7 @@ Deno.test("what waited is not acknowledged by a client that ends before anything
   const store = openStore(":memory:");
   await using server = await startTestServer({ store });
   try {
-    store.ensureUser("sophia", "sophia", 1);
-    store.ensureUser("jojo", "jojo", 1);
-    for (const text of ["one", "two"]) {
-      store.appendMessage({
-        kind: "private",
-        toKey: "jojo",
-        ts: 2,
-        fromKey: "sophia",
-        fromName: "sophia",
-        body: new TextEncoder().encode(text),
-        recipients: [{ userKey: "jojo", delivered: false }],
-      });
-    }
+    twoWaitForJojo(store);
     const identity = await testIdentity();
     // No listener: as `chat connect` whose keys would not open, which stops
     // right after the welcome, before its chat view listens. It quits with
