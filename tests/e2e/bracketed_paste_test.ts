@@ -8,8 +8,8 @@
  */
 
 import assert from "node:assert/strict";
-import { startTestServer, TestClient, testKeys } from "../_helpers/chat.ts";
-import { connectCommand, hasTmux, Pane } from "../_helpers/tmux.ts";
+import { sophiaBesideJojo } from "../_helpers/sophia_pane.ts";
+import { hasTmux, type Pane } from "../_helpers/tmux.ts";
 
 const TMUX = await hasTmux();
 if (!TMUX) {
@@ -27,51 +27,23 @@ const lastLine = (lines: string[]) => lines.filter((l) => l !== "").at(-1);
  * (as `^[[200~`) if the client left the mode on.
  */
 async function chatPane(options: { thenCat?: boolean; args?: string[] } = {}) {
-  const server = await startTestServer();
-  const dir = await Deno.makeTempDir({ prefix: "chat-paste-" });
-  const pane = new Pane();
-  let jojo: TestClient | null = null;
-  const dispose = async () => {
-    await jojo?.quit().catch(() => {});
-    await pane[Symbol.asyncDispose]();
-    await Deno.remove(dir, { recursive: true });
-    await server[Symbol.asyncDispose]();
-  };
-  try {
-    await Deno.writeTextFile(
-      `${dir}/public.pem`,
-      (await testKeys()).publicPem,
-    );
-    const command = connectCommand({
-      dir,
-      port: server.port,
-      user: "sophia",
-      home: true,
-      args: ["--no-time", ...options.args ?? []],
-    });
-    await pane.start(
-      options.thenCat
-        ? [
+  const { server, dir, pane, jojo, dispose } = await sophiaBesideJojo({
+    prefix: "chat-paste-",
+    args: () => ["--no-time", ...options.args ?? []],
+    width: 100,
+    height: 30,
+    ...(options.thenCat
+      ? {
+        wrap: (command: string[]) => [
           "sh",
           "-c",
           '"$@"; echo "client exited"; exec cat -v',
           "sh",
           ...command,
-        ]
-        : command,
-      100,
-      30,
-    );
-    await pane.waitFor("the prompt", (l) => l.includes("sophia>"));
-    jojo = await TestClient.connect(server, "jojo");
-    await pane.waitFor(
-      "jojo joining",
-      (l) => l.includes("*** jojo joined the chat ***"),
-    );
-  } catch (error) {
-    await dispose();
-    throw error;
-  }
+        ],
+      }
+      : {}),
+  });
   return {
     server,
     pane,
@@ -107,7 +79,7 @@ async function chatPane(options: { thenCat?: boolean; args?: string[] } = {}) {
     },
     /** What sophia said, as jojo received it, in order. */
     heard(): string[] {
-      return jojo!.chat().filter(([, from]) => from === "sophia").map((
+      return jojo.chat().filter(([, from]) => from === "sophia").map((
         [, , text],
       ) => text);
     },

@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { fileKeyForOffer } from "../../src/client/file_key.ts";
 import { FileCipher, newFileKey } from "../../src/crypto/file_cipher.ts";
 import { FILE_CHUNK_BYTES } from "../../src/protocol/limits.ts";
-import { startTestServer, TestClient, testKeys } from "../_helpers/chat.ts";
-import { connectCommand, hasTmux, Pane } from "../_helpers/tmux.ts";
+import { sophiaBesideJojo } from "../_helpers/sophia_pane.ts";
+import { hasTmux } from "../_helpers/tmux.ts";
 
 const TMUX = await hasTmux();
 if (!TMUX) {
@@ -21,42 +21,12 @@ if (!TMUX) {
 
 /** sophia at `chat connect` in a pane `width` by `height`, and jojo beside her. */
 async function chatPane(width: number, height = 30, flags: string[] = []) {
-  const server = await startTestServer();
-  const dir = await Deno.makeTempDir({ prefix: "chat-term-" });
-  const pane = new Pane();
-  let jojo: TestClient | null = null;
-  const dispose = async () => {
-    await jojo?.quit();
-    await pane[Symbol.asyncDispose]();
-    await Deno.remove(dir, { recursive: true });
-    await server[Symbol.asyncDispose]();
-  };
-  try {
-    await Deno.writeTextFile(
-      `${dir}/public.pem`,
-      (await testKeys()).publicPem,
-    );
-    await pane.start(
-      connectCommand({
-        dir,
-        port: server.port,
-        user: "sophia",
-        home: true,
-        args: ["--downloads", `${dir}/downloads`, "--no-time", ...flags],
-      }),
-      width,
-      height,
-    );
-    await pane.waitFor("the prompt", (l) => l.includes("sophia>"));
-    jojo = await TestClient.connect(server, "jojo");
-    await pane.waitFor(
-      "jojo joining",
-      (l) => l.includes("*** jojo joined the chat ***"),
-    );
-  } catch (error) {
-    await dispose();
-    throw error;
-  }
+  const { pane, jojo, dispose } = await sophiaBesideJojo({
+    prefix: "chat-term-",
+    args: (dir) => ["--downloads", `${dir}/downloads`, "--no-time", ...flags],
+    width,
+    height,
+  });
   const said: string[] = [];
   return {
     pane,
@@ -64,7 +34,7 @@ async function chatPane(width: number, height = 30, flags: string[] = []) {
     said,
     /** jojo says `text`; it appears as a line of its own. */
     async say(text: string): Promise<void> {
-      await jojo!.client.say(text);
+      await jojo.client.say(text);
       said.push(`[Broadcast from jojo]: ${text}`);
       await pane.waitFor(`'${text}'`, (l) => l.includes(said.at(-1)!));
     },
@@ -83,7 +53,7 @@ async function chatPane(width: number, height = 30, flags: string[] = []) {
     /** Enter sends `input`, which jojo receives as typed. */
     async send(input: string): Promise<void> {
       await pane.keys("Enter");
-      const got = await jojo!.waitFor((m) =>
+      const got = await jojo.waitFor((m) =>
         m.message.t === "public" && m.text === input
       );
       assert.equal(got.text, input);
