@@ -257,7 +257,7 @@ function budgetOption(
     flags,
     `${what}, 0 for no limit (default ${
       DEFAULT_ACCOUNT_BUDGETS[budget]
-    }; with --cluster, each node counts its own)`,
+    }; with --cluster, counted across the nodes: give each the same)`,
   ).argParser((value: string) => {
     const count = Number(value);
     if (!/^\d+$/.test(value) || count > MAX_ACCOUNT_BUDGET) {

@@ -118,7 +118,7 @@ Deno.test("parseCommandLine leaves the budgets of one address at their defaults 
       new RegExp(
         `${flag} <n> [^<]*an hour[^<]*, 0 for no limit \\(default ${
           DEFAULT_LIMITS[budget]
-        }; with --cluster, each node counts its own\\)`,
+        }; with --cluster, counted across the nodes: give each the same\\)`,
       ),
       flag,
     );

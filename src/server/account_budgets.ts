@@ -19,8 +19,15 @@
  * free accounts filled the server's table and nobody could create a group
  * any more; a thousand filled anyone's group. The accounts of one address
  * now create a few groups an hour and join a few dozen, together.
+ *
+ * In a cluster the budgets hold across the nodes (issue 19): what an
+ * address takes here is told to the other nodes with its other counts,
+ * every second, and what it took there is charged here
+ * (address_shares.ts), so an address signed in on three nodes has the
+ * cluster's budget once.
  */
 
+import type { BudgetCounts } from "./address_shares.ts";
 import { KeyedTokenBuckets } from "./rate_limit.ts";
 
 /** The limits, each so many an hour, saved up to as many. */
@@ -36,8 +43,8 @@ export interface AccountBudgetLimits {
 }
 
 /**
- * The defaults, which `chat serve` flags override (cli.ts): each node of a
- * cluster counts its own.
+ * The defaults, which `chat serve` flags override (cli.ts): the cluster's,
+ * when every node is given the same.
  */
 export const DEFAULT_ACCOUNT_BUDGETS: Readonly<AccountBudgetLimits> = Object
   .freeze({
@@ -65,11 +72,19 @@ function hourly(perHour: number): KeyedTokenBuckets {
   return new KeyedTokenBuckets(perHour / HOUR_S, perHour);
 }
 
+/** Who is told of what is taken here: the cluster's other nodes. */
+export interface BudgetCounter {
+  tookGroupCreate(address: string): void;
+  tookGroupJoin(address: string): void;
+  tookPrekey(address: string, owner: string): void;
+}
+
 export class AccountBudgets {
   readonly #ownerKeys: KeyedTokenBuckets;
   readonly #keys: KeyedTokenBuckets;
   readonly #creates: KeyedTokenBuckets;
   readonly #joins: KeyedTokenBuckets;
+  #counter: BudgetCounter | null = null;
 
   constructor(limits: AccountBudgetLimits) {
     this.#ownerKeys = hourly(limits.oneTimeKeysPerHourPerOwnerPerAddress);
@@ -78,14 +93,28 @@ export class AccountBudgets {
     this.#joins = hourly(limits.groupsJoinedPerHourPerAddress);
   }
 
+  /**
+   * Tells `counter` of each token taken from now on (a budget turned off
+   * takes none): a cluster's node, for the other nodes.
+   */
+  countWith(counter: BudgetCounter): void {
+    this.#counter = counter;
+  }
+
   /** Whether `address` may create a group now (taking it if so). */
   createGroup(address: string | null, now: number): boolean {
-    return address === null || this.#creates.take(address, now);
+    if (address === null) return true;
+    if (!this.#creates.take(address, now)) return false;
+    if (this.#creates.rate !== 0) this.#counter?.tookGroupCreate(address);
+    return true;
   }
 
   /** Whether `address` may join a group now (taking it if so). */
   joinGroup(address: string | null, now: number): boolean {
-    return address === null || this.#joins.take(address, now);
+    if (address === null) return true;
+    if (!this.#joins.take(address, now)) return false;
+    if (this.#joins.rate !== 0) this.#counter?.tookGroupJoin(address);
+    return true;
   }
 
   /**
@@ -99,7 +128,27 @@ export class AccountBudgets {
     // of what it may take of each user's (asking for many while refused
     // would empty those too).
     if (!this.#keys.peek(address, now)) return false;
-    return this.#ownerKeys.take(`${owner}\n${address}`, now) &&
+    const taken = this.#ownerKeys.take(`${owner}\n${address}`, now) &&
       this.#keys.take(address, now);
+    // One count for both: told when either budget is on.
+    const counted = this.#keys.rate !== 0 || this.#ownerKeys.rate !== 0;
+    if (taken && counted) this.#counter?.tookPrekey(address, owner);
+    return taken;
+  }
+
+  /**
+   * What `address`'s accounts took on another node of the cluster, charged
+   * here: into debt of one budget at most, as the per-second limits are
+   * (rate_limit.ts).
+   */
+  charge(address: string, took: BudgetCounts, now: number): void {
+    this.#creates.charge(address, took.created, now);
+    this.#joins.charge(address, took.joined, now);
+    let prekeys = 0;
+    for (const [owner, taken] of took.prekeys) {
+      this.#ownerKeys.charge(`${owner}\n${address}`, taken, now);
+      prekeys += taken;
+    }
+    this.#keys.charge(address, prekeys, now);
   }
 }

@@ -5,9 +5,11 @@
  * refuse; the token buckets for messages, history and new names. In a
  * cluster an address's limits hold across the nodes: what it holds and
  * takes here is reported to them every second, and what it takes there is
- * charged here (address_shares.ts).
+ * charged here (address_shares.ts); so are the hourly budgets of its
+ * accounts (account_budgets.ts).
  */
 
+import type { AccountBudgets } from "./account_budgets.ts";
 import {
   type Admission,
   AdmissionPolicy,
@@ -29,6 +31,7 @@ import { KeyedTokenBuckets } from "./rate_limit.ts";
 export class AddressLimits {
   readonly #admission: AdmissionPolicy;
   readonly #shares: AddressShares | null;
+  readonly #budgets: AccountBudgets | null;
   readonly #refusals: LogLimiter;
   readonly #reporting: ReturnType<typeof setInterval> | undefined;
   /** Chat messages, by all of an address's connections together. */
@@ -48,18 +51,22 @@ export class AddressLimits {
 
   /**
    * `connectionGroups` gives the address group of each connection served
-   * here, for the reports to the cluster's other nodes.
+   * here, for the reports to the cluster's other nodes; what `budgets`
+   * (the state's) takes is reported with them, and charged from theirs.
    */
   constructor(
     limits: ConnectionLimits,
     refusals: LogLimiter,
     cluster: ClusterPort | undefined,
     connectionGroups: () => Iterable<string>,
+    budgets: AccountBudgets | null = null,
   ) {
     this.#admission = new AdmissionPolicy(limits);
     this.#refusals = refusals;
     const shares = cluster === undefined ? null : new AddressShares();
     this.#shares = shares;
+    this.#budgets = budgets;
+    if (shares !== null) budgets?.countWith(shares);
     this.messages = shares === null
       ? new KeyedTokenBuckets(
         limits.messagesPerSecondPerAddress,
@@ -149,6 +156,9 @@ export class AddressLimits {
       this.#admission.charge(took.group, took.handshakes, now);
       this.messages.charge(took.group, took.messages, now);
       this.newNames.charge(took.group, took.newNames ?? 0, now);
+      if (took.budgets !== undefined) {
+        this.#budgets?.charge(took.group, took.budgets, now);
+      }
     }
   }
 

@@ -6,9 +6,13 @@
  * of the other nodes' reports (cluster/address_report.ts). An address's
  * connections are counted with those it holds on the other nodes (their
  * last report, while fresh); the handshake and message tokens it took
- * elsewhere are charged to this node's buckets for it. So the limits hold
- * for the cluster as for one server, at most one report late: an address
- * may overshoot by what it takes within one interval on each node.
+ * elsewhere are charged to this node's buckets for it, and so are the
+ * hourly budgets its accounts took there (account_budgets.ts: groups
+ * created and joined, one-time prekeys). So the limits hold for the
+ * cluster as for one server, at most one report late: an address may
+ * overshoot by what it takes within one interval on each node (for an
+ * hourly budget, what it has left of it: only when it spends on several
+ * nodes within the same second).
  */
 
 import { KeyedTokenBuckets } from "./rate_limit.ts";
@@ -24,6 +28,24 @@ export interface AddressCounts {
   readonly messages: number;
   /** New-name tokens it took there since then (0 when left out). */
   readonly newNames?: number;
+  /** What its accounts took there of their hourly budgets (none: left out). */
+  readonly budgets?: BudgetCounts;
+}
+
+/**
+ * What the accounts of one address took of their hourly budgets
+ * (account_budgets.ts) on a node since its last report.
+ */
+export interface BudgetCounts {
+  /** Groups created. */
+  readonly created: number;
+  /** Groups joined. */
+  readonly joined: number;
+  /**
+   * One-time prekeys taken, per owner (name key), each counted once: their
+   * sum is what the address took of everyone's.
+   */
+  readonly prekeys: readonly (readonly [owner: string, taken: number])[];
 }
 
 export interface AddressReport {
@@ -37,6 +59,13 @@ export const MAX_REPORTED_ADDRESSES = 4096;
 /** How often a node reports its addresses. */
 export const REPORT_MS = 1000;
 
+/**
+ * At most this many owners' one-time prekeys in one report, all addresses
+ * together: past it (an address takes a key per round trip, a few a
+ * second), the rest go uncounted on the other nodes.
+ */
+export const MAX_REPORTED_OWNERS = 4096;
+
 /** A node's report counts for this long, then its node is taken as quiet. */
 export const REPORT_STALE_MS = 3 * REPORT_MS;
 
@@ -45,6 +74,10 @@ interface Took {
   handshakes: number;
   messages: number;
   newNames: number;
+  created: number;
+  joined: number;
+  /** One-time prekeys taken, per owner. */
+  prekeys: Map<string, number>;
 }
 
 export class AddressShares {
@@ -76,6 +109,22 @@ export class AddressShares {
     this.#entry(group).newNames++;
   }
 
+  /** A group created here by the accounts of `group` (account_budgets.ts). */
+  tookGroupCreate(group: string): void {
+    this.#entry(group).created++;
+  }
+
+  /** A group joined here by the accounts of `group`. */
+  tookGroupJoin(group: string): void {
+    this.#entry(group).joined++;
+  }
+
+  /** One of `owner`'s one-time prekeys taken here by `group`'s accounts. */
+  tookPrekey(group: string, owner: string): void {
+    const { prekeys } = this.#entry(group);
+    prekeys.set(owner, (prekeys.get(owner) ?? 0) + 1);
+  }
+
   /**
    * This node's report, from its connections per group now: the busiest
    * addresses first, at most {@link MAX_REPORTED_ADDRESSES}; null when
@@ -83,14 +132,19 @@ export class AddressShares {
    */
   report(connections: ReadonlyMap<string, number>): AddressCounts[] | null {
     const groups = new Set([...connections.keys(), ...this.#took.keys()]);
+    let owners = MAX_REPORTED_OWNERS;
     const counts = [...groups].map((group): AddressCounts => {
-      const newNames = this.#took.get(group)?.newNames ?? 0;
+      const took = this.#took.get(group);
+      const newNames = took?.newNames ?? 0;
+      const budgets = took === undefined ? null : budgetCounts(took, owners);
+      owners -= budgets?.prekeys.length ?? 0;
       return {
         group,
         connections: connections.get(group) ?? 0,
-        handshakes: this.#took.get(group)?.handshakes ?? 0,
-        messages: this.#took.get(group)?.messages ?? 0,
+        handshakes: took?.handshakes ?? 0,
+        messages: took?.messages ?? 0,
         ...(newNames > 0 ? { newNames } : {}),
+        ...(budgets === null ? {} : { budgets }),
       };
     });
     this.#took.clear();
@@ -114,7 +168,8 @@ export class AddressShares {
     }
     this.#elsewhere.set(report.node, { at: now, connections });
     return report.addresses.filter((one) =>
-      one.handshakes > 0 || one.messages > 0 || (one.newNames ?? 0) > 0
+      one.handshakes > 0 || one.messages > 0 || (one.newNames ?? 0) > 0 ||
+      one.budgets !== undefined
     );
   }
 
@@ -139,11 +194,30 @@ export class AddressShares {
   #entry(group: string): Took {
     let entry = this.#took.get(group);
     if (entry === undefined) {
-      entry = { handshakes: 0, messages: 0, newNames: 0 };
+      entry = {
+        handshakes: 0,
+        messages: 0,
+        newNames: 0,
+        created: 0,
+        joined: 0,
+        prekeys: new Map(),
+      };
       this.#took.set(group, entry);
     }
     return entry;
   }
+}
+
+/**
+ * What `took` says of the hourly budgets, with at most `owners` owners'
+ * prekeys; null when it took none.
+ */
+function budgetCounts(took: Took, owners: number): BudgetCounts | null {
+  const prekeys = [...took.prekeys].slice(0, Math.max(0, owners));
+  if (took.created === 0 && took.joined === 0 && prekeys.length === 0) {
+    return null;
+  }
+  return { created: took.created, joined: took.joined, prekeys };
 }
 
 /** Per-address buckets that tell `took` of the tokens each take takes. */

@@ -296,6 +296,7 @@ export function createCore(options: CoreOptions): ServerCore {
     refusals,
     cluster,
     () => connections.groups.values(),
+    state.budgets,
   );
   const addressBacklogs = new GroupBacklog<ConnId>(
     limits.maxBacklogBytesPerAddress,

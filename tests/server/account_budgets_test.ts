@@ -78,3 +78,41 @@ Deno.test("AccountBudgets.takeOneTimeKey refused for everyone's spends nothing o
   // Half an hour on, one of everyone's is back: dan's one is still there.
   assert.equal(budgets.takeOneTimeKey("10.0.0.5", "dan", HOUR / 2), true);
 });
+
+Deno.test("AccountBudgets tells its counter what each budget took (a cluster's node, for the others), and charges what was taken on another node, both budgets of a prekey", () => {
+  const budgets = new AccountBudgets({
+    oneTimeKeysPerHourPerOwnerPerAddress: 2,
+    oneTimeKeysPerHourPerAddress: 3,
+    groupsCreatedPerHourPerAddress: 2,
+    groupsJoinedPerHourPerAddress: 0,
+  });
+  const told: string[] = [];
+  budgets.countWith({
+    tookGroupCreate: (address) => told.push(`create ${address}`),
+    tookGroupJoin: (address) => told.push(`join ${address}`),
+    tookPrekey: (address, owner) => told.push(`prekey ${address} ${owner}`),
+  });
+  assert.equal(budgets.createGroup("10.0.0.5", 0), true);
+  // A budget turned off takes nothing, so tells nothing.
+  assert.equal(budgets.joinGroup("10.0.0.5", 0), true);
+  assert.equal(budgets.takeOneTimeKey("10.0.0.5", "bob", 0), true);
+  // Not counted (loopback): nothing to tell.
+  assert.equal(budgets.createGroup(null, 0), true);
+  assert.deepEqual(told, ["create 10.0.0.5", "prekey 10.0.0.5 bob"]);
+  // Another node's address created one and took one of bob's and one of
+  // carol's: the address's budgets are spent here.
+  budgets.charge("10.0.0.5", {
+    created: 1,
+    joined: 5,
+    prekeys: [["bob", 1], ["carol", 1]],
+  }, 0);
+  assert.equal(budgets.createGroup("10.0.0.5", 0), false);
+  assert.equal(budgets.takeOneTimeKey("10.0.0.5", "dan", 0), false);
+  // Another address's are its own.
+  assert.equal(budgets.createGroup("10.0.0.6", 0), true);
+  // Charged past the budget, into debt of one budget at most: two hours'
+  // refill bring it back, not a hundred groups' worth.
+  budgets.charge("10.0.0.6", { created: 100, joined: 0, prekeys: [] }, 0);
+  assert.equal(budgets.createGroup("10.0.0.6", HOUR), false);
+  assert.equal(budgets.createGroup("10.0.0.6", 2 * HOUR), true);
+});

@@ -3,6 +3,7 @@ import {
   AddressShares,
   CountedBuckets,
   MAX_REPORTED_ADDRESSES,
+  MAX_REPORTED_OWNERS,
   REPORT_STALE_MS,
 } from "../../src/server/address_shares.ts";
 import { ackWeight, MessageRate } from "../../src/server/message_rate.ts";
@@ -168,4 +169,45 @@ Deno.test("In a cluster, an ack of many cursors takes its weight from the addres
   );
   assert.deepEqual(verdicts.slice(0, 102), Array(102).fill("pass"));
   assert.equal(verdicts[102], "slow_down");
+});
+
+Deno.test("AddressShares.report says the hourly budgets an address's accounts took since the last report, and receive returns them to charge", () => {
+  const shares = new AddressShares();
+  shares.tookGroupCreate("1.2.3.4");
+  shares.tookGroupJoin("1.2.3.4");
+  shares.tookGroupJoin("1.2.3.4");
+  shares.tookPrekey("1.2.3.4", "bob");
+  shares.tookPrekey("1.2.3.4", "bob");
+  shares.tookPrekey("1.2.3.4", "amy");
+  const report = shares.report(new Map([["5.6.7.8", 1]]));
+  assert.deepEqual(report, [
+    { group: "5.6.7.8", connections: 1, handshakes: 0, messages: 0 },
+    {
+      group: "1.2.3.4",
+      connections: 0,
+      handshakes: 0,
+      messages: 0,
+      budgets: { created: 1, joined: 2, prekeys: [["bob", 2], ["amy", 1]] },
+    },
+  ]);
+  assert.deepEqual(
+    new AddressShares().receive({ node: "n1", addresses: report! }, 0),
+    [report![1]],
+  );
+  // Said once.
+  assert.deepEqual(shares.report(new Map([["5.6.7.8", 1]])), [
+    { group: "5.6.7.8", connections: 1, handshakes: 0, messages: 0 },
+  ]);
+});
+
+Deno.test("AddressShares.report says at most MAX_REPORTED_OWNERS owners' prekeys, all addresses together", () => {
+  const shares = new AddressShares();
+  for (let i = 0; i < MAX_REPORTED_OWNERS; i++) {
+    shares.tookPrekey("1.2.3.4", `u${i}`);
+  }
+  shares.tookPrekey("5.6.7.8", "bob");
+  shares.tookGroupCreate("5.6.7.8");
+  const report = shares.report(new Map())!;
+  assert.equal(report[0]!.budgets!.prekeys.length, MAX_REPORTED_OWNERS);
+  assert.deepEqual(report[1]!.budgets, { created: 1, joined: 0, prekeys: [] });
 });

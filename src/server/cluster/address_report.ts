@@ -15,13 +15,21 @@
  * an entry with a fifth count, new names, when it took any (a node that
  * knows only four reads none of an entry with five: it refuses the report,
  * as it would any it cannot read, and the limits hold per node meanwhile).
+ * What the accounts of an address took of their hourly budgets
+ * (account_budgets.ts) goes in `"b"`, left out when none took any:
+ * `[["<group>",created,joined,[["<owner name key>",prekeys],...]],...]`,
+ * each group's also in `"a"`, at most 4096 owners in all (a node that
+ * knows no `"b"` reads past it, and counts those budgets alone).
  * Nodes trust one another, but a decoder still checks every field.
  */
 
+import { isValidName, nameKey } from "../../protocol/limits.ts";
 import {
   type AddressCounts,
   type AddressReport,
+  type BudgetCounts,
   MAX_REPORTED_ADDRESSES,
+  MAX_REPORTED_OWNERS,
 } from "../address_shares.ts";
 import { NODE_ID_PATTERN } from "./subjects.ts";
 
@@ -38,16 +46,23 @@ const VERSION = 1;
  * as a decoder would refuse the whole report for it.
  */
 export function encodeAddressReport(report: AddressReport): Uint8Array {
+  const addresses = report.addresses.filter(({ group }) => isReportable(group));
+  const budgets = addresses.flatMap(({ group, budgets }) =>
+    budgets === undefined
+      ? []
+      : [[group, budgets.created, budgets.joined, budgets.prekeys]]
+  );
   return new TextEncoder().encode(JSON.stringify({
     v: VERSION,
     node: report.node,
-    a: report.addresses.filter(({ group }) => isReportable(group)).map((
+    a: addresses.map((
       { group, connections, handshakes, messages, newNames },
     ) =>
       (newNames ?? 0) > 0
         ? [group, connections, handshakes, messages, newNames]
         : [group, connections, handshakes, messages]
     ),
+    ...(budgets.length > 0 ? { b: budgets } : {}),
   }));
 }
 
@@ -64,7 +79,7 @@ export function decodeAddressReport(bytes: Uint8Array): AddressReport {
   if (typeof parsed !== "object" || parsed === null) {
     throw new TypeError("Address report is not an object");
   }
-  const { v, node, a } = parsed as Record<string, unknown>;
+  const { v, node, a, b } = parsed as Record<string, unknown>;
   if (v !== VERSION) throw new TypeError(`Address report version ${v}`);
   if (typeof node !== "string" || !NODE_ID_PATTERN.test(node)) {
     throw new TypeError("Address report has a bad node id");
@@ -82,12 +97,7 @@ export function decodeAddressReport(bytes: Uint8Array): AddressReport {
       throw new TypeError("Address report has a bad address");
     }
     for (const count of [connections, handshakes, messages, newNames]) {
-      if (
-        typeof count !== "number" || !Number.isSafeInteger(count) ||
-        count < 0 || count > MAX_COUNT
-      ) {
-        throw new TypeError("Address report has a bad count");
-      }
+      checkCount(count);
     }
     return {
       group,
@@ -97,7 +107,78 @@ export function decodeAddressReport(bytes: Uint8Array): AddressReport {
       ...(entry.length === 5 ? { newNames: newNames as number } : {}),
     };
   });
-  return { node, addresses };
+  if (b === undefined) return { node, addresses };
+  const budgets = decodeBudgets(b);
+  return {
+    node,
+    addresses: addresses.map((one) => {
+      const took = budgets.get(one.group);
+      budgets.delete(one.group);
+      return took === undefined ? one : { ...one, budgets: took };
+    }).concat([...budgets].map(([group, took]) => ({
+      group,
+      connections: 0,
+      handshakes: 0,
+      messages: 0,
+      budgets: took,
+    }))),
+  };
+}
+
+/** The budgets of `"b"`, by address group; throws as decodeAddressReport. */
+function decodeBudgets(b: unknown): Map<string, BudgetCounts> {
+  if (!Array.isArray(b) || b.length > MAX_REPORTED_ADDRESSES) {
+    throw new TypeError("Address report has a bad budget list");
+  }
+  const budgets = new Map<string, BudgetCounts>();
+  let owners = 0;
+  for (const entry of b as unknown[]) {
+    if (!Array.isArray(entry) || entry.length !== 4) {
+      throw new TypeError("Address report has a bad budget entry");
+    }
+    const [group, created, joined, prekeys] = entry as unknown[];
+    if (
+      typeof group !== "string" || !isReportable(group) || budgets.has(group)
+    ) {
+      throw new TypeError("Address report has a bad budget address");
+    }
+    checkCount(created);
+    checkCount(joined);
+    if (
+      !Array.isArray(prekeys) ||
+      (owners += prekeys.length) > MAX_REPORTED_OWNERS
+    ) {
+      throw new TypeError("Address report has a bad prekey list");
+    }
+    budgets.set(group, {
+      created: created as number,
+      joined: joined as number,
+      prekeys: (prekeys as unknown[]).map((one) => {
+        if (!Array.isArray(one) || one.length !== 2) {
+          throw new TypeError("Address report has a bad prekey count");
+        }
+        const [owner, taken] = one as unknown[];
+        if (
+          typeof owner !== "string" || !isValidName(owner) ||
+          nameKey(owner) !== owner
+        ) {
+          throw new TypeError("Address report has a bad prekey owner");
+        }
+        checkCount(taken);
+        return [owner, taken as number] as const;
+      }),
+    });
+  }
+  return budgets;
+}
+
+function checkCount(count: unknown): void {
+  if (
+    typeof count !== "number" || !Number.isSafeInteger(count) ||
+    count < 0 || count > MAX_COUNT
+  ) {
+    throw new TypeError("Address report has a bad count");
+  }
 }
 
 function isReportable(group: string): boolean {

@@ -93,3 +93,74 @@ Deno.test("encodeAddressReport adds the new names an address took as a fifth cou
     TypeError,
   );
 });
+
+Deno.test('encodeAddressReport puts the hourly budgets an address\'s accounts took in "b", as docs/SCALING.md gives; decodeAddressReport reads them back, and a report without them as before', () => {
+  const withBudgets: AddressReport = {
+    node: "n1",
+    addresses: [
+      {
+        group: "1.2.3.4",
+        connections: 2,
+        handshakes: 0,
+        messages: 5,
+        budgets: { created: 1, joined: 2, prekeys: [["bob", 1]] },
+      },
+      {
+        group: "5.6.7.8",
+        connections: 0,
+        handshakes: 0,
+        messages: 0,
+        budgets: { created: 0, joined: 0, prekeys: [["amy", 2], ["bob", 1]] },
+      },
+    ],
+  };
+  const bytes = encodeAddressReport(withBudgets);
+  const json = '{"v":1,"node":"n1","a":[["1.2.3.4",2,0,5],["5.6.7.8",0,0,0]],' +
+    '"b":[["1.2.3.4",1,2,[["bob",1]]],["5.6.7.8",0,0,[["amy",2],["bob",1]]]]}';
+  assert.equal(new TextDecoder().decode(bytes), json);
+  assert.deepEqual(decodeAddressReport(bytes), withBudgets);
+  const docs = Deno.readTextFileSync(
+    new URL("../../../docs/SCALING.md", import.meta.url),
+  );
+  assert.ok(docs.includes(json), "the example is in the docs");
+  // An address in "b" alone still counts (a node trims "a" to its busiest).
+  const alone = new TextEncoder().encode(
+    '{"v":1,"node":"n1","a":[],"b":[["1.2.3.4",1,0,[]]]}',
+  );
+  assert.deepEqual(decodeAddressReport(alone).addresses, [{
+    group: "1.2.3.4",
+    connections: 0,
+    handshakes: 0,
+    messages: 0,
+    budgets: { created: 1, joined: 0, prekeys: [] },
+  }]);
+});
+
+Deno.test("decodeAddressReport refuses bad budgets with a TypeError", () => {
+  const text = (b: unknown) =>
+    new TextEncoder().encode(JSON.stringify({ v: 1, node: "n1", a: [], b }));
+  const bad: [string, Uint8Array][] = [
+    ["list", text({})],
+    ["entry", text([["1.2.3.4", 1, 1]])],
+    ["address", text([["a b", 1, 1, []]])],
+    ["twice", text([["1.2.3.4", 1, 0, []], ["1.2.3.4", 1, 0, []]])],
+    ["negative", text([["1.2.3.4", -1, 0, []]])],
+    ["prekeys", text([["1.2.3.4", 0, 0, {}]])],
+    ["owner", text([["1.2.3.4", 0, 0, [["Bob", 1]]]])],
+    ["owner name", text([["1.2.3.4", 0, 0, [["b b", 1]]]])],
+    ["owner count", text([["1.2.3.4", 0, 0, [["bob", 0.5]]]])],
+    ["owner pair", text([["1.2.3.4", 0, 0, [["bob"]]]])],
+    [
+      "too many owners",
+      text([[
+        "1.2.3.4",
+        0,
+        0,
+        Array.from({ length: 4097 }, (_, i) => [`u${i}`, 1]),
+      ]]),
+    ],
+  ];
+  for (const [why, bytes] of bad) {
+    assert.throws(() => decodeAddressReport(bytes), TypeError, why);
+  }
+});
