@@ -297,8 +297,8 @@ export async function serveConnection(
           if (!channels.has(id)) break;
           let out: Outbound[];
           try {
-            // What one address takes together is counted here too, by
-            // this node alone (account_budgets.ts).
+            // What one address takes together is counted here too, with
+            // what it took on the other nodes (account_budgets.ts).
             out = await routeSharedE2eKeys(
               cluster.prekeys,
               session,
