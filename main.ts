@@ -274,6 +274,7 @@ async function serve(
       web: command.web,
       allowedHosts,
       launcher,
+      trustedProxies: command.trustedProxies,
       roomFrames: command.roomFrames,
       ...(cluster === null ? {} : { cluster }),
       ...(certificate === null ? {} : { tls: certificate }),
@@ -320,6 +321,13 @@ async function serve(
       ? "Keeping nothing on disk (--data :memory:)"
       : `Data is kept in ${dataDir}`,
   );
+  if (command.trustedProxies.length > 0) {
+    console.log(
+      `Behind a reverse proxy: a connection from ${
+        command.trustedProxies.join(", ")
+      } counts as the client's its X-Forwarded-For names`,
+    );
+  }
   if (cluster !== null) {
     console.log(
       `Node ${cluster.id} joined the cluster through NATS at ${cluster.server}`,

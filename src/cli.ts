@@ -13,9 +13,11 @@ import { dirname, join } from "node:path";
 import { DEFAULT_MAX_FILE_BYTES, DEFAULT_PORT } from "./protocol/limits.ts";
 import {
   type ConnectionLimits,
+  DEFAULT_CONNECTION_LIMITS,
   DEFAULT_MAX_STORE_BYTES,
 } from "./server/config.ts";
 import { hostName } from "./server/allowed_host.ts";
+import { ipLiteral } from "./server/address_group.ts";
 import {
   type AccountBudgetLimits,
   DEFAULT_ACCOUNT_BUDGETS,
@@ -66,6 +68,11 @@ export type CliCommand =
      * (allowed_host.ts), as given.
      */
     allowedHosts: string[];
+    /**
+     * `--trusted-proxy`: reverse proxies whose X-Forwarded-For names the
+     * client (forwarded_for.ts), IP literals as given.
+     */
+    trustedProxies: string[];
     /** Send public messages in room frames (docs/PROTOCOL.md 3.8). */
     roomFrames: boolean;
     /** NATS servers to join other nodes through (issue 19); null alone. */
@@ -197,6 +204,28 @@ function parseAllowedHost(value: string, previous: string[] = []): string[] {
   }
   return [...previous, value];
 }
+
+/**
+ * `--trusted-proxy ADDRESS[,ADDRESS...]`, repeatable: IP addresses, added
+ * to those given before.
+ */
+function parseTrustedProxies(
+  value: string,
+  previous: string[] = [],
+): string[] {
+  const addresses = value.split(",").map((one) => one.trim());
+  for (const address of addresses) {
+    if (ipLiteral(address) === null) {
+      throw new InvalidArgumentError(
+        `'${address}' is not an IP address. Give the address the proxy connects from, as this server sees it, such as 127.0.0.1 or ::1 (several separated by commas).`,
+      );
+    }
+  }
+  return [...previous, ...addresses];
+}
+
+/** Most new names one address may be allowed a minute: past it, a typo. */
+export const MAX_NEW_NAMES_PER_MINUTE = 10_000;
 
 function parseBits(value: string): RsaBits {
   if (value === "2048" || value === "3072" || value === "4096") {
@@ -472,6 +501,20 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       ),
     )
     .addOption(
+      new Option(
+        "--new-names-per-minute <n>",
+        `names never seen before that one address may register a minute, in bursts of three times that; 0 for no limit (default ${DEFAULT_CONNECTION_LIMITS.newNamesPerMinutePerAddress}; the server's own machine is not held to it)`,
+      ).argParser((value: string) => {
+        const count = Number(value);
+        if (!/^\d+$/.test(value) || count > MAX_NEW_NAMES_PER_MINUTE) {
+          throw new InvalidArgumentError(
+            `Give a whole number from 0 to ${MAX_NEW_NAMES_PER_MINUTE} a minute; 0 for no limit.`,
+          );
+        }
+        return count;
+      }),
+    )
+    .addOption(
       budgetOption(
         "--groups-per-address <n>",
         "groups the accounts of one address may create an hour, all together",
@@ -515,6 +558,12 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     )
     .addOption(
       new Option(
+        "--trusted-proxy <addresses>",
+        "a reverse proxy in front of this server (nginx, caddy), by the IP address it connects from, several separated by commas; repeatable. A connection from it counts as the client's that its X-Forwarded-For header names, for every limit of one address and in the log; from anywhere else that header is ignored",
+      ).argParser(parseTrustedProxies),
+    )
+    .addOption(
+      new Option(
         "--cluster <urls>",
         "join other chat serve nodes through these NATS servers (nats://HOST:4222, comma-separated; JetStream on); nodes share the server key",
       ).argParser(parseClusterUrls),
@@ -547,6 +596,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       opts: {
         web: boolean;
         allowedHost?: string[];
+        trustedProxy?: string[];
         roomFrames?: boolean;
         key: string;
         host: string;
@@ -567,6 +617,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         handshakeBurst?: number;
         maxUnfinished?: number;
         maxUnfinishedPerAddress?: number;
+        newNamesPerMinute?: number;
         groupsPerAddress?: number;
         joinsPerAddress?: number;
         prekeysPerAddress?: number;
@@ -621,6 +672,12 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
           ...(opts.maxUnfinishedPerAddress === undefined
             ? {}
             : { maxUnfinishedPerAddress: opts.maxUnfinishedPerAddress }),
+          // The burst keeps the default's ratio (10 a minute, 30 at once):
+          // a class signing up together.
+          ...(opts.newNamesPerMinute === undefined ? {} : {
+            newNamesPerMinutePerAddress: opts.newNamesPerMinute,
+            newNameBurstPerAddress: 3 * opts.newNamesPerMinute,
+          }),
         },
         addressBudgets: {
           ...(opts.groupsPerAddress === undefined
@@ -639,6 +696,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         maxStoreBytes: opts.maxStoreMb * 1024 * 1024,
         web: opts.web,
         allowedHosts: opts.allowedHost ?? [],
+        trustedProxies: opts.trustedProxy ?? [],
         roomFrames: opts.roomFrames === true,
         cluster: opts.cluster ?? null,
         presenceTtlMs: opts.presenceTtl * 1000,

@@ -159,3 +159,69 @@ Deno.test("parseCommandLine: chat serve serves the web page unless --no-web", ()
   const none = parseCommandLine(["serve", "--no-web"]);
   assert.ok(none.cmd === "serve" && !none.web);
 });
+
+Deno.test("parseCommandLine takes --new-names-per-minute as the new-name rate of one address, with bursts of three times it", () => {
+  const command = parseCommandLine(["serve", "--new-names-per-minute", "40"]);
+  assert.equal(command.cmd, "serve");
+  if (command.cmd !== "serve") return;
+  assert.deepEqual(command.connectionLimits, {
+    newNamesPerMinutePerAddress: 40,
+    newNameBurstPerAddress: 120,
+  });
+  const none = parseCommandLine(["serve", "--new-names-per-minute", "0"]);
+  assert.equal(
+    none.cmd === "serve" && none.connectionLimits.newNamesPerMinutePerAddress,
+    0,
+  );
+  const unset = parseCommandLine(["serve"]);
+  assert.equal(
+    unset.cmd === "serve" &&
+      "newNamesPerMinutePerAddress" in unset.connectionLimits,
+    false,
+  );
+});
+
+Deno.test("parseCommandLine refuses a --new-names-per-minute that is negative, not a whole number, or past 10000", () => {
+  for (const value of ["-1", "ten", "1.5", "1e3", "", "10001"]) {
+    const command = parseCommandLine([
+      "serve",
+      "--new-names-per-minute",
+      value,
+    ]);
+    assert.equal(command.cmd, "exit", value);
+    if (command.cmd !== "exit") continue;
+    assert.notEqual(command.code, 0, value);
+    assert.match(
+      command.output,
+      /argument '.*' is invalid\. Give a whole number from 0 to 10000 a minute; 0 for no limit\./,
+      value,
+    );
+  }
+});
+
+Deno.test("parseCommandLine takes --trusted-proxy as IP addresses, comma-separated and repeatable, and none by default", () => {
+  const command = parseCommandLine([
+    "serve",
+    "--trusted-proxy",
+    "127.0.0.1, ::1",
+    "--trusted-proxy",
+    "10.0.0.2",
+  ]);
+  assert.deepEqual(
+    command.cmd === "serve" && command.trustedProxies,
+    ["127.0.0.1", "::1", "10.0.0.2"],
+  );
+  const none = parseCommandLine(["serve"]);
+  assert.deepEqual(none.cmd === "serve" && none.trustedProxies, []);
+  for (const value of ["localhost", "127.0.0.1:8080", "10.0.0.0/8", ""]) {
+    const refused = parseCommandLine(["serve", "--trusted-proxy", value]);
+    assert.equal(refused.cmd, "exit", value);
+    if (refused.cmd !== "exit") continue;
+    assert.notEqual(refused.code, 0, value);
+    assert.match(
+      refused.output,
+      /is invalid\. '.*' is not an IP address\. Give the address the proxy connects from, as this server sees it, such as 127\.0\.0\.1 or ::1/,
+      value,
+    );
+  }
+});

@@ -106,3 +106,30 @@ export function isLoopback(address: string): boolean {
   }
   return words.slice(0, 7).every((w) => w === 0) && words[7] === 1;
 }
+
+/**
+ * An IP address as written alone, with no port, brackets or zone: IPv4 in
+ * dotted decimal (no leading zeros, which some parsers read as octal), or
+ * IPv6. Returned in one form per address, so that two spellings of it
+ * compare equal: IPv4 as it is, an IPv4-mapped IPv6 address as its IPv4
+ * address, IPv6 as its eight words in lower-case hex. Null for anything
+ * else (a host name, "1.2.3.4:80", "[::1]").
+ */
+export function ipLiteral(text: string): string | null {
+  const v4 = IPV4.exec(text);
+  if (v4 !== null) {
+    const bytes = v4.slice(1);
+    const valid = bytes.every((b) =>
+      Number(b) <= 255 && (b === "0" || !b.startsWith("0"))
+    );
+    return valid ? text : null;
+  }
+  if (!text.includes(":")) return null;
+  const words = ipv6Words(text);
+  if (words === null) return null;
+  if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) {
+    const [hi, lo] = [words[6]!, words[7]!];
+    return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+  }
+  return words.map((w) => w.toString(16)).join(":");
+}

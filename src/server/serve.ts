@@ -51,6 +51,7 @@ import { type ConnId, type ServerLimits, ServerState } from "./state.ts";
 import { TurnBatch } from "./turn_batch.ts";
 import { WritePath } from "./write_path.ts";
 import { type EdgeConnection, startEdge } from "./ws_edge.ts";
+import { TrustedProxies } from "./forwarded_for.ts";
 
 // Kept importable from here, as they were before the core was split.
 export { defaultLog, sanitizedLog } from "./server_log.ts";
@@ -107,6 +108,13 @@ export interface ServerOptions {
    * "executable".
    */
   launcher?: Launcher;
+  /**
+   * Reverse proxies whose `X-Forwarded-For` names the client of a
+   * connection from them (IP literals; forwarded_for.ts): every limit of
+   * one address, and the log, then count that client's address, not the
+   * proxy's. Default: none (the header is never read).
+   */
+  trustedProxies?: readonly string[];
 }
 
 export interface RunningServer {
@@ -165,6 +173,8 @@ export interface ServerCore {
   accept(group: string, address: string, unfinished: boolean): Admission;
   /** Its second, at the upgrade; null lets the connection in (ws_edge.ts admit). */
   admit(group: string, address: string, sockets: SocketCounts): string | null;
+  /** An upgrade the edge refused on its own, for the log (ws_edge.ts refused). */
+  refused(group: string, address: string, why: string): void;
   /** Serves one connection from its handshake to its end. */
   serve(conn: EdgeConnection, group: string): void;
   /**
@@ -426,6 +436,11 @@ export function createCore(options: CoreOptions): ServerCore {
       addresses.accept(group, address, unfinished),
     admit: (group, address, sockets) =>
       addresses.admit(group, address, sockets, stopping),
+    refused: (group, address, why) =>
+      refusals.log(
+        `admit:${group}`,
+        `refused a connection from ${address}: ${why}`,
+      ),
     serve,
     stop,
   };
@@ -471,6 +486,11 @@ export async function startServer(
     accept: core.accept,
     admit: (group, address) => core.admit(group, address, edge),
     onConnection: core.serve,
+    ...(options.trustedProxies === undefined ||
+        options.trustedProxies.length === 0
+      ? {}
+      : { trustedProxies: new TrustedProxies(options.trustedProxies) }),
+    refused: core.refused,
   });
   const serverFingerprint = await fingerprint(options.publicSpki);
   const memoryTrim = startMemoryTrim({ log: options.log ?? defaultLog });

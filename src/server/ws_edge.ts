@@ -34,6 +34,7 @@ import { DirectWrites } from "./direct_write.ts";
 import { writeParts, wsSocket } from "./ws_parts.ts";
 import { ReadRelease } from "./ws_read_release.ts";
 import { addressGroup, isLoopback } from "./address_group.ts";
+import { forwardedClient, type TrustedProxies } from "./forwarded_for.ts";
 import type { Admission } from "./admission.ts";
 import type { QueueGauge } from "./backpressure.ts";
 import { noWebAnswer, secureRedirect, webAnswer } from "./web_assets.ts";
@@ -116,6 +117,20 @@ export interface EdgeOptions {
   /** A new WebSocket connection from the address group `group`. */
   onConnection(conn: EdgeConnection, group: string): void;
   /**
+   * Reverse proxies (`chat serve --trusted-proxy`): a connection from one
+   * of them is the client's its `X-Forwarded-For` names
+   * (forwarded_for.ts), counted, limited and logged as that address's from
+   * its upgrade on. Until then (a request for the page, say) it is the
+   * proxy's, and not held to the proxy's address's limits: every client
+   * comes from there. Default: none.
+   */
+  trustedProxies?: TrustedProxies;
+  /**
+   * An upgrade the edge refused on its own (a trusted proxy's
+   * `X-Forwarded-For` names no address), for the log.
+   */
+  refused?(group: string, address: string, why: string): void;
+  /**
    * Counts the bytes handed to sockets and not yet written, all connections
    * together; while it is held, no connection whose handshake is done is
    * read (backpressure.ts).
@@ -182,6 +197,26 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     count(unfinishedPerGroup, group, -1);
   };
   const connections = new Set<WsConnection>();
+  /**
+   * The address group each TCP socket counts against: its peer's, or for a
+   * trusted proxy's, from its upgrade on, its client's.
+   */
+  const groups = new WeakMap<Socket, string>();
+  /** TCP sockets from a trusted proxy. */
+  const fromProxies = new WeakSet<Socket>();
+  /** Counts `socket` against `group` from now on, not the one before. */
+  const regroup = (socket: Socket, group: string) => {
+    const before = groups.get(socket);
+    if (before === undefined || before === group) return;
+    groups.set(socket, group);
+    count(perGroup, before, -1);
+    count(perGroup, group, 1);
+    if (unfinished.has(socket)) {
+      unfinished.set(socket, group);
+      count(unfinishedPerGroup, before, -1);
+      count(unfinishedPerGroup, group, 1);
+    }
+  };
   /** Sockets let in only to be told why they are refused. */
   const refused = new WeakMap<Socket, string>();
   const idleMs = options.idleTimeoutSeconds * 1000;
@@ -251,9 +286,16 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   // server: one dropped costs no HTTP parser.
   const listener = createTcpServer((socket: Socket) => {
     const group = addressGroup(socket.remoteAddress ?? "", socket.localAddress);
+    groups.set(socket, group);
+    // A proxy's connection is admitted as its client's at the upgrade.
+    const proxied = options.trustedProxies?.has(socket.remoteAddress ?? "") ??
+      false;
+    if (proxied) fromProxies.add(socket);
     const admission: Admission = sockets.size >= options.maxSockets ||
-        (perGroup.get(group) ?? 0) >= options.maxSocketsPerGroup
+        (!proxied && (perGroup.get(group) ?? 0) >= options.maxSocketsPerGroup)
       ? { kind: "drop" }
+      : proxied
+      ? { kind: "in" }
       : options.accept(
         group,
         `${socket.remoteAddress}:${socket.remotePort}`,
@@ -284,7 +326,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     count(perGroup, group, 1);
     socket.once("close", () => {
       sockets.delete(socket);
-      count(perGroup, group, -1);
+      count(perGroup, groups.get(socket) ?? group, -1);
       finish(socket);
       starting.delete(socket);
     });
@@ -350,11 +392,52 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       ) {
         return answer(socket, 403, "Forbidden", CROSS_ORIGIN);
       }
-      const group = addressGroup(
+      let group = addressGroup(
         front.remoteAddress ?? "",
         front.localAddress,
       );
-      const address = `${front.remoteAddress}:${front.remotePort}`;
+      let address = `${front.remoteAddress}:${front.remotePort}`;
+      let loopback = isLoopback(front.remoteAddress ?? "");
+      if (fromProxies.has(front)) {
+        const forwarded = forwardedClient(
+          request.headers["x-forwarded-for"],
+          options.trustedProxies!,
+        );
+        if (forwarded.kind === "invalid") {
+          options.refused?.(group, address, forwarded.why);
+          return answer(
+            socket,
+            400,
+            "Bad Request",
+            `Refused: ${forwarded.why}\n`,
+          );
+        }
+        if (forwarded.kind === "client") {
+          group = addressGroup(forwarded.address, front.localAddress);
+          address = `${forwarded.address} via ${address}`;
+          loopback = isLoopback(forwarded.address);
+        }
+        // Admitted as a connection from there: what accept() asks of every
+        // other connection as it arrives, before anything else of it is
+        // read, is asked of this one now that its client is known.
+        const crowded = atCap(unfinished.size - 1, options.maxUnfinished) ||
+          atCap(
+            (unfinishedPerGroup.get(group) ?? 0) -
+              (unfinished.get(front) === group ? 1 : 0),
+            options.maxUnfinishedPerGroup,
+          );
+        regroup(front, group);
+        const admission = options.accept(group, address, crowded);
+        if (admission.kind === "drop") return front.destroy();
+        if (admission.kind === "refuse") {
+          return answer(
+            socket,
+            503,
+            "Service Unavailable",
+            `Refused: ${admission.why}\n`,
+          );
+        }
+      }
       const refusal = refused.get(front) ?? options.admit(group, address);
       if (refusal !== null) {
         return answer(
@@ -368,7 +451,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         const conn = new WsConnection(
           ws,
           address,
-          isLoopback(front.remoteAddress ?? ""),
+          loopback,
           options.gauge ?? null,
           options.unread ?? null,
           () => {
