@@ -4,7 +4,9 @@
  * End-to-end messages a client leaves on the server because it has no
  * usable keys of its own (docs/PROTOCOL.md 5.9): why it has none, whether a
  * message is left or tried, and the one line that tells the user what
- * waits, for a burst of them rather than a line each.
+ * waits, for a burst of them rather than a line each. Copies in answers to
+ * `history` requests are not left (UnopenedHistory): they are not what
+ * waits.
  *
  * @module
  */
@@ -81,6 +83,63 @@ export class AwaitingKeys {
     return `${what}, ${
       where(missing, one ? "it" : "them", one ? "it comes" : "they come")
     }`;
+  }
+}
+
+/**
+ * Counts the end-to-end messages in answers to `history` requests that a
+ * client without its keys could not try, and says it in one line per burst
+ * (the messages of one answer come together), as AwaitingKeys does. These
+ * are not left on the server: a history answer is a copy of what the server
+ * keeps anyway, or of what was delivered already (perhaps to the client
+ * that has the keys), so the copy is acknowledged (docs/PROTOCOL.md 5.9),
+ * and the line promises nothing about it coming again.
+ */
+export class UnopenedHistory {
+  #added = 0;
+  /** Senders since the last line, in the order they first came. */
+  #from = new Set<string>();
+  #due = false;
+
+  /** Counts one message from `from`; true when a line is due (none pending). */
+  add(from: string): boolean {
+    this.#added++;
+    this.#from.add(from);
+    if (this.#due) return false;
+    this.#due = true;
+    return true;
+  }
+
+  /** The line for what was added since the last one. */
+  line(missing: KeysMissing): string {
+    const added = this.#added;
+    const from = senders([...this.#from]);
+    this.#due = false;
+    this.#added = 0;
+    this.#from = new Set();
+    return `${added} end-to-end message${
+      added === 1 ? "" : "s"
+    } from ${from} in the history could not be opened without your end-to-end keys, ${
+      holder(missing)
+    }`;
+  }
+}
+
+/** Where the keys are, for a history answer's line: nothing waits. */
+function holder(missing: KeysMissing): string {
+  switch (missing.kind) {
+    case "other_process":
+      return `which the chat connect signed in as you${
+        missing.pid === null ? "" : ` (pid ${missing.pid})`
+      } has`;
+    case "other_tab":
+      return "which another tab of this browser has";
+    case "unopened":
+      return "which this browser could not open (see the warning after you joined; reload to try again)";
+    default: {
+      const unreachable: never = missing;
+      return unreachable;
+    }
   }
 }
 

@@ -77,8 +77,11 @@ export interface Incoming {
    * The id of the history request this message answers: the server sends
    * a request's messages just before its reply, and answers requests in
    * turn, so a history message that comes while one is waiting answers the
-   * oldest. (A page of what waited at the sign-in that comes meanwhile is
-   * counted with it: nothing tells the two apart.)
+   * oldest. A page of what waited at the sign-in is not taken for it: when
+   * one may be on its way, the request goes after a `ping`, and what comes
+   * before the `pong` is not its answer (history_answers.ts). So a message
+   * with `answers` is a copy of what the server keeps anyway, or of what
+   * was delivered already: never the only copy of a message that waits.
    */
   answers?: number;
 }
@@ -204,6 +207,13 @@ export class ChatClient {
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
   /** History requests waiting for their reply: the messages before it answer them. */
   #historyRequests = new HistoryAnswers();
+  /**
+   * Whether a page of what waited (docs/PROTOCOL.md 5.3) may be on its way
+   * since the last `history` request, which its answer must not be taken
+   * for (history_answers.ts): the sign-in's, right after the welcome, or
+   * one an `ack` brings.
+   */
+  #pageMayCome = true;
 
   #lastHeard = Date.now();
   #silence: string | null = null;
@@ -356,9 +366,27 @@ export class ChatClient {
     const promise = new Promise<Reply>((resolve) =>
       this.#pending.set(id, resolve)
     );
-    if (request.t === "history") this.#historyRequests.asked(id, request.limit);
+    if (request.t === "history") this.#askHistory(id, request.limit);
     this.#channel.send({ ...request, id } as ClientMessage, body);
     return promise;
+  }
+
+  /**
+   * Notes history request `id`, after a `ping` when a page of what waited
+   * may be on its way: such a page comes before the `pong`, the answer
+   * after it (history_answers.ts).
+   */
+  #askHistory(id: number, limit: number | undefined): void {
+    if (!this.#pageMayCome) {
+      this.#historyRequests.asked(id, limit);
+      return;
+    }
+    this.#pageMayCome = false;
+    // Nobody waits for its reply, which only opens the request's answer.
+    const ping = this.#nextId++;
+    this.#pending.set(ping, () => {});
+    this.#historyRequests.asked(id, limit, ping);
+    this.#channel.send({ t: "ping", id: ping });
   }
 
   /**
@@ -526,6 +554,7 @@ export class ChatClient {
       this.#ledger.restore(cursors);
       return false;
     }
+    this.#pageMayCome = true;
     for (let i = 0; i < cursors.length; i += MAX_ACK_CURSORS) {
       this.#channel.send({
         t: "ack",
@@ -753,12 +782,9 @@ export class ChatClient {
       message.t === "e2e_group"
     ) {
       // What a history request asked for is shown whatever was shown
-      // before. It still goes through the ledger, which acknowledges it:
-      // history that comes meanwhile may be a page of what waited at the
-      // sign-in (docs/PROTOCOL.md 5.3), which nothing tells apart from the
-      // answer, and a page never acknowledged would hold back the next
-      // page, and every live private and group message, for as long as
-      // the connection lasts.
+      // before. It still goes through the ledger, which acknowledges it
+      // like the rest: a copy of a message that waits has the same id and
+      // seq, and nothing gains from holding its conversation back.
       // Only as much as one reply may hold (history_answers.ts): more is
       // shown at once, not held with the request's lines.
       const answers = message.history === true
@@ -782,7 +808,8 @@ export class ChatClient {
       // everything that waited for it.
       const opening = chat !== message || this.#ackWhenHandled ||
         this.#listeners.length === 0;
-      switch (this.#ledger.receive(chat, this.#name ?? "", opening)) {
+      const verdict = this.#ledger.receive(chat, this.#name ?? "", opening);
+      switch (verdict) {
         case "duplicate":
           if (asked) break;
           // Nobody reads its body.
@@ -796,7 +823,10 @@ export class ChatClient {
         case "show":
           break;
       }
-      if (opening) {
+      // A duplicate that was asked for is shown, but it is not the one the
+      // ledger waits for: dealt with, it would let the cursor pass the
+      // first copy while that is still being opened (or left for the keys).
+      if (opening && verdict !== "duplicate") {
         this.#settles.set(incoming, () => {
           this.#ledger.opened(chat, this.#name ?? "");
           this.#scheduleAcks();

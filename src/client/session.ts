@@ -499,11 +499,15 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         // Opened even from someone ignored (`show` hides their messages):
         // it may hold their chain for a group, needed once they are shown
         // again.
-        return reached(openE2e(client, message, body, count));
+        return reached(
+          openE2e(client, message, body, count, answers !== undefined),
+        );
       }
       if (message.t === "e2e_group") {
         if (!ignore.list.isIgnored(message.from, keyOf(message.from))) {
-          return reached(openGroup(client, message, body, count));
+          return reached(
+            openGroup(client, message, body, count, answers !== undefined),
+          );
         }
         return;
       }

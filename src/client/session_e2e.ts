@@ -10,7 +10,7 @@
 import type { ServerMessage } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { ChatClient } from "./chat_client.ts";
-import { AwaitingKeys } from "./awaiting_keys.ts";
+import { AwaitingKeys, UnopenedHistory } from "./awaiting_keys.ts";
 import type { Keyring } from "./e2e_keys.ts";
 import {
   type E2ePrivate,
@@ -201,6 +201,8 @@ export function sessionE2e(options: SessionE2eOptions) {
     });
   /** The end-to-end messages left for the keys this session. */
   const awaitingKeys = new AwaitingKeys();
+  /** The end-to-end messages in history answers it could not try. */
+  const unopenedHistory = new UnopenedHistory();
   /**
    * Leaves a message for the process that has the keys (awaiting_keys.ts
    * `Openable`, kind "await"); the promise never settles, so it is never
@@ -211,12 +213,35 @@ export function sessionE2e(options: SessionE2eOptions) {
    * either (corrupt, hostile) is acknowledged there, as always. One line, in
    * turn, says what waits for a burst of them (what waited at the sign-in),
    * not a line each.
+   *
+   * A copy in the answer to a history request (`asked`, ChatClient
+   * `answers`) is not left: it is not what waits (the server keeps that
+   * anyway, or delivered it already), and never acknowledged it would hold
+   * back its conversation's cursor, and so every later message of it, for
+   * as long as the connection lasts. It is counted, said in one line with
+   * the rest of the answer, and acknowledged.
    */
   const leaveFor = (
     holder: E2eHolder,
     from: string,
-    count?: HistoryCount,
+    count: HistoryCount | undefined,
+    asked: boolean,
   ): Promise<void> => {
+    if (asked) {
+      const due = unopenedHistory.add(from);
+      inTurn(() => {
+        if (count !== undefined) count.unopened++;
+        if (!due) return;
+        emitOrHold(emit, {
+          type: "notice",
+          text: sanitizeForTerminal(
+            unopenedHistory.line({ kind: "other_process", pid: holder.pid }),
+          ),
+        }, count);
+      });
+      // Acknowledged once its line is counted and held with the answer.
+      return order.settled;
+    }
     const due = awaitingKeys.add(from);
     inTurn(() => {
       if (count !== undefined) count.unopened++;
@@ -235,10 +260,13 @@ export function sessionE2e(options: SessionE2eOptions) {
     message: E2ePrivate,
     body: Uint8Array,
     count?: HistoryCount,
+    asked = false,
   ) => {
     if (e2e === null) {
       const what = `A private message from ${message.from}`;
-      if (elsewhere !== null) return leaveFor(elsewhere, message.from, count);
+      if (elsewhere !== null) {
+        return leaveFor(elsewhere, message.from, count, asked);
+      }
       noKeysFor(what, count);
       return;
     }
@@ -283,10 +311,13 @@ export function sessionE2e(options: SessionE2eOptions) {
     message: E2eGroup,
     body: Uint8Array,
     count?: HistoryCount,
+    asked = false,
   ) => {
     if (groupSessions === null) {
       const what = `A group message from ${message.from} in ${message.group}`;
-      if (elsewhere !== null) return leaveFor(elsewhere, message.from, count);
+      if (elsewhere !== null) {
+        return leaveFor(elsewhere, message.from, count, asked);
+      }
       noKeysFor(what, count);
       return;
     }

@@ -61,6 +61,7 @@ import {
   AwaitingKeys,
   type KeysMissing,
   type Openable,
+  UnopenedHistory,
 } from "../client/awaiting_keys.ts";
 import {
   CANNOT_IGNORE_SELF,
@@ -1090,9 +1091,12 @@ function onIncoming(
     // They may have published keys now.
     e2e?.signedIn(from.serverFingerprint, message.name);
   }
+  // An answer to a /history (or to scrolling back): a copy, never what
+  // waits (chat_client.ts `answers`).
+  const asked = answers !== undefined;
   if (message.t === "e2e_group") {
     if (!isIgnored(message.from, message.fingerprint)) {
-      return openGroup(from, message, body, count);
+      return openGroup(from, message, body, count, asked);
     }
     return;
   }
@@ -1101,7 +1105,7 @@ function onIncoming(
     // may hold their chain for a group, needed once they are shown again.
     const keys = openable(e2e);
     if (keys.kind === "await") {
-      return leaveForKeys(keys.missing, message.from, count);
+      return leaveForKeys(keys.missing, message.from, count, asked);
     }
     const sessions = keys.keys;
     const opened = sessions.open(from, message, body);
@@ -1155,6 +1159,8 @@ function openable<S>(sessions: S | null): Openable<S> {
 
 /** The end-to-end messages left for the keys this session. */
 const awaitingKeys = new AwaitingKeys();
+/** The end-to-end messages in history answers this page could not try. */
+const unopenedHistory = new UnopenedHistory();
 
 /**
  * Leaves an end-to-end message for a sign-in with the keys: the promise
@@ -1163,12 +1169,31 @@ const awaitingKeys = new AwaitingKeys();
  * again. Acknowledged here, where it cannot be opened, it would be lost.
  * One line, in turn, says what waits for a burst of them (what waited at
  * the sign-in), not a line each.
+ *
+ * A copy in the answer to a history request (`asked`) is not left: it is
+ * not what waits (the server keeps that anyway, or delivered it already),
+ * and never acknowledged it would hold back its conversation's cursor, and
+ * so every later message of it, for as long as the page is signed in. It
+ * is counted, said in one line with the rest of the answer, and
+ * acknowledged.
  */
 function leaveForKeys(
   missing: KeysMissing,
   from: string,
-  count?: HistoryCount,
+  count: HistoryCount | undefined,
+  asked: boolean,
 ): Promise<void> {
+  if (asked) {
+    const due = unopenedHistory.add(from);
+    return inTurn(() => {
+      if (count !== undefined) count.unopened++;
+      if (!due) return;
+      emitOrHold(emit, {
+        type: "notice",
+        text: unopenedHistory.line(missing),
+      }, count);
+    });
+  }
   const due = awaitingKeys.add(from);
   inTurn(() => {
     if (count !== undefined) count.unopened++;
@@ -1235,10 +1260,11 @@ function openGroup(
   message: E2eGroup,
   body: Uint8Array,
   count?: HistoryCount,
+  asked = false,
 ): Promise<void> | undefined {
   const keys = openable(groupSessions);
   if (keys.kind === "await") {
-    return leaveForKeys(keys.missing, message.from, count);
+    return leaveForKeys(keys.missing, message.from, count, asked);
   }
   const sessions = keys.keys;
   const opened = sessions.open(from, message, body);

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { AwaitingKeys } from "../../src/client/awaiting_keys.ts";
+import {
+  AwaitingKeys,
+  UnopenedHistory,
+} from "../../src/client/awaiting_keys.ts";
 
 Deno.test("AwaitingKeys says a burst in one line: how many, from whom, where the keys are, what to do", () => {
   const awaiting = new AwaitingKeys();
@@ -53,5 +56,26 @@ Deno.test("AwaitingKeys names three senders at most, and leaves out a pid it doe
   assert.match(
     awaiting.line({ kind: "other_process", pid: null }),
     /^4 more end-to-end messages from a, b, c and 1 other wait/,
+  );
+});
+
+Deno.test("UnopenedHistory says a history answer's end-to-end messages in one line, where the keys are, and nothing about the server keeping them", () => {
+  const unopened = new UnopenedHistory();
+  assert.equal(unopened.add("termy"), true);
+  assert.equal(unopened.add("amy"), false);
+  assert.equal(
+    unopened.line({ kind: "other_tab" }),
+    "2 end-to-end messages from termy and amy in the history could not be opened without your end-to-end keys, which another tab of this browser has",
+  );
+  // The next answer is a burst of its own, not "more".
+  assert.equal(unopened.add("termy"), true);
+  assert.equal(
+    unopened.line({ kind: "other_process", pid: 42 }),
+    "1 end-to-end message from termy in the history could not be opened without your end-to-end keys, which the chat connect signed in as you (pid 42) has",
+  );
+  unopened.add("termy");
+  assert.equal(
+    unopened.line({ kind: "unopened" }),
+    "1 end-to-end message from termy in the history could not be opened without your end-to-end keys, which this browser could not open (see the warning after you joined; reload to try again)",
   );
 });

@@ -15,7 +15,28 @@ import {
   MAX_HISTORY_BYTES,
 } from "../../src/protocol/limits.ts";
 import { parseClientMessage } from "../../src/protocol/parse_client_message.ts";
+import type { SecureChannel } from "../../src/transport/secure_channel.ts";
 import { startHostileServer } from "../_helpers/hostile_server.ts";
+
+/**
+ * Reads what the client sends until its `history` request, which it
+ * returns with the `ping`s before it (the client's first request of a
+ * connection goes after one: a page of what waited may be on its way).
+ */
+async function historyRequest(
+  channel: SecureChannel,
+): Promise<{ re: number; pings: number[] }> {
+  const pings: number[] = [];
+  for (;;) {
+    const batch = await channel.receive();
+    assert.ok(batch !== null, "the client went before asking");
+    for (const { header } of batch) {
+      const request = parseClientMessage(header);
+      if (request.t === "ping") pings.push(request.id);
+      if (request.t === "history") return { re: request.id, pings };
+    }
+  }
+}
 
 Deno.test("ChatClient takes at most a reply's worth of a hostile server's history messages as the answer to a history request", async () => {
   await using server = await startHostileServer();
@@ -28,10 +49,8 @@ Deno.test("ChatClient takes at most a reply's worth of a hostile server's histor
     if (message.t === "public") answered.push(answers);
   });
   const reply = client.request({ t: "history", limit: 5 });
-  const batch = await channel.receive();
-  const request = parseClientMessage(batch![0]!.header);
-  assert.equal(request.t, "history");
-  const re = (request as { id: number }).id;
+  const { re, pings } = await historyRequest(channel);
+  for (const ping of pings) channel.send({ t: "pong", re: ping });
   // A thousand history messages for a request of five, then the reply.
   const text = new TextEncoder().encode("flood");
   for (let id = 1; id <= 1000; id++) {
@@ -84,4 +103,55 @@ Deno.test("HistoryAnswers gives a request at most MAX_HISTORY_BYTES of bodies", 
   assert.equal(answers.answer(1), undefined);
   answers.clear();
   assert.equal(answers.answer(0), undefined);
+});
+
+Deno.test("ChatClient does not take history that comes before the pong of the ping before a history request for its answer", async () => {
+  await using server = await startHostileServer();
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  const channel = await server.session;
+  const answered: [string, number | undefined][] = [];
+  client.onMessage(({ message, body, answers }) => {
+    if (message.t === "private") {
+      answered.push([new TextDecoder().decode(body), answers]);
+    }
+  });
+  const reply = client.request({ t: "history", target: "sophia", limit: 5 });
+  const { re, pings } = await historyRequest(channel);
+  assert.equal(pings.length, 1, "a page may be on its way: a ping first");
+  const history = (id: number, text: string) =>
+    channel.send(
+      { t: "private", from: "sophia", ts: id, id, seq: id, history: true },
+      new TextEncoder().encode(text),
+    );
+  // What the server sent before it read the ping (a page of what waited)
+  // is history too; what it sends after the pong answers the request.
+  history(7, "waited");
+  channel.send({ t: "pong", re: pings[0]! });
+  history(3, "older");
+  channel.send({ t: "ok", re, text: "End of history." });
+  assert.equal((await reply).t, "ok");
+  assert.deepEqual(answered, [["waited", undefined], ["older", re]]);
+  // Nothing was acknowledged since: the next request needs no ping.
+  const again = client.request({ t: "history", target: "sophia" });
+  const next = await historyRequest(channel);
+  assert.deepEqual(next.pings, []);
+  channel.send({ t: "ok", re: next.re, text: "No history." });
+  await again;
+  await client.quit();
+});
+
+Deno.test("HistoryAnswers takes nothing for a request before the reply to the ping sent before it", () => {
+  const answers = new HistoryAnswers();
+  answers.asked(2, 5, 1);
+  assert.equal(answers.answer(1), undefined);
+  answers.replied(1);
+  assert.equal(answers.answer(1), 2);
+  // A later request waits for its own ping, also once the first is done.
+  answers.asked(4, 5, 3);
+  answers.replied(2);
+  assert.equal(answers.answer(1), undefined);
+  answers.replied(3);
+  assert.equal(answers.answer(1), 4);
 });

@@ -347,3 +347,109 @@ Deno.test({
     assert.deepEqual(problems, []);
   },
 });
+
+Deno.test({
+  name:
+    "web: a page whose end-to-end keys no longer open says what a /history holds end to end could not be opened, and holds nothing back for it: only what waited comes again",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    const fingerprint = await chat.keysOf("webby");
+    // Someone at a script: what they seal is not for opening (it only
+    // takes a place in the conversation), what they say is plain.
+    const jojo = await chat.signedInClient("jojo");
+    const bytes = (text: string) => new TextEncoder().encode(text);
+    const sealed = async () =>
+      assert.equal(
+        (await jojo.request(
+          { t: "e2e_msg", to: "webby", fingerprint },
+          bytes("not an envelope"),
+        )).t,
+        "ok",
+      );
+    const say = async (text: string) =>
+      assert.equal(
+        (await jojo.request({ t: "msg", to: "webby" }, bytes(text))).t,
+        "ok",
+      );
+    try {
+      // With its keys, the page tries it, says so, and acknowledges it.
+      await sealed();
+      await waitForLine(
+        page,
+        /A private message from jojo could not be opened/,
+      );
+      await typeLine(page, "/quit");
+      await waitForLine(page, /Disconnected\.$/);
+      const kept = await page.evaluate(keptKeyrings);
+      assert.equal(await page.evaluate(damageKeyrings), 1);
+      await page.reload();
+      await join(page, "webby");
+      await waitForLine(page, /^WARNING: Cannot read end-to-end keys/);
+
+      // Its copy in a /history: said to be unopened, not to be kept.
+      await typeLine(page, "/history jojo");
+      await waitForLine(
+        page,
+        /^End of history for your conversation with jojo \(0 messages; 1 could not be opened\)\.$/,
+      );
+      const answer = await logText(page);
+      assert.match(
+        answer,
+        /^1 end-to-end message from jojo in the history could not be opened without your end-to-end keys, which this browser could not open \(see the warning after you joined; reload to try again\)$/m,
+      );
+      assert.doesNotMatch(answer, /server keeps|for your end-to-end keys/);
+      // ... and what comes after it in the conversation is acknowledged.
+      await say("after the history");
+      await waitForLine(page, /jojo: after the history$/);
+
+      // One that comes live is left for the keys, and so is what follows
+      // it; its copy in a /history does not let it go.
+      await sealed();
+      await waitForLine(
+        page,
+        /^1 end-to-end message from jojo waits for your end-to-end keys/,
+      );
+      await say("behind it");
+      await waitForLine(page, /jojo: behind it$/);
+      await typeLine(page, "/history jojo");
+      await waitForLine(
+        page,
+        /^End of history for your conversation with jojo \(2 messages; 2 could not be opened\)\.$/,
+      );
+      await typeLine(page, "/quit");
+      await waitForLine(page, /Disconnected\.$/);
+
+      // Still without the keys: what waited comes again, nothing else.
+      await page.reload();
+      await join(page, "webby");
+      await waitForLine(
+        page,
+        /^1 end-to-end message from jojo waits for your end-to-end keys/,
+      );
+      await waitForLine(page, /jojo: behind it$/);
+      const again = await logText(page);
+      assert.doesNotMatch(again, /after the history/);
+      await typeLine(page, "/quit");
+      await waitForLine(page, /Disconnected\.$/);
+
+      // With the keys back it is tried, once, and said not to open.
+      await page.evaluate(putKeyrings, kept);
+      await page.reload();
+      await join(page, "webby");
+      await waitForLine(page, /jojo: behind it$/);
+      const back = await logText(page);
+      assert.equal(
+        back.match(/A private message from jojo could not be opened/g)?.length,
+        1,
+        back,
+      );
+      assert.doesNotMatch(back, /after the history|for your end-to-end keys/);
+      assert.deepEqual(problems, []);
+    } finally {
+      await jojo.quit();
+    }
+  },
+});

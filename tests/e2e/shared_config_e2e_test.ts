@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { ChatClient } from "../../src/client/chat_client.ts";
 import { HoldingProxy } from "../_helpers/holding_proxy.ts";
 import { ChatProcess, hasPty } from "../_helpers/process.ts";
 import { hasOneTimeKeys } from "../_helpers/published_keys.ts";
@@ -258,6 +259,109 @@ Deno.test("chat connect without the keys (another of its name, cut off, has them
     await quit(carol);
     assert.doesNotMatch(keyed.stdout + keyed.stderr, TROUBLE);
   } finally {
+    await proxy.current?.close();
+  }
+});
+
+Deno.test("chat connect without the keys says what a /history holds end to end could not be opened, and holds nothing back for it: the one with the keys gets only what waited", async () => {
+  await using chat = await ServedChat.start("chat-e2e-keyless-history-");
+  const proxy = { current: null as HoldingProxy | null };
+  const jojo = { current: null as ChatClient | null };
+  try {
+    await chat.serve("--data", chat.data);
+    const first = chat.connect("alice", { config: "shared" });
+    await first.waitFor(/SUCCESS: Username registered\./);
+    const { fingerprint } = await chat.keysOf("alice", hasOneTimeKeys);
+    // Someone at a script: what they seal is not for opening (it only
+    // takes a place in the conversation), what they say is plain.
+    const client = await ChatClient.connect(chat.url, {
+      pinnedSpki: await chat.pinnedSpki(),
+    });
+    jojo.current = client;
+    let left = 0;
+    const leftTwice = Promise.withResolvers<void>();
+    client.onMessage(({ message }) => {
+      if (message.t !== "presence" || message.online) return;
+      if (message.name === "alice" && ++left === 2) leftTwice.resolve();
+    });
+    assert.equal((await client.register("jojo")).t, "welcome");
+    const bytes = (text: string) => new TextEncoder().encode(text);
+    const sealed = async () =>
+      assert.equal(
+        (await client.request(
+          { t: "e2e_msg", to: "alice", fingerprint },
+          bytes("not an envelope"),
+        )).t,
+        "ok",
+      );
+    const say = async (text: string) =>
+      assert.equal(
+        (await client.request({ t: "msg", to: "alice" }, bytes(text))).t,
+        "ok",
+      );
+    const UNOPENED = "A private message from jojo could not be opened";
+    // With the keys, it is tried, said not to open, and acknowledged (the
+    // goodbye waits for that).
+    await sealed();
+    await first.waitForStderr(new RegExp(UNOPENED));
+    await quit(first);
+
+    // Signed in again with the keys, then cut off: its attempts to come
+    // back hang before the server's first byte until `release`.
+    const network = new HoldingProxy(Number(chat.port));
+    proxy.current = network;
+    const keyed = chat.connect("alice", {
+      config: "shared",
+      port: network.port,
+    });
+    await keyed.waitFor(/SUCCESS: Username registered\./);
+    network.cutAll();
+    network.holdAt(network.downBytes);
+    // Gone twice: the goodbye, then the cut.
+    await leftTwice.promise;
+    const keyless = chat.connect("alice", { config: "shared" });
+    await keyless.waitFor(/SUCCESS: Username registered\./);
+    await keyless.waitForStderr(/^WARNING: Another chat connect signed in/m);
+    // Its copy in a /history: said to be unopened, not to be kept.
+    await keyless.write("/history jojo\n");
+    await keyless.waitFor(
+      /End of history for your conversation with jojo \(0 messages; 1 could not be opened\)\./,
+    );
+    assert.match(
+      keyless.stdout,
+      new RegExp(
+        `1 end-to-end message from jojo in the history could not be opened without your end-to-end keys, which the chat connect signed in as you \\(pid ${keyed.child.pid}\\) has`,
+      ),
+    );
+    assert.doesNotMatch(
+      keyless.stdout,
+      /server keeps|for your end-to-end keys/,
+    );
+    // ... and what comes after it in the conversation is acknowledged.
+    await say("after the history");
+    await keyless.waitFor(/jojo: after the history/);
+    // One that comes live is left for the keys, and so is what follows
+    // it; its copy in a /history does not let it go.
+    await sealed();
+    await keyless.waitFor(
+      /1 end-to-end message from jojo waits for your end-to-end keys/,
+    );
+    await say("behind it");
+    await keyless.waitFor(/jojo: behind it/);
+    await keyless.write("/history jojo\n");
+    await keyless.waitFor(
+      /End of history for your conversation with jojo \(2 messages; 2 could not be opened\)\./,
+    );
+    await quit(keyless);
+
+    // Back: the one with the keys is sent what waited, and only that.
+    network.release();
+    await keyed.waitFor(/jojo: behind it/);
+    assert.equal(keyed.stderr.split(UNOPENED).length - 1, 1, keyed.stderr);
+    assert.doesNotMatch(keyed.stdout, /after the history/);
+    await quit(keyed);
+  } finally {
+    await jojo.current?.quit();
     await proxy.current?.close();
   }
 });
