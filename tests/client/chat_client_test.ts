@@ -6,7 +6,7 @@ import {
 } from "../../src/client/chat_client.ts";
 import { decodeBatch } from "../../src/protocol/batch_framing.ts";
 import { encodeMessage } from "../../src/protocol/message_framing.ts";
-import type { Cursor } from "../../src/protocol/messages.ts";
+import type { ClientMessage, Cursor } from "../../src/protocol/messages.ts";
 import {
   answerSignIn,
   startHostileServer,
@@ -94,7 +94,8 @@ Deno.test("ChatClient.ended does not quote a header that is not JSON, and reques
 /**
  * A client of a hostile server that welcomes it as bob with `acks` and
  * records every cursor it acknowledges; `ackedWhen` resolves once one
- * passes its test.
+ * passes its test. What else it sends is in `sent`; `historyAsked`
+ * resolves with the next `history` request's id.
  */
 async function ackingServer() {
   const server = await startHostileServer();
@@ -112,8 +113,19 @@ async function ackingServer() {
       waiter.current = { until, then };
       if (acks.some(until)) then();
     });
+  const sent: ClientMessage[] = [];
+  let asked = Promise.withResolvers<number>();
+  const historyAsked = async () => {
+    const id = await asked.promise;
+    asked = Promise.withResolvers<number>();
+    return id;
+  };
   void answerSignIn(channel, { name: "bob", acks: true }, (message) => {
-    if (message.t !== "ack") return;
+    if (message.t === "history") asked.resolve(message.id);
+    if (message.t !== "ack") {
+      sent.push(message);
+      return;
+    }
     acks.push(...message.cursors);
     const current = waiter.current;
     if (current !== null && message.cursors.some(current.until)) {
@@ -125,6 +137,8 @@ async function ackingServer() {
     channel,
     acks,
     ackedWhen,
+    sent,
+    historyAsked,
     async [Symbol.asyncDispose]() {
       await server[Symbol.asyncDispose]();
     },
@@ -223,5 +237,95 @@ Deno.test("ChatClient with ackWhenHandled acknowledges a plain message only once
   assert.deepEqual(acks.filter((c) => "to" in c && c.to === "alice"), [
     { to: "alice", seq: 2 },
   ]);
+  await client.quit();
+});
+
+Deno.test("ChatClient asks for history after a ping when an ack may have brought a page of what waited, and takes only what comes after its pong as the answer", async () => {
+  await using fixture = await ackingServer();
+  const { client, channel, ackedWhen, sent, historyAsked } = fixture;
+  assert.equal((await client.register("bob")).t, "welcome");
+  const answered: [number, number | undefined][] = [];
+  client.onMessage(({ message, answers }) => {
+    if (message.t === "private") answered.push([message.id!, answers]);
+  });
+  const types = () => sent.map((m) => m.t).join(" ");
+  const private_ = (id: number, history?: true) =>
+    channel.send(
+      {
+        t: "private",
+        from: "alice",
+        ts: 1,
+        id,
+        seq: id,
+        ...(history ? { history } : {}),
+      },
+      new TextEncoder().encode("hi"),
+    );
+  // Shown and acknowledged: a page may follow that ack.
+  private_(1);
+  await ackedWhen((c) => "to" in c && c.seq === 1);
+  const reply = client.request({ t: "history", target: "alice" });
+  const re = await historyAsked();
+  assert.equal(types(), "ping history");
+  const ping = sent[0] as Extract<ClientMessage, { t: "ping" }>;
+  // The page the ack brought comes before the pong; the answer after.
+  private_(2, true);
+  channel.send({ t: "pong", re: ping.id });
+  private_(1, true);
+  channel.send({ t: "ok", re, text: "End of history." });
+  assert.equal((await reply).t, "ok");
+  assert.deepEqual(answered, [[1, undefined], [2, undefined], [1, re]]);
+  // The page is acknowledged too; nothing since: the next needs no ping.
+  await ackedWhen((c) => "to" in c && c.seq === 2);
+  const next = client.request({ t: "history", target: "alice" });
+  const nextRe = await historyAsked();
+  assert.equal(types(), "ping history ping history");
+  channel.send({ t: "pong", re: (sent[2] as { id: number }).id });
+  channel.send({ t: "ok", re: nextRe, text: "No history." });
+  await next;
+  const last = client.request({ t: "history", target: "alice" });
+  const lastRe = await historyAsked();
+  assert.equal(types(), "ping history ping history history");
+  channel.send({ t: "ok", re: lastRe, text: "No history." });
+  await last;
+  await client.quit();
+});
+
+Deno.test("ChatClient: a copy in a history answer of an end-to-end message still being opened does not let the cursor pass it", async () => {
+  await using fixture = await ackingServer();
+  const { client, channel, acks, ackedWhen, historyAsked, sent } = fixture;
+  assert.equal((await client.register("bob")).t, "welcome");
+  const never = new Promise<void>(() => {});
+  client.onMessage(({ message, answers }) =>
+    // The first copy is left (for the keys, say); the answer's is dealt with.
+    message.t === "e2e_private" && answers === undefined ? never : undefined
+  );
+  const sealed = (history?: true) =>
+    channel.send({
+      t: "e2e_private",
+      fingerprint: "SHA256:x",
+      from: "alice",
+      ts: 1,
+      id: 1,
+      seq: 1,
+      ...(history ? { history } : {}),
+    }, new Uint8Array(8));
+  sealed();
+  const reply = client.request({ t: "history", target: "alice" });
+  const re = await historyAsked();
+  const ping = sent.find((m) => m.t === "ping") as { id: number };
+  channel.send({ t: "pong", re: ping.id });
+  sealed(true);
+  channel.send({ t: "ok", re, text: "End of history." });
+  assert.equal((await reply).t, "ok");
+  channel.send(
+    { t: "private", from: "carol", ts: 1, id: 2, seq: 1 },
+    new TextEncoder().encode("yo"),
+  );
+  await ackedWhen((c) => "to" in c && c.to === "carol");
+  assert.ok(
+    !acks.some((c) => "to" in c && c.to === "alice"),
+    JSON.stringify(acks),
+  );
   await client.quit();
 });
