@@ -304,9 +304,9 @@ function register(
  * Messages that waited for a user, marked as history. A client that
  * acknowledges has them wait until it does (it drops any it has shown
  * already); for one that does not, they count as delivered now. Past a
- * ceiling (MAX_MISSED) a client that acknowledges gets the next ones once
- * it has acknowledged these (`acknowledge`); one that does not gets them at
- * its next sign-in, and is told.
+ * page (MAX_MISSED, MAX_MISSED_BYTES) a client that acknowledges gets the
+ * next ones once it has acknowledged these (`acknowledge`); one that does
+ * not gets them at its next sign-in, and is told.
  */
 function missed(state: ServerState, session: Session): Outbound[] {
   const dropped = state.store.takeDropped(session.nameKey);
@@ -332,9 +332,10 @@ function missed(state: ServerState, session: Session): Outbound[] {
 }
 
 /**
- * Up to MAX_MISSED of what waits for the user after message `after`, and,
- * if more wait, the last id sent (`last`), which becomes the connection's
- * ack ceiling (Session.ackCeiling); null when nothing more waits.
+ * Up to MAX_MISSED of what waits for the user after message `after`, at
+ * most MAX_MISSED_BYTES of bodies, and, if more wait, the last id sent
+ * (`last`), which becomes the connection's ack ceiling
+ * (Session.ackCeiling); null when nothing more waits.
  */
 function missedPage(
   state: ServerState,
@@ -343,19 +344,25 @@ function missedPage(
 ): { out: Outbound[]; last: number | null } {
   const store = state.store;
   const out: Outbound[] = [];
+  let bytes = 0;
   for (;;) {
-    const pending = store.pendingFor(session.nameKey, MAX_HISTORY, after);
+    const pending = store.pendingFor(session.nameKey, MISSED_READ, after);
     if (pending.length === 0) {
       if (session.ackCeiling !== null) state.clearAckCeiling(session.id);
       return { out, last: null };
     }
-    if (out.length >= MAX_MISSED) {
-      if (session.acks) state.setAckCeiling(session.id, after);
-      return { out, last: after };
-    }
     for (const message of pending) {
+      const size = message.body.byteLength;
+      if (
+        out.length >= MAX_MISSED ||
+        (out.length > 0 && bytes + size > MAX_MISSED_BYTES)
+      ) {
+        if (session.acks) state.setAckCeiling(session.id, after);
+        return { out, last: after };
+      }
       if (!session.acks) store.markDelivered(message.id, session.nameKey);
       out.push(asHistory(session, message));
+      bytes += size;
       after = message.id;
     }
   }
@@ -391,11 +398,26 @@ function acknowledge(
   return missedPage(state, session, ceiling).out;
 }
 
-/**
- * The most missed messages one sign-in delivers: at most 16 MB of text, well
- * under what the server queues for one client before cutting it off.
- */
+/** The most missed messages one page (a sign-in's first, or the next) holds. */
 const MAX_MISSED = 2 * MAX_HISTORY;
+
+/**
+ * The most bytes of bodies one page holds (a body is far smaller). Every
+ * sign-in reads its page from the store and seals it, whether or not the
+ * client reads it: at 1000 messages of 16,000 bytes (16 MB) a page cost the
+ * server's thread 25-45 ms, and one address signing the same name in at its
+ * 10 connections a second took 35-45% of it (a `history` reply, 256 KiB,
+ * is limited to 3 a second per address). At 1 MiB a sign-in costs about
+ * what its RSA handshake does; a client that acknowledges gets the rest a
+ * page at a time, as before.
+ */
+export const MAX_MISSED_BYTES = 1024 * 1024;
+
+/**
+ * Missed messages read from the store at a time: a page stops at
+ * MAX_MISSED_BYTES, so at most this many more bodies are read than it sends.
+ */
+const MISSED_READ = 32;
 
 /** Added to the end of a history reply that had to leave older messages out. */
 const HISTORY_CUT = "; older ones do not fit in one reply";

@@ -6,7 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { MAX_HISTORY } from "../../src/protocol/limits.ts";
+import { MAX_HISTORY, MAX_TEXT_BYTES } from "../../src/protocol/limits.ts";
+import { MAX_MISSED_BYTES } from "../../src/server/router.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
 import {
@@ -80,9 +81,12 @@ function numbered(count: number): string[] {
 /**
  * A real server and store with no flood limits, sophia known there (her
  * `key`) and away, and `total` private messages jojo wrote her meanwhile
- * ({@link numbered}), all taken. jojo stays signed in.
+ * ({@link numbered}, each number made into a text by `text`), all taken. jojo stays signed in.
  */
-async function waitingForSophia(total: number) {
+async function waitingForSophia(
+  total: number,
+  text: (n: string) => string = (n) => n,
+) {
   await using stack = new AsyncDisposableStack();
   const store = openStore(":memory:");
   stack.defer(() => store.close());
@@ -102,7 +106,7 @@ async function waitingForSophia(total: number) {
   await (await signIn(server, "sophia", key)).close();
   const jojo = await TestClient.connect(server, "jojo");
   const replies = await Promise.all(
-    numbered(total).map((text) => jojo.client.msg("sophia", text)),
+    numbered(total).map((n) => jojo.client.msg("sophia", text(n))),
   );
   for (const reply of replies) assert.equal(reply.t, "ok");
   // The server, then the store.
@@ -294,5 +298,62 @@ Deno.test("signing in again while the pages of what waited are coming starts the
   assert.equal(now.message.history, undefined);
   await first.close().catch(() => {});
   await second.close();
+  await jojo.quit();
+});
+
+/** `n` padded to the largest text a message may hold (16,000 bytes). */
+function padded(n: string): string {
+  return n.padEnd(MAX_TEXT_BYTES, ".");
+}
+
+Deno.test("a sign-in's page holds at most 1 MiB of bodies: one address signing a name owed megabytes in again and again makes the server read little more than that each time, and the pages still bring every message once, in order", async () => {
+  // 300 messages of 16,000 bytes (4.8 MB): before, each sign-in read them
+  // all from the store and sealed them, read by the client or not.
+  const total = 300;
+  await using waiting = await waitingForSophia(total, padded);
+  const { store, server, key, jojo } = waiting;
+  let read = 0;
+  const pendingFor = store.pendingFor.bind(store);
+  store.pendingFor = (...args) => {
+    const found = pendingFor(...args);
+    for (const message of found) read += message.body.byteLength;
+    return found;
+  };
+  // Whoever has sophia's key (a classmate's own account, say) signs
+  // her in ten times and drops each connection; the page was routed with
+  // the welcome, so it was read by the time the welcome came.
+  for (let i = 0; i < 10; i++) {
+    read = 0;
+    const dropped = await signIn(server, "sophia", key);
+    await dropped.close();
+    assert.ok(
+      read <= MAX_MISSED_BYTES + 32 * MAX_TEXT_BYTES,
+      `sign-in ${i} read ${read} bytes of bodies from the store`,
+    );
+  }
+
+  // An honest client: the first page is at most 1 MiB, the rest comes a
+  // page per acknowledgement, every message once and in order.
+  const sophia = await signIn(server, "sophia", key);
+  await sophia.request({ t: "ping" });
+  const page = privatesFrom(sophia, "jojo");
+  const bytes = page.reduce((sum, { text }) => sum + text.length, 0);
+  assert.ok(page.length > 0 && page.length < total, `${page.length} sent`);
+  assert.ok(bytes <= MAX_MISSED_BYTES, `a page of ${bytes} bytes`);
+  let pages = 1;
+  while (privatesFrom(sophia, "jojo").length < total) {
+    await ack(sophia, "jojo");
+    await sophia.request({ t: "ping" });
+    pages++;
+    assert.ok(pages <= total, "the pages stopped coming");
+  }
+  const all = privatesFrom(sophia, "jojo");
+  assert.deepEqual(all.map(({ text }) => text), numbered(total).map(padded));
+  assert.equal(new Set(all.map(({ message }) => message.id)).size, total);
+  assert.ok(all.every(({ message }) => message.history === true));
+  await ack(sophia, "jojo");
+  await sophia.request({ t: "ping" });
+  assert.equal(store.pendingFor("sophia", 10).length, 0);
+  await sophia.close();
   await jojo.quit();
 });
