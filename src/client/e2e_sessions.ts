@@ -46,6 +46,7 @@ import {
   type E2eState,
   type HeldMessage,
   type KeyChange as Change,
+  limitSkippedKeys,
   noteInit,
   peerKey,
   type PeerSession,
@@ -731,6 +732,9 @@ export class E2eSessions {
           MAX_PREVIOUS_SESSIONS,
         ),
       });
+      // What this message made us keep of the keys it skipped, within
+      // what all the sessions keep together.
+      limitSkippedKeys(this.#o.state);
       if (init !== null) noteInit(this.#o.state, key, toHex(init.ephemeral));
       if (message.id !== undefined) {
         archive(this.#o.state, {

@@ -127,6 +127,55 @@ export function noteInit(
   state.seenInits.set(key, seen);
 }
 
+/**
+ * Keys of skipped messages (ratchet.ts) kept in all sessions together,
+ * current and previous, with every peer. Each session keeps up to
+ * MAX_SKIPPED_KEYS (2000, about 160 bytes each in the state), which any
+ * peer fills with three messages (the first, then two 1000 ahead): a
+ * classmate's accounts, a few hundred of them, grew the state past what
+ * is read back (MAX_E2E_STATE_BYTES, 64 MiB; the next start refused it)
+ * and made every save rewrite megabytes.
+ */
+export const MAX_SKIPPED_KEYS_IN_ALL = 10_000;
+
+/**
+ * Keeps at most {@link MAX_SKIPPED_KEYS_IN_ALL} skipped message keys in
+ * all: the sessions that hold the most are each lowered to the same number
+ * (their oldest keys dropped first), so a few peers holding many lose them
+ * and a peer holding a few keeps them. A message whose key went can no
+ * longer be opened, as past MAX_SKIPPED_KEYS.
+ */
+export function limitSkippedKeys(state: E2eState): void {
+  const held: Map<string, unknown>[] = [];
+  let total = 0;
+  for (const peer of state.sessions.values()) {
+    for (const session of [peer.session, ...peer.previous]) {
+      const skipped = session.ratchet.skipped;
+      if (skipped.size === 0 || held.includes(skipped)) continue;
+      held.push(skipped);
+      total += skipped.size;
+    }
+  }
+  if (total <= MAX_SKIPPED_KEYS_IN_ALL) return;
+  // The highest level each may keep with the total within the cap.
+  const kept = (level: number) =>
+    held.reduce((sum, skipped) => sum + Math.min(skipped.size, level), 0);
+  let low = 0;
+  let high = Math.max(...held.map((skipped) => skipped.size));
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (kept(mid) <= MAX_SKIPPED_KEYS_IN_ALL) low = mid;
+    else high = mid - 1;
+  }
+  for (const skipped of held) {
+    let excess = skipped.size - low;
+    for (const key of skipped.keys()) {
+      if (excess-- <= 0) break;
+      skipped.delete(key);
+    }
+  }
+}
+
 /** An empty state. */
 export function emptyE2eState(): E2eState {
   return {
