@@ -16,6 +16,7 @@ import { parseServerMessage } from "../protocol/parse_server_message.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import type { RatchetState } from "../crypto/ratchet.ts";
 import type { X3dhInit } from "../crypto/x3dh.ts";
+import { keepAtMost } from "./kept_keys.ts";
 import {
   decodeGroupState,
   type E2eGroup,
@@ -146,34 +147,12 @@ export const MAX_SKIPPED_KEYS_IN_ALL = 10_000;
  * longer be opened, as past MAX_SKIPPED_KEYS.
  */
 export function limitSkippedKeys(state: E2eState): void {
-  const held: Map<string, unknown>[] = [];
-  let total = 0;
-  for (const peer of state.sessions.values()) {
-    for (const session of [peer.session, ...peer.previous]) {
-      const skipped = session.ratchet.skipped;
-      if (skipped.size === 0 || held.includes(skipped)) continue;
-      held.push(skipped);
-      total += skipped.size;
-    }
-  }
-  if (total <= MAX_SKIPPED_KEYS_IN_ALL) return;
-  // The highest level each may keep with the total within the cap.
-  const kept = (level: number) =>
-    held.reduce((sum, skipped) => sum + Math.min(skipped.size, level), 0);
-  let low = 0;
-  let high = Math.max(...held.map((skipped) => skipped.size));
-  while (low < high) {
-    const mid = Math.ceil((low + high) / 2);
-    if (kept(mid) <= MAX_SKIPPED_KEYS_IN_ALL) low = mid;
-    else high = mid - 1;
-  }
-  for (const skipped of held) {
-    let excess = skipped.size - low;
-    for (const key of skipped.keys()) {
-      if (excess-- <= 0) break;
-      skipped.delete(key);
-    }
-  }
+  keepAtMost(
+    [...state.sessions.values()].flatMap((peer) =>
+      [peer.session, ...peer.previous].map((s) => s.ratchet.skipped)
+    ),
+    MAX_SKIPPED_KEYS_IN_ALL,
+  );
 }
 
 /** An empty state. */

@@ -36,6 +36,7 @@ import type { ServerMessage } from "../protocol/messages.ts";
 import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
 import { SealedRetries } from "./sealed_retries.ts";
 import { envelopeDigest } from "./envelope_digest.ts";
+import { keepAtMost } from "./kept_keys.ts";
 
 // ---- Protocol constants: changing any of these is a protocol change. ----
 
@@ -597,6 +598,8 @@ export class GroupSessions {
         );
       }
       chains[index] = out.chain;
+      // The keys it skipped, within what all chains keep together.
+      limitGroupSkippedKeys(this.#o.state);
       if (message.id !== undefined) {
         this.#archive({
           server,
@@ -619,6 +622,31 @@ export class GroupSessions {
   #archive(message: ArchivedGroupMessage): void {
     archiveGroupMessage(this.#o.state, message);
   }
+}
+
+/**
+ * Keys of skipped group messages kept in all the chains received together.
+ * Each chain keeps up to MAX_GROUP_SKIPPED_KEYS (2000, about 60 bytes each
+ * in the state), which its sender fills with two messages (1000 ahead, then
+ * 1000 more), to every member of the group at once; a sender has up to 4
+ * chains per group, and joining a group takes any account: a classmate's
+ * accounts in a group grew every member's end-to-end state, rewritten at
+ * each message, toward the 64 MiB a client reads back.
+ */
+export const MAX_GROUP_SKIPPED_KEYS_IN_ALL = 10_000;
+
+/**
+ * Keeps at most {@link MAX_GROUP_SKIPPED_KEYS_IN_ALL} skipped keys in all
+ * received chains: those holding the most are each lowered to the same
+ * number, oldest keys first (kept_keys.ts).
+ */
+export function limitGroupSkippedKeys(state: GroupState): void {
+  keepAtMost(
+    [...state.received.values()].flatMap((chains) =>
+      chains.map((chain) => chain.skipped)
+    ),
+    MAX_GROUP_SKIPPED_KEYS_IN_ALL,
+  );
 }
 
 /**

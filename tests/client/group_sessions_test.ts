@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import {
   encodeSenderKey,
   newSenderChain,
+  type OwnChain,
+  sealGroupMessage,
 } from "../../src/crypto/sender_key.ts";
 import type { ChatClient } from "../../src/client/chat_client.ts";
 import { createKeyring, publishPrekeys } from "../../src/client/e2e_keys.ts";
@@ -19,11 +21,13 @@ import {
   decodeGroupState,
   type E2eGroup,
   emptyGroupState,
+  encodeGroupContent,
   encodeGroupState,
   type GroupOpened,
   GroupSessions,
   type GroupState,
   MAX_GROUP_ARCHIVED_CHARS,
+  MAX_GROUP_SKIPPED_KEYS_IN_ALL,
   MAX_GROUPS_PER_SENDER,
   SENDER_KEY_LABEL_PREFIX,
 } from "../../src/client/group_sessions.ts";
@@ -47,6 +51,7 @@ import { openStore } from "../../src/store/sqlite_store.ts";
 interface Member {
   name: string;
   client: ChatClient;
+  e2e: E2eSessions;
   groups: GroupSessions;
   state: GroupState;
   /** Every e2e_group received, with its body. */
@@ -73,6 +78,7 @@ async function member(server: TestServer, name: string): Promise<Member> {
   const m: Member = {
     name,
     client,
+    e2e,
     state: emptyGroupState(),
     received: [],
     opened: [],
@@ -503,4 +509,114 @@ Deno.test("GroupSessions with E2eSessions.holdGroup: a group message from a memb
     await bob.client.quit();
     store.close();
   }
+});
+
+/**
+ * `chain` moved on `steps` iterations without sealing anything (11.11:
+ * the next chain key is HMAC-SHA-256(CK, 0x02)), as a sender may.
+ */
+async function skipAhead(chain: OwnChain, steps: number): Promise<OwnChain> {
+  let chainKey = chain.chainKey;
+  for (let i = 0; i < steps; i++) {
+    const key = await crypto.subtle.importKey(
+      "raw",
+      chainKey as Uint8Array<ArrayBuffer>,
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    chainKey = new Uint8Array(
+      await crypto.subtle.sign("HMAC", key, Uint8Array.of(2)),
+    );
+  }
+  return { ...chain, chainKey, iteration: chain.iteration + steps };
+}
+
+Deno.test("GroupSessions keeps at most MAX_GROUP_SKIPPED_KEYS_IN_ALL skipped group message keys: a classmate's accounts in a group skipping 2000 each do not grow a member's state without end, and an honest member's late messages still open", async () => {
+  await using server = await startTestServer();
+  const bob = await member(server, "bob");
+  const created = await bob.client.request({ t: "create", group: "class" });
+  assert.equal(created.t, "ok", JSON.stringify(created));
+  /**
+   * A member of the group who gives bob a chain of its own end to end and
+   * seals on it by hand (11.11), so as to skip iterations.
+   */
+  const writer = async (name: string) => {
+    const m = await member(server, name);
+    await join(m, "class");
+    let chain = await newSenderChain();
+    const given = await m.e2e.sendSecret(
+      m.client,
+      "bob",
+      `${SENDER_KEY_LABEL_PREFIX}class`,
+      encodeSenderKey(chain),
+      e2eCid(),
+    );
+    assert.equal(given.t, "ok", JSON.stringify(given));
+    return {
+      seal: async (text: string) => {
+        const out = await sealGroupMessage(
+          chain,
+          encodeGroupContent({ from: name, group: "class", text }),
+        );
+        chain = out.chain;
+        return out.message;
+      },
+      send: async (message: Uint8Array) => {
+        const reply = await m.client.request(
+          { t: "e2e_gsay", group: "class", cid: e2eCid() },
+          message,
+        );
+        assert.equal(reply.t, "ok", JSON.stringify(reply));
+      },
+      skip: async (steps: number) => {
+        chain = await skipAhead(chain, steps);
+      },
+      quit: () => m.client.quit(),
+    };
+  };
+
+  // alice's second and third messages are overtaken by her fourth.
+  const alice = await writer("alice");
+  await alice.send(await alice.seal("one"));
+  const late = [await alice.seal("two"), await alice.seal("three")];
+  await alice.send(await alice.seal("four"));
+  await settled(bob, 2);
+
+  // A classmate's accounts, each in the group: a message, then one 1000
+  // ahead, twice. bob keeps the keys of every iteration between.
+  const accounts = Math.ceil(MAX_GROUP_SKIPPED_KEYS_IN_ALL / 2000) + 1;
+  for (let k = 0; k < accounts; k++) {
+    const mallory = await writer(`mallory${k}`);
+    await mallory.send(await mallory.seal("hi"));
+    for (const text of ["far", "farther"]) {
+      await mallory.skip(1000);
+      await mallory.send(await mallory.seal(text));
+    }
+    await settled(bob, 2 + 3 * (k + 1));
+    await mallory.quit();
+  }
+  let kept = 0;
+  for (const chains of bob.state.received.values()) {
+    for (const chain of chains) kept += chain.skipped.size;
+  }
+  assert.ok(
+    kept <= MAX_GROUP_SKIPPED_KEYS_IN_ALL,
+    `bob keeps ${kept} skipped keys (${
+      JSON.stringify(encodeGroupState(bob.state)).length
+    } bytes of state) from ${accounts} accounts`,
+  );
+  // alice held two: hers were not the ones dropped.
+  for (const message of late) await alice.send(message);
+  const opened = await settled(bob, 2 + 3 * accounts + 2);
+  assert.ok(
+    opened.every((o) => o.kind === "message"),
+    JSON.stringify(texts(opened)),
+  );
+  assert.deepEqual(texts(opened).slice(-2), [
+    "alice@class: two",
+    "alice@class: three",
+  ]);
+  await alice.quit();
+  await bob.client.quit();
 });
