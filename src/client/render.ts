@@ -213,7 +213,7 @@ export function renderServerMessage(
             ],
           )
         ),
-        ...andMore(msg.more, "users", style),
+        ...andMore(msg.more, "user", style),
       ];
     case "groups": {
       if (msg.groups.length === 0) {
@@ -234,7 +234,7 @@ export function renderServerMessage(
           ],
         );
       });
-      return [line(style, ...pieces), ...andMore(msg.more, "groups", style)];
+      return [line(style, ...pieces), ...andMore(msg.more, "group", style)];
     }
     case "members": {
       if (msg.groups.length === 0) {
@@ -263,7 +263,7 @@ export function renderServerMessage(
           pieces.push([DIM, ` and ${group.more} more`]);
         }
         return line(style, ...pieces);
-      }).concat(andMore(msg.more, "groups", style));
+      }).concat(andMore(msg.more, "group", style));
     }
     case "presence":
       return [line(
@@ -352,15 +352,21 @@ export function renderSent(cmd: SentCommand, style: Style): string[] {
   }
 }
 
+/**
+ * What a list says of the entries the server left out, as `/list` and the web
+ * page's people list end: "... and 1 more user", "... and 12 more users".
+ */
+export function leftOut(more: number, what: "user" | "group"): string {
+  return `... and ${more} more ${what}${more === 1 ? "" : "s"}`;
+}
+
 /** The line for list entries the server left out. */
 function andMore(
   more: number | undefined,
-  what: string,
+  what: "user" | "group",
   style: Style,
 ): string[] {
-  return more === undefined
-    ? []
-    : [line(style, [DIM, `... and ${more} more ${what}`])];
+  return more === undefined ? [] : [line(style, [DIM, leftOut(more, what)])];
 }
 
 /** Messages from history say when they were sent. */

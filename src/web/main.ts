@@ -75,7 +75,7 @@ import {
   type ReconnectState,
   statusLine,
 } from "../client/reconnect_status.ts";
-import { hasTextBody, type Style } from "../client/render.ts";
+import { hasTextBody, leftOut, type Style } from "../client/render.ts";
 import {
   emitOpenedLines,
   emitOrHold,
@@ -428,7 +428,7 @@ function drawLists(): void {
     // As the terminal's /list says it (render.ts).
     const more = document.createElement("li");
     more.className = "more";
-    more.textContent = `... and ${peopleMore} more users`;
+    more.textContent = leftOut(peopleMore, "user");
     ui.people.append(more);
   }
   ui.groups.replaceChildren(

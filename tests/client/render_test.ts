@@ -3,6 +3,7 @@ import {
   clockPrefix,
   formatProgress,
   formatTimestamp,
+  leftOut,
   renderDeclined,
   renderSent,
   renderServerMessage,
@@ -145,6 +146,28 @@ Deno.test("renderServerMessage lists users with their last message time", () => 
     renderServerMessage({ t: "users", re: 1, users: [] }, "", plain),
     ["No users online"],
   );
+});
+
+Deno.test("renderServerMessage counts the users and groups a list left out, one in the singular", () => {
+  const users = [{ name: "nana", lastMessageAt: null }];
+  assert.deepEqual(
+    renderServerMessage({ t: "users", re: 1, users, more: 1 }, "", plain),
+    ["*** nana - Last Message: never ***", "... and 1 more user"],
+  );
+  assert.deepEqual(
+    renderServerMessage({ t: "users", re: 1, users, more: 12 }, "", plain),
+    ["*** nana - Last Message: never ***", "... and 12 more users"],
+  );
+  const groups = [{ name: "haha", members: 2 }];
+  assert.deepEqual(
+    renderServerMessage({ t: "groups", re: 1, groups, more: 1 }, "", plain),
+    ["Groups: haha (2 members)", "... and 1 more group"],
+  );
+  assert.deepEqual(
+    renderServerMessage({ t: "groups", re: 1, groups, more: 3 }, "", plain),
+    ["Groups: haha (2 members)", "... and 3 more groups"],
+  );
+  assert.equal(leftOut(1, "user"), "... and 1 more user");
 });
 
 Deno.test("renderServerMessage lists groups with member counts", () => {

@@ -76,7 +76,7 @@ Deno.test({
         )
       );
       const last = said.at(-1) ?? "";
-      const more = Number(/^\.\.\. and (\d+) more users$/.exec(last)?.[1]);
+      const more = Number(/^\.\.\. and (\d+) more users?$/.exec(last)?.[1]);
       assert.ok(more > 0, `the people list ends: ${last}`);
       // Those named, and those counted, are everyone online.
       assert.equal(said.length - 1 + more, AWAY_USERS + 1);
