@@ -184,7 +184,12 @@ export async function runSession(options: SessionOptions): Promise<number> {
         connectionError(answer.reason);
         return 1;
       }
-      if (answer === null) {
+      // "/quit" is no name (names have no '/'): it leaves, as Ctrl-D does,
+      // and as the hint of Ctrl-C on an empty line says it does.
+      if (
+        answer === null ||
+        (terminal.interactive && /^\/quit$/i.test(answer.trim()))
+      ) {
         // A script's input ended before a name: say why nothing happened
         // (the connection's own failure, if it failed), not exit silently.
         if (!terminal.interactive) {

@@ -136,7 +136,8 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 export function connectCommand(options: {
   dir: string;
   port: number | string;
-  user: string;
+  /** Null: no --user, the client asks for a name. */
+  user: string | null;
   home?: boolean;
   args?: readonly string[];
 }): string[] {
@@ -162,8 +163,7 @@ export function connectCommand(options: {
     `127.0.0.1:${options.port}`,
     "--pub",
     `${dir}/public.pem`,
-    "--user",
-    options.user,
+    ...options.user === null ? [] : ["--user", options.user],
     ...options.args ?? [],
   ];
 }

@@ -1,0 +1,53 @@
+import { startTestServer, testKeys } from "../_helpers/chat.ts";
+import { connectCommand, hasTmux, Pane } from "../_helpers/tmux.ts";
+
+const lastLine = (lines: string[]) => lines.filter((l) => l !== "").at(-1);
+
+// Seen at the name prompt: Ctrl-C said "(Ctrl-C again, /quit or Ctrl-D to
+// leave)", and /quit was then refused as an invalid username, again and again.
+Deno.test({
+  name:
+    "chat connect leaves on /quit typed at the username prompt, as its Ctrl-C hint says",
+  ignore: !(await hasTmux()),
+  async fn() {
+    await using server = await startTestServer();
+    const dir = await Deno.makeTempDir({ prefix: "chat-name-quit-" });
+    try {
+      await Deno.writeTextFile(
+        `${dir}/public.pem`,
+        (await testKeys()).publicPem,
+      );
+      const command = connectCommand({
+        dir,
+        port: server.port,
+        user: null,
+        home: true,
+      });
+      await using pane = new Pane();
+      await pane.start(
+        ["sh", "-c", '"$@"; echo "client exited"; exec cat', "sh", ...command],
+        100,
+        20,
+      );
+      await pane.waitFor(
+        "the name prompt",
+        (l) => lastLine(l) === "Enter your username:",
+      );
+      await pane.keys("C-c");
+      await pane.waitFor(
+        "the hint",
+        (l) => l.includes("(Ctrl-C again, /quit or Ctrl-D to leave)"),
+      );
+      await pane.type("/quit");
+      await pane.keys("Enter");
+      await pane.waitFor(
+        "the client gone, no name refused",
+        (l) =>
+          l.includes("client exited") &&
+          !l.some((line) => line.includes("Invalid username")),
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
