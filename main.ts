@@ -618,6 +618,9 @@ async function connect(
       },
     });
   } finally {
+    // A session that ended before it signed in (no server, a wrong key, the
+    // name prompt left) leaves no prompt behind for the shell's to follow.
+    terminal.close();
     // Every line the session wrote reaches the reader before the exit, as
     // long as it reads: a program that closed our stdin and never reads
     // our stdout would keep us forever.

@@ -771,7 +771,8 @@ class ReadlineTerminal implements Terminal {
   }
 
   close(): void {
-    if (this.interactive && !this.#closed) {
+    if (this.#closed) return;
+    if (this.interactive) {
       // Leave no dangling prompt behind the last line printed.
       process.stdout.write(this.#erase());
       this.#input?.removeListener("keypress", this.#onKey);
