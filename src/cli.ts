@@ -346,7 +346,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     )
     .option(
       "--private <path>",
-      "where to write the private key (overrides --out)",
+      "where to write the private key (overrides --out; public.pem then goes beside it, unless --out or --public says where)",
     )
     .option(
       "--public <path>",
@@ -394,11 +394,18 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         };
         return;
       }
+      // A --private path alone gets its public.pem beside it, as
+      // --public-from does: where chat serve --key looks for it.
+      const besidePrivate = opts.private !== undefined &&
+        command.getOptionValueSource("out") === "default";
       result = {
         cmd: "keygen",
         bits: opts.bits,
         privatePath: opts.private ?? joinPath(opts.out, "private.pem"),
-        publicPath: opts.public ?? joinPath(opts.out, "public.pem"),
+        publicPath: opts.public ??
+          (besidePrivate
+            ? join(dirname(opts.private!), "public.pem")
+            : joinPath(opts.out, "public.pem")),
         force: opts.force,
       };
     });

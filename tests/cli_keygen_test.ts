@@ -33,6 +33,46 @@ Deno.test("parseCommandLine keygen --public-from writes public.pem beside the pr
   );
 });
 
+// Seen: `chat keygen --private /srv/chat/private.pem` wrote the public key
+// to keys/public.pem in the current folder, where chat serve --key
+// /srv/chat/private.pem does not look for it.
+Deno.test("parseCommandLine keygen --private writes public.pem beside it unless --out or --public says where", () => {
+  const cases: [string[], string, string][] = [
+    [[], "keys/private.pem", "keys/public.pem"],
+    [
+      ["--private", "/srv/chat/private.pem"],
+      "/srv/chat/private.pem",
+      "/srv/chat/public.pem",
+    ],
+    [["--private", "server.pem"], "server.pem", "public.pem"],
+    [
+      ["--private", "/srv/p.pem", "--out", "give"],
+      "/srv/p.pem",
+      "give/public.pem",
+    ],
+    [
+      ["--private", "/srv/p.pem", "--out", "keys"],
+      "/srv/p.pem",
+      "keys/public.pem",
+    ],
+    [
+      ["--private", "/srv/p.pem", "--public", "pub.pem"],
+      "/srv/p.pem",
+      "pub.pem",
+    ],
+    [["--out", "give"], "give/private.pem", "give/public.pem"],
+  ];
+  for (const [args, privatePath, publicPath] of cases) {
+    assert.deepEqual(parseCommandLine(["keygen", ...args]), {
+      cmd: "keygen",
+      bits: 3072,
+      privatePath,
+      publicPath,
+      force: false,
+    }, args.join(" "));
+  }
+});
+
 Deno.test("parseCommandLine keygen --public-from refuses the options of a new pair or an identity", () => {
   for (
     const [flag, ...value] of [
