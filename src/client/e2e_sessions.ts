@@ -586,7 +586,14 @@ export class E2eSessions {
         // A secret went to its module the first time: not again. A text
         // was shown already: again only as history, at its first time, so
         // that a server replaying it cannot pass it off as a new message.
-        return archived.label === undefined
+        // A note to oneself was shown as it was sent ("Private message to
+        // ..."): the copy delivered to us is not shown again (it came as
+        // "[history ...] Private message from" oneself, before the line of
+        // its sending); /history still shows it.
+        const ownNote = message.history !== true &&
+          message.to === undefined &&
+          nameKey(from) === nameKey(client.name ?? "");
+        return archived.label === undefined && !ownNote
           ? {
             kind: "message",
             message: { ...privateOf(message), ts: archived.ts, history: true },
