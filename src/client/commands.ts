@@ -407,7 +407,7 @@ export function helpText(topic?: string): string[] {
     if (command === undefined) {
       return [unknownCommand(word.startsWith("/") ? word : "/" + word)];
     }
-    return [`Usage: ${command.usage}`, `  ${command.summary}`];
+    return [`Usage: ${command.usage}`, ...wrapWords("  ", command.summary)];
   }
   const width = Math.max(...COMMANDS.map((command) => command.usage.length));
   return [
@@ -418,11 +418,36 @@ export function helpText(topic?: string): string[] {
     "the server cannot read them. The public room is not: the server's host can",
     "read it.",
     "Commands:",
-    ...COMMANDS.map((command) =>
-      `  ${command.usage.padEnd(width)}  ${command.summary}`
+    ...COMMANDS.flatMap((command) =>
+      wrapWords(`  ${command.usage.padEnd(width)}  `, command.summary)
     ),
     "Type /help <command> for one command.",
   ];
+}
+
+/** The help fits a terminal of 80 columns, the usual size, as its first lines do. */
+export const HELP_COLUMNS = 79;
+
+/**
+ * `text` after `lead`, cut at spaces into rows of at most HELP_COLUMNS, the
+ * rows after the first indented as far as the lead. (The terminal would cut
+ * a longer row anywhere, in the middle of a word.)
+ */
+function wrapWords(lead: string, text: string): string[] {
+  const indent = " ".repeat(lead.length);
+  const rows: string[] = [];
+  let row = lead;
+  for (const word of text.split(" ")) {
+    const empty = row === lead || row === indent;
+    if (!empty && row.length + 1 + word.length > HELP_COLUMNS) {
+      rows.push(row);
+      row = indent + word;
+    } else {
+      row += (empty ? "" : " ") + word;
+    }
+  }
+  rows.push(row);
+  return rows;
 }
 
 /** Names the completer may offer, as the session knows them. */

@@ -3,6 +3,7 @@ import {
   COMMANDS,
   completeInput,
   findCommand,
+  HELP_COLUMNS,
   helpText,
   parseInput,
 } from "../../src/client/commands.ts";
@@ -290,15 +291,44 @@ Deno.test("COMMANDS lists every command with a usage and a summary", () => {
 
 Deno.test("helpText lists every command", () => {
   const lines = helpText();
+  // A summary's rows after the first are indented: joined, they read whole.
+  const text = lines.join("\n").replace(/\n {3,}/g, " ");
   for (const command of COMMANDS) {
     assert.ok(
-      lines.some((line) =>
+      text.split("\n").some((line) =>
         line.includes(command.usage) && line.includes(command.summary)
       ),
       command.name,
     );
   }
   assert.deepEqual(helpText(""), lines);
+});
+
+// Seen at 80 columns: "/query ... user or group; /q" and "uery alone returns
+// ..." on the next row, the terminal cutting the help's long rows anywhere.
+Deno.test("helpText fits 80 columns, long summaries cut at spaces under their column", () => {
+  const every = [
+    helpText(),
+    ...COMMANDS.map((command) => helpText(command.name)),
+  ];
+  for (const lines of every) {
+    for (const line of lines) {
+      assert.ok(line.length <= HELP_COLUMNS, line);
+    }
+  }
+  const lines = helpText();
+  const query = lines.findIndex((line) => line.includes("/query ["));
+  const column = lines[query]!.indexOf("Send plain lines");
+  assert.ok(lines[query]!.endsWith("user or group;"), lines[query]);
+  assert.equal(
+    lines[query + 1],
+    " ".repeat(column) + "/query alone returns to the public room",
+  );
+  assert.deepEqual(helpText("away"), [
+    "Usage: /away [reason]",
+    "  Mark yourself away (shown in /list, told to whoever messages you); /away",
+    "  alone: back",
+  ]);
 });
 
 Deno.test("helpText explains one command given with or without a slash", () => {
