@@ -445,6 +445,39 @@ const GRAPHEMES = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 export const HANGING_INDENT = 2;
 
 /**
+ * The choices a second Tab lists, two spaces apart, in rows of at most
+ * `columns`: a row breaks between choices, never inside one (the terminal
+ * would cut a row anywhere, "/s" on one row and "howgroups" on the next).
+ * A choice wider than a row has a row of its own.
+ */
+export function choiceRows(
+  choices: readonly string[],
+  columns: number,
+): string[] {
+  const rows: string[] = [];
+  let row = "";
+  let used = 0;
+  for (const choice of choices) {
+    let width = 0;
+    for (const char of choice) width += charWidth(char);
+    if (row !== "" && used + 2 + width > columns) {
+      rows.push(row);
+      row = "";
+      used = 0;
+    }
+    if (row === "") {
+      row = choice;
+      used = width;
+    } else {
+      row += `  ${choice}`;
+      used += 2 + width;
+    }
+  }
+  if (row !== "") rows.push(row);
+  return rows;
+}
+
+/**
  * `text` laid out `columns` wide with a hanging indent: each line that does
  * not fit continues on rows that begin with HANGING_INDENT spaces. Why: the
  * terminal would wrap it to the left edge, where a message padded to the

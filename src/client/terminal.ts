@@ -26,6 +26,7 @@ import {
   placePaste,
 } from "./bracketed_paste.ts";
 import {
+  choiceRows,
   commitBlock,
   drawBlock,
   eraseBlock,
@@ -898,7 +899,9 @@ class ReadlineTerminal implements Terminal {
         while (i < a.length && a[i] === b[i]) i++;
         return a.slice(0, i);
       });
-      if (common.length <= word.length) this.print(hits.join("  "));
+      if (common.length <= word.length) {
+        this.print(choiceRows(hits, columnsNow()).join("\n"));
+      }
     }
     return result;
   }

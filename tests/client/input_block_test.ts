@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   charWidth,
+  choiceRows,
   commitBlock,
   committedLine,
   drawBlock,
@@ -305,4 +306,27 @@ Deno.test("hangingRows counts colours as no room and wide characters as two", ()
   );
   // Too narrow to indent: left to the terminal.
   assert.equal(hangingRows("abcdefgh", 4), "abcdefgh");
+});
+
+Deno.test("choiceRows breaks the list of choices between choices, never inside one", () => {
+  const commands = ["/list", "/showgroups", "/create", "/showgroupmembers"];
+  // "/list  /showgroups  /create" is 27 columns.
+  assert.deepEqual(choiceRows(commands, 27), [
+    "/list  /showgroups  /create",
+    "/showgroupmembers",
+  ]);
+  assert.deepEqual(choiceRows(commands, 26), [
+    "/list  /showgroups",
+    "/create  /showgroupmembers",
+  ]);
+  // Wider than a row: a row of its own, cut by the terminal as any line.
+  assert.deepEqual(choiceRows(["a", "0123456789", "b"], 5), [
+    "a",
+    "0123456789",
+    "b",
+  ]);
+  // Wide characters count as two columns.
+  assert.deepEqual(choiceRows(["你好", "ab"], 7), ["你好", "ab"]);
+  assert.deepEqual(choiceRows(["你好", "ab"], 8), ["你好  ab"]);
+  assert.deepEqual(choiceRows([], 80), []);
 });

@@ -297,3 +297,31 @@ Deno.test({
     await chat.send(`${head}${tail}`);
   },
 });
+
+// Seen: a second Tab after "/" listed the commands in one line the terminal
+// cut anywhere, "... /list  /s" on one row and "howgroups  /create ..." on
+// the next.
+Deno.test({
+  name: "terminal: a second Tab lists the choices in rows cut between them",
+  ignore: !TMUX,
+  async fn() {
+    await using chat = await chatPane(60);
+    const { pane } = chat;
+    await pane.type("/");
+    await pane.keys("Tab");
+    await pane.waitFor("the prompt", (l) => lastLine(l) === "sophia> /");
+    await pane.keys("Tab");
+    const lines = await pane.waitFor(
+      "the choices",
+      (l) => l.some((line) => line.includes("/quit")),
+    );
+    const first = lines.findIndex((line) => line.startsWith("/msg  "));
+    const last = lines.findIndex((line) => line.includes("/quit"));
+    const rows = lines.slice(first, last + 1);
+    const names = rows.flatMap((row) => row.trim().split(/ +/));
+    assert.ok(names.includes("/showgroups"), rows.join("\n"));
+    assert.ok(names.includes("/showgroupmembers"), rows.join("\n"));
+    for (const name of names) assert.match(name, /^\/[a-z]+$/, rows.join("\n"));
+    for (const row of rows) assert.ok(row.length <= 60, row);
+  },
+});
