@@ -237,16 +237,19 @@ async function readKeyText(path: string, kind: KeyKind): Promise<string> {
     if (error instanceof KeyFileError) throw error;
     throw new KeyFileError(
       `Cannot read ${kind} key '${path}': ${describeIoError(error, "read")}${
-        error instanceof Deno.errors.NotFound ? notFoundHint(kind) : ""
+        error instanceof Deno.errors.NotFound ? notFoundHint(kind, path) : ""
       }`,
       { cause: error },
     );
   }
 }
 
-function notFoundHint(kind: KeyKind): string {
+function notFoundHint(kind: KeyKind, path: string): string {
+  // The path itself: a bare 'chat keygen' makes keys/private.pem, which is
+  // not the key a 'chat serve --key /srv/chat/server.pem' looks for.
+  const word = /^[\w./:@%+=,-]+$/.test(path) ? path : `"${path}"`;
   return kind === "private"
-    ? ". Run 'chat keygen' to create one"
+    ? `. Run 'chat keygen --private ${word}' to create one`
     : ". Get the server's public key file and pass its path with --pub";
 }
 

@@ -157,7 +157,14 @@ Deno.test("readPrivateKeyFile explains a missing file", async () => {
     const path = join(dir, "private.pem");
     await rejectsWithMessage(
       readPrivateKeyFile(path),
-      `Cannot read private key '${path}': file not found. Run 'chat keygen' to create one`,
+      `Cannot read private key '${path}': file not found. Run 'chat keygen --private ${path}' to create one`,
+    );
+    // Seen: 'chat serve --key /srv/chat/server.pem' said "Run 'chat keygen'",
+    // which makes keys/private.pem instead.
+    const spaced = join(dir, "my keys", "server.pem");
+    await rejectsWithMessage(
+      readPrivateKeyFile(spaced),
+      `Cannot read private key '${spaced}': file not found. Run 'chat keygen --private "${spaced}"' to create one`,
     );
     await rejectsWithMessage(
       readPublicKeyFile(path),
