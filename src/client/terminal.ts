@@ -355,6 +355,16 @@ class ReadlineTerminal implements Terminal {
    */
   #onSignal = (signal: "SIGTERM" | "SIGHUP" | "SIGINT") => () => {
     this.#removeExitListeners();
+    // The prompt goes, as at /quit: the shell's next line ("Terminated",
+    // its prompt) would otherwise follow it on its row. (After SIGHUP there
+    // is no terminal left to draw on.)
+    if (signal !== "SIGHUP" && this.interactive && !this.#closed) {
+      try {
+        Deno.stdout.writeSync(new TextEncoder().encode(this.#erase()));
+      } catch {
+        // No terminal any more.
+      }
+    }
     leaveBracketedPaste();
     try {
       process.stdin.setRawMode(false);
