@@ -135,6 +135,7 @@ const ui = {
   views: element<HTMLUListElement>("views"),
   people: element<HTMLUListElement>("people"),
   groups: element<HTMLUListElement>("groups"),
+  side: element<HTMLElement>("side"),
   groupForm: element<HTMLFormElement>("new-group"),
   groupName: element<HTMLInputElement>("group-name"),
   sendForm: element<HTMLFormElement>("send"),
@@ -391,6 +392,14 @@ function learn(message: ServerMessage): void {
 }
 
 function drawLists(): void {
+  // The lists are drawn anew: a button that had the focus (a keyboard
+  // user's, or a Join just pressed) gets it back in its new place, or the
+  // focus would fall to the page's top at each message and join.
+  const focused = document.activeElement;
+  const refocus = focused instanceof HTMLElement &&
+      ui.side.contains(focused)
+    ? focused.dataset.key
+    : undefined;
   const sorted = (names: Iterable<string>) =>
     [...names].sort((a, b) => a.localeCompare(b));
   ui.views.replaceChildren(
@@ -441,11 +450,16 @@ function drawLists(): void {
       toggle.className = "small";
       toggle.textContent = group.joined ? "Leave" : "Join";
       toggle.title = `${toggle.textContent} group ${name}`;
+      toggle.dataset.key = `toggle ${nameKey(name)}`;
       toggle.addEventListener("click", () => run(`/${action} ${name}`));
       item.append(toggle);
       return item;
     }),
   );
+  if (refocus !== undefined) {
+    [...ui.side.querySelectorAll<HTMLElement>("[data-key]")]
+      .find((button) => button.dataset.key === refocus)?.focus();
+  }
 }
 
 /**
@@ -494,6 +508,7 @@ function listButton(
   button.textContent = label;
   button.disabled = disabled;
   const key = conversationKey(conversation);
+  button.dataset.key = `view ${key}`;
   if (key === viewKey()) button.setAttribute("aria-current", "true");
   const unread = conversations.unread().find((e) =>
     conversationKey(e.conversation) === key
@@ -527,6 +542,7 @@ function allButton(): HTMLLIElement {
   const button = document.createElement("button");
   button.type = "button";
   button.id = "view-all";
+  button.dataset.key = "view all";
   button.textContent = "All";
   button.title =
     "Show every conversation in one log, as the terminal does (plain lines still go to the one you write to)";
@@ -1611,8 +1627,11 @@ function holdForPage(name: string): Promise<boolean> {
 let quitting = false;
 /** Lines typed while disconnected, sent once back, in order. */
 const queued: string[] = [];
-/** Cuts the wait before the next attempt short (a line was typed). */
+/** Cuts the wait before the next attempt short (a key or a line typed). */
 let retryNow = () => {};
+// As the terminal, and as the status line says while waiting ("press a key
+// to retry now"): any key tries again at once.
+document.addEventListener("keydown", () => retryNow());
 
 /**
  * Reconnects as the terminal client does (reconnect_status.ts): 1, 2, 4,

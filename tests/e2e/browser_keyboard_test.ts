@@ -1,0 +1,143 @@
+/// <reference lib="dom" />
+/**
+ * The web page with the keyboard alone, in real Chromium against a real
+ * `chat serve`: the lists beside the log keep the focus when they are
+ * drawn anew (a Join pressed, a message that raises a count), and a key
+ * pressed while the page waits to reconnect tries at once, as the status
+ * line says. Slow (a browser starts): in `deno task test:slow`.
+ */
+
+import assert from "node:assert/strict";
+import type { Page } from "puppeteer-core";
+import {
+  LEAK_CHECKS_OFF,
+  signedInPage,
+  startBrowserChat,
+  WAIT_MS,
+  waitForLine,
+} from "../_helpers/browser.ts";
+
+/** The text of the element that has the focus ("" for the page itself). */
+function focusedText(page: Page): Promise<string> {
+  return page.evaluate(() =>
+    document.activeElement === document.body
+      ? ""
+      : document.activeElement?.textContent ?? ""
+  );
+}
+
+/** Waits until the focused element's text is `text`. */
+async function waitForFocus(page: Page, text: string): Promise<void> {
+  try {
+    await page.waitForFunction(
+      (text: string) => document.activeElement?.textContent === text,
+      { timeout: WAIT_MS },
+      text,
+    );
+  } catch (error) {
+    throw new Error(
+      `The focus is on '${await focusedText(page)}', not '${text}'`,
+      { cause: error },
+    );
+  }
+}
+
+Deno.test({
+  name:
+    "web client: Join, Leave and the people list keep the keyboard's focus when the lists are drawn anew",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const termy = await chat.terminal("termy");
+    await termy.write("/create crew\n");
+    await termy.waitFor(/Group 'crew' created and joined/);
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    await page.waitForFunction(
+      () => document.getElementById("groups")?.textContent === "#crewJoin",
+      { timeout: WAIT_MS },
+    );
+
+    // Join with the keyboard: the button, drawn anew as Leave, keeps the
+    // focus (it fell to the page's top: the next Tab started over there).
+    const [join] = await page.$$(
+      "xpath/.//ul[@id='groups']//button[text()='Join']",
+    );
+    await join!.focus();
+    await page.keyboard.press("Enter");
+    await waitForLine(page, /^SUCCESS: Joined group 'crew'\.$/);
+    await page.waitForFunction(
+      () => document.getElementById("groups")?.textContent === "#crewLeave",
+      { timeout: WAIT_MS },
+    );
+    await waitForFocus(page, "Leave");
+    await page.keyboard.press("Enter");
+    await waitForLine(page, /^SUCCESS: Left group 'crew'\.$/);
+    await waitForFocus(page, "Join");
+
+    // On a person's button while a message of theirs comes: the count it
+    // raises draws the lists anew, and the focus stays on the person.
+    const [person] = await page.$$(
+      "xpath/.//ul[@id='people']//button[text()='termy']",
+    );
+    await person!.focus();
+    await termy.write("/msg webby are you there\n");
+    await page.waitForSelector("#people .badge", { timeout: WAIT_MS });
+    assert.equal(await focusedText(page), "termy 1");
+    // Enter opens the conversation and goes to the input, as a click does.
+    await page.keyboard.press("Enter");
+    await waitForLine(page, /Private message from termy: are you there$/);
+    await page.waitForFunction(
+      () => document.activeElement?.id === "line",
+      { timeout: WAIT_MS },
+    );
+    assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name:
+    "web client: a key pressed while the page waits to reconnect tries again at once, as the status line says",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    await chat.stop();
+    // The 4th attempt waits 8 s (1, 2, 4, 8, then 10 s).
+    const waiting =
+      /^Reconnecting in \d s \(attempt 4; press a key to retry now\)/;
+    await page.waitForFunction(
+      (source: string) =>
+        new RegExp(source).test(
+          document.getElementById("status")?.textContent ?? "",
+        ),
+      { timeout: WAIT_MS },
+      waiting.source,
+    );
+    // Before the change, a key did nothing: attempt 5 came 8 s later.
+    await page.keyboard.press("x");
+    await page.waitForFunction(
+      () =>
+        /\(attempt 5[;)]/.test(
+          document.getElementById("status")?.textContent ?? "",
+        ),
+      { timeout: 4_000 },
+    );
+
+    await chat.start();
+    await page.keyboard.press("y");
+    await waitForLine(page, /^Reconnected as webby\.$/);
+    // The keys were keys, not a line: nothing was sent or queued.
+    assert.equal(
+      await page.$eval("#line", (e) => (e as HTMLInputElement).value),
+      "xy",
+    );
+    // A browser logs each connection it could not open; the page's own
+    // scripts said nothing.
+    assert.deepEqual(
+      problems.filter((p) => !/WebSocket connection to .* failed/.test(p)),
+      [],
+    );
+  },
+});
