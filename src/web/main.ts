@@ -782,8 +782,13 @@ function run(line: string): void {
   }
   const current = client;
   if (current === null || current.isOver) {
-    if (quitting || keyChanged) {
+    if (keyChanged) {
       tell("ERROR: Not connected");
+      return;
+    }
+    if (quitting || dismissed) {
+      // Nothing reconnects: a line "queued" here would never be sent.
+      tell("ERROR: Not connected. Reload the page to join again");
       return;
     }
     // Sent once reconnected, as the terminal client does.
@@ -1366,7 +1371,12 @@ async function connect(): Promise<ChatClient | null> {
   try {
     next = await ChatClient.connect(url, { pingIntervalMs: PING_INTERVAL_MS });
   } catch (error) {
-    lastConnectError = `Cannot connect to ${host}: ${messageOf(error)}`;
+    // A browser never says why a WebSocket failed to open (connection.ts
+    // then says only "Cannot connect to ws://..."): nothing to add to it.
+    const why = messageOf(error);
+    lastConnectError = why.startsWith("Cannot connect to ")
+      ? `Cannot connect to ${host}. Is 'chat serve' running there?`
+      : `Cannot connect to ${host}: ${why}`;
     setJoinError(`ERROR: ${lastConnectError}`);
     return null;
   }
@@ -1488,11 +1498,13 @@ function use(joined: ChatClient): void {
     // As the terminal: a server that dismissed this page (a rule broken, or
     // the same name signed in from another tab or place) is not pestered
     // again, or two tabs would take the name from each other for ever.
-    const dismissed = ending.bye === "violation" || ending.bye === "replaced";
-    // The log has the whole reason; the status bar says it in a few words.
+    dismissed = ending.bye === "violation" || ending.bye === "replaced";
+    // The log has the whole reason; the status bar says it in a few words
+    // ("Disconnected." and "Disconnected by the server: ..." say it).
     const why = briefReason(ending);
-    if (quitting || dismissed) setStatus(`Disconnected: ${why}`);
-    else void reconnect(why);
+    if (quitting || dismissed) {
+      setStatus(why.startsWith("Disconnected") ? why : `Disconnected: ${why}`);
+    } else void reconnect(why);
   });
 }
 
@@ -1625,6 +1637,11 @@ function holdForPage(name: string): Promise<boolean> {
 
 /** The user typed /quit: no reconnecting. */
 let quitting = false;
+/**
+ * The server dismissed this page (a rule broken, or the name signed in from
+ * another tab or place): no reconnecting either.
+ */
+let dismissed = false;
 /** Lines typed while disconnected, sent once back, in order. */
 const queued: string[] = [];
 /** Cuts the wait before the next attempt short (a key or a line typed). */

@@ -1,0 +1,127 @@
+/// <reference lib="dom" />
+/**
+ * What the web page says once it is not connected, in real Chromium against
+ * a real `chat serve`: dismissed by the server (the same name signed in from
+ * another tab) or after /quit it does not reconnect, so a line typed then is
+ * refused, saying what to do, rather than shown as queued and never sent;
+ * the status line says the reason once ("Disconnected: Disconnected." it
+ * said); and a server that is down reads as the terminal says it, not as
+ * "Cannot connect to HOST: Cannot connect to ws://HOST/". Slow (a browser
+ * starts): in `deno task test:slow`.
+ */
+
+import assert from "node:assert/strict";
+import type { Page } from "puppeteer-core";
+import {
+  join,
+  LEAK_CHECKS_OFF,
+  openPage,
+  signedInPage,
+  startBrowserChat,
+  typeLine,
+  WAIT_MS,
+  waitForLine,
+} from "../_helpers/browser.ts";
+
+/** Waits until the status line under the input reads `text`. */
+async function waitForStatus(page: Page, text: string): Promise<void> {
+  try {
+    await page.waitForFunction(
+      (text: string) => document.getElementById("status")?.textContent === text,
+      { timeout: WAIT_MS },
+      text,
+    );
+  } catch (error) {
+    const now = await page.$eval("#status", (e) => e.textContent);
+    throw new Error(`The status says '${now}', not '${text}'`, {
+      cause: error,
+    });
+  }
+}
+
+/** The log's rows, as text. */
+function rows(page: Page): Promise<string[]> {
+  return page.$$eval("#log .line", (all) => all.map((r) => r.textContent));
+}
+
+Deno.test({
+  name:
+    "web client: a page dismissed by another tab of its name, or after /quit, refuses a line rather than queueing it for ever",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const first = await signedInPage(chat, "webby", problems);
+    const termy = await chat.terminal("termy");
+
+    // The same name in a second tab: the server ends the first one's
+    // session, and the first does not take the name back (it would, for
+    // ever, from each other).
+    const second = await openPage(chat.browser, chat.url, problems);
+    await join(second, "webby");
+    const replaced =
+      "Disconnected by the server: you signed in from another place.";
+    await waitForLine(first, /^Disconnected by the server: you signed in/);
+
+    await first.bringToFront();
+    await first.focus("#line");
+    await typeLine(first, "is anyone there");
+    await waitForLine(
+      first,
+      /^ERROR: Not connected\. Reload the page to join again$/,
+    );
+    assert.ok(
+      !(await rows(first)).some((row) => row.startsWith("(queued)")),
+      "the line was shown as queued: it would never be sent",
+    );
+    await waitForStatus(first, replaced);
+    // Whoever sends next from the second tab is heard; the first sent
+    // nothing meanwhile.
+    await second.bringToFront();
+    await second.focus("#line");
+    await typeLine(second, "from the second tab");
+    await termy.waitFor(/\[Broadcast from webby\]: from the second tab/);
+    assert.doesNotMatch(termy.stdout, /is anyone there/);
+
+    await typeLine(second, "/quit");
+    await waitForLine(second, /^Disconnected\.$/);
+    await waitForStatus(second, "Disconnected.");
+    await typeLine(second, "after quitting");
+    await waitForLine(
+      second,
+      /^ERROR: Not connected\. Reload the page to join again$/,
+    );
+    assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name:
+    "web client: a server that is down is said once: Cannot connect to HOST. Is 'chat serve' running there?",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    const host = new URL(chat.url).host;
+    await chat.stop();
+    const said =
+      `Last try: Cannot connect to ${host}. Is 'chat serve' running there?`;
+    await page.waitForFunction(
+      (said: string) =>
+        document.getElementById("status")?.textContent?.endsWith(said),
+      { timeout: WAIT_MS },
+      said,
+    ).catch(async (error) => {
+      const now = await page.$eval("#status", (e) => e.textContent);
+      throw new Error(`The status says '${now}'`, { cause: error });
+    });
+
+    await chat.start();
+    await waitForLine(page, /^Reconnected as webby\.$/);
+    assert.deepEqual(
+      problems.filter((p) => !/WebSocket connection to .* failed/.test(p)),
+      [],
+    );
+  },
+});
