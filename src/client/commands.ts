@@ -398,16 +398,24 @@ export function parseInput(line: string): Command | null {
 
 /**
  * The lines `/help` shows: every command, or how to use the one named by
- * `topic` (with or without its slash).
+ * `topic` (with or without its slash). `summaries` says some commands
+ * otherwise where they work otherwise (the web page's, by command name).
  */
-export function helpText(topic?: string): string[] {
+export function helpText(
+  topic?: string,
+  summaries: Readonly<Record<string, string>> = {},
+): string[] {
+  const summary = (command: CommandInfo) =>
+    Object.hasOwn(summaries, command.name)
+      ? summaries[command.name]!
+      : command.summary;
   if (topic !== undefined && topic.trim() !== "") {
     const word = topic.trim();
     const command = findCommand(word);
     if (command === undefined) {
       return [unknownCommand(word.startsWith("/") ? word : "/" + word)];
     }
-    return [`Usage: ${command.usage}`, ...wrapWords("  ", command.summary)];
+    return [`Usage: ${command.usage}`, ...wrapWords("  ", summary(command))];
   }
   const width = Math.max(...COMMANDS.map((command) => command.usage.length));
   return [
@@ -419,7 +427,7 @@ export function helpText(topic?: string): string[] {
     "read it.",
     "Commands:",
     ...COMMANDS.flatMap((command) =>
-      wrapWords(`  ${command.usage.padEnd(width)}  `, command.summary)
+      wrapWords(`  ${command.usage.padEnd(width)}  `, summary(command))
     ),
     "Type /help <command> for one command.",
   ];

@@ -707,6 +707,19 @@ async function unignoreUser(name: string): Promise<string> {
 // --- Input --------------------------------------------------------------------
 
 /** Acts on one typed line, as the terminal session does. */
+/**
+ * What /help says of the commands that work otherwise on the page than in
+ * the terminal: files go by the File… button (a page cannot read a path),
+ * and it keeps no partial downloads to resume.
+ */
+const WEB_SUMMARIES: Readonly<Record<string, string>> = {
+  "/file":
+    "Send a file to a user; in the browser: the File… button, or drop it on the page, while you write to them",
+  "/groupfile":
+    "Send a file to a group; in the browser: the File… button, or drop it on the page, while you write to it",
+  "/transfers": "List file transfers running (a page keeps no partial ones)",
+};
+
 function run(line: string): void {
   const typedCommand = parseInput(line);
   if (typedCommand === null) return;
@@ -736,7 +749,11 @@ function run(line: string): void {
       tell(queryNote(command.conversation), viewKey());
       return;
     case "help":
-      emit({ type: "help", re: 0, lines: helpText(command.topic) }, here);
+      emit({
+        type: "help",
+        re: 0,
+        lines: helpText(command.topic, WEB_SUMMARIES),
+      }, here);
       return;
     case "invalid":
       emit(

@@ -343,6 +343,26 @@ Deno.test("helpText explains one command given with or without a slash", () => {
   ]);
 });
 
+Deno.test("helpText says a command otherwise where told to (the web page's /file)", () => {
+  const summaries = { "/file": "The File… button", "/nope": "never shown" };
+  assert.deepEqual(helpText("file", summaries), [
+    "Usage: /file <username> <filename>",
+    "  The File… button",
+  ]);
+  const lines = helpText(undefined, summaries);
+  assert.ok(
+    lines.some((line) =>
+      /^ {2}\/file <username> <filename> +The File… button$/.test(line)
+    ),
+  );
+  // The others as ever, and a name that is no command adds nothing.
+  assert.deepEqual(
+    lines.filter((line) => !line.includes("/file ")),
+    helpText().filter((line) => !line.includes("/file ")),
+  );
+  assert.deepEqual(helpText("msg", summaries), helpText("msg"));
+});
+
 const ctx = {
   users: ["sophia", "jojo", "Jack", "nana"],
   groups: ["haha", "team"],
