@@ -115,6 +115,15 @@ export class LogView {
     this.#goTo(this.#spots.get(view) ?? { kind: "end" });
   }
 
+  /**
+   * Goes to the newest row, following what comes: the reader sent a line,
+   * and its answer comes there (out of sight above, a line sent seemed
+   * lost).
+   */
+  toEnd(): void {
+    this.element.scrollTop = this.element.scrollHeight;
+  }
+
   /** Sets where `row` shows (row_places.ts; none: every view). */
   place(row: HTMLElement, places: Places): void {
     if (places.length === 0) delete row.dataset.in;

@@ -960,6 +960,7 @@ ui.sendForm.addEventListener("submit", (event) => {
   ui.line.value = "";
   if (typed.at(-1) !== line) typed.push(line);
   typedAt = typed.length;
+  log.toEnd();
   run(line);
 });
 

@@ -4,15 +4,18 @@
  * `chat serve`: the lists beside the log keep the focus when they are
  * drawn anew (a Join pressed, a message that raises a count), and a key
  * pressed while the page waits to reconnect tries at once, as the status
- * line says. Slow (a browser starts): in `deno task test:slow`.
+ * line says; a line sent while scrolled up shows, at the log's end. Slow (a browser starts): in `deno task test:slow`.
  */
 
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import {
+  inView,
   LEAK_CHECKS_OFF,
+  NO_MESSAGE_RATE,
   signedInPage,
   startBrowserChat,
+  typeLine,
   WAIT_MS,
   waitForLine,
 } from "../_helpers/browser.ts";
@@ -139,5 +142,34 @@ Deno.test({
       problems.filter((p) => !/WebSocket connection to .* failed/.test(p)),
       [],
     );
+  },
+});
+
+Deno.test({
+  name:
+    "web client: a line sent while scrolled up brings the log to its end, where it shows; what others send does not",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
+    const termy = await chat.terminal("termy");
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    for (let i = 0; i < 60; i++) await termy.write(`line ${i}\n`);
+    await waitForLine(page, /\[Broadcast from termy\]: line 59$/);
+    // Up in the log, reading (not at its top, where older ones would load).
+    await page.$eval("#log", (log) => (log.scrollTop = 100));
+
+    // What others send comes below without moving the reader.
+    await termy.write("while you read\n");
+    await waitForLine(page, /\[Broadcast from termy\]: while you read$/);
+    assert.equal(await inView(page, "while you read"), false);
+    assert.equal(await page.$eval("#log", (log) => log.scrollTop), 100);
+
+    // A line sent: the reader goes to the end and sees it, as web chats
+    // do (it stayed out of sight: the input emptied and nothing showed).
+    await typeLine(page, "my answer");
+    await waitForLine(page, /^Broadcast message sent: my answer$/);
+    assert.equal(await inView(page, "Broadcast message sent: my answer"), true);
+    assert.deepEqual(problems, []);
   },
 });
