@@ -588,10 +588,15 @@ function checkUser(name: string): Command | null {
 function checkGroup(name: string): Command | null {
   return isValidName(name) ? null : {
     kind: "invalid",
-    message: `ERROR: Invalid group name '${
-      sanitizeForTerminal(name)
-    }': ${NAME_RULE}`,
+    message: invalidGroupName(name),
   };
+}
+
+/** What a group name that breaks the naming rule is told. */
+export function invalidGroupName(name: string): string {
+  return `ERROR: Invalid group name '${
+    sanitizeForTerminal(name)
+  }': ${NAME_RULE}`;
 }
 
 function checkText(text: string): Command | null {

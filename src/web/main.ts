@@ -22,6 +22,7 @@ import {
   type Command,
   completeInput,
   helpText,
+  invalidGroupName,
   parseInput,
 } from "../client/commands.ts";
 import {
@@ -92,7 +93,7 @@ import { textOf } from "../client/text_output.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { formatTransfers, TransferNumbers } from "../client/transfers_view.ts";
 import type { Identity } from "../crypto/identity.ts";
-import { nameKey } from "../protocol/limits.ts";
+import { isValidName, nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import {
   type FilesViewContext,
@@ -1013,6 +1014,17 @@ ui.groupForm.addEventListener("submit", (event) => {
   event.preventDefault();
   const name = ui.groupName.value.trim();
   if (name === "") return;
+  if (!isValidName(name)) {
+    // Said as the name's fault, and kept to correct: as "/create my group"
+    // it read "Usage: /create <groupname>", a command the user never typed.
+    emit({
+      type: "error",
+      re: null,
+      code: "create",
+      text: invalidGroupName(name),
+    }, viewKey());
+    return;
+  }
   ui.groupName.value = "";
   run(`/create ${name}`);
 });

@@ -1,11 +1,13 @@
 /// <reference lib="dom" />
 /**
- * /help on the web page, in real Chromium against a real `chat serve`: the
- * commands that work otherwise in a browser say how they work there. It
- * said "/file <username> <filename>  Send a file to a user", which the page
- * then refused (a page cannot read a path), and "/transfers ... running
- * and resumable" of a page that keeps no partial downloads. Slow (a browser
- * starts): in `deno task test:slow`.
+ * What the web page tells a user of its commands and forms, in real
+ * Chromium against a real `chat serve`. /help: the commands that work
+ * otherwise in a browser say how they work there (it said "/file <username>
+ * <filename>  Send a file to a user", which the page then refused, a page
+ * cannot read a path, and "/transfers ... running and resumable" of a page
+ * that keeps no partial downloads). The Create field: a name with a space is
+ * told the naming rule (it was "Usage: /create <groupname>"). Slow (a
+ * browser starts): in `deno task test:slow`.
  */
 
 import assert from "node:assert/strict";
@@ -52,6 +54,48 @@ Deno.test({
     await waitForLine(
       page,
       /^ERROR: In the browser, send a file with the File… button/,
+    );
+    assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name:
+    "web client: a group name with a space in the Create field is told the naming rule, not /create's usage, and kept to correct",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+
+    await page.focus("#group-name");
+    await typeLine(page, "study group");
+    await waitForLine(
+      page,
+      /^ERROR: Invalid group name 'study group': names are 1-32 characters of ASCII letters, digits, '_', '-' and '\.'$/,
+    );
+    const rows = await page.$$eval(
+      "#log .line",
+      (all) => all.map((row) => row.textContent ?? ""),
+    );
+    assert.ok(!rows.includes("Usage: /create <groupname>"), rows.join("\n"));
+    // Kept in the field: a dash, and it is made.
+    assert.equal(
+      await page.$eval("#group-name", (e) => (e as HTMLInputElement).value),
+      "study group",
+    );
+    await page.$eval("#group-name", (e) => {
+      (e as HTMLInputElement).value = (e as HTMLInputElement).value
+        .replace(" ", "-");
+    });
+    await page.keyboard.press("Enter");
+    await waitForLine(
+      page,
+      /^SUCCESS: Group 'study-group' created and joined\.$/,
+    );
+    assert.equal(
+      await page.$eval("#group-name", (e) => (e as HTMLInputElement).value),
+      "",
     );
     assert.deepEqual(problems, []);
   },
