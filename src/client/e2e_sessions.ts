@@ -45,6 +45,7 @@ import {
   type E2ePrivate,
   type E2eState,
   type HeldMessage,
+  keepSession,
   type KeyChange as Change,
   limitSkippedKeys,
   noteInit,
@@ -333,7 +334,7 @@ export class E2eSessions {
             },
         ),
       );
-      this.#o.state.sessions.set(key, {
+      keepSession(this.#o.state, key, {
         ...peer.session,
         session: out.session,
       });
@@ -731,7 +732,7 @@ export class E2eSessions {
       const spent = oneTimeBefore.filter((id) => !secrets.oneTime.has(id));
       for (const id of spent) live.delete(id);
       const usedOneTime = spent.length > 0;
-      this.#o.state.sessions.set(key, {
+      keepSession(this.#o.state, key, {
         identity: peerIdentity,
         session: out.session,
         previous: candidates.filter((c) => c !== used).slice(

@@ -16,7 +16,7 @@ import { parseServerMessage } from "../protocol/parse_server_message.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import type { RatchetState } from "../crypto/ratchet.ts";
 import type { X3dhInit } from "../crypto/x3dh.ts";
-import { keepAtMost } from "./kept_keys.ts";
+import { keepAtMost, keepAtMostIn } from "./kept_keys.ts";
 import {
   decodeGroupState,
   type E2eGroup,
@@ -115,6 +115,16 @@ export interface E2eState {
 /** First-message EKs remembered per peer. */
 export const MAX_SEEN_INITS = 1000;
 
+/**
+ * First-message EKs remembered for all peers together (about 70 bytes each
+ * in the state): any account can send a victim 1000 first messages (the
+ * signed prekey is public), so the per-peer count alone let a classmate's
+ * accounts grow the state by 66 KB each. Past it the peers remembering the
+ * most are each cut to the same number, oldest first (kept_keys.ts), so a
+ * peer with a few keeps them, and the peers left without any are forgotten.
+ */
+export const MAX_SEEN_INITS_IN_ALL = 20_000;
+
 /** Remembers the EK (hex) of a first message opened from the peer `key`. */
 export function noteInit(
   state: E2eState,
@@ -126,6 +136,42 @@ export function noteInit(
   seen.push(ephemeral);
   if (seen.length > MAX_SEEN_INITS) seen.shift();
   state.seenInits.set(key, seen);
+  keepAtMostIn(state.seenInits.values(), MAX_SEEN_INITS_IN_ALL);
+  for (const [peer, kept] of state.seenInits) {
+    if (kept.length === 0) state.seenInits.delete(peer);
+  }
+}
+
+/**
+ * Peers a session is kept with at most, the least recently used forgotten
+ * first ({@link keepSession}). Each holds up to 4 sessions (the current and
+ * 3 earlier), about 1.5 KB each in the state, and a session is made by any
+ * account's first message: without a bound a classmate's free accounts
+ * (about 10 a minute from one LAN address) grew the state file, rewritten
+ * at every message, toward what is read back (e2e_state_file.ts). 1000 is
+ * ten times a class; a peer forgotten starts a new session with their next
+ * first message (or ours: /msg fetches their keys), and their messages on
+ * the old one cannot be opened.
+ */
+export const MAX_PEER_SESSIONS = 1000;
+
+/**
+ * Keeps `peer` as the session with `key`, as the most recently used: a
+ * message opened from them or sent to them. Past {@link MAX_PEER_SESSIONS}
+ * the least recently used peers are forgotten (the map's order is use,
+ * oldest first, and is saved so).
+ */
+export function keepSession(
+  state: E2eState,
+  key: string,
+  peer: PeerSession,
+): void {
+  state.sessions.delete(key);
+  state.sessions.set(key, peer);
+  for (const oldest of state.sessions.keys()) {
+    if (state.sessions.size <= MAX_PEER_SESSIONS) break;
+    state.sessions.delete(oldest);
+  }
 }
 
 /**
@@ -134,7 +180,7 @@ export function noteInit(
  * MAX_SKIPPED_KEYS (2000, about 160 bytes each in the state), which any
  * peer fills with three messages (the first, then two 1000 ahead): a
  * classmate's accounts, a few hundred of them, grew the state past what
- * is read back (MAX_E2E_STATE_BYTES, 64 MiB; the next start refused it)
+ * was read back (MAX_E2E_STATE_BYTES, then 64 MiB; the next start refused it)
  * and made every save rewrite megabytes.
  */
 export const MAX_SKIPPED_KEYS_IN_ALL = 10_000;

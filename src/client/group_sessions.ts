@@ -31,7 +31,7 @@ import {
   type ReceivedChain,
   sealGroupMessage,
 } from "../crypto/sender_key.ts";
-import { nameKey } from "../protocol/limits.ts";
+import { isValidName, nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
 import { SealedRetries } from "./sealed_retries.ts";
@@ -381,13 +381,19 @@ export class GroupSessions {
       const received = this.#o.state.received;
       const chains = received.get(where) ?? [];
       // A chain already held keeps its place (and its skipped keys).
-      if (!chains.some((c) => toHex(c.chainId) === chainId)) {
+      const held = chains.some((c) => toHex(c.chainId) === chainId);
+      const outsider = held ? null : await notInGroup(client, group, from);
+      if (outsider !== null) {
+        this.#o.notify([
+          `ERROR: ${from} sent a sender key for ${group}, which is not kept: ${outsider}`,
+        ]);
+      } else if (!held) {
         chains.unshift(chain);
         chains.length = Math.min(chains.length, MAX_CHAINS_PER_SENDER);
         if (!received.has(where)) {
           dropOldestGroupsOf(received, client.serverFingerprint, from);
         }
-        received.set(where, chains);
+        keepChains(received, where, chains);
         try {
           await this.#o.save();
         } catch (error) {
@@ -598,6 +604,8 @@ export class GroupSessions {
         );
       }
       chains[index] = out.chain;
+      // Used now: the last of all to be forgotten.
+      keepChains(this.#o.state.received, where, chains);
       // The keys it skipped, within what all chains keep together.
       limitGroupSkippedKeys(this.#o.state);
       if (message.id !== undefined) {
@@ -631,7 +639,7 @@ export class GroupSessions {
  * 1000 more), to every member of the group at once; a sender has up to 4
  * chains per group, and joining a group takes any account: a classmate's
  * accounts in a group grew every member's end-to-end state, rewritten at
- * each message, toward the 64 MiB a client reads back.
+ * each message, toward what a client reads back (e2e_state_file.ts).
  */
 export const MAX_GROUP_SKIPPED_KEYS_IN_ALL = 10_000;
 
@@ -656,6 +664,88 @@ export function limitGroupSkippedKeys(state: GroupState): void {
  * bound, and with it the file the next start must read back.
  */
 export const MAX_GROUPS_PER_SENDER = 128;
+
+/**
+ * Chains received kept in all, from every sender in every group (about 250
+ * bytes each in the state, without skipped keys): a sender key is taken
+ * only for a group both we and its sender are members of (notInGroup), but
+ * joining a group takes any account, and a classmate's accounts in the
+ * groups we are in each give up to MAX_CHAINS_PER_SENDER per group. Past
+ * it the chains of the (group, sender) used least recently (a key taken or
+ * a message opened) are forgotten first: that sender's later messages on
+ * them are refused ("its sender key never came") until they make a new
+ * chain (when a member leaves). 10,000 is 100 groups of 25 members with 4
+ * chains each, all in use.
+ */
+export const MAX_RECEIVED_CHAINS_IN_ALL = 10_000;
+
+/**
+ * Keeps `chains` for `where` as the most recently used, and forgets the
+ * least recently used (the map's order, saved so) past
+ * {@link MAX_RECEIVED_CHAINS_IN_ALL} chains in all.
+ */
+function keepChains(
+  received: Map<string, ReceivedChain[]>,
+  where: string,
+  chains: ReceivedChain[],
+): void {
+  received.delete(where);
+  received.set(where, chains);
+  let total = 0;
+  for (const kept of received.values()) total += kept.length;
+  for (const [key, oldest] of received) {
+    if (total <= MAX_RECEIVED_CHAINS_IN_ALL || key === where) break;
+    received.delete(key);
+    total -= oldest.length;
+  }
+}
+
+/** How long a sender key waits for the server's member list (notInGroup). */
+const MEMBERS_WAIT_MS = 5000;
+
+/**
+ * Why a sender key `from` sent for `group` is not taken, by the server's
+ * member list: there is no such group, or we or they are not in it (a
+ * sender key for a made-up group, or one we are not in, could only grow our
+ * state). Null when it is taken: both are members, the list left names out
+ * (`more`), or the server could not be asked or did not answer within
+ * MEMBERS_WAIT_MS (the chain is kept then, within MAX_RECEIVED_CHAINS_IN_ALL).
+ */
+async function notInGroup(
+  client: ChatClient,
+  group: string,
+  from: string,
+): Promise<string | null> {
+  if (!isValidName(group)) return `'${group}' is not a group name`;
+  let reply: Reply | null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    // Not answered in time, the key is taken: a server that never answers
+    // must not hold every group message behind it.
+    reply = await Promise.race([
+      client.request({ t: "members", group }),
+      new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), MEMBERS_WAIT_MS);
+      }),
+    ]);
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
+  if (reply === null) return null;
+  if (reply.t === "error" && reply.code === "no_such_group") {
+    return `there is no group ${group}`;
+  }
+  const entry = reply.t === "members" ? reply.groups[0] : undefined;
+  if (entry === undefined || entry.more !== undefined) return null;
+  const members = new Set(entry.members.map(nameKey));
+  if (!members.has(nameKey(client.name ?? ""))) {
+    return `you are not a member of ${group}`;
+  }
+  if (!members.has(nameKey(from))) return `${from} is not a member of ${group}`;
+  return null;
+}
 
 /**
  * Makes room for one more group of `from`'s chains in `received`: drops the

@@ -151,6 +151,16 @@ export function serveSignIn(
           case "groups":
             answer({ t: "groups", re: message.id, groups: [] });
             break;
+          case "members":
+            // No groups kept here: a client takes the sender keys it asks
+            // about as it would from a server that cannot say.
+            answer({
+              t: "error",
+              re: message.id,
+              code: "internal",
+              text: "ERROR: this test server keeps no member lists",
+            });
+            break;
           case "ping":
             answer({ t: "pong", re: message.id });
             break;

@@ -10,10 +10,26 @@ import {
   decodeE2eState,
   emptyE2eState,
   encodeE2eState,
+  keepSession,
   MAX_ARCHIVED,
+  MAX_ARCHIVED_CHARS,
+  MAX_PEER_SESSIONS,
   MAX_SEEN_INITS,
+  MAX_SEEN_INITS_IN_ALL,
+  MAX_SKIPPED_KEYS_IN_ALL,
   noteInit,
 } from "../../src/client/e2e_state.ts";
+import {
+  archiveGroupMessage,
+  MAX_GROUP_ARCHIVED,
+  MAX_GROUP_ARCHIVED_CHARS,
+  MAX_GROUP_SKIPPED_KEYS_IN_ALL,
+  MAX_RECEIVED_CHAINS_IN_ALL,
+} from "../../src/client/group_sessions.ts";
+import {
+  MAX_HELD_BYTES,
+  MAX_HELD_MESSAGES,
+} from "../../src/client/e2e_sessions.ts";
 import {
   decodeSenderKey,
   encodeSenderKey,
@@ -156,4 +172,171 @@ Deno.test("noteInit remembers first-message EKs per peer, at most MAX_SEEN_INITS
   const old = JSON.parse(encodeE2eState(emptyE2eState()));
   delete old.seen_inits;
   assert.equal(decodeE2eState(JSON.stringify(old)).seenInits.size, 0);
+});
+
+/** A real session (one message sealed on it, its first message's init kept). */
+async function realSession() {
+  const alice = await createKeyring(await seededIdentity(0x0a));
+  const bob = await generatePrekeys(await seededIdentity(0x0b), {
+    signedId: 1,
+    firstOneTimeId: 7,
+    oneTimeCount: 1,
+  });
+  const fresh = await initiateSession({
+    identity: alice.identity.publicRaw,
+    dh: alice.bundle.dh,
+    dhPair: alice.secrets.dh,
+  }, bob.bundle);
+  const { session } = await sealEnvelope(fresh, Uint8Array.of(1, 2, 3));
+  return { identity: bob.bundle.identity, session, fresh };
+}
+
+Deno.test("keepSession keeps sessions with at most MAX_PEER_SESSIONS peers: a classmate's accounts each starting one forget the least recently used, not a peer the user talks to", async () => {
+  const { identity, session } = await realSession();
+  const state = emptyE2eState();
+  const peer = { identity, session, previous: [] };
+  keepSession(state, "s alice", peer);
+  for (let i = 0; i < MAX_PEER_SESSIONS - 1; i++) {
+    keepSession(state, `s old${i}`, peer);
+  }
+  // alice writes (or is written to) again: the most recently used.
+  keepSession(state, "s alice", peer);
+  for (let i = 0; i < 2 * MAX_PEER_SESSIONS; i++) {
+    keepSession(state, `s mallory${i}`, peer);
+    if (i % 500 === 0) keepSession(state, "s alice", peer);
+  }
+  assert.equal(state.sessions.size, MAX_PEER_SESSIONS);
+  assert.ok(state.sessions.has("s alice"));
+  assert.ok(!state.sessions.has("s old0"));
+  assert.ok(state.sessions.has(`s mallory${2 * MAX_PEER_SESSIONS - 1}`));
+  // The order (use) is saved and read back.
+  const decoded = decodeE2eState(encodeE2eState(state));
+  assert.deepEqual([...decoded.sessions.keys()], [...state.sessions.keys()]);
+});
+
+Deno.test("noteInit remembers at most MAX_SEEN_INITS_IN_ALL first-message EKs for all peers together; a peer with a few keeps them", () => {
+  const state = emptyE2eState();
+  for (let i = 0; i < 3; i++) noteInit(state, "s alice", `a${i}`);
+  const peers = Math.ceil(MAX_SEEN_INITS_IN_ALL / MAX_SEEN_INITS) + 5;
+  for (let p = 0; p < peers; p++) {
+    for (let i = 0; i < MAX_SEEN_INITS; i++) {
+      noteInit(state, `s mallory${p}`, `${p}.${i}`);
+    }
+  }
+  let total = 0;
+  for (const seen of state.seenInits.values()) total += seen.length;
+  assert.ok(total <= MAX_SEEN_INITS_IN_ALL, `${total}`);
+  assert.deepEqual(state.seenInits.get("s alice"), ["a0", "a1", "a2"]);
+  // The newest of each are kept.
+  const last = state.seenInits.get(`s mallory${peers - 1}`)!;
+  assert.equal(last.at(-1), `${peers - 1}.${MAX_SEEN_INITS - 1}`);
+});
+
+Deno.test("the end-to-end state file stays under MAX_E2E_STATE_BYTES with every part a peer can grow at its limit", async () => {
+  const { identity, session, fresh } = await realSession();
+  const server = "SHA256:" + "S".repeat(43);
+  const longName = "n".repeat(32);
+  const state = emptyE2eState();
+  // Skipped keys, spread over every session (the most JSON per key).
+  const perSession = Math.ceil(
+    MAX_SKIPPED_KEYS_IN_ALL / (MAX_PEER_SESSIONS * 4),
+  );
+  const withSkipped = (base: typeof session, p: number) => ({
+    ...base,
+    ratchet: {
+      ...base.ratchet,
+      skipped: new Map(
+        Array.from(
+          { length: perSession },
+          (_, i) =>
+            [`${"k".repeat(43)}=:${p}${i}`, new Uint8Array(32)] as const,
+        ),
+      ),
+    },
+  });
+  for (let p = 0; p < MAX_PEER_SESSIONS; p++) {
+    keepSession(state, `${server} ${longName.slice(0, 26)}${p}`, {
+      identity,
+      session: withSkipped(session, p),
+      previous: [fresh, fresh, fresh].map((f) => withSkipped(f, p)),
+    });
+  }
+  for (let i = 0; i < MAX_SEEN_INITS_IN_ALL; i++) {
+    noteInit(
+      state,
+      `${server} ${longName.slice(0, 27)}${i % 20}`,
+      i.toString(16).padStart(64, "0"),
+    );
+  }
+  // Chains, one per (group, sender) (the most JSON per chain), with the
+  // skipped keys all chains keep together.
+  const chain = decodeSenderKey(encodeSenderKey(await newSenderChain()));
+  const skippedPerChain = Math.ceil(
+    MAX_GROUP_SKIPPED_KEYS_IN_ALL / MAX_RECEIVED_CHAINS_IN_ALL,
+  );
+  for (let c = 0; c < MAX_RECEIVED_CHAINS_IN_ALL; c++) {
+    state.groups.received.set(
+      `${server} ${longName.slice(0, 27)}${c % 100} ${
+        longName.slice(0, 27)
+      }${c}`,
+      [{
+        ...chain,
+        iteration: 2 ** 32,
+        skipped: new Map(
+          Array.from(
+            { length: skippedPerChain },
+            (_, i) => [2 ** 32 + i, new Uint8Array(32)] as const,
+          ),
+        ),
+      }],
+    );
+  }
+  // Archives of texts JSON escapes six-fold, the longest texts first, then
+  // the most messages.
+  const text = "\u0001".repeat(4000);
+  for (let id = 0; id < MAX_ARCHIVED; id++) {
+    archive(state, {
+      server,
+      id: 2 ** 40 + id,
+      from: longName,
+      to: longName,
+      ts: 2 ** 41,
+      text: id < MAX_ARCHIVED_CHARS / 4000 ? text : "",
+      digest: "d".repeat(44),
+    });
+  }
+  for (let id = 0; id < MAX_GROUP_ARCHIVED; id++) {
+    archiveGroupMessage(state.groups, {
+      server,
+      id: 2 ** 40 + id,
+      group: longName,
+      from: longName,
+      ts: 2 ** 41,
+      text: id < MAX_GROUP_ARCHIVED_CHARS / 4000 ? text : "",
+      digest: "d".repeat(44),
+    });
+  }
+  // Messages held for /trust.
+  const body = new Uint8Array(Math.floor(MAX_HELD_BYTES / MAX_HELD_MESSAGES));
+  state.changes.set(`${server} ${longName}`, {
+    name: longName,
+    fingerprint: server,
+    previous: server,
+    outgoing: [],
+    incoming: Array.from({ length: MAX_HELD_MESSAGES }, (_, id) => ({
+      message: {
+        t: "e2e_private" as const,
+        from: longName,
+        fingerprint: server,
+        ts: 2 ** 41,
+        id: 2 ** 40 + id,
+      },
+      body,
+    })),
+  });
+  const json = encodeE2eState(state).length;
+  // Sealed: base64 of nonce, ciphertext and tag (crypto/at_rest.ts).
+  const sealed = 4 * Math.ceil((json + 28) / 3) + 64;
+  console.log(`worst-case state: ${json} bytes of JSON, ${sealed} sealed`);
+  assert.ok(sealed <= MAX_E2E_STATE_BYTES, `${sealed} bytes`);
 });

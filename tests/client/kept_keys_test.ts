@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { keepAtMost } from "../../src/client/kept_keys.ts";
+import { keepAtMost, keepAtMostIn } from "../../src/client/kept_keys.ts";
 
 /** A map of `n` entries, keyed 0 to n - 1 in that order. */
 function filled(n: number): Map<number, string> {
@@ -26,4 +26,14 @@ Deno.test("keepAtMost changes nothing within the limit, and keeps at most the li
   keepAtMost(maps, 7);
   assert.ok(maps[0]!.size + maps[1]!.size <= 7);
   assert.deepEqual(maps.map((m) => m.size), [3, 3]);
+});
+
+Deno.test("keepAtMostIn cuts the longest lists to the same length, their oldest (first) entries first", () => {
+  const few = [1, 2];
+  const many = Array.from({ length: 10 }, (_, i) => i);
+  const more = Array.from({ length: 12 }, (_, i) => i);
+  keepAtMostIn([few, many, more, many], 10);
+  assert.deepEqual(few, [1, 2]);
+  assert.deepEqual(many, [6, 7, 8, 9]);
+  assert.deepEqual(more, [8, 9, 10, 11]);
 });
