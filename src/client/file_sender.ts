@@ -158,7 +158,8 @@ export class FileSender {
    * server's reply comes once all have answered), then sends it to those who
    * accepted. `onOffered` is called once the server has passed the offer
    * on (never for one it refused outright), and `onAnswered` with those who
-   * did not take it once all have answered.
+   * did not take it once all have answered (and how many more the server
+   * left out of its list, `declined_more`).
    * `onAsked`, when given, is called once the server has passed the offer on
    * to its recipients, not refused it outright (a recipient away, say),
    * unless their answers come first: their answer is what `onAnswered` says.
@@ -168,7 +169,7 @@ export class FileSender {
     path: string,
     onProgress: (progress: SendProgress) => void = () => {},
     onOffered: (name: string, size: number) => void = () => {},
-    onAnswered: (declined: Declined[]) => void = () => {},
+    onAnswered: (declined: Declined[], more: number) => void = () => {},
     onResumed: (offset: number, size: number) => void = () => {},
     onKeyLines: (lines: string[]) => void = () => {},
     onAsked?: () => void,
@@ -248,7 +249,7 @@ export class FileSender {
       sayKeyLines();
       const xfer = reply.xfer;
       const cipher = await FileCipher.create(key, xfer, size, this.#aead);
-      onAnswered(reply.declined ?? []);
+      onAnswered(reply.declined ?? [], reply.declined_more ?? 0);
       // Recipients that hold a first part: checked against our file, and
       // the data starts at the lowest part everyone has (0 if anyone has
       // none or a part that is not ours).

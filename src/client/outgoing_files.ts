@@ -10,7 +10,7 @@ import { basename } from "node:path";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { Link } from "./connection_files.ts";
 import type { SendTarget } from "./file_sender.ts";
-import type { SentFileOutcome } from "./render.ts";
+import { declinedMoreLine, type SentFileOutcome } from "./render.ts";
 import type { Re, SessionEvent } from "./session_events.ts";
 import { ResendSchedule } from "./resend_schedule.ts";
 import { PROGRESS_MIN_BYTES, type StatusRow } from "./status_row.ts";
@@ -232,11 +232,14 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
         }
       },
       (name, size) => say({ type: "file_offering", re, name, size, target }),
-      (declined) => {
+      (declined, more) => {
         reached();
         // Said as soon as the answers are in, not after a long transfer.
         for (const d of declined) {
           emit({ type: "file_declined", re, file, declined: d });
+        }
+        if (more > 0) {
+          emit({ type: "notice", text: declinedMoreLine(more, file) });
         }
       },
       (offset, size) => {

@@ -433,6 +433,16 @@ export type SentFileOutcome =
   };
 
 /**
+ * The line for the recipients who did not take a file beyond those the
+ * server's reply named (`declined_more`: its header has a size limit).
+ */
+export function declinedMoreLine(more: number, file: string): string {
+  return `${more} more did not take ${
+    sanitizeForTerminal(file)
+  } (the server's reply named only the first).`;
+}
+
+/**
  * One line for a recipient that did not take a file: `jojo declined
  * big.bin.`, `jojo did not answer about big.bin.`, or the reason given.
  */

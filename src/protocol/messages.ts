@@ -286,6 +286,11 @@ export type ServerMessage =
     xfer: number;
     recipients: string[];
     declined?: Declined[];
+    /**
+     * Recipients that did not take the file and are left out of `declined`
+     * (the header's size limit), counted; absent when none are.
+     */
+    declined_more?: number;
     /** Recipients that claimed to hold a first part of the file (resume). */
     resume?: ResumeClaim[];
   }

@@ -288,6 +288,9 @@ export function parseServerMessage(value: unknown): ServerMessage {
         ...(f.declined === undefined
           ? {}
           : { declined: list(f, "declined", declined) }),
+        ...(f.declined_more === undefined
+          ? {}
+          : { declined_more: int(f, "declined_more") }),
         ...(f.resume === undefined
           ? {}
           : { resume: list(f, "resume", resumeClaim) }),

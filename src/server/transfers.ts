@@ -19,7 +19,7 @@ import {
   SHA256_HEX_PATTERN,
 } from "../protocol/limits.ts";
 import type { ClientMessage, ServerMessage } from "../protocol/messages.ts";
-import { nameKey } from "../protocol/limits.ts";
+import { MAX_HEADER_BYTES, nameKey } from "../protocol/limits.ts";
 import { fail, notMember, type Outbound } from "./outbound.ts";
 import type { ConnId, Session } from "./session.ts";
 import type { ServerState } from "./state.ts";
@@ -574,19 +574,60 @@ function answered(
   const resume = [...transfer.recipients.values()].flatMap((r) =>
     r.claim === undefined ? [] : [{ name: r.name, ...r.claim }]
   );
+  const ready: ServerMessage = {
+    t: "file_ready",
+    re: transfer.re,
+    xfer: transfer.id,
+    recipients: [...transfer.recipients.values()].map((r) => r.name),
+    ...(resume.length === 0 ? {} : { resume }),
+  };
   return [{
     to: [transfer.sender],
-    message: {
-      t: "file_ready",
-      re: transfer.re,
-      xfer: transfer.id,
-      recipients: [...transfer.recipients.values()].map((r) => r.name),
-      ...(transfer.declined.length === 0
-        ? {}
-        : { declined: transfer.declined }),
-      ...(resume.length === 0 ? {} : { resume }),
-    },
+    message: { ...ready, ...declinedWithin(ready, transfer.declined) },
   }];
+}
+
+/**
+ * The most bytes of JSON a `file_ready` header takes with its `declined`
+ * list: the header must stay within MAX_HEADER_BYTES, or it cannot be
+ * encoded and the sender never hears. Each decliner's reason is up to 100
+ * printable characters, and one of quotes is 200 bytes of JSON: 998 such
+ * decliners (a group of 1000) were already 255.6 KB of the 256 KiB, and a
+ * larger group would not fit at all.
+ */
+const MAX_READY_BYTES = MAX_HEADER_BYTES - 1024;
+
+/**
+ * The first of `declined` that fit in `ready` within MAX_READY_BYTES (all
+ * of them, as ever, when they fit), and how many were left out
+ * (`declined_more`).
+ */
+function declinedWithin(
+  ready: ServerMessage,
+  declined: { name: string; reason: string }[],
+): { declined?: { name: string; reason: string }[]; declined_more?: number } {
+  if (declined.length === 0) return {};
+  // The header without the list, and room for `"declined":[],` and
+  // `"declined_more":<count>,`.
+  let bytes = utf8Length(JSON.stringify(ready)) + 64;
+  let count = 0;
+  for (const entry of declined) {
+    // Each entry and the comma after it.
+    bytes += utf8Length(JSON.stringify(entry)) + 1;
+    if (bytes > MAX_READY_BYTES) break;
+    count++;
+  }
+  const more = declined.length - count;
+  return {
+    ...(count === 0 ? {} : { declined: declined.slice(0, count) }),
+    ...(more === 0 ? {} : { declined_more: more }),
+  };
+}
+
+const encoder = new TextEncoder();
+
+function utf8Length(text: string): number {
+  return encoder.encode(text).byteLength;
 }
 
 /** The error text when no recipient took the file. */

@@ -11,7 +11,7 @@
  */
 
 import { describeOffer } from "../client/consent.ts";
-import { formatBytes } from "../client/render.ts";
+import { declinedMoreLine, formatBytes } from "../client/render.ts";
 import type { SessionEvent } from "../client/session_events.ts";
 import { safeFileName } from "../files/naming.ts";
 import type { FileOfferNotice } from "../protocol/messages.ts";
@@ -179,9 +179,12 @@ export async function sendFromPage(
         size: file.size,
         target,
       }),
-    answered: (declined) => {
+    answered: (declined, more) => {
       for (const d of declined) {
         emit({ type: "file_declined", re: 0, file: file.name, declined: d });
+      }
+      if (more > 0) {
+        emit({ type: "notice", text: declinedMoreLine(more, file.name) });
       }
     },
     progress: (acked, size) => {

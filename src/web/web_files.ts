@@ -103,7 +103,7 @@ export interface SendCallbacks {
   /** The offer reached its recipients: they are being asked. */
   offered(): void;
   /** Everyone answered; `declined` did not take it. */
-  answered(declined: Declined[]): void;
+  answered(declined: Declined[], more: number): void;
   /** Bytes the slowest recipient has taken. */
   progress(acked: number, size: number): void;
 }
@@ -346,7 +346,7 @@ export class WebFiles {
     }
     const { xfer, recipients } = reply;
     const cipher = await FileCipher.create(key, xfer, size);
-    callbacks.answered(reply.declined ?? []);
+    callbacks.answered(reply.declined ?? [], reply.declined_more ?? 0);
     const outgoing: Outgoing = {
       name,
       size,
