@@ -111,16 +111,36 @@ export function decideOffer(
  */
 export function offerQuestion(offer: FileOfferNotice): string {
   const from = sanitizeForTerminal(offer.from);
+  const always = senderKey(offer) === null ? "" : ` / always from ${from}`;
+  return `${offerSentence(offer)}. Accept? [y]es / [n]o${always}`;
+}
+
+/**
+ * The row kept above the prompt while offers wait for an answer (the
+ * question itself scrolls away with the lines that come after it): the
+ * answers, how many offers wait when more than one, and the oldest, which
+ * the answer goes to, e.g.
+ * `Answer y / n / always (1 of 2 offers): sophia wants to send you big.bin (20.0 MiB)`.
+ * The answers come first: a narrow terminal cuts the row's end.
+ */
+export function waitingRow(offer: FileOfferNotice, waiting: number): string {
+  const always = senderKey(offer) === null ? "" : " / always";
+  const count = waiting > 1 ? ` (1 of ${waiting} offers)` : "";
+  return `Answer y / n${always}${count}: ${offerSentence(offer)}`;
+}
+
+/** `sophia wants to send you big.bin (20.0 MiB)`, sanitised, as saved. */
+function offerSentence(offer: FileOfferNotice): string {
+  const from = sanitizeForTerminal(offer.from);
   const where = offer.group === undefined
     ? "you"
     : `group ${sanitizeForTerminal(offer.group)}`;
-  const always = senderKey(offer) === null ? "" : ` / always from ${from}`;
   const saved = safeFileName(offer.name);
   const notOpened = notOpenedByName(saved);
   const note = notOpened === null ? "" : ` (${notOpened})`;
   return `${from} wants to send ${where} ${sanitizeForTerminal(saved)} (${
     formatBytes(offer.size)
-  })${note}. Accept? [y]es / [n]o${always}`;
+  })${note}`;
 }
 
 /** The answer a line gives, or null if it is not one (it is then chat input). */

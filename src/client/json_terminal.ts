@@ -19,6 +19,8 @@ export function diagnosticsOnStderr(terminal: Terminal): Terminal {
     },
     setPrompt: () => {},
     setStatus: () => {},
+    setWaiting: () => {},
+    columns: 80,
     nextLine: () => terminal.nextLine(),
     setCompleter: () => {},
     onKeypress: () => () => {},

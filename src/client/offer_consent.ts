@@ -35,7 +35,9 @@ export type OfferConsent = ReturnType<typeof offerConsent>;
 
 export function offerConsent(options: OfferConsentOptions) {
   const { terminal, files, json, emit, isIgnored, keyOf } = options;
-  const prompts = new OfferPrompts((line) => terminal.print(line));
+  const prompts = new OfferPrompts((line) => terminal.print(line), {
+    onWaiting: (row) => terminal.setWaiting(row),
+  });
   const answers = new OfferAnswers();
   // `server`: the key this connection verified; trust is per server key, so
   // a new server at the same address does not inherit it.

@@ -21,6 +21,7 @@ import {
   type OfferAnswer,
   offerQuestion,
   parseAnswer,
+  waitingRow,
 } from "./consent.ts";
 
 /**
@@ -42,6 +43,11 @@ export const ANSWER_GUARD_MS = 1000;
 export interface OfferPromptsOptions {
   /** The clock, in milliseconds (tests move it by hand). */
   now?: () => number;
+  /**
+   * Called with the row to keep above the prompt (consent.ts waitingRow)
+   * each time the questions waiting change, and with null once none waits.
+   */
+  onWaiting?: (row: string | null) => void;
 }
 
 interface Pending {
@@ -53,6 +59,7 @@ interface Pending {
 export class OfferPrompts {
   #print: (line: string) => void;
   #now: () => number;
+  #onWaiting: (row: string | null) => void;
   #queue: Pending[] = [];
   /** When the first question in the queue was last shown. */
   #shownAt = 0;
@@ -64,6 +71,7 @@ export class OfferPrompts {
   ) {
     this.#print = print;
     this.#now = options.now ?? (() => performance.now());
+    this.#onWaiting = options.onWaiting ?? (() => {});
   }
 
   /** Whether a question is waiting for an answer. */
@@ -98,6 +106,7 @@ export class OfferPrompts {
       };
       this.#queue.push(pending);
       if (this.#queue.length === 1) this.#show();
+      else this.#showWaiting();
     });
   }
 
@@ -146,6 +155,7 @@ export class OfferPrompts {
     clearTimeout(pending.timer);
     this.#queue.splice(index, 1);
     pending.resolve(outcome);
+    this.#showWaiting();
     if (index !== 0 || this.#closing) return;
     // The question on screen is gone: an answer typed now is not for the next.
     if (outcome === "withdrawn") {
@@ -161,5 +171,15 @@ export class OfferPrompts {
     if (current === undefined) return;
     this.#shownAt = this.#now();
     this.#print(offerQuestion(current.offer));
+    this.#showWaiting();
+  }
+
+  #showWaiting(): void {
+    const current = this.#queue[0];
+    this.#onWaiting(
+      current === undefined
+        ? null
+        : waitingRow(current.offer, this.#queue.length),
+    );
   }
 }

@@ -76,6 +76,14 @@ export interface Terminal {
    * incoming text, and never left in the scrollback.
    */
   setStatus(status: string | null): void;
+  /**
+   * A question waiting for an answer (a file offer, consent.ts waitingRow)
+   * on its own row just above the prompt, or null for none: it stays in
+   * sight while lines printed meanwhile scroll the question away.
+   */
+  setWaiting(row: string | null): void;
+  /** The terminal's width now, in columns (80 when not known). */
+  readonly columns: number;
   /** Resolves with the next input line, or null at end of input. */
   nextLine(): Promise<string | null>;
   setCompleter(completer: Completer): void;
@@ -265,6 +273,8 @@ class ReadlineTerminal implements Terminal {
   /** Shown instead of the prompt while a paste waits for its answer. */
   #questionPrompt: string | null = null;
   #status: string | null = null;
+  /** The question waiting for an answer, shown above the prompt. */
+  #waitingRow: string | null = null;
   /** The block as last drawn, or null when none is on screen. */
   #drawn: InputBlock | null = null;
   /** The width it was drawn at. */
@@ -606,6 +616,16 @@ class ReadlineTerminal implements Terminal {
     this.#queueRender();
   }
 
+  setWaiting(row: string | null): void {
+    if (!this.interactive || row === this.#waitingRow) return;
+    this.#waitingRow = row;
+    this.#queueRender();
+  }
+
+  get columns(): number {
+    return columnsNow();
+  }
+
   nextLine(): Promise<string | null> {
     const line = this.#lines.shift();
     if (line !== undefined) return Promise.resolve(line);
@@ -817,7 +837,7 @@ class ReadlineTerminal implements Terminal {
     ) return null;
     const search = this.#search;
     return {
-      status: this.#status === null ? [] : [this.#status],
+      status: [this.#status, this.#waitingRow].filter((row) => row !== null),
       prompt: search !== null
         ? searchPrompt(search.state)
         : this.#questionPrompt ?? this.#prompt,

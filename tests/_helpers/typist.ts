@@ -38,6 +38,8 @@ export function typist(): Terminal & {
     setStatus: (line) => {
       if (line !== null) statuses.push(line);
     },
+    setWaiting: () => {},
+    columns: 80,
     nextLine: async () => {
       while (typed.length === 0) {
         await new Promise<void>((resolve) => (wake = resolve));

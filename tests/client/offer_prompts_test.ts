@@ -161,3 +161,32 @@ Deno.test("OfferPrompts declines offers past MAX_WAITING instead of queueing the
   p.close();
   assert.ok((await Promise.all(waiting)).every((o) => o === "withdrawn"));
 });
+
+Deno.test("OfferPrompts keeps a row for the oldest question waiting, with the count, until none waits", async () => {
+  const rows: (string | null)[] = [];
+  const clock = { now: 0 };
+  const p = new OfferPrompts(() => {}, {
+    now: () => clock.now,
+    onWaiting: (row) => rows.push(row),
+  });
+  const first = p.ask(offer(1));
+  assert.equal(
+    rows.at(-1),
+    "Answer y / n / always: sophia wants to send you f1.txt (3 B)",
+  );
+  const second = p.ask(offer(2, 60_000, "nana"));
+  assert.equal(
+    rows.at(-1),
+    "Answer y / n / always (1 of 2 offers): sophia wants to send you f1.txt (3 B)",
+  );
+  clock.now += ANSWER_GUARD_MS;
+  assert.equal(p.answer("n"), true);
+  assert.equal(await first, "no");
+  assert.equal(
+    rows.at(-1),
+    "Answer y / n / always: nana wants to send you f2.txt (3 B)",
+  );
+  p.withdraw(2);
+  assert.equal(await second, "withdrawn");
+  assert.equal(rows.at(-1), null);
+});

@@ -36,6 +36,8 @@ function personAt(
     question: answer,
     setPrompt: () => {},
     setStatus: () => {},
+    setWaiting: () => {},
+    columns: 80,
     nextLine: () => Promise.resolve(lines.shift() ?? null),
     setCompleter: () => {},
     onKeypress: () => () => {},

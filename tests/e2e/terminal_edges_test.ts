@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { fileKeyForOffer } from "../../src/client/file_key.ts";
 import { FileCipher, newFileKey } from "../../src/crypto/file_cipher.ts";
 import { FILE_CHUNK_BYTES } from "../../src/protocol/limits.ts";
+import { TestClient } from "../_helpers/chat.ts";
 import { sophiaBesideJojo } from "../_helpers/sophia_pane.ts";
 import { hasTmux } from "../_helpers/tmux.ts";
 
@@ -21,7 +22,7 @@ if (!TMUX) {
 
 /** sophia at `chat connect` in a pane `width` by `height`, and jojo beside her. */
 async function chatPane(width: number, height = 30, flags: string[] = []) {
-  const { pane, jojo, dispose } = await sophiaBesideJojo({
+  const { server, pane, jojo, dispose } = await sophiaBesideJojo({
     prefix: "chat-term-",
     args: (dir) => ["--downloads", `${dir}/downloads`, "--no-time", ...flags],
     width,
@@ -29,6 +30,7 @@ async function chatPane(width: number, height = 30, flags: string[] = []) {
   });
   const said: string[] = [];
   return {
+    server,
     pane,
     jojo,
     said,
@@ -323,5 +325,84 @@ Deno.test({
     assert.ok(names.includes("/showgroupmembers"), rows.join("\n"));
     for (const name of names) assert.match(name, /^\/[a-z]+$/, rows.join("\n"));
     for (const row of rows) assert.ok(row.length <= 60, row);
+  },
+});
+
+// Seen: sophia's file question scrolled away as soon as jojo said anything,
+// and nothing at the prompt said an answer was awaited.
+Deno.test({
+  name:
+    "terminal: a file question waiting for an answer stays in a row above the prompt, with the count when several wait",
+  ignore: !TMUX,
+  async fn() {
+    await using chat = await chatPane(100);
+    const { pane } = chat;
+    // Each offer from a sender of its own, who takes it back by leaving.
+    const offer = async (from: string, name: string) => {
+      const sender = await TestClient.connect(chat.server, from);
+      // The server answers an offer once sophia has: not awaited.
+      void sender.client.request({
+        t: "file_offer",
+        name,
+        size: 2048,
+        to: "sophia",
+        ...fileKeyForOffer(newFileKey()),
+      }).catch(() => {});
+      return sender;
+    };
+    const nonEmpty = (l: string[]) => l.filter((line) => line !== "");
+    const aboveThePrompt = (l: string[]) => nonEmpty(l).at(-2);
+    const nana = await offer("nana", "a.bin");
+    await pane.waitFor(
+      "the question",
+      (l) => l.some((line) => line.startsWith("nana wants to send you a.bin")),
+    );
+    const kiki = await offer("kiki", "b.bin");
+    await chat.say("anything at all");
+    const row =
+      "Answer y / n / always (1 of 2 offers): nana wants to send you a.bin (2.0 KiB)";
+    let lines = await pane.waitFor(
+      "the oldest question and the count above the prompt",
+      (l) =>
+        aboveThePrompt(l)?.startsWith(row) === true &&
+        lastLine(l) === "sophia>",
+    );
+    // Printed once, and it stays in the scrollback above what came after it.
+    const asked = lines.filter((l) =>
+      l.startsWith("nana wants to send you a.bin (2.0 KiB)")
+    );
+    assert.equal(asked.length, 1, lines.join("\n"));
+    assert.ok(
+      lines.indexOf(asked[0]!) <
+        lines.indexOf("[Broadcast from jojo]: anything at all"),
+      lines.join("\n"),
+    );
+    await nana.quit();
+    await chat.say("more");
+    await pane.waitFor(
+      "the next question alone above the prompt",
+      (l) =>
+        aboveThePrompt(l)?.startsWith(
+            "Answer y / n / always: kiki wants to send you b.bin (2.0 KiB)",
+          ) === true &&
+        lastLine(l) === "sophia>",
+    );
+    await kiki.quit();
+    await pane.waitFor(
+      "the question withdrawn",
+      (l) => l.some((line) => line.startsWith("Question withdrawn: b.bin")),
+    );
+    await chat.say("done");
+    lines = await pane.waitFor(
+      "no row left",
+      (l) =>
+        aboveThePrompt(l) === "[Broadcast from jojo]: done" &&
+        lastLine(l) === "sophia>",
+    );
+    assert.equal(
+      lines.filter((l) => l.startsWith("Answer y / n")).length,
+      0,
+      lines.join("\n"),
+    );
   },
 });
