@@ -8,6 +8,8 @@
  * @module
  */
 
+import { charWidth } from "./input_block.ts";
+
 /** The first delay; each attempt doubles it up to the cap. */
 export const RECONNECT_FIRST_MS = 1000;
 /** No wait is longer than this: a server back after a restart is found soon. */
@@ -89,6 +91,81 @@ export function statusLine(
 
 function lastTry(error: string | null): string {
   return error === null ? "" : ` Last try: ${error}`;
+}
+
+/**
+ * {@linkcode statusLine} made to fit a row `columns` wide, as a terminal
+ * shows it: what comes before the last try's error is shortened first
+ * (`Retry in 9 s: ...`), and an error still too long is cut after its
+ * first sentences or, failing that, between words, never inside one. The
+ * whole error is for the scrollback (session_reconnect.ts prints it once).
+ */
+export function fitStatusLine(
+  state: ReconnectState,
+  queued: number,
+  now: number,
+  columns: number,
+): string | null {
+  const full = statusLine(state, queued, now);
+  if (full === null) return null;
+  // A row as wide as the screen would wrap: one column is kept free.
+  const room = columns - 1;
+  if (state.kind !== "waiting" && state.kind !== "connecting") return full;
+  const error = state.lastError;
+  if (error === null || widthOf(full) <= room) return full;
+  const also = queued === 0 ? "" : `; ${queued} queued`;
+  const count = queued === 0 ? "" : ` (${queued} queued)`;
+  const seconds = state.kind === "waiting" ? secondsLeft(state, now) : 0;
+  const leads = state.kind === "waiting"
+    ? [
+      `Reconnecting in ${seconds} s (attempt ${state.attempt}${also}). Last try: `,
+      `Retry in ${seconds} s${count}: `,
+    ]
+    : [
+      `Reconnecting (attempt ${state.attempt}${also})... Last try: `,
+      `Retrying${count}: `,
+    ];
+  for (const lead of leads) {
+    if (widthOf(lead + error) <= room) return lead + error;
+  }
+  const lead = leads.at(-1)!;
+  return lead + shortened(error, room - widthOf(lead));
+}
+
+function secondsLeft(
+  state: Extract<ReconnectState, { kind: "waiting" }>,
+  now: number,
+): number {
+  return Math.max(0, Math.ceil((state.retryAt - now) / 1000));
+}
+
+/**
+ * `text` in at most `room` columns: its first sentences that fit, else its
+ * words that fit and an ellipsis (only the ellipsis on a very narrow row).
+ */
+function shortened(text: string, room: number): string {
+  if (widthOf(text) <= room) return text;
+  let sentences = "";
+  for (const match of text.matchAll(/[.?!](?= )/g)) {
+    const end = text.slice(0, match.index + 1);
+    if (widthOf(end) > room) break;
+    sentences = end;
+  }
+  if (sentences !== "") return sentences;
+  const words = text.split(" ");
+  let out = "";
+  for (const word of words) {
+    const next = out === "" ? word : `${out} ${word}`;
+    if (widthOf(next) + 1 > room) break;
+    out = next;
+  }
+  return `${out}\u2026`;
+}
+
+function widthOf(text: string): number {
+  let width = 0;
+  for (const char of text) width += charWidth(char);
+  return width;
 }
 
 /**

@@ -17,11 +17,11 @@ import { hostKeyOf } from "./known_hosts.ts";
 import { watchNetwork } from "./network_watch.ts";
 import { type KeysToPublish, publishKeys } from "./publish_keys.ts";
 import {
+  fitStatusLine,
   reconnectDelay,
   reconnectedLine,
   type ReconnectState,
   StateChanges,
-  statusLine,
 } from "./reconnect_status.ts";
 import { renderServerMessage } from "./render.ts";
 import {
@@ -100,17 +100,34 @@ export async function reconnect(
   const tries = terminal.interactive ? Infinity : SCRIPT_RECONNECT_ATTEMPTS;
   const changes = new StateChanges();
   let state: ReconnectState = { kind: "lost", reason: ending.reason };
+  // The last try's error as the scrollback has it (printed once, not each try).
+  let printedError: string | null = null;
   const show = () => {
     if (terminal.interactive && !context.json) {
-      // The countdown takes the status row at once: what the server broke
-      // stays in the scrollback (a dropped network needs no more words),
-      // and the status row says it in a few words meanwhile.
+      // The countdown takes the status row at once: why the connection
+      // ended (the server's words, "Server is shutting down.", or what it
+      // broke) stays in the scrollback, once, and the status row says it
+      // in a few words meanwhile.
       let shown = state;
-      if (state.kind === "lost" && ending.brokeProtocol) {
+      if (state.kind === "lost") {
         emit({ type: "notice", text: ending.reason });
         shown = { kind: "lost", reason: briefReason(ending) };
       }
-      waiting.showStatus(statusLine(shown, queue.length, Date.now()));
+      // So does the whole of a try's error, when it is a new one: the row
+      // has room for its first words only.
+      if (
+        (state.kind === "waiting" || state.kind === "connecting") &&
+        state.lastError !== null && state.lastError !== printedError
+      ) {
+        printedError = state.lastError;
+        emit({
+          type: "notice",
+          text: `Still reconnecting: ${state.lastError}`,
+        });
+      }
+      waiting.showStatus(
+        fitStatusLine(shown, queue.length, Date.now(), terminal.columns),
+      );
       // The end of it stays in the scrollback.
       if (state.kind === "reconnected") {
         emit({ type: "notice", text: reconnectedLine(state) });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  fitStatusLine,
   RECONNECT_MAX_MS,
   reconnectDelay,
   StateChanges,
@@ -79,4 +80,62 @@ Deno.test("StateChanges gives one line per change of state, not one per attempt"
     `Still reconnecting: ${refused}`,
     "Reconnected as sophia.",
   ]);
+});
+
+Deno.test("fitStatusLine shortens what comes before the last try's error, then cuts the error between sentences or words", () => {
+  const error =
+    "Cannot connect to ws://127.0.0.1:43397: connection refused. Is 'chat serve' running there?";
+  const waiting = {
+    kind: "waiting" as const,
+    attempt: 3,
+    retryAt: 9000,
+    lastError: error,
+  };
+  // Wide enough: as statusLine has it.
+  assert.equal(
+    fitStatusLine(waiting, 0, 0, 200),
+    statusLine(waiting, 0, 0),
+  );
+  assert.equal(
+    fitStatusLine(waiting, 0, 0, 140),
+    `Reconnecting in 9 s (attempt 3). Last try: ${error}`,
+  );
+  assert.equal(
+    fitStatusLine(waiting, 0, 0, 105),
+    `Retry in 9 s: ${error}`,
+  );
+  assert.equal(
+    fitStatusLine(waiting, 2, 0, 80),
+    "Retry in 9 s (2 queued): Cannot connect to ws://127.0.0.1:43397: connection\u2026",
+  );
+  assert.equal(
+    fitStatusLine(waiting, 0, 0, 80),
+    "Retry in 9 s: Cannot connect to ws://127.0.0.1:43397: connection refused.",
+  );
+  assert.equal(
+    fitStatusLine({ ...waiting, kind: "connecting" }, 0, 0, 80),
+    "Retrying: Cannot connect to ws://127.0.0.1:43397: connection refused.",
+  );
+  for (const columns of [40, 60, 80, 100]) {
+    for (const queued of [0, 1, 12]) {
+      const row = fitStatusLine(waiting, queued, 0, columns)!;
+      assert.ok(row.length < columns, `${columns}: ${row}`);
+      // Never a word cut in two: what is shown of the error is its start,
+      // ending at a word's end.
+      const shown = row.slice(row.indexOf(": ") + 2).replace(/\u2026$/, "");
+      assert.ok(error.startsWith(shown), `${columns}: ${row}`);
+      const next = error[shown.length];
+      assert.ok(
+        next === undefined || next === " " || shown === "",
+        `${columns}: ${row}`,
+      );
+    }
+  }
+  // Nothing to fit: no error yet, or another state.
+  const fresh = { ...waiting, lastError: null };
+  assert.equal(fitStatusLine(fresh, 0, 0, 40), statusLine(fresh, 0, 0));
+  assert.equal(
+    fitStatusLine({ kind: "reconnected", name: "a" }, 0, 0, 40),
+    null,
+  );
 });

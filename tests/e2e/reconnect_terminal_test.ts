@@ -31,7 +31,9 @@ Deno.test({
       servers.push(serveProcess(dir));
       const port = await listeningPort(servers[0]!);
       await using pane = new Pane();
-      await pane.start(connectCommand({ dir, port, user: "sophia" }));
+      // Wide enough for the whole row (at 80 columns it is shortened: the
+      // next test).
+      await pane.start(connectCommand({ dir, port, user: "sophia" }), 200);
       await pane.waitFor("the prompt", (l) => l.some((x) => x === "sophia>"));
 
       servers[0]!.kill("SIGKILL");
@@ -81,6 +83,68 @@ Deno.test({
         server.kill("SIGKILL");
         await server.finish();
       }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// Seen at 80 columns: the row read "Reconnecting in 9 s (...) Last try:
+// Cannot con...", and the server's "Server is shutting down." never reached
+// the scrollback.
+Deno.test({
+  name:
+    "a terminal keeps why the server ended the connection and the whole of a try's error in the scrollback, once; the status row fits 80 columns",
+  ignore: !TMUX,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "chat-reconnect-" });
+    await makeKeys(dir);
+    const server = serveProcess(dir);
+    try {
+      const port = await listeningPort(server);
+      await using pane = new Pane();
+      await pane.start(connectCommand({ dir, port, user: "sophia" }), 80);
+      await pane.waitFor("the prompt", (l) => l.some((x) => x === "sophia>"));
+
+      server.kill("SIGTERM");
+      await server.finish();
+      const error =
+        `Cannot connect to ws://127.0.0.1:${port}: connection refused. Is 'chat serve' running there?`;
+      const nonEmpty = (l: string[]) => l.filter((x) => x !== "");
+      // A wait of 3 s or more comes after two tries at least (1 s, 2 s, ...).
+      const row = new RegExp(
+        `^Retry in ([3-9]|10) s: Cannot connect to ws://127\\.0\\.0\\.1:${port}: connection refused\\.$`,
+      );
+      const lines = await pane.waitFor(
+        "the countdown after two tries",
+        (l) =>
+          row.test(nonEmpty(l).at(-2) ?? "") &&
+          nonEmpty(l).at(-1) === "sophia>",
+        30_000,
+      );
+      assert.equal(
+        count(lines, /^Server is shutting down\.$/),
+        1,
+        lines.join("\n"),
+      );
+      // Joined back from the rows it was wrapped over (hanging indent).
+      const text = lines.join("\n").replaceAll("\n  ", " ");
+      assert.equal(
+        text.split(`Still reconnecting: ${error}`).length - 1,
+        1,
+        lines.join("\n"),
+      );
+      assert.equal(count(lines, /^Retry in/), 1, lines.join("\n"));
+      await pane.type("/quit");
+      await pane.keys("Enter");
+      // The client is gone (its tmux session with it) before its folder goes.
+      const deadline = Date.now() + 15_000;
+      while (await pane.tmux("has-session").then(() => true, () => false)) {
+        if (Date.now() > deadline) throw new Error("the client did not end");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    } finally {
+      server.kill("SIGKILL");
+      await server.finish();
       await Deno.remove(dir, { recursive: true });
     }
   },
