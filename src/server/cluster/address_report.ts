@@ -80,7 +80,14 @@ export function decodeAddressReport(bytes: Uint8Array): AddressReport {
     throw new TypeError("Address report is not an object");
   }
   const { v, node, a, b } = parsed as Record<string, unknown>;
-  if (v !== VERSION) throw new TypeError(`Address report version ${v}`);
+  if (v !== VERSION) {
+    // Quoted in the log: only a number of ours, never a node's megabyte.
+    throw new TypeError(
+      typeof v === "number" && Number.isSafeInteger(v)
+        ? `Address report version ${v}`
+        : "Address report has no version number",
+    );
+  }
   if (typeof node !== "string" || !NODE_ID_PATTERN.test(node)) {
     throw new TypeError("Address report has a bad node id");
   }

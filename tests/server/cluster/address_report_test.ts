@@ -63,6 +63,22 @@ Deno.test("decodeAddressReport refuses bad fields with a TypeError", () => {
   }
 });
 
+Deno.test("decodeAddressReport's error, which a node logs, quotes a version number but never a node's string", () => {
+  const text = (value: unknown) =>
+    new TextEncoder().encode(JSON.stringify(value));
+  assert.throws(
+    () => decodeAddressReport(text({ v: 7, node: "n1", a: [] })),
+    { name: "TypeError", message: "Address report version 7" },
+  );
+  try {
+    decodeAddressReport(text({ v: "x".repeat(100_000), node: "n1", a: [] }));
+    assert.fail("decoded");
+  } catch (e) {
+    assert.ok(e instanceof TypeError);
+    assert.equal(e.message, "Address report has no version number");
+  }
+});
+
 Deno.test("encodeAddressReport adds the new names an address took as a fifth count, only when it took some; decodeAddressReport reads both", () => {
   const withNames: AddressReport = {
     node: "n1",
