@@ -382,7 +382,7 @@ export class GroupSessions {
       const chains = received.get(where) ?? [];
       // A chain already held keeps its place (and its skipped keys).
       const held = chains.some((c) => toHex(c.chainId) === chainId);
-      const outsider = held ? null : await notInGroup(client, group, from);
+      const outsider = held ? null : await notInGroup(client, group);
       if (outsider !== null) {
         this.#o.notify([
           `ERROR: ${from} sent a sender key for ${group}, which is not kept: ${outsider}`,
@@ -668,9 +668,9 @@ export const MAX_GROUPS_PER_SENDER = 128;
 /**
  * Chains received kept in all, from every sender in every group (about 250
  * bytes each in the state, without skipped keys): a sender key is taken
- * only for a group both we and its sender are members of (notInGroup), but
- * joining a group takes any account, and a classmate's accounts in the
- * groups we are in each give up to MAX_CHAINS_PER_SENDER per group. Past
+ * only for a group we are a member of (notInGroup), but any account can
+ * send one, and a classmate's accounts each give up to
+ * MAX_CHAINS_PER_SENDER per group we are in. Past
  * it the chains of the (group, sender) used least recently (a key taken or
  * a message opened) are forgotten first: that sender's later messages on
  * them are refused ("its sender key never came") until they make a new
@@ -704,17 +704,24 @@ function keepChains(
 const MEMBERS_WAIT_MS = 5000;
 
 /**
- * Why a sender key `from` sent for `group` is not taken, by the server's
- * member list: there is no such group, or we or they are not in it (a
- * sender key for a made-up group, or one we are not in, could only grow our
- * state). Null when it is taken: both are members, the list left names out
- * (`more`), or the server could not be asked or did not answer within
- * MEMBERS_WAIT_MS (the chain is kept then, within MAX_RECEIVED_CHAINS_IN_ALL).
+ * Why a sender key for `group` is not taken, by the server's member list:
+ * there is no such group, or we are not in it (a sender key for a made-up
+ * group, or one we are not in, could only grow our state). Null when it is
+ * taken: we are a member, the list left names out (`more`), or the server
+ * could not be asked or did not answer within MEMBERS_WAIT_MS (the chain is
+ * kept then, within MAX_RECEIVED_CHAINS_IN_ALL).
+ *
+ * The sender need not be listed: a key is read when its 1:1 message is,
+ * which may be after its sender left (a member who wrote and left at once,
+ * a link or a reconnect that delivered it late, a cluster node whose member
+ * list may lag the message), and what they sent while a member must open.
+ * Anyone may join a group anyway, so requiring the sender to be listed kept
+ * out nothing a joined account cannot bring: an outsider's keys are bounded
+ * as a member's are (the groups we are in, MAX_CHAINS_PER_SENDER each).
  */
 async function notInGroup(
   client: ChatClient,
   group: string,
-  from: string,
 ): Promise<string | null> {
   if (!isValidName(group)) return `'${group}' is not a group name`;
   let reply: Reply | null;
@@ -739,11 +746,10 @@ async function notInGroup(
   }
   const entry = reply.t === "members" ? reply.groups[0] : undefined;
   if (entry === undefined || entry.more !== undefined) return null;
-  const members = new Set(entry.members.map(nameKey));
-  if (!members.has(nameKey(client.name ?? ""))) {
+  const self = nameKey(client.name ?? "");
+  if (!entry.members.some((name) => nameKey(name) === self)) {
     return `you are not a member of ${group}`;
   }
-  if (!members.has(nameKey(from))) return `${from} is not a member of ${group}`;
   return null;
 }
 

@@ -143,7 +143,7 @@ Deno.test("GroupSessions keeps at most MAX_GROUP_SKIPPED_KEYS_IN_ALL skipped gro
   await bob.client.quit();
 });
 
-Deno.test("GroupSessions takes a sender key only for a group both it and the sender are in: a classmate's accounts sending keys for 128 made-up groups each do not grow a member's state, and a member's messages still open", async () => {
+Deno.test("GroupSessions takes a sender key only for a group it is in: a classmate's accounts sending keys for 128 made-up groups each do not grow a member's state, and a member's messages still open", async () => {
   // Rates off: the attack is bounded by the accounts, not by their pace.
   await using server = await startTestServer({
     connectionLimits: { messagesPerSecond: 0, messagesPerSecondPerAddress: 0 },
@@ -183,8 +183,10 @@ Deno.test("GroupSessions takes a sender key only for a group both it and the sen
     }
     await mallory.client.quit();
   }
-  // Each key refused, with why.
-  const expected = accounts * (fakeGroups + 2);
+  // Each key refused, with why, but the one for bob's group: a member's key
+  // is read when its message is, maybe after they left (as one who never
+  // joined, it holds no more than one who joined).
+  const expected = accounts * (fakeGroups + 1);
   const deadline = Date.now() + 20_000;
   const refused = () => bob.notes.filter((n) => /which is not kept/.test(n));
   while (refused().length < expected) {
@@ -208,22 +210,15 @@ Deno.test("GroupSessions takes a sender key only for a group both it and the sen
   );
   assert.ok(
     refused().some((n) =>
-      /mallory0 sent a sender key for class.*mallory0 is not a member of class/
-        .test(n)
-    ),
-  );
-  assert.ok(
-    refused().some((n) =>
       /mallory0 sent a sender key for den0.*you are not a member of den0/.test(
         n,
       )
     ),
   );
   assert.deepEqual(
-    [...bob.state.received.keys()].map((k) => k.split(" ").slice(1).join(" ")),
-    [
-      "class alice",
-    ],
+    [...bob.state.received.keys()].map((k) => k.split(" ").slice(1).join(" "))
+      .sort(),
+    ["class alice", "class mallory0", "class mallory1", "class mallory2"],
   );
   // alice's messages still open.
   await say(alice, "class", "after");

@@ -160,6 +160,34 @@ Deno.test("GroupSessions: a member who left cannot read later messages even when
   for (const m of [alice, bob, carol, dave]) await m.client.quit();
 });
 
+Deno.test("GroupSessions: a member's message read after they left (a slow link, a reconnect, a cluster node behind) opens: their sender key is taken though the member list no longer shows them", async () => {
+  await using server = await startTestServer();
+  const alice = await member(server, "alice");
+  const bob = await member(server, "bob");
+  await bob.client.request({ t: "create", group: "team" });
+  await join(alice, "team");
+  // Bob reads nothing more until alice has written and left.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let holding = true;
+  bob.client.holdReading(() => holding ? held : null);
+  // Read past this answer, bob's client holds before its next frames.
+  await bob.client.request({ t: "ping" });
+  await say(alice, "team", "see you next week");
+  assert.equal(
+    (await alice.client.request({ t: "leave", group: "team" })).t,
+    "ok",
+  );
+  holding = false;
+  release();
+  assert.deepEqual(texts(await settled(bob, 1)), [
+    "alice@team: see you next week",
+  ]);
+  assert.deepEqual(bob.notes, []);
+  await alice.client.quit();
+  await bob.client.quit();
+});
+
 Deno.test("encodeGroupState and decodeGroupState keep chains, who has them, and the archive", async () => {
   await using server = await startTestServer();
   const alice = await member(server, "alice");
