@@ -189,6 +189,8 @@ export class GroupSessions {
   /** Sealed messages by cid: a retry sends the same bytes. */
   readonly #sealed = new SealedRetries<{ group: string; body: Uint8Array }>();
   readonly #waiting: Waiting[] = [];
+  /** The last `groups` asked for to judge sender keys (#notInGroup). */
+  #groupsAsked: GroupsAsked | null = null;
 
   constructor(options: GroupSessionsOptions) {
     this.#o = options;
@@ -374,6 +376,7 @@ export class GroupSessions {
     }
     const where = receivedKey(client.serverFingerprint, group, from);
     const chainId = toHex(chain.chainId);
+    const arrived = performance.now();
     // The messages already waiting for this key stop waiting now: their
     // timers must not refuse them while the key waits its turn or is saved.
     const taken = this.#takeWaiting(where, chainId);
@@ -382,7 +385,9 @@ export class GroupSessions {
       const chains = received.get(where) ?? [];
       // A chain already held keeps its place (and its skipped keys).
       const held = chains.some((c) => toHex(c.chainId) === chainId);
-      const outsider = held ? null : await notInGroup(client, group);
+      const outsider = held
+        ? null
+        : await this.#notInGroup(client, group, arrived);
       if (outsider !== null) {
         this.#o.notify([
           `ERROR: ${from} sent a sender key for ${group}, which is not kept: ${outsider}`,
@@ -425,6 +430,40 @@ export class GroupSessions {
       }
     });
     return true;
+  }
+
+  /**
+   * {@link notInGroup} by a `groups` reply asked for after the key
+   * `arrived`: one answers every key that came before it was asked, and
+   * they are asked for at most every GROUPS_ASK_INTERVAL_MS. A request per
+   * key spent the member's own message rate at the pace of a classmate's
+   * accounts sending keys (three accounts' bursts, 120 keys, drew
+   * `slow_down` for most of the checks, whose keys were then taken
+   * unchecked, and the member's own messages met it too; 50 refusals in a
+   * row cut a client off).
+   */
+  async #notInGroup(
+    client: ChatClient,
+    group: string,
+    arrived: number,
+  ): Promise<string | null> {
+    if (!isValidName(group)) return `'${group}' is not a group name`;
+    let asked = this.#groupsAsked;
+    if (asked === null || asked.client !== client || asked.at < arrived) {
+      const since = asked === null || asked.client !== client
+        ? Infinity
+        : performance.now() - asked.at;
+      if (since < GROUPS_ASK_INTERVAL_MS) {
+        await new Promise((r) => setTimeout(r, GROUPS_ASK_INTERVAL_MS - since));
+      }
+      asked = {
+        client,
+        at: performance.now(),
+        reply: askGroups(client),
+      };
+      this.#groupsAsked = asked;
+    }
+    return notInGroup(await asked.reply, group);
   }
 
   /**
@@ -700,37 +739,29 @@ function keepChains(
   }
 }
 
-/** How long a sender key waits for the server's member list (notInGroup). */
+/** How long a sender key waits for the server's group list (askGroups). */
 const MEMBERS_WAIT_MS = 5000;
 
+/** The least time between two `groups` asked for to judge sender keys. */
+const GROUPS_ASK_INTERVAL_MS = 250;
+
+/** A `groups` asked for (at `at`, performance.now()) to judge sender keys. */
+interface GroupsAsked {
+  client: ChatClient;
+  at: number;
+  reply: Promise<Reply | null>;
+}
+
 /**
- * Why a sender key for `group` is not taken, by the server's member list:
- * there is no such group, or we are not in it (a sender key for a made-up
- * group, or one we are not in, could only grow our state). Null when it is
- * taken: we are a member, the list left names out (`more`), or the server
- * could not be asked or did not answer within MEMBERS_WAIT_MS (the chain is
- * kept then, within MAX_RECEIVED_CHAINS_IN_ALL).
- *
- * The sender need not be listed: a key is read when its 1:1 message is,
- * which may be after its sender left (a member who wrote and left at once,
- * a link or a reconnect that delivered it late, a cluster node whose member
- * list may lag the message), and what they sent while a member must open.
- * Anyone may join a group anyway, so requiring the sender to be listed kept
- * out nothing a joined account cannot bring: an outsider's keys are bounded
- * as a member's are (the groups we are in, MAX_CHAINS_PER_SENDER each).
+ * The server's `groups` reply, or null if it could not be asked or did not
+ * answer within MEMBERS_WAIT_MS: a server that never answers must not hold
+ * every group message behind it.
  */
-async function notInGroup(
-  client: ChatClient,
-  group: string,
-): Promise<string | null> {
-  if (!isValidName(group)) return `'${group}' is not a group name`;
-  let reply: Reply | null;
+async function askGroups(client: ChatClient): Promise<Reply | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    // Not answered in time, the key is taken: a server that never answers
-    // must not hold every group message behind it.
-    reply = await Promise.race([
-      client.request({ t: "members", group }),
+    return await Promise.race([
+      client.request({ t: "groups" }),
       new Promise<null>((resolve) => {
         timer = setTimeout(() => resolve(null), MEMBERS_WAIT_MS);
       }),
@@ -740,17 +771,34 @@ async function notInGroup(
   } finally {
     clearTimeout(timer);
   }
-  if (reply === null) return null;
-  if (reply.t === "error" && reply.code === "no_such_group") {
-    return `there is no group ${group}`;
+}
+
+/**
+ * Why a sender key for `group` is not taken, by the server's group list
+ * (`reply`, askGroups): there is no such group, or we are not in it (a
+ * sender key for a made-up group, or one we are not in, could only grow our
+ * state). Null when it is taken: we are a member, the list left groups out
+ * (`more`) or marks none as ours (a server before `joined`), or the server
+ * could not say (the chain is kept then, within MAX_RECEIVED_CHAINS_IN_ALL).
+ *
+ * The sender need not be listed: a key is read when its 1:1 message is,
+ * which may be after its sender left (a member who wrote and left at once,
+ * a link or a reconnect that delivered it late, a cluster node whose member
+ * list may lag the message), and what they sent while a member must open.
+ * Anyone may join a group anyway, so requiring the sender to be listed kept
+ * out nothing a joined account cannot bring: an outsider's keys are bounded
+ * as a member's are (the groups we are in, MAX_CHAINS_PER_SENDER each).
+ */
+function notInGroup(reply: Reply | null, group: string): string | null {
+  if (reply === null || reply.t !== "groups") return null;
+  const key = nameKey(group);
+  const entry = reply.groups.find((g) => nameKey(g.name) === key);
+  if (entry === undefined) {
+    return reply.more === undefined ? `there is no group ${group}` : null;
   }
-  const entry = reply.t === "members" ? reply.groups[0] : undefined;
-  if (entry === undefined || entry.more !== undefined) return null;
-  const self = nameKey(client.name ?? "");
-  if (!entry.members.some((name) => nameKey(name) === self)) {
-    return `you are not a member of ${group}`;
-  }
-  return null;
+  if (entry.joined === true) return null;
+  if (!reply.groups.some((g) => g.joined === true)) return null;
+  return `you are not a member of ${group}`;
 }
 
 /**

@@ -149,11 +149,12 @@ export function serveSignIn(
             answer({ t: "users", re: message.id, users: [] });
             break;
           case "groups":
-            answer({ t: "groups", re: message.id, groups: [] });
+            // No groups kept here: the list says it left them out, and a
+            // client takes the sender keys it judges by it as it would from
+            // a server that cannot say.
+            answer({ t: "groups", re: message.id, groups: [], more: 1 });
             break;
           case "members":
-            // No groups kept here: a client takes the sender keys it asks
-            // about as it would from a server that cannot say.
             answer({
               t: "error",
               re: message.id,

@@ -300,3 +300,59 @@ Deno.test("GroupSessions keeps at most MAX_RECEIVED_CHAINS_IN_ALL chains receive
   const second = await alice("two", 11);
   assert.equal(second.kind === "message" && second.text, "two");
 });
+
+Deno.test("GroupSessions checks a burst of sender keys without spending its own message rate: a classmate's accounts sending keys as fast as the server lets them neither get a member cut off for flooding nor have their keys taken unchecked", async () => {
+  // The default rates per connection; the address's off, as mallory's
+  // accounts are on another machine than bob's in a class.
+  await using server = await startTestServer({
+    connectionLimits: { messagesPerSecondPerAddress: 0 },
+  });
+  const bob = await member(server, "bob");
+  const alice = await member(server, "alice");
+  assert.equal(
+    (await bob.client.request({ t: "create", group: "class" })).t,
+    "ok",
+  );
+  await join(alice, "class");
+  const accounts = await Promise.all(
+    [0, 1, 2].map((a) => member(server, `mallory${a}`)),
+  );
+  // Each account's burst (40), at once.
+  const keys = 40;
+  await Promise.all(accounts.map(async (mallory, a) => {
+    for (let g = 0; g < keys; g++) {
+      const given = await mallory.e2e.sendSecret(
+        mallory.client,
+        "bob",
+        `${SENDER_KEY_LABEL_PREFIX}fake${a}x${g}`,
+        encodeSenderKey(await newSenderChain()),
+        e2eCid(),
+      );
+      if (given.t !== "ok") break;
+    }
+  }));
+  const refused = () => bob.notes.filter((n) => /which is not kept/.test(n));
+  const deadline = Date.now() + 20_000;
+  while (refused().length + bob.state.received.size < 3 * keys) {
+    if (bob.client.isOver) {
+      assert.fail(`bob was cut off: ${server.logs.slice(-3).join(" | ")}`);
+    }
+    if (Date.now() > deadline) {
+      assert.fail(
+        `bob refused ${refused().length} and kept ${bob.state.received.size}`,
+      );
+    }
+    await bob.client.request({ t: "ping" });
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(
+    bob.state.received.size,
+    0,
+    [...bob.state.received.keys()].join(", "),
+  );
+  assert.equal(bob.client.isOver, false);
+  // bob still writes to his group.
+  await say(bob, "class", "still here");
+  assert.deepEqual(texts(await settled(alice, 1)), ["bob@class: still here"]);
+  for (const m of [alice, bob, ...accounts]) await m.client.quit();
+});
