@@ -48,6 +48,7 @@ import {
   keepSession,
   type KeyChange as Change,
   limitSkippedKeys,
+  MAX_PEER_SESSIONS,
   noteInit,
   peerKey,
   type PeerSession,
@@ -620,7 +621,11 @@ export class E2eSessions {
       const current = this.#o.state.sessions.get(key);
       const peerIdentity = envelope.init?.identity ?? current?.identity;
       if (peerIdentity === undefined) {
-        throw new Error("there is no session with them, and no init");
+        // Sessions are kept with MAX_PEER_SESSIONS peers, the least recently
+        // used forgotten: theirs goes on with ours until we start a new one.
+        throw new Error(
+          `this client forgot its session with ${from} (it keeps those with the ${MAX_PEER_SESSIONS} people it wrote with most recently) or never had one: /msg ${from} to start a new one, and ask them to send it again`,
+        );
       }
       if (
         await identityFingerprint(peerIdentity) !== message.fingerprint

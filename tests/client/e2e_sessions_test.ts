@@ -27,6 +27,9 @@ import {
   type E2eState,
   emptyE2eState,
   encodeE2eState,
+  keepSession,
+  MAX_PEER_SESSIONS,
+  peerKey,
 } from "../../src/client/e2e_state.ts";
 import { KnownIdentities } from "../../src/client/known_identities.ts";
 import type { Identity } from "../../src/crypto/identity.ts";
@@ -429,6 +432,61 @@ Deno.test("E2eSessions settles on one session when both sides write first at onc
         `b${round}`,
       );
     }
+  } finally {
+    await alice.client.quit();
+    await bob.client.quit();
+  }
+});
+
+Deno.test("E2eSessions with a peer's session forgotten (MAX_PEER_SESSIONS others used since) says how to start again, and a message from us starts one both sides use", async () => {
+  await using server = await startTestServer();
+  const alice = await peer(server, "alice");
+  const bob = await peer(server, "bob");
+  try {
+    await send(alice, "bob", "hi bob");
+    const first = await next(bob);
+    assertShown(
+      await bob.e2e.open(bob.client, first.message, first.body),
+      "alice",
+      "hi bob",
+    );
+    await send(bob, "alice", "hi alice");
+    const answer = await next(alice);
+    assertShown(
+      await alice.e2e.open(alice.client, answer.message, answer.body),
+      "bob",
+      "hi alice",
+    );
+    // A thousand others write to bob since (a classmate's accounts, say).
+    const filler = [...bob.state.sessions.values()][0]!;
+    for (let i = 0; i < MAX_PEER_SESSIONS; i++) {
+      keepSession(
+        bob.state,
+        peerKey(bob.client.serverFingerprint, `other${i}`),
+        filler,
+      );
+    }
+    await send(alice, "bob", "still there?");
+    const lost = await next(bob);
+    assertRefused(
+      await bob.e2e.open(bob.client, lost.message, lost.body),
+      /from alice could not be opened.*forgot its session with alice.*\/msg alice/,
+    );
+    // Bob writes: his first message starts a session alice takes.
+    await send(bob, "alice", "write again?");
+    const fresh = await next(alice);
+    assertShown(
+      await alice.e2e.open(alice.client, fresh.message, fresh.body),
+      "bob",
+      "write again?",
+    );
+    await send(alice, "bob", "still there!");
+    const again = await next(bob);
+    assertShown(
+      await bob.e2e.open(bob.client, again.message, again.body),
+      "alice",
+      "still there!",
+    );
   } finally {
     await alice.client.quit();
     await bob.client.quit();
