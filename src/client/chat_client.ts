@@ -77,9 +77,9 @@ export interface Incoming {
    * The id of the history request this message answers: the server sends
    * a request's messages just before its reply, and answers requests in
    * turn, so a history message that comes while one is waiting answers the
-   * oldest. A page of what waited at the sign-in is not taken for it: when
-   * one may be on its way, the request goes after a `ping`, and what comes
-   * before the `pong` is not its answer (history_answers.ts). So a message
+   * oldest. A page of what waited at the sign-in is not taken for it: the
+   * request goes after a `ping`, and what comes before the `pong` is not
+   * its answer (history_answers.ts). So a message
    * with `answers` is a copy of what the server keeps anyway, or of what
    * was delivered already: never the only copy of a message that waits.
    */
@@ -207,13 +207,6 @@ export class ChatClient {
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
   /** History requests waiting for their reply: the messages before it answer them. */
   #historyRequests = new HistoryAnswers();
-  /**
-   * Whether a page of what waited (docs/PROTOCOL.md 5.3) may be on its way
-   * since the last `history` request, which its answer must not be taken
-   * for (history_answers.ts): the sign-in's, right after the welcome, or
-   * one an `ack` brings.
-   */
-  #pageMayCome = true;
 
   #lastHeard = Date.now();
   #silence: string | null = null;
@@ -372,16 +365,14 @@ export class ChatClient {
   }
 
   /**
-   * Notes history request `id`, after a `ping` when a page of what waited
-   * may be on its way: such a page comes before the `pong`, the answer
-   * after it (history_answers.ts).
+   * Notes history request `id`, after a `ping`: a page of what waited that
+   * is on its way comes before the `pong`, the answer after it
+   * (history_answers.ts). Before every request, not only after an `ack`:
+   * an `ack` the server held over the rate brings its page later, when the
+   * server applies it on its own between two of our frames, and nothing
+   * tells us it was held.
    */
   #askHistory(id: number, limit: number | undefined): void {
-    if (!this.#pageMayCome) {
-      this.#historyRequests.asked(id, limit);
-      return;
-    }
-    this.#pageMayCome = false;
     // Nobody waits for its reply, which only opens the request's answer.
     const ping = this.#nextId++;
     this.#pending.set(ping, () => {});
@@ -554,7 +545,6 @@ export class ChatClient {
       this.#ledger.restore(cursors);
       return false;
     }
-    this.#pageMayCome = true;
     for (let i = 0; i < cursors.length; i += MAX_ACK_CURSORS) {
       this.#channel.send({
         t: "ack",

@@ -14,9 +14,11 @@
  * A page of what waited at the sign-in (docs/PROTOCOL.md 5.3) is history
  * too, and the server sends one in answer to an `ack`: one sent before the
  * request may bring a page that arrives before the answer, and nothing in
- * the messages tells the two apart. So a request sent after an `ack` goes
- * after a `ping` (ChatClient): what comes before its `pong` answers an
- * earlier `ack`, not the request, and is not taken as the answer.
+ * the messages tells the two apart. So every request goes after a `ping`
+ * (ChatClient): what comes before its `pong` answers an earlier `ack`, not
+ * the request, and is not taken as the answer. Every request, not only one
+ * after an `ack`: an `ack` the server held over the rate is applied later
+ * on its own, between two frames of the client, and brings its page then.
  *
  * @module
  */
