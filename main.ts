@@ -15,7 +15,7 @@ import {
   DEFAULT_PUBLIC_KEY,
   parseCommandLine,
 } from "./src/cli.ts";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { defaultKnownHostsPath, KnownHosts } from "./src/client/known_hosts.ts";
 import {
   defaultTrustedSendersPath,
@@ -96,6 +96,15 @@ import { messageOf } from "./src/transport/secure_channel.ts";
 async function keygen(
   command: Extract<CliCommand, { cmd: "keygen" }>,
 ): Promise<number> {
+  // One file for both (--private DIR/public.pem, whose public key goes
+  // beside it): the public key would be written over the private one,
+  // with --force even after saying the private key was saved.
+  if (resolve(command.privatePath) === resolve(command.publicPath)) {
+    console.error(
+      `chat: the private and the public key would both be written to ${command.privatePath}; give the public key its own path with --public PATH`,
+    );
+    return 1;
+  }
   let force = command.force;
   const refusal = force
     ? null

@@ -62,6 +62,35 @@ Deno.test("chat keygen writes a 0600 private key, a public key and prints the fi
   }
 });
 
+// `--private DIR/public.pem` alone puts the public key beside it, at the
+// same path: with --force the private key was replaced by the public one
+// after 'Private key saved to'; without, 'Refusing to overwrite existing'
+// a file that was not there before.
+Deno.test("chat keygen refuses a --private path that is where the public key goes, and writes nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (
+      const extra of [
+        ["--private", `${dir}/public.pem`],
+        ["--private", `${dir}/public.pem`, "--force"],
+        ["--private", `${dir}/k.pem`, "--public", `${dir}/./k.pem`],
+      ]
+    ) {
+      const process = new ChatProcess(["keygen", "--bits", "2048", ...extra]);
+      await process.finish();
+      assert.equal((await process.child.status).code, 1, process.stdout);
+      assert.equal(process.stdout, "");
+      assert.match(
+        process.stderr,
+        /^chat: the private and the public key would both be written to .*; give the public key its own path with --public PATH\n$/,
+      );
+      assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 /** `chat keygen --public-from ...args` run to its end. */
 async function publicFrom(...args: string[]): Promise<ChatProcess> {
   const process = new ChatProcess(["keygen", "--public-from", ...args]);
