@@ -1669,7 +1669,8 @@ function holdForPage(name: string): Promise<boolean> {
 let quitting = false;
 /**
  * The server dismissed this page (a rule broken, or the name signed in from
- * another tab or place): no reconnecting either.
+ * another tab or place), or refused it at a reconnection (the name, the
+ * key): no reconnecting either.
  */
 let dismissed = false;
 /** Lines typed while disconnected, sent once back, in order. */
@@ -1730,6 +1731,17 @@ async function reconnect(reason: string): Promise<void> {
         // Refused (the name, the key): trying again would not change it.
         emit({ type: "incoming", message: reply, text: "" });
         setStatus(`Could not reconnect: ${reply.text}`);
+        // Nothing reconnects any more: what was queued is not sent, and a
+        // line typed from now on is refused, as once dismissed.
+        dismissed = true;
+        for (const line of queued.splice(0)) {
+          emit({
+            type: "error",
+            re: null,
+            code: "connection",
+            text: `ERROR: Not sent: ${line}`,
+          });
+        }
         return;
       }
       lastError = reply.t === "error" ? reply.text : reply.t;

@@ -22,6 +22,11 @@ import {
   WAIT_MS,
   waitForLine,
 } from "../_helpers/browser.ts";
+import {
+  ChatProcess,
+  listeningPort,
+  serveProcess,
+} from "../_helpers/process.ts";
 
 /** Waits until the status line under the input reads `text`. */
 async function waitForStatus(page: Page, text: string): Promise<void> {
@@ -121,6 +126,84 @@ Deno.test({
     await waitForLine(page, /^Reconnected as webby\.$/);
     assert.deepEqual(
       problems.filter((p) => !/WebSocket connection to .* failed/.test(p)),
+      [],
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "web client: a page refused when it reconnects (its name went to another key) says the lines queued meanwhile were not sent, and refuses the next ones",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    await chat.stop();
+    // Typed while the server is away: queued, to be sent once back.
+    await page.focus("#line");
+    await typeLine(page, "sent once back");
+    await waitForLine(page, /^\(queued\) sent once back$/);
+
+    // Meanwhile the host released the name, and another key took it (on the
+    // same data, served for a moment on another port).
+    const release = new ChatProcess([
+      "admin",
+      "release",
+      "webby",
+      "--data",
+      `${chat.dir}/chat-data`,
+    ]);
+    assert.equal((await release.finish()).code, 0, release.stderr);
+    const aside = serveProcess(chat.dir, 0);
+    try {
+      const port = await listeningPort(aside);
+      const other = new ChatProcess([
+        "connect",
+        `127.0.0.1:${port}`,
+        "--pub",
+        `${chat.dir}/public.pem`,
+        "--user",
+        "webby",
+      ], {
+        env: {
+          XDG_CONFIG_HOME: await Deno.makeTempDir({
+            dir: chat.dir,
+            prefix: "config-",
+          }),
+        },
+      });
+      await other.waitFor(/SUCCESS: Username registered\./);
+      other.write("/quit\n");
+      await other.finish();
+    } finally {
+      aside.kill();
+      await aside.finish();
+    }
+
+    // Back: the page's key is refused, and nothing will reconnect it.
+    await chat.start();
+    // Any key tries again at once.
+    await page.keyboard.press("Shift");
+    await page.waitForFunction(
+      () =>
+        document.getElementById("status")?.textContent?.startsWith(
+          "Could not reconnect: ",
+        ),
+      { timeout: 4 * WAIT_MS },
+    );
+    await waitForLine(page, /^ERROR: Not sent: sent once back$/);
+    await typeLine(page, "typed after");
+    await waitForLine(
+      page,
+      /^ERROR: Not connected\. Reload the page to join again$/,
+    );
+    assert.ok(
+      !(await rows(page)).some((row) => row === "(queued) typed after"),
+      "the line was shown as queued: it would never be sent",
+    );
+    assert.deepEqual(
+      problems.filter((p) => !/ERR_CONNECTION_REFUSED|WebSocket/.test(p)),
       [],
     );
   },
