@@ -14,6 +14,7 @@ import type { Identity } from "../crypto/identity.ts";
 import { e2eElsewhereWarning, lockE2eFiles } from "./e2e_lock.ts";
 import { e2eFilePaths } from "./e2e_paths.ts";
 import { loadE2eState, saveE2eState } from "./e2e_state_file.ts";
+import type { E2eState } from "./e2e_state.ts";
 import { savesInOrder } from "./e2e_store.ts";
 import { takeOverLegacyE2eFiles } from "./e2e_takeover.ts";
 import { loadOrCreateKeyring, saveKeyring } from "./keyring_file.ts";
@@ -72,6 +73,9 @@ export async function openE2eFiles(
       );
       // A keyring written before it was sealed at rest is sealed now.
       await saveKeyring(paths.keyring, keyring, storageKey);
+      const saveState = savesInOrder((
+        { state, warn }: { state: E2eState; warn: (line: string) => void },
+      ) => saveE2eState(paths.state, storageKey, state, warn));
       return {
         kind: "keys",
         keys: {
@@ -80,9 +84,7 @@ export async function openE2eFiles(
             saveKeyring(paths.keyring, next, storageKey)
           ),
           state: await loadE2eState(paths.state, storageKey),
-          saveState: savesInOrder((state) =>
-            saveE2eState(paths.state, storageKey, state)
-          ),
+          saveState: (state, warn) => saveState({ state, warn }),
           identities: await loadKnownIdentities(folder.knownIdentities),
         },
         release: lock.release,

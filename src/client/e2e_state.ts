@@ -201,6 +201,55 @@ export function limitSkippedKeys(state: E2eState): void {
   );
 }
 
+/** What {@link shrinkE2eState} dropped. */
+export interface Shrunk {
+  /** Archived messages, private and group, the oldest. */
+  archived: number;
+  /** Keys of skipped messages, private and group, the oldest of each. */
+  skipped: number;
+}
+
+/**
+ * Drops part of what the state can best do without, for a state that would
+ * pass what is read back (e2e_store.ts `saveE2eStateTo`): first the oldest
+ * half of each archive (messages already opened and shown: only `/history`
+ * loses them), then, once the archives are empty, half of the keys of
+ * skipped messages (messages not come yet, which then cannot be opened),
+ * oldest first as kept_keys.ts lowers them. Sessions, verifications,
+ * first-message EKs and messages held for `/trust` are never dropped: the
+ * first two are the conversations themselves, the EKs refuse replays, and
+ * the held messages were never shown. Null when there is nothing left to
+ * drop.
+ */
+export function shrinkE2eState(state: E2eState): Shrunk | null {
+  const archived = dropOldestHalf(state.archive) +
+    dropOldestHalf(state.groups.archive);
+  if (archived > 0) return { archived, skipped: 0 };
+  const maps = [
+    ...[...state.sessions.values()].flatMap((peer) =>
+      [peer.session, ...peer.previous].map((s) => s.ratchet.skipped)
+    ),
+    ...[...state.groups.received.values()].flatMap((chains) =>
+      chains.map((chain) => chain.skipped)
+    ),
+  ];
+  const held = () => [...new Set(maps)].reduce((n, m) => n + m.size, 0);
+  const before = held();
+  if (before === 0) return null;
+  keepAtMost(maps, Math.floor(before / 2));
+  return { archived: 0, skipped: before - held() };
+}
+
+function dropOldestHalf(map: Map<string, unknown>): number {
+  const drop = Math.ceil(map.size / 2);
+  let left = drop;
+  for (const key of map.keys()) {
+    if (left-- <= 0) break;
+    map.delete(key);
+  }
+  return drop;
+}
+
 /** An empty state. */
 export function emptyE2eState(): E2eState {
   return {

@@ -34,24 +34,38 @@ export const MAX_E2E_STATE_BYTES = 96 * 1024 * 1024;
 export function loadE2eState(
   path: string,
   storageKey: Uint8Array,
+  maxBytes = MAX_E2E_STATE_BYTES,
 ): Promise<E2eState> {
-  return loadE2eStateFrom(slot(path), storageKey);
+  return loadE2eStateFrom(slot(path, maxBytes), storageKey);
 }
 
-/** Seals and writes the state to `path` (0600, atomically). */
+/**
+ * Seals and writes the state to `path` (0600, atomically). Never a file
+ * over `maxBytes`, which the next start would refuse: the caps above make
+ * one impossible, and should they fail, the state is made smaller first
+ * (e2e_store.ts `saveE2eStateTo`) and `warn` told, or the old file kept.
+ *
+ * @throws {Error} with a message for the user if it cannot be written or
+ *   made to fit
+ */
 export function saveE2eState(
   path: string,
   storageKey: Uint8Array,
   state: E2eState,
+  warn: (line: string) => void,
+  maxBytes = MAX_E2E_STATE_BYTES,
 ): Promise<void> {
-  return saveE2eStateTo(slot(path), storageKey, state);
+  return saveE2eStateTo(slot(path, maxBytes), storageKey, state, {
+    maxBytes,
+    warn,
+  });
 }
 
-function slot(path: string) {
+function slot(path: string, maxBytes: number) {
   // Durable: it is saved before a message key is used, and a state rolled
   // back by a power cut would use that key again (AES-GCM with the same key
   // and nonce for another text).
-  return fileSlot(path, "the end-to-end sessions", MAX_E2E_STATE_BYTES, {
+  return fileSlot(path, "the end-to-end sessions", maxBytes, {
     durable: true,
   });
 }

@@ -24,6 +24,7 @@ import {
   type E2eState,
   emptyE2eState,
   encodeE2eState,
+  shrinkE2eState,
 } from "./e2e_state.ts";
 import { decodeKeyring, encodeKeyring } from "./keyring_codec.ts";
 import { oneAtATime } from "./one_at_a_time.ts";
@@ -138,17 +139,60 @@ export async function loadE2eStateFrom(
   }
 }
 
-/** Seals the state and keeps it in `slot`. */
+/**
+ * The most a slot's state may take sealed, and where to say that it was
+ * made smaller to fit.
+ */
+export interface StateBound {
+  /** Bytes (the sealed text is ASCII): what the slot reads back. */
+  maxBytes: number;
+  /** Shows the user a line ("WARNING: ..."). */
+  warn: (line: string) => void;
+}
+
+/**
+ * Seals the state and keeps it in `slot`. With `bound`, a state that would
+ * pass it (and so not be read back at the next start: every session lost)
+ * is first made smaller in place (e2e_state.ts `shrinkE2eState`) until it
+ * fits, the user told once what went.
+ *
+ * @throws {Error} with a message for the user if it cannot be written, or
+ *   still does not fit once nothing is left to drop (the slot then keeps
+ *   its old text)
+ */
 export async function saveE2eStateTo(
   slot: TextSlot,
   storageKey: StorageKey,
   state: E2eState,
+  bound?: StateBound,
 ): Promise<void> {
-  const sealed = await sealAtRest(
-    storageKey,
-    STATE_LABEL,
-    new TextEncoder().encode(encodeE2eState(state)),
-  );
+  let sealed = await sealState(storageKey, state);
+  if (bound !== undefined && sealed.length > bound.maxBytes) {
+    const dropped = { archived: 0, skipped: 0 };
+    while (sealed.length > bound.maxBytes) {
+      const step = shrinkE2eState(state);
+      if (step === null) {
+        throw new Error(
+          `Cannot save the end-to-end sessions ${slot.where}: they would take ${sealed.length} bytes, over the ${bound.maxBytes} read back, even without archived messages and keys of skipped ones; the file was left as it was, and what changed since is lost at exit`,
+        );
+      }
+      dropped.archived += step.archived;
+      dropped.skipped += step.skipped;
+      sealed = await sealState(storageKey, state);
+    }
+    bound.warn(
+      `WARNING: The end-to-end sessions ${slot.where} grew past the ${bound.maxBytes} bytes read back; to keep them readable, dropped ${
+        [
+          dropped.archived > 0
+            ? `the ${dropped.archived} oldest archived messages (/history no longer shows them)`
+            : "",
+          dropped.skipped > 0
+            ? `${dropped.skipped} keys of skipped messages (those messages can no longer be opened)`
+            : "",
+        ].filter((part) => part !== "").join(" and ")
+      }`,
+    );
+  }
   try {
     await slot.write(sealed);
   } catch (error) {
@@ -157,6 +201,14 @@ export async function saveE2eStateTo(
       { cause: error },
     );
   }
+}
+
+function sealState(storageKey: StorageKey, state: E2eState): Promise<string> {
+  return sealAtRest(
+    storageKey,
+    STATE_LABEL,
+    new TextEncoder().encode(encodeE2eState(state)),
+  );
 }
 
 function describe(error: unknown): string {

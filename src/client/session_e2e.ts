@@ -48,7 +48,11 @@ export interface E2eKeys {
   keyring: Keyring;
   save: (keyring: Keyring) => Promise<void>;
   state: E2eState;
-  saveState: (state: E2eState) => Promise<void>;
+  /**
+   * `warn` shows a line should the state be made smaller to stay readable
+   * (e2e_store.ts `saveE2eStateTo`).
+   */
+  saveState: (state: E2eState, warn: (line: string) => void) => Promise<void>;
   identities: IdentityBook;
 }
 
@@ -90,12 +94,19 @@ export interface SessionE2eOptions {
 export function sessionE2e(options: SessionE2eOptions) {
   const { keys, emit, order, show, client, elsewhere = null } = options;
   const inTurn = (run: () => void | Promise<void>) => order.run(run);
+  const warn = (line: string) =>
+    emit({
+      type: "error",
+      re: null,
+      code: "e2e",
+      text: sanitizeForTerminal(line),
+    });
   // Private messages end to end (issue 17), when there are keys.
   const e2e = keys === undefined ? null : new E2eSessions({
     keyring: keys.keyring,
     saveKeyring: keys.save,
     state: keys.state,
-    saveState: keys.saveState,
+    saveState: (state) => keys.saveState(state, warn),
     identities: keys.identities,
     // Names in these lines may come from the server: made safe here.
     notify: (lines) => {
@@ -116,7 +127,7 @@ export function sessionE2e(options: SessionE2eOptions) {
     ? null
     : new GroupSessions({
       state: e2eKeys.state.groups,
-      save: () => e2eKeys.saveState(e2eKeys.state),
+      save: () => e2eKeys.saveState(e2eKeys.state, warn),
       sendSecret: (...args) => e2e.sendSecret(...args),
       knownKey: (server, name) =>
         e2eKeys.identities.known(server, name) ?? null,
