@@ -36,7 +36,11 @@ import { fileKeyForOffer } from "./file_key.ts";
 import { askedWhenPassedOn } from "./offer_passed_on.ts";
 import { type SharedKey, withRealName } from "./file_key_share.ts";
 import type { FileSigner } from "../crypto/file_signature.ts";
-import type { RecipientResult, SentFileOutcome } from "./render.ts";
+import {
+  type RecipientResult,
+  type SentFileOutcome,
+  withUnnamed,
+} from "./render.ts";
 
 export type SendTarget = { to: string } | { group: string };
 
@@ -275,7 +279,9 @@ export class FileSender {
       if (start > 0) onResumed(start, size);
       this.#outgoing.set(xfer, outgoing);
       try {
-        const everyone = reply.recipients.length;
+        // Those who accepted past what the header names (accepted_more)
+        // answer too.
+        const everyone = reply.recipients.length + (reply.accepted_more ?? 0);
         const settled = () =>
           outgoing.cancelled !== null || outgoing.results.size >= everyone;
         // The file is read a block at a time (a read is an operation on
@@ -389,13 +395,16 @@ export class FileSender {
           await new Promise<void>((resolve) => (outgoing.wake = resolve));
           onProgress({ sent, acked: outgoing.acked, size });
         }
-        const results = reply.recipients.map((recipient) =>
-          outgoing.results.get(recipient) ??
-            {
-              name: recipient,
-              ok: false,
-              reason: outgoing.cancelled ?? "no answer",
-            }
+        const results = withUnnamed(
+          reply.recipients.map((recipient) =>
+            outgoing.results.get(recipient) ??
+              {
+                name: recipient,
+                ok: false,
+                reason: outgoing.cancelled ?? "no answer",
+              }
+          ),
+          outgoing.results,
         );
         return outgoing.results.size >= everyone
           ? { kind: "finished", name, size, results }

@@ -411,6 +411,19 @@ export interface RecipientResult {
   resumable?: boolean;
 }
 
+/**
+ * `named` (the results of the recipients `file_ready` named), then the
+ * results in `all` of those it left out (`accepted_more`: its header has a
+ * size limit), in the order they came.
+ */
+export function withUnnamed(
+  named: RecipientResult[],
+  all: Map<string, RecipientResult>,
+): RecipientResult[] {
+  const seen = new Set(named.map((r) => r.name));
+  return [...named, ...[...all.values()].filter((r) => !seen.has(r.name))];
+}
+
 /** What became of a file this user sent. */
 export type SentFileOutcome =
   /** Nothing was sent: a local problem or the server said no. */

@@ -291,6 +291,12 @@ export type ServerMessage =
      * (the header's size limit), counted; absent when none are.
      */
     declined_more?: number;
+    /**
+     * Recipients that accepted and are left out of `recipients` (the
+     * header's size limit), counted; absent when none are. `resume` is then
+     * absent: the data starts at 0.
+     */
+    accepted_more?: number;
     /** Recipients that claimed to hold a first part of the file (resume). */
     resume?: ResumeClaim[];
   }

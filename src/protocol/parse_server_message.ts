@@ -291,6 +291,9 @@ export function parseServerMessage(value: unknown): ServerMessage {
         ...(f.declined_more === undefined
           ? {}
           : { declined_more: int(f, "declined_more") }),
+        ...(f.accepted_more === undefined
+          ? {}
+          : { accepted_more: int(f, "accepted_more") }),
         ...(f.resume === undefined
           ? {}
           : { resume: list(f, "resume", resumeClaim) }),

@@ -571,20 +571,64 @@ function answered(
     );
   }
   if (!senderOnline) return [];
-  const resume = [...transfer.recipients.values()].flatMap((r) =>
-    r.claim === undefined ? [] : [{ name: r.name, ...r.claim }]
-  );
-  const ready: ServerMessage = {
-    t: "file_ready",
-    re: transfer.re,
-    xfer: transfer.id,
-    recipients: [...transfer.recipients.values()].map((r) => r.name),
-    ...(resume.length === 0 ? {} : { resume }),
-  };
   return [{
     to: [transfer.sender],
-    message: { ...ready, ...declinedWithin(ready, transfer.declined) },
+    message: fileReady(
+      transfer.re,
+      transfer.id,
+      [...transfer.recipients.values()],
+      transfer.declined,
+    ),
   }];
+}
+
+/**
+ * The `file_ready` header, within MAX_READY_BYTES whatever the number of
+ * recipients: the names of those who accepted and their resume claims
+ * (about 180 bytes of JSON each) passed 256 KiB on their own with about
+ * 1450 of them, a group limit a host may set, and the reply could not be
+ * encoded. First all names with all claims; if they do not fit, the claims
+ * go (the sender then starts at 0, which the server always allows and
+ * every recipient follows, as with an older server); if the names alone do
+ * not fit, the first that do, the others counted in `accepted_more`. The
+ * decliners take what room is left (`declinedWithin`).
+ */
+export function fileReady(
+  re: number,
+  xfer: number,
+  recipients: { name: string; claim?: { offset: number; sha256: string } }[],
+  declined: { name: string; reason: string }[],
+): ServerMessage {
+  const names = recipients.map((r) => r.name);
+  const resume = recipients.flatMap((r) =>
+    r.claim === undefined ? [] : [{ name: r.name, ...r.claim }]
+  );
+  const base = { t: "file_ready" as const, re, xfer };
+  // Room for `"declined":[],` and `"declined_more":<count>,` as before, and
+  // for `"accepted_more":<count>,`.
+  const room = MAX_READY_BYTES - 64 - 32;
+  let ready: ServerMessage = {
+    ...base,
+    recipients: names,
+    ...(resume.length === 0 ? {} : { resume }),
+  };
+  if (utf8Length(JSON.stringify(ready)) > room) {
+    let bytes = utf8Length(JSON.stringify({ ...base, recipients: [] }));
+    let count = 0;
+    for (const name of names) {
+      // Each name, quoted, and the comma after it.
+      bytes += utf8Length(JSON.stringify(name)) + 1;
+      if (bytes > room) break;
+      count++;
+    }
+    const more = names.length - count;
+    ready = {
+      ...base,
+      recipients: names.slice(0, count),
+      ...(more === 0 ? {} : { accepted_more: more }),
+    };
+  }
+  return { ...ready, ...declinedWithin(ready, declined) };
 }
 
 /**

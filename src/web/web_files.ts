@@ -32,7 +32,11 @@ import {
   newFileKey,
 } from "../crypto/file_cipher.ts";
 import { type FileSigner, verifyFileEnd } from "../crypto/file_signature.ts";
-import type { RecipientResult, SentFileOutcome } from "../client/render.ts";
+import {
+  type RecipientResult,
+  type SentFileOutcome,
+  withUnnamed,
+} from "../client/render.ts";
 import type { TransferEntry } from "../client/transfers_view.ts";
 import {
   FILE_ACK_BYTES,
@@ -358,8 +362,11 @@ export class WebFiles {
       wake: () => {},
     };
     this.#outgoing.set(xfer, outgoing);
+    // Those who accepted past what the header names (accepted_more) answer
+    // too.
+    const everyone = recipients.length + (reply.accepted_more ?? 0);
     const settled = () =>
-      outgoing.cancelled !== null || outgoing.results.size >= recipients.length;
+      outgoing.cancelled !== null || outgoing.results.size >= everyone;
     const waitForNews = () =>
       new Promise<void>((resolve) => (outgoing.wake = resolve));
     try {
@@ -409,15 +416,18 @@ export class WebFiles {
         await waitForNews();
       }
       callbacks.progress(outgoing.acked, size);
-      const results = recipients.map((recipient) =>
-        outgoing.results.get(recipient) ??
-          {
-            name: recipient,
-            ok: false,
-            reason: outgoing.cancelled ?? "no answer",
-          }
+      const results = withUnnamed(
+        recipients.map((recipient) =>
+          outgoing.results.get(recipient) ??
+            {
+              name: recipient,
+              ok: false,
+              reason: outgoing.cancelled ?? "no answer",
+            }
+        ),
+        outgoing.results,
       );
-      return outgoing.results.size >= recipients.length
+      return outgoing.results.size >= everyone
         ? { kind: "finished", name, size, results }
         : {
           kind: "cancelled",
