@@ -18,6 +18,7 @@ import {
   MAX_SEEN_INITS_IN_ALL,
   MAX_SKIPPED_KEYS_IN_ALL,
   noteInit,
+  shrinkE2eState,
 } from "../../src/client/e2e_state.ts";
 import {
   archiveGroupMessage,
@@ -339,4 +340,46 @@ Deno.test("the end-to-end state file stays under MAX_E2E_STATE_BYTES with every 
   const sealed = 4 * Math.ceil((json + 28) / 3) + 64;
   console.log(`worst-case state: ${json} bytes of JSON, ${sealed} sealed`);
   assert.ok(sealed <= MAX_E2E_STATE_BYTES, `${sealed} bytes`);
+});
+
+Deno.test("shrinkE2eState drops the oldest half of the archive first, then half the skipped keys, and never the sessions", async () => {
+  const { identity, session } = await realSession();
+  const state = emptyE2eState();
+  keepSession(state, "s bob", {
+    identity,
+    session: {
+      ...session,
+      ratchet: {
+        ...session.ratchet,
+        skipped: new Map(
+          Array.from({ length: 8 }, (_, i) => [`k${i}`, new Uint8Array(32)]),
+        ),
+      },
+    },
+    previous: [],
+  });
+  for (let id = 1; id <= 4; id++) {
+    archive(state, {
+      server: "s",
+      id,
+      from: "bob",
+      to: "ann",
+      ts: id,
+      text: "hi",
+    });
+  }
+  const skipped = () => state.sessions.get("s bob")!.session.ratchet.skipped;
+  assert.deepEqual(shrinkE2eState(state), { archived: 2, skipped: 0 });
+  assert.deepEqual([...state.archive.keys()], ["s 3", "s 4"]);
+  assert.deepEqual(shrinkE2eState(state), { archived: 1, skipped: 0 });
+  assert.deepEqual(shrinkE2eState(state), { archived: 1, skipped: 0 });
+  assert.equal(state.archive.size, 0);
+  assert.equal(skipped().size, 8);
+  assert.deepEqual(shrinkE2eState(state), { archived: 0, skipped: 4 });
+  // The oldest keys go first.
+  assert.deepEqual([...skipped().keys()], ["k4", "k5", "k6", "k7"]);
+  for (let i = 0; i < 3; i++) assert.ok(shrinkE2eState(state) !== null);
+  assert.equal(skipped().size, 0);
+  assert.equal(shrinkE2eState(state), null);
+  assert.equal(state.sessions.size, 1);
 });
