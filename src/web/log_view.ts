@@ -66,11 +66,35 @@ export class LogView {
    * conversation), or empty.
    */
   readonly head: HTMLElement;
+  /**
+   * At the log's bottom edge while the reader is scrolled up and messages
+   * came below: "N new messages ↓", a button that goes to them, as in
+   * Slack or Element. Read out by screen readers as it changes.
+   */
+  readonly newBelow: HTMLButtonElement;
+  /** Messages that came below the reader, out of sight (see newBelow). */
+  #unseen = 0;
 
   constructor(readonly element: HTMLElement, readonly maxRows = MAX_ROWS) {
     this.head = document.createElement("div");
     this.head.className = "log-head";
     element.prepend(this.head);
+    const live = document.createElement("div");
+    live.className = "new-below";
+    live.setAttribute("aria-live", "polite");
+    this.newBelow = document.createElement("button");
+    this.newBelow.type = "button";
+    this.newBelow.hidden = true;
+    this.newBelow.addEventListener("click", () => {
+      this.toEnd();
+      // The button goes: the keyboard stays in the log, not the page's top.
+      element.focus();
+    });
+    live.append(this.newBelow);
+    element.after(live);
+    element.addEventListener("scroll", () => {
+      if (this.#unseen > 0 && this.#atEnd()) this.#setUnseen(0);
+    }, { passive: true });
   }
 
   /** How many more rows the log keeps before pushing out its first ones. */
@@ -113,6 +137,8 @@ export class LogView {
       if (row !== this.head) this.#fit(row as HTMLElement);
     }
     this.#goTo(this.#spots.get(view) ?? { kind: "end" });
+    // What came below counted in the view left; this one is read anew.
+    this.#setUnseen(0);
   }
 
   /**
@@ -122,6 +148,7 @@ export class LogView {
    */
   toEnd(): void {
     this.element.scrollTop = this.element.scrollHeight;
+    this.#setUnseen(0);
   }
 
   /** Sets where `row` shows (row_places.ts; none: every view). */
@@ -155,6 +182,9 @@ export class LogView {
     id?: number,
     places: Places = [],
   ): void {
+    // A message come below a reader scrolled up: counted, once (not a row
+    // each of its lines), if it shows in the view shown.
+    let counted = this.#above !== null || id === undefined || this.#atEnd();
     for (const text of lines) {
       const row = document.createElement("div");
       row.className = `line ${kind}`;
@@ -162,6 +192,10 @@ export class LogView {
       if (id !== undefined) row.dataset.id = String(id);
       this.place(row, places);
       this.#append(row);
+      if (!counted && !row.hidden) {
+        counted = true;
+        this.#setUnseen(this.#unseen + 1);
+      }
     }
   }
 
@@ -265,6 +299,16 @@ export class LogView {
       this.#onTrimmed();
     }
     if (stick) log.scrollTop = log.scrollHeight;
+  }
+
+  /** Shows how many messages came below the reader (none: no button). */
+  #setUnseen(count: number): void {
+    if (count === this.#unseen) return;
+    this.#unseen = count;
+    this.newBelow.hidden = count === 0;
+    this.newBelow.textContent = count === 0
+      ? ""
+      : `${count} new message${count === 1 ? "" : "s"} \u2193`;
   }
 
   /** Whether the reader is at the newest row (within a few pixels). */

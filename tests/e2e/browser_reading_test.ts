@@ -1,0 +1,110 @@
+/// <reference lib="dom" />
+/**
+ * What a user tester found reading the web page, in real Chromium against a
+ * real `chat serve` and `chat connect`: messages that came below a reader
+ * scrolled up said nothing (now "N new messages ↓" at the log's bottom
+ * edge). Slow (a browser starts): in `deno task test:slow`.
+ */
+
+import assert from "node:assert/strict";
+import type { Page } from "puppeteer-core";
+import {
+  inView,
+  LEAK_CHECKS_OFF,
+  NO_MESSAGE_RATE,
+  signedInPage,
+  startBrowserChat,
+  WAIT_MS,
+  waitForLine,
+} from "../_helpers/browser.ts";
+
+/** The "new messages" button's text, "" while it is hidden or missing. */
+function newBelow(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const button = document.querySelector<HTMLElement>(".new-below button");
+    return button === null || button.hidden ? "" : button.textContent ?? "";
+  });
+}
+
+/** Waits until the "new messages" button says `text` ("": hidden). */
+async function waitForNewBelow(page: Page, text: string): Promise<void> {
+  try {
+    await page.waitForFunction(
+      (text: string) => {
+        const button = document.querySelector<HTMLElement>(
+          ".new-below button",
+        );
+        const shown = button === null || button.hidden
+          ? ""
+          : button.textContent ?? "";
+        return shown === text;
+      },
+      { timeout: WAIT_MS },
+      text,
+    );
+  } catch (error) {
+    throw new Error(
+      `The new messages button says '${await newBelow(page)}', not '${text}'`,
+      { cause: error },
+    );
+  }
+}
+
+Deno.test({
+  name:
+    "web client: messages that come below a reader scrolled up show 'N new messages ↓', which goes to them and clears",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
+    const termy = await chat.terminal("termy");
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    for (let i = 0; i < 60; i++) await termy.write(`line ${i}\n`);
+    await waitForLine(page, /\[Broadcast from termy\]: line 59$/);
+    // At the end, what comes is in sight: no button.
+    assert.equal(await newBelow(page), "");
+    await page.$eval("#log", (log) => (log.scrollTop = 100));
+
+    for (let i = 0; i < 30; i++) await termy.write(`new ${i}\n`);
+    await waitForLine(page, /\[Broadcast from termy\]: new 29$/);
+    await waitForNewBelow(page, "30 new messages \u2193");
+    assert.equal(await page.$eval("#log", (log) => log.scrollTop), 100);
+    // At the log's bottom edge, over it, and read out as it changes.
+    const place = await page.evaluate(() => {
+      const log = document.getElementById("log")!.getBoundingClientRect();
+      const button = document.querySelector(".new-below button")!;
+      const box = button.getBoundingClientRect();
+      return {
+        inside: box.top >= log.top && box.bottom <= log.bottom &&
+          box.left >= log.left && box.right <= log.right,
+        nearBottom: log.bottom - box.bottom < 40,
+        live: button.closest("[aria-live]")?.getAttribute("aria-live"),
+      };
+    });
+    assert.deepEqual(place, { inside: true, nearBottom: true, live: "polite" });
+
+    // With the keyboard: Tab from the log reaches it, Enter goes to the
+    // newest message and clears it; the focus stays in the log.
+    await page.focus("#log");
+    await page.keyboard.press("Tab");
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.textContent),
+      "30 new messages \u2193",
+    );
+    await page.keyboard.press("Enter");
+    await waitForNewBelow(page, "");
+    assert.equal(await inView(page, "new 29"), true);
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.id),
+      "log",
+    );
+
+    // Scrolled up again, one more comes; scrolling down to it clears it.
+    await page.$eval("#log", (log) => (log.scrollTop = 100));
+    await termy.write("one more\n");
+    await waitForNewBelow(page, "1 new message \u2193");
+    await page.$eval("#log", (log) => (log.scrollTop = log.scrollHeight));
+    await waitForNewBelow(page, "");
+    assert.deepEqual(problems, []);
+  },
+});
