@@ -525,6 +525,18 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
 }
 
+/**
+ * A finished transfer's row, in the words the terminal says it with ("You
+ * received file …", "File … sent to …"): no rate, no time left.
+ */
+export function formatTransferDone(
+  label: string,
+  size: number,
+  finished: "received" | "sent",
+): string {
+  return `${sanitizeForTerminal(label)}: ${formatBytes(size)} ${finished}`;
+}
+
 /** One transfer's progress: bytes, percent, rate and time left. */
 export function formatProgress(
   label: string,

@@ -101,6 +101,7 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
         bar = log.progress(
           `${safeFileName(offer.name)} from ${offer.from}`,
           placesOf(offer),
+          "received",
         );
         bars.set(offer.xfer, bar);
       }
@@ -191,6 +192,7 @@ export async function sendFromPage(
       bar ??= context.log.progress(
         `${file.name} to ${"to" in target ? target.to : target.group}`,
         [fileTargetPlace(target), here],
+        "sent",
       );
       bar.update(acked, size);
     },

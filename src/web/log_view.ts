@@ -14,7 +14,7 @@
  * @module
  */
 
-import { formatProgress } from "../client/render.ts";
+import { formatProgress, formatTransferDone } from "../client/render.ts";
 import { olderRowPlaces } from "./row_order.ts";
 import { ALL_VIEW, type Places, shownIn } from "./row_places.ts";
 
@@ -254,8 +254,15 @@ export class LogView {
     return row;
   }
 
-  /** A progress row for a transfer, in the views `places`. */
-  progress(label: string, places: Places): ProgressRow {
+  /**
+   * A progress row for a transfer, in the views `places`; through, it says
+   * the file was `finished` (received or sent), without speed or time left.
+   */
+  progress(
+    label: string,
+    places: Places,
+    finished: "received" | "sent",
+  ): ProgressRow {
     const text = document.createElement("span");
     const bar = document.createElement("progress");
     const row = this.row("progress", places, bar, " ", text);
@@ -264,13 +271,17 @@ export class LogView {
       update: (done, total) => {
         bar.max = Math.max(total, 1);
         bar.value = done;
+        if (done >= total) {
+          text.textContent = formatTransferDone(label, total, finished);
+          row.classList.add("done");
+          return;
+        }
         text.textContent = formatProgress(
           label,
           done,
           total,
           Date.now() - started,
         );
-        if (done >= total) row.classList.add("done");
       },
       remove: () => row.remove(),
     };

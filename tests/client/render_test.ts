@@ -3,6 +3,7 @@ import {
   clockPrefix,
   formatProgress,
   formatTimestamp,
+  formatTransferDone,
   leftOut,
   renderDeclined,
   renderSent,
@@ -418,5 +419,21 @@ Deno.test("formatProgress leaves out the rate until time has been measured, and 
   assert.equal(
     formatProgress("big.bin to jojo", 1024 * 1024, 4 * 1024 * 1024, 1000),
     "big.bin to jojo 1.0 MiB/4.0 MiB 25% 1.0 MiB/s 3s left",
+  );
+});
+
+Deno.test("formatTransferDone says the file is through, in the terminal's words, without speed or time left", () => {
+  assert.equal(
+    formatTransferDone("hi.txt from termy", 2, "received"),
+    "hi.txt from termy: 2 B received",
+  );
+  assert.equal(
+    formatTransferDone("notes.txt to jojo", 1229, "sent"),
+    "notes.txt to jojo: 1.2 KiB sent",
+  );
+  // The label holds network names and file names: made safe as a row is.
+  assert.equal(
+    formatTransferDone("a\nb from x", 0, "received"),
+    "a^Jb from x: 0 B received",
   );
 });

@@ -3,7 +3,8 @@
  * What a user tester found reading the web page, in real Chromium against a
  * real `chat serve` and `chat connect`: messages that came below a reader
  * scrolled up said nothing (now "N new messages ↓" at the log's bottom
- * edge). Slow (a browser starts): in `deno task test:slow`.
+ * edge); a finished transfer's row kept its speed and time left. Slow (a
+ * browser starts): in `deno task test:slow`.
  */
 
 import assert from "node:assert/strict";
@@ -105,6 +106,32 @@ Deno.test({
     await waitForNewBelow(page, "1 new message \u2193");
     await page.$eval("#log", (log) => (log.scrollTop = log.scrollHeight));
     await waitForNewBelow(page, "");
+    assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name:
+    "web client: a finished transfer's row says the file was received, without speed or time left",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    const termy = await chat.terminal("termy", "--accept-files", "all");
+    await Deno.writeTextFile(`${chat.dir}/hi.txt`, "hi");
+    await termy.write(`/file webby ${chat.dir}/hi.txt\n`);
+    await page.waitForSelector("#log .line.offer button", { timeout: WAIT_MS });
+    const [accept] = await page.$$("#log .line.offer button");
+    await accept!.click();
+    await termy.waitFor(/File hi\.txt sent to webby successfully\./);
+    await page.waitForSelector("#log .line.received a", { timeout: WAIT_MS });
+    const row = await page.$eval(
+      "#log .line.progress",
+      (row) => row.textContent?.trim(),
+    );
+    // It said "hi.txt from termy 2 B/2 B 100% 2.0 KiB/s 0s left".
+    assert.equal(row, "hi.txt from termy: 2 B received");
     assert.deepEqual(problems, []);
   },
 });
