@@ -126,6 +126,7 @@ const ui = {
   server: element<HTMLElement>("server"),
   fingerprint: element<HTMLElement>("fingerprint"),
   trustNote: element<HTMLElement>("trust-note"),
+  key: element<HTMLDetailsElement>("key"),
   forget: element<HTMLButtonElement>("forget"),
   joinForm: element<HTMLFormElement>("join"),
   name: element<HTMLInputElement>("name"),
@@ -1393,6 +1394,20 @@ async function connect(): Promise<ChatClient | null> {
     setJoinError(keyChangedText);
     return null;
   }
+  /**
+   * On a phone the server key and its note fold behind their summary (one
+   * line), so that the log gets the height; on a wider screen they show. A
+   * warning there (a changed key, no encryption) keeps them open.
+   */
+  const narrow = matchMedia("(max-width: 40rem)");
+  function foldKey(): void {
+    const warned = document.body.classList.contains("key-changed") ||
+      document.body.classList.contains("no-crypto");
+    ui.key.open = warned || !narrow.matches;
+  }
+  foldKey();
+  narrow.addEventListener("change", foldKey);
+
   if (NO_CRYPTO !== null) {
     setJoinError(NO_CRYPTO);
     return null;
@@ -1434,6 +1449,7 @@ async function connect(): Promise<ChatClient | null> {
       keyChangedText = text;
       document.body.classList.add("key-changed");
       ui.trustNote.textContent = pageText(text);
+      ui.key.open = true;
       setJoinError(text);
       setStatus("Refused: the server's key changed");
       if (self !== "") emit({ type: "error", re: null, code: "key", text });
@@ -1824,6 +1840,7 @@ const NO_CRYPTO = globalThis.crypto?.subtle === undefined
 if (NO_CRYPTO !== null) {
   document.body.classList.add("no-crypto");
   ui.trustNote.textContent = NO_CRYPTO;
+  ui.key.open = true;
   ui.joinButton.disabled = true;
 }
 

@@ -3,16 +3,19 @@
  * What a user tester found reading the web page, in real Chromium against a
  * real `chat serve` and `chat connect`: messages that came below a reader
  * scrolled up said nothing (now "N new messages ↓" at the log's bottom
- * edge); a finished transfer's row kept its speed and time left. Slow (a
- * browser starts): in `deno task test:slow`.
+ * edge); a finished transfer's row kept its speed and time left; on a
+ * phone the header took the height the log needed. Slow (a browser
+ * starts): in `deno task test:slow`.
  */
 
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import {
   inView,
+  join,
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
+  openPage,
   signedInPage,
   startBrowserChat,
   WAIT_MS,
@@ -132,6 +135,55 @@ Deno.test({
     );
     // It said "hi.txt from termy 2 B/2 B 100% 2.0 KiB/s 0s left".
     assert.equal(row, "hi.txt from termy: 2 B received");
+    assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name:
+    "web client: on a phone (390x844) the header folds to a line and the log gets most of the height; the key and Forget stay reachable",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await openPage(chat.browser, chat.url, problems);
+    await page.setViewport({ width: 390, height: 844 });
+    await join(page, "webby");
+    const sizes = await page.evaluate(() => ({
+      log: document.getElementById("log")!.getBoundingClientRect().height,
+      header: document.querySelector("header")!.getBoundingClientRect().height,
+      viewport: innerHeight,
+    }));
+    // It was 250 px under a 175 px header.
+    assert.ok(
+      sizes.log >= 0.55 * sizes.viewport,
+      `The log is ${sizes.log} px of ${sizes.viewport} (header ${sizes.header})`,
+    );
+
+    // Forget is on the screen; the key's summary opens to the note.
+    const forget = await page.$eval("#forget", (button) => {
+      const box = button.getBoundingClientRect();
+      return box.height > 0 && box.top >= 0 && box.bottom <= innerHeight;
+    });
+    assert.equal(forget, true);
+    const noteShown = () =>
+      page.$eval("#trust-note", (note) => note.checkVisibility());
+    assert.equal(await noteShown(), false);
+    await page.click("#key > summary");
+    assert.equal(await noteShown(), true);
+    await page.click("#key > summary");
+    assert.match(
+      await page.$eval("#trust-note", (note) => note.textContent ?? ""),
+      /^First visit: /,
+    );
+
+    // On a wide screen the key and its note show as before.
+    await page.setViewport({ width: 1280, height: 800 });
+    await page.waitForFunction(
+      () => (document.getElementById("key") as HTMLDetailsElement).open,
+      { timeout: WAIT_MS },
+    );
+    assert.equal(await noteShown(), true);
     assert.deepEqual(problems, []);
   },
 });
