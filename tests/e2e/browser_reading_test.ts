@@ -177,6 +177,35 @@ Deno.test({
       /^First visit: /,
     );
 
+    // A changed server key is not folded away on a phone: its warning
+    // shows at once. (Another key remembered for this server, as
+    // browser_test.ts does it.)
+    await page.evaluate(() =>
+      new Promise((resolve, reject) => {
+        const open = indexedDB.open("chat-servers", 1);
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const tx = open.result.transaction("keys", "readwrite");
+          tx.objectStore("keys").put(
+            "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
+            `chat.server-key.${location.host}`,
+          );
+          tx.oncomplete = () => resolve(open.result.close());
+          tx.onabort = () => reject(tx.error);
+        };
+      })
+    );
+    await page.reload();
+    await page.waitForFunction(
+      () => document.body.classList.contains("key-changed"),
+      { timeout: WAIT_MS },
+    );
+    assert.equal(await noteShown(), true);
+    assert.match(
+      await page.$eval("#trust-note", (note) => note.textContent ?? ""),
+      /^ERROR: The server at .* presented the key SHA256:/,
+    );
+
     // On a wide screen the key and its note show as before.
     await page.setViewport({ width: 1280, height: 800 });
     await page.waitForFunction(
