@@ -115,13 +115,21 @@ Deno.test({
 
 Deno.test({
   name:
-    "web client: a finished transfer's row says the file was received, without speed or time left",
+    "web client: a finished transfer's row says the file was received (or sent), without speed or time left",
   ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
     const problems: string[] = [];
     const page = await signedInPage(chat, "webby", problems);
-    const termy = await chat.terminal("termy", "--accept-files", "all");
+    const termy = await chat.terminal(
+      "termy",
+      "--accept-files",
+      "all",
+      "--downloads",
+      `${chat.dir}/termy downloads`,
+      "--open-with",
+      "true",
+    );
     await Deno.writeTextFile(`${chat.dir}/hi.txt`, "hi");
     await termy.write(`/file webby ${chat.dir}/hi.txt\n`);
     await page.waitForSelector("#log .line.offer button", { timeout: WAIT_MS });
@@ -135,6 +143,25 @@ Deno.test({
     );
     // It said "hi.txt from termy 2 B/2 B 100% 2.0 KiB/s 0s left".
     assert.equal(row, "hi.txt from termy: 2 B received");
+
+    // The other way, from the page to the person it writes to.
+    const [termyButton] = await page.$$(
+      "xpath/.//ul[@id='people']//button[text()='termy']",
+    );
+    await termyButton!.click();
+    await Deno.writeTextFile(`${chat.dir}/ok.txt`, "ok!");
+    const input = await page.$("#file-input");
+    await (input as unknown as { uploadFile(path: string): Promise<void> })
+      .uploadFile(`${chat.dir}/ok.txt`);
+    await waitForLine(page, /File ok\.txt sent to termy successfully\.$/);
+    const rows = await page.$$eval(
+      "#log .line.progress",
+      (rows) => rows.map((row) => row.textContent?.trim()),
+    );
+    assert.deepEqual(rows, [
+      "hi.txt from termy: 2 B received",
+      "ok.txt to termy: 3 B sent",
+    ]);
     assert.deepEqual(problems, []);
   },
 });
