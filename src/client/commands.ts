@@ -400,10 +400,13 @@ export function parseInput(line: string): Command | null {
  * The lines `/help` shows: every command, or how to use the one named by
  * `topic` (with or without its slash). `summaries` says some commands
  * otherwise where they work otherwise (the web page's, by command name).
+ * Rows are cut at spaces within `columns` (a terminal's; the web page, which
+ * wraps its own lines, gives Infinity).
  */
 export function helpText(
   topic?: string,
   summaries: Readonly<Record<string, string>> = {},
+  columns: number = HELP_COLUMNS,
 ): string[] {
   const summary = (command: CommandInfo) =>
     Object.hasOwn(summaries, command.name)
@@ -415,7 +418,10 @@ export function helpText(
     if (command === undefined) {
       return [unknownCommand(word.startsWith("/") ? word : "/" + word)];
     }
-    return [`Usage: ${command.usage}`, ...wrapWords("  ", summary(command))];
+    return [
+      `Usage: ${command.usage}`,
+      ...wrapWords("  ", summary(command), columns),
+    ];
   }
   const width = Math.max(...COMMANDS.map((command) => command.usage.length));
   return [
@@ -427,7 +433,7 @@ export function helpText(
     "read it.",
     "Commands:",
     ...COMMANDS.flatMap((command) =>
-      wrapWords(`  ${command.usage.padEnd(width)}  `, summary(command))
+      wrapWords(`  ${command.usage.padEnd(width)}  `, summary(command), columns)
     ),
     "Type /help <command> for one command.",
   ];
@@ -441,13 +447,13 @@ export const HELP_COLUMNS = 79;
  * rows after the first indented as far as the lead. (The terminal would cut
  * a longer row anywhere, in the middle of a word.)
  */
-function wrapWords(lead: string, text: string): string[] {
+function wrapWords(lead: string, text: string, columns: number): string[] {
   const indent = " ".repeat(lead.length);
   const rows: string[] = [];
   let row = lead;
   for (const word of text.split(" ")) {
     const empty = row === lead || row === indent;
-    if (!empty && row.length + 1 + word.length > HELP_COLUMNS) {
+    if (!empty && row.length + 1 + word.length > columns) {
       rows.push(row);
       row = indent + word;
     } else {

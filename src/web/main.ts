@@ -754,7 +754,8 @@ function run(line: string): void {
       emit({
         type: "help",
         re: 0,
-        lines: helpText(command.topic, WEB_SUMMARIES),
+        // The page wraps its own lines: no terminal's 80 columns here.
+        lines: helpText(command.topic, WEB_SUMMARIES, Infinity),
       }, here);
       return;
     case "invalid":
