@@ -13,78 +13,16 @@ import {
   fetchBundle,
   publishPrekeys,
 } from "../../src/client/e2e_keys.ts";
-import { importPublicKeyPem } from "../../src/crypto/keys.ts";
 import {
   TOO_MANY_GROUPS_CREATED,
   TOO_MANY_GROUPS_JOINED,
 } from "../../src/server/router.ts";
 import { testIdentity } from "../_helpers/chat.ts";
-import { ChatProcess, makeKeys } from "../_helpers/process.ts";
+import { type LanServer, serveOnLan } from "../_helpers/lan_server.ts";
 
-/** A `chat serve` on every interface, and where its LAN clients reach it. */
-interface LanServer extends AsyncDisposable {
-  /** ws://LAN-ADDRESS:PORT, or null on a machine with only loopback. */
-  readonly url: string | null;
-  readonly spki: Uint8Array;
-}
-
-/** One key pair for the file's servers, made once. */
-let keys: Promise<string> | null = null;
-
-function keyDir(): Promise<string> {
-  return keys ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "chat-budget-flags-" });
-    globalThis.addEventListener("unload", () => {
-      Deno.removeSync(dir, { recursive: true });
-    });
-    await makeKeys(dir);
-    return dir;
-  })();
-}
-
-/**
- * `chat serve --host 0.0.0.0` with `flags`, keeping nothing; its LAN
- * address read from the connect command it prints.
- */
-async function serveOnLan(...flags: string[]): Promise<LanServer> {
-  const dir = await keyDir();
-  let server: ChatProcess | null = null;
-  const dispose = async () => {
-    server?.kill();
-    await server?.finish();
-  };
-  try {
-    server = new ChatProcess([
-      "serve",
-      "--key",
-      `${dir}/private.pem`,
-      "--host",
-      "0.0.0.0",
-      "--port",
-      "0",
-      "--data",
-      ":memory:",
-      "--no-web",
-      ...flags,
-    ]);
-    await server.waitFor(/listening on ws:\/\/0\.0\.0\.0:\d+/);
-    const [, target] = await server.waitFor(
-      / {4}deno task connect (\S+) --pub/,
-    );
-    const spki = (await importPublicKeyPem(
-      await Deno.readTextFile(`${dir}/public.pem`),
-    )).spki;
-    // A machine with no network but loopback prints a placeholder.
-    const lan = /^[\d.]+:\d+$/.test(target!) && !target!.startsWith("127.");
-    return {
-      url: lan ? `ws://${target}` : null,
-      spki,
-      [Symbol.asyncDispose]: dispose,
-    };
-  } catch (error) {
-    await dispose();
-    throw error;
-  }
+/** `chat serve` on every interface with `flags` (lan_server.ts). */
+function serve(...flags: string[]): Promise<LanServer> {
+  return serveOnLan("chat-budget-flags-", ...flags);
 }
 
 /**
@@ -96,7 +34,7 @@ async function signIn(
   name: string,
   { publish = false } = {},
 ): Promise<ChatClient> {
-  const client = await ChatClient.connect(server.url!, {
+  const client = await ChatClient.connect(server.lanUrl!, {
     pinnedSpki: server.spki,
   });
   const identity = await testIdentity();
@@ -120,13 +58,13 @@ function noLan(): void {
 }
 
 Deno.test("chat serve --groups-per-address 2 --joins-per-address 2: the accounts of one LAN address create two groups and join two, together", async () => {
-  await using server = await serveOnLan(
+  await using server = await serve(
     "--groups-per-address",
     "2",
     "--joins-per-address",
     "2",
   );
-  if (server.url === null) return noLan();
+  if (server.lanUrl === null) return noLan();
   const [m1, m2, m3] = [
     await signIn(server, "m1"),
     await signIn(server, "m2"),
@@ -151,7 +89,7 @@ Deno.test("chat serve --groups-per-address 2 --joins-per-address 2: the accounts
 });
 
 Deno.test("chat serve --groups-per-address 0 --joins-per-address 0: one LAN address creates and joins past the defaults (10 and 60 an hour)", async () => {
-  await using server = await serveOnLan(
+  await using server = await serve(
     "--groups-per-address",
     "0",
     "--joins-per-address",
@@ -162,7 +100,7 @@ Deno.test("chat serve --groups-per-address 0 --joins-per-address 0: one LAN addr
     "--rate-per-address",
     "0",
   );
-  if (server.url === null) return noLan();
+  if (server.lanUrl === null) return noLan();
   const creator = await signIn(server, "creator");
   const joiner = await signIn(server, "joiner");
   try {
@@ -182,13 +120,13 @@ Deno.test("chat serve --groups-per-address 0 --joins-per-address 0: one LAN addr
 });
 
 Deno.test("chat serve --prekeys-per-user-per-address 1 --prekeys-per-address 2: one LAN address takes one of a user's one-time keys and two of everyone's", async () => {
-  await using server = await serveOnLan(
+  await using server = await serve(
     "--prekeys-per-user-per-address",
     "1",
     "--prekeys-per-address",
     "2",
   );
-  if (server.url === null) return noLan();
+  if (server.lanUrl === null) return noLan();
   const owners = [
     await signIn(server, "bob", { publish: true }),
     await signIn(server, "carol", { publish: true }),

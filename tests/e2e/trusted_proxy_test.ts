@@ -7,77 +7,13 @@
 
 import assert from "node:assert/strict";
 import { ChatClient } from "../../src/client/chat_client.ts";
-import { importPublicKeyPem } from "../../src/crypto/keys.ts";
 import { TOO_MANY_NEW_NAMES } from "../../src/server/sign_in.ts";
 import { testIdentity } from "../_helpers/chat.ts";
-import { ChatProcess, makeKeys } from "../_helpers/process.ts";
+import { type LanServer, serveOnLan } from "../_helpers/lan_server.ts";
 
-/** A running `chat serve`, its port, and where LAN clients reach it. */
-interface Server extends AsyncDisposable {
-  readonly process: ChatProcess;
-  readonly port: number;
-  /** ws://LAN-ADDRESS:PORT, or null on a machine with only loopback. */
-  readonly lanUrl: string | null;
-  readonly spki: Uint8Array;
-}
-
-/** One key pair for the file's servers, made once. */
-let keys: Promise<string> | null = null;
-
-function keyDir(): Promise<string> {
-  return keys ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "chat-trusted-proxy-" });
-    globalThis.addEventListener("unload", () => {
-      Deno.removeSync(dir, { recursive: true });
-    });
-    await makeKeys(dir);
-    return dir;
-  })();
-}
-
-/** `chat serve --host 0.0.0.0 --port 0` with `flags`, keeping nothing. */
-async function serve(...flags: string[]): Promise<Server> {
-  const dir = await keyDir();
-  const process = new ChatProcess([
-    "serve",
-    "--key",
-    `${dir}/private.pem`,
-    "--host",
-    "0.0.0.0",
-    "--port",
-    "0",
-    "--data",
-    ":memory:",
-    "--no-web",
-    ...flags,
-  ]);
-  const dispose = async () => {
-    process.kill();
-    await process.finish();
-  };
-  try {
-    const [, port] = await process.waitFor(
-      /listening on ws:\/\/0\.0\.0\.0:(\d+)/,
-    );
-    const [, target] = await process.waitFor(
-      / {4}deno task connect (\S+) --pub/,
-    );
-    // A machine with no network but loopback prints a placeholder.
-    const lan = /^[\d.]+:\d+$/.test(target!) && !target!.startsWith("127.");
-    const spki = (await importPublicKeyPem(
-      await Deno.readTextFile(`${dir}/public.pem`),
-    )).spki;
-    return {
-      process,
-      port: Number(port),
-      lanUrl: lan ? `ws://${target}` : null,
-      spki,
-      [Symbol.asyncDispose]: dispose,
-    };
-  } catch (error) {
-    await dispose();
-    throw error;
-  }
+/** `chat serve` on every interface with `flags` (lan_server.ts). */
+function serve(...flags: string[]): Promise<LanServer> {
+  return serveOnLan("chat-trusted-proxy-", ...flags);
 }
 
 /** The answer to a WebSocket upgrade; the socket stays open on a 101. */
