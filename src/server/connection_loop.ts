@@ -293,7 +293,10 @@ export async function serveConnection(
           cluster !== undefined && session !== undefined &&
           (message.t === "e2e_keys" || message.t === "e2e_bundle")
         ) {
-          flush();
+          // The replies to what came before wait for the log: this one,
+          // after a round trip of its own, would often come first.
+          const settling = flush();
+          if (settling !== undefined) await settling;
           if (!channels.has(id)) break;
           let out: Outbound[];
           try {
