@@ -566,7 +566,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     .addOption(
       new Option(
         "--trusted-proxy <addresses>",
-        "a reverse proxy in front of this server (nginx, caddy), by the IP address it connects from, several separated by commas; repeatable. A connection from it counts as the client's that its X-Forwarded-For header names, for every limit of one address and in the log; from anywhere else that header is ignored",
+        "a reverse proxy in front of this server (nginx, caddy), by the IP address it connects from, several separated by commas; repeatable. A connection from it counts as the client's that its X-Forwarded-For header names, for every limit of one address and in the log, and as over TLS when its X-Forwarded-Proto is https (a proxy that ends TLS: the browser's page is https://); from anywhere else those headers are ignored",
       ).argParser(parseTrustedProxies),
     )
     .addOption(

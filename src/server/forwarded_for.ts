@@ -6,7 +6,10 @@
  * arrives from the proxy's address, and the proxy names the client in the
  * `X-Forwarded-For` header of the request it passes on. Only a proxy the
  * operator named is believed: anyone else could name any address there, and
- * pick which address its limits are counted against. Pure: the edge
+ * pick which address its limits are counted against. The same proxy says in
+ * `X-Forwarded-Proto` whether the client reached it over TLS: behind one
+ * that ends TLS and passes requests on over plain HTTP, the page's origin
+ * is `https://` though the hop to the server is not. Pure: the edge
  * (ws_edge.ts) asks it.
  *
  * @module
@@ -95,6 +98,44 @@ export function forwardedClient(
   }
   // Not reached: the loop returns at i = 0 at the latest.
   return { kind: "none" };
+}
+
+/** What a trusted proxy's request says of the client's hop to the proxy. */
+export type ForwardedProto =
+  /** No `X-Forwarded-Proto`: the hop to the server is the client's. */
+  | { kind: "none" }
+  /** The client came over https (`secure`) or plain http. */
+  | { kind: "proto"; secure: boolean }
+  /** A header that is not one `https` or `http`: refused with a 400. */
+  | { kind: "invalid"; why: string };
+
+/**
+ * The scheme a trusted proxy's `X-Forwarded-Proto` names (all its headers
+ * joined by commas, as node:http joins them, or each apart): exactly one
+ * value, `https` or `http`, in any case. Anything else (a list, as a chain
+ * of proxies that append would write, an empty value, another scheme) is
+ * invalid rather than guessed at: read as the hop's own scheme, it would
+ * turn a browser's upgrade away as another site's and send a page request
+ * back to the very https:// address it came from, neither saying why.
+ */
+export function forwardedProto(
+  header: string | readonly string[] | undefined,
+): ForwardedProto {
+  if (header === undefined) return { kind: "none" };
+  const text = (typeof header === "string" ? header : header.join(","))
+    .trim();
+  const scheme = text.toLowerCase();
+  if (scheme === "https" || scheme === "http") {
+    return { kind: "proto", secure: scheme === "https" };
+  }
+  return {
+    kind: "invalid",
+    why: text === ""
+      ? "X-Forwarded-Proto is empty where https or http should be"
+      : `X-Forwarded-Proto names '${
+        quoted(text)
+      }' where https or http should be`,
+  };
 }
 
 /** `text` safe to log and echo: printable ASCII, at most QUOTED_CHARS. */

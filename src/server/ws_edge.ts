@@ -14,7 +14,11 @@
 // First: `ws` takes its (un)masking functions when it loads (ws_mask_hook.ts).
 import "./ws_mask_hook.ts";
 import { Buffer } from "node:buffer";
-import { createServer, type IncomingMessage } from "node:http";
+import {
+  createServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
 import {
   type AddressInfo,
   createServer as createTcpServer,
@@ -34,7 +38,11 @@ import { DirectWrites } from "./direct_write.ts";
 import { writeParts, wsSocket } from "./ws_parts.ts";
 import { ReadRelease } from "./ws_read_release.ts";
 import { addressGroup, isLoopback } from "./address_group.ts";
-import { forwardedClient, type TrustedProxies } from "./forwarded_for.ts";
+import {
+  forwardedClient,
+  forwardedProto,
+  type TrustedProxies,
+} from "./forwarded_for.ts";
 import type { Admission } from "./admission.ts";
 import type { QueueGauge } from "./backpressure.ts";
 import { noWebAnswer, secureRedirect, webAnswer } from "./web_assets.ts";
@@ -122,12 +130,16 @@ export interface EdgeOptions {
    * (forwarded_for.ts), counted, limited and logged as that address's from
    * its upgrade on. Until then (a request for the page, say) it is the
    * proxy's, and not held to the proxy's address's limits: every client
-   * comes from there. Default: none.
+   * comes from there. Its `X-Forwarded-Proto` says whether the client
+   * reached the proxy over TLS (forwardedProto): what the Origin check
+   * compares with and whether a page request is redirected go by that,
+   * not by the hop from the proxy. Default: none.
    */
   trustedProxies?: TrustedProxies;
   /**
    * An upgrade the edge refused on its own (a trusted proxy's
-   * `X-Forwarded-For` names no address), for the log.
+   * `X-Forwarded-For` names no address, or its `X-Forwarded-Proto` no
+   * scheme), for the log.
    */
   refused?(group: string, address: string, why: string): void;
   /**
@@ -226,6 +238,33 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const starting = new Map<Socket, number>();
   const allowedHosts = options.allowedHosts ?? [];
   const launcher = options.launcher ?? "executable";
+  /**
+   * Whether the request on `socket` came over TLS: its own hop, or for a
+   * trusted proxy's, the client's hop to the proxy as its X-Forwarded-Proto
+   * says (that header from anyone else is never read: a client could
+   * otherwise make its plain hop count as TLS). A text: why it is refused.
+   */
+  const secureRequest = (
+    request: IncomingMessage,
+    socket: Socket,
+  ): boolean | string => {
+    const front = fronts.get(socket) ?? socket;
+    const own = front !== socket;
+    if (!fromProxies.has(front)) return own;
+    const proto = forwardedProto(request.headers["x-forwarded-proto"]);
+    switch (proto.kind) {
+      case "none":
+        return own;
+      case "proto":
+        return proto.secure;
+      case "invalid":
+        return proto.why;
+      default: {
+        const unreachable: never = proto;
+        return unreachable;
+      }
+    }
+  };
 
   const server = createServer({
     headersTimeout: options.headersTimeoutMs,
@@ -238,20 +277,16 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     // client of ours asks for anything here without a WebSocket.
     const host = request.headers.host;
     if (!hostAllowed(host, allowedHosts)) {
-      const body = Buffer.from(hostRefusal(host, launcher));
-      response.writeHead(403, {
-        "content-type": "text/plain; charset=utf-8",
-        "content-length": String(body.byteLength),
-        "x-content-type-options": "nosniff",
-        "connection": "close",
-      });
-      response.end(body);
-      return;
+      return refuse(response, 403, hostRefusal(host, launcher));
+    }
+    const secure = secureRequest(request, request.socket as Socket);
+    if (typeof secure === "string") {
+      return refuse(response, 400, `Refused: ${secure}\n`);
     }
     // The web client's page (web_assets.ts); anything else is told to
     // upgrade, as before.
     const redirect = options.web !== false && options.tls !== undefined &&
-        !fronts.has(request.socket as Socket)
+        !secure
       ? secureRedirect(request.method, request.url, request.headers.host)
       : null;
     const web = redirect ?? (options.web !== false
@@ -381,14 +416,19 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
           hostRefusal(request.headers.host, launcher),
         );
       }
+      const secure = secureRequest(request, socket);
+      if (typeof secure === "string") {
+        options.refused?.(
+          addressGroup(front.remoteAddress ?? "", front.localAddress),
+          `${front.remoteAddress}:${front.remotePort}`,
+          secure,
+        );
+        return answer(socket, 400, "Bad Request", `Refused: ${secure}\n`);
+      }
       // Another site's page, opened in a browser that can reach this
       // server, asking it for a WebSocket (websocket_origin.ts).
       if (
-        !allowedOrigin(
-          request.headers.origin,
-          request.headers.host,
-          front !== socket,
-        )
+        !allowedOrigin(request.headers.origin, request.headers.host, secure)
       ) {
         return answer(socket, 403, "Forbidden", CROSS_ORIGIN);
       }
@@ -596,6 +636,18 @@ function sweepInterval(deadlineMs: number): number {
 }
 
 /** An HTTP answer on a socket the HTTP server has handed over. */
+/** `text` as the answer to `response`'s request, the connection closed. */
+function refuse(response: ServerResponse, status: number, text: string): void {
+  const body = Buffer.from(text);
+  response.writeHead(status, {
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": String(body.byteLength),
+    "x-content-type-options": "nosniff",
+    "connection": "close",
+  });
+  response.end(body);
+}
+
 function answer(
   socket: Socket,
   status: number,

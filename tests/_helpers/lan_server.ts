@@ -41,10 +41,25 @@ function keyDir(prefix: string): Promise<string> {
  * `flags`, its keys in a temporary folder named by `prefix`; its LAN
  * address read from the connect command it prints.
  */
-export async function serveOnLan(
+export function serveOnLan(
   prefix: string,
   ...flags: string[]
 ): Promise<LanServer> {
+  return start(prefix, ["--no-web", ...flags]);
+}
+
+/**
+ * The same serving the web page (over https:// too, with a certificate made
+ * for the run and kept nowhere).
+ */
+export function serveWebOnLan(
+  prefix: string,
+  ...flags: string[]
+): Promise<LanServer> {
+  return start(prefix, flags);
+}
+
+async function start(prefix: string, flags: string[]): Promise<LanServer> {
   const dir = await keyDir(prefix);
   const process = new ChatProcess([
     "serve",
@@ -56,7 +71,6 @@ export async function serveOnLan(
     "0",
     "--data",
     ":memory:",
-    "--no-web",
     ...flags,
   ]);
   const dispose = async () => {

@@ -1,6 +1,6 @@
 /**
- * `chat serve --trusted-proxy` and `--new-names-per-minute` in a real
- * `chat serve`. The "proxy" is this test on loopback: it sends the
+ * `chat serve --trusted-proxy` (its X-Forwarded-For and X-Forwarded-Proto)
+ * and `--new-names-per-minute` in a real `chat serve`. The "proxy" is this test on loopback: it sends the
  * WebSocket upgrade with an `X-Forwarded-For` itself, or relays a real
  * client's connection with that header put in, as nginx does.
  */
@@ -9,14 +9,18 @@ import assert from "node:assert/strict";
 import { ChatClient } from "../../src/client/chat_client.ts";
 import { TOO_MANY_NEW_NAMES } from "../../src/server/sign_in.ts";
 import { testIdentity } from "../_helpers/chat.ts";
-import { type LanServer, serveOnLan } from "../_helpers/lan_server.ts";
+import {
+  type LanServer,
+  serveOnLan,
+  serveWebOnLan,
+} from "../_helpers/lan_server.ts";
 
 /** `chat serve` on every interface with `flags` (lan_server.ts). */
 function serve(...flags: string[]): Promise<LanServer> {
   return serveOnLan("chat-trusted-proxy-", ...flags);
 }
 
-/** The answer to a WebSocket upgrade; the socket stays open on a 101. */
+/** The answer to a request; the socket stays open on a 101. */
 interface Upgrade extends Disposable {
   readonly status: number;
   /** The status line, headers and (for a refusal) the body. */
@@ -24,25 +28,40 @@ interface Upgrade extends Disposable {
 }
 
 /**
- * A WebSocket upgrade sent to `hostname:port` with `headers` added, as a
- * proxy on that machine would send it; read up to the end of the headers
- * (a 101) or of the answer (a refusal, which closes).
+ * A WebSocket upgrade sent to `hostname:port` with `headers` added (a `Host`
+ * among them instead of `hostname:port`), as a proxy on that machine would
+ * send it; read up to the end of the headers (a 101) or of the answer (a
+ * refusal, which closes).
  */
-async function upgrade(
+function upgrade(
+  port: number,
+  headers: Record<string, string>,
+  hostname = "127.0.0.1",
+): Promise<Upgrade> {
+  return request(port, {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version": "13",
+    ...headers,
+  }, hostname);
+}
+
+/**
+ * `GET /` sent to `hostname:port` with `headers` (a `Host` among them
+ * instead of `hostname:port`), read up to the end of the headers of a 101
+ * or of the whole answer.
+ */
+async function request(
   port: number,
   headers: Record<string, string>,
   hostname = "127.0.0.1",
 ): Promise<Upgrade> {
   const conn = await Deno.connect({ hostname, port });
-  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`)
-    .join("");
+  const lines = Object.entries({ Host: `${hostname}:${port}`, ...headers })
+    .map(([k, v]) => `${k}: ${v}\r\n`).join("");
   await conn.write(
-    new TextEncoder().encode(
-      `GET / HTTP/1.1\r\nHost: ${hostname}:${port}\r\n` +
-        "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-        `Sec-WebSocket-Version: 13\r\n${extra}\r\n`,
-    ),
+    new TextEncoder().encode(`GET / HTTP/1.1\r\n${lines}\r\n`),
   );
   let text = "";
   const buffer = new Uint8Array(4096);
@@ -233,6 +252,140 @@ Deno.test("chat serve --trusted-proxy: a proxy's X-Forwarded-For that names no I
   // A good one still goes through.
   using good = await upgrade(server.port, { "X-Forwarded-For": "10.9.0.1" });
   assert.equal(good.status, 101, good.text);
+});
+
+/**
+ * What a browser's upgrade from the page at https://chat.example.org sends
+ * through a proxy that ends TLS and speaks plain HTTP to the server, as
+ * nginx with `proxy_set_header X-Forwarded-Proto $scheme` does.
+ */
+const FROM_HTTPS_PAGE = {
+  Host: "chat.example.org",
+  Origin: "https://chat.example.org",
+  "X-Forwarded-For": "10.9.0.1",
+  "X-Forwarded-Proto": "https",
+};
+
+Deno.test("chat serve --trusted-proxy: a browser's upgrade through a proxy that ends TLS is let in by its X-Forwarded-Proto: https", async () => {
+  await using server = await serve(
+    "--trusted-proxy",
+    "127.0.0.1",
+    "--allowed-host",
+    "chat.example.org",
+  );
+  using proxied = await upgrade(server.port, FROM_HTTPS_PAGE);
+  assert.equal(proxied.status, 101, proxied.text);
+  using lower = await upgrade(server.port, {
+    ...FROM_HTTPS_PAGE,
+    "X-Forwarded-Proto": "HTTPS",
+  });
+  assert.equal(lower.status, 101, lower.text);
+  // Without it the hop's own scheme, plain: the https:// page is not ours.
+  const { "X-Forwarded-Proto": _, ...withoutProto } = FROM_HTTPS_PAGE;
+  using plain = await upgrade(server.port, withoutProto);
+  assert.equal(plain.status, 403, plain.text);
+  // Nor when the proxy says the client came over plain http.
+  using http = await upgrade(server.port, {
+    ...FROM_HTTPS_PAGE,
+    "X-Forwarded-Proto": "http",
+  });
+  assert.equal(http.status, 403, http.text);
+  assert.match(http.text, /Refused: only this chat server's own page/);
+  // And the page at http:// through it, then, is.
+  using httpPage = await upgrade(server.port, {
+    ...FROM_HTTPS_PAGE,
+    Origin: "http://chat.example.org",
+    "X-Forwarded-Proto": "http",
+  });
+  assert.equal(httpPage.status, 101, httpPage.text);
+});
+
+Deno.test("chat serve --trusted-proxy: a proxy's X-Forwarded-Proto that is not one https or http is refused with a 400, and logged", async () => {
+  await using server = await serve(
+    "--trusted-proxy",
+    "127.0.0.1",
+    "--allowed-host",
+    "chat.example.org",
+  );
+  using refused = await upgrade(server.port, {
+    ...FROM_HTTPS_PAGE,
+    "X-Forwarded-Proto": "https, http",
+  });
+  assert.equal(refused.status, 400, refused.text);
+  assert.match(
+    refused.text,
+    /Refused: X-Forwarded-Proto names 'https, http' where https or http should be\n$/,
+  );
+  await server.process.waitFor(
+    /refused a connection from 127\.0\.0\.1:\d+: X-Forwarded-Proto names 'https, http'/,
+  );
+});
+
+Deno.test("chat serve --trusted-proxy: X-Forwarded-Proto from an address not named is ignored, so a client cannot pass for an https:// page", async () => {
+  await using server = await serve(
+    "--trusted-proxy",
+    "192.0.2.1",
+    "--allowed-host",
+    "chat.example.org",
+  );
+  using spoofed = await upgrade(server.port, FROM_HTTPS_PAGE);
+  assert.equal(spoofed.status, 403, spoofed.text);
+  assert.match(spoofed.text, /Refused: only this chat server's own page/);
+  // Not read at all: not even refused when it could not be read.
+  using unread = await upgrade(server.port, { "X-Forwarded-Proto": "bogus" });
+  assert.equal(unread.status, 101, unread.text);
+});
+
+Deno.test("chat serve --trusted-proxy: the page through a proxy that ends TLS is served, not redirected to https://, by its X-Forwarded-Proto", async () => {
+  await using server = await serveWebOnLan(
+    "chat-trusted-proxy-",
+    "--trusted-proxy",
+    "127.0.0.1",
+    "--allowed-host",
+    "chat.example.org",
+  );
+  const page = {
+    Host: "chat.example.org",
+    "X-Forwarded-For": "10.9.0.1",
+    "X-Forwarded-Proto": "https",
+  };
+  using served = await request(server.port, page);
+  assert.equal(served.status, 200, served.text);
+  assert.match(served.text, /<!doctype html>/i);
+  // What the client asked for over http:// is still sent to https://.
+  using http = await request(server.port, {
+    ...page,
+    "X-Forwarded-Proto": "http",
+  });
+  assert.equal(http.status, 307, http.text);
+  assert.match(http.text, /\r\nlocation: https:\/\/chat\.example\.org\/\r\n/);
+  // An unreadable one gets a 400 saying so, not a redirect to the very
+  // address the client is at (again and again).
+  using bad = await request(server.port, {
+    ...page,
+    "X-Forwarded-Proto": "https,https",
+  });
+  assert.equal(bad.status, 400, bad.text);
+  assert.match(bad.text, /Refused: X-Forwarded-Proto names 'https,https'/);
+});
+
+Deno.test("chat serve --trusted-proxy: the page asked for over plain HTTP by an address not named is redirected, whatever its X-Forwarded-Proto says", async () => {
+  await using server = await serveWebOnLan(
+    "chat-trusted-proxy-",
+    "--trusted-proxy",
+    "192.0.2.1",
+    "--allowed-host",
+    "chat.example.org",
+  );
+  using spoofed = await request(server.port, {
+    Host: "chat.example.org",
+    "X-Forwarded-Proto": "https",
+  });
+  assert.equal(spoofed.status, 307, spoofed.text);
+  assert.match(
+    spoofed.text,
+    /\r\nlocation: https:\/\/chat\.example\.org\/\r\n/,
+  );
 });
 
 Deno.test("chat serve --trusted-proxy 127.0.0.1 --new-names-per-minute 1: clients through a proxy get the new-name rate of their own address (loopback is free of it)", async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { ipLiteral } from "../../src/server/address_group.ts";
 import {
   forwardedClient,
+  forwardedProto,
   TrustedProxies,
 } from "../../src/server/forwarded_for.ts";
 
@@ -100,5 +101,33 @@ Deno.test("forwardedClient refuses an X-Forwarded-For whose client entry is not 
     assert.equal(forwarded.kind, "invalid", JSON.stringify(header));
     if (forwarded.kind !== "invalid") continue;
     assert.match(forwarded.why, why, JSON.stringify(header));
+  }
+});
+
+Deno.test("forwardedProto reads one https or http in any case, and nothing when there is no header", () => {
+  assert.deepEqual(forwardedProto(undefined), { kind: "none" });
+  for (const header of ["https", "HTTPS", " Https ", ["https"]]) {
+    assert.deepEqual(forwardedProto(header), { kind: "proto", secure: true });
+  }
+  for (const header of ["http", "HTTP", ["http"]]) {
+    assert.deepEqual(forwardedProto(header), { kind: "proto", secure: false });
+  }
+});
+
+Deno.test("forwardedProto refuses anything but exactly one https or http, quoting it safely", () => {
+  const cases: [string | string[], RegExp][] = [
+    ["", /^X-Forwarded-Proto is empty where https or http should be$/],
+    ["https, http", /^X-Forwarded-Proto names 'https, http' where https/],
+    [["https", "https"], /names 'https,https'/],
+    ["wss", /names 'wss'/],
+    ["https;", /names 'https;'/],
+    ["\u00e9vil\u0007", /names '\?vil\?'/],
+    ["x".repeat(500), /names 'x{64}\.\.\.'/],
+  ];
+  for (const [header, why] of cases) {
+    const proto = forwardedProto(header);
+    assert.equal(proto.kind, "invalid", JSON.stringify(header));
+    if (proto.kind !== "invalid") continue;
+    assert.match(proto.why, why, JSON.stringify(header));
   }
 });
