@@ -101,7 +101,7 @@ async function keygen(
   // with --force even after saying the private key was saved.
   if (resolve(command.privatePath) === resolve(command.publicPath)) {
     console.error(
-      `chat: the private and the public key would both be written to ${command.privatePath}; give the public key its own path with --public PATH`,
+      `chat: The private and the public key would both be written to ${command.privatePath}; give the public key its own path with --public PATH`,
     );
     return 1;
   }
@@ -515,7 +515,7 @@ function narrowConfigDir(say: (line: string) => void = console.log): void {
     }
   } catch (error) {
     console.error(
-      `chat: cannot make your configuration folder '${dir}' private (${
+      `chat: Cannot make your configuration folder '${dir}' private (${
         messageOf(error)
       }); run chmod 700 on it`,
     );
@@ -792,7 +792,7 @@ async function release(
     const released = await releaseClusterName(command.cluster, command.name);
     if (released === null) {
       console.error(
-        `chat: the name '${command.name}' is not bound to any key in the cluster`,
+        `chat: The name '${command.name}' is not bound to any key in the cluster`,
       );
       return 1;
     }
@@ -815,7 +815,7 @@ async function release(
   const path = join(command.dataDir, DATABASE_FILE);
   if (!await exists(path)) {
     console.error(
-      `chat: no chat database in ${command.dataDir} (give the server's --data folder)`,
+      `chat: No chat database in ${command.dataDir} (give the server's --data folder)`,
     );
     return 1;
   }
@@ -824,7 +824,7 @@ async function release(
     const released = store.releaseName(nameKey(command.name), Date.now());
     if (released === null) {
       console.error(
-        `chat: the name '${command.name}' is not bound to any key in ${command.dataDir} (nobody signed in with it, or it was released already)`,
+        `chat: The name '${command.name}' is not bound to any key in ${command.dataDir} (nobody signed in with it, or it was released already)`,
       );
       return 1;
     }

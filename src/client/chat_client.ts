@@ -883,6 +883,19 @@ export function briefReason(ending: Ending): string {
 }
 
 /**
+ * briefReason as the end of a sentence ("... stopped: the connection to the
+ * server was closed."), as the other reasons after a colon are ("you
+ * cancelled it"): its first letter in lower case, unless it starts a word
+ * in capitals (an acronym).
+ */
+export function briefClause(ending: Ending): string {
+  const brief = briefReason(ending);
+  return /^[A-Z][a-z]/.test(brief)
+    ? brief[0]!.toLowerCase() + brief.slice(1)
+    : brief;
+}
+
+/**
  * Why the connection ended when the transport failed it: the server broke
  * the WebSocket protocol (CloseInfo.violation says what it sent). Nothing
  * authenticates WebSocket framing: anything on the way could have sent it.

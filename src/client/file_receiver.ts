@@ -21,7 +21,7 @@ import {
 } from "../protocol/limits.ts";
 import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
-import { briefReason, type ChatClient } from "./chat_client.ts";
+import { briefClause, type ChatClient } from "./chat_client.ts";
 import { fileKeyOfOffer } from "./file_key.ts";
 
 /** Chunks opened ahead of the one being written, at most. */
@@ -212,7 +212,7 @@ export class FileReceiver {
     client.onMessage(({ message, body }) => this.#dispatch(message, body));
     client.ended.then((ending) => {
       // In a few words: the session says the whole reason once.
-      const why = briefReason(ending);
+      const why = briefClause(ending);
       for (const incoming of this.#incoming.values()) {
         // What arrived stays (`keep`) where the offer was resumable: the
         // same offer made again goes on from there, as chat connect's

@@ -30,7 +30,7 @@ import type {
   ResumeClaim,
   ServerMessage,
 } from "../protocol/messages.ts";
-import { briefReason, type ChatClient } from "./chat_client.ts";
+import { briefClause, type ChatClient } from "./chat_client.ts";
 import { ChunkBuffers } from "./chunk_buffers.ts";
 import { fileKeyForOffer } from "./file_key.ts";
 import { askedWhenPassedOn } from "./offer_passed_on.ts";
@@ -127,7 +127,7 @@ export class FileSender {
       for (const outgoing of this.#outgoing.values()) {
         if (outgoing.cancelled === null) {
           // In a few words: the session says the whole reason once.
-          outgoing.cancelled = briefReason(ending);
+          outgoing.cancelled = briefClause(ending);
           outgoing.broken = true;
         }
         outgoing.wake();

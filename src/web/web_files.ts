@@ -14,7 +14,7 @@
  */
 
 import {
-  briefReason,
+  briefClause,
   type ChatClient,
   type Incoming,
 } from "../client/chat_client.ts";
@@ -188,7 +188,7 @@ export class WebFiles {
     this.#keys = keys;
     void client.ended.then((ending) => {
       // In a few words: the page says the whole reason once.
-      const why = briefReason(ending);
+      const why = briefClause(ending);
       for (const outgoing of this.#outgoing.values()) {
         outgoing.cancelled ??= why;
         outgoing.broken = true;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  briefClause,
   briefReason,
   ChatClient,
   wasUnanswered,
@@ -82,6 +83,8 @@ Deno.test("ChatClient.ended does not quote a header that is not JSON, and reques
   // says it in a few words.
   const short = "The connection to the server was closed.";
   assert.equal(briefReason(ending), short);
+  // After a colon ("... stopped: "), as the end of a sentence.
+  assert.equal(briefClause(ending), "the connection to the server was closed.");
   for (const reply of [await pending, await client.request({ t: "list" })]) {
     assert.ok(wasUnanswered(reply));
     assert.deepEqual(

@@ -476,7 +476,7 @@ Deno.test("runSession on a terminal says in a few words that a file coming in st
   assert.deepEqual(
     linesLike(terminal.printed, /not received/),
     [
-      "ERROR: File big.bin from jojo was not received: The connection to the server was closed. What arrived is kept: it resumes if jojo offers it again.",
+      "ERROR: File big.bin from jojo was not received: the connection to the server was closed. What arrived is kept: it resumes if jojo offers it again.",
     ],
     printed,
   );
@@ -533,7 +533,7 @@ Deno.test("runSession on a terminal says in a few words that a file going out st
   assert.deepEqual(
     linesLike(terminal.printed, /big\.bin (stopped|will be)/),
     [
-      "ERROR: Sending file big.bin stopped: The connection to the server was closed.",
+      "ERROR: Sending file big.bin stopped: the connection to the server was closed.",
       "big.bin will be offered again, resuming where it stopped",
     ],
     printed,

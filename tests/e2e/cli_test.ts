@@ -82,7 +82,7 @@ Deno.test("chat keygen refuses a --private path that is where the public key goe
       assert.equal(process.stdout, "");
       assert.match(
         process.stderr,
-        /^chat: the private and the public key would both be written to .*; give the public key its own path with --public PATH\n$/,
+        /^chat: The private and the public key would both be written to .*; give the public key its own path with --public PATH\n$/,
       );
       assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
     }

@@ -295,7 +295,7 @@ Deno.test({
     assert.equal((await again.finish()).code, 1);
     assert.match(
       again.stderr,
-      /chat: the name 'jojo' is not bound to any key in the cluster/,
+      /chat: The name 'jojo' is not bound to any key in the cluster/,
     );
 
     // Node A's own database still binds jojo to the old key: the cluster's

@@ -231,7 +231,7 @@ Deno.test("chat admin release keeps the old key's waiting messages, groups and p
       assert.equal(again.code, 1);
       assert.match(
         again.stderr,
-        /the name 'jojo' is not bound to any key in .* \(nobody signed in with it, or it was released already\)/,
+        /chat: The name 'jojo' is not bound to any key in .* \(nobody signed in with it, or it was released already\)/,
       );
       const next = client(dir, port, "jojo", `${dir}/next.pem`);
       await next.waitFor(/SUCCESS: Username registered\./);
