@@ -268,7 +268,8 @@ export class FileReceiver {
     const incoming = this.#incoming.get(xfer);
     if (incoming === undefined) return false;
     this.#client.post({ t: "file_cancel", xfer, reason: "cancelled" });
-    this.#fail(incoming, "you cancelled it", false);
+    // Said once, by /cancel ("Cancelled receiving ..."), not as an error too.
+    this.#fail(incoming, "you cancelled it", false, false, "", false);
     await incoming.chain.catch(() => {});
     return true;
   }
@@ -780,6 +781,7 @@ export class FileReceiver {
     tellServer: boolean,
     keep = false,
     more = "",
+    shown = true,
   ): void {
     if (incoming.failed) return;
     incoming.failed = true;
@@ -804,13 +806,15 @@ export class FileReceiver {
       });
     }
     this.#options.onFinished?.(offer);
-    (this.#options.printError ?? this.#options.print)(
-      `ERROR: ${
-        incoming.named ? `File ${sanitizeForTerminal(offer.name)}` : "A file"
-      } from ${sanitizeForTerminal(offer.from)} was not received: ${
-        sanitizeForTerminal(reason)
-      }${more}`,
-    );
+    if (shown) {
+      (this.#options.printError ?? this.#options.print)(
+        `ERROR: ${
+          incoming.named ? `File ${sanitizeForTerminal(offer.name)}` : "A file"
+        } from ${sanitizeForTerminal(offer.from)} was not received: ${
+          sanitizeForTerminal(reason)
+        }${more}`,
+      );
+    }
     this.#options.onResult?.(offer, { ok: false, reason });
   }
 }

@@ -78,6 +78,8 @@ interface Outgoing {
   cancelled: string | null;
   /** Ended by a lost connection, not by anyone's choice. */
   broken: boolean;
+  /** Stopped by this user's /cancel, which says so itself. */
+  byYou: boolean;
   wake: () => void;
 }
 
@@ -153,6 +155,7 @@ export class FileSender {
     if (outgoing === undefined || outgoing.cancelled !== null) return false;
     this.#client.post({ t: "file_cancel", xfer, reason: "cancelled" });
     outgoing.cancelled = "you cancelled it";
+    outgoing.byYou = true;
     outgoing.wake();
     return true;
   }
@@ -274,6 +277,7 @@ export class FileSender {
         results: new Map(),
         cancelled: null,
         broken: false,
+        byYou: false,
         wake: () => {},
       };
       if (start > 0) onResumed(start, size);
@@ -414,6 +418,7 @@ export class FileSender {
             reason: outgoing.cancelled ?? "",
             results,
             ...(outgoing.broken ? { broken: true } : {}),
+            ...(outgoing.byYou ? { byYou: true } : {}),
           };
       } finally {
         this.#outgoing.delete(xfer);

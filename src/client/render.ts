@@ -436,6 +436,11 @@ export type SentFileOutcome =
     results: RecipientResult[];
     /** Our connection was lost: offering it again may resume it. */
     broken?: boolean;
+    /**
+     * This user stopped it (/cancel), and was told so then ("Cancelled
+     * sending ..."): it is not said again as an error.
+     */
+    byYou?: true;
   }
   /** Every recipient reported, successfully or not. */
   | {
@@ -487,11 +492,13 @@ export function renderSentFile(
     }`
   );
   if (outcome.kind === "cancelled") {
+    const others = lines.filter((_, i) => failed[i]!.reason !== outcome.reason);
+    if (outcome.byYou === true) return others;
     return [
       `ERROR: Sending file ${name} stopped: ${
         sanitizeForTerminal(outcome.reason)
       }`,
-      ...lines.filter((_, i) => failed[i]!.reason !== outcome.reason),
+      ...others,
     ];
   }
   const received = outcome.results.filter((r) => r.ok).map((r) =>

@@ -7,6 +7,7 @@ import {
   leftOut,
   renderDeclined,
   renderSent,
+  renderSentFile,
   renderServerMessage,
   type Style,
 } from "../../src/client/render.ts";
@@ -435,5 +436,35 @@ Deno.test("formatTransferDone says the file is through, in the terminal's words,
   assert.equal(
     formatTransferDone("a\nb from x", 0, "received"),
     "a^Jb from x: 0 B received",
+  );
+});
+
+Deno.test("renderSentFile says nothing more of a file this user's /cancel stopped, which said so itself", () => {
+  const results = [
+    { name: "jojo", ok: false, reason: "you cancelled it" },
+    { name: "nana", ok: false, reason: "declined" },
+  ];
+  const outcome = {
+    kind: "cancelled" as const,
+    name: "big.bin",
+    reason: "you cancelled it",
+    results,
+  };
+  // Only the recipient that had already said no, not an error for the cancel.
+  assert.deepEqual(
+    renderSentFile({ ...outcome, byYou: true }, { group: "team" }),
+    ["ERROR: File big.bin was not received by nana: declined"],
+  );
+  // Stopped by anything else: said as an error.
+  assert.deepEqual(
+    renderSentFile(
+      { ...outcome, reason: "the connection to the server was closed." },
+      { group: "team" },
+    ),
+    [
+      "ERROR: Sending file big.bin stopped: the connection to the server was closed.",
+      "ERROR: File big.bin was not received by jojo: you cancelled it",
+      "ERROR: File big.bin was not received by nana: declined",
+    ],
   );
 });
