@@ -41,7 +41,11 @@ import {
   defaultIdentityPath,
   loadOrCreateIdentity,
 } from "./src/crypto/identity_files.ts";
-import { isValidName, nameKey } from "./src/protocol/limits.ts";
+import {
+  invalidUsername,
+  isValidName,
+  nameKey,
+} from "./src/protocol/limits.ts";
 import { DATABASE_FILE, openStore } from "./src/store/sqlite_store.ts";
 import { parseTargets } from "./src/client/target.ts";
 import { expandNames } from "./src/client/target_addresses.ts";
@@ -539,6 +543,13 @@ const OUTPUT_GONE_STATUS = 141;
 async function connect(
   command: Extract<CliCommand, { cmd: "connect" }>,
 ): Promise<number> {
+  // A --user the server would refuse is refused here, in its words and with
+  // the exit code of a refused name, before a connection, a key or a folder
+  // is made for it.
+  if (command.user !== null && !isValidName(command.user)) {
+    console.error(invalidUsername(command.user));
+    return 1;
+  }
   // As the server does: a file's chunks (128 KiB buffers, just past glibc's
   // mmap threshold) otherwise land in fresh pages, faulted in and given
   // back for every chunk. Receiving 256 MiB took 10,700-15,800 minor page

@@ -62,6 +62,29 @@ export function isValidName(name: string): boolean {
   return NAME_PATTERN.test(name);
 }
 
+// Echoing a name the client sent back into a reply is safe only for short
+// printable ASCII: anything else could carry terminal escapes or flood the
+// reply. Returns the name quoted, or null when it must not be shown.
+const MAX_ECHO_CHARS = 64;
+export function echoName(name: string): string | null {
+  return name.length <= MAX_ECHO_CHARS && /^[\x20-\x7e]*$/.test(name)
+    ? `'${name}'`
+    : null;
+}
+
+/**
+ * What a user name that breaks NAME_RULE is refused with: the server's
+ * `invalid_name` reply, which chat connect also says itself for a bad
+ * `--user` before it connects. An empty one is said in plain words.
+ */
+export function invalidUsername(name: string): string {
+  if (name === "") return "ERROR: Username cannot be empty";
+  const shown = echoName(name);
+  return shown === null
+    ? `ERROR: Invalid username: ${NAME_RULE}`
+    : `ERROR: Invalid username ${shown}: ${NAME_RULE}`;
+}
+
 /** The key names are compared by: unique ignoring case. */
 export function nameKey(name: string): string {
   return name.toLowerCase();

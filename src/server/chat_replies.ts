@@ -11,15 +11,9 @@ import { ok, type Outbound, reply } from "./outbound.ts";
 import type { ConnId, Session } from "./session.ts";
 import type { ServerState } from "./state.ts";
 
-// Echoing a name the client sent back into a reply is safe only for short
-// printable ASCII: anything else could carry terminal escapes or flood the
-// reply. Returns the name quoted, or null when it must not be shown.
-const MAX_ECHO_CHARS = 64;
-export function echo(name: string): string | null {
-  return name.length <= MAX_ECHO_CHARS && /^[\x20-\x7e]*$/.test(name)
-    ? `'${name}'`
-    : null;
-}
+// The one safe way to echo a name: with the naming rule, as the client
+// says the same refusals before it asks.
+export { echoName as echo } from "../protocol/limits.ts";
 
 /**
  * A chat message this user already sent with the same client id (a retry

@@ -13,6 +13,7 @@
 
 import {
   DEFAULT_HISTORY,
+  invalidUsername,
   isValidName,
   MAX_AWAY_CHARS,
   MAX_GROUPS_SHOWN,
@@ -258,15 +259,7 @@ function register(
     );
   }
   if (!isValidName(name)) {
-    const shown = echo(name);
-    return fail(
-      from,
-      re,
-      "invalid_name",
-      shown === null
-        ? `ERROR: Invalid username: ${NAME_RULE}`
-        : `ERROR: Invalid username ${shown}: ${NAME_RULE}`,
-    );
+    return fail(from, re, "invalid_name", invalidUsername(name));
   }
   if (state.isOnline(name)) {
     return fail(

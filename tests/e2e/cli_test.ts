@@ -425,6 +425,40 @@ Deno.test("chat connect with the wrong public key names both fingerprints and ex
   }
 });
 
+Deno.test("chat connect refuses a --user the server would refuse before it connects, in the server's words", async () => {
+  const dir = await Deno.makeTempDir();
+  let server: ChatProcess | null = null;
+  try {
+    await keygen(`${dir}/server`);
+    server = serveProcess(`${dir}/server`);
+    const port = await listeningPort(server);
+    for (
+      const [user, said] of [
+        ["bad name!", /^ERROR: Invalid username 'bad name!': names are 1-32 /],
+        ["", /^ERROR: Username cannot be empty\n$/],
+      ] as const
+    ) {
+      const client = new ChatProcess([
+        "connect",
+        `127.0.0.1:${port}`,
+        "--pub",
+        `${dir}/server/public.pem`,
+        "--user",
+        user,
+      ]);
+      const status = await client.finish();
+      assert.equal(status.code, 1);
+      assert.match(client.stderr, said);
+      // Refused before anything was tried: no connection, no handshake.
+      assert.equal(client.stdout, "");
+    }
+  } finally {
+    server?.kill("SIGKILL");
+    await server?.finish();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("chat connect says which keys/public.pem it pins when it finds one in the current folder", async () => {
   const dir = await Deno.makeTempDir();
   let server: ChatProcess | null = null;

@@ -332,7 +332,7 @@ Deno.test("route register rejects invalid names and echoes only printable ones",
   connect(state, 1);
   const cases: [string, string][] = [
     ["bad name!", `ERROR: Invalid username 'bad name!': ${NAME_RULE}`],
-    ["", `ERROR: Invalid username '': ${NAME_RULE}`],
+    ["", "ERROR: Username cannot be empty"],
     [
       "a".repeat(33),
       `ERROR: Invalid username '${"a".repeat(33)}': ${NAME_RULE}`,
