@@ -310,6 +310,33 @@ export function renderServerMessage(
   }
 }
 
+/**
+ * `cmd` naming its recipient or group as the server's `ok` spells it
+ * (`name`): "/msg NANA hi" is confirmed as to nana. A name that is not the
+ * one typed, ignoring case, is not taken: the server cannot pass the message
+ * off as sent to someone else.
+ */
+export function asRegistered(
+  cmd: SentCommand,
+  name: string | undefined,
+): SentCommand {
+  if (name === undefined) return cmd;
+  switch (cmd.kind) {
+    case "say":
+      return cmd;
+    case "msg":
+      return nameKey(name) === nameKey(cmd.to) ? { ...cmd, to: name } : cmd;
+    case "gsay":
+      return nameKey(name) === nameKey(cmd.group)
+        ? { ...cmd, group: name }
+        : cmd;
+    default: {
+      const unreachable: never = cmd;
+      return unreachable;
+    }
+  }
+}
+
 /** The sender's confirmation of a message they sent, in the seed's wording. */
 export function renderSent(cmd: SentCommand, style: Style): string[] {
   const action = actionOf(cmd.text);

@@ -10,6 +10,7 @@
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { statusLine } from "./reconnect_status.ts";
 import {
+  asRegistered,
   clockPrefix,
   formatBytes,
   formatProgress,
@@ -62,7 +63,7 @@ export function textOf(event: SessionEvent, style: Style): TextLines {
       if (reply.t === "ok" && sent) {
         // The server may add a note, e.g. that the recipient is offline.
         return out([
-          ...renderSent(command, style),
+          ...renderSent(asRegistered(command, reply.name), style),
           ...(reply.text ? [sanitizeForTerminal(reply.text)] : []),
         ]);
       }

@@ -227,6 +227,9 @@ export type ServerMessage =
    * end of a `history` reply that left older messages out (ask again with
    * `before`). `before`: where such a reply stopped looking, when that is
    * below every message it sent (a group's, past MAX_HISTORY_SCAN).
+   * `name`: the recipient of a `msg` or `e2e_msg`, or the group of a `gsay`
+   * or `e2e_gsay`, as registered (the sender may have typed it in another
+   * case).
    */
   | {
     t: "ok";
@@ -236,6 +239,7 @@ export type ServerMessage =
     seq?: number;
     more?: true;
     before?: number;
+    name?: string;
   }
   | { t: "error"; re: number | null; code: ErrorCode; text: string }
   // Chat messages; body: text. `history` marks one sent earlier (missed while

@@ -185,6 +185,7 @@ export function parseServerMessage(value: unknown): ServerMessage {
         text: str(f, "text", 4096),
         ...(f.more === true ? { more: true } : {}),
         ...(f.before === undefined ? {} : { before: int(f, "before") }),
+        ...(f.name === undefined ? {} : { name: userName(f, "name") }),
       });
     case "error": {
       const code = f.code;

@@ -7,7 +7,7 @@
  */
 
 import type { MessagePosition } from "../store/store.ts";
-import { ok, type Outbound, reply } from "./outbound.ts";
+import { type Outbound, reply } from "./outbound.ts";
 import type { ConnId, Session } from "./session.ts";
 import type { ServerState } from "./state.ts";
 
@@ -37,16 +37,26 @@ export function sentBefore(
   });
 }
 
-/** The `ok` for a chat message: with its position when it came with a cid. */
+/**
+ * The `ok` for a chat message: with its position when it came with a cid,
+ * and `name`, the recipient or group as registered (`/msg NANA` went to
+ * "nana"), when it went to one.
+ */
 export function sent(
   to: ConnId,
   re: number,
   text: string,
   cid: string | undefined,
   position: MessagePosition,
+  name?: string,
 ): Outbound[] {
-  if (cid === undefined) return ok(to, re, text);
-  return reply(to, { t: "ok", re, text, id: position.id, seq: position.seq });
+  return reply(to, {
+    t: "ok",
+    re,
+    text,
+    ...(cid === undefined ? {} : { id: position.id, seq: position.seq }),
+    ...(name === undefined ? {} : { name }),
+  });
 }
 
 /** A message's client id for the store, when it has one. */

@@ -104,7 +104,7 @@ export function routeE2eGroup(
       }),
   });
   return [
-    ...sent(session.id, re, "", message.cid, position),
+    ...sent(session.id, re, "", message.cid, position, group.name),
     {
       to: { kind: "group", key: group.key, except: session.nameKey },
       message: {

@@ -118,7 +118,7 @@ export function routeE2eMessage(
   });
   if (elsewhere !== undefined) {
     return [
-      ...sent(session.id, re, "", message.cid, position),
+      ...sent(session.id, re, "", message.cid, position, known),
       {
         to: { kind: "user", key: elsewhere.nameKey },
         message: {
@@ -140,6 +140,7 @@ export function routeE2eMessage(
       `${known} is offline; the message will be delivered when they connect.`,
       message.cid,
       position,
+      known,
     );
   }
   const away = recipient.away !== null &&
@@ -147,7 +148,7 @@ export function routeE2eMessage(
     ? `${recipient.name} is away: ${recipient.away}`
     : "";
   return [
-    ...sent(session.id, re, away, message.cid, position),
+    ...sent(session.id, re, away, message.cid, position, known),
     {
       to: { kind: "user", key: recipient.nameKey },
       message: {

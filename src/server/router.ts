@@ -618,7 +618,7 @@ function privateMessage(
   });
   if (elsewhere !== undefined) {
     return [
-      ...sent(session.id, re, "", cid, position),
+      ...sent(session.id, re, "", cid, position, known),
       ...send(
         { kind: "user", key: elsewhere.nameKey },
         { t: "private", from: session.name, ts: now, ...positionOf(position) },
@@ -633,6 +633,7 @@ function privateMessage(
       `${known} is offline; the message will be delivered when they connect.`,
       cid,
       position,
+      known,
     );
   }
   // The away reason is told to each sender once (docs/PROTOCOL.md, "Away").
@@ -641,7 +642,7 @@ function privateMessage(
     ? `${recipient.name} is away: ${recipient.away}`
     : "";
   return [
-    ...sent(session.id, re, away, cid, position),
+    ...sent(session.id, re, away, cid, position, known),
     ...send(
       { kind: "user", key: recipient.nameKey },
       { t: "private", from: session.name, ts: now, ...positionOf(position) },
@@ -721,7 +722,7 @@ function groupMessage(
       }),
   });
   return [
-    ...sent(session.id, re, "", cid, position),
+    ...sent(session.id, re, "", cid, position, group.name),
     ...send(
       groupOf(group, session),
       {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  asRegistered,
   clockPrefix,
   formatProgress,
   formatTimestamp,
@@ -467,4 +468,16 @@ Deno.test("renderSentFile says nothing more of a file this user's /cancel stoppe
       "ERROR: File big.bin was not received by nana: declined",
     ],
   );
+});
+
+Deno.test("asRegistered names the recipient or group as the server's ok spells it, and only the one typed", () => {
+  const msg = { kind: "msg" as const, to: "NANA", text: "nihao" };
+  const gsay = { kind: "gsay" as const, group: "HAHA", text: "hi" };
+  assert.deepEqual(asRegistered(msg, "nana"), { ...msg, to: "nana" });
+  assert.deepEqual(asRegistered(gsay, "haha"), { ...gsay, group: "haha" });
+  // An older server says nothing: as typed.
+  assert.deepEqual(asRegistered(msg, undefined), msg);
+  // A server cannot make it read as sent to someone else.
+  assert.deepEqual(asRegistered(msg, "mallory"), msg);
+  assert.deepEqual(asRegistered(gsay, "other"), gsay);
 });

@@ -49,6 +49,8 @@ type Kind =
   | { k: "bool" }
   /** Present only as `true`. */
   | { k: "true" }
+  /** Kept when `true`, left out as anything else (an `ok`'s `more`). */
+  | { k: "flag" }
   /** A chat message's client id (CLIENT_ID_PATTERN). */
   | { k: "cid" }
   /** A file key: 64 lower-case hex digits. */
@@ -160,7 +162,10 @@ const SERVER: Record<string, Shape> = {
       store: { k: "token" },
     },
   },
-  ok: { required: { re: INT, text: str(4096) }, optional: POSITION },
+  ok: {
+    required: { re: INT, text: str(4096) },
+    optional: { ...POSITION, more: { k: "flag" }, before: INT, name: SNAME },
+  },
   error: { required: { re: NINT, code: { k: "code" }, text: str(4096) } },
   public: {
     required: { from: SNAME, ts: INT },
@@ -269,6 +274,8 @@ function fits(kind: Kind, value: unknown): boolean {
       return typeof value === "boolean";
     case "true":
       return value === true;
+    case "flag":
+      return true;
     case "cid":
       return typeof value === "string" && CLIENT_ID_PATTERN.test(value);
     case "hex64":
@@ -328,6 +335,7 @@ function projectShape(shape: Shape, fields: Fields): Fields {
     out[key] = project(kind, fields[key]);
   }
   for (const [key, kind] of Object.entries(shape.optional ?? {})) {
+    if (kind.k === "flag" && fields[key] !== true) continue;
     if (present(fields, key)) out[key] = project(kind, fields[key]);
   }
   return out;
@@ -746,6 +754,7 @@ function validValue(rng: Rng, kind: Kind): unknown {
     case "bool":
       return rng.chance(0.5);
     case "true":
+    case "flag":
       return true;
     case "cid": {
       let out = "";
@@ -857,6 +866,8 @@ function invalidValue(rng: Rng, kind: Kind): unknown {
       return wrong(["", "QUIT", "other", 0, null, undefined]);
     case "code":
       throw new TypeError("Every value is a valid code");
+    case "flag":
+      throw new TypeError("Every value of a flag is taken");
     case "list": {
       if (rng.chance(0.5)) return wrong([null, {}, "[]", 0, undefined]);
       const items = validValue(rng, kind) as unknown[];
@@ -911,7 +922,7 @@ function messageLike(rng: Rng): unknown {
   for (const [key, kind] of kinds) {
     const roll = rng.float();
     if (roll < 0.05) delete message[key];
-    else if (roll < 0.1 && kind.k !== "code") {
+    else if (roll < 0.1 && kind.k !== "code" && kind.k !== "flag") {
       message[key] = invalidValue(rng, kind);
     } else if (roll < 0.13) message[key] = randomJson(rng, 1);
   }

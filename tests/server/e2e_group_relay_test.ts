@@ -78,7 +78,14 @@ Deno.test("routeE2eGroup relays the sealed body to the group but the sender as e
     );
     assert.equal(out.length, 2);
     const [ok, relayed] = out;
-    assert.deepEqual(ok!.message, { t: "ok", re: 3, text: "", id: 1, seq: 1 });
+    assert.deepEqual(ok!.message, {
+      t: "ok",
+      re: 3,
+      text: "",
+      id: 1,
+      seq: 1,
+      name: "Team",
+    });
     assert.deepEqual(relayed!.to, {
       kind: "group",
       key: "team",

@@ -83,6 +83,7 @@ Deno.test("routeE2eMessage relays the envelope as e2e_private with the sender's 
       text: "",
       id: 1,
       seq: 1,
+      name: "Bob",
     });
     assert.deepEqual(relayed!.to, { kind: "user", key: "bob" });
     assert.deepEqual(relayed!.message, {
@@ -128,6 +129,7 @@ Deno.test("routeE2eMessage keeps the envelope for an offline recipient, who gets
       t: "ok",
       re: 3,
       text: "bob is offline; the message will be delivered when they connect.",
+      name: "bob",
     }]);
     const welcome = signIn(state, 5, "bob", BOB_FP);
     const missed = welcome.filter((o) => o.message.t === "e2e_private");

@@ -62,12 +62,18 @@ Deno.test("route msg to an away user tells each sender the reason once, and stil
     t: "ok",
     re: 2,
     text: "jojo is away: lunch",
+    name: "jojo",
   });
   assert.ok(
     first.some((o) => o.to.includes(JOJO) && o.message.t === "private"),
   );
   const second = route(state, SOPHIA, { t: "msg", id: 3, to: "jojo" }, HI, 7);
-  assert.deepEqual(replyTo(second, SOPHIA), { t: "ok", re: 3, text: "" });
+  assert.deepEqual(replyTo(second, SOPHIA), {
+    t: "ok",
+    re: 3,
+    text: "",
+    name: "jojo",
+  });
   assert.ok(
     second.some((o) => o.to.includes(JOJO) && o.message.t === "private"),
   );
@@ -76,6 +82,7 @@ Deno.test("route msg to an away user tells each sender the reason once, and stil
     t: "ok",
     re: 4,
     text: "jojo is away: lunch",
+    name: "jojo",
   });
   // Away again: everyone is told again.
   route(state, JOJO, { t: "away", id: 5, reason: "meeting" }, NONE, 9);
@@ -84,6 +91,7 @@ Deno.test("route msg to an away user tells each sender the reason once, and stil
     t: "ok",
     re: 6,
     text: "jojo is away: meeting",
+    name: "jojo",
   });
 });
 

@@ -55,8 +55,12 @@ function error(
   return { to: [to], message: { t: "error", re, code, text } };
 }
 
-function ok(to: ConnId, re: number, text = ""): Outbound {
-  return { to: [to], message: { t: "ok", re, text } };
+/** An `ok`; `name`: the recipient or group a chat message went to, as registered. */
+function ok(to: ConnId, re: number, text = "", name?: string): Outbound {
+  return {
+    to: [to],
+    message: { t: "ok", re, text, ...(name === undefined ? {} : { name }) },
+  };
 }
 
 Deno.test("route plays the seed's example chat session", () => {
@@ -172,7 +176,7 @@ Deno.test("route plays the seed's example chat session", () => {
     120,
   );
   assert.deepEqual(whisper, [
-    ok(SOPHIA, 4),
+    ok(SOPHIA, 4, "", "jojo"),
     {
       to: [JOJO],
       message: { t: "private", from: "sophia", ts: 120, id: 2, seq: 1 },
@@ -222,7 +226,7 @@ Deno.test("route plays the seed's example chat session", () => {
     170,
   );
   assert.deepEqual(groupSay, [
-    ok(JOJO, 5),
+    ok(JOJO, 5, "", "haha"),
     {
       to: [SOPHIA],
       message: {
@@ -254,7 +258,7 @@ Deno.test("route plays the seed's example chat session", () => {
   assert.deepEqual(
     route(state, SOPHIA, { t: "gsay", id: 6, group: "haha" }, fromSophia, 190),
     [
-      ok(SOPHIA, 6),
+      ok(SOPHIA, 6, "", "haha"),
       {
         to: [JOJO, NANA],
         message: {
@@ -437,7 +441,12 @@ Deno.test("route refuses empty and oversized bodies for say, msg and gsay", () =
     );
     const largest = new Uint8Array(MAX_TEXT_BYTES);
     const sent = send(state, SOPHIA, command, largest);
-    assert.deepEqual(sent[0], ok(SOPHIA, re));
+    const name = command.t === "msg"
+      ? command.to
+      : command.t === "gsay"
+      ? command.group
+      : undefined;
+    assert.deepEqual(sent[0], ok(SOPHIA, re, "", name));
     assert.ok(sent[1]?.body === largest);
   }
   // Refused messages do not count as messages.
@@ -490,7 +499,7 @@ Deno.test("route msg reaches one online user ignoring case", () => {
   const state = room();
   const body = text("nihao");
   assert.deepEqual(send(state, NANA, { t: "msg", id: 1, to: "JoJo" }, body), [
-    ok(NANA, 1),
+    ok(NANA, 1, "", "jojo"),
     {
       to: [JOJO],
       message: { t: "private", from: "nana", ts: 1000, id: 1, seq: 1 },
@@ -503,7 +512,7 @@ Deno.test("route msg to yourself is allowed", () => {
   const state = room();
   const body = text("note to self");
   assert.deepEqual(send(state, NANA, { t: "msg", id: 1, to: "nana" }, body), [
-    ok(NANA, 1),
+    ok(NANA, 1, "", "nana"),
     {
       to: [NANA],
       message: { t: "private", from: "nana", ts: 1000, id: 1, seq: 1 },
@@ -535,6 +544,7 @@ Deno.test("route msg to an unknown or offline user fails", () => {
       NANA,
       2,
       "jojo is offline; the message will be delivered when they connect.",
+      "jojo",
     )],
   );
 });
@@ -589,7 +599,7 @@ Deno.test("route gsay uses the group's name as created and skips offline members
   assert.deepEqual(
     send(state, JOJO, { t: "gsay", id: 2, group: "hAhA" }, body),
     [
-      ok(JOJO, 2),
+      ok(JOJO, 2, "", "HaHa"),
       {
         to: [SOPHIA],
         message: {
@@ -609,7 +619,7 @@ Deno.test("route gsay uses the group's name as created and skips offline members
   assert.deepEqual(
     send(state, JOJO, { t: "gsay", id: 3, group: "haha" }, body),
     [
-      ok(JOJO, 3),
+      ok(JOJO, 3, "", "HaHa"),
     ],
   );
 });
@@ -749,7 +759,7 @@ Deno.test("route re-register after disconnect keeps groups and last message time
   // Offline members get it when they are back (missed, as history).
   assert.deepEqual(
     send(state, SOPHIA, { t: "gsay", id: 2, group: "haha" }, text("?")),
-    [ok(SOPHIA, 2)],
+    [ok(SOPHIA, 2, "", "haha")],
   );
 
   connect(state, 7);
@@ -790,7 +800,7 @@ Deno.test("route re-register after disconnect keeps groups and last message time
   assert.deepEqual(
     send(state, SOPHIA, { t: "gsay", id: 3, group: "haha" }, body),
     [
-      ok(SOPHIA, 3),
+      ok(SOPHIA, 3, "", "haha"),
       {
         to: [7],
         message: {
@@ -838,7 +848,7 @@ Deno.test("route membership by name survives a reconnect in another case", () =>
   send(state, 7, { t: "register", id: 1, name: "JoJo", key: KEY });
   const body = text("hi");
   assert.deepEqual(send(state, 7, { t: "gsay", id: 2, group: "haha" }, body), [
-    ok(7, 2),
+    ok(7, 2, "", "haha"),
     {
       to: [SOPHIA],
       message: {
