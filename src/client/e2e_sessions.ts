@@ -69,7 +69,26 @@ export const MAX_SECRET_LABEL_BYTES = 64;
 /** The largest secret (a file key is 32 bytes). */
 export const MAX_SECRET_BYTES = 1024;
 
+/**
+ * The label of the secret that tells a sender its message could not be
+ * opened (docs/PROTOCOL.md 11.7, "A message on a forgotten session").
+ */
+export const UNREADABLE_LABEL = "unreadable";
+
+/** The first byte of an unreadable notice's secret: its layout. */
+export const UNREADABLE_VERSION = 1;
+
 // ---- End of protocol constants. ----
+
+/**
+ * Unreadable notices sent at most in {@link UNREADABLE_WINDOW_MS}, to all
+ * peers together: a server can make up messages from many names, and each
+ * notice fetches a bundle and starts a session.
+ */
+export const MAX_UNREADABLE_NOTICES = 10;
+
+/** The window of {@link MAX_UNREADABLE_NOTICES}. */
+export const UNREADABLE_WINDOW_MS = 60_000;
 
 /** Earlier sessions kept per peer, tried when the current one fails. */
 const MAX_PREVIOUS_SESSIONS = 3;
@@ -174,6 +193,10 @@ export class E2eSessions {
    * then may be stale a moment later, and is not remembered.
    */
   readonly #signedInAt = new Map<string, number>();
+  /** Peers an unreadable notice is on its way to, by peer key. */
+  readonly #telling = new Set<string>();
+  /** When the recent unreadable notices were sent, oldest first. */
+  #toldAt: number[] = [];
 
   constructor(options: E2eSessionsOptions) {
     this.#o = options;
@@ -616,6 +639,9 @@ export class E2eSessions {
     if (change !== undefined && !released) {
       return await this.#hold(change, message, body);
     }
+    // No session with them at all: whatever they sent cannot open here,
+    // and they go on with theirs until told (`#tellUnreadable`).
+    const noSession = !this.#o.state.sessions.has(key);
     try {
       const envelope = decodeEnvelope(body);
       const current = this.#o.state.sessions.get(key);
@@ -623,9 +649,7 @@ export class E2eSessions {
       if (peerIdentity === undefined) {
         // Sessions are kept with MAX_PEER_SESSIONS peers, the least recently
         // used forgotten: theirs goes on with ours until we start a new one.
-        throw new Error(
-          `this client forgot its session with ${from} (it keeps those with the ${MAX_PEER_SESSIONS} people it wrote with most recently) or never had one: /msg ${from} to start a new one, and ask them to send it again`,
-        );
+        throw new Error(forgotten(from));
       }
       if (
         await identityFingerprint(peerIdentity) !== message.fingerprint
@@ -765,6 +789,9 @@ export class E2eSessions {
       // Saved before it is shown (and so acknowledged).
       await this.#o.saveState(this.#o.state);
       if (usedOneTime) await this.#o.saveKeyring(this.#o.keyring);
+      if (content.type === "secret" && content.label === UNREADABLE_LABEL) {
+        return refused(this.#unreadableLine(client, from, content.secret));
+      }
       return content.type === "text" ? shown(content.text) : {
         kind: "secret",
         from,
@@ -772,12 +799,99 @@ export class E2eSessions {
         secret: content.secret,
       };
     } catch (error) {
+      const told = noSession && message.id !== undefined &&
+        this.#tellUnreadable(client, from, message.id, message.ts);
+      const reason = describe(error);
+      const what = told
+        ? `: ${from} is told which one, and their next message starts a new session`
+        : reason === forgotten(from)
+        ? `: /msg ${from} to start a new one, and ask them to send it again`
+        : "";
       return refused(
-        `ERROR: A private message from ${from} could not be opened, and is not shown: ${
-          describe(error)
-        }`,
+        `ERROR: A private message from ${from} could not be opened, and is not shown: ${reason}${what}`,
       );
     }
+  }
+
+  /**
+   * Tells `from`, end to end, that their message `id` (of `ts`) could not
+   * be opened: the notice goes after what is being done now, on the session
+   * this client has with them by then or a new one from their bundle, which
+   * their client takes as the one to send on (docs/PROTOCOL.md 11.7). At most
+   * one on its way per peer, and {@link MAX_UNREADABLE_NOTICES} per
+   * {@link UNREADABLE_WINDOW_MS} in all. Whether one goes.
+   */
+  #tellUnreadable(
+    client: ChatClient,
+    from: string,
+    id: number,
+    ts: number,
+  ): boolean {
+    const key = peerKey(client.serverFingerprint, nameKey(from));
+    if (nameKey(from) === nameKey(client.name ?? "")) return false;
+    if (this.#telling.has(key)) return true;
+    const now = Date.now();
+    this.#toldAt = this.#toldAt.filter((at) => now - at < UNREADABLE_WINDOW_MS);
+    if (this.#toldAt.length >= MAX_UNREADABLE_NOTICES) return false;
+    this.#toldAt.push(now);
+    this.#telling.add(key);
+    void this.#alone(async () => {
+      try {
+        await this.#send(
+          client,
+          from,
+          {
+            kind: "secret",
+            label: UNREADABLE_LABEL,
+            secret: encodeUnreadable(id, ts),
+          },
+          toHex(crypto.getRandomValues(new Uint8Array(16))),
+          false,
+        );
+      } finally {
+        this.#telling.delete(key);
+      }
+    }).catch(() => {
+      // Not told (the state could not be saved, or the connection ended):
+      // the reader was told what to do all the same.
+    });
+    return true;
+  }
+
+  /**
+   * What an unreadable notice from `from` says to its sender: which of
+   * their messages, by the archive when it holds that message as sent by
+   * this user to `from`; otherwise only the server's time, as a claim.
+   */
+  #unreadableLine(
+    client: ChatClient,
+    from: string,
+    secret: Uint8Array,
+  ): string {
+    const notice = decodeUnreadable(secret);
+    if (notice === null) {
+      return `ERROR: ${from} sent a notice that a message could not be read, which this client cannot decode`;
+    }
+    const archived = this.#o.state.archive.get(
+      archiveKey(client.serverFingerprint, notice.id),
+    );
+    const next =
+      `: their client no longer had your end-to-end session. Your next message to ${from} goes on a new one`;
+    if (
+      archived !== undefined &&
+      nameKey(archived.from) === nameKey(client.name ?? "") &&
+      nameKey(archived.to) === nameKey(from)
+    ) {
+      const what = archived.label === undefined
+        ? `your message of ${clockTime(archived.ts)} ("${
+          excerpt(archived.text)
+        }")`
+        : `the end-to-end key you sent at ${clockTime(archived.ts)}`;
+      return `ERROR: ${from} could not read ${what}${next}: send it again`;
+    }
+    return `ERROR: ${from} could not read a message said to be yours, of ${
+      clockTime(notice.ts)
+    } by the server's clock (this client has no copy of it)${next}`;
   }
 
   /** Keeps `message` (saved) until the user accepts `change`, if there is room. */
@@ -1092,6 +1206,58 @@ export function decodeContent(plaintext: Uint8Array): Content {
     label: decoder.decode(rest.subarray(1, 1 + l)),
     secret: rest.slice(1 + l),
   };
+}
+
+/**
+ * The secret of an unreadable notice (docs/PROTOCOL.md 11.7):
+ * `u8 version (1) || u64be server id || u64be ts`, 17 bytes.
+ */
+export function encodeUnreadable(id: number, ts: number): Uint8Array {
+  const out = new Uint8Array(17);
+  const view = new DataView(out.buffer);
+  view.setUint8(0, UNREADABLE_VERSION);
+  view.setBigUint64(1, BigInt(id));
+  view.setBigUint64(9, BigInt(ts));
+  return out;
+}
+
+/** An unreadable notice's message id and time, or null if malformed. */
+export function decodeUnreadable(
+  secret: Uint8Array,
+): { id: number; ts: number } | null {
+  if (secret.length !== 17 || secret[0] !== UNREADABLE_VERSION) return null;
+  const view = new DataView(secret.buffer, secret.byteOffset, 17);
+  const id = view.getBigUint64(1);
+  const ts = view.getBigUint64(9);
+  const max = BigInt(Number.MAX_SAFE_INTEGER);
+  if (id > max || ts > max) return null;
+  return { id: Number(id), ts: Number(ts) };
+}
+
+/** Why a message from `from` cannot open when no session with them is left. */
+function forgotten(from: string): string {
+  return `this client forgot its session with ${from} (it keeps those with the ${MAX_PEER_SESSIONS} people it wrote with most recently) or never had one`;
+}
+
+/** Local `HH:MM`, with the date before it when not today. */
+function clockTime(ts: number): string {
+  const date = new Date(ts);
+  if (Number.isNaN(date.getTime())) return `time ${ts}`;
+  const pad = (n: number) => String(n).padStart(2, "0");
+  const time = `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  const today = new Date();
+  return date.toDateString() === today.toDateString()
+    ? time
+    : `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${
+      pad(date.getDate())
+    } ${time}`;
+}
+
+/** The start of a text, on one line, for naming the message it is. */
+function excerpt(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  const chars = [...line];
+  return chars.length <= 40 ? line : `${chars.slice(0, 40).join("")}...`;
 }
 
 /** A server's time as ISO 8601; any safe integer may come, not every one is a date. */

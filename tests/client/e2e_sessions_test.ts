@@ -18,8 +18,11 @@ import {
   SIGNED_PREKEY_LIFETIME_MS,
 } from "../../src/client/e2e_keys.ts";
 import {
+  decodeUnreadable,
   type E2ePrivate,
   E2eSessions,
+  encodeUnreadable,
+  MAX_UNREADABLE_NOTICES,
   type Opened,
 } from "../../src/client/e2e_sessions.ts";
 import {
@@ -438,7 +441,7 @@ Deno.test("E2eSessions settles on one session when both sides write first at onc
   }
 });
 
-Deno.test("E2eSessions with a peer's session forgotten (MAX_PEER_SESSIONS others used since) says how to start again, and a message from us starts one both sides use", async () => {
+Deno.test("E2eSessions with a peer's session forgotten (MAX_PEER_SESSIONS others used since) tells the sender which message it could not read, end to end, and the sender's next message goes on the new session", async () => {
   await using server = await startTestServer();
   const alice = await peer(server, "alice");
   const bob = await peer(server, "bob");
@@ -470,15 +473,26 @@ Deno.test("E2eSessions with a peer's session forgotten (MAX_PEER_SESSIONS others
     const lost = await next(bob);
     assertRefused(
       await bob.e2e.open(bob.client, lost.message, lost.body),
-      /from alice could not be opened.*forgot its session with alice.*\/msg alice/,
+      /from alice could not be opened.*forgot its session with alice.*: alice is told which one, and their next message starts a new session$/,
     );
-    // Bob writes: his first message starts a session alice takes.
-    await send(bob, "alice", "write again?");
-    const fresh = await next(alice);
-    assertShown(
-      await alice.e2e.open(alice.client, fresh.message, fresh.body),
-      "bob",
-      "write again?",
+    // Bob's client tells alice's, on a session it starts: alice learns
+    // which message was lost, and takes that session to send on.
+    const notice = await next(alice);
+    assertRefused(
+      await alice.e2e.open(alice.client, notice.message, notice.body),
+      /^ERROR: bob could not read your message of \d\d:\d\d \("still there\?"\): their client no longer had your end-to-end session\. Your next message to bob goes on a new one: send it again$/,
+    );
+    // Shown once: sent again by the server (or in /history), it is not.
+    assert.deepEqual(
+      await alice.e2e.open(alice.client, notice.message, notice.body),
+      { kind: "refused", lines: [] },
+    );
+    // Another message bob cannot open (alice's sent before the notice came)
+    // tells her nothing more: bob has a session with her now.
+    const stale = { ...lost.message, id: lost.message.id! + 1000 };
+    assertRefused(
+      await bob.e2e.open(bob.client, stale, lost.body),
+      /from alice could not be opened/,
     );
     await send(alice, "bob", "still there!");
     const again = await next(bob);
@@ -492,6 +506,65 @@ Deno.test("E2eSessions with a peer's session forgotten (MAX_PEER_SESSIONS others
     await bob.client.quit();
   }
 });
+
+Deno.test("E2eSessions tells at most MAX_UNREADABLE_NOTICES senders a minute that their message could not be read: made-up messages from many names are no flood", async () => {
+  await using server = await startTestServer();
+  const bob = await peer(server, "bob");
+  const senders = [];
+  try {
+    for (let i = 0; i <= MAX_UNREADABLE_NOTICES; i++) {
+      senders.push(
+        (await TestClient.connect(server, `stranger${i}`, await testIdentity()))
+          .client,
+      );
+    }
+    const bobKey = bob.keyring.identity.fingerprint;
+    for (const stranger of senders) {
+      const reply = await stranger.request(
+        { t: "e2e_msg", to: "bob", fingerprint: bobKey, cid: cid() },
+        new Uint8Array([1, 2, 0, 0]),
+      );
+      assert.equal(reply.t, "ok", JSON.stringify(reply));
+    }
+    const told: boolean[] = [];
+    for (let i = 0; i < senders.length; i++) {
+      const { message, body } = await next(bob);
+      const opened = await bob.e2e.open(bob.client, message, body);
+      assertRefused(opened, /could not be opened/);
+      told.push(
+        opened.kind === "refused" && /is told/.test(opened.lines.join("")),
+      );
+    }
+    assert.deepEqual(
+      told,
+      [...Array(MAX_UNREADABLE_NOTICES).fill(true), false],
+    );
+  } finally {
+    for (const stranger of senders) await stranger.quit();
+    await bob.client.quit();
+  }
+});
+
+Deno.test("encodeUnreadable and decodeUnreadable carry a message's id and time in 17 bytes, and refuse any other layout", () => {
+  const bytes = encodeUnreadable(1201, 1767225600000);
+  assert.equal(
+    toHexString(bytes),
+    "01" + "00000000000004b1" + "0000019b76daa800",
+  );
+  assert.deepEqual(decodeUnreadable(bytes), { id: 1201, ts: 1767225600000 });
+  assert.equal(decodeUnreadable(bytes.subarray(0, 16)), null);
+  assert.equal(
+    decodeUnreadable(new Uint8Array([2, ...bytes.subarray(1)])),
+    null,
+  );
+  const huge = bytes.slice();
+  huge.fill(0xff, 1, 9);
+  assert.equal(decodeUnreadable(huge), null);
+});
+
+function toHexString(bytes: Uint8Array): string {
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 Deno.test("E2eSessions.sendSecret hands a small secret to the recipient's module once, and never sends it in the clear", async () => {
   await using server = await startTestServer();
