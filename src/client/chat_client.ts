@@ -889,10 +889,22 @@ export function briefReason(ending: Ending): string {
  * in capitals (an acronym).
  */
 export function briefClause(ending: Ending): string {
-  const brief = briefReason(ending);
-  return /^[A-Z][a-z]/.test(brief)
-    ? brief[0]!.toLowerCase() + brief.slice(1)
-    : brief;
+  return asClause(briefReason(ending));
+}
+
+/**
+ * A reason as the end of a sentence, after a colon ("ERROR: Not sent: the
+ * connection to the server was closed."): its first letter in lower case,
+ * unless it starts a word in capitals (an acronym), and without an
+ * "ERROR: " of its own (a server's error text quoted).
+ */
+export function asClause(reason: string): string {
+  const text = reason.startsWith("ERROR: ")
+    ? reason.slice("ERROR: ".length)
+    : reason;
+  return /^[A-Z][a-z]/.test(text)
+    ? text[0]!.toLowerCase() + text.slice(1)
+    : text;
 }
 
 /**
@@ -936,7 +948,7 @@ function notSent(id: number, reason: string): Reply {
     t: "error",
     re: id,
     code: "internal",
-    text: `ERROR: Not sent: ${reason}`,
+    text: `ERROR: Not sent: ${asClause(reason)}`,
   };
   unanswered.add(reply);
   return reply;

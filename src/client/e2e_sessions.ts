@@ -29,7 +29,7 @@ import { safetyNumber } from "../crypto/safety_number.ts";
 import { nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { envelopeDigest } from "./envelope_digest.ts";
-import type { ChatClient, Reply } from "./chat_client.ts";
+import { asClause, type ChatClient, type Reply } from "./chat_client.ts";
 import { SealedRetries } from "./sealed_retries.ts";
 import {
   E2eKeyError,
@@ -442,7 +442,7 @@ export class E2eSessions {
           error instanceof E2eKeyError && error.code !== null
             ? error.code
             : "identity",
-          `ERROR: Not sent: ${describe(error)}`,
+          `ERROR: Not sent: ${asClause(describe(error))}`,
         ),
       };
     }
@@ -801,7 +801,7 @@ export class E2eSessions {
     } catch (error) {
       const told = noSession && message.id !== undefined &&
         this.#tellUnreadable(client, from, message.id, message.ts);
-      const reason = describe(error);
+      const reason = asClause(describe(error));
       const what = told
         ? `: ${from} is told which one, and their next message starts a new session`
         : reason === forgotten(from)
@@ -1067,7 +1067,9 @@ export class E2eSessions {
           shownName = fetched.name;
         } catch (error) {
           return [
-            `ERROR: No safety number with ${name}: ${describe(error)}`,
+            `ERROR: No safety number with ${name}: ${
+              asClause(describe(error))
+            }`,
           ];
         }
       }

@@ -109,7 +109,7 @@ export async function e2ePeer(
  * Runs `work` on `client`'s connection; if it throws, the error also says how
  * the connection ended, if it has, and what `server` logged. A connection
  * lost while publishing under load (e2e_sessions_hostile_test, once in CI)
- * left only "Not sent: The connection to the server was lost.", with no
+ * left only "Not sent: the connection to the server was lost.", with no
  * trace of why the server closed it; hundreds of runs under load since did
  * not show it again, so the next one must say it itself.
  */

@@ -89,7 +89,7 @@ Deno.test("ChatClient.ended does not quote a header that is not JSON, and reques
     assert.ok(wasUnanswered(reply));
     assert.deepEqual(
       reply.t === "error" && [reply.code, reply.text],
-      ["internal", `ERROR: Not sent: ${short}`],
+      ["internal", "ERROR: Not sent: the connection to the server was closed."],
     );
   }
 });

@@ -21,7 +21,7 @@ Deno.test("explained: a publish on a lost connection says how it ended and what 
     (error: Error) => {
       assert.match(
         error.message,
-        /^ERROR: Not sent: The connection to the server was lost\.$/m,
+        /^ERROR: Not sent: the connection to the server was lost\.$/m,
       );
       assert.match(error.message, /^The connection ended: .*"clean":false/m);
       assert.match(error.message, /^alice registered from 127\.0\.0\.1:/m);

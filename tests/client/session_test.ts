@@ -412,7 +412,7 @@ Deno.test("runSession on a terminal answers a command whose reply a broken proto
   // Not queued for the next connection: it went, and no answer came.
   assert.deepEqual(
     linesLike(terminal.printed, /Not sent/),
-    ["ERROR: Not sent: The connection to the server was closed."],
+    ["ERROR: Not sent: the connection to the server was closed."],
     printed,
   );
   const why = linesLike(terminal.printed, /failed the encryption's checks/);

@@ -103,8 +103,8 @@ Deno.test("ChatClient.register cut by a SIGTERM or SIGKILL of the server process
     await first.client.quit();
     for (
       const [signal, reason] of [
-        ["SIGTERM", "Server is shutting down."],
-        ["SIGKILL", "The connection to the server was lost."],
+        ["SIGTERM", "server is shutting down."],
+        ["SIGKILL", "the connection to the server was lost."],
       ] as const
     ) {
       const client = await ChatClient.connect(url, { pinnedSpki: spki });

@@ -88,7 +88,7 @@ Deno.test("chat connect says so when a frame from the server fails authenticatio
   for (const line of all.match(/^.*Not sent.*$/gm) ?? []) {
     assert.equal(
       line,
-      "ERROR: Not sent: The connection to the server was closed.",
+      "ERROR: Not sent: the connection to the server was closed.",
     );
   }
 });
