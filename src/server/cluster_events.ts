@@ -18,7 +18,8 @@ import type { Outbound } from "./outbound.ts";
 import { applyGroupRecord } from "./remote_groups.ts";
 import { KEY_RELEASED } from "./released_keys.ts";
 import type { PresenceChange } from "./remote_users.ts";
-import type { SharedLog } from "./shared_log.ts";
+import { LOG_WAIT_MS, type SharedLog } from "./shared_log.ts";
+import { AnswersInOrder } from "./answers_in_order.ts";
 import { dropRemoteRecipient, routeFileAnswer } from "./transfers.ts";
 
 /**
@@ -33,6 +34,7 @@ export function attachCluster(
 ): void {
   const { state, writes, delivery, givenStore: store, bridge } = core;
   state.recordGroupChanges();
+  const answers = new AnswersInOrder(cluster.log, LOG_WAIT_MS, core.log);
   cluster.attach({
     event: (event) => {
       if (event.kind === "signed_in") {
@@ -53,7 +55,7 @@ export function attachCluster(
       }
       if (event.kind === "file") return fileFromElsewhere(core, cluster, event);
       if (event.kind === "file_answer") {
-        return answerFromElsewhere(core, event);
+        return answers.add(event.after, () => answerFromElsewhere(core, event));
       }
       // Messages come through the log (logRecords below), in its order and
       // under its positions; the bus carries none of them any more.

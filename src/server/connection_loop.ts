@@ -366,12 +366,20 @@ export async function serveConnection(
           if (!channels.has(id)) break;
           continue;
         }
-        // About a file from another node: that node runs it.
+        // About a file from another node: that node runs it, once the
+        // log has what came before (the bus would overtake it, and the
+        // node it goes to waits for the log up to where this one is).
         if (
           link !== null && session !== undefined &&
           bridge.size > 0 && isFileAnswer(message) &&
-          link.answerElsewhere(id, session.name, message)
-        ) continue;
+          bridge.fromLocal(message.xfer, id) !== undefined
+        ) {
+          const settling = flush();
+          if (settling !== undefined) await settling;
+          if (!channels.has(id)) break;
+          link.answerElsewhere(id, session.name, message);
+          continue;
+        }
         // What was held goes first, with the first ack let through.
         if (message.t === "ack") steps.push(...connections.takeHeldAcks(id));
         steps.push({ message, body });

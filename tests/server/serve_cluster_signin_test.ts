@@ -29,6 +29,7 @@ class HeldCluster implements ClusterPort {
   #seq = 0;
   readonly log: ClusterPort["log"] = {
     id: "held-log",
+    position: 0,
     publish: () => Promise.resolve({ seq: ++this.#seq, duplicate: false }),
     applied: () => Promise.resolve(),
     caughtUp: () =>
@@ -156,6 +157,7 @@ Deno.test("on a cluster node, a new name that looks like a user's online on anot
 class PastTheLogCluster extends HeldCluster {
   override readonly log: ClusterPort["log"] = {
     id: "past-the-log",
+    position: 1,
     publish: () => Promise.resolve({ seq: 1, duplicate: false }),
     applied: (seq: number) =>
       Promise.reject(new Error(`not read back up to ${seq} (at 1)`)),

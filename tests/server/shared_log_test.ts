@@ -53,6 +53,7 @@ Deno.test("failed turns the ok to each chat message into an error and sends othe
 /** A log that numbers what it is given from `first` on, or refuses all. */
 class NumberingLog implements ClusterLogPort {
   readonly id = LOG_ID;
+  readonly position = 0;
   readonly published: LogRecord[] = [];
   readonly waited: number[] = [];
   #next: number;

@@ -78,7 +78,10 @@ export type BusEvent =
   /**
    * What recipient `from`, on `node`, says about transfer `xfer` of the node
    * this goes to: their answer, with that transfer's id; null when they
-   * are gone (signed out, or disconnected).
+   * are gone (signed out, or disconnected). `after`: the log position
+   * `node` had applied when it sent this (what `from` said before the
+   * answer is at or below it); the node this goes to carries the answer
+   * out once it has applied the log that far (0: at once).
    */
   | {
     readonly kind: "file_answer";
@@ -87,6 +90,7 @@ export type BusEvent =
     readonly ts: number;
     readonly xfer: number;
     readonly answer: FileAnswer | null;
+    readonly after: number;
   };
 
 /** A bus event and the subject it goes to. */
@@ -139,10 +143,11 @@ export function fileAnswer(
   from: string,
   answer: FileAnswer | null,
   now: number,
+  after = 0,
 ): Crossing {
   return {
     subject: transferSubject(senderNode, xfer),
-    event: { kind: "file_answer", node, from, ts: now, xfer, answer },
+    event: { kind: "file_answer", node, from, ts: now, xfer, answer, after },
   };
 }
 
@@ -168,7 +173,12 @@ export function encodeBusEvent(event: BusEvent): Uint8Array {
       ts: event.ts,
       ...(event.kind === "file" ? { m: event.message } : {}),
       ...(event.kind === "file_answer"
-        ? { xfer: event.xfer, m: event.answer }
+        ? {
+          xfer: event.xfer,
+          m: event.answer,
+          // Absent when 0: what a node sent before the field was.
+          ...(event.after > 0 ? { after: event.after } : {}),
+        }
         : {}),
     },
     "body" in event ? event.body : undefined,
@@ -197,7 +207,7 @@ export function decodeBusEvent(bytes: Uint8Array): BusEvent {
       return decodeFile(node, from, ts, h.m, body);
     case "file_answer":
       if (body.byteLength !== 0) throw new TypeError("Bus event has a body");
-      return decodeFileAnswer(node, from, ts, h.xfer, h.m);
+      return decodeFileAnswer(node, from, ts, h.xfer, h.m, h.after);
     default:
       // Chat messages (`public`, `private`, `group`, `e2e_private`,
       // `e2e_group`) were sent here before the shared log carried them.
@@ -241,12 +251,17 @@ function decodeFileAnswer(
   ts: number,
   xfer: unknown,
   m: unknown,
+  position: unknown,
 ): BusEvent {
   if (typeof xfer !== "number" || !Number.isSafeInteger(xfer) || xfer < 1) {
     throw new TypeError("Bus event has a bad transfer id");
   }
+  const after = position ?? 0;
+  if (typeof after !== "number" || !Number.isSafeInteger(after) || after < 0) {
+    throw new TypeError("Bus event has a bad log position");
+  }
   if (m === null) {
-    return { kind: "file_answer", node, from, ts, xfer, answer: null };
+    return { kind: "file_answer", node, from, ts, xfer, answer: null, after };
   }
   let answer;
   try {
@@ -267,6 +282,7 @@ function decodeFileAnswer(
     ts,
     xfer,
     answer: answer as FileAnswer,
+    after,
   };
 }
 

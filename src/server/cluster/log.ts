@@ -297,6 +297,11 @@ export class ClusterLog {
     for (const waiter of ready) waiter.resolve();
   }
 
+  /** How far this node has applied the log (0: nothing yet). */
+  get position(): number {
+    return this.#applied;
+  }
+
   /** Resolves once this node has applied the log up to `seq`. */
   applied(seq: number, timeoutMs: number): Promise<void> {
     if (seq <= this.#applied) return Promise.resolve();

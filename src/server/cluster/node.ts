@@ -275,6 +275,9 @@ export class ClusterNode implements ClusterPort {
       from,
       answer,
       Date.now(),
+      // What `from` said before is in the log up to here: their node waits
+      // for it (docs/SCALING.md, "Bus events").
+      this.log.position,
     );
     this.#bus.publish(told.subject, told.event);
   }

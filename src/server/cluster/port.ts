@@ -65,6 +65,8 @@ export interface ClusterLogPort {
   readonly id: string;
   /** Resolves once JetStream stored `record`, with its sequence. */
   publish(record: LogRecord): Promise<{ seq: number; duplicate: boolean }>;
+  /** How far this node has applied the log (0: nothing yet). */
+  readonly position: number;
   /** Resolves once this node applied the log up to `seq`. */
   applied(seq: number, timeoutMs: number): Promise<void>;
   /** Resolves once this node applied all the log held when asked. */
@@ -86,7 +88,8 @@ export interface ClusterPort {
   publish(outbound: readonly Outbound[], view: ClusterView): void;
   /**
    * Tells the node running transfer `xfer` (`senderNode`) what its
-   * recipient `from`, signed in here, says about it (null: they are gone).
+   * recipient `from`, signed in here, says about it (null: they are gone),
+   * to be carried out there after what this node has applied of the log.
    */
   fileAnswer(
     senderNode: string,

@@ -155,3 +155,48 @@ Deno.test("fileAnswer goes to the transfer's subject on the sender's node, and d
   );
   assert.throws(() => decodeBusEvent(encodeBusEvent(empty!.event)), TypeError);
 });
+
+Deno.test("fileAnswer carries the log position its node had applied, absent when 0, and a bad one is refused", () => {
+  const told = fileAnswer(
+    "n1",
+    5,
+    "n2",
+    "bob",
+    { t: "file_accept", xfer: 5 },
+    1700000000000,
+    42,
+  );
+  const bytes = encodeBusEvent(told.event);
+  // docs/SCALING.md, "Bus events": the test vector.
+  assert.equal(
+    Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join(""),
+    "0000007a7b2276223a312c226b223a2266696c655f616e73776572222c226e6f6465223a226e32222c2266726f6d223a22626f62222c227473223a313730303030303030303030302c2278666572223a352c226d223a7b2274223a2266696c655f616363657074222c2278666572223a357d2c226166746572223a34327d",
+  );
+  assert.deepEqual(decodeBusEvent(bytes), told.event);
+  const header = (after: unknown) => {
+    const json = new TextEncoder().encode(JSON.stringify({
+      v: 1,
+      k: "file_answer",
+      node: "n2",
+      from: "bob",
+      ts: 1,
+      xfer: 5,
+      m: null,
+      after,
+    }));
+    const framed = new Uint8Array(4 + json.byteLength);
+    new DataView(framed.buffer).setUint32(0, json.byteLength);
+    framed.set(json, 4);
+    return framed;
+  };
+  assert.equal(
+    (decodeBusEvent(header(undefined)) as { after: number }).after,
+    0,
+  );
+  for (const bad of [-1, 1.5, "7", Number.MAX_SAFE_INTEGER + 1]) {
+    assert.throws(
+      () => decodeBusEvent(header(bad)),
+      /Bus event has a bad log position/,
+    );
+  }
+});

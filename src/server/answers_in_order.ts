@@ -1,0 +1,67 @@
+// This module is browser compatible.
+
+/**
+ * A cluster node's answers from recipients on other nodes about the files
+ * it runs (cluster_events.ts) cross the bus, and what those recipients said
+ * before crosses the log: an answer waits here for the log
+ * (docs/SCALING.md, "Bus events").
+ */
+
+import type { ClusterLogPort } from "./cluster/port.ts";
+import { messageOf } from "../transport/secure_channel.ts";
+
+/** The most answers waiting for the log; past it they are carried out at once. */
+export const MAX_WAITING_ANSWERS = 4096;
+
+/**
+ * Answers from recipients on other nodes, carried out in the order they
+ * came, each once this node has applied the log as far as the recipient's
+ * node had when it sent it: after what the recipient said before
+ * (docs/PROTOCOL.md 4.2). At once when none waits and the log is that far.
+ */
+export class AnswersInOrder {
+  readonly #log: Pick<ClusterLogPort, "position" | "applied">;
+  readonly #waitMs: number;
+  readonly #say: (line: string) => void;
+  #waiting = 0;
+  #last: Promise<void> = Promise.resolve();
+
+  constructor(
+    log: Pick<ClusterLogPort, "position" | "applied">,
+    waitMs: number,
+    say: (line: string) => void,
+  ) {
+    this.#log = log;
+    this.#waitMs = waitMs;
+    this.#say = say;
+  }
+
+  /** Carries out `carryOut` in its turn, once the log is at `after`. */
+  add(after: number, carryOut: () => void): void {
+    if (this.#waiting === 0 && after <= this.#log.position) return carryOut();
+    // A node that names a position never reached must not make the
+    // answers pile up here: past the bound they lose their order, not
+    // their effect.
+    if (this.#waiting >= MAX_WAITING_ANSWERS) return carryOut();
+    this.#waiting++;
+    this.#last = this.#last
+      .then(() => this.#log.applied(after, this.#waitMs))
+      .catch((error) =>
+        this.#say(
+          `cluster: a file answer is carried out before the log it follows: ${
+            messageOf(error)
+          }`,
+        )
+      )
+      .then(() => {
+        this.#waiting--;
+        try {
+          carryOut();
+        } catch (error) {
+          this.#say(
+            `cluster: cannot carry out a file answer: ${messageOf(error)}`,
+          );
+        }
+      });
+  }
+}
