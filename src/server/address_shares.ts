@@ -69,6 +69,15 @@ export const MAX_REPORTED_OWNERS = 4096;
 /** A node's report counts for this long, then its node is taken as quiet. */
 export const REPORT_STALE_MS = 3 * REPORT_MS;
 
+/**
+ * At most this many other nodes' last reports are kept (each up to
+ * {@link MAX_REPORTED_ADDRESSES} addresses). A node takes a new id at each
+ * start, so nodes restarted in a loop, or anyone who may publish on the
+ * cluster's NATS, would otherwise add one per id until the next admission
+ * swept the stale ones: past it the stale go first, then the oldest.
+ */
+export const MAX_REPORTING_NODES = 256;
+
 /** Tokens an address took here since the last report. */
 interface Took {
   handshakes: number;
@@ -166,6 +175,13 @@ export class AddressShares {
     for (const one of report.addresses) {
       if (one.connections > 0) connections.set(one.group, one.connections);
     }
+    // Set again, not updated: the map stays in the order reports came.
+    this.#elsewhere.delete(report.node);
+    if (this.#elsewhere.size >= MAX_REPORTING_NODES) this.#forgetStale(now);
+    if (this.#elsewhere.size >= MAX_REPORTING_NODES) {
+      const oldest = this.#elsewhere.keys().next().value!;
+      this.#elsewhere.delete(oldest);
+    }
     this.#elsewhere.set(report.node, { at: now, connections });
     return report.addresses.filter((one) =>
       one.handshakes > 0 || one.messages > 0 || (one.newNames ?? 0) > 0 ||
@@ -175,15 +191,23 @@ export class AddressShares {
 
   /** Connections `group` holds on the other nodes, by their fresh reports. */
   connectionsElsewhere(group: string, now: number): number {
+    this.#forgetStale(now);
     let total = 0;
-    for (const [node, { at, connections }] of this.#elsewhere) {
-      if (now - at > REPORT_STALE_MS) {
-        this.#elsewhere.delete(node);
-        continue;
-      }
+    for (const { connections } of this.#elsewhere.values()) {
       total += connections.get(group) ?? 0;
     }
     return total;
+  }
+
+  /** How many other nodes' reports are kept (at most MAX_REPORTING_NODES). */
+  get reportingNodes(): number {
+    return this.#elsewhere.size;
+  }
+
+  #forgetStale(now: number): void {
+    for (const [node, { at }] of this.#elsewhere) {
+      if (now - at > REPORT_STALE_MS) this.#elsewhere.delete(node);
+    }
   }
 
   /** A node stopped or died: its connections are gone. */

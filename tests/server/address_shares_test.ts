@@ -4,6 +4,7 @@ import {
   CountedBuckets,
   MAX_REPORTED_ADDRESSES,
   MAX_REPORTED_OWNERS,
+  MAX_REPORTING_NODES,
   REPORT_STALE_MS,
 } from "../../src/server/address_shares.ts";
 import { ackWeight, MessageRate } from "../../src/server/message_rate.ts";
@@ -88,6 +89,39 @@ Deno.test("AddressShares counts an address's connections on other nodes by their
     shares.connectionsElsewhere("1.2.3.4", 3001 + REPORT_STALE_MS),
     0,
   );
+});
+
+Deno.test("AddressShares keeps at most MAX_REPORTING_NODES nodes' reports with no admission to sweep them: the stale go first, then the oldest", () => {
+  const shares = new AddressShares();
+  const one = (connections: number) => [{
+    group: "1.2.3.4",
+    connections,
+    handshakes: 0,
+    messages: 0,
+  }];
+  const node = (i: number) => i.toString(16).padStart(32, "0");
+  // A node restarted in a loop (a new id each time), or anyone on NATS:
+  // ten thousand ids within one second, every one with a connection.
+  for (let i = 0; i < 10_000; i++) {
+    shares.receive({ node: node(i), addresses: one(1) }, 1000);
+    assert.ok(shares.reportingNodes <= MAX_REPORTING_NODES);
+  }
+  assert.equal(shares.reportingNodes, MAX_REPORTING_NODES);
+  // The newest are kept: what counts now is at most the cap's worth.
+  assert.equal(
+    shares.connectionsElsewhere("1.2.3.4", 1000),
+    MAX_REPORTING_NODES,
+  );
+  // Once those went stale, a live node's report takes the place of all of
+  // them, not of only the oldest.
+  const later = 1001 + REPORT_STALE_MS;
+  shares.receive({ node: "live", addresses: one(5) }, later);
+  assert.equal(shares.reportingNodes, 1);
+  assert.equal(shares.connectionsElsewhere("1.2.3.4", later), 5);
+  // A node that reports again keeps one place.
+  shares.receive({ node: "live", addresses: one(2) }, later + 1);
+  assert.equal(shares.reportingNodes, 1);
+  assert.equal(shares.connectionsElsewhere("1.2.3.4", later + 1), 2);
 });
 
 Deno.test("CountedBuckets tells of each token taken, and of none refused or unlimited", () => {
