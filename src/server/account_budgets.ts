@@ -25,9 +25,14 @@
  * every second, and what it took there is charged here
  * (address_shares.ts), so an address signed in on three nodes has the
  * cluster's budget once.
+ *
+ * What is spent (here, or on another node) is kept in the store as it is
+ * spent, and read back when the server starts: a restart does not give
+ * every address a fresh hour (docs/SCALING.md).
  */
 
 import type { BudgetCounts } from "./address_shares.ts";
+import type { BudgetSpend, Store } from "../store/store.ts";
 import { KeyedTokenBuckets } from "./rate_limit.ts";
 
 /** The limits, each so many an hour, saved up to as many. */
@@ -67,6 +72,18 @@ export const MAX_ACCOUNT_BUDGET = 100_000;
 
 const HOUR_S = 3600;
 
+/**
+ * How far back a budget remembers: refilled in an hour, or in two from a
+ * debt of one budget (charge).
+ */
+export const BUDGET_MEMORY_MS = 2 * HOUR_S * 1000;
+
+/** Where spends are kept: the server's store. */
+export type BudgetJournal = Pick<
+  Store,
+  "recordBudgetSpend" | "budgetSpendsSince"
+>;
+
 /** A bucket of `perHour` tokens refilled over an hour; 0: no limit. */
 function hourly(perHour: number): KeyedTokenBuckets {
   return new KeyedTokenBuckets(perHour / HOUR_S, perHour);
@@ -85,12 +102,47 @@ export class AccountBudgets {
   readonly #creates: KeyedTokenBuckets;
   readonly #joins: KeyedTokenBuckets;
   #counter: BudgetCounter | null = null;
+  readonly #journal: BudgetJournal | null;
 
-  constructor(limits: AccountBudgetLimits) {
+  /**
+   * `journal`: where spends are kept, and what was spent in the last
+   * hours is read back from now (`now`).
+   */
+  constructor(
+    limits: AccountBudgetLimits,
+    journal: BudgetJournal | null = null,
+    now = Date.now(),
+  ) {
     this.#ownerKeys = hourly(limits.oneTimeKeysPerHourPerOwnerPerAddress);
     this.#keys = hourly(limits.oneTimeKeysPerHourPerAddress);
     this.#creates = hourly(limits.groupsCreatedPerHourPerAddress);
     this.#joins = hourly(limits.groupsJoinedPerHourPerAddress);
+    this.#journal = journal;
+    // Spent before a restart, oldest first: charged as it was taken.
+    for (
+      const spend of journal?.budgetSpendsSince(now - BUDGET_MEMORY_MS) ?? []
+    ) {
+      this.#apply(spend);
+    }
+  }
+
+  #apply({ at, kind, address, owner, count }: BudgetSpend): void {
+    if (kind === "create") this.#creates.charge(address, count, at);
+    else if (kind === "join") this.#joins.charge(address, count, at);
+    else {
+      this.#ownerKeys.charge(`${owner}\n${address}`, count, at);
+      this.#keys.charge(address, count, at);
+    }
+  }
+
+  /** Keeps a spend (when a journal was given); a store that fails costs only it. */
+  #keep(spend: BudgetSpend): void {
+    if (this.#journal === null) return;
+    try {
+      this.#journal.recordBudgetSpend(spend);
+    } catch {
+      // The budget holds in memory meanwhile; only a restart forgets it.
+    }
   }
 
   /**
@@ -105,7 +157,10 @@ export class AccountBudgets {
   createGroup(address: string | null, now: number): boolean {
     if (address === null) return true;
     if (!this.#creates.take(address, now)) return false;
-    if (this.#creates.rate !== 0) this.#counter?.tookGroupCreate(address);
+    if (this.#creates.rate !== 0) {
+      this.#counter?.tookGroupCreate(address);
+      this.#keep({ at: now, kind: "create", address, owner: null, count: 1 });
+    }
     return true;
   }
 
@@ -113,7 +168,10 @@ export class AccountBudgets {
   joinGroup(address: string | null, now: number): boolean {
     if (address === null) return true;
     if (!this.#joins.take(address, now)) return false;
-    if (this.#joins.rate !== 0) this.#counter?.tookGroupJoin(address);
+    if (this.#joins.rate !== 0) {
+      this.#counter?.tookGroupJoin(address);
+      this.#keep({ at: now, kind: "join", address, owner: null, count: 1 });
+    }
     return true;
   }
 
@@ -132,7 +190,10 @@ export class AccountBudgets {
       this.#keys.take(address, now);
     // One count for both: told when either budget is on.
     const counted = this.#keys.rate !== 0 || this.#ownerKeys.rate !== 0;
-    if (taken && counted) this.#counter?.tookPrekey(address, owner);
+    if (taken && counted) {
+      this.#counter?.tookPrekey(address, owner);
+      this.#keep({ at: now, kind: "prekey", address, owner, count: 1 });
+    }
     return taken;
   }
 
@@ -142,13 +203,20 @@ export class AccountBudgets {
    * (rate_limit.ts).
    */
   charge(address: string, took: BudgetCounts, now: number): void {
-    this.#creates.charge(address, took.created, now);
-    this.#joins.charge(address, took.joined, now);
-    let prekeys = 0;
-    for (const [owner, taken] of took.prekeys) {
-      this.#ownerKeys.charge(`${owner}\n${address}`, taken, now);
-      prekeys += taken;
+    const spends: BudgetSpend[] = [];
+    const spent = (
+      kind: BudgetSpend["kind"],
+      count: number,
+      owner: string | null = null,
+    ) => {
+      if (count > 0) spends.push({ at: now, kind, address, owner, count });
+    };
+    spent("create", took.created);
+    spent("join", took.joined);
+    for (const [owner, taken] of took.prekeys) spent("prekey", taken, owner);
+    for (const spend of spends) {
+      this.#apply(spend);
+      this.#keep(spend);
     }
-    this.#keys.charge(address, prekeys, now);
   }
 }

@@ -21,6 +21,7 @@
 import type { Timestamp } from "../protocol/messages.ts";
 import type {
   BindResult,
+  BudgetSpend,
   Conversation,
   GroupRecord,
   HistoryQuery,
@@ -365,6 +366,12 @@ export class LogOutbox implements Store {
   }
   recentTransfers(limit: number): TransferRecord[] {
     return this.inner.recentTransfers(limit);
+  }
+  recordBudgetSpend(spend: BudgetSpend): void {
+    this.inner.recordBudgetSpend(spend);
+  }
+  budgetSpendsSince(since: number): BudgetSpend[] {
+    return this.inner.budgetSpendsSince(since);
   }
 }
 

@@ -199,7 +199,8 @@ export class ServerState {
       }
     }
     this.limits = Object.freeze(merged);
-    this.budgets = new AccountBudgets(this.limits);
+    // What addresses spent of their hourly budgets before a restart counts.
+    this.budgets = new AccountBudgets(this.limits, store);
     this.#load(store);
   }
 

@@ -288,6 +288,24 @@ export const MIGRATIONS: readonly Migration[] = [
     up: `ALTER TABLE users ADD COLUMN released_below INTEGER NOT NULL DEFAULT 0
            CHECK (released_below >= 0);`,
   },
+  {
+    version: 12,
+    description: "what each address spent of its hourly budgets",
+    // The budgets (server/account_budgets.ts) were only in memory: a
+    // restart gave every address a fresh hour. Each spend is kept for the
+    // two hours a budget can remember (one in debt), and read back at
+    // start (budget_queries.ts). `owner`: '' for groups.
+    up: `
+      CREATE TABLE budget_spends (
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('create', 'join', 'prekey')),
+        address TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        count INTEGER NOT NULL CHECK (count > 0)
+      ) STRICT;
+      CREATE INDEX budget_spends_by_time ON budget_spends (at);
+    `,
+  },
 ];
 
 /** The schema version this program writes and understands. */

@@ -16,6 +16,7 @@ import { migrate, MIGRATIONS, readSchemaVersion } from "./migrations.ts";
 import type { CheckpointCounts } from "./checkpointer.ts";
 import {
   type BindResult,
+  type BudgetSpend,
   type Conversation,
   type GroupRecord,
   type HistoryQuery,
@@ -51,6 +52,7 @@ import { SENT_IDS_KEPT, SentIds } from "./sent_ids.ts";
 import { UserQueries } from "./user_queries.ts";
 import { GroupQueries } from "./group_queries.ts";
 import { TransferQueries } from "./transfer_queries.ts";
+import { BudgetQueries } from "./budget_queries.ts";
 import { MessageQueries } from "./message_queries.ts";
 import { DeliveryQueries } from "./delivery_queries.ts";
 
@@ -147,6 +149,7 @@ export class SqliteStore implements Store {
   readonly #users: UserQueries;
   readonly #groups: GroupQueries;
   readonly #transfers: TransferQueries;
+  readonly #budgets: BudgetQueries;
   readonly #messages: MessageQueries;
   readonly #deliveries: DeliveryQueries;
   readonly #dataVersion: StatementSync;
@@ -200,6 +203,7 @@ export class SqliteStore implements Store {
     this.#users = users;
     this.#groups = new GroupQueries(tx);
     this.#transfers = new TransferQueries(tx);
+    this.#budgets = new BudgetQueries(tx);
     this.#messages = new MessageQueries(tx, positions, sentIds, cap);
     this.#deliveries = new DeliveryQueries(tx, cap);
     sentIds.load();
@@ -553,6 +557,16 @@ export class SqliteStore implements Store {
 
   recentTransfers(limit: number): TransferRecord[] {
     return this.#transfers.recentTransfers(limit);
+  }
+
+  // Hourly budgets (budget_queries.ts).
+
+  recordBudgetSpend(spend: BudgetSpend): void {
+    this.#budgets.recordBudgetSpend(spend);
+  }
+
+  budgetSpendsSince(since: number): BudgetSpend[] {
+    return this.#budgets.budgetSpendsSince(since);
   }
 }
 

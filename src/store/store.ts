@@ -299,6 +299,22 @@ export class StoreError extends Error {
 }
 
 /**
+ * What the accounts of one address spent of an hourly budget
+ * (server/account_budgets.ts), kept so that a restart does not hand every
+ * address a fresh budget: `count` groups created or joined, or one-time
+ * prekeys of `owner` (a name key) taken, at `at` (ms since the epoch);
+ * here or, in a cluster, on another node (its report).
+ */
+export interface BudgetSpend {
+  readonly at: number;
+  readonly kind: "create" | "join" | "prekey";
+  readonly address: string;
+  /** The prekeys' owner (name key); null for groups. */
+  readonly owner: string | null;
+  readonly count: number;
+}
+
+/**
  * The server's persistent memory. Methods throw on broken preconditions
  * (such as a message from a user the store does not know), which are bugs in
  * the caller, and `StoreError` for trouble with the database itself.
@@ -547,4 +563,11 @@ export interface Store {
   interruptTransfers(at: Timestamp): number;
   /** The last `limit` transfers, oldest first. */
   recentTransfers(limit: number): TransferRecord[];
+  /**
+   * Keeps what an address spent of an hourly budget; spends older than
+   * the budgets can remember are dropped now and then.
+   */
+  recordBudgetSpend(spend: BudgetSpend): void;
+  /** The budget spends kept at or after `since`, oldest first. */
+  budgetSpendsSince(since: number): BudgetSpend[];
 }

@@ -48,6 +48,15 @@ export function serveOnLan(
   return start(prefix, ["--no-web", ...flags]);
 }
 
+/** The same keeping its data in the folder `data` (kept across restarts). */
+export function serveOnLanIn(
+  prefix: string,
+  data: string,
+  ...flags: string[]
+): Promise<LanServer> {
+  return start(prefix, ["--no-web", ...flags], data);
+}
+
 /**
  * The same serving the web page (over https:// too, with a certificate made
  * for the run and kept nowhere).
@@ -59,7 +68,11 @@ export function serveWebOnLan(
   return start(prefix, flags);
 }
 
-async function start(prefix: string, flags: string[]): Promise<LanServer> {
+async function start(
+  prefix: string,
+  flags: string[],
+  data = ":memory:",
+): Promise<LanServer> {
   const dir = await keyDir(prefix);
   const process = new ChatProcess([
     "serve",
@@ -70,7 +83,7 @@ async function start(prefix: string, flags: string[]): Promise<LanServer> {
     "--port",
     "0",
     "--data",
-    ":memory:",
+    data,
     ...flags,
   ]);
   const dispose = async () => {

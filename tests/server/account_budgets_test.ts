@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { AccountBudgets } from "../../src/server/account_budgets.ts";
+import {
+  AccountBudgets,
+  BUDGET_MEMORY_MS,
+} from "../../src/server/account_budgets.ts";
+import { openStore } from "../../src/store/sqlite_store.ts";
 
 const HOUR = 3_600_000;
 
@@ -115,4 +119,47 @@ Deno.test("AccountBudgets tells its counter what each budget took (a cluster's n
   budgets.charge("10.0.0.6", { created: 100, joined: 0, prekeys: [] }, 0);
   assert.equal(budgets.createGroup("10.0.0.6", HOUR), false);
   assert.equal(budgets.createGroup("10.0.0.6", 2 * HOUR), true);
+});
+
+Deno.test("AccountBudgets made again on the same store (a restart) owes what was spent and charged in the last two hours, not before", () => {
+  using store = openStore(":memory:");
+  const limits = {
+    oneTimeKeysPerHourPerOwnerPerAddress: 1,
+    oneTimeKeysPerHourPerAddress: 10,
+    groupsCreatedPerHourPerAddress: 1,
+    groupsJoinedPerHourPerAddress: 2,
+  };
+  const T = 10 * HOUR;
+  const before = new AccountBudgets(limits, store, T);
+  assert.equal(before.createGroup("10.0.0.5", T), true);
+  assert.equal(before.takeOneTimeKey("10.0.0.5", "bob", T), true);
+  // Another node's report: 10.0.0.6 joined two groups there.
+  before.charge("10.0.0.6", { created: 0, joined: 2, prekeys: [] }, T);
+  const after = new AccountBudgets(limits, store, T + 1);
+  assert.equal(after.createGroup("10.0.0.5", T + 1), false);
+  assert.equal(after.takeOneTimeKey("10.0.0.5", "bob", T + 1), false);
+  assert.equal(after.takeOneTimeKey("10.0.0.5", "amy", T + 1), true);
+  assert.equal(after.joinGroup("10.0.0.6", T + 1), false);
+  assert.equal(after.createGroup("10.0.0.7", T + 1), true);
+  // Two hours on, everything is refilled, and the spends are dropped.
+  const later = T + BUDGET_MEMORY_MS + 2;
+  new AccountBudgets(limits, store, later);
+  assert.deepEqual(store.budgetSpendsSince(0), []);
+});
+
+Deno.test("AccountBudgets without a store, or with budgets off, keeps nothing", () => {
+  using store = openStore(":memory:");
+  const off = new AccountBudgets(
+    {
+      oneTimeKeysPerHourPerOwnerPerAddress: 0,
+      oneTimeKeysPerHourPerAddress: 0,
+      groupsCreatedPerHourPerAddress: 0,
+      groupsJoinedPerHourPerAddress: 0,
+    },
+    store,
+    0,
+  );
+  assert.equal(off.createGroup("10.0.0.5", 0), true);
+  assert.equal(off.takeOneTimeKey("10.0.0.5", "bob", 0), true);
+  assert.deepEqual(store.budgetSpendsSince(0), []);
 });

@@ -51,6 +51,7 @@ Deno.test("migrate creates the current schema on an empty database", () => {
     assert.equal(pragma(db, "user_version"), SCHEMA_VERSION);
     assert.equal(pragma(db, "application_id"), APPLICATION_ID);
     assert.deepEqual(tables(db), [
+      "budget_spends",
       "conversation_seqs",
       "deliveries",
       "dropped_deliveries",
@@ -65,6 +66,7 @@ Deno.test("migrate creates the current schema on an empty database", () => {
       "users",
     ]);
     assert.deepEqual(indexes(db), [
+      "budget_spends_by_time",
       "deliveries_pending",
       "memberships_current",
       "memberships_of_user",

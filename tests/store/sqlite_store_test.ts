@@ -1771,6 +1771,7 @@ Deno.test("a database from before migration 9 keeps recognising the client ids i
       DROP TABLE dropped_deliveries;
       DROP TABLE conversation_seqs;
       ALTER TABLE users DROP COLUMN released_below;
+      DROP TABLE budget_spends;
       PRAGMA user_version = 8;
     `);
     db.close();
