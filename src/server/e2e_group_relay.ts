@@ -14,10 +14,10 @@
  * proved at sign-in.
  */
 
-import { MAX_E2E_MESSAGE_BYTES } from "../protocol/limits.ts";
 import type { ClientMessage, Timestamp } from "../protocol/messages.ts";
 import type { StoredMessage } from "../store/store.ts";
-import { clientIdOf, echo, sent, sentBefore } from "./chat_replies.ts";
+import { clientIdOf, echo, sent } from "./chat_replies.ts";
+import { admitE2e } from "./e2e_relay.ts";
 import { connection, fail, notMember, type Outbound } from "./outbound.ts";
 import type { Session } from "./session.ts";
 import type { ServerState } from "./state.ts";
@@ -33,35 +33,9 @@ export function routeE2eGroup(
   now: Timestamp,
 ): Outbound[] {
   const re = message.id;
-  const retry = sentBefore(state, session, message);
-  if (retry !== null) return retry;
-  if (session.fingerprint === null) {
-    return fail(
-      session.id,
-      re,
-      "identity",
-      "ERROR: End-to-end messages need a proven identity key",
-    );
-  }
-  if (body.byteLength === 0) {
-    return fail(session.id, re, "empty", "ERROR: Message is empty");
-  }
-  if (body.byteLength > MAX_E2E_MESSAGE_BYTES) {
-    return fail(
-      session.id,
-      re,
-      "too_long",
-      `ERROR: An end-to-end message is at most ${MAX_E2E_MESSAGE_BYTES} bytes`,
-    );
-  }
-  if (state.store.full()) {
-    return fail(
-      session.id,
-      re,
-      "limit",
-      "ERROR: The server's storage is full; ask the host to make room",
-    );
-  }
+  const admitted = admitE2e(state, session, message, body);
+  if (!admitted.ok) return admitted.replies;
+  const fingerprint = admitted.fingerprint;
   const group = state.group(message.group);
   if (group === undefined) {
     const shown = echo(message.group);
@@ -87,7 +61,7 @@ export function routeE2eGroup(
     fromKey: session.nameKey,
     fromName: session.name,
     body,
-    e2eFingerprint: session.fingerprint,
+    e2eFingerprint: fingerprint,
     ...clientIdOf(message.cid),
     recipients: [...group.members.keys()]
       .filter((key) => key !== session.nameKey)
@@ -111,7 +85,7 @@ export function routeE2eGroup(
         t: "e2e_group",
         group: group.name,
         from: session.name,
-        fingerprint: session.fingerprint,
+        fingerprint,
         ts: now,
         id: position.id,
         seq: position.seq,

@@ -24,6 +24,60 @@ import type { ServerState } from "./state.ts";
 
 type E2eMsg = Extract<ClientMessage, { t: "e2e_msg" }>;
 
+/** Whether an end-to-end message is routed: its sender's proven key, or the answers instead. */
+export type E2eAdmission =
+  | { ok: true; fingerprint: string }
+  | { ok: false; replies: Outbound[] };
+
+/**
+ * What both end-to-end relays check before routing: a retry gets its
+ * earlier answer; no proven identity key, an empty or oversized body, or a
+ * full store is refused.
+ */
+export function admitE2e(
+  state: ServerState,
+  session: Session,
+  message: E2eMsg | Extract<ClientMessage, { t: "e2e_gsay" }>,
+  body: Uint8Array,
+): E2eAdmission {
+  const re = message.id;
+  const refuse = (replies: Outbound[]): E2eAdmission => ({
+    ok: false,
+    replies,
+  });
+  const retry = sentBefore(state, session, message);
+  if (retry !== null) return refuse(retry);
+  const fingerprint = session.fingerprint;
+  if (fingerprint === null) {
+    return refuse(fail(
+      session.id,
+      re,
+      "identity",
+      "ERROR: End-to-end messages need a proven identity key",
+    ));
+  }
+  if (body.byteLength === 0) {
+    return refuse(fail(session.id, re, "empty", "ERROR: Message is empty"));
+  }
+  if (body.byteLength > MAX_E2E_MESSAGE_BYTES) {
+    return refuse(fail(
+      session.id,
+      re,
+      "too_long",
+      `ERROR: An end-to-end message is at most ${MAX_E2E_MESSAGE_BYTES} bytes`,
+    ));
+  }
+  if (state.store.full()) {
+    return refuse(fail(
+      session.id,
+      re,
+      "limit",
+      "ERROR: The server's storage is full; ask the host to make room",
+    ));
+  }
+  return { ok: true, fingerprint };
+}
+
 /** Handles `e2e_msg`. Never throws on client input. */
 export function routeE2eMessage(
   state: ServerState,
@@ -33,35 +87,9 @@ export function routeE2eMessage(
   now: Timestamp,
 ): Outbound[] {
   const re = message.id;
-  const retry = sentBefore(state, session, message);
-  if (retry !== null) return retry;
-  if (session.fingerprint === null) {
-    return fail(
-      session.id,
-      re,
-      "identity",
-      "ERROR: End-to-end messages need a proven identity key",
-    );
-  }
-  if (body.byteLength === 0) {
-    return fail(session.id, re, "empty", "ERROR: Message is empty");
-  }
-  if (body.byteLength > MAX_E2E_MESSAGE_BYTES) {
-    return fail(
-      session.id,
-      re,
-      "too_long",
-      `ERROR: An end-to-end message is at most ${MAX_E2E_MESSAGE_BYTES} bytes`,
-    );
-  }
-  if (state.store.full()) {
-    return fail(
-      session.id,
-      re,
-      "limit",
-      "ERROR: The server's storage is full; ask the host to make room",
-    );
-  }
+  const admitted = admitE2e(state, session, message, body);
+  if (!admitted.ok) return admitted.replies;
+  const fingerprint = admitted.fingerprint;
   const recipient = state.sessionByName(message.to);
   // Signed in on another node of a cluster: that node sends it to them
   // from the shared log (log_apply.ts), so it is not owed to them here.
@@ -108,7 +136,7 @@ export function routeE2eMessage(
     fromKey: session.nameKey,
     fromName: session.name,
     body,
-    e2eFingerprint: session.fingerprint,
+    e2eFingerprint: fingerprint,
     ...(message.cid === undefined ? {} : { clientId: message.cid }),
     recipients: [{
       userKey: nameKey(known),
@@ -124,7 +152,7 @@ export function routeE2eMessage(
         message: {
           t: "e2e_private",
           from: session.name,
-          fingerprint: session.fingerprint,
+          fingerprint,
           ts: now,
           id: position.id,
           seq: position.seq,
@@ -154,7 +182,7 @@ export function routeE2eMessage(
       message: {
         t: "e2e_private",
         from: session.name,
-        fingerprint: session.fingerprint,
+        fingerprint,
         ts: now,
         id: position.id,
         seq: position.seq,
