@@ -32,6 +32,13 @@ export interface Style {
     name: string,
     fingerprint: string | undefined,
   ) => "verified" | "unverified" | "changed" | null;
+  /**
+   * Keeps the line breaks of a message's text as `\n`, each line made safe
+   * on its own: for a reader that shows them as the lines of one entry (the
+   * web page, whose rows indent all but their first line). Otherwise a break
+   * shows as `^J`, as any control character: a terminal line must stay one.
+   */
+  lineBreaks?: boolean;
 }
 
 // Not verified is the usual case, and says nothing: the seed's /list stays.
@@ -85,9 +92,19 @@ function line(style: Style, ...pieces: Piece[]): string {
 
 const safe = sanitizeForTerminal;
 
+/**
+ * A message's text made safe: its line breaks (`\n`, `\r\n`) kept as `\n`
+ * when the style keeps them (`lineBreaks`), each line made safe.
+ */
+function bodyText(text: string, style: Style): string {
+  return style.lineBreaks === true
+    ? text.split(/\r?\n/).map(safe).join("\n")
+    : safe(text);
+}
+
 /** Someone's text made safe, with mentions of the reader highlighted. */
 function said(text: string, style: Style): string {
-  const shown = safe(text);
+  const shown = bodyText(text, style);
   return style.self === undefined
     ? shown
     : highlightMentions(shown, style.self, style.color);
@@ -349,18 +366,24 @@ export function renderSent(cmd: SentCommand, style: Style): string[] {
     return [line(
       style,
       [DIM, where],
-      `* ${safe(style.self ?? "you")} ${safe(action)}`,
+      `* ${safe(style.self ?? "you")} ${bodyText(action, style)}`,
     )];
   }
   switch (cmd.kind) {
     case "say":
-      return [line(style, [DIM, "Broadcast message sent: "], safe(cmd.text))];
+      return [
+        line(
+          style,
+          [DIM, "Broadcast message sent: "],
+          bodyText(cmd.text, style),
+        ),
+      ];
     case "msg":
       return [line(
         style,
         [PRIVATE, "Private message to "],
         [PRIVATE_NAME, safe(cmd.to)],
-        [PRIVATE, ": " + safe(cmd.text)],
+        [PRIVATE, ": " + bodyText(cmd.text, style)],
       )];
     case "gsay":
       return [line(
@@ -368,7 +391,7 @@ export function renderSent(cmd: SentCommand, style: Style): string[] {
         [DIM, "Group message to "],
         [BOLD_GROUP, safe(cmd.group)],
         [DIM, ": "],
-        safe(cmd.text),
+        bodyText(cmd.text, style),
       )];
     default: {
       const unreachable: never = cmd;

@@ -142,7 +142,7 @@ const ui = {
   groupName: element<HTMLInputElement>("group-name"),
   sendForm: element<HTMLFormElement>("send"),
   target: element<HTMLButtonElement>("target"),
-  line: element<HTMLInputElement>("line"),
+  line: element<HTMLTextAreaElement>("line"),
   attach: element<HTMLButtonElement>("attach"),
   fileInput: element<HTMLInputElement>("file-input"),
   status: element<HTMLElement>("status"),
@@ -267,10 +267,15 @@ log.show(viewKey());
  * came unasked.
  */
 function emit(event: SessionEvent, typedIn: string | null = null): void {
+  // A message's lines show as the lines of its row (each made safe; the
+  // row's hanging indent sets all but its first line in, so no line of a
+  // message reads as a line of the log); anything else stays one line.
+  const lineBreaks = isMessage(event);
   const style: Style = {
     color: false,
     clock: true,
     self,
+    lineBreaks,
     ...(e2e === null ? {} : {
       verification: (name: string, fingerprint: string | undefined) =>
         e2e?.verification(serverKey(), name, fingerprint) ?? null,
@@ -280,11 +285,23 @@ function emit(event: SessionEvent, typedIn: string | null = null): void {
   // Every row as the terminal prints it: a raw newline or bidi control
   // from the network would forge lines in this pre-wrap log.
   log.lines(
-    lines.map(sanitizeForTerminal),
+    lines.map((line) =>
+      lineBreaks
+        ? line.split("\n").map(sanitizeForTerminal).join("\n")
+        : sanitizeForTerminal(line)
+    ),
     error ? "error" : kindOf(event),
     messageId(event),
     eventPlaces(event, self, typedIn),
   );
+}
+
+/** Whether `event` shows a message's text: one that came, or one sent. */
+function isMessage(event: SessionEvent): boolean {
+  if (event.type === "incoming") return hasTextBody(event.message);
+  return event.type === "reply" && event.reply.t === "ok" &&
+    (event.command.kind === "say" || event.command.kind === "msg" ||
+      event.command.kind === "gsay");
 }
 
 /**
@@ -958,23 +975,57 @@ async function trust(
 
 ui.sendForm.addEventListener("submit", (event) => {
   event.preventDefault();
-  const line = ui.line.value;
+  // Lines typed with Shift+Enter go as one message (a body may hold line
+  // breaks: PROTOCOL.md, "Line breaks"); blank lines around them are left
+  // out.
+  const line = ui.line.value.replace(
+    /^(?:[ \t]*\r?\n)+|(?:\r?\n[ \t]*)+$/g,
+    "",
+  );
   if (line.trim() === "") return;
-  ui.line.value = "";
+  setLine("");
   if (typed.at(-1) !== line) typed.push(line);
   typedAt = typed.length;
   log.toEnd();
   run(line);
 });
 
+/** Puts `text` in the message field, sized to its lines. */
+function setLine(text: string): void {
+  ui.line.value = text;
+  fitLine();
+}
+
+/**
+ * The message field as high as its lines (the page's style stops it at
+ * six, then it scrolls), as in Slack or Element.
+ */
+function fitLine(): void {
+  const field = ui.line;
+  field.style.height = "auto";
+  const frame = field.offsetHeight - field.clientHeight;
+  field.style.height = `${field.scrollHeight + frame}px`;
+}
+ui.line.addEventListener("input", fitLine);
+
 ui.line.addEventListener("keydown", (event) => {
-  if (event.key === "ArrowUp" && typedAt > 0) {
-    typedAt--;
-    ui.line.value = typed[typedAt] ?? "";
+  const field = ui.line;
+  // Up and Down recall earlier lines from the field's first or last line;
+  // within several, they move between them.
+  const onFirst = !field.value.slice(0, field.selectionStart).includes("\n");
+  const onLast = !field.value.slice(field.selectionEnd).includes("\n");
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    // Enter sends, Shift+Enter starts a new line, as in Slack, Element or
+    // Discord (an input method composing a word takes its own Enter).
     event.preventDefault();
-  } else if (event.key === "ArrowDown" && typedAt < typed.length) {
+    ui.sendForm.requestSubmit();
+  } else if (event.key === "ArrowUp" && typedAt > 0 && onFirst) {
+    typedAt--;
+    setLine(typed[typedAt] ?? "");
+    event.preventDefault();
+  } else if (event.key === "ArrowDown" && typedAt < typed.length && onLast) {
     typedAt++;
-    ui.line.value = typed[typedAt] ?? "";
+    setLine(typed[typedAt] ?? "");
     event.preventDefault();
   } else if (event.key === "Escape") {
     setConversation(PUBLIC);
@@ -1001,7 +1052,7 @@ function complete(): boolean {
     return a.slice(0, i);
   });
   if (common.length > part.length) {
-    ui.line.value = line.slice(0, line.length - part.length) + common;
+    setLine(line.slice(0, line.length - part.length) + common);
   }
   setStatus(hits.length > 1 ? hits.join("  ") : "");
   return true;

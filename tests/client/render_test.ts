@@ -481,3 +481,27 @@ Deno.test("asRegistered names the recipient or group as the server's ok spells i
   assert.deepEqual(asRegistered(msg, "mallory"), msg);
   assert.deepEqual(asRegistered(gsay, "other"), gsay);
 });
+
+Deno.test("renderServerMessage and renderSent keep a message's line breaks only when the style does, each line made safe", () => {
+  const msg: ServerMessage = { t: "public", from: "alice", ts: JULY_21 };
+  const text = "one\r\n\x1b[2Jtwo\n\u202Ethree";
+  const breaks: Style = { color: false, lineBreaks: true };
+  assert.deepEqual(renderServerMessage(msg, text, breaks), [
+    "[Broadcast from alice]: one\n^[[2Jtwo\n<U+202E>three",
+  ]);
+  // A terminal's line stays one line: the breaks show.
+  assert.deepEqual(renderServerMessage(msg, text, plain), [
+    "[Broadcast from alice]: one^M^J^[[2Jtwo^J<U+202E>three",
+  ]);
+  assert.deepEqual(
+    renderSent({ kind: "msg", to: "bob", text: "a\nb" }, breaks),
+    ["Private message to bob: a\nb"],
+  );
+  assert.deepEqual(
+    renderSent({ kind: "say", text: "/me waves\nand smiles" }, {
+      ...breaks,
+      self: "alice",
+    }),
+    ["Action sent: * alice waves\nand smiles"],
+  );
+});
