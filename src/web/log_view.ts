@@ -67,12 +67,14 @@ export class LogView {
    */
   readonly head: HTMLElement;
   /**
-   * At the log's bottom edge while the reader is scrolled up and messages
-   * came below: "N new messages ↓", a button that goes to them, as in
-   * Slack or Element. Read out by screen readers as it changes.
+   * At the log's bottom edge while the reader is scrolled up and lines
+   * came below: "N new lines ↓", a button that goes to them, as in Slack or
+   * Element. Lines, not messages: a notice (someone joined, a key changed)
+   * or a file offered counts too, as a line of a message does. Read out by
+   * screen readers as it changes.
    */
   readonly newBelow: HTMLButtonElement;
-  /** Messages that came below the reader, out of sight (see newBelow). */
+  /** Lines that came below the reader, out of sight (see newBelow). */
   #unseen = 0;
 
   constructor(readonly element: HTMLElement, readonly maxRows = MAX_ROWS) {
@@ -173,29 +175,25 @@ export class LogView {
   }
 
   /**
-   * Appends `lines`, one row each, with the CSS classes `line kind`; `id`:
-   * the message they show (see `shows`); `places`: the views they show in.
+   * Appends `lines`, one row each (a `\n` in one: lines of that row), with
+   * the CSS classes `line kind`; `id`: the message they show (see `shows`);
+   * `places`: the views they show in; `own`: what the reader did or asked
+   * for (not counted as new below).
    */
   lines(
     lines: readonly string[],
     kind: string,
     id?: number,
     places: Places = [],
+    own = false,
   ): void {
-    // A message come below a reader scrolled up: counted, once (not a row
-    // each of its lines), if it shows in the view shown.
-    let counted = this.#above !== null || id === undefined || this.#atEnd();
     for (const text of lines) {
       const row = document.createElement("div");
       row.className = `line ${kind}`;
       row.textContent = text;
       if (id !== undefined) row.dataset.id = String(id);
       this.place(row, places);
-      this.#append(row);
-      if (!counted && !row.hidden) {
-        counted = true;
-        this.#setUnseen(this.#unseen + 1);
-      }
+      this.#append(row, own ? 0 : text.split("\n").length);
     }
   }
 
@@ -246,11 +244,20 @@ export class LogView {
     places: Places,
     ...children: (Node | string)[]
   ): HTMLElement {
+    return this.#row(kind, places, 1, children);
+  }
+
+  #row(
+    kind: string,
+    places: Places,
+    count: number,
+    children: (Node | string)[],
+  ): HTMLElement {
     const row = document.createElement("div");
     row.className = `line ${kind}`;
     row.append(...children);
     this.place(row, places);
-    this.#append(row);
+    this.#append(row, count);
     return row;
   }
 
@@ -265,7 +272,8 @@ export class LogView {
   ): ProgressRow {
     const text = document.createElement("span");
     const bar = document.createElement("progress");
-    const row = this.row("progress", places, bar, " ", text);
+    // The reader's own: a file they send, or one they took.
+    const row = this.#row("progress", places, 0, [bar, " ", text]);
     const started = Date.now();
     return {
       update: (done, total) => {
@@ -287,13 +295,20 @@ export class LogView {
     };
   }
 
-  #append(row: HTMLElement): void {
+  /**
+   * Appends `row`: `count` lines come below a reader scrolled up, out of
+   * sight, if it shows in the view shown (see newBelow).
+   */
+  #append(row: HTMLElement, count: number): void {
     if (this.#above !== null) {
       this.#above.push(row);
       return;
     }
     const log = this.element;
     const stick = this.#atEnd();
+    if (!stick && !row.hidden && count > 0) {
+      this.#setUnseen(this.#unseen + count);
+    }
     log.append(row);
     let height: number | null = null;
     while (this.room < 0) {
@@ -312,14 +327,14 @@ export class LogView {
     if (stick) log.scrollTop = log.scrollHeight;
   }
 
-  /** Shows how many messages came below the reader (none: no button). */
+  /** Shows how many lines came below the reader (none: no button). */
   #setUnseen(count: number): void {
     if (count === this.#unseen) return;
     this.#unseen = count;
     this.newBelow.hidden = count === 0;
     this.newBelow.textContent = count === 0
       ? ""
-      : `${count} new message${count === 1 ? "" : "s"} \u2193`;
+      : `${count} new line${count === 1 ? "" : "s"} \u2193`;
   }
 
   /** Whether the reader is at the newest row (within a few pixels). */

@@ -293,6 +293,9 @@ function emit(event: SessionEvent, typedIn: string | null = null): void {
     error ? "error" : kindOf(event),
     messageId(event),
     eventPlaces(event, self, typedIn),
+    // What answers the user (their own message, a command's reply) is
+    // theirs: it does not count as new below (log_view.ts).
+    typedIn !== null,
   );
 }
 
