@@ -146,6 +146,8 @@ const ui = {
   attach: element<HTMLButtonElement>("attach"),
   fileInput: element<HTMLInputElement>("file-input"),
   status: element<HTMLElement>("status"),
+  again: element<HTMLElement>("again"),
+  connectAgain: element<HTMLButtonElement>("connect-again"),
   privacy: element<HTMLElement>("privacy"),
 };
 
@@ -828,7 +830,7 @@ function run(line: string): void {
     }
     if (quitting || dismissed) {
       // Nothing reconnects: a line "queued" here would never be sent.
-      tell("ERROR: Not connected. Reload the page to join again");
+      tell(NOT_CONNECTED);
       return;
     }
     // Sent once reconnected, as the terminal client does.
@@ -1605,6 +1607,7 @@ function use(joined: ChatClient): void {
     const why = briefReason(ending);
     if (quitting || dismissed) {
       setStatus(why.startsWith("Disconnected") ? why : `Disconnected: ${why}`);
+      offerAgain();
     } else void reconnect(why);
   });
 }
@@ -1805,6 +1808,7 @@ async function reconnect(reason: string): Promise<void> {
         // Nothing reconnects any more: what was queued is not sent, and a
         // line typed from now on is refused, as once dismissed.
         dismissed = true;
+        offerAgain();
         for (const line of queued.splice(0)) {
           emit({
             type: "error",
@@ -1821,6 +1825,63 @@ async function reconnect(reason: string): Promise<void> {
     clearInterval(ticker);
   }
 }
+
+/** What a line typed once nothing reconnects is told. */
+const NOT_CONNECTED =
+  "ERROR: Not connected. Click Connect again (under the input) to join again";
+
+/** Shows Connect again: nothing reconnects by itself (see connectAgain). */
+function offerAgain(): void {
+  ui.again.hidden = false;
+}
+
+/**
+ * Connect again, after /quit, a dismissal or a refusal at a reconnection:
+ * signs in anew under the same name and keys, without a reload, as the
+ * terminal would be started again. Nothing of the old connection comes
+ * along: the lists are asked anew, and no line typed meanwhile is queued
+ * (one is refused until the welcome, as before the click).
+ */
+async function connectAgain(): Promise<void> {
+  ui.again.hidden = true;
+  people.clear();
+  away.clear();
+  peopleMore = 0;
+  groups.clear();
+  drawLists();
+  setStatus(`Connecting to ${host}\u2026`);
+  const next = await connect();
+  if (next === null) {
+    // A changed key says so, and refuses for good: no button.
+    if (keyChanged) return;
+    setStatus(`Could not connect: ${lastConnectError}`);
+    offerAgain();
+    return;
+  }
+  const reply = await next.register(self, identity!, ledger);
+  if (reply.t !== "welcome") {
+    next.abort();
+    if (reply.t === "error") {
+      emit({ type: "incoming", message: reply, text: "" });
+    }
+    setStatus(
+      `Could not connect again: ${
+        reply.t === "error" ? reply.text : `unexpected answer (${reply.t})`
+      }`,
+    );
+    offerAgain();
+    return;
+  }
+  quitting = false;
+  dismissed = false;
+  queued.length = 0;
+  use(next);
+  emit({ type: "notice", text: `Connected again as ${reply.name}.` });
+  drawTarget();
+  ui.line.focus();
+}
+
+ui.connectAgain.addEventListener("click", () => void connectAgain());
 
 async function join(name: string): Promise<void> {
   ui.joinButton.disabled = true;

@@ -73,7 +73,7 @@ Deno.test({
     await typeLine(first, "is anyone there");
     await waitForLine(
       first,
-      /^ERROR: Not connected\. Reload the page to join again$/,
+      /^ERROR: Not connected\. Click Connect again \(under the input\) to join again$/,
     );
     assert.ok(
       !(await rows(first)).some((row) => row.startsWith("(queued)")),
@@ -94,7 +94,7 @@ Deno.test({
     await typeLine(second, "after quitting");
     await waitForLine(
       second,
-      /^ERROR: Not connected\. Reload the page to join again$/,
+      /^ERROR: Not connected\. Click Connect again \(under the input\) to join again$/,
     );
     assert.deepEqual(problems, []);
   },
@@ -196,7 +196,7 @@ Deno.test({
     await typeLine(page, "typed after");
     await waitForLine(
       page,
-      /^ERROR: Not connected\. Reload the page to join again$/,
+      /^ERROR: Not connected\. Click Connect again \(under the input\) to join again$/,
     );
     assert.ok(
       !(await rows(page)).some((row) => row === "(queued) typed after"),
@@ -206,5 +206,74 @@ Deno.test({
       problems.filter((p) => !/ERR_CONNECTION_REFUSED|WebSocket/.test(p)),
       [],
     );
+  },
+});
+
+Deno.test({
+  name:
+    "web client: after /quit, or dismissed by another tab, Connect again signs in anew without a reload, and sends nothing typed while out",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    const termy = await chat.terminal("termy");
+    // Gone by a reload.
+    await page.evaluate(() => {
+      (globalThis as { notReloaded?: boolean }).notReloaded = true;
+    });
+    assert.equal(await page.$("#again:not([hidden])"), null);
+
+    await page.focus("#line");
+    await typeLine(page, "/quit");
+    await waitForStatus(page, "Disconnected.");
+    await page.waitForSelector("#again:not([hidden]) #connect-again", {
+      timeout: WAIT_MS,
+    });
+    await page.focus("#line");
+    await typeLine(page, "typed while out");
+    await waitForLine(
+      page,
+      /^ERROR: Not connected\. Click Connect again \(under the input\) to join again$/,
+    );
+
+    await page.click("#connect-again");
+    await waitForLine(page, /^Connected again as webby\.$/);
+    await waitForStatus(page, `Connected to ${new URL(chat.url).host}`);
+    assert.equal(await page.$("#again:not([hidden])"), null);
+    assert.equal(
+      await page.evaluate(() =>
+        (globalThis as { notReloaded?: boolean }).notReloaded
+      ),
+      true,
+    );
+    // The people list is asked anew: termy is there.
+    await page.waitForSelector(
+      "xpath/.//ul[@id='people']//button[text()='termy']",
+      { timeout: WAIT_MS },
+    );
+    await page.focus("#line");
+    await typeLine(page, "back again");
+    await termy.waitFor(/\[Broadcast from webby\]: back again/);
+    assert.doesNotMatch(termy.stdout, /typed while out/);
+
+    // Dismissed (the name signed in from another tab), and back.
+    const second = await openPage(chat.browser, chat.url, problems);
+    await join(second, "webby");
+    await waitForLine(page, /^Disconnected by the server: you signed in/);
+    await page.bringToFront();
+    await page.click("#connect-again");
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll("#log .line")].filter((row) =>
+          row.textContent === "Connected again as webby."
+        ).length === 2,
+      { timeout: WAIT_MS },
+    );
+    await waitForLine(second, /^Disconnected by the server: you signed in/);
+    await page.focus("#line");
+    await typeLine(page, "first tab again");
+    await termy.waitFor(/\[Broadcast from webby\]: first tab again/);
+    assert.deepEqual(problems, []);
   },
 });
