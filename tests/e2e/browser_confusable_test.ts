@@ -68,6 +68,7 @@ Deno.test({
         people: face("#people li button"),
         target: face("#target"),
         privacy: face("#privacy"),
+        line: face("#line"),
       };
     });
     await eve.quit();
@@ -78,6 +79,7 @@ Deno.test({
       people: faces.log,
       target: faces.log,
       privacy: faces.log,
+      line: faces.log,
     });
   },
 });
