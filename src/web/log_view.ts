@@ -76,6 +76,11 @@ export class LogView {
   readonly newBelow: HTMLButtonElement;
   /** Lines that came below the reader, out of sight (see newBelow). */
   #unseen = 0;
+  /**
+   * Whether the reader was at the newest row when the log last scrolled:
+   * so that it stays there when the log gets shorter (see the constructor).
+   */
+  #following = true;
 
   constructor(readonly element: HTMLElement, readonly maxRows = MAX_ROWS) {
     this.head = document.createElement("div");
@@ -95,8 +100,18 @@ export class LogView {
     live.append(this.newBelow);
     element.after(live);
     element.addEventListener("scroll", () => {
-      if (this.#unseen > 0 && this.#atEnd()) this.#setUnseen(0);
+      this.#following = this.#atEnd();
+      if (this.#unseen > 0 && this.#following) this.#setUnseen(0);
     }, { passive: true });
+    // The log gets shorter without scrolling (on a phone, the server key
+    // unfolded above it, the status line wrapping under it, the screen
+    // turned): a reader at the newest row would be left above it, the
+    // newest out of sight and what comes next too. They stay at the end.
+    new ResizeObserver(() => {
+      if (this.#following && !this.#atEnd()) {
+        element.scrollTop = element.scrollHeight;
+      }
+    }).observe(element);
   }
 
   /** How many more rows the log keeps before pushing out its first ones. */
