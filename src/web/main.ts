@@ -444,6 +444,7 @@ function drawLists(): void {
         mark.textContent = trust.text;
         mark.title = trust.title;
         item.append(mark);
+        alsoSay(item, trust.text);
       }
       const reason = away.get(nameKey(name));
       if (reason !== undefined) {
@@ -453,6 +454,7 @@ function drawLists(): void {
         note.textContent = `away: ${sanitizeForTerminal(reason)}`;
         item.classList.add("away");
         item.append(note);
+        alsoSay(item, note.textContent);
       }
       return item;
     }),
@@ -544,10 +546,16 @@ function listButton(
     badge.title = `${unread.count} unread`;
     button.append(" ", badge);
   }
+  // What a screen reader says of it: the badge's number alone read "jojo
+  // 1" (a title inside a button is not read).
+  button.setAttribute(
+    "aria-label",
+    unread === undefined ? label : `${label}, ${unread.count} unread`,
+  );
   button.title = conversation.kind === "public"
     ? "Show the public room and write to everyone"
     : conversation.kind === "user"
-    ? `Show your conversation with ${label} and write to them privately`
+    ? `Show your conversation with ${conversation.name} and write to them privately`
     : `Show group ${label} and write to it`;
   button.addEventListener("click", () => {
     setConversation(conversation);
@@ -555,6 +563,19 @@ function listButton(
   });
   item.append(button);
   return item;
+}
+
+/**
+ * Adds `words` to what a screen reader says of the button of `item` (see
+ * listButton): what shows beside it (away, a changed key) is outside it, so
+ * that moving through the buttons with Tab alone never said it.
+ */
+function alsoSay(item: HTMLLIElement, words: string): void {
+  const button = item.querySelector("button")!;
+  button.setAttribute(
+    "aria-label",
+    `${button.getAttribute("aria-label") ?? button.textContent}, ${words}`,
+  );
 }
 
 /**

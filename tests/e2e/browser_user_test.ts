@@ -3,16 +3,19 @@
  * What a new user found using the web page, in real Chromium against a real
  * `chat serve` and `chat connect`: on a phone, the log left the newest
  * messages out of sight once it got shorter (the server key unfolded above
- * it). Slow (a browser starts): in `deno task test:slow`.
+ * it); a screen reader heard a person's button as "termy 1", without
+ * "unread" or their away note, and the log without a name. Slow (a browser starts): in `deno task test:slow`.
  */
 
 import assert from "node:assert/strict";
+import type { SerializedAXNode } from "puppeteer-core";
 import {
   inView,
   join,
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
   openPage,
+  signedInPage,
   startBrowserChat,
   WAIT_MS,
   waitForLine,
@@ -54,6 +57,42 @@ Deno.test({
       await inView(page, "after the key"),
       "the line that came after the log got shorter is out of sight",
     );
+    assert.deepEqual(problems, []);
+  },
+});
+
+/** The accessibility tree's nodes under `node`, depth first. */
+function* axNodes(node: SerializedAXNode | null): Generator<SerializedAXNode> {
+  if (node === null) return;
+  yield node;
+  for (const child of node.children ?? []) yield* axNodes(child);
+}
+
+Deno.test({
+  name:
+    "web client: a screen reader hears a person's unread count and away note with their button ('termy, 1 unread, away: lunch'), and the log by name",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const termy = await chat.terminal("termy");
+    await termy.write("/away lunch\n");
+    await termy.waitFor(/You are marked as away: lunch/);
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    await chat.keysOf("webby");
+    await termy.write("/msg webby psst\n");
+    await page.waitForFunction(
+      () => document.querySelector("#people .badge")?.textContent === "1",
+      { timeout: WAIT_MS },
+    );
+    const tree = [...axNodes(await page.accessibility.snapshot())];
+    const names = tree.filter((n) => n.role === "button").map((n) => n.name);
+    assert.ok(
+      names.includes("termy, 1 unread, away: lunch"),
+      `no button says termy's count and away note: ${JSON.stringify(names)}`,
+    );
+    assert.ok(names.includes("webby (you)"), JSON.stringify(names));
+    assert.equal(tree.find((n) => n.role === "log")?.name, "Messages");
     assert.deepEqual(problems, []);
   },
 });
