@@ -4,7 +4,8 @@
  * `chat serve` and `chat connect`: on a phone, the log left the newest
  * messages out of sight once it got shorter (the server key unfolded above
  * it); a screen reader heard a person's button as "termy 1", without
- * "unread" or their away note, and the log without a name. Slow (a browser starts): in `deno task test:slow`.
+ * "unread" or their away note, and the log without a name; a phone's
+ * header read "chat 1…" and "Server ke…". Slow (a browser starts): in `deno task test:slow`.
  */
 
 import assert from "node:assert/strict";
@@ -93,6 +94,49 @@ Deno.test({
     );
     assert.ok(names.includes("webby (you)"), JSON.stringify(names));
     assert.equal(tree.find((n) => n.role === "log")?.name, "Messages");
+    assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name:
+    "web client: on a phone (390x844) the one-line header reads 'chat', 'Server key' and 'Forget me in this browser' whole, not 'chat 1…' and 'Server ke…'",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await openPage(chat.browser, chat.url, problems);
+    await page.setViewport({ width: 390, height: 844, isMobile: true });
+    await join(page, "webby");
+    const header = await page.evaluate(() => {
+      const summary = document.querySelector("#key > summary")!;
+      // The summary's own words, before the fingerprint (cut by design).
+      const h1 = document.querySelector("header h1")!;
+      const forget = document.getElementById("forget")!;
+      return {
+        words: summary.firstChild!.textContent!.trim(),
+        // Where the fingerprint starts: an ellipsis needs room after it.
+        codeLeft: document.getElementById("fingerprint")!
+          .getBoundingClientRect().left,
+        summaryRight: summary.getBoundingClientRect().right,
+        h1Cut: h1.scrollWidth > h1.clientWidth,
+        h1Text: (h1 as HTMLElement).innerText,
+        forgetRight: forget.getBoundingClientRect().right,
+        top: document.querySelector("header")!.getBoundingClientRect().height,
+      };
+    });
+    assert.equal(header.words, "Server key");
+    // Room for 'Server key' and the start of its fingerprint ("SH…"): the
+    // ellipsis then cuts the fingerprint, not the words.
+    assert.ok(
+      header.codeLeft + 24 <= header.summaryRight,
+      `'Server key' is cut: ${JSON.stringify(header)}`,
+    );
+    assert.equal(header.h1Cut, false, JSON.stringify(header));
+    assert.equal(header.h1Text, "chat");
+    assert.ok(header.forgetRight <= 390, JSON.stringify(header));
+    // Still one line.
+    assert.ok(header.top < 50, JSON.stringify(header));
     assert.deepEqual(problems, []);
   },
 });
