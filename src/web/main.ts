@@ -1926,7 +1926,10 @@ async function join(name: string): Promise<void> {
           ? reply.text
           : `ERROR: Unexpected answer from the server (${reply.t})`,
       );
+      // Selected, as a sign-in form does: the name typed next replaces the
+      // refused one ("jojo" taken, "webby" typed: not "jojowebby").
       ui.name.focus();
+      ui.name.select();
       return;
     }
     self = reply.name;

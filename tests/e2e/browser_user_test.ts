@@ -5,7 +5,8 @@
  * messages out of sight once it got shorter (the server key unfolded above
  * it); a screen reader heard a person's button as "termy 1", without
  * "unread" or their away note, and the log without a name; a phone's
- * header read "chat 1…" and "Server ke…". Slow (a browser starts): in `deno task test:slow`.
+ * header read "chat 1…" and "Server ke…"; a name typed after a refused one
+ * was added to it. Slow (a browser starts): in `deno task test:slow`.
  */
 
 import assert from "node:assert/strict";
@@ -18,6 +19,7 @@ import {
   openPage,
   signedInPage,
   startBrowserChat,
+  typeLine,
   WAIT_MS,
   waitForLine,
 } from "../_helpers/browser.ts";
@@ -137,6 +139,46 @@ Deno.test({
     assert.ok(header.forgetRight <= 390, JSON.stringify(header));
     // Still one line.
     assert.ok(header.top < 50, JSON.stringify(header));
+    assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name:
+    "web client: a name refused at sign-in (taken, or not a valid name) is selected, so the name typed next replaces it",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    await chat.terminal("jojo");
+    const problems: string[] = [];
+    const page = await openPage(chat.browser, chat.url, problems);
+    await page.waitForFunction(
+      () => document.activeElement?.id === "name",
+      { timeout: WAIT_MS },
+    );
+    const refused = async (name: string, error: RegExp) => {
+      await typeLine(page, name);
+      await page.waitForFunction(
+        (source: string) =>
+          new RegExp(source).test(
+            document.getElementById("join-error")?.textContent ?? "",
+          ),
+        { timeout: WAIT_MS },
+        error.source,
+      );
+    };
+    await refused("jojo", /^ERROR: The name 'jojo' belongs to another/);
+    // Typed over, as a person does, without clearing the field first.
+    await refused("bad name!", /^ERROR: Invalid username 'bad name!'/);
+    await typeLine(page, "webby");
+    await waitForLine(page, /^\[\d\d:\d\d\] SUCCESS: Username registered\.$/);
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll("#people button")].some((button) =>
+          button.textContent === "webby (you)"
+        ),
+      { timeout: WAIT_MS },
+    );
     assert.deepEqual(problems, []);
   },
 });
