@@ -483,43 +483,93 @@ export function choiceRows(
  * terminal would wrap it to the left edge, where a message padded to the
  * width (spaces, or any text) could start a row that reads as a line of its
  * own: "[Broadcast from teacher]: ...". Only the start of a real line is at
- * the left edge. Colour sequences take no room and are never split.
+ * the left edge. A row ends after a space when the word that does not fit
+ * fits on the next row ("from s" / "ophia" read badly at 40 columns); a
+ * space that would be the first thing on a row is left out, as at the end of
+ * a row it draws nothing. Colour sequences take no room and are never split.
  */
 export function hangingRows(text: string, columns: number): string {
   if (columns <= 2 * HANGING_INDENT) return text;
   const indent = " ".repeat(HANGING_INDENT);
+  const rowBreak = (colour: string) =>
+    colour === "" ? `\n${indent}` : `${ESC}[0m\n${indent}${colour}`;
   return text.split("\n").map((line) => {
+    // Colour sequences (width -1: no room, never split) and graphemes: a
+    // row never ends inside an emoji joined with ZWJ (or a flag's pair),
+    // which would show it in two pieces, and the terminal joins what
+    // follows a ZWJ to it, an indent space too.
+    const pieces: { text: string; width: number }[] = [];
+    for (const token of line.split(CSI_SPLIT)) {
+      if (token.startsWith(ESC)) {
+        pieces.push({ text: token, width: -1 });
+        continue;
+      }
+      for (const { segment } of GRAPHEMES.segment(token)) {
+        let width = 0;
+        for (const char of segment) width += charWidth(char);
+        pieces.push({ text: segment, width });
+      }
+    }
+    // The columns of the word that starts at piece `from`.
+    const wordWidth = (from: number) => {
+      let width = 0;
+      for (let i = from; i < pieces.length && pieces[i]!.text !== " "; i++) {
+        width += Math.max(0, pieces[i]!.width);
+      }
+      return width;
+    };
     let out = "";
     let used = 0;
     let room = columns;
     // The colour in force: ended before a break and taken up after the
     // indent, which is drawn plain.
     let colour = "";
-    for (const token of line.split(CSI_SPLIT)) {
-      if (token.startsWith(ESC)) {
-        out += token;
-        if (token.endsWith("m")) {
-          colour = token === `${ESC}[0m` || token === `${ESC}[m` ? "" : token;
+    // Where this row could end instead: just after its last space (in
+    // `out`, and the piece after it), with the columns used up to there
+    // and the colour in force there.
+    let breakAt = -1;
+    let wordStart = 0;
+    let usedAtBreak = 0;
+    let colourAtBreak = "";
+    pieces.forEach((piece, i) => {
+      if (piece.width < 0) {
+        out += piece.text;
+        if (piece.text.endsWith("m")) {
+          colour = piece.text === `${ESC}[0m` || piece.text === `${ESC}[m`
+            ? ""
+            : piece.text;
         }
-        continue;
+        return;
       }
-      // By grapheme: a row never ends inside an emoji joined with ZWJ (or
-      // a flag's pair), which would show it in two pieces, and the
-      // terminal joins what follows a ZWJ to it, an indent space too.
-      for (const { segment } of GRAPHEMES.segment(token)) {
-        let width = 0;
-        for (const char of segment) width += charWidth(char);
-        if (width > 0 && used + width > room) {
-          out += colour === ""
-            ? `\n${indent}`
-            : `${ESC}[0m\n${indent}${colour}`;
+      if (piece.width > 0 && used + piece.width > room) {
+        room = columns - HANGING_INDENT;
+        if (piece.text === " ") {
+          // The row ends here; the space would only push the next one.
+          out += rowBreak(colour);
           used = 0;
-          room = columns - HANGING_INDENT;
+          breakAt = -1;
+          return;
         }
-        out += segment;
-        used += width;
+        if (breakAt >= 0 && wordWidth(wordStart) <= room) {
+          // The word begun after the last space moves to the next row.
+          out = out.slice(0, breakAt) + rowBreak(colourAtBreak) +
+            out.slice(breakAt);
+          used -= usedAtBreak;
+        } else {
+          out += rowBreak(colour);
+          used = 0;
+        }
+        breakAt = -1;
       }
-    }
+      out += piece.text;
+      used += piece.width;
+      if (piece.text === " ") {
+        breakAt = out.length;
+        wordStart = i + 1;
+        usedAtBreak = used;
+        colourAtBreak = colour;
+      }
+    });
     return out;
   }).join("\n");
 }

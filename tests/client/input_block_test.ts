@@ -308,6 +308,33 @@ Deno.test("hangingRows counts colours as no room and wide characters as two", ()
   assert.equal(hangingRows("abcdefgh", 4), "abcdefgh");
 });
 
+Deno.test("hangingRows ends a row between words when the next word fits on the next row", () => {
+  // Seen at 40 columns: "... Accept? [y]es / [n]o / always from s" / "  ophia".
+  assert.equal(
+    hangingRows("Accept? [y]es / [n]o / always from sophia", 38),
+    "Accept? [y]es / [n]o / always from \n  sophia",
+  );
+  // A space that would start a row is left out; the next word starts it.
+  assert.equal(hangingRows("abcdefghij klm", 10), "abcdefghij\n  klm");
+  // A word longer than a row is cut where the row ends, as before.
+  assert.equal(
+    hangingRows("ab cdefghijklmnop", 10),
+    "ab cdefghi\n  jklmnop",
+  );
+  // The colour in force at the space is ended before the break and taken
+  // up after the indent.
+  const red = "\x1b[31m";
+  const reset = "\x1b[0m";
+  assert.equal(
+    hangingRows(`${red}one two${reset} three`, 10),
+    `${red}one two${reset} \n  three`,
+  );
+  assert.equal(
+    hangingRows(`${red}one two three${reset}`, 10),
+    `${red}one two ${reset}\n  ${red}three${reset}`,
+  );
+});
+
 Deno.test("choiceRows breaks the list of choices between choices, never inside one", () => {
   const commands = ["/list", "/showgroups", "/create", "/showgroupmembers"];
   // "/list  /showgroups  /create" is 27 columns.

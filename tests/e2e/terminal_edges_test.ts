@@ -233,9 +233,12 @@ Deno.test({
     await using chat = await chatPane(30);
     const { pane, jojo } = chat;
     // "[Broadcast from jojo]: " is 23 columns, "abcd" 4 more: the family
-    // (three emoji, 6 columns as counted) does not fit in the 3 left.
+    // (three emoji, 6 columns as counted) does not fit in the 3 left. The
+    // word it is in is longer than a row, so the row is not ended before it
+    // (between words) but inside it.
     const family = "👨\u200d👩\u200d👧";
-    const text = `abcd${family} end`;
+    const word = `abcd${family}${"z".repeat(20)}`;
+    const text = `${word} end`;
     await jojo.client.say(text);
     const lines = await pane.waitFor(
       "the line's end",
@@ -244,7 +247,7 @@ Deno.test({
     const at = lines.findIndex((line) => line.startsWith("[Broadcast from"));
     assert.deepEqual(
       lines.slice(at, at + 2),
-      ["[Broadcast from jojo]: abcd", `  ${family} end`],
+      ["[Broadcast from jojo]: abcd", `  ${family}${"z".repeat(20)}`],
       lines.join("\n"),
     );
   },
