@@ -732,7 +732,7 @@ export class FileReceiver {
     const verdict = passiveKind(name, await readHead(path));
     if (!verdict.ok) {
       this.#options.print(
-        sanitizeForTerminal(explainNotOpened(name, path, verdict.why)),
+        sanitizeForTerminal(explainNotOpened(name, verdict.why)),
       );
       return;
     }

@@ -231,13 +231,12 @@ function passiveRuleByName(
   return { ok: true, rule, extension };
 }
 
-/** The line shown for a file saved but not opened. */
-export function explainNotOpened(
-  name: string,
-  path: string,
-  why: string,
-): string {
-  return `Not opening ${name} automatically: ${why}. It is saved at ${path}`;
+/**
+ * The line shown for a file saved but not opened, right after the line that
+ * says where it was saved (`Saved to ...`): the path is not said twice.
+ */
+export function explainNotOpened(name: string, why: string): string {
+  return `Not opening ${name} automatically: ${why}.`;
 }
 
 // What content sniffers (browsers, shared-mime-info) take for markup or a

@@ -88,8 +88,9 @@ Deno.test("chat connect --open-with opens received documents, and never scripts 
     }
     await jojo.waitFor(/Not opening photo\.jpg automatically/);
     await jojo.waitFor(/Not opening run\.sh automatically/);
+    // Right after "Saved to <path>": the path is not said again.
     await jojo.waitFor(
-      /Not opening readme automatically: its name has no extension\. It is saved at /,
+      /Saved to [^\n]*\/readme\nNot opening readme automatically: its name has no extension\.\n/,
     );
     assert.ok(
       jojo.stdout.includes(`Saved to ${downloads}/notes.txt`),

@@ -192,10 +192,10 @@ Deno.test("PASSIVE_RULES lists no extension that can carry active content", () =
   }
 });
 
-Deno.test("explainNotOpened says why and where the file is", () => {
+Deno.test("explainNotOpened says why, not again where the file is", () => {
   assert.equal(
-    explainNotOpened("run.sh", "/dl/run.sh", "it is a script"),
-    "Not opening run.sh automatically: it is a script. It is saved at /dl/run.sh",
+    explainNotOpened("run.sh", "it is a script"),
+    "Not opening run.sh automatically: it is a script.",
   );
 });
 
