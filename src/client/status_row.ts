@@ -6,6 +6,8 @@
  * @module
  */
 
+import { sanitizeForTerminal } from "../text/sanitize.ts";
+import { charWidth } from "./input_block.ts";
 import type { SessionEvent } from "./session_events.ts";
 import type { Terminal } from "./terminal.ts";
 import { statusOf } from "./text_output.ts";
@@ -21,7 +23,10 @@ export class StatusRow {
   readonly #terminal: Terminal;
   readonly #json: boolean;
   readonly #emit: (event: SessionEvent) => void;
-  readonly #progress = new Map<string, { line: string; at: number }>();
+  readonly #progress = new Map<
+    string,
+    { line: string; short: ShortProgress; at: number }
+  >();
   #connection: string | null = null;
 
   constructor(
@@ -41,7 +46,13 @@ export class StatusRow {
     const last = this.#progress.get(key);
     if (event !== null && last && now - last.at < PROGRESS_INTERVAL_MS) return;
     if (event === null) this.#progress.delete(key);
-    else this.#progress.set(key, { line: statusOf(event, now) ?? "", at: now });
+    else {
+      this.#progress.set(key, {
+        line: statusOf(event, now) ?? "",
+        short: shortProgress(event),
+        at: now,
+      });
+    }
     if (this.#json) {
       if (event !== null) this.#emit(event);
       return;
@@ -56,8 +67,63 @@ export class StatusRow {
   }
 
   #update(): void {
-    const rows = [...this.#progress.values()].map((p) => p.line);
-    if (this.#connection !== null) rows.unshift(this.#connection);
+    const progress = [...this.#progress.values()];
+    const before = this.#connection === null ? [] : [this.#connection];
+    let rows = [...before, ...progress.map((p) => p.line)];
+    // The terminal cuts a row too wide at its end, which is where the
+    // percentage and the time left are: narrower, the bytes and the rate go
+    // first, then the end of the file's name ("holiday-in-sp… 14% 10s left").
+    const columns = this.#terminal.columns;
+    if (progress.length > 0 && widthOf(rows.join(" | ")) >= columns) {
+      const separators = (progress.length - 1) * " | ".length;
+      const room = Math.floor(
+        (columns - 1 - widthOf([...before, ""].join(" | ")) - separators) /
+          progress.length,
+      );
+      rows = [...before, ...progress.map((p) => fitShort(p.short, room))];
+    }
     this.#terminal.setStatus(rows.length === 0 ? null : rows.join(" | "));
   }
+}
+
+/** A transfer's progress for a narrow row: what it is, and how far along. */
+interface ShortProgress {
+  /** `big.bin from jojo`, safe to print. */
+  readonly label: string;
+  /** ` 14% 10s left`. */
+  readonly tail: string;
+}
+
+function shortProgress(event: FileProgress): ShortProgress {
+  const { bytes, size, elapsedMs } = event;
+  const percent = size === 0 ? 100 : Math.floor((bytes / size) * 100);
+  const rate = elapsedMs > 0 ? bytes / (elapsedMs / 1000) : 0;
+  const left = rate > 0 ? ` ${Math.ceil((size - bytes) / rate)}s left` : "";
+  return {
+    label: sanitizeForTerminal(
+      `${event.name} ${event.direction === "in" ? "from" : "to"} ${event.peer}`,
+    ),
+    tail: ` ${percent}%${left}`,
+  };
+}
+
+/** `short` in at most `room` columns, the label's end cut first. */
+function fitShort(short: ShortProgress, room: number): string {
+  const labelRoom = room - widthOf(short.tail);
+  if (widthOf(short.label) <= labelRoom) return short.label + short.tail;
+  let label = "";
+  let used = 0;
+  for (const char of short.label) {
+    const width = charWidth(char);
+    if (used + width > labelRoom - 1) break;
+    label += char;
+    used += width;
+  }
+  return `${label}\u2026${short.tail}`;
+}
+
+function widthOf(text: string): number {
+  let width = 0;
+  for (const char of text) width += charWidth(char);
+  return width;
 }

@@ -121,6 +121,50 @@ Deno.test({
   },
 });
 
+// Seen at 40 columns: "big.bin from sophia 102.1 MiB/200.0 Mi…", the
+// percentage and the time left cut off the end of the row.
+Deno.test({
+  name:
+    "terminal: a progress row too wide for a narrow window keeps the percentage and the time left",
+  ignore: !TMUX,
+  async fn() {
+    await using chat = await chatPane(36, 30, ["--accept-files", "all"]);
+    const { pane, jojo } = chat;
+    // A transfer that stays at 4 chunks of 64: its progress row stays up.
+    const size = 64 * FILE_CHUNK_BYTES;
+    const key = newFileKey();
+    const offer = await jojo.client.request({
+      t: "file_offer",
+      name: "big.bin",
+      size,
+      to: "sophia",
+      ...fileKeyForOffer(key),
+    });
+    assert.equal(offer.t, "file_ready");
+    const xfer = (offer as { xfer: number }).xfer;
+    const cipher = await FileCipher.create(key, xfer, size);
+    for (let i = 0; i < 4; i++) {
+      const offset = i * FILE_CHUNK_BYTES;
+      jojo.client.post(
+        { t: "file_chunk", xfer, offset },
+        await cipher.seal(
+          { index: i, offset },
+          new Uint8Array(FILE_CHUNK_BYTES),
+        ),
+        true,
+      );
+    }
+    // The full row ("big.bin from jojo 384.0 KiB/8.0 MiB 4%", and the rate
+    // and time left once measured) is wider than 36 columns.
+    await pane.waitFor(
+      "the progress row with its percentage (and time left, once measured)",
+      (l) =>
+        l.some((line) => /^big\.bin from jojo \d+%( \d+s left)?$/.test(line)),
+    );
+    jojo.client.post({ t: "file_cancel", xfer, reason: "test over" });
+  },
+});
+
 Deno.test({
   name:
     "terminal: the cursor moved into an emoji joined with ZWJ keeps the line above the input",
