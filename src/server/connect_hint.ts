@@ -133,9 +133,12 @@ export function connectHint(hint: ConnectHint): string[] {
     hint.publicKey.kind === "written";
   return [
     ...before,
+    // Two lines: one would be 81 columns or more, and an 80-column
+    // terminal would put the ':' on a row of its own.
     `${
       first ? "Give" : "Then give"
-    } people a copy of ${give} (never the private key); they connect with${which}:`,
+    } people a copy of ${give} (never the private key).`,
+    `They connect with${which}:`,
     ...targets.map((target) =>
       `    ${program} ${target} --pub ${shellWord(baseName(give))}`
     ),
@@ -228,10 +231,12 @@ export function webHint(
       address.includes(":") ? `[${address}]` : address
     );
   return [
-    "Or, with nothing to install, they open in a browser (and compare the server key fingerprint above):",
+    // Each line under 80 columns, the width of a classroom's terminals.
+    "Or, with nothing to install, they open in a browser (and check the key above):",
     ...targets.map((target) => `    https://${target}:${hint.port}/`),
     // Self-signed: no authority vouches for it (README, In a browser).
-    "The browser warns once that the certificate is self-signed (Advanced, then Proceed); its SHA-256 fingerprint is:",
+    "The browser warns once: the certificate is self-signed (Advanced, Proceed).",
+    "Its SHA-256 fingerprint is:",
     `    ${hint.certificateFingerprint}`,
   ];
 }

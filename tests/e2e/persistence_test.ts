@@ -281,7 +281,7 @@ Deno.test("chat serve names each name bound to a small-order key with the comman
         ),
         line,
       );
-      await server.waitFor(/they connect with:/);
+      await server.waitFor(/They connect with:/);
       assert.doesNotMatch(server.stdout, /'jojo' is bound/);
     } finally {
       server.kill("SIGKILL");

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { ChatProcess, makeKeys } from "../_helpers/process.ts";
 
-const HINT = /they connect with(?: one of)?:\n/;
+const HINT = /They connect with(?: one of)?:\n/;
 
 /** `chat serve` of `keyPath` on 127.0.0.1, keeping nothing, with no web page. */
 function serveAlone(keyPath: string): ChatProcess {
@@ -53,7 +53,7 @@ Deno.test("chat serve prints a connect command per LAN address that connects", a
     assert.match(
       server.stdout,
       new RegExp(
-        `Give people a copy of ${dir}/keys/public\\.pem \\(never the private key\\); they connect with`,
+        `Give people a copy of ${dir}/keys/public\\.pem \\(never the private key\\)\\.\\nThey connect with`,
       ),
     );
     const [, first] = await server.waitFor(/ {4}(deno task connect .*)\n/);
@@ -114,7 +114,8 @@ Deno.test("chat serve with a private key alone writes public.pem beside it, says
     assert.ok(
       server.stdout.includes(
         `Wrote the public key of ${dir}/elsewhere/server.pem to ${dir}/elsewhere/public.pem (there was none)\n` +
-          `Give people a copy of ${dir}/elsewhere/public.pem (never the private key); they connect with:\n` +
+          `Give people a copy of ${dir}/elsewhere/public.pem (never the private key).\n` +
+          `They connect with:\n` +
           `    deno task connect 127.0.0.1:${port} --pub public.pem\n`,
       ),
       server.stdout,
@@ -190,7 +191,7 @@ Deno.test("chat serve prints an https:// address per LAN address and its certifi
     );
     const [, address] = await server.waitFor(/ {4}https:\/\/(\S+)\/\n/);
     const [, printed] = await server.waitFor(
-      /self-signed \(Advanced, then Proceed\); its SHA-256 fingerprint is:\n {4}([0-9A-F:]{95})\n/,
+      /self-signed \(Advanced, Proceed\)\.\nIts SHA-256 fingerprint is:\n {4}([0-9A-F:]{95})\n/,
     );
     assert.match(address!, new RegExp(`:${port}$`));
     const cert = await Deno.readTextFile(`${dir}/data/tls-cert.pem`);
@@ -214,7 +215,7 @@ Deno.test("chat serve prints an https:// address per LAN address and its certifi
     // Started again: the same certificate, not a new warning in every browser.
     server = start();
     const [, again] = await server.waitFor(
-      /its SHA-256 fingerprint is:\n {4}([0-9A-F:]{95})\n/,
+      /Its SHA-256 fingerprint is:\n {4}([0-9A-F:]{95})\n/,
     );
     assert.equal(again, printed);
     assert.doesNotMatch(server.stdout, /Made a TLS certificate/);

@@ -64,7 +64,8 @@ Deno.test("connectHint shows the executable's command with each address", () => 
       launcher: "executable",
     }),
     [
-      "Give people a copy of keys/public.pem (never the private key); they connect with one of:",
+      "Give people a copy of keys/public.pem (never the private key).",
+      "They connect with one of:",
       "    chat connect 192.168.1.104 --pub public.pem",
       "    chat connect 10.0.0.7 --pub public.pem",
       "    chat connect [fd00::2] --pub public.pem",
@@ -83,7 +84,8 @@ Deno.test("connectHint shows the task from the sources, and the port", () => {
       launcher: "sources",
     }),
     [
-      "Give people a copy of /srv/chat/public.pem (never the private key); they connect with:",
+      "Give people a copy of /srv/chat/public.pem (never the private key).",
+      "They connect with:",
       "    deno task connect 192.168.1.104:9000 --pub public.pem",
     ],
   );
@@ -100,7 +102,8 @@ Deno.test("connectHint says what to do without an address", () => {
       launcher: "executable",
     }),
     [
-      "Give people a copy of public.pem (never the private key); they connect with:",
+      "Give people a copy of public.pem (never the private key).",
+      "They connect with:",
       "    chat connect <this machine's IP address> --pub public.pem",
     ],
   );
@@ -123,7 +126,8 @@ Deno.test("connectHint says serve wrote the public key beside the private one wh
     hintFor({ kind: "written", path: "keys/public.pem" }, "executable"),
     [
       "Wrote the public key of keys/a.pem to keys/public.pem (there was none)",
-      "Give people a copy of keys/public.pem (never the private key); they connect with:",
+      "Give people a copy of keys/public.pem (never the private key).",
+      "They connect with:",
       "    chat connect 192.168.1.104 --pub public.pem",
     ],
   );
@@ -144,7 +148,8 @@ Deno.test("connectHint names the keygen command that replaces a public.pem holdi
     [
       "keys/public.pem holds another key (SHA256:abc), not the public key of keys/a.pem; to replace it with this key's, run:",
       "    deno task chat keygen --public-from keys/a.pem --force",
-      "Then give people a copy of keys/public.pem (never the private key); they connect with:",
+      "Then give people a copy of keys/public.pem (never the private key).",
+      "They connect with:",
       "    deno task connect 192.168.1.104 --pub public.pem",
     ],
   );
@@ -156,7 +161,8 @@ Deno.test("connectHint writes the public key elsewhere when public.pem beside it
     [
       "keys/public.pem holds a private key; write the public key of keys/a.pem with:",
       "    chat keygen --public-from keys/a.pem --public public.pem",
-      "Then give people a copy of public.pem (never the private key); they connect with:",
+      "Then give people a copy of public.pem (never the private key).",
+      "They connect with:",
       "    chat connect 192.168.1.104 --pub public.pem",
     ],
   );
@@ -175,7 +181,8 @@ Deno.test("connectHint says why serve could not write the public key, and the co
     [
       "Cannot write the public key of keys/a.pem to keys/public.pem: permission denied; as a user who can, run:",
       "    chat keygen --public-from keys/a.pem",
-      "Then give people a copy of keys/public.pem (never the private key); they connect with:",
+      "Then give people a copy of keys/public.pem (never the private key).",
+      "They connect with:",
       "    chat connect 192.168.1.104 --pub public.pem",
     ],
   );
@@ -196,10 +203,11 @@ Deno.test("webHint gives the page's https:// address on each LAN address, with t
       certificateFingerprint: CERT,
     }),
     [
-      "Or, with nothing to install, they open in a browser (and compare the server key fingerprint above):",
+      "Or, with nothing to install, they open in a browser (and check the key above):",
       "    https://192.168.1.20:8767/",
       "    https://[fd00::20]:8767/",
-      "The browser warns once that the certificate is self-signed (Advanced, then Proceed); its SHA-256 fingerprint is:",
+      "The browser warns once: the certificate is self-signed (Advanced, Proceed).",
+      "Its SHA-256 fingerprint is:",
       `    ${CERT}`,
     ],
   );
@@ -211,9 +219,10 @@ Deno.test("webHint gives the page's https:// address on each LAN address, with t
       certificateFingerprint: CERT,
     }),
     [
-      "Or, with nothing to install, they open in a browser (and compare the server key fingerprint above):",
+      "Or, with nothing to install, they open in a browser (and check the key above):",
       "    https://10.0.0.5:9000/",
-      "The browser warns once that the certificate is self-signed (Advanced, then Proceed); its SHA-256 fingerprint is:",
+      "The browser warns once: the certificate is self-signed (Advanced, Proceed).",
+      "Its SHA-256 fingerprint is:",
       `    ${CERT}`,
     ],
   );
@@ -232,5 +241,30 @@ Deno.test("connectHint quotes a key path with spaces in the commands it prints",
     lines[1],
     `    chat keygen --public-from 'my keys/it'\\''s.pem'`,
   );
-  assert.equal(lines[3], "    chat connect 192.168.1.104 --pub public.pem");
+  assert.equal(lines[4], "    chat connect 192.168.1.104 --pub public.pem");
+});
+
+// Seen on an 80x24 terminal: "...; they connect with" and then ":" alone on
+// the next row, and two more sentences wrapped mid-word.
+Deno.test("the start-up hint's sentences fit an 80-column terminal (deno task start, keys/public.pem)", () => {
+  const lines = [
+    ...connectHint({
+      host: "0.0.0.0",
+      port: 8767,
+      interfaces: INTERFACES,
+      publicKey: { kind: "found", path: "keys/public.pem" },
+      privateKeyPath: "keys/private.pem",
+      launcher: "sources",
+    }),
+    ...webHint({
+      host: "0.0.0.0",
+      port: 8767,
+      interfaces: INTERFACES,
+      certificateFingerprint: CERT,
+    }),
+  ];
+  // The fingerprint itself (95 characters) is one word to compare or copy.
+  for (const line of lines.filter((l) => l !== `    ${CERT}`)) {
+    assert.ok(line.length <= 80, `${line.length}: ${line}`);
+  }
 });
