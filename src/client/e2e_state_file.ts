@@ -8,22 +8,15 @@
  */
 
 import type { E2eState } from "./e2e_state.ts";
-import { loadE2eStateFrom, saveE2eStateTo } from "./e2e_store.ts";
+import {
+  loadE2eStateFrom,
+  MAX_E2E_STATE_BYTES,
+  saveE2eStateTo,
+} from "./e2e_store.ts";
 import { fileSlot } from "./file_slot.ts";
 
-/**
- * The largest state file read, above the most the state holds by
- * construction: every part a peer can grow is capped (e2e_state.ts,
- * group_sessions.ts, e2e_sessions.ts): sessions with at most 1000 peers
- * (MAX_PEER_SESSIONS, about 3.7 MB), 10,000 skipped keys in all, 20,000
- * first-message EKs, 10,000 group chains received (MAX_RECEIVED_CHAINS_IN_ALL,
- * about 3.2 MB) with 10,000 skipped keys, the archives (4,000,000 and
- * 2,000,000 characters, up to six bytes each in JSON, and 5000 messages each),
- * and 8 MiB of messages held for /trust. All at once that is about 60 MB of
- * JSON, 80 MB sealed (base64: 4/3), measured by tests/client/e2e_state_test.ts;
- * 64 MiB, the limit before, was below it.
- */
-export const MAX_E2E_STATE_BYTES = 96 * 1024 * 1024;
+/** The largest state file read (e2e_store.ts says why). */
+export { MAX_E2E_STATE_BYTES };
 
 /**
  * The state in `path`, or an empty one if there is no file.

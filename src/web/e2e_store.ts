@@ -36,6 +36,7 @@ import type { E2eState } from "../client/e2e_state.ts";
 import {
   loadE2eStateFrom,
   loadKeyringFrom,
+  MAX_E2E_STATE_BYTES,
   saveE2eStateTo,
   saveKeyringTo,
   savesInOrder,
@@ -66,12 +67,22 @@ export interface PageE2e {
  * name (main.ts), and the one of the identity alone that pages before names
  * held, while the shared records are taken over.
  *
+ * The state is kept within `maxBytes` sealed as the terminal's file is
+ * (client/e2e_store.ts `saveE2eStateTo`): a state that would pass it is made
+ * smaller first, the oldest archived messages then keys of skipped
+ * messages, and `warn` told once; a browser's quota is the whole profile's,
+ * and a record past it would make every later save of the sessions fail.
+ * A record kept larger by a page before the bound is still read, and made
+ * to fit at its next save.
+ *
  * @throws {Error} with a message for the user if the browser's storage
  *   cannot be used, or the records do not open
  */
 export async function loadPageE2e(
   identity: Identity,
   name: string,
+  warn: (line: string) => void,
+  maxBytes = MAX_E2E_STATE_BYTES,
 ): Promise<PageE2e> {
   const db = await openE2eDatabase();
   const key = await storageKey(db);
@@ -85,7 +96,9 @@ export async function loadPageE2e(
       saveKeyringTo(keyringSlot, keyring, key)
     ),
     state: await loadE2eStateFrom(stateSlot, key),
-    saveState: savesInOrder((state) => saveE2eStateTo(stateSlot, key, state)),
+    saveState: savesInOrder((state) =>
+      saveE2eStateTo(stateSlot, key, state, { maxBytes, warn })
+    ),
     identities: await KnownIdentities.load(sharedSlot(db, "identities")),
   };
 }

@@ -1685,7 +1685,14 @@ async function startE2e(
     const loaded = await navigator.locks.request(
       `chat-e2e ${fingerprint}`,
       { ifAvailable: true },
-      (lock) => lock === null ? null : loadPageE2e(identity, name),
+      (lock) =>
+        lock === null ? null : loadPageE2e(
+          identity,
+          name,
+          // The sessions grew past what is kept (e2e_store.ts): what was
+          // dropped to keep them, once.
+          (text) => emit({ type: "error", re: null, code: "e2e", text }),
+        ),
     );
     if (loaded === null) {
       e2eBusy = true;

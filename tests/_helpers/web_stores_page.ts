@@ -1,20 +1,27 @@
 /// <reference lib="dom" />
 /**
  * The page's stores as the page itself uses them, put on `globalThis` for
- * tests/e2e/browser_tabs_race_test.ts: it bundles this file and runs it in
- * several tabs of one browser, to have them change one record at once.
+ * tests/e2e/browser_tabs_race_test.ts, which bundles this file and runs it in
+ * several tabs of one browser, to have them change one record at once, and
+ * tests/e2e/browser_e2e_bound_test.ts, which grows the end-to-end state.
  * Each operation waits for a "go" on a BroadcastChannel, posted by another
  * tab, so that the tabs start it together.
  */
 
 import { loadIdentity } from "../../src/web/identity_store.ts";
 import {
+  E2E_DATABASE,
   loadPageE2e,
   openIgnoredRecord,
   type PageE2e,
 } from "../../src/web/e2e_store.ts";
 import { checkServerKeyInBrowser } from "../../src/web/server_key_store.ts";
 import { IgnoreStore } from "../../src/web/ignore_store.ts";
+import { archive } from "../../src/client/e2e_state.ts";
+import { openDatabase } from "../../src/web/open_database.ts";
+
+/** The server of the messages `archive` keeps. */
+const SERVER = "SHA256:" + "s".repeat(43);
 
 /** What a tab was told to do when the "go" comes. */
 export type Contest =
@@ -26,8 +33,22 @@ export type Contest =
 const GO = "race-go";
 
 export interface WebStores {
-  /** Loads this browser's end-to-end records, as a sign-in does. */
-  openE2e(): Promise<void>;
+  /**
+   * Loads this browser's end-to-end records, as a sign-in does, their state
+   * kept within `maxBytes` sealed when given (see `warnings`).
+   */
+  openE2e(maxBytes?: number): Promise<void>;
+  /**
+   * Archives `count` private messages of about 300 bytes each, numbered
+   * from `first`, and saves the state as the page does.
+   */
+  archive(first: number, count: number): Promise<void>;
+  /** The ids of the archived messages, as a new sign-in reads them. */
+  archivedIds(): Promise<number[]>;
+  /** The length of the state's record in IndexedDB (-1: none). */
+  stateBytes(): Promise<number>;
+  /** The warnings the saves of the state gave so far. */
+  warnings(): string[];
   /** Loads this browser's ignore list, as a sign-in does. */
   openIgnored(): Promise<void>;
   /** Starts `contests` once the "go" of `round` comes; see `results`. */
@@ -45,6 +66,7 @@ export interface WebStores {
 }
 
 let e2e: PageE2e | null = null;
+const warned: string[] = [];
 let ignored: IgnoreStore | null = null;
 const channel = new BroadcastChannel(GO);
 const waiting = new Map<number, () => void>();
@@ -86,9 +108,45 @@ async function run(contest: Contest): Promise<string> {
 }
 
 const stores: WebStores = {
-  async openE2e() {
-    e2e = await loadPageE2e(await loadIdentity(), "webby");
+  async openE2e(maxBytes) {
+    e2e = await loadPageE2e(
+      await loadIdentity(),
+      "webby",
+      (line) => warned.push(line),
+      maxBytes,
+    );
   },
+  async archive(first, count) {
+    if (e2e === null) throw new Error("openE2e first");
+    for (let id = first; id < first + count; id++) {
+      archive(e2e.state, {
+        server: SERVER,
+        id,
+        from: "ann",
+        to: "webby",
+        ts: id,
+        text: `message ${id} `.repeat(20),
+      });
+    }
+    await e2e.saveState(e2e.state);
+  },
+  async stateBytes() {
+    const identity = await loadIdentity();
+    const db = await openDatabase(E2E_DATABASE, "records", "end-to-end keys");
+    const text = await new Promise<unknown>((resolve, reject) => {
+      const req = db.transaction("records").objectStore("records")
+        .get(`state ${identity.fingerprint} webby`);
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    db.close();
+    return typeof text === "string" ? text.length : -1;
+  },
+  async archivedIds() {
+    const fresh = await loadPageE2e(await loadIdentity(), "webby", () => {});
+    return [...fresh.state.archive.values()].map((message) => message.id);
+  },
+  warnings: () => warned,
   async openIgnored() {
     ignored = await IgnoreStore.load(await openIgnoredRecord(), localStorage);
   },
@@ -99,7 +157,7 @@ const stores: WebStores = {
   results: () => pending,
   go: (round) => channel.postMessage(round),
   async knownIdentity(server, name) {
-    const fresh = await loadPageE2e(await loadIdentity(), "webby");
+    const fresh = await loadPageE2e(await loadIdentity(), "webby", () => {});
     return fresh.identities.known(server, name) ?? null;
   },
   checkServerKey: (host, fingerprint) =>
