@@ -104,6 +104,15 @@ export const MAX_HELD_MESSAGES = 100;
 export const MAX_HELD_BYTES = 8 * 1024 * 1024;
 
 /**
+ * Changed identity keys waiting for `/trust` kept at most, one per peer (the
+ * newest change of each), from all peers together: each needs the host to
+ * release a name, but a hostile host can release any number, and each is
+ * kept in the state, read back whole at every start. Past it the one
+ * waiting longest is forgotten, the user told.
+ */
+export const MAX_KEY_CHANGES = 1000;
+
+/**
  * How long "they have no end-to-end keys" is believed before the server is
  * asked again: a peer's keys may come without a sign-in seen here (their
  * publishing failed and was retried, or their presence came while this
@@ -494,11 +503,15 @@ export class E2eSessions {
       outgoing: known?.outgoing ?? [],
       incoming: known?.incoming ?? [],
     };
+    // The newest last: a peer whose key changed again moves to the end.
+    this.#o.state.changes.delete(key);
     this.#o.state.changes.set(key, change);
+    const forgotten = forgetOldestChanges(this.#o.state);
     await this.#o.saveState(this.#o.state);
     this.#o.notify([
       ...identityChangeWarning(name, previous, fingerprint),
       `Check with ${name} (/verify ${name} shows your safety number once accepted), then accept it with /trust ${name}`,
+      ...forgotten.map(forgottenLine),
     ]);
     return change;
   }
@@ -1291,6 +1304,35 @@ function isHeldAlready(
     held.message.t === message.t && held.message.id === message.id &&
     equalBytes(held.body, body)
   );
+}
+
+/**
+ * Forgets the changes waiting longest past {@link MAX_KEY_CHANGES}; returns
+ * them. Their keys stay unaccepted (known_identities.ts keeps the old one),
+ * so the peer's next message, or the next one to them, announces it again.
+ */
+function forgetOldestChanges(state: E2eState): Change[] {
+  const forgotten: Change[] = [];
+  for (const [key, change] of state.changes) {
+    if (state.changes.size <= MAX_KEY_CHANGES) break;
+    state.changes.delete(key);
+    forgotten.push(change);
+  }
+  return forgotten;
+}
+
+function forgottenLine(change: Change): string {
+  const held = [
+    change.incoming.length > 0
+      ? `${change.incoming.length} message(s) from ${change.name} waiting for it are dropped`
+      : "",
+    change.outgoing.length > 0
+      ? `${change.outgoing.length} of yours to ${change.name} are not sent`
+      : "",
+  ].filter((part) => part !== "").join(", and ");
+  return `ERROR: Too many changed identity keys wait for /trust (${MAX_KEY_CHANGES}): the oldest, ${change.name}'s, is forgotten${
+    held === "" ? "" : `: ${held}`
+  }. It is announced again at their next message, or your next one to them`;
 }
 
 /** Bytes of the messages held for `/trust`, from every peer. */

@@ -10,7 +10,9 @@ import {
   encodeContent,
   MAX_HELD_BYTES,
   MAX_HELD_MESSAGES,
+  MAX_KEY_CHANGES,
 } from "../../src/client/e2e_sessions.ts";
+import { peerKey } from "../../src/client/e2e_state.ts";
 import {
   initiateSession,
   sealEnvelope,
@@ -336,6 +338,89 @@ Deno.test("E2eSessions holds group messages from a changed key up to MAX_HELD_BY
   } finally {
     await alice.client.quit();
     await bob.client.quit();
+  }
+});
+
+Deno.test("E2eSessions keeps at most MAX_KEY_CHANGES changed keys waiting for /trust: the oldest is forgotten, the user told, and announced again at its next message", async () => {
+  const store = openStore(":memory:");
+  await using server = await startTestServer({ store });
+  const alice = await e2ePeer(server, "alice");
+  let bob = await e2ePeer(server, "bob");
+  let carol = await e2ePeer(server, "carol");
+  try {
+    // Carol's key changes first; her message waits for /trust.
+    await sendE2e(carol, "alice", "hello");
+    const hello = await nextE2e(alice);
+    assertShown(
+      await alice.e2e.open(alice.client, hello.message, hello.body),
+      "carol",
+      "hello",
+    );
+    const carolKey = hello.message.fingerprint;
+    await carol.client.quit();
+    store.releaseName("carol", 0);
+    carol = await e2ePeer(server, "carol");
+    await sendE2e(carol, "alice", "new carol");
+    const first = await nextE2e(alice);
+    assertRefused(
+      await alice.e2e.open(alice.client, first.message, first.body),
+      /waits until you accept their new key/,
+    );
+    // A hostile host then releases name after name to new keys (as many
+    // changes as the cap, made directly here: each real one takes a
+    // sign-in), and finally bob's.
+    const server_ = alice.client.serverFingerprint;
+    for (let i = 1; i < MAX_KEY_CHANGES; i++) {
+      alice.state.changes.set(peerKey(server_, `name${i}`), {
+        name: `name${i}`,
+        fingerprint: `SHA256:new${i}`,
+        previous: `SHA256:old${i}`,
+        outgoing: [],
+        incoming: [],
+      });
+    }
+    bob = await bobWithNewKey(server, store, alice, bob);
+    await sendE2e(bob, "alice", "new bob");
+    const fromBob = await nextE2e(alice);
+    assertRefused(
+      await alice.e2e.open(alice.client, fromBob.message, fromBob.body),
+      /waits until you accept their new key/,
+    );
+    assert.equal(alice.state.changes.size, MAX_KEY_CHANGES);
+    assert.ok(alice.state.changes.has(peerKey(server_, "bob")));
+    assert.ok(!alice.state.changes.has(peerKey(server_, "carol")));
+    assert.ok(alice.state.changes.has(peerKey(server_, "name1")));
+    assert.ok(
+      alice.notes.includes(
+        `ERROR: Too many changed identity keys wait for /trust (${MAX_KEY_CHANGES}): the oldest, carol's, is forgotten: 1 message(s) from carol waiting for it are dropped. It is announced again at their next message, or your next one to them`,
+      ),
+      alice.notes.join("\n"),
+    );
+    // Forgotten is not accepted: carol's old key is still the one known,
+    // and her next message announces the change again and waits.
+    assert.equal(
+      alice.identities.known(server_, "carol"),
+      carolKey,
+    );
+    await sendE2e(carol, "alice", "again");
+    const again = await nextE2e(alice);
+    const before = alice.notes.length;
+    assertRefused(
+      await alice.e2e.open(alice.client, again.message, again.body),
+      /waits until you accept their new key/,
+    );
+    assert.match(
+      alice.notes.slice(before).join("\n"),
+      /carol's identity key has changed/,
+    );
+    // Carol's change came back as the newest: the oldest then, name1's,
+    // went, and bob's stays.
+    assert.ok(alice.state.changes.has(peerKey(server_, "bob")));
+    assert.ok(!alice.state.changes.has(peerKey(server_, "name1")));
+  } finally {
+    await alice.client.quit();
+    await bob.client.quit();
+    await carol.client.quit();
   }
 });
 
