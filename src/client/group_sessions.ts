@@ -191,6 +191,8 @@ export class GroupSessions {
   readonly #waiting: Waiting[] = [];
   /** The last `groups` asked for to judge sender keys (#notInGroup). */
   #groupsAsked: GroupsAsked | null = null;
+  /** When the last request to judge a sender key went (#spaced). */
+  #lastAsked: { client: ChatClient; at: number } | null = null;
 
   constructor(options: GroupSessionsOptions) {
     this.#o = options;
@@ -239,6 +241,10 @@ export class GroupSessions {
         entry.more === undefined &&
         !entry.members.some((m) => nameKey(m) === self)
       ) {
+        // Our chain there is of no use: a new one is made if we join again.
+        if (this.#o.state.own.delete(`${server} ${nameKey(entry.group)}`)) {
+          await this.#o.save();
+        }
         return {
           t: "error",
           re: null,
@@ -262,8 +268,8 @@ export class GroupSessions {
         )
       ) {
         own = { chain: await newSenderChain(), sentTo: [] };
-        this.#o.state.own.set(where, own);
       }
+      keepOwnChain(this.#o.state.own, where, own);
       const keyless: string[] = [];
       const warnings: string[] = [];
       for (const member of members) {
@@ -450,20 +456,45 @@ export class GroupSessions {
     if (!isValidName(group)) return `'${group}' is not a group name`;
     let asked = this.#groupsAsked;
     if (asked === null || asked.client !== client || asked.at < arrived) {
-      const since = asked === null || asked.client !== client
-        ? Infinity
-        : performance.now() - asked.at;
-      if (since < GROUPS_ASK_INTERVAL_MS) {
-        await new Promise((r) => setTimeout(r, GROUPS_ASK_INTERVAL_MS - since));
-      }
+      await this.#spaced(client);
       asked = {
         client,
         at: performance.now(),
-        reply: askGroups(client),
+        reply: askServer(client, { t: "groups" }),
       };
       this.#groupsAsked = asked;
     }
-    return notInGroup(await asked.reply, group);
+    const groups = await asked.reply;
+    if (!unlisted(groups, group)) return notInGroup(groups, group);
+    // The list left it out (over MAX_LIST_ITEMS groups on the server): that
+    // group alone is asked about, spaced as the lists are. Taken unchecked,
+    // a key for any made-up name counted against the chains of the groups
+    // we are in (MAX_RECEIVED_CHAINS_IN_ALL, the least recently used go).
+    await this.#spaced(client);
+    return notAMember(
+      await askServer(client, { t: "members", group }),
+      group,
+      client.name ?? "",
+    );
+  }
+
+  /**
+   * Waits until GROUPS_ASK_INTERVAL_MS have passed since the last request
+   * made to judge a sender key on `client`'s connection (`groups` or
+   * `members`), and counts this one as the last.
+   */
+  async #spaced(client: ChatClient): Promise<void> {
+    const last = this.#lastAsked;
+    const since = last === null || last.client !== client
+      ? Infinity
+      : performance.now() - last.at;
+    this.#lastAsked = {
+      client,
+      at: performance.now() + Math.max(0, GROUPS_ASK_INTERVAL_MS - since),
+    };
+    if (since < GROUPS_ASK_INTERVAL_MS) {
+      await new Promise((r) => setTimeout(r, GROUPS_ASK_INTERVAL_MS - since));
+    }
   }
 
   /**
@@ -739,6 +770,33 @@ function keepChains(
   }
 }
 
+/**
+ * Our own sending chains kept at most, one per group (each with who it was
+ * given to: up to 200 members a `members` reply lists, about 75 bytes each
+ * in the state, so some 2.3 MB at most). A user is in at most 100 groups of
+ * the reference server, but joins and leaves any number over time; past it
+ * the chain of the group we sent to least recently is forgotten: the next
+ * message there makes a new one and gives it to the members again.
+ */
+export const MAX_OWN_CHAINS = 128;
+
+/**
+ * Keeps our chain `own` for `where` as the one sent with most recently, and
+ * forgets the least recently used past {@link MAX_OWN_CHAINS}.
+ */
+function keepOwnChain(
+  kept: GroupState["own"],
+  where: string,
+  own: { chain: OwnChain; sentTo: GivenTo[] },
+): void {
+  kept.delete(where);
+  kept.set(where, own);
+  for (const key of kept.keys()) {
+    if (kept.size <= MAX_OWN_CHAINS) break;
+    kept.delete(key);
+  }
+}
+
 /** How long a sender key waits for the server's group list (askGroups). */
 const MEMBERS_WAIT_MS = 5000;
 
@@ -753,15 +811,18 @@ interface GroupsAsked {
 }
 
 /**
- * The server's `groups` reply, or null if it could not be asked or did not
- * answer within MEMBERS_WAIT_MS: a server that never answers must not hold
- * every group message behind it.
+ * The server's reply to `groups` or `members`, or null if it could not be
+ * asked or did not answer within MEMBERS_WAIT_MS: a server that never
+ * answers must not hold every group message behind it.
  */
-async function askGroups(client: ChatClient): Promise<Reply | null> {
+async function askServer(
+  client: ChatClient,
+  request: { t: "groups" } | { t: "members"; group: string },
+): Promise<Reply | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([
-      client.request({ t: "groups" }),
+      client.request(request),
       new Promise<null>((resolve) => {
         timer = setTimeout(() => resolve(null), MEMBERS_WAIT_MS);
       }),
@@ -774,12 +835,46 @@ async function askGroups(client: ChatClient): Promise<Reply | null> {
 }
 
 /**
+ * Whether the server's group list (`reply`, askServer) left `group` out
+ * (it lists at most MAX_LIST_ITEMS): only a `members` of it can say.
+ */
+function unlisted(reply: Reply | null, group: string): boolean {
+  if (reply === null || reply.t !== "groups" || reply.more === undefined) {
+    return false;
+  }
+  const key = nameKey(group);
+  return !reply.groups.some((g) => nameKey(g.name) === key);
+}
+
+/**
+ * Why a sender key for `group` is not taken, by the server's `members` of
+ * it (`reply`, askServer), as {@link notInGroup}: there is no such group, or
+ * `self` is not among its members. Null when it is taken: we are listed,
+ * the list left members out, or the server could not say.
+ */
+function notAMember(
+  reply: Reply | null,
+  group: string,
+  self: string,
+): string | null {
+  if (reply?.t === "error" && reply.code === "no_such_group") {
+    return `there is no group ${group}`;
+  }
+  if (reply?.t !== "members") return null;
+  const entry = reply.groups[0];
+  if (entry === undefined || entry.more !== undefined) return null;
+  if (entry.members.some((m) => nameKey(m) === nameKey(self))) return null;
+  return `you are not a member of ${group}`;
+}
+
+/**
  * Why a sender key for `group` is not taken, by the server's group list
- * (`reply`, askGroups): there is no such group, or we are not in it (a
+ * (`reply`, askServer): there is no such group, or we are not in it (a
  * sender key for a made-up group, or one we are not in, could only grow our
- * state). Null when it is taken: we are a member, the list left groups out
- * (`more`) or marks none as ours (a server before `joined`), or the server
- * could not say (the chain is kept then, within MAX_RECEIVED_CHAINS_IN_ALL).
+ * state). Null when it is taken: we are a member, the list marks none as
+ * ours (a server before `joined`), or the server could not say (the chain
+ * is kept then, within MAX_RECEIVED_CHAINS_IN_ALL). A group the list left
+ * out (`more`, {@link unlisted}) is asked about alone.
  *
  * The sender need not be listed: a key is read when its 1:1 message is,
  * which may be after its sender left (a member who wrote and left at once,

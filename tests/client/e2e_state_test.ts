@@ -25,12 +25,15 @@ import {
   MAX_GROUP_ARCHIVED,
   MAX_GROUP_ARCHIVED_CHARS,
   MAX_GROUP_SKIPPED_KEYS_IN_ALL,
+  MAX_OWN_CHAINS,
   MAX_RECEIVED_CHAINS_IN_ALL,
 } from "../../src/client/group_sessions.ts";
 import {
   MAX_HELD_BYTES,
   MAX_HELD_MESSAGES,
+  MAX_KEY_CHANGES,
 } from "../../src/client/e2e_sessions.ts";
+import { MAX_MEMBERS_SHOWN } from "../../src/protocol/limits.ts";
 import {
   decodeSenderKey,
   encodeSenderKey,
@@ -335,6 +338,27 @@ Deno.test("the end-to-end state file stays under MAX_E2E_STATE_BYTES with every 
       body,
     })),
   });
+  // The other changed keys waiting, and our own chains, each given to as
+  // many members as a `members` reply lists.
+  for (let c = 1; c < MAX_KEY_CHANGES; c++) {
+    state.changes.set(`${server} ${longName.slice(0, 26)}${c}`, {
+      name: `${longName.slice(0, 26)}${c}`,
+      fingerprint: server,
+      previous: server,
+      outgoing: [],
+      incoming: [],
+    });
+  }
+  const own = await newSenderChain();
+  for (let g = 0; g < MAX_OWN_CHAINS; g++) {
+    state.groups.own.set(`${server} ${longName.slice(0, 26)}${g}`, {
+      chain: own,
+      sentTo: Array.from({ length: MAX_MEMBERS_SHOWN }, (_, m) => ({
+        name: `${longName.slice(0, 26)}${m}`,
+        key: server,
+      })),
+    });
+  }
   const json = encodeE2eState(state).length;
   // Sealed: base64 of nonce, ciphertext and tag (crypto/at_rest.ts).
   const sealed = 4 * Math.ceil((json + 28) / 3) + 64;

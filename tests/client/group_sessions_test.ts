@@ -21,8 +21,10 @@ import {
   GroupSessions,
   MAX_GROUP_ARCHIVED_CHARS,
   MAX_GROUPS_PER_SENDER,
+  MAX_OWN_CHAINS,
   SENDER_KEY_LABEL_PREFIX,
 } from "../../src/client/group_sessions.ts";
+import { MAX_LIST_ITEMS } from "../../src/protocol/limits.ts";
 import { startTestServer, TestClient } from "../_helpers/chat.ts";
 import {
   assertRefused,
@@ -430,4 +432,93 @@ Deno.test("GroupSessions with E2eSessions.holdGroup: a group message from a memb
     await bob.client.quit();
     store.close();
   }
+});
+
+Deno.test("GroupSessions forgets its own chain of a group it left, and keeps at most MAX_OWN_CHAINS, the least recently used forgotten first", async () => {
+  await using server = await startTestServer();
+  const bob = await member(server, "bob");
+  const nana = await member(server, "nana");
+  await bob.client.request({ t: "create", group: "haha" });
+  await join(nana, "haha");
+  await say(bob, "haha", "hi");
+  const where = `${bob.client.serverFingerprint} haha`;
+  assert.ok(bob.state.own.has(where));
+  // Chains of groups bob sent to long ago, as many as are kept.
+  const old = await newSenderChain();
+  for (let g = 0; g < MAX_OWN_CHAINS - 1; g++) {
+    bob.state.own.set(`${bob.client.serverFingerprint} old${g}`, {
+      chain: old,
+      sentTo: [{ name: "nana", key: null }],
+    });
+  }
+  // Sending moves haha's to the newest; one more group is past the cap.
+  await say(bob, "haha", "again");
+  await bob.client.request({ t: "create", group: "hoho" });
+  await join(nana, "hoho");
+  await say(bob, "hoho", "new group");
+  assert.equal(bob.state.own.size, MAX_OWN_CHAINS);
+  assert.ok(bob.state.own.has(where));
+  assert.ok(!bob.state.own.has(`${bob.client.serverFingerprint} old0`));
+  assert.ok(bob.state.own.has(`${bob.client.serverFingerprint} old1`));
+  // Bob leaves haha: his next message there is refused, and the chain goes.
+  const left = await bob.client.request({ t: "leave", group: "haha" });
+  assert.equal(left.t, "ok", JSON.stringify(left));
+  const reply = await bob.groups.send(bob.client, "haha", "gone", cid());
+  assert.equal(reply.t === "error" && reply.code, "not_member");
+  assert.ok(!bob.state.own.has(where));
+  // nana still reads what bob sends in hoho.
+  assert.deepEqual(texts(await settled(nana, 3)), [
+    "bob@haha: hi",
+    "bob@haha: again",
+    "bob@hoho: new group",
+  ]);
+  await bob.client.quit();
+  await nana.client.quit();
+});
+
+Deno.test("GroupSessions asks about a group the server's capped group list left out before it takes a sender key for it", async () => {
+  // The server has as many groups as its list shows, created before bob's.
+  const store = openStore(":memory:");
+  for (let g = 0; g < MAX_LIST_ITEMS; g++) {
+    store.createGroup(`g${g}`, `g${g}`, "nobody", 0);
+  }
+  await using server = await startTestServer({ store });
+  const bob = await member(server, "bob");
+  const alice = await member(server, "alice");
+  const mallory = await member(server, "mallory");
+  assert.equal(
+    (await bob.client.request({ t: "create", group: "class" })).t,
+    "ok",
+  );
+  await join(alice, "class");
+  assert.equal(
+    (await mallory.client.request({ t: "create", group: "den" })).t,
+    "ok",
+  );
+  for (const group of ["madeup", "den", "class"]) {
+    const given = await mallory.e2e.sendSecret(
+      mallory.client,
+      "bob",
+      `${SENDER_KEY_LABEL_PREFIX}${group}`,
+      encodeSenderKey(await newSenderChain()),
+      e2eCid(),
+    );
+    assert.equal(given.t, "ok", JSON.stringify(given));
+  }
+  // alice's key and message come after mallory's keys were judged.
+  await say(alice, "class", "hello");
+  assert.deepEqual(texts(await settled(bob, 1)), ["alice@class: hello"]);
+  const refused = bob.notes.filter((n) => /which is not kept/.test(n));
+  assert.deepEqual(refused, [
+    "ERROR: mallory sent a sender key for madeup, which is not kept: there is no group madeup",
+    "ERROR: mallory sent a sender key for den, which is not kept: you are not a member of den",
+  ]);
+  assert.deepEqual(
+    [...bob.state.received.keys()].map((k) => k.split(" ").slice(1).join(" "))
+      .sort(),
+    ["class alice", "class mallory"],
+  );
+  await alice.client.quit();
+  await bob.client.quit();
+  await mallory.client.quit();
 });
