@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   conversationOf,
   Conversations,
+  MAX_UNREAD_CONVERSATIONS,
   parseQueryTarget,
   PUBLIC,
 } from "../../src/client/conversations.ts";
@@ -62,6 +63,23 @@ Deno.test("Conversations.prompt names three unread conversations and counts the 
     c.noteIncoming({ kind: "user", name });
   }
   assert.equal(c.prompt("me"), "(a 1, b 1, c 1, +2 more) me> ");
+});
+
+Deno.test("Conversations counts at most MAX_UNREAD_CONVERSATIONS conversations, and still counts up those it counts", () => {
+  const c = new Conversations();
+  for (let i = 0; i < MAX_UNREAD_CONVERSATIONS; i++) {
+    assert.ok(c.noteIncoming({ kind: "user", name: `u${i}` }));
+  }
+  assert.equal(c.noteIncoming({ kind: "group", name: "late" }), false);
+  assert.ok(c.noteIncoming({ kind: "user", name: "u1" }));
+  assert.equal(c.unread().length, MAX_UNREAD_CONVERSATIONS);
+  assert.equal(
+    c.prompt("me"),
+    `(u0 1, u1 2, u2 1, +${MAX_UNREAD_CONVERSATIONS - 3} more) me> `,
+  );
+  // Read one: room for another.
+  c.setCurrent({ kind: "user", name: "u0" });
+  assert.ok(c.noteIncoming({ kind: "group", name: "late" }));
 });
 
 Deno.test("conversationOf places chat messages; my own history private goes to its recipient", () => {
