@@ -33,6 +33,23 @@ const HEADER =
   "# Identity keys first seen per user: <server key fingerprint> <name> <identity key fingerprint>.\n" +
   "# chat warns when a user's key differs from the one here.\n";
 
+/**
+ * How many names a server may have keys remembered for. The server names
+ * whoever writes: one that invents people, each with a key of its own and a
+ * message that opens, would otherwise add a line for each, without end, to
+ * the one list every server's sessions share; past
+ * {@link MAX_KNOWN_IDENTITIES_BYTES} that list could no longer be read, and
+ * `chat connect` refused to start on any server. A first key past this is
+ * not remembered, and what came under it is refused.
+ */
+export const MAX_KNOWN_PER_SERVER = 10_000;
+
+/**
+ * The most the list may hold, all servers together (a line is at most 135
+ * bytes: 4,000 users on each of 7 servers fit); the file is not read past it.
+ */
+export const MAX_KNOWN_IDENTITIES_BYTES = 4 * 1024 * 1024;
+
 /** What a key seen for a name means. */
 export type IdentityCheck =
   /** The first key seen for the name on this server: now remembered. */
@@ -159,6 +176,7 @@ export class KnownIdentities {
     const slot = this.slot;
     if (slot === null) {
       if (known !== null) return { kind: "changed", previous: known };
+      this.#checkRoom(serverKey, name, fingerprint);
       this.#take(serverKey, name, fingerprint);
       return { kind: "first" };
     }
@@ -172,10 +190,29 @@ export class KnownIdentities {
       const kept = this.known(serverKey, name);
       if (kept === fingerprint) return { kind: "same" };
       if (kept !== null) return { kind: "changed", previous: kept };
+      this.#checkRoom(serverKey, name, fingerprint);
       this.#take(serverKey, name, fingerprint);
       await this.#save(slot, serverKey);
       return { kind: "first" };
     });
+  }
+
+  /**
+   * Throws, with a message for the user, when the first key of `name` would
+   * take the server `serverKey` past {@link MAX_KNOWN_PER_SERVER} names or the
+   * list past {@link MAX_KNOWN_IDENTITIES_BYTES}.
+   */
+  #checkRoom(serverKey: string, name: string, fingerprint: string): void {
+    const count = parseKnownIdentities(this.#text, serverKey).size;
+    const grown = setKnownIdentity(this.#text, serverKey, name, fingerprint);
+    if (
+      count >= MAX_KNOWN_PER_SERVER ||
+      new TextEncoder().encode(grown).length > MAX_KNOWN_IDENTITIES_BYTES
+    ) {
+      throw new Error(
+        `this client already remembers the identity keys of ${count} people on this server (at most ${MAX_KNOWN_PER_SERVER}, and ${MAX_KNOWN_IDENTITIES_BYTES} bytes for all servers) and remembers no more: the server may be inventing people`,
+      );
+    }
   }
 
   /**

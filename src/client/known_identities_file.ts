@@ -12,10 +12,10 @@
 import { join } from "node:path";
 import { defaultConfigDir } from "../crypto/identity_files.ts";
 import { fileSlot } from "./file_slot.ts";
-import { KnownIdentities } from "./known_identities.ts";
-
-/** No list of users comes near this; anything larger is the wrong file. */
-const MAX_BYTES = 4 * 1024 * 1024;
+import {
+  KnownIdentities,
+  MAX_KNOWN_IDENTITIES_BYTES,
+} from "./known_identities.ts";
 
 /**
  * How long a change waits for another process's: that one holds the lock for
@@ -36,6 +36,8 @@ export function defaultKnownIdentitiesPath(): string {
  */
 export function loadKnownIdentities(path: string): Promise<KnownIdentities> {
   return KnownIdentities.load(
-    fileSlot(path, "known identities", MAX_BYTES, { lockWaitMs: LOCK_WAIT_MS }),
+    fileSlot(path, "known identities", MAX_KNOWN_IDENTITIES_BYTES, {
+      lockWaitMs: LOCK_WAIT_MS,
+    }),
   );
 }

@@ -4,6 +4,8 @@ import {
   identityChangeWarning,
   type IdentityCheck,
   KnownIdentities,
+  MAX_KNOWN_IDENTITIES_BYTES,
+  MAX_KNOWN_PER_SERVER,
   parseKnownIdentities,
   setKnownIdentity,
 } from "../../src/client/known_identities.ts";
@@ -303,4 +305,44 @@ Deno.test("KnownIdentities.check from several processes sharing the file at the 
     await Promise.all(errors);
     await Promise.all(children.map((child) => child.status));
   }
+});
+
+Deno.test("KnownIdentities.check remembers no first key past MAX_KNOWN_PER_SERVER names of a server, and still checks those it has", async () => {
+  let text = "";
+  for (let i = 0; i < MAX_KNOWN_PER_SERVER; i++) {
+    text += `${SERVER} person${i} ${KEY_A}\n`;
+  }
+  const slot = memorySlot("memory", text);
+  const known = await KnownIdentities.load(slot);
+  await assert.rejects(
+    known.check(SERVER, "mallory", KEY_B),
+    /already remembers the identity keys of 10000 people on this server/,
+  );
+  assert.equal(await slot.read(), text);
+  assert.equal(known.known(SERVER, "mallory"), null);
+  assert.deepEqual(await known.check(SERVER, "person7", KEY_A), {
+    kind: "same",
+  });
+  assert.deepEqual(await known.check(SERVER, "person7", KEY_B), {
+    kind: "changed",
+    previous: KEY_A,
+  });
+  // Another server has room of its own.
+  assert.deepEqual(await known.check(OTHER_SERVER, "mallory", KEY_B), {
+    kind: "first",
+  });
+});
+
+Deno.test("KnownIdentities.check remembers no first key that would take the list past MAX_KNOWN_IDENTITIES_BYTES, which would not be read back", async () => {
+  const line = `${OTHER_SERVER} ${"x".repeat(20)} ${KEY_A}\n`;
+  const text = line.repeat(
+    Math.floor(MAX_KNOWN_IDENTITIES_BYTES / line.length),
+  );
+  const slot = memorySlot("memory", text);
+  const known = await KnownIdentities.load(slot);
+  await assert.rejects(
+    known.check(SERVER, "sophia", KEY_A),
+    /remembers no more: the server may be inventing people/,
+  );
+  assert.equal(await slot.read(), text);
 });

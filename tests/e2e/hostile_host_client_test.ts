@@ -13,7 +13,14 @@ import {
 } from "../_helpers/hostile_server.ts";
 import { ChatProcess, hasPty } from "../_helpers/process.ts";
 import { MAX_UNREAD_CONVERSATIONS } from "../../src/client/conversations.ts";
+import {
+  MAX_KNOWN_IDENTITIES_BYTES,
+  MAX_KNOWN_PER_SERVER,
+} from "../../src/client/known_identities.ts";
+import { fingerprint } from "../../src/crypto/keys.ts";
+import { randomBytes, toBase64 } from "../../src/crypto/bytes.ts";
 import type { SecureChannel } from "../../src/transport/secure_channel.ts";
+import { HostileAlice, startHostileE2e } from "../_helpers/hostile_e2e.ts";
 
 const PTY = await hasPty();
 
@@ -95,4 +102,91 @@ Deno.test({
       assert.equal(Number(more), MAX_UNREAD_CONVERSATIONS - 3);
     });
   },
+});
+
+/** A fingerprint of no key in particular, as `known_identities` holds them. */
+function anyFingerprint(): string {
+  return "SHA256:" + toBase64(randomBytes(32)).replace(/=+$/, "");
+}
+
+Deno.test("chat connect remembers the keys of at most MAX_KNOWN_PER_SERVER people a host names, so the list every server shares stays readable and chat connect starts again", async () => {
+  const serverKey = await fingerprint((await testKeys()).publicSpki);
+  // The host invented as many people as are kept for it before; other
+  // servers' people fill the list almost to what is read back.
+  const lines = [];
+  for (let i = 0; i < MAX_KNOWN_PER_SERVER; i++) {
+    lines.push(`${serverKey} person${i} ${anyFingerprint()}`);
+  }
+  let text = lines.join("\n") + "\n";
+  for (let i = 0;; i++) {
+    const line = `${anyFingerprint()} other${i} ${anyFingerprint()}\n`;
+    if (text.length + line.length > MAX_KNOWN_IDENTITIES_BYTES - 50) break;
+    text += line;
+  }
+  await using host = await startHostileE2e("chat-hostile-known-", (dir) => {
+    // Written before bob starts.
+    Deno.mkdirSync(join(dir, "config", "chat"), { recursive: true });
+    Deno.writeTextFileSync(
+      join(dir, "config", "chat", "known_identities"),
+      text,
+      {
+        mode: 0o600,
+      },
+    );
+    return [];
+  });
+  const { bob, channel, bundle } = host;
+  const path = join(host.dir, "config", "chat", "known_identities");
+  // Two more people, each with a key of the host's and a message that
+  // opens (no one-time key: the host hands out none).
+  for (const [n, name] of ["mallory1", "mallory2"].entries()) {
+    const invented = await HostileAlice.create({ ...bundle, oneTime: [] });
+    invented.skipTo(1000 * (n + 1));
+    const envelope = await invented.seal({
+      type: "text",
+      from: name,
+      to: "bob",
+      text: `hello from ${name}`,
+    });
+    invented.deliver(channel, envelope, name);
+    await bob.waitForStderr(
+      new RegExp(
+        `A private message from ${name} could not be opened, and is not shown: this client already remembers the identity keys of ${MAX_KNOWN_PER_SERVER} people on this server`,
+      ),
+    );
+  }
+  assert.ok(!bob.stdout.includes("hello from"), bob.stdout);
+  assert.ok((await Deno.stat(path)).size <= MAX_KNOWN_IDENTITIES_BYTES);
+  bob.kill("SIGKILL");
+  await bob.finish();
+
+  // bob starts again, with the same folder.
+  await using again = await startHostileServer();
+  const bobAgain = new ChatProcess([
+    "connect",
+    again.url.replace("ws://", ""),
+    "--pub",
+    join(host.dir, "server.pub"),
+    "--user",
+    "bob",
+  ], { env: { XDG_CONFIG_HOME: join(host.dir, "config") } });
+  try {
+    // Not awaited: a client that cannot start never connects.
+    again.session.then((channel) =>
+      answerSignIn(channel, { name: "bob" }, (message) => {
+        if (message.t === "ping") channel.send({ t: "pong", re: message.id });
+      })
+    ).catch(() => {});
+    const [line] = await bobAgain.waitUntil(
+      () =>
+        (bobAgain.stdout + bobAgain.stderr).match(
+          /Username registered|ERROR: .*/,
+        ),
+      "bob signed in again, or an error",
+    );
+    assert.equal(line, "Username registered", bobAgain.stderr);
+  } finally {
+    bobAgain.kill("SIGKILL");
+    await bobAgain.finish();
+  }
 });
