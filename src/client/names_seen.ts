@@ -10,6 +10,15 @@ import { isValidName, nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { FINGERPRINT_PATTERN } from "./known_hosts.ts";
 
+/**
+ * How many user names, group names and listed keys a session keeps each. A
+ * server can name any number of people and groups (a presence or
+ * membership notice costs it a few bytes): kept without end, memory grew
+ * with every name it invented. Past it the name seen longest ago goes
+ * (completion no longer offers it; /list or a message brings it back).
+ */
+export const MAX_NAMES_SEEN = 10_000;
+
 export class NamesSeen {
   /** By name key, as last spelled. */
   readonly users: Map<string, string>;
@@ -19,12 +28,18 @@ export class NamesSeen {
 
   /** `self`: our own name, offered from the start. */
   constructor(self: string) {
-    this.users = new Map([[nameKey(self), self]]);
+    this.#self = nameKey(self);
+    this.users = new Map([[this.#self, self]]);
   }
+
+  readonly #self: string;
 
   /** Takes the names in `message` for completion (see learnNames). */
   learnNames(message: ServerMessage): void {
     learnNames(message, this.users, this.groups);
+    // Our own name stays, whatever else goes.
+    keepNewest(this.users, MAX_NAMES_SEEN, this.#self);
+    keepNewest(this.groups, MAX_NAMES_SEEN);
   }
 
   /** Takes the identity keys a /list answer gives. */
@@ -34,8 +49,13 @@ export class NamesSeen {
       if (
         user.fingerprint !== undefined &&
         FINGERPRINT_PATTERN.test(user.fingerprint)
-      ) this.#keys.set(nameKey(user.name), user.fingerprint);
+      ) {
+        const key = nameKey(user.name);
+        this.#keys.delete(key);
+        this.#keys.set(key, user.fingerprint);
+      }
     }
+    keepNewest(this.#keys, MAX_NAMES_SEEN);
   }
 
   /** The identity key last listed for `name`, or null. */
@@ -57,11 +77,17 @@ export function learnNames(
   users: Map<string, string>,
   groups: Set<string>,
 ): void {
+  // Each name seen goes to the end: the newest are kept (keepNewest).
   const user = (name: string) => {
-    if (isValidName(name)) users.set(nameKey(name), name);
+    if (!isValidName(name)) return;
+    const key = nameKey(name);
+    users.delete(key);
+    users.set(key, name);
   };
   const group = (name: string) => {
-    if (isValidName(name)) groups.add(name);
+    if (!isValidName(name)) return;
+    groups.delete(name);
+    groups.add(name);
   };
   switch (message.t) {
     case "users":
@@ -84,5 +110,20 @@ export function learnNames(
       break;
     default:
       break;
+  }
+}
+
+/**
+ * Drops the oldest of `seen` (in order of insertion) past `max`, except
+ * `keep`.
+ */
+function keepNewest(
+  seen: Map<string, unknown> | Set<string>,
+  max: number,
+  keep?: string,
+): void {
+  for (const key of seen.keys()) {
+    if (seen.size <= max) return;
+    if (key !== keep) seen.delete(key);
   }
 }
