@@ -17,7 +17,8 @@ export const MAX_WAITING_ANSWERS = 4096;
  * Answers from recipients on other nodes, carried out in the order they
  * came, each once this node has applied the log as far as the recipient's
  * node had when it sent it: after what the recipient said before
- * (docs/PROTOCOL.md 4.2). At once when none waits and the log is that far.
+ * (docs/PROTOCOL.md 4.2). At once when none waits and the log is that far;
+ * each at most `waitMs` after it came, however many wait before it.
  */
 export class AnswersInOrder {
   readonly #log: Pick<ClusterLogPort, "position" | "applied">;
@@ -44,8 +45,12 @@ export class AnswersInOrder {
     // their effect.
     if (this.#waiting >= MAX_WAITING_ANSWERS) return carryOut();
     this.#waiting++;
+    // The wait counts from now, not from when the answers before it are
+    // carried out: one that the log never reaches (a stalled log, or a
+    // position far ahead) holds the next ones no longer than itself.
+    const deadline = Date.now() + this.#waitMs;
     this.#last = this.#last
-      .then(() => this.#log.applied(after, this.#waitMs))
+      .then(() => this.#log.applied(after, Math.max(0, deadline - Date.now())))
       .catch((error) =>
         this.#say(
           `cluster: a file answer is carried out before the log it follows: ${

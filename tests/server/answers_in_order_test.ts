@@ -76,3 +76,35 @@ Deno.test("AnswersInOrder keeps at most MAX_WAITING_ANSWERS waiting: past it an 
   answers.add(1_000_000, () => carried++);
   assert.equal(carried, 1);
 });
+
+Deno.test("AnswersInOrder holds each answer at most its wait from when it came: answers behind one the log never reaches do not wait in turn", async () => {
+  // A log that is never applied further (a node whose log reading stalled,
+  // or a hostile node naming a position far ahead): each wait times out.
+  const log = {
+    position: 0,
+    applied(_seq: number, timeoutMs: number): Promise<void> {
+      return new Promise((_, reject) =>
+        setTimeout(() => reject(new Error("late")), timeoutMs)
+      );
+    },
+  };
+  const waitMs = 200;
+  const count = 10;
+  const answers = new AnswersInOrder(log, waitMs, () => {});
+  const start = performance.now();
+  const carried: number[] = [];
+  let all!: () => void;
+  const done = new Promise<void>((resolve) => all = resolve);
+  for (let i = 0; i < count; i++) {
+    answers.add(Number.MAX_SAFE_INTEGER, () => {
+      carried.push(i);
+      if (carried.length === count) all();
+    });
+  }
+  await done;
+  const took = performance.now() - start;
+  // Still in the order they came.
+  assert.deepEqual(carried, [...Array(count).keys()]);
+  // One wait, not ten in a row (2000 ms).
+  assert.ok(took < waitMs * 4, `the last answer waited ${Math.round(took)} ms`);
+});
