@@ -81,8 +81,33 @@ export const BUDGET_MEMORY_MS = 2 * HOUR_S * 1000;
 /** Where spends are kept: the server's store. */
 export type BudgetJournal = Pick<
   Store,
-  "recordBudgetSpend" | "budgetSpendsSince"
+  "recordBudgetSpend" | "budgetSpendsSince" | "dropBudgetSpends"
 >;
+
+/** How often spends past {@link BUDGET_MEMORY_MS} are looked for and dropped. */
+export const BUDGET_SWEEP_MS = 60_000;
+
+/**
+ * Drops the spends `journal` keeps once they are {@link BUDGET_MEMORY_MS}
+ * old, every `everyMs`: they hold network addresses, which the README says
+ * stay on disk for two hours, also on a server where nobody spends anything
+ * more (the store drops them otherwise only as new ones come, and at
+ * start). `sweep` runs it once now. Returns what stops it.
+ */
+export function sweepBudgetSpends(
+  journal: BudgetJournal,
+  everyMs = BUDGET_SWEEP_MS,
+): { sweep(now: number): void; stop(): void } {
+  const sweep = (now: number) => {
+    try {
+      journal.dropBudgetSpends(now - BUDGET_MEMORY_MS);
+    } catch {
+      // A store that cannot be written now: tried again next time.
+    }
+  };
+  const timer = setInterval(() => sweep(Date.now()), everyMs);
+  return { sweep, stop: () => clearInterval(timer) };
+}
 
 /** A bucket of `perHour` tokens refilled over an hour; 0: no limit. */
 function hourly(perHour: number): KeyedTokenBuckets {

@@ -373,6 +373,9 @@ export class LogOutbox implements Store {
   budgetSpendsSince(since: number): BudgetSpend[] {
     return this.inner.budgetSpendsSince(since);
   }
+  dropBudgetSpends(before: number): void {
+    this.inner.dropBudgetSpends(before);
+  }
 }
 
 function cid(clientId: string | undefined): { cid?: string } {

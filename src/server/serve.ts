@@ -19,6 +19,7 @@ import { messageOf } from "../transport/secure_channel.ts";
 import { TurnBudget } from "../transport/turn_budget.ts";
 import type { Admission, SocketCounts } from "./admission.ts";
 import { AddressLimits } from "./address_limits.ts";
+import { sweepBudgetSpends } from "./account_budgets.ts";
 import { QueueGauge } from "./backpressure.ts";
 import type { NameBinding } from "./cluster/name_binding.ts";
 import type { ClusterPort } from "./cluster/port.ts";
@@ -417,9 +418,14 @@ export function createCore(options: CoreOptions): ServerCore {
     })
     : null;
 
+  // What addresses spent of their budgets leaves the disk after two hours
+  // (account_budgets.ts).
+  const budgetSweep = sweepBudgetSpends(store);
+
   async function stop(): Promise<void> {
     stopping = true;
     releases?.stop();
+    budgetSweep.stop();
     await sayGoodbye(core, conns);
     registrationDeadlines.stop();
     fileSweeps.stop();

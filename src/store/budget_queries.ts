@@ -36,12 +36,12 @@ export class BudgetQueries {
     );
     if (++this.#sinceDrop >= DROP_EVERY) {
       this.#sinceDrop = 0;
-      this.#drop(spend.at - BUDGET_MEMORY_MS);
+      this.dropBudgetSpends(spend.at - BUDGET_MEMORY_MS);
     }
   }
 
   budgetSpendsSince(since: number): BudgetSpend[] {
-    this.#drop(since);
+    this.dropBudgetSpends(since);
     return this.#tx.all(
       `SELECT at, kind, address, owner, count FROM budget_spends
        WHERE at >= ? ORDER BY at, rowid`,
@@ -59,7 +59,7 @@ export class BudgetQueries {
     });
   }
 
-  #drop(before: number): void {
+  dropBudgetSpends(before: number): void {
     this.#tx.run(`DELETE FROM budget_spends WHERE at < ?`, before);
   }
 }

@@ -568,6 +568,10 @@ export class SqliteStore implements Store {
   budgetSpendsSince(since: number): BudgetSpend[] {
     return this.#budgets.budgetSpendsSince(since);
   }
+
+  dropBudgetSpends(before: number): void {
+    this.#budgets.dropBudgetSpends(before);
+  }
 }
 
 /** The id migration 8 made for this database. */

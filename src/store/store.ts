@@ -565,9 +565,12 @@ export interface Store {
   recentTransfers(limit: number): TransferRecord[];
   /**
    * Keeps what an address spent of an hourly budget; spends older than
-   * the budgets can remember are dropped now and then.
+   * the budgets can remember are dropped now and then, and by
+   * {@link Store.dropBudgetSpends} (every minute: account_budgets.ts).
    */
   recordBudgetSpend(spend: BudgetSpend): void;
   /** The budget spends kept at or after `since`, oldest first. */
   budgetSpendsSince(since: number): BudgetSpend[];
+  /** Drops the budget spends kept before `before`. */
+  dropBudgetSpends(before: number): void;
 }

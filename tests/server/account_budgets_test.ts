@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   AccountBudgets,
   BUDGET_MEMORY_MS,
+  sweepBudgetSpends,
 } from "../../src/server/account_budgets.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
 
@@ -162,4 +163,31 @@ Deno.test("AccountBudgets without a store, or with budgets off, keeps nothing", 
   assert.equal(off.createGroup("10.0.0.5", 0), true);
   assert.equal(off.takeOneTimeKey("10.0.0.5", "bob", 0), true);
   assert.deepEqual(store.budgetSpendsSince(0), []);
+});
+
+Deno.test("sweepBudgetSpends drops the spends kept once two hours old, though nothing more is spent: their addresses leave the disk", () => {
+  using store = openStore(":memory:");
+  const limits = {
+    oneTimeKeysPerHourPerOwnerPerAddress: 1,
+    oneTimeKeysPerHourPerAddress: 10,
+    groupsCreatedPerHourPerAddress: 1,
+    groupsJoinedPerHourPerAddress: 2,
+  };
+  const T = 10 * HOUR;
+  const budgets = new AccountBudgets(limits, store, T);
+  assert.equal(budgets.createGroup("10.0.0.5", T), true);
+  assert.equal(budgets.joinGroup("10.0.0.6", T + HOUR), true);
+  const sweeper = sweepBudgetSpends(store);
+  try {
+    // A quiet server: no spend, no restart, and two hours past the first.
+    sweeper.sweep(T + BUDGET_MEMORY_MS + 1);
+    assert.deepEqual(
+      store.budgetSpendsSince(0).map((spend) => spend.address),
+      ["10.0.0.6"],
+    );
+    sweeper.sweep(T + HOUR + BUDGET_MEMORY_MS + 1);
+    assert.deepEqual(store.budgetSpendsSince(0), []);
+  } finally {
+    sweeper.stop();
+  }
 });
