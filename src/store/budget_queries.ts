@@ -13,6 +13,15 @@ import type { Transactions } from "./transactions.ts";
  */
 export const BUDGET_MEMORY_MS = 2 * 3600_000;
 
+/**
+ * The most spends kept, the newest. Each address spends at most some
+ * hundreds in two hours, but addresses are many to a hostile LAN peer (a
+ * link-local or same-/64 address counts by itself, README "Limits"): past
+ * this the oldest go, which a restart then forgives, as the budgets in
+ * memory forget the idlest past 100,000 addresses (rate_limit.ts).
+ */
+export const MAX_BUDGET_SPENDS = 100_000;
+
 /** Spends recorded between two drops of the old ones. */
 const DROP_EVERY = 256;
 
@@ -37,6 +46,13 @@ export class BudgetQueries {
     if (++this.#sinceDrop >= DROP_EVERY) {
       this.#sinceDrop = 0;
       this.dropBudgetSpends(spend.at - BUDGET_MEMORY_MS);
+      // Rows come in rowid order (each the largest plus one); room is
+      // left for the records until the next drop.
+      this.#tx.run(
+        `DELETE FROM budget_spends
+         WHERE rowid <= (SELECT max(rowid) FROM budget_spends) - ?`,
+        MAX_BUDGET_SPENDS - DROP_EVERY,
+      );
     }
   }
 

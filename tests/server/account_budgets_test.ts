@@ -5,6 +5,7 @@ import {
   sweepBudgetSpends,
 } from "../../src/server/account_budgets.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
+import { MAX_BUDGET_SPENDS } from "../../src/store/budget_queries.ts";
 
 const HOUR = 3_600_000;
 
@@ -190,4 +191,29 @@ Deno.test("sweepBudgetSpends drops the spends kept once two hours old, though no
   } finally {
     sweeper.stop();
   }
+});
+
+Deno.test("the store keeps at most MAX_BUDGET_SPENDS spends, the newest: many addresses (a LAN peer posing as many) do not grow it without bound", () => {
+  using store = openStore(":memory:");
+  const T = 10 * HOUR;
+  const extra = 1000;
+  for (let i = 0; i < MAX_BUDGET_SPENDS + extra; i++) {
+    store.recordBudgetSpend({
+      at: T,
+      kind: "join",
+      address: `fe80::${i.toString(16)}%eth0`,
+      owner: null,
+      count: 1,
+    });
+  }
+  const kept = store.budgetSpendsSince(0);
+  assert.ok(
+    kept.length <= MAX_BUDGET_SPENDS,
+    `${kept.length} spends kept`,
+  );
+  // The newest are the ones kept.
+  assert.equal(
+    kept.at(-1)?.address,
+    `fe80::${(MAX_BUDGET_SPENDS + extra - 1).toString(16)}%eth0`,
+  );
 });
