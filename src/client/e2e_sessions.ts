@@ -850,7 +850,7 @@ export class E2eSessions {
     this.#telling.add(key);
     void this.#alone(async () => {
       try {
-        await this.#send(
+        const reply = await this.#send(
           client,
           from,
           {
@@ -861,12 +861,21 @@ export class E2eSessions {
           toHex(crypto.getRandomValues(new Uint8Array(16))),
           false,
         );
+        if (reply.t === "error") throw new Error(reply.text);
       } finally {
         this.#telling.delete(key);
       }
-    }).catch(() => {
-      // Not told (the state could not be saved, or the connection ended):
-      // the reader was told what to do all the same.
+    }).catch((error) => {
+      // Not told (no keys of theirs, their key changed, the state could not
+      // be saved, the connection ended): the reader, who read that they
+      // are, is told what to do instead.
+      this.#o.notify([
+        `ERROR: ${from} could not be told that their message of ${
+          clockTime(ts)
+        } could not be opened: ${
+          asClause(describe(error))
+        }; /msg ${from} to start a new one, and ask them to send it again`,
+      ]);
     });
     return true;
   }

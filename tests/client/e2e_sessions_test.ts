@@ -545,6 +545,53 @@ Deno.test("E2eSessions tells at most MAX_UNREADABLE_NOTICES senders a minute tha
   }
 });
 
+Deno.test("E2eSessions tells its user when the sender of a message it could not open could not be told after all (no keys of theirs), and what to do instead", async () => {
+  await using server = await startTestServer();
+  const bob = await peer(server, "bob");
+  // A stranger who never published end-to-end keys: a notice, a secret,
+  // is never sent to them in the clear.
+  const { client: stranger } = await TestClient.connect(
+    server,
+    "stranger",
+    await testIdentity(),
+  );
+  try {
+    const reply = await stranger.request(
+      {
+        t: "e2e_msg",
+        to: "bob",
+        fingerprint: bob.keyring.identity.fingerprint,
+        cid: cid(),
+      },
+      new Uint8Array([1, 2, 0, 0]),
+    );
+    assert.equal(reply.t, "ok", JSON.stringify(reply));
+    const { message, body } = await next(bob);
+    assertRefused(
+      await bob.e2e.open(bob.client, message, body),
+      /: stranger is told which one/,
+    );
+    // After the notice's attempt (one at a time): what bob sends next.
+    await bob.e2e.sendSecret(
+      bob.client,
+      "stranger",
+      "x",
+      new Uint8Array(1),
+      cid(),
+    );
+    assert.ok(
+      bob.notes.some((line) =>
+        /^ERROR: stranger could not be told that their message of \d\d:\d\d could not be opened: stranger has not published end-to-end keys: a secret is never sent in the clear; \/msg stranger to start a new one, and ask them to send it again$/
+          .test(line)
+      ),
+      JSON.stringify(bob.notes),
+    );
+  } finally {
+    await stranger.quit();
+    await bob.client.quit();
+  }
+});
+
 Deno.test("encodeUnreadable and decodeUnreadable carry a message's id and time in 17 bytes, and refuse any other layout", () => {
   const bytes = encodeUnreadable(1201, 1767225600000);
   assert.equal(
