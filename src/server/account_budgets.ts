@@ -34,6 +34,7 @@
 import type { BudgetCounts } from "./address_shares.ts";
 import type { BudgetSpend, Store } from "../store/store.ts";
 import { KeyedTokenBuckets } from "./rate_limit.ts";
+import { BUDGET_MEMORY_MS } from "../store/budget_queries.ts";
 
 /** The limits, each so many an hour, saved up to as many. */
 export interface AccountBudgetLimits {
@@ -74,9 +75,9 @@ const HOUR_S = 3600;
 
 /**
  * How far back a budget remembers: refilled in an hour, or in two from a
- * debt of one budget (charge).
+ * debt of one budget (charge). The store keeps spends as long.
  */
-export const BUDGET_MEMORY_MS = 2 * HOUR_S * 1000;
+export { BUDGET_MEMORY_MS };
 
 /** Where spends are kept: the server's store. */
 export type BudgetJournal = Pick<
