@@ -122,6 +122,13 @@ function shownToCursor(
   }
 }
 
+/** Columns `text` takes on one unbounded row; colour sequences take none. */
+export function textColumns(text: string): number {
+  let width = 0;
+  for (const char of text.replace(CSI_PATTERN, "")) width += charWidth(char);
+  return width;
+}
+
 /** Rows a logical line `width` columns wide takes (at least one). */
 function rowsOf(width: number, columns: number): number {
   return Math.max(1, Math.ceil(width / columns));
@@ -487,13 +494,20 @@ export function choiceRows(
  * fits on the next row ("from s" / "ophia" read badly at 40 columns); a
  * space that would be the first thing on a row is left out, as at the end of
  * a row it draws nothing. Colour sequences take no room and are never split.
+ * A line after the first that is itself set in (a message's further lines,
+ * under its text: text_output.ts) continues at its own indent, up to half
+ * the width.
  */
 export function hangingRows(text: string, columns: number): string {
   if (columns <= 2 * HANGING_INDENT) return text;
-  const indent = " ".repeat(HANGING_INDENT);
-  const rowBreak = (colour: string) =>
-    colour === "" ? `\n${indent}` : `${ESC}[0m\n${indent}${colour}`;
-  return text.split("\n").map((line) => {
+  return text.split("\n").map((line, lineIndex) => {
+    const lead = lineIndex === 0 ? 0 : /^ */.exec(line)![0].length;
+    const hang = lead > HANGING_INDENT && lead <= columns / 2
+      ? lead
+      : HANGING_INDENT;
+    const indent = " ".repeat(hang);
+    const rowBreak = (colour: string) =>
+      colour === "" ? `\n${indent}` : `${ESC}[0m\n${indent}${colour}`;
     // Colour sequences (width -1: no room, never split) and graphemes: a
     // row never ends inside an emoji joined with ZWJ (or a flag's pair),
     // which would show it in two pieces, and the terminal joins what
@@ -531,6 +545,9 @@ export function hangingRows(text: string, columns: number): string {
     let wordStart = 0;
     let usedAtBreak = 0;
     let colourAtBreak = "";
+    // A line's leading spaces are its indent, not a place to end a row:
+    // the word after them would leave a row of spaces.
+    let inText = false;
     pieces.forEach((piece, i) => {
       if (piece.width < 0) {
         out += piece.text;
@@ -542,7 +559,7 @@ export function hangingRows(text: string, columns: number): string {
         return;
       }
       if (piece.width > 0 && used + piece.width > room) {
-        room = columns - HANGING_INDENT;
+        room = columns - hang;
         if (piece.text === " ") {
           // The row ends here; the space would only push the next one.
           out += rowBreak(colour);
@@ -563,7 +580,8 @@ export function hangingRows(text: string, columns: number): string {
       }
       out += piece.text;
       used += piece.width;
-      if (piece.text === " ") {
+      if (piece.text !== " ") inText = true;
+      else if (inText) {
         breakAt = out.length;
         wordStart = i + 1;
         usedAtBreak = used;

@@ -39,7 +39,20 @@ export interface Style {
    * shows as `^J`, as any control character: a terminal line must stay one.
    */
   lineBreaks?: boolean;
+  /**
+   * With `lineBreaks`, the terminal's way (text_output.ts sets the lines
+   * after the first in under the message's text): a message shows at most
+   * {@linkcode MAX_MESSAGE_LINES} lines, the last saying how many more there
+   * were, so a message of 500 short lines cannot flood the screen.
+   */
+  terminalBreaks?: boolean;
 }
+
+/**
+ * The lines a message shows at most on a terminal (`terminalBreaks`): its first
+ * lines, then "(... N more lines)" in place of the rest.
+ */
+export const MAX_MESSAGE_LINES = 10;
 
 // Not verified is the usual case, and says nothing: the seed's /list stays.
 const VERIFICATION_TEXT = {
@@ -97,9 +110,14 @@ const safe = sanitizeForTerminal;
  * when the style keeps them (`lineBreaks`), each line made safe.
  */
 function bodyText(text: string, style: Style): string {
-  return style.lineBreaks === true
-    ? text.split(/\r?\n/).map(safe).join("\n")
-    : safe(text);
+  if (style.lineBreaks !== true) return safe(text);
+  const lines = text.split(/\r?\n/);
+  if (style.terminalBreaks === true && lines.length > MAX_MESSAGE_LINES) {
+    const shown = lines.slice(0, MAX_MESSAGE_LINES - 1);
+    const more = lines.length - shown.length;
+    return [...shown.map(safe), `(... ${more} more lines)`].join("\n");
+  }
+  return lines.map(safe).join("\n");
 }
 
 /** Someone's text made safe, with mentions of the reader highlighted. */

@@ -123,7 +123,14 @@ const KEYS_GRACE_MS = 5000;
 
 export async function runSession(options: SessionOptions): Promise<number> {
   const { terminal } = options;
-  const style: Style = { color: terminal.color, bell: terminal.interactive };
+  const style: Style = {
+    color: terminal.color,
+    bell: terminal.interactive,
+    // A person sees a message's lines as lines (set in under its text); a
+    // script keeps one line a message, the breaks shown as ^J.
+    lineBreaks: terminal.interactive,
+    terminalBreaks: terminal.interactive,
+  };
   const reader = options.json ?? options.scriptReader;
   const output = outputFor(terminal, style, options.json, reader);
   // A program that stops reading our stdout is told on stderr why nothing

@@ -8,6 +8,8 @@
  */
 
 import { sanitizeForTerminal } from "../text/sanitize.ts";
+import { actionOf } from "./actions.ts";
+import { HANGING_INDENT, textColumns } from "./input_block.ts";
 import { statusLine } from "./reconnect_status.ts";
 import {
   asRegistered,
@@ -54,7 +56,10 @@ export function textOf(event: SessionEvent, style: Style): TextLines {
       const stamp = style.clock === true && !past
         ? clockPrefix("ts" in message ? message.ts : Date.now())
         : "";
-      return out(lines.map((line) => stamp + line), message.t === "error");
+      return out(
+        lines.map((line) => setIn(stamp + line, event.text, style)),
+        message.t === "error",
+      );
     }
     case "reply": {
       const { command, reply } = event;
@@ -63,7 +68,9 @@ export function textOf(event: SessionEvent, style: Style): TextLines {
       if (reply.t === "ok" && sent) {
         // The server may add a note, e.g. that the recipient is offline.
         return out([
-          ...renderSent(asRegistered(command, reply.name), style),
+          ...renderSent(asRegistered(command, reply.name), style).map((
+            line,
+          ) => setIn(line, command.text, style)),
           ...(reply.text ? [sanitizeForTerminal(reply.text)] : []),
         ]);
       }
@@ -109,6 +116,37 @@ export function textOf(event: SessionEvent, style: Style): TextLines {
       return unreachable;
     }
   }
+}
+
+/**
+ * Columns a message's further lines are set in by at most: beyond, under
+ * the text of a long first line ("[history ...] Private message from ... to
+ * ...: ") would leave them too little room.
+ */
+export const MAX_BREAK_INDENT = 40;
+
+/**
+ * `line` (a message rendered with the terminal's `lineBreaks`, whose text
+ * is `body`) with the lines after its first set in under the start of its
+ * text, as the web page's rows set them in: no line of a message starts at
+ * the left edge, where it would pass for a line of the log. Any other line
+ * is returned as it is.
+ */
+function setIn(line: string, body: string, style: Style): string {
+  const end = line.indexOf("\n");
+  if (style.terminalBreaks !== true || end === -1) return line;
+  // The text's first line as rendered (mentions highlighted take no room).
+  const first = sanitizeForTerminal(
+    (actionOf(body) ?? body).split(/\r?\n/)[0]!,
+  );
+  const column = Math.max(
+    HANGING_INDENT,
+    Math.min(
+      MAX_BREAK_INDENT,
+      textColumns(line.slice(0, end)) - textColumns(first),
+    ),
+  );
+  return line.replaceAll("\n", `\n${" ".repeat(column)}`);
 }
 
 /** The status row for a progress or connection event; null for others. */

@@ -357,3 +357,17 @@ Deno.test("choiceRows breaks the list of choices between choices, never inside o
   assert.deepEqual(choiceRows(["你好", "ab"], 8), ["你好  ab"]);
   assert.deepEqual(choiceRows([], 80), []);
 });
+
+Deno.test("hangingRows continues a set-in line after the first at its own indent, up to half the width", () => {
+  assert.equal(
+    hangingRows(`head: abc\n${" ".repeat(6)}defghijklm`, 12),
+    `head: abc\n${" ".repeat(6)}defghi\n${" ".repeat(6)}jklm`,
+  );
+  // Past half the width: the usual hanging indent.
+  assert.equal(
+    hangingRows(`h\n${" ".repeat(7)}abcdefgh`, 12),
+    `h\n${" ".repeat(7)}abcde\n  fgh`,
+  );
+  // The first line's own spaces are text, not an indent.
+  assert.equal(hangingRows("      abcdefghij", 12), "      abcdef\n  ghij");
+});

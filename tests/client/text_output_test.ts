@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { statusOf, textOf } from "../../src/client/text_output.ts";
+import {
+  MAX_BREAK_INDENT,
+  statusOf,
+  textOf,
+} from "../../src/client/text_output.ts";
+import { MAX_MESSAGE_LINES } from "../../src/client/render.ts";
+import type { ServerMessage } from "../../src/protocol/messages.ts";
 import { isFailure } from "../../src/client/session_events.ts";
 
 const plain = { color: false };
@@ -122,4 +128,74 @@ Deno.test("textOf shows a notice that answers a command as the bare line: its re
     { lines: ["No file transfers."], error: false },
   );
   assert.equal(isFailure({ type: "notice", re: 3, text: "x" }), false);
+});
+
+Deno.test("textOf sets a message's further lines in under its text on a terminal, each made safe, at most MAX_MESSAGE_LINES", () => {
+  const terminal = {
+    color: false,
+    lineBreaks: true,
+    terminalBreaks: true,
+    clock: true,
+  };
+  const incoming = (message: ServerMessage, text: string) =>
+    textOf({ type: "incoming", message, text }, terminal).lines;
+  const ts = new Date(2026, 6, 21, 9, 5).getTime();
+  assert.deepEqual(
+    incoming(
+      { t: "public", from: "nana", ts },
+      "one\r\n\x1b[2Jtwo\n\u202Ethree",
+    ),
+    [
+      "[09:05] [Broadcast from nana]: one\n" +
+      `${" ".repeat(31)}^[[2Jtwo\n${" ".repeat(31)}<U+202E>three`,
+    ],
+  );
+  // An action: under the text after the name.
+  assert.deepEqual(
+    incoming({ t: "group", from: "nana", group: "team", ts }, "/me waves\nok"),
+    [`[09:05] [team] * nana waves\n${" ".repeat(22)}ok`],
+  );
+  // Set in no further than MAX_BREAK_INDENT, history too.
+  const past = incoming(
+    { t: "private", from: "nana", to: "bo", ts, history: true },
+    "a\nb",
+  )[0]!;
+  assert.match(
+    past,
+    /^\[history [0-9: -]+\] Private message from nana to bo: a\n/,
+  );
+  assert.equal(past.split("\n")[1], `${" ".repeat(MAX_BREAK_INDENT)}b`);
+  // 500 lines show as MAX_MESSAGE_LINES: the first ones, then a count.
+  const flood = incoming(
+    { t: "public", from: "nana", ts },
+    Array.from({ length: 500 }, (_, i) => String(i)).join("\n"),
+  )[0]!.split("\n");
+  assert.equal(flood.length, MAX_MESSAGE_LINES);
+  assert.equal(flood[1], `${" ".repeat(31)}1`);
+  assert.equal(
+    flood.at(-1),
+    `${" ".repeat(31)}(... ${500 - MAX_MESSAGE_LINES + 1} more lines)`,
+  );
+  // One's own confirmation too; a message of one line is as it was.
+  assert.deepEqual(
+    textOf({
+      type: "reply",
+      re: 1,
+      command: { kind: "say", text: "x\ny" },
+      reply: { t: "ok", re: 4, text: "" },
+    }, terminal).lines,
+    [`Broadcast message sent: x\n${" ".repeat(24)}y`],
+  );
+  assert.deepEqual(incoming({ t: "public", from: "nana", ts }, "hi"), [
+    "[09:05] [Broadcast from nana]: hi",
+  ]);
+  // The web page's style keeps the breaks without spaces (its rows indent).
+  assert.deepEqual(
+    textOf({
+      type: "incoming",
+      message: { t: "public", from: "nana", ts },
+      text: "a\nb",
+    }, { color: false, lineBreaks: true }).lines,
+    ["[Broadcast from nana]: a\nb"],
+  );
 });
