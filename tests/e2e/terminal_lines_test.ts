@@ -2,13 +2,15 @@
  * A message of several lines (the web page sends one with Shift+Enter) on a
  * real terminal (tmux, as in terminal_test.ts): its lines show as lines, the
  * ones after the first set in under its text and each made safe, in public,
- * private and group messages (end to end) and in /history; a flood of lines
- * shows as a few; the input block stays below. `--json` keeps the text as
- * it came. A real `chat serve`, the senders real `chat connect --json`.
+ * private and group messages (end to end), in /history and in the catch-up
+ * after a reconnection; a flood of lines shows as a few; the input block
+ * stays below. `--json` keeps the text as it came. A real `chat serve`, the
+ * senders real `chat connect --json`.
  */
 
 import assert from "node:assert/strict";
 import { Bot, type JsonEvent } from "../_helpers/json_bot.ts";
+import { HoldingProxy } from "../_helpers/holding_proxy.ts";
 import { ServedChat } from "../_helpers/served_chat.ts";
 import { connectCommand, hasTmux, Pane } from "../_helpers/tmux.ts";
 
@@ -145,5 +147,58 @@ Deno.test({
     await jojo.ask({ cmd: "msg", to: "nana", text: BODY }, "sent");
     await nanaChat.waitFor(/"kind":"private"/);
     assert.deepEqual(received(nana.events(), "private"), [BODY]);
+  },
+});
+
+Deno.test({
+  name:
+    "terminal: a private message of several lines missed while disconnected shows as its lines in the catch-up after reconnecting",
+  ignore: !TMUX,
+  async fn() {
+    await using chat = await ServedChat.start("chat-lines-");
+    await chat.serve();
+    const proxy = new HoldingProxy(Number(chat.port));
+    await using pane = new Pane();
+    try {
+      await pane.start(
+        connectCommand({
+          dir: chat.dir,
+          port: proxy.port,
+          user: "sophia",
+          home: true,
+          args: ["--no-time"],
+        }),
+        100,
+        40,
+      );
+      await pane.waitFor("the prompt", (l) => lastLine(l) === "sophia>");
+      const [jojoChat] = await chat.signIn(["jojo"], { args: ["--json"] });
+      await chat.keysOf("sophia", () => true);
+      const jojo = new Bot(jojoChat);
+      await pane.waitFor(
+        "jojo joining",
+        (l) => l.includes("*** jojo joined the chat ***"),
+      );
+      // sophia's connection drops; her next one gets nothing from the
+      // server (its handshake held) until jojo has spoken.
+      proxy.cutAll();
+      proxy.holdAt(proxy.downBytes);
+      await proxy.holding();
+      // A private message waits for her (a public one is not kept for
+      // whoever is away: README, "Messages wait for you").
+      await jojo.ask({ cmd: "msg", to: "sophia", text: BODY }, "sent");
+      proxy.release();
+      const past = (l: string) =>
+        /^\[history [0-9: -]+\] Private message from jojo: first line$/.test(l);
+      const lines = await pane.waitFor(
+        "the missed message",
+        (l) => l.some(past),
+        30_000,
+      );
+      const at = lines.findIndex(past);
+      assert.deepEqual(lines.slice(at + 1, at + 4), shown("", 40).slice(1));
+    } finally {
+      await proxy.close();
+    }
   },
 });
