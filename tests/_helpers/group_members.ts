@@ -32,9 +32,11 @@ export interface Member {
   notes: string[];
 }
 
+/** `waitMs`: how long a message waits for its sender key (300 ms unless told). */
 export async function member(
   server: TestServer,
   name: string,
+  waitMs = 300,
 ): Promise<Member> {
   const identity = await testIdentity();
   const { client } = await TestClient.connect(server, name, identity);
@@ -66,7 +68,7 @@ export async function member(
     knownKey: (server, n) => identities.known(server, n),
     notify: (lines) => m.notes.push(...lines),
     late: (opened) => m.opened.push(opened),
-    waitMs: 300,
+    waitMs,
   });
   client.onMessage(({ message, body }) => {
     if (message.t === "e2e_private") {
