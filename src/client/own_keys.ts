@@ -65,7 +65,7 @@ export function notSentWithout(keys: OwnKeys, sealed: Sealed): string | null {
     case "elsewhere":
       return `ERROR: Not sent: ${
         what(sealed)
-      } go from the tab of this browser that has your end-to-end keys (close it and reload this one to send them here)`;
+      } go from the tab of this browser that has your end-to-end keys (they come to this one once that tab closes or signs out)`;
     default: {
       const unreachable: never = keys;
       return unreachable;

@@ -1287,6 +1287,11 @@ function openable<S>(sessions: S | null): Openable<S> {
   };
 }
 
+/**
+ * How many end-to-end messages this connection left for the keys: the
+ * server sends them again at the next sign-in only.
+ */
+let leftForKeys = 0;
 /** The end-to-end messages left for the keys this session. */
 const awaitingKeys = new AwaitingKeys();
 /** The end-to-end messages in history answers this page could not try. */
@@ -1325,6 +1330,7 @@ function leaveForKeys(
     });
   }
   const due = awaitingKeys.add(from);
+  leftForKeys++;
   inTurn(() => {
     if (count !== undefined) count.unopened++;
     if (!due) return;
@@ -1594,6 +1600,7 @@ function use(joined: ChatClient): void {
     },
   });
   files = transfers;
+  leftForKeys = 0;
   document.body.classList.remove("disconnected");
   // One listener: what arrived before it (offline messages, say) is replayed
   // to the first listener only.
@@ -1628,6 +1635,15 @@ function use(joined: ChatClient): void {
     const why = briefReason(ending);
     if (quitting || dismissed) {
       setStatus(why.startsWith("Disconnected") ? why : `Disconnected: ${why}`);
+      if (ending.bye === "replaced") {
+        // Connect again takes the name back, and so signs out the other
+        // tab or place: a choice, said before it is made.
+        emit({
+          type: "notice",
+          text:
+            "Your name is signed in elsewhere now (another tab of this browser has your end-to-end keys from now on). Connect again (under the input) takes it back here, and signs that one out.",
+        });
+      }
       offerAgain();
     } else void reconnect(why);
   });
@@ -1660,7 +1676,8 @@ function publishKeys(joined: ChatClient): void {
 /**
  * The end-to-end keys and sessions of `name` in this browser
  * (web/e2e_store.ts), loaded once the page signed in as it; the warning to
- * show when they cannot be.
+ * show when they cannot be. While another tab has them, this page waits
+ * for them (`awaitE2e`) and takes them once that tab lets them go.
  */
 async function startE2e(
   identity: Identity,
@@ -1668,15 +1685,101 @@ async function startE2e(
 ): Promise<string | null> {
   // Two tabs writing one ratchet would each overwrite the other's state
   // (and could use a message key twice): one tab of this browser has the
-  // keys of a name, for as long as it is open. Tabs signed in as other
-  // names have their own.
-  const busy =
-    "WARNING: Another tab of this browser is signed in with your end-to-end keys: private and group messages and files work in that tab only (close it and reload this one to use them here)";
-  const fingerprint = identity.fingerprint;
-  if (!await holdForPage(`chat-e2e ${fingerprint} ${nameKey(name)}`)) {
+  // keys of a name, for as long as it is open and signed in. Tabs signed
+  // in as other names have their own.
+  const release = await holdForPage(e2eLockName(identity, name), null);
+  if (release === null) {
     e2eBusy = true;
-    return busy;
+    awaitE2e(identity, name);
+    return E2E_BUSY;
   }
+  return await openE2e(identity, name, release);
+}
+
+/** What a page whose keys another tab has says, once. */
+const E2E_BUSY =
+  "WARNING: Another tab of this browser is signed in with your end-to-end keys: private and group messages and files work in that tab only, until it closes, signs out (/quit) or is signed out; then they come to this tab by themselves";
+
+/** The Web Lock of the end-to-end keys of `name`. */
+function e2eLockName(identity: Identity, name: string): string {
+  return `chat-e2e ${identity.fingerprint} ${nameKey(name)}`;
+}
+
+/** Lets the end-to-end keys' lock go, when this page holds it. */
+let releaseE2e: (() => void) | null = null;
+/** Ends this page's wait for the keys another tab has. */
+let e2eWait: AbortController | null = null;
+
+/**
+ * Waits for the tab that has the keys of `name` to let them go, then takes
+ * them: the sessions start, the keys are published on the connection, and
+ * the page says so.
+ */
+function awaitE2e(identity: Identity, name: string): void {
+  const wait = new AbortController();
+  e2eWait = wait;
+  void holdForPage(e2eLockName(identity, name), wait.signal).then(
+    async (release) => {
+      if (release === null) return;
+      if (wait.signal.aborted || e2eWait !== wait) {
+        release();
+        return;
+      }
+      e2eWait = null;
+      e2eBusy = false;
+      const warning = await openE2e(identity, name, release);
+      if (warning !== null) {
+        e2eWarning = warning;
+        emit({ type: "error", re: null, code: "e2e", text: warning });
+        drawTarget();
+        return;
+      }
+      e2eWarning = null;
+      emit({
+        type: "notice",
+        text:
+          `Your end-to-end keys are in this tab now: private and group messages and files work here.${
+            leftForKeys === 0
+              ? ""
+              : " What waited for them comes at your next sign-in (reload the page to have it now)."
+          }`,
+      });
+      const current = client;
+      if (current !== null && !current.isOver) {
+        e2e?.connected();
+        publishKeys(current);
+      }
+      drawTarget();
+    },
+  );
+}
+
+/**
+ * Lets go of the end-to-end keys (a page signed out: /quit, dismissed or
+ * refused), so that another tab signed in as the name can take them, and
+ * ends a wait for them; Connect again starts them anew.
+ */
+function stopE2e(): void {
+  e2eWait?.abort();
+  e2eWait = null;
+  releaseE2e?.();
+  releaseE2e = null;
+  e2e = null;
+  groupSessions = null;
+  pageE2e = null;
+  e2eBusy = false;
+  e2eStarted = false;
+  e2eWarning = null;
+}
+
+/** Loads the keys of `name` once this page holds their lock (`release`). */
+async function openE2e(
+  identity: Identity,
+  name: string,
+  release: () => void,
+): Promise<string | null> {
+  releaseE2e = release;
+  const fingerprint = identity.fingerprint;
   try {
     // A tab of a page from before names (still open since) holds this lock
     // for as long as it has the keys kept then, which this page would take
@@ -1696,7 +1799,7 @@ async function startE2e(
     );
     if (loaded === null) {
       e2eBusy = true;
-      return busy;
+      return E2E_BUSY;
     }
     pageE2e = loaded;
   } catch (error) {
@@ -1754,16 +1857,26 @@ async function startE2e(
 }
 
 /**
- * Takes the Web Lock `name` for as long as this page is open; false when
- * another tab holds it.
+ * Takes the Web Lock `name` until the function it resolves to is called
+ * (or the page goes): at once, or null when another tab holds it; with
+ * `signal`, once that tab lets it go (null when `signal` ends the wait).
  */
-function holdForPage(name: string): Promise<boolean> {
+function holdForPage(
+  name: string,
+  signal: AbortSignal | null,
+): Promise<(() => void) | null> {
   return new Promise((resolve) => {
-    void navigator.locks.request(name, { ifAvailable: true }, (lock) => {
-      resolve(lock !== null);
-      // Never settles: the lock goes when the page does.
-      return lock === null ? undefined : new Promise<void>(() => {});
-    });
+    const held = (lock: Lock | null) => {
+      if (lock === null) {
+        resolve(null);
+        return undefined;
+      }
+      return new Promise<void>((done) => resolve(done));
+    };
+    const request = signal === null
+      ? navigator.locks.request(name, { ifAvailable: true }, held)
+      : navigator.locks.request(name, { signal }, held);
+    request.catch(() => resolve(null));
   });
 }
 
@@ -1860,6 +1973,8 @@ const NOT_CONNECTED =
 
 /** Shows Connect again: nothing reconnects by itself (see connectAgain). */
 function offerAgain(): void {
+  // Signed out: another tab signed in as this name may have the keys.
+  stopE2e();
   ui.again.hidden = false;
 }
 
@@ -1903,6 +2018,13 @@ async function connectAgain(): Promise<void> {
   quitting = false;
   dismissed = false;
   queued.length = 0;
+  if (!e2eStarted) {
+    e2eStarted = true;
+    e2eWarning = await startE2e(identity!, self);
+    if (e2eWarning !== null) {
+      emit({ type: "error", re: null, code: "e2e", text: e2eWarning });
+    }
+  }
   use(next);
   emit({ type: "notice", text: `Connected again as ${reply.name}.` });
   drawTarget();

@@ -352,3 +352,32 @@ export async function waitForFile(
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/**
+ * A tab of `chat`'s page that takes the end-to-end keys of `name` (their
+ * Web Lock, main.ts startE2e) as soon as the tab `signedIn` (signed in as
+ * `name`) lets them go, and keeps them until it is closed: a tab of that
+ * name signed in next finds them in use, as behind a tab still open with
+ * them. Queued now, so it comes before any tab that signs in later.
+ */
+export async function keysHeldElsewhere(
+  chat: { browser: Browser; url: string },
+  signedIn: Page,
+  name: string,
+  problems: string[],
+): Promise<Page> {
+  const fingerprint = await signedIn.$$eval("#log .line", (rows) => {
+    for (const row of rows) {
+      const found = /Your identity key: (SHA256:\S+)$/.exec(
+        row.textContent ?? "",
+      );
+      if (found !== null) return found[1]!;
+    }
+    throw new Error("No identity key in the page's log");
+  });
+  const holder = await openPage(chat.browser, chat.url, problems);
+  await holder.evaluate((lock: string) => {
+    void navigator.locks.request(lock, () => new Promise<void>(() => {}));
+  }, `chat-e2e ${fingerprint} ${name.toLowerCase()}`);
+  return holder;
+}

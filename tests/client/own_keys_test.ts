@@ -40,7 +40,7 @@ Deno.test("notSentWithout refuses every kind without published keys, saying what
   );
   assert.equal(
     notSentWithout({ kind: "elsewhere" }, MSG),
-    "ERROR: Not sent: private messages go from the tab of this browser that has your end-to-end keys (close it and reload this one to send them here)",
+    "ERROR: Not sent: private messages go from the tab of this browser that has your end-to-end keys (they come to this one once that tab closes or signs out)",
   );
   assert.equal(
     notSentWithout({ kind: "unopened" }, GSAY),

@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import {
   join,
+  keysHeldElsewhere,
   LEAK_CHECKS_OFF,
   signedInPage,
   startBrowserChat,
@@ -150,7 +151,9 @@ Deno.test({
       const logs = (await logText(page)) + (await logText(second));
       assert.doesNotMatch(logs, /host of the server can read|Another tab/);
 
-      // A third tab, under the second's name: the second tab has its keys.
+      // A third tab, under the second's name, while another tab has its
+      // keys (the second lets them go once signed out).
+      await keysHeldElsewhere(chat, second, "webby2", problems);
       const third = await signedInPage(chat, "webby2", problems);
       await waitForLine(third, /^WARNING: Another tab of this browser/);
       await typeLine(third, "/msg webby not from here");

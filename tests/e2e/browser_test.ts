@@ -12,6 +12,7 @@ import { ChatProcess } from "../_helpers/process.ts";
 import { allBytes } from "../_helpers/all_bytes.ts";
 import {
   join,
+  keysHeldElsewhere,
   launchBrowser,
   LEAK_CHECKS_OFF,
   openPage,
@@ -369,9 +370,11 @@ Deno.test({
     );
     await second.close();
 
-    // Signed in as webby there (the server replaces the first tab), it
-    // leaves what comes end to end unacknowledged, even by its goodbye: the
-    // tab with the keys gets it when signed in again, not lost.
+    // Signed in as webby there (the server replaces the first tab) while
+    // another tab has webby's keys, it leaves what comes end to end
+    // unacknowledged, even by its goodbye: the tab with the keys gets it
+    // when signed in again, not lost.
+    const holder = await keysHeldElsewhere(chat, page, "webby", problems);
     const keyless = await signedInPage(chat, "webby", problems);
     await waitForLine(keyless, /^WARNING: Another tab of this browser/);
     await termy.write("/msg webby meant for the keys\n");
@@ -382,6 +385,7 @@ Deno.test({
     await typeLine(keyless, "/quit");
     await waitForLine(keyless, /Disconnected\.$/);
     await keyless.close();
+    await holder.close();
     await page.reload();
     await join(page, "webby");
     await waitForLine(page, /Private message from termy: meant for the keys$/);
