@@ -39,3 +39,60 @@ export function firstAttempt(life: ConnectionLife): number {
   const healthy = !life.brokeProtocol && life.lastedMs >= HEALTHY_AFTER_MS;
   return healthy ? 1 : life.attempt + 1;
 }
+
+/**
+ * The wait before a reconnection attempt, cut short by a key pressed (or a
+ * new network) once per attempt: the attempt that makes runs at once, and
+ * when it fails the rest of the wait is waited out, keys or not, before the
+ * attempt's own try. Every key of a line typed while the server is down
+ * would otherwise start an attempt of its own, each making the next wait
+ * longer: after one line, the 14th attempt, 10 s apart.
+ */
+export class RetryWait {
+  #wake = () => {};
+  #nudgeable = true;
+  #waiting = false;
+
+  /** A new attempt: a key may cut its wait short again. */
+  fresh(): void {
+    this.#nudgeable = true;
+  }
+
+  /** Whether a key still cuts this attempt's wait short. */
+  get nudgeable(): boolean {
+    return this.#nudgeable;
+  }
+
+  /**
+   * Resolves at `retryAt` (epoch ms) with "elapsed", or earlier with
+   * "nudged" at the first `nudge` of this attempt, or at `wake`.
+   */
+  until(retryAt: number): Promise<"elapsed" | "nudged"> {
+    return new Promise((resolve) => {
+      this.#waiting = true;
+      const end = (how: "elapsed" | "nudged") => {
+        clearTimeout(timer);
+        this.#waiting = false;
+        this.#wake = () => {};
+        resolve(how);
+      };
+      const timer = setTimeout(
+        () => end("elapsed"),
+        Math.max(0, retryAt - Date.now()),
+      );
+      this.#wake = () => end("nudged");
+    });
+  }
+
+  /** A key pressed: ends the wait, once per attempt (none while trying). */
+  nudge(): void {
+    if (!this.#nudgeable || !this.#waiting) return;
+    this.#nudgeable = false;
+    this.#wake();
+  }
+
+  /** Ends the wait whatever was pressed before (the session is left). */
+  wake(): void {
+    this.#wake();
+  }
+}

@@ -42,6 +42,8 @@ export type ReconnectState =
     retryAt: number;
     /** Why the last attempt failed, or null before the first one. */
     lastError: string | null;
+    /** A key already cut this wait short (RetryWait): another does not. */
+    keyUsed?: true;
   }
   /** Attempt `attempt` is under way. */
   | { kind: "connecting"; attempt: number; lastError: string | null }
@@ -70,7 +72,8 @@ export function statusLine(
       return `${state.reason} Reconnecting${waiting}...`;
     case "waiting": {
       const seconds = Math.max(0, Math.ceil((state.retryAt - now) / 1000));
-      return `Reconnecting in ${seconds} s (attempt ${state.attempt}${waiting}; press a key to retry now)${
+      const key = state.keyUsed === true ? "" : "; press a key to retry now";
+      return `Reconnecting in ${seconds} s (attempt ${state.attempt}${waiting}${key})${
         lastTry(state.lastError)
       }`;
     }

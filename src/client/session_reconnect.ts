@@ -16,6 +16,7 @@ import {
 import { hostKeyOf } from "./known_hosts.ts";
 import { watchNetwork } from "./network_watch.ts";
 import { type KeysToPublish, publishKeys } from "./publish_keys.ts";
+import { RetryWait } from "./reconnect_backoff.ts";
 import {
   fitStatusLine,
   reconnectDelay,
@@ -164,8 +165,10 @@ export async function reconnect(
   show();
 
   let left = false;
-  // Wakes the wait before the next attempt (a key pressed, a line typed).
-  let retryNow = () => {};
+  // The wait before the next attempt: a key pressed (or a new network)
+  // cuts it short once per attempt, not once per key of a line typed.
+  const retries = new RetryWait();
+  const retryNow = () => retries.wake();
   // Lines typed while offline are kept; the end of input or /quit stops trying.
   const collect = async () => {
     while (!left) {
@@ -194,77 +197,86 @@ export async function reconnect(
     left = true;
     retryNow();
   });
-  const stopKeys = terminal.onKeypress(() => retryNow());
+  const stopKeys = terminal.onKeypress(() => retries.nudge());
   // A new network (another Wi-Fi, a cable) is worth trying at once too.
-  const stopNetwork = watchNetwork(() => retryNow());
+  const stopNetwork = watchNetwork(() => retries.nudge());
   // On a terminal the countdown moves every second.
   const ticker = terminal.interactive
     ? setInterval(() => state.kind === "waiting" && show(), 1000)
     : undefined;
   let lastError: string | null = null;
   try {
-    for (let attempt = from; attempt < from + tries && !left; attempt++) {
-      const wait = reconnectDelay(attempt);
-      enter({
-        kind: "waiting",
-        attempt,
-        retryAt: Date.now() + wait,
-        lastError,
-      });
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, wait);
-          retryNow = resolve;
-        }),
-        collecting,
-      ]);
-      clearTimeout(timer);
-      retryNow = () => {};
-      if (left) break;
-      enter({ kind: "connecting", attempt, lastError });
-      // Round robin from the address after the one that was lost: its node
-      // is likely gone, another is likely up.
-      const { urls, node } = context;
-      const index = (node.index + attempt) % urls.length;
-      const url = urls[index]!;
-      try {
-        const client = await connectTrusted(url, context.trust, terminal, node);
-        if (context.output.ackOnceWritten) client.ackWhenHandled();
-        const reply = await client.register(
-          name,
-          context.identity,
-          context.ledger,
-        );
-        if (reply.t === "welcome") {
-          const keysPublished = publishKeys(
-            client,
-            context.e2e,
-            context.output.emit,
+    attempts: for (
+      let attempt = from;
+      attempt < from + tries && !left;
+      attempt++
+    ) {
+      const retryAt = Date.now() + reconnectDelay(attempt);
+      retries.fresh();
+      for (;;) {
+        enter({
+          kind: "waiting",
+          attempt,
+          retryAt,
+          lastError,
+          ...(retries.nudgeable ? {} : { keyUsed: true as const }),
+        });
+        // A key's try does not make the waits longer; when it fails, the
+        // rest of this wait is waited out before the attempt's own try.
+        const woke = await Promise.race([retries.until(retryAt), collecting]);
+        if (left) break attempts;
+        enter({ kind: "connecting", attempt, lastError });
+        // Round robin from the address after the one that was lost: its node
+        // is likely gone, another is likely up.
+        const { urls, node } = context;
+        const index = (node.index + attempt) % urls.length;
+        const url = urls[index]!;
+        try {
+          const client = await connectTrusted(
+            url,
+            context.trust,
+            terminal,
+            node,
           );
-          left = true; // stops collecting; lines already taken stay queued
-          waiting.showStatus(null);
-          const moved = index !== node.index;
-          node.index = index;
-          enter({
-            kind: "reconnected",
+          if (context.output.ackOnceWritten) client.ackWhenHandled();
+          const reply = await client.register(
             name,
-            ...(moved ? { server: hostKeyOf(url) } : {}),
-          });
-          return { client, attempt, keysPublished };
+            context.identity,
+            context.ledger,
+          );
+          if (reply.t === "welcome") {
+            const keysPublished = publishKeys(
+              client,
+              context.e2e,
+              context.output.emit,
+            );
+            left = true; // stops collecting; lines already taken stay queued
+            waiting.showStatus(null);
+            const moved = index !== node.index;
+            node.index = index;
+            enter({
+              kind: "reconnected",
+              name,
+              ...(moved ? { server: hostKeyOf(url) } : {}),
+            });
+            return { client, attempt, keysPublished };
+          }
+          const ending = await client.quit();
+          // Cut during the sign-in: why, in full (the reply has a few words).
+          // Otherwise, most likely the server has not yet noticed that our
+          // old connection died.
+          lastError = wasUnanswered(reply)
+            ? ending.reason
+            : renderServerMessage(reply, "", { color: false }).join(" ");
+        } catch (error) {
+          lastError = explainConnectError(error, url);
+          // Another attempt would meet the same key: that is for a person to
+          // sort out, unless other addresses may still be the server's.
+          if (error instanceof ServerTrustError && urls.length === 1) {
+            break attempts;
+          }
         }
-        const ending = await client.quit();
-        // Cut during the sign-in: why, in full (the reply has a few words).
-        // Otherwise, most likely the server has not yet noticed that our
-        // old connection died.
-        lastError = wasUnanswered(reply)
-          ? ending.reason
-          : renderServerMessage(reply, "", { color: false }).join(" ");
-      } catch (error) {
-        lastError = explainConnectError(error, url);
-        // Another attempt would meet the same key: that is for a person to
-        // sort out, unless other addresses may still be the server's.
-        if (error instanceof ServerTrustError && urls.length === 1) break;
+        if (woke !== "nudged") break;
       }
     }
     left = true;
@@ -278,6 +290,7 @@ export async function reconnect(
     return null;
   } finally {
     left = true;
+    retryNow();
     stopKeys();
     stopNetwork();
     clearInterval(ticker);

@@ -71,6 +71,7 @@ import {
   unignoredText,
 } from "../client/ignore_texts.ts";
 import { mentions } from "../client/mentions.ts";
+import { RetryWait } from "../client/reconnect_backoff.ts";
 import {
   reconnectDelay,
   type ReconnectState,
@@ -857,7 +858,7 @@ function run(line: string): void {
     // Sent once reconnected, as the terminal client does.
     queued.push(line);
     emit({ type: "queued", re: 0, line }, here);
-    retryNow();
+    retries.nudge();
     return;
   }
   if (command.kind === "verify") {
@@ -1890,15 +1891,22 @@ let quitting = false;
 let dismissed = false;
 /** Lines typed while disconnected, sent once back, in order. */
 const queued: string[] = [];
-/** Cuts the wait before the next attempt short (a key or a line typed). */
-let retryNow = () => {};
+/**
+ * The wait before the next attempt: a key (or a line typed) cuts it short
+ * once per attempt, not once per key (RetryWait).
+ */
+const retries = new RetryWait();
+/** Ends the wait before the next attempt, whatever was pressed. */
+const retryNow = () => retries.wake();
 // As the terminal, and as the status line says while waiting ("press a key
-// to retry now"): any key tries again at once.
-document.addEventListener("keydown", () => retryNow());
+// to retry now"): a key tries again at once.
+document.addEventListener("keydown", () => retries.nudge());
 
 /**
  * Reconnects as the terminal client does (reconnect_status.ts): 1, 2, 4,
  * 8, then every 10 s, until back in, the key changed or the name is refused.
+ * A key tries at once, once per wait: that try does not make the waits
+ * longer, and when it fails the rest of the wait is waited out.
  */
 async function reconnect(reason: string): Promise<void> {
   let state: ReconnectState = { kind: "lost", reason };
@@ -1907,60 +1915,63 @@ async function reconnect(reason: string): Promise<void> {
   show();
   const ticker = setInterval(show, 1000);
   let lastError: string | null = null;
+  /** One try: true when it ended reconnecting (back in, or refused). */
+  const tryOnce = async (attempt: number): Promise<boolean> => {
+    state = { kind: "connecting", attempt, lastError };
+    show();
+    const next = await connect();
+    if (keyChanged) return true;
+    if (next === null) {
+      lastError = lastConnectError;
+      return false;
+    }
+    const reply = await next.register(self, identity!, ledger);
+    if (reply.t === "welcome") {
+      use(next);
+      emit({ type: "notice", text: `Reconnected as ${reply.name}.` });
+      setStatus(`Connected to ${host}`);
+      for (const line of queued.splice(0)) run(line);
+      return true;
+    }
+    if (reply.t === "error" && reply.code !== "internal") {
+      // Refused (the name, the key): trying again would not change it.
+      emit({ type: "incoming", message: reply, text: "" });
+      setStatus(`Could not reconnect: ${reply.text}`);
+      // Nothing reconnects any more: what was queued is not sent, and a
+      // line typed from now on is refused, as once dismissed.
+      dismissed = true;
+      offerAgain();
+      for (const line of queued.splice(0)) {
+        emit({
+          type: "error",
+          re: null,
+          code: "connection",
+          text: `ERROR: Not sent: ${line}`,
+        });
+      }
+      return true;
+    }
+    lastError = reply.t === "error" ? reply.text : reply.t;
+    return false;
+  };
   try {
     for (let attempt = 1;; attempt++) {
-      const wait = reconnectDelay(attempt);
-      state = {
-        kind: "waiting",
-        attempt,
-        retryAt: Date.now() + wait,
-        lastError,
-      };
-      show();
-      // The product's back-off between attempts, cut short by typing.
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, wait);
-        retryNow = () => {
-          clearTimeout(timer);
-          resolve();
+      const retryAt = Date.now() + reconnectDelay(attempt);
+      retries.fresh();
+      for (;;) {
+        state = {
+          kind: "waiting",
+          attempt,
+          retryAt,
+          lastError,
+          ...(retries.nudgeable ? {} : { keyUsed: true as const }),
         };
-      });
-      retryNow = () => {};
-      state = { kind: "connecting", attempt, lastError };
-      show();
-      const next = await connect();
-      if (keyChanged) return;
-      if (next === null) {
-        lastError = lastConnectError;
-        continue;
+        show();
+        // The product's back-off between attempts, cut short by a key.
+        const woke = await retries.until(retryAt);
+        if (await tryOnce(attempt)) return;
+        if (woke === "elapsed") break;
       }
-      const reply = await next.register(self, identity!, ledger);
-      if (reply.t === "welcome") {
-        use(next);
-        emit({ type: "notice", text: `Reconnected as ${reply.name}.` });
-        setStatus(`Connected to ${host}`);
-        for (const line of queued.splice(0)) run(line);
-        return;
-      }
-      if (reply.t === "error" && reply.code !== "internal") {
-        // Refused (the name, the key): trying again would not change it.
-        emit({ type: "incoming", message: reply, text: "" });
-        setStatus(`Could not reconnect: ${reply.text}`);
-        // Nothing reconnects any more: what was queued is not sent, and a
-        // line typed from now on is refused, as once dismissed.
-        dismissed = true;
-        offerAgain();
-        for (const line of queued.splice(0)) {
-          emit({
-            type: "error",
-            re: null,
-            code: "connection",
-            text: `ERROR: Not sent: ${line}`,
-          });
-        }
-        return;
-      }
-      lastError = reply.t === "error" ? reply.text : reply.t;
     }
   } finally {
     clearInterval(ticker);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   firstAttempt,
   HEALTHY_AFTER_MS,
+  RetryWait,
 } from "../../src/client/reconnect_backoff.ts";
 import {
   RECONNECT_MAX_MS,
@@ -74,4 +75,35 @@ Deno.test("firstAttempt makes the waits grow to the cap, and no further, when ev
 
 Deno.test("HEALTHY_AFTER_MS is no shorter than the longest wait", () => {
   assert.ok(HEALTHY_AFTER_MS >= RECONNECT_MAX_MS);
+});
+
+Deno.test("RetryWait: a key cuts an attempt's wait short once, not once per key", async () => {
+  const retries = new RetryWait();
+  const far = Date.now() + 60_000;
+  // A key while no wait runs (an attempt under way) is not kept for later.
+  retries.nudge();
+  assert.equal(retries.nudgeable, true);
+  const first = retries.until(far);
+  retries.nudge();
+  assert.equal(await first, "nudged");
+  assert.equal(retries.nudgeable, false);
+  // The rest of the same attempt's wait: keys do nothing, the end comes.
+  const rest = retries.until(Date.now() + 30);
+  for (let key = 0; key < 40; key++) retries.nudge();
+  assert.equal(await rest, "elapsed");
+  // A new attempt: a key cuts it short again.
+  retries.fresh();
+  const next = retries.until(far);
+  retries.nudge();
+  assert.equal(await next, "nudged");
+});
+
+Deno.test("RetryWait: wake ends a wait whatever keys came before", async () => {
+  const retries = new RetryWait();
+  const first = retries.until(Date.now() + 60_000);
+  retries.nudge();
+  await first;
+  const rest = retries.until(Date.now() + 60_000);
+  retries.wake();
+  assert.equal(await rest, "nudged");
 });

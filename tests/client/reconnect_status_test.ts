@@ -47,6 +47,21 @@ Deno.test("statusLine counts down to the next attempt, says what failed and how 
     ),
     "Reconnecting in 0 s (attempt 1; 1 line queued; press a key to retry now)",
   );
+  // A key already tried during this wait: another does not, so no hint.
+  assert.equal(
+    statusLine(
+      {
+        kind: "waiting",
+        attempt: 2,
+        retryAt: now + 1500,
+        lastError: "Cannot connect: connection refused",
+        keyUsed: true,
+      },
+      0,
+      now,
+    ),
+    "Reconnecting in 2 s (attempt 2) Last try: Cannot connect: connection refused",
+  );
   assert.equal(
     statusLine({ kind: "reconnected", name: "sophia" }, 0, now),
     null,

@@ -118,11 +118,13 @@ Deno.test({
       { timeout: WAIT_MS },
       waiting.source,
     );
-    // Before the change, a key did nothing: attempt 5 came 8 s later.
+    // Before the change, a key did nothing: attempt 5 came 8 s later. Now
+    // it tries attempt 4 at once, and says no other key will before the
+    // rest of the wait (which that try does not make longer).
     await page.keyboard.press("x");
     await page.waitForFunction(
       () =>
-        /\(attempt 5[;)]/.test(
+        /^Reconnecting in \d s \(attempt 4\) Last try: /.test(
           document.getElementById("status")?.textContent ?? "",
         ),
       { timeout: 4_000 },
@@ -138,6 +140,48 @@ Deno.test({
     );
     // A browser logs each connection it could not open; the page's own
     // scripts said nothing.
+    assert.deepEqual(
+      problems.filter((p) => !/WebSocket connection to .* failed/.test(p)),
+      [],
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "web client: typing a line while the server is down tries again once per wait, not once per key, and the waits do not grow with it",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    await chat.stop();
+    const attempt = async () => {
+      const status = await page.$eval("#status", (e) => e.textContent ?? "");
+      const found = /\(attempt (\d+)[;)]/.exec(status);
+      assert.ok(found !== null, `no attempt in the status: ${status}`);
+      return Number(found[1]);
+    };
+    await page.waitForFunction(
+      () =>
+        /^Reconnecting in \d s \(attempt 1; press a key to retry now\)/.test(
+          document.getElementById("status")?.textContent ?? "",
+        ),
+      { timeout: WAIT_MS },
+    );
+    // 40 keys in about 2 s: before, each started an attempt (a refused
+    // connection takes a few ms), and the status said "attempt 30" or so,
+    // its wait at the 10 s cap. The waits are 0.5-1 s, then 1-2 s, 2-4 s.
+    await page.keyboard.type("is anyone there, the server went away?!", {
+      delay: 50,
+    });
+    await page.keyboard.press("Enter");
+    await waitForLine(page, /^\(queued\) is anyone there/);
+    assert.ok(await attempt() <= 3, `attempt ${await attempt()}`);
+
+    await chat.start();
+    await waitForLine(page, /^Reconnected as webby\.$/);
+    await waitForLine(page, /is anyone there, the server went away\?!$/);
     assert.deepEqual(
       problems.filter((p) => !/WebSocket connection to .* failed/.test(p)),
       [],

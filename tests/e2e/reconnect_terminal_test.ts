@@ -149,3 +149,51 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a terminal tries again once per wait while a line is typed offline, not once per key, and the waits do not grow with it",
+  ignore: !TMUX,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "chat-reconnect-" });
+    await makeKeys(dir);
+    const server = serveProcess(dir);
+    try {
+      const port = await listeningPort(server);
+      await using pane = new Pane();
+      await pane.start(connectCommand({ dir, port, user: "sophia" }), 200);
+      await pane.waitFor("the prompt", (l) => l.some((x) => x === "sophia>"));
+      server.kill("SIGKILL");
+      await server.finish();
+      await pane.waitFor(
+        "the first wait",
+        (l) => l.some((x) => /Reconnecting in \d+ s \(attempt 1;/.test(x)),
+      );
+      // Key by key, as a person types (one send-keys each, so one read
+      // each): before, each key started an attempt, and 30 keys made it
+      // attempt 30 or so, 10 s apart. The waits are 0.5-1 s, 1-2 s, 2-4 s.
+      for (const key of "typed while the server was down") {
+        await pane.type(key);
+      }
+      const lines = await pane.lines();
+      const attempts = lines.flatMap((x) => {
+        const found = /Reconnecting(?: in \d+ s)? \(attempt (\d+)/.exec(x);
+        return found === null ? [] : [Number(found[1])];
+      });
+      assert.equal(attempts.length, 1, lines.join("\n"));
+      assert.ok(attempts[0]! <= 3, lines.join("\n"));
+      await pane.keys("C-u");
+      await pane.type("/quit");
+      await pane.keys("Enter");
+      const deadline = Date.now() + 15_000;
+      while (await pane.tmux("has-session").then(() => true, () => false)) {
+        if (Date.now() > deadline) throw new Error("the client did not end");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    } finally {
+      server.kill("SIGKILL");
+      await server.finish();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
