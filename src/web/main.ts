@@ -880,7 +880,17 @@ function run(line: string): void {
     return;
   }
   if (command.kind === "history") {
-    void pagedHistory(current, command, here);
+    // Typed in a person's or a group's view, /history alone is that
+    // conversation's (/history NAME), as it reads there; the room's is in
+    // Everyone's view (or /history there).
+    const view = conversations.current;
+    void pagedHistory(
+      current,
+      command.target === undefined && !viewAll && view.kind !== "public"
+        ? { ...command, target: view.name }
+        : command,
+      here,
+    );
     return;
   }
   const chat = command.kind === "say" || command.kind === "msg" ||
@@ -924,6 +934,22 @@ function run(line: string): void {
       void current.request({ t: "list" }).then(learn);
     }
     emit({ type: "reply", re: 0, command, reply }, here);
+    const view = conversations.current;
+    if (
+      command.kind === "leave" && reply.t === "ok" && view.kind === "group" &&
+      nameKey(view.name) === nameKey(command.group)
+    ) {
+      // Plain lines would still go to the group left, each refused: they
+      // go to everyone now, in Everyone's view (or All's), which says so.
+      if (viewAll) {
+        conversations.setCurrent(PUBLIC);
+        drawTarget();
+      } else setConversation(PUBLIC);
+      tell(
+        `You left group ${view.name}: plain lines go to everyone again`,
+        viewKey(),
+      );
+    }
   });
 }
 
