@@ -51,6 +51,8 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
     return here === undefined ? [offerPlace(offer)] : [offerPlace(offer), here];
   };
   /** The transfer ended short of the file: its bar goes (a line says why). */
+  /** The questions not answered yet, by transfer: each drops its buttons. */
+  const asking = new Map<number, (why: string) => void>();
   const stopped = (offer: FileOfferNotice) => {
     bars.get(offer.xfer)?.remove();
     bars.delete(offer.xfer);
@@ -69,6 +71,7 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
         safeFileName(offer.name)
       } (${formatBytes(offer.size)}). Accept? `;
       const answered = (accept: boolean) => () => {
+        asking.delete(offer.xfer);
         if (accept) answeredIn.set(offer.xfer, context.view());
         answer(accept);
         row.replaceChildren(
@@ -88,6 +91,19 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
         smallButton("Decline", answered(false)),
         ` (within ${Math.round(deadlineMs / 1000)} s)`,
       );
+      asking.set(offer.xfer, (why) => {
+        // No Accept that would answer no one: what happened, and what to do.
+        row.replaceChildren(
+          `Not answered: ${
+            describeOffer(offer)
+          }: ${why}; ${offer.from} can offer it again once you are back.`,
+        );
+        log.place(row, [offerPlace(offer), context.view()]);
+      });
+    },
+    lapsed(offer, why) {
+      asking.get(offer.xfer)?.(why);
+      asking.delete(offer.xfer);
     },
     declined(offer, why) {
       emit({

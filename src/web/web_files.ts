@@ -125,6 +125,11 @@ export interface ReceiveCallbacks {
   ): void;
   /** The offer was declined without asking (too large), or timed out. */
   declined(offer: FileOfferNotice, why: string): void;
+  /**
+   * The connection ended (`why`, a clause) while the user was asked: the
+   * question goes, since no answer can reach the offer any more.
+   */
+  lapsed?(offer: FileOfferNotice, why: string): void;
   progress(offer: FileOfferNotice, received: number): void;
   /** All bytes arrived and their SHA-256 matches: `file` is ready to save. */
   received(offer: FileOfferNotice, file: Blob): void;
@@ -172,6 +177,8 @@ interface Receiving {
 export class WebFiles {
   #client: ChatClient;
   #receive: ReceiveCallbacks;
+  /** Offers the user is asked about: each stops its question's deadline. */
+  #asking = new Map<number, () => void>();
   #outgoing = new Map<number, Outgoing>();
   #incoming = new Map<number, Receiving>();
   /** Offers whose key is still awaited, by xfer, with their sizes. */
@@ -197,8 +204,14 @@ export class WebFiles {
       for (const incoming of this.#incoming.values()) {
         if (incoming.accepted) {
           this.#receive.failed(incoming.offer, why);
+        } else if (this.#asking.has(incoming.offer.xfer)) {
+          // Still a question: its deadline would decline on a closed
+          // connection, and a click would answer no one.
+          this.#asking.get(incoming.offer.xfer)!();
+          this.#receive.lapsed?.(incoming.offer, why);
         }
       }
+      this.#asking.clear();
       this.#incoming.clear();
     });
   }
@@ -575,6 +588,7 @@ export class WebFiles {
     const timer = setTimeout(() => {
       if (answered) return;
       answered = true;
+      this.#asking.delete(offer.xfer);
       this.#incoming.delete(offer.xfer);
       this.#client.post({
         t: "file_cancel",
@@ -583,9 +597,14 @@ export class WebFiles {
       });
       this.#receive.declined(offer, "you did not answer in time");
     }, deadlineMs);
+    this.#asking.set(offer.xfer, () => {
+      answered = true;
+      clearTimeout(timer);
+    });
     this.#receive.ask(offer, (accept) => {
       if (answered || this.#incoming.get(offer.xfer) !== incoming) return;
       answered = true;
+      this.#asking.delete(offer.xfer);
       clearTimeout(timer);
       if (!accept) {
         this.#incoming.delete(offer.xfer);

@@ -277,3 +277,32 @@ Deno.test({
     assert.deepEqual(problems, []);
   },
 });
+
+Deno.test({
+  name:
+    "web client: a file offer asked about when the connection ends loses its Accept and Decline, and says why and what to do",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    const termy = await chat.terminal("termy");
+    await Deno.writeTextFile(`${chat.dir}/notes.txt`, "meeting notes\n");
+    await termy.write(`/file webby ${chat.dir}/notes.txt\n`);
+    await page.waitForSelector("#log .line.offer button", { timeout: WAIT_MS });
+
+    await chat.stop();
+    // Before, the buttons stayed: Accept then said "Accepted notes.txt"
+    // and answered no one, and the deadline later declined on the closed
+    // connection.
+    await waitForLine(
+      page,
+      /^Not answered: notes\.txt \(14 B\) from termy: .+; termy can offer it again once you are back\.$/,
+    );
+    assert.equal((await page.$$("#log .line.offer button")).length, 0);
+    assert.deepEqual(
+      problems.filter((p) => !/WebSocket connection to .* failed/.test(p)),
+      [],
+    );
+  },
+});
