@@ -55,6 +55,8 @@ export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** User and group names: 1 to 32 of ASCII letters, digits, `_`, `-`, `.`. */
 export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,32}$/;
+/** The longest name NAME_PATTERN takes (a form field's limit). */
+export const MAX_NAME_LENGTH = 32;
 export const NAME_RULE =
   "names are 1-32 characters of ASCII letters, digits, '_', '-' and '.'";
 

@@ -94,7 +94,7 @@ import { textOf } from "../client/text_output.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { formatTransfers, TransferNumbers } from "../client/transfers_view.ts";
 import type { Identity } from "../crypto/identity.ts";
-import { isValidName, nameKey } from "../protocol/limits.ts";
+import { isValidName, MAX_NAME_LENGTH, nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import {
   type FilesViewContext,
@@ -630,6 +630,15 @@ function drawTarget(): void {
   ui.target.title = current.kind === "public"
     ? "Plain lines go to everyone"
     : "Plain lines go here; click to write to everyone again";
+  // It shows where plain lines go (the name, in the log's face, so that a
+  // lookalike shows), but a click goes back to everyone: a screen reader
+  // hears what it does ("jojo, button" it heard).
+  ui.target.setAttribute(
+    "aria-label",
+    current.kind === "public"
+      ? "Writing to everyone"
+      : `Back to everyone (writing to ${conversationLabel(current)} now)`,
+  );
   ui.line.placeholder = current.kind === "public"
     ? "Message everyone, or /help"
     : `Message ${conversationLabel(current)}, or /help`;
@@ -2208,6 +2217,8 @@ forgetting.onmessage = () => {
   location.reload();
 };
 
+// The protocol's limit, not the page's own (index.html says it too).
+ui.name.maxLength = MAX_NAME_LENGTH;
 ui.name.value = localStorage.getItem(NAME_KEY) ?? "";
 ui.name.focus();
 // Connect at once: the fingerprint is there to compare before joining.

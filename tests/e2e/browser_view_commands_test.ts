@@ -32,7 +32,7 @@ function rows(page: Page): Promise<string[]> {
 
 Deno.test({
   name:
-    "web client: /history in a person's or a group's view shows that conversation's history, and /leave of the group viewed writes to everyone next",
+    "web client: /history in a person's or a group's view shows that conversation's history, /leave of the group viewed writes to everyone next, and the button left of the input says it goes back to everyone",
   ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
@@ -42,7 +42,17 @@ Deno.test({
     await typeLine(page, "/msg termy just us");
     await termy.waitFor(/Private message from webby: just us/);
 
+    // The name field takes the protocol's longest name, no more.
+    assert.equal(
+      await page.$eval("#name", (e) => (e as HTMLInputElement).maxLength),
+      32,
+    );
     await typeLine(page, "/query termy");
+    // The button left of the input says what a click does: back to
+    // everyone (it was named "termy" alone).
+    const target = await page.$("#target");
+    const heard = await page.accessibility.snapshot({ root: target! });
+    assert.equal(heard?.name, "Back to everyone (writing to termy now)");
     await typeLine(page, "/history");
     await waitForLine(page, /^End of history for .*termy.*\(\d+ messages?/);
     const shown = (await rows(page)).join("\n");
@@ -70,6 +80,11 @@ Deno.test({
     assert.equal(
       await page.$eval("#target", (e) => e.textContent),
       "everyone",
+    );
+    assert.equal(
+      (await page.accessibility.snapshot({ root: (await page.$("#target"))! }))
+        ?.name,
+      "Writing to everyone",
     );
     await typeLine(page, "after leaving");
     await termy.waitFor(/\[Broadcast from webby\]: after leaving/);
