@@ -2206,6 +2206,9 @@ const forgetting = new BroadcastChannel("chat-forget");
  */
 function leaveUser(): void {
   quitting = true;
+  // Nor, waiting for the end-to-end keys, take (and so open) them.
+  e2eWait?.abort();
+  e2eWait = null;
   retryNow();
   client?.abort();
   savable.releaseAll();

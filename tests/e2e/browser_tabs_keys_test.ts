@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import {
   join,
+  keysHeldElsewhere,
   LEAK_CHECKS_OFF,
   openPage,
   signedInPage,
@@ -73,6 +74,41 @@ Deno.test({
     // One identity key throughout: the same keys, not new ones.
     assert.equal(await chat.keysOf("webby"), key);
     assert.doesNotMatch(termy.stdout, /ERROR/);
+    assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name:
+    "web client: a tab whose end-to-end keys another tab has takes them once that tab lets them go, without a reload",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const first = await signedInPage(chat, "webby", problems);
+    const termy = await chat.terminal("termy");
+    await chat.keysOf("webby");
+    // A tab that takes the keys once the first lets them go, and keeps
+    // them: the second tab signed in next finds them in use.
+    const holder = await keysHeldElsewhere(chat, first, "webby", problems);
+    const second = await signedInPage(chat, "webby", problems);
+    await waitForLine(
+      second,
+      /^WARNING: Another tab of this browser is signed in with your end-to-end keys: .* until it closes, signs out \(\/quit\) or is signed out; then they come to this tab by themselves$/,
+    );
+    await typeLine(second, "/msg termy too early");
+    await waitForLine(
+      second,
+      /^ERROR: Not sent: private messages go from the tab of this browser that has your end-to-end keys \(they come to this one once that tab closes or signs out\)$/,
+    );
+    await holder.close();
+    await waitForLine(
+      second,
+      /^Your end-to-end keys are in this tab now: private and group messages and files work here\.$/,
+    );
+    await typeLine(second, "/msg termy now from here");
+    await termy.waitFor(/Private message from webby: now from here/);
+    assert.doesNotMatch(termy.stdout, /too early/);
     assert.deepEqual(problems, []);
   },
 });
