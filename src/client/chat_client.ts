@@ -351,17 +351,28 @@ export class ChatClient {
 
   /** Sends a request and resolves with the server's reply. */
   request(request: Request, body?: Uint8Array): Promise<Reply> {
+    return this.numberedRequest(request, body).reply;
+  }
+
+  /**
+   * Sends a request; `id` is its number, by which a later message may name
+   * it (a file offer taken back before its reply, PROTOCOL.md 5.6).
+   */
+  numberedRequest(
+    request: Request,
+    body?: Uint8Array,
+  ): { id: number; reply: Promise<Reply> } {
     const id = this.#nextId++;
     if (this.#endReason !== null) {
       // No reply can come any more: say so now rather than never.
-      return Promise.resolve(notSent(id, this.#endReason));
+      return { id, reply: Promise.resolve(notSent(id, this.#endReason)) };
     }
-    const promise = new Promise<Reply>((resolve) =>
+    const reply = new Promise<Reply>((resolve) =>
       this.#pending.set(id, resolve)
     );
     if (request.t === "history") this.#askHistory(id, request.limit);
     this.#channel.send({ ...request, id } as ClientMessage, body);
-    return promise;
+    return { id, reply };
   }
 
   /**

@@ -140,9 +140,9 @@ export function connectionFiles(
         xfer: offer.xfer,
       });
     },
-    onFinished: (offer) => {
+    onFinished: (offer, said) => {
       // A transfer cancelled while its question waits: no answer is needed.
-      offers.prompts.withdraw(offer.xfer);
+      offers.prompts.withdraw(offer.xfer, said);
       offers.answers.withdraw(offer.xfer);
       receiving.delete(offer.xfer);
       status.showProgress(`in:${offer.xfer}`, null);

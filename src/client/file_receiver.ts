@@ -77,8 +77,11 @@ export interface ReceiverOptions {
   printError?: (line: string) => void;
   /** Called as bytes reach the disk, for a progress display. */
   onProgress?: (offer: FileOfferNotice, received: number) => void;
-  /** Called when a transfer ends either way. */
-  onFinished?: (offer: FileOfferNotice) => void;
+  /**
+   * Called when a transfer ends either way; `said`: why was said already
+   * (a question about it needs no line of its own).
+   */
+  onFinished?: (offer: FileOfferNotice, said?: boolean) => void;
   /** Called with a file saved, or why an accepted one was not (`--json`). */
   onResult?: (offer: FileOfferNotice, result: ReceiveResult) => void;
   /**
@@ -345,6 +348,18 @@ export class FileReceiver {
       }
       case "file_cancel": {
         const incoming = this.#incoming.get(message.xfer);
+        if (incoming !== undefined && message.withdrawn === true) {
+          // Taken back before it began: the question goes, and it is said
+          // as what the sender did, not as a file that failed to arrive.
+          const { offer } = incoming;
+          this.#options.print(
+            `${sanitizeForTerminal(offer.from)} took back the offer of ${
+              incoming.named ? sanitizeForTerminal(offer.name) : "a file"
+            }.`,
+          );
+          this.#fail(incoming, message.reason, false, false, "", false);
+          return;
+        }
         if (incoming !== undefined) {
           // Broken on the sender's side (it left, its connection dropped):
           // what arrived is kept, and the line says so, as for our own
@@ -805,7 +820,7 @@ export class FileReceiver {
         reason,
       });
     }
-    this.#options.onFinished?.(offer);
+    this.#options.onFinished?.(offer, !shown);
     if (shown) {
       (this.#options.printError ?? this.#options.print)(
         `ERROR: ${

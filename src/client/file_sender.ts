@@ -95,6 +95,15 @@ export interface SendingInfo {
   resumedAt: number;
 }
 
+/** An offer not answered yet, as /transfers shows it: it may be taken back. */
+export interface OfferedInfo {
+  /** The offer's request id, by which `withdraw` takes it back. */
+  offer: number;
+  name: string;
+  size: number;
+  target: SendTarget;
+}
+
 /**
  * Sends an offer's file key to its recipients and says what the offer carries
  * (file_key_share.ts `shareFileKey`); without one, the key goes in the offer.
@@ -109,6 +118,8 @@ export type ShareKey = (
 export class FileSender {
   #client: ChatClient;
   #outgoing = new Map<number, Outgoing>();
+  /** Offers waiting for their answers, by request id, and how to stop each. */
+  #offered = new Map<number, OfferedInfo & { withdraw: () => void }>();
   #shareKey: ShareKey | null;
   #aead: FileAead | null;
 
@@ -147,6 +158,32 @@ export class FileSender {
       acked: o.acked,
       resumedAt: o.resumedAt,
     }));
+  }
+
+  /** Offers waiting for their answers, for /transfers. */
+  offers(): OfferedInfo[] {
+    return [...this.#offered.values()].map((
+      { offer, name, size, target },
+    ) => ({ offer, name, size, target }));
+  }
+
+  /**
+   * Takes back offer `offer` before its answers are in (/cancel): the
+   * server tells the recipients, whose clients drop the question. A server
+   * that does not know this (`xfer` 0 is no transfer) ignores it, and the
+   * transfer is cancelled when its reply comes (see `send`).
+   */
+  withdraw(offer: number): boolean {
+    const offered = this.#offered.get(offer);
+    if (offered === undefined) return false;
+    this.#client.post({
+      t: "file_cancel",
+      xfer: 0,
+      offer,
+      reason: "withdrawn",
+    });
+    offered.withdraw();
+    return true;
   }
 
   /** Stops sending `xfer` (/cancel); every recipient is told. */
@@ -224,19 +261,53 @@ export class FileSender {
         keyLines = [];
       };
       // The name goes in the clear only where the key does (keyFields).
-      const offered = this.#client.request({
+      const { id: offer, reply: offered } = this.#client.numberedRequest({
         t: "file_offer",
         name,
         size,
         ...target,
         ...keyFields,
       });
+      const withdrawn = Promise.withResolvers<"withdrawn">();
+      let taken = false;
+      this.#offered.set(offer, {
+        offer,
+        name,
+        size,
+        target,
+        withdraw: () => {
+          taken = true;
+          withdrawn.resolve("withdrawn");
+        },
+      });
       askedWhenPassedOn(this.#client, offered, () => {
+        if (taken) return;
         sayOffered();
         sayKeyLines();
         onAsked?.();
       });
-      const reply = await offered;
+      const reply = await Promise.race([offered, withdrawn.promise]).finally(
+        () => this.#offered.delete(offer),
+      );
+      if (reply === "withdrawn") {
+        // A reply that crossed the withdrawal (or came from a server that
+        // ignored it) starts nothing: the transfer it opens is cancelled.
+        void offered.then((late) => {
+          if (late.t !== "file_ready") return;
+          this.#client.post({
+            t: "file_cancel",
+            xfer: late.xfer,
+            reason: "withdrawn",
+          });
+        });
+        return {
+          kind: "cancelled",
+          name,
+          reason: "you took it back",
+          results: [],
+          byYou: true,
+        };
+      }
       // Declined by everyone, the offer (with the name, for someone without
       // keys) did go out; any other refusal came before it did.
       if (reply.t === "error" && reply.code === "declined") {

@@ -137,10 +137,13 @@ export class OfferPrompts {
     return true;
   }
 
-  /** Drops the question for a transfer that ended meanwhile. */
-  withdraw(xfer: number): void {
+  /**
+   * Drops the question for a transfer that ended meanwhile; `quietly`: why
+   * was said already (the sender took the offer back).
+   */
+  withdraw(xfer: number, quietly = false): void {
     const pending = this.#queue.find((p) => p.offer.xfer === xfer);
-    if (pending !== undefined) this.#settle(pending, "withdrawn");
+    if (pending !== undefined) this.#settle(pending, "withdrawn", quietly);
   }
 
   /** Withdraws every question (the session is over); nothing is shown. */
@@ -149,7 +152,7 @@ export class OfferPrompts {
     for (const pending of [...this.#queue]) this.#settle(pending, "withdrawn");
   }
 
-  #settle(pending: Pending, outcome: PromptOutcome): void {
+  #settle(pending: Pending, outcome: PromptOutcome, quietly = false): void {
     const index = this.#queue.indexOf(pending);
     if (index === -1) return;
     clearTimeout(pending.timer);
@@ -158,7 +161,7 @@ export class OfferPrompts {
     this.#showWaiting();
     if (index !== 0 || this.#closing) return;
     // The question on screen is gone: an answer typed now is not for the next.
-    if (outcome === "withdrawn") {
+    if (outcome === "withdrawn" && !quietly) {
       this.#print(
         `Question withdrawn: ${describeOffer(pending.offer)} was cancelled.`,
       );

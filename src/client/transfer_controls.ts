@@ -30,6 +30,14 @@ export function transferControls(options: {
   const numbers = new TransferNumbers();
   const listTransfers = async (): Promise<[number, TransferEntry][]> => {
     const entries: TransferEntry[] = [];
+    for (const o of link().sender.offers()) {
+      entries.push({
+        kind: "offered",
+        offer: o.offer,
+        name: o.name,
+        to: "to" in o.target ? o.target.to : `group ${o.target.group}`,
+      });
+    }
     for (const s of link().sender.list()) {
       entries.push({
         kind: "sending",
@@ -88,6 +96,9 @@ export function transferControls(options: {
     }
     const name = sanitizeForTerminal(entry.name);
     switch (entry.kind) {
+      case "offered":
+        if (!link().sender.withdraw(entry.offer)) break;
+        return [`Took back the offer of ${name}.`];
       case "sending":
         if (!link().sender.cancel(entry.xfer)) break;
         return [`Cancelled sending ${name}.`];

@@ -15,6 +15,15 @@ import { formatBytes } from "./render.ts";
 /** One line of `/transfers`, before it gets its number. */
 export type TransferEntry =
   | {
+    /** An offer not answered yet: /cancel takes it back. */
+    kind: "offered";
+    /** The offer's request id (file_sender.ts). */
+    offer: number;
+    name: string;
+    /** `jojo` or `group team`. */
+    to: string;
+  }
+  | {
     kind: "sending";
     xfer: number;
     name: string;
@@ -56,6 +65,8 @@ export type TransferEntry =
 /** The identity of an entry across listings. */
 export function entryId(entry: TransferEntry): string {
   switch (entry.kind) {
+    case "offered":
+      return `offer:${entry.offer}`;
     case "sending":
       return `out:${entry.xfer}`;
     case "resend":
@@ -116,6 +127,13 @@ export function formatTransfers(
       ? `, resumed at ${formatBytes(entry.resumedAt)}`
       : "";
     switch (entry.kind) {
+      case "offered":
+        lines.push(
+          `  ${n}. offered ${name} to ${
+            sanitizeForTerminal(entry.to)
+          }: waiting for an answer`,
+        );
+        break;
       case "sending":
         lines.push(
           `  ${n}. sending ${name} to ${sanitizeForTerminal(entry.to)}: ${

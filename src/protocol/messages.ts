@@ -88,7 +88,10 @@ export type ClientMessage =
   | { t: "file_end"; xfer: number; sha256: string; sig?: string }
   | { t: "file_ack"; xfer: number; received: number } // recipient: bytes on disk
   | { t: "file_done"; xfer: number; ok: boolean; reason: string } // recipient: verdict
-  | { t: "file_cancel"; xfer: number; reason: string } // either side gives up
+  // Either side gives up. A sender takes back an offer not answered yet by
+  // its request id (`offer`, with `xfer` 0: no transfer has that number, so a
+  // server that does not know `offer` ignores it).
+  | { t: "file_cancel"; xfer: number; reason: string; offer?: number }
   // A recipient's answer to an offer (docs/PROTOCOL.md, "Consent"): nothing is
   // forwarded to a recipient before it accepts.
   // `offset` and `sha256` (together, optional) claim a resume: the recipient
@@ -321,7 +324,15 @@ export type ServerMessage =
   // To either side: the transfer (or this recipient's part of it) is over.
   // `resumable`: it broke (a side disconnected), not cancelled: a recipient
   // may keep what it has for a later offer of the same file.
-  | { t: "file_cancel"; xfer: number; reason: string; resumable?: true }
+  // `withdrawn`: the sender took back its offer before this recipient's
+  // part began (the recipient had not answered, or had not had the reply).
+  | {
+    t: "file_cancel";
+    xfer: number;
+    reason: string;
+    resumable?: true;
+    withdrawn?: true;
+  }
   // End to end. `one_time`: how many one-time keys the server now holds.
   | { t: "e2e_keys"; re: number; one_time: number }
   /**

@@ -105,7 +105,12 @@ export function parseClientMessage(value: unknown): ClientMessage {
         reason: str(f, "reason", 1024),
       };
     case "file_cancel":
-      return { t, xfer: int(f, "xfer"), reason: str(f, "reason", 1024) };
+      return {
+        t,
+        xfer: int(f, "xfer"),
+        reason: str(f, "reason", 1024),
+        ...(f.offer === undefined ? {} : { offer: int(f, "offer") }),
+      };
     case "e2e_keys":
       return { t, id: int(f, "id") };
     case "e2e_bundle":

@@ -343,11 +343,16 @@ export function parseServerMessage(value: unknown): ServerMessage {
         xfer: int(f, "xfer"),
         reason: str(f, "reason", 1024),
       };
-      if (f.resumable === undefined) return message;
-      if (f.resumable !== true) {
-        fail("Field 'resumable' must be true when present");
+      for (const flag of ["resumable", "withdrawn"]) {
+        if (f[flag] !== undefined && f[flag] !== true) {
+          fail(`Field '${flag}' must be true when present`);
+        }
       }
-      return { ...message, resumable: true as const };
+      return {
+        ...message,
+        ...(f.resumable === true ? { resumable: true as const } : {}),
+        ...(f.withdrawn === true ? { withdrawn: true as const } : {}),
+      };
     }
     case "e2e_keys":
       return { t, re: int(f, "re"), one_time: int(f, "one_time") };

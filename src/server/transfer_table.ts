@@ -93,6 +93,14 @@ export class TransferTable {
     );
   }
 
+  /** The transfer `sender` offered with request id `re`, if it runs. */
+  offeredAs(sender: ConnId, re: number): Transfer | undefined {
+    for (const transfer of this.#transfers.values()) {
+      if (transfer.sender === sender && transfer.re === re) return transfer;
+    }
+    return undefined;
+  }
+
   get(id: number): Transfer | undefined {
     return this.#transfers.get(id);
   }

@@ -114,7 +114,9 @@ export function routeFileAnswer(
         now,
       );
     case "file_cancel":
-      return cancel(state, party, message.xfer, message.reason, now);
+      return message.offer === undefined
+        ? cancel(state, party, message.xfer, message.reason, now)
+        : withdraw(state, party, message.offer, message.reason, now);
     case "file_accept":
       return accept(state, party, message, now);
     case "file_decline":
@@ -904,6 +906,36 @@ function cancel(
   return [];
 }
 
+/**
+ * The sender takes back the offer it made with request id `offer`: before
+ * the reply it does not know the transfer's number, and a user who picked
+ * the wrong file or person should not wait up to a minute and a half for
+ * the answers to stop it. Before the reply the recipients are told it was
+ * withdrawn (their clients drop the question) and the offer is answered
+ * with an error; after it, as any cancel by the sender.
+ */
+function withdraw(
+  state: ServerState,
+  session: Party,
+  offer: number,
+  reason: string,
+  now: number,
+): Outbound[] {
+  const transfer = state.transfers.offeredAs(session.id, offer);
+  if (transfer === undefined) return [];
+  if (transfer.answerBy === null) {
+    return cancel(state, session, transfer.id, reason, now);
+  }
+  return abandon(
+    state,
+    transfer,
+    `${session.name} took back the offer`,
+    now,
+    false,
+    true,
+  );
+}
+
 /** Ends a whole transfer: every remaining recipient and the sender are told why. */
 function abandon(
   state: ServerState,
@@ -911,6 +943,7 @@ function abandon(
   reason: string,
   now: number,
   resumable = false,
+  withdrawn = false,
 ): Outbound[] {
   // A sender's own reason (1024 characters) comes after its name here: cut,
   // or every recipient's client would hang up on the server.
@@ -926,6 +959,7 @@ function abandon(
         xfer: transfer.id,
         reason,
         ...(resumable ? { resumable: true as const } : {}),
+        ...(withdrawn ? { withdrawn: true as const } : {}),
       },
     });
   }

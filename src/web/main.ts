@@ -710,6 +710,9 @@ function cancelTransfer(n: number): string {
     return `ERROR: No transfer ${n}; /transfers lists them`;
   }
   if (files?.cancel(entry) === true) {
+    if (entry.kind === "offered") {
+      return `Took back the offer of ${entry.name}.`;
+    }
     return entry.kind === "sending"
       ? `Cancelled sending ${entry.name}.`
       : `Cancelled receiving ${entry.name}.`;

@@ -180,6 +180,14 @@ export class WebFiles {
   /** Offers the user is asked about: each stops its question's deadline. */
   #asking = new Map<number, () => void>();
   #outgoing = new Map<number, Outgoing>();
+  /**
+   * Offers waiting for their answers, by request id: /cancel takes one
+   * back (file_sender.ts does the same in the terminal).
+   */
+  #mine = new Map<
+    number,
+    { name: string; target: FileTarget; withdraw: () => void }
+  >();
   #incoming = new Map<number, Receiving>();
   /** Offers whose key is still awaited, by xfer, with their sizes. */
   #offering = new Map<number, number>();
@@ -219,6 +227,14 @@ export class WebFiles {
   /** The transfers running, as /transfers lists them (transfers_view.ts). */
   list(): TransferEntry[] {
     const entries: TransferEntry[] = [];
+    for (const [offer, o] of this.#mine) {
+      entries.push({
+        kind: "offered",
+        offer,
+        name: o.name,
+        to: "to" in o.target ? o.target.to : `group ${o.target.group}`,
+      });
+    }
     for (const [xfer, o] of this.#outgoing) {
       entries.push({
         kind: "sending",
@@ -251,6 +267,18 @@ export class WebFiles {
    */
   cancel(entry: TransferEntry): boolean {
     switch (entry.kind) {
+      case "offered": {
+        const offered = this.#mine.get(entry.offer);
+        if (offered === undefined) return false;
+        this.#client.post({
+          t: "file_cancel",
+          xfer: 0,
+          offer: entry.offer,
+          reason: "withdrawn",
+        });
+        offered.withdraw();
+        return true;
+      }
       case "sending": {
         const outgoing = this.#outgoing.get(entry.xfer);
         if (outgoing === undefined || outgoing.cancelled !== null) return false;
@@ -339,15 +367,47 @@ export class WebFiles {
       offeredSaid = true;
       callbacks.offered();
     };
-    const offered = this.#client.request({
+    const { id: offer, reply: offered } = this.#client.numberedRequest({
       t: "file_offer",
       name,
       size,
       ...target,
       ...keyFields,
     });
-    askedWhenPassedOn(this.#client, offered, sayOffered);
-    const reply = await offered;
+    const withdrawn = Promise.withResolvers<"withdrawn">();
+    let taken = false;
+    this.#mine.set(offer, {
+      name,
+      target,
+      withdraw: () => {
+        taken = true;
+        withdrawn.resolve("withdrawn");
+      },
+    });
+    askedWhenPassedOn(this.#client, offered, () => {
+      if (!taken) sayOffered();
+    });
+    const reply = await Promise.race([offered, withdrawn.promise]).finally(
+      () => this.#mine.delete(offer),
+    );
+    if (reply === "withdrawn") {
+      // A reply that crossed the withdrawal starts nothing.
+      void offered.then((late) => {
+        if (late.t !== "file_ready") return;
+        this.#client.post({
+          t: "file_cancel",
+          xfer: late.xfer,
+          reason: "withdrawn",
+        });
+      });
+      return {
+        kind: "cancelled",
+        name,
+        reason: "you took it back",
+        results: [],
+        byYou: true,
+      };
+    }
     if (
       reply.t === "file_ready" ||
       (reply.t === "error" && reply.code === "declined")

@@ -380,6 +380,76 @@ Deno.test("routeFile answers a sender that cancels its own offer before the repl
   );
 });
 
+Deno.test("routeFile takes back an offer by its request id before the reply: recipients hear it was withdrawn", () => {
+  const state = room();
+  offerTo(state, { group: "team" });
+  // jojo said yes already; nana has not answered.
+  assert.deepEqual(send(state, JOJO, { t: "file_accept", xfer: 1 }), []);
+  const withdraw = {
+    t: "file_cancel",
+    xfer: 0,
+    offer: 7,
+    reason: "withdrawn",
+  } as const;
+  // Only the sender's own offer: the same id from another is no offer.
+  assert.deepEqual(send(state, NANA, withdraw), []);
+  assert.deepEqual(send(state, SOPHIA, withdraw), [
+    {
+      to: [JOJO, NANA],
+      message: {
+        t: "file_cancel",
+        xfer: 1,
+        reason: "sophia took back the offer",
+        withdrawn: true,
+      },
+    },
+    {
+      to: [SOPHIA],
+      message: {
+        t: "error",
+        re: 7,
+        code: "bad_request",
+        text: "ERROR: Sending big.bin stopped: sophia took back the offer",
+      },
+    },
+  ]);
+  // Forgotten: a late answer or a second withdrawal does nothing.
+  assert.deepEqual(send(state, NANA, { t: "file_accept", xfer: 1 }), []);
+  assert.deepEqual(send(state, SOPHIA, withdraw), []);
+});
+
+Deno.test("routeFile takes a withdrawal that crossed the reply as the sender's cancel", () => {
+  const state = room();
+  offerTo(state, { to: "jojo" });
+  send(state, JOJO, { t: "file_accept", xfer: 1 });
+  assert.deepEqual(
+    send(state, SOPHIA, {
+      t: "file_cancel",
+      xfer: 0,
+      offer: 7,
+      reason: "withdrawn",
+    }),
+    [
+      {
+        to: [JOJO],
+        message: {
+          t: "file_cancel",
+          xfer: 1,
+          reason: "sophia cancelled: withdrawn",
+        },
+      },
+      {
+        to: [SOPHIA],
+        message: {
+          t: "file_cancel",
+          xfer: 1,
+          reason: "sophia cancelled: withdrawn",
+        },
+      },
+    ],
+  );
+});
+
 Deno.test("routeFile keeps the nobody-accepted text within what clients read", () => {
   const state = new ServerState({ fileAnswerMs: ANSWER_MS }, memoryStore());
   connect(state, 1);

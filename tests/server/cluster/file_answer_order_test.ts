@@ -82,6 +82,10 @@ function lineOf(message: ServerMessage, text: string): string {
       return `file_progress ${message.acked}`;
     case "file_result":
       return `file_result ${message.name} ${message.ok}: ${message.reason}`;
+    case "file_cancel":
+      return `file_cancel ${message.reason}${
+        message.withdrawn === true ? " (withdrawn)" : ""
+      }`;
     default:
       return message.t;
   }
@@ -185,6 +189,58 @@ Deno.test({
           `file_result jojo false: done ${round}`,
           `private jojo: declining ${round}`,
         ]),
+      );
+    } finally {
+      await jojo.quit();
+      await sophia.quit();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a sender takes back its offer to a recipient on another node before the answer: the recipient hears it was withdrawn",
+  ignore: NATS === null,
+  async fn() {
+    await using nats = await startNats(NATS!);
+    await using a = await startNode(nats.url);
+    await using b = await startNode(nats.url);
+    const sophia = await TestClient.connect(b, "sophia");
+    const sent = noticesOf(sophia);
+    const jojo = await TestClient.connect(a, "jojo");
+    const got = noticesOf(jojo);
+    try {
+      await sent.next("presence");
+      const { id, reply } = sophia.client.numberedRequest({
+        t: "file_offer",
+        name: "wrong.bin",
+        size: 4,
+        to: "jojo",
+        key: FILE_KEY,
+      });
+      await got.until(() => got.lines.some((l) => l.startsWith("file_offer ")));
+      sophia.client.post({
+        t: "file_cancel",
+        xfer: 0,
+        offer: id,
+        reason: "withdrawn",
+      });
+      await got.next("file_cancel sophia took back the offer (withdrawn)");
+      const answer = await reply;
+      assert.equal(answer.t, "error");
+      // The recipient's late yes reaches nothing.
+      const offered = got.lines.find((l) => l.startsWith("file_offer "))!;
+      jojo.client.post({
+        t: "file_accept",
+        xfer: Number(offered.split(" ")[1]),
+      });
+      assert.equal(
+        (await sophia.client.request({ t: "ping" })).t,
+        "pong",
+      );
+      assert.ok(
+        !sent.lines.some((l) => l.startsWith("file_")),
+        sent.lines.join(" | "),
       );
     } finally {
       await jojo.quit();

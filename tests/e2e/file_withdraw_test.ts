@@ -1,0 +1,78 @@
+/**
+ * A file offer taken back before it is answered: `/transfers` on the sender
+ * lists it at once, `/cancel` withdraws it, and the recipient's client says
+ * so and drops the question. Real `chat connect` processes and a real
+ * server; the recipient answers as a person would.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ANSWER_GUARD_MS } from "../../src/client/offer_prompts.ts";
+import { startTestServer, testKeys } from "../_helpers/chat.ts";
+import { ChatProcess } from "../_helpers/process.ts";
+
+Deno.test("/cancel takes back a file offer before it is answered, and the recipient's question goes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-withdraw-" });
+  const pub = join(dir, "server.pub");
+  await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+  await using server = await startTestServer();
+  const processes: ChatProcess[] = [];
+  const connect = async (user: string) => {
+    const chat = new ChatProcess(
+      [
+        "connect",
+        `127.0.0.1:${server.port}`,
+        "--pub",
+        pub,
+        "--user",
+        user,
+        "--downloads",
+        join(dir, `${user}-downloads`),
+        "--no-open",
+        "--accept-files",
+        "ask",
+      ],
+      { env: { XDG_CONFIG_HOME: join(dir, `${user}-config`) } },
+    );
+    processes.push(chat);
+    await chat.waitFor(/SUCCESS: Username registered\./);
+    return chat;
+  };
+  try {
+    const jojo = await connect("jojo");
+    const sophia = await connect("sophia");
+    await Deno.writeTextFile(join(dir, "a.txt"), "the wrong file\n");
+
+    await sophia.write(`/file jojo ${dir}/a.txt\n`);
+    await sophia.waitFor(/Offering a\.txt \(15 B\) to jojo; waiting/);
+    await jojo.waitFor(/sophia wants to send you a\.txt .*Accept\?/);
+    await sophia.write("/transfers\n");
+    await sophia.waitFor(
+      /File transfers \(\/cancel N stops one\):\n {2}1\. offered a\.txt to jojo: waiting for an answer\n/,
+    );
+    await sophia.write("/cancel 1\n");
+    await sophia.waitFor(/Took back the offer of a\.txt\.\n/);
+    await jojo.waitFor(/sophia took back the offer of a\.txt\.\n/);
+    assert.doesNotMatch(jojo.stdout, /Question withdrawn/);
+
+    // The question is gone: past the guard, a `y` is chat, not an answer.
+    await new Promise((resolve) => setTimeout(resolve, ANSWER_GUARD_MS + 100));
+    await jojo.write("y\n");
+    await sophia.waitFor(/\[Broadcast from jojo\]: y\n/);
+    await sophia.write("/transfers\n");
+    await sophia.waitFor(/No file transfers\.\n/);
+    // Said once, as the user's own act: no error about the file afterwards.
+    assert.doesNotMatch(sophia.stdout + sophia.stderr, /ERROR/);
+    assert.doesNotMatch(jojo.stdout + jojo.stderr, /ERROR/);
+    assert.deepEqual(
+      await Array.fromAsync(Deno.readDir(join(dir, "jojo-downloads"))).catch(
+        () => [],
+      ),
+      [],
+    );
+  } finally {
+    for (const chat of processes) chat.kill("SIGKILL");
+    await Promise.all(processes.map((chat) => chat.finish()));
+    await Deno.remove(dir, { recursive: true });
+  }
+});
