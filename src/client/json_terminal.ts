@@ -24,6 +24,7 @@ export function diagnosticsOnStderr(terminal: Terminal): Terminal {
     nextLine: () => terminal.nextLine(),
     setCompleter: () => {},
     onKeypress: () => () => {},
+    onResize: () => () => {},
     // A bot's lines are not kept for Up and Ctrl-R.
     setHistory: () => {},
     onTypedLine: () => {},

@@ -27,6 +27,15 @@ export class StatusRow {
     string,
     { line: string; short: ShortProgress; at: number }
   >();
+  /**
+   * The latest progress of a transfer that came too soon after the one
+   * shown, drawn when its interval is over: dropped, a burst's last figure
+   * stayed on the row for as long as the transfer then stalled.
+   */
+  readonly #held = new Map<
+    string,
+    { event: FileProgress; timer: ReturnType<typeof setTimeout> }
+  >();
   #connection: string | null = null;
 
   constructor(
@@ -37,14 +46,36 @@ export class StatusRow {
     this.#terminal = terminal;
     this.#json = json;
     this.#emit = emit;
+    // Rows are fitted to the width: a resize fits them anew.
+    if (!json) terminal.onResize(() => this.#update());
   }
 
-  /** Shows transfer `key`'s progress (a few times a second at most), or ends it (null). */
+  /**
+   * Shows transfer `key`'s progress (a few times a second at most, the
+   * latest always within PROGRESS_INTERVAL_MS), or ends it (null).
+   */
   showProgress(key: string, event: FileProgress | null): void {
     if (!this.#terminal.interactive && !this.#json) return;
+    const held = this.#held.get(key);
+    if (held !== undefined) {
+      if (event !== null) {
+        held.event = event;
+        return;
+      }
+      clearTimeout(held.timer);
+      this.#held.delete(key);
+    }
     const now = Date.now();
     const last = this.#progress.get(key);
-    if (event !== null && last && now - last.at < PROGRESS_INTERVAL_MS) return;
+    if (event !== null && last && now - last.at < PROGRESS_INTERVAL_MS) {
+      const timer = setTimeout(() => {
+        const latest = this.#held.get(key);
+        this.#held.delete(key);
+        if (latest !== undefined) this.showProgress(key, latest.event);
+      }, last.at + PROGRESS_INTERVAL_MS - now);
+      this.#held.set(key, { event, timer });
+      return;
+    }
     if (event === null) this.#progress.delete(key);
     else {
       this.#progress.set(key, {

@@ -89,6 +89,12 @@ export interface Terminal {
   setCompleter(completer: Completer): void;
   /** Calls `listener` at each key pressed (a person's terminal only); returns a remover. */
   onKeypress(listener: () => void): () => void;
+  /**
+   * Calls `listener` when the window is resized (a person's terminal only),
+   * before it is drawn again: what was fitted to the old width can be
+   * fitted anew. Returns a remover.
+   */
+  onResize(listener: () => void): () => void;
   /** Lines typed before (oldest first), for Up and Ctrl-R. */
   setHistory(lines: readonly string[]): void;
   /**
@@ -334,7 +340,11 @@ class ReadlineTerminal implements Terminal {
     if (this.#searchKey(text, key)) return;
     for (const listener of this.#readlineKeys) listener(text, key);
   };
-  #onResize = () => this.#queueRender();
+  #onResize = () => {
+    for (const listener of this.#resizeListeners) listener();
+    this.#queueRender();
+  };
+  #resizeListeners = new Set<() => void>();
   /** On a terminal: what readline reads (stdin's keys, without the pastes). */
   #input: KeyInput | null = null;
   #decoder = new TextDecoder();
@@ -593,6 +603,11 @@ class ReadlineTerminal implements Terminal {
   onKeypress(listener: () => void): () => void {
     this.#keyListeners.add(listener);
     return () => this.#keyListeners.delete(listener);
+  }
+
+  onResize(listener: () => void): () => void {
+    this.#resizeListeners.add(listener);
+    return () => this.#resizeListeners.delete(listener);
   }
 
   question(prompt: string): Promise<string | null> {

@@ -13,11 +13,15 @@ export function typist(): Terminal & {
   type(line: string): void;
   /** A key pressed (any: the session's listeners are told of a press). */
   press(): void;
+  /** The window is now `columns` wide. */
+  resize(columns: number): void;
 } {
   const printed: string[] = [];
   const statuses: string[] = [];
   const typed: string[] = [];
   const keys = new Set<() => void>();
+  const resizes = new Set<() => void>();
+  let columns = 80;
   let wake = () => {};
   return {
     printed,
@@ -29,6 +33,10 @@ export function typist(): Terminal & {
     press() {
       for (const key of keys) key();
     },
+    resize(width) {
+      columns = width;
+      for (const listener of resizes) listener();
+    },
     interactive: true,
     color: false,
     print: (line) => printed.push(line),
@@ -39,7 +47,9 @@ export function typist(): Terminal & {
       if (line !== null) statuses.push(line);
     },
     setWaiting: () => {},
-    columns: 80,
+    get columns() {
+      return columns;
+    },
     nextLine: async () => {
       while (typed.length === 0) {
         await new Promise<void>((resolve) => (wake = resolve));
@@ -50,6 +60,10 @@ export function typist(): Terminal & {
     onKeypress: (listener) => {
       keys.add(listener);
       return () => keys.delete(listener);
+    },
+    onResize: (listener) => {
+      resizes.add(listener);
+      return () => resizes.delete(listener);
     },
     setHistory: () => {},
     onTypedLine: () => {},

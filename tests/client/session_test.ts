@@ -41,6 +41,7 @@ function personAt(
     nextLine: () => Promise.resolve(lines.shift() ?? null),
     setCompleter: () => {},
     onKeypress: () => () => {},
+    onResize: () => () => {},
     setHistory: () => {},
     onTypedLine: () => {},
     close: () => {},

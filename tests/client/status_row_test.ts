@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { type FileProgress, StatusRow } from "../../src/client/status_row.ts";
+import { typist } from "../_helpers/typist.ts";
+
+const MIB = 1024 * 1024;
+
+function progress(bytes: number): FileProgress {
+  return {
+    type: "file_progress",
+    direction: "in",
+    name: "holiday-in-spain.mov",
+    peer: "jojo",
+    bytes,
+    size: 8 * MIB,
+    elapsedMs: 4000,
+    xfer: 1,
+  };
+}
+
+/** A person's terminal whose status row the test can wait on. */
+function watched() {
+  const terminal = typist();
+  const rows: string[] = [];
+  let wake = () => {};
+  terminal.setStatus = (row) => {
+    if (row !== null) rows.push(row);
+    wake();
+  };
+  const until = async (done: (row: string) => boolean) => {
+    while (rows.length === 0 || !done(rows.at(-1)!)) {
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+    return rows.at(-1)!;
+  };
+  return { terminal, rows, until };
+}
+
+Deno.test("StatusRow draws the last progress of a burst once its interval is over, not an older figure", async () => {
+  const { terminal, rows, until } = watched();
+  const status = new StatusRow(terminal, false, () => {});
+  status.showProgress("in:1", progress(1 * MIB));
+  status.showProgress("in:1", progress(2 * MIB));
+  status.showProgress("in:1", progress(3 * MIB));
+  // The burst's first figure at once, and then (the transfer stalls: no
+  // more come) its last, without waiting for another.
+  assert.match(rows[0]!, /1\.0 MiB/);
+  assert.match(await until((row) => /3\.0 MiB/.test(row)), /37%/);
+  assert.equal(rows.length, 2);
+  status.showProgress("in:1", null);
+});
+
+Deno.test("StatusRow forgets a held figure of a transfer that ended", () => {
+  const { terminal, rows } = watched();
+  const status = new StatusRow(terminal, false, () => {});
+  status.showProgress("in:1", progress(1 * MIB));
+  status.showProgress("in:1", progress(2 * MIB));
+  status.showProgress("in:1", null);
+  // Its timer is gone too: the test's sanitizer fails on one left running.
+  assert.ok(!rows.some((row) => /2\.0 MiB/.test(row)), rows.join(" | "));
+});
+
+Deno.test("StatusRow fits its row to the new width when the window is resized", async () => {
+  const { terminal, until } = watched();
+  const status = new StatusRow(terminal, false, () => {});
+  status.showProgress("in:1", progress(2 * MIB));
+  const wide = await until(() => true);
+  assert.match(wide, /holiday-in-spain\.mov from jojo/);
+  terminal.resize(30);
+  const narrow = await until((row) => row !== wide);
+  assert.ok(narrow.length < 30, narrow);
+  assert.match(narrow, /25% \d+s left$/);
+  status.showProgress("in:1", null);
+});
