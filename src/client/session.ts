@@ -205,8 +205,10 @@ export async function runSession(options: SessionOptions): Promise<number> {
           else {
             emit({ type: "error", re: null, code: "usage", text: NO_NAME });
           }
+          return 1;
         }
-        return 1;
+        // A person who chose to leave: nothing failed.
+        return 0;
       }
       name = answer.trim();
     }

@@ -20,7 +20,13 @@ async function atNamePrompt(then: (pane: Pane) => Promise<void>) {
     });
     await using pane = new Pane();
     await pane.start(
-      ["sh", "-c", '"$@"; echo "client exited"; exec cat', "sh", ...command],
+      [
+        "sh",
+        "-c",
+        '"$@"; echo "client exited with $?"; exec cat',
+        "sh",
+        ...command,
+      ],
       100,
       20,
     );
@@ -50,9 +56,9 @@ Deno.test({
       await pane.type("/quit");
       await pane.keys("Enter");
       await pane.waitFor(
-        "the client gone, no name refused, no prompt left behind",
+        "the client gone with status 0, no name refused, no prompt left behind",
         (l) =>
-          l.includes("client exited") &&
+          l.includes("client exited with 0") &&
           !l.some((line) => line.includes("Invalid username")),
       );
     });
@@ -68,8 +74,8 @@ Deno.test({
     await atNamePrompt(async (pane) => {
       await pane.keys("C-d");
       await pane.waitFor(
-        "the client gone, on a line of its own",
-        (l) => l.includes("client exited"),
+        "the client gone with status 0, on a line of its own",
+        (l) => l.includes("client exited with 0"),
       );
     });
   },
