@@ -24,6 +24,7 @@ import {
   unignoredText,
 } from "./ignore_texts.ts";
 import { actionBody } from "./actions.ts";
+import { didYouMean } from "./did_you_mean.ts";
 import type { Conversations } from "./conversations.ts";
 import type { IgnoreFile } from "./ignore_file.ts";
 import type { HistoryCounts } from "./history_count.ts";
@@ -199,12 +200,37 @@ export function sessionCommands(options: SessionCommandsOptions) {
     switch (command.kind) {
       case "quit":
         return "quit";
-      case "query":
-        conversations.setCurrent(command.conversation);
+      case "query": {
+        const { conversation } = command;
+        conversations.setCurrent(conversation);
         showPrompt();
+        const note = queryNote(conversation);
+        if (
+          conversation.kind !== "user" ||
+          nameKey(conversation.name) === nameKey(self)
+        ) return showInOrder(Promise.resolve(tell([note])));
+        // A name typed wrong (`/query jojp`) is said at once, not at each
+        // line sent there; the query stays (a name registered but away
+        // has its messages kept for them).
         return showInOrder(
-          Promise.resolve(tell([queryNote(command.conversation)])),
+          client().request({ t: "list" }).then((reply) => {
+            names.learnNames(reply);
+            names.learnKeys(reply);
+            const absent = reply.t === "users" && reply.more === undefined &&
+              !reply.users.some((u) =>
+                nameKey(u.name) === nameKey(conversation.name)
+              );
+            if (!absent) return tell([note]);
+            const likely = didYouMean(
+              conversation.name,
+              reply.users.map((u) => u.name).filter((other) =>
+                nameKey(other) !== nameKey(self)
+              ),
+            );
+            return tell([note, notOnlineNote(conversation.name, likely)]);
+          }),
         );
+      }
       case "ignore":
         return showInOrder(
           (command.name === undefined
@@ -362,4 +388,17 @@ export function sessionCommands(options: SessionCommandsOptions) {
     /** The away reason the server has for us (null: none). */
     away: () => away,
   };
+}
+
+/**
+ * Said after `/query NAME` when nobody of that name is online: a typo's
+ * every line would otherwise fail one at a time.
+ */
+export function notOnlineNote(name: string, likely: string | null): string {
+  const shown = sanitizeForTerminal(name);
+  return likely === null
+    ? `No one named '${shown}' is online now.`
+    : `No one named '${shown}' is online now; did you mean ${
+      sanitizeForTerminal(likely)
+    }?`;
 }

@@ -107,6 +107,28 @@ Deno.test("chat connect: /query sends plain lines to a user or group until /quer
   );
 });
 
+Deno.test("chat connect: /query of a name nobody online has says so at once, with the name likely meant", async () => {
+  await using room = await setUp();
+  const sophia = await room.connect("sophia");
+  await room.connect("jojo");
+  await sophia.waitFor(/\*\*\* jojo joined the chat \*\*\*/);
+  await sophia.write("/query jojp\n");
+  await sophia.waitFor(
+    /Plain lines now go to jojp \(private\); \/query alone goes back to everyone\nNo one named 'jojp' is online now; did you mean jojo\?\n/,
+  );
+  await sophia.write("/query nobody\n");
+  await sophia.waitFor(/No one named 'nobody' is online now\.\n/);
+  // Someone online: nothing more is said.
+  await sophia.write("/query JOJO\n");
+  await sophia.waitFor(/Plain lines now go to JOJO \(private\)/);
+  await sophia.write("/query\n");
+  await sophia.waitFor(/Plain lines go to everyone again\n/);
+  assert.deepEqual(linesMatching(sophia, /No one named/), [
+    "No one named 'jojp' is online now; did you mean jojo?",
+    "No one named 'nobody' is online now.",
+  ]);
+});
+
 Deno.test("chat connect: /away shows in /list, is told to each sender once, and /away alone clears it", async () => {
   await using chat = await setUp();
   const jojo = await chat.connect("jojo");
