@@ -184,7 +184,11 @@ export async function reconnect(
       const number = waiting.number();
       const re = waiting.reOf(line, number);
       queue.push({ line, number, re });
-      emit({ type: "queued", re, line });
+      // A terminal keeps the line as it was typed, and its status row
+      // counts the lines queued: a "(queued)" copy showed it twice.
+      if (!terminal.interactive || context.json) {
+        emit({ type: "queued", re, line });
+      }
       show();
     }
   };

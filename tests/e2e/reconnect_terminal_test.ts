@@ -1,8 +1,9 @@
 /**
  * Reconnecting as a person sees it, in a real terminal emulator (tmux): the
  * server is killed and started again; meanwhile one status row counts down
- * and is updated in place (never a line per attempt), a line typed is marked
- * `(queued)`, and once back it is sent, once (issue 15, item 4).
+ * and is updated in place (never a line per attempt), a line typed stays as
+ * typed (once) and is counted on that row, and once back it is sent, once
+ * (issue 15, item 4).
  */
 
 import assert from "node:assert/strict";
@@ -50,12 +51,18 @@ Deno.test({
       await pane.type("typed while offline");
       await pane.keys("Enter");
       const queued = await pane.waitFor(
-        "the queued mark",
+        "the line queued",
         (l) =>
-          l.includes("(queued) typed while offline") &&
+          l.includes("sophia> typed while offline") &&
           l.some((x) => x.includes("1 line queued")),
       );
       assert.equal(count(queued, /Reconnect/), 1, queued.join("\n"));
+      // Shown once, as typed: no "(queued)" copy of it under it.
+      assert.equal(
+        count(queued, /typed while offline/),
+        1,
+        queued.join("\n"),
+      );
 
       servers.push(serveProcess(dir, port));
       await servers[1]!.waitFor(/listening on/);
