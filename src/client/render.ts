@@ -176,6 +176,17 @@ export function renderServerMessage(
       ];
     }
     case "private": {
+      // One this user sent (history gives `to` only then): worded as its
+      // sending was ("Private message to jojo: hi"), not "from nana to jojo".
+      if (
+        msg.to !== undefined && style.self !== undefined &&
+        nameKey(msg.from) === nameKey(style.self)
+      ) {
+        const to = msg.to;
+        return renderSent({ kind: "msg", to, text: body }, style).map((
+          sent,
+        ) => past(msg, style) + sent);
+      }
       const action = actionOf(body);
       return [
         past(msg, style) + line(

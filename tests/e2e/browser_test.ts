@@ -400,7 +400,7 @@ Deno.test({
     );
     await waitForLine(
       page,
-      /\[history .*\] Private message from webby to termy: and the map$/,
+      /\[history .*\] Private message to termy: and the map$/,
     );
 
     // Neither the server's database nor its log holds the plaintexts.

@@ -125,6 +125,30 @@ Deno.test("chat connect's /history counts the lines it shows: a group's sender k
   await quit(bob);
 });
 
+Deno.test("chat connect's /history shows one's own private messages as their sending did ('Private message to bob: ...'), not 'from alice to bob'", async () => {
+  await using chat = await ServedChat.start("chat-e2e-own-history-");
+  await chat.serve();
+  const [alice, bob] = await chat.signIn(["alice", "bob"]);
+  await alice.write("/msg bob hello bob\n");
+  await alice.waitFor(/Private message to bob: hello bob\n/);
+  await alice.write("/msg bob /me waves\n");
+  await alice.waitFor(/Private action to bob: \* alice waves\n/);
+  await bob.waitFor(/Private: \* alice waves/);
+
+  await alice.write("/history bob\n");
+  await alice.waitFor(/End of history for your conversation with bob/);
+  const shown = alice.stdout.slice(alice.stdout.indexOf("alice waves\n") + 12);
+  assert.match(
+    shown,
+    /^\[history [^\]]*\] Private message to bob: hello bob\n\[history [^\]]*\] Private action to bob: \* alice waves\nEnd of history/,
+  );
+  // The recipient's history of it reads as before.
+  await bob.write("/history alice\n");
+  await bob.waitFor(/\[history [^\]]*\] Private: \* alice waves\n/);
+  await quit(alice);
+  await quit(bob);
+});
+
 Deno.test("chat connect reads a group member's messages again after /unignore: their chain came while they were ignored", async () => {
   await using chat = await ServedChat.start("chat-e2e-group-ignore-");
   await chat.serve();
