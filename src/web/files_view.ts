@@ -111,6 +111,14 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
         text: `Declined ${describeOffer(offer)}: ${why}.`,
       });
     },
+    withdrawn(offer) {
+      emit({
+        type: "notice",
+        text: `${offer.from} took back the offer of ${
+          safeFileName(offer.name)
+        }.`,
+      });
+    },
     progress(offer, received) {
       let bar = bars.get(offer.xfer);
       if (bar === undefined) {

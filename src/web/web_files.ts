@@ -130,6 +130,8 @@ export interface ReceiveCallbacks {
    * question goes, since no answer can reach the offer any more.
    */
   lapsed?(offer: FileOfferNotice, why: string): void;
+  /** Its sender took the offer back before it began (without: `declined`). */
+  withdrawn?(offer: FileOfferNotice): void;
   progress(offer: FileOfferNotice, received: number): void;
   /** All bytes arrived and their SHA-256 matches: `file` is ready to save. */
   received(offer: FileOfferNotice, file: Blob): void;
@@ -545,7 +547,10 @@ export class WebFiles {
           this.#incoming.delete(message.xfer);
           if (incoming.accepted) {
             this.#receive.failed(incoming.offer, message.reason);
-          } else this.#receive.declined(incoming.offer, message.reason);
+          } else if (
+            message.withdrawn === true && this.#receive.withdrawn !== undefined
+          ) this.#receive.withdrawn(incoming.offer);
+          else this.#receive.declined(incoming.offer, message.reason);
         }
         return;
       }

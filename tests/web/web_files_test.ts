@@ -237,3 +237,43 @@ Deno.test("WebFiles: a receiver's own cancel tells its page (which takes the tra
   await alice.quit();
   await bob.quit();
 });
+
+Deno.test("WebFiles lists an offer waiting for its answer and takes it back: the receiver's page hears it was withdrawn", async () => {
+  await using server = await startTestServer();
+  const alice = await TestClient.connect(server, "alice");
+  const bob = await TestClient.connect(server, "bob");
+  const asked = Promise.withResolvers<void>();
+  const withdrawn = Promise.withResolvers<string>();
+  listen(bob.client, {
+    // Left unanswered: alice takes it back first.
+    ask: () => asked.resolve(),
+    declined: (_offer, why) => withdrawn.resolve(`declined: ${why}`),
+    withdrawn: (offer) => withdrawn.resolve(`withdrawn ${offer.name}`),
+    progress() {},
+    received() {},
+    cancelled() {},
+    failed() {},
+  });
+  const aliceFiles = listen(alice.client, recorder(false).callbacks);
+  const sending = aliceFiles.send(
+    { to: "bob" },
+    new File([randomBytes(10)], "wrong.txt"),
+    { offered() {}, answered() {}, progress() {} },
+  );
+  await asked.promise;
+  const listed = aliceFiles.list();
+  assert.equal(listed.length, 1);
+  assert.equal(listed[0]!.kind, "offered");
+  assert.equal(aliceFiles.cancel(listed[0]!), true);
+  assert.equal(await withdrawn.promise, "withdrawn wrong.txt");
+  assert.deepEqual(await sending, {
+    kind: "cancelled",
+    name: "wrong.txt",
+    reason: "you took it back",
+    results: [],
+    byYou: true,
+  });
+  assert.deepEqual(aliceFiles.list(), []);
+  await alice.quit();
+  await bob.quit();
+});
