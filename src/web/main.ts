@@ -1801,14 +1801,61 @@ function awaitE2e(identity: Identity, name: string): void {
 function stopE2e(): void {
   e2eWait?.abort();
   e2eWait = null;
-  releaseE2e?.();
+  const release = releaseE2e;
   releaseE2e = null;
+  const writes = e2eWrites;
+  e2eWrites = null;
+  if (writes !== null) {
+    // Work begun before (a message being opened, prekeys being made) goes
+    // on, but writes the keys' records no more: the lock goes once what it
+    // wrote has landed, so the tab that takes the keys next reads after it
+    // and nothing of this tab's lands over its own writes.
+    writes.open = false;
+    void writes.landed.then(() => release?.());
+  } else release?.();
   e2e = null;
   groupSessions = null;
   pageE2e = null;
   e2eBusy = false;
   e2eStarted = false;
   e2eWarning = null;
+}
+
+/**
+ * The writes of the end-to-end records this page makes while it holds
+ * their lock: `open` until it lets the lock go; `landed` settles once every
+ * write begun so far has.
+ */
+interface E2eWrites {
+  open: boolean;
+  landed: Promise<void>;
+}
+/** The writes of the keys this page holds; null while it holds none. */
+let e2eWrites: E2eWrites | null = null;
+
+/**
+ * `save`, refused once the page let the keys' lock go (`writes.open`
+ * false): another tab may have them by then, and two tabs writing one
+ * ratchet would each write over the other's state, and could use a message
+ * key twice.
+ */
+function whileHeld<T>(
+  writes: E2eWrites,
+  save: (value: T) => Promise<void>,
+): (value: T) => Promise<void> {
+  return (value) => {
+    if (!writes.open) {
+      return Promise.reject(
+        new Error(
+          "this tab signed out and let your end-to-end keys go, so it keeps nothing more with them (a tab signed in as you has them)",
+        ),
+      );
+    }
+    const saved = save(value);
+    writes.landed = Promise.all([writes.landed, saved.catch(() => {})])
+      .then(() => {});
+    return saved;
+  };
 }
 
 /** Loads the keys of `name` once this page holds their lock (`release`). */
@@ -1840,7 +1887,13 @@ async function openE2e(
       e2eBusy = true;
       return E2E_BUSY;
     }
-    pageE2e = loaded;
+    const writes: E2eWrites = { open: true, landed: Promise.resolve() };
+    e2eWrites = writes;
+    pageE2e = {
+      ...loaded,
+      saveKeyring: whileHeld(writes, loaded.saveKeyring),
+      saveState: whileHeld(writes, loaded.saveState),
+    };
   } catch (error) {
     // As the terminal stops rather than go on without its keys, the page
     // sends nothing that goes end to end (own_keys.ts); the room works.

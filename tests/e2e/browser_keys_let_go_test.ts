@@ -1,0 +1,161 @@
+/// <reference lib="dom" />
+/**
+ * A tab that signs out lets its end-to-end keys' Web Lock go (main.ts
+ * stopE2e), so that another tab of the name can take them. Work the tab
+ * began before (end-to-end messages still being opened) must not write the
+ * keys' records after that: the tab that took the keys reads them when it
+ * takes them, and a write landing later would stand in for its own, or
+ * over it (two tabs writing one ratchet: a message key used twice). In real
+ * Chromium against a real `chat serve`. Slow (a browser starts): in
+ * `deno task test:slow`.
+ */
+
+import assert from "node:assert/strict";
+import type { Page } from "puppeteer-core";
+import {
+  LEAK_CHECKS_OFF,
+  openPage,
+  signedInPage,
+  startBrowserChat,
+  typeLine,
+  waitForLine,
+} from "../_helpers/browser.ts";
+
+/** The identity key's fingerprint the page showed at sign-in. */
+function identityOf(page: Page): Promise<string> {
+  return page.$$eval("#log .line", (rows) => {
+    for (const row of rows) {
+      const found = /Your identity key: (SHA256:\S+)$/.exec(
+        row.textContent ?? "",
+      );
+      if (found !== null) return found[1]!;
+    }
+    throw new Error("No identity key in the page's log");
+  });
+}
+
+/**
+ * Holds a write transaction on the page's end-to-end records until
+ * `letGo` (below): the page's own writes wait behind it, as behind a slow
+ * disk. Resolves once it is held.
+ */
+function holdWrites(page: Page): Promise<void> {
+  return page.evaluate(() =>
+    new Promise<void>((held, failed) => {
+      const opening = indexedDB.open("chat-e2e");
+      opening.onerror = () => failed(opening.error);
+      opening.onsuccess = () => {
+        const db = opening.result;
+        const tx = db.transaction("records", "readwrite");
+        const store = tx.objectStore("records");
+        const state = globalThis as unknown as { holding: boolean };
+        state.holding = true;
+        // Kept alive by a request always pending, until let go.
+        const again = () => {
+          if (state.holding) store.get("storage-key").onsuccess = again;
+        };
+        again();
+        held();
+      };
+    })
+  );
+}
+
+function letGo(page: Page): Promise<void> {
+  return page.evaluate(() => {
+    (globalThis as unknown as { holding: boolean }).holding = false;
+  });
+}
+
+/** The record `name` of the page's end-to-end database, as it is now. */
+function recordNow(page: Page, name: string): Promise<string | null> {
+  return page.evaluate(
+    (name: string) =>
+      new Promise<string | null>((done, failed) => {
+        const opening = indexedDB.open("chat-e2e");
+        opening.onerror = () => failed(opening.error);
+        opening.onsuccess = () => {
+          const get = opening.result.transaction("records").objectStore(
+            "records",
+          ).get(name);
+          get.onerror = () => failed(get.error);
+          get.onsuccess = () => {
+            opening.result.close();
+            done(get.result === undefined ? null : JSON.stringify(get.result));
+          };
+        };
+      }),
+    name,
+  );
+}
+
+Deno.test({
+  name:
+    "web client: a tab that signed out writes its end-to-end records no more once another tab may have its keys",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const first = await signedInPage(chat, "webby", problems);
+    await chat.keysOf("webby");
+    const termy = await chat.terminal("termy");
+    await termy.write("/msg webby zero\n");
+    await waitForLine(first, /Private message from termy: zero$/);
+    const identity = await identityOf(first);
+    const record = `state ${identity} webby`;
+
+    // Three more arrive while the page's writes wait: the first is opened
+    // and being saved, the others wait for it.
+    await holdWrites(first);
+    for (const text of ["one", "two", "three"]) {
+      await termy.write(`/msg webby ${text}\n`);
+      await termy.waitFor(new RegExp(`Private message to webby: ${text}`));
+    }
+    // Another tab waits for the keys' lock and, once it has it, reads the
+    // state, as a tab taking the keys does, and keeps the lock.
+    const next = await openPage(chat.browser, chat.url, problems);
+    await next.evaluate(
+      (lock: string, record: string) => {
+        const state = globalThis as unknown as { taken: string | null };
+        void navigator.locks.request(
+          lock,
+          () =>
+            new Promise<void>((_, failed) => {
+              const opening = indexedDB.open("chat-e2e");
+              opening.onerror = () => failed(opening.error);
+              opening.onsuccess = () => {
+                const get = opening.result.transaction("records").objectStore(
+                  "records",
+                ).get(record);
+                get.onsuccess = () => {
+                  state.taken = JSON.stringify(get.result ?? null);
+                };
+              };
+            }),
+        );
+      },
+      `chat-e2e ${identity} webby`,
+      record,
+    );
+
+    // A page out of sight does not check its log for the waits below.
+    await first.bringToFront();
+    await typeLine(first, "/quit");
+    await waitForLine(first, /Disconnected\.$/);
+    await letGo(first);
+    await next.waitForFunction(() =>
+      typeof (globalThis as unknown as { taken?: string }).taken === "string"
+    );
+    // Each of the three is shown, or said not kept.
+    await waitForLine(first, /three|let your end-to-end keys go/);
+    await waitForLine(first, /two|let your end-to-end keys go/);
+    const taken = await next.evaluate(() =>
+      (globalThis as unknown as { taken: string }).taken
+    );
+    // Nothing written after the other tab read what it took.
+    assert.ok(
+      await recordNow(next, record) === taken,
+      "the tab that signed out wrote the state after another tab took the keys",
+    );
+  },
+});
