@@ -1767,6 +1767,8 @@ function awaitE2e(identity: Identity, name: string): void {
       e2eWait = null;
       e2eBusy = false;
       const warning = await openE2e(identity, name, release);
+      // Signed out meanwhile (stopE2e): the keys went again.
+      if (releaseE2e !== release) return;
       if (warning !== null) {
         e2eWarning = warning;
         emit({ type: "error", re: null, code: "e2e", text: warning });
@@ -1883,6 +1885,10 @@ async function openE2e(
           (text) => emit({ type: "error", re: null, code: "e2e", text }),
         ),
     );
+    // Signed out while they loaded: stopE2e let the lock go, and another
+    // tab may have the keys now. What was read is not used: kept, it would
+    // be taken up again at Connect again, older than what that tab writes.
+    if (releaseE2e !== release) return null;
     if (loaded === null) {
       e2eBusy = true;
       return E2E_BUSY;

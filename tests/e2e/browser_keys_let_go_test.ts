@@ -5,7 +5,9 @@
  * began before (end-to-end messages still being opened) must not write the
  * keys' records after that: the tab that took the keys reads them when it
  * takes them, and a write landing later would stand in for its own, or
- * over it (two tabs writing one ratchet: a message key used twice). In real
+ * over it (two tabs writing one ratchet: a message key used twice). Nor
+ * may a tab signed out while it was loading the keys it waited for keep
+ * what it read, to open messages with once another tab has them. In real
  * Chromium against a real `chat serve`. Slow (a browser starts): in
  * `deno task test:slow`.
  */
@@ -13,11 +15,13 @@
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import {
+  keysHeldElsewhere,
   LEAK_CHECKS_OFF,
   openPage,
   signedInPage,
   startBrowserChat,
   typeLine,
+  WAIT_MS,
   waitForLine,
 } from "../_helpers/browser.ts";
 
@@ -156,6 +160,77 @@ Deno.test({
     assert.ok(
       await recordNow(next, record) === taken,
       "the tab that signed out wrote the state after another tab took the keys",
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "web client: a tab signed out while it loads the end-to-end keys it waited for keeps nothing it read, and opens nothing with them once another tab has them",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const first = await signedInPage(chat, "webby", problems);
+    await chat.keysOf("webby");
+    const termy = await chat.terminal("termy");
+    const identity = await identityOf(first);
+    // The second tab signed in waits for the keys behind a third.
+    const holder = await keysHeldElsewhere(chat, first, "webby", problems);
+    const second = await signedInPage(chat, "webby", problems);
+    await waitForLine(
+      second,
+      /^WARNING: Another tab of this browser is signed in with your end-to-end keys/,
+    );
+    // It takes them once the third goes, and reads them: held there.
+    await holdWrites(second);
+    await holder.close();
+    await second.waitForFunction(
+      async (lock: string) =>
+        (await navigator.locks.query()).held?.some((l) => l.name === lock) ===
+          true,
+      { polling: 50, timeout: WAIT_MS },
+      `chat-e2e ${identity}`,
+    );
+    // Signed out while they load; then they load.
+    await second.bringToFront();
+    await typeLine(second, "/quit");
+    await waitForLine(second, /Disconnected\.$/);
+    await letGo(second);
+
+    // Another tab takes the keys, as one signed in as webby would.
+    const other = await openPage(chat.browser, chat.url, problems);
+    await other.evaluate((lock: string) => {
+      void navigator.locks.request(lock, () => new Promise<void>(() => {}));
+    }, `chat-e2e ${identity} webby`);
+    await other.waitForFunction(
+      async (lock: string) =>
+        (await navigator.locks.query()).held?.some((l) => l.name === lock) ===
+          true,
+      { polling: 50, timeout: WAIT_MS },
+      `chat-e2e ${identity} webby`,
+    );
+
+    // The second tab, signed in again, has no keys: what comes to it end
+    // to end waits for them, unopened.
+    await second.bringToFront();
+    await second.click("#connect-again");
+    await waitForLine(second, /^Connected again as webby\.$/);
+    await termy.write("/msg webby while another tab has them\n");
+    await termy.waitFor(/Private message to webby: while another tab has them/);
+    await waitForLine(
+      second,
+      /while another tab has them|end-to-end message from termy waits? for your end-to-end keys/,
+    );
+    assert.ok(
+      !await second.$$eval(
+        "#log .line",
+        (rows) =>
+          rows.some((row) =>
+            (row.textContent ?? "").includes("while another tab has them")
+          ),
+      ),
+      "the tab opened the message with keys another tab has",
     );
   },
 });
