@@ -1849,7 +1849,7 @@ function whileHeld<T>(
     if (!writes.open) {
       return Promise.reject(
         new Error(
-          "this tab signed out and let your end-to-end keys go, so it keeps nothing more with them (a tab signed in as you has them)",
+          "this tab signed out and let your end-to-end keys go, so it keeps nothing more with them (a tab signed in as you may have them)",
         ),
       );
     }
