@@ -532,6 +532,18 @@ export function hangingRows(text: string, columns: number): string {
       }
       return width;
     };
+    // A set-in line whose first word does not fit after its indent, but
+    // would on a row it continues on: the indent is cut so that the word
+    // ends at the right edge (the hanging indent at least), instead of the
+    // word being cut in two ("...  internatio" / "  nalization").
+    let spaces = 0;
+    while (lineIndex > 0 && pieces[spaces]?.text === " ") spaces++;
+    const first = wordWidth(spaces);
+    if (
+      spaces > hang && spaces + first > columns && first <= columns - hang
+    ) {
+      pieces.splice(0, spaces - Math.max(hang, columns - first));
+    }
     let out = "";
     let used = 0;
     let room = columns;

@@ -365,9 +365,22 @@ Deno.test("hangingRows continues a set-in line after the first at its own indent
   );
   // Past half the width: the usual hanging indent.
   assert.equal(
-    hangingRows(`h\n${" ".repeat(7)}abcdefgh`, 12),
-    `h\n${" ".repeat(7)}abcde\n  fgh`,
+    hangingRows(`h\n${" ".repeat(7)}abc defgh`, 12),
+    `h\n${" ".repeat(7)}abc \n  defgh`,
   );
   // The first line's own spaces are text, not an indent.
   assert.equal(hangingRows("      abcdefghij", 12), "      abcdef\n  ghij");
+});
+
+Deno.test("hangingRows sets a further line in less rather than cut its first word after the indent", () => {
+  const indent = " ".repeat(27);
+  assert.equal(
+    hangingRows(`head: hi\n${indent}internationalization is long`, 40),
+    `head: hi\n${" ".repeat(20)}internationalization\n  is long`,
+  );
+  // A word longer than a row is still cut, at the line's own indent.
+  assert.equal(
+    hangingRows(`a\n${" ".repeat(23)}${"x".repeat(39)}`, 40),
+    `a\n${" ".repeat(23)}${"x".repeat(17)}\n  ${"x".repeat(22)}`,
+  );
 });

@@ -58,3 +58,59 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "chat connect at 40 columns moves the first word of a message's further line whole, not cut after the line's indent",
+  ignore: !(await hasTmux()),
+  async fn() {
+    await using server = await startTestServer();
+    const dir = await Deno.makeTempDir({ prefix: "chat-word-wrap-" });
+    await using _dir = {
+      [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+    };
+    await Deno.writeTextFile(
+      `${dir}/public.pem`,
+      (await testKeys()).publicPem,
+    );
+    await using pane = new Pane();
+    await pane.start(
+      connectCommand({
+        dir,
+        port: server.port,
+        user: "sophia",
+        args: ["--no-time"],
+      }),
+      40,
+      24,
+    );
+    await pane.waitFor(
+      "the prompt",
+      (l) => l.some((x) => x.startsWith("sophia>")),
+    );
+    const jojo = await TestClient.connect(server, "jojo");
+    try {
+      // The second line is set in 27 columns, under "hi": its first word
+      // (20 columns) does not fit after that, but does on a row.
+      await jojo.client.msg(
+        "sophia",
+        "hi\ninternationalization is a long word\nend",
+      );
+      await pane.waitFor(
+        "the message",
+        (l) => l.some((x) => x.trim() === "end"),
+      );
+      const rows = (await pane.tmux("capture-pane", "-p", "-S", "-"))
+        .split("\n").map((row) => row.trimEnd());
+      const first = rows.indexOf("Private message from jojo: hi");
+      assert.ok(first >= 0, rows.join("\n"));
+      assert.deepEqual(rows.slice(first + 1, first + 4), [
+        `${" ".repeat(20)}internationalization`,
+        "  is a long word",
+        `${" ".repeat(27)}end`,
+      ]);
+    } finally {
+      await jojo.quit();
+    }
+  },
+});
