@@ -41,6 +41,8 @@ export interface BlockLayout {
 }
 
 const ESC = "\x1b";
+/** Rings the terminal's bell (render.ts, for a private message); no room. */
+const BELL = "\x07";
 /** CSI sequences (colours and cursor moves) take no room on screen. */
 // deno-lint-ignore no-control-regex -- an escape sequence begins with ESC
 const CSI_PATTERN = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
@@ -508,10 +510,11 @@ export function hangingRows(text: string, columns: number): string {
     const indent = " ".repeat(hang);
     const rowBreak = (colour: string) =>
       colour === "" ? `\n${indent}` : `${ESC}[0m\n${indent}${colour}`;
-    // Colour sequences (width -1: no room, never split) and graphemes: a
-    // row never ends inside an emoji joined with ZWJ (or a flag's pair),
-    // which would show it in two pieces, and the terminal joins what
-    // follows a ZWJ to it, an indent space too.
+    // Colour sequences and the bell that ends a private message or a
+    // mention (width -1: no room, never split) and graphemes: a row never
+    // ends inside an emoji joined with ZWJ (or a flag's pair), which would
+    // show it in two pieces, and the terminal joins what follows a ZWJ to
+    // it, an indent space too.
     const pieces: { text: string; width: number }[] = [];
     for (const token of line.split(CSI_SPLIT)) {
       if (token.startsWith(ESC)) {
@@ -519,6 +522,10 @@ export function hangingRows(text: string, columns: number): string {
         continue;
       }
       for (const { segment } of GRAPHEMES.segment(token)) {
+        if (segment === BELL) {
+          pieces.push({ text: segment, width: -1 });
+          continue;
+        }
         let width = 0;
         for (const char of segment) width += charWidth(char);
         pieces.push({ text: segment, width });

@@ -384,3 +384,13 @@ Deno.test("hangingRows sets a further line in less rather than cut its first wor
     `a\n${" ".repeat(23)}${"x".repeat(17)}\n  ${"x".repeat(22)}`,
   );
 });
+
+Deno.test("hangingRows gives the bell that ends a private message no room", () => {
+  // 40 columns of text and the bell: one row, not its last word moved on.
+  const line = `Private message from jojo: ${"x".repeat(13)}\x07`;
+  assert.equal(hangingRows(line, 40), line);
+  assert.equal(
+    hangingRows(`Private message from jojo: ${"x".repeat(14)}\x07`, 40),
+    `Private message from jojo: \n  ${"x".repeat(14)}\x07`,
+  );
+});

@@ -61,7 +61,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "chat connect at 40 columns moves the first word of a message's further line whole, not cut after the line's indent",
+    "chat connect at 40 columns moves the first word of a message's further line whole, not cut after the line's indent, and gives a private message's bell no room",
   ignore: !(await hasTmux()),
   async fn() {
     await using server = await startTestServer();
@@ -96,18 +96,21 @@ Deno.test({
         "sophia",
         "hi\ninternationalization is a long word\nend",
       );
+      // 40 columns and the bell a private message rings: one row.
+      await jojo.client.msg("sophia", "x".repeat(13));
       await pane.waitFor(
         "the message",
-        (l) => l.some((x) => x.trim() === "end"),
+        (l) => l.some((x) => x.endsWith("x".repeat(13))),
       );
       const rows = (await pane.tmux("capture-pane", "-p", "-S", "-"))
         .split("\n").map((row) => row.trimEnd());
       const first = rows.indexOf("Private message from jojo: hi");
       assert.ok(first >= 0, rows.join("\n"));
-      assert.deepEqual(rows.slice(first + 1, first + 4), [
+      assert.deepEqual(rows.slice(first + 1, first + 5), [
         `${" ".repeat(20)}internationalization`,
         "  is a long word",
         `${" ".repeat(27)}end`,
+        `Private message from jojo: ${"x".repeat(13)}`,
       ]);
     } finally {
       await jojo.quit();
