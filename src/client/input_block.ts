@@ -51,11 +51,37 @@ const CSI_SPLIT = new RegExp(`(${CSI_PATTERN.source})`);
 const ZERO_WIDTH = /^[\p{Mn}\p{Me}\u200b-\u200f\u2060\ufe00-\ufe0f]$/u;
 const EMOJI = /^\p{Emoji_Presentation}$/u;
 
+/** VARIATION SELECTOR-16: asks for the emoji form of the character before. */
+const EMOJI_SELECTOR = "\ufe0f";
+
 /**
  * Columns one code point takes on a terminal: 0 for combining marks and
  * joiners, 2 for East Asian wide and fullwidth characters and emoji, else 1.
+ * A character `next` to VARIATION SELECTOR-16 (☺️ ❤️ ✔️) takes 2: kitty,
+ * iTerm2, WezTerm and newer VTE draw the pair 2 wide, tmux 1. Counting 2 is
+ * the safe side: a row wrapped a column early loses a cell, one wrapped late
+ * is wrapped by the terminal itself, to the left edge, where padded text
+ * could pose as a line of its own (hangingRows).
  */
-export function charWidth(char: string): 0 | 1 | 2 {
+export function charWidth(char: string, next?: string): 0 | 1 | 2 {
+  if (next === EMOJI_SELECTOR && char !== EMOJI_SELECTOR) return 2;
+  return codePointWidth(char);
+}
+
+/**
+ * Each code point of `text` with the columns it takes (charWidth, which
+ * looks at the code point after it).
+ */
+export function* cells(text: string): Generator<[string, 0 | 1 | 2]> {
+  let char: string | undefined;
+  for (const next of text) {
+    if (char !== undefined) yield [char, charWidth(char, next)];
+    char = next;
+  }
+  if (char !== undefined) yield [char, charWidth(char)];
+}
+
+function codePointWidth(char: string): 0 | 1 | 2 {
   const code = char.codePointAt(0) ?? 0;
   // Fast path: Latin text, measured at every key on lines of thousands.
   if (code >= 0x20 && code < 0x300) return 1;
@@ -86,8 +112,7 @@ export function charWidth(char: string): 0 | 1 | 2 {
  * edge goes to the next row, leaving one cell empty, as terminals do.
  */
 function advance(offset: number, text: string, columns: number): number {
-  for (const char of text.replace(CSI_PATTERN, "")) {
-    const width = charWidth(char);
+  for (const [, width] of cells(text.replace(CSI_PATTERN, ""))) {
     if (width === 2 && offset % columns === columns - 1) offset++;
     offset += width;
   }
@@ -127,7 +152,7 @@ function shownToCursor(
 /** Columns `text` takes on one unbounded row; colour sequences take none. */
 export function textColumns(text: string): number {
   let width = 0;
-  for (const char of text.replace(CSI_PATTERN, "")) width += charWidth(char);
+  for (const [, cell] of cells(text.replace(CSI_PATTERN, ""))) width += cell;
   return width;
 }
 
@@ -150,8 +175,7 @@ export function fitRow(text: string, columns: number): string {
       out += token;
       continue;
     }
-    for (const char of token) {
-      const width = charWidth(char);
+    for (const [char, width] of cells(token)) {
       if (used + width > columns - 2) return `${out}\u2026${ESC}[0m`;
       out += char;
       used += width;
@@ -183,8 +207,7 @@ function rowStarts(text: string, columns: number): number[] {
       index += token.length;
       continue;
     }
-    for (const char of token) {
-      const width = charWidth(char);
+    for (const [char, width] of cells(token)) {
       if (width === 2 && offset % columns === columns - 1) offset++;
       // A zero-width character stays on the row of the one it goes with.
       if (width > 0 && offset > 0 && offset % columns === 0) {
@@ -467,8 +490,7 @@ export function choiceRows(
   let row = "";
   let used = 0;
   for (const choice of choices) {
-    let width = 0;
-    for (const char of choice) width += charWidth(char);
+    const width = textColumns(choice);
     if (row !== "" && used + 2 + width > columns) {
       rows.push(row);
       row = "";
@@ -526,9 +548,7 @@ export function hangingRows(text: string, columns: number): string {
           pieces.push({ text: segment, width: -1 });
           continue;
         }
-        let width = 0;
-        for (const char of segment) width += charWidth(char);
-        pieces.push({ text: segment, width });
+        pieces.push({ text: segment, width: textColumns(segment) });
       }
     }
     // The columns of the word that starts at piece `from`.

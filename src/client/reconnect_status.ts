@@ -8,7 +8,7 @@
  * @module
  */
 
-import { charWidth } from "./input_block.ts";
+import { textColumns } from "./input_block.ts";
 
 /** The first delay; each attempt doubles it up to the cap. */
 export const RECONNECT_FIRST_MS = 1000;
@@ -115,7 +115,7 @@ export function fitStatusLine(
   const room = columns - 1;
   if (state.kind !== "waiting" && state.kind !== "connecting") return full;
   const error = state.lastError;
-  if (error === null || widthOf(full) <= room) return full;
+  if (error === null || textColumns(full) <= room) return full;
   const also = queued === 0 ? "" : `; ${queued} queued`;
   const count = queued === 0 ? "" : ` (${queued} queued)`;
   const seconds = state.kind === "waiting" ? secondsLeft(state, now) : 0;
@@ -129,10 +129,10 @@ export function fitStatusLine(
       `Retrying${count}: `,
     ];
   for (const lead of leads) {
-    if (widthOf(lead + error) <= room) return lead + error;
+    if (textColumns(lead + error) <= room) return lead + error;
   }
   const lead = leads.at(-1)!;
-  return lead + shortened(error, room - widthOf(lead));
+  return lead + shortened(error, room - textColumns(lead));
 }
 
 function secondsLeft(
@@ -147,11 +147,11 @@ function secondsLeft(
  * words that fit and an ellipsis (only the ellipsis on a very narrow row).
  */
 function shortened(text: string, room: number): string {
-  if (widthOf(text) <= room) return text;
+  if (textColumns(text) <= room) return text;
   let sentences = "";
   for (const match of text.matchAll(/[.?!](?= )/g)) {
     const end = text.slice(0, match.index + 1);
-    if (widthOf(end) > room) break;
+    if (textColumns(end) > room) break;
     sentences = end;
   }
   if (sentences !== "") return sentences;
@@ -159,16 +159,10 @@ function shortened(text: string, room: number): string {
   let out = "";
   for (const word of words) {
     const next = out === "" ? word : `${out} ${word}`;
-    if (widthOf(next) + 1 > room) break;
+    if (textColumns(next) + 1 > room) break;
     out = next;
   }
   return `${out}\u2026`;
-}
-
-function widthOf(text: string): number {
-  let width = 0;
-  for (const char of text) width += charWidth(char);
-  return width;
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 
 import { sanitizeForTerminal } from "../text/sanitize.ts";
-import { charWidth } from "./input_block.ts";
+import { cells, textColumns } from "./input_block.ts";
 import type { SessionEvent } from "./session_events.ts";
 import type { Terminal } from "./terminal.ts";
 import { statusOf } from "./text_output.ts";
@@ -105,10 +105,10 @@ export class StatusRow {
     // percentage and the time left are: narrower, the bytes and the rate go
     // first, then the end of the file's name ("holiday-in-sp… 14% 10s left").
     const columns = this.#terminal.columns;
-    if (progress.length > 0 && widthOf(rows.join(" | ")) >= columns) {
+    if (progress.length > 0 && textColumns(rows.join(" | ")) >= columns) {
       const separators = (progress.length - 1) * " | ".length;
       const room = Math.floor(
-        (columns - 1 - widthOf([...before, ""].join(" | ")) - separators) /
+        (columns - 1 - textColumns([...before, ""].join(" | ")) - separators) /
           progress.length,
       );
       rows = [...before, ...progress.map((p) => fitShort(p.short, room))];
@@ -140,21 +140,14 @@ function shortProgress(event: FileProgress): ShortProgress {
 
 /** `short` in at most `room` columns, the label's end cut first. */
 function fitShort(short: ShortProgress, room: number): string {
-  const labelRoom = room - widthOf(short.tail);
-  if (widthOf(short.label) <= labelRoom) return short.label + short.tail;
+  const labelRoom = room - textColumns(short.tail);
+  if (textColumns(short.label) <= labelRoom) return short.label + short.tail;
   let label = "";
   let used = 0;
-  for (const char of short.label) {
-    const width = charWidth(char);
+  for (const [char, width] of cells(short.label)) {
     if (used + width > labelRoom - 1) break;
     label += char;
     used += width;
   }
   return `${label}\u2026${short.tail}`;
-}
-
-function widthOf(text: string): number {
-  let width = 0;
-  for (const char of text) width += charWidth(char);
-  return width;
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  cells,
   charWidth,
   choiceRows,
   commitBlock,
@@ -11,6 +12,7 @@ import {
   type InputBlock,
   layoutBlock,
   printedText,
+  textColumns,
   updateBlock,
 } from "../../src/client/input_block.ts";
 
@@ -32,6 +34,49 @@ Deno.test("charWidth counts wide, zero-width and ordinary characters", () => {
   assert.equal(charWidth("😀"), 2);
   assert.equal(charWidth("\u0301"), 0); // combining acute accent
   assert.equal(charWidth("\u200d"), 0); // zero-width joiner
+});
+
+Deno.test("charWidth counts a character followed by VARIATION SELECTOR-16 as 2, as kitty and iTerm2 draw it", () => {
+  // ☺ ❤ ✔ alone are 1 column; with U+FE0F, kitty, iTerm2, WezTerm and
+  // newer VTE draw 2 (tmux 1): 2 is the side that never wraps late.
+  assert.equal(charWidth("\u263a"), 1);
+  assert.equal(charWidth("\u263a", "\ufe0f"), 2);
+  assert.equal(charWidth("\u2764", "\ufe0f"), 2);
+  assert.equal(charWidth("\u2714", "\ufe0f"), 2);
+  assert.equal(charWidth("1", "\ufe0f"), 2); // a keycap
+  assert.equal(charWidth("\ufe0f"), 0);
+  assert.equal(textColumns("\u263a\ufe0f \u2764\ufe0f \u2714\ufe0f"), 8);
+  assert.equal(textColumns("1\ufe0f\u20e3"), 2);
+  // Already 2 wide: the selector adds nothing.
+  assert.equal(textColumns("\u{1f600}\ufe0f"), 2);
+  assert.deepEqual([...cells("a\u2764\ufe0fb")], [
+    ["a", 1],
+    ["\u2764", 2],
+    ["\ufe0f", 0],
+    ["b", 1],
+  ]);
+});
+
+Deno.test("hangingRows wraps a row with emoji-presentation pairs before the terminal would", () => {
+  // 40 columns: 19 hearts drawn 2 wide by kitty are 38 columns, and "ab"
+  // ends the row at 40; one more column and the terminal itself would wrap
+  // it to the left edge, where padded text could pose as a line of its own.
+  const hearts = "\u2764\ufe0f".repeat(19);
+  assert.equal(hangingRows(`${hearts}ab`, 40), `${hearts}ab`);
+  assert.equal(hangingRows(`${hearts}abc`, 40), `${hearts}ab\n  c`);
+});
+
+Deno.test("layoutBlock and fitRow measure an emoji-presentation pair as 2 columns", () => {
+  // "> " + 7 ASCII = 9 columns; ☺️ cannot start in the 10th of 10.
+  assert.deepEqual(layoutBlock(block("abcdefg\u263a\ufe0f", 9, "> "), 10), {
+    rows: 2,
+    cursorRow: 1,
+    cursorColumn: 2,
+  });
+  // 40 pairs are 80 columns: the row must be cut to fit in 80.
+  const row = "\u2714\ufe0f".repeat(40);
+  assert.notEqual(fitRow(row, 80), row);
+  assert.equal(textColumns(fitRow(row, 80)), 79);
 });
 
 Deno.test("layoutBlock wraps the prompt and line at the width", () => {

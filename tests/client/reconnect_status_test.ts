@@ -154,3 +154,17 @@ Deno.test("fitStatusLine shortens what comes before the last try's error, then c
     null,
   );
 });
+
+Deno.test("fitStatusLine measures an emoji-presentation pair in the error as 2 columns", () => {
+  // ⚠ alone is 1 column; with U+FE0F kitty and iTerm2 draw it 2 wide.
+  const error = `${"\u26a0\ufe0f".repeat(30)} refused`;
+  const waiting = {
+    kind: "waiting" as const,
+    attempt: 3,
+    retryAt: 9000,
+    lastError: error,
+  };
+  // "Retry in 9 s: " (14) + 30 pairs (60) + " refused" (8) = 82 columns.
+  assert.equal(fitStatusLine(waiting, 0, 0, 84), `Retry in 9 s: ${error}`);
+  assert.notEqual(fitStatusLine(waiting, 0, 0, 80), `Retry in 9 s: ${error}`);
+});

@@ -71,3 +71,20 @@ Deno.test("StatusRow fits its row to the new width when the window is resized", 
   assert.match(narrow, /25% \d+s left$/);
   status.showProgress("in:1", null);
 });
+
+Deno.test("StatusRow measures a file name's emoji-presentation pairs as 2 columns each", async () => {
+  const { terminal, until } = watched();
+  terminal.resize(40);
+  const status = new StatusRow(terminal, false, () => {});
+  // ❤ alone is 1 column; with U+FE0F kitty and iTerm2 draw it 2 wide.
+  status.showProgress("in:1", {
+    ...progress(2 * MIB),
+    name: `${"\u2764\ufe0f".repeat(20)}.jpg`,
+  });
+  const row = await until(() => true);
+  // Counted here, not with the width measure under test.
+  const pairs = row.split("\u2764\ufe0f");
+  const columns = 2 * (pairs.length - 1) + [...pairs.join("")].length;
+  assert.ok(columns < 40, `${columns} columns: ${row}`);
+  status.showProgress("in:1", null);
+});
