@@ -1277,11 +1277,24 @@ function clockTime(ts: number): string {
     } ${time}`;
 }
 
-/** The start of a text, on one line, for naming the message it is. */
-function excerpt(text: string): string {
+const GRAPHEMES = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+
+/**
+ * The start of a text, on one line, for naming the message it is: its
+ * first 40 graphemes, cut between two, never inside an emoji joined with
+ * ZWJ, a flag or a letter and its accents (a piece would show as another
+ * emoji, or as a stray joiner made visible).
+ */
+export function excerpt(text: string): string {
   const line = text.replace(/\s+/g, " ").trim();
-  const chars = [...line];
-  return chars.length <= 40 ? line : `${chars.slice(0, 40).join("")}...`;
+  let end = 0;
+  let count = 0;
+  for (const { segment } of GRAPHEMES.segment(line)) {
+    if (count === 40) return `${line.slice(0, end)}...`;
+    end += segment.length;
+    count++;
+  }
+  return line;
 }
 
 /** A server's time as ISO 8601; any safe integer may come, not every one is a date. */

@@ -22,6 +22,7 @@ import {
   type E2ePrivate,
   E2eSessions,
   encodeUnreadable,
+  excerpt,
   MAX_UNREADABLE_NOTICES,
   type Opened,
 } from "../../src/client/e2e_sessions.ts";
@@ -885,4 +886,16 @@ Deno.test("a line whose connection ended before the server answered goes again o
   } finally {
     await bob.client.quit();
   }
+});
+
+Deno.test("excerpt cuts a message after 40 graphemes, never inside an emoji sequence or a flag", () => {
+  const family = "\u{1f468}\u200d\u{1f469}\u200d\u{1f467}";
+  assert.equal(
+    excerpt(`${"x".repeat(39)}${family} and more`),
+    `${"x".repeat(39)}${family}...`,
+  );
+  const flag = "\u{1f1eb}\u{1f1f7}";
+  assert.equal(excerpt(flag.repeat(41)), `${flag.repeat(40)}...`);
+  assert.equal(excerpt("e\u0301".repeat(40)), "e\u0301".repeat(40));
+  assert.equal(excerpt("  two\n lines  "), "two lines");
 });
