@@ -896,24 +896,70 @@ export function briefReason(ending: Ending): string {
 /**
  * briefReason as the end of a sentence ("... stopped: the connection to the
  * server was closed."), as the other reasons after a colon are ("you
- * cancelled it"): its first letter in lower case, unless it starts a word
- * in capitals (an acronym).
+ * cancelled it"): asClause.
  */
 export function briefClause(ending: Ending): string {
   return asClause(briefReason(ending));
 }
 
 /**
+ * The words the reasons that reach asClause begin with when they begin a
+ * sentence (this client's, the server's error texts, the platform's). A
+ * word not listed keeps its capital: it may be a name ("Bob's keys are not
+ * valid"), and a capital left is only a capital, a name lower-cased is
+ * another spelling of someone.
+ */
+const SENTENCE_STARTERS = new Set([
+  "A",
+  "An",
+  "Bad",
+  "Cannot",
+  "Could",
+  "Disconnected",
+  "Empty",
+  "File",
+  "Group",
+  "Invalid",
+  "It",
+  "Message",
+  "Missing",
+  "More",
+  "No",
+  "Nobody",
+  "Not",
+  "Nothing",
+  "Only",
+  "Refused",
+  "Server",
+  "Still",
+  "The",
+  "There",
+  "This",
+  "Too",
+  "Transfer",
+  "Unexpected",
+  "Unknown",
+  "User",
+  "Username",
+  "You",
+  "Your",
+]);
+
+/**
  * A reason as the end of a sentence, after a colon ("ERROR: Not sent: the
- * connection to the server was closed."): its first letter in lower case,
- * unless it starts a word in capitals (an acronym), and without an
- * "ERROR: " of its own (a server's error text quoted).
+ * connection to the server was closed."): its first letter in lower case
+ * when its first word is an ordinary one (SENTENCE_STARTERS), not a name
+ * ("Bob's keys ...", and "No's keys ..." for a user called No) nor an
+ * acronym, and without an "ERROR: " of its own (a server's error text
+ * quoted).
  */
 export function asClause(reason: string): string {
   const text = reason.startsWith("ERROR: ")
     ? reason.slice("ERROR: ".length)
     : reason;
-  return /^[A-Z][a-z]/.test(text)
+  const first = /^[A-Za-z]+('s\b)?/.exec(text);
+  return first !== null && first[1] === undefined &&
+      SENTENCE_STARTERS.has(first[0])
     ? text[0]!.toLowerCase() + text.slice(1)
     : text;
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  asClause,
   briefClause,
   briefReason,
   ChatClient,
@@ -336,4 +337,29 @@ Deno.test("ChatClient: a copy in a history answer of an end-to-end message still
     JSON.stringify(acks),
   );
   await client.quit();
+});
+
+Deno.test("asClause lower-cases an ordinary first word, not a name or an acronym", () => {
+  assert.equal(
+    asClause("The connection to the server was lost."),
+    "the connection to the server was lost.",
+  );
+  assert.equal(asClause("ERROR: No such user: bob"), "no such user: bob");
+  assert.equal(
+    asClause("Cannot save e2e.json: disk full"),
+    "cannot save e2e.json: disk full",
+  );
+  // A name keeps its capital, whatever follows it.
+  assert.equal(
+    asClause("Bob's keys are not valid: bad signature"),
+    "Bob's keys are not valid: bad signature",
+  );
+  assert.equal(asClause("ERROR: Alice is not online"), "Alice is not online");
+  // A user called No: a starter, but followed by 's, a name.
+  assert.equal(
+    asClause("No's keys are not valid: x"),
+    "No's keys are not valid: x",
+  );
+  assert.equal(asClause("OpenSSL failed"), "OpenSSL failed");
+  assert.equal(asClause(""), "");
 });
