@@ -124,7 +124,12 @@ export function connectionFiles(
             name: result.name,
             path: result.path,
           }
-          : { type: "file_failed", offer, reason: result.reason },
+          : {
+            type: "file_failed",
+            offer,
+            reason: result.reason,
+            ...(result.withdrawn ? { withdrawn: true as const } : {}),
+          },
       ),
     onProgress: (offer, received) => {
       if (offer.size < PROGRESS_MIN_BYTES) return;

@@ -111,7 +111,8 @@ export interface ReceiverOptions {
 
 export type ReceiveResult =
   | { ok: true; name: string; path: string }
-  | { ok: false; reason: string };
+  /** `withdrawn`: the sender took the offer back before it began. */
+  | { ok: false; reason: string; withdrawn?: true };
 
 /**
  * An offer's file key and the file's name (end to end, the offer's own is a
@@ -272,7 +273,7 @@ export class FileReceiver {
     if (incoming === undefined) return false;
     this.#client.post({ t: "file_cancel", xfer, reason: "cancelled" });
     // Said once, by /cancel ("Cancelled receiving ..."), not as an error too.
-    this.#fail(incoming, "you cancelled it", false, false, "", false);
+    this.#fail(incoming, "you cancelled it", false, false, "", "cancelled");
     await incoming.chain.catch(() => {});
     return true;
   }
@@ -357,7 +358,7 @@ export class FileReceiver {
               incoming.named ? sanitizeForTerminal(offer.name) : "a file"
             }.`,
           );
-          this.#fail(incoming, message.reason, false, false, "", false);
+          this.#fail(incoming, message.reason, false, false, "", "withdrawn");
           return;
         }
         if (incoming !== undefined) {
@@ -788,7 +789,8 @@ export class FileReceiver {
    * Ends a transfer on this side. No partial file stays behind unless
    * `keep`: the transfer broke and the file is resumable. `more`: words
    * for the user after `reason` (safe to print), not for the server or
-   * `onResult`.
+   * `onResult`. `said`: the failure is said as what someone did instead
+   * of as an error (the user cancelled it, the sender took it back).
    */
   #fail(
     incoming: Incoming,
@@ -796,7 +798,7 @@ export class FileReceiver {
     tellServer: boolean,
     keep = false,
     more = "",
-    shown = true,
+    said: "error" | "cancelled" | "withdrawn" = "error",
   ): void {
     if (incoming.failed) return;
     incoming.failed = true;
@@ -820,8 +822,8 @@ export class FileReceiver {
         reason,
       });
     }
-    this.#options.onFinished?.(offer, !shown);
-    if (shown) {
+    this.#options.onFinished?.(offer, said !== "error");
+    if (said === "error") {
       (this.#options.printError ?? this.#options.print)(
         `ERROR: ${
           incoming.named ? `File ${sanitizeForTerminal(offer.name)}` : "A file"
@@ -830,7 +832,11 @@ export class FileReceiver {
         }${more}`,
       );
     }
-    this.#options.onResult?.(offer, { ok: false, reason });
+    this.#options.onResult?.(offer, {
+      ok: false,
+      reason,
+      ...(said === "withdrawn" ? { withdrawn: true as const } : {}),
+    });
   }
 }
 

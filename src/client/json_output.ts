@@ -128,6 +128,7 @@ export const JSON_SCHEMA: Readonly<Record<string, Record<string, Field>>> = {
     from: f("string"),
     name: f("string"),
     reason: f("string"),
+    withdrawn: opt("boolean"),
   },
   file_sent: {
     re: f("re"),
@@ -362,6 +363,7 @@ export function jsonOf(event: SessionEvent): JsonEvent | null {
         from: event.offer.from,
         name: event.offer.name,
         reason: event.reason,
+        ...(event.withdrawn ? { withdrawn: true } : {}),
       };
     case "file_sent": {
       const { outcome, re, target } = event;

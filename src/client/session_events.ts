@@ -86,7 +86,13 @@ export type SessionEvent =
     name: string;
     path: string;
   }
-  | { type: "file_failed"; offer: FileOfferNotice; reason: string }
+  | {
+    type: "file_failed";
+    offer: FileOfferNotice;
+    reason: string;
+    /** The sender took the offer back before it began (PROTOCOL 5.6). */
+    withdrawn?: true;
+  }
   | { type: "file_sent"; re: Re; target: FileTarget; outcome: SentFileOutcome };
 
 export type SessionEventType = SessionEvent["type"];

@@ -458,6 +458,7 @@ export const ERROR_CODES = [
   "no_such_transfer",
   "declined", // no recipient accepted a file offer
   "no_keys", // the user has published no end-to-end keys
+  "withdrawn", // the sender took back its file offer before the reply
   "internal",
 ] as const;
 

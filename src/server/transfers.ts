@@ -912,7 +912,7 @@ function cancel(
  * the wrong file or person should not wait up to a minute and a half for
  * the answers to stop it. Before the reply the recipients are told it was
  * withdrawn (their clients drop the question) and the offer is answered
- * with an error; after it, as any cancel by the sender.
+ * with the error `withdrawn`; after it, as any cancel by the sender.
  */
 function withdraw(
   state: ServerState,
@@ -976,7 +976,9 @@ function abandon(
         message: {
           t: "error",
           re: transfer.re,
-          code: "bad_request",
+          // Taken back by the sender itself, whose client knows: a code of
+          // its own, not a request the server could not understand.
+          code: withdrawn ? "withdrawn" : "bad_request",
           text: `ERROR: Sending ${printable(transfer.fileName)} stopped: ${
             printable(reason, 300)
           }`,

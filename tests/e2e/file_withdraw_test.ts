@@ -7,8 +7,11 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { fileKeyForOffer } from "../../src/client/file_key.ts";
+import { schemaProblem } from "../../src/client/json_output.ts";
 import { ANSWER_GUARD_MS } from "../../src/client/offer_prompts.ts";
-import { startTestServer, testKeys } from "../_helpers/chat.ts";
+import { newFileKey } from "../../src/crypto/file_cipher.ts";
+import { startTestServer, TestClient, testKeys } from "../_helpers/chat.ts";
 import { ChatProcess } from "../_helpers/process.ts";
 
 Deno.test("/cancel takes back a file offer before it is answered, and the recipient's question goes", async () => {
@@ -73,6 +76,84 @@ Deno.test("/cancel takes back a file offer before it is answered, and the recipi
   } finally {
     for (const chat of processes) chat.kill("SIGKILL");
     await Promise.all(processes.map((chat) => chat.finish()));
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an offer taken back is a file_failed with withdrawn for chat connect --json, and the server answers the offer with code withdrawn", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-withdraw-json-" });
+  const pub = join(dir, "server.pub");
+  await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+  await using server = await startTestServer();
+  const jojo = new ChatProcess(
+    [
+      "connect",
+      `127.0.0.1:${server.port}`,
+      "--pub",
+      pub,
+      "--user",
+      "jojo",
+      "--downloads",
+      join(dir, "downloads"),
+      "--no-open",
+      "--accept-files",
+      "ask",
+      "--json",
+    ],
+    { env: { XDG_CONFIG_HOME: join(dir, "config") } },
+  );
+  const sophia = await TestClient.connect(server, "sophia");
+  try {
+    await jojo.waitFor(/^\{"type":"welcome","name":"jojo"/m);
+    // sophia's client, over a real socket: the answer to its offer is the
+    // part of this no `chat connect` shows (it ignores it, having taken the
+    // offer back itself).
+    const { id, reply } = sophia.client.numberedRequest({
+      t: "file_offer",
+      name: "a.txt",
+      size: 15,
+      to: "jojo",
+      ...fileKeyForOffer(newFileKey()),
+    });
+    const offered = JSON.parse(
+      (await jojo.waitFor(/^\{"type":"file_offer".*$/m))[0],
+    ) as Record<string, unknown>;
+    assert.equal(offered.decision, "ask");
+    sophia.client.post({
+      t: "file_cancel",
+      xfer: 0,
+      offer: id,
+      reason: "withdrawn",
+    });
+    assert.deepEqual(await reply, {
+      t: "error",
+      re: id,
+      code: "withdrawn",
+      text: "ERROR: Sending a.txt stopped: sophia took back the offer",
+    });
+
+    const failed = (await jojo.waitFor(/^\{"type":"file_failed".*$/m))[0];
+    assert.equal(schemaProblem(JSON.parse(failed)), null);
+    assert.deepEqual(JSON.parse(failed), {
+      type: "file_failed",
+      xfer: offered.xfer,
+      from: "sophia",
+      name: "a.txt",
+      reason: "sophia took back the offer",
+      withdrawn: true,
+    });
+    // The question is gone: an answer to it is an answer to no offer.
+    await jojo.write(
+      `${JSON.stringify({ cmd: "accept", xfer: offered.xfer, id: "late" })}\n`,
+    );
+    const late = JSON.parse(
+      (await jojo.waitFor(/^\{"type":"error","re":"late".*$/m))[0],
+    ) as Record<string, unknown>;
+    assert.equal(late.code, "no_such_offer");
+  } finally {
+    await sophia.quit();
+    jojo.kill("SIGKILL");
+    await jojo.finish();
     await Deno.remove(dir, { recursive: true });
   }
 });

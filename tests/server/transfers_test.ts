@@ -408,7 +408,7 @@ Deno.test("routeFile takes back an offer by its request id before the reply: rec
       message: {
         t: "error",
         re: 7,
-        code: "bad_request",
+        code: "withdrawn",
         text: "ERROR: Sending big.bin stopped: sophia took back the offer",
       },
     },
