@@ -24,16 +24,28 @@ const LOCK_RETRY_MS = 5;
  *
  * With `lockWaitMs`, the slot is changed `exclusively` under a lock on
  * `<path>.lock`, waited for up to that long.
+ *
+ * With `reuseUnchanged`, a read that finds the file as the last one left it
+ * (same device, inode, size, change and modification times) returns the
+ * string read then, without reading the file: for a file read again before
+ * every decision (known_identities.ts), which another process may have
+ * replaced. A write replaces the file by renaming a new one over it, so
+ * each write gives it an inode other than the one it replaced.
+ * `readTextFile` reads the file (tests count the reads).
  */
 export function fileSlot(
   path: string,
   what: string,
   maxBytes: number,
-  { durable = false, lockWaitMs }: {
+  { durable = false, lockWaitMs, reuseUnchanged = false, readTextFile }: {
     durable?: boolean;
     lockWaitMs?: number;
+    reuseUnchanged?: boolean;
+    readTextFile?: (path: string) => Promise<string>;
   } = {},
 ): TextSlot {
+  const readText = readTextFile ?? ((at: string) => Deno.readTextFile(at));
+  let last: { version: string; text: string } | null = null;
   const slot: TextSlot = {
     where: `'${path}'`,
     async read() {
@@ -44,8 +56,19 @@ export function fileSlot(
             `Cannot read ${what} '${path}': not a small file; move it away`,
           );
         }
-        return await Deno.readTextFile(path);
+        if (!reuseUnchanged) return await readText(path);
+        const version = fileVersion(info);
+        if (version !== null && last?.version === version) return last.text;
+        const text = await readText(path);
+        // Stat again: a file replaced during the read is not kept as this
+        // version.
+        last =
+          version !== null && fileVersion(await Deno.stat(path)) === version
+            ? { version, text }
+            : null;
+        return text;
       } catch (error) {
+        last = null;
         if (error instanceof Deno.errors.NotFound) return null;
         throw error instanceof Deno.errors.PermissionDenied
           ? new Error(`Cannot read ${what} '${path}': permission denied`)
@@ -87,4 +110,12 @@ export function fileSlot(
       }
     },
   };
+}
+
+/** What tells one version of a file from the next, or null if unknown. */
+function fileVersion(info: Deno.FileInfo): string | null {
+  if (info.ino === null || info.mtime === null || info.ctime === null) {
+    return null;
+  }
+  return `${info.dev} ${info.ino} ${info.size} ${info.mtime.getTime()} ${info.ctime.getTime()}`;
 }

@@ -121,6 +121,15 @@ export class KnownIdentities {
   /** Where the list is kept; null: in memory for this session only. */
   readonly slot: TextSlot | null;
   #text: string;
+  /**
+   * `#text` parsed, per server key, as asked for: a check runs for every
+   * end-to-end message, and parsing the list each time cost tens of
+   * milliseconds at {@link MAX_KNOWN_PER_SERVER} names. Emptied whenever
+   * `#text` changes ({@link #setText}).
+   */
+  readonly #parsed = new Map<string, Map<string, string>>();
+  /** `#text`'s length in UTF-8, or null until asked for. */
+  #bytes: number | null = null;
   readonly #inTurn = oneAtATime();
   /**
    * The keys accepted in this session and not written yet, by server and
@@ -139,6 +148,34 @@ export class KnownIdentities {
     this.#text = text;
   }
 
+  /** Keeps `text`, and what was parsed of it if it is the same text. */
+  #setText(text: string): void {
+    // A slot that finds its text unchanged returns the string it returned
+    // before (file_slot.ts `reuseUnchanged`): compared by reference then.
+    if (text === this.#text) return;
+    this.#text = text;
+    this.#parsed.clear();
+    this.#bytes = null;
+  }
+
+  /** Name key -> identity fingerprint on the server `serverKey`. */
+  #entries(serverKey: string): Map<string, string> {
+    let entries = this.#parsed.get(serverKey);
+    if (entries === undefined) {
+      entries = parseKnownIdentities(this.#text, serverKey);
+      this.#parsed.set(serverKey, entries);
+    }
+    return entries;
+  }
+
+  /**
+   * Reads the slot again (with what this session accepted and has not
+   * written), for what another client decided since.
+   */
+  async #reread(slot: TextSlot): Promise<void> {
+    this.#setText(this.#withAccepted(await slot.read() ?? ""));
+  }
+
   /**
    * The list kept in `slot` (nothing kept is an empty list).
    *
@@ -155,8 +192,7 @@ export class KnownIdentities {
 
   /** The key remembered for `name` on the server `serverKey`, or null. */
   known(serverKey: string, name: string): string | null {
-    return parseKnownIdentities(this.#text, serverKey).get(nameKey(name)) ??
-      null;
+    return this.#entries(serverKey).get(nameKey(name)) ?? null;
   }
 
   /**
@@ -180,13 +216,23 @@ export class KnownIdentities {
       this.#take(serverKey, name, fingerprint);
       return { kind: "first" };
     }
+    // Read again first: another chat connect sharing the config folder
+    // (one OS account, another name) may have seen this name first, or
+    // taken its new key with /trust, since we read it. What it decided
+    // counts; a first sight here must never replace it, or a changed key
+    // would go unannounced. A changed key, or no room, writes nothing: that
+    // is decided without the lock (the file is only ever replaced whole),
+    // and costs a stat while the file is unchanged, however often a host
+    // sends it.
+    await this.#reread(slot);
+    const seen = this.known(serverKey, name);
+    if (seen === fingerprint) return { kind: "same" };
+    if (seen !== null) return { kind: "changed", previous: seen };
+    this.#checkRoom(serverKey, name, fingerprint);
     return await this.#locked(slot, async () => {
-      // Read again first: another chat connect sharing the config folder
-      // (one OS account, another name) may have seen this name first, or
-      // taken its new key with /trust, since we read it. What it decided
-      // counts; a first sight here must never replace it, or a changed key
-      // would go unannounced.
-      this.#text = this.#withAccepted(await slot.read() ?? "");
+      // Again under the lock: the first sight is decided and written
+      // alone.
+      await this.#reread(slot);
       const kept = this.known(serverKey, name);
       if (kept === fingerprint) return { kind: "same" };
       if (kept !== null) return { kind: "changed", previous: kept };
@@ -203,16 +249,33 @@ export class KnownIdentities {
    * list past {@link MAX_KNOWN_IDENTITIES_BYTES}.
    */
   #checkRoom(serverKey: string, name: string, fingerprint: string): void {
-    const count = parseKnownIdentities(this.#text, serverKey).size;
-    const grown = setKnownIdentity(this.#text, serverKey, name, fingerprint);
+    const count = this.#entries(serverKey).size;
     if (
       count >= MAX_KNOWN_PER_SERVER ||
-      new TextEncoder().encode(grown).length > MAX_KNOWN_IDENTITIES_BYTES
+      this.#grownBytes(serverKey, name, fingerprint) >
+        MAX_KNOWN_IDENTITIES_BYTES
     ) {
       throw new Error(
         `this client already remembers the identity keys of ${count} people on this server (at most ${MAX_KNOWN_PER_SERVER}, and ${MAX_KNOWN_IDENTITIES_BYTES} bytes for all servers) and remembers no more: the server may be inventing people`,
       );
     }
+  }
+
+  /**
+   * The UTF-8 length of {@link setKnownIdentity}'s text for a name with no
+   * line yet, without building it (the list is only read here).
+   */
+  #grownBytes(serverKey: string, name: string, fingerprint: string): number {
+    const encoder = new TextEncoder();
+    const base = this.#text === "" ? HEADER : this.#text;
+    const bytes = this.#text === ""
+      ? encoder.encode(HEADER).length
+      : (this.#bytes ??= encoder.encode(this.#text).length);
+    let newlines = 0;
+    while (base[base.length - 1 - newlines] === "\n") newlines++;
+    const line = `${serverKey} ${nameKey(name)} ${fingerprint}`;
+    // The text without its final newlines, "\n", the line and "\n".
+    return bytes - newlines + 1 + encoder.encode(line).length + 1;
   }
 
   /**
@@ -235,7 +298,9 @@ export class KnownIdentities {
 
   /** Sets the key in memory, to be written with the next save. */
   #take(serverKey: string, name: string, fingerprint: string): void {
-    this.#text = setKnownIdentity(this.#text, serverKey, name, fingerprint);
+    this.#setText(
+      setKnownIdentity(this.#text, serverKey, name, fingerprint),
+    );
     const key = `${serverKey} ${nameKey(name)}`;
     this.#accepted.delete(key);
     this.#accepted.set(key, { serverKey, name, fingerprint });
@@ -282,11 +347,12 @@ export class KnownIdentities {
       ) this.#accepted.delete(at);
     }
     // With what another client added meanwhile.
-    this.#text = this.#withAccepted(text);
+    this.#setText(this.#withAccepted(text));
   }
 
   /** `text` with every key accepted in this session set in it. */
   #withAccepted(text: string): string {
+    if (this.#accepted.size === 0) return text;
     // Read once per server; only what differs is set (each set re-reads
     // the whole text).
     const read = new Map<string, Map<string, string>>();

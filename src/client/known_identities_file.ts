@@ -34,10 +34,17 @@ export function defaultKnownIdentitiesPath(): string {
  *
  * @throws {Error} if the file exists but cannot be read
  */
-export function loadKnownIdentities(path: string): Promise<KnownIdentities> {
+export function loadKnownIdentities(
+  path: string,
+  { readTextFile }: { readTextFile?: (path: string) => Promise<string> } = {},
+): Promise<KnownIdentities> {
+  // Read again before each decision that is not "same" (a check per
+  // end-to-end message): only when the file changed.
   return KnownIdentities.load(
     fileSlot(path, "known identities", MAX_KNOWN_IDENTITIES_BYTES, {
       lockWaitMs: LOCK_WAIT_MS,
+      reuseUnchanged: true,
+      ...(readTextFile === undefined ? {} : { readTextFile }),
     }),
   );
 }

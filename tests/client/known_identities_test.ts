@@ -346,3 +346,41 @@ Deno.test("KnownIdentities.check remembers no first key that would take the list
   );
   assert.equal(await slot.read(), text);
 });
+
+Deno.test("loadKnownIdentities reads the file again only when it changed: a host repeating a changed key costs no reads, and another client's /trust is still seen", async () => {
+  await using dir = await tempDir("chat-known-identities-");
+  const path = join(dir.path, "known_identities");
+  let text = "";
+  for (let i = 0; i < 100; i++) text += `${SERVER} person${i} ${KEY_A}\n`;
+  await Deno.writeTextFile(path, text, { mode: 0o600 });
+  let reads = 0;
+  const known = await loadKnownIdentities(path, {
+    readTextFile: (at) => {
+      reads++;
+      return Deno.readTextFile(at);
+    },
+  });
+  assert.equal(reads, 1);
+  for (let i = 0; i < 50; i++) {
+    assert.deepEqual(await known.check(SERVER, `person${i}`, KEY_B), {
+      kind: "changed",
+      previous: KEY_A,
+    });
+    assert.deepEqual(await known.check(SERVER, `person${i}`, KEY_A), {
+      kind: "same",
+    });
+  }
+  assert.equal(reads, 1);
+  // Another chat connect sharing the folder takes the new key of person7.
+  const other = await loadKnownIdentities(path);
+  await other.accept(SERVER, "person7", KEY_B);
+  assert.deepEqual(await known.check(SERVER, "person7", KEY_B), {
+    kind: "same",
+  });
+  assert.equal(reads, 2);
+  assert.deepEqual(await known.check(SERVER, "person8", KEY_B), {
+    kind: "changed",
+    previous: KEY_A,
+  });
+  assert.equal(reads, 2);
+});
