@@ -139,7 +139,11 @@ export async function runSession(options: SessionOptions): Promise<number> {
   reader?.onBehind((behind) =>
     terminal.printError(
       behind
-        ? readerBehindText(reader.highBytes, options.json !== undefined)
+        ? readerBehindText(
+          reader.highBytes,
+          reader.highLines,
+          options.json !== undefined,
+        )
         : READER_CAUGHT_UP,
     )
   );

@@ -23,6 +23,8 @@ export interface StdoutReader {
   written(): Promise<void>;
   /** Bytes waiting unread past which the reader counts as behind. */
   readonly highBytes: number;
+  /** Lines waiting unread past which the reader counts as behind too. */
+  readonly highLines: number;
   /** Null while the reader keeps up; else resolves once it has caught up. */
   caughtUp(): Promise<void> | null;
   /** Called with true when the reader falls behind, false when it caught up. */
@@ -70,8 +72,14 @@ export interface Output {
  * Said on stderr when a program leaves our output unread: `--json` lines
  * (`json`), or a script's.
  */
-export function readerBehindText(highBytes: number, json: boolean): string {
-  return `chat: more than ${Math.round(highBytes / 1024 / 1024)} MiB of ${
+export function readerBehindText(
+  highBytes: number,
+  highLines: number,
+  json: boolean,
+): string {
+  return `chat: more than ${Math.round(highBytes / 1024 / 1024)} MiB or ${
+    highLines.toLocaleString("en-US")
+  } ${
     json ? "JSON lines" : "lines"
   } wait unread on stdout: holding off the server's messages until the program reading stdout catches up (read it continuously: past ${
     DEFAULT_MAX_INBOX_BYTES / 1024 / 1024

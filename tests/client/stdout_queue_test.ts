@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { type ByteSink, StdoutQueue } from "../../src/client/stdout_queue.ts";
+import {
+  type ByteSink,
+  STDOUT_BACKLOG_BYTES,
+  STDOUT_BACKLOG_LINES,
+  StdoutQueue,
+} from "../../src/client/stdout_queue.ts";
 
 /** A sink whose reader takes bytes only when the test lets it. */
 function stalledReader() {
@@ -188,4 +193,24 @@ Deno.test("StdoutQueue.finalFlush resolves at once when all is written, and says
     bytes: 5,
     gone: true,
   });
+});
+
+Deno.test("StdoutQueue says the reader is behind past STDOUT_BACKLOG_LINES lines, however short, and caught up at half of them", async () => {
+  const reader = stalledReader();
+  const queue = new StdoutQueue(reader.sink);
+  const changes: boolean[] = [];
+  queue.onBehind((behind) => changes.push(behind));
+  // A host's "hi" lines: far below the bound in bytes. (The first is
+  // taken for writing at once.)
+  for (let n = 0; n <= STDOUT_BACKLOG_LINES + 1; n++) queue.write(`hi ${n}`);
+  assert.ok(queue.queuedBytes < STDOUT_BACKLOG_BYTES / 100);
+  assert.equal(queue.behind, true);
+  assert.deepEqual(changes, [true]);
+  const caughtUp = queue.caughtUp();
+  assert.ok(caughtUp !== null);
+  reader.read();
+  await caughtUp;
+  assert.ok(queue.queuedLines <= STDOUT_BACKLOG_LINES / 2);
+  await queue.flushed();
+  assert.deepEqual(changes, [true, false]);
 });

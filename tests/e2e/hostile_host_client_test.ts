@@ -18,6 +18,7 @@ import {
   MAX_KNOWN_PER_SERVER,
 } from "../../src/client/known_identities.ts";
 import { fingerprint } from "../../src/crypto/keys.ts";
+import { residentBytes } from "../_helpers/resident.ts";
 import { randomBytes, toBase64 } from "../../src/crypto/bytes.ts";
 import type { SecureChannel } from "../../src/transport/secure_channel.ts";
 import { HostileAlice, startHostileE2e } from "../_helpers/hostile_e2e.ts";
@@ -69,6 +70,8 @@ async function againstHostileHost(
     await then(bob, channel, () => written);
   } finally {
     bob.kill("SIGKILL");
+    // A test that paused stdout: read to the end, or finish never ends.
+    bob.resumeStdout();
     await bob.finish();
     await Deno.remove(dir, { recursive: true });
   }
@@ -189,4 +192,36 @@ Deno.test("chat connect remembers the keys of at most MAX_KNOWN_PER_SERVER peopl
     bobAgain.kill("SIGKILL");
     await bobAgain.finish();
   }
+});
+
+Deno.test("chat connect (a script) whose stdout is not read holds at most STDOUT_BACKLOG_LINES of a host's flood of tiny messages, then holds off the server: its memory stays bounded", async () => {
+  await againstHostileHost({ tty: false }, async (bob, channel) => {
+    bob.pauseStdout();
+    const before = await residentBytes(bob.child.pid);
+    // Each queued line costs the client about 1 KiB: the lines held, the
+    // inbox's 8 MiB and the garbage of getting there (it grew by 110 MB).
+    // Without the bound in lines the client queued every one of them
+    // (32 MiB of "hi" lines are 800,000): 400 MB more at 400,000.
+    const bound = 200 * 1024 * 1024;
+    const grown = async () => await residentBytes(bob.child.pid) - before;
+    const text = new TextEncoder();
+    let dropped = false;
+    channel.closed.then(() => dropped = true);
+    for (let i = 0; i < 400_000 && !dropped; i++) {
+      channel.send(
+        { t: "private", from: "alice", ts: Date.now() },
+        text.encode(`hi ${i}`),
+      );
+      if (i % 2000 === 0) {
+        await channel.drain();
+        const now = await grown();
+        assert.ok(now < bound, `grew by ${now} bytes after ${i} messages`);
+      }
+    }
+    // Held off, the client lets its inbox fill and then drops the host.
+    await bob.waitForStderr(/more than 32 MiB or 16,384 lines wait unread/);
+    await channel.closed;
+    const now = await grown();
+    assert.ok(now < bound, `grew by ${now} bytes`);
+  });
 });

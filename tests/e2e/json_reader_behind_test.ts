@@ -11,6 +11,7 @@
  */
 
 import assert from "node:assert/strict";
+import { residentBytes } from "../_helpers/resident.ts";
 import { join } from "node:path";
 import { startTestServer, TestClient, testKeys } from "../_helpers/chat.ts";
 import { until } from "../_helpers/bystanders.ts";
@@ -43,22 +44,6 @@ const NUMBERED = / ?m(\d+) €/;
  * its reader: the runtime's heap, garbage not yet collected.
  */
 const RSS_SLACK_BYTES = 64 * 1024 * 1024;
-
-/**
- * The resident memory of process `pid` now, in bytes (Linux), read through
- * `cat`: Deno lets only a process with --allow-all read another process's
- * /proc entry.
- */
-async function residentBytes(pid: number): Promise<number> {
-  const { stdout } = await new Deno.Command("cat", {
-    args: [`/proc/${pid}/status`],
-    stderr: "null",
-  }).output();
-  const status = new TextDecoder().decode(stdout);
-  const kib = /^VmRSS:\s+(\d+) kB$/m.exec(status);
-  assert.ok(kib !== null, `no VmRSS in /proc/${pid}/status:\n${status}`);
-  return Number(kib[1]) * 1024;
-}
 
 /**
  * A fresh folder named `prefix`… for the bot's config and downloads, with
