@@ -70,7 +70,7 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
       question.textContent = `${offer.from} wants to send ${where} ${
         safeFileName(offer.name)
       } (${formatBytes(offer.size)}). Accept? `;
-      const answered = (accept: boolean) => () => {
+      const answered = (accept: boolean) => (event: MouseEvent) => {
         asking.delete(offer.xfer);
         if (accept) answeredIn.set(offer.xfer, context.view());
         answer(accept);
@@ -79,16 +79,25 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
         );
         // Answered: no longer a question for every view.
         log.place(row, [offerPlace(offer), context.view()]);
-        context.focusInput();
+        // Clicked or tapped: back to writing. From the keyboard (no pointer:
+        // detail 0), the focus stays in the log, on the next offer's Accept
+        // or the log itself (log_view.ts), for the next answer.
+        if (event.detail > 0) context.focusInput();
+      };
+      // Twenty offers are twenty "Accept" buttons: each says which file.
+      const button = (label: "Accept" | "Decline", accept: boolean) => {
+        const made = smallButton(label, answered(accept));
+        made.setAttribute("aria-label", `${label} ${describeOffer(offer)}`);
+        return made;
       };
       // In every view until answered: it goes unanswered after a while.
       const row = log.row(
         "offer",
         [],
         question,
-        smallButton("Accept", answered(true)),
+        button("Accept", true),
         " ",
-        smallButton("Decline", answered(false)),
+        button("Decline", false),
         ` (within ${Math.round(deadlineMs / 1000)} s)`,
       );
       asking.set(offer.xfer, (why) => {
@@ -148,6 +157,7 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
       // A download, never opened: the name is the sender's, made safe.
       link.download = name;
       link.textContent = `Save ${name}`;
+      link.setAttribute("aria-label", `Save ${name} from ${offer.from}`);
       const row = log.row(
         "notice received",
         places,

@@ -9,7 +9,11 @@
  * of its own at the top that says how loading them goes. It shows one view
  * at a time: the rows of one conversation, or All (row_places.ts); the
  * rest are hidden, not removed, and count towards the rows it keeps. Each
- * view is shown again where the reader left it. Browser only (the DOM).
+ * view is shown again where the reader left it. With the keyboard the log is
+ * one Tab stop, however many buttons and links its rows hold: the arrow
+ * keys, Home and End go from one to the next while it has the focus (a
+ * roving focus, as WAI-ARIA's composite widgets do), and the focus stays in
+ * it when what had it goes (an offer answered). Browser only (the DOM).
  *
  * @module
  */
@@ -81,6 +85,11 @@ export class LogView {
    * so that it stays there when the log gets shorter (see the constructor).
    */
   #following = true;
+  /**
+   * The button or link of a row that has the focus, and that row: to keep
+   * the focus in the log when it goes (see #keepFocus); null otherwise.
+   */
+  #focused: { item: HTMLElement; row: Element } | null = null;
 
   constructor(readonly element: HTMLElement, readonly maxRows = MAX_ROWS) {
     this.head = document.createElement("div");
@@ -112,6 +121,20 @@ export class LogView {
         element.scrollTop = element.scrollHeight;
       }
     }).observe(element);
+    element.addEventListener("keydown", (event) => this.#key(event));
+    document.addEventListener("focusin", (event) => {
+      const item = event.target;
+      const row = item instanceof HTMLElement && item !== element
+        ? rowOf(element, item)
+        : null;
+      this.#focused = row === null ? null : { item: item as HTMLElement, row };
+    });
+    // An answered offer's buttons, a lapsed one's, a Save link let go: the
+    // focus fell to the page's top (the next Tab started over there).
+    new MutationObserver(() => this.#keepFocus()).observe(element, {
+      childList: true,
+      subtree: true,
+    });
   }
 
   /** How many more rows the log keeps before pushing out its first ones. */
@@ -271,6 +294,10 @@ export class LogView {
     const row = document.createElement("div");
     row.className = `line ${kind}`;
     row.append(...children);
+    // One Tab stop for the whole log: its items take the arrow keys (#key).
+    for (const item of row.querySelectorAll("button, a")) {
+      (item as HTMLElement).tabIndex = -1;
+    }
     this.place(row, places);
     this.#append(row, count);
     return row;
@@ -342,6 +369,110 @@ export class LogView {
     if (stick) log.scrollTop = log.scrollHeight;
   }
 
+  /**
+   * The buttons and links of the rows shown, top to bottom: out of the Tab
+   * order (see #row), reached with the arrow keys, Home and End.
+   */
+  #items(): HTMLElement[] {
+    return [
+      ...this.element.querySelectorAll<HTMLElement>(
+        ":scope > :not([hidden]) :is(button:not([disabled]), a[href])",
+      ),
+    ];
+  }
+
+  /**
+   * The arrow keys, Home and End while the log or one of its items has the
+   * focus: to the next, previous, first or last item; from the log itself,
+   * to the first item in sight (down) or the last (up). Escape goes back to
+   * the log; Space saves a file, as Enter does (a link takes Enter alone).
+   * Without items they scroll the log, as PageUp and PageDown always do.
+   */
+  #key(event: KeyboardEvent): void {
+    if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) {
+      return;
+    }
+    const items = this.#items();
+    if (items.length === 0) return;
+    const at = items.indexOf(document.activeElement as HTMLElement);
+    const last = items.length - 1;
+    let to: number;
+    switch (event.key) {
+      case "ArrowDown":
+      case "ArrowRight":
+        to = at >= 0 ? Math.min(at + 1, last) : this.#inSight(items, "first");
+        break;
+      case "ArrowUp":
+      case "ArrowLeft":
+        to = at >= 0 ? Math.max(at - 1, 0) : this.#inSight(items, "last");
+        break;
+      case "Home":
+        to = 0;
+        break;
+      case "End":
+        to = last;
+        break;
+      case "Escape":
+        if (at < 0) return;
+        event.preventDefault();
+        this.element.focus({ preventScroll: true });
+        return;
+      case " ":
+        if (at >= 0 && items[at] instanceof HTMLAnchorElement) {
+          event.preventDefault();
+          items[at].click();
+        }
+        return;
+      default:
+        return;
+    }
+    event.preventDefault();
+    items[to]!.focus();
+  }
+
+  /**
+   * The index of the first item in sight (or below it; none: the last), or
+   * of the last in sight (or above it; none: the first).
+   */
+  #inSight(items: HTMLElement[], which: "first" | "last"): number {
+    const top = this.#visibleTop();
+    const bottom = top + this.element.clientHeight;
+    if (which === "first") {
+      const at = items.findIndex((item) =>
+        item.getBoundingClientRect().bottom > top
+      );
+      return at < 0 ? items.length - 1 : at;
+    }
+    const at = items.findLastIndex((item) =>
+      item.getBoundingClientRect().top < bottom
+    );
+    return at < 0 ? 0 : at;
+  }
+
+  /**
+   * The item that had the focus went (its row answered, let go or pushed
+   * out) and the focus fell to the page: to the item that came after it,
+   * else the log itself.
+   */
+  #keepFocus(): void {
+    const lost = this.#focused;
+    if (lost === null || this.element.contains(lost.item)) return;
+    this.#focused = null;
+    const active = document.activeElement;
+    if (active !== null && active !== document.body) return;
+    const items = this.#items();
+    const row = lost.row;
+    const next = row.parentElement === this.element
+      ? items.find((item) =>
+        row.contains(item) ||
+        (row.compareDocumentPosition(item) & Node.DOCUMENT_POSITION_FOLLOWING)
+      )
+      // Its row was pushed out at the top: the first that is left.
+      : items[0];
+    if (next !== undefined) next.focus();
+    else this.element.focus({ preventScroll: true });
+  }
+
   /** Shows how many lines came below the reader (none: no button). */
   #setUnseen(count: number): void {
     if (count === this.#unseen) return;
@@ -409,6 +540,13 @@ export class LogView {
   }
 }
 
+/** The row of `log` that holds `element`, or null if none does. */
+function rowOf(log: HTMLElement, element: Element): Element | null {
+  let at: Element | null = element;
+  while (at !== null && at.parentElement !== log) at = at.parentElement;
+  return at;
+}
+
 /** The views `row` shows in (see `place`). */
 function placesOf(row: HTMLElement): Places {
   return row.dataset.in?.split(" ") ?? [];
@@ -423,7 +561,7 @@ function idOf(row: HTMLElement): number | undefined {
 /** A small button, as the log and the lists use. */
 export function smallButton(
   label: string,
-  onClick: () => void,
+  onClick: (event: MouseEvent) => void,
 ): HTMLButtonElement {
   const made = document.createElement("button");
   made.type = "button";
