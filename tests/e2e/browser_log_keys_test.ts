@@ -6,8 +6,8 @@
  * that in a busy room a person was dozens of presses away. The log is one
  * Tab stop now; the arrow keys, Home and End go between its buttons and
  * links, Enter and Space answer, and the focus stays in the log after an
- * answer. On a phone, Tab goes down the screen: log, input, then the lists
- * at the bottom. Slow (a browser starts): in `deno task test:slow`.
+ * answer. On a phone, Tab goes from the log to the input's row, then to the
+ * lists at the bottom. Slow (a browser starts): in `deno task test:slow`.
  */
 
 import assert from "node:assert/strict";
@@ -189,7 +189,7 @@ function escaped(text: string): string {
 
 Deno.test({
   name:
-    "web client: on a phone (390x844) Tab goes down the screen: the log, the input's row, then the lists at the bottom",
+    "web client: on a phone (390x844) Tab goes from the log to the input's row, then to the lists at the bottom, not to the lists first",
   ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
