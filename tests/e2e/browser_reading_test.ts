@@ -2,7 +2,7 @@
 /**
  * What a user tester found reading the web page, in real Chromium against a
  * real `chat serve` and `chat connect`: messages that came below a reader
- * scrolled up said nothing (now "N new messages ↓" at the log's bottom
+ * scrolled up said nothing (now "N new lines ↓" at the log's bottom
  * edge); a finished transfer's row kept its speed and time left; on a
  * phone the header took the height the log needed. Slow (a browser
  * starts): in `deno task test:slow`.
@@ -22,7 +22,7 @@ import {
   waitForLine,
 } from "../_helpers/browser.ts";
 
-/** The "new messages" button's text, "" while it is hidden or missing. */
+/** The "new lines" button's text, "" while it is hidden or missing. */
 function newBelow(page: Page): Promise<string> {
   return page.evaluate(() => {
     const button = document.querySelector<HTMLElement>(".new-below button");
@@ -48,7 +48,7 @@ async function waitForNewBelow(page: Page, text: string): Promise<void> {
     );
   } catch (error) {
     throw new Error(
-      `The new messages button says '${await newBelow(page)}', not '${text}'`,
+      `The new lines button says '${await newBelow(page)}', not '${text}'`,
       { cause: error },
     );
   }
@@ -56,7 +56,7 @@ async function waitForNewBelow(page: Page, text: string): Promise<void> {
 
 Deno.test({
   name:
-    "web client: messages that come below a reader scrolled up show 'N new messages ↓', which goes to them and clears",
+    "web client: messages that come below a reader scrolled up show 'N new lines ↓', which goes to them and clears",
   ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
@@ -71,7 +71,7 @@ Deno.test({
 
     for (let i = 0; i < 30; i++) await termy.write(`new ${i}\n`);
     await waitForLine(page, /\[Broadcast from termy\]: new 29$/);
-    await waitForNewBelow(page, "30 new messages \u2193");
+    await waitForNewBelow(page, "30 new lines \u2193");
     assert.equal(await page.$eval("#log", (log) => log.scrollTop), 100);
     // At the log's bottom edge, over it, and read out as it changes.
     const place = await page.evaluate(() => {
@@ -93,7 +93,7 @@ Deno.test({
     await page.keyboard.press("Tab");
     assert.equal(
       await page.evaluate(() => document.activeElement?.textContent),
-      "30 new messages \u2193",
+      "30 new lines \u2193",
     );
     await page.keyboard.press("Enter");
     await waitForNewBelow(page, "");
@@ -106,7 +106,7 @@ Deno.test({
     // Scrolled up again, one more comes; scrolling down to it clears it.
     await page.$eval("#log", (log) => (log.scrollTop = 100));
     await termy.write("one more\n");
-    await waitForNewBelow(page, "1 new message \u2193");
+    await waitForNewBelow(page, "1 new line \u2193");
     await page.$eval("#log", (log) => (log.scrollTop = log.scrollHeight));
     await waitForNewBelow(page, "");
     assert.deepEqual(problems, []);
