@@ -196,6 +196,8 @@ export class E2eSessions {
    * sign-in: `signedIn`).
    */
   readonly #keyless = new Map<string, number>();
+  /** The notices about forgotten people shown in this session. */
+  readonly #noticed = new Set<string>();
   /**
    * When peers signed in, for {@link KEYS_PUBLISH_GRACE_MS}: a client
    * publishes its keys just after it signs in, so "no keys" from the server
@@ -401,6 +403,24 @@ export class E2eSessions {
     return reply;
   }
 
+  /**
+   * The identity check of known_identities.ts; what it says about people
+   * forgotten to make room is shown, each line once a session.
+   */
+  async #check(
+    server: string,
+    name: string,
+    fingerprint: string,
+  ): Promise<IdentityCheck> {
+    const check = await this.#o.identities.check(server, name, fingerprint);
+    if (check.kind === "first" && check.notices !== undefined) {
+      const fresh = check.notices.filter((line) => !this.#noticed.has(line));
+      for (const line of fresh) this.#noticed.add(line);
+      if (fresh.length > 0) this.#o.notify(fresh);
+    }
+    return check;
+  }
+
   /** The session to send to `to` with: ours, or a new one from their bundle. */
   async #peerFor(
     client: ChatClient,
@@ -416,7 +436,7 @@ export class E2eSessions {
     const current = this.#o.state.sessions.get(key);
     if (current !== undefined) {
       const fingerprint = await identityFingerprint(current.identity);
-      const check = await this.#o.identities.check(server, to, fingerprint);
+      const check = await this.#check(server, to, fingerprint);
       if (check.kind !== "changed") {
         return { kind: "session", session: current };
       }
@@ -455,7 +475,7 @@ export class E2eSessions {
         ),
       };
     }
-    const check = await this.#o.identities.check(
+    const check = await this.#check(
       server,
       fetched.name,
       fetched.fingerprint,
@@ -753,7 +773,7 @@ export class E2eSessions {
       // Only a message that opened teaches us a key for a name. Checked for
       // held messages too (`released`): /trust accepted one key, and a
       // server may have slipped in messages under another.
-      const check = await this.#o.identities.check(
+      const check = await this.#check(
         server,
         from,
         message.fingerprint,
@@ -1071,7 +1091,7 @@ export class E2eSessions {
       if (identity === undefined) {
         try {
           const fetched = await fetchBundle(client, name);
-          const check = await this.#o.identities.check(
+          const check = await this.#check(
             server,
             fetched.name,
             fetched.fingerprint,

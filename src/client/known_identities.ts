@@ -14,7 +14,14 @@
  *
  * The server is named by its key (not its address), as in trusted_senders;
  * the name is written as the server compares it (lower case). Lines that
- * cannot be understood are skipped on reading and kept on writing.
+ * cannot be understood are skipped on reading and kept on writing. A line
+ *
+ *     # forgotten SHA256:<server key> 10000 2026-12-06
+ *
+ * (a comment to a client that knows nothing of it) says that the people of
+ * that server were forgotten that day to make room for another's: at the
+ * next first key there, the user is told that whoever they meet there is
+ * new to this client again.
  *
  * The functions above the class are pure; the class keeps the list in a
  * storage port (text_slot.ts): a file for the terminal
@@ -37,23 +44,30 @@ const HEADER =
  * How many names a server may have keys remembered for. The server names
  * whoever writes: one that invents people, each with a key of its own and a
  * message that opens, would otherwise add a line for each, without end, to
- * the one list every server's sessions share; past
- * {@link MAX_KNOWN_IDENTITIES_BYTES} that list could no longer be read, and
- * `chat connect` refused to start on any server. A first key past this is
- * not remembered, and what came under it is refused.
+ * the one list every server's sessions share. A first key past this is not
+ * remembered, and what came under it is refused.
  */
 export const MAX_KNOWN_PER_SERVER = 10_000;
 
 /**
  * The most the list may hold, all servers together (a line is at most 135
- * bytes: 4,000 users on each of 7 servers fit); the file is not read past it.
+ * bytes: a server's {@link MAX_KNOWN_PER_SERVER} names take up to 1.35 MB);
+ * the file is not read past it, and `chat connect` would not start. A first
+ * key that would take it past this makes room by forgetting the people of
+ * the other server with the most names, if it has more than the server in
+ * use (`KnownIdentities.check`): three hosts inventing people must not leave
+ * no room for a classmate on the next one, nor push its people out.
  */
 export const MAX_KNOWN_IDENTITIES_BYTES = 4 * 1024 * 1024;
 
 /** What a key seen for a name means. */
 export type IdentityCheck =
-  /** The first key seen for the name on this server: now remembered. */
-  | { kind: "first" }
+  /**
+   * The first key seen for the name on this server: now remembered.
+   * `notices`: lines to tell the user, once per server and session, about
+   * people forgotten to make room (this server's earlier, or another's now).
+   */
+  | { kind: "first"; notices?: string[] }
   /** The key remembered. */
   | { kind: "same" }
   /** A different key: not taken until the user accepts it. */
@@ -130,6 +144,13 @@ export class KnownIdentities {
   readonly #parsed = new Map<string, Map<string, string>>();
   /** `#text`'s length in UTF-8, or null until asked for. */
   #bytes: number | null = null;
+  /** How many names each server has in `#text`, or null until asked for. */
+  #counts: Map<string, number> | null = null;
+  /**
+   * The text the slot gave at the last read, or that was last written to
+   * it: `#text` is built from it.
+   */
+  #read: string | null = null;
   readonly #inTurn = oneAtATime();
   /**
    * The keys accepted in this session and not written yet, by server and
@@ -156,6 +177,7 @@ export class KnownIdentities {
     this.#text = text;
     this.#parsed.clear();
     this.#bytes = null;
+    this.#counts = null;
   }
 
   /** Name key -> identity fingerprint on the server `serverKey`. */
@@ -170,10 +192,19 @@ export class KnownIdentities {
 
   /**
    * Reads the slot again (with what this session accepted and has not
-   * written), for what another client decided since.
+   * written), for what another client decided since. Names of `serverKey`
+   * that this session knows and the file lost (another client made room for
+   * its own server's people) stay known: a changed key on the server in use
+   * is never taken silently as a first sight. They are written back with
+   * the next save. A text read as it was read last changes nothing: `#text`
+   * is that text with what this session added since.
    */
-  async #reread(slot: TextSlot): Promise<void> {
-    this.#setText(this.#withAccepted(await slot.read() ?? ""));
+  async #reread(slot: TextSlot, serverKey: string): Promise<void> {
+    const read = await slot.read() ?? "";
+    if (read === this.#read) return;
+    const before = this.#entries(serverKey);
+    this.#setText(withMissing(this.#withAccepted(read), serverKey, before));
+    this.#read = read;
   }
 
   /**
@@ -182,7 +213,10 @@ export class KnownIdentities {
    * @throws {Error} if it is there but cannot be read
    */
   static async load(slot: TextSlot): Promise<KnownIdentities> {
-    return new KnownIdentities(slot, await slot.read() ?? "");
+    const text = await slot.read() ?? "";
+    const known = new KnownIdentities(slot, text);
+    known.#read = text;
+    return known;
   }
 
   /** A list kept in memory only, for a client with no config folder. */
@@ -212,70 +246,133 @@ export class KnownIdentities {
     const slot = this.slot;
     if (slot === null) {
       if (known !== null) return { kind: "changed", previous: known };
-      this.#checkRoom(serverKey, name, fingerprint);
+      const notices = this.#makeRoom(serverKey, name, fingerprint);
       this.#take(serverKey, name, fingerprint);
-      return { kind: "first" };
+      return this.#first(serverKey, notices);
     }
     // Read again first: another chat connect sharing the config folder
     // (one OS account, another name) may have seen this name first, or
     // taken its new key with /trust, since we read it. What it decided
     // counts; a first sight here must never replace it, or a changed key
-    // would go unannounced. A changed key, or no room, writes nothing: that
-    // is decided without the lock (the file is only ever replaced whole),
-    // and costs a stat while the file is unchanged, however often a host
-    // sends it.
-    await this.#reread(slot);
+    // would go unannounced. A changed key, or no room that can be made,
+    // writes nothing: that is decided without the lock (the file is only
+    // ever replaced whole), and costs a stat while the file is unchanged,
+    // however often a host sends it.
+    await this.#reread(slot, serverKey);
     const seen = this.known(serverKey, name);
     if (seen === fingerprint) return { kind: "same" };
     if (seen !== null) return { kind: "changed", previous: seen };
     this.#checkRoom(serverKey, name, fingerprint);
     return await this.#locked(slot, async () => {
-      // Again under the lock: the first sight is decided and written
-      // alone.
-      await this.#reread(slot);
+      // Again under the lock: the first sight, and the people forgotten to
+      // make room for it, are decided and written alone.
+      await this.#reread(slot, serverKey);
       const kept = this.known(serverKey, name);
       if (kept === fingerprint) return { kind: "same" };
       if (kept !== null) return { kind: "changed", previous: kept };
-      this.#checkRoom(serverKey, name, fingerprint);
+      const notices = this.#makeRoom(serverKey, name, fingerprint);
       this.#take(serverKey, name, fingerprint);
-      await this.#save(slot, serverKey);
-      return { kind: "first" };
+      await this.#save(slot, serverKey, this.#text);
+      return this.#first(serverKey, notices);
     });
   }
 
   /**
-   * Throws, with a message for the user, when the first key of `name` would
-   * take the server `serverKey` past {@link MAX_KNOWN_PER_SERVER} names or the
-   * list past {@link MAX_KNOWN_IDENTITIES_BYTES}.
+   * Throws, with a message for the user, when the first key of `name` on
+   * the server `serverKey` cannot be remembered, room made or not (see
+   * {@link #makeRoom}); reads the list only.
    */
   #checkRoom(serverKey: string, name: string, fingerprint: string): void {
     const count = this.#entries(serverKey).size;
+    if (count >= MAX_KNOWN_PER_SERVER) throw perServerRefusal(count);
     if (
-      count >= MAX_KNOWN_PER_SERVER ||
       this.#grownBytes(serverKey, name, fingerprint) >
         MAX_KNOWN_IDENTITIES_BYTES
     ) {
-      throw new Error(
-        `this client already remembers the identity keys of ${count} people on this server (at most ${MAX_KNOWN_PER_SERVER}, and ${MAX_KNOWN_IDENTITIES_BYTES} bytes for all servers) and remembers no more: the server may be inventing people`,
-      );
+      const largest = this.#largestOther(this.#text, serverKey);
+      if (largest === null || largest.count <= count) throw fullRefusal(count);
     }
   }
 
   /**
-   * The UTF-8 length of {@link setKnownIdentity}'s text for a name with no
-   * line yet, without building it (the list is only read here).
+   * Makes room in the list for the first key of `name` on the server
+   * `serverKey`: when the list would grow past
+   * {@link MAX_KNOWN_IDENTITIES_BYTES}, the people of the other server
+   * remembered with the most names are forgotten (their lines go, and a
+   * `# forgotten` line says so), again until it fits, if it has more names
+   * than `serverKey`: a host inventing people fills at most its own
+   * {@link MAX_KNOWN_PER_SERVER}, loses them to the next smaller server that
+   * needs the room, and never pushes out a smaller one. Names of `serverKey`
+   * are never forgotten here.
+   *
+   * @returns the lines telling the user which servers' people were forgotten
+   * @throws {Error} with a message for the user past
+   * {@link MAX_KNOWN_PER_SERVER} names of `serverKey`, or when the list is
+   * full and no other server has more names than `serverKey`
+   */
+  #makeRoom(serverKey: string, name: string, fingerprint: string): string[] {
+    const count = this.#entries(serverKey).size;
+    if (count >= MAX_KNOWN_PER_SERVER) throw perServerRefusal(count);
+    const notices: string[] = [];
+    let text = this.#text;
+    let grown = this.#grownBytes(serverKey, name, fingerprint);
+    while (grown > MAX_KNOWN_IDENTITIES_BYTES) {
+      // Only a server with more people than this one: a host inventing people
+      // never pushes out a smaller (a classroom's) list, only larger ones.
+      const largest = this.#largestOther(text, serverKey);
+      if (largest === null || largest.count <= count) throw fullRefusal(count);
+      text = forgetServer(text, largest.server, largest.count, new Date());
+      // Not set again at the next save: they are forgotten.
+      for (const [at, one] of this.#accepted) {
+        if (one.serverKey === largest.server) this.#accepted.delete(at);
+      }
+      notices.push(
+        `Note: to make room in the list of identity keys (known_identities), this client forgot those of the ${largest.count} people it knew on the server ${largest.server}, the most of any other server: when you next connect there, they are new to it again`,
+      );
+      grown = grownBytes(
+        text,
+        new TextEncoder().encode(text).length,
+        serverKey,
+        name,
+        fingerprint,
+      );
+    }
+    this.#setText(text);
+    return notices;
+  }
+
+  /**
+   * {@link largestOtherServer} of `text`, counted once per `#text` when it
+   * is `#text` (a refused first key is checked for every message).
+   */
+  #largestOther(
+    text: string,
+    serverKey: string,
+  ): { server: string; count: number } | null {
+    if (text !== this.#text) return largestOtherServer(text, serverKey);
+    this.#counts ??= serverCounts(text);
+    return largest(this.#counts, serverKey);
+  }
+
+  /** A first sight, with what the user must be told about the list. */
+  #first(serverKey: string, notices: string[]): IdentityCheck {
+    const forgotten = forgottenOn(this.#text, serverKey);
+    if (forgotten !== null) {
+      notices.unshift(
+        `Note: this client forgot the identity keys of the ${forgotten.count} people it knew on this server on ${forgotten.date}, to make room for another server's: whoever it meets here is new to it again, so a key changed since then is not detected; compare safety numbers with /verify NAME`,
+      );
+    }
+    return notices.length === 0
+      ? { kind: "first" }
+      : { kind: "first", notices };
+  }
+
+  /**
+   * {@link grownBytes} of `#text`, its length counted once per text.
    */
   #grownBytes(serverKey: string, name: string, fingerprint: string): number {
-    const encoder = new TextEncoder();
-    const base = this.#text === "" ? HEADER : this.#text;
-    const bytes = this.#text === ""
-      ? encoder.encode(HEADER).length
-      : (this.#bytes ??= encoder.encode(this.#text).length);
-    let newlines = 0;
-    while (base[base.length - 1 - newlines] === "\n") newlines++;
-    const line = `${serverKey} ${nameKey(name)} ${fingerprint}`;
-    // The text without its final newlines, "\n", the line and "\n".
-    return bytes - newlines + 1 + encoder.encode(line).length + 1;
+    this.#bytes ??= new TextEncoder().encode(this.#text).length;
+    return grownBytes(this.#text, this.#bytes, serverKey, name, fingerprint);
   }
 
   /**
@@ -319,15 +416,25 @@ export class KnownIdentities {
   }
 
   /**
-   * Writes what is kept with what this session accepted set in it; called
-   * `#locked`.
+   * Writes what is kept with what this session accepted set in it, or
+   * `changed`, the list read under this lock and changed; called `#locked`.
    */
-  async #save(slot: TextSlot, serverKey: string): Promise<void> {
+  async #save(
+    slot: TextSlot,
+    serverKey: string,
+    changed?: string,
+  ): Promise<void> {
+    // What this session knows of the server that the file lost stays known
+    // (as in check).
+    const before = this.#entries(serverKey);
     let text: string;
     try {
-      text = this.#withAccepted(await slot.read() ?? "");
+      text = changed ?? this.#withAccepted(await slot.read() ?? "");
       await slot.write(text);
     } catch (error) {
+      // Memory may now differ from the file (people forgotten and not
+      // written): the next read builds it from the file again.
+      this.#read = null;
       throw new Error(
         `Cannot save known identities ${slot.where}: ${
           error instanceof Error ? error.message : String(error)
@@ -346,8 +453,10 @@ export class KnownIdentities {
         written.get(nameKey(one.name)) === one.fingerprint
       ) this.#accepted.delete(at);
     }
+    // The file is this text now: read back unchanged, it changes nothing.
+    this.#read = text;
     // With what another client added meanwhile.
-    this.#setText(this.#withAccepted(text));
+    this.#setText(withMissing(this.#withAccepted(text), serverKey, before));
   }
 
   /** `text` with every key accepted in this session set in it. */
@@ -369,6 +478,138 @@ export class KnownIdentities {
     }
     return text;
   }
+}
+
+/**
+ * `text` with the people of `serverKey` in `before` that it has no key for
+ * set in it.
+ */
+function withMissing(
+  text: string,
+  serverKey: string,
+  before: Map<string, string>,
+): string {
+  const now = parseKnownIdentities(text, serverKey);
+  const missing = [...before].filter(([name]) => !now.has(name));
+  if (missing.length === 0) return text;
+  return (text === "" ? HEADER : text.replace(/\n*$/, "\n")) +
+    missing.map(([name, key]) => `${serverKey} ${name} ${key}\n`).join("");
+}
+
+/** How many `# forgotten` lines the list keeps (the newest). */
+export const MAX_FORGOTTEN_SERVERS = 1000;
+
+const FORGOTTEN = /^# forgotten (SHA256:\S+) (\d+) (\d{4}-\d{2}-\d{2})$/;
+
+/** How many names each server has in `text`. */
+function serverCounts(text: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const line of text.split(/\r?\n/)) {
+    const entry = parseLine(line);
+    if (entry !== null) {
+      counts.set(entry.server, (counts.get(entry.server) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
+
+/** The server other than `serverKey` with the most names in `counts`. */
+function largest(
+  counts: Map<string, number>,
+  serverKey: string,
+): { server: string; count: number } | null {
+  let found: { server: string; count: number } | null = null;
+  for (const [server, count] of counts) {
+    if (server !== serverKey && (found === null || count > found.count)) {
+      found = { server, count };
+    }
+  }
+  return found;
+}
+
+/** The other server than `serverKey` with the most names in `text`. */
+function largestOtherServer(
+  text: string,
+  serverKey: string,
+): { server: string; count: number } | null {
+  return largest(serverCounts(text), serverKey);
+}
+
+/**
+ * The UTF-8 length of {@link setKnownIdentity}'s text for a name with no
+ * line yet in `text` (`bytes` long in UTF-8), without building it.
+ */
+function grownBytes(
+  text: string,
+  bytes: number,
+  serverKey: string,
+  name: string,
+  fingerprint: string,
+): number {
+  const encoder = new TextEncoder();
+  const base = text === "" ? HEADER : text;
+  const baseBytes = text === "" ? encoder.encode(HEADER).length : bytes;
+  let newlines = 0;
+  while (base[base.length - 1 - newlines] === "\n") newlines++;
+  const line = `${serverKey} ${nameKey(name)} ${fingerprint}`;
+  // The text without its final newlines, "\n", the line and "\n".
+  return baseBytes - newlines + 1 + encoder.encode(line).length + 1;
+}
+
+/** The refusal of a first key past {@link MAX_KNOWN_PER_SERVER}. */
+function perServerRefusal(count: number): Error {
+  return new Error(
+    `this client already remembers the identity keys of ${count} people on this server (at most ${MAX_KNOWN_PER_SERVER}, and ${MAX_KNOWN_IDENTITIES_BYTES} bytes for all servers) and remembers no more: the server may be inventing people`,
+  );
+}
+
+/** The refusal of a first key when no room can be made for it. */
+function fullRefusal(count: number): Error {
+  return new Error(
+    `this client remembers no more identity keys: its list is full (${MAX_KNOWN_IDENTITIES_BYTES} bytes for all servers), and no other server has more people in it than this one (${count})`,
+  );
+}
+
+/**
+ * `text` without the people of `server`, and with a line saying when they
+ * were forgotten (a comment: a client that knows nothing of it skips it, and
+ * keeps it); at most {@link MAX_FORGOTTEN_SERVERS} such lines stay.
+ */
+export function forgetServer(
+  text: string,
+  server: string,
+  count: number,
+  now: Date,
+): string {
+  const lines = text.replace(/\n+$/, "").split("\n").filter((line) => {
+    const entry = parseLine(line);
+    if (entry !== null) return entry.server !== server;
+    const forgotten = FORGOTTEN.exec(line.trim());
+    return forgotten === null || forgotten[1] !== server;
+  });
+  lines.push(
+    `# forgotten ${server} ${count} ${now.toISOString().slice(0, 10)}`,
+  );
+  let excess = lines.filter((line) => FORGOTTEN.test(line.trim())).length -
+    MAX_FORGOTTEN_SERVERS;
+  return lines.filter((line) =>
+    excess <= 0 || !FORGOTTEN.test(line.trim()) || excess-- <= 0
+  ).join("\n") + "\n";
+}
+
+/** When the people of `server` were last forgotten, and how many, or null. */
+export function forgottenOn(
+  text: string,
+  server: string,
+): { count: number; date: string } | null {
+  let found: { count: number; date: string } | null = null;
+  for (const line of text.split(/\r?\n/)) {
+    const forgotten = FORGOTTEN.exec(line.trim());
+    if (forgotten !== null && forgotten[1] === server) {
+      found = { count: Number(forgotten[2]), date: forgotten[3] ?? "" };
+    }
+  }
+  return found;
 }
 
 function parseLine(

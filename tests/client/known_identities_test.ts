@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  forgetServer,
+  forgottenOn,
   identityChangeWarning,
   type IdentityCheck,
   KnownIdentities,
+  MAX_FORGOTTEN_SERVERS,
   MAX_KNOWN_IDENTITIES_BYTES,
   MAX_KNOWN_PER_SERVER,
   parseKnownIdentities,
@@ -333,16 +336,138 @@ Deno.test("KnownIdentities.check remembers no first key past MAX_KNOWN_PER_SERVE
   });
 });
 
-Deno.test("KnownIdentities.check remembers no first key that would take the list past MAX_KNOWN_IDENTITIES_BYTES, which would not be read back", async () => {
-  const line = `${OTHER_SERVER} ${"x".repeat(20)} ${KEY_A}\n`;
-  const text = line.repeat(
-    Math.floor(MAX_KNOWN_IDENTITIES_BYTES / line.length),
+/** `count` people of `server`, one line each, with the key `key`. */
+function people(server: string, prefix: string, count: number): string {
+  let text = "";
+  for (let i = 0; i < count; i++) text += `${server} ${prefix}${i} ${KEY_A}\n`;
+  return text;
+}
+
+/** A server key made of the letter `letter`. */
+function serverOf(letter: string): string {
+  return "SHA256:" + letter.repeat(43);
+}
+
+Deno.test("KnownIdentities.check: a server's first key past MAX_KNOWN_IDENTITIES_BYTES forgets the people of the other server with the most names, never its own, and says so", async () => {
+  // Three hosts invented their full MAX_KNOWN_PER_SERVER each; the classroom
+  // server has a few people; the list is near its bound.
+  const [first, second] = [serverOf("h"), serverOf("i")];
+  const hostile = [first, second, serverOf("j")];
+  let text = people(SERVER, "pupil", 5);
+  for (const [n, server] of hostile.entries()) {
+    text += people(server, "p", MAX_KNOWN_PER_SERVER - n);
+  }
+  text += people(OTHER_SERVER, "friend", 3);
+  // A fourth server, with fewer, longer names, fills the rest.
+  for (let i = 0;; i++) {
+    const line = `${serverOf("k")} ${String(i).padStart(32, "f")} ${KEY_A}\n`;
+    if (text.length + line.length > MAX_KNOWN_IDENTITIES_BYTES) break;
+    text += line;
+  }
+  const slot = memorySlot("memory", text);
+  const known = await KnownIdentities.load(slot);
+  const check = await known.check(SERVER, "newpupil", KEY_B);
+  assert.equal(check.kind, "first");
+  assert.deepEqual(check.kind === "first" ? check.notices : null, [
+    `Note: to make room in the list of identity keys (known_identities), this client forgot those of the ${MAX_KNOWN_PER_SERVER} people it knew on the server ${
+      hostile[0]
+    }, the most of any other server: when you next connect there, they are new to it again`,
+  ]);
+  const kept = await slot.read() ?? "";
+  assert.ok(
+    new TextEncoder().encode(kept).length <= MAX_KNOWN_IDENTITIES_BYTES,
+  );
+  assert.equal(parseKnownIdentities(kept, SERVER).size, 6);
+  assert.equal(parseKnownIdentities(kept, SERVER).get("newpupil"), KEY_B);
+  assert.equal(parseKnownIdentities(kept, OTHER_SERVER).size, 3);
+  assert.equal(parseKnownIdentities(kept, first).size, 0);
+  assert.equal(
+    parseKnownIdentities(kept, second).size,
+    MAX_KNOWN_PER_SERVER - 1,
+  );
+  // The forgotten server's people are new again, and the user told so once
+  // there, with when.
+  const today = new Date().toISOString().slice(0, 10);
+  assert.match(
+    kept,
+    new RegExp(`^# forgotten ${hostile[0]} 10000 ${today}$`, "m"),
+  );
+  const again = await KnownIdentities.load(slot);
+  assert.deepEqual(await again.check(first, "p0", KEY_B), {
+    kind: "first",
+    notices: [
+      `Note: this client forgot the identity keys of the ${MAX_KNOWN_PER_SERVER} people it knew on this server on ${today}, to make room for another server's: whoever it meets here is new to it again, so a key changed since then is not detected; compare safety numbers with /verify NAME`,
+    ],
+  });
+  // A changed key on the server in use is still detected.
+  assert.deepEqual(await again.check(SERVER, "pupil3", KEY_B), {
+    kind: "changed",
+    previous: KEY_A,
+  });
+});
+
+Deno.test("KnownIdentities.check: the people of the server in use that another client forgot stay known to this session, and a changed key is still announced", async () => {
+  const slot = memorySlot("memory", people(SERVER, "pupil", 3));
+  const known = await KnownIdentities.load(slot);
+  // Another client made room for its own server's people.
+  await slot.write(people(OTHER_SERVER, "p", 3));
+  assert.deepEqual(await known.check(SERVER, "pupil1", KEY_B), {
+    kind: "changed",
+    previous: KEY_A,
+  });
+  assert.deepEqual(await known.check(SERVER, "pupil2", KEY_A), {
+    kind: "same",
+  });
+  // A /trust here saves what the file has, and keeps knowing the rest.
+  await known.accept(SERVER, "pupil1", KEY_A);
+  assert.deepEqual(await known.check(SERVER, "pupil0", KEY_B), {
+    kind: "changed",
+    previous: KEY_A,
+  });
+  // Written back with the next first key of that server.
+  assert.deepEqual(await known.check(SERVER, "pupil9", KEY_B), {
+    kind: "first",
+  });
+  const kept = await slot.read() ?? "";
+  assert.equal(parseKnownIdentities(kept, SERVER).get("pupil1"), KEY_A);
+  assert.equal(parseKnownIdentities(kept, SERVER).get("pupil2"), KEY_A);
+  assert.equal(parseKnownIdentities(kept, OTHER_SERVER).size, 3);
+});
+
+Deno.test("KnownIdentities.check: a server never pushes out the people of a server with fewer names than it has", async () => {
+  // A host with 9,000 invented people in use; the classroom server has 5,000
+  // (the most of the others); the list is full.
+  const hostile = serverOf("h");
+  let text = people(hostile, "p", 9_000) + people(OTHER_SERVER, "pupil", 5_000);
+  for (let n = 0; text.length < MAX_KNOWN_IDENTITIES_BYTES - 200; n++) {
+    text += people("SHA256:" + String(n).padStart(43, "0"), "x", 1);
+  }
+  text += `#${" ".repeat(MAX_KNOWN_IDENTITIES_BYTES - 20 - text.length - 2)}\n`;
+  const slot = memorySlot("memory", text);
+  const known = await KnownIdentities.load(slot);
+  await assert.rejects(
+    known.check(hostile, "invented", KEY_B),
+    /its list is full \(4194304 bytes for all servers\), and no other server has more people in it than this one \(9000\)/,
+  );
+  assert.equal(await slot.read(), text);
+  // The classroom server, smaller, makes room by pushing out the host.
+  const check = await known.check(OTHER_SERVER, "newpupil", KEY_B);
+  assert.equal(check.kind, "first");
+  const kept = await slot.read() ?? "";
+  assert.equal(parseKnownIdentities(kept, hostile).size, 0);
+  assert.equal(parseKnownIdentities(kept, OTHER_SERVER).size, 5_001);
+});
+
+Deno.test("KnownIdentities.check remembers no first key that would take the list past MAX_KNOWN_IDENTITIES_BYTES when no other server's people are there to forget", async () => {
+  const line = `# ${"x".repeat(60)}\n`;
+  const text = people(SERVER, "pupil", 2) + line.repeat(
+    Math.floor(MAX_KNOWN_IDENTITIES_BYTES / line.length) - 2,
   );
   const slot = memorySlot("memory", text);
   const known = await KnownIdentities.load(slot);
   await assert.rejects(
     known.check(SERVER, "sophia", KEY_A),
-    /remembers no more: the server may be inventing people/,
+    /remembers no more identity keys: its list is full/,
   );
   assert.equal(await slot.read(), text);
 });
@@ -383,4 +508,79 @@ Deno.test("loadKnownIdentities reads the file again only when it changed: a host
     previous: KEY_A,
   });
   assert.equal(reads, 2);
+});
+
+Deno.test("forgetServer keeps the newest MAX_FORGOTTEN_SERVERS lines saying whose people were forgotten", () => {
+  let text = people(SERVER, "pupil", 1);
+  const day = new Date("2026-01-02T00:00:00Z");
+  for (let i = 0; i < MAX_FORGOTTEN_SERVERS + 5; i++) {
+    const server = "SHA256:" + String(i).padStart(43, "0");
+    text = forgetServer(text + people(server, "p", 1), server, 1, day);
+  }
+  const lines = text.trimEnd().split("\n");
+  assert.equal(lines.length, MAX_FORGOTTEN_SERVERS + 1);
+  assert.equal(lines[0], `${SERVER} pupil0 ${KEY_A}`);
+  assert.equal(
+    lines[1],
+    `# forgotten SHA256:${String(5).padStart(43, "0")} 1 2026-01-02`,
+  );
+  assert.deepEqual(forgottenOn(text, "SHA256:" + "0".repeat(43)), null);
+  assert.deepEqual(
+    forgottenOn(
+      text,
+      "SHA256:" + String(MAX_FORGOTTEN_SERVERS + 4).padStart(43, "0"),
+    ),
+    { count: 1, date: "2026-01-02" },
+  );
+});
+
+Deno.test("KnownIdentities.check on a full list: a first key that no room can be made for is refused without the lock, one that makes room forgets under it, and this session's memory no longer knows the people forgotten", async () => {
+  const big = serverOf("h");
+  // Room for one more of its own, were the list not full.
+  let text = people(big, "p", MAX_KNOWN_PER_SERVER - 1);
+  text += people(SERVER, "pupil", 5);
+  for (let i = 0;; i++) {
+    // Other servers with fewer names each.
+    const server = serverOf("klmnopqrstuvw"[Math.floor(i / 5000)]!);
+    const line = `${server} ${String(i).padStart(32, "f")} ${KEY_A}\n`;
+    if (text.length + line.length > MAX_KNOWN_IDENTITIES_BYTES) break;
+    text += line;
+  }
+  // Up to 20 bytes short of the bound: no one more fits.
+  text += `#${" ".repeat(MAX_KNOWN_IDENTITIES_BYTES - 20 - text.length - 2)}\n`;
+  const kept = memorySlot("memory", text);
+  let locks = 0;
+  const slot = {
+    ...kept,
+    exclusively: <T>(work: () => Promise<T>) => {
+      locks++;
+      return work();
+    },
+  };
+  const known = await KnownIdentities.load(slot);
+  // Asked before: what was parsed of the list is kept.
+  assert.equal(known.known(big, "p7"), KEY_A);
+  // The server with the most names is the one in use: no room is made.
+  for (let i = 0; i < 3; i++) {
+    await assert.rejects(
+      () => known.check(big, `new${i}`, KEY_B),
+      /its list is full .* no other server has more people in it than this one \(9999\)/,
+    );
+  }
+  assert.equal(locks, 0);
+  assert.equal(await kept.read(), text);
+  // A server with fewer makes room, under the lock.
+  const check = await known.check(SERVER, "newpupil", KEY_B);
+  assert.equal(check.kind, "first");
+  assert.equal(locks, 1);
+  assert.equal(known.known(SERVER, "newpupil"), KEY_B);
+  assert.equal(known.known(big, "p7"), null);
+  assert.equal(parseKnownIdentities(await kept.read() ?? "", big).size, 0);
+  // The forgotten server's people are new again to this session too.
+  const back = await known.check(big, "p7", KEY_B);
+  assert.equal(back.kind, "first");
+  assert.match(
+    (back.kind === "first" ? back.notices : [])?.[0] ?? "",
+    /^Note: this client forgot the identity keys of the 9999 people/,
+  );
 });

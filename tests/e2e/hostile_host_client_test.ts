@@ -225,3 +225,57 @@ Deno.test("chat connect (a script) whose stdout is not read holds at most STDOUT
     assert.ok(now < bound, `grew by ${now} bytes`);
   });
 });
+
+Deno.test("chat connect on an honest server still remembers a new contact when hosts it met before filled the list shared by every server: the people of the one with the most are forgotten, and the user told", async () => {
+  const serverKey = await fingerprint((await testKeys()).publicSpki);
+  // Three hosts bob connected to before each invented the MAX_KNOWN_PER_SERVER
+  // people kept for one server (as the test above has one do); with a few
+  // people of a fourth server, the list is full.
+  const hostile = [anyFingerprint(), anyFingerprint(), anyFingerprint()];
+  let text = "";
+  for (const [n, server] of hostile.entries()) {
+    for (let i = 0; i < MAX_KNOWN_PER_SERVER - n; i++) {
+      text += `${server} person${i} ${anyFingerprint()}\n`;
+    }
+  }
+  const other = anyFingerprint();
+  for (let i = 0;; i++) {
+    const line = `${other} friend${i} ${anyFingerprint()}\n`;
+    if (text.length + line.length > MAX_KNOWN_IDENTITIES_BYTES - 50) break;
+    text += line;
+  }
+  // Up to 20 bytes short of the bound: no one more fits.
+  text += `#${" ".repeat(MAX_KNOWN_IDENTITIES_BYTES - 20 - text.length - 2)}\n`;
+  await using host = await startHostileE2e("chat-hostile-known-", (dir) => {
+    // Written before bob starts.
+    Deno.mkdirSync(join(dir, "config", "chat"), { recursive: true });
+    Deno.writeTextFileSync(
+      join(dir, "config", "chat", "known_identities"),
+      text,
+      { mode: 0o600 },
+    );
+    return [];
+  });
+  const { bob, channel, alice } = host;
+  alice.deliver(channel, await alice.sealText("hello from a new classmate"));
+  await bob.waitFor(/Private message from alice: hello from a new classmate/);
+  const note =
+    `Note: to make room in the list of identity keys (known_identities), this client forgot those of the ${MAX_KNOWN_PER_SERVER} people it knew on the server ${
+      hostile[0]
+    }, the most of any other server: when you next connect there, they are new to it again`;
+  await bob.waitUntil(
+    () => (bob.stdout + bob.stderr).includes(note) ? true : null,
+    "the note saying whose people were forgotten",
+  );
+  const path = join(host.dir, "config", "chat", "known_identities");
+  const kept = await Deno.readTextFile(path);
+  assert.ok(
+    new TextEncoder().encode(kept).length <= MAX_KNOWN_IDENTITIES_BYTES,
+  );
+  assert.ok(kept.includes(`\n${serverKey} alice SHA256:`));
+  assert.ok(
+    kept.includes(`\n# forgotten ${hostile[0]} ${MAX_KNOWN_PER_SERVER} `),
+  );
+  assert.ok(!kept.includes(`${hostile[0]} person`));
+  assert.ok(kept.includes(`${hostile[1]} person0 `));
+});
