@@ -229,21 +229,45 @@ export interface FetchedBundle {
 }
 
 /**
+ * How long {@link fetchBundle} waits for the server's answer. End-to-end
+ * messages are opened and sent one at a time (e2e_sessions.ts): a server
+ * that never answers a request for keys (one for the sender of a message
+ * that could not be opened, to tell them so, say) would otherwise hold
+ * every later one behind it (group_sessions.ts bounds its `groups` and
+ * `members` alike).
+ */
+export const BUNDLE_WAIT_MS = 5000;
+
+/**
  * Fetches the bundle of `name` and checks it: for that name, well formed,
  * every key signed by its identity key, and that key the one whose
  * fingerprint the server reported. Whether that is the key we trust for the name is the caller's
  * question (known_identities.ts).
  *
- * @throws {E2eKeyError} if the server has none or the bundle fails a check
+ * @throws {E2eKeyError} if the server has none, does not answer within
+ * {@link BUNDLE_WAIT_MS}, or the bundle fails a check
  */
 export async function fetchBundle(
   client: ChatClient,
   name: string,
 ): Promise<FetchedBundle> {
-  const { reply, body } = await client.requestWithBody({
-    t: "e2e_bundle",
-    name,
-  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const { reply, body } = await Promise.race([
+    client.requestWithBody({ t: "e2e_bundle", name }),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new E2eKeyError(
+              `The server did not hand out ${name}'s keys within ${
+                BUNDLE_WAIT_MS / 1000
+              } seconds`,
+            ),
+          ),
+        BUNDLE_WAIT_MS,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
   if (reply.t === "error") {
     throw new E2eKeyError(reply.text, { code: reply.code });
   }

@@ -279,3 +279,28 @@ Deno.test("chat connect on an honest server still remembers a new contact when h
   assert.ok(!kept.includes(`${hostile[0]} person`));
   assert.ok(kept.includes(`${hostile[1]} person0 `));
 });
+
+Deno.test("chat connect holds no end-to-end message behind a request for keys the host never answers: the send fails after BUNDLE_WAIT_MS, and what came meanwhile is shown", async () => {
+  const asked = Promise.withResolvers<void>();
+  // The server never answers e2e_bundle (it goes to onOther).
+  await using host = await startHostileE2e(
+    "chat-hostile-bundle-",
+    () => [],
+    (message) => {
+      if (message.t === "e2e_bundle") asked.resolve();
+    },
+  );
+  const { bob, channel, alice } = host;
+  await bob.write("/msg carol are you there?\n");
+  await asked.promise;
+  // Opened after the send, one at a time: behind the request for keys.
+  alice.deliver(channel, await alice.sealText("hello while you wait"));
+  await bob.waitFor(/Private message from alice: hello while you wait/);
+  await bob.waitUntil(
+    () =>
+      (bob.stdout + bob.stderr).match(
+        /ERROR: Not sent: the server did not hand out carol's keys within 5 seconds/,
+      ),
+    "the send to carol refused",
+  );
+});
