@@ -34,6 +34,7 @@ import { briefClause, type ChatClient } from "./chat_client.ts";
 import { ChunkBuffers } from "./chunk_buffers.ts";
 import { fileKeyForOffer } from "./file_key.ts";
 import { askedWhenPassedOn } from "./offer_passed_on.ts";
+import { cancelCrossedReply, TAKEN_BACK } from "./offer_withdrawal.ts";
 import { type SharedKey, withRealName } from "./file_key_share.ts";
 import type { FileSigner } from "../crypto/file_signature.ts";
 import {
@@ -290,23 +291,8 @@ export class FileSender {
         () => this.#offered.delete(offer),
       );
       if (reply === "withdrawn") {
-        // A reply that crossed the withdrawal (or came from a server that
-        // ignored it) starts nothing: the transfer it opens is cancelled.
-        void offered.then((late) => {
-          if (late.t !== "file_ready") return;
-          this.#client.post({
-            t: "file_cancel",
-            xfer: late.xfer,
-            reason: "withdrawn",
-          });
-        });
-        return {
-          kind: "cancelled",
-          name,
-          reason: "you took it back",
-          results: [],
-          byYou: true,
-        };
+        cancelCrossedReply(this.#client, offered);
+        return { ...TAKEN_BACK, name, results: [] };
       }
       // Declined by everyone, the offer (with the name, for someone without
       // keys) did go out; any other refusal came before it did.

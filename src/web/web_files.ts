@@ -26,6 +26,7 @@ import {
   withRealName,
 } from "../client/file_key_share.ts";
 import { askedWhenPassedOn } from "../client/offer_passed_on.ts";
+import { cancelCrossedReply, TAKEN_BACK } from "../client/offer_withdrawal.ts";
 import {
   FILE_TAG_BYTES,
   FileCipher,
@@ -393,22 +394,8 @@ export class WebFiles {
       () => this.#mine.delete(offer),
     );
     if (reply === "withdrawn") {
-      // A reply that crossed the withdrawal starts nothing.
-      void offered.then((late) => {
-        if (late.t !== "file_ready") return;
-        this.#client.post({
-          t: "file_cancel",
-          xfer: late.xfer,
-          reason: "withdrawn",
-        });
-      });
-      return {
-        kind: "cancelled",
-        name,
-        reason: "you took it back",
-        results: [],
-        byYou: true,
-      };
+      cancelCrossedReply(this.#client, offered);
+      return { ...TAKEN_BACK, name, results: [] };
     }
     if (
       reply.t === "file_ready" ||
