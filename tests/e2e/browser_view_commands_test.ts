@@ -58,7 +58,7 @@ Deno.test({
     const shown = (await rows(page)).join("\n");
     assert.match(
       shown,
-      /\[history .*\] Private message from webby to termy: just us/,
+      /\[history .*\] Private message to termy: just us/,
     );
     assert.doesNotMatch(shown, /End of history for the public room/);
     assert.doesNotMatch(shown, /hello room/);
