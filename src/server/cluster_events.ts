@@ -20,6 +20,7 @@ import { KEY_RELEASED } from "./released_keys.ts";
 import type { PresenceChange } from "./remote_users.ts";
 import { LOG_WAIT_MS, type SharedLog } from "./shared_log.ts";
 import { AnswersInOrder } from "./answers_in_order.ts";
+import { FilesInOrder } from "./files_in_order.ts";
 import { dropRemoteRecipient, routeFileAnswer } from "./transfers.ts";
 
 /**
@@ -35,6 +36,7 @@ export function attachCluster(
   const { state, writes, delivery, givenStore: store, bridge } = core;
   state.recordGroupChanges();
   const answers = new AnswersInOrder(cluster.log, LOG_WAIT_MS, core.log);
+  const files = new FilesInOrder(cluster.log, LOG_WAIT_MS, core.log);
   cluster.attach({
     event: (event) => {
       if (event.kind === "signed_in") {
@@ -53,7 +55,16 @@ export function attachCluster(
         }
         return;
       }
-      if (event.kind === "file") return fileFromElsewhere(core, cluster, event);
+      if (event.kind === "file") {
+        // Per transfer and recipient: an offer after what its sender said
+        // before it, its chunks behind it.
+        return files.add(
+          `${event.node} ${event.message.xfer} ${event.from}`,
+          event.after,
+          event.body.byteLength,
+          () => fileFromElsewhere(core, cluster, event),
+        );
+      }
       if (event.kind === "file_answer") {
         return answers.add(event.after, () => answerFromElsewhere(core, event));
       }

@@ -66,6 +66,11 @@ export type BusEvent =
    * on the node this goes to: the message as that node's transfer logic
    * addressed it to them (its `xfer` that node's), the chunk in `body`
    * (empty for the others), sealed by the sender: no node reads it.
+   * `after`: for an offer or a cancel, the log position `node` had applied
+   * when it sent this (what the sender said before it is at or below it);
+   * the node this goes to passes it on once it has applied the log that
+   * far, and what follows of the same transfer behind it (0: at once, as
+   * for chunks and ends).
    */
   | {
     readonly kind: "file";
@@ -74,6 +79,7 @@ export type BusEvent =
     readonly ts: number;
     readonly message: FileToRecipient;
     readonly body: Uint8Array;
+    readonly after: number;
   }
   /**
    * What recipient `from`, on `node`, says about transfer `xfer` of the node
@@ -105,16 +111,24 @@ const VERSION = 1;
 /**
  * The bus events for a transfer's message to recipients on other nodes
  * (stand-in ids, remote_recipients.ts), one per recipient, on their user
- * subjects; none for anything else.
+ * subjects; none for anything else. `position`: the log position `node`
+ * has applied, which an offer and a cancel carry as `after` (what the
+ * recipient is shown of the sender, in its place among their messages);
+ * chunks and ends carry none, so that a running transfer never waits for
+ * the log.
  */
 export function fileCrossings(
   out: Outbound,
   node: string,
   remoteOf: (id: ConnId) => RemoteRecipient | undefined,
   now: number,
+  position = 0,
 ): Crossing[] {
   const { to, message } = out;
   if (!Array.isArray(to) || !isFileToRecipient(message)) return [];
+  const after = message.t === "file_offer" || message.t === "file_cancel"
+    ? position
+    : 0;
   const crossings: Crossing[] = [];
   for (const id of to as readonly ConnId[]) {
     if (id >= 0) continue;
@@ -129,6 +143,7 @@ export function fileCrossings(
         ts: now,
         message,
         body: out.body ?? new Uint8Array(0),
+        after,
       },
     });
   }
@@ -171,12 +186,17 @@ export function encodeBusEvent(event: BusEvent): Uint8Array {
       node: event.node,
       from: event.from,
       ts: event.ts,
-      ...(event.kind === "file" ? { m: event.message } : {}),
+      ...(event.kind === "file"
+        ? {
+          m: event.message,
+          // Absent when 0: what a node sent before the field was.
+          ...(event.after > 0 ? { after: event.after } : {}),
+        }
+        : {}),
       ...(event.kind === "file_answer"
         ? {
           xfer: event.xfer,
           m: event.answer,
-          // Absent when 0: what a node sent before the field was.
           ...(event.after > 0 ? { after: event.after } : {}),
         }
         : {}),
@@ -204,15 +224,24 @@ export function decodeBusEvent(bytes: Uint8Array): BusEvent {
       if (body.byteLength !== 0) throw new TypeError("Bus event has a body");
       return { kind: "signed_in", node, from, ts };
     case "file":
-      return decodeFile(node, from, ts, h.m, body);
+      return decodeFile(node, from, ts, h.m, body, afterOf(h.after));
     case "file_answer":
       if (body.byteLength !== 0) throw new TypeError("Bus event has a body");
-      return decodeFileAnswer(node, from, ts, h.xfer, h.m, h.after);
+      return decodeFileAnswer(node, from, ts, h.xfer, h.m, afterOf(h.after));
     default:
       // Chat messages (`public`, `private`, `group`, `e2e_private`,
       // `e2e_group`) were sent here before the shared log carried them.
       throw new TypeError(`Unknown bus event kind ${JSON.stringify(h.k)}`);
   }
+}
+
+/** An event's `after`: a log position, 0 when absent. */
+function afterOf(position: unknown): number {
+  const after = position ?? 0;
+  if (typeof after !== "number" || !Number.isSafeInteger(after) || after < 0) {
+    throw new TypeError("Bus event has a bad log position");
+  }
+  return after;
 }
 
 function decodeFile(
@@ -221,6 +250,7 @@ function decodeFile(
   ts: number,
   m: unknown,
   body: Uint8Array,
+  after: number,
 ): BusEvent {
   let message: ServerMessage;
   try {
@@ -242,7 +272,7 @@ function decodeFile(
   ) {
     throw new TypeError("Bus event has a bad file body");
   }
-  return { kind: "file", node, from, ts, message, body };
+  return { kind: "file", node, from, ts, message, body, after };
 }
 
 function decodeFileAnswer(
@@ -251,14 +281,10 @@ function decodeFileAnswer(
   ts: number,
   xfer: unknown,
   m: unknown,
-  position: unknown,
+  after: number,
 ): BusEvent {
   if (typeof xfer !== "number" || !Number.isSafeInteger(xfer) || xfer < 1) {
     throw new TypeError("Bus event has a bad transfer id");
-  }
-  const after = position ?? 0;
-  if (typeof after !== "number" || !Number.isSafeInteger(after) || after < 0) {
-    throw new TypeError("Bus event has a bad log position");
   }
   if (m === null) {
     return { kind: "file_answer", node, from, ts, xfer, answer: null, after };

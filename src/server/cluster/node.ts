@@ -251,12 +251,17 @@ export class ClusterNode implements ClusterPort {
 
   publish(outbound: readonly Outbound[], view: ClusterView): void {
     const now = Date.now();
+    // What the sender said before an offer or a cancel is in the log up
+    // to here (its run was settled first): the recipient's node waits for
+    // it (docs/SCALING.md, "Bus events").
+    const position = this.log.position;
     for (const out of outbound) {
       const files = fileCrossings(
         out,
         this.id,
         (id) => view.remoteRecipient(id),
         now,
+        position,
       );
       for (const file of files) this.#bus.publish(file.subject, file.event);
     }

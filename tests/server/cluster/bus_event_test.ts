@@ -102,6 +102,7 @@ Deno.test("fileCrossings sends a transfer's messages to stand-ins to their users
     ts: 99,
     message: { t: "file_chunk", xfer: 5, offset: 0 },
     body: chunkBody,
+    after: 0,
   });
   assert.deepEqual(decodeBusEvent(encodeBusEvent(event)), event);
   // Chat messages and replies are not file crossings.
@@ -196,6 +197,84 @@ Deno.test("fileAnswer carries the log position its node had applied, absent when
   for (const bad of [-1, 1.5, "7", Number.MAX_SAFE_INTEGER + 1]) {
     assert.throws(
       () => decodeBusEvent(header(bad)),
+      /Bus event has a bad log position/,
+    );
+  }
+});
+
+Deno.test("fileCrossings gives an offer and a cancel the log position its node had applied, never a chunk or an end; decodeBusEvent refuses a bad one", () => {
+  const remoteOf = () => ({ name: "bob", nameKey: "bob" });
+  const [offer] = fileCrossings(
+    {
+      to: [-1],
+      message: {
+        t: "file_offer",
+        xfer: 5,
+        from: "alice",
+        name: "report.pdf",
+        size: 4,
+        timeout: 60000,
+        key_id: "0123456789abcdef0123456789abcdef",
+      },
+    },
+    "n1",
+    remoteOf,
+    1700000000000,
+    42,
+  );
+  const bytes = encodeBusEvent(offer!.event);
+  // docs/SCALING.md, "Bus events": the test vector.
+  assert.equal(
+    bytes.toHex(),
+    "000000d1" +
+      new TextEncoder().encode(
+        '{"v":1,"k":"file","node":"n1","from":"bob","ts":1700000000000,"m":{"t":"file_offer","xfer":5,"from":"alice","name":"report.pdf","size":4,"timeout":60000,"key_id":"0123456789abcdef0123456789abcdef"},"after":42}',
+      ).toHex(),
+  );
+  const docs = Deno.readTextFileSync(
+    new URL("../../../docs/SCALING.md", import.meta.url),
+  );
+  assert.ok(docs.includes(bytes.toHex()), "the vector is in the docs");
+  assert.deepEqual(decodeBusEvent(bytes), offer!.event);
+  const afterOf = (message: Parameters<typeof fileCrossings>[0]["message"]) =>
+    (fileCrossings(
+      {
+        to: [-1],
+        message,
+        ...(message.t === "file_chunk" ? { body: new Uint8Array(20) } : {}),
+      },
+      "n1",
+      remoteOf,
+      1,
+      42,
+    )[0]!.event as { after: number }).after;
+  assert.equal(
+    afterOf({ t: "file_cancel", xfer: 5, reason: "oops" }),
+    42,
+  );
+  assert.equal(afterOf({ t: "file_chunk", xfer: 5, offset: 0 }), 0);
+  assert.equal(afterOf({ t: "file_end", xfer: 5, sha256: "00".repeat(32) }), 0);
+  // What a node from before the field sent: 0, passed on at once.
+  const json = bytes.subarray(4);
+  const old = new TextEncoder().encode(
+    new TextDecoder().decode(json).replace(',"after":42', ""),
+  );
+  const framed = (header: Uint8Array) => {
+    const out = new Uint8Array(4 + header.byteLength);
+    new DataView(out.buffer).setUint32(0, header.byteLength);
+    out.set(header, 4);
+    return out;
+  };
+  assert.equal(
+    (decodeBusEvent(framed(old)) as { after: number }).after,
+    0,
+  );
+  for (const bad of ["-1", "1.5", '"7"', "9007199254740992"]) {
+    const header = new TextEncoder().encode(
+      new TextDecoder().decode(json).replace('"after":42', `"after":${bad}`),
+    );
+    assert.throws(
+      () => decodeBusEvent(framed(header)),
       /Bus event has a bad log position/,
     );
   }

@@ -1,0 +1,108 @@
+// This module is browser compatible.
+
+/**
+ * A cluster node's files from senders on other nodes (cluster_events.ts,
+ * file_bridge.ts) cross the bus, and what those senders said before an
+ * offer crosses the log: an offer (or a sender's cancel) waits here for the
+ * log, and what follows of its transfer waits behind it (docs/SCALING.md,
+ * "Bus events").
+ */
+
+import type { ClusterLogPort } from "./cluster/port.ts";
+import { messageOf } from "../transport/secure_channel.ts";
+
+/** The most file events waiting for the log; past it they are passed on at once. */
+export const MAX_WAITING_FILE_EVENTS = 4096;
+
+/** The most chunk bytes waiting behind them; past it, the same. */
+export const MAX_WAITING_FILE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * File events from senders' nodes, passed on per transfer in the order
+ * they came, each once this node has applied the log as far as the
+ * sender's node had when it sent it (`after`): after what the sender said
+ * before (docs/PROTOCOL.md 4.2). Transfers do not wait for one another, and
+ * an event with nothing waiting before it in its transfer and the log that
+ * far (every chunk of a transfer under way) is passed on at once. Each at
+ * most `waitMs` after it came, however many wait before it.
+ */
+export class FilesInOrder {
+  readonly #log: Pick<ClusterLogPort, "position" | "applied">;
+  readonly #waitMs: number;
+  readonly #say: (line: string) => void;
+  /** Per transfer with events waiting: the last one's turn, and how many. */
+  readonly #chains = new Map<string, { last: Promise<void>; count: number }>();
+  #waiting = 0;
+  #waitingBytes = 0;
+
+  constructor(
+    log: Pick<ClusterLogPort, "position" | "applied">,
+    waitMs: number,
+    say: (line: string) => void,
+  ) {
+    this.#log = log;
+    this.#waitMs = waitMs;
+    this.#say = say;
+  }
+
+  /** How many events wait (for tests and the bound). */
+  get waiting(): number {
+    return this.#waiting;
+  }
+
+  /**
+   * Passes on `passOn` in its turn among transfer `key`'s events, once the
+   * log is at `after`; `bytes` is what it holds (a chunk's body).
+   */
+  add(key: string, after: number, bytes: number, passOn: () => void): void {
+    const chain = this.#chains.get(key);
+    if (chain === undefined && after <= this.#log.position) {
+      return this.#carryOut(passOn);
+    }
+    // A node that names a position never reached must not make events
+    // pile up here: past the bounds they lose their order (a chunk before
+    // its offer is dropped, and the transfer stops, to be resumed), not
+    // their effect.
+    if (
+      this.#waiting >= MAX_WAITING_FILE_EVENTS ||
+      this.#waitingBytes + bytes > MAX_WAITING_FILE_BYTES
+    ) return this.#carryOut(passOn);
+    this.#waiting++;
+    this.#waitingBytes += bytes;
+    // The wait counts from now, not from when the events before it are
+    // passed on: one that the log never reaches holds the next ones no
+    // longer than itself.
+    const deadline = Date.now() + this.#waitMs;
+    const turn = (chain?.last ?? Promise.resolve())
+      .then(() => this.#log.applied(after, Math.max(0, deadline - Date.now())))
+      .catch((error) =>
+        this.#say(
+          `cluster: a file from another node is passed on before the log it follows: ${
+            messageOf(error)
+          }`,
+        )
+      )
+      .then(() => {
+        this.#waiting--;
+        this.#waitingBytes -= bytes;
+        const now = this.#chains.get(key);
+        if (now !== undefined && --now.count === 0) this.#chains.delete(key);
+        this.#carryOut(passOn);
+      });
+    if (chain === undefined) this.#chains.set(key, { last: turn, count: 1 });
+    else {
+      chain.last = turn;
+      chain.count++;
+    }
+  }
+
+  #carryOut(passOn: () => void): void {
+    try {
+      passOn();
+    } catch (error) {
+      this.#say(
+        `cluster: cannot pass on a file from another node: ${messageOf(error)}`,
+      );
+    }
+  }
+}
