@@ -65,6 +65,10 @@ export function configure(
   }
   db.exec(`PRAGMA synchronous = ${synchronous}`);
   db.exec("PRAGMA foreign_keys = ON");
+  // What is deleted (messages past the cap or a release, the addresses of
+  // the hourly budgets after two hours) is overwritten with zeros, not
+  // left readable in free pages of the file for whoever copies it later.
+  db.exec("PRAGMA secure_delete = ON");
   db.exec(`PRAGMA journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
   // The file may come from anywhere: never run SQL functions its schema
   // names with side effects.
