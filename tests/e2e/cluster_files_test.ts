@@ -106,8 +106,9 @@ Deno.test({
     await alice.write(`/file carol ${join(dir, "notes.txt")}\n`);
     await alice.waitForStderr(/carol declined notes\.txt/, 30_000);
     // Named or not: from node A, the key (with the name) goes through the
-    // cluster's log and the offer straight to node B, so either may come
-    // first, and carol declines without waiting for the key.
+    // cluster's log and the offer over the bus to node B, which passes it
+    // on once its log has the key (at most 10 s later: docs/SCALING.md),
+    // but carol declines without waiting for her client to open the key.
     await carol.waitFor(
       /Declined (notes\.txt|a file) \(14 B\) from alice \(--accept-files none/,
     );
