@@ -593,9 +593,10 @@ async function connect(
     console.error(`ERROR: ${error.message}`);
     return 1;
   }
-  // A program's lines (--json, or a script's: stdin not a terminal) are
-  // written in the background: a program that stops reading does not stop
-  // the client (stdout_queue.ts).
+  // A program's lines (--json, or a script's: stdin not a terminal), and
+  // all a person's terminal shows, are written in the background: a program
+  // that stops reading, or a terminal that stops taking output (Ctrl-S),
+  // does not stop the client (stdout_queue.ts).
   const stdout = new StdoutQueue(Deno.stdout);
   // A person's stdout is written by the terminal: gone, the session ends.
   let terminalOutputGone = false;
@@ -607,12 +608,15 @@ async function connect(
   // A script's lines are queued there too (a person's go to the terminal):
   // the session holds off the server's messages while they wait unread.
   const scriptReader = json === null && !terminal.interactive ? stdout : null;
+  // A person's terminal: held off too, untold (session.ts).
+  const terminalReader = json === null && terminal.interactive ? stdout : null;
   let code: number;
   try {
     code = await runSession({
       e2e,
       ...(json === null ? {} : { json }),
       ...(scriptReader === null ? {} : { scriptReader }),
+      ...(terminalReader === null ? {} : { terminalReader }),
       urls,
       trust,
       identity,

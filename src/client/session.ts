@@ -89,6 +89,14 @@ export interface SessionOptions {
    * acknowledged once its line is written.
    */
   scriptReader?: StdoutReader;
+  /**
+   * A person's terminal (stdin a terminal, no `--json`), all of whose
+   * output `terminal` queues: nothing more is taken from the server while
+   * it is behind (stopped with Ctrl-S, say), and the keepalive pings are
+   * still answered. Unlike a program, it is not told so (it would read it
+   * only once it caught up), and messages are acknowledged as they come.
+   */
+  terminalReader?: StdoutReader;
   /** How the terminal behaves (issue 15); defaults for a script when absent. */
   ui?: InterfaceOptions;
   /**
@@ -131,8 +139,15 @@ export async function runSession(options: SessionOptions): Promise<number> {
     lineBreaks: terminal.interactive,
     terminalBreaks: terminal.interactive,
   };
-  const reader = options.json ?? options.scriptReader;
-  const output = outputFor(terminal, style, options.json, reader);
+  const programReader = options.json ?? options.scriptReader;
+  const output = outputFor(
+    terminal,
+    style,
+    options.json,
+    programReader ?? options.terminalReader,
+    programReader !== undefined,
+  );
+  const reader = programReader;
   // A program that stops reading our stdout is told on stderr why nothing
   // more comes, and when it flows again (see `attach` in chat): not on
   // stdout, where it would wait behind what it does not read.

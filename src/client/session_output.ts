@@ -45,14 +45,13 @@ export interface Output {
   /** Whether something failed (a script's exit status says so). */
   failed: boolean;
   /**
-   * Null while the reader keeps up (always, on a terminal); see
-   * StdoutReader.
+   * Null while the reader (a program, or a person's terminal) keeps up;
+   * see StdoutReader.
    */
   readerBehind(): Promise<void> | null;
   /**
-   * Resolves once what was emitted so far has reached the reader (a
-   * terminal's lines at once; `--json` lines, and a script's, once written
-   * to stdout).
+   * Resolves once what was emitted so far has reached the reader (once
+   * written to stdout; at once when nothing queues it).
    */
   written(): Promise<void>;
   /**
@@ -62,8 +61,8 @@ export interface Output {
    */
   readonly ackOnceWritten: boolean;
   /**
-   * Resolves once the program reading stdout (`--json`, a script's) is
-   * gone; never on a terminal.
+   * Resolves once the program reading stdout (`--json`, a script's), or
+   * the terminal, is gone (stdout cannot be written any more).
    */
   readerGone: Promise<unknown>;
 }
@@ -91,20 +90,22 @@ export const READER_CAUGHT_UP =
 
 /**
  * Where events go: a JSON line each, or lines on the terminal. `reader`:
- * the program reading stdout, for whom the lines are queued (`json`'s, or
- * the terminal's for a script); none on a terminal.
+ * who reads stdout, for whom the lines are queued (`json`'s, the terminal's
+ * for a script, or a person's terminal). `ackOnceWritten`: a chat message
+ * is acknowledged once its line is written (a program's; see Output).
  */
 export function outputFor(
   terminal: Terminal,
   style: Style,
   json: JsonLines | undefined,
   reader: StdoutReader | undefined = json,
+  ackOnceWritten = reader !== undefined,
 ): Output {
   const output: Output = {
     failed: false,
     readerBehind: () => reader?.caughtUp() ?? null,
     written: () => reader?.written() ?? Promise.resolve(),
-    ackOnceWritten: reader !== undefined,
+    ackOnceWritten,
     // Nothing the session does can reach anyone any more: it ends.
     readerGone: reader?.gone ?? new Promise(() => {}),
     emit: (event: SessionEvent) => {

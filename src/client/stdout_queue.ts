@@ -1,8 +1,11 @@
 /**
  * The lines `chat connect --json` writes (or a script's: stdin not a
- * terminal), queued and written to stdout in the background, in order. A program that stops reading our stdout fills
- * the pipe; a synchronous write would then stop the whole client (its
- * keepalive answers too) until the server dropped it. Here a line is queued
+ * terminal; or a person's terminal, its drawing too), queued and written to
+ * stdout in the background, in order. A program that stops reading our
+ * stdout fills the pipe (as a terminal that stops taking output fills its
+ * buffer: Ctrl-S, an ssh connection whose window is full); a synchronous
+ * write would then stop the whole client (its keepalive answers too) until
+ * the server dropped it. Here a line is queued
  * at once and the client goes on; past {@link STDOUT_BACKLOG_BYTES} unread
  * the queue says it is behind, and the session stops taking messages from
  * the server until it has caught up (session.ts), so nothing is dropped and
@@ -113,8 +116,18 @@ export class StdoutQueue {
 
   /** Queues `line` and a newline; never waits. */
   write(line: string): void {
-    if (this.#failure !== null) return; // no one reads them any more
-    const bytes = encoder.encode(line + "\n");
+    this.writeText(line + "\n");
+  }
+
+  /**
+   * Queues `text` as it is (a terminal's drawing: a line, the input block
+   * erased and drawn again), in order with the lines; never waits. Each
+   * call counts as one line toward `highLines`.
+   */
+  writeText(text: string): void {
+    // No one reads them any more.
+    if (this.#failure !== null || text === "") return;
+    const bytes = encoder.encode(text);
     this.#lines.push(bytes);
     this.#bytes += bytes.byteLength;
     this.#queuedTotal += bytes.byteLength;
@@ -129,6 +142,11 @@ export class StdoutQueue {
   /** Lines queued and not yet taken for writing. */
   get queuedLines(): number {
     return this.#lines.length;
+  }
+
+  /** Nothing is queued or being written: a write now goes out first. */
+  get idle(): boolean {
+    return this.#lines.length === 0 && !this.#writing;
   }
 
   /** Bytes queued and not yet written. */

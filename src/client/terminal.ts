@@ -131,31 +131,45 @@ interface EditableLine {
   history: string[];
 }
 
-/** Where the lines for a program reading stdout go (stdout_queue.ts). */
-export interface LineSink {
+/**
+ * Where the output goes, in order, never waited for (stdout_queue.ts): a
+ * script's lines, and on a terminal all of what is drawn. A terminal that
+ * stops taking output (Ctrl-S, an ssh connection whose window is full)
+ * leaves it queued, and the client goes on: it still answers the server's
+ * keepalive pings, and shows all of it, in order, once the terminal takes
+ * output again.
+ */
+export interface OutputSink {
   /** Queues `line` and a newline; never waits. */
   write(line: string): void;
+  /** Queues `text` as it is (the terminal's drawing); never waits. */
+  writeText(text: string): void;
+  /** Nothing is queued or being written: a write now goes out first. */
+  readonly idle: boolean;
 }
+
+/** Straight to stdout: a write waits while stdout takes nothing. */
+const synchronousOutput: OutputSink = {
+  write: (line) => process.stdout.write(`${line}\n`),
+  writeText: (text) => process.stdout.write(text),
+  idle: true,
+};
 
 /**
  * `lines`: read plain lines even from a terminal (`--json`). `out`: where
- * the lines go when stdin is not a terminal (a script): by default straight
- * to stdout, where a write waits, the whole client with it, while the pipe
- * is full. `outputGone`: called once stdout cannot be written any more (the
- * program reading it, `| tee log` say, went away); the input ends then.
+ * the output goes: by default straight to stdout, where a write waits, the
+ * whole client with it, while the pipe (or the terminal) takes nothing.
+ * `outputGone`: called once stdout cannot be written any more (the program
+ * reading it, `| tee log` say, went away); the input ends then.
  */
 export function openTerminal(
   lines = false,
-  out?: LineSink,
+  out: OutputSink = synchronousOutput,
   outputGone: () => void = () => {},
 ): Terminal {
   const interactive = !lines && Deno.stdin.isTerminal();
   const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
-  const terminal = new ReadlineTerminal(
-    interactive,
-    color,
-    out ?? { write: (line) => process.stdout.write(`${line}\n`) },
-  );
+  const terminal = new ReadlineTerminal(interactive, color, out);
   // A write to a pipe nobody reads any more fails (EPIPE) as an 'error'
   // event, which unheard would end the client with a stack trace. Without
   // stdout there is no one to chat for: the input ends, and the session
@@ -227,8 +241,16 @@ let bracketedPaste = false;
 function leaveBracketedPaste(): void {
   if (!bracketedPaste) return;
   bracketedPaste = false;
+  writeNow(DISABLE_BRACKETED_PASTE);
+}
+
+/**
+ * Writes `text` to stdout at once, waiting while the terminal takes
+ * nothing: only on the way out, when no output is queued.
+ */
+function writeNow(text: string): void {
   try {
-    Deno.stdout.writeSync(new TextEncoder().encode(DISABLE_BRACKETED_PASTE));
+    Deno.stdout.writeSync(new TextEncoder().encode(text));
   } catch {
     // The terminal is gone (SIGHUP): nobody is left to restore.
   }
@@ -267,8 +289,8 @@ class KeyInput extends EventEmitter {
 class ReadlineTerminal implements Terminal {
   readonly interactive: boolean;
   readonly color: boolean;
-  /** Where a script's lines go (not on a terminal). */
-  readonly #out: LineSink;
+  /** Where the output goes: a script's lines, or all that is drawn. */
+  readonly #out: OutputSink;
   #rl: readline.Interface;
   #lines: string[] = [];
   #waiting: ((line: string | null) => void) | null = null;
@@ -377,14 +399,13 @@ class ReadlineTerminal implements Terminal {
     this.#removeExitListeners();
     // The prompt goes, as at /quit: the shell's next line ("Terminated",
     // its prompt) would otherwise follow it on its row. (After SIGHUP there
-    // is no terminal left to draw on.)
-    if (signal !== "SIGHUP" && this.interactive && !this.#closed) {
-      try {
-        Deno.stdout.writeSync(new TextEncoder().encode(this.#erase()));
-      } catch {
-        // No terminal any more.
-      }
-    }
+    // is no terminal left to draw on. Nor while output waits for a
+    // terminal that takes none: it would come before that output, and wait
+    // with it.)
+    if (
+      signal !== "SIGHUP" && this.interactive && !this.#closed &&
+      this.#out.idle
+    ) writeNow(this.#erase());
     leaveBracketedPaste();
     try {
       process.stdin.setRawMode(false);
@@ -409,7 +430,7 @@ class ReadlineTerminal implements Terminal {
     }
   }
 
-  constructor(interactive: boolean, color: boolean, out: LineSink) {
+  constructor(interactive: boolean, color: boolean, out: OutputSink) {
     this.interactive = interactive;
     this.color = color;
     this.#out = out;
@@ -589,10 +610,10 @@ class ReadlineTerminal implements Terminal {
       printedText(hangingRows(line, columnsNow()))
     }${AUTOWRAP}`;
     if (this.#closed) {
-      process.stdout.write(text);
+      this.#out.writeText(text);
       return;
     }
-    process.stdout.write(this.#erase() + text + this.#draw());
+    this.#out.writeText(this.#erase() + text + this.#draw());
   }
 
   printError(line: string): void {
@@ -820,7 +841,7 @@ class ReadlineTerminal implements Terminal {
     if (this.#closed) return;
     if (this.interactive) {
       // Leave no dangling prompt behind the last line printed.
-      process.stdout.write(this.#erase());
+      this.#out.writeText(this.#erase());
       this.#input?.removeListener("keypress", this.#onKey);
       this.#input?.removeListener("keypress", this.#dispatchKey);
       process.stdin.removeListener("data", this.#onStdin);
@@ -828,7 +849,11 @@ class ReadlineTerminal implements Terminal {
       clearTimeout(this.#burstTimer);
       clearTimeout(this.#pasteTimer);
       this.#removeExitListeners();
-      leaveBracketedPaste();
+      // After the output still queued (main.ts flushes it before the exit).
+      if (bracketedPaste) {
+        bracketedPaste = false;
+        this.#out.writeText(DISABLE_BRACKETED_PASTE);
+      }
       if (Deno.build.os !== "windows") {
         Deno.removeSignalListener("SIGWINCH", this.#onResize);
       }
@@ -901,7 +926,7 @@ class ReadlineTerminal implements Terminal {
       this.#drawn = next;
       this.#drawnColumns = columns;
       this.#drawnHeight = height;
-      if (out !== "") process.stdout.write(out);
+      if (out !== "") this.#out.writeText(out);
     });
   }
 
@@ -909,7 +934,7 @@ class ReadlineTerminal implements Terminal {
   #commit(line: string): void {
     const columns = columnsNow();
     const prompt = this.#questionPrompt ?? this.#prompt;
-    process.stdout.write(
+    this.#out.writeText(
       commitBlock(
         this.#drawn,
         this.#drawnColumns,
@@ -926,7 +951,7 @@ class ReadlineTerminal implements Terminal {
   #clearScreen(): void {
     // The visible screen only: the scrollback keeps what was said (tmux
     // and others scroll the cleared screen into it), not the block.
-    process.stdout.write(`${this.#erase()}\x1b[H\x1b[J`);
+    this.#out.writeText(`${this.#erase()}\x1b[H\x1b[J`);
     this.#queueRender();
   }
 

@@ -214,3 +214,31 @@ Deno.test("StdoutQueue says the reader is behind past STDOUT_BACKLOG_LINES lines
   await queue.flushed();
   assert.deepEqual(changes, [true, false]);
 });
+
+Deno.test("StdoutQueue.writeText queues a terminal's drawing as it is, in order with lines, each call counted toward the bound", async () => {
+  const reader = stalledReader();
+  const queue = new StdoutQueue(reader.sink, 1024 * 1024, undefined, {
+    highLines: 4,
+  });
+  assert.equal(queue.idle, true);
+  queue.writeText("\x1b[2K\rbob> ");
+  queue.write("line 1");
+  queue.writeText("");
+  queue.writeText("\x1b[2K\rline 2\nbob> hi");
+  assert.equal(queue.idle, false);
+  assert.equal(queue.behind, false);
+  queue.writeText("\x1b[2K\r");
+  queue.writeText("bob> ");
+  // The first was taken for writing at once: four wait, at the bound.
+  assert.equal(queue.behind, false);
+  queue.writeText("x");
+  assert.equal(queue.behind, true);
+  reader.read();
+  await queue.flushed();
+  assert.equal(
+    reader.text(),
+    "\x1b[2K\rbob> line 1\n\x1b[2K\rline 2\nbob> hi\x1b[2K\rbob> x",
+  );
+  assert.equal(queue.idle, true);
+  assert.equal(queue.behind, false);
+});
