@@ -43,7 +43,9 @@ export interface Style {
    * With `lineBreaks`, the terminal's way (text_output.ts sets the lines
    * after the first in under the message's text): a message shows at most
    * {@linkcode MAX_MESSAGE_LINES} lines, the last saying how many more there
-   * were, so a message of 500 short lines cannot flood the screen.
+   * were, so a message of 500 short lines cannot flood the screen (nor one
+   * of long lines: text_output.ts cuts it to as many rows at the
+   * terminal's width).
    */
   terminalBreaks?: boolean;
 }

@@ -115,7 +115,7 @@ export function outputFor(
         if (object !== null) json.write(jsonLine(object));
         return;
       }
-      const { lines, error } = textOf(event, style);
+      const { lines, error } = textOf(event, style, terminal.columns);
       for (const line of lines) {
         if (error) terminal.printError(line);
         else terminal.print(line);

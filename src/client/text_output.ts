@@ -9,13 +9,14 @@
 
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { actionOf } from "./actions.ts";
-import { HANGING_INDENT, textColumns } from "./input_block.ts";
+import { HANGING_INDENT, hangingRows, textColumns } from "./input_block.ts";
 import { statusLine } from "./reconnect_status.ts";
 import {
   asRegistered,
   clockPrefix,
   formatBytes,
   formatProgress,
+  MAX_MESSAGE_LINES,
   renderDeclined,
   renderSent,
   renderSentFile,
@@ -33,9 +34,15 @@ export interface TextLines {
 /**
  * The lines that show `event`. Connection and progress events give no
  * lines: on a terminal they are a status row (see `statusOf`); a script gets
- * connection changes from the session as notices.
+ * connection changes from the session as notices. `columns`: the
+ * terminal's width now, at which a message of several lines shows at most
+ * MAX_MESSAGE_LINES rows (`terminalBreaks`).
  */
-export function textOf(event: SessionEvent, style: Style): TextLines {
+export function textOf(
+  event: SessionEvent,
+  style: Style,
+  columns = Infinity,
+): TextLines {
   const out = (lines: string[], error = false) => ({ lines, error });
   switch (event.type) {
     case "notice":
@@ -57,7 +64,12 @@ export function textOf(event: SessionEvent, style: Style): TextLines {
         ? clockPrefix("ts" in message ? message.ts : Date.now())
         : "";
       return out(
-        lines.map((line) => setIn(stamp + line, event.text, style)),
+        lines.map((line) =>
+          capRows(setIn(stamp + line, event.text, style), event.text, {
+            style,
+            columns,
+          })
+        ),
         message.t === "error",
       );
     }
@@ -70,7 +82,12 @@ export function textOf(event: SessionEvent, style: Style): TextLines {
         return out([
           ...renderSent(asRegistered(command, reply.name), style).map((
             line,
-          ) => setIn(line, command.text, style)),
+          ) =>
+            capRows(setIn(line, command.text, style), command.text, {
+              style,
+              columns,
+            })
+          ),
           ...(reply.text ? [sanitizeForTerminal(reply.text)] : []),
         ]);
       }
@@ -147,6 +164,45 @@ function setIn(line: string, body: string, style: Style): string {
     ),
   );
   return line.replaceAll("\n", `\n${" ".repeat(column)}`);
+}
+
+/**
+ * `line` (a message of several lines, set in: `setIn`, whose text is
+ * `body`) cut to at most MAX_MESSAGE_LINES rows at `columns`, as the
+ * terminal lays it out (hangingRows): ten lines of 300 characters each
+ * would otherwise fill the screen as the 500 short lines the line cap
+ * (render.ts) is for. Its first lines, then "(... N more lines)" on the
+ * last row; the first line is always shown. Any other line is returned as
+ * it is.
+ */
+function capRows(
+  line: string,
+  body: string,
+  { style, columns }: { style: Style; columns: number },
+): string {
+  if (style.terminalBreaks !== true || !Number.isFinite(columns)) return line;
+  const pieces = line.split("\n");
+  const total = (actionOf(body) ?? body).split(/\r?\n/).length;
+  // The body's lines as rendered, less the count render.ts put last.
+  const shown = total > MAX_MESSAGE_LINES ? MAX_MESSAGE_LINES - 1 : total;
+  if (
+    pieces.length < 2 || pieces.length !== Math.min(total, MAX_MESSAGE_LINES)
+  ) {
+    return line;
+  }
+  const rows = (count: number) =>
+    hangingRows(pieces.slice(0, count).join("\n"), columns).split("\n")
+      .length;
+  if (rows(pieces.length) <= MAX_MESSAGE_LINES) return line;
+  // The most lines that leave a row for the count.
+  let kept = shown;
+  while (kept > 1 && rows(kept) > MAX_MESSAGE_LINES - 1) kept--;
+  const indent = /^ */.exec(pieces[1]!)![0];
+  // A colour a cut line began ends before the count.
+  const reset = style.color ? "\x1b[0m" : "";
+  return `${pieces.slice(0, kept).join("\n")}${reset}\n${indent}(... ${
+    total - kept
+  } more lines)`;
 }
 
 /** The status row for a progress or connection event; null for others. */

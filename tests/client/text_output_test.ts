@@ -5,6 +5,7 @@ import {
   textOf,
 } from "../../src/client/text_output.ts";
 import { MAX_MESSAGE_LINES } from "../../src/client/render.ts";
+import { hangingRows } from "../../src/client/input_block.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
 import { isFailure } from "../../src/client/session_events.ts";
 
@@ -198,4 +199,50 @@ Deno.test("textOf sets a message's further lines in under its text on a terminal
     }, { color: false, lineBreaks: true }).lines,
     ["[Broadcast from nana]: a\nb"],
   );
+});
+
+Deno.test("textOf cuts a message of long lines to MAX_MESSAGE_LINES rows at the terminal's width, and says how many lines more", () => {
+  const style = {
+    color: false,
+    lineBreaks: true,
+    terminalBreaks: true,
+    clock: true,
+  };
+  const ts = new Date(2026, 6, 21, 9, 5).getTime();
+  const body = Array.from(
+    { length: 10 },
+    (_, i) => `${i} ${"word ".repeat(60)}`,
+  ).join("\n");
+  const event = {
+    type: "incoming" as const,
+    message: { t: "public" as const, from: "nana", ts },
+    text: body,
+  };
+  const [line] = textOf(event, style, 100).lines;
+  const rows = hangingRows(line!, 100).split("\n");
+  assert.ok(rows.length <= MAX_MESSAGE_LINES, rows.join("\n"));
+  const lines = line!.split("\n");
+  assert.match(lines[0]!, /^\[09:05\] \[Broadcast from nana\]: 0 word/);
+  assert.match(lines[1]!, /^ {31}1 word/);
+  assert.equal(
+    lines.at(-1),
+    `${" ".repeat(31)}(... ${10 - (lines.length - 1)} more lines)`,
+  );
+  // Wide enough, or with no width known, all ten lines show.
+  assert.equal(textOf(event, style, 10_000).lines[0]!.split("\n").length, 10);
+  assert.equal(textOf(event, style).lines[0]!.split("\n").length, 10);
+  // A single line, however long, is the line cap's business, not this one.
+  const one = textOf({ ...event, text: "word ".repeat(500) }, style, 100);
+  assert.equal(one.lines[0]!.split("\n").length, 1);
+  // Past the line cap too: the count covers the lines render.ts left out.
+  const many = Array.from({ length: 50 }, (_, i) => `${i} ${"w ".repeat(150)}`)
+    .join("\n");
+  const cut = textOf({ ...event, text: many }, style, 100).lines[0]!.split(
+    "\n",
+  );
+  assert.equal(
+    cut.at(-1),
+    `${" ".repeat(31)}(... ${51 - cut.length} more lines)`,
+  );
+  assert.ok(hangingRows(cut.join("\n"), 100).split("\n").length <= 10);
 });
