@@ -7,7 +7,7 @@
  */
 
 import { sanitizeForTerminal } from "../text/sanitize.ts";
-import { cells, textColumns } from "./input_block.ts";
+import { textColumns } from "./input_block.ts";
 import type { SessionEvent } from "./session_events.ts";
 import type { Terminal } from "./terminal.ts";
 import { statusOf } from "./text_output.ts";
@@ -138,15 +138,22 @@ function shortProgress(event: FileProgress): ShortProgress {
   };
 }
 
-/** `short` in at most `room` columns, the label's end cut first. */
+const GRAPHEMES = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+
+/**
+ * `short` in at most `room` columns, the label's end cut first: between
+ * graphemes, never inside an emoji joined with ZWJ (or a flag's pair, a
+ * letter and its accents), which would show a piece of it.
+ */
 function fitShort(short: ShortProgress, room: number): string {
   const labelRoom = room - textColumns(short.tail);
   if (textColumns(short.label) <= labelRoom) return short.label + short.tail;
   let label = "";
   let used = 0;
-  for (const [char, width] of cells(short.label)) {
+  for (const { segment } of GRAPHEMES.segment(short.label)) {
+    const width = textColumns(segment);
     if (used + width > labelRoom - 1) break;
-    label += char;
+    label += segment;
     used += width;
   }
   return `${label}\u2026${short.tail}`;

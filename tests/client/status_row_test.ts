@@ -88,3 +88,25 @@ Deno.test("StatusRow measures a file name's emoji-presentation pairs as 2 column
   assert.ok(columns < 40, `${columns} columns: ${row}`);
   status.showProgress("in:1", null);
 });
+
+Deno.test("StatusRow cuts a long file name between graphemes, never inside an emoji joined with ZWJ", async () => {
+  const family = "\u{1F468}\u200D\u{1F469}\u200D\u{1F467}\u200D\u{1F466}";
+  const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+  for (let columns = 30; columns <= 45; columns++) {
+    const { terminal, until } = watched();
+    terminal.resize(columns);
+    const status = new StatusRow(terminal, false, () => {});
+    status.showProgress("in:1", {
+      ...progress(2 * MIB),
+      name: `${family.repeat(12)}.jpg`,
+    });
+    const row = await until(() => true);
+    const label = row.slice(0, row.indexOf("\u2026"));
+    assert.ok(label.length > 0, row);
+    // Every grapheme of what is left is a whole family.
+    for (const { segment } of graphemes.segment(label)) {
+      assert.equal(segment, family, `at ${columns} columns: ${row}`);
+    }
+    status.showProgress("in:1", null);
+  }
+});
