@@ -595,7 +595,7 @@ async function connect(
   }
   // A program's lines (--json, or a script's: stdin not a terminal), and
   // all a person's terminal shows, are written in the background: a program
-  // that stops reading, or a terminal that stops taking output (Ctrl-S),
+  // that stops reading, or a terminal that stops taking output (a stalled ssh),
   // does not stop the client (stdout_queue.ts).
   const stdout = new StdoutQueue(Deno.stdout);
   // A person's stdout is written by the terminal: gone, the session ends.

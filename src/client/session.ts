@@ -92,7 +92,7 @@ export interface SessionOptions {
   /**
    * A person's terminal (stdin a terminal, no `--json`), all of whose
    * output `terminal` queues: nothing more is taken from the server while
-   * it is behind (stopped with Ctrl-S, say), and the keepalive pings are
+   * it is behind (an ssh connection that stalls, say), and the keepalive pings are
    * still answered. Unlike a program, it is not told so (it would read it
    * only once it caught up), and messages are acknowledged as they come.
    */

@@ -3,9 +3,9 @@
  * terminal; or a person's terminal, its drawing too), queued and written to
  * stdout in the background, in order. A program that stops reading our
  * stdout fills the pipe (as a terminal that stops taking output fills its
- * buffer: Ctrl-S, an ssh connection whose window is full); a synchronous
- * write would then stop the whole client (its keepalive answers too) until
- * the server dropped it. Here a line is queued
+ * buffer: an ssh connection whose window is full, a suspended tmux); a
+ * synchronous write would then stop the whole client (its keepalive answers
+ * too) until the server dropped it. Here a line is queued
  * at once and the client goes on; past {@link STDOUT_BACKLOG_BYTES} unread
  * the queue says it is behind, and the session stops taking messages from
  * the server until it has caught up (session.ts), so nothing is dropped and

@@ -134,10 +134,10 @@ interface EditableLine {
 /**
  * Where the output goes, in order, never waited for (stdout_queue.ts): a
  * script's lines, and on a terminal all of what is drawn. A terminal that
- * stops taking output (Ctrl-S, an ssh connection whose window is full)
- * leaves it queued, and the client goes on: it still answers the server's
- * keepalive pings, and shows all of it, in order, once the terminal takes
- * output again.
+ * stops taking output (an ssh connection whose window is full, a suspended
+ * tmux) leaves it queued, and the client goes on: it still answers the
+ * server's keepalive pings, and shows all of it, in order, once the
+ * terminal takes output again.
  */
 export interface OutputSink {
   /** Queues `line` and a newline; never waits. */

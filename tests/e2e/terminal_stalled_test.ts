@@ -1,99 +1,122 @@
 /**
- * A person's terminal that stops taking output (Ctrl-S, an ssh connection
- * whose window is full, a pane nobody scrolls) while others talk. Output to
+ * A person's terminal that stops taking output (an ssh connection
+ * whose window is full, a suspended tmux) while others talk. Output to
  * the terminal was written synchronously: once the terminal's buffer was
  * full the whole client stopped, its answers to the server's keepalive
- * pings too, and the server dropped it; what was said meanwhile never
- * reached it. Now the terminal's output is queued (stdout_queue.ts): the
- * client stays connected and, once the terminal takes output again, shows
- * every line, in order, once. A real server, a real `chat connect` on a
- * pseudo-terminal (`script`) whose output the test stops reading.
+ * pings too, and the server dropped it ("it did not answer a ping"); what
+ * was said meanwhile never reached it. Now the terminal's output is queued
+ * (stdout_queue.ts), past the queue's bound the client holds off the
+ * server's messages, and it stays connected; once the terminal takes output
+ * again it shows every line, in order, once. A real server, a real
+ * `chat connect` on a pseudo-terminal (`script`) whose output the test
+ * stops reading.
  */
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startTestServer, TestClient, testKeys } from "../_helpers/chat.ts";
 import { ChatProcess, hasPty } from "../_helpers/process.ts";
+import { openStore } from "../../src/store/sqlite_store.ts";
+import { STDOUT_BACKLOG_LINES } from "../../src/client/stdout_queue.ts";
 
 /** The server pings a connection silent this long, and drops it if it stays so. */
 const IDLE_SECONDS = 2;
 
-/** alice's line numbered `n`: 600 characters, most of eight rows. */
-function line(n: number): string {
-  const label = `m${n} `;
-  return label + "x".repeat(600 - label.length);
-}
-
-/** The numbers of alice's lines as the terminal showed them, in order. */
+/** The numbers of alice's lines (`m<n> ...`) as the terminal showed them, in order. */
 function numbersIn(screen: string): number[] {
-  return [...screen.matchAll(/from alice\]: m(\d+) x/g)].map((m) =>
+  return [...screen.matchAll(/from alice\]?: m(\d+)\b/g)].map((m) =>
     Number(m[1])
   );
 }
 
-Deno.test({
-  name:
-    "chat connect on a terminal that stops taking output stays connected and then shows every line once, in order",
-  ignore: !(await hasPty()),
-  fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "chat-term-stalled-" });
-    const pub = join(dir, "server.pub");
-    await Deno.writeTextFile(pub, (await testKeys()).publicPem);
-    const server = await startTestServer({
-      connectionLimits: {
-        messagesPerSecond: 100_000,
-        messageBurst: 100_000,
-        messagesPerSecondPerAddress: 100_000,
-        messageBurstPerAddress: 100_000,
-        idleTimeoutSeconds: IDLE_SECONDS,
-      },
-    });
-    const bob = new ChatProcess([
-      "connect",
-      `127.0.0.1:${server.port}`,
-      "--pub",
-      pub,
-      "--user",
-      "bob",
-      "--no-open",
-      "--downloads",
-      join(dir, "downloads"),
-    ], { env: { XDG_CONFIG_HOME: join(dir, "config") }, tty: true });
-    const alice = await TestClient.connect(server, "alice");
-    try {
-      await bob.waitFor(/SUCCESS: Username registered\./);
-      await alice.client.say("hello");
-      await bob.waitFor(/\[Broadcast from alice\]: hello/);
-      // The terminal takes nothing more: its buffer and the pipe behind it
-      // (some 100 KiB) fill, and the client's writes to it wait.
-      bob.pauseStdout();
-      const count = 400;
-      let sent = 0;
-      const sayMore = async (n: number) => {
+/** What the client shows once its connection was dropped. */
+const LOST = /connection to the server was lost/;
+
+/**
+ * A server that pings within seconds, alice (a test client) and bob (a real
+ * `chat connect` on a pseudo-terminal), both signed in, bob's terminal
+ * showing what alice says.
+ */
+async function stalledRoom() {
+  const dir = await Deno.makeTempDir({ prefix: "chat-term-stalled-" });
+  const pub = join(dir, "server.pub");
+  await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+  // The test's own: what bob has acknowledged tells whether he holds off.
+  const store = openStore(":memory:");
+  const server = await startTestServer({
+    store,
+    connectionLimits: {
+      messagesPerSecond: 100_000,
+      messageBurst: 100_000,
+      messagesPerSecondPerAddress: 100_000,
+      messageBurstPerAddress: 100_000,
+      idleTimeoutSeconds: IDLE_SECONDS,
+    },
+  });
+  const bob = new ChatProcess([
+    "connect",
+    `127.0.0.1:${server.port}`,
+    "--pub",
+    pub,
+    "--user",
+    "bob",
+    "--no-open",
+    "--downloads",
+    join(dir, "downloads"),
+  ], { env: { XDG_CONFIG_HOME: join(dir, "config") }, tty: true });
+  const alice = await TestClient.connect(server, "alice");
+  await bob.waitFor(/SUCCESS: Username registered\./);
+  await alice.client.say("hello");
+  await bob.waitFor(/\[Broadcast from alice\]: hello/);
+  let sent = 0;
+  return {
+    bob,
+    alice,
+    store,
+    get sent() {
+      return sent;
+    },
+    /**
+     * alice's next `count` lines, `m<n>` and `pad` characters, to the room
+     * or to `to`, in batches said all at once.
+     */
+    async say(count: number, pad: number, to?: string): Promise<void> {
+      for (let done = 0; done < count;) {
+        const batch = Math.min(1000, count - done);
         const replies = await Promise.all(
-          Array.from({ length: n }, (_, i) => alice.client.say(line(sent + i))),
+          Array.from({ length: batch }, (_, i) => {
+            const text = `m${sent + i} ${"x".repeat(pad)}`;
+            return to === undefined
+              ? alice.client.say(text)
+              : alice.client.msg(to, text);
+          }),
         );
-        for (const reply of replies) assert.equal(reply.t, "ok");
-        sent += n;
-      };
-      await sayMore(count);
-      // The terminal stays away long enough for the server to ping bob,
-      // twice over: a client that could not answer is dropped meanwhile.
-      // (The scenario's length, not a wait for something.)
-      await new Promise((resolve) =>
-        setTimeout(resolve, 3 * IDLE_SECONDS * 1000)
-      );
-      // More while bob's terminal still takes nothing.
-      await sayMore(20);
-      bob.resumeStdout();
+        for (const reply of replies) {
+          assert.equal(reply.t, "ok", JSON.stringify(reply));
+        }
+        sent += batch;
+        done += batch;
+      }
+    },
+    /**
+     * The terminal stays away long enough for the server to ping bob,
+     * twice over: a client that cannot answer is dropped meanwhile. (The
+     * scenario's length, not a wait for something.)
+     */
+    stayAway: () =>
+      new Promise((resolve) => setTimeout(resolve, 3 * IDLE_SECONDS * 1000)),
+    /** Waits until bob's terminal showed alice's last line, or the link was lost. */
+    async readAll(): Promise<void> {
       await bob.waitUntil(
         () =>
-          numbersIn(bob.stdout).at(-1) === sent - 1 ||
-          /connection to the server was lost/.test(bob.stdout) || null,
+          numbersIn(bob.stdout).at(-1) === sent - 1 || LOST.test(bob.stdout) ||
+          null,
         `line m${sent - 1}`,
         60_000,
       );
-      // Never dropped: alice never saw bob leave.
+    },
+    /** bob was never dropped, and showed every line of alice's once, in order. */
+    assertAllShown(): void {
       assert.equal(
         alice.inbox.some(({ message }) =>
           message.t === "presence" && message.name === "bob" && !message.online
@@ -101,18 +124,71 @@ Deno.test({
         false,
         `bob was dropped; server log:\n${server.logs.slice(-10).join("\n")}`,
       );
-      assert.doesNotMatch(bob.stdout, /connection to the server was lost/);
+      assert.doesNotMatch(bob.stdout, LOST);
       assert.deepEqual(
         numbersIn(bob.stdout),
         Array.from({ length: sent }, (_, n) => n),
       );
-    } finally {
+    },
+    async [Symbol.asyncDispose]() {
       bob.resumeStdout();
       bob.kill("SIGKILL");
       await bob.finish();
       await alice.quit();
       await server.shutdown();
+      store.close();
       await Deno.remove(dir, { recursive: true });
-    }
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "chat connect on a terminal that stops taking output stays connected and then shows every line once, in order",
+  ignore: !(await hasPty()),
+  fn: async () => {
+    await using room = await stalledRoom();
+    // The terminal takes nothing more: its buffer and the pipe behind it
+    // (some 100 KiB) fill, and what the client writes to it waits.
+    room.bob.pauseStdout();
+    await room.say(400, 600);
+    await room.stayAway();
+    // More while bob's terminal still takes nothing.
+    await room.say(20, 600);
+    room.bob.resumeStdout();
+    await room.readAll();
+    room.assertAllShown();
+  },
+});
+
+Deno.test({
+  name:
+    "chat connect on a terminal that stops taking output holds off the server's messages past its queue's bound, answers pings meanwhile, and then shows every line once, in order",
+  ignore: !(await hasPty()),
+  fn: async () => {
+    await using room = await stalledRoom();
+    room.bob.pauseStdout();
+    // Private lines of 300 characters: past the queue's bound in lines
+    // (each line one write, with its redraw), far below it in bytes (7 of
+    // 32 MiB); past it by more than the terminal and the pipes behind it
+    // hold (250-850 KiB seen, up to 2,100 lines), and by less than the 8 MiB
+    // the connection takes while the client holds off.
+    const count = STDOUT_BACKLOG_LINES + 6000;
+    await room.say(count, 300, "bob");
+    await room.stayAway();
+    // Held off: what came past the bound waits on the connection, taken
+    // from the server but not yet handled, so not acknowledged. (A client
+    // without a bound would have handled, and acknowledged, all of it.)
+    const pending = room.store.pendingFor("bob", count).length;
+    assert.ok(
+      pending > 0,
+      `bob acknowledged every line while his terminal took none (${
+        numbersIn(room.bob.stdout).length
+      } shown)`,
+    );
+    assert.ok(pending < count, `${pending} of ${count} not acknowledged`);
+    room.bob.resumeStdout();
+    await room.readAll();
+    room.assertAllShown();
   },
 });
