@@ -595,8 +595,8 @@ async function connect(
   }
   // A program's lines (--json, or a script's: stdin not a terminal), and
   // all a person's terminal shows, are written in the background: a program
-  // that stops reading, or a terminal that stops taking output (a stalled ssh),
-  // does not stop the client (stdout_queue.ts).
+  // that stops reading, or a terminal that stops taking output (a stalled
+  // ssh connection), does not stop the client (stdout_queue.ts).
   const stdout = new StdoutQueue(Deno.stdout);
   // A person's stdout is written by the terminal: gone, the session ends.
   let terminalOutputGone = false;
@@ -605,10 +605,9 @@ async function connect(
     : openTerminal(false, stdout, () => (terminalOutputGone = true));
   const trusted = await loadTrustedSenders();
   const json = command.json ? stdout : null;
-  // A script's lines are queued there too (a person's go to the terminal):
-  // the session holds off the server's messages while they wait unread.
+  // A script's lines, and a person's terminal's, are queued there too: the
+  // session holds off the server's messages while too many wait unread.
   const scriptReader = json === null && !terminal.interactive ? stdout : null;
-  // A person's terminal: held off too, untold (session.ts).
   const terminalReader = json === null && terminal.interactive ? stdout : null;
   let code: number;
   try {

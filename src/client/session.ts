@@ -92,9 +92,10 @@ export interface SessionOptions {
   /**
    * A person's terminal (stdin a terminal, no `--json`), all of whose
    * output `terminal` queues: nothing more is taken from the server while
-   * it is behind (an ssh connection that stalls, say), and the keepalive pings are
-   * still answered. Unlike a program, it is not told so (it would read it
-   * only once it caught up), and messages are acknowledged as they come.
+   * it is behind (an ssh connection that stalls, say), and the keepalive
+   * pings are still answered. Unlike a program, it is not told so (it would
+   * read it only once it caught up), and a plain chat message is
+   * acknowledged as it comes, not once its line is written.
    */
   terminalReader?: StdoutReader;
   /** How the terminal behaves (issue 15); defaults for a script when absent. */
@@ -139,15 +140,14 @@ export async function runSession(options: SessionOptions): Promise<number> {
     lineBreaks: terminal.interactive,
     terminalBreaks: terminal.interactive,
   };
-  const programReader = options.json ?? options.scriptReader;
+  const reader = options.json ?? options.scriptReader;
   const output = outputFor(
     terminal,
     style,
     options.json,
-    programReader ?? options.terminalReader,
-    programReader !== undefined,
+    reader ?? options.terminalReader,
+    reader !== undefined,
   );
-  const reader = programReader;
   // A program that stops reading our stdout is told on stderr why nothing
   // more comes, and when it flows again (see `attach` in chat): not on
   // stdout, where it would wait behind what it does not read.
