@@ -1726,6 +1726,10 @@ async function startE2e(
   // (and could use a message key twice): one tab of this browser has the
   // keys of a name, for as long as it is open and signed in. Tabs signed
   // in as other names have their own.
+  // This tab's own hold on them, let go at its sign-out once its last
+  // writes land (stopE2e), is no other tab's: Connect again waits for it
+  // rather than say another tab has the keys (it said so for a moment).
+  await lettingGo;
   const release = await holdForPage(e2eLockName(identity, name), null);
   if (release === null) {
     e2eBusy = true;
@@ -1744,8 +1748,13 @@ function e2eLockName(identity: Identity, name: string): string {
   return `chat-e2e ${identity.fingerprint} ${nameKey(name)}`;
 }
 
-/** Lets the end-to-end keys' lock go, when this page holds it. */
-let releaseE2e: (() => void) | null = null;
+/**
+ * Lets the end-to-end keys' lock go, when this page holds it; settles once
+ * the lock is free.
+ */
+let releaseE2e: (() => Promise<void>) | null = null;
+/** Settles once the lock this page let go last (stopE2e) is free. */
+let lettingGo: Promise<void> = Promise.resolve();
 /** Ends this page's wait for the keys another tab has. */
 let e2eWait: AbortController | null = null;
 
@@ -1761,7 +1770,7 @@ function awaitE2e(identity: Identity, name: string): void {
     async (release) => {
       if (release === null) return;
       if (wait.signal.aborted || e2eWait !== wait) {
-        release();
+        void release();
         return;
       }
       e2eWait = null;
@@ -1813,8 +1822,8 @@ function stopE2e(): void {
     // wrote has landed, so the tab that takes the keys next reads after it
     // and nothing of this tab's lands over its own writes.
     writes.open = false;
-    void writes.landed.then(() => release?.());
-  } else release?.();
+    lettingGo = writes.landed.then(() => release?.());
+  } else lettingGo = release?.() ?? Promise.resolve();
   e2e = null;
   groupSessions = null;
   pageE2e = null;
@@ -1864,7 +1873,7 @@ function whileHeld<T>(
 async function openE2e(
   identity: Identity,
   name: string,
-  release: () => void,
+  release: () => Promise<void>,
 ): Promise<string | null> {
   releaseE2e = release;
   const fingerprint = identity.fingerprint;
@@ -1958,20 +1967,27 @@ async function openE2e(
  * Takes the Web Lock `name` until the function it resolves to is called
  * (or the page goes): at once, or null when another tab holds it; with
  * `signal`, once that tab lets it go (null when `signal` ends the wait).
+ * That function's promise settles once the lock is free again.
  */
 function holdForPage(
   name: string,
   signal: AbortSignal | null,
-): Promise<(() => void) | null> {
+): Promise<(() => Promise<void>) | null> {
   return new Promise((resolve) => {
     const held = (lock: Lock | null) => {
       if (lock === null) {
         resolve(null);
         return undefined;
       }
-      return new Promise<void>((done) => resolve(done));
+      return new Promise<void>((done) =>
+        resolve(() => {
+          done();
+          // The request's promise settles once the lock is let go.
+          return request.then(() => {}, () => {});
+        })
+      );
     };
-    const request = signal === null
+    const request: Promise<unknown> = signal === null
       ? navigator.locks.request(name, { ifAvailable: true }, held)
       : navigator.locks.request(name, { signal }, held);
     request.catch(() => resolve(null));

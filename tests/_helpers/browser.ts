@@ -381,3 +381,37 @@ export async function keysHeldElsewhere(
   }, `chat-e2e ${fingerprint} ${name.toLowerCase()}`);
   return holder;
 }
+
+/**
+ * Holds a write transaction on the page's end-to-end records until
+ * `letGo` (below): the page's own writes wait behind it, as behind a slow
+ * disk. Resolves once it is held.
+ */
+export function holdWrites(page: Page): Promise<void> {
+  return page.evaluate(() =>
+    new Promise<void>((held, failed) => {
+      const opening = indexedDB.open("chat-e2e");
+      opening.onerror = () => failed(opening.error);
+      opening.onsuccess = () => {
+        const db = opening.result;
+        const tx = db.transaction("records", "readwrite");
+        const store = tx.objectStore("records");
+        const state = globalThis as unknown as { holding: boolean };
+        state.holding = true;
+        // Kept alive by a request always pending, until let go.
+        const again = () => {
+          if (state.holding) store.get("storage-key").onsuccess = again;
+        };
+        again();
+        held();
+      };
+    })
+  );
+}
+
+/** Ends a hold of holdWrites: the page's writes go on. */
+export function letGo(page: Page): Promise<void> {
+  return page.evaluate(() => {
+    (globalThis as unknown as { holding: boolean }).holding = false;
+  });
+}

@@ -15,8 +15,10 @@
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import {
+  holdWrites,
   keysHeldElsewhere,
   LEAK_CHECKS_OFF,
+  letGo,
   openPage,
   signedInPage,
   startBrowserChat,
@@ -35,39 +37,6 @@ function identityOf(page: Page): Promise<string> {
       if (found !== null) return found[1]!;
     }
     throw new Error("No identity key in the page's log");
-  });
-}
-
-/**
- * Holds a write transaction on the page's end-to-end records until
- * `letGo` (below): the page's own writes wait behind it, as behind a slow
- * disk. Resolves once it is held.
- */
-function holdWrites(page: Page): Promise<void> {
-  return page.evaluate(() =>
-    new Promise<void>((held, failed) => {
-      const opening = indexedDB.open("chat-e2e");
-      opening.onerror = () => failed(opening.error);
-      opening.onsuccess = () => {
-        const db = opening.result;
-        const tx = db.transaction("records", "readwrite");
-        const store = tx.objectStore("records");
-        const state = globalThis as unknown as { holding: boolean };
-        state.holding = true;
-        // Kept alive by a request always pending, until let go.
-        const again = () => {
-          if (state.holding) store.get("storage-key").onsuccess = again;
-        };
-        again();
-        held();
-      };
-    })
-  );
-}
-
-function letGo(page: Page): Promise<void> {
-  return page.evaluate(() => {
-    (globalThis as unknown as { holding: boolean }).holding = false;
   });
 }
 
