@@ -50,9 +50,23 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
     const here = answeredIn.get(offer.xfer);
     return here === undefined ? [offerPlace(offer)] : [offerPlace(offer), here];
   };
+  /**
+   * The questions not answered yet, by transfer: each drops its buttons
+   * and says, in their place, how it ended.
+   */
+  const asking = new Map<number, (text: string) => void>();
+  /**
+   * Ends the question about `offer`, if one is asked, with `text` where its
+   * buttons were; false when none was (the offer was never asked about).
+   */
+  const ended = (offer: FileOfferNotice, text: string): boolean => {
+    const end = asking.get(offer.xfer);
+    if (end === undefined) return false;
+    asking.delete(offer.xfer);
+    end(text);
+    return true;
+  };
   /** The transfer ended short of the file: its bar goes (a line says why). */
-  /** The questions not answered yet, by transfer: each drops its buttons. */
-  const asking = new Map<number, (why: string) => void>();
   const stopped = (offer: FileOfferNotice) => {
     bars.get(offer.xfer)?.remove();
     bars.delete(offer.xfer);
@@ -71,9 +85,16 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
         safeFileName(offer.name)
       } (${formatBytes(offer.size)}). Accept? `;
       const answered = (accept: boolean) => (event: MouseEvent) => {
+        // Over already (its buttons went then): a press answers nothing.
+        if (!asking.has(offer.xfer)) return;
         asking.delete(offer.xfer);
+        if (!answer(accept)) {
+          // Ended without a word to this view: it is no question any more.
+          row.replaceChildren(`No longer asked: ${describeOffer(offer)}.`);
+          log.place(row, [offerPlace(offer), context.view()]);
+          return;
+        }
         if (accept) answeredIn.set(offer.xfer, context.view());
-        answer(accept);
         row.replaceChildren(
           `${accept ? "Accepted" : "Declined"} ${describeOffer(offer)}.`,
         );
@@ -100,33 +121,31 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
         button("Decline", false),
         ` (within ${Math.round(deadlineMs / 1000)} s)`,
       );
-      asking.set(offer.xfer, (why) => {
-        // No Accept that would answer no one: what happened, and what to do.
-        row.replaceChildren(
-          `Not answered: ${
-            describeOffer(offer)
-          }: ${why}; ${offer.from} can offer it again once you are back.`,
-        );
+      asking.set(offer.xfer, (text) => {
+        // No Accept that would answer no one: what happened instead.
+        row.replaceChildren(text);
         log.place(row, [offerPlace(offer), context.view()]);
       });
     },
     lapsed(offer, why) {
-      asking.get(offer.xfer)?.(why);
-      asking.delete(offer.xfer);
+      ended(
+        offer,
+        `Not answered: ${
+          describeOffer(offer)
+        }: ${why}; ${offer.from} can offer it again once you are back.`,
+      );
     },
     declined(offer, why) {
-      emit({
-        type: "notice",
-        text: `Declined ${describeOffer(offer)}: ${why}.`,
-      });
+      // A question that timed out, or that the server ended: said in its
+      // place, once.
+      const text = `Declined ${describeOffer(offer)}: ${why}.`;
+      if (!ended(offer, text)) emit({ type: "notice", text });
     },
     withdrawn(offer) {
-      emit({
-        type: "notice",
-        text: `${offer.from} took back the offer of ${
-          safeFileName(offer.name)
-        }.`,
-      });
+      const text = `${offer.from} took back the offer of ${
+        safeFileName(offer.name)
+      }.`;
+      if (!ended(offer, text)) emit({ type: "notice", text });
     },
     progress(offer, received) {
       let bar = bars.get(offer.xfer);

@@ -44,7 +44,14 @@ import {
   FILE_CHUNK_BYTES,
   FILE_WINDOW_BYTES,
 } from "../protocol/limits.ts";
-import type { Declined, FileOfferNotice } from "../protocol/messages.ts";
+import type {
+  Declined,
+  FileOfferNotice,
+  ServerMessage,
+} from "../protocol/messages.ts";
+
+/** The server's end of a transfer, or of an offer before it began. */
+type FileCancel = Extract<ServerMessage, { t: "file_cancel" }>;
 
 /** The largest file a page sends or takes: it holds it whole in memory. */
 export const WEB_MAX_FILE_BYTES = 256 * 1024 * 1024;
@@ -116,15 +123,21 @@ export interface SendCallbacks {
 /** What the page shows about a file offered to its user. */
 export interface ReceiveCallbacks {
   /**
-   * Asks the user; `answer` takes their choice (once). The page must answer
-   * before `deadlineMs` or the offer is declined as not answered.
+   * Asks the user; `answer` takes their choice, once, while the question
+   * stands (false: it was over, and the answer went nowhere). The page must
+   * answer before `deadlineMs` or the offer is declined as not answered.
+   * Every way a question ends without an answer comes to `declined`,
+   * `withdrawn` or `lapsed`, which take its buttons away.
    */
   ask(
     offer: FileOfferNotice,
-    answer: (accept: boolean) => void,
+    answer: (accept: boolean) => boolean,
     deadlineMs: number,
   ): void;
-  /** The offer was declined without asking (too large), or timed out. */
+  /**
+   * The offer was declined without asking (too large), or timed out, or
+   * the server ended it before an answer (its sender left, say).
+   */
   declined(offer: FileOfferNotice, why: string): void;
   /**
    * The connection ended (`why`, a clause) while the user was asked: the
@@ -194,6 +207,11 @@ export class WebFiles {
   #incoming = new Map<number, Receiving>();
   /** Offers whose key is still awaited, by xfer, with their sizes. */
   #offering = new Map<number, number>();
+  /**
+   * Offers the server ended while their key was awaited, by xfer: nobody
+   * is asked about them once it comes.
+   */
+  #endedEarly = new Map<number, FileCancel>();
   #keys: FileKeys;
 
   constructor(
@@ -529,15 +547,21 @@ export class WebFiles {
           outgoing.cancelled ??= message.reason;
           outgoing.wake();
         }
+        if (this.#offering.has(message.xfer)) {
+          this.#endedEarly.set(message.xfer, message);
+        }
         const incoming = this.#incoming.get(message.xfer);
         if (incoming !== undefined) {
           this.#incoming.delete(message.xfer);
           if (incoming.accepted) {
             this.#receive.failed(incoming.offer, message.reason);
-          } else if (
-            message.withdrawn === true && this.#receive.withdrawn !== undefined
-          ) this.#receive.withdrawn(incoming.offer);
-          else this.#receive.declined(incoming.offer, message.reason);
+          } else {
+            // Still a question: its deadline would answer an offer that is
+            // gone, and say the user did not answer.
+            this.#asking.get(message.xfer)?.();
+            this.#asking.delete(message.xfer);
+            this.#unasked(incoming.offer, message);
+          }
         }
         return;
       }
@@ -553,6 +577,13 @@ export class WebFiles {
       default:
         return;
     }
+  }
+
+  /** Says why an offer not (or not yet) answered ended (`cancel`). */
+  #unasked(offer: FileOfferNotice, cancel: FileCancel): void {
+    if (cancel.withdrawn === true && this.#receive.withdrawn !== undefined) {
+      this.#receive.withdrawn(offer);
+    } else this.#receive.declined(offer, cancel.reason);
   }
 
   /** Bytes announced by the files asked about or coming in. */
@@ -601,10 +632,19 @@ export class WebFiles {
     // most 10 s): nobody is asked about a file that could not be opened.
     this.#offering.set(sealed.xfer, sealed.size);
     let got: ReceivedKey;
+    let ended: FileCancel | undefined;
     try {
       got = await this.#keys.take(sealed);
     } finally {
       this.#offering.delete(sealed.xfer);
+      ended = this.#endedEarly.get(sealed.xfer);
+      this.#endedEarly.delete(sealed.xfer);
+    }
+    // Taken back (or ended) while its key was awaited: no question that
+    // would answer an offer that is gone.
+    if (ended !== undefined) {
+      this.#unasked(sealed, ended);
+      return;
     }
     if ("error" in got) {
       const why = got.error.replace(
@@ -654,18 +694,21 @@ export class WebFiles {
       clearTimeout(timer);
     });
     this.#receive.ask(offer, (accept) => {
-      if (answered || this.#incoming.get(offer.xfer) !== incoming) return;
+      if (answered || this.#incoming.get(offer.xfer) !== incoming) {
+        return false;
+      }
       answered = true;
       this.#asking.delete(offer.xfer);
       clearTimeout(timer);
       if (!accept) {
         this.#incoming.delete(offer.xfer);
         this.#client.post({ t: "file_decline", xfer: offer.xfer });
-        return;
+        return true;
       }
       incoming.accepted = true;
       this.#client.post({ t: "file_accept", xfer: offer.xfer });
       if (offer.size === 0) this.#ack(incoming);
+      return true;
     }, deadlineMs);
   }
 

@@ -1,0 +1,96 @@
+/// <reference lib="dom" />
+/**
+ * A file offer's question (Accept / Decline) on the page that ends without
+ * an answer loses its buttons, and says in their place how it ended: its
+ * sender took it back, its sender left, or the page's deadline passed (the
+ * connection ending is browser_disconnected_test.ts'). Before, only the
+ * connection's end took them away: after the others the buttons stayed,
+ * and Accept then said "Accepted" and answered no one, and a withdrawn
+ * offer was later "declined: you did not answer in time". In real Chromium
+ * against a real `chat serve` and real terminals. Slow (a browser starts):
+ * in `deno task test:slow`.
+ */
+
+import assert from "node:assert/strict";
+import type { Page } from "puppeteer-core";
+import {
+  LEAK_CHECKS_OFF,
+  signedInPage,
+  startBrowserChat,
+  WAIT_MS,
+  waitForLine,
+} from "../_helpers/browser.ts";
+
+/** The Accept and Decline buttons the page's log shows now. */
+function buttons(page: Page): Promise<number> {
+  return page.$$eval("#log .line.offer button", (all) => all.length);
+}
+
+/** The log's rows, as text. */
+function rows(page: Page): Promise<string[]> {
+  return page.$$eval("#log .line", (all) => all.map((r) => r.textContent!));
+}
+
+Deno.test({
+  name:
+    "web client: a file offer's question that ends unanswered (taken back, its sender gone, its deadline passed) loses its Accept and Decline",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    const termy = await chat.terminal("termy");
+    await chat.keysOf("webby");
+    for (const name of ["a.txt", "b.txt", "c.txt"]) {
+      await Deno.writeTextFile(`${chat.dir}/${name}`, "meeting notes\n");
+    }
+
+    // Taken back by its sender.
+    await termy.write(`/file webby ${chat.dir}/a.txt\n`);
+    await page.waitForSelector("#log .line.offer button", { timeout: WAIT_MS });
+    await termy.write("/transfers\n");
+    await termy.waitFor(/1\. offered a\.txt to webby: waiting for an answer/);
+    await termy.write("/cancel 1\n");
+    await waitForLine(page, /^termy took back the offer of a\.txt\.$/);
+    assert.equal(await buttons(page), 0);
+
+    // Its sender gone before an answer.
+    const termo = await chat.terminal("termo");
+    await termo.write(`/file webby ${chat.dir}/b.txt\n`);
+    await page.waitForSelector("#log .line.offer button", { timeout: WAIT_MS });
+    termo.kill("SIGKILL");
+    await termo.finish();
+    await waitForLine(
+      page,
+      /^Declined b\.txt \(14 B\) from termo: termo disconnected\.$/,
+    );
+    assert.equal(await buttons(page), 0);
+
+    // Not answered in time: the page's 60 s deadline (two thirds of the
+    // server's 90 s) hurried to a moment, Chromium's own timer otherwise.
+    await page.evaluate(() => {
+      const real = globalThis.setTimeout;
+      const hurried = (handler: TimerHandler, ms?: number) =>
+        real(handler, ms === 60_000 ? 100 : ms);
+      globalThis.setTimeout = hurried as typeof setTimeout;
+    });
+    await termy.write(`/file webby ${chat.dir}/c.txt\n`);
+    await waitForLine(
+      page,
+      /^Declined c\.txt \(14 B\) from termy: you did not answer in time\.$/,
+    );
+    assert.equal(await buttons(page), 0);
+    await termy.waitFor(/webby.*c\.txt|c\.txt.*webby/);
+
+    // Each said once, where its question was; nothing accepted.
+    const said = await rows(page);
+    assert.equal(
+      said.filter((r) => r.includes("took back the offer of a.txt")).length,
+      1,
+    );
+    assert.equal(said.filter((r) => r.includes("Declined b.txt")).length, 1);
+    assert.equal(said.filter((r) => r.includes("Declined c.txt")).length, 1);
+    assert.deepEqual(said.filter((r) => /Accepted|Accept\?/.test(r)), []);
+    assert.deepEqual(problems, []);
+  },
+});
