@@ -2247,7 +2247,7 @@ async function forgetMe(): Promise<void> {
   const sure = confirm(
     `Forget ${you} in this browser? Your identity key, your end-to-end keys and your archive of private messages are deleted from this browser, and your name is no longer filled in: do this on a computer others use too. ${
       who === "" ? "Your name" : `The name ${who}`
-    } stays bound to the deleted key: you can sign in with it again only after the host releases it (chat admin release).`,
+    } stays bound to the deleted key, as does every other name signed in from this browser (one browser has one identity key): each can be signed in with again only after the host releases it (chat admin release).`,
   );
   if (!sure) return;
   ui.forget.disabled = true;

@@ -76,6 +76,8 @@ Deno.test({
     ]);
     assert.equal(asked.length, 1);
     assert.match(asked[0]!, /webby/);
+    // Every name of this browser has its one identity key: all are lost.
+    assert.match(asked[0]!, /every other name signed in from this browser/);
 
     // The next person: no name filled in, nothing of webby's kept.
     await atEmptyJoinForm(page);
