@@ -128,11 +128,13 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
       });
     },
     lapsed(offer, why) {
+      // A clause from a sentence ("disconnected."): no stop before the ";".
+      const clause = why.replace(/\.$/, "");
       ended(
         offer,
         `Not answered: ${
           describeOffer(offer)
-        }: ${why}; ${offer.from} can offer it again once you are back.`,
+        }: ${clause}; ${offer.from} can offer it again once you are back.`,
       );
     },
     declined(offer, why) {

@@ -2,9 +2,9 @@
 /**
  * A file offer's question (Accept / Decline) on the page that ends without
  * an answer loses its buttons, and says in their place how it ended: its
- * sender took it back, its sender left, or the page's deadline passed (the
- * connection ending is browser_disconnected_test.ts'). Before, only the
- * connection's end took them away: after the others the buttons stayed,
+ * sender took it back, its sender left, the page's deadline passed, or the
+ * page signed out (/quit). Before, only the connection's end took them away
+ * (and said "disconnected.;"): after the others the buttons stayed,
  * and Accept then said "Accepted" and answered no one, and a withdrawn
  * offer was later "declined: you did not answer in time". In real Chromium
  * against a real `chat serve` and real terminals. Slow (a browser starts):
@@ -17,6 +17,7 @@ import {
   LEAK_CHECKS_OFF,
   signedInPage,
   startBrowserChat,
+  typeLine,
   WAIT_MS,
   waitForLine,
 } from "../_helpers/browser.ts";
@@ -33,7 +34,7 @@ function rows(page: Page): Promise<string[]> {
 
 Deno.test({
   name:
-    "web client: a file offer's question that ends unanswered (taken back, its sender gone, its deadline passed) loses its Accept and Decline",
+    "web client: a file offer's question that ends unanswered (taken back, its sender gone, its deadline passed, signed out) loses its Accept and Decline",
   ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
@@ -41,7 +42,7 @@ Deno.test({
     const page = await signedInPage(chat, "webby", problems);
     const termy = await chat.terminal("termy");
     await chat.keysOf("webby");
-    for (const name of ["a.txt", "b.txt", "c.txt"]) {
+    for (const name of ["a.txt", "b.txt", "c.txt", "d.txt"]) {
       await Deno.writeTextFile(`${chat.dir}/${name}`, "meeting notes\n");
     }
 
@@ -73,6 +74,7 @@ Deno.test({
       const hurried = (handler: TimerHandler, ms?: number) =>
         real(handler, ms === 60_000 ? 100 : ms);
       globalThis.setTimeout = hurried as typeof setTimeout;
+      (globalThis as unknown as { real: typeof setTimeout }).real = real;
     });
     await termy.write(`/file webby ${chat.dir}/c.txt\n`);
     await waitForLine(
@@ -81,6 +83,21 @@ Deno.test({
     );
     assert.equal(await buttons(page), 0);
     await termy.waitFor(/webby.*c\.txt|c\.txt.*webby/);
+    await page.evaluate(() => {
+      globalThis.setTimeout =
+        (globalThis as unknown as { real: typeof setTimeout }).real;
+    });
+
+    // Signed out (/quit) while asked: one clause, no "disconnected.;".
+    await termy.write(`/file webby ${chat.dir}/d.txt\n`);
+    await page.waitForSelector("#log .line.offer button", { timeout: WAIT_MS });
+    await page.focus("#line");
+    await typeLine(page, "/quit");
+    await waitForLine(
+      page,
+      /^Not answered: d\.txt \(14 B\) from termy: disconnected; termy can offer it again once you are back\.$/,
+    );
+    assert.equal(await buttons(page), 0);
 
     // Each said once, where its question was; nothing accepted.
     const said = await rows(page);
@@ -90,6 +107,7 @@ Deno.test({
     );
     assert.equal(said.filter((r) => r.includes("Declined b.txt")).length, 1);
     assert.equal(said.filter((r) => r.includes("Declined c.txt")).length, 1);
+    assert.equal(said.filter((r) => r.includes("d.txt")).length, 1);
     assert.deepEqual(said.filter((r) => /Accepted|Accept\?/.test(r)), []);
     assert.deepEqual(problems, []);
   },
