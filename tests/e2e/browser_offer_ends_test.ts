@@ -22,14 +22,28 @@ import {
   waitForLine,
 } from "../_helpers/browser.ts";
 
-/** The Accept and Decline buttons the page's log shows now. */
-function buttons(page: Page): Promise<number> {
-  return page.$$eval("#log .line.offer button", (all) => all.length);
+/** The Accept and Decline buttons the page's log shows now for `file`. */
+function buttons(page: Page, file: string): Promise<number> {
+  return page.$$eval(
+    "#log .line.offer button",
+    (all, file) =>
+      all.filter((b) => b.getAttribute("aria-label")?.includes(` ${file} `))
+        .length,
+    file,
+  );
 }
 
 /** The log's rows, as text. */
 function rows(page: Page): Promise<string[]> {
   return page.$$eval("#log .line", (all) => all.map((r) => r.textContent!));
+}
+
+/** Waits until the page asks about `file` (its Accept button shows). */
+async function asked(page: Page, file: string): Promise<void> {
+  await page.waitForSelector(
+    `#log .line.offer button[aria-label^="Accept ${file} "]`,
+    { timeout: WAIT_MS },
+  );
 }
 
 Deno.test({
@@ -48,24 +62,24 @@ Deno.test({
 
     // Taken back by its sender.
     await termy.write(`/file webby ${chat.dir}/a.txt\n`);
-    await page.waitForSelector("#log .line.offer button", { timeout: WAIT_MS });
+    await asked(page, "a.txt");
     await termy.write("/transfers\n");
     await termy.waitFor(/1\. offered a\.txt to webby: waiting for an answer/);
     await termy.write("/cancel 1\n");
     await waitForLine(page, /^termy took back the offer of a\.txt\.$/);
-    assert.equal(await buttons(page), 0);
+    assert.equal(await buttons(page, "a.txt"), 0);
 
     // Its sender gone before an answer.
     const termo = await chat.terminal("termo");
     await termo.write(`/file webby ${chat.dir}/b.txt\n`);
-    await page.waitForSelector("#log .line.offer button", { timeout: WAIT_MS });
+    await asked(page, "b.txt");
     termo.kill("SIGKILL");
     await termo.finish();
     await waitForLine(
       page,
       /^Declined b\.txt \(14 B\) from termo: termo disconnected\.$/,
     );
-    assert.equal(await buttons(page), 0);
+    assert.equal(await buttons(page, "b.txt"), 0);
 
     // Not answered in time: the page's 60 s deadline (two thirds of the
     // server's 90 s) hurried to a moment, Chromium's own timer otherwise.
@@ -81,7 +95,7 @@ Deno.test({
       page,
       /^Declined c\.txt \(14 B\) from termy: you did not answer in time\.$/,
     );
-    assert.equal(await buttons(page), 0);
+    assert.equal(await buttons(page, "c.txt"), 0);
     await termy.waitFor(/webby.*c\.txt|c\.txt.*webby/);
     await page.evaluate(() => {
       globalThis.setTimeout =
@@ -90,14 +104,14 @@ Deno.test({
 
     // Signed out (/quit) while asked: one clause, no "disconnected.;".
     await termy.write(`/file webby ${chat.dir}/d.txt\n`);
-    await page.waitForSelector("#log .line.offer button", { timeout: WAIT_MS });
+    await asked(page, "d.txt");
     await page.focus("#line");
     await typeLine(page, "/quit");
     await waitForLine(
       page,
       /^Not answered: d\.txt \(14 B\) from termy: disconnected; termy can offer it again once you are back\.$/,
     );
-    assert.equal(await buttons(page), 0);
+    assert.equal(await buttons(page, "d.txt"), 0);
 
     // Each said once, where its question was; nothing accepted.
     const said = await rows(page);
