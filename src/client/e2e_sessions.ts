@@ -31,6 +31,7 @@ import type { ServerMessage } from "../protocol/messages.ts";
 import { envelopeDigest } from "./envelope_digest.ts";
 import { asClause, type ChatClient, type Reply } from "./chat_client.ts";
 import { SealedRetries } from "./sealed_retries.ts";
+import { answerWithin, unconfirmedReply } from "./answer_within.ts";
 import {
   E2eKeyError,
   fetchBundle,
@@ -338,7 +339,8 @@ export class E2eSessions {
             `ERROR: ${to} has not published end-to-end keys: a secret is never sent in the clear`,
           );
         }
-        const reply = await client.msg(to, payload.text, cid);
+        const reply = await answerWithin(client.msg(to, payload.text, cid));
+        if (reply === null) return unconfirmedReply(to);
         // Only about a message that went: a name nobody has (a typo) gets
         // the server's error alone, not a warning about its keys first.
         if (reply.t !== "error") {
@@ -381,14 +383,36 @@ export class E2eSessions {
       };
       this.#sealed.keep(cid, line, sealed);
     }
-    const reply = await client.request(
+    const answer = client.request(
       { t: "e2e_msg", to, fingerprint: sealed.fingerprint, cid },
       sealed.envelope,
     );
+    const reply = await answerWithin(answer);
+    if (reply === null) {
+      // The queue goes on; an answer that comes later is still taken (the
+      // message archived), and the envelope kept meanwhile for a retry.
+      const kept = sealed;
+      void answer.then((late) =>
+        this.#alone(() => this.#answered(client, to, payload, cid, kept, late))
+      );
+      return unconfirmedReply(to);
+    }
+    return await this.#answered(client, to, payload, cid, sealed, reply);
+  }
+
+  /** The server's answer to a sealed message: archived if it went. */
+  async #answered(
+    client: ChatClient,
+    to: string,
+    payload: Payload,
+    cid: string,
+    sealed: { envelope: Uint8Array; fingerprint: string },
+    reply: Reply,
+  ): Promise<Reply> {
     this.#sealed.answered(cid, reply);
     if (reply.t === "ok" && reply.id !== undefined) {
       archive(this.#o.state, {
-        server,
+        server: client.serverFingerprint,
         id: reply.id,
         from: client.name ?? "",
         to,

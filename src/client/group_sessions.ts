@@ -35,6 +35,7 @@ import { isValidName, nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
 import { SealedRetries } from "./sealed_retries.ts";
+import { answerWithin, unconfirmedReply } from "./answer_within.ts";
 import { envelopeDigest } from "./envelope_digest.ts";
 import { keepAtMost } from "./kept_keys.ts";
 
@@ -230,7 +231,21 @@ export class GroupSessions {
     if (conflict !== null) return conflict;
     let sealed = this.#sealed.get(cid);
     if (sealed === undefined) {
-      const reply = await client.request({ t: "members", group });
+      const reply = await answerWithin(
+        client.request({ t: "members", group }),
+        MEMBERS_WAIT_MS,
+      );
+      if (reply === null) {
+        return {
+          t: "error",
+          re: null,
+          code: "internal",
+          text:
+            `ERROR: Not sent: the server did not list the members of ${group} within ${
+              MEMBERS_WAIT_MS / 1000
+            } seconds`,
+        };
+      }
       if (reply.t !== "members") return reply;
       const entry = reply.groups[0];
       if (entry === undefined) return reply;
@@ -314,7 +329,8 @@ export class GroupSessions {
             keyless.length === 1 ? "s" : "ve"
           } not published end-to-end keys: this message to ${entry.group} is not end-to-end encrypted, and the host of the server can read it`,
         ]);
-        return await client.gsay(group, text, cid);
+        return await answerWithin(client.gsay(group, text, cid)) ??
+          unconfirmedReply(entry.group);
       }
       // The server lists at most MAX_LIST_ITEMS members: those left out
       // were not given our chain.
@@ -338,10 +354,32 @@ export class GroupSessions {
       sealed = { group: entry.group, body: out.message };
       this.#sealed.keep(cid, line, sealed);
     }
-    const reply = await client.request(
+    const answer = client.request(
       { t: "e2e_gsay", group: sealed.group, cid },
       sealed.body,
     );
+    const reply = await answerWithin(answer);
+    if (reply === null) {
+      // The queue goes on; an answer that comes later is still taken (the
+      // message archived), and the message kept meanwhile for a retry.
+      const kept = sealed;
+      void answer.then((late) =>
+        this.#alone(() => this.#answered(server, client, text, cid, kept, late))
+      );
+      return unconfirmedReply(sealed.group);
+    }
+    return await this.#answered(server, client, text, cid, sealed, reply);
+  }
+
+  /** The server's answer to a sealed group message: archived if it went. */
+  async #answered(
+    server: string,
+    client: ChatClient,
+    text: string,
+    cid: string,
+    sealed: { group: string; body: Uint8Array },
+    reply: Reply,
+  ): Promise<Reply> {
     this.#sealed.answered(cid, reply);
     if (reply.t === "ok" && reply.id !== undefined) {
       this.#archive({

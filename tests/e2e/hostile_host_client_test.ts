@@ -22,6 +22,8 @@ import { residentBytes } from "../_helpers/resident.ts";
 import { randomBytes, toBase64 } from "../../src/crypto/bytes.ts";
 import type { SecureChannel } from "../../src/transport/secure_channel.ts";
 import { HostileAlice, startHostileE2e } from "../_helpers/hostile_e2e.ts";
+import { encodeBundle } from "../../src/crypto/prekeys.ts";
+import { SEND_WAIT_MS } from "../../src/client/answer_within.ts";
 
 const PTY = await hasPty();
 
@@ -302,5 +304,47 @@ Deno.test("chat connect holds no end-to-end message behind a request for keys th
         /ERROR: Not sent: the server did not hand out carol's keys within 5 seconds/,
       ),
     "the send to carol refused",
+  );
+});
+
+Deno.test("chat connect holds no end-to-end message behind a send the host never answers: the line fails after SEND_WAIT_MS, and what came meanwhile is shown", async () => {
+  const sent = Promise.withResolvers<void>();
+  let carol: HostileAlice | null = null;
+  // The server hands out carol's keys, then never answers the e2e_msg.
+  await using host = await startHostileE2e(
+    "chat-hostile-send-",
+    () => [],
+    (message) => {
+      if (message.t === "e2e_bundle" && carol !== null) {
+        host.channel.send(
+          {
+            t: "e2e_bundle",
+            re: message.id,
+            name: "carol",
+            fingerprint: carol.fingerprint,
+          },
+          new TextEncoder().encode(JSON.stringify(encodeBundle(carol.bundle))),
+        );
+      }
+      if (message.t === "e2e_msg") sent.resolve();
+    },
+  );
+  const { bob, channel, alice, bundle } = host;
+  carol = await HostileAlice.create(bundle);
+  await bob.write("/msg carol are you there?\n");
+  await sent.promise;
+  // Opened after the send, one at a time: behind the unanswered send.
+  alice.deliver(channel, await alice.sealText("hello while you wait"));
+  await bob.waitFor(/Private message from alice: hello while you wait/);
+  await bob.waitUntil(
+    () =>
+      (bob.stdout + bob.stderr).match(
+        new RegExp(
+          `ERROR: The server did not answer within ${
+            SEND_WAIT_MS / 1000
+          } seconds: your message to carol may not have been delivered`,
+        ),
+      ),
+    "the send to carol reported",
   );
 });
