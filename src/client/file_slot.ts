@@ -30,7 +30,9 @@ const LOCK_RETRY_MS = 5;
  * string read then, without reading the file: for a file read again before
  * every decision (known_identities.ts), which another process may have
  * replaced. A write replaces the file by renaming a new one over it, so
- * each write gives it an inode other than the one it replaced.
+ * each write gives it an inode other than the one it replaced; an `append`
+ * (a file not `durable` only) keeps the inode, and the version read last
+ * becomes the one written, with the text the caller gives.
  * `readTextFile` reads the file (tests count the reads).
  */
 export function fileSlot(
@@ -78,6 +80,38 @@ export function fileSlot(
     // Durable: synced with its folder before the write resolves.
     write: (text) => writePrivateFileAtomically(path, text, { durable }),
   };
+  if (!durable) {
+    // Not for a durable slot: an append is not all or nothing.
+    slot.append = async (addition, whole) => {
+      // Not created: a missing file is written whole (its mode, its folder).
+      const file = await Deno.open(path, { append: true });
+      try {
+        const before = await file.stat();
+        if (!before.isFile || before.size > maxBytes) {
+          throw new Error(
+            `Cannot write ${what} '${path}': not a small file; move it away`,
+          );
+        }
+        const bytes = new TextEncoder().encode(addition);
+        for (let at = 0; at < bytes.length;) {
+          at += await file.write(bytes.subarray(at));
+        }
+        // The file is `whole` now if it was the version read last (under
+        // the caller's lock it is): kept as read, so the next read costs a
+        // stat. Otherwise it is read again.
+        const version = fileVersion(before);
+        const after = fileVersion(await file.stat());
+        last = version !== null && last?.version === version && after !== null
+          ? { version: after, text: whole }
+          : null;
+      } catch (error) {
+        last = null;
+        throw error;
+      } finally {
+        file.close();
+      }
+    };
+  }
   if (lockWaitMs === undefined) return slot;
   const lockPath = `${path}.lock`;
   return {

@@ -25,8 +25,9 @@
  *
  * The functions above the class are pure; the class keeps the list in a
  * storage port (text_slot.ts): a file for the terminal
- * (known_identities_file.ts, mode 0600, written atomically under a lock
- * shared with the other processes), IndexedDB for
+ * (known_identities_file.ts, mode 0600, under a lock shared with the other
+ * processes: a first key added at its end, any other change written
+ * atomically), IndexedDB for
  * the web page (web/e2e_store.ts).
  */
 
@@ -146,6 +147,8 @@ export class KnownIdentities {
   #bytes: number | null = null;
   /** How many names each server has in `#text`, or null until asked for. */
   #counts: Map<string, number> | null = null;
+  /** {@link forgottenOn} for each server in `#text`, or null until asked for. */
+  #forgotten: Map<string, { count: number; date: string }> | null = null;
   /**
    * The text the slot gave at the last read, or that was last written to
    * it: `#text` is built from it.
@@ -178,6 +181,7 @@ export class KnownIdentities {
     this.#parsed.clear();
     this.#bytes = null;
     this.#counts = null;
+    this.#forgotten = null;
   }
 
   /** Name key -> identity fingerprint on the server `serverKey`. */
@@ -255,9 +259,10 @@ export class KnownIdentities {
     // taken its new key with /trust, since we read it. What it decided
     // counts; a first sight here must never replace it, or a changed key
     // would go unannounced. A changed key, or no room that can be made,
-    // writes nothing: that is decided without the lock (the file is only
-    // ever replaced whole), and costs a stat while the file is unchanged,
-    // however often a host sends it.
+    // writes nothing: that is decided without the lock (the file is
+    // replaced whole, or a line added at its end: a line read cut short is
+    // skipped, and a first sight decided again under the lock), and costs a
+    // stat while the file is unchanged, however often a host sends it.
     await this.#reread(slot, serverKey);
     const seen = this.known(serverKey, name);
     if (seen === fingerprint) return { kind: "same" };
@@ -271,10 +276,69 @@ export class KnownIdentities {
       if (kept === fingerprint) return { kind: "same" };
       if (kept !== null) return { kind: "changed", previous: kept };
       const notices = this.#makeRoom(serverKey, name, fingerprint);
-      this.#take(serverKey, name, fingerprint);
-      await this.#save(slot, serverKey, this.#text);
+      if (
+        this.#read !== null && this.#read !== "" &&
+        this.#text === this.#read && this.#accepted.size === 0
+      ) {
+        // The list is the file's, and grows by one line: added at its end.
+        await this.#add(slot, serverKey, name, fingerprint);
+      } else {
+        this.#take(serverKey, name, fingerprint);
+        await this.#save(slot, serverKey, this.#text);
+      }
       return this.#first(serverKey, notices);
     });
+  }
+
+  /**
+   * Adds the line of a first key to the end of the list, which is the
+   * slot's text as read last (called `#locked`): the file is not written
+   * whole for each of up to {@link MAX_KNOWN_PER_SERVER} names a host can
+   * send, nor the list parsed again.
+   */
+  async #add(
+    slot: TextSlot,
+    serverKey: string,
+    name: string,
+    fingerprint: string,
+  ): Promise<void> {
+    const text = this.#text;
+    // After a line cut short (a crash during an add), on a line of its own.
+    const addition = (text.endsWith("\n") ? "" : "\n") +
+      `${serverKey} ${nameKey(name)} ${fingerprint}\n`;
+    const next = text + addition;
+    try {
+      if (slot.append === undefined) await slot.write(next);
+      else await slot.append(addition, next);
+    } catch (error) {
+      // Kept in memory, and written with the next save (as #save does).
+      this.#take(serverKey, name, fingerprint);
+      this.#read = null;
+      throw new Error(
+        `Cannot save known identities ${slot.where}: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        { cause: error },
+      );
+    }
+    // What was worked out of the text stays true with the line added.
+    this.#entries(serverKey);
+    const parsed = [...this.#parsed];
+    const bytes = this.#bytes;
+    const counts = this.#counts;
+    const forgotten = this.#forgotten;
+    this.#setText(next);
+    this.#read = next;
+    for (const [server, entries] of parsed) this.#parsed.set(server, entries);
+    this.#parsed.get(serverKey)?.set(nameKey(name), fingerprint);
+    if (bytes !== null) {
+      this.#bytes = bytes + new TextEncoder().encode(addition).length;
+    }
+    if (counts !== null) {
+      counts.set(serverKey, (counts.get(serverKey) ?? 0) + 1);
+      this.#counts = counts;
+    }
+    this.#forgotten = forgotten;
   }
 
   /**
@@ -356,8 +420,9 @@ export class KnownIdentities {
 
   /** A first sight, with what the user must be told about the list. */
   #first(serverKey: string, notices: string[]): IdentityCheck {
-    const forgotten = forgottenOn(this.#text, serverKey);
-    if (forgotten !== null) {
+    this.#forgotten ??= forgottenServers(this.#text);
+    const forgotten = this.#forgotten.get(serverKey);
+    if (forgotten !== undefined) {
       notices.unshift(
         `Note: this client forgot the identity keys of the ${forgotten.count} people it knew on this server on ${forgotten.date}, to make room for another server's: whoever it meets here is new to it again, so a key changed since then is not detected; compare safety numbers with /verify NAME`,
       );
@@ -602,11 +667,21 @@ export function forgottenOn(
   text: string,
   server: string,
 ): { count: number; date: string } | null {
-  let found: { count: number; date: string } | null = null;
+  return forgottenServers(text).get(server) ?? null;
+}
+
+/** {@link forgottenOn} of every server `text` has a `# forgotten` line of. */
+function forgottenServers(
+  text: string,
+): Map<string, { count: number; date: string }> {
+  const found = new Map<string, { count: number; date: string }>();
   for (const line of text.split(/\r?\n/)) {
     const forgotten = FORGOTTEN.exec(line.trim());
-    if (forgotten !== null && forgotten[1] === server) {
-      found = { count: Number(forgotten[2]), date: forgotten[3] ?? "" };
+    if (forgotten !== null && forgotten[1] !== undefined) {
+      found.set(forgotten[1], {
+        count: Number(forgotten[2]),
+        date: forgotten[3] ?? "",
+      });
     }
   }
   return found;

@@ -1,7 +1,9 @@
 /**
  * The terminal's list of identity keys seen per name (known_identities.ts)
  * in `<config folder>/known_identities`, mode 0600 whatever the umask, in a
- * 0700 folder, written atomically. Every `chat connect` of the OS account
+ * 0700 folder: a first key is added at its end (a host may name 10,000
+ * people, and writing the file whole for each cost time in proportion to
+ * it), any other change written atomically. Every `chat connect` of the OS account
  * reads and changes it, each under the lock `known_identities.lock` beside
  * it: one that read it while another was writing would otherwise write its
  * own old copy over the other's new key.

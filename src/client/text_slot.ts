@@ -28,6 +28,17 @@ export interface TextSlot {
    */
   write(text: string): Promise<void>;
   /**
+   * Adds `addition` at the end of the text, which is `whole` then: the text
+   * last read, under `exclusively`, with `addition` after it. A line added
+   * to a long list costs its own bytes, not the list's. Not all or nothing:
+   * a crash may leave part of `addition`, so a caller adds whole lines that
+   * a reader skips when cut short. Absent where the text is only ever
+   * replaced whole (the caller writes `whole` then).
+   *
+   * @throws {Error} if it cannot be written, or there is no text yet
+   */
+  append?(addition: string, whole: string): Promise<void>;
+  /**
    * Runs `work` (a read, a decision on what was read, a write) with no
    * other process doing the same to this slot meanwhile: two at once would
    * each decide on the old text, and the later write would drop what the

@@ -584,3 +584,63 @@ Deno.test("KnownIdentities.check on a full list: a first key that no room can be
     /^Note: this client forgot the identity keys of the 9999 people/,
   );
 });
+
+Deno.test("loadKnownIdentities adds a first key at the end of the file, in the same format: the file is not written whole nor read again, and another client sharing it still sees each addition", async () => {
+  await using dir = await tempDir("chat-known-identities-");
+  const path = join(dir.path, "known_identities");
+  let text = "# a comment\n";
+  for (let i = 0; i < 100; i++) text += `${SERVER} person${i} ${KEY_A}\n`;
+  await Deno.writeTextFile(path, text, { mode: 0o600 });
+  const inode = (await Deno.stat(path)).ino;
+  let reads = 0;
+  const known = await loadKnownIdentities(path, {
+    readTextFile: (at) => {
+      reads++;
+      return Deno.readTextFile(at);
+    },
+  });
+  const added: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    assert.deepEqual(await known.check(SERVER, `New${i}`, KEY_A), {
+      kind: "first",
+    });
+    added.push(`${SERVER} new${i} ${KEY_A}\n`);
+  }
+  // Appended: the same file, read once (at the start), the lines as ever.
+  assert.equal((await Deno.stat(path)).ino, inode);
+  assert.equal(reads, 1);
+  assert.equal(await Deno.readTextFile(path), text + added.join(""));
+  assert.equal(
+    parseKnownIdentities(await Deno.readTextFile(path), SERVER).size,
+    120,
+  );
+  // Another chat connect of the folder sees them, and adds its own, which
+  // this one then reads (its copy is no longer the file's).
+  const other = await loadKnownIdentities(path);
+  assert.equal(other.known(SERVER, "new19"), KEY_A);
+  assert.deepEqual(await other.check(SERVER, "late", KEY_B), { kind: "first" });
+  assert.deepEqual(await known.check(SERVER, "late", KEY_A), {
+    kind: "changed",
+    previous: KEY_B,
+  });
+  assert.equal(reads, 2);
+  assert.deepEqual(await known.check(SERVER, "new0", KEY_A), { kind: "same" });
+  assert.equal(reads, 2);
+});
+
+Deno.test("loadKnownIdentities: a first key after a line cut short (a crash while adding) goes on a line of its own", async () => {
+  await using dir = await tempDir("chat-known-identities-");
+  const path = join(dir.path, "known_identities");
+  const cut = `${SERVER} person0 ${KEY_A}\n${SERVER} person1 SHA256:aaa`;
+  await Deno.writeTextFile(path, cut, { mode: 0o600 });
+  const known = await loadKnownIdentities(path);
+  assert.equal(known.known(SERVER, "person1"), null);
+  assert.deepEqual(await known.check(SERVER, "person2", KEY_B), {
+    kind: "first",
+  });
+  const text = await Deno.readTextFile(path);
+  assert.equal(text, `${cut}\n${SERVER} person2 ${KEY_B}\n`);
+  const again = await loadKnownIdentities(path);
+  assert.equal(again.known(SERVER, "person2"), KEY_B);
+  assert.equal(again.known(SERVER, "person0"), KEY_A);
+});
