@@ -57,6 +57,7 @@ import {
 import {
   identityChangeWarning,
   type IdentityCheck,
+  IdentityRefused,
 } from "./known_identities.ts";
 
 // ---- Protocol constants: changing any of these is a protocol change. ----
@@ -856,7 +857,10 @@ export class E2eSessions {
         secret: content.secret,
       };
     } catch (error) {
+      // A name refused a place in the list (a server inventing people)
+      // is not told: nothing is spent on it.
       const told = noSession && message.id !== undefined &&
+        !(error instanceof IdentityRefused) &&
         this.#tellUnreadable(client, from, message.id, message.ts);
       const reason = asClause(describe(error));
       const what = told

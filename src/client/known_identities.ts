@@ -621,16 +621,28 @@ function grownBytes(
   return baseBytes - newlines + 1 + encoder.encode(line).length + 1;
 }
 
+/**
+ * A first key not remembered: the list has no room for it. Whatever came
+ * under it is refused, and nothing more spent on that name (no notice to
+ * it, no request for its keys): a server inventing people gets there.
+ */
+export class IdentityRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "IdentityRefused";
+  }
+}
+
 /** The refusal of a first key past {@link MAX_KNOWN_PER_SERVER}. */
 function perServerRefusal(count: number): Error {
-  return new Error(
+  return new IdentityRefused(
     `this client already remembers the identity keys of ${count} people on this server (at most ${MAX_KNOWN_PER_SERVER}, and ${MAX_KNOWN_IDENTITIES_BYTES} bytes for all servers) and remembers no more: the server may be inventing people`,
   );
 }
 
 /** The refusal of a first key when no room can be made for it. */
 function fullRefusal(count: number): Error {
-  return new Error(
+  return new IdentityRefused(
     `this client remembers no more identity keys: its list is full (${MAX_KNOWN_IDENTITIES_BYTES} bytes for all servers), and no other server has more people in it than this one (${count})`,
   );
 }

@@ -128,18 +128,27 @@ Deno.test("chat connect remembers the keys of at most MAX_KNOWN_PER_SERVER peopl
     if (text.length + line.length > MAX_KNOWN_IDENTITIES_BYTES - 50) break;
     text += line;
   }
-  await using host = await startHostileE2e("chat-hostile-known-", (dir) => {
-    // Written before bob starts.
-    Deno.mkdirSync(join(dir, "config", "chat"), { recursive: true });
-    Deno.writeTextFileSync(
-      join(dir, "config", "chat", "known_identities"),
-      text,
-      {
-        mode: 0o600,
-      },
-    );
-    return [];
-  });
+  // Whose keys bob asks for (the host never hands any out).
+  const asked: string[] = [];
+  const askedFor = (name: string) => asked.includes(name) ? true : null;
+  await using host = await startHostileE2e(
+    "chat-hostile-known-",
+    (dir) => {
+      // Written before bob starts.
+      Deno.mkdirSync(join(dir, "config", "chat"), { recursive: true });
+      Deno.writeTextFileSync(
+        join(dir, "config", "chat", "known_identities"),
+        text,
+        {
+          mode: 0o600,
+        },
+      );
+      return [];
+    },
+    (message) => {
+      if (message.t === "e2e_bundle") asked.push(message.name);
+    },
+  );
   const { bob, channel, bundle } = host;
   const path = join(host.dir, "config", "chat", "known_identities");
   // Two more people, each with a key of the host's and a message that
@@ -161,6 +170,13 @@ Deno.test("chat connect remembers the keys of at most MAX_KNOWN_PER_SERVER peopl
     );
   }
   assert.ok(!bob.stdout.includes("hello from"), bob.stdout);
+  // Nothing is spent on a name refused: no notice (PROTOCOL 11.7) goes to
+  // it, nor is its bundle asked for. A request bob makes after both
+  // reaches the host after any of theirs.
+  await bob.write("/msg zed hi\n");
+  await bob.waitUntil(() => askedFor("zed"), "bob asking for zed's keys");
+  assert.deepEqual(asked, ["zed"]);
+  assert.doesNotMatch(bob.stderr, /is told which one/);
   assert.ok((await Deno.stat(path)).size <= MAX_KNOWN_IDENTITIES_BYTES);
   bob.kill("SIGKILL");
   await bob.finish();
