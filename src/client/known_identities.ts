@@ -21,7 +21,8 @@
  * (a comment to a client that knows nothing of it) says that the people of
  * that server were forgotten that day to make room for another's: at the
  * next first key there, the user is told that whoever they meet there is
- * new to this client again.
+ * new to this client again, and the line ends with ` told <YYYY-MM-DD>`
+ * from then on (said once; kept for whoever reads the file).
  *
  * The functions above the class are pure; the class keeps the list in a
  * storage port (text_slot.ts): a file for the terminal
@@ -148,7 +149,7 @@ export class KnownIdentities {
   /** How many names each server has in `#text`, or null until asked for. */
   #counts: Map<string, number> | null = null;
   /** {@link forgottenOn} for each server in `#text`, or null until asked for. */
-  #forgotten: Map<string, { count: number; date: string }> | null = null;
+  #forgotten: Map<string, Forgotten> | null = null;
   /**
    * The text the slot gave at the last read, or that was last written to
    * it: `#text` is built from it.
@@ -251,8 +252,9 @@ export class KnownIdentities {
     if (slot === null) {
       if (known !== null) return { kind: "changed", previous: known };
       const notices = this.#makeRoom(serverKey, name, fingerprint);
+      const note = this.#tellForgotten(serverKey);
       this.#take(serverKey, name, fingerprint);
-      return this.#first(serverKey, notices);
+      return first(note, notices);
     }
     // Read again first: another chat connect sharing the config folder
     // (one OS account, another name) may have seen this name first, or
@@ -276,6 +278,8 @@ export class KnownIdentities {
       if (kept === fingerprint) return { kind: "same" };
       if (kept !== null) return { kind: "changed", previous: kept };
       const notices = this.#makeRoom(serverKey, name, fingerprint);
+      // Said once: a note marked told makes this a whole write, once.
+      const note = this.#tellForgotten(serverKey);
       if (
         this.#read !== null && this.#read !== "" &&
         this.#text === this.#read && this.#accepted.size === 0
@@ -286,7 +290,7 @@ export class KnownIdentities {
         this.#take(serverKey, name, fingerprint);
         await this.#save(slot, serverKey, this.#text);
       }
-      return this.#first(serverKey, notices);
+      return first(note, notices);
     });
   }
 
@@ -418,18 +422,19 @@ export class KnownIdentities {
     return largest(this.#counts, serverKey);
   }
 
-  /** A first sight, with what the user must be told about the list. */
-  #first(serverKey: string, notices: string[]): IdentityCheck {
+  /**
+   * The note telling the user that the people of `serverKey` were forgotten
+   * (its `# forgotten` line), if they were not told yet, or null: the line
+   * is marked told in `#text` (written with the first key), so the note
+   * comes once, not at every start, and the line stays for whoever reads
+   * the file.
+   */
+  #tellForgotten(serverKey: string): string | null {
     this.#forgotten ??= forgottenServers(this.#text);
     const forgotten = this.#forgotten.get(serverKey);
-    if (forgotten !== undefined) {
-      notices.unshift(
-        `Note: this client forgot the identity keys of the ${forgotten.count} people it knew on this server on ${forgotten.date}, to make room for another server's: whoever it meets here is new to it again, so a key changed since then is not detected; compare safety numbers with /verify NAME`,
-      );
-    }
-    return notices.length === 0
-      ? { kind: "first" }
-      : { kind: "first", notices };
+    if (forgotten === undefined || forgotten.told !== undefined) return null;
+    this.#setText(markTold(this.#text, serverKey, new Date()));
+    return `Note: this client forgot the identity keys of the ${forgotten.count} people it knew on this server on ${forgotten.date}, to make room for another server's: whoever it meets here is new to it again, so a key changed since then is not detected; compare safety numbers with /verify NAME`;
   }
 
   /**
@@ -564,7 +569,30 @@ function withMissing(
 /** How many `# forgotten` lines the list keeps (the newest). */
 export const MAX_FORGOTTEN_SERVERS = 1000;
 
-const FORGOTTEN = /^# forgotten (SHA256:\S+) (\d+) (\d{4}-\d{2}-\d{2})$/;
+/**
+ * A `# forgotten` line; ` told <YYYY-MM-DD>` after it once the user was told
+ * (a line older clients do not know, and keep).
+ */
+const FORGOTTEN =
+  /^# forgotten (SHA256:\S+) (\d+) (\d{4}-\d{2}-\d{2})(?: told (\d{4}-\d{2}-\d{2}))?$/;
+
+/** A first sight, with what the user must be told about the list. */
+function first(note: string | null, notices: string[]): IdentityCheck {
+  const all = note === null ? notices : [note, ...notices];
+  return all.length === 0 ? { kind: "first" } : { kind: "first", notices: all };
+}
+
+/** `text` with the `# forgotten` lines of `server` marked told on `now`. */
+function markTold(text: string, server: string, now: Date): string {
+  const day = now.toISOString().slice(0, 10);
+  return text.split("\n").map((line) => {
+    const forgotten = FORGOTTEN.exec(line.trim());
+    return forgotten === null || forgotten[1] !== server ||
+        forgotten[4] !== undefined
+      ? line
+      : `${line.trim()} told ${day}`;
+  }).join("\n");
+}
 
 /** How many names each server has in `text`. */
 function serverCounts(text: string): Map<string, number> {
@@ -674,25 +702,33 @@ export function forgetServer(
   ).join("\n") + "\n";
 }
 
+/** What a `# forgotten` line says. */
+export interface Forgotten {
+  count: number;
+  /** When (YYYY-MM-DD). */
+  date: string;
+  /** When the user was told (YYYY-MM-DD), if they were. */
+  told?: string;
+}
+
 /** When the people of `server` were last forgotten, and how many, or null. */
 export function forgottenOn(
   text: string,
   server: string,
-): { count: number; date: string } | null {
+): Forgotten | null {
   return forgottenServers(text).get(server) ?? null;
 }
 
 /** {@link forgottenOn} of every server `text` has a `# forgotten` line of. */
-function forgottenServers(
-  text: string,
-): Map<string, { count: number; date: string }> {
-  const found = new Map<string, { count: number; date: string }>();
+function forgottenServers(text: string): Map<string, Forgotten> {
+  const found = new Map<string, Forgotten>();
   for (const line of text.split(/\r?\n/)) {
     const forgotten = FORGOTTEN.exec(line.trim());
     if (forgotten !== null && forgotten[1] !== undefined) {
       found.set(forgotten[1], {
         count: Number(forgotten[2]),
         date: forgotten[3] ?? "",
+        ...(forgotten[4] === undefined ? {} : { told: forgotten[4] }),
       });
     }
   }

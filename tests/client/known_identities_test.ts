@@ -404,6 +404,24 @@ Deno.test("KnownIdentities.check: a server's first key past MAX_KNOWN_IDENTITIES
     kind: "changed",
     previous: KEY_A,
   });
+  // Told once: the line says so, and stays; the next start says nothing.
+  const told = await slot.read() ?? "";
+  assert.match(
+    told,
+    new RegExp(`^# forgotten ${hostile[0]} 10000 ${today} told ${today}$`, "m"),
+  );
+  assert.deepEqual(forgottenOn(told, first), {
+    count: MAX_KNOWN_PER_SERVER,
+    date: today,
+    told: today,
+  });
+  const later = await KnownIdentities.load(slot);
+  assert.deepEqual(await later.check(first, "p1", KEY_B), { kind: "first" });
+  // Forgotten again, the line is new (and untold).
+  assert.deepEqual(
+    forgottenOn(forgetServer(told, first, 2, new Date(0)), first),
+    { count: 2, date: "1970-01-01" },
+  );
 });
 
 Deno.test("KnownIdentities.check: the people of the server in use that another client forgot stay known to this session, and a changed key is still announced", async () => {
