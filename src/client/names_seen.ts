@@ -1,14 +1,17 @@
+// This module is browser compatible.
+
 /**
  * What a session learns of who and what is there from what the server
  * says: names and groups for tab completion, and identity keys by name as
- * /list tells them (/ignore is by key).
+ * /list tells them (/ignore is by key); the web page's side lists alike
+ * (`learnSideLists`), under the same bounds.
  *
  * @module
  */
 
 import { isValidName, nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
-import { FINGERPRINT_PATTERN } from "./known_hosts.ts";
+import { FINGERPRINT_PATTERN } from "../crypto/keys.ts";
 
 /**
  * How many user names, group names and listed keys a session keeps each. A
@@ -111,6 +114,81 @@ export function learnNames(
     default:
       break;
   }
+}
+
+/** The web page's side lists, by name key (web/main.ts). */
+export interface SideLists {
+  /** Who is online, as last spelled. */
+  people: Map<string, string>;
+  /** Why someone online is away, as the last /list said. */
+  away: Map<string, string>;
+  /** The groups heard of, and whether this user is in each. */
+  groups: Map<string, { name: string; joined: boolean }>;
+  /** Identity keys as /list says them (/ignore is by key). */
+  keys: Map<string, string>;
+}
+
+/**
+ * Keeps the page's side lists in step with `message`, each within
+ * {@link MAX_NAMES_SEEN} as the terminal's names are (a server can name any
+ * number of people and groups, and the page draws every one): past it the
+ * one heard of longest ago goes, never `self`. Whether `message` was one
+ * that changes them.
+ */
+export function learnSideLists(
+  message: ServerMessage,
+  lists: SideLists,
+  self: string,
+): boolean {
+  const { people, away, groups, keys } = lists;
+  // Each name heard of goes to the end: the newest are kept.
+  const group = (name: string, joined: boolean) => {
+    groups.delete(nameKey(name));
+    groups.set(nameKey(name), { name, joined });
+  };
+  switch (message.t) {
+    case "users":
+      people.clear();
+      away.clear();
+      for (const u of message.users) {
+        people.set(nameKey(u.name), u.name);
+        if (u.away !== undefined) away.set(nameKey(u.name), u.away);
+        if (
+          u.fingerprint !== undefined && FINGERPRINT_PATTERN.test(u.fingerprint)
+        ) {
+          keys.delete(nameKey(u.name));
+          keys.set(nameKey(u.name), u.fingerprint);
+        }
+      }
+      break;
+    case "presence":
+      people.delete(nameKey(message.name));
+      if (message.online) people.set(nameKey(message.name), message.name);
+      away.delete(nameKey(message.name));
+      break;
+    case "groups":
+      // The server marks the groups this user is in (a reloaded page
+      // knows them only from here); its word is the newest.
+      for (const g of message.groups) group(g.name, g.joined === true);
+      break;
+    case "membership":
+      if (nameKey(message.name) === nameKey(self)) {
+        group(message.group, message.joined);
+      } else if (!groups.has(nameKey(message.group))) {
+        group(message.group, false);
+      }
+      break;
+    case "group":
+      group(message.group, true);
+      break;
+    default:
+      return false;
+  }
+  keepNewest(people, MAX_NAMES_SEEN, nameKey(self));
+  keepNewest(away, MAX_NAMES_SEEN);
+  keepNewest(groups, MAX_NAMES_SEEN);
+  keepNewest(keys, MAX_NAMES_SEEN);
+  return true;
 }
 
 /**

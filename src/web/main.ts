@@ -33,6 +33,7 @@ import {
   Conversations,
   PUBLIC,
 } from "../client/conversations.ts";
+import { learnSideLists } from "../client/names_seen.ts";
 import { DeliveryLedger } from "../client/delivery.ts";
 import { keepToppedUp, publishPrekeys } from "../client/e2e_keys.ts";
 import { E2eSessions, type Opened } from "../client/e2e_sessions.ts";
@@ -113,7 +114,6 @@ import { type FileTarget, KEYS_IN_OFFERS, WebFiles } from "./web_files.ts";
 import { pageText } from "./page_text.ts";
 import { changedServerKeyMessage } from "./server_pin.ts";
 import { checkServerKeyInBrowser } from "./server_key_store.ts";
-import { FINGERPRINT_PATTERN } from "../crypto/keys.ts";
 
 const NAME_KEY = "chat.name";
 
@@ -361,58 +361,8 @@ function setJoinError(text: string): void {
 // --- Side lists ------------------------------------------------------------
 
 function learn(message: ServerMessage): void {
-  switch (message.t) {
-    case "users":
-      people.clear();
-      away.clear();
-      peopleMore = message.more ?? 0;
-      for (const u of message.users) {
-        people.set(nameKey(u.name), u.name);
-        if (u.away !== undefined) away.set(nameKey(u.name), u.away);
-        if (
-          u.fingerprint !== undefined && FINGERPRINT_PATTERN.test(u.fingerprint)
-        ) {
-          keys.set(nameKey(u.name), u.fingerprint);
-        }
-      }
-      break;
-    case "presence":
-      if (message.online) people.set(nameKey(message.name), message.name);
-      else people.delete(nameKey(message.name));
-      away.delete(nameKey(message.name));
-      break;
-    case "groups":
-      for (const g of message.groups) {
-        // The server marks the groups this user is in (a reloaded page
-        // knows them only from here); its word is the newest.
-        groups.set(nameKey(g.name), {
-          name: g.name,
-          joined: g.joined === true,
-        });
-      }
-      break;
-    case "membership":
-      if (nameKey(message.name) === nameKey(self)) {
-        groups.set(nameKey(message.group), {
-          name: message.group,
-          joined: message.joined,
-        });
-      } else if (!groups.has(nameKey(message.group))) {
-        groups.set(nameKey(message.group), {
-          name: message.group,
-          joined: false,
-        });
-      }
-      break;
-    case "group":
-      groups.set(nameKey(message.group), {
-        name: message.group,
-        joined: true,
-      });
-      break;
-    default:
-      return;
-  }
+  if (!learnSideLists(message, { people, away, groups, keys }, self)) return;
+  if (message.t === "users") peopleMore = message.more ?? 0;
   drawLists();
 }
 
