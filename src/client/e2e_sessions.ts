@@ -446,6 +446,30 @@ export class E2eSessions {
     return check;
   }
 
+  /**
+   * {@link #check} for a send: one that throws (no room in the list for the
+   * name, which a host inventing members of a group gets to; the list
+   * unreadable or locked) refuses that line, and no other, rather than
+   * rejecting the send, which nothing above catches.
+   */
+  async #checkToSend(
+    server: string,
+    name: string,
+    fingerprint: string,
+  ): Promise<IdentityCheck | { kind: "refused"; reply: Reply }> {
+    try {
+      return await this.#check(server, name, fingerprint);
+    } catch (error) {
+      return {
+        kind: "refused",
+        reply: errorReply(
+          "identity",
+          `ERROR: Not sent: ${asClause(describe(error))}`,
+        ),
+      };
+    }
+  }
+
   /** The session to send to `to` with: ours, or a new one from their bundle. */
   async #peerFor(
     client: ChatClient,
@@ -461,7 +485,8 @@ export class E2eSessions {
     const current = this.#o.state.sessions.get(key);
     if (current !== undefined) {
       const fingerprint = await identityFingerprint(current.identity);
-      const check = await this.#check(server, to, fingerprint);
+      const check = await this.#checkToSend(server, to, fingerprint);
+      if (check.kind === "refused") return check;
       if (check.kind !== "changed") {
         return { kind: "session", session: current };
       }
@@ -500,11 +525,12 @@ export class E2eSessions {
         ),
       };
     }
-    const check = await this.#check(
+    const check = await this.#checkToSend(
       server,
       fetched.name,
       fetched.fingerprint,
     );
+    if (check.kind === "refused") return check;
     if (check.kind === "changed") {
       return {
         kind: "held",

@@ -146,10 +146,24 @@ Deno.test("chat connect remembers the keys of at most MAX_KNOWN_PER_SERVER peopl
       return [];
     },
     (message) => {
-      if (message.t === "e2e_bundle") asked.push(message.name);
+      if (message.t !== "e2e_bundle") return;
+      asked.push(message.name);
+      // zed's keys are handed out (one more invented person).
+      if (message.name === "zed" && zed !== null) {
+        host.channel.send(
+          {
+            t: "e2e_bundle",
+            re: message.id,
+            name: "zed",
+            fingerprint: zed.fingerprint,
+          },
+          new TextEncoder().encode(JSON.stringify(encodeBundle(zed.bundle))),
+        );
+      }
     },
   );
   const { bob, channel, bundle } = host;
+  const zed: HostileAlice | null = await HostileAlice.create(bundle);
   const path = join(host.dir, "config", "chat", "known_identities");
   // Two more people, each with a key of the host's and a message that
   // opens (no one-time key: the host hands out none).
@@ -177,6 +191,19 @@ Deno.test("chat connect remembers the keys of at most MAX_KNOWN_PER_SERVER peopl
   await bob.waitUntil(() => askedFor("zed"), "bob asking for zed's keys");
   assert.deepEqual(asked, ["zed"]);
   assert.doesNotMatch(bob.stderr, /is told which one/);
+  // A message to a name past the cap is refused, and chat connect goes on.
+  await bob.waitForStderr(
+    /ERROR: Not sent: this client already remembers the identity keys of \d+ people on this server/,
+  );
+  await bob.write("/msg zed again\n");
+  await bob.waitUntil(
+    () =>
+      bob.stderr.match(/ERROR: Not sent: this client already remembers/g)
+          ?.length === 2
+        ? true
+        : null,
+    "the second message to zed refused",
+  );
   assert.ok((await Deno.stat(path)).size <= MAX_KNOWN_IDENTITIES_BYTES);
   bob.kill("SIGKILL");
   await bob.finish();
