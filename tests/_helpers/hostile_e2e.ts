@@ -55,6 +55,7 @@ export async function startHostileE2e(
   prefix: string,
   args: (dir: string) => string[] = () => [],
   onOther: (message: ClientMessage, body: Uint8Array) => void = () => {},
+  members?: (group: string) => string[] | null,
 ): Promise<HostileE2e> {
   const server = await startHostileServer();
   const dir = await Deno.makeTempDir({ prefix });
@@ -80,7 +81,7 @@ export async function startHostileE2e(
       ...args(dir),
     ], { env: { XDG_CONFIG_HOME: join(dir, "config") } });
     const channel = await server.session;
-    const bundle = await serveSignIn(channel, onOther);
+    const bundle = await serveSignIn(channel, onOther, members);
     const alice = await HostileAlice.create(bundle);
     return {
       bob,
@@ -103,6 +104,7 @@ export async function startHostileE2e(
 export function serveSignIn(
   channel: SecureChannel,
   onOther: (message: ClientMessage, body: Uint8Array) => void,
+  members?: (group: string) => string[] | null,
 ): Promise<PrekeyBundle> {
   const published = Promise.withResolvers<PrekeyBundle>();
   (async () => {
@@ -154,7 +156,23 @@ export function serveSignIn(
             // a server that cannot say.
             answer({ t: "groups", re: message.id, groups: [], more: 1 });
             break;
-          case "members":
+          case "members": {
+            // The members of a group `members` gives, all online.
+            const listed = message.group === undefined
+              ? null
+              : members?.(message.group) ?? null;
+            if (listed !== null && message.group !== undefined) {
+              answer({
+                t: "members",
+                re: message.id,
+                groups: [{
+                  group: message.group,
+                  members: listed,
+                  online: listed,
+                }],
+              });
+              break;
+            }
             answer({
               t: "error",
               re: message.id,
@@ -162,6 +180,7 @@ export function serveSignIn(
               text: "ERROR: this test server keeps no member lists",
             });
             break;
+          }
           case "ping":
             answer({ t: "pong", re: message.id });
             break;

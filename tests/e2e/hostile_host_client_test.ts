@@ -391,3 +391,31 @@ Deno.test("chat connect holds no end-to-end message behind a send the host never
     "the send to carol reported",
   );
 });
+
+Deno.test("chat connect holds no group message behind a send the host never answers: the line fails after SEND_WAIT_MS, and the next one goes", async () => {
+  const sends: string[] = [];
+  // bob alone in crew: no sender key to give; the e2e_gsay never answered.
+  await using host = await startHostileE2e(
+    "chat-hostile-gsend-",
+    () => [],
+    (message) => {
+      if (message.t === "e2e_gsay") sends.push(message.group);
+    },
+    (group) => group === "crew" ? ["bob"] : null,
+  );
+  const { bob } = host;
+  await bob.write("/group crew one\n");
+  await bob.waitUntil(() => sends.length === 1 ? true : null, "the first send");
+  await bob.write("/group crew two\n");
+  await bob.waitUntil(
+    () => sends.length === 2 ? true : null,
+    "the second send, after the first one's bound",
+  );
+  await bob.waitUntil(
+    () =>
+      bob.stderr.match(
+        /ERROR: The server did not answer within \d+ seconds: your message to crew may not have been delivered/,
+      ),
+    "the first line reported",
+  );
+});
