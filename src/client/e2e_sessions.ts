@@ -393,8 +393,11 @@ export class E2eSessions {
       // The queue goes on; an answer that comes later is still taken (the
       // message archived), and the envelope kept meanwhile for a retry.
       const kept = sealed;
-      void answer.then((late) =>
+      answer.then((late) =>
         this.#alone(() => this.#answered(client, to, payload, cid, kept, late))
+      ).catch((error) =>
+        // Not archived (the state could not be saved): said, not thrown.
+        this.#o.notify([`ERROR: ${describe(error)}`])
       );
       return unconfirmedReply(to);
     }

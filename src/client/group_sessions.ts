@@ -363,8 +363,13 @@ export class GroupSessions {
       // The queue goes on; an answer that comes later is still taken (the
       // message archived), and the message kept meanwhile for a retry.
       const kept = sealed;
-      void answer.then((late) =>
+      answer.then((late) =>
         this.#alone(() => this.#answered(server, client, text, cid, kept, late))
+      ).catch((error) =>
+        // Not archived (the state could not be saved): said, not thrown.
+        this.#o.notify([
+          `ERROR: ${error instanceof Error ? error.message : String(error)}`,
+        ])
       );
       return unconfirmedReply(sealed.group);
     }
