@@ -414,6 +414,45 @@ class ReadlineTerminal implements Terminal {
     }
     Deno.kill(Deno.pid, signal);
   };
+  /**
+   * Ctrl-Z: the terminal is put back as the shell expects it (no block, no
+   * raw mode, no bracketed paste) and the process stops; `fg` (SIGCONT)
+   * takes the keys again and draws the block anew below the shell's lines.
+   */
+  #suspend(): void {
+    if (this.#closed || Deno.build.os === "windows") return;
+    const paste = bracketedPaste;
+    try {
+      Deno.stdout.writeSync(
+        new TextEncoder().encode(
+          this.#erase() + (paste ? DISABLE_BRACKETED_PASTE : ""),
+        ),
+      );
+      process.stdin.setRawMode(false);
+    } catch {
+      return; // No terminal any more: nothing to give back.
+    }
+    const resumed = () => {
+      Deno.removeSignalListener("SIGCONT", resumed);
+      if (this.#closed) return;
+      try {
+        process.stdin.setRawMode(true);
+        if (paste) {
+          Deno.stdout.writeSync(
+            new TextEncoder().encode(ENABLE_BRACKETED_PASTE),
+          );
+        }
+      } catch {
+        return;
+      }
+      // The block went with the suspension: drawn afresh where the cursor is.
+      this.#drawn = null;
+      this.#queueRender();
+    };
+    Deno.addSignalListener("SIGCONT", resumed);
+    Deno.kill(Deno.pid, "SIGTSTP");
+  }
+
   #onTerm = this.#onSignal("SIGTERM");
   #onHangup = this.#onSignal("SIGHUP");
   #onInterrupt = this.#onSignal("SIGINT");
@@ -467,6 +506,9 @@ class ReadlineTerminal implements Terminal {
     });
     this.#rl.on("close", () => this.#end());
     this.#rl.on("SIGINT", () => this.#interrupt());
+    // Without a listener, readline suspends by itself but never takes the
+    // keys again after `fg`: the client sat blank and deaf.
+    this.#rl.on("SIGTSTP", () => this.#suspend());
     if (interactive) {
       // readline has no Ctrl-R: its key listeners are called through ours,
       // which keeps the keys of a search from it (reverse_search.ts).
