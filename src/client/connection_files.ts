@@ -80,7 +80,9 @@ export function connectionFiles(
     json,
     status,
   } = options;
-  const receiving = new Map<number, number>();
+  // Where each transfer's rate is measured from: its first chunk, not the
+  // offer (a question answered late) nor the start of a resumed file.
+  const receiving = new Map<number, { at: number; bytes: number }>();
   const receiver = new FileReceiver(client, {
     ...files,
     fileAead,
@@ -133,7 +135,11 @@ export function connectionFiles(
       ),
     onProgress: (offer, received) => {
       if (offer.size < PROGRESS_MIN_BYTES) return;
-      if (!receiving.has(offer.xfer)) receiving.set(offer.xfer, Date.now());
+      let from = receiving.get(offer.xfer);
+      if (from === undefined) {
+        from = { at: Date.now(), bytes: received };
+        receiving.set(offer.xfer, from);
+      }
       status.showProgress(`in:${offer.xfer}`, {
         type: "file_progress",
         direction: "in",
@@ -141,7 +147,8 @@ export function connectionFiles(
         peer: offer.from,
         bytes: received,
         size: offer.size,
-        elapsedMs: Date.now() - receiving.get(offer.xfer)!,
+        elapsedMs: Date.now() - from.at,
+        fromBytes: from.bytes,
         xfer: offer.xfer,
       });
     },

@@ -198,7 +198,9 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     re: Re,
   ): Promise<SentFileOutcome> => {
     const key = `out:${nextSend++}`;
-    const started = Date.now();
+    // The rate is measured from the first chunk sent: not from the offer,
+    // whose answer may take a minute, nor over the part a resume skips.
+    let from: { at: number; bytes: number } | null = null;
     const peer = "to" in target ? target.to : target.group;
     const file = basename(path);
     // Offered again, the offer is said only once it reaches its recipients:
@@ -219,6 +221,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       expandHome(path),
       (p) => {
         if (p.size >= PROGRESS_MIN_BYTES) {
+          from ??= { at: Date.now(), bytes: p.acked };
           status.showProgress(key, {
             type: "file_progress",
             direction: "out",
@@ -226,7 +229,8 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
             peer,
             bytes: p.acked,
             size: p.size,
-            elapsedMs: Date.now() - started,
+            elapsedMs: Date.now() - from.at,
+            fromBytes: from.bytes,
             re,
           });
         }

@@ -625,12 +625,17 @@ export function formatTransferDone(
   return `${sanitizeForTerminal(label)}: ${formatBytes(size)} ${finished}`;
 }
 
-/** One transfer's progress: bytes, percent, rate and time left. */
+/**
+ * One transfer's progress: bytes, percent, rate and time left. The rate is
+ * of the bytes moved in `elapsedMs`: those past `from` (what was already
+ * there when the measure began, a resumed file's first part say).
+ */
 export function formatProgress(
   label: string,
   done: number,
   total: number,
   elapsedMs: number,
+  from = 0,
 ): string {
   const percent = total === 0 ? 100 : Math.floor((done / total) * 100);
   const shown = `${sanitizeForTerminal(label)} ${formatBytes(done)}/${
@@ -639,7 +644,7 @@ export function formatProgress(
   // No time measured yet (a small file on the page is through within the
   // millisecond): no rate, rather than "0 B/s" beside 100%.
   if (elapsedMs <= 0) return shown;
-  const rate = done / (elapsedMs / 1000);
+  const rate = (done - from) / (elapsedMs / 1000);
   const left = rate > 0 ? Math.ceil((total - done) / rate) : null;
   return `${shown} ${formatBytes(Math.round(rate))}/s${
     left === null ? "" : ` ${left}s left`

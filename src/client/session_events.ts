@@ -75,7 +75,9 @@ export type SessionEvent =
     peer: string;
     bytes: number;
     size: number;
+    /** Since the rate's measure began, when `fromBytes` had come. */
     elapsedMs: number;
+    fromBytes: number;
     /** Which transfer: the offer's number (in) or the command's (out). */
     xfer?: number;
     re?: Re;

@@ -126,9 +126,9 @@ interface ShortProgress {
 }
 
 function shortProgress(event: FileProgress): ShortProgress {
-  const { bytes, size, elapsedMs } = event;
+  const { bytes, size, elapsedMs, fromBytes } = event;
   const percent = size === 0 ? 100 : Math.floor((bytes / size) * 100);
-  const rate = elapsedMs > 0 ? bytes / (elapsedMs / 1000) : 0;
+  const rate = elapsedMs > 0 ? (bytes - fromBytes) / (elapsedMs / 1000) : 0;
   const left = rate > 0 ? ` ${Math.ceil((size - bytes) / rate)}s left` : "";
   return {
     label: sanitizeForTerminal(

@@ -218,6 +218,7 @@ export function statusOf(event: SessionEvent, now: number): string | null {
         event.bytes,
         event.size,
         event.elapsedMs,
+        event.fromBytes,
       );
     default:
       return null;

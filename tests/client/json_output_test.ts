@@ -157,6 +157,7 @@ const EVENTS: SessionEvent[] = [
     bytes: 1,
     size: 2,
     elapsedMs: 5,
+    fromBytes: 0,
     xfer: 4,
   },
   { type: "file_received", offer, name: "a (1).txt", path: "/tmp/a (1).txt" },

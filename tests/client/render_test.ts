@@ -424,6 +424,14 @@ Deno.test("formatProgress leaves out the rate until time has been measured, and 
   );
 });
 
+Deno.test("formatProgress measures the rate over the bytes moved since `from`, not a resumed file's first part", () => {
+  const MIB = 1024 * 1024;
+  assert.equal(
+    formatProgress("big.bin from sophia", 60 * MIB, 100 * MIB, 1000, 50 * MIB),
+    "big.bin from sophia 60.0 MiB/100.0 MiB 60% 10.0 MiB/s 4s left",
+  );
+});
+
 Deno.test("formatTransferDone says the file is through, in the terminal's words, without speed or time left", () => {
   assert.equal(
     formatTransferDone("hi.txt from termy", 2, "received"),

@@ -13,6 +13,7 @@ function progress(bytes: number): FileProgress {
     bytes,
     size: 8 * MIB,
     elapsedMs: 4000,
+    fromBytes: 0,
     xfer: 1,
   };
 }
@@ -109,4 +110,14 @@ Deno.test("StatusRow cuts a long file name between graphemes, never inside an em
     }
     status.showProgress("in:1", null);
   }
+});
+
+Deno.test("StatusRow's narrow row gives the time left at the rate since `fromBytes`", async () => {
+  const { terminal, until } = watched();
+  terminal.resize(30);
+  const status = new StatusRow(terminal, false, () => {});
+  // Resumed at 6 MiB: 1 MiB in 4 s, 1 MiB left.
+  status.showProgress("in:1", { ...progress(7 * MIB), fromBytes: 6 * MIB });
+  assert.match(await until(() => true), /87% 4s left$/);
+  status.showProgress("in:1", null);
 });

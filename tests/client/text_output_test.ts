@@ -117,6 +117,7 @@ Deno.test("textOf marks a queued line; statusOf gives the reconnect and progress
       bytes: 512,
       size: 1024,
       elapsedMs: 1000,
+      fromBytes: 0,
     }, 0)!,
     /^big\.bin to jojo 512 B\/1\.0 KiB 50% /,
   );
