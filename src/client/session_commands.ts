@@ -8,6 +8,7 @@
 
 import { messageOf } from "../transport/secure_channel.ts";
 import { nameKey } from "../protocol/limits.ts";
+import type { ServerMessage } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { ChatClient } from "./chat_client.ts";
 import { type Command, helpText, parseInput } from "./commands.ts";
@@ -205,6 +206,17 @@ export function sessionCommands(options: SessionCommandsOptions) {
         conversations.setCurrent(conversation);
         showPrompt();
         const note = queryNote(conversation);
+        if (conversation.kind === "group") {
+          // A group one is not in (left, or never joined) is said at once,
+          // not at each line sent there.
+          return showInOrder(
+            client().request({ t: "members", group: conversation.name })
+              .then((reply) => {
+                const absent = groupQueryNote(conversation.name, self, reply);
+                return tell(absent === null ? [note] : [note, absent]);
+              }),
+          );
+        }
         if (
           conversation.kind !== "user" ||
           nameKey(conversation.name) === nameKey(self)
@@ -318,6 +330,11 @@ export function sessionCommands(options: SessionCommandsOptions) {
       if (command.kind === "away" && reply.t === "ok") {
         away = command.reason ?? null;
       }
+      // A group left has nothing more to read: its count leaves the prompt.
+      if (
+        command.kind === "leave" && reply.t === "ok" &&
+        conversations.wrote({ kind: "group", name: command.group })
+      ) showPrompt();
       return () => emit({ type: "reply", re, command, reply });
     }));
   };
@@ -388,6 +405,29 @@ export function sessionCommands(options: SessionCommandsOptions) {
     /** The away reason the server has for us (null: none). */
     away: () => away,
   };
+}
+
+/**
+ * Said after `/query #GROUP` when the server's `members` reply shows that
+ * `self` is not in the group, or that it does not exist; null otherwise
+ * (a member, or a list cut short that may hold `self` further on).
+ */
+export function groupQueryNote(
+  group: string,
+  self: string,
+  reply: ServerMessage,
+): string | null {
+  const shown = sanitizeForTerminal(group);
+  if (reply.t === "error" && reply.code === "no_such_group") {
+    return `Group '${shown}' does not exist. Create it with /create ${shown}`;
+  }
+  if (reply.t !== "members" || reply.more !== undefined) return null;
+  const listed = reply.groups.find((g) => nameKey(g.group) === nameKey(group));
+  if (
+    listed === undefined || listed.more !== undefined ||
+    listed.members.some((member) => nameKey(member) === nameKey(self))
+  ) return null;
+  return `You are not a member of group '${shown}'. Join it with /join ${shown}`;
 }
 
 /**
