@@ -584,7 +584,7 @@ export class E2eSessions {
     await this.#o.saveState(this.#o.state);
     this.#o.notify([
       ...identityChangeWarning(name, previous, fingerprint),
-      `Check with ${name} (/verify ${name} shows your safety number once accepted), then accept it with /trust ${name}`,
+      `Check with ${name} (/verify ${name} shows your safety number with the new key), then accept it with /trust ${name}`,
       ...forgotten.map(forgottenLine),
     ]);
     return change;
@@ -1079,9 +1079,12 @@ export class E2eSessions {
       }
       await this.#o.identities.accept(server, change.name, change.fingerprint);
       this.#o.state.changes.delete(key);
-      // The old session and verification were for the old key.
+      // The old session and verification were for the old key (a
+      // verification of the new one, made before accepting it, stays).
       this.#o.state.sessions.delete(key);
-      this.#o.state.verified.delete(key);
+      if (this.#o.state.verified.get(key) !== change.fingerprint) {
+        this.#o.state.verified.delete(key);
+      }
       await this.#o.saveState(this.#o.state);
       const sent: Sent[] = [];
       for (const held of change.outgoing) {
@@ -1138,14 +1141,23 @@ export class E2eSessions {
       const server = client.serverFingerprint;
       const self = client.name ?? "";
       const key = peerKey(server, nameKey(name));
-      if (this.#o.state.changes.has(key)) {
-        return [
-          `ERROR: ${name}'s identity key has changed and is not accepted yet: /trust ${name} first`,
-        ];
-      }
-      let identity = this.#o.state.sessions.get(key)?.identity;
+      // A changed key not accepted yet: its safety number is what to
+      // compare before accepting it (the warning says to check first).
+      const change = this.#o.state.changes.get(key);
+      let identity: Uint8Array | undefined = change === undefined
+        ? this.#o.state.sessions.get(key)?.identity
+        : undefined;
       let shownName = name;
-      if (identity === undefined) {
+      if (change !== undefined) {
+        const pending = await this.#pendingKey(client, change);
+        if (pending === null) {
+          return [
+            `ERROR: ${name}'s identity key has changed and is not accepted yet: /trust ${name} first`,
+          ];
+        }
+        identity = pending;
+        shownName = change.name;
+      } else if (identity === undefined) {
         try {
           const fetched = await fetchBundle(client, name);
           const check = await this.#check(
@@ -1180,6 +1192,17 @@ export class E2eSessions {
         { identityKey: identity, nameKey: nameKey(name) },
       );
       const fingerprint = await identityFingerprint(identity);
+      if (pasted === null && change !== undefined) {
+        const groups = number.split(" ");
+        return [
+          `Safety number with ${shownName}'s new key, not accepted yet (the same on both sides; compare it with theirs, then /verify ${shownName} <number>):`,
+          `  ${groups.slice(0, 6).join(" ")}`,
+          `  ${groups.slice(6).join(" ")}`,
+          this.#o.state.verified.get(key) === fingerprint
+            ? `${shownName}'s new key is verified; accept it with /trust ${shownName}`
+            : `${shownName}'s new key is not verified. Accept it with /trust ${shownName} once the numbers match`,
+        ];
+      }
       if (pasted === null) {
         const groups = number.split(" ");
         return [
@@ -1199,9 +1222,31 @@ export class E2eSessions {
       this.#o.state.verified.set(key, fingerprint);
       await this.#o.saveState(this.#o.state);
       return [
-        `The safety numbers match: ${shownName} (key ${fingerprint}) is marked verified`,
+        `The safety numbers match: ${shownName} (key ${fingerprint}) is marked verified${
+          change === undefined
+            ? ""
+            : `; accept the new key with /trust ${shownName}`
+        }`,
       ];
     });
+  }
+
+  /**
+   * The identity key of a change not accepted yet, as the server hands it
+   * out now; null when it hands out another (or none).
+   */
+  async #pendingKey(
+    client: ChatClient,
+    change: Change,
+  ): Promise<Uint8Array | null> {
+    try {
+      const fetched = await fetchBundle(client, change.name);
+      return fetched.fingerprint === change.fingerprint
+        ? fetched.bundle.identity
+        : null;
+    } catch {
+      return null;
+    }
   }
 
   /**

@@ -328,9 +328,37 @@ Deno.test("E2eSessions shows the same safety number on both sides, holds message
       await alice.e2e.open(alice.client, fromNewBob.message, fromNewBob.body),
       /^A private message from bob waits until you accept their new key \(\/trust bob\)$/,
     );
+    // The number to compare before accepting: with bob's new key, the
+    // same on his side; matching it marks the new key verified, which
+    // /trust then keeps.
+    const pending = await alice.e2e.verify(alice.client, "bob", null);
     assert.match(
-      (await alice.e2e.verify(alice.client, "bob", null))[0]!,
-      /^ERROR: bob's identity key has changed and is not accepted yet/,
+      pending[0]!,
+      /^Safety number with bob's new key, not accepted yet/,
+    );
+    assert.match(
+      pending[3]!,
+      /Accept it with \/trust bob once the numbers match/,
+    );
+    const pendingNumber = numberOf(pending);
+    assert.notEqual(pendingNumber, number);
+    assert.equal(
+      numberOf(await bob.e2e.verify(bob.client, "alice", null)),
+      pendingNumber,
+    );
+    assert.match(
+      (await alice.e2e.verify(alice.client, "bob", number.replaceAll(" ", "")))[
+        0
+      ]!,
+      /^ERROR: The safety numbers differ/,
+    );
+    assert.match(
+      (await alice.e2e.verify(
+        alice.client,
+        "bob",
+        pendingNumber.replaceAll(" ", ""),
+      ))[0]!,
+      /match: bob .* is marked verified; accept the new key with \/trust bob$/,
     );
     // A group message from the new bob (its sender key came in a held
     // private message) is held with the change too, after it; one from
@@ -383,14 +411,9 @@ Deno.test("E2eSessions shows the same safety number on both sides, holds message
       "are you bob?",
     );
     const after = await alice.e2e.verify(alice.client, "bob", null);
-    const newNumber = numberOf(after);
-    assert.notEqual(newNumber, number);
-    assert.equal(
-      numberOf(await bob.e2e.verify(bob.client, "alice", null)),
-      newNumber,
-    );
-    // The verification was of the old key.
-    assert.match(after[3]!, /bob is not verified/);
+    assert.equal(numberOf(after), pendingNumber);
+    // Verified before /trust, of the key /trust accepted.
+    assert.match(after[3]!, /bob is verified/);
     assert.match(
       (await alice.e2e.trust(alice.client, "bob")).lines[0]!,
       /^ERROR: bob's identity key has not changed/,
