@@ -156,6 +156,8 @@ export function dropRemoteRecipient(
 
 /** Reasons the sender's reply gives for a recipient that did not take the file. */
 const DECLINED = "declined";
+/** The reason a person's `/cancel` gives (file_sender.ts, file_receiver.ts). */
+const CANCELLED = "cancelled";
 const NO_ANSWER = "did not answer";
 
 /**
@@ -890,10 +892,14 @@ function cancel(
   const transfer = state.transfers.get(xfer);
   if (transfer === undefined) return [];
   if (transfer.sender === session.id) {
+    // A person's /cancel gives the bare word: "sophia cancelled:
+    // cancelled" said it twice.
     return abandon(
       state,
       transfer,
-      `${session.name} cancelled: ${reason}`,
+      reason === CANCELLED
+        ? `${session.name} cancelled it`
+        : `${session.name} cancelled: ${reason}`,
       now,
     );
   }

@@ -380,6 +380,20 @@ Deno.test("routeFile answers a sender that cancels its own offer before the repl
   );
 });
 
+Deno.test("routeFile says a sender's bare /cancel once: 'sophia cancelled it', not 'sophia cancelled: cancelled'", () => {
+  const state = room();
+  offerTo(state, { to: "jojo" });
+  const out = send(state, SOPHIA, {
+    t: "file_cancel",
+    xfer: 1,
+    reason: "cancelled",
+  });
+  assert.deepEqual(out[0], {
+    to: [JOJO],
+    message: { t: "file_cancel", xfer: 1, reason: "sophia cancelled it" },
+  });
+});
+
 Deno.test("routeFile takes back an offer by its request id before the reply: recipients hear it was withdrawn", () => {
   const state = room();
   offerTo(state, { group: "team" });
