@@ -82,9 +82,29 @@ export function echoName(name: string): string | null {
 export function invalidUsername(name: string): string {
   if (name === "") return "ERROR: Username cannot be empty";
   const shown = echoName(name);
-  return shown === null
+  if (shown !== null) return `ERROR: Invalid username ${shown}: ${NAME_RULE}`;
+  const wrong = firstOutsideRule(name);
+  return wrong === null
     ? `ERROR: Invalid username: ${NAME_RULE}`
-    : `ERROR: Invalid username ${shown}: ${NAME_RULE}`;
+    : `ERROR: Invalid username: ${NAME_RULE}, not ${wrong}`;
+}
+
+/**
+ * The first character of `name` the rule does not take, as a person can
+ * read it: a letter, digit or symbol quoted ('ë', '😀'), a space, anything else (a
+ * control, a mark, an invisible character) by its code point (U+001B); null
+ * when every character is allowed (the name is only too long).
+ */
+function firstOutsideRule(name: string): string | null {
+  for (const char of name) {
+    if (/^[A-Za-z0-9_.-]$/.test(char)) continue;
+    if (char === " ") return "a space";
+    const point = char.codePointAt(0)!;
+    return /^[\p{L}\p{N}\p{So}\p{Sm}\p{Sc}\p{P}]$/u.test(char) && char !== "'"
+      ? `'${char}'`
+      : `U+${point.toString(16).toUpperCase().padStart(4, "0")}`;
+  }
+  return null;
 }
 
 /** The key names are compared by: unique ignoring case. */

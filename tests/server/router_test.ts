@@ -341,9 +341,15 @@ Deno.test("route register rejects invalid names and echoes only printable ones",
       "a".repeat(33),
       `ERROR: Invalid username '${"a".repeat(33)}': ${NAME_RULE}`,
     ],
-    ["\x1b[31mred", `ERROR: Invalid username: ${NAME_RULE}`],
-    ["jojo\n", `ERROR: Invalid username: ${NAME_RULE}`],
-    ["jöjö", `ERROR: Invalid username: ${NAME_RULE}`],
+    // Not echoed, but the first character the rule does not take is
+    // named: a person who typed "zoë" learns what to change.
+    ["\x1b[31mred", `ERROR: Invalid username: ${NAME_RULE}, not U+001B`],
+    ["jojo\n", `ERROR: Invalid username: ${NAME_RULE}, not U+000A`],
+    ["jöjö", `ERROR: Invalid username: ${NAME_RULE}, not 'ö'`],
+    ["zoë 😀", `ERROR: Invalid username: ${NAME_RULE}, not 'ë'`],
+    ["😀", `ERROR: Invalid username: ${NAME_RULE}, not '😀'`],
+    ["José Luis", `ERROR: Invalid username: ${NAME_RULE}, not 'é'`],
+    ["a\u200bb", `ERROR: Invalid username: ${NAME_RULE}, not U+200B`],
     ["x".repeat(10_000), `ERROR: Invalid username: ${NAME_RULE}`],
   ];
   for (const [name, message] of cases) {
