@@ -180,6 +180,8 @@ export class ChatClient {
   #pending = new Map<number, (reply: Reply, body: Uint8Array) => void>();
   #listeners: MessageListener[] = [];
   #backlog: Incoming[] = [];
+  /** Inside `listening`: the backlog waits for all its listeners. */
+  #gathering = 0;
   /** What lets an end-to-end message be acknowledged (`#settleAfter`). */
   #settles = new WeakMap<Incoming, () => void>();
   #quitting = false;
@@ -300,15 +302,45 @@ export class ChatClient {
 
   /**
    * Receives every server message that is not a reply. Messages that arrived
-   * before the first listener was added are replayed to it.
+   * before the first listener was added are replayed to it, and to it only:
+   * several listeners that need them (a session's, its file receiver's and
+   * sender's) are added in one `listening`.
    */
   onMessage(listener: MessageListener): void {
     this.#listeners.push(listener);
+    if (this.#gathering === 0) this.#replayBacklog();
+  }
+
+  /**
+   * Runs `add`, which adds listeners (`onMessage`), and only then replays
+   * what arrived before any listener, each message to every one of them in
+   * turn, as it would have come. Added one by one, the first took it all:
+   * a file offer that came in the instant after the welcome, before the
+   * session listened, reached the session's listener (which does not take
+   * files) and never the file receiver, and was never shown.
+   */
+  listening<T>(add: () => T): T {
+    this.#gathering++;
+    try {
+      return add();
+    } finally {
+      this.#gathering--;
+      if (this.#gathering === 0) this.#replayBacklog();
+    }
+  }
+
+  /** Hands what arrived before any listener to the listeners now. */
+  #replayBacklog(): void {
+    if (this.#listeners.length === 0) return;
     const backlog = this.#backlog;
     this.#backlog = [];
     for (const incoming of backlog) {
-      const hold = listener(incoming);
-      this.#settleAfter(incoming, hold === undefined ? [] : [hold]);
+      const handled: Promise<unknown>[] = [];
+      for (const listener of this.#listeners) {
+        const hold = listener(incoming);
+        if (hold !== undefined) handled.push(hold);
+      }
+      this.#settleAfter(incoming, handled);
     }
   }
 

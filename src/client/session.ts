@@ -491,8 +491,15 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     emitOrHold(emit, { type: "incoming", message, text }, count);
   };
 
-  /** Everything that lives as long as one connection. */
-  const attach = (client: ChatClient, keysPublished: Promise<void>) => {
+  /**
+   * Everything that lives as long as one connection. Its listeners are
+   * added as one (ChatClient `listening`): what came between the welcome
+   * and now (a file offer, say) reaches the file receiver and sender too,
+   * not only the first listener.
+   */
+  const attach = (client: ChatClient, keysPublished: Promise<void>) =>
+    client.listening(() => listen(client, keysPublished));
+  const listen = (client: ChatClient, keysPublished: Promise<void>) => {
     e2e?.connected();
     // Nothing more is taken from the server while a program leaves our
     // output (--json, or a script's) unread: what comes waits on the

@@ -195,6 +195,56 @@ Deno.test("ChatClient acknowledges an end-to-end message only once its listener 
   await client.quit();
 });
 
+Deno.test("ChatClient.listening replays what came before any listener to every listener it adds, in order, and acknowledges it once all are done", async () => {
+  await using fixture = await ackingServer();
+  const { client, channel, acks, ackedWhen } = fixture;
+  assert.equal((await client.register("bob")).t, "welcome");
+  // Before anyone listens: an offer, and a message opened slowly; the pong
+  // after them says the client read both.
+  const { id, reply } = client.numberedRequest({ t: "ping" });
+  channel.send({ t: "file_offer", xfer: 1, from: "alice", name: "a", size: 1 });
+  channel.send(
+    {
+      t: "e2e_private",
+      fingerprint: "SHA256:x",
+      from: "alice",
+      ts: 1,
+      id: 1,
+      seq: 1,
+    },
+    new Uint8Array(8),
+  );
+  channel.send({ t: "pong", re: id });
+  await reply;
+  const seen: string[] = [];
+  const opening = Promise.withResolvers<void>();
+  client.listening(() => {
+    client.onMessage(({ message }) => void seen.push(`session ${message.t}`));
+    // Added second, as a session's file receiver is.
+    client.onMessage(({ message }) => {
+      seen.push(`files ${message.t}`);
+      return message.t === "e2e_private" ? opening.promise : undefined;
+    });
+  });
+  assert.deepEqual(seen, [
+    "session file_offer",
+    "files file_offer",
+    "session e2e_private",
+    "files e2e_private",
+  ]);
+  // Acknowledged once the second listener is done with it too.
+  channel.send(
+    { t: "private", from: "carol", ts: 1, id: 2, seq: 1 },
+    new TextEncoder().encode("yo"),
+  );
+  await ackedWhen((c) => "to" in c && c.to === "carol");
+  assert.ok(!acks.some((c) => "to" in c && c.to === "alice"));
+  const alice = ackedWhen((c) => "to" in c && c.to === "alice");
+  opening.resolve();
+  await alice;
+  await client.quit();
+});
+
 Deno.test("ChatClient with ackWhenHandled acknowledges a plain message only once its listener is done with it (a --json line written), and nothing after it in its conversation before", async () => {
   await using fixture = await ackingServer();
   const { client, channel, acks, ackedWhen } = fixture;

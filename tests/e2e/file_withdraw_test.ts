@@ -104,12 +104,9 @@ Deno.test("an offer taken back is a file_failed with withdrawn for chat connect 
   );
   const sophia = await TestClient.connect(server, "sophia");
   try {
+    // Offered in the instant after the welcome: before the session
+    // listens, at times (offer_after_welcome_test.ts).
     await jojo.waitFor(/^\{"type":"welcome","name":"jojo"/m);
-    // A round trip first: an offer that reached chat connect in the
-    // instant after its welcome was never shown in about 1 run in 6 here
-    // (not yet found why; the session's note on issue 21 says so).
-    await jojo.write('{"cmd":"list","id":"ready"}\n');
-    await jojo.waitFor(/^\{"type":"users","re":"ready".*$/m);
     // sophia's client, over a real socket: the answer to its offer is the
     // part of this no `chat connect` shows (it ignores it, having taken the
     // offer back itself).
