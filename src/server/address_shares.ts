@@ -107,7 +107,8 @@ export class AddressShares {
 
   /**
    * Message tokens of the per-address rate taken here for `group`: one, or
-   * an `ack`'s weight (message_rate.ts ackWeight).
+   * a weight: an `ack`'s (message_rate.ts ackWeight), a `list`'s
+   * (reply_weight.ts).
    */
   tookMessage(group: string, tokens = 1): void {
     this.#entry(group).messages += tokens;

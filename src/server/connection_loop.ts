@@ -20,6 +20,7 @@ import { routeSharedE2eKeys } from "./e2e_keys.ts";
 import { claimGroupName, needsGroupClaim } from "./group_name_claim.ts";
 import { IdentityGate } from "./identity_gate.ts";
 import { ackWeight, MessageRate } from "./message_rate.ts";
+import { namesInReply, namesWeight } from "./reply_weight.ts";
 import type { Outbound } from "./outbound.ts";
 import { pacedByOthers } from "./paced_by_others.ts";
 import { reaches, recipients } from "./recipients.ts";
@@ -208,9 +209,11 @@ export async function serveConnection(
           message?.t ?? null,
           Date.now(),
           message !== null && pacedByOthers(state, bridge, id, message),
-          message?.t === "ack"
+          message === null
+            ? 1
+            : message.t === "ack"
             ? ackWeight(message.cursors.length + connections.heldAckCount(id))
-            : 1,
+            : namesWeight(namesInReply(state, id, message)),
         );
         if (verdict === "pass" && message === null) {
           steps.push({
