@@ -208,6 +208,39 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     unfinished.delete(socket);
     count(unfinishedPerGroup, group, -1);
   };
+  /**
+   * The server is at its cap of unfinished connections (maxUnfinished) and
+   * one arrives from `group`: the oldest unfinished connection of the group
+   * holding the most goes, if that group would still hold more than
+   * `group` with the newcomer. Refusing the newcomer instead let 32
+   * addresses of one classmate, 8 silent connections each (the per-address
+   * cap), hold all 256 slots and lock everyone else out, for as long as
+   * each reconnected within the handshake's 10 s. Now every address keeps
+   * its share of the slots: a flood holds only what other addresses do not
+   * ask for.
+   */
+  const makeRoomFor = (group: string) => {
+    if (!atCap(unfinished.size, options.maxUnfinished)) return;
+    const own = unfinishedPerGroup.get(group) ?? 0;
+    if (atCap(own, options.maxUnfinishedPerGroup)) return;
+    let largest: string | null = null;
+    let most = own + 1;
+    for (const [other, n] of unfinishedPerGroup) {
+      if (n > most) [largest, most] = [other, n];
+    }
+    if (largest === null) return;
+    for (const [socket, of] of unfinished) {
+      if (of !== largest) continue;
+      finish(socket);
+      socket.destroy();
+      options.refused?.(
+        largest,
+        `${socket.remoteAddress}:${socket.remotePort}`,
+        "cut off in its handshake: another address needed the room",
+      );
+      return;
+    }
+  };
   const connections = new Set<WsConnection>();
   /**
    * The address group each TCP socket counts against: its peer's, or for a
@@ -326,6 +359,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     const proxied = options.trustedProxies?.has(socket.remoteAddress ?? "") ??
       false;
     if (proxied) fromProxies.add(socket);
+    if (!proxied) makeRoomFor(group);
     const admission: Admission = sockets.size >= options.maxSockets ||
         (!proxied && (perGroup.get(group) ?? 0) >= options.maxSocketsPerGroup)
       ? { kind: "drop" }

@@ -736,7 +736,7 @@ function silentFrom(
   });
 }
 
-Deno.test("startServer refuses a ninth connection still in its handshake from one address, and one past maxUnfinished on the server, and lets them in once others finish", async () => {
+Deno.test("startServer refuses a ninth connection still in its handshake from one address; at maxUnfinished on the server a newcomer takes the oldest slot of the address holding the most, until addresses hold even shares", async () => {
   await using server = await startTestServer({
     // Ten on the server instead of 256, to keep the test small.
     connectionLimits: { handshakesPerSecond: 0, maxUnfinished: 10 },
@@ -744,11 +744,14 @@ Deno.test("startServer refuses a ninth connection still in its handshake from on
   await using users = await bystanders(server);
   assert.ok(await canBindSecondLoopback(server.port));
   await until(() => server.connectionCount === 2, "the probe to go");
-  const silent: Socket[] = [];
+  const flood: Socket[] = [];
+  const cut: number[] = [];
+  const others: Socket[] = [];
   try {
     for (let i = 0; i < 8; i++) {
       const { status, socket } = await silentFrom(server.port, "127.0.0.3");
-      silent.push(socket);
+      flood.push(socket);
+      socket.once("close", () => cut.push(i));
       assert.match(status, /^HTTP\/1\.1 101 /);
     }
     const ninth = await silentFrom(server.port, "127.0.0.3");
@@ -758,26 +761,37 @@ Deno.test("startServer refuses a ninth connection still in its handshake from on
       server,
       /^refused a connection from 127\.0\.0\.3:\d+: too many connections are still starting; try again in a few seconds$/,
     );
-    // Another address still gets in, up to the server's cap of ten...
     for (let i = 0; i < 2; i++) {
       const { status, socket } = await silentFrom(server.port, "127.0.0.4");
-      silent.push(socket);
+      others.push(socket);
       assert.match(status, /^HTTP\/1\.1 101 /);
     }
-    const eleventh = await silentFrom(server.port, "127.0.0.4");
-    eleventh.socket.destroy();
-    assert.match(eleventh.status, /^HTTP\/1\.1 503 /);
-    await assert.rejects(TestClient.connect(server, "carol"));
-    // ...and once one of them is gone, a client that finishes gets in.
-    silent.pop()!.destroy();
-    await until(
-      () => server.connectionCount === 11,
-      `the slot to come back (now ${server.connectionCount})`,
-    );
+    // The server is at its ten. Before, carol was refused until one of
+    // them went: 32 addresses of one classmate held all 256 slots that way.
+    // Now she takes the oldest slot of 127.0.0.3, which holds the most.
     const carol = await TestClient.connect(server, "carol");
     await carol.quit();
+    await until(() => cut.length === 1, "127.0.0.3's oldest to be cut off");
+    assert.deepEqual(cut, [0]);
+    // 127.0.0.4 asks for more: one fits (carol's is done), the next two
+    // take 127.0.0.3's next oldest; at five each the shares are even, and
+    // the next is refused.
+    for (let i = 0; i < 3; i++) {
+      const { status, socket } = await silentFrom(server.port, "127.0.0.4");
+      others.push(socket);
+      assert.match(status, /^HTTP\/1\.1 101 /);
+    }
+    const even = await silentFrom(server.port, "127.0.0.4");
+    even.socket.destroy();
+    assert.match(even.status, /^HTTP\/1\.1 503 /);
+    await until(() => cut.length === 3, "two more of 127.0.0.3's to go");
+    assert.deepEqual(cut, [0, 1, 2]);
+    // Once one of them is gone, a client that finishes gets in.
+    others.pop()!.destroy();
+    const dave = await TestClient.connect(server, "dave");
+    await dave.quit();
   } finally {
-    for (const socket of silent) socket.destroy();
+    for (const socket of [...flood, ...others]) socket.destroy();
   }
   await assertStillChatting(users, "after unfinished connections");
 });
