@@ -847,3 +847,50 @@ Deno.test("binaryFrame makes one final, unmasked binary frame with the shortest 
     assert.deepEqual(frame.subarray(header.length), data, `${length}`);
   }
 });
+
+/** Reads `conn` until `count` answers' status lines came, or it closed. */
+async function answersOn(conn: Deno.Conn, count: number): Promise<{
+  statuses: number;
+  closed: boolean;
+}> {
+  let text = "";
+  const buffer = new Uint8Array(64 * 1024);
+  for (;;) {
+    const statuses = text.split("HTTP/1.1 200 OK").length - 1;
+    if (statuses >= count) return { statuses, closed: false };
+    const n = await conn.read(buffer).catch(() => null);
+    if (n === null) return { statuses, closed: true };
+    text += new TextDecoder("latin1").decode(buffer.subarray(0, n));
+  }
+}
+
+Deno.test("startServer closes a connection that pipelines HTTP requests without reading the answers, after four, and answers one that reads each before asking again", async () => {
+  await using server = await startTestServer();
+  const request =
+    `GET /app.js HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n\r\n`;
+  // Twenty requests for the largest asset (227 KB), none of it read: each
+  // answered waited in the server's memory, 4.5 MB for one connection.
+  const flood = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.port,
+  });
+  try {
+    await flood.write(new TextEncoder().encode(request.repeat(20)));
+    await waitForLog(
+      server,
+      /^refused a connection from 127\.0\.0\.1:\d+: it asked for more without reading the answers$/,
+    );
+    const { statuses, closed } = await answersOn(flood, 20);
+    assert.ok(closed, `still open after ${statuses} answers`);
+    assert.ok(statuses <= 4, `${statuses} answers`);
+  } finally {
+    flood.close();
+  }
+  // A browser asks again once it has its answer (fetch keeps the
+  // connection alive between them): never cut off.
+  for (let i = 0; i < 20; i++) {
+    const response = await fetch(`http://127.0.0.1:${server.port}/app.js`);
+    assert.equal(response.status, 200);
+    assert.ok((await response.arrayBuffer()).byteLength > 100_000);
+  }
+});
