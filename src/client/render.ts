@@ -626,6 +626,21 @@ export function formatTransferDone(
 }
 
 /**
+ * A transfer's row once it stopped short (`why`: "you cancelled it", the
+ * sender's reason): where it got to, with no rate and no time left.
+ */
+export function formatTransferStopped(
+  label: string,
+  done: number,
+  total: number,
+  why: string,
+): string {
+  return `${sanitizeForTerminal(label)}: stopped at ${formatBytes(done)} of ${
+    formatBytes(total)
+  } (${sanitizeForTerminal(why)})`;
+}
+
+/**
  * One transfer's progress: bytes, percent, rate and time left. The rate is
  * of the bytes moved in `elapsedMs`: those past `from` (what was already
  * there when the measure began, a resumed file's first part say).

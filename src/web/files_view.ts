@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 /**
  * Files on the page: the question an offer asks (Accept / Decline), progress
- * bars (gone when their transfer stops short), and the link that saves a
+ * bars (saying so where they stood when their transfer stops short), and the link that saves a
  * received file through the browser's download (never opened), for as long
  * as the page keeps the file (savable_files.ts); sending one with the
  * terminal's texts. The transfers themselves are web_files.ts'. Browser only
@@ -66,9 +66,13 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
     end(text);
     return true;
   };
-  /** The transfer ended short of the file: its bar goes (a line says why). */
-  const stopped = (offer: FileOfferNotice) => {
-    bars.get(offer.xfer)?.remove();
+  /**
+   * The transfer ended short of the file: its bar says so where it stood,
+   * in the conversation and where it was answered (the reply to /cancel,
+   * or the error, shows only where it was typed or answered).
+   */
+  const stopped = (offer: FileOfferNotice, why: string) => {
+    bars.get(offer.xfer)?.stop(why);
     bars.delete(offer.xfer);
     answeredIn.delete(offer.xfer);
   };
@@ -190,11 +194,11 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
       log.whenRemoved(row, () => savable.release(url));
     },
     cancelled(offer) {
-      stopped(offer);
+      stopped(offer, "you cancelled it");
     },
     failed(offer, reason) {
       const here = answeredIn.get(offer.xfer);
-      stopped(offer);
+      stopped(offer, reason);
       emit({
         type: "error",
         re: null,
@@ -252,9 +256,14 @@ export async function sendFromPage(
       bar.update(acked, size);
     },
   });
-  // Stopped short for someone: the line below says so, not a bar left
-  // part full (it shows the slowest recipient).
-  if (outcome.kind !== "finished" || outcome.results.some((r) => !r.ok)) {
+  // Stopped for everyone: the bar says so where it stood. Stopped short for
+  // someone only: the line below says so, not a bar left part full (it
+  // shows the slowest recipient).
+  if (outcome.kind === "cancelled") {
+    bar?.stop(outcome.reason === "" ? "cancelled" : outcome.reason);
+  } else if (
+    outcome.kind !== "finished" || outcome.results.some((r) => !r.ok)
+  ) {
     bar?.remove();
   }
   emit({ type: "file_sent", re: 0, target, outcome });

@@ -18,7 +18,11 @@
  * @module
  */
 
-import { formatProgress, formatTransferDone } from "../client/render.ts";
+import {
+  formatProgress,
+  formatTransferDone,
+  formatTransferStopped,
+} from "../client/render.ts";
 import { olderRowPlaces } from "./row_order.ts";
 import { ALL_VIEW, type Places, shownIn } from "./row_places.ts";
 
@@ -38,6 +42,12 @@ export interface ProgressRow {
    * a line of its own says so.
    */
   remove(): void;
+  /**
+   * The transfer stopped short (`why`: cancelled, failed): the row stays
+   * where it stood, its bar where it got to, and says so in place, so that
+   * the conversation does not end at "Accepted ..." with no word of it.
+   */
+  stop(why: string): void;
 }
 
 /**
@@ -317,8 +327,10 @@ export class LogView {
     // The reader's own: a file they send, or one they took.
     const row = this.#row("progress", places, 0, [bar, " ", text]);
     const started = Date.now();
+    let got = { done: 0, total: 0 };
     return {
       update: (done, total) => {
+        got = { done, total };
         bar.max = Math.max(total, 1);
         bar.value = done;
         if (done >= total) {
@@ -334,6 +346,15 @@ export class LogView {
         );
       },
       remove: () => row.remove(),
+      stop: (why) => {
+        text.textContent = formatTransferStopped(
+          label,
+          got.done,
+          got.total,
+          why,
+        );
+        row.classList.add("stopped");
+      },
     };
   }
 

@@ -3,7 +3,8 @@
  * What the web page holds for files, in a real browser: a received file's
  * object URL (its "Save" link) was never revoked, so every file stayed in
  * memory for the page's life, even after its row had left the log; and a
- * transfer cancelled from the page left its progress bar where it stopped.
+ * transfer cancelled from the page left its progress bar where it stopped,
+ * as if still going (it now says it stopped there).
  * Headless Chromium, a real `chat serve` process, a real `chat connect`
  * process. Slow (a browser starts): in `deno task test:slow`.
  */
@@ -81,7 +82,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "web client: a transfer cancelled from the page takes its progress bar away",
+    "web client: a transfer cancelled from the page stops its progress bar, which says so",
   ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
@@ -120,15 +121,22 @@ Deno.test({
       await waitForLine(page, /^ *1\. .*big\.bin/);
       await typeLine(page, "/cancel 1");
       await waitForLine(page, /^Cancelled sending big\.bin\.$/);
+      // Its row stays where it stood, saying so, not as if still going.
       await page.waitForFunction(
-        () => document.querySelector("#log .line.progress") === null,
+        () =>
+          [...document.querySelectorAll("#log .line.progress")].every((row) =>
+            row.classList.contains("stopped") &&
+            / stopped at .* \(you cancelled it\)$/.test(row.textContent ?? "")
+          ),
         { timeout: WAIT_MS },
       ).catch(async (error) => {
         const rows = await page.$$eval(
           "#log .line",
           (all) => all.map((row) => row.textContent).join("\n"),
         );
-        throw new Error(`The progress bar stayed:\n${rows}`, { cause: error });
+        throw new Error(`The progress bar went on:\n${rows}`, {
+          cause: error,
+        });
       });
       assert.deepEqual(problems, []);
     } finally {
