@@ -820,6 +820,8 @@ function run(line: string): void {
     // Sent once reconnected, as the terminal client does.
     queued.push(line);
     emit({ type: "queued", re: 0, line }, here);
+    // The status line counts it at once, not at its next second's tick.
+    showReconnecting();
     retries.nudge();
     return;
   }
@@ -1959,6 +1961,11 @@ const queued: string[] = [];
  * once per attempt, not once per key (RetryWait).
  */
 const retries = new RetryWait();
+/**
+ * Shows the status line of the reconnection under way (its queued lines
+ * counted anew); nothing when none is.
+ */
+let showReconnecting: () => void = () => {};
 /** Ends the wait before the next attempt, whatever was pressed. */
 const retryNow = () => retries.wake();
 // As the terminal, and as the status line says while waiting ("press a key
@@ -1976,6 +1983,7 @@ async function reconnect(reason: string): Promise<void> {
   const show = () =>
     setStatus(statusLine(state, queued.length, Date.now()) ?? "");
   show();
+  showReconnecting = show;
   const ticker = setInterval(show, 1000);
   let lastError: string | null = null;
   /** One try: true when it ended reconnecting (back in, or refused). */
@@ -2038,6 +2046,7 @@ async function reconnect(reason: string): Promise<void> {
     }
   } finally {
     clearInterval(ticker);
+    showReconnecting = () => {};
   }
 }
 

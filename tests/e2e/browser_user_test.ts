@@ -182,3 +182,54 @@ Deno.test({
     assert.deepEqual(problems, []);
   },
 });
+
+Deno.test({
+  name:
+    "web client: while the server is down, the status line counts a line typed as soon as it shows as queued",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    await chat.stop();
+    await page.waitForFunction(
+      () => document.getElementById("status")?.textContent?.startsWith("Re"),
+      { timeout: WAIT_MS },
+    );
+    // What the status line said when each "(queued)" row came, read before
+    // anything else the page does (its second's tick) can change it.
+    await page.evaluate(() => {
+      const said: string[] = [];
+      (window as { said?: string[] }).said = said;
+      new MutationObserver((changes) => {
+        for (const change of changes) {
+          for (const node of change.addedNodes) {
+            if (!(node.textContent ?? "").startsWith("(queued) ")) continue;
+            said.push(document.getElementById("status")?.textContent ?? "");
+          }
+        }
+      }).observe(document.getElementById("log")!, { childList: true });
+    });
+    for (const line of ["one", "two", "three"]) {
+      await typeLine(page, line);
+      await waitForLine(page, new RegExp(`^\\(queued\\) ${line}$`));
+    }
+    const said = await page.evaluate(() =>
+      (window as { said?: string[] }).said ?? []
+    );
+    assert.equal(said.length, 3);
+    said.forEach((status, i) => {
+      const count = i === 0 ? "1 line queued" : `${i + 1} lines queued`;
+      assert.ok(
+        status.includes(count),
+        `with ${i + 1} shown as queued, the status line said: ${status}`,
+      );
+    });
+    await chat.start();
+    await waitForLine(page, /^Reconnected as webby\.$/);
+    assert.deepEqual(
+      problems.filter((p) => !/ERR_CONNECTION_REFUSED/.test(p)),
+      [],
+    );
+  },
+});
