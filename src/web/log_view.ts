@@ -33,6 +33,20 @@ import { ALL_VIEW, type Places, shownIn } from "./row_places.ts";
  */
 export const MAX_ROWS = 5000;
 
+/**
+ * A line of /help that names a command and says what it does, padded
+ * between the two as on a terminal (`  /msg <username> <message>   Send
+ * ...`): the page's own text, never a line from the network.
+ */
+const HELP_COMMAND = /^( {2}\/\S.*? {2,})(\S.*)$/;
+
+/** A span holding `text`. */
+function span(text: string): HTMLSpanElement {
+  const made = document.createElement("span");
+  made.textContent = text;
+  return made;
+}
+
 /** A transfer's row with its progress bar. */
 export interface ProgressRow {
   /** Shows `done` of `total` bytes. */
@@ -238,7 +252,16 @@ export class LogView {
     for (const text of lines) {
       const row = document.createElement("div");
       row.className = `line ${kind}`;
-      row.textContent = text;
+      const command = kind === "help" ? HELP_COMMAND.exec(text) : null;
+      if (command === null) row.textContent = text;
+      else {
+        // A command and what it does, in two columns (one under the other
+        // on a narrow screen): wrapped, a description ran on under the
+        // commands' column, and on a phone read as one with its command.
+        row.classList.add("columns");
+        const [, name, description] = command;
+        row.append(span(name!), span(description!));
+      }
       if (id !== undefined) row.dataset.id = String(id);
       this.place(row, places);
       this.#append(row, own ? 0 : text.split("\n").length);

@@ -11,7 +11,9 @@
  */
 
 import assert from "node:assert/strict";
+import type { Page } from "puppeteer-core";
 import {
+  join,
   LEAK_CHECKS_OFF,
   signedInPage,
   startBrowserChat,
@@ -98,5 +100,89 @@ Deno.test({
       "",
     );
     assert.deepEqual(problems, []);
+  },
+});
+
+/**
+ * The /help rows naming a command whose description does not start (at
+ * every one of its wrapped rows) at one place, right of the command's `/`:
+ * what a reader would take for a command's row run on or mixed with it.
+ */
+function misaligned(page: Page): Promise<string[]> {
+  return page.$$eval("#log .line.help", (rows) => {
+    /** A range of the characters `start` to `end` of `row`'s text. */
+    const rangeOf = (row: Element, start: number, end: number) => {
+      const range = document.createRange();
+      const walker = document.createTreeWalker(row, NodeFilter.SHOW_TEXT);
+      let at = 0;
+      for (
+        let node = walker.nextNode();
+        node !== null;
+        node = walker.nextNode()
+      ) {
+        const length = node.textContent?.length ?? 0;
+        if (start >= at && start <= at + length) {
+          range.setStart(node, start - at);
+        }
+        if (end >= at && end <= at + length) {
+          range.setEnd(node, end - at);
+          break;
+        }
+        at += length;
+      }
+      return range;
+    };
+    const bad: string[] = [];
+    for (const row of rows) {
+      const text = row.textContent ?? "";
+      const found = /^( {2}\/\S.*? {2,})(\S.*)$/.exec(text);
+      if (found === null) continue;
+      const slash = rangeOf(row, 2, 3).getBoundingClientRect().left;
+      // The left edge of each of the description's rows on the screen.
+      const starts = new Map<number, number>();
+      for (
+        const box of rangeOf(row, found[1]!.length, text.length)
+          .getClientRects()
+      ) {
+        if (box.width === 0) continue;
+        const top = Math.round(box.top);
+        starts.set(top, Math.min(starts.get(top) ?? Infinity, box.left));
+      }
+      const lefts = [...starts.values()];
+      if (
+        lefts.some((left) =>
+          Math.abs(left - lefts[0]!) > 1 || left <= slash + 1
+        )
+      ) {
+        bad.push(
+          `${text} (command at ${slash}, description rows at ${
+            lefts.join(", ")
+          })`,
+        );
+      }
+    }
+    return bad;
+  });
+}
+
+Deno.test({
+  name:
+    "web client: /help sets each command's description in a column of its own, wrapped under itself (under the command on a phone)",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    for (const [width, height] of [[1280, 800], [390, 844]]) {
+      const problems: string[] = [];
+      const page = await chat.browser.newPage();
+      page.on("pageerror", (error) => problems.push(`page error: ${error}`));
+      await page.setViewport({ width: width!, height: height! });
+      await page.goto(chat.url);
+      await join(page, `webby${width}`);
+      await typeLine(page, "/help");
+      await waitForLine(page, /^Type \/help <command> for one command\.$/);
+      assert.deepEqual(await misaligned(page), [], `at ${width}x${height}`);
+      assert.deepEqual(problems, []);
+      await page.close();
+    }
   },
 });
