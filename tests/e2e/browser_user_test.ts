@@ -233,3 +233,43 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    "web client: a long away note beside a person leaves their name whole on one row, not a letter a row",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const termy = await chat.terminal("termy");
+    await termy.write(
+      `/away ${"gone fishing at the lake with no phone signal ".repeat(4)}\n`,
+    );
+    await termy.waitFor(/You are marked as away/);
+    for (const [width, height] of [[1280, 800], [390, 844]]) {
+      const problems: string[] = [];
+      const page = await openPage(chat.browser, chat.url, problems);
+      await page.setViewport({ width: width!, height: height! });
+      await join(page, `webby${width}`);
+      await page.waitForFunction(
+        () =>
+          document.querySelector("#people li.away .away")?.textContent
+            ?.startsWith("away: gone fishing"),
+        { timeout: WAIT_MS },
+      );
+      // The rows the name's text takes on the screen.
+      const rows = await page.$eval("#people li.away > button", (button) => {
+        const range = document.createRange();
+        range.selectNodeContents(button.firstChild!);
+        const tops = new Set(
+          [...range.getClientRects()].filter((box) => box.width > 0).map((
+            box,
+          ) => Math.round(box.top)),
+        );
+        return { text: button.firstChild!.textContent, rows: tops.size };
+      });
+      assert.deepEqual(rows, { text: "termy", rows: 1 }, `at ${width}px`);
+      assert.deepEqual(problems, []);
+      await page.close();
+    }
+  },
+});
