@@ -594,11 +594,28 @@ function drawTarget(): void {
     : `Message ${conversationLabel(current)}, or /help`;
   drawPrivacy(current);
   drawLists();
-  const unread = conversations.unread();
-  document.title = unread.length === 0
-    ? "chat"
-    : `(${unread.reduce((n, e) => n + e.count, 0)}) chat`;
+  drawTitle();
 }
+
+/**
+ * Messages that came in the conversation shown while the tab was in the
+ * background: counted in the tab's title (with the other conversations'
+ * unread ones) until the tab is seen again.
+ */
+let unseenHere = 0;
+
+/** The tab's title: `(3) chat` with 3 messages unread, else `chat`. */
+function drawTitle(): void {
+  const unread = conversations.unread().reduce((n, e) => n + e.count, 0) +
+    unseenHere;
+  document.title = unread === 0 ? "chat" : `(${unread}) chat`;
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden || unseenHere === 0) return;
+  unseenHere = 0;
+  drawTitle();
+});
 
 /** Says whether what is written here is end to end (as /help does). */
 function drawPrivacy(current: Conversation): void {
@@ -1444,6 +1461,15 @@ function show(
   const conversation = conversationOf(message, self);
   if (conversation !== null && !past) {
     if (conversations.noteIncoming(conversation)) drawTarget();
+    else if (
+      document.hidden &&
+      conversationKey(conversation) ===
+        conversationKey(conversations.current)
+    ) {
+      // Shown, but to no one: the title says so, as for the others.
+      unseenHere++;
+      drawTitle();
+    }
   }
   emitOrHold(emit, { type: "incoming", message, text }, count);
 }

@@ -273,3 +273,39 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "web client: messages in the conversation shown count in the tab's title while the tab is in the background, until it is seen",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const termy = await chat.terminal("termy");
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    // Another tab in front: webby's is in the background.
+    const other = await chat.browser.newPage();
+    await other.bringToFront();
+    // Polled: a tab in the background has no animation frames.
+    await page.waitForFunction(() => document.hidden, {
+      timeout: WAIT_MS,
+      polling: 100,
+    });
+    await termy.write("anyone there?\n");
+    await termy.write("hello?\n");
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll("#log .line")].some((row) =>
+          row.textContent?.endsWith("]: hello?")
+        ),
+      { timeout: WAIT_MS, polling: 100 },
+    );
+    assert.equal(await page.title(), "(2) chat");
+    await page.bringToFront();
+    await page.waitForFunction(() => document.title === "chat", {
+      timeout: WAIT_MS,
+    });
+    await other.close();
+    assert.deepEqual(problems, []);
+  },
+});
