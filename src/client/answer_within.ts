@@ -5,7 +5,11 @@
  * time: end-to-end messages are sealed, sent and opened one at a time
  * (e2e_sessions.ts, group_sessions.ts), and a server that never answers a
  * send would otherwise hold every later message, sent or received, behind
- * it.
+ * it. The queue goes on after {@link SEND_WAIT_MS}; the line does not fail
+ * then: an honest server under load (a flood, a slow disk, a reconnection's
+ * backlog) may answer later, and a line said to have failed is typed again,
+ * and then arrives twice. It stays pending ({@link stillPending}), and its
+ * answer is shown when it comes.
  *
  * @module
  */
@@ -37,17 +41,51 @@ export async function answerWithin(
   }
 }
 
+/** A line still waiting for its answer: to whom, and the answer to come. */
+export interface Pending {
+  /** The person or group the line went to. */
+  to: string;
+  /** The server's answer when it comes (archived first if it went). */
+  answer: Promise<Reply>;
+}
+
+const pendingReplies = new WeakMap<Reply, Pending>();
+
 /**
- * The error a line gets whose answer did not come within
- * {@link SEND_WAIT_MS}: the server may still have taken it.
+ * What a line gets whose answer did not come within {@link SEND_WAIT_MS}:
+ * a reply that says so, marked ({@link pendingOf}) with the answer to come.
+ * A caller that knows the mark tells the user the line is pending
+ * ({@link pendingNotice}) and shows `answer` when it comes; one that does
+ * not shows the reply's text, an error that says the line may still go.
  */
-export function unconfirmedReply(to: string): Reply {
-  return {
+export function stillPending(to: string, answer: Promise<Reply>): Reply {
+  const reply: Reply = {
     t: "error",
     re: null,
     code: "internal",
-    text: `ERROR: The server did not answer within ${
+    text: `ERROR: The server has not answered your message to ${to} within ${
       SEND_WAIT_MS / 1000
-    } seconds: your message to ${to} may not have been delivered`,
+    } seconds: it may still be delivered`,
   };
+  pendingReplies.set(reply, { to, answer });
+  return reply;
+}
+
+/** The line `reply` stands for is still pending: its answer to come. */
+export function pendingOf(reply: Reply): Pending | undefined {
+  return pendingReplies.get(reply);
+}
+
+/**
+ * What the user reads of a pending line: not a failure, and no call to
+ * type it again (the server may store it; a line typed again is a new one).
+ * `resent`: the line goes again by itself, with the same cid, if the
+ * connection drops first (the terminal's unconfirmed_chat.ts).
+ */
+export function pendingNotice(to: string, resent: boolean): string {
+  return `The server has not answered your message to ${to} within ${
+    SEND_WAIT_MS / 1000
+  } seconds: it is still pending, and shown as sent when the answer comes${
+    resent ? " (it goes again by itself if the connection drops)" : ""
+  }; do not type it again`;
 }

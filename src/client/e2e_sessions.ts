@@ -31,7 +31,7 @@ import type { ServerMessage } from "../protocol/messages.ts";
 import { envelopeDigest } from "./envelope_digest.ts";
 import { asClause, type ChatClient, type Reply } from "./chat_client.ts";
 import { SealedRetries } from "./sealed_retries.ts";
-import { answerWithin, unconfirmedReply } from "./answer_within.ts";
+import { answerWithin, stillPending } from "./answer_within.ts";
 import {
   E2eKeyError,
   fetchBundle,
@@ -340,16 +340,17 @@ export class E2eSessions {
             `ERROR: ${to} has not published end-to-end keys: a secret is never sent in the clear`,
           );
         }
-        const reply = await answerWithin(client.msg(to, payload.text, cid));
-        if (reply === null) return unconfirmedReply(to);
         // Only about a message that went: a name nobody has (a typo) gets
         // the server's error alone, not a warning about its keys first.
-        if (reply.t !== "error") {
-          this.#o.notify([
-            `${to} has not published end-to-end keys: this message is not end-to-end encrypted, and the host of the server can read it`,
-          ]);
-        }
-        return reply;
+        const answer = client.msg(to, payload.text, cid).then((reply) => {
+          if (reply.t !== "error") {
+            this.#o.notify([
+              `${to} has not published end-to-end keys: this message is not end-to-end encrypted, and the host of the server can read it`,
+            ]);
+          }
+          return reply;
+        });
+        return await answerWithin(answer) ?? stillPending(to, answer);
       }
       if (peer.kind === "refused") return peer.reply;
       if (peer.kind === "held") {
@@ -390,16 +391,21 @@ export class E2eSessions {
     );
     const reply = await answerWithin(answer);
     if (reply === null) {
-      // The queue goes on; an answer that comes later is still taken (the
-      // message archived), and the envelope kept meanwhile for a retry.
+      // The queue goes on, and the line stays pending: an answer that
+      // comes later is still taken (the message archived) and is the
+      // line's, and the envelope is kept meanwhile for a retry.
       const kept = sealed;
-      answer.then((late) =>
-        this.#alone(() => this.#answered(client, to, payload, cid, kept, late))
-      ).catch((error) =>
-        // Not archived (the state could not be saved): said, not thrown.
-        this.#o.notify([`ERROR: ${describe(error)}`])
+      return stillPending(
+        to,
+        answer.then((late) =>
+          this.#alone(() =>
+            this.#answered(client, to, payload, cid, kept, late)
+          )
+        ).catch((error) =>
+          // Not archived (the state could not be saved): said, not thrown.
+          errorReply("internal", `ERROR: ${describe(error)}`)
+        ),
       );
-      return unconfirmedReply(to);
     }
     return await this.#answered(client, to, payload, cid, sealed, reply);
   }

@@ -35,7 +35,7 @@ import { isValidName, nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
 import { SealedRetries } from "./sealed_retries.ts";
-import { answerWithin, unconfirmedReply } from "./answer_within.ts";
+import { answerWithin, stillPending } from "./answer_within.ts";
 import { envelopeDigest } from "./envelope_digest.ts";
 import { keepAtMost } from "./kept_keys.ts";
 
@@ -329,8 +329,8 @@ export class GroupSessions {
             keyless.length === 1 ? "s" : "ve"
           } not published end-to-end keys: this message to ${entry.group} is not end-to-end encrypted, and the host of the server can read it`,
         ]);
-        return await answerWithin(client.gsay(group, text, cid)) ??
-          unconfirmedReply(entry.group);
+        const answer = client.gsay(group, text, cid);
+        return await answerWithin(answer) ?? stillPending(entry.group, answer);
       }
       // The server lists at most MAX_LIST_ITEMS members: those left out
       // were not given our chain.
@@ -360,18 +360,26 @@ export class GroupSessions {
     );
     const reply = await answerWithin(answer);
     if (reply === null) {
-      // The queue goes on; an answer that comes later is still taken (the
-      // message archived), and the message kept meanwhile for a retry.
+      // The queue goes on, and the line stays pending: an answer that
+      // comes later is still taken (the message archived) and is the
+      // line's, and the message is kept meanwhile for a retry.
       const kept = sealed;
-      answer.then((late) =>
-        this.#alone(() => this.#answered(server, client, text, cid, kept, late))
-      ).catch((error) =>
-        // Not archived (the state could not be saved): said, not thrown.
-        this.#o.notify([
-          `ERROR: ${error instanceof Error ? error.message : String(error)}`,
-        ])
+      return stillPending(
+        sealed.group,
+        answer.then((late) =>
+          this.#alone(() =>
+            this.#answered(server, client, text, cid, kept, late)
+          )
+        ).catch((error): Reply => ({
+          // Not archived (the state could not be saved): said, not thrown.
+          t: "error",
+          re: null,
+          code: "internal",
+          text: `ERROR: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+        })),
       );
-      return unconfirmedReply(sealed.group);
     }
     return await this.#answered(server, client, text, cid, sealed, reply);
   }

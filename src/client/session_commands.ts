@@ -10,7 +10,7 @@ import { messageOf } from "../transport/secure_channel.ts";
 import { nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
-import type { ChatClient } from "./chat_client.ts";
+import type { ChatClient, Reply } from "./chat_client.ts";
 import { type Command, helpText, parseInput } from "./commands.ts";
 import {
   addressed,
@@ -40,6 +40,7 @@ import type { Re, SessionEvent } from "./session_events.ts";
 import type { transferControls } from "./transfer_controls.ts";
 import { formatTransfers } from "./transfers_view.ts";
 import { isChat, type unconfirmedChat } from "./unconfirmed_chat.ts";
+import { pendingNotice, pendingOf } from "./answer_within.ts";
 import { withPatience } from "./with_patience.ts";
 
 /** What /verify and /trust say in a session without end-to-end keys. */
@@ -309,8 +310,24 @@ export function sessionCommands(options: SessionCommandsOptions) {
     const request = isChat(command)
       ? chats.send(command)
       : withPatience(() => perform(client(), command)!);
+    // A chat line the server has not answered within SEND_WAIT_MS: said
+    // pending in its turn, and its answer shown when it comes, out of
+    // turn. A script's next command waits for that answer.
+    let answerShown: Promise<void> = Promise.resolve();
+    const showAnswer = async (reply: Reply) => {
+      await order.settled;
+      names.learnNames(reply);
+      names.learnKeys(reply);
+      emit({ type: "reply", re, command, reply });
+    };
     // What arrived before the reply is shown before it.
-    return showInOrder(request.then(async (reply) => {
+    const shown = showInOrder(request.then(async (reply) => {
+      const pending = pendingOf(reply);
+      if (pending !== undefined) {
+        answerShown = pending.answer.then(showAnswer);
+        return () =>
+          emit({ type: "notice", text: pendingNotice(pending.to, true) });
+      }
       await order.settled;
       names.learnNames(reply);
       names.learnKeys(reply);
@@ -337,6 +354,7 @@ export function sessionCommands(options: SessionCommandsOptions) {
       ) showPrompt();
       return () => emit({ type: "reply", re, command, reply });
     }));
+    return shown.then(() => answerShown);
   };
 
   /**

@@ -18,6 +18,7 @@ import { perform } from "./command_requests.ts";
 import type { E2eSessions } from "./e2e_sessions.ts";
 import type { GroupSessions } from "./group_sessions.ts";
 import { withPatience } from "./with_patience.ts";
+import { pendingOf, stillPending } from "./answer_within.ts";
 
 export /** A line of chat: sent with a client id, and sent again if unconfirmed. */
 type ChatCommand = Extract<Command, { kind: "say" | "msg" | "gsay" }>;
@@ -39,7 +40,11 @@ export interface UnconfirmedChatOptions {
 }
 
 export function unconfirmedChat(options: UnconfirmedChatOptions): {
-  /** Sends a chat line; resolves with the server's answer, on whichever connection it came. */
+  /**
+   * Sends a chat line; resolves with the server's answer, on whichever
+   * connection it came, or with a pending reply (answer_within.ts) whose
+   * answer is that.
+   */
   send: (command: ChatCommand) => Promise<Reply>;
   /** Sends again on `next` what waits for a connection (null: none comes). */
   retry: (next: ChatClient | null) => void;
@@ -56,7 +61,40 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
   const sendChat = (command: ChatCommand): Promise<Reply> =>
     new Promise((resolve) => {
       const cid = newClientId();
+      // Where the line's next answer goes: the caller's promise, then,
+      // once it was told the line is pending, that pending answer's.
+      let answered = resolve;
       const attempt = (client: ChatClient) => {
+        const take = (reply: Reply) => {
+          const pending = pendingOf(reply);
+          if (pending !== undefined) {
+            // Not answered within SEND_WAIT_MS: the caller hears so now,
+            // and gets the answer when it comes, on whichever connection
+            // (the line sent again with its cid if this one ends first).
+            // Told once: a retry pending again is only followed.
+            if (answered === resolve) {
+              const later = Promise.withResolvers<Reply>();
+              answered(stillPending(pending.to, later.promise));
+              answered = later.resolve;
+            }
+            void pending.answer.then(take);
+            return;
+          }
+          if (!wasUnanswered(reply) || !reconnect) {
+            answered(reply);
+            return;
+          }
+          const retry = (next: ChatClient | null) => {
+            // Without a server that recognises the cid, sending again
+            // could store it twice: the user hears it may not be sent.
+            if (next === null || !next.recognisesRetries) answered(reply);
+            else attempt(next);
+          };
+          // Already back on a newer connection: go at once.
+          if (current() !== client && !current().isOver) {
+            retry(current());
+          } else unconfirmed.push(retry);
+        };
         void withPatience(() =>
           perform(
             client,
@@ -70,24 +108,7 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
               : (group, text, cid) =>
                 groupSessions.send(client, group, text, cid),
           )!
-        ).then(
-          (reply) => {
-            if (!wasUnanswered(reply) || !reconnect) {
-              resolve(reply);
-              return;
-            }
-            const retry = (next: ChatClient | null) => {
-              // Without a server that recognises the cid, sending again
-              // could store it twice: the user hears it may not be sent.
-              if (next === null || !next.recognisesRetries) resolve(reply);
-              else attempt(next);
-            };
-            // Already back on a newer connection: go at once.
-            if (current() !== client && !current().isOver) {
-              retry(current());
-            } else unconfirmed.push(retry);
-          },
-        );
+        ).then(take);
       };
       attempt(current());
     });

@@ -90,6 +90,7 @@ import {
 } from "../client/history_count.ts";
 import { type HistoryPaging, pageHistory } from "../client/history_pages.ts";
 import { withPatience } from "../client/with_patience.ts";
+import { pendingNotice, pendingOf } from "../client/answer_within.ts";
 import type { SessionEvent } from "../client/session_events.ts";
 import { textOf } from "../client/text_output.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
@@ -898,6 +899,14 @@ function run(line: string): void {
     // What arrived before the reply (a history's messages, being opened if
     // end to end) is shown before it.
     await shown;
+    const pending = pendingOf(reply);
+    if (pending !== undefined) {
+      // Not answered within SEND_WAIT_MS: pending, not failed (typed again,
+      // it would be a second message); its answer is shown when it comes.
+      tell(pendingNotice(pending.to, false), here);
+      reply = await pending.answer;
+      await shown;
+    }
     learn(reply);
     if (
       reply.t === "ok" &&

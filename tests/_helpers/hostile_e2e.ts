@@ -29,7 +29,7 @@ import type {
 } from "../../src/protocol/messages.ts";
 import type { SecureChannel } from "../../src/transport/secure_channel.ts";
 import { testIdentity, testKeys } from "./chat.ts";
-import { startHostileServer } from "./hostile_server.ts";
+import { type HostileServer, startHostileServer } from "./hostile_server.ts";
 import { ChatProcess } from "./process.ts";
 
 /** A hostile server with bob signed in, his keys taken, and Alice ready. */
@@ -43,6 +43,8 @@ export interface HostileE2e {
   alice: HostileAlice;
   /** bob's folder (config, downloads), removed at the end. */
   dir: string;
+  /** The server, for bob's reconnections (`sessionAt`). */
+  server: HostileServer;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -89,6 +91,7 @@ export async function startHostileE2e(
       bundle,
       alice,
       dir,
+      server,
       [Symbol.asyncDispose]: dispose,
     };
   } catch (error) {

@@ -23,6 +23,8 @@ export interface HostileServer {
   spki: Uint8Array;
   /** The channel to the client that connected, once its handshake is done. */
   session: Promise<SecureChannel>;
+  /** The channel of the `n`th connection (0: `session`), a reconnection's. */
+  sessionAt(n: number): Promise<SecureChannel>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -30,6 +32,9 @@ export async function startHostileServer(): Promise<HostileServer> {
   const keys = await testKeys();
   const session = Promise.withResolvers<SecureChannel>();
   const channels: SecureChannel[] = [];
+  const arrivals: PromiseWithResolvers<SecureChannel>[] = [];
+  const arrival = (n: number) =>
+    arrivals[n] ??= Promise.withResolvers<SecureChannel>();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     (request) => {
@@ -39,6 +44,7 @@ export async function startHostileServer(): Promise<HostileServer> {
         privateKey: keys.privateKey,
         publicSpki: keys.publicSpki,
       }).then((channel) => {
+        arrival(channels.length).resolve(channel);
         channels.push(channel);
         session.resolve(channel);
       }, session.reject);
@@ -49,6 +55,7 @@ export async function startHostileServer(): Promise<HostileServer> {
     url: `ws://127.0.0.1:${server.addr.port}`,
     spki: keys.publicSpki,
     session: session.promise,
+    sessionAt: (n) => arrival(n).promise,
     [Symbol.asyncDispose]: async () => {
       // Both WebSocket ends closed before the shutdown (denoland/deno#22387).
       for (const channel of channels) {

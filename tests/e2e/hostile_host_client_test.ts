@@ -21,7 +21,12 @@ import { fingerprint } from "../../src/crypto/keys.ts";
 import { residentBytes } from "../_helpers/resident.ts";
 import { randomBytes, toBase64 } from "../../src/crypto/bytes.ts";
 import type { SecureChannel } from "../../src/transport/secure_channel.ts";
-import { HostileAlice, startHostileE2e } from "../_helpers/hostile_e2e.ts";
+import type { ClientMessage } from "../../src/protocol/messages.ts";
+import {
+  HostileAlice,
+  serveSignIn,
+  startHostileE2e,
+} from "../_helpers/hostile_e2e.ts";
 import { encodeBundle } from "../../src/crypto/prekeys.ts";
 import { SEND_WAIT_MS } from "../../src/client/answer_within.ts";
 
@@ -350,10 +355,11 @@ Deno.test("chat connect holds no end-to-end message behind a request for keys th
   );
 });
 
-Deno.test("chat connect holds no end-to-end message behind a send the host never answers: the line fails after SEND_WAIT_MS, and what came meanwhile is shown", async () => {
+Deno.test("chat connect holds no end-to-end message behind a send the host does not answer: after SEND_WAIT_MS the line is pending, not failed, what came meanwhile is shown, and a late answer confirms it", async () => {
+  const sends: number[] = [];
   const sent = Promise.withResolvers<void>();
   let carol: HostileAlice | null = null;
-  // The server hands out carol's keys, then never answers the e2e_msg.
+  // The server hands out carol's keys, then holds the e2e_msg's answer.
   await using host = await startHostileE2e(
     "chat-hostile-send-",
     () => [],
@@ -369,7 +375,10 @@ Deno.test("chat connect holds no end-to-end message behind a send the host never
           new TextEncoder().encode(JSON.stringify(encodeBundle(carol.bundle))),
         );
       }
-      if (message.t === "e2e_msg") sent.resolve();
+      if (message.t === "e2e_msg") {
+        sends.push(message.id);
+        sent.resolve();
+      }
     },
   );
   const { bob, channel, alice, bundle } = host;
@@ -379,43 +388,93 @@ Deno.test("chat connect holds no end-to-end message behind a send the host never
   // Opened after the send, one at a time: behind the unanswered send.
   alice.deliver(channel, await alice.sealText("hello while you wait"));
   await bob.waitFor(/Private message from alice: hello while you wait/);
-  await bob.waitUntil(
-    () =>
-      (bob.stdout + bob.stderr).match(
-        new RegExp(
-          `ERROR: The server did not answer within ${
-            SEND_WAIT_MS / 1000
-          } seconds: your message to carol may not have been delivered`,
-        ),
-      ),
-    "the send to carol reported",
+  await bob.waitFor(
+    new RegExp(
+      `The server has not answered your message to carol within ${
+        SEND_WAIT_MS / 1000
+      } seconds: it is still pending`,
+    ),
+  );
+  // An honest server under load answers late: the line is confirmed then.
+  channel.send({ t: "ok", re: sends[0]!, text: "", id: 41, seq: 1 });
+  await bob.waitFor(/Private message to carol: are you there\?/);
+  assert.deepEqual(sends.length, 1, "sent once");
+  assert.ok(
+    !/ERROR:.*carol/.test(bob.stdout + bob.stderr),
+    "no error about the message to carol",
   );
 });
 
-Deno.test("chat connect holds no group message behind a send the host never answers: the line fails after SEND_WAIT_MS, and the next one goes", async () => {
-  const sends: string[] = [];
-  // bob alone in crew: no sender key to give; the e2e_gsay never answered.
+Deno.test("chat connect holds no group message behind a send the host does not answer: after SEND_WAIT_MS the line is pending, and a late answer confirms it", async () => {
+  const sends: number[] = [];
+  // bob alone in crew: no sender key to give; the e2e_gsay's answer held.
   await using host = await startHostileE2e(
     "chat-hostile-gsend-",
     () => [],
     (message) => {
-      if (message.t === "e2e_gsay") sends.push(message.group);
+      if (message.t === "e2e_gsay") sends.push(message.id);
     },
     (group) => group === "crew" ? ["bob"] : null,
   );
-  const { bob } = host;
+  const { bob, channel } = host;
   await bob.write("/group crew one\n");
   await bob.waitUntil(() => sends.length === 1 ? true : null, "the first send");
-  await bob.write("/group crew two\n");
-  await bob.waitUntil(
-    () => sends.length === 2 ? true : null,
-    "the second send, after the first one's bound",
+  await bob.waitFor(
+    /The server has not answered your message to crew within \d+ seconds: it is still pending/,
   );
-  await bob.waitUntil(
-    () =>
-      bob.stderr.match(
-        /ERROR: The server did not answer within \d+ seconds: your message to crew may not have been delivered/,
-      ),
-    "the first line reported",
+  channel.send({ t: "ok", re: sends[0]!, text: "", id: 42, seq: 1 });
+  await bob.waitFor(/Group message to crew: one/);
+  assert.equal(sends.length, 1, "sent once");
+  assert.ok(!/ERROR:.*crew/.test(bob.stdout + bob.stderr));
+});
+
+Deno.test("chat connect sends a pending end-to-end line again, with its cid and envelope, when the connection drops before the answer: once confirmed, never typed again", async () => {
+  const sends: { id: number; cid: string | undefined; body: string }[] = [];
+  const sent = Promise.withResolvers<void>();
+  const resent = Promise.withResolvers<void>();
+  let carol: HostileAlice | null = null;
+  const onOther = (message: ClientMessage, body: Uint8Array) => {
+    if (message.t === "e2e_bundle" && carol !== null) {
+      host.channel.send(
+        {
+          t: "e2e_bundle",
+          re: message.id,
+          name: "carol",
+          fingerprint: carol.fingerprint,
+        },
+        new TextEncoder().encode(JSON.stringify(encodeBundle(carol.bundle))),
+      );
+    }
+    if (message.t === "e2e_msg") {
+      sends.push({ id: message.id, cid: message.cid, body: toBase64(body) });
+      (sends.length === 1 ? sent : resent).resolve();
+    }
+  };
+  // The first connection never answers the e2e_msg, then drops.
+  await using host = await startHostileE2e(
+    "chat-hostile-resend-",
+    () => [],
+    onOther,
   );
+  const { bob, channel, bundle } = host;
+  carol = await HostileAlice.create(bundle);
+  await bob.write("/msg carol still there?\n");
+  await sent.promise;
+  await bob.waitFor(
+    /your message to carol within \d+ seconds: it is still pending/,
+  );
+  channel.close();
+  const again = await host.server.sessionAt(1);
+  void serveSignIn(again, (message, body) => {
+    onOther(message, body);
+    if (message.t === "e2e_msg") {
+      again.send({ t: "ok", re: message.id, text: "", id: 43, seq: 1 });
+    }
+  }).catch(() => {});
+  await resent.promise;
+  await bob.waitFor(/Private message to carol: still there\?/);
+  assert.equal(sends.length, 2);
+  assert.equal(sends[1]!.cid, sends[0]!.cid, "the same cid");
+  assert.equal(sends[1]!.body, sends[0]!.body, "the same envelope");
+  assert.ok(!/ERROR:.*carol/.test(bob.stdout + bob.stderr));
 });
