@@ -1716,15 +1716,46 @@ async function startE2e(
   // This tab's own hold on them, let go at its sign-out once its last
   // writes land (stopE2e), is no other tab's: Connect again waits for it
   // rather than say another tab has the keys (it said so for a moment).
-  await lettingGo;
+  // Not for ever: a write that never lands (IndexedDB stuck) would leave
+  // Connect again on "Connecting..." with the connection unused.
+  const landed = await settlesWithin(lettingGo, LETTING_GO_WAIT_MS);
   const release = await holdForPage(e2eLockName(identity, name), null);
   if (release === null) {
     e2eBusy = true;
     awaitE2e(identity, name);
-    return E2E_BUSY;
+    return landed ? E2E_BUSY : E2E_STILL_SAVING;
   }
   return await openE2e(identity, name, release);
 }
+
+/**
+ * How long signing in again waits for this tab's own last writes of the
+ * end-to-end keys to land (they take milliseconds): past it, the page
+ * signs in, and the keys come once they have.
+ */
+const LETTING_GO_WAIT_MS = 5_000;
+
+/** True once `promise` settles, false if `ms` pass first. */
+async function settlesWithin(
+  promise: Promise<unknown>,
+  ms: number,
+): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise.then(() => true, () => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** What a page says whose own last writes of the keys have not landed. */
+const E2E_STILL_SAVING =
+  "WARNING: This tab has not finished saving your end-to-end keys from before it signed out: private and group messages and files wait until it has; then they work here by themselves (reload the page if they do not come)";
 
 /** What a page whose keys another tab has says, once. */
 const E2E_BUSY =

@@ -110,3 +110,43 @@ Deno.test({
     assert.deepEqual(problems, []);
   },
 });
+
+Deno.test({
+  name:
+    "web client: Connect again does not wait for ever for the tab's own last write of its keys: it signs in, says so, and the keys come once the write lands",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    const termy = await chat.terminal("termy");
+    await typeLine(page, "/msg termy before quit");
+    await termy.waitFor(/Private message from webby: before quit/);
+    // A write of the keys' records that does not land until let go, well
+    // past the sign-in: the tab keeps its hold on the keys until it lands.
+    await holdWrites(page);
+    await typeLine(page, "/msg termy while held");
+    await typeLine(page, "/quit");
+    await page.waitForSelector("#again:not([hidden])", { timeout: WAIT_MS });
+    await page.click("#connect-again");
+    const rowWith = (text: string, timeout: number) =>
+      page.waitForFunction(
+        (text: string) =>
+          [...document.querySelectorAll("#log .line")].some((row) =>
+            row.textContent?.includes(text) === true
+          ),
+        { timeout },
+        text,
+      );
+    // Signed in again while the write is still held.
+    await rowWith("Connected again as webby.", 2 * WAIT_MS);
+    await rowWith("has not finished saving your end-to-end keys", WAIT_MS);
+    await letGo(page);
+    await rowWith("end-to-end keys are in this tab now", WAIT_MS);
+    await page.focus("#line");
+    await typeLine(page, "/msg termy after the write");
+    await termy.waitFor(/Private message from webby: after the write/);
+    assert.doesNotMatch(termy.stdout, /ERROR/);
+    assert.deepEqual(problems, []);
+  },
+});
