@@ -471,8 +471,10 @@ export class E2eSessions {
     } catch (error) {
       return {
         kind: "refused",
+        // Not `identity`, the server's answer for a name bound to another
+        // key, on which #send drops the session and fetches keys again.
         reply: errorReply(
-          "identity",
+          "internal",
           `ERROR: Not sent: ${asClause(describe(error))}`,
         ),
       };

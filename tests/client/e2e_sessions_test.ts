@@ -922,3 +922,54 @@ Deno.test("excerpt cuts a message after 40 graphemes, never inside an emoji sequ
   assert.equal(excerpt("e\u0301".repeat(40)), "e\u0301".repeat(40));
   assert.equal(excerpt("  two\n lines  "), "two lines");
 });
+
+Deno.test("E2eSessions keeps its session with a peer when the list of identity keys cannot take them (its save fails): that line is refused, and the next one goes on the same session", async () => {
+  await using server = await startTestServer();
+  const alice = await peer(server, "alice");
+  const bob = await peer(server, "bob");
+  try {
+    await send(alice, "bob", "first");
+    await next(bob);
+    const key = peerKey(alice.client.serverFingerprint, "bob");
+    const session = alice.state.sessions.get(key);
+    assert.ok(session !== undefined);
+    // Another list of identity keys, without bob (the people of this
+    // server forgotten to make room, say), whose save fails.
+    let saves = true;
+    const broken = await KnownIdentities.load({
+      where: "test",
+      read: () => Promise.resolve(null),
+      write: () =>
+        saves ? Promise.resolve() : Promise.reject(new Error("disk full")),
+    });
+    saves = false;
+    const e2e = new E2eSessions({
+      keyring: alice.keyring,
+      saveKeyring: async () => {},
+      identities: broken,
+      state: alice.state,
+      saveState: () => Promise.resolve(),
+      notify: (lines) => alice.notes.push(...lines),
+    });
+    const refused = await e2e.sendText(alice.client, "bob", "second", cid());
+    assert.equal(refused.t, "error");
+    assert.match(
+      refused.t === "error" ? refused.text : "",
+      /^ERROR: Not sent: .*disk full/,
+    );
+    // The refusal was this client's, not the server's `identity`: the
+    // session with bob is not dropped for it.
+    assert.equal(alice.state.sessions.get(key), session);
+    saves = true;
+    await send(alice, "bob", "third");
+    const third = await next(bob);
+    assertShown(
+      await bob.e2e.open(bob.client, third.message, third.body),
+      "alice",
+      "third",
+    );
+  } finally {
+    await alice.client.quit();
+    await bob.client.quit();
+  }
+});
