@@ -47,7 +47,7 @@ export class DeliveryLedger {
    * Seqs of end-to-end messages being opened, by conversation key: no
    * cursor passes them before they are dealt with (`opened`).
    */
-  readonly #opening = new Map<string, number[]>();
+  readonly #opening = new Map<string, OpeningSeqs>();
   /** The newest cursor held back behind a message being opened, by key. */
   readonly #heldBack = new Map<
     string,
@@ -87,9 +87,12 @@ export class DeliveryLedger {
         return "duplicate";
       }
       if (opening) {
-        const seqs = this.#opening.get(conversation.key) ?? [];
-        seqs.push(seq);
-        this.#opening.set(conversation.key, seqs);
+        let seqs = this.#opening.get(conversation.key);
+        if (seqs === undefined) {
+          seqs = new OpeningSeqs();
+          this.#opening.set(conversation.key, seqs);
+        }
+        seqs.add(seq);
       } else this.#note(conversation, seq);
       this.#shown.add(id);
       if (this.#shown.size > this.#remember) {
@@ -117,10 +120,8 @@ export class DeliveryLedger {
     const conversation = conversationOf(message, viewer);
     if (conversation === null) return;
     const seqs = this.#opening.get(conversation.key);
-    const at = seqs?.indexOf(seq) ?? -1;
-    if (seqs === undefined || at < 0) return;
-    seqs.splice(at, 1);
-    if (seqs.length === 0) this.#opening.delete(conversation.key);
+    if (seqs === undefined || !seqs.delete(seq)) return;
+    if (seqs.size === 0) this.#opening.delete(conversation.key);
     this.#note(conversation, seq);
     const held = this.#heldBack.get(conversation.key);
     if (held !== undefined) {
@@ -166,7 +167,7 @@ export class DeliveryLedger {
     if (opening !== undefined) {
       // A cursor says everything up to it was shown: it stops below the
       // first message still being opened, and the rest waits for it.
-      const below = Math.min(...opening) - 1;
+      const below = opening.min() - 1;
       if (seq > below) {
         const held = this.#heldBack.get(conversation.key);
         if (held === undefined || held.seq < seq) {
@@ -179,6 +180,94 @@ export class DeliveryLedger {
     const current = this.#unacked.get(conversation.key);
     if (current !== undefined && current.seq >= seq) return;
     this.#unacked.set(conversation.key, conversation.cursor(seq));
+  }
+}
+
+/**
+ * The seqs of one conversation's messages being opened: added, dealt with
+ * and the smallest asked for once a message each, so each in O(log n). A
+ * reader that leaves its lines unwritten (a stalled terminal, a --json
+ * program that does not read) keeps up to its queue's 16,384 of them here,
+ * and messages waiting for their keys stay for as long as the keys are
+ * away: scanned whole at each (an indexOf, a splice, a Math.min of them
+ * all), a queue's worth took seconds, during which no ping was answered.
+ * A min-heap, whose entries dealt with go once they reach its top (or at a
+ * rebuild, when they are most of it).
+ */
+class OpeningSeqs {
+  /** How many copies of each seq are being opened. */
+  readonly #live = new Map<number, number>();
+  #count = 0;
+  #heap: number[] = [];
+
+  /** Copies being opened. */
+  get size(): number {
+    return this.#count;
+  }
+
+  add(seq: number): void {
+    const copies = this.#live.get(seq) ?? 0;
+    this.#live.set(seq, copies + 1);
+    this.#count++;
+    if (copies === 0) this.#push(seq);
+  }
+
+  /** One copy of `seq` dealt with; false when none was being opened. */
+  delete(seq: number): boolean {
+    const copies = this.#live.get(seq);
+    if (copies === undefined) return false;
+    if (copies === 1) this.#live.delete(seq);
+    else this.#live.set(seq, copies - 1);
+    this.#count--;
+    // Entries dealt with that never reached the top (the first message
+    // waits for its keys, those after it are opened): rebuilt from the live.
+    if (this.#heap.length > 2 * this.#live.size + 64) {
+      this.#heap = [];
+      for (const live of [...this.#live.keys()].sort((a, b) => a - b)) {
+        this.#heap.push(live);
+      }
+    }
+    return true;
+  }
+
+  /** The smallest seq being opened (Infinity when none). */
+  min(): number {
+    const heap = this.#heap;
+    while (heap.length > 0 && !this.#live.has(heap[0]!)) this.#pop();
+    // A seq dealt with and added again is in the heap twice: harmless.
+    return heap.length > 0 ? heap[0]! : Infinity;
+  }
+
+  #push(seq: number): void {
+    const heap = this.#heap;
+    let at = heap.length;
+    heap.push(seq);
+    while (at > 0) {
+      const parent = (at - 1) >> 1;
+      if (heap[parent]! <= seq) break;
+      heap[at] = heap[parent]!;
+      at = parent;
+    }
+    heap[at] = seq;
+  }
+
+  #pop(): void {
+    const heap = this.#heap;
+    const last = heap.pop()!;
+    if (heap.length === 0) return;
+    let at = 0;
+    for (;;) {
+      const left = 2 * at + 1;
+      if (left >= heap.length) break;
+      const right = left + 1;
+      const child = right < heap.length && heap[right]! < heap[left]!
+        ? right
+        : left;
+      if (heap[child]! >= last) break;
+      heap[at] = heap[child]!;
+      at = child;
+    }
+    heap[at] = last;
   }
 }
 
