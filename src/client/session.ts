@@ -94,8 +94,10 @@ export interface SessionOptions {
    * output `terminal` queues: nothing more is taken from the server while
    * it is behind (an ssh connection that stalls, say), and the keepalive
    * pings are still answered. Unlike a program, it is not told so (it would
-   * read it only once it caught up), and a plain chat message is
-   * acknowledged as it comes, not once its line is written.
+   * read it only once it caught up). As for a program, a chat message is
+   * acknowledged once its line is written: a client killed (or hung up on)
+   * with lines still queued for a stalled terminal gets them again at the
+   * next sign-in (docs/PROTOCOL.md 5.9: acknowledged once shown).
    */
   terminalReader?: StdoutReader;
   /** How the terminal behaves (issue 15); defaults for a script when absent. */
@@ -146,7 +148,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
     style,
     options.json,
     reader ?? options.terminalReader,
-    reader !== undefined,
+    reader !== undefined || options.terminalReader !== undefined,
   );
   // A program that stops reading our stdout is told on stderr why nothing
   // more comes, and when it flows again (see `attach` in chat): not on
@@ -249,7 +251,7 @@ export async function runSession(options: SessionOptions): Promise<number> {
         text: "Handshake Finished. Start AES encrypted transmission",
       });
     }
-    // A program's messages are acknowledged once written to stdout.
+    // Messages are acknowledged once written to stdout (a person's too).
     if (output.ackOnceWritten) client.ackWhenHandled();
     const reply = await client.register(name, options.identity, ledger);
     emit({ type: "incoming", message: reply, text: "" });
@@ -521,9 +523,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         e2e?.signedIn(client.serverFingerprint, message.name);
       }
       // A chat message is acknowledged once its listeners are done with it
-      // (ackWhenHandled, set for --json and scripts): once shown, and its
-      // line written
-      // to stdout, so a program killed with lines unread gets them again.
+      // (ackWhenHandled, set whenever stdout is queued: --json, a script's,
+      // a person's terminal): once shown, and its line written to stdout,
+      // so a client killed with lines unwritten gets them again.
       // What answers a /history is held until its last page came.
       // `written` counts the lines queued when it is called, so it is
       // called as soon as this message's line is out (not a turn later,

@@ -19,14 +19,31 @@ import { ChatProcess, hasPty } from "../_helpers/process.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
 import { STDOUT_BACKLOG_LINES } from "../../src/client/stdout_queue.ts";
 
-/** The server pings a connection silent this long, and drops it if it stays so. */
-const IDLE_SECONDS = 2;
+/**
+ * The server pings a connection silent this long, and drops it if it stays
+ * so. A client holding off sends nothing else (it acknowledges a line only
+ * once written): its answers to pings alone keep it, and at 2 s a machine
+ * with every core busy (load 10 on 2 cores) left the client's event loop
+ * unturned that long now and then (3 runs of 4 dropped). 30 s by default.
+ */
+const IDLE_SECONDS = 4;
 
 /** The numbers of alice's lines (`m<n> ...`) as the terminal showed them, in order. */
 function numbersIn(screen: string): number[] {
   return [...screen.matchAll(/from alice\]?: m(\d+)\b/g)].map((m) =>
     Number(m[1])
   );
+}
+
+/** The one child process of `pid` (the program `script` runs on its terminal). */
+async function childOf(pid: number): Promise<number> {
+  const { stdout } = await new Deno.Command("ps", {
+    args: ["-o", "pid=", "--ppid", String(pid)],
+  }).output();
+  const children = new TextDecoder().decode(stdout).trim().split(/\s+/)
+    .filter((one) => one !== "");
+  assert.equal(children.length, 1, `children of ${pid}: ${children}`);
+  return Number(children[0]);
 }
 
 /** What the client shows once its connection was dropped. */
@@ -53,24 +70,43 @@ async function stalledRoom() {
       idleTimeoutSeconds: IDLE_SECONDS,
     },
   });
-  const bob = new ChatProcess([
-    "connect",
-    `127.0.0.1:${server.port}`,
-    "--pub",
-    pub,
-    "--user",
-    "bob",
-    "--no-open",
-    "--downloads",
-    join(dir, "downloads"),
-  ], { env: { XDG_CONFIG_HOME: join(dir, "config") }, tty: true });
+  const startBob = () =>
+    new ChatProcess([
+      "connect",
+      `127.0.0.1:${server.port}`,
+      "--pub",
+      pub,
+      "--user",
+      "bob",
+      "--no-open",
+      "--downloads",
+      join(dir, "downloads"),
+    ], { env: { XDG_CONFIG_HOME: join(dir, "config") }, tty: true });
+  let bob = startBob();
   const alice = await TestClient.connect(server, "alice");
   await bob.waitFor(/SUCCESS: Username registered\./);
   await alice.client.say("hello");
   await bob.waitFor(/\[Broadcast from alice\]: hello/);
   let sent = 0;
   return {
-    bob,
+    get bob() {
+      return bob;
+    },
+    /**
+     * bob's `chat connect` itself (not the `script` that gives it its
+     * terminal) killed outright, and a new one started with his
+     * configuration: what bob's terminal showed before stays in `before`.
+     */
+    async restartBob(): Promise<string> {
+      const chat = await childOf(bob.child.pid);
+      Deno.kill(chat, "SIGKILL");
+      bob.resumeStdout();
+      await bob.finish();
+      const before = bob.stdout;
+      bob = startBob();
+      await bob.waitFor(/SUCCESS: Username registered\./);
+      return before;
+    },
     alice,
     store,
     get sent() {
@@ -190,5 +226,39 @@ Deno.test({
     room.bob.resumeStdout();
     await room.readAll();
     room.assertAllShown();
+  },
+});
+
+Deno.test({
+  name:
+    "chat connect on a terminal acknowledges a private message only once its line is written: killed with lines queued, it gets them at the next sign-in",
+  ignore: !(await hasPty()),
+  fn: async () => {
+    await using room = await stalledRoom();
+    room.bob.pauseStdout();
+    // Far more than the terminal and the pipes behind it hold (up to some
+    // 850 KiB seen), far less than the queue's bound: bob takes all of it
+    // from the server, and most waits in his queue, unwritten.
+    const count = 4000;
+    await room.say(count, 600, "bob");
+    // Long enough for the client to acknowledge what it took, many times
+    // over (a few times a second). (The scenario's length.)
+    await room.stayAway();
+    const pending = room.store.pendingFor("bob", count).length;
+    const shown = numbersIn(room.bob.stdout).length;
+    assert.ok(
+      pending > 0,
+      `bob acknowledged all ${count} lines while his terminal had shown ${shown}`,
+    );
+    // Killed (no goodbye, no last flush): what his terminal never took is
+    // shown by the next chat connect of his, once, after what it did take.
+    const before = numbersIn(await room.restartBob());
+    await room.readAll();
+    const after = numbersIn(room.bob.stdout);
+    const all = [...new Set([...before, ...after])].sort((a, b) => a - b);
+    assert.deepEqual(all, Array.from({ length: count }, (_, n) => n));
+    for (const seen of [before, after]) {
+      assert.deepEqual(seen, [...seen].sort((a, b) => a - b), "out of order");
+    }
   },
 });
