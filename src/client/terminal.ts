@@ -399,18 +399,24 @@ class ReadlineTerminal implements Terminal {
     this.#removeExitListeners();
     // The prompt goes, as at /quit: the shell's next line ("Terminated",
     // its prompt) would otherwise follow it on its row. (After SIGHUP there
-    // is no terminal left to draw on. Nor while output waits for a
-    // terminal that takes none: it would come before that output, and wait
-    // with it.)
-    if (
-      signal !== "SIGHUP" && this.interactive && !this.#closed &&
-      this.#out.idle
-    ) writeNow(this.#erase());
-    leaveBracketedPaste();
-    try {
-      process.stdin.setRawMode(false);
-    } catch {
-      // No terminal any more.
+    // is no terminal left to draw on.) Only while no output waits for the
+    // terminal: one that takes none (a stalled ssh connection) holds our
+    // write to it, and then a synchronous write, and raw mode's end too
+    // (tcsetattr waits for the writes under way: the kernel's
+    // tty_write_lock), would wait as long, forever maybe, and the signal
+    // would not end the process. The shell restores the terminal's modes
+    // after a job a signal ended (bash, zsh); a paste into an older one
+    // may come wrapped in ESC[200~ ... ESC[201~.
+    if (this.#out.idle) {
+      if (signal !== "SIGHUP" && this.interactive && !this.#closed) {
+        writeNow(this.#erase());
+      }
+      leaveBracketedPaste();
+      try {
+        process.stdin.setRawMode(false);
+      } catch {
+        // No terminal any more.
+      }
     }
     Deno.kill(Deno.pid, signal);
   };

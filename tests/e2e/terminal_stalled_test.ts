@@ -262,3 +262,45 @@ Deno.test({
     }
   },
 });
+
+/** Resolves once process `pid` has ended (gone, or a zombie), or throws. */
+async function ended(pid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { stdout } = await new Deno.Command("ps", {
+      args: ["-o", "stat=", "-p", String(pid)],
+    }).output();
+    const stat = new TextDecoder().decode(stdout).trim();
+    if (stat === "" || stat.startsWith("Z")) return;
+    if (Date.now() > deadline) {
+      const threads = await new Deno.Command("ps", {
+        args: ["-L", "-o", "tid,stat,wchan:32", "-p", String(pid)],
+      }).output();
+      throw new Error(
+        `process ${pid} still running (${stat}) ${
+          new TextDecoder().decode(threads.stdout)
+        }`,
+      );
+    }
+    // Polled: nothing tells this process when another one ends.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+Deno.test({
+  name:
+    "chat connect on a terminal that takes no output ends at SIGTERM, not once the terminal takes its output",
+  ignore: !(await hasPty()),
+  fn: async () => {
+    await using room = await stalledRoom();
+    room.bob.pauseStdout();
+    // Far more than the terminal and the pipes behind it hold: the queue
+    // is writing, the write waiting for the terminal.
+    await room.say(4000, 600, "bob");
+    const chat = await childOf(room.bob.child.pid);
+    Deno.kill(chat, "SIGTERM");
+    // A terminal nobody reads (a stalled ssh connection) must not keep
+    // the process: the signal's handler wrote to it synchronously.
+    await ended(chat, 10_000);
+  },
+});
