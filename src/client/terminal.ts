@@ -28,6 +28,7 @@ import {
 import {
   choiceRows,
   commitBlock,
+  committedLine,
   drawBlock,
   eraseBlock,
   hangingRows,
@@ -360,6 +361,15 @@ class ReadlineTerminal implements Terminal {
     }
     this.#insertHeldText();
     if (this.#searchKey(text, key)) return;
+    if (
+      key?.ctrl && key.name === "d" && this.#heldPaste !== null &&
+      (this.#rl.line ?? "") === ""
+    ) {
+      // Ctrl-D on the empty answer is no, as Ctrl-C is: readline would
+      // close the input, and the session with it.
+      this.#answerPaste("n");
+      return;
+    }
     for (const listener of this.#readlineKeys) listener(text, key);
   };
   #onResize = () => {
@@ -507,7 +517,13 @@ class ReadlineTerminal implements Terminal {
       }
       const pasted = this.#pastedInLine;
       this.#pastedInLine = false;
-      this.#commit(line);
+      if (this.#heldPaste !== null) {
+        this.#commit(line);
+        this.#answerPaste(line);
+        return;
+      }
+      // Not committed yet: a line that turns out to begin a paste is not
+      // sent before its question is answered, and must not look sent.
       this.#receive(line, pasted);
     });
     this.#rl.on("close", () => this.#end());
@@ -831,14 +847,11 @@ class ReadlineTerminal implements Terminal {
    * `pasted`: it holds text of a bracketed paste (kept out of the history).
    */
   #receive(line: string, pasted = false): void {
-    if (this.#heldPaste !== null) {
-      this.#answerPaste(line);
-      return;
-    }
     this.#burst.push(line);
     if (pasted) this.#burstPasted = true;
     clearTimeout(this.#burstTimer);
     this.#burstTimer = setTimeout(() => this.#endBurst(), PASTE_WINDOW_MS);
+    this.#queueRender();
   }
 
   #endBurst(): void {
@@ -851,9 +864,12 @@ class ReadlineTerminal implements Terminal {
     const decision = decideBurst(lines);
     switch (decision.kind) {
       case "send":
+        this.#commitSent(lines);
         for (const line of lines) this.#push(line);
         return;
       case "ask":
+        // The lines were never shown as sent: the question stands in for
+        // them, and they are shown once yes sends them.
         this.#heldPaste = lines;
         this.#questionPrompt = decision.question;
         this.#unfinishedPasteLine = this.#rl.line ?? "";
@@ -872,6 +888,7 @@ class ReadlineTerminal implements Terminal {
     this.#heldPaste = null;
     this.#questionPrompt = null;
     if (pasteConfirmed(answer)) {
+      this.#commitSent(lines);
       for (const line of lines) this.#push(line);
     } else {
       this.print(pasteDropped(lines.length));
@@ -916,16 +933,27 @@ class ReadlineTerminal implements Terminal {
   /** The block as it should look now, or null when none is to be shown. */
   #block(): InputBlock | null {
     const line = this.#rl.line ?? "";
+    const status = [this.#status, this.#waitingRow].filter((row) =>
+      row !== null
+    );
+    const pending = this.#burst[0];
+    if (!this.#closed && pending !== undefined && line === "") {
+      // A line entered, held while more may come in its burst (a paste):
+      // it stays in the editor, not sent yet, and is committed once it is.
+      return {
+        status,
+        prompt: this.#prompt,
+        line: pending,
+        cursor: pending.length,
+      };
+    }
     if (
       this.#closed ||
-      (!this.#prompting && line === "" && this.#questionPrompt === null) ||
-      // Lines entered but held (a burst may be a paste) are answers already:
-      // the prompt they answered is not drawn again.
-      (this.#burst.length > 0 && line === "")
+      (!this.#prompting && line === "" && this.#questionPrompt === null)
     ) return null;
     const search = this.#search;
     return {
-      status: [this.#status, this.#waitingRow].filter((row) => row !== null),
+      status,
       prompt: search !== null
         ? searchPrompt(search.state)
         : this.#questionPrompt ?? this.#prompt,
@@ -996,6 +1024,29 @@ class ReadlineTerminal implements Terminal {
     this.#queueRender();
   }
 
+  /**
+   * Lines about to be sent stay on screen as typed, after the prompt:
+   * only now, once it is known they are sent (a burst asked about shows
+   * only its question until then).
+   */
+  #commitSent(lines: readonly string[]): void {
+    const [first, ...rest] = lines;
+    if (first === undefined) return;
+    const columns = columnsNow();
+    let text = commitBlock(
+      this.#drawn,
+      this.#drawnColumns,
+      this.#prompt,
+      first,
+      columns,
+      this.#drawnHeight,
+    );
+    for (const line of rest) text += committedLine(this.#prompt, line);
+    this.#out.writeText(text);
+    this.#drawn = null;
+    this.#queueRender();
+  }
+
   #clearScreen(): void {
     // The visible screen only: the scrollback keeps what was said (tmux
     // and others scroll the cleared screen into it), not the block.
@@ -1051,6 +1102,7 @@ class ReadlineTerminal implements Terminal {
     this.#burst = [];
     this.#burstPasted = false;
     if (burst.length > 0 && decideBurst(burst).kind === "send") {
+      if (this.interactive && !this.#closed) this.#commitSent(burst);
       for (const line of burst) this.#push(line);
     } else if (burst.length > 0 || this.#heldPaste !== null) {
       this.#questionPrompt = null;

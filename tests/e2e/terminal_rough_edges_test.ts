@@ -1,0 +1,111 @@
+/**
+ * What a tester saw at `chat connect` in an 80x24 terminal (tmux), each
+ * fixed: a paste without brackets looked sent before its question was
+ * answered, and Ctrl-D at that question ended the session.
+ */
+
+import assert from "node:assert/strict";
+import { sophiaBesideJojo } from "../_helpers/sophia_pane.ts";
+import { hasTmux } from "../_helpers/tmux.ts";
+
+const TMUX = await hasTmux();
+if (!TMUX) {
+  console.warn(
+    "tests/e2e/terminal_rough_edges_test.ts: skipped: tmux is not installed and could not be installed with apt-get",
+  );
+}
+
+const lastLine = (lines: string[]) => lines.filter((l) => l !== "").at(-1);
+
+function sophia() {
+  return sophiaBesideJojo({
+    prefix: "chat-rough-",
+    args: () => ["--no-time"],
+    width: 80,
+    height: 24,
+  });
+}
+
+Deno.test({
+  name:
+    "terminal: lines pasted without brackets are not shown as sent while their question waits; no leaves none on screen, yes shows and sends them",
+  ignore: !TMUX,
+  async fn() {
+    const scene = await sophia();
+    await using _scene = { [Symbol.asyncDispose]: scene.dispose };
+    const { pane, jojo } = scene;
+    const text = Array.from({ length: 20 }, (_, i) => `pasted line ${i + 1}`)
+      .join("\n") + "\n";
+    await pane.tmux("set-buffer", "-b", "p", "--", text);
+    // Without -p: no brackets, each line break an Enter.
+    await pane.tmux("paste-buffer", "-b", "p");
+    const asked = await pane.waitFor(
+      "the paste question",
+      (l) => lastLine(l) === "Send 20 lines? [y/N]",
+    );
+    const looksSent = (l: string[]) =>
+      l.filter((line) => /^sophia> pasted line \d+$/.test(line));
+    assert.deepEqual(looksSent(asked), [], asked.join("\n"));
+    await pane.type("n");
+    await pane.keys("Enter");
+    const dropped = await pane.waitFor(
+      "the paste dropped",
+      (l) => l.includes("Not sent: the 20 pasted lines"),
+    );
+    assert.deepEqual(looksSent(dropped), [], dropped.join("\n"));
+
+    // Yes: the lines are shown as sent, in order, and sent.
+    await pane.tmux("paste-buffer", "-b", "p");
+    await pane.waitFor(
+      "the paste question again",
+      (l) => lastLine(l) === "Send 20 lines? [y/N]",
+    );
+    await pane.type("y");
+    await pane.keys("Enter");
+    await jojo.waitFor((m) => m.text === "pasted line 20");
+    const sent = await pane.waitFor(
+      "the lines shown as sent",
+      (l) => looksSent(l).length === 20 && lastLine(l) === "sophia>",
+    );
+    assert.deepEqual(
+      looksSent(sent),
+      Array.from({ length: 20 }, (_, i) => `sophia> pasted line ${i + 1}`),
+    );
+    // A line typed alone is shown and sent as ever.
+    await pane.type("typed alone");
+    await pane.keys("Enter");
+    await jojo.waitFor((m) => m.text === "typed alone");
+    await pane.waitFor(
+      "the typed line kept",
+      (l) => l.includes("sophia> typed alone") && lastLine(l) === "sophia>",
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "terminal: Ctrl-D at the paste question answers no and keeps the session",
+  ignore: !TMUX,
+  async fn() {
+    const scene = await sophia();
+    await using _scene = { [Symbol.asyncDispose]: scene.dispose };
+    const { pane, jojo } = scene;
+    await pane.tmux("set-buffer", "-b", "p", "--", "d1\nd2\nd3\nd4\nd5\n");
+    await pane.tmux("paste-buffer", "-b", "p");
+    await pane.waitFor(
+      "the paste question",
+      (l) => lastLine(l) === "Send 5 lines? [y/N]",
+    );
+    await pane.keys("C-d");
+    await pane.waitFor(
+      "the paste dropped, the prompt back",
+      (l) =>
+        l.includes("Not sent: the 5 pasted lines") &&
+        lastLine(l) === "sophia>",
+    );
+    await pane.type("still here");
+    await pane.keys("Enter");
+    await jojo.waitFor((m) => m.text === "still here");
+    assert.ok(!jojo.chat().some(([, , text]) => /^d\d$/.test(text)));
+  },
+});
