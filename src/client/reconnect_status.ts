@@ -166,6 +166,16 @@ function shortened(text: string, room: number): string {
 }
 
 /**
+ * The line that stays once the connection ended, on a terminal as in a
+ * script's output: why (`Server is shutting down.` when its operator stopped
+ * it, `The connection to the server was lost.` when the network or the
+ * server went without a word) and that the client reconnects.
+ */
+export function lostLine(reason: string): string {
+  return `${reason} Reconnecting...`;
+}
+
+/**
  * For output that cannot be redrawn (a script's stdout): one line per change
  * of state, not per attempt. Attempts that fail the same way as the one
  * before say nothing new; a different failure, the reconnection or giving
@@ -179,7 +189,7 @@ export class StateChanges {
     let line: string | null;
     switch (state.kind) {
       case "lost":
-        line = `${state.reason} Reconnecting...`;
+        line = lostLine(state.reason);
         break;
       case "waiting":
       case "connecting":

@@ -19,6 +19,7 @@ import { type KeysToPublish, publishKeys } from "./publish_keys.ts";
 import { RetryWait } from "./reconnect_backoff.ts";
 import {
   fitStatusLine,
+  lostLine,
   reconnectDelay,
   reconnectedLine,
   type ReconnectState,
@@ -111,7 +112,7 @@ export async function reconnect(
       // in a few words meanwhile.
       let shown = state;
       if (state.kind === "lost") {
-        emit({ type: "notice", text: ending.reason });
+        emit({ type: "notice", text: lostLine(ending.reason) });
         shown = { kind: "lost", reason: briefReason(ending) };
       }
       // So does the whole of a try's error, when it is a new one: the row

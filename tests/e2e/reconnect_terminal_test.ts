@@ -47,7 +47,16 @@ Deno.test({
           l.some((x) => x.includes("Last try: Cannot connect")),
         30_000,
       );
-      assert.equal(count(waiting, /Reconnect/), 1, waiting.join("\n"));
+      // The status row, and once above it why: no word from the server.
+      assert.equal(count(waiting, /^Reconnecting/), 1, waiting.join("\n"));
+      assert.equal(
+        count(
+          waiting,
+          /^The connection to the server was lost\. Reconnecting\.\.\.$/,
+        ),
+        1,
+        waiting.join("\n"),
+      );
       await pane.type("typed while offline");
       await pane.keys("Enter");
       const queued = await pane.waitFor(
@@ -56,7 +65,7 @@ Deno.test({
           l.includes("sophia> typed while offline") &&
           l.some((x) => x.includes("1 line queued")),
       );
-      assert.equal(count(queued, /Reconnect/), 1, queued.join("\n"));
+      assert.equal(count(queued, /^Reconnecting/), 1, queued.join("\n"));
       // Shown once, as typed: no "(queued)" copy of it under it.
       assert.equal(
         count(queued, /typed while offline/),
@@ -73,8 +82,10 @@ Deno.test({
         (l) => l.includes("Broadcast message sent: typed while offline"),
       );
       assert.equal(count(back, /Reconnected as sophia\./), 1, back.join("\n"));
-      // The status row is gone: nothing about reconnecting is left behind.
-      assert.equal(count(back, /Reconnecting/), 0, back.join("\n"));
+      // The status row is gone: nothing about reconnecting is left behind
+      // but the line that said why it began.
+      assert.equal(count(back, /^Reconnecting/), 0, back.join("\n"));
+      assert.equal(count(back, /Reconnecting/), 1, back.join("\n"));
       assert.equal(
         count(back, /Broadcast message sent: typed while offline/),
         1,
@@ -128,8 +139,10 @@ Deno.test({
           nonEmpty(l).at(-1) === "sophia>",
         30_000,
       );
+      // Stopped by its operator: the server's words, and what happens now,
+      // as a script's output says it too (README).
       assert.equal(
-        count(lines, /^Server is shutting down\.$/),
+        count(lines, /^Server is shutting down\. Reconnecting\.\.\.$/),
         1,
         lines.join("\n"),
       );
