@@ -439,6 +439,41 @@ export function helpText(
   ];
 }
 
+/**
+ * `/help` on a terminal: the lines about messages, then every command's
+ * usage in two columns (one where `columns` has no room for two), each
+ * command's summary left to `/help COMMAND`. It fits a screen of 80 by 24
+ * with the line that asked for it: the whole list with its summaries (42
+ * rows) scrolled its start away. `/help COMMAND` is as helpText's.
+ */
+export function terminalHelp(
+  topic?: string,
+  columns: number = HELP_COLUMNS,
+): string[] {
+  if (topic !== undefined && topic.trim() !== "") {
+    return helpText(topic, {}, columns);
+  }
+  const usages = COMMANDS.map((command) => command.usage);
+  const rows = Math.ceil(usages.length / 2);
+  const left = usages.slice(0, rows);
+  const right = usages.slice(rows);
+  const width = Math.max(...left.map((usage) => usage.length));
+  const twoColumns = 2 + width + 2 +
+      Math.max(...right.map((usage) => usage.length)) <= columns;
+  return [
+    ...helpText(undefined, {}, columns).slice(0, HELP_INTRO_ROWS),
+    "Commands (/help COMMAND says what one does):",
+    ...twoColumns
+      ? left.map((usage, i) =>
+        `  ${usage.padEnd(width)}  ${right[i] ?? ""}`.trimEnd()
+      )
+      : usages.map((usage) => `  ${usage}`),
+  ];
+}
+
+/** The rows of helpText before its list of commands. */
+const HELP_INTRO_ROWS = 6;
+
 /** The help fits a terminal of 80 columns, the usual size, as its first lines do. */
 export const HELP_COLUMNS = 79;
 

@@ -11,7 +11,7 @@ import { nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { ChatClient, Reply } from "./chat_client.ts";
-import { type Command, helpText, parseInput } from "./commands.ts";
+import { type Command, parseInput, terminalHelp } from "./commands.ts";
 import {
   addressed,
   perform,
@@ -264,7 +264,7 @@ export function sessionCommands(options: SessionCommandsOptions) {
       case "help":
         return showInOrder(
           Promise.resolve(() =>
-            emit({ type: "help", re, lines: helpText(command.topic) })
+            emit({ type: "help", re, lines: terminalHelp(command.topic) })
           ),
         );
       case "history":

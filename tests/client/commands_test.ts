@@ -6,6 +6,7 @@ import {
   HELP_COLUMNS,
   helpText,
   parseInput,
+  terminalHelp,
 } from "../../src/client/commands.ts";
 import { NAME_RULE } from "../../src/protocol/limits.ts";
 
@@ -329,6 +330,25 @@ Deno.test("helpText fits 80 columns, long summaries cut at spaces under their co
     "  Mark yourself away (shown in /list, told to whoever messages you); /away",
     "  alone: back",
   ]);
+});
+
+// Seen at 80x24: /help was 42 rows, its start scrolled off the screen.
+Deno.test("terminalHelp fits an 80x24 screen with the line that asked and the prompt, and names every command", () => {
+  const lines = terminalHelp();
+  assert.ok(lines.length <= 22, `${lines.length} rows`);
+  for (const line of lines) assert.ok(line.length <= HELP_COLUMNS, line);
+  const text = lines.join("\n");
+  for (const command of COMMANDS) {
+    assert.ok(text.includes(command.usage), command.name);
+  }
+  assert.equal(lines[0], helpText()[0]);
+  assert.ok(text.includes("/help COMMAND"), text);
+  assert.deepEqual(terminalHelp("trust"), helpText("trust"));
+  // Too narrow for two columns: one usage a row.
+  const narrow = terminalHelp(undefined, 60);
+  for (const command of COMMANDS) {
+    assert.ok(narrow.includes(`  ${command.usage}`), command.name);
+  }
 });
 
 Deno.test("helpText explains one command given with or without a slash", () => {

@@ -437,7 +437,7 @@ for (const json of [true, false]) {
           json ? /"type":"welcome"/ : /SUCCESS: Username registered\./,
         );
         bot.pauseStdout();
-        // About 850 KB of help: far more than a pipe holds.
+        // About 400 KB of help: far more than a pipe holds.
         await bot.write("/help\n".repeat(400));
         await bot.closeStdin();
         let timer: ReturnType<typeof setTimeout> | undefined;

@@ -109,3 +109,35 @@ Deno.test({
     assert.ok(!jojo.chat().some(([, , text]) => /^d\d$/.test(text)));
   },
 });
+
+Deno.test({
+  name:
+    "terminal: /help fits an 80x24 screen: the line that asked, the help's first row and the prompt are all in sight",
+  ignore: !TMUX,
+  async fn() {
+    const scene = await sophia();
+    await using _scene = { [Symbol.asyncDispose]: scene.dispose };
+    const { pane } = scene;
+    await pane.type("/help");
+    await pane.keys("Enter");
+    await pane.waitFor(
+      "the help's last row and the prompt",
+      (l) =>
+        l.some((line) => line.includes("/quit")) && lastLine(l) === "sophia>",
+    );
+    // The screen only, without the scrollback.
+    const screen = (await pane.tmux("capture-pane", "-p")).split("\n")
+      .map((line) => line.trimEnd());
+    assert.ok(screen.includes("sophia> /help"), screen.join("\n"));
+    assert.ok(
+      screen.includes(
+        "Type a message and press Enter to send it to everyone, or to the user or",
+      ),
+      screen.join("\n"),
+    );
+    assert.ok(
+      screen.some((line) => line.includes("/help COMMAND")),
+      screen.join("\n"),
+    );
+  },
+});
