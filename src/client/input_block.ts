@@ -607,9 +607,16 @@ export function hangingRows(text: string, columns: number): string {
           return;
         }
         if (breakAt >= 0 && wordWidth(wordStart) <= room) {
-          // The word begun after the last space moves to the next row.
-          out = out.slice(0, breakAt) + rowBreak(colourAtBreak) +
-            out.slice(breakAt);
+          // The word begun after the last space moves to the next row, and
+          // the spaces before it stay with neither: left at the row's end,
+          // they were copied with it ("list of " / "commands").
+          const head = out.slice(0, breakAt);
+          const rowStart = head.lastIndexOf("\n") + 1;
+          const trimmed = head.replace(/ +$/, "");
+          const kept = trimmed.length > rowStart + (rowStart > 0 ? hang : 0)
+            ? trimmed
+            : head;
+          out = kept + rowBreak(colourAtBreak) + out.slice(breakAt);
           used -= usedAtBreak;
         } else {
           out += rowBreak(colour);

@@ -355,9 +355,11 @@ Deno.test("hangingRows counts colours as no room and wide characters as two", ()
 
 Deno.test("hangingRows ends a row between words when the next word fits on the next row", () => {
   // Seen at 40 columns: "... Accept? [y]es / [n]o / always from s" / "  ophia".
+  // The space the row ends at is left out too: at the row's end it was
+  // copied with it ("... list of " / "  commands").
   assert.equal(
     hangingRows("Accept? [y]es / [n]o / always from sophia", 38),
-    "Accept? [y]es / [n]o / always from \n  sophia",
+    "Accept? [y]es / [n]o / always from\n  sophia",
   );
   // A space that would start a row is left out; the next word starts it.
   assert.equal(hangingRows("abcdefghij klm", 10), "abcdefghij\n  klm");
@@ -372,11 +374,11 @@ Deno.test("hangingRows ends a row between words when the next word fits on the n
   const reset = "\x1b[0m";
   assert.equal(
     hangingRows(`${red}one two${reset} three`, 10),
-    `${red}one two${reset} \n  three`,
+    `${red}one two${reset}\n  three`,
   );
   assert.equal(
     hangingRows(`${red}one two three${reset}`, 10),
-    `${red}one two ${reset}\n  ${red}three${reset}`,
+    `${red}one two${reset}\n  ${red}three${reset}`,
   );
 });
 
@@ -411,7 +413,7 @@ Deno.test("hangingRows continues a set-in line after the first at its own indent
   // Past half the width: the usual hanging indent.
   assert.equal(
     hangingRows(`h\n${" ".repeat(7)}abc defgh`, 12),
-    `h\n${" ".repeat(7)}abc \n  defgh`,
+    `h\n${" ".repeat(7)}abc\n  defgh`,
   );
   // The first line's own spaces are text, not an indent.
   assert.equal(hangingRows("      abcdefghij", 12), "      abcdef\n  ghij");
@@ -436,6 +438,6 @@ Deno.test("hangingRows gives the bell that ends a private message no room", () =
   assert.equal(hangingRows(line, 40), line);
   assert.equal(
     hangingRows(`Private message from jojo: ${"x".repeat(14)}\x07`, 40),
-    `Private message from jojo: \n  ${"x".repeat(14)}\x07`,
+    `Private message from jojo:\n  ${"x".repeat(14)}\x07`,
   );
 });

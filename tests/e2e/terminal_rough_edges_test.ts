@@ -141,3 +141,26 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    "terminal: a long error wrapped at 80 columns leaves no space at the end of the row it breaks",
+  ignore: !TMUX,
+  async fn() {
+    const scene = await sophia();
+    await using _scene = { [Symbol.asyncDispose]: scene.dispose };
+    const { pane } = scene;
+    // "ERROR: Unknown command '/zzz...'. Type /help for the list of " is
+    // 75 columns: "commands" goes to the next row.
+    await pane.type(`/${"z".repeat(20)}`);
+    await pane.keys("Enter");
+    await pane.waitFor(
+      "the error's last word",
+      (l) => l.includes("  commands") && lastLine(l) === "sophia>",
+    );
+    // The rows as drawn, with the spaces at their ends (-N).
+    const rows = (await pane.tmux("capture-pane", "-p", "-N")).split("\n");
+    const broken = rows.find((row) => row.startsWith("ERROR: Unknown command"));
+    assert.ok(broken?.endsWith("for the list of"), JSON.stringify(broken));
+  },
+});
