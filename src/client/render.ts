@@ -147,6 +147,27 @@ export function hasTextBody(msg: ServerMessage): boolean {
 }
 
 /**
+ * `users` in the order of their names, case aside (`alice`, `Bob`, `carol`):
+ * the server lists them in the order they signed in, which changes with
+ * every reconnection, so a name was never where it was the last time.
+ */
+export function byName<T extends { name: string }>(users: readonly T[]): T[] {
+  return [...users].sort((a, b) => {
+    const x = a.name.toLowerCase();
+    const y = b.name.toLowerCase();
+    return x < y
+      ? -1
+      : x > y
+      ? 1
+      : a.name < b.name
+      ? -1
+      : a.name > b.name
+      ? 1
+      : 0;
+  });
+}
+
+/**
  * The lines that show `msg`; `body` is its decoded text (see
  * {@link hasTextBody}), ignored for the others.
  */
@@ -244,7 +265,7 @@ export function renderServerMessage(
         return [line(style, [DIM, "No users online"])];
       }
       return [
-        ...msg.users.map((user) =>
+        ...byName(msg.users).map((user) =>
           line(
             style,
             [DIM, "*** "],

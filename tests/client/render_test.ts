@@ -141,13 +141,40 @@ Deno.test("renderServerMessage lists users with their last message time", () => 
       plain,
     ),
     [
-      "*** nana - Last Message: 2024-07-21 11:55:33 ***",
       "*** jojo - Last Message: never ***",
+      "*** nana - Last Message: 2024-07-21 11:55:33 ***",
     ],
   );
   assert.deepEqual(
     renderServerMessage({ t: "users", re: 1, users: [] }, "", plain),
     ["No users online"],
+  );
+});
+
+// Seen after reconnections: the server lists users in the order they
+// signed in, so /list changed order each time.
+Deno.test("renderServerMessage lists users by name, case aside, keeping their away marks", () => {
+  assert.deepEqual(
+    renderServerMessage(
+      {
+        t: "users",
+        re: 1,
+        users: [
+          { name: "zed", lastMessageAt: null },
+          { name: "Bob", lastMessageAt: null, away: "lunch" },
+          { name: "alice", lastMessageAt: null },
+          { name: "bob2", lastMessageAt: null },
+        ],
+      },
+      "",
+      plain,
+    ),
+    [
+      "*** alice - Last Message: never ***",
+      "*** Bob - Last Message: never - away: lunch ***",
+      "*** bob2 - Last Message: never ***",
+      "*** zed - Last Message: never ***",
+    ],
   );
 });
 

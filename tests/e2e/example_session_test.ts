@@ -35,8 +35,11 @@ Deno.test("example session: broadcast, list, private, groups and members as the 
   assert.deepEqual(list.users.map((u) => u.name), ["sophia", "jojo"]);
   assert.equal(typeof list.users[0]!.lastMessageAt, "number");
   assert.equal(list.users[1]!.lastMessageAt, null);
+  // Shown by name, not in connection order.
+  const shown = renderServerMessage(list, "", plain);
+  assert.equal(shown[0], "*** jojo - Last Message: never ***");
   assert.match(
-    renderServerMessage(list, "", plain)[0]!,
+    shown[1]!,
     /^\*\*\* sophia - Last Message: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \*\*\*$/,
   );
 

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { sophiaBesideJojo } from "../_helpers/sophia_pane.ts";
 import { hasTmux } from "../_helpers/tmux.ts";
+import { TestClient } from "../_helpers/chat.ts";
 
 const TMUX = await hasTmux();
 if (!TMUX) {
@@ -162,5 +163,42 @@ Deno.test({
     const rows = (await pane.tmux("capture-pane", "-p", "-N")).split("\n");
     const broken = rows.find((row) => row.startsWith("ERROR: Unknown command"));
     assert.ok(broken?.endsWith("for the list of"), JSON.stringify(broken));
+  },
+});
+
+Deno.test({
+  name:
+    "terminal: /list names everyone by name, case aside, not in the order they signed in",
+  ignore: !TMUX,
+  async fn() {
+    const scene = await sophia();
+    await using _scene = { [Symbol.asyncDispose]: scene.dispose };
+    const { pane, server } = scene;
+    const others = [];
+    try {
+      for (const name of ["zed", "Bob", "alice"]) {
+        others.push(await TestClient.connect(server, name));
+        await pane.waitFor(
+          `${name} joining`,
+          (l) => l.includes(`*** ${name} joined the chat ***`),
+        );
+      }
+      await pane.type("/list");
+      await pane.keys("Enter");
+      const lines = await pane.waitFor(
+        "the list",
+        (l) =>
+          l.filter((line) => line.includes(" - Last Message: ")).length === 5 &&
+          lastLine(l) === "sophia>",
+      );
+      assert.deepEqual(
+        lines.filter((line) => line.includes(" - Last Message: ")).map((
+          line,
+        ) => /^\*\*\* (\S+) - /.exec(line)?.[1]),
+        ["alice", "Bob", "jojo", "sophia", "zed"],
+      );
+    } finally {
+      for (const other of others) await other.quit();
+    }
   },
 });
