@@ -420,7 +420,7 @@ Deno.test("runSession on a terminal answers a command whose reply a broken proto
   assert.equal(why.length, 1, printed);
   assert.match(
     why[0]!,
-    /^The connection to the server was closed: the server sent a frame that failed the encryption's checks \(Frame \d+ failed authentication\)\. Something on the network may be tampering with the connection, or the server has a bug\.$/,
+    /^The connection to the server was closed: the server sent a frame that failed the encryption's checks \(Frame \d+ failed authentication\)\. Something on the network may be tampering with the connection, or the server has a bug\. Reconnecting\.\.\.$/,
   );
   // The status row says it in a few words too, under the line that says why.
   assert.ok(
