@@ -58,6 +58,8 @@ export type ClientMessage =
    * `before`: only messages older than the one with this id (a cursor the
    * client got from an earlier page), answered only by a server whose
    * history reply said `more` (docs/PROTOCOL.md 5.4, `history`).
+   * `after`: only messages newer than the one with this id (what a client
+   * missed while its connection was down, after the last it showed).
    */
   | {
     t: "history";
@@ -65,6 +67,7 @@ export type ClientMessage =
     target?: string;
     limit?: number;
     before?: number;
+    after?: number;
   }
   /**
    * Marks the user away with `reason` (1 to MAX_AWAY_CHARS characters), or

@@ -77,6 +77,7 @@ export function parseClientMessage(value: unknown): ClientMessage {
       if (f.limit !== undefined) message.limit = int(f, "limit");
       // A message id: hostile like the rest, so a non-negative safe integer.
       if (f.before !== undefined) message.before = int(f, "before");
+      if (f.after !== undefined) message.after = int(f, "after");
       return message;
     }
     case "file_offer": {

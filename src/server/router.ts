@@ -201,7 +201,7 @@ export function route(
         message.id,
         message.target,
         message.limit ?? DEFAULT_HISTORY,
-        message.before,
+        { before: message.before, after: message.after },
       );
     case "prove":
       // Proofs are checked by the identity gate before the router sees a name.
@@ -456,12 +456,15 @@ function history(
   re: number,
   target: string | undefined,
   limit: number,
-  before: number | undefined,
+  range: { before: number | undefined; after: number | undefined },
 ): Outbound[] {
   const store = state.store;
   const count = Math.min(Math.max(limit, 1), MAX_HISTORY);
-  // The cursor only narrows what the rules below allow (HistoryQuery.before).
-  const cursor = before === undefined ? {} : { before };
+  // The cursors only narrow what the rules below allow (HistoryQuery).
+  const cursor = {
+    ...(range.before === undefined ? {} : { before: range.before }),
+    ...(range.after === undefined ? {} : { after: range.after }),
+  };
   let query: HistoryQuery;
   let what: string;
   if (target === undefined) {

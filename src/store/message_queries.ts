@@ -151,8 +151,10 @@ export class MessageQueries {
   ): StoredMessage[] {
     checkLimit(limit);
     checkCursor(query.before);
-    // No cursor: below every id there can be.
+    checkCursor(query.after);
+    // No cursor: below every id there can be (above none).
     const before = query.before ?? Number.MAX_SAFE_INTEGER;
+    const after = query.after ?? 0;
     let rows: Row[];
     // Newest first: rows are read one by one and no more once the bodies
     // pass the budget, so a big history costs no more than the budget.
@@ -176,10 +178,11 @@ export class MessageQueries {
       case "public":
         rows = newest(
           `${MESSAGE_SELECT}
-           WHERE m.kind = 'public' AND m.id < ?
+           WHERE m.kind = 'public' AND m.id < ? AND m.id > ?
            ORDER BY m.id DESC
            LIMIT ?`,
           before,
+          after,
           limit,
         );
         break;
@@ -202,7 +205,7 @@ export class MessageQueries {
           query.groupKey,
           before,
           this.historyFloor(query) ?? 0,
-          this.#releasedBelow(query.viewerKey),
+          Math.max(this.#releasedBelow(query.viewerKey), after),
           query.viewerKey,
           query.viewerKey,
           limit,
@@ -211,7 +214,7 @@ export class MessageQueries {
       case "private": {
         // A released name's conversations until its release were its old
         // key's (Store.releaseName): its owner now reads from there on.
-        const after = this.#releasedBelow(query.viewerKey);
+        const from = Math.max(this.#releasedBelow(query.viewerKey), after);
         // One indexed range per direction, each cut to the limit first.
         rows = newest(
           `${MESSAGE_SELECT}
@@ -232,12 +235,12 @@ export class MessageQueries {
           query.viewerKey,
           query.otherKey,
           before,
-          after,
+          from,
           limit,
           query.otherKey,
           query.viewerKey,
           before,
-          after,
+          from,
           limit,
           limit,
         );
@@ -256,6 +259,7 @@ export class MessageQueries {
   historyFloor(query: HistoryQuery): number | null {
     if (query.kind !== "group") return null;
     checkCursor(query.before);
+    checkCursor(query.after);
     // The MAX_HISTORY_SCAN-th newest below the cursor, read from the index
     // alone; none when there are no more than that.
     const row = this.#tx.get(
@@ -271,13 +275,18 @@ export class MessageQueries {
     // Older ones are left unread only when there are any the viewer could
     // see: none at or below their name's release.
     const floor = integer(row, "id");
-    if (floor <= this.#releasedBelow(query.viewerKey) + 1) return null;
+    const from = Math.max(
+      this.#releasedBelow(query.viewerKey),
+      query.after ?? 0,
+    );
+    if (floor <= from + 1) return null;
     const older = this.#tx.get(
       `SELECT 1 AS found FROM messages
-       WHERE kind = 'group' AND group_key = ? AND id < ?
+       WHERE kind = 'group' AND group_key = ? AND id < ? AND id > ?
        LIMIT 1`,
       query.groupKey,
       floor,
+      from,
     );
     return older === undefined ? null : floor;
   }

@@ -234,6 +234,12 @@ export type HistoryQuery =
      * query allows, never widens them. Absent: from the newest.
      */
     readonly before?: number;
+    /**
+     * Only messages whose id is above this one (the last one a client
+     * showed before its connection dropped): what it missed. Narrows as
+     * `before` does; the newest of the range still come first.
+     */
+    readonly after?: number;
   };
 
 /**

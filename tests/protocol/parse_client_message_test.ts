@@ -149,3 +149,19 @@ Deno.test("parseClientMessage reads history's before cursor and refuses one that
     );
   }
 });
+
+Deno.test("parseClientMessage reads history's after cursor and refuses one that is not a message id", () => {
+  assert.deepEqual(
+    parseClientMessage({ t: "history", id: 5, limit: 100, after: 1190 }),
+    { t: "history", id: 5, limit: 100, after: 1190 },
+  );
+  for (
+    const after of [-1, 1.5, 2 ** 53, "1190", null, true, [1190], {}, 1e400]
+  ) {
+    assert.throws(
+      () => parseClientMessage({ t: "history", id: 5, after }),
+      TypeError,
+      JSON.stringify(after),
+    );
+  }
+});

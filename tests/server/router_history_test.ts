@@ -243,3 +243,127 @@ Deno.test("route history writes the exchange of docs/PROTOCOL.md 5.4 (paging bac
     ],
   );
 });
+
+Deno.test("route history with after sends the newest messages above the cursor, oldest first, and says more when earlier ones above it were left out", () => {
+  const state = room();
+  const ids = sayAll(state, 5);
+  const missed = page(
+    send(state, JOJO, { t: "history", id: 1, limit: 10, after: ids[1]! }),
+  );
+  assert.deepEqual(missed.texts, ["p3", "p4", "p5"]);
+  assert.deepEqual(missed.ids, ids.slice(2));
+  assert.deepEqual(missed.end, {
+    t: "ok",
+    re: 1,
+    text: "End of history for the public room (3 messages).",
+  });
+  // Fewer asked than missed: the newest of them, and `more`.
+  const cut = page(
+    send(state, JOJO, { t: "history", id: 2, limit: 2, after: ids[0]! }),
+  );
+  assert.deepEqual(cut.texts, ["p4", "p5"]);
+  assert.equal(cut.end?.t === "ok" && cut.end.more, true);
+  // With before too: a window, here the one message between.
+  const window = page(send(state, JOJO, {
+    t: "history",
+    id: 3,
+    after: ids[1]!,
+    before: ids[3]!,
+  }));
+  assert.deepEqual(window.texts, ["p3"]);
+  // Nothing above the newest.
+  const none = page(
+    send(state, JOJO, { t: "history", id: 4, after: ids[4]! }),
+  );
+  assert.deepEqual(none.end, {
+    t: "ok",
+    re: 4,
+    text: "No history for the public room.",
+  });
+});
+
+Deno.test("route history with after writes the exchange of docs/PROTOCOL.md 5.4 (what was missed) byte for byte", () => {
+  const state = room();
+  for (const [i, body] of ["one", "two", "three"].entries()) {
+    route(
+      state,
+      SOPHIA,
+      { t: "say", id: 10 + i },
+      encoder.encode(body),
+      1767225600000 + i * 1000,
+    );
+  }
+  const request: ClientMessage = { t: "history", limit: 100, after: 1, id: 7 };
+  assert.deepEqual(
+    [
+      `> ${JSON.stringify(request)}`,
+      ...route(state, JOJO, request, NONE, 1767225700000).map((one) =>
+        `< ${JSON.stringify(one.message)}${
+          one.body === undefined ? "" : `  body: ${decoder.decode(one.body)}`
+        }`
+      ),
+    ],
+    [
+      `> {"t":"history","limit":100,"after":1,"id":7}`,
+      `< {"t":"public","from":"sophia","ts":1767225601000,"id":2,"seq":2,"history":true}  body: two`,
+      `< {"t":"public","from":"sophia","ts":1767225602000,"id":3,"seq":3,"history":true}  body: three`,
+      `< {"t":"ok","re":7,"text":"End of history for the public room (2 messages)."}`,
+    ],
+  );
+});
+
+Deno.test("route history with after narrows a group and a private conversation too, and never widens a group to before the requester joined", () => {
+  const state = room();
+  send(state, SOPHIA, { t: "create", id: 1, group: "team" });
+  send(
+    state,
+    SOPHIA,
+    { t: "gsay", id: 2, group: "team" },
+    encoder.encode("before jojo"),
+  );
+  send(state, JOJO, { t: "join", id: 1, group: "team" });
+  const ids = ["g1", "g2"].map((text, i) => {
+    const [reply] = send(
+      state,
+      SOPHIA,
+      { t: "gsay", id: 3 + i, group: "team", cid: text },
+      encoder.encode(text),
+    );
+    assert.ok(reply?.message.t === "ok" && reply.message.id !== undefined);
+    return reply.message.id;
+  });
+  // From 0: only what jojo was there for, as without a cursor.
+  assert.deepEqual(
+    page(send(state, JOJO, { t: "history", id: 2, target: "team", after: 0 }))
+      .texts,
+    ["g1", "g2"],
+  );
+  assert.deepEqual(
+    page(send(state, JOJO, {
+      t: "history",
+      id: 3,
+      target: "team",
+      after: ids[0]!,
+    })).texts,
+    ["g2"],
+  );
+  const privateIds = ["p1", "p2"].map((text, i) => {
+    const [reply] = send(
+      state,
+      SOPHIA,
+      { t: "msg", id: 10 + i, to: "jojo", cid: text },
+      encoder.encode(text),
+    );
+    assert.ok(reply?.message.t === "ok" && reply.message.id !== undefined);
+    return reply.message.id;
+  });
+  assert.deepEqual(
+    page(send(state, JOJO, {
+      t: "history",
+      id: 4,
+      target: "sophia",
+      after: privateIds[0]!,
+    })).texts,
+    ["p2"],
+  );
+});
