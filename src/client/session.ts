@@ -51,6 +51,9 @@ import {
 } from "./session_output.ts";
 import { publishKeys } from "./publish_keys.ts";
 import { type Queued, reconnect } from "./session_reconnect.ts";
+import { MissedPublic } from "./missed_public.ts";
+import type { HistoryPaging } from "./history_pages.ts";
+import { withPatience } from "./with_patience.ts";
 import { withDeadline } from "../transport/with_deadline.ts";
 import {
   asksFirst,
@@ -471,6 +474,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
 
   // What each /history request's messages came to, for its reply.
   const historyCounts = new HistoryCounts();
+  // Public messages said while the connection was down, asked for once
+  // back (missed_public.ts).
+  const missed = new MissedPublic();
 
   /**
    * Shows a chat message (or any other the server sent unasked); counted in
@@ -483,14 +489,25 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     if (chat && ignore.list.isIgnored(message.from, keyOf(message.from))) {
       return;
     }
-    if (count !== undefined) count.shown++;
     const past = "history" in message && message.history === true;
-    const conversation = conversationOf(message, self);
+    const id = chat ? message.id : undefined;
+    const display = () => {
+      if (count !== undefined) count.shown++;
+      const conversation = conversationOf(message, self);
+      if (
+        conversation !== null && !past &&
+        conversations.noteIncoming(conversation)
+      ) showPrompt();
+      emitOrHold(emit, { type: "incoming", message, text }, count);
+      missed.shown(id);
+    };
+    // While a reconnection asks what was missed in the room, a live line
+    // there waits to come after those (missed_public.ts).
     if (
-      conversation !== null && !past &&
-      conversations.noteIncoming(conversation)
-    ) showPrompt();
-    emitOrHold(emit, { type: "incoming", message, text }, count);
+      message.t === "public" && !past && count === undefined &&
+      missed.hold(id, display)
+    ) return;
+    display();
   };
 
   /**
@@ -640,6 +657,15 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     client: () => link.client,
   });
   const { handle, parse, controlsTransfers } = commands;
+  // How the session asks `client` for history of its own (not a /history).
+  const historyPaging = (client: ChatClient): HistoryPaging => ({
+    ask: async (request) => ({
+      reply: await withPatience(() => client.request(request)),
+      asked: client,
+    }),
+    settled: () => order.settled,
+    counts: historyCounts,
+  });
 
   // A chat line cut off from its reply waits for the next connection, which
   // only this loop makes: a script stops waiting for it when the link ends.
@@ -755,6 +781,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     connected = { attempt: next.attempt, welcomedAt: Date.now() };
     link = attach(next.client, next.keysPublished);
     chats.retry(next.client);
+    void missed.catchUp(historyPaging(next.client), emit);
     // What was typed meanwhile goes now, in order, once.
     // The server keeps the away state with the connection that set it.
     const away = commands.away();

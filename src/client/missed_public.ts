@@ -1,0 +1,127 @@
+// This module is browser compatible.
+
+/**
+ * Public messages said while the connection was down. The server sends the
+ * public room live to whoever is online and keeps no queue of it for
+ * anyone (docs/PROTOCOL.md 5.9), unlike private and group messages, which
+ * wait and come again: so on a reconnection the client asks for the public
+ * messages after the last message it showed (`history` with `after`,
+ * docs/PROTOCOL.md 5.4), shows at most MISSED_LIMIT of them under one
+ * line, each once and in order, and says when there were more. Live public
+ * messages that come meanwhile wait for the answer: the server answers in
+ * order, so those routed before it are in it too (shown once, from it), and
+ * those after it come after it. For the terminal and the web page alike.
+ *
+ * @module
+ */
+
+import type { HistoryPaging } from "./history_pages.ts";
+import {
+  emptyHistoryCount,
+  type HistoryCount,
+  releaseHistory,
+} from "./history_count.ts";
+import type { SessionEvent } from "./session_events.ts";
+
+/** The most missed public messages shown at a reconnection; /history has the rest. */
+export const MISSED_LIMIT = 100;
+
+/** The line above them. */
+export const MISSED_HEADER = "While you were away:";
+
+/** Under the header when more were missed than are shown. */
+export const MISSED_EARLIER =
+  `... earlier public messages were missed too (more than ${MISSED_LIMIT}): /history to read them`;
+
+/** The id of a chat message, if the server gave one. */
+function idOf(event: SessionEvent): number | undefined {
+  if (event.type !== "incoming") return undefined;
+  const { message } = event;
+  return "id" in message && typeof message.id === "number"
+    ? message.id
+    : undefined;
+}
+
+export class MissedPublic {
+  /** The newest message id shown: nothing up to it was missed. */
+  #cursor: number | null = null;
+  /** Live public messages held while a catch-up waits for its answer; null: none is. */
+  #held: { id: number | undefined; show: () => void }[] | null = null;
+
+  /** Where the next catch-up starts: null until a message with an id was shown. */
+  get cursor(): number | null {
+    return this.#cursor;
+  }
+
+  /**
+   * A message with `id` was shown (live or as history, any conversation):
+   * ids grow with time in one store (and a cluster's log), so one is a
+   * point in time the client was there for.
+   */
+  shown(id: number | undefined): void {
+    if (id === undefined) return;
+    if (this.#cursor === null || id > this.#cursor) this.#cursor = id;
+  }
+
+  /**
+   * Whether a live public message is held back because a catch-up waits
+   * for its answer; `show` then shows it after the missed ones, unless the
+   * answer brought it.
+   */
+  hold(id: number | undefined, show: () => void): boolean {
+    if (this.#held === null) return false;
+    this.#held.push({ id, show });
+    return true;
+  }
+
+  /**
+   * On a reconnection: asks for the public messages after the last one
+   * shown and hands their lines to `emit`, oldest first under
+   * MISSED_HEADER, then the live ones held meanwhile. Nothing before the
+   * first message shown (a new user gets no flood), and nothing on a
+   * server without ids. The lines go through the session's history
+   * counting (`paging.counts`), so someone ignored stays hidden there too.
+   */
+  async catchUp(
+    paging: HistoryPaging,
+    emit: (event: SessionEvent) => void,
+  ): Promise<void> {
+    const after = this.#cursor;
+    if (after === null || this.#held !== null) return;
+    const held: { id: number | undefined; show: () => void }[] = [];
+    this.#held = held;
+    const brought = new Set<number>();
+    try {
+      const { reply, asked } = await paging.ask({
+        t: "history",
+        limit: MISSED_LIMIT,
+        after,
+      });
+      await paging.settled();
+      const count: HistoryCount = reply.re === null
+        ? emptyHistoryCount()
+        : paging.counts.take(asked, reply.re);
+      // A server before `after` answers with the newest messages of all:
+      // those the client showed already are not shown again.
+      count.held = count.held.filter((event) => {
+        const id = idOf(event);
+        if (id === undefined) return true;
+        if (id <= after) return false;
+        brought.add(id);
+        return true;
+      });
+      if (reply.t === "ok" && count.held.length > 0) {
+        emit({ type: "notice", text: MISSED_HEADER });
+        if (reply.more === true) emit({ type: "notice", text: MISSED_EARLIER });
+      }
+      releaseHistory([count], emit);
+      for (const id of brought) this.shown(id);
+    } finally {
+      this.#held = null;
+      for (const live of held) {
+        if (live.id !== undefined && brought.has(live.id)) continue;
+        live.show();
+      }
+    }
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Public messages said while `chat connect` was cut off are shown once it
+ * is back: once each, in order, under one line, and not from someone it
+ * ignores (src/client/missed_public.ts). The server keeps no queue of the
+ * room for anyone (docs/PROTOCOL.md 5.9), so before, they were never shown.
+ * A proxy between jojo and the server cuts jojo off and refuses it while
+ * sophia talks, so jojo cannot be back in time to see them live.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startTestServer, TestClient, testKeys } from "../_helpers/chat.ts";
+import { GateProxy } from "../_helpers/gate_proxy.ts";
+import { ChatProcess } from "../_helpers/process.ts";
+
+async function say(client: TestClient, text: string): Promise<void> {
+  const reply = await client.client.request(
+    { t: "say" },
+    new TextEncoder().encode(text),
+  );
+  assert.equal(reply.t, "ok", JSON.stringify(reply));
+}
+
+/** jojo as `chat connect --json` through `proxy`. */
+async function jojoThrough(
+  proxy: GateProxy,
+  dir: string,
+): Promise<ChatProcess> {
+  const pub = join(dir, "server.pub");
+  await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+  return new ChatProcess(
+    [
+      "connect",
+      `127.0.0.1:${proxy.port}`,
+      "--pub",
+      pub,
+      "--user",
+      "jojo",
+      "--downloads",
+      join(dir, "downloads"),
+      "--json",
+    ],
+    { env: { XDG_CONFIG_HOME: join(dir, "config") } },
+  );
+}
+
+type Event = Record<string, unknown>;
+
+function eventsOf(jojo: ChatProcess): Event[] {
+  return jojo.stdout.split("\n").filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as Event);
+}
+
+Deno.test("chat connect --json shows the public messages said while it was cut off, once each, in order, under one notice, none from someone ignored", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-missed-public-" });
+  await using server = await startTestServer();
+  const proxy = new GateProxy(server.port);
+  const sophia = await TestClient.connect(server, "sophia");
+  const nana = await TestClient.connect(server, "nana");
+  const jojo = await jojoThrough(proxy, dir);
+  try {
+    await jojo.waitFor(/^\{"type":"welcome".*$/m);
+    await jojo.write("/ignore nana\n");
+    await jojo.waitFor(/Ignoring nana/);
+    await say(sophia, "before the cut");
+    await jojo.waitFor(/"text":"before the cut"/);
+
+    proxy.cut();
+    await jojo.waitFor(/"type":"connection","state":"lost"/);
+    for (const text of ["missed one", "missed two", "missed three"]) {
+      await say(sophia, text);
+    }
+    await say(nana, "ignored while away");
+    proxy.down = false;
+    await jojo.waitFor(/"type":"connection","state":"reconnected"/, 30_000);
+    await jojo.waitFor(/"text":"missed three"/);
+    await say(sophia, "live after");
+    await jojo.waitFor(/"text":"live after"/);
+
+    const events = eventsOf(jojo);
+    const back = events.findIndex((event) =>
+      event.type === "connection" && event.state === "reconnected"
+    );
+    const after = events.slice(back + 1).filter((event) =>
+      event.type === "message" ||
+      (event.type === "notice" &&
+        String(event.text).startsWith("While you were away"))
+    ).map((event) =>
+      event.type === "message"
+        ? `${event.from}: ${event.text}${event.history ? " (history)" : ""}`
+        : String(event.text)
+    );
+    assert.deepEqual(after, [
+      "While you were away:",
+      "sophia: missed one (history)",
+      "sophia: missed two (history)",
+      "sophia: missed three (history)",
+      "sophia: live after",
+    ]);
+    // Nothing of nana's, ever; what was shown before the cut, once.
+    assert.ok(!jojo.stdout.includes("ignored while away"), jojo.stdout);
+    assert.equal(jojo.stdout.split('"text":"before the cut"').length, 2);
+  } finally {
+    await jojo.closeStdin();
+    await jojo.finish();
+    await sophia.quit();
+    await nana.quit();
+    await proxy.close();
+  }
+});
