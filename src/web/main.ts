@@ -89,6 +89,7 @@ import {
   noteHistoryId,
 } from "../client/history_count.ts";
 import { type HistoryPaging, pageHistory } from "../client/history_pages.ts";
+import { MissedPublic } from "../client/missed_public.ts";
 import { withPatience } from "../client/with_patience.ts";
 import { pendingNotice, pendingOf } from "../client/answer_within.ts";
 import type { SessionEvent } from "../client/session_events.ts";
@@ -1198,6 +1199,12 @@ let shown: Promise<void> = Promise.resolve();
 const historyCounts = new HistoryCounts();
 
 /**
+ * Public messages said while the page was not connected, asked for at each
+ * reconnection (client/missed_public.ts); not at its first sign-in.
+ */
+const missed = new MissedPublic();
+
+/**
  * Runs `show` after what came before it: an end-to-end message is opened
  * first, and the lines after it wait for it.
  */
@@ -1465,22 +1472,33 @@ function show(
   const chat = message.t === "public" || message.t === "private" ||
     message.t === "group";
   if (chat && isIgnored(message.from)) return;
-  if (count !== undefined) count.shown++;
   const past = "history" in message && message.history === true;
-  const conversation = conversationOf(message, self);
-  if (conversation !== null && !past) {
-    if (conversations.noteIncoming(conversation)) drawTarget();
-    else if (
-      document.hidden &&
-      conversationKey(conversation) ===
-        conversationKey(conversations.current)
-    ) {
-      // Shown, but to no one: the title says so, as for the others.
-      unseenHere++;
-      drawTitle();
+  const id = chat ? message.id : undefined;
+  const display = () => {
+    if (count !== undefined) count.shown++;
+    const conversation = conversationOf(message, self);
+    if (conversation !== null && !past) {
+      if (conversations.noteIncoming(conversation)) drawTarget();
+      else if (
+        document.hidden &&
+        conversationKey(conversation) ===
+          conversationKey(conversations.current)
+      ) {
+        // Shown, but to no one: the title says so, as for the others.
+        unseenHere++;
+        drawTitle();
+      }
     }
-  }
-  emitOrHold(emit, { type: "incoming", message, text }, count);
+    emitOrHold(emit, { type: "incoming", message, text }, count);
+    missed.shown(id);
+  };
+  // While a reconnection asks what was missed in the room, a live line
+  // there waits to come after those (client/missed_public.ts).
+  if (
+    message.t === "public" && !past && count === undefined &&
+    missed.hold(id, display)
+  ) return;
+  display();
 }
 
 /**
@@ -2066,6 +2084,7 @@ async function reconnect(reason: string): Promise<void> {
     if (reply.t === "welcome") {
       use(next);
       emit({ type: "notice", text: `Reconnected as ${reply.name}.` });
+      void missed.catchUp(historyPaging(next), emit);
       setStatus(`Connected to ${host}`);
       for (const line of queued.splice(0)) run(line);
       return true;
@@ -2176,6 +2195,7 @@ async function connectAgain(): Promise<void> {
   }
   use(next);
   emit({ type: "notice", text: `Connected again as ${reply.name}.` });
+  void missed.catchUp(historyPaging(next), emit);
   drawTarget();
   ui.line.focus();
 }

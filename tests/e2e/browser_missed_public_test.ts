@@ -1,0 +1,102 @@
+/// <reference lib="dom" />
+/**
+ * The web page, back after its connection was cut, shows the public
+ * messages said meanwhile, once each, in order, under one line, and none
+ * from someone it ignores (src/client/missed_public.ts), in real Chromium
+ * against a real `chat serve`. The page is loaded through a proxy that cuts
+ * it off and refuses it while sophia talks, so it cannot be back in time to
+ * see them live. Slow (a browser starts): in `deno task test:slow`.
+ */
+
+import assert from "node:assert/strict";
+import type { Page } from "puppeteer-core";
+import {
+  join,
+  LEAK_CHECKS_OFF,
+  openPage,
+  startBrowserChat,
+  typeLine,
+  waitForLine,
+} from "../_helpers/browser.ts";
+import { GateProxy } from "../_helpers/gate_proxy.ts";
+import type { ChatClient } from "../../src/client/chat_client.ts";
+
+/** The log's rows, as text. */
+function rows(page: Page): Promise<string[]> {
+  return page.$$eval("#log .line", (all) => all.map((r) => r.textContent));
+}
+
+async function say(client: ChatClient, text: string): Promise<void> {
+  const reply = await client.request(
+    { t: "say" },
+    new TextEncoder().encode(text),
+  );
+  assert.equal(reply.t, "ok", JSON.stringify(reply));
+}
+
+Deno.test({
+  name:
+    "web client: back after a cut, the page shows the public messages said meanwhile once each, in order, under one line, none from someone ignored",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const proxy = new GateProxy(Number(new URL(chat.url).port));
+    const sophia = await chat.signedInClient("sophia");
+    const nana = await chat.signedInClient("nana");
+    try {
+      const problems: string[] = [];
+      const page = await openPage(
+        chat.browser,
+        `http://127.0.0.1:${proxy.port}/`,
+        problems,
+      );
+      await join(page, "webby");
+      await typeLine(page, "/ignore nana");
+      await waitForLine(page, /^Ignoring nana/);
+      await say(sophia, "before the cut");
+      await waitForLine(page, /before the cut$/);
+
+      proxy.cut();
+      await waitForLine(page, /^The connection to the server was lost\.$/);
+      for (const text of ["missed one", "missed two", "missed three"]) {
+        await say(sophia, text);
+      }
+      await say(nana, "ignored while away");
+      proxy.down = false;
+      await waitForLine(page, /^Reconnected as webby\.$/);
+      await waitForLine(page, /missed three$/);
+      await say(sophia, "live after");
+      await waitForLine(page, /live after$/);
+
+      const all = await rows(page);
+      const back = all.findIndex((row) => row === "Reconnected as webby.");
+      const after = all.slice(back + 1).filter((row) =>
+        /While you were away|missed|live after|before the cut|ignored/.test(
+          row,
+        )
+      );
+      assert.equal(after.length, 5, JSON.stringify(after));
+      assert.equal(after[0], "While you were away:");
+      for (
+        const [i, text] of ["missed one", "missed two", "missed three"]
+          .entries()
+      ) {
+        assert.match(after[i + 1]!, new RegExp(`sophia.*${text}$`));
+      }
+      assert.match(after[4]!, /sophia.*live after$/);
+      assert.ok(!all.some((row) => row.includes("ignored while away")));
+      assert.equal(
+        all.filter((row) => row.endsWith("before the cut")).length,
+        1,
+      );
+      assert.deepEqual(
+        problems.filter((p) => !/WebSocket connection to .* failed/.test(p)),
+        [],
+      );
+    } finally {
+      await sophia.quit();
+      await nana.quit();
+      await proxy.close();
+    }
+  },
+});
