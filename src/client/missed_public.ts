@@ -10,7 +10,9 @@
  * line, each once and in order, and says when there were more. Live public
  * messages that come meanwhile wait for the answer: the server answers in
  * order, so those routed before it are in it too (shown once, from it), and
- * those after it come after it. For the terminal and the web page alike.
+ * those after it come after it. A session that showed nothing yet may
+ * `mark` where the room stood at its sign-in instead. For the terminal and
+ * the web page alike.
  *
  * @module
  */
@@ -61,6 +63,24 @@ export class MissedPublic {
   shown(id: number | undefined): void {
     if (id === undefined) return;
     if (this.#cursor === null || id > this.#cursor) this.#cursor = id;
+  }
+
+  /**
+   * At a first sign-in, when nothing was shown yet: takes the newest public
+   * message's id as where a later catch-up starts, showing nothing (one
+   * `history` request for one message), so that someone who signed in to
+   * a quiet room and saw nothing is still shown what was said while their
+   * connection was down. Nothing when a message was shown already.
+   */
+  async mark(paging: HistoryPaging): Promise<void> {
+    if (this.#cursor !== null) return;
+    const { reply, asked } = await paging.ask({ t: "history", limit: 1 });
+    await paging.settled();
+    if (reply.re === null) return;
+    const count = paging.counts.take(asked, reply.re);
+    // Held, never shown: it was said before this sign-in.
+    releaseHistory([count], () => {});
+    this.shown(count.oldest ?? undefined);
   }
 
   /**

@@ -666,6 +666,12 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     settled: () => order.settled,
     counts: historyCounts,
   });
+  // A person in a quiet room who has seen nothing yet is shown what is
+  // said there while their connection is down too (missed_public.ts). A
+  // script or a program is not: it costs a history request at each start.
+  if (terminal.interactive && !context.json) {
+    void missed.mark(historyPaging(first));
+  }
 
   // A chat line cut off from its reply waits for the next connection, which
   // only this loop makes: a script stops waiting for it when the link ends.

@@ -115,3 +115,24 @@ Deno.test("MissedPublic shows no header when nothing was missed, and lets held l
   await missed.catchUp(p, (event) => out.push(event));
   assert.deepEqual(texts(out), ["live"]);
 });
+
+Deno.test("MissedPublic.mark takes the newest public message's id as where a catch-up starts, showing nothing, and only when nothing was shown", async () => {
+  const missed = new MissedPublic();
+  const { paging: p, asked } = paging(
+    [line(17, "said before the sign-in")],
+    { text: "End of history for the public room (1 message).", more: true },
+  );
+  // As the session notes the id of whatever answers a request.
+  const counts = p.counts;
+  const ask = p.ask;
+  p.ask = async (request) => {
+    const answer = await ask(request);
+    counts.of(answer.asked, 7).oldest = 17;
+    return answer;
+  };
+  await missed.mark(p);
+  assert.deepEqual(asked, [{ t: "history", limit: 1 }]);
+  assert.equal(missed.cursor, 17);
+  await missed.mark(p);
+  assert.equal(asked.length, 1);
+});
