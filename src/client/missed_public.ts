@@ -28,6 +28,13 @@ import type { SessionEvent } from "./session_events.ts";
 /** The most missed public messages shown at a reconnection; /history has the rest. */
 export const MISSED_LIMIT = 100;
 
+/**
+ * The most live public messages held while a catch-up waits: past them, a
+ * server that is slow to answer (or never does) gets its live lines shown
+ * at once, not kept in memory without bound.
+ */
+export const MAX_HELD = 200;
+
 /** The line above them. */
 export const MISSED_HEADER = "While you were away:";
 
@@ -89,7 +96,7 @@ export class MissedPublic {
    * answer brought it.
    */
   hold(id: number | undefined, show: () => void): boolean {
-    if (this.#held === null) return false;
+    if (this.#held === null || this.#held.length >= MAX_HELD) return false;
     this.#held.push({ id, show });
     return true;
   }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  MAX_HELD,
   MISSED_EARLIER,
   MISSED_HEADER,
   MISSED_LIMIT,
@@ -135,4 +136,28 @@ Deno.test("MissedPublic.mark takes the newest public message's id as where a cat
   assert.equal(missed.cursor, 17);
   await missed.mark(p);
   assert.equal(asked.length, 1);
+});
+
+Deno.test("MissedPublic holds at most MAX_HELD live lines while a catch-up waits: past them they are shown at once", async () => {
+  const missed = new MissedPublic();
+  missed.shown(1);
+  const out: SessionEvent[] = [];
+  let passed = 0;
+  const { paging: p } = paging(
+    [],
+    { text: "No history for the public room." },
+    () => {
+      for (let i = 0; i < MAX_HELD + 3; i++) {
+        const id = 100 + i;
+        const show = () => out.push(line(id, `live ${id}`, false));
+        if (!missed.hold(id, show)) {
+          passed++;
+          show();
+        }
+      }
+    },
+  );
+  await missed.catchUp(p, (event) => out.push(event));
+  assert.equal(passed, 3);
+  assert.equal(out.length, MAX_HELD + 3);
 });
