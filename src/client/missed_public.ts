@@ -87,7 +87,9 @@ export class MissedPublic {
     const count = paging.counts.take(asked, reply.re);
     // Held, never shown: it was said before this sign-in.
     releaseHistory([count], () => {});
-    this.shown(count.oldest ?? undefined);
+    // An empty room (or a server that keeps nothing, which will answer the
+    // catch-up with nothing too): everything from now on is after 0.
+    if (reply.t === "ok") this.shown(count.oldest ?? 0);
   }
 
   /**

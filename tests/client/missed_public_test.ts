@@ -161,3 +161,28 @@ Deno.test("MissedPublic holds at most MAX_HELD live lines while a catch-up waits
   assert.equal(passed, 3);
   assert.equal(out.length, MAX_HELD + 3);
 });
+
+Deno.test("MissedPublic.mark in an empty room starts a later catch-up from 0, and after a refusal from nowhere", async () => {
+  const empty = new MissedPublic();
+  await empty.mark(
+    paging([], { text: "No history for the public room." }).paging,
+  );
+  assert.equal(empty.cursor, 0);
+  const refused = new MissedPublic();
+  const { paging: p } = paging([], { text: "" });
+  const ask = p.ask;
+  p.ask = async (request) => {
+    const answer = await ask(request);
+    return {
+      ...answer,
+      reply: {
+        t: "error",
+        re: 7,
+        code: "slow_down",
+        text: "ERROR: Slow down",
+      },
+    };
+  };
+  await refused.mark(p);
+  assert.equal(refused.cursor, null);
+});
