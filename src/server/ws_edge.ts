@@ -211,35 +211,42 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   /**
    * The server is at its cap of unfinished connections (maxUnfinished) and
    * one arrives from `group`: the oldest unfinished connection of the group
-   * holding the most goes, if that group would still hold more than
-   * `group` with the newcomer. Refusing the newcomer instead let 32
-   * addresses of one classmate, 8 silent connections each (the per-address
-   * cap), hold all 256 slots and lock everyone else out, for as long as
-   * each reconnected within the handshake's 10 s. Now every address keeps
-   * its share of the slots: a flood holds only what other addresses do not
-   * ask for.
+   * holding the most is to go, if that group would still hold more than
+   * `group` with the newcomer (null: none is). Refusing the newcomer instead
+   * let 32 addresses of one classmate, 8 silent connections each (the
+   * per-address cap), hold all 256 slots and lock everyone else out, for as
+   * long as each reconnected within the handshake's 10 s. Now every address
+   * keeps its share of the slots: a flood holds only what other addresses
+   * do not ask for. Only chosen here: it goes (`cutOff`) once the newcomer
+   * is let in, never for one dropped or refused (past its address's rate
+   * of handshakes, say), which takes no slot and would otherwise cut one
+   * off at every TCP connect.
    */
-  const makeRoomFor = (group: string) => {
-    if (!atCap(unfinished.size, options.maxUnfinished)) return;
+  const roomFor = (group: string): Socket | null => {
+    if (!atCap(unfinished.size, options.maxUnfinished)) return null;
     const own = unfinishedPerGroup.get(group) ?? 0;
-    if (atCap(own, options.maxUnfinishedPerGroup)) return;
+    if (atCap(own, options.maxUnfinishedPerGroup)) return null;
     let largest: string | null = null;
     let most = own + 1;
     for (const [other, n] of unfinishedPerGroup) {
       if (n > most) [largest, most] = [other, n];
     }
-    if (largest === null) return;
+    if (largest === null) return null;
     for (const [socket, of] of unfinished) {
-      if (of !== largest) continue;
-      finish(socket);
-      socket.destroy();
-      options.refused?.(
-        largest,
-        `${socket.remoteAddress}:${socket.remotePort}`,
-        "cut off in its handshake: another address needed the room",
-      );
-      return;
+      if (of === largest) return socket;
     }
+    return null;
+  };
+  /** Closes `socket`, chosen by `roomFor`, for a newcomer let in. */
+  const cutOff = (socket: Socket) => {
+    const group = unfinished.get(socket) ?? "";
+    finish(socket);
+    socket.destroy();
+    options.refused?.(
+      group,
+      `${socket.remoteAddress}:${socket.remotePort}`,
+      "cut off in its handshake: another address needed the room",
+    );
   };
   const connections = new Set<WsConnection>();
   /**
@@ -384,7 +391,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     const proxied = options.trustedProxies?.has(socket.remoteAddress ?? "") ??
       false;
     if (proxied) fromProxies.add(socket);
-    if (!proxied) makeRoomFor(group);
+    const room = proxied ? null : roomFor(group);
     const admission: Admission = sockets.size >= options.maxSockets ||
         (!proxied && (perGroup.get(group) ?? 0) >= options.maxSocketsPerGroup)
       ? { kind: "drop" }
@@ -393,7 +400,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       : options.accept(
         group,
         `${socket.remoteAddress}:${socket.remotePort}`,
-        atCap(unfinished.size, options.maxUnfinished) ||
+        (atCap(unfinished.size, options.maxUnfinished) && room === null) ||
           atCap(
             unfinishedPerGroup.get(group) ?? 0,
             options.maxUnfinishedPerGroup,
@@ -403,6 +410,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       socket.destroy();
       return;
     }
+    if (admission.kind === "in" && room !== null) cutOff(room);
     if (admission.kind === "refuse") refused.set(socket, admission.why);
     else {
       // Counted until its handshake is done (or it is gone); the refused

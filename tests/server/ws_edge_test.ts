@@ -796,6 +796,67 @@ Deno.test("startServer refuses a ninth connection still in its handshake from on
   await assertStillChatting(users, "after unfinished connections");
 });
 
+Deno.test("startServer at maxUnfinished cuts no one's handshake off for a newcomer it then refuses (past its address's rate of handshakes)", async () => {
+  await using server = await startTestServer({
+    // Eight handshakes per address, then about none: 127.0.0.5 spends its
+    // eight first.
+    connectionLimits: {
+      handshakesPerSecond: 0.001,
+      handshakeBurst: 8,
+      maxUnfinished: 10,
+    },
+  });
+  await using users = await bystanders(server);
+  assert.ok(await canBindSecondLoopback(server.port));
+  await until(() => server.connectionCount === 2, "the probe to go");
+  const flood: Socket[] = [];
+  const cut: number[] = [];
+  try {
+    for (let i = 0; i < 8; i++) {
+      const { status, socket } = await silentFrom(server.port, "127.0.0.5");
+      assert.match(status, /^HTTP\/1\.1 101 /);
+      socket.destroy();
+    }
+    await until(
+      () => server.connectionCount === 2,
+      `127.0.0.5's to go (now ${server.connectionCount})`,
+    );
+    for (let i = 0; i < 8; i++) {
+      const { status, socket } = await silentFrom(server.port, "127.0.0.3");
+      flood.push(socket);
+      socket.once("close", () => cut.push(i));
+      assert.match(status, /^HTTP\/1\.1 101 /);
+    }
+    for (let i = 0; i < 2; i++) {
+      const { status, socket } = await silentFrom(server.port, "127.0.0.4");
+      flood.push(socket);
+      assert.match(status, /^HTTP\/1\.1 101 /);
+    }
+    // At the ten: 127.0.0.5, out of handshakes, is refused, and takes no
+    // slot; it cut 127.0.0.3's oldest off all the same, as often as it
+    // connected.
+    for (let i = 0; i < 3; i++) {
+      const late = await silentFrom(server.port, "127.0.0.5");
+      late.socket.destroy();
+      assert.match(late.status, /^HTTP\/1\.1 503 /);
+    }
+    // A round trip after them: a close they caused has come by now.
+    assert.equal((await users.alice.client.request({ t: "ping" })).t, "pong");
+    assert.deepEqual(cut, [], "no one cut off for a refused newcomer");
+    assert.equal(server.connectionCount, 12);
+    // carol, let in, takes 127.0.0.3's oldest slot: the one cut off.
+    const carol = await TestClient.connect(server, "carol");
+    await until(() => cut.length > 0, "127.0.0.3's oldest to be cut off");
+    // A round trip of carol's after it: any other close has come by now.
+    assert.equal((await carol.client.request({ t: "ping" })).t, "pong");
+    await carol.quit();
+    assert.deepEqual(cut, [0]);
+  } finally {
+    for (const socket of flood) socket.destroy();
+  }
+  await assertStillChatting(users, "after refused newcomers");
+});
+
 Deno.test("startEdge takes messages up to maxHandshakePayloadBytes before handshakeDone, and up to maxPayloadBytes after", async () => {
   let served!: (conn: EdgeConnection) => void;
   let accepted = new Promise<EdgeConnection>((resolve) => served = resolve);
