@@ -955,3 +955,29 @@ Deno.test("startServer closes a connection that pipelines HTTP requests without 
     assert.ok((await response.arrayBuffer()).byteLength > 100_000);
   }
 });
+
+Deno.test("startEdge stops at once a connection of pipelined requests it closed: the rest of what it read is not made requests to refuse", async () => {
+  let refusals = 0;
+  await using edge = await edgeWith(() => {}, {
+    refused: () => void refusals++,
+  });
+  // 20,000 tiny requests, never read: node:http read about 2,400 of them
+  // at a time and made each a request and an answer, also after the
+  // socket was closed (8 such connections: 129 MiB).
+  const flood = await Deno.connect({ hostname: "127.0.0.1", port: edge.port });
+  try {
+    await flood.write(
+      new TextEncoder().encode(
+        `GET / HTTP/1.1\r\nHost: 127.0.0.1:${edge.port}\r\n\r\n`.repeat(
+          20_000,
+        ),
+      ).subarray(0, 64 * 1024),
+    ).catch(() => {});
+    const { closed } = await answersOn(flood, 20_000);
+    assert.ok(closed);
+  } finally {
+    flood.close();
+  }
+  // One refusal: the fifth request; none for the thousands behind it.
+  assert.equal(refusals, 1);
+});
