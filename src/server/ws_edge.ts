@@ -201,6 +201,8 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const perGroup = new Map<string, number>();
   /** Sockets let in whose handshake is not done, and their groups. */
   const unfinished = new Map<Socket, string>();
+  /** A trusted proxy's sockets whose client is not known until the upgrade. */
+  const clientUnknown = new WeakSet<Socket>();
   const unfinishedPerGroup = new Map<string, number>();
   const finish = (socket: Socket) => {
     const group = unfinished.get(socket);
@@ -222,18 +224,32 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
    * of handshakes, say), which takes no slot and would otherwise cut one
    * off at every TCP connect.
    */
-  const roomFor = (group: string): Socket | null => {
-    if (!atCap(unfinished.size, options.maxUnfinished)) return null;
-    const own = unfinishedPerGroup.get(group) ?? 0;
+  const roomFor = (
+    group: string,
+    asking: Socket | null = null,
+  ): Socket | null => {
+    const counted = asking !== null && unfinished.has(asking) ? 1 : 0;
+    if (!atCap(unfinished.size - counted, options.maxUnfinished)) return null;
+    // Counted here (at most maxUnfinished, and only at the cap), without
+    // the asking socket, nor a trusted proxy's whose client is not known
+    // yet (its upgrade not read): they are no address's to give way, and
+    // the proxy's own address would otherwise hold the most.
+    const held = new Map<string, number>();
+    for (const [socket, of] of unfinished) {
+      if (socket === asking || clientUnknown.has(socket)) continue;
+      held.set(of, (held.get(of) ?? 0) + 1);
+    }
+    const own = held.get(group) ?? 0;
     if (atCap(own, options.maxUnfinishedPerGroup)) return null;
     let largest: string | null = null;
     let most = own + 1;
-    for (const [other, n] of unfinishedPerGroup) {
+    for (const [other, n] of held) {
       if (n > most) [largest, most] = [other, n];
     }
     if (largest === null) return null;
     for (const [socket, of] of unfinished) {
-      if (of === largest) return socket;
+      if (of !== largest || socket === asking) continue;
+      if (!clientUnknown.has(socket)) return socket;
     }
     return null;
   };
@@ -391,7 +407,10 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     // A proxy's connection is admitted as its client's at the upgrade.
     const proxied = options.trustedProxies?.has(socket.remoteAddress ?? "") ??
       false;
-    if (proxied) fromProxies.add(socket);
+    if (proxied) {
+      fromProxies.add(socket);
+      clientUnknown.add(socket);
+    }
     const room = proxied ? null : roomFor(group);
     const admission: Admission = sockets.size >= options.maxSockets ||
         (!proxied && (perGroup.get(group) ?? 0) >= options.maxSocketsPerGroup)
@@ -527,14 +546,18 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         }
         // Admitted as a connection from there: what accept() asks of every
         // other connection as it arrives, before anything else of it is
-        // read, is asked of this one now that its client is known.
-        const crowded = atCap(unfinished.size - 1, options.maxUnfinished) ||
+        // read, is asked of this one now that its client is known; at the
+        // server's cap, another address may give way to it as to them.
+        regroup(front, group);
+        clientUnknown.delete(front);
+        const room = roomFor(group, front);
+        const crowded = (atCap(unfinished.size - 1, options.maxUnfinished) &&
+          room === null) ||
           atCap(
             (unfinishedPerGroup.get(group) ?? 0) -
               (unfinished.get(front) === group ? 1 : 0),
             options.maxUnfinishedPerGroup,
           );
-        regroup(front, group);
         const admission = options.accept(group, address, crowded);
         if (admission.kind === "drop") return front.destroy();
         if (admission.kind === "refuse") {
@@ -545,6 +568,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
             `Refused: ${admission.why}\n`,
           );
         }
+        if (room !== null) cutOff(room);
       }
       const refusal = refused.get(front) ?? options.admit(group, address);
       if (refusal !== null) {

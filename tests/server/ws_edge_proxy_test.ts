@@ -7,7 +7,11 @@
 
 import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
-import { type EdgeConnection, startEdge } from "../../src/server/ws_edge.ts";
+import {
+  type EdgeConnection,
+  type EdgeOptions,
+  startEdge,
+} from "../../src/server/ws_edge.ts";
 import { TrustedProxies } from "../../src/server/forwarded_for.ts";
 import { until } from "../_helpers/bystanders.ts";
 import { upgradeRequest } from "../_helpers/raw_tcp.ts";
@@ -33,7 +37,7 @@ function upgradeFrom(
   });
 }
 
-async function edgeBehindProxy() {
+async function edgeBehindProxy(overrides: Partial<EdgeOptions> = {}) {
   const accepted: [string, string, boolean][] = [];
   const connections: [EdgeConnection, string][] = [];
   const refused: [string, string, string][] = [];
@@ -59,6 +63,7 @@ async function edgeBehindProxy() {
     onConnection: (conn, group) => connections.push([conn, group]),
     trustedProxies: new TrustedProxies(["127.0.0.1"]),
     refused: (group, address, why) => refused.push([group, address, why]),
+    ...overrides,
   });
   return Object.assign(edge, {
     accepted,
@@ -126,6 +131,95 @@ Deno.test("startEdge tells accept a forwarded client is at its cap of connection
       false,
       true,
     ]);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+  }
+  await until(() => edge.socketCount === 0, "the sockets to be gone");
+});
+
+Deno.test("startEdge at maxUnfinished lets a forwarded client in by closing the oldest handshake of the client holding the most, as one that comes straight", async () => {
+  await using edge = await edgeBehindProxy({
+    maxUnfinished: 4,
+    // As the server's: refused at a cap.
+    accept: (_group, _address, unfinished) =>
+      unfinished
+        ? { kind: "refuse", why: "too many connections are still starting" }
+        : { kind: "in" },
+  });
+  const sockets: Socket[] = [];
+  const cut: string[] = [];
+  try {
+    // Four silent, the server's cap: two clients of the proxy, two each.
+    for (const client of ["10.9.0.1", "10.9.0.1", "10.9.0.2", "10.9.0.2"]) {
+      const { socket, status } = await upgradeFrom(edge.port, [
+        `X-Forwarded-For: ${client}`,
+      ]);
+      sockets.push(socket);
+      socket.once(
+        "close",
+        () => cut.push(`${client} #${sockets.indexOf(socket)}`),
+      );
+      assert.equal(status, "HTTP/1.1 101 Switching Protocols", client);
+    }
+    // A third client holds none: it takes 10.9.0.1's oldest slot. It was
+    // refused (503), so that 32 addresses behind the proxy held every slot.
+    const { socket, status } = await upgradeFrom(edge.port, [
+      "X-Forwarded-For: 10.9.0.3",
+    ]);
+    sockets.push(socket);
+    assert.equal(status, "HTTP/1.1 101 Switching Protocols");
+    await until(() => cut.length > 0, "10.9.0.1's oldest to be closed");
+    assert.deepEqual(cut, ["10.9.0.1 #0"]);
+    assert.deepEqual(edge.refused.map(([group, , why]) => [group, why]), [[
+      "10.9.0.1",
+      "cut off in its handshake: another address needed the room",
+    ]]);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+  }
+  await until(() => edge.socketCount === 0, "the sockets to be gone");
+});
+
+Deno.test("startEdge at maxUnfinished closes no trusted proxy's connection whose client is not known yet for a newcomer", async () => {
+  await using edge = await edgeBehindProxy({
+    maxUnfinished: 4,
+    maxSocketsPerGroup: 100,
+    accept: (_group, _address, unfinished) =>
+      unfinished
+        ? { kind: "refuse", why: "too many connections are still starting" }
+        : { kind: "in" },
+  });
+  const sockets: Socket[] = [];
+  let closed = 0;
+  try {
+    // Four from the proxy, their upgrades not sent yet: the proxy's
+    // address is no one's, and holds the most.
+    for (let i = 0; i < 4; i++) {
+      const socket = connect({ host: "127.0.0.1", port: edge.port });
+      socket.on("error", () => {});
+      socket.once("close", () => closed++);
+      sockets.push(socket);
+    }
+    await until(() => edge.socketCount === 4, "the proxy's four");
+    // Straight from another address: nothing to take, refused.
+    const status = await new Promise<string>((resolve, reject) => {
+      let text = "";
+      const socket = connect({
+        host: "127.0.0.1",
+        port: edge.port,
+        localAddress: "127.0.0.2",
+      }, () => socket.write(upgradeRequest([])));
+      sockets.push(socket);
+      socket.on("error", reject);
+      socket.on("data", (data) => {
+        text += data.toString("latin1");
+        if (text.includes("\r\n")) resolve(text.split("\r\n")[0]!);
+      });
+    });
+    assert.equal(status, "HTTP/1.1 503 Service Unavailable");
+    // The proxy's sockets are all there, and upgrade as their clients.
+    assert.equal(closed, 0);
+    assert.deepEqual(edge.refused, []);
   } finally {
     for (const socket of sockets) socket.destroy();
   }
