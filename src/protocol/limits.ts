@@ -90,6 +90,15 @@ export function invalidUsername(name: string): string {
 }
 
 /**
+ * Letters and symbols drawn as nothing (the Hangul fillers, U+2800 braille
+ * blank, as text/sanitize.ts has them): quoted, the reply read "not ''"
+ * with one of them inside, which names nothing; said by code point as an
+ * invisible one is.
+ */
+const BLANK_SIGNS =
+  /^[\p{Default_Ignorable_Code_Point}\u2800\u{16FE4}\u{1D159}]$/u;
+
+/**
  * The first character of `name` the rule does not take, as a person can
  * read it: a letter, digit or symbol quoted ('ë', '😀'), a space, anything else (a
  * control, a mark, an invisible character) by its code point (U+001B); null
@@ -100,7 +109,8 @@ function firstOutsideRule(name: string): string | null {
     if (/^[A-Za-z0-9_.-]$/.test(char)) continue;
     if (char === " ") return "a space";
     const point = char.codePointAt(0)!;
-    return /^[\p{L}\p{N}\p{So}\p{Sm}\p{Sc}\p{P}]$/u.test(char) && char !== "'"
+    return /^[\p{L}\p{N}\p{So}\p{Sm}\p{Sc}\p{P}]$/u.test(char) &&
+        char !== "'" && !BLANK_SIGNS.test(char)
       ? `'${char}'`
       : `U+${point.toString(16).toUpperCase().padStart(4, "0")}`;
   }

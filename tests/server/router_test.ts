@@ -350,6 +350,10 @@ Deno.test("route register rejects invalid names and echoes only printable ones",
     ["😀", `ERROR: Invalid username: ${NAME_RULE}, not '😀'`],
     ["José Luis", `ERROR: Invalid username: ${NAME_RULE}, not 'é'`],
     ["a\u200bb", `ERROR: Invalid username: ${NAME_RULE}, not U+200B`],
+    // Letters and symbols drawn blank are invisible ones too.
+    ["\u3164jojo", `ERROR: Invalid username: ${NAME_RULE}, not U+3164`],
+    ["jojo\u2800", `ERROR: Invalid username: ${NAME_RULE}, not U+2800`],
+    ["\u{1D159}", `ERROR: Invalid username: ${NAME_RULE}, not U+1D159`],
     ["x".repeat(10_000), `ERROR: Invalid username: ${NAME_RULE}`],
   ];
   for (const [name, message] of cases) {
