@@ -1646,8 +1646,9 @@ function use(joined: ChatClient): void {
   files = transfers;
   leftForKeys = 0;
   document.body.classList.remove("disconnected");
-  // One listener: what arrived before it (offline messages, say) is replayed
-  // to the first listener only.
+  // One listener (files and the rest): what arrived before it (offline
+  // messages, say) is replayed to it (`onMessage` replays to the first
+  // listener only; `listening` is for several).
   joined.onMessage((incoming) => {
     transfers.receive(incoming);
     return onIncoming(incoming, joined);
