@@ -288,7 +288,13 @@ export class E2eSessions {
     released: boolean,
   ): Promise<Reply> {
     const reply = await this.#sendOnce(client, to, payload, cid, released);
-    if (reply.t !== "error" || reply.code !== "identity") return reply;
+    // Only the server's answer sends it again: this client's own refusal
+    // for a change not accepted (the message held, or a secret refused)
+    // has the same code, and a second try held the message twice, sent
+    // twice after /trust.
+    if (
+      reply.t !== "error" || reply.code !== "identity" || ownRefusals.has(reply)
+    ) return reply;
     const key = peerKey(client.serverFingerprint, nameKey(to));
     if (!this.#o.state.sessions.delete(key)) return reply;
     await this.#o.saveState(this.#o.state);
@@ -1433,8 +1439,15 @@ function isoTime(ts: number): string {
   return Number.isNaN(date.getTime()) ? `time ${ts}` : date.toISOString();
 }
 
+/**
+ * The refusals this client makes itself for a change not accepted, with the
+ * server's code for a key that is not the one named (`#send` tells them
+ * apart).
+ */
+const ownRefusals = new WeakSet<Reply>();
+
 function secretRefused(name: string): Reply {
-  return errorReply(
+  return ownRefusal(
     "identity",
     `ERROR: Not sent: ${name}'s identity key has changed and is not accepted (/trust ${name})`,
   );
@@ -1502,10 +1515,16 @@ function privateOf(message: E2ePrivate): PrivateMessage {
 }
 
 function heldReply(name: string): Reply {
-  return errorReply(
+  return ownRefusal(
     "identity",
     `ERROR: Not sent yet: ${name}'s identity key has changed. The message is held until you accept the new key with /trust ${name}`,
   );
+}
+
+function ownRefusal(code: "identity", text: string): Reply {
+  const reply = errorReply(code, text);
+  ownRefusals.add(reply);
+  return reply;
 }
 
 function errorReply(

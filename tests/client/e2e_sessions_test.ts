@@ -424,6 +424,71 @@ Deno.test("E2eSessions shows the same safety number on both sides, holds message
   }
 });
 
+Deno.test("E2eSessions holds a message to a changed key once while the session with the old key is kept, and /trust sends it once", async () => {
+  const store = openStore(":memory:");
+  await using server = await startTestServer({ store });
+  const alice = await peer(server, "alice");
+  let bob = await peer(server, "bob");
+  try {
+    await send(alice, "bob", "hello");
+    const hello = await next(bob);
+    assertShown(
+      await bob.e2e.open(bob.client, hello.message, hello.body),
+      "alice",
+      "hello",
+    );
+    // Bob's name goes to a new key, and the new bob writes first: alice
+    // learns of the change from his message, and still holds the session
+    // with the old key.
+    await bob.client.quit();
+    store.releaseName("bob", 0);
+    bob = await peer(server, "bob");
+    await send(bob, "alice", "new key here");
+    const fromNewBob = await next(alice);
+    assertRefused(
+      await alice.e2e.open(alice.client, fromNewBob.message, fromNewBob.body),
+      /waits until you accept their new key/,
+    );
+    assert.ok(
+      alice.state.sessions.has(
+        peerKey(alice.client.serverFingerprint, "bob"),
+      ),
+    );
+    const held = await alice.e2e.sendText(
+      alice.client,
+      "bob",
+      "only once",
+      cid(),
+    );
+    assert.match(
+      held.t === "error" ? held.text : "",
+      /held until you accept the new key with \/trust bob/,
+    );
+    assert.equal(
+      alice.state.changes.get(
+        peerKey(alice.client.serverFingerprint, "bob"),
+      )?.outgoing.length,
+      1,
+    );
+
+    const trusted = await alice.e2e.trust(alice.client, "bob");
+    assert.match(trusted.lines[0]!, /1 held message\(s\) sent, 1 opened/);
+    assert.equal(trusted.sent.length, 1);
+    assert.equal(trusted.sent[0]!.reply.t, "ok");
+    const delivered = await next(bob);
+    assertShown(
+      await bob.e2e.open(bob.client, delivered.message, delivered.body),
+      "alice",
+      "only once",
+    );
+    await bob.client.request({ t: "ping" });
+    assert.equal(bob.inbox.length, 0);
+  } finally {
+    await alice.client.quit();
+    await bob.client.quit();
+  }
+});
+
 Deno.test("E2eSessions settles on one session when both sides write first at once", async () => {
   await using server = await startTestServer();
   const alice = await peer(server, "alice");
