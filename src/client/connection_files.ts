@@ -167,6 +167,7 @@ export function connectionFiles(
         {
           sendSecret: (...args) => e2e.sendSecret(...args),
           usesE2e: usesE2e(client.serverFingerprint),
+          notify: (text) => emit({ type: "notice", text }),
         },
         client,
         target,

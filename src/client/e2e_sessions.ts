@@ -178,6 +178,9 @@ export interface E2eSessionsOptions {
 export interface Sent {
   to: string;
   text: string;
+  /** Its client id: a retry on the next connection sends the same envelope. */
+  cid: string;
+  /** The server's answer, or a pending reply (answer_within.ts). */
   reply: Reply;
 }
 
@@ -1105,6 +1108,7 @@ export class E2eSessions {
         sent.push({
           to: change.name,
           text: held.text,
+          cid: held.cid,
           reply: await this.#send(
             client,
             change.name,

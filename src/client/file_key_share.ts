@@ -28,6 +28,7 @@ import {
 import type { FileOfferNotice } from "../protocol/messages.ts";
 import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
 import { fileKeyForOffer, fileKeyOfOffer } from "./file_key.ts";
+import { pendingOf, SEND_WAIT_MS } from "./answer_within.ts";
 
 // ---- Protocol constants: changing any of these is a protocol change. ----
 
@@ -446,6 +447,18 @@ export interface FileKeySender {
   ) => Promise<Reply>;
   /** Whether `name` is known to use end-to-end keys (trust on first use). */
   usesE2e: (name: string) => boolean;
+  /**
+   * Says a line now, before the share is done: that the key to a recipient
+   * is still pending (answer_within.ts), and the offer waits for it.
+   */
+  notify: (line: string) => void;
+}
+
+/** What the sender reads while a file's key waits for its answer. */
+export function pendingKeyNotice(to: string, name: string): string {
+  return `The server has not answered the key of ${name} sent to ${to} within ${
+    SEND_WAIT_MS / 1000
+  } seconds: it is still pending, and the file is offered when the answer comes`;
 }
 
 /** How an offer's key reaches its recipients. */
@@ -535,13 +548,22 @@ export async function shareFileKey(
   const keyless: string[] = [];
   const lines: string[] = [];
   for (const to of recipients) {
-    const reply = await sender.sendSecret(
+    let reply = await sender.sendSecret(
       client,
       to,
       label,
       secret,
       newClientId(),
     );
+    const pending = pendingOf(reply);
+    if (pending !== undefined) {
+      // Not answered within SEND_WAIT_MS: the key may still go, and the
+      // offer needs it there first, so the offer waits for the answer (the
+      // end-to-end queue does not). A connection that ends first ends the
+      // offer too: the key is not sent again, and the file is not offered.
+      sender.notify(pendingKeyNotice(to, name));
+      reply = await pending.answer;
+    }
     if (reply.t === "ok") continue;
     if (reply.t !== "error") {
       lines.push(`WARNING: ${to} will not be able to open ${name}`);

@@ -290,20 +290,53 @@ export function sessionCommands(options: SessionCommandsOptions) {
         );
       case "trust":
         if (e2e === null) return showInOrder(Promise.resolve(tell([NO_E2E])));
-        return showInOrder(
-          e2e.trust(client(), command.name).then((result) => () => {
-            tell(result.lines.map(sanitizeForTerminal))();
-            for (const sent of result.sent) {
-              emit({
-                type: "reply",
-                re,
-                command: { kind: "msg", to: sent.to, text: sent.text },
-                reply: sent.reply,
-              });
-            }
-            for (const opened of result.opened) showOpened(opened);
-          }),
-        );
+        {
+          // What /trust sent is followed as a typed line: pending past
+          // SEND_WAIT_MS, its answer shown when it comes, and sent again with
+          // its cid if the connection ends first.
+          const at = client();
+          const answers: Promise<void>[] = [];
+          const shown = showInOrder(
+            e2e.trust(at, command.name).then(async (result) => {
+              const sent = await Promise.all(result.sent.map(async (sent) => {
+                const line = {
+                  kind: "msg" as const,
+                  to: sent.to,
+                  text: sent.text,
+                };
+                const reply = await chats.follow(
+                  at,
+                  line,
+                  sent.cid,
+                  sent.reply,
+                );
+                const pending = pendingOf(reply);
+                if (pending !== undefined) {
+                  answers.push(pending.answer.then(async (answer) => {
+                    await order.settled;
+                    emit({ type: "reply", re, command: line, reply: answer });
+                  }));
+                }
+                return { line, reply, pending };
+              }));
+              return () => {
+                tell(result.lines.map(sanitizeForTerminal))();
+                for (const { line, reply, pending } of sent) {
+                  if (pending === undefined) {
+                    emit({ type: "reply", re, command: line, reply });
+                  } else {
+                    emit({
+                      type: "notice",
+                      text: pendingNotice(pending.to, true),
+                    });
+                  }
+                }
+                for (const opened of result.opened) showOpened(opened);
+              };
+            }),
+          );
+          return shown.then(() => Promise.all(answers)).then(() => {});
+        }
       default:
         break;
     }

@@ -46,6 +46,18 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
    * answer is that.
    */
   send: (command: ChatCommand) => Promise<Reply>;
+  /**
+   * Follows a line sent elsewhere on `client` with `cid` (what /trust sent
+   * once a key was accepted) from its first `reply` on, as `send` does its
+   * own: a pending reply resolves with the answer to come, and a line whose
+   * connection ended goes again, same cid, on the next.
+   */
+  follow: (
+    client: ChatClient,
+    command: ChatCommand,
+    cid: string,
+    reply: Reply,
+  ) => Promise<Reply>;
   /** Sends again on `next` what waits for a connection (null: none comes). */
   retry: (next: ChatClient | null) => void;
 } {
@@ -58,13 +70,16 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
   const retryUnconfirmed = (next: ChatClient | null) => {
     for (const retry of unconfirmed.splice(0)) retry(next);
   };
-  const sendChat = (command: ChatCommand): Promise<Reply> =>
+  const sendChat = (
+    command: ChatCommand,
+    sent?: { client: ChatClient; cid: string; reply: Reply },
+  ): Promise<Reply> =>
     new Promise((resolve) => {
-      const cid = newClientId();
+      const cid = sent?.cid ?? newClientId();
       // Where the line's next answer goes: the caller's promise, then,
       // once it was told the line is pending, that pending answer's.
       let answered = resolve;
-      const attempt = (client: ChatClient) => {
+      const attempt = (client: ChatClient, first?: Reply) => {
         const take = (reply: Reply) => {
           const pending = pendingOf(reply);
           if (pending !== undefined) {
@@ -95,6 +110,10 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
             retry(current());
           } else unconfirmed.push(retry);
         };
+        if (first !== undefined) {
+          take(first);
+          return;
+        }
         void withPatience(() =>
           perform(
             client,
@@ -110,8 +129,14 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
           )!
         ).then(take);
       };
-      attempt(current());
+      if (sent === undefined) attempt(current());
+      else attempt(sent.client, sent.reply);
     });
 
-  return { send: sendChat, retry: retryUnconfirmed };
+  return {
+    send: (command) => sendChat(command),
+    follow: (client, command, cid, reply) =>
+      sendChat(command, { client, cid, reply }),
+    retry: retryUnconfirmed,
+  };
 }

@@ -1007,11 +1007,18 @@ async function trust(
   result.lines.forEach(tell);
   drawLists();
   for (const sent of result.sent) {
-    emit({
-      type: "reply",
-      re: 0,
-      command: { kind: "msg", to: sent.to, text: sent.text },
-      reply: sent.reply,
+    const command = { kind: "msg" as const, to: sent.to, text: sent.text };
+    const pending = pendingOf(sent.reply);
+    if (pending === undefined) {
+      emit({ type: "reply", re: 0, command, reply: sent.reply });
+      continue;
+    }
+    // Not answered within SEND_WAIT_MS: pending, as a typed line is, and
+    // its answer shown when it comes.
+    tell(pendingNotice(pending.to, false));
+    void pending.answer.then(async (reply) => {
+      await shown;
+      emit({ type: "reply", re: 0, command, reply });
     });
   }
   for (const opened of result.opened) showOpened(opened);
@@ -1620,6 +1627,7 @@ function use(joined: ChatClient): void {
         {
           sendSecret: (...args) => ready.sessions.sendSecret(...args),
           usesE2e: (name) => usesE2e(server, name),
+          notify: (text) => emit({ type: "notice", text }),
         },
         joined,
         target,

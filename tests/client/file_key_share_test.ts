@@ -11,6 +11,7 @@ import {
   MAX_SECRET_FILE_NAME_BYTES,
   maxSecretFileNameBytes,
   newFileKeyId,
+  pendingKeyNotice,
   receiveFileKey,
   shareFileKey,
   withRealName,
@@ -20,6 +21,7 @@ import { newFileKey } from "../../src/crypto/file_cipher.ts";
 import { utf8Encode } from "../../src/crypto/bytes.ts";
 import type { FileOfferNotice } from "../../src/protocol/messages.ts";
 import type { ChatClient, Reply } from "../../src/client/chat_client.ts";
+import { stillPending } from "../../src/client/answer_within.ts";
 
 function offer(fields: Partial<FileOfferNotice> = {}): FileOfferNotice {
   return {
@@ -322,6 +324,7 @@ Deno.test("shareFileKey leaves the name out of an offer whose recipients all get
       return Promise.resolve(reply(to));
     },
     usesE2e: () => false,
+    notify: () => assert.fail("nothing is pending"),
   };
   const client = { name: "alice" } as ChatClient;
   const key = newFileKey();
@@ -370,6 +373,54 @@ Deno.test("shareFileKey leaves the name out of an offer whose recipients all get
     99,
   );
   assert.equal(long.kind, "refused");
+});
+
+Deno.test("shareFileKey waits for the late answer to a file key still pending, saying so, and offers the file then; a late error refuses it", async () => {
+  const client = { name: "alice" } as ChatClient;
+  const key = newFileKey();
+  for (const late of ["ok", "error"] as const) {
+    const answer = Promise.withResolvers<Reply>();
+    const said: string[] = [];
+    const sender = {
+      sendSecret: (_client: ChatClient, to: string) =>
+        Promise.resolve(stillPending(to, answer.promise)),
+      usesE2e: () => true,
+      notify: (line: string) => {
+        said.push(line);
+        answer.resolve(
+          late === "ok" ? { t: "ok", re: 1, text: "", id: 5, seq: 1 } : {
+            t: "error",
+            re: 1,
+            code: "no_such_user",
+            text: "ERROR: No user 'bob'",
+          },
+        );
+      },
+    };
+    const shared = await shareFileKey(
+      sender,
+      client,
+      { to: "bob" },
+      key,
+      "q3.xlsx",
+      99,
+    );
+    assert.deepEqual(said, [pendingKeyNotice("bob", "q3.xlsx")]);
+    assert.match(
+      said[0]!,
+      /has not answered the key of q3\.xlsx sent to bob within \d+ seconds: it is still pending, and the file is offered when the answer comes$/,
+    );
+    if (late === "ok") {
+      assert.equal(shared.kind, "shared");
+      assert.deepEqual(shared.kind === "shared" ? shared.lines : null, []);
+    } else {
+      assert.equal(shared.kind, "refused");
+      assert.match(
+        shared.kind === "refused" ? shared.reply.text : "",
+        /No user 'bob'/,
+      );
+    }
+  }
 });
 
 Deno.test("withRealName puts the sender's file name back into a server's reply about a hidden one", () => {

@@ -478,3 +478,70 @@ Deno.test("chat connect sends a pending end-to-end line again, with its cid and 
   assert.equal(sends[1]!.body, sends[0]!.body, "the same envelope");
   assert.ok(!/ERROR:.*carol/.test(bob.stdout + bob.stderr));
 });
+
+Deno.test("chat connect follows a message /trust sent as a typed line: after SEND_WAIT_MS it is pending, not failed, and a late answer confirms it", async () => {
+  const sends: number[] = [];
+  const keys: HostileAlice[] = [];
+  let bundles = 0;
+  // carol's first key, then (the server says her name is bound to another
+  // key) her second; the message /trust sends is answered late.
+  await using host = await startHostileE2e(
+    "chat-hostile-trust-",
+    () => [],
+    (message) => {
+      if (message.t === "e2e_bundle") {
+        const carol = keys[Math.min(bundles++, 1)]!;
+        host.channel.send(
+          {
+            t: "e2e_bundle",
+            re: message.id,
+            name: "carol",
+            fingerprint: carol.fingerprint,
+          },
+          new TextEncoder().encode(JSON.stringify(encodeBundle(carol.bundle))),
+        );
+      }
+      if (message.t === "e2e_msg") {
+        sends.push(message.id);
+        if (sends.length === 1) {
+          host.channel.send({ t: "ok", re: message.id, text: "", id: 1 });
+        }
+        if (sends.length === 2) {
+          host.channel.send({
+            t: "error",
+            re: message.id,
+            code: "identity",
+            text: "ERROR: carol has another identity key",
+          });
+        }
+      }
+    },
+  );
+  const { bob, channel, bundle } = host;
+  keys.push(
+    await HostileAlice.create(bundle),
+    await HostileAlice.create(bundle),
+  );
+  await bob.write("/msg carol first\n");
+  await bob.waitFor(/Private message to carol: first/);
+  await bob.write("/msg carol second\n");
+  await bob.waitUntil(
+    () =>
+      (bob.stdout + bob.stderr).match(
+        /held until you accept the new key with \/trust carol/,
+      ),
+    "the message held",
+  );
+  await bob.write("/trust carol\n");
+  await bob.waitUntil(() => sends.length === 3 ? true : null, "the send");
+  await bob.waitFor(
+    /The server has not answered your message to carol within \d+ seconds: it is still pending/,
+  );
+  channel.send({ t: "ok", re: sends[2]!, text: "", id: 2, seq: 2 });
+  await bob.waitFor(/Private message to carol: second/);
+  assert.equal(sends.length, 3, "sent once after /trust");
+  assert.ok(
+    !/may still be delivered/.test(bob.stdout + bob.stderr),
+    "no error for the pending message",
+  );
+});
