@@ -683,6 +683,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   let pendingLine: Promise<string | null> | null = null;
   const nextLine = () => (pendingLine ??= terminal.nextLine());
   const queue: Queued[] = [];
+  let quitAsked = false;
   let readerIsGone = false;
   const readerGone = context.output.readerGone.then(() => {
     readerIsGone = true;
@@ -704,7 +705,15 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       pendingLine = null;
       if (event.line === null) break;
       const done = handle(event.line, ++lineNumber);
-      if (done === "quit") break;
+      if (done === "quit") {
+        // A line said pending may still be stored, or not: asked once, as
+        // one typed again later would be a second message.
+        const unconfirmed = chats.pending();
+        if (!terminal.interactive || unconfirmed === 0 || quitAsked) break;
+        quitAsked = true;
+        emit({ type: "notice", text: unconfirmedAtQuit(unconfirmed) });
+        continue;
+      }
       // A script's commands run one after the other: each one's results
       // (a file's "sent successfully" too) come before the next one's, and
       // a rate-limited server slows it down instead of refusing half of it.
@@ -841,6 +850,17 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   if (!ending.clean || cut) return 1;
   // A script learns from the exit status that a command failed.
   return context.output.failed && !terminal.interactive ? 1 : 0;
+}
+
+/** What an interactive `/quit` says while lines sent are still pending. */
+export function unconfirmedAtQuit(count: number): string {
+  return `${count} line${count === 1 ? "" : "s"} you sent ha${
+    count === 1 ? "s" : "ve"
+  } no answer from the server yet: if you leave now, ${
+    count === 1 ? "it" : "they"
+  } may or may not be delivered, and ${
+    count === 1 ? "is" : "are"
+  } not sent again. Type /quit again to leave anyway`;
 }
 
 /** This server's ignore list; for the session only if the file cannot be read. */

@@ -60,6 +60,11 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
   ) => Promise<Reply>;
   /** Sends again on `next` what waits for a connection (null: none comes). */
   retry: (next: ChatClient | null) => void;
+  /**
+   * Lines said pending (sent, not answered within SEND_WAIT_MS) whose
+   * answer has not come yet: what /quit asks about before it leaves.
+   */
+  pending: () => number;
 } {
   const { e2e, groupSessions, reconnect, client: current } = options;
   // Chat lines whose connection ended before the server answered, oldest
@@ -67,6 +72,7 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
   // cid, on the next connection (once back, before what was typed
   // meanwhile); a server that recognises retries stores it once.
   const unconfirmed: ((next: ChatClient | null) => void)[] = [];
+  let counted = 0;
   const retryUnconfirmed = (next: ChatClient | null) => {
     for (const retry of unconfirmed.splice(0)) retry(next);
   };
@@ -90,7 +96,11 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
             if (answered === resolve) {
               const later = Promise.withResolvers<Reply>();
               answered(stillPending(pending.to, later.promise));
-              answered = later.resolve;
+              counted++;
+              answered = (reply) => {
+                counted--;
+                later.resolve(reply);
+              };
             }
             void pending.answer.then(take);
             return;
@@ -138,5 +148,6 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
     follow: (client, command, cid, reply) =>
       sendChat(command, { client, cid, reply }),
     retry: retryUnconfirmed,
+    pending: () => counted,
   };
 }

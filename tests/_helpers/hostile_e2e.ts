@@ -52,12 +52,14 @@ export interface HostileE2e {
  * Starts a hostile server and `chat connect --user bob` (with the arguments
  * `args` gives for bob's folder) against it, signs bob in and waits for his published keys. `onOther` gets every
  * client message the server does not answer itself (file messages, say).
+ * `tty`: bob's input and output are a terminal (an interactive session).
  */
 export async function startHostileE2e(
   prefix: string,
   args: (dir: string) => string[] = () => [],
   onOther: (message: ClientMessage, body: Uint8Array) => void = () => {},
   members?: (group: string) => string[] | null,
+  { tty = false }: { tty?: boolean } = {},
 ): Promise<HostileE2e> {
   const server = await startHostileServer();
   const dir = await Deno.makeTempDir({ prefix });
@@ -81,7 +83,7 @@ export async function startHostileE2e(
       "--user",
       "bob",
       ...args(dir),
-    ], { env: { XDG_CONFIG_HOME: join(dir, "config") } });
+    ], { env: { XDG_CONFIG_HOME: join(dir, "config") }, tty });
     const channel = await server.session;
     const bundle = await serveSignIn(channel, onOther, members);
     const alice = await HostileAlice.create(bundle);

@@ -545,3 +545,39 @@ Deno.test("chat connect follows a message /trust sent as a typed line: after SEN
     "no error for the pending message",
   );
 });
+
+Deno.test({
+  name:
+    "chat connect asks once before an interactive /quit leaves a line still pending, and the second /quit leaves",
+  ignore: !PTY,
+  fn: async () => {
+    const sends: number[] = [];
+    // bob alone in crew: the e2e_gsay's answer never comes.
+    await using host = await startHostileE2e(
+      "chat-hostile-quit-",
+      () => [],
+      (message) => {
+        if (message.t === "e2e_gsay") sends.push(message.id);
+      },
+      (group) => group === "crew" ? ["bob"] : null,
+      { tty: true },
+    );
+    const { bob } = host;
+    await bob.write("/group crew one\r");
+    // A terminal wraps its lines: any space may be a line break.
+    const wrapped = (text: string) => new RegExp(text.replaceAll(" ", "\\s+"));
+    await bob.waitFor(
+      wrapped("your message to crew within \\d+ seconds: it is still pending"),
+    );
+    await bob.write("/quit\r");
+    await bob.waitFor(
+      wrapped(
+        "1 line you sent has no answer from the server yet: if you leave now, it may or may not be delivered, and is not sent again\\. Type /quit again to leave anyway",
+      ),
+    );
+    await bob.write("/quit\r");
+    const status = await bob.finish();
+    assert.equal(sends.length, 1);
+    assert.equal(status.code, 0, bob.stdout);
+  },
+});
