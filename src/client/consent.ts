@@ -178,6 +178,19 @@ export function describeOffer(offer: FileOfferNotice): string {
   }) from ${sanitizeForTerminal(offer.from)}`;
 }
 
+/**
+ * What a client says of an offer under the transfer number of one it still
+ * has (asked about, waiting for its key, or coming in): the server broke
+ * the protocol (numbers are unique per server), and the offer is ignored,
+ * so that it can neither replace the first nor stand as a second question
+ * whose answer would go to the first.
+ */
+export function duplicateOfferWarning(offer: FileOfferNotice): string {
+  return `WARNING: The server offered ${
+    describeOffer(offer)
+  } under transfer number ${offer.xfer}, which another file here has already: ignored (a server's mistake, or a trick)`;
+}
+
 /** `a file (20.0 MiB) from sophia`, sanitised: its name is not known. */
 export function describeUnnamedOffer(offer: FileOfferNotice): string {
   return `a file (${formatBytes(offer.size)}) from ${

@@ -23,6 +23,7 @@ import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { briefClause, type ChatClient } from "./chat_client.ts";
 import { fileKeyOfOffer } from "./file_key.ts";
+import { duplicateOfferWarning } from "./consent.ts";
 
 /** Chunks opened ahead of the one being written, at most. */
 const OPENS_AHEAD = 2;
@@ -382,7 +383,10 @@ export class FileReceiver {
   }
 
   #offer(offer: FileOfferNotice): void {
-    if (this.#incoming.has(offer.xfer)) return;
+    if (this.#incoming.has(offer.xfer)) {
+      this.#options.print(duplicateOfferWarning(offer));
+      return;
+    }
     const incoming: Incoming = {
       offer,
       named: offer.key_id === undefined,

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { describeOffer } from "../client/consent.ts";
+import { describeOffer, duplicateOfferWarning } from "../client/consent.ts";
 import { declinedMoreLine, formatBytes } from "../client/render.ts";
 import type { SessionEvent } from "../client/session_events.ts";
 import { safeFileName } from "../files/naming.ts";
@@ -195,6 +195,15 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
     },
     cancelled(offer) {
       stopped(offer, "you cancelled it");
+    },
+    duplicate(offer) {
+      // Said apart from the first offer's row, which stays its question.
+      emit({
+        type: "error",
+        re: null,
+        code: "file",
+        text: duplicateOfferWarning(offer),
+      });
     },
     failed(offer, reason) {
       const here = answeredIn.get(offer.xfer);

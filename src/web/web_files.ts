@@ -144,6 +144,11 @@ export interface ReceiveCallbacks {
    * question goes, since no answer can reach the offer any more.
    */
   lapsed?(offer: FileOfferNotice, why: string): void;
+  /**
+   * An offer under the transfer number of one still here (asked about,
+   * awaiting its key, or coming in), ignored: the first is left as it was.
+   */
+  duplicate?(offer: FileOfferNotice): void;
   /** Its sender took the offer back before it began (without: `declined`). */
   withdrawn?(offer: FileOfferNotice): void;
   progress(offer: FileOfferNotice, received: number): void;
@@ -600,6 +605,7 @@ export class WebFiles {
     // A second offer under the id of one already here is the server's
     // mistake or a trick: it must not replace the first (found in review).
     if (this.#incoming.has(sealed.xfer) || this.#offering.has(sealed.xfer)) {
+      this.#receive.duplicate?.(sealed);
       return;
     }
     const refuse = (why: string) => {

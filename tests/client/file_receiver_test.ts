@@ -650,3 +650,37 @@ Deno.test("FileReceiver says what arrived is kept when the server cancels a tran
     ),
   );
 });
+
+Deno.test("FileReceiver ignores a second offer under the transfer number of one it is asking about, and warns of it", async () => {
+  const asked: string[] = [];
+  const first = Promise.withResolvers<void>();
+  const answer = Promise.withResolvers<ConsentAnswer>();
+  await using fixture = await receiverOnHostileServer({
+    consent: (offer) => {
+      asked.push(offer.name);
+      first.resolve();
+      return answer.promise;
+    },
+  });
+  const { channel, client, lines } = fixture;
+  const offer = (name: string) => ({
+    t: "file_offer" as const,
+    xfer: 1,
+    from: "sophia",
+    name,
+    size: 10,
+    timeout: 90_000,
+    ...fileKeyForOffer(newFileKey()),
+  });
+  channel.send(offer("a.txt"));
+  await first.promise;
+  channel.send(offer("other.html"));
+  await readPastHere(channel, client);
+  assert.deepEqual(asked, ["a.txt"]);
+  assert.deepEqual(lines, [
+    "WARNING: The server offered other.html (10 B) from sophia under transfer number 1, which another file here has already: ignored (a server's mistake, or a trick)",
+  ]);
+  // The first question still answers its own offer.
+  answer.resolve("decline");
+  await nextFromClient(channel, "file_decline");
+});

@@ -32,10 +32,14 @@ async function webFilesOnHostileServer() {
   });
   const asked: FileOfferNotice[] = [];
   const failed: string[] = [];
+  const duplicates: string[] = [];
   const callbacks: ReceiveCallbacks = {
     ask(offer, answer) {
       asked.push(offer);
       answer(true);
+    },
+    duplicate(offer) {
+      duplicates.push(offer.name);
     },
     declined() {},
     progress() {},
@@ -53,6 +57,7 @@ async function webFilesOnHostileServer() {
     files,
     asked,
     failed,
+    duplicates,
     async [Symbol.asyncDispose]() {
       await client.quit();
       await server[Symbol.asyncDispose]();
@@ -108,7 +113,7 @@ Deno.test("WebFiles takes at most 32 files asked about or coming in at once, as 
   );
 });
 
-Deno.test("WebFiles ignores a second offer with the xfer of a transfer it already took", async () => {
+Deno.test("WebFiles ignores a second offer with the xfer of a transfer it already took, and says so", async () => {
   await using fixture = await webFilesOnHostileServer();
   const { channel } = fixture;
   channel.send(offer(1, "report.pdf", 1000));
@@ -131,6 +136,7 @@ Deno.test("WebFiles ignores a second offer with the xfer of a transfer it alread
       JSON.stringify(fixture.failed)
     }); now listed: ${JSON.stringify(fixture.files.list().map((e) => e.name))}`,
   );
+  assert.deepEqual(fixture.duplicates, ["other.html"]);
 });
 
 Deno.test("WebFiles keeps a group file only when its end carries the signature of the key that came end to end with its file key", async () => {
