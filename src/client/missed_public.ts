@@ -17,6 +17,7 @@
  * @module
  */
 
+import { wasUnanswered } from "./chat_client.ts";
 import type { HistoryPaging } from "./history_pages.ts";
 import {
   emptyHistoryCount,
@@ -42,6 +43,16 @@ export const MISSED_HEADER = "While you were away:";
 export const MISSED_EARLIER =
   `... earlier public messages were missed too (more than ${MISSED_LIMIT}): /history to read them`;
 
+/**
+ * Said when the server refused the catch-up (still `slow_down` after the
+ * retries, an error): what was said meanwhile is not lost without a word.
+ */
+export function missedRefused(reason: string): string {
+  return `ERROR: Could not fetch what was said while you were away (${
+    reason.replace(/^ERROR: /, "").replace(/\.$/, "")
+  }): /history to read it.`;
+}
+
 /** The id of a chat message, if the server gave one. */
 function idOf(event: SessionEvent): number | undefined {
   if (event.type !== "incoming") return undefined;
@@ -56,6 +67,10 @@ export class MissedPublic {
   #cursor: number | null = null;
   /** Live public messages held while a catch-up waits for its answer; null: none is. */
   #held: { id: number | undefined; show: () => void }[] | null = null;
+  /** The ids the catch-ups since the last held lines were let go brought. */
+  #brought = new Set<number>();
+  /** Counts the catch-ups begun: the newest one lets the held lines go. */
+  #generation = 0;
 
   /** Where the next catch-up starts: null until a message with an id was shown. */
   get cursor(): number | null {
@@ -116,10 +131,18 @@ export class MissedPublic {
     emit: (event: SessionEvent) => void,
   ): Promise<void> {
     const after = this.#cursor;
-    if (after === null || this.#held !== null) return;
-    const held: { id: number | undefined; show: () => void }[] = [];
-    this.#held = held;
-    const brought = new Set<number>();
+    if (after === null) return;
+    // A catch-up still waiting when the connection it asked on was lost is
+    // taken over by this one: the lines held meanwhile wait for this
+    // answer, and what it showed already is not shown again.
+    const generation = ++this.#generation;
+    if (this.#held === null) {
+      this.#held = [];
+      this.#brought = new Set();
+    }
+    const held = this.#held;
+    const brought = this.#brought;
+    let current = true;
     try {
       const { reply, asked } = await paging.ask({
         t: "history",
@@ -127,29 +150,50 @@ export class MissedPublic {
         after,
       });
       await paging.settled();
+      current = generation === this.#generation;
       const count: HistoryCount = reply.re === null
         ? emptyHistoryCount()
         : paging.counts.take(asked, reply.re);
       // A server before `after` answers with the newest messages of all:
-      // those the client showed already are not shown again.
+      // those the client showed already are not shown again. Only public
+      // lines, and only MISSED_LIMIT of them, whatever a server sends.
       count.held = count.held.filter((event) => {
+        if (event.type === "incoming" && event.message.t !== "public") {
+          return false;
+        }
         const id = idOf(event);
         if (id === undefined) return true;
-        if (id <= after) return false;
+        if (id <= after || brought.has(id)) return false;
         brought.add(id);
         return true;
       });
+      const cut = count.held.length > MISSED_LIMIT;
+      if (cut) count.held = count.held.slice(-MISSED_LIMIT);
       if (reply.t === "ok" && count.held.length > 0) {
         emit({ type: "notice", text: MISSED_HEADER });
-        if (reply.more === true) emit({ type: "notice", text: MISSED_EARLIER });
+        if (reply.more === true || cut) {
+          emit({ type: "notice", text: MISSED_EARLIER });
+        }
       }
       releaseHistory([count], emit);
-      for (const id of brought) this.shown(id);
+      for (const event of count.held) this.shown(idOf(event));
+      // Refused: said, unless the connection ended first (the next
+      // reconnection asks again from the same place).
+      if (reply.t === "error" && current && !wasUnanswered(reply)) {
+        emit({
+          type: "error",
+          re: null,
+          code: reply.code,
+          text: missedRefused(reply.text),
+        });
+      }
     } finally {
-      this.#held = null;
-      for (const live of held) {
-        if (live.id !== undefined && brought.has(live.id)) continue;
-        live.show();
+      if (current && generation === this.#generation) {
+        this.#held = null;
+        for (const live of held) {
+          if (live.id !== undefined && brought.has(live.id)) continue;
+          live.show();
+        }
       }
     }
   }

@@ -5,10 +5,11 @@ import {
   MISSED_HEADER,
   MISSED_LIMIT,
   MissedPublic,
+  missedRefused,
 } from "../../src/client/missed_public.ts";
 import { HistoryCounts } from "../../src/client/history_count.ts";
 import type { HistoryPaging } from "../../src/client/history_pages.ts";
-import type { Request } from "../../src/client/chat_client.ts";
+import type { Reply, Request } from "../../src/client/chat_client.ts";
 import type { SessionEvent } from "../../src/client/session_events.ts";
 
 const line = (id: number, text: string, history = true): SessionEvent => ({
@@ -185,4 +186,157 @@ Deno.test("MissedPublic.mark in an empty room starts a later catch-up from 0, an
   };
   await refused.mark(p);
   assert.equal(refused.cursor, null);
+});
+
+/**
+ * A paging whose requests wait until the test answers them: `answer(i,
+ * lines, reply)` answers the i-th request asked.
+ */
+function waitingPaging() {
+  const counts = new HistoryCounts();
+  const asked: Request[] = [];
+  const waiting: PromiseWithResolvers<
+    { reply: Reply; asked: object }
+  >[] = [];
+  const requested: PromiseWithResolvers<void>[] = [
+    Promise.withResolvers(),
+  ];
+  const paging: HistoryPaging = {
+    ask: (request) => {
+      asked.push(request);
+      const wait = Promise.withResolvers<{ reply: Reply; asked: object }>();
+      waiting.push(wait);
+      requested.at(-1)!.resolve();
+      requested.push(Promise.withResolvers());
+      return wait.promise;
+    },
+    settled: () => Promise.resolve(),
+    counts,
+  };
+  return {
+    paging,
+    asked,
+    /** Settles once `n` requests were asked. */
+    asking: async (n: number) => {
+      while (asked.length < n) await requested.at(-1)!.promise;
+    },
+    answer: (i: number, lines: SessionEvent[], reply: Reply) => {
+      const connection = {};
+      if (reply.re !== null) {
+        counts.of(connection, reply.re).held.push(...lines);
+      }
+      waiting[i]!.resolve({ reply, asked: connection });
+    },
+  };
+}
+
+Deno.test("MissedPublic says so when the server refuses the catch-up (slow_down after the retries), and still shows the live lines held meanwhile", async () => {
+  const missed = new MissedPublic();
+  missed.shown(40);
+  const out: SessionEvent[] = [];
+  const p = waitingPaging();
+  const done = missed.catchUp(p.paging, (event) => out.push(event));
+  await p.asking(1);
+  assert.ok(missed.hold(41, () => out.push(line(41, "live", false))));
+  p.answer(0, [], {
+    t: "error",
+    re: 7,
+    code: "slow_down",
+    text: "ERROR: slow down",
+  });
+  await done;
+  // Where the missed lines would have been: before the live ones.
+  assert.deepEqual(texts(out), [
+    missedRefused("ERROR: slow down"),
+    "live",
+  ]);
+  assert.equal(
+    missedRefused("ERROR: slow down"),
+    "ERROR: Could not fetch what was said while you were away (slow down): /history to read it.",
+  );
+  assert.equal(out[0]?.type, "error");
+});
+
+Deno.test("MissedPublic: a second reconnection while a catch-up still waits asks again, and the live lines held across both come once, after the missed ones", async () => {
+  const missed = new MissedPublic();
+  missed.shown(40);
+  const out: SessionEvent[] = [];
+  const p = waitingPaging();
+  const first = missed.catchUp(p.paging, (event) => out.push(event));
+  await p.asking(1);
+  assert.ok(missed.hold(41, () => out.push(line(41, "live one", false))));
+  // The connection is lost and another made before the first answer came.
+  const second = missed.catchUp(p.paging, (event) => out.push(event));
+  await p.asking(2);
+  assert.deepEqual(p.asked[1], {
+    t: "history",
+    limit: MISSED_LIMIT,
+    after: 40,
+  });
+  assert.ok(missed.hold(43, () => out.push(line(43, "live two", false))));
+  // The first one's connection ended: no word of it (the second asks).
+  p.answer(0, [], {
+    t: "error",
+    re: 7,
+    code: "internal",
+    text: "ERROR: Not sent: the connection was lost.",
+  });
+  await first;
+  assert.deepEqual(out, []);
+  p.answer(1, [line(41, "live one"), line(42, "missed")], {
+    t: "ok",
+    re: 8,
+    text: "End of history for the public room (2 messages).",
+  });
+  await second;
+  assert.deepEqual(texts(out), [
+    MISSED_HEADER,
+    "live one",
+    "missed",
+    "live two",
+  ]);
+  assert.equal(missed.hold(44, () => {}), false);
+  assert.equal(missed.cursor, 42);
+});
+
+Deno.test("MissedPublic shows a hostile server's answer bounded: public lines only, above the cursor, at most MISSED_LIMIT", async () => {
+  const missed = new MissedPublic();
+  missed.shown(40);
+  const out: SessionEvent[] = [];
+  const p = waitingPaging();
+  const done = missed.catchUp(p.paging, (event) => out.push(event));
+  await p.asking(1);
+  const flood = Array.from(
+    { length: 10_000 },
+    (_, i) => line(41 + i, `flood ${41 + i}`),
+  );
+  const secret: SessionEvent = {
+    type: "incoming",
+    message: {
+      t: "private",
+      from: "mallory",
+      to: "jojo",
+      ts: 1767225600000,
+      id: 20_000,
+      seq: 1,
+      history: true,
+    },
+    text: "not a public line",
+  };
+  p.answer(0, [line(3, "old"), secret, ...flood], {
+    t: "ok",
+    re: 7,
+    text: "End of history for the public room (10002 messages).",
+  });
+  await done;
+  const shown = texts(out);
+  assert.equal(shown.length, MISSED_LIMIT + 2);
+  assert.deepEqual(shown.slice(0, 3), [
+    MISSED_HEADER,
+    MISSED_EARLIER,
+    `flood ${41 + 10_000 - MISSED_LIMIT}`,
+  ]);
+  assert.equal(shown.at(-1), `flood ${40 + 10_000}`);
+  assert.ok(!shown.includes("not a public line"));
+  assert.ok(!shown.includes("old"));
 });
