@@ -651,7 +651,11 @@ async function connect(
     // A reader gone (`| head -1`) is no failure to tell anyone about.
     if (unwritten.gone || terminalOutputGone) code = OUTPUT_GONE_STATUS;
     else if (unwritten.lines > 0) {
-      console.error(unwrittenText(unwritten, FINAL_FLUSH_STALL_MS));
+      // Not on a terminal that took none of the output: the note would wait
+      // behind it (the same terminal, as a rule), for ever maybe.
+      if (!(Deno.stdout.isTerminal() && Deno.stderr.isTerminal())) {
+        console.error(unwrittenText(unwritten, FINAL_FLUSH_STALL_MS));
+      }
       code = 1;
     }
   }

@@ -147,6 +147,8 @@ export interface OutputSink {
   writeText(text: string): void;
   /** Nothing is queued or being written: a write now goes out first. */
   readonly idle: boolean;
+  /** Resolves once all that is queued is written (or writing failed). */
+  flushed(): Promise<void>;
 }
 
 /** Straight to stdout: a write waits while stdout takes nothing. */
@@ -154,6 +156,7 @@ const synchronousOutput: OutputSink = {
   write: (line) => process.stdout.write(`${line}\n`),
   writeText: (text) => process.stdout.write(text),
   idle: true,
+  flushed: () => Promise.resolve(),
 };
 
 /**
@@ -263,11 +266,39 @@ function writeNow(text: string): void {
  */
 class KeyInput extends EventEmitter {
   readonly isTTY = true;
+  /**
+   * `untilWritten`: null while no output waits for the terminal, else
+   * resolves once it is written.
+   */
+  constructor(readonly untilWritten: () => Promise<void> | null) {
+    super();
+  }
   get isRaw(): boolean {
     return process.stdin.isRaw;
   }
+  /**
+   * Raw mode's end (readline's close: /quit, Ctrl-D) waits for the output
+   * queued for the terminal to be written: it is a tcsetattr with TCSADRAIN
+   * (TCSETSW), which waits in the kernel until the terminal has taken all
+   * that is being written to it, holding the whole client. To a terminal
+   * that takes nothing (a stalled ssh connection) it waited for ever, and
+   * the process never ended. If the output is never written, the process
+   * ends (the last flush gives up, main.ts) leaving raw mode on, as it does
+   * at a signal then.
+   */
   setRawMode(mode: boolean): this {
-    process.stdin.setRawMode(mode);
+    const written = mode ? null : this.untilWritten();
+    if (written === null) {
+      process.stdin.setRawMode(mode);
+      return this;
+    }
+    void written.then(() => {
+      try {
+        process.stdin.setRawMode(false);
+      } catch {
+        // No terminal any more.
+      }
+    });
     return this;
   }
   pause(): this {
@@ -490,7 +521,9 @@ class ReadlineTerminal implements Terminal {
     this.color = color;
     this.#out = out;
     if (interactive) {
-      this.#input = new KeyInput();
+      this.#input = new KeyInput(() =>
+        this.#out.idle ? null : this.#out.flushed()
+      );
       process.stdin.on("data", this.#onStdin);
       process.stdin.on("end", this.#onStdinEnd);
     }

@@ -17,7 +17,11 @@ import { join } from "node:path";
 import { startTestServer, TestClient, testKeys } from "../_helpers/chat.ts";
 import { ChatProcess, hasPty } from "../_helpers/process.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
-import { STDOUT_BACKLOG_LINES } from "../../src/client/stdout_queue.ts";
+import { hasOwnPty, PtyChat } from "../_helpers/pty.ts";
+import {
+  FINAL_FLUSH_STALL_MS,
+  STDOUT_BACKLOG_LINES,
+} from "../../src/client/stdout_queue.ts";
 
 /**
  * The server pings a connection silent this long, and drops it if it stays
@@ -303,4 +307,115 @@ Deno.test({
     // the process: the signal's handler wrote to it synchronously.
     await ended(chat, 10_000);
   },
+});
+
+/**
+ * bob (a real `chat connect` on a terminal this test holds, stderr on it
+ * too, as a person's) leaves with `keys` typed while his terminal takes no
+ * output, 4000 private lines of alice's queued for it: he must end within
+ * the last flush's deadline (FINAL_FLUSH_STALL_MS), and what his terminal
+ * never took comes at his next sign-in, in order.
+ */
+async function leaveStalled(keys: string): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "chat-term-leave-" });
+  const pub = join(dir, "server.pub");
+  await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+  const store = openStore(":memory:");
+  try {
+    await using server = await startTestServer({
+      store,
+      connectionLimits: {
+        messagesPerSecond: 100_000,
+        messageBurst: 100_000,
+        messagesPerSecondPerAddress: 100_000,
+        messageBurstPerAddress: 100_000,
+      },
+    });
+    const bob = () =>
+      new PtyChat([
+        "connect",
+        `127.0.0.1:${server.port}`,
+        "--pub",
+        pub,
+        "--user",
+        "bob",
+        "--no-open",
+        "--downloads",
+        join(dir, "downloads"),
+      ], { XDG_CONFIG_HOME: join(dir, "config") });
+    const alice = await TestClient.connect(server, "alice");
+    const count = 4000;
+    {
+      await using first = bob();
+      await first.waitFor(/SUCCESS: Username registered\./);
+      first.pauseStdout();
+      // Far more than the terminal holds (some KiB) and the queue's bound
+      // in bytes or lines far off: the queue waits on a write the terminal
+      // does not take.
+      const replies = await Promise.all(
+        Array.from(
+          { length: count },
+          (_, n) => alice.client.msg("bob", `m${n} ${"x".repeat(600)}`),
+        ),
+      );
+      for (const reply of replies) assert.equal(reply.t, "ok");
+      await waitForStalled(first.child.pid);
+      first.type(keys);
+      // The session's goodbye, then the last flush's deadline: well within.
+      await ended(first.child.pid, FINAL_FLUSH_STALL_MS + 10_000);
+      // Not all of it written: a failure, not said on the terminal that
+      // would not take it.
+      assert.equal((await first.child.status).code, 1);
+    }
+    // Not written, so not acknowledged: the server still holds it, and
+    // sends it at the next sign-in (the last of alice's lines: those the
+    // terminal took before it stopped were acknowledged).
+    const pending = store.pendingFor("bob", count).length;
+    assert.ok(pending > count / 2, `${pending} of ${count} not acknowledged`);
+    await using second = bob();
+    await second.waitFor(
+      new RegExp(`from alice\\]?: m${count - 1}\\b`),
+      60_000,
+    );
+    assert.deepEqual(
+      numbersIn(second.stdout),
+      Array.from({ length: pending }, (_, n) => count - pending + n),
+    );
+    await alice.quit();
+  } finally {
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * Resolves once a thread of process `pid` waits to write to its terminal
+ * (the queue's write, blocked), or throws.
+ */
+async function waitForStalled(pid: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const { stdout } = await new Deno.Command("ps", {
+      args: ["-L", "-o", "wchan:32=", "-p", String(pid)],
+    }).output();
+    // n_tty_write's wait for room.
+    if (/\bwait_woken\b/.test(new TextDecoder().decode(stdout))) return;
+    if (Date.now() > deadline) throw new Error(`${pid} never waited to write`);
+    // Polled: nothing tells this process what another one waits on.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+Deno.test({
+  name:
+    "chat connect on a terminal that takes no output ends at /quit within the last flush's deadline, and gets what it did not write at the next sign-in",
+  ignore: !hasOwnPty(),
+  fn: () => leaveStalled("/quit\r"),
+});
+
+Deno.test({
+  name:
+    "chat connect on a terminal that takes no output ends at Ctrl-D within the last flush's deadline, and gets what it did not write at the next sign-in",
+  ignore: !hasOwnPty(),
+  fn: () => leaveStalled("\x04"),
 });
