@@ -73,6 +73,8 @@ export function unwrittenText(unwritten: Unwritten, stallMs: number): string {
 export class StdoutQueue {
   #sink: ByteSink;
   #lines: Uint8Array[] = [];
+  /** The last of `#lines` is a redraw (writeRedraw), not yet taken. */
+  #redrawAtTail = false;
   #bytes = 0;
   #behind = false;
   #writing = false;
@@ -125,8 +127,51 @@ export class StdoutQueue {
    * call counts as one line toward `highLines`.
    */
   writeText(text: string): void {
+    this.#queue(text, false);
+  }
+
+  /**
+   * Queues `text` as a redraw of the terminal's input block (a key typed,
+   * a transfer's progress): as writeText, but the next redraw may replace
+   * it while it waits (replaceRedraw).
+   */
+  writeRedraw(text: string): void {
+    this.#queue(text, true);
+  }
+
+  /**
+   * Replaces the redraw queued last with `text` (none if empty), as long as
+   * nothing was queued after it and it is not yet taken for writing: a
+   * terminal that takes no output (a stalled ssh connection) then keeps one
+   * redraw waiting, not one per key typed or per transfer's progress, each
+   * counting toward `highLines`. False, and nothing done, otherwise: the
+   * caller queues its redraw as one more (writeRedraw).
+   */
+  replaceRedraw(text: string): boolean {
+    if (!this.#redrawAtTail || this.#failure !== null) return false;
+    const old = this.#lines.pop()!;
+    this.#redrawAtTail = false;
+    this.#bytes -= old.byteLength;
+    this.#queuedTotal -= old.byteLength;
+    this.#queuedLines--;
+    this.#queue(text, true);
+    // Who waited for the output up to the old redraw's end waits up to the
+    // new one's (it may be shorter, or gone).
+    for (let i = this.#written.length - 1; i >= 0; i--) {
+      const waiter = this.#written[i]!;
+      if (waiter.at <= this.#queuedTotal) break;
+      waiter.at = this.#queuedTotal;
+    }
+    while (
+      this.#written.length > 0 && this.#written[0]!.at <= this.#writtenTotal
+    ) this.#written.shift()!.resolve();
+    return true;
+  }
+
+  #queue(text: string, redraw: boolean): void {
     // No one reads them any more.
     if (this.#failure !== null || text === "") return;
+    this.#redrawAtTail = redraw;
     const bytes = encoder.encode(text);
     this.#lines.push(bytes);
     this.#bytes += bytes.byteLength;
@@ -253,6 +298,7 @@ export class StdoutQueue {
     } catch (error) {
       this.#failure = error instanceof Error ? error : new Error(String(error));
       this.#lines = [];
+      this.#redrawAtTail = false;
       this.#bytes = 0;
       // Not written: never acknowledged (the server sends them again).
       this.#written = [];
@@ -281,6 +327,7 @@ export class StdoutQueue {
       count++;
     }
     const taken = this.#lines.splice(0, count);
+    if (this.#lines.length === 0) this.#redrawAtTail = false;
     if (taken.length === 1) return { chunk: taken[0]!, lines: 1 };
     const chunk = new Uint8Array(size);
     let at = 0;

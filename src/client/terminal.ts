@@ -106,6 +106,13 @@ export interface Terminal {
   close(): void;
 }
 
+/** The input block as drawn (null: none), at a width and screen height. */
+interface Drawn {
+  block: InputBlock | null;
+  columns: number;
+  height: number;
+}
+
 type Key = { name?: string; ctrl?: boolean; meta?: boolean; sequence?: string };
 type KeyListener = (text: string | undefined, key: Key | undefined) => void;
 
@@ -145,6 +152,13 @@ export interface OutputSink {
   write(line: string): void;
   /** Queues `text` as it is (the terminal's drawing); never waits. */
   writeText(text: string): void;
+  /** Queues a redraw of the input block, which the next may replace. */
+  writeRedraw(text: string): void;
+  /**
+   * Replaces the redraw queued last, if nothing came after it and it still
+   * waits; false otherwise (stdout_queue.ts).
+   */
+  replaceRedraw(text: string): boolean;
   /** Nothing is queued or being written: a write now goes out first. */
   readonly idle: boolean;
   /** Resolves once all that is queued is written (or writing failed). */
@@ -155,6 +169,8 @@ export interface OutputSink {
 const synchronousOutput: OutputSink = {
   write: (line) => process.stdout.write(`${line}\n`),
   writeText: (text) => process.stdout.write(text),
+  writeRedraw: (text) => process.stdout.write(text),
+  replaceRedraw: () => false,
   idle: true,
   flushed: () => Promise.resolve(),
 };
@@ -341,6 +357,11 @@ class ReadlineTerminal implements Terminal {
   #drawnColumns = 0;
   /** The screen's height then. */
   #drawnHeight = Infinity;
+  /**
+   * What was drawn before the redraw queued last (writeRedraw), while that
+   * is the last thing drawn: a later redraw may take its place.
+   */
+  #beforeRedraw: Drawn | null = null;
   #renderQueued = false;
   #closed = false;
   /** Keys pressed so far; a second Tab in a row lists the completions. */
@@ -494,6 +515,7 @@ class ReadlineTerminal implements Terminal {
       }
       // The block went with the suspension: drawn afresh where the cursor is.
       this.#drawn = null;
+      this.#beforeRedraw = null;
       this.#queueRender();
     };
     Deno.addSignalListener("SIGCONT", resumed);
@@ -999,6 +1021,7 @@ class ReadlineTerminal implements Terminal {
   #erase(): string {
     const drawn = this.#drawn;
     this.#drawn = null;
+    this.#beforeRedraw = null;
     return drawn === null
       ? ""
       : eraseBlock(drawn, columnsNow(), this.#drawnColumns, this.#drawnHeight);
@@ -1008,6 +1031,7 @@ class ReadlineTerminal implements Terminal {
   #draw(): string {
     const block = this.#block();
     this.#drawn = block;
+    this.#beforeRedraw = null;
     this.#drawnColumns = columnsNow();
     this.#drawnHeight = rowsNow();
     return block === null
@@ -1024,6 +1048,28 @@ class ReadlineTerminal implements Terminal {
       const next = this.#block();
       const columns = columnsNow();
       const height = rowsNow();
+      const drawn = { block: next, columns, height };
+      // The redraw queued last still waits (the terminal takes no output):
+      // this one, drawn from what the terminal showed before it, takes its
+      // place. A stalled terminal keeps one redraw waiting, not one per key
+      // or per transfer's progress, each counting toward the queue's bound.
+      const before = this.#beforeRedraw;
+      if (
+        before !== null &&
+        this.#out.replaceRedraw(
+          updateBlock(
+            before.block,
+            before.columns,
+            next,
+            columns,
+            height,
+            before.height,
+          ),
+        )
+      ) {
+        this.#setDrawn(drawn);
+        return;
+      }
       const out = updateBlock(
         this.#drawn,
         this.#drawnColumns,
@@ -1032,11 +1078,20 @@ class ReadlineTerminal implements Terminal {
         height,
         this.#drawnHeight,
       );
-      this.#drawn = next;
-      this.#drawnColumns = columns;
-      this.#drawnHeight = height;
-      if (out !== "") this.#out.writeText(out);
+      this.#beforeRedraw = out === "" ? null : {
+        block: this.#drawn,
+        columns: this.#drawnColumns,
+        height: this.#drawnHeight,
+      };
+      this.#setDrawn(drawn);
+      if (out !== "") this.#out.writeRedraw(out);
     });
+  }
+
+  #setDrawn(drawn: Drawn): void {
+    this.#drawn = drawn.block;
+    this.#drawnColumns = drawn.columns;
+    this.#drawnHeight = drawn.height;
   }
 
   /** Enter: the line stays on screen as it was typed, and a new block begins. */
@@ -1054,6 +1109,7 @@ class ReadlineTerminal implements Terminal {
       ),
     );
     this.#drawn = null;
+    this.#beforeRedraw = null;
     this.#queueRender();
   }
 

@@ -242,3 +242,56 @@ Deno.test("StdoutQueue.writeText queues a terminal's drawing as it is, in order 
   assert.equal(queue.idle, true);
   assert.equal(queue.behind, false);
 });
+
+Deno.test("StdoutQueue.replaceRedraw keeps one redraw waiting for a stalled reader, not one per key typed: the bound in lines is not reached", async () => {
+  const reader = stalledReader();
+  const queue = new StdoutQueue(reader.sink, 1024 * 1024, undefined, {
+    highLines: 10,
+  });
+  // Taken for writing at once, and waiting there.
+  queue.write("first");
+  queue.write("line");
+  queue.writeRedraw("r0");
+  for (let n = 1; n <= 1000; n++) {
+    assert.equal(queue.replaceRedraw(`r${n}`), true);
+  }
+  assert.equal(queue.queuedLines, 2);
+  assert.equal(queue.behind, false);
+  // Queued or being written.
+  assert.equal(queue.queuedBytes, "first\nline\nr1000".length);
+  reader.read();
+  await queue.flushed();
+  assert.equal(reader.text(), "first\nline\nr1000");
+});
+
+Deno.test("StdoutQueue.replaceRedraw replaces no redraw that output came after, nor one taken for writing", async () => {
+  const reader = stalledReader();
+  const queue = new StdoutQueue(reader.sink);
+  // Nothing queued: taken for writing at once.
+  queue.writeRedraw("r0");
+  assert.equal(queue.replaceRedraw("r1"), false);
+  queue.writeRedraw("r2");
+  queue.write("said");
+  assert.equal(queue.replaceRedraw("r3"), false);
+  queue.writeText("drawn");
+  assert.equal(queue.replaceRedraw("r4"), false);
+  reader.read();
+  await queue.flushed();
+  assert.equal(reader.text(), "r0r2said\ndrawn");
+});
+
+Deno.test("StdoutQueue.replaceRedraw with nothing takes the redraw away, and who waited for it is let go once what came before is written", async () => {
+  const reader = stalledReader();
+  const queue = new StdoutQueue(reader.sink);
+  queue.write("first");
+  queue.write("line");
+  queue.writeRedraw("a long redraw");
+  let written = false;
+  void queue.written().then(() => (written = true));
+  assert.equal(queue.replaceRedraw(""), true);
+  assert.equal(queue.queuedLines, 1);
+  reader.read();
+  await queue.flushed();
+  assert.equal(reader.text(), "first\nline\n");
+  assert.equal(written, true);
+});
