@@ -264,7 +264,12 @@ export function sessionCommands(options: SessionCommandsOptions) {
       case "help":
         return showInOrder(
           Promise.resolve(() =>
-            emit({ type: "help", re, lines: terminalHelp(command.topic) })
+            emit({
+              type: "help",
+              re,
+              lines: terminalHelp(command.topic),
+              topic: command.topic,
+            })
           ),
         );
       case "history":

@@ -45,7 +45,11 @@ export type SessionEvent =
   | { type: "incoming"; message: ServerMessage; text: string }
   /** The server's reply to command `re`. */
   | { type: "reply"; re: Re; command: Command; reply: ServerReply }
-  | { type: "help"; re: Re; lines: string[] }
+  /**
+   * `lines`: /help's answer at HELP_COLUMNS (a script's); `topic`: the
+   * command asked about, for a terminal to lay the answer out at its width.
+   */
+  | { type: "help"; re: Re; lines: string[]; topic?: string | undefined }
   /** A line typed while disconnected, kept to be handled once back. */
   | { type: "queued"; re: Re; line: string }
   | { type: "connection"; state: ReconnectState; queued: number }

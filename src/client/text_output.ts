@@ -9,6 +9,7 @@
 
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { actionOf } from "./actions.ts";
+import { HELP_COLUMNS, terminalHelp } from "./commands.ts";
 import { HANGING_INDENT, hangingRows, textColumns } from "./input_block.ts";
 import { statusLine } from "./reconnect_status.ts";
 import {
@@ -94,7 +95,14 @@ export function textOf(
       return out(renderServerMessage(reply, "", style), reply.t === "error");
     }
     case "help":
-      return out(event.lines);
+      // At the terminal's width when it is narrower than the lines were
+      // laid out for: two columns of 75 characters wrapped at 40 read as
+      // one list in a jumbled order (/msg, /transfers, /group, ...).
+      return out(
+        Number.isFinite(columns) && columns < HELP_COLUMNS
+          ? terminalHelp(event.topic, columns)
+          : event.lines,
+      );
     case "queued":
       return out([`(queued) ${sanitizeForTerminal(event.line)}`]);
     case "connection":

@@ -8,6 +8,7 @@ import { MAX_MESSAGE_LINES } from "../../src/client/render.ts";
 import { hangingRows } from "../../src/client/input_block.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
 import { isFailure } from "../../src/client/session_events.ts";
+import { terminalHelp } from "../../src/client/commands.ts";
 
 const plain = { color: false };
 
@@ -246,4 +247,26 @@ Deno.test("textOf cuts a message of long lines to MAX_MESSAGE_LINES rows at the 
     `${" ".repeat(31)}(... ${51 - cut.length} more lines)`,
   );
   assert.ok(hangingRows(cut.join("\n"), 100).split("\n").length <= 10);
+});
+
+Deno.test("textOf lays /help out at a narrow terminal's width, one command a row in order, and keeps it at 80 columns and wider", () => {
+  const event = { type: "help" as const, re: 1, lines: terminalHelp() };
+  const narrow = textOf(event, plain, 40).lines;
+  const commands = narrow.filter((line) => line.startsWith("  /"));
+  // Two columns of 75 characters wrapped at 40 read /msg, /transfers, ...
+  assert.ok(commands.every((line) => line.length <= 40), commands.join("\n"));
+  assert.equal(commands[0], "  /msg <username> <message>");
+  assert.equal(commands[1], "  /group <groupname> <message>");
+  assert.equal(commands.at(-1), "  /quit");
+  assert.deepEqual(textOf(event, plain, 80).lines, event.lines);
+  assert.deepEqual(textOf(event, plain, 200).lines, event.lines);
+  assert.deepEqual(textOf(event, plain).lines, event.lines);
+  const topic = {
+    type: "help" as const,
+    re: 1,
+    lines: terminalHelp("trust"),
+    topic: "trust",
+  };
+  assert.ok(textOf(topic, plain, 30).lines.every((line) => line.length <= 30));
+  assert.equal(textOf(topic, plain, 30).lines[0], "Usage: /trust <username>");
 });
