@@ -500,7 +500,10 @@ class ReadlineTerminal implements Terminal {
     } catch {
       return; // No terminal any more: nothing to give back.
     }
+    let back = false;
     const resumed = () => {
+      if (back) return;
+      back = true;
       Deno.removeSignalListener("SIGCONT", resumed);
       if (this.#closed) return;
       try {
@@ -520,6 +523,12 @@ class ReadlineTerminal implements Terminal {
     };
     Deno.addSignalListener("SIGCONT", resumed);
     Deno.kill(Deno.pid, "SIGTSTP");
+    // A stop signal sent to itself stops the process before kill returns:
+    // here it runs again, continued (`fg`), or never stopped, the signal
+    // discarded where no shell could take it back (chat connect run as
+    // tmux's pane command, or ssh's: an orphaned process group), and no
+    // SIGCONT will come. The terminal is taken back either way.
+    resumed();
   }
 
   #onTerm = this.#onSignal("SIGTERM");

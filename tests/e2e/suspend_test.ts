@@ -76,3 +76,52 @@ Deno.test({
     );
   },
 });
+
+// Seen: chat connect run with no shell to suspend it to (tmux's pane
+// command, `ssh -t host chat connect ...`: an orphaned process group, whose
+// stop signals the kernel discards) erased its prompt at Ctrl-Z, gave the
+// terminal back to a shell that was not there and waited for a `fg` that
+// could never come: the keys echoed by the terminal itself, no prompt drawn,
+// and Ctrl-C ended the client.
+Deno.test({
+  name:
+    "Ctrl-Z where no shell can suspend chat connect leaves it as it was: prompt, keys and Ctrl-C",
+  ignore: !(await hasTmux()) || Deno.build.os === "windows",
+  async fn() {
+    await using server = await startTestServer();
+    const dir = await Deno.makeTempDir({ prefix: "chat-suspend-" });
+    await using _dir = {
+      [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+    };
+    await Deno.writeTextFile(`${dir}/public.pem`, (await testKeys()).publicPem);
+    await using pane = new Pane();
+    // The pane's command itself: its process group has no shell above it.
+    await pane.start(
+      connectCommand({
+        dir,
+        port: server.port,
+        user: "sophia",
+        args: ["--no-time"],
+      }),
+      80,
+      24,
+    );
+    await pane.waitFor("the prompt", (l) => l.some((x) => x === "sophia>"));
+    await pane.type("half a line");
+    await pane.keys("C-z");
+    await pane.type(", and more");
+    await pane.waitFor(
+      "the keys after Ctrl-Z in the editor, after the prompt",
+      (l) => l.some((x) => x === "sophia> half a line, and more"),
+    );
+    // Ctrl-C is the editor's key again (it clears the line), not SIGINT.
+    await pane.keys("C-c");
+    await pane.waitFor("the line cleared", (l) => lastLine(l) === "sophia>");
+    await pane.type("still here");
+    await pane.keys("Enter");
+    await pane.waitFor(
+      "the line sent",
+      (l) => l.includes("Broadcast message sent: still here"),
+    );
+  },
+});
