@@ -88,6 +88,20 @@ export class MissedPublic {
   }
 
   /**
+   * The server confirmed a public line this client sent (shown as
+   * "Broadcast message sent: ..."): a `say` with a cid is answered with
+   * the stored message's id (docs/PROTOCOL.md 5.9), and the server sends
+   * the sender no copy of it, so without this the next catch-up would show
+   * the client's own line again under MISSED_HEADER.
+   */
+  sent(event: SessionEvent): void {
+    if (
+      event.type === "reply" && event.command.kind === "say" &&
+      event.reply.t === "ok"
+    ) this.shown(event.reply.id);
+  }
+
+  /**
    * At a first sign-in, when nothing was shown yet: takes the newest public
    * message's id as where a later catch-up starts, showing nothing (one
    * `history` request for one message), so that someone who signed in to

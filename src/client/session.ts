@@ -640,7 +640,11 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   const commands = sessionCommands({
     self,
     json: context.json,
-    emit,
+    // A public line of ours, confirmed, is not missed at the next catch-up.
+    emit: (event) => {
+      missed.sent(event);
+      emit(event);
+    },
     offers,
     conversations,
     showPrompt,

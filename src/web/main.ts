@@ -924,7 +924,10 @@ function run(line: string): void {
       // The people list shows this user away (or back).
       void current.request({ t: "list" }).then(learn);
     }
-    emit({ type: "reply", re: 0, command, reply }, here);
+    const event = { type: "reply", re: 0, command, reply } as const;
+    emit(event, here);
+    // A public line of ours, confirmed, is not missed at the next catch-up.
+    missed.sent(event);
     const view = conversations.current;
     if (
       command.kind === "leave" && reply.t === "ok" && view.kind === "group" &&

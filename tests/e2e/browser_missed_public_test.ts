@@ -100,3 +100,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "web client: back after a cut, the page does not show its own public line again among what was said meanwhile",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const proxy = new GateProxy(Number(new URL(chat.url).port));
+    const sophia = await chat.signedInClient("sophia");
+    try {
+      const problems: string[] = [];
+      const page = await openPage(
+        chat.browser,
+        `http://127.0.0.1:${proxy.port}/`,
+        problems,
+      );
+      await join(page, "webby");
+      await say(sophia, "before the cut");
+      await waitForLine(page, /before the cut$/);
+      // The page's own line, the newest in the room when the connection goes.
+      await typeLine(page, "my own line");
+      await waitForLine(page, /^Broadcast message sent: my own line$/);
+
+      proxy.cut();
+      await waitForLine(page, /^The connection to the server was lost\.$/);
+      await say(sophia, "missed one");
+      proxy.down = false;
+      await waitForLine(page, /^Reconnected as webby\.$/);
+      await waitForLine(page, /missed one$/);
+
+      const all = await rows(page);
+      const back = all.findIndex((row) => row === "Reconnected as webby.");
+      const after = all.slice(back + 1).filter((row) =>
+        /While you were away|missed one|my own line/.test(row)
+      );
+      assert.equal(after.length, 2, JSON.stringify(after));
+      assert.equal(after[0], "While you were away:");
+      assert.match(after[1]!, /sophia.*missed one$/);
+    } finally {
+      await sophia.quit();
+      await proxy.close();
+    }
+  },
+});

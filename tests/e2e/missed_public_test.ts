@@ -108,3 +108,52 @@ Deno.test("chat connect --json shows the public messages said while it was cut o
     await proxy.close();
   }
 });
+
+Deno.test("chat connect --json does not show its own public line again among what was said while it was cut off", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-missed-own-" });
+  await using server = await startTestServer();
+  const proxy = new GateProxy(server.port);
+  const sophia = await TestClient.connect(server, "sophia");
+  const jojo = await jojoThrough(proxy, dir);
+  try {
+    await jojo.waitFor(/^\{"type":"welcome".*$/m);
+    await say(sophia, "before the cut");
+    await jojo.waitFor(/"text":"before the cut"/);
+    // jojo's own line, the newest in the room when the connection goes.
+    await jojo.write("my own line\n");
+    await jojo.waitFor(/"type":"sent".*"text":"my own line"/);
+
+    proxy.cut();
+    await jojo.waitFor(/"type":"connection","state":"lost"/);
+    await say(sophia, "missed one");
+    proxy.down = false;
+    await jojo.waitFor(/"type":"connection","state":"reconnected"/, 30_000);
+    await jojo.waitFor(/"text":"missed one"/);
+    await say(sophia, "live after");
+    await jojo.waitFor(/"text":"live after"/);
+
+    const events = eventsOf(jojo);
+    const back = events.findIndex((event) =>
+      event.type === "connection" && event.state === "reconnected"
+    );
+    const after = events.slice(back + 1).filter((event) =>
+      event.type === "message" ||
+      (event.type === "notice" &&
+        String(event.text).startsWith("While you were away"))
+    ).map((event) =>
+      event.type === "message"
+        ? `${event.from}: ${event.text}${event.history ? " (history)" : ""}`
+        : String(event.text)
+    );
+    assert.deepEqual(after, [
+      "While you were away:",
+      "sophia: missed one (history)",
+      "sophia: live after",
+    ]);
+  } finally {
+    await jojo.closeStdin();
+    await jojo.finish();
+    await sophia.quit();
+    await proxy.close();
+  }
+});
