@@ -898,8 +898,9 @@ function run(line: string): void {
   if (request === null) return;
   void request.then(async (reply: Reply) => {
     // What arrived before the reply (a history's messages, being opened if
-    // end to end) is shown before it.
+    // end to end, what was said while the page was away) is shown before it.
     await shown;
+    await caughtUp;
     const pending = pendingOf(reply);
     if (pending !== undefined) {
       // Not answered within SEND_WAIT_MS: pending, not failed (typed again,
@@ -1213,6 +1214,25 @@ const historyCounts = new HistoryCounts();
  * reconnection (client/missed_public.ts); not at its first sign-in.
  */
 const missed = new MissedPublic();
+
+/**
+ * The newest reconnection's catch-up, done: the answers to lines typed
+ * while the page was away wait for it, so that what was said before them
+ * comes above their "Broadcast message sent: ...", as on a terminal.
+ */
+let caughtUp: Promise<void> = Promise.resolve();
+
+/** Asks `next` what was said while the page was away; settles either way. */
+function catchUp(next: ChatClient): Promise<void> {
+  return missed.catchUp(historyPaging(next), emit).catch((error) =>
+    emit({
+      type: "error",
+      re: null,
+      code: "connection",
+      text: `ERROR: ${messageOf(error)}`,
+    })
+  );
+}
 
 /**
  * Runs `show` after what came before it: an end-to-end message is opened
@@ -2096,7 +2116,7 @@ async function reconnect(reason: string): Promise<void> {
     if (reply.t === "welcome") {
       use(next);
       emit({ type: "notice", text: `Reconnected as ${reply.name}.` });
-      void missed.catchUp(historyPaging(next), emit);
+      caughtUp = catchUp(next);
       setStatus(`Connected to ${host}`);
       for (const line of queued.splice(0)) run(line);
       return true;
@@ -2207,7 +2227,7 @@ async function connectAgain(): Promise<void> {
   }
   use(next);
   emit({ type: "notice", text: `Connected again as ${reply.name}.` });
-  void missed.catchUp(historyPaging(next), emit);
+  caughtUp = catchUp(next);
   drawTarget();
   ui.line.focus();
 }

@@ -144,3 +144,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "web client: a line typed while cut off is said sent after what was said before it meanwhile, as on a terminal",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const proxy = new GateProxy(Number(new URL(chat.url).port));
+    const sophia = await chat.signedInClient("sophia");
+    try {
+      const problems: string[] = [];
+      const page = await openPage(
+        chat.browser,
+        `http://127.0.0.1:${proxy.port}/`,
+        problems,
+      );
+      await join(page, "webby");
+      await say(sophia, "before the cut");
+      await waitForLine(page, /before the cut$/);
+
+      proxy.cut();
+      await waitForLine(page, /^The connection to the server was lost\.$/);
+      await say(sophia, "missed one");
+      await typeLine(page, "typed while away");
+      await waitForLine(page, /^\(queued\) typed while away$/);
+      proxy.down = false;
+      await waitForLine(page, /^Broadcast message sent: typed while away$/);
+      await waitForLine(page, /missed one$/);
+
+      const all = await rows(page);
+      const back = all.findIndex((row) => row === "Reconnected as webby.");
+      const after = all.slice(back + 1).filter((row) =>
+        /While you were away|missed one|typed while away/.test(row)
+      );
+      assert.equal(after.length, 3, JSON.stringify(after));
+      assert.equal(after[0], "While you were away:");
+      assert.match(after[1]!, /sophia.*missed one$/);
+      assert.equal(after[2], "Broadcast message sent: typed while away");
+    } finally {
+      await sophia.quit();
+      await proxy.close();
+    }
+  },
+});
