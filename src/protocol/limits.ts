@@ -90,29 +90,25 @@ export function invalidUsername(name: string): string {
 }
 
 /**
- * Letters and symbols drawn as nothing (the Hangul fillers, U+2800 braille
- * blank, as text/sanitize.ts has them): quoted, the reply read "not ''"
- * with one of them inside, which names nothing; said by code point as an
- * invisible one is.
- */
-const BLANK_SIGNS =
-  /^[\p{Default_Ignorable_Code_Point}\u2800\u{16FE4}\u{1D159}]$/u;
-
-/**
  * The first character of `name` the rule does not take, as a person can
- * read it: a letter, digit or symbol quoted ('ë', '😀'), a space, anything else (a
- * control, a mark, an invisible character) by its code point (U+001B); null
- * when every character is allowed (the name is only too long).
+ * read it in any terminal or log: printable ASCII quoted ('!'), a space,
+ * anything else by its code point and place (U+00EB, character 3); null
+ * when every character is allowed (the name is only too long). Never the
+ * character itself past ASCII: a look-alike (Cyrillic 'о' for 'o') quoted
+ * would name a letter the rule takes, and a reply stays printable ASCII
+ * whatever was sent (tests/e2e/hostile_test.ts).
  */
 function firstOutsideRule(name: string): string | null {
+  let place = 0;
   for (const char of name) {
+    place++;
     if (/^[A-Za-z0-9_.-]$/.test(char)) continue;
     if (char === " ") return "a space";
+    if (/^[\x21-\x7e]$/.test(char) && char !== "'") return `'${char}'`;
     const point = char.codePointAt(0)!;
-    return /^[\p{L}\p{N}\p{So}\p{Sm}\p{Sc}\p{P}]$/u.test(char) &&
-        char !== "'" && !BLANK_SIGNS.test(char)
-      ? `'${char}'`
-      : `U+${point.toString(16).toUpperCase().padStart(4, "0")}`;
+    return `U+${
+      point.toString(16).toUpperCase().padStart(4, "0")
+    } (character ${place})`;
   }
   return null;
 }

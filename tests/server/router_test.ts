@@ -343,17 +343,47 @@ Deno.test("route register rejects invalid names and echoes only printable ones",
     ],
     // Not echoed, but the first character the rule does not take is
     // named: a person who typed "zoë" learns what to change.
-    ["\x1b[31mred", `ERROR: Invalid username: ${NAME_RULE}, not U+001B`],
-    ["jojo\n", `ERROR: Invalid username: ${NAME_RULE}, not U+000A`],
-    ["jöjö", `ERROR: Invalid username: ${NAME_RULE}, not 'ö'`],
-    ["zoë 😀", `ERROR: Invalid username: ${NAME_RULE}, not 'ë'`],
-    ["😀", `ERROR: Invalid username: ${NAME_RULE}, not '😀'`],
-    ["José Luis", `ERROR: Invalid username: ${NAME_RULE}, not 'é'`],
-    ["a\u200bb", `ERROR: Invalid username: ${NAME_RULE}, not U+200B`],
+    [
+      "\x1b[31mred",
+      `ERROR: Invalid username: ${NAME_RULE}, not U+001B (character 1)`,
+    ],
+    [
+      "jojo\n",
+      `ERROR: Invalid username: ${NAME_RULE}, not U+000A (character 5)`,
+    ],
+    ["jöjö", `ERROR: Invalid username: ${NAME_RULE}, not U+00F6 (character 2)`],
+    // A look-alike is not quoted: 'о' would read as the 'o' the rule takes.
+    [
+      "j\u043Ejo",
+      `ERROR: Invalid username: ${NAME_RULE}, not U+043E (character 2)`,
+    ],
+    ["a!\x07", `ERROR: Invalid username: ${NAME_RULE}, not '!'`],
+    [
+      "zoë 😀",
+      `ERROR: Invalid username: ${NAME_RULE}, not U+00EB (character 3)`,
+    ],
+    ["😀", `ERROR: Invalid username: ${NAME_RULE}, not U+1F600 (character 1)`],
+    [
+      "José Luis",
+      `ERROR: Invalid username: ${NAME_RULE}, not U+00E9 (character 4)`,
+    ],
+    [
+      "a\u200bb",
+      `ERROR: Invalid username: ${NAME_RULE}, not U+200B (character 2)`,
+    ],
     // Letters and symbols drawn blank are invisible ones too.
-    ["\u3164jojo", `ERROR: Invalid username: ${NAME_RULE}, not U+3164`],
-    ["jojo\u2800", `ERROR: Invalid username: ${NAME_RULE}, not U+2800`],
-    ["\u{1D159}", `ERROR: Invalid username: ${NAME_RULE}, not U+1D159`],
+    [
+      "\u3164jojo",
+      `ERROR: Invalid username: ${NAME_RULE}, not U+3164 (character 1)`,
+    ],
+    [
+      "jojo\u2800",
+      `ERROR: Invalid username: ${NAME_RULE}, not U+2800 (character 5)`,
+    ],
+    [
+      "\u{1D159}",
+      `ERROR: Invalid username: ${NAME_RULE}, not U+1D159 (character 1)`,
+    ],
     ["x".repeat(10_000), `ERROR: Invalid username: ${NAME_RULE}`],
   ];
   for (const [name, message] of cases) {
