@@ -163,6 +163,11 @@ export interface OutputSink {
   readonly idle: boolean;
   /** Resolves once all that is queued is written (or writing failed). */
   flushed(): Promise<void>;
+  /**
+   * Resolves once all queued so far is written, later writes aside (never,
+   * if stdout cannot be written any more).
+   */
+  written(): Promise<void>;
 }
 
 /** Straight to stdout: a write waits while stdout takes nothing. */
@@ -173,6 +178,7 @@ const synchronousOutput: OutputSink = {
   replaceRedraw: () => false,
   idle: true,
   flushed: () => Promise.resolve(),
+  written: () => Promise.resolve(),
 };
 
 /**
@@ -364,6 +370,8 @@ class ReadlineTerminal implements Terminal {
   #beforeRedraw: Drawn | null = null;
   #renderQueued = false;
   #closed = false;
+  /** Ctrl-Z: the process stops once the output queued before it is written. */
+  #suspending = false;
   /** Keys pressed so far; a second Tab in a row lists the completions. */
   #keys = 0;
   /** The key count at the last completion. */
@@ -488,17 +496,34 @@ class ReadlineTerminal implements Terminal {
    * takes the keys again and draws the block anew below the shell's lines.
    */
   #suspend(): void {
-    if (this.#closed || Deno.build.os === "windows") return;
+    if (
+      this.#closed || Deno.build.os === "windows" || this.#suspending
+    ) return;
     const paste = bracketedPaste;
+    // In order, behind what is still queued for the terminal: the erase is
+    // computed for the block queued last. Written synchronously, it went
+    // out before older output, and erased in the middle of it; on a
+    // terminal that took nothing (a stalled ssh connection) the write also
+    // waited, the whole client with it, its answers to the server's pings
+    // too, and the server dropped it. No block is drawn until the process
+    // has stopped and is back.
+    this.#suspending = true;
+    this.#out.writeText(
+      this.#erase() + (paste ? DISABLE_BRACKETED_PASTE : ""),
+    );
+    void this.#out.written().then(() => this.#stop(paste));
+  }
+
+  /** The output before Ctrl-Z written, the process stops (#suspend). */
+  #stop(paste: boolean): void {
+    this.#suspending = false;
+    if (this.#closed) return;
     try {
-      Deno.stdout.writeSync(
-        new TextEncoder().encode(
-          this.#erase() + (paste ? DISABLE_BRACKETED_PASTE : ""),
-        ),
-      );
       process.stdin.setRawMode(false);
     } catch {
-      return; // No terminal any more: nothing to give back.
+      // No terminal any more: nothing to give back.
+      this.#queueRender();
+      return;
     }
     let back = false;
     const resumed = () => {
@@ -508,14 +533,11 @@ class ReadlineTerminal implements Terminal {
       if (this.#closed) return;
       try {
         process.stdin.setRawMode(true);
-        if (paste) {
-          Deno.stdout.writeSync(
-            new TextEncoder().encode(ENABLE_BRACKETED_PASTE),
-          );
-        }
       } catch {
         return;
       }
+      // Queued too: after the lines that came while it was stopped.
+      if (paste) this.#out.writeText(ENABLE_BRACKETED_PASTE);
       // The block went with the suspension: drawn afresh where the cursor is.
       this.#drawn = null;
       this.#beforeRedraw = null;
@@ -1001,7 +1023,10 @@ class ReadlineTerminal implements Terminal {
       row !== null
     );
     const pending = this.#burst[0];
-    if (!this.#closed && pending !== undefined && line === "") {
+    if (
+      !this.#closed && !this.#suspending && pending !== undefined &&
+      line === ""
+    ) {
       // A line entered, held while more may come in its burst (a paste):
       // it stays in the editor, not sent yet, and is committed once it is.
       return {
@@ -1012,7 +1037,7 @@ class ReadlineTerminal implements Terminal {
       };
     }
     if (
-      this.#closed ||
+      this.#closed || this.#suspending ||
       (!this.#prompting && line === "" && this.#questionPrompt === null)
     ) return null;
     const search = this.#search;

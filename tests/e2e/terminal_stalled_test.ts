@@ -22,6 +22,10 @@ import {
   FINAL_FLUSH_STALL_MS,
   STDOUT_BACKLOG_LINES,
 } from "../../src/client/stdout_queue.ts";
+import {
+  DISABLE_BRACKETED_PASTE,
+  ENABLE_BRACKETED_PASTE,
+} from "../../src/client/bracketed_paste.ts";
 
 /**
  * The server pings a connection silent this long, and drops it if it stays
@@ -418,4 +422,139 @@ Deno.test({
     "chat connect on a terminal that takes no output ends at Ctrl-D within the last flush's deadline, and gets what it did not write at the next sign-in",
   ignore: !hasOwnPty(),
   fn: () => leaveStalled("\x04"),
+});
+
+/** `text` matched as it is in a RegExp. */
+const escaped = (text: string) => text.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&");
+
+/** Resolves once process `pid` is stopped (a stop signal took), or throws. */
+async function stopped(pid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { stdout } = await new Deno.Command("ps", {
+      args: ["-o", "stat=", "-p", String(pid)],
+    }).output();
+    if (new TextDecoder().decode(stdout).trim().startsWith("T")) return;
+    if (Date.now() > deadline) throw new Error(`${pid} never stopped`);
+    // Polled: nothing tells this process when another one stops.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+// Seen (a reviewer's reading, no test until the terminal was the test's
+// own: `script` stops passing keys on while its output waits): Ctrl-Z wrote
+// its erase synchronously, past the output still queued for the terminal.
+// On a terminal that took nothing (a stalled ssh connection) the write
+// waited, the whole client with it, its answers to the server's pings too,
+// and the server dropped it; the erase, computed for the block queued last,
+// landed in the middle of the older output.
+Deno.test({
+  name:
+    "Ctrl-Z on a terminal that takes no output stays connected, stops once the output queued before it is written, and at SIGCONT shows every line once, in order, and the prompt",
+  ignore: !hasOwnPty(),
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "chat-term-suspend-" });
+    const pub = join(dir, "server.pub");
+    await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+    try {
+      await using server = await startTestServer({
+        connectionLimits: {
+          messagesPerSecond: 100_000,
+          messageBurst: 100_000,
+          messagesPerSecondPerAddress: 100_000,
+          messageBurstPerAddress: 100_000,
+          idleTimeoutSeconds: IDLE_SECONDS,
+        },
+      });
+      const alice = await TestClient.connect(server, "alice");
+      await using bob = new PtyChat([
+        "connect",
+        `127.0.0.1:${server.port}`,
+        "--pub",
+        pub,
+        "--user",
+        "bob",
+        "--no-open",
+        "--downloads",
+        join(dir, "downloads"),
+      ], { XDG_CONFIG_HOME: join(dir, "config") });
+      await bob.waitFor(/SUCCESS: Username registered\./);
+      await bob.waitFor(/bob> /);
+      bob.pauseStdout();
+      // Far more than the terminal holds: the queue waits on a write the
+      // terminal does not take.
+      const count = 2000;
+      const replies = await Promise.all(
+        Array.from(
+          { length: count },
+          (_, n) => alice.client.msg("bob", `m${n} ${"x".repeat(600)}`),
+        ),
+      );
+      for (const reply of replies) assert.equal(reply.t, "ok");
+      await waitForStalled(bob.child.pid);
+      bob.type("\x1a");
+      // Long enough for the server to ping bob twice over: a client that
+      // cannot answer is dropped meanwhile. (The scenario's length.)
+      await new Promise((resolve) =>
+        setTimeout(resolve, 3 * IDLE_SECONDS * 1000)
+      );
+      assert.equal(
+        alice.inbox.some(({ message }) =>
+          message.t === "presence" && message.name === "bob" &&
+          !message.online
+        ),
+        false,
+        `bob was dropped; server log:\n${server.logs.slice(-10).join("\n")}`,
+      );
+      const shownBefore = bob.stdout.length;
+      bob.resumeStdout();
+      // The lines queued before Ctrl-Z, then the terminal given back (its
+      // bracketed paste off), then the process stops. (Before the fix, the
+      // erase went out at once, and bob was dropped meanwhile.)
+      await bob.waitFor(
+        new RegExp(
+          `from alice\\]?: m${count - 1}\\b[^]*${
+            escaped(DISABLE_BRACKETED_PASTE)
+          }`,
+        ),
+        60_000,
+      );
+      await stopped(bob.child.pid, 10_000);
+      const atStop = bob.stdout.length;
+      Deno.kill(bob.child.pid, "SIGCONT");
+      // Taken back: bracketed paste on again, the block drawn anew.
+      await bob.waitFor(
+        new RegExp(
+          `${escaped(DISABLE_BRACKETED_PASTE)}[^]*${
+            escaped(ENABLE_BRACKETED_PASTE)
+          }[^]*bob> `,
+        ),
+      );
+      // The terminal given back once, its erase right after a block drawn
+      // (the prompt's row), and taken back once continued, the block drawn
+      // anew below. (A line alice's that reached bob after Ctrl-Z may come
+      // between the two.)
+      const off = bob.stdout.indexOf(DISABLE_BRACKETED_PASTE, shownBefore);
+      assert.equal(bob.stdout.lastIndexOf(DISABLE_BRACKETED_PASTE), off);
+      assert.match(bob.stdout.slice(0, off), /bob> [^\n]*$/);
+      const back = bob.stdout.slice(atStop);
+      const on = back.indexOf(ENABLE_BRACKETED_PASTE);
+      assert.ok(
+        on >= 0 && back.indexOf("bob> ", on) > on,
+        JSON.stringify(back.slice(-200)),
+      );
+      assert.doesNotMatch(bob.stdout, LOST);
+      assert.deepEqual(
+        numbersIn(bob.stdout),
+        Array.from({ length: count }, (_, n) => n),
+      );
+      bob.type("still here\r");
+      await bob.waitFor(
+        /Broadcast message sent: still here/,
+      );
+      await alice.quit();
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
