@@ -39,7 +39,8 @@ import type { SessionEvent } from "./session_events.ts";
 import { StatusRow } from "./status_row.ts";
 import { offerConsent } from "./offer_consent.ts";
 import { connectionFiles, type FileOptions } from "./connection_files.ts";
-import { outgoingFiles } from "./outgoing_files.ts";
+import type { FileSender, SendTarget } from "./file_sender.ts";
+import { outgoingFiles, type PendingResend } from "./outgoing_files.ts";
 import { transferControls } from "./transfer_controls.ts";
 import {
   type JsonLines,
@@ -711,11 +712,25 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       const done = handle(event.line, ++lineNumber);
       if (done === "quit") {
         // A line said pending may still be stored, or not: asked once, as
-        // one typed again later would be a second message.
+        // one typed again later would be a second message. A file being
+        // sent (or offered, its answer up to a minute away) would hold the
+        // goodbye until it is through, with nothing said: asked once too,
+        // and the second /quit stops it.
         const unconfirmed = chats.pending();
-        if (!terminal.interactive || unconfirmed === 0 || quitAsked) break;
+        const files = filesUnderWay(link.sender, outgoing);
+        if (!terminal.interactive) break;
+        if (quitAsked) {
+          stopFiles(link.sender, outgoing);
+          break;
+        }
+        if (unconfirmed === 0 && files.length === 0) break;
         quitAsked = true;
-        emit({ type: "notice", text: unconfirmedAtQuit(unconfirmed) });
+        if (unconfirmed > 0) {
+          emit({ type: "notice", text: unconfirmedAtQuit(unconfirmed) });
+        }
+        if (files.length > 0) {
+          emit({ type: "notice", text: filesAtQuit(files) });
+        }
         continue;
       }
       // A script's commands run one after the other: each one's results
@@ -854,6 +869,45 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   if (!ending.clean || cut) return 1;
   // A script learns from the exit status that a command failed.
   return context.output.failed && !terminal.interactive ? 1 : 0;
+}
+
+/** The files this session is sending or offering: their names, to whom. */
+function filesUnderWay(
+  sender: FileSender,
+  outgoing: { resends: () => PendingResend[] },
+): string[] {
+  const to = (target: SendTarget) =>
+    "to" in target ? target.to : `group ${target.group}`;
+  return [
+    ...sender.offers().map((o) => `${o.name} to ${to(o.target)}`),
+    ...sender.list().map((o) => `${o.name} to ${to(o.target)}`),
+    ...outgoing.resends().map((r) =>
+      `${r.name} to ${r.targets.map(to).join(", ")}`
+    ),
+  ].map(sanitizeForTerminal);
+}
+
+/** Takes back every offer, stops every file being sent and every resend. */
+function stopFiles(
+  sender: FileSender,
+  outgoing: {
+    resends: () => PendingResend[];
+    cancelResend: (id: number) => boolean;
+  },
+): void {
+  for (const { offer } of sender.offers()) sender.withdraw(offer);
+  for (const { xfer } of sender.list()) sender.cancel(xfer);
+  for (const { id } of outgoing.resends()) outgoing.cancelResend(id);
+}
+
+/** What an interactive `/quit` says while files are being sent. */
+export function filesAtQuit(files: readonly string[]): string {
+  const shown = files.slice(0, 3).join(", ") +
+    (files.length > 3 ? ` and ${files.length - 3} more` : "");
+  const one = files.length === 1;
+  return `${one ? "A file is" : `${files.length} files are`} still being ` +
+    `sent or waiting for an answer (${shown}). Type /quit again to stop ` +
+    `${one ? "it" : "them"} and leave`;
 }
 
 /** What an interactive `/quit` says while lines sent are still pending. */

@@ -12,7 +12,9 @@ import { schemaProblem } from "../../src/client/json_output.ts";
 import { ANSWER_GUARD_MS } from "../../src/client/offer_prompts.ts";
 import { newFileKey } from "../../src/crypto/file_cipher.ts";
 import { startTestServer, TestClient, testKeys } from "../_helpers/chat.ts";
-import { ChatProcess } from "../_helpers/process.ts";
+import { ChatProcess, hasPty } from "../_helpers/process.ts";
+
+const PTY = await hasPty();
 
 Deno.test("/cancel takes back a file offer before it is answered, and the recipient's question goes", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-withdraw-" });
@@ -158,4 +160,64 @@ Deno.test("an offer taken back is a file_failed with withdrawn for chat connect 
     await jojo.finish();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name:
+    "an interactive /quit while an offer waits for its answer asks once, and the second /quit takes the offer back and leaves",
+  ignore: !PTY,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "chat-quit-offer-" });
+    const pub = join(dir, "server.pub");
+    await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+    await using server = await startTestServer();
+    const processes: ChatProcess[] = [];
+    const connect = async (user: string, tty: boolean) => {
+      const chat = new ChatProcess(
+        [
+          "connect",
+          `127.0.0.1:${server.port}`,
+          "--pub",
+          pub,
+          "--user",
+          user,
+          "--downloads",
+          join(dir, `${user}-downloads`),
+          "--no-open",
+          "--accept-files",
+          "ask",
+        ],
+        { env: { XDG_CONFIG_HOME: join(dir, `${user}-config`) }, tty },
+      );
+      processes.push(chat);
+      await chat.waitFor(/SUCCESS: Username registered\./);
+      return chat;
+    };
+    try {
+      const jojo = await connect("jojo", false);
+      const sophia = await connect("sophia", true);
+      await Deno.writeTextFile(join(dir, "a.txt"), "not yet\n");
+      await sophia.write(`/file jojo ${dir}/a.txt\r`);
+      await jojo.waitFor(/sophia wants to send you a\.txt .*Accept\?/);
+      // A terminal wraps its lines: any space may be a line break.
+      const wrapped = (text: string) =>
+        new RegExp(text.replaceAll(" ", "\\s+"));
+      // Before, /quit waited silently for jojo's answer (up to the
+      // server's minute), the offer still asked.
+      await sophia.write("/quit\r");
+      await sophia.waitFor(
+        wrapped(
+          "A file is still being sent or waiting for an answer \\(a\\.txt to jojo\\)\\. Type /quit again to stop it and leave",
+        ),
+      );
+      await sophia.write("/quit\r");
+      const status = await sophia.finish();
+      assert.equal(status.code, 0, sophia.stdout + sophia.stderr);
+      await jojo.waitFor(/sophia took back the offer of a\.txt\.\n/);
+    } finally {
+      for (const chat of processes) chat.kill("SIGKILL");
+      await Promise.all(processes.map((chat) => chat.finish()));
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
