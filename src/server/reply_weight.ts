@@ -17,8 +17,9 @@
  * a group) still takes one.
  *
  * The weight is decided before the request is routed, for one refused too,
- * so it is read from counts the state keeps (O(1)), never by a pass over
- * users or groups: a flood of refused requests must not cost more than the
+ * so it is read from counts the state keeps (O(1), or one size for each of
+ * the few groups a `members` reply shows), never by a pass over users or
+ * groups: a flood of refused requests must not cost more than the
  * parse each costs anyway.
  */
 
@@ -62,12 +63,17 @@ export function namesInReply(
         const size = state.group(message.group)?.members.size ?? 0;
         return Math.min(size, MAX_MEMBERS_SHOWN);
       }
-      // Every group of the requester's, each as large as one is shown:
-      // counting their members would be a pass over all groups.
+      // The groups the reply shows (the requester's first ones, in creation
+      // order) and the members shown of each: what it can really hold, and
+      // what building it costs (router.ts reads no more). Reading these
+      // sizes is MAX_GROUPS_SHOWN steps at most.
       const name = state.nameOf(id);
       if (name === null) return 0;
-      return Math.min(state.groupCountOf(name), MAX_GROUPS_SHOWN) *
-        MAX_MEMBERS_SHOWN;
+      let names = 0;
+      for (const group of state.firstGroupsOf(name, MAX_GROUPS_SHOWN)) {
+        names += 1 + Math.min(group.members.size, MAX_MEMBERS_SHOWN);
+      }
+      return names;
     }
     default:
       return 0;

@@ -149,8 +149,14 @@ export class ServerState {
   #groups = new Map<string, MutableGroup>();
   /** Their keys by skeleton: what a new group's name looks like (groupsLike). */
   #groupSkeletons = new SkeletonIndex();
-  // Kept apart from the membership lists so per-user limits cost O(1).
-  #groupCounts = new Map<string, number>();
+  /**
+   * Each user's groups in creation order, by name key: per-user limits,
+   * `members` and its weight (reply_weight.ts) then cost the user's groups,
+   * never a pass over every group on the server.
+   */
+  #groupsByUser = new Map<string, MutableGroup[]>();
+  /** Each group's place in creation order, which those lists keep. */
+  #groupOrder = new Map<string, number>();
   /**
    * Groups with members (the server's limit counts these), and the groups
    * nobody is in, by who created them (counted against their creator's
@@ -222,12 +228,10 @@ export class ServerState {
         createdBy: record.createdBy,
         createdAt: record.createdAt,
       };
+      this.#groupOrder.set(record.key, this.#groupOrder.size);
       for (const member of store.members(record.key)) {
         group.members.set(member.userKey, member.userName);
-        this.#groupCounts.set(
-          member.userKey,
-          (this.#groupCounts.get(member.userKey) ?? 0) + 1,
-        );
+        this.#joined(member.userKey, group);
       }
       this.#groups.set(record.key, group);
       this.#groupSkeletons.add(record.key);
@@ -434,7 +438,7 @@ export class ServerState {
    */
   #leaveGroupsLeftInStore(session: Session, now: Timestamp): void {
     const key = session.nameKey;
-    if (!this.#groupCounts.has(key)) return;
+    if (!this.#groupsByUser.has(key)) return;
     const stored = new Set(this.store.groupsOf(key).map((group) => group.key));
     for (const group of this.groupsOf(key)) {
       if (stored.has(group.key)) continue;
@@ -556,6 +560,7 @@ export class ServerState {
       createdAt: now,
     };
     this.#groups.set(key, group);
+    this.#groupOrder.set(key, this.#groupOrder.size);
     this.#groupSkeletons.add(key);
     this.#countEmpty(group, 1);
     this.store.createGroup(name, key, createdBy, now);
@@ -584,7 +589,7 @@ export class ServerState {
     stored.members.set(key, name);
     this.store.addMember(group.key, key, name, now);
     this.#groupChanges?.push({ kind: "add", group: group.name, member: name });
-    this.#groupCounts.set(key, (this.#groupCounts.get(key) ?? 0) + 1);
+    this.#joined(key, stored);
     return true;
   }
 
@@ -603,22 +608,51 @@ export class ServerState {
       group: group.name,
       member: name,
     });
-    const count = (this.#groupCounts.get(key) ?? 1) - 1;
-    if (count > 0) this.#groupCounts.set(key, count);
-    else this.#groupCounts.delete(key);
+    const list = this.#groupsByUser.get(key) ?? [];
+    const at = list.indexOf(stored);
+    if (at >= 0) list.splice(at, 1);
+    if (list.length === 0) this.#groupsByUser.delete(key);
     return true;
+  }
+
+  // Kept in creation order: a user's list is at most maxGroupsPerUser long,
+  // and joining is rare beside reading it.
+  #joined(userKey: string, group: MutableGroup): void {
+    const list = this.#groupsByUser.get(userKey);
+    if (list === undefined) {
+      this.#groupsByUser.set(userKey, [group]);
+      return;
+    }
+    const order = this.#orderOf(group);
+    let at = list.length;
+    while (at > 0 && this.#orderOf(list[at - 1]!) > order) at--;
+    list.splice(at, 0, group);
+  }
+
+  #orderOf(group: MutableGroup): number {
+    return this.#groupOrder.get(group.key) ?? 0;
   }
 
   /** How many groups a user is in, ignoring case, online or not. */
   groupCountOf(name: string): number {
-    return this.#groupCounts.get(nameKey(name)) ?? 0;
+    return this.#groupsByUser.get(nameKey(name))?.length ?? 0;
   }
 
   /** The groups a user is in, in creation order. */
   groupsOf(name: string): Group[] {
-    const key = nameKey(name);
-    if (!this.#groupCounts.has(key)) return [];
-    return [...this.#groups.values()].filter((g) => g.members.has(key));
+    return [...this.#groupsOf(name)];
+  }
+
+  /**
+   * The first `count` groups a user is in, in creation order, without
+   * copying the rest: what a `members` reply shows.
+   */
+  firstGroupsOf(name: string, count: number): Group[] {
+    return this.#groupsOf(name).slice(0, count);
+  }
+
+  #groupsOf(name: string): readonly MutableGroup[] {
+    return this.#groupsByUser.get(nameKey(name)) ?? [];
   }
 
   /** Members of a group who are online now, in join order. */
