@@ -25,6 +25,7 @@ import {
 } from "./nats.ts";
 import { LOG_STREAM, LOG_SUBJECTS } from "./subjects.ts";
 import { LogPublisher } from "./log_publisher.ts";
+import { PositionWaiters } from "./position_waiters.ts";
 import { DATABASE_FILE } from "../../store/sqlite_store.ts";
 
 /**
@@ -93,7 +94,7 @@ export class ClusterLog {
   readonly #publisher: LogPublisher;
   /** The last stream sequence applied here. */
   #applied = 0;
-  #waiters: { seq: number; resolve: () => void }[] = [];
+  readonly #waiters = new PositionWaiters();
   #stopped = false;
   #stopConsumer: (() => void) | null = null;
 
@@ -291,10 +292,7 @@ export class ClusterLog {
 
   #advance(seq: number): void {
     this.#applied = seq;
-    if (this.#waiters.length === 0) return;
-    const ready = this.#waiters.filter((waiter) => waiter.seq <= seq);
-    this.#waiters = this.#waiters.filter((waiter) => waiter.seq > seq);
-    for (const waiter of ready) waiter.resolve();
+    this.#waiters.advance(seq);
   }
 
   /** How far this node has applied the log (0: nothing yet). */
@@ -306,22 +304,18 @@ export class ClusterLog {
   applied(seq: number, timeoutMs: number): Promise<void> {
     if (seq <= this.#applied) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const waiter = {
-        seq,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      };
+      const giveUp = this.#waiters.wait(seq, () => {
+        clearTimeout(timer);
+        resolve();
+      });
       const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((one) => one !== waiter);
+        giveUp();
         reject(
           new Error(
             `the message log was not read back up to ${seq} within ${timeoutMs} ms (at ${this.#applied})`,
           ),
         );
       }, timeoutMs);
-      this.#waiters.push(waiter);
     });
   }
 
