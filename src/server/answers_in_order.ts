@@ -7,7 +7,7 @@
  * (docs/SCALING.md, "Bus events").
  */
 
-import type { ClusterLogPort } from "./cluster/port.ts";
+import { LogWaits } from "./log_waits.ts";
 import { messageOf } from "../transport/secure_channel.ts";
 
 /** The most answers waiting for the log; past it they are carried out at once. */
@@ -20,53 +20,31 @@ export const MAX_WAITING_ANSWERS = 4096;
  * (docs/PROTOCOL.md 4.2). At once when none waits and the log is that far;
  * each at most `waitMs` after it came, however many wait before it.
  */
-export class AnswersInOrder {
-  readonly #log: Pick<ClusterLogPort, "position" | "applied">;
-  readonly #waitMs: number;
-  readonly #say: (line: string) => void;
+export class AnswersInOrder extends LogWaits {
   #waiting = 0;
   #last: Promise<void> = Promise.resolve();
 
-  constructor(
-    log: Pick<ClusterLogPort, "position" | "applied">,
-    waitMs: number,
-    say: (line: string) => void,
-  ) {
-    this.#log = log;
-    this.#waitMs = waitMs;
-    this.#say = say;
-  }
-
   /** Carries out `carryOut` in its turn, once the log is at `after`. */
   add(after: number, carryOut: () => void): void {
-    if (this.#waiting === 0 && after <= this.#log.position) return carryOut();
+    if (this.#waiting === 0 && this.reached(after)) return carryOut();
     // A node that names a position never reached must not make the
     // answers pile up here: past the bound they lose their order, not
     // their effect.
     if (this.#waiting >= MAX_WAITING_ANSWERS) return carryOut();
     this.#waiting++;
-    // The wait counts from now, not from when the answers before it are
-    // carried out: one that the log never reaches (a stalled log, or a
-    // position far ahead) holds the next ones no longer than itself.
-    const deadline = Date.now() + this.#waitMs;
-    this.#last = this.#last
-      .then(() => this.#log.applied(after, Math.max(0, deadline - Date.now())))
-      .catch((error) =>
-        this.#say(
-          `cluster: a file answer is carried out before the log it follows: ${
-            messageOf(error)
-          }`,
-        )
-      )
-      .then(() => {
-        this.#waiting--;
-        try {
-          carryOut();
-        } catch (error) {
-          this.#say(
-            `cluster: cannot carry out a file answer: ${messageOf(error)}`,
-          );
-        }
-      });
+    this.#last = this.turn(
+      this.#last,
+      after,
+      "cluster: a file answer is carried out before the log it follows",
+    ).then(() => {
+      this.#waiting--;
+      try {
+        carryOut();
+      } catch (error) {
+        this.say(
+          `cluster: cannot carry out a file answer: ${messageOf(error)}`,
+        );
+      }
+    });
   }
 }

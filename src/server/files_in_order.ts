@@ -8,7 +8,7 @@
  * "Bus events").
  */
 
-import type { ClusterLogPort } from "./cluster/port.ts";
+import { LogWaits } from "./log_waits.ts";
 import { messageOf } from "../transport/secure_channel.ts";
 
 /** The most file events waiting for the log; past it they are passed on at once. */
@@ -26,24 +26,11 @@ export const MAX_WAITING_FILE_BYTES = 16 * 1024 * 1024;
  * far (every chunk of a transfer under way) is passed on at once. Each at
  * most `waitMs` after it came, however many wait before it.
  */
-export class FilesInOrder {
-  readonly #log: Pick<ClusterLogPort, "position" | "applied">;
-  readonly #waitMs: number;
-  readonly #say: (line: string) => void;
+export class FilesInOrder extends LogWaits {
   /** Per transfer with events waiting: the last one's turn, and how many. */
   readonly #chains = new Map<string, { last: Promise<void>; count: number }>();
   #waiting = 0;
   #waitingBytes = 0;
-
-  constructor(
-    log: Pick<ClusterLogPort, "position" | "applied">,
-    waitMs: number,
-    say: (line: string) => void,
-  ) {
-    this.#log = log;
-    this.#waitMs = waitMs;
-    this.#say = say;
-  }
 
   /** How many events wait (for tests and the bound). */
   get waiting(): number {
@@ -56,7 +43,7 @@ export class FilesInOrder {
    */
   add(key: string, after: number, bytes: number, passOn: () => void): void {
     const chain = this.#chains.get(key);
-    if (chain === undefined && after <= this.#log.position) {
+    if (chain === undefined && this.reached(after)) {
       return this.#carryOut(passOn);
     }
     // A node that names a position never reached must not make events
@@ -69,26 +56,17 @@ export class FilesInOrder {
     ) return this.#carryOut(passOn);
     this.#waiting++;
     this.#waitingBytes += bytes;
-    // The wait counts from now, not from when the events before it are
-    // passed on: one that the log never reaches holds the next ones no
-    // longer than itself.
-    const deadline = Date.now() + this.#waitMs;
-    const turn = (chain?.last ?? Promise.resolve())
-      .then(() => this.#log.applied(after, Math.max(0, deadline - Date.now())))
-      .catch((error) =>
-        this.#say(
-          `cluster: a file from another node is passed on before the log it follows: ${
-            messageOf(error)
-          }`,
-        )
-      )
-      .then(() => {
-        this.#waiting--;
-        this.#waitingBytes -= bytes;
-        const now = this.#chains.get(key);
-        if (now !== undefined && --now.count === 0) this.#chains.delete(key);
-        this.#carryOut(passOn);
-      });
+    const turn = this.turn(
+      chain?.last ?? Promise.resolve(),
+      after,
+      "cluster: a file from another node is passed on before the log it follows",
+    ).then(() => {
+      this.#waiting--;
+      this.#waitingBytes -= bytes;
+      const now = this.#chains.get(key);
+      if (now !== undefined && --now.count === 0) this.#chains.delete(key);
+      this.#carryOut(passOn);
+    });
     if (chain === undefined) this.#chains.set(key, { last: turn, count: 1 });
     else {
       chain.last = turn;
@@ -100,7 +78,7 @@ export class FilesInOrder {
     try {
       passOn();
     } catch (error) {
-      this.#say(
+      this.say(
         `cluster: cannot pass on a file from another node: ${messageOf(error)}`,
       );
     }
