@@ -14,9 +14,12 @@ import { connectCommand, type Launcher } from "./connect_hint.ts";
 
 export interface WebAnswer {
   status: 200 | 304 | 307 | 404;
-  headers: Record<string, string>;
-  /** Empty for HEAD and 304. */
-  body: string;
+  headers: Readonly<Record<string, string>>;
+  /**
+   * Empty for HEAD and 304. A file of the page is the same bytes for every
+   * request (shared: never to be written to).
+   */
+  body: string | Uint8Array;
 }
 
 /**
@@ -55,6 +58,38 @@ export const WEB_HEADERS: Readonly<Record<string, string>> = {
 /** Paths that name the page itself. */
 const ALIASES: Readonly<Record<string, string>> = { "/index.html": "/" };
 
+/** One of the page's files, ready to be sent. */
+interface Served {
+  readonly etag: string;
+  readonly bytes: Uint8Array;
+  /** The headers of a 200 (with its length) and of a 304. */
+  readonly whole: Readonly<Record<string, string>>;
+  readonly unchanged: Readonly<Record<string, string>>;
+}
+
+/**
+ * Encoded and measured once, as the server starts: the page's script is
+ * some hundreds of KB, which each request encoded again only to give its
+ * length (and once more as it was written out as a string).
+ */
+const SERVED: ReadonlyMap<string, Served> = new Map(
+  Object.entries(WEB_ASSETS).map(([path, asset]) => {
+    const bytes = new TextEncoder().encode(asset.body);
+    const unchanged = Object.freeze({
+      ...WEB_HEADERS,
+      "content-type": asset.type,
+      etag: asset.etag,
+    });
+    const whole = Object.freeze({
+      ...unchanged,
+      "content-length": String(bytes.length),
+    });
+    return [path, { etag: asset.etag, bytes, whole, unchanged }];
+  }),
+);
+
+const NO_BYTES = new Uint8Array(0);
+
 /**
  * The answer to a request for one of the page's files, or null when the
  * request is not one (another method or path): the caller answers as it did
@@ -66,23 +101,15 @@ export function webAnswer(
   ifNoneMatch: string | undefined,
 ): WebAnswer | null {
   if (method !== "GET" && method !== "HEAD") return null;
-  const asset = assetAt(url ?? "");
-  if (asset === null) return null;
-  const headers = {
-    ...WEB_HEADERS,
-    "content-type": asset.type,
-    etag: asset.etag,
-  };
-  if (ifNoneMatch !== undefined && matches(ifNoneMatch, asset.etag)) {
-    return { status: 304, headers, body: "" };
+  const served = assetAt(url ?? "");
+  if (served === null) return null;
+  if (ifNoneMatch !== undefined && matches(ifNoneMatch, served.etag)) {
+    return { status: 304, headers: served.unchanged, body: NO_BYTES };
   }
   return {
     status: 200,
-    headers: {
-      ...headers,
-      "content-length": String(new TextEncoder().encode(asset.body).length),
-    },
-    body: method === "HEAD" ? "" : asset.body,
+    headers: served.whole,
+    body: method === "HEAD" ? NO_BYTES : served.bytes,
   };
 }
 
@@ -167,12 +194,10 @@ function bare(url: string): string {
   return end === -1 ? url : url.slice(0, end);
 }
 
-function assetAt(
-  url: string,
-): { type: string; etag: string; body: string } | null {
+function assetAt(url: string): Served | null {
   const path = bare(url);
-  const key = Object.hasOwn(ALIASES, path) ? ALIASES[path]! : path;
-  return Object.hasOwn(WEB_ASSETS, key) ? WEB_ASSETS[key]! : null;
+  return SERVED.get(Object.hasOwn(ALIASES, path) ? ALIASES[path]! : path) ??
+    null;
 }
 
 /** If-None-Match: `*` or a list of entity tags, weak ones included. */

@@ -13,10 +13,10 @@ Deno.test("webAnswer serves the page, its script and its style with their types"
   const page = webAnswer("GET", "/", undefined);
   assert.equal(page?.status, 200);
   assert.equal(page?.headers["content-type"], "text/html; charset=utf-8");
-  assert.equal(page?.body, WEB_ASSETS["/"]?.body);
+  assert.equal(text(page?.body), WEB_ASSETS["/"]?.body);
   assert.equal(
-    webAnswer("GET", "/index.html?x=1", undefined)?.body,
-    page?.body,
+    text(webAnswer("GET", "/index.html?x=1", undefined)?.body),
+    text(page?.body),
   );
   assert.match(
     webAnswer("GET", "/app.js", undefined)?.headers["content-type"] ?? "",
@@ -44,7 +44,7 @@ Deno.test("webAnswer leaves other methods and paths to the caller", () => {
 Deno.test("webAnswer answers HEAD without a body and a matching If-None-Match with 304", () => {
   const head = webAnswer("HEAD", "/app.js", undefined);
   assert.equal(head?.status, 200);
-  assert.equal(head?.body, "");
+  assert.equal(text(head?.body), "");
   assert.equal(
     head?.headers["content-length"],
     String(new TextEncoder().encode(WEB_ASSETS["/app.js"]?.body).length),
@@ -53,7 +53,36 @@ Deno.test("webAnswer answers HEAD without a body and a matching If-None-Match wi
   assert.equal(webAnswer("GET", "/app.js", etag)?.status, 304);
   assert.equal(webAnswer("GET", "/app.js", `"x", W/${etag}`)?.status, 304);
   assert.equal(webAnswer("GET", "/app.js", '"other"')?.status, 200);
+  const unchanged = webAnswer("GET", "/app.js", etag);
+  assert.equal(text(unchanged?.body), "");
+  assert.equal(unchanged?.headers["content-length"], undefined);
+  assert.equal(unchanged?.headers.etag, etag);
 });
+
+Deno.test("webAnswer hands every request the bytes and length encoded once at start-up", () => {
+  for (const path of Object.keys(WEB_ASSETS)) {
+    const one = webAnswer("GET", path, undefined);
+    const two = webAnswer("GET", path, undefined);
+    // The same bytes, not encoded again for each request.
+    assert.ok(one?.body instanceof Uint8Array, path);
+    assert.equal(one?.body, two?.body, path);
+    assert.equal(one?.headers, two?.headers, path);
+    assert.equal(
+      one?.headers["content-length"],
+      String(one?.body.length),
+      path,
+    );
+    assert.equal(text(one?.body), WEB_ASSETS[path]?.body);
+    // Shared, so not for a caller to change.
+    assert.ok(Object.isFrozen(one?.headers));
+  }
+});
+
+function text(body: string | Uint8Array | undefined): string | undefined {
+  return typeof body === "string"
+    ? body
+    : body && new TextDecoder().decode(body);
+}
 
 Deno.test("startServer serves the web page with a CSP forbidding inline script, and still upgrades", async () => {
   await using server = await startTestServer();
@@ -67,7 +96,13 @@ Deno.test("startServer serves the web page with a CSP forbidding inline script, 
   assert.equal(page.headers.get("cache-control"), "no-cache");
   assert.equal(await page.text(), WEB_ASSETS["/"]?.body);
   const script = await fetch(`${base}/app.js`);
-  assert.equal(await script.text(), WEB_ASSETS["/app.js"]?.body);
+  const bytes = new Uint8Array(await script.arrayBuffer());
+  assert.equal(new TextDecoder().decode(bytes), WEB_ASSETS["/app.js"]?.body);
+  assert.equal(script.headers.get("content-length"), String(bytes.length));
+  const head = await fetch(`${base}/app.js`, { method: "HEAD" });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get("content-length"), String(bytes.length));
+  assert.equal((await head.arrayBuffer()).byteLength, 0);
   const again = await fetch(`${base}/app.js`, {
     headers: { "if-none-match": script.headers.get("etag") ?? "" },
   });
