@@ -239,13 +239,33 @@ export function explainConnectError(error: unknown, url: string): string {
   if (error instanceof NoServerError) return sanitizeForTerminal(error.message);
   if (error instanceof ServerTrustError) return error.message;
   if (error instanceof WebSocketUpgradeError && error.status === 503) {
-    return serverFull(url);
+    return sanitizeForTerminal(refusedUpgrade(error, url));
   }
   if (error instanceof TlsHandshakeError) {
     return sanitizeForTerminal(tlsFailure(error, url));
   }
   // A failed handshake's message may quote what the server sent.
   return sanitizeForTerminal(describeConnectError(messageOf(error), url));
+}
+
+/**
+ * A 503 (docs/PROTOCOL.md 1.1): the server's own reason when it gave one,
+ * and how long it asked to wait; the reconnecting client waits that long
+ * anyway (1 to 10 s).
+ */
+function refusedUpgrade(error: WebSocketUpgradeError, url: string): string {
+  if (error.reason === null) return serverFull(url);
+  const wait = error.retryAfter === null
+    ? ""
+    : ` (the server asks to wait ${error.retryAfter} s)`;
+  const advice = /try again/i.test(error.reason)
+    ? ""
+    : /your address/i.test(error.reason)
+    ? ": close some of your other chat connections, or ask whoever runs the server to raise --max-per-address"
+    : /full/i.test(error.reason)
+    ? ": try again later"
+    : "";
+  return `The server at ${url} refused the connection: ${error.reason}${advice}${wait}`;
 }
 
 function serverFull(url: string): string {

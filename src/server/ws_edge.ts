@@ -561,24 +561,12 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         const admission = options.accept(group, address, crowded);
         if (admission.kind === "drop") return front.destroy();
         if (admission.kind === "refuse") {
-          return answer(
-            socket,
-            503,
-            "Service Unavailable",
-            `Refused: ${admission.why}\n`,
-          );
+          return void socket.end(unavailable(admission.why));
         }
         if (room !== null) cutOff(room);
       }
       const refusal = refused.get(front) ?? options.admit(group, address);
-      if (refusal !== null) {
-        return answer(
-          socket,
-          503,
-          "Service Unavailable",
-          `Refused: ${refusal}\n`,
-        );
-      }
+      if (refusal !== null) return void socket.end(unavailable(refusal));
       wss.handleUpgrade(request, socket, head, (ws) => {
         const conn = new WsConnection(
           ws,
@@ -760,6 +748,42 @@ function refuse(response: ServerResponse, status: number, text: string): void {
     "connection": "close",
   });
   response.end(body);
+}
+
+/**
+ * Seconds a client refused with 503 is told to wait (`Retry-After`): the
+ * handshake rate gives an address a new token within a second, and a slot
+ * that is still starting frees within the handshake's deadline.
+ */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** The few 503 answers there are, by reason: built once each. */
+const unavailableAnswers = new Map<string, Buffer>();
+/** More reasons than the server has: past it, answers are built each time. */
+const MAX_UNAVAILABLE_ANSWERS = 16;
+
+/**
+ * The whole HTTP answer refusing an upgrade for `why` (docs/PROTOCOL.md 1.1):
+ * the same bytes for every refusal, so that a flood of refused upgrades
+ * costs the server no more than reading their requests.
+ */
+export function unavailable(why: string): Buffer {
+  const known = unavailableAnswers.get(why);
+  if (known !== undefined) return known;
+  const body = Buffer.from(`Refused: ${why}\n`);
+  const built = Buffer.concat([
+    Buffer.from(
+      "HTTP/1.1 503 Service Unavailable\r\n" +
+        `Retry-After: ${RETRY_AFTER_SECONDS}\r\n` +
+        "Content-Type: text/plain; charset=utf-8\r\n" +
+        `Content-Length: ${body.byteLength}\r\nConnection: close\r\n\r\n`,
+    ),
+    body,
+  ]);
+  if (unavailableAnswers.size < MAX_UNAVAILABLE_ANSWERS) {
+    unavailableAnswers.set(why, built);
+  }
+  return built;
 }
 
 function answer(

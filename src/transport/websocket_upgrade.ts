@@ -18,12 +18,35 @@ const QUOTED_CHARS = 200;
 export class WebSocketUpgradeError extends Error {
   /** The HTTP status the server answered with; null if it did not answer with one. */
   readonly status: number | null;
+  /**
+   * Why the server refused, as it said it (`Refused: <reason>`, docs/
+   * PROTOCOL.md 1.1): printable ASCII only, or null.
+   */
+  readonly reason: string | null;
+  /** The seconds its `Retry-After` asked to wait (0-3600), or null. */
+  readonly retryAfter: number | null;
 
-  constructor(message: string, status: number | null = null) {
+  constructor(
+    message: string,
+    status: number | null = null,
+    reason: string | null = null,
+    retryAfter: number | null = null,
+  ) {
     super(message);
     this.name = "WebSocketUpgradeError";
     this.status = status;
+    this.reason = reason;
+    this.retryAfter = retryAfter;
   }
+}
+
+/** A reason the reference server gives: `Refused: ` and plain words. */
+const REFUSED = /^Refused: ([\x20-\x7e]{1,200})$/;
+
+/** `Retry-After` in seconds (RFC 9110 10.2.3; a date is not used here). */
+function retryAfterOf(field: string | undefined): number | null {
+  if (field === undefined || !/^\d{1,4}$/.test(field.trim())) return null;
+  return Math.min(Number(field.trim()), 3600);
 }
 
 /** A new Sec-WebSocket-Key: 16 random bytes, base64 (§4.1). */
@@ -104,12 +127,15 @@ export async function checkUpgradeResponse(
   body = "",
 ): Promise<void> {
   if (head.status !== 101) {
-    const said = quote(body.split(/\r?\n/, 1)[0]!.trim());
+    const line = body.split(/\r?\n/, 1)[0]!.trim();
+    const said = quote(line);
     throw new WebSocketUpgradeError(
       `The server refused the WebSocket: '${quote(head.statusLine)}'${
         said === "" ? "" : ` (${said})`
       }`,
       head.status,
+      REFUSED.exec(line)?.[1] ?? null,
+      retryAfterOf(head.fields.get("retry-after")),
     );
   }
   const upgrade = head.fields.get("upgrade")?.toLowerCase();
