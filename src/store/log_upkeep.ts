@@ -43,6 +43,14 @@ export function configure(
   let synchronous = asked;
   let walSync = false;
   let checkpointInWorker = false;
+  // A new store gives the pages of what it deleted back to the disk, a few
+  // at a time (store_cap.ts): set before its first table, as SQLite
+  // requires. An older store keeps auto_vacuum off (turning it on takes a
+  // VACUUM, a full copy of the file).
+  const fresh = Number(
+    db.prepare("SELECT count(*) AS n FROM sqlite_schema").get()?.n,
+  ) === 0;
+  if (fresh) db.exec("PRAGMA auto_vacuum = INCREMENTAL");
   if (!memory) {
     const mode = db.prepare("PRAGMA journal_mode = WAL").get()?.journal_mode;
     if (mode !== "wal") {

@@ -24,6 +24,12 @@ export const DEFAULT_CAP_CHECK_EVERY = 256;
 /** A check's time at most by default: the rest waits for the next. */
 export const DEFAULT_CAP_CHECK_BUDGET_MS = 50;
 const CAP_CHECK_MS = 1000;
+/** PRAGMA auto_vacuum's value for INCREMENTAL. */
+const INCREMENTAL_AUTO_VACUUM = 2;
+/** Giving free pages back: how long per check, how many at a time, how many kept. */
+const TRIM_BUDGET_MS = 10;
+const TRIM_STEP_PAGES = 16;
+const MIN_FREE_PAGES_KEPT = 256;
 /** Messages deleted per statement, and statements per check at most. */
 const PRUNE_BATCH = 256;
 const PRUNE_BATCHES_PER_CHECK = 32;
@@ -292,6 +298,7 @@ export class StoreCap {
         }
       }
       this.#setFull(used > this.#maxBytes && !deletable, used);
+      this.#giveBackFreePages();
     } catch (error) {
       // The messages stay; writing goes on while the disk lets it.
       this.#notice(
@@ -301,6 +308,37 @@ export class StoreCap {
       );
     } finally {
       this.#checking = false;
+    }
+  }
+
+  /**
+   * A store made with incremental auto_vacuum (log_upkeep.ts) that has
+   * many more free pages than it will soon reuse gives some back to the
+   * disk: a few pages at a time, within TRIM_BUDGET_MS (moving a page costs
+   * about 0.15 ms here, so 8000 free pages take some minutes of checks,
+   * never one long pause). Free pages up to a quarter of the file (and 1
+   * MiB) stay: a store at its cap refills what it pruned, and giving that
+   * back would only grow the file again. An older store (auto_vacuum off)
+   * keeps its size.
+   */
+  #giveBackFreePages(): void {
+    const deadline = performance.now() + TRIM_BUDGET_MS;
+    for (;;) {
+      const row = this.#tx.get(
+        `SELECT a.auto_vacuum AS mode, p.page_count AS pages,
+                f.freelist_count AS free
+         FROM pragma_auto_vacuum() a, pragma_page_count() p,
+              pragma_freelist_count() f`,
+      );
+      if (Number(row?.mode) !== INCREMENTAL_AUTO_VACUUM) return;
+      const pages = Number(row?.pages ?? 0);
+      const free = Number(row?.free ?? 0);
+      const excess = free -
+        Math.max(MIN_FREE_PAGES_KEPT, Math.floor(pages / 4));
+      if (excess <= 0 || performance.now() >= deadline) return;
+      this.#tx.all(
+        `PRAGMA incremental_vacuum(${Math.min(excess, TRIM_STEP_PAGES)})`,
+      );
     }
   }
 
