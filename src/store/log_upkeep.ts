@@ -18,9 +18,13 @@ const DEFAULT_CHECKPOINT_EVERY_ROWS = 1024;
 // SQLite's default, for when the worker cannot checkpoint.
 const SQLITE_AUTOCHECKPOINT_PAGES = 1000;
 
-// Bounds the log left behind after a large transaction; SQLite otherwise
-// keeps the file at its largest size.
-const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+// Each time the log starts again from its beginning (once all of it is
+// copied, every 1024 rows or so) its file is cut to nothing: frames past the
+// new writes were kept until written over, and with them copies of pages
+// from before a delete that secure_delete had zeroed in the database (up to
+// 64 MiB of them, the limit this was). Measured at 20000 commits of one
+// message: 280-380 us a commit either way, within the noise.
+const JOURNAL_SIZE_LIMIT_BYTES = 0;
 
 /** What configure() set up for the write-ahead log. */
 export interface LogSetup {
