@@ -425,12 +425,7 @@ export function helpText(
   }
   const width = Math.max(...COMMANDS.map((command) => command.usage.length));
   return [
-    "Type a message and press Enter to send it to everyone, or to the user or",
-    "group chosen with /query. Start it with // to send a message that begins",
-    "with /.",
-    "Private messages (/msg), group messages and files are end-to-end encrypted:",
-    "the server cannot read them. The public room is not: the server's host can",
-    "read it.",
+    ...helpIntro(columns),
     "Commands:",
     ...COMMANDS.flatMap((command) =>
       wrapWords(`  ${command.usage.padEnd(width)}  `, summary(command), columns)
@@ -461,8 +456,8 @@ export function terminalHelp(
   const twoColumns = 2 + width + 2 +
       Math.max(...right.map((usage) => usage.length)) <= columns;
   return [
-    ...helpText(undefined, {}, columns).slice(0, HELP_INTRO_ROWS),
-    "Commands (/help COMMAND says what one does):",
+    ...helpIntro(columns),
+    ...wrapWords("", "Commands (/help COMMAND says what one does):", columns),
     ...twoColumns
       ? left.map((usage, i) =>
         `  ${usage.padEnd(width)}  ${right[i] ?? ""}`.trimEnd()
@@ -471,8 +466,32 @@ export function terminalHelp(
   ];
 }
 
-/** The rows of helpText before its list of commands. */
-const HELP_INTRO_ROWS = 6;
+/** What /help says before its commands, as paragraphs. */
+const HELP_INTRO = [
+  "Type a message and press Enter to send it to everyone, or to the user or group chosen with /query. Start it with // to send a message that begins with /.",
+  "Private messages (/msg), group messages and files are end-to-end encrypted: the server cannot read them. The public room is not: the server's host can read it.",
+];
+
+/**
+ * The rows of /help before its list of commands: as the README shows them
+ * from HELP_COLUMNS up (the web page's too), and on a narrower terminal
+ * each paragraph cut at spaces at its width. Rows of 75 characters wrapped
+ * by the terminal at 40 read "...send" / "  it to everyone, or to the user
+ * or" / "group chosen with /query...", half of them indented.
+ */
+function helpIntro(columns: number): string[] {
+  if (columns >= HELP_COLUMNS) {
+    return [
+      "Type a message and press Enter to send it to everyone, or to the user or",
+      "group chosen with /query. Start it with // to send a message that begins",
+      "with /.",
+      "Private messages (/msg), group messages and files are end-to-end encrypted:",
+      "the server cannot read them. The public room is not: the server's host can",
+      "read it.",
+    ];
+  }
+  return HELP_INTRO.flatMap((paragraph) => wrapWords("", paragraph, columns));
+}
 
 /** The help fits a terminal of 80 columns, the usual size, as its first lines do. */
 export const HELP_COLUMNS = 79;

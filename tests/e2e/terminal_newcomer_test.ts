@@ -1,0 +1,63 @@
+/**
+ * What a newcomer met at `chat connect` in a tmux pane (and a received file
+ * that the desktop could not open), each fixed: /help's first lines wrapped
+ * twice on a narrow terminal, `/query BOB` kept the name as typed, and an
+ * opener that opened nothing was said nowhere.
+ */
+
+import assert from "node:assert/strict";
+import { sophiaBesideJojo } from "../_helpers/sophia_pane.ts";
+import { hasTmux } from "../_helpers/tmux.ts";
+
+const TMUX = await hasTmux();
+if (!TMUX) {
+  console.warn(
+    "tests/e2e/terminal_newcomer_test.ts: skipped: tmux is not installed and could not be installed with apt-get",
+  );
+}
+
+const lastLine = (lines: string[]) => lines.filter((l) => l !== "").at(-1);
+
+Deno.test({
+  name:
+    "terminal: /help at 40 columns cuts its first paragraphs at the width, no row indented or past it",
+  ignore: !TMUX,
+  async fn() {
+    const scene = await sophiaBesideJojo({
+      prefix: "chat-newcomer-",
+      args: () => ["--no-time"],
+      width: 40,
+      height: 60,
+    });
+    await using _scene = { [Symbol.asyncDispose]: scene.dispose };
+    const { pane } = scene;
+    await pane.type("/help");
+    await pane.keys("Enter");
+    await pane.waitFor(
+      "the help's last row and the prompt",
+      (l) => l.includes("  /quit") && lastLine(l) === "sophia>",
+    );
+    // The rows as drawn (not joined): what the terminal shows.
+    const rows = (await pane.tmux("capture-pane", "-p", "-S", "-")).split("\n")
+      .map((row) => row.trimEnd());
+    const start = rows.indexOf("sophia> /help");
+    const commands = rows.findIndex((row, i) =>
+      i > start && row.startsWith("Commands")
+    );
+    assert.ok(start >= 0 && commands > start, rows.join("\n"));
+    const intro = rows.slice(start + 1, commands);
+    // Laid out for 80 columns and wrapped again at 40, every other row
+    // began "  " mid-sentence: "send" / "  it to everyone, or to the user
+    // or" / "group chosen with /query...".
+    assert.deepEqual(
+      intro.filter((row) => row.startsWith(" ") || row.length > 40),
+      [],
+      intro.join("\n"),
+    );
+    assert.equal(intro[0], "Type a message and press Enter to send");
+    assert.equal(
+      intro.join(" "),
+      "Type a message and press Enter to send it to everyone, or to the user or group chosen with /query. Start it with // to send a message that begins with /. Private messages (/msg), group messages and files are end-to-end encrypted: the server cannot read them. The public room is not: the server's host can read it.",
+    );
+  },
+});
