@@ -131,6 +131,16 @@ export class Conversations {
   }
 
   /**
+   * The server spells `conversation`'s name so (`/query BOB` for Bob): the
+   * current one takes that spelling, for the prompt, if it is still the one.
+   */
+  spelled(conversation: Conversation): void {
+    if (conversationKey(conversation) === conversationKey(this.#current)) {
+      this.#current = conversation;
+    }
+  }
+
+  /**
    * You wrote to `conversation` (`/msg jojo ...`, `/group haha ...`, a file):
    * what waited there has been read, so its count goes from the prompt.
    * Returns whether the count changed.

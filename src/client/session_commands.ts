@@ -206,22 +206,40 @@ export function sessionCommands(options: SessionCommandsOptions) {
         const { conversation } = command;
         conversations.setCurrent(conversation);
         showPrompt();
-        const note = queryNote(conversation);
+        // Named as the server spells it once it says (`/query BOB` goes to
+        // Bob, and the prompt says so), as /msg's confirmation does.
+        const spelled = (name: string | undefined) => {
+          if (name === undefined || conversation.kind === "public") {
+            return conversation;
+          }
+          const named = { ...conversation, name };
+          conversations.spelled(named);
+          showPrompt();
+          return named;
+        };
         if (conversation.kind === "group") {
           // A group one is not in (left, or never joined) is said at once,
           // not at each line sent there.
           return showInOrder(
             client().request({ t: "members", group: conversation.name })
               .then((reply) => {
+                const listed = reply.t === "members"
+                  ? reply.groups.find((g) =>
+                    nameKey(g.group) === nameKey(conversation.name)
+                  )
+                  : undefined;
+                const note = queryNote(spelled(listed?.group));
                 const absent = groupQueryNote(conversation.name, self, reply);
                 return tell(absent === null ? [note] : [note, absent]);
               }),
           );
         }
-        if (
-          conversation.kind !== "user" ||
-          nameKey(conversation.name) === nameKey(self)
-        ) return showInOrder(Promise.resolve(tell([note])));
+        if (conversation.kind !== "user") {
+          return showInOrder(Promise.resolve(tell([queryNote(conversation)])));
+        }
+        if (nameKey(conversation.name) === nameKey(self)) {
+          return showInOrder(Promise.resolve(tell([queryNote(spelled(self))])));
+        }
         // A name typed wrong (`/query jojp`) is said at once, not at each
         // line sent there; the query stays (a name registered but away
         // has its messages kept for them).
@@ -229,10 +247,14 @@ export function sessionCommands(options: SessionCommandsOptions) {
           client().request({ t: "list" }).then((reply) => {
             names.learnNames(reply);
             names.learnKeys(reply);
-            const absent = reply.t === "users" && reply.more === undefined &&
-              !reply.users.some((u) =>
+            const listed = reply.t === "users"
+              ? reply.users.find((u) =>
                 nameKey(u.name) === nameKey(conversation.name)
-              );
+              )
+              : undefined;
+            const note = queryNote(spelled(listed?.name));
+            const absent = reply.t === "users" && reply.more === undefined &&
+              listed === undefined;
             if (!absent) return tell([note]);
             const likely = didYouMean(
               conversation.name,

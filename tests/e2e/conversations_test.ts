@@ -118,9 +118,9 @@ Deno.test("chat connect: /query of a name nobody online has says so at once, wit
   );
   await sophia.write("/query nobody\n");
   await sophia.waitFor(/No one named 'nobody' is online now\.\n/);
-  // Someone online: nothing more is said.
+  // Someone online: nothing more is said, and the name is the server's.
   await sophia.write("/query JOJO\n");
-  await sophia.waitFor(/Plain lines now go to JOJO \(private\)/);
+  await sophia.waitFor(/Plain lines now go to jojo \(private\)/);
   await sophia.write("/query\n");
   await sophia.waitFor(/Plain lines go to everyone again\n/);
   assert.deepEqual(linesMatching(sophia, /No one named/), [

@@ -61,3 +61,47 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    "terminal: /query names a person and a group as the server spells them, in its note and the prompt",
+  ignore: !TMUX,
+  async fn() {
+    const scene = await sophiaBesideJojo({
+      prefix: "chat-newcomer-",
+      args: () => ["--no-time"],
+      width: 80,
+      height: 24,
+    });
+    await using _scene = { [Symbol.asyncDispose]: scene.dispose };
+    const { pane, jojo } = scene;
+    await pane.type("/query JoJo");
+    await pane.keys("Enter");
+    await pane.waitFor(
+      "the note and the prompt with jojo's own spelling",
+      (l) =>
+        l.includes(
+          "Plain lines now go to jojo (private); /query alone goes back to everyone",
+        ) && lastLine(l) === "[jojo] sophia>",
+    );
+    await pane.type("hi there");
+    await pane.keys("Enter");
+    await jojo.waitFor((m) => m.text === "hi there");
+
+    await pane.type("/create Team");
+    await pane.keys("Enter");
+    await pane.waitFor(
+      "the group",
+      (l) => l.includes("SUCCESS: Group 'Team' created and joined."),
+    );
+    await pane.type("/query #TEAM");
+    await pane.keys("Enter");
+    await pane.waitFor(
+      "the note and the prompt with the group's own spelling",
+      (l) =>
+        l.includes(
+          "Plain lines now go to group Team; /query alone goes back to everyone",
+        ) && lastLine(l) === "[#Team] sophia>",
+    );
+  },
+});
