@@ -756,10 +756,14 @@ export class FileReceiver {
       );
       return;
     }
-    const opened = openFile(
-      path,
-      this.#options.openWith ? { command: this.#options.openWith } : {},
-    );
+    const opened = openFile(path, {
+      ...this.#options.openWith ? { command: this.#options.openWith } : {},
+      // The file is there all the same: said where, as it opens nothing.
+      onFailed: (program, status) =>
+        this.#options.print(sanitizeForTerminal(
+          `Could not open ${name}: ${program} ended with status ${status}; the file is saved as ${path}`,
+        )),
+    });
     // The warning names the file, whose name the sender chose.
     if (!opened.ok) this.#options.print(sanitizeForTerminal(opened.warning));
   }

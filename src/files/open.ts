@@ -16,7 +16,18 @@ export interface OpenOptions {
   command?: string[];
   /** Replaces the platform's opener (tests run the Windows mechanism with sh). */
   opener?: Opener;
+  /**
+   * Called when the opener started but ended with a failure status within
+   * {@linkcode OPENER_FAILS_WITHIN_MS}: `xdg-open` without a desktop (a
+   * machine reached over ssh) or with no program for the file's kind
+   * exits 3 or 4 and opens nothing, which was said nowhere. Later ends are
+   * a viewer's own (`--open-with` may run one), not the opening's.
+   */
+  onFailed?: (program: string, status: number) => void;
 }
+
+/** How soon after its start an opener's failure status counts (see onFailed). */
+export const OPENER_FAILS_WITHIN_MS = 10_000;
 
 export type OpenResult = { ok: true } | { ok: false; warning: string };
 
@@ -109,6 +120,15 @@ export function openFile(path: string, opts: OpenOptions = {}): OpenResult {
     }).spawn();
     // A viewer may run for hours; chat must still be able to exit.
     child.unref();
+    const started = Date.now();
+    const onFailed = opts.onFailed;
+    if (onFailed !== undefined) {
+      child.status.then((status) => {
+        if (
+          !status.success && Date.now() - started < OPENER_FAILS_WITHIN_MS
+        ) onFailed(program, status.code);
+      }, () => {});
+    }
     return { ok: true };
   } catch (error) {
     return {

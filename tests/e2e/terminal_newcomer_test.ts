@@ -8,6 +8,11 @@
 import assert from "node:assert/strict";
 import { sophiaBesideJojo } from "../_helpers/sophia_pane.ts";
 import { hasTmux } from "../_helpers/tmux.ts";
+import {
+  ChatProcess,
+  listeningPort,
+  serveProcess,
+} from "../_helpers/process.ts";
 
 const TMUX = await hasTmux();
 if (!TMUX) {
@@ -104,4 +109,63 @@ Deno.test({
         ) && lastLine(l) === "[#Team] sophia>",
     );
   },
+});
+
+Deno.test("chat connect says when the program that opens a received file fails, and where the file is", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-newcomer-open-" });
+  let server: ChatProcess | null = null;
+  try {
+    const keygen = new ChatProcess(
+      ["keygen", "--bits", "2048", "--out", `${dir}/keys`],
+    );
+    assert.equal((await keygen.finish()).code, 0);
+    server = serveProcess(`${dir}/keys`);
+    const port = await listeningPort(server);
+    // As xdg-open does on a machine without a desktop (over ssh): exit 3,
+    // "no method available for opening".
+    const opener = `${dir}/no-desktop.sh`;
+    await Deno.writeTextFile(opener, "#!/bin/sh\nexit 3\n");
+    await Deno.chmod(opener, 0o755);
+    const downloads = `${dir}/downloads`;
+    const jojo = new ChatProcess([
+      "connect",
+      `127.0.0.1:${port}`,
+      "--pub",
+      `${dir}/keys/public.pem`,
+      "--user",
+      "jojo",
+      "--downloads",
+      downloads,
+      "--open-with",
+      opener,
+      "--accept-files",
+      "all",
+    ]);
+    await jojo.waitFor(/SUCCESS: Username registered\./);
+    await Deno.writeTextFile(`${dir}/notes.txt`, "meeting notes\n");
+    const sophia = new ChatProcess([
+      "connect",
+      `127.0.0.1:${port}`,
+      "--pub",
+      `${dir}/keys/public.pem`,
+      "--user",
+      "sophia",
+    ]);
+    await sophia.write(`/file jojo ${dir}/notes.txt\n`);
+    assert.equal((await sophia.finish()).code, 0, sophia.stderr);
+    await jojo.waitFor(
+      new RegExp(
+        `Could not open notes\\.txt: ${
+          opener.replaceAll(".", "\\.")
+        } ended with status 3; the file is saved as ${
+          downloads.replaceAll(".", "\\.")
+        }/notes\\.txt\n`,
+      ),
+    );
+    assert.equal((await jojo.finish()).code, 0);
+  } finally {
+    server?.kill("SIGKILL");
+    await server?.finish();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
