@@ -10,9 +10,9 @@
  * line, each once and in order, and says when there were more. Live public
  * messages that come meanwhile wait for the answer: the server answers in
  * order, so those routed before it are in it too (shown once, from it), and
- * those after it come after it. A session that showed nothing yet may
- * `mark` where the room stood at its sign-in instead. For the terminal and
- * the web page alike.
+ * those after it come after it. Every session `mark`s where the room stood
+ * at its sign-in, so that one that showed nothing yet still has a place to
+ * start from. For the terminal, `--json` and the web page alike.
  *
  * @module
  */
@@ -102,10 +102,11 @@ export class MissedPublic {
   }
 
   /**
-   * At a first sign-in, when nothing was shown yet: takes the newest public
+   * At a sign-in, when nothing was shown yet: takes the newest public
    * message's id as where a later catch-up starts, showing nothing (one
    * `history` request for one message), so that someone who signed in to
-   * a quiet room and saw nothing is still shown what was said while their
+   * a quiet room and saw nothing (a person, a script, a program, the web
+   * page in an empty room) is still shown what was said while their
    * connection was down. Nothing when a message was shown already.
    */
   async mark(paging: HistoryPaging): Promise<void> {
@@ -136,16 +137,17 @@ export class MissedPublic {
    * On a reconnection: asks for the public messages after the last one
    * shown and hands their lines to `emit`, oldest first under
    * MISSED_HEADER, then the live ones held meanwhile. Nothing before the
-   * first message shown (a new user gets no flood), and nothing on a
-   * server without ids. The lines go through the session's history
-   * counting (`paging.counts`), so someone ignored stays hidden there too.
+   * first message shown (a new user gets no flood): a session with no
+   * place yet takes one now, as at a sign-in (`mark`). Nothing on a server
+   * without ids. The lines go through the session's history counting
+   * (`paging.counts`), so someone ignored stays hidden there too.
    */
   async catchUp(
     paging: HistoryPaging,
     emit: (event: SessionEvent) => void,
   ): Promise<void> {
     const after = this.#cursor;
-    if (after === null) return;
+    if (after === null) return await this.mark(paging);
     // A catch-up still waiting when the connection it asked on was lost is
     // taken over by this one: the lines held meanwhile wait for this
     // answer, and what it showed already is not shown again.

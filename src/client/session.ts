@@ -671,12 +671,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     settled: () => order.settled,
     counts: historyCounts,
   });
-  // A person in a quiet room who has seen nothing yet is shown what is
-  // said there while their connection is down too (missed_public.ts). A
-  // script or a program is not: it costs a history request at each start.
-  if (terminal.interactive && !context.json) {
-    void missed.mark(historyPaging(first));
-  }
+  // Someone in a quiet room who has seen nothing yet (a person, a script,
+  // a program) is shown what is said there while their connection is down
+  // too (missed_public.ts): one history request of one message at the start.
+  void missed.mark(historyPaging(first));
 
   // A chat line cut off from its reply waits for the next connection, which
   // only this loop makes: a script stops waiting for it when the link ends.

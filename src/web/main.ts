@@ -1211,7 +1211,8 @@ const historyCounts = new HistoryCounts();
 
 /**
  * Public messages said while the page was not connected, asked for at each
- * reconnection (client/missed_public.ts); not at its first sign-in.
+ * reconnection (client/missed_public.ts); at its first sign-in, only where
+ * the room stands (`mark`), so an empty room has a place to start from.
  */
 const missed = new MissedPublic();
 
@@ -2280,6 +2281,9 @@ async function join(name: string): Promise<void> {
       emit({ type: "error", re: null, code: "e2e", text: e2eWarning });
     }
     use(joining);
+    // Where the room stands: in an empty one nothing loaded tells the next
+    // reconnection where to start (client/missed_public.ts).
+    void missed.mark(historyPaging(joining)).catch(() => {});
     drawTarget();
     ui.line.focus();
   } catch (error) {

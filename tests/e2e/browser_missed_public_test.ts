@@ -188,3 +188,49 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "web client: signed in to an empty room and cut off before anything was said, the page shows what was said meanwhile",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const proxy = new GateProxy(Number(new URL(chat.url).port));
+    const sophia = await chat.signedInClient("sophia");
+    try {
+      const problems: string[] = [];
+      const page = await openPage(
+        chat.browser,
+        `http://127.0.0.1:${proxy.port}/`,
+        problems,
+      );
+      await join(page, "webby");
+      // Answered after the request that places the page at the room's
+      // newest message (none), sent at its sign-in; it shows none either.
+      await typeLine(page, "/history");
+      await waitForLine(page, /^No history for the public room\.$/);
+
+      proxy.cut();
+      await waitForLine(page, /^The connection to the server was lost\.$/);
+      await say(sophia, "missed one");
+      proxy.down = false;
+      await waitForLine(page, /^Reconnected as webby\.$/);
+      await waitForLine(page, /missed one$/);
+      await say(sophia, "live after");
+      await waitForLine(page, /live after$/);
+
+      const all = await rows(page);
+      const back = all.findIndex((row) => row === "Reconnected as webby.");
+      const after = all.slice(back + 1).filter((row) =>
+        /While you were away|missed one|live after/.test(row)
+      );
+      assert.equal(after.length, 3, JSON.stringify(after));
+      assert.equal(after[0], "While you were away:");
+      assert.match(after[1]!, /sophia.*missed one$/);
+      assert.match(after[2]!, /sophia.*live after$/);
+    } finally {
+      await sophia.quit();
+      await proxy.close();
+    }
+  },
+});

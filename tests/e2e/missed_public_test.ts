@@ -51,6 +51,26 @@ function eventsOf(jojo: ChatProcess): Event[] {
     .map((line) => JSON.parse(line) as Event);
 }
 
+/**
+ * What jojo showed after it was back: its messages (marked when history)
+ * and what it said of the catch-up.
+ */
+function afterReconnection(jojo: ChatProcess): string[] {
+  const events = eventsOf(jojo);
+  const back = events.findIndex((event) =>
+    event.type === "connection" && event.state === "reconnected"
+  );
+  return events.slice(back + 1).filter((event) =>
+    event.type === "message" ||
+    (event.type === "notice" &&
+      /While you were away|Still fetching/.test(String(event.text)))
+  ).map((event) =>
+    event.type === "message"
+      ? `${event.from}: ${event.text}${event.history ? " (history)" : ""}`
+      : String(event.text)
+  );
+}
+
 Deno.test("chat connect --json shows the public messages said while it was cut off, once each, in order, under one notice, none from someone ignored", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-missed-public-" });
   await using server = await startTestServer();
@@ -150,6 +170,43 @@ Deno.test("chat connect --json does not show its own public line again among wha
       "sophia: missed one (history)",
       "sophia: live after",
     ]);
+  } finally {
+    await jojo.closeStdin();
+    await jojo.finish();
+    await sophia.quit();
+    await proxy.close();
+  }
+});
+
+Deno.test("chat connect --json that saw no public message before it was cut off still shows what was said meanwhile, not what was said before it came", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-missed-none-" });
+  await using server = await startTestServer();
+  const proxy = new GateProxy(server.port);
+  const sophia = await TestClient.connect(server, "sophia");
+  await say(sophia, "before jojo came");
+  const jojo = await jojoThrough(proxy, dir);
+  try {
+    await jojo.waitFor(/^\{"type":"welcome".*$/m);
+    // Answered after the request that places jojo at the room's newest
+    // message, sent at its sign-in (the server answers in order).
+    await jojo.write("/list\n");
+    await jojo.waitFor(/"type":"users"/);
+
+    proxy.cut();
+    await jojo.waitFor(/"type":"connection","state":"lost"/);
+    await say(sophia, "missed one");
+    proxy.down = false;
+    await jojo.waitFor(/"type":"connection","state":"reconnected"/, 30_000);
+    await jojo.waitFor(/"text":"missed one"/);
+    await say(sophia, "live after");
+    await jojo.waitFor(/"text":"live after"/);
+
+    assert.deepEqual(afterReconnection(jojo), [
+      "While you were away:",
+      "sophia: missed one (history)",
+      "sophia: live after",
+    ]);
+    assert.ok(!jojo.stdout.includes("before jojo came"), jojo.stdout);
   } finally {
     await jojo.closeStdin();
     await jojo.finish();
