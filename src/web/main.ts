@@ -1217,15 +1217,19 @@ const historyCounts = new HistoryCounts();
 const missed = new MissedPublic();
 
 /**
- * The newest reconnection's catch-up, done: the answers to lines typed
- * while the page was away wait for it, so that what was said before them
- * comes above their "Broadcast message sent: ...", as on a terminal.
+ * The newest reconnection's catch-up, done or late (HOLD_MS): the answers
+ * to lines typed while the page was away wait for it, so that what was said
+ * before them comes above their "Broadcast message sent: ...", as on a
+ * terminal, but not for a catch-up the server keeps saying `slow_down` to.
  */
 let caughtUp: Promise<void> = Promise.resolve();
 
-/** Asks `next` what was said while the page was away; settles either way. */
+/**
+ * Asks `next` what was said while the page was away; settles either way,
+ * or once the live lines stopped waiting for it.
+ */
 function catchUp(next: ChatClient): Promise<void> {
-  return missed.catchUp(historyPaging(next), emit).catch((error) =>
+  const done = missed.catchUp(historyPaging(next), emit).catch((error) =>
     emit({
       type: "error",
       re: null,
@@ -1233,6 +1237,7 @@ function catchUp(next: ChatClient): Promise<void> {
       text: `ERROR: ${messageOf(error)}`,
     })
   );
+  return Promise.race([done, missed.whenLetGo()]);
 }
 
 /**

@@ -3,6 +3,8 @@ import {
   MAX_HELD,
   MISSED_EARLIER,
   MISSED_HEADER,
+  MISSED_LATE,
+  MISSED_LATE_HEADER,
   MISSED_LIMIT,
   MissedPublic,
   missedRefused,
@@ -11,6 +13,19 @@ import { HistoryCounts } from "../../src/client/history_count.ts";
 import type { HistoryPaging } from "../../src/client/history_pages.ts";
 import type { Reply, Request } from "../../src/client/chat_client.ts";
 import type { SessionEvent } from "../../src/client/session_events.ts";
+import { wasUnanswered } from "../../src/client/chat_client.ts";
+import { startTestServer, TestClient } from "../_helpers/chat.ts";
+
+/** The reply a real client makes up for a request its connection ended under. */
+async function unansweredReply(): Promise<Reply> {
+  await using server = await startTestServer();
+  const gone = await TestClient.connect(server, "gone");
+  gone.client.abort();
+  await gone.client.ended;
+  const reply = await gone.client.request({ t: "history" });
+  assert.ok(wasUnanswered(reply), JSON.stringify(reply));
+  return reply;
+}
 
 const line = (id: number, text: string, history = true): SessionEvent => ({
   type: "incoming",
@@ -165,7 +180,10 @@ Deno.test("MissedPublic holds at most MAX_HELD live lines while a catch-up waits
   );
   await missed.catchUp(p, (event) => out.push(event));
   assert.equal(passed, 3);
-  assert.equal(out.length, MAX_HELD + 3);
+  // Let go at once, said, and in order.
+  assert.equal(out.length, MAX_HELD + 4);
+  assert.deepEqual(texts(out.slice(0, 2)), [MISSED_LATE, "live 100"]);
+  assert.equal(texts(out).at(-1), `live ${100 + MAX_HELD + 2}`);
 });
 
 Deno.test("MissedPublic.mark in an empty room starts a later catch-up from 0, and after a refusal from nowhere", async () => {
@@ -344,4 +362,96 @@ Deno.test("MissedPublic shows a hostile server's answer bounded: public lines on
   assert.equal(shown.at(-1), `flood ${40 + 10_000}`);
   assert.ok(!shown.includes("not a public line"));
   assert.ok(!shown.includes("old"));
+});
+
+Deno.test("MissedPublic lets the live lines go after holdMs, and shows the missed ones late, after them, none twice", async () => {
+  const missed = new MissedPublic({ holdMs: 1 });
+  missed.shown(40);
+  const out: SessionEvent[] = [];
+  const p = waitingPaging();
+  const done = missed.catchUp(p.paging, (event) => out.push(event));
+  await p.asking(1);
+  const live = (id: number) => () => {
+    out.push(line(id, `live ${id}`, false));
+    missed.shown(id);
+  };
+  assert.ok(missed.hold(43, live(43)));
+  await missed.whenLetGo();
+  assert.deepEqual(texts(out), [MISSED_LATE, "live 43"]);
+  // From now on live lines come as they come.
+  assert.equal(missed.hold(44, live(44)), false);
+  live(44)();
+  p.answer(0, [line(41, "missed 41"), line(42, "missed 42"), line(43, "x")], {
+    t: "ok",
+    re: 7,
+    text: "End of history for the public room (3 messages).",
+  });
+  await done;
+  assert.deepEqual(texts(out), [
+    MISSED_LATE,
+    "live 43",
+    "live 44",
+    MISSED_LATE_HEADER,
+    "missed 41",
+    "missed 42",
+  ]);
+  assert.equal(missed.cursor, 44);
+  // The next catch-up starts from there, and holds again.
+  const next = missed.catchUp(p.paging, () => {});
+  await p.asking(2);
+  assert.deepEqual(p.asked[1], {
+    t: "history",
+    limit: MISSED_LIMIT,
+    after: 44,
+  });
+  p.answer(1, [], { t: "ok", re: 8, text: "No history for the public room." });
+  await next;
+});
+
+Deno.test("MissedPublic: a connection lost after the live lines were let go asks again from where the lost catch-up started, and shows nothing twice", async () => {
+  const missed = new MissedPublic({ holdMs: 1 });
+  missed.shown(40);
+  const out: SessionEvent[] = [];
+  const p = waitingPaging();
+  const first = missed.catchUp(p.paging, (event) => out.push(event));
+  await p.asking(1);
+  const live = (id: number) => () => {
+    out.push(line(id, `live ${id}`, false));
+    missed.shown(id);
+  };
+  assert.ok(missed.hold(45, live(45)));
+  await missed.whenLetGo();
+  assert.equal(missed.hold(46, live(46)), false);
+  live(46)();
+  // The connection ends: the request is answered as a client answers it then.
+  p.answer(0, [], await unansweredReply());
+  await first;
+  const second = missed.catchUp(p.paging, (event) => out.push(event));
+  await p.asking(2);
+  // Not after 46: 41 to 44 were never shown.
+  assert.deepEqual(p.asked[1], {
+    t: "history",
+    limit: MISSED_LIMIT,
+    after: 40,
+  });
+  p.answer(
+    1,
+    [41, 44, 45, 46, 47].map((id) => line(id, `missed ${id}`)),
+    {
+      t: "ok",
+      re: 8,
+      text: "End of history for the public room (5 messages).",
+    },
+  );
+  await second;
+  assert.deepEqual(texts(out), [
+    MISSED_LATE,
+    "live 45",
+    "live 46",
+    MISSED_HEADER,
+    "missed 41",
+    "missed 44",
+    "missed 47",
+  ]);
+  assert.equal(missed.cursor, 47);
 });

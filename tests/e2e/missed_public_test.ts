@@ -214,3 +214,50 @@ Deno.test("chat connect --json that saw no public message before it was cut off 
     await proxy.close();
   }
 });
+
+Deno.test("chat connect --json shows live public lines while the server keeps refusing its catch-up (slow_down), and the missed ones after them, said late, none twice", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-missed-late-" });
+  // One history request per address, then one every 20 s: jojo's sign-in
+  // takes it (where the room stands), so the catch-up at its reconnection
+  // is refused and asked again until a token comes (with_patience.ts:
+  // within 27.5 s), well past HOLD_MS.
+  await using server = await startTestServer({
+    connectionLimits: {
+      historyPerSecondPerAddress: 1 / 20,
+      historyBurstPerAddress: 1,
+    },
+  });
+  const proxy = new GateProxy(server.port);
+  const sophia = await TestClient.connect(server, "sophia");
+  const jojo = await jojoThrough(proxy, dir);
+  try {
+    await jojo.waitFor(/^\{"type":"welcome".*$/m);
+    await say(sophia, "before the cut");
+    await jojo.waitFor(/"text":"before the cut"/);
+
+    proxy.cut();
+    await jojo.waitFor(/"type":"connection","state":"lost"/);
+    await say(sophia, "missed one");
+    proxy.down = false;
+    await jojo.waitFor(/"type":"connection","state":"reconnected"/, 30_000);
+    // Said while the catch-up waits: held at first, then let go.
+    await say(sophia, "live during");
+    await jojo.waitFor(/"text":"live during"/);
+    await jojo.waitFor(/"text":"missed one"/, 40_000);
+    await say(sophia, "live after");
+    await jojo.waitFor(/"text":"live after"/);
+
+    assert.deepEqual(afterReconnection(jojo), [
+      "(Still fetching what was said while you were away: newer lines are shown meanwhile)",
+      "sophia: live during",
+      "While you were away (fetched late: said before the newer lines above):",
+      "sophia: missed one (history)",
+      "sophia: live after",
+    ]);
+  } finally {
+    await jojo.closeStdin();
+    await jojo.finish();
+    await sophia.quit();
+    await proxy.close();
+  }
+});
