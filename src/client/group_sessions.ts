@@ -272,6 +272,11 @@ export class GroupSessions {
       const keys = new Set(members.map(nameKey));
       const where = `${server} ${nameKey(entry.group)}`;
       let own = this.#o.state.own.get(where);
+      // Who had our chain before this message (before any rotation): the
+      // others given it now are said by name, as the server alone says who
+      // is a member, and a host that adds one of its own (without the
+      // membership notice that would show the join) reads what follows.
+      const hadIt = new Set((own?.sentTo ?? []).map((m) => m.name));
       // Someone left since our chain was given out, or now has another
       // identity key than the one it was sealed for: a new chain, which the
       // one who left, or the old key, never gets. (A new key is given it
@@ -287,6 +292,7 @@ export class GroupSessions {
       keepOwnChain(this.#o.state.own, where, own);
       const keyless: string[] = [];
       const warnings: string[] = [];
+      const newlyGiven: string[] = [];
       for (const member of members) {
         if (own.sentTo.some((m) => m.name === nameKey(member))) continue;
         const given = await this.#o.sendSecret(
@@ -303,6 +309,7 @@ export class GroupSessions {
             name: nameKey(member),
             key: this.#o.knownKey(server, member),
           });
+          if (!hadIt.has(nameKey(member))) newlyGiven.push(member);
         } else if (
           given.t === "error" && given.code === "no_keys" &&
           this.#o.knownKey(server, member) === null
@@ -317,6 +324,9 @@ export class GroupSessions {
         }
       }
       await this.#o.save();
+      if (newlyGiven.length > 0) {
+        this.#o.notify([givenToLine(entry.group, newlyGiven, hadIt.size > 0)]);
+      }
       if (client.isOver) {
         // The connection ended on the way: a request on it now gets the
         // reply that says so, and the whole message (members, chains and
@@ -859,6 +869,35 @@ interface GroupsAsked {
   client: ChatClient;
   at: number;
   reply: Promise<Reply | null>;
+}
+
+/** Names listed in a line at most; the rest are counted. */
+const MAX_NAMED_MEMBERS = 10;
+
+/**
+ * The line that says whom our chain for `group` was just given to: every
+ * member on a chain's first message (`since` false), or those who did not
+ * have our chain before (`since` true).
+ */
+export function givenToLine(
+  group: string,
+  names: string[],
+  since: boolean,
+): string {
+  const named = names.slice(0, MAX_NAMED_MEMBERS);
+  const rest = names.length - named.length;
+  const list = rest > 0
+    ? `${named.join(", ")} and ${rest} more`
+    : named.length === 1
+    ? named[0]!
+    : `${named.slice(0, -1).join(", ")} and ${named.at(-1)}`;
+  return since
+    ? `Your messages to ${group} now go end to end to ${list} too, whom the server lists as ${
+      names.length === 1 ? "a member" : "members"
+    } since your last message there`
+    : `Your messages to ${group} go end to end to ${list}, the ${
+      names.length === 1 ? "member" : "members"
+    } the server lists`;
 }
 
 /**

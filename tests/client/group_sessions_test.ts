@@ -17,6 +17,7 @@ import {
   type E2eGroup,
   emptyGroupState,
   encodeGroupState,
+  givenToLine,
   type GroupOpened,
   GroupSessions,
   MAX_GROUP_ARCHIVED_CHARS,
@@ -74,7 +75,10 @@ Deno.test("GroupSessions: members read each other's messages, each opened once; 
     "alice@Team: first from alice",
     "alice@Team: second from alice",
   ]);
-  assert.deepEqual(alice.notes, []);
+  // Whom her chain went to, said once: no warning.
+  assert.deepEqual(alice.notes, [
+    "Your messages to Team go end to end to bob and carol, the members the server lists",
+  ]);
 
   // What a server could do with carol's copies.
   const [first, , second] = carol.received;
@@ -537,4 +541,16 @@ Deno.test("GroupSessions asks about a group the server's capped group list left 
   await alice.client.quit();
   await bob.client.quit();
   await mallory.client.quit();
+});
+
+Deno.test("givenToLine names ten members at most and counts the rest", () => {
+  assert.equal(
+    givenToLine("crew", ["eve"], true),
+    "Your messages to crew now go end to end to eve too, whom the server lists as a member since your last message there",
+  );
+  const many = Array.from({ length: 12 }, (_, i) => `m${i}`);
+  assert.equal(
+    givenToLine("crew", many, false),
+    "Your messages to crew go end to end to m0, m1, m2, m3, m4, m5, m6, m7, m8, m9 and 2 more, the members the server lists",
+  );
 });

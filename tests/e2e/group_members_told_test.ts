@@ -1,0 +1,93 @@
+/**
+ * A hostile host adds a member of its own to a group (docs/PROTOCOL.md
+ * 11.11): the server's `members` reply decides who is given a client's
+ * sending chain, so the host, holding that member's keys, reads what follows.
+ * It cannot be stopped (the host decides who is a member), but it must not
+ * be silent: a real `chat connect` says whom its chain goes to, and who is
+ * given it since its last message there, even when the server sent no
+ * `membership` notice of the join.
+ */
+
+import assert from "node:assert/strict";
+import { encodeBundle } from "../../src/crypto/prekeys.ts";
+import type { ClientMessage } from "../../src/protocol/messages.ts";
+import {
+  type HostileAlice,
+  HostileAlice as Peer,
+  startHostileE2e,
+} from "../_helpers/hostile_e2e.ts";
+
+Deno.test("chat connect says which members its group chain goes to, and who gets it since its last message there, whatever membership notices the server sent", async () => {
+  const peers = new Map<string, HostileAlice>();
+  let members = ["bob", "alice", "mallory"];
+  const secretsTo: string[] = [];
+  let id = 100;
+  const onOther = (message: ClientMessage) => {
+    if (message.t === "e2e_bundle") {
+      const peer = peers.get(message.name)!;
+      run.channel.send(
+        {
+          t: "e2e_bundle",
+          re: message.id,
+          name: message.name,
+          fingerprint: peer.fingerprint,
+        },
+        new TextEncoder().encode(JSON.stringify(encodeBundle(peer.bundle))),
+      );
+    } else if (message.t === "e2e_msg" || message.t === "e2e_gsay") {
+      if (message.t === "e2e_msg") secretsTo.push(message.to);
+      id++;
+      run.channel.send({ t: "ok", re: message.id, text: "", id, seq: id });
+    }
+  };
+  await using run = await startHostileE2e(
+    "chat-group-members-told-",
+    () => [],
+    onOther,
+    (group) => group === "crew" ? members : null,
+  );
+  const { bob, bundle } = run;
+  peers.set("alice", run.alice);
+  for (const name of ["mallory", "eve"]) {
+    peers.set(name, await Peer.create(bundle));
+  }
+
+  // No membership notice ever came: bob's first message names them all.
+  await bob.write("/group crew first\n");
+  await bob.waitFor(/Group message to crew: first/);
+  assert.deepEqual(secretsTo, ["alice", "mallory"], "the chain went to both");
+  const firstLines = bob.stdout.split("\n");
+  const told = firstLines.findIndex((line) =>
+    line ===
+      "Your messages to crew go end to end to alice and mallory, the members the server lists"
+  );
+  assert.notEqual(told, -1, bob.stdout);
+  assert.ok(
+    told < firstLines.indexOf("Group message to crew: first"),
+    "said before the message went",
+  );
+
+  // eve slipped in unannounced: only she is named, before the message.
+  members = ["bob", "alice", "mallory", "eve"];
+  await bob.write("/group crew second\n");
+  await bob.waitFor(/Group message to crew: second/);
+  assert.deepEqual(secretsTo, ["alice", "mallory", "eve"]);
+  const lines = bob.stdout.split("\n");
+  const newcomer = lines.indexOf(
+    "Your messages to crew now go end to end to eve too, whom the server lists as a member since your last message there",
+  );
+  assert.notEqual(newcomer, -1, bob.stdout);
+  assert.ok(newcomer < lines.indexOf("Group message to crew: second"));
+
+  // Nobody new: nothing more said.
+  await bob.write("/group crew third\n");
+  await bob.waitFor(/Group message to crew: third/);
+  assert.equal(
+    bob.stdout.split("\n").filter((line) => line.startsWith("Your messages"))
+      .length,
+    2,
+    bob.stdout,
+  );
+  await bob.write("/quit\n");
+  await bob.finish();
+});
