@@ -29,6 +29,7 @@ import type { FileOfferNotice } from "../protocol/messages.ts";
 import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
 import { fileKeyForOffer, fileKeyOfOffer } from "./file_key.ts";
 import { pendingOf, SEND_WAIT_MS } from "./answer_within.ts";
+import { membersOf, otherGroupText } from "./members_reply.ts";
 
 // ---- Protocol constants: changing any of these is a protocol change. ----
 
@@ -508,7 +509,23 @@ export async function shareFileKey(
     const reply = await client.request({ t: "members", group: target.group });
     if (reply.t === "error") return { kind: "refused", reply };
     const self = nameKey(client.name ?? "");
-    const members = reply.t === "members" ? reply.groups[0] : undefined;
+    const listed = reply.t === "members"
+      ? membersOf(reply, target.group)
+      : { none: true as const };
+    if ("other" in listed) {
+      return {
+        kind: "refused",
+        reply: {
+          t: "error",
+          re: 0,
+          code: "internal",
+          text: `ERROR: Not sent: ${
+            otherGroupText(listed.other, target.group)
+          }`,
+        },
+      };
+    }
+    const members = "entry" in listed ? listed.entry : undefined;
     recipients = (members?.online ?? []).filter((n) => nameKey(n) !== self);
     group = members?.group ?? target.group;
     if (!NAME_PATTERN.test(group)) {

@@ -38,6 +38,7 @@ import { SealedRetries } from "./sealed_retries.ts";
 import { answerWithin, stillPending } from "./answer_within.ts";
 import { envelopeDigest } from "./envelope_digest.ts";
 import { keepAtMost } from "./kept_keys.ts";
+import { membersOf, otherGroupText } from "./members_reply.ts";
 
 // ---- Protocol constants: changing any of these is a protocol change. ----
 
@@ -247,8 +248,17 @@ export class GroupSessions {
         };
       }
       if (reply.t !== "members") return reply;
-      const entry = reply.groups[0];
-      if (entry === undefined) return reply;
+      const listed = membersOf(reply, group);
+      if ("none" in listed) return reply;
+      if ("other" in listed) {
+        return {
+          t: "error",
+          re: null,
+          code: "internal",
+          text: `ERROR: Not sent: ${otherGroupText(listed.other, group)}`,
+        };
+      }
+      const { entry } = listed;
       // Not in the group, by the server's whole list: it would refuse the
       // message, so no chain goes to the members first (and it is not
       // counted as the sender's last message, as those secrets were).
@@ -951,8 +961,11 @@ function notAMember(
     return `there is no group ${group}`;
   }
   if (reply?.t !== "members") return null;
-  const entry = reply.groups[0];
-  if (entry === undefined || entry.more !== undefined) return null;
+  const listed = membersOf(reply, group);
+  if ("other" in listed) return otherGroupText(listed.other, group);
+  if ("none" in listed) return null;
+  const { entry } = listed;
+  if (entry.more !== undefined) return null;
   if (entry.members.some((m) => nameKey(m) === nameKey(self))) return null;
   return `you are not a member of ${group}`;
 }

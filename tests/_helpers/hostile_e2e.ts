@@ -32,6 +32,14 @@ import { testIdentity, testKeys } from "./chat.ts";
 import { type HostileServer, startHostileServer } from "./hostile_server.ts";
 import { ChatProcess } from "./process.ts";
 
+/**
+ * The members a hostile server lists for a group asked about: names, or
+ * names under another group's name; null: it keeps no list of that group.
+ */
+export type MembersOf = (
+  group: string,
+) => string[] | { group: string; names: string[] } | null;
+
 /** A hostile server with bob signed in, his keys taken, and Alice ready. */
 export interface HostileE2e {
   /** `chat connect` as bob. */
@@ -58,7 +66,7 @@ export async function startHostileE2e(
   prefix: string,
   args: (dir: string) => string[] = () => [],
   onOther: (message: ClientMessage, body: Uint8Array) => void = () => {},
-  members?: (group: string) => string[] | null,
+  members?: MembersOf,
   { tty = false }: { tty?: boolean } = {},
 ): Promise<HostileE2e> {
   const server = await startHostileServer();
@@ -109,7 +117,7 @@ export async function startHostileE2e(
 export function serveSignIn(
   channel: SecureChannel,
   onOther: (message: ClientMessage, body: Uint8Array) => void,
-  members?: (group: string) => string[] | null,
+  members?: MembersOf,
 ): Promise<PrekeyBundle> {
   const published = Promise.withResolvers<PrekeyBundle>();
   (async () => {
@@ -162,19 +170,19 @@ export function serveSignIn(
             answer({ t: "groups", re: message.id, groups: [], more: 1 });
             break;
           case "members": {
-            // The members of a group `members` gives, all online.
+            // The members of a group `members` gives, all online, under
+            // the name it gives (the group asked about unless it says).
             const listed = message.group === undefined
               ? null
               : members?.(message.group) ?? null;
             if (listed !== null && message.group !== undefined) {
+              const { group, names } = Array.isArray(listed)
+                ? { group: message.group, names: listed }
+                : listed;
               answer({
                 t: "members",
                 re: message.id,
-                groups: [{
-                  group: message.group,
-                  members: listed,
-                  online: listed,
-                }],
+                groups: [{ group, members: names, online: names }],
               });
               break;
             }

@@ -91,3 +91,56 @@ Deno.test("chat connect says which members its group chain goes to, and who gets
   await bob.write("/quit\n");
   await bob.finish();
 });
+
+Deno.test("chat connect sends nothing, to a group or of a file, when the server answers with the members of another group than the one asked about", async () => {
+  const sent: ClientMessage[] = [];
+  const onOther = (message: ClientMessage) => {
+    if (message.t === "e2e_bundle") {
+      run.channel.send(
+        {
+          t: "e2e_bundle",
+          re: message.id,
+          name: message.name,
+          fingerprint: run.alice.fingerprint,
+        },
+        new TextEncoder().encode(
+          JSON.stringify(encodeBundle(run.alice.bundle)),
+        ),
+      );
+    } else {
+      sent.push(message);
+      if ("id" in message) {
+        run.channel.send({ t: "ok", re: message.id, text: "", id: 1, seq: 1 });
+      }
+    }
+  };
+  // Asked about crew, the server lists the members of parents.
+  await using run = await startHostileE2e(
+    "chat-group-members-moved-",
+    () => [],
+    onOther,
+    () => ({ group: "parents", names: ["bob", "alice"] }),
+  );
+  const { bob, dir } = run;
+  await bob.write("/group crew I'll bring the money\n");
+  await bob.waitForStderr(
+    /ERROR: Not sent: the server answered with the members of parents, not of crew/,
+  );
+  const file = `${dir}/plan.txt`;
+  await Deno.writeTextFile(file, "the plan");
+  await bob.write(`/groupfile crew ${file}\n`);
+  // The same refusal again, for the file this time.
+  const refusals = () =>
+    bob.stderr.match(
+      /ERROR: Not sent: the server answered with the members of parents, not of crew/g,
+    )?.length ?? 0;
+  await bob.waitUntil(
+    () => refusals() === 2 ? true : null,
+    "the file refused",
+  );
+  // Nothing went: no sender key, no message, no file key, no offer.
+  await bob.write("/quit\n");
+  await bob.finish();
+  assert.deepEqual(sent.map((m) => m.t), [], JSON.stringify(sent));
+  assert.doesNotMatch(bob.stdout, /Group message to/);
+});

@@ -1,0 +1,40 @@
+// This module is browser compatible.
+
+/**
+ * A `members` reply checked against the group it was asked about. The
+ * server's list says who is given a group's chain, whose name a sealed
+ * group message and a group file's key carry (both signed by the sender):
+ * followed when it is about another group, a message typed to one group
+ * went, genuine, into a group the host chose (`/group crew ...` sealed and
+ * shown to the members of parents as written there).
+ *
+ * @module
+ */
+
+import { nameKey } from "../protocol/limits.ts";
+import type { ServerMessage } from "../protocol/messages.ts";
+
+/** One group of a `members` reply. */
+export type MembersEntry = Extract<
+  ServerMessage,
+  { t: "members" }
+>["groups"][number];
+
+/**
+ * The entry of `reply` for `group` (case aside), or why it is not there:
+ * the reply is about another group (`other`), or lists none (`none`).
+ */
+export function membersOf(
+  reply: Extract<ServerMessage, { t: "members" }>,
+  group: string,
+): { entry: MembersEntry } | { other: string } | { none: true } {
+  const entry = reply.groups[0];
+  if (entry === undefined) return { none: true };
+  if (nameKey(entry.group) !== nameKey(group)) return { other: entry.group };
+  return { entry };
+}
+
+/** What the user reads of a `members` reply about `other`, not `group`. */
+export function otherGroupText(other: string, group: string): string {
+  return `the server answered with the members of ${other}, not of ${group}`;
+}
