@@ -29,7 +29,7 @@ import type { FileOfferNotice } from "../protocol/messages.ts";
 import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
 import { fileKeyForOffer, fileKeyOfOffer } from "./file_key.ts";
 import { pendingOf, SEND_WAIT_MS } from "./answer_within.ts";
-import { membersOf, otherGroupText } from "./members_reply.ts";
+import { membersOf, namesList, otherGroupText } from "./members_reply.ts";
 
 // ---- Protocol constants: changing any of these is a protocol change. ----
 
@@ -564,6 +564,10 @@ export async function shareFileKey(
   );
   const keyless: string[] = [];
   const lines: string[] = [];
+  // Who was given the key: the server alone says who is in a group, and a
+  // member of its own that it lists would read the file (its file_result
+  // need not name them).
+  const given: string[] = [];
   for (const to of recipients) {
     let reply = await sender.sendSecret(
       client,
@@ -581,7 +585,10 @@ export async function shareFileKey(
       sender.notify(pendingKeyNotice(to, name));
       reply = await pending.answer;
     }
-    if (reply.t === "ok") continue;
+    if (reply.t === "ok") {
+      given.push(to);
+      continue;
+    }
     if (reply.t !== "error") {
       lines.push(`WARNING: ${to} will not be able to open ${name}`);
       continue;
@@ -596,6 +603,13 @@ export async function shareFileKey(
       `WARNING: ${to} will not be able to open ${name}: ${
         reply.text.replace(/^ERROR: /, "")
       }`,
+    );
+  }
+  if (group !== undefined && given.length > 0) {
+    lines.unshift(
+      `The key of ${name} went end to end to ${
+        namesList(given)
+      }, the members of ${group} online the server lists`,
     );
   }
   if (keyless.length > 0) {

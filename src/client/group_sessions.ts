@@ -38,7 +38,7 @@ import { SealedRetries } from "./sealed_retries.ts";
 import { answerWithin, stillPending } from "./answer_within.ts";
 import { envelopeDigest } from "./envelope_digest.ts";
 import { keepAtMost } from "./kept_keys.ts";
-import { membersOf, otherGroupText } from "./members_reply.ts";
+import { membersOf, namesList, otherGroupText } from "./members_reply.ts";
 
 // ---- Protocol constants: changing any of these is a protocol change. ----
 
@@ -881,9 +881,6 @@ interface GroupsAsked {
   reply: Promise<Reply | null>;
 }
 
-/** Names listed in a line at most; the rest are counted. */
-const MAX_NAMED_MEMBERS = 10;
-
 /**
  * The line that says whom our chain for `group` was just given to: every
  * member on a chain's first message (`since` false), or those who did not
@@ -894,13 +891,7 @@ export function givenToLine(
   names: string[],
   since: boolean,
 ): string {
-  const named = names.slice(0, MAX_NAMED_MEMBERS);
-  const rest = names.length - named.length;
-  const list = rest > 0
-    ? `${named.join(", ")} and ${rest} more`
-    : named.length === 1
-    ? named[0]!
-    : `${named.slice(0, -1).join(", ")} and ${named.at(-1)}`;
+  const list = namesList(names);
   return since
     ? `Your messages to ${group} now go end to end to ${list} too, whom the server lists as ${
       names.length === 1 ? "a member" : "members"

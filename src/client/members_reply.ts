@@ -38,3 +38,16 @@ export function membersOf(
 export function otherGroupText(other: string, group: string): string {
   return `the server answered with the members of ${other}, not of ${group}`;
 }
+
+/** Names listed in a line at most; the rest are counted. */
+const MAX_NAMED = 10;
+
+/** `alice`, `alice and bob`, `a, b and c`; past ten, `... and 2 more`. */
+export function namesList(names: readonly string[]): string {
+  const named = names.slice(0, MAX_NAMED);
+  const rest = names.length - named.length;
+  if (rest > 0) return `${named.join(", ")} and ${rest} more`;
+  return named.length === 1
+    ? named[0]!
+    : `${named.slice(0, -1).join(", ")} and ${named.at(-1)}`;
+}

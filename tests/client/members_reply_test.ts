@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { membersOf } from "../../src/client/members_reply.ts";
+import { membersOf, namesList } from "../../src/client/members_reply.ts";
 
 const reply = (group: string) => ({
   t: "members" as const,
@@ -21,4 +21,13 @@ Deno.test("membersOf says when the reply lists no group", () => {
   assert.deepEqual(membersOf({ t: "members", re: 1, groups: [] }, "crew"), {
     none: true,
   });
+});
+
+Deno.test("namesList joins names with 'and', and counts those past ten", () => {
+  assert.equal(namesList(["a"]), "a");
+  assert.equal(namesList(["a", "b", "c"]), "a, b and c");
+  assert.equal(
+    namesList(Array.from({ length: 11 }, (_, i) => `m${i}`)),
+    "m0, m1, m2, m3, m4, m5, m6, m7, m8, m9 and 1 more",
+  );
 });

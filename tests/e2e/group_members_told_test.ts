@@ -144,3 +144,47 @@ Deno.test("chat connect sends nothing, to a group or of a file, when the server 
   assert.deepEqual(sent.map((m) => m.t), [], JSON.stringify(sent));
   assert.doesNotMatch(bob.stdout, /Group message to/);
 });
+
+Deno.test("chat connect says which members a group file's key went to, whatever the server's answers name", async () => {
+  const peers = new Map<string, HostileAlice>();
+  const secretsTo: string[] = [];
+  let offered = false;
+  const onOther = (message: ClientMessage) => {
+    if (message.t === "e2e_bundle") {
+      const peer = peers.get(message.name)!;
+      run.channel.send(
+        {
+          t: "e2e_bundle",
+          re: message.id,
+          name: message.name,
+          fingerprint: peer.fingerprint,
+        },
+        new TextEncoder().encode(JSON.stringify(encodeBundle(peer.bundle))),
+      );
+    } else if (message.t === "e2e_msg") {
+      secretsTo.push(message.to);
+      run.channel.send({ t: "ok", re: message.id, text: "", id: 1, seq: 1 });
+    } else if (message.t === "file_offer") {
+      // Left unanswered: the offer reached the server (its ping is answered).
+      offered = true;
+    }
+  };
+  await using run = await startHostileE2e(
+    "chat-group-file-told-",
+    () => [],
+    onOther,
+    (group) => group === "crew" ? ["bob", "alice", "mallory"] : null,
+  );
+  const { bob, bundle, dir } = run;
+  peers.set("alice", run.alice);
+  peers.set("mallory", await Peer.create(bundle));
+  const file = `${dir}/plan.txt`;
+  await Deno.writeTextFile(file, "the plan");
+  await bob.write(`/groupfile crew ${file}\n`);
+  await bob.waitFor(
+    /The key of plan\.txt went end to end to alice and mallory, the members of crew online the server lists/,
+  );
+  assert.deepEqual(secretsTo, ["alice", "mallory"]);
+  assert.ok(offered);
+  // bob, a script, waits for the offer's answer: the run's end kills him.
+});
