@@ -71,10 +71,31 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
   // first: the server may have stored them. Each goes again, with the same
   // cid, on the next connection (once back, before what was typed
   // meanwhile); a server that recognises retries stores it once.
-  const unconfirmed: ((next: ChatClient | null) => void)[] = [];
+  // Each kept with the place its line was typed in: put back in that order
+  // whatever order their connection's end reached them in.
+  const unconfirmed: {
+    place: number;
+    retry: (next: ChatClient | null) => void;
+  }[] = [];
   let counted = 0;
   const retryUnconfirmed = (next: ChatClient | null) => {
-    for (const retry of unconfirmed.splice(0)) retry(next);
+    const waiting = unconfirmed.splice(0).sort((a, b) => a.place - b.place);
+    for (const { retry } of waiting) retry(next);
+  };
+  // Lines of every kind go out one after the other, in the order typed:
+  // each waits until the one before it was answered (or said pending, or
+  // cut off). A group line first asks for the members and may give out a
+  // sender key, a private one may fetch keys: a public line typed after
+  // either went out first when nothing held it back, and reached the
+  // others first (typed at once, or queued while cut off and sent once
+  // back). An end-to-end line not answered within SEND_WAIT_MS is said
+  // pending (answer_within.ts), on the wire already: the next goes then,
+  // behind it on the same connection. One refused with slow_down holds the
+  // next until it went.
+  let turn: Promise<void> = Promise.resolve();
+  let places = 0;
+  const inTurn = (send: () => Promise<void>): void => {
+    turn = turn.then(send).catch(() => {});
   };
   const sendChat = (
     command: ChatCommand,
@@ -82,10 +103,16 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
   ): Promise<Reply> =>
     new Promise((resolve) => {
       const cid = sent?.cid ?? newClientId();
+      const place = ++places;
       // Where the line's next answer goes: the caller's promise, then,
       // once it was told the line is pending, that pending answer's.
       let answered = resolve;
-      const attempt = (client: ChatClient, first?: Reply) => {
+      // `now`: in its turn already (else it takes the next one).
+      const attempt = (
+        client: ChatClient,
+        first?: Reply,
+        now = false,
+      ): Promise<void> => {
         const take = (reply: Reply) => {
           const pending = pendingOf(reply);
           if (pending !== undefined) {
@@ -118,28 +145,33 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
           // Already back on a newer connection: go at once.
           if (current() !== client && !current().isOver) {
             retry(current());
-          } else unconfirmed.push(retry);
+          } else unconfirmed.push({ place, retry });
         };
         if (first !== undefined) {
           take(first);
-          return;
+          return Promise.resolve();
         }
-        void withPatience(() =>
-          perform(
-            client,
-            command,
-            cid,
-            e2e === null
-              ? null
-              : (to, text, cid) => e2e.sendText(client, to, text, cid),
-            groupSessions === null
-              ? null
-              : (group, text, cid) =>
-                groupSessions.send(client, group, text, cid),
-          )!
-        ).then(take);
+        const go = () =>
+          withPatience(() =>
+            perform(
+              client,
+              command,
+              cid,
+              e2e === null
+                ? null
+                : (to, text, cid) => e2e.sendText(client, to, text, cid),
+              groupSessions === null
+                ? null
+                : (group, text, cid) =>
+                  groupSessions.send(client, group, text, cid),
+            )!
+          ).then(take);
+        if (now) return go();
+        inTurn(go);
+        return Promise.resolve();
       };
-      if (sent === undefined) attempt(current());
+      // A new line goes on the connection there is when its turn comes.
+      if (sent === undefined) inTurn(() => attempt(current(), undefined, true));
       else attempt(sent.client, sent.reply);
     });
 
