@@ -13,6 +13,7 @@ import type { SendTarget } from "./file_sender.ts";
 import { declinedMoreLine, type SentFileOutcome } from "./render.ts";
 import type { Re, SessionEvent } from "./session_events.ts";
 import { ResendSchedule } from "./resend_schedule.ts";
+import type { Turn } from "./unconfirmed_chat.ts";
 import { PROGRESS_MIN_BYTES, type StatusRow } from "./status_row.ts";
 
 export interface OutgoingFilesOptions {
@@ -32,6 +33,12 @@ export interface OutgoingFilesOptions {
    * one; by default RESEND_DELAYS_MS within RESEND_BUDGET_MS connected).
    */
   resendSchedule?: () => ResendSchedule;
+  /**
+   * A place among the chat lines typed (unconfirmed_chat.ts): a file's
+   * first offer goes after the lines typed before it, and those typed
+   * after it wait until the server passed it on or refused it.
+   */
+  turn?: () => Turn;
 }
 
 /**
@@ -68,7 +75,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
   >();
   let nextResend = 1;
   const sendFile = (target: SendTarget, path: string, re: Re) => {
-    const run = sendWithResume(target, path, re);
+    const run = sendWithResume(target, path, re, options.turn?.());
     sending.add(run);
     run.finally(() => sending.delete(run));
     return run;
@@ -80,14 +87,21 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
    * (/cancel) or the schedule's budget of time connected is spent
    * (resend_schedule.ts).
    */
-  const sendWithResume = async (target: SendTarget, path: string, re: Re) => {
+  const sendWithResume = async (
+    target: SendTarget,
+    path: string,
+    re: Re,
+    turn?: Turn,
+  ) => {
     const resend = schedule();
     const id = nextResend++;
     let targets: SendTarget[] = [target];
     for (let attempt = 0; targets.length > 0; attempt++) {
       const retry: SendTarget[] = [];
       for (const to of targets) {
-        const outcome = await sendOnce(to, path, attempt > 0, re);
+        // Offered again, it waits for no line and holds none back.
+        const place = attempt === 0 ? turn : undefined;
+        const outcome = await sendOnce(to, path, attempt > 0, re, place);
         retry.push(...resendTargets(to, outcome, attempt > 0));
       }
       targets = retry;
@@ -196,6 +210,20 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     path: string,
     again: boolean,
     re: Re,
+    turn?: Turn,
+  ): Promise<SentFileOutcome> => {
+    if (turn === undefined) return offer(target, path, again, re);
+    return turn.ready.then(() => offer(target, path, again, re, turn.done))
+      .finally(turn.done);
+  };
+
+  /** `sendOnce`, in its turn; `passedOn` once the server passed it on. */
+  const offer = (
+    target: SendTarget,
+    path: string,
+    again: boolean,
+    re: Re,
+    passedOn: () => void = () => {},
   ): Promise<SentFileOutcome> => {
     const key = `out:${nextSend++}`;
     // The rate is measured from the first chunk sent: not from the offer,
@@ -235,7 +263,10 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
           });
         }
       },
-      (name, size) => say({ type: "file_offering", re, name, size, target }),
+      (name, size) => {
+        passedOn();
+        say({ type: "file_offering", re, name, size, target });
+      },
       (declined, more) => {
         reached();
         // Said as soon as the answers are in, not after a long transfer.

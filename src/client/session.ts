@@ -622,6 +622,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     leaving: () => leaving,
     emit,
     status,
+    turn: () => chats.turn(),
   });
 
   const transfers = transferControls({

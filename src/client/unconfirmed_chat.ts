@@ -23,6 +23,14 @@ import { pendingOf, stillPending } from "./answer_within.ts";
 export /** A line of chat: sent with a client id, and sent again if unconfirmed. */
 type ChatCommand = Extract<Command, { kind: "say" | "msg" | "gsay" }>;
 
+/** A place in the order lines go out in (see `unconfirmedChat().turn`). */
+export interface Turn {
+  /** Everything typed before went out. */
+  ready: Promise<void>;
+  /** This went out: the next may go. */
+  done: () => void;
+}
+
 export function isChat(command: Command): command is ChatCommand {
   return command.kind === "say" || command.kind === "msg" ||
     command.kind === "gsay";
@@ -60,6 +68,12 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
   ) => Promise<Reply>;
   /** Sends again on `next` what waits for a connection (null: none comes). */
   retry: (next: ChatClient | null) => void;
+  /**
+   * A place in the order lines go out in, for what is not a chat line (a
+   * file offer): `ready` once every line before it went, and the next
+   * waits until `done` is called.
+   */
+  turn: () => Turn;
   /**
    * Lines said pending (sent, not answered within SEND_WAIT_MS) whose
    * answer has not come yet: what /quit asks about before it leaves.
@@ -180,6 +194,12 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
     follow: (client, command, cid, reply) =>
       sendChat(command, { client, cid, reply }),
     retry: retryUnconfirmed,
+    turn: () => {
+      const done = Promise.withResolvers<void>();
+      const ready = turn;
+      turn = turn.then(() => done.promise);
+      return { ready, done: () => done.resolve() };
+    },
     pending: () => counted,
   };
 }

@@ -1,6 +1,6 @@
 /**
  * Lines typed in one order by one person, of every kind (public, /msg and
- * /group end to end), reach each recipient in that order: typed at once at
+ * /group end to end, /file offers), reach each recipient in that order: typed at once at
  * a terminal, and typed while the connection was down (queued, sent once
  * back). A real `chat serve`, a real `chat connect` on a pseudo-terminal
  * (interactive: lines do not wait for each other's answers) behind a proxy
@@ -18,7 +18,7 @@ const PTY = await hasPty();
 /** Where each of `tokens` first shows in `text`, in the order they came. */
 function arrivalOrder(text: string, tokens: readonly string[]): string[] {
   return tokens
-    .map((token) => ({ token, at: text.indexOf(`: ${token}\n`) }))
+    .map((token) => ({ token, at: text.indexOf(token) }))
     .filter(({ at }) => at >= 0)
     .sort((a, b) => a.at - b.at)
     .map(({ token }) => token);
@@ -33,7 +33,11 @@ Deno.test({
     await chat.serve();
     const proxy = new GateProxy(Number(chat.port));
     try {
-      const [bob] = await chat.signIn(["bob"]);
+      const [bob] = await chat.signIn(["bob"], {
+        acceptFiles: true,
+        // Which says an offer as it comes, not only once the file is in.
+        args: ["--json"],
+      });
       const alice = chat.track(
         new ChatProcess([
           "connect",
@@ -55,19 +59,26 @@ Deno.test({
       await bob.waitFor(/Joined group 'team'/);
       // The first ones set up the end-to-end sessions, in turn.
       await alice.write("/msg bob warm\r");
-      await bob.waitFor(/: warm\n/);
+      await bob.waitFor(/"warm"/);
       await alice.write("/group team warm team\r");
-      await bob.waitFor(/: warm team\n/);
+      await bob.waitFor(/"warm team"/);
 
       // Typed at once: none waits for the one before it to be answered.
-      const live = ["g1", "p1", "m1", "p2", "g2", "p3"];
+      // The offer last: its recipient shows it once its key is opened and
+      // the file consented to, which a line after it need not wait for.
+      const live = ["g1", "p1", "m1", "p2", "g2", "p3", "f1"];
       // One line at a time, each once echoed (several at once are a
       // paste, which asks first), none waiting for the one before's answer.
       const typed = async (tokens: string[], tag: string) => {
         for (const token of tokens) {
           const text = `${tag}${token}`;
+          if (token.startsWith("f")) {
+            await Deno.writeTextFile(join(chat.dir, `${text}.txt`), text);
+          }
           await alice.write(
-            token.startsWith("g")
+            token.startsWith("f")
+              ? `/file bob ${join(chat.dir, text)}.txt\r`
+              : token.startsWith("g")
               ? `/group team ${text}\r`
               : token.startsWith("m")
               ? `/msg bob ${text}\r`
@@ -79,11 +90,12 @@ Deno.test({
       await typed(live, "live-");
       const liveTokens = live.map((token) => `live-${token}`);
       await waitForAll(bob, liveTokens);
+      await bob.waitFor(/"file_received".*live-f1/);
 
       // Typed while cut off: queued, and sent once back.
       proxy.cut();
       await alice.waitFor(/Reconnecting/);
-      const offline = ["g1", "p1", "m1", "p2", "g2", "p3"];
+      const offline = ["g1", "p1", "m1", "p2", "g2", "p3", "f1"];
       await typed(offline, "away-");
       proxy.down = false;
       const offlineTokens = offline.map((token) => `away-${token}`);
@@ -110,6 +122,6 @@ async function waitForAll(
   tokens: readonly string[],
 ): Promise<void> {
   for (const token of tokens) {
-    await reader.waitFor(new RegExp(`: ${token}\\n`), 30_000);
+    await reader.waitFor(new RegExp(token), 30_000);
   }
 }
