@@ -63,6 +63,7 @@ export function attachCluster(
           event.after,
           event.body.byteLength,
           () => fileFromElsewhere(core, cluster, event),
+          event.message.t === "file_cancel",
         );
       }
       if (event.kind === "file_answer") {

@@ -27,8 +27,14 @@ export const MAX_WAITING_FILE_BYTES = 16 * 1024 * 1024;
  * most `waitMs` after it came, however many wait before it.
  */
 export class FilesInOrder extends LogWaits {
-  /** Per transfer with events waiting: the last one's turn, and how many. */
-  readonly #chains = new Map<string, { last: Promise<void>; count: number }>();
+  /**
+   * Per transfer with events waiting: the last one's turn, how many, and
+   * whether a cancel went past them (they are dropped in their turn).
+   */
+  readonly #chains = new Map<
+    string,
+    { last: Promise<void>; count: number; cancelled: boolean }
+  >();
   #waiting = 0;
   #waitingBytes = 0;
 
@@ -40,8 +46,20 @@ export class FilesInOrder extends LogWaits {
   /**
    * Passes on `passOn` in its turn among transfer `key`'s events, once the
    * log is at `after`; `bytes` is what it holds (a chunk's body).
+   * `cancels`: it is the sender's cancel, which ends the transfer.
+   *
+   * Chunks and a transfer's end carry no position of their own: they wait
+   * only behind their transfer's events. None can come before its offer
+   * was passed on: a sender sends them once the offer is accepted, which
+   * its recipient does once shown it.
    */
-  add(key: string, after: number, bytes: number, passOn: () => void): void {
+  add(
+    key: string,
+    after: number,
+    bytes: number,
+    passOn: () => void,
+    cancels = false,
+  ): void {
     const chain = this.#chains.get(key);
     if (chain === undefined && this.reached(after)) {
       return this.#carryOut(passOn);
@@ -49,11 +67,17 @@ export class FilesInOrder extends LogWaits {
     // A node that names a position never reached must not make events
     // pile up here: past the bounds they lose their order (a chunk before
     // its offer is dropped, and the transfer stops, to be resumed), not
-    // their effect.
+    // their effect. A cancel that goes past its transfer's offer still
+    // waiting ends it there: the offer is dropped in its turn, never
+    // shown (it would be asked about, and accepted, after it was taken
+    // back). Held by nothing here, a transfer's offer was passed on.
     if (
       this.#waiting >= MAX_WAITING_FILE_EVENTS ||
       this.#waitingBytes + bytes > MAX_WAITING_FILE_BYTES
-    ) return this.#carryOut(passOn);
+    ) {
+      if (cancels && chain !== undefined) chain.cancelled = true;
+      return this.#carryOut(passOn);
+    }
     this.#waiting++;
     this.#waitingBytes += bytes;
     const turn = this.turn(
@@ -65,10 +89,11 @@ export class FilesInOrder extends LogWaits {
       this.#waitingBytes -= bytes;
       const now = this.#chains.get(key);
       if (now !== undefined && --now.count === 0) this.#chains.delete(key);
-      this.#carryOut(passOn);
+      if (now?.cancelled !== true) this.#carryOut(passOn);
     });
-    if (chain === undefined) this.#chains.set(key, { last: turn, count: 1 });
-    else {
+    if (chain === undefined) {
+      this.#chains.set(key, { last: turn, count: 1, cancelled: false });
+    } else {
       chain.last = turn;
       chain.count++;
     }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   FilesInOrder,
   MAX_WAITING_FILE_BYTES,
+  MAX_WAITING_FILE_EVENTS,
 } from "../../src/server/files_in_order.ts";
 
 /** A log applied as far as `advance` says, and the waits it was asked for. */
@@ -98,4 +99,27 @@ Deno.test("FilesInOrder passes on at once past the bytes it may hold, not holdin
   files.add("n1 5 bob", 0, 1, () => done.push("over"));
   assert.deepEqual(done, ["over"]);
   assert.equal(files.waiting, 2);
+});
+
+Deno.test("FilesInOrder drops an offer still waiting when its cancel goes past it beyond the bounds, and passes the cancel on at once", async () => {
+  const { log } = heldLog();
+  const done: string[] = [];
+  const files = new FilesInOrder(log, 1000, () => {});
+  files.add("n1 5 bob", 9, 0, () => done.push("offer 5"));
+  // Other transfers' offers fill what may wait.
+  for (let i = 1; i < MAX_WAITING_FILE_EVENTS; i++) {
+    files.add(`n1 ${100 + i} bob`, 9, 0, () => done.push("other"));
+  }
+  assert.equal(files.waiting, MAX_WAITING_FILE_EVENTS);
+  files.add("n1 5 bob", 9, 0, () => done.push("cancel 5"), true);
+  assert.deepEqual(done, ["cancel 5"]);
+  log.advance(9);
+  await settled(done, MAX_WAITING_FILE_EVENTS);
+  // The offer taken back is never shown; the others go on.
+  assert.equal(done.filter((one) => one === "offer 5").length, 0);
+  assert.equal(done.filter((one) => one === "other").length, 4095);
+  assert.equal(files.waiting, 0);
+  // A later transfer of the same number goes as usual.
+  files.add("n1 5 bob", 9, 0, () => done.push("offer 5 again"));
+  assert.equal(done.at(-1), "offer 5 again");
 });
