@@ -747,6 +747,9 @@ const WEB_SUMMARIES: Readonly<Record<string, string>> = {
   "/transfers": "List file transfers running (a page keeps no partial ones)",
 };
 
+/** The last chat line's turn to go out: the next waits for it (`run`). */
+let chatTurn: Promise<unknown> = Promise.resolve();
+
 function run(line: string): void {
   const typedCommand = parseInput(line);
   if (typedCommand === null) return;
@@ -880,21 +883,30 @@ function run(line: string): void {
     command.kind === "gsay";
   // Private and group messages go end to end once this page's keys are
   // published, or not at all: never in the clear for want of its keys.
-  const request = perform(
-    current,
-    command,
-    chat ? newClientId() : undefined,
-    async (to, text, cid) => {
-      const ready = await sealing(current, { kind: "msg", to });
-      if ("refused" in ready) return ready.refused;
-      return await ready.sessions.sendText(current, to, text, cid);
-    },
-    async (group, text, cid) => {
-      const ready = await sealing(current, { kind: "gsay", group });
-      if ("refused" in ready) return ready.refused;
-      return await ready.groups.send(current, group, text, cid);
-    },
-  );
+  const send = () =>
+    perform(
+      current,
+      command,
+      chat ? newClientId() : undefined,
+      async (to, text, cid) => {
+        const ready = await sealing(current, { kind: "msg", to });
+        if ("refused" in ready) return ready.refused;
+        return await ready.sessions.sendText(current, to, text, cid);
+      },
+      async (group, text, cid) => {
+        const ready = await sealing(current, { kind: "gsay", group });
+        if ("refused" in ready) return ready.refused;
+        return await ready.groups.send(current, group, text, cid);
+      },
+    );
+  // Chat lines go out one after the other, in the order typed: a /group or
+  // /msg line first seals (asking for the members or the keys), and a
+  // public line typed after it went out first and reached the others first.
+  let request: Promise<Reply> | null;
+  if (chat) {
+    request = chatTurn.then(() => send()!);
+    chatTurn = request.catch(() => {});
+  } else request = send();
   if (request === null) return;
   void request.then(async (reply: Reply) => {
     // What arrived before the reply (a history's messages, being opened if
