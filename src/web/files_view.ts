@@ -37,6 +37,15 @@ export interface FilesViewContext {
   focusInput(): void;
 }
 
+/**
+ * An offer's row once its question is over (answered, taken back, lapsed):
+ * a notice like the others, no longer bold as a question waiting for the
+ * user, which it read as after it was answered.
+ */
+function settle(row: HTMLElement): void {
+  row.classList.replace("offer", "notice");
+}
+
 /** How the page shows files offered to its user. */
 export function receivingView(context: FilesViewContext): ReceiveCallbacks {
   const { log, emit, savable } = context;
@@ -92,6 +101,7 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
         // Over already (its buttons went then): a press answers nothing.
         if (!asking.has(offer.xfer)) return;
         asking.delete(offer.xfer);
+        settle(row);
         if (!answer(accept)) {
           // Ended without a word to this view: it is no question any more.
           row.replaceChildren(`No longer asked: ${describeOffer(offer)}.`);
@@ -127,6 +137,7 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
       );
       asking.set(offer.xfer, (text) => {
         // No Accept that would answer no one: what happened instead.
+        settle(row);
         row.replaceChildren(text);
         log.place(row, [offerPlace(offer), context.view()]);
       });

@@ -126,3 +126,60 @@ Deno.test({
     assert.deepEqual(problems, []);
   },
 });
+
+/** How bold the log's row that says `text` is drawn (its computed weight). */
+function weightOf(page: Page, text: string): Promise<string[]> {
+  return page.$$eval(
+    "#log .line",
+    (all, text) =>
+      all.filter((row) => row.textContent?.startsWith(text))
+        .map((row) => getComputedStyle(row).fontWeight),
+    text,
+  );
+}
+
+Deno.test({
+  name:
+    "web client: a file offer's row is bold while it asks, and plain once answered (accepted or declined) or over",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    const termy = await chat.terminal("termy");
+    await chat.keysOf("webby");
+    for (const name of ["a.txt", "b.txt", "c.txt"]) {
+      await Deno.writeTextFile(`${chat.dir}/${name}`, "meeting notes\n");
+    }
+    const bold = "700";
+    const plain = "400";
+
+    await termy.write(`/file webby ${chat.dir}/a.txt\n`);
+    await asked(page, "a.txt");
+    assert.deepEqual(await weightOf(page, "termy wants to send you a.txt"), [
+      bold,
+    ]);
+    await page.click(`#log button[aria-label^="Accept a.txt "]`);
+    await termy.waitFor(/File a\.txt sent to webby successfully\./);
+    assert.deepEqual(await weightOf(page, "Accepted a.txt"), [plain]);
+
+    await termy.write(`/file webby ${chat.dir}/b.txt\n`);
+    await asked(page, "b.txt");
+    await page.click(`#log button[aria-label^="Decline b.txt "]`);
+    await termy.waitFor(/webby.*b\.txt|b\.txt.*webby/);
+    assert.deepEqual(await weightOf(page, "Declined b.txt"), [plain]);
+
+    // Taken back before an answer: no question left to stand out.
+    await termy.write(`/file webby ${chat.dir}/c.txt\n`);
+    await asked(page, "c.txt");
+    await termy.write("/transfers\n");
+    await termy.waitFor(/1\. offered c\.txt to webby: waiting for an answer/);
+    await termy.write("/cancel 1\n");
+    await waitForLine(page, /^termy took back the offer of c\.txt\.$/);
+    assert.deepEqual(
+      await weightOf(page, "termy took back the offer of c.txt"),
+      [plain],
+    );
+    assert.deepEqual(problems, []);
+  },
+});
