@@ -619,6 +619,12 @@ document.addEventListener("visibilitychange", () => {
   drawTitle();
 });
 
+// Cut to one line on a small screen (style.css): a tap shows it whole, and
+// the next conversation's cut again.
+ui.privacy.addEventListener("click", () => {
+  ui.privacy.classList.toggle("whole");
+});
+
 /** Says whether what is written here is end to end (as /help does). */
 function drawPrivacy(current: Conversation): void {
   switch (current.kind) {
@@ -1571,11 +1577,13 @@ async function connect(): Promise<ChatClient | null> {
     return null;
   }
   /**
-   * On a phone the server key and its note fold behind their summary (one
-   * line), so that the log gets the height; on a wider screen they show. A
-   * warning there (a changed key, no encryption) keeps them open.
+   * On a phone, or a screen as short as one on its side (a laptop at 200 %
+   * zoom), the server key and its note fold behind their summary (one
+   * line), so that the log gets the height; on a larger screen they show. A
+   * warning there (a changed key, no encryption) keeps them open. As
+   * style.css's query.
    */
-  const narrow = matchMedia("(max-width: 40rem)");
+  const narrow = matchMedia("(max-width: 40rem), (max-height: 34rem)");
   function foldKey(): void {
     const warned = document.body.classList.contains("key-changed") ||
       document.body.classList.contains("no-crypto");

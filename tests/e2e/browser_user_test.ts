@@ -309,3 +309,46 @@ Deno.test({
     assert.deepEqual(problems, []);
   },
 });
+
+Deno.test({
+  name:
+    "web client: on a phone (360 by 640) and at 200 % zoom (640 by 360) a group's view leaves most of the height to its log",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const sizes = [
+      { width: 360, height: 640, isMobile: true },
+      { width: 640, height: 360, isMobile: false },
+    ];
+    for (const [i, size] of sizes.entries()) {
+      const page = await (await chat.browser.createBrowserContext()).newPage();
+      page.on("pageerror", (error) => problems.push(`page error: ${error}`));
+      await page.setViewport(size);
+      await page.goto(chat.url);
+      await join(page, `webby${i}`);
+      await typeLine(page, i === 0 ? "/create haha" : "/join haha");
+      await waitForLine(page, /Group 'haha' created|Joined group 'haha'/);
+      await page.click('#side button[data-key="view #haha"]');
+      await page.waitForFunction(
+        () => document.getElementById("privacy")?.textContent?.includes("haha"),
+        { timeout: WAIT_MS },
+      );
+      const at = `at ${size.width} by ${size.height}`;
+      const share = await page.evaluate(() =>
+        document.getElementById("log")!.getBoundingClientRect().height /
+        innerHeight
+      );
+      assert.ok(share >= 0.55, `the log had ${share.toFixed(2)} of it ${at}`);
+      // The group's privacy sentence on one line, whole once tapped.
+      const height = () =>
+        page.$eval("#privacy", (p) => p.getBoundingClientRect().height);
+      const line = await height();
+      assert.ok(line < 25, `privacy ${line}px high ${at}`);
+      await page.click("#privacy");
+      assert.ok(await height() > line * 1.5, `privacy not whole ${at}`);
+      await page.close();
+    }
+    assert.deepEqual(problems, []);
+  },
+});
