@@ -12,6 +12,10 @@
  *                         <name> (its name key, lower case), sealed
  *     "state <fp> <name>" its sessions, archive and verifications, sealed
  *     "identities"        the identity keys seen per name (known_identities.ts)
+ *     "identities <n>"    one more name's key, seen first after that record
+ *                         was last written whole (n: 10 digits, from 1): a
+ *                         first key costs a record of its own line, not a
+ *                         rewrite of the whole list (identitiesSlot)
  *     "ignored"           the users ignored with /ignore (ignore_store.ts):
  *                         not end-to-end, but the user's, as all of these,
  *                         so forgetting the user (forget.ts) takes it too
@@ -99,7 +103,7 @@ export async function loadPageE2e(
     saveState: savesInOrder((state) =>
       saveE2eStateTo(stateSlot, key, state, { maxBytes, warn })
     ),
-    identities: await KnownIdentities.load(sharedSlot(db, "identities")),
+    identities: await KnownIdentities.load(identitiesSlot(db)),
   };
 }
 
@@ -165,6 +169,124 @@ function sharedSlot(db: IDBDatabase, name: string): TextSlot {
   };
 }
 
+/** The records of the names' keys seen first since the list was written. */
+function added(): IDBKeyRange {
+  return IDBKeyRange.bound("identities ", "identities!", false, true);
+}
+
+/**
+ * A number the page adds one to in each change of the known identities (in
+ * the change's transaction), outside `added()`'s range: a read that finds it
+ * as this tab last left it takes the text it had, without reading thousands
+ * of records again for each message's check.
+ */
+const IDENTITIES_VERSION = "identities-version";
+
+/**
+ * The identity keys seen per name (known_identities.ts): the record
+ * "identities", the list as last written whole, then a record "identities
+ * <n>" for each first key seen since (its line, appended), read in that
+ * order as one text. A host can send thousands of names, each a first key:
+ * written whole for each, the list cost its whole length again at every
+ * name (2,000 names: 2,000 rewrites of up to 270 KB, 270 MB in all). A
+ * whole write (a key accepted with /trust, people forgotten to make room)
+ * takes the added records into the list again, in the one transaction that
+ * writes it. Pages before kept the list in "identities" alone: read as it
+ * is, with no added records, so every key known stays known.
+ */
+function identitiesSlot(db: IDBDatabase): TextSlot {
+  const name = "identities";
+  const shared = sharedSlot(db, name);
+  /** The text as this tab last read or wrote it, at that version. */
+  let kept: { version: number; text: string | null } | null = null;
+  /**
+   * Runs `change` in a read-write transaction that also adds one to the
+   * version; resolves once it is durable, with the version it made.
+   */
+  const change = (work: (store: IDBObjectStore, tx: IDBTransaction) => void) =>
+    new Promise<number>((resolve, reject) => {
+      const tx = db.transaction(STORE, "readwrite", { durability: "strict" });
+      const store = tx.objectStore(STORE);
+      let next = 0;
+      const version = store.get(IDENTITIES_VERSION);
+      version.onsuccess = () => {
+        next = (typeof version.result === "number" ? version.result : 0) + 1;
+        store.put(next, IDENTITIES_VERSION);
+        work(store, tx);
+      };
+      tx.oncomplete = () => resolve(next);
+      tx.onabort = () =>
+        reject(tx.error ?? new Error("Too many records added to the list"));
+    });
+  return {
+    ...shared,
+    read: () =>
+      new Promise((resolve, reject) => {
+        const tx = db.transaction(STORE);
+        const store = tx.objectStore(STORE);
+        const version = store.get(IDENTITIES_VERSION);
+        version.onsuccess = () => {
+          const now = typeof version.result === "number" ? version.result : 0;
+          if (kept !== null && kept.version === now) {
+            return resolve(kept.text);
+          }
+          const whole = store.get(name);
+          const more = store.getAll(added());
+          more.onsuccess = () => {
+            const parts = [whole.result, ...more.result];
+            if (parts.some((part) => part !== undefined && !isText(part))) {
+              return reject(damaged(name));
+            }
+            const text = whole.result === undefined && parts.length === 1
+              ? null
+              : parts.filter(isText).join("");
+            kept = { version: now, text };
+            resolve(text);
+          };
+        };
+        tx.onabort = () => reject(tx.error);
+      }),
+    async write(text) {
+      // The list and no added records, or neither change (a crash between
+      // would leave lines added twice, or lost).
+      kept = null;
+      const version = await change((store) => {
+        store.delete(added());
+        store.put(text, name);
+      });
+      kept = { version, text };
+    },
+    async append(addition, whole) {
+      kept = null;
+      // Called under the tabs' lock (sharedSlot): no other tab picks the
+      // same number meanwhile.
+      const version = await change((store, tx) => {
+        const last = store.openKeyCursor(added(), "prev");
+        last.onsuccess = () => {
+          const key = last.result?.key;
+          const n = typeof key === "string" ? Number(key.slice(11)) : 0;
+          if (!Number.isSafeInteger(n) || n >= 9_999_999_999) {
+            tx.abort();
+            return;
+          }
+          store.put(addition, `${name} ${String(n + 1).padStart(10, "0")}`);
+        };
+      });
+      kept = { version, text: whole };
+    },
+  };
+}
+
+function isText(value: unknown): value is string {
+  return typeof value === "string";
+}
+
+function damaged(name: string): Error {
+  return new Error(
+    `The browser's end-to-end record '${name}' is damaged; clear this site's data to start afresh`,
+  );
+}
+
 /**
  * The record of the users ignored with /ignore, shared by the tabs (see
  * sharedSlot).
@@ -185,11 +307,7 @@ function slot(db: IDBDatabase, name: string): TextSlot {
         db.transaction(STORE).objectStore(STORE).get(name),
       );
       if (value === undefined) return null;
-      if (typeof value !== "string") {
-        throw new Error(
-          `The browser's end-to-end record '${name}' is damaged; clear this site's data to start afresh`,
-        );
-      }
+      if (typeof value !== "string") throw damaged(name);
       return value;
     },
     write: (text) =>

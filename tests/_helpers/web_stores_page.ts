@@ -63,6 +63,60 @@ export interface WebStores {
   checkServerKey(host: string, fingerprint: string): Promise<string>;
   /** The entries of the ignore list for `server`, as a new page reads it. */
   ignoredNames(server: string): Promise<string[]>;
+  /**
+   * Checks the key {@link fingerprintOf}(`n`) of the name `${prefix}${n}`
+   * for each n from `first` on, `count` in all (first keys, one at a time,
+   * as messages from that many people would); resolves with the kinds of
+   * the checks, counted, and the milliseconds they took.
+   */
+  checkNames(
+    server: string,
+    prefix: string,
+    first: number,
+    count: number,
+  ): Promise<{ kinds: Record<string, number>; ms: number }>;
+  /**
+   * How many of those names a new sign-in knows with exactly that key.
+   */
+  knownNames(
+    server: string,
+    prefix: string,
+    first: number,
+    count: number,
+  ): Promise<number>;
+  /**
+   * The known identities' records in IndexedDB: the length of the list
+   * written whole ("identities", -1: none) and how many records were added
+   * after it.
+   */
+  identityRecords(): Promise<{ whole: number; added: number }>;
+  /** Replaces the known identities with `text` in one record, as pages before kept them. */
+  keepOldIdentities(text: string): Promise<void>;
+}
+
+/** A key fingerprint distinct per `n`, as the stores take them. */
+function fingerprintOf(n: number): string {
+  const bytes = new Uint8Array(32);
+  new DataView(bytes.buffer).setUint32(0, n + 1);
+  return `SHA256:${btoa(String.fromCharCode(...bytes)).replace(/=+$/, "")}`;
+}
+
+/** One request of a transaction on the e2e database's records. */
+async function onRecords<T>(
+  mode: IDBTransactionMode,
+  use: (store: IDBObjectStore) => IDBRequest<T>,
+): Promise<T> {
+  const db = await openDatabase(E2E_DATABASE, "records", "end-to-end keys");
+  try {
+    return await new Promise<T>((resolve, reject) => {
+      const tx = db.transaction("records", mode);
+      const req = use(tx.objectStore("records"));
+      tx.oncomplete = () => resolve(req.result);
+      tx.onabort = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
 }
 
 let e2e: PageE2e | null = null;
@@ -162,6 +216,43 @@ const stores: WebStores = {
   },
   checkServerKey: (host, fingerprint) =>
     run({ kind: "server-key", host, fingerprint }),
+  async checkNames(server, prefix, first, count) {
+    if (e2e === null) throw new Error("openE2e first");
+    const kinds: Record<string, number> = {};
+    const start = performance.now();
+    for (let n = first; n < first + count; n++) {
+      const { kind } = await e2e.identities.check(
+        server,
+        `${prefix}${n}`,
+        fingerprintOf(n),
+      );
+      kinds[kind] = (kinds[kind] ?? 0) + 1;
+    }
+    return { kinds, ms: Math.round(performance.now() - start) };
+  },
+  async knownNames(server, prefix, first, count) {
+    const fresh = await loadPageE2e(await loadIdentity(), "webby", () => {});
+    let known = 0;
+    for (let n = first; n < first + count; n++) {
+      if (
+        fresh.identities.known(server, `${prefix}${n}`) === fingerprintOf(n)
+      ) {
+        known++;
+      }
+    }
+    return known;
+  },
+  async identityRecords() {
+    const whole = await onRecords("readonly", (s) => s.get("identities"));
+    const added = await onRecords(
+      "readonly",
+      (s) => s.count(IDBKeyRange.bound("identities ", "identities!")),
+    );
+    return { whole: typeof whole === "string" ? whole.length : -1, added };
+  },
+  async keepOldIdentities(text) {
+    await onRecords("readwrite", (s) => s.put(text, "identities"));
+  },
   ignoredNames: async (server) =>
     (await IgnoreStore.load(await openIgnoredRecord(), localStorage))
       .list(server).entries().map((e) => e.name),
