@@ -31,6 +31,7 @@ import {
   conversationLabel,
   conversationOf,
   Conversations,
+  MAX_UNREAD_CONVERSATIONS,
   PUBLIC,
 } from "../client/conversations.ts";
 import { learnSideLists } from "../client/names_seen.ts";
@@ -600,24 +601,51 @@ function drawTarget(): void {
 }
 
 /**
- * Messages that came in the conversation shown while the tab was in the
- * background: counted in the tab's title (with the other conversations'
- * unread ones) until the tab is seen again.
+ * Messages to this user (private ones, and any that mention them) not seen
+ * yet, by conversation key: the tab's title counts them. A message is seen
+ * when it comes in the view shown while the tab is in front (All shows every
+ * conversation); else it waits until that view is shown in front. The
+ * room's chatter and a group's do not count: a busy room read "(40) chat".
+ * Bounded as the conversations' counts are.
  */
-let unseenHere = 0;
+const unreadToMe = new Map<string, number>();
 
-/** The tab's title: `(3) chat` with 3 messages unread, else `chat`. */
+/** Whether rows of the conversation `key` are in front of the user now. */
+function seenNow(key: string): boolean {
+  return !document.hidden && (viewAll || key === viewKey());
+}
+
+/** Counts `message` in the title if it is to this user and not seen. */
+function noteToMe(message: ServerMessage, text: string): void {
+  const conversation = conversationOf(message, self);
+  if (conversation === null) return;
+  if (
+    !(message.t === "private" || message.t === "public" ||
+      message.t === "group") || nameKey(message.from) === nameKey(self)
+  ) return;
+  const toMe = message.t === "private" || mentions(text, self);
+  const key = conversationKey(conversation);
+  if (!toMe || seenNow(key)) return;
+  const count = unreadToMe.get(key);
+  if (count === undefined && unreadToMe.size >= MAX_UNREAD_CONVERSATIONS) {
+    return;
+  }
+  unreadToMe.set(key, (count ?? 0) + 1);
+  drawTitle();
+}
+
+/** The tab's title: `(3) chat` with 3 messages to this user unseen. */
 function drawTitle(): void {
-  const unread = conversations.unread().reduce((n, e) => n + e.count, 0) +
-    unseenHere;
+  // What the view shown, in front, shows is seen.
+  if (!document.hidden) {
+    if (viewAll) unreadToMe.clear();
+    else unreadToMe.delete(viewKey());
+  }
+  const unread = [...unreadToMe.values()].reduce((n, count) => n + count, 0);
   document.title = unread === 0 ? "chat" : `(${unread}) chat`;
 }
 
-document.addEventListener("visibilitychange", () => {
-  if (document.hidden || unseenHere === 0) return;
-  unseenHere = 0;
-  drawTitle();
-});
+document.addEventListener("visibilitychange", drawTitle);
 
 // Cut to one line on a small screen (style.css): a tap shows it whole, and
 // the next conversation's cut again.
@@ -1533,15 +1561,7 @@ function show(
     const conversation = conversationOf(message, self);
     if (conversation !== null && !past) {
       if (conversations.noteIncoming(conversation)) drawTarget();
-      else if (
-        document.hidden &&
-        conversationKey(conversation) ===
-          conversationKey(conversations.current)
-      ) {
-        // Shown, but to no one: the title says so, as for the others.
-        unseenHere++;
-        drawTitle();
-      }
+      noteToMe(message, text);
     }
     emitOrHold(emit, { type: "incoming", message, text }, count);
     missed.shown(id);

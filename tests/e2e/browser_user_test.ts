@@ -276,13 +276,14 @@ Deno.test({
 
 Deno.test({
   name:
-    "web client: messages in the conversation shown count in the tab's title while the tab is in the background, until it is seen",
+    "web client: the tab's title counts what is to its user (private messages, mentions) and not seen, not the room's chatter, until it is seen",
   ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
-    const termy = await chat.terminal("termy");
     const problems: string[] = [];
     const page = await signedInPage(chat, "webby", problems);
+    const termy = await chat.terminal("termy");
+    await chat.keysOf("webby");
     // Another tab in front: webby's is in the background.
     const other = await chat.browser.newPage();
     await other.bringToFront();
@@ -291,20 +292,39 @@ Deno.test({
       timeout: WAIT_MS,
       polling: 100,
     });
+    const shown = (end: string) =>
+      page.waitForFunction(
+        (end: string) =>
+          [...document.querySelectorAll("#log .line")].some((row) =>
+            row.textContent?.endsWith(end)
+          ),
+        { timeout: WAIT_MS, polling: 100 },
+        end,
+      );
+    // The room, shown: chatter does not count, a mention does.
     await termy.write("anyone there?\n");
     await termy.write("hello?\n");
-    await page.waitForFunction(
-      () =>
-        [...document.querySelectorAll("#log .line")].some((row) =>
-          row.textContent?.endsWith("]: hello?")
-        ),
-      { timeout: WAIT_MS, polling: 100 },
-    );
-    assert.equal(await page.title(), "(2) chat");
+    await termy.write("@webby are you there?\n");
+    await shown("]: @webby are you there?");
+    // A private message, in a conversation not shown.
+    await termy.write("/msg webby psst\n");
+    await page.waitForFunction(() => document.title === "(2) chat", {
+      timeout: WAIT_MS,
+      polling: 100,
+    });
+    // Seen in front: the room's mention; termy's message waits for its view.
     await page.bringToFront();
+    await page.waitForFunction(() => document.title === "(1) chat", {
+      timeout: WAIT_MS,
+    });
+    await page.click('#side button[data-key="view @termy"]');
     await page.waitForFunction(() => document.title === "chat", {
       timeout: WAIT_MS,
     });
+    // In front, in the view it comes in: seen at once.
+    await termy.write("/msg webby again\n");
+    await shown(": again");
+    assert.equal(await page.title(), "chat");
     await other.close();
     assert.deepEqual(problems, []);
   },
