@@ -25,6 +25,13 @@ export interface Style {
   /** `[HH:MM]` before each live received line (a terminal without --no-time). */
   clock?: boolean;
   /**
+   * With `clock`, `[HH:MM]` before the confirmation of a message this user
+   * sent too, as its time: the web page, whose log shows a message's time
+   * for others' lines and for one's own alike. (A terminal's own line shows
+   * where it was typed, as the seed's.)
+   */
+  clockSent?: boolean;
+  /**
    * Whether a user's identity key is verified (/verify), for /list: null
    * when nothing is known (e2e_sessions.ts).
    */

@@ -79,12 +79,16 @@ export function textOf(
       const sent = command.kind === "say" || command.kind === "msg" ||
         command.kind === "gsay";
       if (reply.t === "ok" && sent) {
+        // Stored now, as far as this client can tell: the reply has no time.
+        const stamp = style.clock === true && style.clockSent === true
+          ? clockPrefix(Date.now())
+          : "";
         // The server may add a note, e.g. that the recipient is offline.
         return out([
           ...renderSent(asRegistered(command, reply.name), style).map((
             line,
           ) =>
-            capRows(setIn(line, command.text, style), command.text, {
+            capRows(setIn(stamp + line, command.text, style), command.text, {
               style,
               columns,
             })

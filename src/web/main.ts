@@ -280,6 +280,7 @@ function emit(event: SessionEvent, typedIn: string | null = null): void {
   const style: Style = {
     color: false,
     clock: true,
+    clockSent: true,
     self,
     lineBreaks,
     ...(e2e === null ? {} : {

@@ -212,7 +212,10 @@ Deno.test({
     // A line sent: the reader goes to the end and sees it, as web chats
     // do (it stayed out of sight: the input emptied and nothing showed).
     await typeLine(page, "my answer");
-    await waitForLine(page, /^Broadcast message sent: my answer$/);
+    await waitForLine(
+      page,
+      /^\[\d\d:\d\d\] Broadcast message sent: my answer$/,
+    );
     assert.equal(await inView(page, "Broadcast message sent: my answer"), true);
     assert.deepEqual(problems, []);
   },

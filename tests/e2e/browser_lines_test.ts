@@ -82,7 +82,7 @@ Deno.test({
       );
       await waitForLine(
         page,
-        /^Broadcast message sent: first line\n\nthird line$/,
+        /^\[\d\d:\d\d\] Broadcast message sent: first line\n\nthird line$/,
       );
 
       // Lines that come: one row, its lines each made safe, no HTML.

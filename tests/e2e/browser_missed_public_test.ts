@@ -121,7 +121,10 @@ Deno.test({
       await waitForLine(page, /before the cut$/);
       // The page's own line, the newest in the room when the connection goes.
       await typeLine(page, "my own line");
-      await waitForLine(page, /^Broadcast message sent: my own line$/);
+      await waitForLine(
+        page,
+        /^\[\d\d:\d\d\] Broadcast message sent: my own line$/,
+      );
 
       proxy.cut();
       await waitForLine(page, /^The connection to the server was lost\.$/);
@@ -170,7 +173,10 @@ Deno.test({
       await typeLine(page, "typed while away");
       await waitForLine(page, /^\(queued\) typed while away$/);
       proxy.down = false;
-      await waitForLine(page, /^Broadcast message sent: typed while away$/);
+      await waitForLine(
+        page,
+        /^\[\d\d:\d\d\] Broadcast message sent: typed while away$/,
+      );
       await waitForLine(page, /missed one$/);
 
       const all = await rows(page);
@@ -181,7 +187,10 @@ Deno.test({
       assert.equal(after.length, 3, JSON.stringify(after));
       assert.equal(after[0], "While you were away:");
       assert.match(after[1]!, /sophia.*missed one$/);
-      assert.equal(after[2], "Broadcast message sent: typed while away");
+      assert.match(
+        after[2]!,
+        /^\[\d\d:\d\d\] Broadcast message sent: typed while away$/,
+      );
     } finally {
       await sophia.quit();
       await proxy.close();

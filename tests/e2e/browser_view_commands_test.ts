@@ -67,7 +67,10 @@ Deno.test({
     await waitForLine(page, /crew/);
     await typeLine(page, "/query #crew");
     await typeLine(page, "in the crew");
-    await waitForLine(page, /^Group message to crew: in the crew$/);
+    await waitForLine(
+      page,
+      /^\[\d\d:\d\d\] Group message to crew: in the crew$/,
+    );
     await typeLine(page, "/history");
     // The group's (whether the server kept its message yet or not), not
     // the room's.
