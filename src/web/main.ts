@@ -571,6 +571,9 @@ function setConversation(conversation: Conversation): void {
 /** Shows the view chosen (`viewAll`, or the conversation written to). */
 function showView(): void {
   log.show(viewKey());
+  // Another view's line is cut again (style.css); only a view's change cuts
+  // it, not each message that redraws the lists.
+  ui.privacy.classList.remove("whole");
   drawTarget();
   older.draw();
   older.loadIfNear();
@@ -649,7 +652,7 @@ function drawTitle(): void {
 document.addEventListener("visibilitychange", drawTitle);
 
 // Cut to one line on a small screen (style.css): a tap shows it whole, and
-// the next conversation's cut again.
+// the next view's cut again (showView).
 ui.privacy.addEventListener("click", () => {
   ui.privacy.classList.toggle("whole");
 });
@@ -658,41 +661,41 @@ ui.privacy.addEventListener("click", () => {
 function drawPrivacy(current: Conversation): void {
   switch (current.kind) {
     case "public":
-      ui.privacy.className = "";
+      ui.privacy.classList.remove("e2e");
       ui.privacy.textContent =
         "To everyone: not end to end, the server's host can read it.";
       return;
     case "group":
       if (e2eBusy) {
-        ui.privacy.className = "";
+        ui.privacy.classList.remove("e2e");
         ui.privacy.textContent =
           `To group ${current.name}: group messages go from your other tab of this browser, which has your end-to-end keys.`;
         return;
       }
       if (groupSessions === null) {
-        ui.privacy.className = "";
+        ui.privacy.classList.remove("e2e");
         ui.privacy.textContent =
           `To group ${current.name}: nothing is sent from here: this browser could not open your end-to-end keys, and group messages never go in the clear.`;
         return;
       }
-      ui.privacy.className = "e2e";
+      ui.privacy.classList.add("e2e");
       ui.privacy.textContent =
         `To group ${current.name}: end to end among members with keys (the page warns about any without); the server's host decides who is a member, and everyone sees each join.`;
       return;
     case "user":
       if (e2eBusy) {
-        ui.privacy.className = "";
+        ui.privacy.classList.remove("e2e");
         ui.privacy.textContent =
           `To ${current.name}: private messages go from your other tab of this browser, which has your end-to-end keys.`;
         return;
       }
       if (e2e === null) {
-        ui.privacy.className = "";
+        ui.privacy.classList.remove("e2e");
         ui.privacy.textContent =
           `To ${current.name}: nothing is sent from here: this browser could not open your end-to-end keys, and private messages never go in the clear.`;
         return;
       }
-      ui.privacy.className = "e2e";
+      ui.privacy.classList.add("e2e");
       ui.privacy.textContent =
         `To ${current.name}: end to end, only you and ${current.name} can read it (the page warns if ${current.name} has no keys). /verify ${current.name} compares safety numbers.`;
       return;

@@ -336,6 +336,7 @@ Deno.test({
   ...LEAK_CHECKS_OFF,
   async fn() {
     await using chat = await startBrowserChat();
+    const termy = await chat.terminal("termy");
     const problems: string[] = [];
     const sizes = [
       { width: 360, height: 640, isMobile: true },
@@ -367,6 +368,15 @@ Deno.test({
       assert.ok(line < 25, `privacy ${line}px high ${at}`);
       await page.click("#privacy");
       assert.ok(await height() > line * 1.5, `privacy not whole ${at}`);
+      // A message elsewhere (its count redraws the lists) leaves it whole.
+      await termy.write(`/msg webby${i} psst\n`);
+      await page.waitForSelector(
+        '#side button[data-key="view @termy"] .badge',
+        {
+          timeout: WAIT_MS,
+        },
+      );
+      assert.ok(await height() > line * 1.5, `privacy cut again ${at}`);
       await page.close();
     }
     assert.deepEqual(problems, []);
