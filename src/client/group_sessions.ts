@@ -175,6 +175,14 @@ export interface GroupSessionsOptions {
   before?: () => Promise<unknown>;
 }
 
+/** How a message is shown, for those of its sender after it (`open`). */
+interface Tail {
+  /** Through `late`, not as the outcome `open` gives. */
+  late: boolean;
+  /** Resolves once `late` has been given it. */
+  done: Promise<void>;
+}
+
 interface Waiting {
   client: ChatClient;
   message: E2eGroup;
@@ -193,6 +201,11 @@ export class GroupSessions {
   readonly #waiting: Waiting[] = [];
   /** The last `groups` asked for to judge sender keys (#notInGroup). */
   #groupsAsked: GroupsAsked | null = null;
+  /**
+   * Per sender and group (receivedKey), how the last message that came is
+   * shown: late, or at once (`open`).
+   */
+  readonly #lateTails = new Map<string, Promise<Tail>>();
   /** When the last request to judge a sender key went (#spaced). */
   #lastAsked: { client: ChatClient; at: number } | null = null;
 
@@ -637,7 +650,53 @@ export class GroupSessions {
     // Read now, at its arrival: by its turn in the queue, what came after
     // it would be counted too.
     const before = this.#o.before?.();
-    return this.#alone(() => this.#open(client, message, copy, false, before));
+    const opening = this.#alone(() =>
+      this.#open(client, message, copy, false, before)
+    );
+    // In its sender's order: while an earlier message of the same sender
+    // and group is to be shown late (it waits for its sender key, or for
+    // one before it), this one goes to `late` too, after it. Shown at once,
+    // it would come before that one: the key, opened after the messages
+    // that came meanwhile, opens those waiting for it only then.
+    const where = receivedKey(
+      client.serverFingerprint,
+      message.group,
+      message.from,
+    );
+    const ahead = this.#lateTails.get(where);
+    const mine = Promise.withResolvers<Tail>();
+    const tail = mine.promise;
+    this.#lateTails.set(where, tail);
+    // Forgotten once shown (or given up), unless a later one took its place.
+    void tail.then(({ done }) => done).then(() => {
+      if (this.#lateTails.get(where) === tail) this.#lateTails.delete(where);
+    });
+    const own = async (): Promise<GroupOpened> => {
+      const outcome = await opening.catch((error) => {
+        mine.resolve({ late: false, done: Promise.resolve() });
+        throw error;
+      });
+      const behind = ahead !== undefined && (await ahead).late;
+      if (outcome.kind === "waiting") {
+        mine.resolve({ late: true, done: outcome.settled });
+        return outcome;
+      }
+      if (!behind) {
+        mine.resolve({ late: false, done: Promise.resolve() });
+        return outcome;
+      }
+      const settled = Promise.withResolvers<void>();
+      mine.resolve({ late: true, done: settled.promise });
+      void (await ahead!).done.then(() => {
+        try {
+          this.#o.late(outcome);
+        } finally {
+          settled.resolve();
+        }
+      });
+      return { kind: "waiting", settled: settled.promise };
+    };
+    return own();
   }
 
   async #open(

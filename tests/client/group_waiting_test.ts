@@ -23,6 +23,7 @@ import {
   type OwnChain,
   sealGroupMessage,
 } from "../../src/crypto/sender_key.ts";
+import { InTurn } from "../../src/client/in_turn.ts";
 
 const client = { serverFingerprint: "SHA256:server" } as unknown as ChatClient;
 let nextId = 1;
@@ -313,4 +314,55 @@ Deno.test("a message whose sender has no key change waiting (holdUntilTrusted nu
   assert.ok(groups.deliverKey(client, "bob", label, encodeSenderKey(chain)));
   await within(settled, 5000, "the message was not opened");
   assert.deepEqual(late, ["shown: keyed later"]);
+});
+
+Deno.test("a message of a sender that comes while the sender key is stored for their earlier one, which waited, is shown after it (the sender's order)", async () => {
+  // As a session shows them (session_e2e.ts): each outcome in the order
+  // the messages came, and what waited when `late` gives it.
+  const shown: string[] = [];
+  const order = new InTurn((error) => {
+    throw error;
+  });
+  const show = (opened: Promise<GroupOpened>) =>
+    order.run(async () => {
+      const outcome = await opened;
+      if (outcome.kind !== "waiting") shown.push(describe(outcome));
+    });
+  const storing = Promise.withResolvers<void>();
+  const release = Promise.withResolvers<void>();
+  let saves = 0;
+  const groups = receiving({
+    save: async () => {
+      if (++saves === 1) {
+        storing.resolve();
+        await release.promise;
+      }
+    },
+    late: (o) => order.run(() => void shown.push(describe(o))),
+    waitMs: 60_000,
+  });
+  const chain = await newSenderChain();
+  const bob1 = await seal(chain, "bob", "bob 1");
+  const bob2 = await seal(bob1.chain, "bob", "bob 2");
+  // bob 1 overtakes its key; bob 2 comes while the key is being stored.
+  const first = groups.open(client, bob1.message, bob1.body);
+  show(first);
+  const firstSettled = settledOf(await first);
+  groups.deliverKey(
+    client,
+    "bob",
+    SENDER_KEY_LABEL_PREFIX + "g",
+    encodeSenderKey(chain),
+  );
+  await within(storing.promise, 5000, "bob's chain was not stored");
+  const second = groups.open(client, bob2.message, bob2.body);
+  show(second);
+  release.resolve();
+  await within(firstSettled, 5000, "bob 1 never settled");
+  const outcome = await within(second, 5000, "bob 2 never opened");
+  if (outcome.kind === "waiting") {
+    await within(outcome.settled, 5000, "bob 2 never settled");
+  }
+  await order.settled;
+  assert.deepEqual(shown, ["shown: bob 1", "shown: bob 2"]);
 });
