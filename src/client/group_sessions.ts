@@ -444,16 +444,20 @@ export class GroupSessions {
 
   /**
    * Takes a secret opened from `from` if it is a sender key (its label);
-   * false, with nothing kept, if it is for something else. Messages that
-   * waited for it are opened and go to `late`.
+   * null, with nothing kept, if it is for something else. Messages that
+   * waited for it are opened and go to `late`. The promise settles once
+   * the key is kept (saved, or its save failed and said so) or refused:
+   * only then may the message that brought it be acknowledged, or a client
+   * killed meanwhile has neither the key nor the message that brings it
+   * again, and never reads that member's messages in the group.
    */
   deliverKey(
     client: ChatClient,
     from: string,
     label: string,
     secret: Uint8Array,
-  ): boolean {
-    if (!label.startsWith(SENDER_KEY_LABEL_PREFIX)) return false;
+  ): Promise<void> | null {
+    if (!label.startsWith(SENDER_KEY_LABEL_PREFIX)) return null;
     const group = label.slice(SENDER_KEY_LABEL_PREFIX.length);
     let chain: ReceivedChain;
     try {
@@ -462,7 +466,7 @@ export class GroupSessions {
       this.#o.notify([
         `ERROR: ${from} sent a malformed sender key for ${group}`,
       ]);
-      return true;
+      return Promise.resolve();
     }
     const where = receivedKey(client.serverFingerprint, group, from);
     const chainId = toHex(chain.chainId);
@@ -470,7 +474,7 @@ export class GroupSessions {
     // The messages already waiting for this key stop waiting now: their
     // timers must not refuse them while the key waits its turn or is saved.
     const taken = this.#takeWaiting(where, chainId);
-    void this.#alone(async () => {
+    const kept = this.#alone(async () => {
       const received = this.#o.state.received;
       const chains = received.get(where) ?? [];
       // A chain already held keeps its place (and its skipped keys).
@@ -519,7 +523,7 @@ export class GroupSessions {
         }
       }
     });
-    return true;
+    return kept.then(() => {}, () => {});
   }
 
   /**

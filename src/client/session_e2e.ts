@@ -150,7 +150,10 @@ export function sessionE2e(options: SessionE2eOptions) {
    * Shows an opened end-to-end message, or why it was not; counted in
    * `count` when it answers a history request.
    */
-  const showOpened = (opened: Opened, count?: HistoryCount) => {
+  const showOpened = (
+    opened: Opened,
+    count?: HistoryCount,
+  ): Promise<void> | undefined => {
     switch (opened.kind) {
       case "message":
         show(opened.message, opened.text, count);
@@ -164,14 +167,16 @@ export function sessionE2e(options: SessionE2eOptions) {
         // A file's key, for the offer that names it (file_key_share.ts), or
         // a member's chain for a group (group_sessions.ts).
         if (fileKeys.deliver(opened.from, opened.label, opened.secret)) return;
-        if (
-          groupSessions?.deliverKey(
+        {
+          // Acknowledged once kept (deliverKey), not before.
+          const kept = groupSessions?.deliverKey(
             client(),
             opened.from,
             opened.label,
             opened.secret,
-          )
-        ) return;
+          );
+          if (kept) return kept;
+        }
         emit({
           type: "notice",
           text: sanitizeForTerminal(
@@ -286,10 +291,13 @@ export function sessionE2e(options: SessionE2eOptions) {
     // is it acknowledged (chat_client.ts MessageListener).
     const dealt = Promise.withResolvers<void>();
     inTurn(async () => {
+      let kept: Promise<void> | undefined;
       try {
-        showOpened(await opened, count);
+        kept = showOpened(await opened, count);
       } finally {
-        dealt.resolve();
+        // A sender key: once kept, without holding up what comes after.
+        if (kept === undefined) dealt.resolve();
+        else void kept.then(dealt.resolve);
       }
     });
     return dealt.promise;

@@ -366,3 +366,40 @@ Deno.test("a message of a sender that comes while the sender key is stored for t
   await order.settled;
   assert.deepEqual(shown, ["shown: bob 1", "shown: bob 2"]);
 });
+
+Deno.test("deliverKey settles only once the sender key is saved: the message that brought it is acknowledged only then", async () => {
+  const saving = Promise.withResolvers<void>();
+  const release = Promise.withResolvers<void>();
+  let saves = 0;
+  const groups = receiving({
+    save: async () => {
+      if (++saves === 1) {
+        saving.resolve();
+        await release.promise;
+      }
+    },
+    late: () => {},
+  });
+  const chain = await newSenderChain();
+  let kept = false;
+  const delivered = groups.deliverKey(
+    client,
+    "bob",
+    SENDER_KEY_LABEL_PREFIX + "g",
+    encodeSenderKey(chain),
+  );
+  assert.ok(delivered !== null);
+  void Promise.resolve(delivered).then(() => (kept = true));
+  await within(saving.promise, 5000, "bob's chain was never saved");
+  // Acknowledged now, a client killed before the save lands has the key
+  // nowhere, and the server never sends it again.
+  await Promise.resolve();
+  assert.equal(kept, false, "settled before the key was saved");
+  release.resolve();
+  await within(Promise.resolve(delivered), 5000, "never settled");
+  assert.equal(kept, true);
+  assert.equal(
+    groups.deliverKey(client, "bob", "file key 1", new Uint8Array(32)),
+    null,
+  );
+});
