@@ -348,12 +348,22 @@ export class ChatClient {
    * Lets an end-to-end message be acknowledged once the promises its
    * listeners returned have settled (at once if they returned none).
    */
+  /** Messages whose listeners are not done with them yet (#settleAfter). */
+  readonly #unsettled = new Set<Promise<void>>();
+
   #settleAfter(incoming: Incoming, handled: Promise<unknown>[]): void {
     const settle = this.#settles.get(incoming);
     if (settle === undefined) return;
     this.#settles.delete(incoming);
-    if (handled.length === 0) settle();
-    else void Promise.allSettled(handled).then(settle);
+    if (handled.length === 0) {
+      settle();
+      return;
+    }
+    const settling: Promise<void> = Promise.allSettled(handled).then(() => {
+      this.#unsettled.delete(settling);
+      settle();
+    });
+    this.#unsettled.add(settling);
   }
 
   /**
@@ -634,11 +644,16 @@ export class ChatClient {
       // process exits can be lost (then it is shown again, as history).
       if (this.#sendAcks()) {
         let timer: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([
-          this.request({ t: "ping" }),
-          new Promise((resolve) => (timer = setTimeout(resolve, QUIT_ACK_MS))),
-        ]);
+        const waited = new Promise((resolve) =>
+          timer = setTimeout(resolve, QUIT_ACK_MS)
+        );
+        await Promise.race([this.request({ t: "ping" }), waited]);
+        // What the server sent before its answer was shown meanwhile, or
+        // is being shown (a line waiting for stdout): acknowledged too,
+        // within the same wait, or it comes again at the next sign-in.
+        await Promise.race([Promise.all([...this.#unsettled]), waited]);
         clearTimeout(timer);
+        this.#sendAcks();
       }
       if (this.#quitting) return this.ended;
       this.#quitting = true;

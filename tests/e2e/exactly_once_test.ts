@@ -10,6 +10,7 @@ import type { Identity } from "../../src/crypto/identity.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
 import type { Store } from "../../src/store/store.ts";
 import { startTestServer, TestClient, testIdentity } from "../_helpers/chat.ts";
+import { HoldingProxy } from "../_helpers/holding_proxy.ts";
 import { RawClient } from "../_helpers/raw_client.ts";
 import type { TestServer } from "../_helpers/chat.ts";
 
@@ -388,6 +389,47 @@ Deno.test("what waited is not acknowledged by a client that ends before anything
     assert.deepEqual(shown.map((s) => s.text), ["one", "two"]);
     await later.quit();
   } finally {
+    await server.shutdown();
+    store.close();
+  }
+});
+
+Deno.test("quit acknowledges what was shown while its last ping went: nothing comes again at the next sign-in", async () => {
+  const store = openStore(":memory:");
+  await using server = await startTestServer({ store });
+  const proxy = new HoldingProxy(server.port);
+  try {
+    const key = await testIdentity();
+    const shown: Shown[] = [];
+    // Acknowledgements held back: the quit sends them.
+    const jojo = await signIn(
+      { ...server, url: `ws://127.0.0.1:${proxy.port}` },
+      "jojo",
+      key,
+      new DeliveryLedger(),
+      shown,
+      60_000,
+    );
+    const sophia = await TestClient.connect(server, "sophia");
+    assert.equal((await sophia.client.msg("jojo", "first")).t, "ok");
+    await until(() => shown.length === 1, "the first message");
+    // The server's next frames wait in the proxy: "second" reaches jojo
+    // after the quit's acknowledgement went, before the ping's answer.
+    proxy.holdAt(proxy.downBytes);
+    assert.equal((await sophia.client.msg("jojo", "second")).t, "ok");
+    await proxy.holding();
+    const quitting = jojo.quit();
+    await until(() => store.pendingFor("jojo", 10).length === 1, "the ack");
+    proxy.release();
+    await quitting;
+    assert.deepEqual(shown.map((s) => s.text), ["first", "second"]);
+    await until(
+      () => store.pendingFor("jojo", 10).length === 0,
+      "the acknowledgement of what was shown during the quit",
+    );
+    await sophia.quit();
+  } finally {
+    await proxy.close();
     await server.shutdown();
     store.close();
   }
