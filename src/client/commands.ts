@@ -19,6 +19,7 @@ import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { ACTION_PREFIX } from "./actions.ts";
 import { type Conversation, parseQueryTarget } from "./conversations.ts";
 import { didYouMean } from "./did_you_mean.ts";
+import { sortedNames } from "./name_order.ts";
 
 /** What one input line asks for. */
 export type Command =
@@ -586,11 +587,7 @@ function finish(hits: string[]): string[] {
 }
 
 function sortedUnique(names: readonly string[]): string[] {
-  return [...new Set(names)].sort((a, b) => {
-    const x = a.toLowerCase();
-    const y = b.toLowerCase();
-    return x < y ? -1 : x > y ? 1 : 0;
-  });
+  return sortedNames(new Set(names));
 }
 
 function say(text: string): Command {

@@ -14,6 +14,7 @@ import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { Command } from "./commands.ts";
 import { actionOf } from "./actions.ts";
 import { highlightMentions, mentions } from "./mentions.ts";
+import { compareNames, sortedNames } from "./name_order.ts";
 
 export interface Style {
   /** Use ANSI SGR colours; when false, lines are plain text. */
@@ -154,24 +155,13 @@ export function hasTextBody(msg: ServerMessage): boolean {
 }
 
 /**
- * `users` in the order of their names, case aside (`alice`, `Bob`, `carol`):
+ * `users` in the order of their names (name_order.ts: `alice`, `Bob`,
+ * `bot2`, `bot10`):
  * the server lists them in the order they signed in, which changes with
  * every reconnection, so a name was never where it was the last time.
  */
 export function byName<T extends { name: string }>(users: readonly T[]): T[] {
-  return [...users].sort((a, b) => {
-    const x = a.name.toLowerCase();
-    const y = b.name.toLowerCase();
-    return x < y
-      ? -1
-      : x > y
-      ? 1
-      : a.name < b.name
-      ? -1
-      : a.name > b.name
-      ? 1
-      : 0;
-  });
+  return [...users].sort((a, b) => compareNames(a.name, b.name));
 }
 
 /**
@@ -298,7 +288,7 @@ export function renderServerMessage(
         ];
       }
       const pieces: Piece[] = ["Groups: "];
-      msg.groups.forEach((group, i) => {
+      byName(msg.groups).forEach((group, i) => {
         if (i > 0) pieces.push(", ");
         pieces.push(
           [BOLD_GROUP, safe(group.name)],
@@ -319,27 +309,29 @@ export function renderServerMessage(
           "You are not in any group. Join one with /join <groupname>",
         )];
       }
-      return msg.groups.map((group) => {
-        const online = new Set(group.online.map(nameKey));
-        const pieces: Piece[] = [
-          "Members of ",
-          [BOLD_GROUP, safe(group.group)],
-          ": ",
-        ];
-        if (group.members.length === 0) pieces.push([DIM, "(none)"]);
-        group.members.forEach((member, i) => {
-          if (i > 0) pieces.push(", ");
-          if (online.has(nameKey(member))) {
-            pieces.push([BOLD_NAME, safe(member)]);
-          } else {
-            pieces.push([DIM, `${safe(member)} (offline)`]);
+      return [...msg.groups].sort((a, b) => compareNames(a.group, b.group)).map(
+        (group) => {
+          const online = new Set(group.online.map(nameKey));
+          const pieces: Piece[] = [
+            "Members of ",
+            [BOLD_GROUP, safe(group.group)],
+            ": ",
+          ];
+          if (group.members.length === 0) pieces.push([DIM, "(none)"]);
+          sortedNames(group.members).forEach((member, i) => {
+            if (i > 0) pieces.push(", ");
+            if (online.has(nameKey(member))) {
+              pieces.push([BOLD_NAME, safe(member)]);
+            } else {
+              pieces.push([DIM, `${safe(member)} (offline)`]);
+            }
+          });
+          if (group.more !== undefined) {
+            pieces.push([DIM, ` and ${group.more} more`]);
           }
-        });
-        if (group.more !== undefined) {
-          pieces.push([DIM, ` and ${group.more} more`]);
-        }
-        return line(style, ...pieces);
-      }).concat(andMore(msg.more, "group", style));
+          return line(style, ...pieces);
+        },
+      ).concat(andMore(msg.more, "group", style));
     }
     case "presence":
       return [line(

@@ -80,6 +80,7 @@ import {
   statusLine,
 } from "../client/reconnect_status.ts";
 import { hasTextBody, leftOut, type Style } from "../client/render.ts";
+import { sortedNames } from "../client/name_order.ts";
 import {
   emitOpenedLines,
   emitOrHold,
@@ -379,8 +380,7 @@ function drawLists(): void {
       ui.side.contains(focused)
     ? focused.dataset.key
     : undefined;
-  const sorted = (names: Iterable<string>) =>
-    [...names].sort((a, b) => a.localeCompare(b));
+  const sorted = sortedNames;
   ui.views.replaceChildren(
     listButton("Everyone", PUBLIC, false),
     allButton(),

@@ -412,6 +412,15 @@ Deno.test("completeInput completes user names for /msg and /file", () => {
   ]);
 });
 
+Deno.test("completeInput offers names in natural order", () => {
+  const bots = { users: ["bot10", "bot2", "bot1"], groups: ["g10", "g9"] };
+  assert.deepEqual(completeInput("/msg bot", bots), [
+    ["bot1", "bot2", "bot10"],
+    "bot",
+  ]);
+  assert.deepEqual(completeInput("/join g", bots), [["g9", "g10"], "g"]);
+});
+
 Deno.test("completeInput completes group names for group commands", () => {
   for (
     const command of [

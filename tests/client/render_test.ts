@@ -200,6 +200,39 @@ Deno.test("renderServerMessage counts the users and groups a list left out, one 
   assert.equal(leftOut(1, "user"), "... and 1 more user");
 });
 
+Deno.test("renderServerMessage lists users, groups and members in natural order", () => {
+  const users = ["bot10", "Bot3", "bot2", "alice"].map((name) => ({
+    name,
+    lastMessageAt: null,
+  }));
+  assert.deepEqual(
+    renderServerMessage({ t: "users", re: 1, users }, "", plain),
+    ["alice", "bot2", "Bot3", "bot10"].map((name) =>
+      `*** ${name} - Last Message: never ***`
+    ),
+  );
+  assert.equal(
+    one({
+      t: "groups",
+      re: 1,
+      groups: [{ name: "room10", members: 1 }, { name: "room9", members: 1 }],
+    }),
+    "Groups: room9 (1 member), room10 (1 member)",
+  );
+  assert.equal(
+    one({
+      t: "members",
+      re: 1,
+      groups: [{
+        group: "lab",
+        members: ["bot10", "bot9"],
+        online: ["bot10", "bot9"],
+      }],
+    }),
+    "Members of lab: bot9, bot10",
+  );
+});
+
 Deno.test("renderServerMessage lists groups with member counts", () => {
   assert.equal(
     one({
@@ -235,9 +268,9 @@ Deno.test("renderServerMessage lists members per group and marks offline ones", 
       plain,
     ),
     [
-      "Members of haha: jojo, sophia, nana (offline)",
-      "Members of team: jojo",
       "Members of empty: (none)",
+      "Members of haha: jojo, nana (offline), sophia",
+      "Members of team: jojo",
     ],
   );
   assert.equal(

@@ -132,7 +132,7 @@ Deno.test("a restarted server keeps groups, membership, history and a pending of
       );
       await back.write("/showgroupmembers haha\n/history haha\n/quit\n");
       assert.equal((await back.finish()).code, 0, back.stderr);
-      assert.match(back.stdout, /Members of haha: sophia \(offline\), jojo/);
+      assert.match(back.stdout, /Members of haha: jojo, sophia \(offline\)/);
       const history = back.stdout.slice(back.stdout.indexOf("Members of haha"));
       assert.match(
         history,
