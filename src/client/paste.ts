@@ -20,10 +20,25 @@ export type BurstDecision =
   | { kind: "send" }
   | { kind: "ask"; question: string };
 
+/**
+ * Sends the burst at once, or asks first: counting only the lines that
+ * would be sent (linesSent), so a paste of three lines between blank ones
+ * is not asked about, nor said to be 9 lines.
+ */
 export function decideBurst(lines: readonly string[]): BurstDecision {
-  return lines.length <= MAX_UNASKED_LINES
+  const count = linesSent(lines);
+  return count <= MAX_UNASKED_LINES
     ? { kind: "send" }
-    : { kind: "ask", question: pasteQuestion(lines.length) };
+    : { kind: "ask", question: pasteQuestion(count) };
+}
+
+/**
+ * How many of `lines` would be sent: a blank line sends nothing
+ * (parseInput), so it is not counted in the question nor in what is said
+ * when they are not sent.
+ */
+export function linesSent(lines: readonly string[]): number {
+  return lines.filter((line) => line.trim() !== "").length;
 }
 
 /**

@@ -38,6 +38,7 @@ import {
 } from "./input_block.ts";
 import {
   decideBurst,
+  linesSent,
   PASTE_WINDOW_MS,
   pasteConfirmed,
   pasteDropped,
@@ -736,8 +737,14 @@ class ReadlineTerminal implements Terminal {
           this.print("Not pasted: answer the question about the paste first");
           return;
         }
+        if (linesSent(placed.lines) === 0) {
+          // Only blank lines before the last: nothing to send or ask about.
+          this.#pastedInLine = true;
+          this.#setLine(placed.rest);
+          return;
+        }
         this.#heldPaste = placed.lines;
-        this.#questionPrompt = pasteQuestion(placed.lines.length);
+        this.#questionPrompt = pasteQuestion(linesSent(placed.lines));
         this.#unfinishedPasteLine = placed.rest;
         this.#setLine("");
         return;
@@ -977,7 +984,7 @@ class ReadlineTerminal implements Terminal {
       this.#commitSent(lines);
       for (const line of lines) this.#push(line);
     } else {
-      this.print(pasteDropped(lines.length));
+      this.print(pasteDropped(linesSent(lines)));
       this.#queueRender();
     }
     const unfinished = this.#unfinishedPasteLine;
@@ -1229,7 +1236,9 @@ class ReadlineTerminal implements Terminal {
       for (const line of burst) this.#push(line);
     } else if (burst.length > 0 || this.#heldPaste !== null) {
       this.#questionPrompt = null;
-      this.print(pasteDropped(burst.length || this.#heldPaste!.length));
+      this.print(
+        pasteDropped(linesSent(burst.length > 0 ? burst : this.#heldPaste!)),
+      );
       this.#heldPaste = null;
     }
     this.#ended = true;

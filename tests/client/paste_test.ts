@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   decideBurst,
+  linesSent,
   MAX_UNASKED_LINES,
   pasteConfirmed,
   pasteDropped,
@@ -15,6 +16,19 @@ Deno.test("decideBurst sends up to three lines and asks about more", () => {
     kind: "ask",
     question: "Send 7 lines? [y/N] ",
   });
+});
+
+Deno.test("decideBurst counts only the lines that would be sent", () => {
+  // Three lines between blank ones: sent without asking.
+  assert.deepEqual(decideBurst(["", "a", "", " ", "b", "", "c", "\t", ""]), {
+    kind: "send",
+  });
+  assert.deepEqual(decideBurst(["", "", "", "", ""]), { kind: "send" });
+  assert.deepEqual(decideBurst(["1", "", "2", "", "3", "", "4", ""]), {
+    kind: "ask",
+    question: "Send 4 lines? [y/N] ",
+  });
+  assert.equal(linesSent(["", "a", "  ", "b"]), 2);
 });
 
 Deno.test("pasteConfirmed takes y or yes only", () => {

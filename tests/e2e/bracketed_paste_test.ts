@@ -210,6 +210,50 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "terminal: the paste question counts only the lines that would be sent: blank lines are not counted, and a burst of three lines among blank ones is sent unasked",
+  ignore: !TMUX,
+  async fn() {
+    await using chat = await chatPane();
+    const { pane, jojo } = chat;
+    // Bracketed: one line among blank ones is one line.
+    await chat.paste("\n\nthe one\n\n\n");
+    await pane.waitFor(
+      "the question about one line",
+      (l) => lastLine(l) === "Send 1 line? [y/N]",
+    );
+    await pane.type("y\r");
+    await jojo.waitFor((m) => m.text === "the one");
+    // Only blank lines: nothing to send, nothing asked.
+    await chat.paste("\n\n\n\nstill here");
+    await pane.waitFor(
+      "the rest in the editor",
+      (l) => lastLine(l) === "sophia> still here",
+    );
+    await pane.keys("C-u");
+    await pane.waitFor("an empty line", (l) => lastLine(l) === "sophia>");
+    // Without brackets (keys in one read): three lines among blank ones go
+    // without a question, where the seven lines of the burst were asked about.
+    await pane.type("b1\r\r\rb2\r\rb3\r\r");
+    await jojo.waitFor((m) => m.text === "b3");
+    // Seven lines, two of them blank: "Send 5 lines?".
+    await pane.type("c1\rc2\r\rc3\rc4\r\rc5\r");
+    await pane.waitFor(
+      "the question about five lines",
+      (l) => lastLine(l) === "Send 5 lines? [y/N]",
+    );
+    await pane.type("n\r");
+    await pane.waitFor(
+      "the lines not sent",
+      (l) => l.some((line) => line.includes("Not sent: the 5 pasted lines")),
+    );
+    await pane.type("last\r");
+    await jojo.waitFor((m) => m.text === "last");
+    assert.deepEqual(chat.heard(), ["the one", "b1", "b2", "b3", "last"]);
+  },
+});
+
 /** The pid of the client the pane's `sh` runs. */
 async function clientPid(pane: Pane): Promise<number> {
   const sh = (await pane.tmux("display", "-p", "#{pane_pid}")).trim();
