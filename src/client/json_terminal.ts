@@ -28,6 +28,7 @@ export function diagnosticsOnStderr(terminal: Terminal): Terminal {
     // A bot's lines are not kept for Up and Ctrl-R.
     setHistory: () => {},
     onTypedLine: () => {},
+    onLeaveKey: () => {},
     close: () => terminal.close(),
   };
 }

@@ -688,6 +688,31 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   const nextLine = () => (pendingLine ??= terminal.nextLine());
   const queue: Queued[] = [];
   let quitAsked = false;
+  /**
+   * Whether leaving now (an interactive /quit, or Ctrl-D) is held for a
+   * question: asked once while lines sent are still pending or files are
+   * under way; the second time, the files are stopped and it leaves.
+   */
+  const askBeforeLeaving = (how: LeaveBy): boolean => {
+    if (quitAsked) {
+      stopFiles(link.sender, outgoing);
+      return false;
+    }
+    const unconfirmed = chats.pending();
+    const files = filesUnderWay(link.sender, outgoing);
+    if (unconfirmed === 0 && files.length === 0) return false;
+    quitAsked = true;
+    if (unconfirmed > 0) {
+      emit({ type: "notice", text: unconfirmedAtQuit(unconfirmed, how) });
+    }
+    if (files.length > 0) {
+      emit({ type: "notice", text: filesAtQuit(files, how) });
+    }
+    return true;
+  };
+  // Ctrl-D (and a second Ctrl-C) leave as /quit does: asked first too,
+  // where they left at once and then waited silently for the files.
+  terminal.onLeaveKey(() => askBeforeLeaving("key"));
   let readerIsGone = false;
   const readerGone = context.output.readerGone.then(() => {
     readerIsGone = true;
@@ -715,22 +740,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         // sent (or offered, its answer up to a minute away) would hold the
         // goodbye until it is through, with nothing said: asked once too,
         // and the second /quit stops it.
-        const unconfirmed = chats.pending();
-        const files = filesUnderWay(link.sender, outgoing);
         if (!terminal.interactive) break;
-        if (quitAsked) {
-          stopFiles(link.sender, outgoing);
-          break;
-        }
-        if (unconfirmed === 0 && files.length === 0) break;
-        quitAsked = true;
-        if (unconfirmed > 0) {
-          emit({ type: "notice", text: unconfirmedAtQuit(unconfirmed) });
-        }
-        if (files.length > 0) {
-          emit({ type: "notice", text: filesAtQuit(files) });
-        }
-        continue;
+        if (askBeforeLeaving("/quit")) continue;
+        break;
       }
       // A script's commands run one after the other: each one's results
       // (a file's "sent successfully" too) come before the next one's, and
@@ -835,6 +847,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     if (quit) break;
   }
 
+  terminal.onLeaveKey(null);
   // Offers still waiting for an answer are declined on the way out.
   prompts.close();
   answers.close();
@@ -899,25 +912,41 @@ function stopFiles(
   for (const { id } of outgoing.resends()) outgoing.cancelResend(id);
 }
 
-/** What an interactive `/quit` says while files are being sent. */
-export function filesAtQuit(files: readonly string[]): string {
+/**
+ * How the person at the terminal asked to leave: `/quit`, or a key (Ctrl-D,
+ * a second Ctrl-C). The question says to do the same again.
+ */
+export type LeaveBy = "/quit" | "key";
+
+function again(how: LeaveBy): string {
+  return how === "/quit" ? "Type /quit again" : "Press Ctrl-D or type /quit";
+}
+
+/** What an interactive `/quit` (or Ctrl-D) says while files are being sent. */
+export function filesAtQuit(
+  files: readonly string[],
+  how: LeaveBy = "/quit",
+): string {
   const shown = files.slice(0, 3).join(", ") +
     (files.length > 3 ? ` and ${files.length - 3} more` : "");
   const one = files.length === 1;
   return `${one ? "A file is" : `${files.length} files are`} still being ` +
-    `sent or waiting for an answer (${shown}). Type /quit again to stop ` +
+    `sent or waiting for an answer (${shown}). ${again(how)} to stop ` +
     `${one ? "it" : "them"} and leave`;
 }
 
-/** What an interactive `/quit` says while lines sent are still pending. */
-export function unconfirmedAtQuit(count: number): string {
+/** What an interactive `/quit` (or Ctrl-D) says while lines sent are still pending. */
+export function unconfirmedAtQuit(
+  count: number,
+  how: LeaveBy = "/quit",
+): string {
   return `${count} line${count === 1 ? "" : "s"} you sent ha${
     count === 1 ? "s" : "ve"
   } no answer from the server yet: if you leave now, ${
     count === 1 ? "it" : "they"
   } may or may not be delivered, and ${
     count === 1 ? "is" : "are"
-  } not sent again. Type /quit again to leave anyway`;
+  } not sent again. ${again(how)} to leave anyway`;
 }
 
 /** This server's ignore list; for the session only if the file cannot be read. */

@@ -104,6 +104,11 @@ export interface Terminal {
    * burst of several lines is a paste): the lines worth keeping.
    */
   onTypedLine(listener: (line: string) => void): void;
+  /**
+   * Asked before a key leaves (Ctrl-D on an empty line, a second Ctrl-C):
+   * true holds the session for a question; null, keys leave at once.
+   */
+  onLeaveKey(guard: (() => boolean) | null): void;
   close(): void;
 }
 
@@ -431,8 +436,18 @@ class ReadlineTerminal implements Terminal {
       this.#answerPaste("n");
       return;
     }
+    if (
+      key?.ctrl && key.name === "d" && (this.#rl.line ?? "") === "" &&
+      this.#leaveKey?.() === true
+    ) {
+      // Held for a question (files under way): readline would close the
+      // input, and a second Ctrl-D could not answer it.
+      return;
+    }
     for (const listener of this.#readlineKeys) listener(text, key);
   };
+  /** Asked before Ctrl-D or a second Ctrl-C leaves (onLeaveKey). */
+  #leaveKey: (() => boolean) | null = null;
   #onResize = () => {
     for (const listener of this.#resizeListeners) listener();
     this.#queueRender();
@@ -835,6 +850,16 @@ class ReadlineTerminal implements Terminal {
     this.#completer = completer;
   }
 
+  /**
+   * `guard` is asked when a key would leave (Ctrl-D on an empty line, a
+   * second Ctrl-C): true holds the session (it asked a question, answered
+   * by the same key again or /quit), false lets the input end. Null: keys
+   * leave at once.
+   */
+  onLeaveKey(guard: (() => boolean) | null): void {
+    this.#leaveKey = guard;
+  }
+
   onTypedLine(listener: (line: string) => void): void {
     this.#typedListener = listener;
   }
@@ -870,6 +895,7 @@ class ReadlineTerminal implements Terminal {
     const again = this.#lastInterrupt === this.#keys - 1;
     this.#lastInterrupt = this.#keys;
     if (again) {
+      if (this.#leaveKey?.() === true) return;
       this.#rl.close();
       return;
     }

@@ -67,6 +67,7 @@ export function typist(): Terminal & {
     },
     setHistory: () => {},
     onTypedLine: () => {},
+    onLeaveKey: () => {},
     close: () => {},
   };
 }

@@ -44,6 +44,7 @@ function personAt(
     onResize: () => () => {},
     setHistory: () => {},
     onTypedLine: () => {},
+    onLeaveKey: () => {},
     close: () => {},
   };
 }

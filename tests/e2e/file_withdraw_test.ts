@@ -162,62 +162,76 @@ Deno.test("an offer taken back is a file_failed with withdrawn for chat connect 
   }
 });
 
-Deno.test({
-  name:
-    "an interactive /quit while an offer waits for its answer asks once, and the second /quit takes the offer back and leaves",
-  ignore: !PTY,
-  fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "chat-quit-offer-" });
-    const pub = join(dir, "server.pub");
-    await Deno.writeTextFile(pub, (await testKeys()).publicPem);
-    await using server = await startTestServer();
-    const processes: ChatProcess[] = [];
-    const connect = async (user: string, tty: boolean) => {
-      const chat = new ChatProcess(
-        [
-          "connect",
-          `127.0.0.1:${server.port}`,
-          "--pub",
-          pub,
-          "--user",
-          user,
-          "--downloads",
-          join(dir, `${user}-downloads`),
-          "--no-open",
-          "--accept-files",
-          "ask",
-        ],
-        { env: { XDG_CONFIG_HOME: join(dir, `${user}-config`) }, tty },
-      );
-      processes.push(chat);
-      await chat.waitFor(/SUCCESS: Username registered\./);
-      return chat;
-    };
-    try {
-      const jojo = await connect("jojo", false);
-      const sophia = await connect("sophia", true);
-      await Deno.writeTextFile(join(dir, "a.txt"), "not yet\n");
-      await sophia.write(`/file jojo ${dir}/a.txt\r`);
-      await jojo.waitFor(/sophia wants to send you a\.txt .*Accept\?/);
-      // A terminal wraps its lines: any space may be a line break.
-      const wrapped = (text: string) =>
-        new RegExp(text.replaceAll(" ", "\\s+"));
-      // Before, /quit waited silently for jojo's answer (up to the
-      // server's minute), the offer still asked.
-      await sophia.write("/quit\r");
-      await sophia.waitFor(
-        wrapped(
-          "A file is still being sent or waiting for an answer \\(a\\.txt to jojo\\)\\. Type /quit again to stop it and leave",
-        ),
-      );
-      await sophia.write("/quit\r");
-      const status = await sophia.finish();
-      assert.equal(status.code, 0, sophia.stdout + sophia.stderr);
-      await jojo.waitFor(/sophia took back the offer of a\.txt\.\n/);
-    } finally {
-      for (const chat of processes) chat.kill("SIGKILL");
-      await Promise.all(processes.map((chat) => chat.finish()));
-      await Deno.remove(dir, { recursive: true });
-    }
+const LEAVING = [
+  { by: "/quit", keys: "/quit\r", again: "Type /quit again" },
+  // Before, Ctrl-D (and Ctrl-C twice) left at once, and the client then
+  // waited silently for jojo's answer, the offer still asking him.
+  { by: "Ctrl-D", keys: "\x04", again: "Press Ctrl-D or type /quit" },
+  {
+    by: "Ctrl-C twice",
+    keys: "\x03\x03",
+    again: "Press Ctrl-D or type /quit",
   },
-});
+];
+
+for (const way of LEAVING) {
+  Deno.test({
+    name:
+      `an interactive ${way.by} while an offer waits for its answer asks once, and the second takes the offer back and leaves`,
+    ignore: !PTY,
+    fn: async () => {
+      const dir = await Deno.makeTempDir({ prefix: "chat-quit-offer-" });
+      const pub = join(dir, "server.pub");
+      await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+      await using server = await startTestServer();
+      const processes: ChatProcess[] = [];
+      const connect = async (user: string, tty: boolean) => {
+        const chat = new ChatProcess(
+          [
+            "connect",
+            `127.0.0.1:${server.port}`,
+            "--pub",
+            pub,
+            "--user",
+            user,
+            "--downloads",
+            join(dir, `${user}-downloads`),
+            "--no-open",
+            "--accept-files",
+            "ask",
+          ],
+          { env: { XDG_CONFIG_HOME: join(dir, `${user}-config`) }, tty },
+        );
+        processes.push(chat);
+        await chat.waitFor(/SUCCESS: Username registered\./);
+        return chat;
+      };
+      try {
+        const jojo = await connect("jojo", false);
+        const sophia = await connect("sophia", true);
+        await Deno.writeTextFile(join(dir, "a.txt"), "not yet\n");
+        await sophia.write(`/file jojo ${dir}/a.txt\r`);
+        await jojo.waitFor(/sophia wants to send you a\.txt .*Accept\?/);
+        // A terminal wraps its lines: any space may be a line break.
+        const wrapped = (text: string) =>
+          new RegExp(text.replaceAll(" ", "\\s+"));
+        // Before, /quit waited silently for jojo's answer (up to the
+        // server's minute), the offer still asked.
+        await sophia.write(way.keys);
+        await sophia.waitFor(
+          wrapped(
+            `A file is still being sent or waiting for an answer \\(a\\.txt to jojo\\)\\. ${way.again} to stop it and leave`,
+          ),
+        );
+        await sophia.write(way.keys);
+        const status = await sophia.finish();
+        assert.equal(status.code, 0, sophia.stdout + sophia.stderr);
+        await jojo.waitFor(/sophia took back the offer of a\.txt\.\n/);
+      } finally {
+        for (const chat of processes) chat.kill("SIGKILL");
+        await Promise.all(processes.map((chat) => chat.finish()));
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}
