@@ -276,6 +276,9 @@ export class ChatClient {
       ...(options.roomCrypto === false
         ? {}
         : { roomCrypto: options.roomCrypto ?? webRoomCrypto }),
+      // Said as the connection's ending (#cutOff), in order with the rest
+      // of what the user is shown, not on stderr at once.
+      report: () => {},
     });
     return new ChatClient(
       channel,
@@ -749,6 +752,11 @@ export class ChatClient {
         brokeProtocol: true,
       };
     }
+    // This client's channel could seal nothing more (its session exhausted).
+    const failure = this.#channel.failure;
+    if (failure !== null) {
+      return { clean: false, reason: `${CONNECTION_CLOSED_HERE}: ${failure}` };
+    }
     // The transport cut it on its own: its inbox overflowed.
     if (this.#heldAtClose && this.#channel.localCloseReason !== null) {
       return {
@@ -929,6 +937,9 @@ export const CONNECTION_LOST = "The connection to the server was lost.";
  * brokeProtocol), which is said in full once.
  */
 export const CONNECTION_CLOSED = "The connection to the server was closed.";
+
+/** Begins the ending's reason when this client's channel failed (#cutOff). */
+const CONNECTION_CLOSED_HERE = "This client closed the connection";
 
 /**
  * How `ending` ended in a few words, for the lines that follow from it (a

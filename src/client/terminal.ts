@@ -662,11 +662,11 @@ class ReadlineTerminal implements Terminal {
    * main.ts caught), an uncaught error, SIGTERM, SIGHUP and SIGINT.
    */
   #enterBracketedPaste(): void {
-    try {
-      Deno.stdout.writeSync(new TextEncoder().encode(ENABLE_BRACKETED_PASTE));
-    } catch {
-      return;
-    }
+    // Queued, as the rest of the terminal's output: written synchronously
+    // it went ahead of what was queued, and held the whole client while the
+    // terminal took nothing (a stalled ssh connection). Counted as on from
+    // now: a way out turns it off even if it never reached the terminal.
+    this.#out.writeText(ENABLE_BRACKETED_PASTE);
     bracketedPaste = true;
     globalThis.addEventListener("unload", leaveBracketedPaste);
     globalThis.addEventListener("error", leaveBracketedPaste);

@@ -220,6 +220,15 @@ export interface ChannelOptions {
    * `register`; a server's channel never takes them.
    */
   roomCrypto?: RoomCrypto;
+  /**
+   * Where the channel says why it closed the connection itself (its
+   * session exhausted or broken): the server's log by default (stderr). A
+   * terminal client's stderr is the terminal its output is queued for
+   * (stdout_queue.ts): written there at once, the line went ahead of what
+   * was queued, through the input block, and waited while the terminal took
+   * nothing; it says it in its connection's ending instead (`failure`).
+   */
+  report?: (line: string) => void;
 }
 
 export class SecureChannel {
@@ -248,6 +257,8 @@ export class SecureChannel {
   #socketBuffered = 0;
   #idle: (() => void)[] = [];
   #failed = false;
+  #failure: string | null = null;
+  readonly #report: (line: string) => void;
   #gone = false;
 
   /** Hash of this session's handshake: identity proofs are bound to it. */
@@ -288,10 +299,19 @@ export class SecureChannel {
     this.#decode = options.decode ?? decodeBatch;
     this.#queued = options.queued ?? null;
     this.#roomCrypto = options.roomCrypto ?? null;
+    this.#report = options.report ?? ((line) => console.error(line));
     conn.closed.then(() => {
       this.#gone = true;
       this.#dropQueued();
     });
+  }
+
+  /**
+   * Why this channel closed the connection itself (its session exhausted
+   * or broken), once it did; else null.
+   */
+  get failure(): string | null {
+    return this.#failure;
   }
 
   /** Whether this channel takes room frames (ChannelOptions.roomCrypto). */
@@ -857,9 +877,10 @@ export class SecureChannel {
     } catch (error) {
       // Only the sealer can throw here: the session is exhausted or broken.
       this.#failed = true;
+      this.#failure = messageOf(error);
       this.#dropQueued();
       this.#conn.close(CloseCode.policyViolation, "session ended");
-      console.error(`chat: closing ${this.remoteAddress}: ${messageOf(error)}`);
+      this.#report(`chat: closing ${this.remoteAddress}: ${this.#failure}`);
     } finally {
       this.#queued?.remove(sealing);
       this.#flushing = false;
@@ -972,6 +993,7 @@ export function openChannel(
         channel: new SecureChannel(conn, finished.keys, {
           ...(options.decode ? { decode: options.decode } : {}),
           ...(options.roomCrypto ? { roomCrypto: options.roomCrypto } : {}),
+          ...(options.report ? { report: options.report } : {}),
         }),
         serverFingerprint: hello.fingerprint,
       };

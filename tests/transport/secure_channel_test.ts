@@ -435,3 +435,40 @@ for (
     }
   });
 }
+
+/** A sealer whose session is used up: it seals nothing more. */
+class ExhaustedSealer extends FrameSealer {
+  override seal(): Promise<Uint8Array<ArrayBuffer>> {
+    return Promise.reject(new Error("The session is exhausted"));
+  }
+  override trySealNow(): Uint8Array<ArrayBuffer> | null {
+    throw new Error("The session is exhausted");
+  }
+}
+
+Deno.test("SecureChannel says why it closed the connection itself through options.report, and keeps it as failure", async () => {
+  const secret = crypto.getRandomValues(new Uint8Array(32));
+  const conn = new RecordingConnection();
+  const reported: string[] = [];
+  const written: unknown[] = [];
+  const consoleError = console.error;
+  // A terminal client's stderr is its terminal: nothing goes there at once.
+  console.error = (...args: unknown[]) => void written.push(args);
+  try {
+    const channel = new SecureChannel(conn, {
+      sender: new ExhaustedSealer(secret),
+      receiver: new FrameOpener(secret),
+      transcriptHash: new Uint8Array(32),
+    }, { report: (line) => reported.push(line) });
+    assert.equal(channel.failure, null);
+    channel.send({ t: "ping", id: 1 });
+    await channel.drain();
+    assert.equal(channel.failure, "The session is exhausted");
+    assert.equal(reported.length, 1);
+    assert.match(reported[0]!, /^chat: closing .*: The session is exhausted$/);
+    assert.equal(conn.closes.length, 1);
+    assert.deepEqual(written, []);
+  } finally {
+    console.error = consoleError;
+  }
+});
