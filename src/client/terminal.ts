@@ -36,6 +36,7 @@ import {
   printedText,
   updateBlock,
 } from "./input_block.ts";
+import { restoreTerminalModesNow, saveTerminalModes } from "./tty_modes.ts";
 import {
   decideBurst,
   linesSent,
@@ -503,6 +504,10 @@ class ReadlineTerminal implements Terminal {
       } catch {
         // No terminal any more.
       }
+    } else if (signal !== "SIGHUP") {
+      // Raw mode ends all the same, without waiting for the output: the
+      // shell after us would otherwise get a raw terminal (tty_modes.ts).
+      restoreTerminalModesNow();
     }
     Deno.kill(Deno.pid, signal);
   };
@@ -590,6 +595,9 @@ class ReadlineTerminal implements Terminal {
     this.color = color;
     this.#out = out;
     if (interactive) {
+      // Before readline turns raw mode on: the modes a signal's way out
+      // puts back when the usual way would wait (#onSignal).
+      saveTerminalModes();
       this.#input = new KeyInput(() =>
         this.#out.idle ? null : this.#out.flushed()
       );

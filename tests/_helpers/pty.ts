@@ -14,6 +14,11 @@ const O_NOCTTY = 0x100;
 /** Not inherited by the program: it must hold the terminal's side only. */
 const O_CLOEXEC = 0x80000;
 const TIOCSWINSZ = 0x5414;
+/** tcgetattr: the terminal's modes (struct termios). */
+const TCGETS = 0x5401;
+/** In struct termios's c_lflag (at byte 12): line editing, and echo. */
+const ICANON = 0x2;
+const ECHO = 0x8;
 
 let libc: Deno.DynamicLibrary<typeof SYMBOLS> | null = null;
 const SYMBOLS = {
@@ -112,6 +117,20 @@ export class PtyChat {
   resumeStdout(): void {
     this.#paused?.resolve();
     this.#paused = null;
+  }
+
+  /**
+   * Whether the terminal is in raw mode (no line editing, no echo), as a
+   * program that never put it back leaves it: the shell after it then
+   * shows no key typed, and Enter does not end a line.
+   */
+  raw(): boolean {
+    const termios = new Uint8Array(64);
+    if (libc!.symbols.ioctl(this.#slave, BigInt(TCGETS), termios) !== 0) {
+      throw new Error("Cannot read the terminal's modes");
+    }
+    const lflag = new DataView(termios.buffer).getUint32(12, true);
+    return (lflag & (ICANON | ECHO)) === 0;
   }
 
   /** Types `text` (keys reach the program even while its output waits). */

@@ -315,8 +315,8 @@ Deno.test({
 
 /**
  * bob (a real `chat connect` on a terminal this test holds, stderr on it
- * too, as a person's) leaves with `keys` typed while his terminal takes no
- * output, 4000 private lines of alice's queued for it: he must end within
+ * too, as a person's) leaves with `keys` typed (or by SIGTERM, for
+ * "SIGTERM") while his terminal takes no output, 4000 private lines of alice's queued for it: he must end within
  * the last flush's deadline (FINAL_FLUSH_STALL_MS), and what his terminal
  * never took comes at his next sign-in, in order.
  */
@@ -364,12 +364,18 @@ async function leaveStalled(keys: string): Promise<void> {
       );
       for (const reply of replies) assert.equal(reply.t, "ok");
       await waitForStalled(first.child.pid);
-      first.type(keys);
+      if (keys === "SIGTERM") Deno.kill(first.child.pid, "SIGTERM");
+      else first.type(keys);
       // The session's goodbye, then the last flush's deadline: well within.
       await ended(first.child.pid, FINAL_FLUSH_STALL_MS + 10_000);
       // Not all of it written: a failure, not said on the terminal that
-      // would not take it.
-      assert.equal((await first.child.status).code, 1);
+      // would not take it (or the signal's).
+      const status = await first.child.status;
+      if (keys === "SIGTERM") assert.equal(status.signal, "SIGTERM");
+      else assert.equal(status.code, 1);
+      // Nor is the terminal left raw: the shell's keys would not echo.
+      // (Raw mode's usual end waits for the output to drain: it never did.)
+      assert.equal(first.raw(), false, "the terminal was left in raw mode");
     }
     // Not written, so not acknowledged: the server still holds it, and
     // sends it at the next sign-in (the last of alice's lines: those the
@@ -415,6 +421,16 @@ Deno.test({
     "chat connect on a terminal that takes no output ends at /quit within the last flush's deadline, and gets what it did not write at the next sign-in",
   ignore: !hasOwnPty(),
   fn: () => leaveStalled("/quit\r"),
+});
+
+// Seen: the signal's way out skipped raw mode's end (it waits for the
+// output to drain, for ever here), and the shell after it got a raw
+// terminal: no key echoed, Enter ended no line.
+Deno.test({
+  name:
+    "chat connect on a terminal that takes no output ends at SIGTERM leaving the terminal out of raw mode, and gets what it did not write at the next sign-in",
+  ignore: !hasOwnPty(),
+  fn: () => leaveStalled("SIGTERM"),
 });
 
 Deno.test({
