@@ -88,8 +88,9 @@ export function transferControls(options: {
   };
 
   const cancelTransfer = async (n: number): Promise<string[]> => {
-    // Numbers refer to the last listing; refresh it so that a finished one
-    // is not mistaken for a new one.
+    // Numbers refer to the last listing, the one the user saw: not listed
+    // again here (a number is never given to another transfer, and one that
+    // ended since is said so below).
     const entry = numbers.get(n);
     if (entry === undefined) {
       return [`ERROR: No transfer ${n}; /transfers lists them`];
