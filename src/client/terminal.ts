@@ -793,7 +793,31 @@ class ReadlineTerminal implements Terminal {
       this.#out.writeText(text);
       return;
     }
+    if (!this.#out.idle) {
+      // Output waits for the terminal: the line goes without the block
+      // after it, which is drawn once all is written (#drawWhenWritten).
+      // Each block queued between lines was laid out for the width when
+      // queued, and the erase after it too: the terminal resized before
+      // they were written (a stalled ssh connection, a burst of lines), the
+      // erase went up too few rows and left a copy of the prompt among the
+      // lines, one a line.
+      this.#out.writeText(this.#erase() + text);
+      this.#drawWhenWritten();
+      return;
+    }
     this.#out.writeText(this.#erase() + text + this.#draw());
+  }
+
+  /** The block is not drawn until the output queued is written. */
+  #hiddenUntilWritten = false;
+
+  #drawWhenWritten(): void {
+    if (this.#hiddenUntilWritten) return;
+    this.#hiddenUntilWritten = true;
+    void this.#out.flushed().then(() => {
+      this.#hiddenUntilWritten = false;
+      this.#queueRender();
+    });
   }
 
   printError(line: string): void {
@@ -1119,7 +1143,8 @@ class ReadlineTerminal implements Terminal {
     this.#renderQueued = true;
     queueMicrotask(() => {
       this.#renderQueued = false;
-      if (this.#closed) return;
+      // Drawn once the lines before it are written (print).
+      if (this.#closed || this.#hiddenUntilWritten) return;
       const next = this.#block();
       const columns = columnsNow();
       const height = rowsNow();
