@@ -7,10 +7,17 @@
  * a script (no terminal to ask on) is refused unless it says which key to
  * trust (--pub) or that it trusts whatever key it meets (--trust-first-use).
  *
+ * What was typed before the question was shown, and what comes less than
+ * {@linkcode ANSWER_GUARD_MS} after it (the rule file offers follow), is not
+ * taken as an answer: a `yes` typed ahead while the client started would
+ * otherwise trust a key nobody had read.
+ *
  * Pure: the question is asked through the {@linkcode Asker} it is given.
  *
  * @module
  */
+
+import { ANSWER_GUARD_MS } from "./offer_prompts.ts";
 
 /** What to do when a server's key is not known yet. */
 export type FirstContact =
@@ -25,7 +32,19 @@ export type FirstContact =
 export interface Asker {
   print(line: string): void;
   question(prompt: string): Promise<string | null>;
+  /**
+   * Drops what was typed and not read yet (lines waiting, the line being
+   * edited); returns how many lines or partial lines went. Optional: an
+   * asker with no typing ahead (a test's script) leaves it out.
+   */
+  discardTypedAhead?(): number;
 }
+
+/** Said for each line not taken because it came before the question could be read. */
+export const TYPED_AHEAD_NOTE =
+  `What was typed before this question was shown, or less than ${
+    ANSWER_GUARD_MS / 1000
+  } s after it, is not taken as an answer: compare the fingerprint above, then answer.`;
 
 /** What an answer to the first-contact question means. */
 export type FirstContactAnswer =
@@ -81,14 +100,24 @@ export async function askFirstContact(
   asker: Asker,
   hostKey: string,
   fingerprint: string,
+  /** The clock, in milliseconds (tests move it by hand). */
+  now: () => number = () => performance.now(),
 ): Promise<boolean> {
   for (const line of firstContactLines(hostKey, fingerprint)) {
     asker.print(line);
   }
+  if ((asker.discardTypedAhead?.() ?? 0) > 0) asker.print(TYPED_AHEAD_NOTE);
+  // Counted from the first showing, not from each one again: a note that
+  // restarted it would refuse an answer typed at once after it forever.
+  const shownAt = now();
   let prompt = FIRST_CONTACT_QUESTION;
   for (;;) {
     const answer = await asker.question(prompt);
     if (answer === null) return false;
+    if (now() - shownAt < ANSWER_GUARD_MS) {
+      asker.print(TYPED_AHEAD_NOTE);
+      continue;
+    }
     const meaning = parseFirstContactAnswer(answer, fingerprint);
     switch (meaning.kind) {
       case "yes":

@@ -17,6 +17,7 @@ export function diagnosticsOnStderr(terminal: Terminal): Terminal {
       say(prompt);
       return terminal.nextLine();
     },
+    discardTypedAhead: () => terminal.discardTypedAhead(),
     setPrompt: () => {},
     setStatus: () => {},
     setWaiting: () => {},

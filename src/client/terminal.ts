@@ -71,6 +71,12 @@ export interface Terminal {
   printError(line: string): void;
   /** Shows `prompt` and resolves with the next line, or null at end of input. */
   question(prompt: string): Promise<string | null>;
+  /**
+   * Drops what was typed and not read yet: lines waiting (a paste held
+   * too) and the line being edited. Returns how many went. Before a
+   * security question, whose answer must not be typed blind.
+   */
+  discardTypedAhead(): number;
   /** The prompt shown while reading chat input. */
   setPrompt(prompt: string): void;
   /**
@@ -843,6 +849,25 @@ class ReadlineTerminal implements Terminal {
       this.#out.write(prompt);
     }
     return this.nextLine();
+  }
+
+  discardTypedAhead(): number {
+    let dropped = this.#lines.length + this.#burst.length;
+    this.#lines = [];
+    clearTimeout(this.#burstTimer);
+    this.#burst = [];
+    this.#burstPasted = false;
+    if (this.#heldPaste !== null) {
+      dropped += this.#heldPaste.length;
+      this.#heldPaste = null;
+      this.#questionPrompt = null;
+      this.#unfinishedPasteLine = "";
+    }
+    if (this.interactive && !this.#closed && (this.#rl.line ?? "") !== "") {
+      dropped++;
+      this.#setLine("");
+    }
+    return dropped;
   }
 
   setPrompt(prompt: string): void {

@@ -42,6 +42,7 @@ export function typist(): Terminal & {
     print: (line) => printed.push(line),
     printError: (line) => printed.push(line),
     question: () => Promise.resolve(null),
+    discardTypedAhead: () => typed.splice(0).length,
     setPrompt: () => {},
     setStatus: (line) => {
       if (line !== null) statuses.push(line);

@@ -13,8 +13,18 @@ import {
   makeKeys,
   serveProcess,
 } from "../_helpers/process.ts";
+import { ANSWER_GUARD_MS } from "../../src/client/offer_prompts.ts";
+import { TYPED_AHEAD_NOTE } from "../../src/client/first_contact.ts";
 
 const PTY = await hasPty();
+
+/**
+ * ANSWER_GUARD_MS: an answer sooner after the question is not taken
+ * (first_contact.ts). The wait is the rule's own, not a guess at timing.
+ */
+async function afterGuard(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ANSWER_GUARD_MS + 100));
+}
 
 async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "chat-first-contact-" });
@@ -203,6 +213,7 @@ Deno.test({
         assert.doesNotMatch(client.stdout, /Enter your username/);
         assert.equal(knownHosts(dir), null);
 
+        await afterGuard();
         await client.write("maybe\r");
         await client.waitFor(/Please type 'yes', 'no' or the fingerprint: /);
         await client.write("yes\r");
@@ -256,6 +267,7 @@ Deno.test({
         ) {
           const client = connect(dir, port, [], { tty: true });
           await client.waitFor(/Are you sure you want to continue connecting/);
+          await afterGuard();
           await client.write(`${answer}\r`);
           assert.equal((await client.finish()).code, 1, client.stdout);
           assert.match(client.stdout, said);
@@ -263,6 +275,52 @@ Deno.test({
           assert.equal(knownHosts(dir), null);
         }
       } finally {
+        await stop(server);
+      }
+    }),
+});
+
+Deno.test({
+  name:
+    "chat connect on a terminal takes no yes typed before the fingerprint was shown, nor one typed just after",
+  ignore: !PTY,
+  fn: () =>
+    withDir(async (dir) => {
+      await makeKeys(`${dir}/server`);
+      const { server, port } = await serve(dir);
+      const client = connect(dir, port, [], { tty: true });
+      try {
+        // Typed blind while the client starts: before, this answered the
+        // question and trusted a key nobody had read.
+        await client.write("yes\r");
+        await client.waitFor(/Are you sure you want to continue connecting/);
+        // The note, as a terminal 80 columns wide wraps it.
+        const note = TYPED_AHEAD_NOTE.slice(
+          TYPED_AHEAD_NOTE.indexOf("compare"),
+        );
+        await client.waitFor(new RegExp(note.replace(".", "\\.")));
+        // At once after the question: not read yet either.
+        await client.write("yes\r");
+        await client.waitUntil(
+          () => client.stdout.split(note).length === 3 || null,
+          "the note again",
+        );
+        assert.doesNotMatch(
+          client.stdout,
+          /Permanently added|Enter your username/,
+        );
+        assert.equal(knownHosts(dir), null);
+        await afterGuard();
+        await client.write("no\r");
+        assert.equal((await client.finish()).code, 1, client.stdout);
+        assert.match(
+          client.stdout,
+          /Host key for 127\.0\.0\.1:\d+ not accepted; not connecting/,
+        );
+        assert.equal(knownHosts(dir), null);
+      } finally {
+        client.kill();
+        await client.finish();
         await stop(server);
       }
     }),
