@@ -38,6 +38,7 @@ import { cancelCrossedReply, TAKEN_BACK } from "./offer_withdrawal.ts";
 import { type SharedKey, withRealName } from "./file_key_share.ts";
 import type { FileSigner } from "../crypto/file_signature.ts";
 import {
+  formatBytes,
   type RecipientResult,
   type SentFileOutcome,
   withUnnamed,
@@ -400,8 +401,11 @@ export class FileSender {
                 xfer,
                 reason: "the file got shorter while sending",
               });
-              outgoing.cancelled =
-                "the file got shorter while it was being sent";
+              // Its bytes past here are gone: nothing pads the offered
+              // size, and the recipients drop what they got.
+              outgoing.cancelled = `it got shorter while it was being sent (${
+                formatBytes(size)
+              } when offered, ${formatBytes(await sizeNow(file, sent))} now)`;
               break;
             }
             blockAt = 0;
@@ -467,8 +471,20 @@ export class FileSender {
           ),
           outgoing.results,
         );
+        // The offer's size and hash are the contract: a file that grew (or
+        // shrank past what was read) went as it was when offered, which the
+        // sender is told rather than left to think all of it went.
+        const now = outgoing.cancelled === null
+          ? await sizeNow(file, size)
+          : size;
         return outgoing.results.size >= everyone
-          ? { kind: "finished", name, size, results }
+          ? {
+            kind: "finished",
+            name,
+            size,
+            results,
+            ...(now === size ? {} : { sizeNow: now }),
+          }
           : {
             kind: "cancelled",
             name,
@@ -510,6 +526,15 @@ export class FileSender {
         break;
     }
     outgoing.wake();
+  }
+}
+
+/** The file's size now; `fallback` if it cannot be told. */
+async function sizeNow(file: Deno.FsFile, fallback: number): Promise<number> {
+  try {
+    return (await file.stat()).size;
+  } catch {
+    return fallback;
   }
 }
 

@@ -547,8 +547,11 @@ export type SentFileOutcome =
   | {
     kind: "finished";
     name: string;
+    /** Its size when offered: what the recipients got. */
     size: number;
     results: RecipientResult[];
+    /** Its size once sent, when it changed meanwhile (another program wrote to it). */
+    sizeNow?: number;
   };
 
 /**
@@ -605,9 +608,18 @@ export function renderSentFile(
   const received = outcome.results.filter((r) => r.ok).map((r) =>
     sanitizeForTerminal(r.name)
   );
+  const changed = outcome.sizeNow === undefined || received.length === 0
+    ? []
+    : [
+      `${name} changed while it was being sent: ${
+        "to" in target ? received[0] : "they"
+      } got the first ${
+        formatBytes(outcome.size)
+      } (its size when offered); it is ${formatBytes(outcome.sizeNow)} now.`,
+    ];
   if ("to" in target) {
     return received.length > 0
-      ? [`File ${name} sent to ${received[0]} successfully.`]
+      ? [`File ${name} sent to ${received[0]} successfully.`, ...changed]
       : lines;
   }
   const group = sanitizeForTerminal(target.group);
@@ -617,6 +629,7 @@ export function renderSentFile(
         received.join(", ")
       }.`
       : `File ${name} was not received by anyone in group ${group}.`,
+    ...changed,
     ...lines,
   ];
 }

@@ -270,3 +270,49 @@ Deno.test("a group file goes on for those who accepted when one declines; a scri
   assert.deepEqual(await listDir(join(r.dir, "jojo-downloads")), []);
   assert.deepEqual(await listDir(join(r.dir, "bot-downloads")), []);
 });
+
+Deno.test("a file that grows while it is sent goes at its offered size, and the sender is told; one that shrinks stops, said", async () => {
+  await using r = await room();
+  const jojo = await r.connect("jojo", "--accept-files", "ask");
+  const sophia = await r.connect("sophia");
+  const first = crypto.getRandomValues(new Uint8Array(64 * 1024));
+  const grow = join(r.dir, "grow.bin");
+  await Deno.writeFile(grow, first);
+  await sophia.write(`/file jojo ${grow}\n`);
+  await jojo.waitFor(question("sophia", "grow.bin", "64.0 KiB"));
+  // Another program appends to it after the offer (its size and hash are
+  // the contract): before, 'sent ... successfully' and nothing more.
+  await Deno.writeFile(grow, new Uint8Array(64 * 1024).fill(7), {
+    append: true,
+  });
+  await answer(jojo, "y\n");
+  await jojo.waitFor(/You received file grow\.bin from sophia\./);
+  await sophia.waitFor(
+    /grow\.bin changed while it was being sent: jojo got the first 64\.0 KiB \(its size when offered\); it is 128\.0 KiB now\./,
+  );
+  assert.deepEqual(
+    await Deno.readFile(join(r.dir, "jojo-downloads", "grow.bin")),
+    first,
+  );
+
+  const shrink = join(r.dir, "shrink.bin");
+  await Deno.writeFile(shrink, first);
+  await sophia.write(`/file jojo ${shrink}\n`);
+  await jojo.waitFor(question("sophia", "shrink.bin", "64.0 KiB"));
+  await Deno.truncate(shrink, 10 * 1024);
+  await answer(jojo, "y\n");
+  await sophia.waitForStderr(
+    /ERROR: Sending file shrink\.bin stopped: it got shorter while it was being sent \(64\.0 KiB when offered, 10\.0 KiB now\)/,
+  );
+  // Nothing padded, no wait for bytes that will never come.
+  await jojo.waitUntil(
+    () =>
+      (jojo.stdout + jojo.stderr).match(
+        /shrink\.bin.*the file got shorter while sending/,
+      ),
+    "jojo told why it stopped",
+  );
+  assert.ok(
+    !(await listDir(join(r.dir, "jojo-downloads"))).includes("shrink.bin"),
+  );
+});
