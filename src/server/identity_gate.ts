@@ -64,6 +64,11 @@ export type NameClaim =
 export interface IdentityBindings {
   fingerprintOf(nameKey: string): string | null;
   /**
+   * The name as it was bound (its holder's spelling), or null if it is not
+   * bound or not known here. Optional: only to say that names ignore case.
+   */
+  nameOf?(nameKey: string): string | null;
+  /**
    * The names that look like `name` (the same skeleton,
    * protocol/name_skeleton.ts; `name` itself left out) that are bound to an
    * identity key or signed in under one, each with that key. Found through
@@ -185,7 +190,9 @@ export class IdentityGate {
     if (bound !== null && bound !== fingerprint) {
       return refuse(
         re,
-        `ERROR: The name '${register.name}' belongs to another identity key (${bound}); yours is ${fingerprint}. If you lost your key, ask the server's operator to release the name`,
+        `${
+          boundRefusal(register.name, bound, this.bindings.nameOf?.(key))
+        }; yours is ${fingerprint}. If you lost your key, ask the server's operator to release the name`,
       );
     }
     // Only a name this key does not hold yet: a key keeps what it has.
@@ -245,7 +252,11 @@ export class IdentityGate {
     if (bound !== null && bound !== pending.fingerprint) {
       return refuse(
         prove.id,
-        `ERROR: The name '${pending.register.name}' belongs to another identity key (${bound})`,
+        boundRefusal(
+          pending.register.name,
+          bound,
+          this.bindings.nameOf?.(key),
+        ),
       );
     }
     // Again too, before the cluster binds the name to this key.
@@ -314,7 +325,11 @@ export class IdentityGate {
     if (bound === proven.fingerprint) return null;
     return refuse(
       proven.register.id,
-      `ERROR: The name '${proven.register.name}' belongs to another identity key (${bound})`,
+      boundRefusal(
+        proven.register.name,
+        bound,
+        this.bindings.nameOf?.(nameKey(proven.register.name)),
+      ),
     );
   }
 
@@ -378,7 +393,7 @@ function claimRefusal(
     case "bound":
       return claim.fingerprint === fingerprint ? null : refuse(
         re,
-        `ERROR: The name '${name}' belongs to another identity key (${claim.fingerprint})`,
+        boundRefusal(name, claim.fingerprint),
       );
     case "lookalike":
       return refuse(re, lookalikeRefusal(name, claim.name));
@@ -389,6 +404,22 @@ function claimRefusal(
       throw new Error(`unknown claim ${JSON.stringify(never)}`);
     }
   }
+}
+
+/**
+ * Why `name` is refused: another key (`bound`) holds it, as `heldAs` when
+ * known. Names ignore case, so a name typed in other capitals is said to be
+ * the holder's, in its spelling (docs/PROTOCOL.md 5.3, texts A and B).
+ */
+export function boundRefusal(
+  name: string,
+  bound: string,
+  heldAs?: string | null,
+): string {
+  const spelling = heldAs === undefined || heldAs === null || heldAs === name
+    ? ""
+    : `, as '${heldAs}' (names ignore case)`;
+  return `ERROR: The name '${name}' belongs to another identity key (${bound})${spelling}`;
 }
 
 /** The `identity` error for a proof in the first format (without the key). */
@@ -443,6 +474,9 @@ export class MemoryBindings implements IdentityBindings {
   #similar = new SkeletonIndex();
   fingerprintOf(nameKey: string): string | null {
     return this.#bound.get(nameKey)?.fingerprint ?? null;
+  }
+  nameOf(nameKey: string): string | null {
+    return this.#bound.get(nameKey)?.name ?? null;
   }
   lookalikes(name: string): NameHolder[] {
     return this.#similar.keysLike(name).flatMap((key) =>
@@ -500,6 +534,10 @@ export class StoreBindings implements IdentityBindings {
   }
   fingerprintOf(nameKey: string): string | null {
     return this.store.getUser(nameKey)?.fingerprint ?? null;
+  }
+  nameOf(nameKey: string): string | null {
+    const user = this.store.getUser(nameKey);
+    return user === undefined || user.fingerprint === null ? null : user.name;
   }
   lookalikes(name: string): NameHolder[] {
     return this.#similar.keysLike(name).flatMap((key) => {

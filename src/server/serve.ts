@@ -240,6 +240,7 @@ export function createCore(options: CoreOptions): ServerCore {
   // In a cluster a name is bound on all nodes at once (compare-and-set).
   const identities: IdentityBindings = cluster === undefined ? local : {
     fingerprintOf: (key) => local.fingerprintOf(key),
+    nameOf: (key) => local.nameOf(key),
     // Look-alikes of names bound in this node's copy or online here, and of
     // names online on the other nodes: the early refusal, with no round
     // trip. A name bound on another node only, and offline, is seen by

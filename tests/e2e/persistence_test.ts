@@ -162,12 +162,14 @@ Deno.test("a name cannot be taken with another identity key until the operator r
       assert.equal((await owner.finish()).code, 0);
       assert.match(owner.stdout, /Created your identity key SHA256:/);
 
-      // Offline or online, another key is refused with both fingerprints.
+      // Offline or online, another key is refused with both fingerprints,
+      // and the holder's spelling: names ignore case, which 'JoJo' alone
+      // did not say.
       const thief = client(dir, port, "JoJo", `${dir}/thief.pem`);
       assert.equal((await thief.finish()).code, 1);
       assert.match(
         thief.stderr,
-        /ERROR: The name 'JoJo' belongs to another identity key \(SHA256:\S+\); yours is SHA256:\S+\./,
+        /ERROR: The name 'JoJo' belongs to another identity key \(SHA256:\S+\), as 'jojo' \(names ignore case\); yours is SHA256:\S+\./,
       );
 
       const released = await releaseJojo(dir);

@@ -545,3 +545,25 @@ Deno.test("IdentityGate.recheck refuses a proven new name when a group was creat
     text: "ERROR: 'crew' is the name of a group; choose another name",
   });
 });
+
+Deno.test("IdentityGate.begin says a name in other capitals is another key's in its holder's spelling, and not when spelled the same", async () => {
+  const bindings = new MemoryBindings();
+  const bound = "SHA256:" + "B".repeat(43);
+  bindings.bind("Alice", "alice", bound);
+  const gate = new IdentityGate(bindings, TH);
+  const key = (await testIdentity()).publicRaw;
+  const other = reply(await gate.begin(register(key, "alice")));
+  assert.match(
+    other.t === "error" ? other.text : "",
+    new RegExp(
+      `^ERROR: The name 'alice' belongs to another identity key \\(${bound}\\), as 'Alice' \\(names ignore case\\); yours is SHA256:`,
+    ),
+  );
+  const same = reply(await gate.begin(register(key, "Alice")));
+  assert.match(
+    same.t === "error" ? same.text : "",
+    new RegExp(
+      `^ERROR: The name 'Alice' belongs to another identity key \\(${bound}\\); yours is`,
+    ),
+  );
+});
