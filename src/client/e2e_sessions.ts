@@ -1148,12 +1148,14 @@ export class E2eSessions {
   /**
    * `/verify NAME [NUMBER]`: shows the safety number of this user (`self`)
    * and `name`, or compares it with `pasted` (60 digits) and marks `name`
-   * verified when they match.
+   * verified when they match. `spelled`: the name as the server last spelled
+   * it (`/verify bob` for Bob), said where no reply spells it anew.
    */
   verify(
     client: ChatClient,
     name: string,
     pasted: string | null,
+    spelled: string = name,
   ): Promise<string[]> {
     return this.#alone(async () => {
       const server = client.serverFingerprint;
@@ -1165,12 +1167,12 @@ export class E2eSessions {
       let identity: Uint8Array | undefined = change === undefined
         ? this.#o.state.sessions.get(key)?.identity
         : undefined;
-      let shownName = name;
+      let shownName = nameKey(spelled) === nameKey(name) ? spelled : name;
       if (change !== undefined) {
         const pending = await this.#pendingKey(client, change);
         if (pending === null) {
           return [
-            `ERROR: ${name}'s identity key has changed and is not accepted yet: /trust ${name} first`,
+            `ERROR: ${change.name}'s identity key has changed and is not accepted yet: /trust ${change.name} first`,
           ];
         }
         identity = pending;
@@ -1196,7 +1198,7 @@ export class E2eSessions {
           shownName = fetched.name;
         } catch (error) {
           return [
-            `ERROR: No safety number with ${name}: ${
+            `ERROR: No safety number with ${shownName}: ${
               asClause(describe(error))
             }`,
           ];

@@ -312,8 +312,15 @@ export function sessionCommands(options: SessionCommandsOptions) {
         return showInOrder(
           e2e === null
             ? Promise.resolve(tell([NO_E2E]))
-            : e2e.verify(client(), command.name, command.number ?? null)
-              .then((lines) => tell(lines.map(sanitizeForTerminal))),
+            // Named as the server spells it (`/verify bob` for Bob), as
+            // /query and /msg do: a key fetched says so itself, a session
+            // already open takes the spelling last seen.
+            : e2e.verify(
+              client(),
+              command.name,
+              command.number ?? null,
+              names.users.get(nameKey(command.name)) ?? command.name,
+            ).then((lines) => tell(lines.map(sanitizeForTerminal))),
         );
       case "trust":
         if (e2e === null) return showInOrder(Promise.resolve(tell([NO_E2E])));

@@ -168,3 +168,23 @@ Deno.test("chat connect /verify shows the same safety number on both sides, /lis
   await quit(newBob);
   await quit(alice2);
 });
+
+Deno.test("chat connect /verify names the contact as the server spells it, typed in other capitals", async () => {
+  await using chat = await ServedChat.start("chat-e2e-verify-spelling-");
+  const server = await chat.serve("--data", chat.data);
+  const [bob, alice] = await chat.signIn(["Bob", "alice"], {
+    wanted: hasOneTimeKeys,
+  });
+  // A session open already: no key fetched, whose reply spells the name.
+  await alice.write("/msg bob hello\n");
+  await bob.waitFor(/Private message from alice: hello/);
+  await alice.write("/verify bob\n");
+  await alice.waitFor(
+    /Safety number with Bob \(the same on both sides; compare it with theirs, then \/verify Bob <number>\):\n(?: {2}.*\n){2}Bob is not verified\./,
+  );
+  assert.doesNotMatch(alice.stdout, /with bob|bob is not verified/);
+  await quit(alice);
+  await quit(bob);
+  server.kill("SIGTERM");
+  await server.finish();
+});
