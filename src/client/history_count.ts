@@ -200,7 +200,17 @@ export function noteHistoryId(count: HistoryCount, id: number): void {
  */
 export type HistoryEnd =
   | { kind: "one_reply" }
-  | { kind: "paged"; pages: number; gaveUp: boolean };
+  | {
+    kind: "paged";
+    pages: number;
+    gaveUp: boolean;
+    /**
+     * It had the messages wanted and the server said older ones remain:
+     * the command that shows more (`/history 60` after `/history 30`), or
+     * null when none can ask for more at once (the most already).
+     */
+    more?: string | null;
+  };
 
 /**
  * The counts of the history requests waiting for their reply, by connection
@@ -266,7 +276,9 @@ export function historyReplyText(
     ? `older ones remain after ${end.pages} request${
       end.pages === 1 ? "" : "s"
     }`
-    : undefined;
+    : end.more === undefined
+    ? undefined
+    : olderRemain(what, end.more);
   const notes = [
     ...(count.unopened > 0 ? [`${count.unopened} could not be opened`] : []),
     ...(count.waiting > 0
@@ -281,4 +293,17 @@ export function historyReplyText(
   return `End of history for ${what} (${count.shown} message${
     count.shown === 1 ? "" : "s"
   }${notes.map((note) => `; ${note}`).join("")}).`;
+}
+
+/**
+ * The note that older messages remain. A private conversation's older items
+ * may all be keys (docs/PROTOCOL.md 5.4: the server cannot tell them from
+ * messages, being sealed), so there it says they may; the public room and a
+ * group store only messages.
+ */
+function olderRemain(what: string, command: string | null): string {
+  const remain = what.startsWith("your conversation with ")
+    ? "older ones may remain"
+    : "older ones remain";
+  return command === null ? remain : `${remain}: ${command} for more`;
 }

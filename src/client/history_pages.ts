@@ -26,7 +26,7 @@ import {
   noteHistoryId,
   releaseHistory,
 } from "./history_count.ts";
-import { DEFAULT_HISTORY } from "../protocol/limits.ts";
+import { DEFAULT_HISTORY, MAX_HISTORY } from "../protocol/limits.ts";
 import type { SessionEvent } from "./session_events.ts";
 
 /**
@@ -117,6 +117,16 @@ export interface PagedHistory {
   oldest: number | null;
 }
 
+/** The /history that shows more than `wanted` (twice as many, at most MAX_HISTORY), or null. */
+function moreCommand(
+  command: Extract<Command, { kind: "history" }>,
+  wanted: number,
+): string | null {
+  if (wanted >= MAX_HISTORY) return null;
+  const target = command.target === undefined ? "" : ` ${command.target}`;
+  return `/history${target} ${Math.min(wanted * 2, MAX_HISTORY)}`;
+}
+
 /**
  * Runs `/history`: one request, and more for older messages while lines
  * are missing and the server says older ones remain. `before`: only
@@ -161,7 +171,16 @@ export async function pageHistory(
       first.text,
       total,
       first.more === true
-        ? { kind: "paged", pages: counts.length, gaveUp: step.gaveUp }
+        ? {
+          kind: "paged",
+          pages: counts.length,
+          gaveUp: step.gaveUp,
+          // Older ones remain past those wanted: said, with how to see
+          // them, rather than an end line that reads as the very start.
+          ...(reply.more === true && !step.gaveUp
+            ? { more: moreCommand(command, wanted) }
+            : {}),
+        }
         : { kind: "one_reply" },
     );
     return {

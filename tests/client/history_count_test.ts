@@ -212,3 +212,28 @@ Deno.test("releaseHistory says two or more refused plain private messages with o
   }, undefined);
   assert.deepEqual(live, [refusal("alice")]);
 });
+
+Deno.test("historyReplyText says that older ones remain and how to see them, and that they may in a private conversation", () => {
+  const paged = (more: string | null) => ({
+    kind: "paged" as const,
+    pages: 1,
+    gaveUp: false,
+    more,
+  });
+  assert.equal(
+    historyReplyText(
+      "End of history for the public room (30 messages).",
+      count(30),
+      paged("/history 60"),
+    ),
+    "End of history for the public room (30 messages; older ones remain: /history 60 for more).",
+  );
+  assert.equal(
+    historyReplyText(
+      "End of history for your conversation with jojo (2 messages).",
+      count(2),
+      paged(null),
+    ),
+    "End of history for your conversation with jojo (2 messages; older ones may remain).",
+  );
+});

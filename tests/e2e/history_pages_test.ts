@@ -43,12 +43,37 @@ Deno.test("chat connect's /history NAME 2 shows 2 messages when the last items s
   // Asked for one: the newest message, and no older one with it.
   const one = bob.stdout.length;
   await bob.write("/history alice 1\n");
+  // Older ones remain, which may be only keys (the server cannot tell).
   await bob.waitFor(
-    /End of history for your conversation with alice \(1 message\)\./,
+    /End of history for your conversation with alice \(1 message; older ones may remain: \/history alice 2 for more\)\./,
   );
   const shown = bob.stdout.slice(one);
   assert.match(shown, /Private message from alice: second\n/);
   assert.doesNotMatch(shown, /alice: first/);
+  await quit(alice);
+  await quit(bob);
+});
+
+Deno.test("chat connect's /history N in a room with more says that older ones remain, and how to see them", async () => {
+  await using chat = await ServedChat.start("chat-history-more-");
+  await chat.serve("--data", chat.data);
+  const [alice, bob] = await chat.signIn(["alice", "bob"]);
+  for (const word of ["one", "two", "three", "four"]) {
+    await alice.write(`${word}\n`);
+    await bob.waitFor(new RegExp(`alice\\]: ${word}$`, "m"));
+  }
+  const before = bob.stdout.length;
+  await bob.write("/history 3\n");
+  await bob.waitFor(/End of history for the public room/);
+  // Before, '(3 messages).': as if the room began with 'two'.
+  assert.match(
+    bob.stdout.slice(before),
+    /alice\]: two\n.*alice\]: three\n.*alice\]: four\nEnd of history for the public room \(3 messages; older ones remain: \/history 6 for more\)\.\n/,
+  );
+  const all = bob.stdout.length;
+  await bob.write("/history 6\n");
+  await bob.waitFor(/End of history for the public room \(4 messages\)\./);
+  assert.match(bob.stdout.slice(all), /alice\]: one\n/);
   await quit(alice);
   await quit(bob);
 });
