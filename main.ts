@@ -96,6 +96,7 @@ import {
   unprotectedKeyWarning,
 } from "./src/fs/private_paths.ts";
 import { messageOf } from "./src/transport/secure_channel.ts";
+import { portHolder, portInUseMessage } from "./src/server/port_holder.ts";
 
 async function keygen(
   command: Extract<CliCommand, { cmd: "keygen" }>,
@@ -296,7 +297,10 @@ async function serve(
     await cluster?.close();
     if (error instanceof Deno.errors.AddrInUse) {
       throw new Error(
-        `Port ${command.port} is already in use; choose another with --port`,
+        portInUseMessage(
+          command.port,
+          await portHolder(command.host, command.port),
+        ),
       );
     }
     if (error instanceof Deno.errors.AddrNotAvailable) {

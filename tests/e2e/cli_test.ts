@@ -533,7 +533,13 @@ Deno.test("chat serve with a bad key file or a busy port prints one line and exi
     const busyPort = (listener.addr as Deno.NetAddr).port;
     const busy = serveProcess(dir, String(busyPort));
     assert.equal((await busy.finish()).code, 1);
-    assert.match(busy.stderr, new RegExp(`Port ${busyPort} is already in use`));
+    // A listener that answers nothing: who holds it cannot be told.
+    assert.match(
+      busy.stderr,
+      new RegExp(
+        `Port ${busyPort} is already in use \\(is a chat server already running there\\?\\); choose another with --port`,
+      ),
+    );
 
     const flag = new ChatProcess(["serve", "--port", "notaport"]);
     assert.notEqual((await flag.finish()).code, 0);
@@ -600,6 +606,42 @@ Deno.test("chat connect paces a script under the server's rate limit, and exits 
   } finally {
     server?.kill("SIGKILL");
     await server?.finish();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("chat serve on a port another chat server holds says so; on one a web server holds, says another program", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-port-held-" });
+  await keygen(dir);
+  const first = serveProcess(dir, 0, "--data", ":memory:");
+  try {
+    const port = await listeningPort(first);
+    const second = serveProcess(dir, port, "--data", ":memory:");
+    assert.equal((await second.finish()).code, 1);
+    // Before, only 'already in use; choose another with --port'.
+    assert.match(
+      second.stderr,
+      new RegExp(
+        `Port ${port} is already in use by a chat server \\(another 'chat serve' is running there\\): connect to it, stop it, or choose another port with --port`,
+      ),
+    );
+    assert.equal(second.stderr.trim().split("\n").length, 1, second.stderr);
+
+    await using web = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      () => new Response("not chat"),
+    );
+    const other = serveProcess(dir, web.addr.port, "--data", ":memory:");
+    assert.equal((await other.finish()).code, 1);
+    assert.match(
+      other.stderr,
+      new RegExp(
+        `Port ${web.addr.port} is already in use by another program; choose another with --port`,
+      ),
+    );
+  } finally {
+    first.kill("SIGTERM");
+    await first.finish();
     await Deno.remove(dir, { recursive: true });
   }
 });
