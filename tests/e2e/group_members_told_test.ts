@@ -107,7 +107,9 @@ Deno.test("chat connect sends nothing, to a group or of a file, when the server 
           JSON.stringify(encodeBundle(run.alice.bundle)),
         ),
       );
-    } else {
+    } else if (message.t !== "history") {
+      // (history: the mark every client asks for at its sign-in, before
+      // `run` is set; left unanswered, as the other tests here do.)
       sent.push(message);
       if ("id" in message) {
         run.channel.send({ t: "ok", re: message.id, text: "", id: 1, seq: 1 });
