@@ -471,8 +471,16 @@ export type SharedKey =
      * someone needs them in the clear (else HIDDEN_FILE_NAME).
      */
     fields: { key_id: string; key?: string; name: string };
-    /** Lines for the sender (warnings start with "WARNING: "). */
+    /**
+     * Lines for the sender once the offer is out (warnings start with
+     * "WARNING: ").
+     */
     lines: string[];
+    /**
+     * A group file: whom its key and name went to end to end. Said however
+     * the offer ends, refused or taken back included: they have them.
+     */
+    given?: string;
     /**
      * A group file: signs `file_end`'s keyed SHA-256, whose `sig` the members
      * who got the key end to end require (file_signature.ts).
@@ -605,13 +613,11 @@ export async function shareFileKey(
       }`,
     );
   }
-  if (group !== undefined && given.length > 0) {
-    lines.unshift(
-      `The key of ${name} went end to end to ${
-        namesList(given)
-      }, the members of ${group} online the server lists`,
-    );
-  }
+  const givenLine = group !== undefined && given.length > 0
+    ? `The key of ${name} went end to end to ${
+      namesList(given)
+    }, the members of ${group} online the server lists`
+    : undefined;
   if (keyless.length > 0) {
     lines.unshift(
       `WARNING: ${keyless.join(", ")} ha${
@@ -630,6 +636,7 @@ export async function shareFileKey(
         : { name: HIDDEN_FILE_NAME }),
     },
     lines,
+    ...(givenLine === undefined ? {} : { given: givenLine }),
     ...(signer === undefined ? {} : { signer }),
   };
 }

@@ -242,6 +242,10 @@ export class FileSender {
         fileKeyForOffer(key);
       let signer: FileSigner | undefined;
       let keyLines: string[] = [];
+      // Whom a group file's key and name went to: said once the offer is
+      // out, or as it ends if it never is (refused, taken back), since
+      // they have them either way.
+      let given: string | undefined;
       if (this.#shareKey !== null) {
         const shared = await this.#shareKey(target, key, name, size);
         if (shared.kind === "refused") {
@@ -254,13 +258,20 @@ export class FileSender {
         keyFields = shared.fields;
         signer = shared.signer;
         keyLines = shared.lines;
+        given = shared.given;
       }
       // What the key lines warn about (a recipient without end-to-end keys)
       // is said once the offer is out, not before the server refuses it
       // outright (`/file ghost ...`, a name nobody has).
       const sayKeyLines = () => {
-        if (keyLines.length > 0) onKeyLines(keyLines);
+        const lines = given === undefined ? keyLines : [given, ...keyLines];
+        if (lines.length > 0) onKeyLines(lines);
         keyLines = [];
+        given = undefined;
+      };
+      const sayGiven = () => {
+        if (given !== undefined) onKeyLines([given]);
+        given = undefined;
       };
       // The name goes in the clear only where the key does (keyFields).
       const { id: offer, reply: offered } = this.#client.numberedRequest({
@@ -292,6 +303,7 @@ export class FileSender {
         () => this.#offered.delete(offer),
       );
       if (reply === "withdrawn") {
+        sayGiven();
         cancelCrossedReply(this.#client, offered);
         return { ...TAKEN_BACK, name, results: [] };
       }
@@ -302,6 +314,7 @@ export class FileSender {
         sayKeyLines();
       }
       if (reply.t !== "file_ready") {
+        sayGiven();
         return {
           kind: "refused",
           text: "text" in reply

@@ -383,7 +383,12 @@ export class WebFiles {
       }
       keyFields = shared.fields;
       signer = shared.signer;
-      if (shared.lines.length > 0) callbacks.keyLines?.(shared.lines);
+      // Said at once: whom the key and name went to holds whatever
+      // becomes of the offer.
+      const lines = shared.given === undefined
+        ? shared.lines
+        : [shared.given, ...shared.lines];
+      if (lines.length > 0) callbacks.keyLines?.(lines);
     }
     // Said once the offer reached its recipients (or they answered), not
     // for one the server refused outright (a name nobody has).

@@ -190,3 +190,54 @@ Deno.test("chat connect says which members a group file's key went to, whatever 
   assert.ok(offered);
   // bob, a script, waits for the offer's answer: the run's end kills him.
 });
+
+Deno.test("chat connect says which members a group file's key and name went to when the server then refuses the offer", async () => {
+  const peers = new Map<string, HostileAlice>();
+  const secretsTo: string[] = [];
+  const onOther = (message: ClientMessage) => {
+    if (message.t === "e2e_bundle") {
+      const peer = peers.get(message.name)!;
+      run.channel.send(
+        {
+          t: "e2e_bundle",
+          re: message.id,
+          name: message.name,
+          fingerprint: peer.fingerprint,
+        },
+        new TextEncoder().encode(JSON.stringify(encodeBundle(peer.bundle))),
+      );
+    } else if (message.t === "e2e_msg") {
+      secretsTo.push(message.to);
+      run.channel.send({ t: "ok", re: message.id, text: "", id: 1, seq: 1 });
+    } else if (message.t === "file_offer") {
+      // The key and the name went to mallory, the host's own: the offer
+      // is refused, which must not leave that unsaid.
+      run.channel.send({
+        t: "error",
+        re: message.id,
+        code: "limit",
+        text: "ERROR: Too many file offers; wait a little",
+      });
+    }
+  };
+  await using run = await startHostileE2e(
+    "chat-group-file-refused-told-",
+    () => [],
+    onOther,
+    (group) => group === "crew" ? ["bob", "alice", "mallory"] : null,
+  );
+  const { bob, bundle, dir } = run;
+  peers.set("alice", run.alice);
+  peers.set("mallory", await Peer.create(bundle));
+  const file = `${dir}/plan.txt`;
+  await Deno.writeTextFile(file, "the plan");
+  await bob.write(`/groupfile crew ${file}\n`);
+  await bob.waitForStderr(/Too many file offers/);
+  await bob.write("/quit\n");
+  await bob.finish();
+  assert.deepEqual(secretsTo, ["alice", "mallory"]);
+  assert.match(
+    bob.stdout,
+    /The key of plan\.txt went end to end to alice and mallory, the members of crew online the server lists/,
+  );
+});

@@ -12,6 +12,7 @@ import {
   fileSecretLabel,
   newFileKeyId,
   receiveFileKey,
+  shareFileKey,
 } from "../../src/client/file_key_share.ts";
 import { randomBytes } from "../../src/crypto/bytes.ts";
 import { FileCipher, newFileKey } from "../../src/crypto/file_cipher.ts";
@@ -172,4 +173,87 @@ Deno.test("WebFiles checks the signature before the checksum, as PROTOCOL 11.10 
   const done = await run(f, 1, "team", mallorys, sophias, false);
   assert.equal(done.ok, false);
   assert.match(done.reason, /^the file is not signed by sophia/);
+});
+
+Deno.test("WebFiles says whom a group file's key and name went to, the server's members reply naming one of its own, even when the offer is then refused", async () => {
+  const server = await startHostileServer();
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  const files = new WebFiles(client, {
+    ask: () => {},
+    declined() {},
+    progress() {},
+    received() {},
+    failed() {},
+    cancelled() {},
+  }, {
+    // As web/main.ts, the sealing left out: what goes to whom is
+    // file_key_share.ts's, after the server's `members` reply.
+    share: (target, key, name, size) =>
+      shareFileKey(
+        {
+          sendSecret: (_client, to) => {
+            secretsTo.push(to);
+            return Promise.resolve({ t: "ok", re: 0, text: "" });
+          },
+          usesE2e: () => true,
+          notify() {},
+        },
+        client,
+        target,
+        key,
+        name,
+        size,
+      ),
+    take: () => ({ error: "not taken here" }),
+  });
+  client.onMessage((incoming) => files.receive(incoming));
+  const secretsTo: string[] = [];
+  const channel = await server.session;
+  void (async () => {
+    for (;;) {
+      const batch = await channel.receive();
+      if (batch === null) return;
+      for (const { header } of batch) {
+        const message = header as ClientMessage;
+        if (message.t === "members") {
+          const names = ["alice", "mallory"];
+          channel.send({
+            t: "members",
+            re: message.id,
+            groups: [{ group: "crew", members: names, online: names }],
+          });
+        } else if (message.t === "file_offer") {
+          channel.send({
+            t: "error",
+            re: message.id,
+            code: "limit",
+            text: "ERROR: Too many file offers; wait a little",
+          });
+        }
+      }
+    }
+  })();
+  try {
+    const lines: string[] = [];
+    const outcome = await files.send(
+      { group: "crew" },
+      new File(["the plan"], "plan.txt"),
+      {
+        keyLines: (said) => lines.push(...said),
+        offered() {},
+        answered() {},
+        progress() {},
+      },
+    );
+    assert.equal(outcome.kind, "refused");
+    assert.deepEqual(secretsTo, ["alice", "mallory"]);
+    assert.deepEqual(lines, [
+      "The key of plan.txt went end to end to alice and mallory, the members of crew online the server lists",
+    ]);
+  } finally {
+    await client.quit();
+    await server[Symbol.asyncDispose]();
+  }
 });
