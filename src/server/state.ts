@@ -615,8 +615,10 @@ export class ServerState {
     return true;
   }
 
-  // Kept in creation order: a user's list is at most maxGroupsPerUser long,
-  // and joining is rare beside reading it.
+  // Kept in creation order, its place found by halves: a user joins here
+  // at most maxGroupsPerUser groups, but another node's records are not
+  // held to that (remote_groups.ts), and one putting a user in thousands
+  // of groups, newest first, made a pass over the list for each.
   #joined(userKey: string, group: MutableGroup): void {
     const list = this.#groupsByUser.get(userKey);
     if (list === undefined) {
@@ -624,9 +626,14 @@ export class ServerState {
       return;
     }
     const order = this.#orderOf(group);
-    let at = list.length;
-    while (at > 0 && this.#orderOf(list[at - 1]!) > order) at--;
-    list.splice(at, 0, group);
+    let low = 0;
+    let high = list.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (this.#orderOf(list[middle]!) > order) high = middle;
+      else low = middle + 1;
+    }
+    list.splice(low, 0, group);
   }
 
   #orderOf(group: MutableGroup): number {

@@ -124,3 +124,47 @@ Deno.test("applyGroupRecord with the changes made elsewhere tells each one, also
     ],
   );
 });
+
+Deno.test("applyGroupRecord joining one user to many groups, newest first, costs about what oldest first does, and keeps them in creation order", () => {
+  // Another node's records are not held to this node's limits (a hostile
+  // node can put a user in every group it made): the user's list of groups
+  // (state.ts) must not cost a pass over it for each group joined.
+  const groups = 12_000;
+  const joinAll = (newestFirst: boolean) => {
+    const state = node();
+    for (let i = 0; i < groups; i++) {
+      applyGroupRecord(state, {
+        name: `g${i}`,
+        createdBy: "alice",
+        createdAt: 5,
+        members: ["alice"],
+      }, 9);
+    }
+    const order = [...Array(groups).keys()];
+    if (newestFirst) order.reverse();
+    const start = performance.now();
+    for (const i of order) {
+      applyGroupRecord(state, {
+        name: `g${i}`,
+        createdBy: "alice",
+        createdAt: 5,
+        members: ["alice", "jojo"],
+      }, 9);
+    }
+    const ms = performance.now() - start;
+    assert.deepEqual(
+      state.firstGroupsOf("jojo", 3).map((group) => group.name),
+      ["g0", "g1", "g2"],
+    );
+    assert.equal(state.groupCountOf("jojo"), groups);
+    return ms;
+  };
+  const oldestFirst = joinAll(false);
+  const newestFirst = joinAll(true);
+  assert.ok(
+    newestFirst < 3 * oldestFirst + 100,
+    `newest first ${newestFirst.toFixed(0)} ms, oldest first ${
+      oldestFirst.toFixed(0)
+    } ms`,
+  );
+});
