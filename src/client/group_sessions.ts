@@ -35,7 +35,12 @@ import { isValidName, nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
 import { SealedRetries } from "./sealed_retries.ts";
-import { answerWithin, stillPending } from "./answer_within.ts";
+import {
+  answerWithin,
+  pendingOf,
+  SEND_WAIT_MS,
+  stillPending,
+} from "./answer_within.ts";
 import { envelopeDigest } from "./envelope_digest.ts";
 import { keepAtMost } from "./kept_keys.ts";
 import { membersOf, namesList, otherGroupText } from "./members_reply.ts";
@@ -333,6 +338,17 @@ export class GroupSessions {
             key: this.#o.knownKey(server, member),
           });
           if (!hadIt.has(nameKey(member))) newlyGiven.push(member);
+        } else if (pendingOf(given) !== undefined) {
+          // Sealed for them and handed to the server, which has not said
+          // whether it went: they may read what follows (a host that holds
+          // a member's keys need only not answer), so they are named. Not
+          // counted as given: the next message sends it again.
+          if (!hadIt.has(nameKey(member))) newlyGiven.push(member);
+          warnings.push(
+            `WARNING: The server has not said within ${
+              SEND_WAIT_MS / 1000
+            } seconds whether ${member} got your key for ${entry.group}: if it did, ${member} reads your messages there (it goes again with your next one)`,
+          );
         } else if (
           given.t === "error" && given.code === "no_keys" &&
           this.#o.knownKey(server, member) === null

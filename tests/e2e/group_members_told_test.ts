@@ -241,3 +241,55 @@ Deno.test("chat connect says which members a group file's key and name went to w
     /The key of plan\.txt went end to end to alice and mallory, the members of crew online the server lists/,
   );
 });
+
+Deno.test("chat connect names a member whose copy of its group chain the server left unanswered: it may have gone", async () => {
+  const peers = new Map<string, HostileAlice>();
+  const secretsTo: string[] = [];
+  let id = 100;
+  const onOther = (message: ClientMessage) => {
+    if (message.t === "e2e_bundle") {
+      const peer = peers.get(message.name)!;
+      run.channel.send(
+        {
+          t: "e2e_bundle",
+          re: message.id,
+          name: message.name,
+          fingerprint: peer.fingerprint,
+        },
+        new TextEncoder().encode(JSON.stringify(encodeBundle(peer.bundle))),
+      );
+    } else if (message.t === "e2e_msg" || message.t === "e2e_gsay") {
+      if (message.t === "e2e_msg") secretsTo.push(message.to);
+      // mallory's copy, sealed for the key the host holds, is taken and
+      // never answered: the host reads what follows all the same.
+      if (message.t === "e2e_msg" && message.to === "mallory") return;
+      id++;
+      run.channel.send({ t: "ok", re: message.id, text: "", id, seq: id });
+    }
+  };
+  await using run = await startHostileE2e(
+    "chat-group-members-unanswered-",
+    () => [],
+    onOther,
+    (group) => group === "crew" ? ["bob", "alice", "mallory"] : null,
+  );
+  const { bob, bundle } = run;
+  peers.set("alice", run.alice);
+  peers.set("mallory", await Peer.create(bundle));
+  await bob.write("/group crew first\n");
+  await bob.waitFor(/Group message to crew: first/);
+  assert.deepEqual(secretsTo, ["alice", "mallory"]);
+  const told = bob.stdout.split("\n").filter((line) =>
+    line.startsWith("Your messages to crew")
+  );
+  assert.deepEqual(told, [
+    "Your messages to crew go end to end to alice and mallory, the members the server lists",
+  ], bob.stdout);
+  assert.doesNotMatch(bob.stderr, /mallory cannot read/);
+  assert.match(
+    bob.stderr,
+    /WARNING: The server has not said within 10 seconds whether mallory got your key for crew: if it did, mallory reads your messages there/,
+  );
+  await bob.write("/quit\n");
+  await bob.finish();
+});
