@@ -572,6 +572,8 @@ Deno.test({
       assert.equal(bob.stdout.lastIndexOf(DISABLE_BRACKETED_PASTE), off);
       assert.match(
         bob.stdout.slice(0, off),
+        // The end of a whole line: line wrapping switched back on.
+        // deno-lint-ignore no-control-regex
         /(bob> [^\n]*|\n\x1b\[\?7h)$/,
       );
       const back = bob.stdout.slice(atStop);
