@@ -12,6 +12,7 @@ import { fileAead } from "../crypto/native_aead.ts";
 import type { ChatClient } from "./chat_client.ts";
 import type { AcceptPolicy } from "./consent.ts";
 import type { E2eSessions } from "./e2e_sessions.ts";
+import type { Place } from "./in_turn.ts";
 import { FileReceiver } from "./file_receiver.ts";
 import { FileSender } from "./file_sender.ts";
 import {
@@ -55,8 +56,11 @@ export interface ConnectionFilesOptions {
   fileKeys: FileKeyInbox;
   /** Whether a name on a server (by its key) has end-to-end keys. */
   usesE2e: (server: string) => (name: string) => boolean;
-  /** Settles once the messages that came so far are dealt with (`inTurn`). */
-  shown: () => Promise<void>;
+  /**
+   * Holds a place for an offer among the messages shown (in_turn.ts
+   * `hold`), in the order they came: the lines after it wait for it.
+   */
+  hold: () => Place;
   emit: (event: SessionEvent) => void;
   terminal: Terminal;
   json: boolean;
@@ -74,7 +78,7 @@ export function connectionFiles(
     e2e,
     fileKeys,
     usesE2e,
-    shown,
+    hold,
     emit,
     terminal,
     json,
@@ -90,15 +94,16 @@ export function connectionFiles(
     consent: (offer, named) =>
       offers.consent(offer, client.serverFingerprint, named),
     declines: (offer) => offers.declines(offer, client.serverFingerprint),
+    // The offer is shown (asked about, or refused) in the order it came,
+    // before the lines that came after it (a line its sender typed next).
+    place: () => hold(),
     ...(e2e === null ? {} : {
       fileKey: async (offer: FileOfferNotice, wait: boolean) => {
-        // The key was sent before the offer and may still be being
-        // opened, as end-to-end messages are, in the order they came
-        // (`inTurn`): the wait for it starts once those before the offer
-        // are dealt with, so a long queue (a reconnect's backlog) does not
-        // use it up. Not waiting (it declines anyway), it takes a key only
-        // if it is here then.
-        await shown();
+        // The key was sent before the offer: asked for once the messages
+        // before the offer are dealt with (its place is `ready`), so a long
+        // queue (a reconnect's backlog) does not use up the wait. Not
+        // waiting (it declines anyway), it takes a key only if it is here
+        // then.
         const got = await receiveFileKey(offer, {
           inbox: fileKeys,
           usesE2e: usesE2e(client.serverFingerprint),

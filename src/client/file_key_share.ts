@@ -78,6 +78,15 @@ export const HIDDEN_FILE_NAME = "(end-to-end)";
 /** How long a receiver waits for a file's key to arrive end to end. */
 export const FILE_KEY_WAIT_MS = 10_000;
 
+/**
+ * How long an offer's place among the lines shown (in_turn.ts `hold`) holds
+ * the lines that came after it, at most, counted once those before it are
+ * shown: the wait for its key, and a little more. The offer is normally
+ * shown (asked about, or refused: its key did not come) well before; past
+ * this, the lines after it go on and the offer is shown when it can be.
+ */
+export const OFFER_PLACE_MS = FILE_KEY_WAIT_MS + 2_000;
+
 /** Keys kept for offers not seen yet (oldest dropped first). */
 const MAX_WAITING_KEYS = 256;
 

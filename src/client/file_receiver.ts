@@ -24,6 +24,7 @@ import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { briefClause, type ChatClient } from "./chat_client.ts";
 import { fileKeyOfOffer } from "./file_key.ts";
 import { duplicateOfferWarning } from "./consent.ts";
+import type { Place } from "./in_turn.ts";
 
 /** Chunks opened ahead of the one being written, at most. */
 const OPENS_AHEAD = 2;
@@ -102,6 +103,14 @@ export interface ReceiverOptions {
     wait: boolean,
   ) => FileKeyResult | Promise<FileKeyResult>;
   /**
+   * Holds the offer's place among the lines shown, when it comes (in_turn.ts
+   * `hold`): the lines that came after it wait until it is shown (asked
+   * about, taken or declined) or refused. Its steps wait for those before
+   * it (`ready`), then the key (`fileKey`) is taken. Without it, an offer
+   * is dealt with at once.
+   */
+  place?: (offer: FileOfferNotice) => Place;
+  /**
    * A synchronous AES-GCM for the chunks (native_aead.ts `fileAead`): each
    * chunk is then opened just before it is written, into one buffer per
    * transfer. Without it, WebCrypto opens a few ahead, each into a buffer
@@ -139,6 +148,8 @@ interface Incoming {
   named: boolean;
   /** Every step for this file runs after the previous one, in arrival order. */
   chain: Promise<void>;
+  /** Its place among the lines shown, until it is shown or refused. */
+  place: Place | null;
   file: IncomingFile | null;
   /**
    * We told the server to send (or it is an older server that sends without
@@ -391,6 +402,8 @@ export class FileReceiver {
       offer,
       named: offer.key_id === undefined,
       chain: Promise.resolve(),
+      // Held at once, in the order the offer came among the other messages.
+      place: this.#options.place?.(offer) ?? null,
       file: null,
       // An older server sends at once: its data is expected before any
       // answer (only --accept-files all takes such offers, see consent.ts).
@@ -413,144 +426,163 @@ export class FileReceiver {
     // everything, then left hanging) are refused.
     const busy = this.#incoming.size >= MAX_RECEIVING;
     this.#incoming.set(offer.xfer, incoming);
+    // A refusal lets its place go once said (#fail).
     this.#then(incoming, async () => {
-      if (busy) {
-        throw new SaveError(
-          `Cannot take '${offer.name}': ${MAX_RECEIVING} files are coming in already; ask again once they are done`,
-        );
-      }
-      // Nobody is asked about a file that could not be taken anyway.
-      const tooLarge = sizeRefusal(offer.size, this.#options.maxFileBytes);
-      if (tooLarge !== null) throw new SaveError(tooLarge);
-      // An offer declined anyway is declined now: its key (and with it the
-      // file's name) is taken only if it is here already.
-      const declining = this.#options.declines?.(offer) ?? false;
-      // The key first: nobody is asked about a file that could not be
-      // opened, and a file whose name travels end to end with its key is
-      // shown (and saved) under that name only. A key sent end to end
-      // normally came before the offer; it is awaited at most 10 s.
-      const fileKey = await (this.#options.fileKey === undefined
+      await this.#answer(incoming, busy);
+      incoming.place?.release();
+    });
+  }
+
+  /**
+   * Takes the offer's key and asks whether to take it; its place among the
+   * lines shown is let go once it is asked about (or refused).
+   */
+  async #answer(incoming: Incoming, busy: boolean): Promise<void> {
+    let { offer } = incoming;
+    // What came before the offer is shown first: its key among it.
+    await incoming.place?.ready;
+    if (incoming.failed) return;
+    if (busy) {
+      throw new SaveError(
+        `Cannot take '${offer.name}': ${MAX_RECEIVING} files are coming in already; ask again once they are done`,
+      );
+    }
+    // Nobody is asked about a file that could not be taken anyway.
+    const tooLarge = sizeRefusal(offer.size, this.#options.maxFileBytes);
+    if (tooLarge !== null) throw new SaveError(tooLarge);
+    // An offer declined anyway is declined now: its key (and with it the
+    // file's name) is taken only if it is here already.
+    const declining = this.#options.declines?.(offer) ?? false;
+    // The key first: nobody is asked about a file that could not be
+    // opened, and a file whose name travels end to end with its key is
+    // shown (and saved) under that name only. A key sent end to end
+    // normally came before the offer; it is awaited at most 10 s.
+    const fileKey =
+      await (this.#options.fileKey === undefined
         ? fileKeyOfOffer(offer)
         : this.#options.fileKey(offer, !declining));
-      // Cancelled while its key was awaited: already reported, and nobody
-      // is to be asked about it now.
-      if (incoming.failed) {
-        return;
+    // Cancelled while its key was awaited: already reported, and nobody
+    // is to be asked about it now.
+    if (incoming.failed) {
+      return;
+    }
+    let cipher: FileCipher | null = null;
+    const refusal = fileKey === null
+      ? `Cannot take '${offer.name}': the offer carries no file key`
+      : "error" in fileKey
+      ? fileKey.error
+      : null;
+    if (fileKey !== null && !("error" in fileKey)) {
+      if (!(fileKey instanceof Uint8Array) && fileKey.name !== undefined) {
+        offer = { ...offer, name: fileKey.name };
+        incoming.offer = offer;
       }
-      let cipher: FileCipher | null = null;
-      const refusal = fileKey === null
-        ? `Cannot take '${offer.name}': the offer carries no file key`
-        : "error" in fileKey
-        ? fileKey.error
-        : null;
-      if (fileKey !== null && !("error" in fileKey)) {
-        if (!(fileKey instanceof Uint8Array) && fileKey.name !== undefined) {
-          offer = { ...offer, name: fileKey.name };
-          incoming.offer = offer;
-        }
-        if (!(fileKey instanceof Uint8Array)) {
-          incoming.verifyKey = fileKey.verifyKey ?? null;
-        }
-        // A key in hand comes with the name (end to end, or in the clear
-        // with a key in the clear).
-        incoming.named = true;
-        cipher = incoming.cipher = await FileCipher.create(
-          fileKey instanceof Uint8Array ? fileKey : fileKey.key,
-          offer.xfer,
-          offer.size,
-          this.#options.fileAead ?? null,
-        );
-      } else if (!declining) {
-        throw new SaveError(refusal!);
+      if (!(fileKey instanceof Uint8Array)) {
+        incoming.verifyKey = fileKey.verifyKey ?? null;
       }
-      const answer = await this.#options.consent(offer, incoming.named);
-      // Cancelled while the user was being asked: already reported.
-      if (incoming.failed) {
-        return;
-      }
-      if (answer !== "accept") {
-        incoming.failed = true;
-        this.#incoming.delete(offer.xfer);
-        this.#client.post(
-          answer === "no_answer"
-            ? { t: "file_cancel", xfer: offer.xfer, reason: "did not answer" }
-            : { t: "file_decline", xfer: offer.xfer },
-        );
-        this.#options.onFinished?.(offer);
-        return;
-      }
-      // Accepted without a key only if `declines` said `consent` would
-      // decline, and it did not (the user's trust changed since, say).
-      if (cipher === null) {
-        throw new SaveError(refusal!);
-      }
-      // Resumable only for a sender the server vouches for by key, only
-      // by the sender it came from (partials.ts partialOpenTo): a partial
-      // of someone else's is left as it is. And only by one transfer at a
-      // time, of any process (the partial's lock, files/save.ts): another
-      // receives the file afresh.
-      const key = this.#options.resume && offer.fingerprint !== undefined
-        ? partialKey(offer.fingerprint, offer.name, offer.size)
-        : null;
-      const theirs = key !== null &&
-        await partialOpenTo(this.#options.downloadsDir, key, offer.from);
-      const resume = key !== null && theirs;
-      incoming.file = await IncomingFile.create(
-        this.#options.downloadsDir,
-        offer.name,
+      // A key in hand comes with the name (end to end, or in the clear
+      // with a key in the clear).
+      incoming.named = true;
+      cipher = incoming.cipher = await FileCipher.create(
+        fileKey instanceof Uint8Array ? fileKey : fileKey.key,
+        offer.xfer,
         offer.size,
-        {
-          maxBytes: this.#options.maxFileBytes,
-          ownFolder: this.#options.ownDownloadsDir ?? false,
-          ...(resume
-            ? {
-              resume: {
-                key: key!,
-                meta: {
-                  v: 1,
-                  from: offer.from,
-                  fingerprint: offer.fingerprint!,
-                  name: offer.name,
-                  size: offer.size,
-                },
-              },
-            }
-            : {}),
-        },
+        this.#options.fileAead ?? null,
       );
-      if (incoming.file.resumable) {
-        incoming.key = key;
-      }
-      const held = incoming.file.resumeClaim();
-      // Its SHA-256 keyed, as the sender checks it (file_cipher.ts).
-      const claim = held === null ? null : {
-        offset: held.offset,
-        sha256: await cipher.keyedDigest(held.sha256),
-      };
-      if (claim !== null && offer.timeout !== undefined) {
-        this.#options.print(
-          `${sanitizeForTerminal(offer.name)} from ${
-            sanitizeForTerminal(offer.from)
-          }: ${claim.offset} of ${offer.size} bytes are already here; asking to resume`,
-        );
-      }
-      // An older server sends without waiting for an answer (consent.ts).
-      if (offer.timeout !== undefined) {
-        incoming.accepted = true;
-        this.#client.post({
-          t: "file_accept",
-          xfer: offer.xfer,
-          ...(claim === null ? {} : claim),
-        });
-      } else if (incoming.file.received > 0) {
-        // It cannot resume: start afresh.
-        await incoming.file.rewindTo(0);
-      }
-      // An empty file has no chunks: acknowledge it at once.
-      if (offer.size === 0) {
-        this.#ack(incoming);
-      }
-    });
+    } else if (!declining) {
+      throw new SaveError(refusal!);
+    }
+    const answering = this.#options.consent(offer, incoming.named);
+    // Shown (a question, an event, a line) or declined unseen: the lines
+    // after it go on while the user decides.
+    incoming.place?.release();
+    const answer = await answering;
+    // Cancelled while the user was being asked: already reported.
+    if (incoming.failed) {
+      return;
+    }
+    if (answer !== "accept") {
+      incoming.failed = true;
+      this.#incoming.delete(offer.xfer);
+      this.#client.post(
+        answer === "no_answer"
+          ? { t: "file_cancel", xfer: offer.xfer, reason: "did not answer" }
+          : { t: "file_decline", xfer: offer.xfer },
+      );
+      this.#options.onFinished?.(offer);
+      return;
+    }
+    // Accepted without a key only if `declines` said `consent` would
+    // decline, and it did not (the user's trust changed since, say).
+    if (cipher === null) {
+      throw new SaveError(refusal!);
+    }
+    // Resumable only for a sender the server vouches for by key, only
+    // by the sender it came from (partials.ts partialOpenTo): a partial
+    // of someone else's is left as it is. And only by one transfer at a
+    // time, of any process (the partial's lock, files/save.ts): another
+    // receives the file afresh.
+    const key = this.#options.resume && offer.fingerprint !== undefined
+      ? partialKey(offer.fingerprint, offer.name, offer.size)
+      : null;
+    const theirs = key !== null &&
+      await partialOpenTo(this.#options.downloadsDir, key, offer.from);
+    const resume = key !== null && theirs;
+    incoming.file = await IncomingFile.create(
+      this.#options.downloadsDir,
+      offer.name,
+      offer.size,
+      {
+        maxBytes: this.#options.maxFileBytes,
+        ownFolder: this.#options.ownDownloadsDir ?? false,
+        ...(resume
+          ? {
+            resume: {
+              key: key!,
+              meta: {
+                v: 1,
+                from: offer.from,
+                fingerprint: offer.fingerprint!,
+                name: offer.name,
+                size: offer.size,
+              },
+            },
+          }
+          : {}),
+      },
+    );
+    if (incoming.file.resumable) {
+      incoming.key = key;
+    }
+    const held = incoming.file.resumeClaim();
+    // Its SHA-256 keyed, as the sender checks it (file_cipher.ts).
+    const claim = held === null ? null : {
+      offset: held.offset,
+      sha256: await cipher.keyedDigest(held.sha256),
+    };
+    if (claim !== null && offer.timeout !== undefined) {
+      this.#options.print(
+        `${sanitizeForTerminal(offer.name)} from ${
+          sanitizeForTerminal(offer.from)
+        }: ${claim.offset} of ${offer.size} bytes are already here; asking to resume`,
+      );
+    }
+    // An older server sends without waiting for an answer (consent.ts).
+    if (offer.timeout !== undefined) {
+      incoming.accepted = true;
+      this.#client.post({
+        t: "file_accept",
+        xfer: offer.xfer,
+        ...(claim === null ? {} : claim),
+      });
+    } else if (incoming.file.received > 0) {
+      // It cannot resume: start afresh.
+      await incoming.file.rewindTo(0);
+    }
+    // An empty file has no chunks: acknowledge it at once.
+    if (offer.size === 0) {
+      this.#ack(incoming);
+    }
   }
 
   /** The first chunk or the end says where the data starts. */
@@ -845,6 +877,8 @@ export class FileReceiver {
       reason,
       ...(said === "withdrawn" ? { withdrawn: true as const } : {}),
     });
+    // Said: what came after the offer goes on.
+    incoming.place?.release();
   }
 }
 

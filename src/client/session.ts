@@ -23,6 +23,7 @@ import { unconfirmedChat } from "./unconfirmed_chat.ts";
 import { sessionCommands } from "./session_commands.ts";
 import { NamesSeen } from "./names_seen.ts";
 import { InTurn } from "./in_turn.ts";
+import { OFFER_PLACE_MS } from "./file_key_share.ts";
 import {
   emitOrHold,
   type HistoryCount,
@@ -600,7 +601,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       e2e,
       fileKeys,
       usesE2e,
-      shown: () => order.settled,
+      hold: () => order.hold(OFFER_PLACE_MS),
       emit,
       terminal,
       json: context.json,

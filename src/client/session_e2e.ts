@@ -286,7 +286,17 @@ export function sessionE2e(options: SessionE2eOptions) {
       noKeysFor(what, count);
       return;
     }
-    const opened = e2e.open(client, message, body);
+    // A file's key is kept as soon as it is opened, not in turn: its offer
+    // holds the lines after it until the key is here (connection_files.ts
+    // `hold`), and in a cluster the offer may come first (PROTOCOL 11.10).
+    const opened = e2e.open(client, message, body).then((
+      opened,
+    ): Opened =>
+      opened.kind === "secret" &&
+        fileKeys.deliver(opened.from, opened.label, opened.secret)
+        ? { kind: "refused", lines: [] }
+        : opened
+    );
     // Settles once it is shown, kept held, or shown as an error: only then
     // is it acknowledged (chat_client.ts MessageListener).
     const dealt = Promise.withResolvers<void>();

@@ -45,9 +45,11 @@ import {
 } from "../client/plain_messages.ts";
 import {
   FileKeyInbox,
+  OFFER_PLACE_MS,
   receiveFileKey,
   shareFileKey,
 } from "../client/file_key_share.ts";
+import { type Place, placeAfter } from "../client/in_turn.ts";
 import {
   type E2eGroup,
   type GroupOpened,
@@ -1307,6 +1309,17 @@ function inTurn(show: () => void | Promise<void>): Promise<void> {
 }
 
 /**
+ * Holds the next place in turn for a file offer (in_turn.ts `placeAfter`):
+ * the lines after it wait until it is asked about or declined, at most
+ * OFFER_PLACE_MS once those before it are shown.
+ */
+function holdPlace(): Place {
+  const place = placeAfter(shown, OFFER_PLACE_MS);
+  void inTurn(() => place.released);
+  return place;
+}
+
+/**
  * Shows what the server sent. For an end-to-end message, returns a promise
  * that settles once it was shown, kept held, or shown as an error: only then
  * is it acknowledged (chat_client.ts MessageListener).
@@ -1348,7 +1361,17 @@ function onIncoming(
       return leaveForKeys(keys.missing, message.from, count, asked);
     }
     const sessions = keys.keys;
-    const opened = sessions.open(from, message, body);
+    // A file's key is kept as soon as it is opened, not in turn: its offer
+    // holds the lines after it until the key is here (`holdPlace`), and in
+    // a cluster the offer may come first (PROTOCOL 11.10).
+    const opened = sessions.open(from, message, body).then((
+      opened,
+    ): Opened =>
+      opened.kind === "secret" &&
+        fileKeys.deliver(opened.from, opened.label, opened.secret)
+        ? { kind: "refused", lines: [] }
+        : opened
+    );
     return inTurn(async () => showOpened(await opened, count));
   }
   const text = hasTextBody(message) ? decodeText(body) : "";
@@ -1710,9 +1733,8 @@ function use(joined: ChatClient): void {
       );
     },
     take: sessions === null ? KEYS_IN_OFFERS.take : async (offer) => {
-      // As the terminal's (session.ts): the wait for the key starts once
-      // the end-to-end messages that came before the offer are opened.
-      await shown;
+      // As the terminal's (connection_files.ts): asked for once the
+      // messages before the offer are dealt with (its place's `ready`).
       const got = await receiveFileKey(offer, {
         inbox: fileKeys,
         usesE2e: (name) => usesE2e(server, name),
@@ -1723,7 +1745,7 @@ function use(joined: ChatClient): void {
       }
       return got;
     },
-  });
+  }, holdPlace);
   files = transfers;
   leftForKeys = 0;
   document.body.classList.remove("disconnected");

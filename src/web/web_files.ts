@@ -39,6 +39,7 @@ import {
   withUnnamed,
 } from "../client/render.ts";
 import type { TransferEntry } from "../client/transfers_view.ts";
+import type { Place } from "../client/in_turn.ts";
 import {
   FILE_ACK_BYTES,
   FILE_CHUNK_BYTES,
@@ -218,15 +219,24 @@ export class WebFiles {
    */
   #endedEarly = new Map<number, FileCancel>();
   #keys: FileKeys;
+  #place: ((offer: FileOfferNotice) => Place) | null;
 
+  /**
+   * `place`: holds an offer's place among the lines shown, when it comes
+   * (in_turn.ts `placeAfter`): the lines after it wait until it is asked
+   * about or declined; its steps wait for those before it first. Without
+   * it, an offer is dealt with at once.
+   */
   constructor(
     client: ChatClient,
     receive: ReceiveCallbacks,
     keys: FileKeys = KEYS_IN_OFFERS,
+    place: ((offer: FileOfferNotice) => Place) | null = null,
   ) {
     this.#client = client;
     this.#receive = receive;
     this.#keys = keys;
+    this.#place = place;
     void client.ended.then((ending) => {
       // In a few words: the page says the whole reason once.
       const why = briefClause(ending);
@@ -575,9 +585,15 @@ export class WebFiles {
         }
         return;
       }
-      case "file_offer":
-        void this.#offered(message);
+      case "file_offer": {
+        // Held at once, in the order the offer came among the messages;
+        // let go once it is asked about or declined.
+        const place = this.#place?.(message);
+        void this.#offered(message, place?.ready).finally(() =>
+          place?.release()
+        );
         return;
+      }
       case "file_chunk":
         this.#chunk(message.xfer, message.offset, body);
         return;
@@ -606,7 +622,10 @@ export class WebFiles {
     return bytes;
   }
 
-  async #offered(sealed: FileOfferNotice): Promise<void> {
+  async #offered(
+    sealed: FileOfferNotice,
+    ready?: Promise<void>,
+  ): Promise<void> {
     // A second offer under the id of one already here is the server's
     // mistake or a trick: it must not replace the first (found in review).
     if (this.#incoming.has(sealed.xfer) || this.#offering.has(sealed.xfer)) {
@@ -645,6 +664,8 @@ export class WebFiles {
     let got: ReceivedKey;
     let ended: FileCancel | undefined;
     try {
+      // What came before the offer is shown first: its key among it.
+      await ready;
       got = await this.#keys.take(sealed);
     } finally {
       this.#offering.delete(sealed.xfer);

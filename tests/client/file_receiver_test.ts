@@ -24,6 +24,7 @@ import {
   newFileKeyId,
   receiveFileKey,
 } from "../../src/client/file_key_share.ts";
+import { InTurn } from "../../src/client/in_turn.ts";
 
 /** The next message of type `t` the client sends. */
 async function nextFromClient<T extends ClientMessage["t"]>(
@@ -349,6 +350,84 @@ Deno.test("FileReceiver asks nobody about an offer cancelled while its key was a
   assert.deepEqual(fixture.lines, [
     "ERROR: A file from sophia was not received: cancelled",
   ]);
+});
+
+/**
+ * receiverWithKeysFrom whose offers hold their place among the messages
+ * shown in turn (as session.ts's), at most `boundMs`: `shown` lists, in the
+ * order shown, each offer asked about (`asked NAME`), each line printed, and
+ * each presence the server sends (`NAME`), shown in turn as chat lines are.
+ */
+async function receiverInTurn(
+  inbox: FileKeyInbox,
+  waitMs: number,
+  boundMs: number,
+) {
+  const shown: string[] = [];
+  const order = new InTurn((error) => shown.push(`error ${error}`));
+  const fixture = await receiverWithKeysFrom(inbox, waitMs, "decline", {
+    declines: () => false,
+    place: () => order.hold(boundMs),
+    consent: (offer) => {
+      shown.push(`asked ${offer.name}`);
+      return Promise.resolve("decline");
+    },
+    print: (line) => shown.push(line),
+  });
+  fixture.client.onMessage(({ message }) => {
+    if (message.t === "presence") {
+      order.run(() => void shown.push(message.name));
+    }
+  });
+  return Object.assign(fixture, { shown, order });
+}
+
+Deno.test("FileReceiver holds an offer's place in turn: a line that came after it is shown once the offer is asked about, though its key came late", async () => {
+  const inbox = new FileKeyInbox();
+  const id = newFileKeyId();
+  await using fixture = await receiverInTurn(inbox, 30_000, 30_000);
+  const { channel, client, receiver, shown } = fixture;
+  channel.send({ t: "presence", name: "before", online: true });
+  channel.send(endToEndOffer(id));
+  channel.send({ t: "presence", name: "after", online: true });
+  await readPastHere(channel, client);
+  keyComes(inbox, id);
+  assert.deepEqual(await nextAnswer(channel), { t: "file_decline", xfer: 1 });
+  await receiver.idle();
+  await fixture.order.settled;
+  assert.deepEqual(shown, ["before", "asked plans.pdf", "after", "marker"]);
+});
+
+Deno.test("FileReceiver lets an offer's place go once its refusal is said: a key that never comes holds the lines after it for the key's wait, not for ever", async () => {
+  const inbox = new FileKeyInbox();
+  const id = newFileKeyId();
+  await using fixture = await receiverInTurn(inbox, 200, 30_000);
+  const { channel, receiver, shown } = fixture;
+  channel.send(endToEndOffer(id));
+  channel.send({ t: "presence", name: "after", online: true });
+  await nextFromClient(channel, "file_done");
+  await receiver.idle();
+  await fixture.order.settled;
+  assert.deepEqual(shown, [
+    "ERROR: A file from sophia was not received: Cannot take a file from sophia: its key did not arrive end to end from sophia within 0 s (the server may have dropped it)",
+    "after",
+  ]);
+});
+
+Deno.test("FileReceiver's offer holds the lines after it at most its place's bound, then they go on, and the offer is shown when it can be", async () => {
+  const inbox = new FileKeyInbox();
+  const id = newFileKeyId();
+  await using fixture = await receiverInTurn(inbox, 30_000, 100);
+  const { channel, client, receiver, shown } = fixture;
+  channel.send(endToEndOffer(id));
+  channel.send({ t: "presence", name: "after", online: true });
+  await readPastHere(channel, client);
+  await fixture.order.settled;
+  assert.deepEqual(shown, ["after", "marker"]);
+  keyComes(inbox, id);
+  assert.deepEqual(await nextAnswer(channel), { t: "file_decline", xfer: 1 });
+  await receiver.idle();
+  assert.deepEqual(shown, ["after", "marker", "asked plans.pdf"]);
 });
 
 for (const native of [false, true]) {

@@ -64,9 +64,9 @@ Deno.test({
       await bob.waitFor(/"warm team"/);
 
       // Typed at once: none waits for the one before it to be answered.
-      // The offer last: its recipient shows it once its key is opened and
-      // the file consented to, which a line after it need not wait for.
-      const live = ["g1", "p1", "m1", "p2", "g2", "p3", "f1"];
+      // The offer among them: its recipient shows it once its key is here
+      // and the file consented to, and the lines after it wait for that.
+      const live = ["g1", "p1", "m1", "f1", "p2", "g2", "p3"];
       // One line at a time, each once echoed (several at once are a
       // paste, which asks first), none waiting for the one before's answer.
       const typed = async (tokens: string[], tag: string) => {
@@ -95,7 +95,7 @@ Deno.test({
       // Typed while cut off: queued, and sent once back.
       proxy.cut();
       await alice.waitFor(/Reconnecting/);
-      const offline = ["g1", "p1", "m1", "p2", "g2", "p3", "f1"];
+      const offline = ["g1", "p1", "f1", "m1", "p2", "g2", "p3"];
       await typed(offline, "away-");
       proxy.down = false;
       const offlineTokens = offline.map((token) => `away-${token}`);

@@ -18,11 +18,13 @@ import type {
 } from "../../src/protocol/messages.ts";
 import type { SecureChannel } from "../../src/transport/secure_channel.ts";
 import {
+  KEYS_IN_OFFERS,
   type ReceiveCallbacks,
   sha256Hex,
   WebFiles,
 } from "../../src/web/web_files.ts";
 import { startHostileServer } from "../_helpers/hostile_server.ts";
+import { InTurn } from "../../src/client/in_turn.ts";
 
 /** A WebFiles on a client of a hostile server; its user accepts everything. */
 async function webFilesOnHostileServer() {
@@ -209,6 +211,58 @@ Deno.test("WebFiles keeps a group file only when its end carries the signature o
       "file2.bin: the file is not signed by sophia (another member of the group, with the server's help, may have replaced it)",
     ]);
     assert.deepEqual(received, ["file3.bin"]);
+  } finally {
+    await client.quit();
+    await server[Symbol.asyncDispose]();
+  }
+});
+
+Deno.test("WebFiles holds an offer's place in turn: a line that came after it is shown once the offer is asked about, though its key came late", async () => {
+  const server = await startHostileServer();
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    const shown: string[] = [];
+    const order = new InTurn((error) => shown.push(`error ${error}`));
+    const key = Promise.withResolvers<void>();
+    const asked = Promise.withResolvers<void>();
+    const files = new WebFiles(client, {
+      ask(offer, answer) {
+        shown.push(`asked ${offer.name}`);
+        answer(false);
+        asked.resolve();
+      },
+      declined() {},
+      progress() {},
+      received() {},
+      cancelled() {},
+      failed() {},
+    }, {
+      share: null,
+      // The key comes once the line after the offer has reached the page.
+      take: async (offer) => {
+        await key.promise;
+        return KEYS_IN_OFFERS.take(offer);
+      },
+    }, () => order.hold(30_000));
+    const after = Promise.withResolvers<void>();
+    client.onMessage((incoming) => {
+      files.receive(incoming);
+      const { message } = incoming;
+      if (message.t !== "presence") return;
+      if (message.name === "after") after.resolve();
+      order.run(() => void shown.push(message.name));
+    });
+    const channel = await server.session;
+    channel.send({ t: "presence", name: "before", online: true });
+    channel.send(offer(1, "a.txt", 3));
+    channel.send({ t: "presence", name: "after", online: true });
+    await after.promise;
+    key.resolve();
+    await asked.promise;
+    await order.settled;
+    assert.deepEqual(shown, ["before", "asked a.txt", "after"]);
   } finally {
     await client.quit();
     await server[Symbol.asyncDispose]();
