@@ -16,10 +16,16 @@ export type PortHolder = "chat" | "other" | "unknown";
 export const PORT_HOLDER_TIMEOUT_MS = 1000;
 
 const CHAT_ANSWER = "This is a chat server.";
-/** What is read of the answer at most: ours is one short line. */
-const MAX_ANSWER_BYTES = 256;
+/** What is read of the answer at most: ours is a few short header lines and one. */
+const MAX_ANSWER_BYTES = 1024;
 
-/** Asks what listens at `host`:`port` (a wildcard address: this machine). */
+/**
+ * Asks what listens at `host`:`port` (a wildcard address: this machine).
+ * The request goes over a TCP connection of its own, not fetch: fetch
+ * sends it through the proxy HTTP_PROXY names, which would answer for a
+ * loopback address of its own machine (or say it cannot reach it), and the
+ * answer would be taken for the holder's.
+ */
 export async function portHolder(
   host: string,
   port: number,
@@ -31,32 +37,95 @@ export async function portHolder(
     ? "::1"
     : host;
   const shown = local.includes(":") ? `[${local}]` : local;
-  const signal = AbortSignal.timeout(timeoutMs);
-  try {
-    const response = await fetch(`http://${shown}:${port}/.chat-port-probe`, {
-      signal,
-      redirect: "manual",
-    });
-    const reader = response.body?.getReader();
-    let text = "";
-    if (reader !== undefined) {
-      const decoder = new TextDecoder();
-      while (text.length < MAX_ANSWER_BYTES) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        text += decoder.decode(value, { stream: true });
-      }
-      await reader.cancel().catch(() => {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let conn: Deno.TcpConn | null = null;
+  let late = false;
+  const ask = async (): Promise<PortHolder> => {
+    const opened = await Deno.connect({ hostname: local, port });
+    if (late) {
+      opened.close();
+      return "unknown";
     }
-    return response.status === 426 && text.startsWith(CHAT_ANSWER)
-      ? "chat"
-      : "other";
+    conn = opened;
+    await writeAll(
+      opened,
+      new TextEncoder().encode(
+        `GET /.chat-port-probe HTTP/1.1\r\nHost: ${shown}:${port}\r\n` +
+          "Connection: close\r\n\r\n",
+      ),
+    );
+    const answer = new Uint8Array(MAX_ANSWER_BYTES);
+    const decoder = new TextDecoder();
+    let length = 0;
+    while (length < answer.length) {
+      const read = await opened.read(answer.subarray(length));
+      if (read === null) break;
+      length += read;
+      // Told as soon as it can be: a server that keeps the connection
+      // open after its answer is not waited for.
+      const told = holderOf(decoder.decode(answer.subarray(0, length)));
+      if (told !== null) return told;
+    }
+    return holderOf(decoder.decode(answer.subarray(0, length))) ??
+      (length === 0 ? "unknown" : "other");
+  };
+  try {
+    return await Promise.race([
+      ask(),
+      new Promise<PortHolder>((resolve) => {
+        timer = setTimeout(() => resolve("unknown"), timeoutMs);
+      }),
+    ]);
   } catch {
-    // No answer in time (a program that speaks no HTTP, or a busy one), or
-    // none at this address (the holder listens on another of the
-    // machine's): nothing to tell.
+    // None at this address (the holder listens on another of the
+    // machine's), or it closed without a word: nothing to tell.
     return "unknown";
+  } finally {
+    // No answer in time (a program that speaks no HTTP, or a busy one):
+    // the read under way ends with the connection.
+    late = true;
+    clearTimeout(timer);
+    try {
+      (conn as Deno.TcpConn | null)?.close();
+    } catch {
+      // Closed already.
+    }
   }
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    written += await conn.write(bytes.subarray(written));
+  }
+}
+
+/**
+ * What the start of an answer says of who sent it; null while it cannot
+ * tell yet (the status line, the headers or the body's start still to come).
+ */
+function holderOf(answer: string): PortHolder | null {
+  if (answer.length < "HTTP/1.1 426 ".length) return null;
+  const status = /^HTTP\/1\.[01] (\d{3})[ \r]/.exec(answer);
+  // Not HTTP: another protocol's program.
+  if (status === null) return "other";
+  if (status[1] !== "426") return "other";
+  const headerEnd = answer.indexOf("\r\n\r\n");
+  if (headerEnd === -1) return null;
+  let body = answer.slice(headerEnd + 4);
+  if (/\r\ntransfer-encoding: *chunked/i.test(answer.slice(0, headerEnd))) {
+    // The first chunk's size line comes first (the server's own answer
+    // goes through Node's HTTP server, which sends it in chunks).
+    const size = /^[0-9a-fA-F]{1,8}(?:;[^\r\n]*)?\r\n/.exec(body);
+    if (size === null) {
+      return body.length < 32 && !body.includes("\n") ? null : "other";
+    }
+    body = body.slice(size[0].length);
+  }
+  if (body.length < CHAT_ANSWER.length) {
+    return CHAT_ANSWER.startsWith(body) ? null : "other";
+  }
+  return body.startsWith(CHAT_ANSWER) ? "chat" : "other";
 }
 
 /** The error for a port in use, by who holds it. */

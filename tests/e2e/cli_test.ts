@@ -645,3 +645,56 @@ Deno.test("chat serve on a port another chat server holds says so; on one a web 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("chat serve asks who holds its port on this machine itself, never through the HTTP proxy the environment names", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-port-proxy-" });
+  await keygen(dir);
+  const first = serveProcess(dir, 0, "--data", ":memory:");
+  // A proxy that answers every request itself, as one that cannot reach
+  // the asking machine's loopback address does (502).
+  const proxied: string[] = [];
+  await using proxy = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request) => {
+      // (Deno's own check for a newer version goes through it too.)
+      if (!request.url.includes("dl.deno.land")) proxied.push(request.url);
+      return new Response("Bad Gateway", { status: 502 });
+    },
+  );
+  const proxyUrl = `http://127.0.0.1:${proxy.addr.port}`;
+  try {
+    const port = await listeningPort(first);
+    const second = new ChatProcess([
+      "serve",
+      "--key",
+      `${dir}/private.pem`,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      port,
+      "--data",
+      ":memory:",
+    ], {
+      env: {
+        HTTP_PROXY: proxyUrl,
+        http_proxy: proxyUrl,
+        HTTPS_PROXY: proxyUrl,
+        https_proxy: proxyUrl,
+        ALL_PROXY: proxyUrl,
+        all_proxy: proxyUrl,
+      },
+    });
+    assert.equal((await second.finish()).code, 1);
+    // Before, the question went to the proxy, whose 502 read as another
+    // program holding the port.
+    assert.match(
+      second.stderr,
+      new RegExp(`Port ${port} is already in use by a chat server`),
+    );
+    assert.deepEqual(proxied, []);
+  } finally {
+    first.kill("SIGTERM");
+    await first.finish();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
