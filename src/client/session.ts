@@ -688,21 +688,31 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   let pendingLine: Promise<string | null> | null = null;
   const nextLine = () => (pendingLine ??= terminal.nextLine());
   const queue: Queued[] = [];
-  let quitAsked = false;
+  /**
+   * What the last question before leaving named: the files under way then
+   * and the lines pending. It stands for those only: a file offered (or a
+   * line gone pending) since is asked about again, where a question asked
+   * once, its files long over, let a later Ctrl-D or /quit stop new ones
+   * without a word.
+   */
+  let quitAsked: { files: Set<string>; unconfirmed: number } | null = null;
   /**
    * Whether leaving now (an interactive /quit, or Ctrl-D) is held for a
    * question: asked once while lines sent are still pending or files are
    * under way; the second time, the files are stopped and it leaves.
    */
   const askBeforeLeaving = (how: LeaveBy): boolean => {
-    if (quitAsked) {
-      stopFiles(link.sender, outgoing);
-      return false;
-    }
     const unconfirmed = chats.pending();
     const files = filesUnderWay(link.sender, outgoing);
     if (unconfirmed === 0 && files.length === 0) return false;
-    quitAsked = true;
+    if (
+      quitAsked !== null && unconfirmed <= quitAsked.unconfirmed &&
+      files.every((file) => quitAsked!.files.has(file))
+    ) {
+      stopFiles(link.sender, outgoing);
+      return false;
+    }
+    quitAsked = { files: new Set(files), unconfirmed };
     if (unconfirmed > 0) {
       emit({ type: "notice", text: unconfirmedAtQuit(unconfirmed, how) });
     }

@@ -235,3 +235,74 @@ for (const way of LEAVING) {
     },
   });
 }
+
+Deno.test({
+  name:
+    "Ctrl-D asks again about a file offered after an earlier question's files were over: the question stands for what it named",
+  ignore: !PTY,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "chat-quit-again-" });
+    const pub = join(dir, "server.pub");
+    await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+    await using server = await startTestServer();
+    const processes: ChatProcess[] = [];
+    const connect = async (user: string, tty: boolean) => {
+      const chat = new ChatProcess(
+        [
+          "connect",
+          `127.0.0.1:${server.port}`,
+          "--pub",
+          pub,
+          "--user",
+          user,
+          "--downloads",
+          join(dir, `${user}-downloads`),
+          "--no-open",
+          "--accept-files",
+          "ask",
+        ],
+        { env: { XDG_CONFIG_HOME: join(dir, `${user}-config`) }, tty },
+      );
+      processes.push(chat);
+      await chat.waitFor(/SUCCESS: Username registered\./);
+      return chat;
+    };
+    const wrapped = (text: string) =>
+      new RegExp(text.replaceAll(" ", "\\s+"), "g");
+    const asked = (file: string) =>
+      wrapped(
+        `A file is still being sent or waiting for an answer \\(${file} to jojo\\)\\. Press Ctrl-D or type /quit to stop it and leave`,
+      );
+    try {
+      const jojo = await connect("jojo", false);
+      const sophia = await connect("sophia", true);
+      await Deno.writeTextFile(join(dir, "a.txt"), "first\n");
+      await Deno.writeTextFile(join(dir, "b.txt"), "second\n");
+      await sophia.write(`/file jojo ${dir}/a.txt\r`);
+      await jojo.waitFor(/sophia wants to send you a\.txt .*Accept\?/);
+      await sophia.write("\x04");
+      await sophia.waitFor(asked("a\\.txt"));
+      // Not leaving after all: the offer is taken back by hand.
+      await sophia.write("/transfers\r");
+      await sophia.waitFor(/1\. offered a\.txt to jojo: waiting for an answer/);
+      await sophia.write("/cancel 1\r");
+      await sophia.waitFor(/Took back the offer of a\.txt\./);
+      await jojo.waitFor(/sophia took back the offer of a\.txt\.\n/);
+      // Later, another file; Ctrl-D is asked about it, as the first time.
+      // Before, the first question still counted: Ctrl-D took b.txt back
+      // and left at once.
+      await sophia.write(`/file jojo ${dir}/b.txt\r`);
+      await jojo.waitFor(/sophia wants to send you b\.txt .*Accept\?/);
+      await sophia.write("\x04");
+      await sophia.waitFor(asked("b\\.txt"));
+      assert.doesNotMatch(jojo.stdout, /took back the offer of b\.txt/);
+      await sophia.write("\x04");
+      assert.equal((await sophia.finish()).code, 0, sophia.stdout);
+      await jojo.waitFor(/sophia took back the offer of b\.txt\.\n/);
+    } finally {
+      for (const chat of processes) chat.kill("SIGKILL");
+      await Promise.all(processes.map((chat) => chat.finish()));
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
