@@ -112,10 +112,18 @@ export class MissedPublic {
   /**
    * The live lines shown while a catch-up under way got no answer yet, a
    * range of ids per connection: the server sends every public message to
-   * every connection in the order of their ids (the client's own confirmed
-   * instead), so an answer's line within a range was shown already.
+   * every connection but the sender's in the order of their ids, so an
+   * answer's line within a range was shown already.
    */
   #ranges: Range[] = [];
+  /**
+   * The client's own public lines confirmed while a catch-up is under way:
+   * each id alone, never in a range. A line cut off from its answer and
+   * sent again with its cid is answered with the id stored the first time
+   * (docs/PROTOCOL.md 5.9), older than what others said while it was away:
+   * a range from it to a live line would cover (and drop) those.
+   */
+  #own = new Set<number>();
   /** This connection's range, once one of its live lines was shown. */
   #open: Range | null = null;
   /** The newest catch-up let its held lines go before its answer came. */
@@ -160,7 +168,9 @@ export class MissedPublic {
     ) {
       this.shown(event.reply.id);
       // Confirmed while a catch-up is under way: its answer may hold it.
-      if (this.#pending !== null) this.#shownLive(event.reply.id);
+      if (this.#pending !== null && event.reply.id !== undefined) {
+        this.#own.add(event.reply.id);
+      }
     }
   }
 
@@ -304,6 +314,7 @@ export class MissedPublic {
         if (this.#pending === null) {
           this.#ranges = [];
           this.#open = null;
+          this.#own.clear();
         }
       }
     }
@@ -331,7 +342,7 @@ export class MissedPublic {
     this.#letGo = null;
   }
 
-  /** A live line (or the client's own) was shown while a catch-up is under way. */
+  /** A live line was shown while a catch-up is under way. */
   #shownLive(id: number | undefined): void {
     if (id === undefined) return;
     if (this.#open === null) this.#open = { from: id, to: id };
@@ -345,6 +356,7 @@ export class MissedPublic {
   #wasShownLive(id: number): boolean {
     const within = (range: Range | null) =>
       range !== null && id >= range.from && id <= range.to;
-    return within(this.#open) || this.#ranges.some(within);
+    return this.#own.has(id) || within(this.#open) ||
+      this.#ranges.some(within);
   }
 }

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startTestServer, TestClient, testKeys } from "../_helpers/chat.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
+import { HoldingProxy } from "../_helpers/holding_proxy.ts";
 import { ChatProcess } from "../_helpers/process.ts";
 
 async function say(client: TestClient, text: string): Promise<void> {
@@ -23,7 +24,7 @@ async function say(client: TestClient, text: string): Promise<void> {
 
 /** jojo as `chat connect --json` through `proxy`. */
 async function jojoThrough(
-  proxy: GateProxy,
+  proxy: { port: number },
   dir: string,
 ): Promise<ChatProcess> {
   const pub = join(dir, "server.pub");
@@ -253,6 +254,60 @@ Deno.test("chat connect --json shows live public lines while the server keeps re
       "While you were away (fetched late: said before the newer lines above):",
       "sophia: missed one (history)",
       "sophia: live after",
+    ]);
+  } finally {
+    await jojo.closeStdin();
+    await jojo.finish();
+    await sophia.quit();
+    await proxy.close();
+  }
+});
+
+Deno.test("chat connect --json whose own line, cut off from its answer, is confirmed again during a slow catch-up still shows what others said after that line", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-missed-retried-" });
+  // As above: the catch-up at jojo's reconnection is refused with
+  // slow_down past HOLD_MS, so live lines are shown before its answer.
+  await using server = await startTestServer({
+    connectionLimits: {
+      historyPerSecondPerAddress: 1 / 20,
+      historyBurstPerAddress: 1,
+    },
+  });
+  const proxy = new HoldingProxy(server.port);
+  const sophia = await TestClient.connect(server, "sophia");
+  const jojo = await jojoThrough(proxy, dir);
+  try {
+    await jojo.waitFor(/^\{"type":"welcome".*$/m);
+    await say(sophia, "before the cut");
+    await jojo.waitFor(/"text":"before the cut"/);
+
+    // From here nothing reaches jojo: its line is stored (sophia gets it),
+    // its answer is not, nor what sophia says after it.
+    proxy.holdAt(proxy.downBytes);
+    await jojo.write("my own line\n");
+    await sophia.waitFor(({ message }) =>
+      message.t === "public" && message.from === "jojo"
+    );
+    await say(sophia, "missed one");
+    await say(sophia, "missed two");
+    await proxy.holding();
+    proxy.cutAll();
+
+    // Back, jojo sends its line again with its cid: the server answers
+    // with the id stored the first time, older than sophia's two.
+    await jojo.waitFor(/"type":"connection","state":"reconnected"/, 30_000);
+    await jojo.waitFor(/"type":"sent".*"text":"my own line"/);
+    await jojo.waitFor(/Still fetching/);
+    await say(sophia, "live during");
+    await jojo.waitFor(/"text":"live during"/);
+    await jojo.waitFor(/"text":"missed two"/, 40_000);
+
+    assert.deepEqual(afterReconnection(jojo), [
+      "(Still fetching what was said while you were away: newer lines are shown meanwhile)",
+      "sophia: live during",
+      "While you were away (fetched late: said before the newer lines above):",
+      "sophia: missed one (history)",
+      "sophia: missed two (history)",
     ]);
   } finally {
     await jojo.closeStdin();
