@@ -89,12 +89,12 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
   // whatever order their connection's end reached them in.
   const unconfirmed: {
     place: number;
-    retry: (next: ChatClient | null) => void;
+    retry: (next: ChatClient | null) => Promise<void>;
   }[] = [];
   let counted = 0;
   const retryUnconfirmed = (next: ChatClient | null) => {
     const waiting = unconfirmed.splice(0).sort((a, b) => a.place - b.place);
-    for (const { retry } of waiting) retry(next);
+    for (const { retry } of waiting) void retry(next);
   };
   // Lines of every kind go out one after the other, in the order typed:
   // each waits until the one before it was answered (or said pending, or
@@ -127,7 +127,9 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
         first?: Reply,
         now = false,
       ): Promise<void> => {
-        const take = (reply: Reply) => {
+        // `ours`: taken within the line's own turn (the next line waits
+        // for what it returns), not after it was said pending.
+        const take = (reply: Reply, ours = false): Promise<void> => {
           const pending = pendingOf(reply);
           if (pending !== undefined) {
             // Not answered within SEND_WAIT_MS: the caller hears so now,
@@ -143,28 +145,37 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
                 later.resolve(reply);
               };
             }
-            void pending.answer.then(take);
-            return;
+            void pending.answer.then((reply) => take(reply));
+            return Promise.resolve();
           }
           if (!wasUnanswered(reply) || !reconnect) {
             answered(reply);
-            return;
+            return Promise.resolve();
           }
-          const retry = (next: ChatClient | null) => {
+          const retry = (
+            next: ChatClient | null,
+            now = false,
+          ): Promise<void> => {
             // Without a server that recognises the cid, sending again
             // could store it twice: the user hears it may not be sent.
-            if (next === null || !next.recognisesRetries) answered(reply);
-            else attempt(next);
+            if (next === null || !next.recognisesRetries) {
+              answered(reply);
+              return Promise.resolve();
+            }
+            return attempt(next, undefined, now);
           };
-          // Already back on a newer connection: go at once.
+          // Already back on a newer connection: go at once, still in this
+          // line's turn when it is taken there (a line refused with
+          // slow_down tried again after a pause on the connection lost
+          // meanwhile): put at the end of the turns, it went after the
+          // lines typed after it.
           if (current() !== client && !current().isOver) {
-            retry(current());
-          } else unconfirmed.push({ place, retry });
-        };
-        if (first !== undefined) {
-          take(first);
+            return retry(current(), ours);
+          }
+          unconfirmed.push({ place, retry });
           return Promise.resolve();
-        }
+        };
+        if (first !== undefined) return take(first);
         const go = () =>
           withPatience(() =>
             perform(
@@ -179,7 +190,7 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
                 : (group, text, cid) =>
                   groupSessions.send(client, group, text, cid),
             )!
-          ).then(take);
+          ).then((reply) => take(reply, true));
         if (now) return go();
         inTurn(go);
         return Promise.resolve();
