@@ -695,7 +695,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
    * once, its files long over, let a later Ctrl-D or /quit stop new ones
    * without a word.
    */
-  let quitAsked: { files: Set<string>; unconfirmed: number } | null = null;
+  let quitAsked:
+    | { files: Set<string>; unconfirmed: number; unsent: number }
+    | null = null;
   /**
    * Whether leaving now (an interactive /quit, or Ctrl-D) is held for a
    * question: asked once while lines sent are still pending or files are
@@ -703,19 +705,24 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
    */
   const askBeforeLeaving = (how: LeaveBy): boolean => {
     const unconfirmed = chats.pending();
+    // Lines typed behind one not answered yet (chat lines go out one
+    // after the other) would be dropped unsent.
+    const unsent = chats.waiting();
     const files = filesUnderWay(link.sender, outgoing);
-    if (unconfirmed === 0 && files.length === 0) return false;
+    if (unconfirmed === 0 && unsent === 0 && files.length === 0) return false;
     if (
       quitAsked !== null && unconfirmed <= quitAsked.unconfirmed &&
+      unsent <= quitAsked.unsent &&
       files.every((file) => quitAsked!.files.has(file))
     ) {
       stopFiles(link.sender, outgoing);
       return false;
     }
-    quitAsked = { files: new Set(files), unconfirmed };
+    quitAsked = { files: new Set(files), unconfirmed, unsent };
     if (unconfirmed > 0) {
       emit({ type: "notice", text: unconfirmedAtQuit(unconfirmed, how) });
     }
+    if (unsent > 0) emit({ type: "notice", text: unsentAtQuit(unsent, how) });
     if (files.length > 0) {
       emit({ type: "notice", text: filesAtQuit(files, how) });
     }
@@ -958,6 +965,18 @@ export function unconfirmedAtQuit(
   } may or may not be delivered, and ${
     count === 1 ? "is" : "are"
   } not sent again. ${again(how)} to leave anyway`;
+}
+
+/** What an interactive `/quit` (or Ctrl-D) says while typed lines wait their turn. */
+export function unsentAtQuit(count: number, how: LeaveBy = "/quit"): string {
+  const one = count === 1;
+  return `${count} line${one ? "" : "s"} you typed ha${
+    one ? "s" : "ve"
+  } not gone out yet, waiting for the line before ${
+    one ? "it" : "them"
+  } to be answered: if you leave now, ${one ? "it is" : "they are"} not sent. ${
+    again(how)
+  } to leave anyway`;
 }
 
 /** This server's ignore list; for the session only if the file cannot be read. */

@@ -79,6 +79,12 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
    * answer has not come yet: what /quit asks about before it leaves.
    */
   pending: () => number;
+  /**
+   * Lines typed that have not gone out yet, each waiting for the one
+   * before it to be answered: what /quit asks about too, since leaving
+   * drops them unsent.
+   */
+  waiting: () => number;
 } {
   const { e2e, groupSessions, reconnect, client: current } = options;
   // Chat lines whose connection ended before the server answered, oldest
@@ -108,6 +114,7 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
   // next until it went.
   let turn: Promise<void> = Promise.resolve();
   let places = 0;
+  let waiting = 0;
   const inTurn = (send: () => Promise<void>): void => {
     turn = turn.then(send).catch(() => {});
   };
@@ -196,8 +203,13 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
         return Promise.resolve();
       };
       // A new line goes on the connection there is when its turn comes.
-      if (sent === undefined) inTurn(() => attempt(current(), undefined, true));
-      else attempt(sent.client, sent.reply);
+      if (sent === undefined) {
+        waiting++;
+        inTurn(() => {
+          waiting--;
+          return attempt(current(), undefined, true);
+        });
+      } else attempt(sent.client, sent.reply);
     });
 
   return {
@@ -212,5 +224,6 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
       return { ready, done: () => done.resolve() };
     },
     pending: () => counted,
+    waiting: () => waiting,
   };
 }
