@@ -790,15 +790,20 @@ const WEB_SUMMARIES: Readonly<Record<string, string>> = {
 /** The last chat line's turn to go out: the next waits for it (`run`). */
 let chatTurn: Promise<unknown> = Promise.resolve();
 
-function run(line: string): void {
+/**
+ * Acts on a typed line; `to`: the conversation a plain line goes to, the
+ * one open when it was typed (a line queued while away is run once back,
+ * when another may be open).
+ */
+function run(line: string, to: Conversation = conversations.current): void {
   const typedCommand = parseInput(line);
   if (typedCommand === null) return;
   // What the command says shows in the view it was typed in.
   const here = viewKey();
   const command: Command = typedCommand.kind === "say"
-    ? addressed(typedCommand.text, conversations.current)
+    ? addressed(typedCommand.text, to)
     : typedCommand.kind === "me"
-    ? addressed(actionBody(typedCommand.text), conversations.current)
+    ? addressed(actionBody(typedCommand.text), to)
     : typedCommand;
   const tell = (text: string, where = here) =>
     emit(
@@ -879,8 +884,10 @@ function run(line: string): void {
       tell(NOT_CONNECTED);
       return;
     }
-    // Sent once reconnected, as the terminal client does.
-    queued.push(line);
+    // Sent once reconnected, as the terminal client does, to the
+    // conversation it was typed in (a plain line in a person's view went to
+    // everyone if Everyone's was open by then).
+    queued.push({ line, to });
     emit({ type: "queued", re: 0, line }, here);
     // The status line counts it at once, not at its next second's tick.
     showReconnecting();
@@ -2142,8 +2149,11 @@ let quitting = false;
  * key): no reconnecting either.
  */
 let dismissed = false;
-/** Lines typed while disconnected, sent once back, in order. */
-const queued: string[] = [];
+/**
+ * Lines typed while disconnected, sent once back, in order, each with the
+ * conversation it was typed in.
+ */
+const queued: { line: string; to: Conversation }[] = [];
 /**
  * The wait before the next attempt: a key (or a line typed) cuts it short
  * once per attempt, not once per key (RetryWait).
@@ -2190,7 +2200,7 @@ async function reconnect(reason: string): Promise<void> {
       emit({ type: "notice", text: `Reconnected as ${reply.name}.` });
       caughtUp = catchUp(next);
       setStatus(`Connected to ${host}`);
-      for (const line of queued.splice(0)) run(line);
+      for (const { line, to } of queued.splice(0)) run(line, to);
       return true;
     }
     if (reply.t === "error" && reply.code !== "internal") {
@@ -2201,7 +2211,7 @@ async function reconnect(reason: string): Promise<void> {
       // line typed from now on is refused, as once dismissed.
       dismissed = true;
       offerAgain();
-      for (const line of queued.splice(0)) {
+      for (const { line } of queued.splice(0)) {
         emit({
           type: "error",
           re: null,

@@ -1,0 +1,82 @@
+/// <reference lib="dom" />
+/**
+ * A line typed on the web page while it is away is queued and sent once
+ * back, to the conversation it was typed in: a plain line typed in bob's
+ * view went, before, to whichever view was open at the reconnection (the
+ * page kept the text and addressed it then), so a private line could go to
+ * everyone. Real Chromium against a real `chat serve`, through a proxy that
+ * cuts the page off. Slow (a browser starts): in `deno task test:slow`.
+ */
+
+import assert from "node:assert/strict";
+import type { Page } from "puppeteer-core";
+import {
+  LEAK_CHECKS_OFF,
+  openPage,
+  startBrowserChat,
+  typeLine,
+  WAIT_MS,
+  waitForLine,
+} from "../_helpers/browser.ts";
+import { join } from "../_helpers/browser.ts";
+import { GateProxy } from "../_helpers/gate_proxy.ts";
+import { decodeText } from "../../src/client/chat_client.ts";
+
+/** Clicks the list button named `label` (a person, a group, Everyone). */
+async function choose(page: Page, label: string): Promise<void> {
+  const handle = await page.waitForFunction(
+    (label: string) =>
+      [...document.querySelectorAll("#side li > button")].find((b) =>
+        b.firstChild?.textContent === label
+      ),
+    { timeout: WAIT_MS },
+    label,
+  );
+  await (handle.asElement() as unknown as { click(): Promise<void> }).click();
+}
+
+Deno.test({
+  name:
+    "web client: a plain line typed in a person's view while away goes to that person once back, not to the view open then",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const proxy = new GateProxy(Number(new URL(chat.url).port));
+    const sophia = await chat.signedInClient("sophia");
+    try {
+      const heard: string[] = [];
+      let wake = () => {};
+      sophia.onMessage(({ message, body }) => {
+        if (message.t !== "public") return;
+        heard.push(decodeText(body));
+        wake();
+      });
+      const problems: string[] = [];
+      const page = await openPage(
+        chat.browser,
+        `http://127.0.0.1:${proxy.port}/`,
+        problems,
+      );
+      await join(page, "webby");
+      await typeLine(page, "/query sophia");
+      await waitForLine(page, /sophia/);
+
+      proxy.cut();
+      await waitForLine(page, /^The connection to the server was lost\.$/);
+      await typeLine(page, "only for sophia");
+      await choose(page, "Everyone");
+      proxy.down = false;
+      await waitForLine(page, /^Reconnected as webby\.$/);
+      // Typed after: sent after the queued line.
+      await typeLine(page, "for everyone");
+      while (!heard.includes("for everyone")) {
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+      assert.deepEqual(heard, ["for everyone"]);
+      await page.close();
+    } finally {
+      await sophia.quit();
+      await proxy.close();
+    }
+  },
+});
