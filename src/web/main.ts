@@ -949,13 +949,21 @@ function run(line: string, to: Conversation = conversations.current): void {
   // Chat lines go out one after the other, in the order typed: a /group or
   // /msg line first seals (asking for the members or the keys), and a
   // public line typed after it went out first and reached the others first.
-  let request: Promise<Reply> | null;
+  // A line whose turn comes once its connection is gone runs again as if
+  // typed then (queued until the page is back, or sent on the new
+  // connection), to the conversation it was typed in: it never went out.
+  let request: Promise<Reply | null> | null;
   if (chat) {
-    request = chatTurn.then(() => send()!);
+    request = chatTurn.then(() => current.isOver ? null : send()!);
     chatTurn = request.catch(() => {});
   } else request = send();
   if (request === null) return;
-  void request.then(async (reply: Reply) => {
+  void request.then(async (answer: Reply | null) => {
+    if (answer === null) {
+      run(line, to);
+      return;
+    }
+    let reply = answer;
     // What arrived before the reply (a history's messages, being opened if
     // end to end, what was said while the page was away) is shown before it.
     await shown;

@@ -4,7 +4,9 @@
  * back, to the conversation it was typed in: a plain line typed in bob's
  * view went, before, to whichever view was open at the reconnection (the
  * page kept the text and addressed it then), so a private line could go to
- * everyone. Real Chromium against a real `chat serve`, through a proxy that
+ * everyone. And a line still waiting for the one before it to be answered
+ * (chat lines go out one after the other) when the connection drops is
+ * queued the same way, not said not sent. Real Chromium against a real `chat serve`, through a proxy that
  * cuts the page off. Slow (a browser starts): in `deno task test:slow`.
  */
 
@@ -20,6 +22,7 @@ import {
 } from "../_helpers/browser.ts";
 import { join } from "../_helpers/browser.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
+import { HoldingProxy } from "../_helpers/holding_proxy.ts";
 import { decodeText } from "../../src/client/chat_client.ts";
 
 /** Clicks the list button named `label` (a person, a group, Everyone). */
@@ -73,6 +76,69 @@ Deno.test({
         await new Promise<void>((resolve) => (wake = resolve));
       }
       assert.deepEqual(heard, ["for everyone"]);
+      await page.close();
+    } finally {
+      await sophia.quit();
+      await proxy.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "web client: lines waiting their turn behind one whose connection drops before its answer are sent once back, not said not sent",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const proxy = new HoldingProxy(Number(new URL(chat.url).port));
+    const sophia = await chat.signedInClient("sophia");
+    try {
+      const heard: string[] = [];
+      let wake = () => {};
+      sophia.onMessage(({ message, body }) => {
+        if (message.t !== "public") return;
+        heard.push(decodeText(body));
+        wake();
+      });
+      const until = async (text: string) => {
+        const deadline = Date.now() + WAIT_MS;
+        while (!heard.includes(text)) {
+          const left = deadline - Date.now();
+          if (left <= 0) {
+            throw new Error(`${text} never came: ${JSON.stringify(heard)}`);
+          }
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            timer = setTimeout(resolve, left);
+          });
+          clearTimeout(timer);
+        }
+      };
+      const problems: string[] = [];
+      const page = await openPage(
+        chat.browser,
+        `http://127.0.0.1:${proxy.port}/`,
+        problems,
+      );
+      await join(page, "webby");
+      // From here nothing reaches the page: "a" goes, its answer does not,
+      // and "b" and "c" wait for it.
+      proxy.holdAt(proxy.downBytes);
+      await page.$eval("#line", (field, lines) => {
+        const line = field as HTMLTextAreaElement;
+        for (const text of lines) {
+          line.value = text;
+          line.dispatchEvent(
+            new KeyboardEvent("keydown", { key: "Enter", bubbles: true }),
+          );
+        }
+      }, ["a", "b", "c"]);
+      await until("a");
+      proxy.cutAll();
+      await waitForLine(page, /^Reconnected as webby\.$/);
+      await until("c");
+      assert.deepEqual(heard, ["a", "b", "c"]);
       await page.close();
     } finally {
       await sophia.quit();
