@@ -342,9 +342,27 @@ async function storageKey(db: IDBDatabase): Promise<CryptoKey> {
   return stored;
 }
 
+/**
+ * The database's version. 2 since the known identities take a record per
+ * first key (identitiesSlot): a tab of a page before it, left open through
+ * the server's upgrade, read "identities" alone and wrote it back whole
+ * without the version record. It would take a changed key of a name pinned
+ * in an added record as a first sight, and a tab of this page, finding the
+ * version as it left it, would not see a key that tab pinned (and a whole
+ * write would drop it). Opened at 2, the database closes that tab's
+ * connection (its open_database.ts gives way to a newer page), whose checks
+ * then fail, refused rather than wrong, and a reload brings this page.
+ */
+export const E2E_DATABASE_VERSION = 2;
+
 /** The database, opened (see open_database.ts). */
-function openE2eDatabase(): Promise<IDBDatabase> {
-  return openDatabase(E2E_DATABASE, STORE, "end-to-end keys");
+export function openE2eDatabase(): Promise<IDBDatabase> {
+  return openDatabase(
+    E2E_DATABASE,
+    STORE,
+    "end-to-end keys",
+    E2E_DATABASE_VERSION,
+  );
 }
 
 function request<T>(req: IDBRequest<T>): Promise<T> {

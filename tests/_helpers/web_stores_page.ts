@@ -10,15 +10,14 @@
 
 import { loadIdentity } from "../../src/web/identity_store.ts";
 import {
-  E2E_DATABASE,
   loadPageE2e,
+  openE2eDatabase,
   openIgnoredRecord,
   type PageE2e,
 } from "../../src/web/e2e_store.ts";
 import { checkServerKeyInBrowser } from "../../src/web/server_key_store.ts";
 import { IgnoreStore } from "../../src/web/ignore_store.ts";
 import { archive } from "../../src/client/e2e_state.ts";
-import { openDatabase } from "../../src/web/open_database.ts";
 
 /** The server of the messages `archive` keeps. */
 const SERVER = "SHA256:" + "s".repeat(43);
@@ -59,6 +58,11 @@ export interface WebStores {
   go(round: number): void;
   /** The known identity of `name`, as a new sign-in would read it. */
   knownIdentity(server: string, name: string): Promise<string | null>;
+  /**
+   * Checks `fingerprint` as `name`'s identity key with the records loaded
+   * last (as a message from them would); resolves with the check's kind.
+   */
+  checkKey(server: string, name: string, fingerprint: string): Promise<string>;
   /** Checks a server's key at once (JSON of the check). */
   checkServerKey(host: string, fingerprint: string): Promise<string>;
   /** The entries of the ignore list for `server`, as a new page reads it. */
@@ -106,7 +110,7 @@ async function onRecords<T>(
   mode: IDBTransactionMode,
   use: (store: IDBObjectStore) => IDBRequest<T>,
 ): Promise<T> {
-  const db = await openDatabase(E2E_DATABASE, "records", "end-to-end keys");
+  const db = await openE2eDatabase();
   try {
     return await new Promise<T>((resolve, reject) => {
       const tx = db.transaction("records", mode);
@@ -186,7 +190,7 @@ const stores: WebStores = {
   },
   async stateBytes() {
     const identity = await loadIdentity();
-    const db = await openDatabase(E2E_DATABASE, "records", "end-to-end keys");
+    const db = await openE2eDatabase();
     const text = await new Promise<unknown>((resolve, reject) => {
       const req = db.transaction("records").objectStore("records")
         .get(`state ${identity.fingerprint} webby`);
@@ -213,6 +217,10 @@ const stores: WebStores = {
   async knownIdentity(server, name) {
     const fresh = await loadPageE2e(await loadIdentity(), "webby", () => {});
     return fresh.identities.known(server, name) ?? null;
+  },
+  async checkKey(server, name, fingerprint) {
+    if (e2e === null) throw new Error("openE2e first");
+    return (await e2e.identities.check(server, name, fingerprint)).kind;
   },
   checkServerKey: (host, fingerprint) =>
     run({ kind: "server-key", host, fingerprint }),

@@ -129,3 +129,130 @@ Deno.test({
     assert.deepEqual(problems, []);
   },
 });
+
+/**
+ * What a tab of the page before the per-name records (c18687a and older)
+ * does with the known identities, in its own connection to the database
+ * (version 1, closed when a newer page upgrades it, as its open_database.ts
+ * did): under the tabs' lock, reads "identities" alone and writes it back
+ * whole with a line added. Put on `globalThis.oldTab` of the page.
+ */
+function oldTabCode(): void {
+  const opened = new Promise<IDBDatabase>((resolve, reject) => {
+    const open = indexedDB.open("chat-e2e", 1);
+    open.onupgradeneeded = () => open.result.createObjectStore("records");
+    open.onsuccess = () => {
+      open.result.onversionchange = () => open.result.close();
+      resolve(open.result);
+    };
+    open.onerror = () => reject(open.error);
+  });
+  const read = async () => {
+    const db = await opened;
+    return await new Promise<string>((resolve, reject) => {
+      const get = db.transaction("records").objectStore("records").get(
+        "identities",
+      );
+      get.onsuccess = () => resolve(get.result ?? "");
+      get.onerror = () => reject(get.error);
+    });
+  };
+  (globalThis as unknown as { oldTab: unknown }).oldTab = {
+    opened: () => opened.then(() => {}),
+    /** Whether the old page's list names `name`; "refused" if unreadable. */
+    knows: async (name: string) => {
+      try {
+        return (await read()).includes(` ${name} `);
+      } catch {
+        return "refused";
+      }
+    },
+    /** Pins `line` as a first key, as the old page did; "ok" or "refused". */
+    pin: (line: string) =>
+      navigator.locks.request("chat-e2e identities", async () => {
+        try {
+          const text = await read();
+          const db = await opened;
+          await new Promise<void>((resolve, reject) => {
+            const tx = db.transaction("records", "readwrite");
+            tx.objectStore("records").put(text + line + "\n", "identities");
+            tx.oncomplete = () => resolve();
+            tx.onabort = () => reject(tx.error);
+          });
+          return "ok";
+        } catch {
+          return "refused";
+        }
+      }),
+  };
+}
+
+type OldTab = {
+  oldTab: {
+    opened(): Promise<void>;
+    knows(name: string): Promise<boolean | "refused">;
+    pin(line: string): Promise<"ok" | "refused">;
+  };
+};
+
+Deno.test({
+  name:
+    "web client: a tab of the page before the upgrade, still open, neither misses a key the new page pinned nor pins one the new page does not see",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    // The tab opened before the server was upgraded, signed in: its
+    // connection to the records is open.
+    const old = await openPage(chat.browser, chat.url, problems);
+    await old.evaluate(oldTabCode);
+    await old.evaluate(() => (globalThis as unknown as OldTab).oldTab.opened());
+    // A tab of the new page signs in and sees ann's key, then bob's, first.
+    const page = await openPage(chat.browser, chat.url, problems);
+    await page.evaluate(await storesScript());
+    await page.evaluate(() =>
+      (globalThis as unknown as Stores).webStores.openE2e()
+    );
+    // (ann's makes the list, which bob's is added to.)
+    for (const [name, n] of [["ann", 0], ["bob", 1]] as const) {
+      const first = await page.evaluate(
+        (server, name, fingerprint) =>
+          (globalThis as unknown as Stores).webStores.checkKey(
+            server,
+            name,
+            fingerprint,
+          ),
+        SERVER,
+        name,
+        fingerprintOf(n),
+      );
+      assert.equal(first, "first", name);
+    }
+
+    // The old tab would take a changed key of bob's as a first sight.
+    const oldKnowsBob = await old.evaluate(() =>
+      (globalThis as unknown as OldTab).oldTab.knows("bob")
+    );
+    assert.notEqual(oldKnowsBob, false, "the old tab does not know bob's key");
+
+    // The old tab pins carol's key; the new one then gets another for her.
+    const pinned = await old.evaluate(
+      (line) => (globalThis as unknown as OldTab).oldTab.pin(line),
+      `${SERVER} carol ${fingerprintOf(2)}`,
+    );
+    const carol = await page.evaluate(
+      (server, fingerprint) =>
+        (globalThis as unknown as Stores).webStores.checkKey(
+          server,
+          "carol",
+          fingerprint,
+        ),
+      SERVER,
+      fingerprintOf(3),
+    );
+    if (pinned === "ok") {
+      assert.equal(carol, "changed", "carol's key pinned by the old tab");
+    }
+    assert.deepEqual(problems, []);
+  },
+});
