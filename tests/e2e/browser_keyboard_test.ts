@@ -220,3 +220,46 @@ Deno.test({
     assert.deepEqual(problems, []);
   },
 });
+
+Deno.test({
+  name:
+    "web client: at 200 % zoom (640 by 360) the end-to-end line cut to one row shows whole to the keyboard too, as to a tap",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    await page.setViewport({ width: 640, height: 360 });
+    await typeLine(page, "/create crew");
+    await waitForLine(page, /Group 'crew' created/);
+    await page.click('#side button[data-key="view #crew"]');
+    await page.waitForFunction(
+      () => document.getElementById("privacy")?.textContent?.includes("crew"),
+      { timeout: WAIT_MS },
+    );
+    const cut = () =>
+      page.$eval("#privacy", (p) => p.scrollWidth > p.clientWidth);
+    assert.ok(await cut(), "the group's line is not cut at 640 by 360");
+    // From the log, Tab: the line is reached, and whole while it is.
+    await page.focus("#log");
+    await page.keyboard.press("Tab");
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.id),
+      "privacy",
+    );
+    assert.ok(!await cut(), "the line stays cut with the keyboard's focus");
+    await page.keyboard.press("Tab");
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.id),
+      "target",
+    );
+    assert.ok(await cut(), "the line stays whole once left");
+    // A tap shows it whole, a second cuts it again (its focus is no
+    // keyboard's).
+    await page.click("#privacy");
+    assert.ok(!await cut(), "a tap leaves the line cut");
+    await page.click("#privacy");
+    assert.ok(await cut(), "a second tap leaves the line whole");
+    assert.deepEqual(problems, []);
+  },
+});

@@ -212,15 +212,21 @@ Deno.test({
           return {
             label: active.getAttribute("aria-label") ?? active.textContent ??
               "",
-            region: active.closest("#send, #side")?.id ?? "elsewhere",
+            region: active.closest("#privacy, #send, #side")?.id ??
+              "elsewhere",
           };
         }),
       );
     }
-    // The input's row, then the lists (they came first, below it), and
-    // the lists at the bottom of the screen.
+    // The end-to-end line cut to one row (a stop, whole while it has the
+    // focus), the input's row, then the lists (they came first, below it),
+    // and the lists at the bottom of the screen.
     const regions = stops.map((stop) => stop.region).join(" ");
-    assert.match(regions, /^(send )+(side ?)+$/, JSON.stringify(stops));
+    assert.match(
+      regions,
+      /^privacy (send )+(side ?)+$/,
+      JSON.stringify(stops),
+    );
     const { sendBottom, sideTop } = await page.evaluate(() => ({
       sendBottom: document.getElementById("send")!.getBoundingClientRect()
         .bottom,
