@@ -382,3 +382,46 @@ Deno.test({
     assert.deepEqual(problems, []);
   },
 });
+
+Deno.test({
+  name:
+    "web client: on a phone (360 by 640) and at 200 % zoom (640 by 360) a long line being typed leaves most of the height to the log",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const sizes = [
+      { width: 360, height: 640, isMobile: true },
+      { width: 640, height: 360, isMobile: false },
+    ];
+    for (const [i, size] of sizes.entries()) {
+      const page = await (await chat.browser.createBrowserContext()).newPage();
+      page.on("pageerror", (error) => problems.push(`page error: ${error}`));
+      await page.setViewport(size);
+      await page.goto(chat.url);
+      await join(page, `webby${i}`);
+      // Four sentences: the field beside its buttons wraps them into more
+      // rows than a phone's width used to.
+      await page.focus("#line");
+      await page.keyboard.type(
+        "a fairly long message typed on a phone that goes on and on ".repeat(
+          4,
+        ),
+      );
+      const at = `at ${size.width} by ${size.height}`;
+      const { share, scrolls } = await page.evaluate(() => {
+        const field = document.getElementById("line")!;
+        return {
+          share: document.getElementById("log")!.getBoundingClientRect()
+            .height / innerHeight,
+          scrolls: field.scrollHeight > field.clientHeight,
+        };
+      });
+      assert.ok(share >= 0.45, `the log had ${share.toFixed(2)} of it ${at}`);
+      // The rest of the text is a scroll away in the field.
+      assert.ok(scrolls, `the field does not scroll ${at}`);
+      await page.close();
+    }
+    assert.deepEqual(problems, []);
+  },
+});
