@@ -87,3 +87,27 @@ async function wholeAnswer(port: number): Promise<string> {
     throw error;
   }
 }
+
+Deno.test("docs/PROTOCOL.md 1.1's 503 example is what a real server answers, byte for byte", async () => {
+  const protocol = await Deno.readTextFile(
+    new URL("../../docs/PROTOCOL.md", import.meta.url),
+  );
+  const block = /\n {2}```\n( {2}HTTP\/1\.1 503 [^]*?)\n {2}```\n/.exec(
+    protocol,
+  );
+  assert.ok(block, "PROTOCOL.md 1.1 shows no 503 answer");
+  const lines = block[1]!.split("\n").map((line) => line.slice(2));
+  const blank = lines.indexOf("");
+  const documented = lines.slice(0, blank).join("\r\n") + "\r\n\r\n" +
+    lines.slice(blank + 1).join("\n") + "\n";
+  await using server = await startTestServer({
+    connectionLimits: { maxConnectionsPerAddress: 1 },
+  });
+  const { tcp, head } = await RawTcp.upgrade(server.port);
+  assert.match(head, /^HTTP\/1\.1 101 /);
+  try {
+    assert.equal(await wholeAnswer(server.port), documented);
+  } finally {
+    tcp.close();
+  }
+});
