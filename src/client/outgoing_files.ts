@@ -281,9 +281,15 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
         reached();
         emit({
           type: "notice",
-          text: `Resuming ${sanitizeForTerminal(file)} to ${
-            sanitizeForTerminal(peer)
-          } at ${offset} of ${size} bytes`,
+          // All of it there already: the file arrived before a break kept
+          // us from hearing so (received_files.ts); nothing goes twice.
+          text: offset === size
+            ? `${sanitizeForTerminal(peer)} ${
+              "to" in target ? "has" : "members have"
+            } ${sanitizeForTerminal(file)} already: nothing more to send`
+            : `Resuming ${sanitizeForTerminal(file)} to ${
+              sanitizeForTerminal(peer)
+            } at ${offset} of ${size} bytes`,
         });
       },
       (lines) => {
