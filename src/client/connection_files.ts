@@ -23,6 +23,7 @@ import {
 import type { OfferConsent } from "./offer_consent.ts";
 import type { SessionEvent } from "./session_events.ts";
 import { PROGRESS_MIN_BYTES, type StatusRow } from "./status_row.ts";
+import type { ReceivedFiles } from "./received_files.ts";
 import type { Terminal } from "./terminal.ts";
 import type { TrustedSenders } from "./trusted_senders.ts";
 
@@ -49,6 +50,8 @@ export interface Link {
 
 export interface ConnectionFilesOptions {
   files: FileOptions;
+  /** Files received whole this session, recognised if offered again. */
+  received: ReceivedFiles;
   offers: OfferConsent;
   /** The session's end-to-end messages; null without keys. */
   e2e: E2eSessions | null;
@@ -91,6 +94,7 @@ export function connectionFiles(
     ...files,
     fileAead,
     resume: true,
+    received: options.received,
     consent: (offer, named) =>
       offers.consent(offer, client.serverFingerprint, named),
     declines: (offer) => offers.declines(offer, client.serverFingerprint),

@@ -8,7 +8,11 @@
  */
 
 import { releaseBuffer } from "../crypto/bytes.ts";
-import { type FileAead, FileCipher } from "../crypto/file_cipher.ts";
+import {
+  FILE_TAG_BYTES,
+  type FileAead,
+  FileCipher,
+} from "../crypto/file_cipher.ts";
 import { verifyFileEnd } from "../crypto/file_signature.ts";
 import { explainNotOpened, passiveKind, SNIFF_BYTES } from "../files/kind.ts";
 import { openFile } from "../files/open.ts";
@@ -25,6 +29,7 @@ import { briefClause, type ChatClient } from "./chat_client.ts";
 import { fileKeyOfOffer } from "./file_key.ts";
 import { duplicateOfferWarning } from "./consent.ts";
 import type { Place } from "./in_turn.ts";
+import type { ReceivedFile, ReceivedFiles } from "./received_files.ts";
 
 /** Chunks opened ahead of the one being written, at most. */
 const OPENS_AHEAD = 2;
@@ -117,6 +122,12 @@ export interface ReceiverOptions {
    * of its own.
    */
   fileAead?: FileAead | null;
+  /**
+   * Files received whole a moment ago (received_files.ts): the same file
+   * offered again by the same sender (its connection broke before it heard
+   * the file had arrived) is claimed whole and not saved again.
+   */
+  received?: ReceivedFiles;
 }
 
 export type ReceiveResult =
@@ -188,6 +199,12 @@ interface Incoming {
   staged: { buffer: Uint8Array; length: number } | null;
   /** Writes what is staged at the latest IDLE_WRITE_MS after it was. */
   idleWrite: ReturnType<typeof setTimeout> | null;
+  /**
+   * The same file from the same sender, received whole a moment ago and
+   * claimed whole: nothing of this offer is written, and its end is
+   * checked against that file's SHA-256.
+   */
+  already: { key: string; file: ReceivedFile } | null;
 }
 
 /** A transfer being received, as /transfers shows it. */
@@ -313,6 +330,17 @@ export class FileReceiver {
         const incoming = this.#incoming.get(message.xfer);
         if (incoming === undefined || incoming.failed) return;
         if (!incoming.accepted) return;
+        if (incoming.already !== null) {
+          // Sent from below its end all the same (the sender's file is not
+          // the one here, or a member of its group holds less): passed
+          // over, acknowledged, and the end tells whether it is ours.
+          const { offset } = message;
+          const length = body.byteLength - FILE_TAG_BYTES;
+          return this.#then(incoming, () => {
+            this.#passOver(incoming, offset, length);
+            return Promise.resolve();
+          });
+        }
         const cipher = incoming.cipher;
         if (cipher === null) {
           // An older server sends before it is asked, up to its window;
@@ -420,6 +448,7 @@ export class FileReceiver {
       opening: 0,
       staged: null,
       idleWrite: null,
+      already: null,
     };
     // Each file coming in holds a .part and a staging buffer until it ends;
     // offers past MAX_RECEIVING at once (others' to a client that takes
@@ -491,6 +520,24 @@ export class FileReceiver {
       );
     } else if (!declining) {
       throw new SaveError(refusal!);
+    }
+    // The same file, had whole from the same sender a moment ago: offered
+    // again because its sender did not hear that it arrived (its connection
+    // broke). Claimed whole, without asking again; nothing is saved twice.
+    const known = cipher === null || declining ? null : this.#known(offer);
+    if (known !== null && offer.timeout !== undefined) {
+      incoming.already = known;
+      incoming.place?.release();
+      const sha256 = await cipher!.keyedDigest(known.file.sha256);
+      if (incoming.failed) return;
+      incoming.accepted = true;
+      this.#client.post({
+        t: "file_accept",
+        xfer: offer.xfer,
+        offset: offer.size,
+        sha256,
+      });
+      return;
     }
     const answering = this.#options.consent(offer, incoming.named);
     // Shown (a question, an event, a line) or declined unseen: the lines
@@ -747,6 +794,7 @@ export class FileReceiver {
         `the file is not signed by ${offer.from} (another member of the group, with the server's help, may have replaced it)`,
       );
     }
+    if (incoming.already !== null) return await this.#hadIt(incoming, sha256);
     await this.#start(incoming, offer.size);
     await this.#writeStaged(incoming);
     const cipher = incoming.cipher!;
@@ -761,6 +809,17 @@ export class FileReceiver {
       ok: true,
       reason: "",
     });
+    if (offer.fingerprint !== undefined && offer.size > 0) {
+      this.#options.received?.remember(
+        partialKey(offer.fingerprint, offer.name, offer.size),
+        {
+          from: offer.from,
+          sha256: saved.sha256,
+          path: saved.path,
+          name: saved.name,
+        },
+      );
+    }
     this.#options.onFinished?.(offer);
     const from = sanitizeForTerminal(offer.from);
     const name = sanitizeForTerminal(saved.name);
@@ -778,6 +837,75 @@ export class FileReceiver {
       path: saved.path,
     });
     if (this.#options.open) await this.#open(saved.path, saved.name);
+  }
+
+  /**
+   * The file received whole a moment ago from the same sender under the
+   * same name and size (`received`), if any; not for an empty file (a
+   * claim is of 1 byte or more) nor for a sender the server did not vouch
+   * for by key.
+   */
+  #known(
+    offer: FileOfferNotice,
+  ): { key: string; file: ReceivedFile } | null {
+    const received = this.#options.received;
+    if (
+      received === undefined || offer.fingerprint === undefined ||
+      offer.size === 0
+    ) return null;
+    const key = partialKey(offer.fingerprint, offer.name, offer.size);
+    const file = received.find(key, offer.from);
+    return file === null ? null : { key, file };
+  }
+
+  /** A chunk of a file already here (`already`): counted, not written. */
+  #passOver(incoming: Incoming, offset: number, length: number): void {
+    if (!incoming.started) {
+      incoming.started = true;
+      incoming.received = offset;
+      incoming.acked = offset;
+    }
+    this.#checkOffset(incoming, offset, incoming.received);
+    if (length < 1 || incoming.received + length > incoming.offer.size) {
+      throw new SaveError(
+        `Cannot take '${incoming.offer.name}': a chunk of ${length} bytes at offset ${offset} passes its size`,
+      );
+    }
+    this.#wrote(incoming, length);
+  }
+
+  /**
+   * The end of a file claimed whole (`already`): the sender's file is the
+   * one here (its keyed SHA-256 says so), which is said, and the sender
+   * told it arrived; or it is not, and it is refused, to be offered again
+   * and asked about afresh.
+   */
+  async #hadIt(incoming: Incoming, sha256: string): Promise<void> {
+    const { offer } = incoming;
+    const { key, file } = incoming.already!;
+    const same = (!incoming.started || incoming.received === offer.size) &&
+      await incoming.cipher!.keyedDigest(file.sha256) === sha256.toLowerCase();
+    if (!same) {
+      this.#options.received?.forget(key);
+      throw new SaveError(
+        `Cannot take '${offer.name}' again: it is not the file received from ${offer.from} a moment ago (${file.path}); it is asked about if offered again`,
+      );
+    }
+    this.#release(incoming);
+    this.#client.post({
+      t: "file_done",
+      xfer: offer.xfer,
+      ok: true,
+      reason: "",
+    });
+    this.#options.onFinished?.(offer, true);
+    this.#options.print(
+      `${sanitizeForTerminal(offer.from)} sent ${
+        sanitizeForTerminal(offer.name)
+      } again, which is here already: not saved twice (${
+        sanitizeForTerminal(file.path)
+      })`,
+    );
   }
 
   async #open(path: string, name: string): Promise<void> {

@@ -40,6 +40,7 @@ import type { SessionEvent } from "./session_events.ts";
 import { StatusRow } from "./status_row.ts";
 import { offerConsent } from "./offer_consent.ts";
 import { connectionFiles, type FileOptions } from "./connection_files.ts";
+import { ReceivedFiles } from "./received_files.ts";
 import type { FileSender, SendTarget } from "./file_sender.ts";
 import { outgoingFiles, type PendingResend } from "./outgoing_files.ts";
 import { transferControls } from "./transfer_controls.ts";
@@ -382,6 +383,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   style.clock = context.ui.time && terminal.interactive && !context.json;
   // Who and what is there, for tab completion, and keys for /ignore.
   const names = new NamesSeen(self);
+  // Files received whole, across this session's connections: one offered
+  // again (its sender did not hear it arrived) is not saved twice.
+  const received = new ReceivedFiles();
   const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE") ?? null;
   terminal.setCompleter((line) =>
     completeLine(
@@ -597,6 +601,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     void client.request({ t: "groups" }).then((r) => names.learnNames(r));
     const { receiver, sender } = connectionFiles(client, {
       files,
+      received,
       offers,
       e2e,
       fileKeys,

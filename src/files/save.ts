@@ -74,6 +74,8 @@ export interface SavedFile {
   path: string;
   /** Its name inside the downloads folder (maybe with ` (n)` added). */
   name: string;
+  /** The SHA-256 of its bytes (not keyed), 64 lower-case hex digits. */
+  sha256: string;
 }
 
 /**
@@ -488,17 +490,15 @@ export class IncomingFile {
           `Cannot save '${this.#name}': the file is truncated: got ${this.#received} of ${this.#declaredSize} bytes`,
         );
       }
-      if (
-        await keyed(this.#hash.digestHex()) !==
-          expectedSha256Hex.toLowerCase()
-      ) {
+      const sha256 = this.#hash.digestHex();
+      if (await keyed(sha256) !== expectedSha256Hex.toLowerCase()) {
         throw new SaveError(
           `Cannot save '${this.#name}': checksum mismatch, the file was damaged or altered on the way`,
         );
       }
       this.#identity = identityOf(await this.#file!.stat());
       this.#closeFile();
-      const saved = await this.#moveIntoPlace();
+      const saved = { ...await this.#moveIntoPlace(), sha256 };
       this.#state = "finished";
       if (this.#metaPath !== null) {
         await Deno.remove(this.#metaPath).catch(() => {});
@@ -621,7 +621,7 @@ export class IncomingFile {
     await unlock?.();
   }
 
-  async #moveIntoPlace(): Promise<SavedFile> {
+  async #moveIntoPlace(): Promise<Omit<SavedFile, "sha256">> {
     for (let n = 0; n < MAX_NAME_ATTEMPTS; n++) {
       const name = numberedName(this.#name, n);
       const path = join(this.#dir, name);

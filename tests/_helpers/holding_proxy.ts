@@ -13,6 +13,9 @@ export class HoldingProxy {
   downBytes = 0;
   /** Bytes from the server waiting, held, for {@link release}. */
   heldBytes = 0;
+  /** Bytes forwarded from clients to the server, all connections. */
+  upBytes = 0;
+  #holdAfterUp: number | null = null;
   #holding = Promise.withResolvers<void>();
   #listener: LinkListener;
   #conns = new Set<Deno.Conn>();
@@ -30,6 +33,15 @@ export class HoldingProxy {
   /** Stops forwarding to clients once `downBytes` reaches `bytes`. */
   holdAt(bytes: number): void {
     this.#holdAt = bytes;
+  }
+
+  /**
+   * Stops forwarding to clients (everything from then on) once `upBytes`
+   * reaches `bytes`, before those bytes go to the server: what the server
+   * answers to them is held. Once.
+   */
+  holdAfterUp(bytes: number): void {
+    this.#holdAfterUp = bytes;
   }
 
   /** Resolves once something from the server is held. */
@@ -89,6 +101,15 @@ export class HoldingProxy {
         const read = await from.read(buffer);
         if (read === null) break;
         let chunk = buffer.subarray(0, read);
+        if (!down) {
+          this.upBytes += read;
+          if (
+            this.#holdAfterUp !== null && this.upBytes >= this.#holdAfterUp
+          ) {
+            this.#holdAfterUp = null;
+            this.#holdAt = this.downBytes;
+          }
+        }
         while (chunk.length > 0) {
           let allowed = chunk.length;
           if (down && this.#holdAt !== null) {

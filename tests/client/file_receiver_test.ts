@@ -25,6 +25,7 @@ import {
   receiveFileKey,
 } from "../../src/client/file_key_share.ts";
 import { InTurn } from "../../src/client/in_turn.ts";
+import { ReceivedFiles } from "../../src/client/received_files.ts";
 
 /** The next message of type `t` the client sends. */
 async function nextFromClient<T extends ClientMessage["t"]>(
@@ -762,4 +763,92 @@ Deno.test("FileReceiver ignores a second offer under the transfer number of one 
   // The first question still answers its own offer.
   answer.resolve("decline");
   await nextFromClient(channel, "file_decline");
+});
+
+/**
+ * Sends transfer `xfer` of `bytes` (all of them from `from` on, in one
+ * chunk, sealed by `cipher`), then its end; resolves with the client's
+ * file_done.
+ */
+async function sendWhole(
+  channel: SecureChannel,
+  cipher: FileCipher,
+  xfer: number,
+  bytes: Uint8Array,
+  from = 0,
+) {
+  if (from < bytes.length) {
+    channel.send(
+      { t: "file_chunk", xfer, offset: from },
+      await cipher.seal({ index: 0, offset: from }, bytes.subarray(from)),
+      true,
+    );
+  }
+  const sha256 = await cipher.keyedDigest(await sha256Hex(bytes));
+  channel.send({ t: "file_end", xfer, sha256 });
+  return await nextFromClient(channel, "file_done");
+}
+
+// Seen in tests/e2e/order_across_kinds_test.ts: a sender whose connection
+// broke after the file arrived, before it heard so, offered it again once
+// back, and it was saved a second time as `a (1).txt`.
+Deno.test("FileReceiver claims whole a file it received a moment ago from the same sender, saves it once, and asks again about another under its name", async () => {
+  let asked = 0;
+  await using fixture = await receiverOnHostileServer({
+    resume: true,
+    received: new ReceivedFiles(),
+    consent: () => {
+      asked++;
+      return Promise.resolve("accept");
+    },
+  });
+  const { channel, dir, lines, receiver } = fixture;
+  const fingerprint = "SHA256:thHsOFTNVYuqLuqvnzBpGiRjmQGzP5P7coF5P3QE51M";
+  const bytes = new TextEncoder().encode("abcdefghi");
+  const offer = async (xfer: number) => {
+    const key = newFileKey();
+    channel.send({
+      ...offerOfATxt(9, fileKeyForOffer(key)),
+      xfer,
+      fingerprint,
+    });
+    const accept = await nextFromClient(channel, "file_accept");
+    assert.equal(accept.xfer, xfer);
+    return { accept, cipher: await FileCipher.create(key, xfer, 9) };
+  };
+  const first = await offer(1);
+  assert.equal(first.accept.offset, undefined);
+  assert.equal((await sendWhole(channel, first.cipher, 1, bytes)).ok, true);
+
+  // Offered again: claimed whole (keyed with the new key), not asked about,
+  // and its end at once is taken as that file.
+  const again = await offer(2);
+  assert.equal(again.accept.offset, 9);
+  assert.equal(
+    again.accept.sha256,
+    await again.cipher.keyedDigest(await sha256Hex(bytes)),
+  );
+  assert.equal(asked, 1);
+  assert.equal((await sendWhole(channel, again.cipher, 2, bytes, 9)).ok, true);
+  assert.match(lines.at(-1)!, /^sophia sent a\.txt again, which is here/);
+
+  // Another file under its name and size: sent from 0, passed over, and
+  // refused at its end; offered again, it is asked about afresh.
+  const other = new TextEncoder().encode("ABCDEFGHI");
+  const changed = await offer(3);
+  assert.equal(changed.accept.offset, 9);
+  const refused = await sendWhole(channel, changed.cipher, 3, other);
+  assert.equal(refused.ok, false);
+  assert.match(refused.reason, /is not the file received from sophia/);
+  const fresh = await offer(4);
+  assert.equal(fresh.accept.offset, undefined);
+  assert.equal(asked, 2);
+  assert.equal((await sendWhole(channel, fresh.cipher, 4, other)).ok, true);
+  await receiver.idle();
+  assert.deepEqual(
+    [...Deno.readDirSync(dir)].filter((e) => e.isFile).map((e) => e.name)
+      .sort(),
+    ["a (1).txt", "a.txt"],
+  );
+  assert.deepEqual(await Deno.readFile(`${dir}/a.txt`), bytes);
 });

@@ -85,6 +85,7 @@ Deno.test("IncomingFile saves the file under its name and checks its hash", asyn
     assert.deepEqual(saved, {
       path: join(dir, "example.txt"),
       name: "example.txt",
+      sha256: CONTENT_SHA256.toLowerCase(),
     });
     assert.deepEqual(await Deno.readFile(saved.path), CONTENT);
     assert.deepEqual(await listDir(dir), ["example.txt"]);

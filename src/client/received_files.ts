@@ -1,0 +1,71 @@
+// This module is browser compatible.
+
+/**
+ * Files received whole a moment ago, by the partial key of their offer
+ * (files/partials.ts `partialKey`: the sender's key fingerprint, the name,
+ * the size), so that the same file offered again by the same sender is
+ * recognised rather than saved twice. A sender whose connection broke after
+ * the recipient had the file, but before it heard so, offers it again
+ * (outgoing_files.ts, docs/PROTOCOL.md 5.6 "Resume"): the recipient then
+ * claims all of it, and nothing is sent or saved again.
+ *
+ * Kept in memory for the session, a few minutes (a sender offers again for
+ * at most 5 minutes connected, resend_schedule.ts), at most RECENT_FILES.
+ *
+ * @module
+ */
+
+import { nameKey } from "../protocol/limits.ts";
+
+/** How many files received are remembered, at most (the oldest go first). */
+export const RECENT_FILES = 64;
+/** How long a file received is remembered (ms). */
+export const RECENT_MS = 10 * 60_000;
+
+export interface ReceivedFile {
+  /** The sender's name, as the offer said it. */
+  from: string;
+  /** The SHA-256 of the whole file (not keyed), 64 lower-case hex digits. */
+  sha256: string;
+  /** Where it was saved, and under what name. */
+  path: string;
+  name: string;
+}
+
+export class ReceivedFiles {
+  #files = new Map<string, ReceivedFile & { at: number }>();
+  #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  /** `key`'s file is here, whole, as `file`. */
+  remember(key: string, file: ReceivedFile): void {
+    this.#files.delete(key);
+    this.#files.set(key, { ...file, at: this.#now() });
+    for (const oldest of this.#files.keys()) {
+      if (this.#files.size <= RECENT_FILES) break;
+      this.#files.delete(oldest);
+    }
+  }
+
+  /**
+   * The file received under `key` from `from` (names compared as the
+   * partials' are: `nameKey`), if it came within RECENT_MS.
+   */
+  find(key: string, from: string): ReceivedFile | null {
+    const file = this.#files.get(key);
+    if (file === undefined) return null;
+    if (this.#now() - file.at > RECENT_MS) {
+      this.#files.delete(key);
+      return null;
+    }
+    return nameKey(file.from) === nameKey(from) ? file : null;
+  }
+
+  /** `key`'s file is no longer to be recognised (another came under it). */
+  forget(key: string): void {
+    this.#files.delete(key);
+  }
+}
