@@ -434,3 +434,42 @@ Deno.test("quit acknowledges what was shown while its last ping went: nothing co
     store.close();
   }
 });
+
+Deno.test("quit with nothing acknowledged yet waits for a message still being shown (a line waiting for stdout): it is acknowledged, not sent again", async () => {
+  const store = openStore(":memory:");
+  await using server = await startTestServer({ store });
+  try {
+    const key = await testIdentity();
+    const jojo = await ChatClient.connect(server.url, {
+      pinnedSpki: server.spki,
+    });
+    // As a script or --json: acknowledged once its line is written.
+    jojo.ackWhenHandled();
+    let written!: () => void;
+    const writing = new Promise<void>((resolve) => (written = resolve));
+    let arrived!: () => void;
+    const came = new Promise<void>((resolve) => (arrived = resolve));
+    jojo.onMessage(({ message }) => {
+      if (message.t !== "private") return;
+      arrived();
+      return writing;
+    });
+    assert.equal((await jojo.register("jojo", key)).t, "welcome");
+    const sophia = await TestClient.connect(server, "sophia");
+    assert.equal((await sophia.client.msg("jojo", "hi")).t, "ok");
+    await came;
+    // Nothing is owed yet: the line is still on its way out when the
+    // script's input ends and it quits; it is written right after.
+    const quitting = jojo.quit();
+    written();
+    await quitting;
+    await until(
+      () => store.pendingFor("jojo", 10).length === 0,
+      "the acknowledgement of the line written during the quit",
+    );
+    await sophia.quit();
+  } finally {
+    await server.shutdown();
+    store.close();
+  }
+});
