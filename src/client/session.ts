@@ -831,7 +831,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       },
       showStatus: (line) => status.showConnection(line),
     });
-    if (next === null) {
+    if (next === null || next === "left") {
       chats.retry(null);
       // Not sent; with the reader gone the session ends quietly, these too.
       if (readerIsGone) queue.splice(0);
@@ -844,7 +844,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         });
       }
       terminal.close();
-      return 1;
+      // Leaving while it reconnects is the user's choice, no failure (each
+      // line not sent was said).
+      return next === "left" ? 0 : 1;
     }
     connected = { attempt: next.attempt, welcomedAt: Date.now() };
     link = attach(next.client, next.keysPublished);

@@ -92,7 +92,9 @@ export async function reconnect(
   from: number,
   waiting: Waiting,
 ): Promise<
-  { client: ChatClient; attempt: number; keysPublished: Promise<void> } | null
+  | { client: ChatClient; attempt: number; keysPublished: Promise<void> }
+  | "left"
+  | null
 > {
   const { terminal } = context;
   const { emit } = context.output;
@@ -166,6 +168,9 @@ export async function reconnect(
   show();
 
   let left = false;
+  // The user left (/quit, Ctrl-D): on a terminal no failure to report,
+  // only what was not sent.
+  let userLeft = false;
   // The wait before the next attempt: a key pressed (or a new network)
   // cuts it short once per attempt, not once per key of a line typed.
   const retries = new RetryWait();
@@ -178,6 +183,7 @@ export async function reconnect(
       waiting.consumed();
       if (line === null || waiting.isQuit(line)) {
         left = true;
+        userLeft = true;
         retryNow();
         return;
       }
@@ -286,6 +292,9 @@ export async function reconnect(
     }
     left = true;
     waiting.showStatus(null);
+    // A script whose input ended before it was back did not get its lines
+    // through: that stays a failure, said as one.
+    if (userLeft && terminal.interactive) return "left";
     if (!readerGone) {
       enter({
         kind: "gave_up",
