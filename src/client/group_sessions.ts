@@ -153,8 +153,13 @@ export interface GroupSessionsOptions {
   knownKey: (server: string, name: string) => string | null;
   /** Lines to show at once (warnings start with "WARNING: "). */
   notify: (lines: string[]) => void;
-  /** A message that waited for its sender key, opened or given up on. */
-  late: (opened: GroupOpened) => void;
+  /**
+   * A message that waited for its sender key, opened or given up on. A
+   * promise it returns settles once it is shown (its line written, in its
+   * turn): only then does the "waiting" outcome's `settled` resolve, and so
+   * the message may be acknowledged.
+   */
+  late: (opened: GroupOpened) => unknown;
   /** How long a message waits for its sender key (GROUP_KEY_WAIT_MS). */
   waitMs?: number;
   /**
@@ -523,20 +528,20 @@ export class GroupSessions {
       }
       // With those that began waiting while this waited its turn.
       for (const w of [...taken, ...this.#takeWaiting(where, chainId)]) {
+        let outcome: GroupOpened;
         try {
-          this.#o.late(await this.#open(w.client, w.message, w.body, true));
+          outcome = await this.#open(w.client, w.message, w.body, true);
         } catch (error) {
-          this.#o.late({
+          outcome = {
             kind: "refused",
             lines: [
               `ERROR: A group message from ${w.message.from} in ${w.message.group} could not be opened, and is not shown: ${
                 error instanceof Error ? error.message : String(error)
               }`,
             ],
-          });
-        } finally {
-          w.done();
+          };
         }
+        this.#showLate(outcome, w.done);
       }
     });
     return kept.then(() => {}, () => {});
@@ -626,12 +631,27 @@ export class GroupSessions {
     if (at < 0) return true;
     this.#waiting.splice(at, 1);
     clearTimeout(entry.timer);
-    try {
-      this.#o.late({ kind: "refused", lines });
-    } finally {
-      entry.done();
-    }
+    this.#showLate({ kind: "refused", lines }, entry.done);
     return true;
+  }
+
+  /**
+   * Gives `opened` to `late`, and calls `done` (which lets the message be
+   * acknowledged) once it is shown: not when handed over. A line handed to
+   * a turn still busy (a group message opening behind a `groups` request,
+   * a sender key's save) was acknowledged before it was written, and a
+   * client killed meanwhile lost it for good, without a word. Not awaited
+   * here: the turn may be waiting for this queue.
+   */
+  #showLate(opened: GroupOpened, done: () => void): void {
+    let shown: unknown;
+    try {
+      shown = this.#o.late(opened);
+    } catch (error) {
+      done();
+      throw error;
+    }
+    void Promise.resolve(shown).then(done, done);
   }
 
   /**
@@ -707,13 +727,9 @@ export class GroupSessions {
       }
       const settled = Promise.withResolvers<void>();
       mine.resolve({ late: true, done: settled.promise });
-      void (await ahead!).done.then(() => {
-        try {
-          this.#o.late(outcome);
-        } finally {
-          settled.resolve();
-        }
-      });
+      void (await ahead!).done.then(() =>
+        this.#showLate(outcome, settled.resolve)
+      );
       return { kind: "waiting", settled: settled.promise };
     };
     return own();
@@ -786,15 +802,14 @@ export class GroupSessions {
         const at = this.#waiting.indexOf(entry);
         if (at < 0) return;
         this.#waiting.splice(at, 1);
-        try {
-          this.#o.late(refused(
+        this.#showLate(
+          refused(
             `its sender key did not arrive within ${
               Math.round(waitMs / 1000)
             } s (it was sent before you could read the group, or the server withheld the key)`,
-          ));
-        } finally {
-          entry.done();
-        }
+          ),
+          entry.done,
+        );
       };
       // The wait starts once what came before is dealt with: the key, sent
       // end to end before the message, may be queued there behind a

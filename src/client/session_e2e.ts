@@ -138,7 +138,11 @@ export function sessionE2e(options: SessionE2eOptions) {
           } else emit({ type: "notice", text });
         }
       },
-      late: (opened) => inTurn(() => showGroupOpened(opened)),
+      // Settles once shown, in turn: acknowledged only then.
+      late: (opened) => {
+        inTurn(() => showGroupOpened(opened));
+        return order.settled;
+      },
       // Private messages are opened in turn (`inTurn`): a sender key sent
       // before a group message is delivered once those before it are.
       before: () => order.settled,

@@ -403,3 +403,36 @@ Deno.test("deliverKey settles only once the sender key is saved: the message tha
     null,
   );
 });
+
+Deno.test("a message that waited for its sender key settles (is acknowledged) only once `late` has shown it, not when it is handed over", async () => {
+  // The session shows what `late` gives in its turn, which may still be
+  // busy (a message opening behind a `groups` request): acknowledged when
+  // handed over, a client killed before the line was written lost it.
+  const handed: string[] = [];
+  const turn = Promise.withResolvers<void>();
+  const groups = receiving({
+    late: (o) => {
+      handed.push(describe(o));
+      return turn.promise;
+    },
+    waitMs: 60_000,
+  });
+  const chain = await newSenderChain();
+  const bob1 = await seal(chain, "bob", "bob 1");
+  const bob2 = await seal(bob1.chain, "bob", "bob 2");
+  const first = settledOf(await groups.open(client, bob1.message, bob1.body));
+  const second = settledOf(await groups.open(client, bob2.message, bob2.body));
+  let settled = 0;
+  void first.then(() => settled++);
+  void second.then(() => settled++);
+  const label = SENDER_KEY_LABEL_PREFIX + "g";
+  await groups.deliverKey(client, "bob", label, encodeSenderKey(chain));
+  assert.deepEqual(handed, ["shown: bob 1", "shown: bob 2"]);
+  // Turns of the event loop for anything that would settle them now.
+  for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0));
+  assert.equal(settled, 0, "settled before its line was shown");
+  turn.resolve();
+  await within(first, 5000, "bob 1 never settled");
+  await within(second, 5000, "bob 2 never settled");
+  assert.equal(settled, 2);
+});
