@@ -15,7 +15,7 @@
  * one session.
  */
 
-import { equalBytes, toHex } from "../crypto/bytes.ts";
+import { equalBytes, fromBase64, toBase64, toHex } from "../crypto/bytes.ts";
 import { identityFingerprint } from "../crypto/identity.ts";
 import {
   decodeEnvelope,
@@ -143,8 +143,20 @@ export type PrivateMessage = Extract<ServerMessage, { t: "private" }>;
 export type Opened =
   /** Opened (or found in the archive): show it as this private message. */
   | { kind: "message"; message: PrivateMessage; text: string }
-  /** A secret for another module (`sendSecret`), not shown as a message. */
-  | { kind: "secret"; from: string; label: string; secret: Uint8Array }
+  /**
+   * A secret for another module (`sendSecret`), not shown as a message.
+   * `taken`: called once that module has it in the state it saves (or will
+   * never want it); until then the archive keeps its bytes, and a copy the
+   * server sends again (the client killed before the module saved it) is
+   * given again, not dropped as taken.
+   */
+  | {
+    kind: "secret";
+    from: string;
+    label: string;
+    secret: Uint8Array;
+    taken: () => void;
+  }
   /**
    * A group message held until `/trust` accepted its sender's key
    * (`holdGroup`): group_sessions.ts opens it now, its sender key having
@@ -683,6 +695,18 @@ export class E2eSessions {
     return this.#alone(() => this.#open(client, message, copy, false));
   }
 
+  /**
+   * Forgets the bytes of the secret archived as `id` on `server` (Opened
+   * `taken`): its module has it now, in the state saved next (its own
+   * save, which keeps it).
+   */
+  #taken(server: string, id: number): () => void {
+    return () => {
+      const archived = this.#o.state.archive.get(archiveKey(server, id));
+      if (archived !== undefined) delete archived.secret;
+    };
+  }
+
   async #open(
     client: ChatClient,
     message: E2ePrivate,
@@ -722,13 +746,24 @@ export class E2eSessions {
         const ownNote = message.history !== true &&
           message.to === undefined &&
           nameKey(from) === nameKey(client.name ?? "");
-        return archived.label === undefined && !ownNote
-          ? {
+        if (archived.label === undefined && !ownNote) {
+          return {
             kind: "message",
             message: { ...privateOf(message), ts: archived.ts, history: true },
             text: archived.text,
-          }
-          : { kind: "refused", lines: [] };
+          };
+        }
+        // Its module had not kept it when this client was stopped: again.
+        if (archived.label !== undefined && archived.secret !== undefined) {
+          return {
+            kind: "secret",
+            from,
+            label: archived.label,
+            secret: fromBase64(archived.secret),
+            taken: this.#taken(server, message.id),
+          };
+        }
+        return { kind: "refused", lines: [] };
       }
     }
     if (message.to !== undefined) {
@@ -886,7 +921,13 @@ export class E2eSessions {
           ts: message.ts,
           ...(content.type === "text"
             ? { text: content.text }
-            : { text: "", label: content.label }),
+            : content.label === UNREADABLE_LABEL
+            ? { text: "", label: content.label }
+            : {
+              text: "",
+              label: content.label,
+              secret: toBase64(content.secret),
+            }),
           digest,
         });
       }
@@ -901,6 +942,9 @@ export class E2eSessions {
         from,
         label: content.label,
         secret: content.secret,
+        taken: message.id === undefined
+          ? () => {}
+          : this.#taken(server, message.id),
       };
     } catch (error) {
       // A name refused a place in the list (a server inventing people)

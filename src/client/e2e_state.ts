@@ -59,6 +59,12 @@ export interface ArchivedMessage {
   /** Set for a secret (e2e_sessions.ts `sendSecret`): its label. */
   label?: string;
   /**
+   * A secret's bytes, base64, until the module it is for has kept them
+   * (e2e_sessions.ts, Opened `taken`): a copy the server sends again (the
+   * client was killed before the module saved it) is given to it again.
+   */
+  secret?: string;
+  /**
    * SHA-256 of the envelope, base64: the archive answers only for the same
    * bytes (a server cannot pass another body off under this id). Absent
    * from files written before it was kept.
@@ -278,14 +284,16 @@ export function archiveKey(server: string, id: number): string {
  */
 export function archive(state: E2eState, message: ArchivedMessage): void {
   state.archive.set(archiveKey(message.server, message.id), message);
+  // A secret's bytes, kept until taken, count as text.
+  const size = (m: ArchivedMessage) => m.text.length + (m.secret?.length ?? 0);
   let chars = 0;
-  for (const kept of state.archive.values()) chars += kept.text.length;
+  for (const kept of state.archive.values()) chars += size(kept);
   for (const [key, oldest] of state.archive) {
     if (state.archive.size <= MAX_ARCHIVED && chars <= MAX_ARCHIVED_CHARS) {
       break;
     }
     state.archive.delete(key);
-    chars -= oldest.text.length;
+    chars -= size(oldest);
   }
 }
 
@@ -344,6 +352,7 @@ export function decodeE2eState(text: string): E2eState {
       ts: num(a.ts, "ts"),
       text: str(a.text, "text"),
       ...(a.label === undefined ? {} : { label: str(a.label, "label") }),
+      ...(a.secret === undefined ? {} : { secret: str(a.secret, "secret") }),
       ...(a.digest === undefined ? {} : { digest: str(a.digest, "digest") }),
     };
     state.archive.set(archiveKey(message.server, message.id), message);

@@ -471,12 +471,18 @@ export class GroupSessions {
    * only then may the message that brought it be acknowledged, or a client
    * killed meanwhile has neither the key nor the message that brings it
    * again, and never reads that member's messages in the group.
+   * `taken` (e2e_sessions.ts Opened) is called once the key is in the
+   * state, right before that state is saved, or once it is refused: the
+   * archive of the message that brought it then forgets its bytes in the
+   * same save, and not before (a save between the two, of another message,
+   * would have left the key neither kept nor to be given again).
    */
   deliverKey(
     client: ChatClient,
     from: string,
     label: string,
     secret: Uint8Array,
+    taken: () => void = () => {},
   ): Promise<void> | null {
     if (!label.startsWith(SENDER_KEY_LABEL_PREFIX)) return null;
     const group = label.slice(SENDER_KEY_LABEL_PREFIX.length);
@@ -484,6 +490,7 @@ export class GroupSessions {
     try {
       chain = decodeSenderKey(secret.slice());
     } catch {
+      taken();
       this.#o.notify([
         `ERROR: ${from} sent a malformed sender key for ${group}`,
       ]);
@@ -494,7 +501,7 @@ export class GroupSessions {
     const arrived = performance.now();
     // The messages already waiting for this key stop waiting now: their
     // timers must not refuse them while the key waits its turn or is saved.
-    const taken = this.#takeWaiting(where, chainId);
+    const waited = this.#takeWaiting(where, chainId);
     const kept = this.#alone(async () => {
       const received = this.#o.state.received;
       const chains = received.get(where) ?? [];
@@ -503,11 +510,13 @@ export class GroupSessions {
       const outsider = held
         ? null
         : await this.#notInGroup(client, group, arrived);
+      if (outsider !== null || held) taken();
       if (outsider !== null) {
         this.#o.notify([
           `ERROR: ${from} sent a sender key for ${group}, which is not kept: ${outsider}`,
         ]);
       } else if (!held) {
+        taken();
         chains.unshift(chain);
         chains.length = Math.min(chains.length, MAX_CHAINS_PER_SENDER);
         if (!received.has(where)) {
@@ -527,7 +536,7 @@ export class GroupSessions {
         }
       }
       // With those that began waiting while this waited its turn.
-      for (const w of [...taken, ...this.#takeWaiting(where, chainId)]) {
+      for (const w of [...waited, ...this.#takeWaiting(where, chainId)]) {
         let outcome: GroupOpened;
         try {
           outcome = await this.#open(w.client, w.message, w.body, true);

@@ -170,7 +170,10 @@ export function sessionE2e(options: SessionE2eOptions) {
       case "secret":
         // A file's key, for the offer that names it (file_key_share.ts), or
         // a member's chain for a group (group_sessions.ts).
-        if (fileKeys.deliver(opened.from, opened.label, opened.secret)) return;
+        if (fileKeys.deliver(opened.from, opened.label, opened.secret)) {
+          opened.taken();
+          return;
+        }
         {
           // Acknowledged once kept (deliverKey), not before.
           const kept = groupSessions?.deliverKey(
@@ -178,9 +181,11 @@ export function sessionE2e(options: SessionE2eOptions) {
             opened.from,
             opened.label,
             opened.secret,
+            opened.taken,
           );
           if (kept) return kept;
         }
+        opened.taken();
         emit({
           type: "notice",
           text: sanitizeForTerminal(

@@ -1522,7 +1522,10 @@ function showOpened(opened: Opened, count?: HistoryCount): void {
     case "secret":
       // A file's key, for the offer that names it (file_key_share.ts), or a
       // member's chain for a group (group_sessions.ts).
-      if (fileKeys.deliver(opened.from, opened.label, opened.secret)) return;
+      if (fileKeys.deliver(opened.from, opened.label, opened.secret)) {
+        opened.taken();
+        return;
+      }
       if (
         client !== null &&
         groupSessions?.deliverKey(
@@ -1530,8 +1533,10 @@ function showOpened(opened: Opened, count?: HistoryCount): void {
           opened.from,
           opened.label,
           opened.secret,
+          opened.taken,
         )
       ) return;
+      opened.taken();
       emit({
         type: "notice",
         text:

@@ -725,7 +725,9 @@ Deno.test("E2eSessions.sendSecret hands a small secret to the recipient's module
       assert.equal(opened.label, "file-key");
       assert.deepEqual(opened.secret, key);
     }
-    // Sent again by the server: dropped without a word.
+    // Sent again by the server once its module has it: dropped without a
+    // word.
+    if (opened.kind === "secret") opened.taken();
     assert.deepEqual(await bob.e2e.open(bob.client, got.message, got.body), {
       kind: "refused",
       lines: [],
@@ -745,6 +747,47 @@ Deno.test("E2eSessions.sendSecret hands a small secret to the recipient's module
     );
   } finally {
     for (const c of [alice.client, bob.client, dave.client]) await c.quit();
+  }
+});
+
+Deno.test("a secret its module had not kept when the client was stopped (kill -9) is given again when the server sends it again: a sender key was lost for good", async () => {
+  await using server = await startTestServer();
+  const alice = await peer(server, "alice");
+  const bob = await peer(server, "bob");
+  try {
+    const key = crypto.getRandomValues(new Uint8Array(32));
+    const reply = await alice.e2e.sendSecret(
+      alice.client,
+      "bob",
+      "sender key crew",
+      key,
+      cid(),
+    );
+    assert.equal(reply.t, "ok");
+    const got = await next(bob);
+    const first = await bob.e2e.open(bob.client, got.message, got.body);
+    assert.equal(first.kind, "secret");
+    // Opening saved the session (its message key spent) and archived the
+    // message; bob is killed before the group module saved the key, and
+    // the server sends the message again to his next process.
+    bob.restart();
+    const again = await bob.e2e.open(bob.client, got.message, got.body);
+    assert.equal(again.kind, "secret", JSON.stringify(again));
+    if (again.kind !== "secret") return;
+    assert.equal(again.from, "alice");
+    assert.equal(again.label, "sender key crew");
+    assert.deepEqual(again.secret, key);
+    // Kept by its module now: a copy after that is dropped, even after a
+    // restart once that state is saved.
+    again.taken();
+    assert.deepEqual(await bob.e2e.open(bob.client, got.message, got.body), {
+      kind: "refused",
+      lines: [],
+    });
+    const encoded = encodeE2eState(bob.state);
+    assert.ok(!encoded.includes('"secret"'), "the taken secret's bytes stay");
+  } finally {
+    for (const c of [alice.client, bob.client]) await c.quit();
   }
 });
 

@@ -436,3 +436,37 @@ Deno.test("a message that waited for its sender key settles (is acknowledged) on
   await within(second, 5000, "bob 2 never settled");
   assert.equal(settled, 2);
 });
+
+Deno.test("deliverKey calls `taken` once the key is in the state, before the save that keeps it, and for a key already held", async () => {
+  let taken = 0;
+  const atSave: number[] = [];
+  const groups = receiving({
+    save: () => {
+      atSave.push(taken);
+      return Promise.resolve();
+    },
+    late: () => {},
+  });
+  const chain = await newSenderChain();
+  const label = SENDER_KEY_LABEL_PREFIX + "g";
+  const delivered = groups.deliverKey(
+    client,
+    "bob",
+    label,
+    encodeSenderKey(chain),
+    () => taken++,
+  );
+  // Not before: the message's archive would lose the key's bytes in a save
+  // of something else, while the key itself is not kept yet.
+  assert.equal(taken, 0);
+  await within(Promise.resolve(delivered), 5000, "never settled");
+  assert.deepEqual(atSave, [1]);
+  await groups.deliverKey(
+    client,
+    "bob",
+    label,
+    encodeSenderKey(chain),
+    () => taken++,
+  );
+  assert.equal(taken, 2);
+});
