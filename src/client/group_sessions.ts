@@ -207,7 +207,7 @@ export class GroupSessions {
   readonly #o: GroupSessionsOptions;
   #queue: Promise<unknown> = Promise.resolve();
   /** Sealed messages by cid: a retry sends the same bytes. */
-  readonly #sealed = new SealedRetries<{ group: string; body: Uint8Array }>();
+  readonly #sealed = new SealedRetries<Sealed>();
   readonly #waiting: Waiting[] = [];
   /** The last `groups` asked for to judge sender keys (#notInGroup). */
   #groupsAsked: GroupsAsked | null = null;
@@ -239,7 +239,18 @@ export class GroupSessions {
     text: string,
     cid: string,
   ): Promise<Reply> {
-    return this.#alone(() => this.#send(client, group, text, cid));
+    return this.#alone(async () => {
+      for (let tries = 1;; tries++) {
+        const reply = await this.#send(client, group, text, cid);
+        // Someone joined or left between the members listed and the
+        // message: asked again, the chain given to whoever joined, sealed
+        // anew (the refused one was never stored).
+        if (
+          reply.t !== "error" || reply.code !== "members_changed" ||
+          tries >= MEMBERS_CHANGED_TRIES
+        ) return reply;
+      }
+    });
   }
 
   async #send(
@@ -405,11 +416,24 @@ export class GroupSessions {
       own.chain = out.chain;
       // Saved before it is sent: a message key must never be used twice.
       await this.#o.save();
-      sealed = { group: entry.group, body: out.message };
+      sealed = {
+        group: entry.group,
+        body: out.message,
+        // The whole list only: members left out were not given the chain
+        // anyway (said above).
+        ...(entry.more === undefined && entry.tag !== undefined
+          ? { tag: entry.tag }
+          : {}),
+      };
       this.#sealed.keep(cid, line, sealed);
     }
     const answer = client.request(
-      { t: "e2e_gsay", group: sealed.group, cid },
+      {
+        t: "e2e_gsay",
+        group: sealed.group,
+        cid,
+        ...(sealed.tag === undefined ? {} : { tag: sealed.tag }),
+      },
       sealed.body,
     );
     const reply = await answerWithin(answer);
@@ -444,7 +468,7 @@ export class GroupSessions {
     client: ChatClient,
     text: string,
     cid: string,
-    sealed: { group: string; body: Uint8Array },
+    sealed: Sealed,
     reply: Reply,
   ): Promise<Reply> {
     this.#sealed.answered(cid, reply);
@@ -970,6 +994,21 @@ function keepOwnChain(
     kept.delete(key);
   }
 }
+
+/** A group message sealed, kept by cid for a retry to send the same bytes. */
+interface Sealed {
+  group: string;
+  body: Uint8Array;
+  /** The members tag of the list its chain was given by (`e2e_gsay`). */
+  tag?: string;
+}
+
+/**
+ * Times a message is sealed anew when the server refuses it because the
+ * group's members changed since they were listed (`members_changed`):
+ * then the error is the line's.
+ */
+const MEMBERS_CHANGED_TRIES = 5;
 
 /** How long a sender key waits for the server's group list (askGroups). */
 const MEMBERS_WAIT_MS = 5000;

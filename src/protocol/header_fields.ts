@@ -110,6 +110,19 @@ export function list<T>(
 }
 
 /** A chat message's optional `cid`, checked against CLIENT_ID_PATTERN. */
+/** A group's members tag: 16 lowercase hex digits (docs/PROTOCOL.md 5.5). */
+export const MEMBERS_TAG_PATTERN = /^[0-9a-f]{16}$/;
+
+/** The optional `tag` of a group's members (`members`, `e2e_gsay`). */
+export function membersTag(fields: Fields): { tag?: string } {
+  const value = fields.tag;
+  if (value === undefined) return {};
+  if (typeof value !== "string" || !MEMBERS_TAG_PATTERN.test(value)) {
+    fail("Field 'tag' must be 16 lowercase hex digits");
+  }
+  return { tag: value };
+}
+
 export function clientId(fields: Fields): { cid?: string } {
   const value = fields.cid;
   if (value === undefined) return {};

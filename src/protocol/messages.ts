@@ -122,8 +122,11 @@ export type ClientMessage =
   /**
    * A group message end to end (docs/PROTOCOL.md 11.11); body: a message
    * sealed on the sender's chain, opaque to the server. Answered as `gsay` is.
+   * `tag`: the group's members tag of the `members` reply the sender's
+   * chain was given by: refused `members_changed` if the members changed
+   * since.
    */
-  | { t: "e2e_gsay"; id: number; group: string; cid?: string };
+  | { t: "e2e_gsay"; id: number; group: string; cid?: string; tag?: string };
 
 /**
  * `key_id` (32 lower-case hex digits) names the file key the sender sent each
@@ -200,6 +203,11 @@ export interface GroupMembers {
   online: string[];
   /** Members left out of `members` to keep the reply small. */
   more?: number;
+  /**
+   * Changes whenever the group's members change (16 hex digits): an
+   * `e2e_gsay` that names it is refused if they changed since.
+   */
+  tag?: string;
 }
 
 /** What the server sends. */
@@ -462,6 +470,7 @@ export const ERROR_CODES = [
   "declined", // no recipient accepted a file offer
   "no_keys", // the user has published no end-to-end keys
   "withdrawn", // the sender took back its file offer before the reply
+  "members_changed", // a group's members changed since the `members` named
   "internal",
 ] as const;
 

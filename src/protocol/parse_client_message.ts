@@ -15,6 +15,7 @@ import {
   fileKey,
   int,
   list,
+  membersTag,
   str,
 } from "./header_fields.ts";
 
@@ -125,7 +126,13 @@ export function parseClientMessage(value: unknown): ClientMessage {
         ...clientId(f),
       };
     case "e2e_gsay":
-      return { t, id: int(f, "id"), group: str(f, "group"), ...clientId(f) };
+      return {
+        t,
+        id: int(f, "id"),
+        group: str(f, "group"),
+        ...clientId(f),
+        ...membersTag(f),
+      };
     case "file_accept": {
       // Each is read on its own; a claim needs both (the server checks).
       return {

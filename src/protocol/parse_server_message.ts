@@ -19,6 +19,7 @@ import {
   fileKey,
   int,
   list,
+  membersTag,
   optionalInt,
   str,
   userName,
@@ -86,6 +87,7 @@ function groupMembers(value: unknown): GroupMembers {
     group: userName(f, "group"),
     members: list(f, "members", validName),
     online: list(f, "online", validName),
+    ...membersTag(f),
   });
 }
 

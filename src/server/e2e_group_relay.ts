@@ -51,6 +51,19 @@ export function routeE2eGroup(
   if (!state.isMember(group, session.name)) {
     return notMember(session.id, re, group);
   }
+  // Someone joined or left since the `members` reply the sender's chain
+  // was given by: a member who joined would get a message sealed before
+  // they had the chain, and could never open it (on a cluster, a join made
+  // on another node reaches this one's list a moment later). The sender
+  // asks again, gives them the chain, and seals anew.
+  if (message.tag !== undefined && message.tag !== state.membersTag(group)) {
+    return fail(
+      session.id,
+      re,
+      "members_changed",
+      `ERROR: The members of ${group.name} changed while the message was on its way: not sent`,
+    );
+  }
   state.recordMessage(session.id, now);
   // Every member is entitled to it, as to a `gsay`; only those whose
   // clients were given the sender's chain can open it.

@@ -966,6 +966,7 @@ function members(
             state.remote.get(nameKey(member)) !== undefined)
         ),
         ...(left > 0 ? { more: left } : {}),
+        tag: state.membersTag(group),
       };
     },
   );

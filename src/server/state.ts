@@ -11,6 +11,7 @@
  * the same name again. Groups outlive their last member.
  */
 
+import { toHex } from "../crypto/bytes.ts";
 import { DEFAULT_MAX_FILE_BYTES, nameKey } from "../protocol/limits.ts";
 import type { Store } from "../store/store.ts";
 import { TransferTable } from "./transfer_table.ts";
@@ -147,6 +148,8 @@ export class ServerState {
   #online = new Map<string, ConnId>();
   // Map order is creation order, which `/groups` shows.
   #groups = new Map<string, MutableGroup>();
+  /** Members tags by group key, made when asked for (membersTag). */
+  readonly #membersTags = new Map<string, string>();
   /** Their keys by skeleton: what a new group's name looks like (groupsLike). */
   #groupSkeletons = new SkeletonIndex();
   /**
@@ -573,6 +576,21 @@ export class ServerState {
     return group;
   }
 
+  /**
+   * The group's members tag (docs/PROTOCOL.md 5.5 `members`): random, made
+   * anew after each change of its members, so that an `e2e_gsay` naming
+   * the tag of the list its sender's chain was given by is refused if
+   * someone joined or left since (e2e_group_relay.ts).
+   */
+  membersTag(group: Group): string {
+    let tag = this.#membersTags.get(group.key);
+    if (tag === undefined) {
+      tag = toHex(crypto.getRandomValues(new Uint8Array(8)));
+      this.#membersTags.set(group.key, tag);
+    }
+    return tag;
+  }
+
   isMember(group: Group, name: string): boolean {
     return group.members.has(nameKey(name));
   }
@@ -587,6 +605,7 @@ export class ServerState {
       this.#countEmpty(stored, -1);
     }
     stored.members.set(key, name);
+    this.#membersTags.delete(group.key);
     this.store.addMember(group.key, key, name, now);
     this.#groupChanges?.push({ kind: "add", group: group.name, member: name });
     this.#joined(key, stored);
@@ -598,6 +617,7 @@ export class ServerState {
     const stored = this.#mutable(group);
     const key = nameKey(name);
     if (!stored.members.delete(key)) return false;
+    this.#membersTags.delete(group.key);
     if (stored.members.size === 0) {
       this.#occupiedGroups--;
       this.#countEmpty(stored, 1);

@@ -32,11 +32,16 @@ export interface Member {
   notes: string[];
 }
 
-/** `waitMs`: how long a message waits for its sender key (300 ms unless told). */
+/**
+ * `waitMs`: how long a message waits for its sender key (300 ms unless
+ * told); `onSecret`: run after each sender key this member gives (a test's
+ * hook into the moment between the members listed and the message).
+ */
 export async function member(
   server: TestServer,
   name: string,
   waitMs = 300,
+  onSecret: (to: string) => Promise<void> = async () => {},
 ): Promise<Member> {
   const identity = await testIdentity();
   const { client } = await TestClient.connect(server, name, identity);
@@ -64,7 +69,11 @@ export async function member(
   m.groups = new GroupSessions({
     state: m.state,
     save: async () => {},
-    sendSecret: (...args) => e2e.sendSecret(...args),
+    sendSecret: async (...args) => {
+      const reply = await e2e.sendSecret(...args);
+      await onSecret(args[1]);
+      return reply;
+    },
     knownKey: (server, n) => identities.known(server, n),
     notify: (lines) => m.notes.push(...lines),
     late: (opened) => m.opened.push(opened),

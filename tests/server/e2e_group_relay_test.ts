@@ -184,3 +184,47 @@ Deno.test("routeE2eGroup refuses an unproven sender, an empty or oversized body,
     });
   });
 });
+
+Deno.test("routeE2eGroup refuses an e2e_gsay whose members tag is no longer the group's (someone joined or left since the members reply): members_changed, nothing stored", () => {
+  withState((state) => {
+    team(state);
+    const listed = send(state, 1, { t: "members", id: 2, group: "team" });
+    const reply = listed[0]!.message;
+    assert.equal(reply.t, "members");
+    const tag = reply.t === "members" ? reply.groups[0]!.tag ?? "" : "";
+    assert.match(tag, /^[0-9a-f]{16}$/);
+    // carol joins between the members reply and the message.
+    signIn(state, 3, "carol", null);
+    send(state, 3, { t: "join", id: 1, group: "team" });
+    const refused = send(
+      state,
+      1,
+      { t: "e2e_gsay", id: 3, group: "team", cid: "2".repeat(32), tag },
+      SEALED,
+    );
+    assert.deepEqual(refused.map((o) => o.message), [{
+      t: "error",
+      re: 3,
+      code: "members_changed",
+      text:
+        "ERROR: The members of Team changed while the message was on its way: not sent",
+    }]);
+    // Asked again: the new tag takes it (and the same cid is not taken).
+    const again = send(state, 1, { t: "members", id: 4, group: "team" })[0]!
+      .message;
+    const now = again.t === "members" ? again.groups[0]!.tag ?? "" : "";
+    assert.notEqual(now, tag);
+    const out = send(
+      state,
+      1,
+      { t: "e2e_gsay", id: 5, group: "team", cid: "2".repeat(32), tag: now },
+      SEALED,
+    );
+    assert.equal(out[0]!.message.t, "ok");
+    assert.deepEqual(out[1]!.to, {
+      kind: "group",
+      key: "team",
+      except: "alice",
+    });
+  });
+});

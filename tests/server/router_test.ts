@@ -213,6 +213,7 @@ Deno.test("route plays the seed's example chat session", () => {
         group: "haha",
         members: ["sophia", "jojo"],
         online: ["sophia", "jojo"],
+        tag: state.membersTag(state.group("haha")!),
       }],
     },
   }]);
@@ -753,6 +754,7 @@ Deno.test("route members lists any group for anyone, or the caller's own groups"
         group: "zeta",
         members: ["sophia", "jojo"],
         online: ["jojo"],
+        tag: state.membersTag(state.group("zeta")!),
       }],
     },
   }]);
@@ -864,6 +866,7 @@ Deno.test("route re-register after disconnect keeps groups and last message time
         group: "haha",
         members: ["sophia", "jojo"],
         online: ["sophia", "jojo"],
+        tag: state.membersTag(state.group("haha")!),
       }],
     },
   }]);
