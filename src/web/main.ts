@@ -1402,7 +1402,15 @@ function onIncoming(
         ? { kind: "refused", lines: [] }
         : opened
     );
-    return inTurn(async () => showOpened(await opened, count));
+    let kept: Promise<void> | undefined;
+    const dealt = inTurn(async () => {
+      kept = showOpened(await opened, count);
+    });
+    // A sender key is acknowledged once kept (deliverKey saves it), as in
+    // the terminal: at once, a page closed before the save had the key
+    // nowhere, and the server never sent it again. Without holding up what
+    // comes after it.
+    return dealt.then(() => kept);
   }
   const text = hasTextBody(message) ? decodeText(body) : "";
   inTurn(() => {
@@ -1507,9 +1515,13 @@ function leaveForKeys(
 
 /**
  * Shows an opened end-to-end message, or why it was not; counted in
- * `count` when it answers a /history.
+ * `count` when it answers a /history. For a sender key, a promise that
+ * settles once it is kept (group_sessions.ts deliverKey).
  */
-function showOpened(opened: Opened, count?: HistoryCount): void {
+function showOpened(
+  opened: Opened,
+  count?: HistoryCount,
+): Promise<void> | undefined {
   switch (opened.kind) {
     case "message":
       show(opened.message, opened.text, count);
@@ -1526,16 +1538,16 @@ function showOpened(opened: Opened, count?: HistoryCount): void {
         opened.taken();
         return;
       }
-      if (
-        client !== null &&
-        groupSessions?.deliverKey(
+      {
+        const kept = client === null ? null : groupSessions?.deliverKey(
           client,
           opened.from,
           opened.label,
           opened.secret,
           opened.taken,
-        )
-      ) return;
+        );
+        if (kept) return kept;
+      }
       opened.taken();
       emit({
         type: "notice",
