@@ -227,11 +227,16 @@ export class MissedPublic {
    * user gets no flood): a session with no place yet takes one now, as at
    * a sign-in (`mark`). Nothing on a server without ids. The lines go
    * through the session's history counting (`paging.counts`), so someone
-   * ignored stays hidden there too.
+   * ignored stays hidden there too. `self`: this user's name, whose own
+   * lines are left out: one in flight when the connection dropped is sent
+   * again on the new connection and confirmed there ("Broadcast message
+   * sent: ..."), often after this answer (it waits behind the lines typed
+   * before it), and was shown twice, once among what others said.
    */
   async catchUp(
     paging: HistoryPaging,
     emit: (event: SessionEvent) => void,
+    self?: string,
   ): Promise<void> {
     const after = this.#pending ?? this.#cursor;
     if (after === null) return await this.mark(paging);
@@ -272,6 +277,11 @@ export class MissedPublic {
         if (event.type === "incoming" && event.message.t !== "public") {
           return false;
         }
+        if (
+          event.type === "incoming" && event.message.t === "public" &&
+          self !== undefined &&
+          event.message.from.toLowerCase() === self.toLowerCase()
+        ) return false;
         const id = idOf(event);
         if (id === undefined) return true;
         if (id <= after || brought.has(id) || this.#wasShownLive(id)) {

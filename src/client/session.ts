@@ -851,7 +851,11 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     connected = { attempt: next.attempt, welcomedAt: Date.now() };
     link = attach(next.client, next.keysPublished);
     chats.retry(next.client);
-    void missed.catchUp(historyPaging(next.client), emit);
+    void missed.catchUp(
+      historyPaging(next.client),
+      emit,
+      next.client.name ?? undefined,
+    );
     // What was typed meanwhile goes now, in order, once.
     // The server keeps the away state with the connection that set it.
     const away = commands.away();

@@ -1311,7 +1311,11 @@ let caughtUp: Promise<void> = Promise.resolve();
  * or once the live lines stopped waiting for it.
  */
 function catchUp(next: ChatClient): Promise<void> {
-  const done = missed.catchUp(historyPaging(next), emit).catch((error) =>
+  const done = missed.catchUp(
+    historyPaging(next),
+    emit,
+    next.name ?? undefined,
+  ).catch((error) =>
     emit({
       type: "error",
       re: null,

@@ -455,3 +455,28 @@ Deno.test("MissedPublic: a connection lost after the live lines were let go asks
   ]);
   assert.equal(missed.cursor, 47);
 });
+
+Deno.test("MissedPublic leaves the client's own lines out of a catch-up: one in flight when the connection dropped is confirmed by its own reply, often after the answer", async () => {
+  const missed = new MissedPublic();
+  missed.shown(40);
+  const out: SessionEvent[] = [];
+  const own: SessionEvent = {
+    type: "incoming",
+    message: {
+      t: "public",
+      from: "Me",
+      ts: 1767225600042,
+      id: 42,
+      seq: 42,
+      history: true,
+    },
+    text: "mine, in flight",
+  };
+  const { paging: p } = paging(
+    [line(41, "one"), own, line(43, "three")],
+    { text: "End of history for the public room (3 messages)." },
+  );
+  await missed.catchUp(p, (event) => out.push(event), "me");
+  // "Broadcast message sent: mine, in flight" comes with its reply.
+  assert.deepEqual(texts(out), [MISSED_HEADER, "one", "three"]);
+});
