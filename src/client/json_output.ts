@@ -487,7 +487,10 @@ function serverJson(
       return {
         type: "members",
         re: re ?? message.re,
-        groups: message.groups.map((g) => ({ ...g })),
+        // The tag is the client's own business (it names the state of the
+        // members a group message is sealed for, PROTOCOL 5.5): a program
+        // gets the group, its members and who is online, as before.
+        groups: message.groups.map(({ tag: _tag, ...g }) => g),
         ...(message.more === undefined ? {} : { more: message.more }),
       };
     case "pong":

@@ -72,10 +72,14 @@ Deno.test("example session: broadcast, list, private, groups and members as the 
   const members = await jojo.client.request({ t: "members" });
   assert.equal(members.t, "members");
   if (members.t !== "members") return;
+  // Each group's `tag` names this state of its members (PROTOCOL 5.5).
+  const [haha] = members.groups;
+  assert.match(haha?.tag ?? "", /^[0-9a-f]{16}$/);
   assert.deepEqual(members.groups, [{
     group: "haha",
     members: ["sophia", "jojo"],
     online: ["sophia", "jojo"],
+    tag: haha?.tag,
   }]);
   assert.equal((await jojo.client.gsay("haha", "Hello there!")).t, "ok");
   const groupMessage = await sophia.waitFor((m) => m.message.t === "group");
