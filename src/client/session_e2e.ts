@@ -298,13 +298,18 @@ export function sessionE2e(options: SessionE2eOptions) {
     // A file's key is kept as soon as it is opened, not in turn: its offer
     // holds the lines after it until the key is here (connection_files.ts
     // `hold`), and in a cluster the offer may come first (PROTOCOL 11.10).
-    const opened = e2e.open(client, message, body).then((
-      opened,
-    ): Opened =>
-      opened.kind === "secret" &&
-        fileKeys.deliver(opened.from, opened.label, opened.secret)
-        ? { kind: "refused", lines: [] }
-        : opened
+    const opened = e2e.open(client, message, body).then(
+      (opened): Opened => {
+        if (
+          opened.kind !== "secret" ||
+          !fileKeys.deliver(opened.from, opened.label, opened.secret)
+        ) return opened;
+        // Kept by the file's inbox now: the archive lets go of its bytes
+        // (as showOpened does), or every file key stays in the state saved
+        // to disk until the archive's cap pushes it out.
+        opened.taken();
+        return { kind: "refused", lines: [] };
+      },
     );
     // Settles once it is shown, kept held, or shown as an error: only then
     // is it acknowledged (chat_client.ts MessageListener).

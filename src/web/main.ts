@@ -1398,13 +1398,18 @@ function onIncoming(
     // A file's key is kept as soon as it is opened, not in turn: its offer
     // holds the lines after it until the key is here (`holdPlace`), and in
     // a cluster the offer may come first (PROTOCOL 11.10).
-    const opened = sessions.open(from, message, body).then((
-      opened,
-    ): Opened =>
-      opened.kind === "secret" &&
-        fileKeys.deliver(opened.from, opened.label, opened.secret)
-        ? { kind: "refused", lines: [] }
-        : opened
+    const opened = sessions.open(from, message, body).then(
+      (opened): Opened => {
+        if (
+          opened.kind !== "secret" ||
+          !fileKeys.deliver(opened.from, opened.label, opened.secret)
+        ) return opened;
+        // Kept by the file's inbox now: the archive lets go of its bytes
+        // (as showOpened does), or every file key stays in the state saved
+        // to disk until the archive's cap pushes it out.
+        opened.taken();
+        return { kind: "refused", lines: [] };
+      },
     );
     let kept: Promise<void> | undefined;
     const dealt = inTurn(async () => {
