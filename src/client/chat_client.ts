@@ -645,16 +645,12 @@ export class ChatClient {
       // What was shown is acknowledged before the goodbye, and known to be
       // taken once a ping after it is answered: the last frames before a
       // process exits can be lost (then it is shown again, as history).
-      // A message still being shown (a line waiting for stdout) is waited
-      // for too when nothing else is owed yet: a script whose input ended
-      // while its one line was on its way out showed it, and got it again.
-      const sent = this.#sendAcks();
-      if (sent || this.#unsettled.size > 0) {
+      if (this.#sendAcks()) {
         let timer: ReturnType<typeof setTimeout> | undefined;
         const waited = new Promise((resolve) =>
           timer = setTimeout(resolve, QUIT_ACK_MS)
         );
-        if (sent) await Promise.race([this.request({ t: "ping" }), waited]);
+        await Promise.race([this.request({ t: "ping" }), waited]);
         // What the server sent before its answer was shown meanwhile, or
         // is being shown (a line waiting for stdout): acknowledged too,
         // within the same wait, or it comes again at the next sign-in.
