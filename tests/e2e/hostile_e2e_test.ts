@@ -11,6 +11,7 @@
  * is known.
  */
 
+import type { SecureChannel } from "../../src/transport/secure_channel.ts";
 import assert from "node:assert/strict";
 import { encodeBundle } from "../../src/crypto/prekeys.ts";
 import type { ClientMessage } from "../../src/protocol/messages.ts";
@@ -124,8 +125,26 @@ Deno.test("chat connect warns of a published key a hostile server swapped, seals
 });
 
 Deno.test("chat connect refuses a plain private message a hostile server passes off as alice's, or as one bob sent her, once alice is known to use end-to-end keys", async () => {
-  await using run = await startHostileE2e("chat-e2e-hostile-plain-");
+  // Every client asks for the room's newest at sign-in (a history request
+  // of 1, no target): answered as an empty room, as an honest server answers
+  // in order (left unanswered, the history lines below would be taken for
+  // its answer).
+  let chan: SecureChannel | null = null;
+  const markers: number[] = [];
+  await using run = await startHostileE2e(
+    "chat-e2e-hostile-plain-",
+    () => [],
+    (message) => {
+      if (message.t !== "history" || message.target !== undefined) return;
+      if (chan === null) markers.push(message.id);
+      else chan.send({ t: "ok", re: message.id, text: "End of history." });
+    },
+  );
   const { bob, channel, alice } = run;
+  chan = channel;
+  for (const re of markers) {
+    channel.send({ t: "ok", re, text: "End of history." });
+  }
   const plain = (
     text: string,
     fields: { from: string; to?: string; history?: true },
