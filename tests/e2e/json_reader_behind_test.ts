@@ -41,9 +41,14 @@ const NUMBERED = / ?m(\d+) €/;
 
 /**
  * What a client's resident memory may grow by beyond the lines it holds for
- * its reader: the runtime's heap, garbage not yet collected.
+ * its reader: the runtime's heap, garbage not yet collected (each 12 kB line
+ * is decrypted and encoded through several buffers freed only at a later
+ * collection). Measured growth in the bounded test, 4 runs each on the trees
+ * of a360732 and 8920cfa: 73-99 MB and 77-110 MB, and 109.7 MB in one CI run,
+ * past the 104 MiB that 64 MiB of slack allowed. An unbounded client does not
+ * hinge on this figure: it is never dropped, which the test asserts first.
  */
-const RSS_SLACK_BYTES = 64 * 1024 * 1024;
+const RSS_SLACK_BYTES = 96 * 1024 * 1024;
 
 /**
  * A fresh folder named `prefix`… for the bot's config and downloads, with
