@@ -218,9 +218,69 @@ export class GroupSessions {
   readonly #lateTails = new Map<string, Promise<Tail>>();
   /** When the last request to judge a sender key went (#spaced). */
   #lastAsked: { client: ChatClient; at: number } | null = null;
+  /**
+   * Members this client saw leave a group (a `membership` notice) and saw
+   * no join of since, by `server group-key member-key`, oldest first, to
+   * the member's name as the notice spelled it: a `members` reply that
+   * still lists one disagrees with what this client saw (#leftButListed).
+   */
+  readonly #seenLeaving = new Map<string, string>();
 
   constructor(options: GroupSessionsOptions) {
     this.#o = options;
+  }
+
+  /**
+   * Takes a `membership` notice the server sent on `client` (5.5): who left
+   * a group, and was not seen joining it again since, is checked against
+   * the next member list of that group this client sends by. Kept in
+   * memory only, at most {@link MAX_LEAVES_SEEN}, the oldest forgotten
+   * first: the server sends notices of any group and name it likes.
+   */
+  membership(
+    client: ChatClient,
+    notice: { group: string; name: string; joined: boolean },
+  ): void {
+    const key = `${client.serverFingerprint} ${nameKey(notice.group)} ${
+      nameKey(notice.name)
+    }`;
+    this.#seenLeaving.delete(key);
+    if (notice.joined || !isValidName(notice.name)) return;
+    this.#seenLeaving.set(key, notice.name);
+    for (const oldest of this.#seenLeaving.keys()) {
+      if (this.#seenLeaving.size <= MAX_LEAVES_SEEN) break;
+      this.#seenLeaving.delete(oldest);
+    }
+  }
+
+  /**
+   * The warnings for the members of `group` that the server's list
+   * (`listed`, complete when `whole`) still names though this client saw
+   * them leave it and no join since: the rotation when a member leaves
+   * (#send) follows the list, so a host that keeps a departed member listed
+   * keeps them reading, and it must not be silent. Each is said once: the
+   * list is the client's word from then on, and so is one that agrees.
+   */
+  #leftButListed(
+    server: string,
+    group: string,
+    listed: readonly string[],
+    whole: boolean,
+  ): string[] {
+    const prefix = `${server} ${nameKey(group)} `;
+    const named = new Set(listed.map(nameKey));
+    const warnings: string[] = [];
+    for (const [key, name] of [...this.#seenLeaving]) {
+      if (!key.startsWith(prefix)) continue;
+      const member = key.slice(prefix.length);
+      if (named.has(member)) {
+        warnings.push(
+          `WARNING: The server lists ${name} as a member of ${group}, though this client saw ${name} leave it and has seen no join since: ${name} can read your messages there. If ${name} did not join again (while you were away), the host is keeping them in`,
+        );
+        this.#seenLeaving.delete(key);
+      } else if (whole) this.#seenLeaving.delete(key);
+    }
+    return warnings;
   }
 
   #alone<T>(fn: () => Promise<T>): Promise<T> {
@@ -315,6 +375,14 @@ export class GroupSessions {
       const members = entry.members.filter((m) => nameKey(m) !== self);
       const keys = new Set(members.map(nameKey));
       const where = `${server} ${nameKey(entry.group)}`;
+      // Said before the message goes, whatever becomes of it.
+      const departed = this.#leftButListed(
+        server,
+        entry.group,
+        members,
+        entry.more === undefined,
+      );
+      if (departed.length > 0) this.#o.notify(departed);
       let own = this.#o.state.own.get(where);
       // Who had our chain before this message (before any rotation): the
       // others given it now are said by name, as the server alone says who
@@ -1013,6 +1081,12 @@ const MEMBERS_CHANGED_TRIES = 5;
 /** How long a sender key waits for the server's group list (askGroups). */
 const MEMBERS_WAIT_MS = 5000;
 
+/**
+ * Departures seen (`membership` notices of a leave, with no join since)
+ * kept at most: 100 groups of 100 members.
+ */
+export const MAX_LEAVES_SEEN = 10_000;
+
 /** The least time between two `groups` asked for to judge sender keys. */
 const GROUPS_ASK_INTERVAL_MS = 250;
 
@@ -1024,23 +1098,39 @@ interface GroupsAsked {
 }
 
 /**
+ * Members new since the last message named in one line at most: past it
+ * they are counted, as new, and `/members` lists them. Never the ten of a
+ * first message's line: a host adding members of its own among many
+ * others hid them in its "and 190 more".
+ */
+export const MAX_NEW_NAMED = 20;
+
+/**
  * The line that says whom our chain for `group` was just given to: every
- * member on a chain's first message (`since` false), or those who did not
- * have our chain before (`since` true).
+ * member on a chain's first message (`since` false; past ten, counted), or
+ * those who did not have our chain before (`since` true): each named, up to
+ * {@link MAX_NEW_NAMED}, and past it counted as new.
  */
 export function givenToLine(
   group: string,
   names: string[],
   since: boolean,
 ): string {
-  const list = namesList(names);
-  return since
-    ? `Your messages to ${group} now go end to end to ${list} too, whom the server lists as ${
-      names.length === 1 ? "a member" : "members"
-    } since your last message there`
-    : `Your messages to ${group} go end to end to ${list}, the ${
-      names.length === 1 ? "member" : "members"
-    } the server lists`;
+  if (!since) {
+    return `Your messages to ${group} go end to end to ${
+      namesList(names)
+    }, the ${names.length === 1 ? "member" : "members"} the server lists`;
+  }
+  if (names.length > MAX_NEW_NAMED) {
+    return `Your messages to ${group} now go end to end to ${names.length} members new since your last message there, whom the server lists: ${
+      namesList(names, MAX_NEW_NAMED, "new ones")
+    } (/members ${group} lists every member)`;
+  }
+  return `Your messages to ${group} now go end to end to ${
+    namesList(names, MAX_NEW_NAMED)
+  } too, whom the server lists as ${
+    names.length === 1 ? "a member" : "members"
+  } since your last message there`;
 }
 
 /**

@@ -42,11 +42,20 @@ export function otherGroupText(other: string, group: string): string {
 /** Names listed in a line at most; the rest are counted. */
 const MAX_NAMED = 10;
 
-/** `alice`, `alice and bob`, `a, b and c`; past ten, `... and 2 more`. */
-export function namesList(names: readonly string[]): string {
-  const named = names.slice(0, MAX_NAMED);
+/**
+ * `alice`, `alice and bob`, `a, b and c`; past `max` (ten), `... and 2
+ * more`, or with `more` given, `... and 2 more <more>`.
+ */
+export function namesList(
+  names: readonly string[],
+  max = MAX_NAMED,
+  more = "",
+): string {
+  const named = names.slice(0, max);
   const rest = names.length - named.length;
-  if (rest > 0) return `${named.join(", ")} and ${rest} more`;
+  if (rest > 0) {
+    return `${named.join(", ")} and ${rest} more${more ? ` ${more}` : ""}`;
+  }
   return named.length === 1
     ? named[0]!
     : `${named.slice(0, -1).join(", ")} and ${named.at(-1)}`;

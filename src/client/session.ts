@@ -545,6 +545,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       if (message.t === "presence" && message.online) {
         e2e?.signedIn(client.serverFingerprint, message.name);
       }
+      // Who left a group, checked against the members our chain goes to.
+      if (message.t === "membership") {
+        groupSessions?.membership(client, message);
+      }
       // A chat message is acknowledged once its listeners are done with it
       // (ackWhenHandled, set whenever stdout is queued: --json, a script's,
       // a person's terminal): once shown, and its line written to stdout,

@@ -1378,6 +1378,8 @@ function onIncoming(
     // They may have published keys now.
     e2e?.signedIn(from.serverFingerprint, message.name);
   }
+  // Who left a group, checked against the members our chain goes to.
+  if (message.t === "membership") groupSessions?.membership(from, message);
   // An answer to a /history (or to scrolling back): a copy, never what
   // waits (chat_client.ts `answers`).
   const asked = answers !== undefined;

@@ -545,6 +545,22 @@ Deno.test("GroupSessions asks about a group the server's capped group list left 
   await mallory.client.quit();
 });
 
+Deno.test("givenToLine names every member new since the last message up to twenty, then counts them as new", () => {
+  const names = (n: number) => Array.from({ length: n }, (_, i) => `n${i}`);
+  assert.equal(
+    givenToLine("crew", names(20), true),
+    `Your messages to crew now go end to end to ${
+      names(19).join(", ")
+    } and n19 too, whom the server lists as members since your last message there`,
+  );
+  assert.equal(
+    givenToLine("crew", names(23), true),
+    `Your messages to crew now go end to end to 23 members new since your last message there, whom the server lists: ${
+      names(20).join(", ")
+    } and 3 more new ones (/members crew lists every member)`,
+  );
+});
+
 Deno.test("givenToLine names ten members at most and counts the rest", () => {
   assert.equal(
     givenToLine("crew", ["eve"], true),

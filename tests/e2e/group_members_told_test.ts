@@ -293,3 +293,178 @@ Deno.test("chat connect names a member whose copy of its group chain the server 
   await bob.write("/quit\n");
   await bob.finish();
 });
+
+Deno.test("chat connect names every member the server lists since its last message in a group, however many others there are", async () => {
+  const peers = new Map<string, HostileAlice>();
+  const crowd = Array.from({ length: 12 }, (_, i) => `c${i}`);
+  const added = Array.from({ length: 12 }, (_, i) => `n${i}`);
+  let members = ["bob", "alice", ...crowd];
+  const secretsTo: string[] = [];
+  let id = 100;
+  const onOther = (message: ClientMessage) => {
+    if (message.t === "e2e_bundle") {
+      const peer = peers.get(message.name)!;
+      run.channel.send(
+        {
+          t: "e2e_bundle",
+          re: message.id,
+          name: message.name,
+          fingerprint: peer.fingerprint,
+        },
+        new TextEncoder().encode(JSON.stringify(encodeBundle(peer.bundle))),
+      );
+    } else if (message.t === "e2e_msg" || message.t === "e2e_gsay") {
+      if (message.t === "e2e_msg") secretsTo.push(message.to);
+      id++;
+      run.channel.send({ t: "ok", re: message.id, text: "", id, seq: id });
+    }
+  };
+  await using run = await startHostileE2e(
+    "chat-group-members-many-",
+    () => [],
+    onOther,
+    (group) => group === "crew" ? members : null,
+  );
+  const { bob, bundle } = run;
+  peers.set("alice", run.alice);
+  for (const name of [...crowd, ...added]) {
+    peers.set(name, await Peer.create(bundle));
+  }
+  // The first message in a large group may count the rest.
+  await bob.write("/group crew first\n");
+  await bob.waitFor(/Group message to crew: first/);
+  assert.ok(
+    bob.stdout.includes(
+      "Your messages to crew go end to end to alice, c0, c1, c2, c3, c4, c5, c6, c7, c8 and 3 more, the members the server lists",
+    ),
+    bob.stdout,
+  );
+  // Twelve more slip in at once, the host's own among them: each is named,
+  // none hidden in "and 2 more".
+  members = [...members, ...added];
+  await bob.write("/group crew second\n");
+  await bob.waitFor(/Group message to crew: second/);
+  assert.equal(secretsTo.length, 25);
+  const lines = bob.stdout.split("\n");
+  const newcomers = lines.indexOf(
+    "Your messages to crew now go end to end to n0, n1, n2, n3, n4, n5, n6, n7, n8, n9, n10 and n11 too, whom the server lists as members since your last message there",
+  );
+  assert.notEqual(newcomers, -1, bob.stdout);
+  assert.ok(newcomers < lines.indexOf("Group message to crew: second"));
+  await bob.write("/quit\n");
+  await bob.finish();
+});
+
+/**
+ * Bob's lines as a terminal shows them (disclosures on stdout, warnings on
+ * stderr), or the texts of his `--json` events of that kind (`notice`, and
+ * `error` with code `e2e` and no `re`).
+ */
+function shown(bob: { stdout: string; stderr: string }, json: boolean) {
+  if (!json) return { notices: bob.stdout, warnings: bob.stderr };
+  const events = bob.stdout.split("\n").filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l));
+  const texts = (type: string) =>
+    events.filter((e) =>
+      e.type === type &&
+      (type === "notice" || e.code === "e2e" && e.re === null)
+    ).map((e) => e.text).join("\n");
+  return { notices: texts("notice"), warnings: texts("error") };
+}
+
+for (const json of [false, true]) {
+  Deno.test(
+    `chat connect${
+      json ? " --json" : ""
+    } warns when the server still lists a member it told the client had left the group`,
+    async () => {
+      const peers = new Map<string, HostileAlice>();
+      const secretsTo: string[] = [];
+      let id = 100;
+      const onOther = (message: ClientMessage) => {
+        if (message.t === "e2e_bundle") {
+          const peer = peers.get(message.name)!;
+          run.channel.send(
+            {
+              t: "e2e_bundle",
+              re: message.id,
+              name: message.name,
+              fingerprint: peer.fingerprint,
+            },
+            new TextEncoder().encode(JSON.stringify(encodeBundle(peer.bundle))),
+          );
+        } else if (message.t === "e2e_msg" || message.t === "e2e_gsay") {
+          if (message.t === "e2e_msg") secretsTo.push(message.to);
+          id++;
+          run.channel.send({ t: "ok", re: message.id, text: "", id, seq: id });
+        }
+      };
+      // mallory stays listed whatever the notices say.
+      await using run = await startHostileE2e(
+        "chat-group-members-left-",
+        () => json ? ["--json"] : [],
+        onOther,
+        (group) => group === "crew" ? ["bob", "alice", "mallory"] : null,
+      );
+      const { bob, bundle } = run;
+      peers.set("alice", run.alice);
+      peers.set("mallory", await Peer.create(bundle));
+      const sent = (text: string) =>
+        json
+          ? new RegExp(`"type":"sent".*"text":"${text}"`)
+          : new RegExp(`Group message to crew: ${text}`);
+      const membership = (name: string, joined: boolean) =>
+        json
+          ? new RegExp(
+            `"type":"membership","group":"crew","name":"${name}","joined":${joined}`,
+          )
+          : new RegExp(`${name} ${joined ? "joined" : "left"} group crew`);
+      await bob.write("/group crew first\n");
+      await bob.waitFor(sent("first"));
+      assert.deepEqual(secretsTo, ["alice", "mallory"]);
+      assert.ok(
+        shown(bob, json).notices.includes(
+          "Your messages to crew go end to end to alice and mallory, the members the server lists",
+        ),
+        bob.stdout,
+      );
+
+      // The server says mallory left, yet lists her: without a word, her
+      // chain was never renewed and she read on.
+      run.channel.send({
+        t: "membership",
+        group: "crew",
+        name: "mallory",
+        joined: false,
+      });
+      await bob.waitFor(membership("mallory", false));
+      await bob.write("/group crew second\n");
+      await bob.waitFor(sent("second"));
+      const warning =
+        "WARNING: The server lists mallory as a member of crew, though this client saw mallory leave it and has seen no join since: mallory can read your messages there. If mallory did not join again (while you were away), the host is keeping them in";
+      assert.ok(shown(bob, json).warnings.includes(warning), bob.stderr);
+
+      // Said once; a leave then a join seen is no disagreement.
+      run.channel.send({
+        t: "membership",
+        group: "crew",
+        name: "alice",
+        joined: false,
+      });
+      run.channel.send({
+        t: "membership",
+        group: "crew",
+        name: "alice",
+        joined: true,
+      });
+      await bob.waitFor(membership("alice", true));
+      await bob.write("/group crew third\n");
+      await bob.waitFor(sent("third"));
+      const { warnings } = shown(bob, json);
+      assert.equal(warnings.split(warning).length, 2, warnings);
+      assert.doesNotMatch(warnings, /lists alice/);
+      await bob.write("/quit\n");
+      await bob.finish();
+    },
+  );
+}
