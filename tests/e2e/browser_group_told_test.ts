@@ -1,0 +1,60 @@
+/// <reference lib="dom" />
+/**
+ * The page says whom its group chain goes to with the terminal's lines
+ * (group_sessions.ts `givenToLine`, shared): every member at its first
+ * message in a group, then, by name, whoever the server lists since its last
+ * message there (docs/PROTOCOL.md 11.11). In real Chromium against a real
+ * `chat serve` and real `chat connect` terminals. Slow (a browser starts): in
+ * `deno task test:slow`.
+ */
+
+import assert from "node:assert/strict";
+import {
+  LEAK_CHECKS_OFF,
+  startBrowserChat,
+  typeLine,
+  waitForLine,
+  webbyAnd,
+} from "../_helpers/browser.ts";
+
+Deno.test({
+  name:
+    "web client: says whom its group chain goes to, and names a member new since its last message there",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const { page, problems, terminal: nana } = await webbyAnd(chat, "nana");
+    await nana.write("/create haha\n");
+    await nana.waitFor(/SUCCESS: Group 'haha' created and joined\./);
+    await page.focus("#line");
+    await typeLine(page, "/join haha");
+    await waitForLine(page, /^SUCCESS: Joined group 'haha'\.$/);
+    await typeLine(page, "/group haha first");
+    await waitForLine(page, /Group message to haha: first$/);
+    const carol = await chat.terminal("carol");
+    await chat.keysOf("carol");
+    await carol.write("/join haha\n");
+    await carol.waitFor(/SUCCESS: Joined group 'haha'\./);
+    await typeLine(page, "/group haha second");
+    await waitForLine(page, /Group message to haha: second$/);
+    await carol.waitFor(/haha.*second/);
+    const rows = await page.$$eval(
+      "#log .line",
+      (all) => all.map((row) => row.textContent ?? ""),
+    );
+    assert.deepEqual(
+      rows.filter((row) => row.includes("Your messages to haha")),
+      [
+        "Your messages to haha go end to end to nana, the member the server lists",
+        "Your messages to haha now go end to end to carol too, whom the server lists as a member since your last message there",
+      ],
+    );
+    const at = (text: string) => rows.findIndex((row) => row.endsWith(text));
+    assert.ok(
+      at("whom the server lists as a member since your last message there") <
+        at("Group message to haha: second"),
+      rows.join("\n"),
+    );
+    assert.deepEqual(problems, []);
+  },
+});
