@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { GroupSessions } from "./group_sessions.ts";
 import type { FileOfferNotice } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { fileAead } from "../crypto/native_aead.ts";
@@ -55,6 +56,11 @@ export interface ConnectionFilesOptions {
   offers: OfferConsent;
   /** The session's end-to-end messages; null without keys. */
   e2e: E2eSessions | null;
+  /**
+   * The session's group chains (null without keys): whom a group file's
+   * key goes to is said against them (file_key_share.ts `fileGivenLine`).
+   */
+  groupSessions?: GroupSessions | null;
   /** File keys that came end to end, until their offers ask for them. */
   fileKeys: FileKeyInbox;
   /** Whether a name on a server (by its key) has end-to-end keys. */
@@ -79,6 +85,7 @@ export function connectionFiles(
     files,
     offers,
     e2e,
+    groupSessions = null,
     fileKeys,
     usesE2e,
     hold,
@@ -177,6 +184,9 @@ export function connectionFiles(
           sendSecret: (...args) => e2e.sendSecret(...args),
           usesE2e: usesE2e(client.serverFingerprint),
           notify: (text) => emit({ type: "notice", text }),
+          chainGivenTo: (group) =>
+            groupSessions?.chainGivenTo(client.serverFingerprint, group) ??
+              null,
         },
         client,
         target,

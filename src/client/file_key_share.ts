@@ -29,7 +29,12 @@ import type { FileOfferNotice } from "../protocol/messages.ts";
 import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
 import { fileKeyForOffer, fileKeyOfOffer } from "./file_key.ts";
 import { pendingOf, SEND_WAIT_MS } from "./answer_within.ts";
-import { membersOf, namesList, otherGroupText } from "./members_reply.ts";
+import {
+  MAX_NEW_NAMED,
+  membersOf,
+  namesList,
+  otherGroupText,
+} from "./members_reply.ts";
 
 // ---- Protocol constants: changing any of these is a protocol change. ----
 
@@ -462,6 +467,45 @@ export interface FileKeySender {
    * is still pending (answer_within.ts), and the offer waits for it.
    */
   notify: (line: string) => void;
+  /**
+   * The members (name keys) of `group` the user's chain there is given to,
+   * and so was told about (group_sessions.ts `chainGivenTo`); null, or
+   * absent, when there is none.
+   */
+  chainGivenTo?: (group: string) => ReadonlySet<string> | null;
+}
+
+/**
+ * The line that says whom a group file's key (and name) went to: `given`,
+ * the members of `group` online. Those the user's chain there is not given
+ * to (`told`, group_sessions.ts `chainGivenTo`), whom no line named yet, are
+ * each named, up to MAX_NEW_NAMED, and the others counted: counted among
+ * all of them, a member the host added hid in "and 190 more". With no
+ * chain there (`told` null), or none new, ten are named and the rest
+ * counted.
+ */
+export function fileGivenLine(
+  name: string,
+  group: string,
+  given: readonly string[],
+  told: ReadonlySet<string> | null,
+): string {
+  const fresh = told === null
+    ? []
+    : given.filter((member) => !told.has(nameKey(member)));
+  if (fresh.length === 0) {
+    return `The key of ${name} went end to end to ${
+      namesList(given)
+    }, the members of ${group} online the server lists`;
+  }
+  const rest = given.length - fresh.length;
+  return `The key of ${name} went end to end to ${
+    namesList(fresh, MAX_NEW_NAMED, "of them")
+  }, ${
+    fresh.length === 1 ? "a member" : "members"
+  } of ${group} online the server lists whom your messages there do not go to${
+    rest > 0 ? `, and to ${rest} more whom they go to` : ""
+  }`;
 }
 
 /** What the sender reads while a file's key waits for its answer. */
@@ -623,9 +667,7 @@ export async function shareFileKey(
     );
   }
   const givenLine = group !== undefined && given.length > 0
-    ? `The key of ${name} went end to end to ${
-      namesList(given)
-    }, the members of ${group} online the server lists`
+    ? fileGivenLine(name, group, given, sender.chainGivenTo?.(group) ?? null)
     : undefined;
   if (keyless.length > 0) {
     lines.unshift(

@@ -43,7 +43,12 @@ import {
 } from "./answer_within.ts";
 import { envelopeDigest } from "./envelope_digest.ts";
 import { keepAtMost } from "./kept_keys.ts";
-import { membersOf, namesList, otherGroupText } from "./members_reply.ts";
+import {
+  MAX_NEW_NAMED,
+  membersOf,
+  namesList,
+  otherGroupText,
+} from "./members_reply.ts";
 
 // ---- Protocol constants: changing any of these is a protocol change. ----
 
@@ -281,6 +286,16 @@ export class GroupSessions {
       } else if (whole) this.#seenLeaving.delete(key);
     }
     return warnings;
+  }
+
+  /**
+   * The members (name keys) our chain for `group` on `server` is given to,
+   * each named to the user when it was (givenToLine); null when we have no
+   * chain there.
+   */
+  chainGivenTo(server: string, group: string): ReadonlySet<string> | null {
+    const own = this.#o.state.own.get(`${server} ${nameKey(group)}`);
+    return own === undefined ? null : new Set(own.sentTo.map((m) => m.name));
   }
 
   #alone<T>(fn: () => Promise<T>): Promise<T> {
@@ -1096,14 +1111,6 @@ interface GroupsAsked {
   at: number;
   reply: Promise<Reply | null>;
 }
-
-/**
- * Members new since the last message named in one line at most: past it
- * they are counted, as new, and `/members` lists them. Never the ten of a
- * first message's line: a host adding members of its own among many
- * others hid them in its "and 190 more".
- */
-export const MAX_NEW_NAMED = 20;
 
 /**
  * The line that says whom our chain for `group` was just given to: every

@@ -39,6 +39,15 @@ export function otherGroupText(other: string, group: string): string {
   return `the server answered with the members of ${other}, not of ${group}`;
 }
 
+/**
+ * Members new to the user (given a group's chain, or a group file's key,
+ * not given it before) named in one line at most: past it they are counted,
+ * as new, and `/members` lists them. Never the ten of a first line: a host
+ * adding members of its own among many others hid them in its "and 190
+ * more".
+ */
+export const MAX_NEW_NAMED = 20;
+
 /** Names listed in a line at most; the rest are counted. */
 const MAX_NAMED = 10;
 

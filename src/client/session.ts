@@ -608,6 +608,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       received,
       offers,
       e2e,
+      groupSessions,
       fileKeys,
       usesE2e,
       hold: () => order.hold(OFFER_PLACE_MS),

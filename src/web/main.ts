@@ -1782,6 +1782,8 @@ function use(joined: ChatClient): void {
           sendSecret: (...args) => ready.sessions.sendSecret(...args),
           usesE2e: (name) => usesE2e(server, name),
           notify: (text) => emit({ type: "notice", text }),
+          chainGivenTo: (group) =>
+            groupSessions?.chainGivenTo(server, group) ?? null,
         },
         joined,
         target,

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   encodeFileSecret,
   FILE_SECRET_HEAD_BYTES,
+  fileGivenLine,
   FileKeyInbox,
   fileKeyOfSecret,
   fileSecretLabel,
@@ -519,5 +520,29 @@ Deno.test("a group file's secret is version 2: the key, the size, the sender's v
   assert.ok(
     "error" in refused && /which a group file needs/.test(refused.error),
     JSON.stringify(refused),
+  );
+});
+
+Deno.test("fileGivenLine names each member the user's chain is not given to, up to twenty, and counts the others", () => {
+  const names = (n: number, p = "n") =>
+    Array.from({ length: n }, (_, i) => `${p}${i}`);
+  const old = names(12, "c");
+  assert.equal(
+    fileGivenLine("plan.txt", "crew", old, null),
+    "The key of plan.txt went end to end to c0, c1, c2, c3, c4, c5, c6, c7, c8, c9 and 2 more, the members of crew online the server lists",
+  );
+  assert.equal(
+    fileGivenLine("plan.txt", "crew", old, new Set(old)),
+    "The key of plan.txt went end to end to c0, c1, c2, c3, c4, c5, c6, c7, c8, c9 and 2 more, the members of crew online the server lists",
+  );
+  assert.equal(
+    fileGivenLine("plan.txt", "crew", [...old, "Eve"], new Set(old)),
+    "The key of plan.txt went end to end to Eve, a member of crew online the server lists whom your messages there do not go to, and to 12 more whom they go to",
+  );
+  assert.equal(
+    fileGivenLine("plan.txt", "crew", names(23), new Set(old)),
+    `The key of plan.txt went end to end to ${
+      names(20).join(", ")
+    } and 3 more of them, members of crew online the server lists whom your messages there do not go to`,
   );
 });

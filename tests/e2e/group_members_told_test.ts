@@ -468,3 +468,53 @@ for (const json of [false, true]) {
     },
   );
 }
+
+Deno.test("chat connect names the members a group file's key went to whom its messages there do not go to, however many others there are", async () => {
+  const peers = new Map<string, HostileAlice>();
+  const crowd = Array.from({ length: 12 }, (_, i) => `c${i}`);
+  let members = ["bob", "alice", ...crowd];
+  const secretsTo: string[] = [];
+  let id = 100;
+  const onOther = (message: ClientMessage) => {
+    if (message.t === "e2e_bundle") {
+      const peer = peers.get(message.name)!;
+      run.channel.send(
+        {
+          t: "e2e_bundle",
+          re: message.id,
+          name: message.name,
+          fingerprint: peer.fingerprint,
+        },
+        new TextEncoder().encode(JSON.stringify(encodeBundle(peer.bundle))),
+      );
+    } else if (message.t === "e2e_msg" || message.t === "e2e_gsay") {
+      if (message.t === "e2e_msg") secretsTo.push(message.to);
+      id++;
+      run.channel.send({ t: "ok", re: message.id, text: "", id, seq: id });
+    }
+    // The offer is left unanswered: the key's line comes before.
+  };
+  await using run = await startHostileE2e(
+    "chat-group-file-many-",
+    () => [],
+    onOther,
+    (group) => group === "crew" ? members : null,
+  );
+  const { bob, bundle, dir } = run;
+  peers.set("alice", run.alice);
+  for (const name of [...crowd, "eve"]) {
+    peers.set(name, await Peer.create(bundle));
+  }
+  await bob.write("/group crew first\n");
+  await bob.waitFor(/Group message to crew: first/);
+  // eve slips in, and bob sends a file before any message: she is named,
+  // not one of "and 4 more".
+  members = ["bob", "alice", "c0", "eve", ...crowd.slice(1)];
+  const file = `${dir}/plan.txt`;
+  await Deno.writeTextFile(file, "the plan");
+  await bob.write(`/groupfile crew ${file}\n`);
+  await bob.waitFor(
+    /The key of plan\.txt went end to end to eve, a member of crew online the server lists whom your messages there do not go to, and to 13 more whom they go to/,
+  );
+  // bob, a script, waits for the offer's answer: the run's end kills him.
+});
