@@ -92,11 +92,42 @@ export interface Incoming {
  * frame the body came in is freed then. For an `e2e_private` or `e2e_group`,
  * such a promise delays its acknowledgement (docs/PROTOCOL.md 5.9) until it
  * settles: return one that settles once the message is opened and kept,
- * held for later, or shown as an error.
+ * held for later, or shown as an error; or `HELD` for one left, never to be
+ * acknowledged here, for the keys another process (or tab) has.
  */
 export type MessageListener = (
   incoming: Incoming,
-) => void | Promise<unknown>;
+) => Handling;
+
+/**
+ * What a listener returns (MessageListener): nothing (done with it at once),
+ * a promise that settles once it is done with it, or `HELD`.
+ */
+export type Handling = void | Promise<unknown> | Held;
+
+/**
+ * An end-to-end message left unacknowledged on purpose: not ours to
+ * acknowledge (the keys that open it are another process's, or another
+ * tab's), so the server keeps it for them, or for this name's next sign-in
+ * with the keys. Unlike a promise, nothing waits for it: `quit` waits only
+ * for messages still being shown.
+ */
+export interface Held {
+  readonly kind: "held";
+}
+
+/** The one `Held` (see there). */
+export const HELD: Held = Object.freeze({ kind: "held" });
+
+/** Whether a listener returned `HELD`. */
+export function isHeld(handling: Handling): handling is Held {
+  return handling === HELD;
+}
+
+/** The promise in `handling`, if it is one; `HELD` and nothing are not. */
+function promiseOf(handling: Handling): Promise<unknown> | undefined {
+  return handling === undefined || isHeld(handling) ? undefined : handling;
+}
 
 export interface ConnectOptions {
   pinnedSpki?: Uint8Array;
@@ -147,7 +178,7 @@ const DEFAULT_PING_INTERVAL_MS = 30_000;
 const ACK_DELAY_MS = 250;
 const ACK_BATCH = 64;
 /** How long quitting waits for the server to take the last acknowledgement. */
-const QUIT_ACK_MS = 2000;
+export const QUIT_ACK_MS = 2000;
 
 /** How the session ended, as the user should hear it. */
 export interface Ending {
@@ -337,23 +368,37 @@ export class ChatClient {
     if (this.#listeners.length === 0) return;
     const backlog = this.#backlog;
     this.#backlog = [];
-    for (const incoming of backlog) {
-      const handled: Promise<unknown>[] = [];
-      for (const listener of this.#listeners) {
-        const hold = listener(incoming);
-        if (hold !== undefined) handled.push(hold);
-      }
-      this.#settleAfter(incoming, handled);
-    }
+    for (const incoming of backlog) this.#handOut(incoming);
   }
 
   /**
-   * Lets an end-to-end message be acknowledged once the promises its
-   * listeners returned have settled (at once if they returned none).
+   * Gives `incoming` to every listener, and lets it be acknowledged once
+   * they are done with it (#settleAfter); returns the promises they
+   * returned.
    */
+  #handOut(incoming: Incoming): Promise<unknown>[] {
+    const handled: Promise<unknown>[] = [];
+    let held = false;
+    for (const listener of this.#listeners) {
+      const handling = listener(incoming);
+      if (isHeld(handling)) held = true;
+      const hold = promiseOf(handling);
+      if (hold !== undefined) handled.push(hold);
+    }
+    if (held) this.#settles.delete(incoming);
+    else this.#settleAfter(incoming, handled);
+    return handled;
+  }
+
   /** Messages whose listeners are not done with them yet (#settleAfter). */
   readonly #unsettled = new Set<Promise<void>>();
 
+  /**
+   * Lets an end-to-end message (or any chat message, `ackWhenHandled`) be
+   * acknowledged once the promises its listeners returned have settled (at
+   * once if they returned none). One a listener `HELD` never is, and is not
+   * counted among the unsettled: nothing is being done with it here.
+   */
   #settleAfter(incoming: Incoming, handled: Promise<unknown>[]): void {
     const settle = this.#settles.get(incoming);
     if (settle === undefined) return;
@@ -645,12 +690,18 @@ export class ChatClient {
       // What was shown is acknowledged before the goodbye, and known to be
       // taken once a ping after it is answered: the last frames before a
       // process exits can be lost (then it is shown again, as history).
-      if (this.#sendAcks()) {
+      // A message still being shown (a line waiting for stdout) is waited
+      // for too when nothing else is owed yet: a script whose input ended
+      // while its one line was on its way out showed it, and got it again
+      // at its next sign-in. One left for the keys another process holds
+      // (`HELD`) is not among them: nothing here would ever settle it.
+      const sent = this.#sendAcks();
+      if (sent || this.#unsettled.size > 0) {
         let timer: ReturnType<typeof setTimeout> | undefined;
         const waited = new Promise((resolve) =>
           timer = setTimeout(resolve, QUIT_ACK_MS)
         );
-        await Promise.race([this.request({ t: "ping" }), waited]);
+        if (sent) await Promise.race([this.request({ t: "ping" }), waited]);
         // What the server sent before its answer was shown meanwhile, or
         // is being shown (a line waiting for stdout): acknowledged too,
         // within the same wait, or it comes again at the next sign-in.
@@ -893,13 +944,7 @@ export class ChatClient {
       this.#backlog.push(incoming);
       return false;
     }
-    const handled: Promise<unknown>[] = [];
-    for (const listener of this.#listeners) {
-      const hold = listener(incoming);
-      if (hold !== undefined) handled.push(hold);
-    }
-    this.#settleAfter(incoming, handled);
-    holds.push(...handled);
+    holds.push(...this.#handOut(incoming));
     return message.t === "file_chunk";
   }
 

@@ -5,7 +5,13 @@
 
 import type { ServerMessage } from "../protocol/messages.ts";
 import { messageOf } from "../transport/secure_channel.ts";
-import { ChatClient, decodeText, wasUnanswered } from "./chat_client.ts";
+import {
+  ChatClient,
+  decodeText,
+  type Held,
+  isHeld,
+  wasUnanswered,
+} from "./chat_client.ts";
 import { StoreLedgers } from "./store_ledgers.ts";
 import { completeLine, type PathEntry } from "./completion.ts";
 import { conversationOf, Conversations } from "./conversations.ts";
@@ -558,8 +564,12 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       // called as soon as this message's line is out (not a turn later,
       // when the lines of messages after it may be queued too, and a
       // paused reader would hold this one's acknowledgement for them).
-      const reached = (dealt: Promise<void> | undefined) =>
-        count === undefined
+      // One left for the keys another process holds (`HELD`) is not ours
+      // to acknowledge: it stays so.
+      const reached = (dealt: Promise<void> | Held | undefined) =>
+        isHeld(dealt)
+          ? dealt
+          : count === undefined
           ? dealt?.then(() => context.output.written())
           : dealt?.then(() => count.released.promise).then(() =>
             context.output.written()

@@ -9,7 +9,7 @@
 
 import type { ServerMessage } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
-import type { ChatClient } from "./chat_client.ts";
+import { type ChatClient, HELD, type Held } from "./chat_client.ts";
 import { AwaitingKeys, UnopenedHistory } from "./awaiting_keys.ts";
 import type { Keyring } from "./e2e_keys.ts";
 import {
@@ -230,8 +230,8 @@ export function sessionE2e(options: SessionE2eOptions) {
   const unopenedHistory = new UnopenedHistory();
   /**
    * Leaves a message for the process that has the keys (awaiting_keys.ts
-   * `Openable`, kind "await"); the promise never settles, so it is never
-   * acknowledged (ChatClient MessageListener): the server keeps it for that
+   * `Openable`, kind "await"): `HELD`, so it is never acknowledged, and
+   * /quit does not wait for it (ChatClient `Held`): the server keeps it for that
    * process, or for this name's next sign-in with the keys. Acknowledged
    * here it would be lost, since this session cannot open it and the server
    * would not send it again. A message that cannot be opened with the keys
@@ -251,7 +251,7 @@ export function sessionE2e(options: SessionE2eOptions) {
     from: string,
     count: HistoryCount | undefined,
     asked: boolean,
-  ): Promise<void> => {
+  ): Promise<void> | Held => {
     if (asked) {
       const due = unopenedHistory.add(from);
       inTurn(() => {
@@ -278,7 +278,7 @@ export function sessionE2e(options: SessionE2eOptions) {
         ),
       }, count);
     });
-    return new Promise<void>(() => {});
+    return HELD;
   };
   const openE2e = (
     client: ChatClient,

@@ -13,6 +13,8 @@ import {
   briefReason,
   ChatClient,
   decodeText,
+  HELD,
+  type Held,
   type Incoming,
   newClientId,
   type Reply,
@@ -1356,12 +1358,13 @@ function holdPlace(): Place {
 /**
  * Shows what the server sent. For an end-to-end message, returns a promise
  * that settles once it was shown, kept held, or shown as an error: only then
- * is it acknowledged (chat_client.ts MessageListener).
+ * is it acknowledged (chat_client.ts MessageListener); `HELD` for one left
+ * for the keys (`leaveForKeys`).
  */
 function onIncoming(
   { message, body, answers }: Incoming,
   from: ChatClient,
-): Promise<void> | undefined {
+): Promise<void> | Held | undefined {
   if (message.t === "bye") return;
   // Transfers are WebFiles' (web_files.ts).
   if (message.t.startsWith("file_")) return;
@@ -1480,10 +1483,9 @@ const awaitingKeys = new AwaitingKeys();
 const unopenedHistory = new UnopenedHistory();
 
 /**
- * Leaves an end-to-end message for a sign-in with the keys: the promise
- * never settles, so it is never acknowledged (chat_client.ts
- * MessageListener), not even by /quit's goodbye, and the server sends it
- * again. Acknowledged here, where it cannot be opened, it would be lost.
+ * Leaves an end-to-end message for a sign-in with the keys: `HELD`, so it is
+ * never acknowledged (chat_client.ts `Held`), not even by /quit's goodbye,
+ * which does not wait for it either, and the server sends it again. Acknowledged here, where it cannot be opened, it would be lost.
  * One line, in turn, says what waits for a burst of them (what waited at
  * the sign-in), not a line each.
  *
@@ -1499,7 +1501,7 @@ function leaveForKeys(
   from: string,
   count: HistoryCount | undefined,
   asked: boolean,
-): Promise<void> {
+): Promise<void> | Held {
   if (asked) {
     const due = unopenedHistory.add(from);
     return inTurn(() => {
@@ -1521,7 +1523,7 @@ function leaveForKeys(
       text: awaitingKeys.line(missing),
     }, count);
   });
-  return new Promise<void>(() => {});
+  return HELD;
 }
 
 /**
@@ -1588,7 +1590,7 @@ function openGroup(
   body: Uint8Array,
   count?: HistoryCount,
   asked = false,
-): Promise<void> | undefined {
+): Promise<void> | Held | undefined {
   const keys = openable(groupSessions);
   if (keys.kind === "await") {
     return leaveForKeys(keys.missing, message.from, count, asked);

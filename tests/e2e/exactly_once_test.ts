@@ -4,7 +4,12 @@
  */
 
 import assert from "node:assert/strict";
-import { ChatClient, decodeText } from "../../src/client/chat_client.ts";
+import {
+  ChatClient,
+  decodeText,
+  HELD,
+  QUIT_ACK_MS,
+} from "../../src/client/chat_client.ts";
 import { DeliveryLedger } from "../../src/client/delivery.ts";
 import type { Identity } from "../../src/crypto/identity.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
@@ -430,6 +435,105 @@ Deno.test("quit acknowledges what was shown while its last ping went: nothing co
     await sophia.quit();
   } finally {
     await proxy.close();
+    await server.shutdown();
+    store.close();
+  }
+});
+
+Deno.test("quit with nothing owed yet waits for a line still being written (a script's stdout): it is acknowledged, and not shown again at the next sign-in", async () => {
+  const store = openStore(":memory:");
+  await using server = await startTestServer({ store });
+  try {
+    const key = await testIdentity();
+    const jojo = await ChatClient.connect(server.url, {
+      pinnedSpki: server.spki,
+    });
+    // As a script or --json: acknowledged once its line is written.
+    jojo.ackWhenHandled();
+    const written = Promise.withResolvers<void>();
+    const came = Promise.withResolvers<void>();
+    jojo.onMessage(({ message }) => {
+      if (message.t !== "private") return;
+      came.resolve();
+      return written.promise;
+    });
+    assert.equal((await jojo.register("jojo", key)).t, "welcome");
+    const sophia = await TestClient.connect(server, "sophia");
+    assert.equal((await sophia.client.msg("jojo", "hi")).t, "ok");
+    await came.promise;
+    // Nothing is owed yet: the script's input ends while its one line is
+    // on its way to stdout; the line is written once the quit began.
+    const quitting = jojo.quit();
+    written.resolve();
+    await quitting;
+    await until(
+      () => store.pendingFor("jojo", 10).length === 0,
+      "the acknowledgement of the line written during the quit",
+    );
+
+    // Signed in again: "after" comes, and "hi" did not before it (what
+    // waits comes before a newer live message).
+    const shown: Shown[] = [];
+    const again = await signIn(
+      server,
+      "jojo",
+      key,
+      new DeliveryLedger(),
+      shown,
+    );
+    assert.equal((await sophia.client.msg("jojo", "after")).t, "ok");
+    await until(() => shown.length > 0, "the live message");
+    assert.deepEqual(shown.map((s) => s.text), ["after"]);
+    await again.quit();
+    await sophia.quit();
+  } finally {
+    await server.shutdown();
+    store.close();
+  }
+});
+
+Deno.test("quit does not wait for a message a listener left for keys another process holds (HELD): it goes at once, and the message waits for the next sign-in", async () => {
+  const store = openStore(":memory:");
+  await using server = await startTestServer({ store });
+  try {
+    const key = await testIdentity();
+    const jojo = await ChatClient.connect(server.url, {
+      pinnedSpki: server.spki,
+    });
+    jojo.ackWhenHandled();
+    const came = Promise.withResolvers<void>();
+    // As `chat connect` without the keys, another of the same name having
+    // them (session_e2e.ts `leaveFor`): never acknowledged, on purpose.
+    jojo.onMessage(({ message }) => {
+      if (message.t !== "private") return;
+      came.resolve();
+      return HELD;
+    });
+    assert.equal((await jojo.register("jojo", key)).t, "welcome");
+    const sophia = await TestClient.connect(server, "sophia");
+    assert.equal((await sophia.client.msg("jojo", "kept")).t, "ok");
+    await came.promise;
+    const started = performance.now();
+    await jojo.quit();
+    // Waiting for it would take the whole QUIT_ACK_MS (and show what came
+    // meanwhile): nothing here would ever settle it.
+    const took = performance.now() - started;
+    assert.ok(took < QUIT_ACK_MS, `quit took ${Math.round(took)} ms`);
+    assert.equal(store.pendingFor("jojo", 10).length, 1, "not acknowledged");
+
+    const shown: Shown[] = [];
+    const again = await signIn(
+      server,
+      "jojo",
+      key,
+      new DeliveryLedger(),
+      shown,
+    );
+    await until(() => shown.length > 0, "what waited, again");
+    assert.deepEqual(shown.map((s) => s.text), ["kept"]);
+    await again.quit();
+    await sophia.quit();
+  } finally {
     await server.shutdown();
     store.close();
   }
