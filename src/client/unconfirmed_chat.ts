@@ -8,6 +8,7 @@
  */
 
 import {
+  asClause,
   type ChatClient,
   newClientId,
   type Reply,
@@ -29,6 +30,20 @@ export interface Turn {
   ready: Promise<void>;
   /** This went out: the next may go. */
   done: () => void;
+}
+
+/**
+ * The answer to a line whose send failed here, before any answer: the
+ * reason, as the user can act on it.
+ */
+function notSent(error: unknown): Reply {
+  const reason = error instanceof Error ? error.message : String(error);
+  return {
+    t: "error",
+    re: null,
+    code: "internal",
+    text: `ERROR: Not sent: ${asClause(reason)}`,
+  };
 }
 
 export function isChat(command: Command): command is ChatCommand {
@@ -115,6 +130,8 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
   let turn: Promise<void> = Promise.resolve();
   let places = 0;
   let waiting = 0;
+  // A send answers its line whatever happens (`go`): the catch only keeps
+  // the lines after it going.
   const inTurn = (send: () => Promise<void>): void => {
     turn = turn.then(send).catch(() => {});
   };
@@ -183,6 +200,10 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
           return Promise.resolve();
         };
         if (first !== undefined) return take(first);
+        // A send that throws (its end-to-end state could not be saved, say)
+        // is answered with why: dropped by the turn's catch, the line was
+        // lost without a word, and the caller (a script's next command)
+        // waited for its answer for ever.
         const go = () =>
           withPatience(() =>
             perform(
@@ -197,7 +218,10 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
                 : (group, text, cid) =>
                   groupSessions.send(client, group, text, cid),
             )!
-          ).then((reply) => take(reply, true));
+          ).then(
+            (reply) => take(reply, true),
+            (error: unknown) => answered(notSent(error)),
+          );
         if (now) return go();
         inTurn(go);
         return Promise.resolve();

@@ -7,7 +7,11 @@
  */
 
 import assert from "node:assert/strict";
-import { ChatClient } from "../../src/client/chat_client.ts";
+import { ChatClient, type Reply } from "../../src/client/chat_client.ts";
+import {
+  emptyGroupState,
+  GroupSessions,
+} from "../../src/client/group_sessions.ts";
 import { unconfirmedChat } from "../../src/client/unconfirmed_chat.ts";
 import { startTestServer, TestClient } from "../_helpers/chat.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
@@ -69,5 +73,51 @@ Deno.test("a line refused with slow_down whose connection is lost during its pau
     await first.quit().catch(() => {});
     await sophia.quit();
     await proxy.close();
+  }
+});
+
+Deno.test("a line whose send throws (its end-to-end state could not be saved) is answered 'Not sent' with the reason, and the lines after it still go", async () => {
+  await using server = await startTestServer();
+  const alice = await TestClient.connect(server, "alice");
+  const sophia = await TestClient.connect(server, "sophia");
+  try {
+    // alice alone in her group: no member to give her chain to, then the
+    // state with her new chain is saved before anything is sealed.
+    assert.equal(
+      (await alice.client.request({ t: "create", group: "team" })).t,
+      "ok",
+    );
+    const groups = new GroupSessions({
+      state: emptyGroupState(),
+      save: () => Promise.reject(new Error("No space left on device")),
+      sendSecret: () => Promise.reject(new Error("no member to give it to")),
+      knownKey: () => null,
+      notify: () => {},
+      late: () => {},
+    });
+    const chats = unconfirmedChat({
+      e2e: null,
+      groupSessions: groups,
+      reconnect: false,
+      client: () => alice.client,
+    });
+    let answered: Reply | undefined;
+    const failed = chats.send({ kind: "gsay", group: "team", text: "secret" })
+      .then((reply) => answered = reply);
+    const next = await chats.send({ kind: "say", text: "after" });
+    assert.equal(next.t, "ok", JSON.stringify(next));
+    // Its turn was over before the next line went: answered by then.
+    assert.ok(answered !== undefined, "the failed line was never answered");
+    assert.deepEqual(await failed, {
+      t: "error",
+      re: null,
+      code: "internal",
+      text: "ERROR: Not sent: no space left on device",
+    });
+    await sophia.waitFor(({ text }) => text === "after");
+    assert.equal(chats.waiting(), 0);
+  } finally {
+    await sophia.quit();
+    await alice.quit();
   }
 });
