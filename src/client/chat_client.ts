@@ -684,8 +684,14 @@ export class ChatClient {
     return this.#cids;
   }
 
-  /** Says goodbye (encrypted), waits until it is on the wire, and closes. */
-  async quit(): Promise<Ending> {
+  /**
+   * Says goodbye (encrypted), waits until it is on the wire, and closes.
+   * `showing: false`: messages still being shown are not waited for, as
+   * they never will be (the program reading stdout is gone): they stay
+   * unacknowledged, for the next sign-in.
+   */
+  async quit(options: { showing?: boolean } = {}): Promise<Ending> {
+    const showing = options.showing ?? true;
     if (!this.#quitting) {
       // What was shown is acknowledged before the goodbye, and known to be
       // taken once a ping after it is answered: the last frames before a
@@ -696,7 +702,7 @@ export class ChatClient {
       // at its next sign-in. One left for the keys another process holds
       // (`HELD`) is not among them: nothing here would ever settle it.
       const sent = this.#sendAcks();
-      if (sent || this.#unsettled.size > 0) {
+      if (sent || (showing && this.#unsettled.size > 0)) {
         let timer: ReturnType<typeof setTimeout> | undefined;
         const waited = new Promise((resolve) =>
           timer = setTimeout(resolve, QUIT_ACK_MS)
@@ -705,7 +711,9 @@ export class ChatClient {
         // What the server sent before its answer was shown meanwhile, or
         // is being shown (a line waiting for stdout): acknowledged too,
         // within the same wait, or it comes again at the next sign-in.
-        await Promise.race([Promise.all([...this.#unsettled]), waited]);
+        if (showing) {
+          await Promise.race([Promise.all([...this.#unsettled]), waited]);
+        }
         clearTimeout(timer);
         this.#sendAcks();
       }

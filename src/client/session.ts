@@ -918,7 +918,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   // Files being sent finish (or fail) before we leave.
   await outgoing.settled();
   await withDeadline(link.receiver.leave(), REPLY_GRACE_MS);
-  const ending = await link.client.quit();
+  // With the reader of stdout gone, no line waiting for it is ever written:
+  // nothing to wait for (what it held comes again at the next sign-in).
+  const ending = await link.client.quit({ showing: !readerIsGone });
   // Files still arriving stop (kept for resuming): let their files close.
   await withDeadline(link.receiver.idle(), REPLY_GRACE_MS);
   terminal.close();

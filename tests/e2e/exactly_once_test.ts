@@ -538,3 +538,35 @@ Deno.test("quit does not wait for a message a listener left for keys another pro
     store.close();
   }
 });
+
+Deno.test("quit({ showing: false }) (the reader of stdout gone) does not wait for a line that will never be written: it stays for the next sign-in", async () => {
+  const store = openStore(":memory:");
+  await using server = await startTestServer({ store });
+  try {
+    const key = await testIdentity();
+    const jojo = await ChatClient.connect(server.url, {
+      pinnedSpki: server.spki,
+    });
+    jojo.ackWhenHandled();
+    const came = Promise.withResolvers<void>();
+    // As stdout_queue.ts `written` once stdout cannot be written any more.
+    jojo.onMessage(({ message }) => {
+      if (message.t !== "private") return;
+      came.resolve();
+      return new Promise<void>(() => {});
+    });
+    assert.equal((await jojo.register("jojo", key)).t, "welcome");
+    const sophia = await TestClient.connect(server, "sophia");
+    assert.equal((await sophia.client.msg("jojo", "unwritten")).t, "ok");
+    await came.promise;
+    const started = performance.now();
+    await jojo.quit({ showing: false });
+    const took = performance.now() - started;
+    assert.ok(took < QUIT_ACK_MS, `quit took ${Math.round(took)} ms`);
+    assert.equal(store.pendingFor("jojo", 10).length, 1, "not acknowledged");
+    await sophia.quit();
+  } finally {
+    await server.shutdown();
+    store.close();
+  }
+});
