@@ -939,18 +939,23 @@ function members(
   re: number,
   name: string | undefined,
 ): Outbound[] {
+  // Bounded so the reply always fits in one message header: in groups and
+  // members, and in bytes (20 groups of 200 members, all online, with names
+  // of 32 characters are some 280 KB of JSON: such a reply was never sent).
+  // Only the groups shown are read: a copy of all of a user's groups would
+  // cost more than the request's weight (reply_weight.ts).
   let groups: Group[];
+  let total: number;
   if (name === undefined) {
-    groups = state.groupsOf(session.name);
+    groups = state.firstGroupsOf(session.name, MAX_GROUPS_SHOWN);
+    total = state.groupCountOf(session.name);
   } else {
     const group = state.group(name);
     if (group === undefined) return noSuchGroup(session.id, re, name);
     groups = [group];
+    total = 1;
   }
-  // Bounded so the reply always fits in one message header: in groups and
-  // members, and in bytes (20 groups of 200 members, all online, with names
-  // of 32 characters are some 280 KB of JSON: such a reply was never sent).
-  const entries = groups.slice(0, MAX_GROUPS_SHOWN).map(
+  const entries = groups.map(
     (group): GroupMembers => {
       // The first ones only: a copy of every member would cost the
       // group's size, more than the request's weight (reply_weight.ts).
@@ -970,7 +975,7 @@ function members(
       };
     },
   );
-  const { shown, more } = capBytes(entries, groups.length);
+  const { shown, more } = capBytes(entries, total);
   return reply(session.id, { t: "members", re, groups: shown, ...more });
 }
 
