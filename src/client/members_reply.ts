@@ -34,6 +34,19 @@ export function membersOf(
   return { entry };
 }
 
+/**
+ * The entry for `group` of `reply` if it is a `members` reply about that
+ * group (membersOf), else undefined: an error, or a list about another.
+ */
+export function entryOf(
+  reply: ServerMessage,
+  group: string,
+): MembersEntry | undefined {
+  if (reply.t !== "members") return undefined;
+  const found = membersOf(reply, group);
+  return "entry" in found ? found.entry : undefined;
+}
+
 /** What the user reads of a `members` reply about `other`, not `group`. */
 export function otherGroupText(other: string, group: string): string {
   return `the server answered with the members of ${other}, not of ${group}`;

@@ -26,6 +26,7 @@ import {
 } from "./ignore_texts.ts";
 import { actionBody } from "./actions.ts";
 import { didYouMean } from "./did_you_mean.ts";
+import { entryOf } from "./members_reply.ts";
 import type { Conversations } from "./conversations.ts";
 import type { IgnoreFile } from "./ignore_file.ts";
 import type { HistoryCounts } from "./history_count.ts";
@@ -223,11 +224,7 @@ export function sessionCommands(options: SessionCommandsOptions) {
           return showInOrder(
             client().request({ t: "members", group: conversation.name })
               .then((reply) => {
-                const listed = reply.t === "members"
-                  ? reply.groups.find((g) =>
-                    nameKey(g.group) === nameKey(conversation.name)
-                  )
-                  : undefined;
+                const listed = entryOf(reply, conversation.name);
                 const note = queryNote(spelled(listed?.group));
                 const absent = groupQueryNote(conversation.name, self, reply);
                 return tell(absent === null ? [note] : [note, absent]);
@@ -507,7 +504,7 @@ export function groupQueryNote(
     return `Group '${shown}' does not exist. Create it with /create ${shown}`;
   }
   if (reply.t !== "members" || reply.more !== undefined) return null;
-  const listed = reply.groups.find((g) => nameKey(g.group) === nameKey(group));
+  const listed = entryOf(reply, group);
   if (
     listed === undefined || listed.more !== undefined ||
     listed.members.some((member) => nameKey(member) === nameKey(self))

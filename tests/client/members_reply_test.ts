@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { membersOf, namesList } from "../../src/client/members_reply.ts";
+import {
+  entryOf,
+  membersOf,
+  namesList,
+} from "../../src/client/members_reply.ts";
 
 const reply = (group: string) => ({
   t: "members" as const,
@@ -21,6 +25,21 @@ Deno.test("membersOf says when the reply lists no group", () => {
   assert.deepEqual(membersOf({ t: "members", re: 1, groups: [] }, "crew"), {
     none: true,
   });
+});
+
+Deno.test("entryOf takes only a members reply's first entry, if it is the group asked about", () => {
+  assert.deepEqual(entryOf(reply("Crew"), "crew"), reply("Crew").groups[0]);
+  assert.equal(entryOf(reply("parents"), "crew"), undefined);
+  // The group asked about, listed after another one, is not taken either.
+  const both = {
+    ...reply("parents"),
+    groups: [...reply("parents").groups, ...reply("crew").groups],
+  };
+  assert.equal(entryOf(both, "crew"), undefined);
+  assert.equal(
+    entryOf({ t: "error", re: 1, code: "no_such_group", text: "x" }, "crew"),
+    undefined,
+  );
 });
 
 Deno.test("namesList joins names with 'and', and counts those past ten", () => {
