@@ -383,12 +383,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       response.end(web.body);
       return;
     }
-    response.writeHead(426, {
-      upgrade: "websocket",
-      connection: "close",
-      "content-type": "text/plain; charset=utf-8",
-    });
-    response.end(NOT_A_WEBSOCKET);
+    refuse(response, 426, NOT_A_WEBSOCKET);
   });
   const wss = new WebSocketServer({
     noServer: true,
@@ -482,7 +477,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     "upgrade",
     (request: IncomingMessage, socket: Socket, head: Buffer) => {
       if (request.headers.upgrade?.toLowerCase() !== "websocket") {
-        return answer(socket, 426, "Upgrade Required", NOT_A_WEBSOCKET);
+        return void socket.end(refusal(426, NOT_A_WEBSOCKET));
       }
       // Over TLS, the peer is the one of the TCP socket in front.
       const front = fronts.get(socket) ?? socket;
@@ -496,11 +491,8 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         request.headers.origin !== undefined &&
         !hostAllowed(request.headers.host, allowedHosts)
       ) {
-        return answer(
-          socket,
-          403,
-          "Forbidden",
-          hostRefusal(request.headers.host, launcher),
+        return void socket.end(
+          refusal(403, hostRefusal(request.headers.host, launcher)),
         );
       }
       const secure = secureRequest(request, socket);
@@ -510,14 +502,14 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
           `${front.remoteAddress}:${front.remotePort}`,
           secure,
         );
-        return answer(socket, 400, "Bad Request", `Refused: ${secure}\n`);
+        return void socket.end(refusal(400, `Refused: ${secure}\n`));
       }
       // Another site's page, opened in a browser that can reach this
       // server, asking it for a WebSocket (websocket_origin.ts).
       if (
         !allowedOrigin(request.headers.origin, request.headers.host, secure)
       ) {
-        return answer(socket, 403, "Forbidden", CROSS_ORIGIN);
+        return void socket.end(refusal(403, CROSS_ORIGIN));
       }
       let group = addressGroup(
         front.remoteAddress ?? "",
@@ -532,12 +524,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         );
         if (forwarded.kind === "invalid") {
           options.refused?.(group, address, forwarded.why);
-          return answer(
-            socket,
-            400,
-            "Bad Request",
-            `Refused: ${forwarded.why}\n`,
-          );
+          return void socket.end(refusal(400, `Refused: ${forwarded.why}\n`));
         }
         if (forwarded.kind === "client") {
           group = addressGroup(forwarded.address, front.localAddress);
@@ -565,8 +552,8 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         }
         if (room !== null) cutOff(room);
       }
-      const refusal = refused.get(front) ?? options.admit(group, address);
-      if (refusal !== null) return void socket.end(unavailable(refusal));
+      const why = refused.get(front) ?? options.admit(group, address);
+      if (why !== null) return void socket.end(unavailable(why));
       wss.handleUpgrade(request, socket, head, (ws) => {
         const conn = new WsConnection(
           ws,
@@ -737,11 +724,43 @@ function sweepInterval(deadlineMs: number): number {
   return Math.max(50, Math.min(1000, Math.floor(deadlineMs / 4)));
 }
 
-/** An HTTP answer on a socket the HTTP server has handed over. */
-/** `text` as the answer to `response`'s request, the connection closed. */
-function refuse(response: ServerResponse, status: number, text: string): void {
+/**
+ * Seconds a client refused with 503 is told to wait (`Retry-After`): the
+ * handshake rate gives an address a new token within a second, and a slot
+ * that is still starting frees within the handshake's deadline.
+ */
+export const RETRY_AFTER_SECONDS = 5;
+
+/**
+ * The refusals the edge answers, by status: the status line's text and the
+ * header each adds (a 426 names what to upgrade to; a 503 says when to try
+ * again).
+ */
+const REFUSALS = {
+  400: { text: "Bad Request", header: ["", ""] },
+  403: { text: "Forbidden", header: ["", ""] },
+  426: { text: "Upgrade Required", header: ["Upgrade", "websocket"] },
+  503: {
+    text: "Service Unavailable",
+    header: ["Retry-After", String(RETRY_AFTER_SECONDS)],
+  },
+} as const;
+type RefusalStatus = keyof typeof REFUSALS;
+
+/**
+ * `text` as the answer to `response`'s request, the connection closed: a
+ * refusal of a request the HTTP server parsed (it writes the bytes, and
+ * tells a browser not to read the text as anything else).
+ */
+function refuse(
+  response: ServerResponse,
+  status: RefusalStatus,
+  text: string,
+): void {
   const body = Buffer.from(text);
+  const [name, value] = REFUSALS[status].header;
   response.writeHead(status, {
+    ...(name === "" ? {} : { [name.toLowerCase()]: value }),
     "content-type": "text/plain; charset=utf-8",
     "content-length": String(body.byteLength),
     "x-content-type-options": "nosniff",
@@ -751,11 +770,22 @@ function refuse(response: ServerResponse, status: number, text: string): void {
 }
 
 /**
- * Seconds a client refused with 503 is told to wait (`Retry-After`): the
- * handshake rate gives an address a new token within a second, and a slot
- * that is still starting frees within the handshake's deadline.
+ * The whole HTTP answer refusing an upgrade with `text`, for a socket the
+ * HTTP server has handed over: the one builder of those bytes.
  */
-export const RETRY_AFTER_SECONDS = 5;
+export function refusal(status: RefusalStatus, text: string): Buffer {
+  const body = Buffer.from(text);
+  const [name, value] = REFUSALS[status].header;
+  return Buffer.concat([
+    Buffer.from(
+      `HTTP/1.1 ${status} ${REFUSALS[status].text}\r\n` +
+        (name === "" ? "" : `${name}: ${value}\r\n`) +
+        "Content-Type: text/plain; charset=utf-8\r\n" +
+        `Content-Length: ${body.byteLength}\r\nConnection: close\r\n\r\n`,
+    ),
+    body,
+  ]);
+}
 
 /** The few 503 answers there are, by reason: built once each. */
 const unavailableAnswers = new Map<string, Buffer>();
@@ -770,35 +800,11 @@ const MAX_UNAVAILABLE_ANSWERS = 16;
 export function unavailable(why: string): Buffer {
   const known = unavailableAnswers.get(why);
   if (known !== undefined) return known;
-  const body = Buffer.from(`Refused: ${why}\n`);
-  const built = Buffer.concat([
-    Buffer.from(
-      "HTTP/1.1 503 Service Unavailable\r\n" +
-        `Retry-After: ${RETRY_AFTER_SECONDS}\r\n` +
-        "Content-Type: text/plain; charset=utf-8\r\n" +
-        `Content-Length: ${body.byteLength}\r\nConnection: close\r\n\r\n`,
-    ),
-    body,
-  ]);
+  const built = refusal(503, `Refused: ${why}\n`);
   if (unavailableAnswers.size < MAX_UNAVAILABLE_ANSWERS) {
     unavailableAnswers.set(why, built);
   }
   return built;
-}
-
-function answer(
-  socket: Socket,
-  status: number,
-  statusText: string,
-  text: string,
-): void {
-  const body = Buffer.from(text);
-  socket.end(
-    `HTTP/1.1 ${status} ${statusText}\r\n` +
-      (status === 426 ? "Upgrade: websocket\r\n" : "") +
-      "Content-Type: text/plain; charset=utf-8\r\n" +
-      `Content-Length: ${body.byteLength}\r\nConnection: close\r\n\r\n${text}`,
-  );
 }
 
 const OPEN = 1;

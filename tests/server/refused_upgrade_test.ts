@@ -7,7 +7,11 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../_helpers/chat.ts";
 import { RawTcp } from "../_helpers/raw_tcp.ts";
-import { RETRY_AFTER_SECONDS, unavailable } from "../../src/server/ws_edge.ts";
+import {
+  refusal,
+  RETRY_AFTER_SECONDS,
+  unavailable,
+} from "../../src/server/ws_edge.ts";
 import { openTerminalConnection } from "../../src/transport/tcp_websocket.ts";
 import { WebSocketUpgradeError } from "../../src/transport/websocket_upgrade.ts";
 import { explainConnectError } from "../../src/client/server_connect.ts";
@@ -66,6 +70,29 @@ Deno.test("unavailable answers every refusal for a reason with the same bytes", 
   // A server has few reasons: more are answered, not kept.
   for (let i = 0; i < 100; i++) unavailable(`reason ${i}`);
   assert.notEqual(unavailable("reason 99"), unavailable("reason 99"));
+});
+
+Deno.test("refusal builds every refused upgrade's answer: status line, its one header, a text body, closed", () => {
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  assert.equal(
+    text(unavailable("the server is full")),
+    "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n" +
+      "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 28\r\n" +
+      "Connection: close\r\n\r\nRefused: the server is full\n",
+  );
+  assert.equal(
+    text(refusal(426, "Connect with chat\n")),
+    "HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\n" +
+      "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 18\r\n" +
+      "Connection: close\r\n\r\nConnect with chat\n",
+  );
+  // Content-Length counts bytes, not characters.
+  assert.equal(
+    text(refusal(403, "é\n")),
+    "HTTP/1.1 403 Forbidden\r\n" +
+      "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n" +
+      "Connection: close\r\n\r\né\n",
+  );
 });
 
 /** An upgrade asked on a new connection, and all the server answers. */
