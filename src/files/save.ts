@@ -21,6 +21,7 @@ import { createSha256, type Sha256 } from "./digest.ts";
 import { numberedName, safeFileName } from "./naming.ts";
 import { lockPartial, type PartialMeta, partialPaths } from "./partials.ts";
 import { chmodOpenFile } from "../fs/private_paths.ts";
+import { writeAll } from "../transport/write_all.ts";
 
 /**
  * Received files are the owner's alone and never executable; the folder too,
@@ -982,13 +983,6 @@ async function createPart(
 async function removeIfEmpty(dir: string): Promise<void> {
   // A non-recursive remove fails on a folder that is not empty.
   await Deno.remove(dir).catch(() => {});
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) {
-    written += await file.write(bytes.subarray(written));
-  }
 }
 
 function isDirectory(path: string): boolean {

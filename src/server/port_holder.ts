@@ -9,6 +9,9 @@
  * @module
  */
 
+import { headEnd, parseResponseHead } from "../transport/websocket_upgrade.ts";
+import { writeAll } from "../transport/write_all.ts";
+
 /** What answered on the port: a chat server, something else, or nothing in time. */
 export type PortHolder = "chat" | "other" | "unknown";
 
@@ -55,7 +58,6 @@ export async function portHolder(
       ),
     );
     const answer = new Uint8Array(MAX_ANSWER_BYTES);
-    const decoder = new TextDecoder();
     let length = 0;
     while (length < answer.length) {
       const read = await opened.read(answer.subarray(length));
@@ -63,10 +65,10 @@ export async function portHolder(
       length += read;
       // Told as soon as it can be: a server that keeps the connection
       // open after its answer is not waited for.
-      const told = holderOf(decoder.decode(answer.subarray(0, length)));
+      const told = holderOf(answer.subarray(0, length));
       if (told !== null) return told;
     }
-    return holderOf(decoder.decode(answer.subarray(0, length))) ??
+    return holderOf(answer.subarray(0, length)) ??
       (length === 0 ? "unknown" : "other");
   };
   try {
@@ -93,29 +95,34 @@ export async function portHolder(
   }
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) {
-    written += await conn.write(bytes.subarray(written));
-  }
-}
+const decoder = new TextDecoder();
+
+/** How every HTTP answer starts, whatever its version's minor digit. */
+const HTTP_START = "HTTP/1.";
 
 /**
  * What the start of an answer says of who sent it; null while it cannot
  * tell yet (the status line, the headers or the body's start still to come).
  */
-function holderOf(answer: string): PortHolder | null {
-  if (answer.length < "HTTP/1.1 426 ".length) return null;
-  const status = /^HTTP\/1\.[01] (\d{3})[ \r]/.exec(answer);
-  // Not HTTP: another protocol's program.
-  if (status === null) return "other";
-  if (status[1] !== "426") return "other";
-  const headerEnd = answer.indexOf("\r\n\r\n");
-  if (headerEnd === -1) return null;
-  let body = answer.slice(headerEnd + 4);
-  if (/\r\ntransfer-encoding: *chunked/i.test(answer.slice(0, headerEnd))) {
-    // The first chunk's size line comes first (the server's own answer
-    // goes through Node's HTTP server, which sends it in chunks).
+function holderOf(answer: Uint8Array): PortHolder | null {
+  // Not HTTP: another protocol's program, told without waiting for more.
+  const start = decoder.decode(answer.subarray(0, HTTP_START.length));
+  if (!HTTP_START.startsWith(start)) return "other";
+  const end = headEnd(answer);
+  if (end === -1) return null;
+  let head;
+  try {
+    head = parseResponseHead(decoder.decode(answer.subarray(0, end)));
+  } catch {
+    // HTTP/1.0, or a broken header: not ours.
+    return "other";
+  }
+  if (head.status !== 426) return "other";
+  let body = decoder.decode(answer.subarray(end + 4));
+  if (/chunked$/i.test(head.fields.get("transfer-encoding") ?? "")) {
+    // The first chunk's size line comes first (servers before 8e7bbaa sent
+    // their 426 through Node's HTTP server without a Content-Length: in
+    // chunks).
     const size = /^[0-9a-fA-F]{1,8}(?:;[^\r\n]*)?\r\n/.exec(body);
     if (size === null) {
       return body.length < 32 && !body.includes("\n") ? null : "other";

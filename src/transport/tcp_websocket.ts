@@ -56,6 +56,7 @@ import {
   upgradeRequest,
   WebSocketUpgradeError,
 } from "./websocket_upgrade.ts";
+import { writeAll } from "./write_all.ts";
 
 /**
  * The largest message a server may send: the largest sealed frame
@@ -374,7 +375,7 @@ export class TcpWebSocketConnection implements Connection {
       }
       step = "upgrade";
       const key = newWebSocketKey();
-      await this.#writeAll(encoder.encode(upgradeRequest(target, key)));
+      await writeAll(this.#conn, encoder.encode(upgradeRequest(target, key)));
       let end = -1;
       while ((end = headEnd(this.#buffer.subarray(0, this.#end))) < 0) {
         if (this.#end >= MAX_RESPONSE_HEAD_BYTES) {
@@ -735,13 +736,6 @@ export class TcpWebSocketConnection implements Connection {
       this.#writing = false;
     }
     if (this.#shutting) this.#destroy();
-  }
-
-  async #writeAll(bytes: Uint8Array): Promise<void> {
-    let written = 0;
-    while (written < bytes.length) {
-      written += await this.#conn.write(bytes.subarray(written));
-    }
   }
 
   // --- Ending ----------------------------------------------------------------
