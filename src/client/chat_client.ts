@@ -371,6 +371,9 @@ export class ChatClient {
     for (const incoming of backlog) this.#handOut(incoming);
   }
 
+  /** Messages whose listeners are not done with them yet (#settleAfter). */
+  readonly #unsettled = new Set<Promise<void>>();
+
   /**
    * Gives `incoming` to every listener, and lets it be acknowledged once
    * they are done with it (#settleAfter); returns the promises they

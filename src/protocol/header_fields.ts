@@ -109,7 +109,6 @@ export function list<T>(
   return value.map(item);
 }
 
-/** A chat message's optional `cid`, checked against CLIENT_ID_PATTERN. */
 /** A group's members tag: 16 lowercase hex digits (docs/PROTOCOL.md 5.5). */
 export const MEMBERS_TAG_PATTERN = /^[0-9a-f]{16}$/;
 
@@ -123,6 +122,7 @@ export function membersTag(fields: Fields): { tag?: string } {
   return { tag: value };
 }
 
+/** A chat message's optional `cid`, checked against CLIENT_ID_PATTERN. */
 export function clientId(fields: Fields): { cid?: string } {
   const value = fields.cid;
   if (value === undefined) return {};

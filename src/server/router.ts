@@ -1030,7 +1030,6 @@ function utf8Length(text: string): number {
 
 const encoder = new TextEncoder();
 
-/** An error reply for an empty or oversized body, or null if it is fine. */
 /**
  * A refusal for a message that cannot be taken: empty, too long, or no room
  * left in the store (Store.full); null if it can.

@@ -790,7 +790,6 @@ async function unignoreUser(name: string): Promise<string> {
 
 // --- Input --------------------------------------------------------------------
 
-/** Acts on one typed line, as the terminal session does. */
 /**
  * What /help says of the commands that work otherwise on the page than in
  * the terminal: files go by the File… button (a page cannot read a path),
@@ -808,7 +807,7 @@ const WEB_SUMMARIES: Readonly<Record<string, string>> = {
 let chatTurn: Promise<unknown> = Promise.resolve();
 
 /**
- * Acts on a typed line; `to`: the conversation a plain line goes to, the
+ * Acts on a typed line, as the terminal session does; `to`: the conversation a plain line goes to, the
  * one open when it was typed (a line queued while away is run once back,
  * when another may be open).
  */
