@@ -393,9 +393,6 @@ export class ChatClient {
     return handled;
   }
 
-  /** Messages whose listeners are not done with them yet (#settleAfter). */
-  readonly #unsettled = new Set<Promise<void>>();
-
   /**
    * Lets an end-to-end message (or any chat message, `ackWhenHandled`) be
    * acknowledged once the promises its listeners returned have settled (at
