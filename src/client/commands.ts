@@ -474,25 +474,20 @@ const HELP_INTRO = [
 ];
 
 /**
- * The rows of /help before its list of commands: as the README shows them
- * from HELP_COLUMNS up (the web page's too), and on a narrower terminal
- * each paragraph cut at spaces at its width. Rows of 75 characters wrapped
- * by the terminal at 40 read "...send" / "  it to everyone, or to the user
- * or" / "group chosen with /query...", half of them indented.
+ * The rows of /help before its list of commands: from HELP_COLUMNS up as
+ * the README shows them (the web page's too), each paragraph cut at spaces
+ * into rows of at most INTRO_COLUMNS, and on a narrower terminal at its
+ * width. Rows of 75 characters wrapped by the terminal at 40 read
+ * "...send" / "  it to everyone, or to the user or" / "group chosen with
+ * /query...", half of them indented.
  */
 function helpIntro(columns: number): string[] {
-  if (columns >= HELP_COLUMNS) {
-    return [
-      "Type a message and press Enter to send it to everyone, or to the user or",
-      "group chosen with /query. Start it with // to send a message that begins",
-      "with /.",
-      "Private messages (/msg), group messages and files are end-to-end encrypted:",
-      "the server cannot read them. The public room is not: the server's host can",
-      "read it.",
-    ];
-  }
-  return HELP_INTRO.flatMap((paragraph) => wrapWords("", paragraph, columns));
+  const width = columns >= HELP_COLUMNS ? INTRO_COLUMNS : columns;
+  return HELP_INTRO.flatMap((paragraph) => wrapWords("", paragraph, width));
 }
+
+/** The widest row of /help's intro on a terminal that holds its commands. */
+const INTRO_COLUMNS = 75;
 
 /** The help fits a terminal of 80 columns, the usual size, as its first lines do. */
 export const HELP_COLUMNS = 79;

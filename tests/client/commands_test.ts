@@ -351,6 +351,26 @@ Deno.test("terminalHelp fits an 80x24 screen with the line that asked and the pr
   }
 });
 
+Deno.test("terminalHelp's intro: rows of at most 75 from 79 columns up (as the README shows), else cut at the width", () => {
+  const wide = [
+    "Type a message and press Enter to send it to everyone, or to the user or",
+    "group chosen with /query. Start it with // to send a message that begins",
+    "with /.",
+    "Private messages (/msg), group messages and files are end-to-end encrypted:",
+    "the server cannot read them. The public room is not: the server's host can",
+    "read it.",
+  ];
+  assert.deepEqual(terminalHelp(undefined, HELP_COLUMNS).slice(0, 6), wide);
+  assert.deepEqual(terminalHelp(undefined, 200).slice(0, 6), wide);
+  assert.equal(
+    terminalHelp(undefined, 78)[0],
+    "Type a message and press Enter to send it to everyone, or to the user or group",
+  );
+  const narrow = terminalHelp(undefined, 40);
+  assert.equal(narrow[0], "Type a message and press Enter to send");
+  for (const row of narrow.slice(0, 8)) assert.ok(row.length <= 40, row);
+});
+
 Deno.test("helpText explains one command given with or without a slash", () => {
   const expected = [
     "Usage: /msg <username> <message>",
