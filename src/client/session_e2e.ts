@@ -20,6 +20,7 @@ import {
 } from "./e2e_sessions.ts";
 import type { E2eState } from "./e2e_state.ts";
 import { FileKeyInbox } from "./file_key_share.ts";
+import { keepingFileKeys, tookFileKey } from "./early_file_keys.ts";
 import {
   PlainGroupWarnings,
   plainPrivateOther,
@@ -170,10 +171,7 @@ export function sessionE2e(options: SessionE2eOptions) {
       case "secret":
         // A file's key, for the offer that names it (file_key_share.ts), or
         // a member's chain for a group (group_sessions.ts).
-        if (fileKeys.deliver(opened.from, opened.label, opened.secret)) {
-          opened.taken();
-          return;
-        }
+        if (tookFileKey(fileKeys, opened)) return;
         {
           // Acknowledged once kept (deliverKey), not before.
           const kept = groupSessions?.deliverKey(
@@ -295,22 +293,8 @@ export function sessionE2e(options: SessionE2eOptions) {
       noKeysFor(what, count);
       return;
     }
-    // A file's key is kept as soon as it is opened, not in turn: its offer
-    // holds the lines after it until the key is here (connection_files.ts
-    // `hold`), and in a cluster the offer may come first (PROTOCOL 11.10).
-    const opened = e2e.open(client, message, body).then(
-      (opened): Opened => {
-        if (
-          opened.kind !== "secret" ||
-          !fileKeys.deliver(opened.from, opened.label, opened.secret)
-        ) return opened;
-        // Kept by the file's inbox now: the archive lets go of its bytes
-        // (as showOpened does), or every file key stays in the state saved
-        // to disk until the archive's cap pushes it out.
-        opened.taken();
-        return { kind: "refused", lines: [] };
-      },
-    );
+    // A file's key is kept at once (connection_files.ts `hold` waits for it).
+    const opened = keepingFileKeys(e2e.open(client, message, body), fileKeys);
     // Settles once it is shown, kept held, or shown as an error: only then
     // is it acknowledged (chat_client.ts MessageListener).
     const dealt = Promise.withResolvers<void>();

@@ -51,6 +51,7 @@ import {
   receiveFileKey,
   shareFileKey,
 } from "../client/file_key_share.ts";
+import { keepingFileKeys, tookFileKey } from "../client/early_file_keys.ts";
 import { type Place, placeAfter } from "../client/in_turn.ts";
 import {
   type E2eGroup,
@@ -1399,21 +1400,10 @@ function onIncoming(
       return leaveForKeys(keys.missing, message.from, count, asked);
     }
     const sessions = keys.keys;
-    // A file's key is kept as soon as it is opened, not in turn: its offer
-    // holds the lines after it until the key is here (`holdPlace`), and in
-    // a cluster the offer may come first (PROTOCOL 11.10).
-    const opened = sessions.open(from, message, body).then(
-      (opened): Opened => {
-        if (
-          opened.kind !== "secret" ||
-          !fileKeys.deliver(opened.from, opened.label, opened.secret)
-        ) return opened;
-        // Kept by the file's inbox now: the archive lets go of its bytes
-        // (as showOpened does), or every file key stays in the state saved
-        // to disk until the archive's cap pushes it out.
-        opened.taken();
-        return { kind: "refused", lines: [] };
-      },
+    // A file's key is kept at once (`holdPlace` waits for it).
+    const opened = keepingFileKeys(
+      sessions.open(from, message, body),
+      fileKeys,
     );
     let kept: Promise<void> | undefined;
     const dealt = inTurn(async () => {
@@ -1546,10 +1536,7 @@ function showOpened(
     case "secret":
       // A file's key, for the offer that names it (file_key_share.ts), or a
       // member's chain for a group (group_sessions.ts).
-      if (fileKeys.deliver(opened.from, opened.label, opened.secret)) {
-        opened.taken();
-        return;
-      }
+      if (tookFileKey(fileKeys, opened)) return;
       {
         const kept = client === null ? null : groupSessions?.deliverKey(
           client,
