@@ -128,6 +128,19 @@ export class Pane {
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /**
+ * The Deno cache this test process uses: a pane given its own HOME keeps it
+ * (DENO_DIR), since one under that HOME would start empty and the client's
+ * first start would fetch and transpile everything (12-18 s on a loaded
+ * machine, past the tests' waits).
+ */
+const DENO_DIR = (JSON.parse(
+  new TextDecoder().decode(
+    new Deno.Command(Deno.execPath(), { args: ["info", "--json"] })
+      .outputSync().stdout,
+  ),
+) as { denoDir: string }).denoDir;
+
+/**
  * The command that runs `chat connect` from the sources in a pane: the
  * permissions `deno task connect` gives it, its configuration under `dir`
  * (and its home too, with `home`), no colours, a plain terminal type, and
@@ -145,7 +158,7 @@ export function connectCommand(options: {
   return [
     "env",
     `XDG_CONFIG_HOME=${dir}/config`,
-    ...(options.home ? [`HOME=${dir}`] : []),
+    ...(options.home ? [`HOME=${dir}`, `DENO_DIR=${DENO_DIR}`] : []),
     "NO_COLOR=1",
     "TERM=screen",
     Deno.execPath(),
