@@ -392,13 +392,17 @@ export class FileReceiver {
         if (incoming !== undefined && message.withdrawn === true) {
           // Taken back before it began: the question goes, and it is said
           // as what the sender did, not as a file that failed to arrive.
-          const { offer } = incoming;
-          this.#options.print(
-            `${sanitizeForTerminal(offer.from)} took back the offer of ${
-              incoming.named ? sanitizeForTerminal(offer.name) : "a file"
-            }.`,
+          // Said in the offer's place when it is not shown yet (named by
+          // then if its name came), else in turn (#fail).
+          this.#fail(
+            incoming,
+            message.reason,
+            false,
+            false,
+            "",
+            "withdrawn",
+            true,
           );
-          this.#fail(incoming, message.reason, false, false, "", "withdrawn");
           return;
         }
         if (incoming !== undefined) {
@@ -412,6 +416,8 @@ export class FileReceiver {
             false,
             keep,
             keep ? keptNote(incoming, message.reason) : "",
+            "error",
+            true,
           );
         }
         return;
@@ -423,7 +429,17 @@ export class FileReceiver {
 
   #offer(offer: FileOfferNotice): void {
     if (this.#incoming.has(offer.xfer)) {
-      this.#options.print(duplicateOfferWarning(offer));
+      // Warned of in the place the offer came in, as any offer is shown:
+      // not before the lines that came ahead of it and still wait.
+      const place = this.#options.place?.(offer);
+      const warning = duplicateOfferWarning(offer);
+      if (place === undefined) this.#options.print(warning);
+      else {
+        void place.ready.then(() => {
+          this.#options.print(warning);
+          place.release();
+        });
+      }
       return;
     }
     const incoming: Incoming = {
@@ -455,10 +471,10 @@ export class FileReceiver {
     // everything, then left hanging) are refused.
     const busy = this.#incoming.size >= MAX_RECEIVING;
     this.#incoming.set(offer.xfer, incoming);
-    // A refusal lets its place go once said (#fail).
+    // A refusal lets its place go once said (#fail), in that place.
     this.#then(incoming, async () => {
       await this.#answer(incoming, busy);
-      incoming.place?.release();
+      if (!incoming.failed) incoming.place?.release();
     });
   }
 
@@ -967,6 +983,7 @@ export class FileReceiver {
     keep = false,
     more = "",
     said: "error" | "cancelled" | "withdrawn" = "error",
+    arrived = false,
   ): void {
     if (incoming.failed) return;
     incoming.failed = true;
@@ -991,22 +1008,50 @@ export class FileReceiver {
       });
     }
     this.#options.onFinished?.(offer, said !== "error");
-    if (said === "error") {
-      (this.#options.printError ?? this.#options.print)(
-        `ERROR: ${
-          incoming.named ? `File ${sanitizeForTerminal(offer.name)}` : "A file"
-        } from ${sanitizeForTerminal(offer.from)} was not received: ${
-          sanitizeForTerminal(reason)
-        }${more}`,
-      );
+    const tell = () => {
+      // Named as it is when said: its name may have come end to end
+      // meanwhile.
+      const name = incoming.named
+        ? sanitizeForTerminal(incoming.offer.name)
+        : null;
+      const from = sanitizeForTerminal(offer.from);
+      if (said === "withdrawn") {
+        this.#options.print(
+          `${from} took back the offer of ${name ?? "a file"}.`,
+        );
+      } else if (said === "error") {
+        (this.#options.printError ?? this.#options.print)(
+          `ERROR: ${
+            name === null ? "A file" : `File ${name}`
+          } from ${from} was not received: ${
+            sanitizeForTerminal(reason)
+          }${more}`,
+        );
+      }
+      this.#options.onResult?.(incoming.offer, {
+        ok: false,
+        reason,
+        ...(said === "withdrawn" ? { withdrawn: true as const } : {}),
+      });
+    };
+    // Said in the offer's place while it holds one (its key awaited, or
+    // lines before it not shown yet): not before the lines that came ahead
+    // of it. Then what came after it goes on. Told by the server once the
+    // offer was shown (`arrived`), it is said in turn as a line would be.
+    const place = incoming.place?.held === true
+      ? incoming.place
+      : arrived
+      ? this.#options.place?.(offer) ?? null
+      : null;
+    if (place === null) {
+      tell();
+      incoming.place?.release();
+      return;
     }
-    this.#options.onResult?.(offer, {
-      ok: false,
-      reason,
-      ...(said === "withdrawn" ? { withdrawn: true as const } : {}),
+    void place.ready.then(() => {
+      tell();
+      place.release();
     });
-    // Said: what came after the offer goes on.
-    incoming.place?.release();
   }
 }
 

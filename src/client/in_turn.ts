@@ -18,6 +18,8 @@ export interface Place {
   readonly released: Promise<void>;
   /** Lets the place go: what waits behind it goes on (again: no effect). */
   release(): void;
+  /** Not let go yet (neither released nor past its bound). */
+  readonly held: boolean;
 }
 
 /**
@@ -39,7 +41,14 @@ export function placeAfter(before: Promise<void>, boundMs: number): Place {
   void ready.then(() => {
     if (!done) timer = setTimeout(release, boundMs);
   });
-  return { ready, released: released.promise, release };
+  return {
+    ready,
+    released: released.promise,
+    release,
+    get held() {
+      return !done;
+    },
+  };
 }
 
 export class InTurn {

@@ -628,16 +628,21 @@ export class WebFiles {
   ): Promise<void> {
     // A second offer under the id of one already here is the server's
     // mistake or a trick: it must not replace the first (found in review).
+    // Judged as it comes; said in its place, once what came before it is
+    // shown (as every line about an offer), not ahead of it.
     if (this.#incoming.has(sealed.xfer) || this.#offering.has(sealed.xfer)) {
+      await ready;
       this.#receive.duplicate?.(sealed);
       return;
     }
-    const refuse = (why: string) => {
+    // The sender hears at once; the page says it in the offer's place.
+    const refuse = async (why: string) => {
       this.#client.post({ t: "file_cancel", xfer: sealed.xfer, reason: why });
+      await ready;
       this.#receive.declined(sealed, why);
     };
     if (sealed.size > WEB_MAX_FILE_BYTES) {
-      refuse(
+      await refuse(
         `too large for a browser (${
           WEB_MAX_FILE_BYTES / 1024 / 1024
         } MiB at most)`,
@@ -647,11 +652,11 @@ export class WebFiles {
     // Each file is held in memory, and each offer asks its user: a flood of
     // offers is refused past these, as by the terminal client.
     if (this.#incoming.size + this.#offering.size >= WEB_MAX_RECEIVING) {
-      refuse(`${WEB_MAX_RECEIVING} files are coming in already`);
+      await refuse(`${WEB_MAX_RECEIVING} files are coming in already`);
       return;
     }
     if (this.#heldBytes() + sealed.size > WEB_MAX_RECEIVING_BYTES) {
-      refuse(
+      await refuse(
         `too much coming in at once for a browser (${
           WEB_MAX_RECEIVING_BYTES / 1024 / 1024
         } MiB at most)`,

@@ -363,6 +363,7 @@ async function receiverInTurn(
   inbox: FileKeyInbox,
   waitMs: number,
   boundMs: number,
+  options: Partial<ReceiverOptions> = {},
 ) {
   const shown: string[] = [];
   const order = new InTurn((error) => shown.push(`error ${error}`));
@@ -374,6 +375,7 @@ async function receiverInTurn(
       return Promise.resolve("decline");
     },
     print: (line) => shown.push(line),
+    ...options,
   });
   fixture.client.onMessage(({ message }) => {
     if (message.t === "presence") {
@@ -429,6 +431,73 @@ Deno.test("FileReceiver's offer holds the lines after it at most its place's bou
   assert.deepEqual(await nextAnswer(channel), { t: "file_decline", xfer: 1 });
   await receiver.idle();
   assert.deepEqual(shown, ["after", "marker", "asked plans.pdf"]);
+});
+
+/** endToEndOffer under transfer number `xfer`. */
+function endToEndOfferAs(xfer: number, keyId: string): FileOfferNotice {
+  return { ...endToEndOffer(keyId), xfer };
+}
+
+Deno.test("FileReceiver warns of a second offer under a transfer number in the place it came, after the lines that came before it and still wait", async () => {
+  const inbox = new FileKeyInbox();
+  const id = newFileKeyId();
+  await using fixture = await receiverInTurn(inbox, 30_000, 30_000);
+  const { channel, client, receiver, shown } = fixture;
+  // The first offer's key comes late: the lines after it wait for it.
+  channel.send(endToEndOffer(id));
+  channel.send({ t: "presence", name: "after", online: true });
+  channel.send({ ...offerOfATxt(10), name: "other.html" });
+  await readPastHere(channel, client);
+  keyComes(inbox, id);
+  assert.deepEqual(await nextAnswer(channel), { t: "file_decline", xfer: 1 });
+  await receiver.idle();
+  await fixture.order.settled;
+  assert.deepEqual(shown, [
+    "asked plans.pdf",
+    "after",
+    "WARNING: The server offered other.html (10 B) from sophia under transfer number 1, which another file here has already: ignored (a server's mistake, or a trick)",
+    "marker",
+  ]);
+});
+
+Deno.test("FileReceiver says an offer taken back before it was shown in the offer's place, after the lines that came before it and still wait, and --json's result there too", async () => {
+  const inbox = new FileKeyInbox();
+  const [first, second] = [newFileKeyId(), newFileKeyId()];
+  await using fixture = await receiverInTurn(inbox, 30_000, 30_000, {
+    onResult: (offer, result) =>
+      fixture.shown.push(`result ${offer.xfer} ${JSON.stringify(result)}`),
+  });
+  const { channel, client, receiver, shown } = fixture;
+  // The first offer's key comes late: what came after it waits for it.
+  channel.send(endToEndOfferAs(2, first));
+  channel.send({ t: "presence", name: "between", online: true });
+  channel.send(endToEndOfferAs(1, second));
+  channel.send({
+    t: "file_cancel",
+    xfer: 1,
+    reason: "sophia took back the offer",
+    withdrawn: true,
+  });
+  channel.send({ t: "presence", name: "after", online: true });
+  await readPastHere(channel, client);
+  keyComes(inbox, first);
+  assert.deepEqual(await nextAnswer(channel), { t: "file_decline", xfer: 2 });
+  await receiver.idle();
+  await fixture.order.settled;
+  assert.deepEqual(shown, [
+    "asked plans.pdf",
+    "between",
+    "sophia took back the offer of a file.",
+    `result 1 ${
+      JSON.stringify({
+        ok: false,
+        reason: "sophia took back the offer",
+        withdrawn: true,
+      })
+    }`,
+    "after",
+    "marker",
+  ]);
 });
 
 for (const native of [false, true]) {

@@ -268,3 +268,66 @@ Deno.test("WebFiles holds an offer's place in turn: a line that came after it is
     await server[Symbol.asyncDispose]();
   }
 });
+
+Deno.test("WebFiles says a second offer under a transfer number and an offer too large for a browser in their places, after the lines that came before them and still wait", async () => {
+  const server = await startHostileServer();
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    const shown: string[] = [];
+    const order = new InTurn((error) => shown.push(`error ${error}`));
+    const key = Promise.withResolvers<void>();
+    const files = new WebFiles(client, {
+      ask(offer, answer) {
+        shown.push(`asked ${offer.name}`);
+        answer(false);
+      },
+      duplicate(offer) {
+        shown.push(`duplicate ${offer.name}`);
+      },
+      declined(offer, why) {
+        shown.push(`declined ${offer.name}: ${why}`);
+      },
+      progress() {},
+      received() {},
+      cancelled() {},
+      failed() {},
+    }, {
+      share: null,
+      // The first offer's key comes once the last line reached the page:
+      // what came after that offer waits for it.
+      take: async (offer) => {
+        await key.promise;
+        return KEYS_IN_OFFERS.take(offer);
+      },
+    }, () => order.hold(30_000));
+    const after = Promise.withResolvers<void>();
+    client.onMessage((incoming) => {
+      files.receive(incoming);
+      const { message } = incoming;
+      if (message.t !== "presence") return;
+      if (message.name === "after") after.resolve();
+      order.run(() => void shown.push(message.name));
+    });
+    const channel = await server.session;
+    channel.send(offer(1, "a.txt", 3));
+    channel.send({ t: "presence", name: "between", online: true });
+    channel.send(offer(2, "huge.bin", 512 * 1024 * 1024));
+    channel.send(offer(1, "other.html", 3));
+    channel.send({ t: "presence", name: "after", online: true });
+    await after.promise;
+    key.resolve();
+    await order.settled;
+    assert.deepEqual(shown, [
+      "asked a.txt",
+      "between",
+      "declined huge.bin: too large for a browser (256 MiB at most)",
+      "duplicate other.html",
+      "after",
+    ]);
+  } finally {
+    await client.quit();
+    await server[Symbol.asyncDispose]();
+  }
+});
