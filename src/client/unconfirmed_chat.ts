@@ -19,7 +19,12 @@ import { perform } from "./command_requests.ts";
 import type { E2eSessions } from "./e2e_sessions.ts";
 import type { GroupSessions } from "./group_sessions.ts";
 import { withPatience } from "./with_patience.ts";
-import { pendingOf, stillPending } from "./answer_within.ts";
+import {
+  answerWithin,
+  pendingOf,
+  SEND_WAIT_MS,
+  stillPending,
+} from "./answer_within.ts";
 
 export /** A line of chat: sent with a client id, and sent again if unconfirmed. */
 type ChatCommand = Extract<Command, { kind: "say" | "msg" | "gsay" }>;
@@ -60,6 +65,12 @@ export interface UnconfirmedChatOptions {
   reconnect: boolean;
   /** The connection now. */
   client: () => ChatClient;
+  /**
+   * How long a line in the clear (a public one, and without keys a private
+   * or group one) holds the next before it is said pending: SEND_WAIT_MS,
+   * as an end-to-end one's (answer_within.ts). Tests shorten it.
+   */
+  answerWaitMs?: number;
 }
 
 export function unconfirmedChat(options: UnconfirmedChatOptions): {
@@ -102,6 +113,32 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
   waiting: () => number;
 } {
   const { e2e, groupSessions, reconnect, client: current } = options;
+  const answerWaitMs = options.answerWaitMs ?? SEND_WAIT_MS;
+  // A line in the clear whose answer does not come within answerWaitMs is
+  // said pending, as an end-to-end one is (those bound their own wait,
+  // after the keys and the sealing): the next goes then, behind it on the
+  // same connection, instead of waiting with every later line until the
+  // connection drops (a live server stuck on it). The order typed stays
+  // the order sent; what the user may see out of order is the pending
+  // line's confirmation, shown when its answer comes (marked late).
+  const inTheClear = (command: ChatCommand): string | null =>
+    command.kind === "say"
+      ? "everyone"
+      : command.kind === "msg"
+      ? e2e === null ? command.to : null
+      : groupSessions === null
+      ? command.group
+      : null;
+  const bounded = (
+    command: ChatCommand,
+    reply: Promise<Reply>,
+  ): Promise<Reply> => {
+    const to = inTheClear(command);
+    if (to === null) return reply;
+    return answerWithin(reply, answerWaitMs).then((answer) =>
+      answer ?? stillPending(to, reply)
+    );
+  };
   // Chat lines whose connection ended before the server answered, oldest
   // first: the server may have stored them. Each goes again, with the same
   // cid, on the next connection (once back, before what was typed
@@ -206,18 +243,21 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
         // waited for its answer for ever.
         const go = () =>
           withPatience(() =>
-            perform(
-              client,
+            bounded(
               command,
-              cid,
-              e2e === null
-                ? null
-                : (to, text, cid) => e2e.sendText(client, to, text, cid),
-              groupSessions === null
-                ? null
-                : (group, text, cid) =>
-                  groupSessions.send(client, group, text, cid),
-            )!
+              perform(
+                client,
+                command,
+                cid,
+                e2e === null
+                  ? null
+                  : (to, text, cid) => e2e.sendText(client, to, text, cid),
+                groupSessions === null
+                  ? null
+                  : (group, text, cid) =>
+                    groupSessions.send(client, group, text, cid),
+              )!,
+            )
           ).then(
             (reply) => take(reply, true),
             (error: unknown) => answered(notSent(error)),

@@ -15,6 +15,9 @@ import {
 import { unconfirmedChat } from "../../src/client/unconfirmed_chat.ts";
 import { startTestServer, TestClient } from "../_helpers/chat.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
+import { startHostileServer } from "../_helpers/hostile_server.ts";
+import { pendingOf } from "../../src/client/answer_within.ts";
+import type { ClientMessage } from "../../src/protocol/messages.ts";
 
 Deno.test("a line refused with slow_down whose connection is lost during its pause goes on the new one before the lines typed after it", async () => {
   // Ten messages a connection, then one each 20 s: none comes back during
@@ -119,5 +122,69 @@ Deno.test("a line whose send throws (its end-to-end state could not be saved) is
   } finally {
     await sophia.quit();
     await alice.quit();
+  }
+});
+
+Deno.test("a public line whose answer does not come within the wait is said pending, the lines typed after it go behind it on the same connection, and its late answer is its own", async () => {
+  // A live server stuck on one line: it answers the others.
+  await using server = await startHostileServer();
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    const channel = await server.session;
+    const chats = unconfirmedChat({
+      e2e: null,
+      groupSessions: null,
+      reconnect: true,
+      client: () => client,
+      answerWaitMs: 100,
+    });
+    const first = chats.send({ kind: "say", text: "stuck" });
+    const second = chats.send({ kind: "say", text: "after" });
+    const third = chats.send({ kind: "msg", to: "sophia", text: "private" });
+    // What the server reads, in order; "stuck" is left unanswered.
+    const read: string[] = [];
+    let stuck: number | undefined;
+    const deadline = AbortSignal.timeout(5_000);
+    while (read.length < 3) {
+      const batch = await Promise.race([
+        channel.receive(),
+        new Promise<never>((_, reject) =>
+          deadline.addEventListener("abort", () =>
+            reject(
+              new Error(
+                `the lines after an unanswered one were held: the server read ${
+                  JSON.stringify(read)
+                }`,
+              ),
+            ))
+        ),
+      ]);
+      if (batch === null) throw new Error("closed");
+      for (const { header, body } of batch) {
+        const message = header as ClientMessage;
+        if (message.t !== "say" && message.t !== "msg") continue;
+        const text = new TextDecoder().decode(body);
+        read.push(text);
+        if (text === "stuck") stuck = message.id;
+        else channel.send({ t: "ok", re: message.id, text: "" });
+      }
+    }
+    assert.deepEqual(read, ["stuck", "after", "private"]);
+    const pending = pendingOf(await first);
+    assert.ok(pending !== undefined, "the stuck line is said pending");
+    assert.equal(pending.to, "everyone");
+    assert.equal((await second).t, "ok");
+    assert.equal((await third).t, "ok");
+    assert.equal(chats.pending(), 1);
+    // Its answer comes late, and is the stuck line's.
+    channel.send({ t: "ok", re: stuck!, text: "", id: 7 });
+    const late = await pending.answer;
+    assert.equal(late.t, "ok");
+    assert.equal((late as { id?: number }).id, 7);
+    assert.equal(chats.pending(), 0);
+  } finally {
+    await client.quit().catch(() => {});
   }
 });
