@@ -89,3 +89,12 @@ export function pendingNotice(to: string, resent: boolean): string {
     resent ? " (it goes again by itself if the connection drops)" : ""
   }; do not type it again`;
 }
+
+/**
+ * Said just before a pending line's answer (its usual line, or an error)
+ * when it comes: after what came meanwhile, lines typed after it among them,
+ * not in the line's own place, so it is marked as late.
+ */
+export function lateNotice(to: string): string {
+  return `Late answer to your message to ${to}, said pending above (what came after it may be shown before it):`;
+}

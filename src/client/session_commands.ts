@@ -41,7 +41,7 @@ import type { Re, SessionEvent } from "./session_events.ts";
 import type { transferControls } from "./transfer_controls.ts";
 import { formatTransfers } from "./transfers_view.ts";
 import { isChat, type unconfirmedChat } from "./unconfirmed_chat.ts";
-import { pendingNotice, pendingOf } from "./answer_within.ts";
+import { lateNotice, pendingNotice, pendingOf } from "./answer_within.ts";
 import { withPatience } from "./with_patience.ts";
 
 /** What /verify and /trust say in a session without end-to-end keys. */
@@ -345,6 +345,7 @@ export function sessionCommands(options: SessionCommandsOptions) {
                 if (pending !== undefined) {
                   answers.push(pending.answer.then(async (answer) => {
                     await order.settled;
+                    emit({ type: "notice", text: lateNotice(pending.to) });
                     emit({ type: "reply", re, command: line, reply: answer });
                   }));
                 }
@@ -376,19 +377,23 @@ export function sessionCommands(options: SessionCommandsOptions) {
       : withPatience(() => perform(client(), command)!);
     // A chat line the server has not answered within SEND_WAIT_MS: said
     // pending in its turn, and its answer shown when it comes, out of
-    // turn. A script's next command waits for that answer.
+    // turn, marked late (lateNotice). A script's next command waits for
+    // that answer.
     let answerShown: Promise<void> = Promise.resolve();
-    const showAnswer = async (reply: Reply) => {
+    const showAnswer = async (to: string, reply: Reply) => {
       await order.settled;
       names.learnNames(reply);
       names.learnKeys(reply);
+      emit({ type: "notice", text: lateNotice(to) });
       emit({ type: "reply", re, command, reply });
     };
     // What arrived before the reply is shown before it.
     const shown = showInOrder(request.then(async (reply) => {
       const pending = pendingOf(reply);
       if (pending !== undefined) {
-        answerShown = pending.answer.then(showAnswer);
+        answerShown = pending.answer.then((reply) =>
+          showAnswer(pending.to, reply)
+        );
         return () =>
           emit({ type: "notice", text: pendingNotice(pending.to, true) });
       }

@@ -581,3 +581,57 @@ Deno.test({
     assert.equal(status.code, 0, bob.stdout);
   },
 });
+
+Deno.test({
+  name:
+    "chat connect holds no line behind a public line the host does not answer: after SEND_WAIT_MS it is pending, the line typed after it goes, and its late answer is marked late",
+  ignore: !PTY,
+  fn: async () => {
+    const says: number[] = [];
+    const first = Promise.withResolvers<void>();
+    // A live host stuck on the first public line: it answers the others.
+    await using host = await startHostileE2e(
+      "chat-hostile-say-",
+      () => [],
+      (message) => {
+        if (message.t !== "say") return;
+        says.push(message.id);
+        if (says.length === 1) first.resolve();
+        else {
+          host.channel.send({
+            t: "ok",
+            re: message.id,
+            text: "",
+            id: 60 + says.length,
+          });
+        }
+      },
+      undefined,
+      { tty: true },
+    );
+    const { bob, channel } = host;
+    // A terminal wraps its lines: any space may be a line break.
+    const wrapped = (text: string) => new RegExp(text.replaceAll(" ", "\\s+"));
+    await bob.write("stuck line\r");
+    await first.promise;
+    await bob.write("next line\r");
+    await bob.waitFor(wrapped("Broadcast message sent: next line"), 30_000);
+    await bob.waitFor(
+      wrapped(
+        "your message to everyone within \\d+ seconds: it is still pending",
+      ),
+    );
+    channel.send({ t: "ok", re: says[0]!, text: "", id: 60 });
+    await bob.waitFor(wrapped("Broadcast message sent: stuck line"));
+    const text = bob.stdout.replaceAll(/\s+/g, " ");
+    const late = text.indexOf(
+      "Late answer to your message to everyone, said pending above",
+    );
+    assert.ok(
+      late > text.indexOf("Broadcast message sent: next line") &&
+        late < text.indexOf("Broadcast message sent: stuck line"),
+      bob.stdout,
+    );
+    assert.equal(says.length, 2, "each sent once");
+  },
+});
