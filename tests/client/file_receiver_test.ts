@@ -500,6 +500,48 @@ Deno.test("FileReceiver says an offer taken back before it was shown in the offe
   ]);
 });
 
+Deno.test("FileReceiver says an offer taken back once it was asked about in turn, after the lines that came before the taking back and still wait", async () => {
+  const inbox = new FileKeyInbox();
+  const [first, second] = [newFileKeyId(), newFileKeyId()];
+  const answer = Promise.withResolvers<ConsentAnswer>();
+  const asked = Promise.withResolvers<void>();
+  await using fixture = await receiverInTurn(inbox, 30_000, 30_000, {
+    // The first is asked about and left unanswered; the second declined.
+    consent: (offer) => {
+      fixture.shown.push(`asked ${offer.xfer}`);
+      if (offer.xfer !== 1) return Promise.resolve("decline");
+      asked.resolve();
+      return answer.promise;
+    },
+  });
+  const { channel, client, receiver, shown } = fixture;
+  keyComes(inbox, first);
+  channel.send(endToEndOfferAs(1, first));
+  await asked.promise;
+  // The second offer's key comes late: what came after it waits for it.
+  channel.send(endToEndOfferAs(2, second));
+  channel.send({
+    t: "file_cancel",
+    xfer: 1,
+    reason: "sophia took back the offer",
+    withdrawn: true,
+  });
+  channel.send({ t: "presence", name: "after", online: true });
+  await readPastHere(channel, client);
+  keyComes(inbox, second);
+  assert.deepEqual(await nextAnswer(channel), { t: "file_decline", xfer: 2 });
+  answer.resolve("decline");
+  await receiver.idle();
+  await fixture.order.settled;
+  assert.deepEqual(shown, [
+    "asked 1",
+    "asked 2",
+    "sophia took back the offer of plans.pdf.",
+    "after",
+    "marker",
+  ]);
+});
+
 for (const native of [false, true]) {
   Deno.test(
     `FileReceiver fails a transfer whose chunk does not open with the offer's key, and saves nothing (${
