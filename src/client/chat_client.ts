@@ -74,12 +74,12 @@ export interface Incoming {
    */
   late?: true;
   /**
-   * The id of the history request this message answers: the server sends
-   * a request's messages just before its reply, and answers requests in
-   * turn, so a history message that comes while one is waiting answers the
-   * oldest. A page of what waited at the sign-in is not taken for it: the
-   * request goes after a `ping`, and what comes before the `pong` is not
-   * its answer (history_answers.ts). So a message
+   * The id of the history request this message answers: the one its `re`
+   * names; from a server that names none, the oldest waiting (the server
+   * sends a request's messages just before its reply, and answers requests
+   * in turn). A page of what waited is not taken for it: it names no
+   * request, or, from a server that names none, comes before the `pong` of
+   * the `ping` sent before the request (history_answers.ts). So a message
    * with `answers` is a copy of what the server keeps anyway, or of what
    * was delivered already: never the only copy of a message that waits.
    */
@@ -452,30 +452,35 @@ export class ChatClient {
     request: Request,
     body?: Uint8Array,
   ): { id: number; reply: Promise<Reply> } {
-    const id = this.#nextId++;
     if (this.#endReason !== null) {
       // No reply can come any more: say so now rather than never.
+      const id = this.#nextId++;
       return { id, reply: Promise.resolve(notSent(id, this.#endReason)) };
     }
+    // A history request goes after a ping, numbered before it: ids are in
+    // the order requests are sent (history_answers.ts).
+    const ping = request.t === "history" ? this.#nextId++ : null;
+    const id = this.#nextId++;
     const reply = new Promise<Reply>((resolve) =>
       this.#pending.set(id, resolve)
     );
-    if (request.t === "history") this.#askHistory(id, request.limit);
+    if (request.t === "history" && ping !== null) {
+      this.#askHistory(id, request.limit, ping);
+    }
     this.#channel.send({ ...request, id } as ClientMessage, body);
     return { id, reply };
   }
 
   /**
-   * Notes history request `id`, after a `ping`: a page of what waited that
+   * Notes history request `id`, after `ping`: a page of what waited that
    * is on its way comes before the `pong`, the answer after it
    * (history_answers.ts). Before every request, not only after an `ack`:
    * an `ack` the server held over the rate brings its page later, when the
    * server applies it on its own between two of our frames, and nothing
    * tells us it was held.
    */
-  #askHistory(id: number, limit: number | undefined): void {
+  #askHistory(id: number, limit: number | undefined, ping: number): void {
     // Nobody waits for its reply, which only opens the request's answer.
-    const ping = this.#nextId++;
     this.#pending.set(ping, () => {});
     this.#historyRequests.asked(id, limit, ping);
     this.#channel.send({ t: "ping", id: ping });
@@ -881,7 +886,9 @@ export class ChatClient {
       }
       this.#ledger = this.#ledgers.useStore(message.store);
     }
-    if ("re" in message && message.re !== null) {
+    // A chat message's `re` names the history request it answers (below):
+    // it is not that request's reply.
+    if (!isChat(message) && "re" in message && message.re !== null) {
       const resolve = this.#pending.get(message.re);
       if (resolve) {
         this.#pending.delete(message.re);
@@ -891,11 +898,7 @@ export class ChatClient {
       }
     }
     const incoming: Incoming = { message, body };
-    if (
-      message.t === "public" || message.t === "private" ||
-      message.t === "group" || message.t === "e2e_private" ||
-      message.t === "e2e_group"
-    ) {
+    if (isChat(message)) {
       // What a history request asked for is shown whatever was shown
       // before. It still goes through the ledger, which acknowledges it
       // like the rest: a copy of a message that waits has the same id and
@@ -903,7 +906,7 @@ export class ChatClient {
       // Only as much as one reply may hold (history_answers.ts): more is
       // shown at once, not held with the request's lines.
       const answers = message.history === true
-        ? this.#historyRequests.answer(body.byteLength)
+        ? this.#historyRequests.answer(body.byteLength, message.re)
         : undefined;
       const asked = answers !== undefined;
       if (asked) incoming.answers = answers;
@@ -979,6 +982,18 @@ export class ChatClient {
     this.#pending.clear();
     this.#historyRequests.clear();
   }
+}
+
+/** A chat message, plain or end to end: what a history request's answer holds. */
+function isChat(
+  message: ServerMessage,
+): message is Extract<
+  ServerMessage,
+  { t: "public" | "private" | "group" | "e2e_private" | "e2e_group" }
+> {
+  return message.t === "public" || message.t === "private" ||
+    message.t === "group" || message.t === "e2e_private" ||
+    message.t === "e2e_group";
 }
 
 /** Why the connection ended when nothing more is known. */

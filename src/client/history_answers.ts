@@ -11,14 +11,29 @@
  * held without bound. What comes past that is not taken as the request's
  * answer: it is shown as any history the server sends unasked is, at once.
  *
- * A page of what waited at the sign-in (docs/PROTOCOL.md 5.3) is history
- * too, and the server sends one in answer to an `ack`: one sent before the
- * request may bring a page that arrives before the answer, and nothing in
- * the messages tells the two apart. So every request goes after a `ping`
+ * Which request a message answers is named by the server: a `history`
+ * request's messages carry its id as `re` (docs/PROTOCOL.md 5.4, 5.5), and
+ * one that carries none, from a server that names its answers, is not an
+ * answer (what waited for the user, a page sent at the sign-in or in answer
+ * to an `ack`). Once one such message came, the connection's server is
+ * known to name them: only `re` counts from then on.
+ *
+ * A server before `re` names nothing, and the order is all there is. A page
+ * of what waited at the sign-in (docs/PROTOCOL.md 5.3) is history too, and
+ * the server sends one in answer to an `ack`: one sent before the request
+ * may bring a page that arrives before the answer, and nothing in the
+ * messages tells the two apart. So every request goes after a `ping`
  * (ChatClient): what comes before its `pong` answers an earlier `ack`, not
  * the request, and is not taken as the answer. Every request, not only one
  * after an `ack`: an `ack` the server held over the rate is applied later
  * on its own, between two frames of the client, and brings its page then.
+ * The server answers a connection's requests in turn, so a request that
+ * got no reply by the time a later one did was passed over (a server that
+ * never answers it, hostile or other): it takes no more messages, which
+ * would be the later request's. Nor after ORDER_MS without a reply: the
+ * hidden request every client makes at its sign-in (missed_public.ts `mark`)
+ * left unanswered must not take, and hide, the messages of what waited
+ * that an `ack` brings later, with nothing else asked meanwhile.
  *
  * @module
  */
@@ -29,64 +44,110 @@ import {
   MAX_HISTORY_BYTES,
 } from "../protocol/limits.ts";
 
+/**
+ * How long a request unanswered takes messages by their order alone: a
+ * reply comes in milliseconds on a LAN, a full one (256 KiB) in well under
+ * a second.
+ */
+export const ORDER_MS = 10_000;
+
 /** What one waiting request may still be answered with. */
 interface Allowance {
   messages: number;
   bytes: number;
   /** The `ping` whose reply comes before the answer; null once it came. */
   after: number | null;
+  /**
+   * Until when (Date.now()) it takes messages that name no request; 0 once
+   * a later request was replied to (it was passed over).
+   */
+  orderUntil: number;
 }
 
 export class HistoryAnswers {
   /** By request id, oldest first: the server answers requests in turn. */
   #waiting = new Map<number, Allowance>();
+  /** Whether this connection's server names the request a message answers (`re`). */
+  #named = false;
 
   /**
    * Request `id` asked for `limit` messages (the server's default if none);
    * `after`: the id of the `ping` sent just before it, whose reply comes
-   * before the answer.
+   * before the answer. `now`: when it was sent.
    */
-  asked(id: number, limit: number | undefined, after?: number): void {
+  asked(
+    id: number,
+    limit: number | undefined,
+    after?: number,
+    now = Date.now(),
+  ): void {
     this.#waiting.set(id, {
       messages: Math.min(Math.max(limit ?? DEFAULT_HISTORY, 1), MAX_HISTORY),
       bytes: MAX_HISTORY_BYTES,
       after: after ?? null,
+      orderUntil: now + ORDER_MS,
     });
   }
 
   /**
    * Request `id` was replied to (or will never be); a request sent after
-   * the `ping` `id` may be answered from now on.
+   * the `ping` `id` may be answered from now on, and one sent before `id`
+   * and still waiting was passed over (requests are numbered in the order
+   * they are sent, and answered in turn).
    */
   replied(id: number): void {
     this.#waiting.delete(id);
-    for (const allowance of this.#waiting.values()) {
+    for (const [asked, allowance] of this.#waiting) {
       if (allowance.after === id) allowance.after = null;
+      if (asked < id) allowance.orderUntil = 0;
     }
   }
 
   /** No request waits any more (the connection is gone). */
   clear(): void {
     this.#waiting.clear();
+    this.#named = false;
   }
 
   /**
-   * The request a history message with a body of `bodyBytes` answers: the
-   * oldest waiting, once the reply to the `ping` before it came, while it
-   * has room for it; else none.
+   * The request a history message with a body of `bodyBytes` answers, while
+   * it has room for it; else none. `re`: the request the server says it
+   * answers, if it says one. Without, from a server that never named one:
+   * the oldest waiting, once the reply to the `ping` before it came, and
+   * while it was not passed over (nor waited ORDER_MS: `now`).
    */
-  answer(bodyBytes: number): number | undefined {
-    const oldest = this.#waiting.entries().next().value;
-    if (oldest === undefined) return undefined;
-    const [id, allowance] = oldest;
-    if (
-      allowance.after !== null || allowance.messages === 0 ||
-      bodyBytes > allowance.bytes
-    ) {
+  answer(
+    bodyBytes: number,
+    re?: number,
+    now = Date.now(),
+  ): number | undefined {
+    if (re !== undefined) this.#named = true;
+    let id: number;
+    let allowance: Allowance;
+    if (re !== undefined) {
+      const named = this.#waiting.get(re);
+      if (named === undefined) return undefined;
+      [id, allowance] = [re, named];
+    } else {
+      if (this.#named) return undefined;
+      const oldest = this.#oldestInOrder(now);
+      if (oldest === undefined) return undefined;
+      [id, allowance] = oldest;
+      if (allowance.after !== null) return undefined;
+    }
+    if (allowance.messages === 0 || bodyBytes > allowance.bytes) {
       return undefined;
     }
     allowance.messages--;
     allowance.bytes -= bodyBytes;
     return id;
+  }
+
+  /** The oldest request still taking messages by their order. */
+  #oldestInOrder(now: number): [number, Allowance] | undefined {
+    for (const entry of this.#waiting) {
+      if (entry[1].orderUntil > now) return entry;
+    }
+    return undefined;
   }
 }

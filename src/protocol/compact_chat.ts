@@ -32,15 +32,15 @@ type ChatMessage = Extract<
 type AllKeys<T> = T extends unknown ? keyof T : never;
 /**
  * Compiles only while every field of a chat message has a compact form or
- * sends the message as JSON (`history`, `to`): a new field must decide which
- * before it can be added, or compact readers would silently lose it. `id`
- * and `seq` are in forms 4-9, and left out of forms 1-3, whose readers do
- * not acknowledge.
+ * sends the message as JSON (`history`, `to`, and `re`, which comes only
+ * with `history`): a new field must decide which before it can be added,
+ * or compact readers would silently lose it. `id` and `seq` are in forms
+ * 4-9, and left out of forms 1-3, whose readers do not acknowledge.
  */
 const CHAT_FIELDS_COVERED: [
   Exclude<
     AllKeys<ChatMessage>,
-    "t" | "from" | "ts" | "group" | "history" | "to" | "id" | "seq"
+    "t" | "from" | "ts" | "group" | "history" | "re" | "to" | "id" | "seq"
   >,
 ] extends [never] ? true : false = true;
 void CHAT_FIELDS_COVERED;

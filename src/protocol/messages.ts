@@ -257,11 +257,12 @@ export type ServerMessage =
   }
   | { t: "error"; re: number | null; code: ErrorCode; text: string }
   // Chat messages; body: text. `history` marks one sent earlier (missed while
-  // offline, or asked for with `history`); `to` names the recipient of a
-  // private message in history when that is not the viewer. `id` and `seq`
-  // (ChatPosition) come from servers that keep a store.
+  // offline, or asked for with `history`; HistoryMark); `to` names the
+  // recipient of a private message in history when that is not the viewer.
+  // `id` and `seq` (ChatPosition) come from servers that keep a store.
   | (
-    & { t: "public"; from: string; ts: Timestamp; history?: true }
+    & { t: "public"; from: string; ts: Timestamp }
+    & HistoryMark
     & ChatPosition
   )
   | (
@@ -269,9 +270,9 @@ export type ServerMessage =
       t: "private";
       from: string;
       ts: Timestamp;
-      history?: true;
       to?: string;
     }
+    & HistoryMark
     & ChatPosition
   )
   | (
@@ -280,8 +281,8 @@ export type ServerMessage =
       group: string;
       from: string;
       ts: Timestamp;
-      history?: true;
     }
+    & HistoryMark
     & ChatPosition
   )
   /** `more`: how many were left out to keep the reply small. */
@@ -362,9 +363,9 @@ export type ServerMessage =
       from: string;
       fingerprint: string;
       ts: Timestamp;
-      history?: true;
       to?: string;
     }
+    & HistoryMark
     & ChatPosition
   )
   /**
@@ -379,10 +380,22 @@ export type ServerMessage =
       from: string;
       fingerprint: string;
       ts: Timestamp;
-      history?: true;
     }
+    & HistoryMark
     & ChatPosition
   );
+
+/**
+ * A chat message from the past (docs/PROTOCOL.md 5.4, 5.5): `history`
+ * marks one sent earlier, missed while offline or asked for with a
+ * `history` request; `re`, only with `history`, names the request whose
+ * answer it is (absent on what waited for the user, and from servers
+ * before it). Not a reply: the request's reply is the `ok` after it.
+ */
+export interface HistoryMark {
+  history?: true;
+  re?: number;
+}
 
 /**
  * Where the server stored a chat message (docs/PROTOCOL.md, "Delivery"):

@@ -5,6 +5,7 @@ import {
   type Declined,
   type GroupInfo,
   type GroupMembers,
+  type HistoryMark,
   isErrorCode,
   type ResumeClaim,
   type ServerMessage,
@@ -98,13 +99,23 @@ function withMore<T extends object>(
   return f.more === undefined ? message : { ...message, more: int(f, "more") };
 }
 
+/**
+ * `history` and, only with it, `re`: the `history` request a message from
+ * the past answers (docs/PROTOCOL.md 5.5). A `re` on a live message would
+ * pass it off as an answer: refused like a `history` that is not true.
+ */
 function withHistory<T extends object>(
   f: Fields,
   message: T,
-): T & { history?: true } {
-  if (f.history === undefined) return message;
+): T & HistoryMark {
+  if (f.history === undefined) {
+    if (f.re !== undefined) fail("Field 're' must come with 'history'");
+    return message;
+  }
   if (f.history !== true) fail("Field 'history' must be true when present");
-  return { ...message, history: true };
+  return f.re === undefined
+    ? { ...message, history: true }
+    : { ...message, history: true, re: int(f, "re") };
 }
 
 // A Record so the compiler insists on every tag of ServerMessage.

@@ -415,9 +415,18 @@ const MISSED_READ = 32;
 /** Added to the end of a history reply that had to leave older messages out. */
 const HISTORY_CUT = "; older ones do not fit in one reply";
 
-function asHistory(viewer: Session, message: StoredMessage): Outbound {
-  const e2e = e2eHistory(viewer, message) ??
-    e2eGroupHistory(viewer, message);
+/**
+ * A stored message as `viewer` gets it again: what waited for them, or,
+ * with `re`, in the answer to their `history` request `re` (which the
+ * client attributes it to by that, docs/PROTOCOL.md 5.4).
+ */
+function asHistory(
+  viewer: Session,
+  message: StoredMessage,
+  re?: number,
+): Outbound {
+  const e2e = e2eHistory(viewer, message, re) ??
+    e2eGroupHistory(viewer, message, re);
   if (e2e !== null) return e2e;
   const to = connection(viewer.id);
   // `history` last: a header that ends in a digit is a live one (the
@@ -427,6 +436,7 @@ function asHistory(viewer: Session, message: StoredMessage): Outbound {
     ts: message.ts,
     id: message.id,
     seq: message.seq,
+    ...(re === undefined ? {} : { re }),
     history: true,
   } as const;
   switch (message.kind) {
@@ -526,7 +536,7 @@ function history(
       cut ? HISTORY_CUT : ""
     }).`;
   return [
-    ...messages.map((message) => asHistory(session, message)),
+    ...messages.map((message) => asHistory(session, message, re)),
     ...reply(session.id, {
       t: "ok",
       re,

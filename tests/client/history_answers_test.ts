@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { ChatClient } from "../../src/client/chat_client.ts";
-import { HistoryAnswers } from "../../src/client/history_answers.ts";
+import { HistoryAnswers, ORDER_MS } from "../../src/client/history_answers.ts";
 import {
   DEFAULT_HISTORY,
   MAX_HISTORY,
@@ -17,6 +17,7 @@ import {
 import { parseClientMessage } from "../../src/protocol/parse_client_message.ts";
 import type { SecureChannel } from "../../src/transport/secure_channel.ts";
 import { startHostileServer } from "../_helpers/hostile_server.ts";
+import { startTestServer, TestClient } from "../_helpers/chat.ts";
 
 /**
  * Reads what the client sends until its `history` request, which it
@@ -156,4 +157,84 @@ Deno.test("HistoryAnswers takes nothing for a request before the reply to the pi
   assert.equal(answers.answer(1), undefined);
   answers.replied(3);
   assert.equal(answers.answer(1), 4);
+});
+
+Deno.test("HistoryAnswers takes a message for the request its re names, and none without re once a server named one", () => {
+  const answers = new HistoryAnswers();
+  answers.asked(2, 5, 1);
+  answers.asked(4, 5, 3);
+  // Named: the ping before it need not have been answered, nor the older
+  // request (the sign-in marker, say) replied to.
+  assert.equal(answers.answer(1, 4), 4);
+  // A request that does not wait (replied, or never asked) takes nothing.
+  assert.equal(answers.answer(1, 9), undefined);
+  // This server names its answers: one without re is what waited.
+  answers.replied(1);
+  assert.equal(answers.answer(1), undefined);
+  assert.equal(answers.answer(1, 2), 2);
+  // Its allowance holds for named messages too.
+  answers.asked(6, 1, 5);
+  assert.deepEqual([answers.answer(1, 6), answers.answer(1, 6)], [
+    6,
+    undefined,
+  ]);
+  // A new connection: no name seen yet, the order counts again.
+  answers.clear();
+  answers.asked(8, 5, 7);
+  answers.replied(7);
+  assert.equal(answers.answer(1), 8);
+});
+
+Deno.test("HistoryAnswers stops taking messages by order for a request passed over by a later reply, or unanswered for ORDER_MS", () => {
+  const answers = new HistoryAnswers();
+  const t0 = 1_000_000;
+  // The sign-in marker (2, after ping 1), never answered.
+  answers.asked(2, 1, 1, t0);
+  answers.replied(1);
+  // The user's /history (4, after ping 3): the pong of 3 says the server
+  // went past 2 (it answers in turn), so the lines after it are 4's.
+  answers.asked(4, 5, 3, t0 + 100);
+  answers.replied(3);
+  assert.deepEqual(
+    [
+      answers.answer(1, undefined, t0 + 200),
+      answers.answer(1, undefined, t0 + 200),
+    ],
+    [4, 4],
+  );
+  answers.replied(4);
+  assert.equal(answers.answer(1, undefined, t0 + 300), undefined);
+
+  // Nothing else asked: a page of what waited that an ack brings later is
+  // not taken for an unanswered request once ORDER_MS passed.
+  const alone = new HistoryAnswers();
+  alone.asked(2, 5, 1, t0);
+  alone.replied(1);
+  assert.equal(alone.answer(1, undefined, t0 + ORDER_MS - 1), 2);
+  assert.equal(alone.answer(1, undefined, t0 + ORDER_MS), undefined);
+  // Named, it is still its answer.
+  assert.equal(alone.answer(1, 2, t0 + ORDER_MS + 1), 2);
+});
+
+Deno.test("the server names the request on each message of a history answer over a real connection, and the client takes them for it by that", async () => {
+  await using server = await startTestServer();
+  const sophia = await TestClient.connect(server, "sophia");
+  const jojo = await TestClient.connect(server, "jojo");
+  for (const text of ["one", "two"]) {
+    await sophia.client.request({ t: "say" }, new TextEncoder().encode(text));
+  }
+  const answered: [string, number | undefined, number | undefined][] = [];
+  jojo.client.onMessage(({ message, body, answers }) => {
+    if (message.t === "public" && message.history === true) {
+      answered.push([new TextDecoder().decode(body), message.re, answers]);
+    }
+  });
+  const { id, reply } = jojo.client.numberedRequest({
+    t: "history",
+    limit: 5,
+  });
+  assert.equal((await reply).t, "ok");
+  assert.deepEqual(answered, [["one", id, id], ["two", id, id]]);
+  await jojo.quit();
+  await sophia.quit();
 });

@@ -74,6 +74,8 @@ interface Shape {
   optional?: Record<string, Kind>;
   /** Exactly one of these optional fields must be present. */
   exactlyOne?: readonly string[];
+  /** Optional fields that may be present only with another one (by key). */
+  onlyWith?: Record<string, string>;
 }
 
 const INT: Kind = { k: "int" };
@@ -145,10 +147,15 @@ const CLIENT: Record<string, Shape> = {
   file_decline: { required: { xfer: INT } },
 };
 
-const HISTORY = { history: { k: "true" } } as const satisfies Record<
+/** `re` (the request a message from the past answers) only with `history`. */
+const HISTORY = {
+  history: { k: "true" },
+  re: { k: "int" },
+} as const satisfies Record<
   string,
   Kind
 >;
+const RE_WITH_HISTORY = { re: "history" } as const;
 
 /** A stored chat message's place (docs/PROTOCOL.md, "Delivery"). */
 const POSITION = { id: INT, seq: INT } as const;
@@ -170,14 +177,17 @@ const SERVER: Record<string, Shape> = {
   public: {
     required: { from: SNAME, ts: INT },
     optional: { ...HISTORY, ...POSITION },
+    onlyWith: RE_WITH_HISTORY,
   },
   private: {
     required: { from: SNAME, ts: INT },
     optional: { ...HISTORY, ...POSITION, to: SNAME },
+    onlyWith: RE_WITH_HISTORY,
   },
   group: {
     required: { group: SNAME, from: SNAME, ts: INT },
     optional: { ...HISTORY, ...POSITION },
+    onlyWith: RE_WITH_HISTORY,
   },
   // `more`: how many a capped list left out.
   users: {
@@ -311,6 +321,9 @@ function shapeFits(shape: Shape, fields: Fields): boolean {
   if (shape.exactlyOne !== undefined) {
     const count = shape.exactlyOne.filter((key) => present(fields, key)).length;
     if (count !== 1) return false;
+  }
+  for (const [key, other] of Object.entries(shape.onlyWith ?? {})) {
+    if (present(fields, key) && !present(fields, other)) return false;
   }
   return true;
 }
@@ -901,6 +914,9 @@ function validFields(rng: Rng, shape: Shape): Fields {
     for (const [key, kind] of optional) {
       if (rng.chance(0.5)) out[key] = validValue(rng, kind);
     }
+  }
+  for (const [key, other] of Object.entries(shape.onlyWith ?? {})) {
+    if (!(other in out)) delete out[key];
   }
   return out;
 }

@@ -141,3 +141,38 @@ Deno.test("parseServerMessage reads groups' joined, true when present", () => {
     );
   }
 });
+
+Deno.test("parseServerMessage reads re on a chat message from the past, and refuses it on a live one or as a non-integer", () => {
+  const base = { from: "alice", ts: 5, id: 2, seq: 2 };
+  for (const t of ["public", "private"] as const) {
+    assert.deepEqual(
+      parseServerMessage({ t, ...base, re: 7, history: true }),
+      { t, ...base, history: true, re: 7 },
+    );
+    assert.throws(
+      () => parseServerMessage({ t, ...base, re: 7 }),
+      /Field 're' must come with 'history'/,
+    );
+  }
+  assert.deepEqual(
+    parseServerMessage({
+      t: "group",
+      group: "team",
+      ...base,
+      re: 3,
+      history: true,
+    }),
+    { t: "group", group: "team", ...base, history: true, re: 3 },
+  );
+  const sealed = { ...base, fingerprint: "SHA256:" + "a".repeat(43) };
+  assert.deepEqual(
+    parseServerMessage({ t: "e2e_private", ...sealed, re: 4, history: true }),
+    { t: "e2e_private", ...sealed, history: true, re: 4 },
+  );
+  for (const re of [-1, 1.5, "7", null]) {
+    assert.throws(
+      () => parseServerMessage({ t: "public", ...base, re, history: true }),
+      TypeError,
+    );
+  }
+});

@@ -161,6 +161,11 @@ Deno.test("routeE2eMessage keeps the envelope for an offline recipient, who gets
       history[0]!.message.t === "e2e_private" && history[0]!.message.to,
       "bob",
     );
+    // Each names the request it answers; what waited (above) names none.
+    assert.deepEqual(
+      history.map((o) => "re" in o.message ? o.message.re : undefined),
+      [7, 7, 7],
+    );
   });
 });
 

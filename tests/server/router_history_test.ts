@@ -1,11 +1,23 @@
 import assert from "node:assert/strict";
-import { JOJO, NANA, NONE, room, SOPHIA } from "../_helpers/router_room.ts";
+import {
+  JOJO,
+  KEY,
+  NANA,
+  NONE,
+  room,
+  SOPHIA,
+} from "../_helpers/router_room.ts";
 import {
   MAX_HISTORY_BYTES,
   MAX_TEXT_BYTES,
 } from "../../src/protocol/limits.ts";
 import type { ClientMessage } from "../../src/protocol/messages.ts";
-import { type Delivered as Outbound, route } from "../_helpers/delivered.ts";
+import {
+  connect,
+  type Delivered as Outbound,
+  disconnect,
+  route,
+} from "../_helpers/delivered.ts";
 import { type ConnId, ServerState } from "../../src/server/state.ts";
 
 const encoder = new TextEncoder();
@@ -234,11 +246,11 @@ Deno.test("route history writes the exchange of docs/PROTOCOL.md 5.4 (paging bac
     ],
     [
       `> {"t":"history","target":"sophia","limit":2,"id":5}`,
-      `< {"t":"private","from":"sophia","ts":1767225601000,"id":2,"seq":2,"history":true}  body: two`,
-      `< {"t":"private","from":"sophia","ts":1767225602000,"id":3,"seq":3,"history":true}  body: three`,
+      `< {"t":"private","from":"sophia","ts":1767225601000,"id":2,"seq":2,"re":5,"history":true}  body: two`,
+      `< {"t":"private","from":"sophia","ts":1767225602000,"id":3,"seq":3,"re":5,"history":true}  body: three`,
       `< {"t":"ok","re":5,"text":"End of history for your conversation with sophia (2 messages).","more":true}`,
       `> {"t":"history","target":"sophia","limit":2,"before":2,"id":6}`,
-      `< {"t":"private","from":"sophia","ts":1767225600000,"id":1,"seq":1,"history":true}  body: one`,
+      `< {"t":"private","from":"sophia","ts":1767225600000,"id":1,"seq":1,"re":6,"history":true}  body: one`,
       `< {"t":"ok","re":6,"text":"End of history for your conversation with sophia (1 message)."}`,
     ],
   );
@@ -305,8 +317,8 @@ Deno.test("route history with after writes the exchange of docs/PROTOCOL.md 5.4 
     ],
     [
       `> {"t":"history","limit":100,"after":1,"id":7}`,
-      `< {"t":"public","from":"sophia","ts":1767225601000,"id":2,"seq":2,"history":true}  body: two`,
-      `< {"t":"public","from":"sophia","ts":1767225602000,"id":3,"seq":3,"history":true}  body: three`,
+      `< {"t":"public","from":"sophia","ts":1767225601000,"id":2,"seq":2,"re":7,"history":true}  body: two`,
+      `< {"t":"public","from":"sophia","ts":1767225602000,"id":3,"seq":3,"re":7,"history":true}  body: three`,
       `< {"t":"ok","re":7,"text":"End of history for the public room (2 messages)."}`,
     ],
   );
@@ -366,4 +378,73 @@ Deno.test("route history with after narrows a group and a private conversation t
     })).texts,
     ["p2"],
   );
+});
+
+Deno.test("route history names the request on every message of its answer, and what waited for the user names none", () => {
+  const state = room();
+  route(state, SOPHIA, { t: "create", id: 1, group: "team" }, NONE, 10);
+  route(state, JOJO, { t: "join", id: 1, group: "team" }, NONE, 11);
+  route(state, SOPHIA, { t: "say", id: 2 }, encoder.encode("all"), 12);
+  route(
+    state,
+    SOPHIA,
+    { t: "gsay", id: 3, group: "team" },
+    encoder.encode("g1"),
+    13,
+  );
+  // jojo is away when sophia writes to him: it waits for his sign-in.
+  disconnect(state, JOJO, 14);
+  route(
+    state,
+    SOPHIA,
+    { t: "msg", id: 4, to: "jojo" },
+    encoder.encode("dm"),
+    15,
+  );
+  const back = 20;
+  connect(state, back);
+  const welcome = route(
+    state,
+    back,
+    { t: "register", id: 0, name: "jojo", key: KEY },
+    NONE,
+    16,
+  );
+  const waited = welcome.filter((o) => o.message.t === "private");
+  assert.equal(waited.length, 1);
+  assert.equal(
+    waited[0]!.message.t === "private" && waited[0]!.message.history,
+    true,
+  );
+  assert.equal("re" in waited[0]!.message, false);
+  const marks = (out: Outbound[]) =>
+    out.slice(0, -1).map((o) => [
+      o.message.t,
+      "history" in o.message ? o.message.history : undefined,
+      "re" in o.message ? o.message.re : undefined,
+    ]);
+  assert.deepEqual(
+    marks(send(state, back, { t: "history", id: 31 })),
+    [["public", true, 31]],
+  );
+  assert.deepEqual(
+    marks(send(state, back, { t: "history", id: 32, target: "team" })),
+    [["group", true, 32]],
+  );
+  assert.deepEqual(
+    marks(send(state, back, { t: "history", id: 33, target: "sophia" })),
+    [["private", true, 33]],
+  );
+  // Live messages carry neither.
+  const live = route(
+    state,
+    SOPHIA,
+    { t: "say", id: 5 },
+    encoder.encode("now"),
+    17,
+  )
+    .filter((o) => o.message.t === "public");
+  assert.equal(live.length, 1);
+  assert.equal("re" in live[0]!.message, false);
+  assert.equal("history" in live[0]!.message, false);
 });
