@@ -54,6 +54,58 @@ export const JSON_COMMANDS = [
   "quit",
 ] as const;
 
+/**
+ * The fields each command takes besides `cmd` and `id` (README, "JSON
+ * mode"). Any other is refused: a program that writes `{"cmd":"history",
+ * "n":2}` for `limit` is told, not given the default 20 without a word.
+ */
+const JSON_FIELDS: Readonly<
+  Record<(typeof JSON_COMMANDS)[number], readonly string[]>
+> = {
+  send: ["text"],
+  msg: ["to", "text"],
+  group: ["group", "text"],
+  file: ["to", "path"],
+  groupfile: ["group", "path"],
+  list: [],
+  groups: [],
+  create: ["group"],
+  join: ["group"],
+  leave: ["group"],
+  members: ["group"],
+  history: ["target", "limit"],
+  accept: ["xfer"],
+  decline: ["xfer"],
+  transfers: [],
+  cancel: ["number"],
+  away: ["reason"],
+  help: ["topic"],
+  quit: [],
+};
+
+/**
+ * The error for a field command `cmd` does not take, or null when it takes
+ * them all.
+ */
+function unknownField(
+  cmd: (typeof JSON_COMMANDS)[number],
+  o: Record<string, unknown>,
+): string | null {
+  const fields = JSON_FIELDS[cmd];
+  const extra = Object.keys(o).find((key) =>
+    key !== "cmd" && key !== "id" && !fields.includes(key)
+  );
+  if (extra === undefined) return null;
+  const shown = JSON.stringify(
+    extra.length > 40 ? `${extra.slice(0, 40)}...` : extra,
+  );
+  return `'${cmd}' has no field ${shown}; ${
+    fields.length === 0
+      ? "it takes none"
+      : `its fields are ${fields.map((f) => `"${f}"`).join(", ")}`
+  }`;
+}
+
 /** Reads one input line; null for a blank one. */
 export function parseJsonInput(line: string): InputAction | null {
   if (!line.trimStart().startsWith("{")) {
@@ -118,6 +170,12 @@ export function parseJsonInput(line: string): InputAction | null {
       ? problem(`'${o.cmd}' needs "path", a file name`)
       : p;
   };
+  if (
+    typeof o.cmd === "string" && Object.hasOwn(JSON_FIELDS, o.cmd)
+  ) {
+    const extra = unknownField(o.cmd as (typeof JSON_COMMANDS)[number], o);
+    if (extra !== null) return problem(extra);
+  }
   switch (o.cmd) {
     case "send": {
       const t = text();

@@ -135,3 +135,29 @@ Deno.test("parseJsonInput reads transfers, cancel and away as /transfers, /cance
     assert.equal(parseJsonInput(bad)?.kind, "invalid", bad);
   }
 });
+
+Deno.test("parseJsonInput refuses a field its command does not take, naming the ones it does", () => {
+  assert.deepEqual(parseJsonInput('{"cmd":"history","n":2,"id":"h"}'), {
+    kind: "invalid",
+    message:
+      `ERROR: 'history' has no field "n"; its fields are "target", "limit"`,
+    id: "h",
+  });
+  assert.deepEqual(parseJsonInput('{"cmd":"list","group":"g"}'), {
+    kind: "invalid",
+    message: `ERROR: 'list' has no field "group"; it takes none`,
+    id: null,
+  });
+  const long = "k".repeat(500);
+  const refused = parseJsonInput(`{"cmd":"send","text":"x","${long}":1}`);
+  assert.ok(refused?.kind === "invalid");
+  assert.ok(refused.message.length < 120, refused.message);
+  // cmd and id go with every command; an unknown command is refused as such.
+  assert.equal(
+    parseJsonInput('{"cmd":"history","limit":2,"id":1}')?.kind,
+    "command",
+  );
+  const bogus = parseJsonInput('{"cmd":"bogus","n":2}');
+  assert.ok(bogus?.kind === "invalid");
+  assert.match(bogus.message, /Unknown command "bogus"/);
+});

@@ -62,6 +62,12 @@ async function historyAfterUnansweredMarker(
   );
   const { bob, channel } = run;
   chan = channel;
+  if (json) {
+    // A field the command does not take is refused, not ignored (this
+    // one would have asked for the default 20).
+    await bob.write('{"cmd":"history","n":2,"id":"n"}\n');
+    await bob.waitFor(/"re":"n","code":"usage".*has no field \\"n\\"/);
+  }
   await bob.write(json ? '{"cmd":"history"}\n' : "/history\n");
   await bob.waitFor(/End of history for the public room/);
   await bob.write(json ? '{"cmd":"quit"}\n' : "/quit\n");
