@@ -465,7 +465,7 @@ export class ChatClient {
       this.#pending.set(id, resolve)
     );
     if (request.t === "history" && ping !== null) {
-      this.#askHistory(id, request.limit, ping);
+      this.#askHistory(id, request, ping);
     }
     this.#channel.send({ ...request, id } as ClientMessage, body);
     return { id, reply };
@@ -479,10 +479,17 @@ export class ChatClient {
    * server applies it on its own between two of our frames, and nothing
    * tells us it was held.
    */
-  #askHistory(id: number, limit: number | undefined, ping: number): void {
+  #askHistory(
+    id: number,
+    request: Extract<Request, { t: "history" }>,
+    ping: number,
+  ): void {
     // Nobody waits for its reply, which only opens the request's answer.
     this.#pending.set(ping, () => {});
-    this.#historyRequests.asked(id, limit, ping);
+    this.#historyRequests.asked(id, request.limit, {
+      after: ping,
+      room: request.target === undefined,
+    });
     this.#channel.send({ t: "ping", id: ping });
   }
 
@@ -906,7 +913,10 @@ export class ChatClient {
       // Only as much as one reply may hold (history_answers.ts): more is
       // shown at once, not held with the request's lines.
       const answers = message.history === true
-        ? this.#historyRequests.answer(body.byteLength, message.re)
+        ? this.#historyRequests.answer(body.byteLength, {
+          re: message.re,
+          room: message.t === "public",
+        })
         : undefined;
       const asked = answers !== undefined;
       if (asked) incoming.answers = answers;

@@ -30,10 +30,13 @@
  * The server answers a connection's requests in turn, so a request that
  * got no reply by the time a later one did was passed over (a server that
  * never answers it, hostile or other): it takes no more messages, which
- * would be the later request's. Nor after ORDER_MS without a reply: the
- * hidden request every client makes at its sign-in (missed_public.ts `mark`)
- * left unanswered must not take, and hide, the messages of what waited
- * that an `ack` brings later, with nothing else asked meanwhile.
+ * would be the later request's. A request takes only messages of its
+ * kind: `public` ones for the public room, others for a target; what waits
+ * is never public, so the hidden request every client makes at its sign-in
+ * (missed_public.ts `mark`), left unanswered, never takes and hides a page
+ * of it that an `ack` brings later. Nor does a request take anything by
+ * order after ORDER_MS without a reply (a /history of a conversation that
+ * a server leaves unanswered, with nothing asked after it).
  *
  * @module
  */
@@ -62,6 +65,32 @@ interface Allowance {
    * a later request was replied to (it was passed over).
    */
   orderUntil: number;
+  /**
+   * Whether it asked for the public room (no `target`), whose answer is
+   * `public` messages only, and the answer for a target none; undefined:
+   * not known.
+   */
+  room: boolean | undefined;
+}
+
+/** What is known of a request besides its id and limit. */
+export interface AskedOptions {
+  /** The `ping` sent just before it, whose reply comes before the answer. */
+  after?: number;
+  /** Whether it asks for the public room (no `target`). */
+  room?: boolean;
+  /** When it was sent (Date.now()). */
+  now?: number;
+}
+
+/** What is known of a history message besides its body's size. */
+export interface AnswerOptions {
+  /** The request the server says it answers (`re`), if it says one. */
+  re?: number | undefined;
+  /** Whether it is a `public` message. */
+  room?: boolean;
+  /** When it came (Date.now()). */
+  now?: number;
 }
 
 export class HistoryAnswers {
@@ -71,21 +100,19 @@ export class HistoryAnswers {
   #named = false;
 
   /**
-   * Request `id` asked for `limit` messages (the server's default if none);
-   * `after`: the id of the `ping` sent just before it, whose reply comes
-   * before the answer. `now`: when it was sent.
+   * Request `id` asked for `limit` messages (the server's default if none).
    */
   asked(
     id: number,
     limit: number | undefined,
-    after?: number,
-    now = Date.now(),
+    { after, room, now = Date.now() }: AskedOptions = {},
   ): void {
     this.#waiting.set(id, {
       messages: Math.min(Math.max(limit ?? DEFAULT_HISTORY, 1), MAX_HISTORY),
       bytes: MAX_HISTORY_BYTES,
       after: after ?? null,
       orderUntil: now + ORDER_MS,
+      room,
     });
   }
 
@@ -111,15 +138,18 @@ export class HistoryAnswers {
 
   /**
    * The request a history message with a body of `bodyBytes` answers, while
-   * it has room for it; else none. `re`: the request the server says it
-   * answers, if it says one. Without, from a server that never named one:
-   * the oldest waiting, once the reply to the `ping` before it came, and
-   * while it was not passed over (nor waited ORDER_MS: `now`).
+   * it has room for it and is of its kind (a public message for the public
+   * room, another for a target); else none. The one its `re` names, if it
+   * names one. Without, from a server that never named one: the oldest
+   * waiting, once the reply to the `ping` before it came, and while it was
+   * not passed over (nor waited ORDER_MS). So a request for the public room
+   * left unanswered (the sign-in marker) never takes a private or group
+   * message that waited for the user: those come as history, never public
+   * ones (docs/PROTOCOL.md 5.9).
    */
   answer(
     bodyBytes: number,
-    re?: number,
-    now = Date.now(),
+    { re, room, now = Date.now() }: AnswerOptions = {},
   ): number | undefined {
     if (re !== undefined) this.#named = true;
     let id: number;
@@ -135,7 +165,11 @@ export class HistoryAnswers {
       [id, allowance] = oldest;
       if (allowance.after !== null) return undefined;
     }
-    if (allowance.messages === 0 || bodyBytes > allowance.bytes) {
+    if (
+      allowance.messages === 0 || bodyBytes > allowance.bytes ||
+      (room !== undefined && allowance.room !== undefined &&
+        room !== allowance.room)
+    ) {
       return undefined;
     }
     allowance.messages--;

@@ -147,12 +147,12 @@ Deno.test("ChatClient does not take history that comes before the pong of the pi
 
 Deno.test("HistoryAnswers takes nothing for a request before the reply to the ping sent before it", () => {
   const answers = new HistoryAnswers();
-  answers.asked(2, 5, 1);
+  answers.asked(2, 5, { after: 1 });
   assert.equal(answers.answer(1), undefined);
   answers.replied(1);
   assert.equal(answers.answer(1), 2);
   // A later request waits for its own ping, also once the first is done.
-  answers.asked(4, 5, 3);
+  answers.asked(4, 5, { after: 3 });
   answers.replied(2);
   assert.equal(answers.answer(1), undefined);
   answers.replied(3);
@@ -161,26 +161,29 @@ Deno.test("HistoryAnswers takes nothing for a request before the reply to the pi
 
 Deno.test("HistoryAnswers takes a message for the request its re names, and none without re once a server named one", () => {
   const answers = new HistoryAnswers();
-  answers.asked(2, 5, 1);
-  answers.asked(4, 5, 3);
+  answers.asked(2, 5, { after: 1 });
+  answers.asked(4, 5, { after: 3 });
   // Named: the ping before it need not have been answered, nor the older
   // request (the sign-in marker, say) replied to.
-  assert.equal(answers.answer(1, 4), 4);
+  assert.equal(answers.answer(1, { re: 4 }), 4);
   // A request that does not wait (replied, or never asked) takes nothing.
-  assert.equal(answers.answer(1, 9), undefined);
+  assert.equal(answers.answer(1, { re: 9 }), undefined);
   // This server names its answers: one without re is what waited.
   answers.replied(1);
   assert.equal(answers.answer(1), undefined);
-  assert.equal(answers.answer(1, 2), 2);
+  assert.equal(answers.answer(1, { re: 2 }), 2);
   // Its allowance holds for named messages too.
-  answers.asked(6, 1, 5);
-  assert.deepEqual([answers.answer(1, 6), answers.answer(1, 6)], [
-    6,
-    undefined,
-  ]);
+  answers.asked(6, 1, { after: 5 });
+  assert.deepEqual(
+    [answers.answer(1, { re: 6 }), answers.answer(1, { re: 6 })],
+    [
+      6,
+      undefined,
+    ],
+  );
   // A new connection: no name seen yet, the order counts again.
   answers.clear();
-  answers.asked(8, 5, 7);
+  answers.asked(8, 5, { after: 7 });
   answers.replied(7);
   assert.equal(answers.answer(1), 8);
 });
@@ -189,31 +192,31 @@ Deno.test("HistoryAnswers stops taking messages by order for a request passed ov
   const answers = new HistoryAnswers();
   const t0 = 1_000_000;
   // The sign-in marker (2, after ping 1), never answered.
-  answers.asked(2, 1, 1, t0);
+  answers.asked(2, 1, { after: 1, now: t0 });
   answers.replied(1);
   // The user's /history (4, after ping 3): the pong of 3 says the server
   // went past 2 (it answers in turn), so the lines after it are 4's.
-  answers.asked(4, 5, 3, t0 + 100);
+  answers.asked(4, 5, { after: 3, now: t0 + 100 });
   answers.replied(3);
   assert.deepEqual(
     [
-      answers.answer(1, undefined, t0 + 200),
-      answers.answer(1, undefined, t0 + 200),
+      answers.answer(1, { now: t0 + 200 }),
+      answers.answer(1, { now: t0 + 200 }),
     ],
     [4, 4],
   );
   answers.replied(4);
-  assert.equal(answers.answer(1, undefined, t0 + 300), undefined);
+  assert.equal(answers.answer(1, { now: t0 + 300 }), undefined);
 
   // Nothing else asked: a page of what waited that an ack brings later is
   // not taken for an unanswered request once ORDER_MS passed.
   const alone = new HistoryAnswers();
-  alone.asked(2, 5, 1, t0);
+  alone.asked(2, 5, { after: 1, now: t0 });
   alone.replied(1);
-  assert.equal(alone.answer(1, undefined, t0 + ORDER_MS - 1), 2);
-  assert.equal(alone.answer(1, undefined, t0 + ORDER_MS), undefined);
+  assert.equal(alone.answer(1, { now: t0 + ORDER_MS - 1 }), 2);
+  assert.equal(alone.answer(1, { now: t0 + ORDER_MS }), undefined);
   // Named, it is still its answer.
-  assert.equal(alone.answer(1, 2, t0 + ORDER_MS + 1), 2);
+  assert.equal(alone.answer(1, { re: 2, now: t0 + ORDER_MS + 1 }), 2);
 });
 
 Deno.test("the server names the request on each message of a history answer over a real connection, and the client takes them for it by that", async () => {
@@ -237,4 +240,59 @@ Deno.test("the server names the request on each message of a history answer over
   assert.deepEqual(answered, [["one", id, id], ["two", id, id]]);
   await jojo.quit();
   await sophia.quit();
+});
+
+Deno.test("HistoryAnswers gives a request for the public room only public messages, and one for a target none", () => {
+  const answers = new HistoryAnswers();
+  // The sign-in marker, unanswered, with no later reply yet: a private
+  // message that waited (a page an ack brought) is not its answer.
+  answers.asked(2, 1, { after: 1, room: true });
+  answers.replied(1);
+  assert.equal(answers.answer(1, { room: false }), undefined);
+  assert.equal(answers.answer(1, { room: true }), 2);
+  const target = new HistoryAnswers();
+  target.asked(2, 5, { after: 1, room: false });
+  target.replied(1);
+  assert.equal(target.answer(1, { room: true }), undefined);
+  assert.equal(target.answer(1, { room: false }), 2);
+  // Named, the kind must match too.
+  assert.equal(target.answer(1, { re: 2, room: true }), undefined);
+  assert.equal(target.answer(1, { re: 2, room: false }), 2);
+});
+
+Deno.test("ChatClient does not take a private message that waited for the answer of an unanswered request for the public room", async () => {
+  await using server = await startHostileServer();
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  const channel = await server.session;
+  const answered: [string, number | undefined][] = [];
+  const both = Promise.withResolvers<void>();
+  client.onMessage(({ message, body, answers }) => {
+    if (message.t === "private" || message.t === "public") {
+      answered.push([new TextDecoder().decode(body), answers]);
+      if (answered.length === 2) both.resolve();
+    }
+  });
+  // The marker every client asks at its sign-in; this server answers its
+  // ping and never the request.
+  void client.request({ t: "history", limit: 1 });
+  const { re, pings } = await historyRequest(channel);
+  for (const ping of pings) channel.send({ t: "pong", re: ping });
+  // A page of what waited, from a server that names no request: shown at
+  // once, not held as the marker's answer.
+  channel.send(
+    { t: "private", from: "carol", ts: 1, id: 40, seq: 1, history: true },
+    new TextEncoder().encode("while you were out"),
+  );
+  channel.send(
+    { t: "public", from: "carol", ts: 2, id: 41, seq: 1, history: true },
+    new TextEncoder().encode("in the room"),
+  );
+  await both.promise;
+  assert.deepEqual(answered, [
+    ["while you were out", undefined],
+    ["in the room", re],
+  ]);
+  await client.quit();
 });
