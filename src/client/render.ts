@@ -608,12 +608,20 @@ export function renderSentFile(
   const received = outcome.results.filter((r) => r.ok).map((r) =>
     sanitizeForTerminal(r.name)
   );
+  const who = "to" in target ? received[0] : "they";
+  // Grown, they got its start; shrunk after all of it was read (a file that
+  // shrank before stops: "it got shorter"), they got all of it as offered.
+  // Both say the size then and now.
   const changed = outcome.sizeNow === undefined || received.length === 0
     ? []
+    : outcome.sizeNow < outcome.size
+    ? [
+      `${name} got shorter while it was being sent, after all of it was read: ${who} got all ${
+        formatBytes(outcome.size)
+      } (its size when offered); it is ${formatBytes(outcome.sizeNow)} now.`,
+    ]
     : [
-      `${name} changed while it was being sent: ${
-        "to" in target ? received[0] : "they"
-      } got the first ${
+      `${name} changed while it was being sent: ${who} got the first ${
         formatBytes(outcome.size)
       } (its size when offered); it is ${formatBytes(outcome.sizeNow)} now.`,
     ];

@@ -573,3 +573,26 @@ Deno.test("renderServerMessage and renderSent keep a message's line breaks only 
     ["Action sent: * alice waves\nand smiles"],
   );
 });
+
+Deno.test("renderSentFile says a file that shrank after it was all read got shorter, with both sizes, as it says of one that grew", () => {
+  const finished = {
+    kind: "finished" as const,
+    name: "notes.bin",
+    size: 64 * 1024,
+    results: [{ name: "jojo", ok: true, reason: "" }],
+  };
+  assert.deepEqual(
+    renderSentFile({ ...finished, sizeNow: 10 * 1024 }, { to: "jojo" }),
+    [
+      "File notes.bin sent to jojo successfully.",
+      "notes.bin got shorter while it was being sent, after all of it was read: jojo got all 64.0 KiB (its size when offered); it is 10.0 KiB now.",
+    ],
+  );
+  assert.deepEqual(
+    renderSentFile({ ...finished, sizeNow: 128 * 1024 }, { group: "team" }),
+    [
+      "File notes.bin sent to group team: received by jojo.",
+      "notes.bin changed while it was being sent: they got the first 64.0 KiB (its size when offered); it is 128.0 KiB now.",
+    ],
+  );
+});
