@@ -19,6 +19,7 @@ import {
   checkCursor,
   checkLimit,
   integer,
+  integerOrNull,
   MESSAGE_SELECT,
   type Row,
   toMessage,
@@ -28,6 +29,7 @@ import type { SentIds } from "./sent_ids.ts";
 import type { StoreCap } from "./store_cap.ts";
 import type { Transactions } from "./transactions.ts";
 import { MAX_HISTORY_SCAN } from "../protocol/limits.ts";
+import { MEMBERSHIP_PERIODS_KEPT } from "./group_queries.ts";
 
 export class MessageQueries {
   readonly #tx: Transactions;
@@ -263,7 +265,7 @@ export class MessageQueries {
     // The MAX_HISTORY_SCAN-th newest below the cursor, read from the index
     // alone; none when there are no more than that.
     const row = this.#tx.get(
-      `SELECT id FROM messages
+      `SELECT id, ts FROM messages
        WHERE kind = 'group' AND group_key = ? AND id < ?
        ORDER BY id DESC
        LIMIT 1 OFFSET ?`,
@@ -273,13 +275,33 @@ export class MessageQueries {
     );
     if (row === undefined) return null;
     // Older ones are left unread only when there are any the viewer could
-    // see: none at or below their name's release.
+    // see: none at or below their name's release, and none sent before
+    // they first joined (entitlement is fixed when a message is sent, and
+    // they could send none before): a newcomer to a big group was told
+    // that older ones remain, and /history paged on through messages none
+    // of which they could ever read. Only the newest periods are kept
+    // (MEMBERSHIP_PERIODS_KEPT): with that many, the first may be gone,
+    // and older ones are looked for as before.
     const floor = integer(row, "id");
     const from = Math.max(
       this.#releasedBelow(query.viewerKey),
       query.after ?? 0,
     );
     if (floor <= from + 1) return null;
+    const periods = this.#tx.get(
+      `SELECT min(joined_at) AS joined, count(*) AS periods FROM memberships
+       WHERE group_key = ? AND user_key = ?`,
+      query.groupKey,
+      query.viewerKey,
+    );
+    const firstJoined = periods === undefined ||
+        integer(periods, "periods") >= MEMBERSHIP_PERIODS_KEPT
+      ? undefined
+      : integerOrNull(periods, "joined");
+    if (
+      firstJoined === null ||
+      (firstJoined !== undefined && integer(row, "ts") < firstJoined)
+    ) return null;
     const older = this.#tx.get(
       `SELECT 1 AS found FROM messages
        WHERE kind = 'group' AND group_key = ? AND id < ? AND id > ?

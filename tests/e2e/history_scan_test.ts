@@ -33,6 +33,7 @@ function floodedGroup(): { store: Store; old: number } {
   store.ensureUser("mallory", "mallory", 1);
   store.createGroup("team", "team", "alice", 1);
   store.addMember("team", "alice", "alice", 1);
+  store.addMember("team", "mallory", "mallory", 1);
   const group = {
     kind: "group",
     groupKey: "team",
@@ -47,6 +48,7 @@ function floodedGroup(): { store: Store; old: number } {
       body: text("old"),
       recipients: [{ userKey: "mallory", delivered: true }],
     }).id;
+    store.removeMember("team", "mallory", 2);
     for (let i = 0; i < MAX_HISTORY_SCAN + 10; i++) {
       store.appendMessage({
         ...group,
@@ -140,4 +142,28 @@ Deno.test("pageHistory asks on below where a group's reply stopped looking, and 
     ["End of history for group 'team' (1 message).", undefined],
   );
   await client.quit();
+});
+
+Deno.test("startServer: a newcomer to a big group is not told older ones remain, nor asked on below the window: none of them is theirs", async () => {
+  const { store } = floodedGroup();
+  store.ensureUser("nina", "nina", 1);
+  store.addMember("team", "nina", "nina", 30_000);
+  await using server = await startTestServer({
+    store,
+    connectionLimits: { historyPerSecond: 0, historyPerSecondPerAddress: 0 },
+  });
+  const nina = await TestClient.connect(server, "nina");
+  const reply = await nina.client.request({
+    t: "history",
+    target: "team",
+    limit: 5,
+  });
+  assert.equal(reply.t, "ok");
+  // Before: more and before, and /history said "older ones remain" (or
+  // paged on ten times, to "older ones remain after 10 requests").
+  assert.deepEqual(
+    [reply.text, reply.more, reply.before],
+    ["No history for group 'team'.", undefined, undefined],
+  );
+  await nina.quit();
 });
