@@ -26,6 +26,7 @@ import type { Terminal } from "./terminal.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { firstAttempt } from "./reconnect_backoff.ts";
 import { unconfirmedChat } from "./unconfirmed_chat.ts";
+import { linesOwed } from "./lines_owed.ts";
 import { sessionCommands } from "./session_commands.ts";
 import { NamesSeen } from "./names_seen.ts";
 import { InTurn } from "./in_turn.ts";
@@ -654,12 +655,13 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
 
   // Chat lines whose connection ended before the server answered go again
   // on the next one (unconfirmed_chat.ts).
-  const chats = unconfirmedChat({
+  // Followed line by line: what a question before leaving named (lines_owed.ts).
+  const chats = linesOwed(unconfirmedChat({
     e2e,
     groupSessions,
     reconnect: context.reconnect,
     client: () => link.client,
-  });
+  }));
   const commands = sessionCommands({
     self,
     json: context.json,
@@ -710,13 +712,15 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   const queue: Queued[] = [];
   /**
    * What the last question before leaving named: the files under way then
-   * and the lines pending. It stands for those only: a file offered (or a
-   * line gone pending) since is asked about again, where a question asked
-   * once, its files long over, let a later Ctrl-D or /quit stop new ones
-   * without a word.
+   * and the lines pending or waiting, each itself. It stands for those
+   * only: a file offered (or a line gone pending, or typed) since is asked
+   * about again, where a question asked once, its files long over, let a
+   * later Ctrl-D or /quit stop new ones without a word; and where counts
+   * alone, one line answered and another typed meanwhile, let the new one
+   * go unsent unasked.
    */
   let quitAsked:
-    | { files: Set<string>; unconfirmed: number; unsent: number }
+    | { files: Set<string>; lines: ReadonlySet<number> }
     | null = null;
   /**
    * Whether leaving now (an interactive /quit, or Ctrl-D) is held for a
@@ -730,15 +734,16 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     const unsent = chats.waiting();
     const files = filesUnderWay(link.sender, outgoing);
     if (unconfirmed === 0 && unsent === 0 && files.length === 0) return false;
+    const lines = chats.owed();
     if (
-      quitAsked !== null && unconfirmed <= quitAsked.unconfirmed &&
-      unsent <= quitAsked.unsent &&
+      quitAsked !== null &&
+      [...lines].every((line) => quitAsked!.lines.has(line)) &&
       files.every((file) => quitAsked!.files.has(file))
     ) {
       stopFiles(link.sender, outgoing);
       return false;
     }
-    quitAsked = { files: new Set(files), unconfirmed, unsent };
+    quitAsked = { files: new Set(files), lines };
     if (unconfirmed > 0) {
       emit({ type: "notice", text: unconfirmedAtQuit(unconfirmed, how) });
     }

@@ -59,3 +59,56 @@ Deno.test({
     await quit(bob);
   },
 });
+
+Deno.test({
+  name:
+    "an interactive /quit asks again when a line was typed after its question, even if as many went out meanwhile",
+  ignore: !PTY,
+  async fn() {
+    await using chat = await ServedChat.start("chat-order-quit-again-");
+    await chat.serve("--rate", "1", "--burst", "12");
+    const [bob] = await chat.signIn(["bob"], { args: ["--json"] });
+    const alice = chat.track(
+      new ChatProcess([
+        "connect",
+        `127.0.0.1:${chat.port}`,
+        "--pub",
+        `${chat.dir}/public.pem`,
+        "--user",
+        "alice",
+      ], {
+        tty: true,
+        env: { XDG_CONFIG_HOME: join(chat.dir, "config-alice") },
+      }),
+    );
+    await alice.waitFor(/Username registered/);
+    for (let i = 10; i < 30; i++) {
+      await alice.write(`line-${i}\r`);
+      await alice.waitFor(new RegExp(`line-${i}`));
+    }
+    await bob.waitFor(/"text":"line-10"/);
+    const question = /have\s+not\s+gone\s+out\s+yet[^]*?leave\s+anyway/g;
+    await alice.write("/quit\r");
+    await alice.waitFor(question);
+    // One of the lines asked about goes out (one a second), and one more is
+    // typed: as many wait as when asked, but not the same ones.
+    const gone = Math.max(
+      ...[...bob.stdout.matchAll(/"text":"line-(\d+)"/g)].map((m) =>
+        Number(m[1])
+      ),
+    );
+    await bob.waitFor(new RegExp(`"text":"line-${gone + 1}"`), 30_000);
+    await alice.write("late-line\r");
+    await alice.waitFor(/late-line/);
+    await alice.write("/quit\r");
+    // Before: the second /quit left, late-line unsent and unasked.
+    await alice.waitUntil(
+      () => (alice.stdout.match(question)?.length ?? 0) >= 2 || null,
+      "the question asked again",
+    );
+    await alice.write("/quit\r");
+    const status = await alice.finish();
+    assert.equal(status.code, 0, alice.stdout);
+    await quit(bob);
+  },
+});
