@@ -49,7 +49,10 @@ import {
 import { DATABASE_FILE, openStore } from "./src/store/sqlite_store.ts";
 import { parseTargets } from "./src/client/target.ts";
 import { expandNames } from "./src/client/target_addresses.ts";
-import { openTerminal } from "./src/client/terminal.ts";
+import {
+  leaveBracketedPasteLater,
+  openTerminal,
+} from "./src/client/terminal.ts";
 import { diagnosticsOnStderr } from "./src/client/json_terminal.ts";
 import {
   FINAL_FLUSH_STALL_MS,
@@ -654,7 +657,11 @@ async function connect(
     const unwritten = await stdout.finalFlush(FINAL_FLUSH_STALL_MS);
     // A reader gone (`| head -1`) is no failure to tell anyone about.
     if (unwritten.gone || terminalOutputGone) code = OUTPUT_GONE_STATUS;
-    else if (unwritten.lines > 0) {
+    else if (unwritten.bytes > 0) {
+      // Bracketed paste's end was queued behind what was given up.
+      leaveBracketedPasteLater();
+    }
+    if (!(unwritten.gone || terminalOutputGone) && unwritten.lines > 0) {
       // Not on a terminal that took none of the output: the note would wait
       // behind it (the same terminal, as a rule), for ever maybe.
       if (!(Deno.stdout.isTerminal() && Deno.stderr.isTerminal())) {

@@ -284,6 +284,45 @@ function leaveBracketedPaste(): void {
 }
 
 /**
+ * close() queued bracketed paste's end behind the output still waiting for
+ * the terminal, which may never be written (leaveBracketedPasteLater).
+ */
+let pasteOffQueued = false;
+
+/**
+ * The way out when the output queued was given up (the terminal took none
+ * of it for the last flush's deadline): bracketed paste's end, queued
+ * behind it, was never written, and the terminal kept the mode after we
+ * were gone: every paste into the shell's next program came wrapped in
+ * `ESC[200~` ... `ESC[201~`. Raw mode can be put back without writing
+ * (tty_modes.ts), the mode cannot: it is the terminal's own, ended only by
+ * bytes that reach it after ours. Those a write of ours puts in the
+ * kernel's buffer now would wait behind our write still under way (it holds
+ * the terminal's write lock), and the process with them, for ever on a
+ * stalled ssh connection; discarding what waits (tcflush) would lose lines
+ * already acknowledged. So a process of its own writes it, and ends once
+ * the terminal took it (or hung up): after what we did write, before or
+ * after the shell's prompt (a shell that uses the mode turns it on at each
+ * prompt). Off Windows only; nothing is done if it cannot be started.
+ */
+export function leaveBracketedPasteLater(): void {
+  if (!pasteOffQueued && !bracketedPaste) return;
+  pasteOffQueued = false;
+  bracketedPaste = false;
+  if (Deno.build.os === "windows") return;
+  try {
+    new Deno.Command("sh", {
+      args: ["-c", `printf '\\033[?2004l'`],
+      stdin: "null",
+      stdout: "inherit",
+      stderr: "null",
+    }).spawn().unref();
+  } catch {
+    // No sh, or no --allow-run: the mode stays as it was.
+  }
+}
+
+/**
  * Writes `text` to stdout at once, waiting while the terminal takes
  * nothing: only on the way out, when no output is queued.
  */
@@ -512,8 +551,10 @@ class ReadlineTerminal implements Terminal {
       }
     } else if (signal !== "SIGHUP") {
       // Raw mode ends all the same, without waiting for the output: the
-      // shell after us would otherwise get a raw terminal (tty_modes.ts).
+      // shell after us would otherwise get a raw terminal (tty_modes.ts);
+      // bracketed paste ends behind the output (leaveBracketedPasteLater).
       restoreTerminalModesNow();
+      leaveBracketedPasteLater();
     }
     Deno.kill(Deno.pid, signal);
   };
@@ -1093,6 +1134,7 @@ class ReadlineTerminal implements Terminal {
       // After the output still queued (main.ts flushes it before the exit).
       if (bracketedPaste) {
         bracketedPaste = false;
+        pasteOffQueued = true;
         this.#out.writeText(DISABLE_BRACKETED_PASTE);
       }
       if (Deno.build.os !== "windows") {

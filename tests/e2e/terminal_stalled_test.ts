@@ -376,6 +376,18 @@ async function leaveStalled(keys: string): Promise<void> {
       // Nor is the terminal left raw: the shell's keys would not echo.
       // (Raw mode's usual end waits for the output to drain: it never did.)
       assert.equal(first.raw(), false, "the terminal was left in raw mode");
+      // Nor in bracketed paste mode, once it takes output again: its end
+      // comes after what was written. (It was queued behind the output
+      // given up, and the terminal wrapped every paste into the shell's
+      // next program in ESC[200~ ... ESC[201~.)
+      first.resumeStdout();
+      await first.waitFor(
+        new RegExp(
+          `${escaped(DISABLE_BRACKETED_PASTE)}(?![^]*${
+            escaped(ENABLE_BRACKETED_PASTE)
+          })`,
+        ),
+      );
     }
     // Not written, so not acknowledged: the server still holds it, and
     // sends it at the next sign-in (the last of alice's lines: those the
