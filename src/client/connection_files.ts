@@ -109,15 +109,21 @@ export function connectionFiles(
     // before the lines that came after it (a line its sender typed next).
     place: () => hold(),
     ...(e2e === null ? {} : {
-      fileKey: async (offer: FileOfferNotice, wait: boolean) => {
+      fileKey: async (
+        offer: FileOfferNotice,
+        wait: boolean,
+        since: number,
+      ) => {
         // The key was sent before the offer: asked for once the messages
-        // before the offer are dealt with (its place is `ready`), so a long
-        // queue (a reconnect's backlog) does not use up the wait. Not
-        // waiting (it declines anyway), it takes a key only if it is here
-        // then.
+        // before the offer are dealt with (its place is `ready`), waiting
+        // what is left of 10 s since the offer came (and 1 s at least: a
+        // long queue before it does not use the wait up), not 10 s more
+        // for each offer in turn. Not waiting (it declines anyway), it
+        // takes a key only if it is here then.
         const got = await receiveFileKey(offer, {
           inbox: fileKeys,
           usesE2e: usesE2e(client.serverFingerprint),
+          since,
         }, wait);
         // A key from the offer itself is readable by the host.
         if ("key" in got && got.readable && got.notice !== undefined) {

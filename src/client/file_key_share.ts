@@ -80,8 +80,21 @@ export const HIDDEN_FILE_NAME = "(end-to-end)";
 
 // ---- End of protocol constants. ----
 
-/** How long a receiver waits for a file's key to arrive end to end. */
+/**
+ * How long a receiver waits for a file's key to arrive end to end, counted
+ * from when the offer came (or from its turn, if given no time it came).
+ */
 export const FILE_KEY_WAIT_MS = 10_000;
+
+/**
+ * How long an offer whose turn comes after its FILE_KEY_WAIT_MS are over
+ * still waits for its key: a key opened with the lines just before it. Not
+ * the whole wait again: each offer holds the lines after it while it waits
+ * (in_turn.ts), so eight offers of a peer's whose keys never come, waiting
+ * 10 s each in turn, held everyone's lines 80 s (and one more offer for
+ * each refused, for as long as the peer liked).
+ */
+export const KEY_WAIT_IN_TURN_MS = 1_000;
 
 /**
  * How long an offer's place among the lines shown (in_turn.ts `hold`) holds
@@ -304,18 +317,21 @@ export class FileKeyInbox {
   /**
    * The key of `offer` (its `key_id`), waiting up to `waitMs` for it to
    * arrive (0: only if it is here), or why there is none (`missing`: it
-   * did not come, rather than came unfit).
+   * did not come, rather than came unfit). `since`: when the offer came
+   * (Date.now()); the wait counts from there, and is KEY_WAIT_IN_TURN_MS
+   * at least (`keyWaitLeft`).
    */
   async take(
     offer: FileOfferNotice,
     waitMs = FILE_KEY_WAIT_MS,
+    since?: number,
   ): Promise<FileSecret | { error: string; missing?: true }> {
     const id = offer.key_id;
     if (id === undefined) return { error: "the offer names no key" };
     if (!this.#keys.has(id) && waitMs > 0) {
       const arrived = Promise.withResolvers<void>();
       this.#waiters.set(id, arrived.resolve);
-      const timer = setTimeout(arrived.resolve, waitMs);
+      const timer = setTimeout(arrived.resolve, keyWaitLeft(waitMs, since));
       await arrived.promise;
       clearTimeout(timer);
       this.#waiters.delete(id);
@@ -372,6 +388,25 @@ export interface FileKeySource {
   /** Whether `name` is known to use end-to-end keys (trust on first use). */
   usesE2e: (name: string) => boolean;
   waitMs?: number;
+  /** When the offer came (Date.now()): the wait counts from there. */
+  since?: number;
+}
+
+/**
+ * What is left of `waitMs` counted from `since` (when the offer came), and
+ * KEY_WAIT_IN_TURN_MS at least (never more than `waitMs`); all of `waitMs`
+ * without `since`.
+ */
+export function keyWaitLeft(
+  waitMs: number,
+  since?: number,
+  now = Date.now(),
+): number {
+  if (since === undefined) return waitMs;
+  return Math.min(
+    waitMs,
+    Math.max(since + waitMs - now, KEY_WAIT_IN_TURN_MS),
+  );
 }
 
 /**
@@ -399,7 +434,7 @@ export function receiveFileKey(
     : source.waitMs;
   // Awaited (at most waitMs): the key may still be on its way. Until it
   // comes the name is unknown (the offer's is not the sender's word).
-  return source.inbox.take(offer, waitMs).then((taken) => {
+  return source.inbox.take(offer, waitMs, source.since).then((taken) => {
     if (!("error" in taken)) {
       return {
         key: taken.key,

@@ -106,6 +106,7 @@ export interface ReceiverOptions {
   fileKey?: (
     offer: FileOfferNotice,
     wait: boolean,
+    since: number,
   ) => FileKeyResult | Promise<FileKeyResult>;
   /**
    * Holds the offer's place among the lines shown, when it comes (in_turn.ts
@@ -161,6 +162,8 @@ interface Incoming {
   chain: Promise<void>;
   /** Its place among the lines shown, until it is shown or refused. */
   place: Place | null;
+  /** When the offer came (Date.now()): its key's wait counts from there. */
+  arrived: number;
   file: IncomingFile | null;
   /**
    * We told the server to send (or it is an older server that sends without
@@ -448,6 +451,7 @@ export class FileReceiver {
       chain: Promise.resolve(),
       // Held at once, in the order the offer came among the other messages.
       place: this.#options.place?.(offer) ?? null,
+      arrived: Date.now(),
       file: null,
       // An older server sends at once: its data is expected before any
       // answer (only --accept-files all takes such offers, see consent.ts).
@@ -505,7 +509,7 @@ export class FileReceiver {
     const fileKey =
       await (this.#options.fileKey === undefined
         ? fileKeyOfOffer(offer)
-        : this.#options.fileKey(offer, !declining));
+        : this.#options.fileKey(offer, !declining, incoming.arrived));
     // Cancelled while its key was awaited: already reported, and nobody
     // is to be asked about it now.
     if (incoming.failed) {

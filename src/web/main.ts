@@ -1780,12 +1780,14 @@ function use(joined: ChatClient): void {
         size,
       );
     },
-    take: sessions === null ? KEYS_IN_OFFERS.take : async (offer) => {
+    take: sessions === null ? KEYS_IN_OFFERS.take : async (offer, since) => {
       // As the terminal's (connection_files.ts): asked for once the
-      // messages before the offer are dealt with (its place's `ready`).
+      // messages before the offer are dealt with (its place's `ready`),
+      // waiting what is left of 10 s since it came.
       const got = await receiveFileKey(offer, {
         inbox: fileKeys,
         usesE2e: (name) => usesE2e(server, name),
+        ...(since === undefined ? {} : { since }),
       });
       // Only a key from the offer itself is readable by the host.
       if ("key" in got && got.readable && got.notice !== undefined) {

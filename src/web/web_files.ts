@@ -91,6 +91,7 @@ export type ShareKey = (
 /** How the page gets an offer's key (file_key_share.ts `receiveFileKey`). */
 export type TakeKey = (
   offer: FileOfferNotice,
+  since?: number,
 ) => ReceivedKey | Promise<ReceivedKey>;
 
 /** Where file keys come from and go to: end to end when the page has keys. */
@@ -666,12 +667,14 @@ export class WebFiles {
     // The key first (end to end, it normally came before the offer; at
     // most 10 s): nobody is asked about a file that could not be opened.
     this.#offering.set(sealed.xfer, sealed.size);
+    // Its key's wait counts from now (file_key_share.ts `keyWaitLeft`).
+    const since = Date.now();
     let got: ReceivedKey;
     let ended: FileCancel | undefined;
     try {
       // What came before the offer is shown first: its key among it.
       await ready;
-      got = await this.#keys.take(sealed);
+      got = await this.#keys.take(sealed, since);
     } finally {
       this.#offering.delete(sealed.xfer);
       ended = this.#endedEarly.get(sealed.xfer);

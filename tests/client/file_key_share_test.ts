@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   encodeFileSecret,
+  FILE_KEY_WAIT_MS,
   FILE_SECRET_HEAD_BYTES,
   fileGivenLine,
   FileKeyInbox,
@@ -8,7 +9,9 @@ import {
   fileSecretLabel,
   GROUP_FILE_SECRET_HEAD_BYTES,
   HIDDEN_FILE_NAME,
+  KEY_WAIT_IN_TURN_MS,
   keyIdOfLabel,
+  keyWaitLeft,
   MAX_SECRET_FILE_NAME_BYTES,
   maxSecretFileNameBytes,
   newFileKeyId,
@@ -545,4 +548,18 @@ Deno.test("fileGivenLine names each member the user's chain is not given to, up 
       names(20).join(", ")
     } and 3 more of them, members of crew online the server lists whom your messages there do not go to`,
   );
+});
+
+Deno.test("keyWaitLeft counts an offer's key wait from when it came, 1 s at least once its turn comes", () => {
+  assert.equal(keyWaitLeft(FILE_KEY_WAIT_MS), FILE_KEY_WAIT_MS);
+  assert.equal(keyWaitLeft(FILE_KEY_WAIT_MS, 1_000, 1_000), FILE_KEY_WAIT_MS);
+  assert.equal(keyWaitLeft(FILE_KEY_WAIT_MS, 1_000, 4_000), 7_000);
+  // Its turn came after the 10 s: what came before it is shown, and a
+  // secret opened with it gets a moment, not 10 s more.
+  assert.equal(
+    keyWaitLeft(FILE_KEY_WAIT_MS, 1_000, 60_000),
+    KEY_WAIT_IN_TURN_MS,
+  );
+  // Never more than asked for (0: only a key already here).
+  assert.equal(keyWaitLeft(0, 1_000, 60_000), 0);
 });
