@@ -66,8 +66,17 @@ export const GROUP_KEY_WAIT_MS = 10_000;
 /** Chains kept per sender and group (newest first), for late messages. */
 const MAX_CHAINS_PER_SENDER = 4;
 
-/** Messages kept waiting for their sender keys, at most. */
+/**
+ * Messages kept waiting for their sender keys, at most, all senders and
+ * groups together. Past it, the sender with the most waiting gives way
+ * (`#makeRoom`): a member's flood on chains nobody was given must not get
+ * another member's message refused.
+ */
 const MAX_WAITING = 200;
+
+/** Why a message that waited for its sender key is not shown. */
+const KEY_NEVER_CAME =
+  "its sender key never came (it was sent before you could read the group, or the server withheld the key)";
 
 /** Opened group messages kept for `/history`, the oldest dropped first. */
 export const MAX_GROUP_ARCHIVED = 5000;
@@ -752,6 +761,45 @@ export class GroupSessions {
   }
 
   /**
+   * Whether a message of `from` may wait for its sender key: under
+   * MAX_WAITING, or once the oldest message of the sender with the most
+   * waiting, if that is more than `from` has, is refused to make room.
+   * Refusing the newcomer whenever the list was full let one member's 200
+   * messages on made-up chains (the server's rate: 20 a second) get every
+   * other member's genuine message refused while they waited, in any group.
+   */
+  #makeRoom(server: string, from: string): boolean {
+    if (this.#waiting.length < MAX_WAITING) return true;
+    const senderOf = (w: Waiting) =>
+      `${w.client.serverFingerprint} ${nameKey(w.message.from)}`;
+    const counts = new Map<string, number>();
+    for (const w of this.#waiting) {
+      const sender = senderOf(w);
+      counts.set(sender, (counts.get(sender) ?? 0) + 1);
+    }
+    let most: string | null = null;
+    let mostCount = 0;
+    for (const [sender, count] of counts) {
+      if (count > mostCount) [most, mostCount] = [sender, count];
+    }
+    const own = counts.get(`${server} ${nameKey(from)}`) ?? 0;
+    // One's own flood gives way to no one: the newcomer is refused.
+    if (most === null || mostCount <= own + 1) return false;
+    const at = this.#waiting.findIndex((w) => senderOf(w) === most);
+    const [evicted] = this.#waiting.splice(at, 1);
+    clearTimeout(evicted!.timer);
+    this.#showLate({
+      kind: "refused",
+      lines: [
+        `ERROR: A group message from ${evicted!.message.from} in ${
+          evicted!.message.group
+        } could not be opened, and is not shown: ${KEY_NEVER_CAME}`,
+      ],
+    }, evicted!.done);
+    return true;
+  }
+
+  /**
    * Gives `opened` to `late`, and calls `done` (which lets the message be
    * acknowledged) once it is shown: not when handed over. A line handed to
    * a turn still busy (a group message opening behind a `groups` request,
@@ -898,10 +946,8 @@ export class GroupSessions {
     const chains = this.#o.state.received.get(where) ?? [];
     const index = chains.findIndex((c) => toHex(c.chainId) === chainId);
     if (index < 0) {
-      if (waited || this.#waiting.length >= MAX_WAITING) {
-        return refused(
-          "its sender key never came (it was sent before you could read the group, or the server withheld the key)",
-        );
+      if (waited || !this.#makeRoom(server, message.from)) {
+        return refused(KEY_NEVER_CAME);
       }
       const waitMs = this.#o.waitMs ?? GROUP_KEY_WAIT_MS;
       const settled = Promise.withResolvers<void>();

@@ -12,6 +12,7 @@ import {
   newSenderChain,
   type OwnChain,
   sealGroupMessage,
+  SENDER_KEY_VERSION,
 } from "../../src/crypto/sender_key.ts";
 import {
   emptyGroupState,
@@ -355,4 +356,75 @@ Deno.test("GroupSessions checks a burst of sender keys without spending its own 
   await say(bob, "class", "still here");
   assert.deepEqual(texts(await settled(alice, 1)), ["bob@class: still here"]);
   for (const m of [alice, bob, ...accounts]) await m.client.quit();
+});
+
+/** Waits (5 s at most) until `done`, looking again every 60 ms. */
+async function until(done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!done()) {
+    if (Date.now() > deadline) assert.fail("timed out");
+    await new Promise((resolve) => setTimeout(resolve, 60));
+  }
+}
+
+Deno.test("GroupSessions keeps room for a member's message waiting for its sender key while a classmate's accounts keep 200 made-up ones waiting: theirs give way, the member's opens once its key comes", async () => {
+  await using server = await startTestServer();
+  // Waits long enough that none of the made-up ones gives up meanwhile.
+  const bob = await member(server, "bob", 60_000);
+  const created = await bob.client.request({ t: "create", group: "class" });
+  assert.equal(created.t, "ok", JSON.stringify(created));
+  // Two accounts of a classmate's, members too: 110 messages each, on
+  // chains nobody was given (the server's rate: 20 a second each).
+  const mallories = [
+    await member(server, "mallory"),
+    await member(server, "mallory2"),
+  ];
+  for (const m of mallories) await join(m, "class");
+  await Promise.all(mallories.map(async (m) => {
+    for (let sent = 0; sent < 110;) {
+      const body = crypto.getRandomValues(new Uint8Array(160));
+      body[0] = SENDER_KEY_VERSION;
+      const reply = await m.client.request(
+        { t: "e2e_gsay", group: "class", cid: e2eCid() },
+        body,
+      );
+      if (reply.t === "ok") {
+        sent++;
+        continue;
+      }
+      assert.equal(reply.t === "error" && reply.code, "slow_down");
+      // 50 refusals in a row would end the connection.
+      await new Promise((resolve) => setTimeout(resolve, 60));
+    }
+  }));
+  // All in: 200 wait (the rest refused, or behind their sender's own).
+  await until(() => bob.received.length === 220);
+  // alice's message comes before her chain's key (in a cluster, or behind
+  // a backlog, it may): it waits for it.
+  const alice = await member(server, "alice");
+  await join(alice, "class");
+  const chain = await newSenderChain();
+  const sealed = await sealGroupMessage(
+    chain,
+    encodeGroupContent({ from: "alice", group: "class", text: "genuine" }),
+  );
+  const sent = await alice.client.request(
+    { t: "e2e_gsay", group: "class", cid: e2eCid() },
+    sealed.message,
+  );
+  assert.equal(sent.t, "ok", JSON.stringify(sent));
+  await until(() => bob.received.length === 221);
+  const given = await alice.e2e.sendSecret(
+    alice.client,
+    "bob",
+    `${SENDER_KEY_LABEL_PREFIX}class`,
+    encodeSenderKey(chain),
+    e2eCid(),
+  );
+  assert.equal(given.t, "ok", JSON.stringify(given));
+  // Opened, or refused (at once, before the fix: 200 were waiting).
+  const alices = () => texts(bob.opened).filter((t) => t.includes("alice"));
+  await until(() => alices().length > 0);
+  assert.deepEqual(alices(), ["alice@class: genuine"]);
+  await Promise.all([alice, bob, ...mallories].map((m) => m.client.quit()));
 });
