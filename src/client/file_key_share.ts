@@ -105,7 +105,10 @@ export const KEY_WAIT_IN_TURN_MS = 1_000;
  */
 export const OFFER_PLACE_MS = FILE_KEY_WAIT_MS + 2_000;
 
-/** Keys kept for offers not seen yet (oldest dropped first). */
+/**
+ * Keys kept for offers not seen yet (past it, the oldest of the sender with
+ * the most kept is dropped: FileKeyInbox `#dropOne`).
+ */
 const MAX_WAITING_KEYS = 256;
 
 /**
@@ -307,11 +310,34 @@ export class FileKeyInbox {
     if (id === null) return false;
     this.#keys.delete(id);
     this.#keys.set(id, { from, secret: secret.slice() });
-    while (this.#keys.size > MAX_WAITING_KEYS) {
-      this.#keys.delete(this.#keys.keys().next().value!);
-    }
+    if (this.#keys.size > MAX_WAITING_KEYS) this.#dropOne();
     this.#waiters.get(id)?.();
     return true;
+  }
+
+  /**
+   * Drops the oldest key of the sender who sent the most of those kept:
+   * dropping the oldest of all let one peer's stream of keys for offers
+   * that never come (20 a second, the server's rate) push out another's
+   * key before its offer asked for it (an offer asks once the lines before
+   * it are shown: up to 10 s behind another's offer).
+   */
+  #dropOne(): void {
+    const counts = new Map<string, number>();
+    let most = "";
+    let mostCount = 0;
+    for (const { from } of this.#keys.values()) {
+      const sender = nameKey(from);
+      const count = (counts.get(sender) ?? 0) + 1;
+      counts.set(sender, count);
+      if (count > mostCount) [most, mostCount] = [sender, count];
+    }
+    for (const [id, { from }] of this.#keys) {
+      if (nameKey(from) === most) {
+        this.#keys.delete(id);
+        return;
+      }
+    }
   }
 
   /**
