@@ -344,7 +344,7 @@ export class FileKeyInbox {
    * The key of `offer` (its `key_id`), waiting up to `waitMs` for it to
    * arrive (0: only if it is here), or why there is none (`missing`: it
    * did not come, rather than came unfit). `since`: when the offer came
-   * (Date.now()); the wait counts from there, and is KEY_WAIT_IN_TURN_MS
+   * (performance.now()); the wait counts from there, and is KEY_WAIT_IN_TURN_MS
    * at least (`keyWaitLeft`).
    */
   async take(
@@ -414,7 +414,7 @@ export interface FileKeySource {
   /** Whether `name` is known to use end-to-end keys (trust on first use). */
   usesE2e: (name: string) => boolean;
   waitMs?: number;
-  /** When the offer came (Date.now()): the wait counts from there. */
+  /** When the offer came (performance.now()): the wait counts from there. */
   since?: number;
 }
 
@@ -426,7 +426,7 @@ export interface FileKeySource {
 export function keyWaitLeft(
   waitMs: number,
   since?: number,
-  now = Date.now(),
+  now = performance.now(),
 ): number {
   if (since === undefined) return waitMs;
   return Math.min(

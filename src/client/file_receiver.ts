@@ -162,7 +162,10 @@ interface Incoming {
   chain: Promise<void>;
   /** Its place among the lines shown, until it is shown or refused. */
   place: Place | null;
-  /** When the offer came (Date.now()): its key's wait counts from there. */
+  /**
+   * When the offer came (performance.now(), which a clock set meanwhile
+   * leaves alone): its key's wait counts from there.
+   */
   arrived: number;
   file: IncomingFile | null;
   /**
@@ -451,7 +454,7 @@ export class FileReceiver {
       chain: Promise.resolve(),
       // Held at once, in the order the offer came among the other messages.
       place: this.#options.place?.(offer) ?? null,
-      arrived: Date.now(),
+      arrived: performance.now(),
       file: null,
       // An older server sends at once: its data is expected before any
       // answer (only --accept-files all takes such offers, see consent.ts).

@@ -668,7 +668,7 @@ export class WebFiles {
     // most 10 s): nobody is asked about a file that could not be opened.
     this.#offering.set(sealed.xfer, sealed.size);
     // Its key's wait counts from now (file_key_share.ts `keyWaitLeft`).
-    const since = Date.now();
+    const since = performance.now();
     let got: ReceivedKey;
     let ended: FileCancel | undefined;
     try {
