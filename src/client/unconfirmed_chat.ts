@@ -1,3 +1,5 @@
+// This module is browser compatible.
+
 /**
  * Chat lines (say, msg, gsay) sent with a client id (cid), and sent again
  * with it on the next connection when theirs ended before the server
@@ -57,12 +59,18 @@ export function isChat(command: Command): command is ChatCommand {
 }
 
 export interface UnconfirmedChatOptions {
-  /** Private messages end to end; null without keys. */
-  e2e: E2eSessions | null;
-  /** Group messages end to end; null without keys. */
-  groupSessions: GroupSessions | null;
-  /** The session reconnects (else a line cut off is reported at once). */
-  reconnect: boolean;
+  /**
+   * Private messages end to end; null without keys. Only `sendText` is
+   * used: the web page's checks its own keys were published first.
+   */
+  e2e: Pick<E2eSessions, "sendText"> | null;
+  /** Group messages end to end; null without keys (only `send` is used). */
+  groupSessions: Pick<GroupSessions, "send"> | null;
+  /**
+   * The session reconnects (else a line cut off is reported at once); asked
+   * each time a line is cut off (the web page stops reconnecting once left).
+   */
+  reconnect: boolean | (() => boolean);
   /** The connection now. */
   client: () => ChatClient;
   /**
@@ -209,7 +217,10 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
             void pending.answer.then((reply) => take(reply));
             return Promise.resolve();
           }
-          if (!wasUnanswered(reply) || !reconnect) {
+          if (
+            !wasUnanswered(reply) ||
+            !(typeof reconnect === "boolean" ? reconnect : reconnect())
+          ) {
             answered(reply);
             return Promise.resolve();
           }

@@ -1,3 +1,5 @@
+// This module is browser compatible.
+
 /**
  * Requests a server refuses with `slow_down` (its rate limit), tried again
  * after growing pauses rather than reported at once.

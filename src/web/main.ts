@@ -16,7 +16,6 @@ import {
   HELD,
   type Held,
   type Incoming,
-  newClientId,
   type Reply,
 } from "../client/chat_client.ts";
 import { addressed, perform, queryNote } from "../client/command_requests.ts";
@@ -98,6 +97,7 @@ import {
 import { type HistoryPaging, pageHistory } from "../client/history_pages.ts";
 import { MissedPublic } from "../client/missed_public.ts";
 import { withPatience } from "../client/with_patience.ts";
+import { isChat, unconfirmedChat } from "../client/unconfirmed_chat.ts";
 import { pendingNotice, pendingOf } from "../client/answer_within.ts";
 import type { SessionEvent } from "../client/session_events.ts";
 import { textOf } from "../client/text_output.ts";
@@ -804,8 +804,55 @@ const WEB_SUMMARIES: Readonly<Record<string, string>> = {
   "/transfers": "List file transfers running (a page keeps no partial ones)",
 };
 
-/** The last chat line's turn to go out: the next waits for it (`run`). */
-let chatTurn: Promise<unknown> = Promise.resolve();
+/**
+ * A private line sealed on `current` once this page's keys are published
+ * there; else refused, saying why (never in the clear instead).
+ */
+async function sealedText(
+  current: ChatClient,
+  to: string,
+  text: string,
+  cid: string,
+): Promise<Reply> {
+  const ready = await sealing(current, { kind: "msg", to });
+  if ("refused" in ready) return await cutOff(current, ready.refused);
+  return await ready.sessions.sendText(current, to, text, cid);
+}
+
+/** A group line sealed on `current`, as `sealedText`. */
+async function sealedGroup(
+  current: ChatClient,
+  group: string,
+  text: string,
+  cid: string,
+): Promise<Reply> {
+  const ready = await sealing(current, { kind: "gsay", group });
+  if ("refused" in ready) return await cutOff(current, ready.refused);
+  return await ready.groups.send(current, group, text, cid);
+}
+
+/**
+ * `refused`, unless `current` ended meanwhile (its keys' publishing cut
+ * off with it): then the answer of a request on an ended connection, which
+ * says it was not sent and sends the line again on the next
+ * (`wasUnanswered`), as a line cut off in flight.
+ */
+async function cutOff(current: ChatClient, refused: Reply): Promise<Reply> {
+  return current.isOver ? await current.request({ t: "ping" }) : refused;
+}
+
+/**
+ * Chat lines in the order typed, sent again on the next connection when
+ * theirs ended before the answer (unconfirmed_chat.ts), as the terminal's.
+ */
+const chats = unconfirmedChat({
+  e2e: { sendText: sealedText },
+  groupSessions: { send: sealedGroup },
+  // Not once left (/quit), dismissed or refused: nothing reconnects then,
+  // and a line cut off is said not sent.
+  reconnect: () => !quitting && !dismissed && !keyChanged,
+  client: () => client!,
+});
 
 /**
  * Acts on a typed line, as the terminal session does; `to`: the conversation a plain line goes to, the
@@ -943,43 +990,19 @@ function run(line: string, to: Conversation = conversations.current): void {
     );
     return;
   }
-  const chat = command.kind === "say" || command.kind === "msg" ||
-    command.kind === "gsay";
-  // Private and group messages go end to end once this page's keys are
-  // published, or not at all: never in the clear for want of its keys.
-  const send = () =>
-    perform(
-      current,
-      command,
-      chat ? newClientId() : undefined,
-      async (to, text, cid) => {
-        const ready = await sealing(current, { kind: "msg", to });
-        if ("refused" in ready) return ready.refused;
-        return await ready.sessions.sendText(current, to, text, cid);
-      },
-      async (group, text, cid) => {
-        const ready = await sealing(current, { kind: "gsay", group });
-        if ("refused" in ready) return ready.refused;
-        return await ready.groups.send(current, group, text, cid);
-      },
-    );
-  // Chat lines go out one after the other, in the order typed: a /group or
-  // /msg line first seals (asking for the members or the keys), and a
-  // public line typed after it went out first and reached the others first.
-  // A line whose turn comes once its connection is gone runs again as if
-  // typed then (queued until the page is back, or sent on the new
-  // connection), to the conversation it was typed in: it never went out.
-  let request: Promise<Reply | null> | null;
-  if (chat) {
-    request = chatTurn.then(() => current.isOver ? null : send()!);
-    chatTurn = request.catch(() => {});
-  } else request = send();
+  // Chat lines go out one after the other, in the order typed, as the
+  // terminal's do (unconfirmed_chat.ts): a /group or /msg line first seals
+  // (asking for the members or the keys), and a public line typed after it
+  // went out first and reached the others first. One refused with
+  // slow_down goes again after the server's wait, in its turn; one whose
+  // connection ended before its answer (or whose turn came after) goes
+  // again with its cid on the next connection, in the order typed: queued
+  // again, it went after the lines typed meanwhile.
+  const request: Promise<Reply> | null = isChat(command)
+    ? chats.send(command)
+    : perform(current, command);
   if (request === null) return;
-  void request.then(async (answer: Reply | null) => {
-    if (answer === null) {
-      run(line, to);
-      return;
-    }
+  void request.then(async (answer: Reply) => {
     let reply = answer;
     // What arrived before the reply (a history's messages, being opened if
     // end to end, what was said while the page was away) is shown before it.
@@ -2232,7 +2255,10 @@ async function reconnect(reason: string): Promise<void> {
     state = { kind: "connecting", attempt, lastError };
     show();
     const next = await connect();
-    if (keyChanged) return true;
+    if (keyChanged) {
+      chats.retry(null);
+      return true;
+    }
     if (next === null) {
       lastError = lastConnectError;
       return false;
@@ -2243,6 +2269,9 @@ async function reconnect(reason: string): Promise<void> {
       emit({ type: "notice", text: `Reconnected as ${reply.name}.` });
       caughtUp = catchUp(next);
       setStatus(`Connected to ${host}`);
+      // Lines cut off go again first, in the order typed, then those typed
+      // while away.
+      chats.retry(next);
       for (const { line, to } of queued.splice(0)) run(line, to);
       return true;
     }
@@ -2298,6 +2327,8 @@ const NOT_CONNECTED =
 
 /** Shows Connect again: nothing reconnects by itself (see connectAgain). */
 function offerAgain(): void {
+  // Nothing reconnects by itself: what waited for a connection is not sent.
+  chats.retry(null);
   // Signed out: another tab signed in as this name may have the keys.
   stopE2e();
   ui.again.hidden = false;
