@@ -204,6 +204,18 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
       );
       log.whenRemoved(row, () => savable.release(url));
     },
+    again(offer) {
+      bars.delete(offer.xfer);
+      const places = placesOf(offer);
+      answeredIn.delete(offer.xfer);
+      log.row(
+        "notice received",
+        places,
+        `${offer.from} sent ${
+          safeFileName(offer.name)
+        } again, which is here already: not kept twice (its Save link is above).`,
+      );
+    },
     cancelled(offer) {
       stopped(offer, "you cancelled it");
     },

@@ -98,6 +98,7 @@ import { type HistoryPaging, pageHistory } from "../client/history_pages.ts";
 import { MissedPublic } from "../client/missed_public.ts";
 import { withPatience } from "../client/with_patience.ts";
 import { isChat, unconfirmedChat } from "../client/unconfirmed_chat.ts";
+import { ReceivedFiles } from "../client/received_files.ts";
 import { pendingNotice, pendingOf } from "../client/answer_within.ts";
 import type { SessionEvent } from "../client/session_events.ts";
 import { textOf } from "../client/text_output.ts";
@@ -1257,6 +1258,11 @@ const filesView: FilesViewContext = {
   focusInput: () => ui.line.focus(),
 };
 const receiving = receivingView(filesView);
+/**
+ * Files received whole, across the page's connections: one offered again
+ * (its sender did not hear it arrived) is not kept twice.
+ */
+const receivedWhole = new ReceivedFiles();
 
 /** Sends files to whom plain lines go now (a person or a group). */
 function sendFiles(list: Iterable<File>): void {
@@ -1782,43 +1788,51 @@ function use(joined: ChatClient): void {
   client = joined;
   const sessions = e2e;
   const server = joined.serverFingerprint;
-  const transfers = new WebFiles(joined, receiving, {
-    // A file's key goes end to end once this page's keys are published;
-    // never in its offer for want of them: the offer is refused, saying why.
-    share: async (target, key, name, size) => {
-      const ready = await sealing(joined, { kind: "file", target });
-      if ("refused" in ready) return { kind: "refused", reply: ready.refused };
-      return await shareFileKey(
-        {
-          sendSecret: (...args) => ready.sessions.sendSecret(...args),
+  const transfers = new WebFiles(
+    joined,
+    receiving,
+    {
+      // A file's key goes end to end once this page's keys are published;
+      // never in its offer for want of them: the offer is refused, saying why.
+      share: async (target, key, name, size) => {
+        const ready = await sealing(joined, { kind: "file", target });
+        if ("refused" in ready) {
+          return { kind: "refused", reply: ready.refused };
+        }
+        return await shareFileKey(
+          {
+            sendSecret: (...args) => ready.sessions.sendSecret(...args),
+            usesE2e: (name) => usesE2e(server, name),
+            notify: (text) => emit({ type: "notice", text }),
+            chainGivenTo: (group) =>
+              groupSessions?.chainGivenTo(server, group) ?? null,
+          },
+          joined,
+          target,
+          key,
+          name,
+          size,
+        );
+      },
+      take: sessions === null ? KEYS_IN_OFFERS.take : async (offer, since) => {
+        // As the terminal's (connection_files.ts): asked for once the
+        // messages before the offer are dealt with (its place's `ready`),
+        // waiting what is left of 10 s since it came.
+        const got = await receiveFileKey(offer, {
+          inbox: fileKeys,
           usesE2e: (name) => usesE2e(server, name),
-          notify: (text) => emit({ type: "notice", text }),
-          chainGivenTo: (group) =>
-            groupSessions?.chainGivenTo(server, group) ?? null,
-        },
-        joined,
-        target,
-        key,
-        name,
-        size,
-      );
+          ...(since === undefined ? {} : { since }),
+        });
+        // Only a key from the offer itself is readable by the host.
+        if ("key" in got && got.readable && got.notice !== undefined) {
+          emit({ type: "notice", text: got.notice });
+        }
+        return got;
+      },
     },
-    take: sessions === null ? KEYS_IN_OFFERS.take : async (offer, since) => {
-      // As the terminal's (connection_files.ts): asked for once the
-      // messages before the offer are dealt with (its place's `ready`),
-      // waiting what is left of 10 s since it came.
-      const got = await receiveFileKey(offer, {
-        inbox: fileKeys,
-        usesE2e: (name) => usesE2e(server, name),
-        ...(since === undefined ? {} : { since }),
-      });
-      // Only a key from the offer itself is readable by the host.
-      if ("key" in got && got.readable && got.notice !== undefined) {
-        emit({ type: "notice", text: got.notice });
-      }
-      return got;
-    },
-  }, holdPlace);
+    holdPlace,
+    receivedWhole,
+  );
   files = transfers;
   leftForKeys = 0;
   document.body.classList.remove("disconnected");

@@ -40,6 +40,7 @@ import {
 } from "../client/render.ts";
 import type { TransferEntry } from "../client/transfers_view.ts";
 import type { Place } from "../client/in_turn.ts";
+import type { ReceivedFile, ReceivedFiles } from "../client/received_files.ts";
 import {
   FILE_ACK_BYTES,
   FILE_CHUNK_BYTES,
@@ -156,6 +157,12 @@ export interface ReceiveCallbacks {
   progress(offer: FileOfferNotice, received: number): void;
   /** All bytes arrived and their SHA-256 matches: `file` is ready to save. */
   received(offer: FileOfferNotice, file: Blob): void;
+  /**
+   * The same file came whole from its sender a moment ago, and was offered
+   * again (its sender did not hear it arrived): claimed whole, nothing kept
+   * twice (without: nothing said).
+   */
+  again?(offer: FileOfferNotice): void;
   /** The user stopped it (/cancel): nothing more comes, and the page says so. */
   cancelled(offer: FileOfferNotice): void;
   failed(offer: FileOfferNotice, reason: string): void;
@@ -190,6 +197,22 @@ interface Receiving {
   /** Bytes opened and checked. */
   received: number;
   acked: number;
+  /**
+   * The same file from the same sender, received whole a moment ago and
+   * claimed whole (`ReceivedFiles`): nothing of this offer is kept, and its
+   * end is checked against that file's SHA-256.
+   */
+  already: { key: string; file: ReceivedFile } | null;
+}
+
+/**
+ * What a file received whole is remembered under (received_files.ts):
+ * its sender's key, its name and its size, as the terminal's partial key,
+ * in memory only.
+ */
+function receivedKey(offer: FileOfferNotice): string | null {
+  if (offer.fingerprint === undefined || offer.size === 0) return null;
+  return JSON.stringify([offer.fingerprint, offer.name, offer.size]);
 }
 
 /**
@@ -221,23 +244,28 @@ export class WebFiles {
   #endedEarly = new Map<number, FileCancel>();
   #keys: FileKeys;
   #place: ((offer: FileOfferNotice) => Place) | null;
+  #received: ReceivedFiles | null;
 
   /**
    * `place`: holds an offer's place among the lines shown, when it comes
    * (in_turn.ts `placeAfter`): the lines after it wait until it is asked
    * about or declined; its steps wait for those before it first. Without
-   * it, an offer is dealt with at once.
+   * it, an offer is dealt with at once. `received`: the files received
+   * whole on the page's connections (received_files.ts), one offered again
+   * by its sender claimed whole rather than kept twice.
    */
   constructor(
     client: ChatClient,
     receive: ReceiveCallbacks,
     keys: FileKeys = KEYS_IN_OFFERS,
     place: ((offer: FileOfferNotice) => Place) | null = null,
+    received: ReceivedFiles | null = null,
   ) {
     this.#client = client;
     this.#receive = receive;
     this.#keys = keys;
     this.#place = place;
+    this.#received = received;
     void client.ended.then((ending) => {
       // In a few words: the page says the whole reason once.
       const why = briefClause(ending);
@@ -711,8 +739,28 @@ export class WebFiles {
       opening: Promise.resolve(),
       received: 0,
       acked: 0,
+      already: null,
     };
     this.#incoming.set(offer.xfer, incoming);
+    // The same file, had whole from the same sender a moment ago: offered
+    // again because its sender did not hear that it arrived (its connection
+    // broke). Claimed whole, without asking again; nothing is kept twice
+    // (as the terminal's file_receiver.ts, PROTOCOL.md 5.6 "Resume").
+    const had = receivedKey(offer);
+    const known = had === null ? null : this.#received?.find(had, offer.from);
+    if (had !== null && known != null && offer.timeout !== undefined) {
+      incoming.already = { key: had, file: known };
+      incoming.accepted = true;
+      const sha256 = await (await incoming.cipher).keyedDigest(known.sha256);
+      if (this.#incoming.get(offer.xfer) !== incoming) return;
+      this.#client.post({
+        t: "file_accept",
+        xfer: offer.xfer,
+        offset: offer.size,
+        sha256,
+      });
+      return;
+    }
     // As the terminal client: two thirds of the server's wait, at most 60 s,
     // so that the page declines (and says so) before the server gives up.
     const deadlineMs = Math.min((offer.timeout ?? 90_000) * 2 / 3, 60_000);
@@ -773,6 +821,16 @@ export class WebFiles {
     }
     incoming.expected += bytes;
     const place = { index: incoming.arrived++, offset };
+    if (incoming.already !== null) {
+      // Sent all the same (the sender's file is not the one here): counted
+      // and acknowledged, not kept; the end tells whether it is ours.
+      incoming.received += bytes;
+      if (
+        incoming.received - incoming.acked >= FILE_ACK_BYTES ||
+        incoming.received === incoming.offer.size
+      ) this.#ack(incoming);
+      return;
+    }
     // Copied: the frame the body came in is reused once this returns.
     const sealed = body.slice();
     incoming.opening = incoming.opening.then(async () => {
@@ -803,6 +861,10 @@ export class WebFiles {
     await incoming.opening;
     if (this.#incoming.get(xfer) !== incoming) return;
     const { offer } = incoming;
+    if (incoming.already !== null) {
+      await this.#hadIt(incoming, sha256, signature);
+      return;
+    }
     if (incoming.received !== offer.size) {
       this.#fail(
         incoming,
@@ -838,7 +900,53 @@ export class WebFiles {
     if (this.#incoming.get(xfer) !== incoming) return;
     this.#incoming.delete(xfer);
     this.#client.post({ t: "file_done", xfer, ok: true, reason: "" });
+    const key = receivedKey(offer);
+    if (key !== null) {
+      this.#received?.remember(key, {
+        from: offer.from,
+        sha256: await sha256Hex(whole),
+        path: "",
+        name: offer.name,
+      });
+    }
     this.#receive.received(offer, file);
+  }
+
+  /**
+   * The end of a file claimed whole (`already`): the sender's file is the
+   * one here (its keyed SHA-256, and a group file's signature, say so),
+   * which is said, and the sender told it arrived; or it is not, and it is
+   * refused, to be asked about afresh if offered again.
+   */
+  async #hadIt(
+    incoming: Receiving,
+    sha256: string,
+    signature: string | undefined,
+  ): Promise<void> {
+    const { offer } = incoming;
+    const { key, file } = incoming.already!;
+    const cipher = await incoming.cipher;
+    const same = (incoming.arrived === 0 || incoming.received === offer.size) &&
+      (incoming.verifyKey === null ||
+        await verifyFileEnd(incoming.verifyKey, sha256, signature)) &&
+      await cipher.keyedDigest(file.sha256) === sha256.toLowerCase();
+    if (this.#incoming.get(offer.xfer) !== incoming) return;
+    if (!same) {
+      this.#received?.forget(key);
+      this.#fail(
+        incoming,
+        `it is not the file received from ${offer.from} a moment ago; it is asked about if offered again`,
+      );
+      return;
+    }
+    this.#incoming.delete(offer.xfer);
+    this.#client.post({
+      t: "file_done",
+      xfer: offer.xfer,
+      ok: true,
+      reason: "",
+    });
+    this.#receive.again?.(offer);
   }
 
   #ack(incoming: Receiving): void {
