@@ -27,6 +27,12 @@ import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { firstAttempt } from "./reconnect_backoff.ts";
 import { unconfirmedChat } from "./unconfirmed_chat.ts";
 import { linesOwed } from "./lines_owed.ts";
+import {
+  filesAtQuit,
+  type LeaveBy,
+  unconfirmedAtQuit,
+  unsentAtQuit,
+} from "./leave_questions.ts";
 import { sessionCommands } from "./session_commands.ts";
 import { NamesSeen } from "./names_seen.ts";
 import { InTurn } from "./in_turn.ts";
@@ -961,55 +967,6 @@ function stopFiles(
   for (const { offer } of sender.offers()) sender.withdraw(offer);
   for (const { xfer } of sender.list()) sender.cancel(xfer);
   for (const { id } of outgoing.resends()) outgoing.cancelResend(id);
-}
-
-/**
- * How the person at the terminal asked to leave: `/quit`, or a key (Ctrl-D,
- * a second Ctrl-C). The question says to do the same again.
- */
-export type LeaveBy = "/quit" | "key";
-
-function again(how: LeaveBy): string {
-  return how === "/quit" ? "Type /quit again" : "Press Ctrl-D or type /quit";
-}
-
-/** What an interactive `/quit` (or Ctrl-D) says while files are being sent. */
-export function filesAtQuit(
-  files: readonly string[],
-  how: LeaveBy = "/quit",
-): string {
-  const shown = files.slice(0, 3).join(", ") +
-    (files.length > 3 ? ` and ${files.length - 3} more` : "");
-  const one = files.length === 1;
-  return `${one ? "A file is" : `${files.length} files are`} still being ` +
-    `sent or waiting for an answer (${shown}). ${again(how)} to stop ` +
-    `${one ? "it" : "them"} and leave`;
-}
-
-/** What an interactive `/quit` (or Ctrl-D) says while lines sent are still pending. */
-export function unconfirmedAtQuit(
-  count: number,
-  how: LeaveBy = "/quit",
-): string {
-  return `${count} line${count === 1 ? "" : "s"} you sent ha${
-    count === 1 ? "s" : "ve"
-  } no answer from the server yet: if you leave now, ${
-    count === 1 ? "it" : "they"
-  } may or may not be delivered, and ${
-    count === 1 ? "is" : "are"
-  } not sent again. ${again(how)} to leave anyway`;
-}
-
-/** What an interactive `/quit` (or Ctrl-D) says while typed lines wait their turn. */
-export function unsentAtQuit(count: number, how: LeaveBy = "/quit"): string {
-  const one = count === 1;
-  return `${count} line${one ? "" : "s"} you typed ha${
-    one ? "s" : "ve"
-  } not gone out yet, waiting for the line before ${
-    one ? "it" : "them"
-  } to be answered: if you leave now, ${one ? "it is" : "they are"} not sent. ${
-    again(how)
-  } to leave anyway`;
 }
 
 /** This server's ignore list; for the session only if the file cannot be read. */

@@ -99,6 +99,11 @@ import { MissedPublic } from "../client/missed_public.ts";
 import { withPatience } from "../client/with_patience.ts";
 import { isChat, unconfirmedChat } from "../client/unconfirmed_chat.ts";
 import { ReceivedFiles } from "../client/received_files.ts";
+import {
+  filesAtQuit,
+  unconfirmedAtQuit,
+  unsentAtQuit,
+} from "../client/leave_questions.ts";
 import { pendingNotice, pendingOf } from "../client/answer_within.ts";
 import type { SessionEvent } from "../client/session_events.ts";
 import { textOf } from "../client/text_output.ts";
@@ -806,6 +811,41 @@ const WEB_SUMMARIES: Readonly<Record<string, string>> = {
 };
 
 /**
+ * What the last question before leaving named (the files under way then,
+ * the lines pending and waiting): a file sent or a line gone pending since
+ * is asked about again.
+ */
+let quitAsked:
+  | { files: Set<string>; unconfirmed: number; unsent: number }
+  | null = null;
+
+/**
+ * Whether /quit is held for a question (leave_questions.ts): asked once
+ * while lines sent have no answer yet, lines typed wait their turn, or
+ * files are being sent; the second time, the files are stopped and the page
+ * leaves.
+ */
+function askBeforeLeaving(tell: (text: string) => void): boolean {
+  const unconfirmed = chats.pending();
+  const unsent = chats.waiting();
+  const sending = files?.underWay() ?? [];
+  if (unconfirmed === 0 && unsent === 0 && sending.length === 0) return false;
+  if (
+    quitAsked !== null && unconfirmed <= quitAsked.unconfirmed &&
+    unsent <= quitAsked.unsent &&
+    sending.every((file) => quitAsked!.files.has(file))
+  ) {
+    files?.stopSending();
+    return false;
+  }
+  quitAsked = { files: new Set(sending), unconfirmed, unsent };
+  if (unconfirmed > 0) tell(unconfirmedAtQuit(unconfirmed));
+  if (unsent > 0) tell(unsentAtQuit(unsent));
+  if (sending.length > 0) tell(filesAtQuit(sending));
+  return true;
+}
+
+/**
  * A private line sealed on `current` once this page's keys are published
  * there; else refused, saying why (never in the clear instead).
  */
@@ -879,6 +919,10 @@ function run(line: string, to: Conversation = conversations.current): void {
     );
   switch (command.kind) {
     case "quit":
+      // Lines still owed an answer or waiting their turn, and files being
+      // sent, are asked about once, as in the terminal: the second /quit
+      // stops the files and leaves.
+      if (askBeforeLeaving(tell)) return;
       quitting = true;
       retryNow();
       void client?.quit();

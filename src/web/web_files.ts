@@ -235,6 +235,8 @@ export class WebFiles {
     { name: string; target: FileTarget; withdraw: () => void }
   >();
   #incoming = new Map<number, Receiving>();
+  /** Every file `send` is at, from its reading on. */
+  #sending = new Set<{ name: string; target: FileTarget }>();
   /** Offers whose key is still awaited, by xfer, with their sizes. */
   #offering = new Map<number, number>();
   /**
@@ -383,6 +385,51 @@ export class WebFiles {
 
   /** Offers `file` to `target`, then sends it to those who accept. */
   async send(
+    target: FileTarget,
+    file: NamedBlob,
+    callbacks: SendCallbacks,
+  ): Promise<SentFileOutcome> {
+    const sending = { name: file.name, target };
+    this.#sending.add(sending);
+    try {
+      const outcome = await this.#send(target, file, callbacks);
+      // Cut off before its offer was answered (or its key went): the error
+      // names the file, which "Not sent: the connection ..." did not.
+      if (
+        outcome.kind !== "refused" || !this.#client.isOver ||
+        outcome.text.includes(file.name)
+      ) return outcome;
+      return {
+        ...outcome,
+        text: `ERROR: ${file.name} not sent: ${
+          outcome.text.replace(/^ERROR: (?:Not sent: )?/, "")
+        }`,
+      };
+    } finally {
+      this.#sending.delete(sending);
+    }
+  }
+
+  /**
+   * The files being sent (read, their keys given, offered or under way):
+   * what leaving asks about first (leave_questions.ts), as "NAME to bob".
+   */
+  underWay(): string[] {
+    return [...this.#sending].map(({ name, target }) =>
+      `${name} to ${"to" in target ? target.to : `group ${target.group}`}`
+    );
+  }
+
+  /** Takes back every offer and stops every file being sent (a second /quit). */
+  stopSending(): void {
+    for (const entry of this.list()) {
+      if (entry.kind === "offered" || entry.kind === "sending") {
+        this.cancel(entry);
+      }
+    }
+  }
+
+  async #send(
     target: FileTarget,
     file: NamedBlob,
     callbacks: SendCallbacks,

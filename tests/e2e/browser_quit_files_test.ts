@@ -1,0 +1,91 @@
+/// <reference lib="dom" />
+/**
+ * Leaving the web page (/quit) while a file it sends waits for its answer
+ * asks first, as the terminal does (leave_questions.ts), and the second
+ * /quit takes the offer back and leaves; a file whose offer the dropped
+ * connection cut off is named in its error (it said "Not sent: the
+ * connection ..." of no file in particular). Real Chromium against a real
+ * `chat serve` and a real client that does not answer offers, the page
+ * behind a proxy that cuts it off. Slow (a browser starts): in
+ * `deno task test:slow`.
+ */
+
+import type { Page } from "puppeteer-core";
+import {
+  join,
+  LEAK_CHECKS_OFF,
+  NO_MESSAGE_RATE,
+  openPage,
+  startBrowserChat,
+  typeLine,
+  waitForLine,
+} from "../_helpers/browser.ts";
+import { GateProxy } from "../_helpers/gate_proxy.ts";
+
+/** Sends the file at `path` from the page, to the conversation open. */
+async function upload(page: Page, path: string): Promise<void> {
+  const input = await page.$("#file-input");
+  await (input as unknown as { uploadFile(path: string): Promise<void> })
+    .uploadFile(path);
+}
+
+Deno.test({
+  name:
+    "web client: /quit while a file waits for its answer asks first, and a file cut off by a dropped connection is named in its error",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
+    const proxy = new GateProxy(Number(new URL(chat.url).port));
+    try {
+      const problems: string[] = [];
+      const page = await openPage(
+        chat.browser,
+        `http://127.0.0.1:${proxy.port}/`,
+        problems,
+      );
+      await join(page, "webby");
+      // Offers reach termy, who never answers them (a bare client).
+      const termy = await chat.signedInClient("termy");
+      const offered: string[] = [];
+      const withdrawn: number[] = [];
+      let wake = () => {};
+      termy.onMessage(({ message }) => {
+        if (message.t === "file_offer") offered.push(message.name);
+        if (message.t === "file_cancel") withdrawn.push(message.xfer);
+        wake();
+      });
+      const until = async (done: () => boolean) => {
+        while (!done()) await new Promise<void>((r) => (wake = r));
+      };
+      await chat.keysOf("webby");
+      await typeLine(page, "/query termy");
+      await Deno.writeTextFile(`${chat.dir}/notes.txt`, "some notes\n");
+      await Deno.writeTextFile(`${chat.dir}/plans.txt`, "some plans\n");
+
+      // Cut off while its offer waits for termy: the error names it.
+      await upload(page, `${chat.dir}/notes.txt`);
+      await until(() => offered.length === 1);
+      proxy.cut();
+      await waitForLine(page, /^ERROR: notes\.txt not sent: /);
+      proxy.down = false;
+      await waitForLine(page, /^Reconnected as webby\.$/);
+
+      // Asked once; the second /quit takes the offer back and leaves.
+      await upload(page, `${chat.dir}/plans.txt`);
+      await until(() => offered.length === 2);
+      await typeLine(page, "/quit");
+      await waitForLine(
+        page,
+        /^A file is still being sent or waiting for an answer \(plans\.txt to termy\)\. Type \/quit again to stop it and leave$/,
+      );
+      await typeLine(page, "/quit");
+      await waitForLine(page, /Disconnected\.$/);
+      // The offer taken back: termy hears it ended.
+      await until(() => withdrawn.length > 0);
+      await page.close();
+      await termy.quit();
+    } finally {
+      await proxy.close();
+    }
+  },
+});
