@@ -1707,6 +1707,11 @@ function show(
     const conversation = conversationOf(message, self);
     if (conversation !== null && !past) {
       if (conversations.noteIncoming(conversation)) drawTarget();
+    }
+    // What came while the page was away (the private messages the server
+    // kept, sent after the sign-in) is to this user and unseen too, as a
+    // live one; only a /history's answer was asked for.
+    if (conversation !== null && (!past || count === undefined)) {
       noteToMe(message, text);
     }
     emitOrHold(emit, { type: "incoming", message, text }, count);
