@@ -19,12 +19,32 @@
  */
 
 import {
+  clockPrefix,
   formatProgress,
   formatTransferDone,
   formatTransferStopped,
 } from "../client/render.ts";
 import { olderRowPlaces } from "./row_order.ts";
 import { ALL_VIEW, type Places, shownIn } from "./row_places.ts";
+
+/**
+ * The rows that say when they came with a time mark of their own, `[HH:MM]`
+ * before them as before a message: what the page says (a notice, an error:
+ * the connection lost, back again) and what files do (an offer, an offer
+ * sent, its outcome). A message's rows carry theirs in their text
+ * (text_output.ts); the lines of /help and a command's answer carry none,
+ * as in the terminal.
+ */
+const STAMPED = [
+  "notice",
+  "error",
+  "offer",
+  "file_offering",
+  "file_declined",
+  "file_sent",
+];
+/** A row's text that starts with its time already (a message's). */
+const CLOCK = /^\[(?:\d\d:\d\d|--:--)\] /;
 
 /**
  * Rows the log keeps: a page left open all day must not grow without end
@@ -386,6 +406,12 @@ export class LogView {
    * sight, if it shows in the view shown (see newBelow).
    */
   #append(row: HTMLElement, count: number): void {
+    // Shown by the style sheet (`.line[data-time]::before`), not in the
+    // row's text: what it says stays as it was, to read and to copy.
+    if (
+      STAMPED.some((kind) => row.classList.contains(kind)) &&
+      !row.classList.contains("history") && !CLOCK.test(row.textContent ?? "")
+    ) row.dataset.time = clockPrefix(Date.now()).trimEnd();
     if (this.#above !== null) {
       this.#above.push(row);
       return;
