@@ -2436,6 +2436,8 @@ async function connectAgain(): Promise<void> {
   }
   quitting = false;
   dismissed = false;
+  // A new sign-in: what the last /quit asked about is over.
+  quitAsked = null;
   queued.length = 0;
   if (!e2eStarted) {
     e2eStarted = true;
