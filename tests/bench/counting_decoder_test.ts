@@ -3,6 +3,9 @@ import { countingDecoder } from "../../bench/_counting_decoder.ts";
 import { packBatches } from "../../src/protocol/batch_framing.ts";
 import { encodeCompactChat } from "../../src/protocol/compact_chat.ts";
 import { encodeMessage } from "../../src/protocol/message_framing.ts";
+import type { ClientMessage } from "../../src/protocol/messages.ts";
+import { JOJO, KEY, NONE, room, SOPHIA } from "../_helpers/router_room.ts";
+import { connect, disconnect, route } from "../_helpers/delivered.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -184,4 +187,58 @@ Deno.test("countingDecoder skips the reader's own lines, and only those", () => 
   );
   decode(lines.slice(), true);
   assert.deepEqual(seen, ["hers"]);
+});
+
+Deno.test("countingDecoder counts none of the chat messages the router sends as history: answers with re, what waited, a private with to", () => {
+  const state = room();
+  const say = (
+    from: number,
+    message: ClientMessage,
+    text: string,
+    now: number,
+  ) => route(state, from, message, encoder.encode(text), now);
+  route(state, SOPHIA, { t: "create", id: 1, group: "team" }, NONE, 10);
+  route(state, JOJO, { t: "join", id: 1, group: "team" }, NONE, 11);
+  say(SOPHIA, { t: "say", id: 2 }, "all", 12);
+  say(SOPHIA, { t: "gsay", id: 3, group: "team" }, "g1", 13);
+  disconnect(state, JOJO, 14);
+  say(SOPHIA, { t: "msg", id: 4, to: "jojo" }, "dm", 15);
+  const back = 20;
+  connect(state, back);
+  const old = [
+    // What waited for jojo (no re), then the answers to his requests and
+    // to sophia's (hers to jojo carries `to`).
+    ...route(
+      state,
+      back,
+      { t: "register", id: 0, name: "jojo", key: KEY },
+      NONE,
+      16,
+    ),
+    ...route(state, back, { t: "history", id: 31 }, NONE, 17),
+    ...route(state, back, { t: "history", id: 32, target: "team" }, NONE, 17),
+    ...route(state, back, { t: "history", id: 33, target: "sophia" }, NONE, 17),
+    ...route(state, SOPHIA, { t: "history", id: 34, target: "jojo" }, NONE, 17),
+  ].filter(({ message }) => "history" in message && message.history === true);
+  assert.deepEqual(
+    old.map(({ message }) => [
+      message.t,
+      "re" in message ? message.re : null,
+      "to" in message ? message.to : null,
+    ]),
+    [
+      ["private", null, null],
+      ["public", 31, null],
+      ["group", 32, null],
+      ["private", 33, null],
+      ["private", 34, "jojo"],
+    ],
+  );
+  const counted: string[] = [];
+  const decode = countingDecoder(() => (kind) => counted.push(kind));
+  for (const { message, body } of old) {
+    // Alone in a batch: the decoder's fast path or nothing.
+    assert.equal(decode(batch(encodeMessage(message, body))).length, 1);
+  }
+  assert.deepEqual(counted, []);
 });

@@ -17,7 +17,11 @@ import {
 } from "../../src/crypto/identity.ts";
 import type { Identity } from "../../src/crypto/identity.ts";
 import { importPublicKeyPem } from "../../src/crypto/keys.ts";
-import { MESSAGE_OVERHEAD } from "../../src/protocol/message_framing.ts";
+import {
+  encodeMessage,
+  MESSAGE_OVERHEAD,
+} from "../../src/protocol/message_framing.ts";
+import { countingDecoder } from "../../bench/_counting_decoder.ts";
 import { RawClient } from "../_helpers/raw_client.ts";
 import { ServedChat } from "../_helpers/served_chat.ts";
 import { Cluster, natsForTest } from "../_helpers/cluster.ts";
@@ -53,8 +57,8 @@ function vectorAfter(marker: string): VectorLine[] {
 function headersFrom(
   raw: RawClient,
   from: number,
-): { header: string; body: string }[] {
-  const out: { header: string; body: string }[] = [];
+): { header: string; body: string; bytes: Uint8Array }[] {
+  const out: { header: string; body: string; bytes: Uint8Array }[] = [];
   for (const batch of raw.batches.slice(from)) {
     const view = new DataView(batch.buffer, batch.byteOffset);
     for (let at = 0; at < batch.byteLength;) {
@@ -67,6 +71,7 @@ function headersFrom(
       out.push({
         header: decoder.decode(batch.subarray(header, body)),
         body: decoder.decode(batch.subarray(body, body + bodyLength)),
+        bytes: batch.subarray(at, body + bodyLength),
       });
       at = body + bodyLength;
     }
@@ -198,6 +203,24 @@ Deno.test("chat serve answers PROTOCOL.md 5.4's paging exchange byte for byte: r
       ts.get("three")
     },"id":3,"seq":3,"re":17,"history":true,"to":"jojo"}`,
   );
+  // The bench's load client (bench/_counting_decoder.ts) counts a JSON chat
+  // header that ends in a digit as a live delivery: none of these, as this
+  // server writes them, may look like one. A live header, for contrast.
+  const counted: string[] = [];
+  const count = countingDecoder(() => (kind) => counted.push(kind));
+  const old = [...headersFrom(jojo, 0), ...headersFrom(sophia, from)].filter(
+    ({ body }) => body !== "",
+  );
+  assert.equal(old.length, 3 + 3 + 1);
+  for (const { bytes } of old) count(bytes.slice());
+  assert.deepEqual(counted, []);
+  count(
+    encodeMessage(
+      { t: "private", from: "sophia", ts: 1 },
+      encoder.encode("live"),
+    ),
+  );
+  assert.deepEqual(counted, ["private"]);
 });
 
 Deno.test("chat serve answers PROTOCOL.md 5.4's 'after' exchange byte for byte", async () => {
