@@ -391,11 +391,12 @@ export type ServerMessage =
  * `history` request; `re`, only with `history`, names the request whose
  * answer it is (absent on what waited for the user, and from servers
  * before it). Not a reply: the request's reply is the `ok` after it.
+ * A union, so that no code can make a live message with `re` (which the
+ * compact form, 4.1, would drop).
  */
-export interface HistoryMark {
-  history?: true;
-  re?: number;
-}
+export type HistoryMark =
+  | { history?: never; re?: never }
+  | { history: true; re?: number };
 
 /**
  * Where the server stored a chat message (docs/PROTOCOL.md, "Delivery"):
