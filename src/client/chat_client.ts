@@ -1148,6 +1148,21 @@ function notSent(id: number, reason: string): Reply {
 }
 
 /**
+ * The answer to a chat line whose send failed here, before any answer (its
+ * end-to-end state could not be saved, say): the reason, as the user can
+ * act on it. Not a line the server may have: nothing went.
+ */
+export function sendFailed(error: unknown): Reply {
+  const reason = error instanceof Error ? error.message : String(error);
+  return {
+    t: "error",
+    re: null,
+    code: "internal",
+    text: `ERROR: Not sent: ${asClause(reason)}`,
+  };
+}
+
+/**
  * True for the reply a request gets when its connection ended before the
  * server answered: the server may or may not have acted on it.
  */

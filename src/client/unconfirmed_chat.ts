@@ -10,10 +10,10 @@
  */
 
 import {
-  asClause,
   type ChatClient,
   newClientId,
   type Reply,
+  sendFailed,
   wasUnanswered,
 } from "./chat_client.ts";
 import type { Command } from "./commands.ts";
@@ -37,20 +37,6 @@ export interface Turn {
   ready: Promise<void>;
   /** This went out: the next may go. */
   done: () => void;
-}
-
-/**
- * The answer to a line whose send failed here, before any answer: the
- * reason, as the user can act on it.
- */
-function notSent(error: unknown): Reply {
-  const reason = error instanceof Error ? error.message : String(error);
-  return {
-    t: "error",
-    re: null,
-    code: "internal",
-    text: `ERROR: Not sent: ${asClause(reason)}`,
-  };
 }
 
 export function isChat(command: Command): command is ChatCommand {
@@ -271,7 +257,7 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
             )
           ).then(
             (reply) => take(reply, true),
-            (error: unknown) => answered(notSent(error)),
+            (error: unknown) => answered(sendFailed(error)),
           );
         if (now) return go();
         inTurn(go);
