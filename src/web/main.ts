@@ -104,7 +104,11 @@ import {
   unconfirmedAtQuit,
   unsentAtQuit,
 } from "../client/leave_questions.ts";
-import { pendingNotice, pendingOf } from "../client/answer_within.ts";
+import {
+  lateNotice,
+  pendingNotice,
+  pendingOf,
+} from "../client/answer_within.ts";
 import type { SessionEvent } from "../client/session_events.ts";
 import { textOf } from "../client/text_output.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
@@ -1060,6 +1064,9 @@ function run(line: string, to: Conversation = conversations.current): void {
       tell(pendingNotice(pending.to, false), here);
       reply = await pending.answer;
       await shown;
+      // Shown after what came meanwhile, lines typed after it among them:
+      // marked late, as in the terminal (session_commands.ts).
+      tell(lateNotice(pending.to), here);
     }
     learn(reply);
     if (
@@ -1174,6 +1181,7 @@ async function trust(
     tell(pendingNotice(pending.to, false));
     void pending.answer.then(async (reply) => {
       await shown;
+      tell(lateNotice(pending.to));
       emit({ type: "reply", re: 0, command, reply });
     });
   }
