@@ -53,3 +53,45 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    "web client: a public line the server does not answer within 10 s is said pending and the next goes behind it; its answer is marked late",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const { page, terminal: nana } = await webbyAnd(chat, "nana");
+    await page.focus("#line");
+    await typeLine(page, "before");
+    await waitForLine(page, /Broadcast message sent: before$/);
+    const pid = chat.server.child.pid;
+    Deno.kill(pid, "SIGSTOP");
+    try {
+      await typeLine(page, "stuck");
+      // Held with every line after it until the connection dropped, before.
+      await waitForLine(
+        page,
+        /^The server has not answered your message to everyone within 10 seconds: it is still pending/,
+      );
+      await typeLine(page, "behind it");
+    } finally {
+      Deno.kill(pid, "SIGCONT");
+    }
+    await waitForLine(page, /Broadcast message sent: stuck$/);
+    await waitForLine(page, /Broadcast message sent: behind it$/);
+    // Sent in the order typed.
+    await nana.waitFor(/stuck[\s\S]*behind it/);
+    const rows = await page.$$eval(
+      "#log .line",
+      (all) => all.map((row) => row.textContent ?? ""),
+    );
+    const answer = rows.findIndex((row) =>
+      row.endsWith("Broadcast message sent: stuck")
+    );
+    assert.match(
+      rows[answer - 1] ?? "",
+      /^Late answer to your message to everyone, said pending above/,
+      rows.join("\n"),
+    );
+  },
+});
