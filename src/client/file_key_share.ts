@@ -92,7 +92,10 @@ export const FILE_KEY_WAIT_MS = 10_000;
  * the whole wait again: each offer holds the lines after it while it waits
  * (in_turn.ts), so eight offers of a peer's whose keys never come, waiting
  * 10 s each in turn, held everyone's lines 80 s (and one more offer for
- * each refused, for as long as the peer liked).
+ * each refused, for as long as the peer liked). Nor given while another
+ * offer's key failed to come within the last FILE_KEY_WAIT_MS
+ * (FileKeyInbox `take`): a second each, 32 offers of four accounts held
+ * everyone's lines 41 s, and as many accounts as the peer made, longer.
  */
 export const KEY_WAIT_IN_TURN_MS = 1_000;
 
@@ -300,6 +303,12 @@ export function fileKeyOfSecret(
 export class FileKeyInbox {
   readonly #keys = new Map<string, { from: string; secret: Uint8Array }>();
   readonly #waiters = new Map<string, () => void>();
+  /**
+   * When (performance.now()) an offer's key last failed to come within its
+   * wait; null if none did. Within FILE_KEY_WAIT_MS of it, an offer whose
+   * own wait is over gets no KEY_WAIT_IN_TURN_MS more (`take`).
+   */
+  #lastMissed: number | null = null;
 
   /**
    * Takes a secret opened from `from` if its label is a file key's; false
@@ -345,7 +354,10 @@ export class FileKeyInbox {
    * arrive (0: only if it is here), or why there is none (`missing`: it
    * did not come, rather than came unfit). `since`: when the offer came
    * (performance.now()); the wait counts from there, and is KEY_WAIT_IN_TURN_MS
-   * at least (`keyWaitLeft`).
+   * at least (`keyWaitLeft`), unless another offer's key did not come
+   * within the last FILE_KEY_WAIT_MS: offers whose keys never come, sent at
+   * once from any number of accounts, each held the lines after it that
+   * second in turn.
    */
   async take(
     offer: FileOfferNotice,
@@ -355,15 +367,22 @@ export class FileKeyInbox {
     const id = offer.key_id;
     if (id === undefined) return { error: "the offer names no key" };
     if (!this.#keys.has(id) && waitMs > 0) {
+      const now = performance.now();
+      const missedLately = this.#lastMissed !== null &&
+        now - this.#lastMissed < FILE_KEY_WAIT_MS;
       const arrived = Promise.withResolvers<void>();
       this.#waiters.set(id, arrived.resolve);
-      const timer = setTimeout(arrived.resolve, keyWaitLeft(waitMs, since));
+      const timer = setTimeout(
+        arrived.resolve,
+        keyWaitLeft(waitMs, since, now, missedLately ? 0 : undefined),
+      );
       await arrived.promise;
       clearTimeout(timer);
       this.#waiters.delete(id);
     }
     const held = this.#keys.get(id);
     if (held === undefined) {
+      if (waitMs > 0) this.#lastMissed = performance.now();
       return {
         error: waitMs > 0
           ? `its key did not arrive end to end from ${offer.from} within ${
@@ -420,19 +439,17 @@ export interface FileKeySource {
 
 /**
  * What is left of `waitMs` counted from `since` (when the offer came), and
- * KEY_WAIT_IN_TURN_MS at least (never more than `waitMs`); all of `waitMs`
- * without `since`.
+ * `least` at least (KEY_WAIT_IN_TURN_MS unless given; never more than
+ * `waitMs`); all of `waitMs` without `since`.
  */
 export function keyWaitLeft(
   waitMs: number,
   since?: number,
   now = performance.now(),
+  least = KEY_WAIT_IN_TURN_MS,
 ): number {
   if (since === undefined) return waitMs;
-  return Math.min(
-    waitMs,
-    Math.max(since + waitMs - now, KEY_WAIT_IN_TURN_MS),
-  );
+  return Math.min(waitMs, Math.max(since + waitMs - now, least));
 }
 
 /**

@@ -562,4 +562,55 @@ Deno.test("keyWaitLeft counts an offer's key wait from when it came, 1 s at leas
   );
   // Never more than asked for (0: only a key already here).
   assert.equal(keyWaitLeft(0, 1_000, 60_000), 0);
+  // Nothing more once its turn came, when given none at least.
+  assert.equal(keyWaitLeft(FILE_KEY_WAIT_MS, 1_000, 60_000, 0), 0);
+  assert.equal(keyWaitLeft(FILE_KEY_WAIT_MS, 1_000, 4_000, 0), 7_000);
+});
+
+Deno.test("FileKeyInbox.take gives an offer whose wait is over no second in turn while another offer's key failed to come lately: offers from many accounts do not each hold the lines after them a second", async () => {
+  const inbox = new FileKeyInbox();
+  // Both offers came a minute ago: their 10 s are over by their turn.
+  const came = performance.now() - 60_000;
+  let start = performance.now();
+  const first = await inbox.take(
+    offer({ xfer: 1, from: "mallory1", key_id: newFileKeyId() }),
+    FILE_KEY_WAIT_MS,
+    came,
+  );
+  assert.ok("missing" in first);
+  // No key failed to come before: a key opened with the lines just before
+  // the offer had its second.
+  assert.ok(performance.now() - start >= KEY_WAIT_IN_TURN_MS - 50);
+  start = performance.now();
+  const second = await inbox.take(
+    offer({ xfer: 2, from: "mallory2", key_id: newFileKeyId() }),
+    FILE_KEY_WAIT_MS,
+    came,
+  );
+  assert.ok("missing" in second);
+  const waited = performance.now() - start;
+  assert.ok(waited < KEY_WAIT_IN_TURN_MS / 2, `waited ${waited} ms`);
+  // A key that is here is taken all the same.
+  const id = newFileKeyId();
+  const key = newFileKey();
+  inbox.deliver("alice", fileSecretLabel(id), encodeFileSecret(key, "a", 1234));
+  assert.deepEqual(
+    await inbox.take(offer({ xfer: 3, key_id: id }), FILE_KEY_WAIT_MS, came),
+    { key, name: "a" },
+  );
+  // An offer that came just now still waits for its key: its 10 s are not
+  // cut by another's.
+  const late = newFileKeyId();
+  const waiting = inbox.take(
+    offer({ xfer: 4, key_id: late }),
+    FILE_KEY_WAIT_MS,
+    performance.now(),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  inbox.deliver(
+    "alice",
+    fileSecretLabel(late),
+    encodeFileSecret(key, "b", 1234),
+  );
+  assert.deepEqual(await waiting, { key, name: "b" });
 });
