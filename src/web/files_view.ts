@@ -86,6 +86,8 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
     answeredIn.delete(offer.xfer);
   };
   return {
+    declinesUnasked: (offer) =>
+      context.isIgnored(offer.from, offer.fingerprint),
     ask(offer, answer, deadlineMs) {
       // An ignored user's offers are declined unseen, as their messages are.
       if (context.isIgnored(offer.from, offer.fingerprint)) {

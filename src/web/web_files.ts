@@ -148,6 +148,12 @@ export interface ReceiveCallbacks {
    */
   lapsed?(offer: FileOfferNotice, why: string): void;
   /**
+   * Whether `ask` declines `offer` without asking (its sender is ignored):
+   * such an offer is asked about, and so declined, never claimed whole as
+   * a file received from its sender a moment ago (without: none is).
+   */
+  declinesUnasked?(offer: FileOfferNotice): boolean;
+  /**
    * An offer under the transfer number of one still here (asked about,
    * awaiting its key, or coming in), ignored: the first is left as it was.
    */
@@ -792,8 +798,12 @@ export class WebFiles {
     // The same file, had whole from the same sender a moment ago: offered
     // again because its sender did not hear that it arrived (its connection
     // broke). Claimed whole, without asking again; nothing is kept twice
-    // (as the terminal's file_receiver.ts, PROTOCOL.md 5.6 "Resume").
-    const had = receivedKey(offer);
+    // (as the terminal's file_receiver.ts, PROTOCOL.md 5.6 "Resume"). Not
+    // from a sender ignored since: declined unseen, as any of their offers,
+    // not accepted (and said to be here again) without asking.
+    const had = this.#receive.declinesUnasked?.(offer) === true
+      ? null
+      : receivedKey(offer);
     const known = had === null ? null : this.#received?.find(had, offer.from);
     if (had !== null && known != null && offer.timeout !== undefined) {
       incoming.already = { key: had, file: known };

@@ -25,6 +25,7 @@ import {
 } from "../../src/web/web_files.ts";
 import { startHostileServer } from "../_helpers/hostile_server.ts";
 import { InTurn } from "../../src/client/in_turn.ts";
+import { ReceivedFiles } from "../../src/client/received_files.ts";
 
 /** A WebFiles on a client of a hostile server; its user accepts everything. */
 async function webFilesOnHostileServer() {
@@ -326,6 +327,90 @@ Deno.test("WebFiles says a second offer under a transfer number and an offer too
       "duplicate other.html",
       "after",
     ]);
+  } finally {
+    await client.quit();
+    await server[Symbol.asyncDispose]();
+  }
+});
+
+Deno.test("WebFiles does not claim a file received whole from a sender its user ignores since: the offer is declined unseen, as any of theirs, not accepted without asking", async () => {
+  const server = await startHostileServer();
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    const said: string[] = [];
+    const received = new ReceivedFiles();
+    const ignoring = new Set<string>();
+    const files = new WebFiles(
+      client,
+      {
+        // As files_view.ts: an ignored user's offers are declined unseen.
+        ask(offer, answer) {
+          if (ignoring.has(offer.from)) {
+            answer(false);
+            return;
+          }
+          said.push(`asked ${offer.name}`);
+          answer(true);
+        },
+        declinesUnasked: (offer) => ignoring.has(offer.from),
+        declined() {},
+        progress() {},
+        received(offer) {
+          said.push(`received ${offer.name}`);
+        },
+        again(offer) {
+          said.push(`again ${offer.name}`);
+        },
+        cancelled() {},
+        failed() {},
+      },
+      undefined,
+      undefined,
+      received,
+    );
+    client.onMessage((incoming) => files.receive(incoming));
+    const channel = await server.session;
+    const fingerprint = "SHA256:mallory";
+    const content = new TextEncoder().encode("abc");
+    const key = newFileKey();
+    const cipher = await FileCipher.create(key, 1, 3);
+    channel.send({
+      ...offer(1, "a.txt", 3),
+      from: "mallory",
+      fingerprint,
+      ...fileKeyForOffer(key),
+    });
+    assert.equal((await answers(channel, 1))[0]!.t, "file_accept");
+    channel.send(
+      { t: "file_chunk", xfer: 1, offset: 0 },
+      await cipher.seal({ index: 0, offset: 0 }, content),
+    );
+    channel.send({
+      t: "file_end",
+      xfer: 1,
+      sha256: await cipher.keyedDigest(await sha256Hex(content)),
+    });
+    assert.deepEqual((await answers(channel, 1))[0], {
+      t: "file_done",
+      xfer: 1,
+      ok: true,
+      reason: "",
+    });
+    // mallory is ignored now, and offers the same file again.
+    ignoring.add("mallory");
+    const again = newFileKey();
+    channel.send({
+      ...offer(2, "a.txt", 3),
+      from: "mallory",
+      fingerprint,
+      ...fileKeyForOffer(again),
+    });
+    assert.deepEqual(await answers(channel, 1), [
+      { t: "file_decline", xfer: 2 },
+    ]);
+    assert.deepEqual(said, ["asked a.txt", "received a.txt"]);
   } finally {
     await client.quit();
     await server[Symbol.asyncDispose]();
