@@ -30,6 +30,13 @@ export interface ReceivedFile {
   /** Where it was saved, and under what name. */
   path: string;
   name: string;
+  /**
+   * Whether it is still here, asked when it is offered again; absent: it
+   * is (a file saved on disk). The web page keeps files in memory within a
+   * bound and lets them go: one let go is not claimed whole, or the sender
+   * would hear it arrived while the page holds nothing to save.
+   */
+  kept?: () => boolean;
 }
 
 export class ReceivedFiles {
@@ -52,12 +59,13 @@ export class ReceivedFiles {
 
   /**
    * The file received under `key` from `from` (names compared as the
-   * partials' are: `nameKey`), if it came within RECENT_MS.
+   * partials' are: `nameKey`), if it came within RECENT_MS and is still
+   * kept (`ReceivedFile.kept`).
    */
   find(key: string, from: string): ReceivedFile | null {
     const file = this.#files.get(key);
     if (file === undefined) return null;
-    if (this.#now() - file.at > RECENT_MS) {
+    if (this.#now() - file.at > RECENT_MS || file.kept?.() === false) {
       this.#files.delete(key);
       return null;
     }

@@ -205,6 +205,9 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
         link,
       );
       log.whenRemoved(row, () => savable.release(url));
+      // Let go (its row left the log, or newer files pushed it out), it is
+      // received afresh if offered again, not said to be here.
+      return () => savable.has(url);
     },
     again(offer) {
       bars.delete(offer.xfer);

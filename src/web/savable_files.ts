@@ -71,6 +71,11 @@ export class SavableFiles {
     return url;
   }
 
+  /** Whether the file at `url` is still kept (not let go). */
+  has(url: string): boolean {
+    return this.#kept.has(url);
+  }
+
   /** Lets the file at `url` go (its row left the log); unknown URLs are ignored. */
   release(url: string): void {
     this.#forget(url);

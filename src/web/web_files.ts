@@ -161,8 +161,12 @@ export interface ReceiveCallbacks {
   /** Its sender took the offer back before it began (without: `declined`). */
   withdrawn?(offer: FileOfferNotice): void;
   progress(offer: FileOfferNotice, received: number): void;
-  /** All bytes arrived and their SHA-256 matches: `file` is ready to save. */
-  received(offer: FileOfferNotice, file: Blob): void;
+  /**
+   * All bytes arrived and their SHA-256 matches: `file` is ready to save.
+   * May return whether it is still kept to save, asked later: one let go is
+   * not claimed whole when offered again (`ReceivedFile.kept`).
+   */
+  received(offer: FileOfferNotice, file: Blob): void | (() => boolean);
   /**
    * The same file came whole from its sender a moment ago, and was offered
    * again (its sender did not hear it arrived): claimed whole, nothing kept
@@ -958,15 +962,17 @@ export class WebFiles {
     this.#incoming.delete(xfer);
     this.#client.post({ t: "file_done", xfer, ok: true, reason: "" });
     const key = receivedKey(offer);
-    if (key !== null) {
+    const digest = key === null ? null : await sha256Hex(whole);
+    const kept = this.#receive.received(offer, file);
+    if (key !== null && digest !== null) {
       this.#received?.remember(key, {
         from: offer.from,
-        sha256: await sha256Hex(whole),
+        sha256: digest,
         path: "",
         name: offer.name,
+        ...(typeof kept === "function" ? { kept } : {}),
       });
     }
-    this.#receive.received(offer, file);
   }
 
   /**

@@ -49,7 +49,7 @@ async function fixture() {
     declined: (offer, why) => failed.push(`${offer.name}: declined: ${why}`),
     progress() {},
     received: (offer) =>
-      received.push(
+      void received.push(
         `${offer.name} from ${offer.from}${
           offer.group === undefined ? "" : ` in ${offer.group}`
         }`,

@@ -156,7 +156,7 @@ Deno.test("WebFiles keeps a group file only when its end carries the signature o
     ask: (_offer, answer) => answer(true),
     declined() {},
     progress() {},
-    received: (offer) => received.push(offer.name),
+    received: (offer) => void received.push(offer.name),
     failed: (offer, reason) => failed.push(`${offer.name}: ${reason}`),
     cancelled() {},
   }, {
@@ -411,6 +411,79 @@ Deno.test("WebFiles does not claim a file received whole from a sender its user 
       { t: "file_decline", xfer: 2 },
     ]);
     assert.deepEqual(said, ["asked a.txt", "received a.txt"]);
+  } finally {
+    await client.quit();
+    await server[Symbol.asyncDispose]();
+  }
+});
+
+Deno.test("WebFiles does not claim a file received whole once the page let it go (pushed out by newer files, or its row gone): offered again, it is asked about and received afresh", async () => {
+  const server = await startHostileServer();
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    const said: string[] = [];
+    let kept = true;
+    const files = new WebFiles(
+      client,
+      {
+        ask(offer, answer) {
+          said.push(`asked ${offer.name}`);
+          answer(true);
+        },
+        declined() {},
+        progress() {},
+        received(offer) {
+          said.push(`received ${offer.name}`);
+          return () => kept;
+        },
+        again(offer) {
+          said.push(`again ${offer.name}`);
+        },
+        cancelled() {},
+        failed() {},
+      },
+      undefined,
+      undefined,
+      new ReceivedFiles(),
+    );
+    client.onMessage((incoming) => files.receive(incoming));
+    const channel = await server.session;
+    const content = new TextEncoder().encode("abc");
+    for (const xfer of [1, 2]) {
+      const key = newFileKey();
+      const cipher = await FileCipher.create(key, xfer, 3);
+      channel.send({
+        ...offer(xfer, "a.txt", 3),
+        fingerprint: "SHA256:sophia",
+        ...fileKeyForOffer(key),
+      });
+      // Accepted afresh both times: no claim of what the page let go.
+      assert.deepEqual(await answers(channel, 1), [
+        { t: "file_accept", xfer },
+      ]);
+      channel.send(
+        { t: "file_chunk", xfer, offset: 0 },
+        await cipher.seal({ index: 0, offset: 0 }, content),
+      );
+      channel.send({
+        t: "file_end",
+        xfer,
+        sha256: await cipher.keyedDigest(await sha256Hex(content)),
+      });
+      assert.deepEqual(await answers(channel, 1), [
+        { t: "file_done", xfer, ok: true, reason: "" },
+      ]);
+      // Newer files pushed it out of what the page keeps to save.
+      kept = false;
+    }
+    assert.deepEqual(said, [
+      "asked a.txt",
+      "received a.txt",
+      "asked a.txt",
+      "received a.txt",
+    ]);
   } finally {
     await client.quit();
     await server[Symbol.asyncDispose]();
