@@ -840,6 +840,7 @@ export class FileReceiver {
           sha256: saved.sha256,
           path: saved.path,
           name: saved.name,
+          kept: stillSaved(saved.path, offer.size),
         },
       );
     }
@@ -1076,5 +1077,28 @@ async function readHead(path: string): Promise<Uint8Array> {
     return head.subarray(0, filled);
   } finally {
     file.close();
+  }
+}
+
+/**
+ * Whether the file saved at `path` (`size` bytes) is still there as it was
+ * saved (the same size and modification time), asked when it is offered
+ * again (ReceivedFile.kept): one its user deleted, moved or changed since is
+ * received afresh, not claimed whole while nothing of it is here.
+ */
+function stillSaved(path: string, size: number): () => boolean {
+  const modified = statOf(path)?.mtime?.getTime() ?? null;
+  return () => {
+    const now = statOf(path);
+    return now !== null && now.isFile && now.size === size &&
+      (now.mtime?.getTime() ?? null) === modified;
+  };
+}
+
+function statOf(path: string): Deno.FileInfo | null {
+  try {
+    return Deno.statSync(path);
+  } catch {
+    return null;
   }
 }

@@ -32,9 +32,10 @@ export interface ReceivedFile {
   name: string;
   /**
    * Whether it is still here, asked when it is offered again; absent: it
-   * is (a file saved on disk). The web page keeps files in memory within a
-   * bound and lets them go: one let go is not claimed whole, or the sender
-   * would hear it arrived while the page holds nothing to save.
+   * is. One gone is not claimed whole, or its sender would hear it arrived
+   * while nothing of it is here: the terminal's file deleted, moved or
+   * changed since it was saved (file_receiver.ts), a file the web page let
+   * go (it keeps files in memory within a bound).
    */
   kept?: () => boolean;
 }

@@ -963,3 +963,41 @@ Deno.test("FileReceiver claims whole a file it received a moment ago from the sa
   );
   assert.deepEqual(await Deno.readFile(`${dir}/a.txt`), bytes);
 });
+
+Deno.test("FileReceiver receives afresh a file received a moment ago that is no longer where it was saved (deleted, moved, or changed), rather than claim it whole", async () => {
+  let asked = 0;
+  await using fixture = await receiverOnHostileServer({
+    resume: true,
+    received: new ReceivedFiles(),
+    consent: () => {
+      asked++;
+      return Promise.resolve("accept");
+    },
+  });
+  const { channel, dir, receiver } = fixture;
+  const fingerprint = "SHA256:thHsOFTNVYuqLuqvnzBpGiRjmQGzP5P7coF5P3QE51M";
+  const bytes = new TextEncoder().encode("abcdefghi");
+  const offer = async (xfer: number) => {
+    const key = newFileKey();
+    channel.send({
+      ...offerOfATxt(9, fileKeyForOffer(key)),
+      xfer,
+      fingerprint,
+    });
+    const accept = await nextFromClient(channel, "file_accept");
+    assert.equal(accept.xfer, xfer);
+    return { accept, cipher: await FileCipher.create(key, xfer, 9) };
+  };
+  const first = await offer(1);
+  assert.equal((await sendWhole(channel, first.cipher, 1, bytes)).ok, true);
+  await receiver.idle();
+  // Its user removed it; its sender, who did not hear it arrived, offers
+  // it again: nothing here to claim, so it is asked about and saved again.
+  await Deno.remove(`${dir}/a.txt`);
+  const again = await offer(2);
+  assert.equal(again.accept.offset, undefined);
+  assert.equal(asked, 2);
+  assert.equal((await sendWhole(channel, again.cipher, 2, bytes)).ok, true);
+  await receiver.idle();
+  assert.deepEqual(await Deno.readFile(`${dir}/a.txt`), bytes);
+});
