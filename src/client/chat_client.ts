@@ -74,7 +74,7 @@ export interface Incoming {
    */
   late?: true;
   /**
-   * The id of the history request this message answers: the one its `re`
+   * The id of the history request this message answers: the one its `req`
    * names; from a server that names none, the oldest waiting (the server
    * sends a request's messages just before its reply, and answers requests
    * in turn). A page of what waited is not taken for it: it names no
@@ -893,9 +893,9 @@ export class ChatClient {
       }
       this.#ledger = this.#ledgers.useStore(message.store);
     }
-    // A chat message's `re` names the history request it answers (below):
-    // it is not that request's reply.
-    if (!isChat(message) && "re" in message && message.re !== null) {
+    // Only replies carry `re`: a history answer's chat messages name their
+    // request with `req` (below), and its reply is the `ok` after them.
+    if ("re" in message && message.re !== null) {
       const resolve = this.#pending.get(message.re);
       if (resolve) {
         this.#pending.delete(message.re);
@@ -914,7 +914,7 @@ export class ChatClient {
       // shown at once, not held with the request's lines.
       const answers = message.history === true
         ? this.#historyRequests.answer(body.byteLength, {
-          re: message.re,
+          req: message.req,
           room: message.t === "public",
         })
         : undefined;

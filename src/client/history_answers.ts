@@ -12,13 +12,14 @@
  * answer: it is shown as any history the server sends unasked is, at once.
  *
  * Which request a message answers is named by the server: a `history`
- * request's messages carry its id as `re` (docs/PROTOCOL.md 5.4, 5.5), and
+ * request's messages carry its id as `req` (docs/PROTOCOL.md 5.4, 5.5), and
  * one that carries none, from a server that names its answers, is not an
  * answer (what waited for the user, a page sent at the sign-in or in answer
  * to an `ack`). Once one such message came, the connection's server is
- * known to name them: only `re` counts from then on.
+ * known to name them: only `req` counts from then on. (Not `re`, which
+ * marks a reply: the request's reply is the `ok` after its messages.)
  *
- * A server before `re` names nothing, and the order is all there is. A page
+ * A server before `req` names nothing, and the order is all there is. A page
  * of what waited at the sign-in (docs/PROTOCOL.md 5.3) is history too, and
  * the server sends one in answer to an `ack`: one sent before the request
  * may bring a page that arrives before the answer, and nothing in the
@@ -85,8 +86,8 @@ export interface AskedOptions {
 
 /** What is known of a history message besides its body's size. */
 export interface AnswerOptions {
-  /** The request the server says it answers (`re`), if it says one. */
-  re?: number | undefined;
+  /** The request the server says it answers (`req`), if it says one. */
+  req?: number | undefined;
   /** Whether it is a `public` message. */
   room?: boolean;
   /** When it came (Date.now()). */
@@ -96,7 +97,7 @@ export interface AnswerOptions {
 export class HistoryAnswers {
   /** By request id, oldest first: the server answers requests in turn. */
   #waiting = new Map<number, Allowance>();
-  /** Whether this connection's server names the request a message answers (`re`). */
+  /** Whether this connection's server names the request a message answers (`req`). */
   #named = false;
 
   /**
@@ -139,7 +140,7 @@ export class HistoryAnswers {
   /**
    * The request a history message with a body of `bodyBytes` answers, while
    * it has room for it and is of its kind (a public message for the public
-   * room, another for a target); else none. The one its `re` names, if it
+   * room, another for a target); else none. The one its `req` names, if it
    * names one. Without, from a server that never named one: the oldest
    * waiting, once the reply to the `ping` before it came, and while it was
    * not passed over (nor waited ORDER_MS). So a request for the public room
@@ -149,15 +150,15 @@ export class HistoryAnswers {
    */
   answer(
     bodyBytes: number,
-    { re, room, now = Date.now() }: AnswerOptions = {},
+    { req, room, now = Date.now() }: AnswerOptions = {},
   ): number | undefined {
-    if (re !== undefined) this.#named = true;
+    if (req !== undefined) this.#named = true;
     let id: number;
     let allowance: Allowance;
-    if (re !== undefined) {
-      const named = this.#waiting.get(re);
+    if (req !== undefined) {
+      const named = this.#waiting.get(req);
       if (named === undefined) return undefined;
-      [id, allowance] = [re, named];
+      [id, allowance] = [req, named];
     } else {
       if (this.#named) return undefined;
       const oldest = this.#oldestInOrder(now);

@@ -32,7 +32,7 @@ type ChatMessage = Extract<
 type AllKeys<T> = T extends unknown ? keyof T : never;
 /**
  * Compiles only while every field of a chat message has a compact form or
- * sends the message as JSON (`history`, `to`, and `re`, which comes only
+ * sends the message as JSON (`history`, `to`, and `req`, which comes only
  * with `history`): a new field must decide which before it can be added,
  * or compact readers would silently lose it. `id` and `seq` are in forms
  * 4-9, and left out of forms 1-3, whose readers do not acknowledge.
@@ -40,7 +40,7 @@ type AllKeys<T> = T extends unknown ? keyof T : never;
 const CHAT_FIELDS_COVERED: [
   Exclude<
     AllKeys<ChatMessage>,
-    "t" | "from" | "ts" | "group" | "history" | "re" | "to" | "id" | "seq"
+    "t" | "from" | "ts" | "group" | "history" | "req" | "to" | "id" | "seq"
   >,
 ] extends [never] ? true : false = true;
 void CHAT_FIELDS_COVERED;

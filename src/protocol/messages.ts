@@ -388,15 +388,15 @@ export type ServerMessage =
 /**
  * A chat message from the past (docs/PROTOCOL.md 5.4, 5.5): `history`
  * marks one sent earlier, missed while offline or asked for with a
- * `history` request; `re`, only with `history`, names the request whose
+ * `history` request; `req`, only with `history`, names the request whose
  * answer it is (absent on what waited for the user, and from servers
- * before it). Not a reply: the request's reply is the `ok` after it.
- * A union, so that no code can make a live message with `re` (which the
- * compact form, 4.1, would drop).
+ * before it). Not a reply, so not `re`: the request's reply is the `ok`
+ * after it. A union, so that no code can make a live message with `req`
+ * (which the compact form, 4.1, would drop).
  */
 export type HistoryMark =
-  | { history?: never; re?: never }
-  | { history: true; re?: number };
+  | { history?: never; req?: never }
+  | { history: true; req?: number };
 
 /**
  * Where the server stored a chat message (docs/PROTOCOL.md, "Delivery"):

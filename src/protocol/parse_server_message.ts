@@ -100,8 +100,8 @@ function withMore<T extends object>(
 }
 
 /**
- * `history` and, only with it, `re`: the `history` request a message from
- * the past answers (docs/PROTOCOL.md 5.5). A `re` on a live message would
+ * `history` and, only with it, `req`: the `history` request a message from
+ * the past answers (docs/PROTOCOL.md 5.5). A `req` on a live message would
  * pass it off as an answer: refused like a `history` that is not true.
  */
 function withHistory<T extends object>(
@@ -109,13 +109,13 @@ function withHistory<T extends object>(
   message: T,
 ): T & HistoryMark {
   if (f.history === undefined) {
-    if (f.re !== undefined) fail("Field 're' must come with 'history'");
+    if (f.req !== undefined) fail("Field 'req' must come with 'history'");
     return message;
   }
   if (f.history !== true) fail("Field 'history' must be true when present");
-  return f.re === undefined
+  return f.req === undefined
     ? { ...message, history: true }
-    : { ...message, history: true, re: int(f, "re") };
+    : { ...message, history: true, req: int(f, "req") };
 }
 
 // A Record so the compiler insists on every tag of ServerMessage.

@@ -110,12 +110,12 @@ export function routeE2eGroup(
 
 /**
  * A stored end-to-end group message as `viewer` gets it again (missed, or
- * asked for with `history` request `re`); null for any other message.
+ * asked for with `history` request `req`); null for any other message.
  */
 export function e2eGroupHistory(
   viewer: Session,
   message: StoredMessage,
-  re?: number,
+  req?: number,
 ): Outbound | null {
   if (message.kind !== "group" || message.e2eFingerprint === undefined) {
     return null;
@@ -130,7 +130,7 @@ export function e2eGroupHistory(
       ts: message.ts,
       id: message.id,
       seq: message.seq,
-      ...(re === undefined ? {} : { re }),
+      ...(req === undefined ? {} : { req }),
       history: true,
     },
     body: message.body,

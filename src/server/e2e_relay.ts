@@ -194,12 +194,12 @@ export function routeE2eMessage(
 
 /**
  * A stored end-to-end message as `viewer` gets it again (missed, or asked
- * for with `history` request `re`); null for any other message.
+ * for with `history` request `req`); null for any other message.
  */
 export function e2eHistory(
   viewer: Session,
   message: StoredMessage,
-  re?: number,
+  req?: number,
 ): Outbound | null {
   if (message.kind !== "private" || message.e2eFingerprint === undefined) {
     return null;
@@ -211,7 +211,7 @@ export function e2eHistory(
     ts: message.ts,
     id: message.id,
     seq: message.seq,
-    ...(re === undefined ? {} : { re }),
+    ...(req === undefined ? {} : { req }),
     history: true,
   } as const;
   return {

@@ -417,16 +417,17 @@ const HISTORY_CUT = "; older ones do not fit in one reply";
 
 /**
  * A stored message as `viewer` gets it again: what waited for them, or,
- * with `re`, in the answer to their `history` request `re` (which the
- * client attributes it to by that, docs/PROTOCOL.md 5.4).
+ * with `req`, in the answer to their `history` request `req` (which the
+ * client attributes it to by that, docs/PROTOCOL.md 5.4). Not `re`: the
+ * message is not the request's reply.
  */
 function asHistory(
   viewer: Session,
   message: StoredMessage,
-  re?: number,
+  req?: number,
 ): Outbound {
-  const e2e = e2eHistory(viewer, message, re) ??
-    e2eGroupHistory(viewer, message, re);
+  const e2e = e2eHistory(viewer, message, req) ??
+    e2eGroupHistory(viewer, message, req);
   if (e2e !== null) return e2e;
   const to = connection(viewer.id);
   // `history` last: a header that ends in a digit is a live one (the
@@ -436,7 +437,7 @@ function asHistory(
     ts: message.ts,
     id: message.id,
     seq: message.seq,
-    ...(re === undefined ? {} : { re }),
+    ...(req === undefined ? {} : { req }),
     history: true,
   } as const;
   switch (message.kind) {

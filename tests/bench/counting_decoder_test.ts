@@ -189,7 +189,7 @@ Deno.test("countingDecoder skips the reader's own lines, and only those", () => 
   assert.deepEqual(seen, ["hers"]);
 });
 
-Deno.test("countingDecoder counts none of the chat messages the router sends as history: answers with re, what waited, a private with to", () => {
+Deno.test("countingDecoder counts none of the chat messages the router sends as history: answers with req, what waited, a private with to", () => {
   const state = room();
   const say = (
     from: number,
@@ -206,7 +206,7 @@ Deno.test("countingDecoder counts none of the chat messages the router sends as 
   const back = 20;
   connect(state, back);
   const old = [
-    // What waited for jojo (no re), then the answers to his requests and
+    // What waited for jojo (no req), then the answers to his requests and
     // to sophia's (hers to jojo carries `to`).
     ...route(
       state,
@@ -223,7 +223,7 @@ Deno.test("countingDecoder counts none of the chat messages the router sends as 
   assert.deepEqual(
     old.map(({ message }) => [
       message.t,
-      "re" in message ? message.re : null,
+      "req" in message ? message.req : null,
       "to" in message ? message.to : null,
     ]),
     [

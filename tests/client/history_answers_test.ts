@@ -159,23 +159,23 @@ Deno.test("HistoryAnswers takes nothing for a request before the reply to the pi
   assert.equal(answers.answer(1), 4);
 });
 
-Deno.test("HistoryAnswers takes a message for the request its re names, and none without re once a server named one", () => {
+Deno.test("HistoryAnswers takes a message for the request its req names, and none without req once a server named one", () => {
   const answers = new HistoryAnswers();
   answers.asked(2, 5, { after: 1 });
   answers.asked(4, 5, { after: 3 });
   // Named: the ping before it need not have been answered, nor the older
   // request (the sign-in marker, say) replied to.
-  assert.equal(answers.answer(1, { re: 4 }), 4);
+  assert.equal(answers.answer(1, { req: 4 }), 4);
   // A request that does not wait (replied, or never asked) takes nothing.
-  assert.equal(answers.answer(1, { re: 9 }), undefined);
-  // This server names its answers: one without re is what waited.
+  assert.equal(answers.answer(1, { req: 9 }), undefined);
+  // This server names its answers: one without req is what waited.
   answers.replied(1);
   assert.equal(answers.answer(1), undefined);
-  assert.equal(answers.answer(1, { re: 2 }), 2);
+  assert.equal(answers.answer(1, { req: 2 }), 2);
   // Its allowance holds for named messages too.
   answers.asked(6, 1, { after: 5 });
   assert.deepEqual(
-    [answers.answer(1, { re: 6 }), answers.answer(1, { re: 6 })],
+    [answers.answer(1, { req: 6 }), answers.answer(1, { req: 6 })],
     [
       6,
       undefined,
@@ -216,7 +216,7 @@ Deno.test("HistoryAnswers stops taking messages by order for a request passed ov
   assert.equal(alone.answer(1, { now: t0 + ORDER_MS - 1 }), 2);
   assert.equal(alone.answer(1, { now: t0 + ORDER_MS }), undefined);
   // Named, it is still its answer.
-  assert.equal(alone.answer(1, { re: 2, now: t0 + ORDER_MS + 1 }), 2);
+  assert.equal(alone.answer(1, { req: 2, now: t0 + ORDER_MS + 1 }), 2);
 });
 
 Deno.test("the server names the request on each message of a history answer over a real connection, and the client takes them for it by that", async () => {
@@ -229,7 +229,7 @@ Deno.test("the server names the request on each message of a history answer over
   const answered: [string, number | undefined, number | undefined][] = [];
   jojo.client.onMessage(({ message, body, answers }) => {
     if (message.t === "public" && message.history === true) {
-      answered.push([new TextDecoder().decode(body), message.re, answers]);
+      answered.push([new TextDecoder().decode(body), message.req, answers]);
     }
   });
   const { id, reply } = jojo.client.numberedRequest({
@@ -256,8 +256,8 @@ Deno.test("HistoryAnswers gives a request for the public room only public messag
   assert.equal(target.answer(1, { room: true }), undefined);
   assert.equal(target.answer(1, { room: false }), 2);
   // Named, the kind must match too.
-  assert.equal(target.answer(1, { re: 2, room: true }), undefined);
-  assert.equal(target.answer(1, { re: 2, room: false }), 2);
+  assert.equal(target.answer(1, { req: 2, room: true }), undefined);
+  assert.equal(target.answer(1, { req: 2, room: false }), 2);
 });
 
 Deno.test("ChatClient does not take a private message that waited for the answer of an unanswered request for the public room", async () => {

@@ -4,7 +4,7 @@
  * that request (hostile, or another implementation) made the client take
  * the next history messages, a user's own /history answer, for its answer
  * and drop them without a word: the client told a request's messages only
- * by their order. Now the server names the request on each (`re`), and a
+ * by their order. Now the server names the request on each (`req`), and a
  * client facing one that does not stops taking messages for a request once
  * a later one was answered (the server answers in turn).
  */
@@ -34,7 +34,7 @@ async function historyAfterUnansweredMarker(
       return;
     }
     assert.ok(chan !== null, "asked before the test holds the channel");
-    const re = named ? { re: message.id } : {};
+    const req = named ? { req: message.id } : {};
     for (const [i, text] of ["first old line", "second old line"].entries()) {
       chan.send(
         {
@@ -43,7 +43,7 @@ async function historyAfterUnansweredMarker(
           ts: 1767225600000 + i,
           id: 10 + i,
           seq: 10 + i,
-          ...re,
+          ...req,
           history: true,
         },
         new TextEncoder().encode(text),

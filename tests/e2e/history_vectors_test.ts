@@ -3,9 +3,10 @@
  * real `chat serve` writes: read from the document itself, sent by a raw
  * client, and compared header for header (the times are the server's
  * clock, so each `ts` is taken from another copy of the same message). The
- * messages of an answer carry `re`, the request's id, before `history`;
- * what waited for the user (5.9) carries none; a `private` the requester
- * sent carries `to` last. On a cluster the node a client is on answers the
+ * messages of an answer carry `req`, the request's id, before `history`
+ * (not `re`, which marks the reply: the `ok` after them); what waited for
+ * the user (5.9) carries none; a `private` the requester sent carries `to`
+ * last. On a cluster the node a client is on answers the
  * same way for messages sent on another node.
  */
 
@@ -172,7 +173,7 @@ Deno.test("chat serve answers PROTOCOL.md 5.4's paging exchange byte for byte: r
   const ts = new Map(
     ["one", "two", "three"].map((text) => [text, tsOf(jojo, text)]),
   );
-  // What waited: marked history, without re.
+  // What waited: marked history, without req.
   assert.deepEqual(
     headersFrom(jojo, 0).filter(({ body }) => body !== "").map(
       ({ header }) => header,
@@ -201,7 +202,7 @@ Deno.test("chat serve answers PROTOCOL.md 5.4's paging exchange byte for byte: r
     headersFrom(sophia, from).find(({ body }) => body !== "")?.header,
     `{"t":"private","from":"sophia","ts":${
       ts.get("three")
-    },"id":3,"seq":3,"re":17,"history":true,"to":"jojo"}`,
+    },"id":3,"seq":3,"req":17,"history":true,"to":"jojo"}`,
   );
   // The bench's load client (bench/_counting_decoder.ts) counts a JSON chat
   // header that ends in a digit as a live delivery: none of these, as this
@@ -248,7 +249,7 @@ Deno.test("chat serve answers PROTOCOL.md 5.4's 'after' exchange byte for byte",
 
 Deno.test({
   name:
-    "a cluster node answers history with re for messages sent on another node, and what waited comes without it",
+    "a cluster node answers history with req for messages sent on another node, and what waited comes without it",
   ignore: NATS === null,
   async fn() {
     await using cluster = await Cluster.start(NATS!, {
@@ -276,7 +277,7 @@ Deno.test({
       waited.header,
       /^\{"t":"private","from":"sophia",.*"history":true\}$/,
     );
-    assert.doesNotMatch(waited.header, /"re":/);
+    assert.doesNotMatch(waited.header, /"req?":/);
     const from = jojo.batches.length;
     await jojo.sendMessage({ t: "history", target: "sophia", id: 40 });
     await jojo.replyTo(40, 10_000);
@@ -285,7 +286,7 @@ Deno.test({
     assert.equal(answer[0]!.body, "from node a");
     assert.equal(
       answer[0]!.header,
-      waited.header.replace('"history":true', '"re":40,"history":true'),
+      waited.header.replace('"history":true', '"req":40,"history":true'),
     );
     assert.match(answer[1]!.header, /^\{"t":"ok","re":40,/);
   },

@@ -147,15 +147,15 @@ const CLIENT: Record<string, Shape> = {
   file_decline: { required: { xfer: INT } },
 };
 
-/** `re` (the request a message from the past answers) only with `history`. */
+/** `req` (the request a message from the past answers) only with `history`. */
 const HISTORY = {
   history: { k: "true" },
-  re: { k: "int" },
+  req: { k: "int" },
 } as const satisfies Record<
   string,
   Kind
 >;
-const RE_WITH_HISTORY = { re: "history" } as const;
+const REQ_WITH_HISTORY = { req: "history" } as const;
 
 /** A stored chat message's place (docs/PROTOCOL.md, "Delivery"). */
 const POSITION = { id: INT, seq: INT } as const;
@@ -177,17 +177,17 @@ const SERVER: Record<string, Shape> = {
   public: {
     required: { from: SNAME, ts: INT },
     optional: { ...HISTORY, ...POSITION },
-    onlyWith: RE_WITH_HISTORY,
+    onlyWith: REQ_WITH_HISTORY,
   },
   private: {
     required: { from: SNAME, ts: INT },
     optional: { ...HISTORY, ...POSITION, to: SNAME },
-    onlyWith: RE_WITH_HISTORY,
+    onlyWith: REQ_WITH_HISTORY,
   },
   group: {
     required: { group: SNAME, from: SNAME, ts: INT },
     optional: { ...HISTORY, ...POSITION },
-    onlyWith: RE_WITH_HISTORY,
+    onlyWith: REQ_WITH_HISTORY,
   },
   // `more`: how many a capped list left out.
   users: {
@@ -690,6 +690,7 @@ const FIELD_NAMES = [
   "t",
   "id",
   "re",
+  "req",
   "name",
   "key",
   "to",

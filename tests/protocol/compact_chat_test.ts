@@ -52,7 +52,7 @@ Deno.test("encodeCompactChat leaves everything but a live chat message to JSON",
       { t: "presence", name: "a", online: true },
       { t: "public", from: "a", ts: 1, history: true },
       { t: "private", from: "a", ts: 1, history: true, to: "b" },
-      { t: "group", group: "g", from: "a", ts: 1, re: 7, history: true },
+      { t: "group", group: "g", from: "a", ts: 1, req: 7, history: true },
       { t: "public", from: "", ts: 1 },
       { t: "public", from: "x".repeat(256), ts: 1 },
       { t: "public", from: "\ud800", ts: 1 },
@@ -67,13 +67,13 @@ Deno.test("encodeCompactChat leaves everything but a live chat message to JSON",
   assert.ok(encodeCompactChat({ t: "public", from: "a", ts: 2 ** 48 - 1 }));
 });
 
-Deno.test("encodeCompactChat cannot be given a live chat message with re: the type forbids re without history", () => {
-  // `re` names the history request a message answers (PROTOCOL.md 5.4);
+Deno.test("encodeCompactChat cannot be given a live chat message with req: the type forbids req without history", () => {
+  // `req` names the history request a message answers (PROTOCOL.md 5.4);
   // the compact form has no room for it and is chosen by `history` alone,
-  // so a message with `re` and no `history` would lose it. The compiler
+  // so a message with `req` and no `history` would lose it. The compiler
   // refuses to make one (deno check fails if this line compiles).
-  // @ts-expect-error: re without history
-  const live: ServerMessage = { t: "public", from: "a", ts: 1, re: 7 };
+  // @ts-expect-error: req without history
+  const live: ServerMessage = { t: "public", from: "a", ts: 1, req: 7 };
   assert.ok(live);
 });
 

@@ -142,16 +142,16 @@ Deno.test("parseServerMessage reads groups' joined, true when present", () => {
   }
 });
 
-Deno.test("parseServerMessage reads re on a chat message from the past, and refuses it on a live one or as a non-integer", () => {
+Deno.test("parseServerMessage reads req on a chat message from the past, and refuses it on a live one or as a non-integer", () => {
   const base = { from: "alice", ts: 5, id: 2, seq: 2 };
   for (const t of ["public", "private"] as const) {
     assert.deepEqual(
-      parseServerMessage({ t, ...base, re: 7, history: true }),
-      { t, ...base, history: true, re: 7 },
+      parseServerMessage({ t, ...base, req: 7, history: true }),
+      { t, ...base, history: true, req: 7 },
     );
     assert.throws(
-      () => parseServerMessage({ t, ...base, re: 7 }),
-      /Field 're' must come with 'history'/,
+      () => parseServerMessage({ t, ...base, req: 7 }),
+      /Field 'req' must come with 'history'/,
     );
   }
   assert.deepEqual(
@@ -159,20 +159,36 @@ Deno.test("parseServerMessage reads re on a chat message from the past, and refu
       t: "group",
       group: "team",
       ...base,
-      re: 3,
+      req: 3,
       history: true,
     }),
-    { t: "group", group: "team", ...base, history: true, re: 3 },
+    { t: "group", group: "team", ...base, history: true, req: 3 },
   );
   const sealed = { ...base, fingerprint: "SHA256:" + "a".repeat(43) };
   assert.deepEqual(
-    parseServerMessage({ t: "e2e_private", ...sealed, re: 4, history: true }),
-    { t: "e2e_private", ...sealed, history: true, re: 4 },
+    parseServerMessage({ t: "e2e_private", ...sealed, req: 4, history: true }),
+    { t: "e2e_private", ...sealed, history: true, req: 4 },
   );
-  for (const re of [-1, 1.5, "7", null]) {
+  for (const req of [-1, 1.5, "7", null]) {
     assert.throws(
-      () => parseServerMessage({ t: "public", ...base, re, history: true }),
+      () => parseServerMessage({ t: "public", ...base, req, history: true }),
       TypeError,
     );
+  }
+});
+
+Deno.test("parseServerMessage keeps no re on a chat message: re marks a reply, and a chat message is never one", () => {
+  // A server that put `re` on a history answer's messages (briefly, before
+  // it became `req`) must not get them taken for the request's reply.
+  const base = { from: "alice", ts: 5, id: 2, seq: 2 };
+  for (const history of [{}, { history: true }] as const) {
+    const message = parseServerMessage({
+      t: "public",
+      ...base,
+      re: 7,
+      ...history,
+    });
+    assert.equal("re" in message, false);
+    assert.equal("req" in message, false);
   }
 });

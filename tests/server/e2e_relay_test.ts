@@ -161,10 +161,14 @@ Deno.test("routeE2eMessage keeps the envelope for an offline recipient, who gets
       history[0]!.message.t === "e2e_private" && history[0]!.message.to,
       "bob",
     );
-    // Each names the request it answers; what waited (above) names none.
+    // Each names the request it answers with req; only the ok after them,
+    // its reply, carries re. What waited (above) names none.
     assert.deepEqual(
-      history.map((o) => "re" in o.message ? o.message.re : undefined),
-      [7, 7, 7],
+      history.map((o) => [
+        "req" in o.message ? o.message.req : undefined,
+        "re" in o.message ? o.message.re : undefined,
+      ]),
+      [[7, undefined], [7, undefined], [undefined, 7]],
     );
   });
 });

@@ -246,11 +246,11 @@ Deno.test("route history writes the exchange of docs/PROTOCOL.md 5.4 (paging bac
     ],
     [
       `> {"t":"history","target":"sophia","limit":2,"id":5}`,
-      `< {"t":"private","from":"sophia","ts":1767225601000,"id":2,"seq":2,"re":5,"history":true}  body: two`,
-      `< {"t":"private","from":"sophia","ts":1767225602000,"id":3,"seq":3,"re":5,"history":true}  body: three`,
+      `< {"t":"private","from":"sophia","ts":1767225601000,"id":2,"seq":2,"req":5,"history":true}  body: two`,
+      `< {"t":"private","from":"sophia","ts":1767225602000,"id":3,"seq":3,"req":5,"history":true}  body: three`,
       `< {"t":"ok","re":5,"text":"End of history for your conversation with sophia (2 messages).","more":true}`,
       `> {"t":"history","target":"sophia","limit":2,"before":2,"id":6}`,
-      `< {"t":"private","from":"sophia","ts":1767225600000,"id":1,"seq":1,"re":6,"history":true}  body: one`,
+      `< {"t":"private","from":"sophia","ts":1767225600000,"id":1,"seq":1,"req":6,"history":true}  body: one`,
       `< {"t":"ok","re":6,"text":"End of history for your conversation with sophia (1 message)."}`,
     ],
   );
@@ -317,8 +317,8 @@ Deno.test("route history with after writes the exchange of docs/PROTOCOL.md 5.4 
     ],
     [
       `> {"t":"history","limit":100,"after":1,"id":7}`,
-      `< {"t":"public","from":"sophia","ts":1767225601000,"id":2,"seq":2,"re":7,"history":true}  body: two`,
-      `< {"t":"public","from":"sophia","ts":1767225602000,"id":3,"seq":3,"re":7,"history":true}  body: three`,
+      `< {"t":"public","from":"sophia","ts":1767225601000,"id":2,"seq":2,"req":7,"history":true}  body: two`,
+      `< {"t":"public","from":"sophia","ts":1767225602000,"id":3,"seq":3,"req":7,"history":true}  body: three`,
       `< {"t":"ok","re":7,"text":"End of history for the public room (2 messages)."}`,
     ],
   );
@@ -416,24 +416,28 @@ Deno.test("route history names the request on every message of its answer, and w
     waited[0]!.message.t === "private" && waited[0]!.message.history,
     true,
   );
+  assert.equal("req" in waited[0]!.message, false);
   assert.equal("re" in waited[0]!.message, false);
+  // Each names its request with `req`, never `re`: only the `ok` after
+  // them is the reply (PROTOCOL.md 5.2).
   const marks = (out: Outbound[]) =>
     out.slice(0, -1).map((o) => [
       o.message.t,
       "history" in o.message ? o.message.history : undefined,
-      "re" in o.message ? o.message.re : undefined,
+      "req" in o.message ? o.message.req : undefined,
+      "re" in o.message,
     ]);
   assert.deepEqual(
     marks(send(state, back, { t: "history", id: 31 })),
-    [["public", true, 31]],
+    [["public", true, 31, false]],
   );
   assert.deepEqual(
     marks(send(state, back, { t: "history", id: 32, target: "team" })),
-    [["group", true, 32]],
+    [["group", true, 32, false]],
   );
   assert.deepEqual(
     marks(send(state, back, { t: "history", id: 33, target: "sophia" })),
-    [["private", true, 33]],
+    [["private", true, 33, false]],
   );
   // Live messages carry neither.
   const live = route(
@@ -445,6 +449,7 @@ Deno.test("route history names the request on every message of its answer, and w
   )
     .filter((o) => o.message.t === "public");
   assert.equal(live.length, 1);
+  assert.equal("req" in live[0]!.message, false);
   assert.equal("re" in live[0]!.message, false);
   assert.equal("history" in live[0]!.message, false);
 });
