@@ -1,3 +1,5 @@
+// This module is browser compatible.
+
 /**
  * Which chat lines an interactive /quit (or Ctrl-D) asks about, by identity:
  * those said pending (sent, no answer yet) and those typed that have not gone

@@ -98,6 +98,7 @@ import { type HistoryPaging, pageHistory } from "../client/history_pages.ts";
 import { MissedPublic } from "../client/missed_public.ts";
 import { withPatience } from "../client/with_patience.ts";
 import { isChat, unconfirmedChat } from "../client/unconfirmed_chat.ts";
+import { linesOwed } from "../client/lines_owed.ts";
 import { ReceivedFiles } from "../client/received_files.ts";
 import {
   filesAtQuit,
@@ -816,11 +817,14 @@ const WEB_SUMMARIES: Readonly<Record<string, string>> = {
 
 /**
  * What the last question before leaving named (the files under way then,
- * the lines pending and waiting): a file sent or a line gone pending since
- * is asked about again.
+ * the lines pending and waiting, each itself): a file sent, or a line gone
+ * pending or typed since, is asked about again. By counts alone, a line
+ * gone out and another typed meanwhile left the count as asked, and the
+ * second /quit dropped the new line unsent without a word (as the
+ * terminal's, lines_owed.ts).
  */
 let quitAsked:
-  | { files: Set<string>; unconfirmed: number; unsent: number }
+  | { files: Set<string>; lines: ReadonlySet<number> }
   | null = null;
 
 /**
@@ -834,15 +838,16 @@ function askBeforeLeaving(tell: (text: string) => void): boolean {
   const unsent = chats.waiting();
   const sending = files?.underWay() ?? [];
   if (unconfirmed === 0 && unsent === 0 && sending.length === 0) return false;
+  const lines = chats.owed();
   if (
-    quitAsked !== null && unconfirmed <= quitAsked.unconfirmed &&
-    unsent <= quitAsked.unsent &&
+    quitAsked !== null &&
+    [...lines].every((line) => quitAsked!.lines.has(line)) &&
     sending.every((file) => quitAsked!.files.has(file))
   ) {
     files?.stopSending();
     return false;
   }
-  quitAsked = { files: new Set(sending), unconfirmed, unsent };
+  quitAsked = { files: new Set(sending), lines };
   if (unconfirmed > 0) tell(unconfirmedAtQuit(unconfirmed));
   if (unsent > 0) tell(unsentAtQuit(unsent));
   if (sending.length > 0) tell(filesAtQuit(sending));
@@ -888,16 +893,18 @@ async function cutOff(current: ChatClient, refused: Reply): Promise<Reply> {
 
 /**
  * Chat lines in the order typed, sent again on the next connection when
- * theirs ended before the answer (unconfirmed_chat.ts), as the terminal's.
+ * theirs ended before the answer (unconfirmed_chat.ts), as the terminal's;
+ * followed line by line for what a question before leaving named
+ * (lines_owed.ts).
  */
-const chats = unconfirmedChat({
+const chats = linesOwed(unconfirmedChat({
   e2e: { sendText: sealedText },
   groupSessions: { send: sealedGroup },
   // Not once left (/quit), dismissed or refused: nothing reconnects then,
   // and a line cut off is said not sent.
   reconnect: () => !quitting && !dismissed && !keyChanged,
   client: () => client!,
-});
+}));
 
 /**
  * Acts on a typed line, as the terminal session does; `to`: the conversation a plain line goes to, the
