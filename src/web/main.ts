@@ -2328,8 +2328,32 @@ async function reconnect(reason: string): Promise<void> {
   showReconnecting = show;
   const ticker = setInterval(show, 1000);
   let lastError: string | null = null;
-  /** One try: true when it ended reconnecting (back in, or refused). */
+  /**
+   * Left meanwhile (/quit, the page hidden or its user forgotten): no
+   * reconnecting, as once left while connected; `next`, a connection made
+   * meanwhile, is closed. Before, the loop went on, and signed in again:
+   * what was typed while away, and lines cut off, went out after /quit.
+   */
+  const left = (next: ChatClient | null): boolean => {
+    if (!quitting) return false;
+    void next?.quit();
+    setStatus("Disconnected.");
+    emit({ type: "notice", text: "Disconnected." });
+    // What waited for a connection is not sent (said so, as when refused).
+    for (const { line } of queued.splice(0)) {
+      emit({
+        type: "error",
+        re: null,
+        code: "connection",
+        text: `ERROR: Not sent: ${line}`,
+      });
+    }
+    offerAgain();
+    return true;
+  };
+  /** One try: true when it ended reconnecting (back in, refused, or left). */
   const tryOnce = async (attempt: number): Promise<boolean> => {
+    if (left(null)) return true;
     state = { kind: "connecting", attempt, lastError };
     show();
     const next = await connect();
@@ -2337,11 +2361,13 @@ async function reconnect(reason: string): Promise<void> {
       chats.retry(null);
       return true;
     }
+    if (left(next)) return true;
     if (next === null) {
       lastError = lastConnectError;
       return false;
     }
     const reply = await next.register(self, identity!, ledger);
+    if (left(next)) return true;
     if (reply.t === "welcome") {
       use(next);
       emit({ type: "notice", text: `Reconnected as ${reply.name}.` });
