@@ -1067,12 +1067,13 @@ function run(line: string, to: Conversation = conversations.current): void {
     const pending = pendingOf(reply);
     if (pending !== undefined) {
       // Not answered within SEND_WAIT_MS: pending, not failed (typed again,
-      // it would be a second message); its answer is shown when it comes.
-      tell(pendingNotice(pending.to, false), here);
+      // it would be a second message), and sent again with its cid if the
+      // connection drops first (unconfirmed_chat.ts); its answer is shown
+      // when it comes, after what came meanwhile, so marked late, as the
+      // terminal's.
+      tell(pendingNotice(pending.to, true), here);
       reply = await pending.answer;
       await shown;
-      // Shown after what came meanwhile, lines typed after it among them:
-      // marked late, as in the terminal (session_commands.ts).
       tell(lateNotice(pending.to), here);
     }
     learn(reply);
@@ -1184,7 +1185,9 @@ async function trust(
       continue;
     }
     // Not answered within SEND_WAIT_MS: pending, as a typed line is, and
-    // its answer shown when it comes.
+    // its answer shown when it comes, marked late. Not followed by the
+    // line queue (the terminal's is, chats.follow): not sent again if the
+    // connection drops first.
     tell(pendingNotice(pending.to, false));
     void pending.answer.then(async (reply) => {
       await shown;
