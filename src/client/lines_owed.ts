@@ -23,7 +23,10 @@ type Chats = ReturnType<typeof unconfirmedChat>;
  */
 export function linesOwed(
   chats: Chats,
-): Chats & { owed: () => ReadonlySet<number> } {
+): Chats & {
+  owed: () => ReadonlySet<number>;
+  unanswered: () => ReadonlySet<number>;
+} {
   let numbered = 0;
   /** Lines sent (`send`) whose first answer has not come, in the order typed. */
   const unanswered: number[] = [];
@@ -49,6 +52,17 @@ export function linesOwed(
       return followed(line, chats.send(command));
     },
     follow: (...args) => followed(++numbered, chats.follow(...args)),
+    // Lines gone out with no answer yet: those said pending, and those
+    // on their way, not yet said pending (the web page's /quit asks about
+    // them too: leaving cut them off, said not sent, when the server may
+    // have stored them).
+    unanswered: () => {
+      const waiting = Math.min(chats.waiting(), unanswered.length);
+      return new Set([
+        ...pending,
+        ...unanswered.slice(0, unanswered.length - waiting),
+      ]);
+    },
     owed: () => {
       // Lines go out in the order typed: those still waiting are the
       // newest not answered (the oldest of them may be on its way).

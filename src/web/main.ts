@@ -834,11 +834,15 @@ let quitAsked:
  * leaves.
  */
 function askBeforeLeaving(tell: (text: string) => void): boolean {
-  const unconfirmed = chats.pending();
+  // Lines gone out with no answer yet, those not yet said pending too: one
+  // on its way when the page left was cut off and said "Not sent", when
+  // the server may have stored it (and the others heard it).
+  const sent = chats.unanswered();
+  const unconfirmed = sent.size;
   const unsent = chats.waiting();
   const sending = files?.underWay() ?? [];
   if (unconfirmed === 0 && unsent === 0 && sending.length === 0) return false;
-  const lines = chats.owed();
+  const lines = new Set([...chats.owed(), ...sent]);
   if (
     quitAsked !== null &&
     [...lines].every((line) => quitAsked!.lines.has(line)) &&
