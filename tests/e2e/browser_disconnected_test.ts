@@ -87,6 +87,8 @@ Deno.test({
     await typeLine(second, "from the second tab");
     await termy.waitFor(/\[Broadcast from webby\]: from the second tab/);
     assert.doesNotMatch(termy.stdout, /is anyone there/);
+    // Its answer came: /quit does not ask about it (a line on its way).
+    await waitForLine(second, /from the second tab$/);
 
     await typeLine(second, "/quit");
     await waitForLine(second, /^Disconnected\.$/);
