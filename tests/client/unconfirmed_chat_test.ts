@@ -14,6 +14,7 @@ import {
 } from "../../src/client/group_sessions.ts";
 import { unconfirmedChat } from "../../src/client/unconfirmed_chat.ts";
 import { startTestServer, TestClient } from "../_helpers/chat.ts";
+import { ChaosProxy } from "../_helpers/chaos_proxy.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
 import { startHostileServer } from "../_helpers/hostile_server.ts";
 import { pendingOf } from "../../src/client/answer_within.ts";
@@ -186,5 +187,63 @@ Deno.test("a public line whose answer does not come within the wait is said pend
     assert.equal(chats.pending(), 0);
   } finally {
     await client.quit().catch(() => {});
+  }
+});
+
+Deno.test("pending lines whose connection is cut before the server read them go again on the next one in the order typed, each once", async () => {
+  // The lines after a pending one go out behind it on the same connection,
+  // which the server reads and answers in order: none of them can be
+  // answered while it is not, so when the connection drops, all of them
+  // are cut off together and go again from the first.
+  await using server = await startTestServer();
+  const proxy = new ChaosProxy(server.port);
+  const sophia = await TestClient.connect(server, "sophia");
+  const first = await ChatClient.connect(`ws://127.0.0.1:${proxy.port}`, {
+    pinnedSpki: server.spki,
+  });
+  const second = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    assert.equal((await first.register("alice")).t, "welcome");
+    assert.ok(first.recognisesRetries);
+    assert.equal((await second.register("alice2")).t, "welcome");
+    let current = first;
+    const chats = unconfirmedChat({
+      e2e: null,
+      groupSessions: null,
+      reconnect: true,
+      client: () => current,
+      answerWaitMs: 100,
+    });
+    // A network that hangs: nothing reaches the server, nothing comes back.
+    proxy.stall();
+    const replies = await Promise.all(
+      ["a", "b", "c"].map((text) => chats.send({ kind: "say", text })),
+    );
+    const pending = replies.map((reply) => pendingOf(reply));
+    assert.ok(
+      pending.every((one) => one !== undefined),
+      `each line said pending in turn, behind the one before: ${
+        JSON.stringify(replies)
+      }`,
+    );
+    assert.equal(chats.pending(), 3);
+    // Then it drops; a new connection takes over (link, then retry).
+    proxy.cut();
+    await first.ended;
+    current = second;
+    chats.retry(second);
+    for (const answer of await Promise.all(pending.map((one) => one!.answer))) {
+      assert.equal(answer.t, "ok", JSON.stringify(answer));
+    }
+    assert.equal(chats.pending(), 0);
+    await sophia.waitFor(({ text }) => text === "c");
+    assert.deepEqual(sophia.chat().map(([, , text]) => text), ["a", "b", "c"]);
+  } finally {
+    await second.quit();
+    await first.quit().catch(() => {});
+    await sophia.quit();
+    await proxy.close();
   }
 });
