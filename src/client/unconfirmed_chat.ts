@@ -166,6 +166,19 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
   const inTurn = (send: () => Promise<void>): void => {
     turn = turn.then(send).catch(() => {});
   };
+  // Lines cut off and due to go again, by the place they were typed in:
+  // each goes before the next send of a line typed after it, whatever
+  // holds the turn now. Put at the end of the turns instead, one went
+  // after the lines already waiting there, and after the line in its turn
+  // across the reconnection (in its slow_down pause, or behind the
+  // end-to-end queue) that learnt its connection ended only once the next
+  // had taken over and went at once: a sender's lines stored out of order.
+  const due: { place: number; go: () => Promise<void> }[] = [];
+  const sendDue = async (before: number): Promise<void> => {
+    while (due.length > 0 && due[0]!.place < before) {
+      await due.shift()!.go().catch(() => {});
+    }
+  };
   const sendChat = (
     command: ChatCommand,
     sent?: { client: ChatClient; cid: string; reply: Reply },
@@ -239,8 +252,9 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
         // lost without a word, and the caller (a script's next command)
         // waited for its answer for ever.
         const go = () =>
-          withPatience(() =>
-            bounded(
+          withPatience(async () => {
+            await sendDue(place);
+            return await bounded(
               command,
               perform(
                 client,
@@ -254,20 +268,23 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
                   : (group, text, cid) =>
                     groupSessions.send(client, group, text, cid),
               )!,
-            )
-          ).then(
+            );
+          }).then(
             (reply) => take(reply, true),
             (error: unknown) => answered(sendFailed(error)),
           );
         if (now) return go();
-        inTurn(go);
+        due.push({ place, go });
+        due.sort((a, b) => a.place - b.place);
+        inTurn(() => sendDue(Infinity));
         return Promise.resolve();
       };
       // A new line goes on the connection there is when its turn comes.
       if (sent === undefined) {
         waiting++;
-        inTurn(() => {
+        inTurn(async () => {
           waiting--;
+          await sendDue(place);
           return attempt(current(), undefined, true);
         });
       } else attempt(sent.client, sent.reply);

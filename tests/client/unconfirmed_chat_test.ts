@@ -7,7 +7,11 @@
  */
 
 import assert from "node:assert/strict";
-import { ChatClient, type Reply } from "../../src/client/chat_client.ts";
+import {
+  ChatClient,
+  newClientId,
+  type Reply,
+} from "../../src/client/chat_client.ts";
 import {
   emptyGroupState,
   GroupSessions,
@@ -17,7 +21,7 @@ import { startTestServer, TestClient } from "../_helpers/chat.ts";
 import { ChaosProxy } from "../_helpers/chaos_proxy.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
 import { startHostileServer } from "../_helpers/hostile_server.ts";
-import { pendingOf } from "../../src/client/answer_within.ts";
+import { pendingOf, stillPending } from "../../src/client/answer_within.ts";
 import type { ClientMessage } from "../../src/protocol/messages.ts";
 
 Deno.test("a line refused with slow_down whose connection is lost during its pause goes on the new one before the lines typed after it", async () => {
@@ -77,6 +81,87 @@ Deno.test("a line refused with slow_down whose connection is lost during its pau
     await first.quit().catch(() => {});
     await sophia.quit();
     await proxy.close();
+  }
+});
+
+Deno.test("a line cut off goes again before the line holding the turn across the reconnection, and before the lines typed after it", async () => {
+  // As in the test above: the first connection's next line is refused.
+  await using server = await startTestServer({
+    connectionLimits: { messagesPerSecond: 1 / 20, messageBurst: 10 },
+  });
+  const proxy = new GateProxy(server.port);
+  const hung = new ChaosProxy(server.port);
+  const sophia = await TestClient.connect(server, "sophia");
+  const first = await ChatClient.connect(`ws://127.0.0.1:${proxy.port}`, {
+    pinnedSpki: server.spki,
+  });
+  const second = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  // A connection before the first, on a network that hangs.
+  const zero = await ChatClient.connect(`ws://127.0.0.1:${hung.port}`, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    assert.equal((await zero.register("alice0")).t, "welcome");
+    assert.equal((await first.register("alice")).t, "welcome");
+    for (let i = 0;; i++) {
+      const reply = await first.say(`drain ${i}`);
+      if (reply.t === "error" && reply.code === "slow_down") break;
+      assert.equal(reply.t, "ok", JSON.stringify(reply));
+    }
+    assert.equal((await second.register("alice2")).t, "welcome");
+
+    let current = first;
+    const chats = unconfirmedChat({
+      e2e: null,
+      groupSessions: null,
+      reconnect: true,
+      client: () => current,
+    });
+    // "x" went out on the hung connection and was said pending (as /trust
+    // hands its lines over): the server never got it.
+    hung.stall();
+    const cid = newClientId();
+    const x = chats.follow(
+      zero,
+      { kind: "say", text: "x" },
+      cid,
+      stillPending("everyone", zero.say("x", cid)),
+    );
+    const replies = ["a", "b", "c"].map((text) =>
+      chats.send({ kind: "say", text })
+    );
+    // "a" was refused by now, and waits out its pause in its turn.
+    await first.request({ t: "ping" });
+    // The hung connection drops: "x" is due again, on the first.
+    hung.cut();
+    await zero.ended;
+    // The first drops too, and the second takes over before "a" is tried
+    // again (a session's reconnection: link, then retry).
+    proxy.cut();
+    await first.ended;
+    current = second;
+    chats.retry(second);
+    const late = pendingOf(await x);
+    assert.ok(late !== undefined, "x is said pending");
+    for (const reply of [await late.answer, ...await Promise.all(replies)]) {
+      assert.equal(reply.t, "ok", JSON.stringify(reply));
+    }
+
+    await sophia.waitFor(({ text }) => text === "x");
+    await sophia.waitFor(({ text }) => text === "c");
+    const said = sophia.chat().map(([, , text]) => text).filter((text) =>
+      !text.startsWith("drain")
+    );
+    assert.deepEqual(said, ["x", "a", "b", "c"]);
+  } finally {
+    await second.quit();
+    await first.quit().catch(() => {});
+    await zero.quit().catch(() => {});
+    await sophia.quit();
+    await proxy.close();
+    await hung.close();
   }
 });
 
