@@ -713,12 +713,20 @@ export class ChatClient {
       // while its one line was on its way out showed it, and got it again
       // at its next sign-in. One left for the keys another process holds
       // (`HELD`) is not among them: nothing here would ever settle it.
+      // A request on its way (a line typed just before /quit, say) is
+      // answered before the goodbye, within the same wait: the server may
+      // have stored it and passed it on, and failed as not sent it was
+      // typed again, a second message.
+      const answering = this.#answersOf([...this.#pending.keys()]);
       const sent = this.#sendAcks();
-      if (sent || (showing && this.#unsettled.size > 0)) {
+      if (
+        sent || answering !== null || (showing && this.#unsettled.size > 0)
+      ) {
         let timer: ReturnType<typeof setTimeout> | undefined;
         const waited = new Promise((resolve) =>
           timer = setTimeout(resolve, QUIT_ACK_MS)
         );
+        if (answering !== null) await Promise.race([answering, waited]);
         if (sent) await Promise.race([this.request({ t: "ping" }), waited]);
         // What the server sent before its answer was shown meanwhile, or
         // is being shown (a line waiting for stdout): acknowledged too,
@@ -737,6 +745,26 @@ export class ChatClient {
     }
     return this.ended;
   }
+
+  /**
+   * Settles once none of the requests `ids` waits for its reply any more
+   * (null when none does now).
+   */
+  #answersOf(ids: readonly number[]): Promise<void> | null {
+    const waiting = ids.filter((id) => this.#pending.has(id));
+    if (waiting.length === 0) return null;
+    return new Promise((resolve) => {
+      const check = () => {
+        if (waiting.some((id) => this.#pending.has(id))) return;
+        this.#onReplied.delete(check);
+        resolve();
+      };
+      this.#onReplied.add(check);
+    });
+  }
+
+  /** Called after each reply is taken (and once the pending are failed). */
+  readonly #onReplied = new Set<() => void>();
 
   /** Drops the connection without a goodbye (tests use this to cut the link). */
   abort(): void {
@@ -901,6 +929,7 @@ export class ChatClient {
         this.#pending.delete(message.re);
         this.#historyRequests.replied(message.re);
         resolve(message, body);
+        for (const check of [...this.#onReplied]) check();
         return true;
       }
     }
@@ -991,6 +1020,7 @@ export class ChatClient {
     }
     this.#pending.clear();
     this.#historyRequests.clear();
+    for (const check of [...this.#onReplied]) check();
   }
 }
 
