@@ -46,6 +46,18 @@ export function unconfirmedAtQuit(
   } not sent again. ${again(how)} to leave anyway`;
 }
 
+/**
+ * What leaving says of lines sent that no question before leaving named and
+ * the server did not answer before the connection closed: a line on its way
+ * when /quit asked nothing (not yet said pending), or one gone out since.
+ */
+export function unansweredAtLeaving(count: number): string {
+  const one = count === 1;
+  return `${count} line${one ? "" : "s"} you sent had no answer from the ` +
+    `server when you left: ${one ? "it" : "they"} may or may not be ` +
+    `delivered, and ${one ? "is" : "are"} not sent again`;
+}
+
 /** What an interactive `/quit` (or Ctrl-D) says while typed lines wait their turn. */
 export function unsentAtQuit(count: number, how: LeaveBy = "/quit"): string {
   const one = count === 1;

@@ -19,7 +19,8 @@ type Chats = ReturnType<typeof unconfirmedChat>;
 
 /**
  * `chats` with its lines followed: `owed()` names the lines pending or
- * waiting now, each by a number of its own.
+ * waiting now, each by a number of its own; `unanswered()` those and the
+ * lines on their way, not yet said pending.
  */
 export function linesOwed(
   chats: Chats,
@@ -72,5 +73,8 @@ export function linesOwed(
         ...unanswered.slice(unanswered.length - waiting),
       ]);
     },
+    // Sent and not answered (on its way, or said pending), with those
+    // not gone out yet.
+    unanswered: () => new Set([...pending, ...unanswered]),
   };
 }

@@ -30,6 +30,7 @@ import { linesOwed } from "./lines_owed.ts";
 import {
   filesAtQuit,
   type LeaveBy,
+  unansweredAtLeaving,
   unconfirmedAtQuit,
   unsentAtQuit,
 } from "./leave_questions.ts";
@@ -932,6 +933,15 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   // With the reader of stdout gone, no line waiting for it is ever written:
   // nothing to wait for (what it held comes again at the next sign-in).
   const ending = await link.client.quit({ showing: !readerIsGone });
+  // No answer comes now: a line sent that a question before leaving did not
+  // name (on its way when /quit asked nothing) is said, not left as the
+  // pending note had it, to be shown as sent and go again by itself.
+  const unnamed = [...chats.unanswered()].filter((line) =>
+    !(quitAsked?.lines.has(line) ?? false)
+  );
+  if (unnamed.length > 0 && !readerIsGone) {
+    emit({ type: "notice", text: unansweredAtLeaving(unnamed.length) });
+  }
   // Files still arriving stop (kept for resuming): let their files close.
   await withDeadline(link.receiver.idle(), REPLY_GRACE_MS);
   terminal.close();
