@@ -19,8 +19,8 @@ type Chats = ReturnType<typeof unconfirmedChat>;
 
 /**
  * `chats` with its lines followed: `owed()` names the lines pending or
- * waiting now, each by a number of its own; `unanswered()` those and the
- * lines on their way, not yet said pending.
+ * waiting now, each by a number of its own; `unanswered()` the lines gone
+ * out with no answer yet (said pending, or on their way).
  */
 export function linesOwed(
   chats: Chats,
@@ -73,8 +73,5 @@ export function linesOwed(
         ...unanswered.slice(unanswered.length - waiting),
       ]);
     },
-    // Sent and not answered (on its way, or said pending), with those
-    // not gone out yet.
-    unanswered: () => new Set([...pending, ...unanswered]),
   };
 }
