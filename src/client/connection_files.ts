@@ -174,9 +174,10 @@ export function connectionFiles(
         xfer: offer.xfer,
       });
     },
-    onFinished: (offer, said) => {
+    onFinished: (offer, said, told) => {
       // A transfer cancelled while its question waits: no answer is needed.
-      offers.prompts.withdraw(offer.xfer, said);
+      // The next question comes after what is said of this one.
+      offers.prompts.withdraw(offer.xfer, said, told);
       offers.answers.withdraw(offer.xfer);
       receiving.delete(offer.xfer);
       status.showProgress(`in:${offer.xfer}`, null);

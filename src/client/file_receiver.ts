@@ -86,9 +86,15 @@ export interface ReceiverOptions {
   onProgress?: (offer: FileOfferNotice, received: number) => void;
   /**
    * Called when a transfer ends either way; `said`: why was said already
-   * (a question about it needs no line of its own).
+   * (a question about it needs no line of its own); `told`: settles once
+   * why it ended is said, in the offer's turn (a next question waits for
+   * it, not to come before that line).
    */
-  onFinished?: (offer: FileOfferNotice, said?: boolean) => void;
+  onFinished?: (
+    offer: FileOfferNotice,
+    said?: boolean,
+    told?: Promise<void>,
+  ) => void;
   /** Called with a file saved, or why an accepted one was not (`--json`). */
   onResult?: (offer: FileOfferNotice, result: ReceiveResult) => void;
   /**
@@ -1015,8 +1021,16 @@ export class FileReceiver {
         reason,
       });
     }
-    this.#options.onFinished?.(offer, said !== "error");
+    const told = Promise.withResolvers<void>();
+    this.#options.onFinished?.(offer, said !== "error", told.promise);
     const tell = () => {
+      try {
+        sayWhy();
+      } finally {
+        told.resolve();
+      }
+    };
+    const sayWhy = () => {
       // Named as it is when said: its name may have come end to end
       // meanwhile.
       const name = incoming.named

@@ -63,6 +63,8 @@ export class OfferPrompts {
   #queue: Pending[] = [];
   /** When the first question in the queue was last shown. */
   #shownAt = 0;
+  /** The first question, not shown yet: it waits for a line said before it. */
+  #unshown: Pending | null = null;
   #closing = false;
 
   constructor(
@@ -141,9 +143,11 @@ export class OfferPrompts {
    * Drops the question for a transfer that ended meanwhile; `quietly`: why
    * was said already (the sender took the offer back).
    */
-  withdraw(xfer: number, quietly = false): void {
+  withdraw(xfer: number, quietly = false, said?: Promise<void>): void {
     const pending = this.#queue.find((p) => p.offer.xfer === xfer);
-    if (pending !== undefined) this.#settle(pending, "withdrawn", quietly);
+    if (pending !== undefined) {
+      this.#settle(pending, "withdrawn", quietly, said);
+    }
   }
 
   /** Withdraws every question (the session is over); nothing is shown. */
@@ -152,7 +156,17 @@ export class OfferPrompts {
     for (const pending of [...this.#queue]) this.#settle(pending, "withdrawn");
   }
 
-  #settle(pending: Pending, outcome: PromptOutcome, quietly = false): void {
+  /**
+   * `said`: the next question waits for it (why this one went, said by the
+   * caller in its turn), so it does not come before that line; an answer
+   * typed meanwhile is not taken for a question not shown.
+   */
+  #settle(
+    pending: Pending,
+    outcome: PromptOutcome,
+    quietly = false,
+    said?: Promise<void>,
+  ): void {
     const index = this.#queue.indexOf(pending);
     if (index === -1) return;
     clearTimeout(pending.timer);
@@ -166,12 +180,24 @@ export class OfferPrompts {
         `Question withdrawn: ${describeOffer(pending.offer)} was cancelled.`,
       );
     }
-    if (this.#queue.length > 0) this.#show();
+    const next = this.#queue[0];
+    if (next === undefined) return;
+    if (said === undefined) {
+      this.#show();
+      return;
+    }
+    this.#unshown = next;
+    this.#shownAt = Infinity;
+    const show = () => {
+      if (this.#unshown === next && this.#queue[0] === next) this.#show();
+    };
+    void said.then(show, show);
   }
 
   #show(): void {
     const current = this.#queue[0];
     if (current === undefined) return;
+    this.#unshown = null;
     this.#shownAt = this.#now();
     this.#print(offerQuestion(current.offer));
     this.#showWaiting();
