@@ -28,7 +28,18 @@ export function transferControls(options: {
 } {
   const { link, downloadsDir, resends } = options;
   const numbers = new TransferNumbers();
-  const listTransfers = async (): Promise<[number, TransferEntry][]> => {
+  /**
+   * The listing under way: a cancel read right after a listing (a script's
+   * `/transfers` then `/cancel 1`, run without waiting) takes its numbers
+   * from it, not from the one before (none: `No transfer 1`).
+   */
+  let listing: Promise<unknown> = Promise.resolve();
+  const listTransfers = (): Promise<[number, TransferEntry][]> => {
+    const listed = listNow();
+    listing = listed.catch(() => {});
+    return listed;
+  };
+  const listNow = async (): Promise<[number, TransferEntry][]> => {
     const entries: TransferEntry[] = [];
     for (const o of link().sender.offers()) {
       entries.push({
@@ -91,6 +102,7 @@ export function transferControls(options: {
     // Numbers refer to the last listing, the one the user saw: not listed
     // again here (a number is never given to another transfer, and one that
     // ended since is said so below).
+    await listing;
     const entry = numbers.get(n);
     if (entry === undefined) {
       return [`ERROR: No transfer ${n}; /transfers lists them`];
