@@ -157,7 +157,7 @@ async function send(
   assert.equal((await raw.request(header, encoder.encode(text))).t, "ok");
 }
 
-Deno.test("chat serve answers PROTOCOL.md 5.4's paging exchange byte for byte: re on each answer, none on what waited", async () => {
+Deno.test("chat serve answers PROTOCOL.md 5.4's paging exchange byte for byte: req on each answer, none on what waited", async () => {
   await using chat = await ServedChat.start("chat-history-vectors-");
   await chat.serve("--data", ":memory:");
   const spki = await chat.pinnedSpki();

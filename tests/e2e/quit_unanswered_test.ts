@@ -1,6 +1,7 @@
 /**
  * A line on its way when an interactive /quit leaves (sent, not yet said
- * pending: the server has 10 s for that) is waited for 5 s; a server that
+ * pending: the server has 10 s for that) is waited for 7 s at most (5 s
+ * for what is being shown, QUIT_ACK_MS for the answer); a server that
  * does not answer it by then left it unsaid whether it arrived. The client
  * says so as it leaves, as the question before leaving says of a line
  * pending. A real `chat serve` stopped with SIGSTOP once alice signed in,
