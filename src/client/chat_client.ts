@@ -714,19 +714,18 @@ export class ChatClient {
       // at its next sign-in. One left for the keys another process holds
       // (`HELD`) is not among them: nothing here would ever settle it.
       // A request on its way (a line typed just before /quit, say) is
-      // answered before the goodbye, within the same wait: the server may
-      // have stored it and passed it on, and failed as not sent it was
-      // typed again, a second message.
+      // answered before the goodbye, within a wait of its own: the server
+      // may have stored it and passed it on, and failed as not sent it was
+      // typed again, a second message. Its own: sharing the wait below, a
+      // request never answered took it all from the messages being shown.
       const answering = this.#answersOf([...this.#pending.keys()]);
+      if (answering !== null) await waitAtMost(answering, QUIT_ACK_MS);
       const sent = this.#sendAcks();
-      if (
-        sent || answering !== null || (showing && this.#unsettled.size > 0)
-      ) {
+      if (sent || (showing && this.#unsettled.size > 0)) {
         let timer: ReturnType<typeof setTimeout> | undefined;
         const waited = new Promise((resolve) =>
           timer = setTimeout(resolve, QUIT_ACK_MS)
         );
-        if (answering !== null) await Promise.race([answering, waited]);
         if (sent) await Promise.race([this.request({ t: "ping" }), waited]);
         // What the server sent before its answer was shown meanwhile, or
         // is being shown (a line waiting for stdout): acknowledged too,
@@ -1175,6 +1174,19 @@ function notSent(id: number, reason: string): Reply {
   };
   unanswered.add(reply);
   return reply;
+}
+
+/** Settles when `promise` does, or after `ms` at most. */
+async function waitAtMost(
+  promise: Promise<unknown>,
+  ms: number,
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    promise,
+    new Promise((resolve) => timer = setTimeout(resolve, ms)),
+  ]);
+  clearTimeout(timer);
 }
 
 /**
