@@ -953,7 +953,8 @@ export class WebFiles {
       return;
     }
     const cipher = await incoming.cipher;
-    if (await cipher.keyedDigest(await sha256Hex(whole)) !== sha256) {
+    const digest = await sha256Hex(whole);
+    if (await cipher.keyedDigest(digest) !== sha256.toLowerCase()) {
       if (this.#incoming.get(xfer) !== incoming) return;
       this.#fail(incoming, "checksum mismatch");
       return;
@@ -962,9 +963,8 @@ export class WebFiles {
     this.#incoming.delete(xfer);
     this.#client.post({ t: "file_done", xfer, ok: true, reason: "" });
     const key = receivedKey(offer);
-    const digest = key === null ? null : await sha256Hex(whole);
     const kept = this.#receive.received(offer, file);
-    if (key !== null && digest !== null) {
+    if (key !== null) {
       this.#received?.remember(key, {
         from: offer.from,
         sha256: digest,
