@@ -123,6 +123,15 @@ export class OfferPrompts {
     if (current === undefined) return false;
     const answer = parseAnswer(line, current.offer);
     if (answer === null) return false;
+    // The question it was typed for went (its offer taken back), and the
+    // next one waits for the line saying so: not shown yet, so not this
+    // answer's. Shown now, it came before that line (f930d50).
+    if (this.#unshown === current) {
+      this.#print(
+        `'${line.trim()}' was not taken as an answer nor sent as chat: the question it answered is gone, and the next is not shown yet.`,
+      );
+      return true;
+    }
     if (this.#now() - this.#shownAt < ANSWER_GUARD_MS) {
       this.#print(
         `'${line.trim()}' was not taken as an answer nor sent as chat: it came less than ${

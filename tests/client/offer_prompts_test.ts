@@ -190,3 +190,31 @@ Deno.test("OfferPrompts keeps a row for the oldest question waiting, with the co
   assert.equal(await second, "withdrawn");
   assert.equal(rows.at(-1), null);
 });
+
+Deno.test("OfferPrompts takes no answer while the next question waits for the line saying the last one went, and shows it only after that line", async () => {
+  const { lines, clock, prompts: p } = prompts();
+  const first = p.ask(offer(1));
+  const second = p.ask(offer(2, 60_000, "nana"));
+  clock.now += 5000;
+  // The sender took offer 1 back; the line saying so is still on its way.
+  const said = Promise.withResolvers<void>();
+  p.withdraw(1, true, said.promise);
+  assert.equal(await first, "withdrawn");
+  assert.equal(lines.length, 1, "the next question waits for that line");
+  // A `y` meant for offer 1, typed meanwhile: not nana's, not chat, and
+  // nana's question is not pulled ahead of the line.
+  assert.equal(p.answer("y"), true);
+  assert.match(
+    lines[1]!,
+    /^'y' was not taken as an answer nor sent as chat: the question it answered is gone/,
+  );
+  assert.equal(lines.length, 2);
+  lines.push("sophia took back the offer of f1.txt.");
+  said.resolve();
+  await said.promise;
+  await Promise.resolve();
+  assert.match(lines[3]!, /^nana wants to send you f2\.txt/);
+  clock.now += ANSWER_GUARD_MS;
+  assert.equal(p.answer("n"), true);
+  assert.equal(await second, "no");
+});
