@@ -17,6 +17,7 @@ import {
   type Held,
   type Incoming,
   type Reply,
+  wasUnanswered,
 } from "../client/chat_client.ts";
 import { addressed, perform, queryNote } from "../client/command_requests.ts";
 import {
@@ -102,6 +103,7 @@ import { linesOwed } from "../client/lines_owed.ts";
 import { ReceivedFiles } from "../client/received_files.ts";
 import {
   filesAtQuit,
+  unansweredAtLeaving,
   unconfirmedAtQuit,
   unsentAtQuit,
 } from "../client/leave_questions.ts";
@@ -896,6 +898,14 @@ async function cutOff(current: ChatClient, refused: Reply): Promise<Reply> {
 }
 
 /**
+ * Whether `reply` is that of a line sent whose connection the user's /quit
+ * ended before its answer came (nothing sends it again then).
+ */
+function leftUnanswered(reply: Reply): boolean {
+  return quitting && wasUnanswered(reply);
+}
+
+/**
  * Chat lines in the order typed, sent again on the next connection when
  * theirs ended before the answer (unconfirmed_chat.ts), as the terminal's;
  * followed line by line for what a question before leaving named
@@ -1078,7 +1088,14 @@ function run(line: string, to: Conversation = conversations.current): void {
       tell(pendingNotice(pending.to, true), here);
       reply = await pending.answer;
       await shown;
-      tell(lateNotice(pending.to), here);
+      if (!leftUnanswered(reply)) tell(lateNotice(pending.to), here);
+    }
+    if (leftUnanswered(reply)) {
+      // Left (/quit) before its answer came: the server may have stored it
+      // and the others read it. Said not sent, it was typed again, a second
+      // message; said as the terminal says it (session.ts).
+      tell(unansweredAtLeaving(1), here);
+      return;
     }
     learn(reply);
     if (

@@ -87,3 +87,52 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "web client: /quit twice while a line is on its way leaves saying it may or may not be delivered, not that it was not sent",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
+    const proxy = new HoldingProxy(Number(new URL(chat.url).port));
+    const sophia = await chat.signedInClient("sophia");
+    try {
+      const heard = Promise.withResolvers<string>();
+      sophia.onMessage(({ message, body }) => {
+        if (message.t === "public") heard.resolve(decodeText(body));
+      });
+      const problems: string[] = [];
+      const page = await openPage(
+        chat.browser,
+        `http://127.0.0.1:${proxy.port}/`,
+        problems,
+      );
+      await join(page, "webby");
+      await chat.keysOf("webby");
+      proxy.holdAfterUp(proxy.upBytes + 1);
+      await typeLine(page, "line on its way");
+      await proxy.holding();
+      assert.equal(await heard.promise, "line on its way");
+      await typeLine(page, "/quit");
+      await waitForLine(
+        page,
+        /^1 line you sent has no answer from the server yet/,
+      );
+      // Left anyway, the answer still held: the others read the line, so
+      // "Not sent" would have it typed again, a second message.
+      await typeLine(page, "/quit");
+      await waitForLine(
+        page,
+        /^1 line you sent had no answer from the server when you left: it may or may not be delivered/,
+      );
+      await waitForLine(page, /^Disconnected\.$/);
+      const said = await page.$eval("#log", (log) => log.textContent ?? "");
+      assert.doesNotMatch(said, /Not sent/);
+      assert.deepEqual(problems, []);
+      await page.close();
+    } finally {
+      await sophia.quit();
+      await proxy.close();
+    }
+  },
+});
