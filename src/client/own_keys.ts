@@ -13,6 +13,8 @@
  * @module
  */
 
+import { SEND_WAIT_MS } from "./answer_within.ts";
+
 /** Where a client's own end-to-end keys are, for sending. */
 export type OwnKeys =
   /** Published on the connection: what is sent goes end to end. */
@@ -82,12 +84,17 @@ export function notSentWithout(keys: OwnKeys, sealed: Sealed): string | null {
  */
 export class OwnKeysPublisher<C extends object> {
   readonly #publish: (client: C) => Promise<void>;
+  readonly #waitMs: number;
   #on: C | null = null;
   #outcome: Promise<OwnKeys> = Promise.resolve({ kind: "published" });
 
-  /** `publish` publishes on a connection; it rejects with the reason. */
-  constructor(publish: (client: C) => Promise<void>) {
+  /**
+   * `publish` publishes on a connection; it rejects with the reason.
+   * `waitMs`: how long a send waits for it ({@link ready}).
+   */
+  constructor(publish: (client: C) => Promise<void>, waitMs = SEND_WAIT_MS) {
     this.#publish = publish;
+    this.#waitMs = waitMs;
   }
 
   /** Publishes on `client` (a new sign-in); resolves with how it went. */
@@ -108,9 +115,33 @@ export class OwnKeysPublisher<C extends object> {
   /**
    * How the keys stand on `client` once the publish under way has ended:
    * published on it, or a new attempt's outcome when the last one failed
-   * or none was made on it.
+   * or none was made on it. Waited for `waitMs` at most (SEND_WAIT_MS),
+   * then unpublished: sends go one after the other (unconfirmed_chat.ts),
+   * and a server that took the publish and never answered it held the line
+   * and every line typed after it, public ones too, until the connection
+   * dropped. The publish goes on; a later send waits for it again.
    */
   async ready(client: C): Promise<OwnKeys> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      return await Promise.race([
+        this.#ready(client),
+        new Promise<OwnKeys>((resolve) => {
+          timer = setTimeout(() =>
+            resolve({
+              kind: "unpublished",
+              reason: `the server has not answered within ${
+                this.#waitMs / 1000
+              } seconds`,
+            }), this.#waitMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #ready(client: C): Promise<OwnKeys> {
     if (this.#on !== client) return await this.start(client);
     const pending = this.#outcome;
     const outcome = await pending;

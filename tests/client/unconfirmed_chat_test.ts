@@ -23,6 +23,9 @@ import { GateProxy } from "../_helpers/gate_proxy.ts";
 import { startHostileServer } from "../_helpers/hostile_server.ts";
 import { pendingOf, stillPending } from "../../src/client/answer_within.ts";
 import type { ClientMessage } from "../../src/protocol/messages.ts";
+import { createKeyring, publishPrekeys } from "../../src/client/e2e_keys.ts";
+import { notSentWithout, OwnKeysPublisher } from "../../src/client/own_keys.ts";
+import { seededIdentity } from "../_helpers/e2e_keys.ts";
 
 Deno.test("a line refused with slow_down whose connection is lost during its pause goes on the new one before the lines typed after it", async () => {
   // Ten messages a connection, then one each 20 s: none comes back during
@@ -330,5 +333,76 @@ Deno.test("pending lines whose connection is cut before the server read them go 
     await first.quit().catch(() => {});
     await sophia.quit();
     await proxy.close();
+  }
+});
+
+Deno.test("a private line waiting for this client's keys to be published, which the server never answers, is refused after the wait and the lines after it go (the web page's sealing)", async () => {
+  await using server = await startHostileServer();
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    const channel = await server.session;
+    const keyring = await createKeyring(await seededIdentity(1));
+    // As the web page: its keys published at sign-in, and a sealed line
+    // sent only once they are (web/main.ts `sealing`).
+    const ownKeys = new OwnKeysPublisher<ChatClient>(async (joined) => {
+      await publishPrekeys(joined, keyring);
+    }, 200);
+    void ownKeys.start(client);
+    const sealed = async (to: string): Promise<Reply> => {
+      const refusal = notSentWithout(await ownKeys.ready(client), {
+        kind: "msg",
+        to,
+      });
+      assert.ok(refusal !== null, "the keys were never published");
+      return { t: "error", re: null, code: "no_keys", text: refusal };
+    };
+    const chats = unconfirmedChat({
+      e2e: { sendText: (_client, to) => sealed(to) },
+      groupSessions: null,
+      reconnect: true,
+      client: () => client,
+      answerWaitMs: 200,
+    });
+    const first = chats.send({ kind: "msg", to: "sophia", text: "sealed" });
+    const second = chats.send({ kind: "say", text: "after" });
+    // The key publish is read and never answered; the public line after
+    // the private one is answered once it comes.
+    const read: string[] = [];
+    const deadline = AbortSignal.timeout(5_000);
+    while (!read.includes("say")) {
+      const batch = await Promise.race([
+        channel.receive(),
+        new Promise<never>((_, reject) =>
+          deadline.addEventListener("abort", () =>
+            reject(
+              new Error(
+                `the line after one waiting for the keys was held: the server read ${
+                  JSON.stringify(read)
+                }`,
+              ),
+            ))
+        ),
+      ]);
+      if (batch === null) throw new Error("closed");
+      for (const { header } of batch) {
+        const message = header as ClientMessage;
+        read.push(message.t);
+        if (message.t === "say") {
+          channel.send({ t: "ok", re: message.id, text: "" });
+        }
+      }
+    }
+    assert.deepEqual(read, ["e2e_keys", "say"]);
+    const refused = await first;
+    assert.equal(refused.t, "error");
+    assert.equal(
+      (refused as { text: string }).text,
+      "ERROR: Not sent: your end-to-end keys could not be published (the server has not answered within 0.2 seconds), and private messages go only once they are, never in the clear. Try again; each try publishes them again",
+    );
+    assert.equal((await second).t, "ok");
+  } finally {
+    await client.quit().catch(() => {});
   }
 });
