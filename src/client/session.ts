@@ -908,6 +908,8 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   prompts.close();
   answers.close();
   leaving = true;
+  // Lines typed that have not gone out stay unsent, as /quit said.
+  chats.leave();
   relinked.resolve(false);
   // End of input or /quit: let outstanding replies arrive, then say goodbye.
   await withDeadline(commands.results(), REPLY_GRACE_MS);

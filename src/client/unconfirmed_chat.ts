@@ -101,10 +101,16 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
   pending: () => number;
   /**
    * Lines typed that have not gone out yet, each waiting for the one
-   * before it to be answered: what /quit asks about too, since leaving
-   * drops them unsent.
+   * before it to be answered (or in a slow_down pause, refused and not
+   * tried again yet): what /quit asks about too, since leaving drops them
+   * unsent.
    */
   waiting: () => number;
+  /**
+   * The user left: a line typed that has not gone out yet never goes
+   * (what /quit said of it), and is answered not sent.
+   */
+  leave: () => void;
 } {
   const { e2e, groupSessions, reconnect, client: current } = options;
   const answerWaitMs = options.answerWaitMs ?? SEND_WAIT_MS;
@@ -161,6 +167,7 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
   let turn: Promise<void> = Promise.resolve();
   let places = 0;
   let waiting = 0;
+  let left = false;
   // A send answers its line whatever happens (`go`): the catch only keeps
   // the lines after it going.
   const inTurn = (send: () => Promise<void>): void => {
@@ -186,6 +193,21 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
     new Promise((resolve) => {
       const cid = sent?.cid ?? newClientId();
       const place = ++places;
+      // A line typed counts in `waiting` until it goes on the wire, and
+      // again while refused with slow_down and not tried again yet:
+      // counted as gone from its turn on, one not yet sent was said at
+      // /quit to be on its way (it "may or may not be delivered"), and one
+      // said not sent could still go in the goodbye's wait.
+      const typed = sent === undefined;
+      let unsent = typed;
+      if (typed) waiting++;
+      const held = (now: boolean) => {
+        if (!typed || unsent === now) return;
+        unsent = now;
+        waiting += now ? 1 : -1;
+      };
+      const leftUnsent = (): Reply =>
+        sendFailed(new Error("you left before it went out"));
       // Where the line's next answer goes: the caller's promise, then,
       // once it was told the line is pending, that pending answer's.
       let answered = resolve;
@@ -254,7 +276,9 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
         const go = () =>
           withPatience(async () => {
             await sendDue(place);
-            return await bounded(
+            if (left && unsent) return leftUnsent();
+            held(false);
+            const reply = await bounded(
               command,
               perform(
                 client,
@@ -269,9 +293,18 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
                     groupSessions.send(client, group, text, cid),
               )!,
             );
+            // Refused: not gone out, until tried again after the pause.
+            if (reply.t === "error" && reply.code === "slow_down") held(true);
+            return reply;
           }).then(
-            (reply) => take(reply, true),
-            (error: unknown) => answered(sendFailed(error)),
+            (reply) => {
+              held(false);
+              return take(reply, true);
+            },
+            (error: unknown) => {
+              held(false);
+              answered(sendFailed(error));
+            },
           );
         if (now) return go();
         due.push({ place, go });
@@ -281,10 +314,13 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
       };
       // A new line goes on the connection there is when its turn comes.
       if (sent === undefined) {
-        waiting++;
         inTurn(async () => {
-          waiting--;
           await sendDue(place);
+          if (left) {
+            held(false);
+            answered(leftUnsent());
+            return;
+          }
           return attempt(current(), undefined, true);
         });
       } else attempt(sent.client, sent.reply);
@@ -303,5 +339,8 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
     },
     pending: () => counted,
     waiting: () => waiting,
+    leave: () => {
+      left = true;
+    },
   };
 }

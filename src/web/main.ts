@@ -948,6 +948,8 @@ function run(line: string, to: Conversation = conversations.current): void {
       // sent, are asked about once, as in the terminal: the second /quit
       // stops the files and leaves.
       if (askBeforeLeaving(tell)) return;
+      // Lines typed that have not gone out stay unsent, as /quit said.
+      chats.leave();
       quitting = true;
       retryNow();
       void client?.quit();

@@ -17,6 +17,7 @@ function scripted() {
     turn: () => ({ ready: Promise.resolve(), done: () => {} }),
     pending: () => 0,
     waiting: () => waiting,
+    leave: () => {},
   };
   return {
     chats,

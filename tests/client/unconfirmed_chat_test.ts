@@ -17,6 +17,7 @@ import {
   GroupSessions,
 } from "../../src/client/group_sessions.ts";
 import { unconfirmedChat } from "../../src/client/unconfirmed_chat.ts";
+import { linesOwed } from "../../src/client/lines_owed.ts";
 import { startTestServer, TestClient } from "../_helpers/chat.ts";
 import { ChaosProxy } from "../_helpers/chaos_proxy.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
@@ -404,5 +405,67 @@ Deno.test("a private line waiting for this client's keys to be published, which 
     assert.equal((await second).t, "ok");
   } finally {
     await client.quit().catch(() => {});
+  }
+});
+
+Deno.test("a line refused with slow_down and waiting out its pause counts as not gone out, and once the user left neither it nor the line after it goes", async () => {
+  // Ten messages a connection, then one each 20 s: none comes back during
+  // the test.
+  await using server = await startTestServer({
+    connectionLimits: { messagesPerSecond: 1 / 20, messageBurst: 10 },
+  });
+  const sophia = await TestClient.connect(server, "sophia");
+  const alice = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  const other = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    assert.equal((await alice.register("alice")).t, "welcome");
+    assert.equal((await other.register("alice2")).t, "welcome");
+    for (let i = 0;; i++) {
+      const reply = await alice.say(`drain ${i}`);
+      if (reply.t === "error" && reply.code === "slow_down") break;
+      assert.equal(reply.t, "ok", JSON.stringify(reply));
+    }
+    const chats = linesOwed(unconfirmedChat({
+      e2e: null,
+      groupSessions: null,
+      reconnect: true,
+      client: () => alice,
+    }));
+    const replies = ["a", "b"].map((text) => chats.send({ kind: "say", text }));
+    // Answered in order: "a" was refused by now, and waits out its pause
+    // (its refusal taken once the reactions queued with it have run: a
+    // task queued after them, no time waited).
+    await alice.request({ t: "ping" });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    // Neither has gone out: leaving would not send them (not "may or may
+    // not be delivered": the server stored neither).
+    assert.equal(chats.waiting(), 2);
+    assert.deepEqual([...chats.unanswered()], []);
+    assert.equal(chats.owed().size, 2);
+    chats.leave();
+    for (const reply of await Promise.all(replies)) {
+      assert.equal(reply.t, "error");
+      assert.equal(
+        (reply as { text: string }).text,
+        "ERROR: Not sent: you left before it went out",
+      );
+    }
+    assert.equal(chats.waiting(), 0);
+    // Whatever alice sent was read before this is answered.
+    await alice.request({ t: "ping" });
+    assert.equal((await other.say("marker")).t, "ok");
+    await sophia.waitFor(({ text }) => text === "marker");
+    const said = sophia.chat().map(([, , text]) => text).filter((text) =>
+      !text.startsWith("drain")
+    );
+    assert.deepEqual(said, ["marker"]);
+  } finally {
+    await alice.quit().catch(() => {});
+    await other.quit().catch(() => {});
+    await sophia.quit();
   }
 });
