@@ -38,6 +38,7 @@ import {
   WebSocketConnection,
 } from "../transport/connection.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
+import { withDeadline } from "../transport/with_deadline.ts";
 import {
   type BatchDecoder,
   ChannelError,
@@ -719,7 +720,7 @@ export class ChatClient {
       // typed again, a second message. Its own: sharing the wait below, a
       // request never answered took it all from the messages being shown.
       const answering = this.#answersOf([...this.#pending.keys()]);
-      if (answering !== null) await waitAtMost(answering, QUIT_ACK_MS);
+      if (answering !== null) await withDeadline(answering, QUIT_ACK_MS);
       const sent = this.#sendAcks();
       if (sent || (showing && this.#unsettled.size > 0)) {
         let timer: ReturnType<typeof setTimeout> | undefined;
@@ -1174,19 +1175,6 @@ function notSent(id: number, reason: string): Reply {
   };
   unanswered.add(reply);
   return reply;
-}
-
-/** Settles when `promise` does, or after `ms` at most. */
-async function waitAtMost(
-  promise: Promise<unknown>,
-  ms: number,
-): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    promise,
-    new Promise((resolve) => timer = setTimeout(resolve, ms)),
-  ]);
-  clearTimeout(timer);
 }
 
 /**
