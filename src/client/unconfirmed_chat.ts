@@ -108,7 +108,8 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
   waiting: () => number;
   /**
    * The user left: a line typed that has not gone out yet never goes
-   * (what /quit said of it), and is answered not sent.
+   * (what /quit said of it), and is answered not sent; those typed after
+   * (once back: the web page's Connect again) go.
    */
   leave: () => void;
 } {
@@ -167,7 +168,10 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
   let turn: Promise<void> = Promise.resolve();
   let places = 0;
   let waiting = 0;
-  let left = false;
+  // Lines typed at places up to this one were typed before the user last
+  // left: they never go. Those typed after (the web page's Connect again)
+  // do: a flag set at /quit held back every line typed once back.
+  let leftAt = 0;
   // A send answers its line whatever happens (`go`): the catch only keeps
   // the lines after it going.
   const inTurn = (send: () => Promise<void>): void => {
@@ -276,7 +280,7 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
         const go = () =>
           withPatience(async () => {
             await sendDue(place);
-            if (left && unsent) return leftUnsent();
+            if (place <= leftAt && unsent) return leftUnsent();
             held(false);
             const reply = await bounded(
               command,
@@ -316,7 +320,7 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
       if (sent === undefined) {
         inTurn(async () => {
           await sendDue(place);
-          if (left) {
+          if (place <= leftAt) {
             held(false);
             answered(leftUnsent());
             return;
@@ -340,7 +344,7 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
     pending: () => counted,
     waiting: () => waiting,
     leave: () => {
-      left = true;
+      leftAt = places;
     },
   };
 }
