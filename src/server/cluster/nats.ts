@@ -64,12 +64,25 @@ export async function openBucket(
   name: string,
   ttlMs: number,
 ): Promise<KV> {
-  try {
-    return await new Kvm(nc).create(name, { history: 1, ttl: ttlMs });
-  } catch (error) {
-    const why = error instanceof Error ? error.message : String(error);
-    throw new Error(
-      `Cannot open the NATS key-value bucket ${name}: ${why}. Is JetStream on (nats-server -js)?`,
-    );
+  // Nodes started together race to make a bucket: JetStream refuses the
+  // maker that comes second by a moment ("subjects overlap with an
+  // existing stream", or the name in use), and that node did not start.
+  // Asked again, it finds the bucket the other made and opens it.
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await new Kvm(nc).create(name, { history: 1, ttl: ttlMs });
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      if (attempt < BUCKET_ATTEMPTS && MADE_MEANWHILE.test(why)) continue;
+      throw new Error(
+        `Cannot open the NATS key-value bucket ${name}: ${why}. Is JetStream on (nats-server -js)?`,
+      );
+    }
   }
 }
+
+/** How often a bucket another node was making at the same time is asked for. */
+const BUCKET_ATTEMPTS = 5;
+
+/** What JetStream says to the second of two nodes making one bucket at once. */
+const MADE_MEANWHILE = /subjects overlap|already in use/i;
