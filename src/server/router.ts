@@ -430,8 +430,10 @@ function asHistory(
     e2eGroupHistory(viewer, message, req);
   if (e2e !== null) return e2e;
   const to = connection(viewer.id);
-  // `history` last: a header that ends in a digit is a live one (the
-  // bench's counting decoder relies on it).
+  // `history` after the position and `req`, and only a sent `private`'s
+  // `to` after it (the order of docs/PROTOCOL.md 5.4's vectors): a header
+  // that ends in a digit is a live one (the bench's counting decoder relies
+  // on it).
   const common = {
     from: message.fromName,
     ts: message.ts,

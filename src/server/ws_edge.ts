@@ -864,14 +864,14 @@ function emptyBinaryFrame(length: number): Uint8Array<ArrayBuffer> {
   return frame;
 }
 
+/** Every connection's frames share one pool: they come and go in turn. */
+const sendBuffers = new SendBuffers();
+
 /**
  * A `Connection` over a `ws` socket, with WebSocketConnection's contract:
  * bytes copied on send, a bounded inbox, what the peer sent before its close
  * still readable, `closed` resolved when the socket is really gone.
  */
-/** Every connection's frames share one pool: they come and go in turn. */
-const sendBuffers = new SendBuffers();
-
 class WsConnection implements EdgeConnection, Pausable {
   readonly remoteAddress: string;
   readonly loopback: boolean;
