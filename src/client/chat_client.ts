@@ -920,6 +920,9 @@ export class ChatClient {
         );
       }
       this.#ledger = this.#ledgers.useStore(message.store);
+      // Before the missed messages after it too: they are history without
+      // `req`, which such a server never sends as an answer.
+      if (message.reqs === true) this.#historyRequests.named();
     }
     // Only replies carry `re`: a history answer's chat messages name their
     // request with `req` (below), and its reply is the `ok` after them.

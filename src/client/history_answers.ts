@@ -15,9 +15,11 @@
  * request's messages carry its id as `req` (docs/PROTOCOL.md 5.4, 5.5), and
  * one that carries none, from a server that names its answers, is not an
  * answer (what waited for the user, a page sent at the sign-in or in answer
- * to an `ack`). Once one such message came, the connection's server is
- * known to name them: only `req` counts from then on. (Not `re`, which
- * marks a reply: the request's reply is the `ok` after its messages.)
+ * to an `ack`). A server says so at the sign-in (`"reqs":true` in its
+ * `welcome`, docs/PROTOCOL.md 5.3), and then only `req` counts from the
+ * start (`named`); from one that does not say, only once one such message
+ * came. (Not `re`, which marks a reply: the request's reply is the `ok`
+ * after its messages.)
  *
  * A server before `req` names nothing, and the order is all there is. A page
  * of what waited at the sign-in (docs/PROTOCOL.md 5.3) is history too, and
@@ -37,7 +39,11 @@
  * (missed_public.ts `mark`), left unanswered, never takes and hides a page
  * of it that an `ack` brings later. Nor does a request take anything by
  * order after ORDER_MS without a reply (a /history of a conversation that
- * a server leaves unanswered, with nothing asked after it).
+ * a server leaves unanswered, with nothing asked after it). Two holes
+ * remain with such a server, which `reqs` closes: a request it never
+ * answers (the sign-in marker) takes a public history message that comes
+ * within ORDER_MS, and a page an `ack` brings between a request's `pong`
+ * and its answer is taken into the answer.
  *
  * @module
  */
@@ -129,6 +135,15 @@ export class HistoryAnswers {
       if (allowance.after === id) allowance.after = null;
       if (asked < id) allowance.orderUntil = 0;
     }
+  }
+
+  /**
+   * The server said it names the request of every history message it
+   * answers with (`"reqs":true` in its welcome): from now on a message
+   * without `req` answers nothing, whatever its order.
+   */
+  named(): void {
+    this.#named = true;
   }
 
   /** No request waits any more (the connection is gone). */

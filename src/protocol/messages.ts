@@ -215,7 +215,9 @@ export type ServerMessage =
   /**
    * `acks`: the server takes acknowledgements; `cids`: it stores a chat
    * message's `cid` and answers a retry with the original's position
-   * instead of storing it again (docs/PROTOCOL.md, "Delivery"). `store`:
+   * instead of storing it again (docs/PROTOCOL.md, "Delivery"). `reqs`:
+   * every message of its `history` answers names the request with `req`
+   * (docs/PROTOCOL.md 5.4), so history without `req` answers nothing. `store`:
    * the id of the space the ids and seqs of chat messages belong to
    * (docs/PROTOCOL.md 5.3): a client that moves to a server announcing
    * another one knows that the positions it has seen mean nothing there.
@@ -227,6 +229,7 @@ export type ServerMessage =
     text: string;
     acks?: true;
     cids?: true;
+    reqs?: true;
     store?: string;
   }
   /**

@@ -173,7 +173,7 @@ export function parseServerMessage(value: unknown): ServerMessage {
         name: userName(f, "name"),
         text: str(f, "text", 4096),
       };
-      for (const flag of ["acks", "cids"]) {
+      for (const flag of ["acks", "cids", "reqs"]) {
         if (f[flag] !== undefined && f[flag] !== true) {
           fail(`Field '${flag}' must be true when present`);
         }
@@ -188,6 +188,7 @@ export function parseServerMessage(value: unknown): ServerMessage {
         ...message,
         ...(f.acks === true ? { acks: true } : {}),
         ...(f.cids === true ? { cids: true } : {}),
+        ...(f.reqs === true ? { reqs: true } : {}),
         ...(typeof f.store === "string" ? { store: f.store } : {}),
       };
     }

@@ -280,6 +280,8 @@ function register(
         text: "SUCCESS: Username registered.",
         ...(acks ? { acks: true } : {}),
         cids: true,
+        // Every history answer's messages carry `req` (asHistory).
+        reqs: true,
         store: state.store.id,
       },
     },

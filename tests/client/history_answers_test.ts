@@ -14,9 +14,14 @@ import {
   MAX_HISTORY,
   MAX_HISTORY_BYTES,
 } from "../../src/protocol/limits.ts";
+import type { ClientMessage } from "../../src/protocol/messages.ts";
 import { parseClientMessage } from "../../src/protocol/parse_client_message.ts";
 import type { SecureChannel } from "../../src/transport/secure_channel.ts";
-import { startHostileServer } from "../_helpers/hostile_server.ts";
+import {
+  answerSignIn,
+  type HostileServer,
+  startHostileServer,
+} from "../_helpers/hostile_server.ts";
 import { startTestServer, TestClient } from "../_helpers/chat.ts";
 
 /**
@@ -294,5 +299,146 @@ Deno.test("ChatClient does not take a private message that waited for the answer
     ["while you were out", undefined],
     ["in the room", re],
   ]);
+  await client.quit();
+});
+
+Deno.test("HistoryAnswers, told its server names every answer, takes nothing without req, whatever its order", () => {
+  const answers = new HistoryAnswers();
+  answers.named();
+  // The sign-in marker, its ping answered, nothing later asked: in its
+  // first ORDER_MS, by order alone, it would take this message.
+  answers.asked(2, 1, { after: 1, room: true });
+  answers.replied(1);
+  assert.equal(answers.answer(1, { room: true }), undefined);
+  assert.equal(answers.answer(1, { req: 2, room: true }), 2);
+});
+
+/**
+ * bob signed in (ChatClient.register) to a hostile server whose welcome
+ * says `"reqs":true` or not; `nextHistory` answers the client's pings and
+ * gives the id of its next `history` request.
+ */
+async function signedIn(server: HostileServer, reqs: boolean) {
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  const channel = await server.session;
+  const sent: ClientMessage[] = [];
+  let arrived = Promise.withResolvers<void>();
+  void answerSignIn(
+    channel,
+    { name: "bob", ...(reqs ? { reqs: true } : {}) },
+    (message) => {
+      sent.push(message);
+      arrived.resolve();
+    },
+  );
+  const welcome = await client.register("bob");
+  assert.equal(welcome.t === "welcome" && welcome.reqs, reqs || undefined);
+  const nextHistory = async (): Promise<number> => {
+    for (;;) {
+      const message = sent.shift();
+      if (message === undefined) {
+        await arrived.promise;
+        arrived = Promise.withResolvers<void>();
+      } else if (message.t === "ping") {
+        channel.send({ t: "pong", re: message.id });
+      } else if (message.t === "history") return message.id;
+    }
+  };
+  return { client, channel, nextHistory };
+}
+
+/** The texts and `answers` of the first `n` chat messages a client gets. */
+function collect(client: ChatClient, n: number) {
+  const got: [string, number | undefined][] = [];
+  const all = Promise.withResolvers<void>();
+  client.onMessage(({ message, body, answers }) => {
+    if (message.t !== "public" && message.t !== "private") return;
+    got.push([new TextDecoder().decode(body), answers]);
+    if (got.length === n) all.resolve();
+  });
+  return { got, all: all.promise };
+}
+
+/** A history message `text` with position `id`, naming request `req` or none. */
+function sendHistory(
+  channel: SecureChannel,
+  t: "public" | "private",
+  id: number,
+  text: string,
+  req?: number,
+): void {
+  const mark = {
+    history: true,
+    ...(req === undefined ? {} : { req }),
+  } as const;
+  const position = { ts: id, id, seq: id, ...mark };
+  channel.send(
+    t === "public"
+      ? { t, from: "carol", ...position }
+      : { t, from: "sophia", ...position },
+    new TextEncoder().encode(text),
+  );
+}
+
+Deno.test("ChatClient, welcomed with reqs, does not take a public history line for the sign-in marker its server leaves unanswered; without reqs it still does", async () => {
+  for (const reqs of [false, true]) {
+    await using server = await startHostileServer();
+    const { client, channel, nextHistory } = await signedIn(server, reqs);
+    const { got, all } = collect(client, 1);
+    // The marker every client asks at its sign-in: its ping answered, the
+    // request not, and one old public line without req within ORDER_MS.
+    const marker = client.request({ t: "history", limit: 1 });
+    const re = await nextHistory();
+    sendHistory(channel, "public", 41, "said before");
+    await all;
+    assert.deepEqual(
+      got,
+      [["said before", reqs ? undefined : re]],
+      `reqs: ${reqs}`,
+    );
+    channel.send({ t: "ok", re, text: "No history for the public room." });
+    assert.equal((await marker).t, "ok");
+    await client.quit();
+  }
+});
+
+Deno.test("ChatClient, welcomed with reqs, does not take a page an ack brings between a history request's pong and its answer; without reqs it still does", async () => {
+  for (const reqs of [false, true]) {
+    await using server = await startHostileServer();
+    const { client, channel, nextHistory } = await signedIn(server, reqs);
+    const { got, all } = collect(client, 2);
+    const reply = client.request({ t: "history", target: "sophia" });
+    const re = await nextHistory();
+    // After the pong: a page of what waited (no req), then the answer,
+    // which only a server that names its answers marks with req.
+    sendHistory(channel, "private", 7, "waited");
+    sendHistory(channel, "private", 3, "asked for", reqs ? re : undefined);
+    channel.send({ t: "ok", re, text: "End of history." });
+    assert.equal((await reply).t, "ok");
+    await all;
+    assert.deepEqual(
+      got,
+      [["waited", reqs ? undefined : re], ["asked for", re]],
+      `reqs: ${reqs}`,
+    );
+    await client.quit();
+  }
+});
+
+Deno.test("ChatClient takes nothing as an answer from a server that says reqs and sends its history without req", async () => {
+  await using server = await startHostileServer();
+  const { client, channel, nextHistory } = await signedIn(server, true);
+  const { got, all } = collect(client, 2);
+  const reply = client.request({ t: "history", limit: 5 });
+  const re = await nextHistory();
+  sendHistory(channel, "public", 1, "one");
+  sendHistory(channel, "public", 2, "two");
+  channel.send({ t: "ok", re, text: "End of history." });
+  assert.equal((await reply).t, "ok");
+  await all;
+  // Shown as history the server sends unasked: at once, held for nobody.
+  assert.deepEqual(got, [["one", undefined], ["two", undefined]]);
   await client.quit();
 });

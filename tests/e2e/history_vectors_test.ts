@@ -6,8 +6,9 @@
  * messages of an answer carry `req`, the request's id, before `history`
  * (not `re`, which marks the reply: the `ok` after them); what waited for
  * the user (5.9) carries none; a `private` the requester sent carries `to`
- * last. On a cluster the node a client is on answers the
- * same way for messages sent on another node.
+ * last. The `welcome` of 5.3 is checked too: it says `"reqs":true`, that
+ * every answer names its request. On a cluster the node a client is on
+ * answers the same way for messages sent on another node.
  */
 
 import assert from "node:assert/strict";
@@ -52,6 +53,15 @@ function vectorAfter(marker: string): VectorLine[] {
     assert.ok(match !== null, `Not a vector line: ${line}`);
     return { sent: match[1] === ">", header: match[2]!, body: match[3] ?? "" };
   });
+}
+
+/** The `welcome` of PROTOCOL.md 5.3's example, as written there. */
+function welcomeVector(): string {
+  const marker = "**`welcome`**, server reply to `prove`:";
+  const at = PROTOCOL.indexOf(marker);
+  assert.ok(at >= 0, `PROTOCOL.md no longer says: ${marker}`);
+  const start = PROTOCOL.indexOf("```\n", at) + 4;
+  return PROTOCOL.slice(start, PROTOCOL.indexOf("\n", start));
 }
 
 /** Every JSON message header `raw` opened from frame `from` on, with its body. */
@@ -170,6 +180,18 @@ Deno.test("chat serve answers PROTOCOL.md 5.4's paging exchange byte for byte: r
   }
   await using jojo = await signIn(chat.url, spki, "jojo", jojoKey);
   await untilBody(jojo, "three");
+  // The welcome of 5.3, but for its re, name and store id.
+  const welcome =
+    headersFrom(jojo, 0).find(({ header }) =>
+      header.startsWith('{"t":"welcome"')
+    )!.header;
+  const { re, store } = JSON.parse(welcome);
+  assert.equal(
+    welcome,
+    welcomeVector().replace('"re":2', `"re":${re}`)
+      .replace('"name":"alice"', '"name":"jojo"')
+      .replace(/"store":"[^"]*"/, `"store":"${store}"`),
+  );
   const ts = new Map(
     ["one", "two", "three"].map((text) => [text, tsOf(jojo, text)]),
   );
@@ -270,6 +292,13 @@ Deno.test({
     await send(sophia, { t: "msg", to: "jojo" }, "from node a");
     await using jojo = await signIn(`ws://${b.address}`, spki, "jojo", jojoKey);
     await untilBody(jojo, "from node a");
+    // A node says it names every answer, as a single server does.
+    assert.match(
+      headersFrom(jojo, 0).find(({ header }) =>
+        header.startsWith('{"t":"welcome"')
+      )!.header,
+      /,"cids":true,"reqs":true,"store":"/,
+    );
     const waited = headersFrom(jojo, 0).find(({ body }) =>
       body === "from node a"
     )!;

@@ -166,6 +166,7 @@ const SERVER: Record<string, Shape> = {
     optional: {
       acks: { k: "true" },
       cids: { k: "true" },
+      reqs: { k: "true" },
       store: { k: "token" },
     },
   },

@@ -192,3 +192,23 @@ Deno.test("parseServerMessage keeps no re on a chat message: re marks a reply, a
     assert.equal("req" in message, false);
   }
 });
+
+Deno.test("parseServerMessage keeps welcome's reqs:true and refuses any other reqs", () => {
+  const welcome = {
+    t: "welcome",
+    re: 2,
+    name: "alice",
+    text: "SUCCESS: Username registered.",
+  } as const;
+  assert.deepEqual(parseServerMessage({ ...welcome, reqs: true }), {
+    ...welcome,
+    reqs: true,
+  });
+  assert.deepEqual(parseServerMessage(welcome), welcome);
+  for (const reqs of [false, 1, "true", null]) {
+    assert.throws(
+      () => parseServerMessage({ ...welcome, reqs }),
+      /Field 'reqs' must be true when present/,
+    );
+  }
+});
