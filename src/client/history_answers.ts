@@ -68,8 +68,8 @@ interface Allowance {
   /** The `ping` whose reply comes before the answer; null once it came. */
   after: number | null;
   /**
-   * Until when (Date.now()) it takes messages that name no request; 0 once
-   * a later request was replied to (it was passed over).
+   * Until when (on the answers' clock) it takes messages that name no
+   * request; 0 once a later request was replied to (it was passed over).
    */
   orderUntil: number;
   /**
@@ -86,7 +86,7 @@ export interface AskedOptions {
   after?: number;
   /** Whether it asks for the public room (no `target`). */
   room?: boolean;
-  /** When it was sent (Date.now()). */
+  /** When it was sent, on the answers' clock (HistoryAnswers `clock`). */
   now?: number;
 }
 
@@ -96,7 +96,7 @@ export interface AnswerOptions {
   req?: number | undefined;
   /** Whether it is a `public` message. */
   room?: boolean;
-  /** When it came (Date.now()). */
+  /** When it came, on the answers' clock (HistoryAnswers `clock`). */
   now?: number;
 }
 
@@ -105,6 +105,18 @@ export class HistoryAnswers {
   #waiting = new Map<number, Allowance>();
   /** Whether this connection's server names the request a message answers (`req`). */
   #named = false;
+  readonly #clock: () => number;
+
+  /**
+   * `clock`: milliseconds that only go forward. Monotonic, not the wall
+   * clock: a wall clock set forward (NTP, a laptop waking with the time
+   * put right) while a request waits ended its ORDER_MS at once, and its
+   * answer's messages were shown as history the server sent unasked; set
+   * back, a request passed over took messages by order for as long again.
+   */
+  constructor(clock: () => number = () => performance.now()) {
+    this.#clock = clock;
+  }
 
   /**
    * Request `id` asked for `limit` messages (the server's default if none).
@@ -112,7 +124,7 @@ export class HistoryAnswers {
   asked(
     id: number,
     limit: number | undefined,
-    { after, room, now = Date.now() }: AskedOptions = {},
+    { after, room, now = this.#clock() }: AskedOptions = {},
   ): void {
     this.#waiting.set(id, {
       messages: Math.min(Math.max(limit ?? DEFAULT_HISTORY, 1), MAX_HISTORY),
@@ -165,7 +177,7 @@ export class HistoryAnswers {
    */
   answer(
     bodyBytes: number,
-    { req, room, now = Date.now() }: AnswerOptions = {},
+    { req, room, now = this.#clock() }: AnswerOptions = {},
   ): number | undefined {
     if (req !== undefined) this.#named = true;
     let id: number;

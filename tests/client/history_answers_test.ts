@@ -442,3 +442,30 @@ Deno.test("ChatClient takes nothing as an answer from a server that says reqs an
   assert.deepEqual(got, [["one", undefined], ["two", undefined]]);
   await client.quit();
 });
+
+Deno.test("HistoryAnswers times ORDER_MS on the clock it is given", () => {
+  let now = 5_000;
+  const answers = new HistoryAnswers(() => now);
+  answers.asked(2, 5, { after: 1 });
+  answers.replied(1);
+  now += ORDER_MS - 1;
+  assert.equal(answers.answer(1), 2);
+  now += 1;
+  assert.equal(answers.answer(1), undefined);
+});
+
+Deno.test("HistoryAnswers still takes a request's messages by order after the wall clock jumps forward", () => {
+  const answers = new HistoryAnswers();
+  answers.asked(2, 5, { after: 1 });
+  answers.replied(1);
+  // The wall clock set a day forward (NTP, a laptop waking) while the
+  // request waits its answer: no time passed for it.
+  const wall = Date.now;
+  const jumped = wall() + 24 * 60 * 60 * 1000;
+  Date.now = () => jumped;
+  try {
+    assert.equal(answers.answer(1), 2);
+  } finally {
+    Date.now = wall;
+  }
+});
