@@ -830,19 +830,37 @@ let quitAsked:
   | null = null;
 
 /**
+ * What leaving now would cut off: lines gone out with no answer yet (those
+ * not yet said pending too: one on its way when the page left was cut off
+ * and said "Not sent", when the server may have stored it and the others
+ * heard it), lines typed waiting their turn, files being sent, and files
+ * being received. /quit asks about the first three (askBeforeLeaving);
+ * closing or reloading the tab about all four (`beforeunload`, below).
+ */
+function onItsWay(): {
+  sent: ReadonlySet<number>;
+  unsent: number;
+  sending: string[];
+  receiving: number;
+} {
+  return {
+    sent: chats.unanswered(),
+    unsent: chats.waiting(),
+    sending: files?.underWay() ?? [],
+    receiving:
+      files?.list().filter((entry) => entry.kind === "receiving").length ?? 0,
+  };
+}
+
+/**
  * Whether /quit is held for a question (leave_questions.ts): asked once
  * while lines sent have no answer yet, lines typed wait their turn, or
  * files are being sent; the second time, the files are stopped and the page
  * leaves.
  */
 function askBeforeLeaving(tell: (text: string) => void): boolean {
-  // Lines gone out with no answer yet, those not yet said pending too: one
-  // on its way when the page left was cut off and said "Not sent", when
-  // the server may have stored it (and the others heard it).
-  const sent = chats.unanswered();
+  const { sent, unsent, sending } = onItsWay();
   const unconfirmed = sent.size;
-  const unsent = chats.waiting();
-  const sending = files?.underWay() ?? [];
   if (unconfirmed === 0 && unsent === 0 && sending.length === 0) return false;
   const lines = new Set([...chats.owed(), ...sent]);
   if (
@@ -2685,6 +2703,20 @@ addEventListener("pagehide", () => {
   // A page kept in the back/forward cache would hold every received file
   // while no one sees it; one brought back starts afresh anyway.
   savable.releaseAll();
+});
+// Closing or reloading the tab while something is on its way (onItsWay)
+// asks first, as /quit does; never when idle, nor once the user left
+// (/quit, or forgot the user: the page reloads then). The browser asks in
+// its own words.
+addEventListener("beforeunload", (event) => {
+  if (quitting) return;
+  const { sent, unsent, sending, receiving } = onItsWay();
+  if (
+    sent.size === 0 && unsent === 0 && sending.length === 0 && receiving === 0
+  ) return;
+  event.preventDefault();
+  // Browsers before preventDefault asked (Chromium 119) ask for this.
+  (event as Event & { returnValue: unknown }).returnValue = true;
 });
 addEventListener("pageshow", (event) => {
   // A PageTransitionEvent; typed as a plain Event where the DOM's types
