@@ -37,7 +37,7 @@ import {
   PUBLIC,
 } from "../client/conversations.ts";
 import { learnSideLists } from "../client/names_seen.ts";
-import { DeliveryLedger } from "../client/delivery.ts";
+import { DEFAULT_REMEMBERED_IDS, DeliveryLedger } from "../client/delivery.ts";
 import { keepToppedUp, publishPrekeys } from "../client/e2e_keys.ts";
 import { E2eSessions, type Opened } from "../client/e2e_sessions.ts";
 import {
@@ -631,6 +631,14 @@ function drawTarget(): void {
  * Bounded as the conversations' counts are.
  */
 const unreadToMe = new Map<string, number>();
+/**
+ * The ids of the messages to this user the title counted or that were seen
+ * as they came, newest last: one that comes again (a public line, whose id
+ * the delivery ledger does not keep, in a reconnection's catch-up or a
+ * hostile server's replay; a private one after the ledger changed stores)
+ * is not counted again. Bounded as the ledger's ids are, oldest dropped.
+ */
+const countedToMe = new Set<number>();
 
 /** Whether rows of the conversation `key` are in front of the user now. */
 function seenNow(key: string): boolean {
@@ -645,9 +653,21 @@ function noteToMe(message: ServerMessage, text: string): void {
     !(message.t === "private" || message.t === "public" ||
       message.t === "group") || nameKey(message.from) === nameKey(self)
   ) return;
+  // A history answer (it names a request: `req`) is never new, whether
+  // the page asked for it or not (a `req` it does not wait for, from a
+  // hostile server or one passed over: chat_client.ts `answers`).
+  if (message.history === true && message.req !== undefined) return;
   const toMe = message.t === "private" || mentions(text, self);
+  if (!toMe) return;
+  if (message.id !== undefined) {
+    if (countedToMe.has(message.id)) return;
+    countedToMe.add(message.id);
+    if (countedToMe.size > DEFAULT_REMEMBERED_IDS) {
+      countedToMe.delete(countedToMe.values().next().value!);
+    }
+  }
   const key = conversationKey(conversation);
-  if (!toMe || seenNow(key)) return;
+  if (seenNow(key)) return;
   const count = unreadToMe.get(key);
   if (count === undefined && unreadToMe.size >= MAX_UNREAD_CONVERSATIONS) {
     return;
