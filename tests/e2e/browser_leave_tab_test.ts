@@ -13,9 +13,12 @@
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import {
+  join,
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
+  openPage,
   startBrowserChat,
+  typeLine,
   waitForLine,
 } from "../_helpers/browser.ts";
 import { HoldingProxy } from "../_helpers/holding_proxy.ts";
@@ -61,6 +64,40 @@ Deno.test({
     } finally {
       await sophia.quit();
       await proxy.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "web client: closing the tab while a file it sends waits for its answer asks first",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
+    const problems: string[] = [];
+    const page = await openPage(chat.browser, chat.url, problems);
+    await join(page, "webby");
+    const termy = await chat.signedInClient("termy");
+    try {
+      const offered = Promise.withResolvers<string>();
+      termy.onMessage(({ message }) => {
+        if (message.t === "file_offer") offered.resolve(message.name);
+      });
+      await chat.keysOf("webby");
+      await typeLine(page, "/query termy");
+      await Deno.writeTextFile(`${chat.dir}/notes.txt`, "some notes\n");
+      const input = await page.$("#file-input");
+      await (input as unknown as { uploadFile(path: string): Promise<void> })
+        .uploadFile(`${chat.dir}/notes.txt`);
+      // termy (a bare client) never answers the offer.
+      await offered.promise;
+      assert.equal(await closeTab(page), "asked");
+      assert.equal(page.isClosed(), false);
+      assert.deepEqual(problems, []);
+      // Closed as a script closes it, without its beforeunload.
+      await page.close();
+    } finally {
+      await termy.quit();
     }
   },
 });
