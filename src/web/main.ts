@@ -1238,25 +1238,46 @@ async function trust(
   await shown;
   result.lines.forEach(tell);
   drawLists();
-  for (const sent of result.sent) {
+  // What /trust sent is followed by the line queue as a typed line is (the
+  // terminal's too, session_commands.ts): pending past SEND_WAIT_MS, its
+  // answer shown when it comes, marked late, and sent again with its cid
+  // on the next connection if this one ends first, before the lines typed
+  // after it. Not followed, one cut off was said not sent, though the
+  // server may have stored it, and nothing sent it again.
+  const sent = await Promise.all(result.sent.map(async (sent) => {
     const command = { kind: "msg" as const, to: sent.to, text: sent.text };
-    const pending = pendingOf(sent.reply);
+    return {
+      command,
+      reply: await chats.follow(current, command, sent.cid, sent.reply),
+    };
+  }));
+  await shown;
+  for (const { command, reply } of sent) {
+    const pending = pendingOf(reply);
     if (pending === undefined) {
-      emit({ type: "reply", re: 0, command, reply: sent.reply });
+      showTrusted(command, reply, tell);
       continue;
     }
-    // Not answered within SEND_WAIT_MS: pending, as a typed line is, and
-    // its answer shown when it comes, marked late. Not followed by the
-    // line queue (the terminal's is, chats.follow): not sent again if the
-    // connection drops first.
-    tell(pendingNotice(pending.to, false));
+    tell(pendingNotice(pending.to, true));
     void pending.answer.then(async (reply) => {
       await shown;
-      tell(lateNotice(pending.to));
-      emit({ type: "reply", re: 0, command, reply });
+      if (!leftUnanswered(reply)) tell(lateNotice(pending.to));
+      showTrusted(command, reply, tell);
     });
   }
   for (const opened of result.opened) showOpened(opened);
+}
+
+/** The answer to a line /trust sent, as a typed line's is shown. */
+function showTrusted(
+  command: Extract<Command, { kind: "msg" }>,
+  reply: Reply,
+  tell: (text: string) => void,
+): void {
+  // Left (/quit) before its answer came: it may have been stored, so it is
+  // not said not sent (typed again, it would be a second message).
+  if (leftUnanswered(reply)) tell(unansweredAtLeaving(1));
+  else emit({ type: "reply", re: 0, command, reply });
 }
 
 ui.sendForm.addEventListener("submit", (event) => {
