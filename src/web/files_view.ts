@@ -11,7 +11,11 @@
  */
 
 import { describeOffer, duplicateOfferWarning } from "../client/consent.ts";
-import { declinedMoreLine, formatBytes } from "../client/render.ts";
+import {
+  declinedMoreLine,
+  formatBytes,
+  type SentFileOutcome,
+} from "../client/render.ts";
 import type { SessionEvent } from "../client/session_events.ts";
 import { safeFileName } from "../files/naming.ts";
 import type { FileOfferNotice } from "../protocol/messages.ts";
@@ -35,6 +39,14 @@ export interface FilesViewContext {
   isIgnored(name: string, fingerprint?: string): boolean;
   /** Gives the keyboard back to the input line. */
   focusInput(): void;
+  /**
+   * The transfers of the connection after the one `after` ran on, once
+   * signed in there (at once if it already is); null once the page stops
+   * reconnecting (/quit, its name refused or signed in elsewhere).
+   */
+  relinked(after: WebFiles): Promise<WebFiles | null>;
+  /** The page is leaving or left: nothing is offered again. */
+  leaving(): boolean;
 }
 
 /**
@@ -256,6 +268,46 @@ export async function sendFromPage(
   // Sent from the view shown now: what it comes to shows there too.
   const here = context.view();
   const emit = (event: SessionEvent) => context.emit(event, here);
+  // A transfer (or an offer not answered yet) our dropped connection broke
+  // is offered again once the page is back, and resumes from what its
+  // recipients hold, as the terminal's (outgoing_files.ts): the page still
+  // has the file. Before, it said the file stopped, and nothing sent it.
+  for (let on: WebFiles | null = files; on !== null;) {
+    const outcome = await sendOnce(context, on, target, file, here);
+    const broken = outcome.kind === "cancelled"
+      ? outcome.broken === true
+      : outcome.kind === "refused" && on.isOver;
+    if (!broken || context.leaving()) return;
+    emit({
+      type: "notice",
+      text: `${file.name} will be offered again, resuming where it stopped`,
+    });
+    on = await context.relinked(on);
+    if (on === null) {
+      emit({
+        type: "error",
+        re: null,
+        code: "file",
+        text:
+          `ERROR: ${file.name} was not offered again: the page stopped reconnecting. Send it again once connected`,
+      });
+    }
+  }
+}
+
+/**
+ * Offers `file` once on `files`' connection, and says what came of it in
+ * the view `here` it was sent from.
+ */
+async function sendOnce(
+  context: FilesViewContext,
+  files: WebFiles,
+  target: FileTarget,
+  file: File,
+  here: string,
+): Promise<SentFileOutcome> {
+  const emit = (event: SessionEvent) => context.emit(event, here);
+  const peer = "to" in target ? target.to : target.group;
   // Set by a callback: typed so that TypeScript does not take it for null.
   let bar = null as ProgressRow | null;
   const outcome = await files.send(target, file, {
@@ -284,9 +336,20 @@ export async function sendFromPage(
         emit({ type: "notice", text: declinedMoreLine(more, file.name) });
       }
     },
+    resumed: (offset, size) =>
+      emit({
+        type: "notice",
+        // All of it there already: it arrived before the break kept us
+        // from hearing so; nothing goes twice.
+        text: offset === size
+          ? `${peer} ${
+            "to" in target ? "has" : "members have"
+          } ${file.name} already: nothing more to send`
+          : `Resuming ${file.name} to ${peer} at ${offset} of ${size} bytes`,
+      }),
     progress: (acked, size) => {
       bar ??= context.log.progress(
-        `${file.name} to ${"to" in target ? target.to : target.group}`,
+        `${file.name} to ${peer}`,
         [fileTargetPlace(target), here],
         "sent",
       );
@@ -304,4 +367,5 @@ export async function sendFromPage(
     bar?.remove();
   }
   emit({ type: "file_sent", re: 0, target, outcome });
+  return outcome;
 }

@@ -181,6 +181,17 @@ ui.server.textContent = host;
 let client: ChatClient | null = null;
 /** The transfers on `client`'s connection. */
 let files: WebFiles | null = null;
+/**
+ * The next connection's transfers, once signed in on it; null once nothing
+ * reconnects (offerAgain): a file whose transfer our dropped connection
+ * broke waits for it to be offered again, resuming (files_view.ts).
+ */
+let relinks = Promise.withResolvers<WebFiles | null>();
+/** Hands `next` (null: none comes) to the files waiting for a connection. */
+function relink(next: WebFiles | null): void {
+  relinks.resolve(next);
+  relinks = Promise.withResolvers();
+}
 /** The connection being made or made, before the user joins. */
 let link: Promise<ChatClient | null>;
 let self = "";
@@ -1400,6 +1411,11 @@ const filesView: FilesViewContext = {
   view: viewKey,
   isIgnored,
   focusInput: () => ui.line.focus(),
+  relinked: (after) =>
+    files !== null && files !== after && client !== null && !client.isOver
+      ? Promise.resolve(files)
+      : relinks.promise,
+  leaving: () => quitting || dismissed || keyChanged,
 };
 const receiving = receivingView(filesView);
 /**
@@ -1983,6 +1999,7 @@ function use(joined: ChatClient): void {
     receivedWhole,
   );
   files = transfers;
+  relink(transfers);
   leftForKeys = 0;
   document.body.classList.remove("disconnected");
   // One listener (files and the rest): what arrived before it (offline
@@ -2518,6 +2535,7 @@ const NOT_CONNECTED =
 function offerAgain(): void {
   // Nothing reconnects by itself: what waited for a connection is not sent.
   chats.retry(null);
+  relink(null);
   // Signed out: another tab signed in as this name may have the keys.
   stopE2e();
   ui.again.hidden = false;

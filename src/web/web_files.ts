@@ -5,10 +5,12 @@
  * ChatClient: the terminal's FileSender and FileReceiver stream through
  * files on disk and node:crypto's incremental SHA-256; a page has a File (or
  * Blob) in memory and WebCrypto, which hashes a whole buffer at once. So the
- * page sends and receives files up to {@link WEB_MAX_FILE_BYTES}, without
- * resume (an offer of a partial file starts from 0, which the protocol
- * allows). Nothing received is shown or opened: it becomes a Blob the page
- * offers to save.
+ * page sends and receives files up to {@link WEB_MAX_FILE_BYTES}. It keeps
+ * no partial file it receives (an offer of one starts from 0, which the
+ * protocol allows), but a file it sends again resumes from what its
+ * recipients hold (PROTOCOL.md 5.6, "Resume"): the whole file is in memory
+ * to check their claims against. Nothing received is shown or opened: it
+ * becomes a Blob the page offers to save.
  *
  * @module
  */
@@ -49,6 +51,7 @@ import {
 import type {
   Declined,
   FileOfferNotice,
+  ResumeClaim,
   ServerMessage,
 } from "../protocol/messages.ts";
 
@@ -121,6 +124,11 @@ export interface SendCallbacks {
   answered(declined: Declined[], more: number): void;
   /** Bytes the slowest recipient has taken. */
   progress(acked: number, size: number): void;
+  /**
+   * Every recipient holds the first `offset` bytes already (a transfer
+   * that broke, offered again): the data starts there.
+   */
+  resumed?(offset: number, size: number): void;
 }
 
 /** What the page shows about a file offered to its user. */
@@ -182,6 +190,8 @@ interface Outgoing {
   name: string;
   size: number;
   target: FileTarget;
+  /** Where the data started (0, or what every recipient held). */
+  resumedAt: number;
   acked: number;
   results: Map<string, RecipientResult>;
   cancelled: string | null;
@@ -301,6 +311,11 @@ export class WebFiles {
     });
   }
 
+  /** Whether its connection has ended. */
+  get isOver(): boolean {
+    return this.#client.isOver;
+  }
+
   /** The transfers running, as /transfers lists them (transfers_view.ts). */
   list(): TransferEntry[] {
     const entries: TransferEntry[] = [];
@@ -320,7 +335,7 @@ export class WebFiles {
         to: "to" in o.target ? o.target.to : `group ${o.target.group}`,
         done: o.acked,
         size: o.size,
-        resumedAt: 0,
+        resumedAt: o.resumedAt,
       });
     }
     for (const [xfer, r] of this.#incoming) {
@@ -384,7 +399,8 @@ export class WebFiles {
         // A page keeps no partial files.
         return false;
       case "resend":
-        // Nor does it offer a file again (outgoing_files.ts).
+        // Nor lists a file waiting to be offered again (files_view.ts
+        // offers it once the page is back).
         return false;
       default: {
         const unreachable: never = entry;
@@ -537,11 +553,22 @@ export class WebFiles {
     const { xfer, recipients } = reply;
     const cipher = await FileCipher.create(key, xfer, size);
     callbacks.answered(reply.declined ?? [], reply.declined_more ?? 0);
+    // Recipients that hold a first part: checked against our file, and the
+    // data starts at the lowest part everyone has (0 if anyone has none or
+    // a part that is not ours), as the terminal's (file_sender.ts).
+    const start = await resumePoint(
+      bytes,
+      recipients,
+      reply.resume ?? [],
+      (sha256) => cipher.keyedDigest(sha256),
+    );
+    if (start > 0) callbacks.resumed?.(start, size);
     const outgoing: Outgoing = {
       name,
       size,
       target,
-      acked: 0,
+      resumedAt: start,
+      acked: start,
       results: new Map(),
       cancelled: null,
       broken: false,
@@ -556,8 +583,7 @@ export class WebFiles {
     const waitForNews = () =>
       new Promise<void>((resolve) => (outgoing.wake = resolve));
     try {
-      // Resume claims are not checked here: starting at 0 is always allowed.
-      let sent = 0;
+      let sent = start;
       let index = 0;
       while (sent < size && !settled()) {
         if (sent - outgoing.acked > FILE_WINDOW_BYTES - FILE_CHUNK_BYTES) {
@@ -1031,6 +1057,40 @@ export class WebFiles {
     });
     this.#receive.failed(incoming.offer, reason);
   }
+}
+
+/**
+ * Where a file offered again starts, given its recipients' resume claims: a
+ * claim is believed only if our own first `offset` bytes have its SHA-256
+ * (as `keyed` makes it cross the server); 0 if any recipient made none.
+ */
+export async function resumePoint(
+  bytes: Uint8Array,
+  recipients: readonly string[],
+  claims: readonly ResumeClaim[],
+  keyed: (sha256Hex: string) => Promise<string>,
+): Promise<number> {
+  const size = bytes.byteLength;
+  const byName = new Map(
+    claims.filter((c) => c.offset > 0 && c.offset <= size).map((c) => [
+      c.name,
+      c,
+    ]),
+  );
+  if (recipients.length === 0 || recipients.some((r) => !byName.has(r))) {
+    return 0;
+  }
+  const digests = new Map<number, string>();
+  let start = Infinity;
+  for (const claim of byName.values()) {
+    let digest = digests.get(claim.offset);
+    if (digest === undefined) {
+      digest = await keyed(await sha256Hex(bytes.subarray(0, claim.offset)));
+      digests.set(claim.offset, digest);
+    }
+    start = Math.min(start, digest === claim.sha256 ? claim.offset : 0);
+  }
+  return start;
 }
 
 /** SHA-256 as 64 lower-case hex digits (file_end's form). */

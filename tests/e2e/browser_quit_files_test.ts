@@ -2,14 +2,16 @@
 /**
  * Leaving the web page (/quit) while a file it sends waits for its answer
  * asks first, as the terminal does (leave_questions.ts), and the second
- * /quit takes the offer back and leaves; a file whose offer the dropped
+ * /quit takes the offers back and leaves; a file whose offer the dropped
  * connection cut off is named in its error (it said "Not sent: the
- * connection ..." of no file in particular). Real Chromium against a real
+ * connection ..." of no file in particular), and offered again once the
+ * page is back (files_view.ts). Real Chromium against a real
  * `chat serve` and a real client that does not answer offers, the page
  * behind a proxy that cuts it off. Slow (a browser starts): in
  * `deno task test:slow`.
  */
 
+import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import {
   join,
@@ -62,21 +64,28 @@ Deno.test({
       await Deno.writeTextFile(`${chat.dir}/notes.txt`, "some notes\n");
       await Deno.writeTextFile(`${chat.dir}/plans.txt`, "some plans\n");
 
-      // Cut off while its offer waits for termy: the error names it.
+      // Cut off while its offer waits for termy: the error names it, and
+      // it is offered again once back.
       await upload(page, `${chat.dir}/notes.txt`);
       await until(() => offered.length === 1);
       proxy.cut();
       await waitForLine(page, /^ERROR: notes\.txt not sent: /);
+      await waitForLine(
+        page,
+        /^notes\.txt will be offered again, resuming where it stopped$/,
+      );
       proxy.down = false;
       await waitForLine(page, /^Reconnected as webby\.$/);
-
-      // Asked once; the second /quit takes the offer back and leaves.
-      await upload(page, `${chat.dir}/plans.txt`);
       await until(() => offered.length === 2);
+      assert.deepEqual(offered, ["notes.txt", "notes.txt"]);
+
+      // Asked once; the second /quit takes the offers back and leaves.
+      await upload(page, `${chat.dir}/plans.txt`);
+      await until(() => offered.length === 3);
       await typeLine(page, "/quit");
       await waitForLine(
         page,
-        /^A file is still being sent or waiting for an answer \(plans\.txt to termy\)\. Type \/quit again to stop it and leave$/,
+        /^2 files are still being sent or waiting for an answer \(notes\.txt to termy, plans\.txt to termy\)\. Type \/quit again to stop them and leave$/,
       );
       await typeLine(page, "/quit");
       await waitForLine(page, /Disconnected\.$/);
