@@ -67,9 +67,10 @@ export interface ConnectionFilesOptions {
   usesE2e: (server: string) => (name: string) => boolean;
   /**
    * Holds a place for an offer among the messages shown (in_turn.ts
-   * `hold`), in the order they came: the lines after it wait for it.
+   * `hold`), in the order they came: the lines its sender (`from`) sent
+   * after it wait for it, not those of others.
    */
-  hold: () => Place;
+  hold: (from: string) => Place;
   emit: (event: SessionEvent) => void;
   terminal: Terminal;
   json: boolean;
@@ -107,7 +108,7 @@ export function connectionFiles(
     declines: (offer) => offers.declines(offer, client.serverFingerprint),
     // The offer is shown (asked about, or refused) in the order it came,
     // before the lines that came after it (a line its sender typed next).
-    place: () => hold(),
+    place: (offer) => hold(offer.from),
     ...(e2e === null ? {} : {
       fileKey: async (
         offer: FileOfferNotice,

@@ -173,7 +173,7 @@ export interface GroupSessionsOptions {
    * turn): only then does the "waiting" outcome's `settled` resolve, and so
    * the message may be acknowledged.
    */
-  late: (opened: GroupOpened) => unknown;
+  late: (opened: GroupOpened, from: string) => unknown;
   /** How long a message waits for its sender key (GROUP_KEY_WAIT_MS). */
   waitMs?: number;
   /**
@@ -196,7 +196,7 @@ export interface GroupSessionsOptions {
    * its wait for its sender key starts then. Without it the wait starts at
    * once.
    */
-  before?: () => Promise<unknown>;
+  before?: (from: string) => Promise<unknown>;
 }
 
 /** How a message is shown, for those of its sender after it (`open`). */
@@ -666,7 +666,7 @@ export class GroupSessions {
             ],
           };
         }
-        this.#showLate(outcome, w.done);
+        this.#showLate(outcome, w.done, w.message.from);
       }
     });
     return kept.then(() => {}, () => {});
@@ -756,7 +756,7 @@ export class GroupSessions {
     if (at < 0) return true;
     this.#waiting.splice(at, 1);
     clearTimeout(entry.timer);
-    this.#showLate({ kind: "refused", lines }, entry.done);
+    this.#showLate({ kind: "refused", lines }, entry.done, entry.message.from);
     return true;
   }
 
@@ -788,14 +788,18 @@ export class GroupSessions {
     const at = this.#waiting.findIndex((w) => senderOf(w) === most);
     const [evicted] = this.#waiting.splice(at, 1);
     clearTimeout(evicted!.timer);
-    this.#showLate({
-      kind: "refused",
-      lines: [
-        `ERROR: A group message from ${evicted!.message.from} in ${
-          evicted!.message.group
-        } could not be opened, and is not shown: ${KEY_NEVER_CAME}`,
-      ],
-    }, evicted!.done);
+    this.#showLate(
+      {
+        kind: "refused",
+        lines: [
+          `ERROR: A group message from ${evicted!.message.from} in ${
+            evicted!.message.group
+          } could not be opened, and is not shown: ${KEY_NEVER_CAME}`,
+        ],
+      },
+      evicted!.done,
+      evicted!.message.from,
+    );
     return true;
   }
 
@@ -807,10 +811,10 @@ export class GroupSessions {
    * client killed meanwhile lost it for good, without a word. Not awaited
    * here: the turn may be waiting for this queue.
    */
-  #showLate(opened: GroupOpened, done: () => void): void {
+  #showLate(opened: GroupOpened, done: () => void, from: string): void {
     let shown: unknown;
     try {
-      shown = this.#o.late(opened);
+      shown = this.#o.late(opened, from);
     } catch (error) {
       done();
       throw error;
@@ -853,7 +857,7 @@ export class GroupSessions {
     const copy = body.slice();
     // Read now, at its arrival: by its turn in the queue, what came after
     // it would be counted too.
-    const before = this.#o.before?.();
+    const before = this.#o.before?.(message.from);
     const opening = this.#alone(() =>
       this.#open(client, message, copy, false, before)
     );
@@ -892,7 +896,7 @@ export class GroupSessions {
       const settled = Promise.withResolvers<void>();
       mine.resolve({ late: true, done: settled.promise });
       void (await ahead!).done.then(() =>
-        this.#showLate(outcome, settled.resolve)
+        this.#showLate(outcome, settled.resolve, message.from)
       );
       return { kind: "waiting", settled: settled.promise };
     };
@@ -971,6 +975,7 @@ export class GroupSessions {
             } s (it was sent before you could read the group, or the server withheld the key)`,
           ),
           entry.done,
+          message.from,
         );
       };
       // The wait starts once what came before is dealt with: the key, sent

@@ -10,6 +10,8 @@
  * @module
  */
 
+import { nameKey } from "../protocol/limits.ts";
+
 /** A place held in turn (`InTurn.hold`, `placeAfter`). */
 export interface Place {
   /** Settles once everything before the place has. */
@@ -27,6 +29,14 @@ export interface Place {
  * after `before` settled (counted from there, so a long queue before it
  * does not use the bound up), so that nothing waits behind it for ever.
  */
+/**
+ * The lane (`InTurn`) of what `from` sent, names compared as the server
+ * does; "" for what comes from no one.
+ */
+export function laneOf(from: string | undefined): string {
+  return from === undefined ? "" : nameKey(from);
+}
+
 export function placeAfter(before: Promise<void>, boundMs: number): Place {
   const released = Promise.withResolvers<void>();
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -51,8 +61,30 @@ export function placeAfter(before: Promise<void>, boundMs: number): Place {
   };
 }
 
+/** One sender's lines in `InTurn`: how many came, how many are done. */
+interface Lane {
+  queued: number;
+  finished: number;
+  /** Settles once the last line given to the lane is done. */
+  tail: Promise<void>;
+}
+
+/**
+ * A session's lines, run one at a time in the order they came, each in
+ * its sender's lane (`lane`, a name; "" for what comes from no one). A
+ * place held for something shown by other means (`hold`) holds only its
+ * own lane: a line that comes behind it from the same sender waits for it
+ * (and then takes its turn again, behind what came meanwhile), while the
+ * lines of others go on at once. One account that keeps offering files
+ * whose keys never come (each holding its place up to 10 s) thus holds
+ * back only its own lines, not everyone's. Without a place held, every
+ * line runs in the order it came, whatever its lane.
+ */
 export class InTurn {
-  #settled: Promise<void> = Promise.resolve();
+  /** The shared turn: what runs, one at a time. */
+  #turn: Promise<void> = Promise.resolve();
+  /** Lanes with a line not done yet (forgotten once all are). */
+  readonly #lanes = new Map<string, Lane>();
   readonly #onError: (error: unknown) => void;
 
   /** `onError`: told of a piece that failed; those after it go on. */
@@ -60,25 +92,84 @@ export class InTurn {
     this.#onError = onError;
   }
 
-  /** Runs `run` once everything before it has settled. */
-  run(run: () => void | Promise<void>): void {
-    this.#settled = this.#settled.then(run).catch((error) =>
-      this.#onError(error)
-    );
+  /**
+   * Runs `run` once everything before it has settled, or been put aside
+   * behind a place held in its own lane (its sender's); settles once it
+   * ran.
+   */
+  run(run: () => void | Promise<void>, lane = ""): Promise<void> {
+    return this.#add(lane, run);
   }
 
   /**
-   * Holds the next place: what is run after it waits until it is let go,
-   * or `boundMs` after everything before it settled (`placeAfter`).
+   * Holds the next place in `lane`: what is run after it in that lane waits
+   * until it is let go, or `boundMs` after everything before it settled
+   * (`placeAfter`); other lanes go on.
    */
-  hold(boundMs: number): Place {
-    const place = placeAfter(this.#settled, boundMs);
-    this.run(() => place.released);
+  hold(boundMs: number, lane = ""): Place {
+    const turn = Promise.withResolvers<void>();
+    const place = placeAfter(turn.promise, boundMs);
+    void this.#add(lane, () => turn.resolve(), () => place.released);
     return place;
   }
 
-  /** Settles once everything run so far has. */
+  /** Settles once everything run so far has, places held included. */
   get settled(): Promise<void> {
-    return this.#settled;
+    return Promise.all([
+      this.#turn,
+      ...[...this.#lanes.values()].map((lane) => lane.tail),
+    ])
+      .then(() => {});
+  }
+
+  /** Settles once everything run so far in `lane` has. */
+  settledIn(lane: string): Promise<void> {
+    return this.#lanes.get(lane)?.tail ?? Promise.resolve();
+  }
+
+  #add(
+    key: string,
+    run: () => void | Promise<void>,
+    until?: () => Promise<void>,
+  ): Promise<void> {
+    let lane = this.#lanes.get(key);
+    if (lane === undefined) {
+      lane = { queued: 0, finished: 0, tail: Promise.resolve() };
+      this.#lanes.set(key, lane);
+    }
+    const mine = lane;
+    const index = mine.queued++;
+    const before = mine.tail;
+    const done = Promise.withResolvers<void>();
+    mine.tail = done.promise;
+    const finish = () => {
+      mine.finished++;
+      if (mine.finished === mine.queued && this.#lanes.get(key) === mine) {
+        this.#lanes.delete(key);
+      }
+      done.resolve();
+    };
+    const go = async () => {
+      try {
+        await run();
+      } catch (error) {
+        this.#onError(error);
+      }
+      // A place lets its lane go on once released, not the shared turn.
+      if (until === undefined) finish();
+      else void until().then(finish, finish);
+    };
+    this.#queue(() => {
+      if (mine.finished === index) return go();
+      // Behind a place its sender's lines hold: put aside, so that the
+      // lines of others after it are not held too; it runs once those
+      // before it in its lane are done, behind what is queued by then.
+      void before.then(() => this.#queue(go));
+    });
+    return done.promise;
+  }
+
+  #queue(run: () => void | Promise<void>): void {
+    this.#turn = this.#turn.then(run).catch((error) => this.#onError(error));
   }
 }

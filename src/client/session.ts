@@ -36,7 +36,7 @@ import {
 } from "./leave_questions.ts";
 import { sessionCommands } from "./session_commands.ts";
 import { NamesSeen } from "./names_seen.ts";
-import { InTurn } from "./in_turn.ts";
+import { InTurn, laneOf } from "./in_turn.ts";
 import { OFFER_PLACE_MS } from "./file_key_share.ts";
 import {
   emitOrHold,
@@ -601,7 +601,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       // File data is not text: decoding each chunk would cost a string as
       // long as the chunk (and a JavaScript heap that grows with the rate).
       const text = hasTextBody(message) ? decodeText(body) : "";
-      order.run(() => {
+      // In its sender's lane: an offer of theirs waiting for its key holds
+      // their lines after it, not everyone's (in_turn.ts).
+      const shown = order.run(() => {
         // What someone ignored said is dropped by `show`; any other plain
         // message from someone known to use end-to-end keys is checked
         // (plain_messages.ts).
@@ -609,11 +611,11 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         if (chat && !ignore.list.isIgnored(message.from, keyOf(message.from))) {
           showPlain(message, () => show(message, text, count), count);
         } else show(message, text, count);
-      });
+      }, laneOf("from" in message ? message.from : undefined));
       if (
         message.t === "public" || message.t === "private" ||
         message.t === "group"
-      ) return reached(order.settled);
+      ) return reached(shown);
     });
     // Seed tab completion with who and what is there; the replies are not shown.
     void client.request({ t: "list" }).then((r) => {
@@ -629,7 +631,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       groupSessions,
       fileKeys,
       usesE2e,
-      hold: () => order.hold(OFFER_PLACE_MS),
+      hold: (from) => order.hold(OFFER_PLACE_MS, laneOf(from)),
       emit,
       terminal,
       json: context.json,

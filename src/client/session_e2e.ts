@@ -38,7 +38,7 @@ import {
   emitRefusedGroup,
   type HistoryCount,
 } from "./history_count.ts";
-import type { InTurn } from "./in_turn.ts";
+import { type InTurn, laneOf } from "./in_turn.ts";
 import type { SessionEvent } from "./session_events.ts";
 
 /**
@@ -94,7 +94,9 @@ export interface SessionE2eOptions {
 
 export function sessionE2e(options: SessionE2eOptions) {
   const { keys, emit, order, show, client, elsewhere = null } = options;
-  const inTurn = (run: () => void | Promise<void>) => order.run(run);
+  // In the lane of `from`, the sender (in_turn.ts).
+  const inTurn = (from: string, run: () => void | Promise<void>) =>
+    order.run(run, laneOf(from));
   const warn = (line: string) =>
     emit({
       type: "error",
@@ -140,13 +142,11 @@ export function sessionE2e(options: SessionE2eOptions) {
         }
       },
       // Settles once shown, in turn: acknowledged only then.
-      late: (opened) => {
-        inTurn(() => showGroupOpened(opened));
-        return order.settled;
-      },
+      late: (opened, from) => inTurn(from, () => showGroupOpened(opened)),
       // Private messages are opened in turn (`inTurn`): a sender key sent
-      // before a group message is delivered once those before it are.
-      before: () => order.settled,
+      // before a group message is delivered once those before it are (its
+      // sender's: the key comes from them).
+      before: (from) => order.settledIn(laneOf(from)),
       // A sender key held with its sender's new identity key holds the
       // message too, until /trust (showOpened, kind "group").
       holdUntilTrusted: (...args) => e2e.holdGroup(...args),
@@ -210,8 +210,8 @@ export function sessionE2e(options: SessionE2eOptions) {
    * sign-in of such a session and hold its conversation's cursor for good.
    * One whose keys another process has is left for it (`leaveFor`).
    */
-  const noKeysFor = (what: string, count?: HistoryCount) =>
-    inTurn(() => {
+  const noKeysFor = (from: string, what: string, count?: HistoryCount) =>
+    inTurn(from, () => {
       if (count !== undefined) count.unopened++;
       emitOrHold(emit, {
         type: "error",
@@ -252,7 +252,7 @@ export function sessionE2e(options: SessionE2eOptions) {
   ): Promise<void> | Held => {
     if (asked) {
       const due = unopenedHistory.add(from);
-      inTurn(() => {
+      const counted = inTurn(from, () => {
         if (count !== undefined) count.unopened++;
         if (!due) return;
         emitOrHold(emit, {
@@ -263,10 +263,10 @@ export function sessionE2e(options: SessionE2eOptions) {
         }, count);
       });
       // Acknowledged once its line is counted and held with the answer.
-      return order.settled;
+      return counted;
     }
     const due = awaitingKeys.add(from);
-    inTurn(() => {
+    inTurn(from, () => {
       if (count !== undefined) count.unopened++;
       if (!due) return;
       emitOrHold(emit, {
@@ -290,7 +290,7 @@ export function sessionE2e(options: SessionE2eOptions) {
       if (elsewhere !== null) {
         return leaveFor(elsewhere, message.from, count, asked);
       }
-      noKeysFor(what, count);
+      noKeysFor(message.from, what, count);
       return;
     }
     // A file's key is kept at once (connection_files.ts `hold` waits for it).
@@ -298,7 +298,7 @@ export function sessionE2e(options: SessionE2eOptions) {
     // Settles once it is shown, kept held, or shown as an error: only then
     // is it acknowledged (chat_client.ts MessageListener).
     const dealt = Promise.withResolvers<void>();
-    inTurn(async () => {
+    inTurn(message.from, async () => {
       let kept: Promise<void> | undefined;
       try {
         kept = showOpened(await opened, count);
@@ -345,13 +345,13 @@ export function sessionE2e(options: SessionE2eOptions) {
       if (elsewhere !== null) {
         return leaveFor(elsewhere, message.from, count, asked);
       }
-      noKeysFor(what, count);
+      noKeysFor(message.from, what, count);
       return;
     }
     const opened = groupSessions.open(client, message, body);
     // As openE2e; one waiting for its sender key settles with its outcome.
     const dealt = Promise.withResolvers<void>();
-    inTurn(async () => {
+    inTurn(message.from, async () => {
       const outcome = await opened.catch((error) => {
         dealt.resolve();
         throw error;

@@ -52,7 +52,7 @@ import {
   shareFileKey,
 } from "../client/file_key_share.ts";
 import { keepingFileKeys, tookFileKey } from "../client/early_file_keys.ts";
-import { type Place, placeAfter } from "../client/in_turn.ts";
+import { InTurn, laneOf, type Place } from "../client/in_turn.ts";
 import {
   type E2eGroup,
   type GroupOpened,
@@ -118,7 +118,7 @@ import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { formatTransfers, TransferNumbers } from "../client/transfers_view.ts";
 import type { Identity } from "../crypto/identity.ts";
 import { isValidName, MAX_NAME_LENGTH, nameKey } from "../protocol/limits.ts";
-import type { ServerMessage } from "../protocol/messages.ts";
+import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
 import {
   type FilesViewContext,
   receivingView,
@@ -1127,7 +1127,7 @@ function run(line: string, to: Conversation = conversations.current): void {
     let reply = answer;
     // What arrived before the reply (a history's messages, being opened if
     // end to end, what was said while the page was away) is shown before it.
-    await shown;
+    await order.settled;
     await caughtUp;
     const pending = pendingOf(reply);
     if (pending !== undefined) {
@@ -1138,7 +1138,7 @@ function run(line: string, to: Conversation = conversations.current): void {
       // terminal's.
       tell(pendingNotice(pending.to, true), here);
       reply = await pending.answer;
-      await shown;
+      await order.settled;
       if (!leftUnanswered(reply)) tell(lateNotice(pending.to), here);
     }
     if (leftUnanswered(reply)) {
@@ -1212,7 +1212,7 @@ function historyPaging(current: ChatClient): HistoryPaging {
       reply: await withPatience(() => current.request(request)),
       asked: current,
     }),
-    settled: () => shown,
+    settled: () => order.settled,
     counts: historyCounts,
   };
 }
@@ -1246,7 +1246,7 @@ async function trust(
   tell: (text: string) => void,
 ): Promise<void> {
   const result = await sessions.trust(current, name);
-  await shown;
+  await order.settled;
   result.lines.forEach(tell);
   drawLists();
   // What /trust sent is followed by the line queue as a typed line is (the
@@ -1262,7 +1262,7 @@ async function trust(
       reply: await chats.follow(current, command, sent.cid, sent.reply),
     };
   }));
-  await shown;
+  await order.settled;
   for (const { command, reply } of sent) {
     const pending = pendingOf(reply);
     if (pending === undefined) {
@@ -1271,7 +1271,7 @@ async function trust(
     }
     tell(pendingNotice(pending.to, true));
     void pending.answer.then(async (reply) => {
-      await shown;
+      await order.settled;
       if (!leftUnanswered(reply)) tell(lateNotice(pending.to));
       showTrusted(command, reply, tell);
     });
@@ -1476,8 +1476,19 @@ document.addEventListener("drop", (event) => {
 
 // --- Connection ---------------------------------------------------------------
 
-/** Shown so far: chat lines are shown in the order they came. */
-let shown: Promise<void> = Promise.resolve();
+/**
+ * Chat lines are shown in the order they came, each in its sender's lane
+ * (in_turn.ts): an offer waiting for its key holds back its sender's lines
+ * after it, not everyone's.
+ */
+const order = new InTurn((error) =>
+  emit({
+    type: "error",
+    re: null,
+    code: "e2e",
+    text: `ERROR: ${messageOf(error)}`,
+  })
+);
 
 /** What each /history request's messages came to, for its end line. */
 const historyCounts = new HistoryCounts();
@@ -1519,29 +1530,23 @@ function catchUp(next: ChatClient): Promise<void> {
 
 /**
  * Runs `show` after what came before it: an end-to-end message is opened
- * first, and the lines after it wait for it.
+ * first, and the lines after it wait for it (those of `from`, the sender,
+ * behind a place held for an offer of theirs too).
  */
-function inTurn(show: () => void | Promise<void>): Promise<void> {
-  shown = shown.then(show).catch((error) =>
-    emit({
-      type: "error",
-      re: null,
-      code: "e2e",
-      text: `ERROR: ${messageOf(error)}`,
-    })
-  );
-  return shown;
+function inTurn(
+  from: string | undefined,
+  show: () => void | Promise<void>,
+): Promise<void> {
+  return order.run(show, laneOf(from));
 }
 
 /**
- * Holds the next place in turn for a file offer (in_turn.ts `placeAfter`):
- * the lines after it wait until it is asked about or declined, at most
- * OFFER_PLACE_MS once those before it are shown.
+ * Holds the next place in turn for a file offer (in_turn.ts `hold`): its
+ * sender's lines after it wait until it is asked about or declined, at most
+ * OFFER_PLACE_MS once those before it are shown; others' lines go on.
  */
-function holdPlace(): Place {
-  const place = placeAfter(shown, OFFER_PLACE_MS);
-  void inTurn(() => place.released);
-  return place;
+function holdPlace(offer: FileOfferNotice): Place {
+  return order.hold(OFFER_PLACE_MS, laneOf(offer.from));
 }
 
 /**
@@ -1595,7 +1600,7 @@ function onIncoming(
       fileKeys,
     );
     let kept: Promise<void> | undefined;
-    const dealt = inTurn(async () => {
+    const dealt = inTurn(message.from, async () => {
       kept = showOpened(await opened, count);
     });
     // A sender key is acknowledged once kept (deliverKey saves it), as in
@@ -1605,7 +1610,7 @@ function onIncoming(
     return dealt.then(() => kept);
   }
   const text = hasTextBody(message) ? decodeText(body) : "";
-  inTurn(() => {
+  inTurn("from" in message ? message.from : undefined, () => {
     // A plain message from someone known to use end-to-end keys is checked
     // (plain_messages.ts): a private one is the server's, not theirs.
     const chat = message.t === "private" || message.t === "group";
@@ -1682,7 +1687,7 @@ function leaveForKeys(
 ): Promise<void> | Held {
   if (asked) {
     const due = unopenedHistory.add(from);
-    return inTurn(() => {
+    return inTurn(from, () => {
       if (count !== undefined) count.unopened++;
       if (!due) return;
       emitOrHold(emit, {
@@ -1693,7 +1698,7 @@ function leaveForKeys(
   }
   const due = awaitingKeys.add(from);
   leftForKeys++;
-  inTurn(() => {
+  inTurn(from, () => {
     if (count !== undefined) count.unopened++;
     if (!due) return;
     emitOrHold(emit, {
@@ -1774,7 +1779,7 @@ function openGroup(
   const opened = sessions.open(from, message, body);
   // One waiting for its sender key settles with its outcome.
   let waiting: Promise<void> = Promise.resolve();
-  return inTurn(async () => {
+  return inTurn(message.from, async () => {
     const outcome = await opened;
     if (outcome.kind === "waiting") waiting = outcome.settled;
     showGroupOpened(outcome, count);
@@ -2347,10 +2352,10 @@ async function openE2e(
         );
       }
     },
-    late: (opened) => inTurn(() => showGroupOpened(opened)),
+    late: (opened, from) => inTurn(from, () => showGroupOpened(opened)),
     // As the terminal's: the wait for a sender key starts once the
     // end-to-end messages before the group message are opened.
-    before: () => shown,
+    before: (from) => order.settledIn(laneOf(from)),
     holdUntilTrusted: (...args) => sessions.holdGroup(...args),
   });
   return null;
