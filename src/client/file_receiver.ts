@@ -29,6 +29,7 @@ import { briefClause, type ChatClient } from "./chat_client.ts";
 import { fileKeyOfOffer } from "./file_key.ts";
 import { duplicateOfferWarning } from "./consent.ts";
 import type { Place } from "./in_turn.ts";
+import { receivingRefusal } from "./receiving_share.ts";
 import type { ReceivedFile, ReceivedFiles } from "./received_files.ts";
 
 /** Chunks opened ahead of the one being written, at most. */
@@ -38,8 +39,6 @@ const OPENS_AHEAD = 2;
  * have in flight (docs/PROTOCOL.md 5.6), then the transfer fails.
  */
 const MAX_EARLY_BYTES = 2 * FILE_WINDOW_BYTES;
-/** Files asked about or coming in at once, at most (as questions: 32). */
-const MAX_RECEIVING = 32;
 /**
  * What is staged (less than FILE_ACK_BYTES) is written at the latest this
  * long after it was staged: a line that trickles, or a sender that stopped,
@@ -481,12 +480,29 @@ export class FileReceiver {
     };
     // Each file coming in holds a .part and a staging buffer until it ends;
     // offers past MAX_RECEIVING at once (others' to a client that takes
-    // everything, then left hanging) are refused.
-    const busy = this.#incoming.size >= MAX_RECEIVING;
+    // everything, then left hanging), or past their sender's share of them,
+    // are refused (receiving_share.ts).
+    // Those refused already (said once their place comes) no longer count.
+    const busy = receivingRefusal(
+      offer.from,
+      [...this.#incoming.values()].flatMap((i) =>
+        i.failed ? [] : [i.offer.from]
+      ),
+    );
     this.#incoming.set(offer.xfer, incoming);
+    if (busy !== null) {
+      // Refused at once: the sender hears now, the user in the offer's
+      // place (#fail), and the place is let go once said.
+      this.#fail(
+        incoming,
+        `Cannot take '${offer.name}': ${busy}; ask again once they are done`,
+        true,
+      );
+      return;
+    }
     // A refusal lets its place go once said (#fail), in that place.
     this.#then(incoming, async () => {
-      await this.#answer(incoming, busy);
+      await this.#answer(incoming);
       if (!incoming.failed) incoming.place?.release();
     });
   }
@@ -495,16 +511,11 @@ export class FileReceiver {
    * Takes the offer's key and asks whether to take it; its place among the
    * lines shown is let go once it is asked about (or refused).
    */
-  async #answer(incoming: Incoming, busy: boolean): Promise<void> {
+  async #answer(incoming: Incoming): Promise<void> {
     let { offer } = incoming;
     // What came before the offer is shown first: its key among it.
     await incoming.place?.ready;
     if (incoming.failed) return;
-    if (busy) {
-      throw new SaveError(
-        `Cannot take '${offer.name}': ${MAX_RECEIVING} files are coming in already; ask again once they are done`,
-      );
-    }
     // Nobody is asked about a file that could not be taken anyway.
     const tooLarge = sizeRefusal(offer.size, this.#options.maxFileBytes);
     if (tooLarge !== null) throw new SaveError(tooLarge);

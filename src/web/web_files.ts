@@ -43,6 +43,7 @@ import {
 import type { TransferEntry } from "../client/transfers_view.ts";
 import type { Place } from "../client/in_turn.ts";
 import type { ReceivedFile, ReceivedFiles } from "../client/received_files.ts";
+import { receivingRefusal } from "../client/receiving_share.ts";
 import {
   FILE_ACK_BYTES,
   FILE_CHUNK_BYTES,
@@ -61,10 +62,10 @@ type FileCancel = Extract<ServerMessage, { t: "file_cancel" }>;
 /** The largest file a page sends or takes: it holds it whole in memory. */
 export const WEB_MAX_FILE_BYTES = 256 * 1024 * 1024;
 /**
- * Files asked about or coming in at once, at most (as the terminal client),
- * and the bytes they may announce together: a page holds each in memory.
+ * The bytes the files asked about or coming in may announce together (how
+ * many, and from one sender: receiving_share.ts, as the terminal client): a
+ * page holds each in memory.
  */
-export const WEB_MAX_RECEIVING = 32;
 export const WEB_MAX_RECEIVING_BYTES = 2 * WEB_MAX_FILE_BYTES;
 
 /** The socket may hold this much unsent before more chunks are queued. */
@@ -258,7 +259,7 @@ export class WebFiles {
   /** Every file `send` is at, from its reading on. */
   #sending = new Set<{ name: string; target: FileTarget }>();
   /** Offers whose key is still awaited, by xfer, with their sizes. */
-  #offering = new Map<number, number>();
+  #offering = new Map<number, { size: number; from: string }>();
   /**
    * Offers the server ended while their key was awaited, by xfer: nobody
    * is asked about them once it comes.
@@ -727,7 +728,7 @@ export class WebFiles {
   /** Bytes announced by the files asked about or coming in. */
   #heldBytes(): number {
     let bytes = 0;
-    for (const size of this.#offering.values()) bytes += size;
+    for (const { size } of this.#offering.values()) bytes += size;
     for (const incoming of this.#incoming.values()) {
       bytes += incoming.offer.size;
     }
@@ -763,8 +764,13 @@ export class WebFiles {
     }
     // Each file is held in memory, and each offer asks its user: a flood of
     // offers is refused past these, as by the terminal client.
-    if (this.#incoming.size + this.#offering.size >= WEB_MAX_RECEIVING) {
-      await refuse(`${WEB_MAX_RECEIVING} files are coming in already`);
+    // So is one past its sender's share of them (receiving_share.ts).
+    const busy = receivingRefusal(sealed.from, [
+      ...[...this.#incoming.values()].map((r) => r.offer.from),
+      ...[...this.#offering.values()].map((o) => o.from),
+    ]);
+    if (busy !== null) {
+      await refuse(busy);
       return;
     }
     if (this.#heldBytes() + sealed.size > WEB_MAX_RECEIVING_BYTES) {
@@ -777,7 +783,7 @@ export class WebFiles {
     }
     // The key first (end to end, it normally came before the offer; at
     // most 10 s): nobody is asked about a file that could not be opened.
-    this.#offering.set(sealed.xfer, sealed.size);
+    this.#offering.set(sealed.xfer, { size: sealed.size, from: sealed.from });
     // Its key's wait counts from now (file_key_share.ts `keyWaitLeft`).
     const since = performance.now();
     let got: ReceivedKey;

@@ -26,6 +26,7 @@ import {
 } from "../../src/client/file_key_share.ts";
 import { InTurn } from "../../src/client/in_turn.ts";
 import { ReceivedFiles } from "../../src/client/received_files.ts";
+import { MAX_RECEIVING_PER_SENDER } from "../../src/client/receiving_share.ts";
 
 /** The next message of type `t` the client sends. */
 async function nextFromClient<T extends ClientMessage["t"]>(
@@ -671,7 +672,8 @@ Deno.test("FileReceiver refuses offers past 32 files coming in at once", async (
     channel.send({
       t: "file_offer",
       xfer,
-      from: "sophia",
+      // Ten senders: each within its share (receiving_share.ts).
+      from: `sophia${xfer % 10}`,
       name: `f${xfer}.bin`,
       size: 1024 ** 2,
       timeout: 90_000,
@@ -1000,4 +1002,48 @@ Deno.test("FileReceiver receives afresh a file received a moment ago that is no 
   assert.equal((await sendWhole(channel, again.cipher, 2, bytes)).ok, true);
   await receiver.idle();
   assert.deepEqual(await Deno.readFile(`${dir}/a.txt`), bytes);
+});
+
+Deno.test("FileReceiver refuses a sender's offers past its share of the files coming in, at once, and still takes another sender's", async () => {
+  // Four accounts of 8 offers each (the server's transfers per user) held
+  // all 32 places; each sender now has MAX_RECEIVING_PER_SENDER.
+  await using fixture = await receiverOnHostileServer({
+    maxFileBytes: 1024 ** 3,
+  });
+  const { channel } = fixture;
+  const from = (xfer: number) => xfer <= 8 ? "mallory" : "sophia";
+  for (let xfer = 1; xfer <= 9; xfer++) {
+    channel.send({
+      t: "file_offer",
+      xfer,
+      from: from(xfer),
+      name: `f${xfer}.bin`,
+      size: 1024,
+      timeout: 90_000,
+      ...fileKeyForOffer(newFileKey()),
+    });
+  }
+  const answers = new Map<number, ClientMessage>();
+  while (answers.size < 9) {
+    const batch = await channel.receive();
+    if (batch === null) throw new Error("closed before the answers");
+    for (const { header } of batch) {
+      const message = header as ClientMessage;
+      if (message.t === "file_accept" || message.t === "file_done") {
+        answers.set(message.xfer, message);
+      }
+    }
+  }
+  for (let xfer = 1; xfer <= 9; xfer++) {
+    const answer = answers.get(xfer)!;
+    if (xfer <= MAX_RECEIVING_PER_SENDER || from(xfer) === "sophia") {
+      assert.equal(answer.t, "file_accept", JSON.stringify(answer));
+    } else {
+      assert.equal(answer.t, "file_done", JSON.stringify(answer));
+      assert.match(
+        String((answer as { reason?: string }).reason),
+        /4 files from mallory are coming in already/,
+      );
+    }
+  }
 });

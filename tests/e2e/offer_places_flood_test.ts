@@ -63,7 +63,9 @@ Deno.test("chat connect: bursts of keyless offers from several accounts hold oth
   });
   const spki = await chat.pinnedSpki();
   // Four accounts of one attacker, 8 offers each (the server's transfers
-  // per user): 32, the most bob takes at once (MAX_RECEIVING).
+  // per user): 32, the most bob takes at once (MAX_RECEIVING); past each
+  // account's share (receiving_share.ts) they are refused at once, said in
+  // their place.
   const accounts = await Promise.all(
     Array.from(
       { length: 4 },

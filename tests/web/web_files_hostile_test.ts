@@ -26,6 +26,7 @@ import {
 import { startHostileServer } from "../_helpers/hostile_server.ts";
 import { InTurn } from "../../src/client/in_turn.ts";
 import { ReceivedFiles } from "../../src/client/received_files.ts";
+import { MAX_RECEIVING_PER_SENDER } from "../../src/client/receiving_share.ts";
 
 /** A WebFiles on a client of a hostile server; its user accepts everything. */
 async function webFilesOnHostileServer() {
@@ -114,6 +115,33 @@ Deno.test("WebFiles takes at most 32 files asked about or coming in at once, as 
     fixture.asked.length <= 32 && accepted <= 32,
     `asked ${fixture.asked.length}, accepted ${accepted}`,
   );
+});
+
+Deno.test("WebFiles refuses a sender's offers past its share of the files coming in, and still takes another sender's", async () => {
+  await using fixture = await webFilesOnHostileServer();
+  const { channel } = fixture;
+  // Eight from one sender (the server's transfers per user), then one from
+  // someone else.
+  for (let xfer = 1; xfer <= 8; xfer++) {
+    channel.send({ ...offer(xfer, `f${xfer}.bin`, 1000), from: "mallory" });
+  }
+  channel.send(offer(9, "notes.txt", 12));
+  const got = new Map<number, ClientMessage>();
+  for (const answer of await answers(channel, 9)) {
+    if ("xfer" in answer) got.set(answer.xfer, answer);
+  }
+  for (let xfer = 1; xfer <= 9; xfer++) {
+    const answer = got.get(xfer);
+    if (xfer <= MAX_RECEIVING_PER_SENDER || xfer === 9) {
+      assert.equal(answer?.t, "file_accept", JSON.stringify(answer));
+    } else {
+      assert.equal(answer?.t, "file_cancel", JSON.stringify(answer));
+      assert.match(
+        String((answer as { reason?: string }).reason),
+        /4 files from mallory are coming in already/,
+      );
+    }
+  }
 });
 
 Deno.test("WebFiles ignores a second offer with the xfer of a transfer it already took, and says so", async () => {
