@@ -70,9 +70,11 @@ const MAX_CHAINS_PER_SENDER = 4;
  * Messages kept waiting for their sender keys, at most, all senders and
  * groups together. Past it, the sender with the most waiting gives way
  * (`#makeRoom`): a member's flood on chains nobody was given must not get
- * another member's message refused.
+ * another member's message refused; nor must 200 members with one each,
+ * made up by the host, get the message of someone whose key is known
+ * refused (one of theirs gives way then).
  */
-const MAX_WAITING = 200;
+export const MAX_GROUP_WAITING = 200;
 
 /** Why a message that waited for its sender key is not shown. */
 const KEY_NEVER_CAME =
@@ -762,14 +764,18 @@ export class GroupSessions {
 
   /**
    * Whether a message of `from` may wait for its sender key: under
-   * MAX_WAITING, or once the oldest message of the sender with the most
-   * waiting, if that is more than `from` has, is refused to make room.
+   * MAX_GROUP_WAITING, or once the oldest message of the sender with the
+   * most waiting, if that is more than `from` has, is refused to make room.
    * Refusing the newcomer whenever the list was full let one member's 200
    * messages on made-up chains (the server's rate: 20 a second) get every
    * other member's genuine message refused while they waited, in any group.
+   * With one each (200 members, made up by a host), that rule ties: then a
+   * sender whose identity key is known here (`knownKey`: one who has
+   * written to us end to end before) is preferred, and the oldest message
+   * of a sender not known gives way to theirs.
    */
   #makeRoom(server: string, from: string): boolean {
-    if (this.#waiting.length < MAX_WAITING) return true;
+    if (this.#waiting.length < MAX_GROUP_WAITING) return true;
     const senderOf = (w: Waiting) =>
       `${w.client.serverFingerprint} ${nameKey(w.message.from)}`;
     const counts = new Map<string, number>();
@@ -783,9 +789,18 @@ export class GroupSessions {
       if (count > mostCount) [most, mostCount] = [sender, count];
     }
     const own = counts.get(`${server} ${nameKey(from)}`) ?? 0;
-    // One's own flood gives way to no one: the newcomer is refused.
-    if (most === null || mostCount <= own + 1) return false;
-    const at = this.#waiting.findIndex((w) => senderOf(w) === most);
+    let at = -1;
+    if (most !== null && mostCount > own + 1) {
+      at = this.#waiting.findIndex((w) => senderOf(w) === most);
+    } else if (own < mostCount && this.#o.knownKey(server, from) !== null) {
+      // A tie (senders with one each, say), not one's own flood: someone
+      // known is kept over the oldest of those not known, if any.
+      at = this.#waiting.findIndex((w) =>
+        this.#o.knownKey(w.client.serverFingerprint, w.message.from) === null
+      );
+    }
+    // Otherwise one's own flood gives way to no one: the newcomer is refused.
+    if (at < 0) return false;
     const [evicted] = this.#waiting.splice(at, 1);
     clearTimeout(evicted!.timer);
     this.#showLate(

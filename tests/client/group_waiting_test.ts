@@ -15,6 +15,7 @@ import {
   type GroupOpened,
   GroupSessions,
   type GroupSessionsOptions,
+  MAX_GROUP_WAITING,
   SENDER_KEY_LABEL_PREFIX,
 } from "../../src/client/group_sessions.ts";
 import {
@@ -469,4 +470,57 @@ Deno.test("deliverKey calls `taken` once the key is in the state, before the sav
     () => taken++,
   );
   assert.equal(taken, 2);
+});
+
+Deno.test("a message from a sender whose key is known is kept waiting over one of 200 made-up members' with one waiting each: theirs gives way, the known sender's opens once its key comes", async () => {
+  const outcomes: GroupOpened[] = [];
+  // No wait starts before the gate opens (`before`): none gives up during
+  // the test, however slow the machine; then each gives up at once.
+  const gate = Promise.withResolvers<void>();
+  const sessions = receiving({
+    late: (opened) => void outcomes.push(opened),
+    waitMs: 1,
+    before: () => gate.promise,
+    knownKey: (_server, name) => name === "alice" ? "SHA256:alice" : null,
+  });
+  // Members made up by the host, one message each on a chain nobody was
+  // given: the rule "the sender with the most waiting gives way" ties.
+  const waiting: GroupOpened[] = [];
+  const madeUp = async (name: string) => {
+    const sealed = await seal(await newSenderChain(), name, "x");
+    return await sessions.open(client, sealed.message, sealed.body);
+  };
+  for (let i = 0; i < MAX_GROUP_WAITING; i++) {
+    waiting.push(await madeUp(`ghost${i}`));
+  }
+  for (const o of waiting) assert.equal(o.kind, "waiting", describe(o));
+  // alice has written to us end to end before: her key is known. Her
+  // message comes before her chain's key.
+  const chain = await newSenderChain();
+  const sealed = await seal(chain, "alice", "genuine");
+  const opened = await sessions.open(client, sealed.message, sealed.body);
+  assert.equal(opened.kind, "waiting", describe(opened));
+  // The oldest made-up one gave way, said as refused.
+  assert.deepEqual(outcomes.map(describe), [
+    "refused: ERROR: A group message from ghost0 in g could not be opened, and is not shown: its sender key never came (it was sent before you could read the group, or the server withheld the key)",
+  ]);
+  sessions.deliverKey(
+    client,
+    "alice",
+    `${SENDER_KEY_LABEL_PREFIX}g`,
+    encodeSenderKey(chain),
+  );
+  await within(settledOf(opened), 5_000, "alice's message never settled");
+  assert.equal(outcomes.map(describe).at(-1), "shown: genuine");
+  // Full again: someone not known gets no room from the others not known.
+  waiting.push(await madeUp("ghost200"));
+  assert.equal(waiting.at(-1)!.kind, "waiting");
+  const stranger = await madeUp("stranger");
+  assert.equal(stranger.kind, "refused", describe(stranger));
+  gate.resolve();
+  await within(
+    Promise.all(waiting.slice(1).map(settledOf)),
+    10_000,
+    "the made-up ones never gave up",
+  );
 });
