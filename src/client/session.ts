@@ -731,19 +731,25 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   let quitAsked:
     | { files: Set<string>; lines: ReadonlySet<number> }
     | null = null;
+  /** The connection dropped and the session is getting back in. */
+  let reconnecting = false;
   /**
    * Whether leaving now (an interactive /quit, or Ctrl-D) is held for a
    * question: asked once while lines sent are still pending or files are
    * under way; the second time, the files are stopped and it leaves.
    */
   const askBeforeLeaving = (how: LeaveBy): boolean => {
-    const unconfirmed = chats.pending();
+    // While reconnecting, a line cut off before its answer (said pending
+    // or not yet) waits to go again once back: leaving drops it, when the
+    // server may have stored it. Connected, one on its way is waited for.
+    const sent = reconnecting ? chats.unanswered() : null;
+    const unconfirmed = sent?.size ?? chats.pending();
     // Lines typed behind one not answered yet (chat lines go out one
     // after the other) would be dropped unsent.
     const unsent = chats.waiting();
     const files = filesUnderWay(link.sender, outgoing);
     if (unconfirmed === 0 && unsent === 0 && files.length === 0) return false;
-    const lines = chats.owed();
+    const lines = new Set([...chats.owed(), ...(sent ?? [])]);
     if (
       quitAsked !== null &&
       [...lines].every((line) => quitAsked!.lines.has(line)) &&
@@ -848,6 +854,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       lastedMs: Date.now() - connected.welcomedAt,
       brokeProtocol: ending.brokeProtocol === true,
     });
+    reconnecting = true;
     const next = await reconnect(self, context, ending, from, {
       queue,
       nextLine,
@@ -858,10 +865,23 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         const action = parse(line);
         return action?.kind === "command" && action.command.kind === "quit";
       },
+      // An interactive /quit asks first, as when connected.
+      askToLeave: () => askBeforeLeaving("/quit"),
       showStatus: (line) => status.showConnection(line),
     });
+    reconnecting = false;
+    if (next === "left") {
+      // The lines cut off before their answer are not sent again: the
+      // server may have stored them (not "Not sent"). The question before
+      // leaving said so of those it named; the others are said now.
+      const unnamed = [...chats.unanswered()].filter((line) =>
+        !(quitAsked?.lines.has(line) ?? false)
+      );
+      if (unnamed.length > 0 && !readerIsGone) {
+        emit({ type: "notice", text: unansweredAtLeaving(unnamed.length) });
+      }
+    } else if (next === null) chats.retry(null);
     if (next === null || next === "left") {
-      chats.retry(null);
       // Not sent; with the reader gone the session ends quietly, these too.
       if (readerIsGone) queue.splice(0);
       for (const { line, re } of queue.splice(0)) {

@@ -72,6 +72,11 @@ export interface Waiting {
   number: () => number;
   reOf: (line: string, number: number) => Re;
   isQuit: (line: string) => boolean;
+  /**
+   * Whether an interactive `/quit` is held for a question (lines cut off
+   * before their answer, files under way): the next `/quit` leaves.
+   */
+  askToLeave: () => boolean;
   /** The status row on a terminal (null: none). */
   showStatus: (line: string | null) => void;
 }
@@ -181,6 +186,10 @@ export async function reconnect(
       const line = await waiting.nextLine();
       if (left) return; // taken by the session again: not ours
       waiting.consumed();
+      if (
+        line !== null && waiting.isQuit(line) && terminal.interactive &&
+        waiting.askToLeave()
+      ) continue;
       if (line === null || waiting.isQuit(line)) {
         left = true;
         userLeft = true;

@@ -2,18 +2,24 @@
  * Leaving while the client reconnects (/quit or Ctrl-D on a terminal) is the
  * user's choice, as leaving at any other time: exit status 0, each line typed
  * meanwhile said not sent, and no "Could not reconnect" error, which said
- * the client had given up (it had not: the user left).
+ * the client had given up (it had not: the user left). A line sent that the
+ * dropped connection cut off before its answer (to go again once back) is
+ * asked about first, as a line pending is when connected.
  */
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { hasOwnPty, PtyChat } from "../_helpers/pty.ts";
 import {
-  type ChatProcess,
+  ChatProcess,
+  hasPty,
   listeningPort,
   makeKeys,
   serveProcess,
 } from "../_helpers/process.ts";
+import { ServedChat } from "../_helpers/served_chat.ts";
+
+const PTY = await hasPty();
 
 const leaving: [string, string][] = [["/quit", "/quit\r"], ["Ctrl-D", "\x04"]];
 for (const [how, keys] of leaving) {
@@ -59,3 +65,50 @@ for (const [how, keys] of leaving) {
     },
   });
 }
+
+Deno.test({
+  name:
+    "/quit while reconnecting with a line cut off unanswered asks once, as /quit with a line pending does",
+  ignore: !PTY,
+  async fn() {
+    await using chat = await ServedChat.start("chat-reconnect-owed-");
+    const server = await chat.serve();
+    const alice = chat.track(
+      new ChatProcess([
+        "connect",
+        `127.0.0.1:${chat.port}`,
+        "--pub",
+        `${chat.dir}/public.pem`,
+        "--user",
+        "alice",
+        "--no-open",
+      ], {
+        tty: true,
+        env: { XDG_CONFIG_HOME: join(chat.dir, "config-alice") },
+      }),
+    );
+    await alice.waitFor(/Username registered/);
+    await alice.write("first line\r");
+    await alice.waitFor(/Broadcast message sent: first line/);
+    // The server reads nothing more: the next line goes out unanswered,
+    // and the connection then drops with it owed an answer (to be sent
+    // again, same id, once back).
+    server.kill("SIGSTOP");
+    await alice.write("stuck line\r");
+    await alice.waitFor(/stuck line/);
+    server.kill("SIGKILL");
+    await alice.waitFor(/connection to the server was lost/i);
+    await alice.write("/quit\r");
+    // Before: it left at once, without a word about the line.
+    await alice.waitFor(
+      /1\s+line\s+you\s+sent\s+has\s+no\s+answer\s+from\s+the\s+server\s+yet:\s+if\s+you\s+leave\s+now,\s+it\s+may\s+or\s+may\s+not\s+be\s+delivered,\s+and\s+is\s+not\s+sent\s+again\.\s+Type\s+\/quit\s+again\s+to\s+leave\s+anyway/,
+    );
+    await alice.write("/quit\r");
+    const status = await alice.finish();
+    assert.equal(status.code, 0, alice.stdout);
+    assert.doesNotMatch(alice.stdout, /Could not reconnect/);
+    assert.doesNotMatch(alice.stdout, /Broadcast message sent: stuck line/);
+    // Nor is it said not sent: the server may have stored it.
+    assert.doesNotMatch(alice.stdout, /Not sent/);
+  },
+});
