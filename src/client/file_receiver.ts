@@ -14,7 +14,12 @@ import {
   FileCipher,
 } from "../crypto/file_cipher.ts";
 import { verifyFileEnd } from "../crypto/file_signature.ts";
-import { explainNotOpened, passiveKind, SNIFF_BYTES } from "../files/kind.ts";
+import {
+  explainNotOpened,
+  notOpenedByName,
+  passiveKind,
+  SNIFF_BYTES,
+} from "../files/kind.ts";
 import { openFile } from "../files/open.ts";
 import { partialKey, partialOpenTo } from "../files/partials.ts";
 import { IncomingFile, SaveError, sizeRefusal } from "../files/save.ts";
@@ -154,7 +159,12 @@ export type FileKeyResult =
   }
   | { error: string };
 
-export type ConsentAnswer = "accept" | "decline" | "no_answer";
+/**
+ * How an offer was answered. `accept_asked`: taken by the user's answer to
+ * the question (consent.ts offerQuestion), which said already when the
+ * file's name keeps it from being opened: that is not said again once saved.
+ */
+export type ConsentAnswer = "accept" | "accept_asked" | "decline" | "no_answer";
 
 interface Incoming {
   offer: FileOfferNotice;
@@ -179,6 +189,11 @@ interface Incoming {
    * not queued, so it cannot pile up in memory while the user decides.
    */
   accepted: boolean;
+  /**
+   * The user was asked about it, the question saying whether its name
+   * keeps it from being opened (notOpenedByName).
+   */
+  asked: boolean;
   received: number;
   acked: number;
   failed: boolean;
@@ -464,6 +479,7 @@ export class FileReceiver {
       // An older server sends at once: its data is expected before any
       // answer (only --accept-files all takes such offers, see consent.ts).
       accepted: offer.timeout === undefined,
+      asked: false,
       received: 0,
       acked: 0,
       failed: false,
@@ -588,7 +604,8 @@ export class FileReceiver {
     if (incoming.failed) {
       return;
     }
-    if (answer !== "accept") {
+    incoming.asked = answer === "accept_asked";
+    if (answer !== "accept" && answer !== "accept_asked") {
       incoming.failed = true;
       this.#incoming.delete(offer.xfer);
       this.#client.post(
@@ -877,7 +894,9 @@ export class FileReceiver {
       name: saved.name,
       path: saved.path,
     });
-    if (this.#options.open) await this.#open(saved.path, saved.name);
+    if (this.#options.open) {
+      await this.#open(saved.path, saved.name, incoming.asked);
+    }
   }
 
   /**
@@ -949,9 +968,13 @@ export class FileReceiver {
     );
   }
 
-  async #open(path: string, name: string): Promise<void> {
+  /** `asked`: the question about it said what its name keeps from opening. */
+  async #open(path: string, name: string, asked: boolean): Promise<void> {
     const verdict = passiveKind(name, await readHead(path));
     if (!verdict.ok) {
+      // The offer's question said so already (`.bin: will be saved, not
+      // opened`): said once. What the content gives away is said here.
+      if (asked && notOpenedByName(name) !== null) return;
       this.#options.print(
         sanitizeForTerminal(explainNotOpened(name, verdict.why)),
       );

@@ -91,7 +91,7 @@ export function offerConsent(options: OfferConsentOptions) {
     const outcome = await prompts.ask(offer);
     switch (outcome) {
       case "yes":
-        return "accept";
+        return "accept_asked";
       case "always":
         try {
           await files.trusted.add(server, senderKey(offer)!, offer.from);
@@ -107,7 +107,7 @@ export function offerConsent(options: OfferConsentOptions) {
         } catch (error) {
           terminal.printError(`ERROR: ${messageOf(error)}`);
         }
-        return "accept";
+        return "accept_asked";
       case "timeout":
         return "no_answer";
       case "no":

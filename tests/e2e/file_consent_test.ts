@@ -46,7 +46,8 @@ async function room(fileAnswerMs?: number): Promise<Room> {
           user,
           "--downloads",
           join(dir, `${user}-downloads`),
-          "--no-open",
+          // Nothing opened, unless the test names an opener.
+          ...(extra.includes("--open-with") ? [] : ["--no-open"]),
           ...extra,
         ],
         { env: { XDG_CONFIG_HOME: join(dir, `${user}-config`) } },
@@ -314,5 +315,50 @@ Deno.test("a file that grows while it is sent goes at its offered size, and the 
   );
   assert.ok(
     !(await listDir(join(r.dir, "jojo-downloads"))).includes("shrink.bin"),
+  );
+});
+
+Deno.test("chat connect --accept-files ask says once that a file's name keeps it from being opened: in the question, not again once saved", async () => {
+  await using r = await room();
+  const opener = join(r.dir, "opener.sh");
+  await Deno.writeTextFile(
+    opener,
+    `#!/bin/sh\nprintf '%s\\n' "$1" >> "${r.dir}/opened.log"\n`,
+  );
+  await Deno.chmod(opener, 0o755);
+  const jojo = await r.connect(
+    "jojo",
+    "--accept-files",
+    "ask",
+    "--open-with",
+    opener,
+  );
+  const sophia = await r.connect("sophia");
+  await Deno.writeFile(join(r.dir, "big.bin"), new Uint8Array(1024));
+  // An executable in disguise: only its content says so, after the answer.
+  await Deno.writeFile(
+    join(r.dir, "photo.jpg"),
+    new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]),
+  );
+  await sophia.write(`/file jojo ${r.dir}/big.bin\n`);
+  await jojo.waitFor(
+    /sophia wants to send you big\.bin \(1\.0 KiB\) \(\.bin: will be saved, not opened\)\. Accept\?/,
+  );
+  await answer(jojo, "y\n");
+  await jojo.waitFor(/Saved to [^\n]*big\.bin\n/);
+  await sophia.waitFor(/File big\.bin sent to jojo successfully\./);
+  await sophia.write(`/file jojo ${r.dir}/photo.jpg\n`);
+  await jojo.waitFor(question("sophia", "photo.jpg", "8 B"));
+  await answer(jojo, "y\n");
+  await jojo.waitFor(/Not opening photo\.jpg automatically: /);
+  // Leaving waits for what is being received to be done with.
+  await jojo.finish();
+  // Before: `Not opening big.bin automatically: chat opens only images,
+  // audio, video, PDF and plain text, and .bin is not one of those.` after
+  // the question had said `.bin: will be saved, not opened`.
+  assert.doesNotMatch(jojo.stdout, /Not opening big\.bin/);
+  assert.equal(
+    await Deno.readTextFile(join(r.dir, "opened.log")).catch(() => ""),
+    "",
   );
 });
