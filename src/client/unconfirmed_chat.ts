@@ -20,7 +20,7 @@ import type { Command } from "./commands.ts";
 import { perform } from "./command_requests.ts";
 import type { E2eSessions } from "./e2e_sessions.ts";
 import type { GroupSessions } from "./group_sessions.ts";
-import { withPatience } from "./with_patience.ts";
+import { SLOW_DOWN_WAIT_MS, withPatience } from "./with_patience.ts";
 import {
   answerWithin,
   pendingOf,
@@ -38,6 +38,14 @@ export interface Turn {
   /** This went out: the next may go. */
   done: () => void;
 }
+
+/**
+ * What a line said pending gets when the server's late answer refuses it
+ * with slow_down after lines typed after it went out: sent again, it would
+ * come after them.
+ */
+export const lateRefusal =
+  "ERROR: Not delivered: the server refused it as sent too fast, after the lines you typed after it had gone out; it is not sent again by itself (it would come after them): type it again to send it";
 
 export function isChat(command: Command): command is ChatCommand {
   return command.kind === "say" || command.kind === "msg" ||
@@ -215,6 +223,9 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
       // Where the line's next answer goes: the caller's promise, then,
       // once it was told the line is pending, that pending answer's.
       let answered = resolve;
+      // Sent again after a refusal that came once it was said pending:
+      // after the server's pause, still before the lines typed after it.
+      let pause = 0;
       // `now`: in its turn already (else it takes the next one).
       const attempt = (
         client: ChatClient,
@@ -240,6 +251,24 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
               };
             }
             void pending.answer.then((reply) => take(reply));
+            return Promise.resolve();
+          }
+          // Refused with slow_down after it was said pending: the lines
+          // typed after it went on meanwhile. With none typed since (a
+          // chat line, a file offer), sending it again keeps the order
+          // typed, and it goes, after the server's pause; otherwise it
+          // would come after them, and the user hears it was not
+          // delivered, and how to send it, where the refusal alone left
+          // it said pending ("do not type it again") and never sent.
+          if (
+            !ours && answered !== resolve && reply.t === "error" &&
+            reply.code === "slow_down"
+          ) {
+            if (places === place) {
+              pause = SLOW_DOWN_WAIT_MS;
+              return attempt(current());
+            }
+            answered({ ...reply, text: lateRefusal });
             return Promise.resolve();
           }
           if (
@@ -279,6 +308,10 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
         // waited for its answer for ever.
         const go = () =>
           withPatience(async () => {
+            if (pause > 0) {
+              await new Promise((wake) => setTimeout(wake, pause));
+              pause = 0;
+            }
             await sendDue(place);
             if (place <= leftAt && unsent) return leftUnsent();
             held(false);
@@ -336,6 +369,9 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
       sendChat(command, { client, cid, reply }),
     retry: retryUnconfirmed,
     turn: () => {
+      // A place of its own: a line refused late goes again only if nothing
+      // was typed after it, a file offer neither.
+      places++;
       const done = Promise.withResolvers<void>();
       const ready = turn;
       turn = turn.then(() => done.promise);

@@ -16,7 +16,10 @@ import {
   emptyGroupState,
   GroupSessions,
 } from "../../src/client/group_sessions.ts";
-import { unconfirmedChat } from "../../src/client/unconfirmed_chat.ts";
+import {
+  lateRefusal,
+  unconfirmedChat,
+} from "../../src/client/unconfirmed_chat.ts";
 import { linesOwed } from "../../src/client/lines_owed.ts";
 import { startTestServer, TestClient } from "../_helpers/chat.ts";
 import { ChaosProxy } from "../_helpers/chaos_proxy.ts";
@@ -467,5 +470,139 @@ Deno.test("a line refused with slow_down and waiting out its pause counts as not
     await alice.quit().catch(() => {});
     await other.quit().catch(() => {});
     await sophia.quit();
+  }
+});
+
+/**
+ * The say lines the hostile server's `channel` reads until `count` are
+ * read, each with its id; `answer` answers those it names at once.
+ */
+async function readSays(
+  channel: {
+    receive: () => Promise<{ header: unknown; body: Uint8Array }[] | null>;
+  },
+  count: number,
+  answer: (text: string, id: number) => boolean,
+  send: (reply: Reply) => void,
+): Promise<{ text: string; id: number; cid: string | undefined }[]> {
+  const read: { text: string; id: number; cid: string | undefined }[] = [];
+  const deadline = AbortSignal.timeout(5_000);
+  while (read.length < count) {
+    const batch = await Promise.race([
+      channel.receive(),
+      new Promise<never>((_, reject) =>
+        deadline.addEventListener("abort", () =>
+          reject(
+            new Error(`the server read only ${JSON.stringify(read)}`),
+          ))
+      ),
+    ]);
+    if (batch === null) throw new Error("closed");
+    for (const { header, body } of batch) {
+      const message = header as ClientMessage;
+      if (message.t !== "say") continue;
+      const text = new TextDecoder().decode(body);
+      read.push({ text, id: message.id!, cid: message.cid });
+      if (answer(text, message.id!)) {
+        send({ t: "ok", re: message.id!, text: "" });
+      }
+    }
+  }
+  return read;
+}
+
+const slowDown = (re: number): Reply => ({
+  t: "error",
+  re,
+  code: "slow_down",
+  text: "ERROR: slow down",
+});
+
+Deno.test("a line said pending whose late answer is slow_down goes again, same cid, when nothing was typed after it, and its answer is the retry's", async () => {
+  await using server = await startHostileServer();
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    const channel = await server.session;
+    const chats = unconfirmedChat({
+      e2e: null,
+      groupSessions: null,
+      reconnect: true,
+      client: () => client,
+      answerWaitMs: 100,
+    });
+    const first = chats.send({ kind: "say", text: "stuck" });
+    const [stuck] = await readSays(
+      channel,
+      1,
+      () => false,
+      (reply) => channel.send(reply),
+    );
+    const pending = pendingOf(await first);
+    assert.ok(pending !== undefined, "the stuck line is said pending");
+    channel.send(slowDown(stuck!.id));
+    // Before: the refusal was its answer, and it never went again.
+    const [again] = await readSays(
+      channel,
+      1,
+      () => true,
+      (reply) => channel.send(reply),
+    );
+    assert.equal(again!.text, "stuck");
+    assert.equal(again!.cid, stuck!.cid);
+    assert.equal((await pending.answer).t, "ok");
+    assert.equal(chats.pending(), 0);
+  } finally {
+    await client.quit().catch(() => {});
+  }
+});
+
+Deno.test("a line said pending whose late answer is slow_down after a line typed after it went is said not delivered, and how to send it, not sent again out of order", async () => {
+  await using server = await startHostileServer();
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    const channel = await server.session;
+    const chats = unconfirmedChat({
+      e2e: null,
+      groupSessions: null,
+      reconnect: true,
+      client: () => client,
+      answerWaitMs: 100,
+    });
+    const first = chats.send({ kind: "say", text: "stuck" });
+    const second = chats.send({ kind: "say", text: "after" });
+    const read = await readSays(
+      channel,
+      2,
+      (text) => text === "after",
+      (reply) => channel.send(reply),
+    );
+    assert.deepEqual(read.map(({ text }) => text), ["stuck", "after"]);
+    const pending = pendingOf(await first);
+    assert.ok(pending !== undefined, "the stuck line is said pending");
+    assert.equal((await second).t, "ok");
+    channel.send(slowDown(read[0]!.id));
+    const late = await pending.answer;
+    assert.equal(late.t, "error");
+    assert.equal((late as { code: string }).code, "slow_down");
+    // Before: `ERROR: slow down`, the line said pending ("do not type it
+    // again") and never sent.
+    assert.equal((late as { text: string }).text, lateRefusal);
+    assert.equal(chats.pending(), 0);
+    // Nothing goes again: a line typed now is the next the server reads.
+    const third = chats.send({ kind: "say", text: "third" });
+    const [next] = await readSays(
+      channel,
+      1,
+      () => true,
+      (reply) => channel.send(reply),
+    );
+    assert.equal(next!.text, "third");
+    assert.equal((await third).t, "ok");
+  } finally {
+    await client.quit().catch(() => {});
   }
 });
