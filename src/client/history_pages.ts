@@ -98,6 +98,11 @@ export interface HistoryPaging {
   settled: () => Promise<void>;
   /** Where the session counts each request's messages as it deals with them. */
   counts: HistoryCounts;
+  /**
+   * How the command that shows more is written (`/history 40`, a typed
+   * line, by default; --json gives its JSON command, `jsonHistoryCommand`).
+   */
+  moreAs?: (target: string | undefined, limit: number) => string;
 }
 
 /** A /history done: its lines to show, then its reply. */
@@ -117,14 +122,37 @@ export interface PagedHistory {
   oldest: number | null;
 }
 
+/** `/history sophia 40`: the typed command that asks for `limit` messages. */
+function typedHistoryCommand(
+  target: string | undefined,
+  limit: number,
+): string {
+  return `/history${target === undefined ? "" : ` ${target}`} ${limit}`;
+}
+
+/**
+ * `{"cmd":"history","target":"sophia","limit":40}`: the --json command
+ * that asks for `limit` messages (a program writes commands, not lines).
+ */
+export function jsonHistoryCommand(
+  target: string | undefined,
+  limit: number,
+): string {
+  return JSON.stringify({
+    cmd: "history",
+    ...(target === undefined ? {} : { target }),
+    limit,
+  });
+}
+
 /** The /history that shows more than `wanted` (twice as many, at most MAX_HISTORY), or null. */
 function moreCommand(
   command: Extract<Command, { kind: "history" }>,
   wanted: number,
+  moreAs = typedHistoryCommand,
 ): string | null {
   if (wanted >= MAX_HISTORY) return null;
-  const target = command.target === undefined ? "" : ` ${command.target}`;
-  return `/history${target} ${Math.min(wanted * 2, MAX_HISTORY)}`;
+  return moreAs(command.target, Math.min(wanted * 2, MAX_HISTORY));
 }
 
 /**
@@ -178,7 +206,7 @@ export async function pageHistory(
           // Older ones remain past those wanted: said, with how to see
           // them, rather than an end line that reads as the very start.
           ...(reply.more === true && !step.gaveUp
-            ? { more: moreCommand(command, wanted) }
+            ? { more: moreCommand(command, wanted, paging.moreAs) }
             : {}),
         }
         : { kind: "one_reply" },

@@ -30,7 +30,7 @@ import { entryOf } from "./members_reply.ts";
 import type { Conversations } from "./conversations.ts";
 import type { IgnoreFile } from "./ignore_file.ts";
 import type { HistoryCounts } from "./history_count.ts";
-import { pageHistory } from "./history_pages.ts";
+import { jsonHistoryCommand, pageHistory } from "./history_pages.ts";
 import type { E2eSessions, Opened } from "./e2e_sessions.ts";
 import { type InputAction, parseJsonInput } from "./json_input.ts";
 import type { InTurn } from "./in_turn.ts";
@@ -444,6 +444,8 @@ export function sessionCommands(options: SessionCommandsOptions) {
       },
       settled: () => order.settled,
       counts: historyCounts,
+      // A program reads the hint to see more: the command it writes.
+      ...(json ? { moreAs: jsonHistoryCommand } : {}),
     });
     names.learnNames(reply);
     return () => {

@@ -77,3 +77,25 @@ Deno.test("chat connect's /history N in a room with more says that older ones re
   await quit(alice);
   await quit(bob);
 });
+
+Deno.test("chat connect --json's history with more says the JSON command that shows them, not the terminal's /history", async () => {
+  await using chat = await ServedChat.start("chat-history-more-json-");
+  await chat.serve("--data", chat.data);
+  const [alice] = await chat.signIn(["alice"]);
+  for (const word of ["one", "two", "three"]) {
+    await alice.write(`${word}\n`);
+    await alice.waitFor(new RegExp(`Broadcast message sent: ${word}$`, "m"));
+  }
+  const bot = chat.connect("bot", { args: ["--json"] });
+  await bot.waitFor(/"type":"welcome"/);
+  await bot.write('{"cmd":"history","limit":2,"id":"h"}\n');
+  const [line] = await bot.waitFor(/^\{"type":"ok","re":"h".*$/m);
+  const ok = JSON.parse(line) as { text: string };
+  // Before: `... older ones remain: /history 4 for more).`
+  assert.equal(
+    ok.text,
+    'End of history for the public room (2 messages; older ones remain: {"cmd":"history","limit":4} for more).',
+  );
+  await quit(alice);
+  await quit(bot);
+});
