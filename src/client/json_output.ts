@@ -13,7 +13,7 @@
  */
 
 import type { ServerMessage } from "../protocol/messages.ts";
-import type { SessionEvent } from "./session_events.ts";
+import { allReceived, type SessionEvent } from "./session_events.ts";
 
 export type JsonEvent = { type: string } & Record<string, unknown>;
 
@@ -139,6 +139,8 @@ export const JSON_SCHEMA: Readonly<Record<string, Record<string, Field>>> = {
     ok: f("boolean"),
     reason: opt("string"),
     results: f("object[]"),
+    declined: opt("object[]"),
+    declinedMore: opt("number"),
   },
 };
 
@@ -367,6 +369,19 @@ export function jsonOf(event: SessionEvent): JsonEvent | null {
       };
     case "file_sent": {
       const { outcome, re, target } = event;
+      // Those who did not take it, each with why (file_declined said so
+      // as the answers came): not received, so `ok` is false.
+      const declined = {
+        ...(event.declined === undefined || event.declined.length === 0 ? {} : {
+          declined: event.declined.map(({ name, reason }) => ({
+            name,
+            reason,
+          })),
+        }),
+        ...(event.declinedMore === undefined || event.declinedMore === 0
+          ? {}
+          : { declinedMore: event.declinedMore }),
+      };
       switch (outcome.kind) {
         case "refused":
           return { type: "error", re, code: "file", text: outcome.text };
@@ -379,6 +394,7 @@ export function jsonOf(event: SessionEvent): JsonEvent | null {
             ok: false,
             reason: outcome.reason,
             results: outcome.results.map((r) => ({ ...r })),
+            ...declined,
           };
         case "finished":
           return {
@@ -387,8 +403,9 @@ export function jsonOf(event: SessionEvent): JsonEvent | null {
             name: outcome.name,
             size: outcome.size,
             ...target,
-            ok: outcome.results.every((r) => r.ok),
+            ok: allReceived(event),
             results: outcome.results.map((r) => ({ ...r })),
+            ...declined,
           };
         default: {
           const unreachable: never = outcome;

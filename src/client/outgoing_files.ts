@@ -12,6 +12,7 @@ import type { Link } from "./connection_files.ts";
 import type { SendTarget } from "./file_sender.ts";
 import { declinedMoreLine, type SentFileOutcome } from "./render.ts";
 import type { Re, SessionEvent } from "./session_events.ts";
+import type { Declined } from "../protocol/messages.ts";
 import { ResendSchedule } from "./resend_schedule.ts";
 import type { Turn } from "./unconfirmed_chat.ts";
 import { PROGRESS_MIN_BYTES, type StatusRow } from "./status_row.ts";
@@ -239,6 +240,10 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       if (held === null) emit(event);
       else held.push(event);
     };
+    // Who did not take it: said at once (file_declined), and again in its
+    // outcome, so that `ok` is not said of a file some never got.
+    let declinedAll: readonly Declined[] = [];
+    let declinedMore = 0;
     const reached = () => {
       const said = held ?? [];
       held = null;
@@ -269,6 +274,8 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       },
       (declined, more) => {
         reached();
+        declinedAll = declined;
+        declinedMore = more;
         // Said as soon as the answers are in, not after a long transfer.
         for (const d of declined) {
           emit({ type: "file_declined", re, file, declined: d });
@@ -314,7 +321,14 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
         again && !offerSaid && outcome.kind === "refused" &&
         outcome.code === "no_such_user"
       ) return outcome;
-      emit({ type: "file_sent", re, target, outcome });
+      emit({
+        type: "file_sent",
+        re,
+        target,
+        outcome,
+        ...(declinedAll.length > 0 ? { declined: declinedAll } : {}),
+        ...(declinedMore > 0 ? { declinedMore } : {}),
+      });
       if (resendTargets(target, outcome, again).length > 0 && !leaving()) {
         emit({
           type: "notice",

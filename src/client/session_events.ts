@@ -99,12 +99,36 @@ export type SessionEvent =
     /** The sender took the offer back before it began (PROTOCOL 5.6). */
     withdrawn?: true;
   }
-  | { type: "file_sent"; re: Re; target: FileTarget; outcome: SentFileOutcome };
+  /**
+   * `declined`: the recipients who did not take it (a group's members;
+   * one person's decline is the offer's refusal), `declinedMore` those the
+   * server's reply left out of its list.
+   */
+  | {
+    type: "file_sent";
+    re: Re;
+    target: FileTarget;
+    outcome: SentFileOutcome;
+    declined?: readonly Declined[];
+    declinedMore?: number;
+  };
 
 export type SessionEventType = SessionEvent["type"];
 
 export interface SessionOutput {
   emit(event: SessionEvent): void;
+}
+
+/**
+ * Whether every recipient of a file sent got it: none declined it (as one
+ * person's decline fails the command), and all who took it received it.
+ */
+export function allReceived(
+  event: Extract<SessionEvent, { type: "file_sent" }>,
+): boolean {
+  return event.outcome.kind === "finished" &&
+    event.outcome.results.every((r) => r.ok) &&
+    (event.declined?.length ?? 0) === 0 && (event.declinedMore ?? 0) === 0;
 }
 
 /**
@@ -118,8 +142,7 @@ export function isFailure(event: SessionEvent): boolean {
     case "reply":
       return event.reply.t === "error";
     case "file_sent":
-      return event.outcome.kind !== "finished" ||
-        event.outcome.results.some((r) => !r.ok);
+      return !allReceived(event);
     case "notice":
     case "incoming":
     case "help":

@@ -664,3 +664,43 @@ Deno.test("chat connect --json answers hostile input lines (nesting 200,000 deep
   assert.equal((await bot.finish()).code, 1);
   events(bot);
 });
+
+Deno.test("chat connect --json: a group file some members declined is file_sent ok false, with who declined and why", async () => {
+  await using r = await room();
+  await Deno.writeTextFile(join(r.dir, "a.txt"), "abc");
+  const bot = r.connect("bot", "--json");
+  await bot.write('{"cmd":"create","group":"haha","id":"c"}\n');
+  await bot.waitFor(/"type":"ok","re":"c"/);
+  const members = [
+    r.connect("jojo", "--accept-files", "all"),
+    r.connect("nana", "--accept-files", "none"),
+  ];
+  for (const member of members) {
+    await member.waitFor(/SUCCESS: Username registered\./);
+    await member.write("/join haha\n");
+    await member.waitFor(/Joined group 'haha'/);
+  }
+  await bot.write(
+    `{"cmd":"groupfile","group":"haha","path":${
+      JSON.stringify(join(r.dir, "a.txt"))
+    },"id":"f"}\n{"cmd":"quit"}\n`,
+  );
+  const status = await bot.finish();
+  const all = events(bot);
+  const sent = all.find((e) => e.type === "file_sent")!;
+  assert.ok(sent !== undefined, bot.stdout + bot.stderr);
+  // Before: ok true, jojo's result alone, nana's decline nowhere in it.
+  assert.equal(sent.ok, false, JSON.stringify(sent));
+  assert.deepEqual(sent.results, [{ name: "jojo", ok: true, reason: "" }]);
+  const declined = sent.declined as { name: string; reason: string }[];
+  assert.deepEqual(declined.map((d) => d.name), ["nana"]);
+  assert.equal(typeof declined[0]!.reason, "string");
+  assert.ok(all.some((e) => e.type === "file_declined" && e.name === "nana"));
+  // A recipient who did not get it fails the command, as one person's
+  // decline does.
+  assert.equal(status.code, 1, bot.stdout + bot.stderr);
+  for (const member of members) {
+    await member.write("/quit\n");
+    await member.finish();
+  }
+});
