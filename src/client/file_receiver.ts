@@ -859,13 +859,7 @@ export class FileReceiver {
       sha256,
       (digest) => cipher.keyedDigest(digest),
     );
-    this.#release(incoming);
-    this.#client.post({
-      t: "file_done",
-      xfer: offer.xfer,
-      ok: true,
-      reason: "",
-    });
+    this.#arrived(incoming);
     if (offer.fingerprint !== undefined && offer.size > 0) {
       this.#options.received?.remember(
         partialKey(offer.fingerprint, offer.name, offer.size),
@@ -951,13 +945,7 @@ export class FileReceiver {
         `Cannot take '${offer.name}' again: it is not the file received from ${offer.from} a moment ago (${file.path}); it is asked about if offered again`,
       );
     }
-    this.#release(incoming);
-    this.#client.post({
-      t: "file_done",
-      xfer: offer.xfer,
-      ok: true,
-      reason: "",
-    });
+    this.#arrived(incoming);
     this.#options.onFinished?.(offer, true);
     this.#options.print(
       `${sanitizeForTerminal(offer.from)} sent ${
@@ -1009,6 +997,17 @@ export class FileReceiver {
     if (incoming.idleWrite === null) return;
     clearTimeout(incoming.idleWrite);
     incoming.idleWrite = null;
+  }
+
+  /** The file is here (saved, or had already): the sender is told so. */
+  #arrived(incoming: Incoming): void {
+    this.#release(incoming);
+    this.#client.post({
+      t: "file_done",
+      xfer: incoming.offer.xfer,
+      ok: true,
+      reason: "",
+    });
   }
 
   #release(incoming: Incoming): void {
