@@ -34,8 +34,13 @@ import { briefClause, type ChatClient } from "./chat_client.ts";
 import { fileKeyOfOffer } from "./file_key.ts";
 import { duplicateOfferWarning } from "./consent.ts";
 import type { Place } from "./in_turn.ts";
+import {
+  claimWhole,
+  endsAsReceived,
+  type ReceivedFile,
+  type ReceivedFiles,
+} from "./received_files.ts";
 import { receivingRefusal } from "./receiving_share.ts";
-import type { ReceivedFile, ReceivedFiles } from "./received_files.ts";
 
 /** Chunks opened ahead of the one being written, at most. */
 const OPENS_AHEAD = 2;
@@ -584,15 +589,10 @@ export class FileReceiver {
     if (known !== null && offer.timeout !== undefined) {
       incoming.already = known;
       incoming.place?.release();
-      const sha256 = await cipher!.keyedDigest(known.file.sha256);
+      const claim = await claimWhole(offer, known.file, cipher!);
       if (incoming.failed) return;
       incoming.accepted = true;
-      this.#client.post({
-        t: "file_accept",
-        xfer: offer.xfer,
-        offset: offer.size,
-        sha256,
-      });
+      this.#client.post(claim);
       return;
     }
     const answering = this.#options.consent(offer, incoming.named);
@@ -938,7 +938,7 @@ export class FileReceiver {
     const { offer } = incoming;
     const { key, file } = incoming.already!;
     const same = (!incoming.started || incoming.received === offer.size) &&
-      await incoming.cipher!.keyedDigest(file.sha256) === sha256.toLowerCase();
+      await endsAsReceived(file, incoming.cipher!, sha256);
     if (!same) {
       this.#options.received?.forget(key);
       throw new SaveError(

@@ -78,3 +78,40 @@ export class ReceivedFiles {
     this.#files.delete(key);
   }
 }
+
+/** What a transfer's cipher gives for a file's SHA-256 (file_cipher.ts). */
+export interface KeyedDigest {
+  keyedDigest(sha256Hex: string): Promise<string>;
+}
+
+/**
+ * The file_accept that claims all of `file`, received a moment ago, for the
+ * same file offered again as `offer`: at its size, with its SHA-256 keyed
+ * by the transfer's cipher, for the sender to check against its own
+ * (docs/PROTOCOL.md 5.6 "Resume"). Terminal and web page alike.
+ */
+export async function claimWhole(
+  offer: { xfer: number; size: number },
+  file: ReceivedFile,
+  cipher: KeyedDigest,
+): Promise<{ t: "file_accept"; xfer: number; offset: number; sha256: string }> {
+  return {
+    t: "file_accept",
+    xfer: offer.xfer,
+    offset: offer.size,
+    sha256: await cipher.keyedDigest(file.sha256),
+  };
+}
+
+/**
+ * Whether a file claimed whole ended (its file_end's `sha256`, keyed) as
+ * `file`, the one here: if not, it is another file under the same name and
+ * size, refused and asked about afresh if offered again.
+ */
+export async function endsAsReceived(
+  file: ReceivedFile,
+  cipher: KeyedDigest,
+  sha256: string,
+): Promise<boolean> {
+  return await cipher.keyedDigest(file.sha256) === sha256.toLowerCase();
+}

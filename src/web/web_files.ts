@@ -42,7 +42,12 @@ import {
 } from "../client/render.ts";
 import type { TransferEntry } from "../client/transfers_view.ts";
 import type { Place } from "../client/in_turn.ts";
-import type { ReceivedFile, ReceivedFiles } from "../client/received_files.ts";
+import {
+  claimWhole,
+  endsAsReceived,
+  type ReceivedFile,
+  type ReceivedFiles,
+} from "../client/received_files.ts";
 import { receivingRefusal } from "../client/receiving_share.ts";
 import {
   FILE_ACK_BYTES,
@@ -844,14 +849,9 @@ export class WebFiles {
     if (had !== null && known != null && offer.timeout !== undefined) {
       incoming.already = { key: had, file: known };
       incoming.accepted = true;
-      const sha256 = await (await incoming.cipher).keyedDigest(known.sha256);
+      const claim = await claimWhole(offer, known, await incoming.cipher);
       if (this.#incoming.get(offer.xfer) !== incoming) return;
-      this.#client.post({
-        t: "file_accept",
-        xfer: offer.xfer,
-        offset: offer.size,
-        sha256,
-      });
+      this.#client.post(claim);
       return;
     }
     // As the terminal client: two thirds of the server's wait, at most 60 s,
@@ -1024,7 +1024,7 @@ export class WebFiles {
     const same = (incoming.arrived === 0 || incoming.received === offer.size) &&
       (incoming.verifyKey === null ||
         await verifyFileEnd(incoming.verifyKey, sha256, signature)) &&
-      await cipher.keyedDigest(file.sha256) === sha256.toLowerCase();
+      await endsAsReceived(file, cipher, sha256);
     if (this.#incoming.get(offer.xfer) !== incoming) return;
     if (!same) {
       this.#received?.forget(key);

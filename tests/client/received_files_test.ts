@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import {
+  claimWhole,
+  endsAsReceived,
   ReceivedFiles,
   RECENT_FILES,
   RECENT_MS,
 } from "../../src/client/received_files.ts";
+import { FileCipher } from "../../src/crypto/file_cipher.ts";
 
 const file = (from: string) => ({
   from,
@@ -30,4 +33,29 @@ Deno.test("ReceivedFiles keeps at most RECENT_FILES, forgetting the oldest", () 
   assert.notEqual(received.find(`k${RECENT_FILES}`, "a"), null);
   received.forget(`k${RECENT_FILES}`);
   assert.equal(received.find(`k${RECENT_FILES}`, "a"), null);
+});
+
+Deno.test("claimWhole claims the file at its size with its keyed SHA-256, which endsAsReceived recognises", async () => {
+  const cipher = await FileCipher.create(new Uint8Array(32).fill(7), 9, 300);
+  const here = file("alice");
+  const claim = await claimWhole({ xfer: 9, size: 300 }, here, cipher);
+  assert.deepEqual(claim, {
+    t: "file_accept",
+    xfer: 9,
+    offset: 300,
+    sha256: await cipher.keyedDigest(here.sha256),
+  });
+  assert.notEqual(claim.sha256, here.sha256);
+  assert.equal(
+    await endsAsReceived(here, cipher, claim.sha256.toUpperCase()),
+    true,
+  );
+  assert.equal(
+    await endsAsReceived(
+      { ...here, sha256: "cd".repeat(32) },
+      cipher,
+      claim.sha256,
+    ),
+    false,
+  );
 });
