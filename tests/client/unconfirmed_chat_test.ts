@@ -31,29 +31,69 @@ import { createKeyring, publishPrekeys } from "../../src/client/e2e_keys.ts";
 import { notSentWithout, OwnKeysPublisher } from "../../src/client/own_keys.ts";
 import { seededIdentity } from "../_helpers/e2e_keys.ts";
 
-Deno.test("a line refused with slow_down whose connection is lost during its pause goes on the new one before the lines typed after it", async () => {
-  // Ten messages a connection, then one each 20 s: none comes back during
-  // the test.
-  await using server = await startTestServer({
+type TestServer = Awaited<ReturnType<typeof startTestServer>>;
+type Channel = Awaited<
+  Awaited<ReturnType<typeof startHostileServer>>["session"]
+>;
+
+/** Ten messages a connection, then one each 20 s: none comes back during a test. */
+function startSlowServer(): Promise<TestServer> {
+  return startTestServer({
     connectionLimits: { messagesPerSecond: 1 / 20, messageBurst: 10 },
   });
+}
+
+/** A client of `server`'s, straight or through a proxy at `url`. */
+function connectTo(
+  server: { url: string; spki: Uint8Array },
+  url = server.url,
+): Promise<ChatClient> {
+  return ChatClient.connect(url, { pinnedSpki: server.spki });
+}
+
+/** `client`'s tokens spent: its next line is refused with slow_down. */
+async function spendTokens(client: ChatClient): Promise<void> {
+  for (let i = 0;; i++) {
+    const reply = await client.say(`drain ${i}`);
+    if (reply.t === "error" && reply.code === "slow_down") break;
+    assert.equal(reply.t, "ok", JSON.stringify(reply));
+  }
+}
+
+/** What sophia read in the room, but the lines that spent the tokens. */
+function saidBesidesDrain(sophia: TestClient): string[] {
+  return sophia.chat().map(([, , text]) => text).filter((text) =>
+    !text.startsWith("drain")
+  );
+}
+
+/** The server's next batch read, or an error saying `held()` at `deadline`. */
+async function receiveBefore(
+  channel: Channel,
+  deadline: AbortSignal,
+  held: () => string,
+) {
+  const batch = await Promise.race([
+    channel.receive(),
+    new Promise<never>((_, reject) =>
+      deadline.addEventListener("abort", () => reject(new Error(held())))
+    ),
+  ]);
+  if (batch === null) throw new Error("closed");
+  return batch;
+}
+
+Deno.test("a line refused with slow_down whose connection is lost during its pause goes on the new one before the lines typed after it", async () => {
+  await using server = await startSlowServer();
   const proxy = new GateProxy(server.port);
   const sophia = await TestClient.connect(server, "sophia");
-  const first = await ChatClient.connect(`ws://127.0.0.1:${proxy.port}`, {
-    pinnedSpki: server.spki,
-  });
-  const second = await ChatClient.connect(server.url, {
-    pinnedSpki: server.spki,
-  });
+  const first = await connectTo(server, `ws://127.0.0.1:${proxy.port}`);
+  const second = await connectTo(server);
   try {
     assert.equal((await first.register("alice")).t, "welcome");
     assert.ok(first.recognisesRetries);
     // The first connection's tokens spent: its next line is refused.
-    for (let i = 0;; i++) {
-      const reply = await first.say(`drain ${i}`);
-      if (reply.t === "error" && reply.code === "slow_down") break;
-      assert.equal(reply.t, "ok", JSON.stringify(reply));
-    }
+    await spendTokens(first);
     assert.equal((await second.register("alice2")).t, "welcome");
 
     let current = first;
@@ -79,10 +119,7 @@ Deno.test("a line refused with slow_down whose connection is lost during its pau
 
     await sophia.waitFor(({ text }) => text === "c");
     await sophia.waitFor(({ text }) => text === "a");
-    const said = sophia.chat().map(([, , text]) => text).filter((text) =>
-      !text.startsWith("drain")
-    );
-    assert.deepEqual(said, ["a", "b", "c"]);
+    assert.deepEqual(saidBesidesDrain(sophia), ["a", "b", "c"]);
   } finally {
     await second.quit();
     await first.quit().catch(() => {});
@@ -93,30 +130,18 @@ Deno.test("a line refused with slow_down whose connection is lost during its pau
 
 Deno.test("a line cut off goes again before the line holding the turn across the reconnection, and before the lines typed after it", async () => {
   // As in the test above: the first connection's next line is refused.
-  await using server = await startTestServer({
-    connectionLimits: { messagesPerSecond: 1 / 20, messageBurst: 10 },
-  });
+  await using server = await startSlowServer();
   const proxy = new GateProxy(server.port);
   const hung = new ChaosProxy(server.port);
   const sophia = await TestClient.connect(server, "sophia");
-  const first = await ChatClient.connect(`ws://127.0.0.1:${proxy.port}`, {
-    pinnedSpki: server.spki,
-  });
-  const second = await ChatClient.connect(server.url, {
-    pinnedSpki: server.spki,
-  });
+  const first = await connectTo(server, `ws://127.0.0.1:${proxy.port}`);
+  const second = await connectTo(server);
   // A connection before the first, on a network that hangs.
-  const zero = await ChatClient.connect(`ws://127.0.0.1:${hung.port}`, {
-    pinnedSpki: server.spki,
-  });
+  const zero = await connectTo(server, `ws://127.0.0.1:${hung.port}`);
   try {
     assert.equal((await zero.register("alice0")).t, "welcome");
     assert.equal((await first.register("alice")).t, "welcome");
-    for (let i = 0;; i++) {
-      const reply = await first.say(`drain ${i}`);
-      if (reply.t === "error" && reply.code === "slow_down") break;
-      assert.equal(reply.t, "ok", JSON.stringify(reply));
-    }
+    await spendTokens(first);
     assert.equal((await second.register("alice2")).t, "welcome");
 
     let current = first;
@@ -158,10 +183,7 @@ Deno.test("a line cut off goes again before the line holding the turn across the
 
     await sophia.waitFor(({ text }) => text === "x");
     await sophia.waitFor(({ text }) => text === "c");
-    const said = sophia.chat().map(([, , text]) => text).filter((text) =>
-      !text.startsWith("drain")
-    );
-    assert.deepEqual(said, ["x", "a", "b", "c"]);
+    assert.deepEqual(saidBesidesDrain(sophia), ["x", "a", "b", "c"]);
   } finally {
     await second.quit();
     await first.quit().catch(() => {});
@@ -221,9 +243,7 @@ Deno.test("a line whose send throws (its end-to-end state could not be saved) is
 Deno.test("a public line whose answer does not come within the wait is said pending, the lines typed after it go behind it on the same connection, and its late answer is its own", async () => {
   // A live server stuck on one line: it answers the others.
   await using server = await startHostileServer();
-  const client = await ChatClient.connect(server.url, {
-    pinnedSpki: server.spki,
-  });
+  const client = await connectTo(server);
   try {
     const channel = await server.session;
     const chats = unconfirmedChat({
@@ -241,20 +261,14 @@ Deno.test("a public line whose answer does not come within the wait is said pend
     let stuck: number | undefined;
     const deadline = AbortSignal.timeout(5_000);
     while (read.length < 3) {
-      const batch = await Promise.race([
-        channel.receive(),
-        new Promise<never>((_, reject) =>
-          deadline.addEventListener("abort", () =>
-            reject(
-              new Error(
-                `the lines after an unanswered one were held: the server read ${
-                  JSON.stringify(read)
-                }`,
-              ),
-            ))
-        ),
-      ]);
-      if (batch === null) throw new Error("closed");
+      const batch = await receiveBefore(
+        channel,
+        deadline,
+        () =>
+          `the lines after an unanswered one were held: the server read ${
+            JSON.stringify(read)
+          }`,
+      );
       for (const { header, body } of batch) {
         const message = header as ClientMessage;
         if (message.t !== "say" && message.t !== "msg") continue;
@@ -290,12 +304,8 @@ Deno.test("pending lines whose connection is cut before the server read them go 
   await using server = await startTestServer();
   const proxy = new ChaosProxy(server.port);
   const sophia = await TestClient.connect(server, "sophia");
-  const first = await ChatClient.connect(`ws://127.0.0.1:${proxy.port}`, {
-    pinnedSpki: server.spki,
-  });
-  const second = await ChatClient.connect(server.url, {
-    pinnedSpki: server.spki,
-  });
+  const first = await connectTo(server, `ws://127.0.0.1:${proxy.port}`);
+  const second = await connectTo(server);
   try {
     assert.equal((await first.register("alice")).t, "welcome");
     assert.ok(first.recognisesRetries);
@@ -342,9 +352,7 @@ Deno.test("pending lines whose connection is cut before the server read them go 
 
 Deno.test("a private line waiting for this client's keys to be published, which the server never answers, is refused after the wait and the lines after it go (the web page's sealing)", async () => {
   await using server = await startHostileServer();
-  const client = await ChatClient.connect(server.url, {
-    pinnedSpki: server.spki,
-  });
+  const client = await connectTo(server);
   try {
     const channel = await server.session;
     const keyring = await createKeyring(await seededIdentity(1));
@@ -376,20 +384,14 @@ Deno.test("a private line waiting for this client's keys to be published, which 
     const read: string[] = [];
     const deadline = AbortSignal.timeout(5_000);
     while (!read.includes("say")) {
-      const batch = await Promise.race([
-        channel.receive(),
-        new Promise<never>((_, reject) =>
-          deadline.addEventListener("abort", () =>
-            reject(
-              new Error(
-                `the line after one waiting for the keys was held: the server read ${
-                  JSON.stringify(read)
-                }`,
-              ),
-            ))
-        ),
-      ]);
-      if (batch === null) throw new Error("closed");
+      const batch = await receiveBefore(
+        channel,
+        deadline,
+        () =>
+          `the line after one waiting for the keys was held: the server read ${
+            JSON.stringify(read)
+          }`,
+      );
       for (const { header } of batch) {
         const message = header as ClientMessage;
         read.push(message.t);
@@ -412,26 +414,14 @@ Deno.test("a private line waiting for this client's keys to be published, which 
 });
 
 Deno.test("a line refused with slow_down and waiting out its pause counts as not gone out, and once the user left neither it nor the line after it goes", async () => {
-  // Ten messages a connection, then one each 20 s: none comes back during
-  // the test.
-  await using server = await startTestServer({
-    connectionLimits: { messagesPerSecond: 1 / 20, messageBurst: 10 },
-  });
+  await using server = await startSlowServer();
   const sophia = await TestClient.connect(server, "sophia");
-  const alice = await ChatClient.connect(server.url, {
-    pinnedSpki: server.spki,
-  });
-  const other = await ChatClient.connect(server.url, {
-    pinnedSpki: server.spki,
-  });
+  const alice = await connectTo(server);
+  const other = await connectTo(server);
   try {
     assert.equal((await alice.register("alice")).t, "welcome");
     assert.equal((await other.register("alice2")).t, "welcome");
-    for (let i = 0;; i++) {
-      const reply = await alice.say(`drain ${i}`);
-      if (reply.t === "error" && reply.code === "slow_down") break;
-      assert.equal(reply.t, "ok", JSON.stringify(reply));
-    }
+    await spendTokens(alice);
     const chats = linesOwed(unconfirmedChat({
       e2e: null,
       groupSessions: null,
@@ -462,10 +452,7 @@ Deno.test("a line refused with slow_down and waiting out its pause counts as not
     await alice.request({ t: "ping" });
     assert.equal((await other.say("marker")).t, "ok");
     await sophia.waitFor(({ text }) => text === "marker");
-    const said = sophia.chat().map(([, , text]) => text).filter((text) =>
-      !text.startsWith("drain")
-    );
-    assert.deepEqual(said, ["marker"]);
+    assert.deepEqual(saidBesidesDrain(sophia), ["marker"]);
   } finally {
     await alice.quit().catch(() => {});
     await other.quit().catch(() => {});
