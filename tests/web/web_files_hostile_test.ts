@@ -28,12 +28,26 @@ import { InTurn } from "../../src/client/in_turn.ts";
 import { ReceivedFiles } from "../../src/client/received_files.ts";
 import { MAX_RECEIVING_PER_SENDER } from "../../src/client/receiving_share.ts";
 
-/** A WebFiles on a client of a hostile server; its user accepts everything. */
-async function webFilesOnHostileServer() {
+/** A client of a hostile server, and the server's end of its connection. */
+async function clientOfHostileServer() {
   const server = await startHostileServer();
   const client = await ChatClient.connect(server.url, {
     pinnedSpki: server.spki,
   });
+  return {
+    client,
+    channel: await server.session,
+    async [Symbol.asyncDispose]() {
+      await client.quit();
+      await server[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/** A WebFiles on a client of a hostile server; its user accepts everything. */
+async function webFilesOnHostileServer() {
+  const hostile = await clientOfHostileServer();
+  const { client } = hostile;
   const asked: FileOfferNotice[] = [];
   const failed: string[] = [];
   const duplicates: string[] = [];
@@ -55,18 +69,7 @@ async function webFilesOnHostileServer() {
   };
   const files = new WebFiles(client, callbacks);
   client.onMessage((incoming) => files.receive(incoming));
-  return {
-    channel: await server.session,
-    client,
-    files,
-    asked,
-    failed,
-    duplicates,
-    async [Symbol.asyncDispose]() {
-      await client.quit();
-      await server[Symbol.asyncDispose]();
-    },
-  };
+  return { ...hostile, files, asked, failed, duplicates };
 }
 
 function offer(xfer: number, name: string, size: number): FileOfferNotice {
@@ -97,6 +100,57 @@ async function answers(
     }
   }
   return got;
+}
+
+/** All of `content` as transfer `xfer`'s one chunk, then its end. */
+async function sendWhole(
+  channel: SecureChannel,
+  cipher: FileCipher,
+  xfer: number,
+  content: Uint8Array,
+): Promise<void> {
+  channel.send(
+    { t: "file_chunk", xfer, offset: 0 },
+    await cipher.seal({ index: 0, offset: 0 }, content),
+  );
+  channel.send({
+    t: "file_end",
+    xfer,
+    sha256: await cipher.keyedDigest(await sha256Hex(content)),
+  });
+}
+
+/**
+ * A page whose lines are shown in turn with its file offers (`order`): each
+ * presence line is shown as its name. Resolves once the one named "after"
+ * reached the page.
+ */
+function showInTurn(
+  client: ChatClient,
+  files: WebFiles,
+  order: InTurn,
+  shown: string[],
+): Promise<void> {
+  const after = Promise.withResolvers<void>();
+  client.onMessage((incoming) => {
+    files.receive(incoming);
+    const { message } = incoming;
+    if (message.t !== "presence") return;
+    if (message.name === "after") after.resolve();
+    order.run(() => void shown.push(message.name));
+  });
+  return after.promise;
+}
+
+/** Keys as in offers, each only once `ready` resolves. */
+function keysOnceReady(ready: Promise<void>) {
+  return {
+    share: null,
+    take: async (offer: FileOfferNotice) => {
+      await ready;
+      return KEYS_IN_OFFERS.take(offer);
+    },
+  };
 }
 
 Deno.test("WebFiles takes at most 32 files asked about or coming in at once, as the terminal does", async () => {
@@ -171,10 +225,8 @@ Deno.test("WebFiles ignores a second offer with the xfer of a transfer it alread
 });
 
 Deno.test("WebFiles keeps a group file only when its end carries the signature of the key that came end to end with its file key", async () => {
-  const server = await startHostileServer();
-  const client = await ChatClient.connect(server.url, {
-    pinnedSpki: server.spki,
-  });
+  await using hostile = await clientOfHostileServer();
+  const { client, channel } = hostile;
   const key = newFileKey();
   const sophia = await newFileSigner();
   const mallory = await newFileSigner();
@@ -199,7 +251,6 @@ Deno.test("WebFiles keeps a group file only when its end carries the signature o
     }),
   });
   client.onMessage((incoming) => files.receive(incoming));
-  const channel = await server.session;
   const contents = randomBytes(3000);
   const send = async (xfer: number, signer: FileSigner | null) => {
     channel.send({
@@ -231,32 +282,26 @@ Deno.test("WebFiles keeps a group file only when its end carries the signature o
       { t: "file_done" }
     >;
   };
-  try {
-    assert.equal((await send(1, null)).ok, false);
-    assert.equal((await send(2, mallory)).ok, false);
-    assert.equal((await send(3, sophia)).ok, true);
-    assert.deepEqual(failed, [
-      "file1.bin: the file is not signed by sophia (another member of the group, with the server's help, may have replaced it)",
-      "file2.bin: the file is not signed by sophia (another member of the group, with the server's help, may have replaced it)",
-    ]);
-    assert.deepEqual(received, ["file3.bin"]);
-  } finally {
-    await client.quit();
-    await server[Symbol.asyncDispose]();
-  }
+  assert.equal((await send(1, null)).ok, false);
+  assert.equal((await send(2, mallory)).ok, false);
+  assert.equal((await send(3, sophia)).ok, true);
+  assert.deepEqual(failed, [
+    "file1.bin: the file is not signed by sophia (another member of the group, with the server's help, may have replaced it)",
+    "file2.bin: the file is not signed by sophia (another member of the group, with the server's help, may have replaced it)",
+  ]);
+  assert.deepEqual(received, ["file3.bin"]);
 });
 
 Deno.test("WebFiles holds an offer's place in turn: a line that came after it is shown once the offer is asked about, though its key came late", async () => {
-  const server = await startHostileServer();
-  const client = await ChatClient.connect(server.url, {
-    pinnedSpki: server.spki,
-  });
-  try {
-    const shown: string[] = [];
-    const order = new InTurn((error) => shown.push(`error ${error}`));
-    const key = Promise.withResolvers<void>();
-    const asked = Promise.withResolvers<void>();
-    const files = new WebFiles(client, {
+  await using hostile = await clientOfHostileServer();
+  const { client, channel } = hostile;
+  const shown: string[] = [];
+  const order = new InTurn((error) => shown.push(`error ${error}`));
+  const key = Promise.withResolvers<void>();
+  const asked = Promise.withResolvers<void>();
+  const files = new WebFiles(
+    client,
+    {
       ask(offer, answer) {
         shown.push(`asked ${offer.name}`);
         answer(false);
@@ -267,47 +312,31 @@ Deno.test("WebFiles holds an offer's place in turn: a line that came after it is
       received() {},
       cancelled() {},
       failed() {},
-    }, {
-      share: null,
-      // The key comes once the line after the offer has reached the page.
-      take: async (offer) => {
-        await key.promise;
-        return KEYS_IN_OFFERS.take(offer);
-      },
-    }, () => order.hold(30_000));
-    const after = Promise.withResolvers<void>();
-    client.onMessage((incoming) => {
-      files.receive(incoming);
-      const { message } = incoming;
-      if (message.t !== "presence") return;
-      if (message.name === "after") after.resolve();
-      order.run(() => void shown.push(message.name));
-    });
-    const channel = await server.session;
-    channel.send({ t: "presence", name: "before", online: true });
-    channel.send(offer(1, "a.txt", 3));
-    channel.send({ t: "presence", name: "after", online: true });
-    await after.promise;
-    key.resolve();
-    await asked.promise;
-    await order.settled;
-    assert.deepEqual(shown, ["before", "asked a.txt", "after"]);
-  } finally {
-    await client.quit();
-    await server[Symbol.asyncDispose]();
-  }
+    },
+    // The key comes once the line after the offer has reached the page.
+    keysOnceReady(key.promise),
+    () => order.hold(30_000),
+  );
+  const after = showInTurn(client, files, order, shown);
+  channel.send({ t: "presence", name: "before", online: true });
+  channel.send(offer(1, "a.txt", 3));
+  channel.send({ t: "presence", name: "after", online: true });
+  await after;
+  key.resolve();
+  await asked.promise;
+  await order.settled;
+  assert.deepEqual(shown, ["before", "asked a.txt", "after"]);
 });
 
 Deno.test("WebFiles says a second offer under a transfer number and an offer too large for a browser in their places, after the lines that came before them and still wait", async () => {
-  const server = await startHostileServer();
-  const client = await ChatClient.connect(server.url, {
-    pinnedSpki: server.spki,
-  });
-  try {
-    const shown: string[] = [];
-    const order = new InTurn((error) => shown.push(`error ${error}`));
-    const key = Promise.withResolvers<void>();
-    const files = new WebFiles(client, {
+  await using hostile = await clientOfHostileServer();
+  const { client, channel } = hostile;
+  const shown: string[] = [];
+  const order = new InTurn((error) => shown.push(`error ${error}`));
+  const key = Promise.withResolvers<void>();
+  const files = new WebFiles(
+    client,
+    {
       ask(offer, answer) {
         shown.push(`asked ${offer.name}`);
         answer(false);
@@ -322,198 +351,151 @@ Deno.test("WebFiles says a second offer under a transfer number and an offer too
       received() {},
       cancelled() {},
       failed() {},
-    }, {
-      share: null,
-      // The first offer's key comes once the last line reached the page:
-      // what came after that offer waits for it.
-      take: async (offer) => {
-        await key.promise;
-        return KEYS_IN_OFFERS.take(offer);
-      },
-    }, () => order.hold(30_000));
-    const after = Promise.withResolvers<void>();
-    client.onMessage((incoming) => {
-      files.receive(incoming);
-      const { message } = incoming;
-      if (message.t !== "presence") return;
-      if (message.name === "after") after.resolve();
-      order.run(() => void shown.push(message.name));
-    });
-    const channel = await server.session;
-    channel.send(offer(1, "a.txt", 3));
-    channel.send({ t: "presence", name: "between", online: true });
-    channel.send(offer(2, "huge.bin", 512 * 1024 * 1024));
-    channel.send(offer(1, "other.html", 3));
-    channel.send({ t: "presence", name: "after", online: true });
-    await after.promise;
-    key.resolve();
-    await order.settled;
-    assert.deepEqual(shown, [
-      "asked a.txt",
-      "between",
-      "declined huge.bin: too large for a browser (256 MiB at most)",
-      "duplicate other.html",
-      "after",
-    ]);
-  } finally {
-    await client.quit();
-    await server[Symbol.asyncDispose]();
-  }
+    },
+    // The first offer's key comes once the last line reached the page:
+    // what came after that offer waits for it.
+    keysOnceReady(key.promise),
+    () => order.hold(30_000),
+  );
+  const after = showInTurn(client, files, order, shown);
+  channel.send(offer(1, "a.txt", 3));
+  channel.send({ t: "presence", name: "between", online: true });
+  channel.send(offer(2, "huge.bin", 512 * 1024 * 1024));
+  channel.send(offer(1, "other.html", 3));
+  channel.send({ t: "presence", name: "after", online: true });
+  await after;
+  key.resolve();
+  await order.settled;
+  assert.deepEqual(shown, [
+    "asked a.txt",
+    "between",
+    "declined huge.bin: too large for a browser (256 MiB at most)",
+    "duplicate other.html",
+    "after",
+  ]);
 });
 
 Deno.test("WebFiles does not claim a file received whole from a sender its user ignores since: the offer is declined unseen, as any of theirs, not accepted without asking", async () => {
-  const server = await startHostileServer();
-  const client = await ChatClient.connect(server.url, {
-    pinnedSpki: server.spki,
-  });
-  try {
-    const said: string[] = [];
-    const received = new ReceivedFiles();
-    const ignoring = new Set<string>();
-    const files = new WebFiles(
-      client,
-      {
-        // As files_view.ts: an ignored user's offers are declined unseen.
-        ask(offer, answer) {
-          if (ignoring.has(offer.from)) {
-            answer(false);
-            return;
-          }
-          said.push(`asked ${offer.name}`);
-          answer(true);
-        },
-        declinesUnasked: (offer) => ignoring.has(offer.from),
-        declined() {},
-        progress() {},
-        received(offer) {
-          said.push(`received ${offer.name}`);
-        },
-        again(offer) {
-          said.push(`again ${offer.name}`);
-        },
-        cancelled() {},
-        failed() {},
+  await using hostile = await clientOfHostileServer();
+  const { client, channel } = hostile;
+  const said: string[] = [];
+  const received = new ReceivedFiles();
+  const ignoring = new Set<string>();
+  const files = new WebFiles(
+    client,
+    {
+      // As files_view.ts: an ignored user's offers are declined unseen.
+      ask(offer, answer) {
+        if (ignoring.has(offer.from)) {
+          answer(false);
+          return;
+        }
+        said.push(`asked ${offer.name}`);
+        answer(true);
       },
-      undefined,
-      undefined,
-      received,
-    );
-    client.onMessage((incoming) => files.receive(incoming));
-    const channel = await server.session;
-    const fingerprint = "SHA256:mallory";
-    const content = new TextEncoder().encode("abc");
-    const key = newFileKey();
-    const cipher = await FileCipher.create(key, 1, 3);
-    channel.send({
-      ...offer(1, "a.txt", 3),
-      from: "mallory",
-      fingerprint,
-      ...fileKeyForOffer(key),
-    });
-    assert.equal((await answers(channel, 1))[0]!.t, "file_accept");
-    channel.send(
-      { t: "file_chunk", xfer: 1, offset: 0 },
-      await cipher.seal({ index: 0, offset: 0 }, content),
-    );
-    channel.send({
-      t: "file_end",
-      xfer: 1,
-      sha256: await cipher.keyedDigest(await sha256Hex(content)),
-    });
-    assert.deepEqual((await answers(channel, 1))[0], {
-      t: "file_done",
-      xfer: 1,
-      ok: true,
-      reason: "",
-    });
-    // mallory is ignored now, and offers the same file again.
-    ignoring.add("mallory");
-    const again = newFileKey();
-    channel.send({
-      ...offer(2, "a.txt", 3),
-      from: "mallory",
-      fingerprint,
-      ...fileKeyForOffer(again),
-    });
-    assert.deepEqual(await answers(channel, 1), [
-      { t: "file_decline", xfer: 2 },
-    ]);
-    assert.deepEqual(said, ["asked a.txt", "received a.txt"]);
-  } finally {
-    await client.quit();
-    await server[Symbol.asyncDispose]();
-  }
+      declinesUnasked: (offer) => ignoring.has(offer.from),
+      declined() {},
+      progress() {},
+      received(offer) {
+        said.push(`received ${offer.name}`);
+      },
+      again(offer) {
+        said.push(`again ${offer.name}`);
+      },
+      cancelled() {},
+      failed() {},
+    },
+    undefined,
+    undefined,
+    received,
+  );
+  client.onMessage((incoming) => files.receive(incoming));
+  const fingerprint = "SHA256:mallory";
+  const content = new TextEncoder().encode("abc");
+  const key = newFileKey();
+  const cipher = await FileCipher.create(key, 1, 3);
+  channel.send({
+    ...offer(1, "a.txt", 3),
+    from: "mallory",
+    fingerprint,
+    ...fileKeyForOffer(key),
+  });
+  assert.equal((await answers(channel, 1))[0]!.t, "file_accept");
+  await sendWhole(channel, cipher, 1, content);
+  assert.deepEqual((await answers(channel, 1))[0], {
+    t: "file_done",
+    xfer: 1,
+    ok: true,
+    reason: "",
+  });
+  // mallory is ignored now, and offers the same file again.
+  ignoring.add("mallory");
+  const again = newFileKey();
+  channel.send({
+    ...offer(2, "a.txt", 3),
+    from: "mallory",
+    fingerprint,
+    ...fileKeyForOffer(again),
+  });
+  assert.deepEqual(await answers(channel, 1), [
+    { t: "file_decline", xfer: 2 },
+  ]);
+  assert.deepEqual(said, ["asked a.txt", "received a.txt"]);
 });
 
 Deno.test("WebFiles does not claim a file received whole once the page let it go (pushed out by newer files, or its row gone): offered again, it is asked about and received afresh", async () => {
-  const server = await startHostileServer();
-  const client = await ChatClient.connect(server.url, {
-    pinnedSpki: server.spki,
-  });
-  try {
-    const said: string[] = [];
-    let kept = true;
-    const files = new WebFiles(
-      client,
-      {
-        ask(offer, answer) {
-          said.push(`asked ${offer.name}`);
-          answer(true);
-        },
-        declined() {},
-        progress() {},
-        received(offer) {
-          said.push(`received ${offer.name}`);
-          return () => kept;
-        },
-        again(offer) {
-          said.push(`again ${offer.name}`);
-        },
-        cancelled() {},
-        failed() {},
+  await using hostile = await clientOfHostileServer();
+  const { client, channel } = hostile;
+  const said: string[] = [];
+  let kept = true;
+  const files = new WebFiles(
+    client,
+    {
+      ask(offer, answer) {
+        said.push(`asked ${offer.name}`);
+        answer(true);
       },
-      undefined,
-      undefined,
-      new ReceivedFiles(),
-    );
-    client.onMessage((incoming) => files.receive(incoming));
-    const channel = await server.session;
-    const content = new TextEncoder().encode("abc");
-    for (const xfer of [1, 2]) {
-      const key = newFileKey();
-      const cipher = await FileCipher.create(key, xfer, 3);
-      channel.send({
-        ...offer(xfer, "a.txt", 3),
-        fingerprint: "SHA256:sophia",
-        ...fileKeyForOffer(key),
-      });
-      // Accepted afresh both times: no claim of what the page let go.
-      assert.deepEqual(await answers(channel, 1), [
-        { t: "file_accept", xfer },
-      ]);
-      channel.send(
-        { t: "file_chunk", xfer, offset: 0 },
-        await cipher.seal({ index: 0, offset: 0 }, content),
-      );
-      channel.send({
-        t: "file_end",
-        xfer,
-        sha256: await cipher.keyedDigest(await sha256Hex(content)),
-      });
-      assert.deepEqual(await answers(channel, 1), [
-        { t: "file_done", xfer, ok: true, reason: "" },
-      ]);
-      // Newer files pushed it out of what the page keeps to save.
-      kept = false;
-    }
-    assert.deepEqual(said, [
-      "asked a.txt",
-      "received a.txt",
-      "asked a.txt",
-      "received a.txt",
+      declined() {},
+      progress() {},
+      received(offer) {
+        said.push(`received ${offer.name}`);
+        return () => kept;
+      },
+      again(offer) {
+        said.push(`again ${offer.name}`);
+      },
+      cancelled() {},
+      failed() {},
+    },
+    undefined,
+    undefined,
+    new ReceivedFiles(),
+  );
+  client.onMessage((incoming) => files.receive(incoming));
+  const content = new TextEncoder().encode("abc");
+  for (const xfer of [1, 2]) {
+    const key = newFileKey();
+    const cipher = await FileCipher.create(key, xfer, 3);
+    channel.send({
+      ...offer(xfer, "a.txt", 3),
+      fingerprint: "SHA256:sophia",
+      ...fileKeyForOffer(key),
+    });
+    // Accepted afresh both times: no claim of what the page let go.
+    assert.deepEqual(await answers(channel, 1), [
+      { t: "file_accept", xfer },
     ]);
-  } finally {
-    await client.quit();
-    await server[Symbol.asyncDispose]();
+    await sendWhole(channel, cipher, xfer, content);
+    assert.deepEqual(await answers(channel, 1), [
+      { t: "file_done", xfer, ok: true, reason: "" },
+    ]);
+    // Newer files pushed it out of what the page keeps to save.
+    kept = false;
   }
+  assert.deepEqual(said, [
+    "asked a.txt",
+    "received a.txt",
+    "asked a.txt",
+    "received a.txt",
+  ]);
 });
