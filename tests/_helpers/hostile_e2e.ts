@@ -21,7 +21,11 @@ import {
   IDENTITY_PROOF_VERSION,
   identityFingerprint,
 } from "../../src/crypto/identity.ts";
-import { decodeBundle, type PrekeyBundle } from "../../src/crypto/prekeys.ts";
+import {
+  decodeBundle,
+  encodeBundle,
+  type PrekeyBundle,
+} from "../../src/crypto/prekeys.ts";
 import { parseClientMessage } from "../../src/protocol/parse_client_message.ts";
 import type {
   ClientMessage,
@@ -208,6 +212,26 @@ export function serveSignIn(
     }
   })().catch(published.reject);
   return published.promise;
+}
+
+/**
+ * The server's answer to bob's e2e_bundle request (`message`): `peer`'s
+ * bundle and fingerprint, under the name bob asked about.
+ */
+export function answerBundle(
+  channel: SecureChannel,
+  message: { id: number; name: string },
+  peer: HostileAlice,
+): void {
+  channel.send(
+    {
+      t: "e2e_bundle",
+      re: message.id,
+      name: message.name,
+      fingerprint: peer.fingerprint,
+    },
+    new TextEncoder().encode(JSON.stringify(encodeBundle(peer.bundle))),
+  );
 }
 
 /**

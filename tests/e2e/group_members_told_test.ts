@@ -9,37 +9,45 @@
  */
 
 import assert from "node:assert/strict";
-import { encodeBundle } from "../../src/crypto/prekeys.ts";
 import type { ClientMessage } from "../../src/protocol/messages.ts";
 import {
+  answerBundle,
   type HostileAlice,
   HostileAlice as Peer,
+  type HostileE2e,
   startHostileE2e,
 } from "../_helpers/hostile_e2e.ts";
+
+/**
+ * A host for bob that hands him the bundles of `peers` and stores what he
+ * seals (the names his e2e_msg go to in `secretsTo`), each answered ok and
+ * numbered from 101, but for those `unanswered` keeps: taken and never
+ * answered.
+ */
+function hostOf(
+  run: () => HostileE2e,
+  peers: Map<string, HostileAlice>,
+  secretsTo: string[],
+  unanswered: (message: ClientMessage) => boolean = () => false,
+): (message: ClientMessage) => void {
+  let id = 100;
+  return (message) => {
+    if (message.t === "e2e_bundle") {
+      answerBundle(run().channel, message, peers.get(message.name)!);
+    } else if (message.t === "e2e_msg" || message.t === "e2e_gsay") {
+      if (message.t === "e2e_msg") secretsTo.push(message.to);
+      if (unanswered(message)) return;
+      id++;
+      run().channel.send({ t: "ok", re: message.id, text: "", id, seq: id });
+    }
+  };
+}
 
 Deno.test("chat connect says which members its group chain goes to, and who gets it since its last message there, whatever membership notices the server sent", async () => {
   const peers = new Map<string, HostileAlice>();
   let members = ["bob", "alice", "mallory"];
   const secretsTo: string[] = [];
-  let id = 100;
-  const onOther = (message: ClientMessage) => {
-    if (message.t === "e2e_bundle") {
-      const peer = peers.get(message.name)!;
-      run.channel.send(
-        {
-          t: "e2e_bundle",
-          re: message.id,
-          name: message.name,
-          fingerprint: peer.fingerprint,
-        },
-        new TextEncoder().encode(JSON.stringify(encodeBundle(peer.bundle))),
-      );
-    } else if (message.t === "e2e_msg" || message.t === "e2e_gsay") {
-      if (message.t === "e2e_msg") secretsTo.push(message.to);
-      id++;
-      run.channel.send({ t: "ok", re: message.id, text: "", id, seq: id });
-    }
-  };
+  const onOther = hostOf(() => run, peers, secretsTo);
   await using run = await startHostileE2e(
     "chat-group-members-told-",
     () => [],
@@ -96,17 +104,7 @@ Deno.test("chat connect sends nothing, to a group or of a file, when the server 
   const sent: ClientMessage[] = [];
   const onOther = (message: ClientMessage) => {
     if (message.t === "e2e_bundle") {
-      run.channel.send(
-        {
-          t: "e2e_bundle",
-          re: message.id,
-          name: message.name,
-          fingerprint: run.alice.fingerprint,
-        },
-        new TextEncoder().encode(
-          JSON.stringify(encodeBundle(run.alice.bundle)),
-        ),
-      );
+      answerBundle(run.channel, message, run.alice);
     } else if (message.t !== "history") {
       // (history: the mark every client asks for at its sign-in, before
       // `run` is set; left unanswered, as the other tests here do.)
@@ -153,16 +151,7 @@ Deno.test("chat connect says which members a group file's key went to, whatever 
   let offered = false;
   const onOther = (message: ClientMessage) => {
     if (message.t === "e2e_bundle") {
-      const peer = peers.get(message.name)!;
-      run.channel.send(
-        {
-          t: "e2e_bundle",
-          re: message.id,
-          name: message.name,
-          fingerprint: peer.fingerprint,
-        },
-        new TextEncoder().encode(JSON.stringify(encodeBundle(peer.bundle))),
-      );
+      answerBundle(run.channel, message, peers.get(message.name)!);
     } else if (message.t === "e2e_msg") {
       secretsTo.push(message.to);
       run.channel.send({ t: "ok", re: message.id, text: "", id: 1, seq: 1 });
@@ -196,16 +185,7 @@ Deno.test("chat connect says which members a group file's key and name went to w
   const secretsTo: string[] = [];
   const onOther = (message: ClientMessage) => {
     if (message.t === "e2e_bundle") {
-      const peer = peers.get(message.name)!;
-      run.channel.send(
-        {
-          t: "e2e_bundle",
-          re: message.id,
-          name: message.name,
-          fingerprint: peer.fingerprint,
-        },
-        new TextEncoder().encode(JSON.stringify(encodeBundle(peer.bundle))),
-      );
+      answerBundle(run.channel, message, peers.get(message.name)!);
     } else if (message.t === "e2e_msg") {
       secretsTo.push(message.to);
       run.channel.send({ t: "ok", re: message.id, text: "", id: 1, seq: 1 });
@@ -245,28 +225,14 @@ Deno.test("chat connect says which members a group file's key and name went to w
 Deno.test("chat connect names a member whose copy of its group chain the server left unanswered: it may have gone", async () => {
   const peers = new Map<string, HostileAlice>();
   const secretsTo: string[] = [];
-  let id = 100;
-  const onOther = (message: ClientMessage) => {
-    if (message.t === "e2e_bundle") {
-      const peer = peers.get(message.name)!;
-      run.channel.send(
-        {
-          t: "e2e_bundle",
-          re: message.id,
-          name: message.name,
-          fingerprint: peer.fingerprint,
-        },
-        new TextEncoder().encode(JSON.stringify(encodeBundle(peer.bundle))),
-      );
-    } else if (message.t === "e2e_msg" || message.t === "e2e_gsay") {
-      if (message.t === "e2e_msg") secretsTo.push(message.to);
-      // mallory's copy, sealed for the key the host holds, is taken and
-      // never answered: the host reads what follows all the same.
-      if (message.t === "e2e_msg" && message.to === "mallory") return;
-      id++;
-      run.channel.send({ t: "ok", re: message.id, text: "", id, seq: id });
-    }
-  };
+  // mallory's copy, sealed for the key the host holds, is taken and
+  // never answered: the host reads what follows all the same.
+  const onOther = hostOf(
+    () => run,
+    peers,
+    secretsTo,
+    (message) => message.t === "e2e_msg" && message.to === "mallory",
+  );
   await using run = await startHostileE2e(
     "chat-group-members-unanswered-",
     () => [],
@@ -300,25 +266,7 @@ Deno.test("chat connect names every member the server lists since its last messa
   const added = Array.from({ length: 12 }, (_, i) => `n${i}`);
   let members = ["bob", "alice", ...crowd];
   const secretsTo: string[] = [];
-  let id = 100;
-  const onOther = (message: ClientMessage) => {
-    if (message.t === "e2e_bundle") {
-      const peer = peers.get(message.name)!;
-      run.channel.send(
-        {
-          t: "e2e_bundle",
-          re: message.id,
-          name: message.name,
-          fingerprint: peer.fingerprint,
-        },
-        new TextEncoder().encode(JSON.stringify(encodeBundle(peer.bundle))),
-      );
-    } else if (message.t === "e2e_msg" || message.t === "e2e_gsay") {
-      if (message.t === "e2e_msg") secretsTo.push(message.to);
-      id++;
-      run.channel.send({ t: "ok", re: message.id, text: "", id, seq: id });
-    }
-  };
+  const onOther = hostOf(() => run, peers, secretsTo);
   await using run = await startHostileE2e(
     "chat-group-members-many-",
     () => [],
@@ -380,25 +328,7 @@ for (const json of [false, true]) {
     async () => {
       const peers = new Map<string, HostileAlice>();
       const secretsTo: string[] = [];
-      let id = 100;
-      const onOther = (message: ClientMessage) => {
-        if (message.t === "e2e_bundle") {
-          const peer = peers.get(message.name)!;
-          run.channel.send(
-            {
-              t: "e2e_bundle",
-              re: message.id,
-              name: message.name,
-              fingerprint: peer.fingerprint,
-            },
-            new TextEncoder().encode(JSON.stringify(encodeBundle(peer.bundle))),
-          );
-        } else if (message.t === "e2e_msg" || message.t === "e2e_gsay") {
-          if (message.t === "e2e_msg") secretsTo.push(message.to);
-          id++;
-          run.channel.send({ t: "ok", re: message.id, text: "", id, seq: id });
-        }
-      };
+      const onOther = hostOf(() => run, peers, secretsTo);
       // mallory stays listed whatever the notices say.
       await using run = await startHostileE2e(
         "chat-group-members-left-",
@@ -474,26 +404,8 @@ Deno.test("chat connect names the members a group file's key went to whom its me
   const crowd = Array.from({ length: 12 }, (_, i) => `c${i}`);
   let members = ["bob", "alice", ...crowd];
   const secretsTo: string[] = [];
-  let id = 100;
-  const onOther = (message: ClientMessage) => {
-    if (message.t === "e2e_bundle") {
-      const peer = peers.get(message.name)!;
-      run.channel.send(
-        {
-          t: "e2e_bundle",
-          re: message.id,
-          name: message.name,
-          fingerprint: peer.fingerprint,
-        },
-        new TextEncoder().encode(JSON.stringify(encodeBundle(peer.bundle))),
-      );
-    } else if (message.t === "e2e_msg" || message.t === "e2e_gsay") {
-      if (message.t === "e2e_msg") secretsTo.push(message.to);
-      id++;
-      run.channel.send({ t: "ok", re: message.id, text: "", id, seq: id });
-    }
-    // The offer is left unanswered: the key's line comes before.
-  };
+  // The offer is left unanswered: the key's line comes before.
+  const onOther = hostOf(() => run, peers, secretsTo);
   await using run = await startHostileE2e(
     "chat-group-file-many-",
     () => [],
