@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   ChatClient,
   decodeText,
+  type Handling,
   HELD,
   QUIT_ACK_MS,
 } from "../../src/client/chat_client.ts";
@@ -72,6 +73,34 @@ function twoWaitForJojo(store: Store): void {
       recipients: [{ userKey: "jojo", delivered: false }],
     });
   }
+}
+
+/**
+ * jojo signed in with `key` as a script is: each private message
+ * acknowledged once its listener's answer, `handled()`, settles; and
+ * sophia's private `text` to him, which has reached that listener.
+ */
+async function jojoListening(
+  server: TestServer,
+  key: Identity,
+  text: string,
+  handled: () => Handling,
+): Promise<{ jojo: ChatClient; sophia: TestClient }> {
+  const jojo = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  jojo.ackWhenHandled();
+  const came = Promise.withResolvers<void>();
+  jojo.onMessage(({ message }) => {
+    if (message.t !== "private") return;
+    came.resolve();
+    return handled();
+  });
+  assert.equal((await jojo.register("jojo", key)).t, "welcome");
+  const sophia = await TestClient.connect(server, "sophia");
+  assert.equal((await sophia.client.msg("jojo", text)).t, "ok");
+  await came.promise;
+  return { jojo, sophia };
 }
 
 /** Waits, with a deadline, until `check` holds. */
@@ -445,22 +474,14 @@ Deno.test("quit with nothing owed yet waits for a line still being written (a sc
   await using server = await startTestServer({ store });
   try {
     const key = await testIdentity();
-    const jojo = await ChatClient.connect(server.url, {
-      pinnedSpki: server.spki,
-    });
     // As a script or --json: acknowledged once its line is written.
-    jojo.ackWhenHandled();
     const written = Promise.withResolvers<void>();
-    const came = Promise.withResolvers<void>();
-    jojo.onMessage(({ message }) => {
-      if (message.t !== "private") return;
-      came.resolve();
-      return written.promise;
-    });
-    assert.equal((await jojo.register("jojo", key)).t, "welcome");
-    const sophia = await TestClient.connect(server, "sophia");
-    assert.equal((await sophia.client.msg("jojo", "hi")).t, "ok");
-    await came.promise;
+    const { jojo, sophia } = await jojoListening(
+      server,
+      key,
+      "hi",
+      () => written.promise,
+    );
     // Nothing is owed yet: the script's input ends while its one line is
     // on its way to stdout; the line is written once the quit began.
     const quitting = jojo.quit();
@@ -497,22 +518,14 @@ Deno.test("quit does not wait for a message a listener left for keys another pro
   await using server = await startTestServer({ store });
   try {
     const key = await testIdentity();
-    const jojo = await ChatClient.connect(server.url, {
-      pinnedSpki: server.spki,
-    });
-    jojo.ackWhenHandled();
-    const came = Promise.withResolvers<void>();
     // As `chat connect` without the keys, another of the same name having
     // them (session_e2e.ts `leaveFor`): never acknowledged, on purpose.
-    jojo.onMessage(({ message }) => {
-      if (message.t !== "private") return;
-      came.resolve();
-      return HELD;
-    });
-    assert.equal((await jojo.register("jojo", key)).t, "welcome");
-    const sophia = await TestClient.connect(server, "sophia");
-    assert.equal((await sophia.client.msg("jojo", "kept")).t, "ok");
-    await came.promise;
+    const { jojo, sophia } = await jojoListening(
+      server,
+      key,
+      "kept",
+      () => HELD,
+    );
     const started = performance.now();
     await jojo.quit();
     // Waiting for it would take the whole QUIT_ACK_MS (and show what came
@@ -544,21 +557,13 @@ Deno.test("quit({ showing: false }) (the reader of stdout gone) does not wait fo
   await using server = await startTestServer({ store });
   try {
     const key = await testIdentity();
-    const jojo = await ChatClient.connect(server.url, {
-      pinnedSpki: server.spki,
-    });
-    jojo.ackWhenHandled();
-    const came = Promise.withResolvers<void>();
     // As stdout_queue.ts `written` once stdout cannot be written any more.
-    jojo.onMessage(({ message }) => {
-      if (message.t !== "private") return;
-      came.resolve();
-      return new Promise<void>(() => {});
-    });
-    assert.equal((await jojo.register("jojo", key)).t, "welcome");
-    const sophia = await TestClient.connect(server, "sophia");
-    assert.equal((await sophia.client.msg("jojo", "unwritten")).t, "ok");
-    await came.promise;
+    const { jojo, sophia } = await jojoListening(
+      server,
+      key,
+      "unwritten",
+      () => new Promise<void>(() => {}),
+    );
     const started = performance.now();
     await jojo.quit({ showing: false });
     const took = performance.now() - started;
