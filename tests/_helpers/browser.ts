@@ -15,6 +15,7 @@ import {
   makeKeys,
   serveProcess,
 } from "./process.ts";
+import type { HoldingProxy } from "./holding_proxy.ts";
 import { hasOneTimeKeys, untilKeysPublished } from "./published_keys.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -206,6 +207,43 @@ export async function signedInPage(
   const page = await openPage(chat.browser, chat.url, problems);
   await join(page, name);
   return page;
+}
+
+/**
+ * A page of `chat`'s server opened through `proxy` (at its port on
+ * 127.0.0.1) and signed in as `name`; what goes wrong on it goes in
+ * `problems` (see openPage).
+ */
+export async function signedInThrough(
+  chat: { browser: Browser },
+  proxy: { port: number },
+  name: string,
+): Promise<{ page: Page; problems: string[] }> {
+  const problems: string[] = [];
+  const page = await openPage(
+    chat.browser,
+    `http://127.0.0.1:${proxy.port}/`,
+    problems,
+  );
+  await join(page, name);
+  return { page, problems };
+}
+
+/**
+ * `line` typed on webby's `page` once its sign-in is over (its keys
+ * published), so that what it sends next is the line: the server's answer
+ * to it is held at `proxy`, from the line's first byte up.
+ */
+export async function typeAnswerHeld(
+  chat: BrowserChat,
+  proxy: HoldingProxy,
+  page: Page,
+  line: string,
+): Promise<void> {
+  await chat.keysOf("webby");
+  proxy.holdAfterUp(proxy.upBytes + 1);
+  await typeLine(page, line);
+  await proxy.holding();
 }
 
 /**

@@ -7,7 +7,11 @@
 
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
-import { type BrowserChat, join, openPage, typeLine } from "./browser.ts";
+import {
+  type BrowserChat,
+  signedInThrough,
+  typeAnswerHeld,
+} from "./browser.ts";
 import type { HoldingProxy } from "./holding_proxy.ts";
 import { type ChatClient, decodeText } from "../../src/client/chat_client.ts";
 
@@ -24,19 +28,9 @@ export async function lineOnItsWay(
   sophia.onMessage(({ message, body }) => {
     if (message.t === "public") heard.resolve(decodeText(body));
   });
-  const problems: string[] = [];
-  const page = await openPage(
-    chat.browser,
-    `http://127.0.0.1:${proxy.port}/`,
-    problems,
-  );
-  await join(page, "webby");
-  // The page's sign-in is over (its keys published): what it sends next
-  // is the line, and the server's answer to it is held.
-  await chat.keysOf("webby");
-  proxy.holdAfterUp(proxy.upBytes + 1);
-  await typeLine(page, "line on its way");
-  await proxy.holding();
+  const { page, problems } = await signedInThrough(chat, proxy, "webby");
+  // The server's answer to the line is held.
+  await typeAnswerHeld(chat, proxy, page, "line on its way");
   // Stored, and read by the others.
   assert.equal(await heard.promise, "line on its way");
   return { page, problems };

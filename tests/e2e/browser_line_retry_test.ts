@@ -14,9 +14,8 @@
 
 import assert from "node:assert/strict";
 import {
-  join,
   LEAK_CHECKS_OFF,
-  openPage,
+  signedInThrough,
   startBrowserChat,
   WAIT_MS,
   waitForLine,
@@ -58,13 +57,7 @@ Deno.test({
           clearTimeout(timer);
         }
       };
-      const problems: string[] = [];
-      const page = await openPage(
-        chat.browser,
-        `http://127.0.0.1:${proxy.port}/`,
-        problems,
-      );
-      await join(page, "webby");
+      const { page } = await signedInThrough(chat, proxy, "webby");
       const typed = Array.from({ length: 24 }, (_, i) => `line ${i + 1}`);
       await page.$eval("#line", (field, lines) => {
         const line = field as HTMLTextAreaElement;

@@ -11,9 +11,8 @@
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import {
-  join,
   LEAK_CHECKS_OFF,
-  openPage,
+  signedInThrough,
   startBrowserChat,
   typeLine,
   waitForLine,
@@ -44,13 +43,7 @@ Deno.test({
     const sophia = await chat.signedInClient("sophia");
     const nana = await chat.signedInClient("nana");
     try {
-      const problems: string[] = [];
-      const page = await openPage(
-        chat.browser,
-        `http://127.0.0.1:${proxy.port}/`,
-        problems,
-      );
-      await join(page, "webby");
+      const { page, problems } = await signedInThrough(chat, proxy, "webby");
       await typeLine(page, "/ignore nana");
       await waitForLine(page, /^Ignoring nana/);
       await say(sophia, "before the cut");
@@ -110,13 +103,7 @@ Deno.test({
     const proxy = new GateProxy(Number(new URL(chat.url).port));
     const sophia = await chat.signedInClient("sophia");
     try {
-      const problems: string[] = [];
-      const page = await openPage(
-        chat.browser,
-        `http://127.0.0.1:${proxy.port}/`,
-        problems,
-      );
-      await join(page, "webby");
+      const { page } = await signedInThrough(chat, proxy, "webby");
       await say(sophia, "before the cut");
       await waitForLine(page, /before the cut$/);
       // The page's own line, the newest in the room when the connection goes.
@@ -157,13 +144,7 @@ Deno.test({
     const proxy = new GateProxy(Number(new URL(chat.url).port));
     const sophia = await chat.signedInClient("sophia");
     try {
-      const problems: string[] = [];
-      const page = await openPage(
-        chat.browser,
-        `http://127.0.0.1:${proxy.port}/`,
-        problems,
-      );
-      await join(page, "webby");
+      const { page } = await signedInThrough(chat, proxy, "webby");
       await say(sophia, "before the cut");
       await waitForLine(page, /before the cut$/);
 
@@ -207,13 +188,7 @@ Deno.test({
     const proxy = new GateProxy(Number(new URL(chat.url).port));
     const sophia = await chat.signedInClient("sophia");
     try {
-      const problems: string[] = [];
-      const page = await openPage(
-        chat.browser,
-        `http://127.0.0.1:${proxy.port}/`,
-        problems,
-      );
-      await join(page, "webby");
+      const { page } = await signedInThrough(chat, proxy, "webby");
       // Answered after the request that places the page at the room's
       // newest message (none), sent at its sign-in; it shows none either.
       await typeLine(page, "/history");

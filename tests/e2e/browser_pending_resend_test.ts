@@ -13,12 +13,11 @@
 
 import assert from "node:assert/strict";
 import {
-  join,
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
-  openPage,
+  signedInThrough,
   startBrowserChat,
-  typeLine,
+  typeAnswerHeld,
   waitForLine,
 } from "../_helpers/browser.ts";
 import { HoldingProxy } from "../_helpers/holding_proxy.ts";
@@ -38,19 +37,9 @@ Deno.test({
       sophia.onMessage(({ message, body }) => {
         if (message.t === "public") heard.push(decodeText(body));
       });
-      const problems: string[] = [];
-      const page = await openPage(
-        chat.browser,
-        `http://127.0.0.1:${proxy.port}/`,
-        problems,
-      );
-      await join(page, "webby");
-      // The page's sign-in is over (its keys published): what it sends next
-      // is the line, and the server's answer to it is held.
-      await chat.keysOf("webby");
-      proxy.holdAfterUp(proxy.upBytes + 1);
-      await typeLine(page, "slow line");
-      await proxy.holding();
+      const { page, problems } = await signedInThrough(chat, proxy, "webby");
+      // The server's answer to the line is held.
+      await typeAnswerHeld(chat, proxy, page, "slow line");
       await page.waitForFunction(
         () =>
           [...document.querySelectorAll("#log .line")].some((row) =>

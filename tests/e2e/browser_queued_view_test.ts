@@ -14,13 +14,12 @@ import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import {
   LEAK_CHECKS_OFF,
-  openPage,
+  signedInThrough,
   startBrowserChat,
   typeLine,
   WAIT_MS,
   waitForLine,
 } from "../_helpers/browser.ts";
-import { join } from "../_helpers/browser.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
 import { HoldingProxy } from "../_helpers/holding_proxy.ts";
 import { decodeText } from "../../src/client/chat_client.ts";
@@ -54,13 +53,7 @@ Deno.test({
         heard.push(decodeText(body));
         wake();
       });
-      const problems: string[] = [];
-      const page = await openPage(
-        chat.browser,
-        `http://127.0.0.1:${proxy.port}/`,
-        problems,
-      );
-      await join(page, "webby");
+      const { page } = await signedInThrough(chat, proxy, "webby");
       await typeLine(page, "/query sophia");
       await waitForLine(page, /sophia/);
 
@@ -115,13 +108,7 @@ Deno.test({
           clearTimeout(timer);
         }
       };
-      const problems: string[] = [];
-      const page = await openPage(
-        chat.browser,
-        `http://127.0.0.1:${proxy.port}/`,
-        problems,
-      );
-      await join(page, "webby");
+      const { page } = await signedInThrough(chat, proxy, "webby");
       // From here nothing reaches the page: "a" goes, its answer does not,
       // and "b" and "c" wait for it.
       proxy.holdAt(proxy.downBytes);

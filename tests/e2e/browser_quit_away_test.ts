@@ -12,10 +12,9 @@
 
 import assert from "node:assert/strict";
 import {
-  join,
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
-  openPage,
+  signedInThrough,
   startBrowserChat,
   typeLine,
   waitForLine,
@@ -39,13 +38,7 @@ Deno.test({
         heard.push(decodeText(body));
         if (heard.includes("back")) back.resolve();
       });
-      const problems: string[] = [];
-      const page = await openPage(
-        chat.browser,
-        `http://127.0.0.1:${proxy.port}/`,
-        problems,
-      );
-      await join(page, "webby");
+      const { page, problems } = await signedInThrough(chat, proxy, "webby");
       proxy.cut();
       await waitForLine(page, /^The connection to the server was lost\.$/);
       await typeLine(page, "typed while away");

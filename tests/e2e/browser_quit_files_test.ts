@@ -14,10 +14,9 @@
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import {
-  join,
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
-  openPage,
+  signedInThrough,
   startBrowserChat,
   typeLine,
   waitForLine,
@@ -39,13 +38,7 @@ Deno.test({
     await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
     const proxy = new GateProxy(Number(new URL(chat.url).port));
     try {
-      const problems: string[] = [];
-      const page = await openPage(
-        chat.browser,
-        `http://127.0.0.1:${proxy.port}/`,
-        problems,
-      );
-      await join(page, "webby");
+      const { page } = await signedInThrough(chat, proxy, "webby");
       // Offers reach termy, who never answers them (a bare client).
       const termy = await chat.signedInClient("termy");
       const offered: string[] = [];

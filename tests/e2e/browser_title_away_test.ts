@@ -10,9 +10,8 @@
  */
 
 import {
-  join,
   LEAK_CHECKS_OFF,
-  openPage,
+  signedInThrough,
   startBrowserChat,
   WAIT_MS,
 } from "../_helpers/browser.ts";
@@ -26,13 +25,7 @@ Deno.test({
     await using chat = await startBrowserChat();
     const proxy = new GateProxy(Number(new URL(chat.url).port));
     try {
-      const problems: string[] = [];
-      const page = await openPage(
-        chat.browser,
-        `http://127.0.0.1:${proxy.port}/`,
-        problems,
-      );
-      await join(page, "webby");
+      const { page } = await signedInThrough(chat, proxy, "webby");
       const termy = await chat.terminal("termy");
       await chat.keysOf("webby");
       // Another tab in front: webby's is in the background.
