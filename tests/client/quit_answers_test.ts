@@ -9,7 +9,10 @@
 
 import assert from "node:assert/strict";
 import { ChatClient, QUIT_ACK_MS } from "../../src/client/chat_client.ts";
-import { startHostileServer } from "../_helpers/hostile_server.ts";
+import {
+  type HostileServer,
+  startHostileServer,
+} from "../_helpers/hostile_server.ts";
 import type { ClientMessage } from "../../src/protocol/messages.ts";
 import type { SecureChannel } from "../../src/transport/secure_channel.ts";
 
@@ -28,18 +31,32 @@ async function next(
   }
 }
 
-Deno.test("quit waits for the answer to a line on its way before its goodbye: the line is answered, not failed as not sent", async () => {
-  await using server = await startHostileServer();
+/**
+ * A client of `server` with a public line (`text`) on its way: read by the
+ * server, not answered. `channel`: the server's end of its connection.
+ */
+async function lineOnItsWay(server: HostileServer, text: string) {
   const client = await ChatClient.connect(server.url, {
     pinnedSpki: server.spki,
   });
   try {
     const channel = await server.session;
-    const reply = client.request(
-      { t: "say" },
-      new TextEncoder().encode("bye all"),
-    );
+    const reply = client.request({ t: "say" }, new TextEncoder().encode(text));
     const say = await next(channel, "say");
+    return { client, channel, reply, say };
+  } catch (error) {
+    client.abort();
+    throw error;
+  }
+}
+
+Deno.test("quit waits for the answer to a line on its way before its goodbye: the line is answered, not failed as not sent", async () => {
+  await using server = await startHostileServer();
+  const { client, channel, reply, say } = await lineOnItsWay(
+    server,
+    "bye all",
+  );
+  try {
     const quitting = client.quit();
     // The server answers once the client is leaving: before the fix its
     // goodbye had gone and the line had been failed by then.
@@ -55,16 +72,8 @@ Deno.test("quit waits for the answer to a line on its way before its goodbye: th
 
 Deno.test("quit waits at most QUIT_ACK_MS for a line's answer that never comes, then leaves and says it was not sent", async () => {
   await using server = await startHostileServer();
-  const client = await ChatClient.connect(server.url, {
-    pinnedSpki: server.spki,
-  });
+  const { client, channel, reply } = await lineOnItsWay(server, "unanswered");
   try {
-    const channel = await server.session;
-    const reply = client.request(
-      { t: "say" },
-      new TextEncoder().encode("unanswered"),
-    );
-    await next(channel, "say");
     const started = performance.now();
     const quitting = client.quit();
     await next(channel, "bye");
