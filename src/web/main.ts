@@ -2435,6 +2435,17 @@ async function reconnect(reason: string): Promise<void> {
   showReconnecting = show;
   const ticker = setInterval(show, 1000);
   let lastError: string | null = null;
+  /** Each line that waited for a connection said not sent, and dropped. */
+  const refuseQueued = (): void => {
+    for (const { line } of queued.splice(0)) {
+      emit({
+        type: "error",
+        re: null,
+        code: "connection",
+        text: `ERROR: Not sent: ${line}`,
+      });
+    }
+  };
   /**
    * Left meanwhile (/quit, the page hidden or its user forgotten): no
    * reconnecting, as once left while connected; `next`, a connection made
@@ -2447,14 +2458,7 @@ async function reconnect(reason: string): Promise<void> {
     setStatus("Disconnected.");
     emit({ type: "notice", text: "Disconnected." });
     // What waited for a connection is not sent (said so, as when refused).
-    for (const { line } of queued.splice(0)) {
-      emit({
-        type: "error",
-        re: null,
-        code: "connection",
-        text: `ERROR: Not sent: ${line}`,
-      });
-    }
+    refuseQueued();
     offerAgain();
     return true;
   };
@@ -2494,14 +2498,7 @@ async function reconnect(reason: string): Promise<void> {
       // line typed from now on is refused, as once dismissed.
       dismissed = true;
       offerAgain();
-      for (const { line } of queued.splice(0)) {
-        emit({
-          type: "error",
-          re: null,
-          code: "connection",
-          text: `ERROR: Not sent: ${line}`,
-        });
-      }
+      refuseQueued();
       return true;
     }
     lastError = reply.t === "error" ? reply.text : reply.t;
