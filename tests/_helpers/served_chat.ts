@@ -32,6 +32,8 @@ export interface ConnectOptions {
   readonly args?: readonly string[];
   /** The port it connects to (a proxy's in front of the server); the server's by default. */
   readonly port?: string | number;
+  /** Its input and output are a terminal (an interactive session, as a person's). */
+  readonly tty?: boolean;
 }
 
 /** A key pair in a fresh folder, the server started on it, and its users. */
@@ -99,6 +101,7 @@ export class ServedChat implements AsyncDisposable {
       acceptFiles = false,
       args = [],
       port = this.port,
+      tty = false,
     }: ConnectOptions = {},
   ): ChatProcess {
     const files = acceptFiles
@@ -119,7 +122,10 @@ export class ServedChat implements AsyncDisposable {
         user,
         ...files,
         ...args,
-      ], { env: { XDG_CONFIG_HOME: join(this.dir, config) } }),
+      ], {
+        env: { XDG_CONFIG_HOME: join(this.dir, config) },
+        ...(tty ? { tty } : {}),
+      }),
     );
   }
 

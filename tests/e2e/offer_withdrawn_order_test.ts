@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ChatProcess, hasPty } from "../_helpers/process.ts";
+import { hasPty } from "../_helpers/process.ts";
 import { ServedChat } from "../_helpers/served_chat.ts";
 
 const PTY = await hasPty();
@@ -21,19 +21,7 @@ Deno.test({
   async fn() {
     await using chat = await ServedChat.start("chat-offer-withdrawn-order-");
     await chat.serve();
-    const bob = chat.track(
-      new ChatProcess([
-        "connect",
-        `127.0.0.1:${chat.port}`,
-        "--pub",
-        `${chat.dir}/public.pem`,
-        "--user",
-        "bob",
-      ], {
-        tty: true,
-        env: { XDG_CONFIG_HOME: join(chat.dir, "config-bob") },
-      }),
-    );
+    const bob = chat.connect("bob", { tty: true });
     await bob.waitFor(/Username registered/);
     const [alice, carol] = await chat.signIn(["alice", "carol"], {
       args: ["--json"],

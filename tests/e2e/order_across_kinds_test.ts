@@ -38,19 +38,7 @@ Deno.test({
         // Which says an offer as it comes, not only once the file is in.
         args: ["--json"],
       });
-      const alice = chat.track(
-        new ChatProcess([
-          "connect",
-          `127.0.0.1:${proxy.port}`,
-          "--pub",
-          `${chat.dir}/public.pem`,
-          "--user",
-          "alice",
-        ], {
-          tty: true,
-          env: { XDG_CONFIG_HOME: join(chat.dir, "config-alice") },
-        }),
-      );
+      const alice = chat.connect("alice", { tty: true, port: proxy.port });
       await alice.waitFor(/Username registered/);
       await chat.keysOf("alice", () => true);
       await alice.write("/create team\r");

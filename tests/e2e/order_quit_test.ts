@@ -9,8 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { ChatProcess, hasPty } from "../_helpers/process.ts";
+import { hasPty } from "../_helpers/process.ts";
 import { quit, ServedChat } from "../_helpers/served_chat.ts";
 
 const PTY = await hasPty();
@@ -26,19 +25,7 @@ Deno.test({
     // and wait.
     await chat.serve("--rate", "1", "--burst", "12");
     const [bob] = await chat.signIn(["bob"], { args: ["--json"] });
-    const alice = chat.track(
-      new ChatProcess([
-        "connect",
-        `127.0.0.1:${chat.port}`,
-        "--pub",
-        `${chat.dir}/public.pem`,
-        "--user",
-        "alice",
-      ], {
-        tty: true,
-        env: { XDG_CONFIG_HOME: join(chat.dir, "config-alice") },
-      }),
-    );
+    const alice = chat.connect("alice", { tty: true });
     await alice.waitFor(/Username registered/);
     // One line at a time, each once echoed (several at once are a paste,
     // which asks first).
@@ -68,19 +55,7 @@ Deno.test({
     await using chat = await ServedChat.start("chat-order-quit-again-");
     await chat.serve("--rate", "1", "--burst", "12");
     const [bob] = await chat.signIn(["bob"], { args: ["--json"] });
-    const alice = chat.track(
-      new ChatProcess([
-        "connect",
-        `127.0.0.1:${chat.port}`,
-        "--pub",
-        `${chat.dir}/public.pem`,
-        "--user",
-        "alice",
-      ], {
-        tty: true,
-        env: { XDG_CONFIG_HOME: join(chat.dir, "config-alice") },
-      }),
-    );
+    const alice = chat.connect("alice", { tty: true });
     await alice.waitFor(/Username registered/);
     for (let i = 10; i < 30; i++) {
       await alice.write(`line-${i}\r`);

@@ -9,8 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { ChatProcess, hasPty } from "../_helpers/process.ts";
+import { hasPty } from "../_helpers/process.ts";
 import { ServedChat } from "../_helpers/served_chat.ts";
 
 const PTY = await hasPty();
@@ -22,19 +21,7 @@ Deno.test({
   async fn() {
     await using chat = await ServedChat.start("chat-quit-unanswered-");
     const server = await chat.serve();
-    const alice = chat.track(
-      new ChatProcess([
-        "connect",
-        `127.0.0.1:${chat.port}`,
-        "--pub",
-        `${chat.dir}/public.pem`,
-        "--user",
-        "alice",
-      ], {
-        tty: true,
-        env: { XDG_CONFIG_HOME: join(chat.dir, "config-alice") },
-      }),
-    );
+    const alice = chat.connect("alice", { tty: true });
     await alice.waitFor(/Username registered/);
     await alice.write("first line\r");
     await alice.waitFor(/Broadcast message sent: first line/);
