@@ -23,8 +23,9 @@ export type Verdict = "pass" | "hold" | "slow_down" | "flood";
 
 /**
  * Messages that are flow-controlled by the file window, not the rate limit:
- * only for a transfer their sender takes part in (the caller checks, see
- * `judge`); naming none they are counted as any message.
+ * only when they move a transfer their sender takes part in (the caller
+ * checks: paced_by_others.ts `movesTransfer`); others are counted in a
+ * bucket of their own (below).
  */
 const FILE_DATA: ReadonlySet<string> = new Set([
   "file_chunk",
@@ -34,9 +35,10 @@ const FILE_DATA: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * File data for no transfer of the connection's, a second and at once: a
- * transfer cancelled with its window in flight leaves at most about 70 (4 MiB
- * of 128 KiB chunks, and their acks).
+ * File data for no transfer of the connection's, or that moves none (an
+ * acknowledgement of no more than before, an end after the end), a second
+ * and at once: a transfer cancelled with its window in flight leaves at most
+ * about 70 (4 MiB of 128 KiB chunks, and their acks).
  */
 const STRAY_FILE_DATA_PER_SECOND = 64;
 const STRAY_FILE_DATA_BURST = 256;
@@ -67,11 +69,6 @@ export const ACK_CURSORS_PER_TOKEN = 16;
  */
 export function ackWeight(cursors: number): number {
   return 1 + Math.floor(cursors / ACK_CURSORS_PER_TOKEN);
-}
-
-/** Whether `type` is file data, exempt from the rate in a live transfer. */
-export function isFileData(type: string): boolean {
-  return FILE_DATA.has(type);
 }
 
 export type RateLimits = Pick<
@@ -149,8 +146,9 @@ export class MessageRate {
       return "pass";
     }
     if (type !== null && FILE_DATA.has(type)) {
-      // File data naming no transfer of this connection's: some are late
-      // (a window's worth after a cancel), and are dropped by the router;
+      // File data naming no transfer of this connection's, or moving none:
+      // some are late (a window's worth after a cancel), and are dropped by
+      // the router;
       // more is a flood of messages that cost a parse each and pass no
       // rate otherwise.
       return this.#stray.take(now) ? "pass" : "flood";

@@ -55,6 +55,9 @@ Deno.test("pacedByOthers lets through the recipient's answer to an offer waiting
 Deno.test("pacedByOthers lets through file data and cancels of those taking part only", () => {
   const state = offered();
   const chunk: ClientMessage = { t: "file_chunk", xfer: 1, offset: 0 };
+  // Before the sender's reply a chunk is dropped: nothing paces it.
+  assert.equal(paced(state, SOPHIA, chunk), false);
+  route(state, JOJO, { t: "file_accept", xfer: 1 }, NONE, T0);
   assert.equal(paced(state, SOPHIA, chunk), true);
   assert.equal(paced(state, NANA, chunk), false);
   assert.equal(
@@ -87,4 +90,51 @@ Deno.test("pacedByOthers lets through what a recipient here says of a file from 
     paced(state, NANA, { t: "file_cancel", xfer: 5, reason: "no" }, bridge),
     false,
   );
+});
+
+Deno.test("pacedByOthers counts file data that moves nothing: acknowledgements of no more, an end after the end", () => {
+  const state = offered();
+  const ack = (received: number): ClientMessage => ({
+    t: "file_ack",
+    xfer: 1,
+    received,
+  });
+  const end: ClientMessage = { t: "file_end", xfer: 1, sha256: "0".repeat(64) };
+  // Nothing sent yet: no acknowledgement moves anything, nor an end.
+  assert.equal(paced(state, JOJO, ack(1)), false);
+  assert.equal(paced(state, SOPHIA, end), false);
+  route(state, JOJO, { t: "file_accept", xfer: 1 }, NONE, T0);
+  assert.equal(paced(state, JOJO, ack(0)), false);
+  assert.equal(paced(state, JOJO, ack(1)), false);
+  // Two bytes sent (a body is the bytes and a 16-byte tag).
+  route(
+    state,
+    SOPHIA,
+    { t: "file_chunk", xfer: 1, offset: 0 },
+    new Uint8Array(2 + 16),
+    T0,
+  );
+  assert.equal(paced(state, JOJO, ack(1)), true);
+  assert.equal(paced(state, JOJO, ack(2)), true);
+  assert.equal(paced(state, JOJO, ack(3)), false);
+  // The sender is no recipient: its acknowledgements move nothing.
+  assert.equal(paced(state, SOPHIA, ack(1)), false);
+  route(state, JOJO, ack(2), NONE, T0);
+  assert.equal(paced(state, JOJO, ack(2)), false);
+  assert.equal(paced(state, JOJO, ack(1)), false);
+  // One more byte, then the end: once.
+  route(
+    state,
+    SOPHIA,
+    { t: "file_chunk", xfer: 1, offset: 2 },
+    new Uint8Array(1 + 16),
+    T0,
+  );
+  assert.equal(paced(state, SOPHIA, end), true);
+  route(state, SOPHIA, end, NONE, T0);
+  assert.equal(paced(state, SOPHIA, end), false);
+  // The recipient's verdict, while it is in the transfer.
+  const done: ClientMessage = { t: "file_done", xfer: 1, ok: true, reason: "" };
+  assert.equal(paced(state, JOJO, done), true);
+  assert.equal(paced(state, NANA, done), false);
 });

@@ -67,3 +67,65 @@ for (
     assert.ok(received < 16 * 1024, `${received} bytes of replies`);
   });
 }
+
+/**
+ * mallory offers mallory2 (both hers) a file and mallory2 accepts: a
+ * transfer of her own, whose file data the rate limit lets through.
+ */
+async function ownTransfer(
+  server: Awaited<ReturnType<typeof startTestServer>>,
+) {
+  const sender = await RawClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  const recipient = await RawClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  assert.equal((await sender.register("mallory")).t, "welcome");
+  assert.equal((await recipient.register("mallory2")).t, "welcome");
+  const offer = sender.nextId();
+  await sender.sendMessage({
+    t: "file_offer",
+    id: offer,
+    to: "mallory2",
+    name: "big.bin",
+    size: 1 << 30,
+  });
+  let xfer: number | undefined;
+  while (xfer === undefined) {
+    for (const { message } of await recipient.receiveMessages()) {
+      if (message.t === "file_offer") xfer = message.xfer;
+    }
+  }
+  await recipient.sendMessage({ t: "file_accept", xfer });
+  assert.equal((await sender.replyTo(offer)).t, "file_ready");
+  return { sender, recipient, xfer };
+}
+
+for (
+  const [what, from, header] of [
+    [
+      "acknowledgements that move nothing",
+      "recipient",
+      (xfer: number) => `{"t":"file_ack","xfer":${xfer},"received":0}`,
+    ],
+    [
+      "acknowledgements from the sender",
+      "sender",
+      (xfer: number) => `{"t":"file_ack","xfer":${xfer},"received":1}`,
+    ],
+  ] as const
+) {
+  Deno.test(`a frame of ${what} in a transfer of its own gets its sender cut off, though the transfer's file data passes the rate`, async () => {
+    await using server = await startTestServer();
+    const parts = await ownTransfer(server);
+    const raw = parts[from];
+    const other = from === "sender" ? parts.recipient : parts.sender;
+    // Each one changes nothing (the router drops it); 20,000 in a frame,
+    // sent without pause, kept the server from everyone else.
+    raw.send(await raw.sealPlaintext(batchOf(header(parts.xfer), 10_000)));
+    const closed = await raw.waitClosed();
+    assert.deepEqual(closed, { code: 1008, reason: "violation" });
+    await other.close();
+  });
+}
