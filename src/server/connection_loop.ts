@@ -208,7 +208,8 @@ export async function serveConnection(
         const verdict = rate.judge(
           message?.t ?? null,
           Date.now(),
-          message !== null && pacedByOthers(state, bridge, id, message),
+          message !== null &&
+            pacedByOthers(state, bridge, id, message, body.byteLength),
           message === null
             ? 1
             : message.t === "ack"

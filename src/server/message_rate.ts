@@ -36,7 +36,8 @@ const FILE_DATA: ReadonlySet<string> = new Set([
 
 /**
  * File data for no transfer of the connection's, or that moves none (an
- * acknowledgement of no more than before, an end after the end), a second
+ * acknowledgement of no more than before, an end after the end) or moves it
+ * by a few bytes only (paced_by_others.ts MIN_PACED_CHUNK_BYTES), a second
  * and at once: a transfer cancelled with its window in flight leaves at most
  * about 70 (4 MiB of 128 KiB chunks, and their acks).
  */

@@ -5,6 +5,7 @@
  * those paced by others rather than by their sender.
  */
 
+import { FILE_CHUNK_TAG_BYTES } from "../protocol/limits.ts";
 import type { ClientMessage } from "../protocol/messages.ts";
 import type { FileBridge } from "./file_bridge.ts";
 import type { ConnId, ServerState } from "./state.ts";
@@ -39,6 +40,7 @@ export function pacedByOthers(
   bridge: FileBridge,
   id: ConnId,
   message: ClientMessage,
+  bodyBytes = 0,
 ): boolean {
   switch (message.t) {
     case "file_accept":
@@ -54,11 +56,18 @@ export function pacedByOthers(
     case "file_end":
     case "file_ack":
     case "file_done":
-      return movesTransfer(state, bridge, id, message);
+      return movesTransfer(state, bridge, id, message, bodyBytes);
     default:
       return false;
   }
 }
+
+/**
+ * The least a chunk carries, or an acknowledgement moves its count by, to
+ * pass as paced by the window (short of the file's or the data's end):
+ * 1/8 of FILE_CHUNK_BYTES, so a 1 MiB frame holds at most 64 such chunks.
+ */
+export const MIN_PACED_CHUNK_BYTES = 16 * 1024;
 
 /**
  * Whether file data from `id` moves a transfer it takes part in, the only
@@ -73,6 +82,16 @@ export function pacedByOthers(
  * the server's thread from everyone (another user's ping: median 757 ms,
  * max 4 s, against 1 ms) and was never cut off. Those are counted as file
  * data for no transfer (message_rate.ts): a few pass, a flood is cut off.
+ *
+ * The window counts bytes, not messages, so data that moves a transfer by a
+ * few bytes at a time is counted the same way: a chunk of fewer than
+ * {@linkcode MIN_PACED_CHUNK_BYTES} that does not end the file, and an
+ * acknowledgement that moves the count by less than that without reaching
+ * what was sent. Chunks of one byte, 10,000 to a frame, held another user's
+ * ping at a median of 3 s (some never answered within 5 s) and were never
+ * cut off either. Senders send chunks of FILE_CHUNK_BYTES (a short one where
+ * a read of the file came back short, and the last), and recipients
+ * acknowledge every FILE_ACK_BYTES and at the end.
  */
 function movesTransfer(
   state: ServerState,
@@ -82,6 +101,7 @@ function movesTransfer(
     ClientMessage,
     { t: "file_chunk" | "file_end" | "file_ack" | "file_done" }
   >,
+  bodyBytes: number,
 ): boolean {
   const transfer = state.transfers.get(message.xfer);
   // A recipient here of a file from another node: its node judges it.
@@ -89,15 +109,22 @@ function movesTransfer(
     return bridge.fromLocal(message.xfer, id) !== undefined;
   }
   switch (message.t) {
-    case "file_chunk":
-      return transfer.sender === id && transfer.answerBy === null;
+    case "file_chunk": {
+      if (transfer.sender !== id || transfer.answerBy !== null) return false;
+      // The file's bytes: the body less its tag.
+      const bytes = bodyBytes - FILE_CHUNK_TAG_BYTES;
+      return bytes >= MIN_PACED_CHUNK_BYTES ||
+        message.offset + bytes >= transfer.size;
+    }
     case "file_end":
       return transfer.sender === id && transfer.answerBy === null &&
         !transfer.ended;
     case "file_ack": {
       const recipient = transfer.recipients.get(id);
-      return recipient !== undefined && message.received > recipient.acked &&
-        message.received <= transfer.sent;
+      return recipient !== undefined && message.received <= transfer.sent &&
+        (message.received === transfer.sent
+          ? message.received > recipient.acked
+          : message.received - recipient.acked >= MIN_PACED_CHUNK_BYTES);
     }
     case "file_done":
       return transfer.recipients.has(id);

@@ -5,13 +5,17 @@ import { JOJO, NANA, NONE, room, SOPHIA } from "../_helpers/router_room.ts";
 import { route } from "../_helpers/delivered.ts";
 import type { ClientMessage } from "../../src/protocol/messages.ts";
 import { FileBridge } from "../../src/server/file_bridge.ts";
-import { pacedByOthers } from "../../src/server/paced_by_others.ts";
+import {
+  MIN_PACED_CHUNK_BYTES,
+  pacedByOthers,
+} from "../../src/server/paced_by_others.ts";
+import { FILE_CHUNK_TAG_BYTES } from "../../src/protocol/limits.ts";
 import { type ConnId, ServerState } from "../../src/server/state.ts";
 
 const T0 = 1000;
 
 /** sophia, jojo and nana online; sophia offers jojo a file (xfer 1). */
-function offered(): ServerState {
+function offered(size = 3): ServerState {
   const state = room({ fileAnswerMs: 30_000 });
   const [offer] = route(
     state,
@@ -20,7 +24,7 @@ function offered(): ServerState {
       t: "file_offer",
       id: 7,
       name: "big.bin",
-      size: 3,
+      size,
       to: "jojo",
     },
     NONE,
@@ -35,8 +39,14 @@ function paced(
   id: ConnId,
   message: ClientMessage,
   bridge = new FileBridge(),
+  bodyBytes = 0,
 ): boolean {
-  return pacedByOthers(state, bridge, id, message);
+  return pacedByOthers(state, bridge, id, message, bodyBytes);
+}
+
+/** A chunk body of `bytes` of the file (and its tag). */
+function sealed(bytes: number): Uint8Array {
+  return new Uint8Array(bytes + FILE_CHUNK_TAG_BYTES);
 }
 
 Deno.test("pacedByOthers lets through the recipient's answer to an offer waiting for it, once", () => {
@@ -55,11 +65,12 @@ Deno.test("pacedByOthers lets through the recipient's answer to an offer waiting
 Deno.test("pacedByOthers lets through file data and cancels of those taking part only", () => {
   const state = offered();
   const chunk: ClientMessage = { t: "file_chunk", xfer: 1, offset: 0 };
+  const whole = 3 + FILE_CHUNK_TAG_BYTES;
   // Before the sender's reply a chunk is dropped: nothing paces it.
-  assert.equal(paced(state, SOPHIA, chunk), false);
+  assert.equal(paced(state, SOPHIA, chunk, undefined, whole), false);
   route(state, JOJO, { t: "file_accept", xfer: 1 }, NONE, T0);
-  assert.equal(paced(state, SOPHIA, chunk), true);
-  assert.equal(paced(state, NANA, chunk), false);
+  assert.equal(paced(state, SOPHIA, chunk, undefined, whole), true);
+  assert.equal(paced(state, NANA, chunk, undefined, whole), false);
   assert.equal(
     paced(state, SOPHIA, { t: "file_cancel", xfer: 1, reason: "no" }),
     true,
@@ -106,30 +117,15 @@ Deno.test("pacedByOthers counts file data that moves nothing: acknowledgements o
   route(state, JOJO, { t: "file_accept", xfer: 1 }, NONE, T0);
   assert.equal(paced(state, JOJO, ack(0)), false);
   assert.equal(paced(state, JOJO, ack(1)), false);
-  // Two bytes sent (a body is the bytes and a 16-byte tag).
-  route(
-    state,
-    SOPHIA,
-    { t: "file_chunk", xfer: 1, offset: 0 },
-    new Uint8Array(2 + 16),
-    T0,
-  );
-  assert.equal(paced(state, JOJO, ack(1)), true);
-  assert.equal(paced(state, JOJO, ack(2)), true);
-  assert.equal(paced(state, JOJO, ack(3)), false);
+  route(state, SOPHIA, { t: "file_chunk", xfer: 1, offset: 0 }, sealed(3), T0);
+  assert.equal(paced(state, JOJO, ack(3)), true);
+  assert.equal(paced(state, JOJO, ack(4)), false);
   // The sender is no recipient: its acknowledgements move nothing.
-  assert.equal(paced(state, SOPHIA, ack(1)), false);
-  route(state, JOJO, ack(2), NONE, T0);
-  assert.equal(paced(state, JOJO, ack(2)), false);
+  assert.equal(paced(state, SOPHIA, ack(3)), false);
+  route(state, JOJO, ack(3), NONE, T0);
+  assert.equal(paced(state, JOJO, ack(3)), false);
   assert.equal(paced(state, JOJO, ack(1)), false);
-  // One more byte, then the end: once.
-  route(
-    state,
-    SOPHIA,
-    { t: "file_chunk", xfer: 1, offset: 2 },
-    new Uint8Array(1 + 16),
-    T0,
-  );
+  // The end: once.
   assert.equal(paced(state, SOPHIA, end), true);
   route(state, SOPHIA, end, NONE, T0);
   assert.equal(paced(state, SOPHIA, end), false);
@@ -137,4 +133,50 @@ Deno.test("pacedByOthers counts file data that moves nothing: acknowledgements o
   const done: ClientMessage = { t: "file_done", xfer: 1, ok: true, reason: "" };
   assert.equal(paced(state, JOJO, done), true);
   assert.equal(paced(state, NANA, done), false);
+});
+
+Deno.test("pacedByOthers counts data that moves a transfer by a few bytes at a time: a short chunk before the end, an acknowledgement of a few bytes more", () => {
+  const size = 4 * MIN_PACED_CHUNK_BYTES;
+  const state = offered(size);
+  route(state, JOJO, { t: "file_accept", xfer: 1 }, NONE, T0);
+  const chunk = (offset: number): ClientMessage => ({
+    t: "file_chunk",
+    xfer: 1,
+    offset,
+  });
+  const ack = (received: number): ClientMessage => ({
+    t: "file_ack",
+    xfer: 1,
+    received,
+  });
+  const pacedChunk = (offset: number, bytes: number) =>
+    paced(
+      state,
+      SOPHIA,
+      chunk(offset),
+      undefined,
+      bytes + FILE_CHUNK_TAG_BYTES,
+    );
+  assert.equal(pacedChunk(0, 1), false);
+  assert.equal(pacedChunk(0, MIN_PACED_CHUNK_BYTES - 1), false);
+  assert.equal(pacedChunk(0, MIN_PACED_CHUNK_BYTES), true);
+  route(state, SOPHIA, chunk(0), sealed(2 * MIN_PACED_CHUNK_BYTES), T0);
+  // Acknowledged a few bytes at a time: counted, short of all that was sent.
+  assert.equal(paced(state, JOJO, ack(1)), false);
+  assert.equal(paced(state, JOJO, ack(MIN_PACED_CHUNK_BYTES - 1)), false);
+  assert.equal(paced(state, JOJO, ack(MIN_PACED_CHUNK_BYTES)), true);
+  assert.equal(paced(state, JOJO, ack(2 * MIN_PACED_CHUNK_BYTES)), true);
+  route(state, JOJO, ack(2 * MIN_PACED_CHUNK_BYTES - 1), NONE, T0);
+  // All that was sent, by one byte: the data's end.
+  assert.equal(paced(state, JOJO, ack(2 * MIN_PACED_CHUNK_BYTES)), true);
+  // The file's last bytes, however few.
+  route(
+    state,
+    SOPHIA,
+    chunk(2 * MIN_PACED_CHUNK_BYTES),
+    sealed(2 * MIN_PACED_CHUNK_BYTES - 1),
+    T0,
+  );
+  assert.equal(pacedChunk(size - 1, 1), true);
+  assert.equal(pacedChunk(size - 1, 2), true);
 });

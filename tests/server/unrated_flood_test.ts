@@ -5,7 +5,12 @@
  * each, and one connection kept its core busy for everyone.
  */
 import assert from "node:assert/strict";
-import { MAX_HANDSHAKE_BYTES } from "../../src/protocol/limits.ts";
+import {
+  FILE_CHUNK_TAG_BYTES,
+  MAX_HANDSHAKE_BYTES,
+} from "../../src/protocol/limits.ts";
+import { packBatches } from "../../src/protocol/batch_framing.ts";
+import { encodeMessage } from "../../src/protocol/message_framing.ts";
 import { startTestServer } from "../_helpers/chat.ts";
 import { RawClient } from "../_helpers/raw_client.ts";
 
@@ -129,3 +134,24 @@ for (
     await other.close();
   });
 }
+
+Deno.test("a frame of one-byte chunks in a transfer of its own gets its sender cut off: the window counts bytes, not messages", async () => {
+  await using server = await startTestServer();
+  const { sender, recipient, xfer } = await ownTransfer(server);
+  // 10,000 chunks that each move the transfer by one byte (a body is the
+  // byte and its 16-byte tag), in order and within the window.
+  const chunks = Array.from(
+    { length: 10_000 },
+    (_, offset) =>
+      encodeMessage(
+        { t: "file_chunk", xfer, offset },
+        new Uint8Array(1 + FILE_CHUNK_TAG_BYTES),
+      ),
+  );
+  const [batch, ...rest] = packBatches(chunks);
+  assert.equal(rest.length, 0);
+  sender.send(await sender.sealPlaintext(batch!));
+  const closed = await sender.waitClosed();
+  assert.deepEqual(closed, { code: 1008, reason: "violation" });
+  await recipient.close();
+});
