@@ -545,9 +545,10 @@ export class ChatClient {
    * when none is given: fine for tests, but then the name is bound to a key
    * that is gone when this client is). `ledger`: what this user was shown
    * on earlier connections, to drop what the server sends again (pass the
-   * same one at every reconnect): per store (StoreLedgers) for a client
-   * that may reach several nodes, or one DeliveryLedger, taken to be that
-   * of whichever store welcomes it (the web page, which talks to one node).
+   * same one at every reconnect): per store (StoreLedgers), as the terminal
+   * and the web page keep it (a node restarted with another store numbers
+   * from 1 again), or one DeliveryLedger, taken to be that of whichever
+   * store welcomes it.
    */
   async register(
     name: string,

@@ -37,7 +37,8 @@ import {
   PUBLIC,
 } from "../client/conversations.ts";
 import { learnSideLists } from "../client/names_seen.ts";
-import { DEFAULT_REMEMBERED_IDS, DeliveryLedger } from "../client/delivery.ts";
+import { DEFAULT_REMEMBERED_IDS } from "../client/delivery.ts";
+import { StoreLedgers } from "../client/store_ledgers.ts";
 import { keepToppedUp, publishPrekeys } from "../client/e2e_keys.ts";
 import { E2eSessions, type Opened } from "../client/e2e_sessions.ts";
 import {
@@ -261,7 +262,14 @@ async function sealing(
   }
   return { sessions, groups };
 }
-const ledger = new DeliveryLedger();
+/**
+ * What this user was shown, per store (store_ledgers.ts), as the terminal
+ * keeps it: a server restarted with another store (`--data :memory:`, a
+ * new data folder) numbers its messages from 1 again, and one ledger for
+ * all dropped a new private message whose id one shown before had, as a
+ * duplicate (and acknowledged it: lost for good).
+ */
+const ledger = new StoreLedgers();
 /** A warning after the first plain group message of each member with keys. */
 const plainGroupWarnings = new PlainGroupWarnings();
 const conversations = new Conversations();
@@ -647,9 +655,12 @@ const unreadToMe = new Map<string, number>();
  * as they came, newest last: one that comes again (a public line, whose id
  * the delivery ledger does not keep, in a reconnection's catch-up or a
  * hostile server's replay; a private one after the ledger changed stores)
- * is not counted again. Bounded as the ledger's ids are, oldest dropped.
+ * is not counted again. Ids are those of a store: each is kept with the
+ * store it came from, as the ledger keeps them (a server restarted with
+ * another store numbers from 1 again). Bounded as the ledger's ids are,
+ * oldest dropped.
  */
-const countedToMe = new Set<number>();
+const countedToMe = new Set<string>();
 
 /** Whether rows of the conversation `key` are in front of the user now. */
 function seenNow(key: string): boolean {
@@ -671,8 +682,9 @@ function noteToMe(message: ServerMessage, text: string): void {
   const toMe = message.t === "private" || mentions(text, self);
   if (!toMe) return;
   if (message.id !== undefined) {
-    if (countedToMe.has(message.id)) return;
-    countedToMe.add(message.id);
+    const counted = `${ledger.store ?? ""} ${message.id}`;
+    if (countedToMe.has(counted)) return;
+    countedToMe.add(counted);
     if (countedToMe.size > DEFAULT_REMEMBERED_IDS) {
       countedToMe.delete(countedToMe.values().next().value!);
     }
