@@ -4,8 +4,10 @@
  * then two `--cluster` nodes on a real nats-server), real `chat connect
  * --json` clients, each behind a TCP proxy of its own, sending a numbered
  * mix of public, private and group lines while the test kills the server
- * (or a node) with kill -9 and starts it again, cuts and stalls the
- * clients' connections, and restarts clients (quitting or killed). Then
+ * (or a node) with kill -9 and starts it again, freezes it for a few seconds
+ * (SIGSTOP, then SIGCONT: a process swapped out or a machine paused), cuts
+ * and stalls the clients' connections, and restarts clients (quitting or
+ * killed). Then
  * every line a sender was told was sent has been shown once to each of its
  * recipients, in the sender's order per conversation, nothing else was
  * shown, and no line its sender was told failed was shown.
@@ -62,6 +64,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 interface Servers {
   /** Kills one server (node) with kill -9 and starts it again, on its port. */
   crash(rng: Rng): Promise<string>;
+  /**
+   * Stops one server (node) with SIGSTOP for `ms`, then lets it go on with
+   * SIGCONT: its sockets stay open, nothing is read or answered meanwhile.
+   */
+  freeze(rng: Rng, ms: number): Promise<string>;
   /** What the servers wrote, for a failure. */
   output(): string;
 }
@@ -130,10 +137,10 @@ async function play(
       const who = rng.int(MEMBERS);
       const member = members[who]!;
       const roll = rng.int(100);
-      if (roll < 30) {
+      if (roll < 25) {
         note(`cut ${member.name}`);
         for (const proxy of proxies[who]!) proxy.cut();
-      } else if (roll < 55) {
+      } else if (roll < 45) {
         const ms = rng.range(300, 2500);
         note(`stall ${member.name} ${ms} ms`);
         for (const proxy of proxies[who]!) {
@@ -142,8 +149,10 @@ async function play(
         }
         await sleep(ms);
         for (const proxy of proxies[who]!) proxy.resume();
-      } else if (roll < 70) {
+      } else if (roll < 60) {
         note(await servers.crash(rng));
+      } else if (roll < 70) {
+        note(await servers.freeze(rng, rng.range(500, 4000)));
       } else {
         // Only the members that need not see every public line restart.
         const restarted = members[STEADY + rng.int(MEMBERS - STEADY)]!;
@@ -234,6 +243,13 @@ Deno.test("chaos: one server killed and restarted, connections cut and stalled, 
         await server.waitFor(/listening on/, 30_000);
         return "kill -9 server";
       },
+      async freeze(_rng, ms) {
+        const frozen = server!;
+        frozen.kill("SIGSTOP");
+        await sleep(ms);
+        frozen.kill("SIGCONT");
+        return `SIGSTOP server ${ms} ms`;
+      },
     }, () => {
       const proxy = new ChaosProxy(port);
       return { proxies: [proxy], list: `127.0.0.1:${proxy.port}` };
@@ -285,6 +301,14 @@ Deno.test({
         outputs.push(again);
         await again.waitFor(/joined the cluster through NATS/, 30_000);
         return `kill -9 node ${names[which]}`;
+      },
+      async freeze(rng, ms) {
+        const which = rng.int(2);
+        const frozen = processes[which]!;
+        frozen.kill("SIGSTOP");
+        await sleep(ms);
+        frozen.kill("SIGCONT");
+        return `SIGSTOP node ${names[which]} ${ms} ms`;
       },
     }, (member) => {
       // Each client knows both nodes, half of them node b first.
