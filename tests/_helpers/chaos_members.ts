@@ -86,6 +86,12 @@ export class Member {
   /** How each process ended: "quit" or "kill". */
   readonly ends: ("quit" | "kill")[] = [];
   #next = 0;
+  /**
+   * When the last `sent` or `error` answer came (Date.now()), 0 before any:
+   * a wait for answers that times out says whether they still came (a slow
+   * machine) or had stopped (a line lost).
+   */
+  lastAnswer = 0;
   /** While set, `send` sends nothing: the process is about to end. */
   #holding = false;
   /** Everything each process wrote to stdout and stderr, for a failure. */
@@ -229,6 +235,9 @@ export class Member {
     const re = typeof event.re === "string" ? event.re : undefined;
     const line = re === undefined ? undefined : this.#pending.get(re);
     if (line === undefined) return;
+    if (event.type === "sent" || event.type === "error") {
+      this.lastAnswer = Date.now();
+    }
     if (event.type === "sent") {
       line.outcome = "sent";
       this.#pending.delete(re!);

@@ -172,7 +172,15 @@ async function play(
       () => members.every((member) => member.pending === 0),
       () =>
         `every answer (${
-          members.map((m) => `${m.name}: ${m.pending}`).join(", ")
+          members.map((m) =>
+            `${m.name}: ${m.pending}${
+              m.pending === 0 || m.lastAnswer === 0
+                ? ""
+                : ` pending, the last answer ${
+                  Date.now() - m.lastAnswer
+                } ms ago`
+            }`
+          ).join(", ")
         })`,
       30_000,
     );
