@@ -4,7 +4,7 @@
  * then two `--cluster` nodes on a real nats-server), real `chat connect
  * --json` clients, each behind a TCP proxy of its own, sending a numbered
  * mix of public, private and group lines while the test kills the server
- * (or a node) with kill -9 and starts it again, freezes it for a few seconds
+ * (or a node) with kill -9 and starts it again, freezes it for 0.5 to 13 s
  * (SIGSTOP, then SIGCONT: a process swapped out or a machine paused), cuts
  * and stalls the clients' connections, and restarts clients (quitting or
  * killed). Then
@@ -152,7 +152,12 @@ async function play(
       } else if (roll < 60) {
         note(await servers.crash(rng));
       } else if (roll < 70) {
-        note(await servers.freeze(rng, rng.range(500, 4000)));
+        // One freeze in four outlasts the clients' wait for an answer
+        // (SEND_WAIT_MS, 10 s): their queues go on past a line whose answer
+        // comes when the server wakes.
+        const long = rng.int(4) === 0;
+        const ms = long ? rng.range(11_000, 13_000) : rng.range(500, 4000);
+        note(await servers.freeze(rng, ms));
       } else {
         // Only the members that need not see every public line restart.
         const restarted = members[STEADY + rng.int(MEMBERS - STEADY)]!;
