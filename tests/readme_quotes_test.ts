@@ -1,0 +1,74 @@
+/**
+ * What README.md quotes the program saying is what it says: each text is
+ * made by the code that prints it and looked for in the README, whose
+ * prose may wrap a quote over several lines (whitespace is compared as one
+ * space). A wording changed in the code and not in the README (or merged
+ * into the README by hand and mistyped) fails here.
+ */
+
+import assert from "node:assert/strict";
+import { offerQuestion } from "../src/client/consent.ts";
+import { historyReplyText } from "../src/client/history_count.ts";
+import { jsonHistoryCommand } from "../src/client/history_pages.ts";
+import {
+  filesAtQuit,
+  unansweredAtLeaving,
+  unconfirmedAtQuit,
+  unsentAtQuit,
+} from "../src/client/leave_questions.ts";
+import { lateRefusal } from "../src/client/unconfirmed_chat.ts";
+
+const README = (await Deno.readTextFile(
+  new URL("../README.md", import.meta.url),
+)).replace(/\s+/g, " ");
+
+/** Asserts that the README quotes `text` (between backticks, or within). */
+function quoted(text: string): void {
+  assert.ok(
+    README.includes(text.replace(/\s+/g, " ")),
+    `README.md does not quote: ${text}`,
+  );
+}
+
+Deno.test("README quotes the questions and notes of leaving as leave_questions.ts words them", () => {
+  quoted(`\`${unconfirmedAtQuit(1)}\``);
+  quoted(`\`${unsentAtQuit(3)}\``);
+  quoted(`\`${unansweredAtLeaving(1)}\``);
+  quoted(`\`${filesAtQuit(["notes.txt to carol"])}\``);
+  quoted(`\`${filesAtQuit(["a.txt to jojo"])}\``);
+});
+
+Deno.test("README quotes the line said when a pending line's late answer is slow_down after later lines went", () => {
+  quoted(`\`${lateRefusal}\``);
+});
+
+Deno.test("README quotes the question of an offer whose name keeps it from being opened", () => {
+  const question = offerQuestion({
+    t: "file_offer",
+    xfer: 1,
+    from: "sophia",
+    name: "setup.zip",
+    size: 2 * 1024 * 1024,
+  });
+  // The README leaves out the answers after `Accept?`.
+  const asked = question.slice(0, question.indexOf(" [y]es"));
+  assert.equal(
+    asked,
+    "sophia wants to send you setup.zip (2.0 MiB) (.zip: will be saved, not opened). Accept?",
+  );
+  quoted(`\`${asked} ...\``);
+});
+
+Deno.test("README quotes the end of a --json history with the JSON command that shows more", () => {
+  const text = historyReplyText(
+    "End of history for the public room (20 messages).",
+    { shown: 20, unopened: 0, waiting: 0 },
+    {
+      kind: "paged",
+      pages: 1,
+      gaveUp: false,
+      more: jsonHistoryCommand(undefined, 40),
+    },
+  );
+  quoted(`\`${text}\``);
+});
