@@ -59,7 +59,7 @@ export const JSON_COMMANDS = [
  * mode"). Any other is refused: a program that writes `{"cmd":"history",
  * "n":2}` for `limit` is told, not given the default 20 without a word.
  */
-const JSON_FIELDS: Readonly<
+export const JSON_FIELDS: Readonly<
   Record<(typeof JSON_COMMANDS)[number], readonly string[]>
 > = {
   send: ["text"],

@@ -6,7 +6,7 @@ import {
   jsonOf,
   schemaProblem,
 } from "../../src/client/json_output.ts";
-import { JSON_COMMANDS } from "../../src/client/json_input.ts";
+import { JSON_COMMANDS, JSON_FIELDS } from "../../src/client/json_input.ts";
 import type { SessionEvent } from "../../src/client/session_events.ts";
 import type { FileOfferNotice } from "../../src/protocol/messages.ts";
 
@@ -278,6 +278,26 @@ Deno.test("the README's JSON mode tables name every event type with its fields, 
   }
   for (const command of JSON_COMMANDS) {
     assert.ok(readme.includes(`| \`${command}\` `), command);
+  }
+});
+
+Deno.test("the README's JSON commands table gives each command the fields json_input.ts takes", async () => {
+  const lines = (await Deno.readTextFile(
+    new URL("../../README.md", import.meta.url),
+  )).split("\n");
+  const header = lines.findIndex((line) =>
+    line.startsWith("| command (`cmd`)")
+  );
+  assert.notEqual(header, -1, "README has the JSON commands table");
+  const table = lines.slice(header + 2, lines.indexOf("", header));
+  assert.equal(table.length, JSON_COMMANDS.length);
+  for (const command of JSON_COMMANDS) {
+    const row = table.find((line) => line.startsWith(`| \`${command}\` `));
+    assert.ok(row !== undefined, `README has no row for ${command}`);
+    // What a field is is said in parentheses, its name alone outside.
+    const cell = row.split("|")[2]!.replace(/\([^)]*\)/g, "");
+    const fields = [...cell.matchAll(/`([a-z]+)`/g)].map((m) => m[1]);
+    assert.deepEqual(fields, [...JSON_FIELDS[command]], command);
   }
 });
 
