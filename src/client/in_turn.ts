@@ -25,18 +25,30 @@ export interface Place {
 }
 
 /**
+ * The lane of what answers a history request (`laneOf`): no name, since
+ * nameKey never gives a control character.
+ */
+export const HISTORY_LANE = "\u0000history";
+
+/**
+ * The lane (`InTurn`) of what `from` sent, names compared as the server
+ * does; "" for what comes from no one. What answers a history request
+ * (`asked`) has a lane of its own, whoever sent it: no place is held there,
+ * so its messages are shown in the order they came. In their senders'
+ * lanes, those of a sender with an offer waiting for its key were put
+ * aside behind it, and the answer was shown out of order (an older line of
+ * theirs after a newer one of someone else's).
+ */
+export function laneOf(from: string | undefined, asked = false): string {
+  if (asked) return HISTORY_LANE;
+  return from === undefined ? "" : nameKey(from);
+}
+
+/**
  * A place after `before`: let go by `release`, or at the latest `boundMs`
  * after `before` settled (counted from there, so a long queue before it
  * does not use the bound up), so that nothing waits behind it for ever.
  */
-/**
- * The lane (`InTurn`) of what `from` sent, names compared as the server
- * does; "" for what comes from no one.
- */
-export function laneOf(from: string | undefined): string {
-  return from === undefined ? "" : nameKey(from);
-}
-
 export function placeAfter(before: Promise<void>, boundMs: number): Place {
   const released = Promise.withResolvers<void>();
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -125,6 +137,18 @@ export class InTurn {
   /** Settles once everything run so far in `lane` has. */
   settledIn(lane: string): Promise<void> {
     return this.#lanes.get(lane)?.tail ?? Promise.resolve();
+  }
+
+  /**
+   * Settles once everything run so far that `from` sent has, live (their
+   * lane) or in a history answer (HISTORY_LANE, whoever sent it): a sender
+   * key of theirs that came before is kept by then.
+   */
+  settledFrom(from: string): Promise<void> {
+    return Promise.all([
+      this.settledIn(laneOf(from)),
+      this.settledIn(HISTORY_LANE),
+    ]).then(() => {});
   }
 
   #add(

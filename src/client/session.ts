@@ -601,8 +601,13 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       // File data is not text: decoding each chunk would cost a string as
       // long as the chunk (and a JavaScript heap that grows with the rate).
       const text = hasTextBody(message) ? decodeText(body) : "";
-      // In its sender's lane: an offer of theirs waiting for its key holds
-      // their lines after it, not everyone's (in_turn.ts).
+      // In its sender's lane (a history answer in its own): an offer of
+      // theirs waiting for its key holds their lines after it, not
+      // everyone's (in_turn.ts).
+      const lane = laneOf(
+        "from" in message ? message.from : undefined,
+        answers !== undefined,
+      );
       const shown = order.run(() => {
         // What someone ignored said is dropped by `show`; any other plain
         // message from someone known to use end-to-end keys is checked
@@ -611,7 +616,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         if (chat && !ignore.list.isIgnored(message.from, keyOf(message.from))) {
           showPlain(message, () => show(message, text, count), count);
         } else show(message, text, count);
-      }, laneOf("from" in message ? message.from : undefined));
+      }, lane);
       if (
         message.t === "public" || message.t === "private" ||
         message.t === "group"

@@ -94,9 +94,13 @@ export interface SessionE2eOptions {
 
 export function sessionE2e(options: SessionE2eOptions) {
   const { keys, emit, order, show, client, elsewhere = null } = options;
-  // In the lane of `from`, the sender (in_turn.ts).
-  const inTurn = (from: string, run: () => void | Promise<void>) =>
-    order.run(run, laneOf(from));
+  // In the lane of `from`, the sender, or the one of history answers
+  // (`asked`: in_turn.ts laneOf).
+  const inTurn = (
+    from: string,
+    run: () => void | Promise<void>,
+    asked = false,
+  ) => order.run(run, laneOf(from, asked));
   const warn = (line: string) =>
     emit({
       type: "error",
@@ -145,8 +149,8 @@ export function sessionE2e(options: SessionE2eOptions) {
       late: (opened, from) => inTurn(from, () => showGroupOpened(opened)),
       // Private messages are opened in turn (`inTurn`): a sender key sent
       // before a group message is delivered once those before it are (its
-      // sender's: the key comes from them).
-      before: (from) => order.settledIn(laneOf(from)),
+      // sender's: the key comes from them, live or in a history answer).
+      before: (from) => order.settledFrom(from),
       // A sender key held with its sender's new identity key holds the
       // message too, until /trust (showOpened, kind "group").
       holdUntilTrusted: (...args) => e2e.holdGroup(...args),
@@ -210,7 +214,12 @@ export function sessionE2e(options: SessionE2eOptions) {
    * sign-in of such a session and hold its conversation's cursor for good.
    * One whose keys another process has is left for it (`leaveFor`).
    */
-  const noKeysFor = (from: string, what: string, count?: HistoryCount) =>
+  const noKeysFor = (
+    from: string,
+    what: string,
+    count: HistoryCount | undefined,
+    asked: boolean,
+  ) =>
     inTurn(from, () => {
       if (count !== undefined) count.unopened++;
       emitOrHold(emit, {
@@ -221,7 +230,7 @@ export function sessionE2e(options: SessionE2eOptions) {
           `ERROR: ${what} is end to end, and this session has no end-to-end keys to open it`,
         ),
       }, count);
-    });
+    }, asked);
   /** The end-to-end messages left for the keys this session. */
   const awaitingKeys = new AwaitingKeys();
   /** The end-to-end messages in history answers it could not try. */
@@ -261,7 +270,7 @@ export function sessionE2e(options: SessionE2eOptions) {
             unopenedHistory.line({ kind: "other_process", pid: holder.pid }),
           ),
         }, count);
-      });
+      }, true);
       // Acknowledged once its line is counted and held with the answer.
       return counted;
     }
@@ -290,7 +299,7 @@ export function sessionE2e(options: SessionE2eOptions) {
       if (elsewhere !== null) {
         return leaveFor(elsewhere, message.from, count, asked);
       }
-      noKeysFor(message.from, what, count);
+      noKeysFor(message.from, what, count, asked);
       return;
     }
     // A file's key is kept at once (connection_files.ts `hold` waits for it).
@@ -307,7 +316,7 @@ export function sessionE2e(options: SessionE2eOptions) {
         if (kept === undefined) dealt.resolve();
         else void kept.then(dealt.resolve);
       }
-    });
+    }, asked);
     return dealt.promise;
   };
 
@@ -345,7 +354,7 @@ export function sessionE2e(options: SessionE2eOptions) {
       if (elsewhere !== null) {
         return leaveFor(elsewhere, message.from, count, asked);
       }
-      noKeysFor(message.from, what, count);
+      noKeysFor(message.from, what, count, asked);
       return;
     }
     const opened = groupSessions.open(client, message, body);
@@ -362,7 +371,7 @@ export function sessionE2e(options: SessionE2eOptions) {
         if (outcome.kind === "waiting") outcome.settled.then(dealt.resolve);
         else dealt.resolve();
       }
-    });
+    }, asked);
     return dealt.promise;
   };
 

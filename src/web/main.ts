@@ -1543,13 +1543,15 @@ function catchUp(next: ChatClient): Promise<void> {
 /**
  * Runs `show` after what came before it: an end-to-end message is opened
  * first, and the lines after it wait for it (those of `from`, the sender,
- * behind a place held for an offer of theirs too).
+ * behind a place held for an offer of theirs too); what answers a history
+ * request (`asked`) in a lane of its own, in the order it came (laneOf).
  */
 function inTurn(
   from: string | undefined,
   show: () => void | Promise<void>,
+  asked = false,
 ): Promise<void> {
-  return order.run(show, laneOf(from));
+  return order.run(show, laneOf(from, asked));
 }
 
 /**
@@ -1614,7 +1616,7 @@ function onIncoming(
     let kept: Promise<void> | undefined;
     const dealt = inTurn(message.from, async () => {
       kept = showOpened(await opened, count);
-    });
+    }, asked);
     // A sender key is acknowledged once kept (deliverKey saves it), as in
     // the terminal: at once, a page closed before the save had the key
     // nowhere, and the server never sent it again. Without holding up what
@@ -1647,7 +1649,7 @@ function onIncoming(
         count,
       );
     }
-  });
+  }, asked);
 }
 
 /**
@@ -1706,7 +1708,7 @@ function leaveForKeys(
         type: "notice",
         text: unopenedHistory.line(missing),
       }, count);
-    });
+    }, true);
   }
   const due = awaitingKeys.add(from);
   leftForKeys++;
@@ -1795,7 +1797,7 @@ function openGroup(
     const outcome = await opened;
     if (outcome.kind === "waiting") waiting = outcome.settled;
     showGroupOpened(outcome, count);
-  }).then(() => waiting);
+  }, asked).then(() => waiting);
 }
 
 /**
@@ -2367,7 +2369,7 @@ async function openE2e(
     late: (opened, from) => inTurn(from, () => showGroupOpened(opened)),
     // As the terminal's: the wait for a sender key starts once the
     // end-to-end messages before the group message are opened.
-    before: (from) => order.settledIn(laneOf(from)),
+    before: (from) => order.settledFrom(from),
     holdUntilTrusted: (...args) => sessions.holdGroup(...args),
   });
   return null;

@@ -67,3 +67,33 @@ Deno.test("laneOf compares names as the server does; no sender is a lane of its 
   assert.notEqual(laneOf("mallory"), laneOf("carol"));
   assert.equal(laneOf(undefined), "");
 });
+
+Deno.test("laneOf puts what answers a history request in one lane of its own, never held by a sender's place", async () => {
+  assert.equal(laneOf("mallory", true), laneOf("carol", true));
+  assert.notEqual(laneOf("mallory", true), laneOf("mallory"));
+  const order = new InTurn(never);
+  const seen: string[] = [];
+  // Mallory's offer holds her lane; the history answer's lines still run
+  // in the order they came.
+  const place = order.hold(60_000, laneOf("mallory"));
+  void order.run(() => void seen.push("mallory-old"), laneOf("mallory", true));
+  const answered = order.run(
+    () => void seen.push("carol-new"),
+    laneOf("carol", true),
+  );
+  await answered;
+  assert.deepEqual(seen, ["mallory-old", "carol-new"]);
+  // A sender key of mallory's in that answer is kept before her group
+  // message waits: settledFrom covers the history lane too.
+  let keyed = false;
+  const key = Promise.withResolvers<void>();
+  void order.run(async () => {
+    await key.promise;
+    keyed = true;
+  }, laneOf("mallory", true));
+  place.release();
+  const before = order.settledFrom("mallory");
+  key.resolve();
+  await before;
+  assert.ok(keyed);
+});

@@ -93,3 +93,46 @@ Deno.test("chat connect: offers whose keys never come hold back only their sende
     await Promise.allSettled([mallory.quit(), carol.quit()]);
   }
 });
+
+Deno.test("chat connect: a /history answer keeps its order while an offer of one of its senders waits for its key", async () => {
+  await using chat = await ServedChat.start("chat-offer-lanes-history-");
+  await chat.serve("--data", chat.data);
+  const [bob] = await chat.signIn(["bob"], {
+    acceptFiles: true,
+    args: ["--json"],
+  });
+  const spki = await chat.pinnedSpki();
+  const mallory = await ChatClient.connect(chat.url, { pinnedSpki: spki });
+  const carol = await ChatClient.connect(chat.url, { pinnedSpki: spki });
+  try {
+    assert.equal((await mallory.register("mallory")).t, "welcome");
+    assert.equal((await carol.register("carol")).t, "welcome");
+    // Stored in this order: mallory's line, then carol's.
+    assert.equal((await mallory.say("mallory-first")).t, "ok");
+    assert.equal((await carol.say("carol-second")).t, "ok");
+    await bob.waitFor(/carol-second"/);
+    // An offer whose key never comes holds mallory's lane up to 10 s.
+    const offer = mallory.request({
+      t: "file_offer",
+      name: "f.bin",
+      size: 10,
+      to: "bob",
+      key_id: newFileKeyId(),
+    });
+    assert.equal((await mallory.request({ t: "list" })).t, "users");
+    await bob.write('{"cmd":"history","limit":2,"id":"h"}\n');
+    await bob.waitFor(/^\{"type":"ok","re":"h".*$/m, 30_000);
+    const lines = events(bob.stdout);
+    const last = (pattern: RegExp) =>
+      lines.findLastIndex((line) => pattern.test(line));
+    // The answer's lines, as stored: before, mallory's was put aside behind
+    // her offer's place and shown after carol's.
+    assert.ok(
+      last(/mallory-first"/) < last(/carol-second"/),
+      lines.join("\n"),
+    );
+    await offer.catch(() => {});
+  } finally {
+    await Promise.allSettled([mallory.quit(), carol.quit()]);
+  }
+});
