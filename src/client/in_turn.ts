@@ -11,6 +11,7 @@
  */
 
 import { nameKey } from "../protocol/limits.ts";
+import type { ServerMessage } from "../protocol/messages.ts";
 
 /** A place held in turn (`InTurn.hold`, `placeAfter`). */
 export interface Place {
@@ -42,6 +43,21 @@ export const HISTORY_LANE = "\u0000history";
 export function laneOf(from: string | undefined, asked = false): string {
   if (asked) return HISTORY_LANE;
   return from === undefined ? "" : nameKey(from);
+}
+
+/**
+ * Whose lane (`laneOf`) a message the server sent goes in: its sender's,
+ * or, for the notice that someone came or left (presence) or joined or
+ * left a group (membership), theirs: said in the lane of no one, "mallory
+ * left g" was shown before the line she sent before leaving, while an
+ * offer of hers held her lines.
+ */
+export function laneNameOf(message: ServerMessage): string | undefined {
+  if ("from" in message) return message.from;
+  if (message.t === "presence" || message.t === "membership") {
+    return message.name;
+  }
+  return undefined;
 }
 
 /**

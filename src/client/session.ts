@@ -36,7 +36,7 @@ import {
 } from "./leave_questions.ts";
 import { sessionCommands } from "./session_commands.ts";
 import { NamesSeen } from "./names_seen.ts";
-import { InTurn, laneOf } from "./in_turn.ts";
+import { InTurn, laneNameOf, laneOf } from "./in_turn.ts";
 import { OFFER_PLACE_MS } from "./file_key_share.ts";
 import {
   emitOrHold,
@@ -601,13 +601,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       // File data is not text: decoding each chunk would cost a string as
       // long as the chunk (and a JavaScript heap that grows with the rate).
       const text = hasTextBody(message) ? decodeText(body) : "";
-      // In its sender's lane (a history answer in its own): an offer of
-      // theirs waiting for its key holds their lines after it, not
-      // everyone's (in_turn.ts).
-      const lane = laneOf(
-        "from" in message ? message.from : undefined,
-        answers !== undefined,
-      );
+      // In its sender's lane (or the lane of whom it tells of; a history
+      // answer in its own): an offer of theirs waiting for its key holds
+      // their lines after it, not everyone's (in_turn.ts).
+      const lane = laneOf(laneNameOf(message), answers !== undefined);
       const shown = order.run(() => {
         // What someone ignored said is dropped by `show`; any other plain
         // message from someone known to use end-to-end keys is checked

@@ -53,7 +53,7 @@ import {
   shareFileKey,
 } from "../client/file_key_share.ts";
 import { keepingFileKeys, tookFileKey } from "../client/early_file_keys.ts";
-import { InTurn, laneOf, type Place } from "../client/in_turn.ts";
+import { InTurn, laneNameOf, laneOf, type Place } from "../client/in_turn.ts";
 import {
   type E2eGroup,
   type GroupOpened,
@@ -1624,7 +1624,7 @@ function onIncoming(
     return dealt.then(() => kept);
   }
   const text = hasTextBody(message) ? decodeText(body) : "";
-  inTurn("from" in message ? message.from : undefined, () => {
+  inTurn(laneNameOf(message), () => {
     // A plain message from someone known to use end-to-end keys is checked
     // (plain_messages.ts): a private one is the server's, not theirs.
     const chat = message.t === "private" || message.t === "group";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { InTurn, laneOf } from "../../src/client/in_turn.ts";
+import { InTurn, laneNameOf, laneOf } from "../../src/client/in_turn.ts";
 
 const never = () => {
   throw new Error("unexpected error");
@@ -96,4 +96,16 @@ Deno.test("laneOf puts what answers a history request in one lane of its own, ne
   key.resolve();
   await before;
   assert.ok(keyed);
+});
+
+Deno.test("laneNameOf puts the notice that someone came, left, joined or left a group in their lane", () => {
+  assert.equal(
+    laneNameOf({ t: "membership", group: "g", name: "Mallory", joined: false }),
+    "Mallory",
+  );
+  assert.equal(
+    laneNameOf({ t: "presence", name: "mallory", online: false }),
+    "mallory",
+  );
+  assert.equal(laneNameOf({ t: "pong", re: 1 }), undefined);
 });

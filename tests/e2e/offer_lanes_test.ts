@@ -136,3 +136,44 @@ Deno.test("chat connect: a /history answer keeps its order while an offer of one
     await Promise.allSettled([mallory.quit(), carol.quit()]);
   }
 });
+
+Deno.test("chat connect: the notice that someone left a group comes after their lines held behind their offer", async () => {
+  await using chat = await ServedChat.start("chat-offer-lanes-left-");
+  await chat.serve();
+  const [bob] = await chat.signIn(["bob"], {
+    acceptFiles: true,
+    args: ["--json"],
+  });
+  const spki = await chat.pinnedSpki();
+  const mallory = await ChatClient.connect(chat.url, { pinnedSpki: spki });
+  try {
+    assert.equal((await mallory.register("mallory")).t, "welcome");
+    assert.equal((await mallory.request({ t: "create", group: "g" })).t, "ok");
+    await bob.write('{"cmd":"join","group":"g","id":"j"}\n');
+    await bob.waitFor(/^\{"type":"ok","re":"j".*$/m);
+    // An offer whose key never comes holds mallory's lane up to 10 s; her
+    // line after it waits, and so must the notice that she left.
+    const offer = mallory.request({
+      t: "file_offer",
+      name: "f.bin",
+      size: 10,
+      to: "bob",
+      key_id: newFileKeyId(),
+    });
+    assert.equal((await mallory.gsay("g", "mallory-last")).t, "ok");
+    assert.equal((await mallory.request({ t: "leave", group: "g" })).t, "ok");
+    await bob.waitFor(/mallory-last"/, 30_000);
+    await bob.waitFor(/"membership"[^\n]*"joined":false|left/, 30_000);
+    const lines = events(bob.stdout);
+    const at = (pattern: RegExp) =>
+      lines.findIndex((line) => pattern.test(line));
+    const left = lines.findIndex((line) =>
+      /mallory/.test(line) && /"joined":false|left/.test(line)
+    );
+    assert.ok(left >= 0, lines.join("\n"));
+    assert.ok(at(/mallory-last"/) < left, lines.join("\n"));
+    await offer.catch(() => {});
+  } finally {
+    await Promise.allSettled([mallory.quit()]);
+  }
+});
