@@ -691,14 +691,29 @@ export class WebFiles {
         const incoming = this.#incoming.get(message.xfer);
         if (incoming !== undefined) {
           this.#incoming.delete(message.xfer);
-          if (incoming.accepted) {
-            this.#receive.failed(incoming.offer, message.reason);
-          } else {
+          if (!incoming.accepted) {
             // Still a question: its deadline would answer an offer that is
             // gone, and say the user did not answer.
             this.#asking.get(message.xfer)?.();
             this.#asking.delete(message.xfer);
-            this.#unasked(incoming.offer, message);
+          }
+          // The offer was shown: its end is said in turn, as a line of its
+          // sender's would be (the terminal's too, file_receiver.ts), not
+          // ahead of their lines still held behind an offer of theirs.
+          const say = () =>
+            incoming.accepted
+              ? this.#receive.failed(incoming.offer, message.reason)
+              : this.#unasked(incoming.offer, message);
+          const place = this.#place?.(incoming.offer);
+          if (place === undefined) say();
+          else {
+            void place.ready.then(() => {
+              try {
+                say();
+              } finally {
+                place.release();
+              }
+            });
           }
         }
         return;

@@ -499,3 +499,70 @@ Deno.test("WebFiles does not claim a file received whole once the page let it go
     "received a.txt",
   ]);
 });
+
+Deno.test("WebFiles says an offer asked about was taken back in turn: after the lines held behind a later offer of its sender, as the terminal does", async () => {
+  await using hostile = await clientOfHostileServer();
+  const { client, channel } = hostile;
+  const shown: string[] = [];
+  const order = new InTurn((error) => shown.push(`error ${error}`));
+  const key = Promise.withResolvers<void>();
+  const firstAsked = Promise.withResolvers<void>();
+  const files = new WebFiles(
+    client,
+    {
+      ask(offer) {
+        // Left unanswered: a question on the page.
+        shown.push(`asked ${offer.name}`);
+        if (offer.xfer === 1) firstAsked.resolve();
+      },
+      withdrawn(offer) {
+        shown.push(`took back ${offer.name}`);
+      },
+      declined() {},
+      progress() {},
+      received() {},
+      cancelled() {},
+      failed() {},
+    },
+    // The second offer's key comes late: its place holds the lines after it.
+    {
+      share: null,
+      take: async (offer: FileOfferNotice) => {
+        if (offer.xfer === 2) await key.promise;
+        return KEYS_IN_OFFERS.take(offer);
+      },
+    },
+    () => order.hold(30_000),
+  );
+  const last = Promise.withResolvers<void>();
+  client.onMessage((incoming) => {
+    files.receive(incoming);
+    const { message } = incoming;
+    if (message.t !== "presence") return;
+    order.run(() => void shown.push(message.name));
+    if (message.name === "last") last.resolve();
+  });
+  channel.send(offer(1, "a.txt", 3));
+  await firstAsked.promise;
+  channel.send(offer(2, "b.txt", 3));
+  channel.send({ t: "presence", name: "after", online: true });
+  channel.send({
+    t: "file_cancel",
+    xfer: 1,
+    reason: "sophia took it back",
+    withdrawn: true,
+  });
+  channel.send({ t: "presence", name: "last", online: true });
+  await last.promise;
+  key.resolve();
+  await order.settled;
+  // Before: 'took back a.txt' right after its question, ahead of the
+  // second offer and the line after it.
+  assert.deepEqual(shown, [
+    "asked a.txt",
+    "asked b.txt",
+    "after",
+    "took back a.txt",
+    "last",
+  ]);
+});
