@@ -69,3 +69,16 @@ export function unsentAtQuit(count: number, how: LeaveBy = "/quit"): string {
     again(how)
   } to leave anyway`;
 }
+
+/**
+ * What the web page's `/quit` says while lines typed with no connection
+ * wait for the next one (they go out once it is back): leaving drops them.
+ */
+export function queuedAtQuit(count: number, how: LeaveBy = "/quit"): string {
+  const one = count === 1;
+  return `${count} line${one ? "" : "s"} you typed while disconnected ha${
+    one ? "s" : "ve"
+  } not gone out yet, waiting for the connection: if you leave now, ${
+    one ? "it is" : "they are"
+  } not sent. ${again(how)} to leave anyway`;
+}

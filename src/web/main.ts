@@ -104,6 +104,7 @@ import { linesOwed } from "../client/lines_owed.ts";
 import { ReceivedFiles } from "../client/received_files.ts";
 import {
   filesAtQuit,
+  queuedAtQuit,
   unansweredAtLeaving,
   unconfirmedAtQuit,
   unsentAtQuit,
@@ -869,7 +870,11 @@ const WEB_SUMMARIES: Readonly<Record<string, string>> = {
  * terminal's, lines_owed.ts).
  */
 let quitAsked:
-  | { files: Set<string>; lines: ReadonlySet<number> }
+  | {
+    files: Set<string>;
+    lines: ReadonlySet<number>;
+    queued: ReadonlySet<QueuedLine>;
+  }
   | null = null;
 
 /**
@@ -877,18 +882,22 @@ let quitAsked:
  * not yet said pending too: one on its way when the page left was cut off
  * and said "Not sent", when the server may have stored it and the others
  * heard it), lines typed waiting their turn, files being sent, and files
- * being received. /quit asks about the first three (askBeforeLeaving);
- * closing or reloading the tab about all four (`beforeunload`, below).
+ * being received, and lines typed while disconnected (`queued`: leaving
+ * dropped them, said "Not sent" only after, or not at all when the tab
+ * closed). /quit asks about all but files received (askBeforeLeaving);
+ * closing or reloading the tab about all (`beforeunload`, below).
  */
 function onItsWay(): {
   sent: ReadonlySet<number>;
   unsent: number;
+  queued: readonly QueuedLine[];
   sending: string[];
   receiving: number;
 } {
   return {
     sent: chats.unanswered(),
     unsent: chats.waiting(),
+    queued: [...queued],
     sending: files?.underWay() ?? [],
     receiving:
       files?.list().filter((entry) => entry.kind === "receiving").length ?? 0,
@@ -902,21 +911,26 @@ function onItsWay(): {
  * leaves.
  */
 function askBeforeLeaving(tell: (text: string) => void): boolean {
-  const { sent, unsent, sending } = onItsWay();
+  const { sent, unsent, queued: away, sending } = onItsWay();
   const unconfirmed = sent.size;
-  if (unconfirmed === 0 && unsent === 0 && sending.length === 0) return false;
+  if (
+    unconfirmed === 0 && unsent === 0 && away.length === 0 &&
+    sending.length === 0
+  ) return false;
   const lines = new Set([...chats.owed(), ...sent]);
   if (
     quitAsked !== null &&
     [...lines].every((line) => quitAsked!.lines.has(line)) &&
+    away.every((line) => quitAsked!.queued.has(line)) &&
     sending.every((file) => quitAsked!.files.has(file))
   ) {
     files?.stopSending();
     return false;
   }
-  quitAsked = { files: new Set(sending), lines };
+  quitAsked = { files: new Set(sending), lines, queued: new Set(away) };
   if (unconfirmed > 0) tell(unconfirmedAtQuit(unconfirmed));
   if (unsent > 0) tell(unsentAtQuit(unsent));
+  if (away.length > 0) tell(queuedAtQuit(away.length));
   if (sending.length > 0) tell(filesAtQuit(sending));
   return true;
 }
@@ -2414,11 +2428,16 @@ let quitting = false;
  * key): no reconnecting either.
  */
 let dismissed = false;
+/** A line typed while disconnected, and the conversation it was typed in. */
+interface QueuedLine {
+  line: string;
+  to: Conversation;
+}
 /**
- * Lines typed while disconnected, sent once back, in order, each with the
- * conversation it was typed in.
+ * Lines typed while disconnected, sent once back, in order; each itself
+ * (not its text) for what a question before leaving named.
  */
-const queued: { line: string; to: Conversation }[] = [];
+const queued: QueuedLine[] = [];
 /**
  * The wait before the next attempt: a key (or a line typed) cuts it short
  * once per attempt, not once per key (RetryWait).
@@ -2785,9 +2804,10 @@ addEventListener("pagehide", () => {
 // its own words.
 addEventListener("beforeunload", (event) => {
   if (quitting) return;
-  const { sent, unsent, sending, receiving } = onItsWay();
+  const { sent, unsent, queued: away, sending, receiving } = onItsWay();
   if (
-    sent.size === 0 && unsent === 0 && sending.length === 0 && receiving === 0
+    sent.size === 0 && unsent === 0 && away.length === 0 &&
+    sending.length === 0 && receiving === 0
   ) return;
   event.preventDefault();
   // Browsers before preventDefault asked (Chromium 119) ask for this.

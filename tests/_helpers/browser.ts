@@ -453,3 +453,23 @@ export function letGo(page: Page): Promise<void> {
     (globalThis as unknown as { holding: boolean }).holding = false;
   });
 }
+
+/**
+ * Closes `page` as a user closing its tab does (its `beforeunload` run):
+ * "asked" when the page asked first (the question is dismissed, the page
+ * stays), "closed" when it closed without one.
+ */
+export async function closeTab(page: Page): Promise<"asked" | "closed"> {
+  const outcome = new Promise<"asked" | "closed">((resolve, reject) => {
+    page.once("dialog", (dialog) => {
+      if (dialog.type() !== "beforeunload") {
+        reject(new Error(`A ${dialog.type()} dialog: ${dialog.message()}`));
+        return;
+      }
+      dialog.dismiss().then(() => resolve("asked"), reject);
+    });
+    page.once("close", () => resolve("closed"));
+  });
+  await page.close({ runBeforeUnload: true });
+  return await outcome;
+}

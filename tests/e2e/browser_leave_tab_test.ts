@@ -12,8 +12,8 @@
  */
 
 import assert from "node:assert/strict";
-import type { Page } from "puppeteer-core";
 import {
+  closeTab,
   join,
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
@@ -26,26 +26,6 @@ import {
 import { HoldingProxy } from "../_helpers/holding_proxy.ts";
 import { lineOnItsWay } from "../_helpers/line_on_its_way.ts";
 import { ChatProcess } from "../_helpers/process.ts";
-
-/**
- * Closes `page` as a user closing its tab does (its `beforeunload` run):
- * "asked" when the page asked first (the question is dismissed, the page
- * stays), "closed" when it closed without one.
- */
-async function closeTab(page: Page): Promise<"asked" | "closed"> {
-  const outcome = new Promise<"asked" | "closed">((resolve, reject) => {
-    page.once("dialog", (dialog) => {
-      if (dialog.type() !== "beforeunload") {
-        reject(new Error(`A ${dialog.type()} dialog: ${dialog.message()}`));
-        return;
-      }
-      dialog.dismiss().then(() => resolve("asked"), reject);
-    });
-    page.once("close", () => resolve("closed"));
-  });
-  await page.close({ runBeforeUnload: true });
-  return await outcome;
-}
 
 Deno.test({
   name:
