@@ -17,6 +17,7 @@ import {
   type SentFileOutcome,
 } from "../client/render.ts";
 import type { SessionEvent } from "../client/session_events.ts";
+import type { TransferEntry } from "../client/transfers_view.ts";
 import { safeFileName } from "../files/naming.ts";
 import type { FileOfferNotice } from "../protocol/messages.ts";
 import { type LogView, type ProgressRow, smallButton } from "./log_view.ts";
@@ -47,6 +48,65 @@ export interface FilesViewContext {
   relinked(after: WebFiles): Promise<WebFiles | null>;
   /** The page is leaving or left: nothing is offered again. */
   leaving(): boolean;
+  /** The files waiting to be offered again (sendFromPage adds them). */
+  waiting: FilesWaiting;
+}
+
+/**
+ * Files waiting to be offered again (for the page's next connection): as
+ * the terminal's (outgoing_files.ts), /transfers lists them, /quit names
+ * them, /cancel and the second /quit stop them. Before, a file between the
+ * drop and the reconnect was in no list, and /quit ended its wait unasked.
+ */
+export class FilesWaiting {
+  #next = 1;
+  readonly #waiting = new Map<
+    number,
+    { name: string; target: FileTarget; stop: () => void }
+  >();
+
+  /**
+   * `name` waits to be offered to `target` until `done` is called; `stopped`
+   * resolves if /cancel (or a second /quit) stops it first.
+   */
+  add(
+    name: string,
+    target: FileTarget,
+  ): { stopped: Promise<void>; done: () => void } {
+    const id = this.#next++;
+    const stopped = Promise.withResolvers<void>();
+    this.#waiting.set(id, { name, target, stop: () => stopped.resolve() });
+    return { stopped: stopped.promise, done: () => this.#waiting.delete(id) };
+  }
+
+  /** As /transfers lists them. */
+  list(): (TransferEntry & { kind: "resend" })[] {
+    return [...this.#waiting].map(([id, { name, target }]) => ({
+      kind: "resend",
+      id,
+      name,
+      to: "to" in target ? target.to : `group ${target.group}`,
+    }));
+  }
+
+  /** As leaving asks about them (leave_questions.ts): "NAME to bob". */
+  underWay(): string[] {
+    return this.list().map(({ name, to }) => `${name} to ${to}`);
+  }
+
+  /** Offers `id` no more; false when it is not waiting any more. */
+  cancel(id: number): boolean {
+    const waiting = this.#waiting.get(id);
+    if (waiting === undefined) return false;
+    this.#waiting.delete(id);
+    waiting.stop();
+    return true;
+  }
+
+  /** Offers none of them again (the second /quit). */
+  cancelAll(): void {
+    for (const id of [...this.#waiting.keys()]) this.cancel(id);
+  }
 }
 
 /**
@@ -282,7 +342,14 @@ export async function sendFromPage(
       type: "notice",
       text: `${file.name} will be offered again, resuming where it stopped`,
     });
-    on = await context.relinked(on);
+    const waiting = context.waiting.add(file.name, target);
+    const next = await Promise.race([
+      context.relinked(on),
+      waiting.stopped.then(() => "stopped" as const),
+    ]).finally(waiting.done);
+    // Stopped by /cancel or the second /quit, which said so.
+    if (next === "stopped") return;
+    on = next;
     if (on === null) {
       emit({
         type: "error",

@@ -123,6 +123,7 @@ import { isValidName, MAX_NAME_LENGTH, nameKey } from "../protocol/limits.ts";
 import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
 import {
   type FilesViewContext,
+  FilesWaiting,
   receivingView,
   sendFromPage,
 } from "./files_view.ts";
@@ -793,6 +794,11 @@ function cancelTransfer(n: number): string {
   if (entry === undefined) {
     return `ERROR: No transfer ${n}; /transfers lists them`;
   }
+  if (entry.kind === "resend") {
+    return filesView.waiting.cancel(entry.id)
+      ? `Cancelled sending ${entry.name}.`
+      : `ERROR: Transfer ${n} (${entry.name}) has already ended`;
+  }
   if (files?.cancel(entry) === true) {
     if (entry.kind === "offered") {
       return `Took back the offer of ${entry.name}.`;
@@ -898,7 +904,10 @@ function onItsWay(): {
     sent: chats.unanswered(),
     unsent: chats.waiting(),
     queued: [...queued],
-    sending: files?.underWay() ?? [],
+    sending: [
+      ...(files?.underWay() ?? []),
+      ...filesView.waiting.underWay(),
+    ],
     receiving:
       files?.list().filter((entry) => entry.kind === "receiving").length ?? 0,
   };
@@ -925,6 +934,7 @@ function askBeforeLeaving(tell: (text: string) => void): boolean {
     sending.every((file) => quitAsked!.files.has(file))
   ) {
     files?.stopSending();
+    filesView.waiting.cancelAll();
     return false;
   }
   quitAsked = { files: new Set(sending), lines, queued: new Set(away) };
@@ -1056,7 +1066,14 @@ function run(line: string, to: Conversation = conversations.current): void {
       );
       return;
     case "transfers":
-      for (const text of formatTransfers(numbers.number(files?.list() ?? []))) {
+      for (
+        const text of formatTransfers(
+          numbers.number([
+            ...(files?.list() ?? []),
+            ...filesView.waiting.list(),
+          ]),
+        )
+      ) {
         tell(text);
       }
       return;
@@ -1442,6 +1459,7 @@ const filesView: FilesViewContext = {
       ? Promise.resolve(files)
       : relinks.promise,
   leaving: () => quitting || dismissed || keyChanged,
+  waiting: new FilesWaiting(),
 };
 const receiving = receivingView(filesView);
 /**
