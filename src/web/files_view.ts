@@ -16,6 +16,7 @@ import {
   formatBytes,
   type SentFileOutcome,
 } from "../client/render.ts";
+import { ResendSchedule } from "../client/resend_schedule.ts";
 import type { SessionEvent } from "../client/session_events.ts";
 import type { TransferEntry } from "../client/transfers_view.ts";
 import { safeFileName } from "../files/naming.ts";
@@ -62,7 +63,7 @@ export class FilesWaiting {
   #next = 1;
   readonly #waiting = new Map<
     number,
-    { name: string; target: FileTarget; stop: () => void }
+    { name: string; targets: readonly FileTarget[]; stop: () => void }
   >();
 
   /**
@@ -71,21 +72,21 @@ export class FilesWaiting {
    */
   add(
     name: string,
-    target: FileTarget,
+    targets: readonly FileTarget[],
   ): { stopped: Promise<void>; done: () => void } {
     const id = this.#next++;
     const stopped = Promise.withResolvers<void>();
-    this.#waiting.set(id, { name, target, stop: () => stopped.resolve() });
+    this.#waiting.set(id, { name, targets, stop: () => stopped.resolve() });
     return { stopped: stopped.promise, done: () => this.#waiting.delete(id) };
   }
 
   /** As /transfers lists them. */
   list(): (TransferEntry & { kind: "resend" })[] {
-    return [...this.#waiting].map(([id, { name, target }]) => ({
+    return [...this.#waiting].map(([id, { name, targets }]) => ({
       kind: "resend",
       id,
       name,
-      to: "to" in target ? target.to : `group ${target.group}`,
+      to: targets.map((t) => "to" in t ? t.to : `group ${t.group}`).join(", "),
     }));
   }
 
@@ -329,28 +330,56 @@ export async function sendFromPage(
   const here = context.view();
   const emit = (event: SessionEvent) => context.emit(event, here);
   // A transfer (or an offer not answered yet) our dropped connection broke
-  // is offered again once the page is back, and resumes from what its
+  // is offered again once the page is back, and one a recipient's broken
+  // connection cut off after a pause (while the page stays connected, up
+  // to RESEND_BUDGET_MS), to that recipient: each resumes from what its
   // recipients hold, as the terminal's (outgoing_files.ts): the page still
   // has the file. Before, it said the file stopped, and nothing sent it.
-  for (let on: WebFiles | null = files; on !== null;) {
-    const outcome = await sendOnce(context, on, target, file, here);
-    const broken = outcome.kind === "cancelled"
-      ? outcome.broken === true
-      : outcome.kind === "refused" && on.isOver;
-    if (!broken || context.leaving()) return;
-    emit({
-      type: "notice",
-      text: `${file.name} will be offered again, resuming where it stopped`,
-    });
-    const waiting = context.waiting.add(file.name, target);
-    const next = await Promise.race([
-      context.relinked(on),
+  const schedule = new ResendSchedule();
+  let targets: FileTarget[] = [target];
+  let on: WebFiles = files;
+  for (let again = false;; again = true) {
+    const retry: FileTarget[] = [];
+    for (const to of targets) {
+      if (on.isOver) {
+        retry.push(to);
+        continue;
+      }
+      const outcome = await sendOnce(context, on, to, file, here, again);
+      const more = offerAgainTo(to, outcome, again, on);
+      if (
+        more.length > 0 && !context.leaving() && !quietRetry(outcome, again)
+      ) {
+        emit({
+          type: "notice",
+          text: `${file.name} will be offered again, resuming where it stopped`,
+        });
+      }
+      retry.push(...more);
+    }
+    targets = retry;
+    if (targets.length === 0 || context.leaving()) return;
+    const waiting = context.waiting.add(file.name, targets);
+    const next = await untilNextOffer(
+      context,
+      on,
+      schedule,
       waiting.stopped.then(() => "stopped" as const),
-    ]).finally(waiting.done);
+    ).finally(waiting.done);
     // Stopped by /cancel or the second /quit, which said so.
     if (next === "stopped") return;
-    on = next;
-    if (on === null) {
+    if (next === "spent") {
+      emit({
+        type: "error",
+        re: null,
+        code: "file",
+        text: `ERROR: Gave up offering ${file.name} again: not taken in ${
+          schedule.budgetMs / 60_000
+        } minutes connected; send it again later and it resumes where it stopped`,
+      });
+      return;
+    }
+    if (next === null) {
       emit({
         type: "error",
         re: null,
@@ -358,6 +387,82 @@ export async function sendFromPage(
         text:
           `ERROR: ${file.name} was not offered again: the page stopped reconnecting. Send it again once connected`,
       });
+      return;
+    }
+    on = next;
+  }
+}
+
+/**
+ * Waits until a file whose transfer broke is to be offered again: the
+ * transfers to offer it on; null once the page stops reconnecting; "spent"
+ * once `schedule`'s budget of time connected is; "stopped" when `stopped`
+ * resolves first. Our connection broken, it waits for the next one however
+ * long that takes, then offers at once.
+ */
+async function untilNextOffer(
+  context: FilesViewContext,
+  on: WebFiles,
+  schedule: ResendSchedule,
+  stopped: Promise<"stopped">,
+): Promise<WebFiles | null | "spent" | "stopped"> {
+  if (!on.isOver) {
+    const delay = schedule.next();
+    if (delay === null) return "spent";
+    const started = Date.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const woke = await Promise.race([
+      new Promise<"slept">((resolve) => {
+        timer = setTimeout(() => resolve("slept"), delay);
+      }),
+      context.relinked(on),
+      stopped,
+    ]);
+    clearTimeout(timer);
+    // Only time connected counts.
+    schedule.waited(Date.now() - started);
+    if (woke !== "slept") {
+      if (woke !== null && woke !== "stopped") schedule.reconnected();
+      return woke;
+    }
+    if (!on.isOver) return on;
+  }
+  const next = await Promise.race([context.relinked(on), stopped]);
+  if (next !== null && next !== "stopped") schedule.reconnected();
+  return next;
+}
+
+/**
+ * An offer made again refused because its recipient is not back yet: it
+ * waits on, as it was said to once already, without a word.
+ */
+function quietRetry(outcome: SentFileOutcome, again: boolean): boolean {
+  return again && outcome.kind === "refused" &&
+    outcome.code === "no_such_user";
+}
+
+/** Whom to offer the file again after `outcome` on `on`: those who may resume. */
+function offerAgainTo(
+  target: FileTarget,
+  outcome: SentFileOutcome,
+  again: boolean,
+  on: WebFiles,
+): FileTarget[] {
+  switch (outcome.kind) {
+    case "refused":
+      // While offering again, a recipient not back yet is tried later; an
+      // offer our connection's end left unanswered, once we are back.
+      return quietRetry(outcome, again) || on.isOver ? [target] : [];
+    case "cancelled":
+      return outcome.broken === true ? [target] : [];
+    case "finished":
+      // A recipient whose connection broke (not one who declined or
+      // cancelled): offered again to that one alone.
+      return outcome.results.filter((r) => !r.ok && r.resumable === true)
+        .map((r) => "to" in target ? target : { to: r.name });
+    default: {
+      const unreachable: never = outcome;
+      return unreachable;
     }
   }
 }
@@ -372,15 +477,29 @@ async function sendOnce(
   target: FileTarget,
   file: File,
   here: string,
+  again: boolean,
 ): Promise<SentFileOutcome> {
   const emit = (event: SessionEvent) => context.emit(event, here);
+  // Offered again, what it says is held until the offer reaches its
+  // recipients: while they are away, each try is refused, and its lines each
+  // time would only say again that it waits (as the terminal's).
+  let held: SessionEvent[] | null = again ? [] : null;
+  const say = (event: SessionEvent) => {
+    if (held === null) emit(event);
+    else held.push(event);
+  };
+  const reached = () => {
+    const said = held ?? [];
+    held = null;
+    for (const event of said) emit(event);
+  };
   const peer = "to" in target ? target.to : target.group;
   // Set by a callback: typed so that TypeScript does not take it for null.
   let bar = null as ProgressRow | null;
   const outcome = await files.send(target, file, {
     keyLines: (lines) => {
       for (const text of lines) {
-        emit(
+        say(
           text.startsWith("WARNING: ")
             ? { type: "error", re: null, code: "e2e", text }
             : { type: "notice", text },
@@ -388,7 +507,7 @@ async function sendOnce(
       }
     },
     offered: () =>
-      emit({
+      say({
         type: "file_offering",
         re: 0,
         name: file.name,
@@ -396,6 +515,7 @@ async function sendOnce(
         target,
       }),
     answered: (declined, more) => {
+      reached();
       for (const d of declined) {
         emit({ type: "file_declined", re: 0, file: file.name, declined: d });
       }
@@ -403,7 +523,8 @@ async function sendOnce(
         emit({ type: "notice", text: declinedMoreLine(more, file.name) });
       }
     },
-    resumed: (offset, size) =>
+    resumed: (offset, size) => {
+      reached();
       emit({
         type: "notice",
         // All of it there already: it arrived before the break kept us
@@ -413,7 +534,8 @@ async function sendOnce(
             "to" in target ? "has" : "members have"
           } ${file.name} already: nothing more to send`
           : `Resuming ${file.name} to ${peer} at ${offset} of ${size} bytes`,
-      }),
+      });
+    },
     progress: (acked, size) => {
       bar ??= context.log.progress(
         `${file.name} to ${peer}`,
@@ -433,6 +555,10 @@ async function sendOnce(
   ) {
     bar?.remove();
   }
+  // Its recipient not back yet, the offer reached no one: it waits on,
+  // unsaid (offerAgainTo).
+  if (held !== null && quietRetry(outcome, again)) return outcome;
+  reached();
   emit({ type: "file_sent", re: 0, target, outcome });
   return outcome;
 }

@@ -405,8 +405,8 @@ export class WebFiles {
         // A page keeps no partial files.
         return false;
       case "resend":
-        // Nor lists a file waiting to be offered again (files_view.ts
-        // offers it once the page is back).
+        // Files waiting to be offered again are files_view.ts' (FilesWaiting),
+        // stopped there.
         return false;
       default: {
         const unreachable: never = entry;
@@ -673,6 +673,8 @@ export class WebFiles {
             name: message.name,
             ok: message.ok,
             reason: message.reason,
+            // Its connection broke: offered again, it may resume.
+            ...(message.resumable ? { resumable: true } : {}),
           });
         }
         outgoing.wake();
