@@ -514,11 +514,7 @@ export class FileReceiver {
     if (busy !== null) {
       // Refused at once: the sender hears now, the user in the offer's
       // place (#fail), and the place is let go once said.
-      this.#fail(
-        incoming,
-        `Cannot take '${offer.name}': ${busy}; ask again once they are done`,
-        true,
-      );
+      this.#fail(incoming, busy, true);
       return;
     }
     // A refusal lets its place go once said (#fail), in that place.

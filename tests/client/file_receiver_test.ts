@@ -1042,7 +1042,7 @@ Deno.test("FileReceiver refuses a sender's offers past its share of the files co
       assert.equal(answer.t, "file_done", JSON.stringify(answer));
       assert.match(
         String((answer as { reason?: string }).reason),
-        /4 files from mallory are coming in already/,
+        /4 files from this sender are coming in already/,
       );
     }
   }

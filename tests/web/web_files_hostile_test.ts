@@ -192,7 +192,7 @@ Deno.test("WebFiles refuses a sender's offers past its share of the files coming
       assert.equal(answer?.t, "file_cancel", JSON.stringify(answer));
       assert.match(
         String((answer as { reason?: string }).reason),
-        /4 files from mallory are coming in already/,
+        /4 files from this sender are coming in already/,
       );
     }
   }
