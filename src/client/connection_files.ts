@@ -175,10 +175,12 @@ export function connectionFiles(
         xfer: offer.xfer,
       });
     },
-    onFinished: (offer, said, told) => {
+    onFinished: (offer, _said, told) => {
       // A transfer cancelled while its question waits: no answer is needed.
-      // The next question comes after what is said of this one.
-      offers.prompts.withdraw(offer.xfer, said, told);
+      // The next question comes after what is said of this one, which says
+      // why (taken back, or not received and why): the question's going is
+      // not said besides (it was, as 'cancelled', for a sender gone away).
+      offers.prompts.withdraw(offer.xfer, true, told);
       offers.answers.withdraw(offer.xfer);
       receiving.delete(offer.xfer);
       status.showProgress(`in:${offer.xfer}`, null);

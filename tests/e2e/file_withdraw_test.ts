@@ -306,3 +306,61 @@ Deno.test({
     }
   },
 });
+
+Deno.test("an offer whose sender went away while its question waits is said once, as not received and why, not also as a question 'cancelled'", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-withdraw-gone-" });
+  const pub = join(dir, "server.pub");
+  await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+  await using server = await startTestServer();
+  const jojo = new ChatProcess(
+    [
+      "connect",
+      `127.0.0.1:${server.port}`,
+      "--pub",
+      pub,
+      "--user",
+      "jojo",
+      "--downloads",
+      join(dir, "downloads"),
+      "--no-open",
+      "--accept-files",
+      "ask",
+    ],
+    { env: { XDG_CONFIG_HOME: join(dir, "config") } },
+  );
+  const sophia = await TestClient.connect(server, "sophia");
+  try {
+    await jojo.waitFor(/SUCCESS: Username registered\./);
+    for (const name of ["a.txt", "b.txt"]) {
+      // Its answer never comes: sophia is gone by then.
+      sophia.client.numberedRequest({
+        t: "file_offer",
+        name,
+        size: 15,
+        to: "jojo",
+        ...fileKeyForOffer(newFileKey()),
+      });
+    }
+    await jojo.waitFor(/sophia wants to send you a\.txt .*Accept\?/);
+    await sophia.client.quit();
+    // Errors go to stderr (not a terminal).
+    await jojo.waitUntil(
+      () =>
+        /File a\.txt from sophia was not received: [^]*File b\.txt from sophia was not received: /
+            .test(jojo.stderr)
+          ? true
+          : null,
+      "both files said not received",
+    );
+    await jojo.waitFor(/sophia left the chat/);
+    // Before: each also said 'Question withdrawn: a.txt (15 B) from sophia
+    // was cancelled.', though nobody cancelled it: two lines for each.
+    assert.doesNotMatch(jojo.stdout, /Question withdrawn/, jojo.stdout);
+    // Its key's warning and its question; the error on stderr.
+    assert.equal(jojo.stdout.match(/a\.txt/g)?.length, 2, jojo.stdout);
+  } finally {
+    jojo.kill("SIGKILL");
+    await jojo.finish();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -435,9 +435,14 @@ Deno.test({
         lastLine(l) === "sophia>",
     );
     await kiki.quit();
+    // Its going is said once, as not received and why (not besides as a
+    // question 'cancelled').
     await pane.waitFor(
-      "the question withdrawn",
-      (l) => l.some((line) => line.startsWith("Question withdrawn: b.bin")),
+      "the file said not received",
+      (l) =>
+        l.some((line) =>
+          line.startsWith("ERROR: File b.bin from kiki was not received")
+        ),
     );
     await chat.say("done");
     lines = await pane.waitFor(
