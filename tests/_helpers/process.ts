@@ -135,17 +135,21 @@ export class ChatProcess {
 
   /**
    * Waits until `check` (of what the process wrote so far, on either
-   * stream) gives something other than null; returns it.
+   * stream) gives something: null, undefined and false mean "not yet", so
+   * a boolean check (`() => out.includes(line)`) waits for true. A number is
+   * refused by the type: 0 or -1 (a count, an `indexOf`) would pass at once.
    */
-  async waitUntil<T>(
-    check: () => T | null,
+  async waitUntil<T extends object | string | true>(
+    check: () => T | false | null | undefined,
     what: string,
     timeoutMs = 15_000,
   ): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = check();
-      if (found !== null) return found;
+      if (found !== false && found !== null && found !== undefined) {
+        return found;
+      }
       const left = deadline - Date.now();
       if (left <= 0) {
         throw new Error(
