@@ -242,7 +242,12 @@ export class ChatClient {
   /** History requests waiting for their reply: the messages before it answer them. */
   #historyRequests = new HistoryAnswers();
 
-  #lastHeard = Date.now();
+  /**
+   * When the server was last heard, on the monotonic clock: a wall clock set
+   * forward would read as a long silence and drop a live connection; set
+   * back, as none, and a dead server would never be pinged.
+   */
+  #lastHeard = performance.now();
   #silence: string | null = null;
   /** Whether `abort` cut the connection. */
   #aborted = false;
@@ -275,8 +280,8 @@ export class ChatClient {
     const check = () => {
       // Not reading, the client cannot hear the server: no sign of a dead
       // one (the runtime still answers the server's WebSocket pings).
-      if (this.#held) this.#lastHeard = Date.now();
-      const quiet = Date.now() - this.#lastHeard;
+      if (this.#held) this.#lastHeard = performance.now();
+      const quiet = performance.now() - this.#lastHeard;
       if (quiet >= 2 * intervalMs) {
         this.#silence = "The server stopped answering.";
         this.#channel.close(CloseCode.goingAway, "no answer");
@@ -784,7 +789,7 @@ export class ChatClient {
         if (wait !== null) await this.#readyToRead(wait);
         const batch = await this.#channel.receive();
         if (batch === null) break;
-        this.#lastHeard = Date.now();
+        this.#lastHeard = performance.now();
         const holds: Promise<unknown>[] = [];
         let untracked = false;
         for (const { header, body } of batch) {
@@ -892,7 +897,7 @@ export class ChatClient {
       this.#held = false;
       this.#channel.readPastPause(false);
       // Silent because unread: the watchdog's clock starts again now.
-      this.#lastHeard = Date.now();
+      this.#lastHeard = performance.now();
     }
   }
 
