@@ -450,7 +450,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     if (tls === null) return server.emit("connection", socket);
     // Plain HTTP or TLS: told by the first byte, which must come (and the
     // TLS handshake be done) by the deadline, as headers must.
-    starting.set(socket, Date.now() + options.headersTimeoutMs);
+    starting.set(socket, performance.now() + options.headersTimeoutMs);
     socket.once("data", (chunk: Buffer) => {
       socket.pause();
       socket.unshift(chunk);
@@ -583,7 +583,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   // connection: a timer costs about 1 KiB, 10 MiB at 10,000 idle connections.
   const sweep = setInterval(
     () => {
-      const now = Date.now();
+      const now = performance.now();
       for (const conn of connections) {
         conn.sweep(now, idleMs, options.closeTimeoutMs);
       }
@@ -883,7 +883,12 @@ class WsConnection implements EdgeConnection, Pausable {
   readonly #direct: DirectWrites<Uint8Array<ArrayBuffer>> | null;
   readonly #inbox = new Inbox();
   #localCloseReason: string | null = null;
-  #lastHeard = Date.now();
+  /**
+   * These times are on the monotonic clock (as `sweep`'s `now`): a wall clock
+   * set back would leave a dead peer unpinged and a close never forced until
+   * it caught up; set forward, every peer pinged and closing one cut at once.
+   */
+  #lastHeard = performance.now();
   #pingSent: number | null = null;
   #closingSince: number | null = null;
   readonly #onHandshakeDone: () => void;
@@ -994,7 +999,7 @@ class WsConnection implements EdgeConnection, Pausable {
         error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH"
           ? "its message was larger than the limit"
           : `it broke the WebSocket protocol (${error.message})`;
-      this.#closingSince ??= Date.now();
+      this.#closingSince ??= performance.now();
       this.#inbox.end(true);
     });
   }
@@ -1145,7 +1150,7 @@ class WsConnection implements EdgeConnection, Pausable {
 
   close(code: number = CloseCode.normal, reason = ""): void {
     this.#inbox.end(false);
-    this.#closingSince ??= Date.now();
+    this.#closingSince ??= performance.now();
     // The peer's answering Close must be read (what else it sends is
     // dropped with the inbox).
     this.#held = false;
@@ -1179,7 +1184,7 @@ class WsConnection implements EdgeConnection, Pausable {
   }
 
   #heard(): void {
-    this.#lastHeard = Date.now();
+    this.#lastHeard = performance.now();
     this.#pingSent = null;
   }
 }

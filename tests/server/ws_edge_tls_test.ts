@@ -259,6 +259,24 @@ Deno.test("startEdge with tls cuts off a TLS handshake that stalls, and a socket
   await until(() => edge.socketCount === 0, "the count to return");
 });
 
+Deno.test("startEdge with tls cuts off a socket that sends nothing at headersTimeoutMs while Date.now has jumped an hour back", async () => {
+  await using edge = await tlsEdge(1000);
+  const silent = await RawTcp.connect(edge.port);
+  const realNow = Date.now;
+  try {
+    await until(() => edge.socketCount === 1, "the socket to be counted");
+    // Its deadline was set on connecting; a wall-clock one now lies an hour
+    // further away.
+    Date.now = () => realNow() - 3_600_000;
+    const { code } = await silent.readUntilClosed(4000);
+    assert.equal(code, null);
+  } finally {
+    Date.now = realNow;
+    silent.close();
+  }
+  await until(() => edge.socketCount === 0, "the count to return");
+});
+
 Deno.test("startEdge with tls gives a TLS client that completes its handshake and sends no request as long again, then closes it", async () => {
   await using edge = await tlsEdge(1000);
   const started = Date.now();
