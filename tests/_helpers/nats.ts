@@ -41,6 +41,8 @@ export interface RestartableNats extends NatsServer {
   crash(): Promise<void>;
   /** Starts it again on the same port with the same store. */
   restart(): Promise<void>;
+  /** Sends it `signal` (SIGSTOP freezes it, SIGCONT lets it go on). */
+  signal(signal: Deno.Signal): void;
 }
 
 /** Starts `nats-server -js` with its store in a fresh folder; resolves once ready. */
@@ -58,6 +60,9 @@ export async function startNats(binary: string): Promise<RestartableNats> {
     async restart() {
       running = await spawnNats(binary, port, dir);
     },
+    signal(signal) {
+      running.signal(signal);
+    },
     async [Symbol.asyncDispose]() {
       await running.stop("SIGTERM");
       await Deno.remove(dir, { recursive: true });
@@ -69,7 +74,12 @@ async function spawnNats(
   binary: string,
   port: number,
   dir: string,
-): Promise<{ stop(signal: Deno.Signal): Promise<void> }> {
+): Promise<
+  {
+    stop(signal: Deno.Signal): Promise<void>;
+    signal(signal: Deno.Signal): void;
+  }
+> {
   const child = new Deno.Command(binary, {
     args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir],
     stdin: "null",
@@ -94,6 +104,9 @@ async function spawnNats(
   })().catch(() => {});
   let stopped = false;
   return {
+    signal(signal) {
+      if (!stopped) child.kill(signal);
+    },
     async stop(signal) {
       if (stopped) return;
       stopped = true;

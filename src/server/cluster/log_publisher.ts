@@ -87,7 +87,7 @@ export class LogPublisher {
     if (this.#closed) throw new Error("The message log is closed");
     const id = ++this.#next;
     const acked = new Promise<PubAck>((resolve, reject) => {
-      this.#waiting.set(id, { resolve, reject, since: Date.now() });
+      this.#waiting.set(id, { resolve, reject, since: performance.now() });
     });
     let options: Parameters<NatsConnection["publish"]>[2] = {
       reply: `${this.#prefix}.${id}`,
@@ -176,7 +176,9 @@ export class LogPublisher {
   }
 
   #expire(): void {
-    const limit = Date.now() - ACK_TIMEOUT_MS;
+    // The monotonic clock: a wall clock set forward would fail every record
+    // in flight at once; set back, hold them past the timeout.
+    const limit = performance.now() - ACK_TIMEOUT_MS;
     // Map order is publish order: the oldest come first.
     for (const [id, waiting] of this.#waiting) {
       if (waiting.since > limit) break;

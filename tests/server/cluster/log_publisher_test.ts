@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { natsServerPath, startNats } from "../../_helpers/nats.ts";
 import {
+  ACK_TIMEOUT_MS,
   LogPublisher,
   LogUnavailableError,
   MAX_IN_FLIGHT,
@@ -69,6 +70,44 @@ Deno.test({
         /The message log is closed/,
       );
     } finally {
+      await nc.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "LogPublisher waits ACK_TIMEOUT_MS for an acknowledgement by the monotonic clock: a record in flight while Date.now jumps an hour forward is not failed",
+  ignore: NATS === null,
+  async fn() {
+    await using nats = await startNats(NATS!);
+    const nc = await connectNats([nats.url], "log-publisher-clock-test");
+    const realNow = Date.now;
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: "T", subjects: ["t.>"] });
+      const publisher = new LogPublisher(nc, "T");
+      // Frozen, JetStream cannot acknowledge: the record stays in flight.
+      nats.signal("SIGSTOP");
+      let outcome: string | null = null;
+      const acked = publisher.publish("t.x", new Uint8Array([1]), null).then(
+        (ack) => (outcome = `acked ${ack.seq}`),
+        (error) => (outcome = String(error)),
+      );
+      Date.now = () => realNow() + 3_600_000;
+      // Two of the publisher's sweeps (every ACK_TIMEOUT_MS / 5) see the
+      // jumped clock: what is tested is that time, nothing to wait for.
+      await new Promise((resolve) =>
+        setTimeout(resolve, (2 * ACK_TIMEOUT_MS) / 5 + 200)
+      );
+      assert.equal(outcome, null);
+      nats.signal("SIGCONT");
+      await acked;
+      assert.equal(outcome, "acked 1");
+      publisher.close();
+    } finally {
+      Date.now = realNow;
+      nats.signal("SIGCONT");
       await nc.close();
     }
   },
