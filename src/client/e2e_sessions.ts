@@ -221,6 +221,10 @@ export class E2eSessions {
    * then may be stale a moment later, and is not remembered.
    */
   readonly #signedInAt = new Map<string, number>();
+  // These times (#keyless, #signedInAt, #toldAt) are on the monotonic clock:
+  // by a wall clock set forward the wait for a peer's keys ended at once and
+  // the message went in the clear; set back, "no keys" was trusted for as
+  // long.
   /** Peers an unreadable notice is on its way to, by peer key. */
   readonly #telling = new Set<string>();
   /** When the recent unreadable notices were sent, oldest first. */
@@ -523,7 +527,9 @@ export class E2eSessions {
         return { kind: "session", session: current };
       }
     }
-    if ((this.#keyless.get(key) ?? 0) > Date.now()) return { kind: "plain" };
+    if ((this.#keyless.get(key) ?? 0) > performance.now()) {
+      return { kind: "plain" };
+    }
     this.#keyless.delete(key);
     let fetched;
     try {
@@ -628,7 +634,7 @@ export class E2eSessions {
   signedIn(server: string, name: string): void {
     const key = peerKey(server, nameKey(name));
     this.#keyless.delete(key);
-    const now = Date.now();
+    const now = performance.now();
     this.#signedInAt.delete(key);
     this.#signedInAt.set(key, now);
     // Oldest first (insertion order): only recent ones are needed.
@@ -656,7 +662,7 @@ export class E2eSessions {
       try {
         return await fetchBundle(client, to);
       } catch (error) {
-        const left = until - Date.now();
+        const left = until - performance.now();
         if (
           !(error instanceof E2eKeyError && error.code === "no_keys") ||
           left <= 0 || client.isOver
@@ -674,7 +680,7 @@ export class E2eSessions {
    * "none" would send every later message in the clear.
    */
   #rememberKeyless(key: string): void {
-    const now = Date.now();
+    const now = performance.now();
     const signedIn = this.#signedInAt.get(key);
     if (signedIn !== undefined && now - signedIn <= KEYS_PUBLISH_GRACE_MS) {
       return;
@@ -981,7 +987,7 @@ export class E2eSessions {
     const key = peerKey(client.serverFingerprint, nameKey(from));
     if (nameKey(from) === nameKey(client.name ?? "")) return false;
     if (this.#telling.has(key)) return true;
-    const now = Date.now();
+    const now = performance.now();
     this.#toldAt = this.#toldAt.filter((at) => now - at < UNREADABLE_WINDOW_MS);
     if (this.#toldAt.length >= MAX_UNREADABLE_NOTICES) return false;
     this.#toldAt.push(now);

@@ -930,6 +930,18 @@ Deno.test("one-time keys published while a first message is being opened stay in
 });
 
 Deno.test("a message to a peer who signed in moments ago and has not published keys yet waits for their keys rather than going in the clear", async () => {
+  await greetingBeforeKeys(0);
+});
+
+// The wait is timed on the monotonic clock: by Date.now, a clock set
+// forward just after the sign-in ended it at once, and the greeting went in
+// the clear.
+Deno.test("a message to a peer who signed in moments ago waits for their keys while Date.now jumps an hour forward", async () => {
+  await greetingBeforeKeys(3_600_000);
+});
+
+/** alice greets bob as he signs in, before his client published its keys. */
+async function greetingBeforeKeys(jumpMs: number): Promise<void> {
   await using server = await startTestServer();
   const alice = await peer(server, "alice");
   // As session.ts attach(): a presence tells E2eSessions who signed in.
@@ -942,8 +954,10 @@ Deno.test("a message to a peer who signed in moments ago and has not published k
   const bobIdentity = await testIdentity();
   // bob signs in; his client publishes its keys in the background.
   const bob = await TestClient.connect(server, "bob", bobIdentity);
+  const realNow = Date.now;
   try {
     await joined.promise;
+    if (jumpMs !== 0) Date.now = () => realNow() + jumpMs;
     // The server's first answer to alice's question for bob's keys: none.
     const answered = Promise.withResolvers<void>();
     const ask = alice.client.requestWithBody.bind(alice.client);
@@ -967,10 +981,11 @@ Deno.test("a message to a peer who signed in moments ago and has not published k
     assert.equal(first.message.t, "e2e_private", "sent in the clear");
     assert.doesNotMatch(alice.notes.join("\n"), /has not published/);
   } finally {
+    Date.now = realNow;
     await bob.quit();
     await alice.client.quit();
   }
-});
+}
 
 Deno.test("a line whose connection ended before the server answered goes again on the next connection as the same envelope", async () => {
   await using server = await startTestServer();
