@@ -38,7 +38,7 @@ export async function lockFile(
   path: string,
   { waitMs = 0, retryMs = 100 }: { waitMs?: number; retryMs?: number } = {},
 ): Promise<FileLock> {
-  const deadline = Date.now() + waitMs;
+  const deadline = performance.now() + waitMs;
   for (let attempt = 1;; attempt++) {
     // Each time: the last holder may have removed the folder it emptied.
     createPrivateDir(dirname(path));
@@ -73,7 +73,7 @@ async function lockOpened(
     // Tried again rather than waited for in one lock call: that one could
     // not be given up at the deadline.
     while (!await file.tryLock(true)) {
-      if (Date.now() >= deadline) {
+      if (performance.now() >= deadline) {
         return { kind: "elsewhere", pid: holderPid(await readSome(file)) };
       }
       await new Promise((resolve) => setTimeout(resolve, retryMs));

@@ -20,6 +20,34 @@ Deno.test("lockFile gives up after waitMs naming the holder, and takes the lock 
   if (second.kind === "held") second.release();
 });
 
+// Waited on the monotonic clock: by Date.now, a clock set forward while
+// waiting gave up at once, naming a holder about to let go.
+Deno.test("lockFile waits its waitMs for a holder to let go while Date.now jumps an hour forward", async () => {
+  await using dir = await tempDir("chat-file-lock-");
+  const path = join(dir.path, "chat", "a.lock");
+  const first = await lockFile(path);
+  assert.equal(first.kind, "held");
+  if (first.kind !== "held") return;
+  const realNow = Date.now;
+  let held = true;
+  const release = () => {
+    if (held) first.release();
+    held = false;
+  };
+  try {
+    const waiting = lockFile(path, { waitMs: 10_000, retryMs: 10 });
+    Date.now = () => realNow() + 3_600_000;
+    // The holder lets go a while later (many tries of the waiter's).
+    const letGo = setTimeout(release, 250);
+    const second = await waiting.finally(() => clearTimeout(letGo));
+    assert.equal(second.kind, "held");
+    if (second.kind === "held") second.release();
+  } finally {
+    Date.now = realNow;
+    release();
+  }
+});
+
 Deno.test("holderPid reads a pid, and nothing else", () => {
   assert.equal(holderPid("123\n"), 123);
   assert.equal(holderPid(""), null);
