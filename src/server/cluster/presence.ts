@@ -30,8 +30,14 @@ export class ClusterPresence {
   readonly #watches: { stop(): void }[] = [];
   #sink: ClusterSink | null = null;
   #stopped = false;
-  /** When this node's own heartbeat was last written; 0 before the first. */
-  #lastBeat = 0;
+  /**
+   * When this node's own heartbeat was last written; -Infinity before the
+   * first.
+   * This and what #liveness holds are on the monotonic clock: by a wall clock
+   * set back, a dead node's users stayed listed until it caught up; set
+   * forward, every other node could be taken for dead at once.
+   */
+  #lastBeat = -Infinity;
   /** This node's NATS connection is down (node.ts follows its status). */
   #cutOff = false;
   /** The last heartbeat failed (said once until one is written again). */
@@ -111,10 +117,11 @@ export class ClusterPresence {
     }
     // Cut off from NATS, this node hears no one: that says nothing of the
     // other nodes, so it judges none until its own heartbeat gets through.
-    if (this.#cutOff || Date.now() - this.#lastBeat > (this.#ttlMs * 2) / 3) {
+    const now = performance.now();
+    if (this.#cutOff || now - this.#lastBeat > (this.#ttlMs * 2) / 3) {
       return;
     }
-    for (const node of this.#liveness.expire(Date.now(), this.#ttlMs)) {
+    for (const node of this.#liveness.expire(now, this.#ttlMs)) {
       this.#log(
         `cluster: node ${node} was not heard from for ${this.#ttlMs} ms: its users are offline`,
       );
@@ -129,12 +136,12 @@ export class ClusterPresence {
   }
 
   #beat(): void {
-    const sent = Date.now();
-    this.#nodes.put(this.#node, String(sent)).then(() => {
+    const sent = performance.now();
+    this.#nodes.put(this.#node, String(Date.now())).then(() => {
       this.#lastBeat = Math.max(this.#lastBeat, sent);
       // JetStream back for this node (seconds after NATS is): the others
       // get a TTL from now to be heard again too.
-      if (this.#beatFailing) this.#liveness.renewAll(Date.now());
+      if (this.#beatFailing) this.#liveness.renewAll(performance.now());
       this.#beatFailing = false;
     }, (error) => {
       // A beat sent before one that got through failing late says nothing.
@@ -167,7 +174,7 @@ export class ClusterPresence {
     // entries: all are written again at the next tick. And the others get
     // a TTL from now to be heard.
     for (const key of this.#mine.keys()) this.#mine.set(key, "");
-    this.#liveness.renewAll(Date.now());
+    this.#liveness.renewAll(performance.now());
   }
 
   /** Writes a user's entry unless it is what was last written. */
@@ -217,12 +224,11 @@ export class ClusterPresence {
     }
     if (this.#liveness.isStale(node, entry.created.getTime())) return;
     // A value read at start may be old already: it counts from when it was
-    // written, an update from when it came (clocks of nodes may differ).
-    const now = Date.now();
-    this.#liveness.heard(
-      node,
-      entry.isUpdate ? now : Math.min(now, entry.created.getTime()),
-    );
+    // written (its age by the wall clock, never below 0), an update from
+    // when it came (clocks of nodes may differ).
+    const now = performance.now();
+    const age = Math.max(0, Date.now() - entry.created.getTime());
+    this.#liveness.heard(node, entry.isUpdate ? now : now - age);
   }
 
   #userSeen(entry: KvWatchEntry): void {
@@ -253,7 +259,7 @@ export class ClusterPresence {
     // bucket): the user is gone with the node, and the node stays gone.
     if (this.#liveness.isStale(user.node, entry.created.getTime())) return;
     // A node never heard from yet gets one TTL to be.
-    this.#liveness.known(user.node, Date.now());
+    this.#liveness.known(user.node, performance.now());
     let entries = this.#entries.get(user.node);
     if (entries === undefined) {
       this.#entries.set(user.node, entries = new Set());
