@@ -42,9 +42,11 @@ export class LogWaits {
     // The wait counts from now, not from when the ones before it are done:
     // one that the log never reaches (a stalled log, or a position far
     // ahead) holds the next ones no longer than itself.
-    const deadline = Date.now() + this.#waitMs;
+    const deadline = performance.now() + this.#waitMs;
     return before
-      .then(() => this.#log.applied(after, Math.max(0, deadline - Date.now())))
+      .then(() =>
+        this.#log.applied(after, Math.max(0, deadline - performance.now()))
+      )
       .catch((error) => this.say(`${late}: ${messageOf(error)}`));
   }
 }

@@ -94,7 +94,8 @@ export class ClusterGroups {
   }
 
   async #write(key: string, change: GroupChange): Promise<void> {
-    const giveUpAt = Date.now() + UNREACHABLE_RETRY_MS;
+    // The monotonic clock: a wall-clock jump must not end or stretch the retries.
+    const giveUpAt = performance.now() + UNREACHABLE_RETRY_MS;
     let backoff = FIRST_BACKOFF_MS;
     for (let attempt = 0; attempt < ATTEMPTS;) {
       try {
@@ -118,7 +119,8 @@ export class ClusterGroups {
         }
         // A bad record stays bad; anything else (NATS away) may pass.
         if (
-          error instanceof TypeError || Date.now() + backoff > giveUpAt ||
+          error instanceof TypeError ||
+          performance.now() + backoff > giveUpAt ||
           this.#stopping.signal.aborted
         ) throw error;
         await wait(backoff, this.#stopping.signal);

@@ -198,7 +198,9 @@ export class ClusterLog {
     // Encoded now: the body may be a received frame that is reused later.
     const bytes = encodeLogRecord(record);
     const msgID = logMessageId(record);
-    const started = Date.now();
+    // The monotonic clock: a wall clock set forward would end the retries at
+    // once, set back stretch them far past RETRY_FOR_MS.
+    const started = performance.now();
     for (let pause = RETRY_FIRST_MS;; pause = Math.min(2 * pause, 1_000)) {
       try {
         return await this.#publisher.publish(logSubject(record), bytes, msgID);
@@ -208,7 +210,7 @@ export class ClusterLog {
         // once however often it is sent. Anything else may have been
         // stored: sending it again could store it twice.
         const again = isUnavailable(error) || msgID !== null;
-        if (!again || Date.now() - started + pause > RETRY_FOR_MS) {
+        if (!again || performance.now() - started + pause > RETRY_FOR_MS) {
           throw error;
         }
         await new Promise((resolve) => setTimeout(resolve, pause));
