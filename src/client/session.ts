@@ -643,8 +643,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   };
   let link = attach(first, context.keysPublished);
   // The attempt that made this connection (0: the first one) and when it
-  // was welcomed: where the backoff stands if it ends soon (reconnect_backoff.ts).
-  let connected = { attempt: 0, welcomedAt: Date.now() };
+  // was welcomed (the monotonic clock: a wall-clock jump must not make a
+  // short connection look healthy, or a long one not): where the backoff
+  // stands if it ends soon (reconnect_backoff.ts).
+  let connected = { attempt: 0, welcomedAt: performance.now() };
   // Resolved (and replaced) whenever a new connection takes over, or when
   // the session ends (then with null).
   let relinked = Promise.withResolvers<boolean>();
@@ -853,7 +855,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     await context.output.readerBehind();
     const from = firstAttempt({
       attempt: connected.attempt,
-      lastedMs: Date.now() - connected.welcomedAt,
+      lastedMs: performance.now() - connected.welcomedAt,
       brokeProtocol: ending.brokeProtocol === true,
     });
     reconnecting = true;
@@ -899,7 +901,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       // line not sent was said).
       return next === "left" ? 0 : 1;
     }
-    connected = { attempt: next.attempt, welcomedAt: Date.now() };
+    connected = { attempt: next.attempt, welcomedAt: performance.now() };
     link = attach(next.client, next.keysPublished);
     chats.retry(next.client);
     void missed.catchUp(
