@@ -93,9 +93,9 @@ export const FILE_KEY_WAIT_MS = 10_000;
  * (in_turn.ts), so eight offers of a peer's whose keys never come, waiting
  * 10 s each in turn, held everyone's lines 80 s (and one more offer for
  * each refused, for as long as the peer liked). Nor given while another
- * offer's key failed to come within the last FILE_KEY_WAIT_MS
- * (FileKeyInbox `take`): a second each, 32 offers of four accounts held
- * everyone's lines 41 s, and as many accounts as the peer made, longer.
+ * offer of the same sender's had its key fail to come within the last
+ * FILE_KEY_WAIT_MS (FileKeyInbox `take`): a second each, a burst of offers
+ * held the sender's lines after them a second more for each.
  */
 export const KEY_WAIT_IN_TURN_MS = 1_000;
 
@@ -113,6 +113,13 @@ export const OFFER_PLACE_MS = FILE_KEY_WAIT_MS + 2_000;
  * the most kept is dropped: FileKeyInbox `#dropOne`).
  */
 const MAX_WAITING_KEYS = 256;
+
+/**
+ * Senders whose offers' keys lately failed to come, kept to cut the next
+ * ones' second in turn (FileKeyInbox `#lastMissed`); past it, the one noted
+ * longest ago is forgotten (its offers get their second again).
+ */
+const MAX_MISSED_SENDERS = 256;
 
 /**
  * The server's reply to an offer (`declined`, say, 6.2) with the file named
@@ -305,10 +312,14 @@ export class FileKeyInbox {
   readonly #waiters = new Map<string, () => void>();
   /**
    * When (performance.now()) an offer's key last failed to come within its
-   * wait; null if none did. Within FILE_KEY_WAIT_MS of it, an offer whose
-   * own wait is over gets no KEY_WAIT_IN_TURN_MS more (`take`).
+   * wait, by sender (nameKey), oldest first; at most MAX_MISSED_SENDERS.
+   * Within FILE_KEY_WAIT_MS of it, that sender's offers whose own wait is
+   * over get no KEY_WAIT_IN_TURN_MS more (`take`). By sender, not one for
+   * all: each sender's offers hold only that sender's lines (in_turn.ts
+   * lanes), and one for all let a sender whose keys never come take the
+   * second from every other sender's offers.
    */
-  #lastMissed: number | null = null;
+  readonly #lastMissed = new Map<string, number>();
 
   /**
    * Takes a secret opened from `from` if its label is a file key's; false
@@ -349,15 +360,27 @@ export class FileKeyInbox {
     }
   }
 
+  /** Notes that an offer of `from`'s key did not come within its wait. */
+  #missed(from: string): void {
+    const sender = nameKey(from);
+    this.#lastMissed.delete(sender);
+    this.#lastMissed.set(sender, performance.now());
+    if (this.#lastMissed.size > MAX_MISSED_SENDERS) {
+      const oldest = this.#lastMissed.keys().next();
+      if (!oldest.done) this.#lastMissed.delete(oldest.value);
+    }
+  }
+
   /**
    * The key of `offer` (its `key_id`), waiting up to `waitMs` for it to
    * arrive (0: only if it is here), or why there is none (`missing`: it
    * did not come, rather than came unfit). `since`: when the offer came
    * (performance.now()); the wait counts from there, and is KEY_WAIT_IN_TURN_MS
-   * at least (`keyWaitLeft`), unless another offer's key did not come
-   * within the last FILE_KEY_WAIT_MS: offers whose keys never come, sent at
-   * once from any number of accounts, each held the lines after it that
-   * second in turn.
+   * at least (`keyWaitLeft`), unless another offer of the same sender's
+   * had its key not come within the last FILE_KEY_WAIT_MS: offers whose keys
+   * never come, sent at once, each held the lines after it that second in
+   * turn. Another sender's offers do not count: they hold only their own
+   * sender's lines, and must not cost an honest sender its second.
    */
   async take(
     offer: FileOfferNotice,
@@ -368,8 +391,9 @@ export class FileKeyInbox {
     if (id === undefined) return { error: "the offer names no key" };
     if (!this.#keys.has(id) && waitMs > 0) {
       const now = performance.now();
-      const missedLately = this.#lastMissed !== null &&
-        now - this.#lastMissed < FILE_KEY_WAIT_MS;
+      const missed = this.#lastMissed.get(nameKey(offer.from));
+      const missedLately = missed !== undefined &&
+        now - missed < FILE_KEY_WAIT_MS;
       const arrived = Promise.withResolvers<void>();
       this.#waiters.set(id, arrived.resolve);
       const timer = setTimeout(
@@ -382,7 +406,7 @@ export class FileKeyInbox {
     }
     const held = this.#keys.get(id);
     if (held === undefined) {
-      if (waitMs > 0) this.#lastMissed = performance.now();
+      if (waitMs > 0) this.#missed(offer.from);
       return {
         error: waitMs > 0
           ? `its key did not arrive end to end from ${offer.from} within ${

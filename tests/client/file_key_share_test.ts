@@ -567,13 +567,13 @@ Deno.test("keyWaitLeft counts an offer's key wait from when it came, 1 s at leas
   assert.equal(keyWaitLeft(FILE_KEY_WAIT_MS, 1_000, 4_000, 0), 7_000);
 });
 
-Deno.test("FileKeyInbox.take gives an offer whose wait is over no second in turn while another offer's key failed to come lately: offers from many accounts do not each hold the lines after them a second", async () => {
+Deno.test("FileKeyInbox.take gives an offer whose wait is over no second in turn while another offer of the same sender's had its key fail to come lately: a burst of offers does not hold the lines after them a second each", async () => {
   const inbox = new FileKeyInbox();
   // Both offers came a minute ago: their 10 s are over by their turn.
   const came = performance.now() - 60_000;
   let start = performance.now();
   const first = await inbox.take(
-    offer({ xfer: 1, from: "mallory1", key_id: newFileKeyId() }),
+    offer({ xfer: 1, from: "mallory", key_id: newFileKeyId() }),
     FILE_KEY_WAIT_MS,
     came,
   );
@@ -583,7 +583,7 @@ Deno.test("FileKeyInbox.take gives an offer whose wait is over no second in turn
   assert.ok(performance.now() - start >= KEY_WAIT_IN_TURN_MS - 50);
   start = performance.now();
   const second = await inbox.take(
-    offer({ xfer: 2, from: "mallory2", key_id: newFileKeyId() }),
+    offer({ xfer: 2, from: "Mallory", key_id: newFileKeyId() }),
     FILE_KEY_WAIT_MS,
     came,
   );
@@ -593,24 +593,84 @@ Deno.test("FileKeyInbox.take gives an offer whose wait is over no second in turn
   // A key that is here is taken all the same.
   const id = newFileKeyId();
   const key = newFileKey();
-  inbox.deliver("alice", fileSecretLabel(id), encodeFileSecret(key, "a", 1234));
+  inbox.deliver(
+    "mallory",
+    fileSecretLabel(id),
+    encodeFileSecret(key, "a", 1234),
+  );
   assert.deepEqual(
-    await inbox.take(offer({ xfer: 3, key_id: id }), FILE_KEY_WAIT_MS, came),
+    await inbox.take(
+      offer({ xfer: 3, from: "mallory", key_id: id }),
+      FILE_KEY_WAIT_MS,
+      came,
+    ),
     { key, name: "a" },
   );
   // An offer that came just now still waits for its key: its 10 s are not
   // cut by another's.
   const late = newFileKeyId();
   const waiting = inbox.take(
-    offer({ xfer: 4, key_id: late }),
+    offer({ xfer: 4, from: "mallory", key_id: late }),
     FILE_KEY_WAIT_MS,
     performance.now(),
   );
   await new Promise((resolve) => setTimeout(resolve, 50));
   inbox.deliver(
-    "alice",
+    "mallory",
     fileSecretLabel(late),
     encodeFileSecret(key, "b", 1234),
   );
   assert.deepEqual(await waiting, { key, name: "b" });
+});
+
+Deno.test("FileKeyInbox.take still gives an honest sender's offer its second in turn after a hostile sender's key never came: one sender cannot take it from others", async () => {
+  const inbox = new FileKeyInbox();
+  // Both offers came a minute ago: their 10 s are over by their turn.
+  const came = performance.now() - 60_000;
+  const hostile = await inbox.take(
+    offer({ xfer: 1, from: "mallory", key_id: newFileKeyId() }),
+    FILE_KEY_WAIT_MS,
+    came,
+  );
+  assert.ok("missing" in hostile);
+  // alice's key is opened with the lines just before her offer: it comes
+  // within the second her offer waits in turn.
+  const id = newFileKeyId();
+  const key = newFileKey();
+  const waiting = inbox.take(
+    offer({ xfer: 2, from: "alice", key_id: id }),
+    FILE_KEY_WAIT_MS,
+    came,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  inbox.deliver("alice", fileSecretLabel(id), encodeFileSecret(key, "a", 1234));
+  assert.deepEqual(await waiting, { key, name: "a" });
+});
+
+Deno.test("FileKeyInbox remembers the missed keys of 256 senders at most, forgetting the one noted longest ago", async () => {
+  const inbox = new FileKeyInbox();
+  for (let i = 0; i <= 256; i++) {
+    const got = await inbox.take(
+      offer({ xfer: i, from: `mallory${i}`, key_id: newFileKeyId() }),
+      1,
+    );
+    assert.ok("missing" in got);
+  }
+  const came = performance.now() - 60_000;
+  // mallory0 was forgotten: its offer has its second again.
+  let start = performance.now();
+  await inbox.take(
+    offer({ xfer: 300, from: "mallory0", key_id: newFileKeyId() }),
+    FILE_KEY_WAIT_MS,
+    came,
+  );
+  assert.ok(performance.now() - start >= KEY_WAIT_IN_TURN_MS - 50);
+  // mallory256 was not.
+  start = performance.now();
+  await inbox.take(
+    offer({ xfer: 301, from: "mallory256", key_id: newFileKeyId() }),
+    FILE_KEY_WAIT_MS,
+    came,
+  );
+  assert.ok(performance.now() - start < KEY_WAIT_IN_TURN_MS / 2);
 });
