@@ -41,6 +41,37 @@ export async function answerWithin(
   }
 }
 
+/**
+ * The client's error code (`--json`'s `code`) for a line not sent because
+ * the server did not answer a request it needed in time: not `internal`, a
+ * fault of the client's or the server's; no wire code (protocol/messages.ts
+ * ERROR_CODES), as the server never says it.
+ */
+export const TIMEOUT_CODE = "timeout";
+
+const unansweredReplies = new WeakSet<Reply>();
+
+/**
+ * The error a line gets that was not sent because the server did not answer
+ * a request it needed in time (`text` says which): marked, so that its code
+ * is {@link TIMEOUT_CODE} ({@link errorCodeOf}).
+ */
+export function notAnswered(text: string): Reply {
+  const reply: Reply = { t: "error", re: null, code: "internal", text };
+  unansweredReplies.add(reply);
+  return reply;
+}
+
+/**
+ * The code an error reply is reported with: the server's, or
+ * {@link TIMEOUT_CODE} for one made by {@link notAnswered}.
+ */
+export function errorCodeOf(
+  reply: Extract<Reply, { t: "error" }>,
+): string {
+  return unansweredReplies.has(reply) ? TIMEOUT_CODE : reply.code;
+}
+
 /** A line still waiting for its answer: to whom, and the answer to come. */
 export interface Pending {
   /** The person or group the line went to. */

@@ -37,6 +37,7 @@ import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
 import { SealedRetries } from "./sealed_retries.ts";
 import {
   answerWithin,
+  notAnswered,
   pendingOf,
   SEND_WAIT_MS,
   stillPending,
@@ -357,15 +358,11 @@ export class GroupSessions {
         MEMBERS_WAIT_MS,
       );
       if (reply === null) {
-        return {
-          t: "error",
-          re: null,
-          code: "internal",
-          text:
-            `ERROR: Not sent: the server did not list the members of ${group} within ${
-              MEMBERS_WAIT_MS / 1000
-            } seconds`,
-        };
+        return notAnswered(
+          `ERROR: Not sent: the server did not list the members of ${group} within ${
+            MEMBERS_WAIT_MS / 1000
+          } seconds`,
+        );
       }
       if (reply.t !== "members") return reply;
       const listed = membersOf(reply, group);

@@ -14,6 +14,7 @@
 
 import type { ServerMessage } from "../protocol/messages.ts";
 import { allReceived, type SessionEvent } from "./session_events.ts";
+import { errorCodeOf } from "./answer_within.ts";
 
 export type JsonEvent = { type: string } & Record<string, unknown>;
 
@@ -476,7 +477,12 @@ function serverJson(
       // The session reports how it ended (a notice or an error).
       return { type: "notice", text: message.text };
     case "error":
-      return { type: "error", re, code: message.code, text: message.text };
+      return {
+        type: "error",
+        re,
+        code: errorCodeOf(message),
+        text: message.text,
+      };
     case "ok":
       return re === null
         ? { type: "notice", text: message.text }

@@ -38,7 +38,8 @@ export type SessionEvent =
   /**
    * Something went wrong; `re` names the command it answers, if any.
    * `code`: a server error code (protocol/messages.ts) or one of the
-   * client's: `usage`, `file`, `connection`, `no_such_offer`.
+   * client's: `usage`, `file`, `connection`, `no_such_offer`, `timeout`
+   * (answer_within.ts `notAnswered`).
    */
   | { type: "error"; re: Re | null; code: string; text: string }
   /** Sent by the server unasked: chat, presence, membership. */

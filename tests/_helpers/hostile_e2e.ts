@@ -38,11 +38,12 @@ import { ChatProcess } from "./process.ts";
 
 /**
  * The members a hostile server lists for a group asked about: names, or
- * names under another group's name; null: it keeps no list of that group.
+ * names under another group's name; null: it keeps no list of that group;
+ * "unanswered": it never answers the request (a stalled server).
  */
 export type MembersOf = (
   group: string,
-) => string[] | { group: string; names: string[] } | null;
+) => string[] | { group: string; names: string[] } | null | "unanswered";
 
 /** A hostile server with bob signed in, his keys taken, and Alice ready. */
 export interface HostileE2e {
@@ -179,6 +180,7 @@ export function serveSignIn(
             const listed = message.group === undefined
               ? null
               : members?.(message.group) ?? null;
+            if (listed === "unanswered") break;
             if (listed !== null && message.group !== undefined) {
               const { group, names } = Array.isArray(listed)
                 ? { group: message.group, names: listed }
