@@ -2486,17 +2486,6 @@ async function reconnect(reason: string): Promise<void> {
   showReconnecting = show;
   const ticker = setInterval(show, 1000);
   let lastError: string | null = null;
-  /** Each line that waited for a connection said not sent, and dropped. */
-  const refuseQueued = (): void => {
-    for (const { line } of queued.splice(0)) {
-      emit({
-        type: "error",
-        re: null,
-        code: "connection",
-        text: `ERROR: Not sent: ${line}`,
-      });
-    }
-  };
   /**
    * Left meanwhile (/quit, the page hidden or its user forgotten): no
    * reconnecting, as once left while connected; `next`, a connection made
@@ -2588,10 +2577,26 @@ const NOT_CONNECTED =
 function offerAgain(): void {
   // Nothing reconnects by itself: what waited for a connection is not sent.
   chats.retry(null);
+  // Lines typed while out too: a reconnection signed out at once (its name
+  // signed in elsewhere, in the welcome's batch) put them back in the
+  // queue, which nothing would send.
+  refuseQueued();
   relink(null);
   // Signed out: another tab signed in as this name may have the keys.
   stopE2e();
   ui.again.hidden = false;
+}
+
+/** Each line that waited for a connection said not sent, and dropped. */
+function refuseQueued(): void {
+  for (const { line } of queued.splice(0)) {
+    emit({
+      type: "error",
+      re: null,
+      code: "connection",
+      text: `ERROR: Not sent: ${line}`,
+    });
+  }
 }
 
 /**
