@@ -19,6 +19,7 @@ import {
 import { ResendSchedule } from "../client/resend_schedule.ts";
 import type { SessionEvent } from "../client/session_events.ts";
 import type { TransferEntry } from "../client/transfers_view.ts";
+import type { Turn } from "../client/unconfirmed_chat.ts";
 import { safeFileName } from "../files/naming.ts";
 import type { FileOfferNotice } from "../protocol/messages.ts";
 import { type LogView, type ProgressRow, smallButton } from "./log_view.ts";
@@ -319,77 +320,105 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
   };
 }
 
-/** Sends `file` to `target`, saying what happens as the terminal does. */
+/**
+ * Sends `file` to `target`, saying what happens as the terminal does.
+ * `turn`: its place among the chat lines typed (unconfirmed_chat.ts), taken
+ * when the user sent it.
+ */
 export async function sendFromPage(
   context: FilesViewContext,
   files: WebFiles,
   target: FileTarget,
   file: File,
+  turn?: Turn,
 ): Promise<void> {
   // Sent from the view shown now: what it comes to shows there too.
   const here = context.view();
   const emit = (event: SessionEvent) => context.emit(event, here);
-  // A transfer (or an offer not answered yet) our dropped connection broke
-  // is offered again once the page is back, and one a recipient's broken
-  // connection cut off after a pause (while the page stays connected, up
-  // to RESEND_BUDGET_MS), to that recipient: each resumes from what its
-  // recipients hold, as the terminal's (outgoing_files.ts): the page still
-  // has the file. Before, it said the file stopped, and nothing sent it.
-  const schedule = new ResendSchedule();
-  let targets: FileTarget[] = [target];
-  let on: WebFiles = files;
-  for (let again = false;; again = true) {
-    const retry: FileTarget[] = [];
-    for (const to of targets) {
-      if (on.isOver) {
-        retry.push(to);
-        continue;
+  // As the terminal's (outgoing_files.ts): the first offer goes after the
+  // lines typed before it, and those typed after it wait until the server
+  // passed it on or refused it (or it was never made, our connection down);
+  // offered again, it waits for no line and holds none back. Taking no
+  // place, a line said pending whose late answer was slow_down went again
+  // after the file: out of the order sent.
+  if (turn !== undefined) await turn.ready;
+  const passedOn = turn?.done ?? (() => {});
+  try {
+    // A transfer (or an offer not answered yet) our dropped connection broke
+    // is offered again once the page is back, and one a recipient's broken
+    // connection cut off after a pause (while the page stays connected, up
+    // to RESEND_BUDGET_MS), to that recipient: each resumes from what its
+    // recipients hold, as the terminal's (outgoing_files.ts): the page still
+    // has the file. Before, it said the file stopped, and nothing sent it.
+    const schedule = new ResendSchedule();
+    let targets: FileTarget[] = [target];
+    let on: WebFiles = files;
+    for (let again = false;; again = true) {
+      const retry: FileTarget[] = [];
+      for (const to of targets) {
+        if (on.isOver) {
+          retry.push(to);
+          continue;
+        }
+        const outcome = await sendOnce(
+          context,
+          on,
+          to,
+          file,
+          here,
+          again,
+          again ? undefined : passedOn,
+        );
+        const more = offerAgainTo(to, outcome, again, on);
+        if (
+          more.length > 0 && !context.leaving() && !quietRetry(outcome, again)
+        ) {
+          emit({
+            type: "notice",
+            text:
+              `${file.name} will be offered again, resuming where it stopped`,
+          });
+        }
+        retry.push(...more);
       }
-      const outcome = await sendOnce(context, on, to, file, here, again);
-      const more = offerAgainTo(to, outcome, again, on);
-      if (
-        more.length > 0 && !context.leaving() && !quietRetry(outcome, again)
-      ) {
+      // The first offer ended: the lines after it go (again later: no-op).
+      passedOn();
+      targets = retry;
+      if (targets.length === 0 || context.leaving()) return;
+      const waiting = context.waiting.add(file.name, targets);
+      const next = await untilNextOffer(
+        context,
+        on,
+        schedule,
+        waiting.stopped.then(() => "stopped" as const),
+      ).finally(waiting.done);
+      // Stopped by /cancel or the second /quit, which said so.
+      if (next === "stopped") return;
+      if (next === "spent") {
         emit({
-          type: "notice",
-          text: `${file.name} will be offered again, resuming where it stopped`,
+          type: "error",
+          re: null,
+          code: "file",
+          text: `ERROR: Gave up offering ${file.name} again: not taken in ${
+            schedule.budgetMs / 60_000
+          } minutes connected; send it again later and it resumes where it stopped`,
         });
+        return;
       }
-      retry.push(...more);
+      if (next === null) {
+        emit({
+          type: "error",
+          re: null,
+          code: "file",
+          text:
+            `ERROR: ${file.name} was not offered again: the page stopped reconnecting. Send it again once connected`,
+        });
+        return;
+      }
+      on = next;
     }
-    targets = retry;
-    if (targets.length === 0 || context.leaving()) return;
-    const waiting = context.waiting.add(file.name, targets);
-    const next = await untilNextOffer(
-      context,
-      on,
-      schedule,
-      waiting.stopped.then(() => "stopped" as const),
-    ).finally(waiting.done);
-    // Stopped by /cancel or the second /quit, which said so.
-    if (next === "stopped") return;
-    if (next === "spent") {
-      emit({
-        type: "error",
-        re: null,
-        code: "file",
-        text: `ERROR: Gave up offering ${file.name} again: not taken in ${
-          schedule.budgetMs / 60_000
-        } minutes connected; send it again later and it resumes where it stopped`,
-      });
-      return;
-    }
-    if (next === null) {
-      emit({
-        type: "error",
-        re: null,
-        code: "file",
-        text:
-          `ERROR: ${file.name} was not offered again: the page stopped reconnecting. Send it again once connected`,
-      });
-      return;
-    }
-    on = next;
+  } finally {
+    passedOn();
   }
 }
 
@@ -469,7 +498,8 @@ function offerAgainTo(
 
 /**
  * Offers `file` once on `files`' connection, and says what came of it in
- * the view `here` it was sent from.
+ * the view `here` it was sent from; `passedOn` once the server passed the
+ * offer on.
  */
 async function sendOnce(
   context: FilesViewContext,
@@ -478,6 +508,7 @@ async function sendOnce(
   file: File,
   here: string,
   again: boolean,
+  passedOn: () => void = () => {},
 ): Promise<SentFileOutcome> {
   const emit = (event: SessionEvent) => context.emit(event, here);
   // Offered again, what it says is held until the offer reaches its
@@ -506,14 +537,16 @@ async function sendOnce(
         );
       }
     },
-    offered: () =>
+    offered: () => {
+      passedOn();
       say({
         type: "file_offering",
         re: 0,
         name: file.name,
         size: file.size,
         target,
-      }),
+      });
+    },
     answered: (declined, more) => {
       reached();
       for (const d of declined) {

@@ -1498,7 +1498,8 @@ function sendFile(target: FileTarget, file: File): Promise<void> {
     });
     return Promise.resolve();
   }
-  return sendFromPage(filesView, sender, target, file);
+  // Its place among the lines typed, taken now (unconfirmed_chat.ts).
+  return sendFromPage(filesView, sender, target, file, chats.turn());
 }
 
 ui.attach.addEventListener("click", () => ui.fileInput.click());
