@@ -593,3 +593,60 @@ Deno.test("a line said pending whose late answer is slow_down after a line typed
     await client.quit().catch(() => {});
   }
 });
+
+Deno.test("a line said pending whose late answer is slow_down after a file offer took its turn is said not delivered, not sent again after the offer", async () => {
+  await using server = await startHostileServer();
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    const channel = await server.session;
+    const chats = unconfirmedChat({
+      e2e: null,
+      groupSessions: null,
+      reconnect: true,
+      client: () => client,
+      answerWaitMs: 100,
+    });
+    const first = chats.send({ kind: "say", text: "stuck" });
+    // A file offer's place (the terminal's /file, the page's file), taken
+    // after the line: ready once the line was said pending.
+    const offer = chats.turn();
+    const [stuck] = await readSays(
+      channel,
+      1,
+      () => false,
+      (reply) => channel.send(reply),
+    );
+    const pending = pendingOf(await first);
+    assert.ok(pending !== undefined, "the stuck line is said pending");
+    await offer.ready;
+    offer.done();
+    channel.send(slowDown(stuck!.id));
+    // Before (no place taken): sent again after the pause, behind the
+    // offer, and waiting for an answer this server never gives.
+    const deadline = AbortSignal.timeout(5_000);
+    const late = await Promise.race([
+      pending.answer,
+      new Promise<never>((_, reject) =>
+        deadline.addEventListener(
+          "abort",
+          () => reject(new Error("no late answer: the line went again")),
+        )
+      ),
+    ]);
+    assert.equal((late as { text: string }).text, lateRefusal);
+    assert.equal(chats.pending(), 0);
+    const next = chats.send({ kind: "say", text: "next" });
+    const [read] = await readSays(
+      channel,
+      1,
+      () => true,
+      (reply) => channel.send(reply),
+    );
+    assert.equal(read!.text, "next");
+    assert.equal((await next).t, "ok");
+  } finally {
+    await client.quit().catch(() => {});
+  }
+});
