@@ -60,6 +60,7 @@ export class ClusterShare {
   answerElsewhere(id: ConnId, name: string, answer: FileAnswer): boolean {
     const bridged = this.#bridge.fromLocal(answer.xfer, id);
     if (bridged === undefined) return false;
+    if (answer.t === "file_ack") this.#bridge.acked(bridged, answer.received);
     this.#cluster.fileAnswer(bridged.node, bridged.xfer, name, {
       ...answer,
       xfer: bridged.xfer,

@@ -47,12 +47,13 @@ export class FileBridge {
   readonly #byLocal = new Map<number, Bridged>();
   readonly #byRemote = new Map<string, Bridged>();
   /**
-   * Per local id: the file's size, the offset the next chunk must have, and
-   * whether the end was passed on.
+   * Per local id: the file's size, the offset the next chunk must have,
+   * whether the end was passed on, and what the recipient acknowledged
+   * (from the first chunk's offset: a resume starts there).
    */
   readonly #progress = new Map<
     number,
-    { size: number; next: number | null; ended: boolean }
+    { size: number; next: number | null; ended: boolean; acked: number }
   >();
 
   get size(): number {
@@ -68,7 +69,7 @@ export class FileBridge {
   ): Bridged {
     const bridged = { node, xfer, conn, local };
     this.#byLocal.set(local, bridged);
-    this.#progress.set(local, { size, next: null, ended: false });
+    this.#progress.set(local, { size, next: null, ended: false, acked: 0 });
     this.#byRemote.set(remoteKey(node, xfer, conn), bridged);
     return bridged;
   }
@@ -97,6 +98,7 @@ export class FileBridge {
     if (progress.next !== null && offset !== progress.next) {
       return { kind: "lost", expected: progress.next };
     }
+    if (progress.next === null) progress.acked = offset;
     progress.next = offset + bytes;
     return IN_ORDER;
   }
@@ -114,6 +116,29 @@ export class FileBridge {
     }
     progress.ended = true;
     return IN_ORDER;
+  }
+
+  /**
+   * Whether the recipient's acknowledgement of `received` bytes moves the
+   * transfer as its sender's node's window counts it (paced_by_others.ts):
+   * no further than what was passed on, and either all of it and more than
+   * before, or at least `least` bytes more than before.
+   */
+  ackMoves(bridged: Bridged, received: number, least: number): boolean {
+    const progress = this.#progress.get(bridged.local);
+    if (progress === undefined || progress.next === null) return false;
+    return received <= progress.next &&
+      (received === progress.next
+        ? received > progress.acked
+        : received - progress.acked >= least);
+  }
+
+  /** The recipient acknowledged `received` bytes (passed on to the sender's node). */
+  acked(bridged: Bridged, received: number): void {
+    const progress = this.#progress.get(bridged.local);
+    if (progress !== undefined && received > progress.acked) {
+      progress.acked = received;
+    }
   }
 
   close(bridged: Bridged): void {

@@ -104,9 +104,27 @@ function movesTransfer(
   bodyBytes: number,
 ): boolean {
   const transfer = state.transfers.get(message.xfer);
-  // A recipient here of a file from another node: its node judges it.
+  // A recipient here of a file from another node: the sender's node runs
+  // its window, but what the recipient sends is judged here, by the same
+  // rule, before it goes there over the bus; uncounted, a frame of
+  // acknowledgements that moved nothing (or of chunks, which a recipient
+  // never sends) was parsed here and passed on one by one, and the
+  // recipient never cut off.
   if (transfer === undefined) {
-    return bridge.fromLocal(message.xfer, id) !== undefined;
+    const bridged = bridge.fromLocal(message.xfer, id);
+    if (bridged === undefined) return false;
+    switch (message.t) {
+      case "file_ack":
+        return bridge.ackMoves(
+          bridged,
+          message.received,
+          MIN_PACED_CHUNK_BYTES,
+        );
+      case "file_done":
+        return true;
+      default:
+        return false;
+    }
   }
   switch (message.t) {
     case "file_chunk": {

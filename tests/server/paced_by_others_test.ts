@@ -103,6 +103,66 @@ Deno.test("pacedByOthers lets through what a recipient here says of a file from 
   );
 });
 
+Deno.test("pacedByOthers judges a recipient's file data about a file from another node by the window's rule, from where a resume starts", () => {
+  const state = offered();
+  const bridge = new FileBridge();
+  const local = state.transfers.reserveId();
+  const MiB = 1024 * 1024;
+  const size = 2 * MiB + 10;
+  const bridged = bridge.open("node-b", 5, NANA, local, size);
+  const ack = (received: number): ClientMessage => ({
+    t: "file_ack",
+    xfer: local,
+    received,
+  });
+  const acked = (received: number) => {
+    assert.equal(paced(state, NANA, ack(received), bridge), true);
+    bridge.acked(bridged, received);
+  };
+  // Nothing passed on yet: no acknowledgement moves it.
+  assert.equal(paced(state, NANA, ack(0), bridge), false);
+  // Resumed at 1 MiB: the count starts there.
+  bridge.chunk(bridged, MiB, MiB);
+  assert.equal(paced(state, NANA, ack(MiB), bridge), false);
+  assert.equal(paced(state, NANA, ack(MiB + 100), bridge), false);
+  acked(2 * MiB);
+  assert.equal(paced(state, NANA, ack(2 * MiB), bridge), false);
+  // The last 10 bytes: an acknowledgement of all that was passed on.
+  bridge.chunk(bridged, 2 * MiB, 10);
+  assert.equal(paced(state, NANA, ack(size + 1), bridge), false);
+  acked(size);
+  assert.equal(paced(state, NANA, ack(size), bridge), false);
+  // A recipient sends no chunks, nor an end.
+  assert.equal(
+    paced(
+      state,
+      NANA,
+      { t: "file_chunk", xfer: local, offset: size },
+      bridge,
+      FILE_CHUNK_TAG_BYTES + 128 * 1024,
+    ),
+    false,
+  );
+  assert.equal(
+    paced(
+      state,
+      NANA,
+      { t: "file_end", xfer: local, sha256: "0".repeat(64) },
+      bridge,
+    ),
+    false,
+  );
+  assert.equal(
+    paced(
+      state,
+      NANA,
+      { t: "file_done", xfer: local, ok: true, reason: "" },
+      bridge,
+    ),
+    true,
+  );
+});
+
 Deno.test("pacedByOthers counts file data that moves nothing: acknowledgements of no more, an end after the end", () => {
   const state = offered();
   const ack = (received: number): ClientMessage => ({
