@@ -29,6 +29,7 @@ import type { FileOfferNotice } from "../protocol/messages.ts";
 import { type ChatClient, newClientId, type Reply } from "./chat_client.ts";
 import { fileKeyForOffer, fileKeyOfOffer } from "./file_key.ts";
 import { pendingOf, SEND_WAIT_MS } from "./answer_within.ts";
+import { withPatience } from "./with_patience.ts";
 import {
   MAX_NEW_NAMED,
   membersOf,
@@ -669,7 +670,10 @@ export async function shareFileKey(
   let group: string | undefined;
   if ("to" in target) recipients = [target.to];
   else {
-    const reply = await client.request({ t: "members", group: target.group });
+    // Refused with slow_down (a burst of files), asked again after a pause.
+    const reply = await withPatience(() =>
+      client.request({ t: "members", group: target.group })
+    );
     if (reply.t === "error") return { kind: "refused", reply };
     const self = nameKey(client.name ?? "");
     const listed = reply.t === "members"
@@ -732,22 +736,21 @@ export async function shareFileKey(
   // need not name them).
   const given: string[] = [];
   for (const to of recipients) {
-    let reply = await sender.sendSecret(
-      client,
-      to,
-      label,
-      secret,
-      newClientId(),
-    );
-    const pending = pendingOf(reply);
-    if (pending !== undefined) {
+    // Refused with slow_down (a burst of files typed at once, each with
+    // its key), sent again after the server's pause, as a chat line is: the
+    // offer waits for it in its turn.
+    const cid = newClientId();
+    const reply = await withPatience(async () => {
+      const reply = await sender.sendSecret(client, to, label, secret, cid);
+      const pending = pendingOf(reply);
+      if (pending === undefined) return reply;
       // Not answered within SEND_WAIT_MS: the key may still go, and the
       // offer needs it there first, so the offer waits for the answer (the
       // end-to-end queue does not). A connection that ends first ends the
       // offer too: the key is not sent again, and the file is not offered.
       sender.notify(pendingKeyNotice(to, name));
-      reply = await pending.answer;
-    }
+      return await pending.answer;
+    });
     if (reply.t === "ok") {
       given.push(to);
       continue;

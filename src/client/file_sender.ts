@@ -33,8 +33,8 @@ import type {
 import { briefClause, type ChatClient } from "./chat_client.ts";
 import { ChunkBuffers } from "./chunk_buffers.ts";
 import { fileKeyForOffer } from "./file_key.ts";
-import { askedWhenPassedOn } from "./offer_passed_on.ts";
-import { cancelCrossedReply, TAKEN_BACK } from "./offer_withdrawal.ts";
+import { offerWithPatience } from "./offer_with_patience.ts";
+import { TAKEN_BACK } from "./offer_withdrawal.ts";
 import { type SharedKey, withRealName } from "./file_key_share.ts";
 import type { FileSigner } from "../crypto/file_signature.ts";
 import {
@@ -274,37 +274,26 @@ export class FileSender {
         given = undefined;
       };
       // The name goes in the clear only where the key does (keyFields).
-      const { id: offer, reply: offered } = this.#client.numberedRequest({
+      // Refused with slow_down (a burst of files typed at once), it goes
+      // again after the server's pause, still in its turn.
+      const reply = await offerWithPatience(this.#client, {
         t: "file_offer",
         name,
         size,
         ...target,
         ...keyFields,
-      });
-      const withdrawn = Promise.withResolvers<"withdrawn">();
-      let taken = false;
-      this.#offered.set(offer, {
-        offer,
-        name,
-        size,
-        target,
-        withdraw: () => {
-          taken = true;
-          withdrawn.resolve("withdrawn");
+      }, {
+        listed: (offer, withdraw) =>
+          this.#offered.set(offer, { offer, name, size, target, withdraw }),
+        unlisted: (offer) => this.#offered.delete(offer),
+        passedOn: () => {
+          sayOffered();
+          sayKeyLines();
+          onAsked?.();
         },
       });
-      askedWhenPassedOn(this.#client, offered, () => {
-        if (taken) return;
-        sayOffered();
-        sayKeyLines();
-        onAsked?.();
-      });
-      const reply = await Promise.race([offered, withdrawn.promise]).finally(
-        () => this.#offered.delete(offer),
-      );
       if (reply === "withdrawn") {
         sayGiven();
-        cancelCrossedReply(this.#client, offered);
         return { ...TAKEN_BACK, name, results: [] };
       }
       // Declined by everyone, the offer (with the name, for someone without

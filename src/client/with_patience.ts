@@ -10,7 +10,7 @@
 import type { Reply } from "./chat_client.ts";
 
 /** How often a request refused with `slow_down` is tried again, and after how long. */
-const SLOW_DOWN_RETRIES = 10;
+export const SLOW_DOWN_RETRIES = 10;
 export const SLOW_DOWN_WAIT_MS = 500;
 
 /** Sends a request, and again after a pause while the server says `slow_down`. */

@@ -27,8 +27,8 @@ import {
   type SharedKey,
   withRealName,
 } from "../client/file_key_share.ts";
-import { askedWhenPassedOn } from "../client/offer_passed_on.ts";
-import { cancelCrossedReply, TAKEN_BACK } from "../client/offer_withdrawal.ts";
+import { offerWithPatience } from "../client/offer_with_patience.ts";
+import { TAKEN_BACK } from "../client/offer_withdrawal.ts";
 import {
   FILE_TAG_BYTES,
   FileCipher,
@@ -516,33 +516,21 @@ export class WebFiles {
       offeredSaid = true;
       callbacks.offered();
     };
-    const { id: offer, reply: offered } = this.#client.numberedRequest({
+    // Refused with slow_down (a burst of files), it goes again after the
+    // server's pause, still in its turn, as the terminal's.
+    const reply = await offerWithPatience(this.#client, {
       t: "file_offer",
       name,
       size,
       ...target,
       ...keyFields,
+    }, {
+      listed: (offer, withdraw) =>
+        this.#mine.set(offer, { name, target, withdraw }),
+      unlisted: (offer) => this.#mine.delete(offer),
+      passedOn: sayOffered,
     });
-    const withdrawn = Promise.withResolvers<"withdrawn">();
-    let taken = false;
-    this.#mine.set(offer, {
-      name,
-      target,
-      withdraw: () => {
-        taken = true;
-        withdrawn.resolve("withdrawn");
-      },
-    });
-    askedWhenPassedOn(this.#client, offered, () => {
-      if (!taken) sayOffered();
-    });
-    const reply = await Promise.race([offered, withdrawn.promise]).finally(
-      () => this.#mine.delete(offer),
-    );
-    if (reply === "withdrawn") {
-      cancelCrossedReply(this.#client, offered);
-      return { ...TAKEN_BACK, name, results: [] };
-    }
+    if (reply === "withdrawn") return { ...TAKEN_BACK, name, results: [] };
     if (
       reply.t === "file_ready" ||
       (reply.t === "error" && reply.code === "declined")

@@ -17,14 +17,13 @@ import type { ChatProcess } from "../_helpers/process.ts";
 import { quit, ServedChat } from "../_helpers/served_chat.ts";
 
 /**
- * 10 files of 1 KiB, and the edges: empty, 10 bytes, just over a chunk, just
- * over an ack. Not 20: typed at once, a terminal's 24 files had the last 7
- * refused 'ERROR: slow down' (their offers and key requests, counted as
- * before the file data rule: the same with the server before it) and never
- * sent.
+ * 20 files of 1 KiB, and the edges: empty, 10 bytes, just over a chunk, just
+ * over an ack. Typed at once, the offers and key work of these 24 pass the
+ * server's burst of 40 counted messages: before offers refused 'slow down'
+ * went again after its pause, the last 7 were refused and never sent.
  */
 const SIZES = [
-  ...Array.from({ length: 10 }, () => 1024),
+  ...Array.from({ length: 20 }, () => 1024),
   0,
   10,
   FILE_CHUNK_BYTES + 1,
@@ -74,7 +73,7 @@ function neverCutOff(output: string): void {
   );
 }
 
-Deno.test("a burst of 14 small files to a friend, typed at once, all arrive and the sender is not cut off", async () => {
+Deno.test("a burst of 24 small files to a friend, typed at once, all arrive in the order typed, and those the server refused as too fast go again after its pause", async () => {
   await using chat = await ServedChat.start("chat-file-burst-");
   await chat.serve();
   const [bob, alice] = await chat.signIn(["bob", "alice"], {
@@ -96,13 +95,20 @@ Deno.test("a burst of 14 small files to a friend, typed at once, all arrive and 
     );
   }
   assert.equal(count(bob.stdout, /You received file/), total, bob.stdout);
+  // Offered in the order typed: one refused as too fast went again in its
+  // turn, before those typed after it.
+  assert.deepEqual(
+    [...alice.stdout.matchAll(/Offering (f\d+\.bin)/g)].map((m) => m[1]),
+    [...written.keys()],
+    alice.stdout,
+  );
   neverCutOff(alice.stdout + alice.stderr);
   neverCutOff(bob.stdout + bob.stderr);
   await quit(bob);
   await quit(alice);
 });
 
-Deno.test("a burst of 8 small group files to two members all arrive, and neither the sender nor a member acknowledging is cut off", async () => {
+Deno.test("a burst of 14 small group files to two members all arrive, and neither the sender nor a member acknowledging is cut off", async () => {
   await using chat = await ServedChat.start("chat-file-burst-group-");
   await chat.serve();
   const [bob, carol, alice] = await chat.signIn(["bob", "carol", "alice"], {
@@ -114,9 +120,11 @@ Deno.test("a burst of 8 small group files to two members all arrive, and neither
     await member.write("/join team\n");
     await member.waitFor(/Joined group 'team'/);
   }
-  // Fewer: a group file costs more counted messages (its key to each
-  // member), and 14 typed at once had some refused 'ERROR: slow down'.
-  const written = await files(chat, SIZES.slice(6));
+  // A group file costs more counted messages (the members asked for, its
+  // key to each): 14 typed at once pass the burst, and before offers and
+  // keys refused 'ERROR: slow down' went again after the pause, some were
+  // never sent.
+  const written = await files(chat, SIZES.slice(10));
   await alice.write(
     [...written.keys()].map((name) =>
       `/groupfile team ${join(chat.dir, name)}\n`
