@@ -30,6 +30,7 @@ import { linesOwed } from "./lines_owed.ts";
 import {
   filesAtQuit,
   type LeaveBy,
+  queuedAtQuit,
   unansweredAtLeaving,
   unconfirmedAtQuit,
   unsentAtQuit,
@@ -733,14 +734,19 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
    * go unsent unasked.
    */
   let quitAsked:
-    | { files: Set<string>; lines: ReadonlySet<number> }
+    | {
+      files: Set<string>;
+      lines: ReadonlySet<number>;
+      queued: ReadonlySet<Queued>;
+    }
     | null = null;
   /** The connection dropped and the session is getting back in. */
   let reconnecting = false;
   /**
    * Whether leaving now (an interactive /quit, or Ctrl-D) is held for a
-   * question: asked once while lines sent are still pending or files are
-   * under way; the second time, the files are stopped and it leaves.
+   * question: asked once while lines sent are still pending, lines typed
+   * wait (their turn, or the connection), or files are under way; the
+   * second time, the files are stopped and it leaves.
    */
   const askBeforeLeaving = (how: LeaveBy): boolean => {
     // While reconnecting, a line cut off before its answer (said pending
@@ -751,22 +757,32 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     // Lines typed behind one not answered yet (chat lines go out one
     // after the other) would be dropped unsent.
     const unsent = chats.waiting();
+    // Lines typed while reconnecting wait for the connection: leaving
+    // drops them unsent (as the web page asks, queuedAtQuit).
+    const away = reconnecting ? [...queue] : [];
     const files = filesUnderWay(link.sender, outgoing);
-    if (unconfirmed === 0 && unsent === 0 && files.length === 0) return false;
+    if (
+      unconfirmed === 0 && unsent === 0 && away.length === 0 &&
+      files.length === 0
+    ) return false;
     const lines = new Set([...chats.owed(), ...(sent ?? [])]);
     if (
       quitAsked !== null &&
       [...lines].every((line) => quitAsked!.lines.has(line)) &&
+      away.every((line) => quitAsked!.queued.has(line)) &&
       files.every((file) => quitAsked!.files.has(file))
     ) {
       stopFiles(link.sender, outgoing);
       return false;
     }
-    quitAsked = { files: new Set(files), lines };
+    quitAsked = { files: new Set(files), lines, queued: new Set(away) };
     if (unconfirmed > 0) {
       emit({ type: "notice", text: unconfirmedAtQuit(unconfirmed, how) });
     }
     if (unsent > 0) emit({ type: "notice", text: unsentAtQuit(unsent, how) });
+    if (away.length > 0) {
+      emit({ type: "notice", text: queuedAtQuit(away.length, how) });
+    }
     if (files.length > 0) {
       emit({ type: "notice", text: filesAtQuit(files, how) });
     }

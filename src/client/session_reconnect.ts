@@ -74,7 +74,8 @@ export interface Waiting {
   isQuit: (line: string) => boolean;
   /**
    * Whether an interactive `/quit` is held for a question (lines cut off
-   * before their answer, files under way): the next `/quit` leaves.
+   * before their answer, lines typed meanwhile and queued, files under
+   * way): the next `/quit` leaves, unless a line was typed since.
    */
   askToLeave: () => boolean;
   /** The status row on a terminal (null: none). */

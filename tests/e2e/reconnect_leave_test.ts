@@ -4,7 +4,8 @@
  * meanwhile said not sent, and no "Could not reconnect" error, which said
  * the client had given up (it had not: the user left). A line sent that the
  * dropped connection cut off before its answer (to go again once back) is
- * asked about first, as a line pending is when connected.
+ * asked about first, as a line pending is when connected; so are lines typed
+ * meanwhile, waiting for the connection, as the web page asks.
  */
 
 import assert from "node:assert/strict";
@@ -25,7 +26,7 @@ const leaving: [string, string][] = [["/quit", "/quit\r"], ["Ctrl-D", "\x04"]];
 for (const [how, keys] of leaving) {
   Deno.test({
     name:
-      `${how} while reconnecting leaves with status 0, the queued line said not sent`,
+      `${how} while reconnecting leaves at the second time with status 0, the queued line said not sent`,
     ignore: !hasOwnPty(),
     async fn() {
       const dir = await Deno.makeTempDir({ prefix: "chat-reconnect-leave-" });
@@ -50,6 +51,10 @@ for (const [how, keys] of leaving) {
         await sophia.waitFor(/connection to the server was lost/i);
         sophia.type("typed while offline\r");
         await sophia.waitFor(/sophia> typed while offline/);
+        // The status row counts it once it is queued.
+        await sophia.waitFor(/\(1 queued\)/);
+        sophia.type(keys);
+        await sophia.waitFor(/typed\s+while\s+disconnected\s+has\s+not\s+gone/);
         sophia.type(keys);
         const status = await sophia.child.status;
         assert.match(sophia.stdout, /ERROR: Not sent: typed while offline/);
@@ -112,3 +117,69 @@ Deno.test({
     assert.doesNotMatch(alice.stdout, /Not sent/);
   },
 });
+
+/** Whitespace as the terminal wraps it: any run of spaces or line breaks. */
+function wrapped(text: string): RegExp {
+  return new RegExp(
+    text.split(" ").map((word) => RegExp.escape(word)).join("\\s+"),
+  );
+}
+
+const again: [string, string, string][] = [
+  ["/quit", "/quit\r", "Type /quit again"],
+  ["Ctrl-D", "\x04", "Press Ctrl-D or type /quit"],
+];
+for (const [how, keys, say] of again) {
+  Deno.test({
+    name:
+      `${how} while reconnecting with lines typed meanwhile asks as the web page does, again for a line typed after the question`,
+    ignore: !PTY,
+    async fn() {
+      await using chat = await ServedChat.start("chat-reconnect-queued-");
+      const server = await chat.serve();
+      const alice = chat.track(
+        new ChatProcess([
+          "connect",
+          `127.0.0.1:${chat.port}`,
+          "--pub",
+          `${chat.dir}/public.pem`,
+          "--user",
+          "alice",
+          "--no-open",
+        ], {
+          tty: true,
+          env: { XDG_CONFIG_HOME: join(chat.dir, "config-alice") },
+        }),
+      );
+      await alice.waitFor(/Username registered/);
+      server.kill("SIGSTOP");
+      server.kill("SIGKILL");
+      await alice.waitFor(/connection to the server was lost/i);
+      await alice.write("first offline\r");
+      // The status row counts it once it is queued.
+      await alice.waitFor(/\(1 queued\)/);
+      await alice.write(keys);
+      // Before: it left at once, the line said not sent after the fact.
+      await alice.waitFor(wrapped(
+        "1 line you typed while disconnected has not gone out yet, waiting " +
+          "for the connection: if you leave now, it is not sent. " +
+          `${say} to leave anyway`,
+      ));
+      // A line typed after the question is asked about: it was not named.
+      await alice.write("second offline\r");
+      await alice.waitFor(/\(2 queued\)/);
+      await alice.write(keys);
+      await alice.waitFor(wrapped(
+        "2 lines you typed while disconnected have not gone out yet, " +
+          "waiting for the connection: if you leave now, they are not sent. " +
+          `${say} to leave anyway`,
+      ));
+      await alice.write(keys);
+      const status = await alice.finish();
+      assert.equal(status.code, 0, alice.stdout);
+      assert.match(alice.stdout, /ERROR: Not sent: first offline/);
+      assert.match(alice.stdout, /ERROR: Not sent: second offline/);
+      assert.doesNotMatch(alice.stdout, /Could not reconnect/);
+    },
+  });
+}
