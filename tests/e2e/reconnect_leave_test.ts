@@ -18,6 +18,7 @@ import {
   makeKeys,
   serveProcess,
 } from "../_helpers/process.ts";
+import { HoldingProxy } from "../_helpers/holding_proxy.ts";
 import { ServedChat } from "../_helpers/served_chat.ts";
 
 const PTY = await hasPty();
@@ -78,10 +79,13 @@ Deno.test({
   async fn() {
     await using chat = await ServedChat.start("chat-reconnect-owed-");
     const server = await chat.serve();
+    // alice connects through it: what she sends is counted on its way up.
+    const proxy = new HoldingProxy(Number(chat.port));
+    await using _proxy = { [Symbol.asyncDispose]: () => proxy.close() };
     const alice = chat.track(
       new ChatProcess([
         "connect",
-        `127.0.0.1:${chat.port}`,
+        `127.0.0.1:${proxy.port}`,
         "--pub",
         `${chat.dir}/public.pem`,
         "--user",
@@ -99,8 +103,15 @@ Deno.test({
     // and the connection then drops with it owed an answer (to be sent
     // again, same id, once back).
     server.kill("SIGSTOP");
+    const up = proxy.upBytes;
     await alice.write("stuck line\r");
-    await alice.waitFor(/stuck line/);
+    // Gone up, not only echoed: typed a moment before the connection
+    // dropped, it would be a line queued for the next connection (asked
+    // about in other words), which 2 runs in 6 were.
+    await alice.waitUntil(
+      () => proxy.upBytes > up || null,
+      "the stuck line sent up",
+    );
     server.kill("SIGKILL");
     await alice.waitFor(/connection to the server was lost/i);
     await alice.write("/quit\r");
