@@ -657,7 +657,12 @@ export class E2eSessions {
     to: string,
     key: string,
   ): Promise<FetchedBundle> {
-    const until = (this.#signedInAt.get(key) ?? 0) + KEYS_PUBLISH_WAIT_MS;
+    // Never seen signing in: no wait (0 would be the process's start on
+    // the monotonic clock, a wait in a process's first seconds).
+    const signedIn = this.#signedInAt.get(key);
+    const until = signedIn === undefined
+      ? -Infinity
+      : signedIn + KEYS_PUBLISH_WAIT_MS;
     for (;;) {
       try {
         return await fetchBundle(client, to);

@@ -157,7 +157,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       return false;
     }
     const client = link().client;
-    const started = Date.now();
+    const started = performance.now();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const woke = await Promise.race([
       new Promise<"slept">((resolve) => {
@@ -169,7 +169,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     ]);
     clearTimeout(timer);
     // Only time connected counts: up to the break, if ours broke.
-    resend.waited(Date.now() - started);
+    resend.waited(performance.now() - started);
     if (leaving() || woke === "ended" || woke === "cancelled") return false;
     if (woke === "relinked") resend.reconnected();
     else if (woke === "broke" || client.isOver) {

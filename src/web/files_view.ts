@@ -438,7 +438,7 @@ async function untilNextOffer(
   if (!on.isOver) {
     const delay = schedule.next();
     if (delay === null) return "spent";
-    const started = Date.now();
+    const started = performance.now();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const woke = await Promise.race([
       new Promise<"slept">((resolve) => {
@@ -449,7 +449,7 @@ async function untilNextOffer(
     ]);
     clearTimeout(timer);
     // Only time connected counts.
-    schedule.waited(Date.now() - started);
+    schedule.waited(performance.now() - started);
     if (woke !== "slept") {
       if (woke !== null && woke !== "stopped") schedule.reconnected();
       return woke;
