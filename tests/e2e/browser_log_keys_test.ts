@@ -55,10 +55,10 @@ Deno.test({
       () => document.getElementById("people")?.textContent?.includes("termy"),
       { timeout: WAIT_MS },
     );
-    // 20 files offered at once from three pages (a terminal offers one at
+    // 20 files offered at once from five pages (a terminal offers one at
     // a time, each after the last was answered; a user has 8 transfers at
-    // most).
-    const senders = ["ana", "bob", "cyd"];
+    // most, and a page takes 4 coming in from one sender at most).
+    const senders = ["ana", "bob", "cyd", "dee", "eve"];
     for (const [k, sender] of senders.entries()) {
       const from = await signedInPage(chat, sender, problems);
       await typeLine(from, "/query webby");
@@ -118,7 +118,10 @@ Deno.test({
     assert.equal(await press(page, "Tab"), "Writing to everyone");
 
     // Each says which offer it answers (20 said "Accept").
-    assert.match(buttons[0]!, /^Accept f\d+\.txt \(11 B\) from (ana|bob|cyd)$/);
+    assert.match(
+      buttons[0]!,
+      /^Accept f\d+\.txt \(11 B\) from (ana|bob|cyd|dee|eve)$/,
+    );
     // In the log, the arrow keys: up from the log to the newest offer's
     // last button, then along the offers; Home and End to either end.
     await page.focus("#log");
