@@ -4,6 +4,7 @@
  * `natsServerPath` is null when it cannot be, and the tests say so.
  */
 
+import { freeze } from "./freeze.ts";
 import { ChatProcess } from "./process.ts";
 
 async function found(): Promise<string | null> {
@@ -41,8 +42,10 @@ export interface RestartableNats extends NatsServer {
   crash(): Promise<void>;
   /** Starts it again on the same port with the same store. */
   restart(): Promise<void>;
-  /** Sends it `signal` (SIGSTOP freezes it, SIGCONT lets it go on). */
+  /** Sends it `signal` (SIGCONT lets a frozen server go on). */
   signal(signal: Deno.Signal): void;
+  /** Stops it with SIGSTOP; resolves once every thread of it has stopped. */
+  freeze(): Promise<void>;
 }
 
 /** Starts `nats-server -js` with its store in a fresh folder; resolves once ready. */
@@ -63,6 +66,9 @@ export async function startNats(binary: string): Promise<RestartableNats> {
     signal(signal) {
       running.signal(signal);
     },
+    async freeze() {
+      await freeze(running.pid);
+    },
     async [Symbol.asyncDispose]() {
       await running.stop("SIGTERM");
       await Deno.remove(dir, { recursive: true });
@@ -76,6 +82,7 @@ async function spawnNats(
   dir: string,
 ): Promise<
   {
+    readonly pid: number;
     stop(signal: Deno.Signal): Promise<void>;
     signal(signal: Deno.Signal): void;
   }
@@ -104,6 +111,7 @@ async function spawnNats(
   })().catch(() => {});
   let stopped = false;
   return {
+    pid: child.pid,
     signal(signal) {
       if (!stopped) child.kill(signal);
     },

@@ -1,5 +1,7 @@
 /** Runs `main.ts` as a real process and reads its output as it arrives. */
 
+import { freeze } from "./freeze.ts";
+
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /**
@@ -179,6 +181,14 @@ export class ChatProcess {
     const status = await this.child.status;
     await this.#reading;
     return status;
+  }
+
+  /**
+   * Stops the process with SIGSTOP and resolves once every thread of it has
+   * stopped (a signal sent is not yet a process stopped).
+   */
+  async freeze(): Promise<void> {
+    await freeze(this.child.pid);
   }
 
   kill(signal: Deno.Signal = "SIGTERM"): void {

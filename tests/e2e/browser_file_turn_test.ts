@@ -21,6 +21,7 @@ import {
   waitForLine,
   webbyAnd,
 } from "../_helpers/browser.ts";
+import { freeze } from "../_helpers/freeze.ts";
 
 /** Sends the file at `path` from the page, to the conversation open. */
 async function upload(page: Page, path: string): Promise<void> {
@@ -54,7 +55,7 @@ Deno.test({
     await waitForLine(page, /Broadcast message sent: before$/);
     await Deno.writeTextFile(`${chat.dir}/notes.txt`, "some notes\n");
     const pid = chat.server.child.pid;
-    Deno.kill(pid, "SIGSTOP");
+    await freeze(pid);
     try {
       // Requests that go at once and take the server's tokens when it
       // reads them: the line after them is refused.

@@ -16,6 +16,7 @@ import {
   waitForLine,
   webbyAnd,
 } from "../_helpers/browser.ts";
+import { freeze } from "../_helpers/freeze.ts";
 
 Deno.test({
   name:
@@ -30,7 +31,7 @@ Deno.test({
     await waitForLine(page, /Private message to nana: first$/);
     await nana.waitFor(/first/);
     const pid = chat.server.child.pid;
-    Deno.kill(pid, "SIGSTOP");
+    await freeze(pid);
     try {
       await typeLine(page, "/msg nana second");
       await waitForLine(page, /it is still pending/);
@@ -65,7 +66,7 @@ Deno.test({
     await typeLine(page, "before");
     await waitForLine(page, /Broadcast message sent: before$/);
     const pid = chat.server.child.pid;
-    Deno.kill(pid, "SIGSTOP");
+    await freeze(pid);
     try {
       await typeLine(page, "stuck");
       // Held with every line after it until the connection dropped, before.

@@ -41,7 +41,7 @@ Deno.test({
     await alice.waitFor(/Username registered/);
     await alice.write("first line\r");
     await alice.waitFor(/Broadcast message sent: first line/);
-    server.kill("SIGSTOP");
+    await server.freeze();
     try {
       // Each is said pending before the next goes (10 s each).
       for (const [count, line] of ["one", "two", "three"].entries()) {

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { ChatClient } from "../../src/client/chat_client.ts";
 import { toBase64 } from "../../src/crypto/bytes.ts";
 import { startTestServer, TestClient } from "../_helpers/chat.ts";
+import { freeze } from "../_helpers/freeze.ts";
 
 async function until(
   check: () => boolean,
@@ -151,7 +152,7 @@ Deno.test("startServer cuts off a client that stops reading, without delaying an
     assert.equal((await reader.read()).value?.trim(), "ready");
     const talker = await TestClient.connect(server, "talker");
     const listener = await TestClient.connect(server, "listener");
-    frozen.kill("SIGSTOP");
+    await freeze(frozen.pid);
     // Large messages, in rounds, until the frozen client's backlog (past what
     // the kernel's socket buffers absorb) passes the bound. Each round waits
     // for the listener to have read it, so on a loaded machine only the

@@ -128,7 +128,7 @@ Deno.test("ChatClient notices a server that stops answering (frozen process) by 
         pingIntervalMs: 300,
       });
       assert.equal((await client.register("watcher")).t, "welcome");
-      server.kill("SIGSTOP");
+      await server.freeze();
       const started = Date.now();
       const ending = await client.ended;
       assert.deepEqual(ending, {

@@ -27,6 +27,7 @@ import {
   makeKeys,
   serveProcess,
 } from "../_helpers/process.ts";
+import { freeze } from "../_helpers/freeze.ts";
 
 async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "chat-persist-" });
@@ -525,7 +526,7 @@ Deno.test("messages sent to a connection that dies unheard are delivered again a
   try {
     assert.equal((await reader.read()).value?.trim(), "ready");
     const sophia = await TestClient.connect(server, "sophia");
-    frozen.kill("SIGSTOP");
+    await freeze(frozen.pid);
     // The server still thinks jojo is online: this goes to a connection that will die.
     const reply = await sophia.client.msg("jojo", "did you get this?");
     assert.ok(reply.t === "ok" && reply.text === "", "sent live, not queued");

@@ -25,7 +25,7 @@ Deno.test({
     await alice.waitFor(/Username registered/);
     await alice.write("first line\r");
     await alice.waitFor(/Broadcast message sent: first line/);
-    server.kill("SIGSTOP");
+    await server.freeze();
     try {
       await alice.write("stuck line\r");
       await alice.waitFor(/stuck line/);

@@ -102,7 +102,7 @@ Deno.test({
     // The server reads nothing more: the next line goes out unanswered,
     // and the connection then drops with it owed an answer (to be sent
     // again, same id, once back).
-    server.kill("SIGSTOP");
+    await server.freeze();
     const up = proxy.upBytes;
     await alice.write("stuck line\r");
     // Gone up, not only echoed: typed a moment before the connection
@@ -163,7 +163,7 @@ for (const [how, keys, say] of again) {
         }),
       );
       await alice.waitFor(/Username registered/);
-      server.kill("SIGSTOP");
+      await server.freeze();
       server.kill("SIGKILL");
       await alice.waitFor(/connection to the server was lost/i);
       await alice.write("first offline\r");

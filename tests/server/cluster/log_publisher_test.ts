@@ -88,7 +88,7 @@ Deno.test({
       await jsm.streams.add({ name: "T", subjects: ["t.>"] });
       const publisher = new LogPublisher(nc, "T");
       // Frozen, JetStream cannot acknowledge: the record stays in flight.
-      nats.signal("SIGSTOP");
+      await nats.freeze();
       let outcome: string | null = null;
       const acked = publisher.publish("t.x", new Uint8Array([1]), null).then(
         (ack) => (outcome = `acked ${ack.seq}`),
