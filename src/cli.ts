@@ -224,8 +224,22 @@ function parseTrustedProxies(
   return [...previous, ...addresses];
 }
 
-/** Most new names one address may be allowed a minute: past it, a typo. */
+/**
+ * Most new names (or sign-ins) one address may be allowed a minute: past
+ * it, a typo.
+ */
 export const MAX_NEW_NAMES_PER_MINUTE = 10_000;
+
+/** A per-address rate a minute (`--new-names-per-minute`, `--sign-ins-per-minute`). */
+function perMinute(value: string): number {
+  const count = Number(value);
+  if (!/^\d+$/.test(value) || count > MAX_NEW_NAMES_PER_MINUTE) {
+    throw new InvalidArgumentError(
+      `Give a whole number from 0 to ${MAX_NEW_NAMES_PER_MINUTE} a minute; 0 for no limit.`,
+    );
+  }
+  return count;
+}
 
 function parseBits(value: string): RsaBits {
   if (value === "2048" || value === "3072" || value === "4096") {
@@ -511,15 +525,13 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
       new Option(
         "--new-names-per-minute <n>",
         `names never seen before that one address may register a minute, in bursts of three times that; 0 for no limit (default ${DEFAULT_CONNECTION_LIMITS.newNamesPerMinutePerAddress}; the server's own machine is not held to it)`,
-      ).argParser((value: string) => {
-        const count = Number(value);
-        if (!/^\d+$/.test(value) || count > MAX_NEW_NAMES_PER_MINUTE) {
-          throw new InvalidArgumentError(
-            `Give a whole number from 0 to ${MAX_NEW_NAMES_PER_MINUTE} a minute; 0 for no limit.`,
-          );
-        }
-        return count;
-      }),
+      ).argParser(perMinute),
+    )
+    .addOption(
+      new Option(
+        "--sign-ins-per-minute <n>",
+        `sign-ins (each told to everyone signed in, and its end too) that one address may make a minute, in bursts of three times that; 0 for no limit (default ${DEFAULT_CONNECTION_LIMITS.signInsPerMinutePerAddress}; the server's own machine is not held to it)`,
+      ).argParser(perMinute),
     )
     .addOption(
       budgetOption(
@@ -625,6 +637,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         maxUnfinished?: number;
         maxUnfinishedPerAddress?: number;
         newNamesPerMinute?: number;
+        signInsPerMinute?: number;
         groupsPerAddress?: number;
         joinsPerAddress?: number;
         prekeysPerAddress?: number;
@@ -684,6 +697,10 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
           ...(opts.newNamesPerMinute === undefined ? {} : {
             newNamesPerMinutePerAddress: opts.newNamesPerMinute,
             newNameBurstPerAddress: 3 * opts.newNamesPerMinute,
+          }),
+          ...(opts.signInsPerMinute === undefined ? {} : {
+            signInsPerMinutePerAddress: opts.signInsPerMinute,
+            signInBurstPerAddress: 3 * opts.signInsPerMinute,
           }),
         },
         addressBudgets: {

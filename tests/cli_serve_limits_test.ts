@@ -225,3 +225,29 @@ Deno.test("parseCommandLine takes --trusted-proxy as IP addresses, comma-separat
     );
   }
 });
+
+Deno.test("parseCommandLine takes --sign-ins-per-minute as the sign-in rate of one address, with bursts of three times it, and refuses what --new-names-per-minute refuses", () => {
+  const command = parseCommandLine(["serve", "--sign-ins-per-minute", "40"]);
+  assert.equal(command.cmd, "serve");
+  if (command.cmd !== "serve") return;
+  assert.deepEqual(command.connectionLimits, {
+    signInsPerMinutePerAddress: 40,
+    signInBurstPerAddress: 120,
+  });
+  const unset = parseCommandLine(["serve"]);
+  assert.equal(
+    unset.cmd === "serve" &&
+      "signInsPerMinutePerAddress" in unset.connectionLimits,
+    false,
+  );
+  for (const value of ["-1", "1.5", "10001"]) {
+    const refused = parseCommandLine(["serve", "--sign-ins-per-minute", value]);
+    assert.equal(refused.cmd, "exit", value);
+    if (refused.cmd !== "exit") continue;
+    assert.match(
+      refused.output,
+      /argument '.*' is invalid\. Give a whole number from 0 to 10000 a minute; 0 for no limit\./,
+      value,
+    );
+  }
+});

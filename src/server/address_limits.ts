@@ -48,6 +48,11 @@ export class AddressLimits {
    * too (address_shares.ts), as for messages.
    */
   readonly newNames: KeyedTokenBuckets;
+  /**
+   * Every sign-in is news to everyone signed in (`presence`), and so is its
+   * end: an address's sign-ins come a few a minute (loopback aside).
+   */
+  readonly signIns: KeyedTokenBuckets;
 
   /**
    * `connectionGroups` gives the address group of each connection served
@@ -91,6 +96,10 @@ export class AddressLimits {
         limits.newNameBurstPerAddress,
         (group) => shares.tookNewName(group),
       );
+    this.signIns = new KeyedTokenBuckets(
+      limits.signInsPerMinutePerAddress / 60,
+      limits.signInBurstPerAddress,
+    );
     this.#reporting = shares === null ? undefined : setInterval(() => {
       const connections = new Map<string, number>();
       for (const group of connectionGroups()) {

@@ -53,6 +53,16 @@ export interface ConnectionLimits {
   /** New names one address may register in a burst above that rate. */
   newNameBurstPerAddress: number;
   /**
+   * Sign-ins (of any name, new or not) that one address may make per
+   * minute: each tells every user signed in that someone came, and its end
+   * that they left, so an address signing in and out as fast as it may
+   * connect printed 20 such lines a second on everyone's screen. Loopback
+   * is not held to it unless `limitNewNamesFromLoopback`. 0 turns it off.
+   */
+  signInsPerMinutePerAddress: number;
+  /** Sign-ins one address may make in a burst above that rate. */
+  signInBurstPerAddress: number;
+  /**
    * Holds loopback to the new-name rate too, and to what the accounts of one
    * address may take together (one-time prekeys, groups created and joined:
    * state.ts ServerLimits, account_budgets.ts); off by default: the server's own machine, a local
@@ -152,6 +162,10 @@ export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object
     // A class signing up at once behind one address, then one every 6 s.
     newNamesPerMinutePerAddress: 10,
     newNameBurstPerAddress: 30,
+    // A class signing in at once behind one address (or coming back after a
+    // restart), then one every 6 s: 20 lines a minute on others' screens.
+    signInsPerMinutePerAddress: 10,
+    signInBurstPerAddress: 30,
     limitNewNamesFromLoopback: false,
     floodStrikes: 50,
     maxBacklogBytes: 32 * 1024 * 1024,

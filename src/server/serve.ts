@@ -56,7 +56,7 @@ import { TrustedProxies } from "./forwarded_for.ts";
 
 // Kept importable from here, as they were before the core was split.
 export { defaultLog, sanitizedLog } from "./server_log.ts";
-export { TOO_MANY_NEW_NAMES } from "./sign_in.ts";
+export { TOO_MANY_NEW_NAMES, TOO_MANY_SIGN_INS } from "./sign_in.ts";
 
 export interface ServerOptions {
   hostname: string;

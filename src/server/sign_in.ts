@@ -22,6 +22,13 @@ export const TOO_MANY_NEW_NAMES =
   "ERROR: Too many new names from your address; try again in a few minutes, or sign in with a name you have used before";
 
 /**
+ * A sign-in past its address's sign-in rate: each sign-in and its end are
+ * news to everyone signed in.
+ */
+export const TOO_MANY_SIGN_INS =
+  "ERROR: Too many sign-ins from your address; try again in a few seconds";
+
+/**
  * Carries out `message` from `id`, not signed in yet. False when the
  * connection was dismissed meanwhile: then read no further.
  */
@@ -96,12 +103,30 @@ export async function signIn(
   }
   // A new account takes a token of its address only now, proven:
   // a register left unproven must not spend its neighbours' ones.
-  const newNamesFree = conn.loopback && !core.limits.limitNewNamesFromLoopback;
+  const addressLimitsFree = conn.loopback &&
+    !core.limits.limitNewNamesFromLoopback;
+  // Every sign-in tells everyone that someone came, and its end that they
+  // left: an address signing in and out as fast as it could connect (10 a
+  // second) printed 20 lines a second on every screen. Looked at first and
+  // taken last, so a sign-in refused for its new name costs no sign-in.
+  const now = Date.now();
+  if (!addressLimitsFree && !core.addresses.signIns.peek(group, now)) {
+    core.deliverRun(id, [{
+      to: [id],
+      message: {
+        t: "error",
+        re: message.id,
+        code: "limit",
+        text: TOO_MANY_SIGN_INS,
+      },
+    }]);
+    return true;
+  }
   if (
-    !newNamesFree &&
+    !addressLimitsFree &&
     state.store.getUser(nameKey(result.register.name)) ===
       undefined &&
-    !core.addresses.newNames.take(group, Date.now())
+    !core.addresses.newNames.take(group, now)
   ) {
     core.deliverRun(id, [{
       to: [id],
@@ -114,6 +139,7 @@ export async function signIn(
     }]);
     return true;
   }
+  if (!addressLimitsFree) core.addresses.signIns.take(group, now);
   // The same key signing in again (typically a reconnect the server
   // has not noticed the end of yet) takes over the old session.
   const stale = result.fingerprint === null
@@ -163,7 +189,7 @@ export async function signIn(
   const name = state.nameOf(id);
   // What its accounts take together is counted by address, as new names
   // are (loopback aside, unless configured).
-  if (name !== null) state.setAddress(id, newNamesFree ? null : group);
+  if (name !== null) state.setAddress(id, addressLimitsFree ? null : group);
   if (name !== null && result.register.compact === true) {
     channel.readsCompactChat = true;
     channel.readsChatPositions = result.register.acks !== true

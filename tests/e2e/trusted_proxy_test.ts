@@ -426,6 +426,9 @@ Deno.test("chat serve --new-names-per-minute 0: one LAN address registers past t
     "0",
     "--handshake-rate",
     "0",
+    // Each of the 31 is a sign-in too, past the default sign-in burst (30).
+    "--sign-ins-per-minute",
+    "0",
   );
   if (server.lanUrl === null) {
     return console.warn("No LAN address on this machine: nothing to check");
