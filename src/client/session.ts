@@ -510,6 +510,14 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     if (chat && ignore.list.isIgnored(message.from, keyOf(message.from))) {
       return;
     }
+    // Nor their comings and goings: signing in and out is a line on
+    // everyone's screen, and /ignore is what a user can do about a sender's
+    // lines. Joining or leaving a group is still said: it is who may read
+    // what is sent there.
+    if (
+      message.t === "presence" &&
+      ignore.list.isIgnored(message.name, keyOf(message.name))
+    ) return;
     const past = "history" in message && message.history === true;
     const id = chat ? message.id : undefined;
     const display = () => {

@@ -1868,6 +1868,9 @@ function show(
   const chat = message.t === "public" || message.t === "private" ||
     message.t === "group";
   if (chat && isIgnored(message.from)) return;
+  // Nor their comings and goings (as in the terminal): joining or leaving a
+  // group is still said, as it is who may read what is sent there.
+  if (message.t === "presence" && isIgnored(message.name)) return;
   const past = "history" in message && message.history === true;
   const id = chat ? message.id : undefined;
   const display = () => {

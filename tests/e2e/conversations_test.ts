@@ -227,6 +227,38 @@ Deno.test("chat connect: /ignore hides a user's messages by key, persists 0600 p
   await again.waitForStderr(/ERROR: You cannot ignore yourself/);
 });
 
+Deno.test("chat connect: /ignore hides a user's comings and goings too, not others'", async () => {
+  // Signing in and out in a loop put a line on every screen each time, and
+  // /ignore of the one doing it hid none of them.
+  await using chat = await setUp();
+  const jojo = await chat.connect("jojo", {
+    XDG_CONFIG_HOME: `${chat.dir}/jojo-config`,
+  });
+  const sophiaConfig = { XDG_CONFIG_HOME: `${chat.dir}/sophia-config` };
+  const sophia = await chat.connect("sophia", sophiaConfig);
+  await jojo.waitFor(/\*\*\* sophia joined the chat \*\*\*/);
+  await jojo.write("/ignore sophia\n");
+  await jojo.waitFor(/Ignoring sophia \(key SHA256:[A-Za-z0-9+/]{43}\)/);
+  const from = jojo.stdout.length;
+  sophia.kill();
+  await sophia.finish();
+  // Her key, signing in again.
+  const back = await chat.connect("sophia", sophiaConfig);
+  back.kill();
+  await back.finish();
+  // nana's coming and going is the marker: what the server sent before it
+  // has been shown.
+  const nana = await chat.connect("nana", {
+    XDG_CONFIG_HOME: `${chat.dir}/nana-config`,
+  });
+  nana.kill();
+  await nana.finish();
+  await jojo.waitFor(/\*\*\* nana left the chat \*\*\*/);
+  const after = jojo.stdout.slice(from);
+  assert.match(after, /\*\*\* nana joined the chat \*\*\*/);
+  assert.doesNotMatch(after, /sophia (joined|left) the chat/);
+});
+
 Deno.test("chat connect: /away is set again after the client reconnects to a restarted server", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-conv-" });
   const keygen = new ChatProcess(["keygen", "--bits", "2048", "--out", dir]);

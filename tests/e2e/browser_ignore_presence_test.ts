@@ -1,0 +1,69 @@
+/// <reference lib="dom" />
+/**
+ * /ignore on the page hides the ignored user's comings and goings, as in
+ * the terminal: signing in and out in a loop put a line on every page each
+ * time, and /ignore of the one doing it hid none of them. Slow (a browser
+ * starts): in `deno task test:slow`, not the default task.
+ */
+
+import assert from "node:assert/strict";
+import { ChatClient } from "../../src/client/chat_client.ts";
+import { importPublicKeyPem } from "../../src/crypto/keys.ts";
+import {
+  LEAK_CHECKS_OFF,
+  signedInPage,
+  startBrowserChat,
+  typeLine,
+  waitForLine,
+} from "../_helpers/browser.ts";
+import { testIdentity } from "../_helpers/chat.ts";
+
+Deno.test({
+  name: "web client: /ignore hides the user's comings and goings, not others'",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    const { spki } = await importPublicKeyPem(
+      await Deno.readTextFile(`${chat.dir}/public.pem`),
+    );
+    const identity = await testIdentity();
+    // mallory under one key, each time.
+    const signIn = async () => {
+      const client = await ChatClient.connect(
+        chat.url.replace(/^http/, "ws").replace(/\/$/, ""),
+        { pinnedSpki: spki },
+      );
+      assert.equal((await client.register("mallory", identity)).t, "welcome");
+      return client;
+    };
+    const mallory = await signIn();
+    await waitForLine(page, /\*\*\* mallory joined the chat \*\*\*/);
+    await typeLine(page, "/ignore mallory");
+    await waitForLine(page, /^Ignoring mallory \(key SHA256:/);
+    await mallory.quit();
+    for (let i = 0; i < 3; i++) await (await signIn()).quit();
+    // nana's coming and going is the marker: what the server sent before it
+    // has been shown.
+    const nana = await chat.signedInClient("nana");
+    await nana.quit();
+    await waitForLine(page, /\*\*\* nana left the chat \*\*\*/);
+    const lines = await page.$$eval(
+      "#log .line",
+      (rows) => rows.map((row) => row.textContent ?? ""),
+    );
+    assert.deepEqual(
+      // Without the time mark each line starts with.
+      lines.flatMap((line) =>
+        line.match(/\*\*\* \w+ (joined|left) the chat \*\*\*$/)?.[0] ?? []
+      ),
+      [
+        "*** mallory joined the chat ***",
+        "*** nana joined the chat ***",
+        "*** nana left the chat ***",
+      ],
+    );
+    assert.deepEqual(problems, []);
+  },
+});
