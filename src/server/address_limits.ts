@@ -50,7 +50,9 @@ export class AddressLimits {
   readonly newNames: KeyedTokenBuckets;
   /**
    * Every sign-in is news to everyone signed in (`presence`), and so is its
-   * end: an address's sign-ins come a few a minute (loopback aside).
+   * end: an address's sign-ins come a few a minute (loopback aside). On a
+   * cluster, what it took on the other nodes is charged here too: their
+   * users hear of every sign-in on any node.
    */
   readonly signIns: KeyedTokenBuckets;
 
@@ -96,10 +98,16 @@ export class AddressLimits {
         limits.newNameBurstPerAddress,
         (group) => shares.tookNewName(group),
       );
-    this.signIns = new KeyedTokenBuckets(
-      limits.signInsPerMinutePerAddress / 60,
-      limits.signInBurstPerAddress,
-    );
+    this.signIns = shares === null
+      ? new KeyedTokenBuckets(
+        limits.signInsPerMinutePerAddress / 60,
+        limits.signInBurstPerAddress,
+      )
+      : new CountedBuckets(
+        limits.signInsPerMinutePerAddress / 60,
+        limits.signInBurstPerAddress,
+        (group) => shares.tookSignIn(group),
+      );
     this.#reporting = shares === null ? undefined : setInterval(() => {
       const connections = new Map<string, number>();
       for (const group of connectionGroups()) {
@@ -165,6 +173,7 @@ export class AddressLimits {
       this.#admission.charge(took.group, took.handshakes, now);
       this.messages.charge(took.group, took.messages, now);
       this.newNames.charge(took.group, took.newNames ?? 0, now);
+      this.signIns.charge(took.group, took.signIns ?? 0, now);
       if (took.budgets !== undefined) {
         this.#budgets?.charge(took.group, took.budgets, now);
       }

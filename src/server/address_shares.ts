@@ -28,6 +28,8 @@ export interface AddressCounts {
   readonly messages: number;
   /** New-name tokens it took there since then (0 when left out). */
   readonly newNames?: number;
+  /** Sign-in tokens it took there since then (0 when left out). */
+  readonly signIns?: number;
   /** What its accounts took there of their hourly budgets (none: left out). */
   readonly budgets?: BudgetCounts;
 }
@@ -83,6 +85,7 @@ interface Took {
   handshakes: number;
   messages: number;
   newNames: number;
+  signIns: number;
   created: number;
   joined: number;
   /** One-time prekeys taken, per owner. */
@@ -119,6 +122,11 @@ export class AddressShares {
     this.#entry(group).newNames++;
   }
 
+  /** A token of the per-address sign-in rate taken here for `group`. */
+  tookSignIn(group: string): void {
+    this.#entry(group).signIns++;
+  }
+
   /** A group created here by the accounts of `group` (account_budgets.ts). */
   tookGroupCreate(group: string): void {
     this.#entry(group).created++;
@@ -146,6 +154,7 @@ export class AddressShares {
     const counts = [...groups].map((group): AddressCounts => {
       const took = this.#took.get(group);
       const newNames = took?.newNames ?? 0;
+      const signIns = took?.signIns ?? 0;
       const budgets = took === undefined ? null : budgetCounts(took, owners);
       owners -= budgets?.prekeys.length ?? 0;
       return {
@@ -154,6 +163,7 @@ export class AddressShares {
         handshakes: took?.handshakes ?? 0,
         messages: took?.messages ?? 0,
         ...(newNames > 0 ? { newNames } : {}),
+        ...(signIns > 0 ? { signIns } : {}),
         ...(budgets === null ? {} : { budgets }),
       };
     });
@@ -186,7 +196,7 @@ export class AddressShares {
     this.#elsewhere.set(report.node, { at: now, connections });
     return report.addresses.filter((one) =>
       one.handshakes > 0 || one.messages > 0 || (one.newNames ?? 0) > 0 ||
-      one.budgets !== undefined
+      (one.signIns ?? 0) > 0 || one.budgets !== undefined
     );
   }
 
@@ -223,6 +233,7 @@ export class AddressShares {
         handshakes: 0,
         messages: 0,
         newNames: 0,
+        signIns: 0,
         created: 0,
         joined: 0,
         prekeys: new Map(),

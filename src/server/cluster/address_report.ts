@@ -19,7 +19,10 @@
  * (account_budgets.ts) goes in `"b"`, left out when none took any:
  * `[["<group>",created,joined,[["<owner name key>",prekeys],...]],...]`,
  * each group's also in `"a"`, at most 4096 owners in all (a node that
- * knows no `"b"` reads past it, and counts those budgets alone).
+ * knows no `"b"` reads past it, and counts those budgets alone). The
+ * sign-ins an address made go in `"s"`, left out when none did:
+ * `[["<group>",signIns],...]`, each group's also in `"a"` (a node that
+ * knows no `"s"` reads past it, and counts sign-ins alone).
  * Nodes trust one another, but a decoder still checks every field.
  */
 
@@ -52,6 +55,9 @@ export function encodeAddressReport(report: AddressReport): Uint8Array {
       ? []
       : [[group, budgets.created, budgets.joined, budgets.prekeys]]
   );
+  const signIns = addresses.flatMap(({ group, signIns }) =>
+    (signIns ?? 0) > 0 ? [[group, signIns]] : []
+  );
   return new TextEncoder().encode(JSON.stringify({
     v: VERSION,
     node: report.node,
@@ -63,6 +69,7 @@ export function encodeAddressReport(report: AddressReport): Uint8Array {
         : [group, connections, handshakes, messages]
     ),
     ...(budgets.length > 0 ? { b: budgets } : {}),
+    ...(signIns.length > 0 ? { s: signIns } : {}),
   }));
 }
 
@@ -79,7 +86,7 @@ export function decodeAddressReport(bytes: Uint8Array): AddressReport {
   if (typeof parsed !== "object" || parsed === null) {
     throw new TypeError("Address report is not an object");
   }
-  const { v, node, a, b } = parsed as Record<string, unknown>;
+  const { v, node, a, b, s } = parsed as Record<string, unknown>;
   if (v !== VERSION) {
     // Quoted in the log: only a number of ours, never a node's megabyte.
     throw new TypeError(
@@ -114,22 +121,74 @@ export function decodeAddressReport(bytes: Uint8Array): AddressReport {
       ...(entry.length === 5 ? { newNames: newNames as number } : {}),
     };
   });
-  if (b === undefined) return { node, addresses };
+  const signIns = s === undefined ? null : decodeSignIns(s);
+  if (b === undefined) {
+    return { node, addresses: withSignIns(addresses, signIns) };
+  }
   const budgets = decodeBudgets(b);
   return {
     node,
-    addresses: addresses.map((one) => {
-      const took = budgets.get(one.group);
-      budgets.delete(one.group);
-      return took === undefined ? one : { ...one, budgets: took };
-    }).concat([...budgets].map(([group, took]) => ({
-      group,
-      connections: 0,
-      handshakes: 0,
-      messages: 0,
-      budgets: took,
-    }))),
+    addresses: withSignIns(
+      addresses.map((one) => {
+        const took = budgets.get(one.group);
+        budgets.delete(one.group);
+        return took === undefined ? one : { ...one, budgets: took };
+      }).concat([...budgets].map(([group, took]) => ({
+        group,
+        connections: 0,
+        handshakes: 0,
+        messages: 0,
+        budgets: took,
+      }))),
+      signIns,
+    ),
   };
+}
+
+/** The sign-ins of `"s"`, by address group; throws as decodeAddressReport. */
+function decodeSignIns(s: unknown): Map<string, number> {
+  if (!Array.isArray(s) || s.length > MAX_REPORTED_ADDRESSES) {
+    throw new TypeError("Address report has a bad sign-in list");
+  }
+  const signIns = new Map<string, number>();
+  for (const entry of s as unknown[]) {
+    if (!Array.isArray(entry) || entry.length !== 2) {
+      throw new TypeError("Address report has a bad sign-in entry");
+    }
+    const [group, count] = entry as unknown[];
+    if (
+      typeof group !== "string" || !isReportable(group) || signIns.has(group)
+    ) {
+      throw new TypeError("Address report has a bad sign-in address");
+    }
+    checkCount(count);
+    signIns.set(group, count as number);
+  }
+  return signIns;
+}
+
+/**
+ * `addresses` with the sign-ins of `"s"` (null: none) on their groups'
+ * entries; a group only in `"s"` gets an entry of its own.
+ */
+function withSignIns(
+  addresses: AddressCounts[],
+  signIns: Map<string, number> | null,
+): AddressCounts[] {
+  if (signIns === null) return addresses;
+  const left = new Map(signIns);
+  const merged = addresses.map((one) => {
+    const count = left.get(one.group);
+    left.delete(one.group);
+    return count === undefined ? one : { ...one, signIns: count };
+  });
+  return merged.concat([...left].map(([group, count]) => ({
+    group,
+    connections: 0,
+    handshakes: 0,
+    messages: 0,
+    signIns: count,
+  })));
 }
 
 /** The budgets of `"b"`, by address group; throws as decodeAddressReport. */

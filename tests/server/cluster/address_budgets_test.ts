@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { ChatClient } from "../../../src/client/chat_client.ts";
+import { ChatClient } from "../../../src/client/chat_client.ts";
 import { fetchBundle } from "../../../src/client/e2e_keys.ts";
 import type { AddressReport } from "../../../src/server/address_shares.ts";
 import { ClusterNode } from "../../../src/server/cluster/node.ts";
@@ -18,6 +18,8 @@ import {
   TOO_MANY_GROUPS_JOINED,
 } from "../../../src/server/router.ts";
 import type { ServerLimits } from "../../../src/server/state.ts";
+import type { ConnectionLimits } from "../../../src/server/config.ts";
+import { TOO_MANY_SIGN_INS } from "../../../src/server/serve.ts";
 import {
   startTestServer,
   TestClient,
@@ -42,7 +44,11 @@ class Node {
     readonly cluster: ClusterNode,
   ) {}
 
-  static async start(url: string, limits: Partial<ServerLimits>) {
+  static async start(
+    url: string,
+    limits: Partial<ServerLimits>,
+    connectionLimits: Partial<ConnectionLimits> = {},
+  ) {
     const cluster = await ClusterNode.start({
       urls: [url],
       presenceTtlMs: 15_000,
@@ -70,7 +76,10 @@ class Node {
       const server = await startTestServer({
         cluster: port,
         // The test's clients are all on loopback, which is otherwise not held.
-        connectionLimits: { limitNewNamesFromLoopback: true },
+        connectionLimits: {
+          limitNewNamesFromLoopback: true,
+          ...connectionLimits,
+        },
         limits,
       });
       node = new Node(server, cluster);
@@ -131,6 +140,15 @@ function took(
 async function account(node: Node, name: string): Promise<ChatClient> {
   return (await TestClient.connect(node.server, name, await testIdentity()))
     .client;
+}
+
+/** The sign-ins `report` says 127.0.0.1 made. */
+function signedIn(report: AddressReport): number {
+  return report.addresses.reduce(
+    (sum, { group, signIns }) =>
+      sum + (group === "127.0.0.1" ? signIns ?? 0 : 0),
+    0,
+  );
 }
 
 function refusal(reply: Awaited<ReturnType<ChatClient["request"]>>) {
@@ -221,6 +239,48 @@ Deno.test({
     } finally {
       for (const client of [d1, d2, d3]) await client.quit();
       await bob.client.quit();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "an address signing in on two nodes of a cluster has the cluster's sign-in rate once, not one on each node",
+  ignore: NATS === null,
+  async fn() {
+    // Every sign-in is told to the users of every node: one node's rate
+    // alone let an address that went from node to node sign in (and out)
+    // as many times more as there were nodes.
+    await using nats = await startNats(NATS!);
+    const connectionLimits = {
+      // One a minute after a burst of 3: no token comes back in the test.
+      signInsPerMinutePerAddress: 1,
+      signInBurstPerAddress: 3,
+    };
+    await using a = await Node.start(nats.url, {}, connectionLimits);
+    await using b = await Node.start(nats.url, {}, connectionLimits);
+    const signedInOnA = [
+      await account(a, "m1"),
+      await account(a, "m2"),
+      await account(a, "m3"),
+    ];
+    try {
+      // Node A's report of the three, charged on node B: the address has
+      // none left there either.
+      await b.chargedAtLeast(signedIn, 3);
+      const client = await ChatClient.connect(b.server.url, {
+        pinnedSpki: b.server.spki,
+      });
+      try {
+        assert.deepEqual(
+          refusal(await client.register("m4", await testIdentity())),
+          ["limit", TOO_MANY_SIGN_INS],
+        );
+      } finally {
+        await client.quit();
+      }
+    } finally {
+      for (const client of signedInOnA) await client.quit();
     }
   },
 });

@@ -180,3 +180,55 @@ Deno.test("decodeAddressReport refuses bad budgets with a TypeError", () => {
     assert.throws(() => decodeAddressReport(bytes), TypeError, why);
   }
 });
+
+Deno.test('encodeAddressReport puts the sign-ins an address made in "s", as docs/SCALING.md gives, only when it made some; decodeAddressReport reads them back, even of an address only there, and refuses a bad list', () => {
+  const withSignIns: AddressReport = {
+    node: "n1",
+    addresses: [
+      {
+        group: "1.2.3.4",
+        connections: 2,
+        handshakes: 1,
+        messages: 7,
+        signIns: 4,
+      },
+      { group: "5.6.7.8", connections: 1, handshakes: 0, messages: 0 },
+    ],
+  };
+  const bytes = encodeAddressReport(withSignIns);
+  const json =
+    '{"v":1,"node":"n1","a":[["1.2.3.4",2,1,7],["5.6.7.8",1,0,0]],"s":[["1.2.3.4",4]]}';
+  assert.equal(new TextDecoder().decode(bytes), json);
+  const docs = Deno.readTextFileSync(
+    new URL("../../../docs/SCALING.md", import.meta.url),
+  );
+  assert.ok(docs.includes(json), "the example is in the docs");
+  assert.deepEqual(decodeAddressReport(bytes), withSignIns);
+  const text = (value: string) => new TextEncoder().encode(value);
+  assert.deepEqual(
+    decodeAddressReport(
+      text('{"v":1,"node":"n1","a":[],"s":[["9.9.9.9",2]]}'),
+    ),
+    {
+      node: "n1",
+      addresses: [{
+        group: "9.9.9.9",
+        connections: 0,
+        handshakes: 0,
+        messages: 0,
+        signIns: 2,
+      }],
+    },
+  );
+  for (
+    const bad of [
+      '{"v":1,"node":"n1","a":[],"s":{}}',
+      '{"v":1,"node":"n1","a":[],"s":[["1.2.3.4"]]}',
+      '{"v":1,"node":"n1","a":[],"s":[["1.2.3.4",-1]]}',
+      '{"v":1,"node":"n1","a":[],"s":[["1.2.3.4",1],["1.2.3.4",1]]}',
+      '{"v":1,"node":"n1","a":[],"s":[["",1]]}',
+    ]
+  ) {
+    assert.throws(() => decodeAddressReport(text(bad)), TypeError, bad);
+  }
+});
