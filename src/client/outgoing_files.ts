@@ -16,6 +16,11 @@ import type { Declined } from "../protocol/messages.ts";
 import { ResendSchedule } from "./resend_schedule.ts";
 import type { Turn } from "./unconfirmed_chat.ts";
 import { PROGRESS_MIN_BYTES, type StatusRow } from "./status_row.ts";
+import {
+  heldNotice,
+  type SendingPlace,
+  SendingPlaces,
+} from "./sending_places.ts";
 
 export interface OutgoingFilesOptions {
   /** The connection now. */
@@ -43,8 +48,10 @@ export interface OutgoingFilesOptions {
 }
 
 /**
- * A file waiting to be offered again (for the next pause to pass, or for
- * our next connection): /transfers lists it, /cancel stops it.
+ * A file waiting to be offered: again (for the next pause to pass, or for
+ * our next connection), or for its place (sending_places.ts: its recipient
+ * has MAX_SENDING_PER_RECIPIENT of ours under way). /transfers lists it,
+ * /cancel stops it.
  */
 export interface PendingResend {
   /** Its number among those waiting, for `cancelResend`. */
@@ -53,6 +60,8 @@ export interface PendingResend {
   name: string;
   /** Whom it is to be offered to. */
   targets: readonly SendTarget[];
+  /** Why it waits: to be offered again, or for a place. */
+  why: "again" | "place";
 }
 
 export function outgoingFiles(options: OutgoingFilesOptions): {
@@ -72,8 +81,10 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
   /** Files waiting to be offered again, and how to stop each, by id. */
   const waiting = new Map<
     number,
-    { name: string; targets: readonly SendTarget[]; cancel: () => void }
+    Omit<PendingResend, "id"> & { cancel: () => void }
   >();
+  /** Files under way to each recipient, and those waiting for a place. */
+  const places = new SendingPlaces();
   let nextResend = 1;
   const sendFile = (target: SendTarget, path: string, re: Re) => {
     const run = sendWithResume(target, path, re, options.turn?.());
@@ -102,7 +113,8 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       for (const to of targets) {
         // Offered again, it waits for no line and holds none back.
         const place = attempt === 0 ? turn : undefined;
-        const outcome = await sendOnce(to, path, attempt > 0, re, place);
+        const outcome = await sendOnce(to, path, attempt > 0, re, place, id);
+        if (outcome === "cancelled") return;
         retry.push(...resendTargets(to, outcome, attempt > 0));
       }
       targets = retry;
@@ -112,6 +124,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       waiting.set(id, {
         name: basename(path),
         targets,
+        why: "again",
         cancel: () => cancelled.resolve("cancelled"),
       });
       try {
@@ -206,16 +219,74 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     }
   };
 
-  const sendOnce = (
+  /**
+   * Offers `path` to `target` once its turn comes and a place is free
+   * (sending_places.ts); "cancelled" when it was stopped (/cancel, /quit)
+   * while it waited for one. `id`: its number among the files waiting.
+   */
+  const sendOnce = async (
     target: SendTarget,
     path: string,
     again: boolean,
     re: Re,
-    turn?: Turn,
-  ): Promise<SentFileOutcome> => {
-    if (turn === undefined) return offer(target, path, again, re);
-    return turn.ready.then(() => offer(target, path, again, re, turn.done))
-      .finally(turn.done);
+    turn: Turn | undefined,
+    id: number,
+  ): Promise<SentFileOutcome | "cancelled"> => {
+    let passedOn = turn?.done;
+    try {
+      await turn?.ready;
+      let place = places.tryTake(target);
+      if (place === null) {
+        // The lines typed after it do not wait for a file that waits: its
+        // order is kept among the files to that recipient.
+        turn?.done();
+        passedOn = undefined;
+        const given = await placeFor(target, path, again, id);
+        if (given === "cancelled" || leaving()) {
+          if (given !== "cancelled") given.release();
+          return "cancelled";
+        }
+        place = given;
+      }
+      try {
+        return await offer(target, path, again, re, passedOn);
+      } finally {
+        place.release();
+      }
+    } finally {
+      turn?.done();
+    }
+  };
+
+  /**
+   * Waits for a place for a file to `target`, listed meanwhile as waiting
+   * for it (said once, the first time it is offered).
+   */
+  const placeFor = async (
+    target: SendTarget,
+    path: string,
+    again: boolean,
+    id: number,
+  ): Promise<SendingPlace | "cancelled"> => {
+    const cancelled = Promise.withResolvers<"cancelled">();
+    const file = basename(path);
+    waiting.set(id, {
+      name: file,
+      targets: [target],
+      why: "place",
+      cancel: () => cancelled.resolve("cancelled"),
+    });
+    if (!again) {
+      emit({
+        type: "notice",
+        text: sanitizeForTerminal(heldNotice(file, target)),
+      });
+    }
+    try {
+      return await places.wait(target, cancelled.promise);
+    } finally {
+      waiting.delete(id);
+    }
   };
 
   /** `sendOnce`, in its turn; `passedOn` once the server passed it on. */
@@ -345,7 +416,12 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     send: sendFile,
     settled: () => Promise.all(sending),
     resends: () =>
-      [...waiting].map(([id, { name, targets }]) => ({ id, name, targets })),
+      [...waiting].map(([id, { name, targets, why }]) => ({
+        id,
+        name,
+        targets,
+        why,
+      })),
     cancelResend: (id) => {
       const pending = waiting.get(id);
       if (pending === undefined) return false;

@@ -67,6 +67,7 @@ export function transferControls(options: {
         name: r.name,
         to: r.targets.map((t) => "to" in t ? t.to : `group ${t.group}`)
           .join(", "),
+        why: r.why,
       });
     }
     const receiving = link().receiver.list();

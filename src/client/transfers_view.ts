@@ -11,6 +11,7 @@
 
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { formatBytes } from "./render.ts";
+import { MAX_SENDING_PER_RECIPIENT } from "./sending_places.ts";
 
 /** One line of `/transfers`, before it gets its number. */
 export type TransferEntry =
@@ -34,13 +35,17 @@ export type TransferEntry =
     resumedAt: number;
   }
   | {
-    /** A file whose transfer broke, waiting to be offered again. */
+    /**
+     * A file waiting to be offered: again, its transfer having broken, or
+     * for its place (its recipient has the most of ours under way).
+     */
     kind: "resend";
     /** Its number among those waiting (outgoing_files.ts). */
     id: number;
     name: string;
     /** `jojo`, `group team`, or several: `jojo, mia`. */
     to: string;
+    why: "again" | "place";
   }
   | {
     kind: "receiving";
@@ -143,9 +148,11 @@ export function formatTransfers(
         break;
       case "resend":
         lines.push(
-          `  ${n}. sending ${name} to ${
-            sanitizeForTerminal(entry.to)
-          }: waiting to offer it again, resuming where it stopped`,
+          `  ${n}. sending ${name} to ${sanitizeForTerminal(entry.to)}: ${
+            entry.why === "again"
+              ? "waiting to offer it again, resuming where it stopped"
+              : `waiting to offer it, after one of the ${MAX_SENDING_PER_RECIPIENT} under way to them ends`
+          }`,
         );
         break;
       case "receiving":

@@ -17,6 +17,11 @@ import {
   type SentFileOutcome,
 } from "../client/render.ts";
 import { ResendSchedule } from "../client/resend_schedule.ts";
+import {
+  heldNotice,
+  type SendingPlace,
+  SendingPlaces,
+} from "../client/sending_places.ts";
 import type { SessionEvent } from "../client/session_events.ts";
 import type { TransferEntry } from "../client/transfers_view.ts";
 import type { Turn } from "../client/unconfirmed_chat.ts";
@@ -64,30 +69,48 @@ export class FilesWaiting {
   #next = 1;
   readonly #waiting = new Map<
     number,
-    { name: string; targets: readonly FileTarget[]; stop: () => void }
+    {
+      name: string;
+      targets: readonly FileTarget[];
+      why: "again" | "place";
+      stop: () => void;
+    }
   >();
+  /**
+   * The page's files under way to each recipient, and those waiting for a
+   * place (sending_places.ts), as the terminal's.
+   */
+  readonly places = new SendingPlaces();
 
   /**
-   * `name` waits to be offered to `target` until `done` is called; `stopped`
-   * resolves if /cancel (or a second /quit) stops it first.
+   * `name` waits to be offered to `target` (`why`: again, or for its
+   * place) until `done` is called; `stopped` resolves if /cancel (or a
+   * second /quit) stops it first.
    */
   add(
     name: string,
     targets: readonly FileTarget[],
+    why: "again" | "place" = "again",
   ): { stopped: Promise<void>; done: () => void } {
     const id = this.#next++;
     const stopped = Promise.withResolvers<void>();
-    this.#waiting.set(id, { name, targets, stop: () => stopped.resolve() });
+    this.#waiting.set(id, {
+      name,
+      targets,
+      why,
+      stop: () => stopped.resolve(),
+    });
     return { stopped: stopped.promise, done: () => this.#waiting.delete(id) };
   }
 
   /** As /transfers lists them. */
   list(): (TransferEntry & { kind: "resend" })[] {
-    return [...this.#waiting].map(([id, { name, targets }]) => ({
+    return [...this.#waiting].map(([id, { name, targets, why }]) => ({
       kind: "resend",
       id,
       name,
       to: targets.map((t) => "to" in t ? t.to : `group ${t.group}`).join(", "),
+      why,
     }));
   }
 
@@ -360,6 +383,21 @@ export async function sendFromPage(
           retry.push(to);
           continue;
         }
+        // No more under way to a recipient than it takes in from one
+        // sender (sending_places.ts): the others wait here, in order.
+        let place = context.waiting.places.tryTake(to);
+        let passOn = again ? undefined : passedOn;
+        if (place === null) {
+          // The lines typed after it do not wait for a file that waits.
+          passedOn();
+          passOn = undefined;
+          const given = await placeFor(context, to, file.name, again, emit);
+          if (given === "stopped" || context.leaving()) {
+            if (given !== "stopped") given.release();
+            return;
+          }
+          place = given;
+        }
         const outcome = await sendOnce(
           context,
           on,
@@ -367,8 +405,8 @@ export async function sendFromPage(
           file,
           here,
           again,
-          again ? undefined : passedOn,
-        );
+          passOn,
+        ).finally(place.release);
         const more = offerAgainTo(to, outcome, again, on);
         if (
           more.length > 0 && !context.leaving() && !quietRetry(outcome, again)
@@ -419,6 +457,32 @@ export async function sendFromPage(
     }
   } finally {
     passedOn();
+  }
+}
+
+/**
+ * Waits for a place for `name` to `target` (its recipient has the most of
+ * ours under way), listed meanwhile; said once, when first offered.
+ */
+async function placeFor(
+  context: FilesViewContext,
+  target: FileTarget,
+  name: string,
+  again: boolean,
+  emit: (event: SessionEvent) => void,
+): Promise<SendingPlace | "stopped"> {
+  const waiting = context.waiting.add(name, [target], "place");
+  if (!again) {
+    emit({
+      type: "notice",
+      text: heldNotice(name, target),
+    });
+  }
+  try {
+    const given = await context.waiting.places.wait(target, waiting.stopped);
+    return given === "cancelled" ? "stopped" : given;
+  } finally {
+    waiting.done();
   }
 }
 

@@ -1,0 +1,148 @@
+// This module is browser compatible.
+
+/**
+ * How many files a sender has under way to one recipient at once: no more
+ * than a receiver takes in from one sender (receiving_share.ts), so that a
+ * friend who sends six files at once has none refused. The others wait at
+ * the sender, in the order they were sent, until one of the earlier ones
+ * to that recipient ends (taken, declined, failed, cancelled), and are
+ * offered then. The receiver's share stays: it is the defence against a
+ * sender that does not hold back.
+ *
+ * A place is counted by whom the offer names: a person, or a group as a
+ * whole. The sender does not know a group's members without asking the
+ * server, so a file to a group and 4 to one of its members can still pass
+ * that member's share; that member alone refuses it, as before.
+ *
+ * @module
+ */
+
+import { nameKey } from "../protocol/limits.ts";
+import { MAX_RECEIVING_PER_SENDER } from "./receiving_share.ts";
+
+/** Files under way to one recipient at once, at most: what it takes in. */
+export const MAX_SENDING_PER_RECIPIENT = MAX_RECEIVING_PER_SENDER;
+
+/** Whom an offer names: a person or a group. */
+export type PlaceTarget = { to: string } | { group: string };
+
+/** The key a target's places are counted under (names as the server compares them). */
+export function placeKey(target: PlaceTarget): string {
+  return "to" in target
+    ? `to:${nameKey(target.to)}`
+    : `group:${nameKey(target.group)}`;
+}
+
+/**
+ * What is said of a file that waits for its place, in the terminal and on
+ * the page (the names as they are: the terminal makes them safe to show).
+ */
+export function heldNotice(name: string, target: PlaceTarget): string {
+  const to = "to" in target ? target.to : `group ${target.group}`;
+  return `${name} waits: ${MAX_SENDING_PER_RECIPIENT} files to ${to} are under way already, the most at once; it is offered once one of them ends (/transfers lists it, /cancel stops it)`;
+}
+
+/** A place taken: `release` lets the next file to that recipient go. */
+export interface SendingPlace {
+  /** Lets the place go (again: no effect). */
+  release: () => void;
+}
+
+interface Waiter {
+  key: string;
+  take: (place: SendingPlace) => void;
+}
+
+/**
+ * The places of one sender's files under way, per recipient, and the files
+ * waiting for one, first come first served per recipient.
+ */
+export class SendingPlaces {
+  readonly #limit: number;
+  /** Places taken, by key. */
+  #taken = new Map<string, number>();
+  /** Waiting, in the order they asked. */
+  #waiting: Waiter[] = [];
+
+  constructor(limit = MAX_SENDING_PER_RECIPIENT) {
+    this.#limit = limit;
+  }
+
+  /**
+   * A place for a file to `target` now, or null when its recipient has
+   * `limit` under way already (or earlier files wait for one): then
+   * `wait`.
+   */
+  tryTake(target: PlaceTarget): SendingPlace | null {
+    const key = placeKey(target);
+    if (this.#waiting.some((w) => w.key === key)) return null;
+    if ((this.#taken.get(key) ?? 0) >= this.#limit) return null;
+    return this.#take(key);
+  }
+
+  /**
+   * Resolves with a place for a file to `target` once one is free and the
+   * files to that recipient waiting before it have theirs; with "cancelled"
+   * once `cancelled` resolves first (it waits no more).
+   */
+  async wait(
+    target: PlaceTarget,
+    cancelled: Promise<unknown>,
+  ): Promise<SendingPlace | "cancelled"> {
+    const now = this.tryTake(target);
+    if (now !== null) return now;
+    const key = placeKey(target);
+    const given = Promise.withResolvers<SendingPlace>();
+    const waiter: Waiter = { key, take: given.resolve };
+    this.#waiting.push(waiter);
+    const outcome = await Promise.race([
+      given.promise,
+      cancelled.then(() => "cancelled" as const),
+    ]);
+    if (outcome !== "cancelled") return outcome;
+    const at = this.#waiting.indexOf(waiter);
+    if (at >= 0) {
+      this.#waiting.splice(at, 1);
+      // Those behind it may go now.
+      this.#handOut();
+      return "cancelled";
+    }
+    // Given a place as it was cancelled: let it go to the next.
+    (await given.promise).release();
+    return "cancelled";
+  }
+
+  /** Files waiting for a place now (for tests and listings). */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  #take(key: string): SendingPlace {
+    this.#taken.set(key, (this.#taken.get(key) ?? 0) + 1);
+    let held = true;
+    return {
+      release: () => {
+        if (!held) return;
+        held = false;
+        const left = (this.#taken.get(key) ?? 1) - 1;
+        if (left > 0) this.#taken.set(key, left);
+        else this.#taken.delete(key);
+        this.#handOut();
+      },
+    };
+  }
+
+  /** Gives free places to the first waiting for each recipient. */
+  #handOut(): void {
+    for (let i = 0; i < this.#waiting.length;) {
+      const waiter = this.#waiting[i]!;
+      const earlier = this.#waiting.slice(0, i).some((w) =>
+        w.key === waiter.key
+      );
+      if (!earlier && (this.#taken.get(waiter.key) ?? 0) < this.#limit) {
+        this.#waiting.splice(i, 1);
+        waiter.take(this.#take(waiter.key));
+      } else i++;
+    }
+  }
+}

@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import {
+  MAX_SENDING_PER_RECIPIENT,
+  placeKey,
+  SendingPlaces,
+} from "../../src/client/sending_places.ts";
+import { MAX_RECEIVING_PER_SENDER } from "../../src/client/receiving_share.ts";
+
+const never = new Promise<never>(() => {});
+
+Deno.test("SendingPlaces holds as many files to one recipient as a receiver takes from one sender", () => {
+  assert.equal(MAX_SENDING_PER_RECIPIENT, MAX_RECEIVING_PER_SENDER);
+  const places = new SendingPlaces();
+  for (let i = 0; i < MAX_SENDING_PER_RECIPIENT; i++) {
+    assert.notEqual(places.tryTake({ to: "bob" }), null);
+  }
+  assert.equal(places.tryTake({ to: "bob" }), null);
+  // Names as the server compares them.
+  assert.equal(places.tryTake({ to: "BOB" }), null);
+  // Another recipient, and a group, have places of their own.
+  assert.notEqual(places.tryTake({ to: "carol" }), null);
+  assert.notEqual(places.tryTake({ group: "bob" }), null);
+  assert.notEqual(placeKey({ to: "bob" }), placeKey({ group: "bob" }));
+});
+
+Deno.test("SendingPlaces gives a freed place to the files waiting for that recipient in the order they asked", async () => {
+  const places = new SendingPlaces(1);
+  const first = places.tryTake({ to: "bob" })!;
+  const order: string[] = [];
+  const second = places.wait({ to: "bob" }, never).then((p) => {
+    order.push("second");
+    return p;
+  });
+  const third = places.wait({ to: "bob" }, never).then((p) => {
+    order.push("third");
+    return p;
+  });
+  // One waits: a new one does not jump the queue, even when a place frees.
+  assert.equal(places.tryTake({ to: "bob" }), null);
+  assert.equal(places.waiting, 2);
+  first.release();
+  first.release(); // again: no effect
+  const given = await second;
+  assert.notEqual(given, "cancelled");
+  assert.deepEqual(order, ["second"]);
+  (given as { release: () => void }).release();
+  assert.notEqual(await third, "cancelled");
+  assert.deepEqual(order, ["second", "third"]);
+});
+
+Deno.test("SendingPlaces: a file cancelled while it waits lets those behind it go", async () => {
+  const places = new SendingPlaces(1);
+  const first = places.tryTake({ to: "bob" })!;
+  const cancel = Promise.withResolvers<void>();
+  const cancelled = places.wait({ to: "bob" }, cancel.promise);
+  const behind = places.wait({ to: "bob" }, never);
+  cancel.resolve();
+  assert.equal(await cancelled, "cancelled");
+  assert.equal(places.waiting, 1);
+  first.release();
+  assert.notEqual(await behind, "cancelled");
+  assert.equal(places.waiting, 0);
+});
