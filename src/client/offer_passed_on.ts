@@ -9,13 +9,18 @@
  */
 
 import type { ChatClient } from "./chat_client.ts";
+import { SLOW_DOWN_RETRIES, SLOW_DOWN_WAIT_MS } from "./with_patience.ts";
 
 /**
  * Calls `asked` once the server has passed the offer `offered` on to its
  * recipients. The server answers requests in the order they came, but for an
  * offer's reply, which waits for the recipients' answers (PROTOCOL.md 5.2):
  * a ping sent after the offer and answered before it means the offer was not
- * refused outright and waits for them.
+ * refused outright and waits for them. A ping the server refuses with
+ * `slow_down` (the offer took its last token: a burst of files, or an offer
+ * that went again after its own slow_down) is sent again after the pause,
+ * while the offer is not answered: before, such an offer was never said
+ * passed on, and the lines and files typed after it waited for its answer.
  */
 export function askedWhenPassedOn(
   client: ChatClient,
@@ -23,8 +28,28 @@ export function askedWhenPassedOn(
   asked: () => void,
 ): void {
   let replied = false;
-  void offered.then(() => replied = true);
-  void client.request({ t: "ping" }).then((pong) => {
-    if (pong.t === "pong" && !replied) asked();
-  });
+  const answered = offered.then(() => replied = true);
+  void (async () => {
+    for (let attempt = 1; !replied; attempt++) {
+      const pong = await client.request({ t: "ping" });
+      if (pong.t === "pong") {
+        if (!replied) asked();
+        return;
+      }
+      if (
+        pong.t !== "error" || pong.code !== "slow_down" ||
+        attempt > SLOW_DOWN_RETRIES
+      ) return;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        new Promise((wake) => {
+          timer = setTimeout(wake, SLOW_DOWN_WAIT_MS * attempt);
+        }),
+        answered,
+        client.ended,
+      ]);
+      clearTimeout(timer);
+      if (client.isOver) return;
+    }
+  })();
 }

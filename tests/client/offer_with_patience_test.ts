@@ -51,3 +51,65 @@ Deno.test("offerWithPatience sends an offer refused with slow_down again after t
     await client.quit();
   }
 });
+
+Deno.test("offerWithPatience says an offer passed on when the ping sent after it is itself refused with slow_down", async () => {
+  // One message a second, two at once: the offer takes the last token, and
+  // the ping sent right after it to learn that it was passed on is
+  // refused (before, it was never said passed on, its turn held until
+  // bob answered).
+  await using server = await startTestServer({
+    connectionLimits: { messagesPerSecond: 1, messageBurst: 2 },
+  });
+  const sophia = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  const bob = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    assert.equal(
+      (await sophia.register("sophia", await testIdentity())).t,
+      "welcome",
+    );
+    assert.equal(
+      (await bob.register("bob", await testIdentity())).t,
+      "welcome",
+    );
+    const offered = Promise.withResolvers<void>();
+    bob.onMessage(({ message }) => {
+      if (message.t === "file_offer") offered.resolve();
+    });
+    let refused = 0;
+    for (let i = 0; refused === 0; i++) {
+      const reply = await sophia.say(`drain ${i}`);
+      if (reply.t === "error" && reply.code === "slow_down") refused++;
+    }
+    const passedOn = Promise.withResolvers<void>();
+    let withdraw = () => {};
+    const reply = offerWithPatience(sophia, {
+      t: "file_offer",
+      to: "bob",
+      name: "notes.txt",
+      size: 10,
+    }, {
+      listed: (_, take) => withdraw = take,
+      unlisted: () => {},
+      passedOn: () => passedOn.resolve(),
+    });
+    // Bob is asked, and never answers (his offer waits 90 s).
+    await offered.promise;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const said = await Promise.race([
+      passedOn.promise.then(() => "passed on" as const),
+      new Promise<"not said">((resolve) => {
+        timer = setTimeout(() => resolve("not said"), 15_000);
+      }),
+    ]);
+    clearTimeout(timer);
+    assert.equal(said, "passed on");
+    withdraw();
+    assert.equal(await reply, "withdrawn");
+  } finally {
+    await Promise.allSettled([sophia.quit(), bob.quit()]);
+  }
+});
