@@ -41,6 +41,7 @@ import {
   type ReceivedFiles,
 } from "./received_files.ts";
 import { receivingRefusal } from "./receiving_share.ts";
+import { reasonForSender } from "./reason_for_sender.ts";
 
 /** Chunks opened ahead of the one being written, at most. */
 const OPENS_AHEAD = 2;
@@ -1047,7 +1048,9 @@ export class FileReceiver {
         t: "file_done",
         xfer: offer.xfer,
         ok: false,
-        reason,
+        // Not taken: its sender reads it as a decline, which the server
+        // cuts (reason_for_sender.ts).
+        reason: incoming.accepted ? reason : reasonForSender(reason),
       });
     }
     const told = Promise.withResolvers<void>();

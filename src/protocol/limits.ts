@@ -26,6 +26,13 @@ export const MAX_MEMBERS_SHOWN = 200;
 /** Largest handshake message (text frame); the RSA-4096 public key dominates. */
 export const MAX_HANDSHAKE_BYTES = 8 * 1024;
 
+/**
+ * A recipient's reason for not taking a file, as the server passes it on
+ * (PROTOCOL.md 7.1): cut to this many characters (UTF-16 code units), so
+ * that `file_ready` for a group of 1000 stays well under the header limit.
+ */
+export const MAX_DECLINED_REASON_CHARS = 100;
+
 /** The longest `/away` reason, in characters (UTF-16 code units). */
 export const MAX_AWAY_CHARS = 200;
 

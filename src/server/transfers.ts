@@ -15,6 +15,7 @@ import {
   FILE_ACK_BYTES,
   FILE_CHUNK_TAG_BYTES,
   FILE_WINDOW_BYTES,
+  MAX_DECLINED_REASON_CHARS,
   MAX_FILE_CHUNK_BYTES,
   SHA256_HEX_PATTERN,
 } from "../protocol/limits.ts";
@@ -159,12 +160,6 @@ const DECLINED = "declined";
 /** The reason a person's `/cancel` gives (file_sender.ts, file_receiver.ts). */
 const CANCELLED = "cancelled";
 const NO_ANSWER = "did not answer";
-
-/**
- * A decliner's own reason is cut to this, so that `file_ready` for a group of
- * 1000 stays well under the 256 KiB header limit.
- */
-const MAX_DECLINED_REASON_CHARS = 100;
 
 /**
  * Decliners named in the error text when nobody accepted: clients take at

@@ -28,6 +28,7 @@ import {
   withRealName,
 } from "../client/file_key_share.ts";
 import { offerWithPatience } from "../client/offer_with_patience.ts";
+import { reasonForSender } from "../client/reason_for_sender.ts";
 import { TAKEN_BACK } from "../client/offer_withdrawal.ts";
 import {
   FILE_TAG_BYTES,
@@ -760,7 +761,11 @@ export class WebFiles {
     }
     // The sender hears at once; the page says it in the offer's place.
     const refuse = async (why: string) => {
-      this.#client.post({ t: "file_cancel", xfer: sealed.xfer, reason: why });
+      this.#client.post({
+        t: "file_cancel",
+        xfer: sealed.xfer,
+        reason: reasonForSender(why),
+      });
       await ready;
       this.#receive.declined(sealed, why);
     };
@@ -818,7 +823,11 @@ export class WebFiles {
         /^Cannot take ('[^']*'|a file from \S+): /,
         "",
       );
-      this.#client.post({ t: "file_cancel", xfer: sealed.xfer, reason: why });
+      this.#client.post({
+        t: "file_cancel",
+        xfer: sealed.xfer,
+        reason: reasonForSender(why),
+      });
       this.#receive.declined(sealed, why);
       return;
     }
@@ -1064,7 +1073,9 @@ export class WebFiles {
       t: "file_done",
       xfer: incoming.offer.xfer,
       ok: false,
-      reason,
+      // Not taken: its sender reads it as a decline, which the server
+      // cuts (reason_for_sender.ts).
+      reason: incoming.accepted ? reason : reasonForSender(reason),
     });
     this.#receive.failed(incoming.offer, reason);
   }
