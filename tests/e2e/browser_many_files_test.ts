@@ -1,0 +1,97 @@
+/// <reference lib="dom" />
+/**
+ * Six photos dropped on the web page for one friend: the friend's client
+ * takes 4 files from one sender at once (receiving_share.ts), so the page
+ * holds the 5th and 6th (sending_places.ts), says so, lists them in
+ * /transfers, names them when /quit asks, and offers the 5th once one of
+ * the first 4 ends. Before, both were refused by the friend's client. Real
+ * Chromium against a real `chat serve`, and a real client that answers
+ * offers only when told. Slow (a browser starts): in `deno task test:slow`.
+ */
+
+import assert from "node:assert/strict";
+import type { Page } from "puppeteer-core";
+import type { FileOfferNotice } from "../../src/protocol/messages.ts";
+import {
+  LEAK_CHECKS_OFF,
+  NO_MESSAGE_RATE,
+  signedInPage,
+  startBrowserChat,
+  typeLine,
+  waitForLine,
+} from "../_helpers/browser.ts";
+
+/** Sends the file at `path` from the page, to the conversation open. */
+async function upload(page: Page, path: string): Promise<void> {
+  const input = await page.$("#file-input");
+  await (input as unknown as { uploadFile(path: string): Promise<void> })
+    .uploadFile(path);
+}
+
+Deno.test({
+  name:
+    "web client: the 5th and 6th files sent to one friend at once wait on the page, listed and named by /quit, and the 5th is offered once one of the first 4 ends",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
+    const termy = await chat.signedInClient("termy");
+    try {
+      const problems: string[] = [];
+      const page = await signedInPage(chat, "webby", problems);
+      const offers: FileOfferNotice[] = [];
+      let wake = () => {};
+      termy.onMessage(({ message }) => {
+        if (message.t === "file_offer") offers.push(message);
+        wake();
+      });
+      const offered = async (count: number) => {
+        while (offers.length < count) {
+          await new Promise<void>((r) => (wake = r));
+        }
+      };
+      await chat.keysOf("webby");
+      await typeLine(page, "/query termy");
+      for (let i = 1; i <= 6; i++) {
+        const path = `${chat.dir}/photo${i}.jpg`;
+        await Deno.writeFile(path, new Uint8Array(100 + i));
+        await upload(page, path);
+        if (i <= 4) await offered(i);
+        else {
+          // Before: offered, and refused by termy's client.
+          await waitForLine(
+            page,
+            new RegExp(
+              `^photo${i}\\.jpg waits: 4 files to termy are under way already`,
+            ),
+          );
+        }
+      }
+      await typeLine(page, "/transfers");
+      await waitForLine(
+        page,
+        /^ {2}\d+\. sending photo6\.jpg to termy: waiting to offer it, after one of the 4 under way to them ends$/,
+      );
+      assert.equal(offers.length, 4);
+      await typeLine(page, "/quit");
+      // The 2 waiting counted with the 4 offered.
+      await waitForLine(
+        page,
+        /^6 files are still being sent or waiting for an answer \(photo1\.jpg to termy, /,
+      );
+      // One of the first 4 declined: the 5th is offered, not the 6th.
+      termy.post({ t: "file_decline", xfer: offers[0]!.xfer });
+      await offered(5);
+      assert.equal(offers.length, 5);
+      assert.equal(offers[4]!.size, 105);
+      await typeLine(page, "/quit");
+      await waitForLine(page, /^Disconnected\.$/);
+      assert.deepEqual(
+        problems.filter((text) => !/ERR_CONNECTION|WebSocket/.test(text)),
+        [],
+      );
+      await page.close();
+    } finally {
+      await termy.quit();
+    }
+  },
+});
