@@ -179,6 +179,8 @@ interface Incoming {
    * with the key (the offer's is then a placeholder).
    */
   named: boolean;
+  /** Refused at once (past a share), its name being looked for: not counted. */
+  refusing: boolean;
   /** Every step for this file runs after the previous one, in arrival order. */
   chain: Promise<void>;
   /** Its place among the lines shown, until it is shown or refused. */
@@ -477,6 +479,7 @@ export class FileReceiver {
     const incoming: Incoming = {
       offer,
       named: offer.key_id === undefined,
+      refusing: false,
       chain: Promise.resolve(),
       // Held at once, in the order the offer came among the other messages.
       place: this.#options.place?.(offer) ?? null,
@@ -508,14 +511,19 @@ export class FileReceiver {
     const busy = receivingRefusal(
       offer.from,
       [...this.#incoming.values()].flatMap((i) =>
-        i.failed ? [] : [i.offer.from]
+        i.failed || i.refusing ? [] : [i.offer.from]
       ),
     );
     this.#incoming.set(offer.xfer, incoming);
     if (busy !== null) {
       // Refused at once: the sender hears now, the user in the offer's
-      // place (#fail), and the place is let go once said.
-      this.#fail(incoming, busy, true);
+      // place (#fail), and the place is let go once said. Named if its key
+      // (and with it its name) came end to end before it, as it should;
+      // counted by no share meanwhile.
+      incoming.refusing = true;
+      void this.#nameIfHere(incoming).catch(() => {}).then(() =>
+        this.#fail(incoming, busy, true)
+      );
       return;
     }
     // A refusal lets its place go once said (#fail), in that place.
@@ -536,7 +544,10 @@ export class FileReceiver {
     if (incoming.failed) return;
     // Nobody is asked about a file that could not be taken anyway.
     const tooLarge = sizeRefusal(offer.size, this.#options.maxFileBytes);
-    if (tooLarge !== null) throw new SaveError(tooLarge);
+    if (tooLarge !== null) {
+      await this.#nameIfHere(incoming);
+      throw new SaveError(tooLarge);
+    }
     // An offer declined anyway is declined now: its key (and with it the
     // file's name) is taken only if it is here already.
     const declining = this.#options.declines?.(offer) ?? false;
@@ -1011,6 +1022,25 @@ export class FileReceiver {
     this.#stopIdleWrite(incoming);
     this.#incoming.delete(incoming.offer.xfer);
     this.#resumedAt.delete(incoming.offer.xfer);
+  }
+
+  /**
+   * Takes the key of an offer refused before it was asked for, if it is
+   * here already (end to end, it came before the offer), for its name: the
+   * refusal then names the file (and a --json `file_failed` event has its
+   * name, not the offer's placeholder `(end-to-end)`). Nothing is waited
+   * for, and the key goes with the refused offer.
+   */
+  async #nameIfHere(incoming: Incoming): Promise<void> {
+    if (incoming.named || this.#options.fileKey === undefined) return;
+    const got = await this.#options.fileKey(
+      incoming.offer,
+      false,
+      incoming.arrived,
+    );
+    if (incoming.failed || "error" in got || got.name === undefined) return;
+    incoming.offer = { ...incoming.offer, name: got.name };
+    incoming.named = true;
   }
 
   /**
