@@ -106,6 +106,11 @@ Deno.test({
     await alice.write("/transfers\r");
     await alice.waitFor(/photo6\.jpg\s+to\s+bob:\s+waiting/);
     assert.match(alice.stdout, /photo5\.jpg\s+to\s+bob:\s+waiting/);
+    // /quit names them with the others (and leaves only when typed again).
+    await alice.write("/quit\r");
+    await alice.waitFor(
+      /6\s+files\s+are\s+still\s+being\s+sent\s+or\s+waiting\s+for\s+an\s+answer/,
+    );
     assert.equal(events(bob.stdout, "file_offer").length, asked.length);
     assert.deepEqual(events(bob.stdout, "file_failed"), [], bob.stdout);
     // One taken: the 5th is offered.
