@@ -508,17 +508,16 @@ async function untilNextOffer(
       new Promise<"slept">((resolve) => {
         timer = setTimeout(() => resolve("slept"), delay);
       }),
-      context.relinked(on),
+      on.ended.then(() => "broke" as const),
       stopped,
     ]);
     clearTimeout(timer);
-    // Only time connected counts.
+    // Only time connected counts: up to the break, if ours broke. Before,
+    // this waited for the next connection and charged the time between
+    // too, so a page offline a while in a pause gave the file up once back.
     schedule.waited(performance.now() - started);
-    if (woke !== "slept") {
-      if (woke !== null && woke !== "stopped") schedule.reconnected();
-      return woke;
-    }
-    if (!on.isOver) return on;
+    if (woke === "stopped") return woke;
+    if (woke === "slept" && !on.isOver) return on;
   }
   const next = await Promise.race([context.relinked(on), stopped]);
   if (next !== null && next !== "stopped") schedule.reconnected();

@@ -323,6 +323,11 @@ export class WebFiles {
     return this.#client.isOver;
   }
 
+  /** Resolves once its connection has ended. */
+  get ended(): Promise<unknown> {
+    return this.#client.ended;
+  }
+
   /** The transfers running, as /transfers lists them (transfers_view.ts). */
   list(): TransferEntry[] {
     const entries: TransferEntry[] = [];
