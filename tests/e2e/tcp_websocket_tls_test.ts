@@ -53,8 +53,10 @@ Deno.test("a say of 3,000 bytes over wss:// is answered without waiting for a de
   // Deno's own WebSocket over TLS took 44 ms a round (Nagle's algorithm
   // holding the payload's write for the server's delayed ACK of the
   // header's); TCP_NODELAY under the TLS makes it about 1.5 ms on loopback.
-  // A median under 20 ms tells the two apart with room for a busy machine:
-  // a stall is 40 ms or more each time, so it cannot pass by luck.
+  // A stall is 40 ms or more each time; a busy machine slows some rounds,
+  // not every one (a median of 30.9 ms with two busy loops on a 2-core
+  // machine, its fastest 1.8 ms): so the third fastest of 20 rounds under
+  // 20 ms tells the two apart, and a stall still cannot pass by luck.
   await using server = await startTlsServer({
     // Twenty-five says within a few ms must not meet the flood limits.
     connectionLimits: { messageBurst: 1000, messageBurstPerAddress: 1000 },
@@ -71,10 +73,10 @@ Deno.test("a say of 3,000 bytes over wss:// is answered without waiting for a de
     if (i >= 5) rounds.push(ms);
   }
   rounds.sort((a, b) => a - b);
-  const median = (rounds[9]! + rounds[10]!) / 2;
+  const third = rounds[2]!;
   assert.ok(
-    median < 20,
-    `median ${median.toFixed(1)} ms over ${rounds.length} rounds: ${
+    third < 20,
+    `third fastest ${third.toFixed(1)} ms over ${rounds.length} rounds: ${
       rounds.map((ms) => ms.toFixed(1)).join(", ")
     }`,
   );
