@@ -31,6 +31,22 @@ export function reconnectDelay(
   return Math.round(base * (0.5 + random() / 2));
 }
 
+/**
+ * An attempt whose sign-in the server turned away for its address's rates
+ * (`limit`: too many sign-ins; `slow_down`: too many messages), as when a
+ * class behind one address comes back at once after a restart: the server
+ * is up and lets them in a few at a time. Said so, once, rather than as the
+ * server's ERROR line, and tried again after the usual wait.
+ */
+export const HELD_BACK =
+  "the server lets sign-ins from your address in a few at a time; trying again shortly";
+
+/**
+ * Attempts turned away so (HELD_BACK) that a script does not count among
+ * its tries: about 5 minutes of them at the longest wait.
+ */
+export const MAX_HELD_BACK_ATTEMPTS = 30;
+
 /** Where reconnecting stands. */
 export type ReconnectState =
   /** The connection dropped; `reason` says how (safe to print). */

@@ -19,7 +19,9 @@ import { type KeysToPublish, publishKeys } from "./publish_keys.ts";
 import { RetryWait } from "./reconnect_backoff.ts";
 import {
   fitStatusLine,
+  HELD_BACK,
   lostLine,
+  MAX_HELD_BACK_ATTEMPTS,
   reconnectDelay,
   reconnectedLine,
   type ReconnectState,
@@ -226,10 +228,13 @@ export async function reconnect(
     ? setInterval(() => state.kind === "waiting" && show(), 1000)
     : undefined;
   let lastError: string | null = null;
+  // Attempts the server turned away for its address's rates: it is up and
+  // lets them in a few at a time, so they are not a script's tries.
+  let heldBack = 0;
   try {
     attempts: for (
       let attempt = from;
-      attempt < from + tries && !left;
+      attempt < from + tries + heldBack && !left;
       attempt++
     ) {
       const retryAt = Date.now() + reconnectDelay(attempt);
@@ -284,10 +289,16 @@ export async function reconnect(
           }
           const ending = await client.quit();
           // Cut during the sign-in: why, in full (the reply has a few words).
-          // Otherwise, most likely the server has not yet noticed that our
-          // old connection died.
+          // Turned away for the address's rates: wait and try again, said
+          // once. Otherwise, most likely the server has not yet noticed that
+          // our old connection died.
+          const rated = reply.t === "error" &&
+            (reply.code === "limit" || reply.code === "slow_down");
+          if (rated && heldBack < MAX_HELD_BACK_ATTEMPTS) heldBack++;
           lastError = wasUnanswered(reply)
             ? ending.reason
+            : rated
+            ? HELD_BACK
             : renderServerMessage(reply, "", { color: false }).join(" ");
         } catch (error) {
           lastError = explainConnectError(error, url);

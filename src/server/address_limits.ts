@@ -24,6 +24,7 @@ import {
   REPORT_MS,
 } from "./address_shares.ts";
 import type { ClusterPort } from "./cluster/port.ts";
+import { Comebacks } from "./comebacks.ts";
 import type { ConnectionLimits } from "./config.ts";
 import type { LogLimiter } from "./log_limiter.ts";
 import { KeyedTokenBuckets } from "./rate_limit.ts";
@@ -55,6 +56,12 @@ export class AddressLimits {
    * users hear of every sign-in on any node.
    */
   readonly signIns: KeyedTokenBuckets;
+  /**
+   * Known names coming back (a restart, a dropped Wi-Fi) sign in without
+   * spending `signIns`, once per name in a while (comebacks.ts). Each node
+   * counts its own.
+   */
+  readonly comebacks: Comebacks;
 
   /**
    * `connectionGroups` gives the address group of each connection served
@@ -108,6 +115,7 @@ export class AddressLimits {
         limits.signInBurstPerAddress,
         (group) => shares.tookSignIn(group),
       );
+    this.comebacks = new Comebacks(limits.maxConnectionsPerAddress);
     this.#reporting = shares === null ? undefined : setInterval(() => {
       const connections = new Map<string, number>();
       for (const group of connectionGroups()) {

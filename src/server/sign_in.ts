@@ -110,7 +110,18 @@ export async function signIn(
   // second) printed 20 lines a second on every screen. Looked at first and
   // taken last, so a sign-in refused for its new name costs no sign-in.
   const now = Date.now();
-  if (!addressLimitsFree && !core.addresses.signIns.peek(group, now)) {
+  // A known name, its key proven, coming back (a restart, a dropped
+  // Wi-Fi) is one person, not a flood: a class behind one address all
+  // comes back at once, past the burst (comebacks.ts).
+  const key = nameKey(result.register.name);
+  const known = state.store.getUser(key) !== undefined;
+  const comeback = !addressLimitsFree && known &&
+    core.addresses.signIns.rate > 0 &&
+    core.addresses.comebacks.may(group, key, now);
+  if (
+    !addressLimitsFree && !comeback &&
+    !core.addresses.signIns.peek(group, now)
+  ) {
     core.deliverRun(id, [{
       to: [id],
       message: {
@@ -123,10 +134,7 @@ export async function signIn(
     return true;
   }
   if (
-    !addressLimitsFree &&
-    state.store.getUser(nameKey(result.register.name)) ===
-      undefined &&
-    !core.addresses.newNames.take(group, now)
+    !addressLimitsFree && !known && !core.addresses.newNames.take(group, now)
   ) {
     core.deliverRun(id, [{
       to: [id],
@@ -139,7 +147,8 @@ export async function signIn(
     }]);
     return true;
   }
-  if (!addressLimitsFree) core.addresses.signIns.take(group, now);
+  if (comeback) core.addresses.comebacks.take(group, key, now);
+  else if (!addressLimitsFree) core.addresses.signIns.take(group, now);
   // The same key signing in again (typically a reconnect the server
   // has not noticed the end of yet) takes over the old session.
   const stale = result.fingerprint === null
