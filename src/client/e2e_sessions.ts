@@ -184,6 +184,12 @@ export interface E2eSessionsOptions {
   saveState: (state: E2eState) => Promise<void>;
   /** Lines to show the user at once (warnings; errors start with "ERROR: "). */
   notify: (lines: string[]) => void;
+  /**
+   * Whether the user /ignored `name`: what their messages cause (one that
+   * does not open, their notice that one of ours did not) is not said, and
+   * they are not told that theirs did not open. Absent: nobody is.
+   */
+  ignored?: (name: string) => boolean;
 }
 
 /** A held message sent once its recipient's new key was accepted. */
@@ -946,7 +952,8 @@ export class E2eSessions {
       await this.#o.saveState(this.#o.state);
       if (usedOneTime) await this.#o.saveKeyring(this.#o.keyring);
       if (content.type === "secret" && content.label === UNREADABLE_LABEL) {
-        return refused(this.#unreadableLine(client, from, content.secret));
+        const line = this.#unreadableLine(client, from, content.secret);
+        return this.#o.ignored?.(from) ? unsaid() : refused(line);
       }
       return content.type === "text" ? shown(content.text) : {
         kind: "secret",
@@ -958,6 +965,10 @@ export class E2eSessions {
           : this.#taken(server, message.id),
       };
     } catch (error) {
+      // Someone ignored sending what does not open (garbage, say, in a
+      // loop) put an ERROR line on the screen each time, and had a notice
+      // sent back for it: neither, as for what they say.
+      if (this.#o.ignored?.(from)) return unsaid();
       // A name refused a place in the list (a server inventing people)
       // is not told: nothing is spent on it.
       const told = noSession && message.id !== undefined &&
@@ -1593,6 +1604,11 @@ function errorReply(
   text: string,
 ): Reply {
   return { t: "error", re: null, code, text };
+}
+
+/** Refused, and nothing said: it came from someone ignored. */
+function unsaid(): Opened {
+  return { kind: "refused", lines: [] };
 }
 
 function refused(line: string): Opened {

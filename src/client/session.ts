@@ -437,6 +437,8 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     order,
     show: (message, text, count) => show(message, text, count),
     client: () => link.client,
+    // Asked once messages come, after the ignore list is loaded (below).
+    ignored: (name) => ignore.list.isIgnored(name, keyOf(name)),
   });
   if (e2e !== null) {
     style.verification = (name, fingerprint) =>

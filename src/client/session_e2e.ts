@@ -90,10 +90,16 @@ export interface SessionE2eOptions {
   show: (message: ServerMessage, text: string, count?: HistoryCount) => void;
   /** The connection now. */
   client: () => ChatClient;
+  /**
+   * Whether the user /ignored `name`: errors and notices their end-to-end
+   * messages cause are not said (E2eSessionsOptions `ignored`).
+   */
+  ignored: (name: string) => boolean;
 }
 
 export function sessionE2e(options: SessionE2eOptions) {
-  const { keys, emit, order, show, client, elsewhere = null } = options;
+  const { keys, emit, order, show, client, ignored, elsewhere = null } =
+    options;
   // In the lane of `from`, the sender, or the one of history answers
   // (`asked`: in_turn.ts laneOf).
   const inTurn = (
@@ -115,6 +121,7 @@ export function sessionE2e(options: SessionE2eOptions) {
     state: keys.state,
     saveState: (state) => keys.saveState(state, warn),
     identities: keys.identities,
+    ignored,
     // Names in these lines may come from the server: made safe here.
     notify: (lines) => {
       for (const text of lines.map(sanitizeForTerminal)) {
@@ -188,6 +195,8 @@ export function sessionE2e(options: SessionE2eOptions) {
           if (kept) return kept;
         }
         opened.taken();
+        // Nothing said of what someone ignored sends.
+        if (ignored(opened.from)) return;
         emit({
           type: "notice",
           text: sanitizeForTerminal(

@@ -1789,6 +1789,8 @@ function showOpened(
         if (kept) return kept;
       }
       opened.taken();
+      // Nothing said of what someone ignored sends.
+      if (isIgnored(opened.from)) return;
       emit({
         type: "notice",
         text:
@@ -2369,6 +2371,7 @@ async function openE2e(
   }
   e2e = new E2eSessions({
     ...pageE2e,
+    ignored: (name) => isIgnored(name),
     notify: (lines) => {
       if (lines[0]?.startsWith("WARNING: ")) {
         // A changed identity key: one loud block, and the status line.

@@ -50,7 +50,11 @@ export async function e2ePeer(
   server: TestServer,
   name: string,
   identity?: Identity,
-  { oneTime = true }: { oneTime?: boolean } = {},
+  { oneTime = true, ignored }: {
+    oneTime?: boolean;
+    /** Whom this peer /ignored (E2eSessionsOptions `ignored`). */
+    ignored?: (name: string) => boolean;
+  } = {},
 ): Promise<E2ePeer> {
   const id = identity ?? await testIdentity();
   const { client } = await TestClient.connect(server, name, id);
@@ -87,6 +91,7 @@ export async function e2ePeer(
         return Promise.resolve();
       },
       notify: (lines) => notes.push(...lines),
+      ...(ignored === undefined ? {} : { ignored }),
     });
   const peer: E2ePeer = {
     client,

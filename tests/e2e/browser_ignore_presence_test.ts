@@ -2,7 +2,8 @@
 /**
  * /ignore on the page hides the ignored user's comings and goings, as in
  * the terminal: signing in and out in a loop put a line on every page each
- * time, and /ignore of the one doing it hid none of them. Slow (a browser
+ * time, and /ignore of the one doing it hid none of them. Nor does it say
+ * anything of the end-to-end secrets they send that it has no use for. Slow (a browser
  * starts): in `deno task test:slow`, not the default task.
  */
 
@@ -16,7 +17,8 @@ import {
   typeLine,
   waitForLine,
 } from "../_helpers/browser.ts";
-import { testIdentity } from "../_helpers/chat.ts";
+import { testIdentity, type TestServer } from "../_helpers/chat.ts";
+import { cid, e2ePeer } from "../_helpers/e2e_peer.ts";
 
 Deno.test({
   name: "web client: /ignore hides the user's comings and goings, not others'",
@@ -65,5 +67,63 @@ Deno.test({
       ],
     );
     assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name:
+    "web client: a secret it has no use for from someone ignored says nothing, from others a line",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    await chat.keysOf("webby");
+    const { spki } = await importPublicKeyPem(
+      await Deno.readTextFile(`${chat.dir}/public.pem`),
+    );
+    // What e2ePeer needs of a server: where it is and its key.
+    const server = {
+      url: chat.url.replace(/^http/, "ws").replace(/\/$/, ""),
+      spki,
+      logs: [],
+    } as unknown as TestServer;
+    const mallory = await e2ePeer(server, "mallory");
+    const carol = await e2ePeer(server, "carol");
+    try {
+      await waitForLine(page, /\*\*\* mallory joined the chat \*\*\*/);
+      await typeLine(page, "/ignore mallory");
+      await waitForLine(page, /^Ignoring mallory \(key SHA256:/);
+      const send = async (from: typeof mallory) => {
+        const reply = await from.e2e.sendSecret(
+          from.client,
+          "webby",
+          "mystery",
+          new Uint8Array(32),
+          cid(),
+        );
+        assert.equal(reply.t, "ok", JSON.stringify(reply));
+      };
+      await send(mallory);
+      // Opened in the order they came (one queue): once carol's is said,
+      // mallory's was dealt with.
+      await send(carol);
+      await waitForLine(
+        page,
+        /carol sent a secret for 'mystery', which this page has no use for yet/,
+      );
+      const lines = await page.$$eval(
+        "#log .line",
+        (rows) => rows.map((row) => row.textContent ?? ""),
+      );
+      assert.deepEqual(
+        lines.filter((line) => line.includes("mallory sent a secret")),
+        [],
+      );
+      assert.deepEqual(problems, []);
+    } finally {
+      await mallory.client.quit();
+      await carol.client.quit();
+    }
   },
 });
