@@ -13,6 +13,7 @@ import { jsonHistoryCommand } from "../src/client/history_pages.ts";
 import {
   filesAtQuit,
   unansweredAtLeaving,
+  unansweredLine,
   unconfirmedAtQuit,
   unsentAtQuit,
 } from "../src/client/leave_questions.ts";
@@ -34,6 +35,7 @@ Deno.test("README quotes the questions and notes of leaving as leave_questions.t
   quoted(`\`${unconfirmedAtQuit(1)}\``);
   quoted(`\`${unsentAtQuit(3)}\``);
   quoted(`\`${unansweredAtLeaving(1)}\``);
+  quoted(`\`${unansweredLine("everyone")}\``);
   quoted(`\`${filesAtQuit(["notes.txt to carol"])}\``);
   quoted(`\`${filesAtQuit(["a.txt to jojo"])}\``);
 });

@@ -58,6 +58,17 @@ export function unansweredAtLeaving(count: number): string {
     `delivered, and ${one ? "is" : "are"} not sent again`;
 }
 
+/**
+ * The answer to one line sent whose connection ended before the server
+ * answered, when it is not sent again (no connection came back, or the user
+ * left): a script's (`--json`'s `unanswered` error) for each such line.
+ */
+export function unansweredLine(to: string): string {
+  return `ERROR: No answer from the server to your message to ${to} before ` +
+    `the connection ended: it may or may not be delivered, and is not ` +
+    `sent again`;
+}
+
 /** What an interactive `/quit` (or Ctrl-D) says while typed lines wait their turn. */
 export function unsentAtQuit(count: number, how: LeaveBy = "/quit"): string {
   const one = count === 1;

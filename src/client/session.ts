@@ -922,6 +922,11 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
           text: `ERROR: Not sent: ${sanitizeForTerminal(line)}`,
         });
       }
+      // Giving up answered the lines cut off (retry(null)): shown before
+      // the output closes, a script learns each one's fate.
+      if (next === null && !readerIsGone) {
+        await withDeadline(commands.answered(), REPLY_GRACE_MS);
+      }
       terminal.close();
       // Leaving while it reconnects is the user's choice, no failure (each
       // line not sent was said).
@@ -995,6 +1000,14 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   );
   if (unnamed.length > 0 && !readerIsGone) {
     emit({ type: "notice", text: unansweredAtLeaving(unnamed.length) });
+  }
+  // A script learns the fate of each line it wrote: one still unanswered
+  // is answered now, by its number (`re`), as not known to be delivered
+  // (a failure for the exit status). A person read the question or the
+  // note above.
+  if (!terminal.interactive && !readerIsGone) {
+    chats.retry(null);
+    await withDeadline(commands.answered(), REPLY_GRACE_MS);
   }
   // Files still arriving stop (kept for resuming): let their files close.
   await withDeadline(link.receiver.idle(), REPLY_GRACE_MS);

@@ -10,7 +10,7 @@ import { messageOf } from "../transport/secure_channel.ts";
 import { nameKey } from "../protocol/limits.ts";
 import type { ServerMessage } from "../protocol/messages.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
-import type { ChatClient, Reply } from "./chat_client.ts";
+import { type ChatClient, type Reply, wasUnanswered } from "./chat_client.ts";
 import { type Command, parseInput, terminalHelp } from "./commands.ts";
 import {
   addressed,
@@ -40,7 +40,12 @@ import type { outgoingFiles } from "./outgoing_files.ts";
 import type { Re, SessionEvent } from "./session_events.ts";
 import type { transferControls } from "./transfer_controls.ts";
 import { formatTransfers } from "./transfers_view.ts";
-import { isChat, type unconfirmedChat } from "./unconfirmed_chat.ts";
+import {
+  type ChatCommand,
+  isChat,
+  type unconfirmedChat,
+} from "./unconfirmed_chat.ts";
+import { unansweredLine } from "./leave_questions.ts";
 import { lateNotice, pendingNotice, pendingOf } from "./answer_within.ts";
 import { withPatience } from "./with_patience.ts";
 
@@ -126,6 +131,30 @@ export function sessionCommands(options: SessionCommandsOptions) {
     results = results.then(() => show).then((run) => run());
     return results;
   };
+  // The answers still to come of chat lines said pending, shown out of turn:
+  // leaving waits for them too (a line cut off is answered then).
+  const lateAnswers = new Set<Promise<void>>();
+  const followLate = (answer: Promise<void>): Promise<void> => {
+    lateAnswers.add(answer);
+    void answer.finally(() => lateAnswers.delete(answer));
+    return answer;
+  };
+  // A chat line the connection cut off before its answer, not sent again
+  // (no connection came back, or the user left): the server may have stored
+  // it, so "Not sent" would be wrong; a script learns its fate by its `re`.
+  const answerEvent = (
+    re: Re,
+    command: Command,
+    reply: Reply,
+  ): SessionEvent =>
+    isChat(command) && wasUnanswered(reply)
+      ? {
+        type: "error",
+        re,
+        code: "unanswered",
+        text: unansweredLine(recipientOf(command)),
+      }
+      : { type: "reply", re, command, reply };
 
   /** What a line asks for: in --json, it may be a JSON command. */
   const parse = (line: string): InputAction | null => {
@@ -343,11 +372,13 @@ export function sessionCommands(options: SessionCommandsOptions) {
                 );
                 const pending = pendingOf(reply);
                 if (pending !== undefined) {
-                  answers.push(pending.answer.then(async (answer) => {
-                    await order.settled;
-                    emit({ type: "notice", text: lateNotice(pending.to) });
-                    emit({ type: "reply", re, command: line, reply: answer });
-                  }));
+                  answers.push(
+                    followLate(pending.answer.then(async (answer) => {
+                      await order.settled;
+                      emit({ type: "notice", text: lateNotice(pending.to) });
+                      emit(answerEvent(re, line, answer));
+                    })),
+                  );
                 }
                 return { line, reply, pending };
               }));
@@ -355,10 +386,11 @@ export function sessionCommands(options: SessionCommandsOptions) {
                 tell(result.lines.map(sanitizeForTerminal))();
                 for (const { line, reply, pending } of sent) {
                   if (pending === undefined) {
-                    emit({ type: "reply", re, command: line, reply });
+                    emit(answerEvent(re, line, reply));
                   } else {
                     emit({
                       type: "notice",
+                      re,
                       text: pendingNotice(pending.to, true),
                     });
                   }
@@ -384,18 +416,18 @@ export function sessionCommands(options: SessionCommandsOptions) {
       await order.settled;
       names.learnNames(reply);
       names.learnKeys(reply);
-      emit({ type: "notice", text: lateNotice(to) });
-      emit({ type: "reply", re, command, reply });
+      emit({ type: "notice", re, text: lateNotice(to) });
+      emit(answerEvent(re, command, reply));
     };
     // What arrived before the reply is shown before it.
     const shown = showInOrder(request.then(async (reply) => {
       const pending = pendingOf(reply);
       if (pending !== undefined) {
-        answerShown = pending.answer.then((reply) =>
-          showAnswer(pending.to, reply)
+        answerShown = followLate(
+          pending.answer.then((reply) => showAnswer(pending.to, reply)),
         );
         return () =>
-          emit({ type: "notice", text: pendingNotice(pending.to, true) });
+          emit({ type: "notice", re, text: pendingNotice(pending.to, true) });
       }
       await order.settled;
       names.learnNames(reply);
@@ -421,7 +453,7 @@ export function sessionCommands(options: SessionCommandsOptions) {
         command.kind === "leave" && reply.t === "ok" &&
         conversations.wrote({ kind: "group", name: command.group })
       ) showPrompt();
-      return () => emit({ type: "reply", re, command, reply });
+      return () => emit(answerEvent(re, command, reply));
     }));
     return shown.then(() => answerShown);
   };
@@ -491,9 +523,29 @@ export function sessionCommands(options: SessionCommandsOptions) {
     controlsTransfers,
     /** Settles once the results of every line so far are shown. */
     results: () => results,
+    /**
+     * Settles once the results of every line so far are shown, and the
+     * answers to come of lines said pending.
+     */
+    answered: async () => {
+      await results;
+      await Promise.all(lateAnswers);
+    },
     /** The away reason the server has for us (null: none). */
     away: () => away,
   };
+}
+
+/** Whom a chat line goes to, as the line about it names them. */
+function recipientOf(command: ChatCommand): string {
+  switch (command.kind) {
+    case "say":
+      return "everyone";
+    case "msg":
+      return sanitizeForTerminal(command.to);
+    case "gsay":
+      return `group ${sanitizeForTerminal(command.group)}`;
+  }
 }
 
 /**

@@ -159,7 +159,12 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
     retry: (next: ChatClient | null) => Promise<void>;
   }[] = [];
   let counted = 0;
+  // No connection comes (retry(null)) until one does: a line cut off
+  // meanwhile (leaving cut the last one) is answered at once, not kept for
+  // a retry that never comes.
+  let noneComes = false;
   const retryUnconfirmed = (next: ChatClient | null) => {
+    noneComes = next === null;
     const waiting = unconfirmed.splice(0).sort((a, b) => a.place - b.place);
     for (const { retry } of waiting) void retry(next);
   };
@@ -272,7 +277,7 @@ export function unconfirmedChat(options: UnconfirmedChatOptions): {
             return Promise.resolve();
           }
           if (
-            !wasUnanswered(reply) ||
+            !wasUnanswered(reply) || noneComes ||
             !(typeof reconnect === "boolean" ? reconnect : reconnect())
           ) {
             answered(reply);
