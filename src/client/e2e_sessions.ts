@@ -1152,9 +1152,14 @@ export class E2eSessions {
       const key = peerKey(server, nameKey(name));
       const change = this.#o.state.changes.get(key);
       if (change === undefined) {
+        // "Has not changed" would say a key is known: for a name never
+        // seen (a typo, say) there is none to compare.
+        const known = this.#o.identities.known(server, name) !== null;
         return {
           lines: [
-            `ERROR: ${name}'s identity key has not changed: there is nothing to accept`,
+            known
+              ? `ERROR: ${name}'s identity key has not changed: there is nothing to accept`
+              : `ERROR: No identity key is known for ${name}, so there is nothing to accept (/trust accepts a key that changed, after the warning that says so)`,
           ],
           sent: [],
           opened: [],

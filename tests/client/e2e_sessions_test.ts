@@ -418,6 +418,11 @@ Deno.test("E2eSessions shows the same safety number on both sides, holds message
       (await alice.e2e.trust(alice.client, "bob")).lines[0]!,
       /^ERROR: bob's identity key has not changed/,
     );
+    // A name never seen has no key to compare: "has not changed" said a
+    // key was known. Before: "nobody's identity key has not changed".
+    assert.deepEqual((await alice.e2e.trust(alice.client, "nobody")).lines, [
+      "ERROR: No identity key is known for nobody, so there is nothing to accept (/trust accepts a key that changed, after the warning that says so)",
+    ]);
   } finally {
     await alice.client.quit();
     await bob.client.quit();
