@@ -149,6 +149,15 @@ function ring(
   return msg.t === "private" || mentioned ? "\x07" : "";
 }
 
+/** A public or group message this user sent, shown again by history. */
+function ownInHistory(
+  msg: Extract<ServerMessage, { t: "public" | "group" }>,
+  style: Style,
+): boolean {
+  return msg.history === true && style.self !== undefined &&
+    nameKey(msg.from) === nameKey(style.self);
+}
+
 /** Whether `msg`'s body is text to show: public, private and group messages. */
 export function hasTextBody(msg: ServerMessage): boolean {
   return msg.t === "public" || msg.t === "private" || msg.t === "group";
@@ -175,6 +184,14 @@ export function renderServerMessage(
 ): string[] {
   switch (msg.t) {
     case "public": {
+      // One this user sent, shown again by history: worded as its sending
+      // was ("Broadcast message sent: hi"), as the seed shows the sender
+      // its own line, not "[Broadcast from nana]" as the others see it.
+      if (ownInHistory(msg, style)) {
+        return renderSent({ kind: "say", text: body }, style).map((sent) =>
+          past(msg, style) + sent
+        );
+      }
       const action = actionOf(body);
       return [
         past(msg, style) + (action === null
@@ -226,6 +243,11 @@ export function renderServerMessage(
       ];
     }
     case "group": {
+      // One this user sent, shown again by history: as its sending was.
+      if (ownInHistory(msg, style)) {
+        return renderSent({ kind: "gsay", group: msg.group, text: body }, style)
+          .map((sent) => past(msg, style) + sent);
+      }
       const action = actionOf(body);
       return [
         past(msg, style) + (action === null

@@ -596,3 +596,36 @@ Deno.test("renderSentFile says a file that shrank after it was all read got shor
     ],
   );
 });
+
+Deno.test("renderServerMessage shows one's own public and group lines in history as their sending was, others' as received", () => {
+  const style = { color: false, self: "carol" };
+  const at = Date.UTC(2026, 11, 6, 14, 2);
+  const own = (msg: ServerMessage, text: string) =>
+    renderServerMessage(msg, text, style)[0]!.replace(/^\[[^\]]*\] /, "");
+  // Before: "[Broadcast from carol]: hi" where the live echo had said
+  // "Broadcast message sent: hi".
+  assert.equal(
+    own({ t: "public", from: "carol", ts: at, history: true }, "hi"),
+    "Broadcast message sent: hi",
+  );
+  assert.equal(
+    own({ t: "public", from: "Carol", ts: at, history: true }, "/me waves"),
+    "Action sent: * carol waves",
+  );
+  assert.equal(
+    own(
+      { t: "group", group: "team", from: "carol", ts: at, history: true },
+      "hi all",
+    ),
+    renderSent({ kind: "gsay", group: "team", text: "hi all" }, style)[0],
+  );
+  // Someone else's line, and a live one, read as received.
+  assert.equal(
+    own({ t: "public", from: "jojo", ts: at, history: true }, "hi"),
+    "[Broadcast from jojo]: hi",
+  );
+  assert.deepEqual(
+    renderServerMessage({ t: "public", from: "carol", ts: at }, "hi", style),
+    ["[Broadcast from carol]: hi"],
+  );
+});
