@@ -42,6 +42,7 @@ import {
 } from "./received_files.ts";
 import { receivingRefusal } from "./receiving_share.ts";
 import { reasonForSender } from "./reason_for_sender.ts";
+import { resumedPart } from "./render.ts";
 
 /** Chunks opened ahead of the one being written, at most. */
 const OPENS_AHEAD = 2;
@@ -676,7 +677,9 @@ export class FileReceiver {
       this.#options.print(
         `${sanitizeForTerminal(offer.name)} from ${
           sanitizeForTerminal(offer.from)
-        }: ${claim.offset} of ${offer.size} bytes are already here; asking to resume`,
+        }: ${
+          resumedPart(claim.offset, offer.size)
+        } are already here; asking to resume`,
       );
     }
     // An older server sends without waiting for an answer (consent.ts).
@@ -710,7 +713,7 @@ export class FileReceiver {
       this.#options.print(
         `Resuming ${sanitizeForTerminal(incoming.offer.name)} from ${
           sanitizeForTerminal(incoming.offer.from)
-        } at ${offset} of ${incoming.offer.size} bytes`,
+        } at ${resumedPart(offset, incoming.offer.size)}`,
       );
     }
   }

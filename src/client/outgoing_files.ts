@@ -10,7 +10,11 @@ import { basename } from "node:path";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { Link } from "./connection_files.ts";
 import type { SendTarget } from "./file_sender.ts";
-import { declinedMoreLine, type SentFileOutcome } from "./render.ts";
+import {
+  declinedMoreLine,
+  resumedPart,
+  type SentFileOutcome,
+} from "./render.ts";
 import type { Re, SessionEvent } from "./session_events.ts";
 import type { Declined } from "../protocol/messages.ts";
 import { ResendSchedule } from "./resend_schedule.ts";
@@ -367,7 +371,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
             } ${sanitizeForTerminal(file)} already: nothing more to send`
             : `Resuming ${sanitizeForTerminal(file)} to ${
               sanitizeForTerminal(peer)
-            } at ${offset} of ${size} bytes`,
+            } at ${resumedPart(offset, size)}`,
         });
       },
       (lines) => {

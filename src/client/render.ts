@@ -677,6 +677,14 @@ export function formatBytes(bytes: number): string {
 }
 
 /**
+ * How far a file that resumes had come: "7.0 MiB of 12.0 MiB", in the
+ * sizes every other file line uses.
+ */
+export function resumedPart(offset: number, size: number): string {
+  return `${formatBytes(offset)} of ${formatBytes(size)}`;
+}
+
+/**
  * A finished transfer's row, in the words the terminal says it with ("You
  * received file …", "File … sent to …"): no rate, no time left.
  */

@@ -14,6 +14,7 @@ import { describeOffer, duplicateOfferWarning } from "../client/consent.ts";
 import {
   declinedMoreLine,
   formatBytes,
+  resumedPart,
   type SentFileOutcome,
 } from "../client/render.ts";
 import { ResendSchedule } from "../client/resend_schedule.ts";
@@ -629,7 +630,7 @@ async function sendOnce(
           ? `${peer} ${
             "to" in target ? "has" : "members have"
           } ${file.name} already: nothing more to send`
-          : `Resuming ${file.name} to ${peer} at ${offset} of ${size} bytes`,
+          : `Resuming ${file.name} to ${peer} at ${resumedPart(offset, size)}`,
       });
     },
     progress: (acked, size) => {

@@ -496,7 +496,7 @@ Deno.test("runSession on a terminal says in a few words that a file coming in st
   );
   assert.match(
     printed,
-    /Resuming big\.bin from jojo at [1-9]\d* of 16777216 bytes/,
+    /Resuming big\.bin from jojo at [1-9][\d.]* (B|KiB|MiB) of 16\.0 MiB$/m,
   );
   assert.deepEqual(
     await Deno.readFile(join(dir, "downloads", "big.bin")),
