@@ -743,6 +743,9 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
    * alone, one line answered and another typed meanwhile, let the new one
    * go unsent unasked.
    */
+  // Leaving was confirmed after a question that named lines typed and not
+  // gone out: those are dropped at once (chats.leave), as it said.
+  let leftAfterQuestion = false;
   let quitAsked:
     | {
       files: Set<string>;
@@ -783,6 +786,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       files.every((file) => quitAsked!.files.has(file))
     ) {
       stopFiles(link.sender, outgoing);
+      leftAfterQuestion = true;
       return false;
     }
     quitAsked = { files: new Set(files), lines, queued: new Set(away) };
@@ -966,10 +970,16 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   answers.close();
   leaving = true;
   // Lines typed that have not gone out stay unsent, as /quit said.
-  chats.leave();
+  if (leftAfterQuestion) chats.leave();
   relinked.resolve(false);
   // End of input or /quit: let outstanding replies arrive, then say goodbye.
+  // A line entered just before Ctrl-D (still in the paste window when the
+  // key asked whether anything was owed, so nothing was) goes in its turn
+  // meanwhile: dropped at once, it was said not sent though nobody was
+  // asked. What has not gone out by the end of the wait never does, said
+  // once ("Not sent: you left before it went out").
   await withDeadline(commands.results(), REPLY_GRACE_MS);
+  chats.leave();
   // The keys published at sign-in reach the server before we leave: a
   // script that quits at once would otherwise cut the publish off, and the
   // server would hold none of our one-time keys (first messages to us would
