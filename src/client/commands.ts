@@ -45,7 +45,7 @@ export type Command =
   | { kind: "me"; text: string }
   /** Away with a reason, or back without one. */
   | { kind: "away"; reason?: string }
-  /** Hide a user's messages; without a name, list those hidden. */
+  /** Hide a user's messages and comings and goings; without a name, list those hidden. */
   | { kind: "ignore"; name?: string }
   | { kind: "unignore"; name: string }
   /** Accept a user's changed identity key (end to end). */
@@ -125,7 +125,8 @@ export const COMMANDS: readonly CommandInfo[] = [
   {
     name: "/ignore",
     usage: "/ignore [username]",
-    summary: "Hide a user's messages (by their key); /ignore alone lists them",
+    summary:
+      "Hide a user's messages and comings and goings (by their key); /ignore alone lists them",
     completes: "user",
   },
   {

@@ -564,3 +564,13 @@ Deno.test("parseInput reads /trust NAME and /verify NAME with or without a 60-di
   assert.equal(parseInput("/trust")?.kind, "invalid");
   assert.equal(parseInput("/verify")?.kind, "invalid");
 });
+
+// Since aebe97b /ignore hides the ignored user's comings and goings too
+// ('*** mallory joined the chat ***'); /help said only "messages".
+Deno.test("helpText ignore says it hides comings and goings too", () => {
+  assert.deepEqual(helpText("ignore"), [
+    "Usage: /ignore [username]",
+    "  Hide a user's messages and comings and goings (by their key); /ignore alone",
+    "  lists them",
+  ]);
+});
