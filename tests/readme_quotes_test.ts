@@ -17,7 +17,12 @@ import {
   unconfirmedAtQuit,
   unsentAtQuit,
 } from "../src/client/leave_questions.ts";
+import { heldNotice } from "../src/client/sending_places.ts";
 import { lateRefusal } from "../src/client/unconfirmed_chat.ts";
+import {
+  TOO_MANY_NEW_NAMES,
+  TOO_MANY_SIGN_INS,
+} from "../src/server/sign_in.ts";
 
 const README = (await Deno.readTextFile(
   new URL("../README.md", import.meta.url),
@@ -73,4 +78,13 @@ Deno.test("README quotes the end of a --json history with the JSON command that 
     },
   );
   quoted(`\`${text}\``);
+});
+
+Deno.test("README quotes the refusals of an address's new names and sign-ins past their rates", () => {
+  quoted(`\`${TOO_MANY_NEW_NAMES}\``);
+  quoted(`\`${TOO_MANY_SIGN_INS}\``);
+});
+
+Deno.test("README quotes what is said of a 5th file to one person, which waits on the sender's side", () => {
+  quoted(`\`${heldNotice("photo5.jpg", { to: "bob" })}\``);
 });
