@@ -119,3 +119,27 @@ Deno.test("chat connect --help and README.md say --open-with opens only the kind
     /`--open-with CMD` \| open the files chat opens .* in a script too/,
   );
 });
+
+/** The options the "set with" column (the last) of a table names. */
+function setWithOptions(text: string): Set<string> {
+  const options = new Set<string>();
+  for (const row of text.matchAll(/^\|.*\| ([^|]*?) *\|$/gm)) {
+    for (const option of row[1]!.matchAll(/`(--[\w-]+)/g)) {
+      options.add(option[1]!);
+    }
+  }
+  return options;
+}
+
+// The serve table sends readers to "Limits" for these; the new-name and
+// sign-in rates were said there only in prose, not in its table.
+Deno.test("every chat serve option README's table sends to Limits is in the Limits table", () => {
+  const serve = section("### `chat serve`").replaceAll("\\|", "/");
+  const limits = setWithOptions(section("### Limits"));
+  for (const row of serve.matchAll(/^\| (`--[^|]*?) +\|(.*)\|$/gm)) {
+    if (!/see Limits/.test(row[2]!)) continue;
+    for (const option of row[1]!.matchAll(/`(--[\w-]+)/g)) {
+      assert.ok(limits.has(option[1]!), `${option[1]} is in the Limits table`);
+    }
+  }
+});
