@@ -49,6 +49,11 @@ export interface OutgoingFilesOptions {
    * after it wait until the server passed it on or refused it.
    */
   turn?: () => Turn;
+  /**
+   * The places of the files under way to each recipient (a test's, to see
+   * each given back once its file ends; by default the session's own).
+   */
+  places?: SendingPlaces;
 }
 
 /**
@@ -88,7 +93,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     Omit<PendingResend, "id"> & { cancel: () => void }
   >();
   /** Files under way to each recipient, and those waiting for a place. */
-  const places = new SendingPlaces();
+  const places = options.places ?? new SendingPlaces();
   let nextResend = 1;
   const sendFile = (target: SendTarget, path: string, re: Re) => {
     const run = sendWithResume(target, path, re, options.turn?.());

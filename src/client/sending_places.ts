@@ -117,6 +117,11 @@ export class SendingPlaces {
     return this.#waiting.length;
   }
 
+  /** Places taken for files to `target` now (for tests). */
+  taken(target: PlaceTarget): number {
+    return this.#taken.get(placeKey(target)) ?? 0;
+  }
+
   #take(key: string): SendingPlace {
     this.#taken.set(key, (this.#taken.get(key) ?? 0) + 1);
     let held = true;

@@ -1,0 +1,318 @@
+/**
+ * Every way a file sent ends gives its place back (sending_places.ts), and
+ * once: a place kept would hold the user's next files to that recipient for
+ * the rest of the session; one given back twice would let five go at once.
+ * outgoingFiles with the real FileSender against a real server; jojo is a
+ * bare client that answers as each case needs.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ChatClient } from "../../src/client/chat_client.ts";
+import type { FileReceiver } from "../../src/client/file_receiver.ts";
+import { FileSender } from "../../src/client/file_sender.ts";
+import type { Link } from "../../src/client/connection_files.ts";
+import { outgoingFiles } from "../../src/client/outgoing_files.ts";
+import { ResendSchedule } from "../../src/client/resend_schedule.ts";
+import {
+  MAX_SENDING_PER_RECIPIENT,
+  SendingPlaces,
+} from "../../src/client/sending_places.ts";
+import type { SessionEvent } from "../../src/client/session_events.ts";
+import type { StatusRow } from "../../src/client/status_row.ts";
+import type { Identity } from "../../src/crypto/identity.ts";
+import type { ServerMessage } from "../../src/protocol/messages.ts";
+import { until } from "../_helpers/bystanders.ts";
+import {
+  startTestServer,
+  TestClient,
+  testIdentity,
+  type TestServer,
+} from "../_helpers/chat.ts";
+
+const JOJO = { to: "jojo" } as const;
+
+/** A ResendSchedule that counts the pauses it was asked for. */
+class CountedSchedule extends ResendSchedule {
+  pauses = 0;
+  override next(): number | null {
+    this.pauses++;
+    return super.next();
+  }
+}
+
+async function signIn(
+  server: TestServer,
+  name: string,
+  identity: Identity,
+): Promise<Link> {
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  const reply = await client.register(name, identity);
+  assert.equal(reply.t, "welcome", JSON.stringify(reply));
+  return {
+    client,
+    sender: new FileSender(client),
+    receiver: null as unknown as FileReceiver,
+  };
+}
+
+type Offer = Extract<ServerMessage, { t: "file_offer" }>;
+
+/**
+ * sophia sending files photo1.jpg ... photo6.jpg (1000 bytes each) to
+ * jojo, who answers nothing unless told; `places` are her session's.
+ */
+async function sophiaSends(schedule = () => new ResendSchedule([20], 60_000)) {
+  const server = await startTestServer();
+  const dir = await Deno.makeTempDir({ prefix: "chat-places-" });
+  const paths: string[] = [];
+  for (let i = 1; i <= 6; i++) {
+    paths.push(join(dir, `photo${i}.jpg`));
+    await Deno.writeTextFile(paths.at(-1)!, "x".repeat(1000));
+  }
+  const jojoIdentity = await testIdentity();
+  let jojo = await TestClient.connect(server, "jojo", jojoIdentity);
+  const identity = await testIdentity();
+  let link = await signIn(server, "sophia", identity);
+  let relinked = Promise.withResolvers<boolean>();
+  let leaving = false;
+  const events: SessionEvent[] = [];
+  const places = new SendingPlaces();
+  const outgoing = outgoingFiles({
+    link: () => link,
+    relinked: () => relinked.promise,
+    leaving: () => leaving,
+    emit: (event) => events.push(event),
+    status: { showProgress: () => {} } as unknown as StatusRow,
+    resendSchedule: schedule,
+    places,
+  });
+  const sends: Promise<void>[] = [];
+  const leave = () => {
+    if (leaving) return;
+    leaving = true;
+    relinked.resolve(false);
+    for (const { offer } of link.sender.offers()) link.sender.withdraw(offer);
+    for (const { xfer } of link.sender.list()) link.sender.cancel(xfer);
+    for (const { id } of outgoing.resends()) outgoing.cancelResend(id);
+  };
+  /** The offers jojo (this connection of his) was made, in order. */
+  const offers = () =>
+    jojo.inbox.flatMap((m) => m.message.t === "file_offer" ? [m.message] : []);
+  return {
+    server,
+    places,
+    events,
+    outgoing,
+    get link() {
+      return link;
+    },
+    get jojo() {
+      return jojo;
+    },
+    offers,
+    /** Sends photo`n`.jpg to `target` (jojo's by default). */
+    send(n: number, target: { to: string } | { group: string } = JOJO) {
+      const sent = outgoing.send(target, paths[n - 1]!, n);
+      sends.push(sent);
+      return sent;
+    },
+    /** Resolves once jojo has been offered `count` files in all. */
+    async offered(count: number): Promise<Offer[]> {
+      await jojo.waitFor(() => offers().length >= count, 10_000);
+      return offers();
+    },
+    /** "... waits: 4 files to ..." said so far. */
+    heldSaid: () =>
+      events.filter((e) => e.type === "notice" && / waits: /.test(e.text))
+        .length,
+    /** jojo answers offer `offer`. */
+    answer(offer: Offer, t: "file_accept" | "file_decline") {
+      jojo.client.post({ t, xfer: offer.xfer });
+    },
+    async cut(): Promise<void> {
+      link.client.abort();
+      await link.client.ended;
+    },
+    async relink(): Promise<void> {
+      link = await signIn(server, "sophia", identity);
+      relinked.resolve(true);
+      relinked = Promise.withResolvers<boolean>();
+    },
+    async jojoLeaves(): Promise<void> {
+      await jojo.quit();
+    },
+    async jojoBack(): Promise<void> {
+      jojo = await TestClient.connect(server, "jojo", jojoIdentity);
+    },
+    leave,
+    /** Everything sent so far is done with. */
+    settled: () => Promise.all(sends),
+    async [Symbol.asyncDispose]() {
+      leave();
+      await Promise.all(sends);
+      await link.client.quit().catch(() => {});
+      await jojo.quit().catch(() => {});
+      await server.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("outgoingFiles gives a file's place back once when the server refuses its offer (not online, not a member, no such group)", async () => {
+  await using s = await sophiaSends();
+  await s.send(1, { to: "ghost" });
+  await s.send(2, { group: "nowhere" });
+  assert.equal(s.places.taken({ to: "ghost" }), 0);
+  assert.equal(s.places.taken({ group: "nowhere" }), 0);
+  const refusals = s.events.flatMap((e) =>
+    e.type === "file_sent" && e.outcome.kind === "refused"
+      ? [e.outcome.code]
+      : []
+  );
+  assert.equal(refusals.length, 2, JSON.stringify(s.events));
+});
+
+Deno.test("outgoingFiles gives a file's place back once when its recipient declines it, and keeps the others' places", async () => {
+  await using s = await sophiaSends();
+  s.send(1);
+  s.send(2);
+  const [first] = await s.offered(2);
+  assert.equal(s.places.taken(JOJO), 2);
+  s.answer(first!, "file_decline");
+  await until(
+    () => s.events.some((e) => e.type === "file_sent"),
+    "the declined file to end",
+  );
+  // One ended: one place back, not both (a second release would let five go).
+  assert.equal(s.places.taken(JOJO), 1);
+});
+
+Deno.test("outgoingFiles gives a file's place back once when its recipient cancels it mid-way", async () => {
+  await using s = await sophiaSends();
+  s.send(1);
+  s.send(2);
+  const [first] = await s.offered(2);
+  s.answer(first!, "file_accept");
+  await until(() => s.link.sender.list().length === 1, "the transfer to run");
+  s.jojo.client.post({ t: "file_cancel", xfer: first!.xfer, reason: "no" });
+  await until(
+    () => s.events.some((e) => e.type === "file_sent"),
+    "the cancelled file to end",
+  );
+  assert.equal(s.places.taken(JOJO), 1);
+});
+
+Deno.test("outgoingFiles gives a file's place back once when the sender takes back its offer, stops its transfer, or stops it while it waits for a place", async () => {
+  await using s = await sophiaSends();
+  for (let n = 1; n <= 6; n++) s.send(n);
+  const offers = await s.offered(MAX_SENDING_PER_RECIPIENT);
+  await until(() => s.heldSaid() === 2, "photo5 and photo6 to wait");
+  assert.equal(s.places.taken(JOJO), MAX_SENDING_PER_RECIPIENT);
+  assert.equal(s.places.waiting, 2);
+  // /cancel of a held file: it waits no more, and takes no place.
+  const held = s.outgoing.resends().filter((r) => r.why === "place");
+  assert.deepEqual(held.map((r) => r.name), ["photo5.jpg", "photo6.jpg"]);
+  assert.ok(s.outgoing.cancelResend(held[0]!.id));
+  await until(() => s.places.waiting === 1, "photo5 to wait no more");
+  assert.equal(s.places.taken(JOJO), MAX_SENDING_PER_RECIPIENT);
+  // /cancel of an offer not answered yet: photo6 takes its place.
+  const [offered] = s.link.sender.offers();
+  assert.ok(s.link.sender.withdraw(offered!.offer));
+  await s.offered(MAX_SENDING_PER_RECIPIENT + 1);
+  assert.equal(s.offers().at(-1)?.name, "photo6.jpg");
+  assert.equal(s.places.waiting, 0);
+  assert.equal(s.places.taken(JOJO), MAX_SENDING_PER_RECIPIENT);
+  // /cancel of a transfer running: one place back.
+  s.answer(offers[1]!, "file_accept");
+  await until(() => s.link.sender.list().length === 1, "the transfer to run");
+  assert.ok(s.link.sender.cancel(s.link.sender.list()[0]!.xfer));
+  await until(
+    () => s.places.taken(JOJO) === MAX_SENDING_PER_RECIPIENT - 1,
+    "the cancelled transfer's place back",
+  );
+  // Nothing else is given back meanwhile.
+  await s.send(1, { to: "ghost" });
+  assert.equal(s.places.taken(JOJO), MAX_SENDING_PER_RECIPIENT - 1);
+});
+
+Deno.test("outgoingFiles counts a name in any case as the same recipient's places", async () => {
+  await using s = await sophiaSends();
+  for (let n = 1; n <= 4; n++) s.send(n, n % 2 === 0 ? { to: "JoJo" } : JOJO);
+  await s.offered(4);
+  s.send(5, { to: "JOJO" });
+  await until(() => s.heldSaid() === 1, "photo5 to wait");
+  assert.equal(s.places.taken(JOJO), MAX_SENDING_PER_RECIPIENT);
+});
+
+Deno.test("outgoingFiles: a file waiting for its place when the session ends takes none and ends", async () => {
+  await using s = await sophiaSends();
+  for (let n = 1; n <= 5; n++) s.send(n);
+  await s.offered(4);
+  await until(() => s.heldSaid() === 1, "photo5 to wait");
+  s.leave();
+  await s.settled();
+  assert.equal(s.places.taken(JOJO), 0);
+  assert.equal(s.places.waiting, 0);
+  assert.equal(s.offers().length, 4);
+});
+
+Deno.test("outgoingFiles gives the places back while files our broken connection cut off wait, and takes them again once back", async () => {
+  await using s = await sophiaSends();
+  for (let n = 1; n <= 6; n++) s.send(n);
+  const first = await s.offered(4);
+  s.answer(first[0]!, "file_accept");
+  await until(() => s.link.sender.list().length === 1, "the transfer to run");
+  await until(() => s.heldSaid() === 2, "photo5 and photo6 to wait");
+  await s.cut();
+  // Every one waits for our connection now, none holding a place.
+  await until(
+    () => s.outgoing.resends().length === 6,
+    "all six to wait for our connection",
+  );
+  assert.equal(s.places.taken(JOJO), 0);
+  await s.relink();
+  const again = await s.offered(8);
+  await until(() => s.places.waiting === 2, "two to wait for a place again");
+  assert.equal(s.places.taken(JOJO), MAX_SENDING_PER_RECIPIENT);
+  // One declined: a held one next, then the other.
+  s.answer(again[4]!, "file_decline");
+  await s.offered(9);
+  s.answer(again[5]!, "file_decline");
+  const last = await s.offered(10);
+  assert.deepEqual(
+    last.slice(8).map((o) => o.name).sort(),
+    ["photo5.jpg", "photo6.jpg"],
+  );
+  assert.equal(s.places.taken(JOJO), MAX_SENDING_PER_RECIPIENT);
+});
+
+Deno.test("outgoingFiles gives the place back when its recipient leaves while asked", async () => {
+  await using s = await sophiaSends();
+  const sent = s.send(1);
+  await s.offered(1);
+  assert.equal(s.places.taken(JOJO), 1);
+  await s.jojoLeaves();
+  await sent;
+  assert.equal(s.places.taken(JOJO), 0);
+});
+
+Deno.test("outgoingFiles gives the place back between offers made again while its recipient is away, and when it gives up", async () => {
+  const schedule = new CountedSchedule([10], 200);
+  await using s = await sophiaSends(() => schedule);
+  const sent = s.send(1);
+  await s.offered(1);
+  await s.cut();
+  await s.jojoLeaves();
+  await s.relink();
+  await until(() => schedule.pauses > 0, "an offer made again refused");
+  assert.equal(s.places.taken(JOJO), 0);
+  await sent;
+  assert.ok(
+    s.events.some((e) => e.type === "error" && /Gave up offering/.test(e.text)),
+    JSON.stringify(s.events),
+  );
+  assert.equal(s.places.taken(JOJO), 0);
+});
