@@ -20,6 +20,7 @@ import type { Declined } from "../protocol/messages.ts";
 import { ResendSchedule } from "./resend_schedule.ts";
 import type { Turn } from "./unconfirmed_chat.ts";
 import { PROGRESS_MIN_BYTES, type StatusRow } from "./status_row.ts";
+import { type InOrder, ResumeOrder } from "./resume_order.ts";
 import {
   heldNotice,
   type SendingPlace,
@@ -94,6 +95,8 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
   >();
   /** Files under way to each recipient, and those waiting for a place. */
   const places = options.places ?? new SendingPlaces();
+  /** Those our broken connection cut off, to go again in the order sent. */
+  const resumeOrder = new ResumeOrder();
   let nextResend = 1;
   const sendFile = (target: SendTarget, path: string, re: Re) => {
     const run = sendWithResume(target, path, re, options.turn?.());
@@ -117,47 +120,64 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     const resend = schedule();
     const id = nextResend++;
     let targets: SendTarget[] = [target];
-    for (let attempt = 0; targets.length > 0; attempt++) {
-      const retry: SendTarget[] = [];
-      for (const to of targets) {
-        // Offered again, it waits for no line and holds none back.
-        const place = attempt === 0 ? turn : undefined;
-        const outcome = await sendOnce(to, path, attempt > 0, re, place, id);
-        if (outcome === "cancelled") return;
-        retry.push(...resendTargets(to, outcome, attempt > 0));
-      }
-      targets = retry;
-      if (targets.length === 0 || leaving()) return;
-      // Between offers only: a running one is cancelled as a transfer.
-      const cancelled = Promise.withResolvers<"cancelled">();
-      waiting.set(id, {
-        name: basename(path),
-        targets,
-        why: "again",
-        cancel: () => cancelled.resolve("cancelled"),
-      });
-      try {
-        if (!(await untilNextOffer(resend, cancelled.promise, path, re))) {
-          return;
+    // Waiting for our connection: once back, it goes in the order sent.
+    let inOrder: InOrder | undefined;
+    try {
+      for (let attempt = 0; targets.length > 0; attempt++) {
+        const retry: SendTarget[] = [];
+        for (const to of targets) {
+          // Offered again, it waits for no line and holds none back.
+          const place = attempt === 0 ? turn : undefined;
+          const outcome = await sendOnce(to, path, attempt > 0, re, place, id, {
+            queued: () => inOrder?.done(),
+          });
+          inOrder?.done();
+          inOrder = undefined;
+          if (outcome === "cancelled") return;
+          retry.push(...resendTargets(to, outcome, attempt > 0));
         }
-      } finally {
-        waiting.delete(id);
+        targets = retry;
+        if (targets.length === 0 || leaving()) return;
+        // Between offers only: a running one is cancelled as a transfer.
+        const cancelled = Promise.withResolvers<"cancelled">();
+        waiting.set(id, {
+          name: basename(path),
+          targets,
+          why: "again",
+          cancel: () => cancelled.resolve("cancelled"),
+        });
+        try {
+          const back = () => inOrder = resumeOrder.hold(id);
+          if (
+            !(await untilNextOffer(resend, cancelled.promise, path, re, back))
+          ) {
+            return;
+          }
+        } finally {
+          waiting.delete(id);
+        }
+        await inOrder?.turn();
       }
+    } finally {
+      inOrder?.done();
     }
   };
 
   /**
    * Waits until a file whose transfer broke is to be offered again: true
    * then; false when it is not to be (the session ends, `cancelled`
-   * resolves, or `resend`'s budget is spent, which is said).
+   * resolves, or `resend`'s budget is spent, which is said). `back` is
+   * called as it starts waiting for our next connection.
    */
   const untilNextOffer = async (
     resend: ResendSchedule,
     cancelled: Promise<"cancelled">,
     path: string,
     re: Re,
+    back: () => void,
   ): Promise<boolean> => {
     if (link().client.isOver) {
+      back();
       // Our connection broke: wait for the next one, however long that
       // takes (a server restarting slowly); then offer at once.
       if ((await Promise.race([relinked(), cancelled])) !== true) return false;
@@ -195,6 +215,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     if (leaving() || woke === "ended" || woke === "cancelled") return false;
     if (woke === "relinked") resend.reconnected();
     else if (woke === "broke" || client.isOver) {
+      back();
       if ((await Promise.race([relinked(), cancelled])) !== true) return false;
       resend.reconnected();
     }
@@ -231,7 +252,8 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
   /**
    * Offers `path` to `target` once its turn comes and a place is free
    * (sending_places.ts); "cancelled" when it was stopped (/cancel, /quit)
-   * while it waited for one. `id`: its number among the files waiting.
+   * while it waited for one. `id`: its number among the files waiting;
+   * `queued` is called once it has its place or waits in line for one.
    */
   const sendOnce = async (
     target: SendTarget,
@@ -240,17 +262,22 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     re: Re,
     turn: Turn | undefined,
     id: number,
+    { queued }: { queued: () => void },
   ): Promise<SentFileOutcome | "cancelled"> => {
     let passedOn = turn?.done;
     try {
       await turn?.ready;
       let place = places.tryTake(target);
-      if (place === null) {
+      if (place !== null) queued();
+      else {
         // The lines typed after it do not wait for a file that waits: its
         // order is kept among the files to that recipient.
         turn?.done();
         passedOn = undefined;
-        const given = await placeFor(target, path, again, id);
+        const asked = placeFor(target, path, again, id);
+        // In line for a place now (placeFor asks before it awaits).
+        queued();
+        const given = await asked;
         if (given === "cancelled" || leaving()) {
           if (given !== "cancelled") given.release();
           return "cancelled";

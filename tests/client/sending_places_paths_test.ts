@@ -259,7 +259,7 @@ Deno.test("outgoingFiles: a file waiting for its place when the session ends tak
   assert.equal(s.offers().length, 4);
 });
 
-Deno.test("outgoingFiles gives the places back while files our broken connection cut off wait, and takes them again once back", async () => {
+Deno.test("outgoingFiles gives the places back while files our broken connection cut off wait, takes them again once back, and offers the held files in the order sent", async () => {
   await using s = await sophiaSends();
   for (let n = 1; n <= 6; n++) s.send(n);
   const first = await s.offered(4);
@@ -277,15 +277,21 @@ Deno.test("outgoingFiles gives the places back while files our broken connection
   const again = await s.offered(8);
   await until(() => s.places.waiting === 2, "two to wait for a place again");
   assert.equal(s.places.taken(JOJO), MAX_SENDING_PER_RECIPIENT);
-  // One declined: a held one next, then the other.
+  const named = again.slice(4).map((o) => o.name);
+  assert.equal(named.length, 4);
+  // Offered again: the four under way (in the order their opens end),
+  // not the held ones.
+  assert.deepEqual([...named].sort(), [
+    "photo1.jpg",
+    "photo2.jpg",
+    "photo3.jpg",
+    "photo4.jpg",
+  ]);
+  // One declined: photo5 next, then photo6.
   s.answer(again[4]!, "file_decline");
-  await s.offered(9);
+  assert.equal((await s.offered(9))[8]?.name, "photo5.jpg");
   s.answer(again[5]!, "file_decline");
-  const last = await s.offered(10);
-  assert.deepEqual(
-    last.slice(8).map((o) => o.name).sort(),
-    ["photo5.jpg", "photo6.jpg"],
-  );
+  assert.equal((await s.offered(10))[9]?.name, "photo6.jpg");
   assert.equal(s.places.taken(JOJO), MAX_SENDING_PER_RECIPIENT);
 });
 
