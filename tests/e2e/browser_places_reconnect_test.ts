@@ -1,0 +1,100 @@
+/// <reference lib="dom" />
+/**
+ * Six photos sent from the web page to one friend, four under way and two
+ * held (sending_places.ts), when the page's connection drops: once it is
+ * back, the four go again first, and the held ones after them in the order
+ * sent (resume_order.ts), each once one of the four ends. Before, they went
+ * again in the order their waits began, and the 6th could go before the
+ * 5th. Real Chromium against a real `chat serve` behind a proxy that cuts
+ * the page off, and a real client that answers offers only when told.
+ * Slow (a browser starts): in `deno task test:slow`.
+ */
+
+import assert from "node:assert/strict";
+import type { Page } from "puppeteer-core";
+import type { FileOfferNotice } from "../../src/protocol/messages.ts";
+import {
+  LEAK_CHECKS_OFF,
+  NO_MESSAGE_RATE,
+  signedInThrough,
+  startBrowserChat,
+  typeLine,
+  waitForLine,
+} from "../_helpers/browser.ts";
+import { GateProxy } from "../_helpers/gate_proxy.ts";
+
+/** Sends the file at `path` from the page, to the conversation open. */
+async function upload(page: Page, path: string): Promise<void> {
+  const input = await page.$("#file-input");
+  await (input as unknown as { uploadFile(path: string): Promise<void> })
+    .uploadFile(path);
+}
+
+Deno.test({
+  name:
+    "web client: after the page's connection drops, the 4 files under way go again first and the 2 held after them, in the order sent",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
+    const proxy = new GateProxy(Number(new URL(chat.url).port));
+    const termy = await chat.signedInClient("termy");
+    try {
+      const { page, problems } = await signedInThrough(chat, proxy, "webby");
+      const offers: FileOfferNotice[] = [];
+      let wake = () => {};
+      termy.onMessage(({ message }) => {
+        if (message.t === "file_offer") offers.push(message);
+        wake();
+      });
+      const offered = async (count: number) => {
+        while (offers.length < count) {
+          await new Promise<void>((r) => (wake = r));
+        }
+      };
+      await chat.keysOf("webby");
+      await typeLine(page, "/query termy");
+      for (let i = 1; i <= 6; i++) {
+        // Told apart by their sizes (their names go end to end).
+        const path = `${chat.dir}/photo${i}.jpg`;
+        await Deno.writeFile(path, new Uint8Array(100 + i));
+        await upload(page, path);
+        if (i <= 4) await offered(i);
+        else {
+          await waitForLine(
+            page,
+            new RegExp(`^photo${i}\\.jpg waits: 4 files to termy`),
+          );
+        }
+      }
+      proxy.cut();
+      await waitForLine(
+        page,
+        /^photo6\.jpg will be offered again, resuming where it stopped$/,
+      );
+      proxy.down = false;
+      await waitForLine(page, /^Reconnected as webby\.$/);
+      await offered(8);
+      assert.deepEqual(
+        offers.slice(4).map((o) => o.size).sort(),
+        [101, 102, 103, 104],
+      );
+      // One of the four declined: the 5th goes, then the 6th.
+      termy.post({ t: "file_decline", xfer: offers[4]!.xfer });
+      await offered(9);
+      termy.post({ t: "file_decline", xfer: offers[5]!.xfer });
+      await offered(10);
+      assert.deepEqual(offers.slice(8).map((o) => o.size), [105, 106]);
+      await typeLine(page, "/quit");
+      await typeLine(page, "/quit");
+      await waitForLine(page, /^Disconnected\.$/);
+      assert.deepEqual(
+        problems.filter((text) => !/ERR_CONNECTION|WebSocket/.test(text)),
+        [],
+      );
+      await page.close();
+    } finally {
+      await termy.quit();
+      await proxy.close();
+    }
+  },
+});
