@@ -20,6 +20,7 @@ import {
 } from "../../src/client/sending_places.ts";
 import type { SessionEvent } from "../../src/client/session_events.ts";
 import type { StatusRow } from "../../src/client/status_row.ts";
+import type { Turn } from "../../src/client/unconfirmed_chat.ts";
 import type { Identity } from "../../src/crypto/identity.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
 import { until } from "../_helpers/bystanders.ts";
@@ -64,7 +65,10 @@ type Offer = Extract<ServerMessage, { t: "file_offer" }>;
  * sophia sending files photo1.jpg ... photo6.jpg (1000 bytes each) to
  * jojo, who answers nothing unless told; `places` are her session's.
  */
-async function sophiaSends(schedule = () => new ResendSchedule([20], 60_000)) {
+async function sophiaSends(
+  schedule = () => new ResendSchedule([20], 60_000),
+  turn?: () => Turn,
+) {
   const server = await startTestServer();
   const dir = await Deno.makeTempDir({ prefix: "chat-places-" });
   const paths: string[] = [];
@@ -88,6 +92,7 @@ async function sophiaSends(schedule = () => new ResendSchedule([20], 60_000)) {
     status: { showProgress: () => {} } as unknown as StatusRow,
     resendSchedule: schedule,
     places,
+    ...(turn === undefined ? {} : { turn }),
   });
   const sends: Promise<void>[] = [];
   const leave = () => {
@@ -321,4 +326,57 @@ Deno.test("outgoingFiles gives the place back between offers made again while it
     JSON.stringify(s.events),
   );
   assert.equal(s.places.taken(JOJO), 0);
+});
+
+Deno.test("outgoingFiles counts a group as one recipient, apart from its members", async () => {
+  await using s = await sophiaSends();
+  const ours = { group: "photos" };
+  assert.equal(
+    (await s.link.client.request({ t: "create", group: "photos" })).t,
+    "ok",
+  );
+  assert.equal(
+    (await s.jojo.client.request({ t: "join", group: "photos" })).t,
+    "ok",
+  );
+  for (let n = 1; n <= 5; n++) s.send(n, ours);
+  await s.offered(4);
+  await until(() => s.heldSaid() === 1, "the 5th to the group to wait");
+  assert.equal(s.places.taken(ours), MAX_SENDING_PER_RECIPIENT);
+  // jojo's own places are his.
+  s.send(6);
+  await s.offered(5);
+  assert.equal(s.places.taken(JOJO), 1);
+  s.leave();
+  await s.settled();
+  assert.equal(s.places.taken(ours), 0);
+  assert.equal(s.places.taken(JOJO), 0);
+});
+
+Deno.test("outgoingFiles gives the place of a file to oneself back once the server answers it", async () => {
+  await using s = await sophiaSends();
+  await s.send(1, { to: "Sophia" });
+  assert.equal(s.places.taken({ to: "sophia" }), 0);
+  assert.ok(
+    s.events.some((e) => e.type === "file_sent"),
+    JSON.stringify(s.events),
+  );
+});
+
+Deno.test("outgoingFiles lets the lines typed after a held file go at once, and after one offered once the server passed it on", async () => {
+  // Each file's turn among the lines typed: `gone[n]` once the next may go.
+  const gone: boolean[] = [];
+  let sent = 0;
+  await using s = await sophiaSends(undefined, () => {
+    const n = ++sent;
+    gone[n] = false;
+    return { ready: Promise.resolve(), done: () => gone[n] = true };
+  });
+  for (let n = 1; n <= 5; n++) s.send(n);
+  await s.offered(4);
+  await until(() => gone.slice(1, 5).every(Boolean), "the 4 offered to go");
+  await until(() => s.heldSaid() === 1, "the 5th to wait");
+  // Held: what was typed after it went, though it waits on.
+  assert.equal(gone[5], true);
+  assert.equal(s.places.waiting, 1);
 });
