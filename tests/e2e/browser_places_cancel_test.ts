@@ -1,0 +1,120 @@
+/// <reference lib="dom" />
+/**
+ * The web page's places for files to one friend (sending_places.ts) come
+ * back once each, whichever way a file ends: a held file stopped by
+ * /cancel takes none, an offer taken back by /cancel gives its place to
+ * the next held file, a declined one gives one back; then exactly 4 are
+ * under way again (a place kept would hold the next file; one given back
+ * twice would let a 5th go). Real Chromium against a real `chat serve`,
+ * and a real client that answers offers only when told. Slow (a browser
+ * starts): in `deno task test:slow`.
+ */
+
+import assert from "node:assert/strict";
+import type { Page } from "puppeteer-core";
+import type { FileOfferNotice } from "../../src/protocol/messages.ts";
+import {
+  LEAK_CHECKS_OFF,
+  NO_MESSAGE_RATE,
+  signedInPage,
+  startBrowserChat,
+  typeLine,
+  waitForLine,
+} from "../_helpers/browser.ts";
+
+/** Sends the file at `path` from the page, to the conversation open. */
+async function upload(page: Page, path: string): Promise<void> {
+  const input = await page.$("#file-input");
+  await (input as unknown as { uploadFile(path: string): Promise<void> })
+    .uploadFile(path);
+}
+
+/** The number /transfers gives the line matching `pattern`, once shown. */
+async function transferNumber(page: Page, pattern: RegExp): Promise<string> {
+  await typeLine(page, "/transfers");
+  await waitForLine(page, pattern);
+  const lines = await page.$$eval(
+    "#log .line",
+    (rows) => rows.map((row) => row.textContent ?? ""),
+  );
+  const line = lines.findLast((text) => pattern.test(text));
+  const n = /^\s*(\d+)\./.exec(line ?? "")?.[1];
+  assert.ok(n !== undefined, `${pattern} in ${JSON.stringify(lines)}`);
+  return n;
+}
+
+Deno.test({
+  name:
+    "web client: a held file /cancel stops, an offer /cancel takes back and one declined each give their place back once",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
+    const termy = await chat.signedInClient("termy");
+    try {
+      const problems: string[] = [];
+      const page = await signedInPage(chat, "webby", problems);
+      const offers: FileOfferNotice[] = [];
+      let wake = () => {};
+      termy.onMessage(({ message }) => {
+        if (message.t === "file_offer") offers.push(message);
+        wake();
+      });
+      const offered = async (count: number) => {
+        while (offers.length < count) {
+          await new Promise<void>((r) => (wake = r));
+        }
+      };
+      await chat.keysOf("webby");
+      await typeLine(page, "/query termy");
+      const send = async (i: number) => {
+        const path = `${chat.dir}/photo${i}.jpg`;
+        await Deno.writeFile(path, new Uint8Array(100 + i));
+        await upload(page, path);
+      };
+      const held = (i: number) =>
+        waitForLine(
+          page,
+          new RegExp(`^photo${i}\\.jpg waits: 4 files to termy`),
+        );
+      for (let i = 1; i <= 6; i++) {
+        await send(i);
+        if (i <= 4) await offered(i);
+        else await held(i);
+      }
+      // photo5 stopped while it waits: it takes no place.
+      const five = await transferNumber(
+        page,
+        /^ {2}\d+\. sending photo5\.jpg to termy: waiting to offer it, after/,
+      );
+      await typeLine(page, `/cancel ${five}`);
+      await waitForLine(page, /^Cancelled sending photo5\.jpg\.$/);
+      // photo1's offer taken back: photo6 takes its place.
+      const one = await transferNumber(
+        page,
+        /^ {2}\d+\. offered photo1\.jpg to termy/,
+      );
+      await typeLine(page, `/cancel ${one}`);
+      await waitForLine(page, /^Took back the offer of photo1\.jpg\.$/);
+      await offered(5);
+      assert.equal(offers[4]!.size, 106);
+      // photo2 declined: one place free, and one only.
+      termy.post({ t: "file_decline", xfer: offers[1]!.xfer });
+      await send(7);
+      await offered(6);
+      assert.equal(offers[5]!.size, 107);
+      await send(8);
+      await held(8);
+      assert.equal(offers.length, 6);
+      await typeLine(page, "/quit");
+      await typeLine(page, "/quit");
+      await waitForLine(page, /^Disconnected\.$/);
+      assert.deepEqual(
+        problems.filter((text) => !/ERR_CONNECTION|WebSocket/.test(text)),
+        [],
+      );
+      await page.close();
+    } finally {
+      await termy.quit();
+    }
+  },
+});
