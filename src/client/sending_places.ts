@@ -95,11 +95,18 @@ export class SendingPlaces {
     const given = Promise.withResolvers<SendingPlace>();
     const waiter: Waiter = { key, take: given.resolve };
     this.#waiting.push(waiter);
+    // Set as soon as `cancelled` resolves: a place given in the same turn
+    // can still win the race below, and a file stopped (/cancel said so)
+    // must not be offered with it.
+    let stopped = false;
     const outcome = await Promise.race([
       given.promise,
-      cancelled.then(() => "cancelled" as const),
+      cancelled.then(() => {
+        stopped = true;
+        return "cancelled" as const;
+      }),
     ]);
-    if (outcome !== "cancelled") return outcome;
+    if (outcome !== "cancelled" && !stopped) return outcome;
     const at = this.#waiting.indexOf(waiter);
     if (at >= 0) {
       this.#waiting.splice(at, 1);

@@ -61,3 +61,17 @@ Deno.test("SendingPlaces: a file cancelled while it waits lets those behind it g
   assert.notEqual(await behind, "cancelled");
   assert.equal(places.waiting, 0);
 });
+
+Deno.test("SendingPlaces: a file cancelled just before a place frees for it waits no more and passes the place on", async () => {
+  const places = new SendingPlaces(1);
+  const first = places.tryTake({ to: "bob" })!;
+  const cancel = Promise.withResolvers<void>();
+  const cancelled = places.wait({ to: "bob" }, cancel.promise);
+  // /cancel, then a place frees, in the same turn of the event loop.
+  cancel.resolve();
+  first.release();
+  // Before: it was given the place and offered though stopped.
+  assert.equal(await cancelled, "cancelled");
+  assert.equal(places.taken({ to: "bob" }), 0);
+  assert.notEqual(places.tryTake({ to: "bob" }), null);
+});
