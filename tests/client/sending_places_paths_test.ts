@@ -380,3 +380,19 @@ Deno.test("outgoingFiles lets the lines typed after a held file go at once, and 
   assert.equal(gone[5], true);
   assert.equal(s.places.waiting, 1);
 });
+
+Deno.test("outgoingFiles gives the place back when its recipient leaves mid-transfer, while the file waits to be offered to him again", async () => {
+  await using s = await sophiaSends(() =>
+    new ResendSchedule([10 * 60_000], 60 * 60_000)
+  );
+  s.send(1);
+  const [offer] = await s.offered(1);
+  s.answer(offer!, "file_accept");
+  await until(() => s.link.sender.list().length === 1, "the transfer to run");
+  await s.jojoLeaves();
+  await until(
+    () => s.outgoing.resends().some((r) => r.why === "again"),
+    "the file to wait for jojo",
+  );
+  assert.equal(s.places.taken(JOJO), 0);
+});
