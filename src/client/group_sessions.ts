@@ -171,6 +171,13 @@ export interface GroupSessionsOptions {
   /** Lines to show at once (warnings start with "WARNING: "). */
   notify: (lines: string[]) => void;
   /**
+   * Whether the user /ignored `name`: their group messages that do not open
+   * and their sender keys that are not kept are refused with nothing said,
+   * as their private ones are (E2eSessionsOptions `ignored`). Absent:
+   * nobody is.
+   */
+  ignored?: (name: string) => boolean;
+  /**
    * A message that waited for its sender key, opened or given up on. A
    * promise it returns settles once it is shown (its line written, in its
    * turn): only then does the "waiting" outcome's `settled` resolve, and so
@@ -606,7 +613,7 @@ export class GroupSessions {
       chain = decodeSenderKey(secret.slice());
     } catch {
       taken();
-      this.#o.notify([
+      this.#tell(from, [
         `ERROR: ${from} sent a malformed sender key for ${group}`,
       ]);
       return Promise.resolve();
@@ -627,7 +634,7 @@ export class GroupSessions {
         : await this.#notInGroup(client, group, arrived);
       if (outsider !== null || held) taken();
       if (outsider !== null) {
-        this.#o.notify([
+        this.#tell(from, [
           `ERROR: ${from} sent a sender key for ${group}, which is not kept: ${outsider}`,
         ]);
       } else if (!held) {
@@ -656,14 +663,10 @@ export class GroupSessions {
         try {
           outcome = await this.#open(w.client, w.message, w.body, true);
         } catch (error) {
-          outcome = {
-            kind: "refused",
-            lines: [
-              `ERROR: A group message from ${w.message.from} in ${w.message.group} could not be opened, and is not shown: ${
-                error instanceof Error ? error.message : String(error)
-              }`,
-            ],
-          };
+          outcome = this.#unopened(
+            w.message,
+            error instanceof Error ? error.message : String(error),
+          );
         }
         this.#showLate(outcome, w.done, w.message.from);
       }
@@ -801,14 +804,7 @@ export class GroupSessions {
     const [evicted] = this.#waiting.splice(at, 1);
     clearTimeout(evicted!.timer);
     this.#showLate(
-      {
-        kind: "refused",
-        lines: [
-          `ERROR: A group message from ${evicted!.message.from} in ${
-            evicted!.message.group
-          } could not be opened, and is not shown: ${KEY_NEVER_CAME}`,
-        ],
-      },
+      this.#unopened(evicted!.message, KEY_NEVER_CAME),
       evicted!.done,
       evicted!.message.from,
     );
@@ -928,12 +924,7 @@ export class GroupSessions {
       message: groupOf(message),
       text,
     });
-    const refused = (why: string): GroupOpened => ({
-      kind: "refused",
-      lines: [
-        `ERROR: A group message from ${message.from} in ${message.group} could not be opened, and is not shown: ${why}`,
-      ],
-    });
+    const refused = (why: string) => this.#unopened(message, why);
     // Opened before (sent again, or asked for with /history): its key is
     // gone, the archive has it. Only for the same sender, group and bytes:
     // the id is the server's word, and a server must not get an archived
@@ -1039,6 +1030,26 @@ export class GroupSessions {
     } catch (error) {
       return refused(error instanceof Error ? error.message : String(error));
     }
+  }
+
+  /**
+   * `message` refused as not opened, for `why`; with nothing said when its
+   * sender is ignored: one sending what does not open (garbage, in a loop)
+   * put an ERROR line on the screen for each.
+   */
+  #unopened(message: E2eGroup, why: string): GroupOpened {
+    if (this.#o.ignored?.(message.from)) return { kind: "refused", lines: [] };
+    return {
+      kind: "refused",
+      lines: [
+        `ERROR: A group message from ${message.from} in ${message.group} could not be opened, and is not shown: ${why}`,
+      ],
+    };
+  }
+
+  /** Says `lines` caused by what `from` sent, unless they are ignored. */
+  #tell(from: string, lines: string[]): void {
+    if (!this.#o.ignored?.(from)) this.#o.notify(lines);
   }
 
   #archive(message: ArchivedGroupMessage): void {

@@ -173,14 +173,16 @@ export function emitOpenedLines(
 /**
  * A group message that was not shown: its lines are errors (it cannot be
  * opened) or a notice that it waits for /trust (shown later, as one still
- * waiting for its key is); counted as such in `count`, and emitted.
+ * waiting for its key is); counted as such in `count`, and emitted. No
+ * lines (it came from someone ignored): not counted either, as a private
+ * one that says nothing.
  */
 export function emitRefusedGroup(
   emit: (event: SessionEvent) => void,
   lines: readonly string[],
   count: HistoryCount | undefined,
 ): void {
-  if (count !== undefined) {
+  if (count !== undefined && lines.length > 0) {
     if (lines.some((text) => text.startsWith("ERROR: "))) count.unopened++;
     else count.waiting++;
   }

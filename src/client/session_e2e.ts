@@ -145,6 +145,7 @@ export function sessionE2e(options: SessionE2eOptions) {
       sendSecret: (...args) => e2e.sendSecret(...args),
       knownKey: (server, name) =>
         e2eKeys.identities.known(server, name) ?? null,
+      ignored,
       notify: (lines) => {
         for (const text of lines.map(sanitizeForTerminal)) {
           if (text.startsWith("ERROR: ") || text.startsWith("WARNING: ")) {

@@ -2396,6 +2396,7 @@ async function openE2e(
     save: () => kept.saveState(kept.state),
     sendSecret: (...args) => sessions.sendSecret(...args),
     knownKey: (server, name) => kept.identities.known(server, name) ?? null,
+    ignored: (name) => isIgnored(name),
     notify: (lines) => {
       for (const text of lines) {
         emit(

@@ -3,8 +3,9 @@
  * /ignore on the page hides the ignored user's comings and goings, as in
  * the terminal: signing in and out in a loop put a line on every page each
  * time, and /ignore of the one doing it hid none of them. Nor does it say
- * anything of the end-to-end secrets they send that it has no use for. Slow (a browser
- * starts): in `deno task test:slow`, not the default task.
+ * anything of the end-to-end secrets they send that it has no use for, or
+ * of their sender keys that are not kept. Slow (a browser starts): in
+ * `deno task test:slow`, not the default task.
  */
 
 import assert from "node:assert/strict";
@@ -70,60 +71,84 @@ Deno.test({
   },
 });
 
+/**
+ * webby /ignores mallory, then mallory and carol each send webby the secret
+ * `label` (`secret`): carol's `said` line shows, and nothing of mallory's
+ * (opened in the order they came, one queue: once carol's is said,
+ * mallory's was dealt with).
+ */
+async function ignoredSecret(
+  label: string,
+  secret: Uint8Array,
+  said: (from: string) => RegExp,
+): Promise<void> {
+  await using chat = await startBrowserChat();
+  const problems: string[] = [];
+  const page = await signedInPage(chat, "webby", problems);
+  await chat.keysOf("webby");
+  const { spki } = await importPublicKeyPem(
+    await Deno.readTextFile(`${chat.dir}/public.pem`),
+  );
+  // What e2ePeer needs of a server: where it is and its key.
+  const server = {
+    url: chat.url.replace(/^http/, "ws").replace(/\/$/, ""),
+    spki,
+    logs: [],
+  } as unknown as TestServer;
+  const mallory = await e2ePeer(server, "mallory");
+  const carol = await e2ePeer(server, "carol");
+  try {
+    await waitForLine(page, /\*\*\* mallory joined the chat \*\*\*/);
+    await typeLine(page, "/ignore mallory");
+    await waitForLine(page, /^Ignoring mallory \(key SHA256:/);
+    const send = async (from: typeof mallory) => {
+      const reply = await from.e2e.sendSecret(
+        from.client,
+        "webby",
+        label,
+        secret,
+        cid(),
+      );
+      assert.equal(reply.t, "ok", JSON.stringify(reply));
+    };
+    await send(mallory);
+    await send(carol);
+    await waitForLine(page, said("carol"));
+    const lines = await page.$$eval(
+      "#log .line",
+      (rows) => rows.map((row) => row.textContent ?? ""),
+    );
+    assert.deepEqual(lines.filter((line) => said("mallory").test(line)), []);
+    assert.deepEqual(problems, []);
+  } finally {
+    await mallory.client.quit();
+    await carol.client.quit();
+  }
+}
+
 Deno.test({
   name:
     "web client: a secret it has no use for from someone ignored says nothing, from others a line",
   ...LEAK_CHECKS_OFF,
-  async fn() {
-    await using chat = await startBrowserChat();
-    const problems: string[] = [];
-    const page = await signedInPage(chat, "webby", problems);
-    await chat.keysOf("webby");
-    const { spki } = await importPublicKeyPem(
-      await Deno.readTextFile(`${chat.dir}/public.pem`),
-    );
-    // What e2ePeer needs of a server: where it is and its key.
-    const server = {
-      url: chat.url.replace(/^http/, "ws").replace(/\/$/, ""),
-      spki,
-      logs: [],
-    } as unknown as TestServer;
-    const mallory = await e2ePeer(server, "mallory");
-    const carol = await e2ePeer(server, "carol");
-    try {
-      await waitForLine(page, /\*\*\* mallory joined the chat \*\*\*/);
-      await typeLine(page, "/ignore mallory");
-      await waitForLine(page, /^Ignoring mallory \(key SHA256:/);
-      const send = async (from: typeof mallory) => {
-        const reply = await from.e2e.sendSecret(
-          from.client,
-          "webby",
-          "mystery",
-          new Uint8Array(32),
-          cid(),
-        );
-        assert.equal(reply.t, "ok", JSON.stringify(reply));
-      };
-      await send(mallory);
-      // Opened in the order they came (one queue): once carol's is said,
-      // mallory's was dealt with.
-      await send(carol);
-      await waitForLine(
-        page,
-        /carol sent a secret for 'mystery', which this page has no use for yet/,
-      );
-      const lines = await page.$$eval(
-        "#log .line",
-        (rows) => rows.map((row) => row.textContent ?? ""),
-      );
-      assert.deepEqual(
-        lines.filter((line) => line.includes("mallory sent a secret")),
-        [],
-      );
-      assert.deepEqual(problems, []);
-    } finally {
-      await mallory.client.quit();
-      await carol.client.quit();
-    }
-  },
+  fn: () =>
+    ignoredSecret(
+      "mystery",
+      new Uint8Array(32),
+      (from) =>
+        new RegExp(
+          `${from} sent a secret for 'mystery', which this page has no use for yet`,
+        ),
+    ),
+});
+
+Deno.test({
+  name:
+    "web client: a malformed sender key from someone ignored says nothing, from others an error",
+  ...LEAK_CHECKS_OFF,
+  fn: () =>
+    ignoredSecret(
+      "sender key crew",
+      new Uint8Array([1, 2, 3]),
+      (from) => new RegExp(`${from} sent a malformed sender key for crew`),
+    ),
 });
