@@ -1008,14 +1008,17 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   const unnamed = [...chats.unanswered()].filter((line) =>
     !(quitAsked?.lines.has(line) ?? false)
   );
-  if (unnamed.length > 0 && !readerIsGone) {
+  // A --json script gets an `unanswered` error for each of them (below):
+  // the count on top was one more event for the same lines, without `re`.
+  const answeredEach = !terminal.interactive && !readerIsGone;
+  if (unnamed.length > 0 && !readerIsGone && !(context.json && answeredEach)) {
     emit({ type: "notice", text: unansweredAtLeaving(unnamed.length) });
   }
   // A script learns the fate of each line it wrote: one still unanswered
   // is answered now, by its number (`re`), as not known to be delivered
   // (a failure for the exit status). A person read the question or the
   // note above.
-  if (!terminal.interactive && !readerIsGone) {
+  if (answeredEach) {
     chats.retry(null);
     await withDeadline(commands.answered(), REPLY_GRACE_MS);
   }
