@@ -2036,21 +2036,23 @@ function use(joined: ChatClient): void {
           size,
         );
       },
-      take: sessions === null ? KEYS_IN_OFFERS.take : async (offer, since) => {
-        // As the terminal's (connection_files.ts): asked for once the
-        // messages before the offer are dealt with (its place's `ready`),
-        // waiting what is left of 10 s since it came.
-        const got = await receiveFileKey(offer, {
-          inbox: fileKeys,
-          usesE2e: (name) => usesE2e(server, name),
-          ...(since === undefined ? {} : { since }),
-        });
-        // Only a key from the offer itself is readable by the host.
-        if ("key" in got && got.readable && got.notice !== undefined) {
-          emit({ type: "notice", text: got.notice });
-        }
-        return got;
-      },
+      take: sessions === null
+        ? KEYS_IN_OFFERS.take
+        : async (offer, since, wait = true) => {
+          // As the terminal's (connection_files.ts): asked for once the
+          // messages before the offer are dealt with (its place's `ready`),
+          // waiting what is left of 10 s since it came.
+          const got = await receiveFileKey(offer, {
+            inbox: fileKeys,
+            usesE2e: (name) => usesE2e(server, name),
+            ...(since === undefined ? {} : { since }),
+          }, wait);
+          // Only a key from the offer itself is readable by the host.
+          if ("key" in got && got.readable && got.notice !== undefined) {
+            emit({ type: "notice", text: got.notice });
+          }
+          return got;
+        },
     },
     holdPlace,
     receivedWhole,

@@ -103,6 +103,8 @@ export type ShareKey = (
 export type TakeKey = (
   offer: FileOfferNotice,
   since?: number,
+  /** False: only a key here already is taken (file_key_share receiveFileKey). */
+  wait?: boolean,
 ) => ReceivedKey | Promise<ReceivedKey>;
 
 /** Where file keys come from and go to: end to end when the page has keys. */
@@ -274,6 +276,23 @@ export class WebFiles {
   #keys: FileKeys;
   #place: ((offer: FileOfferNotice) => Place) | null;
   #received: ReceivedFiles | null;
+
+  /**
+   * `offer`, refused before it was asked about, under the name its key came
+   * with if that key is here already (end to end it came before the offer,
+   * whose own name is the placeholder `(end-to-end)`), as the terminal's
+   * (file_receiver.ts #nameIfHere). Nothing is waited for; the key goes
+   * with the refused offer.
+   */
+  async #namedIfHere(offer: FileOfferNotice): Promise<FileOfferNotice> {
+    if (offer.key_id === undefined) return offer;
+    try {
+      const got = await this.#keys.take(offer, undefined, false);
+      return "error" in got ? offer : { ...offer, name: got.name };
+    } catch {
+      return offer;
+    }
+  }
 
   /**
    * `place`: holds an offer's place among the lines shown, when it comes
@@ -772,7 +791,7 @@ export class WebFiles {
         reason: reasonForSender(why),
       });
       await ready;
-      this.#receive.declined(sealed, why);
+      this.#receive.declined(await this.#namedIfHere(sealed), why);
     };
     if (sealed.size > WEB_MAX_FILE_BYTES) {
       await refuse(
