@@ -70,6 +70,8 @@ const READ_BLOCK_BYTES = 8 * FILE_CHUNK_BYTES;
 const SPARE_CHUNK_BUFFERS = BACKLOG_LIMIT / FILE_CHUNK_BYTES;
 
 interface Outgoing {
+  /** The file the user typed that this sends (`send`'s `fileNumber`). */
+  fileNumber: number | undefined;
   name: string;
   size: number;
   target: SendTarget;
@@ -88,6 +90,8 @@ interface Outgoing {
 /** A transfer being sent, as /transfers shows it. */
 export interface SendingInfo {
   xfer: number;
+  /** The file the user typed (`send`'s `fileNumber`): /transfers' number. */
+  fileNumber?: number;
   name: string;
   size: number;
   target: SendTarget;
@@ -101,6 +105,8 @@ export interface SendingInfo {
 export interface OfferedInfo {
   /** The offer's request id, by which `withdraw` takes it back. */
   offer: number;
+  /** The file the user typed (`send`'s `fileNumber`): /transfers' number. */
+  fileNumber?: number;
   name: string;
   size: number;
   target: SendTarget;
@@ -117,11 +123,25 @@ export type ShareKey = (
   size: number,
 ) => Promise<SharedKey>;
 
+/** Where a file `send` is at stands, for `stopFile`. */
+interface FileSteps {
+  step: "offer" | "transfer";
+  /** Stopped between two steps: it stops at the next. */
+  stop: boolean;
+}
+
 export class FileSender {
   #client: ChatClient;
   #outgoing = new Map<number, Outgoing>();
   /** Offers waiting for their answers, by request id, and how to stop each. */
   #offered = new Map<number, OfferedInfo & { withdraw: () => void }>();
+  /**
+   * The files `send` is at, by their `fileNumber`: between two steps (its
+   * key going out before its offer, its transfer starting once taken) a
+   * file is neither an offer nor a transfer, and `stopFile` stops it at
+   * its next step.
+   */
+  #files = new Map<number, FileSteps>();
   #shareKey: ShareKey | null;
   #aead: FileAead | null;
 
@@ -154,6 +174,7 @@ export class FileSender {
   list(): SendingInfo[] {
     return [...this.#outgoing].map(([xfer, o]) => ({
       xfer,
+      ...(o.fileNumber === undefined ? {} : { fileNumber: o.fileNumber }),
       name: o.name,
       size: o.size,
       target: o.target,
@@ -165,8 +186,14 @@ export class FileSender {
   /** Offers waiting for their answers, for /transfers. */
   offers(): OfferedInfo[] {
     return [...this.#offered.values()].map((
-      { offer, name, size, target },
-    ) => ({ offer, name, size, target }));
+      { offer, fileNumber, name, size, target },
+    ) => ({
+      offer,
+      ...(fileNumber === undefined ? {} : { fileNumber }),
+      name,
+      size,
+      target,
+    }));
   }
 
   /**
@@ -186,6 +213,34 @@ export class FileSender {
     });
     offered.withdraw();
     return true;
+  }
+
+  /** The `fileNumber`s of the files `send` is at, listed or between steps. */
+  filesUnderWay(): number[] {
+    return [...this.#files.keys()];
+  }
+
+  /**
+   * Stops file `fileNumber` (`send`'s) at whatever step it is (/cancel):
+   * takes back its offer, cancels its transfer, or, between the two, stops
+   * it at its next step. Which it was stopped as; null when it is not
+   * being sent, or already stopping.
+   */
+  stopFile(fileNumber: number): "offer" | "transfer" | null {
+    for (const o of this.#offered.values()) {
+      if (o.fileNumber === fileNumber) {
+        return this.withdraw(o.offer) ? "offer" : null;
+      }
+    }
+    for (const [xfer, o] of this.#outgoing) {
+      if (o.fileNumber === fileNumber) {
+        return this.cancel(xfer) ? "transfer" : null;
+      }
+    }
+    const file = this.#files.get(fileNumber);
+    if (file === undefined || file.stop) return null;
+    file.stop = true;
+    return file.step;
   }
 
   /** Stops sending `xfer` (/cancel); every recipient is told. */
@@ -209,6 +264,9 @@ export class FileSender {
    * `onAsked`, when given, is called once the server has passed the offer on
    * to its recipients, not refused it outright (a recipient away, say),
    * unless their answers come first: their answer is what `onAnswered` says.
+   * `fileNumber`: the number of the file the user typed, which its offer and its
+   * transfer are listed under (`offers`, `list`), so that /transfers keeps
+   * one number for it from its wait to its end (outgoing_files.ts).
    */
   async send(
     target: SendTarget,
@@ -219,7 +277,56 @@ export class FileSender {
     onResumed: (offset: number, size: number) => void = () => {},
     onKeyLines: (lines: string[]) => void = () => {},
     onAsked?: () => void,
+    fileNumber?: number,
   ): Promise<SentFileOutcome> {
+    if (fileNumber === undefined) {
+      return this.#send(
+        target,
+        path,
+        onProgress,
+        onOffered,
+        onAnswered,
+        onResumed,
+        onKeyLines,
+        onAsked,
+        undefined,
+        null,
+      );
+    }
+    const steps: FileSteps = { step: "offer", stop: false };
+    this.#files.set(fileNumber, steps);
+    try {
+      return await this.#send(
+        target,
+        path,
+        onProgress,
+        onOffered,
+        onAnswered,
+        onResumed,
+        onKeyLines,
+        onAsked,
+        fileNumber,
+        steps,
+      );
+    } finally {
+      if (this.#files.get(fileNumber) === steps) this.#files.delete(fileNumber);
+    }
+  }
+
+  async #send(
+    target: SendTarget,
+    path: string,
+    onProgress: (progress: SendProgress) => void,
+    onOffered: (name: string, size: number) => void,
+    onAnswered: (declined: Declined[], more: number) => void,
+    onResumed: (offset: number, size: number) => void,
+    onKeyLines: (lines: string[]) => void,
+    onAsked: (() => void) | undefined,
+    fileNumber: number | undefined,
+    steps: FileSteps | null,
+  ): Promise<SentFileOutcome> {
+    // Read afresh each time: set by stopFile, in another task.
+    const stopping = () => steps !== null && steps.stop;
     const opened = await openForSending(path);
     if ("error" in opened) return { kind: "refused", text: opened.error };
     const { file, size } = opened;
@@ -276,6 +383,11 @@ export class FileSender {
       // The name goes in the clear only where the key does (keyFields).
       // Refused with slow_down (a burst of files typed at once), it goes
       // again after the server's pause, still in its turn.
+      // Stopped (/cancel) while its key went out: it is not offered.
+      if (stopping()) {
+        sayGiven();
+        return { ...TAKEN_BACK, name, results: [] };
+      }
       const reply = await offerWithPatience(this.#client, {
         t: "file_offer",
         name,
@@ -284,7 +396,14 @@ export class FileSender {
         ...keyFields,
       }, {
         listed: (offer, withdraw) =>
-          this.#offered.set(offer, { offer, name, size, target, withdraw }),
+          this.#offered.set(offer, {
+            offer,
+            ...(fileNumber === undefined ? {} : { fileNumber }),
+            name,
+            size,
+            target,
+            withdraw,
+          }),
         unlisted: (offer) => this.#offered.delete(offer),
         passedOn: () => {
           sayOffered();
@@ -314,6 +433,7 @@ export class FileSender {
       }
       sayOffered();
       sayKeyLines();
+      if (steps !== null) steps.step = "transfer";
       const xfer = reply.xfer;
       const cipher = await FileCipher.create(key, xfer, size, this.#aead);
       onAnswered(reply.declined ?? [], reply.declined_more ?? 0);
@@ -328,6 +448,7 @@ export class FileSender {
         (sha256) => cipher.keyedDigest(sha256),
       );
       const outgoing: Outgoing = {
+        fileNumber,
         name,
         size,
         target,
@@ -342,6 +463,8 @@ export class FileSender {
       };
       if (start > 0) onResumed(start, size);
       this.#outgoing.set(xfer, outgoing);
+      // Stopped (/cancel) as it started: it stops now.
+      if (stopping()) this.cancel(xfer);
       try {
         // Those who accepted past what the header names (accepted_more)
         // answer too.

@@ -64,7 +64,11 @@ export interface OutgoingFilesOptions {
  * /cancel stops it.
  */
 export interface PendingResend {
-  /** Its number among those waiting, for `cancelResend`. */
+  /**
+   * The file's number, from the moment it is typed until it ends: its
+   * offers and transfers carry it too (file_sender.ts), so /transfers lists
+   * it under one number whatever stage it is at. For `cancelResend`.
+   */
   id: number;
   /** The file's name. */
   name: string;
@@ -252,7 +256,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
   /**
    * Offers `path` to `target` once its turn comes and a place is free
    * (sending_places.ts); "cancelled" when it was stopped (/cancel, /quit)
-   * while it waited for one. `id`: its number among the files waiting;
+   * while it waited for one. `id`: the file's number (PendingResend);
    * `queued` is called once it has its place or waits in line for one.
    */
   const sendOnce = async (
@@ -285,7 +289,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
         place = given;
       }
       try {
-        return await offer(target, path, again, re, passedOn);
+        return await offer(target, path, again, re, id, passedOn);
       } finally {
         place.release();
       }
@@ -325,12 +329,16 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     }
   };
 
-  /** `sendOnce`, in its turn; `passedOn` once the server passed it on. */
+  /**
+   * `sendOnce`, in its turn; `passedOn` once the server passed it on. `id`:
+   * the file's number, which its offer and transfer are listed under.
+   */
   const offer = (
     target: SendTarget,
     path: string,
     again: boolean,
     re: Re,
+    id: number,
     passedOn: () => void = () => {},
   ): Promise<SentFileOutcome> => {
     const key = `out:${nextSend++}`;
@@ -414,6 +422,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
         }
       },
       again ? reached : undefined,
+      id,
     ).then((outcome) => {
       status.showProgress(key, null);
       const offerSaid = held === null;

@@ -10,7 +10,11 @@ import { removePartial, scanPartials } from "../files/partials.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { Link } from "./connection_files.ts";
 import type { PendingResend } from "./outgoing_files.ts";
-import { type TransferEntry, TransferNumbers } from "./transfers_view.ts";
+import {
+  sentFileNumber,
+  type TransferEntry,
+  TransferNumbers,
+} from "./transfers_view.ts";
 
 export function transferControls(options: {
   /** The connection now. */
@@ -45,6 +49,7 @@ export function transferControls(options: {
       entries.push({
         kind: "offered",
         offer: o.offer,
+        ...(o.fileNumber === undefined ? {} : { fileNumber: o.fileNumber }),
         name: o.name,
         to: "to" in o.target ? o.target.to : `group ${o.target.group}`,
       });
@@ -53,6 +58,7 @@ export function transferControls(options: {
       entries.push({
         kind: "sending",
         xfer: s.xfer,
+        ...(s.fileNumber === undefined ? {} : { fileNumber: s.fileNumber }),
         name: s.name,
         to: "to" in s.target ? s.target.to : `group ${s.target.group}`,
         done: s.acked,
@@ -96,7 +102,7 @@ export function transferControls(options: {
         modified: p.modified,
       });
     }
-    return numbers.number(entries);
+    return numbers.number(entries, link().sender.filesUnderWay());
   };
 
   const cancelTransfer = async (n: number): Promise<string[]> => {
@@ -109,6 +115,21 @@ export function transferControls(options: {
       return [`ERROR: No transfer ${n}; /transfers lists them`];
     }
     const name = sanitizeForTerminal(entry.name);
+    // A file sent is stopped at the step it is at now (it may have been
+    // offered, or started, since it was listed under n).
+    const file = sentFileNumber(entry);
+    if (file !== undefined) {
+      switch (
+        resends.cancel(file) ? "transfer" : link().sender.stopFile(file)
+      ) {
+        case "offer":
+          return [`Took back the offer of ${name}.`];
+        case "transfer":
+          return [`Cancelled sending ${name}.`];
+        case null:
+          return [`ERROR: Transfer ${n} (${name}) has already ended`];
+      }
+    }
     switch (entry.kind) {
       case "offered":
         if (!link().sender.withdraw(entry.offer)) break;

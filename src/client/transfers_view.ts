@@ -20,6 +20,8 @@ export type TransferEntry =
     kind: "offered";
     /** The offer's request id (file_sender.ts). */
     offer: number;
+    /** The sent file's number, when it has one (see `entryId`). */
+    fileNumber?: number;
     name: string;
     /** `jojo` or `group team`. */
     to: string;
@@ -27,6 +29,8 @@ export type TransferEntry =
   | {
     kind: "sending";
     xfer: number;
+    /** The sent file's number, when it has one (see `entryId`). */
+    fileNumber?: number;
     name: string;
     /** `jojo` or `group team`. */
     to: string;
@@ -40,7 +44,7 @@ export type TransferEntry =
      * for its place (its recipient has the most of ours under way).
      */
     kind: "resend";
-    /** Its number among those waiting (outgoing_files.ts). */
+    /** The sent file's number (outgoing_files.ts; see `entryId`). */
     id: number;
     name: string;
     /** `jojo`, `group team`, or several: `jojo, mia`. */
@@ -67,19 +71,55 @@ export type TransferEntry =
     modified: number;
   };
 
-/** The identity of an entry across listings. */
+/**
+ * The identity of an entry across listings. A file sent is one from the
+ * moment it is typed until it ends, through every stage (waiting for its
+ * place, offered, sending, waiting to be offered again, offered again):
+ * each stage gave it a new number before, and `/cancel` of the number
+ * listed while it waited said it had ended once it was offered.
+ */
 export function entryId(entry: TransferEntry): string {
   switch (entry.kind) {
     case "offered":
-      return `offer:${entry.offer}`;
+      return entry.fileNumber === undefined
+        ? `offer:${entry.offer}`
+        : sentFileId(entry.fileNumber);
     case "sending":
-      return `out:${entry.xfer}`;
+      return entry.fileNumber === undefined
+        ? `out:${entry.xfer}`
+        : sentFileId(entry.fileNumber);
     case "resend":
-      return `again:${entry.id}`;
+      return sentFileId(entry.id);
     case "receiving":
       return `in:${entry.xfer}`;
     case "resumable":
       return `part:${entry.key}`;
+    default: {
+      const unreachable: never = entry;
+      return unreachable;
+    }
+  }
+}
+
+function sentFileId(fileNumber: number): string {
+  return `file:${fileNumber}`;
+}
+
+/**
+ * The number of the file sent that `entry` is a step of (outgoing_files.ts,
+ * web files_view.ts): `/cancel` stops that file at whatever step it is at
+ * now, which may be a later one than listed.
+ */
+export function sentFileNumber(entry: TransferEntry): number | undefined {
+  switch (entry.kind) {
+    case "offered":
+    case "sending":
+      return entry.fileNumber;
+    case "resend":
+      return entry.id;
+    case "receiving":
+    case "resumable":
+      return undefined;
     default: {
       const unreachable: never = entry;
       return unreachable;
@@ -93,17 +133,37 @@ export class TransferNumbers {
   #entries = new Map<number, TransferEntry>();
   #next = 1;
 
-  /** Numbers `entries` (new ones get the next numbers); forgets the rest. */
-  number(entries: TransferEntry[]): [number, TransferEntry][] {
+  /**
+   * Numbers `entries` (new ones get the next numbers); forgets the rest,
+   * but for the files sent numbered `between` (`sentFileNumber`): under way
+   * though not listed now, between two steps (their key going out before
+   * their offer), they keep their numbers, which /cancel still takes.
+   */
+  number(
+    entries: TransferEntry[],
+    between: readonly number[] = [],
+  ): [number, TransferEntry][] {
     const seen = new Map<string, number>();
-    this.#entries.clear();
+    const before = this.#entries;
+    this.#entries = new Map();
     const numbered: [number, TransferEntry][] = entries.map((entry) => {
-      const id = entryId(entry);
+      let id = entryId(entry);
+      // Two entries of one file at once (not expected: its steps follow
+      // one another) still get a number each.
+      while (seen.has(id)) id += "+";
       const n = this.#numbers.get(id) ?? this.#next++;
       seen.set(id, n);
       this.#entries.set(n, entry);
       return [n, entry];
     });
+    for (const file of between) {
+      const id = sentFileId(file);
+      const n = this.#numbers.get(id);
+      const entry = n === undefined ? undefined : before.get(n);
+      if (seen.has(id) || n === undefined || entry === undefined) continue;
+      seen.set(id, n);
+      this.#entries.set(n, entry);
+    }
     this.#numbers = seen;
     return numbered.sort((a, b) => a[0] - b[0]);
   }

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ChatClient } from "../../src/client/chat_client.ts";
 import { FileSender } from "../../src/client/file_sender.ts";
+import { fileKeyForOffer } from "../../src/client/file_key.ts";
 import { startTestServer, TestClient, testIdentity } from "../_helpers/chat.ts";
 
 /** sophia signed in with a FileSender, and her 1000-byte notes.txt. */
@@ -77,5 +78,62 @@ Deno.test("FileSender says it is offering a file before the recipient's answer, 
     assert.deepEqual(said, ["offering notes.txt"]);
   } finally {
     await jojo.quit();
+  }
+});
+
+// A file's /transfers number stays with it between its steps: /cancel of it
+// while its key goes out, before its offer, stops it there (before, it was
+// in no list then, and its number said it had ended).
+Deno.test("FileSender.stopFile stops a file whose key is going out before its offer is made", async () => {
+  await using server = await startTestServer();
+  const jojo = await TestClient.connect(server, "jojo", await testIdentity());
+  const dir = await Deno.makeTempDir({ prefix: "chat-file-sender-" });
+  const client = await ChatClient.connect(server.url, {
+    pinnedSpki: server.spki,
+  });
+  try {
+    assert.equal(
+      (await client.register("sophia", await testIdentity())).t,
+      "welcome",
+    );
+    const path = join(dir, "notes.txt");
+    await Deno.writeTextFile(path, "x".repeat(1000));
+    const keyGoing = Promise.withResolvers<void>();
+    const keyGone = Promise.withResolvers<void>();
+    const sender = new FileSender(client, async (_target, key, name) => {
+      keyGoing.resolve();
+      await keyGone.promise;
+      return {
+        kind: "shared",
+        fields: { key_id: "k1", ...fileKeyForOffer(key), name },
+        lines: [],
+      };
+    });
+    const sending = sender.send(
+      { to: "jojo" },
+      path,
+      () => {},
+      () => {},
+      () => {},
+      () => {},
+      () => {},
+      undefined,
+      7,
+    );
+    await keyGoing.promise;
+    assert.deepEqual(sender.offers(), []);
+    assert.deepEqual(sender.filesUnderWay(), [7]);
+    assert.equal(sender.stopFile(7), "offer");
+    assert.equal(sender.stopFile(7), null, "stopping already");
+    keyGone.resolve();
+    const outcome = await sending;
+    assert.equal(outcome.kind, "cancelled", JSON.stringify(outcome));
+    assert.ok(outcome.kind === "cancelled" && outcome.byYou === true);
+    assert.deepEqual(sender.filesUnderWay(), []);
+    assert.equal(sender.stopFile(7), null);
+  } finally {
+    await client.quit();
+    await jojo.quit();
+    await Deno.remove(dir, { recursive: true });
   }
 });

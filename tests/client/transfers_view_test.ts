@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   formatTransfers,
+  sentFileNumber,
   type TransferEntry,
   TransferNumbers,
 } from "../../src/client/transfers_view.ts";
@@ -60,4 +61,70 @@ Deno.test("TransferNumbers keeps a transfer's number while it is listed and neve
   assert.equal(numbers.get(1), undefined);
   assert.equal(numbers.get(3), RESUMABLE);
   assert.deepEqual(numbers.number([SENDING]).map(([n]) => n), [4]);
+});
+
+Deno.test("TransferNumbers keeps a sent file's number from its wait through its offer and its transfer", () => {
+  const numbers = new TransferNumbers();
+  const waiting: TransferEntry = {
+    kind: "resend",
+    id: 7,
+    name: "photo5.jpg",
+    to: "nana",
+    why: "place",
+  };
+  const n = numbers.number([SENDING, waiting])[1]![0];
+  const offered: TransferEntry = {
+    kind: "offered",
+    offer: 40,
+    fileNumber: 7,
+    name: "photo5.jpg",
+    to: "nana",
+  };
+  assert.deepEqual(numbers.number([offered]).map(([m]) => m), [n]);
+  assert.equal(numbers.get(n), offered);
+  const sending: TransferEntry = { ...SENDING, xfer: 9, fileNumber: 7 };
+  const cutOff: TransferEntry = { ...waiting, why: "again" };
+  assert.deepEqual(numbers.number([sending]).map(([m]) => m), [n]);
+  assert.deepEqual(numbers.number([cutOff]).map(([m]) => m), [n]);
+  // An offer without a file's number (a library's own) is numbered by itself.
+  const unnumbered: TransferEntry = {
+    kind: "offered",
+    offer: 41,
+    name: "notes.zip",
+    to: "nana",
+  };
+  assert.deepEqual(
+    numbers.number([cutOff, unnumbered]).map(([m]) => m),
+    [n, n + 1],
+  );
+});
+
+Deno.test("TransferNumbers keeps the number of a file sent between two steps, listed in neither", () => {
+  const numbers = new TransferNumbers();
+  const waiting: TransferEntry = {
+    kind: "resend",
+    id: 3,
+    name: "photo5.jpg",
+    to: "nana",
+    why: "place",
+  };
+  assert.deepEqual(numbers.number([waiting]).map(([n]) => n), [1]);
+  // Its key going out: no offer yet, and no longer waiting.
+  assert.deepEqual(numbers.number([], [3]), []);
+  assert.equal(numbers.get(1), waiting);
+  assert.equal(sentFileNumber(numbers.get(1)!), 3);
+  const offered: TransferEntry = {
+    kind: "offered",
+    offer: 12,
+    fileNumber: 3,
+    name: "photo5.jpg",
+    to: "nana",
+  };
+  assert.deepEqual(numbers.number([offered], [3]).map(([n]) => n), [1]);
+  // Ended: forgotten, its number given to no other.
+  assert.deepEqual(numbers.number([]), []);
+  assert.deepEqual(numbers.number([], [3]), []);
+  assert.equal(numbers.get(1), undefined);
+  assert.deepEqual(numbers.number([RECEIVING]).map(([n]) => n), [2]);
+  assert.equal(sentFileNumber(RECEIVING), undefined);
 });
