@@ -35,6 +35,7 @@ import { ChunkBuffers } from "./chunk_buffers.ts";
 import { fileKeyForOffer } from "./file_key.ts";
 import { offerWithPatience } from "./offer_with_patience.ts";
 import { TAKEN_BACK } from "./offer_withdrawal.ts";
+import { SentFiles, type SentFileSteps } from "./sent_file_steps.ts";
 import { type SharedKey, withRealName } from "./file_key_share.ts";
 import type { FileSigner } from "../crypto/file_signature.ts";
 import {
@@ -123,25 +124,13 @@ export type ShareKey = (
   size: number,
 ) => Promise<SharedKey>;
 
-/** Where a file `send` is at stands, for `stopFile`. */
-interface FileSteps {
-  step: "offer" | "transfer";
-  /** Stopped between two steps: it stops at the next. */
-  stop: boolean;
-}
-
 export class FileSender {
   #client: ChatClient;
   #outgoing = new Map<number, Outgoing>();
   /** Offers waiting for their answers, by request id, and how to stop each. */
   #offered = new Map<number, OfferedInfo & { withdraw: () => void }>();
-  /**
-   * The files `send` is at, by their `fileNumber`: between two steps (its
-   * key going out before its offer, its transfer starting once taken) a
-   * file is neither an offer nor a transfer, and `stopFile` stops it at
-   * its next step.
-   */
-  #files = new Map<number, FileSteps>();
+  /** The files `send` is at, by their `fileNumber` (sent_file_steps.ts). */
+  #files = new SentFiles();
   #shareKey: ShareKey | null;
   #aead: FileAead | null;
 
@@ -217,7 +206,7 @@ export class FileSender {
 
   /** The `fileNumber`s of the files `send` is at, listed or between steps. */
   filesUnderWay(): number[] {
-    return [...this.#files.keys()];
+    return this.#files.numbers();
   }
 
   /**
@@ -237,10 +226,7 @@ export class FileSender {
         return this.cancel(xfer) ? "transfer" : null;
       }
     }
-    const file = this.#files.get(fileNumber);
-    if (file === undefined || file.stop) return null;
-    file.stop = true;
-    return file.step;
+    return this.#files.stop(fileNumber);
   }
 
   /** Stops sending `xfer` (/cancel); every recipient is told. */
@@ -293,8 +279,7 @@ export class FileSender {
         null,
       );
     }
-    const steps: FileSteps = { step: "offer", stop: false };
-    this.#files.set(fileNumber, steps);
+    const steps = this.#files.start(fileNumber);
     try {
       return await this.#send(
         target,
@@ -309,7 +294,7 @@ export class FileSender {
         steps,
       );
     } finally {
-      if (this.#files.get(fileNumber) === steps) this.#files.delete(fileNumber);
+      this.#files.end(fileNumber, steps);
     }
   }
 
@@ -323,7 +308,7 @@ export class FileSender {
     onKeyLines: (lines: string[]) => void,
     onAsked: (() => void) | undefined,
     fileNumber: number | undefined,
-    steps: FileSteps | null,
+    steps: SentFileSteps | null,
   ): Promise<SentFileOutcome> {
     // Read afresh each time: set by stopFile, in another task.
     const stopping = () => steps !== null && steps.stop;

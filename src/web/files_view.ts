@@ -84,24 +84,41 @@ export class FilesWaiting {
   readonly places = new SendingPlaces();
 
   /**
-   * `name` waits to be offered to `target` (`why`: again, or for its
-   * place) until `done` is called; `stopped` resolves if /cancel (or a
-   * second /quit) stops it first.
+   * A number for a file sent, from the moment it is sent until it ends:
+   * /transfers lists it under that number whatever it does (waits here, is
+   * offered, is being sent: web_files.ts `send`). Each wait had a number
+   * of its own before, and /cancel of it said it had ended once offered.
+   */
+  number(): number {
+    return this.#next++;
+  }
+
+  /**
+   * File `id` (see `number`), `name`, waits to be offered to `target`
+   * (`why`: again, or for its place) until `done` is called; `stopped`
+   * resolves if /cancel (or a second /quit) stops it first.
    */
   add(
+    id: number,
     name: string,
     targets: readonly FileTarget[],
     why: "again" | "place" = "again",
   ): { stopped: Promise<void>; done: () => void } {
-    const id = this.#next++;
     const stopped = Promise.withResolvers<void>();
-    this.#waiting.set(id, {
+    const waiting = {
       name,
       targets,
       why,
       stop: () => stopped.resolve(),
-    });
-    return { stopped: stopped.promise, done: () => this.#waiting.delete(id) };
+    };
+    this.#waiting.set(id, waiting);
+    return {
+      stopped: stopped.promise,
+      // Its own wait only: a later one of the same file is not ended.
+      done: () => {
+        if (this.#waiting.get(id) === waiting) this.#waiting.delete(id);
+      },
+    };
   }
 
   /** As /transfers lists them. */
@@ -375,6 +392,7 @@ export async function sendFromPage(
     // recipients hold, as the terminal's (outgoing_files.ts): the page still
     // has the file. Before, it said the file stopped, and nothing sent it.
     const schedule = new ResendSchedule();
+    const id = context.waiting.number();
     let targets: FileTarget[] = [target];
     let on: WebFiles = files;
     for (let again = false;; again = true) {
@@ -392,7 +410,7 @@ export async function sendFromPage(
           // The lines typed after it do not wait for a file that waits.
           passedOn();
           passOn = undefined;
-          const given = await placeFor(context, to, file.name, again, emit);
+          const given = await placeFor(context, id, to, file.name, again, emit);
           if (given === "stopped" || context.leaving()) {
             if (given !== "stopped") given.release();
             return;
@@ -404,6 +422,7 @@ export async function sendFromPage(
           on,
           to,
           file,
+          id,
           here,
           again,
           passOn,
@@ -424,7 +443,7 @@ export async function sendFromPage(
       passedOn();
       targets = retry;
       if (targets.length === 0 || context.leaving()) return;
-      const waiting = context.waiting.add(file.name, targets);
+      const waiting = context.waiting.add(id, file.name, targets);
       const next = await untilNextOffer(
         context,
         on,
@@ -467,12 +486,13 @@ export async function sendFromPage(
  */
 async function placeFor(
   context: FilesViewContext,
+  id: number,
   target: FileTarget,
   name: string,
   again: boolean,
   emit: (event: SessionEvent) => void,
 ): Promise<SendingPlace | "stopped"> {
-  const waiting = context.waiting.add(name, [target], "place");
+  const waiting = context.waiting.add(id, name, [target], "place");
   if (!again) {
     emit({
       type: "notice",
@@ -563,13 +583,15 @@ function offerAgainTo(
 /**
  * Offers `file` once on `files`' connection, and says what came of it in
  * the view `here` it was sent from; `passedOn` once the server passed the
- * offer on.
+ * offer on. `id`: the file's number (FilesWaiting `number`), which its offer
+ * and transfer are listed under.
  */
 async function sendOnce(
   context: FilesViewContext,
   files: WebFiles,
   target: FileTarget,
   file: File,
+  id: number,
   here: string,
   again: boolean,
   passedOn: () => void = () => {},
@@ -641,7 +663,7 @@ async function sendOnce(
       );
       bar.update(acked, size);
     },
-  });
+  }, id);
   // Stopped for everyone: the bar says so where it stood. Stopped short for
   // someone only: the line below says so, not a bar left part full (it
   // shows the slowest recipient).

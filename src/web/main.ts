@@ -117,7 +117,11 @@ import {
 import type { SessionEvent } from "../client/session_events.ts";
 import { textOf } from "../client/text_output.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
-import { formatTransfers, TransferNumbers } from "../client/transfers_view.ts";
+import {
+  formatTransfers,
+  sentFileNumber,
+  TransferNumbers,
+} from "../client/transfers_view.ts";
 import type { Identity } from "../crypto/identity.ts";
 import { isValidName, MAX_NAME_LENGTH, nameKey } from "../protocol/limits.ts";
 import type { FileOfferNotice, ServerMessage } from "../protocol/messages.ts";
@@ -794,10 +798,22 @@ function cancelTransfer(n: number): string {
   if (entry === undefined) {
     return `ERROR: No transfer ${n}; /transfers lists them`;
   }
-  if (entry.kind === "resend") {
-    return filesView.waiting.cancel(entry.id)
-      ? `Cancelled sending ${entry.name}.`
-      : `ERROR: Transfer ${n} (${entry.name}) has already ended`;
+  // A file sent is stopped at the step it is at now (it may have been
+  // offered, or started, since it was listed under n), as the terminal's.
+  const file = sentFileNumber(entry);
+  if (file !== undefined) {
+    switch (
+      filesView.waiting.cancel(file)
+        ? "transfer"
+        : (files?.stopFile(file) ?? null)
+    ) {
+      case "offer":
+        return `Took back the offer of ${entry.name}.`;
+      case "transfer":
+        return `Cancelled sending ${entry.name}.`;
+      case null:
+        return `ERROR: Transfer ${n} (${entry.name}) has already ended`;
+    }
   }
   if (files?.cancel(entry) === true) {
     if (entry.kind === "offered") {
@@ -1071,7 +1087,7 @@ function run(line: string, to: Conversation = conversations.current): void {
           numbers.number([
             ...(files?.list() ?? []),
             ...filesView.waiting.list(),
-          ]),
+          ], files?.filesUnderWay() ?? []),
         )
       ) {
         tell(text);

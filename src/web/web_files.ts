@@ -30,6 +30,7 @@ import {
 import { offerWithPatience } from "../client/offer_with_patience.ts";
 import { reasonForSender } from "../client/reason_for_sender.ts";
 import { TAKEN_BACK } from "../client/offer_withdrawal.ts";
+import { SentFiles, type SentFileSteps } from "../client/sent_file_steps.ts";
 import {
   FILE_TAG_BYTES,
   FileCipher,
@@ -196,6 +197,8 @@ export interface ReceiveCallbacks {
 }
 
 interface Outgoing {
+  /** The file the user sent that this is (`send`'s `fileNumber`). */
+  fileNumber: number | undefined;
   name: string;
   size: number;
   target: FileTarget;
@@ -261,9 +264,16 @@ export class WebFiles {
    */
   #mine = new Map<
     number,
-    { name: string; target: FileTarget; withdraw: () => void }
+    {
+      fileNumber: number | undefined;
+      name: string;
+      target: FileTarget;
+      withdraw: () => void;
+    }
   >();
   #incoming = new Map<number, Receiving>();
+  /** The files `send` is at, by their `fileNumber` (sent_file_steps.ts). */
+  #files = new SentFiles();
   /** Every file `send` is at, from its reading on. */
   #sending = new Set<{ name: string; target: FileTarget }>();
   /** Offers whose key is still awaited, by xfer, with their sizes. */
@@ -354,6 +364,7 @@ export class WebFiles {
       entries.push({
         kind: "offered",
         offer,
+        ...(o.fileNumber === undefined ? {} : { fileNumber: o.fileNumber }),
         name: o.name,
         to: "to" in o.target ? o.target.to : `group ${o.target.group}`,
       });
@@ -362,6 +373,7 @@ export class WebFiles {
       entries.push({
         kind: "sending",
         xfer,
+        ...(o.fileNumber === undefined ? {} : { fileNumber: o.fileNumber }),
         name: o.name,
         to: "to" in o.target ? o.target.to : `group ${o.target.group}`,
         done: o.acked,
@@ -402,18 +414,8 @@ export class WebFiles {
         offered.withdraw();
         return true;
       }
-      case "sending": {
-        const outgoing = this.#outgoing.get(entry.xfer);
-        if (outgoing === undefined || outgoing.cancelled !== null) return false;
-        this.#client.post({
-          t: "file_cancel",
-          xfer: entry.xfer,
-          reason: "cancelled",
-        });
-        outgoing.cancelled = "you cancelled it";
-        outgoing.wake();
-        return true;
-      }
+      case "sending":
+        return this.#cancelSending(entry.xfer);
       case "receiving": {
         const incoming = this.#incoming.get(entry.xfer);
         if (incoming === undefined || !incoming.accepted) return false;
@@ -440,16 +442,41 @@ export class WebFiles {
     }
   }
 
-  /** Offers `file` to `target`, then sends it to those who accept. */
+  /** Stops sending `xfer`; false when it has already ended. */
+  #cancelSending(xfer: number): boolean {
+    const outgoing = this.#outgoing.get(xfer);
+    if (outgoing === undefined || outgoing.cancelled !== null) return false;
+    this.#client.post({ t: "file_cancel", xfer, reason: "cancelled" });
+    outgoing.cancelled = "you cancelled it";
+    outgoing.wake();
+    return true;
+  }
+
+  /**
+   * Offers `file` to `target`, then sends it to those who accept.
+   * `fileNumber`: the number the file the user sent is listed under while
+   * it waits (files_view.ts FilesWaiting), which its offer and transfer are
+   * listed under too: /transfers keeps one number for it to its end.
+   */
   async send(
     target: FileTarget,
     file: NamedBlob,
     callbacks: SendCallbacks,
+    fileNumber?: number,
   ): Promise<SentFileOutcome> {
     const sending = { name: file.name, target };
     this.#sending.add(sending);
+    const steps = fileNumber === undefined
+      ? null
+      : this.#files.start(fileNumber);
     try {
-      const outcome = await this.#send(target, file, callbacks);
+      const outcome = await this.#send(
+        target,
+        file,
+        callbacks,
+        fileNumber,
+        steps,
+      );
       // Cut off before its offer was answered (or its key went): the error
       // names the file, which "Not sent: the connection ..." did not.
       if (
@@ -464,7 +491,34 @@ export class WebFiles {
       };
     } finally {
       this.#sending.delete(sending);
+      if (fileNumber !== undefined && steps !== null) {
+        this.#files.end(fileNumber, steps);
+      }
     }
+  }
+
+  /** The `fileNumber`s of the files `send` is at, listed or between steps. */
+  filesUnderWay(): number[] {
+    return this.#files.numbers();
+  }
+
+  /**
+   * Stops file `fileNumber` (`send`'s) at whatever step it is (/cancel):
+   * takes back its offer, cancels its transfer, or, between the two, stops
+   * it at its next step. Which it was stopped as; null when it is not
+   * being sent, or already stopping.
+   */
+  stopFile(fileNumber: number): "offer" | "transfer" | null {
+    for (const entry of this.list()) {
+      if (
+        (entry.kind === "offered" || entry.kind === "sending") &&
+        entry.fileNumber === fileNumber
+      ) {
+        if (!this.cancel(entry)) return null;
+        return entry.kind === "offered" ? "offer" : "transfer";
+      }
+    }
+    return this.#files.stop(fileNumber);
   }
 
   /**
@@ -490,7 +544,11 @@ export class WebFiles {
     target: FileTarget,
     file: NamedBlob,
     callbacks: SendCallbacks,
+    fileNumber: number | undefined,
+    steps: SentFileSteps | null,
   ): Promise<SentFileOutcome> {
+    // Read afresh each time: set by stopFile, in another task.
+    const stopping = () => steps !== null && steps.stop;
     const { name, size } = file;
     if (size > WEB_MAX_FILE_BYTES) {
       return {
@@ -541,6 +599,8 @@ export class WebFiles {
       offeredSaid = true;
       callbacks.offered();
     };
+    // Stopped (/cancel) while its key went out: it is not offered.
+    if (stopping()) return { ...TAKEN_BACK, name, results: [] };
     // Refused with slow_down (a burst of files), it goes again after the
     // server's pause, still in its turn, as the terminal's.
     const reply = await offerWithPatience(this.#client, {
@@ -551,7 +611,7 @@ export class WebFiles {
       ...keyFields,
     }, {
       listed: (offer, withdraw) =>
-        this.#mine.set(offer, { name, target, withdraw }),
+        this.#mine.set(offer, { fileNumber, name, target, withdraw }),
       unlisted: (offer) => this.#mine.delete(offer),
       passedOn: sayOffered,
     });
@@ -569,6 +629,7 @@ export class WebFiles {
         ...(reply.t === "error" ? { code: reply.code } : {}),
       };
     }
+    if (steps !== null) steps.step = "transfer";
     const { xfer, recipients } = reply;
     const cipher = await FileCipher.create(key, xfer, size);
     callbacks.answered(reply.declined ?? [], reply.declined_more ?? 0);
@@ -583,6 +644,7 @@ export class WebFiles {
     );
     if (start > 0) callbacks.resumed?.(start, size);
     const outgoing: Outgoing = {
+      fileNumber,
       name,
       size,
       target,
@@ -594,6 +656,8 @@ export class WebFiles {
       wake: () => {},
     };
     this.#outgoing.set(xfer, outgoing);
+    // Stopped (/cancel) as it started: it stops now.
+    if (stopping()) this.#cancelSending(xfer);
     // Those who accepted past what the header names (accepted_more) answer
     // too.
     const everyone = recipients.length + (reply.accepted_more ?? 0);

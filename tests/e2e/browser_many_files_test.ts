@@ -4,7 +4,8 @@
  * takes 4 files from one sender at once (receiving_share.ts), so the page
  * holds the 5th and 6th (sending_places.ts), says so, lists them in
  * /transfers, names them when /quit asks, and offers the 5th once one of
- * the first 4 ends. Before, both were refused by the friend's client. Real
+ * the first 4 ends, under the number it was listed under while it waited
+ * (which /cancel takes). Before, both were refused by the friend's client. Real
  * Chromium against a real `chat serve`, and a real client that answers
  * offers only when told. Slow (a browser starts): in `deno task test:slow`.
  */
@@ -72,6 +73,19 @@ Deno.test({
         /^ {2}\d+\. sending photo6\.jpg to termy: waiting to offer it, after one of the 4 under way to them ends$/,
       );
       assert.equal(offers.length, 4);
+      const listedAs = (name: string) =>
+        page.$$eval("#log .line", (rows, name) => {
+          for (const row of rows) {
+            const match = (row.textContent ?? "").match(
+              new RegExp(`^ {2}(\\d+)\\. sending ${name}: waiting to offer`),
+            );
+            if (match) return Number(match[1]);
+          }
+          return null;
+        }, name);
+      const five = await listedAs("photo5\\.jpg to termy");
+      const six = await listedAs("photo6\\.jpg to termy");
+      assert.ok(five !== null && six !== null);
       await typeLine(page, "/quit");
       // The 2 waiting counted with the 4 offered.
       await waitForLine(
@@ -83,6 +97,21 @@ Deno.test({
       await offered(5);
       assert.equal(offers.length, 5);
       assert.equal(offers[4]!.size, 105);
+      // /cancel of the number photo5 was listed under while it waited, with
+      // no listing since, takes back its offer. Before: "ERROR: Transfer 5
+      // (photo5.jpg) has already ended", and it was listed under another.
+      await typeLine(page, `/cancel ${five}`);
+      await waitForLine(page, /^Took back the offer of photo5\.jpg\.$/);
+      // Its place goes to photo6, listed under the number it waited under.
+      await offered(6);
+      assert.equal(offers[5]!.size, 106);
+      await typeLine(page, "/transfers");
+      await waitForLine(
+        page,
+        new RegExp(
+          `^ {2}${six}\\. offered photo6\\.jpg to termy: waiting for an answer$`,
+        ),
+      );
       await typeLine(page, "/quit");
       await waitForLine(page, /^Disconnected\.$/);
       assert.deepEqual(
