@@ -138,7 +138,8 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
           inOrder?.done();
           inOrder = undefined;
           if (outcome === "cancelled") return;
-          retry.push(...resendTargets(to, outcome, attempt > 0));
+          if (outcome === "unsent") retry.push(to);
+          else retry.push(...resendTargets(to, outcome, attempt > 0));
         }
         targets = retry;
         if (targets.length === 0 || leaving()) return;
@@ -256,7 +257,9 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
   /**
    * Offers `path` to `target` once its turn comes and a place is free
    * (sending_places.ts); "cancelled" when it was stopped (/cancel, /quit)
-   * while it waited for one. `id`: the file's number (PendingResend);
+   * while it waited for one; "unsent" when its place came with our
+   * connection down (it waits for the next one, unsaid: it was never
+   * offered). `id`: the file's number (PendingResend);
    * `queued` is called once it has its place or waits in line for one.
    */
   const sendOnce = async (
@@ -267,7 +270,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     turn: Turn | undefined,
     id: number,
     { queued }: { queued: () => void },
-  ): Promise<SentFileOutcome | "cancelled"> => {
+  ): Promise<SentFileOutcome | "cancelled" | "unsent"> => {
     let passedOn = turn?.done;
     try {
       await turn?.ready;
@@ -285,6 +288,13 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
         if (given === "cancelled" || leaving()) {
           if (given !== "cancelled") given.release();
           return "cancelled";
+        }
+        // The places our broken connection's transfers gave back: offered
+        // on it, the file was refused (an ERROR) and said "offered again,
+        // resuming" though it never was. Let the place go to the next.
+        if (link().client.isOver) {
+          given.release();
+          return "unsent";
         }
         place = given;
       }

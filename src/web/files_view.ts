@@ -415,6 +415,14 @@ export async function sendFromPage(
             if (given !== "stopped") given.release();
             return;
           }
+          // The places our dropped connection's transfers gave back: offered
+          // on it, the file was refused (an ERROR) and said "offered again,
+          // resuming" though it never was. It waits for the next one, unsaid.
+          if (on.isOver) {
+            given.release();
+            retry.push(to);
+            continue;
+          }
           place = given;
         }
         const outcome = await sendOnce(

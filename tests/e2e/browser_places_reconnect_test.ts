@@ -67,10 +67,16 @@ Deno.test({
         }
       }
       proxy.cut();
-      await waitForLine(
-        page,
-        /^photo6\.jpg will be offered again, resuming where it stopped$/,
-      );
+      // The four under way end; the held two, never offered, wait for the
+      // next connection without a word.
+      for (let i = 1; i <= 4; i++) {
+        await waitForLine(
+          page,
+          new RegExp(
+            `^photo${i}\\.jpg will be offered again, resuming where it stopped$`,
+          ),
+        );
+      }
       proxy.down = false;
       await waitForLine(page, /^Reconnected as webby\.$/);
       await offered(8);
@@ -84,6 +90,12 @@ Deno.test({
       termy.post({ t: "file_decline", xfer: offers[5]!.xfer });
       await offered(10);
       assert.deepEqual(offers.slice(8).map((o) => o.size), [105, 106]);
+      // Before, the places the cut freed went to the held two at once, which
+      // were offered on the dead connection: an ERROR each, and "will be
+      // offered again, resuming where it stopped" of files never offered.
+      const log = await page.$eval("#log", (e) => e.textContent ?? "");
+      assert.doesNotMatch(log, /photo[56]\.jpg will be offered again/);
+      assert.equal(log.match(/not sent: the connection/g)?.length, 4, log);
       await typeLine(page, "/quit");
       await typeLine(page, "/quit");
       await waitForLine(page, /^Disconnected\.$/);

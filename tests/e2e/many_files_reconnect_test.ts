@@ -67,7 +67,13 @@ Deno.test({
       await offers(MAX_RECEIVING_PER_SENDER);
       await alice.waitFor(/photo6\.jpg waits: 4 files to bob/);
       proxy.cut();
-      await alice.waitFor(/photo6\.jpg will be offered again/);
+      // The four under way end; the held two, which were never offered, wait
+      // for the next connection without a word.
+      for (let i = 1; i <= MAX_RECEIVING_PER_SENDER; i++) {
+        await alice.waitFor(
+          new RegExp(`photo${i}\\.jpg will be offered again`),
+        );
+      }
       proxy.down = false;
       await alice.waitFor(/Reconnected as alice\./);
       const again = (await offers(2 * MAX_RECEIVING_PER_SENDER)).slice(
@@ -93,6 +99,15 @@ Deno.test({
         () => events(bob.stdout, "file_received").length >= FILES ? true : null,
         `${FILES} files received`,
       );
+      // Before, the places the cut freed went to the held two at once, which
+      // were offered on the dead connection: an ERROR each (only the four
+      // under way were cut off unanswered), and "will be offered again,
+      // resuming where it stopped" of files never offered.
+      assert.equal(
+        alice.stdout.match(/ERROR: Not sent: the connection/g)?.length,
+        MAX_RECEIVING_PER_SENDER,
+      );
+      assert.doesNotMatch(alice.stdout, /photo[56]\.jpg will be offered again/);
       await alice.write("/quit\r");
       await alice.finish();
       await bob.write('{"cmd":"quit"}\n');
