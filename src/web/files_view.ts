@@ -18,6 +18,7 @@ import {
   type SentFileOutcome,
 } from "../client/render.ts";
 import { ResendSchedule } from "../client/resend_schedule.ts";
+import { type InOrder, ResumeOrder } from "../client/resume_order.ts";
 import {
   heldNotice,
   type SendingPlace,
@@ -82,6 +83,19 @@ export class FilesWaiting {
    * place (sending_places.ts), as the terminal's.
    */
   readonly places = new SendingPlaces();
+  /**
+   * Those the page's dropped connection cut off, to go again in the order
+   * sent (resume_order.ts), as the terminal's. Before, they went in the
+   * order their ends were heard in: of 4 under way, photo2 could go again
+   * before photo1 (1 run of 3 of browser_places_reconnect_test).
+   */
+  readonly resumeOrder = new ResumeOrder();
+  #sent = 1;
+
+  /** The next file's number in the order sent. */
+  sent(): number {
+    return this.#sent++;
+  }
 
   /**
    * A number for a file sent, from the moment it is sent until it ends:
@@ -384,6 +398,14 @@ export async function sendFromPage(
   // after the file: out of the order sent.
   if (turn !== undefined) await turn.ready;
   const passedOn = turn?.done ?? (() => {});
+  const seq = context.waiting.sent();
+  // Waiting for our connection: once back, it goes in the order sent.
+  let inOrder: InOrder | undefined;
+  /** It has its place, or waits in line for one: the next may go. */
+  const queued = () => {
+    inOrder?.done();
+    inOrder = undefined;
+  };
   try {
     // A transfer (or an offer not answered yet) our dropped connection broke
     // is offered again once the page is back, and one a recipient's broken
@@ -406,11 +428,15 @@ export async function sendFromPage(
         // sender (sending_places.ts): the others wait here, in order.
         let place = context.waiting.places.tryTake(to);
         let passOn = again ? undefined : passedOn;
-        if (place === null) {
+        if (place !== null) queued();
+        else {
           // The lines typed after it do not wait for a file that waits.
           passedOn();
           passOn = undefined;
-          const given = await placeFor(context, id, to, file.name, again, emit);
+          const asked = placeFor(context, id, to, file.name, again, emit);
+          // In line for a place now (placeFor asks before it awaits).
+          queued();
+          const given = await asked;
           if (given === "stopped" || context.leaving()) {
             if (given !== "stopped") given.release();
             return;
@@ -457,6 +483,7 @@ export async function sendFromPage(
         on,
         schedule,
         waiting.stopped.then(() => "stopped" as const),
+        () => inOrder = context.waiting.resumeOrder.hold(seq),
       ).finally(waiting.done);
       // Stopped by /cancel or the second /quit, which said so.
       if (next === "stopped") return;
@@ -482,8 +509,10 @@ export async function sendFromPage(
         return;
       }
       on = next;
+      await inOrder?.turn();
     }
   } finally {
+    queued();
     passedOn();
   }
 }
@@ -520,13 +549,14 @@ async function placeFor(
  * transfers to offer it on; null once the page stops reconnecting; "spent"
  * once `schedule`'s budget of time connected is; "stopped" when `stopped`
  * resolves first. Our connection broken, it waits for the next one however
- * long that takes, then offers at once.
+ * long that takes, then offers at once; `back` is called as it starts to.
  */
 async function untilNextOffer(
   context: FilesViewContext,
   on: WebFiles,
   schedule: ResendSchedule,
   stopped: Promise<"stopped">,
+  back: () => void,
 ): Promise<WebFiles | null | "spent" | "stopped"> {
   if (!on.isOver) {
     const delay = schedule.next();
@@ -548,6 +578,7 @@ async function untilNextOffer(
     if (woke === "stopped") return woke;
     if (woke === "slept" && !on.isOver) return on;
   }
+  back();
   const next = await Promise.race([context.relinked(on), stopped]);
   if (next !== null && next !== "stopped") schedule.reconnected();
   return next;
