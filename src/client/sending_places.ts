@@ -49,7 +49,6 @@ export interface SendingPlace {
 }
 
 interface Waiter {
-  key: string;
   take: (place: SendingPlace) => void;
 }
 
@@ -61,8 +60,14 @@ export class SendingPlaces {
   readonly #limit: number;
   /** Places taken, by key. */
   #taken = new Map<string, number>();
-  /** Waiting, in the order they asked. */
-  #waiting: Waiter[] = [];
+  /**
+   * Waiting, by key, each in the order they asked (a Set keeps it, and
+   * lets a cancelled one go at once). Before, one list for all: every
+   * release scanned it, and everyone before each waiter, so thousands of
+   * /file lines held cost a quadratic time each time a file ended.
+   */
+  #waiting = new Map<string, Set<Waiter>>();
+  #waitingCount = 0;
 
   constructor(limit = MAX_SENDING_PER_RECIPIENT) {
     this.#limit = limit;
@@ -75,7 +80,7 @@ export class SendingPlaces {
    */
   tryTake(target: PlaceTarget): SendingPlace | null {
     const key = placeKey(target);
-    if (this.#waiting.some((w) => w.key === key)) return null;
+    if (this.#waiting.has(key)) return null;
     if ((this.#taken.get(key) ?? 0) >= this.#limit) return null;
     return this.#take(key);
   }
@@ -93,8 +98,11 @@ export class SendingPlaces {
     if (now !== null) return now;
     const key = placeKey(target);
     const given = Promise.withResolvers<SendingPlace>();
-    const waiter: Waiter = { key, take: given.resolve };
-    this.#waiting.push(waiter);
+    const waiter: Waiter = { take: given.resolve };
+    const line = this.#waiting.get(key) ?? new Set<Waiter>();
+    this.#waiting.set(key, line);
+    line.add(waiter);
+    this.#waitingCount++;
     // Set as soon as `cancelled` resolves: a place given in the same turn
     // can still win the race below, and a file stopped (/cancel said so)
     // must not be offered with it.
@@ -107,11 +115,13 @@ export class SendingPlaces {
       }),
     ]);
     if (outcome !== "cancelled" && !stopped) return outcome;
-    const at = this.#waiting.indexOf(waiter);
-    if (at >= 0) {
-      this.#waiting.splice(at, 1);
+    if (line.delete(waiter)) {
+      this.#waitingCount--;
+      if (line.size === 0 && this.#waiting.get(key) === line) {
+        this.#waiting.delete(key);
+      }
       // Those behind it may go now.
-      this.#handOut();
+      this.#handOut(key);
       return "cancelled";
     }
     // Given a place as it was cancelled: let it go to the next.
@@ -121,7 +131,7 @@ export class SendingPlaces {
 
   /** Files waiting for a place now (for tests and listings). */
   get waiting(): number {
-    return this.#waiting.length;
+    return this.#waitingCount;
   }
 
   /** Places taken for files to `target` now (for tests). */
@@ -139,22 +149,21 @@ export class SendingPlaces {
         const left = (this.#taken.get(key) ?? 1) - 1;
         if (left > 0) this.#taken.set(key, left);
         else this.#taken.delete(key);
-        this.#handOut();
+        this.#handOut(key);
       },
     };
   }
 
-  /** Gives free places to the first waiting for each recipient. */
-  #handOut(): void {
-    for (let i = 0; i < this.#waiting.length;) {
-      const waiter = this.#waiting[i]!;
-      const earlier = this.#waiting.slice(0, i).some((w) =>
-        w.key === waiter.key
-      );
-      if (!earlier && (this.#taken.get(waiter.key) ?? 0) < this.#limit) {
-        this.#waiting.splice(i, 1);
-        waiter.take(this.#take(waiter.key));
-      } else i++;
+  /** Gives the free places of `key` to the first waiting for them. */
+  #handOut(key: string): void {
+    const line = this.#waiting.get(key);
+    if (line === undefined) return;
+    for (const waiter of line) {
+      if ((this.#taken.get(key) ?? 0) >= this.#limit) return;
+      line.delete(waiter);
+      this.#waitingCount--;
+      if (line.size === 0) this.#waiting.delete(key);
+      waiter.take(this.#take(key));
     }
   }
 }
