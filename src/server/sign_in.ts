@@ -6,6 +6,10 @@
  */
 
 import { nameKey } from "../protocol/limits.ts";
+import {
+  TOO_MANY_NEW_NAMES,
+  TOO_MANY_SIGN_INS,
+} from "../protocol/sign_in_refusals.ts";
 import type { ClientMessage } from "../protocol/messages.ts";
 import { messageOf, type SecureChannel } from "../transport/secure_channel.ts";
 import { dismiss } from "./connection_end.ts";
@@ -17,16 +21,7 @@ import { LOG_WAIT_MS } from "./shared_log.ts";
 import type { ConnId } from "./state.ts";
 import type { EdgeConnection } from "./ws_edge.ts";
 
-/** A `register` of a name never seen, past its address's new-name rate. */
-export const TOO_MANY_NEW_NAMES =
-  "ERROR: Too many new names from your address; try again in a few minutes, or sign in with a name you have used before";
-
-/**
- * A sign-in past its address's sign-in rate: each sign-in and its end are
- * news to everyone signed in.
- */
-export const TOO_MANY_SIGN_INS =
-  "ERROR: Too many sign-ins from your address; try again in a few seconds";
+export { TOO_MANY_NEW_NAMES, TOO_MANY_SIGN_INS };
 
 /**
  * Carries out `message` from `id`, not signed in yet. False when the
@@ -101,40 +96,21 @@ export async function signIn(
     core.deliverRun(id, [{ to: [id], message: taken.message }]);
     return true;
   }
-  // A new account takes a token of its address only now, proven:
-  // a register left unproven must not spend its neighbours' ones.
+  // Tokens are looked at here and taken only once the registration has
+  // passed (below): a register left unproven, or refused by the router (an
+  // invalid name), must not spend its neighbours' ones.
   const addressLimitsFree = conn.loopback &&
     !core.limits.limitNewNamesFromLoopback;
   // Every sign-in tells everyone that someone came, and its end that they
   // left: an address signing in and out as fast as it could connect (10 a
-  // second) printed 20 lines a second on every screen. Looked at first and
-  // taken last, so a sign-in refused for its new name costs no sign-in.
+  // second) printed 20 lines a second on every screen.
   const now = Date.now();
-  // A known name, its key proven, coming back (a restart, a dropped
-  // Wi-Fi) is one person, not a flood: a class behind one address all
-  // comes back at once, past the burst (comebacks.ts).
   const key = nameKey(result.register.name);
   const known = state.store.getUser(key) !== undefined;
-  const comeback = !addressLimitsFree && known &&
-    core.addresses.signIns.rate > 0 &&
-    core.addresses.comebacks.may(group, key, now);
+  // The new-name rate first: its wait is minutes, the sign-ins' seconds,
+  // and a new name told "a few seconds" would only be refused again.
   if (
-    !addressLimitsFree && !comeback &&
-    !core.addresses.signIns.peek(group, now)
-  ) {
-    core.deliverRun(id, [{
-      to: [id],
-      message: {
-        t: "error",
-        re: message.id,
-        code: "limit",
-        text: TOO_MANY_SIGN_INS,
-      },
-    }]);
-    return true;
-  }
-  if (
-    !addressLimitsFree && !known && !core.addresses.newNames.take(group, now)
+    !addressLimitsFree && !known && !core.addresses.newNames.peek(group, now)
   ) {
     core.deliverRun(id, [{
       to: [id],
@@ -147,8 +123,29 @@ export async function signIn(
     }]);
     return true;
   }
-  if (comeback) core.addresses.comebacks.take(group, key, now);
-  else if (!addressLimitsFree) core.addresses.signIns.take(group, now);
+  // A known name, its key proven, coming back (a restart, a dropped
+  // Wi-Fi) is one person, not a flood: a class behind one address all
+  // comes back at once, past the burst (comebacks.ts). Only when the
+  // ordinary sign-ins cannot pay: a comeback spent on the morning's first
+  // sign-in takes 10 minutes to return, and the class's Wi-Fi dropping at
+  // 9:05 would find it gone.
+  const signInPays = addressLimitsFree ||
+    core.addresses.signIns.peek(group, now);
+  const comeback = !signInPays && known &&
+    core.addresses.signIns.rate > 0 &&
+    core.addresses.comebacks.may(group, key, now);
+  if (!signInPays && !comeback) {
+    core.deliverRun(id, [{
+      to: [id],
+      message: {
+        t: "error",
+        re: message.id,
+        code: "limit",
+        text: TOO_MANY_SIGN_INS,
+      },
+    }]);
+    return true;
+  }
   // The same key signing in again (typically a reconnect the server
   // has not noticed the end of yet) takes over the old session.
   const stale = result.fingerprint === null
@@ -196,6 +193,13 @@ export async function signIn(
   }
   const welcome = routeRun(core, id, [{ message: result.register, body }]).out;
   const name = state.nameOf(id);
+  // Signed in: now the tokens looked at above are spent (nothing was
+  // awaited since, so they are still there).
+  if (name !== null && !addressLimitsFree) {
+    if (!known) core.addresses.newNames.take(group, now);
+    if (comeback) core.addresses.comebacks.take(group, key, now);
+    else core.addresses.signIns.take(group, now);
+  }
   // What its accounts take together is counted by address, as new names
   // are (loopback aside, unless configured).
   if (name !== null) state.setAddress(id, addressLimitsFree ? null : group);
