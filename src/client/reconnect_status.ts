@@ -8,6 +8,7 @@
  * @module
  */
 
+import { TOO_MANY_NEW_NAMES } from "../protocol/sign_in_refusals.ts";
 import { textColumns } from "./input_block.ts";
 
 /** The first delay; each attempt doubles it up to the cap. */
@@ -40,6 +41,21 @@ export function reconnectDelay(
  */
 export const HELD_BACK =
   "the server lets sign-ins from your address in a few at a time; trying again shortly";
+
+/**
+ * Whether a reconnection's sign-in refused with `reply` was turned away for
+ * its address's rates only for a while (HELD_BACK): `slow_down`, or a
+ * `limit` on sign-ins. A `limit` on new names (the server no longer knows
+ * this name: restarted with `--data :memory:`, say) is not: it lasts minutes,
+ * and is said as the server says it.
+ */
+export function heldBack(
+  reply: { t: string; code?: string; text?: string },
+): boolean {
+  if (reply.t !== "error") return false;
+  return reply.code === "slow_down" ||
+    (reply.code === "limit" && reply.text !== TOO_MANY_NEW_NAMES);
+}
 
 /**
  * Attempts turned away so (HELD_BACK) that a script does not count among

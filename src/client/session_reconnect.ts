@@ -20,6 +20,7 @@ import { RetryWait } from "./reconnect_backoff.ts";
 import {
   fitStatusLine,
   HELD_BACK,
+  heldBack,
   lostLine,
   MAX_HELD_BACK_ATTEMPTS,
   reconnectDelay,
@@ -230,11 +231,11 @@ export async function reconnect(
   let lastError: string | null = null;
   // Attempts the server turned away for its address's rates: it is up and
   // lets them in a few at a time, so they are not a script's tries.
-  let heldBack = 0;
+  let heldBackTries = 0;
   try {
     attempts: for (
       let attempt = from;
-      attempt < from + tries + heldBack && !left;
+      attempt < from + tries + heldBackTries && !left;
       attempt++
     ) {
       const retryAt = Date.now() + reconnectDelay(attempt);
@@ -290,11 +291,11 @@ export async function reconnect(
           const ending = await client.quit();
           // Cut during the sign-in: why, in full (the reply has a few words).
           // Turned away for the address's rates: wait and try again, said
-          // once. Otherwise, most likely the server has not yet noticed that
-          // our old connection died.
-          const rated = reply.t === "error" &&
-            (reply.code === "limit" || reply.code === "slow_down");
-          if (rated && heldBack < MAX_HELD_BACK_ATTEMPTS) heldBack++;
+          // once (a new name's rate, minutes long, as the server says it,
+          // an attempt as any other). Otherwise, most likely the server has
+          // not yet noticed that our old connection died.
+          const rated = heldBack(reply);
+          if (rated && heldBackTries < MAX_HELD_BACK_ATTEMPTS) heldBackTries++;
           lastError = wasUnanswered(reply)
             ? ending.reason
             : rated

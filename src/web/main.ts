@@ -81,6 +81,8 @@ import {
 import { mentions } from "../client/mentions.ts";
 import { RetryWait } from "../client/reconnect_backoff.ts";
 import {
+  HELD_BACK,
+  heldBack,
   reconnectDelay,
   type ReconnectState,
   statusLine,
@@ -2555,6 +2557,19 @@ async function reconnect(reason: string): Promise<void> {
       chats.retry(next);
       for (const { line, to } of queued.splice(0)) run(line, to);
       return true;
+    }
+    if (
+      reply.t === "error" &&
+      (reply.code === "limit" || reply.code === "slow_down")
+    ) {
+      // Turned away for the address's rates (PROTOCOL 5.8): the server is
+      // up and lets sign-ins in a few at a time (a new name's rate: after
+      // minutes, said as the server says it). Another try, after the wait,
+      // as the terminal does; before, the page stopped reconnecting for good
+      // when a class came back at once.
+      next.abort();
+      lastError = heldBack(reply) ? HELD_BACK : reply.text;
+      return false;
     }
     if (reply.t === "error" && reply.code !== "internal") {
       // Refused (the name, the key): trying again would not change it.

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import {
+  TOO_MANY_NEW_NAMES,
+  TOO_MANY_SIGN_INS,
+} from "../../src/protocol/sign_in_refusals.ts";
+import {
   fitStatusLine,
+  heldBack,
   RECONNECT_MAX_MS,
   reconnectDelay,
   StateChanges,
@@ -167,4 +172,13 @@ Deno.test("fitStatusLine measures an emoji-presentation pair in the error as 2 c
   // "Retry in 9 s: " (14) + 30 pairs (60) + " refused" (8) = 82 columns.
   assert.equal(fitStatusLine(waiting, 0, 0, 84), `Retry in 9 s: ${error}`);
   assert.notEqual(fitStatusLine(waiting, 0, 0, 80), `Retry in 9 s: ${error}`);
+});
+
+Deno.test("heldBack is a sign-in turned away for a while (slow_down, too many sign-ins), not a new name's minutes-long limit nor another refusal", () => {
+  const error = (code: string, text: string) => ({ t: "error", code, text });
+  assert.equal(heldBack(error("limit", TOO_MANY_SIGN_INS)), true);
+  assert.equal(heldBack(error("slow_down", "ERROR: slow down")), true);
+  assert.equal(heldBack(error("limit", TOO_MANY_NEW_NAMES)), false);
+  assert.equal(heldBack(error("name_taken", "ERROR: taken")), false);
+  assert.equal(heldBack({ t: "welcome" }), false);
 });
