@@ -134,12 +134,17 @@ Deno.test("chat connect saves a group file only when its end carries the sender'
       { t: "file_done" }
     >;
     assert.equal(refusal.ok, false, JSON.stringify(refusal));
+    // The third was refused before it was taken: what goes to its sender
+    // is cut at a word to the server's 100 characters
+    // (reason_for_sender.ts), which this host does not do. The first two
+    // were taken and fail at their end: said whole.
     assert.match(
       refusal.reason,
       xfer === 3
-        ? /without the key that checks alice's signature, which a group file needs/
+        ? /without the key that checks alice's signature\b/
         : /the file is not signed by alice/,
     );
+    if (xfer === 3) assert.ok(refusal.reason.length <= 100, refusal.reason);
   }
   await bob.waitForStderr(
     /ERROR: File report\.pdf from alice was not received: the file is not signed by alice/,
