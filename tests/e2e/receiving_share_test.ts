@@ -76,6 +76,15 @@ Deno.test("chat connect: four accounts offering 8 files each with keys that neve
         `"file_failed","xfer":\\d+,"from":"mallory${i}","name":"[^"]*","reason":"${MAX_RECEIVING_PER_SENDER} files from this sender are coming in already`,
         "g",
       );
+      // Bob's client refuses them at once, but says so in the sender's
+      // turn (display lanes): after its offers that wait for their key, 10 s.
+      // The accounts can hear the refusals before bob's lines are out.
+      await bob.waitUntil(
+        () =>
+          (bob.stdout.match(refusal)?.length ?? 0) >=
+            8 - MAX_RECEIVING_PER_SENDER,
+        `mallory${i}'s refusals in bob's output`,
+      );
       assert.equal(
         bob.stdout.match(refusal)?.length,
         8 - MAX_RECEIVING_PER_SENDER,
