@@ -8,6 +8,7 @@
 
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { ChatClient } from "../../src/client/chat_client.ts";
+import type { FileOfferNotice } from "../../src/protocol/messages.ts";
 import { importPublicKeyPem } from "../../src/crypto/keys.ts";
 import {
   ChatProcess,
@@ -472,4 +473,35 @@ export async function closeTab(page: Page): Promise<"asked" | "closed"> {
   });
   await page.close({ runBeforeUnload: true });
   return await outcome;
+}
+
+/** Sends the file at `path` from the page (its File… input) to the conversation open. */
+export async function upload(page: Page, path: string): Promise<void> {
+  const input = await page.$("#file-input");
+  await (input as unknown as { uploadFile(path: string): Promise<void> })
+    .uploadFile(path);
+}
+
+/**
+ * The file offers `client` is shown, as they come; `offered(count)` resolves
+ * once there are at least `count`.
+ */
+export function offersTo(client: ChatClient): {
+  offers: FileOfferNotice[];
+  offered(count: number): Promise<void>;
+} {
+  const offers: FileOfferNotice[] = [];
+  let wake = () => {};
+  client.onMessage(({ message }) => {
+    if (message.t === "file_offer") offers.push(message);
+    wake();
+  });
+  return {
+    offers,
+    async offered(count) {
+      while (offers.length < count) {
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+  };
 }

@@ -13,22 +13,15 @@
  */
 
 import assert from "node:assert/strict";
-import type { Page } from "puppeteer-core";
 import {
   LEAK_CHECKS_OFF,
   startBrowserChat,
   typeLine,
+  upload,
   waitForLine,
   webbyAnd,
 } from "../_helpers/browser.ts";
 import { freeze } from "../_helpers/freeze.ts";
-
-/** Sends the file at `path` from the page, to the conversation open. */
-async function upload(page: Page, path: string): Promise<void> {
-  const input = await page.$("#file-input");
-  await (input as unknown as { uploadFile(path: string): Promise<void> })
-    .uploadFile(path);
-}
 
 /**
  * Messages the server lets a connection send at once: enough for the

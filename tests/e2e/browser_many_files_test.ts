@@ -11,23 +11,16 @@
  */
 
 import assert from "node:assert/strict";
-import type { Page } from "puppeteer-core";
-import type { FileOfferNotice } from "../../src/protocol/messages.ts";
 import {
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
+  offersTo,
   signedInPage,
   startBrowserChat,
   typeLine,
+  upload,
   waitForLine,
 } from "../_helpers/browser.ts";
-
-/** Sends the file at `path` from the page, to the conversation open. */
-async function upload(page: Page, path: string): Promise<void> {
-  const input = await page.$("#file-input");
-  await (input as unknown as { uploadFile(path: string): Promise<void> })
-    .uploadFile(path);
-}
 
 Deno.test({
   name:
@@ -39,17 +32,7 @@ Deno.test({
     try {
       const problems: string[] = [];
       const page = await signedInPage(chat, "webby", problems);
-      const offers: FileOfferNotice[] = [];
-      let wake = () => {};
-      termy.onMessage(({ message }) => {
-        if (message.t === "file_offer") offers.push(message);
-        wake();
-      });
-      const offered = async (count: number) => {
-        while (offers.length < count) {
-          await new Promise<void>((r) => (wake = r));
-        }
-      };
+      const { offers, offered } = offersTo(termy);
       await chat.keysOf("webby");
       await typeLine(page, "/query termy");
       for (let i = 1; i <= 6; i++) {

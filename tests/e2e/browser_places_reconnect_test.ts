@@ -13,24 +13,17 @@
  */
 
 import assert from "node:assert/strict";
-import type { Page } from "puppeteer-core";
-import type { FileOfferNotice } from "../../src/protocol/messages.ts";
 import {
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
+  offersTo,
   signedInThrough,
   startBrowserChat,
   typeLine,
+  upload,
   waitForLine,
 } from "../_helpers/browser.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
-
-/** Sends the file at `path` from the page, to the conversation open. */
-async function upload(page: Page, path: string): Promise<void> {
-  const input = await page.$("#file-input");
-  await (input as unknown as { uploadFile(path: string): Promise<void> })
-    .uploadFile(path);
-}
 
 Deno.test({
   name:
@@ -42,17 +35,7 @@ Deno.test({
     const termy = await chat.signedInClient("termy");
     try {
       const { page, problems } = await signedInThrough(chat, proxy, "webby");
-      const offers: FileOfferNotice[] = [];
-      let wake = () => {};
-      termy.onMessage(({ message }) => {
-        if (message.t === "file_offer") offers.push(message);
-        wake();
-      });
-      const offered = async (count: number) => {
-        while (offers.length < count) {
-          await new Promise<void>((r) => (wake = r));
-        }
-      };
+      const { offers, offered } = offersTo(termy);
       await chat.keysOf("webby");
       await typeLine(page, "/query termy");
       for (let i = 1; i <= 6; i++) {

@@ -12,23 +12,16 @@
  */
 
 import assert from "node:assert/strict";
-import type { Page } from "puppeteer-core";
 import {
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
   signedInThrough,
   startBrowserChat,
   typeLine,
+  upload,
   waitForLine,
 } from "../_helpers/browser.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
-
-/** Sends the file at `path` from the page, to the conversation open. */
-async function upload(page: Page, path: string): Promise<void> {
-  const input = await page.$("#file-input");
-  await (input as unknown as { uploadFile(path: string): Promise<void> })
-    .uploadFile(path);
-}
 
 Deno.test({
   name:
