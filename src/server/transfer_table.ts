@@ -25,6 +25,12 @@ export interface Recipient {
    * A recipient quiet past `fileStallMs` while it owes is dropped.
    */
   quietSince?: number;
+  /**
+   * What it had acknowledged when `quietSince` was set: an acknowledgement
+   * sets it again only once it moves the count by FILE_ACK_BYTES from there
+   * or reaches all that was sent (transfers.ts `ack`).
+   */
+  quietAcked?: number;
 }
 
 export interface Transfer {

@@ -275,7 +275,10 @@ function startStallClocks(
     if (
       !owes(recipient, sentBefore, size, endedBefore) &&
       owes(recipient, sent, size, ended)
-    ) recipient.quietSince = now;
+    ) {
+      recipient.quietSince = now;
+      recipient.quietAcked = recipient.acked;
+    }
   }
 }
 
@@ -847,8 +850,18 @@ function ack(
   if (transfer === undefined || recipient === undefined) return [];
   // Acknowledgements only move forward and never past what was sent.
   if (received <= recipient.acked || received > transfer.sent) return [];
+  const from = recipient.quietAcked ?? recipient.acked;
   recipient.acked = received;
-  recipient.quietSince = now;
+  // Its silence ends only with progress: an honest recipient acknowledges
+  // every FILE_ACK_BYTES written and all it has at the end. Any ack that
+  // moved the count restarted the clock before, so a member acknowledging
+  // 16 KiB a second (even a byte a minute) stayed in a group file for ever,
+  // and the slowest recipient paces everyone: the file stopped at the window
+  // for every member, and its sender's place and transfer were held for good.
+  if (received - from >= FILE_ACK_BYTES || received === transfer.sent) {
+    recipient.quietSince = now;
+    recipient.quietAcked = received;
+  }
   return progress(transfer);
 }
 

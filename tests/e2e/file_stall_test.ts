@@ -90,3 +90,94 @@ Deno.test("startServer drops a recipient that accepted a group file and went qui
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("startServer drops a group file's recipient that trickles acknowledgements of a few bytes to stay in it; the others get the file", async () => {
+  const root = await Deno.makeTempDir({ prefix: "chat-trickle-" });
+  try {
+    // As above: jojo, in this process with the server, must write each MiB
+    // it owes within the stall time, also under load.
+    await using server = await startTestServer({
+      limits: { fileStallMs: 8000 },
+    });
+    const sophia = await TestClient.connect(server, "sophia");
+    const jojo = await TestClient.connect(server, "jojo");
+    const mallory = await TestClient.connect(server, "mallory");
+    const saved = Promise.withResolvers<void>();
+    new FileReceiver(jojo.client, {
+      downloadsDir: `${root}/jojo`,
+      maxFileBytes: 1024 ** 3,
+      open: false,
+      openWith: null,
+      consent: () => Promise.resolve("accept"),
+      print: () => {},
+      onFinished: () => saved.resolve(),
+    });
+    // mallory accepts, reads everything, and acknowledges 16 KiB more each
+    // second (an ack that small is not even counted by the rate limit): far
+    // inside the stall time every time, and 64 times slower than the MiB
+    // an honest recipient acknowledges at once. The slowest recipient
+    // paces everyone, so the file went no further than the window.
+    let xfer: number | null = null;
+    let received = 0;
+    let acked = 0;
+    mallory.client.onMessage(({ message, body }) => {
+      if (message.t === "file_offer") {
+        xfer = message.xfer;
+        mallory.client.post({ t: "file_accept", xfer: message.xfer });
+      }
+      if (message.t === "file_chunk") received += body.byteLength - 16;
+    });
+    const trickle = setInterval(() => {
+      if (xfer === null || received < acked + 16 * 1024) return;
+      acked += 16 * 1024;
+      mallory.client.post({ t: "file_ack", xfer, received: acked });
+    }, 1000);
+    try {
+      await sophia.client.request({ t: "create", group: "team" });
+      await jojo.client.request({ t: "join", group: "team" });
+      await mallory.client.request({ t: "join", group: "team" });
+
+      const size = 20 * 1024 * 1024;
+      await Deno.writeFile(`${root}/big.bin`, new Uint8Array(size).fill(7));
+      let guard: ReturnType<typeof setTimeout> | undefined;
+      const outcome = await Promise.race([
+        new FileSender(sophia.client).send(
+          { group: "team" },
+          `${root}/big.bin`,
+        ),
+        new Promise<never>((_, reject) => {
+          guard = setTimeout(
+            () =>
+              reject(
+                new Error(
+                  `the transfer never ended: mallory acknowledged ${acked} bytes of ${received} received`,
+                ),
+              ),
+            30_000,
+          );
+        }),
+      ]).finally(() => clearTimeout(guard));
+      assert.equal(outcome.kind, "finished", JSON.stringify(outcome));
+      const results = outcome.kind === "finished" ? outcome.results : [];
+      const byName = new Map(results.map((r) => [r.name, r]));
+      assert.equal(byName.get("jojo")?.ok, true, JSON.stringify(results));
+      assert.equal(byName.get("mallory")?.ok, false, JSON.stringify(results));
+      assert.match(
+        String(byName.get("mallory")?.reason),
+        /mallory stopped taking the file/,
+      );
+      await saved.promise;
+      const got = await Deno.readFile(`${root}/jojo/big.bin`);
+      assert.equal(got.length, size);
+      await mallory.waitFor((m) =>
+        m.message.t === "file_cancel" &&
+        m.message.reason === "you stopped taking the file"
+      );
+    } finally {
+      clearInterval(trickle);
+    }
+    await Promise.all([sophia, jojo, mallory].map((c) => c.quit()));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
