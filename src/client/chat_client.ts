@@ -219,6 +219,8 @@ export class ChatClient {
   #quitting = false;
   #over = false;
   #name: string | null = null;
+  /** See `ownAfter`. */
+  #ownAfter = 0;
   /** #name as names are compared (never equal to a name before the welcome). */
   #nameKey = "\0";
   /** The name `register` last asked for, until its `prove` is answered. */
@@ -328,6 +330,14 @@ export class ChatClient {
   /** The name the server accepted, once registered. */
   get name(): string | null {
     return this.#name;
+  }
+
+  /**
+   * The last message id of this name sent by another key before this one
+   * held it (the welcome's `own_after`, docs/PROTOCOL.md 5.3); 0: none.
+   */
+  get ownAfter(): number {
+    return this.#ownAfter;
   }
 
   /** True once the session has ended, whoever ended it. */
@@ -628,6 +638,7 @@ export class ChatClient {
     if (reply.t === "welcome") {
       this.#name = reply.name;
       this.#nameKey = reply.name.toLowerCase();
+      this.#ownAfter = reply.own_after ?? 0;
       this.#acks = reply.acks === true;
       this.#cids = reply.cids === true;
       // What was shown before the welcome (nothing, usually) is owed too.

@@ -23,6 +23,12 @@ export interface Style {
   bell?: boolean;
   /** The reader's name: `@name` mentions of it are highlighted, and ring. */
   self?: string;
+  /**
+   * The last message id of `self` sent by another key, before a release
+   * gave the name to this one (the welcome's `own_after`): history shows
+   * those as someone else's lines. 0 or absent: every one is the reader's.
+   */
+  ownAfter?: number;
   /** `[HH:MM]` before each live received line (a terminal without --no-time). */
   clock?: boolean;
   /**
@@ -149,13 +155,28 @@ function ring(
   return msg.t === "private" || mentioned ? "\x07" : "";
 }
 
+/**
+ * Whether `msg`, from the reader's name, was sent by the reader's key: not
+ * one of that name's messages from before its release (`ownAfter`), which
+ * another key sent (docs/PROTOCOL.md 5.3, `own_after`).
+ */
+function sentByReader(
+  msg: { from: string; id?: number },
+  style: Style,
+): boolean {
+  if (style.self === undefined || nameKey(msg.from) !== nameKey(style.self)) {
+    return false;
+  }
+  const after = style.ownAfter ?? 0;
+  return after === 0 || (msg.id !== undefined && msg.id > after);
+}
+
 /** A public or group message this user sent, shown again by history. */
 function ownInHistory(
   msg: Extract<ServerMessage, { t: "public" | "group" }>,
   style: Style,
 ): boolean {
-  return msg.history === true && style.self !== undefined &&
-    nameKey(msg.from) === nameKey(style.self);
+  return msg.history === true && sentByReader(msg, style);
 }
 
 /** Whether `msg`'s body is text to show: public, private and group messages. */
@@ -215,10 +236,7 @@ export function renderServerMessage(
     case "private": {
       // One this user sent (history gives `to` only then): worded as its
       // sending was ("Private message to jojo: hi"), not "from nana to jojo".
-      if (
-        msg.to !== undefined && style.self !== undefined &&
-        nameKey(msg.from) === nameKey(style.self)
-      ) {
+      if (msg.to !== undefined && sentByReader(msg, style)) {
         const to = msg.to;
         return renderSent({ kind: "msg", to, text: body }, style).map((
           sent,

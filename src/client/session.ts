@@ -394,6 +394,8 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   // Mentions of this name are highlighted (mentions.ts).
   const style: Style = context.style;
   style.self = self;
+  // Its lines from before a release are another key's (render.ts).
+  style.ownAfter = first.ownAfter;
   // History lines carry their own time (render.ts); scripts keep the seed's lines.
   style.clock = context.ui.time && terminal.interactive && !context.json;
   // Who and what is there, for tab completion, and keys for /ignore.
@@ -937,6 +939,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       return next === "left" ? 0 : 1;
     }
     connected = { attempt: next.attempt, welcomedAt: performance.now() };
+    style.ownAfter = next.client.ownAfter;
     link = attach(next.client, next.keysPublished);
     chats.retry(next.client);
     void missed.catchUp(

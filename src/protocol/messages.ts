@@ -221,6 +221,9 @@ export type ServerMessage =
    * the id of the space the ids and seqs of chat messages belong to
    * (docs/PROTOCOL.md 5.3): a client that moves to a server announcing
    * another one knows that the positions it has seen mean nothing there.
+   * `own_after`: the name was released (`chat admin release`) and its
+   * messages with an `id` up to this one were sent by another key before
+   * this one held it (docs/PROTOCOL.md 5.3): not this user's own lines.
    */
   | {
     t: "welcome";
@@ -231,6 +234,7 @@ export type ServerMessage =
     cids?: true;
     reqs?: true;
     store?: string;
+    own_after?: number;
   }
   /**
    * 32 random bytes, base64, for the client to sign with its identity key.

@@ -190,6 +190,9 @@ export function parseServerMessage(value: unknown): ServerMessage {
         ...(f.cids === true ? { cids: true } : {}),
         ...(f.reqs === true ? { reqs: true } : {}),
         ...(typeof f.store === "string" ? { store: f.store } : {}),
+        ...(f.own_after === undefined
+          ? {}
+          : { own_after: int(f, "own_after") }),
       };
     }
     case "ok":

@@ -250,6 +250,9 @@ export class LogOutbox implements Store {
   releaseName(key: string, at: Timestamp): ReleasedName | null {
     return this.inner.releaseName(key, at);
   }
+  historyStartsAfter(key: string): number {
+    return this.inner.historyStartsAfter(key);
+  }
   endOldKey(key: string, at: Timestamp): ReleasedName {
     return this.inner.endOldKey(key, at);
   }

@@ -270,6 +270,7 @@ function register(
     );
   }
   const session = state.register(from, name, now, acks);
+  const ownAfter = state.store.historyStartsAfter(session.nameKey);
   return [
     {
       to: connection(from),
@@ -283,6 +284,9 @@ function register(
         // Every history answer's messages carry `req` (asHistory).
         reqs: true,
         store: state.store.id,
+        // Their name's lines up to here were another key's (a release):
+        // shown again by /history as someone else's, not as their own.
+        ...(ownAfter > 0 ? { own_after: ownAfter } : {}),
       },
     },
     // What arrived for them while they were away, after the welcome.

@@ -376,6 +376,10 @@ export class SqliteStore implements Store {
     });
   }
 
+  historyStartsAfter(nameKey: string): number {
+    return this.#users.historyStartsAfter(nameKey);
+  }
+
   endOldKey(nameKey: string, at: Timestamp): ReleasedName {
     return this.#tx.transaction(() => {
       this.#users.startHistoryAfter(nameKey, this.lastMessageId());

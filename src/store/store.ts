@@ -395,6 +395,13 @@ export interface Store {
    */
   endOldKey(nameKey: string, at: Timestamp): ReleasedName;
   /**
+   * The last message id stored before the name's current key held it (its
+   * latest release, `releaseName`, `endOldKey`, `cutOldKeys`): the name's
+   * messages up to it were another key's. 0 if the name was never released,
+   * or is unknown.
+   */
+  historyStartsAfter(nameKey: string): number;
+  /**
    * A cluster's `releaseName`, made on each node by the position the
    * names bucket gives (`cut`), not by this node's last message: the
    * name's history starts above `cut.after`, the deliveries of messages at

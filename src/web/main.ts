@@ -328,6 +328,8 @@ function emit(event: SessionEvent, typedIn: string | null = null): void {
     clock: true,
     clockSent: true,
     self,
+    // The name's lines from before a release are another key's (render.ts).
+    ownAfter: client?.ownAfter ?? 0,
     lineBreaks,
     ...(e2e === null ? {} : {
       verification: (name: string, fingerprint: string | undefined) =>

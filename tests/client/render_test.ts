@@ -629,3 +629,36 @@ Deno.test("renderServerMessage shows one's own public and group lines in history
     ["[Broadcast from carol]: hi"],
   );
 });
+
+Deno.test("renderServerMessage shows a released name's lines up to ownAfter, another key's, as received, and the reader's after it as their own", () => {
+  const style = { color: false, self: "carol", ownAfter: 41 };
+  const at = Date.UTC(2026, 11, 6, 14, 2);
+  const shown = (msg: ServerMessage, text: string) =>
+    renderServerMessage(msg, text, style)[0]!.replace(/^\[[^\]]*\] /, "");
+  const from = { from: "carol", ts: at, history: true } as const;
+  assert.equal(
+    shown({ t: "public", ...from, id: 41, seq: 41 }, "hi"),
+    "[Broadcast from carol]: hi",
+  );
+  assert.equal(
+    shown({ t: "group", group: "team", ...from, id: 40, seq: 7 }, "hi all"),
+    "[Receive group team message from carol]: hi all",
+  );
+  assert.equal(
+    shown({ t: "private", ...from, id: 39, seq: 3, to: "jojo" }, "psst"),
+    "Private message from carol to jojo: psst",
+  );
+  // Without an id there is nothing to place it by: not the reader's.
+  assert.equal(
+    shown({ t: "public", ...from }, "hi"),
+    "[Broadcast from carol]: hi",
+  );
+  assert.equal(
+    shown({ t: "public", ...from, id: 42, seq: 42 }, "hi"),
+    "Broadcast message sent: hi",
+  );
+  assert.equal(
+    shown({ t: "private", ...from, id: 43, seq: 4, to: "jojo" }, "psst"),
+    "Private message to jojo: psst",
+  );
+});
