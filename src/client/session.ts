@@ -711,7 +711,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     chats,
     client: () => link.client,
   });
-  const { handle, parse, controlsTransfers } = commands;
+  const { handle, parse, controlsTransfers, sendsFile } = commands;
   // How the session asks `client` for history of its own (not a /history).
   const historyPaging = (client: ChatClient): HistoryPaging => ({
     ask: async (request) => ({
@@ -812,9 +812,19 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     readerIsGone = true;
     return { reader: "gone" as const };
   });
+  // A --json script's files go on while it reads its next lines (each
+  // file's events carry its `re`): the end of its input, or its `quit`,
+  // waits for them, as each line once waited for its file. The end of input
+  // is then read as their end, and a dropped connection meanwhile is seen.
+  const filesGoOn = context.json && !terminal.interactive;
+  let inputEnded = false;
+  const filesEnded = () => {
+    const ended = () => ({ line: null });
+    return outgoing.settled().then(ended, ended);
+  };
   for (;;) {
     const event = await Promise.race([
-      nextLine().then((line) => ({ line })),
+      inputEnded ? filesEnded() : nextLine().then((line) => ({ line })),
       link.client.ended.then((ending) => ({ ending })),
       readerGone,
     ]);
@@ -826,8 +836,16 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     }
     if ("line" in event) {
       pendingLine = null;
-      if (event.line === null) break;
+      if (event.line === null) {
+        if (!filesGoOn || inputEnded) break;
+        inputEnded = true;
+        continue;
+      }
       const done = handle(event.line, ++lineNumber);
+      if (done === "quit" && filesGoOn) {
+        inputEnded = true;
+        continue;
+      }
       if (done === "quit") {
         // A line said pending may still be stored, or not: asked once, as
         // one typed again later would be a second message. A file being
@@ -842,7 +860,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
       // (a file's "sent successfully" too) come before the next one's, and
       // a rate-limited server slows it down instead of refusing half of it.
       // /transfers and /cancel act on what is running, so they do not wait.
-      if (!terminal.interactive) {
+      // A --json script's file goes on meanwhile (filesGoOn): its events
+      // carry its `re`, and the chat lines after it go out after its offer
+      // anyway (outgoing_files.ts `turn`), as a person's do.
+      if (!terminal.interactive && !(filesGoOn && sendsFile(event.line))) {
         let finished = false;
         const settled = untilDoneOrCut(done).then(() => {
           finished = true;
@@ -893,7 +914,10 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     reconnecting = true;
     const next = await reconnect(self, context, ending, from, {
       queue,
-      nextLine,
+      // A --json script's input that ended (or said quit) while its files
+      // went on: nothing more is read, and reconnecting stops as it would
+      // at the end of input.
+      nextLine: () => inputEnded ? Promise.resolve(null) : nextLine(),
       consumed: () => (pendingLine = null),
       number: () => ++lineNumber,
       reOf: (line, number) => parse(line)?.id ?? number,
@@ -962,9 +986,11 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
         quit = true;
         break;
       }
+      if (filesGoOn && sendsFile(line)) continue;
       if (!terminal.interactive) await untilDoneOrCut(done);
     }
-    if (quit) break;
+    if (quit && filesGoOn) inputEnded = true;
+    else if (quit) break;
   }
 
   terminal.onLeaveKey(null);

@@ -172,6 +172,13 @@ export function sessionCommands(options: SessionCommandsOptions) {
         action.command.kind === "cancel");
   };
 
+  /** `/file` or `/groupfile` (or their JSON commands): sends a file. */
+  const sendsFile = (line: string): boolean => {
+    const action = parse(line);
+    return action !== null && action.kind === "command" &&
+      (action.command.kind === "file" || action.command.kind === "groupfile");
+  };
+
   /**
    * Acts on input line number `number`; resolves once its results are
    * shown, or "quit" when the user asked to leave.
@@ -521,6 +528,7 @@ export function sessionCommands(options: SessionCommandsOptions) {
     parse,
     /** Whether a line is /transfers or /cancel (a script does not wait for them). */
     controlsTransfers,
+    sendsFile,
     /** Settles once the results of every line so far are shown. */
     results: () => results,
     /**
