@@ -17,7 +17,7 @@ import {
   unconfirmedAtQuit,
   unsentAtQuit,
 } from "../src/client/leave_questions.ts";
-import { heldNotice } from "../src/client/sending_places.ts";
+import { awayNotice, heldNotice } from "../src/client/sending_places.ts";
 import { lateRefusal } from "../src/client/unconfirmed_chat.ts";
 import {
   TOO_MANY_NEW_NAMES,
@@ -87,4 +87,8 @@ Deno.test("README quotes the refusals of an address's new names and sign-ins pas
 
 Deno.test("README quotes what is said of a 5th file to one person, which waits on the sender's side", () => {
   quoted(`\`${heldNotice("photo5.jpg", { to: "bob" })}\``);
+});
+
+Deno.test("README quotes what is said of a file the page sends while reconnecting", () => {
+  quoted(`\`${awayNotice("notes.txt")}\``);
 });

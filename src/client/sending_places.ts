@@ -42,6 +42,14 @@ export function heldNotice(name: string, target: PlaceTarget): string {
   return `${name} waits: ${MAX_SENDING_PER_RECIPIENT} files to ${to} are under way already, the most at once; it is offered once one of them ends (/transfers lists it, /cancel stops it)`;
 }
 
+/**
+ * What is said of a file sent while our connection is down (the page
+ * reconnecting): it was never offered, so nothing refused it; it waits.
+ */
+export function awayNotice(name: string): string {
+  return `${name} waits for the connection: it is offered once reconnected (/transfers lists it, /cancel stops it)`;
+}
+
 /** A place taken: `release` lets the next file to that recipient go. */
 export interface SendingPlace {
   /** Lets the place go (again: no effect). */

@@ -49,7 +49,7 @@ export type TransferEntry =
     name: string;
     /** `jojo`, `group team`, or several: `jojo, mia`. */
     to: string;
-    why: "again" | "place";
+    why: "again" | "place" | "connection";
   }
   | {
     kind: "receiving";
@@ -211,6 +211,8 @@ export function formatTransfers(
           `  ${n}. sending ${name} to ${sanitizeForTerminal(entry.to)}: ${
             entry.why === "again"
               ? "waiting to offer it again, resuming where it stopped"
+              : entry.why === "connection"
+              ? "waiting to offer it once reconnected"
               : `waiting to offer it, after one of the ${MAX_SENDING_PER_RECIPIENT} under way to them ends`
           }`,
         );

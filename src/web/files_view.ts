@@ -20,6 +20,7 @@ import {
 import { ResendSchedule } from "../client/resend_schedule.ts";
 import { type InOrder, ResumeOrder } from "../client/resume_order.ts";
 import {
+  awayNotice,
   heldNotice,
   type SendingPlace,
   SendingPlaces,
@@ -74,7 +75,7 @@ export class FilesWaiting {
     {
       name: string;
       targets: readonly FileTarget[];
-      why: "again" | "place";
+      why: "again" | "place" | "connection";
       stop: () => void;
     }
   >();
@@ -109,14 +110,15 @@ export class FilesWaiting {
 
   /**
    * File `id` (see `number`), `name`, waits to be offered to `target`
-   * (`why`: again, or for its place) until `done` is called; `stopped`
+   * (`why`: again, for its place, or for the connection it was sent
+   * without) until `done` is called; `stopped`
    * resolves if /cancel (or a second /quit) stops it first.
    */
   add(
     id: number,
     name: string,
     targets: readonly FileTarget[],
-    why: "again" | "place" = "again",
+    why: "again" | "place" | "connection" = "again",
   ): { stopped: Promise<void>; done: () => void } {
     const stopped = Promise.withResolvers<void>();
     const waiting = {
@@ -417,13 +419,21 @@ export async function sendFromPage(
     const id = context.waiting.number();
     let targets: FileTarget[] = [target];
     let on: WebFiles = files;
+    /** An offer of it was made (or it waited for its place): not only away. */
+    let offered = false;
     for (let again = false;; again = true) {
       const retry: FileTarget[] = [];
       for (const to of targets) {
         if (on.isOver) {
+          // Sent while the page reconnects: never offered, so nothing
+          // refused it; it waits for the connection, said once. Before,
+          // the page dropped it ("ERROR: Not connected") while the lines
+          // typed meanwhile were queued and sent once back.
+          if (!again) emit({ type: "notice", text: awayNotice(file.name) });
           retry.push(to);
           continue;
         }
+        offered = true;
         // No more under way to a recipient than it takes in from one
         // sender (sending_places.ts): the others wait here, in order.
         let place = context.waiting.places.tryTake(to);
@@ -485,7 +495,12 @@ export async function sendFromPage(
       passedOn();
       targets = retry;
       if (targets.length === 0 || context.leaving()) return;
-      const waiting = context.waiting.add(id, file.name, targets);
+      const waiting = context.waiting.add(
+        id,
+        file.name,
+        targets,
+        offered ? "again" : "connection",
+      );
       const next = await untilNextOffer(
         context,
         on,
@@ -511,8 +526,9 @@ export async function sendFromPage(
           type: "error",
           re: null,
           code: "file",
-          text:
-            `ERROR: ${file.name} was not offered again: the page stopped reconnecting. Send it again once connected`,
+          text: `ERROR: ${file.name} was not offered${
+            offered ? " again" : ""
+          }: the page stopped reconnecting. Send it again once connected`,
         });
         return;
       }

@@ -1509,7 +1509,10 @@ function sendFiles(list: Iterable<File>): void {
 
 function sendFile(target: FileTarget, file: File): Promise<void> {
   const sender = files;
-  if (sender === null || client === null || client.isOver) {
+  if (
+    sender === null || client === null ||
+    (client.isOver && (quitting || dismissed || keyChanged))
+  ) {
     emit({
       type: "error",
       re: null,
@@ -1518,6 +1521,9 @@ function sendFile(target: FileTarget, file: File): Promise<void> {
     });
     return Promise.resolve();
   }
+  // Reconnecting: it waits for the connection (said so), as the lines
+  // typed meanwhile are queued; it holds no line back.
+  if (client.isOver) return sendFromPage(filesView, sender, target, file);
   // Its place among the lines typed, taken now (unconfirmed_chat.ts).
   return sendFromPage(filesView, sender, target, file, chats.turn());
 }
