@@ -131,6 +131,8 @@ export class FileSender {
   #offered = new Map<number, OfferedInfo & { withdraw: () => void }>();
   /** The files `send` is at, by their `fileNumber` (sent_file_steps.ts). */
   #files = new SentFiles();
+  /** What each of those is, by `fileNumber`, for `betweenSteps`. */
+  #started = new Map<number, { name: string; target: SendTarget }>();
   #shareKey: ShareKey | null;
   #aead: FileAead | null;
 
@@ -210,6 +212,20 @@ export class FileSender {
   }
 
   /**
+   * The files `send` is at that are neither an offer nor a transfer yet
+   * (their key going out first): /quit names them too, and stops them.
+   */
+  betweenSteps(): { fileNumber: number; name: string; target: SendTarget }[] {
+    const listed = new Set([
+      ...[...this.#offered.values()].map((o) => o.fileNumber),
+      ...[...this.#outgoing.values()].map((o) => o.fileNumber),
+    ]);
+    return [...this.#started].filter(([n]) => !listed.has(n)).map((
+      [fileNumber, { name, target }],
+    ) => ({ fileNumber, name, target }));
+  }
+
+  /**
    * Stops file `fileNumber` (`send`'s) at whatever step it is (/cancel):
    * takes back its offer, cancels its transfer, or, between the two, stops
    * it at its next step. Which it was stopped as; null when it is not
@@ -280,6 +296,8 @@ export class FileSender {
       );
     }
     const steps = this.#files.start(fileNumber);
+    const started = { name: basename(path), target };
+    this.#started.set(fileNumber, started);
     try {
       return await this.#send(
         target,
@@ -295,6 +313,9 @@ export class FileSender {
       );
     } finally {
       this.#files.end(fileNumber, steps);
+      if (this.#started.get(fileNumber) === started) {
+        this.#started.delete(fileNumber);
+      }
     }
   }
 
@@ -339,7 +360,14 @@ export class FileSender {
       // they have them either way.
       let given: string | undefined;
       if (this.#shareKey !== null) {
-        const shared = await this.#shareKey(target, key, name, size);
+        // Stopped (/cancel, the second /quit) while its key goes: it ends
+        // now, not once the key's answer comes, which may be never (a
+        // server that does not answer; the session waited on for it).
+        const shared = await Promise.race([
+          this.#shareKey(target, key, name, size),
+          ...(steps === null ? [] : [steps.stopped.then(() => null)]),
+        ]);
+        if (shared === null) return { ...TAKEN_BACK, name, results: [] };
         if (shared.kind === "refused") {
           return {
             kind: "refused",

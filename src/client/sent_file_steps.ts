@@ -17,14 +17,25 @@ export interface SentFileSteps {
   step: "offer" | "transfer";
   /** Stopped between two steps: it stops at the next. */
   stop: boolean;
+  /**
+   * Resolves once stopped: a step that waits on something that may not come
+   * soon (its key's answer) ends there, not at the next step.
+   */
+  stopped: Promise<void>;
 }
 
 export class SentFiles {
-  #files = new Map<number, SentFileSteps>();
+  #files = new Map<number, SentFileSteps & { halt: () => void }>();
 
   /** File `fileNumber`'s send starts: where it stands, until `end`. */
   start(fileNumber: number): SentFileSteps {
-    const steps: SentFileSteps = { step: "offer", stop: false };
+    const halted = Promise.withResolvers<void>();
+    const steps = {
+      step: "offer" as "offer" | "transfer",
+      stop: false,
+      stopped: halted.promise,
+      halt: () => halted.resolve(),
+    };
     this.#files.set(fileNumber, steps);
     return steps;
   }
@@ -47,6 +58,7 @@ export class SentFiles {
     const steps = this.#files.get(fileNumber);
     if (steps === undefined || steps.stop) return null;
     steps.stop = true;
+    steps.halt();
     return steps.step;
   }
 }

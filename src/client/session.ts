@@ -1069,6 +1069,10 @@ function filesUnderWay(
   return [
     ...sender.offers().map((o) => `${o.name} to ${to(o.target)}`),
     ...sender.list().map((o) => `${o.name} to ${to(o.target)}`),
+    // Its key going out, its offer not made yet: before, in no list, so
+    // /quit asked nothing and then waited for it (for ever, when the key's
+    // answer never came).
+    ...sender.betweenSteps().map((f) => `${f.name} to ${to(f.target)}`),
     ...outgoing.resends().map((r) =>
       `${r.name} to ${r.targets.map(to).join(", ")}`
     ),
@@ -1085,6 +1089,9 @@ function stopFiles(
 ): void {
   for (const { offer } of sender.offers()) sender.withdraw(offer);
   for (const { xfer } of sender.list()) sender.cancel(xfer);
+  for (const { fileNumber } of sender.betweenSteps()) {
+    sender.stopFile(fileNumber);
+  }
   for (const { id } of outgoing.resends()) outgoing.cancelResend(id);
 }
 
