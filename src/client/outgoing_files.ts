@@ -23,6 +23,7 @@ import { PROGRESS_MIN_BYTES, type StatusRow } from "./status_row.ts";
 import { type InOrder, ResumeOrder } from "./resume_order.ts";
 import {
   heldNotice,
+  placeKey,
   type SendingPlace,
   SendingPlaces,
 } from "./sending_places.ts";
@@ -101,6 +102,11 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
   const places = options.places ?? new SendingPlaces();
   /** Those our broken connection cut off, to go again in the order sent. */
   const resumeOrder = new ResumeOrder();
+  /**
+   * Per recipient (placeKey), the offer of the last held file given its
+   * place: resolves once that offer is passed on or ends.
+   */
+  const heldOffers = new Map<string, Promise<void>>();
   let nextResend = 1;
   const sendFile = (target: SendTarget, path: string, re: Re) => {
     const run = sendWithResume(target, path, re, options.turn?.());
@@ -297,6 +303,25 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
           return "unsent";
         }
         place = given;
+        // Places are given in the order sent, but each file opens and sends
+        // its key before its offer goes: the 6th, ready first, reached the
+        // wire before the 5th. Each held file's offer goes once the one
+        // given a place before it (to that recipient) is passed on or ended.
+        const key = placeKey(target);
+        const before = heldOffers.get(key);
+        const mine = Promise.withResolvers<void>();
+        heldOffers.set(key, mine.promise);
+        passedOn = () => {
+          mine.resolve();
+          if (heldOffers.get(key) === mine.promise) heldOffers.delete(key);
+        };
+        if (before !== undefined) {
+          try {
+            await before;
+          } catch {
+            // Never rejects: resolved whatever the offer came to.
+          }
+        }
       }
       try {
         return await offer(target, path, again, re, id, passedOn);
@@ -305,6 +330,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       }
     } finally {
       turn?.done();
+      passedOn?.();
     }
   };
 

@@ -10,7 +10,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ChatClient } from "../../src/client/chat_client.ts";
 import type { FileReceiver } from "../../src/client/file_receiver.ts";
-import { FileSender } from "../../src/client/file_sender.ts";
+import { FileSender, type ShareKey } from "../../src/client/file_sender.ts";
+import { fileKeyForOffer } from "../../src/client/file_key.ts";
+import { newFileKeyId } from "../../src/client/file_key_share.ts";
 import type { Link } from "../../src/client/connection_files.ts";
 import { outgoingFiles } from "../../src/client/outgoing_files.ts";
 import { ResendSchedule } from "../../src/client/resend_schedule.ts";
@@ -42,19 +44,39 @@ class CountedSchedule extends ResendSchedule {
   }
 }
 
+/**
+ * How a file's key goes (file_sender.ts ShareKey), as the session's does
+ * it: in the offer, after `roundTrips(name)` pings of the server (a key
+ * that takes its time, as one sent end to end does).
+ */
+type SlowKeys = (name: string) => number;
+
 async function signIn(
   server: TestServer,
   name: string,
   identity: Identity,
+  slowKeys?: SlowKeys,
 ): Promise<Link> {
   const client = await ChatClient.connect(server.url, {
     pinnedSpki: server.spki,
   });
   const reply = await client.register(name, identity);
   assert.equal(reply.t, "welcome", JSON.stringify(reply));
+  const shareKey: ShareKey | null = slowKeys === undefined
+    ? null
+    : async (_target, key, file) => {
+      for (let i = 0; i < slowKeys(file); i++) {
+        await client.request({ t: "ping" });
+      }
+      return {
+        kind: "shared",
+        fields: { key_id: newFileKeyId(), ...fileKeyForOffer(key), name: file },
+        lines: [],
+      };
+    };
   return {
     client,
-    sender: new FileSender(client),
+    sender: new FileSender(client, shareKey),
     receiver: null as unknown as FileReceiver,
   };
 }
@@ -68,6 +90,7 @@ type Offer = Extract<ServerMessage, { t: "file_offer" }>;
 async function sophiaSends(
   schedule = () => new ResendSchedule([20], 60_000),
   turn?: () => Turn,
+  slowKeys?: SlowKeys,
 ) {
   const server = await startTestServer();
   const dir = await Deno.makeTempDir({ prefix: "chat-places-" });
@@ -79,7 +102,7 @@ async function sophiaSends(
   const jojoIdentity = await testIdentity();
   let jojo = await TestClient.connect(server, "jojo", jojoIdentity);
   const identity = await testIdentity();
-  let link = await signIn(server, "sophia", identity);
+  let link = await signIn(server, "sophia", identity, slowKeys);
   let relinked = Promise.withResolvers<boolean>();
   let leaving = false;
   const events: SessionEvent[] = [];
@@ -142,7 +165,7 @@ async function sophiaSends(
       await link.client.ended;
     },
     async relink(): Promise<void> {
-      link = await signIn(server, "sophia", identity);
+      link = await signIn(server, "sophia", identity, slowKeys);
       relinked.resolve(true);
       relinked = Promise.withResolvers<boolean>();
     },
@@ -395,4 +418,26 @@ Deno.test("outgoingFiles gives the place back when its recipient leaves mid-tran
     "the file to wait for jojo",
   );
   assert.equal(s.places.taken(JOJO), 0);
+});
+
+Deno.test("outgoingFiles offers held files in the order sent when the later one is ready first", async () => {
+  // photo5's key takes three round trips to the server, photo6's none: both
+  // freed by two declines heard one after the other, photo6 reached the
+  // wire first, each going as soon as it had opened its file and sent its
+  // key.
+  await using s = await sophiaSends(
+    undefined,
+    undefined,
+    (name) => name === "photo5.jpg" ? 3 : 0,
+  );
+  for (let i = 1; i <= 6; i++) s.send(i);
+  const four = await s.offered(MAX_SENDING_PER_RECIPIENT);
+  await until(() => s.heldSaid() === 2, "the 5th and 6th held");
+  s.answer(four[0]!, "file_decline");
+  s.answer(four[1]!, "file_decline");
+  const all = await s.offered(6);
+  assert.deepEqual(all.slice(4).map((o) => o.name), [
+    "photo5.jpg",
+    "photo6.jpg",
+  ]);
 });
