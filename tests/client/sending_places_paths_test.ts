@@ -25,6 +25,7 @@ import type { StatusRow } from "../../src/client/status_row.ts";
 import type { Turn } from "../../src/client/unconfirmed_chat.ts";
 import type { Identity } from "../../src/crypto/identity.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
+import type { ServerLimits } from "../../src/server/state.ts";
 import { until } from "../_helpers/bystanders.ts";
 import {
   startTestServer,
@@ -91,8 +92,11 @@ async function sophiaSends(
   schedule = () => new ResendSchedule([20], 60_000),
   turn?: () => Turn,
   slowKeys?: SlowKeys,
+  limits?: Partial<ServerLimits>,
 ) {
-  const server = await startTestServer();
+  const server = await startTestServer(
+    limits === undefined ? {} : { limits },
+  );
   const dir = await Deno.makeTempDir({ prefix: "chat-places-" });
   const paths: string[] = [];
   for (let i = 1; i <= 6; i++) {
@@ -141,6 +145,14 @@ async function sophiaSends(
       return jojo;
     },
     offers,
+    /** Sends a file of `bytes` bytes, big.bin, to jojo. */
+    async sendBig(bytes: number): Promise<void> {
+      const path = join(dir, "big.bin");
+      await Deno.writeFile(path, new Uint8Array(bytes));
+      const sent = outgoing.send(JOJO, path, 0);
+      sends.push(sent);
+      await sent;
+    },
     /** Sends photo`n`.jpg to `target` (jojo's by default). */
     send(n: number, target: { to: string } | { group: string } = JOJO) {
       const sent = outgoing.send(target, paths[n - 1]!, n);
@@ -440,4 +452,52 @@ Deno.test("outgoingFiles offers held files in the order sent when the later one 
     "photo5.jpg",
     "photo6.jpg",
   ]);
+});
+
+/** The codes of the offers the server refused, in order. */
+function refusedCodes(events: SessionEvent[]): (string | undefined)[] {
+  return events.flatMap((e) =>
+    e.type === "file_sent" && e.outcome.kind === "refused"
+      ? [e.outcome.code]
+      : []
+  );
+}
+
+Deno.test("outgoingFiles gives a file's place back once when the server refuses it as too large, and keeps the others'", async () => {
+  await using s = await sophiaSends(undefined, undefined, undefined, {
+    maxFileBytes: 5000,
+  });
+  s.send(1);
+  s.send(2);
+  await s.offered(2);
+  await s.sendBig(6000);
+  assert.deepEqual(refusedCodes(s.events), ["too_large"]);
+  // Kept, the 4th file to jojo would wait with three under way; given back
+  // twice, the two under way would count as one.
+  assert.equal(s.places.taken(JOJO), 2);
+  s.send(3);
+  s.send(4);
+  assert.equal((await s.offered(4)).length, 4);
+  assert.equal(s.heldSaid(), 0);
+});
+
+Deno.test("outgoingFiles gives a file's place back once when the server refuses it past the sender's transfers (limit)", async () => {
+  await using s = await sophiaSends(undefined, undefined, undefined, {
+    maxTransfersPerUser: 2,
+  });
+  s.send(1);
+  s.send(2);
+  await s.offered(2);
+  await s.send(3);
+  assert.deepEqual(refusedCodes(s.events), ["limit"]);
+  assert.equal(s.places.taken(JOJO), 2);
+  // One of the two declined: the server takes one more, and the place the
+  // refused one had is free (kept, the 4th would be held: 3 taken + 1).
+  s.answer(s.offers()[0]!, "file_decline");
+  await until(
+    () => refusedCodes(s.events).length === 2,
+    "the declined file to end",
+  );
+  assert.deepEqual(refusedCodes(s.events), ["limit", "declined"]);
+  assert.equal(s.places.taken(JOJO), 1);
 });
