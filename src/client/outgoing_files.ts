@@ -144,6 +144,16 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
           inOrder?.done();
           inOrder = undefined;
           if (outcome === "cancelled") return;
+          // /cancel N stops the file, N being its number whatever it is at:
+          // offered again to several people one after the other, taking
+          // back the offer to one stopped it for that one alone, and it
+          // went on to the next (while waiting, it stopped for all).
+          if (
+            outcome !== "unsent" && outcome.kind === "cancelled" &&
+            outcome.byYou
+          ) {
+            return;
+          }
           if (outcome === "unsent") retry.push(to);
           else retry.push(...resendTargets(to, outcome, attempt > 0));
         }

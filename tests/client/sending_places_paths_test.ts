@@ -501,3 +501,48 @@ Deno.test("outgoingFiles gives a file's place back once when the server refuses 
   assert.deepEqual(refusedCodes(s.events), ["limit", "declined"]);
   assert.equal(s.places.taken(JOJO), 1);
 });
+
+Deno.test("outgoingFiles: /cancel N of a file being offered again to several people stops it for all of them", async () => {
+  await using s = await sophiaSends(() => new ResendSchedule([50], 60_000));
+  const kikiIdentity = await testIdentity();
+  let kiki = await TestClient.connect(s.server, "kiki", kikiIdentity);
+  const made = await s.link.client.request({ t: "create", group: "g" });
+  assert.notEqual(made.t, "error", JSON.stringify(made));
+  for (const client of [s.jojo.client, kiki.client]) {
+    const joined = await client.request({ t: "join", group: "g" });
+    assert.notEqual(joined.t, "error", JSON.stringify(joined));
+  }
+  const sent = s.send(1, { group: "g" });
+  let ended = false;
+  void sent.then(() => ended = true);
+  const offerOf = (client: TestClient) =>
+    client.inbox.flatMap((m) =>
+      m.message.t === "file_offer" ? [m.message] : []
+    );
+  await s.jojo.waitFor(() => offerOf(s.jojo).length === 1, 10_000);
+  await kiki.waitFor(() => offerOf(kiki).length === 1, 10_000);
+  s.answer(offerOf(s.jojo)[0]!, "file_accept");
+  kiki.client.post({ t: "file_accept", xfer: offerOf(kiki)[0]!.xfer });
+  await until(() => s.link.sender.list().length === 1, "the transfer to run");
+  await s.jojoLeaves();
+  await kiki.quit();
+  await until(
+    () => s.outgoing.resends().some((r) => r.targets.length === 2),
+    "the file to wait for jojo and kiki",
+  );
+  await s.jojoBack();
+  // Offered again to jojo first (kiki away: tried later); kiki back while
+  // it waits for his answer.
+  await s.jojo.waitFor(() => offerOf(s.jojo).length === 1, 10_000);
+  kiki = await TestClient.connect(s.server, "kiki", kikiIdentity);
+  const [file] = s.link.sender.filesUnderWay();
+  assert.equal(s.link.sender.stopFile(file!), "offer");
+  await until(
+    () => ended || offerOf(kiki).length > 0,
+    "the file to end, or be offered to kiki",
+  );
+  // Before: the offer to jojo taken back, the file went on to kiki.
+  assert.equal(offerOf(kiki).length, 0);
+  assert.equal(ended, true);
+  await kiki.quit();
+});
