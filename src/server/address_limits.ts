@@ -58,8 +58,9 @@ export class AddressLimits {
   readonly signIns: KeyedTokenBuckets;
   /**
    * Known names coming back (a restart, a dropped Wi-Fi) sign in without
-   * spending `signIns`, once per name in a while (comebacks.ts). Each node
-   * counts its own.
+   * spending `signIns`, once per session of theirs that lasted and ended a
+   * moment ago (comebacks.ts). Each node counts its own: a name that comes
+   * back on another node pays that node's (shared) sign-ins.
    */
   readonly comebacks: Comebacks;
 
@@ -115,7 +116,10 @@ export class AddressLimits {
         limits.signInBurstPerAddress,
         (group) => shares.tookSignIn(group),
       );
-    this.comebacks = new Comebacks(limits.maxConnectionsPerAddress);
+    this.comebacks = new Comebacks(limits.maxConnectionsPerAddress, {
+      settledMs: limits.comebackSettledMs,
+      withinMs: limits.comebackWithinMs,
+    }, Date.now());
     this.#reporting = shares === null ? undefined : setInterval(() => {
       const connections = new Map<string, number>();
       for (const group of connectionGroups()) {

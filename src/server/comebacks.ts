@@ -2,47 +2,142 @@
 
 /**
  * Sign-ins that are someone coming back rather than someone churning: an
- * account already known (its key proven) signing in again after its
- * connection dropped, the server restarted or the Wi-Fi came back. A class
- * behind one address all comes back at once then, past the sign-in burst
- * (30 by default: the 40th of a class waited a minute at 10 a minute).
+ * account whose session from this address (its key proven) ended a moment
+ * ago, after it had been signed in a while, signing in again with the same
+ * key: its connection dropped, the server restarted, the Wi-Fi came back. A
+ * class behind one address all comes back at once then, past the sign-in
+ * burst (30 by default: the 40th of a class waited a minute at 10 a
+ * minute), and again at the next drop, however often the Wi-Fi drops.
  *
- * Each name of an address may come back once per {@link COMEBACK_WINDOW_MS}
- * without spending the address's sign-ins, and the address as many at once
- * as it may hold connections (`maxConnectionsPerAddress`, refilled over the
- * same window): its whole room coming back at once passes, while one name
- * signed in and out in a loop pays the sign-in rate from its second sign-in
- * on, and many names in turn at most one window's worth more.
+ * A comeback is owed by a session that lasted `comebackSettledMs` (config.ts,
+ * 30 s) and ended within `comebackWithinMs` (2 minutes); it is used once
+ * (the session it opens owes the next), and only when the address's
+ * ordinary sign-ins cannot pay. So one name signed in and out in a loop
+ * comes back free at most once per 30 s (two lines on everyone's screen),
+ * and the names of one address together at most as many at once as it may
+ * hold connections (`maxConnectionsPerAddress`, 64), and that many a minute:
+ * an address's sign-ins past its bursts (30 ordinary, 64 comebacks) are at
+ * most 10 + 64 a minute, 148 joined and left lines, against 26 lines a
+ * second unlimited. A class of 40 whose Wi-Fi drops every 30 s needs 35
+ * comebacks per drop (the sign-in rate pays 5): the 64 a minute keep up,
+ * the burst covering what is short for ten minutes of such drops.
  *
  * @module
  */
 
 import { KeyedTokenBuckets } from "./rate_limit.ts";
 
-/** A name comes back free once in this long (a restart, a dropped Wi-Fi). */
-export const COMEBACK_WINDOW_MS = 10 * 60_000;
+/** config.ts `comebackSettledMs` and `comebackWithinMs`. */
+export interface ComebackTimes {
+  /** How long a session must have lasted for its end to owe a comeback. */
+  settledMs: number;
+  /** How soon after that end the comeback must come. */
+  withinMs: number;
+}
+
+/** A session's end that owes a comeback. */
+interface Ended {
+  /** The key it had proven (its fingerprint). */
+  fingerprint: string;
+  at: number;
+}
 
 export class Comebacks {
-  readonly #byName: KeyedTokenBuckets;
+  readonly #times: ComebackTimes;
   readonly #byAddress: KeyedTokenBuckets;
+  /**
+   * By address group and name key; in the order they ended (re-inserted
+   * when a name ends again), so the stale ones are dropped from the front.
+   */
+  readonly #ended = new Map<string, Ended>();
 
-  /** `perAddress`: how many names of one address may come back at once. */
-  constructor(perAddress: number) {
-    const window = COMEBACK_WINDOW_MS / 1000;
-    this.#byName = new KeyedTokenBuckets(1 / window, 1);
-    this.#byAddress = new KeyedTokenBuckets(perAddress / window, perAddress);
+  /** When this server started: ends before it are the store's to tell. */
+  readonly #startedAt: number;
+
+  /**
+   * `perAddress`: how many names of one address may come back at once, and
+   * a minute; `now`: the server starts.
+   */
+  constructor(perAddress: number, times: ComebackTimes, now: number) {
+    this.#times = times;
+    this.#startedAt = now;
+    this.#byAddress = new KeyedTokenBuckets(perAddress / 60, perAddress);
   }
 
-  /** Whether `name` (a name key) of address `group` may come back free now. */
-  may(group: string, name: string, now: number): boolean {
-    return this.#byAddress.rate > 0 &&
-      this.#byName.peek(`${group}\n${name}`, now) &&
-      this.#byAddress.peek(group, now);
+  /**
+   * A session of `name` (a name key) of address `group` that proved key
+   * `fingerprint` ended at `now`, signed in since `since`: it owes a
+   * comeback if it lasted long enough.
+   */
+  ended(
+    group: string,
+    name: string,
+    fingerprint: string,
+    since: number,
+    now: number,
+  ): void {
+    this.#prune(now);
+    const key = `${group}\n${name}`;
+    this.#ended.delete(key);
+    if (now - since >= this.#times.settledMs) {
+      this.#ended.set(key, { fingerprint, at: now });
+    }
   }
 
-  /** `name` of `group` came back ({@link may} said so). */
-  take(group: string, name: string, now: number): void {
-    this.#byName.take(`${group}\n${name}`, now);
-    this.#byAddress.take(group, now);
+  /**
+   * Whether `name` of `group`, proving `fingerprint`, may come back free
+   * now. `before.live`: its session from `group` is still signed in (a
+   * reconnection the server has not noticed the end of yet), since when and
+   * with which key: this sign-in ends it, as a drop would have.
+   * `before.lastSeen`: when the store last saw the name, its key being the
+   * one bound to it: a session that ended as this server stopped (a restart)
+   * left no end here, only that.
+   */
+  may(
+    group: string,
+    name: string,
+    fingerprint: string,
+    now: number,
+    before: {
+      live?: { fingerprint: string | null; since: number };
+      lastSeen?: number | null;
+    } = {},
+  ): boolean {
+    if (this.#byAddress.rate <= 0 || !this.#byAddress.peek(group, now)) {
+      return false;
+    }
+    const { live, lastSeen } = before;
+    if (live !== undefined) {
+      return live.fingerprint === fingerprint &&
+        now - live.since >= this.#times.settledMs;
+    }
+    this.#prune(now);
+    const ended = this.#ended.get(`${group}\n${name}`);
+    if (ended !== undefined) return ended.fingerprint === fingerprint;
+    // Seen last before this server started, and not long before: it was
+    // signed in when the server stopped (each end is a sighting). A name
+    // signed in since was seen since, and owes its comeback here.
+    const started = this.#startedAt;
+    return lastSeen !== undefined && lastSeen !== null &&
+      lastSeen <= started && started - lastSeen <= this.#times.withinMs &&
+      now - started <= this.#times.withinMs;
+  }
+
+  /**
+   * `name` of `group` signed in: `comeback` when {@link may} said so and it
+   * paid nothing else. Either way the end it came back from owes no more:
+   * the session it opens owes the next.
+   */
+  signedIn(group: string, name: string, now: number, comeback: boolean): void {
+    this.#ended.delete(`${group}\n${name}`);
+    if (comeback) this.#byAddress.take(group, now);
+  }
+
+  /** Ends owed no more (too old): they are in the order they came. */
+  #prune(now: number): void {
+    for (const [key, { at }] of this.#ended) {
+      if (now - at <= this.#times.withinMs) return;
+      this.#ended.delete(key);
+    }
   }
 }

@@ -63,6 +63,16 @@ export interface ConnectionLimits {
   /** Sign-ins one address may make in a burst above that rate. */
   signInBurstPerAddress: number;
   /**
+   * A known name whose session from an address (its key proven) lasted
+   * this long and ended within `comebackWithinMs` comes back without
+   * spending that address's sign-ins when they cannot pay (comebacks.ts):
+   * a class's dropped Wi-Fi, however often, while one name looped in and
+   * out comes back free at most once per this long.
+   */
+  comebackSettledMs: number;
+  /** How soon after its session's end a comeback must come. */
+  comebackWithinMs: number;
+  /**
    * Holds loopback to the new-name rate too, and to what the accounts of one
    * address may take together (one-time prekeys, groups created and joined:
    * state.ts ServerLimits, account_budgets.ts); off by default: the server's own machine, a local
@@ -166,6 +176,8 @@ export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object
     // restart), then one every 6 s: 20 lines a minute on others' screens.
     signInsPerMinutePerAddress: 10,
     signInBurstPerAddress: 30,
+    comebackSettledMs: 30_000,
+    comebackWithinMs: 120_000,
     limitNewNamesFromLoopback: false,
     floodStrikes: 50,
     maxBacklogBytes: 32 * 1024 * 1024,

@@ -103,8 +103,23 @@ export function checkAddressBacklog(core: CoreParts, id: ConnId): void {
  */
 function disconnectNow(core: CoreParts, id: ConnId): void {
   const { state, cluster } = core;
-  const key = state.session(id)?.nameKey;
-  const name = state.session(id)?.name;
+  const session = state.session(id);
+  const key = session?.nameKey;
+  const name = session?.name;
+  // Its name, back from the same address with the same key before long,
+  // signs in without spending the address's sign-ins (comebacks.ts).
+  const address = state.addressOf(id);
+  if (
+    session !== undefined && address !== null && session.fingerprint !== null
+  ) {
+    core.addresses.comebacks.ended(
+      address,
+      session.nameKey,
+      session.fingerprint,
+      session.connectedAt,
+      Date.now(),
+    );
+  }
   // Files coming from other nodes: their senders' nodes hear it now.
   for (const gone of core.bridge.dropConnection(id)) {
     if (name !== undefined) {

@@ -106,7 +106,8 @@ export async function signIn(
   // second) printed 20 lines a second on every screen.
   const now = Date.now();
   const key = nameKey(result.register.name);
-  const known = state.store.getUser(key) !== undefined;
+  const user = state.store.getUser(key);
+  const known = user !== undefined;
   // The new-name rate first: its wait is minutes, the sign-ins' seconds,
   // and a new name told "a few seconds" would only be refused again.
   if (
@@ -123,17 +124,29 @@ export async function signIn(
     }]);
     return true;
   }
+  // The same key signing in again (typically a reconnect the server
+  // has not noticed the end of yet) takes over the old session (below).
+  const stale = result.fingerprint === null
+    ? undefined
+    : state.sessionByName(result.register.name);
   // A known name, its key proven, coming back (a restart, a dropped
   // Wi-Fi) is one person, not a flood: a class behind one address all
-  // comes back at once, past the burst (comebacks.ts). Only when the
-  // ordinary sign-ins cannot pay: a comeback spent on the morning's first
-  // sign-in takes 10 minutes to return, and the class's Wi-Fi dropping at
-  // 9:05 would find it gone.
+  // comes back at once, past the burst, at every drop (comebacks.ts). Only
+  // when the ordinary sign-ins cannot pay, which keeps the comebacks an
+  // address may make at once for its drops.
   const signInPays = addressLimitsFree ||
     core.addresses.signIns.peek(group, now);
-  const comeback = !signInPays && known &&
+  const comeback = !signInPays && known && result.fingerprint !== null &&
     core.addresses.signIns.rate > 0 &&
-    core.addresses.comebacks.may(group, key, now);
+    core.addresses.comebacks.may(group, key, result.fingerprint, now, {
+      // Still signed in from this address: this sign-in ends it.
+      ...(stale !== undefined && state.addressOf(stale.id) === group
+        ? {
+          live: { fingerprint: stale.fingerprint, since: stale.connectedAt },
+        }
+        : {}),
+      lastSeen: user?.fingerprint === result.fingerprint ? user.lastSeen : null,
+    });
   if (!signInPays && !comeback) {
     core.deliverRun(id, [{
       to: [id],
@@ -146,11 +159,6 @@ export async function signIn(
     }]);
     return true;
   }
-  // The same key signing in again (typically a reconnect the server
-  // has not noticed the end of yet) takes over the old session.
-  const stale = result.fingerprint === null
-    ? undefined
-    : state.sessionByName(result.register.name);
   const staleChannel = stale && channels.get(stale.id);
   if (stale && staleChannel) {
     // Another key's: the name was released from it (before the watch
@@ -197,8 +205,8 @@ export async function signIn(
   // awaited since, so they are still there).
   if (name !== null && !addressLimitsFree) {
     if (!known) core.addresses.newNames.take(group, now);
-    if (comeback) core.addresses.comebacks.take(group, key, now);
-    else core.addresses.signIns.take(group, now);
+    core.addresses.comebacks.signedIn(group, key, now, comeback);
+    if (!comeback) core.addresses.signIns.take(group, now);
   }
   // What its accounts take together is counted by address, as new names
   // are (loopback aside, unless configured).

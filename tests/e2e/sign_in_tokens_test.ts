@@ -84,6 +84,8 @@ Deno.test("startServer: a known name's first sign-in pays the address's sign-ins
         signInsPerMinutePerAddress: 1,
         signInBurstPerAddress: 4,
         limitNewNamesFromLoopback: true,
+        // The morning's sessions last a moment here, not half a minute.
+        comebackSettledMs: 0,
       },
     });
     const signIn = async (name: string) => {

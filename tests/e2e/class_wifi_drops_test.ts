@@ -1,0 +1,117 @@
+/**
+ * A class behind one address (one NAT) whose Wi-Fi drops, and drops again:
+ * forty students' sessions reconnect at once each time, all from that
+ * address. A free comeback was once per name in 10 minutes, so the second
+ * drop found every name's spent and the class waited for the sign-in rate
+ * (one every 6 s). Now each session that lasted and ended a moment ago owes
+ * its name one (comebacks.ts). Real sessions (runSession) through a real
+ * TCP proxy that cuts them off (GateProxy); loopback is held to the address
+ * limits as a LAN address is (limitNewNamesFromLoopback).
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { runSession } from "../../src/client/session.ts";
+import { TrustedSenders } from "../../src/client/trusted_senders.ts";
+import { startTestServer, testIdentity } from "../_helpers/chat.ts";
+import { GateProxy } from "../_helpers/gate_proxy.ts";
+import { typist } from "../_helpers/typist.ts";
+import { until } from "../_helpers/bystanders.ts";
+
+const CLASS = 40;
+const DROPS = 3;
+
+Deno.test("runSession: forty sessions from one address are all back within 15 s of each of three Wi-Fi drops in a row, none told of an error", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat_class_wifi_" });
+  try {
+    await using server = await startTestServer({
+      connectionLimits: {
+        limitNewNamesFromLoopback: true,
+        // The morning's sign-ins within the burst; no token comes back
+        // during the test (one a minute).
+        signInBurstPerAddress: CLASS,
+        signInsPerMinutePerAddress: 1,
+        newNameBurstPerAddress: CLASS,
+        // Room for three drops' comebacks in a row at once: a test cannot
+        // wait the minute the address's comebacks take to come back (64 at
+        // once by default), and what is tested is each name's own.
+        maxConnectionsPerAddress: 4 * CLASS,
+        // Real drops come minutes apart; here seconds.
+        comebackSettledMs: 0,
+      },
+    });
+    const proxy = new GateProxy(server.port);
+    const spki = server.spki;
+    const signIn = async (name: string, person: boolean) => {
+      const terminal = { ...typist(), interactive: person };
+      const session = runSession({
+        urls: [`ws://127.0.0.1:${proxy.port}`],
+        trust: { kind: "pinned", spki, path: "server.pub" },
+        identity: await testIdentity(),
+        user: name,
+        terminal,
+        files: {
+          downloadsDir: join(dir, name),
+          ownDownloadsDir: false,
+          maxFileBytes: 1024,
+          accept: "none",
+          trusted: TrustedSenders.inMemory(),
+          open: false,
+          openWith: null,
+        },
+        reconnect: true,
+      });
+      await until(
+        () => terminal.printed.includes("SUCCESS: Username registered."),
+        `${name}'s welcome`,
+      );
+      return { name, terminal, session };
+    };
+    type Student = Awaited<ReturnType<typeof signIn>>;
+    // One after another: an address may have only a few handshakes under
+    // way at once.
+    const students: Student[] = [];
+    for (let i = 0; i < CLASS; i++) {
+      students.push(await signIn(`student${i}`, i % 2 === 0));
+    }
+    const backTimes = (i: number) =>
+      students[i]!.terminal.printed.filter((line) =>
+        line === `Reconnected as ${students[i]!.name}.`
+      ).length;
+    for (let drop = 1; drop <= DROPS; drop++) {
+      const before = students.map(({ terminal }) => terminal.printed.length);
+      proxy.cut();
+      proxy.down = false;
+      const dropped = Date.now();
+      await until(
+        () => students.every((_, i) => backTimes(i) >= drop),
+        `all ${CLASS} back after drop ${drop}`,
+        15_000,
+      ).catch((error) => {
+        const missing = students.filter((_, i) => backTimes(i) < drop);
+        throw new Error(
+          `drop ${drop}: ${missing.length} of ${CLASS} not back within 15 s; one said:\n${
+            missing[0]?.terminal.printed.slice(
+              before[students.indexOf(missing[0])],
+            ).join("\n")
+          }`,
+          { cause: error },
+        );
+      });
+      console.log(
+        `drop ${drop}: all ${CLASS} back in ${Date.now() - dropped} ms`,
+      );
+      for (const [i, { name, terminal }] of students.entries()) {
+        const since = terminal.printed.slice(before[i]);
+        const errors = since.filter((line) => line.includes("ERROR"));
+        assert.deepEqual(errors, [], `${name}:\n${since.join("\n")}`);
+      }
+    }
+    for (const { terminal } of students) terminal.type("/quit");
+    for (const { name, session } of students) {
+      assert.equal(await session, 0, name);
+    }
+    await proxy.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
