@@ -44,6 +44,12 @@ export interface ConnectionLimits {
   /** `history` requests one address may send in a burst above its rate. */
   historyBurstPerAddress: number;
   /**
+   * `history` requests of each connection, its first ones, not counted
+   * against its address's: a client asks once, unasked, at each sign-in
+   * (message_rate.ts). Its own bucket counts them still.
+   */
+  historyFreePerConnection: number;
+  /**
    * Names never seen before that one address may register per minute (a
    * name it has used before signs in freely): accounts cost nothing else,
    * and each holds store (keys, messages waiting, groups). Loopback is not
@@ -169,6 +175,7 @@ export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object
     historyBurst: 5,
     historyPerSecondPerAddress: 3,
     historyBurstPerAddress: 10,
+    historyFreePerConnection: 1,
     // A class signing up at once behind one address, then one every 6 s.
     newNamesPerMinutePerAddress: 10,
     newNameBurstPerAddress: 30,

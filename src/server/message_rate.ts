@@ -78,6 +78,7 @@ export type RateLimits = Pick<
   | "messageBurst"
   | "historyPerSecond"
   | "historyBurst"
+  | "historyFreePerConnection"
   | "floodStrikes"
 >;
 
@@ -91,6 +92,16 @@ export class MessageRate {
   readonly #group: string;
   readonly #floodStrikes: number;
   #strikes = 0;
+  /**
+   * The connection's first `history` requests (historyFreePerConnection,
+   * 1) are not counted against its address's: a client asks once at each
+   * sign-in, unasked (where the room stands, or what was said while it was
+   * away: client/missed_public.ts), and a class of 40 behind one address
+   * coming back at once waited 12-15 s for 3 a second, its live lines held
+   * meanwhile. Its own bucket still counts them; an address gets one more
+   * per sign-in, which its sign-in rates bound.
+   */
+  #freeHistory: number;
 
   /**
    * A connection from address group `group`, which shares `shared` (and
@@ -127,6 +138,7 @@ export class MessageRate {
     this.#sharedHistory = sharedHistory;
     this.#group = group;
     this.#floodStrikes = limits.floodStrikes;
+    this.#freeHistory = limits.historyFreePerConnection;
   }
 
   /**
@@ -162,7 +174,8 @@ export class MessageRate {
       this.#own.take(now, weight)) ||
       (type === "history" &&
         !(this.#history.peek(now) &&
-          (this.#sharedHistory?.take(this.#group, now) ?? true) &&
+          (this.#takeFirstHistory() ||
+            (this.#sharedHistory?.take(this.#group, now) ?? true)) &&
           this.#history.take(now)));
     if (!over) {
       this.#strikes = 0;
@@ -181,6 +194,13 @@ export class MessageRate {
     return this.#own.peek(now) &&
       this.#shared.take(this.#group, now, weight) &&
       this.#own.take(now, weight);
+  }
+
+  /** Whether this is one of the connection's first `history` requests (#freeHistory). */
+  #takeFirstHistory(): boolean {
+    if (this.#freeHistory <= 0) return false;
+    this.#freeHistory--;
+    return true;
   }
 
   /** Milliseconds until the connection's own bucket has a token again. */

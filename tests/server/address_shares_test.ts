@@ -180,6 +180,7 @@ Deno.test("In a cluster, an ack of many cursors takes its weight from the addres
     messageBurst: 40,
     historyPerSecond: 1,
     historyBurst: 5,
+    historyFreePerConnection: 1,
     floodStrikes: 50,
   };
   const heavy = new MessageRate(limits, shared, "10.0.0.1", 0);

@@ -18,6 +18,7 @@ const LIMITS = {
   messageBurst: 3,
   historyPerSecond: 1,
   historyBurst: 1,
+  historyFreePerConnection: 1,
   floodStrikes: 3,
 };
 
@@ -131,13 +132,39 @@ Deno.test("MessageRate shares an address's history bucket between its connection
       history,
     )
   );
+  // Each one's first is its own (below); the next three share the 3.
   assert.deepEqual(
-    [a!, b!, a!, b!].map((limiter) => limiter.judge("history", 0)),
-    ["pass", "pass", "pass", "slow_down"],
+    [a!, b!, a!, b!, a!, b!].map((limiter) => limiter.judge("history", 0)),
+    ["pass", "pass", "pass", "pass", "pass", "slow_down"],
   );
   // Another address has its own.
   const other = new MessageRate(LIMITS, shared, "10.0.0.2", 0, history);
-  assert.equal(other.judge("history", 0), "pass");
+  other.judge("history", 0);
+  assert.equal(other.judge("history", 1000), "pass");
+});
+
+Deno.test("MessageRate does not count a connection's first history request against its address's: forty sessions' catch-ups at once all pass", () => {
+  const history = new KeyedTokenBuckets(3, 10);
+  const shared = new KeyedTokenBuckets(100, 100);
+  const connections = Array.from(
+    { length: 40 },
+    () => new MessageRate(LIMITS, shared, "10.0.0.1", 0, history),
+  );
+  assert.deepEqual(
+    connections.map((limiter) => limiter.judge("history", 0)),
+    connections.map(() => "pass"),
+  );
+  // The address's 10 are still there for what the users ask after.
+  assert.deepEqual(
+    connections.map((limiter) => limiter.judge("history", 1000)),
+    [...Array(10).fill("pass"), ...Array(30).fill("slow_down")],
+  );
+  // A connection's own bucket counts its first one as any other.
+  const alone = new MessageRate(LIMITS, shared, "10.0.0.3", 0, history);
+  assert.deepEqual(judge(alone, ["history", "history"]), [
+    "pass",
+    "slow_down",
+  ]);
 });
 
 Deno.test("MessageRate charges an ack of many cursors a token per 16 of them, into debt: a flood of heavy acks is held to the rate in cursors", () => {
