@@ -39,6 +39,7 @@ import {
 } from "../transport/connection.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { withDeadline } from "../transport/with_deadline.ts";
+import { withPatience } from "./with_patience.ts";
 import {
   type BatchDecoder,
   ChannelError,
@@ -590,19 +591,25 @@ export class ChatClient {
       };
     }
     this.#registering = name;
-    const first = await this.request({
-      t: "register",
-      name,
-      key: toBase64(id.publicRaw),
-      // This client reads every form of chat message (compact_chat.ts), and
-      // acknowledges what it shows.
-      compact: true,
-      acks: true,
-      varint: true,
-      // …and the public room's messages sealed once for everyone, when this
-      // channel can check them.
-      ...(this.#channel.acceptsRoomFrames ? { room_frames: true } : {}),
-    });
+    // Refused with slow_down (its address's message rate: a class signing
+    // in at once, each session with its keys and lists, passed 120 in a few
+    // seconds), a sign-in is sent again after a pause, not shown as an
+    // ERROR that ends the program: nothing of it was done.
+    const first = await withPatience(() =>
+      this.request({
+        t: "register",
+        name,
+        key: toBase64(id.publicRaw),
+        // This client reads every form of chat message (compact_chat.ts), and
+        // acknowledges what it shows.
+        compact: true,
+        acks: true,
+        varint: true,
+        // …and the public room's messages sealed once for everyone, when this
+        // channel can check them.
+        ...(this.#channel.acceptsRoomFrames ? { room_frames: true } : {}),
+      })
+    );
     this.#roomFrames = this.#channel.acceptsRoomFrames;
     if (first.t !== "challenge") return first;
     let challenge: Uint8Array;
@@ -633,7 +640,9 @@ export class ChatClient {
       name,
     });
     const signature = toBase64(await signChallenge(id, message));
-    const reply = await this.request({ t: "prove", signature });
+    const reply = await withPatience(() =>
+      this.request({ t: "prove", signature })
+    );
     this.#registering = null;
     if (reply.t === "welcome") {
       this.#name = reply.name;
