@@ -20,6 +20,8 @@ import {
   wasUnanswered,
 } from "../client/chat_client.ts";
 import { addressed, perform, queryNote } from "../client/command_requests.ts";
+import { didYouMean } from "../client/did_you_mean.ts";
+import { groupQueryNote, notOnlineNote } from "../client/query_notes.ts";
 import {
   type Command,
   completeInput,
@@ -866,6 +868,44 @@ async function ignoreUser(name: string): Promise<string> {
   return ignoringText(shown, key, "remembered in this browser");
 }
 
+/**
+ * What the terminal says after `/query` of someone not online, or of a
+ * group that does not exist or one is not in (query_notes.ts): at once,
+ * not at each line sent there. null: nothing to say, or no connection to
+ * ask.
+ */
+async function queryAbsence(
+  conversation: Conversation,
+): Promise<string | null> {
+  const current = client;
+  if (current === null || current.isOver || self === "") return null;
+  if (conversation.kind === "group") {
+    const reply = await current.request({
+      t: "members",
+      group: conversation.name,
+    });
+    return groupQueryNote(conversation.name, self, reply);
+  }
+  if (
+    conversation.kind !== "user" ||
+    nameKey(conversation.name) === nameKey(self)
+  ) return null;
+  const reply = await current.request({ t: "list" });
+  learn(reply);
+  // A list cut short may hold them further on.
+  if (reply.t !== "users" || reply.more !== undefined) return null;
+  const others = reply.users.map((u) => u.name).filter((name) =>
+    nameKey(name) !== nameKey(self)
+  );
+  if (others.some((name) => nameKey(name) === nameKey(conversation.name))) {
+    return null;
+  }
+  return notOnlineNote(
+    conversation.name,
+    didYouMean(conversation.name, others),
+  );
+}
+
 async function unignoreUser(name: string): Promise<string> {
   const key = keys.get(nameKey(name)) ?? null;
   const removed = await ignored.remove(serverKey(), name, key);
@@ -1059,11 +1099,20 @@ function run(line: string, to: Conversation = conversations.current): void {
       retryNow();
       void client?.quit();
       return;
-    case "query":
+    case "query": {
       setConversation(command.conversation);
       // Said in the conversation it opens.
-      tell(queryNote(command.conversation), viewKey());
+      const opened = viewKey();
+      tell(queryNote(command.conversation), opened);
+      void queryAbsence(command.conversation).then(
+        (note) => {
+          if (note !== null) tell(note, opened);
+        },
+        // The connection ended first: nothing to say of it.
+        () => {},
+      );
       return;
+    }
     case "help":
       emit({
         type: "help",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { groupQueryNote } from "../../src/client/session_commands.ts";
+import { groupQueryNote } from "../../src/client/query_notes.ts";
 
 const members = (...groups: { group: string; members: string[] }[]) => ({
   t: "members" as const,

@@ -1,0 +1,102 @@
+/// <reference lib="dom" />
+/**
+ * `/query` on the page, in real Chromium against a real `chat serve`: a
+ * name typed wrong, a group that does not exist or one the user is not in
+ * is said at once, in the view it opens, in the terminal's words
+ * (query_notes.ts); the page said only "Plain lines now go to termx ..."
+ * and each line sent there failed one at a time. Slow (a browser starts):
+ * in `deno task test:slow`.
+ */
+
+import assert from "node:assert/strict";
+import type { Page } from "puppeteer-core";
+import {
+  LEAK_CHECKS_OFF,
+  signedInPage,
+  startBrowserChat,
+  typeLine,
+  WAIT_MS,
+} from "../_helpers/browser.ts";
+
+/** The text of the log's rows the reader can see (the view shown), in order. */
+function visibleRows(page: Page): Promise<string[]> {
+  return page.$eval(
+    "#log",
+    (log) =>
+      [...log.querySelectorAll(".line")].filter((row) =>
+        row.getClientRects().length > 0
+      ).map((row) => row.textContent ?? ""),
+  );
+}
+
+/** Waits until a row of the view shown ends with `text`. */
+async function waitForVisible(page: Page, text: string): Promise<void> {
+  try {
+    await page.waitForFunction(
+      (text: string) =>
+        [...document.querySelectorAll("#log .line")].some((row) =>
+          row.getClientRects().length > 0 &&
+          (row.textContent ?? "").endsWith(text)
+        ),
+      { timeout: WAIT_MS },
+      text,
+    );
+  } catch (error) {
+    throw new Error(
+      `No row ending '${text}' in the view shown:\n${
+        (await visibleRows(page)).join("\n")
+      }`,
+      { cause: error },
+    );
+  }
+}
+
+Deno.test({
+  name:
+    "web client: /query of someone not online, or of a group that does not exist or one is not in, says so at once in the view it opens",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const termy = await chat.terminal("termy");
+    await termy.write("/create crew\n");
+    await termy.waitFor(/Group 'crew' created and joined/);
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+
+    await typeLine(page, "/query termx");
+    await waitForVisible(
+      page,
+      "No one named 'termx' is online now; did you mean termy?",
+    );
+    await typeLine(page, "/query #nope");
+    await waitForVisible(
+      page,
+      "Group 'nope' does not exist. Create it with /create nope",
+    );
+    await typeLine(page, "/query #crew");
+    await waitForVisible(
+      page,
+      "You are not a member of group 'crew'. Join it with /join crew",
+    );
+    // Someone online, and a group one is in, say nothing more.
+    await typeLine(page, "/query termy");
+    await waitForVisible(
+      page,
+      "Plain lines now go to termy (private); /query alone goes back to everyone",
+    );
+    await typeLine(page, "/join crew");
+    await waitForVisible(page, "SUCCESS: Joined group 'crew'.");
+    await typeLine(page, "/query #crew");
+    // The line sent after it shows after whatever the query said.
+    await typeLine(page, "hi crew");
+    await waitForVisible(page, "Group message to crew: hi crew");
+    const rows = await visibleRows(page);
+    assert.deepEqual(
+      rows.filter((row) => / online now|Join it with|does not exist/.test(row))
+        .map((row) => row.replace(/^\[\d\d:\d\d\] /, "")),
+      ["You are not a member of group 'crew'. Join it with /join crew"],
+      rows.join("\n"),
+    );
+    assert.deepEqual(problems, []);
+  },
+});
