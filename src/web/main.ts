@@ -180,6 +180,7 @@ const ui = {
   attach: element<HTMLButtonElement>("attach"),
   fileInput: element<HTMLInputElement>("file-input"),
   status: element<HTMLElement>("status"),
+  statusSaid: element<HTMLElement>("status-said"),
   again: element<HTMLElement>("again"),
   connectAgain: element<HTMLButtonElement>("connect-again"),
   privacy: element<HTMLElement>("privacy"),
@@ -404,7 +405,16 @@ function kindOf(event: SessionEvent): string {
  * reconnection was refused), so it is made safe as the log's rows are.
  */
 function setStatus(text: string): void {
-  ui.status.textContent = pageText(text);
+  const shown = pageText(text);
+  ui.status.textContent = shown;
+  // Read out when it says something new: a live region read the whole line
+  // again at each second of a countdown, as long as the server was down.
+  const countdown = /^Reconnecting in \d+ s /;
+  const said = ui.statusSaid.textContent ?? "";
+  if (
+    shown.replace(countdown, "") !== said.replace(countdown, "") ||
+    countdown.test(shown) !== countdown.test(said)
+  ) ui.statusSaid.textContent = shown;
 }
 
 /** The sign-in form's error, which quotes the server too (its refusal). */
