@@ -879,6 +879,20 @@ async function ignoreUser(name: string): Promise<string> {
 }
 
 /**
+ * `conversation` named as the server spells it (`/query TERMY` writes to
+ * termy), as the terminal's prompt and note name it, when the lists beside
+ * the log know it; as typed otherwise.
+ */
+function knownSpelling(conversation: Conversation): Conversation {
+  if (conversation.kind === "public") return conversation;
+  const key = nameKey(conversation.name);
+  const known = conversation.kind === "user"
+    ? people.get(key)
+    : groups.get(key)?.name;
+  return known === undefined ? conversation : { ...conversation, name: known };
+}
+
+/**
  * What the terminal says after `/query` of someone not online, or of a
  * group that does not exist or one is not in (query_notes.ts): at once,
  * not at each line sent there. null: nothing to say, or no connection to
@@ -1110,11 +1124,12 @@ function run(line: string, to: Conversation = conversations.current): void {
       void client?.quit();
       return;
     case "query": {
-      setConversation(command.conversation);
+      const conversation = knownSpelling(command.conversation);
+      setConversation(conversation);
       // Said in the conversation it opens.
       const opened = viewKey();
-      tell(queryNote(command.conversation), opened);
-      void queryAbsence(command.conversation).then(
+      tell(queryNote(conversation), opened);
+      void queryAbsence(conversation).then(
         (note) => {
           if (note !== null) tell(note, opened);
         },

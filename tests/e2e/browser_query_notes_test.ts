@@ -4,7 +4,9 @@
  * name typed wrong, a group that does not exist or one the user is not in
  * is said at once, in the view it opens, in the terminal's words
  * (query_notes.ts); the page said only "Plain lines now go to termx ..."
- * and each line sent there failed one at a time. Slow (a browser starts):
+ * and each line sent there failed one at a time. A name typed in another
+ * case is named as the server spells it (`/query TERMY` writes to termy),
+ * as in the terminal. Slow (a browser starts):
  * in `deno task test:slow`.
  */
 
@@ -97,6 +99,29 @@ Deno.test({
       ["You are not a member of group 'crew'. Join it with /join crew"],
       rows.join("\n"),
     );
+    assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name:
+    "web client: /query TERMY names termy as the server spells it, in its note and on the button left of the input",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    await chat.terminal("termy");
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    await page.waitForFunction(
+      () => document.getElementById("people")?.textContent?.includes("termy"),
+      { timeout: WAIT_MS },
+    );
+    await typeLine(page, "/query TERMY");
+    await waitForVisible(
+      page,
+      "Plain lines now go to termy (private); /query alone goes back to everyone",
+    );
+    assert.equal(await page.$eval("#target", (e) => e.textContent), "termy");
     assert.deepEqual(problems, []);
   },
 });
