@@ -54,7 +54,12 @@ export type Command =
   | { kind: "verify"; name: string; number?: string }
   | { kind: "quit" }
   /** Wrong format or unknown command; `message` is the line to show the user. */
-  | { kind: "invalid"; message: string };
+  | {
+    kind: "invalid";
+    message: string;
+    /** A message over the limit: the page keeps it in the field, to cut. */
+    tooLong?: true;
+  };
 
 export type CommandKind = Command["kind"];
 
@@ -657,6 +662,7 @@ function checkText(text: string): Command | null {
     ? {
       kind: "invalid",
       message: `ERROR: ${MESSAGE_TOO_LONG}`,
+      tooLong: true,
     }
     : null;
 }

@@ -1438,7 +1438,10 @@ ui.sendForm.addEventListener("submit", (event) => {
     "",
   );
   if (line.trim() === "") return;
-  setLine("");
+  // A message over the limit stays in the field, to be cut and sent, as in
+  // other web chats: cleared, a long text pasted there was gone but for Up.
+  const parsed = parseInput(line);
+  if (parsed?.kind !== "invalid" || parsed.tooLong !== true) setLine("");
   if (typed.at(-1) !== line) typed.push(line);
   typedAt = typed.length;
   log.toEnd();

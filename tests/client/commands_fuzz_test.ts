@@ -183,7 +183,7 @@ const KINDS: Record<Command["kind"], readonly string[]> = {
   trust: ["name"],
   verify: ["name", "number?"],
   quit: [],
-  invalid: ["message"],
+  invalid: ["message", "tooLong?"],
 };
 
 const NAME_FIELDS = new Set(["to", "group", "target", "name"]);
@@ -230,6 +230,10 @@ function assertCommand(line: string, command: Command | null): void {
       assert.ok(Number.isSafeInteger(value) && (value as number) >= 1);
       continue;
     }
+    if (key === "tooLong") {
+      assert.equal(value, true);
+      continue;
+    }
     assert.equal(typeof value, "string", `${key} of ${command.kind}`);
     const text = value as string;
     if (NAME_FIELDS.has(key)) {
@@ -261,6 +265,7 @@ function assertCommand(line: string, command: Command | null): void {
         ? {
           kind: "invalid",
           message: `ERROR: ${MESSAGE_TOO_LONG}`,
+          tooLong: true,
         }
         : { kind: "say", text },
     );

@@ -52,6 +52,7 @@ Deno.test("parseInput rejects a public message over the limit", () => {
   assert.deepEqual(parseInput("a".repeat(4001)), {
     kind: "invalid",
     message: TOO_LONG,
+    tooLong: true,
   });
 });
 
@@ -110,10 +111,12 @@ Deno.test("parseInput rejects a private or group message over the limit", () => 
   assert.deepEqual(parseInput(`/msg jojo ${long}`), {
     kind: "invalid",
     message: TOO_LONG,
+    tooLong: true,
   });
   assert.deepEqual(parseInput(`/group haha ${long}`), {
     kind: "invalid",
     message: TOO_LONG,
+    tooLong: true,
   });
 });
 
