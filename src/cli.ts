@@ -146,7 +146,8 @@ function parsePort(value: string): number {
 
 /**
  * `--cluster`: NATS server URLs, comma-separated; `host:port` alone means
- * nats://host:port.
+ * nats://host:port. Credentials in them (USER:PASS@, TOKEN@) are kept for
+ * connectNats, which takes them out of the URLs it dials.
  */
 function parseClusterUrls(value: string): string[] {
   const urls = value.split(",").map((one) => one.trim()).filter((one) =>
@@ -584,7 +585,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     .addOption(
       new Option(
         "--cluster <urls>",
-        "join other chat serve nodes through these NATS servers (nats://HOST:4222, comma-separated; JetStream on); nodes share the server key",
+        "join other chat serve nodes through these NATS servers (nats://USER:PASS@HOST:4222, comma-separated; JetStream on, and a password: whoever can write into NATS can post as anyone); nodes share the server key",
       ).argParser(parseClusterUrls),
     )
     .addOption(

@@ -23,6 +23,7 @@ import {
   TOO_MANY_NEW_NAMES,
   TOO_MANY_SIGN_INS,
 } from "../src/server/sign_in.ts";
+import { openNatsWarning } from "../src/server/cluster/node.ts";
 
 const README = (await Deno.readTextFile(
   new URL("../README.md", import.meta.url),
@@ -91,4 +92,8 @@ Deno.test("README quotes what is said of a 5th file to one person, which waits o
 
 Deno.test("README quotes what is said of a file the page sends while reconnecting", () => {
   quoted(`\`${awayNotice("notes.txt")}\``);
+});
+
+Deno.test("README quotes the warning of a cluster node whose NATS asks for no credentials", () => {
+  quoted(openNatsWarning("10.0.0.5:4222"));
 });

@@ -48,6 +48,11 @@ export interface ClusterOptions {
   readonly prefix: string;
   /** --presence-ttl for every node, in seconds (the default when absent). */
   readonly presenceTtl?: number;
+  /**
+   * NATS asks for this user and password (`--user`, `--pass`); the nodes
+   * are given them in their --cluster URL.
+   */
+  readonly natsAuth?: { readonly user: string; readonly pass: string };
 }
 
 export interface ConnectOptions {
@@ -65,16 +70,20 @@ export class Cluster {
   /** The folder holding the key pair, the nodes' data and the clients' configs. */
   readonly dir: string;
   readonly #presenceTtl: number | undefined;
+  /** What the nodes get as --cluster: NATS's URL, with credentials if it asks. */
+  readonly clusterUrl: string;
   readonly #processes: ChatProcess[] = [];
 
   private constructor(
     nats: RestartableNats,
     dir: string,
     presenceTtl: number | undefined,
+    clusterUrl: string,
   ) {
     this.nats = nats;
     this.dir = dir;
     this.#presenceTtl = presenceTtl;
+    this.clusterUrl = clusterUrl;
   }
 
   /** Starts NATS (from `binary`) and makes the key pair; no node yet. */
@@ -82,10 +91,24 @@ export class Cluster {
     binary: string,
     options: ClusterOptions,
   ): Promise<Cluster> {
-    const nats = await startNats(binary);
+    const auth = options.natsAuth;
+    const nats = await startNats(
+      binary,
+      auth === undefined ? [] : ["--user", auth.user, "--pass", auth.pass],
+    );
     try {
       const dir = await Deno.makeTempDir({ prefix: `${options.prefix}-` });
-      const cluster = new Cluster(nats, dir, options.presenceTtl);
+      const url = new URL(nats.url);
+      if (auth !== undefined) {
+        url.username = encodeURIComponent(auth.user);
+        url.password = encodeURIComponent(auth.pass);
+      }
+      const cluster = new Cluster(
+        nats,
+        dir,
+        options.presenceTtl,
+        url.href.replace(/\/$/, ""),
+      );
       try {
         await makeKeys(dir);
       } catch (error) {
@@ -120,7 +143,7 @@ export class Cluster {
         "--data",
         join(this.dir, data),
         "--cluster",
-        this.nats.url,
+        this.clusterUrl,
         ...ttl,
         ...extra,
       ),

@@ -48,20 +48,26 @@ export interface RestartableNats extends NatsServer {
   freeze(): Promise<void>;
 }
 
-/** Starts `nats-server -js` with its store in a fresh folder; resolves once ready. */
-export async function startNats(binary: string): Promise<RestartableNats> {
+/**
+ * Starts `nats-server -js` with its store in a fresh folder; resolves once
+ * ready. `extra`: more arguments (`--user`, `--pass`).
+ */
+export async function startNats(
+  binary: string,
+  extra: readonly string[] = [],
+): Promise<RestartableNats> {
   const dir = await Deno.makeTempDir({ prefix: "chat-nats-" });
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
-  let running = await spawnNats(binary, port, dir);
+  let running = await spawnNats(binary, port, dir, extra);
   return {
     url: `nats://127.0.0.1:${port}`,
     async crash() {
       await running.stop("SIGKILL");
     },
     async restart() {
-      running = await spawnNats(binary, port, dir);
+      running = await spawnNats(binary, port, dir, extra);
     },
     signal(signal) {
       running.signal(signal);
@@ -80,6 +86,7 @@ async function spawnNats(
   binary: string,
   port: number,
   dir: string,
+  extra: readonly string[],
 ): Promise<
   {
     readonly pid: number;
@@ -88,7 +95,16 @@ async function spawnNats(
   }
 > {
   const child = new Deno.Command(binary, {
-    args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir],
+    args: [
+      "-js",
+      "-a",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-sd",
+      dir,
+      ...extra,
+    ],
     stdin: "null",
     stdout: "null",
     stderr: "piped",

@@ -26,18 +26,60 @@ export type { KvWatchEntry } from "@nats-io/kv";
 export type { Msg, Subscription } from "@nats-io/transport-node";
 export { createInbox, headers } from "@nats-io/transport-node";
 
+/** What `connect` is given to sign in to NATS: nothing, a user, or a token. */
+export type NatsAuth =
+  | Record<never, never>
+  | { readonly user: string; readonly pass: string }
+  | { readonly token: string };
+
 /**
- * A connection to the NATS servers at `urls` (nats://host:port), which
- * keeps reconnecting when they go away. `noEcho`: a node is never sent its
- * own messages back.
+ * `urls` (nats://[USER:PASS@ or TOKEN@]HOST:PORT) as the servers to dial,
+ * without credentials (so that no error or log line shows them), and the
+ * credentials they carry: NATS signs a connection in with one set, so every
+ * URL that carries any must carry the same. The NATS client itself takes
+ * only host and port from a URL: credentials left in it were dropped, and a
+ * node could not join a NATS server that asks for them.
+ */
+export function natsServers(
+  urls: readonly string[],
+): { servers: string[]; auth: NatsAuth } {
+  const servers: string[] = [];
+  let auth: NatsAuth = {};
+  let given: string | null = null;
+  for (const one of urls) {
+    const url = new URL(one.includes("://") ? one : `nats://${one}`);
+    const user = decodeURIComponent(url.username);
+    const pass = decodeURIComponent(url.password);
+    url.username = "";
+    url.password = "";
+    servers.push(url.href.replace(/\/$/, ""));
+    if (user === "" && pass === "") continue;
+    const these = JSON.stringify([user, pass]);
+    if (given !== null && given !== these) {
+      throw new Error(
+        "The NATS URLs carry different credentials: a node signs in to NATS with one, give the same in each (or in one)",
+      );
+    }
+    given = these;
+    auth = pass === "" ? { token: user } : { user, pass };
+  }
+  return { servers, auth };
+}
+
+/**
+ * A connection to the NATS servers at `urls` (nats://[USER:PASS@]host:port,
+ * see natsServers), which keeps reconnecting when they go away. `noEcho`: a
+ * node is never sent its own messages back.
  */
 export async function connectNats(
   urls: readonly string[],
   name: string,
 ): Promise<NatsConnection> {
+  const { servers, auth } = natsServers(urls);
   try {
     return await connect({
-      servers: [...urls],
+      servers,
+      ...auth,
       name,
       noEcho: true,
       maxReconnectAttempts: -1,
@@ -49,10 +91,20 @@ export async function connectNats(
     const why = error instanceof Error ? error.message : String(error);
     throw new Error(
       `Cannot reach NATS at ${
-        urls.join(", ")
+        servers.join(", ")
       }: ${why}. Start nats-server -js there, or check --cluster`,
     );
   }
+}
+
+/**
+ * Whether the NATS server `nc` is connected to asked it for credentials.
+ * One that does not lets anyone who can reach its port do what a node does:
+ * write messages into the log as any user, bind names, change groups and
+ * keys, and read who talks to whom.
+ */
+export function natsAsksForCredentials(nc: NatsConnection): boolean {
+  return nc.info?.auth_required === true;
 }
 
 /**

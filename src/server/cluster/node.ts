@@ -16,6 +16,7 @@ import { ClusterPrekeys } from "./prekeys.ts";
 import {
   connectNats,
   type KV,
+  natsAsksForCredentials,
   type NatsConnection,
   openBucket,
 } from "./nats.ts";
@@ -45,6 +46,15 @@ export interface ClusterOptions {
   /** The message log's retention asked for (cluster/log.ts). */
   logRetention?: Partial<LogRetention>;
   log: (line: string) => void;
+}
+
+/**
+ * What a node says at start when its NATS server (at `server`, host:port)
+ * asked it for no credentials: every node believes what is in NATS, so
+ * whoever can reach that port can do what the host can.
+ */
+export function openNatsWarning(server: string): string {
+  return `cluster: WARNING: the NATS server at ${server} lets anyone connect without credentials: whoever can reach its port can write into the message log as any user (public messages, names, groups, end-to-end keys) and read who talks to whom. Run it with --user and --pass and give them to every node: --cluster nats://USER:PASS@HOST:PORT`;
 }
 
 /** How long a user stays listed by default after their node died. */
@@ -100,6 +110,9 @@ export class ClusterNode implements ClusterPort {
     const id = crypto.randomUUID().replaceAll("-", "");
     const nc = await connectNats(options.urls, `chat-${id}`);
     try {
+      if (!natsAsksForCredentials(nc)) {
+        options.log(openNatsWarning(nc.getServer()));
+      }
       const presence = await openBucket(nc, PRESENCE_BUCKET, 0);
       const nodes = await openBucket(nc, NODES_BUCKET, options.presenceTtlMs);
       // The bucket keeps the TTL of the node that made it; every node must
