@@ -24,6 +24,7 @@ import {
   TOO_MANY_SIGN_INS,
 } from "../src/server/sign_in.ts";
 import { openNatsWarning } from "../src/server/cluster/node.ts";
+import { lookalikeWarning } from "../src/client/e2e_sessions.ts";
 
 const README = (await Deno.readTextFile(
   new URL("../README.md", import.meta.url),
@@ -96,4 +97,8 @@ Deno.test("README quotes what is said of a file the page sends while reconnectin
 
 Deno.test("README quotes the warning of a cluster node whose NATS asks for no credentials", () => {
   quoted(openNatsWarning("10.0.0.5:4222"));
+});
+
+Deno.test("README quotes the warning of a name that reads like one known by another key", () => {
+  quoted(lookalikeWarning("j0jo", "jojo"));
 });

@@ -174,6 +174,22 @@ export interface IdentityBook {
   accept(server: string, name: string, fingerprint: string): Promise<void>;
   /** The key remembered for `name`, or null. */
   known(server: string, name: string): string | null;
+  /**
+   * Another name remembered that reads like `name`, under another key than
+   * `fingerprint` (KnownIdentities `lookalikeOf`), or null. Absent: none is looked for.
+   */
+  lookalikeOf?(server: string, name: string, fingerprint: string):
+    | string
+    | null;
+}
+
+/**
+ * Said when a name first seen with its key reads like `known`, a name this
+ * client knows by another key: an honest server binds no look-alike of a
+ * name to another key (PROTOCOL 8), so the host let it in.
+ */
+export function lookalikeWarning(name: string, known: string): string {
+  return `WARNING: ${name} looks like ${known}, whom this client knows by another identity key: a server gives nobody a name that reads like another key's, so the host of this one may be posing as ${known}. Check with ${known} before taking ${name} for them (/verify ${name})`;
 }
 
 export interface E2eSessionsOptions {
@@ -477,9 +493,18 @@ export class E2eSessions {
     name: string,
     fingerprint: string,
   ): Promise<IdentityCheck> {
-    const check = await this.#o.identities.check(server, name, fingerprint);
-    if (check.kind === "first" && check.notices !== undefined) {
-      const fresh = check.notices.filter((line) => !this.#noticed.has(line));
+    const identities = this.#o.identities;
+    // Looked for before the name is remembered, which would find it alone.
+    const lookalike = identities.known(server, name) === null
+      ? identities.lookalikeOf?.(server, name, fingerprint) ?? null
+      : null;
+    const check = await identities.check(server, name, fingerprint);
+    if (check.kind === "first") {
+      const lines = [
+        ...(check.notices ?? []),
+        ...(lookalike === null ? [] : [lookalikeWarning(name, lookalike)]),
+      ];
+      const fresh = lines.filter((line) => !this.#noticed.has(line));
       for (const line of fresh) this.#noticed.add(line);
       if (fresh.length > 0) this.#o.notify(fresh);
     }

@@ -33,6 +33,7 @@
  */
 
 import { isValidName, nameKey } from "../protocol/limits.ts";
+import { nameSkeleton } from "../protocol/name_skeleton.ts";
 import type { TextSlot } from "./text_slot.ts";
 import { FINGERPRINT_PATTERN } from "../crypto/keys.ts";
 import { oneAtATime } from "./one_at_a_time.ts";
@@ -144,6 +145,12 @@ export class KnownIdentities {
    * `#text` changes ({@link #setText}).
    */
   readonly #parsed = new Map<string, Map<string, string>>();
+  /**
+   * Per parsed list (`#parsed`'s values), the name keys by skeleton, and how
+   * many names it held when they were worked out (`#add` adds to a list in
+   * place): for {@link lookalikeOf}.
+   */
+  readonly #skeletons = new WeakMap<Map<string, string>, Skeletons>();
   /** `#text`'s length in UTF-8, or null until asked for. */
   #bytes: number | null = null;
   /** How many names each server has in `#text`, or null until asked for. */
@@ -232,6 +239,33 @@ export class KnownIdentities {
   /** The key remembered for `name` on the server `serverKey`, or null. */
   known(serverKey: string, name: string): string | null {
     return this.#entries(serverKey).get(nameKey(name)) ?? null;
+  }
+
+  /**
+   * Another name remembered on the server `serverKey` (as its name key)
+   * that reads like `name` (the same skeleton, protocol/name_skeleton.ts)
+   * under another key than `fingerprint`, or null (a key may hold
+   * look-alikes of its own names). An honest server lets no key take a look-alike of a name bound
+   * to another (PROTOCOL 8), so a new name that reads like a known person's
+   * is the host's doing. The skeletons of a list are worked out once, not
+   * for each name a host invents.
+   */
+  lookalikeOf(
+    serverKey: string,
+    name: string,
+    fingerprint: string,
+  ): string | null {
+    const entries = this.#entries(serverKey);
+    let skeletons = this.#skeletons.get(entries);
+    if (skeletons === undefined || skeletons.names !== entries.size) {
+      skeletons = { byName: new Map(), names: 0 };
+      for (const known of entries.keys()) addSkeleton(skeletons, known);
+      this.#skeletons.set(entries, skeletons);
+    }
+    const key = nameKey(name);
+    return skeletons.byName.get(nameSkeleton(name))?.find((known) =>
+      known !== key && entries.get(known) !== fingerprint
+    ) ?? null;
   }
 
   /**
@@ -334,7 +368,15 @@ export class KnownIdentities {
     this.#setText(next);
     this.#read = next;
     for (const [server, entries] of parsed) this.#parsed.set(server, entries);
-    this.#parsed.get(serverKey)?.set(nameKey(name), fingerprint);
+    const entries = this.#parsed.get(serverKey);
+    if (entries !== undefined) {
+      const added = !entries.has(nameKey(name));
+      entries.set(nameKey(name), fingerprint);
+      const skeletons = this.#skeletons.get(entries);
+      if (added && skeletons !== undefined) {
+        addSkeleton(skeletons, nameKey(name));
+      }
+    }
     if (bytes !== null) {
       this.#bytes = bytes + new TextEncoder().encode(addition).length;
     }
@@ -577,6 +619,20 @@ const FORGOTTEN =
   /^# forgotten (SHA256:\S+) (\d+) (\d{4}-\d{2}-\d{2})(?: told (\d{4}-\d{2}-\d{2}))?$/;
 
 /** A first sight, with what the user must be told about the list. */
+/** Name keys by skeleton, and how many names were counted in. */
+interface Skeletons {
+  readonly byName: Map<string, string[]>;
+  names: number;
+}
+
+function addSkeleton(skeletons: Skeletons, known: string): void {
+  const skeleton = nameSkeleton(known);
+  const names = skeletons.byName.get(skeleton);
+  if (names === undefined) skeletons.byName.set(skeleton, [known]);
+  else names.push(known);
+  skeletons.names++;
+}
+
 function first(note: string | null, notices: string[]): IdentityCheck {
   const all = note === null ? notices : [note, ...notices];
   return all.length === 0 ? { kind: "first" } : { kind: "first", notices: all };
