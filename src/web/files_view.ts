@@ -479,6 +479,12 @@ export async function sendFromPage(
         ).finally(place.release);
         // Not passed on (refused, or our connection broke): the next goes.
         queued();
+        // /cancel N stops the file, N being its number whatever it is at:
+        // offered again to several people one after the other, taking back
+        // the offer to one (or stopping its transfer) stopped it for that
+        // one alone, and it went on to the next, as the terminal's did
+        // (outgoing_files.ts).
+        if (outcome.kind === "cancelled" && outcome.byYou === true) return;
         const more = offerAgainTo(to, outcome, again, on);
         if (
           more.length > 0 && !context.leaving() && !quietRetry(outcome, again)

@@ -207,6 +207,11 @@ interface Outgoing {
   acked: number;
   results: Map<string, RecipientResult>;
   cancelled: string | null;
+  /**
+   * This user stopped it (/cancel, the second /quit), and was told so then:
+   * the file ends, as the terminal's (file_sender.ts).
+   */
+  byYou: boolean;
   broken: boolean;
   wake: () => void;
 }
@@ -448,6 +453,7 @@ export class WebFiles {
     if (outgoing === undefined || outgoing.cancelled !== null) return false;
     this.#client.post({ t: "file_cancel", xfer, reason: "cancelled" });
     outgoing.cancelled = "you cancelled it";
+    outgoing.byYou = true;
     outgoing.wake();
     return true;
   }
@@ -652,6 +658,7 @@ export class WebFiles {
       acked: start,
       results: new Map(),
       cancelled: null,
+      byYou: false,
       broken: false,
       wake: () => {},
     };
@@ -730,6 +737,7 @@ export class WebFiles {
           reason: outgoing.cancelled ?? "",
           results,
           ...(outgoing.broken ? { broken: true } : {}),
+          ...(outgoing.byYou ? { byYou: true } : {}),
         };
     } finally {
       this.#outgoing.delete(xfer);
