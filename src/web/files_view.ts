@@ -22,6 +22,8 @@ import { type InOrder, ResumeOrder } from "../client/resume_order.ts";
 import {
   awayNotice,
   heldNotice,
+  placeKey,
+  type PlaceTarget,
   type SendingPlace,
   SendingPlaces,
 } from "../client/sending_places.ts";
@@ -91,7 +93,38 @@ export class FilesWaiting {
    * before photo1 (1 run of 3 of browser_places_reconnect_test).
    */
   readonly resumeOrder = new ResumeOrder();
+  /**
+   * Per recipient (placeKey), the offer of the last held file given its
+   * place: resolves once that offer is passed on or ends.
+   */
+  readonly #heldOffers = new Map<string, Promise<void>>();
   #sent = 1;
+
+  /**
+   * A held file given its place to `target` is offered once the one given
+   * its place before it (to that recipient) is passed on or ended
+   * (`before`); `done` once its own is. Places are given in the order sent,
+   * but each file then reads itself and sends its key before its offer
+   * goes: a large 5th, freed with a small 6th, was offered after it. As the
+   * terminal's (outgoing_files.ts).
+   */
+  offerTurn(
+    target: PlaceTarget,
+  ): { before: Promise<void> | undefined; done: () => void } {
+    const key = placeKey(target);
+    const before = this.#heldOffers.get(key);
+    const mine = Promise.withResolvers<void>();
+    this.#heldOffers.set(key, mine.promise);
+    return {
+      before,
+      done: () => {
+        mine.resolve();
+        if (this.#heldOffers.get(key) === mine.promise) {
+          this.#heldOffers.delete(key);
+        }
+      },
+    };
+  }
 
   /** The next file's number in the order sent. */
   sent(): number {
@@ -443,6 +476,8 @@ export async function sendFromPage(
         // resume claims), and the four offered again came 101, 102, 104,
         // 103 in 1 run of 4 of browser_places_reconnect_test.
         let passOn: (() => void) | undefined = again ? queued : passedOn;
+        /** Held for its place: its offer's turn among the held (offerTurn). */
+        let heldTurn: { done: () => void } | undefined;
         if (place !== null) {
           if (!again) queued();
         } else {
@@ -457,15 +492,22 @@ export async function sendFromPage(
             if (given !== "stopped") given.release();
             return;
           }
+          // Offered after the held file given its place before it.
+          const turn = context.waiting.offerTurn(to);
+          heldTurn = turn;
+          await turn.before;
           // The places our dropped connection's transfers gave back: offered
           // on it, the file was refused (an ERROR) and said "offered again,
           // resuming" though it never was. It waits for the next one, unsaid.
-          if (on.isOver) {
+          if (on.isOver || context.leaving()) {
             given.release();
+            turn.done();
+            if (context.leaving()) return;
             retry.push(to);
             continue;
           }
           place = given;
+          passOn = heldTurn.done;
         }
         const outcome = await sendOnce(
           context,
@@ -476,7 +518,10 @@ export async function sendFromPage(
           here,
           again,
           passOn,
-        ).finally(place.release);
+        ).finally(() => {
+          place.release();
+          heldTurn?.done();
+        });
         // Not passed on (refused, or our connection broke): the next goes.
         queued();
         // /cancel N stops the file, N being its number whatever it is at:
