@@ -544,6 +544,12 @@ export class WebFiles {
         this.cancel(entry);
       }
     }
+    // Those between their key and their offer (in neither list) stop there,
+    // as the terminal's (767d3fe). Before, they went on after the page had
+    // left, and said "ERROR: notes.txt not sent: disconnected." then.
+    for (const fileNumber of this.#files.numbers()) {
+      this.#files.stop(fileNumber);
+    }
   }
 
   async #send(
@@ -580,7 +586,15 @@ export class WebFiles {
       fileKeyForOffer(key);
     let signer: FileSigner | undefined;
     if (this.#keys.share !== null) {
-      const shared = await this.#keys.share(target, key, name, size);
+      // Stopped (/cancel, the second /quit) while its key goes: it ends
+      // now, not once the key's answer comes, which may be never (the
+      // page's connection closing meanwhile said it not sent), as the
+      // terminal's (file_sender.ts).
+      const shared = await Promise.race([
+        this.#keys.share(target, key, name, size),
+        ...(steps === null ? [] : [steps.stopped.then(() => null)]),
+      ]);
+      if (shared === null) return { ...TAKEN_BACK, name, results: [] };
       if (shared.kind === "refused") {
         return {
           kind: "refused",
