@@ -12,6 +12,7 @@ import {
   listeningPort,
   makeKeys,
   serveProcess,
+  STARTUP_MS,
 } from "./process.ts";
 import { natsServerPath, type RestartableNats, startNats } from "./nats.ts";
 import { Bot } from "./json_bot.ts";
@@ -154,7 +155,10 @@ export class Cluster {
   async node(data: string, ...extra: string[]): Promise<ClusterNode> {
     const process = this.spawnNode(data, ...extra);
     const port = await listeningPort(process);
-    await process.waitFor(/Node [A-Za-z0-9]+ joined the cluster through NATS/);
+    await process.waitFor(
+      /Node [A-Za-z0-9]+ joined the cluster through NATS/,
+      STARTUP_MS,
+    );
     return {
       process,
       port,
