@@ -222,6 +222,8 @@ export class ChatClient {
   #name: string | null = null;
   /** See `ownAfter`. */
   #ownAfter = 0;
+  /** See `welcomeLastId`. */
+  #welcomeLastId: number | undefined;
   /** #name as names are compared (never equal to a name before the welcome). */
   #nameKey = "\0";
   /** The name `register` last asked for, until its `prove` is answered. */
@@ -339,6 +341,14 @@ export class ChatClient {
    */
   get ownAfter(): number {
     return this.#ownAfter;
+  }
+
+  /**
+   * The newest message id the server had stored at the welcome (its
+   * `last_id`, docs/PROTOCOL.md 5.3); undefined: a server before it.
+   */
+  get welcomeLastId(): number | undefined {
+    return this.#welcomeLastId;
   }
 
   /** True once the session has ended, whoever ended it. */
@@ -648,6 +658,7 @@ export class ChatClient {
       this.#name = reply.name;
       this.#nameKey = reply.name.toLowerCase();
       this.#ownAfter = reply.own_after ?? 0;
+      this.#welcomeLastId = reply.last_id;
       this.#acks = reply.acks === true;
       this.#cids = reply.cids === true;
       // What was shown before the welcome (nothing, usually) is owed too.

@@ -14,8 +14,9 @@
  * says `slow_down` is asked again for up to half a minute): then they are
  * shown as they come, and the missed ones after them under a line that says
  * they came late. Every session `mark`s where the room stood at its sign-in,
- * so that one that showed nothing yet still has a place to start from. For
- * the terminal, `--json` and the web page alike.
+ * so that one that showed nothing yet still has a place to start from: the
+ * welcome says it (`last_id`), and a server before that is asked. For the
+ * terminal, `--json` and the web page alike.
  *
  * @module
  */
@@ -181,9 +182,15 @@ export class MissedPublic {
    * a quiet room and saw nothing (a person, a script, a program, the web
    * page in an empty room) is still shown what was said while their
    * connection was down. Nothing when a message was shown already.
+   * `welcomed`: the sign-in's welcome's `last_id` (docs/PROTOCOL.md 5.3),
+   * taken with no request: a request refused with `slow_down` and cut off
+   * by a drop before its answer (a class signing in at once from one
+   * address) left no place, and what was said during the drop was lost
+   * without a word. A server before it is asked.
    */
-  async mark(paging: HistoryPaging): Promise<void> {
+  async mark(paging: HistoryPaging, welcomed?: number): Promise<void> {
     if (this.#cursor !== null) return;
+    if (welcomed !== undefined) return this.shown(welcomed);
     const { reply, asked } = await paging.ask({ t: "history", limit: 1 });
     await paging.settled();
     if (reply.re === null) return;

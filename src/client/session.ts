@@ -724,7 +724,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   // Someone in a quiet room who has seen nothing yet (a person, a script,
   // a program) is shown what is said there while their connection is down
   // too (missed_public.ts): one history request of one message at the start.
-  void missed.mark(historyPaging(first));
+  void missed.mark(historyPaging(first), first.welcomeLastId);
 
   // A chat line cut off from its reply waits for the next connection, which
   // only this loop makes: a script stops waiting for it when the link ends.

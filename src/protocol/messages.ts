@@ -224,6 +224,10 @@ export type ServerMessage =
    * `own_after`: the name was released (`chat admin release`) and its
    * messages with an `id` up to this one were sent by another key before
    * this one held it (docs/PROTOCOL.md 5.3): not this user's own lines.
+   * `last_id`: the newest message id the server had stored when it
+   * welcomed this connection (docs/PROTOCOL.md 5.3): what comes after it
+   * reaches the connection live or is missed, so it is where a catch-up
+   * after the next drop starts.
    */
   | {
     t: "welcome";
@@ -235,6 +239,7 @@ export type ServerMessage =
     reqs?: true;
     store?: string;
     own_after?: number;
+    last_id?: number;
   }
   /**
    * 32 random bytes, base64, for the client to sign with its identity key.

@@ -193,6 +193,7 @@ export function parseServerMessage(value: unknown): ServerMessage {
         ...(f.own_after === undefined
           ? {}
           : { own_after: int(f, "own_after") }),
+        ...(f.last_id === undefined ? {} : { last_id: int(f, "last_id") }),
       };
     }
     case "ok":

@@ -287,6 +287,10 @@ function register(
         // Their name's lines up to here were another key's (a release):
         // shown again by /history as someone else's, not as their own.
         ...(ownAfter > 0 ? { own_after: ownAfter } : {}),
+        // Where the room stands: what comes after it reaches this connection
+        // live or is missed, so a client that saw nothing yet knows where to
+        // catch up from after a drop, with no request (docs/PROTOCOL.md 5.3).
+        last_id: state.store.lastMessageId(),
       },
     },
     // What arrived for them while they were away, after the welcome.

@@ -2831,7 +2831,9 @@ async function join(name: string): Promise<void> {
     use(joining);
     // Where the room stands: in an empty one nothing loaded tells the next
     // reconnection where to start (client/missed_public.ts).
-    void missed.mark(historyPaging(joining)).catch(() => {});
+    void missed.mark(historyPaging(joining), joining.welcomeLastId).catch(
+      () => {},
+    );
     drawTarget();
     ui.line.focus();
   } catch (error) {

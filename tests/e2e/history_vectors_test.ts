@@ -180,7 +180,8 @@ Deno.test("chat serve answers PROTOCOL.md 5.4's paging exchange byte for byte: r
   }
   await using jojo = await signIn(chat.url, spki, "jojo", jojoKey);
   await untilBody(jojo, "three");
-  // The welcome of 5.3, but for its re, name and store id.
+  // The welcome of 5.3, but for its re, name and store id; its last_id is
+  // sophia's third message, the newest stored.
   const welcome =
     headersFrom(jojo, 0).find(({ header }) =>
       header.startsWith('{"t":"welcome"')

@@ -45,6 +45,12 @@ async function jojoThrough(
   );
 }
 
+/** Spends the address's one history request (the tests' limits). */
+async function takeHistoryToken(client: TestClient): Promise<void> {
+  const reply = await client.client.request({ t: "history", limit: 1 });
+  assert.equal(reply.t, "ok", JSON.stringify(reply));
+}
+
 type Event = Record<string, unknown>;
 
 function eventsOf(jojo: ChatProcess): Event[] {
@@ -218,10 +224,10 @@ Deno.test("chat connect --json that saw no public message before it was cut off 
 
 Deno.test("chat connect --json shows live public lines while the server keeps refusing its catch-up (slow_down), and the missed ones after them, said late, none twice", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-missed-late-" });
-  // One history request per address, then one every 20 s: jojo's sign-in
-  // takes it (where the room stands), so the catch-up at its reconnection
-  // is refused and asked again until a token comes (with_patience.ts:
-  // within 27.5 s), well past HOLD_MS.
+  // One history request per address, then one every 20 s: sophia takes it
+  // while jojo is away, so the catch-up at its reconnection is refused and
+  // asked again until a token comes (with_patience.ts: within 27.5 s), well
+  // past HOLD_MS.
   await using server = await startTestServer({
     connectionLimits: {
       historyPerSecondPerAddress: 1 / 20,
@@ -241,6 +247,7 @@ Deno.test("chat connect --json shows live public lines while the server keeps re
     proxy.cut();
     await jojo.waitFor(/"type":"connection","state":"lost"/);
     await say(sophia, "missed one");
+    await takeHistoryToken(sophia);
     proxy.down = false;
     await jojo.waitFor(/"type":"connection","state":"reconnected"/, 30_000);
     // Said while the catch-up waits: held at first, then let go.
@@ -284,6 +291,7 @@ Deno.test("chat connect --json whose own line, cut off from its answer, is confi
     await jojo.waitFor(/^\{"type":"welcome".*$/m);
     await say(sophia, "before the cut");
     await jojo.waitFor(/"text":"before the cut"/);
+    await takeHistoryToken(sophia);
 
     // From here nothing reaches jojo: its line is stored (sophia gets it),
     // its answer is not, nor what sophia says after it.
@@ -313,6 +321,49 @@ Deno.test("chat connect --json whose own line, cut off from its answer, is confi
       "sophia: missed one (history)",
       "sophia: missed two (history)",
     ]);
+  } finally {
+    await jojo.closeStdin();
+    await jojo.finish();
+    await sophia.quit();
+    await proxy.close();
+  }
+});
+
+Deno.test("chat connect --json cut off right after its sign-in, while the server refuses history (slow_down), still shows what was said meanwhile", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-missed-at-sign-in-" });
+  // One history request per address, then one every 4 s, a connection's
+  // first counted too: sophia takes it, so nothing jojo asks for history
+  // at its sign-in is answered before the cut (a class of forty signing in
+  // at once from one address, whose Wi-Fi drops within seconds).
+  await using server = await startTestServer({
+    connectionLimits: {
+      historyPerSecondPerAddress: 1 / 4,
+      historyBurstPerAddress: 1,
+      historyFreePerConnection: 0,
+    },
+  });
+  const proxy = new GateProxy(server.port);
+  const sophia = await TestClient.connect(server, "sophia");
+  await say(sophia, "before jojo came");
+  await takeHistoryToken(sophia);
+  const jojo = await jojoThrough(proxy, dir);
+  try {
+    await jojo.waitFor(/^\{"type":"welcome".*$/m);
+    proxy.cut();
+    await jojo.waitFor(/"type":"connection","state":"lost"/);
+    await say(sophia, "missed one");
+    proxy.down = false;
+    await jojo.waitFor(/"type":"connection","state":"reconnected"/, 30_000);
+    await jojo.waitFor(/"text":"missed one"/, 15_000);
+    await say(sophia, "live after");
+    await jojo.waitFor(/"text":"live after"/);
+
+    assert.deepEqual(afterReconnection(jojo), [
+      "While you were away:",
+      "sophia: missed one (history)",
+      "sophia: live after",
+    ]);
+    assert.ok(!jojo.stdout.includes("before jojo came"), jojo.stdout);
   } finally {
     await jojo.closeStdin();
     await jojo.finish();

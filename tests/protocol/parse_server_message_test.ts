@@ -196,7 +196,7 @@ Deno.test("parseServerMessage keeps no re on a chat message: re marks a reply, a
 Deno.test("parseServerMessage keeps welcome's own_after and refuses one that is not a non-negative integer", () => {
   // docs/PROTOCOL.md 5.3's test vector.
   const vector =
-    '{"t":"welcome","re":2,"name":"alice","text":"SUCCESS: Username registered.","acks":true,"cids":true,"reqs":true,"store":"5f0c2a9de41b7c3680a1f4e2d9b6c713","own_after":41}';
+    '{"t":"welcome","re":2,"name":"alice","text":"SUCCESS: Username registered.","acks":true,"cids":true,"reqs":true,"store":"5f0c2a9de41b7c3680a1f4e2d9b6c713","own_after":41,"last_id":41}';
   assert.deepEqual(parseServerMessage(JSON.parse(vector)), {
     t: "welcome",
     re: 2,
@@ -207,12 +207,40 @@ Deno.test("parseServerMessage keeps welcome's own_after and refuses one that is 
     reqs: true,
     store: "5f0c2a9de41b7c3680a1f4e2d9b6c713",
     own_after: 41,
+    last_id: 41,
   });
   const welcome = JSON.parse(vector);
   for (const own_after of [-1, 1.5, "41", null, true]) {
     assert.throws(
       () => parseServerMessage({ ...welcome, own_after }),
       /Field 'own_after' must be a non-negative integer/,
+    );
+  }
+});
+
+Deno.test("parseServerMessage keeps welcome's last_id, and a welcome without it has none, and refuses one that is not a non-negative integer", () => {
+  // docs/PROTOCOL.md 5.3's test vector.
+  const vector =
+    '{"t":"welcome","re":2,"name":"alice","text":"SUCCESS: Username registered.","acks":true,"cids":true,"reqs":true,"store":"5f0c2a9de41b7c3680a1f4e2d9b6c713","last_id":3}';
+  const welcome = JSON.parse(vector);
+  assert.deepEqual(parseServerMessage(welcome), {
+    t: "welcome",
+    re: 2,
+    name: "alice",
+    text: "SUCCESS: Username registered.",
+    acks: true,
+    cids: true,
+    reqs: true,
+    store: "5f0c2a9de41b7c3680a1f4e2d9b6c713",
+    last_id: 3,
+  });
+  const { last_id: _, ...older } = welcome;
+  assert.equal("last_id" in parseServerMessage(older), false);
+  assert.equal(parseServerMessage({ ...welcome, last_id: 0 }).t, "welcome");
+  for (const last_id of [-1, 1.5, "3", null, true]) {
+    assert.throws(
+      () => parseServerMessage({ ...welcome, last_id }),
+      /Field 'last_id' must be a non-negative integer/,
     );
   }
 });

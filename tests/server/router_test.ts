@@ -87,6 +87,7 @@ Deno.test("route plays the seed's example chat session", () => {
         cids: true,
         reqs: true,
         store: state.store.id,
+        last_id: 0,
       },
     }],
   );
@@ -109,6 +110,7 @@ Deno.test("route plays the seed's example chat session", () => {
           cids: true,
           reqs: true,
           store: state.store.id,
+          last_id: 0,
         },
       },
       { to: [SOPHIA], message: { t: "presence", name: "jojo", online: true } },
@@ -133,6 +135,7 @@ Deno.test("route plays the seed's example chat session", () => {
           cids: true,
           reqs: true,
           store: state.store.id,
+          last_id: 0,
         },
       },
       {
@@ -439,6 +442,7 @@ Deno.test("route register keeps names unique ignoring case", () => {
     cids: true,
     reqs: true,
     store: state.store.id,
+    last_id: 0,
   });
 });
 
@@ -822,6 +826,8 @@ Deno.test("route re-register after disconnect keeps groups and last message time
           cids: true,
           reqs: true,
           store: state.store.id,
+          // bye all (1) and ? (2): what comes after reaches it live.
+          last_id: 2,
         },
       },
       {
