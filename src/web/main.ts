@@ -2173,7 +2173,6 @@ function use(joined: ChatClient): void {
   });
   e2e?.connected();
   publishKeys(joined);
-  older.loadIfNear();
   void joined.request({ t: "list" }).then(learn);
   void joined.request({ t: "groups" }).then(learn);
   // Who is away is said only by /list: asked again now and then, for the
@@ -2636,6 +2635,10 @@ async function reconnect(reason: string): Promise<void> {
       use(next);
       emit({ type: "notice", text: `Reconnected as ${reply.name}.` });
       caughtUp = catchUp(next);
+      // After the catch-up: a connection's first history request is free of
+      // its address's rate (docs/PROTOCOL.md 5.8), and it is the catch-up
+      // that must not wait (a class behind one address back at once).
+      older.loadIfNear();
       setStatus(`Connected to ${host}`);
       // Lines cut off go again first, in the order typed, then those typed
       // while away.
@@ -2777,6 +2780,8 @@ async function connectAgain(): Promise<void> {
   use(next);
   emit({ type: "notice", text: `Connected again as ${reply.name}.` });
   caughtUp = catchUp(next);
+  // After the catch-up, which the connection's free history request is for.
+  older.loadIfNear();
   drawTarget();
   ui.line.focus();
 }
@@ -2834,6 +2839,8 @@ async function join(name: string): Promise<void> {
     void missed.mark(historyPaging(joining), joining.welcomeLastId).catch(
       () => {},
     );
+    // After the mark, which a server without `last_id` is asked for.
+    older.loadIfNear();
     drawTarget();
     ui.line.focus();
   } catch (error) {
