@@ -102,6 +102,68 @@ export async function connectFirst(
   throw new NoServerError(failures.join("; "));
 }
 
+/**
+ * How many times a first connection is tried while the server refuses it
+ * for a while (firstRetryAfter): five waits of its `Retry-After` (5 s from
+ * the reference server), about the half minute a reconnection's sign-in
+ * waits for its address's rates.
+ */
+export const FIRST_CONNECT_TRIES = 6;
+
+/**
+ * The seconds to wait before trying again when `error` is a refusal that
+ * passes, as the server says on the wire: a 503 with `Retry-After` whose
+ * reason says to try again (its address's handshake rate, or too many
+ * connections still starting: docs/PROTOCOL.md 1.1, README "Limits").
+ * Null for anything else (a full server, too many connections from the
+ * address: waiting does not help), and 1 to 30 s whatever a server asks.
+ */
+export function firstRetryAfter(error: unknown): number | null {
+  if (
+    !(error instanceof WebSocketUpgradeError) || error.status !== 503 ||
+    error.retryAfter === null || error.reason === null ||
+    !/try again/i.test(error.reason)
+  ) return null;
+  return Math.min(Math.max(error.retryAfter, 1), 30);
+}
+
+/**
+ * connectFirst, tried again after the wait the server asks for while it
+ * refuses for a while (firstRetryAfter), up to FIRST_CONNECT_TRIES in all:
+ * a class starting `chat connect` at the same second from one address
+ * meets its handshake rate (30 at once, then 10 a second). `waiting` is
+ * told once, at the first wait.
+ */
+export async function connectFirstPatiently(
+  urls: readonly string[],
+  node: ServerNode,
+  trust: ServerTrust,
+  asker: Asker,
+  waiting: (text: string) => void,
+): Promise<ChatClient> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await connectFirst(urls, node, trust, asker);
+    } catch (error) {
+      const seconds = firstRetryAfter(error);
+      if (seconds === null || attempt >= FIRST_CONNECT_TRIES) throw error;
+      if (attempt === 1) {
+        const reason = sanitizeForTerminal(
+          (error as WebSocketUpgradeError).reason ?? "",
+        );
+        waiting(
+          `The server at ${
+            urls[0]
+          } refused the connection for now (${reason}): trying again in ${seconds} s, up to ${
+            FIRST_CONNECT_TRIES - 1
+          } times`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    }
+  }
+}
+
 /** None of the session's addresses answered; the message says why, each. */
 class NoServerError extends Error {
   constructor(message: string) {

@@ -75,7 +75,7 @@ import { withPatience } from "./with_patience.ts";
 import { withDeadline } from "../transport/with_deadline.ts";
 import {
   asksFirst,
-  connectFirst,
+  connectFirstPatiently,
   explainConnectError,
   knownKey,
   type ServerNode,
@@ -200,7 +200,15 @@ export async function runSession(options: SessionOptions): Promise<number> {
   // The handshake runs while the user types their name; a failure (wrong key,
   // no server) is reported at once rather than after the prompt.
   const node: ServerNode = { index: 0, key: knownKey(urls, options.trust) };
-  const connecting = connectFirst(urls, node, options.trust, terminal);
+  // Refused for a while (its address's handshake rate: a class starting at
+  // once), it waits as the server asks and tries again, said once.
+  const connecting = connectFirstPatiently(
+    urls,
+    node,
+    options.trust,
+    terminal,
+    (text) => emit({ type: "notice", text }),
+  );
   const failed = connecting.then(
     () => null,
     (error) => explainConnectError(error, urls[0]!),

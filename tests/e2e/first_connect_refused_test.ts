@@ -1,0 +1,53 @@
+/**
+ * `chat connect` whose first connection is refused for its address's
+ * handshake rate (a 503 with `Retry-After`, docs/PROTOCOL.md 1.1: the 31st
+ * classmate of a room starting at the same second) waits as the server asks
+ * and tries again, saying so once, rather than ending with the refusal. A
+ * real server in this process, held to one new connection every 5 s for the
+ * address, whose token sophia spends.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startTestServer, TestClient, testKeys } from "../_helpers/chat.ts";
+import { ChatProcess } from "../_helpers/process.ts";
+
+Deno.test("chat connect --json refused at its first connection for its address's handshake rate waits as the server asks and signs in, saying so once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-first-refused-" });
+  await using server = await startTestServer({
+    connectionLimits: { handshakesPerSecond: 0.2, handshakeBurst: 1 },
+  });
+  const sophia = await TestClient.connect(server, "sophia");
+  const pub = join(dir, "server.pub");
+  await Deno.writeTextFile(pub, (await testKeys()).publicPem);
+  const jojo = new ChatProcess(
+    [
+      "connect",
+      `127.0.0.1:${server.port}`,
+      "--pub",
+      pub,
+      "--user",
+      "jojo",
+      "--downloads",
+      join(dir, "downloads"),
+      "--json",
+    ],
+    { env: { XDG_CONFIG_HOME: join(dir, "config") } },
+  );
+  try {
+    await jojo.waitFor(/^\{"type":"welcome".*$/m, 30_000);
+    await jojo.write("hello after the wait\n");
+    await sophia.waitFor(({ text }) => text === "hello after the wait");
+    const busy = jojo.stdout.split("\n").filter((line) =>
+      line.includes("too many new connections from your address")
+    );
+    assert.equal(busy.length, 1, jojo.stdout);
+    assert.match(busy[0]!, /"type":"notice"/);
+    assert.match(busy[0]!, /trying again in 5 s/);
+    assert.ok(!jojo.stdout.includes('"type":"error"'), jojo.stdout);
+  } finally {
+    await jojo.closeStdin();
+    await jojo.finish();
+    await sophia.quit();
+  }
+});
