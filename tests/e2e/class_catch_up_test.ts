@@ -72,18 +72,11 @@ Deno.test("runSession: forty sessions from one address sign in at once, and each
     for (let i = 0; i < CLASS; i++) {
       students.push(await signIn(`student${i}`, i % 2 === 0));
     }
-    // The lesson starts: everyone has a place in the room to catch up from.
-    const morning = await withPatience(() =>
-      teacher.client.say("good morning")
-    );
-    assert.equal(morning.t, "ok", JSON.stringify(morning));
-    await until(
-      () =>
-        students.every(({ terminal }) =>
-          terminal.printed.some((line) => line.includes("good morning"))
-        ),
-      "everyone's good morning",
-    );
+    // The Wi-Fi drops before anyone said anything: each student's place in
+    // the room to catch up from is where it stood at its welcome (last_id),
+    // where a history request asked for it at the sign-in could still be
+    // refused with slow_down when the drop came, and what the teacher said
+    // during the drop was lost without a word.
     for (let drop = 1; drop <= DROPS; drop++) {
       const before = students.map(({ terminal }) => terminal.printed.length);
       proxy.cut();
