@@ -103,20 +103,35 @@ export function setKnownIdentity(
   name: string,
   fingerprint: string,
 ): string {
-  for (const key of [serverKey, fingerprint]) {
-    if (!FINGERPRINT_PATTERN.test(key)) {
-      throw new TypeError(`Not a key fingerprint: '${key}'`);
-    }
-  }
-  if (!isValidName(name)) throw new TypeError(`Not a user name: '${name}'`);
+  const added = knownLine(serverKey, name, fingerprint);
   const key = nameKey(name);
   const lines = (text === "" ? HEADER : text).replace(/\n+$/, "").split("\n")
     .filter((line) => {
       const entry = parseLine(line);
       return entry === null || entry.server !== serverKey || entry.name !== key;
     });
-  lines.push(`${serverKey} ${key} ${fingerprint}`);
+  lines.push(added);
   return lines.join("\n") + "\n";
+}
+
+/**
+ * The line binding `name` to `fingerprint` on the server `serverKey`
+ * (without its newline).
+ *
+ * @throws {TypeError} if a key is not a fingerprint or the name is invalid
+ */
+function knownLine(
+  serverKey: string,
+  name: string,
+  fingerprint: string,
+): string {
+  for (const key of [serverKey, fingerprint]) {
+    if (!FINGERPRINT_PATTERN.test(key)) {
+      throw new TypeError(`Not a key fingerprint: '${key}'`);
+    }
+  }
+  if (!isValidName(name)) throw new TypeError(`Not a user name: '${name}'`);
+  return `${serverKey} ${nameKey(name)} ${fingerprint}`;
 }
 
 /** The loud announcement of a changed key, as lines to show. */
@@ -153,6 +168,12 @@ export class KnownIdentities {
   readonly #skeletons = new WeakMap<Map<string, string>, Skeletons>();
   /** `#text`'s length in UTF-8, or null until asked for. */
   #bytes: number | null = null;
+  /**
+   * How many newlines `#text` ends with, or null until asked for: looked at
+   * in a text grown a line at a time, a character near its end would copy
+   * the whole of it (V8 flattens a string built by `+`) for each name.
+   */
+  #trailingNewlines: number | null = null;
   /** How many names each server has in `#text`, or null until asked for. */
   #counts: Map<string, number> | null = null;
   /** {@link forgottenOn} for each server in `#text`, or null until asked for. */
@@ -188,6 +209,7 @@ export class KnownIdentities {
     this.#text = text;
     this.#parsed.clear();
     this.#bytes = null;
+    this.#trailingNewlines = null;
     this.#counts = null;
     this.#forgotten = null;
   }
@@ -259,13 +281,21 @@ export class KnownIdentities {
     let skeletons = this.#skeletons.get(entries);
     if (skeletons === undefined || skeletons.names !== entries.size) {
       skeletons = { byName: new Map(), names: 0 };
-      for (const known of entries.keys()) addSkeleton(skeletons, known);
+      for (const [known, key] of entries) addSkeleton(skeletons, known, key);
       this.#skeletons.set(entries, skeletons);
     }
     const key = nameKey(name);
-    return skeletons.byName.get(nameSkeleton(name))?.find((known) =>
-      known !== key && entries.get(known) !== fingerprint
-    ) ?? null;
+    const alike = skeletons.byName.get(nameSkeleton(name)) ?? [];
+    // At most three keys looked at: `fingerprint`'s is passed over, and the
+    // one `name` itself is known by (if it is) gives another name or none.
+    // Not the names one by one: a host may bind thousands of look-alikes
+    // (`i`, `l`, `1` in every order) to one key.
+    for (const [other, names] of alike) {
+      if (other === fingerprint) continue;
+      const found = names[0] === key ? names[1] : names[0];
+      if (found !== undefined) return found;
+    }
+    return null;
   }
 
   /**
@@ -287,7 +317,9 @@ export class KnownIdentities {
       if (known !== null) return { kind: "changed", previous: known };
       const notices = this.#makeRoom(serverKey, name, fingerprint);
       const note = this.#tellForgotten(serverKey);
-      this.#take(serverKey, name, fingerprint);
+      // A line added at the end, as in a file (#add): not the whole list
+      // written and parsed again for each name a host invents.
+      this.#grow(serverKey, name, fingerprint);
       return first(note, notices);
     }
     // Read again first: another chat connect sharing the config folder
@@ -340,11 +372,8 @@ export class KnownIdentities {
     name: string,
     fingerprint: string,
   ): Promise<void> {
-    const text = this.#text;
-    // After a line cut short (a crash during an add), on a line of its own.
-    const addition = (text.endsWith("\n") ? "" : "\n") +
-      `${serverKey} ${nameKey(name)} ${fingerprint}\n`;
-    const next = text + addition;
+    const addition = this.#addition(serverKey, name, fingerprint);
+    const next = this.#text + addition;
     try {
       if (slot.append === undefined) await slot.write(next);
       else await slot.append(addition, next);
@@ -359,22 +388,57 @@ export class KnownIdentities {
         { cause: error },
       );
     }
-    // What was worked out of the text stays true with the line added.
+    this.#grow(serverKey, name, fingerprint, addition, next);
+    this.#read = next;
+  }
+
+  /**
+   * The line of a first key of `name` on the server `serverKey`, as added
+   * at the end of `#text` (after the header, to an empty list).
+   *
+   * @throws {TypeError} if a key is not a fingerprint or the name is invalid
+   */
+  #addition(serverKey: string, name: string, fingerprint: string): string {
+    const line = knownLine(serverKey, name, fingerprint) + "\n";
+    if (this.#text === "") return HEADER + line;
+    this.#trailingNewlines ??= trailingNewlines(this.#text);
+    // After a line cut short (a crash during an add), on a line of its own.
+    return (this.#trailingNewlines === 0 ? "\n" : "") + line;
+  }
+
+  /**
+   * `#text` with `addition`, the line of the first key `fingerprint` of
+   * `name` on the server `serverKey` ({@link #addition}), added at its end:
+   * `next`, or that text built here. What was worked out of the text stays
+   * true with the line added, and is kept: nothing is parsed, counted nor
+   * measured again, for each of up to {@link MAX_KNOWN_PER_SERVER} names a
+   * host can send.
+   */
+  #grow(
+    serverKey: string,
+    name: string,
+    fingerprint: string,
+    addition = this.#addition(serverKey, name, fingerprint),
+    next = this.#text + addition,
+  ): void {
     this.#entries(serverKey);
     const parsed = [...this.#parsed];
     const bytes = this.#bytes;
     const counts = this.#counts;
     const forgotten = this.#forgotten;
     this.#setText(next);
-    this.#read = next;
     for (const [server, entries] of parsed) this.#parsed.set(server, entries);
     const entries = this.#parsed.get(serverKey);
     if (entries !== undefined) {
-      const added = !entries.has(nameKey(name));
-      entries.set(nameKey(name), fingerprint);
+      const key = nameKey(name);
+      const previous = entries.get(key);
+      entries.set(key, fingerprint);
       const skeletons = this.#skeletons.get(entries);
-      if (added && skeletons !== undefined) {
-        addSkeleton(skeletons, nameKey(name));
+      if (skeletons !== undefined) {
+        // A name that had a line (none has, for a first key) is sorted
+        // again with the rest at the next look.
+        if (previous === undefined) addSkeleton(skeletons, key, fingerprint);
+        else this.#skeletons.delete(entries);
       }
     }
     if (bytes !== null) {
@@ -385,6 +449,7 @@ export class KnownIdentities {
       this.#counts = counts;
     }
     this.#forgotten = forgotten;
+    this.#trailingNewlines = 1;
   }
 
   /**
@@ -442,6 +507,7 @@ export class KnownIdentities {
       grown = grownBytes(
         text,
         new TextEncoder().encode(text).length,
+        trailingNewlines(text),
         serverKey,
         name,
         fingerprint,
@@ -484,7 +550,15 @@ export class KnownIdentities {
    */
   #grownBytes(serverKey: string, name: string, fingerprint: string): number {
     this.#bytes ??= new TextEncoder().encode(this.#text).length;
-    return grownBytes(this.#text, this.#bytes, serverKey, name, fingerprint);
+    this.#trailingNewlines ??= trailingNewlines(this.#text);
+    return grownBytes(
+      this.#text,
+      this.#bytes,
+      this.#trailingNewlines,
+      serverKey,
+      name,
+      fingerprint,
+    );
   }
 
   /**
@@ -618,21 +692,33 @@ export const MAX_FORGOTTEN_SERVERS = 1000;
 const FORGOTTEN =
   /^# forgotten (SHA256:\S+) (\d+) (\d{4}-\d{2}-\d{2})(?: told (\d{4}-\d{2}-\d{2}))?$/;
 
-/** A first sight, with what the user must be told about the list. */
-/** Name keys by skeleton, and how many names were counted in. */
+/**
+ * Name keys by skeleton and then by identity key (each in the order the
+ * list has them), and how many names were counted in.
+ */
 interface Skeletons {
-  readonly byName: Map<string, string[]>;
+  readonly byName: Map<string, Map<string, string[]>>;
   names: number;
 }
 
-function addSkeleton(skeletons: Skeletons, known: string): void {
+function addSkeleton(
+  skeletons: Skeletons,
+  known: string,
+  fingerprint: string,
+): void {
   const skeleton = nameSkeleton(known);
-  const names = skeletons.byName.get(skeleton);
-  if (names === undefined) skeletons.byName.set(skeleton, [known]);
+  let byKey = skeletons.byName.get(skeleton);
+  if (byKey === undefined) {
+    byKey = new Map();
+    skeletons.byName.set(skeleton, byKey);
+  }
+  const names = byKey.get(fingerprint);
+  if (names === undefined) byKey.set(fingerprint, [known]);
   else names.push(known);
   skeletons.names++;
 }
 
+/** A first sight, with what the user must be told about the list. */
 function first(note: string | null, notices: string[]): IdentityCheck {
   const all = note === null ? notices : [note, ...notices];
   return all.length === 0 ? { kind: "first" } : { kind: "first", notices: all };
@@ -684,25 +770,33 @@ function largestOtherServer(
   return largest(serverCounts(text), serverKey);
 }
 
+/** How many newlines `text` ends with. */
+function trailingNewlines(text: string): number {
+  let newlines = 0;
+  while (text[text.length - 1 - newlines] === "\n") newlines++;
+  return newlines;
+}
+
 /**
  * The UTF-8 length of {@link setKnownIdentity}'s text for a name with no
- * line yet in `text` (`bytes` long in UTF-8), without building it.
+ * line yet in `text` (`bytes` long in UTF-8, ending with `newlines`
+ * newlines), without building it.
  */
 function grownBytes(
   text: string,
   bytes: number,
+  newlines: number,
   serverKey: string,
   name: string,
   fingerprint: string,
 ): number {
   const encoder = new TextEncoder();
-  const base = text === "" ? HEADER : text;
-  const baseBytes = text === "" ? encoder.encode(HEADER).length : bytes;
-  let newlines = 0;
-  while (base[base.length - 1 - newlines] === "\n") newlines++;
+  const [baseBytes, baseNewlines] = text === ""
+    ? [encoder.encode(HEADER).length, trailingNewlines(HEADER)]
+    : [bytes, newlines];
   const line = `${serverKey} ${nameKey(name)} ${fingerprint}`;
   // The text without its final newlines, "\n", the line and "\n".
-  return baseBytes - newlines + 1 + encoder.encode(line).length + 1;
+  return baseBytes - baseNewlines + 1 + encoder.encode(line).length + 1;
 }
 
 /**
