@@ -62,6 +62,16 @@ export interface Style {
    * terminal's width).
    */
   terminalBreaks?: boolean;
+  /**
+   * Marks each part a user wrote (a name, a group's name, a message's text)
+   * with FSI before it and PDI after it (U+2068, U+2069): for a reader that
+   * shows each as a run of its own for the bidi algorithm (the web page's
+   * `<bdi>`, log_view.ts), so that right-to-left text neither takes the
+   * line's wording into its order nor ends on the wrong side. Made safe,
+   * such parts hold no FSI or PDI of their own (they show as `<U+2068>`):
+   * these marks are the only ones.
+   */
+  isolate?: boolean;
 }
 
 /**
@@ -121,6 +131,15 @@ function line(style: Style, ...pieces: Piece[]): string {
 
 const safe = sanitizeForTerminal;
 
+/** First strong isolate and pop directional isolate (see `Style.isolate`). */
+export const FSI = "\u2068";
+export const PDI = "\u2069";
+
+/** `text`, a part a user wrote (made safe), marked as a run of its own. */
+function own(style: Style, text: string): string {
+  return style.isolate === true && text !== "" ? FSI + text + PDI : text;
+}
+
 /**
  * A message's text made safe: its line breaks (`\n`, `\r\n`) kept as `\n`
  * when the style keeps them (`lineBreaks`), each line made safe.
@@ -139,9 +158,12 @@ function bodyText(text: string, style: Style): string {
 /** Someone's text made safe, with mentions of the reader highlighted. */
 function said(text: string, style: Style): string {
   const shown = bodyText(text, style);
-  return style.self === undefined
-    ? shown
-    : highlightMentions(shown, style.self, style.color);
+  return own(
+    style,
+    style.self === undefined
+      ? shown
+      : highlightMentions(shown, style.self, style.color),
+  );
 }
 
 /** The bell for a live private message or a live mention of the reader. */
@@ -219,14 +241,14 @@ export function renderServerMessage(
           ? line(
             style,
             "[Broadcast from ",
-            [BOLD_NAME, safe(msg.from)],
+            [BOLD_NAME, own(style, safe(msg.from))],
             "]: ",
             said(body, style),
           )
           : line(
             style,
             "* ",
-            [BOLD_NAME, safe(msg.from)],
+            [BOLD_NAME, own(style, safe(msg.from))],
             " ",
             said(action, style),
           )) +
@@ -248,11 +270,12 @@ export function renderServerMessage(
           style,
           [PRIVATE, action === null ? "Private message from " : "Private: "],
           ...(action === null ? [] : [[PRIVATE, "* "]] as const),
-          [PRIVATE_NAME, safe(msg.from)],
+          [PRIVATE_NAME, own(style, safe(msg.from))],
           // In history, a message may be one this user sent.
-          ...(msg.to === undefined
-            ? []
-            : [[PRIVATE, " to "], [PRIVATE_NAME, safe(msg.to)]] as const),
+          ...(msg.to === undefined ? [] : [[PRIVATE, " to "], [
+            PRIVATE_NAME,
+            own(style, safe(msg.to)),
+          ]] as const),
           [
             PRIVATE,
             (action === null ? ": " : " ") + said(action ?? body, style),
@@ -272,18 +295,18 @@ export function renderServerMessage(
           ? line(
             style,
             "[Receive group ",
-            [BOLD_GROUP, safe(msg.group)],
+            [BOLD_GROUP, own(style, safe(msg.group))],
             " message from ",
-            [BOLD_NAME, safe(msg.from)],
+            [BOLD_NAME, own(style, safe(msg.from))],
             "]: ",
             said(body, style),
           )
           : line(
             style,
             "[",
-            [BOLD_GROUP, safe(msg.group)],
+            [BOLD_GROUP, own(style, safe(msg.group))],
             "] * ",
-            [BOLD_NAME, safe(msg.from)],
+            [BOLD_NAME, own(style, safe(msg.from))],
             " ",
             said(action, style),
           )) +
@@ -377,16 +400,16 @@ export function renderServerMessage(
       return [line(
         style,
         [DIM, "*** "],
-        [DIM_NAME, safe(msg.name)],
+        [DIM_NAME, own(style, safe(msg.name))],
         [DIM, ` ${msg.online ? "joined" : "left"} the chat ***`],
       )];
     case "membership":
       return [line(
         style,
         [DIM, "*** "],
-        [DIM_NAME, safe(msg.name)],
+        [DIM_NAME, own(style, safe(msg.name))],
         [DIM, ` ${msg.joined ? "joined" : "left"} group `],
-        [DIM_GROUP, safe(msg.group)],
+        [DIM_GROUP, own(style, safe(msg.group))],
         [DIM, " ***"],
       )];
     case "pong":
@@ -452,12 +475,14 @@ export function renderSent(cmd: SentCommand, style: Style): string[] {
     const where = cmd.kind === "say"
       ? "Action sent: "
       : cmd.kind === "msg"
-      ? `Private action to ${safe(cmd.to)}: `
-      : `Group action to ${safe(cmd.group)}: `;
+      ? `Private action to ${own(style, safe(cmd.to))}: `
+      : `Group action to ${own(style, safe(cmd.group))}: `;
     return [line(
       style,
       [DIM, where],
-      `* ${safe(style.self ?? "you")} ${bodyText(action, style)}`,
+      `* ${own(style, safe(style.self ?? "you"))} ${
+        own(style, bodyText(action, style))
+      }`,
     )];
   }
   switch (cmd.kind) {
@@ -466,23 +491,23 @@ export function renderSent(cmd: SentCommand, style: Style): string[] {
         line(
           style,
           [DIM, "Broadcast message sent: "],
-          bodyText(cmd.text, style),
+          own(style, bodyText(cmd.text, style)),
         ),
       ];
     case "msg":
       return [line(
         style,
         [PRIVATE, "Private message to "],
-        [PRIVATE_NAME, safe(cmd.to)],
-        [PRIVATE, ": " + bodyText(cmd.text, style)],
+        [PRIVATE_NAME, own(style, safe(cmd.to))],
+        [PRIVATE, ": " + own(style, bodyText(cmd.text, style))],
       )];
     case "gsay":
       return [line(
         style,
         [DIM, "Group message to "],
-        [BOLD_GROUP, safe(cmd.group)],
+        [BOLD_GROUP, own(style, safe(cmd.group))],
         [DIM, ": "],
-        bodyText(cmd.text, style),
+        own(style, bodyText(cmd.text, style)),
       )];
     default: {
       const unreachable: never = cmd;

@@ -24,6 +24,7 @@ import {
   formatTransferDone,
   formatTransferStopped,
 } from "../client/render.ts";
+import { type Run, runsOf } from "./bidi_runs.ts";
 import { olderRowPlaces } from "./row_order.ts";
 import { ALL_VIEW, type Places, shownIn } from "./row_places.ts";
 
@@ -64,6 +65,14 @@ const HELP_COMMAND = /^( {2}\/\S.*? {2,})(\S.*)$/;
 function span(text: string): HTMLSpanElement {
   const made = document.createElement("span");
   made.textContent = text;
+  return made;
+}
+
+/** A run of a row's text: an isolated one in a `<bdi>` (bidi_runs.ts). */
+function runNode(run: Run): Node | string {
+  if (!run.isolated) return run.text;
+  const made = document.createElement("bdi");
+  made.textContent = run.text;
   return made;
 }
 
@@ -273,7 +282,9 @@ export class LogView {
       const row = document.createElement("div");
       row.className = `line ${kind}`;
       const command = kind === "help" ? HELP_COMMAND.exec(text) : null;
-      if (command === null) row.textContent = text;
+      // The parts a user wrote, marked (bidi_runs.ts), each in a <bdi>: a
+      // run of its own, its direction from its own first letters.
+      if (command === null) row.append(...runsOf(text).map(runNode));
       else {
         // A command and what it does, in two columns (one under the other
         // on a narrow screen): wrapped, a description ran on under the

@@ -120,6 +120,7 @@ import {
 } from "../client/answer_within.ts";
 import type { SessionEvent } from "../client/session_events.ts";
 import { textOf } from "../client/text_output.ts";
+import { safeMarked } from "./bidi_runs.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import {
   formatTransfers,
@@ -334,6 +335,8 @@ function emit(event: SessionEvent, typedIn: string | null = null): void {
     // The name's lines from before a release are another key's (render.ts).
     ownAfter: client?.ownAfter ?? 0,
     lineBreaks,
+    // Each part a user wrote a run of its own in the row (bidi_runs.ts).
+    isolate: lineBreaks,
     ...(e2e === null ? {} : {
       verification: (name: string, fingerprint: string | undefined) =>
         e2e?.verification(serverKey(), name, fingerprint) ?? null,
@@ -341,12 +344,11 @@ function emit(event: SessionEvent, typedIn: string | null = null): void {
   };
   const { lines, error } = textOf(event, style);
   // Every row as the terminal prints it: a raw newline or bidi control
-  // from the network would forge lines in this pre-wrap log.
+  // from the network would forge lines in this pre-wrap log. A message's
+  // keeps render.ts's marks around the parts a user wrote (bidi_runs.ts).
   log.lines(
     lines.map((line) =>
-      lineBreaks
-        ? line.split("\n").map(sanitizeForTerminal).join("\n")
-        : sanitizeForTerminal(line)
+      lineBreaks ? safeMarked(line) : sanitizeForTerminal(line)
     ),
     error ? "error" : kindOf(event),
     messageId(event),

@@ -1,0 +1,139 @@
+/// <reference lib="dom" />
+/**
+ * Right-to-left text in the page's rows, in real Chromium against a real
+ * `chat serve`: each part a user wrote (the sender's name, the group's
+ * name, the message's text) is a run of its own for the bidi algorithm (a
+ * `<bdi>`), so a Hebrew message ends on its left, as it reads, and a row's
+ * own wording stays left to right around it; the row's text reads as
+ * before (to copy, and for the tests that read rows). The message field
+ * takes the direction of what is typed (`dir="auto"`). Measured where the
+ * characters are drawn (a Range's boxes), not from the markup. Slow (a
+ * browser starts): in `deno task test:slow`.
+ */
+
+import assert from "node:assert/strict";
+import type { Page } from "puppeteer-core";
+import {
+  LEAK_CHECKS_OFF,
+  signedInPage,
+  startBrowserChat,
+  waitForLine,
+} from "../_helpers/browser.ts";
+
+/**
+ * Where the characters `chars` of the row whose text contains `marker` are
+ * drawn: the left edge of each (the first time it occurs in the row's text
+ * from `from` on), in CSS pixels.
+ */
+function leftOf(
+  page: Page,
+  marker: string,
+  from: string,
+  chars: string[],
+): Promise<number[]> {
+  return page.$$eval(
+    "#log .line",
+    (rows, marker, from, chars) => {
+      const row = rows.find((r) => (r.textContent ?? "").includes(marker));
+      if (row === undefined) throw new Error(`no row with ${marker}`);
+      // The text nodes in order, to find a character by its offset.
+      const walker = document.createTreeWalker(row, NodeFilter.SHOW_TEXT);
+      const nodes: Text[] = [];
+      for (let n = walker.nextNode(); n !== null; n = walker.nextNode()) {
+        nodes.push(n as Text);
+      }
+      const text = row.textContent ?? "";
+      const start = text.indexOf(from);
+      return chars.map((char) => {
+        let at = text.indexOf(char, start);
+        if (at < 0) throw new Error(`no ${char} in ${text}`);
+        for (const node of nodes) {
+          if (at < node.length) {
+            const range = document.createRange();
+            range.setStart(node, at);
+            range.setEnd(node, at + char.length);
+            return range.getBoundingClientRect().left;
+          }
+          at -= node.length;
+        }
+        throw new Error("offset past the row's text");
+      });
+    },
+    marker,
+    from,
+    chars,
+  );
+}
+
+Deno.test({
+  name:
+    "web client: a right-to-left message is an isolated run, its punctuation where it reads, the row's wording left to right",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const scripty = await chat.signedInClient("scripty");
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+
+    // Hebrew ending in "!": read right to left, the "!" ends it on the left
+    // of its first letter. Left to right with the row, it stood on the right.
+    assert.equal((await scripty.say("שלום לכולם!")).t, "ok");
+    await waitForLine(page, /\[Broadcast from scripty\]: שלום לכולם!$/);
+    const [bang, shin, colon] = await leftOf(page, "שלום לכולם!", "]: ", [
+      "!",
+      "ש",
+      ":",
+    ]);
+    assert.ok(
+      bang! < shin!,
+      `the "!" (at ${bang}px) is not on the left of "ש" (at ${shin}px)`,
+    );
+    // The row's wording stays before the message, left to right.
+    assert.ok(colon! < bang!, `"]:" (at ${colon}px) is not left of the text`);
+
+    // Digits first, then Arabic: read right to left, the digits come first,
+    // on the right. Left to right with the row, they stood on the left.
+    assert.equal((await scripty.say("123 مرحبا")).t, "ok");
+    await waitForLine(page, /\[Broadcast from scripty\]: 123 مرحبا$/);
+    const [one, meem] = await leftOf(page, "123 مرحبا", "]: ", ["1", "م"]);
+    assert.ok(
+      meem! < one!,
+      `"123" (at ${one}px) is not on the right of "م" (at ${meem}px)`,
+    );
+
+    // The sender's name and the text are runs of their own (the wording
+    // around them is not).
+    const html = await page.$$eval(
+      "#log .line",
+      (rows) =>
+        rows.find((r) => (r.textContent ?? "").includes("לכולם"))!.innerHTML,
+    );
+    assert.match(html, /\[Broadcast from <bdi>scripty<\/bdi>\]: <bdi>שלום/);
+
+    // One's own message, confirmed: its text a run too; the row's text
+    // reads as it did.
+    await page.type("#line", "!עברית");
+    assert.equal(
+      await page.$eval("#line", (e) => (e as HTMLTextAreaElement).dir),
+      "auto",
+    );
+    await page.keyboard.press("Enter");
+    await waitForLine(page, /^\[\d\d:\d\d\] Broadcast message sent: !עברית$/);
+    const [mine, ayin] = await leftOf(page, "sent: !עברית", "sent: ", [
+      "!",
+      "ע",
+    ]);
+    // "!" first, then Hebrew: right to left, the "!" is on the right.
+    assert.ok(mine! > ayin!, `"!" at ${mine}px, "ע" at ${ayin}px`);
+
+    // A bidi control in the text still shows as text, and makes no run.
+    assert.equal((await scripty.say("a\u2069b\u2068c")).t, "ok");
+    await waitForLine(
+      page,
+      /\[Broadcast from scripty\]: a<U\+2069>b<U\+2068>c$/,
+    );
+    const shot = Deno.env.get("RTL_SHOT");
+    if (shot !== undefined) await page.screenshot({ path: shot });
+    assert.deepEqual(problems, []);
+  },
+});
