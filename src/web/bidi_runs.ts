@@ -26,6 +26,16 @@ const MARKS = /([\u2068\u2069])/;
 const MARKED = /\u2068([^\u2068\u2069]*)\u2069/g;
 
 /**
+ * `text` marked as a part a user wrote, for a row the page builds itself
+ * (log_view.ts `runNodes`): a file's name in its file's rows. An FSI or PDI
+ * in it (none in a name made safe by safeFileName, which strips format
+ * characters) shows as `<U+2068>`, so the marks stay paired.
+ */
+export function marked(text: string): string {
+  return FSI + text.replace(/[\u2068\u2069]/g, sanitizeForTerminal) + PDI;
+}
+
+/**
  * `line` (a message's, rendered with `lineBreaks` and `isolate`) made safe
  * as the log's rows are, each of its lines on its own, but for the marks:
  * render.ts made the parts a user wrote safe before marking them, so any

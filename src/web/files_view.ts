@@ -32,7 +32,13 @@ import type { TransferEntry } from "../client/transfers_view.ts";
 import type { Turn } from "../client/unconfirmed_chat.ts";
 import { safeFileName } from "../files/naming.ts";
 import type { FileOfferNotice } from "../protocol/messages.ts";
-import { type LogView, type ProgressRow, smallButton } from "./log_view.ts";
+import { marked } from "./bidi_runs.ts";
+import {
+  type LogView,
+  type ProgressRow,
+  runNodes,
+  smallButton,
+} from "./log_view.ts";
 import { fileTargetPlace, offerPlace } from "./row_places.ts";
 import type { SavableFiles } from "./savable_files.ts";
 import type { FileTarget, ReceiveCallbacks, WebFiles } from "./web_files.ts";
@@ -260,9 +266,15 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
       }
       const where = offer.group === undefined ? "you" : `group ${offer.group}`;
       const question = document.createElement("span");
-      question.textContent = `${offer.from} wants to send ${where} ${
-        safeFileName(offer.name)
-      } (${formatBytes(offer.size)}). Accept? `;
+      // The file's name a run of its own (bidi_runs.ts): a Hebrew one took
+      // "(12 KB)" after it into its order, its "(" drawn as ")".
+      question.replaceChildren(
+        ...runNodes(
+          `${offer.from} wants to send ${where} ${
+            marked(safeFileName(offer.name))
+          } (${formatBytes(offer.size)}). Accept? `,
+        ),
+      );
       const answered = (accept: boolean) => (event: MouseEvent) => {
         // Over already (its buttons went then): a press answers nothing.
         if (!asking.has(offer.xfer)) return;
@@ -334,7 +346,7 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
       let bar = bars.get(offer.xfer);
       if (bar === undefined) {
         bar = log.progress(
-          `${safeFileName(offer.name)} from ${offer.from}`,
+          `${marked(safeFileName(offer.name))} from ${offer.from}`,
           placesOf(offer),
           "received",
         );
@@ -358,14 +370,16 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
       link.href = url;
       // A download, never opened: the name is the sender's, made safe.
       link.download = name;
-      link.textContent = `Save ${name}`;
+      link.replaceChildren(...runNodes(`Save ${marked(name)}`));
       link.setAttribute("aria-label", `Save ${name} from ${offer.from}`);
       const row = log.row(
         "notice received",
         places,
         offer.group === undefined
-          ? `You received file ${name} from ${offer.from}. `
-          : `[Receive ${name} from Group ${offer.group} ${offer.from}]. `,
+          ? `You received file ${marked(name)} from ${offer.from}. `
+          : `[Receive ${
+            marked(name)
+          } from Group ${offer.group} ${offer.from}]. `,
         link,
       );
       log.whenRemoved(row, () => savable.release(url));
@@ -381,7 +395,7 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
         "notice received",
         places,
         `${offer.from} sent ${
-          safeFileName(offer.name)
+          marked(safeFileName(offer.name))
         } again, which is here already: not kept twice (its Save link is above).`,
       );
     },
@@ -771,7 +785,7 @@ async function sendOnce(
     },
     progress: (acked, size) => {
       bar ??= context.log.progress(
-        `${file.name} to ${peer}`,
+        `${marked(file.name)} to ${peer}`,
         [fileTargetPlace(target), here],
         "sent",
       );

@@ -24,7 +24,8 @@ import {
   formatTransferDone,
   formatTransferStopped,
 } from "../client/render.ts";
-import { type Run, runsOf } from "./bidi_runs.ts";
+import { type Run, runsOf, safeMarked } from "./bidi_runs.ts";
+import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { olderRowPlaces } from "./row_order.ts";
 import { ALL_VIEW, type Places, shownIn } from "./row_places.ts";
 
@@ -66,6 +67,14 @@ function span(text: string): HTMLSpanElement {
   const made = document.createElement("span");
   made.textContent = text;
   return made;
+}
+
+/**
+ * `text` as nodes: the parts it marks (bidi_runs.ts) each in a `<bdi>`, the
+ * rest text. Their text together is `text` without the marks.
+ */
+export function runNodes(text: string): (Node | string)[] {
+  return runsOf(text).map(runNode);
 }
 
 /** A run of a row's text: an isolated one in a `<bdi>` (bidi_runs.ts). */
@@ -357,7 +366,12 @@ export class LogView {
   ): HTMLElement {
     const row = document.createElement("div");
     row.className = `line ${kind}`;
-    row.append(...children);
+    // A file's name in it, marked (bidi_runs.ts), a run of its own.
+    row.append(
+      ...children.flatMap((child) =>
+        typeof child === "string" ? runNodes(child) : [child]
+      ),
+    );
     // One Tab stop for the whole log: its items take the arrow keys (#key).
     for (const item of row.querySelectorAll("button, a")) {
       (item as HTMLElement).tabIndex = -1;
@@ -368,7 +382,8 @@ export class LogView {
   }
 
   /**
-   * A progress row for a transfer, in the views `places`; through, it says
+   * A progress row for a transfer (`label`: a file's name in it marked, see
+   * bidi_runs.ts), in the views `places`; through, it says
    * the file was `finished` (received or sent), without speed or time left.
    */
   progress(
@@ -382,31 +397,32 @@ export class LogView {
     const row = this.#row("progress", places, 0, [bar, " ", text]);
     const started = Date.now();
     let got = { done: 0, total: 0 };
+    // render.ts makes the label safe, marks and all: the label is put back
+    // at the start with its marked parts as runs of their own.
+    const plain = label.replace(/[\u2068\u2069]/g, "");
+    const show = (formatted: string) => {
+      const head = sanitizeForTerminal(plain);
+      text.replaceChildren(
+        ...(formatted.startsWith(head)
+          ? [...runNodes(safeMarked(label)), formatted.slice(head.length)]
+          : [formatted]),
+      );
+    };
     return {
       update: (done, total) => {
         got = { done, total };
         bar.max = Math.max(total, 1);
         bar.value = done;
         if (done >= total) {
-          text.textContent = formatTransferDone(label, total, finished);
+          show(formatTransferDone(plain, total, finished));
           row.classList.add("done");
           return;
         }
-        text.textContent = formatProgress(
-          label,
-          done,
-          total,
-          Date.now() - started,
-        );
+        show(formatProgress(plain, done, total, Date.now() - started));
       },
       remove: () => row.remove(),
       stop: (why) => {
-        text.textContent = formatTransferStopped(
-          label,
-          got.done,
-          got.total,
-          why,
-        );
+        show(formatTransferStopped(plain, got.done, got.total, why));
         row.classList.add("stopped");
       },
     };

@@ -17,6 +17,7 @@ import {
   LEAK_CHECKS_OFF,
   signedInPage,
   startBrowserChat,
+  WAIT_MS,
   waitForLine,
 } from "../_helpers/browser.ts";
 
@@ -134,6 +135,37 @@ Deno.test({
     );
     const shot = Deno.env.get("RTL_SHOT");
     if (shot !== undefined) await page.screenshot({ path: shot });
+    assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name:
+    "web client: a Hebrew file name in an offer's row is a run of its own, its '!' where it reads",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    const termy = await chat.terminal("termy");
+    await chat.keysOf("webby");
+    await Deno.writeTextFile(`${chat.dir}/דוח!`, "meeting notes\n");
+
+    await termy.write(`/file webby ${chat.dir}/דוח!\n`);
+    await page.waitForSelector(
+      `#log .line.offer button[aria-label^="Accept דוח! "]`,
+      { timeout: WAIT_MS },
+    );
+    const marker = "termy wants to send you דוח! (14 B). Accept?";
+    // Left to right with the row, the "!" stood right of the name.
+    const [bang, dalet, paren] = await leftOf(page, marker, "you ", [
+      "!",
+      "ד",
+      "(",
+    ]);
+    assert.ok(bang! < dalet!, `"!" at ${bang}px, "ד" at ${dalet}px`);
+    // The size after it, as the row says it.
+    assert.ok(dalet! < paren!, `"ד" at ${dalet}px, "(" at ${paren}px`);
     assert.deepEqual(problems, []);
   },
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runsOf, safeMarked } from "../../src/web/bidi_runs.ts";
+import { marked, runsOf, safeMarked } from "../../src/web/bidi_runs.ts";
 import { renderSent, renderServerMessage } from "../../src/client/render.ts";
 
 const ISOLATE = { color: false, lineBreaks: true, isolate: true } as const;
@@ -76,4 +76,12 @@ Deno.test("renderServerMessage marks nothing without isolate: the terminal's lin
     { color: false },
   );
   assert.equal(line, "[Broadcast from nana]: שלום");
+});
+
+Deno.test("marked makes a file's name one run, an isolate mark in it shown as text", () => {
+  assert.deepEqual(runsOf(`Save ${marked("a\u2069b\u2068.txt")} now`), [
+    { text: "Save ", isolated: false },
+    { text: "a<U+2069>b<U+2068>.txt", isolated: true },
+    { text: " now", isolated: false },
+  ]);
 });
