@@ -326,10 +326,17 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
           if (heldOffers.get(key) === mine.promise) heldOffers.delete(key);
         };
         if (before !== undefined) {
-          try {
-            await before;
-          } catch {
-            // Never rejects: resolved whatever the offer came to.
+          if ((await offerTurn(before, target, path, id)) === "cancelled") {
+            place.release();
+            return "cancelled";
+          }
+          if (leaving()) {
+            place.release();
+            return "cancelled";
+          }
+          if (link().client.isOver) {
+            place.release();
+            return "unsent";
           }
         }
       }
@@ -372,6 +379,39 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       return await places.wait(target, cancelled.promise);
     } finally {
       waiting.delete(id);
+    }
+  };
+
+  /**
+   * Waits for `before`, the offer of the held file given its place before
+   * this one (`id`), listed meanwhile as still waiting for its place, as it
+   * was a moment ago: "cancelled" once /cancel (or the second /quit) stops
+   * it first. Before, it was in no list for as long as that offer took (up
+   * to 27 s of retries after a server's slow_down): /transfers left it out,
+   * /cancel of its number said it had ended, /quit did not name it.
+   */
+  const offerTurn = async (
+    before: Promise<void>,
+    target: SendTarget,
+    path: string,
+    id: number,
+  ): Promise<"ready" | "cancelled"> => {
+    const cancelled = Promise.withResolvers<"cancelled">();
+    const entry = {
+      name: basename(path),
+      targets: [target],
+      why: "place" as const,
+      cancel: () => cancelled.resolve("cancelled"),
+    };
+    waiting.set(id, entry);
+    try {
+      // Never rejects: resolved whatever that offer came to.
+      return await Promise.race([
+        before.then(() => "ready" as const),
+        cancelled.promise,
+      ]);
+    } finally {
+      if (waiting.get(id) === entry) waiting.delete(id);
     }
   };
 
