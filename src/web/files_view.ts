@@ -506,10 +506,27 @@ export async function sendFromPage(
             if (given !== "stopped") given.release();
             return;
           }
-          // Offered after the held file given its place before it.
+          // Offered after the held file given its place before it; listed
+          // meanwhile as waiting for its place, as it was a moment ago.
+          // Before, it was in no list for as long as that offer took (up to
+          // 27 s of retries after a server's slow_down): /transfers left
+          // it out, /cancel of its number said it had ended, /quit did not
+          // count it.
           const turn = context.waiting.offerTurn(to);
           heldTurn = turn;
-          await turn.before;
+          if (turn.before !== undefined) {
+            const held = context.waiting.add(id, file.name, [to], "place");
+            const stopped = await Promise.race([
+              turn.before.then(() => false),
+              held.stopped.then(() => true),
+            ]).finally(held.done);
+            if (stopped) {
+              // Stopped by /cancel or the second /quit, which said so.
+              given.release();
+              turn.done();
+              return;
+            }
+          }
           // The places our dropped connection's transfers gave back: offered
           // on it, the file was refused (an ERROR) and said "offered again,
           // resuming" though it never was. It waits for the next one, unsaid.
