@@ -777,6 +777,11 @@ async function sendOnce(
         size: file.size,
         target,
       });
+      // It reached its recipients: said now, as the terminal's (its
+      // onAsked). Before, held until they answered or the offer ended, so
+      // after "Took back the offer of big.bin." came "Offering big.bin
+      // (4.0 MiB) to jojo; waiting for an answer.".
+      if (again) reached();
     },
     answered: (declined, more) => {
       reached();

@@ -143,6 +143,22 @@ Deno.test({
       );
       const log = await page.$eval("#log", (e) => e.textContent ?? "");
       assert.doesNotMatch(log, /still being sent/);
+      // The offer to jojo is said as it reaches jojo, before it is taken
+      // back, as the terminal's. Before, it was held until the offer ended
+      // and came after "Took back the offer of big.bin.".
+      const rows = await page.$$eval(
+        "#log .line",
+        (all) => all.map((row) => row.textContent ?? ""),
+      );
+      const offering = rows.findIndex((text) =>
+        /^Offering big\.bin \(4\.0 MiB\) to jojo; waiting for an answer\.$/
+          .test(text)
+      );
+      const tookBack = rows.indexOf("Took back the offer of big.bin.");
+      assert.ok(
+        offering !== -1 && offering < tookBack,
+        JSON.stringify(rows.slice(-8)),
+      );
       assert.deepEqual(againToKiki.offers, []);
       assert.deepEqual(
         problems.filter((text) => !/ERR_CONNECTION|WebSocket/.test(text)),
