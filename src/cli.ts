@@ -19,6 +19,10 @@ import {
 import { hostName } from "./server/allowed_host.ts";
 import { ipLiteral } from "./server/address_group.ts";
 import {
+  hideNatsCredentials,
+  natsServers,
+} from "./server/cluster/nats_urls.ts";
+import {
   type AccountBudgetLimits,
   DEFAULT_ACCOUNT_BUDGETS,
   MAX_ACCOUNT_BUDGET,
@@ -156,19 +160,51 @@ function parseClusterUrls(value: string): string[] {
   if (urls.length === 0) {
     throw new InvalidArgumentError("Give one or more nats://HOST:PORT.");
   }
-  return urls.map((one) => {
+  const full = urls.map((one) => {
     const full = one.includes("://") ? one : `nats://${one}`;
+    // Printed without its credentials: a node never shows the password.
+    const notNats = new InvalidArgumentError(
+      `'${hideNatsCredentials(one)}' is not a nats://HOST:PORT URL.`,
+    );
     let url: URL;
     try {
       url = new URL(full);
     } catch {
-      throw new InvalidArgumentError(`'${one}' is not a nats://HOST:PORT URL.`);
+      throw notNats;
     }
-    if (url.protocol !== "nats:" || url.hostname === "") {
-      throw new InvalidArgumentError(`'${one}' is not a nats://HOST:PORT URL.`);
-    }
+    if (url.protocol !== "nats:" || url.hostname === "") throw notNats;
     return full;
   });
+  // The credentials checked now, as connectNats will read them: a stray %
+  // or USER:@ is a usage error, not a failure at start.
+  try {
+    natsServers(full);
+  } catch (error) {
+    throw new InvalidArgumentError(`${(error as Error).message}.`);
+  }
+  return full;
+}
+
+/**
+ * `output` (a usage error) with the credentials in the `--cluster` values of
+ * `args` hidden: the parser quotes an invalid value whole.
+ */
+function withoutClusterCredentials(
+  output: string,
+  args: readonly string[],
+): string {
+  const values = args.flatMap((arg, i) =>
+    arg === "--cluster"
+      ? [args[i + 1] ?? ""]
+      : arg.startsWith("--cluster=")
+      ? [arg.slice("--cluster=".length)]
+      : []
+  ).filter((value) => value.includes("@"));
+  for (const value of values) {
+    const hidden = value.split(",").map(hideNatsCredentials).join(",");
+    output = output.replaceAll(value, hidden);
+  }
+  return output;
 }
 
 const DURATION_UNITS: Record<string, number> = {
@@ -860,7 +896,11 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     program.parse([...args], { from: "user" });
   } catch (error) {
     if (error instanceof CommanderError) {
-      return { cmd: "exit", code: error.exitCode, output };
+      return {
+        cmd: "exit",
+        code: error.exitCode,
+        output: withoutClusterCredentials(output, args),
+      };
     }
     throw error;
   }

@@ -7,6 +7,7 @@
 
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type KV, Kvm, KvWatchInclude } from "@nats-io/kv";
+import { natsServers } from "./nats_urls.ts";
 export {
   DeliverPolicy,
   jetstream,
@@ -26,49 +27,9 @@ export type { KvWatchEntry } from "@nats-io/kv";
 export type { Msg, Subscription } from "@nats-io/transport-node";
 export { createInbox, headers } from "@nats-io/transport-node";
 
-/** What `connect` is given to sign in to NATS: nothing, a user, or a token. */
-export type NatsAuth =
-  | Record<never, never>
-  | { readonly user: string; readonly pass: string }
-  | { readonly token: string };
-
-/**
- * `urls` (nats://[USER:PASS@ or TOKEN@]HOST:PORT) as the servers to dial,
- * without credentials (so that no error or log line shows them), and the
- * credentials they carry: NATS signs a connection in with one set, so every
- * URL that carries any must carry the same. The NATS client itself takes
- * only host and port from a URL: credentials left in it were dropped, and a
- * node could not join a NATS server that asks for them.
- */
-export function natsServers(
-  urls: readonly string[],
-): { servers: string[]; auth: NatsAuth } {
-  const servers: string[] = [];
-  let auth: NatsAuth = {};
-  let given: string | null = null;
-  for (const one of urls) {
-    const url = new URL(one.includes("://") ? one : `nats://${one}`);
-    const user = decodeURIComponent(url.username);
-    const pass = decodeURIComponent(url.password);
-    url.username = "";
-    url.password = "";
-    servers.push(url.href.replace(/\/$/, ""));
-    if (user === "" && pass === "") continue;
-    const these = JSON.stringify([user, pass]);
-    if (given !== null && given !== these) {
-      throw new Error(
-        "The NATS URLs carry different credentials: a node signs in to NATS with one, give the same in each (or in one)",
-      );
-    }
-    given = these;
-    auth = pass === "" ? { token: user } : { user, pass };
-  }
-  return { servers, auth };
-}
-
 /**
  * A connection to the NATS servers at `urls` (nats://[USER:PASS@]host:port,
- * see natsServers), which keeps reconnecting when they go away. `noEcho`: a
+ * see natsServers in nats_urls.ts), which keeps reconnecting when they go away. `noEcho`: a
  * node is never sent its own messages back.
  */
 export async function connectNats(
