@@ -79,6 +79,12 @@ export interface ConnectionLimits {
   /** How soon after its session's end a comeback must come. */
   comebackWithinMs: number;
   /**
+   * How often the store is told that each signed-in name is still there
+   * (sightings.ts): after a crash, which wrote no ends, a name seen this
+   * long before it at most comes back as after a clean stop.
+   */
+  sightingEveryMs: number;
+  /**
    * Holds loopback to the new-name rate too, and to what the accounts of one
    * address may take together (one-time prekeys, groups created and joined:
    * state.ts ServerLimits, account_budgets.ts); off by default: the server's own machine, a local
@@ -185,6 +191,7 @@ export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object
     signInBurstPerAddress: 30,
     comebackSettledMs: 30_000,
     comebackWithinMs: 120_000,
+    sightingEveryMs: 60_000,
     limitNewNamesFromLoopback: false,
     floodStrikes: 50,
     maxBacklogBytes: 32 * 1024 * 1024,

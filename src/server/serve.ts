@@ -43,6 +43,7 @@ import type { Outbound } from "./outbound.ts";
 import { watchQueueStall } from "./queue_stall.ts";
 import { RoomFrames, type RoomFramesOptions } from "./room_frames.ts";
 import { KEY_RELEASED, watchReleases } from "./released_keys.ts";
+import { recordSightings } from "./sightings.ts";
 import { Semaphore } from "./semaphore.ts";
 import { ServedConnections } from "./served_connections.ts";
 import { defaultLog, sanitizedLog } from "./server_log.ts";
@@ -422,11 +423,15 @@ export function createCore(options: CoreOptions): ServerCore {
   // What addresses spent of their budgets leaves the disk after two hours
   // (account_budgets.ts).
   const budgetSweep = sweepBudgetSpends(store);
+  // Who is signed in is on disk within a minute, should the server crash
+  // (sightings.ts).
+  const sightings = recordSightings(writes, state, limits.sightingEveryMs);
 
   async function stop(): Promise<void> {
     stopping = true;
     releases?.stop();
     budgetSweep.stop();
+    sightings.stop();
     await sayGoodbye(core, conns);
     registrationDeadlines.stop();
     fileSweeps.stop();
