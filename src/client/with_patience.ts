@@ -7,14 +7,21 @@
  * @module
  */
 
-import type { Reply } from "./chat_client.ts";
-
 /** How often a request refused with `slow_down` is tried again, and after how long. */
 export const SLOW_DOWN_RETRIES = 10;
 export const SLOW_DOWN_WAIT_MS = 500;
 
+/**
+ * A server's answer, as far as patience needs it: generic rather than
+ * `ChatClient`'s `Reply`, which would make the client and this module import
+ * each other (the client signs in with patience).
+ */
+type Answer = { t: string; code?: string };
+
 /** Sends a request, and again after a pause while the server says `slow_down`. */
-export async function withPatience(send: () => Promise<Reply>): Promise<Reply> {
+export async function withPatience<A extends Answer>(
+  send: () => Promise<A>,
+): Promise<A> {
   for (let attempt = 1;; attempt++) {
     const reply = await send();
     if (
