@@ -13,7 +13,7 @@ import type { FileOfferNotice } from "../protocol/messages.ts";
 import { notOpenedByName } from "../files/kind.ts";
 import { safeFileName } from "../files/naming.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
-import { formatBytes } from "./render.ts";
+import { formatBytes, own, type Style } from "./render.ts";
 import { FINGERPRINT_PATTERN } from "../crypto/keys.ts";
 
 /**
@@ -171,11 +171,17 @@ export function answerTimeoutMs(offer: FileOfferNotice): number {
   return Math.min(MAX_ANSWER_MS, Math.floor((offer.timeout ?? 0) * 2 / 3));
 }
 
-/** `big.bin (20.0 MiB) from sophia`, sanitised. */
-export function describeOffer(offer: FileOfferNotice): string {
-  return `${sanitizeForTerminal(offer.name)} (${
+/**
+ * `big.bin (20.0 MiB) from sophia`, sanitised; the name and the sender's
+ * each a run of its own when `style` isolates them (the web page).
+ */
+export function describeOffer(
+  offer: FileOfferNotice,
+  style: Pick<Style, "isolate"> = {},
+): string {
+  return `${own(style, sanitizeForTerminal(offer.name))} (${
     formatBytes(offer.size)
-  }) from ${sanitizeForTerminal(offer.from)}`;
+  }) from ${own(style, sanitizeForTerminal(offer.from))}`;
 }
 
 /**

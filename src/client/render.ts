@@ -135,8 +135,11 @@ const safe = sanitizeForTerminal;
 export const FSI = "\u2068";
 export const PDI = "\u2069";
 
-/** `text`, a part a user wrote (made safe), marked as a run of its own. */
-function own(style: Style, text: string): string {
+/**
+ * `text`, a part a user wrote (made safe), marked as a run of its own when
+ * `style` isolates them (the web page); as it is otherwise.
+ */
+export function own(style: Pick<Style, "isolate">, text: string): string {
   return style.isolate === true && text !== "" ? FSI + text + PDI : text;
 }
 
@@ -623,9 +626,13 @@ export type SentFileOutcome =
  * The line for the recipients who did not take a file beyond those the
  * server's reply named (`declined_more`: its header has a size limit).
  */
-export function declinedMoreLine(more: number, file: string): string {
+export function declinedMoreLine(
+  more: number,
+  file: string,
+  style: Pick<Style, "isolate"> = {},
+): string {
   return `${more} more did not take ${
-    sanitizeForTerminal(file)
+    own(style, sanitizeForTerminal(file))
   } (the server's reply named only the first).`;
 }
 
@@ -633,9 +640,13 @@ export function declinedMoreLine(more: number, file: string): string {
  * One line for a recipient that did not take a file: `jojo declined
  * big.bin.`, `jojo did not answer about big.bin.`, or the reason given.
  */
-export function renderDeclined(declined: Declined, file: string): string {
-  const name = sanitizeForTerminal(declined.name);
-  const shown = sanitizeForTerminal(file);
+export function renderDeclined(
+  declined: Declined,
+  file: string,
+  style: Pick<Style, "isolate"> = {},
+): string {
+  const name = own(style, sanitizeForTerminal(declined.name));
+  const shown = own(style, sanitizeForTerminal(file));
   switch (declined.reason) {
     case "declined":
       return `${name} declined ${shown}.`;

@@ -34,7 +34,17 @@ export type SessionEvent =
    * How the session is doing (connecting, signed in, a note); `re`: the
    * command it answers, for the lines of one the client answers itself.
    */
-  | { type: "notice"; re?: Re; text: string }
+  | {
+    type: "notice";
+    re?: Re;
+    text: string;
+    /**
+     * The text marks the parts a user wrote (render.ts `Style.isolate`,
+     * made safe first): the web page's file lines. Shown without the marks
+     * where the style does not isolate.
+     */
+    marked?: true;
+  }
   /**
    * Something went wrong; `re` names the command it answers, if any.
    * `code`: a server error code (protocol/messages.ts) or one of the

@@ -18,6 +18,7 @@ import {
   formatBytes,
   formatProgress,
   MAX_MESSAGE_LINES,
+  own,
   renderDeclined,
   renderSent,
   renderSentFile,
@@ -47,7 +48,12 @@ export function textOf(
   const out = (lines: string[], error = false) => ({ lines, error });
   switch (event.type) {
     case "notice":
-      return out([event.text]);
+      // Marks only the page asks for (session_events.ts `marked`).
+      return out([
+        event.marked === true && style.isolate !== true
+          ? event.text.replace(/[\u2068\u2069]/g, "")
+          : event.text,
+      ]);
     case "error":
       return out(
         renderServerMessage(
@@ -116,18 +122,16 @@ export function textOf(
       return out([]);
     case "file_offering":
       return out([
-        `Offering ${sanitizeForTerminal(event.name)} (${
+        `Offering ${own(style, sanitizeForTerminal(event.name))} (${
           formatBytes(event.size)
         }) to ${
-          sanitizeForTerminal(
-            "to" in event.target
-              ? event.target.to
-              : `group ${event.target.group}`,
-          )
+          "to" in event.target
+            ? own(style, sanitizeForTerminal(event.target.to))
+            : `group ${own(style, sanitizeForTerminal(event.target.group))}`
         }; waiting for an answer.`,
       ]);
     case "file_declined":
-      return out([renderDeclined(event.declined, event.file)]);
+      return out([renderDeclined(event.declined, event.file, style)]);
     case "file_progress":
       return out([]);
     case "file_received":

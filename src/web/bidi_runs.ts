@@ -37,16 +37,19 @@ export function marked(text: string): string {
 
 /**
  * `line` (a message's, rendered with `lineBreaks` and `isolate`) made safe
- * as the log's rows are, each of its lines on its own, but for the marks:
+ * as the log's rows are, each of its lines on its own (with `lineBreaks`
+ * false, a line break shows as `^J`, as in any other row), but for the marks:
  * render.ts made the parts a user wrote safe before marking them, so any
  * FSI or PDI that came with them shows as `<U+2068>`, and the marks left
  * are render.ts's own.
  */
-export function safeMarked(line: string): string {
+export function safeMarked(line: string, lineBreaks = true): string {
   return line.split(MARKS).map((piece) =>
     piece === FSI || piece === PDI
       ? piece
-      : piece.split("\n").map(sanitizeForTerminal).join("\n")
+      : lineBreaks
+      ? piece.split("\n").map(sanitizeForTerminal).join("\n")
+      : sanitizeForTerminal(piece)
   ).join("");
 }
 

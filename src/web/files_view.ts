@@ -216,6 +216,18 @@ function settle(row: HTMLElement): void {
   row.classList.replace("offer", "notice");
 }
 
+/**
+ * The parts a user wrote in a file's line (its name, whom it is from or
+ * to) marked as runs of their own (render.ts `Style.isolate`, bidi_runs.ts):
+ * a Hebrew name ending in "!" showed its "!" on the wrong side.
+ */
+const ISOLATE = { isolate: true } as const;
+
+/** A file's line the page says as a notice, its marked parts runs of their own. */
+function markedNotice(text: string): SessionEvent {
+  return { type: "notice", text, marked: true };
+}
+
 /** How the page shows files offered to its user. */
 export function receivingView(context: FilesViewContext): ReceiveCallbacks {
   const { log, emit, savable } = context;
@@ -282,13 +294,19 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
         settle(row);
         if (!answer(accept)) {
           // Ended without a word to this view: it is no question any more.
-          row.replaceChildren(`No longer asked: ${describeOffer(offer)}.`);
+          row.replaceChildren(
+            ...runNodes(`No longer asked: ${describeOffer(offer, ISOLATE)}.`),
+          );
           log.place(row, [offerPlace(offer), context.view()]);
           return;
         }
         if (accept) answeredIn.set(offer.xfer, context.view());
         row.replaceChildren(
-          `${accept ? "Accepted" : "Declined"} ${describeOffer(offer)}.`,
+          ...runNodes(
+            `${accept ? "Accepted" : "Declined"} ${
+              describeOffer(offer, ISOLATE)
+            }.`,
+          ),
         );
         // Answered: no longer a question for every view.
         log.place(row, [offerPlace(offer), context.view()]);
@@ -316,7 +334,7 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
       asking.set(offer.xfer, (text) => {
         // No Accept that would answer no one: what happened instead.
         settle(row);
-        row.replaceChildren(text);
+        row.replaceChildren(...runNodes(text));
         log.place(row, [offerPlace(offer), context.view()]);
       });
     },
@@ -326,21 +344,21 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
       ended(
         offer,
         `Not answered: ${
-          describeOffer(offer)
+          describeOffer(offer, ISOLATE)
         }: ${clause}; ${offer.from} can offer it again once you are back.`,
       );
     },
     declined(offer, why) {
       // A question that timed out, or that the server ended: said in its
       // place, once.
-      const text = `Declined ${describeOffer(offer)}: ${why}.`;
-      if (!ended(offer, text)) emit({ type: "notice", text });
+      const text = `Declined ${describeOffer(offer, ISOLATE)}: ${why}.`;
+      if (!ended(offer, text)) emit(markedNotice(text));
     },
     withdrawn(offer) {
-      const text = `${offer.from} took back the offer of ${
-        safeFileName(offer.name)
+      const text = `${marked(offer.from)} took back the offer of ${
+        marked(safeFileName(offer.name))
       }.`;
-      if (!ended(offer, text)) emit({ type: "notice", text });
+      if (!ended(offer, text)) emit(markedNotice(text));
     },
     progress(offer, received) {
       let bar = bars.get(offer.xfer);
@@ -565,11 +583,13 @@ export async function sendFromPage(
         if (
           more.length > 0 && !context.leaving() && !quietRetry(outcome, again)
         ) {
-          emit({
-            type: "notice",
-            text:
-              `${file.name} will be offered again, resuming where it stopped`,
-          });
+          emit(
+            markedNotice(
+              `${
+                marked(file.name)
+              } will be offered again, resuming where it stopped`,
+            ),
+          );
         }
         retry.push(...more);
       }
@@ -789,21 +809,22 @@ async function sendOnce(
         emit({ type: "file_declined", re: 0, file: file.name, declined: d });
       }
       if (more > 0) {
-        emit({ type: "notice", text: declinedMoreLine(more, file.name) });
+        emit(markedNotice(declinedMoreLine(more, file.name, ISOLATE)));
       }
     },
     resumed: (offset, size) => {
       reached();
-      emit({
-        type: "notice",
+      emit(markedNotice(
         // All of it there already: it arrived before the break kept us
         // from hearing so; nothing goes twice.
-        text: offset === size
-          ? `${peer} ${
-            "to" in target ? "has" : "members have"
-          } ${file.name} already: nothing more to send`
-          : `Resuming ${file.name} to ${peer} at ${resumedPart(offset, size)}`,
-      });
+        offset === size
+          ? `${marked(peer)} ${"to" in target ? "has" : "members have"} ${
+            marked(file.name)
+          } already: nothing more to send`
+          : `Resuming ${marked(file.name)} to ${marked(peer)} at ${
+            resumedPart(offset, size)
+          }`,
+      ));
     },
     progress: (acked, size) => {
       bar ??= context.log.progress(

@@ -335,8 +335,9 @@ function emit(event: SessionEvent, typedIn: string | null = null): void {
     // The name's lines from before a release are another key's (render.ts).
     ownAfter: client?.ownAfter ?? 0,
     lineBreaks,
-    // Each part a user wrote a run of its own in the row (bidi_runs.ts).
-    isolate: lineBreaks,
+    // Each part a user wrote a run of its own in the row (bidi_runs.ts): a
+    // message's, and a file's name in its file's lines.
+    isolate: lineBreaks || isolates(event),
     ...(e2e === null ? {} : {
       verification: (name: string, fingerprint: string | undefined) =>
         e2e?.verification(serverKey(), name, fingerprint) ?? null,
@@ -348,7 +349,11 @@ function emit(event: SessionEvent, typedIn: string | null = null): void {
   // keeps render.ts's marks around the parts a user wrote (bidi_runs.ts).
   log.lines(
     lines.map((line) =>
-      lineBreaks ? safeMarked(line) : sanitizeForTerminal(line)
+      lineBreaks
+        ? safeMarked(line)
+        : style.isolate === true
+        ? safeMarked(line, false)
+        : sanitizeForTerminal(line)
     ),
     error ? "error" : kindOf(event),
     messageId(event),
@@ -357,6 +362,16 @@ function emit(event: SessionEvent, typedIn: string | null = null): void {
     // theirs: it does not count as new below (log_view.ts).
     typedIn !== null,
   );
+}
+
+/**
+ * Whether `event` is a file's line whose parts a user wrote (the file's
+ * name, whom it goes to) are marked as runs of their own: "Offering ...",
+ * "jojo declined ...", and the page's own file notices (files_view.ts).
+ */
+function isolates(event: SessionEvent): boolean {
+  return event.type === "file_offering" || event.type === "file_declined" ||
+    (event.type === "notice" && event.marked === true);
 }
 
 /** Whether `event` shows a message's text: one that came, or one sent. */

@@ -270,3 +270,39 @@ Deno.test("textOf lays /help out at a narrow terminal's width, one command a row
   assert.ok(textOf(topic, plain, 30).lines.every((line) => line.length <= 30));
   assert.equal(textOf(topic, plain, 30).lines[0], "Usage: /trust <username>");
 });
+
+Deno.test("textOf marks a file's name and recipient only where the style isolates them (the web page)", () => {
+  const offering = {
+    type: "file_offering",
+    re: 0,
+    name: "דוח!",
+    size: 14,
+    target: { to: "jojo" },
+  } as const;
+  assert.deepEqual(textOf(offering, plain).lines, [
+    "Offering דוח! (14 B) to jojo; waiting for an answer.",
+  ]);
+  assert.deepEqual(textOf(offering, { ...plain, isolate: true }).lines, [
+    "Offering \u2068דוח!\u2069 (14 B) to \u2068jojo\u2069; waiting for an answer.",
+  ]);
+  const declined = {
+    type: "file_declined",
+    re: 0,
+    file: "דוח!",
+    declined: { name: "jojo", reason: "declined" },
+  } as const;
+  assert.deepEqual(textOf(declined, plain).lines, ["jojo declined דוח!."]);
+  assert.deepEqual(textOf(declined, { ...plain, isolate: true }).lines, [
+    "\u2068jojo\u2069 declined \u2068דוח!\u2069.",
+  ]);
+  // A notice the page marked shows without its marks elsewhere; one not
+  // marked keeps any FSI in it (made safe where it is shown).
+  const notice = {
+    type: "notice",
+    text: "Resuming \u2068a\u2069 to b",
+  } as const;
+  assert.deepEqual(textOf({ ...notice, marked: true }, plain).lines, [
+    "Resuming a to b",
+  ]);
+  assert.deepEqual(textOf(notice, plain).lines, [notice.text]);
+});

@@ -17,6 +17,8 @@ import {
   LEAK_CHECKS_OFF,
   signedInPage,
   startBrowserChat,
+  typeLine,
+  upload,
   WAIT_MS,
   waitForLine,
 } from "../_helpers/browser.ts";
@@ -166,6 +168,58 @@ Deno.test({
     assert.ok(bang! < dalet!, `"!" at ${bang}px, "ד" at ${dalet}px`);
     // The size after it, as the row says it.
     assert.ok(dalet! < paren!, `"ד" at ${dalet}px, "(" at ${paren}px`);
+    assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name:
+    "web client: a Hebrew file name in the page's file lines (Accepted ..., Offering ...) is a run of its own, its '!' where it reads",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    const termy = await chat.terminal("termy");
+    await chat.keysOf("webby");
+    await chat.keysOf("termy");
+    await Deno.writeTextFile(`${chat.dir}/דוח!`, "meeting notes\n");
+
+    // The answer's row, in consent.ts describeOffer's words.
+    await termy.write(`/file webby ${chat.dir}/דוח!\n`);
+    const accept = await page.waitForSelector(
+      `#log .line.offer button[aria-label="Accept דוח! (14 B) from termy"]`,
+      { timeout: WAIT_MS },
+    );
+    await accept!.click();
+    await waitForLine(page, /^Accepted דוח! \(14 B\) from termy\.$/);
+    const [bang, dalet, paren] = await leftOf(
+      page,
+      "Accepted דוח! (14 B)",
+      "Accepted ",
+      ["!", "ד", "("],
+    );
+    // Left to right with the row, the "!" stood right of the name.
+    assert.ok(bang! < dalet!, `"!" at ${bang}px, "ד" at ${dalet}px`);
+    assert.ok(dalet! < paren!, `"ד" at ${dalet}px, "(" at ${paren}px`);
+
+    // The page's own offer, in the terminal's words (text_output.ts).
+    await Deno.writeTextFile(`${chat.dir}/שלום!`, "hi\n");
+    await typeLine(page, "/query termy");
+    await waitForLine(page, /^Plain lines now go to termy/);
+    await upload(page, `${chat.dir}/שלום!`);
+    await waitForLine(
+      page,
+      /^Offering שלום! \(3 B\) to termy; waiting for an answer\.$/,
+    );
+    const [mark, shin, size] = await leftOf(
+      page,
+      "Offering שלום! (3 B)",
+      "Offering ",
+      ["!", "ש", "("],
+    );
+    assert.ok(mark! < shin!, `"!" at ${mark}px, "ש" at ${shin}px`);
+    assert.ok(shin! < size!, `"ש" at ${shin}px, "(" at ${size}px`);
     assert.deepEqual(problems, []);
   },
 });
