@@ -18,10 +18,7 @@ import {
 } from "./server/config.ts";
 import { hostName } from "./server/allowed_host.ts";
 import { ipLiteral } from "./server/address_group.ts";
-import {
-  hideNatsCredentials,
-  natsServers,
-} from "./server/cluster/nats_urls.ts";
+import { hideNatsCredentials, natsServers } from "./server/nats_urls.ts";
 import {
   type AccountBudgetLimits,
   DEFAULT_ACCOUNT_BUDGETS,

@@ -7,7 +7,7 @@
 
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type KV, Kvm, KvWatchInclude } from "@nats-io/kv";
-import { natsServers } from "./nats_urls.ts";
+import { natsServers } from "../nats_urls.ts";
 export {
   DeliverPolicy,
   jetstream,
@@ -29,7 +29,7 @@ export { createInbox, headers } from "@nats-io/transport-node";
 
 /**
  * A connection to the NATS servers at `urls` (nats://[USER:PASS@]host:port,
- * see natsServers in nats_urls.ts), which keeps reconnecting when they go away. `noEcho`: a
+ * see natsServers in ../nats_urls.ts), which keeps reconnecting when they go away. `noEcho`: a
  * node is never sent its own messages back.
  */
 export async function connectNats(

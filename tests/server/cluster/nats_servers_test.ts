@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import {
   hideNatsCredentials,
   natsServers,
-} from "../../../src/server/cluster/nats_urls.ts";
+} from "../../../src/server/nats_urls.ts";
 
 Deno.test("natsServers takes a user and password out of the URLs it dials", () => {
   assert.deepEqual(
