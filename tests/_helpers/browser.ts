@@ -6,6 +6,7 @@
  * (tests/e2e/web_screenshots.ts).
  */
 
+import assert from "node:assert/strict";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { ChatClient } from "../../src/client/chat_client.ts";
 import type { FileOfferNotice } from "../../src/protocol/messages.ts";
@@ -473,6 +474,23 @@ export async function closeTab(page: Page): Promise<"asked" | "closed"> {
   });
   await page.close({ runBeforeUnload: true });
   return await outcome;
+}
+
+/** The number /transfers gives the line matching `pattern`, once shown. */
+export async function transferNumber(
+  page: Page,
+  pattern: RegExp,
+): Promise<string> {
+  await typeLine(page, "/transfers");
+  await waitForLine(page, pattern);
+  const lines = await page.$$eval(
+    "#log .line",
+    (rows) => rows.map((row) => row.textContent ?? ""),
+  );
+  const line = lines.findLast((text) => pattern.test(text));
+  const n = /^\s*(\d+)\./.exec(line ?? "")?.[1];
+  assert.ok(n !== undefined, `${pattern} in ${JSON.stringify(lines)}`);
+  return n;
 }
 
 /** Sends the file at `path` from the page (its File… input) to the conversation open. */

@@ -12,7 +12,6 @@
  */
 
 import assert from "node:assert/strict";
-import type { Page } from "puppeteer-core";
 import { ChatClient } from "../../src/client/chat_client.ts";
 import type { Identity } from "../../src/crypto/identity.ts";
 import { importPublicKeyPem } from "../../src/crypto/keys.ts";
@@ -23,6 +22,7 @@ import {
   offersTo,
   signedInPage,
   startBrowserChat,
+  transferNumber,
   typeLine,
   upload,
   waitForLine,
@@ -54,20 +54,6 @@ function firstChunk(client: ChatClient): Promise<void> {
       if (message.t === "file_chunk") resolve();
     })
   );
-}
-
-/** The number /transfers gives the line matching `pattern`, once shown. */
-async function transferNumber(page: Page, pattern: RegExp): Promise<string> {
-  await typeLine(page, "/transfers");
-  await waitForLine(page, pattern);
-  const lines = await page.$$eval(
-    "#log .line",
-    (rows) => rows.map((row) => row.textContent ?? ""),
-  );
-  const line = lines.findLast((text) => pattern.test(text));
-  const n = /^\s*(\d+)\./.exec(line ?? "")?.[1];
-  assert.ok(n !== undefined, `${pattern} in ${JSON.stringify(lines)}`);
-  return n;
 }
 
 Deno.test({

@@ -11,31 +11,17 @@
  */
 
 import assert from "node:assert/strict";
-import type { Page } from "puppeteer-core";
 import {
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
   offersTo,
   signedInPage,
   startBrowserChat,
+  transferNumber,
   typeLine,
   upload,
   waitForLine,
 } from "../_helpers/browser.ts";
-
-/** The number /transfers gives the line matching `pattern`, once shown. */
-async function transferNumber(page: Page, pattern: RegExp): Promise<string> {
-  await typeLine(page, "/transfers");
-  await waitForLine(page, pattern);
-  const lines = await page.$$eval(
-    "#log .line",
-    (rows) => rows.map((row) => row.textContent ?? ""),
-  );
-  const line = lines.findLast((text) => pattern.test(text));
-  const n = /^\s*(\d+)\./.exec(line ?? "")?.[1];
-  assert.ok(n !== undefined, `${pattern} in ${JSON.stringify(lines)}`);
-  return n;
-}
 
 Deno.test({
   name:
