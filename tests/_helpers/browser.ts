@@ -501,6 +501,62 @@ export async function upload(page: Page, path: string): Promise<void> {
 }
 
 /**
+ * Writes `photo<i>.jpg` in `dir`, `size` bytes (100 + i unless told, so
+ * that offers are told apart by their sizes), and sends it from the page to
+ * the conversation open.
+ */
+export async function sendPhoto(
+  page: Page,
+  dir: string,
+  i: number,
+  size = 100 + i,
+): Promise<void> {
+  const path = `${dir}/photo${i}.jpg`;
+  await Deno.writeFile(path, new Uint8Array(size));
+  await upload(page, path);
+}
+
+/**
+ * Waits until the page says `photo<i>.jpg` is held: it waits for one of
+ * the 4 files to `friend` under way to end (sending_places.ts).
+ */
+export function photoHeld(page: Page, i: number, friend: string) {
+  return waitForLine(
+    page,
+    new RegExp(
+      `^photo${i}\\.jpg waits: 4 files to ${friend} are under way already`,
+    ),
+  );
+}
+
+/**
+ * Sends photo1.jpg, photo2.jpg, … (one a size in `sizes`) from the page to
+ * `friend`, the conversation open, one after the other: each of the first 4
+ * once the one before is offered to `friend` (`offered`, from offersTo),
+ * each after them once the page says it is held. (Before the page held
+ * them, the 5th and 6th were offered, and refused by the friend's client.)
+ */
+export async function sendPastPlaces(
+  page: Page,
+  dir: string,
+  friend: string,
+  offered: (count: number) => Promise<void>,
+  sizes: number[],
+): Promise<void> {
+  for (const [at, size] of sizes.entries()) {
+    const i = at + 1;
+    await sendPhoto(page, dir, i, size);
+    if (i <= 4) await offered(i);
+    else await photoHeld(page, i, friend);
+  }
+}
+
+/** The sizes sendPhoto gives photo1.jpg to photo<count>.jpg unless told. */
+export function photoSizes(count: number): number[] {
+  return Array.from({ length: count }, (_, at) => 101 + at);
+}
+
+/**
  * The file offers `client` is shown, as they come; `offered(count)` resolves
  * once there are at least `count`.
  */

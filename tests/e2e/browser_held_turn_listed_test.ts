@@ -17,10 +17,11 @@ import {
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
   offersTo,
+  photoSizes,
+  sendPastPlaces,
   signedInThrough,
   startBrowserChat,
   typeLine,
-  upload,
   waitForLine,
 } from "../_helpers/browser.ts";
 import { HoldingProxy } from "../_helpers/holding_proxy.ts";
@@ -38,18 +39,7 @@ Deno.test({
       const { page, problems } = await signedInThrough(chat, proxy, "webby");
       await chat.keysOf("webby");
       await typeLine(page, "/query termy");
-      for (let i = 1; i <= 6; i++) {
-        const path = `${chat.dir}/photo${i}.jpg`;
-        await Deno.writeFile(path, new Uint8Array(100 + i));
-        await upload(page, path);
-        if (i <= 4) await offered(i);
-        else {
-          await waitForLine(
-            page,
-            new RegExp(`^photo${i}\\.jpg waits: 4 files to termy`),
-          );
-        }
-      }
+      await sendPastPlaces(page, chat.dir, "termy", offered, photoSizes(6));
       // Numbered: photo1..4 offered are 1..4, photo5 and photo6 5 and 6.
       await typeLine(page, "/transfers");
       await waitForLine(page, /6\. sending photo6\.jpg to termy: waiting/);

@@ -15,10 +15,11 @@ import {
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
   offersTo,
+  photoSizes,
+  sendPastPlaces,
   signedInPage,
   startBrowserChat,
   typeLine,
-  upload,
   waitForLine,
 } from "../_helpers/browser.ts";
 
@@ -35,21 +36,8 @@ Deno.test({
       const { offers, offered } = offersTo(termy);
       await chat.keysOf("webby");
       await typeLine(page, "/query termy");
-      for (let i = 1; i <= 6; i++) {
-        const path = `${chat.dir}/photo${i}.jpg`;
-        await Deno.writeFile(path, new Uint8Array(100 + i));
-        await upload(page, path);
-        if (i <= 4) await offered(i);
-        else {
-          // Before: offered, and refused by termy's client.
-          await waitForLine(
-            page,
-            new RegExp(
-              `^photo${i}\\.jpg waits: 4 files to termy are under way already`,
-            ),
-          );
-        }
-      }
+      // The 5th and 6th held. Before: offered, and refused by termy's client.
+      await sendPastPlaces(page, chat.dir, "termy", offered, photoSizes(6));
       await typeLine(page, "/transfers");
       await waitForLine(
         page,

@@ -15,11 +15,14 @@ import {
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
   offersTo,
+  photoHeld,
+  photoSizes,
+  sendPastPlaces,
+  sendPhoto,
   signedInPage,
   startBrowserChat,
   transferNumber,
   typeLine,
-  upload,
   waitForLine,
 } from "../_helpers/browser.ts";
 
@@ -36,21 +39,7 @@ Deno.test({
       const { offers, offered } = offersTo(termy);
       await chat.keysOf("webby");
       await typeLine(page, "/query termy");
-      const send = async (i: number) => {
-        const path = `${chat.dir}/photo${i}.jpg`;
-        await Deno.writeFile(path, new Uint8Array(100 + i));
-        await upload(page, path);
-      };
-      const held = (i: number) =>
-        waitForLine(
-          page,
-          new RegExp(`^photo${i}\\.jpg waits: 4 files to termy`),
-        );
-      for (let i = 1; i <= 6; i++) {
-        await send(i);
-        if (i <= 4) await offered(i);
-        else await held(i);
-      }
+      await sendPastPlaces(page, chat.dir, "termy", offered, photoSizes(6));
       // photo5 stopped while it waits: it takes no place.
       const five = await transferNumber(
         page,
@@ -69,11 +58,11 @@ Deno.test({
       assert.equal(offers[4]!.size, 106);
       // photo2 declined: one place free, and one only.
       termy.post({ t: "file_decline", xfer: offers[1]!.xfer });
-      await send(7);
+      await sendPhoto(page, chat.dir, 7);
       await offered(6);
       assert.equal(offers[5]!.size, 107);
-      await send(8);
-      await held(8);
+      await sendPhoto(page, chat.dir, 8);
+      await photoHeld(page, 8, "termy");
       assert.equal(offers.length, 6);
       await typeLine(page, "/quit");
       await typeLine(page, "/quit");

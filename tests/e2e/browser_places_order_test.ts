@@ -15,10 +15,10 @@ import {
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
   offersTo,
+  sendPastPlaces,
   signedInPage,
   startBrowserChat,
   typeLine,
-  upload,
   waitForLine,
 } from "../_helpers/browser.ts";
 
@@ -39,18 +39,7 @@ Deno.test({
       await chat.keysOf("webby");
       await typeLine(page, "/query termy");
       const sizes = [101, 102, 103, 104, LARGE, 106];
-      for (let i = 1; i <= 6; i++) {
-        const path = `${chat.dir}/photo${i}.jpg`;
-        await Deno.writeFile(path, new Uint8Array(sizes[i - 1]!));
-        await upload(page, path);
-        if (i <= 4) await offered(i);
-        else {
-          await waitForLine(
-            page,
-            new RegExp(`^photo${i}\\.jpg waits: 4 files to termy`),
-          );
-        }
-      }
+      await sendPastPlaces(page, chat.dir, "termy", offered, sizes);
       // Two declines heard one after the other free both places: photo5
       // first, then photo6, which is ready long before photo5 is.
       termy.post({ t: "file_decline", xfer: offers[0]!.xfer });

@@ -14,10 +14,12 @@ import {
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
   offersTo,
+  photoSizes,
+  sendPastPlaces,
+  sendPhoto,
   signedInPage,
   startBrowserChat,
   typeLine,
-  upload,
   waitForLine,
 } from "../_helpers/browser.ts";
 
@@ -34,17 +36,7 @@ Deno.test({
       const { offers, offered } = offersTo(termy);
       await chat.keysOf("webby");
       await typeLine(page, "/query termy");
-      const send = async (i: number) => {
-        const path = `${chat.dir}/photo${i}.jpg`;
-        await Deno.writeFile(path, new Uint8Array(100 + i));
-        await upload(page, path);
-      };
-      for (let i = 1; i <= 4; i++) {
-        await send(i);
-        await offered(i);
-      }
-      await send(5);
-      await waitForLine(page, /^photo5\.jpg waits: 4 files to termy/);
+      await sendPastPlaces(page, chat.dir, "termy", offered, photoSizes(5));
       await typeLine(page, "/quit");
       await waitForLine(page, /^5 files are still being sent or waiting/);
       await typeLine(page, "/quit");
@@ -52,7 +44,7 @@ Deno.test({
       await page.click("#connect-again");
       await waitForLine(page, /^Connected again as webby\.$/);
       await typeLine(page, "/query termy");
-      await send(6);
+      await sendPhoto(page, chat.dir, 6);
       // With the stopped files' places kept: held behind them, never offered
       // ("photo6.jpg waits: 4 files to termy ...").
       await waitForLine(page, /^Offering photo6\.jpg/);

@@ -17,10 +17,11 @@ import {
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
   offersTo,
+  photoSizes,
+  sendPastPlaces,
   signedInThrough,
   startBrowserChat,
   typeLine,
-  upload,
   waitForLine,
 } from "../_helpers/browser.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
@@ -38,19 +39,8 @@ Deno.test({
       const { offers, offered } = offersTo(termy);
       await chat.keysOf("webby");
       await typeLine(page, "/query termy");
-      for (let i = 1; i <= 6; i++) {
-        // Told apart by their sizes (their names go end to end).
-        const path = `${chat.dir}/photo${i}.jpg`;
-        await Deno.writeFile(path, new Uint8Array(100 + i));
-        await upload(page, path);
-        if (i <= 4) await offered(i);
-        else {
-          await waitForLine(
-            page,
-            new RegExp(`^photo${i}\\.jpg waits: 4 files to termy`),
-          );
-        }
-      }
+      // Told apart by their sizes (their names go end to end).
+      await sendPastPlaces(page, chat.dir, "termy", offered, photoSizes(6));
       proxy.cut();
       // The four under way end; the held two, never offered, wait for the
       // next connection without a word.
