@@ -501,6 +501,29 @@ export async function upload(page: Page, path: string): Promise<void> {
 }
 
 /**
+ * webby's page (see signedInPage, or signedInThrough `proxy`) with its
+ * conversation with termy open, once webby's keys are published, and the
+ * file offers `termy`'s client is shown (see offersTo): for sending termy
+ * files.
+ */
+export async function webbyToTermy(
+  chat: BrowserChat,
+  termy: ChatClient,
+  proxy?: { port: number },
+): Promise<
+  { page: Page; problems: string[] } & ReturnType<typeof offersTo>
+> {
+  let problems: string[] = [];
+  let page: Page;
+  if (proxy) ({ page, problems } = await signedInThrough(chat, proxy, "webby"));
+  else page = await signedInPage(chat, "webby", problems);
+  const { offers, offered } = offersTo(termy);
+  await chat.keysOf("webby");
+  await typeLine(page, "/query termy");
+  return { page, problems, offers, offered };
+}
+
+/**
  * Writes `photo<i>.jpg` in `dir`, `size` bytes (100 + i unless told, so
  * that offers are told apart by their sizes), and sends it from the page to
  * the conversation open.

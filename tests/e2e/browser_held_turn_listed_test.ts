@@ -16,13 +16,12 @@ import assert from "node:assert/strict";
 import {
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
-  offersTo,
   photoSizes,
   sendPastPlaces,
-  signedInThrough,
   startBrowserChat,
   typeLine,
   waitForLine,
+  webbyToTermy,
 } from "../_helpers/browser.ts";
 import { HoldingProxy } from "../_helpers/holding_proxy.ts";
 
@@ -35,10 +34,11 @@ Deno.test({
     const proxy = new HoldingProxy(Number(new URL(chat.url).port));
     const termy = await chat.signedInClient("termy");
     try {
-      const { offers, offered } = offersTo(termy);
-      const { page, problems } = await signedInThrough(chat, proxy, "webby");
-      await chat.keysOf("webby");
-      await typeLine(page, "/query termy");
+      const { page, problems, offers, offered } = await webbyToTermy(
+        chat,
+        termy,
+        proxy,
+      );
       await sendPastPlaces(page, chat.dir, "termy", offered, photoSizes(6));
       // Numbered: photo1..4 offered are 1..4, photo5 and photo6 5 and 6.
       await typeLine(page, "/transfers");

@@ -14,16 +14,15 @@ import assert from "node:assert/strict";
 import {
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
-  offersTo,
   photoHeld,
   photoSizes,
   sendPastPlaces,
   sendPhoto,
-  signedInPage,
   startBrowserChat,
   transferNumber,
   typeLine,
   waitForLine,
+  webbyToTermy,
 } from "../_helpers/browser.ts";
 
 Deno.test({
@@ -34,11 +33,10 @@ Deno.test({
     await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
     const termy = await chat.signedInClient("termy");
     try {
-      const problems: string[] = [];
-      const page = await signedInPage(chat, "webby", problems);
-      const { offers, offered } = offersTo(termy);
-      await chat.keysOf("webby");
-      await typeLine(page, "/query termy");
+      const { page, problems, offers, offered } = await webbyToTermy(
+        chat,
+        termy,
+      );
       await sendPastPlaces(page, chat.dir, "termy", offered, photoSizes(6));
       // photo5 stopped while it waits: it takes no place.
       const five = await transferNumber(

@@ -14,12 +14,11 @@ import assert from "node:assert/strict";
 import {
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
-  offersTo,
   sendPastPlaces,
-  signedInPage,
   startBrowserChat,
   typeLine,
   waitForLine,
+  webbyToTermy,
 } from "../_helpers/browser.ts";
 
 /** photo5's size: its reading and digest take the page a while. */
@@ -33,11 +32,10 @@ Deno.test({
     await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
     const termy = await chat.signedInClient("termy");
     try {
-      const problems: string[] = [];
-      const page = await signedInPage(chat, "webby", problems);
-      const { offers, offered } = offersTo(termy);
-      await chat.keysOf("webby");
-      await typeLine(page, "/query termy");
+      const { page, problems, offers, offered } = await webbyToTermy(
+        chat,
+        termy,
+      );
       const sizes = [101, 102, 103, 104, LARGE, 106];
       await sendPastPlaces(page, chat.dir, "termy", offered, sizes);
       // Two declines heard one after the other free both places: photo5

@@ -13,14 +13,13 @@ import assert from "node:assert/strict";
 import {
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
-  offersTo,
   photoSizes,
   sendPastPlaces,
   sendPhoto,
-  signedInPage,
   startBrowserChat,
   typeLine,
   waitForLine,
+  webbyToTermy,
 } from "../_helpers/browser.ts";
 
 Deno.test({
@@ -31,11 +30,10 @@ Deno.test({
     await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
     const termy = await chat.signedInClient("termy");
     try {
-      const problems: string[] = [];
-      const page = await signedInPage(chat, "webby", problems);
-      const { offers, offered } = offersTo(termy);
-      await chat.keysOf("webby");
-      await typeLine(page, "/query termy");
+      const { page, problems, offers, offered } = await webbyToTermy(
+        chat,
+        termy,
+      );
       await sendPastPlaces(page, chat.dir, "termy", offered, photoSizes(5));
       await typeLine(page, "/quit");
       await waitForLine(page, /^5 files are still being sent or waiting/);

@@ -16,13 +16,12 @@ import assert from "node:assert/strict";
 import {
   LEAK_CHECKS_OFF,
   NO_MESSAGE_RATE,
-  offersTo,
   photoSizes,
   sendPastPlaces,
-  signedInThrough,
   startBrowserChat,
   typeLine,
   waitForLine,
+  webbyToTermy,
 } from "../_helpers/browser.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
 
@@ -35,10 +34,11 @@ Deno.test({
     const proxy = new GateProxy(Number(new URL(chat.url).port));
     const termy = await chat.signedInClient("termy");
     try {
-      const { page, problems } = await signedInThrough(chat, proxy, "webby");
-      const { offers, offered } = offersTo(termy);
-      await chat.keysOf("webby");
-      await typeLine(page, "/query termy");
+      const { page, problems, offers, offered } = await webbyToTermy(
+        chat,
+        termy,
+        proxy,
+      );
       // Told apart by their sizes (their names go end to end).
       await sendPastPlaces(page, chat.dir, "termy", offered, photoSizes(6));
       proxy.cut();
