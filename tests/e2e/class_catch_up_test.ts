@@ -9,14 +9,11 @@
  * the history limits their defaults.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { MISSED_LATE } from "../../src/client/missed_public.ts";
-import { runSession } from "../../src/client/session.ts";
 import { withPatience } from "../../src/client/with_patience.ts";
-import { TrustedSenders } from "../../src/client/trusted_senders.ts";
-import { startTestServer, TestClient, testIdentity } from "../_helpers/chat.ts";
+import { startTestServer, TestClient } from "../_helpers/chat.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
-import { typist } from "../_helpers/typist.ts";
+import { signedInClass } from "../_helpers/typist.ts";
 import { until } from "../_helpers/bystanders.ts";
 
 const CLASS = 40;
@@ -38,40 +35,13 @@ Deno.test("runSession: forty sessions from one address sign in at once, and each
     });
     const proxy = new GateProxy(server.port);
     const spki = server.spki;
-    const signIn = async (name: string, person: boolean) => {
-      const terminal = { ...typist(), interactive: person };
-      const session = runSession({
-        urls: [`ws://127.0.0.1:${proxy.port}`],
-        trust: { kind: "pinned", spki, path: "server.pub" },
-        identity: await testIdentity(),
-        user: name,
-        terminal,
-        files: {
-          downloadsDir: join(dir, name),
-          ownDownloadsDir: false,
-          maxFileBytes: 1024,
-          accept: "none",
-          trusted: TrustedSenders.inMemory(),
-          open: false,
-          openWith: null,
-        },
-        reconnect: true,
-      });
-      await until(
-        () => terminal.printed.includes("SUCCESS: Username registered."),
-        `${name}'s welcome`,
-      ).catch((error) => {
-        throw new Error(terminal.printed.join("\n"), { cause: error });
-      });
-      return { name, terminal, session };
-    };
     // The teacher, on the wire: not behind the Wi-Fi that drops.
     const teacher = await TestClient.connect(server, "teacher");
-    type Student = Awaited<ReturnType<typeof signIn>>;
-    const students: Student[] = [];
-    for (let i = 0; i < CLASS; i++) {
-      students.push(await signIn(`student${i}`, i % 2 === 0));
-    }
+    const students = await signedInClass(CLASS, {
+      url: `ws://127.0.0.1:${proxy.port}`,
+      spki,
+      dir,
+    });
     // The Wi-Fi drops before anyone said anything: each student's place in
     // the room to catch up from is where it stood at its welcome (last_id),
     // where a history request asked for it at the sign-in could still be

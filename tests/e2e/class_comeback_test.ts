@@ -8,12 +8,9 @@
  * is (limitNewNamesFromLoopback), the limits otherwise their defaults.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { runSession } from "../../src/client/session.ts";
-import { TrustedSenders } from "../../src/client/trusted_senders.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
-import { startTestServer, testIdentity } from "../_helpers/chat.ts";
-import { typist } from "../_helpers/typist.ts";
+import { startTestServer } from "../_helpers/chat.ts";
+import { signedInClass } from "../_helpers/typist.ts";
 import { until } from "../_helpers/bystanders.ts";
 
 const CLASS = 40;
@@ -38,38 +35,13 @@ Deno.test("runSession: forty sessions from one address are all back within 15 s 
     const port = first.port;
     const spki = first.spki;
     // Half of them people at a terminal, half scripts (which give up).
-    const signIn = async (name: string, person: boolean) => {
-      const terminal = { ...typist(), interactive: person };
-      const session = runSession({
-        urls: [`ws://127.0.0.1:${port}`],
-        trust: { kind: "pinned", spki, path: "server.pub" },
-        identity: await testIdentity(),
-        user: name,
-        terminal,
-        files: {
-          downloadsDir: join(dir, name),
-          ownDownloadsDir: false,
-          maxFileBytes: 1024,
-          accept: "none",
-          trusted: TrustedSenders.inMemory(),
-          open: false,
-          openWith: null,
-        },
-        reconnect: true,
-      });
-      await until(
-        () => terminal.printed.includes("SUCCESS: Username registered."),
-        `${name}'s welcome`,
-      );
-      return { name, terminal, session };
-    };
-    type Student = Awaited<ReturnType<typeof signIn>>;
     // One after another: a connection's first attempt is not retried, and
     // an address may have only a few handshakes under way at once.
-    const students: Student[] = [];
-    for (let i = 0; i < CLASS; i++) {
-      students.push(await signIn(`student${i}`, i % 2 === 0));
-    }
+    const students = await signedInClass(CLASS, {
+      url: `ws://127.0.0.1:${port}`,
+      spki,
+      dir,
+    });
     const before = students.map(({ terminal }) => terminal.printed.length);
     await first.shutdown();
     // The same server comes back, now holding this address to its limits.

@@ -9,12 +9,9 @@
  * limits as a LAN address is (limitNewNamesFromLoopback).
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { runSession } from "../../src/client/session.ts";
-import { TrustedSenders } from "../../src/client/trusted_senders.ts";
-import { startTestServer, testIdentity } from "../_helpers/chat.ts";
+import { startTestServer } from "../_helpers/chat.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
-import { typist } from "../_helpers/typist.ts";
+import { signedInClass } from "../_helpers/typist.ts";
 import { until } from "../_helpers/bystanders.ts";
 
 const CLASS = 40;
@@ -41,46 +38,17 @@ Deno.test("runSession: forty sessions from one address are all back within 15 s 
     });
     const proxy = new GateProxy(server.port);
     const spki = server.spki;
-    const signIn = async (name: string, person: boolean) => {
-      const terminal = { ...typist(), interactive: person };
-      const session = runSession({
-        urls: [`ws://127.0.0.1:${proxy.port}`],
-        trust: { kind: "pinned", spki, path: "server.pub" },
-        identity: await testIdentity(),
-        user: name,
-        terminal,
-        files: {
-          downloadsDir: join(dir, name),
-          ownDownloadsDir: false,
-          maxFileBytes: 1024,
-          accept: "none",
-          trusted: TrustedSenders.inMemory(),
-          open: false,
-          openWith: null,
-        },
-        reconnect: true,
-      });
-      // Forty first connections in a second pass the address's handshake
-      // burst (30, then 10 a second): a refused one waits the server's
-      // Retry-After (5 s) and tries again, as `chat connect` does.
-      await until(
-        () => terminal.printed.includes("SUCCESS: Username registered."),
-        `${name}'s welcome`,
-        15_000,
-      ).catch((error) => {
-        throw new Error(`${name}:\n${terminal.printed.join("\n")}`, {
-          cause: error,
-        });
-      });
-      return { name, terminal, session };
-    };
-    type Student = Awaited<ReturnType<typeof signIn>>;
+    // Forty first connections in a second pass the address's handshake
+    // burst (30, then 10 a second): a refused one waits the server's
+    // Retry-After (5 s) and tries again, as `chat connect` does.
     // One after another: an address may have only a few handshakes under
     // way at once.
-    const students: Student[] = [];
-    for (let i = 0; i < CLASS; i++) {
-      students.push(await signIn(`student${i}`, i % 2 === 0));
-    }
+    const students = await signedInClass(CLASS, {
+      url: `ws://127.0.0.1:${proxy.port}`,
+      spki,
+      dir,
+      waitMs: 15_000,
+    });
     const backTimes = (i: number) =>
       students[i]!.terminal.printed.filter((line) =>
         line === `Reconnected as ${students[i]!.name}.`
