@@ -150,6 +150,26 @@ export class ServedChat implements AsyncDisposable {
     return processes as { [K in keyof Users]: ChatProcess };
   }
 
+  /**
+   * bob at `chat connect --json` (files saved in `downloads-bob`, each
+   * asked about first), signed in with his keys published, and alice at
+   * a terminal, connected through `alicePort` (a proxy's) if given, once
+   * she is welcomed: alice sends bob files.
+   */
+  async bobAndAlice(
+    alicePort?: string | number,
+  ): Promise<{ alice: ChatProcess; bob: ChatProcess }> {
+    const [bob] = await this.signIn(["bob"], {
+      args: ["--json", "--downloads", join(this.dir, "downloads-bob")],
+    });
+    const alice = this.connect("alice", {
+      tty: true,
+      ...(alicePort === undefined ? {} : { port: String(alicePort) }),
+    });
+    await alice.waitFor(/Username registered/);
+    return { alice, bob };
+  }
+
   /** The server's public key, as `chat connect --pub` pins it. */
   async pinnedSpki(): Promise<Uint8Array> {
     return (await importPublicKeyPem(

@@ -40,14 +40,7 @@ async function photo6WaitsItsTurn(
   chat: ServedChat,
   proxy: HoldingProxy,
 ): Promise<{ alice: ChatProcess; bob: ChatProcess }> {
-  const [bob] = await chat.signIn(["bob"], {
-    args: ["--json", "--downloads", join(chat.dir, "downloads-bob")],
-  });
-  const alice = chat.connect("alice", {
-    tty: true,
-    port: String(proxy.port),
-  });
-  await alice.waitFor(/Username registered/);
+  const { alice, bob } = await chat.bobAndAlice(proxy.port);
   await chat.keysOf("alice", () => true);
   await chat.keysOf("bob", () => true);
   await alice.write("/msg bob hello\r");

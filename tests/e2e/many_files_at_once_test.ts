@@ -86,11 +86,7 @@ Deno.test({
   async fn() {
     await using chat = await ServedChat.start("chat-many-files-ask-");
     await chat.serve();
-    const [bob] = await chat.signIn(["bob"], {
-      args: ["--json", "--downloads", join(chat.dir, "downloads-bob")],
-    });
-    const alice = chat.connect("alice", { tty: true });
-    await alice.waitFor(/Username registered/);
+    const { alice, bob } = await chat.bobAndAlice();
     const paths = await writeFiles(chat.dir, 1000);
     await pasteFiles(alice, paths);
     const offers = (n: number) =>

@@ -40,14 +40,7 @@ Deno.test({
     await chat.serve();
     const proxy = new GateProxy(Number(chat.port));
     try {
-      const [bob] = await chat.signIn(["bob"], {
-        args: ["--json", "--downloads", join(chat.dir, "downloads-bob")],
-      });
-      const alice = chat.connect("alice", {
-        tty: true,
-        port: String(proxy.port),
-      });
-      await alice.waitFor(/Username registered/);
+      const { alice, bob } = await chat.bobAndAlice(proxy.port);
       const paths: string[] = [];
       for (let i = 1; i <= FILES; i++) {
         paths.push(join(chat.dir, `photo${i}.jpg`));

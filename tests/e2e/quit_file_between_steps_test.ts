@@ -25,14 +25,7 @@ Deno.test({
     await chat.serve();
     const proxy = new HoldingProxy(Number(chat.port));
     try {
-      const [bob] = await chat.signIn(["bob"], {
-        args: ["--json", "--downloads", join(chat.dir, "downloads-bob")],
-      });
-      const alice = chat.connect("alice", {
-        tty: true,
-        port: String(proxy.port),
-      });
-      await alice.waitFor(/Username registered/);
+      const { alice, bob } = await chat.bobAndAlice(proxy.port);
       await chat.keysOf("alice", () => true);
       await chat.keysOf("bob", () => true);
       // bob's keys fetched, so the file's key is one end-to-end message
