@@ -45,6 +45,21 @@ async function jojoThrough(
   );
 }
 
+/**
+ * The server's limits for a test whose catch-up is refused (slow_down): an
+ * address's one history request, then one every `seconds`; a
+ * connection's first is counted too (a server before it was not).
+ */
+function historyEvery(seconds: number) {
+  return {
+    connectionLimits: {
+      historyPerSecondPerAddress: 1 / seconds,
+      historyBurstPerAddress: 1,
+      historyFreePerConnection: 0,
+    },
+  };
+}
+
 /** Spends the address's one history request (the tests' limits). */
 async function takeHistoryToken(client: TestClient): Promise<void> {
   const reply = await client.client.request({ t: "history", limit: 1 });
@@ -228,14 +243,7 @@ Deno.test("chat connect --json shows live public lines while the server keeps re
   // while jojo is away, so the catch-up at its reconnection is refused and
   // asked again until a token comes (with_patience.ts: within 27.5 s), well
   // past HOLD_MS.
-  await using server = await startTestServer({
-    connectionLimits: {
-      historyPerSecondPerAddress: 1 / 20,
-      historyBurstPerAddress: 1,
-      // A connection's first is counted too (a server before it was not).
-      historyFreePerConnection: 0,
-    },
-  });
+  await using server = await startTestServer(historyEvery(20));
   const proxy = new GateProxy(server.port);
   const sophia = await TestClient.connect(server, "sophia");
   const jojo = await jojoThrough(proxy, dir);
@@ -276,14 +284,7 @@ Deno.test("chat connect --json whose own line, cut off from its answer, is confi
   const dir = await Deno.makeTempDir({ prefix: "chat-missed-retried-" });
   // As above: the catch-up at jojo's reconnection is refused with
   // slow_down past HOLD_MS, so live lines are shown before its answer.
-  await using server = await startTestServer({
-    connectionLimits: {
-      historyPerSecondPerAddress: 1 / 20,
-      historyBurstPerAddress: 1,
-      // A connection's first is counted too (a server before it was not).
-      historyFreePerConnection: 0,
-    },
-  });
+  await using server = await startTestServer(historyEvery(20));
   const proxy = new HoldingProxy(server.port);
   const sophia = await TestClient.connect(server, "sophia");
   const jojo = await jojoThrough(proxy, dir);
@@ -335,13 +336,7 @@ Deno.test("chat connect --json cut off right after its sign-in, while the server
   // first counted too: sophia takes it, so nothing jojo asks for history
   // at its sign-in is answered before the cut (a class of forty signing in
   // at once from one address, whose Wi-Fi drops within seconds).
-  await using server = await startTestServer({
-    connectionLimits: {
-      historyPerSecondPerAddress: 1 / 4,
-      historyBurstPerAddress: 1,
-      historyFreePerConnection: 0,
-    },
-  });
+  await using server = await startTestServer(historyEvery(4));
   const proxy = new GateProxy(server.port);
   const sophia = await TestClient.connect(server, "sophia");
   await say(sophia, "before jojo came");
