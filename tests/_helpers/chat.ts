@@ -1,5 +1,6 @@
 /** Test helpers: a real server on an ephemeral loopback port and real clients. */
 
+import assert from "node:assert/strict";
 import {
   ChatClient,
   decodeText,
@@ -168,6 +169,16 @@ export class TestClient {
   async quit(): Promise<void> {
     await this.client.quit();
   }
+}
+
+/** `text` said to the room by `client`, once the server took it (its ok). */
+export async function sayInRoom(
+  client: TestClient | ChatClient,
+  text: string,
+): Promise<void> {
+  const to = client instanceof TestClient ? client.client : client;
+  const reply = await to.request({ t: "say" }, new TextEncoder().encode(text));
+  assert.equal(reply.t, "ok", JSON.stringify(reply));
 }
 
 /** Lets in-flight deliveries land: one round trip through the server. */

@@ -21,20 +21,12 @@ import {
   WAIT_MS,
   waitForLine,
 } from "../_helpers/browser.ts";
-import { startTestServer, TestClient } from "../_helpers/chat.ts";
+import { sayInRoom, startTestServer, TestClient } from "../_helpers/chat.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
 
 /** The log's rows, as text. */
 function rows(page: Page): Promise<string[]> {
   return page.$$eval("#log .line", (all) => all.map((r) => r.textContent));
-}
-
-async function say(client: TestClient, text: string): Promise<void> {
-  const reply = await client.client.request(
-    { t: "say" },
-    new TextEncoder().encode(text),
-  );
-  assert.equal(reply.t, "ok", JSON.stringify(reply));
 }
 
 Deno.test({
@@ -59,7 +51,7 @@ Deno.test({
     const sophia = await TestClient.connect(server, "sophia");
     try {
       for (let n = 1; n <= 60; n++) {
-        await say(sophia, `said ${String(n).padStart(3, "0")}`);
+        await sayInRoom(sophia, `said ${String(n).padStart(3, "0")}`);
       }
       // sophia's first history request is free; her second spends the
       // address's one.
@@ -89,7 +81,7 @@ Deno.test({
 
       proxy.cut();
       await waitForLine(page, /^The connection to the server was lost\.$/);
-      await say(sophia, "missed one");
+      await sayInRoom(sophia, "missed one");
       proxy.down = false;
       await waitForLine(page, /^Reconnected as webby\.$/);
       await waitForLine(page, /missed one$/);

@@ -17,20 +17,12 @@ import {
   typeLine,
   waitForLine,
 } from "../_helpers/browser.ts";
+import { sayInRoom } from "../_helpers/chat.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
-import type { ChatClient } from "../../src/client/chat_client.ts";
 
 /** The log's rows, as text. */
 function rows(page: Page): Promise<string[]> {
   return page.$$eval("#log .line", (all) => all.map((r) => r.textContent));
-}
-
-async function say(client: ChatClient, text: string): Promise<void> {
-  const reply = await client.request(
-    { t: "say" },
-    new TextEncoder().encode(text),
-  );
-  assert.equal(reply.t, "ok", JSON.stringify(reply));
 }
 
 Deno.test({
@@ -46,19 +38,19 @@ Deno.test({
       const { page, problems } = await signedInThrough(chat, proxy, "webby");
       await typeLine(page, "/ignore nana");
       await waitForLine(page, /^Ignoring nana/);
-      await say(sophia, "before the cut");
+      await sayInRoom(sophia, "before the cut");
       await waitForLine(page, /before the cut$/);
 
       proxy.cut();
       await waitForLine(page, /^The connection to the server was lost\.$/);
       for (const text of ["missed one", "missed two", "missed three"]) {
-        await say(sophia, text);
+        await sayInRoom(sophia, text);
       }
-      await say(nana, "ignored while away");
+      await sayInRoom(nana, "ignored while away");
       proxy.down = false;
       await waitForLine(page, /^Reconnected as webby\.$/);
       await waitForLine(page, /missed three$/);
-      await say(sophia, "live after");
+      await sayInRoom(sophia, "live after");
       await waitForLine(page, /live after$/);
 
       const all = await rows(page);
@@ -104,7 +96,7 @@ Deno.test({
     const sophia = await chat.signedInClient("sophia");
     try {
       const { page } = await signedInThrough(chat, proxy, "webby");
-      await say(sophia, "before the cut");
+      await sayInRoom(sophia, "before the cut");
       await waitForLine(page, /before the cut$/);
       // The page's own line, the newest in the room when the connection goes.
       await typeLine(page, "my own line");
@@ -115,7 +107,7 @@ Deno.test({
 
       proxy.cut();
       await waitForLine(page, /^The connection to the server was lost\.$/);
-      await say(sophia, "missed one");
+      await sayInRoom(sophia, "missed one");
       proxy.down = false;
       await waitForLine(page, /^Reconnected as webby\.$/);
       await waitForLine(page, /missed one$/);
@@ -145,12 +137,12 @@ Deno.test({
     const sophia = await chat.signedInClient("sophia");
     try {
       const { page } = await signedInThrough(chat, proxy, "webby");
-      await say(sophia, "before the cut");
+      await sayInRoom(sophia, "before the cut");
       await waitForLine(page, /before the cut$/);
 
       proxy.cut();
       await waitForLine(page, /^The connection to the server was lost\.$/);
-      await say(sophia, "missed one");
+      await sayInRoom(sophia, "missed one");
       await typeLine(page, "typed while away");
       await waitForLine(page, /^\(queued\) typed while away$/);
       proxy.down = false;
@@ -196,11 +188,11 @@ Deno.test({
 
       proxy.cut();
       await waitForLine(page, /^The connection to the server was lost\.$/);
-      await say(sophia, "missed one");
+      await sayInRoom(sophia, "missed one");
       proxy.down = false;
       await waitForLine(page, /^Reconnected as webby\.$/);
       await waitForLine(page, /missed one$/);
-      await say(sophia, "live after");
+      await sayInRoom(sophia, "live after");
       await waitForLine(page, /live after$/);
 
       const all = await rows(page);

@@ -9,18 +9,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { connectCommand, hasTmux, Pane } from "../_helpers/tmux.ts";
-import { startTestServer, TestClient, testKeys } from "../_helpers/chat.ts";
+import {
+  sayInRoom,
+  startTestServer,
+  TestClient,
+  testKeys,
+} from "../_helpers/chat.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
 
 const TMUX = await hasTmux();
-
-async function say(client: TestClient, text: string): Promise<void> {
-  const reply = await client.client.request(
-    { t: "say" },
-    new TextEncoder().encode(text),
-  );
-  assert.equal(reply.t, "ok", JSON.stringify(reply));
-}
 
 Deno.test({
   name:
@@ -36,7 +33,7 @@ Deno.test({
     const proxy = new GateProxy(server.port);
     const sophia = await TestClient.connect(server, "sophia");
     try {
-      await say(sophia, "old news");
+      await sayInRoom(sophia, "old news");
       await using pane = new Pane();
       await pane.start(
         connectCommand({ dir, port: proxy.port, user: "jojo" }),
@@ -54,8 +51,8 @@ Deno.test({
         "the cut",
         (l) => l.some((x) => /Reconnecting|connection/i.test(x)),
       );
-      await say(sophia, "missed one");
-      await say(sophia, "missed two");
+      await sayInRoom(sophia, "missed one");
+      await sayInRoom(sophia, "missed two");
       proxy.down = false;
       const lines = await pane.waitFor(
         "the missed lines",

@@ -9,18 +9,15 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startTestServer, TestClient, testKeys } from "../_helpers/chat.ts";
+import {
+  sayInRoom,
+  startTestServer,
+  TestClient,
+  testKeys,
+} from "../_helpers/chat.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
 import { HoldingProxy } from "../_helpers/holding_proxy.ts";
 import { ChatProcess } from "../_helpers/process.ts";
-
-async function say(client: TestClient, text: string): Promise<void> {
-  const reply = await client.client.request(
-    { t: "say" },
-    new TextEncoder().encode(text),
-  );
-  assert.equal(reply.t, "ok", JSON.stringify(reply));
-}
 
 /** jojo as `chat connect --json` through `proxy`. */
 async function jojoThrough(
@@ -104,19 +101,19 @@ Deno.test("chat connect --json shows the public messages said while it was cut o
     await jojo.waitFor(/^\{"type":"welcome".*$/m);
     await jojo.write("/ignore nana\n");
     await jojo.waitFor(/Ignoring nana/);
-    await say(sophia, "before the cut");
+    await sayInRoom(sophia, "before the cut");
     await jojo.waitFor(/"text":"before the cut"/);
 
     proxy.cut();
     await jojo.waitFor(/"type":"connection","state":"lost"/);
     for (const text of ["missed one", "missed two", "missed three"]) {
-      await say(sophia, text);
+      await sayInRoom(sophia, text);
     }
-    await say(nana, "ignored while away");
+    await sayInRoom(nana, "ignored while away");
     proxy.down = false;
     await jojo.waitFor(/"type":"connection","state":"reconnected"/, 30_000);
     await jojo.waitFor(/"text":"missed three"/);
-    await say(sophia, "live after");
+    await sayInRoom(sophia, "live after");
     await jojo.waitFor(/"text":"live after"/);
 
     const events = eventsOf(jojo);
@@ -159,7 +156,7 @@ Deno.test("chat connect --json does not show its own public line again among wha
   const jojo = await jojoThrough(proxy, dir);
   try {
     await jojo.waitFor(/^\{"type":"welcome".*$/m);
-    await say(sophia, "before the cut");
+    await sayInRoom(sophia, "before the cut");
     await jojo.waitFor(/"text":"before the cut"/);
     // jojo's own line, the newest in the room when the connection goes.
     await jojo.write("my own line\n");
@@ -167,11 +164,11 @@ Deno.test("chat connect --json does not show its own public line again among wha
 
     proxy.cut();
     await jojo.waitFor(/"type":"connection","state":"lost"/);
-    await say(sophia, "missed one");
+    await sayInRoom(sophia, "missed one");
     proxy.down = false;
     await jojo.waitFor(/"type":"connection","state":"reconnected"/, 30_000);
     await jojo.waitFor(/"text":"missed one"/);
-    await say(sophia, "live after");
+    await sayInRoom(sophia, "live after");
     await jojo.waitFor(/"text":"live after"/);
 
     const events = eventsOf(jojo);
@@ -205,7 +202,7 @@ Deno.test("chat connect --json that saw no public message before it was cut off 
   await using server = await startTestServer();
   const proxy = new GateProxy(server.port);
   const sophia = await TestClient.connect(server, "sophia");
-  await say(sophia, "before jojo came");
+  await sayInRoom(sophia, "before jojo came");
   const jojo = await jojoThrough(proxy, dir);
   try {
     await jojo.waitFor(/^\{"type":"welcome".*$/m);
@@ -216,11 +213,11 @@ Deno.test("chat connect --json that saw no public message before it was cut off 
 
     proxy.cut();
     await jojo.waitFor(/"type":"connection","state":"lost"/);
-    await say(sophia, "missed one");
+    await sayInRoom(sophia, "missed one");
     proxy.down = false;
     await jojo.waitFor(/"type":"connection","state":"reconnected"/, 30_000);
     await jojo.waitFor(/"text":"missed one"/);
-    await say(sophia, "live after");
+    await sayInRoom(sophia, "live after");
     await jojo.waitFor(/"text":"live after"/);
 
     assert.deepEqual(afterReconnection(jojo), [
@@ -249,20 +246,20 @@ Deno.test("chat connect --json shows live public lines while the server keeps re
   const jojo = await jojoThrough(proxy, dir);
   try {
     await jojo.waitFor(/^\{"type":"welcome".*$/m);
-    await say(sophia, "before the cut");
+    await sayInRoom(sophia, "before the cut");
     await jojo.waitFor(/"text":"before the cut"/);
 
     proxy.cut();
     await jojo.waitFor(/"type":"connection","state":"lost"/);
-    await say(sophia, "missed one");
+    await sayInRoom(sophia, "missed one");
     await takeHistoryToken(sophia);
     proxy.down = false;
     await jojo.waitFor(/"type":"connection","state":"reconnected"/, 30_000);
     // Said while the catch-up waits: held at first, then let go.
-    await say(sophia, "live during");
+    await sayInRoom(sophia, "live during");
     await jojo.waitFor(/"text":"live during"/);
     await jojo.waitFor(/"text":"missed one"/, 40_000);
-    await say(sophia, "live after");
+    await sayInRoom(sophia, "live after");
     await jojo.waitFor(/"text":"live after"/);
 
     assert.deepEqual(afterReconnection(jojo), [
@@ -290,7 +287,7 @@ Deno.test("chat connect --json whose own line, cut off from its answer, is confi
   const jojo = await jojoThrough(proxy, dir);
   try {
     await jojo.waitFor(/^\{"type":"welcome".*$/m);
-    await say(sophia, "before the cut");
+    await sayInRoom(sophia, "before the cut");
     await jojo.waitFor(/"text":"before the cut"/);
     await takeHistoryToken(sophia);
 
@@ -301,8 +298,8 @@ Deno.test("chat connect --json whose own line, cut off from its answer, is confi
     await sophia.waitFor(({ message }) =>
       message.t === "public" && message.from === "jojo"
     );
-    await say(sophia, "missed one");
-    await say(sophia, "missed two");
+    await sayInRoom(sophia, "missed one");
+    await sayInRoom(sophia, "missed two");
     await proxy.holding();
     proxy.cutAll();
 
@@ -311,7 +308,7 @@ Deno.test("chat connect --json whose own line, cut off from its answer, is confi
     await jojo.waitFor(/"type":"connection","state":"reconnected"/, 30_000);
     await jojo.waitFor(/"type":"sent".*"text":"my own line"/);
     await jojo.waitFor(/Still fetching/);
-    await say(sophia, "live during");
+    await sayInRoom(sophia, "live during");
     await jojo.waitFor(/"text":"live during"/);
     await jojo.waitFor(/"text":"missed two"/, 40_000);
 
@@ -339,18 +336,18 @@ Deno.test("chat connect --json cut off right after its sign-in, while the server
   await using server = await startTestServer(historyEvery(4));
   const proxy = new GateProxy(server.port);
   const sophia = await TestClient.connect(server, "sophia");
-  await say(sophia, "before jojo came");
+  await sayInRoom(sophia, "before jojo came");
   await takeHistoryToken(sophia);
   const jojo = await jojoThrough(proxy, dir);
   try {
     await jojo.waitFor(/^\{"type":"welcome".*$/m);
     proxy.cut();
     await jojo.waitFor(/"type":"connection","state":"lost"/);
-    await say(sophia, "missed one");
+    await sayInRoom(sophia, "missed one");
     proxy.down = false;
     await jojo.waitFor(/"type":"connection","state":"reconnected"/, 30_000);
     await jojo.waitFor(/"text":"missed one"/, 15_000);
-    await say(sophia, "live after");
+    await sayInRoom(sophia, "live after");
     await jojo.waitFor(/"text":"live after"/);
 
     assert.deepEqual(afterReconnection(jojo), [
