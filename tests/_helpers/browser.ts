@@ -320,6 +320,14 @@ export async function waitForLine(page: Page, pattern: RegExp): Promise<void> {
   }
 }
 
+/** The rows of the page's log, as text, oldest first. */
+export function logRows(page: Page): Promise<string[]> {
+  return page.$$eval(
+    "#log .line",
+    (rows) => rows.map((row) => row.textContent ?? ""),
+  );
+}
+
 /** What the top of the page's log says about loading older messages. */
 export function logHead(page: Page): Promise<string> {
   return page.$eval("#log .log-head", (e) => e.textContent ?? "");
@@ -483,10 +491,7 @@ export async function transferNumber(
 ): Promise<string> {
   await typeLine(page, "/transfers");
   await waitForLine(page, pattern);
-  const lines = await page.$$eval(
-    "#log .line",
-    (rows) => rows.map((row) => row.textContent ?? ""),
-  );
+  const lines = await logRows(page);
   const line = lines.findLast((text) => pattern.test(text));
   const n = /^\s*(\d+)\./.exec(line ?? "")?.[1];
   assert.ok(n !== undefined, `${pattern} in ${JSON.stringify(lines)}`);

@@ -12,22 +12,17 @@
  */
 
 import assert from "node:assert/strict";
-import type { Page } from "puppeteer-core";
 import {
   join,
   launchBrowser,
   LEAK_CHECKS_OFF,
+  logRows,
   openPage,
   WAIT_MS,
   waitForLine,
 } from "../_helpers/browser.ts";
 import { sayInRoom, startTestServer, TestClient } from "../_helpers/chat.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
-
-/** The log's rows, as text. */
-function rows(page: Page): Promise<string[]> {
-  return page.$$eval("#log .line", (all) => all.map((r) => r.textContent));
-}
 
 Deno.test({
   name:
@@ -86,7 +81,7 @@ Deno.test({
       await waitForLine(page, /^Reconnected as webby\.$/);
       await waitForLine(page, /missed one$/);
 
-      const all = await rows(page);
+      const all = await logRows(page);
       const back = all.findIndex((row) => row === "Reconnected as webby.");
       const after = all.slice(back + 1).filter((row) =>
         /While you were away|Still fetching|Could not fetch|missed one/.test(

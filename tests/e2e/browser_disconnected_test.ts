@@ -15,6 +15,7 @@ import type { Page } from "puppeteer-core";
 import {
   join,
   LEAK_CHECKS_OFF,
+  logRows,
   openPage,
   signedInPage,
   startBrowserChat,
@@ -44,11 +45,6 @@ async function waitForStatus(page: Page, text: string): Promise<void> {
   }
 }
 
-/** The log's rows, as text. */
-function rows(page: Page): Promise<string[]> {
-  return page.$$eval("#log .line", (all) => all.map((r) => r.textContent));
-}
-
 Deno.test({
   name:
     "web client: a page dismissed by another tab of its name, or after /quit, refuses a line rather than queueing it for ever",
@@ -76,7 +72,7 @@ Deno.test({
       /^ERROR: Not connected\. Click Connect again \(under the input\) to join again$/,
     );
     assert.ok(
-      !(await rows(first)).some((row) => row.startsWith("(queued)")),
+      !(await logRows(first)).some((row) => row.startsWith("(queued)")),
       "the line was shown as queued: it would never be sent",
     );
     await waitForStatus(first, replaced);
@@ -201,7 +197,7 @@ Deno.test({
       /^ERROR: Not connected\. Click Connect again \(under the input\) to join again$/,
     );
     assert.ok(
-      !(await rows(page)).some((row) => row === "(queued) typed after"),
+      !(await logRows(page)).some((row) => row === "(queued) typed after"),
       "the line was shown as queued: it would never be sent",
     );
     assert.deepEqual(

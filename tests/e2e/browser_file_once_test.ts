@@ -13,9 +13,9 @@
  */
 
 import assert from "node:assert/strict";
-import type { Page } from "puppeteer-core";
 import {
   LEAK_CHECKS_OFF,
+  logRows,
   NO_MESSAGE_RATE,
   signedInPage,
   startBrowserChat,
@@ -27,14 +27,6 @@ import { ChatProcess } from "../_helpers/process.ts";
 
 /** Under the 4 MiB window: all of it goes without waiting for an ack. */
 const SIZE = 1024 * 1024;
-
-/** The log's rows, as text. */
-function rows(page: Page): Promise<string[]> {
-  return page.$$eval(
-    "#log .line",
-    (lines) => lines.map((line) => line.textContent ?? ""),
-  );
-}
 
 Deno.test({
   name:
@@ -86,7 +78,7 @@ Deno.test({
           ) || document.querySelectorAll("#log .line.offer button").length > 0,
         { timeout: WAIT_MS },
       );
-      const shown = await rows(page);
+      const shown = await logRows(page);
       assert.ok(
         shown.some((row) =>
           /^alice sent live-f1\.txt again, which is here already/.test(row)

@@ -9,9 +9,9 @@
  */
 
 import assert from "node:assert/strict";
-import type { Page } from "puppeteer-core";
 import {
   LEAK_CHECKS_OFF,
+  logRows,
   signedInThrough,
   startBrowserChat,
   typeLine,
@@ -19,11 +19,6 @@ import {
 } from "../_helpers/browser.ts";
 import { sayInRoom } from "../_helpers/chat.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
-
-/** The log's rows, as text. */
-function rows(page: Page): Promise<string[]> {
-  return page.$$eval("#log .line", (all) => all.map((r) => r.textContent));
-}
 
 Deno.test({
   name:
@@ -53,7 +48,7 @@ Deno.test({
       await sayInRoom(sophia, "live after");
       await waitForLine(page, /live after$/);
 
-      const all = await rows(page);
+      const all = await logRows(page);
       const back = all.findIndex((row) => row === "Reconnected as webby.");
       const after = all.slice(back + 1).filter((row) =>
         /While you were away|missed|live after|before the cut|ignored/.test(
@@ -112,7 +107,7 @@ Deno.test({
       await waitForLine(page, /^Reconnected as webby\.$/);
       await waitForLine(page, /missed one$/);
 
-      const all = await rows(page);
+      const all = await logRows(page);
       const back = all.findIndex((row) => row === "Reconnected as webby.");
       const after = all.slice(back + 1).filter((row) =>
         /While you were away|missed one|my own line/.test(row)
@@ -152,7 +147,7 @@ Deno.test({
       );
       await waitForLine(page, /missed one$/);
 
-      const all = await rows(page);
+      const all = await logRows(page);
       const back = all.findIndex((row) => row === "Reconnected as webby.");
       const after = all.slice(back + 1).filter((row) =>
         /While you were away|missed one|typed while away/.test(row)
@@ -195,7 +190,7 @@ Deno.test({
       await sayInRoom(sophia, "live after");
       await waitForLine(page, /live after$/);
 
-      const all = await rows(page);
+      const all = await logRows(page);
       const back = all.findIndex((row) => row === "Reconnected as webby.");
       const after = all.slice(back + 1).filter((row) =>
         /While you were away|missed one|live after/.test(row)

@@ -15,6 +15,7 @@ import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import {
   LEAK_CHECKS_OFF,
+  logRows,
   signedInPage,
   startBrowserChat,
   typeLine,
@@ -31,11 +32,6 @@ function buttons(page: Page, file: string): Promise<number> {
         .length,
     file,
   );
-}
-
-/** The log's rows, as text. */
-function rows(page: Page): Promise<string[]> {
-  return page.$$eval("#log .line", (all) => all.map((r) => r.textContent!));
 }
 
 /** Waits until the page asks about `file` (its Accept button shows). */
@@ -114,7 +110,7 @@ Deno.test({
     assert.equal(await buttons(page, "d.txt"), 0);
 
     // Each said once, where its question was; nothing accepted.
-    const said = await rows(page);
+    const said = await logRows(page);
     assert.equal(
       said.filter((r) => r.includes("took back the offer of a.txt")).length,
       1,
