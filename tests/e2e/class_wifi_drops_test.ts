@@ -16,8 +16,15 @@ import { until } from "../_helpers/bystanders.ts";
 
 const CLASS = 40;
 const DROPS = 3;
+// Each drop comes seconds after the last, so each session's reconnection
+// waits grow from drop to drop (a connection that lasted under 10 s is
+// taken for a flapping one: reconnect_backoff.ts): all 40 were back in 6.4,
+// 8.1 and 10.0 s on a quiet machine. Before comebacks were owed per
+// session, none of 40 was back within 15 s of the second drop, and the
+// address's sign-ins here come back at one a minute.
+const BACK_WITHIN_MS = 25_000;
 
-Deno.test("runSession: forty sessions from one address are all back within 15 s of each of three Wi-Fi drops in a row, none told of an error", async () => {
+Deno.test("runSession: forty sessions from one address are all back within 25 s of each of three Wi-Fi drops in a row, none told of an error", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat_class_wifi_" });
   try {
     await using server = await startTestServer({
@@ -61,11 +68,13 @@ Deno.test("runSession: forty sessions from one address are all back within 15 s 
       await until(
         () => students.every((_, i) => backTimes(i) >= drop),
         `all ${CLASS} back after drop ${drop}`,
-        15_000,
+        BACK_WITHIN_MS,
       ).catch((error) => {
         const missing = students.filter((_, i) => backTimes(i) < drop);
         throw new Error(
-          `drop ${drop}: ${missing.length} of ${CLASS} not back within 15 s; one said:\n${
+          `drop ${drop}: ${missing.length} of ${CLASS} not back within ${
+            BACK_WITHIN_MS / 1000
+          } s; one said:\n${
             missing[0]?.terminal.printed.slice(
               before[students.indexOf(missing[0])],
             ).join("\n")
