@@ -136,6 +136,24 @@ export const FSI = "\u2068";
 export const PDI = "\u2069";
 
 /**
+ * An error line the client says itself whose parts a user wrote are
+ * marked (made safe first: session_events.ts `marked`): the marks kept
+ * when `style` isolates them (the web page), dropped otherwise; the text
+ * between them made safe as any error's.
+ */
+export function renderMarkedError(text: string, style: Style): string {
+  const shown = style.isolate === true
+    ? text
+    : text.replace(/[\u2068\u2069]/g, "");
+  return line(style, [
+    ERROR,
+    shown.split(/([\u2068\u2069])/).map((piece) =>
+      piece === FSI || piece === PDI ? piece : safe(piece)
+    ).join(""),
+  ]);
+}
+
+/**
  * `text`, a part a user wrote (made safe), marked as a run of its own when
  * `style` isolates them (the web page); as it is otherwise.
  */
@@ -659,17 +677,23 @@ export function renderDeclined(
   }
 }
 
+/**
+ * The lines for a file sent, once it ended: `File big.bin sent to jojo
+ * successfully.`, or what went wrong. The file's name and each recipient's
+ * or group's a run of its own when `style` isolates them (the web page).
+ */
 export function renderSentFile(
   outcome: SentFileOutcome,
   target: { to: string } | { group: string },
+  style: Pick<Style, "isolate"> = {},
 ): string[] {
   if (outcome.kind === "refused") return [sanitizeForTerminal(outcome.text)];
-  const name = sanitizeForTerminal(outcome.name);
+  const name = own(style, sanitizeForTerminal(outcome.name));
   const failed = outcome.results.filter((r) => !r.ok);
   const lines = failed.map((r) =>
-    `ERROR: File ${name} was not received by ${sanitizeForTerminal(r.name)}: ${
-      sanitizeForTerminal(r.reason || "no reason given")
-    }`
+    `ERROR: File ${name} was not received by ${
+      own(style, sanitizeForTerminal(r.name))
+    }: ${sanitizeForTerminal(r.reason || "no reason given")}`
   );
   if (outcome.kind === "cancelled") {
     const others = lines.filter((_, i) => failed[i]!.reason !== outcome.reason);
@@ -682,7 +706,7 @@ export function renderSentFile(
     ];
   }
   const received = outcome.results.filter((r) => r.ok).map((r) =>
-    sanitizeForTerminal(r.name)
+    own(style, sanitizeForTerminal(r.name))
   );
   const who = "to" in target ? received[0] : "they";
   // Grown, they got its start; shrunk after all of it was read (a file that
@@ -706,7 +730,7 @@ export function renderSentFile(
       ? [`File ${name} sent to ${received[0]} successfully.`, ...changed]
       : lines;
   }
-  const group = sanitizeForTerminal(target.group);
+  const group = own(style, sanitizeForTerminal(target.group));
   return [
     received.length > 0
       ? `File ${name} sent to group ${group}: received by ${

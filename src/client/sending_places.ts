@@ -33,21 +33,38 @@ export function placeKey(target: PlaceTarget): string {
     : `group:${nameKey(target.group)}`;
 }
 
+/** A part a user wrote, as it is: the terminal's lines mark none. */
+const asItIs = (part: string) => part;
+
 /**
  * What is said of a file that waits for its place, in the terminal and on
  * the page (the names as they are: the terminal makes them safe to show).
+ * `mark`: how the file's name and its recipient's are marked as runs of
+ * their own (the page's bidi_runs.ts `marked`); the terminal marks none.
  */
-export function heldNotice(name: string, target: PlaceTarget): string {
-  const to = "to" in target ? target.to : `group ${target.group}`;
-  return `${name} waits: ${MAX_SENDING_PER_RECIPIENT} files to ${to} are under way already, the most at once; it is offered once one of them ends (/transfers lists it, /cancel stops it)`;
+export function heldNotice(
+  name: string,
+  target: PlaceTarget,
+  mark: (part: string) => string = asItIs,
+): string {
+  const to = "to" in target ? mark(target.to) : `group ${mark(target.group)}`;
+  return `${
+    mark(name)
+  } waits: ${MAX_SENDING_PER_RECIPIENT} files to ${to} are under way already, the most at once; it is offered once one of them ends (/transfers lists it, /cancel stops it)`;
 }
 
 /**
  * What is said of a file sent while our connection is down (the page
  * reconnecting): it was never offered, so nothing refused it; it waits.
+ * `mark` as heldNotice's.
  */
-export function awayNotice(name: string): string {
-  return `${name} waits for the connection: it is offered once reconnected (/transfers lists it, /cancel stops it)`;
+export function awayNotice(
+  name: string,
+  mark: (part: string) => string = asItIs,
+): string {
+  return `${
+    mark(name)
+  } waits for the connection: it is offered once reconnected (/transfers lists it, /cancel stops it)`;
 }
 
 /** A place taken: `release` lets the next file to that recipient go. */

@@ -51,7 +51,14 @@ export type SessionEvent =
    * client's: `usage`, `file`, `connection`, `no_such_offer`, `timeout`
    * (answer_within.ts `notAnswered`).
    */
-  | { type: "error"; re: Re | null; code: string; text: string }
+  | {
+    type: "error";
+    re: Re | null;
+    code: string;
+    text: string;
+    /** As a notice's `marked`: the web page's file lines. */
+    marked?: true;
+  }
   /** Sent by the server unasked: chat, presence, membership. */
   | { type: "incoming"; message: ServerMessage; text: string }
   /** The server's reply to command `re`. */

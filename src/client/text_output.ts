@@ -20,6 +20,7 @@ import {
   MAX_MESSAGE_LINES,
   own,
   renderDeclined,
+  renderMarkedError,
   renderSent,
   renderSentFile,
   renderServerMessage,
@@ -55,6 +56,9 @@ export function textOf(
           : event.text,
       ]);
     case "error":
+      if (event.marked === true) {
+        return out([renderMarkedError(event.text, style)], true);
+      }
       return out(
         renderServerMessage(
           { t: "error", re: null, code: "internal", text: event.text },
@@ -140,7 +144,7 @@ export function textOf(
       return out([]);
     case "file_sent":
       return out(
-        renderSentFile(event.outcome, event.target),
+        renderSentFile(event.outcome, event.target, style),
         event.outcome.kind !== "finished" ||
           event.outcome.results.some((r) => !r.ok),
       );

@@ -31,6 +31,7 @@ import type { SessionEvent } from "../client/session_events.ts";
 import type { TransferEntry } from "../client/transfers_view.ts";
 import type { Turn } from "../client/unconfirmed_chat.ts";
 import { safeFileName } from "../files/naming.ts";
+import { sanitizeForTerminal } from "../text/sanitize.ts";
 import type { FileOfferNotice } from "../protocol/messages.ts";
 import { marked } from "./bidi_runs.ts";
 import {
@@ -436,7 +437,12 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
         type: "error",
         re: null,
         code: "file",
-        text: `ERROR: Receiving ${describeOffer(offer)} failed: ${reason}`,
+        // The reason may be the sender's words: a mark in it shows as
+        // text, so that the marks are describeOffer's alone.
+        text: `ERROR: Receiving ${describeOffer(offer, ISOLATE)} failed: ${
+          sanitizeForTerminal(reason)
+        }`,
+        marked: true,
       }, here);
     },
   };
@@ -494,7 +500,7 @@ export async function sendFromPage(
           // refused it; it waits for the connection, said once. Before,
           // the page dropped it ("ERROR: Not connected") while the lines
           // typed meanwhile were queued and sent once back.
-          if (!again) emit({ type: "notice", text: awayNotice(file.name) });
+          if (!again) emit(markedNotice(awayNotice(file.name, marked)));
           retry.push(to);
           continue;
         }
@@ -617,9 +623,12 @@ export async function sendFromPage(
           type: "error",
           re: null,
           code: "file",
-          text: `ERROR: Gave up offering ${file.name} again: not taken in ${
+          text: `ERROR: Gave up offering ${
+            marked(file.name)
+          } again: not taken in ${
             schedule.budgetMs / 60_000
           } minutes connected; send it again later and it resumes where it stopped`,
+          marked: true,
         });
         return;
       }
@@ -628,9 +637,10 @@ export async function sendFromPage(
           type: "error",
           re: null,
           code: "file",
-          text: `ERROR: ${file.name} was not offered${
+          text: `ERROR: ${marked(file.name)} was not offered${
             offered ? " again" : ""
           }: the page stopped reconnecting. Send it again once connected`,
+          marked: true,
         });
         return;
       }
@@ -657,10 +667,7 @@ async function placeFor(
 ): Promise<SendingPlace | "stopped"> {
   const waiting = context.waiting.add(id, name, [target], "place");
   if (!again) {
-    emit({
-      type: "notice",
-      text: heldNotice(name, target),
-    });
+    emit(markedNotice(heldNotice(name, target, marked)));
   }
   try {
     const given = await context.waiting.places.wait(target, waiting.stopped);

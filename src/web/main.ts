@@ -367,11 +367,14 @@ function emit(event: SessionEvent, typedIn: string | null = null): void {
 /**
  * Whether `event` is a file's line whose parts a user wrote (the file's
  * name, whom it goes to) are marked as runs of their own: "Offering ...",
- * "jojo declined ...", and the page's own file notices (files_view.ts).
+ * "jojo declined ...", "File ... sent to ...", and the page's own file
+ * notices and errors (files_view.ts).
  */
 function isolates(event: SessionEvent): boolean {
   return event.type === "file_offering" || event.type === "file_declined" ||
-    (event.type === "notice" && event.marked === true);
+    event.type === "file_sent" ||
+    ((event.type === "notice" || event.type === "error") &&
+      event.marked === true);
 }
 
 /** Whether `event` shows a message's text: one that came, or one sent. */

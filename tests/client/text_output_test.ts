@@ -7,7 +7,10 @@ import {
 import { MAX_MESSAGE_LINES } from "../../src/client/render.ts";
 import { hangingRows } from "../../src/client/input_block.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
-import { isFailure } from "../../src/client/session_events.ts";
+import {
+  isFailure,
+  type SessionEvent,
+} from "../../src/client/session_events.ts";
 import { terminalHelp } from "../../src/client/commands.ts";
 
 const plain = { color: false };
@@ -305,4 +308,51 @@ Deno.test("textOf marks a file's name and recipient only where the style isolate
     "Resuming a to b",
   ]);
   assert.deepEqual(textOf(notice, plain).lines, [notice.text]);
+});
+
+Deno.test("textOf marks a sent file's name and recipients, and a marked error's parts, only where the style isolates them (the web page)", () => {
+  const sent: SessionEvent = {
+    type: "file_sent",
+    re: 0,
+    target: { group: "צוות" },
+    outcome: {
+      kind: "finished",
+      name: "דוח!",
+      size: 14,
+      results: [
+        { name: "jojo", ok: true, reason: "" },
+        { name: "bob", ok: false, reason: "disk full" },
+      ],
+    },
+  };
+  // The terminal's lines, byte for byte as before.
+  assert.deepEqual(textOf(sent, plain).lines, [
+    "File דוח! sent to group צוות: received by jojo.",
+    "ERROR: File דוח! was not received by bob: disk full",
+  ]);
+  assert.deepEqual(textOf(sent, { ...plain, isolate: true }).lines, [
+    "File \u2068דוח!\u2069 sent to group \u2068צוות\u2069: received by \u2068jojo\u2069.",
+    "ERROR: File \u2068דוח!\u2069 was not received by \u2068bob\u2069: disk full",
+  ]);
+  // An error the page marked: its marks kept where the style isolates
+  // them, dropped elsewhere; the text between them made safe either way.
+  const error = {
+    type: "error",
+    re: null,
+    code: "file",
+    text: "ERROR: Gave up offering \u2068דוח!\u2069 again:\x1b[31m",
+    marked: true,
+  } as const;
+  assert.deepEqual(textOf(error, { ...plain, isolate: true }), {
+    lines: ["ERROR: Gave up offering \u2068דוח!\u2069 again:^[[31m"],
+    error: true,
+  });
+  assert.deepEqual(textOf(error, plain).lines, [
+    "ERROR: Gave up offering דוח! again:^[[31m",
+  ]);
+  // Not marked: a mark in it shows as text, as before.
+  const { marked: _, ...unmarked } = error;
+  assert.deepEqual(textOf(unmarked, { ...plain, isolate: true }).lines, [
+    "ERROR: Gave up offering <U+2068>דוח!<U+2069> again:^[[31m",
+  ]);
 });

@@ -15,12 +15,15 @@ import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import {
   LEAK_CHECKS_OFF,
+  NO_MESSAGE_RATE,
+  sendPhoto,
   signedInPage,
   startBrowserChat,
   typeLine,
   upload,
   WAIT_MS,
   waitForLine,
+  webbyToTermy,
 } from "../_helpers/browser.ts";
 
 /**
@@ -221,5 +224,83 @@ Deno.test({
     assert.ok(mark! < shin!, `"!" at ${mark}px, "ש" at ${shin}px`);
     assert.ok(shin! < size!, `"ש" at ${shin}px, "(" at ${size}px`);
     assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name:
+    "web client: a Hebrew file name in the page's held and sent lines (... waits: ..., File ... sent to ...) is a run of its own, its '!' where it reads",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat(...NO_MESSAGE_RATE);
+    // scripty answers no offer: 4 under way to it, the next one is held.
+    const scripty = await chat.signedInClient("scripty");
+    try {
+      const downloads = `${chat.dir}/downloads`;
+      await Deno.mkdir(downloads);
+      await chat.terminal(
+        "termy",
+        "--accept-files",
+        "all",
+        "--downloads",
+        downloads,
+        "--open-with",
+        "true",
+      );
+      const { page, problems, offered } = await webbyToTermy(chat, scripty);
+      await chat.keysOf("termy");
+      await waitForLine(page, /^Plain lines now go to termy/);
+
+      // The sent line, in render.ts renderSentFile's words.
+      await Deno.writeTextFile(`${chat.dir}/שלום!`, "hi\n");
+      await upload(page, `${chat.dir}/שלום!`);
+      await waitForLine(page, /^File שלום! sent to termy successfully\.$/);
+      const [mark, shin, sent] = await leftOf(
+        page,
+        "File שלום! sent to",
+        "File ",
+        ["!", "ש", "sent"],
+      );
+      // Left to right with the row, the "!" stood right of the name.
+      assert.ok(mark! < shin!, `"!" at ${mark}px, "ש" at ${shin}px`);
+      assert.ok(shin! < sent!, `"ש" at ${shin}px, "sent" at ${sent}px`);
+
+      // The held line, in sending_places.ts heldNotice's words.
+      await typeLine(page, "/query scripty");
+      await waitForLine(page, /^Plain lines now go to scripty/);
+      for (let i = 1; i <= 4; i++) {
+        await sendPhoto(page, chat.dir, i);
+        await offered(i);
+      }
+      await Deno.writeTextFile(`${chat.dir}/דוח!`, "meeting notes\n");
+      await upload(page, `${chat.dir}/דוח!`);
+      await waitForLine(
+        page,
+        /^דוח! waits: 4 files to scripty are under way already/,
+      );
+      const [bang, dalet, w] = await leftOf(page, "דוח! waits: ", "", [
+        "!",
+        "ד",
+        "w",
+      ]);
+      assert.ok(bang! < dalet!, `"!" at ${bang}px, "ד" at ${dalet}px`);
+      assert.ok(dalet! < w!, `"ד" at ${dalet}px, "w" at ${w}px`);
+      assert.deepEqual(
+        await page.$$eval(
+          "#log .line",
+          (rows) =>
+            rows.filter((r) =>
+              /^(File שלום! sent|דוח! waits)/.test(r.textContent ?? "")
+            ).map((r) => r.innerHTML.replace(/ \(\/transfers.*$/, "")),
+        ),
+        [
+          "File <bdi>שלום!</bdi> sent to <bdi>termy</bdi> successfully.",
+          "<bdi>דוח!</bdi> waits: 4 files to <bdi>scripty</bdi> are under way already, the most at once; it is offered once one of them ends",
+        ],
+      );
+      assert.deepEqual(problems, []);
+    } finally {
+      await scripty.quit();
+    }
   },
 });
