@@ -351,8 +351,11 @@ export function receivingView(context: FilesViewContext): ReceiveCallbacks {
     },
     declined(offer, why) {
       // A question that timed out, or that the server ended: said in its
-      // place, once.
-      const text = `Declined ${describeOffer(offer, ISOLATE)}: ${why}.`;
+      // place, once. The reason may be the server's words: cleaned, so that
+      // an isolate mark in it shows as text rather than making a run.
+      const text = `Declined ${describeOffer(offer, ISOLATE)}: ${
+        sanitizeForTerminal(why)
+      }.`;
       if (!ended(offer, text)) emit(markedNotice(text));
     },
     withdrawn(offer) {
