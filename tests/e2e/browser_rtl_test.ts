@@ -71,6 +71,31 @@ function leftOf(
   );
 }
 
+/**
+ * A right-to-left file name ending in "!" in the row containing `marker`
+ * (from `from` on) reads as it is written: its "!" drawn left of its first
+ * letter `letter`, and that letter left of `after`, the row's own text that
+ * follows it. Left to right with the row, the "!" stood right of the name.
+ */
+async function assertNameReads(
+  page: Page,
+  marker: string,
+  from: string,
+  letter: string,
+  after: string,
+): Promise<void> {
+  const [bang, first, next] = await leftOf(page, marker, from, [
+    "!",
+    letter,
+    after,
+  ]);
+  assert.ok(bang! < first!, `"!" at ${bang}px, "${letter}" at ${first}px`);
+  assert.ok(
+    first! < next!,
+    `"${letter}" at ${first}px, "${after}" at ${next}px`,
+  );
+}
+
 Deno.test({
   name:
     "web client: a right-to-left message is an isolated run, its punctuation where it reads, the row's wording left to right",
@@ -162,15 +187,8 @@ Deno.test({
       { timeout: WAIT_MS },
     );
     const marker = "termy wants to send you דוח! (14 B). Accept?";
-    // Left to right with the row, the "!" stood right of the name.
-    const [bang, dalet, paren] = await leftOf(page, marker, "you ", [
-      "!",
-      "ד",
-      "(",
-    ]);
-    assert.ok(bang! < dalet!, `"!" at ${bang}px, "ד" at ${dalet}px`);
-    // The size after it, as the row says it.
-    assert.ok(dalet! < paren!, `"ד" at ${dalet}px, "(" at ${paren}px`);
+    // The size after the name, as the row says it.
+    await assertNameReads(page, marker, "you ", "ד", "(");
     assert.deepEqual(problems, []);
   },
 });
@@ -196,15 +214,7 @@ Deno.test({
     );
     await accept!.click();
     await waitForLine(page, /^Accepted דוח! \(14 B\) from termy\.$/);
-    const [bang, dalet, paren] = await leftOf(
-      page,
-      "Accepted דוח! (14 B)",
-      "Accepted ",
-      ["!", "ד", "("],
-    );
-    // Left to right with the row, the "!" stood right of the name.
-    assert.ok(bang! < dalet!, `"!" at ${bang}px, "ד" at ${dalet}px`);
-    assert.ok(dalet! < paren!, `"ד" at ${dalet}px, "(" at ${paren}px`);
+    await assertNameReads(page, "Accepted דוח! (14 B)", "Accepted ", "ד", "(");
 
     // The page's own offer, in the terminal's words (text_output.ts).
     await Deno.writeTextFile(`${chat.dir}/שלום!`, "hi\n");
@@ -215,14 +225,7 @@ Deno.test({
       page,
       /^Offering שלום! \(3 B\) to termy; waiting for an answer\.$/,
     );
-    const [mark, shin, size] = await leftOf(
-      page,
-      "Offering שלום! (3 B)",
-      "Offering ",
-      ["!", "ש", "("],
-    );
-    assert.ok(mark! < shin!, `"!" at ${mark}px, "ש" at ${shin}px`);
-    assert.ok(shin! < size!, `"ש" at ${shin}px, "(" at ${size}px`);
+    await assertNameReads(page, "Offering שלום! (3 B)", "Offering ", "ש", "(");
     assert.deepEqual(problems, []);
   },
 });
@@ -255,15 +258,7 @@ Deno.test({
       await Deno.writeTextFile(`${chat.dir}/שלום!`, "hi\n");
       await upload(page, `${chat.dir}/שלום!`);
       await waitForLine(page, /^File שלום! sent to termy successfully\.$/);
-      const [mark, shin, sent] = await leftOf(
-        page,
-        "File שלום! sent to",
-        "File ",
-        ["!", "ש", "sent"],
-      );
-      // Left to right with the row, the "!" stood right of the name.
-      assert.ok(mark! < shin!, `"!" at ${mark}px, "ש" at ${shin}px`);
-      assert.ok(shin! < sent!, `"ש" at ${shin}px, "sent" at ${sent}px`);
+      await assertNameReads(page, "File שלום! sent to", "File ", "ש", "sent");
 
       // The held line, in sending_places.ts heldNotice's words.
       await typeLine(page, "/query scripty");
@@ -278,13 +273,7 @@ Deno.test({
         page,
         /^דוח! waits: 4 files to scripty are under way already/,
       );
-      const [bang, dalet, w] = await leftOf(page, "דוח! waits: ", "", [
-        "!",
-        "ד",
-        "w",
-      ]);
-      assert.ok(bang! < dalet!, `"!" at ${bang}px, "ד" at ${dalet}px`);
-      assert.ok(dalet! < w!, `"ד" at ${dalet}px, "w" at ${w}px`);
+      await assertNameReads(page, "דוח! waits: ", "", "ד", "w");
       assert.deepEqual(
         await page.$$eval(
           "#log .line",
