@@ -568,7 +568,8 @@ export class ClientHandshake {
   }
 }
 
-interface HandshakeSecrets {
+/** The four secrets of OKM (docs/PROTOCOL.md 2.4). */
+export interface HandshakeSecrets {
   c2s: Uint8Array<ArrayBuffer>;
   s2c: Uint8Array<ArrayBuffer>;
   clientFinishedKey: Uint8Array<ArrayBuffer>;
@@ -765,7 +766,8 @@ async function x25519(
   }
 }
 
-async function hashTranscript(
+/** TH (docs/PROTOCOL.md 2.3); exported for the document's test vector (A.2). */
+export async function hashTranscript(
   serverHello: Uint8Array,
   clientHello: Uint8Array,
   serverShare: Uint8Array,
@@ -781,7 +783,8 @@ async function hashTranscript(
   return new Uint8Array(await crypto.subtle.digest("SHA-256", transcript));
 }
 
-async function deriveHandshakeSecrets(
+/** OKM split in four (docs/PROTOCOL.md 2.4); exported for A.2. */
+export async function deriveHandshakeSecrets(
   secret: Uint8Array,
   shared: Uint8Array,
   serverNonce: Uint8Array,
@@ -816,7 +819,8 @@ async function deriveHandshakeSecrets(
   };
 }
 
-async function finishedMac(
+/** A Finished MAC (docs/PROTOCOL.md 2.5); exported for A.2. */
+export async function finishedMac(
   finishedKey: Uint8Array<ArrayBuffer>,
   label: string,
   transcriptHash: Uint8Array,
