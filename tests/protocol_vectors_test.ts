@@ -490,3 +490,39 @@ Deno.test("PROTOCOL.md 5.3: the register, challenge and welcome examples parse, 
     );
   }
 });
+
+Deno.test("PROTOCOL.md 9: the worked example's plaintext of c2s#2 and bob's compact public message are what the encoders make", () => {
+  const text = section("## 9 A worked example");
+  const said = /c2s#2 {3}(\{"t":"say".*?\}) .*?body "(.*?)"/.exec(text);
+  assert.ok(said, "9 shows c2s#2");
+  const plaintext = encodeMessage(JSON.parse(said[1]!), utf8Encode(said[2]!));
+  // The byte table after "The plaintext of `c2s#2` is these 32 bytes".
+  const table = blocks(text.slice(text.indexOf("The plaintext of")))[0]!;
+  const bytes = table.split("\n").map((l) =>
+    /^((?:[0-9a-f]{2} )*[0-9a-f]{2})/.exec(l)?.[1] ?? ""
+  )
+    .join("").replaceAll(" ", "");
+  assert.equal(bytes, hex(plaintext));
+  assert.equal(
+    Number(/these (\d+) bytes/.exec(text)?.[1]),
+    plaintext.length,
+  );
+  // On the wire: version, seq, ciphertext and tag.
+  assert.equal(
+    Number(/(\d+)\s+bytes in all/.exec(text)?.[1]),
+    1 + 8 + plaintext.length + 16,
+  );
+  const compact = /public, compact .*\n\s+((?:[0-9a-f]{2}\s+)+)body: the same/
+    .exec(text);
+  assert.ok(compact, "9 shows bob's compact public message");
+  const ts = /\{"t":"public","from":"alice","ts":(\d+)\}/.exec(text);
+  assert.ok(ts, "9 shows the public message's JSON form");
+  const form = encodeCompactChat(
+    { t: "public", from: "alice", ts: Number(ts[1]) },
+    utf8Encode(said[2]!),
+  )!;
+  assert.equal(
+    compact[1]!.replaceAll(/\s+/g, "") + hex(utf8Encode(said[2]!)),
+    hex(form),
+  );
+});
