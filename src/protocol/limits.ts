@@ -28,8 +28,9 @@ export const MAX_HANDSHAKE_BYTES = 8 * 1024;
 
 /**
  * A recipient's reason for not taking a file, as the server passes it on
- * (PROTOCOL.md 7.1): cut to this many characters (UTF-16 code units), so
- * that `file_ready` for a group of 1000 stays well under the header limit.
+ * (docs/PROTOCOL.md 5.6, `file_ready`): cut to this many characters (UTF-16
+ * code units), so that `file_ready` for a group of 1000 stays well under the
+ * header limit.
  */
 export const MAX_DECLINED_REASON_CHARS = 100;
 
