@@ -24,12 +24,12 @@ export const MAX_RECEIVING_PER_SENDER = 4;
 
 /**
  * Why an offer from `from` cannot be taken beside the files coming in now
- * (`senders`: the sender of each), or null when it can: the reason the
- * sender reads too. It names neither the file (whose name may have gone
- * end to end, the offer holding only a placeholder) nor the sender, and so
- * stays within the 100 characters of a reason the server passes on
- * (docs/PROTOCOL.md 7.1) whatever their names: what to do about it is its
- * end, and was cut off.
+ * (`senders`: the sender of each), or null when it can: the reason the sender
+ * reads too. It names neither the file (whose name may have gone end to end,
+ * the offer holding only a placeholder) nor the sender, and so stays within
+ * the 100 characters of a reason the server passes on (docs/PROTOCOL.md 5.6,
+ * `file_ready`) whatever their names: what to do about it is its end, and was
+ * cut off.
  */
 export function receivingRefusal(
   from: string,

@@ -16,10 +16,10 @@
 
 /**
  * Bytes of output waiting for the reader before it counts as behind: the
- * server's own per-client cut-off (32 MiB, maxBacklogBytes in config.ts),
- * so that a client holds no more for its reader than the server would for
- * the client. It is also more than the JSON of the largest backlog one
- * registration delivers (1000 missed messages, at most 16 MB of text,
+ * server's own per-client cut-off (32 MiB, maxBacklogBytes in config.ts), so
+ * that a client holds no more for its reader than the server would for the
+ * client. It is also more than the JSON of the largest backlog one
+ * registration delivers (a page of 1000 missed messages and 1 MiB of bodies,
  * docs/PROTOCOL.md 5.3): a program that reads, if slowly, never sees the
  * client stop taking messages because it reconnected.
  */

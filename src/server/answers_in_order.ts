@@ -14,10 +14,10 @@ import { messageOf } from "../transport/secure_channel.ts";
 export const MAX_WAITING_ANSWERS = 4096;
 
 /**
- * Answers from recipients on other nodes, carried out in the order they
- * came, each once this node has applied the log as far as the recipient's
- * node had when it sent it: after what the recipient said before
- * (docs/PROTOCOL.md 4.2). At once when none waits and the log is that far;
+ * Answers from recipients on other nodes, carried out in the order they came,
+ * each once this node has applied the log as far as the recipient's node had
+ * when it sent it: after what the recipient said before (docs/PROTOCOL.md
+ * 5.9, "Several nodes"). At once when none waits and the log is that far;
  * each at most `waitMs` after it came, however many wait before it.
  */
 export class AnswersInOrder extends LogWaits {

@@ -18,13 +18,13 @@ export const MAX_WAITING_FILE_EVENTS = 4096;
 export const MAX_WAITING_FILE_BYTES = 16 * 1024 * 1024;
 
 /**
- * File events from senders' nodes, passed on per transfer in the order
- * they came, each once this node has applied the log as far as the
- * sender's node had when it sent it (`after`): after what the sender said
- * before (docs/PROTOCOL.md 4.2). Transfers do not wait for one another, and
- * an event with nothing waiting before it in its transfer and the log that
- * far (every chunk of a transfer under way) is passed on at once. Each at
- * most `waitMs` after it came, however many wait before it.
+ * File events from senders' nodes, passed on per transfer in the order they
+ * came, each once this node has applied the log as far as the sender's node
+ * had when it sent it (`after`): after what the sender said before
+ * (docs/PROTOCOL.md 5.9, "Several nodes"). Transfers do not wait for one
+ * another, and an event with nothing waiting before it in its transfer and
+ * the log that far (every chunk of a transfer under way) is passed on at
+ * once. Each at most `waitMs` after it came, however many wait before it.
  */
 export class FilesInOrder extends LogWaits {
   /**
