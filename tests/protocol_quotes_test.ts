@@ -20,6 +20,11 @@ import {
 } from "../src/protocol/sign_in_refusals.ts";
 import { noWebPage } from "../src/server/web_assets.ts";
 import { lookalikeWarning } from "../src/client/e2e_sessions.ts";
+import {
+  asClause,
+  CONNECTION_CLOSED,
+  CONNECTION_LOST,
+} from "../src/client/chat_client.ts";
 
 const DOC = (await Deno.readTextFile(
   new URL("../docs/PROTOCOL.md", import.meta.url),
@@ -56,4 +61,10 @@ Deno.test("PROTOCOL.md 6.2 quotes texts C, E and F as identity_gate.ts words the
 
 Deno.test("PROTOCOL.md 8 quotes the client's warning of a look-alike name as e2e_sessions.ts words it", () => {
   quoted(`\`${lookalikeWarning("a1ice", "alice")}\``);
+});
+
+Deno.test("PROTOCOL.md 5.2 quotes the reference client's local answer to a request the connection's end cut off as chat_client.ts words it", () => {
+  // notSent: the ending's brief reason, as the end of the sentence.
+  quoted(`\`ERROR: Not sent: ${asClause(CONNECTION_LOST)}\``);
+  quoted(`\`ERROR: Not sent: ${asClause(CONNECTION_CLOSED)}\``);
 });
