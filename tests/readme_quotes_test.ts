@@ -25,6 +25,7 @@ import {
 } from "../src/server/sign_in.ts";
 import { openNatsWarning } from "../src/server/cluster/node.ts";
 import { lookalikeWarning } from "../src/client/e2e_sessions.ts";
+import { plainLookalikeWarning } from "../src/client/plain_messages.ts";
 
 const README = (await Deno.readTextFile(
   new URL("../README.md", import.meta.url),
@@ -101,4 +102,5 @@ Deno.test("README quotes the warning of a cluster node whose NATS asks for no cr
 
 Deno.test("README quotes the warning of a name that reads like one known by another key", () => {
   quoted(lookalikeWarning("j0jo", "jojo"));
+  quoted(plainLookalikeWarning("j0jo", "jojo"));
 });

@@ -11,7 +11,12 @@
  * - a `group` from them: their client sends one in the clear only when the
  *   server lists a member without keys (group_sessions.ts), which the reader
  *   cannot check, so it is shown with a warning that the host can read it
- *   and could have written it (PROTOCOL 11.11).
+ *   and could have written it (PROTOCOL 11.11);
+ * - a `private` or `group` from a name not known by a key that reads like
+ *   one known by a key (`a1ice`, alice known): an honest server lets nobody
+ *   but alice's key take such a name (PROTOCOL 8), and a plain message
+ *   carries no key to check, so the host may be posing as alice, and is
+ *   warned of before the message (PlainLookalikeWarnings).
  *
  * @module
  */
@@ -108,5 +113,52 @@ export class PlainGroupWarnings {
     if (this.#warned.size >= MAX_WARNED) this.#warned.clear();
     this.#warned.add(key);
     return `WARNING: That message from ${message.from} in ${message.group} came without end-to-end encryption, though ${message.from} uses end-to-end keys: the host of the server can read it, and could have written it or any plain one from ${message.from} in ${message.group} after it (said once)`;
+  }
+}
+
+/**
+ * The warning before a plain message from `name`, which reads like `known`,
+ * a name this client knows by an identity key (PROTOCOL 8, "Look-alike
+ * names"). A plain message names no key, so unlike a look-alike met end to
+ * end (e2e_sessions.ts lookalikeWarning) the key behind it cannot be told
+ * from `known`'s: honestly, `known` took the name too, with the same key.
+ */
+export function plainLookalikeWarning(name: string, known: string): string {
+  return `WARNING: ${name} looks like ${known}, whom this client knows by an identity key, and ${name}'s messages come without end-to-end encryption, so no key shows who wrote them: a server gives nobody but ${known} a name that reads like ${known}'s, so unless ${known} took ${name} too, the host of this one may be posing as ${known}. Check with ${known} before taking ${name} for them (said once)`;
+}
+
+/**
+ * The warnings before plain `private` and `group` messages from a name not
+ * known by a key that reads like one known by a key: one for each name, at
+ * its first such message in this session, as for a look-alike met end to
+ * end. The public room is left out: its lines are the host's word under
+ * any name, the known one's included.
+ */
+export class PlainLookalikeWarnings {
+  readonly #warned = new Set<string>();
+
+  /**
+   * The warning to show before `message`, or null: it is not a plain
+   * `private` or `group`, its other side is known by a key (`usesE2e`: a
+   * private one is refused then, a group one warned of), reads like no
+   * name known by a key (`lookalikeOf`, by name: the known name, or null),
+   * or was warned of already.
+   */
+  before(
+    message: ServerMessage,
+    usesE2e: (name: string) => boolean,
+    lookalikeOf: (name: string) => string | null,
+  ): string | null {
+    if (message.t !== "private" && message.t !== "group") return null;
+    const name = message.t === "private"
+      ? plainPrivateOther(message)
+      : message.from;
+    const key = nameKey(name);
+    if (this.#warned.has(key) || usesE2e(name)) return null;
+    const known = lookalikeOf(name);
+    if (known === null) return null;
+    if (this.#warned.size >= MAX_WARNED) this.#warned.clear();
+    this.#warned.add(key);
+    return plainLookalikeWarning(name, known);
   }
 }

@@ -23,6 +23,7 @@ import { FileKeyInbox } from "./file_key_share.ts";
 import { keepingFileKeys, tookFileKey } from "./early_file_keys.ts";
 import {
   PlainGroupWarnings,
+  PlainLookalikeWarnings,
   plainPrivateOther,
   plainPrivateRefusal,
 } from "./plain_messages.ts";
@@ -386,21 +387,37 @@ export function sessionE2e(options: SessionE2eOptions) {
   };
 
   const plainGroupWarnings = new PlainGroupWarnings();
+  const plainLookalikes = new PlainLookalikeWarnings();
 
   /**
    * Shows a plain chat message (`show`), unless it is a private message
    * with someone known to use end-to-end keys, which is refused with an
    * error (counted in `count` as a message not opened); a group message
-   * from such a member is followed by a warning, the first in its group
-   * (plain_messages.ts). Call
-   * it in turn, as `show`.
+   * from such a member is followed by a warning, the first in its group,
+   * and one from a look-alike of such a name is preceded by one, the first
+   * from that name (plain_messages.ts). Call it in turn, as `show`.
    */
   const showPlain = (
     message: ServerMessage,
     show: () => void,
     count?: HistoryCount,
   ): void => {
-    const known = usesE2e(client().serverFingerprint);
+    const server = client().serverFingerprint;
+    const known = usesE2e(server);
+    const lookalike = plainLookalikes.before(
+      message,
+      known,
+      // No key to pass over: a plain message names none.
+      (name) => keys?.identities.lookalikeOf?.(server, name, "") ?? null,
+    );
+    if (lookalike !== null) {
+      emitOrHold(emit, {
+        type: "error",
+        re: null,
+        code: "e2e",
+        text: sanitizeForTerminal(lookalike),
+      }, count);
+    }
     const refusal = plainPrivateRefusal(message, known);
     if (refusal !== null && message.t === "private") {
       emitPlainRefusal(

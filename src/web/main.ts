@@ -45,6 +45,7 @@ import { keepToppedUp, publishPrekeys } from "../client/e2e_keys.ts";
 import { E2eSessions, type Opened } from "../client/e2e_sessions.ts";
 import {
   PlainGroupWarnings,
+  PlainLookalikeWarnings,
   plainPrivateOther,
   plainPrivateRefusal,
 } from "../client/plain_messages.ts";
@@ -284,6 +285,8 @@ async function sealing(
 const ledger = new StoreLedgers();
 /** A warning after the first plain group message of each member with keys. */
 const plainGroupWarnings = new PlainGroupWarnings();
+/** Said before a plain message from a look-alike of a name known by a key. */
+const plainLookalikes = new PlainLookalikeWarnings();
 const conversations = new Conversations();
 /**
  * The log shows every conversation (All, the terminal's one log), not the
@@ -1785,7 +1788,21 @@ function onIncoming(
     // (plain_messages.ts): a private one is the server's, not theirs.
     const chat = message.t === "private" || message.t === "group";
     if (!chat || isIgnored(message.from)) return show(message, text, count);
-    const known = (name: string) => usesE2e(from.serverFingerprint, name);
+    const server = from.serverFingerprint;
+    const known = (name: string) => usesE2e(server, name);
+    // No key to pass over: a plain message names none.
+    const lookalike = plainLookalikes.before(
+      message,
+      known,
+      (name) => pageE2e?.identities.lookalikeOf(server, name, "") ?? null,
+    );
+    if (lookalike !== null) {
+      emitOrHold(
+        emit,
+        { type: "error", re: null, code: "e2e", text: lookalike },
+        count,
+      );
+    }
     const refusal = plainPrivateRefusal(message, known);
     if (refusal !== null && message.t === "private") {
       emitPlainRefusal(

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import {
   PlainGroupWarnings,
+  plainLookalikeWarning,
+  PlainLookalikeWarnings,
   plainPrivateRefusal,
 } from "../../src/client/plain_messages.ts";
 
@@ -60,6 +62,69 @@ Deno.test("PlainGroupWarnings warns of a plain group message from a member known
   assert.equal(warnings.after(group("carol"), known), null);
   assert.equal(
     warnings.after({ t: "private", from: "alice", ts: 1 }, known),
+    null,
+  );
+});
+
+Deno.test("PlainLookalikeWarnings warns before a plain private or group message from a name that reads like one known by a key, once for each name", () => {
+  const warnings = new PlainLookalikeWarnings();
+  /** alice is known by a key; a1ice and ALlCE read like her. */
+  const lookalikeOf = (name: string) =>
+    /^a[1li]{2}ce$/i.test(name) && name.toLowerCase() !== "alice"
+      ? "alice"
+      : null;
+  assert.equal(
+    plainLookalikeWarning("a1ice", "alice"),
+    "WARNING: a1ice looks like alice, whom this client knows by an identity key, and a1ice's messages come without end-to-end encryption, so no key shows who wrote them: a server gives nobody but alice a name that reads like alice's, so unless alice took a1ice too, the host of this one may be posing as alice. Check with alice before taking a1ice for them (said once)",
+  );
+  assert.equal(
+    warnings.before({ t: "private", from: "a1ice", ts: 1 }, known, lookalikeOf),
+    plainLookalikeWarning("a1ice", "alice"),
+  );
+  // Once for a name, in a group or in private, in any casing.
+  assert.equal(
+    warnings.before(
+      { t: "group", group: "team", from: "A1ICE", ts: 1 },
+      known,
+      lookalikeOf,
+    ),
+    null,
+  );
+  // One bob sent (history): the other side is the look-alike.
+  assert.equal(
+    warnings.before(
+      { t: "private", from: "bob", to: "ALlCE", ts: 1, history: true },
+      known,
+      lookalikeOf,
+    ),
+    plainLookalikeWarning("ALlCE", "alice"),
+  );
+  assert.match(
+    warnings.before(
+      { t: "group", group: "team", from: "ai1ce", ts: 1 },
+      known,
+      lookalikeOf,
+    ) ?? "",
+    /^WARNING: ai1ce looks like alice/,
+  );
+  // alice herself is refused or warned of otherwise; carol reads like no
+  // one; the public room is the host's word under any name.
+  for (
+    const message of [
+      { t: "private", from: "alice", ts: 1 },
+      { t: "private", from: "carol", ts: 1 },
+      { t: "public", from: "al1ce", ts: 1 },
+    ] as const
+  ) {
+    assert.equal(warnings.before(message, known, lookalikeOf), null);
+  }
+  // A name known by a key of its own was checked when it was met.
+  assert.equal(
+    warnings.before(
+      { t: "private", from: "a11ce", ts: 1 },
+      (name) => name === "a11ce",
+      lookalikeOf,
+    ),
     null,
   );
 });

@@ -17,14 +17,18 @@
 import assert from "node:assert/strict";
 import { ChatClient } from "../../src/client/chat_client.ts";
 import { importPublicKeyPem } from "../../src/crypto/keys.ts";
+import { plainLookalikeWarning } from "../../src/client/plain_messages.ts";
 import {
   join,
   LEAK_CHECKS_OFF,
+  logRows,
   openPage,
   startBrowserChat,
   WAIT_MS,
+  waitForLine,
 } from "../_helpers/browser.ts";
-import { testIdentity } from "../_helpers/chat.ts";
+import { testIdentity, type TestServer } from "../_helpers/chat.ts";
+import { cid, e2ePeer } from "../_helpers/e2e_peer.ts";
 
 Deno.test({
   name:
@@ -81,5 +85,52 @@ Deno.test({
       privacy: faces.log,
       line: faces.log,
     });
+  },
+});
+
+Deno.test({
+  name:
+    "web: a plain private message from a name that reads like one the page knows by a key (Iucy, lucy) is preceded by a warning that the host may be posing as lucy",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const port = new URL(chat.url).port;
+    const { spki } = await importPublicKeyPem(
+      await Deno.readTextFile(`${chat.dir}/public.pem`),
+    );
+    const server = { url: `ws://127.0.0.1:${port}`, spki } as TestServer;
+    const page = await openPage(chat.browser, chat.url, []);
+    await join(page, "webby");
+    await chat.keysOf("webby");
+    // lucy writes end to end: the page learns her key.
+    const oneKey = await testIdentity();
+    const lucy = await e2ePeer(server, "lucy", oneKey);
+    const sent = await lucy.e2e.sendText(
+      lucy.client,
+      "webby",
+      "hi webby",
+      cid(),
+    );
+    assert.equal(sent.t, "ok", JSON.stringify(sent));
+    await waitForLine(page, /lucy: hi webby/);
+    // Iucy writes in the clear, which carries no key: an honest server gives
+    // the name to lucy's key alone (here it did), a hostile one to anyone.
+    const eve = await ChatClient.connect(server.url, { pinnedSpki: spki });
+    assert.equal((await eve.register("Iucy", oneKey)).t, "welcome");
+    const reply = await eve.request(
+      { t: "msg", to: "webby" },
+      new TextEncoder().encode("new laptop: the exam?"),
+    );
+    assert.equal(reply.t, "ok", JSON.stringify(reply));
+    await waitForLine(page, /Iucy: new laptop: the exam\?/);
+    const rows = await logRows(page);
+    await eve.quit();
+    await lucy.client.quit();
+    const warned = rows.findIndex((row) =>
+      row.includes(plainLookalikeWarning("Iucy", "lucy"))
+    );
+    const shown = rows.findIndex((row) => row.includes("new laptop"));
+    assert.ok(warned !== -1 && warned < shown, rows.join("\n"));
+    assert.equal(rows.filter((row) => row.includes("looks like")).length, 1);
   },
 });
