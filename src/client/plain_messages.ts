@@ -28,14 +28,16 @@ import { formatTimestamp } from "./render.ts";
 /**
  * The error that refuses `message`, or null when it is no such message:
  * not a plain `private`, or with someone not known to use end-to-end keys
- * (`usesE2e`, by name). It names them, says when it was sent if it is
- * history, and what to do: honestly, such a message came from a client
- * without its user's end-to-end keys (an older one, one that lost them),
- * whose user was told it was sent.
+ * (`usesE2e`, by name; the viewer, `self`, when this client has its own).
+ * It names them, says when it was sent if it is history, and what to do:
+ * honestly, such a message came from a client without its user's
+ * end-to-end keys (an older one, one that lost them), whose user was told
+ * it was sent.
  */
 export function plainPrivateRefusal(
   message: ServerMessage,
   usesE2e: (name: string) => boolean,
+  self = "",
 ): string | null {
   if (message.t !== "private") return null;
   // One the viewer sent (history) names the other side in `to`.
@@ -44,6 +46,11 @@ export function plainPrivateRefusal(
   const when = message.history === true
     ? ` (sent ${formatTimestamp(message.ts)})`
     : "";
+  // A note to oneself, which this client sends end to end: shown, the
+  // host's words would pass for the user's own.
+  if (self !== "" && nameKey(other) === nameKey(self)) {
+    return `ERROR: A private message from you to yourself${when} came without end-to-end encryption, though you use end-to-end keys: the server may have written it, and it is not shown. If you did send it, it went from a client without your end-to-end keys`;
+  }
   const remedy = message.to === undefined
     ? `If ${other} did send it, it came from a client without their end-to-end keys: ask ${other} to send it again from one with them`
     : "If you did send it, it went from a client without your end-to-end keys";

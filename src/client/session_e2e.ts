@@ -8,6 +8,7 @@
  */
 
 import type { ServerMessage } from "../protocol/messages.ts";
+import { nameKey } from "../protocol/limits.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { type ChatClient, HELD, type Held } from "./chat_client.ts";
 import { AwaitingKeys, UnopenedHistory } from "./awaiting_keys.ts";
@@ -403,7 +404,13 @@ export function sessionE2e(options: SessionE2eOptions) {
     count?: HistoryCount,
   ): void => {
     const server = client().serverFingerprint;
-    const known = usesE2e(server);
+    // The user's own name too, with keys: this client sends end to end
+    // (notes to oneself included), and history shows a plain line of its
+    // name worded as sent, the host's words passing for the user's own.
+    const self = client().name ?? "";
+    const known = (name: string) =>
+      usesE2e(server)(name) ||
+      (keys !== undefined && self !== "" && nameKey(name) === nameKey(self));
     const lookalike = plainLookalikes.before(
       message,
       known,
@@ -418,7 +425,7 @@ export function sessionE2e(options: SessionE2eOptions) {
         text: sanitizeForTerminal(lookalike),
       }, count);
     }
-    const refusal = plainPrivateRefusal(message, known);
+    const refusal = plainPrivateRefusal(message, known, self);
     if (refusal !== null && message.t === "private") {
       emitPlainRefusal(
         emit,

@@ -1789,7 +1789,11 @@ function onIncoming(
     const chat = message.t === "private" || message.t === "group";
     if (!chat || isIgnored(message.from)) return show(message, text, count);
     const server = from.serverFingerprint;
-    const known = (name: string) => usesE2e(server, name);
+    // The user's own name too, with keys, as in the terminal
+    // (session_e2e.ts showPlain).
+    const known = (name: string) =>
+      usesE2e(server, name) ||
+      (pageE2e !== null && self !== "" && nameKey(name) === nameKey(self));
     // No key to pass over: a plain message names none.
     const lookalike = plainLookalikes.before(
       message,
@@ -1803,7 +1807,7 @@ function onIncoming(
         count,
       );
     }
-    const refusal = plainPrivateRefusal(message, known);
+    const refusal = plainPrivateRefusal(message, known, self);
     if (refusal !== null && message.t === "private") {
       emitPlainRefusal(
         emit,

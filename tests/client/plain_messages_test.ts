@@ -33,6 +33,11 @@ Deno.test("plainPrivateRefusal refuses a plain private message with someone know
     plainPrivateRefusal({ t: "private", from: "carol", ts: 1 }, known),
     null,
   );
+  // A note to oneself (the viewer, alice, with keys): worded for the viewer.
+  assert.equal(
+    plainPrivateRefusal({ t: "private", from: "Alice", ts: 1 }, known, "alice"),
+    "ERROR: A private message from you to yourself came without end-to-end encryption, though you use end-to-end keys: the server may have written it, and it is not shown. If you did send it, it went from a client without your end-to-end keys",
+  );
   assert.equal(
     plainPrivateRefusal({ t: "public", from: "alice", ts: 1 }, known),
     null,

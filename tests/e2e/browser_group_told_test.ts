@@ -11,6 +11,8 @@
 import assert from "node:assert/strict";
 import {
   LEAK_CHECKS_OFF,
+  logRows,
+  signedInPage,
   startBrowserChat,
   typeLine,
   waitForLine,
@@ -53,6 +55,47 @@ Deno.test({
     assert.ok(
       at("whom the server lists as a member since your last message there") <
         at("Group message to haha: second"),
+      rows.join("\n"),
+    );
+    assert.deepEqual(problems, []);
+  },
+});
+
+Deno.test({
+  name:
+    "web client: a plain group line under its own name, which history words as sent, is said to be one the host could have written, once (PROTOCOL 11.11)",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    await chat.keysOf("webby");
+    // eve has no end-to-end keys: webby's lines to haha go in the clear.
+    const eve = await chat.signedInClient("eve");
+    assert.equal((await eve.request({ t: "create", group: "haha" })).t, "ok");
+    await page.focus("#line");
+    await typeLine(page, "/join haha");
+    await waitForLine(page, /^SUCCESS: Joined group 'haha'\.$/);
+    await typeLine(page, "/group haha in the clear");
+    await waitForLine(page, /Group message to haha: in the clear$/);
+    await typeLine(page, "/group haha again");
+    await waitForLine(page, /Group message to haha: again$/);
+    // History shows them as webby's own: so would it a line the host wrote.
+    await typeLine(page, "/history haha 5");
+    await waitForLine(page, /End of history for group 'haha'/);
+    const rows = await logRows(page);
+    await eve.quit();
+    const warning =
+      "WARNING: That message from webby in haha came without end-to-end encryption, though webby uses end-to-end keys: the host of the server can read it, and could have written it or any plain one from webby in haha after it (said once)";
+    assert.equal(
+      rows.filter((row) => row.includes(warning)).length,
+      1,
+      rows.join("\n"),
+    );
+    const at = (pattern: RegExp) => rows.findIndex((row) => pattern.test(row));
+    assert.ok(
+      at(/^\[history .*Group message to haha: in the clear$/) <
+        at(/^WARNING: That message from webby/),
       rows.join("\n"),
     );
     assert.deepEqual(problems, []);

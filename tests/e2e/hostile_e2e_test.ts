@@ -184,6 +184,59 @@ Deno.test("chat connect refuses a plain private message a hostile server passes 
   assert.doesNotMatch(bob.stdout, /forged|FROM ALICE/);
 });
 
+Deno.test("chat connect with end-to-end keys refuses a plain note to oneself and warns of a plain group line under its own name, which history words as sent: the host's words would pass for the user's own", async () => {
+  let chan: SecureChannel | null = null;
+  const markers: number[] = [];
+  await using run = await startHostileE2e(
+    "chat-e2e-hostile-plain-self-",
+    () => [],
+    (message) => {
+      if (message.t !== "history" || message.target !== undefined) return;
+      if (chan === null) markers.push(message.id);
+      else chan.send({ t: "ok", re: message.id, text: "End of history." });
+    },
+  );
+  const { bob, channel, alice } = run;
+  chan = channel;
+  for (const re of markers) {
+    channel.send({ t: "ok", re, text: "End of history." });
+  }
+  const send = (
+    fields:
+      | { t: "private"; from: string; to?: string }
+      | { t: "group"; group: string; from: string },
+    text: string,
+  ) => {
+    const id = alice.nextId();
+    channel.send(
+      { ...fields, ts: Date.now(), id, seq: id, history: true },
+      new TextEncoder().encode(text),
+    );
+  };
+  send({ t: "private", from: "bob" }, "forged note");
+  send({ t: "group", group: "team", from: "bob" }, "forged group line");
+  send({ t: "group", group: "team", from: "BOB" }, "second group line");
+  alice.deliver(channel, await alice.sealText("genuine"));
+  await bob.waitFor(/Private message from alice: genuine/);
+  await bob.write("/quit\n");
+  await bob.finish();
+  assert.doesNotMatch(bob.stdout, /forged note/);
+  assert.match(
+    bob.stderr,
+    /ERROR: A private message from you to yourself \(sent [^)]*\) came without end-to-end encryption, though you use end-to-end keys: the server may have written it, and it is not shown\. If you did send it, it went from a client without your end-to-end keys/,
+  );
+  // Shown as bob's own, as his client may have sent it in the clear (to a
+  // group with a member without keys), and said once to be forgeable.
+  assert.match(bob.stdout, /Group message to team: forged group line/);
+  assert.equal(
+    bob.stderr.match(
+      /WARNING: That message from bob in team came without end-to-end encryption/g,
+    )?.length,
+    1,
+    bob.stderr,
+  );
+});
+
 Deno.test("chat connect warns that a plain group message from a member known to use end-to-end keys may be the server's", async () => {
   await using run = await startHostileE2e("chat-e2e-hostile-plain-group-");
   const { bob, channel, alice } = run;
