@@ -127,13 +127,15 @@ export function releaseHistory(
 export function emitPlainRefusal(
   emit: (event: SessionEvent) => void,
   event: SessionEvent,
-  refused: { other: string; ts: number },
+  refused: { other: string | null; ts: number },
   count: HistoryCount | undefined,
 ): void {
   if (count === undefined) return emit(event);
   count.unopened++;
   count.held.push(event);
-  count.plain.set(event, refused);
+  // Without another side (plain_messages.ts plainRefusedWith): said alone.
+  const other = refused.other;
+  if (other !== null) count.plain.set(event, { other, ts: refused.ts });
 }
 
 /**

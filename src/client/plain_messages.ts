@@ -40,15 +40,23 @@ export function plainPrivateRefusal(
   self = "",
 ): string | null {
   if (message.t !== "private") return null;
-  // One the viewer sent (history) names the other side in `to`.
-  const other = plainPrivateOther(message);
-  if (!usesE2e(other)) return null;
   const when = message.history === true
     ? ` (sent ${formatTimestamp(message.ts)})`
     : "";
+  // `to` names the other side of one the viewer sent (history); under
+  // another sender's name it is a conversation of two others, which no
+  // honest server hands the viewer, shown "from alice to carol": alice's
+  // name on the host's words, whoever carol is.
+  const from = message.from;
+  const fromSelf = self !== "" && nameKey(from) === nameKey(self);
+  if (message.to !== undefined && self !== "" && !fromSelf && usesE2e(from)) {
+    return `ERROR: A private message from ${from} to ${message.to}${when} came without end-to-end encryption, though ${from} uses end-to-end keys: the server may have written it, and it is not shown`;
+  }
+  const other = plainPrivateOther(message);
+  if (!usesE2e(other)) return null;
   // A note to oneself, which this client sends end to end: shown, the
   // host's words would pass for the user's own.
-  if (self !== "" && nameKey(other) === nameKey(self)) {
+  if (fromSelf && nameKey(other) === nameKey(self)) {
     return `ERROR: A private message from you to yourself${when} came without end-to-end encryption, though you use end-to-end keys: the server may have written it, and it is not shown. If you did send it, it went from a client without your end-to-end keys`;
   }
   const remedy = message.to === undefined
@@ -57,6 +65,23 @@ export function plainPrivateRefusal(
   return `ERROR: A private message ${
     message.to === undefined ? "from" : "to"
   } ${other}${when} came without end-to-end encryption, though ${other} uses end-to-end keys: the server may have written it, and it is not shown. ${remedy}`;
+}
+
+/**
+ * Whom the refusal of the plain private `message` is said with others about
+ * in a history (history_count.ts `emitPlainRefusal`): its other side, or
+ * null for one under another sender's name with a `to` (a conversation of
+ * two others, which no honest server sends), said alone.
+ */
+export function plainRefusedWith(
+  message: Extract<ServerMessage, { t: "private" }>,
+  self: string,
+): string | null {
+  if (
+    message.to !== undefined && self !== "" &&
+    nameKey(message.from) !== nameKey(self)
+  ) return null;
+  return plainPrivateOther(message);
 }
 
 /**

@@ -25,8 +25,8 @@ import { keepingFileKeys, tookFileKey } from "./early_file_keys.ts";
 import {
   PlainGroupWarnings,
   PlainLookalikeWarnings,
-  plainPrivateOther,
   plainPrivateRefusal,
+  plainRefusedWith,
 } from "./plain_messages.ts";
 import {
   type E2eGroup,
@@ -435,7 +435,7 @@ export function sessionE2e(options: SessionE2eOptions) {
           code: "e2e",
           text: sanitizeForTerminal(refusal),
         },
-        { other: plainPrivateOther(message), ts: message.ts },
+        { other: plainRefusedWith(message, self), ts: message.ts },
         count,
       );
       return;

@@ -46,8 +46,8 @@ import { E2eSessions, type Opened } from "../client/e2e_sessions.ts";
 import {
   PlainGroupWarnings,
   PlainLookalikeWarnings,
-  plainPrivateOther,
   plainPrivateRefusal,
+  plainRefusedWith,
 } from "../client/plain_messages.ts";
 import {
   FileKeyInbox,
@@ -1812,7 +1812,7 @@ function onIncoming(
       emitPlainRefusal(
         emit,
         { type: "error", re: null, code: "e2e", text: refusal },
-        { other: plainPrivateOther(message), ts: message.ts },
+        { other: plainRefusedWith(message, self), ts: message.ts },
         count,
       );
       return;

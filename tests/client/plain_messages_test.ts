@@ -33,6 +33,16 @@ Deno.test("plainPrivateRefusal refuses a plain private message with someone know
     plainPrivateRefusal({ t: "private", from: "carol", ts: 1 }, known),
     null,
   );
+  // Between two others (never sent by an honest server): alice's name on
+  // it is checked, whoever the other is.
+  assert.equal(
+    plainPrivateRefusal(
+      { t: "private", from: "alice", to: "carol", ts: 1 },
+      known,
+      "bob",
+    ),
+    "ERROR: A private message from alice to carol came without end-to-end encryption, though alice uses end-to-end keys: the server may have written it, and it is not shown",
+  );
   // A note to oneself (the viewer, alice, with keys): worded for the viewer.
   assert.equal(
     plainPrivateRefusal({ t: "private", from: "Alice", ts: 1 }, known, "alice"),

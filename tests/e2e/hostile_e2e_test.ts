@@ -163,6 +163,9 @@ Deno.test("chat connect refuses a plain private message a hostile server passes 
   plain("forged live", { from: "alice" });
   plain("forged history", { from: "alice", history: true });
   plain("forged as bob's", { from: "bob", to: "alice", history: true });
+  // A conversation of two others, which no honest server sends bob: alice's
+  // name on the host's words, whoever carol is.
+  plain("forged to carol", { from: "alice", to: "carol", history: true });
   plain("FROM ALICE", { from: "ALICE" });
   alice.deliver(channel, await alice.sealText("second genuine"));
   await bob.waitFor(/Private message from alice: second genuine/);
@@ -180,7 +183,11 @@ Deno.test("chat connect refuses a plain private message a hostile server passes 
     / came without end-to-end encryption, though alice uses end-to-end keys/i
       .test(line)
   );
-  assert.equal(refused.length, 4, bob.stderr);
+  assert.equal(refused.length, 5, bob.stderr);
+  assert.match(
+    bob.stderr,
+    /ERROR: A private message from alice to carol \(sent [^)]*\) came without end-to-end encryption, though alice uses end-to-end keys: the server may have written it, and it is not shown\n/,
+  );
   assert.doesNotMatch(bob.stdout, /forged|FROM ALICE/);
 });
 
