@@ -26,6 +26,7 @@ import {
 import { openNatsWarning } from "../src/server/cluster/node.ts";
 import { lookalikeWarning } from "../src/client/e2e_sessions.ts";
 import { plainLookalikeWarning } from "../src/client/plain_messages.ts";
+import { parseInput } from "../src/client/commands.ts";
 
 const README = (await Deno.readTextFile(
   new URL("../README.md", import.meta.url),
@@ -103,4 +104,10 @@ Deno.test("README quotes the warning of a cluster node whose NATS asks for no cr
 Deno.test("README quotes the warning of a name that reads like one known by another key", () => {
   quoted(lookalikeWarning("j0jo", "jojo"));
   quoted(plainLookalikeWarning("j0jo", "jojo"));
+});
+
+Deno.test("README quotes what a command of another chat program is told", () => {
+  const told = parseInput("/names");
+  assert.equal(told?.kind, "invalid");
+  quoted(`\`${told.kind === "invalid" ? told.message : ""}\``);
 });

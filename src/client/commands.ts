@@ -627,8 +627,49 @@ function usage(name: string): Command {
   };
 }
 
+/**
+ * Other chat programs' names (IRC's, Slack's, ssh-chat's) for what one of
+ * ours does: what a newcomer types first, and no slip of the fingers that
+ * didYouMean could find (`/names` is 4 edits from `/list`). Each says
+ * the command of ours to use.
+ */
+const OTHER_NAMES: Readonly<Record<string, string>> = {
+  "/names": "/list",
+  "/who": "/list",
+  "/users": "/list",
+  "/online": "/list",
+  "/whois": "/verify",
+  // Alone, /away is how one comes back: said, or the pointer misleads.
+  "/back": "/away (alone, it marks you back)",
+  "/part": "/leave",
+  "/exit": "/quit",
+  "/bye": "/quit",
+  "/w": "/msg",
+  "/tell": "/msg",
+  "/whisper": "/msg",
+  "/pm": "/msg",
+  "/dm": "/msg",
+  "/privmsg": "/msg",
+  "/groups": "/showgroups",
+  "/channels": "/showgroups",
+  "/members": "/showgroupmembers",
+  "/send": "/file",
+  "/action": "/me",
+  "/block": "/ignore",
+  "/mute": "/ignore",
+  "/unblock": "/unignore",
+  "/unmute": "/unignore",
+  "/log": "/history",
+  "/commands": "/help",
+  "/?": "/help",
+};
+
+/** What a line starting with an unknown `/word` is told. */
 function unknownCommand(word: string): string {
-  const close = didYouMean(word, COMMANDS.map((command) => command.name));
+  const key = word.toLowerCase();
+  const close = Object.hasOwn(OTHER_NAMES, key)
+    ? OTHER_NAMES[key]!
+    : didYouMean(word, COMMANDS.map((command) => command.name));
   return `ERROR: Unknown command '${sanitizeForTerminal(word)}'. ${
     close === null ? "" : `Did you mean ${close}? `
   }Type /help for the list of commands`;

@@ -550,6 +550,36 @@ Deno.test("parseInput suggests the closest command for a typo", () => {
   });
 });
 
+Deno.test("parseInput points other chat programs' commands at ours: /names at /list, /whois at /verify, /back at /away alone", () => {
+  const told = (line: string) => {
+    const command = parseInput(line);
+    return command?.kind === "invalid" ? command.message : command?.kind;
+  };
+  assert.equal(
+    told("/names"),
+    "ERROR: Unknown command '/names'. Did you mean /list? Type /help for the list of commands",
+  );
+  assert.equal(
+    told("/WHOIS jojo"),
+    "ERROR: Unknown command '/WHOIS'. Did you mean /verify? Type /help for the list of commands",
+  );
+  assert.equal(
+    told("/back"),
+    "ERROR: Unknown command '/back'. Did you mean /away (alone, it marks you back)? Type /help for the list of commands",
+  );
+  assert.match(told("/part haha") ?? "", /Did you mean \/leave\?/);
+  assert.match(told("/w jojo hi") ?? "", /Did you mean \/msg\?/);
+  // /help of such a name says the same.
+  assert.deepEqual(helpText("names"), [
+    "ERROR: Unknown command '/names'. Did you mean /list? Type /help for the list of commands",
+  ]);
+  // Each points at a command there is.
+  for (const line of ["/who", "/exit", "/groups", "/members", "/commands"]) {
+    const meant = /Did you mean (\/\w+)/.exec(told(line) ?? "")?.[1];
+    assert.ok(meant !== undefined && findCommand(meant) !== undefined, line);
+  }
+});
+
 Deno.test("parseInput reads /trust NAME and /verify NAME with or without a 60-digit number", () => {
   const digits = "12345".repeat(12);
   assert.deepEqual(parseInput("/trust bob"), { kind: "trust", name: "bob" });

@@ -186,3 +186,30 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "web client: another chat program's command (/names, /whois, /back) is pointed at ours, as on the terminal",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    const problems: string[] = [];
+    const page = await signedInPage(chat, "webby", problems);
+    await typeLine(page, "/names");
+    await waitForLine(
+      page,
+      /^ERROR: Unknown command '\/names'\. Did you mean \/list\? Type \/help for the list of commands$/,
+    );
+    await typeLine(page, "/whois termy");
+    await waitForLine(
+      page,
+      /^ERROR: Unknown command '\/whois'\. Did you mean \/verify\? Type \/help for the list of commands$/,
+    );
+    await typeLine(page, "/back");
+    await waitForLine(
+      page,
+      /^ERROR: Unknown command '\/back'\. Did you mean \/away \(alone, it marks you back\)\? Type \/help for the list of commands$/,
+    );
+    assert.deepEqual(problems, []);
+  },
+});

@@ -202,3 +202,41 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "terminal: another chat program's command (/names, /whois, /back) is pointed at ours, and nothing is sent",
+  ignore: !TMUX,
+  async fn() {
+    const scene = await sophia();
+    await using _scene = { [Symbol.asyncDispose]: scene.dispose };
+    const { pane, jojo } = scene;
+    for (const line of ["/names", "/whois jojo", "/back"]) {
+      await pane.type(line);
+      await pane.keys("Enter");
+    }
+    // The replies as read, whatever rows 80 columns cut them into.
+    const read = (l: string[]) => l.join(" ").replace(/ +/g, " ");
+    const said = read(
+      await pane.waitFor(
+        "the three replies",
+        (l) =>
+          read(l).includes("Did you mean /away (alone, it marks you back)?") &&
+          lastLine(l) === "sophia>",
+      ),
+    );
+    assert.match(
+      said,
+      /ERROR: Unknown command '\/names'\. Did you mean \/list\? Type \/help/,
+    );
+    assert.match(
+      said,
+      /ERROR: Unknown command '\/whois'\. Did you mean \/verify\? Type \/help/,
+    );
+    // Nothing typed reached jojo.
+    await pane.type("only this");
+    await pane.keys("Enter");
+    await jojo.waitFor((m) => m.text === "only this");
+    assert.ok(!jojo.chat().some(([, , text]) => /names|whois|back/.test(text)));
+  },
+});
