@@ -213,3 +213,48 @@ Deno.test({
     assert.deepEqual(problems, []);
   },
 });
+
+Deno.test({
+  name:
+    "web client: on a phone the button saying where lines go reads everyone whole, and a long name is cut within the row",
+  ...LEAK_CHECKS_OFF,
+  async fn() {
+    await using chat = await startBrowserChat();
+    for (const [width, height] of [[360, 740], [320, 568]]) {
+      const problems: string[] = [];
+      const page = await chat.browser.newPage();
+      page.on("pageerror", (error) => problems.push(`page error: ${error}`));
+      await page.setViewport({ width: width!, height: height! });
+      await page.goto(chat.url);
+      await join(page, `webby${width}`);
+      const target = () =>
+        page.$eval("#target", (button) => ({
+          text: button.textContent,
+          cut: button.scrollWidth > button.clientWidth,
+          rowFits: button.parentElement!.scrollWidth <=
+            button.parentElement!.clientWidth,
+        }));
+      // It read "everyo…".
+      assert.deepEqual(
+        await target(),
+        { text: "everyone", cut: false, rowFits: true },
+        `at ${width}x${height}`,
+      );
+      const long = "a".repeat(32);
+      await typeLine(page, `/query ${long}`);
+      await page.waitForFunction(
+        (name: string) =>
+          document.querySelector("#target")?.textContent === name,
+        {},
+        long,
+      );
+      assert.deepEqual(
+        await target(),
+        { text: long, cut: true, rowFits: true },
+        `at ${width}x${height}`,
+      );
+      assert.deepEqual(problems, []);
+      await page.close();
+    }
+  },
+});
