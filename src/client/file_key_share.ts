@@ -693,6 +693,25 @@ export async function shareFileKey(
       };
     }
     const members = "entry" in listed ? listed.entry : undefined;
+    // Not in the group, by the server's whole list: it would refuse the
+    // offer, so the key goes to no member first (the screen read "The key of
+    // notes.txt went end to end to jojo", then the server's refusal), as
+    // no group message's chain does (group_sessions.ts).
+    if (
+      members !== undefined && members.more === undefined &&
+      !members.members.some((m) => nameKey(m) === self)
+    ) {
+      return {
+        kind: "refused",
+        reply: {
+          t: "error",
+          re: 0,
+          code: "not_member",
+          text:
+            `ERROR: You are not a member of group '${members.group}'. Join it with /join ${members.group}`,
+        },
+      };
+    }
     recipients = (members?.online ?? []).filter((n) => nameKey(n) !== self);
     group = members?.group ?? target.group;
     if (!NAME_PATTERN.test(group)) {

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { sophiaBesideJojo } from "../_helpers/sophia_pane.ts";
 import { hasTmux } from "../_helpers/tmux.ts";
 import { TestClient } from "../_helpers/chat.ts";
+import { e2ePeer } from "../_helpers/e2e_peer.ts";
 
 const TMUX = await hasTmux();
 if (!TMUX) {
@@ -238,5 +239,48 @@ Deno.test({
     await pane.keys("Enter");
     await jojo.waitFor((m) => m.text === "only this");
     assert.ok(!jojo.chat().some(([, , text]) => /names|whois|back/.test(text)));
+  },
+});
+
+Deno.test({
+  name:
+    "terminal: /groupfile to a group one has left is refused before its key goes to any member, not after saying it went",
+  ignore: !TMUX,
+  async fn() {
+    const scene = await sophia();
+    await using _scene = { [Symbol.asyncDispose]: scene.dispose };
+    const { pane, dir, server } = scene;
+    // A member with end-to-end keys, whom a file's key would go to.
+    const nana = await e2ePeer(server, "nana");
+    try {
+      await nana.client.request({ t: "create", group: "haha" });
+      await Deno.writeTextFile(`${dir}/note.txt`, "for the group\n");
+      for (
+        const [line, reply] of [
+          ["/join haha", "SUCCESS: Joined group 'haha'."],
+          ["/leave haha", "SUCCESS: Left group 'haha'."],
+          [
+            `/groupfile haha ${dir}/note.txt`,
+            "ERROR: You are not a member of group 'haha'. Join it with /join haha",
+          ],
+        ]
+      ) {
+        await pane.type(line!);
+        await pane.keys("Enter");
+        await pane.waitFor(
+          reply!,
+          (l) =>
+            l.join(" ").replace(/ +/g, " ").includes(reply!) &&
+            lastLine(l) === "sophia>",
+        );
+      }
+      // It read "The key of note.txt went end to end to nana, the members
+      // of haha online the server lists", then the server's refusal.
+      const after = (await pane.lines()).join("\n").split("/groupfile haha")[1];
+      assert.doesNotMatch(after ?? "", /The key of|WARNING/, after);
+      assert.equal(nana.inbox.length, 0);
+    } finally {
+      await nana.client.quit().catch(() => {});
+    }
   },
 });
