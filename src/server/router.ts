@@ -1082,7 +1082,8 @@ function checkBody(
 
 /**
  * Told at sign-in when the store, at its cap, gave up messages that waited
- * for the user (the oldest of those owed the most, store_cap.ts). Not "while
+ * for the user (of those owed the most, the oldest from whoever sent them
+ * the most, store_cap.ts). Not "while
  * you were away": a message waits until the user's client confirms it, so
  * what was given up may have been sent while they were online (a client
  * slow to confirm, or another connection of theirs), and may even have been
@@ -1092,7 +1093,7 @@ export function droppedUnconfirmed(count: number): string {
   const [messages, them] = count === 1
     ? ["message", "it"]
     : ["messages", "them"];
-  return `ERROR: The server's storage was full: it gave up ${count} ${messages} sent to you before your client confirmed ${them} (the oldest first); any you have not seen are lost`;
+  return `ERROR: The server's storage was full: it gave up ${count} ${messages} sent to you before your client confirmed ${them} (from whoever sent you the most, the oldest first); any you have not seen are lost`;
 }
 
 /** The store is full of what it cannot delete (Store.full). */

@@ -11,10 +11,14 @@ import { checkLimit, MESSAGE_SELECT, toMessage } from "./rows.ts";
 import type { StoreCap } from "./store_cap.ts";
 import type { Transactions } from "./transactions.ts";
 
-/** Added to an UPDATE of deliveries: each row's message and body size. */
+/**
+ * Added to an UPDATE of deliveries: each row's message, its body's size and
+ * its sender.
+ */
 const RETURNING_SIZES = `
   RETURNING message_id,
-    (SELECT length(body) FROM messages WHERE id = message_id) AS bytes`;
+    (SELECT length(body) FROM messages WHERE id = message_id) AS bytes,
+    (SELECT from_key FROM messages WHERE id = message_id) AS from_key`;
 
 export class DeliveryQueries {
   readonly #tx: Transactions;

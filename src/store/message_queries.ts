@@ -128,7 +128,11 @@ export class MessageQueries {
       for (const [userKey, waiting] of waits) {
         if (!waiting) continue;
         owedToSomeone = true;
-        owed?.add(userKey, message.body.byteLength + DELIVERY_COST);
+        owed?.add(
+          userKey,
+          message.body.byteLength + DELIVERY_COST,
+          message.fromKey,
+        );
       }
       if (!owedToSomeone && message.kind !== "public") this.#cap.mayBeFree(id);
     }

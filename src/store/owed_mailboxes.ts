@@ -7,54 +7,140 @@ import type { Recipient } from "./store.ts";
  */
 export const DELIVERY_COST = 64;
 
+/** What waits: how many messages, and what they cost the store. */
+interface Owed {
+  count: number;
+  bytes: number;
+}
+
+/**
+ * What waits for one user, in all, and from the few senders followed
+ * (MAX_SENDERS_FOLLOWED, by name key): the rest is what the others sent.
+ */
+interface Mailbox extends Owed {
+  readonly senders: Map<string, Owed>;
+}
+
+/**
+ * Senders followed per user. A flood is one sender's (or a few accounts'):
+ * it is always among them, and following every sender of every user would
+ * keep a count per pair in memory (a thousand accounts each writing once to
+ * a group of a thousand made a million).
+ */
+export const MAX_SENDERS_FOLLOWED = 8;
+
 /**
  * How much each user is owed: the private and group messages that wait for
  * them (deliveries not yet marked done), counted and in bytes they cost the
- * store (each body and DELIVERY_COST for its delivery row). Kept
- * in memory so that a store at its cap can tell, without scanning millions
- * of delivery rows, whose waiting messages to give up first: those of the
- * users owed the most, so that accounts made only to be flooded lose their
- * flood, and everyone else keeps what waits for them (store_cap.ts,
+ * store (each body and DELIVERY_COST for its delivery row). Kept in memory so
+ * that a store at its cap can tell, without scanning millions of delivery
+ * rows, whose waiting messages to give up first: those of the users owed the
+ * most, so that accounts made only to be flooded lose their flood, and
+ * everyone else keeps what waits for them; and of those, what the sender who
+ * sent the user the most sent (heaviestSender), so that a real user flooded
+ * while away loses the flood, not what others sent before it (store_cap.ts,
  * `#dropFromFullestMailboxes`).
  *
- * Exact: every change says the size of what it adds or takes away (an
+ * Exact in all: every change says the size of what it adds or takes away (an
  * estimate by average size let an account that acknowledged tiny messages
- * hide its flood, and big messages read at once swell a small backlog).
+ * hide its flood, and big messages read at once swell a small backlog). By
+ * sender, for those followed since they were: a new sender takes the place
+ * of the lightest, whose messages count with the others' from then on.
  */
 export class OwedMailboxes {
-  readonly #owed = new Map<string, { count: number; bytes: number }>();
+  readonly #owed = new Map<string, Mailbox>();
 
-  /** One more message that costs `bytes` waits for the user. */
-  add(userKey: string, bytes: number): void {
-    const owed = this.#owed.get(userKey);
-    if (owed === undefined) this.#owed.set(userKey, { count: 1, bytes });
-    else {
-      owed.count++;
-      owed.bytes += bytes;
+  /** One more message from `fromKey` that costs `bytes` waits for the user. */
+  add(userKey: string, bytes: number, fromKey: string): void {
+    const mailbox = this.#mailbox(userKey);
+    mailbox.count++;
+    mailbox.bytes += bytes;
+    const sender = mailbox.senders.get(fromKey);
+    if (sender !== undefined) {
+      sender.count++;
+      sender.bytes += bytes;
+      return;
+    }
+    // A sender not followed yet is, from now on: the lightest followed
+    // gives way (a flood, which grows with each message, never does).
+    if (mailbox.senders.size >= MAX_SENDERS_FOLLOWED) {
+      mailbox.senders.delete(lightest(mailbox.senders)!);
+    }
+    mailbox.senders.set(fromKey, { count: 1, bytes });
+  }
+
+  /**
+   * `count` messages from `fromKey` that cost `bytes` together wait for the
+   * user, as read from the store, the heaviest sender of each user first:
+   * followed while there is room.
+   */
+  addFrom(
+    userKey: string,
+    fromKey: string,
+    count: number,
+    bytes: number,
+  ): void {
+    if (count <= 0) return;
+    const mailbox = this.#mailbox(userKey);
+    mailbox.count += count;
+    mailbox.bytes += bytes;
+    const sender = mailbox.senders.get(fromKey);
+    if (sender !== undefined) {
+      sender.count += count;
+      sender.bytes += bytes;
+    } else if (mailbox.senders.size < MAX_SENDERS_FOLLOWED) {
+      mailbox.senders.set(fromKey, { count, bytes });
     }
   }
 
-  /** One message that cost `bytes` no longer waits for the user. */
-  remove(userKey: string, bytes: number): void {
-    const owed = this.#owed.get(userKey);
-    if (owed === undefined) return;
-    if (owed.count <= 1) {
+  /** One message from `fromKey` that cost `bytes` no longer waits for the user. */
+  remove(userKey: string, bytes: number, fromKey: string): void {
+    const mailbox = this.#owed.get(userKey);
+    if (mailbox === undefined) return;
+    if (mailbox.count <= 1) {
       this.#owed.delete(userKey);
       return;
     }
-    owed.count--;
-    owed.bytes = Math.max(DELIVERY_COST, owed.bytes - bytes);
+    less(mailbox, bytes);
+    const sender = mailbox.senders.get(fromKey);
+    if (sender === undefined) return;
+    if (sender.count <= 1) mailbox.senders.delete(fromKey);
+    else less(sender, bytes);
   }
 
-  /** What waits for the user, as read from the store. */
-  set(userKey: string, count: number, bytes: number): void {
-    if (count > 0) this.#owed.set(userKey, { count, bytes });
-    else this.#owed.delete(userKey);
+  /** Nothing waits for the user any more, before it is read again. */
+  clear(userKey: string): void {
+    this.#owed.delete(userKey);
   }
 
   /** Forgets everything, before the whole table is read again. */
   reset(): void {
     this.#owed.clear();
+  }
+
+  /**
+   * Of the senders followed, who sent the user the most bytes of what
+   * waits for them; undefined when none is followed (nothing waits, or
+   * those followed have nothing left: the store is to be read again).
+   */
+  heaviestSender(userKey: string): string | undefined {
+    const senders = this.#owed.get(userKey)?.senders;
+    if (senders === undefined) return undefined;
+    let heaviest: string | undefined;
+    let most = -1;
+    for (const [fromKey, owed] of senders) {
+      if (owed.bytes > most) [heaviest, most] = [fromKey, owed.bytes];
+    }
+    return heaviest;
+  }
+
+  #mailbox(userKey: string): Mailbox {
+    let mailbox = this.#owed.get(userKey);
+    if (mailbox === undefined) {
+      mailbox = { count: 0, bytes: 0, senders: new Map() };
+      this.#owed.set(userKey, mailbox);
+    }
+    return mailbox;
   }
 
   /** What the user is owed: zeros for no one. */
@@ -102,4 +188,23 @@ export function waitingRecipients(
     );
   }
   return waits;
+}
+
+/**
+ * One message that cost `bytes` taken off `owed` (one of several): what
+ * is left costs its delivery row at least.
+ */
+function less(owed: Owed, bytes: number): void {
+  owed.count--;
+  owed.bytes = Math.max(DELIVERY_COST, owed.bytes - bytes);
+}
+
+/** The sender followed who sent the fewest bytes (the first such). */
+function lightest(senders: Map<string, Owed>): string | undefined {
+  let found: string | undefined;
+  let least = Infinity;
+  for (const [fromKey, owed] of senders) {
+    if (owed.bytes < least) [found, least] = [fromKey, owed.bytes];
+  }
+  return found;
 }

@@ -215,6 +215,57 @@ Deno.test("startServer, its store flooded with group messages for accounts that 
   }
 });
 
+Deno.test("startServer, its store flooded with one classmate's private messages for someone away, gives up the flood, not what others sent them before it", async () => {
+  const { notices, store, server } = await serverWithStoreCap(512 * KIB);
+  try {
+    const bobIdentity = await testIdentity();
+    const bob = await TestClient.connect(server, "bob", bobIdentity);
+    await bob.quit();
+    // While bob is away, the teacher tells him his homework...
+    const alice = await TestClient.connect(server, "alice");
+    const homework = ["homework: page 12", "due Monday"];
+    for (const text of homework) {
+      assert.equal((await alice.client.msg("bob", text)).t, "ok");
+    }
+    // ...and mallory sends him twice what the store has room for.
+    const mallory = await TestClient.connect(server, "mallory");
+    const flood = (i: number) => `${i} `.padEnd(900, "f");
+    for (let i = 0; i < 1200; i++) {
+      const reply = await mallory.client.msg("bob", flood(i));
+      assert.equal(reply.t, "ok", `${i}: ${JSON.stringify(reply)}`);
+    }
+    assert.ok(
+      notices.some((l) => l.startsWith("The store is at its cap")),
+      notices.join("\n"),
+    );
+    const back = await TestClient.connect(server, "bob", bobIdentity);
+    const told = await back.waitFor((m) => m.message.t === "error");
+    const got = back.chat();
+    assert.deepEqual(
+      got.slice(0, 2),
+      homework.map((t) => ["private", "alice", t]),
+      "alice's messages wait for bob",
+    );
+    const kept = got.slice(2).map(([, from, text]) => {
+      assert.equal(from, "mallory");
+      return text;
+    });
+    assert.ok(kept.length > 100 && kept.length < 1000, `${kept.length} kept`);
+    assert.deepEqual(
+      kept,
+      Array.from({ length: 1200 }, (_, i) => flood(i)).slice(-kept.length),
+    );
+    assert.equal(
+      (told.message as { text: string }).text,
+      droppedUnconfirmed(1200 - kept.length),
+    );
+    await Promise.all([back.quit(), alice.quit(), mallory.quit()]);
+  } finally {
+    await server.shutdown();
+    store.close();
+  }
+});
+
 Deno.test("startServer, its store flooded while a member is online and has not confirmed the flood, tells them at their next sign-in what was given up without saying they were away", async () => {
   const { store, server } = await serverWithStoreCap(512 * KIB);
   try {

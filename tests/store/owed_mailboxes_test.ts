@@ -1,23 +1,60 @@
 import assert from "node:assert/strict";
 import {
+  MAX_SENDERS_FOLLOWED,
   OwedMailboxes,
   waitingRecipients,
 } from "../../src/store/owed_mailboxes.ts";
 
 Deno.test("OwedMailboxes counts what waits for each user, by the cost of each message added and taken away", () => {
   const owed = new OwedMailboxes();
-  owed.add("a", 100);
-  owed.add("a", 300);
-  owed.add("b", 50);
+  owed.add("a", 100, "s");
+  owed.add("a", 300, "t");
+  owed.add("b", 50, "s");
   assert.deepEqual(owed.of("a"), { count: 2, bytes: 400 });
-  owed.remove("a", 300);
+  owed.remove("a", 300, "t");
   assert.deepEqual(owed.of("a"), { count: 1, bytes: 100 });
-  owed.remove("a", 100);
+  owed.remove("a", 100, "s");
   assert.deepEqual(owed.of("a"), { count: 0, bytes: 0 }, "gone at zero");
-  owed.remove("b", 50);
+  owed.remove("b", 50, "s");
   assert.deepEqual(owed.of("b"), { count: 0, bytes: 0 });
-  owed.remove("nobody", 10);
+  owed.remove("nobody", 10, "s");
   assert.deepEqual(owed.of("nobody"), { count: 0, bytes: 0 });
+});
+
+Deno.test("OwedMailboxes.heaviestSender names who sent the user the most bytes of what waits, as messages come and go", () => {
+  const owed = new OwedMailboxes();
+  assert.equal(owed.heaviestSender("bob"), undefined);
+  owed.add("bob", 500, "alice");
+  owed.add("bob", 500, "alice");
+  owed.add("bob", 400, "mallory");
+  assert.equal(owed.heaviestSender("bob"), "alice");
+  owed.addFrom("bob", "mallory", 3, 1200);
+  assert.equal(owed.heaviestSender("bob"), "mallory");
+  assert.deepEqual(owed.of("bob"), { count: 6, bytes: 2600 });
+  for (let i = 0; i < 4; i++) owed.remove("bob", 400, "mallory");
+  assert.equal(owed.heaviestSender("bob"), "alice", "mallory's are gone");
+  owed.clear("bob");
+  assert.equal(owed.heaviestSender("bob"), undefined);
+  assert.deepEqual(owed.of("bob"), { count: 0, bytes: 0 });
+});
+
+Deno.test("OwedMailboxes follows a few senders per user: a new one takes the place of the lightest, so a flood among a crowd of one-off senders stays followed", () => {
+  const owed = new OwedMailboxes();
+  owed.add("bob", 100, "alice");
+  for (let i = 0; i < 4 * MAX_SENDERS_FOLLOWED; i++) {
+    owed.add("bob", 1000, "mallory");
+    owed.add("bob", 900, `sock${i}`);
+  }
+  assert.equal(owed.heaviestSender("bob"), "mallory");
+  assert.deepEqual(owed.of("bob"), {
+    count: 1 + 8 * MAX_SENDERS_FOLLOWED,
+    bytes: 100 + 4 * MAX_SENDERS_FOLLOWED * 1900,
+  });
+  for (let i = 0; i < 4 * MAX_SENDERS_FOLLOWED; i++) {
+    owed.remove("bob", 1000, "mallory");
+  }
+  const next = owed.heaviestSender("bob");
+  assert.ok(next?.startsWith("sock"), `${next}`);
 });
 
 Deno.test("OwedMailboxes.fullest names the users owed at least a share of the most, most first, up to a limit", () => {
@@ -29,14 +66,14 @@ Deno.test("OwedMailboxes.fullest names the users owed at least a share of the mo
       1000,
     ]] as const
   ) {
-    owed.set(key, 1, bytes);
+    owed.addFrom(key, "s", 1, bytes);
   }
   assert.deepEqual(
     owed.fullest(0.5, 10).map((u) => u.userKey),
     ["x", "w", "y"],
   );
   assert.deepEqual(owed.fullest(0.5, 1).map((u) => u.userKey), ["x"]);
-  owed.set("x", 0, 0);
+  owed.clear("x");
   assert.deepEqual(owed.of("x"), { count: 0, bytes: 0 });
   owed.reset();
   assert.deepEqual(owed.fullest(0.5, 10), []);

@@ -130,6 +130,75 @@ Deno.test("SqliteStore with maxBytes gives up the oldest messages waiting for th
   });
 });
 
+Deno.test("SqliteStore with maxBytes gives up the flood of the one who sent an absent user the most, not what others sent them before it, across a restart too", async () => {
+  await withTempDir((dir) => {
+    const path = `${dir}/chat.db`;
+    const open = () =>
+      openStore(path, {
+        maxBytes: 1024 * KIB,
+        capCheckBudgetMs: Infinity,
+        capCheckEvery: 1,
+      });
+    const text = (words: string) => new TextEncoder().encode(words);
+    const tell = (
+      store: ReturnType<typeof open>,
+      from: string,
+      ts: number,
+      said: Uint8Array,
+    ) =>
+      store.transaction(() =>
+        store.appendMessage({
+          ts,
+          kind: "private",
+          toKey: "bob",
+          fromKey: from,
+          fromName: from,
+          body: said,
+          recipients: [{ userKey: "bob", delivered: false }],
+        })
+      ).id;
+    let store = open();
+    const flood: number[] = [];
+    let before: number[] = [];
+    try {
+      for (const key of ["alice", "carol", "mallory", "bob"]) {
+        store.ensureUser(key, key, 1);
+      }
+      // bob is away: the teacher's and a friend's messages wait for him,
+      // then mallory sends him 2.4 MB, over twice the store's room.
+      before = [
+        tell(store, "alice", 1, text("homework: page 12, due Monday")),
+        tell(store, "carol", 2, text("see you at 10")),
+      ];
+      for (let i = 0; i < 300; i++) {
+        flood.push(tell(store, "mallory", 10 + i, body(i)));
+        assert.equal(store.full(), false, `at ${i}`);
+      }
+    } finally {
+      store.close();
+    }
+    // What each user is owed, by sender, is read from the file at open.
+    store = open();
+    try {
+      for (let i = 300; i < 600; i++) {
+        flood.push(tell(store, "mallory", 10 + i, body(i)));
+        assert.equal(store.full(), false, `at ${i}`);
+      }
+      const after = tell(store, "alice", 1000, text("did you get it?"));
+      assert.ok(store.usedBytes() <= 1024 * KIB + 16 * KIB);
+      const waiting = store.pendingFor("bob", 1000).map((m) => m.id);
+      assert.deepEqual(waiting.slice(0, 2), before, "alice's and carol's wait");
+      assert.equal(waiting.at(-1), after);
+      const kept = waiting.slice(2, -1);
+      assert.ok(kept.length > 100 && kept.length < 256, `${kept.length} kept`);
+      assert.deepEqual(kept, flood.slice(-kept.length), "the flood's newest");
+      assert.equal(store.takeDropped("bob"), 600 - kept.length);
+    } finally {
+      store.close();
+    }
+  });
+});
+
 Deno.test("SqliteStore with maxBytes, flooded through accounts made for it, gives up their flood and keeps what waits for everyone else", () => {
   // Issue 21's resources review: accounts made to join a group and never
   // come back were owed every message of a flood, until the store refused
