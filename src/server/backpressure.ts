@@ -91,9 +91,9 @@ export class QueueGauge {
 }
 
 /**
- * Which recipient to cut off when senders have been held back a whole stall
- * period: only one that took nothing in that period (its backlog did not
- * fall), the one with the most queued among them. One that reads, however
+ * Which recipients to cut off when senders have been held back a whole stall
+ * period: only those that took nothing in that period (their backlog did not
+ * fall), the most queued first. One that reads, however
  * slowly, is not cut: under a flood the server's own sealing, or a machine
  * shared with the clients, can take longer than a stall period to drain
  * half the bound, and cutting the recipient with the most queued then cut
@@ -112,16 +112,23 @@ export class StallWatch<Id> {
    * look), the stuck one with the most queued, or null: all moved.
    */
   stuck(backlogs: Iterable<readonly [Id, number]>): Id | null {
-    let worst: Id | null = null;
-    let most = 0;
+    return this.allStuck(backlogs)[0] ?? null;
+  }
+
+  /**
+   * Told each connection's backlog now (a stall period after the last
+   * look), every stuck one, the most queued first: none when all moved.
+   */
+  allStuck(backlogs: Iterable<readonly [Id, number]>): Id[] {
+    const stuck: [Id, number][] = [];
     const seen = new Map<Id, number>();
     for (const [id, backlog] of backlogs) {
       seen.set(id, backlog);
       const before = this.#last.get(id);
       if (before === undefined || backlog <= 0 || backlog < before) continue;
-      if (backlog > most) [worst, most] = [id, backlog];
+      stuck.push([id, backlog]);
     }
     this.#last = seen;
-    return worst;
+    return stuck.sort((a, b) => b[1] - a[1]).map(([id]) => id);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Recipients that do not drain, cut off: held back by them, senders wait no
- * longer than queueStallMs; then the recipient with the most queued among
- * those that took nothing meanwhile is cut off (StallWatch, backpressure.ts).
+ * longer than queueStallMs; then every recipient that took nothing meanwhile
+ * is cut off (StallWatch, backpressure.ts).
  */
 
 import { type QueueGauge, StallWatch } from "./backpressure.ts";
@@ -19,7 +19,7 @@ export interface QueueStallOptions<Id, C extends { readonly backlog: number }> {
 
 /**
  * Watches `gauge` from now on: while it holds senders back, once per
- * stall period one stuck recipient is cut off. Closing the gauge ends it.
+ * stall period every stuck recipient is cut off. Closing the gauge ends it.
  */
 export function watchQueueStall<Id, C extends { readonly backlog: number }>(
   gauge: QueueGauge,
@@ -44,17 +44,27 @@ export function watchQueueStall<Id, C extends { readonly backlog: number }>(
     }
   });
 
+  // Every recipient that took nothing in a whole period goes at once, not
+  // one per period: what each holds is freed only as it goes, and 60
+  // connections of one address that stopped reading, while the room was
+  // busy, held every sender on the server (nobody was read) for a period
+  // each, one cut off every 5 s, about half of them before the queues fell
+  // below half the bound.
   function cutOffStuck(): void {
     stall = undefined;
     if (!gauge.held) return;
-    const stuck = stalls.stuck(backlogs());
-    const channel = stuck === null ? undefined : channels.get(stuck);
-    if (stuck !== null && channel !== undefined) {
+    const stuck = stalls.allStuck(backlogs()).flatMap((id) => {
+      const channel = channels.get(id);
+      return channel === undefined ? [] : [[id, channel] as const];
+    });
+    if (stuck.length > 0) {
       refusals.log(
         "queued-stall",
-        `recipients held senders back for ${queueStallMs} ms: cutting off one that took nothing meanwhile and has the most queued (${channel.backlog} bytes)`,
+        `recipients held senders back for ${queueStallMs} ms: cutting off the ${stuck.length} that took nothing meanwhile (the most queued: ${
+          stuck[0]![1].backlog
+        } bytes)`,
       );
-      options.cutOff(stuck, channel);
+      for (const [id, channel] of stuck) options.cutOff(id, channel);
     }
     if (gauge.held) stall = setTimeout(cutOffStuck, queueStallMs);
   }

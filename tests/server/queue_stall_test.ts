@@ -30,7 +30,7 @@ function watched(channels: Map<number, FakeChannel>) {
   return { gauge, lines, cutOff, cuts };
 }
 
-Deno.test("watchQueueStall cuts off the recipient with the most queued among those that took nothing in a stall period", async () => {
+Deno.test("watchQueueStall cuts off the recipients that took nothing in a stall period, the most queued first, never one that reads", async () => {
   const channels = new Map<number, FakeChannel>([
     [1, { backlog: 30 }],
     [2, { backlog: 90 }],
@@ -44,14 +44,34 @@ Deno.test("watchQueueStall cuts off the recipient with the most queued among tho
   // 2 has the most but reads, however slowly: not it.
   channels.get(2)!.backlog = 80;
   assert.equal(await cutOff, 3);
-  assert.deepEqual(cuts, [3]);
+  assert.deepEqual(cuts, [3, 1]);
   assert.equal(
     lines[1],
-    "recipients held senders back for 10 ms: cutting off one that took nothing meanwhile and has the most queued (60 bytes)",
+    "recipients held senders back for 10 ms: cutting off the 2 that took nothing meanwhile (the most queued: 60 bytes)",
   );
   // Closing the gauge lets senders go and ends the watch's timer.
   gauge.close();
   assert.equal(gauge.held, false);
+});
+
+Deno.test("watchQueueStall cuts off every recipient that took nothing in a stall period at once, the most queued first, not one a period", async () => {
+  // Sixty connections of one classmate that stopped reading while the room
+  // was busy: cut one a period (5 s), they held every sender on the server
+  // for minutes.
+  const channels = new Map<number, FakeChannel>();
+  for (let id = 1; id <= 60; id++) channels.set(id, { backlog: 10 + id });
+  channels.set(100, { backlog: 500 });
+  const { gauge, lines, cutOff, cuts } = watched(channels);
+  gauge.add(150);
+  // 100 reads, however slowly: not it.
+  channels.get(100)!.backlog = 499;
+  assert.equal(await cutOff, 60);
+  assert.deepEqual(cuts, Array.from({ length: 60 }, (_, i) => 60 - i));
+  assert.equal(
+    lines[1],
+    "recipients held senders back for 10 ms: cutting off the 60 that took nothing meanwhile (the most queued: 70 bytes)",
+  );
+  gauge.close();
 });
 
 Deno.test("watchQueueStall cuts off no one once the gauge flows again", () => {
