@@ -42,7 +42,7 @@ const opt = (type: FieldType) => f(type, { optional: true });
 /** Every event type and its fields. `re`: a number or a string. */
 export const JSON_SCHEMA: Readonly<Record<string, Record<string, Field>>> = {
   notice: { re: opt("re"), text: f("string") },
-  welcome: { name: f("string"), text: f("string") },
+  welcome: { name: f("string"), text: f("string"), ownAfter: opt("number") },
   error: {
     re: f("re", { nullable: true }),
     code: f("string"),
@@ -472,7 +472,17 @@ function serverJson(
         joined: message.joined,
       };
     case "welcome":
-      return { type: "welcome", name: message.name, text: message.text };
+      // Which of the name's messages another key sent (a release, the
+      // wire's `own_after`): a bot telling its own lines by name was fooled
+      // by the old key's, as the terminal and the page are not.
+      return {
+        type: "welcome",
+        name: message.name,
+        text: message.text,
+        ...(message.own_after === undefined || message.own_after === 0
+          ? {}
+          : { ownAfter: message.own_after }),
+      };
     case "bye":
       // The session reports how it ended (a notice or an error).
       return { type: "notice", text: message.text };

@@ -55,6 +55,17 @@ const EVENTS: SessionEvent[] = [
   },
   {
     type: "incoming",
+    message: {
+      t: "welcome",
+      re: 2,
+      name: "alice",
+      text: "SUCCESS",
+      own_after: 41,
+    },
+    text: "",
+  },
+  {
+    type: "incoming",
     message: { t: "bye", reason: "shutdown", text: "bye" },
     text: "",
   },
@@ -213,7 +224,7 @@ Deno.test("jsonOf writes a chat message with its kind, group, ISO time, id and s
     id: 9,
     seq: 2,
   });
-  assert.deepEqual(jsonOf(EVENTS[10]!), {
+  assert.deepEqual(jsonOf(EVENTS[11]!), {
     type: "sent",
     re: "m1",
     kind: "private",
@@ -221,6 +232,33 @@ Deno.test("jsonOf writes a chat message with its kind, group, ISO time, id and s
     text: "hi",
     note: "jojo is offline",
   });
+});
+
+Deno.test("jsonOf gives a welcome the server's own_after as ownAfter (a released name's messages another key sent), and none when the server sent none or 0", () => {
+  const welcome = (ownAfter?: number) =>
+    jsonOf({
+      type: "incoming",
+      message: {
+        t: "welcome",
+        re: 2,
+        name: "alice",
+        text: "SUCCESS: Username registered.",
+        ...(ownAfter === undefined ? {} : { own_after: ownAfter }),
+      },
+      text: "",
+    });
+  assert.deepEqual(welcome(41), {
+    type: "welcome",
+    name: "alice",
+    text: "SUCCESS: Username registered.",
+    ownAfter: 41,
+  });
+  assert.deepEqual(welcome(), {
+    type: "welcome",
+    name: "alice",
+    text: "SUCCESS: Username registered.",
+  });
+  assert.deepEqual(welcome(0), welcome());
 });
 
 Deno.test("jsonOf gives a notice that answers a command the command's re, and others none", () => {
