@@ -27,6 +27,7 @@ import { openNatsWarning } from "../src/server/cluster/node.ts";
 import { lookalikeWarning } from "../src/client/e2e_sessions.ts";
 import { plainLookalikeWarning } from "../src/client/plain_messages.ts";
 import { parseInput } from "../src/client/commands.ts";
+import { formatTransfers } from "../src/client/transfers_view.ts";
 
 const README = (await Deno.readTextFile(
   new URL("../README.md", import.meta.url),
@@ -110,4 +111,13 @@ Deno.test("README quotes what a command of another chat program is told", () => 
   const told = parseInput("/names");
   assert.equal(told?.kind, "invalid");
   quoted(`\`${told.kind === "invalid" ? told.message : ""}\``);
+});
+
+Deno.test("README quotes /transfers' lines for a held file waiting for its place and, once it has it, for its turn", () => {
+  const [, place, turn] = formatTransfers([
+    [5, { kind: "resend", id: 5, name: "photo5.jpg", to: "bob", why: "place" }],
+    [6, { kind: "resend", id: 6, name: "photo6.jpg", to: "bob", why: "turn" }],
+  ]);
+  quoted(`\`${place!.trim()}\``);
+  quoted(`\`${turn!.trim()}\``);
 });

@@ -75,8 +75,11 @@ export interface PendingResend {
   name: string;
   /** Whom it is to be offered to. */
   targets: readonly SendTarget[];
-  /** Why it waits: to be offered again, or for a place. */
-  why: "again" | "place";
+  /**
+   * Why it waits: to be offered again, for a place, or for its turn (it has
+   * its place; the offer of the held file given one before it goes first).
+   */
+  why: "again" | "place" | "turn";
 }
 
 export function outgoingFiles(options: OutgoingFilesOptions): {
@@ -384,8 +387,8 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
 
   /**
    * Waits for `before`, the offer of the held file given its place before
-   * this one (`id`), listed meanwhile as still waiting for its place, as it
-   * was a moment ago: "cancelled" once /cancel (or the second /quit) stops
+   * this one (`id`), listed meanwhile as waiting for its turn (it has its
+   * place): "cancelled" once /cancel (or the second /quit) stops
    * it first. Before, it was in no list for as long as that offer took (up
    * to 27 s of retries after a server's slow_down): /transfers left it out,
    * /cancel of its number said it had ended, /quit did not name it.
@@ -400,7 +403,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     const entry = {
       name: basename(path),
       targets: [target],
-      why: "place" as const,
+      why: "turn" as const,
       cancel: () => cancelled.resolve("cancelled"),
     };
     waiting.set(id, entry);

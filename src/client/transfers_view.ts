@@ -40,8 +40,11 @@ export type TransferEntry =
   }
   | {
     /**
-     * A file waiting to be offered: again, its transfer having broken, or
-     * for its place (its recipient has the most of ours under way).
+     * A file waiting to be offered: again, its transfer having broken, for
+     * its place (its recipient has the most of ours under way), for its
+     * turn (it has its place, and waits for the offer of the file given
+     * its place before it to go out, so that they reach the wire in the
+     * order sent), or for the connection.
      */
     kind: "resend";
     /** The sent file's number (outgoing_files.ts; see `entryId`). */
@@ -49,7 +52,7 @@ export type TransferEntry =
     name: string;
     /** `jojo`, `group team`, or several: `jojo, mia`. */
     to: string;
-    why: "again" | "place" | "connection";
+    why: "again" | "place" | "turn" | "connection";
   }
   | {
     kind: "receiving";
@@ -213,6 +216,11 @@ export function formatTransfers(
               ? "waiting to offer it again, resuming where it stopped"
               : entry.why === "connection"
               ? "waiting to offer it once reconnected"
+              // Its place is free already: what it waits for is the offer
+              // before it. Before, it said it waited for one of the 4 under
+              // way to end, which had ended.
+              : entry.why === "turn"
+              ? "waiting to offer it, once the file sent before it to them is offered"
               : `waiting to offer it, after one of the ${MAX_SENDING_PER_RECIPIENT} under way to them ends`
           }`,
         );

@@ -84,7 +84,7 @@ export class FilesWaiting {
     {
       name: string;
       targets: readonly FileTarget[];
-      why: "again" | "place" | "connection";
+      why: "again" | "place" | "turn" | "connection";
       stop: () => void;
     }
   >();
@@ -150,15 +150,16 @@ export class FilesWaiting {
 
   /**
    * File `id` (see `number`), `name`, waits to be offered to `target`
-   * (`why`: again, for its place, or for the connection it was sent
-   * without) until `done` is called; `stopped`
-   * resolves if /cancel (or a second /quit) stops it first.
+   * (`why`: again, for its place, for its turn among the held once it has
+   * its place, or for the connection it was sent without) until `done` is
+   * called; `stopped` resolves if /cancel (or a second /quit) stops it
+   * first.
    */
   add(
     id: number,
     name: string,
     targets: readonly FileTarget[],
-    why: "again" | "place" | "connection" = "again",
+    why: "again" | "place" | "turn" | "connection" = "again",
   ): { stopped: Promise<void>; done: () => void } {
     const stopped = Promise.withResolvers<void>();
     const waiting = {
@@ -534,7 +535,7 @@ export async function sendFromPage(
             return;
           }
           // Offered after the held file given its place before it; listed
-          // meanwhile as waiting for its place, as it was a moment ago.
+          // meanwhile as waiting for its turn (it has its place).
           // Before, it was in no list for as long as that offer took (up to
           // 27 s of retries after a server's slow_down): /transfers left
           // it out, /cancel of its number said it had ended, /quit did not
@@ -542,7 +543,7 @@ export async function sendFromPage(
           const turn = context.waiting.offerTurn(to);
           heldTurn = turn;
           if (turn.before !== undefined) {
-            const held = context.waiting.add(id, file.name, [to], "place");
+            const held = context.waiting.add(id, file.name, [to], "turn");
             const stopped = await Promise.race([
               turn.before.then(() => false),
               held.stopped.then(() => true),

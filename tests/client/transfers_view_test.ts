@@ -50,6 +50,38 @@ Deno.test("formatTransfers lists each kind with progress, sanitised names and wh
   ]);
 });
 
+Deno.test("formatTransfers says what a file waiting to be offered waits for: its place, its turn once it has its place, the connection, or its next offer", () => {
+  const waiting = (
+    id: number,
+    why: "again" | "place" | "turn" | "connection",
+  ): TransferEntry => ({
+    kind: "resend",
+    id,
+    name: `photo${id}.jpg`,
+    to: "nana",
+    why,
+  });
+  assert.deepEqual(
+    formatTransfers(
+      new TransferNumbers().number([
+        waiting(5, "turn"),
+        waiting(6, "place"),
+        waiting(7, "connection"),
+        waiting(8, "again"),
+      ]),
+    ),
+    [
+      "File transfers (/cancel N stops one):",
+      // Its place is free already. Before, it was listed as waiting for
+      // one of the 4 under way to end, as photo6 is.
+      "  1. sending photo5.jpg to nana: waiting to offer it, once the file sent before it to them is offered",
+      "  2. sending photo6.jpg to nana: waiting to offer it, after one of the 4 under way to them ends",
+      "  3. sending photo7.jpg to nana: waiting to offer it once reconnected",
+      "  4. sending photo8.jpg to nana: waiting to offer it again, resuming where it stopped",
+    ],
+  );
+});
+
 Deno.test("TransferNumbers keeps a transfer's number while it is listed and never reuses one", () => {
   const numbers = new TransferNumbers();
   numbers.number([SENDING, RECEIVING]);

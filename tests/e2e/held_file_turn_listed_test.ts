@@ -92,12 +92,14 @@ Deno.test({
       const { alice, bob } = await photo6WaitsItsTurn(chat, proxy);
       let mark = alice.stdout.length;
       await alice.write("/transfers\r");
-      // Listed as a held file, under the number it had. Before, it was in
-      // no list: "photo5.bin" alone.
+      // Listed under the number it had, as waiting for photo5's offer (it
+      // has its place). Before, it was in no list: "photo5.bin" alone; then
+      // it said it waited for one of the 4 under way to end.
       const [, six] = await after(
         alice,
         mark,
-        /(\d+)\. sending photo6\.bin to bob: waiting to offer it/,
+        // The line wraps at the terminal's 80 columns after "before".
+        /(\d+)\. sending photo6\.bin to bob: waiting to offer it, once the file sent before/,
       );
       mark = alice.stdout.length;
       await alice.write(`/cancel ${six}\r`);
