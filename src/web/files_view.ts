@@ -859,7 +859,11 @@ async function sendOnce(
   // Its recipient not back yet, the offer reached no one: it waits on,
   // unsaid (offerAgainTo).
   if (held !== null && quietRetry(outcome, again)) return outcome;
-  reached();
+  // An offer made again that never reached anyone says its outcome, not
+  // what was held for its recipients (its key's lines), as the terminal's.
+  // Before, a WARNING that the host can read the file came again with an
+  // offer the restarted server refused as too large.
+  held = null;
   emit({ type: "file_sent", re: 0, target, outcome });
   return outcome;
 }

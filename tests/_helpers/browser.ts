@@ -95,8 +95,13 @@ export async function startBrowserChat(...serveArgs: string[]) {
       server.kill();
       await server.finish();
     },
-    async start(): Promise<void> {
-      server = serveProcess(dir, port, ...serveArgs);
+    /** With `args` in place of the first start's, if any (a restart changing a limit). */
+    async start(...args: string[]): Promise<void> {
+      server = serveProcess(
+        dir,
+        port,
+        ...(args.length > 0 ? args : serveArgs),
+      );
       await listeningPort(server);
     },
     dir,
