@@ -121,3 +121,10 @@ Deno.test("README quotes /transfers' lines for a held file waiting for its place
   quoted(`\`${place!.trim()}\``);
   quoted(`\`${turn!.trim()}\``);
 });
+
+Deno.test("README quotes /transfers' line for a --json bot's file waiting for one of those under way at once to end", () => {
+  const [, many] = formatTransfers([
+    [9, { kind: "resend", id: 9, name: "f9.txt", to: "amy", why: "many" }],
+  ]);
+  quoted(`\`${many!.trim()}\``);
+});

@@ -22,6 +22,7 @@ import type { Turn } from "./unconfirmed_chat.ts";
 import { PROGRESS_MIN_BYTES, type StatusRow } from "./status_row.ts";
 import { type InOrder, ResumeOrder } from "./resume_order.ts";
 import {
+  type FilesAtOnce,
   heldNotice,
   placeKey,
   type SendingPlace,
@@ -56,6 +57,13 @@ export interface OutgoingFilesOptions {
    * each given back once its file ends; by default the session's own).
    */
   places?: SendingPlaces;
+  /**
+   * At most this many files under way at once, whoever they go to (a
+   * `--json` bot's, whose files go on while it reads on); the others wait
+   * for one to end, in the order sent, listed meanwhile. None: no bound
+   * but each recipient's.
+   */
+  atOnce?: FilesAtOnce;
 }
 
 /**
@@ -76,10 +84,11 @@ export interface PendingResend {
   /** Whom it is to be offered to. */
   targets: readonly SendTarget[];
   /**
-   * Why it waits: to be offered again, for a place, or for its turn (it has
-   * its place; the offer of the held file given one before it goes first).
+   * Why it waits: to be offered again, for a place, for its turn (it has
+   * its place; the offer of the held file given one before it goes first),
+   * or for one of the files under way at once to end (`atOnce`).
    */
-  why: "again" | "place" | "turn";
+  why: "again" | "place" | "turn" | "many";
 }
 
 export function outgoingFiles(options: OutgoingFilesOptions): {
@@ -343,10 +352,30 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
           }
         }
       }
+      // No more under way at once than the bound (a --json bot's): it waits
+      // for one of them to end, its recipient's place kept.
+      let slot = options.atOnce?.tryTake() ?? null;
+      if (options.atOnce !== undefined && slot === null) {
+        // The lines after it do not wait for a file that waits, as above.
+        turn?.done();
+        const given = await manyFor(options.atOnce, target, path, id);
+        if (given === "cancelled" || leaving()) {
+          if (given !== "cancelled") given.release();
+          place.release();
+          return "cancelled";
+        }
+        if (link().client.isOver) {
+          given.release();
+          place.release();
+          return "unsent";
+        }
+        slot = given;
+      }
       try {
         return await offer(target, path, again, re, id, passedOn);
       } finally {
         place.release();
+        slot?.release();
       }
     } finally {
       turn?.done();
@@ -382,6 +411,32 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       return await places.wait(target, cancelled.promise);
     } finally {
       waiting.delete(id);
+    }
+  };
+
+  /**
+   * Waits for one of the files under way at once (`atOnce`) to end, listed
+   * meanwhile as waiting for it (said nothing: a bot's hundreds of files
+   * would be as many lines; each says its outcome as ever).
+   */
+  const manyFor = async (
+    atOnce: FilesAtOnce,
+    target: SendTarget,
+    path: string,
+    id: number,
+  ): Promise<SendingPlace | "cancelled"> => {
+    const cancelled = Promise.withResolvers<"cancelled">();
+    const entry = {
+      name: basename(path),
+      targets: [target],
+      why: "many" as const,
+      cancel: () => cancelled.resolve("cancelled"),
+    };
+    waiting.set(id, entry);
+    try {
+      return await atOnce.wait(cancelled.promise);
+    } finally {
+      if (waiting.get(id) === entry) waiting.delete(id);
     }
   };
 

@@ -23,6 +23,15 @@ import { MAX_RECEIVING_PER_SENDER } from "./receiving_share.ts";
 /** Files under way to one recipient at once, at most: what it takes in. */
 export const MAX_SENDING_PER_RECIPIENT = MAX_RECEIVING_PER_SENDER;
 
+/**
+ * Files under way at once from one sender, whoever they go to: what the
+ * server lets a sender have (its `maxTransfersPerUser`; an offer past it is
+ * refused, `limit`). A `--json` bot's files go on while it reads on
+ * (session.ts), so thousands of `file` lines to as many people started at
+ * once, and all but 8 were refused.
+ */
+export const MAX_SENDING_AT_ONCE = 8;
+
 /** Whom an offer names: a person or a group. */
 export type PlaceTarget = { to: string } | { group: string };
 
@@ -65,6 +74,44 @@ export function awayNotice(
   return `${
     mark(name)
   } waits for the connection: it is offered once reconnected (/transfers lists it, /cancel stops it)`;
+}
+
+/** The key every file is counted under in `FilesAtOnce`: no name is empty. */
+const ANYONE: PlaceTarget = { to: "" };
+
+/**
+ * At most `limit` files under way at once, whoever they go to; the others
+ * wait for one of them to end, first come first served (a `--json` bot's,
+ * MAX_SENDING_AT_ONCE).
+ */
+export class FilesAtOnce {
+  readonly limit: number;
+  readonly #places: SendingPlaces;
+
+  constructor(limit = MAX_SENDING_AT_ONCE) {
+    this.limit = limit;
+    this.#places = new SendingPlaces(limit);
+  }
+
+  /** A place now, or null when `limit` are under way (or others wait). */
+  tryTake(): SendingPlace | null {
+    return this.#places.tryTake(ANYONE);
+  }
+
+  /** As SendingPlaces `wait`, for any recipient. */
+  wait(cancelled: Promise<unknown>): Promise<SendingPlace | "cancelled"> {
+    return this.#places.wait(ANYONE, cancelled);
+  }
+
+  /** Places taken now (for tests). */
+  get taken(): number {
+    return this.#places.taken(ANYONE);
+  }
+
+  /** Files waiting for a place now (for tests). */
+  get waiting(): number {
+    return this.#places.waiting;
+  }
 }
 
 /** A place taken: `release` lets the next file to that recipient go. */

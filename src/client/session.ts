@@ -58,6 +58,7 @@ import { connectionFiles, type FileOptions } from "./connection_files.ts";
 import { ReceivedFiles } from "./received_files.ts";
 import type { FileSender, SendTarget } from "./file_sender.ts";
 import { outgoingFiles, type PendingResend } from "./outgoing_files.ts";
+import { FilesAtOnce } from "./sending_places.ts";
 import { transferControls } from "./transfer_controls.ts";
 import {
   type JsonLines,
@@ -679,6 +680,12 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
     emit,
     status,
     turn: () => chats.turn(),
+    // A --json script's files go on while it reads on (filesGoOn, below):
+    // no more under way at once than the server lets a sender have. Before,
+    // thousands of `file` lines started at once, and all but 8 were refused.
+    ...(context.json && !terminal.interactive
+      ? { atOnce: new FilesAtOnce() }
+      : {}),
   });
 
   const transfers = transferControls({

@@ -11,7 +11,10 @@
 
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { formatBytes } from "./render.ts";
-import { MAX_SENDING_PER_RECIPIENT } from "./sending_places.ts";
+import {
+  MAX_SENDING_AT_ONCE,
+  MAX_SENDING_PER_RECIPIENT,
+} from "./sending_places.ts";
 
 /** One line of `/transfers`, before it gets its number. */
 export type TransferEntry =
@@ -44,7 +47,8 @@ export type TransferEntry =
      * its place (its recipient has the most of ours under way), for its
      * turn (it has its place, and waits for the offer of the file given
      * its place before it to go out, so that they reach the wire in the
-     * order sent), or for the connection.
+     * order sent), for one of the files under way at once to end (a
+     * `--json` bot's, MAX_SENDING_AT_ONCE), or for the connection.
      */
     kind: "resend";
     /** The sent file's number (outgoing_files.ts; see `entryId`). */
@@ -52,7 +56,7 @@ export type TransferEntry =
     name: string;
     /** `jojo`, `group team`, or several: `jojo, mia`. */
     to: string;
-    why: "again" | "place" | "turn" | "connection";
+    why: "again" | "place" | "turn" | "many" | "connection";
   }
   | {
     kind: "receiving";
@@ -221,6 +225,8 @@ export function formatTransfers(
               // way to end, which had ended.
               : entry.why === "turn"
               ? "waiting to offer it, once the file sent before it to them is offered"
+              : entry.why === "many"
+              ? `waiting to offer it, after one of the ${MAX_SENDING_AT_ONCE} files under way ends`
               : `waiting to offer it, after one of the ${MAX_SENDING_PER_RECIPIENT} under way to them ends`
           }`,
         );

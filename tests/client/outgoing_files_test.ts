@@ -12,6 +12,10 @@ import { FileSender } from "../../src/client/file_sender.ts";
 import type { Link } from "../../src/client/connection_files.ts";
 import { outgoingFiles } from "../../src/client/outgoing_files.ts";
 import { ResendSchedule } from "../../src/client/resend_schedule.ts";
+import {
+  FilesAtOnce,
+  MAX_SENDING_AT_ONCE,
+} from "../../src/client/sending_places.ts";
 import { transferControls } from "../../src/client/transfer_controls.ts";
 import { formatTransfers } from "../../src/client/transfers_view.ts";
 import { until } from "../_helpers/bystanders.ts";
@@ -283,4 +287,78 @@ Deno.test("outgoingFiles says the end of an offer made again that reached its re
   assert.deepEqual(offer.said(), [...waiting, ...waiting]);
   // He is back: the next offer reaches him.
   await offer.jojoBack(3);
+});
+
+Deno.test("outgoingFiles with a bound on files at once offers no more than it, lists the next as waiting for one to end, and offers it once /cancel ends one", async () => {
+  const server = await startTestServer();
+  const { dir, path, jojo, link } = await sophiaAndJojo(server);
+  // Nine people (jojo and eight more), one file each: none of them answers.
+  const people = [jojo];
+  for (let i = 1; i <= MAX_SENDING_AT_ONCE; i++) {
+    people.push(
+      await TestClient.connect(server, `p${i}`, await testIdentity()),
+    );
+  }
+  const last = people[MAX_SENDING_AT_ONCE]!;
+  const events: SessionEvent[] = [];
+  let leaving = false;
+  const outgoing = outgoingFiles({
+    link: () => link,
+    relinked: () => new Promise<boolean>(() => {}),
+    leaving: () => leaving,
+    emit: (event) => events.push(event),
+    status: { showProgress: () => {} } as unknown as StatusRow,
+    atOnce: new FilesAtOnce(),
+  });
+  const transfers = transferControls({
+    link: () => ({
+      ...link,
+      receiver: { list: () => [] } as unknown as FileReceiver,
+    }),
+    downloadsDir: join(dir, "downloads"),
+    resends: { list: outgoing.resends, cancel: outgoing.cancelResend },
+  });
+  const offered = (client: TestClient) =>
+    client.inbox.filter((m) => m.message.t === "file_offer").length;
+  const leave = async () => {
+    leaving = true;
+    link.client.abort();
+    await outgoing.settled();
+  };
+  try {
+    const sending = ["jojo", ...people.slice(1).map((_, i) => `p${i + 1}`)]
+      .map((to, i) => outgoing.send({ to }, path, i + 1));
+    for (const person of people.slice(0, MAX_SENDING_AT_ONCE)) {
+      await person.waitFor((m) => m.message.t === "file_offer");
+    }
+    await until(() => outgoing.resends().length === 1, "the 9th to wait");
+    // Before, the 9th was offered at once (bounded only per recipient),
+    // and the server refused it: 8 transfers running already.
+    assert.equal(offered(last), 0);
+    const listed = formatTransfers(await transfers.list());
+    assert.equal(listed.length, 1 + MAX_SENDING_AT_ONCE + 1, listed.join("\n"));
+    assert.equal(
+      listed.at(-1),
+      "  9. sending notes.txt to p8: waiting to offer it, after one of the 8 files under way ends",
+    );
+    assert.deepEqual(await transfers.cancel(1), [
+      "Took back the offer of notes.txt.",
+    ]);
+    await last.waitFor((m) => m.message.t === "file_offer");
+    // None refused: the one taken back alone has ended.
+    assert.deepEqual(
+      events.filter((e) => e.type === "file_sent").map((e) =>
+        e.type === "file_sent" ? e.outcome.kind : e.type
+      ),
+      ["cancelled"],
+    );
+    await leave();
+    await Promise.all(sending);
+    assert.equal(offered(last), 1);
+  } finally {
+    await leave();
+    for (const person of people) await person.quit().catch(() => {});
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

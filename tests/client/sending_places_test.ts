@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
 import process from "node:process";
 import {
+  FilesAtOnce,
+  MAX_SENDING_AT_ONCE,
   MAX_SENDING_PER_RECIPIENT,
   placeKey,
+  type SendingPlace,
   SendingPlaces,
 } from "../../src/client/sending_places.ts";
 import { MAX_RECEIVING_PER_SENDER } from "../../src/client/receiving_share.ts";
+import { DEFAULT_LIMITS } from "../../src/server/state.ts";
 
 const never = new Promise<never>(() => {});
 
@@ -111,4 +115,34 @@ Deno.test("SendingPlaces hands out the places of thousands of held files in line
     `${(user + system) / 1000} ms of CPU`,
   );
   carol!.release();
+});
+
+Deno.test("FilesAtOnce holds as many files at once as the server lets a sender have, whoever they go to, and gives a freed place to the first waiting", async () => {
+  assert.equal(MAX_SENDING_AT_ONCE, DEFAULT_LIMITS.maxTransfersPerUser);
+  const atOnce = new FilesAtOnce();
+  const taken: SendingPlace[] = [];
+  for (let i = 0; i < MAX_SENDING_AT_ONCE; i++) {
+    const place = atOnce.tryTake();
+    assert.notEqual(place, null);
+    taken.push(place!);
+  }
+  assert.equal(atOnce.tryTake(), null);
+  const order: string[] = [];
+  const first = atOnce.wait(never).then((p) => {
+    order.push("first");
+    return p;
+  });
+  const second = atOnce.wait(never).then((p) => {
+    order.push("second");
+    return p;
+  });
+  assert.equal(atOnce.waiting, 2);
+  taken[0]!.release();
+  const given = await first;
+  assert.notEqual(given, "cancelled");
+  assert.deepEqual(order, ["first"]);
+  taken[1]!.release();
+  await second;
+  assert.deepEqual(order, ["first", "second"]);
+  assert.equal(atOnce.taken, MAX_SENDING_AT_ONCE);
 });

@@ -50,10 +50,10 @@ Deno.test("formatTransfers lists each kind with progress, sanitised names and wh
   ]);
 });
 
-Deno.test("formatTransfers says what a file waiting to be offered waits for: its place, its turn once it has its place, the connection, or its next offer", () => {
+Deno.test("formatTransfers says what a file waiting to be offered waits for: its place, its turn once it has its place, the connection, its next offer, or one of those under way at once to end", () => {
   const waiting = (
     id: number,
-    why: "again" | "place" | "turn" | "connection",
+    why: "again" | "place" | "turn" | "many" | "connection",
   ): TransferEntry => ({
     kind: "resend",
     id,
@@ -68,6 +68,7 @@ Deno.test("formatTransfers says what a file waiting to be offered waits for: its
         waiting(6, "place"),
         waiting(7, "connection"),
         waiting(8, "again"),
+        waiting(9, "many"),
       ]),
     ),
     [
@@ -78,6 +79,8 @@ Deno.test("formatTransfers says what a file waiting to be offered waits for: its
       "  2. sending photo6.jpg to nana: waiting to offer it, after one of the 4 under way to them ends",
       "  3. sending photo7.jpg to nana: waiting to offer it once reconnected",
       "  4. sending photo8.jpg to nana: waiting to offer it again, resuming where it stopped",
+      // A --json bot's, past the files under way at once.
+      "  5. sending photo9.jpg to nana: waiting to offer it, after one of the 8 files under way ends",
     ],
   );
 });
