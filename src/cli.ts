@@ -18,7 +18,11 @@ import {
 } from "./server/config.ts";
 import { hostName } from "./server/allowed_host.ts";
 import { ipLiteral } from "./server/address_group.ts";
-import { hideNatsCredentials, natsServers } from "./server/nats_urls.ts";
+import {
+  hideNatsCredentials,
+  natsServers,
+  splitNatsUrls,
+} from "./server/nats_urls.ts";
 import {
   type AccountBudgetLimits,
   DEFAULT_ACCOUNT_BUDGETS,
@@ -148,12 +152,17 @@ function parsePort(value: string): number {
 /**
  * `--cluster`: NATS server URLs, comma-separated; `host:port` alone means
  * nats://host:port. Credentials in them (USER:PASS@, TOKEN@) are kept for
- * connectNats, which takes them out of the URLs it dials.
+ * connectNats, which takes them out of the URLs it dials; a comma in them
+ * is theirs where that is the only reading (splitNatsUrls), and a usage
+ * error asking for `%2C` where the value reads both ways.
  */
 function parseClusterUrls(value: string): string[] {
-  const urls = value.split(",").map((one) => one.trim()).filter((one) =>
-    one !== ""
-  );
+  const { urls, ambiguous } = splitNatsUrls(value);
+  if (ambiguous) {
+    throw new InvalidArgumentError(
+      "A comma in --cluster before an @ may be in a password or between two URLs: write a comma in a user, password or token as %2C (nats://USER:PA%2CSS@HOST:PORT), and begin each further URL with nats://.",
+    );
+  }
   if (urls.length === 0) {
     throw new InvalidArgumentError("Give one or more nats://HOST:PORT.");
   }
@@ -198,7 +207,9 @@ function withoutClusterCredentials(
       : []
   ).filter((value) => value.includes("@"));
   for (const value of values) {
-    const hidden = value.split(",").map(hideNatsCredentials).join(",");
+    const hidden = splitNatsUrls(value).urls.map(hideNatsCredentials).join(
+      ",",
+    );
     output = output.replaceAll(value, hidden);
   }
   return output;

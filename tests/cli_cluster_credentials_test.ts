@@ -21,6 +21,16 @@ Deno.test("chat serve and chat admin release print a bad --cluster URL without i
       ["serve", "--cluster", "nats://s3cret:@10.0.0.5:4222"],
       /one of them empty: give USER:PASS@, or TOKEN@ alone for a token/,
     ],
+    // A comma typed in the password: the URL is read whole, and hidden.
+    [
+      ["serve", "--cluster", "nats://chat:s3cret,1@:4222"],
+      /'nats:\/\/\*\*\*@:4222' is not a nats:\/\/HOST:PORT URL/,
+    ],
+    // Host chat port 4222 then the token s3cret, or one URL: asked to say.
+    [
+      ["serve", "--cluster", "nats://chat:4222,s3cret@10.0.0.5:4222"],
+      /write a comma in a user, password or token as %2C \(nats:\/\/USER:PA%2CSS@HOST:PORT\), and begin each further URL with nats:\/\//,
+    ],
     [
       ["admin", "release", "bob", "--cluster", "nats://chat:s3cret@:4222"],
       /'nats:\/\/\*\*\*@:4222' is not a nats:\/\/HOST:PORT URL/,

@@ -22,6 +22,62 @@ export function hideNatsCredentials(url: string): string {
   return url.replace(/^(\s*(?:[a-z][a-z0-9+.-]*:\/\/)?).*@/is, "$1***@");
 }
 
+/**
+ * Whether `one` (trimmed) reads as a NATS URL: nats://HOST[:PORT], the
+ * scheme optional, with or without credentials.
+ */
+export function readsAsNatsUrl(one: string): boolean {
+  const trimmed = one.trim();
+  try {
+    const url = new URL(
+      trimmed.includes("://") ? trimmed : `nats://${trimmed}`,
+    );
+    return url.protocol === "nats:" && url.hostname !== "";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A `--cluster` value as its URLs (trimmed, none empty). URLs are
+ * separated by commas, but a password (or user, or token) may hold one as
+ * an operator types it: `nats://chat:pa,ss@h:4222`. A comma belongs to the
+ * credentials when the text up to it has no `@` yet, a later part up to the
+ * next `@` has no `://`, and the text cut there is not URLs on its own
+ * (`nats://chat:pa` has no port). When it is both (`nats://chat:12,34@h` is
+ * also host `chat` port 12, then the token `34` at `h`), the URLs are read
+ * as one (so that what hides credentials hides the most) and `ambiguous`
+ * is set: the command line then asks for `%2C`, as it cannot tell.
+ */
+export function splitNatsUrls(
+  value: string,
+): { urls: string[]; ambiguous: boolean } {
+  const parts = value.split(",");
+  const urls: string[] = [];
+  let ambiguous = false;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    const at = part.includes("@")
+      ? -1
+      : parts.findIndex((later, j) => j > i && later.includes("@"));
+    const through = at < 0 ? [] : parts.slice(i + 1, at + 1);
+    if (at >= 0 && !through.some((later) => later.includes("://"))) {
+      const apart = parts.slice(i, at).every((one) =>
+        one.trim() === "" || readsAsNatsUrl(one)
+      );
+      const joined = parts.slice(i, at + 1).join(",").trim();
+      if (!apart || readsAsNatsUrl(joined)) {
+        if (apart) ambiguous = true;
+        urls.push(joined);
+        i = at;
+        continue;
+      }
+    }
+    if (part.trim() !== "") urls.push(part.trim());
+  }
+  return { urls, ambiguous };
+}
+
 /** The text of `part` (a URL's user or password) decoded, or null if it has a `%` that is not percent-encoding. */
 function decoded(part: string): string | null {
   try {

@@ -54,6 +54,11 @@ export interface ClusterOptions {
    * are given them in their --cluster URL.
    */
   readonly natsAuth?: { readonly user: string; readonly pass: string };
+  /**
+   * The nodes get `natsAuth` as typed (`nats://chat:pa,ss@...`), not
+   * percent-encoded.
+   */
+  readonly natsAuthAsTyped?: boolean;
 }
 
 export interface ConnectOptions {
@@ -104,12 +109,10 @@ export class Cluster {
         url.username = encodeURIComponent(auth.user);
         url.password = encodeURIComponent(auth.pass);
       }
-      const cluster = new Cluster(
-        nats,
-        dir,
-        options.presenceTtl,
-        url.href.replace(/\/$/, ""),
-      );
+      const clusterUrl = auth !== undefined && options.natsAuthAsTyped
+        ? nats.url.replace("://", `://${auth.user}:${auth.pass}@`)
+        : url.href.replace(/\/$/, "");
+      const cluster = new Cluster(nats, dir, options.presenceTtl, clusterUrl);
       try {
         await makeKeys(dir);
       } catch (error) {

@@ -26,13 +26,15 @@ function forgedLine(text: string): Uint8Array {
 
 Deno.test({
   name:
-    "chat serve --cluster nats://USER:PASS@HOST:PORT joins a NATS that asks for credentials, users chat across its nodes, the password is in no output, and an outsider without them can neither connect nor post as alice",
+    "chat serve --cluster nats://USER:PASS@HOST:PORT, a comma typed in the password, joins a NATS that asks for credentials, users chat across its nodes, the password is in no output, and an outsider without them can neither connect nor post as alice",
   ignore: NATS === null,
   async fn() {
-    const pass = "s3cret-Pa55";
+    // Typed as is: the comma is the password's, not between two URLs.
+    const pass = "s3cret,Pa55";
     await using cluster = await Cluster.start(NATS!, {
       prefix: "chat-nats-auth",
       natsAuth: { user: "chat", pass },
+      natsAuthAsTyped: true,
     });
     const [a, b] = await cluster.nodes("a", "b");
     const alice = await cluster.bot(a, "alice");

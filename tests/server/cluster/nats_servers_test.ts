@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   hideNatsCredentials,
   natsServers,
+  splitNatsUrls,
 } from "../../../src/server/nats_urls.ts";
 
 Deno.test("natsServers takes a user and password out of the URLs it dials", () => {
@@ -97,4 +98,64 @@ Deno.test("hideNatsCredentials hides all before a URL's last @, parsable or not"
     hideNatsCredentials("nats://10.0.0.5:4222"),
     "nats://10.0.0.5:4222",
   );
+});
+
+Deno.test("splitNatsUrls keeps a comma typed in a password, user or token with its URL", () => {
+  assert.deepEqual(splitNatsUrls("nats://chat:pa,ss@10.0.0.5:4222"), {
+    urls: ["nats://chat:pa,ss@10.0.0.5:4222"],
+    ambiguous: false,
+  });
+  assert.deepEqual(
+    splitNatsUrls(
+      "nats://chat:a,b,,c@10.0.0.5:4222, 10.0.0.6:4222,nats://chat:a,b,,c@h:1",
+    ),
+    {
+      urls: [
+        "nats://chat:a,b,,c@10.0.0.5:4222",
+        "10.0.0.6:4222",
+        "nats://chat:a,b,,c@h:1",
+      ],
+      ambiguous: false,
+    },
+  );
+  // As natsServers reads it: the password whole, the hosts apart.
+  assert.deepEqual(
+    natsServers(splitNatsUrls("nats://chat:pa,ss@h1:4222,h2:4222").urls),
+    {
+      servers: ["nats://h1:4222", "nats://h2:4222"],
+      auth: { user: "chat", pass: "pa,ss" },
+    },
+  );
+  // Encoded, as before.
+  assert.deepEqual(natsServers(["nats://chat:pa%2Css@h:4222"]).auth, {
+    user: "chat",
+    pass: "pa,ss",
+  });
+});
+
+Deno.test("splitNatsUrls splits URLs as before where no comma can be a credential's", () => {
+  for (
+    const value of [
+      "10.0.0.5:4222,10.0.0.6:4222",
+      "nats://u:p@h1:4222,nats://u:p@h2:4222",
+      "nats://h1:4222,nats://tok@h2:4222",
+      " h1:4222 ,, h2:4222, ",
+    ]
+  ) {
+    assert.equal(splitNatsUrls(value).ambiguous, false, value);
+    assert.deepEqual(
+      splitNatsUrls(value).urls,
+      value.split(",").map((one) => one.trim()).filter((one) => one !== ""),
+      value,
+    );
+  }
+});
+
+Deno.test("splitNatsUrls says when a comma before an @ reads both ways, and reads it as one URL", () => {
+  // Host chat port 12 then token 34 at h, or user chat password "12,34".
+  assert.deepEqual(splitNatsUrls("nats://chat:12,34@h:4222"), {
+    urls: ["nats://chat:12,34@h:4222"],
+    ambiguous: true,
+  });
+  assert.equal(splitNatsUrls("h1:4222,tok@h2:4222").ambiguous, true);
 });
