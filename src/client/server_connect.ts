@@ -88,7 +88,7 @@ export async function connectFirst(
   trust: ServerTrust,
   asker: Asker,
 ): Promise<ChatClient> {
-  const failures: string[] = [];
+  const failures: { url: string; error: unknown }[] = [];
   for (const [index, url] of urls.entries()) {
     try {
       const client = await connectTrusted(url, trust, asker, node);
@@ -96,40 +96,61 @@ export async function connectFirst(
       return client;
     } catch (error) {
       if (error instanceof ServerTrustError || urls.length === 1) throw error;
-      failures.push(explainConnectError(error, url));
+      failures.push({ url, error });
     }
   }
-  throw new NoServerError(failures.join("; "));
+  throw new NoServerError(failures);
 }
 
 /**
  * How many times a first connection is tried while the server refuses it
- * for a while (firstRetryAfter): five waits of its `Retry-After` (5 s from
+ * for a while (passingRefusal): five waits of its `Retry-After` (5 s from
  * the reference server), about the half minute a reconnection's sign-in
  * waits for its address's rates.
  */
 export const FIRST_CONNECT_TRIES = 6;
 
 /**
- * The seconds to wait before trying again when `error` is a refusal that
- * passes, as the server says on the wire: a 503 with `Retry-After` whose
- * reason says to try again (its address's handshake rate, or too many
- * connections still starting: docs/PROTOCOL.md 1.1, README "Limits").
- * Null for anything else (a full server, too many connections from the
- * address: waiting does not help), and 1 to 30 s whatever a server asks.
+ * The wait before trying again when `error` is a refusal that passes, as
+ * the server says on the wire: a 503 with `Retry-After` whose reason says
+ * to try again (its address's handshake rate, or too many connections
+ * still starting: docs/PROTOCOL.md 1.1, README "Limits"), with that
+ * reason and the address that gave it (`url` for a single one's). Null
+ * for anything else (a full server, too many connections from the
+ * address: waiting does not help); 1 to 30 s whatever a server asks.
+ * With several addresses, none of which let the client in (NoServerError),
+ * the one of them that asks for the shortest wait: another may be down
+ * (its node killed), and the one that is up lets the client in once its
+ * address's rate allows.
  */
-export function firstRetryAfter(error: unknown): number | null {
+function passingRefusal(
+  error: unknown,
+  url: string,
+): { seconds: number; reason: string; url: string } | null {
+  if (error instanceof NoServerError) {
+    let soonest: { seconds: number; reason: string; url: string } | null = null;
+    for (const failure of error.failures) {
+      const refusal = passingRefusal(failure.error, failure.url);
+      if (
+        refusal !== null && (soonest?.seconds ?? Infinity) > refusal.seconds
+      ) {
+        soonest = refusal;
+      }
+    }
+    return soonest;
+  }
   if (
     !(error instanceof WebSocketUpgradeError) || error.status !== 503 ||
     error.retryAfter === null || error.reason === null ||
     !/try again/i.test(error.reason)
   ) return null;
-  return Math.min(Math.max(error.retryAfter, 1), 30);
+  const seconds = Math.min(Math.max(error.retryAfter, 1), 30);
+  return { seconds, reason: error.reason, url };
 }
 
 /**
  * connectFirst, tried again after the wait the server asks for while it
- * refuses for a while (firstRetryAfter), up to FIRST_CONNECT_TRIES in all:
+ * refuses for a while (passingRefusal), up to FIRST_CONNECT_TRIES in all:
  * a class starting `chat connect` at the same second from one address
  * meets its handshake rate (30 at once, then 10 a second). `waiting` is
  * told once, at the first wait.
@@ -145,18 +166,18 @@ export async function connectFirstPatiently(
     try {
       return await connectFirst(urls, node, trust, asker);
     } catch (error) {
-      const seconds = firstRetryAfter(error);
-      if (seconds === null || attempt >= FIRST_CONNECT_TRIES) throw error;
+      // Several addresses fail as one NoServerError: a refusal that passes
+      // among them is waited for as a single address's is.
+      const refusal = passingRefusal(error, urls[0]!);
+      if (refusal === null || attempt >= FIRST_CONNECT_TRIES) throw error;
+      const { seconds } = refusal;
       if (attempt === 1) {
-        const reason = sanitizeForTerminal(
-          (error as WebSocketUpgradeError).reason ?? "",
-        );
         waiting(
-          `The server at ${
-            urls[0]
-          } refused the connection for now (${reason}): trying again in ${seconds} s, up to ${
-            FIRST_CONNECT_TRIES - 1
-          } times`,
+          sanitizeForTerminal(
+            `The server at ${refusal.url} refused the connection for now (${refusal.reason}): trying again in ${seconds} s, up to ${
+              FIRST_CONNECT_TRIES - 1
+            } times`,
+          ),
         );
       }
       await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
@@ -164,11 +185,18 @@ export async function connectFirstPatiently(
   }
 }
 
-/** None of the session's addresses answered; the message says why, each. */
+/** None of the session's addresses let the client in; the message says why, each. */
 class NoServerError extends Error {
-  constructor(message: string) {
-    super(message);
+  readonly failures: readonly { url: string; error: unknown }[];
+
+  constructor(failures: readonly { url: string; error: unknown }[]) {
+    super(
+      failures.map(({ url, error }) => explainConnectError(error, url)).join(
+        "; ",
+      ),
+    );
     this.name = "NoServerError";
+    this.failures = failures;
   }
 }
 
