@@ -198,6 +198,23 @@ export class ClusterPresence {
     );
   }
 
+  /**
+   * One of this node's entries was deleted. By this node when its user
+   * left (no longer in #mine); otherwise by another node that took this
+   * one for dead: frozen (SIGSTOP, a machine swapping) or too slow to
+   * write its heartbeat within the TTL, it then goes on serving its users,
+   * whom the others would list no more until each signed in again. Written
+   * again at the next tick.
+   */
+  #mineDeleted(key: string): void {
+    for (const nameKey of this.#mine.keys()) {
+      if (presenceKey(nameKey, this.#node) === key) {
+        this.#mine.set(nameKey, "");
+        return;
+      }
+    }
+  }
+
   #follow(
     watch: AsyncIterable<KvWatchEntry>,
     seen: (entry: KvWatchEntry) => void,
@@ -233,7 +250,11 @@ export class ClusterPresence {
 
   #userSeen(entry: KvWatchEntry): void {
     const sink = this.#sink;
-    if (sink === null || entry.key.endsWith(`.${this.#node}`)) return;
+    if (sink === null) return;
+    if (entry.key.endsWith(`.${this.#node}`)) {
+      if (entry.operation !== "PUT") this.#mineDeleted(entry.key);
+      return;
+    }
     if (entry.operation !== "PUT") {
       sink.gone(entry.key);
       return;
