@@ -62,6 +62,14 @@ const RETRY_FIRST_MS = 100;
  * `delivered` record.
  */
 export const APPLY_BATCH = 500;
+/**
+ * How long a pull waits for records (the client's `expires`): also how
+ * often it checks the consumer again after NATS came back, and half of it
+ * the heartbeat that tells a consumer gone; an idle node pulls once a
+ * period.
+ */
+const PULL_EXPIRES_MS = 5_000;
+
 /** Records the consumer asks JetStream for at a time. */
 const PULL_BATCH = 1_000;
 
@@ -237,8 +245,16 @@ export class ClusterLog {
         : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from },
     );
     // Larger pulls than the client's 100: a node behind (or started on an
-    // empty database) reads the log in fewer round trips.
-    const messages = await consumer.consume({ max_messages: PULL_BATCH });
+    // empty database) reads the log in fewer round trips. Pulls that expire
+    // after PULL_EXPIRES_MS rather than the client's 30 s: after NATS comes
+    // back the client checks the consumer, which fails until JetStream is up
+    // (seconds later), and tries again only after `expires`; meanwhile the
+    // node applied nothing, and every line sent there was answered "could
+    // not save that" though JetStream had it.
+    const messages = await consumer.consume({
+      max_messages: PULL_BATCH,
+      expires: PULL_EXPIRES_MS,
+    });
     this.#stopConsumer = () => messages.stop();
     if (this.#stopped) messages.stop();
     let batch: SequencedRecord[] = [];
