@@ -17,7 +17,7 @@ import { type KV, type KvWatchEntry, KvWatchInclude } from "./nats.ts";
 import { NodeLiveness } from "./node_liveness.ts";
 import type { ClusterSink } from "./port.ts";
 import { parsePresenceRecord, presenceRecord } from "./presence_record.ts";
-import { presenceKey } from "./subjects.ts";
+import { nameKeyOfBinding, presenceKey } from "./subjects.ts";
 
 export class ClusterPresence {
   readonly #users: KV;
@@ -207,11 +207,13 @@ export class ClusterPresence {
    * again at the next tick.
    */
   #mineDeleted(key: string): void {
-    for (const nameKey of this.#mine.keys()) {
-      if (presenceKey(nameKey, this.#node) === key) {
-        this.#mine.set(nameKey, "");
-        return;
-      }
+    // The key is the name key's hex token, as in the names bucket, then
+    // `.` and this node's id.
+    const nameKey = nameKeyOfBinding(
+      key.slice(0, key.length - this.#node.length - 1),
+    );
+    if (nameKey !== null && this.#mine.has(nameKey)) {
+      this.#mine.set(nameKey, "");
     }
   }
 
