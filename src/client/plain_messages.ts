@@ -171,7 +171,7 @@ export class PlainLookalikeWarnings {
 
   /**
    * The warning to show before `message`, or null: it is not a plain
-   * `private` or `group`, its other side is known by a key (`usesE2e`: a
+   * `private` or `group`, its sender (and a private one's `to`) is known by a key (`usesE2e`: a
    * private one is refused then, a group one warned of), reads like no
    * name known by a key (`lookalikeOf`, by name: the known name, or null),
    * or was warned of already.
@@ -182,15 +182,22 @@ export class PlainLookalikeWarnings {
     lookalikeOf: (name: string) => string | null,
   ): string | null {
     if (message.t !== "private" && message.t !== "group") return null;
-    const name = message.t === "private"
-      ? plainPrivateOther(message)
-      : message.from;
-    const key = nameKey(name);
-    if (this.#warned.has(key) || usesE2e(name)) return null;
-    const known = lookalikeOf(name);
-    if (known === null) return null;
-    if (this.#warned.size >= MAX_WARNED) this.#warned.clear();
-    this.#warned.add(key);
-    return plainLookalikeWarning(name, known);
+    // The sender, and a private one's `to`: the other side of one the
+    // viewer sent, but under another sender's name (no honest server sends
+    // that) only a name the host added, which passed the look-alike over
+    // when it alone was looked at ("from a1ice to bob", bob the viewer).
+    const names = message.t === "private" && message.to !== undefined
+      ? [message.from, message.to]
+      : [message.from];
+    for (const name of names) {
+      const key = nameKey(name);
+      if (this.#warned.has(key) || usesE2e(name)) continue;
+      const known = lookalikeOf(name);
+      if (known === null) continue;
+      if (this.#warned.size >= MAX_WARNED) this.#warned.clear();
+      this.#warned.add(key);
+      return plainLookalikeWarning(name, known);
+    }
+    return null;
   }
 }

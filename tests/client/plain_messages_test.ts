@@ -133,6 +133,20 @@ Deno.test("PlainLookalikeWarnings warns before a plain private or group message 
   ) {
     assert.equal(warnings.before(message, known, lookalikeOf), null);
   }
+  // A `to` added under a look-alike's name (the viewer's own, or anyone's)
+  // does not pass the sender over.
+  for (const to of ["bob", "carol"]) {
+    const fresh = new PlainLookalikeWarnings();
+    assert.equal(
+      fresh.before(
+        { t: "private", from: "a1ice", to, ts: 1 },
+        (name) => known(name) || name === "bob",
+        lookalikeOf,
+      ),
+      plainLookalikeWarning("a1ice", "alice"),
+      to,
+    );
+  }
   // A name known by a key of its own was checked when it was met.
   assert.equal(
     warnings.before(
