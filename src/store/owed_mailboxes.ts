@@ -72,11 +72,12 @@ export class OwedMailboxes {
   /**
    * `count` messages from `fromKey` that cost `bytes` together wait for the
    * user, as read from the store, the heaviest sender of each user first:
-   * followed while there is room.
+   * followed while there is room. `fromKey` null: those of senders not
+   * followed, counted only.
    */
   addFrom(
     userKey: string,
-    fromKey: string,
+    fromKey: string | null,
     count: number,
     bytes: number,
   ): void {
@@ -84,6 +85,7 @@ export class OwedMailboxes {
     const mailbox = this.#mailbox(userKey);
     mailbox.count += count;
     mailbox.bytes += bytes;
+    if (fromKey === null) return;
     const sender = mailbox.senders.get(fromKey);
     if (sender !== undefined) {
       sender.count += count;
