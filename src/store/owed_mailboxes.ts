@@ -15,10 +15,17 @@ interface Owed {
 
 /**
  * What waits for one user, in all, and from the few senders followed
- * (MAX_SENDERS_FOLLOWED, by name key): the rest is what the others sent.
+ * (MAX_SENDERS_FOLLOWED, by name key): the rest is what the others sent,
+ * none of whom can have sent more than `others` bytes of what waits.
  */
 interface Mailbox extends Owed {
   readonly senders: Map<string, Owed>;
+  /**
+   * At most what any one sender not followed sent of what waits: the
+   * heaviest of them when read from the store, and every message of one
+   * since (any of them may have sent it all). 0: none waits.
+   */
+  others: number;
 }
 
 /**
@@ -43,9 +50,14 @@ export const MAX_SENDERS_FOLLOWED = 8;
  *
  * Exact in all: every change says the size of what it adds or takes away (an
  * estimate by average size let an account that acknowledged tiny messages
- * hide its flood, and big messages read at once swell a small backlog). By
- * sender, for those followed since they were: a new sender takes the place
- * of the lightest, whose messages count with the others' from then on.
+ * hide its flood, and big messages read at once swell a small backlog).
+ * Exact by sender too: a sender is followed from its first message, while
+ * all that waits is from those followed, or from when the store is read;
+ * the others' messages are counted together, and once they may hold a
+ * sender heavier than those followed, the store is read again
+ * (heaviestSender). A new sender that took the place of the lightest let
+ * two accounts taking turns push each other out at every message, the
+ * flood never followed.
  */
 export class OwedMailboxes {
   readonly #owed = new Map<string, Mailbox>();
@@ -61,38 +73,34 @@ export class OwedMailboxes {
       sender.bytes += bytes;
       return;
     }
-    // A sender not followed yet is, from now on: the lightest followed
-    // gives way (a flood, which grows with each message, never does).
-    if (mailbox.senders.size >= MAX_SENDERS_FOLLOWED) {
-      mailbox.senders.delete(lightest(mailbox.senders)!);
-    }
-    mailbox.senders.set(fromKey, { count: 1, bytes });
+    // Followed from its first message if all that waits is from those
+    // followed (so that this is its first), and there is room.
+    if (mailbox.others === 0 && mailbox.senders.size < MAX_SENDERS_FOLLOWED) {
+      mailbox.senders.set(fromKey, { count: 1, bytes });
+    } else mailbox.others += bytes;
   }
 
   /**
    * `count` messages from `fromKey` that cost `bytes` together wait for the
-   * user, as read from the store, the heaviest sender of each user first:
-   * followed while there is room. `fromKey` null: those of senders not
-   * followed, counted only.
+   * user, all it sent of what waits, as read from the store, the heaviest
+   * sender of each user first: followed while there is room. `fromKey`
+   * null: those of the senders not followed, the heaviest of whom sent
+   * `heaviest` bytes of them.
    */
   addFrom(
     userKey: string,
     fromKey: string | null,
     count: number,
     bytes: number,
+    heaviest = bytes,
   ): void {
     if (count <= 0) return;
     const mailbox = this.#mailbox(userKey);
     mailbox.count += count;
     mailbox.bytes += bytes;
-    if (fromKey === null) return;
-    const sender = mailbox.senders.get(fromKey);
-    if (sender !== undefined) {
-      sender.count += count;
-      sender.bytes += bytes;
-    } else if (mailbox.senders.size < MAX_SENDERS_FOLLOWED) {
+    if (fromKey !== null && mailbox.senders.size < MAX_SENDERS_FOLLOWED) {
       mailbox.senders.set(fromKey, { count, bytes });
-    }
+    } else mailbox.others = Math.max(mailbox.others, heaviest);
   }
 
   /** One message from `fromKey` that cost `bytes` no longer waits for the user. */
@@ -121,25 +129,26 @@ export class OwedMailboxes {
   }
 
   /**
-   * Of the senders followed, who sent the user the most bytes of what
-   * waits for them; undefined when none is followed (nothing waits, or
-   * those followed have nothing left: the store is to be read again).
+   * Who sent the user the most bytes of what waits for them; undefined
+   * when nothing waits, or when it cannot be told without reading the
+   * store again (recountOwed): none followed has anything left, or one not
+   * followed may have sent more than any followed.
    */
   heaviestSender(userKey: string): string | undefined {
-    const senders = this.#owed.get(userKey)?.senders;
-    if (senders === undefined) return undefined;
+    const mailbox = this.#owed.get(userKey);
+    if (mailbox === undefined) return undefined;
     let heaviest: string | undefined;
     let most = -1;
-    for (const [fromKey, owed] of senders) {
+    for (const [fromKey, owed] of mailbox.senders) {
       if (owed.bytes > most) [heaviest, most] = [fromKey, owed.bytes];
     }
-    return heaviest;
+    return most >= mailbox.others ? heaviest : undefined;
   }
 
   #mailbox(userKey: string): Mailbox {
     let mailbox = this.#owed.get(userKey);
     if (mailbox === undefined) {
-      mailbox = { count: 0, bytes: 0, senders: new Map() };
+      mailbox = { count: 0, bytes: 0, senders: new Map(), others: 0 };
       this.#owed.set(userKey, mailbox);
     }
     return mailbox;
@@ -199,14 +208,4 @@ export function waitingRecipients(
 function less(owed: Owed, bytes: number): void {
   owed.count--;
   owed.bytes = Math.max(DELIVERY_COST, owed.bytes - bytes);
-}
-
-/** The sender followed who sent the fewest bytes (the first such). */
-function lightest(senders: Map<string, Owed>): string | undefined {
-  let found: string | undefined;
-  let least = Infinity;
-  for (const [fromKey, owed] of senders) {
-    if (owed.bytes < least) [found, least] = [fromKey, owed.bytes];
-  }
-  return found;
 }

@@ -424,10 +424,10 @@ export class StoreCap {
     const given = this.#tx.transaction(() => {
       let rows = fromHeaviest();
       if (rows.length === 0) {
-        // Those followed have nothing left waiting (or a sender followed
-        // again after giving way took what it sent before for its own): the
-        // heaviest are read from the store (one pass over what waits for
-        // the user), and failing that the oldest of all go.
+        // Those followed have nothing left waiting, or one not followed
+        // may have sent more (OwedMailboxes heaviestSender): the heaviest
+        // are read from the store (one pass over what waits for the user),
+        // and failing that the oldest of all go.
         this.recountOwed(first.userKey);
         rows = fromHeaviest();
       }
@@ -487,6 +487,7 @@ export class StoreCap {
         row.from_key === null ? null : String(row.from_key),
         count,
         Number(row.bytes) + count * DELIVERY_COST,
+        Number(row.heaviest),
       );
     }
     this.#owedStale = false;
@@ -591,7 +592,8 @@ const DROP_OLDEST_SENT_SQL = `
 /**
  * What waits for each user, by sender, the heaviest first: messages and
  * bytes of body, for the MAX_SENDERS_FOLLOWED heaviest senders, then one
- * row with no sender for all the others. The sizes are read once per
+ * row with no sender for all the others (with `heaviest`, the cost of what
+ * the heaviest of them sent). The sizes are read once per
  * message into a small table first: looking each delivery's message up in
  * the table of bodies took 11x as long (2 million deliveries of 4,000
  * messages of 16 KB: 5.7 s against 0.53 s). The rest summed here, not
@@ -615,7 +617,8 @@ const OWED_SQL = `
                ORDER BY bytes + n * ${DELIVERY_COST} DESC)
              <= ${MAX_SENDERS_FOLLOWED} THEN from_key END AS from_key
     FROM pairs)
-  SELECT user_key, from_key, sum(n) AS n, sum(bytes) AS bytes
+  SELECT user_key, from_key, sum(n) AS n, sum(bytes) AS bytes,
+         max(bytes + n * ${DELIVERY_COST}) AS heaviest
   FROM ranked
   GROUP BY user_key, from_key
   ORDER BY user_key, from_key IS NULL,

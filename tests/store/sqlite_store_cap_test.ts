@@ -199,6 +199,49 @@ Deno.test("SqliteStore with maxBytes gives up the flood of the one who sent an a
   });
 });
 
+Deno.test("SqliteStore with maxBytes gives up a flood sent in turns from two accounts, not what eight friends sent the absent user before it", () => {
+  // Eight friends fill the senders followed for bob; mallory and her second
+  // account then take turns: each new sender took the place of the
+  // lightest, so each of the two pushed the other out at one message, and
+  // the friends, heavier, were given up first.
+  const store = openStore(":memory:", {
+    maxBytes: 1024 * KIB,
+    capCheckBudgetMs: Infinity,
+    capCheckEvery: 1,
+  });
+  try {
+    const friends = Array.from({ length: 8 }, (_, i) => `friend${i}`);
+    for (const key of ["bob", "mallory", "mallory2", ...friends]) {
+      store.ensureUser(key, key, 1);
+    }
+    const tell = (from: string, ts: number, said: Uint8Array) =>
+      store.transaction(() =>
+        store.appendMessage({
+          ts,
+          kind: "private",
+          toKey: "bob",
+          fromKey: from,
+          fromName: from,
+          body: said,
+          recipients: [{ userKey: "bob", delivered: false }],
+        })
+      ).id;
+    const before: number[] = [];
+    for (const from of friends) {
+      before.push(tell(from, 1, body(1)), tell(from, 2, body(2)));
+    }
+    for (let i = 0; i < 600; i++) {
+      tell(i % 2 === 0 ? "mallory" : "mallory2", 10 + i, body(i));
+      assert.equal(store.full(), false, `at ${i}`);
+    }
+    const waiting = store.pendingFor("bob", 1000).map((m) => m.id);
+    assert.deepEqual(waiting.slice(0, before.length), before, "the friends'");
+    assert.ok(store.takeDropped("bob") > 300);
+  } finally {
+    store.close();
+  }
+});
+
 Deno.test("SqliteStore with maxBytes, flooded through accounts made for it, gives up their flood and keeps what waits for everyone else", () => {
   // Issue 21's resources review: accounts made to join a group and never
   // come back were owed every message of a flood, until the store refused
