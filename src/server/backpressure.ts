@@ -93,7 +93,8 @@ export class QueueGauge {
 /**
  * Which recipients to cut off when senders have been held back a whole stall
  * period: only those that took nothing in that period (their backlog did not
- * fall), the most queued first. One that reads, however
+ * fall), the most queued first, each with how many periods in a row it has
+ * taken nothing (`periods`). One that reads, however
  * slowly, is not cut: under a flood the server's own sealing, or a machine
  * shared with the clients, can take longer than a stall period to drain
  * half the bound, and cutting the recipient with the most queued then cut
@@ -101,10 +102,18 @@ export class QueueGauge {
  */
 export class StallWatch<Id> {
   #last = new Map<Id, number>();
+  /** Of the stuck at the last look, how many looks in a row each was. */
+  #streaks = new Map<Id, number>();
 
   /** Forgets what was seen: call when senders are held back anew. */
   start(backlogs: Iterable<readonly [Id, number]>): void {
     this.#last = new Map(backlogs);
+    this.#streaks = new Map();
+  }
+
+  /** How many looks in a row `id` was stuck, up to the last (0: it moved). */
+  periods(id: Id): number {
+    return this.#streaks.get(id) ?? 0;
   }
 
   /**
@@ -129,6 +138,9 @@ export class StallWatch<Id> {
       stuck.push([id, backlog]);
     }
     this.#last = seen;
+    const streaks = new Map<Id, number>();
+    for (const [id] of stuck) streaks.set(id, (this.#streaks.get(id) ?? 0) + 1);
+    this.#streaks = streaks;
     return stuck.sort((a, b) => b[1] - a[1]).map(([id]) => id);
   }
 }

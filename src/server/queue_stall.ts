@@ -1,7 +1,8 @@
 /**
  * Recipients that do not drain, cut off: held back by them, senders wait no
- * longer than queueStallMs; then every recipient that took nothing meanwhile
- * is cut off (StallWatch, backpressure.ts).
+ * longer than queueStallMs; then the recipient that took nothing meanwhile
+ * with the most queued is cut off, and with it every one that took nothing
+ * for two periods in a row (StallWatch, backpressure.ts).
  */
 
 import { type QueueGauge, StallWatch } from "./backpressure.ts";
@@ -18,8 +19,9 @@ export interface QueueStallOptions<Id, C extends { readonly backlog: number }> {
 }
 
 /**
- * Watches `gauge` from now on: while it holds senders back, once per
- * stall period every stuck recipient is cut off. Closing the gauge ends it.
+ * Watches `gauge` from now on: while it holds senders back, once per stall
+ * period the most queued stuck recipient is cut off, and every one stuck for
+ * two periods. Closing the gauge ends it.
  */
 export function watchQueueStall<Id, C extends { readonly backlog: number }>(
   gauge: QueueGauge,
@@ -44,23 +46,27 @@ export function watchQueueStall<Id, C extends { readonly backlog: number }>(
     }
   });
 
-  // Every recipient that took nothing in a whole period goes at once, not
-  // one per period: what each holds is freed only as it goes, and 60
-  // connections of one address that stopped reading, while the room was
+  // Not one per period only: what each holds is freed only as it goes, and
+  // 60 connections of one address that stopped reading, while the room was
   // busy, held every sender on the server (nobody was read) for a period
   // each, one cut off every 5 s, about half of them before the queues fell
-  // below half the bound.
+  // below half the bound. Nor every one stuck in the first period: a backlog
+  // falls only as whole frames are written (a batch of up to 1 MiB takes
+  // over 5 s to a reader on a 1 Mbit/s link), and in the first period it
+  // also grows by what was read before senders were held; a second period
+  // without a fall is a reader that took nothing.
   function cutOffStuck(): void {
     stall = undefined;
     if (!gauge.held) return;
-    const stuck = stalls.allStuck(backlogs()).flatMap((id) => {
+    const stuck = stalls.allStuck(backlogs()).flatMap((id, i) => {
       const channel = channels.get(id);
-      return channel === undefined ? [] : [[id, channel] as const];
+      if (channel === undefined) return [];
+      return i === 0 || stalls.periods(id) >= 2 ? [[id, channel] as const] : [];
     });
     if (stuck.length > 0) {
       refusals.log(
         "queued-stall",
-        `recipients held senders back for ${queueStallMs} ms: cutting off the ${stuck.length} that took nothing meanwhile (the most queued: ${
+        `recipients held senders back for ${queueStallMs} ms: cutting off ${stuck.length} (the most queued of those that took nothing meanwhile, and those that took nothing for two periods; the most queued: ${
           stuck[0]![1].backlog
         } bytes)`,
       );
