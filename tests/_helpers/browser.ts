@@ -19,9 +19,10 @@ import {
 } from "./process.ts";
 import type { HoldingProxy } from "./holding_proxy.ts";
 import { hasOneTimeKeys, untilKeysPublished } from "./published_keys.ts";
+import { WAIT_MS } from "./patience.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
-export const WAIT_MS = 20_000;
+export { WAIT_MS };
 
 /**
  * The Deno.test options of a test that drives the browser: puppeteer's
@@ -400,7 +401,11 @@ export async function waitForFile(
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
-    if (Date.now() > deadline) throw new Error(`${path} was not saved`);
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${path} was not saved with ${size} bytes within ${WAIT_MS} ms`,
+      );
+    }
     // Polled: Chromium says nothing to this process when a download ends.
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -5,8 +5,7 @@
 
 import assert from "node:assert/strict";
 import { TestClient, type TestServer } from "./chat.ts";
-
-const LOG_WAIT_MS = 3000;
+import { WAIT_MS } from "./patience.ts";
 
 /** Two registered users who should not notice anything. */
 export interface Bystanders {
@@ -48,7 +47,7 @@ export async function assertStillChatting(
 export async function waitForLog(
   server: TestServer,
   pattern: RegExp,
-  timeoutMs = LOG_WAIT_MS,
+  timeoutMs = WAIT_MS,
 ): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -56,7 +55,9 @@ export async function waitForLog(
     if (line !== undefined) return line;
     if (Date.now() >= deadline) {
       assert.fail(
-        `no log line matches ${pattern}; logs: ${JSON.stringify(server.logs)}`,
+        `no log line matches ${pattern} within ${timeoutMs} ms; logs: ${
+          JSON.stringify(server.logs)
+        }`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -67,11 +68,13 @@ export async function waitForLog(
 export async function until(
   check: () => boolean,
   what: string,
-  timeoutMs = 5000,
+  timeoutMs = WAIT_MS,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) {
+      assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

@@ -7,6 +7,7 @@
  */
 
 import { ChatProcess } from "./process.ts";
+import { WAIT_MS } from "./patience.ts";
 
 export type Kind = "public" | "private" | "group";
 
@@ -169,7 +170,7 @@ export class Member {
     await chat.write(`${JSON.stringify({ ...command, id })}\n`);
     const [line] = await chat.waitFor(
       new RegExp(`^\\{"type":"[a-z_]+","re":"${id}".*$`, "m"),
-      15_000,
+      WAIT_MS,
     );
     return JSON.parse(line!);
   }

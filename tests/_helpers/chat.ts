@@ -18,6 +18,7 @@ import {
 } from "../../src/crypto/identity.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
 import { openStore } from "../../src/store/sqlite_store.ts";
+import { WAIT_MS } from "./patience.ts";
 import {
   type RunningServer,
   type ServerOptions,
@@ -130,7 +131,7 @@ export class TestClient {
   /** Resolves with the first received message matching `predicate`. */
   async waitFor(
     predicate: (m: { message: ServerMessage; text: string }) => boolean,
-    timeoutMs = 5000,
+    timeoutMs = WAIT_MS,
   ): Promise<{ message: ServerMessage; text: string }> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -139,7 +140,7 @@ export class TestClient {
       const left = deadline - Date.now();
       if (left <= 0) {
         throw new Error(
-          `timed out; inbox: ${
+          `timed out after ${timeoutMs} ms waiting for a message such that ${predicate}; inbox: ${
             JSON.stringify(this.inbox.map((m) => [m.message, m.text]))
           }`,
         );

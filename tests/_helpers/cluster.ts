@@ -19,6 +19,7 @@ import { Bot } from "./json_bot.ts";
 import { ChatClient } from "../../src/client/chat_client.ts";
 import { E2eKeyError, fetchBundle } from "../../src/client/e2e_keys.ts";
 import { importPublicKeyPem } from "../../src/crypto/keys.ts";
+import { WAIT_MS } from "./patience.ts";
 
 /**
  * The nats-server binary, or null after a warning naming `test` when it is
@@ -257,7 +258,7 @@ export class Cluster {
 export async function untilGroupKnown(
   bot: Bot,
   group: string,
-  timeoutMs = 10_000,
+  timeoutMs = WAIT_MS,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -265,7 +266,11 @@ export async function untilGroupKnown(
       .groups as { name: string }[];
     if (groups.some((known) => known.name === group)) return;
     if (Date.now() >= deadline) {
-      throw new Error(`The node never had group ${group}`);
+      throw new Error(
+        `The node never had group ${group} within ${timeoutMs} ms; it had ${
+          JSON.stringify(groups.map((known) => known.name))
+        }`,
+      );
     }
   }
 }
@@ -277,7 +282,7 @@ export async function untilGroupKnown(
 export async function joinWhenKnown(
   chat: ChatProcess,
   group: string,
-  timeoutMs = 10_000,
+  timeoutMs = WAIT_MS,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const joined = new RegExp(`Joined group '${group}'`);
@@ -297,7 +302,9 @@ export async function joinWhenKnown(
     );
     if (answer === "joined") return;
     if (Date.now() >= deadline) {
-      throw new Error(`The node never had group ${group}`);
+      throw new Error(
+        `The node never had group ${group}: ${tries} /join answered unknown within ${timeoutMs} ms`,
+      );
     }
     // The pace of the asking, well under the node's message rate.
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -312,7 +319,7 @@ export async function joinWhenKnown(
 export async function untilKeysKnown(
   probe: ChatClient,
   name: string,
-  timeoutMs = 15_000,
+  timeoutMs = WAIT_MS,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -325,7 +332,9 @@ export async function untilKeysKnown(
         (error.code !== "no_keys" && error.code !== "slow_down")
       ) throw error;
     }
-    if (Date.now() > deadline) throw new Error(`${name} published no keys`);
+    if (Date.now() > deadline) {
+      throw new Error(`${name} published no keys within ${timeoutMs} ms`);
+    }
     // The pace of the polling, well under the node's message rate.
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

@@ -28,8 +28,7 @@ import {
 import { testKeys } from "./chat.ts";
 import { memoryPair } from "./memory_pair.ts";
 import { memoryStore } from "./memory_store.ts";
-
-const WAIT_MS = 5000;
+import { WAIT_MS } from "./patience.ts";
 
 /** A peer on the client end of a pair, reading everything the server sends. */
 export class Peer {
@@ -73,7 +72,7 @@ export class Peer {
       if (found !== undefined) return found;
       if (Date.now() > deadline) {
         throw new Error(
-          `no such message; got ${
+          `no message such that ${match} within ${WAIT_MS} ms; got ${
             JSON.stringify(this.inbox.map((m) => m.message))
           }`,
         );

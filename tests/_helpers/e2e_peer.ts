@@ -27,6 +27,7 @@ import type { Identity } from "../../src/crypto/identity.ts";
 import { encodeBundle } from "../../src/crypto/prekeys.ts";
 import type { Store } from "../../src/store/store.ts";
 import { TestClient, testIdentity, type TestServer } from "./chat.ts";
+import { WAIT_MS } from "./patience.ts";
 
 export interface E2ePeer {
   client: ChatClient;
@@ -148,9 +149,11 @@ export function cid(): string {
 export async function nextE2e(
   peer: E2ePeer,
 ): Promise<{ message: E2ePrivate; body: Uint8Array }> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + WAIT_MS;
   while (peer.inbox.length === 0) {
-    if (Date.now() > deadline) assert.fail("no e2e_private arrived");
+    if (Date.now() > deadline) {
+      assert.fail(`no e2e_private arrived within ${WAIT_MS} ms`);
+    }
     await peer.client.request({ t: "ping" });
   }
   return peer.inbox.shift()!;

@@ -8,7 +8,11 @@
  * SIGSTOP. `freeze` waits until the kernel reports every thread stopped.
  */
 
-const STOP_DEADLINE_MS = 5_000;
+import { WAIT_MS } from "./patience.ts";
+
+// Stopping takes the kernel no time, but each look at /proc spawns a
+// process, which a loaded machine is slow to start.
+const STOP_DEADLINE_MS = WAIT_MS;
 
 /** Sends SIGSTOP to `pid` and resolves once all its threads are stopped. */
 export async function freeze(pid: number): Promise<void> {

@@ -18,6 +18,7 @@ import {
 } from "../../src/client/group_sessions.ts";
 import { KnownIdentities } from "../../src/client/known_identities.ts";
 import { TestClient, testIdentity, type TestServer } from "./chat.ts";
+import { WAIT_MS } from "./patience.ts";
 
 export interface Member {
   name: string;
@@ -111,10 +112,14 @@ export async function settled(
   m: Member,
   count: number,
 ): Promise<GroupOpened[]> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + WAIT_MS;
   while (m.opened.length < count) {
     if (Date.now() > deadline) {
-      assert.fail(`${m.name} settled ${JSON.stringify(m.opened)}`);
+      assert.fail(
+        `${m.name} settled ${m.opened.length} of ${count} messages within ${WAIT_MS} ms: ${
+          JSON.stringify(m.opened)
+        }`,
+      );
     }
     await m.client.request({ t: "ping" });
     await new Promise((r) => setTimeout(r, 10));

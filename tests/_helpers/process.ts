@@ -1,6 +1,7 @@
 /** Runs `main.ts` as a real process and reads its output as it arrives. */
 
 import { freeze } from "./freeze.ts";
+import { WAIT_MS } from "./patience.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -121,14 +122,14 @@ export class ChatProcess {
   }
 
   /** Waits until stdout matches `pattern`; returns the match. */
-  waitFor(pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
+  waitFor(pattern: RegExp, timeoutMs = WAIT_MS): Promise<RegExpMatchArray> {
     return this.#waitFor(() => this.stdout, pattern, timeoutMs);
   }
 
   /** Waits until stderr (where a script's errors go) matches `pattern`. */
   waitForStderr(
     pattern: RegExp,
-    timeoutMs = 15_000,
+    timeoutMs = WAIT_MS,
   ): Promise<RegExpMatchArray> {
     return this.#waitFor(() => this.stderr, pattern, timeoutMs);
   }
@@ -154,7 +155,7 @@ export class ChatProcess {
   async waitUntil<T extends object | string | true>(
     check: () => T | false | null | undefined,
     what: string,
-    timeoutMs = 15_000,
+    timeoutMs = WAIT_MS,
   ): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -172,7 +173,7 @@ export class ChatProcess {
       const left = deadline - Date.now();
       if (left <= 0) {
         throw new Error(
-          `timed out waiting for ${what}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`,
+          `timed out after ${timeoutMs} ms waiting for ${what}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`,
         );
       }
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -323,7 +324,7 @@ export function serveProcess(
  * How long a server process may take to start: load modules, open its
  * store, make its certificate and, as a cluster node, meet NATS. Two nodes
  * started together on the 2-core machine under load 15 took 3 to 13 s to
- * listen and join, and one took more than the 15 s every other wait gets
+ * listen and join, and one took more than the 15 s every wait then got
  * (cluster_file_flood_test: nothing printed yet). A server that never starts
  * still fails the test, later.
  */

@@ -8,6 +8,7 @@
  */
 
 import { mainArgs } from "./process.ts";
+import { WAIT_MS } from "./patience.ts";
 
 const O_RDWR = 0x2;
 const O_NOCTTY = 0x100;
@@ -145,13 +146,13 @@ export class PtyChat {
   }
 
   /** Waits until stdout matches `pattern`. */
-  async waitFor(pattern: RegExp, timeoutMs = 15_000): Promise<void> {
+  async waitFor(pattern: RegExp, timeoutMs = WAIT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!pattern.test(this.stdout)) {
       const left = deadline - Date.now();
       if (left <= 0) {
         throw new Error(
-          `timed out waiting for ${pattern}\nstdout:\n${this.stdout}`,
+          `timed out after ${timeoutMs} ms waiting for ${pattern}\nstdout:\n${this.stdout}`,
         );
       }
       let timer: ReturnType<typeof setTimeout> | undefined;

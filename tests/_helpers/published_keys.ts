@@ -11,6 +11,7 @@ import {
   fetchBundle,
   type FetchedBundle,
 } from "../../src/client/e2e_keys.ts";
+import { WAIT_MS } from "./patience.ts";
 
 /**
  * Asks through `probe` (a registered client) until the server has keys of
@@ -21,7 +22,7 @@ export async function untilKeysPublished(
   probe: ChatClient,
   name: string,
   wanted: (fetched: FetchedBundle) => boolean = () => true,
-  timeoutMs = 15_000,
+  timeoutMs = WAIT_MS,
 ): Promise<FetchedBundle> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -33,7 +34,9 @@ export async function untilKeysPublished(
         throw error;
       }
     }
-    if (Date.now() > deadline) assert.fail(`${name} published no keys`);
+    if (Date.now() > deadline) {
+      assert.fail(`${name} published no wanted keys within ${timeoutMs} ms`);
+    }
     // Polled, as nothing tells a third party that keys were published; at
     // ten a second, under the server's message rate (20 a second, 40 at
     // once), which asking again at once would soon pass: it answers

@@ -35,6 +35,7 @@ import type {
   ClientMessage,
   ServerMessage,
 } from "../../src/protocol/messages.ts";
+import { WAIT_MS } from "./patience.ts";
 
 export type Received = string | Uint8Array;
 
@@ -56,8 +57,9 @@ export interface RawMessage {
   body: Uint8Array;
 }
 
-const DEFAULT_TIMEOUT_MS = 5000;
-const CLOSE_WAIT_MS = 2000;
+const DEFAULT_TIMEOUT_MS = WAIT_MS;
+// A close handshake is a round trip like any other.
+const CLOSE_WAIT_MS = WAIT_MS;
 
 export class RawClient {
   readonly socket: WebSocket;
@@ -168,7 +170,9 @@ export class RawClient {
       if (this.#isClosed) return null;
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new Error(`No message from the server within ${timeoutMs} ms`);
+        throw new Error(
+          `No message from the server within ${timeoutMs} ms; ${this.#seen()}`,
+        );
       }
       let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((resolve) => {
@@ -312,7 +316,16 @@ export class RawClient {
         "re" in message && message.re === id
       );
       if (found) return found.message;
-      await this.receiveMessages(Math.max(1, deadline - Date.now()));
+      try {
+        await this.receiveMessages(Math.max(1, deadline - Date.now()));
+      } catch (error) {
+        throw new Error(
+          `No reply to request ${id} (waited up to ${timeoutMs} ms): ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+          { cause: error },
+        );
+      }
     }
   }
 
@@ -373,7 +386,9 @@ export class RawClient {
           timer = setTimeout(
             () =>
               reject(
-                new Error(`The server did not close within ${timeoutMs} ms`),
+                new Error(
+                  `The server did not close within ${timeoutMs} ms; ${this.#seen()}`,
+                ),
               ),
             timeoutMs,
           );
@@ -395,6 +410,13 @@ export class RawClient {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /** What came so far, for a failed wait's message. */
+  #seen(): string {
+    const last = this.messages.slice(-5).map(({ message }) => message);
+    return `${this.received.length} received, ${this.#unread.length} unread; ` +
+      `last opened: ${JSON.stringify(last)}`;
   }
 
   #notify(): void {

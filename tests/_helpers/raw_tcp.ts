@@ -26,6 +26,7 @@ import type {
   ClientMessage,
   ServerMessage,
 } from "../../src/protocol/messages.ts";
+import { WAIT_MS } from "./patience.ts";
 
 export const Opcode = {
   continuation: 0x0,
@@ -46,7 +47,7 @@ export interface ServerFrame {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const READ_BYTES = 64 * 1024;
-const DEFAULT_TIMEOUT_MS = 5000;
+const DEFAULT_TIMEOUT_MS = WAIT_MS;
 
 /** A GET asking for a WebSocket upgrade, with any extra header lines. */
 export function upgradeRequest(extraHeaders: string[] = []): string {
@@ -246,11 +247,16 @@ export class RawTcp {
     this.close();
   }
 
+  /** A failed read's message: what was awaited and what came of it. */
+  #timedOut(): string {
+    return `Timed out reading from the server; ${this.#pending.byteLength} bytes of an incomplete frame or head held`;
+  }
+
   /** Reads more bytes; false at end of stream. Throws past the deadline. */
   async #fill(deadline: number): Promise<boolean> {
     if (this.#eof) return false;
     const left = deadline - Date.now();
-    if (left <= 0) throw new Error("Timed out reading from the server");
+    if (left <= 0) throw new Error(this.#timedOut());
     const buffer = new Uint8Array(READ_BYTES);
     let timer: ReturnType<typeof setTimeout> | undefined;
     let read: number | null;
@@ -259,7 +265,7 @@ export class RawTcp {
         this.conn.read(buffer),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(new Error("Timed out reading from the server")),
+            () => reject(new Error(this.#timedOut())),
             left,
           );
         }),

@@ -3,6 +3,8 @@
  * emulator for tests of what a person sees.
  */
 
+import { WAIT_MS } from "./patience.ts";
+
 /** tmux is there, or can be installed (as root, with apt-get). */
 export async function hasTmux(): Promise<boolean> {
   const found = () =>
@@ -59,7 +61,7 @@ export class Pane {
   async waitFor(
     what: string,
     check: (lines: string[]) => boolean,
-    timeoutMs = 15_000,
+    timeoutMs = WAIT_MS,
   ): Promise<string[]> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -67,7 +69,9 @@ export class Pane {
       if (check(lines)) return lines;
       if (Date.now() > deadline) {
         throw new Error(
-          `timed out waiting for ${what}; the pane shows:\n${lines.join("\n")}`,
+          `timed out after ${timeoutMs} ms waiting for ${what}; the pane shows:\n${
+            lines.join("\n")
+          }`,
         );
       }
       // Polling tmux, not waiting for time to pass: the check decides.
@@ -102,7 +106,7 @@ export class Pane {
   async resize(width: number): Promise<void> {
     await this.tmux("resize-window", "-x", String(width));
     const tty = (await this.tmux("display", "-p", "#{pane_tty}")).trim();
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + WAIT_MS;
     for (;;) {
       const out = await new Deno.Command("stty", {
         args: ["-F", tty, "size"],
@@ -114,7 +118,9 @@ export class Pane {
       );
       if (Number(columns) === width) return;
       if (Date.now() > deadline) {
-        throw new Error(`the pane's terminal never became ${width} wide`);
+        throw new Error(
+          `the pane's terminal never became ${width} wide within ${WAIT_MS} ms; it stayed ${columns}`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
