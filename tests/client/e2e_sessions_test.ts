@@ -44,6 +44,7 @@ import {
   testIdentity,
   type TestServer,
 } from "../_helpers/chat.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 interface Peer {
   client: ChatClient;
@@ -113,7 +114,7 @@ function cid(): string {
 async function next(
   p: Peer,
 ): Promise<{ message: E2ePrivate; body: Uint8Array }> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + WAIT_MS;
   while (p.inbox.length === 0) {
     if (Date.now() > deadline) assert.fail("no e2e_private arrived");
     await p.client.request({ t: "ping" });

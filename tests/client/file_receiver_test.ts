@@ -27,6 +27,7 @@ import {
 import { InTurn } from "../../src/client/in_turn.ts";
 import { ReceivedFiles } from "../../src/client/received_files.ts";
 import { MAX_RECEIVING_PER_SENDER } from "../../src/client/receiving_share.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 /** The next message of type `t` the client sends. */
 async function nextFromClient<T extends ClientMessage["t"]>(
@@ -611,7 +612,7 @@ Deno.test("FileReceiver with OpenSSL writes what it staged once no chunk comes f
     new Promise((_, reject) => {
       timer = setTimeout(
         () => reject(new Error(`not written: ${progress.join(",")}`)),
-        5_000,
+        WAIT_MS,
       );
     }),
   ]).finally(() => clearTimeout(timer));

@@ -33,6 +33,7 @@ import {
 } from "../_helpers/group_members.ts";
 import { cid as e2eCid } from "../_helpers/e2e_peer.ts";
 import type { ChatClient } from "../../src/client/chat_client.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 /**
  * `chain` moved on `steps` iterations without sealing anything (11.11:
@@ -188,7 +189,7 @@ Deno.test("GroupSessions takes a sender key only for a group it is in: a classma
   // is read when its message is, maybe after they left (as one who never
   // joined, it holds no more than one who joined).
   const expected = accounts * (fakeGroups + 1);
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + WAIT_MS;
   const refused = () => bob.notes.filter((n) => /which is not kept/.test(n));
   while (refused().length < expected) {
     if (Date.now() > deadline) {
@@ -333,7 +334,7 @@ Deno.test("GroupSessions checks a burst of sender keys without spending its own 
     }
   }));
   const refused = () => bob.notes.filter((n) => /which is not kept/.test(n));
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + WAIT_MS;
   while (refused().length + bob.state.received.size < 3 * keys) {
     if (bob.client.isOver) {
       assert.fail(`bob was cut off: ${server.logs.slice(-3).join(" | ")}`);
@@ -360,7 +361,7 @@ Deno.test("GroupSessions checks a burst of sender keys without spending its own 
 
 /** Waits (5 s at most) until `done`, looking again every 60 ms. */
 async function until(done: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + WAIT_MS;
   while (!done()) {
     if (Date.now() > deadline) assert.fail("timed out");
     await new Promise((resolve) => setTimeout(resolve, 60));

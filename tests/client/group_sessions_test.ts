@@ -44,6 +44,7 @@ import {
   settled,
   texts,
 } from "../_helpers/group_members.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 Deno.test("GroupSessions: members read each other's messages, each opened once; a server's altered, relabelled or moved copy is refused", async () => {
   await using server = await startTestServer();
@@ -524,7 +525,7 @@ Deno.test("GroupSessions asks about a group the server's capped group list left 
   // `slow_down` takes its key unchecked (the server could not say).
   const refusedNotes = () =>
     bob.notes.filter((n) => /which is not kept/.test(n));
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + WAIT_MS;
   while (refusedNotes().length < 2 && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
   }

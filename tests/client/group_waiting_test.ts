@@ -25,6 +25,7 @@ import {
   sealGroupMessage,
 } from "../../src/crypto/sender_key.ts";
 import { InTurn } from "../../src/client/in_turn.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const client = { serverFingerprint: "SHA256:server" } as unknown as ChatClient;
 let nextId = 1;
@@ -309,7 +310,7 @@ Deno.test("a message whose sender has no key change waiting (holdUntilTrusted nu
   const chain = await newSenderChain();
   const m = await seal(chain, "bob", "keyed later");
   const settled = settledOf(await groups.open(client, m.message, m.body));
-  await within(asked.promise, 5000, "holdUntilTrusted was not asked");
+  await within(asked.promise, WAIT_MS, "holdUntilTrusted was not asked");
   assert.deepEqual(late, []);
   const label = SENDER_KEY_LABEL_PREFIX + "g";
   assert.ok(groups.deliverKey(client, "bob", label, encodeSenderKey(chain)));
@@ -520,7 +521,7 @@ Deno.test("a message from a sender whose key is known is kept waiting over one o
   gate.resolve();
   await within(
     Promise.all(waiting.slice(1).map(settledOf)),
-    10_000,
+    WAIT_MS,
     "the made-up ones never gave up",
   );
 });

@@ -21,6 +21,7 @@ import { until } from "../_helpers/bystanders.ts";
 import { startTestServer, TestClient, testIdentity } from "../_helpers/chat.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 import { typist } from "../_helpers/typist.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 Deno.test("an offer that comes before the session listens is asked about", async () => {
   await using dir = await tempDir("chat-offer-early-");
@@ -85,7 +86,7 @@ Deno.test("an offer that comes before the session listens is asked about", async
           /^sophia wants to send you a\.txt .*Accept\?/.test(line)
         ),
       "the question about a.txt",
-      10_000,
+      WAIT_MS,
     );
   } finally {
     terminal.type("/quit");

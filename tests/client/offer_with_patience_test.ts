@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { ChatClient } from "../../src/client/chat_client.ts";
 import { offerWithPatience } from "../../src/client/offer_with_patience.ts";
 import { startTestServer, testIdentity } from "../_helpers/chat.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 Deno.test("offerWithPatience sends an offer refused with slow_down again after the pause, and resolves with the server's real answer", async () => {
   // Two messages a second, three at once: spent, one comes back in 500 ms.
@@ -102,7 +103,7 @@ Deno.test("offerWithPatience says an offer passed on when the ping sent after it
     const said = await Promise.race([
       passedOn.promise.then(() => "passed on" as const),
       new Promise<"not said">((resolve) => {
-        timer = setTimeout(() => resolve("not said"), 15_000);
+        timer = setTimeout(() => resolve("not said"), WAIT_MS);
       }),
     ]);
     clearTimeout(timer);

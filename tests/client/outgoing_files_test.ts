@@ -28,6 +28,7 @@ import {
   testIdentity,
   type TestServer,
 } from "../_helpers/chat.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 async function signIn(
   server: TestServer,
@@ -163,7 +164,7 @@ Deno.test("outgoingFiles offers a file again once our connection is back when it
   await offer.cut();
   assert.equal(offer.offers(), 1);
   await offer.relink();
-  await offer.jojo.waitFor(() => offer.offers() === 2, 10_000);
+  await offer.jojo.waitFor(() => offer.offers() === 2, WAIT_MS);
   offer.leave();
   await offer.sending;
   assert.ok(

@@ -33,6 +33,7 @@ import {
   testIdentity,
   type TestServer,
 } from "../_helpers/chat.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const JOJO = { to: "jojo" } as const;
 
@@ -161,7 +162,7 @@ async function sophiaSends(
     },
     /** Resolves once jojo has been offered `count` files in all. */
     async offered(count: number): Promise<Offer[]> {
-      await jojo.waitFor(() => offers().length >= count, 10_000);
+      await jojo.waitFor(() => offers().length >= count, WAIT_MS);
       return offers();
     },
     /** "... waits: 4 files to ..." said so far. */
@@ -519,8 +520,8 @@ Deno.test("outgoingFiles: /cancel N of a file being offered again to several peo
     client.inbox.flatMap((m) =>
       m.message.t === "file_offer" ? [m.message] : []
     );
-  await s.jojo.waitFor(() => offerOf(s.jojo).length === 1, 10_000);
-  await kiki.waitFor(() => offerOf(kiki).length === 1, 10_000);
+  await s.jojo.waitFor(() => offerOf(s.jojo).length === 1, WAIT_MS);
+  await kiki.waitFor(() => offerOf(kiki).length === 1, WAIT_MS);
   s.answer(offerOf(s.jojo)[0]!, "file_accept");
   kiki.client.post({ t: "file_accept", xfer: offerOf(kiki)[0]!.xfer });
   await until(() => s.link.sender.list().length === 1, "the transfer to run");
@@ -533,7 +534,7 @@ Deno.test("outgoingFiles: /cancel N of a file being offered again to several peo
   await s.jojoBack();
   // Offered again to jojo first (kiki away: tried later); kiki back while
   // it waits for his answer.
-  await s.jojo.waitFor(() => offerOf(s.jojo).length === 1, 10_000);
+  await s.jojo.waitFor(() => offerOf(s.jojo).length === 1, WAIT_MS);
   kiki = await TestClient.connect(s.server, "kiki", kikiIdentity);
   const [file] = s.link.sender.filesUnderWay();
   assert.equal(s.link.sender.stopFile(file!), "offer");

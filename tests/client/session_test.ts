@@ -21,6 +21,7 @@ import { testCredentials } from "../_helpers/tls.ts";
 import { typist } from "../_helpers/typist.ts";
 import { ANSWER_GUARD_MS } from "../../src/client/offer_prompts.ts";
 import { until } from "../_helpers/bystanders.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 /** A terminal with a person at it, answering questions through `answer`. */
 function personAt(
@@ -98,7 +99,7 @@ Deno.test("runSession connects again, without asking again, when the server gave
       await until(
         () => server.logs.some((l) => l.includes("no username was registered")),
         "the server to give up",
-        10_000,
+        WAIT_MS,
       );
       // An answer sooner is not taken (first_contact.ts).
       const early = asked + ANSWER_GUARD_MS - performance.now();
@@ -213,7 +214,7 @@ Deno.test("runSession with two addresses moves to the second when the first goes
     await until(
       () => terminal.printed.includes("SUCCESS: Username registered."),
       "the welcome",
-      10_000,
+      WAIT_MS,
     );
     assert.ok(
       terminal.printed.includes(`Connected to ${host(first.url)}`),
@@ -226,7 +227,7 @@ Deno.test("runSession with two addresses moves to the second when the first goes
           `Reconnected to ${host(second.url)} as sophia.`,
         ),
       "the move to the second address",
-      10_000,
+      WAIT_MS,
     );
     terminal.type("/quit");
     assert.equal(await session, 0, terminal.printed.join("\n"));
@@ -269,7 +270,7 @@ Deno.test("runSession on a terminal keeps in the scrollback why the connection w
   await until(
     () => terminal.printed.includes("Reconnected as sophia."),
     "the reconnection",
-    10_000,
+    WAIT_MS,
   );
   terminal.type("/quit");
   assert.equal(await session, 0, terminal.printed.join("\n"));
@@ -376,7 +377,7 @@ async function sophiaThrough(
   await until(
     () => terminal.printed.includes("SUCCESS: Username registered."),
     "the welcome",
-    10_000,
+    WAIT_MS,
   );
   return { terminal, session };
 }
@@ -413,7 +414,7 @@ Deno.test("runSession on a terminal answers a command whose reply a broken proto
   await until(
     () => terminal.printed.includes("Reconnected as sophia."),
     "the reconnection",
-    10_000,
+    WAIT_MS,
   );
   terminal.type("/quit");
   assert.equal(await session, 0, terminal.printed.join("\n"));
@@ -465,7 +466,7 @@ Deno.test("runSession on a terminal says in a few words that a file coming in st
   await until(
     () => terminal.printed.includes("Reconnected as sophia."),
     "the reconnection",
-    10_000,
+    WAIT_MS,
   );
   const again = await sender.send({ to: "sophia" }, path);
   assert.equal(
@@ -476,7 +477,7 @@ Deno.test("runSession on a terminal says in a few words that a file coming in st
   await until(
     () => terminal.printed.includes("You received file big.bin from jojo."),
     "the file",
-    10_000,
+    WAIT_MS,
   );
   await jojo.quit();
   terminal.type("/quit");
@@ -531,7 +532,7 @@ Deno.test("runSession on a terminal says in a few words that a file going out st
   await until(
     () => terminal.printed.includes("File big.bin sent to jojo successfully."),
     "the file, offered again",
-    10_000,
+    WAIT_MS,
   );
   await injected;
   await receiver.idle();

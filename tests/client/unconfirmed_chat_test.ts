@@ -30,6 +30,7 @@ import type { ClientMessage } from "../../src/protocol/messages.ts";
 import { createKeyring, publishPrekeys } from "../../src/client/e2e_keys.ts";
 import { notSentWithout, OwnKeysPublisher } from "../../src/client/own_keys.ts";
 import { seededIdentity } from "../_helpers/e2e_keys.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 type TestServer = Awaited<ReturnType<typeof startTestServer>>;
 type Channel = Awaited<
@@ -259,7 +260,7 @@ Deno.test("a public line whose answer does not come within the wait is said pend
     // What the server reads, in order; "stuck" is left unanswered.
     const read: string[] = [];
     let stuck: number | undefined;
-    const deadline = AbortSignal.timeout(5_000);
+    const deadline = AbortSignal.timeout(WAIT_MS);
     while (read.length < 3) {
       const batch = await receiveBefore(
         channel,
@@ -382,7 +383,7 @@ Deno.test("a private line waiting for this client's keys to be published, which 
     // The key publish is read and never answered; the public line after
     // the private one is answered once it comes.
     const read: string[] = [];
-    const deadline = AbortSignal.timeout(5_000);
+    const deadline = AbortSignal.timeout(WAIT_MS);
     while (!read.includes("say")) {
       const batch = await receiveBefore(
         channel,
@@ -473,7 +474,7 @@ async function readSays(
   send: (reply: Reply) => void,
 ): Promise<{ text: string; id: number; cid: string | undefined }[]> {
   const read: { text: string; id: number; cid: string | undefined }[] = [];
-  const deadline = AbortSignal.timeout(5_000);
+  const deadline = AbortSignal.timeout(WAIT_MS);
   while (read.length < count) {
     const batch = await Promise.race([
       channel.receive(),
@@ -625,7 +626,7 @@ Deno.test("a line said pending whose late answer is slow_down after a file offer
     channel.send(slowDown(stuck!.id));
     // Before (no place taken): sent again after the pause, behind the
     // offer, and waiting for an answer this server never gives.
-    const deadline = AbortSignal.timeout(5_000);
+    const deadline = AbortSignal.timeout(WAIT_MS);
     const late = await Promise.race([
       pending.answer,
       new Promise<never>((_, reject) =>

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { sophiaBesideJojo } from "../_helpers/sophia_pane.ts";
 import { hasTmux, type Pane } from "../_helpers/tmux.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const TMUX = await hasTmux();
 if (!TMUX) {
@@ -59,7 +60,7 @@ async function chatPane(options: { thenCat?: boolean; args?: string[] } = {}) {
      */
     async history(check: (text: string) => boolean): Promise<string> {
       const folder = `${dir}/config/chat/history`;
-      const deadline = Date.now() + 15_000;
+      const deadline = Date.now() + WAIT_MS;
       for (;;) {
         // A rewrite goes through a temporary beside the file: skipped.
         const names = await Array.fromAsync(Deno.readDir(folder)).catch(

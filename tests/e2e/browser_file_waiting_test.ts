@@ -21,6 +21,7 @@ import {
   waitForLine,
 } from "../_helpers/browser.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const WAITING =
   /^ {2}1\. sending notes\.txt to termy: waiting to offer it again, resuming where it stopped$/;
@@ -74,7 +75,7 @@ Deno.test({
           [...document.querySelectorAll("#log .line")].filter((row) =>
             /will be offered again/.test(row.textContent ?? "")
           ).length === 2,
-        { timeout: 20_000 },
+        { timeout: WAIT_MS },
       );
       await typeLine(page, "/quit");
       // Before: "Disconnected." at once.

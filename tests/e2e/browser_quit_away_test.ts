@@ -17,6 +17,7 @@ import {
   signedInThrough,
   startBrowserChat,
   typeLine,
+  WAIT_MS,
   waitForLine,
 } from "../_helpers/browser.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
@@ -49,7 +50,7 @@ Deno.test({
       // Before: nothing said, and the loop went on trying.
       await waitForLine(page, /^ERROR: Not sent: typed while away$/);
       await waitForLine(page, /^Disconnected\.$/);
-      await page.waitForSelector("#again:not([hidden])", { timeout: 5_000 });
+      await page.waitForSelector("#again:not([hidden])", { timeout: WAIT_MS });
       // The server reachable again: nothing signs in by itself, and a line
       // typed now is refused, as after a /quit while connected.
       proxy.down = false;

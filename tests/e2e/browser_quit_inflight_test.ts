@@ -19,6 +19,7 @@ import {
 } from "../_helpers/browser.ts";
 import { HoldingProxy } from "../_helpers/holding_proxy.ts";
 import { lineOnItsWay } from "../_helpers/line_on_its_way.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 Deno.test({
   name:
@@ -49,7 +50,7 @@ Deno.test({
           }
           return false;
         },
-        { timeout: 15_000 },
+        { timeout: WAIT_MS },
       );
       assert.equal(await outcome.jsonValue(), "asked");
       // Its answer comes: shown sent, and /quit leaves without a question.

@@ -19,6 +19,7 @@ import {
   signedInThrough,
   startBrowserChat,
   typeLine,
+  WAIT_MS,
   waitForLine,
 } from "../_helpers/browser.ts";
 import { GateProxy } from "../_helpers/gate_proxy.ts";
@@ -67,7 +68,7 @@ Deno.test({
       await waitForLine(page, /^Disconnected\.$/);
       await waitForLine(page, /^ERROR: Not sent: typed while away$/);
       await waitForLine(page, /^ERROR: Not sent: typed after the question$/);
-      await page.waitForSelector("#again:not([hidden])", { timeout: 5_000 });
+      await page.waitForSelector("#again:not([hidden])", { timeout: WAIT_MS });
       assert.deepEqual(
         problems.filter((text) => !text.includes("WebSocket connection")),
         [],

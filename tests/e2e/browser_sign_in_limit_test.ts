@@ -23,6 +23,7 @@ import {
 } from "../_helpers/browser.ts";
 import { startTestServer } from "../_helpers/chat.ts";
 import { HoldingProxy } from "../_helpers/holding_proxy.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 /** How many rows of the page's log read exactly `text`. */
 function rowsReading(page: Page, text: string): Promise<number> {
@@ -93,7 +94,7 @@ Deno.test({
           document.getElementById("status")?.textContent?.includes(
             "the server lets sign-ins from your address in a few at a time",
           ),
-        { timeout: 20_000 },
+        { timeout: WAIT_MS },
       ).catch(async (error) => {
         const status = await page.$eval("#status", (e) => e.textContent);
         throw new Error(`The status says '${status}'`, { cause: error });

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
 import { RawClient } from "../_helpers/raw_client.ts";
 import { startTestServer, TestClient } from "../_helpers/chat.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const decoder = new TextDecoder();
 
@@ -17,7 +18,7 @@ async function until(
   raw: RawClient,
   predicate: (message: ServerMessage, body: string) => boolean,
 ): Promise<void> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + WAIT_MS;
   while (
     !raw.messages.some((m) => predicate(m.message, decoder.decode(m.body)))
   ) {

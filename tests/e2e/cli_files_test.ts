@@ -6,6 +6,7 @@ import {
   listeningPort,
   serveProcess,
 } from "../_helpers/process.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 Deno.test("chat connect --open-with opens received documents, and never scripts or executables", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-cli-files-" });
@@ -97,7 +98,7 @@ Deno.test("chat connect --open-with opens received documents, and never scripts 
       jojo.stdout,
     );
     // The opener runs detached: give it a moment to write.
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + WAIT_MS;
     let opened = "";
     while (Date.now() < deadline) {
       opened = await Deno.readTextFile(`${dir}/opened.log`).catch(() => "");
@@ -163,7 +164,7 @@ Deno.test("chat connect that quits while a file is arriving keeps only a resumab
     ]);
     await sophia.write(`/file jojo ${dir}/big.bin\n`);
     // Quit as soon as the file starts arriving.
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + WAIT_MS;
     for (;;) {
       const names = await Array.fromAsync(Deno.readDir(downloads)).catch(
         () => [],

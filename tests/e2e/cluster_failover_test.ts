@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { crash } from "../_helpers/nats.ts";
 import { Cluster, natsForTest } from "../_helpers/cluster.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const NATS = await natsForTest("cluster_failover_test");
 
@@ -34,7 +35,7 @@ Deno.test({
     );
     const carol = await cluster.bot(a, "carol");
     const bob = await cluster.bot(b, "bob");
-    await bob.waitForList((names) => names.includes("alice"), 10_000);
+    await bob.waitForList((names) => names.includes("alice"), WAIT_MS);
 
     // carol writes to alice on node A only: node A's ids run ahead of
     // node B's, so that node B's next ids are ones alice has seen there.

@@ -17,6 +17,7 @@ import { packBatches } from "../../src/protocol/batch_framing.ts";
 import { encodeMessage } from "../../src/protocol/message_framing.ts";
 import { FILE_CHUNK_TAG_BYTES } from "../../src/protocol/limits.ts";
 import type { ClientMessage } from "../../src/protocol/messages.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const NATS = await natsForTest("cluster_file_flood_test");
 
@@ -40,7 +41,7 @@ async function bridgedTransfer(cluster: Cluster) {
   const recipient = await rawOn(cluster, b, "mallory2");
   const sender = await rawOn(cluster, a, "mallory");
   // Node A lists mallory2 (its presence came through NATS) before the offer.
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + WAIT_MS;
   for (;;) {
     const list = await sender.request({ t: "list" });
     assert.equal(list.t, "users");
@@ -57,7 +58,7 @@ async function bridgedTransfer(cluster: Cluster) {
   });
   let xfer: number | undefined;
   while (xfer === undefined) {
-    for (const { message } of await recipient.receiveMessages(10_000)) {
+    for (const { message } of await recipient.receiveMessages(WAIT_MS)) {
       if (message.t === "file_offer") xfer = message.xfer;
     }
   }
@@ -96,7 +97,7 @@ for (
       );
       assert.equal(rest.length, 0);
       recipient.send(await recipient.sealPlaintext(batch!));
-      const closed = await recipient.waitClosed(10_000);
+      const closed = await recipient.waitClosed(WAIT_MS);
       assert.deepEqual(closed, { code: 1008, reason: "violation" });
       await sender.close();
     },

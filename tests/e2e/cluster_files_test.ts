@@ -27,6 +27,7 @@ import {
   userSubject,
 } from "../../src/server/cluster/subjects.ts";
 import { FILE_CHUNK_TAG_BYTES, nameKey } from "../../src/protocol/limits.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const NATS = await natsForTest("cluster_files_test");
 
@@ -36,7 +37,7 @@ async function waitListed(
   self: string,
   name: string,
 ): Promise<void> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + WAIT_MS;
   for (;;) {
     const lists = chat.stdout.split(`*** ${self} - `).length - 1;
     await chat.write("/list\n");

@@ -11,6 +11,7 @@ import { Cluster, natsForTest } from "../_helpers/cluster.ts";
 import { connectNats, jetstream } from "../../src/server/cluster/nats.ts";
 import { encodeLogRecord } from "../../src/server/cluster/log_record.ts";
 import { ROOM_LOG_SUBJECT } from "../../src/server/cluster/subjects.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const NATS = await natsForTest("cluster_nats_auth_test");
 
@@ -39,7 +40,7 @@ Deno.test({
     const [a, b] = await cluster.nodes("a", "b");
     const alice = await cluster.bot(a, "alice");
     const bob = await cluster.bot(b, "bob");
-    await bob.waitForList((names) => names.includes("alice"), 10_000);
+    await bob.waitForList((names) => names.includes("alice"), WAIT_MS);
     await alice.ask({ cmd: "send", text: "hello from A" }, "sent");
     await bob.chat.waitFor(
       /"kind":"public","from":"alice","text":"hello from A"/,
@@ -76,7 +77,7 @@ Deno.test({
     );
     await cluster.bot(a, "alice");
     const bob = await cluster.bot(a, "bob");
-    await bob.waitForList((names) => names.includes("alice"), 10_000);
+    await bob.waitForList((names) => names.includes("alice"), WAIT_MS);
 
     // What the warning is about: no node, no account, alice never wrote it.
     const nc = await connectNats([cluster.nats.url], "outsider");

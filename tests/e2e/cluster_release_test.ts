@@ -15,6 +15,7 @@ import {
 } from "../_helpers/cluster.ts";
 import type { Bot } from "../_helpers/json_bot.ts";
 import { ChatProcess } from "../_helpers/process.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const NATS = await natsForTest("cluster_release_test");
 
@@ -77,7 +78,7 @@ Deno.test({
     await old.ask({ cmd: "join", group: "lab" }, "ok");
     // Node B has the old key in lab too (the groups bucket), to cut there.
     await untilGroupKnown(cy, "lab");
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + WAIT_MS;
     while (!(await members(cy)).flat().includes("jojo")) {
       assert.ok(Date.now() < deadline, "node B never had jojo in lab");
     }
@@ -115,7 +116,7 @@ Deno.test({
         ) || null,
       "amy told jojo left lab",
     );
-    const out = Date.now() + 10_000;
+    const out = Date.now() + WAIT_MS;
     while ((await members(cy)).flat().includes("jojo")) {
       assert.ok(Date.now() < out, "node B kept jojo in lab");
     }
@@ -191,7 +192,7 @@ Deno.test({
     await old.ask({ cmd: "join", group: "lab" }, "ok");
     const cy = await cluster.bot(c, "cy", { args: ["--no-reconnect"] });
     await untilGroupKnown(cy, "lab");
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + WAIT_MS;
     while (!(await members(cy)).flat().includes("jojo")) {
       assert.ok(Date.now() < deadline, "node C never had jojo in lab");
     }

@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { Cluster, natsForTest, untilGroupKnown } from "../_helpers/cluster.ts";
 import { GROUP_UNCHECKED_TEXT } from "../../src/server/group_name_claim.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const NATS = await natsForTest("cluster_restart_test");
 
@@ -32,7 +33,7 @@ Deno.test({
     const b = nodeB.process;
     const alice = await cluster.bot(nodeA, "alice");
     const bob = await cluster.bot(nodeB, "bob");
-    await bob.waitForList((names) => names.includes("alice"), 10_000);
+    await bob.waitForList((names) => names.includes("alice"), WAIT_MS);
     await bob.ask({ cmd: "create", group: "bobs" }, "ok");
     await untilGroupKnown(alice, "bobs");
 
@@ -57,16 +58,16 @@ Deno.test({
       assert.deepEqual(await bob.listed(), ["alice", "bob"]);
     }
     await nats.restart();
-    await a.waitFor(/NATS is reachable again/, 20_000);
-    await b.waitFor(/NATS is reachable again/, 20_000);
+    await a.waitFor(/NATS is reachable again/, WAIT_MS);
+    await b.waitFor(/NATS is reachable again/, WAIT_MS);
     assert.deepEqual(await bob.listed(), ["alice", "bob"]);
 
     // Chat crosses again, and presence: carol signs in on node A.
     await alice.ask({ cmd: "send", text: "back again" }, "sent");
-    await bob.chat.waitFor(/"from":"alice","text":"back again"/, 20_000);
+    await bob.chat.waitFor(/"from":"alice","text":"back again"/, WAIT_MS);
     await cluster.bot(nodeA, "carol");
     assert.deepEqual(
-      await bob.waitForList((names) => names.includes("carol"), 20_000),
+      await bob.waitForList((names) => names.includes("carol"), WAIT_MS),
       ["alice", "bob", "carol"],
     );
     await bob.chat.waitFor(
@@ -74,7 +75,7 @@ Deno.test({
       20_000,
     );
     await alice.ask({ cmd: "create", group: "meanwhile" }, "ok");
-    await untilGroupKnown(bob, "meanwhile", 20_000);
+    await untilGroupKnown(bob, "meanwhile", WAIT_MS);
     // And nobody was taken for gone along the way.
     assert.doesNotMatch(a.stdout + b.stdout, /was not heard from/);
   },

@@ -17,6 +17,7 @@ import {
   jetstreamManager,
 } from "../../src/server/cluster/nats.ts";
 import { LOG_STREAM } from "../../src/server/cluster/subjects.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const NATS = await natsForTest("cluster_retention_test");
 
@@ -67,7 +68,7 @@ Deno.test({
 
       // Retention empties the log.
       const jsm = await jetstreamManager(nc);
-      const deadline = Date.now() + 20_000;
+      const deadline = Date.now() + WAIT_MS;
       let state = (await jsm.streams.info(LOG_STREAM)).state;
       while (state.messages > 0 || state.last_seq < 5) {
         assert.ok(Date.now() < deadline, JSON.stringify(state));

@@ -23,6 +23,7 @@ import {
   NODES_BUCKET,
   PRESENCE_BUCKET,
 } from "../../src/server/cluster/subjects.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const NATS = await natsForTest("cluster_test");
 
@@ -44,11 +45,11 @@ Deno.test({
 
     // /list on either node shows the users of both.
     assert.deepEqual(
-      await bob.waitForList((names) => names.includes("alice"), 10_000),
+      await bob.waitForList((names) => names.includes("alice"), WAIT_MS),
       ["alice", "bob"],
     );
     assert.deepEqual(
-      await alice.waitForList((names) => names.includes("bob"), 10_000),
+      await alice.waitForList((names) => names.includes("bob"), WAIT_MS),
       ["alice", "bob"],
     );
 
@@ -138,7 +139,7 @@ Deno.test({
     const c = await cluster.node("c");
     const dave = await cluster.bot(c, "dave");
     assert.deepEqual(
-      await dave.waitForList((names) => names.length === 3, 10_000),
+      await dave.waitForList((names) => names.length === 3, WAIT_MS),
       ["alice", "bob", "dave"],
     );
     const late = (await dave.ask({ cmd: "members", group: "team" }, "members"))
@@ -165,7 +166,7 @@ Deno.test({
     await cluster.bot(b, "carol");
     await carolA.chat.waitFor(/you signed in from another place/);
     assert.deepEqual(
-      await bob.waitForList((names) => names.includes("carol"), 10_000),
+      await bob.waitForList((names) => names.includes("carol"), WAIT_MS),
       ["alice", "bob", "carol", "dave"],
     );
 
@@ -211,7 +212,7 @@ Deno.test({
       pinnedSpki: spki,
     });
     assert.equal((await bob.register("bob")).t, "welcome");
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + WAIT_MS;
     for (;;) {
       const groups = await bob.request({ t: "groups" });
       assert.equal(groups.t, "groups");
@@ -325,7 +326,7 @@ Deno.test({
     }
     /** Asks node B for a WebSocket until `wanted` answers, for at most 10 s. */
     const probeUntil = async (wanted: RegExp) => {
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + WAIT_MS;
       for (;;) {
         const { tcp, head } = await RawTcp.upgrade(Number(b.port));
         tcp.close();
@@ -359,7 +360,7 @@ Deno.test({
     const [a, b] = await cluster.nodes("a", "b");
     const alice = await cluster.bot(a, "alice");
     await cluster.bot(b, "bob");
-    await alice.waitForList((names) => names.includes("bob"), 10_000);
+    await alice.waitForList((names) => names.includes("bob"), WAIT_MS);
     const id = /Node ([A-Za-z0-9]+) joined the cluster/.exec(
       b.process.stdout,
     )![1]!;
@@ -383,6 +384,6 @@ Deno.test({
     } finally {
       await nc.close();
     }
-    await alice.waitForList((names) => !names.includes("bob"), 10_000);
+    await alice.waitForList((names) => !names.includes("bob"), WAIT_MS);
   },
 });

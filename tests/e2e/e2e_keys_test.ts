@@ -17,6 +17,7 @@ import {
   makeKeys,
   serveProcess,
 } from "../_helpers/process.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 Deno.test("chat connect publishes end-to-end keys at sign-in and keeps them sealed, 0600", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-e2e-keys-" });
@@ -47,7 +48,7 @@ Deno.test("chat connect publishes end-to-end keys at sign-in and keeps them seal
     assert.equal((await alice.register("alice")).t, "welcome");
     // Bob publishes in the background after his welcome: wait for a bundle
     // with a one-time key, with a deadline.
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + WAIT_MS;
     let oneTime = 0;
     while (oneTime === 0) {
       try {

@@ -19,6 +19,7 @@ import { startTestServer, TestClient, testIdentity } from "../_helpers/chat.ts";
 import { HoldingProxy } from "../_helpers/holding_proxy.ts";
 import { RawClient } from "../_helpers/raw_client.ts";
 import type { TestServer } from "../_helpers/chat.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 /** Every chat message one user was shown, across its connections. */
 interface Shown {
@@ -105,7 +106,7 @@ async function jojoListening(
 
 /** Waits, with a deadline, until `check` holds. */
 async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + WAIT_MS;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));

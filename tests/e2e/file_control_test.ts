@@ -13,6 +13,7 @@ import {
   listeningPort,
   serveProcess,
 } from "../_helpers/process.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const SIZE = 8 * 1024 * 1024;
 
@@ -70,7 +71,7 @@ async function setup() {
 /** Waits until bytes of a file have reached the receiver's partial. */
 async function untilReceiving(downloads: string): Promise<void> {
   const dir = `${downloads}/.chat-partial`;
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + WAIT_MS;
   for (;;) {
     for (const name of await listDir(dir)) {
       if (!name.endsWith(".part")) continue;
@@ -209,7 +210,7 @@ Deno.test("/cancel on the sender stops the transfer and the receiver keeps nothi
   await sophia.write("/cancel 99\n");
   await sophia.waitForStderr(/ERROR: No transfer 99/);
   assert.doesNotMatch(sophia.stderr, /Sending file big\.bin stopped/);
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + WAIT_MS;
   while ((await listDir(`${r.dir}/jojo-downloads`)).length > 0) {
     assert.ok(Date.now() < deadline, "the partial was removed");
     await new Promise((resolve) => setTimeout(resolve, 10));

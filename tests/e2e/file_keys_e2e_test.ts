@@ -26,6 +26,7 @@ import { TestClient, testIdentity } from "../_helpers/chat.ts";
 import { allBytes } from "../_helpers/all_bytes.ts";
 import { untilKeysPublished } from "../_helpers/published_keys.ts";
 import { ServedChat } from "../_helpers/served_chat.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 Deno.test("chat connect sends file keys end to end: offers carry a key id, never the key, which is in neither the server's database nor its log", async () => {
   await using chat = await ServedChat.start("chat-e2e-files-");
@@ -97,7 +98,7 @@ Deno.test("chat connect sends file keys end to end: offers carry a key id, never
     const offer = message as FileOfferNotice;
     assert.equal(offer.key, undefined, "the offer carries a readable key");
     assert.match(offer.key_id ?? "", /^[0-9a-f]{32}$/);
-    const taken = await inbox.take(offer, 10_000);
+    const taken = await inbox.take(offer, WAIT_MS);
     assert.ok("key" in taken, JSON.stringify(taken));
     const key = taken.key;
     // The name travels with the key; the server saw a placeholder.

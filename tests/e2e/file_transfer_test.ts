@@ -19,6 +19,7 @@ import {
   TestClient,
   type TestServer,
 } from "../_helpers/chat.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 interface FileUser {
   client: TestClient;
@@ -54,7 +55,7 @@ async function fileUser(
 async function waitForLine(
   user: FileUser,
   pattern: RegExp,
-  timeoutMs = 20_000,
+  timeoutMs = WAIT_MS,
 ): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -68,7 +69,7 @@ async function waitForLine(
 }
 
 /** The receiver removes a .part just after it reports the failure. */
-async function emptied(dir: string, timeoutMs = 5000): Promise<string[]> {
+async function emptied(dir: string, timeoutMs = WAIT_MS): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   let names = await listDir(dir);
   while (names.length > 0 && Date.now() < deadline) {
@@ -365,7 +366,7 @@ Deno.test("FileReceiver keeps hostile file names inside the downloads folder and
       new TextEncoder().encode("long"),
     );
     await settle(mallory.client, jojo.client);
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + WAIT_MS;
     while (
       jojo.lines.filter((l) => l.startsWith("Saved to ")).length <
         hostile.length + 1

@@ -27,6 +27,7 @@ import { countingDecoder } from "../../bench/_counting_decoder.ts";
 import { RawClient } from "../_helpers/raw_client.ts";
 import { ServedChat } from "../_helpers/served_chat.ts";
 import { Cluster, natsForTest } from "../_helpers/cluster.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const PROTOCOL = await Deno.readTextFile(
   new URL("../../docs/PROTOCOL.md", import.meta.url),
@@ -92,7 +93,7 @@ function headersFrom(
 
 /** Reads `raw`'s frames until a message whose body is `text` came. */
 async function untilBody(raw: RawClient, text: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + WAIT_MS;
   while (!raw.messages.some((m) => decoder.decode(m.body) === text)) {
     await raw.receiveMessages(Math.max(1, deadline - Date.now()));
   }
@@ -130,7 +131,7 @@ async function play(
     }
     const from = raw.batches.length;
     raw.send(await raw.seal({ header: JSON.parse(request.header) }));
-    await raw.replyTo(JSON.parse(request.header).id, 10_000);
+    await raw.replyTo(JSON.parse(request.header).id, WAIT_MS);
     assert.deepEqual(
       headersFrom(raw, from).map(({ header, body }) =>
         body === "" ? header : `${header}  body: ${body}`
@@ -310,7 +311,7 @@ Deno.test({
     assert.doesNotMatch(waited.header, /"req?":/);
     const from = jojo.batches.length;
     await jojo.sendMessage({ t: "history", target: "sophia", id: 40 });
-    await jojo.replyTo(40, 10_000);
+    await jojo.replyTo(40, WAIT_MS);
     const answer = headersFrom(jojo, from);
     assert.equal(answer.length, 2, JSON.stringify(answer));
     assert.equal(answer[0]!.body, "from node a");

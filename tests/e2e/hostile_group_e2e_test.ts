@@ -20,6 +20,7 @@ import {
   SENDER_KEY_LABEL_PREFIX,
 } from "../../src/client/group_sessions.ts";
 import { startHostileE2e } from "../_helpers/hostile_e2e.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 Deno.test("chat connect shows a hostile server's altered, replayed, relabelled, moved and forged group messages as errors, never as messages", async () => {
   await using run = await startHostileE2e("chat-e2e-hostile-group-");
@@ -80,8 +81,8 @@ Deno.test("chat connect shows a hostile server's altered, replayed, relabelled, 
   // Relabelled and moved copies wait for keys that never come (10 s).
   deliver(first, "carol");
   deliver(first, "alice", "other");
-  await bob.waitForStderr(/from alice in other could not be opened/, 20_000);
-  await bob.waitForStderr(/from carol in team could not be opened/, 20_000);
+  await bob.waitForStderr(/from alice in other could not be opened/, WAIT_MS);
+  await bob.waitForStderr(/from carol in team could not be opened/, WAIT_MS);
   await bob.write("/quit\n");
   await bob.finish();
   const shown = bob.stdout.split("\n").filter((line) =>

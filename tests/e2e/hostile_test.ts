@@ -52,6 +52,7 @@ import {
   TcpChatPeer,
   upgradeRequest,
 } from "../_helpers/raw_tcp.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const encoder = new TextEncoder();
 const MIB = 1024 * 1024;
@@ -278,7 +279,7 @@ Deno.test("acceptChannel ends a fragmented message that never finishes at the ha
   assert.ok(
     await tcp.write(fragmented(Opcode.text, new Uint8Array(50), 1, false)),
   );
-  const { code } = await tcp.readUntilClosed(5000);
+  const { code } = await tcp.readUntilClosed(WAIT_MS);
   assert.equal(code, CloseCode.policyViolation);
   await waitForLog(
     server,
@@ -344,7 +345,7 @@ Deno.test("startServer cuts off a registered peer whose fragmented message never
     const continuation = fragment.slice();
     continuation[0] = Opcode.continuation;
     let closed = false;
-    const closing = peer.tcp.readUntilClosed(10_000).finally(() =>
+    const closing = peer.tcp.readUntilClosed(WAIT_MS).finally(() =>
       closed = true
     );
     let sent = 0;
@@ -365,7 +366,11 @@ Deno.test("startServer cuts off a registered peer whose fragmented message never
       !m.message.online
     );
     // Still writing into the void: the socket is destroyed at the deadline.
-    await until(() => server.connectionCount === 2, "the socket to go", 8000);
+    await until(
+      () => server.connectionCount === 2,
+      "the socket to go",
+      WAIT_MS,
+    );
   } finally {
     peer.drop();
   }
@@ -901,7 +906,7 @@ Deno.test("router answers invalid_name to names with controls, escapes, bidi, ze
 
 /** Reads what the server sends `peer` until a file offer; returns its number. */
 async function offerSeenBy(peer: TcpChatPeer): Promise<number> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + WAIT_MS;
   for (;;) {
     const data = await peer.tcp.readBinary(Math.max(1, deadline - Date.now()));
     for (const { header } of decodeBatch(await peer.keys.receiver.open(data))) {

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { HoldingProxy } from "../_helpers/holding_proxy.ts";
 import { ServedChat } from "../_helpers/served_chat.ts";
 import type { JsonEvent } from "../_helpers/json_bot.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 for (const pending of [false, true]) {
   Deno.test(
@@ -41,7 +42,7 @@ for (const pending of [false, true]) {
         // Before: the pending notice carried no `re`.
         await bot.waitFor(
           /"type":"notice","re":"b","text":"[^"]*pending/,
-          20_000,
+          WAIT_MS,
         );
       }
       server.kill("SIGKILL");

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { HoldingProxy } from "../_helpers/holding_proxy.ts";
 import { ServedChat } from "../_helpers/served_chat.ts";
 import type { JsonEvent } from "../_helpers/json_bot.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 Deno.test("chat connect --json: input ending with a line unanswered answers it by id, with no count of such lines besides", async () => {
   await using chat = await ServedChat.start("chat-json-end-unanswered-");
@@ -31,7 +32,7 @@ Deno.test("chat connect --json: input ending with a line unanswered answers it b
     "the stuck line sent up",
   );
   // Said pending: nothing more goes up on its own until the input ends.
-  await bot.waitFor(/"type":"notice","re":"b","text":"[^"]*pending/, 20_000);
+  await bot.waitFor(/"type":"notice","re":"b","text":"[^"]*pending/, WAIT_MS);
   const beforeEnd = proxy.upBytes;
   await bot.closeStdin();
   // Leaving has begun (its goodbye goes up): the frozen server would never

@@ -5,10 +5,11 @@ import { ChatClient } from "../../src/client/chat_client.ts";
 import { toBase64 } from "../../src/crypto/bytes.ts";
 import { startTestServer, TestClient } from "../_helpers/chat.ts";
 import { freeze } from "../_helpers/freeze.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 async function until(
   check: () => boolean,
-  timeoutMs = 5000,
+  timeoutMs = WAIT_MS,
   what = "condition",
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -33,7 +34,11 @@ Deno.test("startServer refuses connections over the per-address limit until one 
     )
   );
   await b.quit();
-  await until(() => server.connectionCount === 1, 5000, "the socket to close");
+  await until(
+    () => server.connectionCount === 1,
+    WAIT_MS,
+    "the socket to close",
+  );
   const c = await TestClient.connect(server, "c");
   assert.equal((await a.client.say("still here")).t, "ok");
   await c.waitFor((m) => m.text === "still here");

@@ -17,6 +17,7 @@ import { ChatClient } from "../../src/client/chat_client.ts";
 import { MAX_AWAY_CHARS } from "../../src/protocol/limits.ts";
 import type { ServerMessage } from "../../src/protocol/messages.ts";
 import { startTestServer } from "../_helpers/chat.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const AWAY_USERS = 210;
 
@@ -71,7 +72,7 @@ Deno.test("startServer: /list with many long away reasons fits in one reply, the
                 }`,
               ),
             ),
-          10_000,
+          WAIT_MS,
         );
       }),
     ]).finally(() => clearTimeout(timer)) as ServerMessage;

@@ -10,6 +10,7 @@ import {
   serveProcess,
 } from "../_helpers/process.ts";
 import { startTestServer } from "../_helpers/chat.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 async function withKeys(run: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "chat-live-" });
@@ -49,7 +50,7 @@ Deno.test("chat connect reconnects after a server restart, under the same name, 
       server = serveProcess(dir, port);
       servers.push(server);
       await server.waitFor(/listening on/);
-      await sophia.waitFor(/Reconnected as sophia\./, 20_000);
+      await sophia.waitFor(/Reconnected as sophia\./, WAIT_MS);
       const jojo = new ChatProcess([
         "connect",
         `127.0.0.1:${port}`,
@@ -160,7 +161,7 @@ Deno.test("startServer pings a silent peer and closes the connection when no pon
     const opcodes: number[] = [];
     const buffer = new Uint8Array(65536);
     let pending = new Uint8Array(0);
-    const deadline = Date.now() + 8000;
+    const deadline = Date.now() + WAIT_MS;
     let headerDone = false;
     while (!opcodes.includes(0x8) && Date.now() < deadline) {
       const read = await conn.read(buffer);

@@ -19,6 +19,7 @@ import {
 import { RawClient } from "../_helpers/raw_client.ts";
 import { ChatClient, type Reply } from "../../src/client/chat_client.ts";
 import type { Identity } from "../../src/crypto/identity.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const decoder = new TextDecoder();
 
@@ -240,7 +241,7 @@ Deno.test("ChatClient asking for history while the pages of what waited come sti
             } the live one`,
           ),
         ),
-      10_000,
+      WAIT_MS,
     );
   });
   try {

@@ -18,6 +18,7 @@ import {
 import { GateProxy } from "../_helpers/gate_proxy.ts";
 import { HoldingProxy } from "../_helpers/holding_proxy.ts";
 import { ChatProcess } from "../_helpers/process.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 /** jojo as `chat connect --json` through `proxy`. */
 async function jojoThrough(
@@ -346,7 +347,7 @@ Deno.test("chat connect --json cut off right after its sign-in, while the server
     await sayInRoom(sophia, "missed one");
     proxy.down = false;
     await jojo.waitFor(/"type":"connection","state":"reconnected"/, 30_000);
-    await jojo.waitFor(/"text":"missed one"/, 15_000);
+    await jojo.waitFor(/"text":"missed one"/, WAIT_MS);
     await sayInRoom(sophia, "live after");
     await jojo.waitFor(/"text":"live after"/);
 

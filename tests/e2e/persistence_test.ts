@@ -28,6 +28,7 @@ import {
   serveProcess,
 } from "../_helpers/process.ts";
 import { freeze } from "../_helpers/freeze.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "chat-persist-" });
@@ -357,7 +358,7 @@ Deno.test("every acknowledged message survives a kill -9 of the server mid-traff
           acknowledged.push(text);
         }
       })();
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + WAIT_MS;
       while (acknowledged.length < 150 && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 5));
       }

@@ -21,6 +21,7 @@ import {
   RoomFrameOpener,
 } from "../../src/crypto/room_frame.ts";
 import { parseRoomKey } from "../../src/transport/secure_channel.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 /** Every test here floods on purpose: the per-client and per-address limits would stop it first. */
 const RATE_LIMITS_LIFTED = {
@@ -226,7 +227,7 @@ Deno.test("startServer with room frames holds senders back while what is queued 
       while (
         !peer.skipped.some((h) => (h as { t?: unknown }).t === "room_key")
       ) {
-        const frame = await peer.tcp.readBinary(10_000);
+        const frame = await peer.tcp.readBinary(WAIT_MS);
         for (
           const { header } of decodeBatch(await peer.keys.receiver.open(frame))
         ) {

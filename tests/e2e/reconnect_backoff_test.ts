@@ -11,6 +11,7 @@ import { startTestServer, testIdentity } from "../_helpers/chat.ts";
 import { announcedFrame, TamperingProxy } from "../_helpers/tampering_proxy.ts";
 import { typist } from "../_helpers/typist.ts";
 import { until } from "../_helpers/bystanders.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 Deno.test("runSession waits longer before each reconnection when every connection breaks the protocol right after its welcome", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat_backoff_test_" });
@@ -38,7 +39,7 @@ Deno.test("runSession waits longer before each reconnection when every connectio
     await until(
       () => terminal.printed.includes("SUCCESS: Username registered."),
       "the welcome",
-      10_000,
+      WAIT_MS,
     );
     const reconnected = () =>
       terminal.printed.filter((line) => line === "Reconnected as sophia.")
@@ -52,7 +53,7 @@ Deno.test("runSession waits longer before each reconnection when every connectio
         terminal.statuses.slice(seen).find((line) =>
           line.startsWith("Reconnecting in ")
         );
-      await until(() => waiting() !== undefined, `wait ${broken}`, 10_000);
+      await until(() => waiting() !== undefined, `wait ${broken}`, WAIT_MS);
       firstWaits.push(waiting()!);
       // A key retries at once: the test need not sit through the waits.
       terminal.press();

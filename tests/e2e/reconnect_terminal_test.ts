@@ -14,6 +14,7 @@ import {
   makeKeys,
   serveProcess,
 } from "../_helpers/process.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const TMUX = await hasTmux();
 
@@ -157,7 +158,7 @@ Deno.test({
       await pane.type("/quit");
       await pane.keys("Enter");
       // The client is gone (its tmux session with it) before its folder goes.
-      const deadline = Date.now() + 15_000;
+      const deadline = Date.now() + WAIT_MS;
       while (await pane.tmux("has-session").then(() => true, () => false)) {
         if (Date.now() > deadline) throw new Error("the client did not end");
         await new Promise((resolve) => setTimeout(resolve, 50));
@@ -205,7 +206,7 @@ Deno.test({
       await pane.keys("C-u");
       await pane.type("/quit");
       await pane.keys("Enter");
-      const deadline = Date.now() + 15_000;
+      const deadline = Date.now() + WAIT_MS;
       while (await pane.tmux("has-session").then(() => true, () => false)) {
         if (Date.now() > deadline) throw new Error("the client did not end");
         await new Promise((resolve) => setTimeout(resolve, 50));

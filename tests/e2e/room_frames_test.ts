@@ -15,6 +15,7 @@ import {
   TestClient,
   type TestServer,
 } from "../_helpers/chat.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 async function connect(
   server: TestServer,
@@ -128,7 +129,7 @@ Deno.test("a room frame is the same bytes for every member but its own MAC, its 
         new TextDecoder().decode(body) === "hello room"
       );
     for (const raw of [first, second, plain]) {
-      const deadline = Date.now() + 5000;
+      const deadline = Date.now() + WAIT_MS;
       while (!heard(raw)) {
         await raw.receiveMessages(Math.max(1, deadline - Date.now()));
       }

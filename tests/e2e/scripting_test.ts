@@ -24,6 +24,7 @@ import {
   serveProcess,
   shellQuote,
 } from "../_helpers/process.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 interface Room {
   dir: string;
@@ -337,7 +338,7 @@ Deno.test("chat connect --json reports reconnecting as connection events, one pe
     await bot.waitFor(/"type":"connection","state":"waiting"[^\n]*"error"/);
     servers.push(serveProcess(dir, port));
     await servers[1]!.waitFor(/listening on/);
-    await bot.waitFor(/"type":"connection","state":"reconnected"/, 20_000);
+    await bot.waitFor(/"type":"connection","state":"reconnected"/, WAIT_MS);
     await bot.waitFor(/"type":"sent","re":"w"/);
     await bot.write('{"cmd":"quit"}\n');
     assert.equal((await bot.finish()).code, 0, bot.stderr);

@@ -22,6 +22,7 @@ import {
   testKeys,
 } from "../_helpers/chat.ts";
 import { ChatProcess } from "../_helpers/process.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 Deno.test("msg with the same cid on a new connection is answered with the first one's position and not stored or sent again", async () => {
   const store = openStore(":memory:");
@@ -195,7 +196,7 @@ Deno.test("chat connect sends a line again after a connection cut before its rep
     await sophia.waitFor((m) => m.text === "just once");
     link.state.mute = false;
     link.cut();
-    await bot.waitFor(/"type":"connection","state":"reconnected"/, 20_000);
+    await bot.waitFor(/"type":"connection","state":"reconnected"/, WAIT_MS);
     await bot.waitFor(/"re":"m"/);
     assert.match(bot.stdout, /"type":"sent","re":"m"/);
     assert.doesNotMatch(bot.stdout + bot.stderr, /Not sent/);

@@ -12,6 +12,7 @@ import { FILE_CHUNK_BYTES } from "../../src/protocol/limits.ts";
 import { TestClient } from "../_helpers/chat.ts";
 import { sophiaBesideJojo } from "../_helpers/sophia_pane.ts";
 import { hasTmux } from "../_helpers/tmux.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const TMUX = await hasTmux();
 if (!TMUX) {
@@ -202,7 +203,7 @@ Deno.test({
     // The block is at the top of the screen: erasing it from there must not
     // clear the whole screen, which tmux scrolls into the scrollback.
     await pane.keys("C-l");
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + WAIT_MS;
     // Polling the screen (not the scrollback) until the input is on top.
     while (
       !(await pane.tmux("capture-pane", "-p")).startsWith(`sophia> ${input}`)

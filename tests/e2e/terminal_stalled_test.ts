@@ -26,6 +26,7 @@ import {
   DISABLE_BRACKETED_PASTE,
   ENABLE_BRACKETED_PASTE,
 } from "../../src/client/bracketed_paste.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 /**
  * The server pings a connection silent this long, and drops it if it stays
@@ -309,7 +310,7 @@ Deno.test({
     Deno.kill(chat, "SIGTERM");
     // A terminal nobody reads (a stalled ssh connection) must not keep
     // the process: the signal's handler wrote to it synchronously.
-    await ended(chat, 10_000);
+    await ended(chat, WAIT_MS);
   },
 });
 
@@ -559,7 +560,7 @@ Deno.test({
       // Stopped, then continued; unless no shell could take it back (its
       // process group orphaned, as under some CI runners), where SIGTSTP
       // stops nothing and the client takes the terminal back at once.
-      if (await stoppedUnlessBack(bob, atStop, 10_000)) {
+      if (await stoppedUnlessBack(bob, atStop, WAIT_MS)) {
         Deno.kill(bob.child.pid, "SIGCONT");
       }
       // Taken back: bracketed paste on again, the block drawn anew, and

@@ -21,6 +21,7 @@ import { openStore } from "../../src/store/sqlite_store.ts";
 import { startTestServer, TestClient, testIdentity } from "../_helpers/chat.ts";
 import { type E2ePeer, e2ePeer } from "../_helpers/e2e_peer.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 /** How many one-time keys the server holds for `peer` (an empty e2e_keys). */
 async function held(peer: E2ePeer): Promise<number> {
@@ -93,8 +94,8 @@ Deno.test("publishKeys tops up one-time keys while signed in: keys others took c
   const nextTopUp = () =>
     new Promise<number>((resolve, reject) => {
       const deadline = setTimeout(
-        () => reject(new Error("no top-up within 10 s")),
-        10_000,
+        () => reject(new Error(`no top-up within ${WAIT_MS} ms`)),
+        WAIT_MS,
       );
       waiting.push((count) => {
         clearTimeout(deadline);

@@ -28,6 +28,7 @@ import {
 } from "../_helpers/chat.ts";
 import { e2ePeer, nextE2e, sendE2e } from "../_helpers/e2e_peer.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const OLD_KEY = "SHA256:" + "o".repeat(43);
 
@@ -39,8 +40,8 @@ async function within<T>(promise: Promise<T>, what: string): Promise<T> {
       promise,
       new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(new Error(`${what} within 10 s`)),
-          10_000,
+          () => reject(new Error(`${what} within ${WAIT_MS} ms`)),
+          WAIT_MS,
         );
       }),
     ]);

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../_helpers/chat.ts";
 import { Opcode, RawTcp } from "../_helpers/raw_tcp.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const HOUR_MS = 3_600_000;
 
@@ -25,7 +26,7 @@ Deno.test("startServer pings a silent peer and closes it when no pong comes whil
     // Heard at upgrade; from now on the wall clock reads an hour earlier.
     // A wall-clock watch takes the peer as heard an hour from now.
     Date.now = () => realNow() - HOUR_MS;
-    const { opcodes } = await tcp.readUntilClosed(6000);
+    const { opcodes } = await tcp.readUntilClosed(WAIT_MS);
     assert.ok(opcodes.includes(Opcode.ping), `a ping was sent: ${opcodes}`);
     assert.equal(opcodes.at(-1), Opcode.close, `then a close: ${opcodes}`);
   } finally {

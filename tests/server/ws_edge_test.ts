@@ -37,6 +37,7 @@ import {
   RawTcp,
   upgradeRequest,
 } from "../_helpers/raw_tcp.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
 
 const MIB = 1024 * 1024;
 
@@ -193,7 +194,7 @@ Deno.test("startServer destroys peers that never answer its Close after closeTim
     await until(
       () => server.connectionCount === 2,
       `the slots to come back (now ${server.connectionCount})`,
-      3000,
+      WAIT_MS,
     );
     const took = Date.now() - started;
     assert.ok(took >= 900, `freed after ${took} ms, before the deadline`);
@@ -313,7 +314,11 @@ Deno.test("startServer keeps handshakes from one address near their normal time 
     stderr: "piped",
   }).spawn();
   // Measured once the flood is on: the server has done its first ones.
-  await waitForLog(server, /^handshake with 127\.0\.0\.2:\d+ failed: /, 10_000);
+  await waitForLog(
+    server,
+    /^handshake with 127\.0\.0\.2:\d+ failed: /,
+    WAIT_MS,
+  );
   const during: number[] = [];
   for (let i = 0; i < 7; i++) {
     during.push(await timedHandshake(server.url, server.spki));
@@ -522,7 +527,7 @@ Deno.test("startEdge's connections give the gauge back every frame a slow reader
   }
   // The last writes' completions come from the event loop after the bytes
   // were taken: wait for them, not for a fixed time.
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + WAIT_MS;
   while (gauge.bytes > 0 && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }

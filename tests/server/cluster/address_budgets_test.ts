@@ -28,6 +28,7 @@ import {
 } from "../../_helpers/chat.ts";
 import { e2ePeer } from "../../_helpers/e2e_peer.ts";
 import { natsServerPath, startNats } from "../../_helpers/nats.ts";
+import { WAIT_MS } from "../../_helpers/patience.ts";
 
 const NATS = await natsServerPath();
 
@@ -104,7 +105,7 @@ class Node {
     count: (report: AddressReport) => number,
     least: number,
   ): Promise<void> {
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + WAIT_MS;
     while (this.charged.reduce((sum, one) => sum + count(one), 0) < least) {
       const left = deadline - Date.now();
       assert.ok(left > 0, "never charged what the other node took");
@@ -184,7 +185,7 @@ Deno.test({
       assert.equal((await m3.request({ t: "join", group: "g2" })).t, "ok");
       await b.chargedAtLeast(took(({ joined }) => joined), 2);
       // Node B knows g1 (the groups bucket), so what refuses is the budget.
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + WAIT_MS;
       for (;;) {
         const groups = await m2.request({ t: "groups" });
         if (

@@ -8,6 +8,7 @@ import { natsServerPath, startNats } from "../../_helpers/nats.ts";
 import { ClusterLog } from "../../../src/server/cluster/log.ts";
 import { connectNats } from "../../../src/server/cluster/nats.ts";
 import type { LogRecord } from "../../../src/server/cluster/log_record.ts";
+import { WAIT_MS } from "../../_helpers/patience.ts";
 
 const NATS = await natsServerPath();
 const body = new TextEncoder().encode("hi");
@@ -66,7 +67,7 @@ Deno.test({
         ts: 3,
         body,
       });
-      await log.applied(later.seq, 5_000);
+      await log.applied(later.seq, WAIT_MS);
       assert.deepEqual(applied.at(-1), [5, "public"]);
 
       // A store ahead of the log was not made by this cluster.
