@@ -11,6 +11,7 @@
 
 import type { ChatClient } from "./chat_client.ts";
 import { oneAtATime } from "./one_at_a_time.ts";
+import { withPatience } from "./with_patience.ts";
 import type { ErrorCode } from "../protocol/messages.ts";
 import { nameKey } from "../protocol/limits.ts";
 import { type Identity, identityFingerprint } from "../crypto/identity.ts";
@@ -307,9 +308,14 @@ async function sendBundle(
   client: ChatClient,
   bundle: PrekeyBundle,
 ): Promise<number> {
-  const reply = await client.request(
-    { t: "e2e_keys" },
-    new TextEncoder().encode(JSON.stringify(encodeBundle(bundle))),
+  // Asked again after a pause while the server says slow_down: a sign-in's
+  // publish shares the connection's message rate with what the user does
+  // at once (a script's lines), and one given up leaves no keys to send to.
+  const reply = await withPatience(() =>
+    client.request(
+      { t: "e2e_keys" },
+      new TextEncoder().encode(JSON.stringify(encodeBundle(bundle))),
+    )
   );
   if (reply.t === "error") {
     throw new E2eKeyError(reply.text, { code: reply.code });

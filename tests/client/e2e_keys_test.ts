@@ -205,3 +205,29 @@ async function connectedFor(
   const user = await TestClient.connect(server, name);
   return { client: user.client, [Symbol.asyncDispose]: () => user.quit() };
 }
+
+Deno.test("publishPrekeys asks again after a pause while the server says slow_down: lines said at once took the connection's burst, and the keys are published still", async () => {
+  await using server = await startTestServer({
+    connectionLimits: { messagesPerSecond: 2, messageBurst: 2 },
+  });
+  const identity = await testIdentity();
+  const bob = await TestClient.connect(server, "bob", identity);
+  try {
+    // As a script's lines typed at once: they take the burst first.
+    let refused = false;
+    for (let i = 0; i < 10 && !refused; i++) {
+      const reply = await bob.client.request(
+        { t: "say" },
+        new TextEncoder().encode(`line ${i}`),
+      );
+      refused = reply.t === "error" && reply.code === "slow_down";
+    }
+    assert.ok(refused, "the lines took the burst");
+    const keyring = await createKeyring(identity);
+    // Before: E2eKeyError "slow down" (a terminal's "End-to-end keys not
+    // published: ERROR: slow down"), and no keys to send to bob with.
+    assert.equal(await publishPrekeys(bob.client, keyring), 100);
+  } finally {
+    await bob.quit();
+  }
+});
