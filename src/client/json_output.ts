@@ -369,6 +369,8 @@ export function jsonOf(event: SessionEvent): JsonEvent | null {
         ...(event.withdrawn ? { withdrawn: true } : {}),
       };
     case "file_sent": {
+      // Offered again: not final; the notice that says so carries its re.
+      if (event.again === true) return null;
       const { outcome, re, target } = event;
       // Those who did not take it, each with why (file_declined said so
       // as the answers came): not received, so `ok` is false.

@@ -141,6 +141,9 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
   ) => {
     const resend = schedule();
     const id = nextResend++;
+    // Its outcome while it is to be offered again: not final (a program
+    // is told it once, at the end), said as final if it is not offered.
+    const unsaid: Unsaid = { event: null };
     let targets: SendTarget[] = [target];
     // Waiting for our connection: once back, it goes in the order sent.
     let inOrder: InOrder | undefined;
@@ -152,6 +155,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
           const place = attempt === 0 ? turn : undefined;
           const outcome = await sendOnce(to, path, attempt > 0, re, place, id, {
             queued: () => inOrder?.done(),
+            unsaid,
           });
           inOrder?.done();
           inOrder = undefined;
@@ -182,7 +186,14 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
         try {
           const back = () => inOrder = resumeOrder.hold(id);
           if (
-            !(await untilNextOffer(resend, cancelled.promise, path, re, back))
+            !(await untilNextOffer(
+              resend,
+              cancelled.promise,
+              path,
+              re,
+              back,
+              unsaid,
+            ))
           ) {
             return;
           }
@@ -193,6 +204,9 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       }
     } finally {
       inOrder?.done();
+      // Not offered again after all (the session ended, /cancel): what was
+      // held back is its outcome.
+      if (unsaid.event !== null) emit({ ...unsaid.event, shown: true });
     }
   };
 
@@ -208,6 +222,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     path: string,
     re: Re,
     back: () => void,
+    unsaid: Unsaid,
   ): Promise<boolean> => {
     if (link().client.isOver) {
       back();
@@ -219,6 +234,8 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     }
     const delay = resend.next();
     if (delay === null) {
+      // This is its outcome: what was held back is not said too.
+      unsaid.event = null;
       emit({
         type: "error",
         re,
@@ -297,7 +314,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     re: Re,
     turn: Turn | undefined,
     id: number,
-    { queued }: { queued: () => void },
+    { queued, unsaid }: { queued: () => void; unsaid: Unsaid },
   ): Promise<SentFileOutcome | "cancelled" | "unsent"> => {
     let passedOn = turn?.done;
     try {
@@ -372,7 +389,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
         slot = given;
       }
       try {
-        return await offer(target, path, again, re, id, passedOn);
+        return await offer(target, path, again, re, id, unsaid, passedOn);
       } finally {
         place.release();
         slot?.release();
@@ -483,6 +500,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     again: boolean,
     re: Re,
     id: number,
+    unsaid: Unsaid,
     passedOn: () => void = () => {},
   ): Promise<SentFileOutcome> => {
     const key = `out:${nextSend++}`;
@@ -581,22 +599,33 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
         again && !offerSaid && outcome.kind === "refused" &&
         outcome.code === "no_such_user"
       ) return outcome;
-      emit({
+      const sent: FileSent = {
         type: "file_sent",
         re,
         target,
         outcome,
         ...(declinedAll.length > 0 ? { declined: declinedAll } : {}),
         ...(declinedMore > 0 ? { declinedMore } : {}),
-      });
-      if (resendTargets(target, outcome, again).length > 0 && !leaving()) {
-        emit({
-          type: "notice",
-          text: `${
-            sanitizeForTerminal(file)
-          } will be offered again, resuming where it stopped`,
-        });
+      };
+      const resent = resendTargets(target, outcome, again);
+      if (resent.length === 0 || leaving()) {
+        unsaid.event = null;
+        emit(sent);
+        return outcome;
       }
+      // Offered again to the same target (not a group's members one by
+      // one): not its outcome yet, which comes once, final, at the end
+      // (a script took an error or `ok: false` said first as final).
+      const same = resent.length === 1 && resent[0] === target;
+      unsaid.event = same ? sent : null;
+      emit(same ? { ...sent, again: true } : sent);
+      emit({
+        type: "notice",
+        re,
+        text: `${
+          sanitizeForTerminal(file)
+        } will be offered again, resuming where it stopped`,
+      });
       return outcome;
     });
   };
@@ -619,6 +648,13 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       return true;
     },
   };
+}
+
+type FileSent = Extract<SessionEvent, { type: "file_sent" }>;
+
+/** A file's outcome held back while it is to be offered again. */
+interface Unsaid {
+  event: FileSent | null;
 }
 
 /** `~/x` means the user's home folder, as in a shell. */

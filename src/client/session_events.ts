@@ -129,6 +129,19 @@ export type SessionEvent =
     outcome: SentFileOutcome;
     declined?: readonly Declined[];
     declinedMore?: number;
+    /**
+     * Not the file's outcome yet: it is to be offered again (its transfer
+     * broke, or our connection ended its offer). A terminal shows what
+     * happened; a program is told nothing final, only the notice that it
+     * will be offered again, and no command failed yet.
+     */
+    again?: true;
+    /**
+     * The outcome of a file said (with `again`) to be offered again, which
+     * then was not: the terminal showed it already, a program learns it
+     * now as final.
+     */
+    shown?: true;
   };
 
 export type SessionEventType = SessionEvent["type"];
@@ -160,7 +173,7 @@ export function isFailure(event: SessionEvent): boolean {
     case "reply":
       return event.reply.t === "error";
     case "file_sent":
-      return !allReceived(event);
+      return event.again !== true && !allReceived(event);
     case "notice":
     case "incoming":
     case "help":

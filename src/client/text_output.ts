@@ -143,6 +143,8 @@ export function textOf(
       // The receiver prints these in its own words (file_receiver.ts).
       return out([]);
     case "file_sent":
+      // Shown when it was said to be offered again.
+      if (event.shown === true) return out([]);
       return out(
         renderSentFile(event.outcome, event.target, style),
         event.outcome.kind !== "finished" ||
