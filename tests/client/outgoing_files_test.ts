@@ -19,7 +19,11 @@ import {
 import { transferControls } from "../../src/client/transfer_controls.ts";
 import { formatTransfers } from "../../src/client/transfers_view.ts";
 import { until } from "../_helpers/bystanders.ts";
-import type { SessionEvent } from "../../src/client/session_events.ts";
+import {
+  isFailure,
+  type SessionEvent,
+} from "../../src/client/session_events.ts";
+import { jsonOf } from "../../src/client/json_output.ts";
 import type { StatusRow } from "../../src/client/status_row.ts";
 import type { Identity } from "../../src/crypto/identity.ts";
 import {
@@ -172,6 +176,43 @@ Deno.test("outgoingFiles offers a file again once our connection is back when it
     JSON.stringify(offer.events),
   );
 });
+
+for (const end of ["the session ends", "/cancel stops it"] as const) {
+  Deno.test(`outgoingFiles holds back the outcome of a file to be offered again, and says it once, final, when ${end} first`, async () => {
+    await using offer = await offerCut(() => new ResendSchedule([20], 60_000));
+    const finals = () =>
+      offer.events.map(jsonOf).filter((e) =>
+        e !== null && (e.type === "file_sent" || e.type === "error") &&
+        e.re === 1
+      );
+    await offer.cut();
+    await until(() => offer.againSaid() === 1, "the file to wait");
+    // Shown (a terminal's ERROR line), not final, no command failed yet.
+    const again = offer.events.filter((e) => e.type === "file_sent");
+    assert.equal(again.length, 1);
+    assert.equal(again[0]!.type === "file_sent" && again[0]!.again, true);
+    assert.equal(isFailure(again[0]!), false);
+    assert.deepEqual(finals(), [], JSON.stringify(offer.events));
+    if (end === "the session ends") offer.leave();
+    else {
+      assert.equal((await offer.transfers.list()).length, 1);
+      assert.deepEqual(await offer.transfers.cancel(1), [
+        "Cancelled sending notes.txt.",
+      ]);
+    }
+    await offer.sending;
+    // The outcome of its last offer, once: a script's failed file.
+    assert.deepEqual(finals(), [{
+      type: "error",
+      re: 1,
+      code: "file",
+      text: "ERROR: Not sent: the connection to the server was lost.",
+    }]);
+    const last = offer.events.filter((e) => e.type === "file_sent").at(-1)!;
+    assert.equal(last.type === "file_sent" && last.shown, true);
+    assert.equal(isFailure(last), true);
+  });
+}
 
 Deno.test("transferControls lists a file waiting for our connection to offer it again, and /cancel stops it: it is not offered once we are back", async () => {
   await using offer = await offerCut(() => new ResendSchedule([20], 60_000));
