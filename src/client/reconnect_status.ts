@@ -33,6 +33,16 @@ export function reconnectDelay(
 }
 
 /**
+ * How many times a first connection is tried while the server refuses it
+ * for a while: by `chat connect`, five waits of its `Retry-After` (5 s from
+ * the reference server, passingRefusal in server_connect.ts), about the
+ * half minute a reconnection's sign-in waits for its address's rates; by
+ * the page, which is not told why its WebSocket failed, five of
+ * reconnectDelay's waits (12 to 25 s in all).
+ */
+export const FIRST_CONNECT_TRIES = 6;
+
+/**
  * An attempt whose sign-in the server turned away for its address's rates
  * (`limit`: too many sign-ins; `slow_down`: too many messages), as when a
  * class behind one address comes back at once after a restart: the server

@@ -25,6 +25,7 @@ import { KeyMismatchError } from "../crypto/handshake.ts";
 import { frameAead } from "../crypto/native_aead.ts";
 import { nativeRoomCrypto } from "../crypto/native_room.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
+import { FIRST_CONNECT_TRIES } from "./reconnect_status.ts";
 import {
   openTerminalConnection,
   TlsHandshakeError,
@@ -101,14 +102,6 @@ export async function connectFirst(
   }
   throw new NoServerError(failures);
 }
-
-/**
- * How many times a first connection is tried while the server refuses it
- * for a while (passingRefusal): five waits of its `Retry-After` (5 s from
- * the reference server), about the half minute a reconnection's sign-in
- * waits for its address's rates.
- */
-export const FIRST_CONNECT_TRIES = 6;
 
 /**
  * The wait before trying again when `error` is a refusal that passes, as

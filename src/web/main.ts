@@ -84,6 +84,7 @@ import {
 import { mentions } from "../client/mentions.ts";
 import { RetryWait } from "../client/reconnect_backoff.ts";
 import {
+  FIRST_CONNECT_TRIES,
   HELD_BACK,
   heldBack,
   reconnectDelay,
@@ -432,7 +433,7 @@ function setStatus(text: string): void {
   ui.status.textContent = shown;
   // Read out when it says something new: a live region read the whole line
   // again at each second of a countdown, as long as the server was down.
-  const countdown = /^Reconnecting in \d+ s /;
+  const countdown = /^(?:Reconnecting|Connecting) in \d+ s /;
   const said = ui.statusSaid.textContent ?? "";
   if (
     shown.replace(countdown, "") !== said.replace(countdown, "") ||
@@ -2056,10 +2057,18 @@ let keyChanged = false;
 let keyChangedText = "";
 
 /**
+ * Whether connect's last try failed to open its WebSocket at all: the
+ * browser does not say why (a server gone, or one refusing it for now with
+ * a 503 for its address's handshake rate: PROTOCOL 1.1).
+ */
+let unopened = false;
+
+/**
  * Connects and checks the server's key; null when that failed (the reason is
  * in `lastConnectError`) or the key changed (`keyChanged`).
  */
 async function connect(): Promise<ChatClient | null> {
+  unopened = false;
   if (keyChanged) {
     setJoinError(keyChangedText);
     return null;
@@ -2091,10 +2100,11 @@ async function connect(): Promise<ChatClient | null> {
     // A browser never says why a WebSocket failed to open (connection.ts
     // then says only "Cannot connect to ws://..."): nothing to add to it.
     const why = messageOf(error);
+    unopened = true;
     lastConnectError = why.startsWith("Cannot connect to ")
       ? `Cannot connect to ${host}. Is 'chat serve' running there?`
       : `Cannot connect to ${host}: ${why}`;
-    setJoinError(`ERROR: ${lastConnectError}`);
+    // Said by connectFirst once it stops trying, or by a reconnection.
     return null;
   }
   const fingerprint = next.serverFingerprint;
@@ -2619,8 +2629,16 @@ const retries = new RetryWait();
  * counted anew); nothing when none is.
  */
 let showReconnecting: () => void = () => {};
+/**
+ * The wait between the tries of the page's first connection (connectFirst):
+ * no key cuts it short, as typing one's name would.
+ */
+const firstWaits = new RetryWait();
 /** Ends the wait before the next attempt, whatever was pressed. */
-const retryNow = () => retries.wake();
+const retryNow = () => {
+  retries.wake();
+  firstWaits.wake();
+};
 // As the terminal, and as the status line says while waiting ("press a key
 // to retry now"): a key tries again at once.
 document.addEventListener("keydown", () => retries.nudge());
@@ -2739,6 +2757,54 @@ async function reconnect(reason: string): Promise<void> {
   }
 }
 
+/**
+ * The page's first connection (and the one Join makes when it had none):
+ * connect, tried again with a reconnection's waits (1, 2, 4, 8, 10 s) while
+ * its WebSocket does not open, up to FIRST_CONNECT_TRIES in all, said in
+ * the status line. A browser does not tell a page why: the server may be
+ * refusing it for now (a class loading the page at once meets its
+ * address's handshake rate, and the page's own load spent tokens of it),
+ * as `chat connect` waits the `Retry-After` it is told (server_connect.ts).
+ * A server really gone is said as before, after the last try.
+ */
+async function connectFirst(): Promise<ChatClient | null> {
+  for (let attempt = 1;; attempt++) {
+    const next = await connect();
+    if (
+      next !== null || !unopened || quitting ||
+      attempt >= FIRST_CONNECT_TRIES
+    ) {
+      if (next === null && unopened) setJoinError(`ERROR: ${lastConnectError}`);
+      if (attempt > 1) setStatus(next === null ? "" : `Connected to ${host}`);
+      return next;
+    }
+    // Not an ERROR yet: most often it is let in at a later try.
+    setJoinError("");
+    const retryAt = Date.now() + reconnectDelay(attempt);
+    const show = () =>
+      setStatus(
+        `Connecting in ${
+          Math.max(0, Math.ceil((retryAt - Date.now()) / 1000))
+        } s (try ${
+          attempt + 1
+        } of ${FIRST_CONNECT_TRIES}): the server at ${host} did not let this page in yet; it may be busy, as when a whole class joins at once`,
+      );
+    show();
+    const ticker = setInterval(show, 1000);
+    try {
+      await firstWaits.until(retryAt);
+    } finally {
+      clearInterval(ticker);
+    }
+    if (quitting) return null;
+    setStatus(
+      `Connecting to ${host} (try ${
+        attempt + 1
+      } of ${FIRST_CONNECT_TRIES})\u2026`,
+    );
+  }
+}
+
 /** What a line typed once nothing reconnects is told. */
 const NOT_CONNECTED =
   "ERROR: Not connected. Click Connect again (under the input) to join again";
@@ -2840,7 +2906,7 @@ async function join(name: string): Promise<void> {
     }
     let joining = await link;
     if (joining === null || joining.isOver) {
-      link = connect();
+      link = connectFirst();
       joining = await link;
     }
     if (joining === null) return;
@@ -2982,7 +3048,7 @@ ui.name.maxLength = MAX_NAME_LENGTH;
 ui.name.value = localStorage.getItem(NAME_KEY) ?? "";
 ui.name.focus();
 // Connect at once: the fingerprint is there to compare before joining.
-link = connect();
+link = connectFirst();
 
 // Leaving the page (closed, or another address in the tab): the connection
 // ends now, so the room sees the user leave. Chromium may keep a page it
