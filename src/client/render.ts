@@ -656,7 +656,8 @@ export function declinedMoreLine(
 
 /**
  * One line for a recipient that did not take a file: `jojo declined
- * big.bin.`, `jojo did not answer about big.bin.`, or the reason given.
+ * big.bin.`, `jojo did not answer about big.bin.`, or the reason given
+ * (the recipient's words, a run of its own when `style` isolates).
  */
 export function renderDeclined(
   declined: Declined,
@@ -671,8 +672,10 @@ export function renderDeclined(
     case "did not answer":
       return `${name} did not answer about ${shown}.`;
     default:
+      // The reason is the recipient's words (file_cancel): a run of its
+      // own, as the names are.
       return `${shown} was not sent to ${name}: ${
-        sanitizeForTerminal(declined.reason)
+        own(style, sanitizeForTerminal(declined.reason))
       }`;
   }
 }
@@ -693,7 +696,11 @@ export function renderSentFile(
   const lines = failed.map((r) =>
     `ERROR: File ${name} was not received by ${
       own(style, sanitizeForTerminal(r.name))
-    }: ${sanitizeForTerminal(r.reason || "no reason given")}`
+    }: ${
+      r.reason === ""
+        ? "no reason given"
+        : own(style, sanitizeForTerminal(r.reason))
+    }`
   );
   if (outcome.kind === "cancelled") {
     const others = lines.filter((_, i) => failed[i]!.reason !== outcome.reason);

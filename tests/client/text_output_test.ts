@@ -298,6 +298,18 @@ Deno.test("textOf marks a file's name and recipient only where the style isolate
   assert.deepEqual(textOf(declined, { ...plain, isolate: true }).lines, [
     "\u2068jojo\u2069 declined \u2068דוח!\u2069.",
   ]);
+  // The reason a recipient gave (file_cancel: their words) is a run of
+  // its own too, as the names around it; the terminal's line as before.
+  const refused = {
+    ...declined,
+    declined: { name: "jojo", reason: "no space left (3 GB!)" },
+  } as const;
+  assert.deepEqual(textOf(refused, plain).lines, [
+    "דוח! was not sent to jojo: no space left (3 GB!)",
+  ]);
+  assert.deepEqual(textOf(refused, { ...plain, isolate: true }).lines, [
+    "\u2068דוח!\u2069 was not sent to \u2068jojo\u2069: \u2068no space left (3 GB!)\u2069",
+  ]);
   // A notice the page marked shows without its marks elsewhere; one not
   // marked keeps any FSI in it (made safe where it is shown).
   const notice = {
@@ -332,7 +344,7 @@ Deno.test("textOf marks a sent file's name and recipients, and a marked error's 
   ]);
   assert.deepEqual(textOf(sent, { ...plain, isolate: true }).lines, [
     "File \u2068דוח!\u2069 sent to group \u2068צוות\u2069: received by \u2068jojo\u2069.",
-    "ERROR: File \u2068דוח!\u2069 was not received by \u2068bob\u2069: disk full",
+    "ERROR: File \u2068דוח!\u2069 was not received by \u2068bob\u2069: \u2068disk full\u2069",
   ]);
   // An error the page marked: its marks kept where the style isolates
   // them, dropped elsewhere; the text between them made safe either way.
