@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { HoldingProxy } from "../_helpers/holding_proxy.ts";
 import { ServedChat } from "../_helpers/served_chat.ts";
 import type { JsonEvent } from "../_helpers/json_bot.ts";
 
@@ -23,7 +24,12 @@ async function killedUnderFile(stage: "unanswered" | "under way") {
   await using chat = await ServedChat.start("chat-json-file-once-");
   let server = await chat.serve();
   const downloads = join(chat.dir, "downloads-bob");
+  // bob behind a proxy that stops what goes to him at a byte count: the
+  // file is under way, part of it his, when the server dies (on a quiet
+  // machine 24 MiB went whole before any progress could be seen).
+  const proxy = new HoldingProxy(Number(chat.port));
   const [bob] = await chat.signIn(["bob"], {
+    port: proxy.port,
     args: [
       "--json",
       "--downloads",
@@ -41,6 +47,7 @@ async function killedUnderFile(stage: "unanswered" | "under way") {
     crypto.getRandomValues(bytes.subarray(i, i + 65_536));
   }
   await Deno.writeFile(file, bytes);
+  if (stage === "under way") proxy.holdAt(proxy.downBytes + 2 * 1024 * 1024);
   await alice.write(
     `${JSON.stringify({ cmd: "file", to: "bob", path: file, id: "f1" })}\n`,
   );
@@ -48,13 +55,12 @@ async function killedUnderFile(stage: "unanswered" | "under way") {
     // Asked, and not answered yet.
     await bob.waitFor(/"type":"file_offer".*"decision":"ask"/, 20_000);
   } else {
-    await alice.waitFor(
-      /"type":"file_progress","direction":"out".*"bytes":[1-9]/,
-      30_000,
-    );
+    // Accepted, and 2 MiB of it on its way to bob: held there.
+    await proxy.holding();
   }
   server.kill("SIGKILL");
   await server.child.status;
+  proxy.release();
   await alice.waitFor(/"type":"connection","state":"lost"/, 20_000);
   server = await chat.serve();
 
@@ -76,6 +82,7 @@ async function killedUnderFile(stage: "unanswered" | "under way") {
   assert.deepEqual(await Deno.readFile(join(downloads, "film.raw")), bytes);
 
   await alice.write('{"cmd":"quit"}\n');
+  await proxy.close();
   const status = await alice.finish();
   const finals = events(alice).filter((e) =>
     e.re === "f1" && (e.type === "file_sent" || e.type === "error")
