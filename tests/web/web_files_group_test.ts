@@ -20,7 +20,10 @@ import { newFileSigner } from "../../src/crypto/file_signature.ts";
 import type { ClientMessage } from "../../src/protocol/messages.ts";
 import type { SecureChannel } from "../../src/transport/secure_channel.ts";
 import { sha256Hex, WebFiles } from "../../src/web/web_files.ts";
-import { startHostileServer } from "../_helpers/hostile_server.ts";
+import {
+  answerSignIn,
+  startHostileServer,
+} from "../_helpers/hostile_server.ts";
 
 type Done = Extract<ClientMessage, { t: "file_done" }>;
 
@@ -211,30 +214,26 @@ Deno.test("WebFiles says whom a group file's key and name went to, the server's 
   client.onMessage((incoming) => files.receive(incoming));
   const secretsTo: string[] = [];
   const channel = await server.session;
-  void (async () => {
-    for (;;) {
-      const batch = await channel.receive();
-      if (batch === null) return;
-      for (const { header } of batch) {
-        const message = header as ClientMessage;
-        if (message.t === "members") {
-          const names = ["alice", "mallory"];
-          channel.send({
-            t: "members",
-            re: message.id,
-            groups: [{ group: "crew", members: names, online: names }],
-          });
-        } else if (message.t === "file_offer") {
-          channel.send({
-            t: "error",
-            re: message.id,
-            code: "limit",
-            text: "ERROR: Too many file offers; wait a little",
-          });
-        }
-      }
+  // Signed in as sophia, a member of crew (the client offers no file to a
+  // group the server's list says it is not in).
+  void answerSignIn(channel, { name: "sophia" }, (message) => {
+    if (message.t === "members") {
+      const names = ["alice", "mallory", "sophia"];
+      channel.send({
+        t: "members",
+        re: message.id,
+        groups: [{ group: "crew", members: names, online: names }],
+      });
+    } else if (message.t === "file_offer") {
+      channel.send({
+        t: "error",
+        re: message.id,
+        code: "limit",
+        text: "ERROR: Too many file offers; wait a little",
+      });
     }
-  })();
+  });
+  assert.equal((await client.register("sophia")).t, "welcome");
   try {
     const lines: string[] = [];
     const outcome = await files.send(
