@@ -401,61 +401,70 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
   };
 
   /**
+   * Lists file `id` (`path`, to `target`) as waiting, `why`, for as long as
+   * `until` takes, which is given a promise that resolves "cancelled" once
+   * /cancel (or the second /quit) stops it.
+   */
+  const listedWhile = async <T>(
+    why: PendingResend["why"],
+    target: SendTarget,
+    path: string,
+    id: number,
+    until: (cancelled: Promise<"cancelled">) => Promise<T>,
+  ): Promise<T> => {
+    const cancelled = Promise.withResolvers<"cancelled">();
+    const entry = {
+      name: basename(path),
+      targets: [target],
+      why,
+      cancel: () => cancelled.resolve("cancelled"),
+    };
+    waiting.set(id, entry);
+    try {
+      return await until(cancelled.promise);
+    } finally {
+      if (waiting.get(id) === entry) waiting.delete(id);
+    }
+  };
+
+  /**
    * Waits for a place for a file to `target`, listed meanwhile as waiting
    * for it (said once, the first time it is offered).
    */
-  const placeFor = async (
+  const placeFor = (
     target: SendTarget,
     path: string,
     again: boolean,
     id: number,
-  ): Promise<SendingPlace | "cancelled"> => {
-    const cancelled = Promise.withResolvers<"cancelled">();
-    const file = basename(path);
-    waiting.set(id, {
-      name: file,
-      targets: [target],
-      why: "place",
-      cancel: () => cancelled.resolve("cancelled"),
+  ): Promise<SendingPlace | "cancelled"> =>
+    listedWhile("place", target, path, id, (cancelled) => {
+      if (!again) {
+        emit({
+          type: "notice",
+          text: sanitizeForTerminal(heldNotice(basename(path), target)),
+        });
+      }
+      return places.wait(target, cancelled);
     });
-    if (!again) {
-      emit({
-        type: "notice",
-        text: sanitizeForTerminal(heldNotice(file, target)),
-      });
-    }
-    try {
-      return await places.wait(target, cancelled.promise);
-    } finally {
-      waiting.delete(id);
-    }
-  };
 
   /**
    * Waits for one of the files under way at once (`atOnce`) to end, listed
    * meanwhile as waiting for it (said nothing: a bot's hundreds of files
    * would be as many lines; each says its outcome as ever).
    */
-  const manyFor = async (
+  const manyFor = (
     atOnce: FilesAtOnce,
     target: SendTarget,
     path: string,
     id: number,
-  ): Promise<SendingPlace | "cancelled"> => {
-    const cancelled = Promise.withResolvers<"cancelled">();
-    const entry = {
-      name: basename(path),
-      targets: [target],
-      why: "many" as const,
-      cancel: () => cancelled.resolve("cancelled"),
-    };
-    waiting.set(id, entry);
-    try {
-      return await atOnce.wait(cancelled.promise);
-    } finally {
-      if (waiting.get(id) === entry) waiting.delete(id);
-    }
-  };
+  ): Promise<SendingPlace | "cancelled"> =>
+    listedWhile(
+      "many",
+      target,
+      path,
+      id,
+      (cancelled) => atOnce.wait(cancelled),
+    );
 
   /**
    * Waits for `before`, the offer of the held file given its place before
@@ -465,30 +474,18 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
    * to 27 s of retries after a server's slow_down): /transfers left it out,
    * /cancel of its number said it had ended, /quit did not name it.
    */
-  const offerTurn = async (
+  const offerTurn = (
     before: Promise<void>,
     target: SendTarget,
     path: string,
     id: number,
-  ): Promise<"ready" | "cancelled"> => {
-    const cancelled = Promise.withResolvers<"cancelled">();
-    const entry = {
-      name: basename(path),
-      targets: [target],
-      why: "turn" as const,
-      cancel: () => cancelled.resolve("cancelled"),
-    };
-    waiting.set(id, entry);
-    try {
-      // Never rejects: resolved whatever that offer came to.
-      return await Promise.race([
+  ): Promise<"ready" | "cancelled"> =>
+    // Never rejects: resolved whatever that offer came to.
+    listedWhile("turn", target, path, id, (cancelled) =>
+      Promise.race([
         before.then(() => "ready" as const),
-        cancelled.promise,
-      ]);
-    } finally {
-      if (waiting.get(id) === entry) waiting.delete(id);
-    }
-  };
+        cancelled,
+      ]));
 
   /**
    * `sendOnce`, in its turn; `passedOn` once the server passed it on. `id`:
