@@ -143,7 +143,16 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     const id = nextResend++;
     // Its outcome while it is to be offered again: not final (a program
     // is told it once, at the end), said as final if it is not offered.
-    const unsaid: Unsaid = { event: null };
+    // Kept for each recipient it is offered again to on its own (a group's
+    // members one by one): one member's outcome took the place of another's,
+    // whose final event was then never said.
+    const unsaid = new Map<string, Unsaid>();
+    const unsaidOf = (to: SendTarget): Unsaid => {
+      const key = placeKey(to);
+      let one = unsaid.get(key);
+      if (one === undefined) unsaid.set(key, one = { event: null });
+      return one;
+    };
     let targets: SendTarget[] = [target];
     // Waiting for our connection: once back, it goes in the order sent.
     let inOrder: InOrder | undefined;
@@ -155,7 +164,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
           const place = attempt === 0 ? turn : undefined;
           const outcome = await sendOnce(to, path, attempt > 0, re, place, id, {
             queued: () => inOrder?.done(),
-            unsaid,
+            unsaid: unsaidOf(to),
           });
           inOrder?.done();
           inOrder = undefined;
@@ -206,7 +215,9 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       inOrder?.done();
       // Not offered again after all (the session ended, /cancel): what was
       // held back is its outcome.
-      if (unsaid.event !== null) emit({ ...unsaid.event, shown: true });
+      for (const { event } of unsaid.values()) {
+        if (event !== null) emit({ ...event, shown: true });
+      }
     }
   };
 
@@ -222,7 +233,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     path: string,
     re: Re,
     back: () => void,
-    unsaid: Unsaid,
+    unsaid: Map<string, Unsaid>,
   ): Promise<boolean> => {
     if (link().client.isOver) {
       back();
@@ -235,7 +246,7 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     const delay = resend.next();
     if (delay === null) {
       // This is its outcome: what was held back is not said too.
-      unsaid.event = null;
+      unsaid.clear();
       emit({
         type: "error",
         re,
