@@ -94,11 +94,11 @@ export class QueueGauge {
  * Which recipients to cut off when senders have been held back a whole stall
  * period: only those that took nothing in that period (their backlog did not
  * fall), the most queued first, each with how many periods in a row it has
- * taken nothing (`periods`). One that reads, however
- * slowly, is not cut: under a flood the server's own sealing, or a machine
- * shared with the clients, can take longer than a stall period to drain
- * half the bound, and cutting the recipient with the most queued then cut
- * healthy clients (1,688 in one bench cell, issue 21).
+ * taken nothing (`periods`). One whose backlog fell is not: under a flood
+ * the server's own sealing, or a machine shared with the clients, can take
+ * longer than a stall period to drain half the bound, and cutting the
+ * recipient with the most queued then cut healthy clients (1,688 in one
+ * bench cell, issue 21).
  */
 export class StallWatch<Id> {
   #last = new Map<Id, number>();
