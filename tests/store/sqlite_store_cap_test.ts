@@ -29,6 +29,26 @@ const count = (db: DatabaseSync, where: string) =>
     db.prepare(`SELECT count(*) AS n FROM messages WHERE ${where}`).get()?.n,
   );
 
+/** `from`'s private message to bob, who is away: its id. */
+function tellBob(
+  store: ReturnType<typeof openStore>,
+  from: string,
+  ts: number,
+  said: Uint8Array,
+): number {
+  return store.transaction(() =>
+    store.appendMessage({
+      ts,
+      kind: "private",
+      toKey: "bob",
+      fromKey: from,
+      fromName: from,
+      body: said,
+      recipients: [{ userKey: "bob", delivered: false }],
+    })
+  ).id;
+}
+
 Deno.test("SqliteStore with maxBytes deletes the oldest public messages past the cap, keeps the newest and reuses the freed pages", async () => {
   await withTempDir((dir) => {
     const path = `${dir}/chat.db`;
@@ -140,23 +160,7 @@ Deno.test("SqliteStore with maxBytes gives up the flood of the one who sent an a
         capCheckEvery: 1,
       });
     const text = (words: string) => new TextEncoder().encode(words);
-    const tell = (
-      store: ReturnType<typeof open>,
-      from: string,
-      ts: number,
-      said: Uint8Array,
-    ) =>
-      store.transaction(() =>
-        store.appendMessage({
-          ts,
-          kind: "private",
-          toKey: "bob",
-          fromKey: from,
-          fromName: from,
-          body: said,
-          recipients: [{ userKey: "bob", delivered: false }],
-        })
-      ).id;
+    const tell = tellBob;
     let store = open();
     const flood: number[] = [];
     let before: number[] = [];
@@ -215,17 +219,7 @@ Deno.test("SqliteStore with maxBytes gives up a flood sent in turns from two acc
       store.ensureUser(key, key, 1);
     }
     const tell = (from: string, ts: number, said: Uint8Array) =>
-      store.transaction(() =>
-        store.appendMessage({
-          ts,
-          kind: "private",
-          toKey: "bob",
-          fromKey: from,
-          fromName: from,
-          body: said,
-          recipients: [{ userKey: "bob", delivered: false }],
-        })
-      ).id;
+      tellBob(store, from, ts, said);
     const before: number[] = [];
     for (const from of friends) {
       before.push(tell(from, 1, body(1)), tell(from, 2, body(2)));
