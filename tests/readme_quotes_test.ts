@@ -18,6 +18,11 @@ import {
   unsentAtQuit,
 } from "../src/client/leave_questions.ts";
 import { awayNotice, heldNotice } from "../src/client/sending_places.ts";
+import {
+  STOPPED_AT_END,
+  STOPPED_BY_YOU,
+} from "../src/client/outgoing_files.ts";
+import { TAKEN_BACK } from "../src/client/offer_withdrawal.ts";
 import { lateRefusal } from "../src/client/unconfirmed_chat.ts";
 import {
   TOO_MANY_NEW_NAMES,
@@ -127,4 +132,10 @@ Deno.test("README quotes /transfers' line for a --json bot's file waiting for on
     [9, { kind: "resend", id: 9, name: "f9.txt", to: "amy", why: "many" }],
   ]);
   quoted(`\`${many!.trim()}\``);
+});
+
+Deno.test("README quotes the reasons of a --json bot's file stopped before it was offered, and of an offer taken back", () => {
+  quoted(`\`${STOPPED_BY_YOU}\``);
+  quoted(`\`${STOPPED_AT_END}\``);
+  quoted(`\`${TAKEN_BACK.reason}\``);
 });

@@ -98,8 +98,16 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
   settled: () => Promise<unknown>;
   /** The files waiting to be offered again now. */
   resends: () => PendingResend[];
-  /** Offers `id` no more; false when it is not waiting any more. */
+  /**
+   * Offers `id` no more (/cancel, the second /quit: by the user); false
+   * when it is not waiting any more.
+   */
   cancelResend: (id: number) => boolean;
+  /**
+   * The session ends with the connection down: every file waiting to be
+   * offered stops, each said by its `re` (`settled` resolves once said).
+   */
+  stopWaiting: () => void;
 } {
   const { link, relinked, leaving, emit, status } = options;
   const schedule = options.resendSchedule ?? (() => new ResendSchedule());
@@ -119,6 +127,8 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
    * place: resolves once that offer is passed on or ends.
    */
   const heldOffers = new Map<string, Promise<void>>();
+  /** The files the user stopped while they waited (cancelResend), by id. */
+  const stoppedByYou = new Set<number>();
   let nextResend = 1;
   const sendFile = (target: SendTarget, path: string, re: Re) => {
     const run = sendWithResume(target, path, re, options.turn?.());
@@ -146,11 +156,17 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     // Kept for each recipient it is offered again to on its own (a group's
     // members one by one): one member's outcome took the place of another's,
     // whose final event was then never said.
+    // A recipient it was never offered to yet is kept too: stopped first
+    // (/cancel, the session ending while it waited for its turn, a place or
+    // the connection), that is its outcome, said by its `re`. Before, a
+    // program heard nothing final of it.
     const unsaid = new Map<string, Unsaid>();
     const unsaidOf = (to: SendTarget): Unsaid => {
       const key = placeKey(to);
       let one = unsaid.get(key);
-      if (one === undefined) unsaid.set(key, one = { event: null });
+      if (one === undefined) {
+        unsaid.set(key, one = { event: null, target: to, offered: false });
+      }
       return one;
     };
     let targets: SendTarget[] = [target];
@@ -159,6 +175,9 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
     try {
       for (let attempt = 0; targets.length > 0; attempt++) {
         const retry: SendTarget[] = [];
+        // Each listed before any waits: a group's members offered again one
+        // by one, stopped at the first, have their outcome said too.
+        for (const to of targets) unsaidOf(to);
         for (const to of targets) {
           // Offered again, it waits for no line and holds none back.
           const place = attempt === 0 ? turn : undefined;
@@ -213,10 +232,14 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       }
     } finally {
       inOrder?.done();
+      const byYou = stoppedByYou.delete(id);
       // Not offered again after all (the session ended, /cancel): what was
-      // held back is its outcome.
-      for (const { event } of unsaid.values()) {
-        if (event !== null) emit({ ...event, shown: true });
+      // held back is its outcome; not offered at all, that it was stopped.
+      for (const one of unsaid.values()) {
+        if (one.event !== null) emit({ ...one.event, shown: true });
+        else if (!one.offered) {
+          emit(neverOffered(one.target, basename(path), re, byYou));
+        }
       }
     }
   };
@@ -607,6 +630,9 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
         again && !offerSaid && outcome.kind === "refused" &&
         outcome.code === "no_such_user"
       ) return outcome;
+      // Its outcome for them is this offer's now (said, or held below), not
+      // that it was never offered: the refusals above never reached them.
+      unsaid.offered = true;
       const sent: FileSent = {
         type: "file_sent",
         re,
@@ -652,17 +678,55 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       const pending = waiting.get(id);
       if (pending === undefined) return false;
       waiting.delete(id);
+      stoppedByYou.add(id);
       pending.cancel();
       return true;
+    },
+    stopWaiting: () => {
+      for (const pending of waiting.values()) pending.cancel();
+      waiting.clear();
     },
   };
 }
 
 type FileSent = Extract<SessionEvent, { type: "file_sent" }>;
 
-/** A file's outcome held back while it is to be offered again. */
+/**
+ * A file's outcome for one recipient (`target`), held back while it is to
+ * be offered again; `offered`: an offer of it had an outcome for them (said,
+ * or held here), so that stopped now it is not said never offered.
+ */
 interface Unsaid {
   event: FileSent | null;
+  readonly target: SendTarget;
+  offered: boolean;
+}
+
+/** The reasons a file stopped before it was offered gives (README "--json"). */
+export const STOPPED_BY_YOU = "you cancelled it";
+export const STOPPED_AT_END = "the session ended before it was offered";
+
+/**
+ * The outcome of file `name`, stopped before it was ever offered to
+ * `target`: by the user (/cancel, the second /quit, who were told so then:
+ * `byYou`), or by the session ending. As an offer taken back says it (a
+ * `file_sent` with `ok: false`), so that a program has one rule for a file
+ * stopped: the reply to `cancel` goes to the cancel's own `re`.
+ */
+function neverOffered(
+  target: SendTarget,
+  name: string,
+  re: Re,
+  byYou: boolean,
+): FileSent {
+  return {
+    type: "file_sent",
+    re,
+    target,
+    outcome: byYou
+      ? { kind: "cancelled", name, reason: STOPPED_BY_YOU, results: [], byYou }
+      : { kind: "cancelled", name, reason: STOPPED_AT_END, results: [] },
+  };
 }
 
 /** `~/x` means the user's home folder, as in a shell. */

@@ -741,6 +741,20 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
   // too (missed_public.ts): one history request of one message at the start.
   void missed.mark(historyPaging(first), first.welcomeLastId);
 
+  /**
+   * The session ends with the connection down (no reconnecting, or it gave
+   * up): nothing is offered again, and each file still to be sent says its
+   * outcome by its `re` before the output closes (the one held while it
+   * waited to go again, or that it was never offered). Before, the session
+   * returned at once and a program heard nothing final of them.
+   */
+  const endFilesUnsent = async () => {
+    leaving = true;
+    relinked.resolve(false);
+    outgoing.stopWaiting();
+    await withDeadline(outgoing.settled(), REPLY_GRACE_MS);
+  };
+
   // A chat line cut off from its reply waits for the next connection, which
   // only this loop makes: a script stops waiting for it when the link ends.
   const untilDoneOrCut = (done: Promise<void>) =>
@@ -914,6 +928,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
           text: `ERROR: ${ending.reason}`,
         });
       }
+      await endFilesUnsent();
       terminal.close();
       return 1;
     }
@@ -967,6 +982,7 @@ async function chat(first: ChatClient, context: ChatContext): Promise<number> {
           text: `ERROR: Not sent: ${sanitizeForTerminal(line)}`,
         });
       }
+      await endFilesUnsent();
       // Giving up answered the lines cut off (retry(null)): shown before
       // the output closes, a script learns each one's fate.
       if (next === null && !readerIsGone) {

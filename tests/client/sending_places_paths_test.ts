@@ -14,13 +14,21 @@ import { FileSender, type ShareKey } from "../../src/client/file_sender.ts";
 import { fileKeyForOffer } from "../../src/client/file_key.ts";
 import { newFileKeyId } from "../../src/client/file_key_share.ts";
 import type { Link } from "../../src/client/connection_files.ts";
-import { outgoingFiles } from "../../src/client/outgoing_files.ts";
+import { jsonOf } from "../../src/client/json_output.ts";
+import {
+  outgoingFiles,
+  STOPPED_AT_END,
+  STOPPED_BY_YOU,
+} from "../../src/client/outgoing_files.ts";
 import { ResendSchedule } from "../../src/client/resend_schedule.ts";
 import {
   MAX_SENDING_PER_RECIPIENT,
   SendingPlaces,
 } from "../../src/client/sending_places.ts";
-import type { SessionEvent } from "../../src/client/session_events.ts";
+import {
+  isFailure,
+  type SessionEvent,
+} from "../../src/client/session_events.ts";
 import type { StatusRow } from "../../src/client/status_row.ts";
 import type { Turn } from "../../src/client/unconfirmed_chat.ts";
 import type { Identity } from "../../src/crypto/identity.ts";
@@ -546,4 +554,40 @@ Deno.test("outgoingFiles: /cancel N of a file being offered again to several peo
   assert.equal(offerOf(kiki).length, 0);
   assert.equal(ended, true);
   await kiki.quit();
+});
+
+Deno.test("outgoingFiles says once, by its re, the outcome of a file stopped before it was ever offered: cancelled while it waits for its place, or the session ending", async () => {
+  await using s = await sophiaSends();
+  for (let n = 1; n <= 6; n++) s.send(n);
+  await s.offered(MAX_SENDING_PER_RECIPIENT);
+  await until(() => s.heldSaid() === 2, "photo5 and photo6 to wait");
+  const finals = (re: number) =>
+    s.events.filter((e) =>
+      (e.type === "file_sent" || e.type === "error") && e.re === re
+    );
+  const stopped = (re: number, reason: string) => ({
+    type: "file_sent",
+    re,
+    name: `photo${re}.jpg`,
+    to: "jojo",
+    ok: false,
+    reason,
+    results: [],
+  });
+  // /cancel of photo5: before, nothing final was said of it.
+  const [five] = s.outgoing.resends();
+  assert.ok(s.outgoing.cancelResend(five!.id));
+  await until(() => finals(5).length > 0, "photo5's outcome");
+  assert.deepEqual(finals(5).map(jsonOf), [stopped(5, STOPPED_BY_YOU)]);
+  // The session ends with photo6 still waiting (its connection down).
+  s.outgoing.stopWaiting();
+  await until(() => finals(6).length > 0, "photo6's outcome");
+  assert.deepEqual(finals(6).map(jsonOf), [stopped(6, STOPPED_AT_END)]);
+  // A failed file each, for a script's exit status, and said once.
+  assert.ok([...finals(5), ...finals(6)].every(isFailure));
+  s.leave();
+  await s.settled();
+  assert.equal(finals(5).length, 1);
+  assert.equal(finals(6).length, 1);
+  assert.equal(s.offers().length, MAX_SENDING_PER_RECIPIENT);
 });
