@@ -20,6 +20,7 @@ import {
 } from "../src/protocol/sign_in_refusals.ts";
 import { noWebPage } from "../src/server/web_assets.ts";
 import { lookalikeWarning } from "../src/client/e2e_sessions.ts";
+import { lookalikeGroupWarning } from "../src/client/lookalike_groups.ts";
 import {
   asClause,
   CONNECTION_CLOSED,
@@ -61,6 +62,10 @@ Deno.test("PROTOCOL.md 6.2 quotes texts C, E and F as identity_gate.ts words the
 
 Deno.test("PROTOCOL.md 8 quotes the client's warning of a look-alike name as e2e_sessions.ts words it", () => {
   quoted(`\`${lookalikeWarning("a1ice", "alice")}\``);
+});
+
+Deno.test("PROTOCOL.md 8 quotes the client's warning of a look-alike group name as lookalike_groups.ts words it", () => {
+  quoted(`\`${lookalikeGroupWarning("tearn", "team")}\``);
 });
 
 Deno.test("PROTOCOL.md 5.2 quotes the reference client's local answer to a request the connection's end cut off as chat_client.ts words it", () => {

@@ -31,6 +31,7 @@ import {
 import { openNatsWarning } from "../src/server/cluster/node.ts";
 import { lookalikeWarning } from "../src/client/e2e_sessions.ts";
 import { plainLookalikeWarning } from "../src/client/plain_messages.ts";
+import { lookalikeGroupWarning } from "../src/client/lookalike_groups.ts";
 import { parseInput } from "../src/client/commands.ts";
 import { formatTransfers } from "../src/client/transfers_view.ts";
 
@@ -110,6 +111,10 @@ Deno.test("README quotes the warning of a cluster node whose NATS asks for no cr
 Deno.test("README quotes the warning of a name that reads like one known by another key", () => {
   quoted(lookalikeWarning("j0jo", "jojo"));
   quoted(plainLookalikeWarning("j0jo", "jojo"));
+});
+
+Deno.test("README quotes the warning of a group name that reads like one known end to end", () => {
+  quoted(lookalikeGroupWarning("tearn", "team"));
 });
 
 Deno.test("README quotes what a command of another chat program is told", () => {

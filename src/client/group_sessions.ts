@@ -45,6 +45,12 @@ import {
 import { envelopeDigest } from "./envelope_digest.ts";
 import { keepAtMost } from "./kept_keys.ts";
 import {
+  type GroupsBySkeleton,
+  groupsBySkeleton,
+  lookalikeGroupIn,
+  LookalikeGroupWarnings,
+} from "./lookalike_groups.ts";
+import {
   MAX_NEW_NAMED,
   membersOf,
   namesList,
@@ -249,6 +255,14 @@ export class GroupSessions {
    * still lists one disagrees with what this client saw (#leftButListed).
    */
   readonly #seenLeaving = new Map<string, string>();
+  /**
+   * The groups of the state by skeleton (lookalikeGroupOf), built when
+   * first asked and again once a chain of a group not held before is kept
+   * (a group forgotten since stays in it until then: it was known).
+   */
+  #bySkeleton: GroupsBySkeleton | null = null;
+  /** The look-alike group names warned of this session (lookalikeWarning). */
+  readonly #lookalikes = new LookalikeGroupWarnings();
 
   constructor(options: GroupSessionsOptions) {
     this.#o = options;
@@ -305,6 +319,33 @@ export class GroupSessions {
       } else if (whole) this.#seenLeaving.delete(key);
     }
     return warnings;
+  }
+
+  /**
+   * A group this client holds a chain of on `server` (its own, or a
+   * member's) whose name reads like `group` but is another (its name key),
+   * or null (lookalike_groups.ts): the host alone says which groups there
+   * are, and may make up one to pass for a group the user knows.
+   */
+  lookalikeGroupOf(server: string, group: string): string | null {
+    this.#bySkeleton ??= groupsBySkeleton([
+      ...this.#o.state.own.keys(),
+      ...this.#o.state.received.keys(),
+    ]);
+    return lookalikeGroupIn(this.#bySkeleton, server, group);
+  }
+
+  /**
+   * The warning to say before a line of `group` on `server`, received or
+   * sent, when its name reads like another group this client holds a chain
+   * of (lookalikeGroupOf), or null: none does, or this pair was warned of
+   * in this session already.
+   */
+  lookalikeWarning(server: string, group: string): string | null {
+    return this.#lookalikes.before(
+      group,
+      (name) => this.lookalikeGroupOf(server, name),
+    );
   }
 
   /**
@@ -413,6 +454,10 @@ export class GroupSessions {
         entry.more === undefined,
       );
       if (departed.length > 0) this.#o.notify(departed);
+      // Before the first line to a group named like one known: the host may
+      // have made it up for the user to take it for the other.
+      const lookalike = this.lookalikeWarning(server, entry.group);
+      if (lookalike !== null) this.#o.notify([lookalike]);
       let own = this.#o.state.own.get(where);
       // Who had our chain before this message (before any rotation): the
       // others given it now are said by name, as the server alone says who
@@ -431,6 +476,7 @@ export class GroupSessions {
       ) {
         own = { chain: await newSenderChain(), sentTo: [] };
       }
+      if (!this.#o.state.own.has(where)) this.#bySkeleton = null;
       keepOwnChain(this.#o.state.own, where, own);
       const keyless: string[] = [];
       const warnings: string[] = [];
@@ -643,6 +689,7 @@ export class GroupSessions {
         chains.length = Math.min(chains.length, MAX_CHAINS_PER_SENDER);
         if (!received.has(where)) {
           dropOldestGroupsOf(received, client.serverFingerprint, from);
+          this.#bySkeleton = null;
         }
         keepChains(received, where, chains);
         try {

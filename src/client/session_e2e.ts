@@ -333,12 +333,36 @@ export function sessionE2e(options: SessionE2eOptions) {
   };
 
   /**
+   * Before a group line (`message`), plain or end to end, the warning that
+   * its group's name reads like another group this client knows end to end
+   * (lookalike_groups.ts), the first in this session for that name.
+   */
+  const warnLookalikeGroup = (
+    message: ServerMessage,
+    count?: HistoryCount,
+  ): void => {
+    if (message.t !== "group" || groupSessions === null) return;
+    const warning = groupSessions.lookalikeWarning(
+      client().serverFingerprint,
+      message.group,
+    );
+    if (warning === null) return;
+    emitOrHold(emit, {
+      type: "error",
+      re: null,
+      code: "e2e",
+      text: sanitizeForTerminal(warning),
+    }, count);
+  };
+
+  /**
    * Shows an opened end-to-end group message, or why it was not; counted in
    * `count` when it answers a history request.
    */
   const showGroupOpened = (opened: GroupOpened, count?: HistoryCount) => {
     switch (opened.kind) {
       case "message":
+        warnLookalikeGroup(opened.message, count);
         show(opened.message, opened.text, count);
         return;
       case "refused":
@@ -425,6 +449,7 @@ export function sessionE2e(options: SessionE2eOptions) {
         text: sanitizeForTerminal(lookalike),
       }, count);
     }
+    warnLookalikeGroup(message, count);
     const refusal = plainPrivateRefusal(message, known, self);
     if (refusal !== null && message.t === "private") {
       emitPlainRefusal(

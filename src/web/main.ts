@@ -288,6 +288,29 @@ const ledger = new StoreLedgers();
 const plainGroupWarnings = new PlainGroupWarnings();
 /** Said before a plain message from a look-alike of a name known by a key. */
 const plainLookalikes = new PlainLookalikeWarnings();
+/**
+ * Before a group line (`message`), plain or end to end, the warning that
+ * its group's name reads like another group this browser knows end to end
+ * (lookalike_groups.ts), the first on this page for that name; as in the
+ * terminal (session_e2e.ts warnLookalikeGroup).
+ */
+function warnLookalikeGroup(
+  message: ServerMessage,
+  count?: HistoryCount,
+): void {
+  const [groups, current] = [groupSessions, client];
+  if (message.t !== "group" || groups === null || current === null) return;
+  const warning = groups.lookalikeWarning(
+    current.serverFingerprint,
+    message.group,
+  );
+  if (warning === null) return;
+  emitOrHold(
+    emit,
+    { type: "error", re: null, code: "e2e", text: warning },
+    count,
+  );
+}
 const conversations = new Conversations();
 /**
  * The log shows every conversation (All, the terminal's one log), not the
@@ -1808,6 +1831,7 @@ function onIncoming(
         count,
       );
     }
+    warnLookalikeGroup(message, count);
     const refusal = plainPrivateRefusal(message, known, self);
     if (refusal !== null && message.t === "private") {
       emitPlainRefusal(
@@ -1987,6 +2011,7 @@ function openGroup(
 function showGroupOpened(opened: GroupOpened, count?: HistoryCount): void {
   switch (opened.kind) {
     case "message":
+      warnLookalikeGroup(opened.message, count);
       show(opened.message, opened.text, count);
       return;
     case "refused":
