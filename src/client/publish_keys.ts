@@ -13,6 +13,7 @@ import {
   publishPrekeys,
   TOP_UP_EVERY_MS,
 } from "./e2e_keys.ts";
+import type { OwnKeysOnServer } from "./own_keys_on_server.ts";
 import type { SessionEvent } from "./session_events.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 
@@ -20,6 +21,8 @@ import { sanitizeForTerminal } from "../text/sanitize.ts";
 export interface KeysToPublish {
   keyring: Keyring;
   save: (keyring: Keyring) => Promise<void>;
+  /** Told how each publish went (taken, or refused by the server). */
+  onServer?: OwnKeysOnServer;
 }
 
 /** How publishKeys tops up after the first publish (tests shorten it). */
@@ -49,9 +52,15 @@ export function publishKeys(
   let unsupported = false;
   const publish = () =>
     publishPrekeys(client, e2e.keyring, e2e.save).then(
-      (held) => topUps.done?.(held),
+      (held) => {
+        e2e.onServer?.held();
+        topUps.done?.(held);
+      },
       (error) => {
         if (client.isOver) return;
+        // Refused: unless an earlier publish was taken, the server has no
+        // keys of ours, and says "no keys" to a note to ourselves.
+        e2e.onServer?.refused();
         if (error instanceof E2eKeyError && error.code === "bad_request") {
           unsupported = true;
           return;

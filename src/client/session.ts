@@ -69,6 +69,7 @@ import {
   type StdoutReader,
 } from "./session_output.ts";
 import { publishKeys } from "./publish_keys.ts";
+import { OwnKeysOnServer } from "./own_keys_on_server.ts";
 import { type Queued, reconnect } from "./session_reconnect.ts";
 import { MissedPublic } from "./missed_public.ts";
 import type { HistoryPaging } from "./history_pages.ts";
@@ -357,7 +358,11 @@ async function openE2e(
   }
   switch (opening.kind) {
     case "keys":
-      return { keys: opening.keys, elsewhere: null };
+      // Each publish tells it whether the server took the keys.
+      return {
+        keys: { ...opening.keys, onServer: new OwnKeysOnServer() },
+        elsewhere: null,
+      };
     case "elsewhere":
       emit({
         type: "error",

@@ -12,6 +12,7 @@ import { nameKey } from "../protocol/limits.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import { type ChatClient, HELD, type Held } from "./chat_client.ts";
 import { AwaitingKeys, UnopenedHistory } from "./awaiting_keys.ts";
+import type { OwnKeysOnServer } from "./own_keys_on_server.ts";
 import type { Keyring } from "./e2e_keys.ts";
 import {
   type E2ePrivate,
@@ -57,6 +58,11 @@ export interface E2eKeys {
    */
   saveState: (state: E2eState, warn: (line: string) => void) => Promise<void>;
   identities: IdentityBook;
+  /**
+   * Whether the server took these keys (publish_keys.ts tells it): the
+   * user's own name counts as using them only then. Absent: it does.
+   */
+  onServer?: OwnKeysOnServer;
 }
 
 /**
@@ -428,13 +434,16 @@ export function sessionE2e(options: SessionE2eOptions) {
     count?: HistoryCount,
   ): void => {
     const server = client().serverFingerprint;
-    // The user's own name too, with keys: this client sends end to end
-    // (notes to oneself included), and history shows a plain line of its
-    // name worded as sent, the host's words passing for the user's own.
+    // The user's own name too, with keys the server took: this client
+    // sends end to end then (notes to oneself included), and history shows
+    // a plain line of its name worded as sent, the host's words passing
+    // for the user's own. Keys the server refused are none to it: a note
+    // to oneself then goes in the clear, and is the user's own.
     const self = client().name ?? "";
+    const ownKeys = keys !== undefined && (keys.onServer?.usesKeys ?? true);
     const known = (name: string) =>
       usesE2e(server)(name) ||
-      (keys !== undefined && self !== "" && nameKey(name) === nameKey(self));
+      (ownKeys && self !== "" && nameKey(name) === nameKey(self));
     const lookalike = plainLookalikes.before(
       message,
       known,

@@ -123,6 +123,7 @@ import {
 import type { SessionEvent } from "../client/session_events.ts";
 import { textOf } from "../client/text_output.ts";
 import { safeMarked } from "./bidi_runs.ts";
+import { OwnKeysOnServer } from "../client/own_keys_on_server.ts";
 import { sanitizeForTerminal } from "../text/sanitize.ts";
 import {
   formatTransfers,
@@ -239,8 +240,25 @@ let e2eBusy = false;
 const ownKeys = new OwnKeysPublisher<ChatClient>(async (joined) => {
   const kept = pageE2e;
   if (kept === null) throw new Error("This browser has no end-to-end keys");
-  await publishPrekeys(joined, kept.keyring, kept.saveKeyring);
+  await publishTold(joined, kept);
 });
+/**
+ * Whether the server took this page's keys, for counting the user's own
+ * name among those that use them (own_keys_on_server.ts); new with the keys.
+ */
+let ownKeysOnServer = new OwnKeysOnServer();
+
+/** Publishes `kept`'s keys on `joined`, telling `ownKeysOnServer` how it went. */
+async function publishTold(joined: ChatClient, kept: PageE2e): Promise<void> {
+  const told = ownKeysOnServer;
+  try {
+    await publishPrekeys(joined, kept.keyring, kept.saveKeyring);
+  } catch (error) {
+    if (!joined.isOver) told.refused();
+    throw error;
+  }
+  told.held();
+}
 
 /** How this page's own end-to-end keys stand for sending on `current`. */
 function keysFor(current: ChatClient): Promise<OwnKeys> {
@@ -1813,11 +1831,12 @@ function onIncoming(
     const chat = message.t === "private" || message.t === "group";
     if (!chat || isIgnored(message.from)) return show(message, text, count);
     const server = from.serverFingerprint;
-    // The user's own name too, with keys, as in the terminal
-    // (session_e2e.ts showPlain).
+    // The user's own name too, with keys the server took, as in the
+    // terminal (session_e2e.ts showPlain).
+    const ownKeys = pageE2e !== null && ownKeysOnServer.usesKeys;
     const known = (name: string) =>
       usesE2e(server, name) ||
-      (pageE2e !== null && self !== "" && nameKey(name) === nameKey(self));
+      (ownKeys && self !== "" && nameKey(name) === nameKey(self));
     // No key to pass over: a plain message names none.
     const lookalike = plainLookalikes.before(
       message,
@@ -2305,7 +2324,7 @@ function publishKeys(joined: ChatClient): void {
   keepToppedUp(joined, () => {
     const kept = pageE2e;
     if (kept === null) return;
-    publishPrekeys(joined, kept.keyring, kept.saveKeyring).catch(() => {
+    publishTold(joined, kept).catch(() => {
       // The next top-up tries again; sends publish before they seal.
     });
   });
@@ -2539,6 +2558,7 @@ async function openE2e(
       saveKeyring: whileHeld(writes, loaded.saveKeyring),
       saveState: whileHeld(writes, loaded.saveState),
     };
+    ownKeysOnServer = new OwnKeysOnServer();
   } catch (error) {
     // As the terminal stops rather than go on without its keys, the page
     // sends nothing that goes end to end (own_keys.ts); the room works.

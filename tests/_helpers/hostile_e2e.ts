@@ -66,13 +66,18 @@ export interface HostileE2e {
  * `args` gives for bob's folder) against it, signs bob in and waits for his published keys. `onOther` gets every
  * client message the server does not answer itself (file messages, say).
  * `tty`: bob's input and output are a terminal (an interactive session).
+ * `refusePublish`: every key publish is refused (`limit`), so that bob's
+ * client holds keys the server says nothing of.
  */
 export async function startHostileE2e(
   prefix: string,
   args: (dir: string) => string[] = () => [],
   onOther: (message: ClientMessage, body: Uint8Array) => void = () => {},
   members?: MembersOf,
-  { tty = false }: { tty?: boolean } = {},
+  { tty = false, refusePublish = false }: {
+    tty?: boolean;
+    refusePublish?: boolean;
+  } = {},
 ): Promise<HostileE2e> {
   const server = await startHostileServer();
   const dir = await Deno.makeTempDir({ prefix });
@@ -98,7 +103,9 @@ export async function startHostileE2e(
       ...args(dir),
     ], { env: { XDG_CONFIG_HOME: join(dir, "config") }, tty });
     const channel = await server.session;
-    const bundle = await serveSignIn(channel, onOther, members);
+    const bundle = await serveSignIn(channel, onOther, members, {
+      refusePublish,
+    });
     const alice = await HostileAlice.create(bundle);
     return {
       bob,
@@ -117,12 +124,14 @@ export async function startHostileE2e(
 
 /**
  * Plays the server's part of sign-in and key publishing for bob; resolves
- * with the bundle the client published (with its first one-time key).
+ * with the bundle the client published (with its first one-time key), the
+ * bundle it tried to publish when `refusePublish` refuses each.
  */
 export function serveSignIn(
   channel: SecureChannel,
   onOther: (message: ClientMessage, body: Uint8Array) => void,
   members?: MembersOf,
+  { refusePublish = false }: { refusePublish?: boolean } = {},
 ): Promise<PrekeyBundle> {
   const published = Promise.withResolvers<PrekeyBundle>();
   (async () => {
@@ -155,13 +164,25 @@ export function serveSignIn(
             const bundle = decodeBundle(
               JSON.parse(new TextDecoder().decode(body)),
             );
-            answer({
-              t: "e2e_keys",
-              re: message.id,
-              one_time: bundle.oneTime.length,
-            });
+            answer(
+              refusePublish
+                ? {
+                  t: "error",
+                  re: message.id,
+                  code: "limit",
+                  text: "ERROR: This test server takes no keys",
+                }
+                : {
+                  t: "e2e_keys",
+                  re: message.id,
+                  one_time: bundle.oneTime.length,
+                },
+            );
             if (bundle.oneTime.length > 0) {
               published.resolve({ ...bundle, oneTime: [bundle.oneTime[0]!] });
+            } else if (refusePublish) {
+              // Refused at the first (empty) one: no more come.
+              published.resolve(bundle);
             }
             break;
           }

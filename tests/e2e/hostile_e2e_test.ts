@@ -244,6 +244,68 @@ Deno.test("chat connect with end-to-end keys refuses a plain note to oneself and
   );
 });
 
+Deno.test("chat connect whose keys the server refused shows its own note to itself, which went in the clear, and warns of nothing under its own name", async () => {
+  let chan: SecureChannel | null = null;
+  let nextId = 0;
+  await using run = await startHostileE2e(
+    "chat-e2e-refused-keys-self-",
+    () => [],
+    (message, body) => {
+      const channel = chan;
+      if (channel === null) return;
+      if (message.t === "e2e_bundle") {
+        // No keys for bob: the server never took them.
+        channel.send({
+          t: "error",
+          re: message.id,
+          code: "no_keys",
+          text: `ERROR: ${message.name} has not published end-to-end keys`,
+        });
+      } else if (message.t === "msg" && message.to === "bob") {
+        // As our server does: the answer, and the note delivered to bob.
+        const id = ++nextId;
+        channel.send({ t: "ok", re: message.id, text: "", id, seq: id });
+        channel.send(
+          { t: "private", from: "bob", ts: Date.now(), id, seq: id },
+          body,
+        );
+      }
+    },
+    undefined,
+    { refusePublish: true },
+  );
+  const { bob, channel } = run;
+  chan = channel;
+  await bob.waitFor(
+    /End-to-end keys not published: .*This test server takes no keys/,
+  );
+  await bob.write("/msg bob a note to self\n");
+  await bob.waitFor(/Private message to bob: a note to self/);
+  await bob.waitFor(/Private message from bob: a note to self/);
+  // A group line of bob's in the clear (he has no keys the server knows).
+  const id = ++nextId;
+  channel.send(
+    {
+      t: "group",
+      group: "team",
+      from: "bob",
+      ts: Date.now(),
+      id,
+      seq: id,
+      history: true,
+    },
+    new TextEncoder().encode("my group line"),
+  );
+  await bob.waitFor(/Group message to team: my group line/);
+  await bob.write("/quit\n");
+  await bob.finish();
+  assert.doesNotMatch(
+    bob.stderr,
+    /from you to yourself|That message from bob/,
+    bob.stderr,
+  );
+});
+
 Deno.test("chat connect warns that a plain group message from a member known to use end-to-end keys may be the server's", async () => {
   await using run = await startHostileE2e("chat-e2e-hostile-plain-group-");
   const { bob, channel, alice } = run;
