@@ -30,6 +30,7 @@ class HeldCluster implements ClusterPort {
   readonly log: ClusterPort["log"] = {
     id: "held-log",
     position: 0,
+    stopped: false,
     publish: () => Promise.resolve({ seq: ++this.#seq, duplicate: false }),
     applied: () => Promise.resolve(),
     caughtUp: () =>
@@ -158,6 +159,7 @@ class PastTheLogCluster extends HeldCluster {
   override readonly log: ClusterPort["log"] = {
     id: "past-the-log",
     position: 1,
+    stopped: false,
     publish: () => Promise.resolve({ seq: 1, duplicate: false }),
     applied: (seq: number) =>
       Promise.reject(new Error(`not read back up to ${seq} (at 1)`)),

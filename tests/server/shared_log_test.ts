@@ -7,6 +7,7 @@ import {
   withPositions,
 } from "../../src/server/shared_log.ts";
 import type { ClusterLogPort } from "../../src/server/cluster/port.ts";
+import { NotStoredError } from "../../src/server/not_stored_error.ts";
 import type { LogRecord } from "../../src/server/cluster/log_record.ts";
 import type { Outbound } from "../../src/server/outbound.ts";
 
@@ -50,30 +51,53 @@ Deno.test("failed turns the ok to each chat message into an error and sends othe
   ]);
 });
 
-/** A log that numbers what it is given from `first` on, or refuses all. */
+/**
+ * A log that numbers what it is given from `first` on; or that fails each
+ * publish with `down` (a refusal, or a failure with no answer); whose
+ * `applied` fails `slowApplies` times first (not read back in time).
+ */
 class NumberingLog implements ClusterLogPort {
   readonly id = LOG_ID;
   readonly position = 0;
+  stopped = false;
   readonly published: LogRecord[] = [];
   readonly waited: number[] = [];
   #next: number;
-  readonly #down: boolean;
-  constructor(first: number, down = false) {
+  readonly #down: Error | null;
+  #slowApplies: number;
+  constructor(first: number, down: Error | null = null, slowApplies = 0) {
     this.#next = first;
     this.#down = down;
+    this.#slowApplies = slowApplies;
   }
   publish(record: LogRecord) {
-    if (this.#down) return Promise.reject(new Error("no responders"));
+    if (this.#down !== null) return Promise.reject(this.#down);
     this.published.push(record);
     return Promise.resolve({ seq: this.#next++, duplicate: false });
   }
   applied(seq: number) {
     this.waited.push(seq);
+    if (this.#slowApplies > 0) {
+      this.#slowApplies--;
+      return Promise.reject(new Error("not read back in time"));
+    }
     return Promise.resolve();
   }
   caughtUp() {
     return Promise.resolve();
   }
+}
+
+/** A public line of ann's held in `outbox`, and the run's ok to it (`re` 1). */
+function annSays(outbox: LogOutbox): Outbound[] {
+  const held = outbox.appendPublic({
+    ts: 1,
+    fromKey: "ann",
+    fromName: "ann",
+    clientId: "0123456789abcdef",
+    body,
+  });
+  return [{ to: me, message: { t: "ok", re: 1, text: "", ...held } }];
 }
 
 Deno.test("SharedLog.settle publishes a run's messages in order, waits until the last is applied here, and answers with their sequences", async () => {
@@ -107,26 +131,59 @@ Deno.test("SharedLog.settle publishes a run's messages in order, waits until the
   assert.deepEqual(port.waited, [11]);
 });
 
-Deno.test("SharedLog.settle answers errors when the log cannot take the messages", async () => {
+Deno.test("SharedLog.settle answers 'could not save' only when the log refused the messages", async () => {
   const logged: string[] = [];
   const outbox = new LogOutbox(memoryStore("ann"), LOG_ID);
   const shared = new SharedLog(
     outbox,
-    new NumberingLog(1, true),
+    new NumberingLog(1, new NotStoredError("JetStream refused the record")),
     (line) => logged.push(line),
   );
-  const held = outbox.appendPublic({
-    ts: 1,
-    fromKey: "ann",
-    fromName: "ann",
-    body,
-  });
-  const out = await shared.settle(
-    [{ to: me, message: { t: "ok", re: 1, text: "", ...held } }],
-    new Set([1]),
-  );
-  assert.deepEqual(out.map((o) => o.message.t), ["error"]);
+  const out = await shared.settle(annSays(outbox), new Set([1]));
+  assert.deepEqual(out.map((o) => o.message), [{
+    t: "error",
+    re: 1,
+    code: "internal",
+    text: "ERROR: The server could not save that; try again",
+  }]);
   assert.match(logged.join("\n"), /could not store messages in the log/);
+});
+
+Deno.test("SharedLog.settle says a message the log did not answer may still be delivered, and says nothing when the node is closing", async () => {
+  const outbox = new LogOutbox(memoryStore("ann"), LOG_ID);
+  const port = new NumberingLog(1, new Error("no acknowledgement"));
+  const shared = new SharedLog(outbox, port, () => {});
+  assert.deepEqual(
+    (await shared.settle(annSays(outbox), new Set([1]))).map((o) => o.message),
+    [{
+      t: "error",
+      re: 1,
+      code: "internal",
+      text:
+        "ERROR: The server could not confirm that it saved that: it may still be delivered",
+    }],
+  );
+  // The connection ends with the node, unanswered: the client sends the
+  // line again, same cid, elsewhere.
+  port.stopped = true;
+  assert.deepEqual(await shared.settle(annSays(outbox), new Set([1])), []);
+});
+
+Deno.test("SharedLog.settle waits for a stored message to be applied here however long it takes, then answers ok", async () => {
+  const logged: string[] = [];
+  const outbox = new LogOutbox(memoryStore("ann"), LOG_ID);
+  const port = new NumberingLog(7, null, 2);
+  const shared = new SharedLog(outbox, port, (line) => logged.push(line));
+  const out = await shared.settle(annSays(outbox), new Set([1]));
+  assert.deepEqual(out.map((o) => o.message), [
+    { t: "ok", re: 1, text: "", id: 7, seq: 7 },
+  ]);
+  assert.deepEqual(port.waited, [7, 7, 7]);
+  // Said once, not at every wait.
+  assert.equal(
+    logged.filter((line) => /not applied here yet/.test(line)).length,
+    1,
+  );
 });
 
 Deno.test("SharedLog.delivered tells the log one record per user", async () => {

@@ -24,7 +24,8 @@ import {
   StorageType,
 } from "./nats.ts";
 import { LOG_STREAM, LOG_SUBJECTS } from "./subjects.ts";
-import { LogPublisher } from "./log_publisher.ts";
+import { LogPublisher, LogRefusedError } from "./log_publisher.ts";
+import { NotStoredError } from "../not_stored_error.ts";
 import { PositionWaiters } from "./position_waiters.ts";
 import { DATABASE_FILE } from "../../store/sqlite_store.ts";
 
@@ -52,7 +53,10 @@ export const DEFAULT_RETENTION: LogRetention = {
   maxBytes: 0,
 };
 
-/** How long a publish is tried again while JetStream is not there. */
+/**
+ * How long a publish without a message id is tried again while JetStream
+ * is not there, and one refused is tried again.
+ */
 const RETRY_FOR_MS = 5_000;
 const RETRY_FIRST_MS = 100;
 
@@ -200,7 +204,8 @@ export class ClusterLog {
 
   /**
    * Publishes `record`; resolves once JetStream has stored it (the `ok` a
-   * sender gets means this), with its sequence.
+   * sender gets means this), with its sequence. Rejects as
+   * ClusterLogPort.publish says (port.ts).
    */
   async publish(record: LogRecord): Promise<Published> {
     // Encoded now: the body may be a received frame that is reused later.
@@ -213,17 +218,37 @@ export class ClusterLog {
       try {
         return await this.#publisher.publish(logSubject(record), bytes, msgID);
       } catch (error) {
-        // JetStream not there (yet: it recovers its streams after NATS
-        // restarts) stored nothing; a record with a message id is stored
-        // once however often it is sent. Anything else may have been
-        // stored: sending it again could store it twice.
-        const again = isUnavailable(error) || msgID !== null;
-        if (!again || performance.now() - started + pause > RETRY_FOR_MS) {
+        if (this.#stopped) throw error;
+        const refused = error instanceof LogRefusedError;
+        const late = performance.now() - started + pause > RETRY_FOR_MS;
+        if (msgID !== null) {
+          // Stored once however often it is sent, so sent again until
+          // JetStream answers: one that did not (NATS went away, or is
+          // still away: the NATS client drops what it was given meanwhile
+          // when it dials again) may be stored all the same, and its
+          // sender, told it was not, types it again: twice in the log. A
+          // refusal is tried again for RETRY_FOR_MS (JetStream recovering
+          // its streams), then it is the answer.
+          if (refused && late) throw new NotStoredError(messageOf(error));
+        } else if (refused) {
+          throw new NotStoredError(messageOf(error));
+        } else if (!isUnavailable(error)) {
+          // Not answered: it may have been stored, and sending it again
+          // could store it twice.
           throw error;
+        } else if (late) {
+          // JetStream not there (yet: it recovers its streams after NATS
+          // restarts) stored nothing.
+          throw new NotStoredError(messageOf(error));
         }
         await new Promise((resolve) => setTimeout(resolve, pause));
       }
     }
+  }
+
+  /** Stopped: nothing is published or applied any more. */
+  get stopped(): boolean {
+    return this.#stopped;
   }
 
   /**

@@ -29,6 +29,14 @@ export interface PubAck {
   readonly duplicate: boolean;
 }
 
+/** JetStream answered that it did not store the record (its error). */
+export class LogRefusedError extends Error {
+  constructor(why: string) {
+    super(`JetStream refused the record: ${why}`);
+    this.name = "LogRefusedError";
+  }
+}
+
 /** JetStream did not answer (no responders): nothing was stored. */
 export class LogUnavailableError extends Error {
   constructor() {
@@ -144,10 +152,8 @@ export class LogPublisher {
     };
     if (parsed.error !== undefined) {
       waiting.reject(
-        new Error(
-          `JetStream refused the record: ${
-            String(parsed.error.description ?? parsed.error.code)
-          }`,
+        new LogRefusedError(
+          String(parsed.error.description ?? parsed.error.code),
         ),
       );
     } else if (

@@ -63,11 +63,23 @@ export interface ClusterSink {
 export interface ClusterLogPort {
   /** The space the log's positions belong to: what nodes announce as store. */
   readonly id: string;
-  /** Resolves once JetStream stored `record`, with its sequence. */
+  /**
+   * Resolves once JetStream stored `record`, with its sequence. A record
+   * with a message id (a chat message with a cid) is sent again until
+   * JetStream says it has it or will not take it, however long NATS is
+   * away. Rejects with NotStoredError (../not_stored_error.ts) when it is certainly not
+   * stored, with another error when that is not known (a record without a
+   * message id that JetStream did not answer, or the log stopped).
+   */
   publish(record: LogRecord): Promise<{ seq: number; duplicate: boolean }>;
+  /** Stopped (the node is closing): nothing is published or applied any more. */
+  readonly stopped: boolean;
   /** How far this node has applied the log (0: nothing yet). */
   readonly position: number;
-  /** Resolves once this node applied the log up to `seq`. */
+  /**
+   * Resolves once this node applied the log up to `seq`; rejects if it has
+   * not within `timeoutMs` (not before: SharedLog.settle asks again).
+   */
   applied(seq: number, timeoutMs: number): Promise<void>;
   /** Resolves once this node applied all the log held when asked. */
   caughtUp(timeoutMs: number): Promise<void>;

@@ -1,0 +1,64 @@
+/**
+ * A line typed while NATS is away for longer than a node's 10 s wait for
+ * the log (issue 19, docs/SCALING.md "The message log"): a real
+ * `nats-server -js`, two real `chat serve --cluster` nodes and real
+ * `chat connect --json` clients, alice on node A, bob on node B. Before,
+ * alice was told "could not save that; try again" within 10 s though the
+ * node could not know (an acknowledgement lost when NATS fell, a record
+ * sent as NATS came back), and a person typing it again may put it in the
+ * log twice. Now the node keeps sending it, same message id, until
+ * JetStream has it; alice hears it is pending, then sent, and bob gets it
+ * once.
+ */
+
+import assert from "node:assert/strict";
+import { Cluster, natsForTest } from "../_helpers/cluster.ts";
+import type { JsonEvent } from "../_helpers/json_bot.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
+
+const NATS = await natsForTest("cluster_nats_away_line_test");
+
+Deno.test({
+  name:
+    "a line typed while NATS is away for more than 10 s is said pending, not 'could not save', then sent once NATS is back, and bob gets it once",
+  ignore: NATS === null,
+  async fn() {
+    await using cluster = await Cluster.start(NATS!, {
+      prefix: "chat-nats-away-line",
+      presenceTtl: 2,
+    });
+    const [a, b] = await cluster.nodes("a", "b");
+    const alice = await cluster.bot(a, "alice");
+    const bob = await cluster.bot(b, "bob");
+    await bob.waitForList((names) => names.includes("alice"), WAIT_MS);
+    await alice.ask({ cmd: "send", text: "before" }, "sent");
+    await bob.chat.waitFor(/"text":"before"/);
+
+    await cluster.nats.crash();
+    await alice.chat.write(
+      `${JSON.stringify({ cmd: "send", text: "while away", id: "l1" })}\n`,
+    );
+    // NATS stays away past the node's 10 s wait: until alice hears of the
+    // line, as pending (10 s on) or as an error (what she heard before).
+    await alice.chat.waitFor(
+      /^\{"type":"(notice|error|sent)","re":"l1".*$/m,
+      WAIT_MS,
+    );
+    await cluster.nats.restart();
+
+    const [answer] = await alice.chat.waitFor(
+      /^\{"type":"(sent|error)","re":"l1".*$/m,
+      2 * WAIT_MS,
+    );
+    const event = JSON.parse(answer) as JsonEvent;
+    assert.equal(event.type, "sent", alice.chat.stdout);
+    assert.doesNotMatch(alice.chat.stdout, /could not save/);
+
+    await alice.ask({ cmd: "send", text: "the end" }, "sent");
+    await bob.chat.waitFor(/"text":"the end"/, WAIT_MS);
+    const got = bob.events().filter((e) =>
+      e.type === "message" && e.from === "alice"
+    ).map((e) => String(e.text));
+    assert.deepEqual(got, ["before", "while away", "the end"], bob.chat.stdout);
+  },
+});
