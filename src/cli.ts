@@ -19,8 +19,8 @@ import {
 import { hostName } from "./server/allowed_host.ts";
 import { ipLiteral } from "./server/address_group.ts";
 import {
-  hideNatsCredentials,
   natsServers,
+  shownNatsUrl,
   splitNatsUrls,
 } from "./server/nats_urls.ts";
 import {
@@ -166,11 +166,17 @@ function parseClusterUrls(value: string): string[] {
   if (urls.length === 0) {
     throw new InvalidArgumentError("Give one or more nats://HOST:PORT.");
   }
-  const full = urls.map((one) => {
+  const full = urls.map((one, i) => {
     const full = one.includes("://") ? one : `nats://${one}`;
-    // Printed without its credentials: a node never shows the password.
+    // Printed without its credentials, or any part of a password cut at a
+    // comma: a node never shows the password.
+    const shown = shownNatsUrl(urls, i);
     const notNats = new InvalidArgumentError(
-      `'${hideNatsCredentials(one)}' is not a nats://HOST:PORT URL.`,
+      `'${shown}' is not a nats://HOST:PORT URL${
+        shown === one
+          ? ""
+          : " (write @ : / , in a user, password or token as %40 %3A %2F %2C)"
+      }.`,
     );
     let url: URL;
     try {
@@ -207,9 +213,9 @@ function withoutClusterCredentials(
       : []
   ).filter((value) => value.includes("@"));
   for (const value of values) {
-    const hidden = splitNatsUrls(value).urls.map(hideNatsCredentials).join(
-      ",",
-    );
+    const hidden = splitNatsUrls(value).urls.map((_, i, urls) =>
+      shownNatsUrl(urls, i)
+    ).join(",");
     output = output.replaceAll(value, hidden);
   }
   return output;

@@ -99,3 +99,46 @@ Deno.test("parseCommandLine takes chat admin release NAME --cluster as NATS URLs
   ]);
   assert.equal(bad.cmd, "exit");
 });
+
+Deno.test("parseCommandLine never prints a piece of a --cluster password, however it is cut by commas, ://, : / % or a last @", () => {
+  // The password's letters are Q7 and ZX: no other text holds them.
+  const pieces = ["Q7", "ZX", ",", "://", ":", "/", "%", ",nats://", "@"];
+  const passwords: string[] = [];
+  const grow = (made: string, left: number) => {
+    if (made !== "") passwords.push(made);
+    if (left > 0) { for (const piece of pieces) grow(made + piece, left - 1); }
+  };
+  grow("", 3);
+  const before = ["", "h0:4222,", "nats://h0:4222,"];
+  const after = ["", ",h9:4222", ",nats://h9:4222"];
+  let refused = 0;
+  for (const password of passwords) {
+    // An @ typed in a password before a comma ends the credentials there
+    // (what follows, up to the comma, reads as the host: write @ as %40).
+    if (!/Q7|ZX/.test(password) || /@.*,/.test(password)) continue;
+    for (const first of before) {
+      for (const last of after) {
+        const value = `${first}nats://chat:${password}@h:4222${last}`;
+        const command = parseCommandLine(["serve", "--cluster", value]);
+        if (command.cmd !== "exit") continue;
+        refused++;
+        assert.doesNotMatch(command.output, /Q7|ZX/, value);
+      }
+    }
+  }
+  assert.ok(refused > 1_000, `${refused} refused`);
+});
+
+Deno.test("parseCommandLine takes host:port URLs without nats:// before one with credentials", () => {
+  const command = parseCommandLine([
+    "serve",
+    "--cluster",
+    "h1:4222,h2:4222,chat:pw@h3:4222",
+  ]);
+  assert.ok(command.cmd === "serve", JSON.stringify(command));
+  assert.deepEqual(command.cluster, [
+    "nats://h1:4222",
+    "nats://h2:4222",
+    "nats://chat:pw@h3:4222",
+  ]);
+});

@@ -42,12 +42,16 @@ export function readsAsNatsUrl(one: string): boolean {
  * A `--cluster` value as its URLs (trimmed, none empty). URLs are
  * separated by commas, but a password (or user, or token) may hold one as
  * an operator types it: `nats://chat:pa,ss@h:4222`. A comma belongs to the
- * credentials when the text up to it has no `@` yet, a later part up to the
- * next `@` has no `://`, and the text cut there is not URLs on its own
- * (`nats://chat:pa` has no port). When it is both (`nats://chat:12,34@h` is
- * also host `chat` port 12, then the token `34` at `h`), the URLs are read
- * as one (so that what hides credentials hides the most) and `ambiguous`
- * is set: the command line then asks for `%2C`, as it cannot tell.
+ * credentials when the text up to it has no `@` yet, no later part up to
+ * the next `@` begins with `nats://` (a further URL), and the text cut
+ * there is not URLs on its own (`nats://chat:pa` has no port). When it is
+ * both (`nats://chat:12,34@h` is also host `chat` port 12, then the token
+ * `34` at `h`), the URLs are read as one (so that what hides credentials
+ * hides the most) and `ambiguous` is set: the command line then asks for
+ * `%2C`, as it cannot tell. Read as one, the credentials must hold at
+ * most one `:` (USER:PASS; a `:` in either is written %3A): so
+ * `h1:4222,h2:4222,chat:pw@h3:4222` is three URLs, not the user `h1` with
+ * the password `4222,h2:4222,chat:pw`.
  */
 export function splitNatsUrls(
   value: string,
@@ -61,12 +65,14 @@ export function splitNatsUrls(
       ? -1
       : parts.findIndex((later, j) => j > i && later.includes("@"));
     const through = at < 0 ? [] : parts.slice(i + 1, at + 1);
-    if (at >= 0 && !through.some((later) => later.includes("://"))) {
+    if (at >= 0 && !through.some(beginsNatsUrl)) {
       const apart = parts.slice(i, at).every((one) =>
         one.trim() === "" || readsAsNatsUrl(one)
       );
       const joined = parts.slice(i, at + 1).join(",").trim();
-      if (!apart || readsAsNatsUrl(joined)) {
+      const together = readsAsNatsUrl(joined) &&
+        !/:.*:/s.test(userInfo(joined));
+      if (!apart || together) {
         if (apart) ambiguous = true;
         urls.push(joined);
         i = at;
@@ -76,6 +82,34 @@ export function splitNatsUrls(
     if (part.trim() !== "") urls.push(part.trim());
   }
   return { urls, ambiguous };
+}
+
+/**
+ * Whether `part` (of a `--cluster` value cut at its commas) begins a
+ * further URL: `nats://` is the only scheme taken, so a part like
+ * `ss://x@h` is the rest of a password (`nats://chat:pa,ss://x@h`).
+ */
+function beginsNatsUrl(part: string): boolean {
+  return /^\s*nats:\/\//i.test(part);
+}
+
+/**
+ * What an error may print of `urls[i]` (splitNatsUrls' URLs): its
+ * credentials hidden (hideNatsCredentials), and with them what looks like
+ * a scheme but is not `nats://` (`Q7://@h`: the rest of a password cut at
+ * a comma); and `***` alone for one without an `@` that is not a NATS URL
+ * and comes before one with an `@`: it may be the start of a password cut
+ * at a comma (`nats://chat:pa,nats://x@h` is two URLs only as read).
+ */
+export function shownNatsUrl(urls: readonly string[], i: number): string {
+  const url = urls[i] ?? "";
+  if (url.includes("@")) {
+    return beginsNatsUrl(url) || !url.includes("://")
+      ? hideNatsCredentials(url)
+      : `***${url.slice(url.lastIndexOf("@"))}`;
+  }
+  const before = urls.slice(i + 1).some((later) => later.includes("@"));
+  return before && !readsAsNatsUrl(url) ? "***" : url;
 }
 
 /** The text of `part` (a URL's user or password) decoded, or null if it has a `%` that is not percent-encoding. */

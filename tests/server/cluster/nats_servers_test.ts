@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   hideNatsCredentials,
   natsServers,
+  shownNatsUrl,
   splitNatsUrls,
 } from "../../../src/server/nats_urls.ts";
 
@@ -158,4 +159,44 @@ Deno.test("splitNatsUrls says when a comma before an @ reads both ways, and read
     ambiguous: true,
   });
   assert.equal(splitNatsUrls("h1:4222,tok@h2:4222").ambiguous, true);
+});
+
+Deno.test("splitNatsUrls keeps a password holding :// after a comma with its URL", () => {
+  assert.deepEqual(splitNatsUrls("nats://chat:pa,ss://x@h:4222"), {
+    urls: ["nats://chat:pa,ss://x@h:4222"],
+    ambiguous: false,
+  });
+  // A further URL begins with nats:// (the only scheme taken).
+  assert.deepEqual(splitNatsUrls("nats://h1:4222,nats://tok@h2:4222"), {
+    urls: ["nats://h1:4222", "nats://tok@h2:4222"],
+    ambiguous: false,
+  });
+});
+
+Deno.test("splitNatsUrls reads host:port URLs without nats:// apart when their commas cannot be a password's (it would hold a second :)", () => {
+  assert.deepEqual(splitNatsUrls("h1:4222,h2:4222,chat:pw@h3:4222"), {
+    urls: ["h1:4222", "h2:4222", "chat:pw@h3:4222"],
+    ambiguous: false,
+  });
+  assert.deepEqual(
+    natsServers(splitNatsUrls("h1:4222,h2:4222,chat:pw@h3:4222").urls),
+    {
+      servers: ["nats://h1:4222", "nats://h2:4222", "nats://h3:4222"],
+      auth: { user: "chat", pass: "pw" },
+    },
+  );
+  // Still both ways: h1:4222 then the token tok, or user h1 with the
+  // password "4222,tok".
+  assert.equal(splitNatsUrls("h1:4222,tok@h2:4222").ambiguous, true);
+});
+
+Deno.test("shownNatsUrl hides credentials, and a part that may begin a password cut at a comma", () => {
+  const urls = ["h0:4222", "nats://chat:s3", "nats://x@h:4222"];
+  assert.deepEqual(urls.map((_, i) => shownNatsUrl(urls, i)), [
+    "h0:4222",
+    "***",
+    "nats://***@h:4222",
+  ]);
+  // Without an @ after it, a part holds no credentials.
+  assert.equal(shownNatsUrl(["nats://h:x"], 0), "nats://h:x");
 });
