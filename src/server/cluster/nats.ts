@@ -37,6 +37,7 @@ export async function connectNats(
   name: string,
 ): Promise<NatsConnection> {
   const { servers, auth } = natsServers(urls);
+  guardPeerResets();
   try {
     return await connect({
       servers,
@@ -57,6 +58,39 @@ export async function connectNats(
     );
   }
 }
+
+/**
+ * A reset sent by a NATS server (or anything on its port) never ends the
+ * process. The NATS client takes every listener off its socket while it
+ * swaps handlers and when it closes it (@nats-io/transport-node,
+ * node_transport.js `removeAllListeners`), and a reset that arrives then is
+ * an `error` event no one hears: an uncaught error, which ended the process
+ * (a client without the password against a NATS that asks for one, after 1
+ * to 13 tries: tests/server/cluster/nats_peer_reset_test.ts). The client
+ * learns that the connection is gone all the same (it closed it, or its
+ * `close` event), and reconnects; the error itself is dropped here. Only
+ * a Node-style socket's (with a `syscall`: the NATS client's are the only
+ * ones a node has): Deno's own errors carry the same codes but no
+ * `syscall`, and one nothing catches still ends the process, as a bug.
+ */
+function guardPeerResets(): void {
+  if (peerResetsGuarded) return;
+  peerResetsGuarded = true;
+  globalThis.addEventListener("error", (event) => {
+    const error = event.error as { code?: unknown; syscall?: unknown } | null;
+    if (
+      typeof error?.code === "string" && PEER_RESETS.has(error.code) &&
+      typeof error.syscall === "string"
+    ) {
+      event.preventDefault();
+    }
+  });
+}
+
+let peerResetsGuarded = false;
+
+/** The socket errors that are a peer's doing: the connection reset or cut. */
+const PEER_RESETS = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
 
 /**
  * Whether the NATS server `nc` is connected to asked it for credentials.
