@@ -143,6 +143,17 @@ export interface ConnectionLimits {
    * million. Neither our client nor browsers fragment what they send.
    */
   maxMessageFragments: number;
+  /**
+   * Most reads of the socket one frame may come in, before and after the
+   * handshake. `ws` keeps each read until the frame is whole, and the server
+   * looks over all it keeps at every read (ws_read_release.ts): a frame sent
+   * a byte per TCP segment was up to 262,144 reads, each slower than the
+   * last, and one connection kept the server's thread busy for its whole
+   * life. A 1 MiB frame in the smallest segments TCP sends (536 bytes) is
+   * 1957 reads; the handshake's texts are a few KiB.
+   */
+  maxHandshakeFrameReads: number;
+  maxFrameReads: number;
   /** A peer that has not finished the close handshake by then is cut off. */
   closeTimeoutMs: number;
   /** The HTTP request (its headers) must have arrived within this. */
@@ -207,6 +218,8 @@ export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object
     maxPayloadBytes: MAX_FRAME_BYTES,
     maxHandshakePayloadBytes: MAX_HANDSHAKE_BYTES,
     maxMessageFragments: 64,
+    maxHandshakeFrameReads: 64,
+    maxFrameReads: 4096,
     closeTimeoutMs: 4000,
     headersTimeoutMs: 5000,
     // Generous: a class behind one NAT address shares it.

@@ -487,6 +487,8 @@ export async function startServer(
     maxUnfinished: limits.maxUnfinished,
     maxUnfinishedPerGroup: limits.maxUnfinishedPerAddress,
     maxMessageFragments: limits.maxMessageFragments,
+    maxHandshakeFrameReads: limits.maxHandshakeFrameReads,
+    maxFrameReads: limits.maxFrameReads,
     closeTimeoutMs: limits.closeTimeoutMs,
     headersTimeoutMs: limits.headersTimeoutMs,
     idleTimeoutSeconds: limits.idleTimeoutSeconds,

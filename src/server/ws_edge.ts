@@ -94,6 +94,12 @@ export interface EdgeOptions {
   maxUnfinishedPerGroup: number;
   /** Most frames one message may come in; past it: 1008. */
   maxMessageFragments: number;
+  /**
+   * Most reads of the socket `ws` may keep while a frame is not whole,
+   * before and after the handshake (`handshakeDone`); past it: 1008.
+   */
+  maxHandshakeFrameReads: number;
+  maxFrameReads: number;
   /** After our Close (or the peer's), the socket is destroyed by then. */
   closeTimeoutMs: number;
   /**
@@ -390,6 +396,8 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     // Raised per connection once its handshake is done (handshakeDone).
     maxPayload: options.maxHandshakePayloadBytes,
     maxFragments: options.maxMessageFragments,
+    // Raised with maxPayload once the handshake is done.
+    maxBufferedChunks: options.maxHandshakeFrameReads,
     clientTracking: false,
     perMessageDeflate: false,
   });
@@ -563,7 +571,11 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
           options.unread ?? null,
           () => {
             finish(front);
-            setMaxPayload(ws, options.maxPayloadBytes);
+            setReceiverLimits(
+              ws,
+              options.maxPayloadBytes,
+              options.maxFrameReads,
+            );
             // Read from now on only while the recipients' queues flow.
             if (options.gauge?.held) conn.pauseReading();
             if (options.unread?.held) conn.holdUnread(true);
@@ -681,21 +693,32 @@ function count(counts: Map<string, number>, key: string, delta: number): void {
 }
 
 /**
- * Raises the largest message one `ws` socket takes. `ws` 8 reads its
- * receiver's `_maxPayload` at each frame but offers no way to change it after
- * the upgrade: this is the one use of its private fields, checked here (and
- * by tests/server/ws_edge_test.ts) so that a `ws` that renames them fails
- * loudly rather than leaving every connection at the handshake's limit.
+ * Raises the largest message one `ws` socket takes, and how many reads of
+ * the socket it keeps while a frame is not whole. `ws` 8 reads its
+ * receiver's `_maxPayload` and `_maxBufferedChunks` at each frame and read
+ * but offers no way to change them after the upgrade: this is the one use of
+ * its private fields, checked here (and by tests/server/ws_edge_test.ts) so
+ * that a `ws` that renames them fails loudly rather than leaving every
+ * connection at the handshake's limits.
  */
-function setMaxPayload(ws: WebSocket, bytes: number): void {
-  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })
-    ._receiver;
-  if (typeof receiver?._maxPayload !== "number") {
+function setReceiverLimits(
+  ws: WebSocket,
+  bytes: number,
+  reads: number,
+): void {
+  const receiver = (ws as unknown as {
+    _receiver?: { _maxPayload?: unknown; _maxBufferedChunks?: unknown };
+  })._receiver;
+  if (
+    typeof receiver?._maxPayload !== "number" ||
+    typeof receiver._maxBufferedChunks !== "number"
+  ) {
     throw new Error(
-      "This version of ws has no _receiver._maxPayload: see setMaxPayload in src/server/ws_edge.ts",
+      "This version of ws has no _receiver._maxPayload or _maxBufferedChunks: see setReceiverLimits in src/server/ws_edge.ts",
     );
   }
   receiver._maxPayload = bytes;
+  receiver._maxBufferedChunks = reads;
 }
 
 /** node's listen errors as the Deno errors callers know (main.ts). */
@@ -998,6 +1021,8 @@ class WsConnection implements EdgeConnection, Pausable {
       this.#localCloseReason ??=
         error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH"
           ? "its message was larger than the limit"
+          : error.code === "WS_ERR_TOO_MANY_BUFFERED_PARTS"
+          ? "a frame of its came in more reads than the limit"
           : `it broke the WebSocket protocol (${error.message})`;
       this.#closingSince ??= performance.now();
       this.#inbox.end(true);

@@ -49,6 +49,8 @@ async function edgeBehindProxy(overrides: Partial<EdgeOptions> = {}) {
     maxUnfinished: 0,
     maxUnfinishedPerGroup: 2,
     maxMessageFragments: 64,
+    maxHandshakeFrameReads: 64,
+    maxFrameReads: 4096,
     closeTimeoutMs: 1000,
     headersTimeoutMs: 5000,
     idleTimeoutSeconds: 0,

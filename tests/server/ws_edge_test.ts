@@ -395,6 +395,8 @@ async function edgeWith(
     maxUnfinished: 0,
     maxUnfinishedPerGroup: 0,
     maxMessageFragments: 1024,
+    maxHandshakeFrameReads: 4096,
+    maxFrameReads: 4096,
     closeTimeoutMs: 1000,
     headersTimeoutMs: 5000,
     idleTimeoutSeconds: 0,

@@ -48,6 +48,8 @@ async function tlsEdge(
     maxUnfinished: 0,
     maxUnfinishedPerGroup: 0,
     maxMessageFragments: 1024,
+    maxHandshakeFrameReads: 4096,
+    maxFrameReads: 4096,
     closeTimeoutMs: 1000,
     headersTimeoutMs,
     idleTimeoutSeconds: 0,

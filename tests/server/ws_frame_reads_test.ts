@@ -1,0 +1,74 @@
+/**
+ * A frame whose bytes come one TCP segment at a time, against a real server
+ * on an ephemeral port: `ws` kept every read until the frame was whole (up
+ * to 262,144 of them), and the server looked over all it kept at each read.
+ */
+
+import assert from "node:assert/strict";
+import { CloseCode } from "../../src/transport/connection.ts";
+import { assertStillChatting, bystanders } from "../_helpers/bystanders.ts";
+import { startTestServer } from "../_helpers/chat.ts";
+import { RawTcp, TcpChatPeer } from "../_helpers/raw_tcp.ts";
+import { WAIT_MS } from "../_helpers/patience.ts";
+
+/** A masked binary frame's header announcing `length` bytes (64-bit form). */
+function frameHeader(length: number): Uint8Array {
+  const header = new Uint8Array(14);
+  header[0] = 0x82;
+  header[1] = 0x80 | 127;
+  new DataView(header.buffer).setBigUint64(2, BigInt(length));
+  header.set([1, 2, 3, 4], 10);
+  return header;
+}
+
+/**
+ * Sends `frameHeader(length)`, then the payload one byte per write, each
+ * after the server had a turn to read the last, until the server closes or
+ * `most` bytes went. Resolves with the close code and the bytes sent.
+ */
+async function trickle(
+  tcp: RawTcp,
+  length: number,
+  most: number,
+): Promise<{ code: number | null; sent: number }> {
+  let closed: number | null | undefined;
+  // A write every few ms: 4096 of them take longer than one wait.
+  const reading = tcp.readUntilClosed(4 * WAIT_MS).then(
+    ({ code }) => closed = code,
+    () => closed = null,
+  );
+  await tcp.write(frameHeader(length));
+  const byte = new Uint8Array(1);
+  let sent = 0;
+  while (closed === undefined && sent < most) {
+    if (!await tcp.write(byte)) break;
+    sent++;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  if (closed === undefined) tcp.close();
+  await reading;
+  return { code: closed ?? null, sent };
+}
+
+Deno.test("startServer closes with 1008 a handshake message whose frame comes in more than 64 reads, before it is whole", async () => {
+  await using server = await startTestServer();
+  await using users = await bystanders(server);
+  const { tcp, head } = await RawTcp.upgrade(server.port);
+  assert.match(head, /^HTTP\/1\.1 101/);
+  // 8000 bytes: under the handshake's 8 KiB, so only the reads count.
+  const { code, sent } = await trickle(tcp, 8000, 7999);
+  assert.equal(code, CloseCode.policyViolation, `after ${sent} bytes`);
+  assert.ok(sent < 1000, `cut off after ${sent} one-byte writes`);
+  await assertStillChatting(users, "after a handshake in one-byte reads");
+});
+
+Deno.test("startServer closes with 1008 a frame that comes in more than 4096 reads after the handshake, before it is whole", async () => {
+  await using server = await startTestServer();
+  await using users = await bystanders(server);
+  const peer = await TcpChatPeer.connect(server.port, server.spki);
+  // A 1 MiB frame; the writes that the server read together count once.
+  const { code, sent } = await trickle(peer.tcp, 1024 * 1024, 12_000);
+  assert.equal(code, CloseCode.policyViolation, `after ${sent} bytes`);
+  assert.ok(sent >= 4096, `cut off after only ${sent} one-byte writes`);
+  await assertStillChatting(users, "after a frame in one-byte reads");
+});
