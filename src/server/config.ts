@@ -147,10 +147,9 @@ export interface ConnectionLimits {
    * Most reads of the socket one frame may come in, before and after the
    * handshake. `ws` keeps each read until the frame is whole, and the server
    * looks over all it keeps at every read (ws_read_release.ts): a frame sent
-   * a byte per TCP segment was up to 262,144 reads, each slower than the
-   * last, and one connection kept the server's thread busy for its whole
-   * life. A 1 MiB frame in the smallest segments TCP sends (536 bytes) is
-   * 1957 reads; the handshake's texts are a few KiB.
+   * a byte per TCP segment was up to 262,144 reads held in memory, each read
+   * slower than the last. A 1 MiB frame in the smallest segments TCP sends
+   * (536 bytes) is 1957 reads; the handshake's texts are a few KiB.
    */
   maxHandshakeFrameReads: number;
   maxFrameReads: number;
