@@ -34,6 +34,7 @@ import { plainLookalikeWarning } from "../src/client/plain_messages.ts";
 import { lookalikeGroupWarning } from "../src/client/lookalike_groups.ts";
 import { parseInput } from "../src/client/commands.ts";
 import { formatTransfers } from "../src/client/transfers_view.ts";
+import { offeredAgainLine } from "../src/client/offered_again.ts";
 
 const README = (await Deno.readTextFile(
   new URL("../README.md", import.meta.url),
@@ -143,4 +144,14 @@ Deno.test("README quotes the reasons of a --json bot's file stopped before it wa
   quoted(`\`${STOPPED_BY_YOU}\``);
   quoted(`\`${STOPPED_AT_END}\``);
   quoted(`\`${TAKEN_BACK.reason}\``);
+});
+
+Deno.test("README quotes the line of a file not sent yet, to be offered again, as offered_again.ts words it", () => {
+  quoted(offeredAgainLine("big.bin", { reconnected: true }));
+  quoted(
+    `\`${
+      offeredAgainLine("big.bin", { reason: "User 'jojo' is not online" })
+    }\``,
+  );
+  quoted(offeredAgainLine("big.bin", { reason: "jojo disconnected" }));
 });

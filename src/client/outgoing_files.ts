@@ -18,6 +18,7 @@ import {
 import type { Re, SessionEvent } from "./session_events.ts";
 import type { Declined } from "../protocol/messages.ts";
 import { ResendSchedule } from "./resend_schedule.ts";
+import { notYetReason, offeredAgainLine } from "./offered_again.ts";
 import type { Turn } from "./unconfirmed_chat.ts";
 import { PROGRESS_MIN_BYTES, type StatusRow } from "./status_row.ts";
 import { type InOrder, ResumeOrder } from "./resume_order.ts";
@@ -234,9 +235,11 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       inOrder?.done();
       const byYou = stoppedByYou.delete(id);
       // Not offered again after all (the session ended, /cancel): what was
-      // held back is its outcome; not offered at all, that it was stopped.
+      // held back is its outcome, final now; not offered at all, that it
+      // was stopped.
+      const held = leaving() ? "ended" : "cancelled";
       for (const one of unsaid.values()) {
-        if (one.event !== null) emit({ ...one.event, shown: true });
+        if (one.event !== null) emit({ ...one.event, held });
         else if (!one.offered) {
           emit(neverOffered(one.target, basename(path), re, byYou));
         }
@@ -653,12 +656,26 @@ export function outgoingFiles(options: OutgoingFilesOptions): {
       const same = resent.length === 1 && resent[0] === target;
       unsaid.event = same ? sent : null;
       emit(same ? { ...sent, again: true } : sent);
+      // The one line said of it, terminal and program alike: not an ERROR
+      // ("Not sent: the connection ... was lost" then "will be offered
+      // again" said it was lost, then that it was not); its outcome, if it
+      // is never offered again, is said then, final.
+      // A group's members one by one: its outcome was said, final, and
+      // this says what goes on for those who did not get it.
       emit({
         type: "notice",
         re,
-        text: `${
-          sanitizeForTerminal(file)
-        } will be offered again, resuming where it stopped`,
+        text: !same
+          ? `${
+            sanitizeForTerminal(file)
+          } will be offered again, resuming where it stopped`
+          : offeredAgainLine(
+            file,
+            link().client.isOver ||
+              (outcome.kind === "cancelled" && outcome.broken === true)
+              ? { reconnected: true }
+              : { reason: notYetReason(outcome) },
+          ),
       });
       return outcome;
     });

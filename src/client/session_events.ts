@@ -131,17 +131,18 @@ export type SessionEvent =
     declinedMore?: number;
     /**
      * Not the file's outcome yet: it is to be offered again (its transfer
-     * broke, or our connection ended its offer). A terminal shows what
-     * happened; a program is told nothing final, only the notice that it
-     * will be offered again, and no command failed yet.
+     * broke, or our connection ended its offer). Neither a terminal nor a
+     * program is told anything final, only the notice that it is not sent
+     * yet and will be offered again, and no command failed yet.
      */
     again?: true;
     /**
      * The outcome of a file said (with `again`) to be offered again, which
-     * then was not: the terminal showed it already, a program learns it
-     * now as final.
+     * then was not, final now: the session `ended` first, or /cancel (or the
+     * second /quit's) stopped it (`cancelled`), which a terminal was told
+     * then ("Cancelled sending ...").
      */
-    shown?: true;
+    held?: "ended" | "cancelled";
   };
 
 export type SessionEventType = SessionEvent["type"];

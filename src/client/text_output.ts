@@ -143,8 +143,10 @@ export function textOf(
       // The receiver prints these in its own words (file_receiver.ts).
       return out([]);
     case "file_sent":
-      // Shown when it was said to be offered again.
-      if (event.shown === true) return out([]);
+      // Not its outcome yet: the notice that follows says it will be
+      // offered again (an ERROR here said it was lost, then the notice that
+      // it was not). Nor is one /cancel stopped, said then.
+      if (event.again === true || event.held === "cancelled") return out([]);
       return out(
         renderSentFile(event.outcome, event.target, style),
         event.outcome.kind !== "finished" ||

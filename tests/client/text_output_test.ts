@@ -368,3 +368,28 @@ Deno.test("textOf marks a sent file's name and recipients, and a marked error's 
     "ERROR: Gave up offering <U+2068>דוח!<U+2069> again:^[[31m",
   ]);
 });
+
+Deno.test("textOf says nothing of a file's outcome while it is to be offered again, nor once /cancel stopped it, and says it when the session ends first", () => {
+  const cut = {
+    type: "file_sent",
+    re: 3,
+    target: { to: "jojo" },
+    outcome: {
+      kind: "refused",
+      text: "ERROR: Not sent: the connection to the server was lost.",
+      code: "internal",
+    },
+  } as const;
+  // Not final: the notice that follows says it is not sent yet.
+  assert.deepEqual(textOf({ ...cut, again: true }, plain), {
+    lines: [],
+    error: false,
+  });
+  // Stopped by /cancel, which said "Cancelled sending ..." then.
+  assert.deepEqual(textOf({ ...cut, held: "cancelled" }, plain).lines, []);
+  // Final: not offered again, the session ended.
+  assert.deepEqual(textOf({ ...cut, held: "ended" }, plain), {
+    lines: ["ERROR: Not sent: the connection to the server was lost."],
+    error: true,
+  });
+});

@@ -367,7 +367,11 @@ async function reofferedThroughDeadNode(
   await onB.finish();
   // Refused as to someone offline, and to be offered again (before:
   // "big.bin was not sent to jojo: disconnected", and given up).
-  await alice.waitForStderr(/User 'jojo' is not online\./, 30_000);
+  // Not an ERROR: not final.
+  await alice.waitFor(
+    /big\.bin will be offered again, resuming where it stopped \(User 'jojo' is not online\)/,
+    30_000,
+  );
   await alice.waitUntil(
     () => waits() > waitsBefore ? true : null,
     "the file to wait again",

@@ -94,7 +94,7 @@ async function killedUnderFile(stage: "unanswered" | "under way") {
   // Told meanwhile that it goes again, by its re (not final).
   assert.match(
     alice.stdout,
-    /"type":"notice","re":"f1","text":"film\.raw will be offered again, resuming where it stopped"/,
+    /"type":"notice","re":"f1","text":"Not sent yet: film\.raw will be offered again once reconnected, resuming where it stopped"/,
   );
   // Counted once, as sent.
   assert.equal(status.code, 0, alice.stdout + alice.stderr);
